@@ -1,0 +1,52 @@
+"""Build of cgrad's Cython kernels; all metadata lives in pyproject.toml."""
+import os
+import sys
+import tempfile
+
+import numpy  # noqa: F401  (a build requirement; kernels use typed memoryviews, not NumPy headers)
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG = os.environ.get("CGRAD_CYTHON_DEBUG", "0") != "0"       # bounds checks on, to hunt a bug
+KERNELS = ["elementwise", "reduce", "linalg", "grad", "optim", "_threads"]
+OMP_PROBE = "#include <omp.h>\nint main(void) { return !omp_get_max_threads(); }\n"
+
+
+class BuildExtOpenMP(build_ext):
+    """Adds OpenMP flags only if this compiler compiles *and links* an OpenMP program."""
+
+    def build_extensions(self):
+        flags = [] if os.environ.get("CGRAD_OPENMP") == "0" else self.openmp_flags()
+        print(f"cgrad: OpenMP {' '.join(flags) or 'off, kernels run serially'}", file=sys.stderr)
+        # -O3 but never -ffast-math (NaN/Inf must propagate) nor -march=native (portable wheels)
+        opt = ["-O3", "-fno-fast-math"] if self.compiler.compiler_type == "unix" else []
+        for ext in self.extensions:
+            ext.extra_compile_args += opt + flags
+            ext.extra_link_args += flags
+        super().build_extensions()
+
+    def openmp_flags(self):
+        flags = ["/openmp"] if self.compiler.compiler_type == "msvc" else ["-fopenmp"]
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write(OMP_PROBE)
+            try:
+                objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+                self.compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=flags)
+            except Exception:  # CompileError or LinkError: no OpenMP here
+                return []
+        return flags
+
+
+setup(
+    ext_modules=cythonize(
+        [Extension(f"cgrad._C.{k}", [f"src/cgrad/_C/{k}.pyx"]) for k in KERNELS],
+        include_path=["src"],                                  # finds src/cgrad/_C/*.pxd
+        build_dir=f"build/cython-{'debug' if DEBUG else 'release'}",
+        compiler_directives={"language_level": 3, "boundscheck": DEBUG, "wraparound": False,
+                             "initializedcheck": DEBUG, "cdivision": True},
+    ),
+    cmdclass={"build_ext": BuildExtOpenMP},
+)
