@@ -9,7 +9,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("CGRAD_CYTHON_DEBUG", "0") != "0"       # bounds checks on, to hunt a bug
-KERNELS = ["elementwise", "reduce", "linalg", "grad", "optim", "_threads"]
+KERNELS = sorted(name[:-4] for name in os.listdir("src/cgrad/_C") if name.endswith(".pyx"))
 OMP_PROBE = "#include <omp.h>\nint main(void) { return !omp_get_max_threads(); }\n"
 
 

@@ -1,0 +1,51 @@
+"""cgrad: a small, fast CPU autograd library with PyTorch's API.
+
+    import cgrad as torch
+    w = torch.tensor(4., requires_grad=True)
+    y = w * 3 + 5
+    y.backward()            # w.grad == tensor(3.)
+"""
+from . import _dtype
+from ._dtype import dtype
+from ._dtype import float16, float32, float64, int8, int16, int32, int64, uint8
+from ._dtype import bool_ as bool  # noqa: A001  (PyTorch's name)
+from .backends import get_backend, set_backend
+from .tensor import Tensor, Size
+from . import autograd
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .random import Generator, manual_seed, seed, initial_seed, default_generator
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, normal, ones, ones_like, rand, randint, randn, randperm, tensor,
+                       zeros, zeros_like)
+from ._functions import *  # noqa: F401,F403
+from ._functions import cat, stack, where, allclose, matmul, mm, maximum, minimum  # noqa: F401
+from ._threads import get_num_threads, set_num_threads
+
+float = float32   # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32       # noqa: A001
+short = int16
+uint8 = uint8
+
+__version__ = "0.1.0"
+
+
+def get_default_dtype():
+    return _dtype.DEFAULT
+
+
+def _lazy(name):
+    import importlib
+    return importlib.import_module(f"cgrad.{name}")
+
+
+def __getattr__(name):
+    # nn, optim, utils and the save/load functions load on first use, so `import cgrad` stays
+    # light
+    if name in ("nn", "optim", "utils"):
+        return _lazy(name)
+    if name in ("save", "load"):
+        return getattr(_lazy("serialization"), name)
+    raise AttributeError(f"module 'cgrad' has no attribute {name!r}")

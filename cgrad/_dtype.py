@@ -1,0 +1,118 @@
+"""cgrad's dtypes: thin, comparable names over NumPy dtypes, and PyTorch's promotion rules."""
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, printed like PyTorch's (`cgrad.float32`)."""
+    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+
+    def __init__(self, name, np_dtype):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"cgrad.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+float32 = dtype("float32", np.float32)
+float64 = dtype("float64", np.float64)
+float16 = dtype("float16", np.float16)
+int64 = dtype("int64", np.int64)
+int32 = dtype("int32", np.int32)
+int16 = dtype("int16", np.int16)
+int8 = dtype("int8", np.int8)
+uint8 = dtype("uint8", np.uint8)
+bool_ = dtype("bool", np.bool_)
+
+ALL = (float32, float64, float16, int64, int32, int16, int8, uint8, bool_)
+_FROM_NP = {d.np: d for d in ALL}
+_NAMES = {d.name: d for d in ALL}
+DEFAULT = float32
+
+
+def _by_name(name):
+    return _NAMES[name]
+
+
+def from_numpy_dtype(np_dtype):
+    """The cgrad dtype of a NumPy dtype; TypeError for the ones cgrad does not have."""
+    d = _FROM_NP.get(np.dtype(np_dtype))
+    if d is None:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype)}. "
+                        "The only supported types are: float64, float32, float16, int64, "
+                        "int32, int16, int8, uint8, and bool.")
+    return d
+
+
+def to_numpy_dtype(d):
+    """A NumPy dtype from a cgrad dtype, NumPy dtype, Python type or name."""
+    if isinstance(d, dtype):
+        return d.np
+    if d is float:
+        return DEFAULT.np
+    if d is int:
+        return int64.np
+    if d is bool:
+        return bool_.np
+    if isinstance(d, str) and d in _NAMES:
+        return _NAMES[d].np
+    try:
+        return from_numpy_dtype(d).np
+    except (TypeError, ValueError):
+        raise TypeError(f"invalid dtype: {d!r}") from None
+
+
+def _category(np_dtype):
+    k = np_dtype.kind
+    return 2 if k == "f" else (0 if k == "b" else 1)
+
+
+def promote_types(a, b):
+    """PyTorch's promoteTypes on NumPy dtypes: a float beats any integer (float32+int64 is
+    float32, not NumPy's float64); otherwise the wider one."""
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    # c10's combine_categories: a lower-priority operand changes the result only if it
+    # brings a higher category (int -> float, bool -> anything)
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) == 2:
+        return higher
+    if _category(higher) == 0 or _category(lower) == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands):
+    """The dtype PyTorch gives an op on these operands (tensors' arrays or Python scalars):
+    dimensioned tensors first, then 0-dim tensors, then Python numbers."""
+    dim = zero = wrapped = None
+    for o in operands:
+        if isinstance(o, np.ndarray):
+            if o.ndim:
+                dim = o.dtype if dim is None else promote_types(dim, o.dtype)
+            else:
+                zero = o.dtype if zero is None else promote_types(zero, o.dtype)
+        else:
+            if isinstance(o, bool):
+                t = bool_.np
+            elif isinstance(o, int):
+                t = int64.np
+            elif isinstance(o, float):
+                t = DEFAULT.np
+            else:
+                raise TypeError(f"unsupported operand type: {type(o).__name__}")
+            wrapped = t if wrapped is None else promote_types(wrapped, t)
+    return _combine(dim, _combine(zero, wrapped))

@@ -1,0 +1,109 @@
+"""The top-level functions of cgrad that are not Tensor methods: cat, stack, where, ..."""
+import numbers
+
+import numpy as np
+
+from ._dtype import result_type
+from .ops import elementwise as E
+from .ops import shape as S
+from .tensor import Tensor, _dim, _tname, matmul, maximum, minimum, mm  # noqa: F401
+
+
+def _tensors(tensors, name):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__}")
+    dt = result_type(*[t._data for t in tensors])
+    return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim."""
+    tensors = _tensors(tensors, "cat")
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
+    d = _dim(dim, tensors[0].ndim)
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != len(ref):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and "
+                               f"{t.ndim}")
+        for k in range(len(ref)):
+            if k != d and t.shape[k] != ref[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
+                                   f"Expected size {ref[k]} but got size {t.shape[k]} for tensor "
+                                   f"number {i} in the list.")
+    return S.Cat.apply(d, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors along a new dim."""
+    tensors = _tensors(tensors, "stack")
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != ref:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ref)} "
+                               f"at entry 0 and {list(t.shape)} at entry {i}")
+    return S.Stack.apply(_dim(dim, len(ref) + 1), *tensors)
+
+
+def where(condition, input=None, other=None):
+    """input where condition, else other; where(condition) gives the indices of True."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {_tname(cond.dtype)}")
+    a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
+    b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
+    shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"where(): shapes {[list(s) for s in shapes]} cannot be broadcast "
+                           "together") from None
+    return E.Where.apply(cond, a, b)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return Tensor._make(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b):
+    return a.shape == b.shape and bool(np.array_equal(a._data, b._data))
+
+
+def numel(t):
+    return t.numel()
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)"
+    return fn
+
+
+_METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",
+            "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "norm",
+            "prod", "clamp", "clip", "softmax", "log_softmax", "reshape", "flatten", "squeeze",
+            "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
+            "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot"]
+for _name in _METHODS:
+    globals()[_name] = _method(_name)
+del _name

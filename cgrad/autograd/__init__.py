@@ -1,0 +1,84 @@
+"""cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection."""
+import numpy as np
+
+from . import engine
+from .anomaly import detect_anomaly, set_detect_anomaly
+from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck
+from . import function
+
+
+def _as_list(x):
+    if x is None:
+        return None
+    from ..tensor import Tensor
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+def _root_grads(outputs, grad_outputs):
+    from ..tensor import Tensor
+    grads = []
+    for i, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[i]
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
+                                   f"(output {i} has shape {list(out.shape)})")
+            g = np.ones(out.shape, dtype=out._data.dtype)
+        else:
+            g = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=out._data.dtype)
+            if g.shape != out._data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{list(g.shape)} and output[{i}] has a shape of "
+                                   f"{list(out.shape)}.")
+        grads.append(g)
+    return grads
+
+
+def _roots(outputs):
+    roots = []
+    for i, out in enumerate(outputs):
+        node = function.grad_edge(out)
+        if node is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               "a grad_fn")
+        roots.append(node)
+    return roots
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by cgrad yet")
+    outputs = _as_list(tensors)
+    grad_tensors = _as_list(grad_tensors)
+    engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors), bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False, materialize_grads=False):
+    """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched."""
+    from ..tensor import Tensor
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by cgrad yet")
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
+    grad_outputs = _as_list(grad_outputs)
+    results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
+                                  bool(retain_graph), inputs=inputs,
+                                  allow_unused=allow_unused or materialize_grads)
+    out = []
+    for t, r in zip(inputs, results):
+        if r is None:
+            out.append(Tensor._make(np.zeros_like(t._data)) if materialize_grads else None)
+        else:
+            out.append(Tensor._make(r))
+    return tuple(out)
+
+
+__all__ = ["backward", "grad", "Function", "gradcheck", "detect_anomaly", "set_detect_anomaly",
+           "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "GradcheckError",
+           "once_differentiable"]

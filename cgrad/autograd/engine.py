@@ -1,0 +1,192 @@
+"""The backward pass: an explicit walk over the graph, pending gradients popped as used."""
+import numpy as np
+
+from .. import backends as B
+from .function import AccumulateGrad, FREED_MESSAGE, Node, grad_edge
+from . import anomaly
+
+Tensor = None  # set by cgrad.tensor
+
+
+def topological_order(roots):
+    """Nodes reachable from roots, every node after all of its users (Kahn's algorithm with
+    an explicit stack: a chain of 100,000 ops needs no recursion)."""
+    users = {}
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if p is not None:
+                users[p] = users.get(p, 0) + 1
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+    order = []
+    ready = [r for r in dict.fromkeys(roots) if r not in users]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node.parents:
+            if p is not None:
+                left = users[p] - 1
+                users[p] = left
+                if left == 0:
+                    ready.append(p)
+    return order
+
+
+def sum_to_shape(g, shape):
+    """Undo broadcasting: sum g down to shape (a no-op when the shapes already match)."""
+    if g.shape == shape:
+        return g
+    return B.kernels.sum_to_shape(g, shape)
+
+
+def _as_input_gradient(gi, meta):
+    shape, dtype = meta
+    gi = sum_to_shape(gi, shape)
+    if gi.dtype != dtype:
+        gi = gi.astype(dtype)
+    return gi
+
+
+def _run_hooks(hooks, g):
+    for hook in hooks:
+        result = hook(Tensor._make(g))
+        if result is not None:
+            if not isinstance(result, Tensor):
+                raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
+            if result.shape != g.shape:
+                raise RuntimeError(f"hook changed the gradient's shape from {tuple(g.shape)} to "
+                                   f"{tuple(result.shape)}")
+            g = result._data
+    return g
+
+
+def _accumulate_into_leaf(leaf, g, owned):
+    if leaf._hooks:
+        new = _run_hooks(leaf._hooks, g)
+        if new is not g:
+            g, owned = new, False
+    grad = leaf._grad
+    if grad is None:
+        dtype = leaf._data.dtype
+        if not (owned and g.dtype == dtype and g.flags.c_contiguous and g.flags.writeable):
+            g = np.array(g, dtype=dtype, order="C")          # never adopt a borrowed array
+        leaf._grad = Tensor._make(g)
+    else:
+        B.kernels.accumulate_(grad._data, g)                  # in place: no new buffer
+
+
+def _leaf_buffer(node):
+    """A leaf's existing .grad that an op may add into directly (no hooks to see it first)."""
+    leaf = node.variable
+    grad = leaf._grad
+    if grad is not None and not leaf._hooks and grad._data.flags.writeable:
+        return grad._data
+    return None
+
+
+def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
+    """Backpropagate root_grads from roots. With inputs=None, accumulate into leaves' .grad;
+    otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad."""
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for i, t in enumerate(inputs):
+            node = grad_edge(t)
+            if node is None:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
+                                   "require grad")
+            capture.setdefault(node, []).append(i)
+        results = [None] * len(inputs)
+
+    pending = {}
+    for node, g in zip(roots, root_grads):
+        held = pending.get(node)
+        pending[node] = (g, False) if held is None else (held[0] + g, True)
+
+    order = topological_order(list(pending))
+    if capture is not None:
+        order = _only_needed(order, capture)
+    check_anomaly = anomaly.enabled()
+    for node in order:
+        g, owned = pending.pop(node, (None, False))
+        if g is None:
+            continue
+        if node.pre_hooks:
+            new = _run_hooks(node.pre_hooks, g)
+            if new is not g:
+                g, owned = new, False
+        if capture is not None and node in capture:
+            for i in capture[node]:
+                results[i] = g if owned else g.copy()
+            if type(node) is AccumulateGrad:
+                continue
+        if type(node) is AccumulateGrad:
+            _accumulate_into_leaf(node.variable, g, owned)
+            continue
+
+        op = node.op
+        if node._released and (node._saved or node.__dict__):
+            raise RuntimeError(FREED_MESSAGE)
+        parents = node.parents
+        if op.accumulates:
+            acc = [None] * len(parents)
+            for i, p in enumerate(parents):
+                if p is None:
+                    continue
+                held = pending.get(p)
+                if held is not None:
+                    if held[1]:
+                        acc[i] = held[0]
+                elif capture is None and type(p) is AccumulateGrad:
+                    acc[i] = _leaf_buffer(p)
+            grads = op.backward(node, g, acc)
+        else:
+            acc = None
+            grads = op.backward(node, g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if check_anomaly:
+            anomaly.check_backward(node, grads)
+        fresh = op.returns_fresh
+        for i, (parent, meta, gi) in enumerate(zip(parents, node.input_meta, grads)):
+            if parent is None or gi is None:
+                continue
+            if acc is not None and gi is acc[i]:
+                continue                                       # already added in place
+            reduced = _as_input_gradient(gi, meta)
+            is_new = fresh or reduced is not gi
+            held = pending.get(parent)
+            if held is None:
+                pending[parent] = (reduced, is_new)
+            elif held[1]:
+                B.kernels.accumulate_(held[0], reduced)
+            else:
+                pending[parent] = (held[0] + reduced, True)    # the first sum is ours
+        if not retain_graph:
+            node.release()
+
+    if capture is not None:
+        for i, r in enumerate(results):
+            if r is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        return results
+    return None
+
+
+def _only_needed(order, capture):
+    """The nodes of order from which some captured node can be reached (autograd.grad runs
+    only what its inputs need)."""
+    needed = set(capture)
+    for node in reversed(order):                     # producers before their users
+        if node not in needed:
+            for p in node.parents:
+                if p is not None and p in needed:
+                    needed.add(node)
+                    break
+    return [n for n in order if n in needed]

@@ -1,0 +1,304 @@
+"""Graph nodes and differentiable ops.
+
+An `Op` works on ndarrays: `forward(ctx, *args)` computes the result, `backward(ctx, g)`
+returns one gradient (or None) per forward argument. `Op.apply` takes Tensors (and plain
+Python values for the non-differentiable arguments) and records a `Node`, which is the ctx.
+The public `Function` (Tensors in and out, as in PyTorch) is a thin adapter over Op.
+"""
+import weakref
+
+import numpy as np
+
+from .grad_mode import state as _grad_state
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers itself)
+
+
+class Node:
+    """One recorded application of an op: its ctx, and the edges to its inputs' nodes."""
+    __slots__ = ("op", "parents", "input_meta", "needs_input_grad", "_saved", "_versions",
+                 "_released", "pre_hooks", "__dict__", "__weakref__")
+
+    def __init__(self, op):
+        self.op = op
+        self._saved = ()
+        self._versions = None
+        self._released = False
+        self.pre_hooks = None
+
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(FREED_MESSAGE)
+        if self._versions is not None:
+            for i, counter, expected in self._versions:
+                if counter.value != expected:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified "
+                        f"by an inplace operation: saved tensor {i} of {self.name()} is at "
+                        f"version {counter.value}; expected version {expected} instead.")
+        return self._saved
+
+    def release(self):
+        """Frees what backward needed; a later backward through this node raises."""
+        if self._saved or self.__dict__:
+            self._released = True
+        self._saved = ()
+        self.__dict__.clear()
+
+    def name(self):
+        return self.op.grad_fn_name
+
+    @property
+    def next_functions(self):
+        return tuple((p, 0) for p in self.parents)
+
+    def register_prehook(self, hook):
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(hook)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad:
+    """The node of a leaf that requires grad: runs the leaf's hooks, then adds into .grad."""
+    __slots__ = ("variable", "__weakref__")
+    parents = ()
+    pre_hooks = None
+    grad_fn_name = "AccumulateGrad"
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def grad_edge(t):
+    """The node a gradient for tensor t flows into (None if t does not require grad)."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    if not t._requires_grad:
+        return None
+    # one AccumulateGrad per leaf while a graph uses it; held weakly so tensor <-> node
+    # never forms a cycle (the graph holds the node, the node holds the leaf)
+    ref = t._grad_acc
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t._grad_acc = weakref.ref(node)
+    return node
+
+
+class _NoGradCtx:
+    """The ctx an op's forward gets when no graph is recorded: saves nothing."""
+    needs_input_grad = ()
+
+    def save_for_backward(self, *arrays):
+        pass
+
+
+class Op:
+    """Base of cgrad's differentiable ops. Subclasses define static forward and backward."""
+    accumulates = False      # backward(ctx, g, acc) may add into buffers the engine owns
+    is_view = False          # the output shares memory (and version counter) with input 0
+    multi_output = False     # forward returns a tuple; outputs after the first get no grad
+    returns_fresh = False    # backward returns new arrays that the engine may adopt as its own
+    grad_fn_name = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "grad_fn_name" not in cls.__dict__:
+            cls.grad_fn_name = cls.__name__ + "Backward0"
+
+    @classmethod
+    def apply(cls, *args):
+        T = Tensor
+        need = False
+        if _grad_state.enabled:
+            for a in args:
+                if isinstance(a, T) and (a._requires_grad or a.grad_fn is not None):
+                    need = True
+                    break
+        arrays = [a._data if isinstance(a, T) else a for a in args]
+        if not need:
+            out = cls.forward(_NoGradCtx(), *arrays)
+            if cls.multi_output:
+                return tuple(T._make(o) for o in out)
+            result = T._make(out)
+            if cls.is_view:
+                result._share_version(args[0])
+            return result
+
+        ctx = Node(cls)
+        ctx.needs_input_grad = needs = tuple(
+            isinstance(a, T) and (a._requires_grad or a.grad_fn is not None) for a in args)
+        out = cls.forward(ctx, *arrays)
+        extra = ()
+        if cls.multi_output:
+            out, *extra = out
+        ctx.parents = tuple(grad_edge(a) if n else None for a, n in zip(args, needs))
+        ctx.input_meta = tuple((a._data.shape, a._data.dtype) if n else None
+                               for a, n in zip(args, needs))
+        result = T._make(out)
+        result.grad_fn = ctx
+        result._requires_grad = True
+        if cls.is_view:
+            result._share_version(args[0])
+        if ctx._saved:
+            ctx._versions = _saved_versions(ctx._saved, args, arrays, out, result)
+        if extra:
+            return (result,) + tuple(T._make(e) for e in extra)
+        return result
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+
+def _saved_versions(saved, args, arrays, out, result):
+    """For each saved array that is an input's or the output's storage, the version counter to
+    check at backward: an in-place change in between makes the saved value stale."""
+    versions = []
+    for i, s in enumerate(saved):
+        if s is out:
+            counter = result._version_counter
+        else:
+            counter = None
+            for a, arr in zip(args, arrays):
+                if arr is s and isinstance(a, Tensor):
+                    counter = a._version_counter
+                    break
+        if counter is not None:
+            versions.append((i, counter, counter.value))
+    return versions or None
+
+
+class FunctionCtx:
+    """The ctx of a public autograd.Function: holds Tensors, as in PyTorch."""
+
+    def __init__(self):
+        self.saved_tensors_ = ()
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors_ = tensors
+        self._saved_versions = [(t, t._version_counter.value) for t in tensors
+                                if isinstance(t, Tensor)]
+
+    @property
+    def saved_tensors(self):
+        for t, expected in self._saved_versions:
+            if t._version_counter.value != expected:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: a tensor saved by a custom Function is at version "
+                    f"{t._version_counter.value}; expected version {expected} instead.")
+        return self.saved_tensors_
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = value
+
+
+class _FunctionOp(Op):
+    """Adapter running a user's Function: its forward already ran on Tensors; this op records
+    the graph edge, and its backward calls the user's backward with Tensors."""
+
+    @staticmethod
+    def forward(ctx, result_array, *arrays):
+        return result_array
+
+    @staticmethod
+    def backward(ctx, g):
+        from .grad_mode import no_grad
+        with no_grad():
+            grads = ctx.fn.backward(ctx.user_ctx, Tensor._make(g))
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        n_inputs = len(ctx.needs_input_grad) - 1
+        if len(grads) != n_inputs:
+            raise RuntimeError(f"function {ctx.fn.__name__}Backward returned an incorrect number "
+                               f"of gradients (expected {n_inputs}, got {len(grads)})")
+        return (None,) + tuple(None if gr is None else
+                               (gr._data if isinstance(gr, Tensor) else np.asarray(gr))
+                               for gr in grads)
+
+
+_function_ops = {}
+
+
+def _function_op(cls):
+    """One Op subclass per user Function, so grad_fn prints as <MyFnBackward>."""
+    op = _function_ops.get(cls)
+    if op is None:
+        op = type(cls.__name__, (_FunctionOp,), {"grad_fn_name": cls.__name__ + "Backward"})
+        _function_ops[cls] = op
+    return op
+
+
+class Function:
+    """A custom differentiable op written with Tensors, as in PyTorch:
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x): y = x.exp(); ctx.save_for_backward(y); return y
+            @staticmethod
+            def backward(ctx, g): y, = ctx.saved_tensors; return g * y
+        Exp.apply(x)
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .grad_mode import no_grad
+        user_ctx = FunctionCtx()
+        user_ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad
+                                          for a in args)
+        with no_grad():
+            result = cls.forward(user_ctx, *args, **kwargs)
+        if not isinstance(result, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a single Tensor in cgrad "
+                            f"(got {type(result).__name__})")
+        out = _function_op(cls).apply(result._data, *args)
+        if out.grad_fn is not None:
+            out.grad_fn.fn = cls
+            out.grad_fn.user_ctx = user_ctx
+        return out
+
+
+def once_differentiable(fn):
+    return fn

@@ -1,0 +1,60 @@
+"""Grad mode: a thread-local switch, like PyTorch's (each thread starts with grad enabled)."""
+import functools
+import threading
+
+
+class _GradState(threading.local):
+    enabled = True
+
+
+state = _GradState()
+
+
+def is_grad_enabled():
+    return state.enabled
+
+
+class _GradModeGuard:
+    """Base of the grad-mode context managers, also usable as decorators."""
+    mode = True
+
+    def __enter__(self):
+        self._previous = state.enabled
+        state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradModeGuard):
+    """Ops inside record no graph: their results do not require grad."""
+    mode = False
+
+
+class enable_grad(_GradModeGuard):
+    """Re-enables recording inside a no_grad block."""
+    mode = True
+
+
+class set_grad_enabled:
+    """set_grad_enabled(mode): sets grad mode at once; as a context manager, restores it after."""
+
+    def __init__(self, mode):
+        self._previous = state.enabled
+        state.enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self._previous
+        return False

@@ -1,0 +1,182 @@
+"""Tensor creation: tensor, zeros, ones, randn, arange, ..."""
+import numbers
+
+import numpy as np
+
+from . import _dtype
+from . import random as _random
+from .tensor import Tensor, _shape_arg
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return default
+    return _dtype.to_numpy_dtype(dtype)
+
+
+def _finish(arr, requires_grad):
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _infer(data):
+    """The array of Python data with PyTorch's dtype: floats float32, ints int64, bools bool."""
+    if isinstance(data, np.ndarray):
+        return data
+    arr = np.array(data)
+    if arr.dtype == object:
+        raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
+                        "(ragged nested sequences or unsupported elements)")
+    if arr.dtype.kind == "f":
+        return arr.astype(_dtype.DEFAULT.np)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.dtype.kind in "US":
+        raise TypeError(f"new(): invalid data type '{arr.dtype.kind == 'U' and 'str'}'")
+    raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
+
+
+def _from_sequence(data):
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        return np.array([_from_sequence(d) for d in data])
+    return data
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor holding a copy of data."""
+    arr = _infer(_from_sequence(data))
+    arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)
+    _dtype.from_numpy_dtype(arr.dtype)
+    return _finish(arr, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """data as a tensor, sharing memory where it can."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        return Tensor._make(data if dtype is None else data.astype(_np_dtype(dtype), copy=False))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(arr):
+    """A tensor sharing arr's memory."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    _dtype.from_numpy_dtype(arr.dtype)
+    return Tensor._make(arr)
+
+
+def _filled(fill, size, dtype, requires_grad, default=None):
+    shape = _shape_arg(size)
+    for n in shape:
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: "
+                               f"{list(shape)}")
+    return _finish(fill(shape, _np_dtype(dtype, default or _dtype.DEFAULT.np)), requires_grad)
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _filled(np.zeros, size, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _filled(np.ones, size, dtype, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _filled(np.empty, size, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    default = (np.dtype(np.bool_) if isinstance(fill_value, bool) else
+               np.dtype(np.int64) if isinstance(fill_value, numbers.Integral) else None)
+    return _filled(lambda s, d: np.full(s, fill_value, dtype=d), (size,), dtype,
+                   requires_grad, default)
+
+
+def _like(fn, t, dtype, requires_grad, *args):
+    return _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False, device=None):
+    return _like(np.zeros, t, dtype, requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False, device=None):
+    return _like(np.ones, t, dtype, requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False, device=None):
+    return _like(np.empty, t, dtype, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
+    return _like(np.full, t, dtype, requires_grad, fill_value)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    """Standard normal samples."""
+    return _filled(lambda s, d: _random.generator(generator).standard_normal(s).astype(d),
+                   size, dtype, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    """Uniform samples in [0, 1)."""
+    return _filled(lambda s, d: _random.generator(generator).random(s).astype(d),
+                   size, dtype, requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
+            device=None):
+    """Integers uniform in [low, high)."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    return _filled(lambda s, d: _random.generator(generator).integers(low, high, s).astype(d),
+                   (size,), dtype, requires_grad, np.dtype(np.int64))
+
+
+def randperm(n, dtype=None, generator=None, device=None):
+    return Tensor._make(_random.generator(generator).permutation(n).astype(
+        _np_dtype(dtype, np.dtype(np.int64))))
+
+
+def normal(mean, std, size, generator=None, dtype=None):
+    return _filled(lambda s, d: _random.generator(generator).normal(mean, std, s).astype(d),
+                   (size,), dtype, False)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    """Values start, start+step, ... below end; int64 if all arguments are ints."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    default = np.dtype(np.int64) if ints else _dtype.DEFAULT.np
+    # computed in float64 like PyTorch, then cast, so float32 ranges match PyTorch's values
+    n = int(np.ceil((end - start) / step))
+    arr = start + np.arange(max(n, 0), dtype=np.float64 if not ints else np.int64) * step
+    return _finish(arr.astype(_np_dtype(dtype, default)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype, _dtype.DEFAULT.np)),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    return _finish(np.eye(n, m, dtype=_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)

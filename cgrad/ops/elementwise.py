@@ -1,0 +1,455 @@
+"""Elementwise ops: forward and backward side by side, one class per differentiable op."""
+import numpy as np
+
+from .. import backends as B
+from .._dtype import result_type
+from ..autograd.function import Op
+
+
+def promote(a, b):
+    """Cast the array operands to PyTorch's result dtype; Python scalars stay (NumPy treats
+    them as weak, so float32 * 2.5 stays float32)."""
+    dt = result_type(a, b)
+    if isinstance(a, np.ndarray) and a.dtype != dt:
+        a = a.astype(dt)
+    if isinstance(b, np.ndarray) and b.dtype != dt:
+        b = b.astype(dt)
+    return a, b
+
+
+def promote_float(a, b):
+    """Like promote, but integer results become the default float (true division)."""
+    dt = result_type(a, b)
+    if dt.kind != "f":
+        dt = np.dtype(np.float32)
+    if isinstance(a, np.ndarray) and a.dtype != dt:
+        a = a.astype(dt)
+    if isinstance(b, np.ndarray) and b.dtype != dt:
+        b = b.astype(dt)
+    if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+        a = np.asarray(a, dt)
+    return a, b
+
+
+# ---- binary ---------------------------------------------------------------------------------
+class Add(Op):
+    """y = a + alpha * b   ->   da = g, db = alpha * g"""
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        a, b = promote(a, b)
+        if alpha != 1:
+            b = B.kernels.mul(b, alpha)
+            ctx.alpha = alpha
+        return B.kernels.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha = ctx.__dict__.get("alpha", 1)
+        return g, (g if alpha == 1 else B.kernels.mul(g, alpha)), None
+
+
+class Sub(Op):
+    """y = a - alpha * b   ->   da = g, db = -alpha * g"""
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        a, b = promote(a, b)
+        if alpha != 1:
+            b = B.kernels.mul(b, alpha)
+            ctx.alpha = alpha
+        return B.kernels.sub(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha = ctx.__dict__.get("alpha", 1)
+        gb = B.kernels.neg(g) if ctx.needs_input_grad[1] else None
+        if gb is not None and alpha != 1:
+            gb = B.kernels.mul(gb, alpha)
+        return g, gb, None
+
+
+class RSub(Op):
+    """y = c - a (c a Python number)   ->   da = -g"""
+    grad_fn_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        a, c = promote(a, c)
+        return B.kernels.sub(c, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return B.kernels.neg(g), None
+
+
+class Mul(Op):
+    """y = a * b   ->   da = g * b, db = g * a (both in one pass)"""
+    accumulates = True
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return B.kernels.mul(a, b)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return B.kernels.mul_backward(a, b, g, need_a, need_b, acc[0], acc[1])
+
+
+class Div(Op):
+    """y = a / b   ->   da = g / b, db = -g * a / b**2"""
+    accumulates = True
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote_float(a, b)
+        ctx.save_for_backward(a, b)
+        return B.kernels.div(a, b)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return B.kernels.div_backward(a, b, g, need_a, need_b, acc[0], acc[1])
+
+
+class RDiv(Op):
+    """y = c / a (c a Python number)   ->   da = -g * c / a**2"""
+    grad_fn_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        a, c = promote_float(a, c)
+        ctx.save_for_backward(a)
+        ctx.c = c
+        return B.kernels.div(c, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        return B.kernels.div_backward(ctx.c, a, g, False, True)[1], None
+
+
+class PowScalar(Op):
+    """y = x ** c (c a Python number)   ->   dx = g * c * x**(c-1)"""
+    grad_fn_name = "PowBackward0"
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x, c):
+        x, c = promote(x, c)
+        ctx.save_for_backward(x)
+        ctx.c = c
+        return B.kernels.pow_scalar(x, c)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.pow_scalar_backward(x, ctx.c, g, acc[0]), None
+
+
+class Pow(Op):
+    """y = a ** b   ->   da = g * b * a**(b-1), db = g * y * ln(a)"""
+    grad_fn_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        y = B.kernels.pow(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        return B.kernels.pow_backward(a, b, y, g, *ctx.needs_input_grad)
+
+
+class RPow(Op):
+    """y = c ** a (c a Python number)   ->   da = g * y * ln(c)"""
+    grad_fn_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        a, c = promote(a, c)
+        c = np.asarray(c, dtype=a.dtype)
+        y = B.kernels.pow(c, a)
+        ctx.save_for_backward(a, y)
+        ctx.c = c
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved_tensors
+        return B.kernels.pow_backward(ctx.c, a, y, g, False, True)[1], None
+
+
+class Maximum(Op):
+    """y = max(a, b)   ->   g to the larger, halves on ties"""
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return B.kernels.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return B.kernels.maximum_backward(a, b, g, *ctx.needs_input_grad)
+
+
+class Minimum(Op):
+    """y = min(a, b)   ->   g to the smaller, halves on ties"""
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return B.kernels.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return B.kernels.minimum_backward(a, b, g, *ctx.needs_input_grad)
+
+
+class Where(Op):
+    """y = cond ? a : b   ->   da = g where cond, db = g elsewhere"""
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        a, b = promote(a, b)
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g.dtype.type(0)
+        _, need_a, need_b = ctx.needs_input_grad
+        return (None, np.where(ctx.cond, g, zero) if need_a else None,
+                np.where(ctx.cond, zero, g) if need_b else None)
+
+
+# ---- unary ----------------------------------------------------------------------------------
+class Neg(Op):
+    """y = -x   ->   dx = -g"""
+    @staticmethod
+    def forward(ctx, x):
+        return B.kernels.neg(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return B.kernels.neg(g),
+
+
+class Exp(Op):
+    """y = e**x   ->   dx = g * y, from the saved output"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = B.kernels.exp(_float(x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        y, = ctx.saved_tensors
+        return B.kernels.exp_backward(y, g, acc[0]),
+
+
+class Log(Op):
+    """y = ln x   ->   dx = g / x"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _float(x)
+        ctx.save_for_backward(x)
+        return B.kernels.log(x)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.log_backward(x, g, acc[0]),
+
+
+class Sqrt(Op):
+    """y = sqrt(x)   ->   dx = g / (2 y), from the saved output"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = B.kernels.sqrt(_float(x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        y, = ctx.saved_tensors
+        return B.kernels.sqrt_backward(y, g, acc[0]),
+
+
+class Tanh(Op):
+    """y = tanh(x)   ->   dx = g * (1 - y*y), from the saved output"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = B.kernels.tanh(_float(x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        y, = ctx.saved_tensors
+        return B.kernels.tanh_backward(y, g, acc[0]),
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + e**-x)   ->   dx = g * y * (1 - y), from the saved output"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = B.kernels.sigmoid(_float(x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        y, = ctx.saved_tensors
+        return B.kernels.sigmoid_backward(y, g, acc[0]),
+
+
+class Relu(Op):
+    """y = max(x, 0)   ->   dx = g where y > 0, from the saved output"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = B.kernels.relu(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        y, = ctx.saved_tensors
+        return B.kernels.relu_backward(y, g, acc[0]),
+
+
+class LeakyRelu(Op):
+    """y = x if x > 0 else slope * x   ->   dx = g or slope * g"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return B.kernels.leaky_relu(x, slope)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.leaky_relu_backward(x, g, ctx.slope, acc[0]), None
+
+
+class Gelu(Op):
+    """y = x * Phi(x)   ->   dx = g * (Phi(x) + x * phi(x))"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return B.kernels.gelu(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.gelu_backward(x, g, ctx.approximate, acc[0]), None
+
+
+class Abs(Op):
+    """y = |x|   ->   dx = g * sign(x)"""
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return B.kernels.abs(x)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.abs_backward(x, g, acc[0]),
+
+
+class Clamp(Op):
+    """y = min(max(x, lo), hi)   ->   dx = g where lo <= x <= hi"""
+    grad_fn_name = "ClampBackward1"
+    accumulates = True
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if isinstance(lo, float) or isinstance(hi, float):
+            x = _float(x)
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return B.kernels.clamp(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, = ctx.saved_tensors
+        return B.kernels.clamp_backward(x, g, ctx.lo, ctx.hi, acc[0]), None, None
+
+
+# ---- fills (used by in-place methods) -----------------------------------------------------
+class Fill(Op):
+    """y = value everywhere   ->   no gradient to x"""
+    grad_fn_name = "FillBackward0"
+
+    @staticmethod
+    def forward(ctx, x, value):
+        return np.full_like(x, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, None
+
+
+class Copy(Op):
+    """y = src broadcast into x's shape and dtype   ->   dsrc = g (summed back by the engine)"""
+    grad_fn_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, x, src):
+        return np.broadcast_to(src, x.shape).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, g
+
+
+class MaskedFill(Op):
+    """y = value where mask, else x   ->   dx = g where not mask"""
+    grad_fn_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        if mask.dtype != np.bool_:
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with "
+                               f"dtype {mask.dtype}")
+        ctx.mask = mask
+        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.mask, g.dtype.type(0), g), None, None
+
+
+def _float(x):
+    """Integer inputs of exp, log, ... give the default float, as in PyTorch."""
+    return x if x.dtype.kind == "f" else x.astype(np.float32)

@@ -1,0 +1,70 @@
+"""Matrix products: forward and backward side by side."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.function import Op
+from .elementwise import promote
+
+
+class MatMul(Op):
+    """y = a @ b (2-D or batched)   ->   da = g @ b^T, db = a^T @ g, added straight into existing
+    gradient buffers where the engine has them"""
+    grad_fn_name = "MmBackward0"
+    accumulates = True
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return B.kernels.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return B.kernels.matmul_backward(a, b, g, need_a, need_b, acc[0], acc[1])
+
+
+class BatchedMatMul(MatMul):
+    grad_fn_name = "BmmBackward0"
+
+
+class Dot(Op):
+    """y = a . b (1-D)   ->   da = g * b, db = g * a"""
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return np.asarray(np.dot(a, b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Linear(Op):
+    """y = x @ w^T + b   ->   dx = g @ w, dw = g^T @ x, db = sum of g over rows (one kernel)"""
+    grad_fn_name = "AddmmBackward0"
+    accumulates = True
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        if x.shape[-1] != w.shape[1]:
+            rows = int(np.prod(x.shape[:-1]))
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} "
+                               f"and {w.shape[1]}x{w.shape[0]})")
+        if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{x.dtype} and {w.dtype}")
+        ctx.save_for_backward(x, w)
+        return B.kernels.linear(x, w, b)
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        return B.kernels.linear_backward(x, w, g, need_x, need_w, need_b, *acc)

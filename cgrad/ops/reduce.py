@@ -1,0 +1,283 @@
+"""Reductions and the softmax family: forward and backward side by side."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.function import Op
+
+
+def expand_reduced(g, shape, dims, keepdim):
+    """g of a reduction over dims, broadcast back (as a read-only view) to the input shape."""
+    if not keepdim and dims is not None:
+        g = np.expand_dims(g, dims)
+    return np.broadcast_to(g, shape)
+
+
+def _count(shape, dims):
+    if dims is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+
+
+def _float(x):
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+class Sum(Op):
+    """y = sum(x, dims)   ->   dx = g broadcast back"""
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        y = B.kernels.sum(x, dims, keepdim)
+        if x.dtype.kind in "biu":
+            y = np.asarray(y, dtype=np.int64)          # integer sums are int64, as in PyTorch
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand_reduced(g, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
+
+class SumAll(Sum):
+    grad_fn_name = "SumBackward0"
+
+
+class SumDim(Sum):
+    grad_fn_name = "SumBackward1"
+
+
+class Mean(Op):
+    """y = mean(x, dims)   ->   dx = g / n broadcast back"""
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        if x.dtype.kind != "f":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                               f"floating point or complex dtype. Got: {_name(x.dtype)}")
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        return B.kernels.mean(x, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = _count(ctx.shape, ctx.dims)
+        scaled = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)
+        return expand_reduced(scaled, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
+
+class MeanAll(Mean):
+    grad_fn_name = "MeanBackward0"
+
+
+class MeanDim(Mean):
+    grad_fn_name = "MeanBackward1"
+
+
+def _name(dt):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+            "bool": "Bool"}.get(dt.name, dt.name)
+
+
+def _extreme_all(name, reduce):
+    def forward(ctx, x):
+        if x.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        y = np.asarray(reduce(x), dtype=x.dtype)
+        ctx.save_for_backward(x, y)
+        return y
+    return staticmethod(forward)
+
+
+class MaxAll(Op):
+    """y = max(x)   ->   g shared evenly by the elements equal to y"""
+    grad_fn_name = "MaxBackward1"
+    forward = _extreme_all("max", np.max)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        mask = (x == y) | (np.isnan(x) & np.isnan(y))
+        return (np.where(mask, g / g.dtype.type(mask.sum()), g.dtype.type(0)),)
+
+
+class MinAll(MaxAll):
+    grad_fn_name = "MinBackward1"
+    forward = _extreme_all("min", np.min)
+
+
+class MaxDim(Op):
+    """(values, indices) = max(x, dim)   ->   g goes to each row's index (pick is argmax or
+    argmin)"""
+    multi_output = True
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, pick):
+        if x.shape[dim] == 0:
+            raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
+        idx = np.expand_dims(pick(x, axis=dim), dim)
+        values = np.take_along_axis(x, idx, axis=dim)
+        ctx.idx, ctx.dim, ctx.shape = idx, dim, x.shape
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return values, idx.astype(np.int64, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, dtype=g.dtype)
+        g = g.reshape(ctx.idx.shape)
+        np.put_along_axis(gx, ctx.idx, g, axis=ctx.dim)
+        return gx, None, None, None
+
+
+class MinDim(MaxDim):
+    pass
+
+
+class Var(Op):
+    """y = sum((x - mean)^2) / (n - correction)   ->   dx = g * 2 (x - mean) / (n - c)"""
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        x = _float(x)
+        n = _count(x.shape, dims)
+        mean = np.mean(x, axis=dims, keepdims=True) if x.size else np.zeros_like(x)
+        centered = x - mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.sum(centered * centered, axis=dims, keepdims=keepdim) / x.dtype.type(
+                max(n - correction, 0))
+        ctx.save_for_backward(centered)
+        ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
+        return np.asarray(y, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        centered, = ctx.saved_tensors
+        g = expand_reduced(g, centered.shape, ctx.dims, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * centered * g.dtype.type(2.0 / ctx.denominator if ctx.denominator
+                                               else np.inf), None, None, None
+
+
+class Std(Op):
+    """y = sqrt(var)   ->   dx = g * (x - mean) / ((n - c) * y)"""
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        var = Var.forward(ctx, x, dims, correction, keepdim)
+        y = np.sqrt(var)
+        ctx.y = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        centered, = ctx.saved_tensors
+        y = ctx.y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = g / (y * y.dtype.type(ctx.denominator))
+        return expand_reduced(scale, centered.shape, ctx.dims, ctx.keepdim) * centered, \
+            None, None, None
+
+
+class Norm(Op):
+    """y = (sum |x|^p)^(1/p)   ->   dx = g * x |x|^(p-2) / y^(p-1) (0 where y == 0)"""
+    grad_fn_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        x = _float(x)
+        a = np.abs(x)
+        if p == np.inf:
+            y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
+        elif p == 2:
+            y = np.sqrt(np.sum(x * x, axis=dims, keepdims=keepdim))
+        elif p == 1:
+            y = np.sum(a, axis=dims, keepdims=keepdim)
+        else:
+            y = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+        y = np.asarray(y, dtype=x.dtype)
+        ctx.save_for_backward(x, y)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        p = ctx.p
+        yb = expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
+        gb = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim)
+        zero = x.dtype.type(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 2:
+                d = np.where(yb == 0, zero, x / yb)
+            elif p == 1:
+                d = np.sign(x)
+            elif p == np.inf:
+                mask = (np.abs(x) == yb)
+                count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim),
+                                       x.shape, ctx.dims, ctx.keepdim)
+                d = np.sign(x) * mask / count
+            else:
+                d = np.where(yb == 0, zero, x * np.abs(x) ** (p - 2) / yb ** (p - 1))
+        return (gb * d).astype(x.dtype, copy=False), None, None, None
+
+
+class Prod(Op):
+    """y = prod(x, dim)   ->   dx = g * (product of the other elements), exact with zeros"""
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.save_for_backward(x)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return np.asarray(np.prod(x, axis=dim, keepdims=keepdim), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        dim = ctx.dim
+        flat = x.reshape(-1) if dim is None else x
+        axis = 0 if dim is None else dim
+        ones = np.ones_like(np.take(flat, [0], axis=axis)) if flat.shape[axis] else None
+        if ones is None:
+            return np.zeros_like(x), None, None
+        left = np.cumprod(np.concatenate([ones, flat], axis=axis), axis=axis)
+        left = np.take(left, range(flat.shape[axis]), axis=axis)
+        right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, axis)], axis=axis),
+                                   axis=axis), axis)
+        right = np.take(right, range(1, flat.shape[axis] + 1), axis=axis)
+        others = (left * right).reshape(x.shape)
+        gb = expand_reduced(g, x.shape, None if dim is None else (dim,), ctx.keepdim)
+        return gb * others, None, None
+
+
+class ProdAll(Prod):
+    grad_fn_name = "ProdBackward0"
+
+
+class ProdDim(Prod):
+    grad_fn_name = "ProdBackward1"
+
+
+class Softmax(Op):
+    """y = softmax(x, dim)   ->   dx = y * (g - sum(g * y, dim))"""
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = B.kernels.softmax(_float(x), dim)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return B.kernels.softmax_backward(y, g, ctx.dim), None
+
+
+class LogSoftmax(Op):
+    """y = log_softmax(x, dim)   ->   dx = g - exp(y) * sum(g, dim)"""
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = B.kernels.log_softmax(_float(x), dim)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return B.kernels.log_softmax_backward(y, g, ctx.dim), None

@@ -1,0 +1,52 @@
+"""Random numbers: one global generator (manual_seed) and Generator objects, as in PyTorch.
+cgrad's streams are NumPy's PCG64: seeded runs repeat exactly, but differ from PyTorch's."""
+import numpy as np
+
+
+class Generator:
+    """A seedable source of random numbers (for DataLoader shuffling and init)."""
+
+    def __init__(self, device="cpu"):
+        self._seed = 67280421310721
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        self._rng.bit_generator.state = state
+
+    @property
+    def rng(self):
+        return self._rng
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Seed the global generator; returns it."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    s = int(np.random.SeedSequence().entropy % (2 ** 63))
+    default_generator.manual_seed(s)
+    return s
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def generator(g=None):
+    """The NumPy generator behind g, or behind the global generator."""
+    return (g or default_generator).rng

@@ -1,0 +1,1189 @@
+"""Tensor: an ndarray, its gradient, and the node that made it."""
+import collections
+import numbers
+import weakref
+
+import numpy as np
+
+from . import _dtype
+from . import backends as B
+from ._format import tensor_repr
+from .autograd import engine as _engine
+from .autograd import function as _function
+from .autograd.function import _NoGradCtx
+from .autograd.grad_mode import state as _grad_state
+from .ops import elementwise as E
+from .ops import linalg as L
+from .ops import reduce as R
+from .ops import shape as S
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like PyTorch's torch.Size."""
+
+    def __repr__(self):
+        return f"cgrad.Size({list(self)})"
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+
+class _Version:
+    """Counts in-place changes of a storage; views share their base's counter."""
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+
+
+def _dim(d, ndim):
+    """A dim wrapped to [0, ndim), or PyTorch's IndexError."""
+    n = max(ndim, 1)
+    if not isinstance(d, numbers.Integral):
+        raise TypeError(f"dim must be an int, got {type(d).__name__}")
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")
+    return d % n if ndim else 0
+
+
+def _dims(dim, ndim):
+    """dim (None, int, or a sequence of ints) as a tuple of wrapped axes, or None for all."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(_dim(d, ndim) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+        return dims if ndim else None
+    return (_dim(dim, ndim),) if ndim else None
+
+
+def _shape_arg(shape):
+    """Sizes given as f(2, 3), f((2, 3)) or f(Size) as a tuple of ints."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for s in shape:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"shape must be a sequence of ints, got {type(s).__name__}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _index_key(key):
+    """A Python index into one NumPy understands (Tensors become arrays), and whether it is
+    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    items = []
+    basic = True
+    for k in key:
+        if isinstance(k, Tensor):
+            if k._data.dtype.kind not in "iub":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if k._data.ndim == 0 and k._data.dtype.kind != "b":
+                k = int(k._data)
+            else:
+                k = k._data
+                basic = False
+        elif isinstance(k, (list, np.ndarray)):
+            k = np.asarray(k)
+            if k.dtype.kind not in "iub" and k.size:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            basic = False
+        elif isinstance(k, bool):
+            basic = False
+        elif not (k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral))):
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(k).__name__})")
+        items.append(k)
+    return (tuple(items) if len(items) != 1 else items[0]), basic
+
+
+def _castable(src, dst):
+    """Whether an in-place result of dtype src may be written into dst (PyTorch's rule:
+    never float into an integer, never a number into bool)."""
+    order = {"b": 0, "u": 1, "i": 1, "f": 2}
+    return order[src.kind] <= order[dst.kind]
+
+
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+                "bool": "Bool", "float16": "Half", "int16": "Short", "int8": "Char",
+                "uint8": "Byte"}
+
+
+def _tname(np_dtype):
+    return _TORCH_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, PyTorch's Tensor on NumPy storage."""
+    __slots__ = ("_data", "_grad", "grad_fn", "_requires_grad", "_version_counter", "_base",
+                 "_hooks", "_grad_acc", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000       # ndarray * Tensor defers to Tensor.__rmul__
+
+    def __init__(self, *args, dtype=None, requires_grad=False):
+        """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor."""
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            data = args[0]._data if isinstance(args[0], Tensor) else args[0]
+            arr = np.array(data, dtype=_dtype.to_numpy_dtype(dtype or _dtype.DEFAULT))
+        else:
+            arr = np.empty(_shape_arg(args), dtype=_dtype.to_numpy_dtype(dtype or
+                                                                         _dtype.DEFAULT))
+        self._init(arr, requires_grad)
+
+    def _init(self, arr, requires_grad=False):
+        self._data = arr
+        self._grad = None
+        self.grad_fn = None
+        self._requires_grad = requires_grad
+        self._version_counter = _Version()
+        self._base = None
+        self._hooks = None
+        self._grad_acc = None
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, arr, requires_grad=False):
+        """Wrap an ndarray (or NumPy scalar) without copying: the internal constructor."""
+        t = object.__new__(cls)
+        t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
+        t._grad = None
+        t.grad_fn = None
+        t._requires_grad = requires_grad
+        t._version_counter = _Version()
+        t._base = None
+        t._hooks = None
+        t._grad_acc = None
+        t._retains_grad = False
+        return t
+
+    def _share_version(self, base):
+        """Make self a view of base: one version counter for both."""
+        self._version_counter = base._version_counter
+        self._base = base._base if base._base is not None else base
+
+    # ---- attributes ------------------------------------------------------------------------
+    @property
+    def data(self):
+        """The same storage, detached from the graph (in-place changes through it are not
+        tracked, as in PyTorch)."""
+        t = Tensor._make(self._data)
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: "
+                                   f"{list(value.shape)} vs {list(self.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: "
+                                   f"{_tname(value._data.dtype)} vs {_tname(self._data.dtype)}")
+        self._grad = value
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                                   "If you want to use a computed variable in a subgraph that "
+                                   "doesn't require differentiation use var_no_grad = var.detach().")
+            return
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {_dtype.from_numpy_dtype(self._data.dtype)})")
+        self._requires_grad = bool(value)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def _version(self):
+        return self._version_counter.value
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    @property
+    def T(self):
+        if self.ndim <= 2:
+            return self.t() if self.ndim == 2 else self
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_dim(dim, self.ndim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    def nelement(self):
+        return int(self._data.size)
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_dim(dim, self.ndim)]
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def numpy(self):
+        if self._requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __repr__(self):
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                               f"(shape {list(self.shape)})")
+        return bool(self._data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        t = type(self)._make(self._data.copy(), self._requires_grad)
+        if self._grad is not None:
+            t._grad = Tensor._make(self._grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad."""
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not "
+                                      "supported by cgrad yet")
+        if not self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
+                                   f"(got a tensor of shape {list(self.shape)})")
+            g = np.ones(self._data.shape, dtype=self._data.dtype)
+        else:
+            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if g.shape != self._data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{Size(g.shape)} and output[0] has a shape of {self.shape}.")
+            if g.dtype != self._data.dtype:
+                g = g.astype(self._data.dtype)
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            grads = _engine.run_backward([_function.grad_edge(self)], [g], bool(retain_graph),
+                                         inputs=inputs, allow_unused=True)
+            for t, gr in zip(inputs, grads):
+                if gr is not None:
+                    _engine._accumulate_into_leaf(t, gr, True) if t.is_leaf else None
+            return
+        _engine.run_backward([_function.grad_edge(self)], [g], bool(retain_graph))
+
+    def detach(self):
+        """The same storage, out of the graph (shares the version counter, as in PyTorch)."""
+        t = Tensor._make(self._data)
+        t._share_version(self)
+        return t
+
+    def detach_(self):
+        if self._base is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep .grad of this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        self._retains_grad = True
+        ref = weakref.ref(self)          # the node must not keep its output alive
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                if t._grad is None:
+                    t._grad = Tensor._make(np.array(grad._data, order="C"))
+                else:
+                    B.kernels.accumulate_(t._grad._data, grad._data)
+        self.grad_fn.register_prehook(keep)
+
+    def register_hook(self, hook):
+        """hook(grad) -> Tensor or None runs when this tensor's gradient is computed."""
+        if not self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            self.grad_fn.register_prehook(hook)
+            hooks = self.grad_fn.pre_hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            hooks = self._hooks
+        return _RemovableHandle(hooks, hook)
+
+    # ---- in-place ----------------------------------------------------------------------------
+    def _check_writable(self):
+        if not self._data.flags.writeable:
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
+
+    def _records_inplace(self, others):
+        if not _grad_state.enabled:
+            return False
+        if self._requires_grad or self.grad_fn is not None:
+            if self.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            return True
+        return any(isinstance(o, Tensor) and (o._requires_grad or o.grad_fn is not None)
+                   for o in others)
+
+    def _inplace(self, op, *args):
+        """self = op(self, *args), written into self's storage. With autograd, the op runs on
+        a copy of self's old value and self takes the op's node as its grad_fn."""
+        self._check_writable()
+        if self._records_inplace(args):
+            if self._base is not None:
+                raise RuntimeError("cgrad does not support in-place operations that autograd "
+                                   "must record on a view (shape "
+                                   f"{list(self.shape)}); use an out-of-place op instead")
+            old = Tensor._make(self._data.copy())
+            old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
+            result = op.apply(old, *args)
+            self._write(result._data)
+            self.grad_fn = result.grad_fn
+            self._requires_grad = True
+        else:
+            arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+            self._write(op.forward(_NoGradCtx(), self._data, *arrays))
+        return self
+
+    def _write(self, values):
+        values = np.asarray(values)
+        if not _castable(values.dtype, self._data.dtype):
+            raise RuntimeError(f"result type {_tname(values.dtype)} can't be cast to the desired "
+                               f"output type {_tname(self._data.dtype)}")
+        if values.shape != self._data.shape:
+            try:
+                values = np.broadcast_to(values, self._data.shape)
+            except ValueError:
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                                   f"broadcast shape {list(values.shape)}") from None
+        np.copyto(self._data, values, casting="unsafe")
+        self._version_counter.value += 1
+
+    def add_(self, other, alpha=1):
+        return self._inplace(E.Add, other, alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(E.Sub, other, alpha)
+
+    def mul_(self, other):
+        return self._inplace(E.Mul, other)
+
+    def div_(self, other):
+        return self._inplace(E.Div, other)
+
+    def pow_(self, exponent):
+        return self._inplace(E.Pow if isinstance(exponent, Tensor) else E.PowScalar, exponent)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(E.Clamp, min, max)
+
+    def relu_(self):
+        return self._inplace(E.Relu)
+
+    def neg_(self):
+        return self._inplace(E.Neg)
+
+    def zero_(self):
+        """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
+        self._check_writable()
+        if self._records_inplace(()):
+            return self._inplace(E.Fill, 0)
+        B.kernels.zero_(self._data)
+        self._version_counter.value += 1
+        return self
+
+    def fill_(self, value):
+        if isinstance(value, Tensor):
+            value = value.item()
+        return self._inplace(E.Fill, value)
+
+    def copy_(self, src):
+        if not isinstance(src, Tensor):
+            src = Tensor._make(np.asarray(src))
+        try:
+            np.broadcast_shapes(src._data.shape, self._data.shape)
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size of "
+                               f"tensor b ({list(src.shape)})") from None
+        return self._inplace(E.Copy, src)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from . import random as _random
+        return self._fill_random(_random.generator(generator).uniform(a, b, self._data.shape))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from . import random as _random
+        return self._fill_random(_random.generator(generator).normal(mean, std, self._data.shape))
+
+    def _fill_random(self, values):
+        self._check_writable()
+        if self._records_inplace(()):
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        self._write(values.astype(self._data.dtype))
+        return self
+
+    def masked_fill_(self, mask, value):
+        return self._inplace(E.MaskedFill, mask, value)
+
+    def __setitem__(self, key, value):
+        key, _ = _index_key(key)
+        if isinstance(value, np.ndarray):
+            value = Tensor._make(value)
+        if self._records_inplace((value,)):
+            self._inplace(S.IndexPut, key, value)
+            return
+        self._check_writable()
+        v = value._data if isinstance(value, Tensor) else value
+        if isinstance(v, np.ndarray) and not _castable(v.dtype, self._data.dtype):
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_tname(self._data.dtype)} for the destination and "
+                               f"{_tname(v.dtype)} for the source.")
+        self._data[key] = v
+        self._version_counter.value += 1
+
+    # ---- arithmetic --------------------------------------------------------------------------
+    def __add__(self, other):
+        return E.Add.apply(self, _operand(other))
+
+    def __radd__(self, other):
+        return E.Add.apply(self, _operand(other))
+
+    def __sub__(self, other):
+        return E.Sub.apply(self, _operand(other))
+
+    def __rsub__(self, other):
+        other = _operand(other)
+        if isinstance(other, Tensor):
+            return E.Sub.apply(other, self)
+        return E.RSub.apply(self, other)
+
+    def __mul__(self, other):
+        return E.Mul.apply(self, _operand(other))
+
+    def __rmul__(self, other):
+        return E.Mul.apply(_operand(other), self)
+
+    def __truediv__(self, other):
+        return E.Div.apply(self, _operand(other))
+
+    def __rtruediv__(self, other):
+        other = _operand(other)
+        if isinstance(other, Tensor):
+            return E.Div.apply(other, self)
+        return E.RDiv.apply(self, other)
+
+    def __pow__(self, other):
+        other = _operand(other)
+        if isinstance(other, Tensor):
+            return E.Pow.apply(self, other)
+        return E.PowScalar.apply(self, other)
+
+    def __rpow__(self, other):
+        other = _operand(other)
+        if isinstance(other, Tensor):
+            return E.Pow.apply(other, self)
+        return E.RPow.apply(self, other)
+
+    def __neg__(self):
+        return E.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return E.Abs.apply(self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_operand(other), self)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __floordiv__(self, other):
+        return _no_grad_binary(np.floor_divide, self, other)
+
+    def __rfloordiv__(self, other):
+        return _no_grad_binary(np.floor_divide, other, self)
+
+    def __mod__(self, other):
+        return _no_grad_binary(np.remainder, self, other)
+
+    # comparisons: no gradient, bool results
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    def __and__(self, other):
+        return _logical(np.bitwise_and, self, other)
+
+    def __or__(self, other):
+        return _logical(np.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _logical(np.bitwise_xor, self, other)
+
+    def __invert__(self):
+        if self._data.dtype.kind == "f":
+            raise TypeError("~ (bitwise_not) is only supported for integer and boolean tensors")
+        return Tensor._make(np.invert(self._data))
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def add(self, other, alpha=1):
+        return E.Add.apply(self, _operand(other), alpha) if alpha != 1 else self + other
+
+    def sub(self, other, alpha=1):
+        return E.Sub.apply(self, _operand(other), alpha) if alpha != 1 else self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def neg(self):
+        return E.Neg.apply(self)
+
+    def exp(self):
+        return E.Exp.apply(self)
+
+    def log(self):
+        return E.Log.apply(self)
+
+    def sqrt(self):
+        return E.Sqrt.apply(self)
+
+    def tanh(self):
+        return E.Tanh.apply(self)
+
+    def sigmoid(self):
+        return E.Sigmoid.apply(self)
+
+    def relu(self):
+        return E.Relu.apply(self)
+
+    def abs(self):
+        return E.Abs.apply(self)
+
+    def square(self):
+        return E.PowScalar.apply(self, 2)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = maximum(out, min)
+            if max is not None:
+                out = minimum(out, max)
+            return out
+        return E.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        return mm(self, other)
+
+    def dot(self, other):
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {other.ndim}D "
+                               "tensors")
+        return matmul(self, other)
+
+    def softmax(self, dim):
+        return R.Softmax.apply(self, _dim(dim, self.ndim))
+
+    def log_softmax(self, dim):
+        return R.LogSoftmax.apply(self, _dim(dim, self.ndim))
+
+    # ---- reductions --------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        dims = _dims(dim, self.ndim)
+        if dims is None:
+            return R.SumAll.apply(self, None, keepdim)
+        return R.SumDim.apply(self, dims, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        dims = _dims(dim, self.ndim)
+        if dims is None:
+            return R.MeanAll.apply(self, None, keepdim)
+        return R.MeanDim.apply(self, dims, keepdim)
+
+    def _extreme(self, dim, keepdim, other, all_op, pick, pair):
+        if isinstance(dim, Tensor):
+            return pair(self, dim)
+        if other is not None:
+            return pair(self, other)
+        if dim is None:
+            return all_op.apply(self)
+        values, indices = (R.MinDim if pick is np.argmin else R.MaxDim).apply(
+            self, _dim(dim, self.ndim), keepdim, pick)
+        return MaxResult(values, indices)
+
+    def max(self, dim=None, keepdim=False, other=None):
+        return self._extreme(dim, keepdim, other, R.MaxAll, np.argmax, maximum)
+
+    def min(self, dim=None, keepdim=False, other=None):
+        return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
+
+    def amax(self, dim=None, keepdim=False):
+        if dim is None:
+            return R.MaxAll.apply(self)
+        return self.max(dim, keepdim).values
+
+    def amin(self, dim=None, keepdim=False):
+        if dim is None:
+            return R.MinAll.apply(self)
+        return self.min(dim, keepdim).values
+
+    def argmax(self, dim=None, keepdim=False):
+        return _arg_extreme(np.argmax, self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _arg_extreme(np.argmin, self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return R.Var.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
+        return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        if dim is None:
+            return R.ProdAll.apply(self, None, False)
+        return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor._make(np.all(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor._make(np.any(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+
+    # ---- shape -------------------------------------------------------------------------------
+    def _resolve_shape(self, shape):
+        shape = list(_shape_arg(shape))
+        n = self._data.size
+        if shape.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred")
+        if any(s < -1 for s in shape):
+            raise RuntimeError(f"invalid shape dimension {min(shape)}")
+        if -1 in shape:
+            known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+            if known == 0 or n % known:
+                raise RuntimeError(f"shape '{shape}' is invalid for input of size {n}")
+            shape[shape.index(-1)] = n // known
+        if int(np.prod(shape, dtype=np.int64)) != n:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+        return tuple(shape)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
+            raise NotImplementedError("view(dtype) is not supported by cgrad")
+        return S.View.apply(self, self._resolve_shape(shape))
+
+    def reshape(self, *shape):
+        shape = self._resolve_shape(shape)
+        try:
+            np.reshape(self._data, shape, copy=False)
+        except ValueError:
+            return S.ReshapeCopy.apply(self, shape)
+        return S.View.apply(self, shape)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self.shape[:s] + (-1 if self.numel() else int(np.prod(self.shape[s:e + 1])),) \
+            + self.shape[e + 1:]
+        return self.reshape(shape)
+
+    def unflatten(self, dim, sizes):
+        d = _dim(dim, self.ndim)
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            dims = tuple(i for i, n in enumerate(self._data.shape) if n == 1)
+        else:
+            dims = tuple(d for d in (_dims(dim, self.ndim) or ()) if self._data.shape[d] == 1)
+        return S.Squeeze.apply(self, dims)
+
+    def unsqueeze(self, dim):
+        return S.Unsqueeze.apply(self, _dim(dim, self.ndim + 1))
+
+    def transpose(self, dim0, dim1):
+        return S.Transpose.apply(self, _dim(dim0, self.ndim), _dim(dim1, self.ndim))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        if self.ndim < 2:
+            return S.View.apply(self, self._data.shape)
+        return S.T.apply(self, 0, 1)
+
+    def permute(self, *dims):
+        dims = _shape_arg(dims)
+        wrapped = tuple(_dim(d, self.ndim) for d in dims)
+        if len(dims) != self.ndim or sorted(wrapped) != list(range(self.ndim)):
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input "
+                               f"does not match the length of the desired ordering of dimensions "
+                               f"i.e. input.dim() = {self.ndim} is not equal to len(dims) = "
+                               f"{len(dims)}" if len(dims) != self.ndim else
+                               f"permute(): duplicate dims are not allowed ({dims})")
+        return S.Permute.apply(self, wrapped)
+
+    def expand(self, *sizes):
+        sizes = list(_shape_arg(sizes))
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand(cgrad.FloatTensor{{{list(self.shape)}}}, size={sizes}): "
+                               "the number of sizes provided must be greater or equal to the "
+                               "number of dimensions in the tensor")
+        lead = len(sizes) - self.ndim
+        for i, n in enumerate(self._data.shape):
+            if sizes[lead + i] == -1:
+                sizes[lead + i] = n
+            elif n != 1 and sizes[lead + i] != n:
+                raise RuntimeError(f"The expanded size of the tensor ({sizes[lead + i]}) must "
+                                   f"match the existing size ({n}) at non-singleton dimension "
+                                   f"{lead + i}.  Target sizes: {sizes}.  Tensor sizes: "
+                                   f"{list(self.shape)}")
+        return S.Expand.apply(self, tuple(sizes))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        return S.Contiguous.apply(self)
+
+    def clone(self):
+        return S.Clone.apply(self)
+
+    def __getitem__(self, key):
+        key, basic = _index_key(key)
+        if basic:
+            op = S.Select if isinstance(key, numbers.Integral) else S.BasicIndex
+            return op.apply(self, key)
+        return S.AdvancedIndex.apply(self, key)
+
+    def chunk(self, chunks, dim=0):
+        d = _dim(dim, self.ndim)
+        size = -(-self._data.shape[d] // chunks)
+        return self.split(size, d)
+
+    def split(self, split_size, dim=0):
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
+            if isinstance(split_size, int) else list(split_size)
+        out, start = [], 0
+        for s in sizes:
+            key = (slice(None),) * d + (slice(start, start + s),)
+            out.append(self[key])
+            start += s
+        return tuple(out)
+
+    def unbind(self, dim=0):
+        d = _dim(dim, self.ndim)
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
+
+    def masked_fill(self, mask, value):
+        return E.MaskedFill.apply(self, mask, value)
+
+    # ---- dtype -------------------------------------------------------------------------------
+    def to(self, *args, dtype=None, **kwargs):
+        for a in args:
+            if isinstance(a, (_dtype.dtype, type)) or (isinstance(a, np.dtype)):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) and a != "cpu":
+                raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {a!r}")
+        if dtype is None:
+            return self
+        np_dtype = _dtype.to_numpy_dtype(dtype)
+        if np_dtype == self._data.dtype:
+            return self
+        return S.ToDtype.apply(self, np_dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"cgrad.{_tname(self._data.dtype)}Tensor"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def bool(self):
+        return self.to(_dtype.bool_)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def cpu(self):
+        return self
+
+    def new_zeros(self, *size, dtype=None):
+        return Tensor._make(np.zeros(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
+                                     if dtype else self._data.dtype))
+
+    def new_ones(self, *size, dtype=None):
+        return Tensor._make(np.ones(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
+                                    if dtype else self._data.dtype))
+
+    def new_tensor(self, data, dtype=None):
+        return Tensor._make(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
+                                     if dtype else self._data.dtype))
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _rebuild(data, requires_grad):
+    return Tensor._make(data, requires_grad)
+
+
+def _operand(other):
+    """The other operand of an arithmetic op: a Tensor or a Python number."""
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, (bool, int, float)):
+        return other
+    if isinstance(other, numbers.Number):
+        return other.item() if hasattr(other, "item") else float(other)
+    if isinstance(other, np.ndarray):
+        return Tensor._make(other)
+    raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+
+
+def _broadcast_check(a, b):
+    sa = a.shape if isinstance(a, np.ndarray) else ()
+    sb = b.shape if isinstance(b, np.ndarray) else ()
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        _raise_broadcast(sa, sb)
+
+
+def _raise_broadcast(sa, sb):
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            raise RuntimeError(f"The size of tensor a ({pa[i]}) must match the size of tensor b "
+                               f"({pb[i]}) at non-singleton dimension {i} (shapes {list(sa)} and "
+                               f"{list(sb)})")
+
+
+def _compare(ufunc, a, b):
+    a, b = _operand(a), _operand(b)
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+        _broadcast_check(x, y)
+    return Tensor._make(ufunc(x, y))
+
+
+def _logical(ufunc, a, b):
+    a, b = _operand(a), _operand(b)
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    for v in (x, y):
+        if getattr(v, "dtype", np.dtype(int)).kind == "f" or isinstance(v, float):
+            raise RuntimeError("bitwise operations are only supported for integer and boolean "
+                               "tensors")
+    return Tensor._make(ufunc(x, y))
+
+
+def _no_grad_binary(ufunc, a, b):
+    a, b = _operand(a), _operand(b)
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    x, y = E.promote(x, y)
+    return Tensor._make(ufunc(x, y))
+
+
+def _arg_extreme(pick, t, dim, keepdim):
+    if t.numel() == 0:
+        raise RuntimeError(f"{pick.__name__}(): Expected reduction dim to be specified for "
+                           "input.numel() == 0.")
+    if dim is None:
+        return Tensor._make(np.asarray(pick(t._data), dtype=np.int64))
+    d = _dim(dim, t.ndim)
+    if t.ndim == 0:
+        return Tensor._make(np.asarray(0, dtype=np.int64))
+    return Tensor._make(pick(t._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 0 if unbiased is False else 1
+
+
+# ---- functions that more than one method uses ------------------------------------------------
+def _as_tensor_operand(x):
+    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+
+
+def maximum(a, b):
+    a, b = _as_tensor_operand(a), _as_tensor_operand(b)
+    _broadcast_check(a._data, b._data)
+    return E.Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    a, b = _as_tensor_operand(a), _as_tensor_operand(b)
+    _broadcast_check(a._data, b._data)
+    return E.Minimum.apply(a, b)
+
+
+def _matmul_shapes_error(a, b):
+    sa, sb = a.shape, b.shape
+    if a.ndim == 2 and b.ndim == 2:
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and "
+                            f"{sb[0]}x{sb[1]})")
+    if a.ndim == 1 and b.ndim == 1:
+        return RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src "
+                            f"[{sb[0]}] to have the same number of elements, but got {sa[0]} "
+                            f"and {sb[0]} elements respectively")
+    return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                        f"[{sa}, {sb}] (shapes {list(sa)} and {list(sb)} cannot be multiplied)")
+
+
+def matmul(a, b):
+    """a @ b with PyTorch's rules: dot for 1-D @ 1-D, mm for 2-D, batched (broadcast) above;
+    a 1-D operand gets a dim added and removed again."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
+                        f"{type(b if isinstance(a, Tensor) else a).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    if a._data.dtype != b._data.dtype and not (a.is_floating_point() and b.is_floating_point()):
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_tname(a._data.dtype)} != {_tname(b._data.dtype)}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise _matmul_shapes_error(a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        return L.Dot.apply(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        return L.MatMul.apply(a, b)
+    if a.ndim == 1:
+        return L.MatMul.apply(a.unsqueeze(0), b).squeeze(-2)
+    if b.ndim == 1:
+        return L.MatMul.apply(a, b.unsqueeze(1)).squeeze(-1)
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise _matmul_shapes_error(a, b) from None
+    return L.BatchedMatMul.apply(a, b)
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"self must be a matrix (got {a.ndim}D and {b.ndim}D)")
+    return matmul(a, b)
+
+
+_function.Tensor = Tensor
+_engine.Tensor = Tensor

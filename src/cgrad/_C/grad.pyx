@@ -1,0 +1,31 @@
+"""Gradient buffers: accumulate into .grad and zero it in place, never allocating.
+Callers pass C-contiguous 1-D views of equal length and one dtype."""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memset
+from cgrad._C._parallel cimport MIN_PARALLEL
+
+
+def accumulate_(floating[::1] acc, const floating[::1] g):
+    """acc += g"""
+    cdef Py_ssize_t i, n = acc.shape[0]
+    if n == 0:
+        return
+    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        acc[i] += g[i]
+
+
+def accumulate_scalar_(floating[::1] acc, floating g):
+    """acc += g for one scalar g (a broadcast 0-d or size-1 gradient)"""
+    cdef Py_ssize_t i, n = acc.shape[0]
+    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        acc[i] += g
+
+
+def zero_(floating[::1] a):
+    """a[:] = 0 (memset: all-zero bytes are +0.0 in IEEE 754)"""
+    cdef Py_ssize_t n = a.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        memset(&a[0], 0, n * sizeof(floating))
