@@ -45,6 +45,8 @@ def sum_to_shape(g, shape):
 
 def _as_input_gradient(gi, meta):
     shape, dtype = meta
+    if type(gi) is not np.ndarray:        # NumPy gives scalars for 0-d results
+        gi = np.array(gi)
     gi = sum_to_shape(gi, shape)
     if gi.dtype != dtype:
         gi = gi.astype(dtype)

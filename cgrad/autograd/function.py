@@ -109,7 +109,7 @@ def grad_edge(t):
 
 class _NoGradCtx:
     """The ctx an op's forward gets when no graph is recorded: saves nothing."""
-    needs_input_grad = ()
+    needs_input_grad = (False,) * 32
 
     def save_for_backward(self, *arrays):
         pass

@@ -117,7 +117,10 @@ class NumpyKernels:
 
     def minimum_backward(self, a, b, g, need_a=True, need_b=True):
         """g goes to the smaller input; ties split it in halves (PyTorch's rule)"""
-        return self.maximum_backward(b, a, g, need_b, need_a)[::-1]
+        half = g * _scalar(0.5, g)
+        ga = np.where(a < b, g, np.where(a == b, half, 0)).astype(g.dtype) if need_a else None
+        gb = np.where(b < a, g, np.where(a == b, half, 0)).astype(g.dtype) if need_b else None
+        return ga, gb
 
     # ---- unary elementwise -------------------------------------------------------------------
     def exp(self, x):

@@ -89,7 +89,8 @@ class Mul(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)  # only what's used
         return B.kernels.mul(a, b)
 
     @staticmethod
@@ -107,7 +108,7 @@ class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote_float(a, b)
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return B.kernels.div(a, b)
 
     @staticmethod

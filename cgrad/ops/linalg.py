@@ -16,7 +16,8 @@ class MatMul(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)  # only what's used
         return B.kernels.matmul(a, b)
 
     @staticmethod
@@ -60,7 +61,8 @@ class Linear(Op):
         if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                                f"{x.dtype} and {w.dtype}")
-        ctx.save_for_backward(x, w)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)
         return B.kernels.linear(x, w, b)
 
     @staticmethod

@@ -1,0 +1,277 @@
+"""The autograd engine: accumulation, graph freeing, hooks, version counters, grad mode."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad import autograd
+
+
+def test_long_chain_backpropagates_without_recursion(backend):
+    x = cgrad.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_backward_accumulates_into_existing_grad_in_place(backend):
+    w = cgrad.randn(5, 3, requires_grad=True)
+    x = cgrad.randn(4, 5)
+    (x @ w).sum().backward()
+    buffer = w.grad._data
+    first = buffer.copy()
+    (x @ w).sum().backward()
+    assert w.grad._data is buffer                      # same buffer, no reallocation
+    np.testing.assert_allclose(w.grad.numpy(), 2 * first, rtol=1e-6)
+
+
+def test_backward_twice_without_zeroing_doubles_the_gradient(backend):
+    w = cgrad.tensor(4.0, requires_grad=True)
+    for expected in (3.0, 6.0, 9.0):
+        (w * 3.0 + 5.0).backward()
+        assert w.grad.item() == expected
+
+
+def test_second_backward_through_freed_graph_raises(backend):
+    w = cgrad.tensor(4.0, requires_grad=True)
+    y = w * w
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward(backend):
+    w = cgrad.tensor(4.0, requires_grad=True)
+    y = (w * w).exp().log()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert w.grad.item() == pytest.approx(16.0)
+
+
+def test_graph_without_saved_values_can_backward_twice_like_torch(backend):
+    a = cgrad.tensor(1.0, requires_grad=True)
+    y = a + 2
+    y.backward()
+    y.backward()
+    assert a.grad.item() == 2.0
+
+
+def test_inplace_change_of_saved_tensor_is_detected(backend):
+    a = cgrad.randn(3, requires_grad=True)
+    b = a * 2
+    c = b * b          # saves b
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+
+
+def test_inplace_change_through_a_view_is_detected(backend):
+    a = cgrad.randn(3, 4, requires_grad=True)
+    b = a.exp()        # saves its output b
+    with cgrad.no_grad():
+        b[0].zero_()  # writes b through a view: same version counter
+    with pytest.raises(RuntimeError, match="version"):
+        b.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad(backend):
+    w = cgrad.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w[0] = 5.0
+    with cgrad.no_grad():
+        w.add_(1)
+        w.mul_(2)
+    assert w.tolist() == [4.0, 4.0, 4.0]
+
+
+def test_inplace_on_non_leaf_is_recorded(backend):
+    a = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = a * 2
+    b.mul_(b * 1)          # b = (2a)^2 -> db/da = 8a  (b.mul_(b) raises in PyTorch too)
+    b.add_(a, alpha=3)     # + 3a
+    assert b.grad_fn.name() == "AddBackward0"
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), 8 * np.array([1, 2, 3]) + 3)
+
+
+def test_setitem_with_autograd(backend):
+    a = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = cgrad.tensor(10.0, requires_grad=True)
+    b = a * 1
+    b[1] = v * 2
+    (b * cgrad.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert a.grad.tolist() == [1.0, 0.0, 3.0]
+    assert v.grad.item() == 4.0
+
+
+def test_non_scalar_backward_needs_gradient(backend):
+    x = cgrad.randn(2, 3, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"implicitly created only for scalar outputs.*\[2, 3\]"):
+        y.backward()
+    y.backward(cgrad.ones(2, 3))
+    assert np.all(x.grad.numpy() == 2)
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        (x * 2).backward(cgrad.ones(3))
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cgrad.ones(2).sum().backward()
+
+
+def test_no_grad_enable_grad_and_set_grad_enabled():
+    x = cgrad.ones(2, requires_grad=True)
+    with cgrad.no_grad():
+        assert not cgrad.is_grad_enabled()
+        y = x * 2
+        with cgrad.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    cgrad.set_grad_enabled(False)
+    assert (x * 2).grad_fn is None
+    cgrad.set_grad_enabled(True)
+    with cgrad.set_grad_enabled(False):
+        assert (x * 2).grad_fn is None
+    assert cgrad.is_grad_enabled()
+
+    @cgrad.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad
+
+
+def test_grad_mode_is_thread_local():
+    seen = []
+
+    def worker():
+        seen.append(cgrad.is_grad_enabled())
+    with cgrad.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+    assert seen == [True]
+
+
+def test_detach_and_requires_grad_():
+    x = cgrad.ones(2, requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.grad_fn is None
+    y = cgrad.ones(2)
+    assert y.requires_grad_() is y and y.requires_grad
+    with pytest.raises(RuntimeError, match="floating point"):
+        cgrad.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        (x * 2).requires_grad_(False)
+
+
+def test_retain_grad_and_non_leaf_grad(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    z = y * y
+    z.sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [6.0, 12.0])
+    assert (x * 2).grad is None
+
+
+def test_hooks_on_leaf_and_non_leaf(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()))
+    y = x * 2
+    handle = y.register_hook(lambda g: g * 10)        # scales the gradient flowing through y
+    y.sum().backward()
+    assert seen == [[20.0, 20.0]]
+    assert x.grad.tolist() == [20.0, 20.0]
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_autograd_grad_does_not_touch_dot_grad(backend):
+    x = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = cgrad.tensor(2.0, requires_grad=True)
+    y = (x * x * w).sum()
+    gx, gw = autograd.grad(y, [x, w])
+    np.testing.assert_allclose(gx.numpy(), [4.0, 8.0, 12.0])
+    assert gw.item() == 14.0
+    assert x.grad is None and w.grad is None
+    u = cgrad.tensor(1.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        autograd.grad((x * 2).sum(), [u])
+    assert autograd.grad((x * 2).sum(), [u], allow_unused=True) == (None,)
+    with pytest.raises(NotImplementedError):
+        autograd.grad((x * 2).sum(), [x], create_graph=True)
+
+
+def test_autograd_grad_of_intermediate(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = (h * h).sum()
+    gh, = autograd.grad(y, h)
+    np.testing.assert_allclose(gh.numpy(), [6.0, 12.0])
+
+
+class Cube(autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * 3 * x ** 2
+
+
+def test_custom_function(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn.name() == "CubeBackward"
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 12.0]
+    assert autograd.gradcheck(Cube.apply, [cgrad.randn(4, dtype=cgrad.float64,
+                                                       requires_grad=True)])
+
+
+def test_data_and_grad_are_settable():
+    w = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    w.data = cgrad.tensor([3.0, 4.0])
+    assert w.tolist() == [3.0, 4.0] and w.requires_grad
+    w.grad = cgrad.zeros(2)
+    assert w.grad.tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="different size"):
+        w.grad = cgrad.zeros(3)
+    w.grad = None
+    assert w.grad is None
+
+
+def test_graph_is_freed_by_reference_counting():
+    gc.disable()
+    try:
+        x = cgrad.randn(10, requires_grad=True)
+        y = (x * 2).exp()
+        ref = weakref.ref(y.grad_fn)
+        y.sum().backward()
+        del y
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_detect_anomaly_names_the_op(backend):
+    x = cgrad.tensor([0.0, 1.0], requires_grad=True)
+    with autograd.detect_anomaly():
+        y = (x.sqrt() * 0).sum()        # sqrt'(0) = inf, times 0 -> nan
+        with pytest.raises(RuntimeError, match="SqrtBackward0"):
+            y.backward()

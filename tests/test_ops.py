@@ -1,0 +1,208 @@
+"""Every differentiable op: gradients against finite differences (float64 gradcheck) on both
+backends, the two backends against each other, and PyTorch as an oracle where importable."""
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad.autograd import gradcheck
+
+# name -> (function of tensors, input shapes, domain) ; domain "pos" keeps inputs > 0
+OPS = {
+    "add": (lambda a, b: a + b, [(3, 4), (3, 4)], None),
+    "add_broadcast": (lambda a, b: a + b, [(3, 4), (4,)], None),
+    "add_alpha": (lambda a, b: a.add(b, alpha=2.5), [(3, 4), (1, 4)], None),
+    "sub_broadcast": (lambda a, b: a - b, [(2, 1, 4), (3, 1)], None),
+    "rsub": (lambda a: 2 - a, [(5,)], None),
+    "mul": (lambda a, b: a * b, [(3, 4), (3, 4)], None),
+    "mul_broadcast": (lambda a, b: a * b, [(2, 3, 4), (3, 1)], None),
+    "mul_scalar": (lambda a: a * 3.5, [(4,)], None),
+    "div": (lambda a, b: a / b, [(3, 4), (3, 4)], "pos"),
+    "div_broadcast": (lambda a, b: a / b, [(3, 4), (4,)], "pos"),
+    "rdiv": (lambda a: 1 / a, [(5,)], "pos"),
+    "pow_scalar": (lambda a: a ** 3, [(5,)], None),
+    "pow_half": (lambda a: a ** 0.5, [(5,)], "pos"),
+    "pow_tensor": (lambda a, b: a ** b, [(3, 4), (3, 4)], "pos"),
+    "rpow": (lambda a: 2 ** a, [(5,)], None),
+    "neg": (lambda a: -a, [(3, 2)], None),
+    "exp": (lambda a: a.exp(), [(3, 4)], None),
+    "log": (lambda a: a.log(), [(3, 4)], "pos"),
+    "sqrt": (lambda a: a.sqrt(), [(3, 4)], "pos"),
+    "tanh": (lambda a: a.tanh(), [(3, 4)], None),
+    "sigmoid": (lambda a: a.sigmoid(), [(3, 4)], None),
+    "relu": (lambda a: a.relu(), [(3, 4)], None),
+    "abs": (lambda a: a.abs(), [(3, 4)], None),
+    "clamp": (lambda a: a.clamp(-0.5, 0.5), [(3, 4)], None),
+    "clamp_min": (lambda a: a.clamp(min=0.1), [(3, 4)], None),
+    "maximum": (lambda a, b: cgrad.maximum(a, b), [(3, 4), (4,)], None),
+    "minimum": (lambda a, b: cgrad.minimum(a, b), [(3, 4), (3, 4)], None),
+    "where": (lambda a, b: cgrad.where(a > 0, a, b), [(3, 4), (3, 4)], None),
+    "sum": (lambda a: a.sum(), [(3, 4)], None),
+    "sum_dim": (lambda a: a.sum(1), [(3, 4)], None),
+    "sum_dims_keepdim": (lambda a: a.sum((0, 2), keepdim=True), [(2, 3, 4)], None),
+    "mean": (lambda a: a.mean(), [(3, 4)], None),
+    "mean_dim": (lambda a: a.mean(-1, keepdim=True), [(3, 4)], None),
+    "max": (lambda a: a.max(), [(3, 4)], None),
+    "max_dim": (lambda a: a.max(1).values, [(3, 4)], None),
+    "min_dim_keepdim": (lambda a: a.min(0, keepdim=True)[0], [(3, 4)], None),
+    "amax": (lambda a: a.amax(1), [(3, 4)], None),
+    "var": (lambda a: a.var(), [(3, 4)], None),
+    "var_dim": (lambda a: a.var(1, unbiased=False), [(3, 4)], None),
+    "std_dim": (lambda a: a.std(0, keepdim=True), [(3, 4)], None),
+    "norm": (lambda a: a.norm(), [(3, 4)], None),
+    "norm_p1_dim": (lambda a: a.norm(p=1, dim=1), [(3, 4)], None),
+    "norm_p3": (lambda a: a.norm(p=3), [(3, 4)], None),
+    "prod": (lambda a: a.prod(), [(2, 3)], None),
+    "prod_dim": (lambda a: a.prod(1), [(3, 4)], None),
+    "softmax": (lambda a: a.softmax(1), [(3, 4)], None),
+    "softmax_dim0": (lambda a: a.softmax(0), [(3, 4)], None),
+    "log_softmax": (lambda a: a.log_softmax(-1), [(3, 4)], None),
+    "matmul_2d": (lambda a, b: a @ b, [(3, 4), (4, 5)], None),
+    "matmul_1d_1d": (lambda a, b: a @ b, [(4,), (4,)], None),
+    "matmul_1d_2d": (lambda a, b: a @ b, [(4,), (4, 5)], None),
+    "matmul_2d_1d": (lambda a, b: a @ b, [(3, 4), (4,)], None),
+    "matmul_batched": (lambda a, b: a @ b, [(2, 3, 4), (2, 4, 5)], None),
+    "matmul_broadcast": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)], None),
+    "matmul_batch_broadcast": (lambda a, b: cgrad.matmul(a, b), [(2, 1, 3, 4), (3, 4, 2)], None),
+    "mm": (lambda a, b: cgrad.mm(a, b), [(3, 4), (4, 2)], None),
+    "view": (lambda a: a.view(4, 3) * 1, [(3, 4)], None),
+    "reshape_noncontig": (lambda a: a.t().reshape(-1), [(3, 4)], None),
+    "flatten": (lambda a: a.flatten(1), [(2, 3, 4)], None),
+    "transpose": (lambda a: a.transpose(0, 2), [(2, 3, 4)], None),
+    "permute": (lambda a: a.permute(2, 0, 1), [(2, 3, 4)], None),
+    "t": (lambda a: a.t(), [(3, 4)], None),
+    "expand": (lambda a: a.expand(3, 4) * 1, [(1, 4)], None),
+    "squeeze": (lambda a: a.squeeze(), [(3, 1, 4)], None),
+    "unsqueeze": (lambda a: a.unsqueeze(1), [(3, 4)], None),
+    "index_int": (lambda a: a[1], [(3, 4)], None),
+    "index_slice": (lambda a: a[::2, 1:], [(3, 4)], None),
+    "index_none_ellipsis": (lambda a: a[None, ..., 0], [(3, 4)], None),
+    "index_int_tensor_dup": (lambda a: a[cgrad.tensor([0, 2, 0, 0])], [(3, 4)], None),
+    "index_bool_mask": (lambda a: a[a > 0], [(3, 4)], None),
+    "index_2_arrays": (lambda a: a[cgrad.tensor([0, 1, 1]), cgrad.tensor([3, 0, 3])],
+                       [(3, 4)], None),
+    "cat": (lambda a, b: cgrad.cat([a, b], 1), [(3, 4), (3, 2)], None),
+    "stack": (lambda a, b: cgrad.stack([a, b], -1), [(3, 4), (3, 4)], None),
+    "clone": (lambda a: a.clone(), [(3,)], None),
+    "contiguous": (lambda a: a.t().contiguous(), [(3, 4)], None),
+    "to_float32": (lambda a: a.float().double(), [(3,)], None),
+    "chain": (lambda a, b: ((a * b).tanh() + a.exp() / (b * b + 1)).sum(0), [(3, 4), (3, 4)],
+              None),
+}
+
+
+def _inputs(shapes, domain, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in shapes:
+        x = rng.standard_normal(s)
+        if domain == "pos":
+            x = np.abs(x) + 0.5
+        out.append(cgrad.tensor(x, dtype=dtype, requires_grad=True))
+    return out
+
+
+def _to_torch(xs, torch):
+    return [torch.tensor(x.detach().numpy(), requires_grad=True) for x in xs]
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradcheck(name, backend):
+    fn, shapes, domain = OPS[name]
+    # a round trip through float32 is only float32-accurate
+    eps, atol = (1e-2, 1e-4) if name == "to_float32" else (1e-6, 1e-6)
+    assert gradcheck(fn, _inputs(shapes, domain, cgrad.float64), eps=eps, atol=atol, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_backends_agree(name):
+    if cgrad.backends.CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    fn, shapes, domain = OPS[name]
+    results = {}
+    for b in ("numpy", "cython"):
+        cgrad.set_backend(b)
+        try:
+            xs = _inputs(shapes, domain, cgrad.float32)
+            y = fn(*xs)
+            y.backward(cgrad.ones_like(y))
+            results[b] = [y.detach().numpy()] + [x.grad.numpy() for x in xs]
+        finally:
+            cgrad.set_backend("cython")
+    for a, c in zip(results["numpy"], results["cython"]):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_matches_torch(name, backend):
+    torch = pytest.importorskip("torch")
+    torch_fns = dict(TORCH_OVERRIDES)
+    fn, shapes, domain = OPS[name]
+    tfn = torch_fns.get(name, fn)
+    xs = _inputs(shapes, domain, cgrad.float32)
+    ts = _to_torch(xs, torch)
+    y, ty = fn(*xs), tfn(*ts)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert y.dtype.name == str(ty.dtype).split(".")[1]
+    y.backward(cgrad.ones_like(y))
+    ty.backward(torch.ones_like(ty))
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _torch_ops():
+    import torch
+    return {
+        "maximum": lambda a, b: torch.maximum(a, b),
+        "minimum": lambda a, b: torch.minimum(a, b),
+        "where": lambda a, b: torch.where(a > 0, a, b),
+        "matmul_batch_broadcast": lambda a, b: torch.matmul(a, b),
+        "mm": lambda a, b: torch.mm(a, b),
+        "index_int_tensor_dup": lambda a: a[torch.tensor([0, 2, 0, 0])],
+        "index_2_arrays": lambda a: a[torch.tensor([0, 1, 1]), torch.tensor([3, 0, 3])],
+        "cat": lambda a, b: torch.cat([a, b], 1),
+        "stack": lambda a, b: torch.stack([a, b], -1),
+    }
+
+
+try:
+    TORCH_OVERRIDES = _torch_ops()
+except ImportError:
+    TORCH_OVERRIDES = {}
+
+
+def test_grad_fn_names():
+    x = cgrad.tensor([1., 2.], requires_grad=True)
+    names = {
+        "AddBackward0": x + 1, "MulBackward0": x * 2, "SubBackward0": x - x,
+        "RsubBackward1": 1 - x, "DivBackward0": x / 2, "PowBackward0": x ** 2,
+        "PowBackward1": x ** x, "NegBackward0": -x, "ExpBackward0": x.exp(),
+        "SumBackward0": x.sum(), "SumBackward1": x.sum(0), "MeanBackward0": x.mean(),
+        "MeanBackward1": x.mean(0), "ViewBackward0": x.view(2, 1),
+        "MmBackward0": x.view(1, 2) @ x.view(2, 1), "DotBackward0": x @ x,
+        "SelectBackward0": x[0], "SliceBackward0": x[1:], "IndexBackward0": x[cgrad.tensor([0])],
+        "ReluBackward0": x.relu(), "TanhBackward0": x.tanh(), "SigmoidBackward0": x.sigmoid(),
+        "SoftmaxBackward0": x.softmax(0), "LogSoftmaxBackward0": x.log_softmax(0),
+        "MaxBackward1": x.max(), "UnsqueezeBackward0": x.unsqueeze(0),
+        "CatBackward0": cgrad.cat([x, x]), "StackBackward0": cgrad.stack([x, x]),
+        "CloneBackward0": x.clone(), "ExpandBackward0": x.expand(2, 2),
+    }
+    for name, t in names.items():
+        assert t.grad_fn.name() == name
+        assert f"grad_fn=<{name}>" in repr(t)
+
+
+def test_integer_and_bool_promotion_like_torch():
+    torch = pytest.importorskip("torch")
+    samples = [([1, 2], "int64"), ([1., 2.], "float32"), ([True, False], "bool")]
+    scalars = [2, 2.5, True]
+    for data, _ in samples:
+        for s in scalars:
+            for op in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a / b):
+                c = op(cgrad.tensor(data), s)
+                t = op(torch.tensor(data), s)
+                assert c.dtype.name == str(t.dtype).split(".")[1], (data, s)
+                np.testing.assert_allclose(c.numpy(), t.numpy())
+    f32 = cgrad.ones(3)
+    assert (f32 + cgrad.ones(3, dtype=cgrad.float64)).dtype == cgrad.float64
+    assert (f32 + cgrad.tensor(2., dtype=cgrad.float64)).dtype == cgrad.float32  # 0-dim: weaker
+    assert (cgrad.tensor([1, 2]) + cgrad.tensor([0.5], dtype=cgrad.float32)).dtype == cgrad.float32
