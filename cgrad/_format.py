@@ -24,10 +24,7 @@ class _Formatter:
             return
         finite = values[np.isfinite(values)].astype(np.float64)
         nonzero = np.abs(finite[finite != 0])
-        for v in values[~np.isfinite(values)].tolist():
-            self.width = max(self.width, len(str(v)))
         if nonzero.size == 0:
-            self.width = max(self.width, 2)
             return
         self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
         lo, hi = nonzero.min(), nonzero.max()
@@ -36,7 +33,7 @@ class _Formatter:
                 self.sci = True
         elif hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
             self.sci = True
-        for v in finite.tolist():
+        for v in finite[finite != 0].tolist():      # PyTorch sizes by the nonzero finite ones
             self.width = max(self.width, len(self._fmt(v)))
 
     def _fmt(self, v):
@@ -52,7 +49,7 @@ class _Formatter:
         elif self.kind != "f":
             s = str(v)
         elif not math.isfinite(v):
-            s = str(v)
+            s = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
         else:
             s = self._fmt(v)
         return s.rjust(self.width)
@@ -76,7 +73,7 @@ def _to_str(a, fmt, indent, summarize):
     if a.ndim == 1:
         items = a.tolist()
         if summarize and len(items) > 2 * EDGEITEMS:
-            strs = ([fmt.format(v) for v in items[:EDGEITEMS]] + ["..."] +
+            strs = ([fmt.format(v) for v in items[:EDGEITEMS]] + [" ..."] +
                     [fmt.format(v) for v in items[-EDGEITEMS:]])
         else:
             strs = [fmt.format(v) for v in items]

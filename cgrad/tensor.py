@@ -572,45 +572,45 @@ class Tensor:
 
     # ---- arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
-        return E.Add.apply(self, _operand(other))
+        return _binary(E.Add, self, other)
 
     def __radd__(self, other):
-        return E.Add.apply(self, _operand(other))
+        return _binary(E.Add, self, other)
 
     def __sub__(self, other):
-        return E.Sub.apply(self, _operand(other))
+        return _binary(E.Sub, self, other)
 
     def __rsub__(self, other):
         other = _operand(other)
         if isinstance(other, Tensor):
-            return E.Sub.apply(other, self)
+            return _binary(E.Sub, other, self)
         return E.RSub.apply(self, other)
 
     def __mul__(self, other):
-        return E.Mul.apply(self, _operand(other))
+        return _binary(E.Mul, self, other)
 
     def __rmul__(self, other):
-        return E.Mul.apply(_operand(other), self)
+        return _binary(E.Mul, other, self)
 
     def __truediv__(self, other):
-        return E.Div.apply(self, _operand(other))
+        return _binary(E.Div, self, other)
 
     def __rtruediv__(self, other):
         other = _operand(other)
         if isinstance(other, Tensor):
-            return E.Div.apply(other, self)
+            return _binary(E.Div, other, self)
         return E.RDiv.apply(self, other)
 
     def __pow__(self, other):
         other = _operand(other)
         if isinstance(other, Tensor):
-            return E.Pow.apply(self, other)
+            return _binary(E.Pow, self, other)
         return E.PowScalar.apply(self, other)
 
     def __rpow__(self, other):
         other = _operand(other)
         if isinstance(other, Tensor):
-            return E.Pow.apply(other, self)
+            return _binary(E.Pow, other, self)
         return E.RPow.apply(self, other)
 
     def __neg__(self):
@@ -685,10 +685,10 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def add(self, other, alpha=1):
-        return E.Add.apply(self, _operand(other), alpha) if alpha != 1 else self + other
+        return _binary(E.Add, self, other, alpha) if alpha != 1 else self + other
 
     def sub(self, other, alpha=1):
-        return E.Sub.apply(self, _operand(other), alpha) if alpha != 1 else self - other
+        return _binary(E.Sub, self, other, alpha) if alpha != 1 else self - other
 
     def mul(self, other):
         return self * other
@@ -1053,6 +1053,17 @@ def _operand(other):
     if isinstance(other, np.ndarray):
         return Tensor._make(other)
     raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+
+
+def _binary(op, a, b, *extra):
+    """op(a, b) for an elementwise binary op; a shape mismatch raises PyTorch's RuntimeError
+    naming both shapes (checked only when NumPy refuses, so the common path pays nothing)."""
+    a, b = _operand(a), _operand(b)
+    try:
+        return op.apply(a, b, *extra)
+    except ValueError:
+        _broadcast_check(getattr(a, "_data", a), getattr(b, "_data", b))
+        raise
 
 
 def _broadcast_check(a, b):

@@ -1,0 +1,245 @@
+"""Tensor creation, dtypes, printing, indexing and the errors users meet first."""
+import numpy as np
+import pytest
+
+import cgrad
+
+
+def test_default_dtypes_like_torch():
+    assert cgrad.tensor([1.0, 2.0]).dtype == cgrad.float32
+    assert cgrad.tensor([1, 2]).dtype == cgrad.int64
+    assert cgrad.tensor([True]).dtype == cgrad.bool
+    assert cgrad.tensor(np.zeros(2)).dtype == cgrad.float64
+    assert cgrad.zeros(2).dtype == cgrad.float32
+    assert cgrad.arange(5).dtype == cgrad.int64
+    assert cgrad.arange(0, 1, 0.25).dtype == cgrad.float32
+    assert cgrad.full((2,), 7).dtype == cgrad.int64
+    assert cgrad.float is cgrad.float32 and cgrad.double is cgrad.float64
+    assert cgrad.long is cgrad.int64
+    assert repr(cgrad.float32) == "cgrad.float32"
+
+
+def test_creation_functions():
+    assert cgrad.zeros(2, 3).shape == (2, 3)
+    assert cgrad.ones((2, 3)).tolist() == [[1.0] * 3] * 2
+    assert cgrad.full((2,), 1.5).tolist() == [1.5, 1.5]
+    assert cgrad.eye(2).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert cgrad.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    x = cgrad.randn(3, 4, requires_grad=True)
+    assert x.requires_grad and x.is_leaf
+    assert cgrad.zeros_like(x).shape == x.shape and not cgrad.zeros_like(x).requires_grad
+    assert cgrad.ones_like(x, dtype=cgrad.float64).dtype == cgrad.float64
+    r = cgrad.randint(0, 10, (100,))
+    assert r.dtype == cgrad.int64 and 0 <= r.min().item() and r.max().item() < 10
+    u = cgrad.rand(1000)
+    assert 0 <= u.min().item() and u.max().item() < 1
+    a = np.arange(3.0)
+    t = cgrad.from_numpy(a)
+    a[0] = 7
+    assert t[0].item() == 7                              # shares memory
+    assert cgrad.tensor(a)[0].item() == 7 and cgrad.tensor(a)._data is not a
+    with pytest.raises(RuntimeError, match="negative dimension -1"):
+        cgrad.zeros(2, -1)
+
+
+def test_arange_matches_torch():
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(cgrad.arange(-5, 5, 0.1).numpy(),
+                               torch.arange(-5, 5, 0.1).numpy(), atol=1e-6)    # float rounding
+
+
+def test_manual_seed_repeats():
+    cgrad.manual_seed(3)
+    a = cgrad.randn(5)
+    cgrad.manual_seed(3)
+    assert cgrad.randn(5).tolist() == a.tolist()
+
+
+@pytest.mark.parametrize("make", [
+    lambda t: t.tensor(17.),
+    lambda t: t.tensor([1.5102, -1.5102]),
+    lambda t: t.tensor([[1.5149, 0.3837, 2.2270, -0.2910, -1.7535],
+                        [-1.5149, -0.3837, -2.2270, 0.2910, 1.7535]]),
+    lambda t: t.tensor([[-166.2116]]),
+    lambda t: t.tensor([[0.]]),
+    lambda t: t.tensor(346.0281),
+    lambda t: t.tensor([1e-5, 1.0, 1e5]),
+    lambda t: t.tensor([1, 2, 3]),
+    lambda t: t.tensor([True, False]),
+    lambda t: t.tensor([1.0, float("nan"), float("inf")]),
+    lambda t: t.tensor([1.0, 2.0], dtype=t.float64),
+    lambda t: t.tensor(4., requires_grad=True),
+    lambda t: t.zeros(0, 3),
+    lambda t: t.zeros(0),
+    lambda t: t.arange(2000.0),
+    lambda t: t.arange(24.0).reshape(2, 3, 4),
+    lambda t: t.arange(40.0) / 7,
+    lambda t: t.tensor(5., requires_grad=True) ** 2,
+])
+def test_repr_matches_torch(make):
+    torch = pytest.importorskip("torch")
+    assert repr(make(cgrad)) == repr(make(torch)).replace("torch.", "cgrad.")
+
+
+def test_tutorial_reprs():
+    x = cgrad.tensor(3.)
+    w = cgrad.tensor(4., requires_grad=True)
+    b = cgrad.tensor(5., requires_grad=True)
+    assert repr(w * x + b) == "tensor(17., grad_fn=<AddBackward0>)"
+    xt = cgrad.tensor(5.).requires_grad_()
+    assert repr(xt ** 2) == "tensor(25., grad_fn=<PowBackward0>)"
+    assert repr(cgrad.zeros(2, 3).shape) == "cgrad.Size([2, 3])"
+
+
+def test_tensor_basics():
+    x = cgrad.arange(6.0).view(2, 3)
+    assert x.size() == (2, 3) and x.size(1) == 3 and x.size(-1) == 3
+    assert x.dim() == 2 and x.ndim == 2 and x.numel() == 6
+    assert x.T.shape == (3, 2) and x.t().tolist() == [[0, 3], [1, 4], [2, 5]]
+    assert x.sum().item() == 15.0 and isinstance(x.sum().item(), float)
+    assert x.argmax().item() == 5 and x.argmax(1).tolist() == [2, 2]
+    assert x.max(1).values.tolist() == [2.0, 5.0] and x.max(1).indices.tolist() == [2, 2]
+    assert float(x[1, 2]) == 5.0 and len(x) == 2
+    assert [r.tolist() for r in x] == [[0, 1, 2], [3, 4, 5]]
+    assert x.long().dtype == cgrad.int64 and x.double().dtype == cgrad.float64
+    assert x.to(cgrad.float64).dtype == cgrad.float64
+    assert (x > 2).dtype == cgrad.bool and (x > 2).sum().item() == 3
+    assert (2 - x).tolist() == [[2, 1, 0], [-1, -2, -3]]
+    assert (2 ** cgrad.tensor([1.0, 3.0])).tolist() == [2.0, 8.0]
+    assert (1 / cgrad.tensor([2.0, 4.0])).tolist() == [0.5, 0.25]
+    assert x.var().item() == pytest.approx(3.5) and x.std(1).tolist() == pytest.approx([1, 1])
+    assert x.prod(1).tolist() == [0.0, 60.0]
+    with pytest.raises(RuntimeError, match="requires grad"):
+        cgrad.ones(2, requires_grad=True).numpy()
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        x.item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+
+
+def test_views_share_storage_and_version():
+    x = cgrad.zeros(2, 3)
+    v = x.view(3, 2)
+    v[0, 0] = 1.0
+    assert x[0, 0].item() == 1.0
+    assert x._version == v._version == 1
+    x[1].fill_(2.0)
+    assert x.tolist() == [[1, 0, 0], [2, 2, 2]]
+    assert x.t().is_contiguous() is False and x.t().contiguous().is_contiguous()
+    d = x.detach()
+    d.zero_()
+    assert x.sum().item() == 0.0
+
+
+def test_indexing():
+    x = cgrad.arange(12.0).view(3, 4)
+    assert x[1].tolist() == [4, 5, 6, 7]
+    assert x[:, 1].tolist() == [1, 5, 9]
+    assert x[..., -1].tolist() == [3, 7, 11]
+    assert x[None].shape == (1, 3, 4)
+    assert x[cgrad.tensor([2, 0])].tolist() == [[8, 9, 10, 11], [0, 1, 2, 3]]
+    assert x[x > 9].tolist() == [10.0, 11.0]
+    assert x[[0, 1], [1, 2]].tolist() == [1.0, 6.0]
+    with pytest.raises(IndexError):
+        x[3]
+    with pytest.raises(IndexError):
+        x[cgrad.tensor([0, 5])]
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        x[cgrad.tensor([0.0])]
+    x[x > 9] = 0.0
+    assert x[2].tolist() == [8, 9, 0, 0]
+
+
+def test_shape_ops():
+    x = cgrad.arange(24.0)
+    assert x.view(2, 3, 4).permute(2, 0, 1).shape == (4, 2, 3)
+    assert x.reshape(2, -1).shape == (2, 12)
+    assert x.view(2, 3, 4).flatten().shape == (24,)
+    assert x.view(1, 24, 1).squeeze().shape == (24,)
+    assert x.unsqueeze(0).shape == (1, 24)
+    assert x.view(2, 12).transpose(0, 1).shape == (12, 2)
+    assert cgrad.ones(1, 3).expand(4, 3).shape == (4, 3)
+    assert cgrad.ones(1, 3).expand(4, -1).shape == (4, 3)
+    assert cgrad.cat([cgrad.ones(2), cgrad.zeros(3)]).tolist() == [1, 1, 0, 0, 0]
+    assert cgrad.stack([cgrad.ones(2), cgrad.zeros(2)], 1).shape == (2, 2)
+    assert [c.shape[0] for c in x.chunk(5)] == [5, 5, 5, 5, 4]
+    assert cgrad.where(cgrad.tensor([True, False]), 1.0, cgrad.tensor([5.0, 6.0])).tolist() \
+        == [1.0, 6.0]
+
+
+# errors: PyTorch's class, with a message naming the shapes or dtypes
+def test_add_shape_mismatch():
+    with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of "
+                                           r"tensor b \(4\) at non-singleton dimension 1"):
+        cgrad.ones(2, 3) + cgrad.ones(2, 4)
+
+
+def test_matmul_shape_mismatch():
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied "
+                                           r"\(2x3 and 4x5\)"):
+        cgrad.ones(2, 3) @ cgrad.ones(4, 5)
+    with pytest.raises(RuntimeError, match=r"\[3\].*\[4\]"):
+        cgrad.ones(3) @ cgrad.ones(4)
+    with pytest.raises(RuntimeError, match="at least 1D"):
+        cgrad.matmul(cgrad.tensor(1.0), cgrad.ones(3))
+
+
+def test_view_errors():
+    with pytest.raises(RuntimeError, match=r"shape '\[4, 4\]' is invalid for input of size 6"):
+        cgrad.ones(2, 3).view(4, 4)
+    with pytest.raises(RuntimeError, match="Use .reshape"):
+        cgrad.ones(2, 3).t().view(6)
+    with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
+        cgrad.ones(6).view(-1, -1)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        cgrad.ones(2, 3).sum(2)
+
+
+def test_dtype_errors():
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        cgrad.tensor([1, 2]).add_(1.5)
+    with pytest.raises(RuntimeError, match="mean.*Long"):
+        cgrad.tensor([1, 2]).mean()
+    with pytest.raises(TypeError, match="invalid dtype"):
+        cgrad.zeros(2, dtype="complex")
+    with pytest.raises(TypeError):
+        cgrad.from_numpy(np.array(["a"]))
+    with pytest.raises(RuntimeError, match="Float != Long|Long"):
+        cgrad.ones(2, 2) @ cgrad.ones(2, 2, dtype=cgrad.int64)
+
+
+def test_backend_switch(monkeypatch):
+    assert cgrad.get_backend() in ("cython", "numpy")
+    previous = cgrad.get_backend()
+    cgrad.set_backend("numpy")
+    assert cgrad.get_backend() == "numpy"
+    cgrad.set_backend(previous)
+    with pytest.raises(ValueError, match="unknown backend"):
+        cgrad.set_backend("cuda")
+    monkeypatch.setattr(cgrad.backends, "CythonKernels", None)
+    monkeypatch.setattr(cgrad.backends, "cython_import_error", ImportError("no _C.elementwise"))
+    monkeypatch.setattr(cgrad.backends, "_instances", {})
+    with pytest.raises(RuntimeError, match="cython backend is not available.*no _C.elementwise"):
+        cgrad.set_backend("cython")
+    cgrad.backends.set_backend("numpy")
+    monkeypatch.undo()
+    cgrad.set_backend(previous)
+
+
+def test_env_var_chooses_backend_at_import():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "import cgrad; print(cgrad.get_backend())"],
+                         env={"CGRAD_BACKEND": "numpy", "PATH": ""}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "numpy"
+
+
+def test_set_num_threads():
+    n = cgrad.get_num_threads()
+    cgrad.set_num_threads(1)
+    assert cgrad.get_num_threads() == 1
+    cgrad.set_num_threads(n)
+    with pytest.raises(RuntimeError, match="positive integer"):
+        cgrad.set_num_threads(0)
