@@ -15,8 +15,10 @@ def run(name, backend, module="cgrad"):
     source = (EXAMPLES / name).read_text()
     if module != "cgrad":
         source = source.replace("import cgrad as torch", f"import {module} as torch")
+    # run from the examples folder, never the repo root: there `import cgrad` would find the
+    # source tree, which has no compiled extension
     out = subprocess.run([sys.executable, "-c", source], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=EXAMPLES)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
 
