@@ -231,7 +231,7 @@ def test_env_var_chooses_backend_at_import():
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-c", "import cgrad; print(cgrad.get_backend())"],
-                         env={"CGRAD_BACKEND": "numpy", "PATH": ""}, capture_output=True,
+                         env={"CGRAD_BACKEND": "numpy", "PATH": ""}, capture_output=True, cwd="/",
                          text=True, check=True)
     assert out.stdout.strip() == "numpy"
 
