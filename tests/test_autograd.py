@@ -275,3 +275,10 @@ def test_detect_anomaly_names_the_op(backend):
         y = (x.sqrt() * 0).sum()        # sqrt'(0) = inf, times 0 -> nan
         with pytest.raises(RuntimeError, match="SqrtBackward0"):
             y.backward()
+
+
+def test_scalar_used_many_times_accumulates(backend):
+    x = cgrad.tensor(2.0, requires_grad=True)
+    y = x + x + x * x + x + x.exp()
+    y.backward()
+    assert x.grad.item() == pytest.approx(3 + 4 + 1 + np.exp(2.0))

@@ -90,6 +90,9 @@ def _leaf_buffer(node):
     return None
 
 
+_NOTHING = (None, False)
+
+
 def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
     """Backpropagate root_grads from roots. With inputs=None, accumulate into leaves' .grad;
     otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad."""
@@ -113,8 +116,11 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
     if capture is not None:
         order = _only_needed(order, capture)
     check_anomaly = anomaly.enabled()
+    accumulate_ = B.kernels.accumulate_
+    leaf_node = AccumulateGrad
+    ndarray = np.ndarray
     for node in order:
-        g, owned = pending.pop(node, (None, False))
+        g, owned = pending.pop(node, _NOTHING)
         if g is None:
             continue
         if node.pre_hooks:
@@ -124,9 +130,9 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         if capture is not None and node in capture:
             for i in capture[node]:
                 results[i] = g if owned else g.copy()
-            if type(node) is AccumulateGrad:
+            if type(node) is leaf_node:
                 continue
-        if type(node) is AccumulateGrad:
+        if type(node) is leaf_node:
             _accumulate_into_leaf(node.variable, g, owned)
             continue
 
@@ -143,31 +149,39 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 if held is not None:
                     if held[1]:
                         acc[i] = held[0]
-                elif capture is None and type(p) is AccumulateGrad:
+                elif capture is None and type(p) is leaf_node:
                     acc[i] = _leaf_buffer(p)
             grads = op.backward(node, g, acc)
         else:
             acc = None
             grads = op.backward(node, g)
-        if not isinstance(grads, tuple):
+        if type(grads) is not tuple:
             grads = (grads,)
         if check_anomaly:
             anomaly.check_backward(node, grads)
         fresh = op.returns_fresh
-        for i, (parent, meta, gi) in enumerate(zip(parents, node.input_meta, grads)):
+        i = -1
+        for parent, meta, gi in zip(parents, node.input_meta, grads):
+            i += 1
             if parent is None or gi is None:
                 continue
             if acc is not None and gi is acc[i]:
                 continue                                       # already added in place
-            reduced = _as_input_gradient(gi, meta)
-            is_new = fresh or reduced is not gi
+            if type(gi) is ndarray and gi.shape == meta[0] and gi.dtype == meta[1]:
+                reduced, is_new = gi, fresh                    # the common case: as it is
+            else:
+                reduced = _as_input_gradient(gi, meta)
+                is_new = fresh or reduced is not gi
             held = pending.get(parent)
             if held is None:
                 pending[parent] = (reduced, is_new)
             elif held[1]:
-                B.kernels.accumulate_(held[0], reduced)
+                accumulate_(held[0], reduced)
             else:
-                pending[parent] = (held[0] + reduced, True)    # the first sum is ours
+                total = held[0] + reduced                      # the first sum is ours
+                if type(total) is not ndarray:                 # NumPy gives 0-d sums as scalars
+                    total = np.array(total)
+                pending[parent] = (total, True)
         if not retain_graph:
             node.release()
 

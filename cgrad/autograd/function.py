@@ -130,15 +130,22 @@ class Op:
 
     @classmethod
     def apply(cls, *args):
+        """Run forward on the arrays of args; record a Node if grad mode is on and some input
+        requires grad. (The hot path of every op: kept to one pass over args.)"""
         T = Tensor
+        arrays = []
+        needs = []
         need = False
-        if _grad_state.enabled:
-            for a in args:
-                if isinstance(a, T) and (a._requires_grad or a.grad_fn is not None):
-                    need = True
-                    break
-        arrays = [a._data if isinstance(a, T) else a for a in args]
-        if not need:
+        for a in args:
+            if isinstance(a, T):
+                arrays.append(a._data)
+                r = a._requires_grad          # True for every tensor that has a grad_fn
+                needs.append(r)
+                need = need or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        if not (need and _grad_state.enabled):
             out = cls.forward(_NoGradCtx(), *arrays)
             if cls.multi_output:
                 return tuple(T._make(o) for o in out)
@@ -148,15 +155,23 @@ class Op:
             return result
 
         ctx = Node(cls)
-        ctx.needs_input_grad = needs = tuple(
-            isinstance(a, T) and (a._requires_grad or a.grad_fn is not None) for a in args)
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays)
         extra = ()
         if cls.multi_output:
             out, *extra = out
-        ctx.parents = tuple(grad_edge(a) if n else None for a, n in zip(args, needs))
-        ctx.input_meta = tuple((a._data.shape, a._data.dtype) if n else None
-                               for a, n in zip(args, needs))
+        parents = []
+        meta = []
+        for a, n in zip(args, needs):
+            if n:
+                fn = a.grad_fn
+                parents.append(fn if fn is not None else grad_edge(a))
+                meta.append((a._data.shape, a._data.dtype))
+            else:
+                parents.append(None)
+                meta.append(None)
+        ctx.parents = tuple(parents)
+        ctx.input_meta = tuple(meta)
         result = T._make(out)
         result.grad_fn = ctx
         result._requires_grad = True
@@ -182,6 +197,8 @@ def _saved_versions(saved, args, arrays, out, result):
     check at backward: an in-place change in between makes the saved value stale."""
     versions = []
     for i, s in enumerate(saved):
+        if s is None:
+            continue
         if s is out:
             counter = result._version_counter
         else:

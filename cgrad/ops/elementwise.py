@@ -9,6 +9,12 @@ from ..autograd.function import Op
 def promote(a, b):
     """Cast the array operands to PyTorch's result dtype; Python scalars stay (NumPy treats
     them as weak, so float32 * 2.5 stays float32)."""
+    if type(a) is np.ndarray:            # fast paths: the common cases need no promotion
+        if type(b) is np.ndarray:
+            if a.dtype is b.dtype:
+                return a, b
+        elif type(b) is float and a.dtype.kind == "f":
+            return a, b
     dt = result_type(a, b)
     if isinstance(a, np.ndarray) and a.dtype != dt:
         a = a.astype(dt)
