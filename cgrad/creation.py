@@ -1,4 +1,5 @@
 """Tensor creation: tensor, zeros, ones, randn, arange, ..."""
+import math
 import numbers
 
 import numpy as np
@@ -73,13 +74,33 @@ def from_numpy(arr):
     return Tensor._make(arr)
 
 
-def _filled(fill, size, dtype, requires_grad, default=None):
-    shape = _shape_arg(size)
+def check_shape(shape, itemsize):
+    """PyTorch's errors for a shape that cannot be allocated, raised before any allocation:
+    negative sizes, element counts past int64, more bytes than the machine could give."""
     for n in shape:
         if n < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {n}: "
                                f"{list(shape)}")
-    return _finish(fill(shape, _np_dtype(dtype, default or _dtype.DEFAULT.np)), requires_grad)
+    numel = math.prod(shape)               # Python ints: no wrap-around
+    if numel > 2 ** 63 - 1:
+        raise RuntimeError(f"numel: integer multiplication overflow (shape {list(shape)})")
+    nbytes = numel * itemsize
+    if nbytes > 2 ** 48:                   # 256 TiB: no CPU here has that
+        raise RuntimeError(f"DefaultCPUAllocator: not enough memory: you tried to allocate "
+                           f"{nbytes} bytes (shape {list(shape)})")
+
+
+def _filled(fill, size, dtype, requires_grad, default=None):
+    shape = _shape_arg(size)
+    np_dtype = _np_dtype(dtype, default or _dtype.DEFAULT.np)
+    check_shape(shape, np_dtype.itemsize)
+    try:
+        arr = fill(shape, np_dtype)
+    except MemoryError:
+        raise RuntimeError(f"DefaultCPUAllocator: not enough memory: you tried to allocate "
+                           f"{math.prod(shape) * np_dtype.itemsize} bytes (shape {list(shape)})"
+                           ) from None
+    return _finish(arr, requires_grad)
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):

@@ -1,5 +1,6 @@
 """Tensor: an ndarray, its gradient, and the node that made it."""
 import collections
+import math
 import numbers
 import weakref
 
@@ -840,11 +841,11 @@ class Tensor:
         if any(s < -1 for s in shape):
             raise RuntimeError(f"invalid shape dimension {min(shape)}")
         if -1 in shape:
-            known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+            known = math.prod(s for s in shape if s != -1)      # Python ints: no wrap-around
             if known == 0 or n % known:
                 raise RuntimeError(f"shape '{shape}' is invalid for input of size {n}")
             shape[shape.index(-1)] = n // known
-        if int(np.prod(shape, dtype=np.int64)) != n:
+        if math.prod(shape) != n:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
         return tuple(shape)
 

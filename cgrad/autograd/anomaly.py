@@ -2,10 +2,16 @@
 import numpy as np
 
 _enabled = [False]
+forward_check = [False]     # read by Op.apply: check each op's output as it is made
 
 
 def enabled():
     return _enabled[0]
+
+
+def check_forward(name, out):
+    if out.dtype.kind == "f" and np.isnan(out).any():
+        raise RuntimeError(f"Function '{name}' returned nan values in its forward output.")
 
 
 def check_backward(node, grads):
@@ -15,18 +21,22 @@ def check_backward(node, grads):
 
 
 class detect_anomaly:
-    """Context manager (and decorator) that checks every backward result for NaN."""
+    """Context manager (and decorator) that checks every backward result for NaN, naming the
+    op that made it; with check_forward=True, every op's forward output too. Costs one NaN scan
+    per result while on."""
 
-    def __init__(self, check_nan=True):
+    def __init__(self, check_nan=True, check_forward=False):
         self.check_nan = check_nan
+        self.check_forward = check_forward
 
     def __enter__(self):
-        self._previous = _enabled[0]
+        self._previous = (_enabled[0], forward_check[0])
         _enabled[0] = self.check_nan
+        forward_check[0] = self.check_nan and self.check_forward
         return self
 
     def __exit__(self, *exc):
-        _enabled[0] = self._previous
+        _enabled[0], forward_check[0] = self._previous
         return False
 
     def __call__(self, fn):
@@ -34,7 +44,7 @@ class detect_anomaly:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(self.check_nan):
+            with self.__class__(self.check_nan, self.check_forward):
                 return fn(*args, **kwargs)
         return wrapper
 

@@ -9,6 +9,7 @@ import weakref
 
 import numpy as np
 
+from .anomaly import check_forward, forward_check as _forward_check
 from .grad_mode import state as _grad_state
 
 FREED_MESSAGE = (
@@ -147,6 +148,8 @@ class Op:
                 needs.append(False)
         if not (need and _grad_state.enabled):
             out = cls.forward(_NoGradCtx(), *arrays)
+            if _forward_check[0]:
+                check_forward(cls.__name__, out[0] if cls.multi_output else out)
             if cls.multi_output:
                 return tuple(T._make(o) for o in out)
             result = T._make(out)
@@ -160,6 +163,8 @@ class Op:
         extra = ()
         if cls.multi_output:
             out, *extra = out
+        if _forward_check[0]:
+            check_forward(cls.__name__, out)
         parents = []
         meta = []
         for a, n in zip(args, needs):

@@ -1,0 +1,150 @@
+"""Promises that hold whatever users pass: NaN/Inf like NumPy, PyTorch's kink gradients,
+as-if-copied in-place updates, bounded memory, and errors before any kernel runs."""
+import gc
+import os
+import resource
+import subprocess
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+import cgrad
+
+
+# ---- NaN and Inf -------------------------------------------------------------------------
+def test_nan_propagates_like_numpy(backend):
+    a = np.array([np.nan, -np.inf, -1.0, 0.0, 2.0, np.inf], dtype=np.float32)
+    t = cgrad.from_numpy(a)
+    with np.errstate(all="ignore"):
+        for name, ref in [("exp", np.exp), ("tanh", np.tanh), ("abs", np.abs),
+                          ("relu", lambda v: np.where(v < 0, 0, v)),
+                          ("sigmoid", lambda v: 1 / (1 + np.exp(-v)))]:
+            np.testing.assert_allclose(getattr(t, name)().numpy(), ref(a).astype(np.float32),
+                                       rtol=1e-6)       # equal_nan: NaN must stay NaN
+        np.testing.assert_array_equal((t * 2).numpy(), a * 2)
+        np.testing.assert_array_equal((t > 0).numpy(), a > 0)
+        np.testing.assert_array_equal(cgrad.maximum(t, cgrad.zeros(6)).numpy(), np.maximum(a, 0))
+    assert np.isnan(t.max().item()) and np.isnan(t.sum().item())
+    assert t.argmax().item() == 0                                   # NaN wins, as in PyTorch
+    assert np.isnan(t.view(2, 3).softmax(1).numpy()[0]).all()
+    m = cgrad.tensor([[np.nan, 0.0], [0.0, 0.0]])
+    assert np.isnan((m @ cgrad.zeros(2, 2)).numpy()[0]).all()      # no skip-zero shortcut
+
+
+def test_gradients_at_kinks_follow_pytorch(backend):
+    x = cgrad.tensor([0.0], requires_grad=True)
+    x.sqrt().sum().backward()
+    assert x.grad.item() == np.inf
+    for name in ("relu", "abs"):
+        x = cgrad.tensor([0.0], requires_grad=True)
+        getattr(x, name)().sum().backward()
+        assert x.grad.item() == 0.0
+
+
+def test_detect_anomaly_in_forward_names_the_op(backend):
+    x = cgrad.tensor([-1.0, 1.0], requires_grad=True)
+    with cgrad.autograd.detect_anomaly(check_forward=True):
+        with pytest.raises(RuntimeError, match="'Log' returned nan"):
+            x.log()
+    x.log()                                                          # off again: no check
+
+
+def test_import_keeps_denormals_and_builds_without_fast_math():
+    code = ("import numpy as np; before = np.float64(5e-324) * 1.0; import cgrad; "
+            "x = cgrad.tensor([1e-40], dtype=cgrad.float32); y = (x * 1.0).relu(); "
+            "assert before > 0 and np.float64(5e-324) * 1.0 > 0 and y.item() > 0, 'flushed'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+# ---- in-place and aliasing ------------------------------------------------------------------
+def test_inplace_with_aliasing_is_as_if_copied(backend):
+    x = cgrad.arange(5.0)
+    x.add_(x)
+    assert x.tolist() == [0, 2, 4, 6, 8]
+    x = cgrad.arange(5.0)
+    x[1:].add_(x[:-1])
+    expected = np.arange(5.0)
+    expected[1:] += np.arange(5.0)[:-1]
+    assert x.tolist() == expected.tolist()
+    x = cgrad.arange(9.0).view(3, 3)
+    x.add_(x.t())
+    a = np.arange(9.0).reshape(3, 3)
+    assert x.tolist() == (a + a.T).tolist()
+    with pytest.raises(RuntimeError, match="single memory location"):
+        cgrad.ones(1, 3).expand(4, 3).add_(1)
+
+
+def test_grad_that_is_a_view_accumulates_in_place_only_inside_it(backend):
+    storage = cgrad.full((4, 6), 7.0)
+    w = cgrad.ones(3, requires_grad=True)
+    w.grad = storage[1, ::2]                     # a strided view of a bigger buffer
+    (w * 2).sum().backward()
+    expected = np.full((4, 6), 7.0, dtype=np.float32)
+    expected[1, ::2] += 2
+    np.testing.assert_array_equal(storage.numpy(), expected)
+
+
+# ---- memory -------------------------------------------------------------------------------
+def _rss_mib():
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def test_repeated_graphs_do_not_grow_memory(backend):
+    w = cgrad.randn(64, requires_grad=True)
+
+    def run():
+        y = w
+        for _ in range(1000):
+            y = (y * 1.0001).tanh()
+        y.sum().backward()
+    run()
+    before = _rss_mib()
+    for _ in range(200):
+        run()
+    assert _rss_mib() - before < 32
+
+
+def test_no_intermediate_alive_after_backward_even_without_gc(backend):
+    gc.disable()
+    try:
+        x = cgrad.randn(8, requires_grad=True)
+        refs = []
+        y = x
+        for _ in range(50):
+            y = (y * 2).sigmoid()
+            refs.append(weakref.ref(y))
+            refs.append(weakref.ref(y.grad_fn))
+        y.sum().backward()
+        del y
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+# ---- guards -------------------------------------------------------------------------------
+def test_shape_guards_raise_before_allocating():
+    with pytest.raises(RuntimeError, match="overflow"):
+        cgrad.zeros(2 ** 40, 2 ** 40)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        cgrad.ones(3, -2)
+    with pytest.raises(RuntimeError, match="not enough memory"):
+        cgrad.empty(2 ** 50)
+    with pytest.raises(RuntimeError, match="invalid for input of size 6"):
+        cgrad.ones(6).view(2 ** 62, 4)
+    with pytest.raises(RuntimeError, match="invalid shape dimension"):
+        cgrad.ones(6).view(-2, -3)
+
+
+def test_index_guards():
+    x = cgrad.arange(6.0)
+    with pytest.raises(IndexError):
+        x[cgrad.tensor([6])]
+    with pytest.raises(IndexError):
+        x[cgrad.tensor([-7])]
+    with pytest.raises(IndexError):
+        x[cgrad.tensor([1.0])]
+    with pytest.raises(IndexError):
+        x[cgrad.tensor([True, False])]                     # mask of the wrong length
