@@ -96,7 +96,7 @@ class NumpyKernels:
         gb = _into(acc_b, np.negative(g) * a / (b * b)) if need_b else None
         return ga, gb
 
-    def pow_backward(self, a, b, out, g, need_a=True, need_b=True):
+    def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g * b * a**(b-1), g * a**b * log(a)); the exponent gradient is 0 where a == 0 and
         b >= 0, as in PyTorch"""
         ga = gb = None
@@ -106,21 +106,24 @@ class NumpyKernels:
             with np.errstate(divide="ignore", invalid="ignore"):
                 gb = np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)).astype(g.dtype,
                                                                                     copy=False)
-        return ga, gb
+        return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
+                                                            _into(acc_b, gb))
 
-    def maximum_backward(self, a, b, g, need_a=True, need_b=True):
+    def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """g goes to the larger input; ties split it in halves (PyTorch's rule)"""
         half = g * _scalar(0.5, g)
         ga = np.where(a > b, g, np.where(a == b, half, 0)).astype(g.dtype) if need_a else None
         gb = np.where(b > a, g, np.where(a == b, half, 0)).astype(g.dtype) if need_b else None
-        return ga, gb
+        return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
+                                                            _into(acc_b, gb))
 
-    def minimum_backward(self, a, b, g, need_a=True, need_b=True):
+    def minimum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """g goes to the smaller input; ties split it in halves (PyTorch's rule)"""
         half = g * _scalar(0.5, g)
         ga = np.where(a < b, g, np.where(a == b, half, 0)).astype(g.dtype) if need_a else None
         gb = np.where(b < a, g, np.where(a == b, half, 0)).astype(g.dtype) if need_b else None
-        return ga, gb
+        return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
+                                                            _into(acc_b, gb))
 
     # ---- unary elementwise -------------------------------------------------------------------
     def exp(self, x):
@@ -300,3 +303,248 @@ class NumpyKernels:
         gw = _into(acc_w, g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
         gb = _into(acc_b, g2.sum(axis=0)) if need_b else None
         return gx, gw, gb
+
+    # ---- losses ------------------------------------------------------------------------------
+    def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
+                              label_smoothing=0.0):
+        """Per-row cross entropy from class indices: (losses (N,), log_probs (N, C)).
+
+        loss_n = (1 - eps) * w[t_n] * -log_probs[n, t_n] + eps / C * sum_c w_c * -log_probs[n, c]
+        (PyTorch's label smoothing; w = 1 without weight), and 0 where t_n == ignore_index.
+        logits (N, C) float32/64 (never written); target (N,) int64, every non-ignored entry in
+        [0, C); weight (C,) of logits' dtype or None. log_probs is saved for backward.
+        """
+        n, c = logits.shape
+        log_probs = self.log_softmax(logits, 1)
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        nll = -log_probs[np.arange(n), safe]
+        if weight is not None:
+            nll = nll * weight[safe]
+        if label_smoothing > 0:
+            smooth = -(log_probs * weight if weight is not None else log_probs).sum(axis=1)
+            nll = (_scalar(1 - label_smoothing, nll) * nll
+                   + _scalar(label_smoothing / c, nll) * smooth)
+        return np.where(valid, nll, _scalar(0, nll)), log_probs
+
+    def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
+                               label_smoothing=0.0):
+        """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
+        cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
+        dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
+        log_probs (N, C) from the forward; g_rows (N,) of its dtype. Returns a new array.
+        """
+        n, c = log_probs.shape
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        g = np.where(valid, g_rows, _scalar(0, g_rows))
+        rows = np.arange(n)
+        w_t = weight[safe] if weight is not None else _scalar(1, g)
+        picked = _scalar(1 - label_smoothing, g) * w_t * g          # (N,) mass on the target
+        total = picked
+        if label_smoothing > 0:
+            w_sum = weight.sum() if weight is not None else _scalar(c, g)
+            total = picked + _scalar(label_smoothing / c, g) * w_sum * g
+        d = np.exp(log_probs) * total[:, None]
+        d[rows, safe] -= picked
+        if label_smoothing > 0:
+            spread = _scalar(label_smoothing / c, g) * g[:, None]
+            d -= spread * weight if weight is not None else spread
+        return d
+
+    def soft_cross_entropy_forward(self, logits, probs):
+        """Per-row cross entropy from class probabilities: (losses (N,), log_probs (N, C)),
+        loss_n = -sum_c probs[n, c] * log_probs[n, c].
+        logits, probs (N, C) of one float dtype. probs rows need not sum to 1: the op folds
+        label smoothing and class weights into them.
+        """
+        log_probs = self.log_softmax(logits, 1)
+        return -(probs * log_probs).sum(axis=1), log_probs
+
+    def soft_cross_entropy_backward(self, log_probs, probs, g_rows):
+        """d(sum_n g_rows[n] * loss_n)/d(logits) = g_rows[n] * (sum(probs_n) * softmax_n -
+        probs_n), (N, C); a new array."""
+        total = probs.sum(axis=1) * g_rows
+        return np.exp(log_probs) * total[:, None] - probs * g_rows[:, None]
+
+    def nll_loss_forward(self, log_probs, target, weight=None, ignore_index=-100):
+        """Per-row negative log likelihood, (N,): -w[t_n] * log_probs[n, t_n], 0 where
+        t_n == ignore_index. log_probs (N, C); target (N,) int64, valid entries in [0, C)."""
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        loss = -log_probs[np.arange(log_probs.shape[0]), safe]
+        if weight is not None:
+            loss = loss * weight[safe]
+        return np.where(valid, loss, _scalar(0, loss))
+
+    def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
+        """d(sum_n g_rows[n] * loss_n)/d(log_probs), (N, C): -w[t_n] * g_rows[n] at (n, t_n),
+        0 elsewhere and on ignored rows."""
+        n = target.shape[0]
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        g = np.where(valid, g_rows, _scalar(0, g_rows))
+        if weight is not None:
+            g = g * weight[safe]
+        d = np.zeros((n, n_classes), dtype=g_rows.dtype)
+        d[np.arange(n), safe] = -g
+        return d
+
+    def binary_cross_entropy(self, x, y, weight=None):
+        """Elementwise -w * (y * log x + (1 - y) * log(1 - x)), each log clamped at -100 as in
+        PyTorch. x, y of one shape and float dtype; weight broadcastable or None."""
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), _scalar(-100, x))
+            log_1mx = np.maximum(np.log1p(-x), _scalar(-100, x))
+        loss = (y - 1) * log_1mx - y * log_x
+        return loss if weight is None else loss * weight
+
+    def binary_cross_entropy_backward(self, x, y, g, weight=None, need_x=True, need_y=False):
+        """(g * (x - y) / max(x (1 - x), 1e-12) * w,  g * (log(1 - x) - log x) * w)"""
+        gx = gy = None
+        if need_x:
+            gx = g * (x - y) / np.maximum((1 - x) * x, _scalar(1e-12, x))
+            if weight is not None:
+                gx = gx * weight
+        if need_y:
+            with np.errstate(divide="ignore"):
+                gy = g * (np.maximum(np.log1p(-x), _scalar(-100, x))
+                          - np.maximum(np.log(x), _scalar(-100, x)))
+            if weight is not None:
+                gy = gy * weight
+        return gx, gy
+
+    def binary_cross_entropy_with_logits(self, x, y, weight=None, pos_weight=None):
+        """Elementwise w * ((1 - y) x - l * log_sigmoid(x)), l = 1 + (pos_weight - 1) y: stable
+        for any logit (log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)))."""
+        log_sig = np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
+        if pos_weight is not None:
+            log_sig = log_sig * ((pos_weight - 1) * y + 1)
+        loss = (1 - y) * x - log_sig
+        return loss if weight is None else loss * weight
+
+    def binary_cross_entropy_with_logits_backward(self, x, y, g, weight=None, pos_weight=None,
+                                                  need_x=True, need_y=False):
+        """(g * w * ((1 + p y - y) sigmoid(x) - p y),  g * w * (log(1 - sigmoid(x)) -
+        p log sigmoid(x))), p = pos_weight (1 without)"""
+        gx = gy = None
+        if need_x:
+            s = special.expit(x)
+            if pos_weight is None:
+                gx = (s - y) * g
+            else:
+                t = pos_weight * y
+                gx = ((t + 1 - y) * s - t) * g
+            if weight is not None:
+                gx = gx * weight
+        if need_y:
+            log_sig = np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
+            log_one_minus = log_sig - x                       # log(1 - sigmoid(x))
+            gy = (log_one_minus - (log_sig if pos_weight is None else pos_weight * log_sig)) * g
+            if weight is not None:
+                gy = gy * weight
+        return gx, gy
+
+    # ---- optimizers: one call per parameter group, params updated in place -----------------
+    # Each is PyTorch's single-tensor implementation, line for line and in its order; grads
+    # are never written.
+    def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
+                  weight_decay, nesterov, maximize):
+        """d = g (+ weight_decay p); buf = momentum buf + (1 - dampening) d (buf = d at the
+        first step); d = d + momentum buf if nesterov else buf; p -= lr d.
+        momentum_buffers: a list of arrays or None; None entries are created here (a copy of
+        d) and stored into the list, as PyTorch does."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            d = -g if maximize else g
+            if weight_decay != 0:
+                d = d + _scalar(weight_decay, p) * p
+            if momentum != 0:
+                buf = momentum_buffers[i]
+                if buf is None:
+                    buf = np.array(d, dtype=p.dtype, order="C")       # a copy, never g itself
+                    momentum_buffers[i] = buf
+                else:
+                    buf *= _scalar(momentum, p)
+                    buf += _scalar(1 - dampening, p) * d
+                d = d + _scalar(momentum, p) * buf if nesterov else buf
+            p += _scalar(-lr, p) * d
+
+    def adam_step_(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr,
+                   beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
+        """m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g g; p -= lr / (1 - beta1^t) *
+        m / (sqrt(v) / sqrt(1 - beta2^t) + eps), v replaced by max(v_max, v) with amsgrad.
+        Weight decay adds weight_decay p to g, or (decoupled, AdamW) scales p by
+        1 - lr weight_decay first. steps: the step number t of each param, already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                if decoupled_weight_decay:
+                    p *= _scalar(1 - lr * weight_decay, p)
+                else:
+                    g = g + _scalar(weight_decay, p) * p
+            m, v = exp_avgs[i], exp_avg_sqs[i]
+            _lerp_(m, g, 1 - beta1)
+            v *= _scalar(beta2, v)
+            v += _scalar(1 - beta2, v) * g * g
+            step = steps[i]
+            step_size = lr / (1 - beta1 ** step)
+            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+            if amsgrad:
+                np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+                v = max_exp_avg_sqs[i]
+            denom = np.sqrt(v) / _scalar(bias_correction2_sqrt, p) + _scalar(eps, p)
+            p += _scalar(-step_size, p) * (m / denom)
+
+    def rmsprop_step_(self, params, grads, square_avgs, momentum_buffers, grad_avgs, *, lr,
+                      alpha, eps, weight_decay, momentum, centered, maximize):
+        """s = alpha s + (1 - alpha) g g; avg = sqrt(s - a a) with a = lerp(a, g, 1 - alpha)
+        if centered, else sqrt(s); avg += eps; buf = momentum buf + g / avg and p -= lr buf,
+        or p -= lr g / avg without momentum. momentum_buffers / grad_avgs entries are None
+        when unused."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + _scalar(weight_decay, p) * p
+            s = square_avgs[i]
+            s *= _scalar(alpha, s)
+            s += _scalar(1 - alpha, s) * g * g
+            if centered:
+                a = grad_avgs[i]
+                _lerp_(a, g, 1 - alpha)
+                avg = np.sqrt(s + _scalar(-1, a) * a * a)
+            else:
+                avg = np.sqrt(s)
+            avg += _scalar(eps, avg)
+            if momentum > 0:
+                buf = momentum_buffers[i]
+                buf *= _scalar(momentum, buf)
+                buf += g / avg
+                p += _scalar(-lr, p) * buf
+            else:
+                p += _scalar(-lr, p) * (g / avg)
+
+    def adagrad_step_(self, params, grads, state_sums, steps, *, lr, lr_decay, weight_decay,
+                      eps, maximize):
+        """clr = lr / (1 + (t - 1) lr_decay); s += g g; p -= clr g / (sqrt(s) + eps).
+        steps: the step number t of each param, already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + _scalar(weight_decay, p) * p
+            clr = lr / (1 + (steps[i] - 1) * lr_decay)
+            s = state_sums[i]
+            s += g * g
+            std = np.sqrt(s) + _scalar(eps, s)
+            p += _scalar(-clr, p) * (g / std)
+
+
+def _lerp_(a, b, w):
+    """a = lerp(a, b, w) in place, PyTorch's formula: a + w (b - a) for |w| < 0.5, else
+    b - (b - a)(1 - w), so w = 1 gives exactly b."""
+    if abs(w) < 0.5:
+        a += _scalar(w, a) * (b - a)
+    else:
+        np.subtract(b, (b - a) * _scalar(1 - w, a), out=a)

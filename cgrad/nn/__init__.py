@@ -1,0 +1,13 @@
+"""cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
+from . import functional, init, utils
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+from .modules import (GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
+                      ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, SiLU, Softmax, Tanh,
+                      Unflatten)
+from .parameter import Parameter
+
+__all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
+           "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
+           "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "NLLLoss",
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

@@ -1,0 +1,322 @@
+"""cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
+with PyTorch's signatures, checks and error messages."""
+import warnings
+
+import numpy as np
+
+from .. import _dtype
+from .. import random as _random
+from ..ops import elementwise as E
+from ..ops import linalg as L
+from ..ops import loss as LS
+from ..tensor import Tensor, _broadcast_check, _tname
+
+# ---- activations ------------------------------------------------------------------------------
+
+
+def relu(input, inplace=False):
+    """max(x, 0)"""
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x if x > 0 else negative_slope * x"""
+    if inplace:
+        return input._inplace(E.LeakyRelu, negative_slope)
+    return E.LeakyRelu.apply(input, negative_slope)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (Phi the standard normal CDF), or PyTorch's tanh approximation"""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh. (got "
+                           f"{approximate!r})")
+    return E.Gelu.apply(input, approximate)
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x)"""
+    return input * input.sigmoid()
+
+
+def _softmax_dim(name, ndim):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along dim"""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim)
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.softmax(dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim)
+    return softmax(-input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """x - log(sum(exp(x))) along dim, computed without overflow"""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim)
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.log_softmax(dim)
+
+
+# ---- layers -----------------------------------------------------------------------------------
+
+
+def linear(input, weight, bias=None):
+    """x @ weight^T + bias, one fused op (forward and backward in one kernel each)"""
+    return L.Linear.apply(input, weight, bias)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (training
+    only; the identity otherwise)"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    keep = _random.generator(None).random(input.shape) >= p
+    scale = input._data.dtype.type(1.0 / (1.0 - p)) if p < 1 else input._data.dtype.type(0)
+    mask = Tensor._make(keep * scale)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def one_hot(tensor, num_classes=-1):
+    """An int64 tensor with a trailing dim of num_classes: 1 at each index, 0 elsewhere"""
+    if tensor._data.dtype.kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    idx = tensor._data
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise RuntimeError("Class values must be smaller than num_classes." if idx.min() >= 0
+                           else "Class values must be non-negative.")
+    return Tensor._make(np.eye(num_classes, dtype=np.int64)[idx])
+
+
+# ---- losses -----------------------------------------------------------------------------------
+
+
+def _reduction(size_average, reduce, reduction):
+    """The reduction, from PyTorch's deprecated size_average / reduce flags if given."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.", stacklevel=3)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+
+
+def _same_float_dtype(input, *others):
+    """others cast to input's dtype (input promoted first where a wider float is among them)."""
+    dt = _dtype.result_type(input._data, *[o._data for o in others if o is not None])
+    if dt.kind != "f":
+        dt = np.dtype(np.float32)
+    input = input if input._data.dtype == dt else input.to(dt)
+    return (input,) + tuple(o if o is None or o._data.dtype == dt else o.to(dt) for o in others)
+
+
+def _pointwise(input, target, reduction, op):
+    target = _as_tensor(target)
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
+        _broadcast_check(input._data, target._data)
+    input, target = _same_float_dtype(input, target)
+    return op.apply(input, target, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """reduce((input - target)^2)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        loss = (input - target) ** 2 * weight
+        return loss if reduction == "none" else (loss.sum() if reduction == "sum"
+                                                 else loss.mean())
+    return _pointwise(input, target, reduction, LS.MseLoss)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """reduce(|input - target|)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        loss = (input - target).abs() * weight
+        return loss if reduction == "none" else (loss.sum() if reduction == "sum"
+                                                 else loss.mean())
+    op = {"mean": LS.L1Loss, "sum": LS.L1LossSum, "none": LS.L1LossNone}[reduction]
+    return _pointwise(input, target, reduction, op)
+
+
+def _class_layout(input, target):
+    """input as (rows, C) logits and target as (rows,) indices, from PyTorch's layouts:
+    (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...). Also
+    returns the shape a reduction="none" result takes."""
+    if input.ndim == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_tname(target._data.dtype)}")
+    if input.ndim == 1:
+        if target.ndim > 1 or (target.ndim == 1 and target.shape[0] != 1):
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
+                             f"{target.shape[0] if target.ndim == 1 else list(target.shape)}")
+        return input.unsqueeze(0), target.reshape(1), ()
+    n = input.shape[0]
+    if input.ndim == 2:
+        if target.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if target.shape[0] != n:
+            raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
+                             f"({target.shape[0]}).")
+        return input, target, (n,)
+    expected = (n,) + tuple(input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+    return rows, target.reshape(-1), expected
+
+
+def _check_targets(target, n_classes, ignore_index):
+    t = target._data
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    return Tensor._make(t.astype(np.int64, copy=False)) if t.dtype != np.int64 else target
+
+
+def _class_weight(weight, n_classes, dtype):
+    if weight is None:
+        return None
+    weight = _as_tensor(weight)
+    if weight.numel() != n_classes:
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+    return weight.reshape(-1).to(dtype).detach()
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """-weight[t] * input[t] per row, for input holding log-probabilities; "mean" divides by
+    the summed weights of the targets not ignored"""
+    reduction = _reduction(size_average, reduce, reduction)
+    rows, t, out_shape = _class_layout(input, _as_tensor(target))
+    t = _check_targets(t, rows.shape[1], ignore_index)
+    w = _class_weight(weight, rows.shape[1], rows.dtype)
+    loss = LS.NllLoss.apply(rows, t, w, ignore_index, reduction)
+    return loss.reshape(out_shape) if reduction == "none" else loss
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross entropy between softmax(input) along dim 1 (dim 0 for 1-D input) and target:
+    class indices (int) or class probabilities (float, input's shape). One fused op; stable
+    for any logits."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    target = _as_tensor(target)
+    if target.is_floating_point() and target.shape == input.shape and input.ndim > 0:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    rows, t, out_shape = _class_layout(input, target)
+    if not rows.is_floating_point():
+        raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
+                           f"'{_tname(rows._data.dtype)}'")
+    n_classes = rows.shape[1]
+    t = _check_targets(t, n_classes, ignore_index)
+    w = _class_weight(weight, n_classes, rows.dtype)
+    op = LS.CrossEntropySmoothed if label_smoothing > 0 else LS.CrossEntropy
+    loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction)
+    return loss.reshape(out_shape) if reduction == "none" else loss
+
+
+def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
+    input, probs = _same_float_dtype(input, probs)
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    if label_smoothing > 0:
+        probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
+    if weight is not None:
+        w = _class_weight(weight, n_classes, input.dtype)
+        shape = [1] * input.ndim
+        shape[class_dim] = n_classes
+        probs = probs * w.reshape(shape)
+    if input.ndim == 1:
+        rows, prob_rows, out_shape = input.unsqueeze(0), probs.unsqueeze(0), ()
+    elif input.ndim == 2:
+        rows, prob_rows, out_shape = input, probs, (input.shape[0],)
+    else:
+        order = (0, *range(2, input.ndim), 1)
+        rows = input.permute(*order).reshape(-1, n_classes)
+        prob_rows = probs.permute(*order).reshape(-1, n_classes)
+        out_shape = (input.shape[0],) + tuple(input.shape[2:])
+    op = LS.SoftCrossEntropy if reduction == "mean" else LS.SoftCrossEntropySum
+    loss = op.apply(rows, prob_rows.contiguous(), reduction)
+    return loss.reshape(out_shape) if reduction == "none" else loss
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """-weight * (t log x + (1 - t) log(1 - x)) for x in [0, 1] (logs clamped at -100)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    input, target = _same_float_dtype(input, target)
+    w = _broadcast_weight(weight, input)
+    return LS.BinaryCrossEntropy.apply(input, target, w, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """binary_cross_entropy(sigmoid(x), t), computed from the logits x without overflow;
+    pos_weight scales the positive term"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    input, target = _same_float_dtype(input, target)
+    w = _broadcast_weight(weight, input)
+    pw = _broadcast_weight(pos_weight, input)
+    return LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
+
+
+def _broadcast_weight(weight, input):
+    if weight is None:
+        return None
+    weight = _as_tensor(weight)
+    _broadcast_check(weight._data, input._data)
+    return weight.detach().to(input.dtype)
+
+

@@ -1,0 +1,206 @@
+"""Loss ops: forward and backward side by side.
+
+Each op computes per-element (or per-row) losses with a backend kernel and reduces them;
+backward turns the incoming gradient and the reduction into per-element (per-row) weights
+and hands them to the kernel's backward. Reductions: "none", "sum", "mean".
+"""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.function import Op
+
+
+def reduce(losses, reduction, denominator=None):
+    """losses unreduced, summed, or summed and divided (by their count unless a denominator,
+    e.g. the sum of the class weights, is given)."""
+    if reduction == "none":
+        return losses
+    total = B.kernels.sum(losses, None, False)
+    if reduction == "sum":
+        return np.asarray(total, dtype=losses.dtype)
+    if denominator is None:
+        return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
+
+
+def spread(g, shape, reduction, denominator=None):
+    """The gradient of each unreduced loss: g itself ("none"), g repeated ("sum"), or g over
+    the denominator repeated ("mean"). A read-only broadcast view where repeated."""
+    if reduction == "none":
+        return g
+    if reduction == "mean":
+        n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)
+    return np.broadcast_to(g, shape)
+
+
+class MseLoss(Op):
+    """loss = reduce((x - y)^2)   ->   dx = 2 (x - y) g', dy = -dx (g' = g spread by the
+    reduction)"""
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        d = B.kernels.sub(x, y)
+        ctx.save_for_backward(d)
+        ctx.reduction = reduction
+        return reduce(B.kernels.mul(d, d), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, = ctx.saved_tensors
+        n = d.size if ctx.reduction == "mean" else 1
+        # PyTorch's order: (2 / n) (x - y), then times g
+        gx = B.kernels.mul(B.kernels.mul(d, d.dtype.type(2.0 / n) if n else d.dtype.type(np.nan)),
+                           g)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
+
+
+class L1Loss(Op):
+    """loss = reduce(|x - y|)   ->   dx = sign(x - y) g', dy = -dx"""
+    grad_fn_name = "MeanBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        d = B.kernels.sub(x, y)
+        ctx.save_for_backward(d)
+        ctx.reduction = reduction
+        return reduce(B.kernels.abs(d), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, = ctx.saved_tensors
+        gx = B.kernels.abs_backward(d, spread(g, d.shape, ctx.reduction))
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
+
+
+class L1LossSum(L1Loss):
+    grad_fn_name = "SumBackward0"
+
+
+class L1LossNone(L1Loss):
+    grad_fn_name = "AbsBackward0"
+
+
+def _class_denominator(target, weight, ignore_index, reduction):
+    """What a "mean" over class-index targets divides by: the summed weights of the targets
+    that are not ignored (their count without weights), as PyTorch's nll_loss."""
+    if reduction != "mean":
+        return None
+    valid = target != ignore_index
+    if weight is None:
+        return int(valid.sum())
+    return weight[target[valid]].sum(dtype=np.float64)
+
+
+class CrossEntropy(Op):
+    """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
+    ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices)"""
+    grad_fn_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+        losses, log_probs = B.kernels.cross_entropy_forward(x, target, weight, ignore_index,
+                                                            label_smoothing)
+        ctx.save_for_backward(log_probs)
+        ctx.args = (target, weight, ignore_index, label_smoothing, reduction,
+                    _class_denominator(target, weight, ignore_index, reduction))
+        return reduce(losses, reduction, ctx.args[5])
+
+    @staticmethod
+    def backward(ctx, g):
+        log_probs, = ctx.saved_tensors
+        target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
+        g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
+        dx = B.kernels.cross_entropy_backward(log_probs, target, g_rows, weight, ignore_index,
+                                              label_smoothing)
+        return dx, None, None, None, None, None
+
+
+class CrossEntropySmoothed(CrossEntropy):
+    grad_fn_name = "AddBackward0"          # PyTorch's is a sum of the nll and smoothing terms
+
+
+class SoftCrossEntropy(Op):
+    """loss_n = -sum_c p_nc log_softmax(x)_nc   ->   dx_n = g'_n (sum(p_n) softmax(x_n) - p_n),
+    dp_n = -g'_n log_softmax(x_n)   (p: class probabilities, label smoothing and class
+    weights already folded in by the caller; "mean" divides by N)"""
+    grad_fn_name = "DivBackward1"
+
+    @staticmethod
+    def forward(ctx, x, probs, reduction):
+        losses, log_probs = B.kernels.soft_cross_entropy_forward(x, probs)
+        ctx.save_for_backward(log_probs, probs)
+        ctx.reduction = reduction
+        return reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        log_probs, probs = ctx.saved_tensors
+        g_rows = np.ascontiguousarray(spread(g, log_probs.shape[:1], ctx.reduction))
+        need_x, need_p = ctx.needs_input_grad[:2]
+        dx = B.kernels.soft_cross_entropy_backward(log_probs, probs, g_rows) if need_x else None
+        dp = B.kernels.mul(B.kernels.neg(log_probs), g_rows[:, None]) if need_p else None
+        return dx, dp, None
+
+
+class SoftCrossEntropySum(SoftCrossEntropy):
+    grad_fn_name = "NegBackward0"
+
+
+class NllLoss(Op):
+    """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        losses = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
+        ctx.args = (target, weight, ignore_index, reduction, x.shape[1],
+                    _class_denominator(target, weight, ignore_index, reduction))
+        return reduce(losses, reduction, ctx.args[5])
+
+    @staticmethod
+    def backward(ctx, g):
+        target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
+        g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
+        dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
+        return dx, None, None, None, None
+
+
+class BinaryCrossEntropy(Op):
+    """loss = -w (y log x + (1 - y) log(1 - x))   ->   dx = g' w (x - y) / (x (1 - x)),
+    dy = g' w (log(1 - x) - log x)"""
+    @staticmethod
+    def forward(ctx, x, y, weight, reduction):
+        if x.size and not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        ctx.save_for_backward(x, y)
+        ctx.weight, ctx.reduction = weight, reduction
+        return reduce(B.kernels.binary_cross_entropy(x, y, weight), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[:2]
+        gx, gy = B.kernels.binary_cross_entropy_backward(
+            x, y, spread(g, x.shape, ctx.reduction), ctx.weight, need_x, need_y)
+        return gx, gy, None, None
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """loss = w ((1 - y) x - l log_sigmoid(x)), l = 1 + (pos_weight - 1) y   ->
+    dx = g' w ((1 + p y - y) sigmoid(x) - p y), dy = g' w (log(1 - sigmoid(x)) - p log sigmoid(x))"""
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        ctx.save_for_backward(x, y)
+        ctx.weight, ctx.pos_weight, ctx.reduction = weight, pos_weight, reduction
+        return reduce(B.kernels.binary_cross_entropy_with_logits(x, y, weight, pos_weight),
+                      reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[:2]
+        gx, gy = B.kernels.binary_cross_entropy_with_logits_backward(
+            x, y, spread(g, x.shape, ctx.reduction), ctx.weight, ctx.pos_weight, need_x, need_y)
+        return gx, gy, None, None, None
