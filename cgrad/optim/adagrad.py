@@ -1,0 +1,64 @@
+"""Adagrad with learning-rate decay."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Adagrad, PyTorch's update (t counts this parameter's steps):
+
+        g = grad (negated if maximize) + weight_decay * p
+        s = s + g^2            (s starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: "
+                             f"{initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)      # add_param_group sets the state up front
+
+    def _init_state(self, p, group):
+        state = self.state[p]
+        state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+        state["sum"] = Tensor._make(np.full_like(p._data, group["initial_accumulator_value"],
+                                                 order="C"))
+
+    def add_param_group(self, param_group):
+        """As Optimizer's; Adagrad also creates each new parameter's state (step 0, sum)."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for p in group["params"]:
+            if p not in self.state:
+                self._init_state(p, group)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            states = [self.state[p] for p in params]
+            steps = [self._step_count(s) for s in states]
+            B.kernels.adagrad_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["sum"]._data for s in states], steps, lr=float(group["lr"]),
+                lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                eps=group["eps"], maximize=group["maximize"])
+            self._updated(params)
+        return loss

@@ -1,0 +1,215 @@
+"""Optimizer: the bookkeeping every optimizer shares (param groups, per-parameter state,
+zero_grad, state dicts). Subclasses implement step() with one fused backend kernel per group."""
+import collections
+import copy
+import itertools
+import warnings
+
+import numpy as np
+
+from .. import backends as B
+from ..autograd.grad_mode import enable_grad
+from ..tensor import Tensor
+
+
+class _Required:
+    """The default of a hyperparameter that every param group must give."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def _typename(x):
+    return "cgrad.FloatTensor" if isinstance(x, Tensor) else type(x).__name__
+
+
+class Optimizer:
+    """Base class of the optimizers: `params` is an iterable of Tensors, of (name, Tensor)
+    pairs, or of dicts (param groups, each with its own hyperparameters)."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {_typename(params)}")
+        self.state = collections.defaultdict(dict)
+        self.param_groups = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            for key in sorted(group):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with "params" and optional hyperparameters; the
+        missing ones come from the optimizer's defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = names
+        param_group["params"] = params
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + _typename(p))
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if len(params) != len(set(params)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error; see "
+                          "github.com/pytorch/pytorch/issues/40967 for more information",
+                          stacklevel=3)
+        seen = set()
+        for group in self.param_groups:
+            seen.update(group["params"])
+        if not seen.isdisjoint(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of every optimized parameter: to None (default), or to zeros in
+        place with the backend's zeroing kernel."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                    continue
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
+                B.kernels.zero_(p.grad._data)
+                p.grad._version_counter.value += 1
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    # ---- helpers for the subclasses' step ------------------------------------------------------
+    @staticmethod
+    def _call_closure(closure):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    @staticmethod
+    def _with_grad(group):
+        """The group's parameters that have a gradient (the others are skipped, as PyTorch)."""
+        params = [p for p in group["params"] if p.grad is not None]
+        for p in params:
+            if p.grad._data.shape != p._data.shape:
+                raise RuntimeError(f"gradient of shape {list(p.grad.shape)} does not match its "
+                                   f"parameter of shape {list(p.shape)}")
+        return params
+
+    @staticmethod
+    def _updated(params):
+        """Count the in-place update of each parameter (autograd's version check sees it)."""
+        for p in params:
+            p._version_counter.value += 1
+
+    @staticmethod
+    def _step_count(state):
+        """Increment state["step"] (a 0-d float32 tensor, as PyTorch) and return it as an int."""
+        step = state["step"]
+        step._data[...] = step._data + 1
+        return int(step._data)
+
+    # ---- state dicts ---------------------------------------------------------------------------
+    def state_dict(self):
+        """{"state": {param index: per-parameter state}, "param_groups": [hyperparameters with
+        "params" as indices]}, PyTorch's format; the tensors are the live state (not copies)."""
+        index = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index.setdefault(id(p), i)
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state saved by state_dict() into an optimizer over the same parameters:
+        the hyperparameters of each group and a copy of every parameter's state (floating-point
+        tensors cast to the parameter's dtype, "step" kept)."""
+        groups = self.param_groups
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = dict(zip(itertools.chain.from_iterable(g["params"] for g in saved_groups),
+                          itertools.chain.from_iterable(g["params"] for g in groups)))
+        state = collections.defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = _cast(param, v)
+            else:
+                state[k] = v
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+        self.__setstate__({"state": state, "param_groups": saved_groups})
+
+
+def _cast(param, value, key=None):
+    """A copy of a loaded state value: tensors copied (floating ones in the parameter's dtype,
+    except "step"), containers rebuilt."""
+    if isinstance(value, Tensor):
+        data = value._data
+        if key != "step" and param.is_floating_point() and data.dtype.kind == "f":
+            data = data.astype(param._data.dtype)
+        return Tensor._make(np.array(data, order="C"))
+    if isinstance(value, dict):
+        return {k: _cast(param, v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(param, v) for v in value)
+    return value

@@ -1,0 +1,67 @@
+"""RMSprop, plain or centered, with optional momentum."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop, PyTorch's update:
+
+        g = grad (negated if maximize) + weight_decay * p
+        v = alpha * v + (1 - alpha) * g^2
+        a = alpha * a + (1 - alpha) * g;  d = sqrt(v - a^2) + eps   (centered)
+                                          d = sqrt(v) + eps         (otherwise)
+        b = momentum * b + g / d;  p = p - lr * b                   (momentum > 0)
+        p = p - lr * g / d                                          (otherwise)
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            momentum, centered = group["momentum"], group["centered"]
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+                    state["square_avg"] = Tensor._make(np.zeros_like(p._data, order="C"))
+                    if momentum > 0:
+                        state["momentum_buffer"] = Tensor._make(np.zeros_like(p._data,
+                                                                              order="C"))
+                    if centered:
+                        state["grad_avg"] = Tensor._make(np.zeros_like(p._data, order="C"))
+                self._step_count(state)
+            states = [self.state[p] for p in params]
+            B.kernels.rmsprop_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["square_avg"]._data for s in states],
+                [s["momentum_buffer"]._data if momentum > 0 else None for s in states],
+                [s["grad_avg"]._data if centered else None for s in states],
+                lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+                maximize=group["maximize"])
+            self._updated(params)
+        return loss

@@ -1,0 +1,53 @@
+"""SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's update:
+
+        g = grad (negated if maximize) + weight_decay * p
+        b = g at the first step, else momentum * b + (1 - dampening) * g
+        g = g + momentum * b if nesterov else b          (when momentum != 0)
+        p = p - lr * g
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            uses_momentum = group["momentum"] != 0
+            bufs = [self.state[p].get("momentum_buffer") if uses_momentum else None
+                    for p in params]
+            arrays = [None if b is None else b._data for b in bufs]
+            B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
+                                arrays, lr=float(group["lr"]), momentum=group["momentum"],
+                                dampening=group["dampening"],
+                                weight_decay=group["weight_decay"],
+                                nesterov=group["nesterov"], maximize=group["maximize"])
+            if uses_momentum:          # the kernel filled the first-step buffers in
+                for p, buf, arr in zip(params, bufs, arrays):
+                    if buf is None:
+                        self.state[p]["momentum_buffer"] = Tensor._make(arr)
+            self._updated(params)
+        return loss
