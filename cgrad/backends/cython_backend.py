@@ -1,59 +1,253 @@
 """The Cython backend: compiled kernels where they pay, the NumPy reference elsewhere.
 
-Each override handles the layouts its kernel takes (C-contiguous, same shape, float32 or
-float64) and hands anything else (broadcast, strided, mixed dtypes, integers) to the NumPy
-implementation it inherits, so every input gets the right answer.
+Each override takes the layouts its kernel handles (C-contiguous, aligned, native float32 or
+float64, one dtype, the broadcast patterns below) and hands anything else (strided views,
+mixed dtypes, integers, other broadcasts) to the NumPy implementation it inherits, so every
+input gets the right answer. Inputs smaller than `min_size` elements also go to NumPy, whose
+per-call cost is lower than the layout checks here (tests set min_size = 0).
+
+Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
+ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
+third grid dimension go to NumPy. Binary backward kernels return each input's gradient
+already reduced to that input's shape (the engine's sum_to_shape is then a no-op), added into
+the `acc` buffer when one of that shape and dtype is given.
 """
 import numpy as np
 
+from .._C import binary as _bn
 from .._C import elementwise as _ew
 from .._C import grad as _grad
 from .numpy_backend import NumpyKernels
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ndarray = np.ndarray
+_FULL, _ROW, _COL, _SCALAR = _bn.FULL, _bn.ROW, _bn.COL, _bn.SCALAR
+
+
+def _usable(a, dtype):
+    """Whether the compiled kernels may read a directly: a C-contiguous, aligned ndarray of
+    dtype (a native float32/float64)."""
+    return (type(a) is _ndarray and a.dtype == dtype and a.flags.c_contiguous
+            and a.flags.aligned)
+
+
+def _writable(a, dtype):
+    return _usable(a, dtype) and a.flags.writeable
 
 
 def flat_same_layout(*arrays):
-    """1-D views of arrays if all are C-contiguous with one shape and one float dtype; else
-    None (the caller falls back to NumPy)."""
+    """1-D views of arrays if all are C-contiguous, aligned, with one shape and one float
+    dtype; else None (the caller falls back to NumPy)."""
     first = arrays[0]
-    if first.dtype not in _FLOATS:
+    if type(first) is not _ndarray or first.dtype not in _FLOATS:
         return None
+    dtype, shape = first.dtype, first.shape
     for a in arrays:
-        if (type(a) is not np.ndarray or a.shape != first.shape or a.dtype != first.dtype
-                or not a.flags.c_contiguous):
+        if not _usable(a, dtype) or a.shape != shape:
             return None
     return [a.reshape(-1) for a in arrays]
 
 
 def _writable_flat(out, *inputs):
     """flat_same_layout for an output buffer too, which must also be writeable."""
-    if not out.flags.writeable:
+    if type(out) is not _ndarray or not out.flags.writeable:
         return None
     return flat_same_layout(out, *inputs)
 
 
+def _grid(shape, arrays):
+    """(R, C, modes): shape seen as an R x C grid and each array's mode on it (arrays are
+    C-contiguous, their shapes broadcast to shape); None if a third grid dimension is needed.
+    Dims where every array agrees on broadcast-or-not merge into one grid dimension."""
+    nd = len(shape)
+    groups = []                        # [size, pattern]: bit j set if array j varies there
+    for i in range(nd):
+        n = shape[i]
+        if n == 1:
+            continue
+        pat = 0
+        for j, x in enumerate(arrays):
+            k = i - nd + x.ndim
+            if k >= 0 and x.shape[k] != 1:
+                pat |= 1 << j
+        if groups and groups[-1][1] == pat:
+            groups[-1][0] *= n
+        else:
+            groups.append([n, pat])
+    if len(groups) > 2:
+        return None
+    if len(groups) == 2:
+        (R, pr), (C, pc) = groups
+    else:
+        R, pr = 1, -1
+        C, pc = (groups[0][0], groups[0][1]) if groups else (1, -1)
+    modes = []
+    for j in range(len(arrays)):
+        on_r, on_c = pr >> j & 1, pc >> j & 1
+        modes.append(_FULL if on_r and on_c else _ROW if on_c else _COL if on_r else _SCALAR)
+    return R, C, modes
+
+
+def _operand(x, dtype):
+    """x as an array the kernels read: itself, or a Python number as a 1-element array of
+    dtype (NumPy treats Python numbers as weak: float32 * 2.5 stays float32); None if neither."""
+    if type(x) is _ndarray:
+        return x if _usable(x, dtype) else None
+    if type(x) is float or type(x) is int:
+        try:
+            return np.array([x], dtype)
+        except OverflowError:          # an int too large for the dtype: NumPy decides
+            return None
+    return None
+
+
 class CythonKernels(NumpyKernels):
     name = "cython"
+    min_size = 4096
 
     # ---- gradient buffers --------------------------------------------------------------
     def accumulate_(self, acc, g):
-        if acc.flags.writeable and acc.flags.c_contiguous and acc.dtype in _FLOATS:
-            if g.dtype == acc.dtype and g.shape == acc.shape and g.flags.c_contiguous:
+        if acc.flags.writeable and _usable(acc, acc.dtype) and acc.dtype in _FLOATS:
+            if g.shape == acc.shape and _usable(g, acc.dtype):
                 _grad.accumulate_(acc.reshape(-1), g.reshape(-1))
                 return acc
-            if g.size == 1 and g.ndim <= acc.ndim:
+            if g.size == 1 and g.ndim <= acc.ndim and g.dtype == acc.dtype:
                 _grad.accumulate_scalar_(acc.reshape(-1), acc.dtype.type(g.reshape(())))
                 return acc
         return super().accumulate_(acc, g)
 
     def zero_(self, a):
-        if a.flags.c_contiguous and a.flags.writeable and a.dtype in _FLOATS:
+        if a.flags.writeable and a.dtype in _FLOATS and _usable(a, a.dtype):
             _grad.zero_(a.reshape(-1))
             return a
         return super().zero_(a)
 
-    # ---- elementwise -------------------------------------------------------------------
+    # ---- binary elementwise ----------------------------------------------------------
+    def _binary_layout(self, a, b, shape=None):
+        """(dtype, x, y, R, C, xm, ym) for the compiled binary kernels, or None."""
+        ta, tb = type(a) is _ndarray, type(b) is _ndarray
+        if ta:
+            dtype = a.dtype
+            if tb and b.dtype != dtype:
+                return None
+        elif tb:
+            dtype = b.dtype
+        else:
+            return None
+        if dtype not in _FLOATS:
+            return None
+        if ta and tb and a.shape == b.shape and (shape is None or shape == a.shape):
+            n = a.size
+            if n < self.min_size or not (_usable(a, dtype) and _usable(b, dtype)):
+                return None
+            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL
+        x, y = _operand(a, dtype), _operand(b, dtype)
+        if x is None or y is None:
+            return None
+        if shape is None:
+            try:
+                shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+            except ValueError:
+                return None                      # NumPy raises its own message
+        grid = _grid(shape, [x if ta else x.reshape(()), y if tb else y.reshape(())])
+        if grid is None:
+            return None
+        R, C, (xm, ym) = grid
+        if R * C < self.min_size:
+            return None
+        return dtype, x.reshape(-1), y.reshape(-1), R, C, xm, ym
+
+    def _binary(self, op, a, b, fallback):
+        layout = self._binary_layout(a, b)
+        if layout is None:
+            return fallback(a, b)
+        dtype, x, y, R, C, xm, ym = layout
+        shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+        out = np.empty(shape, dtype)
+        _bn.binary_(op, x, xm, y, ym, out.reshape(-1), R, C)
+        return out
+
+    def add(self, a, b):
+        return self._binary(_bn.ADD, a, b, super().add)
+
+    def sub(self, a, b):
+        return self._binary(_bn.SUB, a, b, super().sub)
+
+    def mul(self, a, b):
+        return self._binary(_bn.MUL, a, b, super().mul)
+
+    def div(self, a, b):
+        return self._binary(_bn.DIV, a, b, super().div)
+
+    def maximum(self, a, b):
+        return self._binary(_bn.MAXIMUM, a, b, super().maximum)
+
+    def minimum(self, a, b):
+        return self._binary(_bn.MINIMUM, a, b, super().minimum)
+
+    def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b, out=None):
+        """Both input gradients in one pass over g, each reduced to its input's shape and
+        added into acc_a / acc_b when given; None if the layout is not one the kernel takes."""
+        if type(g) is not _ndarray:
+            return None
+        layout = self._binary_layout(a, b, g.shape)
+        if layout is None:
+            return None
+        dtype, x, y, R, C, xm, ym = layout
+        if not _usable(g, dtype) or (out is not None and not (_usable(out, dtype)
+                                                               and out.shape == g.shape)):
+            return None
+        if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
+            return None
+        add_a = need_a and acc_a is not None and acc_a.shape == a.shape and _writable(acc_a,
+                                                                                       dtype)
+        add_b = need_b and acc_b is not None and acc_b.shape == b.shape and _writable(acc_b,
+                                                                                       dtype)
+        ga = (acc_a if add_a else np.empty(a.shape, dtype)) if need_a else None
+        gb = (acc_b if add_b else np.empty(b.shape, dtype)) if need_b else None
+        gf = g.reshape(-1)
+        _bn.binary_backward_(op, x, xm, y, ym, gf, gf if out is None else out.reshape(-1),
+                             gf[:1] if ga is None else ga.reshape(-1),
+                             gf[:1] if gb is None else gb.reshape(-1),
+                             need_a, need_b, add_a, add_b, R, C)
+        return ga, gb
+
+    def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        r = self._binary_backward(_bn.MUL, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else super().mul_backward(a, b, g, need_a, need_b, acc_a,
+                                                             acc_b)
+
+    def div_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        r = self._binary_backward(_bn.DIV, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else super().div_backward(a, b, g, need_a, need_b, acc_a,
+                                                             acc_b)
+
+    def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        r = self._binary_backward(_bn.POW, a, b, g, need_a, need_b, acc_a, acc_b, out)
+        return r if r is not None else super().pow_backward(a, b, out, g, need_a, need_b,
+                                                             acc_a, acc_b)
+
+    def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        r = self._binary_backward(_bn.MAXIMUM, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else super().maximum_backward(a, b, g, need_a, need_b,
+                                                                 acc_a, acc_b)
+
+    def minimum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        r = self._binary_backward(_bn.MINIMUM, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else super().minimum_backward(a, b, g, need_a, need_b,
+                                                                 acc_a, acc_b)
+
+    def sum_to_shape(self, g, shape):
+        """g summed down to shape in one pass (the add kernel's backward with one side)."""
+        if (type(g) is _ndarray and g.dtype in _FLOATS and g.size >= self.min_size
+                and _usable(g, g.dtype) and len(shape) <= g.ndim):
+            target = np.empty(shape, g.dtype)
+            r = self._binary_backward(_bn.ADD, target, g, g, True, False, None, None)
+            if r is not None:
+                return r[0]
+        return super().sum_to_shape(g, shape)
+
+    # ---- unary elementwise -------------------------------------------------------------
     def _unary_backward(self, kernel, fallback, y, g, acc):
         add = acc is not None and acc.shape == g.shape
         out = acc if add else np.empty_like(y, order="C")
@@ -79,16 +273,3 @@ class CythonKernels(NumpyKernels):
             return super().relu(x)
         _ew.relu_(flat[0], flat[1])
         return out
-
-    def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
-            return super().mul_backward(a, b, g, need_a, need_b, acc_a, acc_b)
-        add_a = acc_a is not None and acc_a.shape == g.shape
-        add_b = acc_b is not None and acc_b.shape == g.shape
-        ga = acc_a if add_a else np.empty_like(g, order="C")
-        gb = acc_b if add_b else np.empty_like(g, order="C")
-        flat = flat_same_layout(a, b, g, ga, gb)
-        if flat is None or not (ga.flags.writeable and gb.flags.writeable):
-            return super().mul_backward(a, b, g, need_a, need_b, acc_a, acc_b)
-        _ew.mul_backward_(*flat, need_a, need_b, add_a, add_b)
-        return (ga if need_a else None), (gb if need_b else None)

@@ -162,6 +162,8 @@ class PowScalar(Op):
 class Pow(Op):
     """y = a ** b   ->   da = g * b * a**(b-1), db = g * y * ln(a)"""
     grad_fn_name = "PowBackward1"
+    accumulates = True
+    returns_fresh = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -171,9 +173,9 @@ class Pow(Op):
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         a, b, y = ctx.saved_tensors
-        return B.kernels.pow_backward(a, b, y, g, *ctx.needs_input_grad)
+        return B.kernels.pow_backward(a, b, y, g, *ctx.needs_input_grad, *acc)
 
 
 class RPow(Op):
@@ -197,6 +199,9 @@ class RPow(Op):
 
 class Maximum(Op):
     """y = max(a, b)   ->   g to the larger, halves on ties"""
+    accumulates = True
+    returns_fresh = True
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
@@ -204,13 +209,16 @@ class Maximum(Op):
         return B.kernels.maximum(a, b)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         a, b = ctx.saved_tensors
-        return B.kernels.maximum_backward(a, b, g, *ctx.needs_input_grad)
+        return B.kernels.maximum_backward(a, b, g, *ctx.needs_input_grad, *acc)
 
 
 class Minimum(Op):
     """y = min(a, b)   ->   g to the smaller, halves on ties"""
+    accumulates = True
+    returns_fresh = True
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
@@ -218,9 +226,9 @@ class Minimum(Op):
         return B.kernels.minimum(a, b)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         a, b = ctx.saved_tensors
-        return B.kernels.minimum_backward(a, b, g, *ctx.needs_input_grad)
+        return B.kernels.minimum_backward(a, b, g, *ctx.needs_input_grad, *acc)
 
 
 class Where(Op):

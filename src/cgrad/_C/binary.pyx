@@ -1,0 +1,441 @@
+"""Binary elementwise kernels (add, sub, mul, div, pow, maximum, minimum) on a 2-D grid.
+
+The Python adapter collapses a broadcast a op b into an R x C grid: each operand is FULL
+(indexed r*C + c), ROW (one row, index c: a bias), COL (one column, index r) or SCALAR. The
+backward writes a FULL operand's gradient elementwise and reduces a broadcast operand's
+gradient in the same pass, through fixed-size task partials added in task order: no
+full-size temporary, and the same bits for any thread count.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport pow, powf, log, logf
+from libc.stdlib cimport malloc, free
+from cgrad._C._parallel cimport MIN_PARALLEL
+
+ctypedef struct OpAdd:
+    char tag
+ctypedef struct OpSub:
+    char tag
+ctypedef struct OpMul:
+    char tag
+ctypedef struct OpDiv:
+    char tag
+ctypedef struct OpPow:
+    char tag
+ctypedef struct OpMax:
+    char tag
+ctypedef struct OpMin:
+    char tag
+
+# a compile-time template parameter: each op gets its own specialised, vectorisable loops
+ctypedef fused binop:
+    OpAdd
+    OpSub
+    OpMul
+    OpDiv
+    OpPow
+    OpMax
+    OpMin
+
+cpdef enum:
+    ADD = 0
+    SUB = 1
+    MUL = 2
+    DIV = 3
+    POW = 4
+    MAXIMUM = 5
+    MINIMUM = 6
+
+cpdef enum:
+    FULL = 0
+    ROW = 1
+    COL = 2
+    SCALAR = 3
+
+cdef enum:
+    TASK = 65536      # elements per parallel task: fixed, so partial sums never depend on threads
+    SEG = 2048        # a row segment: both gradients' loops reread it from L1
+    SET = 0
+    ADDTO = 1
+    SUM = 2
+
+
+cdef inline floating _pow(floating x, floating y) noexcept nogil:
+    if floating is float:
+        return powf(x, y)
+    else:
+        return pow(x, y)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
+    """x op y, as NumPy computes it (maximum/minimum propagate NaN)"""
+    if binop is OpAdd:
+        return x + y
+    elif binop is OpSub:
+        return x - y
+    elif binop is OpMul:
+        return x * y
+    elif binop is OpDiv:
+        return x / y
+    elif binop is OpPow:
+        return _pow(x, y)
+    elif binop is OpMax:
+        return x if (x > y or x != x) else y
+    else:
+        return x if (x < y or x != x) else y
+
+
+cdef inline floating _da(binop* t, floating g, floating x, floating y, floating o) noexcept nogil:
+    """d(x op y)/dx * g, in NumpyKernels' operation order (o is the forward output)"""
+    cdef floating zero = 0, one = 1, half = 0.5
+    if binop is OpAdd or binop is OpSub:
+        return g
+    elif binop is OpMul:
+        return g * y
+    elif binop is OpDiv:
+        return g / y
+    elif binop is OpPow:
+        return zero if y == zero else g * y * _pow(x, y - one)
+    elif binop is OpMax:
+        return g if x > y else (g * half if x == y else zero)
+    else:
+        return g if x < y else (g * half if x == y else zero)
+
+
+cdef inline floating _db(binop* t, floating g, floating x, floating y, floating o) noexcept nogil:
+    """d(x op y)/dy * g, in NumpyKernels' operation order"""
+    cdef floating zero = 0, half = 0.5
+    if binop is OpAdd:
+        return g
+    elif binop is OpSub:
+        return -g
+    elif binop is OpMul:
+        return g * x
+    elif binop is OpDiv:
+        return -g * x / (y * y)
+    elif binop is OpPow:
+        return zero if (x == zero and y >= zero) else g * o * _log(x)
+    elif binop is OpMax:
+        return g if y > x else (g * half if x == y else zero)
+    else:
+        return g if y < x else (g * half if x == y else zero)
+
+
+# ---- forward -----------------------------------------------------------------------------------
+cdef inline void _fwd_seg(binop* t, const floating* x, Py_ssize_t sx, const floating* y,
+                          Py_ssize_t sy, floating* out, Py_ssize_t n) noexcept nogil:
+    # called with literal strides 0/1: once inlined, each call is its own vectorised loop
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = _f(t, x[i * sx], y[i * sy])
+
+
+cdef inline const floating* _at(const floating* p, int mode, Py_ssize_t r, Py_ssize_t c,
+                                Py_ssize_t C) noexcept nogil:
+    if mode == FULL:
+        return p + r * C + c
+    elif mode == ROW:
+        return p + c
+    elif mode == COL:
+        return p + r
+    return p
+
+
+cdef void _fwd_task(binop* t, Py_ssize_t task, const floating* x, int xm, const floating* y,
+                    int ym, floating* out, Py_ssize_t R, Py_ssize_t C, Py_ssize_t RB,
+                    Py_ssize_t CC, Py_ssize_t ncc) noexcept nogil:
+    cdef Py_ssize_t r, r0 = (task // ncc) * RB, c0 = (task % ncc) * CC
+    cdef Py_ssize_t r1 = min(R, r0 + RB), n = min(C, c0 + CC) - c0
+    cdef bint ux = xm == FULL or xm == ROW, uy = ym == FULL or ym == ROW
+    cdef const floating* xp
+    cdef const floating* yp
+    for r in range(r0, r1):
+        xp = _at(x, xm, r, c0, C)
+        yp = _at(y, ym, r, c0, C)
+        if ux and uy:
+            _fwd_seg(t, xp, 1, yp, 1, out + r * C + c0, n)
+        elif uy:
+            _fwd_seg(t, xp, 0, yp, 1, out + r * C + c0, n)
+        elif ux:
+            _fwd_seg(t, xp, 1, yp, 0, out + r * C + c0, n)
+        else:
+            _fwd_seg(t, xp, 0, yp, 0, out + r * C + c0, n)
+
+
+cdef void _fwd(binop* t, const floating* x, int xm, const floating* y, int ym, floating* out,
+               Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
+    cdef Py_ssize_t ncc = (C + CC - 1) // CC, ntask = ((R + RB - 1) // RB) * ncc, task
+    for task in prange(ntask, schedule="static",
+                       use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
+        _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
+
+
+cdef Py_ssize_t _length(int mode, Py_ssize_t R, Py_ssize_t C):
+    return R * C if mode == FULL else C if mode == ROW else R if mode == COL else 1
+
+
+cdef int _check(Py_ssize_t n, int mode, Py_ssize_t R, Py_ssize_t C, str name) except -1:
+    if mode < FULL or mode > SCALAR:
+        raise ValueError(f"{name}: unknown broadcast mode {mode}")
+    if n != _length(mode, R, C):
+        raise ValueError(f"{name} has {n} elements, expected {_length(mode, R, C)} for a "
+                         f"{R}x{C} grid in mode {mode}")
+    return 0
+
+
+def binary_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym,
+            floating[::1] out, Py_ssize_t R, Py_ssize_t C):
+    """out[r, c] = x[r, c] op y[r, c] over an R x C grid, x and y indexed by their modes"""
+    _check(x.shape[0], xm, R, C, "x")
+    _check(y.shape[0], ym, R, C, "y")
+    _check(out.shape[0], FULL, R, C, "out")
+    if R * C == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef const floating* yp = &y[0]
+    cdef floating* op_ = &out[0]
+    with nogil:
+        if op == ADD:
+            _fwd(<OpAdd*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == SUB:
+            _fwd(<OpSub*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == MUL:
+            _fwd(<OpMul*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == DIV:
+            _fwd(<OpDiv*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == POW:
+            _fwd(<OpPow*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == MAXIMUM:
+            _fwd(<OpMax*> NULL, xp, xm, yp, ym, op_, R, C)
+        elif op == MINIMUM:
+            _fwd(<OpMin*> NULL, xp, xm, yp, ym, op_, R, C)
+    if op < ADD or op > MINIMUM:
+        raise ValueError(f"unknown binary op {op}")
+
+
+# ---- backward ----------------------------------------------------------------------------------
+cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const floating* g,
+                          const floating* x, Py_ssize_t sx, const floating* y, Py_ssize_t sy,
+                          const floating* o, Py_ssize_t n) noexcept nogil:
+    """One gradient over a row segment: d[i] = term (SET), d[i] += term (ADDTO), or return
+    the segment's sum of terms (SUM, four running sums for speed)."""
+    cdef Py_ssize_t i
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    if kind == SET:
+        for i in range(n):
+            d[i] = (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
+                    else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+        return s0
+    if kind == ADDTO:
+        for i in range(n):
+            d[i] += (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
+                     else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+        return s0
+    i = 0
+    while i + 4 <= n:
+        if side_b:
+            s0 = s0 + _db(t, g[i], x[i * sx], y[i * sy], o[i])
+            s1 = s1 + _db(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
+            s2 = s2 + _db(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
+            s3 = s3 + _db(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
+        else:
+            s0 = s0 + _da(t, g[i], x[i * sx], y[i * sy], o[i])
+            s1 = s1 + _da(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
+            s2 = s2 + _da(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
+            s3 = s3 + _da(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
+        i = i + 4
+    while i < n:
+        s0 = s0 + (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
+                   else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+        i = i + 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline floating _seg_strided(binop* t, bint side_b, int kind, floating* d,
+                                  const floating* g, const floating* x, bint ux,
+                                  const floating* y, bint uy, const floating* o,
+                                  Py_ssize_t n) noexcept nogil:
+    # literal strides, so that each branch inlines into its own vectorised loop
+    if ux and uy:
+        return _seg(t, side_b, kind, d, g, x, 1, y, 1, o, n)
+    elif uy:
+        return _seg(t, side_b, kind, d, g, x, 0, y, 1, o, n)
+    else:
+        return _seg(t, side_b, kind, d, g, x, 1, y, 0, o, n)
+
+
+cdef inline void _grad_seg(binop* t, bint side_b, int mode, bint add, floating* grad,
+                           floating* part, Py_ssize_t task, Py_ssize_t r, Py_ssize_t r0,
+                           Py_ssize_t s, Py_ssize_t C, Py_ssize_t cc, Py_ssize_t R,
+                           Py_ssize_t rb, const floating* g, const floating* xp, bint ux,
+                           const floating* yp, bint uy, const floating* o,
+                           Py_ssize_t n) noexcept nogil:
+    """Route one segment's gradient to its place: the gradient itself (FULL), the task's
+    partial row (ROW), the partial sum of row r (COL) or of the task (SCALAR)."""
+    if mode == FULL:
+        _seg_strided(t, side_b, ADDTO if add else SET, grad + r * C + s, g, xp, ux, yp, uy,
+                     o, n)
+    elif mode == ROW:
+        _seg_strided(t, side_b, ADDTO if r > r0 else SET, part + rb * C + s, g, xp, ux, yp,
+                     uy, o, n)
+    elif mode == COL:
+        part[cc * R + r] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, o, n)
+    else:
+        part[task] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, o, n)
+
+
+cdef void _bwd_task(binop* t, Py_ssize_t task, const floating* x, int xm, const floating* y,
+                    int ym, const floating* g, const floating* o, floating* ga, floating* gb,
+                    bint need_a, bint need_b, bint add_a, bint add_b, floating* pa,
+                    floating* pb, Py_ssize_t R, Py_ssize_t C, Py_ssize_t RB, Py_ssize_t CC,
+                    Py_ssize_t ncc) noexcept nogil:
+    cdef Py_ssize_t rb = task // ncc, cc = task % ncc
+    cdef Py_ssize_t r, r0 = rb * RB, c0 = cc * CC, s, n
+    cdef Py_ssize_t r1 = min(R, r0 + RB), c1 = min(C, c0 + CC)
+    cdef bint ux = xm == FULL or xm == ROW, uy = ym == FULL or ym == ROW
+    cdef floating zero = 0
+    if need_a and xm == SCALAR:
+        pa[task] = zero
+    if need_b and ym == SCALAR:
+        pb[task] = zero
+    for r in range(r0, r1):
+        if need_a and xm == COL:
+            pa[cc * R + r] = zero
+        if need_b and ym == COL:
+            pb[cc * R + r] = zero
+        s = c0
+        while s < c1:
+            n = min(<Py_ssize_t> SEG, c1 - s)
+            if need_a:
+                _grad_seg(t, False, xm, add_a, ga, pa, task, r, r0, s, C, cc, R, rb,
+                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy,
+                          o + r * C + s, n)
+            if need_b:
+                _grad_seg(t, True, ym, add_b, gb, pb, task, r, r0, s, C, cc, R, rb,
+                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy,
+                          o + r * C + s, n)
+            s = s + n
+
+
+cdef void _combine(floating* grad, bint add, const floating* part, Py_ssize_t nparts,
+                   Py_ssize_t n) noexcept nogil:
+    """grad[j] (+)= part[0, j] + part[1, j] + ... in part order, for j < n"""
+    cdef Py_ssize_t j, k
+    cdef floating s
+    for j in range(n):
+        s = part[j]
+        for k in range(1, nparts):
+            s = s + part[k * n + j]
+        grad[j] = grad[j] + s if add else s
+
+
+cdef Py_ssize_t _nparts(int mode, Py_ssize_t R, Py_ssize_t C, Py_ssize_t nrb,
+                        Py_ssize_t ncc) noexcept nogil:
+    """Size of the partial-sum buffer a broadcast operand's gradient needs."""
+    if mode == ROW:
+        return nrb * C
+    elif mode == COL:
+        return ncc * R
+    elif mode == SCALAR:
+        return nrb * ncc
+    return 0
+
+
+cdef int _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
+              const floating* g, const floating* o, floating* ga, floating* gb, bint need_a,
+              bint need_b, bint add_a, bint add_b, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
+    cdef Py_ssize_t ncc = (C + CC - 1) // CC, nrb = (R + RB - 1) // RB
+    cdef Py_ssize_t ntask = nrb * ncc, task
+    cdef Py_ssize_t na = _nparts(xm, R, C, nrb, ncc) if need_a else 0
+    cdef Py_ssize_t nb = _nparts(ym, R, C, nrb, ncc) if need_b else 0
+    cdef floating* pa = NULL
+    cdef floating* pb = NULL
+    if na:
+        pa = <floating*> malloc(na * sizeof(floating))
+    if nb:
+        pb = <floating*> malloc(nb * sizeof(floating))
+    if (na and pa == NULL) or (nb and pb == NULL):
+        free(pa)
+        free(pb)
+        return -1
+    for task in prange(ntask, schedule="static",
+                       use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
+        _bwd_task(t, task, x, xm, y, ym, g, o, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
+                  R, C, RB, CC, ncc)
+    if na:
+        _combine(ga, add_a, pa, na // _length_nogil(xm, R, C), _length_nogil(xm, R, C))
+    if nb:
+        _combine(gb, add_b, pb, nb // _length_nogil(ym, R, C), _length_nogil(ym, R, C))
+    free(pa)
+    free(pb)
+    return 0
+
+
+cdef inline Py_ssize_t _length_nogil(int mode, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    return R * C if mode == FULL else C if mode == ROW else R if mode == COL else 1
+
+
+def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym,
+                     const floating[::1] g, const floating[::1] o, floating[::1] ga,
+                     floating[::1] gb, bint need_a, bint need_b, bint add_a, bint add_b,
+                     Py_ssize_t R, Py_ssize_t C):
+    """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over an R x C grid, one pass over g:
+    a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. o is
+    the forward output (read by pow only; pass g otherwise). An unneeded gradient may be any
+    1-element buffer."""
+    _check(x.shape[0], xm, R, C, "x")
+    _check(y.shape[0], ym, R, C, "y")
+    _check(g.shape[0], FULL, R, C, "g")
+    _check(o.shape[0], FULL, R, C, "o")
+    if need_a:
+        _check(ga.shape[0], xm, R, C, "ga")
+    if need_b:
+        _check(gb.shape[0], ym, R, C, "gb")
+    if op < ADD or op > MINIMUM:
+        raise ValueError(f"unknown binary op {op}")
+    if R * C == 0 or not (need_a or need_b):
+        if need_a and not add_a and ga.shape[0]:
+            ga[:] = 0        # a sum over nothing
+        if need_b and not add_b and gb.shape[0]:
+            gb[:] = 0
+        return
+    cdef const floating* xp = &x[0]
+    cdef const floating* yp = &y[0]
+    cdef const floating* gp = &g[0]
+    cdef const floating* opp = &o[0]
+    cdef floating* gap = &ga[0] if need_a else NULL
+    cdef floating* gbp = &gb[0] if need_b else NULL
+    cdef int err = 0
+    with nogil:
+        if op == ADD:
+            err = _bwd(<OpAdd*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        elif op == SUB:
+            err = _bwd(<OpSub*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        elif op == MUL:
+            err = _bwd(<OpMul*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        elif op == DIV:
+            err = _bwd(<OpDiv*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        elif op == POW:
+            err = _bwd(<OpPow*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        elif op == MAXIMUM:
+            err = _bwd(<OpMax*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+        else:
+            err = _bwd(<OpMin*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+                       add_a, add_b, R, C)
+    if err:
+        raise MemoryError("binary_backward_: no memory for the partial sums")

@@ -1,0 +1,369 @@
+"""Every CythonKernels override against the NumPy reference (NumpyKernels), on every layout
+the kernels may meet: contiguous, transposed, strided, negative strides, broadcast views,
+zero-size, unaligned, read-only, float32, float64 and mixed dtypes. Plain arithmetic must
+match bit for bit; libm calls, reductions and BLAS within a per-dtype tolerance."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import cgrad
+from cgrad.backends import CythonKernels, NumpyKernels
+
+pytestmark = pytest.mark.skipif(CythonKernels is None and
+                                os.environ.get("CGRAD_EXPECT_NO_EXTENSION") == "1",
+                                reason="built without the extension on purpose")
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["contiguous", "transposed", "strided", "negative", "broadcast", "empty",
+           "unaligned", "readonly"]
+TOL = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-5),
+       np.dtype(np.float64): dict(rtol=1e-12, atol=1e-12)}
+REF = NumpyKernels()
+
+
+def test_extension_loaded():
+    """The compiled backend must load, unless CGRAD_EXPECT_NO_EXTENSION=1 says otherwise."""
+    if os.environ.get("CGRAD_EXPECT_NO_EXTENSION") == "1":
+        pytest.skip("CGRAD_EXPECT_NO_EXTENSION=1")
+    assert CythonKernels is not None, cgrad.backends.cython_import_error
+    assert "cython" in cgrad.backends.available()
+
+
+@pytest.fixture
+def ck():
+    """A CythonKernels that takes every size to its compiled path (min_size 0)."""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    k = CythonKernels()
+    k.min_size = 0
+    return k
+
+
+def make(layout, dtype, shape, rng=None, low=-2.0, high=2.0):
+    """An array of shape with the given memory layout (values uniform in [low, high))."""
+    rng = rng or np.random.default_rng(abs(hash((layout, shape))) % 2**32)
+    dtype = np.dtype(dtype)
+
+    def values(s):
+        return rng.uniform(low, high, s).astype(dtype)
+    if layout == "contiguous":
+        return values(shape)
+    if layout == "transposed":
+        return values(shape[::-1]).T
+    if layout == "strided":
+        return values(shape[:-1] + (2 * shape[-1],))[..., ::2] if shape else values(shape)
+    if layout == "negative":
+        return values(shape)[..., ::-1] if shape else values(shape)
+    if layout == "broadcast":
+        return np.broadcast_to(values((1,) + shape[1:]), shape) if shape else values(shape)
+    if layout == "empty":
+        return values((0,) + shape[1:])
+    if layout == "unaligned":
+        n = int(np.prod(shape))
+        raw = np.empty(n * dtype.itemsize + 1, np.uint8)[1:]
+        a = raw.view(dtype).reshape(shape)
+        a[...] = values(shape)
+        return a
+    if layout == "readonly":
+        a = values(shape)
+        a.flags.writeable = False
+        return a
+    raise ValueError(layout)
+
+
+def assert_same(actual, expected, exact=True):
+    """Same shape, dtype and values (bit for bit when exact, else within TOL)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    if exact:
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        np.testing.assert_allclose(actual, expected, **TOL[expected.dtype])
+
+
+def assert_sum_close(actual, expected, terms_abs):
+    """A reduction: the error bound scales with the sum of |terms| (fixed-block summation
+    rounds differently from NumPy's pairwise one)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    eps = np.finfo(expected.dtype).eps
+    bound = 64 * eps * (np.asarray(terms_abs, np.float64) + 1e-30) + TOL[expected.dtype]["atol"]
+    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    assert np.all((err <= bound) | (np.isnan(actual) & np.isnan(expected))), (
+        f"max error {np.max(err - bound)} over the bound")
+
+
+def reduce_to(grad, shape):
+    return None if grad is None else REF.sum_to_shape(np.asarray(grad), shape)
+
+
+# ---- the override list -----------------------------------------------------------------------
+COMPILED = {
+    "accumulate_", "zero_", "sum_to_shape",
+    "add", "sub", "mul", "div", "maximum", "minimum",
+    "mul_backward", "div_backward", "pow_backward", "maximum_backward", "minimum_backward",
+    "tanh_backward", "sigmoid_backward", "relu", "relu_backward",
+}
+
+
+def test_overrides_are_listed():
+    """What CythonKernels computes itself: a NumPy kernel it merely inherits is never taken
+    for a compiled one (update COMPILED when adding a kernel)."""
+    own = {name for name, v in vars(CythonKernels).items()
+           if callable(v) and not name.startswith("_")}
+    assert own == COMPILED
+    for name in own:
+        assert hasattr(NumpyKernels, name), f"{name} is not part of the kernel interface"
+
+
+# ---- binary elementwise ----------------------------------------------------------------------
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"]
+SHAPE_PAIRS = [((6, 5), (6, 5)), ((6, 5), (5,)), ((5,), (6, 5)), ((6, 5), (6, 1)),
+               ((6, 1), (1, 5)), ((4, 3, 5), (5,)), ((4, 3, 5), (3, 1)), ((4, 3, 5), ()),
+               ((), (4, 3)), ((7,), (7,)), ((), ()), ((0, 5), (5,)), ((3, 0), (3, 1)),
+               ((2, 3, 4), (2, 1, 4))]
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", SHAPE_PAIRS, ids=str)
+def test_binary_forward_broadcast(ck, op, dtype, shapes):
+    a, b = make("contiguous", dtype, shapes[0]), make("contiguous", dtype, shapes[1])
+    assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_binary_forward_layouts(ck, op, dtype, layout):
+    a = make(layout, dtype, (6, 5))
+    b = make("contiguous", dtype, a.shape)
+    assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+    assert_same(getattr(ck, op)(b, a), getattr(REF, op)(b, a))
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("scalar", [2.5, -3, 0, 1e300, 2**70])
+def test_binary_forward_python_scalars(ck, op, scalar):
+    for dtype in DTYPES:
+        a = make("contiguous", dtype, (4, 3))
+        with np.errstate(all="ignore"):
+            assert_same(getattr(ck, op)(a, scalar), getattr(REF, op)(a, scalar))
+            assert_same(getattr(ck, op)(scalar, a), getattr(REF, op)(scalar, a))
+
+
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_forward_mixed_and_integer(ck, op):
+    a32, a64 = make("contiguous", np.float32, (4, 3)), make("contiguous", np.float64, (4, 3))
+    ints = np.arange(1, 13).reshape(4, 3)
+    for a, b in [(a32, a64), (a64, a32), (ints, ints), (a32, ints), (a32, np.float64(2.0))]:
+        assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+
+
+def test_binary_forward_nan_and_signs(ck):
+    a = np.array([np.nan, 1.0, -0.0, np.inf, -np.inf, 2.0, np.nan], np.float32)
+    b = np.array([1.0, np.nan, 0.0, np.inf, 1.0, -np.inf, np.nan], np.float32)
+    with np.errstate(all="ignore"):
+        for op in BINARY:
+            assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+
+
+def test_binary_forward_bad_shapes(ck):
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        ck.add(np.ones(3), np.ones(4))
+
+
+BACKWARD = {
+    "mul": ("mul_backward", None),
+    "div": ("div_backward", "pos"),
+    "maximum": ("maximum_backward", None),
+    "minimum": ("minimum_backward", None),
+    "pow": ("pow_backward", "pos"),
+}
+
+
+def _backward(k, op, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+    name = BACKWARD[op][0]
+    if op == "pow":
+        with np.errstate(all="ignore"):
+            out = np.power(a, b)
+        return getattr(k, name)(a, b, out, g, need_a, need_b, acc_a, acc_b)
+    return getattr(k, name)(a, b, g, need_a, need_b, acc_a, acc_b)
+
+
+def _check_backward(ck, op, a, b, g, need_a=True, need_b=True):
+    got = _backward(ck, op, a, b, g, need_a, need_b)
+    want = _backward(REF, op, a, b, g, need_a, need_b)
+    exact = op != "pow"
+    for x, gx, wx in zip((a, b), got, want):
+        if wx is None:
+            assert gx is None
+            continue
+        shape = np.shape(x)
+        expected = reduce_to(wx, shape)
+        if np.shape(wx) == shape:
+            assert_same(reduce_to(gx, shape), expected, exact)
+        else:
+            assert_sum_close(reduce_to(gx, shape), expected, reduce_to(np.abs(wx), shape))
+
+
+@pytest.mark.parametrize("op", list(BACKWARD))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", SHAPE_PAIRS, ids=str)
+def test_binary_backward_broadcast(ck, op, dtype, shapes):
+    low = 0.5 if BACKWARD[op][1] else -2.0
+    a, b = make("contiguous", dtype, shapes[0], low=low), make("contiguous", dtype, shapes[1],
+                                                               low=low)
+    g = make("contiguous", dtype, np.broadcast_shapes(a.shape, b.shape))
+    _check_backward(ck, op, a, b, g)
+    _check_backward(ck, op, a, b, g, need_a=False)
+    _check_backward(ck, op, a, b, g, need_b=False)
+
+
+@pytest.mark.parametrize("op", list(BACKWARD))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_binary_backward_layouts(ck, op, dtype, layout):
+    low = 0.5 if BACKWARD[op][1] else -2.0
+    a = make(layout, dtype, (6, 5), low=low)
+    b = make("contiguous", dtype, a.shape, low=low)
+    g = make(layout, dtype, a.shape)
+    _check_backward(ck, op, a, b, g)
+    _check_backward(ck, op, b, a, g)
+
+
+@pytest.mark.parametrize("op", list(BACKWARD))
+@pytest.mark.parametrize("shapes", [((6, 5), (6, 5)), ((6, 5), (5,)), ((6, 5), (6, 1)),
+                                    ((6, 5), ()), ((0, 5), (5,))], ids=str)
+def test_binary_backward_adds_into_acc(ck, op, shapes):
+    """Given buffers of the inputs' shapes, the gradients are added there and returned."""
+    dtype = np.float64
+    a, b = make("contiguous", dtype, shapes[0], low=0.5), make("contiguous", dtype, shapes[1],
+                                                               low=0.5)
+    g = make("contiguous", dtype, np.broadcast_shapes(a.shape, b.shape))
+    acc_a, acc_b = np.full(a.shape, 0.25, dtype), np.full(b.shape, -0.5, dtype)
+    want = [reduce_to(w, np.shape(x)) for w, x in zip(_backward(REF, op, a, b, g), (a, b))]
+    ga, gb = _backward(ck, op, a, b, g, True, True, acc_a, acc_b)
+    assert ga is acc_a and gb is acc_b
+    np.testing.assert_allclose(ga, 0.25 + want[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gb, -0.5 + want[1], rtol=1e-12, atol=1e-12)
+
+
+def test_binary_backward_acc_of_other_dtype_is_left_alone(ck):
+    a, b, g = (make("contiguous", np.float64, (6, 5)) for _ in range(3))
+    acc = np.zeros((6, 5), np.float32)
+    ga, gb = ck.mul_backward(a, b, g, True, True, acc, None)
+    assert ga is not acc and not acc.any()
+    assert_same(ga, g * b)
+
+
+def test_binary_backward_scalar_operands(ck):
+    """1 / x and 2 ** x hand a Python number or a 0-d array for the other side."""
+    x = make("contiguous", np.float32, (5, 4), low=0.5)
+    g = make("contiguous", np.float32, (5, 4))
+    assert_same(ck.div_backward(1.5, x, g, False, True)[1],
+                REF.div_backward(1.5, x, g, False, True)[1])
+    c = np.asarray(2.0, np.float32)
+    y = np.power(c, x)
+    assert_same(ck.pow_backward(c, x, y, g, False, True)[1],
+                REF.pow_backward(c, x, y, g, False, True)[1], exact=False)
+
+
+def test_binary_backward_ties_and_nan(ck):
+    a = np.array([1.0, 2.0, np.nan, 3.0, -0.0], np.float32)
+    b = np.array([1.0, 1.0, 1.0, np.nan, 0.0], np.float32)
+    g = np.arange(1, 6, dtype=np.float32)
+    for op in ("maximum", "minimum", "mul", "div"):
+        _check_backward(ck, op, a, b, g)
+
+
+@pytest.mark.parametrize("shapes", [((6, 5), (5,)), ((6, 5), (6, 1)), ((4, 3, 5), ()),
+                                    ((2, 3, 4), (1, 3, 1)), ((3, 1, 4), (3, 4)), ((5,), (1, 1))],
+                         ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_to_shape(ck, shapes, dtype):
+    big, small = shapes
+    g = make("contiguous", dtype, np.broadcast_shapes(big, small))
+    assert_sum_close(ck.sum_to_shape(g, small), REF.sum_to_shape(g, small),
+                     REF.sum_to_shape(np.abs(g), small))
+    gt = make("transposed", dtype, g.shape)
+    assert_sum_close(ck.sum_to_shape(gt, small), REF.sum_to_shape(gt, small),
+                     REF.sum_to_shape(np.abs(gt), small))
+
+
+@st.composite
+def binary_case(draw):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
+                                                    max_side=6))
+    dtype = draw(st.sampled_from(DTYPES))
+    layouts = draw(st.lists(st.sampled_from(["contiguous", "contiguous", "transposed",
+                                             "negative", "readonly"]), min_size=3, max_size=3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return shapes, dtype, layouts, seed
+
+
+@settings(max_examples=150, deadline=None)
+@given(binary_case(), st.sampled_from(list(BACKWARD)))
+def test_binary_hypothesis(case, op):
+    k = CythonKernels()
+    k.min_size = 0
+    (sa, sb), out_shape = case[0]
+    dtype, layouts, seed = case[1], case[2], case[3]
+    rng = np.random.default_rng(seed)
+    low = 0.5 if BACKWARD[op][1] else -2.0
+    a = make(layouts[0], dtype, sa, rng, low=low)
+    b = make(layouts[1], dtype, sb, rng, low=low)
+    g = make(layouts[2], dtype, out_shape, rng)
+    if op != "pow":
+        assert_same(getattr(k, op)(a, b), getattr(REF, op)(a, b))
+    _check_backward(k, op, a, b, g)
+
+
+# ---- direct calls of the compiled module -------------------------------------------------
+def test_binary_module_checks_lengths_and_dtypes():
+    from cgrad._C import binary as bn
+    x, out = np.ones(6), np.empty(6)
+    with pytest.raises(ValueError, match="5 elements"):
+        bn.binary_(bn.ADD, x, bn.FULL, np.ones(5), bn.FULL, out, 2, 3)
+    with pytest.raises(ValueError, match="out"):
+        bn.binary_(bn.ADD, x, bn.FULL, x, bn.FULL, np.empty(7), 2, 3)
+    with pytest.raises((TypeError, ValueError)):
+        bn.binary_(bn.ADD, x, bn.FULL, x.astype(np.float32), bn.FULL, out, 2, 3)
+    with pytest.raises(ValueError, match="op"):
+        bn.binary_(99, x, bn.FULL, x, bn.FULL, out, 2, 3)
+
+
+# ---- threads -------------------------------------------------------------------------------
+@pytest.fixture
+def threads():
+    """Run a callable at 1 and at 2 threads; restores the thread count."""
+    before = cgrad.get_num_threads()
+
+    def run(fn):
+        results = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            results.append(fn())
+        return results
+    yield run
+    cgrad.set_num_threads(before)
+
+
+def test_binary_same_bits_for_any_thread_count(ck, threads):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((700, 300)).astype(np.float32)
+    b = rng.standard_normal(300).astype(np.float32)
+    c = rng.standard_normal((700, 1)).astype(np.float32)
+    g = rng.standard_normal((700, 300)).astype(np.float32)
+    one, two = threads(lambda: (ck.mul(a, b), ck.mul_backward(a, b, g), ck.div_backward(a, c, g),
+                                ck.mul_backward(a, 2.5, g, True, False),
+                                ck.maximum_backward(a, np.float32(0.1) * a[:1], g),
+                                ck.sum_to_shape(g, (300,))))
+    for x, y in zip(one, two):
+        for u, v in zip(x if isinstance(x, tuple) else (x,), y if isinstance(y, tuple) else (y,)):
+            if u is not None:
+                np.testing.assert_array_equal(u, v)
