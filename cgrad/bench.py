@@ -796,7 +796,8 @@ import {mod}
 dt = time.perf_counter() - t0
 status = dict(l.split(':', 1) for l in open('/proc/self/status') if ':' in l)
 kb = lambda k: int(status[k].split()[0]) if k in status else 0
-print(json.dumps({{"seconds": dt, "rss_mb": kb('VmRSS') / 1024, "peak_rss_mb": kb('VmHWM') / 1024}}))
+print(json.dumps({{"seconds": dt, "rss_mb": kb('VmRSS') / 1024,
+                  "peak_rss_mb": kb('VmHWM') / 1024}}))
 """
 
 
@@ -804,7 +805,8 @@ def _run_child(code, env=None):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, timeout=600)
     if out.returncode != 0:
-        raise RuntimeError(f"child process failed:\n{out.stderr[-2000:]}")
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"child process failed: {last}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -861,37 +863,47 @@ MEMORY_SECTION = "Memory and start-up (fresh processes)"
 
 
 def run_probes(impls, quick, threads, selected):
-    """The memory and start-up rows: [{name, what, values: {impl: number}, unit, targets}]."""
+    """The memory and start-up rows: [{name, what, values: {impl: number}, unit, targets}]; a
+    probe whose child process failed gives a row with "error" instead."""
     rows = []
     repeats = 1 if quick else 3
     if selected("import"):
-        res = {i: probe_import(i, repeats) for i in impls}
-        rows.append({"name": "import_time", "what": "import in a fresh process (median)",
-                     "unit": "s", "values": {i: r["seconds"] for i, r in res.items()},
-                     "targets": {"cython": "<0.3", "numpy": "<0.3"}})
-        rows.append({"name": "import_rss", "what": "RSS after the import",
-                     "unit": "MB", "values": {i: r["rss_mb"] for i, r in res.items()},
-                     "targets": {"cython": "<60", "numpy": "<60"}})
+        try:
+            res = {i: probe_import(i, repeats) for i in impls}
+        except Exception as error:
+            rows.append({"name": "import", "error": f"{type(error).__name__}: {error}"})
+        else:
+            rows.append({"name": "import_time", "what": "import in a fresh process (median)",
+                         "unit": "s", "values": {i: r["seconds"] for i, r in res.items()},
+                         "targets": {"cython": "<0.3", "numpy": "<0.3"}})
+            rows.append({"name": "import_rss", "what": "RSS after the import",
+                         "unit": "MB", "values": {i: r["rss_mb"] for i, r in res.items()},
+                         "targets": {"cython": "<60", "numpy": "<60"}})
     mlp = case("mlp_sgd_step")
-    if selected("mlp_memory") and mlp.missing() is None:
-        steps = 5 if quick else 20
+    if not selected("mlp_memory"):
+        return rows
+    if mlp.missing():
+        rows.append({"name": "mlp_memory", "error": mlp.missing()})
+        return rows
+    steps = 5 if quick else 20
+    try:
         res = {i: probe_mlp_memory(i, steps, threads) for i in impls}
-        p, a = mlp_reference_bytes()
-        rows.append({"name": "mlp_peak_rss", "what": f"peak RSS over {steps} MLP SGD steps",
-                     "unit": "MB", "values": {i: r["peak_rss_mb"] for i, r in res.items()},
-                     "targets": {"cython": "<80", "numpy": "<80"}})
-        cg = {i: r for i, r in res.items() if "step_peak_bytes" in r}
-        rows.append({"name": "mlp_step_alloc_peak",
-                     "what": f"a step's peak bytes above what lives between steps (tracemalloc)"
-                             f" / (activations {a / 1e6:.2f} MB + params {p / 1e6:.2f} MB)",
-                     "unit": "x",
-                     "values": {i: r["step_peak_bytes"] / (a + p) for i, r in cg.items()},
-                     "targets": {}})
-        rows.append({"name": "mlp_step_alloc_mb", "what": "the same peak, in MB", "unit": "MB",
-                     "values": {i: r["step_peak_bytes"] / 1e6 for i, r in cg.items()},
-                     "targets": {}})
-    elif selected("mlp_memory"):
-        rows.append({"name": "mlp_peak_rss", "skipped": mlp.missing()})
+    except Exception as error:
+        rows.append({"name": "mlp_memory", "error": f"{type(error).__name__}: {error}"})
+        return rows
+    p, a = mlp_reference_bytes()
+    rows.append({"name": "mlp_peak_rss", "what": f"peak RSS over {steps} MLP SGD steps",
+                 "unit": "MB", "values": {i: r["peak_rss_mb"] for i, r in res.items()},
+                 "targets": {"cython": "<80", "numpy": "<80"}})
+    cg = {i: r for i, r in res.items() if "step_peak_bytes" in r}
+    rows.append({"name": "mlp_step_alloc_peak",
+                 "what": f"a step's peak bytes above what lives between steps (tracemalloc) / "
+                         f"(activations {a / 1e6:.2f} MB + params {p / 1e6:.2f} MB)",
+                 "unit": "x", "values": {i: r["step_peak_bytes"] / (a + p) for i, r in cg.items()},
+                 "targets": {}})
+    rows.append({"name": "mlp_step_alloc_mb", "what": "the same peak, in MB", "unit": "MB",
+                 "values": {i: r["step_peak_bytes"] / 1e6 for i, r in cg.items()},
+                 "targets": {}})
     return rows
 
 
@@ -986,8 +998,8 @@ def probe_table(rows):
     impls = [i for i in IMPLS if any(i in r.get("values", {}) for r in rows)]
     body = []
     for r in rows:
-        if "skipped" in r:
-            body.append([r["name"], r["skipped"]] + [""] * len(impls))
+        if "error" in r:
+            body.append([r["name"], r["error"].splitlines()[-1][:80]] + [""] * len(impls))
             continue
         cells = [r["name"]]
         for i in impls:
