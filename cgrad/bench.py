@@ -1035,7 +1035,7 @@ def scaling_table(results):
             + table(["case", "threads"] + list(IMPLS), rows))
 
 
-def plot(results, path):
+def plot(results, path, info=None):
     """A bar chart: each case's time relative to PyTorch's (or NumPy's), log scale."""
     try:
         import matplotlib
@@ -1066,6 +1066,9 @@ def plot(results, path):
     ax.set_xlabel("time relative to PyTorch (fused for optimizers; NumPy backend where no "
                   "torch): < 1 is faster")
     ax.legend(loc="lower right", fontsize=8)
+    if info:
+        ax.set_title(f"cgrad {info['cgrad']} vs PyTorch {info['torch']}: {info['cpu']}, "
+                     f"{info['date'][:10]}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -1139,7 +1142,7 @@ def run_report(args):
             json.dump(doc, f, indent=1, default=str)
         print(f"wrote {args.json}")
     if args.png:
-        note = plot(results, args.png)
+        note = plot(results, args.png, info)
         print(note if note else f"wrote {args.png}")
     failed = [r["name"] for r in results if "error" in r]
     if failed:
