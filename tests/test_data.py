@@ -1,0 +1,159 @@
+"""utils.data: datasets, DataLoader batching, shuffling with a seeded generator, collation."""
+import collections
+
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad.utils.data import (BatchSampler, DataLoader, Dataset, IterableDataset,
+                              RandomSampler, SequentialSampler, Subset, TensorDataset,
+                              default_collate, random_split)
+
+
+def _dataset(n=10):
+    x = cgrad.arange(n * 2).float().view(n, 2)
+    y = cgrad.arange(n)
+    return TensorDataset(x, y)
+
+
+def test_tensor_dataset():
+    ds = _dataset()
+    assert len(ds) == 10
+    x, y = ds[3]
+    assert x.tolist() == [6.0, 7.0] and y.item() == 3
+    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
+        TensorDataset(cgrad.zeros(3), cgrad.zeros(4))
+
+
+def test_sequential_batches_and_drop_last():
+    loader = DataLoader(_dataset(), batch_size=4)
+    batches = list(loader)
+    assert len(loader) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
+    assert isinstance(batches[0], list)                  # as PyTorch's default_collate
+    assert batches[0][0].shape == (4, 2) and batches[0][1].tolist() == [0, 1, 2, 3]
+    assert batches[2][1].dtype == cgrad.int64
+    loader = DataLoader(_dataset(), batch_size=4, drop_last=True)
+    assert len(loader) == 2 and [len(b[1]) for b in loader] == [4, 4]
+
+
+def test_shuffle_with_a_seeded_generator_repeats():
+    def order(seed):
+        loader = DataLoader(_dataset(), batch_size=3, shuffle=True,
+                            generator=cgrad.Generator().manual_seed(seed))
+        return [[y.tolist() for _, y in loader] for _ in range(2)]     # two epochs
+    a, b = order(0), order(0)
+    assert a == b
+    assert a[0] != a[1]                                 # a new permutation each epoch
+    assert sorted(sum(a[0], [])) == list(range(10))      # every sample once
+    assert order(1) != a
+
+
+def test_shuffle_uses_the_global_seed_without_a_generator():
+    def order():
+        cgrad.manual_seed(3)
+        return [y.tolist() for _, y in DataLoader(_dataset(), batch_size=10, shuffle=True)]
+    assert order() == order()
+
+
+def test_fast_tensor_dataset_path_equals_collating_samples():
+    ds = _dataset()
+    fast = list(DataLoader(ds, batch_size=4, shuffle=True,
+                           generator=cgrad.Generator().manual_seed(2)))
+    slow = list(DataLoader(ds, batch_size=4, shuffle=True, collate_fn=lambda b: default_collate(b),
+                           generator=cgrad.Generator().manual_seed(2)))
+    for (a, b), (c, d) in zip(fast, slow):
+        assert cgrad.equal(a, c) and cgrad.equal(b, d)
+
+
+def test_default_collate_types():
+    batch = default_collate([(1.5, 2, True, "a", np.array([1.0, 2.0]), cgrad.tensor([3.0])),
+                             (2.5, 3, False, "b", np.array([3.0, 4.0]), cgrad.tensor([4.0]))])
+    f, i, b, s, arr, t = batch
+    assert f.dtype == cgrad.float64 and f.tolist() == [1.5, 2.5]
+    assert i.dtype == cgrad.int64 and b.dtype == cgrad.bool and s == ["a", "b"]
+    assert arr.shape == (2, 2) and t.shape == (2, 1)
+    d = default_collate([{"x": 1, "y": cgrad.ones(2)}, {"x": 2, "y": cgrad.zeros(2)}])
+    assert d["x"].tolist() == [1, 2] and d["y"].shape == (2, 2)
+    Point = collections.namedtuple("Point", "x y")
+    p = default_collate([Point(1, 2.0), Point(3, 4.0)])
+    assert isinstance(p, Point) and p.x.tolist() == [1, 3]
+    with pytest.raises(RuntimeError, match="each element in list of batch should be of equal "
+                                           "size"):
+        default_collate([[1, 2], [1]])
+
+
+def test_collate_matches_torch():
+    torch = pytest.importorskip("torch")
+    samples = [(1.5, 2, np.float32(3.0)), (2.5, 3, np.float32(4.0))]
+    ours = default_collate(samples)
+    theirs = torch.utils.data.default_collate(samples)
+    for a, b in zip(ours, theirs):
+        assert a.tolist() == b.tolist() and str(a.dtype)[6:] == str(b.dtype)[6:]
+
+
+def test_custom_dataset_collate_fn_and_batch_size_none():
+    class Squares(Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {"x": float(i), "y": i * i}
+    batches = list(DataLoader(Squares(), batch_size=2))
+    assert batches[0]["y"].tolist() == [0, 1] and batches[2]["x"].tolist() == [4.0]
+    singles = list(DataLoader(Squares(), batch_size=None))
+    assert singles[3] == {"x": 3.0, "y": 9}
+    joined = list(DataLoader(Squares(), batch_size=3, collate_fn=lambda b: [s["y"] for s in b]))
+    assert joined == [[0, 1, 4], [9, 16]]
+
+
+def test_iterable_dataset():
+    class Count(IterableDataset):
+        def __iter__(self):
+            return iter(range(7))
+    assert [b.tolist() for b in DataLoader(Count(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    with pytest.raises(ValueError, match="expected unspecified shuffle"):
+        DataLoader(Count(), shuffle=True)
+
+
+def test_samplers_and_option_errors():
+    assert list(SequentialSampler(range(3))) == [0, 1, 2]
+    rs = RandomSampler(range(5), generator=cgrad.Generator().manual_seed(0))
+    assert sorted(rs) == [0, 1, 2, 3, 4] and len(rs) == 5
+    assert list(BatchSampler(range(5), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
+    loader = DataLoader(_dataset(), batch_sampler=BatchSampler(SequentialSampler(range(10)), 5,
+                                                               True))
+    assert [y.tolist() for _, y in loader] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        DataLoader(_dataset(), sampler=SequentialSampler(range(10)), shuffle=True)
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value"):
+        DataLoader(_dataset(), batch_size=0)
+
+
+def test_random_split_and_subset():
+    parts = random_split(range(10), [3, 7], generator=cgrad.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [3, 7]
+    assert sorted(list(parts[0]) + list(parts[1])) == list(range(10))
+    fractions = random_split(range(10), [0.25, 0.75])
+    assert [len(p) for p in fractions] == [3, 7]
+    with pytest.raises(ValueError, match="Sum of input lengths does not equal"):
+        random_split(range(10), [3, 3])
+    sub = Subset(_dataset(), [9, 0])
+    assert sub[0][1].item() == 9 and len(sub) == 2
+    both = _dataset(3) + _dataset(2)
+    assert len(both) == 5 and both[4][1].item() == 1
+
+
+def test_loader_feeds_training(backend):
+    cgrad.manual_seed(0)
+    x = cgrad.randn(64, 3)
+    y = x @ cgrad.tensor([[1.0], [-2.0], [0.5]])
+    model = cgrad.nn.Linear(3, 1)
+    opt = cgrad.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True,
+                        generator=cgrad.Generator().manual_seed(0))
+    for _ in range(30):
+        for xb, yb in loader:
+            opt.zero_grad()
+            cgrad.nn.functional.mse_loss(model(xb), yb).backward()
+            opt.step()
+    np.testing.assert_allclose(model.weight.detach().numpy(), [[1.0, -2.0, 0.5]], atol=1e-3)

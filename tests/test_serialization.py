@@ -1,0 +1,200 @@
+"""cgrad.save / cgrad.load: round trips of tensors and state dicts, and files that are damaged,
+truncated, foreign or malicious (loading never unpickles or executes anything)."""
+import collections
+import io
+import json
+import math
+import pathlib
+import zipfile
+
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+
+
+def _round_trip(obj):
+    buf = io.BytesIO()
+    cgrad.save(obj, buf)
+    buf.seek(0)
+    return cgrad.load(buf)
+
+
+@pytest.mark.parametrize("dtype", [cgrad.float32, cgrad.float64, cgrad.int64, cgrad.bool,
+                                   cgrad.float16, cgrad.int32, cgrad.uint8])
+def test_tensor_round_trip(dtype):
+    t = (cgrad.randn(3, 4) * 10).to(dtype)
+    out = _round_trip(t)
+    assert out.dtype == dtype and out.shape == (3, 4)
+    np.testing.assert_array_equal(out.numpy(), t.numpy())
+
+
+def test_special_tensors():
+    for t in [cgrad.tensor(2.5), cgrad.zeros(0, 3), cgrad.randn(4, 5).t(),
+              cgrad.arange(10)[::3]]:
+        out = _round_trip(t)
+        assert out.shape == t.shape
+        np.testing.assert_array_equal(out.numpy(), t.numpy())
+        assert out.is_contiguous()
+    leaf = cgrad.ones(2, requires_grad=True)
+    assert _round_trip(leaf).requires_grad
+    assert not _round_trip(leaf * 2).requires_grad         # a non-leaf loads as data
+
+
+def test_nested_containers_keep_their_types():
+    shared = cgrad.ones(2)
+    obj = {"ints": {0: 1, 1: -2, 10 ** 20: 3}, "tuple": (1, 2.5, "x", None, True),
+           "list": [shared, shared], "odict": collections.OrderedDict([("b", 1), ("a", 2)]),
+           "floats": [float("inf"), -float("inf"), 1e-300, 0.1],
+           "counter": collections.Counter([3, 3, 5]), "dtype": cgrad.float64,
+           ("tuple", "key"): "v", "np": np.float32(1.5), "nan": float("nan")}
+    out = _round_trip(obj)
+    assert out["ints"] == {0: 1, 1: -2, 10 ** 20: 3}
+    assert out["tuple"] == (1, 2.5, "x", None, True)
+    assert isinstance(out["odict"], collections.OrderedDict) and list(out["odict"]) == ["b", "a"]
+    assert out["floats"][:3] == [math.inf, -math.inf, 1e-300] and out["floats"][3] == 0.1
+    assert out["counter"] == collections.Counter([3, 3, 5]) and out["dtype"] is cgrad.float64
+    assert out[("tuple", "key")] == "v" and out["np"] == 1.5 and math.isnan(out["nan"])
+    assert out["list"][0] is out["list"][1]                  # one tensor saved once
+
+
+def test_parameters_load_as_parameters():
+    p = nn.Parameter(cgrad.randn(3))
+    out = _round_trip({"p": p})["p"]
+    assert isinstance(out, nn.Parameter) and out.requires_grad
+
+
+def test_module_state_dict_through_a_path(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    path = tmp_path / "model.pt"
+    cgrad.save(model.state_dict(), path)
+    cgrad.save(model.state_dict(), str(tmp_path / "model2.pt"))
+    other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    sd = cgrad.load(path)
+    assert isinstance(sd, collections.OrderedDict) and list(sd) == list(model.state_dict())
+    other.load_state_dict(sd)
+    x = cgrad.randn(5, 3)
+    with cgrad.no_grad():
+        np.testing.assert_array_equal(model(x).numpy(), other(x).numpy())
+    assert list(cgrad.load(str(tmp_path / "model2.pt"))) == list(sd)
+
+
+def test_optimizer_state_dict_round_trip():
+    p = cgrad.ones(3, requires_grad=True)
+    opt = cgrad.optim.Adam([p], lr=0.01, amsgrad=True)
+    p.grad = cgrad.ones(3)
+    opt.step()
+    sd = _round_trip(opt.state_dict())
+    assert sd["param_groups"] == opt.state_dict()["param_groups"]
+    assert list(sd["state"]) == [0]
+    assert sd["state"][0]["step"].item() == 1.0 and sd["state"][0]["step"].shape == ()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].numpy(),
+                                  opt.state[p]["exp_avg"].numpy())
+
+
+def test_unsupported_objects_are_refused():
+    with pytest.raises(TypeError, match="cgrad.save can store tensors.*got set"):
+        cgrad.save({1, 2}, io.BytesIO())
+    with pytest.raises(TypeError, match="got function"):
+        cgrad.save({"f": lambda: 0}, io.BytesIO())
+
+
+# ---- damaged and hostile files ----------------------------------------------------------------
+def _saved_bytes(obj=None):
+    buf = io.BytesIO()
+    cgrad.save({"w": cgrad.arange(100).float()} if obj is None else obj, buf)
+    return buf.getvalue()
+
+
+def _load_bytes(data, tmp_path, name="bad.pt"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return cgrad.load(path)
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    data = _saved_bytes()
+    for cut in [len(data) // 2, len(data) - 10, 5, 0]:
+        with pytest.raises(RuntimeError, match=r"cgrad.load: .*bad.pt .*(truncated|damaged)"):
+            _load_bytes(data[:cut], tmp_path)
+
+
+def test_flipped_bytes_are_detected(tmp_path):
+    data = bytearray(_saved_bytes())
+    i = data.find(b"NUMPY") + 100                      # inside the tensor's data
+    data[i] ^= 0xFF
+    with pytest.raises(RuntimeError, match="bad.pt is truncated or damaged .*CRC"):
+        _load_bytes(bytes(data), tmp_path)
+
+
+def _zip(members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return buf.getvalue()
+
+
+def _index(obj, version=1):
+    return json.dumps({"format": "cgrad", "version": version, "object": obj})
+
+
+def _npy(arr, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def test_hostile_and_inconsistent_contents_are_errors(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('executed')",))
+    pickled = np.empty(1, dtype=object)
+    pickled[0] = Boom()
+    cases = {
+        "object array": _zip({"cgrad/format.json": _index({"tensor": 0}),
+                              "cgrad/tensors/0.npy": _npy(pickled, allow_pickle=True)}),
+        "missing tensor": _zip({"cgrad/format.json": _index({"tensor": 3})}),
+        "unknown tag": _zip({"cgrad/format.json": _index({"__reduce__": ["os.system", "ls"]})}),
+        "bad json": _zip({"cgrad/format.json": "{not json"}),
+        "wrong format": _zip({"cgrad/format.json": json.dumps({"format": "x", "object": 1})}),
+        "future version": _zip({"cgrad/format.json": _index(1, version=99)}),
+        "no index": _zip({"something.txt": "hello"}),
+        "bad npy": _zip({"cgrad/format.json": _index({"tensor": 0}),
+                         "cgrad/tensors/0.npy": b"\x93NUMPY garbage"}),
+        "bad reference": _zip({"cgrad/format.json": _index({"tensor": -1})}),
+        "bad pair": _zip({"cgrad/format.json": _index({"dict": [[1]]})}),
+        "unhashable key": _zip({"cgrad/format.json": _index({"dict": [[{"list": []}, 1]]})}),
+        "plain text": b"just some text, not a zip at all",
+    }
+    for what, data in cases.items():
+        with pytest.raises(RuntimeError, match=r"cgrad.load: .*bad.pt"):
+            _load_bytes(data, tmp_path)
+
+
+def test_torch_files_are_refused_with_an_explanation(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "torch.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(RuntimeError, match="torch.save, which needs pickle"):
+        cgrad.load(path)
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        cgrad.load(tmp_path / "nope.pt")
+
+
+def test_load_accepts_pytorch_keywords():
+    buf = io.BytesIO(_saved_bytes())
+    out = cgrad.load(buf, map_location="cpu", weights_only=True)
+    assert out["w"].shape == (100,)
+
+
+def test_file_object_and_pathlib(tmp_path):
+    path = pathlib.Path(tmp_path) / "t.pt"
+    with open(path, "wb") as f:
+        cgrad.save([cgrad.ones(1)], f)
+    with open(path, "rb") as f:
+        assert cgrad.load(f)[0].tolist() == [1.0]
