@@ -312,7 +312,8 @@ class NumpyKernels:
         loss_n = (1 - eps) * w[t_n] * -log_probs[n, t_n] + eps / C * sum_c w_c * -log_probs[n, c]
         (PyTorch's label smoothing; w = 1 without weight), and 0 where t_n == ignore_index.
         logits (N, C) float32/64 (never written); target (N,) int64, every non-ignored entry in
-        [0, C); weight (C,) of logits' dtype or None. log_probs is saved for backward.
+        [0, C); weight (C,) of logits' dtype or None; all C-contiguous (the ops make them so).
+        log_probs is saved for backward.
         """
         n, c = logits.shape
         log_probs = self.log_softmax(logits, 1)
@@ -332,7 +333,8 @@ class NumpyKernels:
         """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
-        log_probs (N, C) from the forward; g_rows (N,) of its dtype. Returns a new array.
+        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous. Returns a new
+        array.
         """
         n, c = log_probs.shape
         valid = target != ignore_index

@@ -84,6 +84,11 @@ class L1LossNone(L1Loss):
     grad_fn_name = "AbsBackward0"
 
 
+def _contiguous(*arrays):
+    """The class-loss kernels take C-contiguous arrays (None passes through)."""
+    return [a if a is None else np.ascontiguousarray(a) for a in arrays]
+
+
 def _class_denominator(target, weight, ignore_index, reduction):
     """What a "mean" over class-index targets divides by: the summed weights of the targets
     that are not ignored (their count without weights), as PyTorch's nll_loss."""
@@ -102,6 +107,7 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+        x, target, weight = _contiguous(x, target, weight)
         losses, log_probs = B.kernels.cross_entropy_forward(x, target, weight, ignore_index,
                                                             label_smoothing)
         ctx.save_for_backward(log_probs)
@@ -131,6 +137,7 @@ class SoftCrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, x, probs, reduction):
+        x, probs = _contiguous(x, probs)
         losses, log_probs = B.kernels.soft_cross_entropy_forward(x, probs)
         ctx.save_for_backward(log_probs, probs)
         ctx.reduction = reduction
@@ -154,6 +161,7 @@ class NllLoss(Op):
     """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
+        x, target, weight = _contiguous(x, target, weight)
         losses = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
         ctx.args = (target, weight, ignore_index, reduction, x.shape[1],
                     _class_denominator(target, weight, ignore_index, reduction))
