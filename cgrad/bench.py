@@ -716,7 +716,7 @@ def _sample(run, number):
     return (time.perf_counter() - t0) / number
 
 
-def measure(c, impls, budget, on_skip=None):
+def measure(c, impls, budget):
     """Median seconds per call of each impl (and "limit"), timed in interleaved rounds so that
     a change in machine load hits every implementation alike. Returns {impl: stats}."""
     verify(c, impls)
