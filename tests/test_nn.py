@@ -403,3 +403,12 @@ def test_forward_hooks():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.Module()                                  # a bare Module constructs silently
+
+
+# ---- core fixes found while building the training stack ---------------------------------------
+def test_max_min_along_dim_grad_fn_names_match_pytorch():
+    x = cgrad.randn(3, 4, requires_grad=True)
+    assert x.max(1).values.grad_fn.name() == "MaxBackward0"        # torch.max(x, 1) idiom
+    assert cgrad.max(x, dim=1)[0].grad_fn.name() == "MaxBackward0"
+    assert x.min(0).values.grad_fn.name() == "MinBackward0"
+    assert x.max().grad_fn.name() == "MaxBackward1"

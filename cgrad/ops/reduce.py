@@ -107,6 +107,7 @@ class MinAll(MaxAll):
 class MaxDim(Op):
     """(values, indices) = max(x, dim)   ->   g goes to each row's index (pick is argmax or
     argmin)"""
+    grad_fn_name = "MaxBackward0"
     multi_output = True
 
     @staticmethod
@@ -129,7 +130,7 @@ class MaxDim(Op):
 
 
 class MinDim(MaxDim):
-    pass
+    grad_fn_name = "MinBackward0"
 
 
 class Var(Op):
