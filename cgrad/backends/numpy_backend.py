@@ -448,14 +448,17 @@ class NumpyKernels:
         return gx, gy
 
     # ---- optimizers: one call per parameter group, params updated in place -----------------
-    # Each is PyTorch's single-tensor implementation, line for line and in its order; grads
-    # are never written.
+    # Each is PyTorch's single-tensor implementation, line for line and in its order. The
+    # lists are parallel: entry i of every list has param i's shape and float dtype (arrays
+    # may be non-contiguous if a user made them so). Params and state arrays are updated in
+    # place; grads are never written. Hyperparameters are Python numbers.
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
         """d = g (+ weight_decay p); buf = momentum buf + (1 - dampening) d (buf = d at the
         first step); d = d + momentum buf if nesterov else buf; p -= lr d.
-        momentum_buffers: a list of arrays or None; None entries are created here (a copy of
-        d) and stored into the list, as PyTorch does."""
+        momentum_buffers: arrays or None; with momentum != 0 a None entry is created here (a
+        new C-contiguous copy of d) and stored into the list, as PyTorch does; with
+        momentum == 0 the list is not read."""
         for i, (p, g) in enumerate(zip(params, grads)):
             d = -g if maximize else g
             if weight_decay != 0:
@@ -476,7 +479,8 @@ class NumpyKernels:
         """m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g g; p -= lr / (1 - beta1^t) *
         m / (sqrt(v) / sqrt(1 - beta2^t) + eps), v replaced by max(v_max, v) with amsgrad.
         Weight decay adds weight_decay p to g, or (decoupled, AdamW) scales p by
-        1 - lr weight_decay first. steps: the step number t of each param, already counted."""
+        1 - lr weight_decay first. steps: the step number t of each param (an int, already
+        counted for this step). max_exp_avg_sqs entries are None unless amsgrad."""
         for i, (p, g) in enumerate(zip(params, grads)):
             if maximize:
                 g = -g
