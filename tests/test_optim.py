@@ -200,22 +200,26 @@ def test_active_backend_optimizer_kernels_match_numpy(backend):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         runs = []
         for kern in (k, ref):
-            p, m, v, vmax = fresh(), [np.zeros(s, dtype) for s in shapes], \
-                [np.zeros(s, dtype) for s in shapes], [np.zeros(s, dtype) for s in shapes]
+            def zeros():
+                return [np.zeros(s, dtype) for s in shapes]
+            p, m, v, vmax, ga, mb, acc = fresh(), zeros(), zeros(), zeros(), zeros(), zeros(), \
+                zeros()
+            sq = [np.full(s, 2.0, dtype) for s in shapes]
             bufs = [None] * 3
             for t in (1, 2, 3):
                 kern.sgd_step_(p, grads, bufs, lr=0.1, momentum=0.9, dampening=0.1,
-                               weight_decay=0.01, nesterov=False, maximize=False)
+                               weight_decay=0.01, nesterov=t == 2, maximize=False)
                 kern.adam_step_(p, grads, m, v, vmax, [t] * 3, lr=0.01, beta1=0.9, beta2=0.999,
-                                eps=1e-8, weight_decay=0.01, amsgrad=True, maximize=False,
-                                decoupled_weight_decay=True)
-                kern.rmsprop_step_(p, grads, [abs(x) for x in m], [x.copy() for x in v], m,
-                                   lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0,
-                                   momentum=0.5, centered=True, maximize=False)
-                kern.adagrad_step_(p, grads, vmax, [t] * 3, lr=0.1, lr_decay=0.01,
-                                   weight_decay=0, eps=1e-10, maximize=False)
-            runs.append(p)
+                                eps=1e-8, weight_decay=0.01, amsgrad=True, maximize=t == 3,
+                                decoupled_weight_decay=t != 2)
+                kern.rmsprop_step_(p, grads, sq, mb, ga, lr=0.01, alpha=0.9, eps=1e-8,
+                                   weight_decay=0.1, momentum=0.5, centered=True,
+                                   maximize=False)
+                kern.adagrad_step_(p, grads, acc, [t] * 3, lr=0.1, lr_decay=0.01,
+                                   weight_decay=0.1, eps=1e-10, maximize=t == 1)
+            runs.append(p + m + v + vmax + sq + ga + mb + acc + bufs)
         for a, b in zip(*runs):
+            assert np.isfinite(a).all()
             np.testing.assert_allclose(a, b, **tol)
 
 
