@@ -222,11 +222,6 @@ class CythonKernels(NumpyKernels):
         return r if r is not None else super().div_backward(a, b, g, need_a, need_b, acc_a,
                                                              acc_b)
 
-    def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_bn.POW, a, b, g, need_a, need_b, acc_a, acc_b, out)
-        return r if r is not None else super().pow_backward(a, b, out, g, need_a, need_b,
-                                                             acc_a, acc_b)
-
     def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         r = self._binary_backward(_bn.MAXIMUM, a, b, g, need_a, need_b, acc_a, acc_b)
         return r if r is not None else super().maximum_backward(a, b, g, need_a, need_b,
@@ -248,28 +243,154 @@ class CythonKernels(NumpyKernels):
         return super().sum_to_shape(g, shape)
 
     # ---- unary elementwise -------------------------------------------------------------
-    def _unary_backward(self, kernel, fallback, y, g, acc):
-        add = acc is not None and acc.shape == g.shape
-        out = acc if add else np.empty_like(y, order="C")
-        flat = _writable_flat(out, y, g)
-        if flat is None:
-            return fallback(y, g, acc)
-        kernel(flat[1], flat[2], flat[0], add)
-        return out
+    def _unary_backward(self, op, fallback, s, g, acc, p0=0.0, p1=0.0, flags=0, aux=None):
+        """out (+)= g * f'(.) from the saved s in one pass; fallback(...) for other layouts."""
+        if type(s) is _ndarray and s.size >= self.min_size:
+            dtype = s.dtype
+            if (dtype in _FLOATS and _usable(s, dtype) and _usable(g, dtype)
+                    and s.shape == g.shape):
+                add = acc is not None and acc.shape == s.shape and _writable(acc, dtype)
+                out = acc if add else np.empty(s.shape, dtype)
+                _ew.unary_backward_(op, s.reshape(-1), g.reshape(-1), out.reshape(-1), add,
+                                    p0, p1, flags, None if aux is None else aux.reshape(-1))
+                return out
+        return fallback()
+
+    def _unary(self, op, x, p0=0.0, p1=0.0, flags=0):
+        """f(x) in one compiled pass, or None for layouts the kernel does not take."""
+        if (type(x) is _ndarray and x.size >= self.min_size and x.dtype in _FLOATS
+                and _usable(x, x.dtype)):
+            out = np.empty(x.shape, x.dtype)
+            _ew.unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
+            return out
+        return None
+
+    def exp_backward(self, y, g, acc=None):
+        return self._unary_backward(_ew.EXP, lambda: super(CythonKernels, self).exp_backward(
+            y, g, acc), y, g, acc)
+
+    def log_backward(self, x, g, acc=None):
+        return self._unary_backward(_ew.LOG, lambda: super(CythonKernels, self).log_backward(
+            x, g, acc), x, g, acc)
+
+    def sqrt_backward(self, y, g, acc=None):
+        return self._unary_backward(_ew.SQRT, lambda: super(CythonKernels, self).sqrt_backward(
+            y, g, acc), y, g, acc)
 
     def tanh_backward(self, y, g, acc=None):
-        return self._unary_backward(_ew.tanh_backward_, super().tanh_backward, y, g, acc)
+        return self._unary_backward(_ew.TANH, lambda: super(CythonKernels, self).tanh_backward(
+            y, g, acc), y, g, acc)
+
+    def sigmoid(self, x):
+        """sigmoid from NumPy's SIMD exp: e = exp(-|x|), then 1/(1+e) or e/(1+e) (no overflow)"""
+        if (type(x) is _ndarray and x.size >= self.min_size and x.dtype in _FLOATS
+                and _usable(x, x.dtype)):
+            out = np.empty(x.shape, x.dtype)
+            xf, of = x.reshape(-1), out.reshape(-1)
+            _ew.unary_(_ew.NEG_ABS, xf, of)
+            np.exp(of, out=of)
+            _ew.unary_(_ew.SIGMOID_FROM_EXP, xf, of, aux=of)
+            return out
+        return super().sigmoid(x)
 
     def sigmoid_backward(self, y, g, acc=None):
-        return self._unary_backward(_ew.sigmoid_backward_, super().sigmoid_backward, y, g, acc)
-
-    def relu_backward(self, y, g, acc=None):
-        return self._unary_backward(_ew.relu_backward_, super().relu_backward, y, g, acc)
+        return self._unary_backward(_ew.SIGMOID, lambda: super(
+            CythonKernels, self).sigmoid_backward(y, g, acc), y, g, acc)
 
     def relu(self, x):
-        out = np.empty_like(x, order="C")
-        flat = flat_same_layout(x, out)
-        if flat is None:
-            return super().relu(x)
-        _ew.relu_(flat[0], flat[1])
+        out = self._unary(_ew.RELU, x)
+        return out if out is not None else super().relu(x)
+
+    def relu_backward(self, y, g, acc=None):
+        return self._unary_backward(_ew.RELU, lambda: super(CythonKernels, self).relu_backward(
+            y, g, acc), y, g, acc)
+
+    def leaky_relu(self, x, slope):
+        out = self._unary(_ew.LEAKY_RELU, x, _as_dtype(slope, x))
+        return out if out is not None else super().leaky_relu(x, slope)
+
+    def leaky_relu_backward(self, x, g, slope, acc=None):
+        return self._unary_backward(_ew.LEAKY_RELU, lambda: super(
+            CythonKernels, self).leaky_relu_backward(x, g, slope, acc), x, g, acc,
+            _as_dtype(slope, x))
+
+    def gelu(self, x, approximate="none"):
+        if approximate != "tanh":
+            out = self._unary(_ew.GELU_ERF, x)
+            return out if out is not None else super().gelu(x, approximate)
+        out = self._unary(_ew.GELU_TANH_INNER, x)       # k * (x + c x^3)
+        if out is None:
+            return super().gelu(x, approximate)
+        of = out.reshape(-1)
+        np.tanh(of, out=of)                              # NumPy's SIMD tanh
+        _ew.unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
         return out
+
+    def gelu_backward(self, x, g, approximate="none", acc=None):
+        def fallback():
+            return super(CythonKernels, self).gelu_backward(x, g, approximate, acc)
+        # the transcendental part by NumPy's SIMD exp / tanh, the rest in one fused pass
+        erf_form = approximate != "tanh"
+        t = self._unary(_ew.NEG_HALF_SQUARE if erf_form else _ew.GELU_TANH_INNER, x)
+        if t is None or g.shape != x.shape:
+            return fallback()
+        (np.exp if erf_form else np.tanh)(t, out=t)
+        return self._unary_backward(_ew.GELU_ERF if erf_form else _ew.GELU_TANH, fallback, x,
+                                    g, acc, aux=t)
+
+    def abs_backward(self, x, g, acc=None):
+        return self._unary_backward(_ew.ABS, lambda: super(CythonKernels, self).abs_backward(
+            x, g, acc), x, g, acc)
+
+    def clamp(self, x, lo, hi):
+        bounds = _bounds(x, lo, hi)
+        out = None if bounds is None else self._unary(_ew.CLAMP, x, *bounds)
+        return out if out is not None else super().clamp(x, lo, hi)
+
+    def clamp_backward(self, x, g, lo, hi, acc=None):
+        def fallback():
+            return super(CythonKernels, self).clamp_backward(x, g, lo, hi, acc)
+        bounds = _bounds(x, lo, hi)
+        if bounds is None:
+            return fallback()
+        return self._unary_backward(_ew.CLAMP, fallback, x, g, acc, *bounds)
+
+    def pow_scalar(self, x, c):
+        """x ** c by repeated products for integer c in [0, 8] (NumPy's pow is a libm-grade
+        power, within an ulp of these); other exponents go to NumPy"""
+        if _small_int(c, 0):
+            out = self._unary(_ew.POW_INT, x, float(c))
+            if out is not None:
+                return out
+        return super().pow_scalar(x, c)
+
+    def pow_scalar_backward(self, x, c, g, acc=None):
+        def fallback():
+            return super(CythonKernels, self).pow_scalar_backward(x, c, g, acc)
+        if _small_int(c, 1):
+            return self._unary_backward(_ew.POW_INT, fallback, x, g, acc, float(c))
+        return fallback()
+
+
+def _as_dtype(value, x):
+    """A Python number rounded to x's dtype, as a double (exact), like NumPy's weak scalars."""
+    try:
+        return float(x.dtype.type(value)) if x.dtype in _FLOATS else 0.0
+    except (OverflowError, TypeError, ValueError):
+        return float("nan")
+
+
+def _bounds(x, lo, hi):
+    """(lo, hi) for the clamp kernel (-inf / +inf for a missing one), or None when a bound is
+    not a Python number or both are missing."""
+    if lo is None and hi is None:
+        return None
+    for v in (lo, hi):
+        if v is not None and type(v) not in (int, float):
+            return None
+    return (-np.inf if lo is None else _as_dtype(lo, x), np.inf if hi is None else
+            _as_dtype(hi, x))
+
+
+def _small_int(c, least):
+    return type(c) in (int, float) and c == int(c) and least <= c <= 8

@@ -1,4 +1,4 @@
-"""Binary elementwise kernels (add, sub, mul, div, pow, maximum, minimum) on a 2-D grid.
+"""Binary elementwise kernels (add, sub, mul, div, maximum, minimum) on a 2-D grid.
 
 The Python adapter collapses a broadcast a op b into an R x C grid: each operand is FULL
 (indexed r*C + c), ROW (one row, index c: a bias), COL (one column, index r) or SCALAR. The
@@ -8,7 +8,6 @@ full-size temporary, and the same bits for any thread count.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport pow, powf, log, logf
 from libc.stdlib cimport malloc, free
 from cgrad._C._parallel cimport MIN_PARALLEL
 
@@ -19,8 +18,6 @@ ctypedef struct OpSub:
 ctypedef struct OpMul:
     char tag
 ctypedef struct OpDiv:
-    char tag
-ctypedef struct OpPow:
     char tag
 ctypedef struct OpMax:
     char tag
@@ -33,7 +30,6 @@ ctypedef fused binop:
     OpSub
     OpMul
     OpDiv
-    OpPow
     OpMax
     OpMin
 
@@ -42,9 +38,8 @@ cpdef enum:
     SUB = 1
     MUL = 2
     DIV = 3
-    POW = 4
-    MAXIMUM = 5
-    MINIMUM = 6
+    MAXIMUM = 4
+    MINIMUM = 5
 
 cpdef enum:
     FULL = 0
@@ -60,20 +55,6 @@ cdef enum:
     SUM = 2
 
 
-cdef inline floating _pow(floating x, floating y) noexcept nogil:
-    if floating is float:
-        return powf(x, y)
-    else:
-        return pow(x, y)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
 cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
     """x op y, as NumPy computes it (maximum/minimum propagate NaN)"""
     if binop is OpAdd:
@@ -84,8 +65,6 @@ cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
         return x * y
     elif binop is OpDiv:
         return x / y
-    elif binop is OpPow:
-        return _pow(x, y)
     elif binop is OpMax:
         return x if (x > y or x != x) else y
     else:
@@ -94,15 +73,13 @@ cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
 
 cdef inline floating _da(binop* t, floating g, floating x, floating y, floating o) noexcept nogil:
     """d(x op y)/dx * g, in NumpyKernels' operation order (o is the forward output)"""
-    cdef floating zero = 0, one = 1, half = 0.5
+    cdef floating zero = 0, half = 0.5
     if binop is OpAdd or binop is OpSub:
         return g
     elif binop is OpMul:
         return g * y
     elif binop is OpDiv:
         return g / y
-    elif binop is OpPow:
-        return zero if y == zero else g * y * _pow(x, y - one)
     elif binop is OpMax:
         return g if x > y else (g * half if x == y else zero)
     else:
@@ -120,8 +97,6 @@ cdef inline floating _db(binop* t, floating g, floating x, floating y, floating 
         return g * x
     elif binop is OpDiv:
         return -g * x / (y * y)
-    elif binop is OpPow:
-        return zero if (x == zero and y >= zero) else g * o * _log(x)
     elif binop is OpMax:
         return g if y > x else (g * half if x == y else zero)
     else:
@@ -211,8 +186,6 @@ def binary_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym
             _fwd(<OpMul*> NULL, xp, xm, yp, ym, op_, R, C)
         elif op == DIV:
             _fwd(<OpDiv*> NULL, xp, xm, yp, ym, op_, R, C)
-        elif op == POW:
-            _fwd(<OpPow*> NULL, xp, xm, yp, ym, op_, R, C)
         elif op == MAXIMUM:
             _fwd(<OpMax*> NULL, xp, xm, yp, ym, op_, R, C)
         elif op == MINIMUM:
@@ -390,7 +363,7 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
                      Py_ssize_t R, Py_ssize_t C):
     """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over an R x C grid, one pass over g:
     a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. o is
-    the forward output (read by pow only; pass g otherwise). An unneeded gradient may be any
+    a second FULL input for ops that read the forward output (none yet: pass g). An unneeded gradient may be any
     1-element buffer."""
     _check(x.shape[0], xm, R, C, "x")
     _check(y.shape[0], ym, R, C, "y")
@@ -427,9 +400,6 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
                        add_a, add_b, R, C)
         elif op == DIV:
             err = _bwd(<OpDiv*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
-                       add_a, add_b, R, C)
-        elif op == POW:
-            err = _bwd(<OpPow*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         elif op == MAXIMUM:
             err = _bwd(<OpMax*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,

@@ -1,66 +1,392 @@
-"""Fused elementwise kernels: one pass, no temporaries. Callers pass C-contiguous 1-D views of
-equal length and one dtype; `add` means out += result instead of out = result."""
+"""Unary elementwise kernels: forward where one pass beats NumPy, and every backward formula
+fused with the accumulation into the gradient buffer (one pass, no temporaries).
+
+Callers pass C-contiguous 1-D views of equal length and one dtype. Transcendentals that NumPy
+vectorises (exp, tanh) stay NumPy's: the adapter calls np.exp / np.tanh between two passes
+here (sigmoid, tanh-gelu), since a C loop over libm is many times slower than NumPy's SIMD.
+Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
+NumPy rounds a Python number.
+"""
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport erf, fabs, fabsf
 from cgrad._C._parallel cimport MIN_PARALLEL
 
+ctypedef struct UExp:
+    char tag
+ctypedef struct ULog:
+    char tag
+ctypedef struct USqrt:
+    char tag
+ctypedef struct UTanh:
+    char tag
+ctypedef struct USigmoid:
+    char tag
+ctypedef struct URelu:
+    char tag
+ctypedef struct ULeaky:
+    char tag
+ctypedef struct UAbs:
+    char tag
+ctypedef struct UClamp:
+    char tag
+ctypedef struct UGeluErf:
+    char tag
+ctypedef struct UGeluTanh:
+    char tag
+ctypedef struct UPowInt:
+    char tag
+ctypedef struct UPowInt2:
+    char tag
+ctypedef struct UPowInt3:
+    char tag
 
-def tanh_backward_(const floating[::1] y, const floating[::1] g, floating[::1] out, bint add):
-    """out (+)= g * (1 - y*y)"""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef floating one = 1
-    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
-        if add:
-            out[i] += g[i] * (one - y[i] * y[i])
+# compile-time op: each gets its own loop (vectorised where the formula allows)
+ctypedef fused unop:
+    UExp
+    ULog
+    USqrt
+    UTanh
+    USigmoid
+    URelu
+    ULeaky
+    UAbs
+    UClamp
+    UGeluErf
+    UGeluTanh
+    UPowInt
+    UPowInt2
+    UPowInt3
+
+cpdef enum:
+    EXP = 0
+    LOG = 1
+    SQRT = 2
+    TANH = 3
+    SIGMOID = 4
+    RELU = 5
+    LEAKY_RELU = 6
+    ABS = 7
+    CLAMP = 8
+    GELU_ERF = 9
+    GELU_TANH = 10
+    POW_INT = 11
+
+# forward-only passes around NumPy's SIMD exp/tanh
+cpdef enum:
+    NEG_ABS = 100          # out = -|x|                      (then e = np.exp(out))
+    SIGMOID_FROM_EXP = 101 # out = 1/(1+e) or e/(1+e)         (e = exp(-|x|), in aux)
+    GELU_TANH_INNER = 102  # out = k * (x + c*x*x*x)         (then t = np.tanh(out))
+    GELU_TANH_OUTER = 103  # out = 0.5 * x * (1 + t)           (t in aux)
+    NEG_HALF_SQUARE = 104  # out = -0.5 * x * x               (then np.exp: gelu's pdf)
+
+# C macros, not module globals: a global would be reloaded every iteration (a store to out
+# might alias it), which stops the loop from vectorising
+cdef extern from *:
+    """
+    #define CGRAD_SQRT_2_OVER_PI 0.7978845608028654
+    #define CGRAD_INV_SQRT_2 0.7071067811865475
+    #define CGRAD_INV_SQRT_2PI 0.3989422804014327
+    #define CGRAD_GELU_C 0.044715
+    """
+    const double SQRT_2_OVER_PI "CGRAD_SQRT_2_OVER_PI"
+    const double INV_SQRT_2 "CGRAD_INV_SQRT_2"
+    const double INV_SQRT_2PI "CGRAD_INV_SQRT_2PI"
+    const double GELU_C "CGRAD_GELU_C"
+
+
+cdef enum:
+    BLOCK = 16384      # elements per parallel block
+
+
+cdef inline float _erf_f32(float a) noexcept nogil:
+    """erf for float32 as a rational function (Eigen's generic_fast_erf_float: within a few
+    ulp of the true value, and vectorisable, unlike glibc's erff at ~20 ns a call)"""
+    # erf(+-4) is +-1 in float32; a NaN passes both tests and stays NaN
+    cdef float four = 4, x = four if a > four else (-four if a < -four else a)
+    cdef float x2 = x * x
+    cdef float p = x2 * <float> -2.72614225801306e-10 + <float> 2.77068142495902e-08
+    p = x2 * p + <float> -2.10102402082508e-06
+    p = x2 * p + <float> -5.69250639462346e-05
+    p = x2 * p + <float> -7.34990630326855e-04
+    p = x2 * p + <float> -2.95459980854025e-03
+    p = x2 * p + <float> -1.60960333262415e-02
+    p = x * p
+    cdef float q = x2 * <float> -1.45660718464996e-05 + <float> -2.13374055278905e-04
+    q = x2 * q + <float> -1.68282697438203e-03
+    q = x2 * q + <float> -7.37332916720468e-03
+    q = x2 * q + <float> -1.42647390514189e-02
+    return p / q
+
+
+cdef inline floating _erf(floating x) noexcept nogil:
+    if floating is float:
+        return _erf_f32(x)
+    else:
+        return erf(x)
+
+
+cdef inline floating _ipow(floating x, int c) noexcept nogil:
+    """x**c for an integer 0 <= c <= 8 by repeated products (x*x*...)"""
+    cdef floating one = 1, x2
+    if c == 0:
+        return one
+    elif c == 1:
+        return x
+    elif c == 2:
+        return x * x
+    elif c == 3:
+        return x * x * x
+    x2 = x * x
+    if c == 4:
+        return x2 * x2
+    elif c == 5:
+        return x2 * x2 * x
+    elif c == 6:
+        return x2 * x2 * x2
+    elif c == 7:
+        return x2 * x2 * x2 * x
+    return (x2 * x2) * (x2 * x2)
+
+
+cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating p0,
+                        floating p1, int flags) noexcept nogil:
+    """g * f'(.), from s (the saved input x or output y, as NumpyKernels uses) in NumPy's
+    operation order; aux is tanh(inner) for the tanh gelu, exp(-x*x/2) for the erf gelu"""
+    cdef floating zero = 0, one = 1, half = 0.5
+    cdef floating k, c, three, cdf, pdf, d
+    if unop is UExp:
+        return g * s
+    elif unop is ULog:
+        return g / s
+    elif unop is USqrt:
+        return g / (s + s)
+    elif unop is UTanh:
+        return g * (one - s * s)
+    elif unop is USigmoid:
+        return g * (s * (one - s))
+    elif unop is URelu:
+        return g if s > zero else zero
+    elif unop is ULeaky:
+        return g if s > zero else g * p0
+    elif unop is UAbs:
+        # g * sign(s), sign(NaN) = NaN; one select per test keeps the loop vectorisable
+        d = (one if s > zero else zero) - (one if s < zero else zero)
+        return g * (s if s != s else d)
+    elif unop is UClamp:
+        # p0 / p1 are -inf / +inf for a missing bound; NaN fails both tests (0, as NumPy)
+        return g if (s >= p0 and s <= p1) else zero
+    elif unop is UGeluErf:
+        cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
+        pdf = aux * <floating> INV_SQRT_2PI
+        return g * (cdf + s * pdf)
+    elif unop is UGeluTanh:
+        k = <floating> SQRT_2_OVER_PI
+        c = <floating> GELU_C
+        three = 3
+        d = half * (one + aux) + half * s * (one - aux * aux) * k * (one + three * c * s * s)
+        return g * d
+    elif unop is UPowInt2:
+        return g * (p0 * s)
+    elif unop is UPowInt3:
+        return g * (p0 * (s * s))
+    else:
+        # g * (c * x**(c-1)) for an integer c >= 1 (NumPy: power(x, c - 1))
+        return g * (p0 * _ipow(s, flags - 1))
+
+
+cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
+                        int flags) noexcept nogil:
+    """f(x) for the forwards done here in one pass"""
+    cdef floating zero = 0, one = 1, half = 0.5, r
+    if unop is URelu:
+        return zero if x < zero else x
+    elif unop is ULeaky:
+        return x if x > zero else x * p0
+    elif unop is UClamp:
+        # NumPy's maximum then minimum (-inf / +inf for a missing bound): NaN stays NaN
+        r = p0 if x < p0 else x
+        return p1 if r > p1 else r
+    elif unop is UGeluErf:
+        return half * x * (one + _erf(x * <floating> INV_SQRT_2))
+    elif unop is UPowInt:
+        return _ipow(x, flags)
+    elif unop is UPowInt2:
+        return x * x
+    elif unop is UPowInt3:
+        return x * x * x
+    else:
+        return x
+
+
+cdef void _bwd_block(unop* t, const floating* s, const floating* aux, const floating* g,
+                     floating* out, bint add, floating p0, floating p1, int flags,
+                     Py_ssize_t n) noexcept nogil:
+    # parameters by value: the compiler keeps them in registers and vectorises the loop
+    cdef Py_ssize_t i
+    if unop is UPowInt:
+        # one loop per exponent, so that each is a plain vectorised product
+        if flags == 2:
+            _bwd_block(<UPowInt2*> NULL, s, aux, g, out, add, p0, p1, flags, n)
+            return
+        elif flags == 3:
+            _bwd_block(<UPowInt3*> NULL, s, aux, g, out, add, p0, p1, flags, n)
+            return
+    if add:
+        for i in range(n):
+            out[i] += _d(t, s[i], g[i], aux[i], p0, p1, flags)
+    else:
+        for i in range(n):
+            out[i] = _d(t, s[i], g[i], aux[i], p0, p1, flags)
+
+
+cdef void _bwd(unop* t, const floating* s, const floating* aux, const floating* g,
+               floating* out, bint add, floating p0, floating p1, int flags, bint has_aux,
+               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
+                   flags, min(<Py_ssize_t> BLOCK, n - i))
+
+
+cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, floating p1,
+                     int flags, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if unop is UPowInt:
+        if flags == 2:
+            _fwd_block(<UPowInt2*> NULL, x, out, p0, p1, flags, n)
+            return
+        elif flags == 3:
+            _fwd_block(<UPowInt3*> NULL, x, out, p0, p1, flags, n)
+            return
+    for i in range(n):
+        out[i] = _f(t, x[i], p0, p1, flags)
+
+
+cdef void _fwd(unop* t, const floating* x, floating* out, floating p0, floating p1, int flags,
+               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _fwd_block(t, x + i, out + i, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
+
+
+cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
+    if m != n:
+        raise ValueError(f"{name} has {m} elements, expected {n}")
+    return 0
+
+
+def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floating[::1] out,
+                    bint add, double p0=0, double p1=0, int flags=0, const floating[::1] aux=None):
+    """out (+)= g * f'(.) computed from s (the saved input or output): one pass. aux is
+    tanh(inner) for GELU_TANH (see GELU_TANH_INNER), unused otherwise."""
+    cdef Py_ssize_t n = s.shape[0]
+    _check(n, g.shape[0], "g")
+    _check(n, out.shape[0], "out")
+    if op == GELU_TANH or op == GELU_ERF:
+        if aux is None:
+            raise ValueError("GELU_TANH needs aux = tanh(inner), GELU_ERF aux = exp(-x*x/2)")
+        _check(n, aux.shape[0], "aux")
+    if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
+        raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
+    if op < EXP or op > POW_INT:
+        raise ValueError(f"unknown unary op {op}")
+    if n == 0:
+        return
+    cdef floating q0 = <floating> p0, q1 = <floating> p1
+    cdef int fl = <int> p0 if op == POW_INT else flags
+    cdef const floating* sp = &s[0]
+    cdef const floating* gp = &g[0]
+    cdef bint has_aux = op == GELU_TANH or op == GELU_ERF
+    cdef const floating* ap = &aux[0] if has_aux else sp
+    cdef floating* op_ = &out[0]
+    with nogil:
+        if op == EXP:
+            _bwd(<UExp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LOG:
+            _bwd(<ULog*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SQRT:
+            _bwd(<USqrt*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == TANH:
+            _bwd(<UTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SIGMOID:
+            _bwd(<USigmoid*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == RELU:
+            _bwd(<URelu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LEAKY_RELU:
+            _bwd(<ULeaky*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ABS:
+            _bwd(<UAbs*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == CLAMP:
+            _bwd(<UClamp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == GELU_ERF:
+            _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == GELU_TANH:
+            _bwd(<UGeluTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         else:
-            out[i] = g[i] * (one - y[i] * y[i])
+            _bwd(<UPowInt*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
 
 
-def sigmoid_backward_(const floating[::1] y, const floating[::1] g, floating[::1] out, bint add):
-    """out (+)= g * (y * (1 - y))"""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef floating one = 1
-    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
-        if add:
-            out[i] += g[i] * (y[i] * (one - y[i]))
+cdef void _pre_post(int op, const floating* x, const floating* aux, floating* out,
+                    Py_ssize_t n) noexcept nogil:
+    """The passes around np.exp / np.tanh (see the NEG_ABS... enum)."""
+    cdef Py_ssize_t i
+    cdef floating zero = 0, one = 1, half = 0.5, e
+    cdef floating k = <floating> SQRT_2_OVER_PI, c = <floating> GELU_C
+    if op == NEG_ABS:
+        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+            out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
+    elif op == SIGMOID_FROM_EXP:
+        # sigmoid(x) = 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1
+        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+            e = aux[i]
+            out[i] = (one if x[i] >= zero else e) / (one + e)
+    elif op == NEG_HALF_SQUARE:
+        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+            out[i] = <floating> -0.5 * x[i] * x[i]
+    elif op == GELU_TANH_INNER:
+        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+            out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
+    else:
+        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+            out[i] = half * x[i] * (one + aux[i])
+
+
+def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
+           int flags=0, const floating[::1] aux=None):
+    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT), or one of the
+    passes around NumPy's exp/tanh (NEG_ABS, SIGMOID_FROM_EXP, GELU_TANH_INNER/OUTER).
+    out may be x itself (each element is read before it is written)."""
+    cdef Py_ssize_t n = x.shape[0]
+    _check(n, out.shape[0], "out")
+    if op == SIGMOID_FROM_EXP or op == GELU_TANH_OUTER:
+        if aux is None:
+            raise ValueError("this pass needs aux")
+        _check(n, aux.shape[0], "aux")
+    elif op not in (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
+                    NEG_HALF_SQUARE):
+        raise ValueError(f"unary_ has no forward for op {op}")
+    if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
+        raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
+    if n == 0:
+        return
+    cdef floating q0 = <floating> p0, q1 = <floating> p1
+    cdef int fl = <int> p0 if op == POW_INT else flags
+    cdef const floating* xp = &x[0]
+    cdef const floating* ap = &aux[0] if aux is not None else xp
+    cdef floating* op_ = &out[0]
+    with nogil:
+        if op == RELU:
+            _fwd(<URelu*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LEAKY_RELU:
+            _fwd(<ULeaky*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == CLAMP:
+            _fwd(<UClamp*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == GELU_ERF:
+            _fwd(<UGeluErf*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == POW_INT:
+            _fwd(<UPowInt*> NULL, xp, op_, q0, q1, fl, n)
         else:
-            out[i] = g[i] * (y[i] * (one - y[i]))
-
-
-def relu_(const floating[::1] x, floating[::1] out):
-    """out = x if not x < 0 else 0 (NaN stays NaN, -0.0 stays -0.0 like NumPy's where)"""
-    cdef Py_ssize_t i, n = x.shape[0]
-    cdef floating zero = 0
-    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
-        out[i] = zero if x[i] < zero else x[i]
-
-
-def relu_backward_(const floating[::1] y, const floating[::1] g, floating[::1] out, bint add):
-    """out (+)= g where y > 0, else 0"""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef floating zero = 0
-    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
-        if add:
-            out[i] += g[i] if y[i] > zero else zero
-        else:
-            out[i] = g[i] if y[i] > zero else zero
-
-
-def mul_backward_(const floating[::1] a, const floating[::1] b, const floating[::1] g,
-                  floating[::1] ga, floating[::1] gb, bint need_a, bint need_b,
-                  bint add_a, bint add_b):
-    """ga (+)= g * b and gb (+)= g * a, both in one pass over g"""
-    cdef Py_ssize_t i, n = g.shape[0]
-    cdef floating gi
-    for i in prange(n, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
-        gi = g[i]
-        if need_a:
-            if add_a:
-                ga[i] += gi * b[i]
-            else:
-                ga[i] = gi * b[i]
-        if need_b:
-            if add_b:
-                gb[i] += gi * a[i]
-            else:
-                gb[i] = gi * a[i]
+            _pre_post(op, xp, ap, op_, n)
