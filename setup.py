@@ -20,9 +20,10 @@ class BuildExtOpenMP(build_ext):
         flags = [] if os.environ.get("CGRAD_OPENMP") == "0" else self.openmp_flags()
         print(f"cgrad: OpenMP {' '.join(flags) or 'off, kernels run serially'}", file=sys.stderr)
         # -O3 but never -ffast-math (NaN/Inf must propagate) nor -march=native (portable wheels).
-        # -fno-trapping-math changes no result (IEEE NaN, Inf and signed zeros stay); it only
-        # stops caring about FP exception flags, which lets GCC vectorise loops with selects.
-        opt = (["-O3", "-fno-fast-math", "-fno-trapping-math"]
+        # -fno-trapping-math and -fno-math-errno change no result (IEEE NaN, Inf and signed
+        # zeros stay); they only drop FP exception flags and errno, which nothing reads, and
+        # let GCC vectorise loops with selects and sqrt.
+        opt = (["-O3", "-fno-fast-math", "-fno-trapping-math", "-fno-math-errno"]
                if self.compiler.compiler_type == "unix" else [])
         for ext in self.extensions:
             ext.extra_compile_args += opt + flags

@@ -110,6 +110,7 @@ COMPILED = {
     "sigmoid_backward", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu",
     "gelu_backward", "abs_backward", "clamp", "clamp_backward", "pow_scalar",
     "pow_scalar_backward",
+    "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
 }
 
 
@@ -496,3 +497,125 @@ def test_unary_hypothesis(shape, dtype, name, layout):
     s = make(layout, dtype, shape, low=low, high=low + 4 if low >= 0 else -low)
     g = make("contiguous", dtype, shape)
     assert_same(call(k, s, g, None), call(REF, s, g, None), exact)
+
+
+# ---- optimizers --------------------------------------------------------------------------
+SGD_CASES = [dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
+             dict(momentum=0.9, dampening=0.0, weight_decay=1e-2, nesterov=False, maximize=False),
+             dict(momentum=0.9, dampening=0.1, weight_decay=0.0, nesterov=True, maximize=True),
+             dict(momentum=0.5, dampening=0.5, weight_decay=0.3, nesterov=False, maximize=True)]
+ADAM_CASES = [dict(weight_decay=0.0, amsgrad=False, maximize=False, decoupled_weight_decay=False),
+              dict(weight_decay=0.1, amsgrad=False, maximize=False, decoupled_weight_decay=True),
+              dict(weight_decay=0.1, amsgrad=True, maximize=True, decoupled_weight_decay=False),
+              dict(weight_decay=0.0, amsgrad=True, maximize=False, decoupled_weight_decay=True)]
+RMSPROP_CASES = [dict(weight_decay=0.0, momentum=0.0, centered=False, maximize=False),
+                 dict(weight_decay=0.1, momentum=0.9, centered=True, maximize=False),
+                 dict(weight_decay=0.0, momentum=0.5, centered=False, maximize=True),
+                 dict(weight_decay=0.2, momentum=0.0, centered=True, maximize=True)]
+ADAGRAD_CASES = [dict(lr_decay=0.0, weight_decay=0.0, maximize=False),
+                 dict(lr_decay=0.01, weight_decay=0.1, maximize=True)]
+
+
+def _opt_state(dtype, shapes, layout, rng):
+    params = [make(layout, dtype, s, rng) for s in shapes]
+    if layout == "readonly":        # a read-only *gradient* is fine; params must be writeable
+        params = [p.copy() for p in params]
+    grads = [make(layout, dtype, s, rng) for s in shapes]
+    return params, grads
+
+
+def _run_optimizer(k, name, case, dtype, layout, steps=3, lr=None):
+    rng = np.random.default_rng(3)
+    shapes = [(40, 30), (30,), (), (0, 3)]
+    params, grads = _opt_state(dtype, shapes, layout, rng)
+    params = [np.array(p) if not p.flags.writeable else p for p in params]
+    zeros = [np.zeros(p.shape, dtype) for p in params]
+    if name == "sgd":
+        bufs = [None] * len(params)
+        for _ in range(steps):
+            k.sgd_step_(params, grads, bufs, lr=0.1, **case)
+        return params, bufs
+    if name == "adam":
+        m, v, vmax = ([z.copy() for z in zeros] for _ in range(3))
+        for t in range(1, steps + 1):
+            k.adam_step_(params, grads, m, v, vmax if case["amsgrad"] else [None] * len(params),
+                         [t] * len(params), lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, **case)
+        return params, m, v, vmax
+    if name == "adam_beta1_big":      # lerp's other branch (1 - beta1 >= 0.5)
+        m, v = ([z.copy() for z in zeros] for _ in range(2))
+        for t in range(1, steps + 1):
+            k.adam_step_(params, grads, m, v, [None] * len(params), [t] * len(params), lr=1e-2,
+                         beta1=0.3, beta2=0.9, eps=1e-6, **case)
+        return params, m, v
+    if name == "rmsprop":
+        sq, buf, avg = ([z.copy() for z in zeros] for _ in range(3))
+        for _ in range(steps):
+            k.rmsprop_step_(params, grads, sq,
+                            buf if case["momentum"] > 0 else [None] * len(params),
+                            avg if case["centered"] else [None] * len(params), lr=1e-2,
+                            alpha=0.99, eps=1e-8, **case)
+        return params, sq, buf, avg
+    if name == "adagrad":
+        sums = [np.full(p.shape, 0.1, dtype) for p in params]
+        for t in range(1, steps + 1):
+            k.adagrad_step_(params, grads, sums, [t] * len(params), lr=1e-2, eps=1e-10, **case)
+        return params, sums
+    raise ValueError(name)
+
+
+OPT_CASES = ([("sgd", c) for c in SGD_CASES] + [("adam", c) for c in ADAM_CASES]
+             + [("adam_beta1_big", ADAM_CASES[1])] + [("rmsprop", c) for c in RMSPROP_CASES]
+             + [("adagrad", c) for c in ADAGRAD_CASES])
+
+
+@pytest.mark.parametrize("name,case", OPT_CASES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                     enumerate(OPT_CASES)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative", "readonly",
+                                    "unaligned"])
+def test_optimizer_matches_numpy_bit_for_bit(ck, name, case, dtype, layout):
+    got = _run_optimizer(ck, name, case, dtype, layout)
+    want = _run_optimizer(REF, name, case, dtype, layout)
+    for g_list, w_list in zip(got, want):
+        for g, w in zip(g_list, w_list):
+            if w is None:
+                assert g is None
+            else:
+                assert_same(g, w)
+
+
+def test_sgd_creates_momentum_buffers_as_numpy_does(ck):
+    p = [np.ones((3, 4), np.float32)]
+    g = [np.full((3, 4), 0.5, np.float32)]
+    bufs = [None]
+    ck.sgd_step_(p, g, bufs, lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=False)
+    assert bufs[0] is not None and bufs[0] is not g[0] and bufs[0].dtype == np.float32
+    np.testing.assert_array_equal(bufs[0], g[0])
+
+
+def test_optim_module_checks():
+    from cgrad._C import optim
+    p, g = np.ones(4), np.ones(3)
+    with pytest.raises(ValueError, match="g has 3 elements, expected 4"):
+        optim.sgd_(p, g, p, 0.1, 0.0, 0.0, 0.0, False, False, False)
+    with pytest.raises(ValueError, match="step"):
+        optim.adam_(p, p, p, p, p, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, False, 0)
+    with pytest.raises((TypeError, ValueError)):
+        optim.adagrad_(p, p.astype(np.float32), p, 0.1, 0.0, 0.0, 1e-10, False, 1)
+
+
+def test_optimizers_same_bits_for_any_thread_count(ck, threads):
+    rng = np.random.default_rng(5)
+    p0 = rng.standard_normal(200_000).astype(np.float32)
+    g = rng.standard_normal(200_000).astype(np.float32)
+
+    def step():
+        p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+        ck.adam_step_([p], [g], [m], [v], [None], [1], lr=1e-3, beta1=0.9, beta2=0.999,
+                      eps=1e-8, weight_decay=0.01, amsgrad=False, maximize=False,
+                      decoupled_weight_decay=True)
+        return p, m, v
+    one, two = threads(step)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)

@@ -17,6 +17,7 @@ import numpy as np
 from .._C import binary as _bn
 from .._C import elementwise as _ew
 from .._C import grad as _grad
+from .._C import optim as _optim
 from .numpy_backend import NumpyKernels
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -370,6 +371,90 @@ class CythonKernels(NumpyKernels):
         if _small_int(c, 1):
             return self._unary_backward(_ew.POW_INT, fallback, x, g, acc, float(c))
         return fallback()
+
+
+    # ---- optimizers: one fused pass per parameter ------------------------------------------
+    # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed
+    # dtypes) goes through the NumPy step alone, as a one-element list.
+    def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
+                  weight_decay, nesterov, maximize):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            buf = momentum_buffers[i] if momentum != 0 else None
+            if _fusable(p, g, buf):
+                first = momentum != 0 and buf is None
+                if first:
+                    buf = momentum_buffers[i] = np.empty(p.shape, p.dtype)
+                pf = p.reshape(-1)
+                _optim.sgd_(pf, g.reshape(-1), pf[:1] if buf is None else buf.reshape(-1), lr,
+                            weight_decay, momentum, dampening, nesterov, maximize, first)
+            else:
+                one = [buf]
+                super().sgd_step_([p], [g], one, lr=lr, momentum=momentum,
+                                  dampening=dampening, weight_decay=weight_decay,
+                                  nesterov=nesterov, maximize=maximize)
+                if momentum != 0:
+                    momentum_buffers[i] = one[0]
+
+    def adam_step_(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr,
+                   beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m, v = exp_avgs[i], exp_avg_sqs[i]
+            vmax = max_exp_avg_sqs[i] if amsgrad else None
+            if _fusable(p, g, m, v, vmax) and m is not None and v is not None and (
+                    vmax is not None or not amsgrad):
+                pf = p.reshape(-1)
+                _optim.adam_(pf, g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                             pf[:1] if vmax is None else vmax.reshape(-1), lr, beta1, beta2, eps,
+                             weight_decay, amsgrad, maximize, decoupled_weight_decay, steps[i])
+            else:
+                super().adam_step_([p], [g], [m], [v], [vmax], [steps[i]], lr=lr, beta1=beta1,
+                                   beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                   amsgrad=amsgrad, maximize=maximize,
+                                   decoupled_weight_decay=decoupled_weight_decay)
+
+    def rmsprop_step_(self, params, grads, square_avgs, momentum_buffers, grad_avgs, *, lr,
+                      alpha, eps, weight_decay, momentum, centered, maximize):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            sq = square_avgs[i]
+            buf = momentum_buffers[i] if momentum > 0 else None
+            avg = grad_avgs[i] if centered else None
+            if (_fusable(p, g, sq, buf, avg) and sq is not None
+                    and (buf is not None or not momentum > 0)
+                    and (avg is not None or not centered)):
+                pf = p.reshape(-1)
+                _optim.rmsprop_(pf, g.reshape(-1), sq.reshape(-1),
+                                pf[:1] if buf is None else buf.reshape(-1),
+                                pf[:1] if avg is None else avg.reshape(-1), lr, alpha, eps,
+                                weight_decay, momentum, centered, maximize)
+            else:
+                super().rmsprop_step_([p], [g], [sq], [buf], [avg], lr=lr, alpha=alpha,
+                                      eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize)
+
+    def adagrad_step_(self, params, grads, state_sums, steps, *, lr, lr_decay, weight_decay,
+                      eps, maximize):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            s = state_sums[i]
+            if _fusable(p, g, s) and s is not None:
+                _optim.adagrad_(p.reshape(-1), g.reshape(-1), s.reshape(-1), lr, lr_decay,
+                                weight_decay, eps, maximize, steps[i])
+            else:
+                super().adagrad_step_([p], [g], [s], [steps[i]], lr=lr, lr_decay=lr_decay,
+                                      weight_decay=weight_decay, eps=eps, maximize=maximize)
+
+
+def _fusable(p, g, *state):
+    """Whether one parameter's arrays suit the fused kernels: p and its state writeable,
+    everything C-contiguous, aligned, of p's shape and float dtype (None state entries are
+    skipped: the caller checks which it needs)."""
+    if type(p) is not _ndarray or p.dtype not in _FLOATS or not _writable(p, p.dtype):
+        return False
+    if not _usable(g, p.dtype) or g.shape != p.shape:
+        return False
+    for a in state:
+        if a is not None and not (_writable(a, p.dtype) and a.shape == p.shape):
+            return False
+    return True
 
 
 def _as_dtype(value, x):

@@ -1,0 +1,337 @@
+"""Fused optimizer steps: one pass per parameter, reading p, g and the state and writing p and
+the state. Each element goes through NumpyKernels' formula in the same operation order, with
+hyperparameters rounded once to the parameter's dtype (as NumPy rounds `_scalar(x, p)`), so
+the result is bit for bit NumPy's. Callers pass C-contiguous 1-D views of one length and one
+dtype; arrays a step does not use may be any 1-element array of that dtype."""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf
+from cgrad._C._parallel cimport MIN_PARALLEL
+
+cdef enum:
+    BLOCK = 16384
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
+    if m != n:
+        raise ValueError(f"{name} has {m} elements, expected {n}")
+    return 0
+
+
+# ---- SGD -------------------------------------------------------------------------------------
+cdef inline void _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssize_t n,
+                           floating nlr, floating wd, floating mom, floating damp1, bint use_wd,
+                           bint use_mom, bint first, bint nesterov,
+                           bint maximize) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating d, b
+    for i in range(n):
+        d = -g[i] if maximize else g[i]
+        if use_wd:
+            d = d + wd * p[i]
+        if use_mom:
+            if first:
+                b = d
+            else:
+                b = buf[i] * mom
+                b = b + damp1 * d
+            buf[i] = b
+            d = d + mom * b if nesterov else b
+        p[i] = p[i] + nlr * d
+
+
+cdef void _sgd_block(floating* p, const floating* g, floating* buf, Py_ssize_t n,
+                     floating nlr, floating wd, floating mom, floating damp1, bint use_wd,
+                     bint use_mom, bint first, bint nesterov, bint maximize) noexcept nogil:
+    # the common flag sets as literal constants: each inlines into a branch-free, vectorised
+    # loop (a loop testing the flags inside does not vectorise)
+    if maximize or first:
+        _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
+    elif not use_mom:
+        if use_wd:
+            _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, True, False, False, False, False)
+        else:
+            _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, False, False, False, False, False)
+    elif nesterov:
+        if use_wd:
+            _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, True, True, False, True, False)
+        else:
+            _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, False, True, False, True, False)
+    elif use_wd:
+        _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, True, True, False, False, False)
+    else:
+        _sgd_loop(p, g, buf, n, nlr, wd, mom, damp1, False, True, False, False, False)
+
+
+def sgd_(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
+         double weight_decay, double momentum, double dampening, bint nesterov,
+         bint maximize, bint first):
+    """d = g (+ wd p); buf = momentum buf + (1 - dampening) d, or buf = d when first;
+    d = d + momentum buf if nesterov else buf; p += -lr d (buf unused if momentum == 0)"""
+    cdef Py_ssize_t n = p.shape[0], b, i, nb
+    cdef bint use_mom = momentum != 0
+    _check(n, g.shape[0], "g")
+    if use_mom:
+        _check(n, buf.shape[0], "buf")
+    if n == 0:
+        return
+    cdef floating nlr = <floating> -lr, wd = <floating> weight_decay
+    cdef floating mom = <floating> momentum, damp1 = <floating> (1 - dampening)
+    cdef bint use_wd = weight_decay != 0
+    cdef floating* pp = &p[0]
+    cdef const floating* gp = &g[0]
+    cdef floating* bp = &buf[0] if use_mom else pp
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
+                   nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
+
+
+# ---- Adam / AdamW ----------------------------------------------------------------------------
+cdef inline void _adam_loop(floating* p, const floating* g, floating* m, floating* v,
+                            floating* vmax, Py_ssize_t n, floating w, floating w1,
+                            bint lerp_small, floating beta2, floating one_minus_beta2,
+                            floating wd, floating decay, floating bc2, floating eps,
+                            floating nstep, bint use_wd, bint decoupled, bint amsgrad,
+                            bint maximize) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi, denom
+    for i in range(n):
+        gi = -g[i] if maximize else g[i]
+        if use_wd:
+            if decoupled:
+                p[i] = p[i] * decay
+            else:
+                gi = gi + wd * p[i]
+        # m = lerp(m, g, w): PyTorch's two-sided formula
+        mi = m[i]
+        if lerp_small:
+            mi = mi + w * (gi - mi)
+        else:
+            mi = gi - (gi - mi) * w1
+        m[i] = mi
+        vi = v[i] * beta2
+        vi = vi + one_minus_beta2 * gi * gi
+        v[i] = vi
+        if amsgrad:
+            # np.maximum(vmax, v): NaN in either wins
+            vi = vmax[i] if (vmax[i] > vi or vmax[i] != vmax[i]) else vi
+            vmax[i] = vi
+        denom = _sqrt(vi) / bc2 + eps
+        p[i] = p[i] + nstep * (mi / denom)
+
+
+cdef void _adam_block(floating* p, const floating* g, floating* m, floating* v, floating* vmax,
+                      Py_ssize_t n, floating w, floating w1, bint lerp_small, floating beta2,
+                      floating one_minus_beta2, floating wd, floating decay, floating bc2,
+                      floating eps, floating nstep, bint use_wd, bint decoupled, bint amsgrad,
+                      bint maximize) noexcept nogil:
+    # common flag sets as literal constants (see _sgd_block)
+    if maximize or not lerp_small:
+        _adam_loop(p, g, m, v, vmax, n, w, w1, lerp_small, beta2, one_minus_beta2, wd, decay,
+                   bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize)
+    elif amsgrad:
+        if not use_wd:
+            _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                       bc2, eps, nstep, False, False, True, False)
+        elif decoupled:
+            _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                       bc2, eps, nstep, True, True, True, False)
+        else:
+            _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                       bc2, eps, nstep, True, False, True, False)
+    elif not use_wd:
+        _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                   bc2, eps, nstep, False, False, False, False)
+    elif decoupled:
+        _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                   bc2, eps, nstep, True, True, False, False)
+    else:
+        _adam_loop(p, g, m, v, vmax, n, w, w1, True, beta2, one_minus_beta2, wd, decay,
+                   bc2, eps, nstep, True, False, False, False)
+
+
+def adam_(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+          floating[::1] vmax, double lr, double beta1, double beta2, double eps,
+          double weight_decay, bint amsgrad, bint maximize, bint decoupled, long step):
+    """Adam(W) for one parameter at step t (already counted): see NumpyKernels.adam_step_"""
+    cdef Py_ssize_t n = p.shape[0], b, i, nb
+    _check(n, g.shape[0], "g")
+    _check(n, m.shape[0], "exp_avg")
+    _check(n, v.shape[0], "exp_avg_sq")
+    if amsgrad:
+        _check(n, vmax.shape[0], "max_exp_avg_sq")
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    if n == 0:
+        return
+    cdef double wlerp = 1 - beta1
+    cdef double step_size = lr / (1 - beta1 ** step)
+    cdef double bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+    cdef floating w = <floating> wlerp, w1 = <floating> (1 - wlerp)
+    cdef floating fb2 = <floating> beta2, omb2 = <floating> (1 - beta2)
+    cdef floating wd = <floating> weight_decay, decay = <floating> (1 - lr * weight_decay)
+    cdef floating bc2 = <floating> bias_correction2_sqrt, feps = <floating> eps
+    cdef floating nstep = <floating> -step_size
+    cdef bint lerp_small = abs(wlerp) < 0.5, use_wd = weight_decay != 0
+    cdef floating* pp = &p[0]
+    cdef const floating* gp = &g[0]
+    cdef floating* mp = &m[0]
+    cdef floating* vp = &v[0]
+    cdef floating* xp = &vmax[0] if amsgrad else vp
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
+                    min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
+                    bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
+
+
+# ---- RMSprop ---------------------------------------------------------------------------------
+cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* s, floating* buf,
+                               floating* a, Py_ssize_t n, floating alpha,
+                               floating one_minus_alpha, floating w, floating w1,
+                               bint lerp_small, floating wd, floating eps, floating mom,
+                               floating nlr, bint use_wd, bint centered, bint use_mom,
+                               bint maximize) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, si, ai, avg, bi
+    cdef floating minus_one = -1
+    for i in range(n):
+        gi = -g[i] if maximize else g[i]
+        if use_wd:
+            gi = gi + wd * p[i]
+        si = s[i] * alpha
+        si = si + one_minus_alpha * gi * gi
+        s[i] = si
+        if centered:
+            ai = a[i]
+            if lerp_small:
+                ai = ai + w * (gi - ai)
+            else:
+                ai = gi - (gi - ai) * w1
+            a[i] = ai
+            avg = _sqrt(si + minus_one * ai * ai)
+        else:
+            avg = _sqrt(si)
+        avg = avg + eps
+        if use_mom:
+            bi = buf[i] * mom
+            bi = bi + gi / avg
+            buf[i] = bi
+            p[i] = p[i] + nlr * bi
+        else:
+            p[i] = p[i] + nlr * (gi / avg)
+
+
+cdef void _rmsprop_block(floating* p, const floating* g, floating* s, floating* buf,
+                         floating* a, Py_ssize_t n, floating alpha, floating one_minus_alpha,
+                         floating w, floating w1, bint lerp_small, floating wd, floating eps,
+                         floating mom, floating nlr, bint use_wd, bint centered, bint use_mom,
+                         bint maximize) noexcept nogil:
+    # common flag sets as literal constants (see _sgd_block)
+    if maximize or centered or not lerp_small:
+        _rmsprop_loop(p, g, s, buf, a, n, alpha, one_minus_alpha, w, w1, lerp_small, wd, eps,
+                      mom, nlr, use_wd, centered, use_mom, maximize)
+    elif use_mom:
+        if use_wd:
+            _rmsprop_loop(p, g, s, buf, a, n, alpha, one_minus_alpha, w, w1, True, wd, eps,
+                          mom, nlr, True, False, True, False)
+        else:
+            _rmsprop_loop(p, g, s, buf, a, n, alpha, one_minus_alpha, w, w1, True, wd, eps,
+                          mom, nlr, False, False, True, False)
+    elif use_wd:
+        _rmsprop_loop(p, g, s, buf, a, n, alpha, one_minus_alpha, w, w1, True, wd, eps,
+                      mom, nlr, True, False, False, False)
+    else:
+        _rmsprop_loop(p, g, s, buf, a, n, alpha, one_minus_alpha, w, w1, True, wd, eps,
+                      mom, nlr, False, False, False, False)
+
+
+def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[::1] buf,
+             floating[::1] a, double lr, double alpha, double eps, double weight_decay,
+             double momentum, bint centered, bint maximize):
+    """RMSprop for one parameter: see NumpyKernels.rmsprop_step_"""
+    cdef Py_ssize_t n = p.shape[0], b, i, nb
+    cdef bint use_mom = momentum > 0
+    _check(n, g.shape[0], "g")
+    _check(n, s.shape[0], "square_avg")
+    if use_mom:
+        _check(n, buf.shape[0], "momentum_buffer")
+    if centered:
+        _check(n, a.shape[0], "grad_avg")
+    if n == 0:
+        return
+    cdef double wlerp = 1 - alpha
+    cdef floating falpha = <floating> alpha, oma = <floating> (1 - alpha)
+    cdef floating w = <floating> wlerp, w1 = <floating> (1 - wlerp)
+    cdef floating wd = <floating> weight_decay, feps = <floating> eps
+    cdef floating mom = <floating> momentum, nlr = <floating> -lr
+    cdef bint lerp_small = abs(wlerp) < 0.5, use_wd = weight_decay != 0
+    cdef floating* pp = &p[0]
+    cdef const floating* gp = &g[0]
+    cdef floating* sp = &s[0]
+    cdef floating* bp = &buf[0] if use_mom else sp
+    cdef floating* ap = &a[0] if centered else sp
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
+                       ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
+                       w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
+                       maximize)
+
+
+# ---- Adagrad ---------------------------------------------------------------------------------
+cdef inline void _adagrad_loop(floating* p, const floating* g, floating* s, Py_ssize_t n,
+                               floating wd, floating eps, floating nclr, bint use_wd,
+                               bint maximize) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, si
+    for i in range(n):
+        gi = -g[i] if maximize else g[i]
+        if use_wd:
+            gi = gi + wd * p[i]
+        si = s[i] + gi * gi
+        s[i] = si
+        p[i] = p[i] + nclr * (gi / (_sqrt(si) + eps))
+
+
+cdef void _adagrad_block(floating* p, const floating* g, floating* s, Py_ssize_t n,
+                         floating wd, floating eps, floating nclr, bint use_wd,
+                         bint maximize) noexcept nogil:
+    if maximize:
+        _adagrad_loop(p, g, s, n, wd, eps, nclr, use_wd, True)
+    elif use_wd:
+        _adagrad_loop(p, g, s, n, wd, eps, nclr, True, False)
+    else:
+        _adagrad_loop(p, g, s, n, wd, eps, nclr, False, False)
+
+
+def adagrad_(floating[::1] p, const floating[::1] g, floating[::1] s, double lr,
+             double lr_decay, double weight_decay, double eps, bint maximize, long step):
+    """Adagrad for one parameter at step t: see NumpyKernels.adagrad_step_"""
+    cdef Py_ssize_t n = p.shape[0], b, i, nb
+    _check(n, g.shape[0], "g")
+    _check(n, s.shape[0], "state_sum")
+    if n == 0:
+        return
+    cdef double clr = lr / (1 + (step - 1) * lr_decay)
+    cdef floating wd = <floating> weight_decay, feps = <floating> eps, nclr = <floating> -clr
+    cdef bint use_wd = weight_decay != 0
+    cdef floating* pp = &p[0]
+    cdef const floating* gp = &g[0]
+    cdef floating* sp = &s[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        i = b * BLOCK
+        _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
+                       use_wd, maximize)
