@@ -111,6 +111,7 @@ COMPILED = {
     "gelu_backward", "abs_backward", "clamp", "clamp_backward", "pow_scalar",
     "pow_scalar_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
+    "matmul_backward", "linear_backward",
 }
 
 
@@ -619,3 +620,109 @@ def test_optimizers_same_bits_for_any_thread_count(ck, threads):
     one, two = threads(step)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- linear algebra (BLAS) -----------------------------------------------------------------
+BLAS_TOL = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4),
+            np.dtype(np.float64): dict(rtol=1e-10, atol=1e-10)}
+MATMUL_SHAPES = [((7, 5), (5, 6)), ((3, 7, 5), (3, 5, 6)), ((3, 7, 5), (5, 6)),
+                 ((7, 5), (3, 5, 6)), ((2, 3, 7, 5), (2, 3, 5, 6)), ((1, 5), (5, 1)),
+                 ((2, 3, 7, 5), (5, 6)), ((0, 5), (5, 6)), ((7, 0), (0, 6))]
+
+
+def _blas_close(actual, expected):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    np.testing.assert_allclose(actual, expected, **BLAS_TOL[expected.dtype])
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "negative",
+                                    "unaligned", "readonly"])
+@pytest.mark.parametrize("use_acc", [False, True])
+def test_matmul_backward(ck, shapes, dtype, layout, use_acc):
+    rng = np.random.default_rng(7)
+    a = make(layout, dtype, shapes[0], rng)
+    b = make("transposed" if layout == "contiguous" else "contiguous", dtype, shapes[1], rng)
+    out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    g = make(layout if layout != "strided" else "contiguous", dtype, out_shape, rng)
+    want = [reduce_to(w, x.shape) for w, x in zip(REF.matmul_backward(a, b, g), (a, b))]
+    if use_acc:
+        acc = [np.full(a.shape, 0.5, dtype), np.full(b.shape, -1.0, dtype)]
+        got = ck.matmul_backward(a, b, g, True, True, *acc)
+        assert got[0] is acc[0] and got[1] is acc[1]
+        want = [want[0] + dtype(0.5), want[1] - dtype(1.0)]
+    else:
+        got = ck.matmul_backward(a, b, g)
+    for x, y, inp in zip(got, want, (a, b)):
+        _blas_close(reduce_to(x, inp.shape), y)
+    ga, gb = ck.matmul_backward(a, b, g, False, True)
+    assert ga is None
+    _blas_close(reduce_to(gb, b.shape), want[1] if not use_acc else want[1] + dtype(1.0))
+
+
+@pytest.mark.parametrize("x_shape", [(9, 6), (2, 4, 6), (6,), (1, 6)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative"])
+@pytest.mark.parametrize("use_acc", [False, True])
+def test_linear_backward(ck, x_shape, dtype, layout, use_acc):
+    rng = np.random.default_rng(8)
+    x = make(layout, dtype, x_shape, rng)
+    w = make(layout, dtype, (5, 6), rng)
+    g = make(layout, dtype, x_shape[:-1] + (5,), rng)
+    want = REF.linear_backward(x, w, g)
+    acc = [None] * 3
+    if use_acc:
+        acc = [np.full(x.shape, 0.25, dtype), np.full(w.shape, 0.5, dtype),
+               np.full(5, -1.0, dtype)]
+        want = [want[0] + dtype(0.25), want[1] + dtype(0.5), want[2] - dtype(1.0)]
+    got = ck.linear_backward(x, w, g, True, True, True, *acc)
+    for i in range(3):
+        if use_acc:
+            assert got[i] is acc[i]
+        _blas_close(got[i], want[i])
+    gx, gw, gb = ck.linear_backward(x, w, g, False, True, False)
+    assert gx is None and gb is None
+    _blas_close(gw, REF.linear_backward(x, w, g)[1])
+
+
+def test_matmul_backward_mixed_and_mismatched_fall_back(ck):
+    a32 = make("contiguous", np.float32, (4, 3))
+    b64 = make("contiguous", np.float64, (3, 5))
+    g64 = make("contiguous", np.float64, (4, 5))
+    for x, y in zip(ck.matmul_backward(a32, b64, g64), REF.matmul_backward(a32, b64, g64)):
+        _blas_close(x, y)
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(2, 5\)"):
+        ck.matmul_backward(np.ones((4, 3)), np.ones((2, 5)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(5, 3\).*\(4, 4\)"):
+        ck.linear_backward(np.ones((4, 3)), np.ones((5, 3)), np.ones((4, 4)))
+    with pytest.raises(ValueError, match=r"\(4,\).*\(3,\)"):
+        ck.mul_backward(np.ones(3), np.ones(3), np.ones(4))
+
+
+def test_gemm_module_checks():
+    from cgrad._C import linalg
+    a, b, c = np.ones(6), np.ones(6), np.empty(4)
+    linalg.gemm_(False, False, 2, 2, 3, a, 3, b, 2, 0.0, c, 2)
+    np.testing.assert_array_equal(c, 3.0)
+    with pytest.raises(ValueError, match="a has 6 elements"):
+        linalg.gemm_(False, False, 3, 2, 3, a, 3, b, 2, 0.0, c, 2)
+    with pytest.raises(ValueError, match="leading dimension"):
+        linalg.gemm_(False, False, 2, 2, 3, a, 2, b, 2, 0.0, c, 2)
+    with pytest.raises(ValueError, match="c has 4 elements"):
+        linalg.gemm_(False, False, 2, 2, 3, a, 3, b, 2, 0.0, c, 2, 2, 0, 0, 4)
+    with pytest.raises((TypeError, ValueError)):
+        linalg.gemm_(False, False, 2, 2, 3, a, 3, b.astype(np.float32), 2, 0.0, c, 2)
+
+
+def test_linear_backward_without_saved_x_or_w(ck):
+    """The op saves x only when the weight needs a gradient, w only when x does."""
+    x, w, g = (make("contiguous", np.float32, s) for s in ((9, 6), (5, 6), (9, 5)))
+    gx, gw, gb = ck.linear_backward(None, w, g, True, False, True)
+    _blas_close(gx, REF.linear_backward(x, w, g)[0])
+    assert gw is None
+    _blas_close(gb, g.sum(axis=0))
+    gx, gw, gb = ck.linear_backward(x, None, g, False, True, False)
+    assert gx is None and gb is None
+    _blas_close(gw, REF.linear_backward(x, w, g)[1])

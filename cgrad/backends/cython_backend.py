@@ -17,8 +17,9 @@ import numpy as np
 from .._C import binary as _bn
 from .._C import elementwise as _ew
 from .._C import grad as _grad
+from .._C import linalg as _linalg
 from .._C import optim as _optim
-from .numpy_backend import NumpyKernels
+from .numpy_backend import NumpyKernels, _into
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ndarray = np.ndarray
@@ -145,11 +146,17 @@ class CythonKernels(NumpyKernels):
         x, y = _operand(a, dtype), _operand(b, dtype)
         if x is None or y is None:
             return None
-        if shape is None:
-            try:
-                shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-            except ValueError:
+        try:
+            full = np.broadcast_shapes(np.shape(a), np.shape(b))
+        except ValueError:
+            if shape is None:
                 return None                      # NumPy raises its own message
+            full = None
+        if shape is None:
+            shape = full
+        elif full != shape:
+            raise ValueError(f"gradient of shape {shape} does not match operands of shapes "
+                             f"{np.shape(a)} and {np.shape(b)}")
         grid = _grid(shape, [x if ta else x.reshape(()), y if tb else y.reshape(())])
         if grid is None:
             return None
@@ -373,6 +380,114 @@ class CythonKernels(NumpyKernels):
         return fallback()
 
 
+    # ---- linear algebra: backward by BLAS gemm into the gradient buffers ------------------
+    def _grad_buffer(self, acc, shape, dtype):
+        """(buffer, beta): acc itself with beta 1 when it can take the sum, else a new one."""
+        if acc is not None and acc.shape == shape and _writable(acc, dtype):
+            return acc, 1.0
+        return np.empty(shape, dtype), 0.0
+
+    def matmul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        """(g @ b^T, a^T @ g) by gemm, each reduced over broadcast batch dims and added into
+        acc when given: for equal batch dims, or one side 2-D."""
+        r = None
+        if type(a) is _ndarray and type(b) is _ndarray and type(g) is _ndarray:
+            if a.ndim >= 2 and b.ndim >= 2 and (
+                    a.shape[-1] != b.shape[-2] or g.shape[-2:] != (a.shape[-2], b.shape[-1])):
+                raise ValueError(f"matmul_backward: a {a.shape} @ b {b.shape} cannot give a "
+                                 f"gradient of shape {g.shape}")
+            r = self._matmul_backward(a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else super().matmul_backward(a, b, g, need_a, need_b, acc_a,
+                                                                acc_b)
+
+    def _matmul_backward(self, a, b, g, need_a, need_b, acc_a, acc_b):
+        dtype = a.dtype
+        if (dtype not in _FLOATS or b.dtype != dtype or g.dtype != dtype or a.ndim < 2
+                or b.ndim < 2 or g.size < self.min_size):
+            return None
+        (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
+        ba, bb = a.shape[:-2], b.shape[:-2]
+        if k != k2 or not (ba == bb or not ba or not bb) or g.shape != (ba or bb) + (m, n):
+            return None
+        if 0 in (m, n, k) or max(m, n, k) >= 2**31:
+            return None                      # NumPy fills the empty products
+        nb = int(np.prod(ba or bb, dtype=np.int64))
+        A, Bm, G = _blas_mat(a), _blas_mat(b), _blas_mat(g)
+        sa, sb, sg = (m * k if ba else 0), (k * n if bb else 0), m * n
+        ga = gb = None
+        if need_a:
+            ga, beta = self._grad_buffer(acc_a, a.shape, dtype)
+            if ba and not bb and not G[1]:
+                # b shared: all batches at once, (B m x n) @ (n x k)
+                _linalg.gemm_(False, not Bm[1], nb * m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
+                              ga.reshape(-1), k)
+            else:                            # per batch; b batched, a not: summed into ga
+                _linalg.gemm_(G[1], not Bm[1], m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
+                              ga.reshape(-1), k, nb, sg, sb, m * k if ba else 0)
+        if need_b:
+            gb, beta = self._grad_buffer(acc_b, b.shape, dtype)
+            if ba and not bb and not A[1] and not G[1]:
+                # sum over batches of a_i^T g_i = (B m x k)^T @ (B m x n): one gemm
+                _linalg.gemm_(True, False, k, n, nb * m, A[0], k, G[0], n, beta,
+                              gb.reshape(-1), n)
+            else:
+                _linalg.gemm_(not A[1], G[1], k, n, m, A[0], A[2], G[0], G[2], beta,
+                              gb.reshape(-1), n, nb, sa, sg, k * n if bb else 0)
+        return ga, gb
+
+    def linear_backward(self, x, w, g, need_x=True, need_w=True, need_b=True,
+                        acc_x=None, acc_w=None, acc_b=None):
+        """(g @ w, g^T @ x, column sums of g) with x and g as 2-D row blocks: two gemms
+        straight into the buffers and one pass for the bias. x may be None when need_w is
+        false, w when need_x is false (the op saves only what backward reads)."""
+        if x is not None and w is not None and np.ndim(w) == 2 and np.ndim(x) >= 1 and (
+                np.shape(x)[-1] != w.shape[1] or np.shape(g) != np.shape(x)[:-1] + w.shape[:1]):
+            raise ValueError(f"linear_backward: x {np.shape(x)}, weight {w.shape} cannot give "
+                             f"a gradient of shape {np.shape(g)}")
+        if not self._linear_takes(x, w, g, need_x, need_w):
+            return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
+                                           acc_b)
+        dtype, out_f = g.dtype, g.shape[-1]
+        in_f = w.shape[1] if need_x else x.shape[-1]
+        g2 = g.reshape(-1, out_f)
+        rows = g2.shape[0]
+        G = _blas_mat(g2)
+        gx = gw = gb = None
+        if need_x:
+            W = _blas_mat(w)
+            gx, beta = self._grad_buffer(acc_x, g.shape[:-1] + (in_f,), dtype)
+            _linalg.gemm_(G[1], W[1], rows, in_f, out_f, G[0], G[2], W[0], W[2], beta,
+                          gx.reshape(-1), in_f)
+        if need_w:
+            X = _blas_mat(x.reshape(-1, in_f))
+            gw, beta = self._grad_buffer(acc_w, (out_f, in_f), dtype)
+            _linalg.gemm_(not G[1], X[1], out_f, in_f, rows, G[0], G[2], X[0], X[2], beta,
+                          gw.reshape(-1), in_f)
+        if need_b:
+            g2c = G[0].reshape(rows, out_f) if not G[1] else np.ascontiguousarray(g2)
+            add = acc_b is not None and acc_b.shape == (out_f,) and _writable(acc_b, dtype)
+            target = acc_b if add else np.empty(out_f, dtype)
+            r = self._binary_backward(_bn.ADD, target, g2c, g2c, True, False,
+                                      target if add else None, None)
+            gb = r[0] if r is not None else _into(acc_b, g2c.sum(axis=0))
+        return gx, gw, gb
+
+    def _linear_takes(self, x, w, g, need_x, need_w):
+        """Whether linear_backward's gemm path applies (else NumPy's)."""
+        if type(g) is not _ndarray or g.dtype not in _FLOATS or g.ndim < 1:
+            return False
+        if g.size < self.min_size or 0 in g.shape or g.size >= 2**31:
+            return False
+        if need_x and not (type(w) is _ndarray and w.dtype == g.dtype and w.ndim == 2
+                           and w.shape[0] == g.shape[-1] and 0 not in w.shape
+                           and w.size < 2**31):
+            return False
+        if need_w and not (type(x) is _ndarray and x.dtype == g.dtype
+                           and x.shape[:-1] == g.shape[:-1] and x.ndim >= 1
+                           and 0 not in x.shape and x.size < 2**31):
+            return False
+        return True
+
     # ---- optimizers: one fused pass per parameter ------------------------------------------
     # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed
     # dtypes) goes through the NumPy step alone, as a one-element list.
@@ -441,6 +556,20 @@ class CythonKernels(NumpyKernels):
             else:
                 super().adagrad_step_([p], [g], [s], [steps[i]], lr=lr, lr_decay=lr_decay,
                                       weight_decay=weight_decay, eps=eps, maximize=maximize)
+
+
+def _blas_mat(x):
+    """(flat, trans, ld): x's last two dims as row-major matrices for gemm, stored as they are
+    (trans = True: x is the transpose of a C-contiguous stack); anything else is copied once."""
+    if not x.flags.aligned:
+        x = np.ascontiguousarray(x)
+    if x.flags.c_contiguous:
+        return x.reshape(-1), False, max(1, x.shape[-1])
+    t = np.swapaxes(x, -1, -2)
+    if t.flags.c_contiguous:
+        return t.reshape(-1), True, max(1, x.shape[-2])
+    x = np.ascontiguousarray(x)
+    return x.reshape(-1), False, max(1, x.shape[-1])
 
 
 def _fusable(p, g, *state):
