@@ -81,3 +81,13 @@ def test_targets_and_ratios():
     got = bench.check_targets(("np/cy>=4", "cy/limit<=1.3", "cy/torch<=1.1@2", "cy/fused<=1"),
                               r, threads=1)
     assert got == [("np/cy>=4", True), ("cy/limit<=1.3", False)]
+
+
+def test_traced_allocations_counts_short_lived_arrays():
+    def step():
+        for _ in range(3):
+            a = np.ones(10 ** 6, np.float32)   # 4 MB each; the previous one is freed here
+        return a
+    allocated, peak = bench.traced_allocations(step)
+    assert 12e6 <= allocated < 12.5e6
+    assert 8e6 <= peak < 8.5e6
