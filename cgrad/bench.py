@@ -1006,14 +1006,18 @@ def fmt_ratio(r):
     return "-" if r is None else f"{r:.2f}x"
 
 
-def table(headers, rows):
+def table(headers, rows, markdown=False):
+    """Aligned plain-text columns, or a GitHub markdown table."""
+    if markdown:
+        lines = [headers, ["---"] + ["---:"] * (len(headers) - 1)] + rows
+        return "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in lines)
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def section_tables(results, multi_threads):
+def section_tables(results, multi_threads, markdown=False):
     """One table per section: time per call (or per op) for each implementation, the ratios,
     the limit line and the issue targets."""
     out = []
@@ -1040,11 +1044,11 @@ def section_tables(results, multi_threads):
             cells += [fmt_ratio(r["ratios"].get(k)) for k in rkeys]
             cells.append(" ".join(f"{t}:{'ok' if m else 'MISS'}" for t, m in r["targets"]))
             rows.append(cells)
-        out.append(f"\n## {sec}\n" + table(headers, rows))
+        out.append(f"\n### {sec}\n" + table(headers, rows, markdown))
     return out
 
 
-def probe_table(rows):
+def probe_table(rows, markdown=False):
     impls = [i for i in IMPLS if any(i in r.get("values", {}) for r in rows)]
     body = []
     for r in rows:
@@ -1061,10 +1065,10 @@ def probe_table(rows):
             cells.append("-" if v is None else f"{v:.3g} {r['unit']}{mark}")
         cells.append(r["what"])
         body.append(cells)
-    return f"\n## {MEMORY_SECTION}\n" + table(["probe"] + impls + ["what"], body)
+    return f"\n### {MEMORY_SECTION}\n" + table(["probe"] + impls + ["what"], body, markdown)
 
 
-def scaling_table(results):
+def scaling_table(results, markdown=False):
     """Time at the lowest thread count over time at each higher one, per implementation."""
     by = {}
     for r in results:
@@ -1081,8 +1085,8 @@ def scaling_table(results):
                 for i in IMPLS])
     if not rows:
         return ""
-    return ("\n## Thread scaling (speed-up from more threads)\n"
-            + table(["case", "threads"] + list(IMPLS), rows))
+    return ("\n### Thread scaling (speed-up from more threads)\n"
+            + table(["case", "threads"] + list(IMPLS), rows, markdown))
 
 
 def plot(results, path, info=None):
@@ -1123,6 +1127,21 @@ def plot(results, path, info=None):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
+
+
+def render(head, info, results, probes, multi_threads, plain=False):
+    """The tables after the header: plain text for the terminal, or markdown (with the header
+    as a paragraph) for the README."""
+    md = not plain
+    parts = [] if plain else ["  \n".join(h.lstrip("# ") for h in head)]
+    parts += list(info.get("warnings", []))
+    parts += section_tables(results, multi_threads, md)
+    if probes:
+        parts.append(probe_table(probes, md))
+    scaling = scaling_table(results, md)
+    if scaling:
+        parts.append(scaling)
+    return "\n".join(parts)
 
 
 def run_report(args):
@@ -1182,21 +1201,17 @@ def run_report(args):
         print("memory and start-up probes (fresh processes)...", file=sys.stderr, flush=True)
         probes = run_probes([i for i in IMPLS if i in impls_here], args.quick,
                             thread_counts[0], selected)
-    for w in info.get("warnings", []):
-        print(w)
-    for text in section_tables(results, len(thread_counts) > 1):
-        print(text)
-    if probes:
-        print(probe_table(probes))
-    scaling = scaling_table(results)
-    if scaling:
-        print(scaling)
+    print(render(head, info, results, probes, len(thread_counts) > 1, plain=True))
     print(f"\n{len(results)} cases in {time.perf_counter() - t_start:.0f} s")
     doc = {"meta": info, "quick": args.quick, "results": results, "probes": probes}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1, default=str)
         print(f"wrote {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(render(head, info, results, probes, len(thread_counts) > 1) + "\n")
+        print(f"wrote {args.markdown}")
     if args.png:
         note = plot(results, args.png, info)
         print(note if note else f"wrote {args.png}")
@@ -1215,6 +1230,7 @@ def main(argv=None):
     p.add_argument("--json", default="cgrad-bench.json", help="write results here ('' = don't)")
     p.add_argument("--png", default="cgrad-bench.png",
                    help="write a chart here (needs matplotlib; '' = don't)")
+    p.add_argument("--markdown", default="", help="also write the tables as markdown here")
     p.add_argument("--filter", default="", help="only cases whose name contains this")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the memory and start-up probes")
