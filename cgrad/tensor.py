@@ -38,6 +38,8 @@ class _Version:
 
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
+_new = object.__new__
+_ndarray = np.ndarray
 
 
 def _dim(d, ndim):
@@ -125,9 +127,16 @@ def _tname(np_dtype):
 
 class Tensor:
     """A multi-dimensional array with autograd, PyTorch's Tensor on NumPy storage."""
-    __slots__ = ("_data", "_grad", "grad_fn", "_requires_grad", "_version_counter", "_base",
-                 "_hooks", "_grad_acc", "_retains_grad", "__weakref__")
+    # Every op makes a Tensor, so only what every Tensor needs is a slot; the rest are class
+    # defaults that a Tensor overrides in its own __dict__ when it needs to (as in PyTorch,
+    # a Tensor takes arbitrary attributes too).
+    __slots__ = ("_data", "_grad", "grad_fn", "_requires_grad", "__dict__", "__weakref__")
     __array_priority__ = 1000       # ndarray * Tensor defers to Tensor.__rmul__
+    _vc = None                      # the _Version, made on first need (in-place op, view)
+    _base = None
+    _hooks = None
+    _grad_acc = None
+    _retains_grad = False
 
     def __init__(self, *args, dtype=None, requires_grad=False):
         """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor."""
@@ -144,30 +153,33 @@ class Tensor:
         self._grad = None
         self.grad_fn = None
         self._requires_grad = requires_grad
-        self._version_counter = _Version()
-        self._base = None
-        self._hooks = None
-        self._grad_acc = None
-        self._retains_grad = False
 
     @classmethod
     def _make(cls, arr, requires_grad=False):
         """Wrap an ndarray (or NumPy scalar) without copying: the internal constructor."""
-        t = object.__new__(cls)
-        t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
+        t = _new(cls)
+        t._data = arr if type(arr) is _ndarray else np.asarray(arr)
         t._grad = None
         t.grad_fn = None
         t._requires_grad = requires_grad
-        t._version_counter = _Version()
-        t._base = None
-        t._hooks = None
-        t._grad_acc = None
-        t._retains_grad = False
         return t
+
+    @property
+    def _version_counter(self):
+        """The counter of in-place changes of this storage (shared with views), made on first
+        use: a Tensor without one is at version 0."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = _Version()
+        return vc
+
+    @_version_counter.setter
+    def _version_counter(self, vc):
+        self._vc = vc
 
     def _share_version(self, base):
         """Make self a view of base: one version counter for both."""
-        self._version_counter = base._version_counter
+        self._vc = base._version_counter
         self._base = base._base if base._base is not None else base
 
     # ---- attributes ------------------------------------------------------------------------
@@ -245,7 +257,8 @@ class Tensor:
 
     @property
     def _version(self):
-        return self._version_counter.value
+        vc = self._vc
+        return 0 if vc is None else vc.value
 
     @property
     def retains_grad(self):
@@ -367,7 +380,9 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(got a tensor of shape {list(self.shape)})")
-            g = np.ones(self._data.shape, dtype=self._data.dtype)
+            g = np.array(1, dtype=self._data.dtype)         # np.ones costs 4x on one element
+            if self._data.ndim:
+                g = g.reshape(self._data.shape)
         else:
             g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
             if g.shape != self._data.shape:

@@ -11,27 +11,27 @@ Tensor = None  # set by cgrad.tensor
 def topological_order(roots):
     """Nodes reachable from roots, every node after all of its users (Kahn's algorithm with
     an explicit stack: a chain of 100,000 ops needs no recursion)."""
-    users = {}
-    seen = set(roots)
-    stack = list(seen)
+    users = dict.fromkeys(roots, 0)      # node -> how many reachable nodes use it; also `seen`
+    stack = list(users)
     while stack:
-        node = stack.pop()
-        for p in node.parents:
+        for p in stack.pop().parents:
             if p is not None:
-                users[p] = users.get(p, 0) + 1
-                if p not in seen:
-                    seen.add(p)
+                if p in users:
+                    users[p] += 1
+                else:
+                    users[p] = 1
                     stack.append(p)
     order = []
-    ready = [r for r in dict.fromkeys(roots) if r not in users]
+    ready = [r for r in dict.fromkeys(roots) if not users[r]]
     while ready:
         node = ready.pop()
         order.append(node)
         for p in node.parents:
             if p is not None:
                 left = users[p] - 1
-                users[p] = left
-                if left == 0:
+                if left:
+                    users[p] = left
+                else:
                     ready.append(p)
     return order
 
@@ -66,6 +66,15 @@ def _run_hooks(hooks, g):
     return g
 
 
+def _add_into(acc, g):
+    """acc += g in place. A 0-d sum is done on Python floats, exactly (the double sum of two
+    float32 rounds to their float32 sum): NumPy's in-place add costs ~0.8 us on one element."""
+    if acc.ndim == 0:
+        acc[()] = float(acc) + float(g)
+    else:
+        B.kernels.accumulate_(acc, g)
+
+
 def _accumulate_into_leaf(leaf, g, owned):
     if leaf._hooks:
         new = _run_hooks(leaf._hooks, g)
@@ -78,16 +87,7 @@ def _accumulate_into_leaf(leaf, g, owned):
             g = np.array(g, dtype=dtype, order="C")          # never adopt a borrowed array
         leaf._grad = Tensor._make(g)
     else:
-        B.kernels.accumulate_(grad._data, g)                  # in place: no new buffer
-
-
-def _leaf_buffer(node):
-    """A leaf's existing .grad that an op may add into directly (no hooks to see it first)."""
-    leaf = node.variable
-    grad = leaf._grad
-    if grad is not None and not leaf._hooks and grad._data.flags.writeable:
-        return grad._data
-    return None
+        _add_into(grad._data, g)                              # in place: no new buffer
 
 
 _NOTHING = (None, False)
@@ -115,8 +115,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
     order = topological_order(list(pending))
     if capture is not None:
         order = _only_needed(order, capture)
-    check_anomaly = anomaly.enabled()
-    accumulate_ = B.kernels.accumulate_
+    check_anomaly = anomaly._enabled[0]
     leaf_node = AccumulateGrad
     ndarray = np.ndarray
     for node in order:
@@ -127,30 +126,36 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             new = _run_hooks(node.pre_hooks, g)
             if new is not g:
                 g, owned = new, False
+        if type(node) is leaf_node:
+            if capture is None:
+                _accumulate_into_leaf(node.variable, g, owned)
+            elif node in capture:
+                for i in capture[node]:
+                    results[i] = g if owned else g.copy()
+            continue
         if capture is not None and node in capture:
             for i in capture[node]:
                 results[i] = g if owned else g.copy()
-            if type(node) is leaf_node:
-                continue
-        if type(node) is leaf_node:
-            _accumulate_into_leaf(node.variable, g, owned)
-            continue
 
         op = node.op
-        if node._released and (node._saved or node.__dict__):
-            raise RuntimeError(FREED_MESSAGE)
         parents = node.parents
         if op.accumulates:
-            acc = [None] * len(parents)
-            for i, p in enumerate(parents):
-                if p is None:
-                    continue
-                held = pending.get(p)
-                if held is not None:
-                    if held[1]:
-                        acc[i] = held[0]
-                elif capture is None and type(p) is leaf_node:
-                    acc[i] = _leaf_buffer(p)
+            # buffers the op may add its gradients into: ones the engine owns, or a hook-free
+            # leaf's .grad (not under autograd.grad, which touches no .grad)
+            acc = []
+            for p in parents:
+                buf = None
+                if p is not None:
+                    held = pending.get(p)
+                    if held is not None:
+                        if held[1]:
+                            buf = held[0]
+                    elif capture is None and type(p) is leaf_node:
+                        leaf = p.variable
+                        grad = leaf._grad
+                        if grad is not None and not leaf._hooks and grad._data.flags.writeable:
+                            buf = grad._data
+                acc.append(buf)
             grads = op.backward(node, g, acc)
         else:
             acc = None
@@ -176,7 +181,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             if held is None:
                 pending[parent] = (reduced, is_new)
             elif held[1]:
-                accumulate_(held[0], reduced)
+                _add_into(held[0], reduced)
             else:
                 total = held[0] + reduced                      # the first sum is ours
                 if type(total) is not ndarray:                 # NumPy gives 0-d sums as scalars

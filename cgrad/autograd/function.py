@@ -20,18 +20,20 @@ FREED_MESSAGE = (
     "calling backward.")
 
 Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers itself)
+_new = object.__new__
+_ndarray = np.ndarray
 
 
 class Node:
-    """One recorded application of an op: its ctx, and the edges to its inputs' nodes."""
+    """One recorded application of an op: its ctx, and the edges to its inputs' nodes.
+    `_saved` is None once release() freed what backward needed."""
     __slots__ = ("op", "parents", "input_meta", "needs_input_grad", "_saved", "_versions",
-                 "_released", "pre_hooks", "__dict__", "__weakref__")
+                 "pre_hooks", "__dict__", "__weakref__")
 
     def __init__(self, op):
         self.op = op
         self._saved = ()
         self._versions = None
-        self._released = False
         self.pre_hooks = None
 
     def save_for_backward(self, *arrays):
@@ -39,23 +41,43 @@ class Node:
 
     @property
     def saved_tensors(self):
-        if self._released:
+        saved = self._saved
+        if saved is None:
             raise RuntimeError(FREED_MESSAGE)
         if self._versions is not None:
-            for i, counter, expected in self._versions:
-                if counter.value != expected:
-                    raise RuntimeError(
-                        "one of the variables needed for gradient computation has been modified "
-                        f"by an inplace operation: saved tensor {i} of {self.name()} is at "
-                        f"version {counter.value}; expected version {expected} instead.")
-        return self._saved
+            self._check_versions(saved)
+        return saved
+
+    def _check_versions(self, saved):
+        """Raise if a saved array's tensor changed in place since forward. `_versions` is
+        (args, ids of their arrays, their versions or None for all 0, output record): a
+        tensor without a counter is at version 0, so forward records little."""
+        args, ids, versions, out_record = self._versions
+        for k, a in enumerate(args):
+            if not isinstance(a, Tensor):
+                continue
+            now = a._version
+            if now != (0 if versions is None else versions[k]):
+                for i, s in enumerate(saved):
+                    if id(s) == ids[k]:          # saved and ids[k]'s array lived together
+                        self._raise_modified(i, now, 0 if versions is None else versions[k])
+        if out_record is not None:
+            i, vc, expected = out_record
+            if vc.value != expected:
+                self._raise_modified(i, vc.value, expected)
+
+    def _raise_modified(self, i, now, expected):
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: saved tensor {i} of {self.name()} is at version {now}; "
+            f"expected version {expected} instead.")
 
     def release(self):
         """Frees what backward needed; a later backward through this node raises."""
         if self._saved or self.__dict__:
-            self._released = True
-        self._saved = ()
-        self.__dict__.clear()
+            self._saved = None
+            self.__dict__.clear()
+        self._versions = None
 
     def name(self):
         return self.op.grad_fn_name
@@ -132,21 +154,34 @@ class Op:
     @classmethod
     def apply(cls, *args):
         """Run forward on the arrays of args; record a Node if grad mode is on and some input
-        requires grad. (The hot path of every op: kept to one pass over args.)"""
+        requires grad. (The hot path of every op: one pass over args, no calls but forward.)"""
         T = Tensor
         arrays = []
         needs = []
+        parents = []
+        meta = []
         need = False
+        counted = False                               # some input has a version counter
+        enabled = _grad_state.enabled
         for a in args:
             if isinstance(a, T):
-                arrays.append(a._data)
-                r = a._requires_grad          # True for every tensor that has a grad_fn
-                needs.append(r)
-                need = need or r
+                d = a._data
+                arrays.append(d)
+                if a._vc is not None:
+                    counted = True
+                if a._requires_grad and enabled:      # True for every tensor with a grad_fn
+                    need = True
+                    needs.append(True)
+                    fn = a.grad_fn
+                    parents.append(fn if fn is not None else grad_edge(a))
+                    meta.append((d.shape, d.dtype))
+                    continue
             else:
                 arrays.append(a)
-                needs.append(False)
-        if not (need and _grad_state.enabled):
+            needs.append(False)
+            parents.append(None)
+            meta.append(None)
+        if not need:
             out = cls.forward(_NoGradCtx(), *arrays)
             if _forward_check[0]:
                 check_forward(cls.__name__, out[0] if cls.multi_output else out)
@@ -157,33 +192,29 @@ class Op:
                 result._share_version(args[0])
             return result
 
-        ctx = Node(cls)
-        ctx.needs_input_grad = needs = tuple(needs)
+        ctx = _new(Node)
+        ctx.op = cls
+        ctx._saved = ()
+        ctx._versions = None
+        ctx.pre_hooks = None
+        ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *arrays)
         extra = ()
         if cls.multi_output:
             out, *extra = out
         if _forward_check[0]:
             check_forward(cls.__name__, out)
-        parents = []
-        meta = []
-        for a, n in zip(args, needs):
-            if n:
-                fn = a.grad_fn
-                parents.append(fn if fn is not None else grad_edge(a))
-                meta.append((a._data.shape, a._data.dtype))
-            else:
-                parents.append(None)
-                meta.append(None)
         ctx.parents = tuple(parents)
         ctx.input_meta = tuple(meta)
-        result = T._make(out)
+        result = _new(T)
+        result._data = out if type(out) is _ndarray else np.asarray(out)
+        result._grad = None
         result.grad_fn = ctx
         result._requires_grad = True
         if cls.is_view:
             result._share_version(args[0])
         if ctx._saved:
-            ctx._versions = _saved_versions(ctx._saved, args, arrays, out, result)
+            ctx._versions = _saved_versions(ctx._saved, args, arrays, out, result, counted)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
         return result
@@ -197,24 +228,20 @@ class Op:
         raise NotImplementedError
 
 
-def _saved_versions(saved, args, arrays, out, result):
-    """For each saved array that is an input's or the output's storage, the version counter to
-    check at backward: an in-place change in between makes the saved value stale."""
-    versions = []
+def _saved_versions(saved, args, arrays, out, result, counted):
+    """What saved_tensors checks at backward (see Node._check_versions): the inputs and the ids
+    of their arrays (ids, not the arrays: an unsaved input must not be kept alive), their
+    versions now if any has a counter, and the output's counter if the output is saved."""
+    out_record = None
     for i, s in enumerate(saved):
-        if s is None:
-            continue
         if s is out:
-            counter = result._version_counter
-        else:
-            counter = None
-            for a, arr in zip(args, arrays):
-                if arr is s and isinstance(a, Tensor):
-                    counter = a._version_counter
-                    break
-        if counter is not None:
-            versions.append((i, counter, counter.value))
-    return versions or None
+            vc = result._version_counter
+            out_record = (i, vc, vc.value)
+            break
+    versions = None
+    if counted:
+        versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
+    return args, tuple(map(id, arrays)), versions, out_record
 
 
 class FunctionCtx:

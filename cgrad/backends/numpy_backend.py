@@ -21,6 +21,9 @@ def _into(acc, d):
     """d, or acc += d (returning acc) when an accumulation buffer of the same shape is given."""
     if acc is None or acc.shape != d.shape:
         return d
+    if acc.ndim == 0:                  # exact on Python floats; NumPy's in-place add of one
+        acc[()] = float(acc) + float(d)  # element costs ~0.8 us
+        return acc
     return np.add(acc, d, out=acc)
 
 
@@ -35,6 +38,9 @@ class NumpyKernels:
     # ---- gradient buffers --------------------------------------------------------------
     def accumulate_(self, acc, g):
         """acc += g in place (g broadcast to acc's shape); returns acc."""
+        if acc.ndim == 0 and acc.dtype.kind == "f":
+            acc[()] = float(acc) + float(g)         # exact, and 10x cheaper than NumPy's here
+            return acc
         np.add(acc, g, out=acc, casting="unsafe")
         return acc
 
