@@ -16,6 +16,7 @@ from .autograd.grad_mode import state as _grad_state
 from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import reduce as R
+from .ops import scalar as SC
 from .ops import shape as S
 
 
@@ -587,37 +588,71 @@ class Tensor:
         self._version_counter.value += 1
 
     # ---- arithmetic --------------------------------------------------------------------------
+    # 0-d operands take the Python-float twins of ops/scalar.py (apply_scalar returns None
+    # for anything else); the rest go through _binary
     def __add__(self, other):
+        if not self._data.ndim:
+            r = SC.Add.apply_scalar(self, other)
+            if r is not None:
+                return r
         return _binary(E.Add, self, other)
 
     def __radd__(self, other):
-        return _binary(E.Add, self, other)
+        return self.__add__(other)
 
     def __sub__(self, other):
+        if not self._data.ndim:
+            r = SC.Sub.apply_scalar(self, other)
+            if r is not None:
+                return r
         return _binary(E.Sub, self, other)
 
     def __rsub__(self, other):
+        if not self._data.ndim and (type(other) is float or type(other) is int):
+            r = SC.RSub.apply_scalar(self, other)
+            if r is not None:
+                return r
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Sub, other, self)
         return E.RSub.apply(self, other)
 
     def __mul__(self, other):
+        if not self._data.ndim:
+            r = SC.Mul.apply_scalar(self, other)
+            if r is not None:
+                return r
         return _binary(E.Mul, self, other)
 
     def __rmul__(self, other):
+        if not self._data.ndim:
+            r = SC.Mul.apply_scalar(self, other)
+            if r is not None:
+                return r
         return _binary(E.Mul, other, self)
 
     def __truediv__(self, other):
+        if not self._data.ndim:
+            r = SC.Div.apply_scalar(self, other)
+            if r is not None:
+                return r
         return _binary(E.Div, self, other)
 
     def __rtruediv__(self, other):
+        if not self._data.ndim and (type(other) is float or type(other) is int):
+            r = SC.RDiv.apply_scalar(self, other)
+            if r is not None:
+                return r
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Div, other, self)
         return E.RDiv.apply(self, other)
 
     def __pow__(self, other):
+        if not self._data.ndim and (type(other) is int or type(other) is float) and other == 2:
+            r = SC.Square.apply_scalar(self, other)
+            if r is not None:
+                return r
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Pow, self, other)
@@ -1213,4 +1248,5 @@ def mm(a, b):
 
 
 _function.Tensor = Tensor
+_function._scalar_number = SC.number
 _engine.Tensor = Tensor

@@ -20,6 +20,7 @@ FREED_MESSAGE = (
     "calling backward.")
 
 Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers itself)
+_scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -217,6 +218,64 @@ class Op:
             ctx._versions = _saved_versions(ctx._saved, args, arrays, out, result, counted)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
+        return result
+
+    @classmethod
+    def apply_scalar(cls, a, b):
+        """apply(a, b) for the 0-d ops of cgrad/ops/scalar.py: the same Node with less
+        generality, or None unless a is a 0-d float32/float64 Tensor and b one of the same
+        dtype or a Python number (which the caller then runs through the generic op)."""
+        ad = a._data
+        dt = ad.dtype
+        if ad.ndim or dt.char not in "fd" or _forward_check[0]:
+            return None
+        if isinstance(b, Tensor):
+            bd = b._data
+            if bd.ndim or bd.dtype != dt:
+                return None
+            rb = b._requires_grad
+        else:
+            bd = _scalar_number(b, dt)
+            if bd is None:
+                return None
+            rb = False
+        ra = a._requires_grad
+        if not ((ra or rb) and _grad_state.enabled):
+            ctx = _NoGradCtx()
+            ctx.needs_input_grad = (False, False)
+            return Tensor._make(cls.forward(ctx, ad, bd))
+        ctx = _new(Node)
+        ctx.op = cls
+        ctx._saved = ()
+        ctx.pre_hooks = None
+        ctx.needs_input_grad = (ra, rb)
+        out = cls.forward(ctx, ad, bd)
+        meta = ((), dt)
+        if ra:
+            fa = a.grad_fn
+            fa = fa if fa is not None else grad_edge(a)
+        else:
+            fa = None
+        if rb:
+            fb = b.grad_fn
+            fb = fb if fb is not None else grad_edge(b)
+        else:
+            fb = None
+        ctx.parents = (fa, fb)
+        ctx.input_meta = (meta if ra else None, meta if rb else None)
+        result = _new(Tensor)
+        result._data = out if type(out) is _ndarray else np.asarray(out)
+        result._grad = None
+        result.grad_fn = ctx
+        result._requires_grad = True
+        if ctx._saved:                       # scalar ops never save their output
+            versions = None
+            b_vc = b._vc if isinstance(b, Tensor) else None
+            if a._vc is not None or b_vc is not None:
+                versions = (a._version, 0 if b_vc is None else b_vc.value)
+            ctx._versions = ((a, b), (id(ad), id(bd)), versions, None)
+        else:
+            ctx._versions = None
         return result
 
     @staticmethod

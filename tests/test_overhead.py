@@ -1,0 +1,147 @@
+"""The lean paths of the Python layer (issue 7) compute exactly what the generic ones do: the
+0-d arithmetic on Python floats (cgrad/ops/scalar.py), lazy version counters, the backward
+walk's in-place 0-d sums."""
+import itertools
+import operator
+
+import numpy as np
+import pytest
+
+import cgrad
+
+VALUES = [0.0, -0.0, 1.0, -2.5, 0.1, 3.3e38, 1e-38, 1e-45, 123456.789, np.inf, -np.inf, np.nan,
+          1 + 2 ** -12, 7.0 / 3.0]
+OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+
+
+def _pair(x, y, dtype, shape):
+    a = cgrad.tensor(np.full(shape, x, dtype), requires_grad=True)
+    b = cgrad.tensor(np.full(shape, y, dtype), requires_grad=True)
+    return a, b
+
+
+def _run(op, x, y, dtype, shape, b_is_number=False):
+    a, b = _pair(x, y, dtype, shape)
+    other = y if b_is_number else b
+    with np.errstate(all="ignore"):
+        out = op(a, other)
+        out.backward(cgrad.tensor(np.full(shape, 0.75, dtype)))
+    grads = [a.grad.numpy().reshape(())]
+    if not b_is_number:
+        grads.append(b.grad.numpy().reshape(()))
+    return out.detach().numpy().reshape(()), grads, out.grad_fn.name()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(OPS))
+def test_scalar_ops_are_bit_for_bit_the_generic_ones(backend, name, dtype):
+    op = OPS[name]
+    for x, y in itertools.product(VALUES, repeat=2):
+        v0, g0, n0 = _run(op, x, y, dtype, ())         # 0-d: ops/scalar.py
+        v1, g1, n1 = _run(op, x, y, dtype, (1,))       # one element: the generic ops
+        assert n0 == n1
+        np.testing.assert_array_equal(v0, v1, err_msg=f"{name}({x}, {y})")
+        for a, b in zip(g0, g1):
+            np.testing.assert_array_equal(a, b, err_msg=f"grad of {name}({x}, {y})")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scalar_ops_with_python_numbers(backend, dtype):
+    cases = [operator.add, operator.sub, operator.mul, operator.truediv,
+             lambda a, c: c - a, lambda a, c: c / a, lambda a, c: c * a, lambda a, c: c + a,
+             lambda a, c: a ** 2]
+    for op, x, c in itertools.product(cases, VALUES, [0.1, 2, -3, 0.0, 1e300, 2 ** 30, 1.5]):
+        v0, g0, n0 = _run(lambda a, b: op(a, c), x, c, dtype, (), b_is_number=True)
+        v1, g1, n1 = _run(lambda a, b: op(a, c), x, c, dtype, (1,), b_is_number=True)
+        assert n0 == n1
+        np.testing.assert_array_equal(v0, v1, err_msg=f"{x}, {c}")
+        np.testing.assert_array_equal(g0[0], g1[0], err_msg=f"grad at {x}, {c}")
+
+
+def test_square_matches_torch_bitwise():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for x in rng.standard_normal(200).astype(np.float32):
+        a = cgrad.tensor(x, requires_grad=True)
+        t = torch.tensor(x, requires_grad=True)
+        (a ** 2).backward()
+        (t ** 2).backward()
+        assert (a ** 2).item() == (t ** 2).item()
+        assert a.grad.item() == t.grad.item()
+
+
+def test_scalar_results_are_0d_arrays_of_the_dtype(backend):
+    for dtype in (cgrad.float32, cgrad.float64):
+        w = cgrad.tensor(2.0, dtype=dtype, requires_grad=True)
+        y = w * 3 + w / 2 - 1.5
+        assert y.dtype == dtype and y.shape == () and type(y._data) is np.ndarray
+        y.backward()
+        assert w.grad.dtype == dtype and w.grad.item() == 3.5
+    x = cgrad.tensor(3)                                   # integers: the generic ops
+    assert (x * 2).dtype == cgrad.int64 and (x / 2).dtype == cgrad.float32
+
+
+def test_scalar_ops_record_the_generic_graph(backend):
+    x = cgrad.tensor(3.0)
+    w = cgrad.tensor(4.0, requires_grad=True)
+    b = cgrad.tensor(5.0, requires_grad=True)
+    y = w * x + b
+    assert repr(y) == "tensor(17., grad_fn=<AddBackward0>)"
+    assert [type(n).__name__ for n, _ in y.grad_fn.next_functions] == ["Node", "AccumulateGrad"]
+    assert (w ** 2).grad_fn.name() == "PowBackward0"
+    assert (2 - w).grad_fn.name() == "RsubBackward1"
+    with cgrad.no_grad():
+        z = w * x
+    assert z.grad_fn is None and not z.requires_grad
+    y.backward()
+    assert (w.grad.item(), b.grad.item()) == (3.0, 1.0)
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_scalar_saved_tensor_modified_in_place_raises(backend):
+    h = cgrad.tensor(2.0, requires_grad=True) * 1.0         # a non-leaf input
+    w = cgrad.tensor(3.0, requires_grad=True)
+    y = h * w                                               # saves h (for w's gradient)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="saved tensor 0 of MulBackward0 is at version 1; "
+                                           "expected version 0"):
+        y.backward()
+    c = cgrad.tensor(2.0)
+    y = w * c                                               # saves c only
+    w2 = cgrad.tensor(5.0, requires_grad=True) * 1.0
+    y2 = w2 + c                                             # Add saves nothing
+    c.add_(1)
+    y2.backward()
+    with pytest.raises(RuntimeError, match="saved tensor 1 of MulBackward0"):
+        y.backward()
+
+
+def test_version_counters_are_made_lazily_and_shared_by_views():
+    a = cgrad.tensor([1.0, 2.0])
+    assert a._vc is None and a._version == 0
+    v = a.view(2)
+    assert a._vc is v._vc is not None
+    v.add_(1)
+    assert a._version == 1 and v._version == 1
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()                                             # saves its output
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="saved tensor 0 of ExpBackward0 is at version 1"):
+        y.sum().backward()
+
+
+def test_arbitrary_attributes_on_tensors():
+    t = cgrad.tensor(1.0)
+    t.name = "t"                                             # as torch.Tensor allows
+    assert t.name == "t"
+
+
+def test_tutorial_sums_in_place_on_0d_grads(backend):
+    w = cgrad.tensor(4.0, requires_grad=True)
+    for _ in range(3):
+        (w * 3.0 + w * w).backward()
+    g = w.grad
+    (w * 3.0).backward()
+    assert w.grad is g and g.item() == 3 * 11.0 + 3.0       # accumulated in place
+
