@@ -11,7 +11,12 @@ overrides the hot ones and is tested against these. Conventions:
 import math
 
 import numpy as np
-from scipy import special
+
+
+def _special():
+    """scipy.special, imported on first use: importing it costs ~0.2 s, most of `import cgrad`."""
+    from scipy import special
+    return special
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -170,7 +175,7 @@ class NumpyKernels:
 
     def sigmoid(self, x):
         """1 / (1 + e**-x), without overflow for large |x|"""
-        return special.expit(x)
+        return _special().expit(x)
 
     def sigmoid_backward(self, y, g, acc=None):
         """g * y * (1 - y), from the saved output"""
@@ -197,7 +202,7 @@ class NumpyKernels:
         if approximate == "tanh":
             inner = _scalar(SQRT_2_OVER_PI, x) * (x + _scalar(0.044715, x) * x * x * x)
             return _scalar(0.5, x) * x * (1 + np.tanh(inner))
-        return (_scalar(0.5, x) * x * (1 + special.erf(x * _scalar(INV_SQRT_2, x)))).astype(
+        return (_scalar(0.5, x) * x * (1 + _special().erf(x * _scalar(INV_SQRT_2, x)))).astype(
             x.dtype, copy=False)
 
     def gelu_backward(self, x, g, approximate="none", acc=None):
@@ -208,7 +213,7 @@ class NumpyKernels:
             d = _scalar(0.5, x) * (1 + t) + _scalar(0.5, x) * x * (1 - t * t) * k * (
                 1 + 3 * c * x * x)
         else:
-            cdf = _scalar(0.5, x) * (1 + special.erf(x * _scalar(INV_SQRT_2, x)))
+            cdf = _scalar(0.5, x) * (1 + _special().erf(x * _scalar(INV_SQRT_2, x)))
             pdf = np.exp(_scalar(-0.5, x) * x * x) * _scalar(1 / math.sqrt(2 * math.pi), x)
             d = cdf + x * pdf
         return _into(acc, (g * d).astype(g.dtype, copy=False))
@@ -437,7 +442,7 @@ class NumpyKernels:
         p log sigmoid(x))), p = pos_weight (1 without)"""
         gx = gy = None
         if need_x:
-            s = special.expit(x)
+            s = _special().expit(x)
             if pos_weight is None:
                 gx = (s - y) * g
             else:
