@@ -112,13 +112,36 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         held = pending.get(node)
         pending[node] = (g, False) if held is None else (held[0] + g, True)
 
-    order = topological_order(list(pending))
-    if capture is not None:
-        order = _only_needed(order, capture)
+    if capture is None:
+        # Kahn's algorithm as we go (the order of topological_order): each node's count of
+        # users, then a node is ready once all of them ran
+        users = dict.fromkeys(pending, 0)
+        stack = list(pending)
+        while stack:
+            for p in stack.pop().parents:
+                if p is not None:
+                    if p in users:
+                        users[p] += 1
+                    else:
+                        users[p] = 1
+                        stack.append(p)
+        ready = [r for r in pending if not users[r]]
+    else:
+        users = None                     # autograd.grad: only the nodes its inputs need
+        ready = _only_needed(topological_order(list(pending)), capture)[::-1]
     check_anomaly = anomaly._enabled[0]
     leaf_node = AccumulateGrad
     ndarray = np.ndarray
-    for node in order:
+    while ready:
+        node = ready.pop()
+        if users is not None:
+            for p in node.parents:
+                if p is not None:
+                    left = users[p] - 1
+                    if left:
+                        users[p] = left
+                    else:
+                        ready.append(p)
         g, owned = pending.pop(node, _NOTHING)
         if g is None:
             continue

@@ -45,18 +45,23 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        if self._versions is not None:
-            self._check_versions(saved)
+        v = self._versions
+        if v is not None:
+            if v[2] is not None or v[3] is not None:
+                self._check_versions(saved)
+            else:                            # all inputs were at version 0, without counters
+                for t in v[0]:
+                    if t._vc is not None:
+                        self._check_versions(saved)
+                        break
         return saved
 
     def _check_versions(self, saved):
         """Raise if a saved array's tensor changed in place since forward. `_versions` is
-        (args, ids of their arrays, their versions or None for all 0, output record): a
-        tensor without a counter is at version 0, so forward records little."""
-        args, ids, versions, out_record = self._versions
-        for k, a in enumerate(args):
-            if not isinstance(a, Tensor):
-                continue
+        (the input Tensors, ids of their arrays, their versions or None for all 0, output
+        record): a tensor without a counter is at version 0, so forward records little."""
+        tensors, ids, versions, out_record = self._versions
+        for k, a in enumerate(tensors):
             now = a._version
             if now != (0 if versions is None else versions[k]):
                 for i, s in enumerate(saved):
@@ -158,6 +163,7 @@ class Op:
         requires grad. (The hot path of every op: one pass over args, no calls but forward.)"""
         T = Tensor
         arrays = []
+        tensors = []
         needs = []
         parents = []
         meta = []
@@ -168,6 +174,7 @@ class Op:
             if isinstance(a, T):
                 d = a._data
                 arrays.append(d)
+                tensors.append(a)
                 if a._vc is not None:
                     counted = True
                 if a._requires_grad and enabled:      # True for every tensor with a grad_fn
@@ -215,7 +222,7 @@ class Op:
         if cls.is_view:
             result._share_version(args[0])
         if ctx._saved:
-            ctx._versions = _saved_versions(ctx._saved, args, arrays, out, result, counted)
+            ctx._versions = _saved_versions(ctx._saved, tensors, out, result, counted)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
         return result
@@ -269,11 +276,15 @@ class Op:
         result.grad_fn = ctx
         result._requires_grad = True
         if ctx._saved:                       # scalar ops never save their output
+            if rb or isinstance(b, Tensor):
+                tensors, ids = (a, b), (id(ad), id(bd))
+            else:
+                tensors, ids = (a,), (id(ad),)
             versions = None
-            b_vc = b._vc if isinstance(b, Tensor) else None
-            if a._vc is not None or b_vc is not None:
-                versions = (a._version, 0 if b_vc is None else b_vc.value)
-            ctx._versions = ((a, b), (id(ad), id(bd)), versions, None)
+            for t in tensors:
+                if t._vc is not None:
+                    versions = tuple([t._version for t in tensors])
+            ctx._versions = (tensors, ids, versions, None)
         else:
             ctx._versions = None
         return result
@@ -287,20 +298,18 @@ class Op:
         raise NotImplementedError
 
 
-def _saved_versions(saved, args, arrays, out, result, counted):
-    """What saved_tensors checks at backward (see Node._check_versions): the inputs and the ids
-    of their arrays (ids, not the arrays: an unsaved input must not be kept alive), their
-    versions now if any has a counter, and the output's counter if the output is saved."""
+def _saved_versions(saved, tensors, out, result, counted):
+    """What saved_tensors checks at backward (see Node._check_versions): the input Tensors
+    and the ids of their arrays (ids, not the arrays: an unsaved input must not be kept alive),
+    their versions now if any has a counter, and the output's counter if the output is saved."""
     out_record = None
     for i, s in enumerate(saved):
         if s is out:
             vc = result._version_counter
             out_record = (i, vc, vc.value)
             break
-    versions = None
-    if counted:
-        versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
-    return args, tuple(map(id, arrays)), versions, out_record
+    versions = tuple([t._version for t in tensors]) if counted else None
+    return tensors, tuple([id(t._data) for t in tensors]), versions, out_record
 
 
 class FunctionCtx:
