@@ -127,6 +127,8 @@ class Case:
     rtol: float = 1e-5
     atol: float = 1e-6
     check_steps: int = 1      # calls before comparing (2 lets optimizer state take part)
+    outliers: float = 0.0     # fraction of elements that may miss rtol/atol, if within
+    outlier_atol: float = 0.0  # ... this: Adam's m/sqrt(v) flips with the rounding of a g ~ 0
     targets: tuple = ()       # "cy/torch<=0.3", "np/cy>=4", "...@2" for two threads only
 
     def missing(self):
@@ -611,6 +613,7 @@ def cases():
     add(Case("mlp_adam_step", "Whole training steps",
              "the same MLP step with Adam(lr=1e-3)", mlp_step("adam"),
              needs=train_needs + ("optim.Adam",), rtol=1e-4, atol=1e-5, check_steps=2,
+             outliers=1e-4, outlier_atol=4e-3,     # 2 steps of lr=1e-3, either sign
              targets=("cy/torch<=0.95", "cy/torch<=1.1@2")))
     add(Case("linreg_loop", "Whole training steps",
              "tutorial loop: nn.Linear(1, 1), MSELoss, SGD, 100 points, 50 epochs",
@@ -683,9 +686,14 @@ def _verify(c, impls):
                 raise CheckError(f"{c.name}: result {i} is None for one of {impl}, {ref_impl}")
             if a is None:
                 continue
+            a, r = np.asarray(a, np.float64), np.asarray(r, np.float64)
+            if c.outliers and a.shape == r.shape:
+                off = np.abs(a - r) > c.atol + c.rtol * np.abs(r)
+                if off.sum() <= c.outliers * a.size and np.all(np.abs(a - r)[off]
+                                                               <= c.outlier_atol):
+                    a = np.where(off, r, a)            # tolerated outliers: compare the rest
             try:
-                np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(r, np.float64),
-                                           rtol=c.rtol, atol=c.atol)
+                np.testing.assert_allclose(a, r, rtol=c.rtol, atol=c.atol)
             except AssertionError as e:
                 raise CheckError(f"{c.name}: {impl} and {ref_impl} computed different values "
                                  f"(result {i}, shape {np.shape(a)}):{e}") from None

@@ -91,3 +91,20 @@ def test_traced_allocations_counts_short_lived_arrays():
     allocated, peak = bench.traced_allocations(step)
     assert 12e6 <= allocated < 12.5e6
     assert 8e6 <= peak < 8.5e6
+
+
+def test_outliers_tolerated_only_when_few_and_bounded(monkeypatch):
+    c = bench.Case("t", "s", "w", lambda impl: bench.Run(lambda: out[impl], lambda o: [o]),
+                   impls=("a", "b"),
+                   outliers=0.01, outlier_atol=0.5)
+    monkeypatch.setattr(bench, "unavailable", lambda impl: None)
+    out = {"a": np.zeros(1000), "b": np.zeros(1000)}
+    out["b"][:10] = 0.4                        # 1% of elements, within 0.5: tolerated
+    bench.verify(c, cache=False)
+    out["b"][10] = 0.4                         # 1.1%: not
+    with pytest.raises(bench.CheckError):
+        bench.verify(c, cache=False)
+    out["b"][10] = 0
+    out["b"][0] = 0.6                          # beyond outlier_atol: not
+    with pytest.raises(bench.CheckError):
+        bench.verify(c, cache=False)
