@@ -112,6 +112,9 @@ COMPILED = {
     "pow_scalar_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul_backward", "linear_backward",
+    "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "cross_entropy_forward", "cross_entropy_backward", "soft_cross_entropy_forward",
+    "soft_cross_entropy_backward", "sum", "mean",
 }
 
 
@@ -726,3 +729,147 @@ def test_linear_backward_without_saved_x_or_w(ck):
     gx, gw, gb = ck.linear_backward(x, None, g, False, True, False)
     assert gx is None and gb is None
     _blas_close(gw, REF.linear_backward(x, w, g)[1])
+
+
+# ---- softmax family, cross-entropy, sums ---------------------------------------------------
+SOFTMAX_SHAPES = [(7, 5), (3, 4, 6), (5,), (1, 1), (4, 1), (2, 0), (0, 3), (9, 33)]
+
+
+@pytest.fixture
+def ck_rows(ck):
+    """ck with the fused row kernels on for every size (exp_limit off)."""
+    ck.exp_limit = 1 << 40
+    return ck
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative", "readonly"])
+@pytest.mark.parametrize("log_", [False, True])
+def test_softmax_forward_backward(ck_rows, shape, dtype, layout, log_):
+    x = make(layout, dtype, shape, low=-30.0, high=30.0)
+    g = make("contiguous", dtype, shape)
+    fwd, bwd = ("log_softmax", "log_softmax_backward") if log_ else ("softmax",
+                                                                      "softmax_backward")
+    for dim in {-1, len(shape) - 1, 0}:
+        with np.errstate(all="ignore"):
+            y = getattr(ck_rows, fwd)(x, dim)
+            assert_same(y, getattr(REF, fwd)(x, dim), exact=False)
+            y = getattr(REF, fwd)(x, dim)
+            assert_same(getattr(ck_rows, bwd)(y, g, dim), getattr(REF, bwd)(y, g, dim),
+                        exact=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_extreme_rows(ck_rows, dtype):
+    x = np.array([[1e4, -1e4, 0.0, 3.0], [np.nan, 1.0, 2.0, 3.0], [np.inf, 1.0, 2.0, 3.0],
+                  [-np.inf, 1.0, 2.0, 3.0], [-np.inf] * 4, [-80.0, -90.0, -100.0, -110.0]],
+                 dtype)
+    with np.errstate(all="ignore"):
+        for fwd in ("softmax", "log_softmax"):
+            assert_same(getattr(ck_rows, fwd)(x, 1), getattr(REF, fwd)(x, 1), exact=False)
+
+
+def test_kernel_exp_within_an_ulp():
+    from cgrad._C import reduce as rd
+    x = np.concatenate([np.linspace(-110, 90, 200001), [np.nan, np.inf, -np.inf, 0.0, -0.0,
+                                                        88.72, 88.73, -87.5, -103.9]])
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    rd.exp_(x, out)
+    with np.errstate(all="ignore"):
+        want = np.exp(x.astype(np.float64)).astype(np.float32)
+    finite = np.isfinite(want) & (want > np.finfo(np.float32).tiny)
+    ulps = np.abs(out.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+    assert ulps[finite].max() <= 1
+    np.testing.assert_allclose(out[~finite], want[~finite], atol=2e-45)
+
+
+CE_CASES = [dict(), dict(weight=True), dict(ignore_index=2), dict(label_smoothing=0.1),
+            dict(weight=True, label_smoothing=0.2, ignore_index=0)]
+
+
+@pytest.mark.parametrize("case", CE_CASES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(16, 5), (1, 1), (3, 40), (0, 4)], ids=str)
+def test_cross_entropy(ck_rows, case, dtype, shape):
+    rng = np.random.default_rng(11)
+    n, c = shape
+    logits = make("contiguous", dtype, shape, rng, low=-8.0, high=8.0)
+    target = rng.integers(0, c, n) if c else np.zeros(n, np.int64)
+    weight = rng.uniform(0.5, 2.0, c).astype(dtype) if case.get("weight") else None
+    kw = dict(weight=weight, ignore_index=case.get("ignore_index", -100),
+              label_smoothing=case.get("label_smoothing", 0.0))
+    got = ck_rows.cross_entropy_forward(logits, target, **kw)
+    want = REF.cross_entropy_forward(logits, target, **kw)
+    for a, b in zip(got, want):
+        assert_same(a, b, exact=False)
+    g_rows = rng.uniform(0.1, 1.0, n).astype(dtype)
+    assert_same(ck_rows.cross_entropy_backward(want[1], target, g_rows, **kw),
+                REF.cross_entropy_backward(want[1], target, g_rows, **kw), exact=False)
+    probs = rng.dirichlet(np.ones(c), n).astype(dtype) if c else np.zeros(shape, dtype)
+    for a, b in zip(ck_rows.soft_cross_entropy_forward(logits, probs),
+                    REF.soft_cross_entropy_forward(logits, probs)):
+        assert_same(a, b, exact=False)
+    assert_same(ck_rows.soft_cross_entropy_backward(want[1], probs, g_rows),
+                REF.soft_cross_entropy_backward(want[1], probs, g_rows), exact=False)
+
+
+def test_cross_entropy_bad_target(ck_rows):
+    logits = np.zeros((3, 4), np.float32)
+    with pytest.raises(IndexError, match="Target 4 is out of bounds"):
+        ck_rows.cross_entropy_forward(logits, np.array([0, 4, 1]))
+    with pytest.raises(IndexError, match="Target -3 is out of bounds"):
+        ck_rows.cross_entropy_backward(logits, np.array([0, -3, 1]), np.ones(3, np.float32))
+
+
+def test_cross_entropy_falls_back_for_other_layouts(ck_rows):
+    logits = make("transposed", np.float32, (6, 4))
+    target = np.array([0, 1, 2, 3, 0, 1], np.int32)
+    for a, b in zip(ck_rows.cross_entropy_forward(logits, target),
+                    REF.cross_entropy_forward(logits, target)):
+        assert_same(a, b, exact=False)
+
+
+@pytest.mark.parametrize("shape,dim", [((6, 5), None), ((6, 5), (0,)), ((6, 5), (1,)),
+                                       ((4, 3, 5), (0, 1)), ((4, 3, 5), (1, 2)), ((4, 3, 5), (2,)),
+                                       ((4, 3, 5), (0, 2)), ((4, 3, 5), (-1,)), ((7,), (0,)),
+                                       ((), None), ((4, 3), ())], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_mean(ck, shape, dim, dtype, keepdim):
+    x = make("contiguous", dtype, shape)
+    for name in ("sum", "mean"):
+        got = getattr(ck, name)(x, dim, keepdim)
+        want = getattr(REF, name)(x, dim, keepdim)
+        terms = np.asarray(REF.sum(np.abs(x), dim, keepdim))
+        if name == "mean":
+            terms = terms / max(1, x.size // max(1, np.asarray(want).size))
+        assert_sum_close(got, np.asarray(want), terms)
+
+
+def test_row_kernels_same_bits_for_any_thread_count(ck_rows, threads):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3000, 40)).astype(np.float32)
+    t = rng.integers(0, 40, 3000)
+    g = rng.standard_normal((3000, 40)).astype(np.float32)
+    big = rng.standard_normal((1000, 300)).astype(np.float32)
+
+    def run():
+        losses, lp = ck_rows.cross_entropy_forward(x, t, label_smoothing=0.1)
+        return (losses, lp, ck_rows.cross_entropy_backward(lp, t, losses),
+                ck_rows.softmax(x, 1), ck_rows.log_softmax_backward(lp, g, 1),
+                ck_rows.sum(big, None), ck_rows.sum(big, (0,)), ck_rows.mean(big, (1,)))
+    one, two = threads(run)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_one_sided_backward_of_read_only_gradient(ck):
+    """An unneeded gradient never lands in a read-only input (g here is a broadcast view)."""
+    x = np.broadcast_to(np.float32(2.0), (1,))
+    assert_same(ck.mean(x, None, False), REF.mean(x, None, False))
+    a = make("contiguous", np.float32, (6, 5))
+    g = make("readonly", np.float32, (6, 5))
+    assert ck.mul_backward(a, a, g, True, False)[1] is None
+    assert_same(ck.sum_to_shape(g, (5,)), REF.sum_to_shape(g, (5,)), exact=False)

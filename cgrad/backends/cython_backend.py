@@ -19,6 +19,7 @@ from .._C import elementwise as _ew
 from .._C import grad as _grad
 from .._C import linalg as _linalg
 from .._C import optim as _optim
+from .._C import reduce as _rd
 from .numpy_backend import NumpyKernels, _into
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -214,9 +215,10 @@ class CythonKernels(NumpyKernels):
         ga = (acc_a if add_a else np.empty(a.shape, dtype)) if need_a else None
         gb = (acc_b if add_b else np.empty(b.shape, dtype)) if need_b else None
         gf = g.reshape(-1)
+        unused = None if need_a and need_b else np.empty(1, dtype)   # g may be read-only
         _bn.binary_backward_(op, x, xm, y, ym, gf, gf if out is None else out.reshape(-1),
-                             gf[:1] if ga is None else ga.reshape(-1),
-                             gf[:1] if gb is None else gb.reshape(-1),
+                             unused if ga is None else ga.reshape(-1),
+                             unused if gb is None else gb.reshape(-1),
                              need_a, need_b, add_a, add_b, R, C)
         return ga, gb
 
@@ -379,6 +381,147 @@ class CythonKernels(NumpyKernels):
             return self._unary_backward(_ew.POW_INT, fallback, x, g, acc, float(c))
         return fallback()
 
+
+    # ---- reductions and the softmax family -------------------------------------------------
+    # Rows of more than exp_limit elements in all go to NumPy: its AVX-512 np.exp outruns the
+    # fused kernels' SSE2 exp once the exps, not the calls, hold the time.
+    exp_limit = 1 << 13
+
+    def _rows(self, x, dim):
+        """(R, C) when x reduces over its last dim as a C-contiguous float block, else None."""
+        if type(x) is not _ndarray or x.ndim == 0 or x.dtype not in _FLOATS:
+            return None
+        if type(dim) is not int or dim % x.ndim != x.ndim - 1 or not _usable(x, x.dtype):
+            return None
+        C = x.shape[-1]
+        if C == 0 or x.size < self.min_size or x.size > self.exp_limit:
+            return None
+        return x.size // C, C
+
+    def softmax(self, x, dim):
+        rc = self._rows(x, dim)
+        if rc is None:
+            return super().softmax(x, dim)
+        out = np.empty(x.shape, x.dtype)
+        _rd.softmax_(x.reshape(-1), out.reshape(-1), *rc, False)
+        return out
+
+    def log_softmax(self, x, dim):
+        rc = self._rows(x, dim)
+        if rc is None:
+            return super().log_softmax(x, dim)
+        out = np.empty(x.shape, x.dtype)
+        _rd.softmax_(x.reshape(-1), out.reshape(-1), *rc, True)
+        return out
+
+    def _softmax_backward(self, y, g, dim, log_, fallback):
+        rc = self._rows(y, dim)
+        if rc is None or type(g) is not _ndarray or g.shape != y.shape or not _usable(g, y.dtype):
+            return fallback(y, g, dim)
+        out = np.empty(y.shape, y.dtype)
+        _rd.softmax_backward_(y.reshape(-1), g.reshape(-1), out.reshape(-1), *rc, log_)
+        return out
+
+    def softmax_backward(self, y, g, dim):
+        return self._softmax_backward(y, g, dim, False, super().softmax_backward)
+
+    def log_softmax_backward(self, y, g, dim):
+        return self._softmax_backward(y, g, dim, True, super().log_softmax_backward)
+
+    def _ce_takes(self, logits, target, weight):
+        """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
+        of at most exp_limit elements, int64 targets, weight None or of logits' dtype)."""
+        return (type(logits) is _ndarray and logits.ndim == 2 and logits.dtype in _FLOATS
+                and logits.size <= self.exp_limit
+                and _usable(logits, logits.dtype) and type(target) is _ndarray
+                and target.dtype == np.int64 and target.shape == logits.shape[:1]
+                and target.flags.c_contiguous and target.flags.aligned
+                and (weight is None or (_usable(weight, logits.dtype)
+                                        and weight.shape == logits.shape[1:])))
+
+    def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
+                              label_smoothing=0.0):
+        """One fused pass per row: log_softmax, then the row's (weighted, smoothed) loss."""
+        if not self._ce_takes(logits, target, weight):
+            return super().cross_entropy_forward(logits, target, weight, ignore_index,
+                                                 label_smoothing)
+        n, c = logits.shape
+        log_probs = np.empty((n, c), logits.dtype)
+        losses = np.empty(n, logits.dtype)
+        _rd.cross_entropy_(logits.reshape(-1), target,
+                           logits[:0, 0] if weight is None else weight, ignore_index,
+                           label_smoothing, log_probs.reshape(-1), losses, n, c)
+        return losses, log_probs
+
+    def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
+                               label_smoothing=0.0):
+        if not (self._ce_takes(log_probs, target, weight) and type(g_rows) is _ndarray
+                and g_rows.shape == target.shape and _usable(g_rows, log_probs.dtype)):
+            return super().cross_entropy_backward(log_probs, target, g_rows, weight,
+                                                  ignore_index, label_smoothing)
+        n, c = log_probs.shape
+        out = np.empty((n, c), log_probs.dtype)
+        w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
+        _rd.cross_entropy_backward_(log_probs.reshape(-1), target, g_rows,
+                                    log_probs[:0, 0] if weight is None else weight,
+                                    ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c)
+        return out
+
+    def soft_cross_entropy_forward(self, logits, probs):
+        if not (self._ce_takes(logits, np.empty(len(logits), np.int64), None)
+                and type(probs) is _ndarray and probs.shape == logits.shape
+                and _usable(probs, logits.dtype)):
+            return super().soft_cross_entropy_forward(logits, probs)
+        n, c = logits.shape
+        log_probs = np.empty((n, c), logits.dtype)
+        losses = np.empty(n, logits.dtype)
+        _rd.soft_cross_entropy_(logits.reshape(-1), probs.reshape(-1), log_probs.reshape(-1),
+                                losses, n, c)
+        return losses, log_probs
+
+    def soft_cross_entropy_backward(self, log_probs, probs, g_rows):
+        if not (self._ce_takes(log_probs, np.empty(len(log_probs), np.int64), None)
+                and type(probs) is _ndarray and probs.shape == log_probs.shape
+                and _usable(probs, log_probs.dtype) and type(g_rows) is _ndarray
+                and g_rows.shape == log_probs.shape[:1] and _usable(g_rows, log_probs.dtype)):
+            return super().soft_cross_entropy_backward(log_probs, probs, g_rows)
+        n, c = log_probs.shape
+        out = np.empty((n, c), log_probs.dtype)
+        _rd.soft_cross_entropy_backward_(log_probs.reshape(-1), probs.reshape(-1), g_rows,
+                                         out.reshape(-1), n, c)
+        return out
+
+    def _reduced(self, x, dim):
+        """x summed over dim (a tuple of axes or None) with kept dims, by the grid kernel;
+        None when it does not apply."""
+        if (type(x) is not _ndarray or x.dtype not in _FLOATS or x.size < self.min_size
+                or not _usable(x, x.dtype)):
+            return None
+        axes = range(x.ndim) if dim is None else dim
+        try:
+            axes = {int(a) % x.ndim for a in axes} if x.ndim else set()
+        except (TypeError, ValueError):
+            return None
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        target = np.empty(shape, x.dtype)
+        r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
+        return None if r is None else r[0]
+
+    def sum(self, x, dim=None, keepdim=False):
+        """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
+        s = self._reduced(x, dim)
+        if s is None:
+            return super().sum(x, dim, keepdim)
+        return s if keepdim else s.reshape(_drop(x.shape, dim))
+
+    def mean(self, x, dim=None, keepdim=False):
+        """sum / n, as NumPy's mean"""
+        s = self._reduced(x, dim)
+        if s is None:
+            return super().mean(x, dim, keepdim)
+        n = x.size // max(1, s.size)
+        s /= x.dtype.type(n)
+        return s if keepdim else s.reshape(_drop(x.shape, dim))
 
     # ---- linear algebra: backward by BLAS gemm into the gradient buffers ------------------
     def _grad_buffer(self, acc, shape, dtype):
@@ -556,6 +699,14 @@ class CythonKernels(NumpyKernels):
             else:
                 super().adagrad_step_([p], [g], [s], [steps[i]], lr=lr, lr_decay=lr_decay,
                                       weight_decay=weight_decay, eps=eps, maximize=maximize)
+
+
+def _drop(shape, dim):
+    """shape without the reduced dims (all of them for dim None)"""
+    if dim is None:
+        return ()
+    axes = {int(a) % len(shape) for a in dim}
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def _blas_mat(x):
