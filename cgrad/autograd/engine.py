@@ -107,36 +107,40 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             capture.setdefault(node, []).append(i)
         results = [None] * len(inputs)
 
-    pending = {}
-    for node, g in zip(roots, root_grads):
-        held = pending.get(node)
-        pending[node] = (g, False) if held is None else (held[0] + g, True)
+    if len(roots) == 1:
+        pending = {roots[0]: (root_grads[0], False)}
+    else:
+        pending = {}
+        for node, g in zip(roots, root_grads):
+            held = pending.get(node)
+            pending[node] = (g, False) if held is None else (held[0] + g, True)
 
+    leaf_node = AccumulateGrad
     if capture is None:
         # Kahn's algorithm as we go (the order of topological_order): each node's count of
-        # users, then a node is ready once all of them ran
+        # users, then a node is ready once all of them ran. Leaves stay out of it: their
+        # gradients wait in `pending` and go into .grad after the walk, each sum complete.
         users = dict.fromkeys(pending, 0)
         stack = list(pending)
         while stack:
             for p in stack.pop().parents:
-                if p is not None:
+                if p is not None and type(p) is not leaf_node:
                     if p in users:
                         users[p] += 1
                     else:
                         users[p] = 1
                         stack.append(p)
-        ready = [r for r in pending if not users[r]]
+        ready = [r for r in pending if not users[r]] if len(pending) > 1 else list(pending)
     else:
         users = None                     # autograd.grad: only the nodes its inputs need
         ready = _only_needed(topological_order(list(pending)), capture)[::-1]
     check_anomaly = anomaly._enabled[0]
-    leaf_node = AccumulateGrad
     ndarray = np.ndarray
     while ready:
         node = ready.pop()
         if users is not None:
             for p in node.parents:
-                if p is not None:
+                if p is not None and type(p) is not leaf_node:
                     left = users[p] - 1
                     if left:
                         users[p] = left
@@ -210,17 +214,22 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 if type(total) is not ndarray:                 # NumPy gives 0-d sums as scalars
                     total = np.array(total)
                 pending[parent] = (total, True)
-        if not retain_graph:
-            node.release()
+        if not retain_graph:                                   # node.release(), inlined
+            if node._saved or node.__dict__:
+                node._saved = None
+                node.__dict__.clear()
+            node._versions = None
 
-    if capture is not None:
-        for i, r in enumerate(results):
-            if r is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
-        return results
-    return None
+    if capture is None:
+        for node, (g, owned) in pending.items():      # only leaves are left
+            _accumulate_into_leaf(node.variable, g, owned)
+        return None
+    for i, r in enumerate(results):
+        if r is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                               "in the graph. Set allow_unused=True if this is the desired "
+                               "behavior.")
+    return results
 
 
 def _only_needed(order, capture):
