@@ -1155,8 +1155,8 @@ def render(head, info, results, probes, multi_threads, plain=False):
 def run_report(args):
     thread_counts = [int(t) for t in str(args.threads).split(",")]
     budget = QUICK if args.quick else FULL
-    flt = (args.filter or "").lower()
-    selected = lambda name: flt in name.lower()                 # noqa: E731
+    filters = (args.filter or "").lower().split(",")
+    selected = lambda name: any(f in name.lower() for f in filters)   # noqa: E731
     chosen = [c for c in cases() if (c.quick or not args.quick) and selected(c.name)]
     impls_here = [i for i in OPTIM_IMPLS if unavailable(i) is None]
     set_threads(thread_counts[0])
@@ -1239,7 +1239,7 @@ def main(argv=None):
     p.add_argument("--png", default="cgrad-bench.png",
                    help="write a chart here (needs matplotlib; '' = don't)")
     p.add_argument("--markdown", default="", help="also write the tables as markdown here")
-    p.add_argument("--filter", default="", help="only cases whose name contains this")
+    p.add_argument("--filter", default="", help="only cases whose name contains this (or one of a,b,c)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the memory and start-up probes")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
