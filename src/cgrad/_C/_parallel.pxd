@@ -1,5 +1,7 @@
 # OpenMP for the kernels, or serial stubs where the compiler has none, so every kernel builds
 # either way.
+from cpython.pycapsule cimport PyCapsule_Import
+
 cdef extern from *:
     """
     #ifdef _OPENMP
@@ -9,12 +11,32 @@ cdef extern from *:
     static inline int omp_get_thread_num(void) { return 0; }
     static inline void omp_set_num_threads(int n) { (void)n; }
     #endif
+    /* The process-wide thread count, owned by cgrad._C._threads and reached through a
+       capsule: omp_set_num_threads alone sets only the calling thread's count, so a kernel
+       run from another Python thread would ignore set_num_threads. */
+    static int *cgrad_nthreads_ptr = 0;
+    static inline int cgrad_threads(void) {
+        int n = cgrad_nthreads_ptr ? *cgrad_nthreads_ptr : 0;
+        return n > 0 ? n : omp_get_max_threads();
+    }
     """
     int omp_get_max_threads() noexcept nogil
     int omp_get_thread_num() noexcept nogil
     void omp_set_num_threads(int n) noexcept nogil
+    int* cgrad_nthreads_ptr
+    int cgrad_threads() noexcept nogil
 
 # Below this many elements a kernel runs on one thread: waking the second core costs more than
-# it saves (measured by benchmarks/bench_threshold.py; see README "Threads").
+# it saves. Measured on the 2-core development machine (notes/kernels.md, "Threads"): an
+# elementwise pass breaks even with 2 threads near 20,000-30,000 float32 elements, and a
+# memory-bound pass over 10^7 gains little from a second core there.
 cdef enum:
     MIN_PARALLEL = 32768
+
+
+cdef inline int link_thread_count() except -1:
+    """Point this module at the shared thread count (call once at module import)."""
+    global cgrad_nthreads_ptr
+    import cgrad._C._threads           # PyCapsule_Import reads it as an attribute
+    cgrad_nthreads_ptr = <int*> PyCapsule_Import(b"cgrad._C._threads.nthreads", 0)
+    return 0

@@ -9,7 +9,9 @@ full-size temporary, and the same bits for any thread count.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
-from cgrad._C._parallel cimport MIN_PARALLEL
+from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+
+link_thread_count()
 
 ctypedef struct OpAdd:
     char tag
@@ -148,7 +150,7 @@ cdef void _fwd(binop* t, const floating* x, int xm, const floating* y, int ym, f
                Py_ssize_t R, Py_ssize_t C) noexcept nogil:
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, ntask = ((R + RB - 1) // RB) * ncc, task
-    for task in prange(ntask, schedule="static",
+    for task in prange(ntask, schedule="static", num_threads=cgrad_threads(),
                        use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
         _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
 
@@ -340,7 +342,7 @@ cdef int _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
         free(pa)
         free(pb)
         return -1
-    for task in prange(ntask, schedule="static",
+    for task in prange(ntask, schedule="static", num_threads=cgrad_threads(),
                        use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
         _bwd_task(t, task, x, xm, y, ym, g, o, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
                   R, C, RB, CC, ncc)
@@ -363,8 +365,8 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
                      Py_ssize_t R, Py_ssize_t C):
     """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over an R x C grid, one pass over g:
     a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. o is
-    a second FULL input for ops that read the forward output (none yet: pass g). An unneeded gradient may be any
-    1-element buffer."""
+    a second FULL input for ops that read the forward output (none yet: pass g). An unneeded
+    gradient may be any writeable 1-element buffer."""
     _check(x.shape[0], xm, R, C, "x")
     _check(y.shape[0], ym, R, C, "y")
     _check(g.shape[0], FULL, R, C, "g")

@@ -10,7 +10,9 @@ NumPy rounds a Python number.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport erf, fabs, fabsf
-from cgrad._C._parallel cimport MIN_PARALLEL
+from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+
+link_thread_count()
 
 ctypedef struct UExp:
     char tag
@@ -244,7 +246,8 @@ cdef void _bwd(unop* t, const floating* s, const floating* aux, const floating* 
                floating* out, bint add, floating p0, floating p1, int flags, bint has_aux,
                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
                    flags, min(<Py_ssize_t> BLOCK, n - i))
@@ -267,7 +270,8 @@ cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, flo
 cdef void _fwd(unop* t, const floating* x, floating* out, floating p0, floating p1, int flags,
                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _fwd_block(t, x + i, out + i, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
 
@@ -336,21 +340,26 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
     cdef floating zero = 0, one = 1, half = 0.5, e
     cdef floating k = <floating> SQRT_2_OVER_PI, c = <floating> GELU_C
     if op == NEG_ABS:
-        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        for i in prange(n, schedule="static",
+                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
             out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
     elif op == SIGMOID_FROM_EXP:
         # sigmoid(x) = 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1
-        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        for i in prange(n, schedule="static",
+                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
             e = aux[i]
             out[i] = (one if x[i] >= zero else e) / (one + e)
     elif op == NEG_HALF_SQUARE:
-        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        for i in prange(n, schedule="static",
+                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
             out[i] = <floating> -0.5 * x[i] * x[i]
     elif op == GELU_TANH_INNER:
-        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        for i in prange(n, schedule="static",
+                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
             out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
     else:
-        for i in prange(n, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+        for i in prange(n, schedule="static",
+                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
             out[i] = half * x[i] * (one + aux[i])
 
 

@@ -6,7 +6,9 @@ dtype; arrays a step does not use may be any 1-element array of that dtype."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
-from cgrad._C._parallel cimport MIN_PARALLEL
+from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+
+link_thread_count()
 
 cdef enum:
     BLOCK = 16384
@@ -89,7 +91,8 @@ def sgd_(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
     cdef const floating* gp = &g[0]
     cdef floating* bp = &buf[0] if use_mom else pp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
                    nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
@@ -188,7 +191,8 @@ def adam_(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
     cdef floating* vp = &v[0]
     cdef floating* xp = &vmax[0] if amsgrad else vp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
                     min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
@@ -282,7 +286,8 @@ def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[:
     cdef floating* bp = &buf[0] if use_mom else sp
     cdef floating* ap = &a[0] if centered else sp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
                        ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
@@ -331,7 +336,8 @@ def adagrad_(floating[::1] p, const floating[::1] g, floating[::1] s, double lr,
     cdef const floating* gp = &g[0]
     cdef floating* sp = &s[0]
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static", use_threads_if=n >= MIN_PARALLEL):
+    for b in prange(nb, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
         i = b * BLOCK
         _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
                        use_wd, maximize)

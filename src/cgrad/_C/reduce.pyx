@@ -11,7 +11,9 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int32_t, int64_t
-from cgrad._C._parallel cimport MIN_PARALLEL
+from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+
+link_thread_count()
 
 cdef union _Bits:
     float f
@@ -53,13 +55,18 @@ cdef void _exp_into(const floating* x, floating m, floating* out, Py_ssize_t n) 
     call to _expf here is not always inlined in this large module, and then does not
     vectorise (out may be x)."""
     cdef Py_ssize_t i
-    cdef float a, xx, t, fn, r, p, lo = -104.0, hi = 88.8, half = 0.5, one = 1
-    cdef int32_t k, k1
-    cdef _Bits b1, b2
     if floating is double:
         for i in range(n):
             out[i] = exp(x[i] - m)
-        return
+    else:
+        _exp_into_f32(x, m, out, n)
+
+
+cdef void _exp_into_f32(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef float a, xx, t, fn, r, p, lo = -104.0, hi = 88.8, half = 0.5, one = 1
+    cdef int32_t k, k1
+    cdef _Bits b1, b2
     for i in range(n):
         a = x[i] - m
         xx = lo if a < lo else a
@@ -175,7 +182,8 @@ def softmax_(const floating[::1] x, floating[::1] out, Py_ssize_t R, Py_ssize_t 
     cdef const floating* xp = &x[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         _softmax_row(xp + r * C, op + r * C, C, log_)
 
 
@@ -206,7 +214,8 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
     cdef const floating* gp = &g[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
 
 
@@ -254,7 +263,8 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     cdef const floating* wp = &weight[0] if has_w else xp
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         lsp[r] = _ce_row(xp + r * C, lpp + r * C, tp[r], wp, has_w, tp[r] != ignore_index,
                          keep, spread, C)
 
@@ -309,7 +319,8 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     cdef const floating* gp = &g_rows[0]
     cdef const floating* wp = &weight[0] if has_w else lpp
     cdef floating* op = &out[0]
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         if tp[r] == ignore_index:
             _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws, C)
         else:
@@ -338,7 +349,8 @@ def soft_cross_entropy_(const floating[::1] logits, const floating[::1] probs,
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
 
 
@@ -366,7 +378,8 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
     cdef const floating* gp = &g_rows[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static", use_threads_if=R * C >= MIN_PARALLEL):
+    for r in prange(R, nogil=True, schedule="static",
+                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
 
 
