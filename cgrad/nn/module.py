@@ -66,6 +66,11 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
         for hook in self._forward_pre_hooks.values():
             result = hook(self, args)
             if result is not None:

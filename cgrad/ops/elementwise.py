@@ -13,8 +13,8 @@ def promote(a, b):
         if type(b) is np.ndarray:
             if a.dtype is b.dtype:
                 return a, b
-        elif type(b) is float and a.dtype.kind == "f":
-            return a, b
+        elif (type(b) is float or type(b) is int) and a.dtype.kind == "f":
+            return a, b                  # a Python number takes a float array's dtype
     dt = result_type(a, b)
     if isinstance(a, np.ndarray) and a.dtype != dt:
         a = a.astype(dt)

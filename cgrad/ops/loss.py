@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backends as B
 from ..autograd.function import Op
+from .reduce import broadcast
 
 
 def reduce(losses, reduction, denominator=None):
@@ -33,7 +34,7 @@ def spread(g, shape, reduction, denominator=None):
         n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
         with np.errstate(invalid="ignore", divide="ignore"):
             g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)
-    return np.broadcast_to(g, shape)
+    return broadcast(g, shape)
 
 
 class MseLoss(Op):
