@@ -27,9 +27,11 @@ cdef extern from *:
     int cgrad_threads() noexcept nogil
 
 # Below this many elements a kernel runs on one thread: waking the second core costs more than
-# it saves. Measured on the 2-core development machine (notes/kernels.md, "Threads"): an
-# elementwise pass breaks even with 2 threads near 20,000-30,000 float32 elements, and a
-# memory-bound pass over 10^7 gains little from a second core there.
+# it saves. Measured on the 2-core development machine (notes in kernels.md, "Threads"), with
+# the threshold built at 1: an elementwise pass (accumulate_, tanh backward) breaks even with
+# two threads at 8,000-16,000 float32 elements (16384: 3.4 us on one thread, 2.7-3.6 on two)
+# and gains 1.5-1.9x from 32768 up. 32768 keeps a margin for a machine whose other core is
+# busy, where every parallel region waits for a scheduler slice.
 cdef enum:
     MIN_PARALLEL = 32768
 
