@@ -873,3 +873,105 @@ def test_one_sided_backward_of_read_only_gradient(ck):
     g = make("readonly", np.float32, (6, 5))
     assert ck.mul_backward(a, a, g, True, False)[1] is None
     assert_same(ck.sum_to_shape(g, (5,)), REF.sum_to_shape(g, (5,)), exact=False)
+
+
+# ---- hypothesis over the remaining families ---------------------------------------------------
+def _ck_all():
+    k = CythonKernels()
+    k.min_size = 0
+    k.exp_limit = 1 << 40
+    return k
+
+
+LAYOUT_CHOICES = st.sampled_from(["contiguous", "contiguous", "transposed", "negative",
+                                  "readonly", "unaligned"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=9),
+       st.sampled_from(DTYPES), LAYOUT_CHOICES, st.booleans(), st.integers(0, 2**32 - 1))
+def test_softmax_hypothesis(shape, dtype, layout, log_, seed):
+    k, rng = _ck_all(), np.random.default_rng(seed)
+    x = make(layout, dtype, shape, rng, low=-20.0, high=20.0)
+    g = make("contiguous", dtype, shape, rng)
+    fwd, bwd = ("log_softmax", "log_softmax_backward") if log_ else ("softmax",
+                                                                      "softmax_backward")
+    dim = int(rng.integers(-len(shape), len(shape)))
+    y = getattr(REF, fwd)(x, dim)
+    assert_same(getattr(k, fwd)(x, dim), y, exact=False)
+    assert_same(getattr(k, bwd)(y, g, dim), getattr(REF, bwd)(y, g, dim), exact=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6),
+       st.sampled_from(DTYPES), LAYOUT_CHOICES, st.booleans(), st.integers(0, 2**32 - 1))
+def test_sum_mean_hypothesis(shape, dtype, layout, keepdim, seed):
+    k, rng = _ck_all(), np.random.default_rng(seed)
+    x = make(layout, dtype, shape, rng)
+    dims = None if not shape or rng.random() < 0.2 else tuple(
+        int(d) for d in rng.choice(len(shape), rng.integers(0, len(shape) + 1), replace=False))
+    terms = np.asarray(REF.sum(np.abs(x), dims, keepdim))
+    assert_sum_close(k.sum(x, dims, keepdim), np.asarray(REF.sum(x, dims, keepdim)), terms)
+    if x.size:
+        n = max(1, x.size // max(1, terms.size))
+        assert_sum_close(k.mean(x, dims, keepdim), np.asarray(REF.mean(x, dims, keepdim)),
+                         terms / n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9),
+       st.sampled_from([(), (3,), (2, 2)]), st.sampled_from(["both", "a", "b"]),
+       st.sampled_from(DTYPES), LAYOUT_CHOICES, st.booleans(), st.integers(0, 2**32 - 1))
+def test_matmul_backward_hypothesis(m, kk, n, batch, which, dtype, layout, use_acc, seed):
+    k, rng = _ck_all(), np.random.default_rng(seed)
+    ba = batch if which in ("both", "a") else ()
+    bb = batch if which in ("both", "b") else ()
+    a = make(layout, dtype, ba + (m, kk), rng)
+    b = make("contiguous", dtype, bb + (kk, n), rng)
+    g = make(layout, dtype, batch + (m, n), rng)
+    want = [reduce_to(w, x.shape) for w, x in zip(REF.matmul_backward(a, b, g), (a, b))]
+    acc = [None, None]
+    if use_acc:
+        acc = [np.ones(a.shape, dtype), np.ones(b.shape, dtype)]
+        want = [w + dtype(1) for w in want]
+    got = k.matmul_backward(a, b, g, True, True, *acc)
+    for x, y, inp in zip(got, want, (a, b)):
+        _blas_close(reduce_to(x, inp.shape), y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 12), st.integers(1, 9), st.sampled_from(DTYPES), st.booleans(),
+       st.sampled_from([0.0, 0.05, 0.3]), st.booleans(), st.integers(0, 2**32 - 1))
+def test_cross_entropy_hypothesis(n, c, dtype, weighted, smoothing, ignore, seed):
+    k, rng = _ck_all(), np.random.default_rng(seed)
+    logits = make("contiguous", dtype, (n, c), rng, low=-10.0, high=10.0)
+    target = rng.integers(0, c, n)
+    ignore_index = int(target[0]) if ignore and n else -100
+    kw = dict(weight=rng.uniform(0.2, 3.0, c).astype(dtype) if weighted else None,
+              ignore_index=ignore_index, label_smoothing=smoothing)
+    losses, lp = REF.cross_entropy_forward(logits, target, **kw)
+    got = k.cross_entropy_forward(logits, target, **kw)
+    assert_same(got[0], losses, exact=False)
+    assert_same(got[1], lp, exact=False)
+    g_rows = rng.uniform(0.0, 2.0, n).astype(dtype)
+    assert_same(k.cross_entropy_backward(lp, target, g_rows, **kw),
+                REF.cross_entropy_backward(lp, target, g_rows, **kw), exact=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["sgd", "adam", "adam_beta1_big", "rmsprop", "adagrad"]),
+       st.integers(0, 3), st.sampled_from(DTYPES),
+       st.sampled_from(["contiguous", "transposed", "unaligned"]), st.integers(1, 4))
+def test_optimizer_hypothesis(name, case_i, dtype, layout, steps):
+    cases = {"sgd": SGD_CASES, "adam": ADAM_CASES,
+             "adam_beta1_big": [c for c in ADAM_CASES if not c["amsgrad"]],
+             "rmsprop": RMSPROP_CASES, "adagrad": ADAGRAD_CASES}[name]
+    case = cases[case_i % len(cases)]
+    got = _run_optimizer(_ck_all(), name, case, dtype, layout, steps)
+    want = _run_optimizer(REF, name, case, dtype, layout, steps)
+    for g_list, w_list in zip(got, want):
+        for a, b in zip(g_list, w_list):
+            if b is None:
+                assert a is None
+            else:
+                assert_same(a, b)
