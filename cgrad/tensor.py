@@ -1109,7 +1109,10 @@ def _operand(other):
 def _binary(op, a, b, *extra):
     """op(a, b) for an elementwise binary op; a shape mismatch raises PyTorch's RuntimeError
     naming both shapes (checked only when NumPy refuses, so the common path pays nothing)."""
-    a, b = _operand(a), _operand(b)
+    if type(a) is not Tensor:
+        a = _operand(a)
+    if type(b) is not Tensor:
+        b = _operand(b)
     try:
         return op.apply(a, b, *extra)
     except ValueError:

@@ -67,10 +67,13 @@ def _run_hooks(hooks, g):
 
 
 def _add_into(acc, g):
-    """acc += g in place. A 0-d sum is done on Python floats, exactly (the double sum of two
-    float32 rounds to their float32 sum): NumPy's in-place add costs ~0.8 us on one element."""
-    if acc.ndim == 0:
-        acc[()] = float(acc) + float(g)
+    """acc += g in place. A one-element sum is done on Python floats, exactly (the double sum
+    of two float32 rounds to their float32 sum): NumPy's in-place add costs ~0.8 us there."""
+    if acc.size == 1:
+        if acc.ndim:
+            acc.flat[0] = acc.item() + g.item()
+        else:
+            acc[()] = float(acc) + g.item()
     else:
         B.kernels.accumulate_(acc, g)
 
@@ -155,7 +158,9 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 g, owned = new, False
         if type(node) is leaf_node:
             if capture is None:
-                _accumulate_into_leaf(node.variable, g, owned)
+                leaf = node._ref()
+                if leaf is not None:
+                    _accumulate_into_leaf(leaf, g, owned)
             elif node in capture:
                 for i in capture[node]:
                     results[i] = g if owned else g.copy()
@@ -178,8 +183,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                         if held[1]:
                             buf = held[0]
                     elif capture is None and type(p) is leaf_node:
-                        leaf = p.variable
-                        grad = leaf._grad
+                        leaf = p._ref()
+                        grad = None if leaf is None else leaf._grad
                         if grad is not None and not leaf._hooks and grad._data.flags.writeable:
                             buf = grad._data
                 acc.append(buf)
@@ -222,7 +227,9 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
 
     if capture is None:
         for node, (g, owned) in pending.items():      # only leaves are left
-            _accumulate_into_leaf(node.variable, g, owned)
+            leaf = node._ref()
+            if leaf is not None:
+                _accumulate_into_leaf(leaf, g, owned)
         return None
     for i, r in enumerate(results):
         if r is None and not allow_unused:

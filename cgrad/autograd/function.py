@@ -102,14 +102,21 @@ class Node:
 
 
 class AccumulateGrad:
-    """The node of a leaf that requires grad: runs the leaf's hooks, then adds into .grad."""
-    __slots__ = ("variable", "__weakref__")
+    """The node of a leaf that requires grad: runs the leaf's hooks, then adds into .grad.
+    The leaf holds its node and the node holds the leaf weakly (no tensor <-> node cycle), so
+    a leaf keeps one node for all its graphs instead of making one per graph."""
+    __slots__ = ("_ref", "__weakref__")
     parents = ()
     pre_hooks = None
     grad_fn_name = "AccumulateGrad"
 
     def __init__(self, variable):
-        self.variable = variable
+        self._ref = weakref.ref(variable)
+
+    @property
+    def variable(self):
+        """The leaf (None once it was freed: nothing then sees its gradient)."""
+        return self._ref()
 
     def name(self):
         return "AccumulateGrad"
@@ -126,13 +133,9 @@ def grad_edge(t):
         return t.grad_fn
     if not t._requires_grad:
         return None
-    # one AccumulateGrad per leaf while a graph uses it; held weakly so tensor <-> node
-    # never forms a cycle (the graph holds the node, the node holds the leaf)
-    ref = t._grad_acc
-    node = ref() if ref is not None else None
+    node = t._grad_acc
     if node is None:
-        node = AccumulateGrad(t)
-        t._grad_acc = weakref.ref(node)
+        node = t._grad_acc = AccumulateGrad(t)
     return node
 
 

@@ -56,6 +56,8 @@ class NumpyKernels:
 
     def sum_to_shape(self, g, shape):
         """Sum g over the leading and size-1 dims that broadcasting added, down to shape."""
+        if not shape:                    # down to a scalar: one reduction over everything
+            return np.add.reduce(g, axis=None, keepdims=True).reshape(())
         lead = g.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
@@ -255,7 +257,10 @@ class NumpyKernels:
         if c == 0:
             return _into(acc, np.zeros_like(g))
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = g * (_scalar(c, x) * np.power(x, _scalar(c - 1, x)))
+            if c == 2:
+                d = g * (x * 2)          # the same numbers (x**1 is x), without two pows
+            else:
+                d = g * (_scalar(c, x) * np.power(x, _scalar(c - 1, x)))
         return _into(acc, d)
 
     # ---- reductions --------------------------------------------------------------------------

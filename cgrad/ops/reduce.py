@@ -1,4 +1,6 @@
 """Reductions and the softmax family: forward and backward side by side."""
+import math
+
 import numpy as np
 
 from .. import backends as B
@@ -8,7 +10,9 @@ from ..autograd.function import Op
 def broadcast(g, shape):
     """g broadcast to shape, as a read-only view. A one-element g becomes a zero-stride view
     directly: np.broadcast_to costs ~4 us, which is most of a small backward."""
-    if type(g) is np.ndarray and g.size == 1:
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)                 # NumPy gives 0-d results as scalars
+    if g.size == 1:
         view = np.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))
         view.flags.writeable = False
         return view
@@ -24,8 +28,8 @@ def expand_reduced(g, shape, dims, keepdim):
 
 def _count(shape, dims):
     if dims is None:
-        return int(np.prod(shape, dtype=np.int64))
-    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+        return math.prod(shape)
+    return math.prod([shape[d] for d in dims])
 
 
 def _float(x):
