@@ -67,9 +67,13 @@ class Sub(Op):
     @staticmethod
     def backward(ctx, g):
         alpha = ctx.__dict__.get("alpha", 1)
-        gb = B.kernels.neg(g) if ctx.needs_input_grad[1] else None
-        if gb is not None and alpha != 1:
-            gb = B.kernels.mul(gb, alpha)
+        gb = None
+        if ctx.needs_input_grad[1]:
+            shape = ctx.input_meta[1][0]
+            # a broadcast b: reduce first, then negate the small sum (exact either way)
+            gb = B.kernels.neg(g if shape == g.shape else B.kernels.sum_to_shape(g, shape))
+            if alpha != 1:
+                gb = B.kernels.mul(gb, alpha)
         return g, gb, None
 
 
