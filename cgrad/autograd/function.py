@@ -147,6 +147,10 @@ class _NoGradCtx:
         pass
 
 
+_NO_GRAD_2 = _NoGradCtx()     # shared by the scalar ops, whose forward only writes to a ctx
+_NO_GRAD_2.needs_input_grad = (False, False)
+
+
 class Op:
     """Base of cgrad's differentiable ops. Subclasses define static forward and backward."""
     accumulates = False      # backward(ctx, g, acc) may add into buffers the engine owns
@@ -165,33 +169,28 @@ class Op:
         """Run forward on the arrays of args; record a Node if grad mode is on and some input
         requires grad. (The hot path of every op: one pass over args, no calls but forward.)"""
         T = Tensor
-        arrays = []
+        arrays = list(args)                           # Tensors replaced by their arrays
         tensors = []
-        needs = []
-        parents = []
-        meta = []
         need = False
         counted = False                               # some input has a version counter
         enabled = _grad_state.enabled
+        i = -1
         for a in args:
+            i += 1
             if isinstance(a, T):
-                d = a._data
-                arrays.append(d)
+                d = arrays[i] = a._data
                 tensors.append(a)
                 if a._vc is not None:
                     counted = True
                 if a._requires_grad and enabled:      # True for every tensor with a grad_fn
-                    need = True
-                    needs.append(True)
+                    if not need:
+                        need = True
+                        n = len(args)
+                        needs, parents, meta = [False] * n, [None] * n, [None] * n
+                    needs[i] = True
                     fn = a.grad_fn
-                    parents.append(fn if fn is not None else grad_edge(a))
-                    meta.append((d.shape, d.dtype))
-                    continue
-            else:
-                arrays.append(a)
-            needs.append(False)
-            parents.append(None)
-            meta.append(None)
+                    parents[i] = fn if fn is not None else grad_edge(a)
+                    meta[i] = (d.shape, d.dtype)
         if not need:
             out = cls.forward(_NoGradCtx(), *arrays)
             if _forward_check[0]:
@@ -251,9 +250,7 @@ class Op:
             rb = False
         ra = a._requires_grad
         if not ((ra or rb) and _grad_state.enabled):
-            ctx = _NoGradCtx()
-            ctx.needs_input_grad = (False, False)
-            return Tensor._make(cls.forward(ctx, ad, bd))
+            return Tensor._make(cls.forward(_NO_GRAD_2, ad, bd))
         ctx = _new(Node)
         ctx.op = cls
         ctx._saved = ()

@@ -256,11 +256,10 @@ class NumpyKernels:
         """g * c * x**(c-1); 0 for c == 0"""
         if c == 0:
             return _into(acc, np.zeros_like(g))
+        if c == 2:                       # the same numbers (x**1 is x), without two pows
+            return _into(acc, g * (x * 2))
         with np.errstate(divide="ignore", invalid="ignore"):
-            if c == 2:
-                d = g * (x * 2)          # the same numbers (x**1 is x), without two pows
-            else:
-                d = g * (_scalar(c, x) * np.power(x, _scalar(c - 1, x)))
+            d = g * (_scalar(c, x) * np.power(x, _scalar(c - 1, x)))
         return _into(acc, d)
 
     # ---- reductions --------------------------------------------------------------------------

@@ -10,11 +10,10 @@ from ..autograd.function import Op
 def broadcast(g, shape):
     """g broadcast to shape, as a read-only view. A one-element g becomes a zero-stride view
     directly: np.broadcast_to costs ~4 us, which is most of a small backward."""
-    if type(g) is not np.ndarray:
-        g = np.asarray(g)                 # NumPy gives 0-d results as scalars
-    if g.size == 1:
+    if g.size == 1:                       # an array, or a NumPy scalar (read-only already)
         view = np.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))
-        view.flags.writeable = False
+        if view.flags.writeable:
+            view.flags.writeable = False
         return view
     return np.broadcast_to(g, shape)
 
