@@ -399,7 +399,8 @@ class Tensor:
                 if gr is not None:
                     _engine._accumulate_into_leaf(t, gr, True) if t.is_leaf else None
             return
-        _engine.run_backward([_function.grad_edge(self)], [g], bool(retain_graph))
+        _engine.run_backward([self.grad_fn or _function.grad_edge(self)], [g],
+                             bool(retain_graph))
 
     def detach(self):
         """The same storage, out of the graph (shares the version counter, as in PyTorch)."""

@@ -258,16 +258,11 @@ class Op:
         ctx.needs_input_grad = (ra, rb)
         out = cls.forward(ctx, ad, bd)
         meta = ((), dt)
+        fa = fb = None
         if ra:
-            fa = a.grad_fn
-            fa = fa if fa is not None else grad_edge(a)
-        else:
-            fa = None
+            fa = a.grad_fn or a._grad_acc or grad_edge(a)      # nodes are always truthy
         if rb:
-            fb = b.grad_fn
-            fb = fb if fb is not None else grad_edge(b)
-        else:
-            fb = None
+            fb = b.grad_fn or b._grad_acc or grad_edge(b)
         ctx.parents = (fa, fb)
         ctx.input_meta = (meta if ra else None, meta if rb else None)
         result = _new(Tensor)

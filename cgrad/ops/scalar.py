@@ -96,7 +96,7 @@ class Mul(E.Mul):
 
     @staticmethod
     def forward(ctx, a, b):
-        need_a, need_b = ctx.needs_input_grad[:2]
+        need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)  # as Mul does
         return _new(float(a) * float(b), a.dtype)
 
