@@ -37,8 +37,14 @@ def ck():
     """A CythonKernels that takes every size to its compiled path (min_size 0)."""
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
-    k = CythonKernels()
+    return _all_compiled(CythonKernels())
+
+
+def _all_compiled(k):
+    """k with every size thresholds at 0, so each call takes its compiled path."""
     k.min_size = 0
+    k.min_size_binary = 0
+    k.min_size_reduce = 0
     return k
 
 
@@ -116,6 +122,20 @@ COMPILED = {
     "cross_entropy_forward", "cross_entropy_backward", "soft_cross_entropy_forward",
     "soft_cross_entropy_backward", "sum", "mean",
 }
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum"])
+def test_compiled_path_is_taken(ck, monkeypatch, op):
+    """With contiguous floats the override computes itself: its NumPy fallback would raise."""
+    def boom(*args, **kwargs):
+        raise AssertionError("fell back to NumPy")
+    a = make("contiguous", np.float32, (6, 5))
+    want = getattr(REF, op)(a, a[0])
+    monkeypatch.setattr(NumpyKernels, op, boom)
+    monkeypatch.setattr(NumpyKernels, f"{op}_backward", boom, raising=False)
+    assert_same(getattr(ck, op)(a, a[0]), want)
+    if op in ("mul", "div", "maximum", "minimum"):
+        getattr(ck, f"{op}_backward")(a, a[0], a)
 
 
 def test_overrides_are_listed():
@@ -317,8 +337,7 @@ def binary_case(draw):
 @settings(max_examples=150, deadline=None)
 @given(binary_case(), st.sampled_from(list(BACKWARD)))
 def test_binary_hypothesis(case, op):
-    k = CythonKernels()
-    k.min_size = 0
+    k = _all_compiled(CythonKernels())
     (sa, sb), out_shape = case[0]
     dtype, layouts, seed = case[1], case[2], case[3]
     rng = np.random.default_rng(seed)
@@ -495,8 +514,7 @@ def test_unary_module_checks():
        st.sampled_from(DTYPES), st.sampled_from(list(UNARY_BACKWARD)),
        st.sampled_from(["contiguous", "transposed", "negative", "broadcast"]))
 def test_unary_hypothesis(shape, dtype, name, layout):
-    k = CythonKernels()
-    k.min_size = 0
+    k = _all_compiled(CythonKernels())
     call, low, exact = UNARY_BACKWARD[name]
     s = make(layout, dtype, shape, low=low, high=low + 4 if low >= 0 else -low)
     g = make("contiguous", dtype, shape)
@@ -877,8 +895,7 @@ def test_one_sided_backward_of_read_only_gradient(ck):
 
 # ---- hypothesis over the remaining families ---------------------------------------------------
 def _ck_all():
-    k = CythonKernels()
-    k.min_size = 0
+    k = _all_compiled(CythonKernels())
     k.exp_limit = 1 << 40
     return k
 

@@ -4,7 +4,7 @@ Each override takes the layouts its kernel handles (C-contiguous, aligned, nativ
 float64, one dtype, the broadcast patterns below) and hands anything else (strided views,
 mixed dtypes, integers, other broadcasts) to the NumPy implementation it inherits, so every
 input gets the right answer. Inputs smaller than `min_size` elements also go to NumPy, whose
-per-call cost is lower than the layout checks here (tests set min_size = 0).
+per-call cost is lower than the layout checks here (tests set the thresholds to 0).
 
 Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
 ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
@@ -22,16 +22,43 @@ from .._C import optim as _optim
 from .._C import reduce as _rd
 from .numpy_backend import NumpyKernels, _into
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOATS = (_F32, _F64)
 _ndarray = np.ndarray
 _FULL, _ROW, _COL, _SCALAR = _bn.FULL, _bn.ROW, _bn.COL, _bn.SCALAR
+_ADD, _SUB, _MUL, _DIV, _MAX, _MIN = _bn.ADD, _bn.SUB, _bn.MUL, _bn.DIV, _bn.MAXIMUM, _bn.MINIMUM
+
+
+def _float(dtype):
+    """dtype is native float32 or float64 (identity first: dtype == is slow)"""
+    return dtype is _F32 or dtype is _F64 or dtype in _FLOATS
 
 
 def _usable(a, dtype):
     """Whether the compiled kernels may read a directly: a C-contiguous, aligned ndarray of
     dtype (a native float32/float64)."""
-    return (type(a) is _ndarray and a.dtype == dtype and a.flags.c_contiguous
-            and a.flags.aligned)
+    if type(a) is not _ndarray or not (a.dtype is dtype or a.dtype == dtype):
+        return False
+    flags = a.flags
+    return flags.c_contiguous and flags.aligned
+
+
+def _broadcast(s1, s2):
+    """np.broadcast_shapes for two shapes (a tenth of its cost); ValueError if they do not."""
+    if s1 == s2:
+        return s1
+    n1, n2 = len(s1), len(s2)
+    if n1 < n2:
+        s1, s2, n1, n2 = s2, s1, n2, n1
+    out = list(s1)
+    for i in range(n2):
+        a, b = s1[n1 - n2 + i], s2[i]
+        if a != b:
+            if a == 1:
+                out[n1 - n2 + i] = b
+            elif b != 1:
+                raise ValueError(f"shapes {s1} and {s2} do not broadcast")
+    return tuple(out)
 
 
 def _writable(a, dtype):
@@ -42,7 +69,7 @@ def flat_same_layout(*arrays):
     """1-D views of arrays if all are C-contiguous, aligned, with one shape and one float
     dtype; else None (the caller falls back to NumPy)."""
     first = arrays[0]
-    if type(first) is not _ndarray or first.dtype not in _FLOATS:
+    if type(first) is not _ndarray or not _float(first.dtype):
         return None
     dtype, shape = first.dtype, first.shape
     for a in arrays:
@@ -106,11 +133,11 @@ def _operand(x, dtype):
 
 class CythonKernels(NumpyKernels):
     name = "cython"
-    min_size = 4096
+    min_size = 8192          # unary backward: parity with NumPy measured at 8K-16K elements
 
     # ---- gradient buffers --------------------------------------------------------------
     def accumulate_(self, acc, g):
-        if acc.flags.writeable and _usable(acc, acc.dtype) and acc.dtype in _FLOATS:
+        if _float(acc.dtype) and _writable(acc, acc.dtype):
             if g.shape == acc.shape and _usable(g, acc.dtype):
                 _grad.accumulate_(acc.reshape(-1), g.reshape(-1))
                 return acc
@@ -120,35 +147,37 @@ class CythonKernels(NumpyKernels):
         return super().accumulate_(acc, g)
 
     def zero_(self, a):
-        if a.flags.writeable and a.dtype in _FLOATS and _usable(a, a.dtype):
+        if _float(a.dtype) and _writable(a, a.dtype):
             _grad.zero_(a.reshape(-1))
             return a
         return super().zero_(a)
 
     # ---- binary elementwise ----------------------------------------------------------
-    def _binary_layout(self, a, b, shape=None):
-        """(dtype, x, y, R, C, xm, ym) for the compiled binary kernels, or None."""
+    def _binary_layout(self, a, b, shape=None, least=None):
+        """(dtype, x, y, R, C, xm, ym, out_shape) for the compiled binary kernels, or None
+        (fewer than `least` elements, default min_size, also give None)."""
+        least = self.min_size if least is None else least
         ta, tb = type(a) is _ndarray, type(b) is _ndarray
         if ta:
             dtype = a.dtype
-            if tb and b.dtype != dtype:
+            if tb and not (b.dtype is dtype or b.dtype == dtype):
                 return None
         elif tb:
             dtype = b.dtype
         else:
             return None
-        if dtype not in _FLOATS:
+        if not _float(dtype):
             return None
         if ta and tb and a.shape == b.shape and (shape is None or shape == a.shape):
             n = a.size
-            if n < self.min_size or not (_usable(a, dtype) and _usable(b, dtype)):
+            if n < least or not (_usable(a, dtype) and _usable(b, dtype)):
                 return None
-            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL
+            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL, a.shape
         x, y = _operand(a, dtype), _operand(b, dtype)
         if x is None or y is None:
             return None
         try:
-            full = np.broadcast_shapes(np.shape(a), np.shape(b))
+            full = _broadcast(np.shape(a), np.shape(b))
         except ValueError:
             if shape is None:
                 return None                      # NumPy raises its own message
@@ -162,47 +191,51 @@ class CythonKernels(NumpyKernels):
         if grid is None:
             return None
         R, C, (xm, ym) = grid
-        if R * C < self.min_size:
+        if R * C < least:
             return None
-        return dtype, x.reshape(-1), y.reshape(-1), R, C, xm, ym
+        return dtype, x.reshape(-1), y.reshape(-1), R, C, xm, ym, shape
+
+    # a op b is one NumPy ufunc pass (AVX-512 here), and the fused backward two: compiled,
+    # they reach parity near 32768 elements on one thread (the fixed cost of the layout
+    # checks and six buffer views is ~4 us) and gain the second thread from there.
+    min_size_binary = 32768
 
     def _binary(self, op, a, b, fallback):
-        layout = self._binary_layout(a, b)
+        layout = self._binary_layout(a, b, None, max(self.min_size, self.min_size_binary))
         if layout is None:
-            return fallback(a, b)
-        dtype, x, y, R, C, xm, ym = layout
-        shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+            return fallback(self, a, b)
+        dtype, x, y, R, C, xm, ym, shape = layout
         out = np.empty(shape, dtype)
         _bn.binary_(op, x, xm, y, ym, out.reshape(-1), R, C)
         return out
 
     def add(self, a, b):
-        return self._binary(_bn.ADD, a, b, super().add)
+        return self._binary(_ADD, a, b, NumpyKernels.add)
 
     def sub(self, a, b):
-        return self._binary(_bn.SUB, a, b, super().sub)
+        return self._binary(_SUB, a, b, NumpyKernels.sub)
 
     def mul(self, a, b):
-        return self._binary(_bn.MUL, a, b, super().mul)
+        return self._binary(_MUL, a, b, NumpyKernels.mul)
 
     def div(self, a, b):
-        return self._binary(_bn.DIV, a, b, super().div)
+        return self._binary(_DIV, a, b, NumpyKernels.div)
 
     def maximum(self, a, b):
-        return self._binary(_bn.MAXIMUM, a, b, super().maximum)
+        return self._binary(_MAX, a, b, NumpyKernels.maximum)
 
     def minimum(self, a, b):
-        return self._binary(_bn.MINIMUM, a, b, super().minimum)
+        return self._binary(_MIN, a, b, NumpyKernels.minimum)
 
     def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b, out=None):
         """Both input gradients in one pass over g, each reduced to its input's shape and
         added into acc_a / acc_b when given; None if the layout is not one the kernel takes."""
         if type(g) is not _ndarray:
             return None
-        layout = self._binary_layout(a, b, g.shape)
+        layout = self._binary_layout(a, b, g.shape, max(self.min_size, self.min_size_binary))
         if layout is None:
             return None
-        dtype, x, y, R, C, xm, ym = layout
+        dtype, x, y, R, C, xm, ym, _ = layout
         if not _usable(g, dtype) or (out is not None and not (_usable(out, dtype)
                                                                and out.shape == g.shape)):
             return None
@@ -223,31 +256,35 @@ class CythonKernels(NumpyKernels):
         return ga, gb
 
     def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_bn.MUL, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else super().mul_backward(a, b, g, need_a, need_b, acc_a,
-                                                             acc_b)
+        r = self._binary_backward(_MUL, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else NumpyKernels.mul_backward(self, a, b, g, need_a,
+                                                                    need_b, acc_a, acc_b)
 
     def div_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_bn.DIV, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else super().div_backward(a, b, g, need_a, need_b, acc_a,
-                                                             acc_b)
+        r = self._binary_backward(_DIV, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else NumpyKernels.div_backward(self, a, b, g, need_a,
+                                                                    need_b, acc_a, acc_b)
 
     def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_bn.MAXIMUM, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else super().maximum_backward(a, b, g, need_a, need_b,
-                                                                 acc_a, acc_b)
+        r = self._binary_backward(_MAX, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else NumpyKernels.maximum_backward(self, a, b, g, need_a,
+                                                                    need_b, acc_a, acc_b)
 
     def minimum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_bn.MINIMUM, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else super().minimum_backward(a, b, g, need_a, need_b,
-                                                                 acc_a, acc_b)
+        r = self._binary_backward(_MIN, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else NumpyKernels.minimum_backward(self, a, b, g, need_a,
+                                                                    need_b, acc_a, acc_b)
+
+    # NumPy's AVX-512 pairwise sums beat the grid reduction on one thread (1.4-2.5x at
+    # 10^4-10^6); compiled, the sums gain the second thread, so they start at 2^20 elements.
+    min_size_reduce = 1 << 20
 
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
-        if (type(g) is _ndarray and g.dtype in _FLOATS and g.size >= self.min_size
+        if (type(g) is _ndarray and _float(g.dtype) and g.size >= self.min_size_reduce
                 and _usable(g, g.dtype) and len(shape) <= g.ndim):
             target = np.empty(shape, g.dtype)
-            r = self._binary_backward(_bn.ADD, target, g, g, True, False, None, None)
+            r = self._binary_backward(_ADD, target, g, g, True, False, None, None)
             if r is not None:
                 return r[0]
         return super().sum_to_shape(g, shape)
@@ -257,7 +294,7 @@ class CythonKernels(NumpyKernels):
         """out (+)= g * f'(.) from the saved s in one pass; fallback(...) for other layouts."""
         if type(s) is _ndarray and s.size >= self.min_size:
             dtype = s.dtype
-            if (dtype in _FLOATS and _usable(s, dtype) and _usable(g, dtype)
+            if (_float(dtype) and _usable(s, dtype) and _usable(g, dtype)
                     and s.shape == g.shape):
                 add = acc is not None and acc.shape == s.shape and _writable(acc, dtype)
                 out = acc if add else np.empty(s.shape, dtype)
@@ -268,7 +305,7 @@ class CythonKernels(NumpyKernels):
 
     def _unary(self, op, x, p0=0.0, p1=0.0, flags=0):
         """f(x) in one compiled pass, or None for layouts the kernel does not take."""
-        if (type(x) is _ndarray and x.size >= self.min_size and x.dtype in _FLOATS
+        if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and _usable(x, x.dtype)):
             out = np.empty(x.shape, x.dtype)
             _ew.unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
@@ -293,7 +330,7 @@ class CythonKernels(NumpyKernels):
 
     def sigmoid(self, x):
         """sigmoid from NumPy's SIMD exp: e = exp(-|x|), then 1/(1+e) or e/(1+e) (no overflow)"""
-        if (type(x) is _ndarray and x.size >= self.min_size and x.dtype in _FLOATS
+        if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and _usable(x, x.dtype)):
             out = np.empty(x.shape, x.dtype)
             xf, of = x.reshape(-1), out.reshape(-1)
@@ -389,12 +426,12 @@ class CythonKernels(NumpyKernels):
 
     def _rows(self, x, dim):
         """(R, C) when x reduces over its last dim as a C-contiguous float block, else None."""
-        if type(x) is not _ndarray or x.ndim == 0 or x.dtype not in _FLOATS:
+        if type(x) is not _ndarray or x.ndim == 0 or not _float(x.dtype):
             return None
         if type(dim) is not int or dim % x.ndim != x.ndim - 1 or not _usable(x, x.dtype):
             return None
         C = x.shape[-1]
-        if C == 0 or x.size < self.min_size or x.size > self.exp_limit:
+        if C == 0 or x.size > self.exp_limit:        # one fused call beats NumPy's six
             return None
         return x.size // C, C
 
@@ -431,7 +468,7 @@ class CythonKernels(NumpyKernels):
     def _ce_takes(self, logits, target, weight):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
         of at most exp_limit elements, int64 targets, weight None or of logits' dtype)."""
-        return (type(logits) is _ndarray and logits.ndim == 2 and logits.dtype in _FLOATS
+        return (type(logits) is _ndarray and logits.ndim == 2 and _float(logits.dtype)
                 and logits.size <= self.exp_limit
                 and _usable(logits, logits.dtype) and type(target) is _ndarray
                 and target.dtype == np.int64 and target.shape == logits.shape[:1]
@@ -494,7 +531,7 @@ class CythonKernels(NumpyKernels):
     def _reduced(self, x, dim):
         """x summed over dim (a tuple of axes or None) with kept dims, by the grid kernel;
         None when it does not apply."""
-        if (type(x) is not _ndarray or x.dtype not in _FLOATS or x.size < self.min_size
+        if (type(x) is not _ndarray or not _float(x.dtype) or x.size < self.min_size_reduce
                 or not _usable(x, x.dtype)):
             return None
         axes = range(x.ndim) if dim is None else dim
@@ -545,7 +582,7 @@ class CythonKernels(NumpyKernels):
 
     def _matmul_backward(self, a, b, g, need_a, need_b, acc_a, acc_b):
         dtype = a.dtype
-        if (dtype not in _FLOATS or b.dtype != dtype or g.dtype != dtype or a.ndim < 2
+        if (not _float(dtype) or b.dtype != dtype or g.dtype != dtype or a.ndim < 2
                 or b.ndim < 2 or g.size < self.min_size):
             return None
         (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
@@ -610,14 +647,16 @@ class CythonKernels(NumpyKernels):
             g2c = G[0].reshape(rows, out_f) if not G[1] else np.ascontiguousarray(g2)
             add = acc_b is not None and acc_b.shape == (out_f,) and _writable(acc_b, dtype)
             target = acc_b if add else np.empty(out_f, dtype)
-            r = self._binary_backward(_bn.ADD, target, g2c, g2c, True, False,
-                                      target if add else None, None)
+            r = None
+            if g2c.size >= self.min_size_reduce:
+                r = self._binary_backward(_ADD, target, g2c, g2c, True, False,
+                                          target if add else None, None)
             gb = r[0] if r is not None else _into(acc_b, g2c.sum(axis=0))
         return gx, gw, gb
 
     def _linear_takes(self, x, w, g, need_x, need_w):
         """Whether linear_backward's gemm path applies (else NumPy's)."""
-        if type(g) is not _ndarray or g.dtype not in _FLOATS or g.ndim < 1:
+        if type(g) is not _ndarray or not _float(g.dtype) or g.ndim < 1:
             return False
         if g.size < self.min_size or 0 in g.shape or g.size >= 2**31:
             return False
@@ -727,7 +766,7 @@ def _fusable(p, g, *state):
     """Whether one parameter's arrays suit the fused kernels: p and its state writeable,
     everything C-contiguous, aligned, of p's shape and float dtype (None state entries are
     skipped: the caller checks which it needs)."""
-    if type(p) is not _ndarray or p.dtype not in _FLOATS or not _writable(p, p.dtype):
+    if type(p) is not _ndarray or not _float(p.dtype) or not _writable(p, p.dtype):
         return False
     if not _usable(g, p.dtype) or g.shape != p.shape:
         return False
@@ -740,7 +779,7 @@ def _fusable(p, g, *state):
 def _as_dtype(value, x):
     """A Python number rounded to x's dtype, as a double (exact), like NumPy's weak scalars."""
     try:
-        return float(x.dtype.type(value)) if x.dtype in _FLOATS else 0.0
+        return float(x.dtype.type(value)) if _float(x.dtype) else 0.0
     except (OverflowError, TypeError, ValueError):
         return float("nan")
 
