@@ -201,9 +201,10 @@ cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const fl
                           const floating* x, Py_ssize_t sx, const floating* y, Py_ssize_t sy,
                           const floating* o, Py_ssize_t n) noexcept nogil:
     """One gradient over a row segment: d[i] = term (SET), d[i] += term (ADDTO), or return
-    the segment's sum of terms (SUM, four running sums for speed)."""
+    the segment's sum of terms (SUM, eight running sums: one add chain would wait on the
+    add latency)."""
     cdef Py_ssize_t i
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
     if kind == SET:
         for i in range(n):
             d[i] = (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
@@ -215,23 +216,31 @@ cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const fl
                      else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
         return s0
     i = 0
-    while i + 4 <= n:
+    while i + 8 <= n:
         if side_b:
             s0 = s0 + _db(t, g[i], x[i * sx], y[i * sy], o[i])
             s1 = s1 + _db(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
             s2 = s2 + _db(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
             s3 = s3 + _db(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
+            s4 = s4 + _db(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy], o[i + 4])
+            s5 = s5 + _db(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy], o[i + 5])
+            s6 = s6 + _db(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy], o[i + 6])
+            s7 = s7 + _db(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy], o[i + 7])
         else:
             s0 = s0 + _da(t, g[i], x[i * sx], y[i * sy], o[i])
             s1 = s1 + _da(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
             s2 = s2 + _da(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
             s3 = s3 + _da(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
-        i = i + 4
+            s4 = s4 + _da(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy], o[i + 4])
+            s5 = s5 + _da(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy], o[i + 5])
+            s6 = s6 + _da(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy], o[i + 6])
+            s7 = s7 + _da(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy], o[i + 7])
+        i = i + 8
     while i < n:
         s0 = s0 + (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
                    else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
         i = i + 1
-    return (s0 + s1) + (s2 + s3)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 cdef inline floating _seg_strided(binop* t, bint side_b, int kind, floating* d,
