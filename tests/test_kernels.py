@@ -992,3 +992,28 @@ def test_optimizer_hypothesis(name, case_i, dtype, layout, steps):
                 assert a is None
             else:
                 assert_same(a, b)
+
+
+def test_mixed_and_integer_inputs_fall_back_everywhere(ck_rows):
+    """Integers and mixed float32/float64 never reach a compiled loop: each override hands
+    them to NumPy, so the answer is the reference's."""
+    k = _all_compiled(ck_rows)
+    k.min_size_reduce = 0
+    ints = np.arange(12).reshape(3, 4)
+    f32 = make("contiguous", np.float32, (3, 4))
+    f64 = make("contiguous", np.float64, (3, 4))
+    assert_same(k.sum(ints, (0,)), REF.sum(ints, (0,)))
+    assert_same(k.softmax(ints.astype(np.float16), 1), REF.softmax(ints.astype(np.float16), 1))
+    g33 = np.ascontiguousarray(f64[:, :3])
+    for got, want in zip(k.matmul_backward(f32, f64.T, g33), REF.matmul_backward(f32, f64.T, g33)):
+        _blas_close(got, want)
+    for got, want in zip(k.linear_backward(f32, f64, f64[:, :3]),
+                         REF.linear_backward(f32, f64, f64[:, :3])):
+        _blas_close(got, want)
+    p1, p2 = [f32.copy()], [f32.copy()]
+    for kern, p in ((k, p1), (REF, p2)):
+        kern.sgd_step_(p, [f64], [None], lr=0.1, momentum=0.9, dampening=0.0,
+                       weight_decay=0.1, nesterov=False, maximize=False)
+    assert_same(p1[0], p2[0])
+    big_endian = f32.astype(">f4")
+    assert_same(k.relu(big_endian), REF.relu(big_endian))
