@@ -227,7 +227,7 @@ class CythonKernels(NumpyKernels):
     def minimum(self, a, b):
         return self._binary(_MIN, a, b, NumpyKernels.minimum)
 
-    def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b, out=None):
+    def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b):
         """Both input gradients in one pass over g, each reduced to its input's shape and
         added into acc_a / acc_b when given; None if the layout is not one the kernel takes."""
         if type(g) is not _ndarray:
@@ -236,8 +236,7 @@ class CythonKernels(NumpyKernels):
         if layout is None:
             return None
         dtype, x, y, R, C, xm, ym, _ = layout
-        if not _usable(g, dtype) or (out is not None and not (_usable(out, dtype)
-                                                               and out.shape == g.shape)):
+        if not _usable(g, dtype):
             return None
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
             return None
@@ -249,8 +248,7 @@ class CythonKernels(NumpyKernels):
         gb = (acc_b if add_b else np.empty(b.shape, dtype)) if need_b else None
         gf = g.reshape(-1)
         unused = None if need_a and need_b else np.empty(1, dtype)   # g may be read-only
-        _bn.binary_backward_(op, x, xm, y, ym, gf, gf if out is None else out.reshape(-1),
-                             unused if ga is None else ga.reshape(-1),
+        _bn.binary_backward_(op, x, xm, y, ym, gf, unused if ga is None else ga.reshape(-1),
                              unused if gb is None else gb.reshape(-1),
                              need_a, need_b, add_a, add_b, R, C)
         return ga, gb

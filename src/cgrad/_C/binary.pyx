@@ -73,8 +73,8 @@ cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
         return x if (x < y or x != x) else y
 
 
-cdef inline floating _da(binop* t, floating g, floating x, floating y, floating o) noexcept nogil:
-    """d(x op y)/dx * g, in NumpyKernels' operation order (o is the forward output)"""
+cdef inline floating _da(binop* t, floating g, floating x, floating y) noexcept nogil:
+    """d(x op y)/dx * g, in NumpyKernels' operation order"""
     cdef floating zero = 0, half = 0.5
     if binop is OpAdd or binop is OpSub:
         return g
@@ -88,7 +88,7 @@ cdef inline floating _da(binop* t, floating g, floating x, floating y, floating 
         return g if x < y else (g * half if x == y else zero)
 
 
-cdef inline floating _db(binop* t, floating g, floating x, floating y, floating o) noexcept nogil:
+cdef inline floating _db(binop* t, floating g, floating x, floating y) noexcept nogil:
     """d(x op y)/dy * g, in NumpyKernels' operation order"""
     cdef floating zero = 0, half = 0.5
     if binop is OpAdd:
@@ -199,7 +199,7 @@ def binary_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym
 # ---- backward ----------------------------------------------------------------------------------
 cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const floating* g,
                           const floating* x, Py_ssize_t sx, const floating* y, Py_ssize_t sy,
-                          const floating* o, Py_ssize_t n) noexcept nogil:
+                          Py_ssize_t n) noexcept nogil:
     """One gradient over a row segment: d[i] = term (SET), d[i] += term (ADDTO), or return
     the segment's sum of terms (SUM, eight running sums: one add chain would wait on the
     add latency)."""
@@ -207,77 +207,75 @@ cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const fl
     cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
     if kind == SET:
         for i in range(n):
-            d[i] = (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
-                    else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+            d[i] = (_db(t, g[i], x[i * sx], y[i * sy]) if side_b
+                    else _da(t, g[i], x[i * sx], y[i * sy]))
         return s0
     if kind == ADDTO:
         for i in range(n):
-            d[i] += (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
-                     else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+            d[i] += (_db(t, g[i], x[i * sx], y[i * sy]) if side_b
+                     else _da(t, g[i], x[i * sx], y[i * sy]))
         return s0
     i = 0
     while i + 8 <= n:
         if side_b:
-            s0 = s0 + _db(t, g[i], x[i * sx], y[i * sy], o[i])
-            s1 = s1 + _db(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
-            s2 = s2 + _db(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
-            s3 = s3 + _db(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
-            s4 = s4 + _db(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy], o[i + 4])
-            s5 = s5 + _db(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy], o[i + 5])
-            s6 = s6 + _db(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy], o[i + 6])
-            s7 = s7 + _db(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy], o[i + 7])
+            s0 = s0 + _db(t, g[i], x[i * sx], y[i * sy])
+            s1 = s1 + _db(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy])
+            s2 = s2 + _db(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy])
+            s3 = s3 + _db(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy])
+            s4 = s4 + _db(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy])
+            s5 = s5 + _db(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy])
+            s6 = s6 + _db(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy])
+            s7 = s7 + _db(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy])
         else:
-            s0 = s0 + _da(t, g[i], x[i * sx], y[i * sy], o[i])
-            s1 = s1 + _da(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy], o[i + 1])
-            s2 = s2 + _da(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy], o[i + 2])
-            s3 = s3 + _da(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy], o[i + 3])
-            s4 = s4 + _da(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy], o[i + 4])
-            s5 = s5 + _da(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy], o[i + 5])
-            s6 = s6 + _da(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy], o[i + 6])
-            s7 = s7 + _da(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy], o[i + 7])
+            s0 = s0 + _da(t, g[i], x[i * sx], y[i * sy])
+            s1 = s1 + _da(t, g[i + 1], x[(i + 1) * sx], y[(i + 1) * sy])
+            s2 = s2 + _da(t, g[i + 2], x[(i + 2) * sx], y[(i + 2) * sy])
+            s3 = s3 + _da(t, g[i + 3], x[(i + 3) * sx], y[(i + 3) * sy])
+            s4 = s4 + _da(t, g[i + 4], x[(i + 4) * sx], y[(i + 4) * sy])
+            s5 = s5 + _da(t, g[i + 5], x[(i + 5) * sx], y[(i + 5) * sy])
+            s6 = s6 + _da(t, g[i + 6], x[(i + 6) * sx], y[(i + 6) * sy])
+            s7 = s7 + _da(t, g[i + 7], x[(i + 7) * sx], y[(i + 7) * sy])
         i = i + 8
     while i < n:
-        s0 = s0 + (_db(t, g[i], x[i * sx], y[i * sy], o[i]) if side_b
-                   else _da(t, g[i], x[i * sx], y[i * sy], o[i]))
+        s0 = s0 + (_db(t, g[i], x[i * sx], y[i * sy]) if side_b
+                   else _da(t, g[i], x[i * sx], y[i * sy]))
         i = i + 1
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 cdef inline floating _seg_strided(binop* t, bint side_b, int kind, floating* d,
                                   const floating* g, const floating* x, bint ux,
-                                  const floating* y, bint uy, const floating* o,
-                                  Py_ssize_t n) noexcept nogil:
+                                  const floating* y, bint uy, Py_ssize_t n) noexcept nogil:
     # literal strides, so that each branch inlines into its own vectorised loop
     if ux and uy:
-        return _seg(t, side_b, kind, d, g, x, 1, y, 1, o, n)
+        return _seg(t, side_b, kind, d, g, x, 1, y, 1, n)
     elif uy:
-        return _seg(t, side_b, kind, d, g, x, 0, y, 1, o, n)
+        return _seg(t, side_b, kind, d, g, x, 0, y, 1, n)
     else:
-        return _seg(t, side_b, kind, d, g, x, 1, y, 0, o, n)
+        return _seg(t, side_b, kind, d, g, x, 1, y, 0, n)
 
 
 cdef inline void _grad_seg(binop* t, bint side_b, int mode, bint add, floating* grad,
                            floating* part, Py_ssize_t task, Py_ssize_t r, Py_ssize_t r0,
                            Py_ssize_t s, Py_ssize_t C, Py_ssize_t cc, Py_ssize_t R,
                            Py_ssize_t rb, const floating* g, const floating* xp, bint ux,
-                           const floating* yp, bint uy, const floating* o,
-                           Py_ssize_t n) noexcept nogil:
+                           const floating* yp, bint uy, Py_ssize_t n) noexcept nogil:
     """Route one segment's gradient to its place: the gradient itself (FULL), the task's
     partial row (ROW), the partial sum of row r (COL) or of the task (SCALAR)."""
     if mode == FULL:
         _seg_strided(t, side_b, ADDTO if add else SET, grad + r * C + s, g, xp, ux, yp, uy,
-                     o, n)
+                     n)
     elif mode == ROW:
         _seg_strided(t, side_b, ADDTO if r > r0 else SET, part + rb * C + s, g, xp, ux, yp,
-                     uy, o, n)
+                     uy, n)
     elif mode == COL:
-        part[cc * R + r] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, o, n)
+        part[cc * R + r] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, n)
     else:
-        part[task] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, o, n)
+        part[task] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, n)
 
 
 cdef void _bwd_task(binop* t, Py_ssize_t task, const floating* x, int xm, const floating* y,
-                    int ym, const floating* g, const floating* o, floating* ga, floating* gb,
+                    int ym, const floating* g, floating* ga, floating* gb,
                     bint need_a, bint need_b, bint add_a, bint add_b, floating* pa,
                     floating* pb, Py_ssize_t R, Py_ssize_t C, Py_ssize_t RB, Py_ssize_t CC,
                     Py_ssize_t ncc) noexcept nogil:
@@ -300,12 +298,10 @@ cdef void _bwd_task(binop* t, Py_ssize_t task, const floating* x, int xm, const 
             n = min(<Py_ssize_t> SEG, c1 - s)
             if need_a:
                 _grad_seg(t, False, xm, add_a, ga, pa, task, r, r0, s, C, cc, R, rb,
-                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy,
-                          o + r * C + s, n)
+                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy, n)
             if need_b:
                 _grad_seg(t, True, ym, add_b, gb, pb, task, r, r0, s, C, cc, R, rb,
-                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy,
-                          o + r * C + s, n)
+                          g + r * C + s, _at(x, xm, r, s, C), ux, _at(y, ym, r, s, C), uy, n)
             s = s + n
 
 
@@ -334,7 +330,7 @@ cdef Py_ssize_t _nparts(int mode, Py_ssize_t R, Py_ssize_t C, Py_ssize_t nrb,
 
 
 cdef int _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
-              const floating* g, const floating* o, floating* ga, floating* gb, bint need_a,
+              const floating* g, floating* ga, floating* gb, bint need_a,
               bint need_b, bint add_a, bint add_b, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, nrb = (R + RB - 1) // RB
@@ -353,7 +349,7 @@ cdef int _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
         return -1
     for task in prange(ntask, schedule="static", num_threads=cgrad_threads(),
                        use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
-        _bwd_task(t, task, x, xm, y, ym, g, o, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
+        _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
                   R, C, RB, CC, ncc)
     if na:
         _combine(ga, add_a, pa, na // _length_nogil(xm, R, C), _length_nogil(xm, R, C))
@@ -369,17 +365,15 @@ cdef inline Py_ssize_t _length_nogil(int mode, Py_ssize_t R, Py_ssize_t C) noexc
 
 
 def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym,
-                     const floating[::1] g, const floating[::1] o, floating[::1] ga,
+                     const floating[::1] g, floating[::1] ga,
                      floating[::1] gb, bint need_a, bint need_b, bint add_a, bint add_b,
                      Py_ssize_t R, Py_ssize_t C):
     """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over an R x C grid, one pass over g:
-    a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. o is
-    a second FULL input for ops that read the forward output (none yet: pass g). An unneeded
-    gradient may be any writeable 1-element buffer."""
+    a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. An
+    unneeded gradient may be any writeable 1-element buffer."""
     _check(x.shape[0], xm, R, C, "x")
     _check(y.shape[0], ym, R, C, "y")
     _check(g.shape[0], FULL, R, C, "g")
-    _check(o.shape[0], FULL, R, C, "o")
     if need_a:
         _check(ga.shape[0], xm, R, C, "ga")
     if need_b:
@@ -395,28 +389,27 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
     cdef const floating* xp = &x[0]
     cdef const floating* yp = &y[0]
     cdef const floating* gp = &g[0]
-    cdef const floating* opp = &o[0]
     cdef floating* gap = &ga[0] if need_a else NULL
     cdef floating* gbp = &gb[0] if need_b else NULL
     cdef int err = 0
     with nogil:
         if op == ADD:
-            err = _bwd(<OpAdd*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpAdd*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         elif op == SUB:
-            err = _bwd(<OpSub*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpSub*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         elif op == MUL:
-            err = _bwd(<OpMul*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpMul*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         elif op == DIV:
-            err = _bwd(<OpDiv*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpDiv*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         elif op == MAXIMUM:
-            err = _bwd(<OpMax*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpMax*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
         else:
-            err = _bwd(<OpMin*> NULL, xp, xm, yp, ym, gp, opp, gap, gbp, need_a, need_b,
+            err = _bwd(<OpMin*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b,
                        add_a, add_b, R, C)
     if err:
         raise MemoryError("binary_backward_: no memory for the partial sums")
