@@ -1,4 +1,5 @@
 """Build of cgrad's Cython kernels; all metadata lives in pyproject.toml."""
+import hashlib
 import os
 import sys
 import tempfile
@@ -11,6 +12,10 @@ from setuptools.command.build_ext import build_ext
 DEBUG = os.environ.get("CGRAD_CYTHON_DEBUG", "0") != "0"       # bounds checks on, to hunt a bug
 KERNELS = sorted(name[:-4] for name in os.listdir("src/cgrad/_C") if name.endswith(".pyx"))
 OMP_PROBE = "#include <omp.h>\nint main(void) { return !omp_get_max_threads(); }\n"
+# The hot pure-Python modules, compiled too: a copy of each, with the SHA-256 of its source
+# appended, becomes cgrad.autograd._<name>_c; cgrad/autograd/_twins.py uses a twin only while
+# the .py is that source, so an edited .py runs as Python until the next build.
+TWINS = ["function", "engine"]
 
 
 class BuildExtOpenMP(build_ext):
@@ -44,6 +49,29 @@ class BuildExtOpenMP(build_ext):
         return flags
 
 
+def twin_extensions(build_dir="build/twins"):
+    package = os.path.join(build_dir, "cgrad", "autograd")
+    os.makedirs(package, exist_ok=True)
+    for init in (os.path.join(build_dir, "cgrad", "__init__.py"),   # so Cython names them
+                 os.path.join(package, "__init__.py")):             # cgrad.autograd._*_c
+        open(init, "a").close()
+    extensions = []
+    for name in TWINS:
+        with open(os.path.join("cgrad", "autograd", name + ".py"), "rb") as f:
+            code = f.read()
+        code += f'\n__source_sha256__ = "{hashlib.sha256(code).hexdigest()}"\n'.encode()
+        path = os.path.join(package, f"_{name}_c.py")
+        old = None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                old = f.read()
+        if old != code:                  # an unchanged copy keeps Cython from retranslating
+            with open(path, "wb") as f:
+                f.write(code)
+        extensions.append(Extension(f"cgrad.autograd._{name}_c", [path]))
+    return extensions
+
+
 setup(
     ext_modules=cythonize(
         [Extension(f"cgrad._C.{k}", [f"src/cgrad/_C/{k}.pyx"]) for k in KERNELS],
@@ -51,6 +79,7 @@ setup(
         build_dir=f"build/cython-{'debug' if DEBUG else 'release'}",
         compiler_directives={"language_level": 3, "boundscheck": DEBUG, "wraparound": False,
                              "initializedcheck": DEBUG, "cdivision": True},
-    ),
+    ) + cythonize(twin_extensions(), build_dir="build/cython-twins",
+                  compiler_directives={"language_level": 3}),
     cmdclass={"build_ext": BuildExtOpenMP},
 )

@@ -1,8 +1,10 @@
 """The lean paths of the Python layer (issue 7) compute exactly what the generic ones do: the
 0-d arithmetic on Python floats (cgrad/ops/scalar.py), lazy version counters, the backward
 walk's in-place 0-d sums."""
+import importlib
 import itertools
 import operator
+import os
 import subprocess
 import sys
 
@@ -155,3 +157,44 @@ def test_import_leaves_scipy_special_for_later():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd="/", check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _fake_package(tmp_path, name, source, twin_hash):
+    pkg = tmp_path / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mod.py").write_text(source)
+    (pkg / "_mod_c.py").write_text(f"KIND = 'twin'\n__source_sha256__ = {twin_hash!r}\n")
+    return pkg
+
+
+@pytest.mark.parametrize("current", [True, False])
+def test_a_twin_is_used_only_while_its_source_is_unchanged(tmp_path, monkeypatch, current):
+    from cgrad.autograd import _twins
+    name = f"twinpkg_{current}"
+    pkg = _fake_package(tmp_path, name, "KIND = 'python'\n", "0" * 64)
+    if current:
+        digest = _twins.source_hash(pkg / "mod.py")
+        (pkg / "_mod_c.py").write_text(f"KIND = 'twin'\n__source_sha256__ = {digest!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("CGRAD_PURE_PYTHON", raising=False)
+    importlib.import_module(name)
+    try:
+        _twins.load(name, ("mod",))
+        mod = importlib.import_module(f"{name}.mod")
+        assert mod.KIND == ("twin" if current else "python")
+    finally:
+        for m in [m for m in sys.modules if m.startswith(name)]:
+            del sys.modules[m]
+
+
+def test_pure_python_mode_computes_the_same():
+    code = ("import cgrad, cgrad.autograd.function as f, cgrad.autograd.engine as e\n"
+            "x = cgrad.tensor(3.); w = cgrad.tensor(4., requires_grad=True)\n"
+            "b = cgrad.tensor(5., requires_grad=True)\n"
+            "y = w * x + b; y.backward()\n"
+            "print(f.__name__, e.__name__, repr(y), w.grad.item(), b.grad.item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd="/", check=True, env={**os.environ, "CGRAD_PURE_PYTHON": "1"})
+    assert out.stdout.split() == ["cgrad.autograd.function", "cgrad.autograd.engine",
+                                  "tensor(17.,", "grad_fn=<AddBackward0>)", "3.0", "1.0"]

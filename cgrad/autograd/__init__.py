@@ -1,6 +1,8 @@
 """cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection."""
 import numpy as np
 
+from . import _twins
+_twins.load(__name__, ("function", "engine"))   # compiled twins, when built from these sources
 from . import engine
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
