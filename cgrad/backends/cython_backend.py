@@ -3,8 +3,10 @@
 Each override takes the layouts its kernel handles (C-contiguous, aligned, native float32 or
 float64, one dtype, the broadcast patterns below) and hands anything else (strided views,
 mixed dtypes, integers, other broadcasts) to the NumPy implementation it inherits, so every
-input gets the right answer. Inputs smaller than `min_size` elements also go to NumPy, whose
-per-call cost is lower than the layout checks here (tests set the thresholds to 0).
+input gets the right answer. Inputs below a size threshold also go to NumPy, where its
+AVX-512 ufuncs and lower per-call cost win: `min_size` (unary, BLAS), `min_size_binary`,
+`min_size_reduce`; the fused row kernels run up to `exp_limit`. Each is a crossover measured
+on one thread (notes/kernels.md); tests set them so that every size is compiled.
 
 Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
 ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
