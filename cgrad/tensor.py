@@ -531,10 +531,12 @@ class Tensor:
 
     def zero_(self):
         """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
-        self._check_writable()
-        if self._records_inplace(()):
-            return self._inplace(E.Fill, 0)
-        B.kernels.zero_(self._data)
+        d = self._data
+        if self._requires_grad or self.grad_fn is not None or not d.flags.writeable:
+            self._check_writable()
+            if self._records_inplace(()):
+                return self._inplace(E.Fill, 0)
+        B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
         self._version_counter.value += 1
         return self
 
@@ -590,9 +592,10 @@ class Tensor:
 
     # ---- arithmetic --------------------------------------------------------------------------
     # 0-d operands take the Python-float twins of ops/scalar.py (apply_scalar returns None
-    # for anything else); the rest go through _binary
+    # for anything else; a dimensioned Tensor operand is filtered out before the call); the
+    # rest go through _binary
     def __add__(self, other):
-        if not self._data.ndim:
+        if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Add.apply_scalar(self, other)
             if r is not None:
                 return r
@@ -602,7 +605,7 @@ class Tensor:
         return self.__add__(other)
 
     def __sub__(self, other):
-        if not self._data.ndim:
+        if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Sub.apply_scalar(self, other)
             if r is not None:
                 return r
@@ -619,21 +622,21 @@ class Tensor:
         return E.RSub.apply(self, other)
 
     def __mul__(self, other):
-        if not self._data.ndim:
+        if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
         return _binary(E.Mul, self, other)
 
     def __rmul__(self, other):
-        if not self._data.ndim:
+        if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
         return _binary(E.Mul, other, self)
 
     def __truediv__(self, other):
-        if not self._data.ndim:
+        if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Div.apply_scalar(self, other)
             if r is not None:
                 return r

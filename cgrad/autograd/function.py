@@ -250,7 +250,12 @@ class Op:
             rb = False
         ra = a._requires_grad
         if not ((ra or rb) and _grad_state.enabled):
-            return Tensor._make(cls.forward(_NO_GRAD_2, ad, bd))
+            result = _new(Tensor)
+            result._data = cls.forward(_NO_GRAD_2, ad, bd)      # always a 0-d array here
+            result._grad = None
+            result.grad_fn = None
+            result._requires_grad = False
+            return result
         ctx = _new(Node)
         ctx.op = cls
         ctx._saved = ()

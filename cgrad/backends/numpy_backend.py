@@ -23,8 +23,14 @@ INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
 
 def _into(acc, d):
-    """d, or acc += d (returning acc) when an accumulation buffer of the same shape is given."""
-    if acc is None or acc.shape != d.shape:
+    """d, or acc += d (returning acc) when an accumulation buffer of the same shape is given;
+    a 0-d acc also takes a broadcast d, summed first (what the engine would do with it)."""
+    if acc is None:
+        return d
+    if acc.shape != d.shape:
+        if acc.ndim == 0 and d.dtype.kind == "f":    # a 0-d input's gradient: the engine's
+            acc[()] = float(acc) + np.add.reduce(d, axis=None).item()   # sum, then += (exact)
+            return acc
         return d
     if acc.ndim == 0:                  # exact on Python floats; NumPy's in-place add of one
         acc[()] = float(acc) + float(d)  # element costs ~0.8 us

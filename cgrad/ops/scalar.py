@@ -9,7 +9,8 @@ double sum, difference, product or quotient of two float32 to float32 gives the 
 (53 >= 2*24 + 2 bits). Operands must be 0-d float32/float64 arrays of one dtype, or Python
 numbers already rounded to it (`number`); `Op.apply_scalar` records these ops (returning None
 for operands they do not take: the caller then runs the generic op). Each class is its generic
-op's 0-d twin: same grad_fn name, same saved arrays, same gradients; none saves its output.
+op's 0-d twin: same grad_fn name, same saved arrays, same gradients; none saves its output,
+each forward returns a 0-d array and only writes to its ctx (the no-grad ctx is shared).
 """
 import numpy as np
 
@@ -117,7 +118,7 @@ class Div(E.Div):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)   # as Div does
         bf = float(b)
         if bf == 0.0:                          # Python raises; NumPy gives inf or nan
-            return np.true_divide(a, np.asarray(b, a.dtype))
+            return np.asarray(np.true_divide(a, np.asarray(b, a.dtype)))
         return _new(float(a) / bf, a.dtype)
 
 
@@ -131,7 +132,7 @@ class RDiv(E.RDiv):
         ctx.c = c
         af = float(a)
         if af == 0.0:
-            return np.true_divide(np.asarray(c, a.dtype), a)
+            return np.asarray(np.true_divide(np.asarray(c, a.dtype), a))
         return _new(float(c) / af, a.dtype)
 
 
