@@ -198,3 +198,16 @@ def test_pure_python_mode_computes_the_same():
                          cwd="/", check=True, env={**os.environ, "CGRAD_PURE_PYTHON": "1"})
     assert out.stdout.split() == ["cgrad.autograd.function", "cgrad.autograd.engine",
                                   "tensor(17.,", "grad_fn=<AddBackward0>)", "3.0", "1.0"]
+
+
+def test_0d_parameter_times_vector_accumulates_its_summed_gradient(backend):
+    torch = pytest.importorskip("torch")
+    X = np.linspace(-5, 5, 100, dtype=np.float32).reshape(-1, 1)
+    w, b = cgrad.tensor(-10.0, requires_grad=True), cgrad.tensor(-20.0, requires_grad=True)
+    tw, tb = torch.tensor(-10.0, requires_grad=True), torch.tensor(-20.0, requires_grad=True)
+    for _ in range(3):                       # the first backward adopts, the next ones add
+        ((w * cgrad.from_numpy(X) + b) ** 2).mean().backward()
+        ((tw * torch.from_numpy(X) + tb) ** 2).mean().backward()
+    np.testing.assert_allclose(w.grad.item(), tw.grad.item(), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.item(), tb.grad.item(), rtol=1e-6)
+    assert w.grad.shape == () and w.grad.dtype == cgrad.float32
