@@ -31,9 +31,17 @@ class BuildExtOpenMP(build_ext):
         opt = (["-O3", "-fno-fast-math", "-fno-trapping-math", "-fno-math-errno"]
                if self.compiler.compiler_type == "unix" else [])
         for ext in self.extensions:
-            ext.extra_compile_args += opt + flags
+            ext.extra_compile_args += opt + flags + self.avx2_flags(ext.name)
             ext.extra_link_args += flags
         super().build_extensions()
+
+    def avx2_flags(self, name):
+        """AVX2 (never FMA: results must match the baseline build bit for bit) for the
+        cgrad._C.*_avx2 twins, on x86-64; elsewhere they build as baseline copies, unused."""
+        import platform
+        if not name.endswith("_avx2") or platform.machine().lower() not in ("x86_64", "amd64"):
+            return []
+        return ["/arch:AVX2"] if self.compiler.compiler_type == "msvc" else ["-mavx2"]
 
     def openmp_flags(self):
         flags = ["/openmp"] if self.compiler.compiler_type == "msvc" else ["-fopenmp"]

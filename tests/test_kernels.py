@@ -1017,3 +1017,84 @@ def test_mixed_and_integer_inputs_fall_back_everywhere(ck_rows):
     assert_same(p1[0], p2[0])
     big_endian = f32.astype(">f4")
     assert_same(k.relu(big_endian), REF.relu(big_endian))
+
+
+# ---- the AVX2 builds -------------------------------------------------------------------------
+def _twins(name):
+    import importlib
+    from cgrad.backends.cython_backend import cpu_has_avx2
+    if not cpu_has_avx2():
+        pytest.skip("this CPU has no AVX2")
+    try:
+        return (importlib.import_module(f"cgrad._C.{name}"),
+                importlib.import_module(f"cgrad._C.{name}_avx2"))
+    except ImportError:
+        pytest.skip("built without the AVX2 twins")
+
+
+def test_backend_uses_the_avx2_build_where_it_runs():
+    from cgrad.backends import cython_backend as cb
+    if os.environ.get("CGRAD_NO_AVX2", "0") != "0":
+        pytest.skip("CGRAD_NO_AVX2 keeps the baseline build")
+    _twins("optim")                       # skips without AVX2 or without the twins
+    for module in (cb._optim, cb._ew, cb._rd):
+        assert module.__name__.endswith("_avx2")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_optim_same_bits(dtype):
+    base, avx = _twins("optim")
+    rng = np.random.default_rng(21)
+    p0, g = (rng.standard_normal(10007).astype(dtype) for _ in range(2))
+    runs = []
+    for mod in (base, avx):
+        p, m, v, vmax, s, buf, a = (p0.copy() if i == 0 else np.abs(p0) * 0.1
+                                    for i in range(7))
+        for t in (1, 2, 3):
+            mod.adam_(p, g, m, v, vmax, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, False, True, t)
+            mod.sgd_(p, g, buf, 0.1, 1e-4, 0.9, 0.1, True, False, False)
+            mod.rmsprop_(p, g, s, buf, a, 1e-2, 0.99, 1e-8, 0.1, 0.9, True, False)
+            mod.adagrad_(p, g, s, 1e-2, 0.01, 0.1, 1e-10, True, t)
+        runs.append((p, m, v, vmax, s, buf, a))
+    for x, y in zip(*runs):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_elementwise_and_rows_same_bits(dtype):
+    base, avx = _twins("elementwise")
+    rbase, ravx = _twins("reduce")
+    rng = np.random.default_rng(22)
+    x = np.concatenate([rng.uniform(-6, 6, 4001), [np.nan, np.inf, -np.inf, 0.0, -0.0]])
+    x, g, aux = x.astype(dtype), rng.standard_normal(x.size).astype(dtype), np.tanh(x).astype(
+        dtype)
+    outs = []
+    for mod in (base, avx):
+        res = []
+        for op in range(mod.EXP, mod.POW_INT + 1):
+            o = np.empty_like(x)
+            p0 = 3.0 if op == mod.POW_INT else 0.1
+            with np.errstate(all="ignore"):
+                mod.unary_backward_(op, x, g, o, False, p0, 0.5, 0, aux=aux)
+            res.append(o)
+        for op in (mod.RELU, mod.LEAKY_RELU, mod.CLAMP, mod.GELU_ERF, mod.NEG_ABS,
+                   mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE):
+            o = np.empty_like(x)
+            mod.unary_(op, x, o, 0.1 if op != mod.CLAMP else -1.0, 1.0)
+            res.append(o)
+        outs.append(res)
+    for rmod in (rbase, ravx):
+        res = []
+        xs = x[:4000].reshape(40, 100)
+        for log_ in (False, True):
+            o = np.empty_like(xs)
+            rmod.softmax_(xs.reshape(-1), o.reshape(-1), 40, 100, log_)
+            res.append(o)
+        o = np.empty_like(x)
+        rmod.exp_(x, o)
+        res.append(o)
+        outs.append(res)
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(outs[2], outs[3]):
+        np.testing.assert_array_equal(a, b)

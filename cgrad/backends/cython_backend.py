@@ -14,15 +14,41 @@ third grid dimension go to NumPy. Binary backward kernels return each input's gr
 already reduced to that input's shape (the engine's sum_to_shape is then a no-op), added into
 the `acc` buffer when one of that shape and dtype is given.
 """
+import importlib
+import os
+
 import numpy as np
 
 from .._C import binary as _bn
-from .._C import elementwise as _ew
 from .._C import grad as _grad
 from .._C import linalg as _linalg
-from .._C import optim as _optim
-from .._C import reduce as _rd
 from .numpy_backend import NumpyKernels, _into
+
+
+def cpu_has_avx2():
+    """Whether the running CPU (and OS) execute AVX2, as NumPy's own dispatch sees it."""
+    for path in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            return bool(importlib.import_module(path).__cpu_features__.get("AVX2"))
+        except (ImportError, AttributeError):
+            continue
+    return False
+
+
+def _kernels(name):
+    """cgrad._C.<name>, or its AVX2 build (same operations, same bits, twice the vector
+    width) where the CPU runs AVX2; CGRAD_NO_AVX2=1 keeps the baseline build."""
+    if os.environ.get("CGRAD_NO_AVX2", "0") == "0" and cpu_has_avx2():
+        try:
+            return importlib.import_module(f"cgrad._C.{name}_avx2")
+        except ImportError:          # built on a machine without the twins
+            pass
+    return importlib.import_module(f"cgrad._C.{name}")
+
+
+_ew = _kernels("elementwise")
+_optim = _kernels("optim")
+_rd = _kernels("reduce")
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _FLOATS = (_F32, _F64)
