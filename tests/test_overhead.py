@@ -211,3 +211,19 @@ def test_0d_parameter_times_vector_accumulates_its_summed_gradient(backend):
     np.testing.assert_allclose(w.grad.item(), tw.grad.item(), rtol=1e-6)
     np.testing.assert_allclose(b.grad.item(), tb.grad.item(), rtol=1e-6)
     assert w.grad.shape == () and w.grad.dtype == cgrad.float32
+
+
+def test_a_node_keeps_only_the_arrays_it_saved(backend):
+    """The saved-version record holds the input Tensors whose arrays are saved, no others: an
+    activation that the next op does not save is freed as soon as its Tensor is."""
+    import weakref
+    x = cgrad.randn(4, 3, requires_grad=True)
+    h = x * 2.0                               # Mul saves nothing of h's (h is its output)
+    ref = weakref.ref(h._data)
+    y = h.relu()                              # relu saves its output, not its input h
+    z = y.exp()
+    del h
+    assert ref() is None
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(y.detach().numpy())
+                               * (y.detach().numpy() > 0), rtol=1e-6)

@@ -47,30 +47,20 @@ class Node:
             raise RuntimeError(FREED_MESSAGE)
         v = self._versions
         if v is not None:
-            if v[2] is not None or v[3] is not None:
-                self._check_versions(saved)
-            else:                            # all inputs were at version 0, without counters
-                for t in v[0]:
-                    if t._vc is not None:
-                        self._check_versions(saved)
-                        break
+            # (saved index, input Tensor, its version when saved) for each saved input: the
+            # Tensor is read lazily, as it may have no counter yet (version 0); then the
+            # output's record, with its counter (holding the output would make a cycle)
+            inputs, out_record = v
+            for i, t, expected in inputs:
+                vc = t._vc
+                now = 0 if vc is None else vc.value
+                if now != expected:
+                    self._raise_modified(i, now, expected)
+            if out_record is not None:
+                i, vc, expected = out_record
+                if vc.value != expected:
+                    self._raise_modified(i, vc.value, expected)
         return saved
-
-    def _check_versions(self, saved):
-        """Raise if a saved array's tensor changed in place since forward. `_versions` is
-        (the input Tensors, ids of their arrays, their versions or None for all 0, output
-        record): a tensor without a counter is at version 0, so forward records little."""
-        tensors, ids, versions, out_record = self._versions
-        for k, a in enumerate(tensors):
-            now = a._version
-            if now != (0 if versions is None else versions[k]):
-                for i, s in enumerate(saved):
-                    if id(s) == ids[k]:          # saved and ids[k]'s array lived together
-                        self._raise_modified(i, now, 0 if versions is None else versions[k])
-        if out_record is not None:
-            i, vc, expected = out_record
-            if vc.value != expected:
-                self._raise_modified(i, vc.value, expected)
 
     def _raise_modified(self, i, now, expected):
         raise RuntimeError(
@@ -172,7 +162,6 @@ class Op:
         arrays = list(args)                           # Tensors replaced by their arrays
         tensors = []
         need = False
-        counted = False                               # some input has a version counter
         enabled = _grad_state.enabled
         i = -1
         for a in args:
@@ -180,8 +169,6 @@ class Op:
             if isinstance(a, T):
                 d = arrays[i] = a._data
                 tensors.append(a)
-                if a._vc is not None:
-                    counted = True
                 if a._requires_grad and enabled:      # True for every tensor with a grad_fn
                     if not need:
                         need = True
@@ -224,7 +211,7 @@ class Op:
         if cls.is_view:
             result._share_version(args[0])
         if ctx._saved:
-            ctx._versions = _saved_versions(ctx._saved, tensors, out, result, counted)
+            ctx._versions = _saved_versions(ctx._saved, tensors, out, result)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
         return result
@@ -238,7 +225,9 @@ class Op:
         dt = ad.dtype
         if ad.ndim or dt.char not in "fd" or _forward_check[0]:
             return None
+        tb = None                                     # b, if it is a Tensor
         if isinstance(b, Tensor):
+            tb = b
             bd = b._data
             if bd.ndim or bd.dtype != dt:
                 return None
@@ -275,18 +264,21 @@ class Op:
         result._grad = None
         result.grad_fn = ctx
         result._requires_grad = True
-        if ctx._saved:                       # scalar ops never save their output
-            if rb or isinstance(b, Tensor):
-                tensors, ids = (a, b), (id(ad), id(bd))
-            else:
-                tensors, ids = (a,), (id(ad),)
-            versions = None
-            for t in tensors:
-                if t._vc is not None:
-                    versions = tuple([t._version for t in tensors])
-            ctx._versions = (tensors, ids, versions, None)
-        else:
-            ctx._versions = None
+        saved = ctx._saved
+        ctx._versions = None
+        if saved:                            # scalar ops never save their output
+            inputs = []
+            i = -1
+            for s in saved:
+                i += 1
+                if s is None:
+                    continue
+                t = a if s is ad else (tb if s is bd else None)
+                if t is not None:
+                    vc = t._vc
+                    inputs.append((i, t, 0 if vc is None else vc.value))
+            if inputs:
+                ctx._versions = (inputs, None)
         return result
 
     @staticmethod
@@ -298,18 +290,27 @@ class Op:
         raise NotImplementedError
 
 
-def _saved_versions(saved, tensors, out, result, counted):
-    """What saved_tensors checks at backward (see Node._check_versions): the input Tensors
-    and the ids of their arrays (ids, not the arrays: an unsaved input must not be kept alive),
-    their versions now if any has a counter, and the output's counter if the output is saved."""
+def _saved_versions(saved, tensors, out, result):
+    """What saved_tensors checks at backward: (saved index, input Tensor, its version now) for
+    each saved array that is an input's (only those: a Tensor held here keeps its array alive),
+    and the output's (index, counter, version) if the output is saved; None if nothing."""
+    inputs = []
     out_record = None
-    for i, s in enumerate(saved):
+    i = -1
+    for s in saved:
+        i += 1
+        if s is None:
+            continue
         if s is out:
             vc = result._version_counter
             out_record = (i, vc, vc.value)
-            break
-    versions = tuple([t._version for t in tensors]) if counted else None
-    return tensors, tuple([id(t._data) for t in tensors]), versions, out_record
+            continue
+        for t in tensors:
+            if t._data is s:
+                vc = t._vc
+                inputs.append((i, t, 0 if vc is None else vc.value))
+                break
+    return (inputs, out_record) if inputs or out_record is not None else None
 
 
 class FunctionCtx:
