@@ -1037,7 +1037,7 @@ def test_backend_uses_the_avx2_build_where_it_runs():
     if os.environ.get("CGRAD_NO_AVX2", "0") != "0":
         pytest.skip("CGRAD_NO_AVX2 keeps the baseline build")
     _twins("optim")                       # skips without AVX2 or without the twins
-    for module in (cb._optim, cb._ew, cb._rd):
+    for module in (cb._bn, cb._optim, cb._ew, cb._rd):
         assert module.__name__.endswith("_avx2")
 
 
@@ -1097,4 +1097,27 @@ def test_avx2_elementwise_and_rows_same_bits(dtype):
     for a, b in zip(outs[0], outs[1]):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(outs[2], outs[3]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_binary_same_bits(dtype):
+    base, avx = _twins("binary")
+    rng = np.random.default_rng(23)
+    x, y, g = (rng.uniform(0.5, 2.0, 6 * 7001).astype(dtype) for _ in range(3))
+    outs = []
+    for mod in (base, avx):
+        res = []
+        for op in (mod.ADD, mod.SUB, mod.MUL, mod.DIV, mod.MAXIMUM, mod.MINIMUM):
+            o = np.empty_like(x)
+            mod.binary_(op, x, mod.FULL, y[:7001], mod.ROW, o, 6, 7001)
+            res.append(o)
+            for ym, yy in ((mod.FULL, y), (mod.ROW, y[:7001]), (mod.COL, y[:6]),
+                           (mod.SCALAR, y[:1])):
+                ga, gb = np.empty_like(x), np.empty_like(yy)
+                mod.binary_backward_(op, x, mod.FULL, yy, ym, g, ga, gb, True, True, False,
+                                     False, 6, 7001)
+                res += [ga, gb]
+        outs.append(res)
+    for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)

@@ -19,7 +19,6 @@ import os
 
 import numpy as np
 
-from .._C import binary as _bn
 from .._C import grad as _grad
 from .._C import linalg as _linalg
 from .numpy_backend import NumpyKernels, _into
@@ -46,6 +45,7 @@ def _kernels(name):
     return importlib.import_module(f"cgrad._C.{name}")
 
 
+_bn = _kernels("binary")
 _ew = _kernels("elementwise")
 _optim = _kernels("optim")
 _rd = _kernels("reduce")
