@@ -227,3 +227,21 @@ def test_a_node_keeps_only_the_arrays_it_saved(backend):
     z.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(y.detach().numpy())
                                * (y.detach().numpy() > 0), rtol=1e-6)
+
+
+def test_built_twins_of_the_current_source_are_the_modules_in_use():
+    """After `pip install`, autograd.function and autograd.engine run compiled (their twins
+    are built from the same source); an edited .py runs as Python until the next build."""
+    from cgrad.autograd import _twins
+    if os.environ.get("CGRAD_PURE_PYTHON", "0") != "0":
+        pytest.skip("CGRAD_PURE_PYTHON is set")
+    here = os.path.dirname(_twins.__file__)
+    for name in ("function", "engine"):
+        module = sys.modules[f"cgrad.autograd.{name}"]
+        try:
+            twin = importlib.import_module(f"cgrad.autograd._{name}_c")
+        except ImportError:
+            assert not _twins.is_compiled(module)
+            continue
+        current = _twins.source_hash(os.path.join(here, name + ".py"))
+        assert _twins.is_compiled(module) == (twin.__source_sha256__ == current), name
