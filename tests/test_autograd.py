@@ -282,3 +282,19 @@ def test_scalar_used_many_times_accumulates(backend):
     y = x + x + x * x + x + x.exp()
     y.backward()
     assert x.grad.item() == pytest.approx(3 + 2 * 2.0 + np.exp(2.0))
+
+
+def test_second_backward_keeps_plain_values_and_refuses_freed_arrays(backend):
+    a = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = cgrad.tensor([3.0, 4.0], requires_grad=True)
+    y = a.add(b, alpha=2).sum()
+    y.backward()
+    y.backward()                       # saves no array: runs again with the same alpha
+    assert b.grad.tolist() == [4.0, 4.0]
+    for make in (lambda: cgrad.where(a > 1, a, b).sum(),
+                 lambda: a.masked_fill(a > 1, 0.0).sum(),
+                 lambda: a[cgrad.tensor([0, 0])].sum()):
+        y = make()
+        y.backward()
+        with pytest.raises(RuntimeError, match="second time"):
+            y.backward()

@@ -170,6 +170,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 results[i] = g if owned else g.copy()
 
         op = node.op
+        if node._saved is None:              # released by an earlier backward
+            raise RuntimeError(FREED_MESSAGE)
         parents = node.parents
         if op.accumulates:
             # buffers the op may add its gradients into: ones the engine owns, or a hook-free
@@ -219,11 +221,11 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 if type(total) is not ndarray:                 # NumPy gives 0-d sums as scalars
                     total = np.array(total)
                 pending[parent] = (total, True)
-        if not retain_graph:                                   # node.release(), inlined
+        if not retain_graph:
             if node._saved or node.__dict__:
-                node._saved = None
-                node.__dict__.clear()
-            node._versions = None
+                node.release()
+            else:
+                node._versions = None
 
     if capture is None:
         for node, (g, owned) in pending.items():      # only leaves are left

@@ -69,10 +69,17 @@ class Node:
             f"expected version {expected} instead.")
 
     def release(self):
-        """Frees what backward needed; a later backward through this node raises."""
-        if self._saved or self.__dict__:
+        """Frees the arrays backward needed; a later backward through this node then raises.
+        Plain values (an alpha, a dim) stay, so a node that kept no array can run again, as in
+        PyTorch."""
+        d = self.__dict__
+        dropped = False
+        if d:
+            for key in [k for k, v in d.items() if isinstance(v, _ndarray)]:
+                del d[key]
+                dropped = True
+        if self._saved or dropped:
             self._saved = None
-            self.__dict__.clear()
         self._versions = None
 
     def name(self):
