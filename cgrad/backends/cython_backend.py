@@ -20,8 +20,23 @@ import os
 import numpy as np
 
 from .._C import grad as _grad
-from .._C import linalg as _linalg
 from .numpy_backend import NumpyKernels, _into
+
+
+class _OnFirstUse:
+    """A compiled module imported when first used: cgrad._C.linalg cimports scipy's BLAS,
+    whose import costs ~0.15 s and ~23 MB that `import cgrad` should not pay."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        module = importlib.import_module(self._name)
+        self.__dict__.update(vars(module))        # later lookups are plain attribute reads
+        return getattr(module, attr)
+
+
+_linalg = _OnFirstUse("cgrad._C.linalg")
 
 
 def cpu_has_avx2():
@@ -165,7 +180,7 @@ class CythonKernels(NumpyKernels):
 
     # ---- gradient buffers --------------------------------------------------------------
     def accumulate_(self, acc, g):
-        if _float(acc.dtype) and _writable(acc, acc.dtype):
+        if acc.size >= self.min_size and _float(acc.dtype) and _writable(acc, acc.dtype):
             if g.shape == acc.shape and _usable(g, acc.dtype):
                 _grad.accumulate_(acc.reshape(-1), g.reshape(-1))
                 return acc
@@ -175,7 +190,7 @@ class CythonKernels(NumpyKernels):
         return super().accumulate_(acc, g)
 
     def zero_(self, a):
-        if _float(a.dtype) and _writable(a, a.dtype):
+        if a.size >= self.min_size and _float(a.dtype) and _writable(a, a.dtype):
             _grad.zero_(a.reshape(-1))
             return a
         return super().zero_(a)
@@ -195,6 +210,10 @@ class CythonKernels(NumpyKernels):
         else:
             return None
         if not _float(dtype):
+            return None
+        # small calls first, before any other check: no output is larger than the product
+        # of the operands' sizes, and below `least` NumPy's own loop is the faster one
+        if (a.size if ta else 1) * (b.size if tb else 1) < least:
             return None
         if ta and tb and a.shape == b.shape and (shape is None or shape == a.shape):
             n = a.size
