@@ -248,7 +248,10 @@ class CythonKernels(NumpyKernels):
     min_size_binary = 32768
 
     def _binary(self, op, a, b, fallback):
-        layout = self._binary_layout(a, b, None, max(self.min_size, self.min_size_binary))
+        least = max(self.min_size, self.min_size_binary)
+        if (a.size if type(a) is _ndarray else 1) * (b.size if type(b) is _ndarray else 1) < least:
+            return fallback(self, a, b)                  # small: NumPy, with no more checks
+        layout = self._binary_layout(a, b, None, least)
         if layout is None:
             return fallback(self, a, b)
         dtype, x, y, R, C, xm, ym, shape = layout
@@ -277,9 +280,10 @@ class CythonKernels(NumpyKernels):
     def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b):
         """Both input gradients in one pass over g, each reduced to its input's shape and
         added into acc_a / acc_b when given; None if the layout is not one the kernel takes."""
-        if type(g) is not _ndarray:
+        least = max(self.min_size, self.min_size_binary)
+        if type(g) is not _ndarray or g.size < least:
             return None
-        layout = self._binary_layout(a, b, g.shape, max(self.min_size, self.min_size_binary))
+        layout = self._binary_layout(a, b, g.shape, least)
         if layout is None:
             return None
         dtype, x, y, R, C, xm, ym, _ = layout
@@ -450,13 +454,16 @@ class CythonKernels(NumpyKernels):
     def pow_scalar(self, x, c):
         """x ** c by repeated products for integer c in [0, 8] (NumPy's pow is a libm-grade
         power, within an ulp of these); other exponents go to NumPy"""
-        if _small_int(c, 0):
+        if x.size >= self.min_size and _small_int(c, 0):
             out = self._unary(_ew.POW_INT, x, float(c))
             if out is not None:
                 return out
         return super().pow_scalar(x, c)
 
     def pow_scalar_backward(self, x, c, g, acc=None):
+        if x.size < self.min_size:
+            return NumpyKernels.pow_scalar_backward(self, x, c, g, acc)
+
         def fallback():
             return super(CythonKernels, self).pow_scalar_backward(x, c, g, acc)
         if _small_int(c, 1):
