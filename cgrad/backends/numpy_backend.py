@@ -286,10 +286,12 @@ class NumpyKernels:
             return np.mean(x, axis=dim, keepdims=keepdim)
 
     def softmax(self, x, dim):
-        """exp(x - max) / sum(exp(x - max)) along dim"""
-        shifted = x - np.max(x, axis=dim, keepdims=True) if x.size else x
-        e = np.exp(shifted)
-        return e / np.sum(e, axis=dim, keepdims=True)
+        """exp(x - max) / sum(exp(x - max)) along dim (NaN where a row holds inf or NaN, as in
+        PyTorch, without NumPy's warning)"""
+        with np.errstate(invalid="ignore"):
+            shifted = x - np.max(x, axis=dim, keepdims=True) if x.size else x
+            e = np.exp(shifted)
+            return e / np.sum(e, axis=dim, keepdims=True)
 
     def softmax_backward(self, y, g, dim):
         """y * (g - sum(g * y, dim)), from the saved output"""
