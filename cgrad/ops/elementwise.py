@@ -263,100 +263,57 @@ class Neg(Op):
         return B.kernels.neg(g),
 
 
-class Exp(Op):
+class _Unary(Op):
+    """y = f(x) by the backend kernel named `kernel`; backward by `<kernel>_backward` from the
+    saved output (saves="output") or input (saves="input"), added into acc in one pass.
+    Integer inputs become the default float when float_only, as in PyTorch."""
+    accumulates = True
+    kernel = None
+    saves = "output"
+    float_only = True
+
+    @classmethod
+    def forward(cls, ctx, x):
+        if cls.float_only:
+            x = _float(x)
+        y = getattr(B.kernels, cls.kernel)(x)
+        ctx.save_for_backward(y if cls.saves == "output" else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g, acc):
+        s, = ctx.saved_tensors
+        return getattr(B.kernels, cls.kernel + "_backward")(s, g, acc[0]),
+
+
+class Exp(_Unary):
     """y = e**x   ->   dx = g * y, from the saved output"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = B.kernels.exp(_float(x))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        y, = ctx.saved_tensors
-        return B.kernels.exp_backward(y, g, acc[0]),
+    kernel = "exp"
 
 
-class Log(Op):
+class Log(_Unary):
     """y = ln x   ->   dx = g / x"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        x = _float(x)
-        ctx.save_for_backward(x)
-        return B.kernels.log(x)
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        x, = ctx.saved_tensors
-        return B.kernels.log_backward(x, g, acc[0]),
+    kernel, saves = "log", "input"
 
 
-class Sqrt(Op):
-    """y = sqrt(x)   ->   dx = g / (2 y), from the saved output"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = B.kernels.sqrt(_float(x))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        y, = ctx.saved_tensors
-        return B.kernels.sqrt_backward(y, g, acc[0]),
+class Sqrt(_Unary):
+    """y = sqrt(x)   ->   dx = g / (2 y), from the saved output (inf at 0, as in PyTorch)"""
+    kernel = "sqrt"
 
 
-class Tanh(Op):
+class Tanh(_Unary):
     """y = tanh(x)   ->   dx = g * (1 - y*y), from the saved output"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = B.kernels.tanh(_float(x))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        y, = ctx.saved_tensors
-        return B.kernels.tanh_backward(y, g, acc[0]),
+    kernel = "tanh"
 
 
-class Sigmoid(Op):
+class Sigmoid(_Unary):
     """y = 1 / (1 + e**-x)   ->   dx = g * y * (1 - y), from the saved output"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = B.kernels.sigmoid(_float(x))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        y, = ctx.saved_tensors
-        return B.kernels.sigmoid_backward(y, g, acc[0]),
+    kernel = "sigmoid"
 
 
-class Relu(Op):
+class Relu(_Unary):
     """y = max(x, 0)   ->   dx = g where y > 0, from the saved output"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = B.kernels.relu(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        y, = ctx.saved_tensors
-        return B.kernels.relu_backward(y, g, acc[0]),
+    kernel, float_only = "relu", False
 
 
 class LeakyRelu(Op):
@@ -391,19 +348,9 @@ class Gelu(Op):
         return B.kernels.gelu_backward(x, g, ctx.approximate, acc[0]), None
 
 
-class Abs(Op):
+class Abs(_Unary):
     """y = |x|   ->   dx = g * sign(x)"""
-    accumulates = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return B.kernels.abs(x)
-
-    @staticmethod
-    def backward(ctx, g, acc):
-        x, = ctx.saved_tensors
-        return B.kernels.abs_backward(x, g, acc[0]),
+    kernel, saves, float_only = "abs", "input", False
 
 
 class Clamp(Op):
