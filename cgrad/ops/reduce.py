@@ -268,30 +268,22 @@ class ProdDim(Prod):
 
 
 class Softmax(Op):
-    """y = softmax(x, dim)   ->   dx = y * (g - sum(g * y, dim))"""
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = B.kernels.softmax(_float(x), dim)
+    """y = softmax(x, dim)   ->   dx = y * (g - sum(g * y, dim)), from the saved output"""
+    kernel = "softmax"
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        y = getattr(B.kernels, cls.kernel)(_float(x), dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         y, = ctx.saved_tensors
-        return B.kernels.softmax_backward(y, g, ctx.dim), None
+        return getattr(B.kernels, cls.kernel + "_backward")(y, g, ctx.dim), None
 
 
-class LogSoftmax(Op):
-    """y = log_softmax(x, dim)   ->   dx = g - exp(y) * sum(g, dim)"""
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = B.kernels.log_softmax(_float(x), dim)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return B.kernels.log_softmax_backward(y, g, ctx.dim), None
+class LogSoftmax(Softmax):
+    """y = log_softmax(x, dim)   ->   dx = g - exp(y) * sum(g, dim), from the saved output"""
+    kernel = "log_softmax"
