@@ -304,25 +304,25 @@ class CythonKernels(NumpyKernels):
                              need_a, need_b, add_a, add_b, R, C)
         return ga, gb
 
+    def _binary_backward_or(self, op, fallback, a, b, g, need_a, need_b, acc_a, acc_b):
+        r = self._binary_backward(op, a, b, g, need_a, need_b, acc_a, acc_b)
+        return r if r is not None else fallback(self, a, b, g, need_a, need_b, acc_a, acc_b)
+
     def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_MUL, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else NumpyKernels.mul_backward(self, a, b, g, need_a,
-                                                                    need_b, acc_a, acc_b)
+        return self._binary_backward_or(_MUL, NumpyKernels.mul_backward, a, b, g, need_a,
+                                        need_b, acc_a, acc_b)
 
     def div_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_DIV, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else NumpyKernels.div_backward(self, a, b, g, need_a,
-                                                                    need_b, acc_a, acc_b)
+        return self._binary_backward_or(_DIV, NumpyKernels.div_backward, a, b, g, need_a,
+                                        need_b, acc_a, acc_b)
 
     def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_MAX, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else NumpyKernels.maximum_backward(self, a, b, g, need_a,
-                                                                    need_b, acc_a, acc_b)
+        return self._binary_backward_or(_MAX, NumpyKernels.maximum_backward, a, b, g, need_a,
+                                        need_b, acc_a, acc_b)
 
     def minimum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        r = self._binary_backward(_MIN, a, b, g, need_a, need_b, acc_a, acc_b)
-        return r if r is not None else NumpyKernels.minimum_backward(self, a, b, g, need_a,
-                                                                    need_b, acc_a, acc_b)
+        return self._binary_backward_or(_MIN, NumpyKernels.minimum_backward, a, b, g, need_a,
+                                        need_b, acc_a, acc_b)
 
     # NumPy's AVX-512 pairwise sums beat the grid reduction on one thread (1.4-2.5x at
     # 10^4-10^6); compiled, the sums gain the second thread, so they start at 2^20 elements.
