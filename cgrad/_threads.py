@@ -1,9 +1,11 @@
 """set_num_threads / get_num_threads: one number for the OpenMP kernels and for BLAS."""
+import importlib
 import os
 import warnings
 
 _num_threads = [None]
 _forked_child = [False]
+_own_blas = set()    # the BLAS behind cgrad._C.linalg: held at one thread (linalg.pyx: why)
 
 
 def _omp():
@@ -25,12 +27,39 @@ def set_num_threads(n):
     omp = _omp()
     if omp is not None:
         omp.set_num_threads(n)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(limits=n, user_api="blas")
-    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
-        pass
+    _limit_blas(n)
     _num_threads[0] = n
+
+
+def _blas_controllers():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+        return []
+    return [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+
+
+def _limit_blas(n):
+    """n threads for every BLAS in the process (NumPy's matmul), one for cgrad's own."""
+    for c in _blas_controllers():
+        c.set_num_threads(1 if c.filepath in _own_blas else n)
+
+
+def load_linalg():
+    """cgrad._C.linalg, with the BLAS it calls held at one thread while linalg shares each
+    product among the OpenMP threads itself. That BLAS is the one its import brought in
+    (scipy's), or, if scipy.linalg was loaded before, the one under scipy's directory; where
+    neither is found (one BLAS for NumPy and scipy), BLAS keeps the threads and linalg none."""
+    before = {c.filepath for c in _blas_controllers()}
+    module = importlib.import_module("cgrad._C.linalg")
+    after = {c.filepath for c in _blas_controllers()}
+    own = (after - before) or {p for p in after if f"{os.sep}scipy" in p}
+    _own_blas.update(own)
+    module.share_threads(bool(own))
+    for c in _blas_controllers():
+        if c.filepath in own:
+            c.set_num_threads(1)
+    return module
 
 
 def get_num_threads():

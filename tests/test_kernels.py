@@ -45,6 +45,7 @@ def _all_compiled(k):
     k.min_size = 0
     k.min_size_binary = 0
     k.min_size_reduce = 0
+    k.min_flops_gemm = 0
     return k
 
 
@@ -117,7 +118,7 @@ COMPILED = {
     "gelu_backward", "abs_backward", "clamp", "clamp_backward", "pow_scalar",
     "pow_scalar_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
-    "matmul_backward", "linear_backward",
+    "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy_forward", "cross_entropy_backward", "soft_cross_entropy_forward",
     "soft_cross_entropy_backward", "sum", "mean",
@@ -681,6 +682,41 @@ def test_matmul_backward(ck, shapes, dtype, layout, use_acc):
     ga, gb = ck.matmul_backward(a, b, g, False, True)
     assert ga is None
     _blas_close(reduce_to(gb, b.shape), want[1] if not use_acc else want[1] + dtype(1.0))
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "negative",
+                                    "unaligned", "readonly"])
+def test_matmul_forward(ck, shapes, dtype, layout):
+    rng = np.random.default_rng(5)
+    a = make(layout, dtype, shapes[0], rng)
+    b = make("transposed" if layout == "contiguous" else layout, dtype, shapes[1], rng)
+    _blas_close(ck.matmul(a, b), REF.matmul(a, b))
+
+
+@pytest.mark.parametrize("x_shape", [(9, 6), (2, 4, 6), (6,), (1, 6), (0, 6)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative", "unaligned"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_linear_forward(ck, x_shape, dtype, layout, bias):
+    """x @ w^T + b with the bias copied into the output and the product added by gemm."""
+    rng = np.random.default_rng(6)
+    x = make(layout, dtype, x_shape, rng)
+    w = make(layout, dtype, (5, 6), rng)
+    b = make("contiguous", dtype, (5,), rng) if bias else None
+    _blas_close(ck.linear(x, w, b), REF.linear(x, w, b))
+
+
+def test_matmul_forward_mixed_and_vectors_fall_back(ck):
+    a32, b64 = make("contiguous", np.float32, (4, 3)), make("contiguous", np.float64, (3, 5))
+    _blas_close(ck.matmul(a32, b64), REF.matmul(a32, b64))
+    v = make("contiguous", np.float32, (3,))
+    _blas_close(ck.matmul(a32, v), REF.matmul(a32, v))
+    w32 = b64.T.astype(np.float32)
+    _blas_close(ck.linear(a32, w32, None), REF.linear(a32, w32))
+    with pytest.raises(ValueError):
+        ck.matmul(np.ones((4, 3), np.float32), np.ones((2, 5), np.float32))
 
 
 @pytest.mark.parametrize("x_shape", [(9, 6), (2, 4, 6), (6,), (1, 6)], ids=str)

@@ -38,12 +38,54 @@ def test_kernel_loops_follow_set_num_threads_from_any_thread():
 
 
 def test_blas_follows_set_num_threads():
+    """NumPy's BLAS takes the count; the BLAS behind cgrad's gemm stays at one thread while
+    the gemm shares products among the OpenMP threads (two spinning pools starved each
+    other)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from cgrad._C import linalg  # noqa: F401  (loads scipy's BLAS, the one the kernels call)
+    from cgrad import _threads as threads
+    threads.load_linalg()
+    assert threads._own_blas, "the BLAS behind cgrad._C.linalg was not found"
     for n in (1, 2):
         cgrad.set_num_threads(n)
-        blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
-        assert blas and all(p["num_threads"] == n for p in blas)
+        blas = {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"}
+        assert set(threads._own_blas) <= set(blas)
+        for path, count in blas.items():
+            assert count == (1 if path in threads._own_blas else n), path
+
+
+@pytest.mark.parametrize("ta, tb, m, n, k, batch", [
+    (False, False, 300, 200, 100, 1),     # rows shared
+    (True, False, 40, 700, 90, 1),        # columns shared, a transposed
+    (False, True, 130, 50, 400, 1),
+    (True, True, 64, 64, 300, 3),         # a batch per thread
+    (False, False, 200, 100, 80, 1),
+])
+def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch):
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(batch * m * k).astype(np.float32)
+    b = rng.standard_normal(batch * k * n).astype(np.float32)
+    c0 = rng.standard_normal(batch * m * n).astype(np.float32)
+    lda, ldb = (m if ta else k), (k if tb else n)
+    results = []
+    for threads_n in (1, 2):
+        cgrad.set_num_threads(threads_n)
+        for beta in (0.0, 1.0):
+            c = c0.copy()
+            linalg.gemm_(ta, tb, m, n, k, a, lda, b, ldb, beta, c, n, batch, m * k, k * n,
+                         m * n)
+            results.append(c)
+    A = a.reshape(batch, *((k, m) if ta else (m, k)))
+    B = b.reshape(batch, *((n, k) if tb else (k, n)))
+    A = np.swapaxes(A, 1, 2) if ta else A
+    B = np.swapaxes(B, 1, 2) if tb else B
+    expect = (A.astype(np.float64) @ B.astype(np.float64)).reshape(-1)
+    np.testing.assert_allclose(results[0], expect, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(results[1], expect + c0, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(results[0], results[2])
+    np.testing.assert_array_equal(results[1], results[3])
 
 
 def test_bad_thread_counts():

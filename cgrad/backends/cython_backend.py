@@ -19,24 +19,25 @@ import os
 
 import numpy as np
 
+from .. import _threads
 from .._C import grad as _grad
 from .numpy_backend import NumpyKernels, _into
 
 
 class _OnFirstUse:
-    """A compiled module imported when first used: cgrad._C.linalg cimports scipy's BLAS,
+    """A compiled module loaded when first used: cgrad._C.linalg cimports scipy's BLAS,
     whose import costs ~0.15 s and ~23 MB that `import cgrad` should not pay."""
 
-    def __init__(self, name):
-        self._name = name
+    def __init__(self, load):
+        self._load = load
 
     def __getattr__(self, attr):
-        module = importlib.import_module(self._name)
+        module = self._load()
         self.__dict__.update(vars(module))        # later lookups are plain attribute reads
         return getattr(module, attr)
 
 
-_linalg = _OnFirstUse("cgrad._C.linalg")
+_linalg = _OnFirstUse(_threads.load_linalg)
 
 
 def cpu_has_avx2():
@@ -614,7 +615,56 @@ class CythonKernels(NumpyKernels):
         s /= x.dtype.type(n)
         return s if keepdim else s.reshape(_drop(x.shape, dim))
 
-    # ---- linear algebra: backward by BLAS gemm into the gradient buffers ------------------
+    # ---- linear algebra: forward and backward by one BLAS -------------------------------
+    # The forward products go through the same gemm as the backward ones (scipy's OpenBLAS),
+    # not NumPy's: each OpenBLAS build keeps its own pool of spinning threads, and with two
+    # threads the two pools took turns starving each other (MLP step 4 ms -> 90 ms).
+    min_flops_gemm = 1 << 15     # m n k below this: NumPy's matmul (its per-call cost is lower)
+
+    def matmul(self, a, b):
+        """a @ b by gemm for 2-D and batched float operands (equal batch dims or one side
+        2-D); vectors and other broadcasts go to NumPy."""
+        if (type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2
+                and _float(a.dtype) and b.dtype == a.dtype):
+            (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
+            ba, bb = a.shape[:-2], b.shape[:-2]
+            nb = int(np.prod(ba or bb, dtype=np.int64))
+            if (k == k2 and (ba == bb or not ba or not bb) and 0 not in (m, n, k, nb)
+                    and max(m, n, k) < 2**31 and nb * m * n * k >= self.min_flops_gemm):
+                A, Bm = _blas_mat(a), _blas_mat(b)
+                out = np.empty((ba or bb) + (m, n), a.dtype)
+                if ba and not bb and not A[1]:
+                    # b shared: the batches stacked as one (B m) x k matrix, one gemm
+                    _linalg.gemm_(False, Bm[1], nb * m, n, k, A[0], A[2], Bm[0], Bm[2], 0.0,
+                                  out.reshape(-1), n)
+                else:
+                    _linalg.gemm_(A[1], Bm[1], m, n, k, A[0], A[2], Bm[0], Bm[2], 0.0,
+                                  out.reshape(-1), n, nb, m * k if ba else 0,
+                                  k * n if bb else 0, m * n)
+                return out
+        return super().matmul(a, b)
+
+    def linear(self, x, w, b=None):
+        """x @ w^T + b by one gemm: the bias is copied into the output rows first and the
+        product added onto it (beta = 1), so no second pass adds it."""
+        if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
+                and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]
+                and (b is None or (type(b) is _ndarray and b.dtype == x.dtype
+                                   and b.shape == w.shape[:1]))):
+            out_f, in_f = w.shape
+            rows = x.size // in_f if in_f else 0
+            if (0 not in (rows, out_f, in_f) and max(rows, out_f, in_f) < 2**31
+                    and rows * out_f * in_f >= self.min_flops_gemm):
+                X, W = _blas_mat(x.reshape(rows, in_f)), _blas_mat(w)
+                out = np.empty(x.shape[:-1] + (out_f,), x.dtype)
+                flat = out.reshape(-1)
+                if b is not None:
+                    np.copyto(out, b)
+                _linalg.gemm_(X[1], not W[1], rows, out_f, in_f, X[0], X[2], W[0], W[2],
+                              0.0 if b is None else 1.0, flat, out_f)
+                return out
+        return super().linear(x, w, b)
+
     def _grad_buffer(self, acc, shape, dtype):
         """(buffer, beta): acc itself with beta 1 when it can take the sum, else a new one."""
         if acc is not None and acc.shape == shape and _writable(acc, dtype):

@@ -1,8 +1,58 @@
-"""Matrix-product backward through BLAS gemm: gradients written straight into their buffers
-(beta = 1 adds into an existing .grad, beta = 0 fills a fresh one), transposes by BLAS flags,
-never a transposed copy. BLAS threads itself, so nothing here runs inside a prange."""
+"""Matrix products through BLAS gemm: gradients written straight into their buffers (beta = 1
+adds into an existing .grad, beta = 0 fills a fresh one), transposes by BLAS flags, never a
+transposed copy.
+
+Threads: the BLAS runs one thread and a product's rows (or columns) are shared among cgrad's
+OpenMP threads here, each computing its own block of c. Two thread pools on the same cores
+(OpenBLAS's and OpenMP's, each spinning after its work) starved each other: an MLP step took
+90 ms at two threads against 4 ms at one."""
 from cython cimport floating
+from cython.parallel cimport prange
 from cgrad._C._blas cimport gemm
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count
+
+link_thread_count()
+
+# Products of m n k >= MIN_PARALLEL_GEMM (~50 us of work; waking the second core costs ~5 us)
+# are cut into blocks of rows or columns (at most about BLOCK each, at least two blocks).
+cdef enum:
+    MIN_PARALLEL_GEMM = 1 << 20
+    BLOCK = 512
+
+cdef bint _share = False
+
+
+def share_threads(bint on):
+    """Whether gemm_ shares products among the OpenMP threads (True when the BLAS runs one
+    thread; cgrad._threads decides)."""
+    global _share
+    _share = on
+
+
+cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
+                       const floating* b, int ldb, floating beta, floating* c, int ldc,
+                       int threads) noexcept nogil:
+    """c = op(a) @ op(b) + beta c as c's rows (columns, if it has fewer rows) cut into two or
+    more blocks of at most about BLOCK, whole 16s, shared among the threads. The blocks never
+    depend on the thread count, so neither do the bits (OpenBLAS picks its kernels by a
+    call's shape). Each call packs the shared operand again: at one thread the cut costs
+    ~3% at 1024^3, nothing measurable at the MLP's sizes."""
+    cdef bint by_rows = m >= n
+    cdef int extent = m if by_rows else n
+    cdef int nblocks = max(2, (extent + BLOCK - 1) // BLOCK)
+    cdef int block = ((extent + nblocks - 1) // nblocks + 15) // 16 * 16
+    cdef int p, lo, hi
+    cdef floating one = 1
+    for p in prange(nblocks, schedule="static", num_threads=threads):
+        lo = p * block
+        hi = min(extent, lo + block)
+        if hi > lo:
+            if by_rows:    # rows lo:hi of op(a): row lo of a, or its column lo when ta
+                gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
+                     lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
+            else:          # columns lo:hi of op(b)
+                gemm(ta, tb, m, hi - lo, k, one, a, lda,
+                     b + (lo * <Py_ssize_t> ldb if tb else lo), ldb, beta, c + lo, ldc)
 
 
 cdef int _check(str name, Py_ssize_t size, bint trans, int rows, int cols, int ld,
@@ -40,7 +90,20 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     cdef const floating* bp = &b[0]
     cdef floating* cp = &c[0]
     cdef Py_ssize_t i
+    cdef bint share = _share and <double> m * n * k * batch >= MIN_PARALLEL_GEMM
+    cdef int threads = cgrad_threads()
     with nogil:
-        for i in range(batch):
-            gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb,
-                 one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc)
+        if share and sc != 0 and batch > 1:
+            # separate outputs: whole products, a batch at a time per thread
+            for i in prange(batch, schedule="static", num_threads=threads):
+                gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb, fbeta,
+                     cp + i * sc, ldc)
+        else:
+            for i in range(batch):
+                if share:
+                    _gemm_blocks(ta, tb, m, n, k, ap + i * sa, lda, bp + i * sb, ldb,
+                                 one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc,
+                                 threads)
+                else:
+                    gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb,
+                         one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc)
