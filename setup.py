@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-import numpy  # noqa: F401  (a build requirement; kernels use typed memoryviews, not NumPy headers)
+import numpy  # a build requirement: _buffers uses NumPy's memory-handler C API
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -82,7 +82,9 @@ def twin_extensions(build_dir="build/twins"):
 
 setup(
     ext_modules=cythonize(
-        [Extension(f"cgrad._C.{k}", [f"src/cgrad/_C/{k}.pyx"]) for k in KERNELS],
+        [Extension(f"cgrad._C.{k}", [f"src/cgrad/_C/{k}.pyx"], include_dirs=[numpy.get_include()],
+                   define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+         for k in KERNELS],
         include_path=["src"],                                  # finds src/cgrad/_C/*.pxd
         build_dir=f"build/cython-{'debug' if DEBUG else 'release'}",
         compiler_directives={"language_level": 3, "boundscheck": DEBUG, "wraparound": False,

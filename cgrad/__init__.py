@@ -20,6 +20,9 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from ._functions import *  # noqa: F401,F403
 from ._functions import cat, stack, where, allclose, matmul, mm, maximum, minimum  # noqa: F401
 from ._threads import get_num_threads, set_num_threads
+from . import _memory
+
+_memory.install()
 
 float = float32   # noqa: A001
 double = float64

@@ -1,0 +1,188 @@
+"""The buffer cache (cgrad._C._buffers): freed large NumPy buffers come back for the next
+request of the same size; nothing else changes (values, zeros, limits, threads, fork)."""
+import contextvars
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import cgrad
+
+_buffers = pytest.importorskip("cgrad._C._buffers")
+
+try:
+    from numpy._core.multiarray import get_handler_name
+except ImportError:                    # NumPy 1.x
+    from numpy.core.multiarray import get_handler_name
+
+BIG = 1 << 21                          # float32 elements: 8 MiB, well above min_bytes
+
+
+@pytest.fixture
+def cache():
+    """The cache installed here (pytest may run a test in another context), emptied."""
+    _buffers.install(1 << 30)
+    _buffers.clear()
+    yield _buffers
+    _buffers.install(1 << 30)
+    _buffers.clear()
+
+
+def test_installed_at_import():
+    assert get_handler_name() == "cgrad_buffer_cache"
+    assert _buffers.info()["limit"] > 0
+
+
+def test_a_freed_block_comes_back_for_the_same_size(cache):
+    a = np.empty(BIG, np.float32)
+    address = a.ctypes.data
+    del a
+    hits = cache.info()["hits"]
+    b = np.empty(BIG, np.float32)
+    assert b.ctypes.data == address
+    assert cache.info()["hits"] == hits + 1
+    c = np.empty(BIG + 1, np.float32)          # another size: not that block
+    assert c.ctypes.data != b.ctypes.data
+
+
+def test_small_blocks_are_not_kept(cache):
+    a = np.empty(1000, np.float32)
+    del a
+    assert cache.info()["blocks"] == 0
+
+
+def test_zeros_are_zeros_after_a_dirty_block(cache):
+    a = np.full(BIG, 7.0, np.float32)
+    del a
+    assert cache.info()["blocks"] == 1
+    np.testing.assert_array_equal(np.zeros(BIG, np.float32), 0.0)
+
+
+def test_values_survive_reuse(cache):
+    """A reused block holds the new array's values, not the old ones."""
+    for i in range(5):
+        x = np.arange(BIG, dtype=np.float32) * i
+        y = x + 1
+        np.testing.assert_array_equal(y[:3], [1, 1 + i, 1 + 2 * i])
+        del x, y
+
+
+def test_limit_bounds_what_is_kept(cache):
+    cache.set_limit(3 * BIG * 4)               # room for three 8 MiB blocks
+    arrays = [np.empty(BIG, np.float32) for _ in range(5)]
+    del arrays
+    info = cache.info()
+    assert info["blocks"] == 3 and info["bytes"] == 3 * BIG * 4
+    big = np.empty(4 * BIG, np.float32)        # larger than the limit: never kept
+    del big
+    assert cache.info()["bytes"] <= 3 * BIG * 4
+    cache.set_limit(0)
+    assert cache.info() | {"hits": 0, "misses": 0} == {
+        "blocks": 0, "bytes": 0, "limit": 0, "hits": 0, "misses": 0,
+        "min_bytes": info["min_bytes"]}
+
+
+def test_resize_and_arrays_from_other_handlers(cache):
+    a = np.ones(BIG, np.float32)
+    a.resize(2 * BIG, refcheck=False)          # realloc through the handler
+    assert a[BIG - 1] == 1 and a[-1] == 0
+    del a
+    made = []
+    t = threading.Thread(target=lambda: made.append(np.ones(BIG, np.float32)))
+    t.start()
+    t.join()                                   # a new thread: NumPy's own handler
+    assert made[0].sum() == BIG
+    del made[0]                                # freed by the handler that made it
+
+
+def test_threads_share_the_cache_without_corruption(cache):
+    """Eight threads in the cache's context allocate, fill, check and free big arrays."""
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(60):
+            n = BIG // 4 * int(rng.integers(1, 4))
+            a = np.full(n, seed, np.int32)
+            b = a * 2
+            if not (a == seed).all() or not (b == 2 * seed).all():
+                errors.append(seed)
+            del a, b
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, s))
+               for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert cache.info()["hits"] > 0
+
+
+def _child_work(queue):
+    x = np.full(BIG, 3.0, np.float32)
+    del x
+    y = cgrad.ones(BIG) * 2
+    queue.put(float(y.sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_child_allocates(cache):
+    keep = [np.empty(BIG, np.float32) for _ in range(3)]
+    del keep
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_child_work, args=(queue,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0 and queue.get(timeout=5) == 2.0 * BIG
+
+
+def test_a_training_step_reuses_its_buffers(cache):
+    a = cgrad.randn(BIG // 4, requires_grad=True)
+    b = cgrad.randn(BIG // 4, requires_grad=True)
+    for _ in range(3):
+        (a * b + a).sum().backward()
+    before = cache.info()
+    for _ in range(5):
+        (a * b + a).sum().backward()
+    after = cache.info()
+    assert after["misses"] == before["misses"]      # every big buffer came from the cache
+    assert after["hits"] > before["hits"]
+    assert after["bytes"] <= after["limit"]
+
+
+def _run(env_value, code):
+    env = dict(os.environ)
+    env.pop("CGRAD_BUFFER_CACHE_MB", None)
+    if env_value is not None:
+        env["CGRAD_BUFFER_CACHE_MB"] = env_value
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, cwd="/")
+
+
+@pytest.mark.parametrize("value, handler, limit", [
+    ("0", "default_allocator", 0), ("64", "cgrad_buffer_cache", 64 << 20),
+    (None, "cgrad_buffer_cache", None)])
+def test_environment_sets_the_limit(value, handler, limit):
+    code = ("import cgrad, numpy as np\n"
+            "try:\n    from numpy._core.multiarray import get_handler_name\n"
+            "except ImportError:\n    from numpy.core.multiarray import get_handler_name\n"
+            "from cgrad._C import _buffers\n"
+            "print(get_handler_name(), _buffers.info()['limit'])")
+    r = _run(value, code)
+    assert r.returncode == 0, r.stderr
+    name, got = r.stdout.split()
+    assert name == handler
+    from cgrad._memory import default_limit
+    assert int(got) == (default_limit() if limit is None else limit)
+
+
+def test_bad_environment_value_names_the_variable():
+    r = _run("lots", "import cgrad")
+    assert r.returncode != 0
+    assert "ValueError" in r.stderr and "CGRAD_BUFFER_CACHE_MB" in r.stderr
