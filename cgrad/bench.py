@@ -150,22 +150,24 @@ def _sz(n):
 
 
 # ---- limit lines ---------------------------------------------------------------------------
-def copy_limit(n, arrays):
+def copy_limit(n, arrays, footprint):
     """bytes the kernels must move / copy bandwidth, for a case whose kernels read and write
-    `arrays` arrays of n floats in all: copies of n floats (2n moved each, so the copy works in
-    the same cache level as the case's own arrays), arrays / 2 of them."""
+    `arrays` arrays of n floats in all over `footprint` distinct arrays: arrays / 2 copies of n
+    floats (2n moved each), run round a ring of `footprint` arrays, so that the copies work in
+    the same level of the memory hierarchy as the case itself. (Copying one pair again and
+    again would time the cache: at 10^6 floats a 4+4 MB pair stays in L3 while a*b+c's nine
+    4 MB arrays do not.)"""
     whole, half = divmod(arrays, 2)
 
     def build():
-        src = np.ones(n, F32)
-        dst = np.zeros(n, F32)          # touched now, so the timed copies take no page faults
-        part_src, part_dst = src[:n // 2], dst[:n // 2]
+        ring = [np.ones(n, F32) for _ in range(max(2, footprint))]   # touched: no page faults
+        k = len(ring)
 
         def step():
-            for _ in range(whole):
-                np.copyto(dst, src)
+            for i in range(whole):
+                np.copyto(ring[(i + 1) % k], ring[i % k])
             if half:
-                np.copyto(part_dst, part_src)
+                np.copyto(ring[(whole + 1) % k][:n // 2], ring[whole % k][:n // 2])
         return Run(step)
     return build
 
@@ -519,32 +521,34 @@ def cases():
     big = lambda n, *t: tuple(t) if n >= 10 ** 6 else ()   # noqa: E731  (targets at 1e6+)
     for n in ELEMENTWISE_SIZES:
         # per kernel, arrays read + written: mul 3, add 3; backward: c.grad += g 3,
-        # a.grad += g*b and b.grad += g*a 4 each
+        # a.grad += g*b and b.grad += g*a 4 each; over 9 arrays: a b c g a*b y and 3 grads
         add(Case(f"mul_add-{_sz(n)}", "Elementwise binary, forward+backward",
                  f"y = a*b + c; y.backward(g), {_sz(n)} elements", mul_add(n),
-                 limit=copy_limit(n, 17), limit_what="17 arrays of n floats / copy bandwidth",
+                 limit=copy_limit(n, 17, 9),
+                 limit_what="17 arrays of n floats (9 distinct) / copy bandwidth",
                  quick=n in (10 ** 3, 10 ** 5, 10 ** 6),
                  targets=big(n, "cy/torch<1", "cy/limit<=1.3")))
     for n in ELEMENTWISE_SIZES:
         # mul 2, add 2 (the (cols,) vectors are small); backward: b.grad sums g 1,
-        # x.grad += g*w 3, w.grad sums g*x 2
+        # x.grad += g*w 3, w.grad sums g*x 2; over 5 arrays: x g x*w y x.grad
         add(Case(f"bias-{_sz(n)}", "Elementwise binary, forward+backward",
                  f"y = x*w + b, w and b (1000,) broadcast over rows; {_sz(n)} elements",
-                 affine_bias(n), limit=copy_limit(n, 10),
-                 limit_what="10 arrays of n floats / copy bandwidth",
+                 affine_bias(n), limit=copy_limit(n, 10, 5),
+                 limit_what="10 arrays of n floats (5 distinct) / copy bandwidth",
                  atol=1e-6 * max(1, n // 1000),   # w.grad, b.grad: sums over n/1000 rows
                  targets=big(n, "cy/torch<1", "cy/limit<=1.3")))
     for fn in ("tanh", "sigmoid", "relu", "gelu"):
         for n in ELEMENTWISE_SIZES:
             # forward reads x, writes y; backward reads the saved array, g and x.grad, writes
-            # x.grad
+            # x.grad: over 4 arrays (x g y x.grad)
             if fn == "relu":
                 tg = big(n, "cy/torch<1", "cy/limit<=1.3")
             else:
                 tg = big(n, "cy/torch<1", "cy/limit<=2", "np/cy>=2")
             add(Case(f"{fn}-{_sz(n)}", "Activations, forward+backward",
                      f"y = {fn}(x); y.backward(g), {_sz(n)} elements", unary(fn, n),
-                     limit=copy_limit(n, 6), limit_what="6 arrays of n floats / copy bandwidth",
+                     limit=copy_limit(n, 6, 4),
+                     limit_what="6 arrays of n floats (4 distinct) / copy bandwidth",
                      quick=n == 10 ** 5 and fn in ("tanh", "relu"), targets=tg,
                      # torch's float32 gelu is ~1e-6 off in the tail (x near -3.5)
                      rtol=1e-5 if fn != "gelu" else 1e-4, atol=1e-6 if fn != "gelu" else 5e-6))
@@ -573,12 +577,12 @@ def cases():
     for n in (10 ** 5, 10 ** 7):
         add(Case(f"grad_accumulate-{_sz(n)}", "Gradient buffers",
                  f"leaf.backward(g) into an existing .grad, {_sz(n)} elements",
-                 grad_accumulate(n), limit=copy_limit(n, 3),
+                 grad_accumulate(n), limit=copy_limit(n, 3, 2),
                  limit_what="3 arrays of n floats / copy bandwidth", quick=n == 10 ** 5,
                  targets=big(n, "cy/limit<=1.3")))
         add(Case(f"grad_zero-{_sz(n)}", "Gradient buffers",
                  f"x.grad.zero_(), {_sz(n)} elements", grad_zero(n),
-                 limit=copy_limit(n, 1), limit_what="1 array of n floats / copy bandwidth",
+                 limit=copy_limit(n, 1, 1), limit_what="1 array of n floats / copy bandwidth",
                  quick=n == 10 ** 5, targets=big(n, "cy/limit<=1.3")))
     for kind, (cls_name, hyper, arrays) in OPTIMIZERS.items():
         for total in (10 ** 6, 10 ** 7):
@@ -590,7 +594,8 @@ def cases():
             add(Case(f"{kind}-{_sz(total)}", "Optimizer step, 10 tensors",
                      f"{cls_name}({args}).step(), 10 tensors, {_sz(total)} parameters",
                      optimizer_step(kind, total), impls=OPTIM_IMPLS,
-                     limit=copy_limit(total // 10, 10 * arrays),
+                     # every array but g is read and written: (arrays + 1) / 2 distinct
+                     limit=copy_limit(total // 10, 10 * arrays, 10 * (arrays + 1) // 2),
                      limit_what=f"{arrays} arrays of n floats / copy bandwidth",
                      quick=total == 10 ** 6 and kind == "adam",
                      needs=(f"optim.{cls_name}",), check_steps=2,
