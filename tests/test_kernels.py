@@ -45,7 +45,7 @@ def _all_compiled(k):
     k.min_size = 0
     k.min_size_binary = 0
     k.min_size_reduce = 0
-    k.min_flops_gemm = 0
+    k.max_flops_numpy = -1
     return k
 
 

@@ -15,6 +15,7 @@ already reduced to that input's shape (the engine's sum_to_shape is then a no-op
 the `acc` buffer when one of that shape and dtype is given.
 """
 import importlib
+import math
 import os
 
 import numpy as np
@@ -619,7 +620,9 @@ class CythonKernels(NumpyKernels):
     # The forward products go through the same gemm as the backward ones (scipy's OpenBLAS),
     # not NumPy's: each OpenBLAS build keeps its own pool of spinning threads, and with two
     # threads the two pools took turns starving each other (MLP step 4 ms -> 90 ms).
-    min_flops_gemm = 1 << 15     # m n k below this: NumPy's matmul (its per-call cost is lower)
+    # m n k up to this: NumPy's matmul, whose per-call cost is lower; its OpenBLAS runs such
+    # products on one thread, so its pool never wakes
+    max_flops_numpy = 1 << 18
 
     def matmul(self, a, b):
         """a @ b by gemm for 2-D and batched float operands (equal batch dims or one side
@@ -628,9 +631,9 @@ class CythonKernels(NumpyKernels):
                 and _float(a.dtype) and b.dtype == a.dtype):
             (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
             ba, bb = a.shape[:-2], b.shape[:-2]
-            nb = int(np.prod(ba or bb, dtype=np.int64))
+            nb = math.prod(ba or bb)
             if (k == k2 and (ba == bb or not ba or not bb) and 0 not in (m, n, k, nb)
-                    and max(m, n, k) < 2**31 and nb * m * n * k >= self.min_flops_gemm):
+                    and max(m, n, k) < 2**31 and nb * m * n * k > self.max_flops_numpy):
                 A, Bm = _blas_mat(a), _blas_mat(b)
                 out = np.empty((ba or bb) + (m, n), a.dtype)
                 if ba and not bb and not A[1]:
@@ -654,7 +657,7 @@ class CythonKernels(NumpyKernels):
             out_f, in_f = w.shape
             rows = x.size // in_f if in_f else 0
             if (0 not in (rows, out_f, in_f) and max(rows, out_f, in_f) < 2**31
-                    and rows * out_f * in_f >= self.min_flops_gemm):
+                    and rows * out_f * in_f > self.max_flops_numpy):
                 X, W = _blas_mat(x.reshape(rows, in_f)), _blas_mat(w)
                 out = np.empty(x.shape[:-1] + (out_f,), x.dtype)
                 flat = out.reshape(-1)
@@ -695,7 +698,7 @@ class CythonKernels(NumpyKernels):
             return None
         if 0 in (m, n, k) or max(m, n, k) >= 2**31:
             return None                      # NumPy fills the empty products
-        nb = int(np.prod(ba or bb, dtype=np.int64))
+        nb = math.prod(ba or bb)
         A, Bm, G = _blas_mat(a), _blas_mat(b), _blas_mat(g)
         sa, sb, sg = (m * k if ba else 0), (k * n if bb else 0), m * n
         ga = gb = None
