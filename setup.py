@@ -31,17 +31,25 @@ class BuildExtOpenMP(build_ext):
         opt = (["-O3", "-fno-fast-math", "-fno-trapping-math", "-fno-math-errno"]
                if self.compiler.compiler_type == "unix" else [])
         for ext in self.extensions:
-            ext.extra_compile_args += opt + flags + self.avx2_flags(ext.name)
+            ext.extra_compile_args += opt + flags + self.isa_flags(ext.name)
             ext.extra_link_args += flags
         super().build_extensions()
 
-    def avx2_flags(self, name):
-        """AVX2 (never FMA: results must match the baseline build bit for bit) for the
-        cgrad._C.*_avx2 twins, on x86-64; elsewhere they build as baseline copies, unused."""
+    def isa_flags(self, name):
+        """AVX2 for the cgrad._C.*_avx2 twins, AVX-512 (the Skylake-X set) for *_avx512, on
+        x86-64; never FMA contraction, so results match the baseline build bit for bit.
+        Elsewhere they build as baseline copies, never picked."""
         import platform
-        if not name.endswith("_avx2") or platform.machine().lower() not in ("x86_64", "amd64"):
+        if platform.machine().lower() not in ("x86_64", "amd64"):
             return []
-        return ["/arch:AVX2"] if self.compiler.compiler_type == "msvc" else ["-mavx2"]
+        msvc = self.compiler.compiler_type == "msvc"
+        if name.endswith("_avx2"):
+            return ["/arch:AVX2"] if msvc else ["-mavx2", "-ffp-contract=off"]
+        if name.endswith("_avx512"):
+            return ["/arch:AVX512"] if msvc else [
+                "-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq", "-mavx512vl",
+                "-mprefer-vector-width=512", "-ffp-contract=off"]
+        return []
 
     def openmp_flags(self):
         flags = ["/openmp"] if self.compiler.compiler_type == "msvc" else ["-fopenmp"]

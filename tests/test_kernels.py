@@ -1055,31 +1055,45 @@ def test_mixed_and_integer_inputs_fall_back_everywhere(ck_rows):
     assert_same(k.relu(big_endian), REF.relu(big_endian))
 
 
-# ---- the AVX2 builds -------------------------------------------------------------------------
-def _twins(name):
+# ---- the AVX2 and AVX-512 builds -------------------------------------------------------------
+ISAS = ["avx2", "avx512"]
+
+
+def _twins(name, isa):
     import importlib
-    from cgrad.backends.cython_backend import cpu_has_avx2
-    if not cpu_has_avx2():
-        pytest.skip("this CPU has no AVX2")
+    from cgrad.backends.cython_backend import cpu_has_avx2, cpu_has_avx512
+    if not (cpu_has_avx2() if isa == "avx2" else cpu_has_avx512()):
+        pytest.skip(f"this CPU has no {isa}")
     try:
         return (importlib.import_module(f"cgrad._C.{name}"),
-                importlib.import_module(f"cgrad._C.{name}_avx2"))
+                importlib.import_module(f"cgrad._C.{name}_{isa}"))
     except ImportError:
-        pytest.skip("built without the AVX2 twins")
+        pytest.skip(f"built without the {isa} twins")
 
 
-def test_backend_uses_the_avx2_build_where_it_runs():
+def test_backend_uses_the_widest_build_where_it_runs():
     from cgrad.backends import cython_backend as cb
-    if os.environ.get("CGRAD_NO_AVX2", "0") != "0":
-        pytest.skip("CGRAD_NO_AVX2 keeps the baseline build")
-    _twins("optim")                       # skips without AVX2 or without the twins
-    for module in (cb._bn, cb._optim, cb._ew, cb._rd):
-        assert module.__name__.endswith("_avx2")
+    suffix = cb.isa_levels()[0]
+    for name, module in (("binary", cb._bn), ("optim", cb._optim), ("elementwise", cb._ew),
+                         ("reduce", cb._rd)):
+        assert module.__name__ == f"cgrad._C.{name}{suffix}"
 
 
+@pytest.mark.parametrize("env, suffix", [({"CGRAD_NO_AVX512": "1"}, "_avx2"),
+                                         ({"CGRAD_NO_AVX2": "1"}, "")])
+def test_environment_narrows_the_build(monkeypatch, env, suffix):
+    from cgrad.backends import cython_backend as cb
+    if suffix and not cb.cpu_has_avx2():
+        pytest.skip("this CPU has no AVX2")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert cb.isa_levels()[0] == suffix
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avx2_optim_same_bits(dtype):
-    base, avx = _twins("optim")
+def test_wide_optim_same_bits(dtype, isa):
+    base, avx = _twins("optim", isa)
     rng = np.random.default_rng(21)
     p0, g = (rng.standard_normal(10007).astype(dtype) for _ in range(2))
     runs = []
@@ -1096,10 +1110,11 @@ def test_avx2_optim_same_bits(dtype):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avx2_elementwise_and_rows_same_bits(dtype):
-    base, avx = _twins("elementwise")
-    rbase, ravx = _twins("reduce")
+def test_wide_elementwise_and_rows_same_bits(dtype, isa):
+    base, avx = _twins("elementwise", isa)
+    rbase, ravx = _twins("reduce", isa)
     rng = np.random.default_rng(22)
     x = np.concatenate([rng.uniform(-6, 6, 4001), [np.nan, np.inf, -np.inf, 0.0, -0.0]])
     x, g, aux = x.astype(dtype), rng.standard_normal(x.size).astype(dtype), np.tanh(x).astype(
@@ -1136,9 +1151,10 @@ def test_avx2_elementwise_and_rows_same_bits(dtype):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avx2_binary_same_bits(dtype):
-    base, avx = _twins("binary")
+def test_wide_binary_same_bits(dtype, isa):
+    base, avx = _twins("binary", isa)
     rng = np.random.default_rng(23)
     x, y, g = (rng.uniform(0.5, 2.0, 6 * 7001).astype(dtype) for _ in range(3))
     outs = []

@@ -41,25 +41,46 @@ class _OnFirstUse:
 _linalg = _OnFirstUse(_threads.load_linalg)
 
 
-def cpu_has_avx2():
-    """Whether the running CPU (and OS) execute AVX2, as NumPy's own dispatch sees it."""
+def _cpu_features():
     for path in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
         try:
-            return bool(importlib.import_module(path).__cpu_features__.get("AVX2"))
+            return importlib.import_module(path).__cpu_features__
         except (ImportError, AttributeError):
             continue
-    return False
+    return {}
+
+
+def cpu_has_avx2():
+    """Whether the running CPU (and OS) execute AVX2, as NumPy's own dispatch sees it."""
+    return bool(_cpu_features().get("AVX2"))
+
+
+def cpu_has_avx512():
+    """Whether it executes AVX-512 F, CD, BW, DQ and VL (what the *_avx512 builds use)."""
+    return bool(_cpu_features().get("AVX512_SKX"))
+
+
+def isa_levels():
+    """The builds to try, widest first: AVX-512 and AVX2 where the CPU runs them and the
+    environment allows (CGRAD_NO_AVX512=1 stops at AVX2, CGRAD_NO_AVX2=1 at the baseline)."""
+    levels = []
+    if os.environ.get("CGRAD_NO_AVX2", "0") == "0" and cpu_has_avx2():
+        if os.environ.get("CGRAD_NO_AVX512", "0") == "0" and cpu_has_avx512():
+            levels.append("_avx512")
+        levels.append("_avx2")
+    return levels + [""]
 
 
 def _kernels(name):
-    """cgrad._C.<name>, or its AVX2 build (same operations, same bits, twice the vector
-    width) where the CPU runs AVX2; CGRAD_NO_AVX2=1 keeps the baseline build."""
-    if os.environ.get("CGRAD_NO_AVX2", "0") == "0" and cpu_has_avx2():
+    """cgrad._C.<name> in its widest build the CPU runs: the same operations, the same bits,
+    two or four times the vector width."""
+    for suffix in isa_levels():
         try:
-            return importlib.import_module(f"cgrad._C.{name}_avx2")
+            return importlib.import_module(f"cgrad._C.{name}{suffix}")
         except ImportError:          # built on a machine without the twins
-            pass
-    return importlib.import_module(f"cgrad._C.{name}")
+            if not suffix:
+                raise
+    raise AssertionError("unreachable")
 
 
 _bn = _kernels("binary")
@@ -476,9 +497,9 @@ class CythonKernels(NumpyKernels):
     # ---- reductions and the softmax family -------------------------------------------------
     # Blocks of more than exp_limit elements go to NumPy: at baseline SSE2 the kernels' exp
     # (1.6 ns an element) loses to NumPy's AVX-512 np.exp (0.45) once the exps, not the calls,
-    # hold the time. The AVX2 build's exp (0.7 ns) keeps the fused kernels ahead at every size
-    # measured (cross-entropy 1024 x 1000: 2.0 vs 3.1 ms).
-    exp_limit = (1 << 62) if _rd.__name__.endswith("_avx2") else (1 << 13)
+    # hold the time. The AVX2 build's exp (0.7 ns; AVX-512: 0.47) keeps the fused kernels ahead
+    # at every size measured (cross-entropy 1024 x 1000: 2.0 vs 3.1 ms at AVX2).
+    exp_limit = (1 << 13) if _rd.__name__ == "cgrad._C.reduce" else (1 << 62)
 
     def _rows(self, x, dim):
         """(R, C) when x reduces over its last dim as a C-contiguous float block, else None."""
