@@ -55,11 +55,11 @@ def test_blas_follows_set_num_threads():
 
 
 @pytest.mark.parametrize("ta, tb, m, n, k, batch", [
-    (False, False, 300, 200, 100, 1),     # rows shared
-    (True, False, 40, 700, 90, 1),        # columns shared, a transposed
-    (False, True, 130, 50, 400, 1),
-    (True, True, 64, 64, 300, 3),         # a batch per thread
-    (False, False, 200, 100, 80, 1),
+    (False, False, 600, 200, 150, 1),     # rows shared (two blocks of 2^23 m n k or more)
+    (True, False, 100, 900, 200, 1),      # columns shared, a transposed
+    (False, True, 400, 150, 300, 1),
+    (True, True, 128, 128, 600, 3),       # a batch per thread
+    (False, False, 200, 100, 80, 1),      # too small to cut: one call
 ])
 def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch):
     from cgrad import _threads as threads

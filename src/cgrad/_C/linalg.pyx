@@ -5,7 +5,14 @@ transposed copy.
 Threads: the BLAS runs one thread and a product's rows (or columns) are shared among cgrad's
 OpenMP threads here, each computing its own block of c. Two thread pools on the same cores
 (OpenBLAS's and OpenMP's, each spinning after its work) starved each other: an MLP step took
-90 ms at two threads against 4 ms at one."""
+90 ms at two threads against 4 ms at one.
+
+Same bits for any thread count: OpenBLAS's general path sums each element of c over k in
+fixed panels whatever rows and columns a call covers, but products of up to ~100^3 take its
+small-matrix kernels, which sum differently (a 200x100x80 product cut in two rows blocks
+differed in 3% of its elements). So a product is cut only into blocks of at least
+MIN_BLOCK_GEMM (m n k), eight times above that, and on one thread it is not cut at all (each
+extra call packs the shared operand again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._blas cimport gemm
@@ -13,10 +20,10 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
 
-# Products of m n k >= MIN_PARALLEL_GEMM (~50 us of work; waking the second core costs ~5 us)
-# are cut into blocks of rows or columns (at most about BLOCK each, at least two blocks).
+# Blocks of rows or columns: about BLOCK each, or fewer and larger so that each has an m n k of
+# MIN_BLOCK_GEMM or more (~2 ms of work at 1 thread; a wake-up of the second core is ~5 us).
 cdef enum:
-    MIN_PARALLEL_GEMM = 1 << 20
+    MIN_BLOCK_GEMM = 1 << 23
     BLOCK = 512
 
 cdef bint _share = False
@@ -29,17 +36,25 @@ def share_threads(bint on):
     _share = on
 
 
+cdef int _blocks(int m, int n, int k, int threads) noexcept nogil:
+    """How many blocks to cut c into for `threads` threads (1: one call)."""
+    if threads < 2 or not _share:
+        return 1
+    cdef int extent = m if m >= n else n
+    cdef int nblocks = max(threads, (extent + BLOCK - 1) // BLOCK)
+    cdef double mnk = <double> m * n * k
+    while nblocks > 1 and mnk / nblocks < MIN_BLOCK_GEMM:
+        nblocks -= 1
+    return nblocks
+
+
 cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
                        const floating* b, int ldb, floating beta, floating* c, int ldc,
-                       int threads) noexcept nogil:
-    """c = op(a) @ op(b) + beta c as c's rows (columns, if it has fewer rows) cut into two or
-    more blocks of at most about BLOCK, whole 16s, shared among the threads. The blocks never
-    depend on the thread count, so neither do the bits (OpenBLAS picks its kernels by a
-    call's shape). Each call packs the shared operand again: at one thread the cut costs
-    ~3% at 1024^3, nothing measurable at the MLP's sizes."""
+                       int nblocks, int threads) noexcept nogil:
+    """c = op(a) @ op(b) + beta c as c's rows (columns, if it has fewer rows) cut into
+    nblocks blocks of whole 16s, shared among the threads."""
     cdef bint by_rows = m >= n
     cdef int extent = m if by_rows else n
-    cdef int nblocks = max(2, (extent + BLOCK - 1) // BLOCK)
     cdef int block = ((extent + nblocks - 1) // nblocks + 15) // 16 * 16
     cdef int p, lo, hi
     cdef floating one = 1
@@ -90,20 +105,21 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     cdef const floating* bp = &b[0]
     cdef floating* cp = &c[0]
     cdef Py_ssize_t i
-    cdef bint share = _share and <double> m * n * k * batch >= MIN_PARALLEL_GEMM
     cdef int threads = cgrad_threads()
+    cdef int nblocks = _blocks(m, n, k, threads)
     with nogil:
-        if share and sc != 0 and batch > 1:
+        if (_share and threads > 1 and sc != 0 and batch > 1
+                and <double> m * n * k * batch >= MIN_BLOCK_GEMM):
             # separate outputs: whole products, a batch at a time per thread
             for i in prange(batch, schedule="static", num_threads=threads):
                 gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb, fbeta,
                      cp + i * sc, ldc)
         else:
             for i in range(batch):
-                if share:
+                if nblocks > 1:
                     _gemm_blocks(ta, tb, m, n, k, ap + i * sa, lda, bp + i * sb, ldb,
                                  one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc,
-                                 threads)
+                                 nblocks, threads)
                 else:
                     gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb,
                          one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc)
