@@ -1128,8 +1128,13 @@ def test_wide_elementwise_and_rows_same_bits(dtype, isa):
             with np.errstate(all="ignore"):
                 mod.unary_backward_(op, x, g, o, False, p0, 0.5, 0, aux=aux)
             res.append(o)
+        if dtype == np.float32:          # erf gelu backward with its exp computed inline
+            o = np.empty_like(x)
+            with np.errstate(all="ignore"):
+                mod.unary_backward_(mod.GELU_ERF, x, g, o, False)
+            res.append(o)
         for op in (mod.RELU, mod.LEAKY_RELU, mod.CLAMP, mod.GELU_ERF, mod.NEG_ABS,
-                   mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE):
+                   mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE, mod.SIGMOID):
             o = np.empty_like(x)
             mod.unary_(op, x, o, 0.1 if op != mod.CLAMP else -1.0, 1.0)
             res.append(o)

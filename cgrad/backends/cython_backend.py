@@ -401,7 +401,12 @@ class CythonKernels(NumpyKernels):
             y, g, acc), y, g, acc)
 
     def sigmoid(self, x):
-        """sigmoid from NumPy's SIMD exp: e = exp(-|x|), then 1/(1+e) or e/(1+e) (no overflow)"""
+        """e = exp(-|x|), then 1/(1+e) or e/(1+e) (no overflow): one pass for float32, around
+        NumPy's SIMD exp for float64"""
+        if type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.SIGMOID, x)
+            if out is not None:
+                return out
         if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and _usable(x, x.dtype)):
             out = np.empty(x.shape, x.dtype)
@@ -449,7 +454,10 @@ class CythonKernels(NumpyKernels):
         def fallback():
             return super(CythonKernels, self).gelu_backward(x, g, approximate, acc)
         # the transcendental part by NumPy's SIMD exp / tanh, the rest in one fused pass
+        # (float32's erf form: all of it in one pass, with the kernels' own exp)
         erf_form = approximate != "tanh"
+        if erf_form and type(x) is _ndarray and x.dtype == _F32 and g.shape == x.shape:
+            return self._unary_backward(_ew.GELU_ERF, fallback, x, g, acc)
         t = self._unary(_ew.NEG_HALF_SQUARE if erf_form else _ew.GELU_TANH_INNER, x)
         if t is None or g.shape != x.shape:
             return fallback()

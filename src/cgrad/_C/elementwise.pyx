@@ -1,16 +1,18 @@
 """Unary elementwise kernels: forward where one pass beats NumPy, and every backward formula
 fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
-Callers pass C-contiguous 1-D views of equal length and one dtype. Transcendentals that NumPy
-vectorises (exp, tanh) stay NumPy's: the adapter calls np.exp / np.tanh between two passes
-here (sigmoid, tanh-gelu), since a C loop over libm is many times slower than NumPy's SIMD.
+Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp is our own
+vectorised one (_vmath.pxd), inside the sigmoid forward and the erf-gelu backward; otherwise
+transcendentals that NumPy vectorises (float64 exp, tanh) stay NumPy's: the adapter calls
+np.exp / np.tanh between two passes here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport erf, fabs, fabsf
+from libc.math cimport erf, exp, fabs, fabsf
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._vmath cimport cgrad_expf
 
 link_thread_count()
 
@@ -34,6 +36,8 @@ ctypedef struct UClamp:
     char tag
 ctypedef struct UGeluErf:
     char tag
+ctypedef struct UGeluErfExp:
+    char tag
 ctypedef struct UGeluTanh:
     char tag
 ctypedef struct UPowInt:
@@ -55,6 +59,7 @@ ctypedef fused unop:
     UAbs
     UClamp
     UGeluErf
+    UGeluErfExp
     UGeluTanh
     UPowInt
     UPowInt2
@@ -128,6 +133,13 @@ cdef inline floating _erf(floating x) noexcept nogil:
         return erf(x)
 
 
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return cgrad_expf(x)
+    else:
+        return exp(x)        # libm: not vectorised (the adapter uses np.exp for float64)
+
+
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
     """x**c for an integer 0 <= c <= 8 by repeated products (x*x*...)"""
     cdef floating one = 1, x2
@@ -182,6 +194,11 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
         pdf = aux * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
+    elif unop is UGeluErfExp:
+        # the same, with exp(-x*x/2) computed here rather than passed in
+        cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
+        pdf = _exp(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
+        return g * (cdf + s * pdf)
     elif unop is UGeluTanh:
         k = <floating> SQRT_2_OVER_PI
         c = <floating> GELU_C
@@ -203,6 +220,10 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     cdef floating zero = 0, one = 1, half = 0.5, r
     if unop is URelu:
         return zero if x < zero else x
+    elif unop is USigmoid:
+        # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
+        r = _exp(-x if x >= zero else x)
+        return (one if x >= zero else r) / (one + r)
     elif unop is ULeaky:
         return x if x > zero else x * p0
     elif unop is UClamp:
@@ -285,13 +306,16 @@ cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
 def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floating[::1] out,
                     bint add, double p0=0, double p1=0, int flags=0, const floating[::1] aux=None):
     """out (+)= g * f'(.) computed from s (the saved input or output): one pass. aux is
-    tanh(inner) for GELU_TANH (see GELU_TANH_INNER), unused otherwise."""
+    tanh(inner) for GELU_TANH (see GELU_TANH_INNER); for GELU_ERF, exp(-x*x/2) if given
+    (float64 needs it; float32 computes it in the pass without), unused otherwise."""
     cdef Py_ssize_t n = s.shape[0]
     _check(n, g.shape[0], "g")
     _check(n, out.shape[0], "out")
-    if op == GELU_TANH or op == GELU_ERF:
+    if op == GELU_TANH or (op == GELU_ERF and floating is double):
         if aux is None:
-            raise ValueError("GELU_TANH needs aux = tanh(inner), GELU_ERF aux = exp(-x*x/2)")
+            raise ValueError("GELU_TANH needs aux = tanh(inner), float64 GELU_ERF aux = "
+                             "exp(-x*x/2)")
+    if aux is not None:
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
@@ -303,7 +327,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
     cdef int fl = <int> p0 if op == POW_INT else flags
     cdef const floating* sp = &s[0]
     cdef const floating* gp = &g[0]
-    cdef bint has_aux = op == GELU_TANH or op == GELU_ERF
+    cdef bint has_aux = aux is not None and (op == GELU_TANH or op == GELU_ERF)
     cdef const floating* ap = &aux[0] if has_aux else sp
     cdef floating* op_ = &out[0]
     with nogil:
@@ -325,8 +349,10 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UAbs*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == CLAMP:
             _bwd(<UClamp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
-        elif op == GELU_ERF:
+        elif op == GELU_ERF and has_aux:
             _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == GELU_ERF:
+            _bwd(<UGeluErfExp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_TANH:
             _bwd(<UGeluTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         else:
@@ -365,8 +391,9 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
-    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT), or one of the
-    passes around NumPy's exp/tanh (NEG_ABS, SIGMOID_FROM_EXP, GELU_TANH_INNER/OUTER).
+    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID: vectorised
+    for float32, a libm call per element for float64), or one of the passes around NumPy's
+    exp/tanh (NEG_ABS, SIGMOID_FROM_EXP, GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
     cdef Py_ssize_t n = x.shape[0]
     _check(n, out.shape[0], "out")
@@ -375,7 +402,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
     elif op not in (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
-                    NEG_HALF_SQUARE):
+                    NEG_HALF_SQUARE, SIGMOID):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -397,5 +424,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UGeluErf*> NULL, xp, op_, q0, q1, fl, n)
         elif op == POW_INT:
             _fwd(<UPowInt*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SIGMOID:
+            _fwd(<USigmoid*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)

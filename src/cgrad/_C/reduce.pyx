@@ -3,93 +3,33 @@ and cross-entropy forward and backward, each one compiled call, row-parallel, nu
 stable (every row is shifted by its max). A row's sums run in a fixed order, so the thread
 count never changes a result.
 
-exp: float32 uses a Cephes-style polynomial that GCC vectorises (within 1 ulp of the rounded
-value; glibc's expf is a call per element); float64 uses libm's exp. At baseline x86-64 (SSE2)
+exp: float32 uses a Cephes-style polynomial that GCC vectorises (_vmath.pxd: within 1 ulp of
+the rounded value; glibc's expf is a call per element); float64 uses libm's exp. At baseline x86-64 (SSE2)
 that costs ~1.8 ns an element against NumPy's AVX-512 np.exp at ~0.5 ns, so the adapter uses
 these kernels below a size where one fused call beats NumPy's several (see notes/kernels.md)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int64_t
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._vmath cimport cgrad_expf
 
 link_thread_count()
 
-cdef union _Bits:
-    float f
-    int32_t i
-
-
-cdef inline float _pow2i(int32_t n) noexcept nogil:
-    """2**n for -126 <= n <= 127, built from its exponent bits"""
-    cdef _Bits b
-    b.i = (n + 127) << 23
-    return b.f
-
-
-cdef inline float _expf(float a) noexcept nogil:
-    """e**a: n = round(a log2 e), r = a - n ln 2 (in two parts), e**r by a degree-6 polynomial,
-    times 2**n in two halves (so that subnormal and overflowing results round correctly).
-    NaN stays NaN; a below -104 gives 0 and above 88.8 gives inf, as expf does."""
-    cdef float lo = -104.0, hi = 88.8, one = 1, magic = 12582912.0
-    cdef float x = lo if a < lo else a
-    x = hi if x > hi else x
-    cdef float fn = (x * <float> 1.44269504088896341 + magic) - magic    # round(x log2 e)
-    cdef int32_t n = <int32_t> fn
-    cdef float r = x - fn * <float> 0.693359375
-    r = r - fn * <float> -2.12194440e-4
-    cdef float p = <float> 1.9875691500e-4 * r + <float> 1.3981999507e-3
-    p = p * r + <float> 8.3334519073e-3
-    p = p * r + <float> 4.1665795894e-2
-    p = p * r + <float> 1.6666665459e-1
-    p = p * r + <float> 5.0000001201e-1
-    p = p * r * r + r + one
-    cdef int32_t n1 = n >> 1
-    return p * _pow2i(n1) * _pow2i(n - n1)
-
-
 cdef void _exp_into(const floating* x, floating m, floating* out, Py_ssize_t n) noexcept nogil:
-    """out[i] = exp(x[i] - m). For float32 the polynomial is written out in the loop body: a
-    call to _expf here is not always inlined in this large module, and then does not
-    vectorise (out may be x)."""
+    """out[i] = exp(x[i] - m)"""
     cdef Py_ssize_t i
     if floating is double:
         for i in range(n):
             out[i] = exp(x[i] - m)
     else:
-        _exp_into_f32(x, m, out, n)
-
-
-cdef void _exp_into_f32(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef float a, xx, fn, r, p, lo = -104.0, hi = 88.8, one = 1, magic = 12582912.0
-    cdef int32_t k, k1
-    cdef _Bits b1, b2
-    for i in range(n):
-        a = x[i] - m
-        xx = lo if a < lo else a
-        xx = hi if xx > hi else xx
-        # n = round(xx log2 e) by the 1.5 * 2**23 trick: adds and a subtraction, which
-        # vectorise at any width (a float-to-int floor did not at AVX2)
-        fn = (xx * <float> 1.44269504088896341 + magic) - magic
-        k = <int32_t> fn
-        r = xx - fn * <float> 0.693359375
-        r = r - fn * <float> -2.12194440e-4
-        p = <float> 1.9875691500e-4 * r + <float> 1.3981999507e-3
-        p = p * r + <float> 8.3334519073e-3
-        p = p * r + <float> 4.1665795894e-2
-        p = p * r + <float> 1.6666665459e-1
-        p = p * r + <float> 5.0000001201e-1
-        p = p * r * r + r + one
-        k1 = k >> 1
-        b1.i = (k1 + 127) << 23
-        b2.i = (k - k1 + 127) << 23
-        out[i] = p * b1.f * b2.f
+        for i in range(n):
+            out[i] = cgrad_expf(x[i] - m)
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
     if floating is float:
-        return _expf(x)
+        return cgrad_expf(x)
     else:
         return exp(x)
 

@@ -1,0 +1,36 @@
+# Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
+# selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(__GNUC__)
+    #define CGRAD_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define CGRAD_ALWAYS_INLINE static __forceinline
+    #endif
+    /* e**a for float32 (Cephes): n = round(a log2 e) by the 1.5 * 2**23 trick (adds, which
+       vectorise at any width; a float-to-int floor did not at AVX2), r = a - n ln 2 in two
+       parts, e**r by a degree-6 polynomial, times 2**n in two halves so that subnormal and
+       overflowing results round correctly. Within 1 ulp of the rounded value; NaN stays
+       NaN, a below -104 gives 0 and above 88.8 gives inf, as expf does. */
+    CGRAD_ALWAYS_INLINE float cgrad_expf(float a) {
+        const float lo = -104.0f, hi = 88.8f, magic = 12582912.0f;
+        float x = a < lo ? lo : a;
+        x = x > hi ? hi : x;
+        float fn = (x * 1.44269504088896341f + magic) - magic;
+        int32_t n = (int32_t) fn, n1 = n >> 1;
+        float r = x - fn * 0.693359375f;
+        r = r - fn * -2.12194440e-4f;
+        float p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        union { float f; int32_t i; } b1, b2;
+        b1.i = (n1 + 127) << 23;
+        b2.i = (n - n1 + 127) << 23;
+        return p * b1.f * b2.f;
+    }
+    """
+    float cgrad_expf(float a) noexcept nogil
