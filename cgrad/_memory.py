@@ -3,6 +3,7 @@ the same size, instead of fresh pages that fault and zero on every training step
 src/cgrad/_C/_buffers.pyx). Installed at `import cgrad` in the importing thread's context;
 CGRAD_BUFFER_CACHE_MB sets how much it may keep (0 turns it off; default 1 GiB, at most an
 eighth of the machine's memory)."""
+import math
 import os
 
 ENV = "CGRAD_BUFFER_CACHE_MB"
@@ -26,9 +27,9 @@ def limit_from_env():
         megabytes = float(raw)
     except ValueError:
         megabytes = -1.0
-    if not megabytes >= 0:
+    if not (megabytes >= 0 and math.isfinite(megabytes)):
         raise ValueError(f"{ENV} must be a number of megabytes >= 0, got {raw!r}")
-    return int(megabytes * (1 << 20))
+    return min(int(megabytes * (1 << 20)), 1 << 62)
 
 
 def install():

@@ -45,6 +45,15 @@ def _limit_blas(n):
         c.set_num_threads(1 if c.filepath in _own_blas else n)
 
 
+def _under_scipy(path):
+    """Whether a library lives in scipy's package or in the scipy.libs folder beside it."""
+    import scipy
+    package = os.path.dirname(os.path.realpath(scipy.__file__))
+    path = os.path.realpath(path)
+    return any(os.path.commonpath([path, d]) == d
+               for d in (package, package + ".libs"))
+
+
 def load_linalg():
     """cgrad._C.linalg, with the BLAS it calls held at one thread while linalg shares each
     product among the OpenMP threads itself. That BLAS is the one its import brought in
@@ -53,7 +62,7 @@ def load_linalg():
     before = {c.filepath for c in _blas_controllers()}
     module = importlib.import_module("cgrad._C.linalg")
     after = {c.filepath for c in _blas_controllers()}
-    own = (after - before) or {p for p in after if f"{os.sep}scipy" in p}
+    own = (after - before) or {p for p in after if _under_scipy(p)}
     _own_blas.update(own)
     module.share_threads(bool(own))
     for c in _blas_controllers():

@@ -182,7 +182,14 @@ def test_environment_sets_the_limit(value, handler, limit):
     assert int(got) == (default_limit() if limit is None else limit)
 
 
-def test_bad_environment_value_names_the_variable():
-    r = _run("lots", "import cgrad")
+@pytest.mark.parametrize("value", ["lots", "-1", "inf", "nan"])
+def test_bad_environment_value_names_the_variable(value):
+    r = _run(value, "import cgrad")
     assert r.returncode != 0
     assert "ValueError" in r.stderr and "CGRAD_BUFFER_CACHE_MB" in r.stderr
+
+
+def test_a_huge_environment_value_is_capped():
+    r = _run("1e30", "import cgrad\nfrom cgrad._C import _buffers\nprint(_buffers.info()['limit'])")
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == 1 << 62

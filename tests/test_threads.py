@@ -54,20 +54,23 @@ def test_blas_follows_set_num_threads():
             assert count == (1 if path in threads._own_blas else n), path
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta, tb, m, n, k, batch", [
     (False, False, 600, 200, 150, 1),     # rows shared (two blocks of 2^23 m n k or more)
     (True, False, 100, 900, 200, 1),      # columns shared, a transposed
     (False, True, 400, 150, 300, 1),
     (True, True, 128, 128, 600, 3),       # a batch per thread
     (False, False, 200, 100, 80, 1),      # too small to cut: one call
+    (False, False, 530, 530, 1000, 1),    # cut at 16s, float64 differed in 20 elements
+    (False, False, 33, 32, 16384, 1),     # cut at 16s, a one-row block took another path
 ])
-def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch):
+def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch, dtype):
     from cgrad import _threads as threads
     linalg = threads.load_linalg()
     rng = np.random.default_rng(0)
-    a = rng.standard_normal(batch * m * k).astype(np.float32)
-    b = rng.standard_normal(batch * k * n).astype(np.float32)
-    c0 = rng.standard_normal(batch * m * n).astype(np.float32)
+    a = rng.standard_normal(batch * m * k).astype(dtype)
+    b = rng.standard_normal(batch * k * n).astype(dtype)
+    c0 = rng.standard_normal(batch * m * n).astype(dtype)
     lda, ldb = (m if ta else k), (k if tb else n)
     results = []
     for threads_n in (1, 2):
@@ -117,3 +120,25 @@ def test_training_step_same_bits_for_one_and_two_threads(backend):
                                                          for t in (w1, b1, w2, w1.grad, b1.grad)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shared_gemm_same_bits_over_random_shapes():
+    """Random shapes, transposes and dtypes large enough to be cut: 1 and 2 threads agree."""
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    rng = np.random.default_rng(7)
+    for trial in range(24):
+        dtype = (np.float32, np.float64)[trial % 2]
+        ta, tb = bool(rng.integers(2)), bool(rng.integers(2))
+        m, n = int(rng.integers(2, 1200)), int(rng.integers(2, 1200))
+        k = int(max(1, min(20000, 2 ** int(rng.integers(23, 26)) // (m * n))))
+        a = rng.standard_normal(m * k).astype(dtype)
+        b = rng.standard_normal(k * n).astype(dtype)
+        c0 = rng.standard_normal(m * n).astype(dtype)
+        outs = []
+        for threads_n in (1, 2):
+            cgrad.set_num_threads(threads_n)
+            c = c0.copy()
+            linalg.gemm_(ta, tb, m, n, k, a, m if ta else k, b, k if tb else n, 1.0, c, n)
+            outs.append(c)
+        np.testing.assert_array_equal(outs[0], outs[1], err_msg=f"{dtype} {ta} {tb} {m} {n} {k}")

@@ -665,7 +665,7 @@ class CythonKernels(NumpyKernels):
                     and max(m, n, k) < 2**31 and nb * m * n * k > self.max_flops_numpy):
                 A, Bm = _blas_mat(a), _blas_mat(b)
                 out = np.empty((ba or bb) + (m, n), a.dtype)
-                if ba and not bb and not A[1]:
+                if ba and not bb and not A[1] and nb * m < 2**31:
                     # b shared: the batches stacked as one (B m) x k matrix, one gemm
                     _linalg.gemm_(False, Bm[1], nb * m, n, k, A[0], A[2], Bm[0], Bm[2], 0.0,
                                   out.reshape(-1), n)
@@ -733,7 +733,7 @@ class CythonKernels(NumpyKernels):
         ga = gb = None
         if need_a:
             ga, beta = self._grad_buffer(acc_a, a.shape, dtype)
-            if ba and not bb and not G[1]:
+            if ba and not bb and not G[1] and nb * m < 2**31:
                 # b shared: all batches at once, (B m x n) @ (n x k)
                 _linalg.gemm_(False, not Bm[1], nb * m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
                               ga.reshape(-1), k)
@@ -742,7 +742,7 @@ class CythonKernels(NumpyKernels):
                               ga.reshape(-1), k, nb, sg, sb, m * k if ba else 0)
         if need_b:
             gb, beta = self._grad_buffer(acc_b, b.shape, dtype)
-            if ba and not bb and not A[1] and not G[1]:
+            if ba and not bb and not A[1] and not G[1] and nb * m < 2**31:
                 # sum over batches of a_i^T g_i = (B m x k)^T @ (B m x n): one gemm
                 _linalg.gemm_(True, False, k, n, nb * m, A[0], k, G[0], n, beta,
                               gb.reshape(-1), n)

@@ -114,6 +114,10 @@ cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
     cdef int i
     if ptr != NULL and MIN_BYTES <= size <= _limit:
         pthread_mutex_lock(&_lock)
+        if size > _limit:              # lowered by set_limit since the test above
+            pthread_mutex_unlock(&_lock)
+            _base.free(_base.ctx, ptr, size)
+            return
         while _cached + size > _limit:
             _evict_oldest()
         i = _empty_slot()

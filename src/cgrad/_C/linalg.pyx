@@ -8,11 +8,16 @@ OpenMP threads here, each computing its own block of c. Two thread pools on the 
 90 ms at two threads against 4 ms at one.
 
 Same bits for any thread count: OpenBLAS's general path sums each element of c over k in
-fixed panels whatever rows and columns a call covers, but products of up to ~100^3 take its
-small-matrix kernels, which sum differently (a 200x100x80 product cut in two rows blocks
-differed in 3% of its elements). So a product is cut only into blocks of at least
-MIN_BLOCK_GEMM (m n k), eight times above that, and on one thread it is not cut at all (each
-extra call packs the shared operand again: +4% at 1024^3)."""
+fixed panels, and tiles c with micro-kernels whose tails (the last rows or columns that do
+not fill a tile) sum differently; small products take its small-matrix kernels (here up to
+m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64), and a single row or column its
+gemv. So a product is cut only at multiples of ALIGN (a multiple of every micro-kernel's
+tile), into blocks of at least ALIGN rows or columns whose m n k is at least MIN_BLOCK_GEMM
+(2^23 = 8.4e6, above those limits); every element then sits in the same kind of tile as in
+the whole product. Cut at 16s, a float64 530x1000x530 product differed in 20 elements and a
+33-row one in its last row; with blocks of 4.2e6, float64 blocks of ~6.7e6 differed.
+tests/test_threads.py checks 1 and 2 threads over random shapes. On one thread a product is
+not cut at all (each extra call packs the shared operand again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._blas cimport gemm
@@ -21,10 +26,12 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 link_thread_count()
 
 # Blocks of rows or columns: about BLOCK each, or fewer and larger so that each has an m n k of
-# MIN_BLOCK_GEMM or more (~2 ms of work at 1 thread; a wake-up of the second core is ~5 us).
+# MIN_BLOCK_GEMM or more (~1 ms of work at 1 thread; a wake-up of the second core is ~5 us),
+# cut at multiples of ALIGN (divisible by the tile sizes 2, 4, 6, 8, 12, 16, 24, 32, 48).
 cdef enum:
     MIN_BLOCK_GEMM = 1 << 23
     BLOCK = 512
+    ALIGN = 96
 
 cdef bint _share = False
 
@@ -36,38 +43,43 @@ def share_threads(bint on):
     _share = on
 
 
-cdef int _blocks(int m, int n, int k, int threads) noexcept nogil:
-    """How many blocks to cut c into for `threads` threads (1: one call)."""
-    if threads < 2 or not _share:
-        return 1
+cdef int _cut(int m, int n, int k, int threads, int* nblocks) noexcept nogil:
+    """The rows (or columns) of every block but the last, a multiple of ALIGN near an even
+    share, and their count in nblocks; 0 (one call) when the blocks would be too small."""
+    nblocks[0] = 1
+    if threads < 2 or not _share or m < 2 or n < 2:
+        return 0
     cdef int extent = m if m >= n else n
-    cdef int nblocks = max(threads, (extent + BLOCK - 1) // BLOCK)
-    cdef double mnk = <double> m * n * k
-    while nblocks > 1 and mnk / nblocks < MIN_BLOCK_GEMM:
-        nblocks -= 1
-    return nblocks
+    cdef double other_k = (<double> (n if m >= n else m)) * k
+    cdef int count = max(threads, (extent + BLOCK - 1) // BLOCK), block, last
+    while count > 1:
+        block = ALIGN * ((2 * extent // ALIGN // count + 1) // 2)
+        last = extent - (count - 1) * block
+        if block > 0 and last > 0 and min(block, last) * other_k >= MIN_BLOCK_GEMM:
+            nblocks[0] = count
+            return block
+        count -= 1
+    return 0
 
 
 cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
                        const floating* b, int ldb, floating beta, floating* c, int ldc,
-                       int nblocks, int threads) noexcept nogil:
+                       int block, int nblocks, int threads) noexcept nogil:
     """c = op(a) @ op(b) + beta c as c's rows (columns, if it has fewer rows) cut into
-    nblocks blocks of whole 16s, shared among the threads."""
+    nblocks blocks of `block` (the last takes the rest), shared among the threads."""
     cdef bint by_rows = m >= n
     cdef int extent = m if by_rows else n
-    cdef int block = ((extent + nblocks - 1) // nblocks + 15) // 16 * 16
     cdef int p, lo, hi
     cdef floating one = 1
     for p in prange(nblocks, schedule="static", num_threads=threads):
         lo = p * block
-        hi = min(extent, lo + block)
-        if hi > lo:
-            if by_rows:    # rows lo:hi of op(a): row lo of a, or its column lo when ta
-                gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
-                     lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
-            else:          # columns lo:hi of op(b)
-                gemm(ta, tb, m, hi - lo, k, one, a, lda,
-                     b + (lo * <Py_ssize_t> ldb if tb else lo), ldb, beta, c + lo, ldc)
+        hi = extent if p == nblocks - 1 else lo + block
+        if by_rows:    # rows lo:hi of op(a): row lo of a, or its column lo when ta
+            gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
+                 lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
+        else:          # columns lo:hi of op(b)
+            gemm(ta, tb, m, hi - lo, k, one, a, lda,
+                 b + (lo * <Py_ssize_t> ldb if tb else lo), ldb, beta, c + lo, ldc)
 
 
 cdef int _check(str name, Py_ssize_t size, bint trans, int rows, int cols, int ld,
@@ -105,8 +117,8 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     cdef const floating* bp = &b[0]
     cdef floating* cp = &c[0]
     cdef Py_ssize_t i
-    cdef int threads = cgrad_threads()
-    cdef int nblocks = _blocks(m, n, k, threads)
+    cdef int threads = cgrad_threads(), nblocks
+    cdef int block = _cut(m, n, k, threads, &nblocks)
     with nogil:
         if (_share and threads > 1 and sc != 0 and batch > 1
                 and <double> m * n * k * batch >= MIN_BLOCK_GEMM):
@@ -119,7 +131,7 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
                 if nblocks > 1:
                     _gemm_blocks(ta, tb, m, n, k, ap + i * sa, lda, bp + i * sb, ldb,
                                  one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc,
-                                 nblocks, threads)
+                                 block, nblocks, threads)
                 else:
                     gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb,
                          one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc)
