@@ -1,8 +1,9 @@
 """The buffer cache: freed NumPy buffers of 1 MiB and more handed back for the next request of
 the same size, instead of fresh pages that fault and zero on every training step (see
 src/cgrad/_C/_buffers.pyx). Installed at `import cgrad` in the importing thread's context;
-CGRAD_BUFFER_CACHE_MB sets how much it may keep (0 turns it off; default 1 GiB, at most an
-eighth of the machine's memory)."""
+CGRAD_BUFFER_CACHE_MB sets how much it may keep (0 turns it off; default 256 MiB, at most a
+sixteenth of the machine's memory: a program whose big arrays change size keeps at most that
+much more memory than it would without the cache)."""
 import math
 import os
 
@@ -10,12 +11,13 @@ ENV = "CGRAD_BUFFER_CACHE_MB"
 
 
 def default_limit():
-    """min(1 GiB, physical memory / 8), in bytes."""
+    """min(256 MiB, physical memory / 16), in bytes: room for the big buffers of a step (a
+    10^7-element a*b+c forward+backward keeps five of 40 MB)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):       # no sysconf (Windows): assume 8 GiB
         total = 8 << 30
-    return min(1 << 30, total // 8)
+    return min(1 << 28, total // 16)
 
 
 def limit_from_env():

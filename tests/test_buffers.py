@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cgrad
+from cgrad._memory import limit_from_env
 
 _buffers = pytest.importorskip("cgrad._C._buffers")
 
@@ -28,7 +29,7 @@ def cache():
     _buffers.install(1 << 30)
     _buffers.clear()
     yield _buffers
-    _buffers.install(1 << 30)
+    _buffers.install(limit_from_env())
     _buffers.clear()
 
 
