@@ -41,53 +41,70 @@ cdef inline floating _log(floating x) noexcept nogil:
         return log(x)
 
 
+# Row reductions keep LANES partial results, lane j taking the elements i = j mod LANES, and
+# combine the lanes in a fixed tree: GCC turns each lane loop into vector operations (one
+# AVX-512 register, two AVX2, four SSE2) without reordering anything, so every build gives
+# the same bits. (Four scalar accumulators ran ~1 element a cycle: the max and sum passes cost
+# as much as the exps.)
+cdef enum:
+    LANES = 16
+
+
+cdef inline floating _fold(floating* acc, bint use_max) noexcept nogil:
+    """acc[0] op acc[1] op ... in a fixed tree (op: + or the NaN-ignoring max)"""
+    cdef Py_ssize_t w = LANES // 2, j
+    while w >= 1:
+        for j in range(w):
+            if use_max:
+                acc[j] = acc[j + w] if acc[j + w] > acc[j] else acc[j]
+            else:
+                acc[j] = acc[j] + acc[j + w]
+        w = w // 2
+    return acc[0]
+
+
 cdef inline floating _row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    """max of x[0:n] ignoring NaN (four running maxima). A NaN in a row still makes the whole
-    softmax row NaN, through its exp and the row's sum, as NumPy's NaN max does."""
-    cdef floating m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0]
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        m0 = x[i] if x[i] > m0 else m0
-        m1 = x[i + 1] if x[i + 1] > m1 else m1
-        m2 = x[i + 2] if x[i + 2] > m2 else m2
-        m3 = x[i + 3] if x[i + 3] > m3 else m3
-        i = i + 4
-    while i < n:
-        m0 = x[i] if x[i] > m0 else m0
-        i = i + 1
-    m0 = m1 if m1 > m0 else m0
-    m2 = m3 if m3 > m2 else m2
-    return m2 if m2 > m0 else m0
+    """max of x[0:n] ignoring NaN (x[0] starts every lane). A NaN in a row still makes the
+    whole softmax row NaN, through its exp and the row's sum, as NumPy's NaN max does."""
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j
+    for j in range(LANES):
+        acc[j] = x[0]
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = x[i + j] if x[i + j] > acc[j] else acc[j]
+        i = i + LANES
+    for j in range(n - i):
+        acc[j] = x[i + j] if x[i + j] > acc[j] else acc[j]
+    return _fold(acc, True)
 
 
 cdef inline floating _sum(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 = s0 + x[i]
-        s1 = s1 + x[i + 1]
-        s2 = s2 + x[i + 2]
-        s3 = s3 + x[i + 3]
-        i = i + 4
-    while i < n:
-        s0 = s0 + x[i]
-        i = i + 1
-    return (s0 + s1) + (s2 + s3)
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j
+    for j in range(LANES):
+        acc[j] = 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = acc[j] + x[i + j]
+        i = i + LANES
+    for j in range(n - i):
+        acc[j] = acc[j] + x[i + j]
+    return _fold(acc, False)
 
 
 cdef inline floating _dot(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 = s0 + x[i] * y[i]
-        s1 = s1 + x[i + 1] * y[i + 1]
-        s2 = s2 + x[i + 2] * y[i + 2]
-        s3 = s3 + x[i + 3] * y[i + 3]
-        i = i + 4
-    while i < n:
-        s0 = s0 + x[i] * y[i]
-        i = i + 1
-    return (s0 + s1) + (s2 + s3)
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j
+    for j in range(LANES):
+        acc[j] = 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = acc[j] + x[i + j] * y[i + j]
+        i = i + LANES
+    for j in range(n - i):
+        acc[j] = acc[j] + x[i + j] * y[i + j]
+    return _fold(acc, False)
 
 
 cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t C, bint log_) noexcept nogil:
