@@ -48,17 +48,37 @@ cdef inline floating _log(floating x) noexcept nogil:
 # as much as the exps.)
 cdef enum:
     LANES = 16
+    MAX = 0
+    SUM = 1
+    DOT = 2
 
 
-cdef inline floating _fold(floating* acc, bint use_max) noexcept nogil:
-    """acc[0] op acc[1] op ... in a fixed tree (op: + or the NaN-ignoring max)"""
-    cdef Py_ssize_t w = LANES // 2, j
+cdef inline floating _lane_step(floating acc, floating xi, floating yi, int kind) noexcept nogil:
+    if kind == MAX:                     # NaN-ignoring: a NaN never wins the comparison
+        return xi if xi > acc else acc
+    elif kind == SUM:
+        return acc + xi
+    return acc + xi * yi
+
+
+cdef inline floating _lanes(const floating* x, const floating* y, Py_ssize_t n,
+                            int kind) noexcept nogil:
+    """max, sum or dot of x[0:n] (and y) over LANES partial results, folded in a fixed tree
+    (kind is a literal at every call, so each inlined copy keeps one branch)"""
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j, w
+    for j in range(LANES):
+        acc[j] = x[0] if kind == MAX else 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = _lane_step(acc[j], x[i + j], y[i + j] if kind == DOT else 0, kind)
+        i = i + LANES
+    for j in range(n - i):
+        acc[j] = _lane_step(acc[j], x[i + j], y[i + j] if kind == DOT else 0, kind)
+    w = LANES // 2
     while w >= 1:
         for j in range(w):
-            if use_max:
-                acc[j] = acc[j + w] if acc[j + w] > acc[j] else acc[j]
-            else:
-                acc[j] = acc[j] + acc[j + w]
+            acc[j] = _lane_step(acc[j], acc[j + w], 1, MAX if kind == MAX else SUM)
         w = w // 2
     return acc[0]
 
@@ -66,45 +86,15 @@ cdef inline floating _fold(floating* acc, bint use_max) noexcept nogil:
 cdef inline floating _row_max(const floating* x, Py_ssize_t n) noexcept nogil:
     """max of x[0:n] ignoring NaN (x[0] starts every lane). A NaN in a row still makes the
     whole softmax row NaN, through its exp and the row's sum, as NumPy's NaN max does."""
-    cdef floating acc[LANES]
-    cdef Py_ssize_t i = 0, j
-    for j in range(LANES):
-        acc[j] = x[0]
-    while i + LANES <= n:
-        for j in range(LANES):
-            acc[j] = x[i + j] if x[i + j] > acc[j] else acc[j]
-        i = i + LANES
-    for j in range(n - i):
-        acc[j] = x[i + j] if x[i + j] > acc[j] else acc[j]
-    return _fold(acc, True)
+    return _lanes(x, x, n, MAX)
 
 
 cdef inline floating _sum(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef floating acc[LANES]
-    cdef Py_ssize_t i = 0, j
-    for j in range(LANES):
-        acc[j] = 0
-    while i + LANES <= n:
-        for j in range(LANES):
-            acc[j] = acc[j] + x[i + j]
-        i = i + LANES
-    for j in range(n - i):
-        acc[j] = acc[j] + x[i + j]
-    return _fold(acc, False)
+    return _lanes(x, x, n, SUM)
 
 
 cdef inline floating _dot(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
-    cdef floating acc[LANES]
-    cdef Py_ssize_t i = 0, j
-    for j in range(LANES):
-        acc[j] = 0
-    while i + LANES <= n:
-        for j in range(LANES):
-            acc[j] = acc[j] + x[i + j] * y[i + j]
-        i = i + LANES
-    for j in range(n - i):
-        acc[j] = acc[j] + x[i + j] * y[i + j]
-    return _fold(acc, False)
+    return _lanes(x, y, n, DOT)
 
 
 cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t C, bint log_) noexcept nogil:
