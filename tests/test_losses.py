@@ -443,3 +443,27 @@ def test_legacy_size_average_and_reduce(backend):
         assert F.mse_loss(x, y, size_average=False).item() == 10.0
     with pytest.warns(UserWarning):
         assert F.mse_loss(x, y, reduce=False).shape == (2,)
+
+
+def test_cross_entropy_backward_after_a_backend_switch():
+    """The op calls the backward of the backend that ran its forward: each saves its own kind
+    of array (the Cython kernels the softmax, NumPy the log-probabilities)."""
+    if "cython" not in cgrad.backends.available():
+        pytest.skip("cython backend not built")
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal((64, 300)).astype(np.float32)
+    t_np = rng.integers(0, 300, 64)
+    grads = {}
+    previous = cgrad.get_backend()
+    try:
+        for first, second in (("cython", "numpy"), ("numpy", "cython"), ("numpy", "numpy")):
+            cgrad.set_backend(first)
+            x = cgrad.tensor(x_np, requires_grad=True)
+            loss = cgrad.nn.functional.cross_entropy(x, cgrad.tensor(t_np))
+            cgrad.set_backend(second)
+            loss.backward()
+            grads[first, second] = x.grad.numpy()
+    finally:
+        cgrad.set_backend(previous)
+    for g in grads.values():
+        np.testing.assert_allclose(g, grads["numpy", "numpy"], rtol=1e-5, atol=1e-8)

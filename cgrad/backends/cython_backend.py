@@ -563,30 +563,40 @@ class CythonKernels(NumpyKernels):
 
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
-        """One fused pass per row: log_softmax, then the row's (weighted, smoothed) loss."""
+        """One fused pass per row. Without label smoothing the rows' softmax is saved (as
+        _Softmax) rather than the log-probabilities: backward then needs no exp."""
         if not self._ce_takes(logits, target, weight):
             return super().cross_entropy_forward(logits, target, weight, ignore_index,
                                                  label_smoothing)
         n, c = logits.shape
-        log_probs = np.empty((n, c), logits.dtype)
+        rows = np.empty((n, c), logits.dtype)
         losses = np.empty(n, logits.dtype)
+        probs = not label_smoothing > 0
         _rd.cross_entropy_(logits.reshape(-1), target,
                            logits[:0, 0] if weight is None else weight, ignore_index,
-                           label_smoothing, log_probs.reshape(-1), losses, n, c)
-        return losses, log_probs
+                           label_smoothing, rows.reshape(-1), losses, n, c, probs)
+        return losses, (_Softmax(rows) if probs else rows)
 
-    def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
+    def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0):
-        if not (self._ce_takes(log_probs, target, weight) and type(g_rows) is _ndarray
-                and g_rows.shape == target.shape and _usable(g_rows, log_probs.dtype)):
-            return super().cross_entropy_backward(log_probs, target, g_rows, weight,
-                                                  ignore_index, label_smoothing)
-        n, c = log_probs.shape
-        out = np.empty((n, c), log_probs.dtype)
+        probs = type(saved) is _Softmax
+        rows = saved.p if probs else saved
+        if probs and type(g_rows) is _ndarray:      # the op's g_rows: one row each, any layout
+            g_rows = np.ascontiguousarray(g_rows, rows.dtype)
+        if not (self._ce_takes(rows, target, weight) and type(g_rows) is _ndarray
+                and g_rows.shape == target.shape and _usable(g_rows, rows.dtype)):
+            if probs:                   # NumPy's backward reads log-probabilities
+                with np.errstate(divide="ignore"):
+                    rows = np.log(rows)
+            return super().cross_entropy_backward(rows, target, g_rows, weight, ignore_index,
+                                                  label_smoothing)
+        n, c = rows.shape
+        out = np.empty((n, c), rows.dtype)
         w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
-        _rd.cross_entropy_backward_(log_probs.reshape(-1), target, g_rows,
-                                    log_probs[:0, 0] if weight is None else weight,
-                                    ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c)
+        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_rows,
+                                    rows[:0, 0] if weight is None else weight,
+                                    ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
+                                    probs)
         return out
 
     def soft_cross_entropy_forward(self, logits, probs):
@@ -882,6 +892,15 @@ def _drop(shape, dim):
         return ()
     axes = {int(a) % len(shape) for a in dim}
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+class _Softmax:
+    """What the fused cross-entropy forward saves for its backward: the rows' softmax. Only
+    this backend reads it (the op calls the backward of the backend that ran the forward)."""
+    __slots__ = ("p",)
+
+    def __init__(self, p):
+        self.p = p
 
 
 def _blas_mat(x):

@@ -345,7 +345,8 @@ class NumpyKernels:
         (PyTorch's label smoothing; w = 1 without weight), and 0 where t_n == ignore_index.
         logits (N, C) float32/64 (never written); target (N,) int64, every non-ignored entry in
         [0, C); weight (C,) of logits' dtype or None; all C-contiguous (the ops make them so).
-        log_probs is saved for backward.
+        The second result is what this backend's cross_entropy_backward reads (another backend
+        may save something else: the op calls the backward of the backend that ran forward).
         """
         n, c = logits.shape
         log_probs = self.log_softmax(logits, 1)

@@ -109,20 +109,22 @@ class CrossEntropy(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
         x, target, weight = _contiguous(x, target, weight)
-        losses, log_probs = B.kernels.cross_entropy_forward(x, target, weight, ignore_index,
-                                                            label_smoothing)
-        ctx.save_for_backward(log_probs)
+        # saved: what this backend's backward reads (log-probabilities, or the softmax)
+        ctx.kernels = B.kernels
+        losses, saved = ctx.kernels.cross_entropy_forward(x, target, weight, ignore_index,
+                                                          label_smoothing)
+        ctx.save_for_backward(saved)
         ctx.args = (target, weight, ignore_index, label_smoothing, reduction,
                     _class_denominator(target, weight, ignore_index, reduction))
         return reduce(losses, reduction, ctx.args[5])
 
     @staticmethod
     def backward(ctx, g):
-        log_probs, = ctx.saved_tensors
+        saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
-        dx = B.kernels.cross_entropy_backward(log_probs, target, g_rows, weight, ignore_index,
-                                              label_smoothing)
+        dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
+                                                label_smoothing)
         return dx, None, None, None, None, None
 
 

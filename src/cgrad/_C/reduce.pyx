@@ -182,12 +182,33 @@ cdef floating _ce_row(const floating* x, floating* lp, int64_t t, const floating
     return nll
 
 
+cdef floating _ce_probs_row(const floating* x, floating* p, int64_t t, const floating* w,
+                            bint has_w, bint valid, Py_ssize_t C) noexcept nogil:
+    """softmax of one row into p, and the row's loss -w[t] log_softmax(x)[t] with _ce_row's
+    bits (no label smoothing)"""
+    cdef floating m = _row_max(x, C), s, r, nll, zero = 0, one = 1
+    cdef Py_ssize_t i
+    _exp_into(x, m, p, C)
+    s = _sum(p, C)
+    r = one / s                 # only backward reads p: a product per element, not a division
+    for i in range(C):
+        p[i] = p[i] * r
+    if not valid:
+        return zero
+    nll = -((x[t] - m) - _log(s))
+    return nll * w[t] if has_w else nll
+
+
 def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
                    const floating[::1] weight, int64_t ignore_index, double label_smoothing,
-                   floating[::1] log_probs, floating[::1] losses, Py_ssize_t R, Py_ssize_t C):
+                   floating[::1] log_probs, floating[::1] losses, Py_ssize_t R, Py_ssize_t C,
+                   bint probs=False):
     """log_probs = log_softmax(logits) and losses[n] = (1 - eps) w[t_n] (-log_probs[n, t_n])
     + eps / C sum_c w_c (-log_probs[n, c]) (0 where t_n == ignore_index); weight may be
-    empty (w = 1). A target outside [0, C) raises IndexError."""
+    empty (w = 1). A target outside [0, C) raises IndexError. With probs, the rows get the
+    softmax instead, which backward reads without an exp (no label smoothing then)."""
+    if probs and label_smoothing > 0:
+        raise ValueError("probs=True takes no label smoothing")
     _check(logits.shape[0], R * C, "logits")
     _check(log_probs.shape[0], R * C, "log_probs")
     _check(target.shape[0], R, "target")
@@ -210,22 +231,30 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     cdef floating* lsp = &losses[0]
     for r in prange(R, nogil=True, schedule="static",
                     num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        lsp[r] = _ce_row(xp + r * C, lpp + r * C, tp[r], wp, has_w, tp[r] != ignore_index,
-                         keep, spread, C)
+        if probs:
+            lsp[r] = _ce_probs_row(xp + r * C, lpp + r * C, tp[r], wp, has_w,
+                                   tp[r] != ignore_index, C)
+        else:
+            lsp[r] = _ce_row(xp + r * C, lpp + r * C, tp[r], wp, has_w, tp[r] != ignore_index,
+                             keep, spread, C)
 
 
 cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, const floating* w,
                       bint has_w, floating g, floating keep, floating spread_c,
-                      floating w_sum, Py_ssize_t C) noexcept nogil:
+                      floating w_sum, bint probs, Py_ssize_t C) noexcept nogil:
     cdef floating w_t = w[t] if has_w else 1
     cdef floating picked = keep * w_t * g, total = picked, spread
     cdef floating zero = 0
     cdef Py_ssize_t i
     if spread_c != zero:
         total = picked + spread_c * w_sum * g
-    _exp_into(lp, zero, out, C)
-    for i in range(C):
-        out[i] = out[i] * total
+    if probs:                           # lp holds the softmax itself
+        for i in range(C):
+            out[i] = lp[i] * total
+    else:
+        _exp_into(lp, zero, out, C)
+        for i in range(C):
+            out[i] = out[i] * total
     out[t] = out[t] - picked
     if spread_c != zero:
         spread = spread_c * g
@@ -240,9 +269,10 @@ cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, const floati
 def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] target,
                             const floating[::1] g_rows, const floating[::1] weight,
                             int64_t ignore_index, double label_smoothing, double w_sum,
-                            floating[::1] out, Py_ssize_t R, Py_ssize_t C):
+                            floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
-    eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one)."""
+    eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
+    log_probs holds the softmax (cross_entropy_ with probs=True)."""
     _check(log_probs.shape[0], R * C, "log_probs")
     _check(out.shape[0], R * C, "out")
     _check(target.shape[0], R, "target")
@@ -267,10 +297,11 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     for r in prange(R, nogil=True, schedule="static",
                     num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         if tp[r] == ignore_index:
-            _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws, C)
+            _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws,
+                        probs, C)
         else:
             _ce_bwd_row(lpp + r * C, op + r * C, tp[r], wp, has_w, gp[r], keep, spread_c, ws,
-                        C)
+                        probs, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
