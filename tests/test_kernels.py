@@ -867,6 +867,14 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
                 exact=False)
     assert_same(ck_rows.cross_entropy_backward(want[1], target, g_rows, **kw), expect,
                 exact=False)                 # log-probabilities from elsewhere still work
+    for saved in (got[1], want[1]):          # added into a gradient buffer, in place
+        acc = np.full(shape, 0.25, dtype)
+        out = ck_rows.cross_entropy_backward(saved, target, g_rows, **kw, acc=acc)
+        assert out is acc
+        assert_same(acc, expect + dtype(0.25), exact=False)
+    acc = np.full(shape, 0.25, dtype)
+    assert REF.cross_entropy_backward(want[1], target, g_rows, **kw, acc=acc) is acc
+    assert_same(acc, expect + dtype(0.25), exact=False)
     probs = rng.dirichlet(np.ones(c), n).astype(dtype) if c else np.zeros(shape, dtype)
     for a, b in zip(ck_rows.soft_cross_entropy_forward(logits, probs),
                     REF.soft_cross_entropy_forward(logits, probs)):

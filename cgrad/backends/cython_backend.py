@@ -578,7 +578,7 @@ class CythonKernels(NumpyKernels):
         return losses, (_Softmax(rows) if probs else rows)
 
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
-                               label_smoothing=0.0):
+                               label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax
         rows = saved.p if probs else saved
         if probs and type(g_rows) is _ndarray:      # the op's g_rows: one row each, any layout
@@ -589,15 +589,16 @@ class CythonKernels(NumpyKernels):
                 with np.errstate(divide="ignore"):
                     rows = np.log(rows)
             return super().cross_entropy_backward(rows, target, g_rows, weight, ignore_index,
-                                                  label_smoothing)
+                                                  label_smoothing, acc)
         n, c = rows.shape
-        out = np.empty((n, c), rows.dtype)
+        add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
+        out = acc if add else np.empty((n, c), rows.dtype)
         w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
         _rd.cross_entropy_backward_(rows.reshape(-1), target, g_rows,
                                     rows[:0, 0] if weight is None else weight,
                                     ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
-                                    probs)
-        return out
+                                    probs, add)
+        return out if add or acc is None else _into(acc, out)
 
     def soft_cross_entropy_forward(self, logits, probs):
         if not (self._ce_takes(logits, np.empty(len(logits), np.int64), None)

@@ -362,12 +362,12 @@ class NumpyKernels:
         return np.where(valid, nll, _scalar(0, nll)), log_probs
 
     def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
-                               label_smoothing=0.0):
+                               label_smoothing=0.0, acc=None):
         """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
         log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous. Returns a new
-        array.
+        array, or acc with the gradient added when acc is given.
         """
         n, c = log_probs.shape
         valid = target != ignore_index
@@ -385,7 +385,7 @@ class NumpyKernels:
         if label_smoothing > 0:
             spread = _scalar(label_smoothing / c, g) * g[:, None]
             d -= spread * weight if weight is not None else spread
-        return d
+        return _into(acc, d)
 
     def soft_cross_entropy_forward(self, logits, probs):
         """Per-row cross entropy from class probabilities: (losses (N,), log_probs (N, C)),

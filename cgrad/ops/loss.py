@@ -105,6 +105,7 @@ class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
     ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices)"""
     grad_fn_name = "NllLossBackward0"
+    accumulates = True          # dx may be added straight into x's gradient buffer
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
@@ -119,12 +120,12 @@ class CrossEntropy(Op):
         return reduce(losses, reduction, ctx.args[5])
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
-                                                label_smoothing)
+                                                label_smoothing, acc[0])
         return dx, None, None, None, None, None
 
 

@@ -239,15 +239,35 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
                              keep, spread, C)
 
 
+cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating total,
+                                  floating picked, floating spread, bint probs) noexcept nogil:
+    """one element of a row's gradient, in the non-adding path's order"""
+    cdef floating d = (lp if probs else _exp(lp)) * total
+    if is_t:
+        d = d - picked
+    return d - spread * w if spread != 0 else d
+
+
 cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, const floating* w,
                       bint has_w, floating g, floating keep, floating spread_c,
-                      floating w_sum, bint probs, Py_ssize_t C) noexcept nogil:
+                      floating w_sum, bint probs, bint add, Py_ssize_t C) noexcept nogil:
     cdef floating w_t = w[t] if has_w else 1
     cdef floating picked = keep * w_t * g, total = picked, spread
-    cdef floating zero = 0
+    cdef floating zero = 0, acc_t = out[t] if add else 0
     cdef Py_ssize_t i
     if spread_c != zero:
         total = picked + spread_c * w_sum * g
+    if probs and add and spread_c == zero:
+        # into the gradient buffer in the pass; the target's element as acc + (p t - picked)
+        for i in range(C):
+            out[i] = out[i] + lp[i] * total
+        out[t] = acc_t + (lp[t] * total - picked)
+        return
+    if add:                             # the rare cases: the row first, then the sum
+        for i in range(C):
+            out[i] = out[i] + _ce_bwd_elem(lp[i], i == t, w[i] if has_w else 1, total, picked,
+                                           spread_c * g, probs)
+        return
     if probs:                           # lp holds the softmax itself
         for i in range(C):
             out[i] = lp[i] * total
@@ -269,10 +289,11 @@ cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, const floati
 def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] target,
                             const floating[::1] g_rows, const floating[::1] weight,
                             int64_t ignore_index, double label_smoothing, double w_sum,
-                            floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False):
+                            floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False,
+                            bint add=False):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
-    log_probs holds the softmax (cross_entropy_ with probs=True)."""
+    log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it."""
     _check(log_probs.shape[0], R * C, "log_probs")
     _check(out.shape[0], R * C, "out")
     _check(target.shape[0], R, "target")
@@ -298,10 +319,10 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
                     num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
         if tp[r] == ignore_index:
             _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws,
-                        probs, C)
+                        probs, add, C)
         else:
             _ce_bwd_row(lpp + r * C, op + r * C, tp[r], wp, has_w, gp[r], keep, spread_c, ws,
-                        probs, C)
+                        probs, add, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
