@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
-from cgrad._C._vmath cimport cgrad_expf
+from cgrad._C._vmath cimport cgrad_expf, cgrad_row_max, cgrad_row_maxf
 
 link_thread_count()
 
@@ -41,60 +41,52 @@ cdef inline floating _log(floating x) noexcept nogil:
         return log(x)
 
 
-# Row reductions keep LANES partial results, lane j taking the elements i = j mod LANES, and
-# combine the lanes in a fixed tree: GCC turns each lane loop into vector operations (one
-# AVX-512 register, two AVX2, four SSE2) without reordering anything, so every build gives
-# the same bits. (Four scalar accumulators ran ~1 element a cycle: the max and sum passes cost
-# as much as the exps.)
+# Row sums keep LANES partial results, lane j taking the elements i = j mod LANES, and add the
+# lanes in a fixed tree: GCC turns each lane loop into vector operations (one AVX-512
+# register, two AVX2, four SSE2) without reordering anything, so every build gives the same
+# bits. (Four scalar accumulators ran ~1 element a cycle.)
 cdef enum:
     LANES = 16
-    MAX = 0
-    SUM = 1
-    DOT = 2
-
-
-cdef inline floating _lane_step(floating acc, floating xi, floating yi, int kind) noexcept nogil:
-    if kind == MAX:                     # NaN-ignoring: a NaN never wins the comparison
-        return xi if xi > acc else acc
-    elif kind == SUM:
-        return acc + xi
-    return acc + xi * yi
 
 
 cdef inline floating _lanes(const floating* x, const floating* y, Py_ssize_t n,
-                            int kind) noexcept nogil:
-    """max, sum or dot of x[0:n] (and y) over LANES partial results, folded in a fixed tree
-    (kind is a literal at every call, so each inlined copy keeps one branch)"""
+                            bint dot) noexcept nogil:
+    """sum of x[0:n], or of x * y (dot is a literal at every call: each inlined copy keeps
+    one branch)"""
     cdef floating acc[LANES]
     cdef Py_ssize_t i = 0, j, w
     for j in range(LANES):
-        acc[j] = x[0] if kind == MAX else 0
+        acc[j] = 0
     while i + LANES <= n:
         for j in range(LANES):
-            acc[j] = _lane_step(acc[j], x[i + j], y[i + j] if kind == DOT else 0, kind)
+            acc[j] = acc[j] + (x[i + j] * y[i + j] if dot else x[i + j])
         i = i + LANES
     for j in range(n - i):
-        acc[j] = _lane_step(acc[j], x[i + j], y[i + j] if kind == DOT else 0, kind)
+        acc[j] = acc[j] + (x[i + j] * y[i + j] if dot else x[i + j])
     w = LANES // 2
     while w >= 1:
         for j in range(w):
-            acc[j] = _lane_step(acc[j], acc[j + w], 1, MAX if kind == MAX else SUM)
+            acc[j] = acc[j] + acc[j + w]
         w = w // 2
     return acc[0]
 
 
 cdef inline floating _row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    """max of x[0:n] ignoring NaN (x[0] starts every lane). A NaN in a row still makes the
-    whole softmax row NaN, through its exp and the row's sum, as NumPy's NaN max does."""
-    return _lanes(x, x, n, MAX)
+    """max of x[0:n] ignoring NaN (x[0] starts every lane; _vmath.pxd). A NaN in a row still
+    makes the whole softmax row NaN, through its exp and the row's sum, as NumPy's NaN max
+    does."""
+    if floating is float:
+        return cgrad_row_maxf(x, n)
+    else:
+        return cgrad_row_max(x, n)
 
 
 cdef inline floating _sum(const floating* x, Py_ssize_t n) noexcept nogil:
-    return _lanes(x, x, n, SUM)
+    return _lanes(x, x, n, False)
 
 
 cdef inline floating _dot(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
-    return _lanes(x, y, n, DOT)
+    return _lanes(x, y, n, True)
 
 
 cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t C, bint log_) noexcept nogil:
