@@ -1091,7 +1091,7 @@ def test_backend_uses_the_widest_build_where_it_runs():
     from cgrad.backends import cython_backend as cb
     suffix = cb.isa_levels()[0]
     for name, module in (("binary", cb._bn), ("optim", cb._optim), ("elementwise", cb._ew),
-                         ("reduce", cb._rd)):
+                         ("reduce", cb._rd), ("grad", cb._grad)):
         assert module.__name__ == f"cgrad._C.{name}{suffix}"
 
 

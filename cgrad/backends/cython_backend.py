@@ -21,7 +21,6 @@ import os
 import numpy as np
 
 from .. import _threads
-from .._C import grad as _grad
 from .numpy_backend import NumpyKernels, _into
 
 
@@ -83,6 +82,7 @@ def _kernels(name):
     raise AssertionError("unreachable")
 
 
+_grad = _kernels("grad")
 _bn = _kernels("binary")
 _ew = _kernels("elementwise")
 _optim = _kernels("optim")
