@@ -54,15 +54,23 @@ def _under_scipy(path):
                for d in (package, package + ".libs"))
 
 
+def _which_blas(before, after, under_scipy):
+    """The BLAS paths behind cgrad._C.linalg, from the BLAS libraries loaded before and after
+    its import: the new ones (scipy's own build), else those under scipy's directory (scipy
+    was imported first), else the only BLAS there is (NumPy and scipy share one build, as in
+    conda: NumPy's matmul then runs one thread too)."""
+    return (after - before) or {p for p in after if under_scipy(p)} or (
+        set(after) if len(after) == 1 else set())
+
+
 def load_linalg():
     """cgrad._C.linalg, with the BLAS it calls held at one thread while linalg shares each
-    product among the OpenMP threads itself. That BLAS is the one its import brought in
-    (scipy's), or, if scipy.linalg was loaded before, the one under scipy's directory; where
-    neither is found (one BLAS for NumPy and scipy), BLAS keeps the threads and linalg none."""
+    product among the OpenMP threads itself (see _which_blas; where it is not found, BLAS
+    keeps its threads and linalg cuts nothing)."""
     before = {c.filepath for c in _blas_controllers()}
     module = importlib.import_module("cgrad._C.linalg")
     after = {c.filepath for c in _blas_controllers()}
-    own = (after - before) or {p for p in after if _under_scipy(p)}
+    own = _which_blas(before, after, _under_scipy)
     _own_blas.update(own)
     module.share_threads(bool(own))
     for c in _blas_controllers():

@@ -142,3 +142,19 @@ def test_shared_gemm_same_bits_over_random_shapes():
             linalg.gemm_(ta, tb, m, n, k, a, m if ta else k, b, k if tb else n, 1.0, c, n)
             outs.append(c)
         np.testing.assert_array_equal(outs[0], outs[1], err_msg=f"{dtype} {ta} {tb} {m} {n} {k}")
+
+
+def test_which_blas_cgrad_holds_at_one_thread():
+    from cgrad._threads import _which_blas
+    numpy_blas, scipy_blas = "/x/numpy.libs/openblas64.so", "/x/scipy.libs/openblas.so"
+    in_scipy = lambda p: "/scipy" in p                       # noqa: E731
+    assert _which_blas({numpy_blas}, {numpy_blas, scipy_blas}, in_scipy) == {scipy_blas}
+    # scipy.linalg imported before cgrad: found under scipy's directory
+    both = {numpy_blas, scipy_blas}
+    assert _which_blas(both, both, in_scipy) == {scipy_blas}
+    # one BLAS shared by NumPy and scipy (conda): that one
+    shared = {"/env/lib/libopenblas.so"}
+    assert _which_blas(shared, shared, in_scipy) == shared
+    # two BLAS, neither scipy's: none (BLAS keeps its threads, linalg cuts nothing)
+    other = {"/a/libmkl_rt.so", "/b/libopenblas.so"}
+    assert _which_blas(other, other, in_scipy) == set()
