@@ -113,7 +113,7 @@ COMPILED = {
     "accumulate_", "zero_", "sum_to_shape",
     "add", "sub", "mul", "div", "maximum", "minimum",
     "mul_backward", "div_backward", "maximum_backward", "minimum_backward",
-    "exp_backward", "log_backward", "sqrt_backward", "tanh_backward", "sigmoid",
+    "exp_backward", "log_backward", "sqrt_backward", "tanh", "tanh_backward", "sigmoid",
     "sigmoid_backward", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu",
     "gelu_backward", "abs_backward", "clamp", "clamp_backward", "pow_scalar",
     "pow_scalar_backward",

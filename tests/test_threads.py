@@ -158,3 +158,24 @@ def test_which_blas_cgrad_holds_at_one_thread():
     # two BLAS, neither scipy's: none (BLAS keeps its threads, linalg cuts nothing)
     other = {"/a/libmkl_rt.so", "/b/libopenblas.so"}
     assert _which_blas(other, other, in_scipy) == set()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_slices_give_one_calls_bits(dtype):
+    """At two threads a big tanh runs as slices on a thread pool: NumPy's result, bit for bit,
+    for sizes that are and are not whole multiples of the slices."""
+    from cgrad.backends.cython_backend import CythonKernels, _sliced_ufunc
+    k = CythonKernels()
+    rng = np.random.default_rng(4)
+    for n in (1 << 21, 3 * 10**6 + 7):
+        x = (rng.standard_normal(n) * 4).astype(dtype)
+        x[::1000] = np.nan
+        for threads_n in (1, 2, 3):
+            cgrad.set_num_threads(threads_n)
+            np.testing.assert_array_equal(k.tanh(x), np.tanh(x))
+    cgrad.set_num_threads(2)
+    assert _sliced_ufunc(np.tanh, x) is not None
+    assert _sliced_ufunc(np.tanh, x[::2]) is None          # strided: one NumPy call
+    assert _sliced_ufunc(np.tanh, x[:1000]) is None        # small: one NumPy call
+    cgrad.set_num_threads(1)
+    assert _sliced_ufunc(np.tanh, x) is None

@@ -396,6 +396,11 @@ class CythonKernels(NumpyKernels):
         return self._unary_backward(_ew.SQRT, lambda: super(CythonKernels, self).sqrt_backward(
             y, g, acc), y, g, acc)
 
+    def tanh(self, x):
+        """NumPy's SIMD tanh, on slices of a big array in parallel at two or more threads"""
+        out = _sliced_ufunc(np.tanh, x)
+        return out if out is not None else super().tanh(x)
+
     def tanh_backward(self, y, g, acc=None):
         return self._unary_backward(_ew.TANH, lambda: super(CythonKernels, self).tanh_backward(
             y, g, acc), y, g, acc)
@@ -893,6 +898,35 @@ def _drop(shape, dim):
         return ()
     axes = {int(a) % len(shape) for a in dim}
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+_ufunc_pool = [None]
+
+
+def _sliced_ufunc(ufunc, x, least=1 << 21):
+    """ufunc(x) cut into one slice per thread (the pool's threads and the caller) when
+    set_num_threads is above one and x has `least` elements or more, else None. NumPy's ufunc
+    loops release the GIL and compute each element alone, so the bits are those of one call.
+    Waking a pool thread costs ~50-100 us here: tanh at 10^6 gained nothing, at 10^7 it went
+    from 4.1 to 2.4 ms."""
+    threads = _threads.get_num_threads()
+    if (threads < 2 or type(x) is not _ndarray or x.size < least or not _float(x.dtype)
+            or not x.flags.c_contiguous):
+        return None
+    pool = _ufunc_pool[0]
+    if pool is None or pool._max_workers < threads - 1:
+        from concurrent.futures import ThreadPoolExecutor
+        pool = _ufunc_pool[0] = ThreadPoolExecutor(threads - 1, "cgrad-ufunc")
+    out = np.empty(x.shape, x.dtype)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    step = (xf.size // threads + 63) // 64 * 64          # slices start at whole 64s
+    cuts = list(range(0, xf.size, step)) + [xf.size]
+    jobs = [pool.submit(ufunc, xf[lo:hi], out=of[lo:hi])
+            for lo, hi in zip(cuts[1:-1], cuts[2:])]
+    ufunc(xf[:cuts[1]], out=of[:cuts[1]])
+    for job in jobs:
+        job.result()
+    return out
 
 
 class _Softmax:
