@@ -1,5 +1,8 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
+from cython cimport floating
+from libc.math cimport exp
+
 cdef extern from *:
     """
     #include <stdint.h>
@@ -34,6 +37,15 @@ cdef extern from *:
     }
     """
     float cgrad_expf(float a) noexcept nogil
+
+
+cdef inline floating vexp(floating x) noexcept nogil:
+    """e**x: cgrad_expf for float32; libm for float64 (not vectorised: the adapter uses np.exp
+    for float64 arrays)"""
+    if floating is float:
+        return cgrad_expf(x)
+    else:
+        return exp(x)
 
 # The row max as explicit 16-lane vector operations (GCC/Clang vector extensions: one AVX-512
 # register, two AVX2 or four SSE2 ones). Written as a select per lane, GCC kept it scalar.

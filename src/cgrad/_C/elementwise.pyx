@@ -10,9 +10,9 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport erf, exp, fabs, fabsf
+from libc.math cimport erf, fabs, fabsf
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
-from cgrad._C._vmath cimport cgrad_expf
+from cgrad._C._vmath cimport vexp
 
 link_thread_count()
 
@@ -133,13 +133,6 @@ cdef inline floating _erf(floating x) noexcept nogil:
         return erf(x)
 
 
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return cgrad_expf(x)
-    else:
-        return exp(x)        # libm: not vectorised (the adapter uses np.exp for float64)
-
-
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
     """x**c for an integer 0 <= c <= 8 by repeated products (x*x*...)"""
     cdef floating one = 1, x2
@@ -197,7 +190,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UGeluErfExp:
         # the same, with exp(-x*x/2) computed here rather than passed in
         cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
-        pdf = _exp(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
+        pdf = vexp(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
     elif unop is UGeluTanh:
         k = <floating> SQRT_2_OVER_PI
@@ -222,7 +215,7 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return zero if x < zero else x
     elif unop is USigmoid:
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
-        r = _exp(-x if x >= zero else x)
+        r = vexp(-x if x >= zero else x)
         return (one if x >= zero else r) / (one + r)
     elif unop is ULeaky:
         return x if x > zero else x * p0

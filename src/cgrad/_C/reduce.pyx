@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
-from cgrad._C._vmath cimport cgrad_expf, cgrad_row_max, cgrad_row_maxf
+from cgrad._C._vmath cimport cgrad_expf, cgrad_row_max, cgrad_row_maxf, vexp
 
 link_thread_count()
 
@@ -25,13 +25,6 @@ cdef void _exp_into(const floating* x, floating m, floating* out, Py_ssize_t n) 
     else:
         for i in range(n):
             out[i] = cgrad_expf(x[i] - m)
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return cgrad_expf(x)
-    else:
-        return exp(x)
 
 
 cdef inline floating _log(floating x) noexcept nogil:
@@ -157,6 +150,22 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
 
 
 # ---- cross-entropy ------------------------------------------------------------------------
+cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t[::1] target,
+                   const floating[::1] weight, int64_t ignore_index, Py_ssize_t R,
+                   Py_ssize_t C) except -1:
+    """The sizes a cross-entropy call shares, and its targets in [0, C) (IndexError, as
+    PyTorch): 1 when a weight is given, else 0."""
+    _check(rows, R * C, rows_name)
+    _check(target.shape[0], R, "target")
+    if weight.shape[0] > 0:
+        _check(weight.shape[0], C, "weight")
+    cdef Py_ssize_t r
+    for r in range(R):
+        if target[r] != ignore_index and not (0 <= target[r] < C):
+            raise IndexError(f"Target {target[r]} is out of bounds.")
+    return weight.shape[0] > 0
+
+
 cdef floating _ce_row(const floating* x, floating* lp, int64_t t, const floating* w,
                       bint has_w, bint valid, floating keep, floating spread,
                       Py_ssize_t C) noexcept nogil:
@@ -202,16 +211,10 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     if probs and label_smoothing > 0:
         raise ValueError("probs=True takes no label smoothing")
     _check(logits.shape[0], R * C, "logits")
-    _check(log_probs.shape[0], R * C, "log_probs")
-    _check(target.shape[0], R, "target")
     _check(losses.shape[0], R, "losses")
-    cdef bint has_w = weight.shape[0] > 0
-    if has_w:
-        _check(weight.shape[0], C, "weight")
+    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
+                                R, C)
     cdef Py_ssize_t r
-    for r in range(R):
-        if target[r] != ignore_index and not (0 <= target[r] < C):
-            raise IndexError(f"Target {target[r]} is out of bounds.")
     if R * C == 0:
         return
     cdef floating keep = <floating> (1 - label_smoothing)
@@ -234,7 +237,7 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
 cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating total,
                                   floating picked, floating spread, bint probs) noexcept nogil:
     """one element of a row's gradient, in the non-adding path's order"""
-    cdef floating d = (lp if probs else _exp(lp)) * total
+    cdef floating d = (lp if probs else vexp(lp)) * total
     if is_t:
         d = d - picked
     return d - spread * w if spread != 0 else d
@@ -286,17 +289,11 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
     log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it."""
-    _check(log_probs.shape[0], R * C, "log_probs")
     _check(out.shape[0], R * C, "out")
-    _check(target.shape[0], R, "target")
     _check(g_rows.shape[0], R, "g_rows")
-    cdef bint has_w = weight.shape[0] > 0
-    if has_w:
-        _check(weight.shape[0], C, "weight")
+    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
+                                R, C)
     cdef Py_ssize_t r
-    for r in range(R):
-        if target[r] != ignore_index and not (0 <= target[r] < C):
-            raise IndexError(f"Target {target[r]} is out of bounds.")
     if R * C == 0:
         return
     cdef floating keep = <floating> (1 - label_smoothing)
