@@ -526,19 +526,20 @@ class CythonKernels(NumpyKernels):
         return x.size // C, C
 
     def softmax(self, x, dim):
-        rc = self._rows(x, dim)
-        if rc is None:
-            return super().softmax(x, dim)
-        out = np.empty(x.shape, x.dtype)
-        _rd.softmax_(x.reshape(-1), out.reshape(-1), *rc, False)
-        return out
+        out = self._softmax(x, dim, False)
+        return out if out is not None else super().softmax(x, dim)
 
     def log_softmax(self, x, dim):
+        out = self._softmax(x, dim, True)
+        return out if out is not None else super().log_softmax(x, dim)
+
+    def _softmax(self, x, dim, log_):
+        """(log_)softmax over rows in one compiled call, or None for other layouts"""
         rc = self._rows(x, dim)
         if rc is None:
-            return super().log_softmax(x, dim)
+            return None
         out = np.empty(x.shape, x.dtype)
-        _rd.softmax_(x.reshape(-1), out.reshape(-1), *rc, True)
+        _rd.softmax_(x.reshape(-1), out.reshape(-1), *rc, log_)
         return out
 
     def _softmax_backward(self, y, g, dim, log_, fallback):
