@@ -69,11 +69,11 @@ def load_linalg():
     keeps its threads and linalg cuts nothing)."""
     before = {c.filepath for c in _blas_controllers()}
     module = importlib.import_module("cgrad._C.linalg")
-    after = {c.filepath for c in _blas_controllers()}
-    own = _which_blas(before, after, _under_scipy)
+    controllers = _blas_controllers()
+    own = _which_blas(before, {c.filepath for c in controllers}, _under_scipy)
     _own_blas.update(own)
     module.share_threads(bool(own))
-    for c in _blas_controllers():
+    for c in controllers:
         if c.filepath in own:
             c.set_num_threads(1)
     return module

@@ -901,7 +901,7 @@ def _drop(shape, dim):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
-_ufunc_pool = [None]
+_ufunc_pool = [None, 0]     # the pool and its worker count
 
 
 def _sliced_ufunc(ufunc, x, least=1 << 21):
@@ -914,10 +914,13 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
     if (threads < 2 or type(x) is not _ndarray or x.size < least or not _float(x.dtype)
             or not x.flags.c_contiguous):
         return None
-    pool = _ufunc_pool[0]
-    if pool is None or pool._max_workers < threads - 1:
+    pool, workers = _ufunc_pool
+    if workers < threads - 1:
         from concurrent.futures import ThreadPoolExecutor
-        pool = _ufunc_pool[0] = ThreadPoolExecutor(threads - 1, "cgrad-ufunc")
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(threads - 1, "cgrad-ufunc")
+        _ufunc_pool[:] = pool, threads - 1
     out = np.empty(x.shape, x.dtype)
     xf, of = x.reshape(-1), out.reshape(-1)
     step = (xf.size // threads + 63) // 64 * 64          # slices start at whole 64s
