@@ -857,6 +857,7 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
     got = ck_rows.cross_entropy_forward(logits, target, **kw)
     want = REF.cross_entropy_forward(logits, target, **kw)
     assert_same(got[0], want[0], exact=False)
+    assert_ce_sums(got, want)
     if kw["label_smoothing"] > 0:            # the log-probabilities, as NumPy saves them
         assert_same(got[1], want[1], exact=False)
     else:                                    # the softmax, which backward reads without an exp
@@ -867,6 +868,10 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
                 exact=False)
     assert_same(ck_rows.cross_entropy_backward(want[1], target, g_rows, **kw), expect,
                 exact=False)                 # log-probabilities from elsewhere still work
+    g_all = dtype(0.75)                      # one g for every row (a "mean" or "sum")
+    assert_same(ck_rows.cross_entropy_backward(got[1], target, np.asarray(g_all), **kw),
+                REF.cross_entropy_backward(want[1], target, np.full(n, g_all), **kw),
+                exact=False)
     for saved in (got[1], want[1]):          # added into a gradient buffer, in place
         acc = np.full(shape, 0.25, dtype)
         out = ck_rows.cross_entropy_backward(saved, target, g_rows, **kw, acc=acc)
@@ -883,6 +888,18 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
                 REF.soft_cross_entropy_backward(want[1], probs, g_rows), exact=False)
 
 
+def assert_ce_sums(got, want):
+    """cross_entropy_forward's total (the losses' sum, in a fixed order: not NumPy's pairwise
+    one) and denominator (summed weights of the targets not ignored)"""
+    losses, _, total, denominator = got
+    assert type(total) is float and type(denominator) is float
+    assert np.isclose(total, float(np.sum(losses, dtype=np.float64)),
+                      rtol=TOL[losses.dtype]["rtol"] * 4, atol=1e-30)
+    assert np.isclose(total, want[2], rtol=TOL[losses.dtype]["rtol"] * 4,
+                      atol=TOL[losses.dtype]["atol"] * max(1, len(losses)))
+    assert np.isclose(denominator, want[3], rtol=1e-12)
+
+
 def test_cross_entropy_bad_target(ck_rows):
     logits = np.zeros((3, 4), np.float32)
     with pytest.raises(IndexError, match="Target 4 is out of bounds"):
@@ -894,9 +911,11 @@ def test_cross_entropy_bad_target(ck_rows):
 def test_cross_entropy_falls_back_for_other_layouts(ck_rows):
     logits = make("transposed", np.float32, (6, 4))
     target = np.array([0, 1, 2, 3, 0, 1], np.int32)
-    for a, b in zip(ck_rows.cross_entropy_forward(logits, target),
-                    REF.cross_entropy_forward(logits, target)):
+    got, want = (ck_rows.cross_entropy_forward(logits, target),
+                 REF.cross_entropy_forward(logits, target))
+    for a, b in zip(got[:2], want[:2]):
         assert_same(a, b, exact=False)
+    assert_ce_sums(got, want)
 
 
 @pytest.mark.parametrize("shape,dim", [((6, 5), None), ((6, 5), (0,)), ((6, 5), (1,)),
@@ -924,8 +943,8 @@ def test_row_kernels_same_bits_for_any_thread_count(ck_rows, threads):
     big = rng.standard_normal((1000, 300)).astype(np.float32)
 
     def run():
-        losses, lp = ck_rows.cross_entropy_forward(x, t, label_smoothing=0.1)
-        return (losses, lp, ck_rows.cross_entropy_backward(lp, t, losses),
+        losses, lp, total, _ = ck_rows.cross_entropy_forward(x, t, label_smoothing=0.1)
+        return (losses, lp, total, ck_rows.cross_entropy_backward(lp, t, losses),
                 ck_rows.softmax(x, 1), ck_rows.log_softmax_backward(lp, g, 1),
                 ck_rows.sum(big, None), ck_rows.sum(big, (0,)), ck_rows.mean(big, (1,)))
     one, two = threads(run)
@@ -1016,9 +1035,11 @@ def test_cross_entropy_hypothesis(n, c, dtype, weighted, smoothing, ignore, seed
     ignore_index = int(target[0]) if ignore and n else -100
     kw = dict(weight=rng.uniform(0.2, 3.0, c).astype(dtype) if weighted else None,
               ignore_index=ignore_index, label_smoothing=smoothing)
-    losses, lp = REF.cross_entropy_forward(logits, target, **kw)
+    want = REF.cross_entropy_forward(logits, target, **kw)
+    losses, lp = want[:2]
     got = k.cross_entropy_forward(logits, target, **kw)
     assert_same(got[0], losses, exact=False)
+    assert_ce_sums(got, want)
     assert_same(got[1].p if smoothing == 0 else got[1], np.exp(lp) if smoothing == 0 else lp,
                 exact=False)
     g_rows = rng.uniform(0.0, 2.0, n).astype(dtype)
@@ -1155,13 +1176,22 @@ def test_wide_elementwise_and_rows_same_bits(dtype, isa):
             mod.unary_(op, x, o, 0.1 if op != mod.CLAMP else -1.0, 1.0)
             res.append(o)
         outs.append(res)
+    t = rng.integers(0, 3, 40)
     for rmod in (rbase, ravx):
         res = []
-        xs = x[:4000].reshape(40, 100)
-        for log_ in (False, True):
-            o = np.empty_like(xs)
-            rmod.softmax_(xs.reshape(-1), o.reshape(-1), 40, 100, log_)
-            res.append(o)
+        for c in (3, 10, 16, 37, 100):       # the masked tails of the row max, exp and sums
+            xs = x[:40 * c].reshape(40, c)
+            for log_ in (False, True):
+                o = np.empty_like(xs)
+                rmod.softmax_(xs.reshape(-1), o.reshape(-1), 40, c, log_)
+                res.append(o)
+            for probs, smoothing in ((True, 0.0), (False, 0.1)):
+                o, losses = np.empty_like(xs), np.empty(40, dtype)
+                with np.errstate(all="ignore"):
+                    total, _ = rmod.cross_entropy_(xs.reshape(-1), t, xs[:0, 0], -100,
+                                                   smoothing, o.reshape(-1), losses, 40, c,
+                                                   probs)
+                res += [o, losses, np.array(total)]
         o = np.empty_like(x)
         rmod.exp_(x, o)
         res.append(o)
@@ -1194,3 +1224,14 @@ def test_wide_binary_same_bits(dtype, isa):
         outs.append(res)
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cross_entropy_one_g_for_all_rows_stays_compiled(ck_rows, monkeypatch):
+    """A "mean" or "sum" hands backward one 0-d g: the compiled kernel takes it as it is."""
+    rng = np.random.default_rng(13)
+    logits, target = rng.standard_normal((6, 10)).astype(np.float32), rng.integers(0, 10, 6)
+    _, saved, _, _ = ck_rows.cross_entropy_forward(logits, target)
+    want = REF.cross_entropy_backward(np.log(saved.p), target, np.full(6, np.float32(0.5)))
+    monkeypatch.setattr(NumpyKernels, "cross_entropy_backward", None)   # no fallback
+    assert_same(ck_rows.cross_entropy_backward(saved, target, np.asarray(np.float32(0.5))),
+                want, exact=False)

@@ -346,10 +346,15 @@ def test_cross_entropy_kernels_contract(dtype):
     w = rng.uniform(0.5, 2, 4).astype(dtype)
     g = rng.standard_normal(5).astype(dtype)
     before = logits.copy()
-    losses, log_probs = k.cross_entropy_forward(logits, target, w, -100, 0.25)
+    losses, log_probs, total, denominator = k.cross_entropy_forward(logits, target, w, -100,
+                                                                    0.25)
     np.testing.assert_array_equal(logits, before)              # input never written
     assert losses.shape == (5,) and losses.dtype == dtype and log_probs.dtype == dtype
     assert losses[2] == 0                                      # ignored row
+    assert total == float(losses.sum())
+    assert np.isclose(denominator, w[[0, 3, 1, 2]].sum(dtype=np.float64), rtol=1e-12)
+    with pytest.raises(IndexError, match="Target 4 is out of bounds."):
+        k.cross_entropy_forward(logits, np.array([0, 3, -100, 4, 2]), w)
     ref_logp = logits.astype(np.float64) - np.log(np.exp(logits.astype(np.float64)).sum(1,
                                                                                  keepdims=True))
     expected = 0.75 * w[1] * -ref_logp[3, 1] + 0.25 / 4 * -(w * ref_logp[3]).sum()
@@ -360,6 +365,9 @@ def test_cross_entropy_kernels_contract(dtype):
     a = 0.75 * w[1] * np.eye(4)[1] + 0.25 / 4 * w
     np.testing.assert_allclose(d[3], g[3] * (a.sum() * np.exp(ref_logp[3]) - a), rtol=1e-5,
                                atol=1e-6)
+    np.testing.assert_array_equal(                             # a 0-d g: the same g every row
+        k.cross_entropy_backward(log_probs, target, np.asarray(g[3]), w, -100, 0.25),
+        k.cross_entropy_backward(log_probs, target, np.full(5, g[3]), w, -100, 0.25))
     probs = rng.uniform(0, 2, (5, 4)).astype(dtype)            # rows need not sum to 1
     losses, log_probs = k.soft_cross_entropy_forward(logits, probs)
     np.testing.assert_allclose(losses, -(probs * ref_logp).sum(1), rtol=1e-5)
@@ -379,9 +387,11 @@ def test_active_backend_cross_entropy_kernels_match_numpy(backend):
         for args in [(None, -100, 0.0), (w, -100, 0.1), (None, 2, 0.3), (w, 0, 0.0)]:
             target = rng.integers(0, 7, 9)
             target[3] = args[1]                                # one ignored row
-            lo, lpo = k.cross_entropy_forward(logits, target, *args)
-            lr, lpr = ref.cross_entropy_forward(logits, target, *args)
+            lo, lpo, to, do = k.cross_entropy_forward(logits, target, *args)
+            lr, lpr, tr, dr = ref.cross_entropy_forward(logits, target, *args)
             np.testing.assert_allclose(lo, lr, **TOL[dtype])
+            np.testing.assert_allclose(to, tr, rtol=TOL[dtype]["rtol"], atol=1e-5)
+            assert np.isclose(do, dr, rtol=1e-12)
             np.testing.assert_allclose(k.cross_entropy_backward(lpo, target, g, *args),
                                        ref.cross_entropy_backward(lpr, target, g, *args),
                                        **TOL[dtype])

@@ -578,19 +578,20 @@ class CythonKernels(NumpyKernels):
         rows = np.empty((n, c), logits.dtype)
         losses = np.empty(n, logits.dtype)
         probs = not label_smoothing > 0
-        _rd.cross_entropy_(logits.reshape(-1), target,
-                           logits[:0, 0] if weight is None else weight, ignore_index,
-                           label_smoothing, rows.reshape(-1), losses, n, c, probs)
-        return losses, (_Softmax(rows) if probs else rows)
+        total, denominator = _rd.cross_entropy_(
+            logits.reshape(-1), target, logits[:0, 0] if weight is None else weight,
+            ignore_index, label_smoothing, rows.reshape(-1), losses, n, c, probs)
+        return losses, (_Softmax(rows) if probs else rows), total, denominator
 
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax
         rows = saved.p if probs else saved
-        if probs and type(g_rows) is _ndarray:      # the op's g_rows: one row each, any layout
+        if probs and type(g_rows) is _ndarray and g_rows.ndim:   # one g each, any layout
             g_rows = np.ascontiguousarray(g_rows, rows.dtype)
         if not (self._ce_takes(rows, target, weight) and type(g_rows) is _ndarray
-                and g_rows.shape == target.shape and _usable(g_rows, rows.dtype)):
+                and (g_rows.shape == target.shape or g_rows.ndim == 0)
+                and _usable(g_rows, rows.dtype)):
             if probs:                   # NumPy's backward reads log-probabilities
                 with np.errstate(divide="ignore"):
                     rows = np.log(rows)
@@ -600,7 +601,7 @@ class CythonKernels(NumpyKernels):
         add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
         out = acc if add else np.empty((n, c), rows.dtype)
         w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
-        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_rows,
+        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_rows.reshape(-1),
                                     rows[:0, 0] if weight is None else weight,
                                     ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
                                     probs, add)

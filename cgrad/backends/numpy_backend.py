@@ -339,18 +339,26 @@ class NumpyKernels:
     # ---- losses ------------------------------------------------------------------------------
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
-        """Per-row cross entropy from class indices: (losses (N,), log_probs (N, C)).
+        """Per-row cross entropy from class indices: (losses (N,), log_probs (N, C), total,
+        denominator).
 
         loss_n = (1 - eps) * w[t_n] * -log_probs[n, t_n] + eps / C * sum_c w_c * -log_probs[n, c]
         (PyTorch's label smoothing; w = 1 without weight), and 0 where t_n == ignore_index.
-        logits (N, C) float32/64 (never written); target (N,) int64, every non-ignored entry in
-        [0, C); weight (C,) of logits' dtype or None; all C-contiguous (the ops make them so).
+        logits (N, C) float32/64 (never written); target (N,) int64 (an entry neither
+        ignore_index nor in [0, C) raises IndexError); weight (C,) of logits' dtype or None;
+        all C-contiguous (the ops make them so).
         The second result is what this backend's cross_entropy_backward reads (another backend
         may save something else: the op calls the backward of the backend that ran forward).
+        total is the sum of the losses (a float, of logits' precision) and denominator (a
+        float) what a mean divides it by: the summed weights of the targets not ignored (their
+        count without weight), as PyTorch's nll_loss.
         """
         n, c = logits.shape
-        log_probs = self.log_softmax(logits, 1)
         valid = target != ignore_index
+        bad = valid & ((target < 0) | (target >= c))
+        if bad.any():
+            raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
+        log_probs = self.log_softmax(logits, 1)
         safe = np.where(valid, target, 0)
         nll = -log_probs[np.arange(n), safe]
         if weight is not None:
@@ -359,15 +367,18 @@ class NumpyKernels:
             smooth = -(log_probs * weight if weight is not None else log_probs).sum(axis=1)
             nll = (_scalar(1 - label_smoothing, nll) * nll
                    + _scalar(label_smoothing / c, nll) * smooth)
-        return np.where(valid, nll, _scalar(0, nll)), log_probs
+        losses = np.where(valid, nll, _scalar(0, nll))
+        denominator = float(valid.sum() if weight is None
+                            else weight[target[valid]].sum(dtype=np.float64))
+        return losses, log_probs, float(losses.sum()), denominator
 
     def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
         """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
-        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous. Returns a new
-        array, or acc with the gradient added when acc is given.
+        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous, or 0-d: one
+        g for every row. Returns a new array, or acc with the gradient added when acc is given.
         """
         n, c = log_probs.shape
         valid = target != ignore_index

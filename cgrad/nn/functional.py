@@ -251,7 +251,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
                            f"'{_tname(rows._data.dtype)}'")
     n_classes = rows.shape[1]
-    t = _check_targets(t, n_classes, ignore_index)
+    if t._data.dtype != np.int64:           # the kernels check the values
+        t = Tensor._make(t._data.astype(np.int64))
     w = _class_weight(weight, n_classes, rows.dtype)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else LS.CrossEntropy
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction)

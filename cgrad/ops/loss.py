@@ -11,16 +11,21 @@ from ..autograd.function import Op
 from .reduce import broadcast
 
 
-def reduce(losses, reduction, denominator=None):
+def reduce(losses, reduction, denominator=None, total=None):
     """losses unreduced, summed, or summed and divided (by their count unless a denominator,
-    e.g. the sum of the class weights, is given)."""
+    e.g. the sum of the class weights, is given). total: their sum, if a kernel made it."""
     if reduction == "none":
         return losses
-    total = B.kernels.sum(losses, None, False)
+    if total is None:
+        total = B.kernels.sum(losses, None, False)
+    else:
+        total = losses.dtype.type(total)
     if reduction == "sum":
         return np.asarray(total, dtype=losses.dtype)
     if denominator is None:
         return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
+    if denominator:                     # (np.errstate alone costs more than the division)
+        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
 
@@ -32,9 +37,8 @@ def spread(g, shape, reduction, denominator=None):
         return g
     if reduction == "mean":
         n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)
-    return broadcast(g, shape)
+        g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)   # neither warns
+    return broadcast(g, shape) if shape else np.asarray(g)
 
 
 class MseLoss(Op):
@@ -110,20 +114,23 @@ class CrossEntropy(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
         x, target, weight = _contiguous(x, target, weight)
-        # saved: what this backend's backward reads (log-probabilities, or the softmax)
+        # saved: what this backend's backward reads (log-probabilities, or the softmax). The
+        # kernel also checks the targets and sums the losses and the mean's denominator.
         ctx.kernels = B.kernels
-        losses, saved = ctx.kernels.cross_entropy_forward(x, target, weight, ignore_index,
-                                                          label_smoothing)
+        losses, saved, total, denominator = ctx.kernels.cross_entropy_forward(
+            x, target, weight, ignore_index, label_smoothing)
         ctx.save_for_backward(saved)
-        ctx.args = (target, weight, ignore_index, label_smoothing, reduction,
-                    _class_denominator(target, weight, ignore_index, reduction))
-        return reduce(losses, reduction, ctx.args[5])
+        ctx.args = (target, weight, ignore_index, label_smoothing, reduction, denominator)
+        return reduce(losses, reduction, denominator, total)
 
     @staticmethod
     def backward(ctx, g, acc):
         saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
-        g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
+        if reduction == "none":
+            g_rows = np.ascontiguousarray(g)
+        else:                           # one g for every row (0-d): nothing to broadcast
+            g_rows = spread(g, (), reduction, denominator)
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
                                                 label_smoothing, acc[0])
         return dx, None, None, None, None, None

@@ -47,49 +47,229 @@ cdef inline floating vexp(floating x) noexcept nogil:
     else:
         return exp(x)
 
-# The row max as explicit 16-lane vector operations (GCC/Clang vector extensions: one AVX-512
-# register, two AVX2 or four SSE2 ones). Written as a select per lane, GCC kept it scalar.
-# A lane keeps its value when x is NaN or not larger (x[0] starts every lane), as
+# Row max and row sums as explicit 16-lane vector operations (GCC/Clang vector extensions: one
+# AVX-512 register per 16 floats, two AVX2 or four SSE2 ones). Written as loops over lanes, GCC
+# kept the max scalar, and it unrolled a sum's tail into scalar stores that the vector fold
+# then reloaded (a store-forwarding stall on every row: most of a 10-class row's time).
+# The last n % 16 elements load as one block, masked at AVX-512 and AVX2 (lanes past the end
+# are never read), padded with x[0] for the max and 0 for sums.
+# Max: a lane keeps its value when x is NaN or not larger (x[0] starts every lane), as
 # `x > m ? x : m`; the max is exact, so lanes and fold order change no bits.
+# Sums: lane j adds the elements i = j mod 16 in order, the lanes fold in a fixed tree
+# (j + 8, then + 4, + 2, + 1), so every ISA gives the same bits. A padding 0 changes no lane
+# (a lane starts at +0, so it is never -0).
 cdef extern from *:
     """
     #include <string.h>
     #if defined(__GNUC__)
+    #if defined(__AVX512F__) || defined(__AVX2__)
+    #include <immintrin.h>
+    #endif
     typedef float cgrad_v16sf __attribute__((vector_size(64)));
     typedef int cgrad_v16si __attribute__((vector_size(64)));
-    typedef double cgrad_v8df __attribute__((vector_size(64)));
-    typedef long long cgrad_v8di __attribute__((vector_size(64)));
-    #define CGRAD_VMAX(T, TI, LANES_, x, n, out) do {                               \\
+    typedef double cgrad_v16df __attribute__((vector_size(128)));
+    typedef long long cgrad_v16di __attribute__((vector_size(128)));
+
+    /* x[0:n] (0 <= n < 16), the other lanes `pad` */
+    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
+    #if defined(__AVX512F__)
+        return (cgrad_v16sf) _mm512_mask_loadu_ps(_mm512_set1_ps(pad),
+                                                  (__mmask16) ((1u << n) - 1u), x);
+    #elif defined(__AVX2__)
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) n), lane);
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) n - 8), lane);
+        __m256 p = _mm256_set1_ps(pad);
+        __m256 lo = _mm256_blendv_ps(p, _mm256_maskload_ps(x, m0), _mm256_castsi256_ps(m0));
+        __m256 hi = _mm256_blendv_ps(p, _mm256_maskload_ps(x + 8, m1), _mm256_castsi256_ps(m1));
+        cgrad_v16sf v;
+        memcpy(&v, &lo, 32);
+        memcpy((char*) &v + 32, &hi, 32);
+        return v;
+    #else
+        cgrad_v16sf v;
+        for (int j = 0; j < 16; j++) v[j] = j < n ? x[j] : pad;
+        return v;
+    #endif
+    }
+    CGRAD_ALWAYS_INLINE cgrad_v16df cgrad_tail(const double* x, Py_ssize_t n, double pad) {
+    #if defined(__AVX512F__)
+        __m512d p = _mm512_set1_pd(pad);
+        unsigned m = (1u << n) - 1u;
+        __m512d lo = _mm512_mask_loadu_pd(p, (__mmask8) (m & 0xffu), x);
+        __m512d hi = _mm512_mask_loadu_pd(p, (__mmask8) (m >> 8), x + 8);
+        cgrad_v16df v;
+        memcpy(&v, &lo, 64);
+        memcpy((char*) &v + 64, &hi, 64);
+        return v;
+    #else
+        cgrad_v16df v;
+        for (int j = 0; j < 16; j++) v[j] = j < n ? x[j] : pad;
+        return v;
+    #endif
+    }
+
+    /* The fold of 16 lanes: lane j + 8 into j, then + 4, + 2, + 1, in registers (through
+       memory, every level stalled on store forwarding) */
+    #if defined(__has_builtin)
+    #if __has_builtin(__builtin_shufflevector)
+    #define CGRAD_SHUFFLE 1
+    #endif
+    #endif
+    #ifdef CGRAD_SHUFFLE
+    #define CGRAD_FOLD(acc, op, out) do {                                              \\
+        __typeof__(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7)) a8 =         \\
+            op(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7),                  \\
+               __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15));           \\
+        __typeof__(__builtin_shufflevector(a8, a8, 0, 1, 2, 3)) a4 =                       \\
+            op(__builtin_shufflevector(a8, a8, 0, 1, 2, 3),                                \\
+               __builtin_shufflevector(a8, a8, 4, 5, 6, 7));                               \\
+        __typeof__(__builtin_shufflevector(a4, a4, 0, 1)) a2 =                             \\
+            op(__builtin_shufflevector(a4, a4, 0, 1), __builtin_shufflevector(a4, a4, 2, 3)); \\
+        out = op(a2[0], a2[1]);                                                        \\
+    } while (0)
+    #else
+    #define CGRAD_FOLD(acc, op, out) do {                                              \\
+        __typeof__(acc[0]) lanes[16];                                                  \\
+        memcpy(lanes, &acc, sizeof(acc));                                              \\
+        for (int w = 8; w >= 1; w /= 2)                                                \\
+            for (int j = 0; j < w; j++) lanes[j] = op(lanes[j], lanes[j + w]);         \\
+        out = lanes[0];                                                                \\
+    } while (0)
+    #endif
+    #define CGRAD_ADD(a, b) ((a) + (b))
+
+    /* cgrad_expf on 16 lanes: the same operations in the same order, so the same bits */
+    #define CGRAD_SEL(c, a, b) \\
+        ((cgrad_v16sf) (((cgrad_v16si) (a) & (c)) | ((cgrad_v16si) (b) & ~(c))))
+    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_vexpf(cgrad_v16sf a) {
+        const cgrad_v16sf zero = {0}, lo = zero - 104.0f, hi = zero + 88.8f;
+        const float magic = 12582912.0f;
+        cgrad_v16sf x = CGRAD_SEL(a < lo, lo, a);
+        x = CGRAD_SEL(x > hi, hi, x);
+        cgrad_v16sf fn = (x * 1.44269504088896341f + magic) - magic;
+        cgrad_v16si n = __builtin_convertvector(fn, cgrad_v16si), n1 = n >> 1;
+        cgrad_v16sf r = x - fn * 0.693359375f;
+        r = r - fn * -2.12194440e-4f;
+        cgrad_v16sf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        return p * (cgrad_v16sf) ((n1 + 127) << 23) * (cgrad_v16sf) ((n - n1 + 127) << 23);
+    }
+    /* out[i] = exp(x[i] - m) for i < n, and their sum as cgrad_row_sumf(out) adds it: one pass,
+       the sum in registers (reading out back after masked stores stalled: they do not
+       forward to loads) */
+    CGRAD_ALWAYS_INLINE float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) {
+        cgrad_v16sf acc = {0}, v;
+        Py_ssize_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            memcpy(&v, x + i, sizeof(v));
+            v = cgrad_vexpf(v - m);
+            memcpy(out + i, &v, sizeof(v));
+            acc = acc + v;
+        }
+        if (i < n) {
+            const cgrad_v16si lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+            cgrad_v16si keep = lane < (int) (n - i);
+            v = cgrad_vexpf(cgrad_tailf(x + i, n - i, 0) - m);
+            v = (cgrad_v16sf) ((cgrad_v16si) v & keep);
+    #if defined(__AVX512F__)
+            _mm512_mask_storeu_ps(out + i, (__mmask16) ((1u << (n - i)) - 1u), (__m512) v);
+    #else
+            for (int j = 0; j < n - i; j++) out[i + j] = v[j];
+    #endif
+            acc = acc + v;
+        }
+        float total;
+        CGRAD_FOLD(acc, CGRAD_ADD, total);
+        return total;
+    }
+    #define CGRAD_VMAX(T, TI, TAIL, x, n, out) do {                                  \\
         T acc, v;                                                                  \\
-        for (int j = 0; j < LANES_; j++) acc[j] = x[0];                            \\
+        for (int j = 0; j < 16; j++) acc[j] = x[0];                                \\
         Py_ssize_t i = 0;                                                          \\
-        for (; i + LANES_ <= n; i += LANES_) {                                     \\
+        for (; i + 16 <= n; i += 16) {                                             \\
             memcpy(&v, x + i, sizeof(v));                                          \\
             TI gt = (TI) (v > acc);                                                \\
             acc = (T) (((TI) v & gt) | ((TI) acc & ~gt));                           \\
         }                                                                          \\
+        if (i < n) {                                                               \\
+            v = TAIL(x + i, n - i, x[0]);                                          \\
+            TI gt = (TI) (v > acc);                                                \\
+            acc = (T) (((TI) v & gt) | ((TI) acc & ~gt));                           \\
+        }                                                                          \\
         out = acc[0];                                                              \\
-        for (int j = 1; j < LANES_; j++) out = acc[j] > out ? acc[j] : out;        \\
-        for (; i < n; i++) out = x[i] > out ? x[i] : out;                          \\
+        for (int j = 1; j < 16; j++) out = acc[j] > out ? acc[j] : out;            \\
+    } while (0)
+    #define CGRAD_VSUM(T, S, TAIL, x, y, n, dot, out) do {                           \\
+        T acc = {0}, v, w;                                                         \\
+        Py_ssize_t i = 0;                                                          \\
+        for (; i + 16 <= n; i += 16) {                                             \\
+            memcpy(&v, x + i, sizeof(v));                                          \\
+            if (dot) { memcpy(&w, y + i, sizeof(w)); v = v * w; }                  \\
+            acc = acc + v;                                                         \\
+        }                                                                          \\
+        if (i < n) {                                                               \\
+            v = TAIL(x + i, n - i, 0);                                             \\
+            if (dot) v = v * TAIL(y + i, n - i, 0);                                \\
+            acc = acc + v;                                                         \\
+        }                                                                          \\
+        CGRAD_FOLD(acc, CGRAD_ADD, out);                                           \\
     } while (0)
     CGRAD_ALWAYS_INLINE float cgrad_row_maxf(const float* x, Py_ssize_t n) {
-        float out; CGRAD_VMAX(cgrad_v16sf, cgrad_v16si, 16, x, n, out); return out;
+        float out; CGRAD_VMAX(cgrad_v16sf, cgrad_v16si, cgrad_tailf, x, n, out); return out;
     }
     CGRAD_ALWAYS_INLINE double cgrad_row_max(const double* x, Py_ssize_t n) {
-        double out; CGRAD_VMAX(cgrad_v8df, cgrad_v8di, 8, x, n, out); return out;
+        double out; CGRAD_VMAX(cgrad_v16df, cgrad_v16di, cgrad_tail, x, n, out); return out;
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
+                                             int dot) {
+        float out; CGRAD_VSUM(cgrad_v16sf, float, cgrad_tailf, x, y, n, dot, out); return out;
+    }
+    CGRAD_ALWAYS_INLINE double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n,
+                                             int dot) {
+        double out; CGRAD_VSUM(cgrad_v16df, double, cgrad_tail, x, y, n, dot, out); return out;
     }
     #else
+    #define CGRAD_SMAX(x, n, out) do {                                                \\
+        out = x[0];                                                                \\
+        for (Py_ssize_t i = 1; i < n; i++) out = x[i] > out ? x[i] : out;          \\
+    } while (0)
+    #define CGRAD_SSUM(S, x, y, n, dot, out) do {                                     \\
+        S lanes[16] = {0};                                                         \\
+        for (Py_ssize_t i = 0; i < n; i++) lanes[i % 16] += dot ? x[i] * y[i] : x[i];\\
+        for (int w_ = 8; w_ >= 1; w_ /= 2)                                         \\
+            for (int j = 0; j < w_; j++) lanes[j] = lanes[j] + lanes[j + w_];      \\
+        out = lanes[0];                                                            \\
+    } while (0)
     CGRAD_ALWAYS_INLINE float cgrad_row_maxf(const float* x, Py_ssize_t n) {
-        float out = x[0];
-        for (Py_ssize_t i = 1; i < n; i++) out = x[i] > out ? x[i] : out;
-        return out;
+        float out; CGRAD_SMAX(x, n, out); return out;
     }
+    CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
+                                             int dot);
+    CGRAD_ALWAYS_INLINE float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i++) out[i] = cgrad_expf(x[i] - m);
+        return cgrad_row_sumf(out, out, n, 0);
+    }
+
     CGRAD_ALWAYS_INLINE double cgrad_row_max(const double* x, Py_ssize_t n) {
-        double out = x[0];
-        for (Py_ssize_t i = 1; i < n; i++) out = x[i] > out ? x[i] : out;
-        return out;
+        double out; CGRAD_SMAX(x, n, out); return out;
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
+                                             int dot) {
+        float out; CGRAD_SSUM(float, x, y, n, dot, out); return out;
+    }
+    CGRAD_ALWAYS_INLINE double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n,
+                                             int dot) {
+        double out; CGRAD_SSUM(double, x, y, n, dot, out); return out;
     }
     #endif
     """
     float cgrad_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
     double cgrad_row_max(const double* x, Py_ssize_t n) noexcept nogil
+    float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n, int dot) noexcept nogil
+    double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n, int dot) noexcept nogil
+    float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil

@@ -12,19 +12,39 @@ from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
 from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
-from cgrad._C._vmath cimport cgrad_expf, cgrad_row_max, cgrad_row_maxf, vexp
+from cgrad._C._vmath cimport (cgrad_expf, cgrad_row_max, cgrad_row_maxf, cgrad_row_sum,
+                              cgrad_row_sumf, cgrad_exp_sumf, vexp)
 
 link_thread_count()
 
+cdef enum:
+    LANES = 16
+
+
 cdef void _exp_into(const floating* x, floating m, floating* out, Py_ssize_t n) noexcept nogil:
     """out[i] = exp(x[i] - m)"""
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, j, full = n - n % LANES
     if floating is double:
         for i in range(n):
             out[i] = exp(x[i] - m)
     else:
-        for i in range(n):
+        for i in range(full):
             out[i] = cgrad_expf(x[i] - m)
+        # The last n % LANES as one masked block (GCC vectorises the conditional loads and
+        # stores at AVX2 and AVX-512): as a scalar tail, a 10-class row took 10 scalar exps.
+        for j in range(LANES):
+            if full + j < n:
+                out[full + j] = cgrad_expf(x[full + j] - m)
+
+
+cdef inline floating _exp_sum(const floating* x, floating m, floating* out,
+                             Py_ssize_t n) noexcept nogil:
+    """_exp_into, then the sum of out as _sum adds it, in one pass for float32"""
+    if floating is float:
+        return cgrad_exp_sumf(x, m, out, n)
+    else:
+        _exp_into(x, m, out, n)
+        return _sum(out, n)
 
 
 cdef inline floating _log(floating x) noexcept nogil:
@@ -34,34 +54,14 @@ cdef inline floating _log(floating x) noexcept nogil:
         return log(x)
 
 
-# Row sums keep LANES partial results, lane j taking the elements i = j mod LANES, and add the
-# lanes in a fixed tree: GCC turns each lane loop into vector operations (one AVX-512
-# register, two AVX2, four SSE2) without reordering anything, so every build gives the same
-# bits. (Four scalar accumulators ran ~1 element a cycle.)
-cdef enum:
-    LANES = 16
-
-
 cdef inline floating _lanes(const floating* x, const floating* y, Py_ssize_t n,
                             bint dot) noexcept nogil:
-    """sum of x[0:n], or of x * y (dot is a literal at every call: each inlined copy keeps
-    one branch)"""
-    cdef floating acc[LANES]
-    cdef Py_ssize_t i = 0, j, w
-    for j in range(LANES):
-        acc[j] = 0
-    while i + LANES <= n:
-        for j in range(LANES):
-            acc[j] = acc[j] + (x[i + j] * y[i + j] if dot else x[i + j])
-        i = i + LANES
-    for j in range(n - i):
-        acc[j] = acc[j] + (x[i + j] * y[i + j] if dot else x[i + j])
-    w = LANES // 2
-    while w >= 1:
-        for j in range(w):
-            acc[j] = acc[j] + acc[j + w]
-        w = w // 2
-    return acc[0]
+    """sum of x[0:n], or of x * y, over 16 lanes folded in a fixed tree (_vmath.pxd: the same
+    bits at every ISA and thread count)"""
+    if floating is float:
+        return cgrad_row_sumf(x, y, n, dot)
+    else:
+        return cgrad_row_sum(x, y, n, dot)
 
 
 cdef inline floating _row_max(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -86,8 +86,7 @@ cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t C, bint log_
     # out holds exp(x - max) first: log_softmax then overwrites it with x - max - log(sum)
     cdef floating m = _row_max(x, C), s, lse
     cdef Py_ssize_t i
-    _exp_into(x, m, out, C)
-    s = _sum(out, C)
+    s = _exp_sum(x, m, out, C)
     if log_:
         lse = _log(s)
         for i in range(C):
@@ -189,8 +188,7 @@ cdef floating _ce_probs_row(const floating* x, floating* p, int64_t t, const flo
     bits (no label smoothing)"""
     cdef floating m = _row_max(x, C), s, r, nll, zero = 0, one = 1
     cdef Py_ssize_t i
-    _exp_into(x, m, p, C)
-    s = _sum(p, C)
+    s = _exp_sum(x, m, p, C)
     r = one / s                 # only backward reads p: a product per element, not a division
     for i in range(C):
         p[i] = p[i] * r
@@ -207,7 +205,9 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     """log_probs = log_softmax(logits) and losses[n] = (1 - eps) w[t_n] (-log_probs[n, t_n])
     + eps / C sum_c w_c (-log_probs[n, c]) (0 where t_n == ignore_index); weight may be
     empty (w = 1). A target outside [0, C) raises IndexError. With probs, the rows get the
-    softmax instead, which backward reads without an exp (no label smoothing then)."""
+    softmax instead, which backward reads without an exp (no label smoothing then).
+    Returns (sum of the losses, in a fixed order; summed weights of the targets not ignored,
+    their count without weight): what a "sum" or "mean" reduction needs, with no more calls."""
     if probs and label_smoothing > 0:
         raise ValueError("probs=True takes no label smoothing")
     _check(logits.shape[0], R * C, "logits")
@@ -215,12 +215,17 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
                                 R, C)
     cdef Py_ssize_t r
+    cdef double denominator = 0
+    cdef const int64_t* tp = &target[0] if R else NULL
+    for r in range(R):
+        if tp[r] != ignore_index:
+            denominator += weight[tp[r]] if has_w else 1
     if R * C == 0:
-        return
+        losses[:] = 0           # C == 0: every target was ignored (any other raised)
+        return 0.0, denominator
     cdef floating keep = <floating> (1 - label_smoothing)
     cdef floating spread = <floating> (label_smoothing / C) if label_smoothing > 0 else 0
     cdef const floating* xp = &logits[0]
-    cdef const int64_t* tp = &target[0]
     cdef const floating* wp = &weight[0] if has_w else xp
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
@@ -232,6 +237,7 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
         else:
             lsp[r] = _ce_row(xp + r * C, lpp + r * C, tp[r], wp, has_w, tp[r] != ignore_index,
                              keep, spread, C)
+    return _sum(lsp, R), denominator
 
 
 cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating total,
@@ -288,9 +294,12 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
                             bint add=False):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
-    log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it."""
+    log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it.
+    g_rows holds one g'_n per row, or one for all rows (a "sum" or "mean" reduction)."""
     _check(out.shape[0], R * C, "out")
-    _check(g_rows.shape[0], R, "g_rows")
+    cdef Py_ssize_t g_step = 0 if g_rows.shape[0] == 1 else 1
+    if g_step:
+        _check(g_rows.shape[0], R, "g_rows")
     cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
                                 R, C)
     cdef Py_ssize_t r
@@ -310,8 +319,8 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
             _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws,
                         probs, add, C)
         else:
-            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], wp, has_w, gp[r], keep, spread_c, ws,
-                        probs, add, C)
+            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], wp, has_w, gp[r * g_step], keep,
+                        spread_c, ws, probs, add, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
