@@ -585,11 +585,11 @@ class CythonKernels(NumpyKernels):
 
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
-        probs = type(saved) is _Softmax
-        rows = saved.p if probs else saved
+        probs = type(saved) is _Softmax         # this backend's forward took these rows,
+        rows = saved.p if probs else saved      # target and weight: no need to check again
         if probs and type(g_rows) is _ndarray and g_rows.ndim:   # one g each, any layout
             g_rows = np.ascontiguousarray(g_rows, rows.dtype)
-        if not (self._ce_takes(rows, target, weight) and type(g_rows) is _ndarray
+        if not ((probs or self._ce_takes(rows, target, weight)) and type(g_rows) is _ndarray
                 and (g_rows.shape == target.shape or g_rows.ndim == 0)
                 and _usable(g_rows, rows.dtype)):
             if probs:                   # NumPy's backward reads log-probabilities

@@ -68,7 +68,6 @@ cdef extern from *:
     typedef float cgrad_v16sf __attribute__((vector_size(64)));
     typedef int cgrad_v16si __attribute__((vector_size(64)));
     typedef double cgrad_v16df __attribute__((vector_size(128)));
-    typedef long long cgrad_v16di __attribute__((vector_size(128)));
 
     /* x[0:n] (0 <= n < 16), the other lanes `pad` */
     CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
@@ -117,7 +116,7 @@ cdef extern from *:
     #endif
     #endif
     #ifdef CGRAD_SHUFFLE
-    #define CGRAD_FOLD(acc, op, out) do {                                              \\
+    #define CGRAD_FOLD(acc, op, sop, out) do {                                         \\
         __typeof__(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7)) a8 =         \\
             op(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7),                  \\
                __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15));           \\
@@ -126,18 +125,23 @@ cdef extern from *:
                __builtin_shufflevector(a8, a8, 4, 5, 6, 7));                               \\
         __typeof__(__builtin_shufflevector(a4, a4, 0, 1)) a2 =                             \\
             op(__builtin_shufflevector(a4, a4, 0, 1), __builtin_shufflevector(a4, a4, 2, 3)); \\
-        out = op(a2[0], a2[1]);                                                        \\
+        out = sop(a2[0], a2[1]);                                                       \\
     } while (0)
     #else
-    #define CGRAD_FOLD(acc, op, out) do {                                              \\
-        __typeof__(acc[0]) lanes[16];                                                  \\
-        memcpy(lanes, &acc, sizeof(acc));                                              \\
+    #define CGRAD_FOLD(acc, op, sop, out) do {                                         \\
+        __typeof__(acc[0]) lanes_[16];                                                 \\
+        memcpy(lanes_, &acc, sizeof(acc));                                             \\
         for (int w = 8; w >= 1; w /= 2)                                                \\
-            for (int j = 0; j < w; j++) lanes[j] = op(lanes[j], lanes[j + w]);         \\
-        out = lanes[0];                                                                \\
+            for (int j = 0; j < w; j++) lanes_[j] = sop(lanes_[j], lanes_[j + w]);     \\
+        out = lanes_[0];                                                               \\
     } while (0)
     #endif
     #define CGRAD_ADD(a, b) ((a) + (b))
+    #define CGRAD_MAX1(a, b) ((b) > (a) ? (b) : (a))
+    /* b > a ? b : a per lane, for any vector type (a lane of a stays when b is NaN) */
+    #define CGRAD_MAX(a, b) __extension__ ({                                          \\
+        __typeof__((b) > (a)) gt_ = (b) > (a);                                         \\
+        (__typeof__(a)) (((__typeof__(gt_)) (b) & gt_) | ((__typeof__(gt_)) (a) & ~gt_)); })
 
     /* cgrad_expf on 16 lanes: the same operations in the same order, so the same bits */
     #define CGRAD_SEL(c, a, b) \\
@@ -184,25 +188,19 @@ cdef extern from *:
             acc = acc + v;
         }
         float total;
-        CGRAD_FOLD(acc, CGRAD_ADD, total);
+        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, total);
         return total;
     }
-    #define CGRAD_VMAX(T, TI, TAIL, x, n, out) do {                                  \\
+    #define CGRAD_VMAX(T, TAIL, x, n, out) do {                                      \\
         T acc, v;                                                                  \\
         for (int j = 0; j < 16; j++) acc[j] = x[0];                                \\
         Py_ssize_t i = 0;                                                          \\
         for (; i + 16 <= n; i += 16) {                                             \\
             memcpy(&v, x + i, sizeof(v));                                          \\
-            TI gt = (TI) (v > acc);                                                \\
-            acc = (T) (((TI) v & gt) | ((TI) acc & ~gt));                           \\
+            acc = CGRAD_MAX(acc, v);                                               \\
         }                                                                          \\
-        if (i < n) {                                                               \\
-            v = TAIL(x + i, n - i, x[0]);                                          \\
-            TI gt = (TI) (v > acc);                                                \\
-            acc = (T) (((TI) v & gt) | ((TI) acc & ~gt));                           \\
-        }                                                                          \\
-        out = acc[0];                                                              \\
-        for (int j = 1; j < 16; j++) out = acc[j] > out ? acc[j] : out;            \\
+        if (i < n) acc = CGRAD_MAX(acc, TAIL(x + i, n - i, x[0]));                 \\
+        CGRAD_FOLD(acc, CGRAD_MAX, CGRAD_MAX1, out);                                   \\
     } while (0)
     #define CGRAD_VSUM(T, S, TAIL, x, y, n, dot, out) do {                           \\
         T acc = {0}, v, w;                                                         \\
@@ -217,13 +215,13 @@ cdef extern from *:
             if (dot) v = v * TAIL(y + i, n - i, 0);                                \\
             acc = acc + v;                                                         \\
         }                                                                          \\
-        CGRAD_FOLD(acc, CGRAD_ADD, out);                                           \\
+        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, out);                                           \\
     } while (0)
     CGRAD_ALWAYS_INLINE float cgrad_row_maxf(const float* x, Py_ssize_t n) {
-        float out; CGRAD_VMAX(cgrad_v16sf, cgrad_v16si, cgrad_tailf, x, n, out); return out;
+        float out; CGRAD_VMAX(cgrad_v16sf, cgrad_tailf, x, n, out); return out;
     }
     CGRAD_ALWAYS_INLINE double cgrad_row_max(const double* x, Py_ssize_t n) {
-        double out; CGRAD_VMAX(cgrad_v16df, cgrad_v16di, cgrad_tail, x, n, out); return out;
+        double out; CGRAD_VMAX(cgrad_v16df, cgrad_tail, x, n, out); return out;
     }
     CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
                                              int dot) {
