@@ -587,11 +587,15 @@ class CythonKernels(NumpyKernels):
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
         rows = saved.p if probs else saved      # target and weight: no need to check again
-        if probs and type(g_rows) is _ndarray and g_rows.ndim:   # one g each, any layout
-            g_rows = np.ascontiguousarray(g_rows, rows.dtype)
-        if not ((probs or self._ce_takes(rows, target, weight)) and type(g_rows) is _ndarray
-                and (g_rows.shape == target.shape or g_rows.ndim == 0)
-                and _usable(g_rows, rows.dtype)):
+        g_all = None                            # one g for every row, as a float
+        if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:
+            g_all, g_each = float(g_rows), rows[:0, 0]
+        else:                                   # one g each, any layout
+            g_each = (np.ascontiguousarray(g_rows, rows.dtype)
+                      if probs and type(g_rows) is _ndarray else g_rows)
+        if not ((probs or self._ce_takes(rows, target, weight)) and type(g_each) is _ndarray
+                and (g_all is not None or g_each.shape == target.shape)
+                and _usable(g_each, rows.dtype)):
             if probs:                   # NumPy's backward reads log-probabilities
                 with np.errstate(divide="ignore"):
                     rows = np.log(rows)
@@ -601,10 +605,10 @@ class CythonKernels(NumpyKernels):
         add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
         out = acc if add else np.empty((n, c), rows.dtype)
         w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
-        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_rows.reshape(-1),
+        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_each,
                                     rows[:0, 0] if weight is None else weight,
                                     ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
-                                    probs, add)
+                                    probs, add, 0.0 if g_all is None else g_all)
         return out if add or acc is None else _into(acc, out)
 
     def soft_cross_entropy_forward(self, logits, probs):

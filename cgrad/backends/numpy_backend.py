@@ -377,8 +377,8 @@ class NumpyKernels:
         """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
-        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous, or 0-d: one
-        g for every row. Returns a new array, or acc with the gradient added when acc is given.
+        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous, or a NumPy
+        scalar of its dtype (or 0-d array): one g for every row. Returns a new array, or acc with the gradient added when acc is given.
         """
         n, c = log_probs.shape
         valid = target != ignore_index

@@ -35,10 +35,12 @@ def spread(g, shape, reduction, denominator=None):
     the denominator repeated ("mean"). A read-only broadcast view where repeated."""
     if reduction == "none":
         return g
+    if not shape:                       # one g for all: a NumPy scalar (its math is cheaper)
+        g = g[()]
     if reduction == "mean":
         n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
         g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)   # neither warns
-    return broadcast(g, shape) if shape else np.asarray(g)
+    return broadcast(g, shape) if shape else g
 
 
 class MseLoss(Op):
@@ -129,7 +131,7 @@ class CrossEntropy(Op):
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
         if reduction == "none":
             g_rows = np.ascontiguousarray(g)
-        else:                           # one g for every row (0-d): nothing to broadcast
+        else:                           # one g for every row: nothing to broadcast
             g_rows = spread(g, (), reduction, denominator)
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
                                                 label_smoothing, acc[0])

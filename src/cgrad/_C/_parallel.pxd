@@ -42,3 +42,11 @@ cdef inline int link_thread_count() except -1:
     import cgrad._C._threads           # PyCapsule_Import reads it as an attribute
     cgrad_nthreads_ptr = <int*> PyCapsule_Import(b"cgrad._C._threads.nthreads", 0)
     return 0
+
+
+cdef inline bint parallel(Py_ssize_t work) noexcept nogil:
+    """Whether a kernel with this many elements runs its blocks in an OpenMP region; below
+    MIN_PARALLEL (or at one thread) they run in a plain loop instead, as the same blocks, so
+    the same bits. (`prange(use_threads_if=False)` still enters a one-thread region: ~0.3 us
+    of libgomp team set-up per call, most of a small kernel's time.)"""
+    return work >= MIN_PARALLEL and cgrad_threads() > 1

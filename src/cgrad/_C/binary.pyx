@@ -9,7 +9,7 @@ full-size temporary, and the same bits for any thread count.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
-from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 
 link_thread_count()
 
@@ -150,9 +150,12 @@ cdef void _fwd(binop* t, const floating* x, int xm, const floating* y, int ym, f
                Py_ssize_t R, Py_ssize_t C) noexcept nogil:
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, ntask = ((R + RB - 1) // RB) * ncc, task
-    for task in prange(ntask, schedule="static", num_threads=cgrad_threads(),
-                       use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
-        _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
+    if ntask > 1 and parallel(R * C):
+        for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
+            _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
+    else:
+        for task in range(ntask):
+            _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
 
 
 cdef Py_ssize_t _length(int mode, Py_ssize_t R, Py_ssize_t C):
@@ -347,10 +350,14 @@ cdef int _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
         free(pa)
         free(pb)
         return -1
-    for task in prange(ntask, schedule="static", num_threads=cgrad_threads(),
-                       use_threads_if=ntask > 1 and R * C >= MIN_PARALLEL):
-        _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
-                  R, C, RB, CC, ncc)
+    if ntask > 1 and parallel(R * C):
+        for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
+            _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
+                      R, C, RB, CC, ncc)
+    else:
+        for task in range(ntask):
+            _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
+                      R, C, RB, CC, ncc)
     if na:
         _combine(ga, add_a, pa, na // _length_nogil(xm, R, C), _length_nogil(xm, R, C))
     if nb:

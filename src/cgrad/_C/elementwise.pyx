@@ -11,7 +11,7 @@ NumPy rounds a Python number.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport erf, fabs, fabsf
-from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport vexp
 
 link_thread_count()
@@ -260,11 +260,16 @@ cdef void _bwd(unop* t, const floating* s, const floating* aux, const floating* 
                floating* out, bint add, floating p0, floating p1, int flags, bint has_aux,
                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
-                   flags, min(<Py_ssize_t> BLOCK, n - i))
+    if parallel(n):
+        for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
+                       flags, min(<Py_ssize_t> BLOCK, n - i))
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
+                       flags, min(<Py_ssize_t> BLOCK, n - i))
 
 
 cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, floating p1,
@@ -284,10 +289,14 @@ cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, flo
 cdef void _fwd(unop* t, const floating* x, floating* out, floating p0, floating p1, int flags,
                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _fwd_block(t, x + i, out + i, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
+    if parallel(n):
+        for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _fwd_block(t, x + i, out + i, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _fwd_block(t, x + i, out + i, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
 
 
 cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
@@ -359,27 +368,43 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
     cdef floating zero = 0, one = 1, half = 0.5, e
     cdef floating k = <floating> SQRT_2_OVER_PI, c = <floating> GELU_C
     if op == NEG_ABS:
-        for i in prange(n, schedule="static",
-                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-            out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
+        if parallel(n):
+            for i in prange(n, schedule="static", num_threads=cgrad_threads()):
+                out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
+        else:
+            for i in range(n):
+                out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
     elif op == SIGMOID_FROM_EXP:
         # sigmoid(x) = 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1
-        for i in prange(n, schedule="static",
-                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-            e = aux[i]
-            out[i] = (one if x[i] >= zero else e) / (one + e)
+        if parallel(n):
+            for i in prange(n, schedule="static", num_threads=cgrad_threads()):
+                e = aux[i]
+                out[i] = (one if x[i] >= zero else e) / (one + e)
+        else:
+            for i in range(n):
+                e = aux[i]
+                out[i] = (one if x[i] >= zero else e) / (one + e)
     elif op == NEG_HALF_SQUARE:
-        for i in prange(n, schedule="static",
-                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-            out[i] = <floating> -0.5 * x[i] * x[i]
+        if parallel(n):
+            for i in prange(n, schedule="static", num_threads=cgrad_threads()):
+                out[i] = <floating> -0.5 * x[i] * x[i]
+        else:
+            for i in range(n):
+                out[i] = <floating> -0.5 * x[i] * x[i]
     elif op == GELU_TANH_INNER:
-        for i in prange(n, schedule="static",
-                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-            out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
+        if parallel(n):
+            for i in prange(n, schedule="static", num_threads=cgrad_threads()):
+                out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
+        else:
+            for i in range(n):
+                out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
     else:
-        for i in prange(n, schedule="static",
-                        num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-            out[i] = half * x[i] * (one + aux[i])
+        if parallel(n):
+            for i in prange(n, schedule="static", num_threads=cgrad_threads()):
+                out[i] = half * x[i] * (one + aux[i])
+        else:
+            for i in range(n):
+                out[i] = half * x[i] * (one + aux[i])
 
 
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,

@@ -3,7 +3,7 @@ Callers pass C-contiguous 1-D views of equal length and one dtype."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
-from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 
 link_thread_count()
 
@@ -13,17 +13,23 @@ def accumulate_(floating[::1] acc, const floating[::1] g):
     cdef Py_ssize_t i, n = acc.shape[0]
     if n == 0:
         return
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        acc[i] += g[i]
+    if parallel(n):
+        for i in prange(n, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            acc[i] += g[i]
+    else:
+        for i in range(n):
+            acc[i] += g[i]
 
 
 def accumulate_scalar_(floating[::1] acc, floating g):
     """acc += g for one scalar g (a broadcast 0-d or size-1 gradient)"""
     cdef Py_ssize_t i, n = acc.shape[0]
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        acc[i] += g
+    if parallel(n):
+        for i in prange(n, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            acc[i] += g
+    else:
+        for i in range(n):
+            acc[i] += g
 
 
 def zero_(floating[::1] a):

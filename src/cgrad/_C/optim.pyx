@@ -6,7 +6,7 @@ dtype; arrays a step does not use may be any 1-element array of that dtype."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
-from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 
 link_thread_count()
 
@@ -91,11 +91,16 @@ def sgd_(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
     cdef const floating* gp = &g[0]
     cdef floating* bp = &buf[0] if use_mom else pp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
-                   nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
+    if parallel(n):
+        for b in prange(nb, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
+                       nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
+                       nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
 
 
 # ---- Adam / AdamW ----------------------------------------------------------------------------
@@ -191,12 +196,18 @@ def adam_(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
     cdef floating* vp = &v[0]
     cdef floating* xp = &vmax[0] if amsgrad else vp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
-                    min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
-                    bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
+    if parallel(n):
+        for b in prange(nb, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
+                        min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
+                        bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
+                        min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
+                        bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
 
 
 # ---- RMSprop ---------------------------------------------------------------------------------
@@ -286,13 +297,20 @@ def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[:
     cdef floating* bp = &buf[0] if use_mom else sp
     cdef floating* ap = &a[0] if centered else sp
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
-                       ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
-                       w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
-                       maximize)
+    if parallel(n):
+        for b in prange(nb, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
+                           ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
+                           w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
+                           maximize)
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
+                           ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
+                           w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
+                           maximize)
 
 
 # ---- Adagrad ---------------------------------------------------------------------------------
@@ -336,8 +354,13 @@ def adagrad_(floating[::1] p, const floating[::1] g, floating[::1] s, double lr,
     cdef const floating* gp = &g[0]
     cdef floating* sp = &s[0]
     nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=n >= MIN_PARALLEL):
-        i = b * BLOCK
-        _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
-                       use_wd, maximize)
+    if parallel(n):
+        for b in prange(nb, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            i = b * BLOCK
+            _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
+                           use_wd, maximize)
+    else:
+        for b in range(nb):
+            i = b * BLOCK
+            _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
+                           use_wd, maximize)

@@ -11,7 +11,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
-from cgrad._C._parallel cimport MIN_PARALLEL, cgrad_threads, link_thread_count
+from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf, cgrad_row_max, cgrad_row_maxf, cgrad_row_sum,
                               cgrad_row_sumf, cgrad_exp_sumf, vexp)
 
@@ -149,9 +149,13 @@ def softmax_(const floating[::1] x, floating[::1] out, Py_ssize_t R, Py_ssize_t 
     cdef const floating* xp = &x[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t b, B = _block_rows(C)
-    for b in prange((R + B - 1) // B, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
+    if parallel(R * C):
+        for b in prange((R + B - 1) // B, nogil=True, schedule="static",
+                        num_threads=cgrad_threads()):
+            _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
+    else:
+        for b in range((R + B - 1) // B):
+            _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
 
 
 cdef void _softmax_bwd_row(const floating* y, const floating* g, floating* out, Py_ssize_t C,
@@ -181,9 +185,12 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
     cdef const floating* gp = &g[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
+    if parallel(R * C):
+        for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
+    else:
+        for r in range(R):
+            _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
 
 
 # ---- cross-entropy ------------------------------------------------------------------------
@@ -283,10 +290,15 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
     cdef Py_ssize_t b, B = _block_rows(C)
-    for b in prange((R + B - 1) // B, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
-                  spread, lsp + b * B, min(B, R - b * B), C, probs)
+    if parallel(R * C):
+        for b in prange((R + B - 1) // B, nogil=True, schedule="static",
+                        num_threads=cgrad_threads()):
+            _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
+                      spread, lsp + b * B, min(B, R - b * B), C, probs)
+    else:
+        for b in range((R + B - 1) // B):
+            _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
+                      spread, lsp + b * B, min(B, R - b * B), C, probs)
     return _sum(lsp, R), denominator
 
 
@@ -299,9 +311,12 @@ cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating t
     return d - spread * w if spread != 0 else d
 
 
-cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, const floating* w,
-                      bint has_w, floating g, floating keep, floating spread_c,
-                      floating w_sum, bint probs, bint add, Py_ssize_t C) noexcept nogil:
+cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, int64_t ignore_index,
+                      const floating* w, bint has_w, floating g, floating keep,
+                      floating spread_c, floating w_sum, bint probs, bint add,
+                      Py_ssize_t C) noexcept nogil:
+    if t == ignore_index:       # the row's gradient is 0 (NumpyKernels: g' = 0, target 0)
+        t, g = 0, 0
     cdef floating w_t = w[t] if has_w else 1
     cdef floating picked = keep * w_t * g, total = picked, spread
     cdef floating zero = 0, acc_t = out[t] if add else 0
@@ -341,13 +356,14 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
                             const floating[::1] g_rows, const floating[::1] weight,
                             int64_t ignore_index, double label_smoothing, double w_sum,
                             floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False,
-                            bint add=False):
+                            bint add=False, double g_all=0):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
     log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it.
-    g_rows holds one g'_n per row, or one for all rows (a "sum" or "mean" reduction)."""
+    g_rows holds one g'_n per row; empty, g_all is every row's (a "sum" or "mean" reduction)."""
     _check(out.shape[0], R * C, "out")
-    cdef Py_ssize_t g_step = 0 if g_rows.shape[0] == 1 else 1
+    cdef floating g_one = <floating> g_all
+    cdef Py_ssize_t g_step = 1 if g_rows.shape[0] else 0
     if g_step:
         _check(g_rows.shape[0], R, "g_rows")
     cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
@@ -357,20 +373,20 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
         return
     cdef floating keep = <floating> (1 - label_smoothing)
     cdef floating spread_c = <floating> (label_smoothing / C) if label_smoothing > 0 else 0
-    cdef floating ws = <floating> w_sum, zero = 0
+    cdef floating ws = <floating> w_sum
     cdef const floating* lpp = &log_probs[0]
     cdef const int64_t* tp = &target[0]
-    cdef const floating* gp = &g_rows[0]
+    cdef const floating* gp = &g_rows[0] if g_step else &g_one
     cdef const floating* wp = &weight[0] if has_w else lpp
     cdef floating* op = &out[0]
-    for r in prange(R, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        if tp[r] == ignore_index:
-            _ce_bwd_row(lpp + r * C, op + r * C, 0, wp, has_w, zero, keep, spread_c, ws,
-                        probs, add, C)
-        else:
-            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], wp, has_w, gp[r * g_step], keep,
-                        spread_c, ws, probs, add, C)
+    if parallel(R * C):
+        for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
+                        gp[r * g_step], keep, spread_c, ws, probs, add, C)
+    else:
+        for r in range(R):
+            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
+                        gp[r * g_step], keep, spread_c, ws, probs, add, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
@@ -394,9 +410,12 @@ def soft_cross_entropy_(const floating[::1] logits, const floating[::1] probs,
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
+    if parallel(R * C):
+        for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
+    else:
+        for r in range(R):
+            lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
 
 
 cdef void _soft_ce_bwd_row(const floating* lp, const floating* p, floating g, floating* out,
@@ -423,9 +442,12 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
     cdef const floating* gp = &g_rows[0]
     cdef floating* op = &out[0]
     cdef Py_ssize_t r
-    for r in prange(R, nogil=True, schedule="static",
-                    num_threads=cgrad_threads(), use_threads_if=R * C >= MIN_PARALLEL):
-        _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
+    if parallel(R * C):
+        for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
+    else:
+        for r in range(R):
+            _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
 
 
 def exp_(const floating[::1] x, floating[::1] out):
