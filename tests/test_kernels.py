@@ -425,6 +425,7 @@ UNARY_BACKWARD = {
 UNARY_FORWARD = {
     "relu": (lambda k, x: k.relu(x), True),
     "sigmoid": (lambda k, x: k.sigmoid(x), False),
+    "tanh": (lambda k, x: k.tanh(x), True),
     "leaky_relu": (lambda k, x: k.leaky_relu(x, 0.01), True),
     "gelu": (lambda k, x: k.gelu(x), False),
     "gelu_tanh": (lambda k, x: k.gelu(x, "tanh"), True),
@@ -473,6 +474,9 @@ def test_unary_special_values(ck, dtype):
     with np.errstate(all="ignore"):
         for name, (call, exact) in UNARY_FORWARD.items():
             assert_same(call(ck, x), call(REF, x), exact)
+        for name in ("tanh", "relu"):        # the sign of a zero (allclose would not see it)
+            got, want = getattr(ck, name)(x), getattr(REF, name)(x)
+            np.testing.assert_array_equal(np.signbit(got[x == 0]), np.signbit(want[x == 0]))
         for name, (call, low, exact) in UNARY_BACKWARD.items():
             if name.startswith("gelu") or name.startswith("pow"):
                 continue        # kinks and overflow handled alike but not to the last bit
