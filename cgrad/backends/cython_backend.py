@@ -89,6 +89,7 @@ _optim = _kernels("optim")
 _rd = _kernels("reduce")
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_NONE = {d: np.empty(0, d) for d in (_F32, _F64)}   # "no weight" for the row kernels
 _FLOATS = (_F32, _F64)
 _ndarray = np.ndarray
 _FULL, _ROW, _COL, _SCALAR = _bn.FULL, _bn.ROW, _bn.COL, _bn.SCALAR
@@ -575,13 +576,15 @@ class CythonKernels(NumpyKernels):
             return super().cross_entropy_forward(logits, target, weight, ignore_index,
                                                  label_smoothing)
         n, c = logits.shape
-        rows = np.empty((n, c), logits.dtype)
-        losses = np.empty(n, logits.dtype)
+        dtype = logits.dtype
+        flat = np.empty(n * c, dtype)
+        losses = np.empty(n, dtype)
         probs = not label_smoothing > 0
         total, denominator = _rd.cross_entropy_(
-            logits.reshape(-1), target, logits[:0, 0] if weight is None else weight,
-            ignore_index, label_smoothing, rows.reshape(-1), losses, n, c, probs)
-        return losses, (_Softmax(rows) if probs else rows), total, denominator
+            logits.reshape(-1), target, _NONE[dtype] if weight is None else weight,
+            ignore_index, label_smoothing, flat, losses, n, c, probs)
+        rows = flat.reshape(n, c)
+        return losses, (_Softmax(rows, flat) if probs else rows), total, denominator
 
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
@@ -589,7 +592,7 @@ class CythonKernels(NumpyKernels):
         rows = saved.p if probs else saved      # target and weight: no need to check again
         g_all = None                            # one g for every row, as a float
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:
-            g_all, g_each = float(g_rows), rows[:0, 0]
+            g_all, g_each = float(g_rows), _NONE[rows.dtype]
         else:                                   # one g each, any layout
             g_each = (np.ascontiguousarray(g_rows, rows.dtype)
                       if probs and type(g_rows) is _ndarray else g_rows)
@@ -605,8 +608,8 @@ class CythonKernels(NumpyKernels):
         add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
         out = acc if add else np.empty((n, c), rows.dtype)
         w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
-        _rd.cross_entropy_backward_(rows.reshape(-1), target, g_each,
-                                    rows[:0, 0] if weight is None else weight,
+        _rd.cross_entropy_backward_(saved.flat if probs else rows.reshape(-1), target, g_each,
+                                    _NONE[rows.dtype] if weight is None else weight,
                                     ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
                                     probs, add, 0.0 if g_all is None else g_all)
         return out if add or acc is None else _into(acc, out)
@@ -939,12 +942,13 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
 
 
 class _Softmax:
-    """What the fused cross-entropy forward saves for its backward: the rows' softmax. Only
-    this backend reads it (the op calls the backward of the backend that ran the forward)."""
-    __slots__ = ("p",)
+    """What the fused cross-entropy forward saves for its backward: the rows' softmax p (and
+    p.reshape(-1), as the kernels take it). Only this backend reads it (the op calls the
+    backward of the backend that ran the forward)."""
+    __slots__ = ("p", "flat")
 
-    def __init__(self, p):
-        self.p = p
+    def __init__(self, p, flat):
+        self.p, self.flat = p, flat
 
 
 def _blas_mat(x):

@@ -180,11 +180,14 @@ def _class_layout(input, target):
     """input as (rows, C) logits and target as (rows,) indices, from PyTorch's layouts:
     (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...). Also
     returns the shape a reduction="none" result takes."""
+    d, td = input._data, target._data             # (the arrays' attributes are cheaper)
+    if d.ndim == 2 and td.ndim == 1 and td.shape[0] == d.shape[0] and td.dtype.kind in "iu":
+        return input, target, td.shape            # the common case, checked at once
     if input.ndim == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
-    if target._data.dtype.kind not in "iu":
+    if td.dtype.kind not in "iu":
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_tname(target._data.dtype)}")
+                           f"{_tname(td.dtype)}")
     if input.ndim == 1:
         if target.ndim > 1 or (target.ndim == 1 and target.shape[0] != 1):
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
@@ -250,10 +253,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not rows.is_floating_point():
         raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
                            f"'{_tname(rows._data.dtype)}'")
-    n_classes = rows.shape[1]
     if t._data.dtype != np.int64:           # the kernels check the values
         t = Tensor._make(t._data.astype(np.int64))
-    w = _class_weight(weight, n_classes, rows.dtype)
+    w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else LS.CrossEntropy
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction)
     return loss.reshape(out_shape) if reduction == "none" else loss

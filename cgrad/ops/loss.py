@@ -115,7 +115,8 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
-        x, target, weight = _contiguous(x, target, weight)
+        if not (x.flags.c_contiguous and target.flags.c_contiguous and weight is None):
+            x, target, weight = _contiguous(x, target, weight)
         # saved: what this backend's backward reads (log-probabilities, or the softmax). The
         # kernel also checks the targets and sums the losses and the mean's denominator.
         ctx.kernels = B.kernels
