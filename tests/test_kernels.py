@@ -904,6 +904,19 @@ def assert_ce_sums(got, want):
     assert np.isclose(denominator, want[3], rtol=1e-12)
 
 
+def test_cross_entropy_kernel_sizes_checked(ck):          # (ck: skips without the build)
+    from cgrad.backends.cython_backend import _rd
+    x, t = np.zeros(12, np.float32), np.zeros(3, np.int64)
+    out, losses, none = np.empty(12, np.float32), np.empty(3, np.float32), x[:0]
+    with pytest.raises(ValueError, match="scale has 0 elements, expected 3"):
+        _rd.cross_entropy_(x, t, none, -100, 0.0, out, losses, 3, 4, True)
+    with pytest.raises(ValueError, match="scale has 2 elements, expected 3"):
+        _rd.cross_entropy_backward_(x, t, none, none, -100, 0.0, 4.0, out, 3, 4, True, False,
+                                    1.0, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="losses has 3 elements, expected 2"):
+        _rd.cross_entropy_(x[:8], t[:2], none, -100, 0.0, out[:8], losses, 2, 4)
+
+
 def test_cross_entropy_bad_target(ck_rows):
     logits = np.zeros((3, 4), np.float32)
     with pytest.raises(IndexError, match="Target 4 is out of bounds"):
@@ -1190,12 +1203,12 @@ def test_wide_elementwise_and_rows_same_bits(dtype, isa):
                 rmod.softmax_(xs.reshape(-1), o.reshape(-1), 40, c, log_)
                 res.append(o)
             for probs, smoothing in ((True, 0.0), (False, 0.1)):
-                o, losses = np.empty_like(xs), np.empty(40, dtype)
+                o, losses, scale = np.empty_like(xs), np.empty(40, dtype), np.empty(40, dtype)
                 with np.errstate(all="ignore"):
                     total, _ = rmod.cross_entropy_(xs.reshape(-1), t, xs[:0, 0], -100,
                                                    smoothing, o.reshape(-1), losses, 40, c,
-                                                   probs)
-                res += [o, losses, np.array(total)]
+                                                   probs, scale)
+                res += [o, losses, np.array(total)] + ([scale] if probs else [])
         o = np.empty_like(x)
         rmod.exp_(x, o)
         res.append(o)

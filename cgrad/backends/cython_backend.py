@@ -580,16 +580,17 @@ class CythonKernels(NumpyKernels):
         flat = np.empty(n * c, dtype)
         losses = np.empty(n, dtype)
         probs = not label_smoothing > 0
+        scale = np.empty(n if probs else 0, dtype)
         total, denominator = _rd.cross_entropy_(
             logits.reshape(-1), target, _NONE[dtype] if weight is None else weight,
-            ignore_index, label_smoothing, flat, losses, n, c, probs)
+            ignore_index, label_smoothing, flat, losses, n, c, probs, scale)
         rows = flat.reshape(n, c)
-        return losses, (_Softmax(rows, flat) if probs else rows), total, denominator
+        return losses, (_Softmax(rows, flat, scale) if probs else rows), total, denominator
 
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
-        rows = saved.p if probs else saved      # target and weight: no need to check again
+        rows = saved.e if probs else saved      # target and weight: no need to check again
         g_all = None                            # one g for every row, as a float
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
@@ -601,7 +602,7 @@ class CythonKernels(NumpyKernels):
                 and _usable(g_each, rows.dtype)):
             if probs:                   # NumPy's backward reads log-probabilities
                 with np.errstate(divide="ignore"):
-                    rows = np.log(rows)
+                    rows = np.log(saved.p)
             return super().cross_entropy_backward(rows, target, g_rows, weight, ignore_index,
                                                   label_smoothing, acc)
         n, c = rows.shape
@@ -611,7 +612,8 @@ class CythonKernels(NumpyKernels):
         _rd.cross_entropy_backward_(saved.flat if probs else rows.reshape(-1), target, g_each,
                                     _NONE[rows.dtype] if weight is None else weight,
                                     ignore_index, label_smoothing, w_sum, out.reshape(-1), n, c,
-                                    probs, add, 0.0 if g_all is None else g_all)
+                                    probs, add, 0.0 if g_all is None else g_all,
+                                    saved.scale if probs else None)
         return out if add or acc is None else _into(acc, out)
 
     def soft_cross_entropy_forward(self, logits, probs):
@@ -942,13 +944,19 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
 
 
 class _Softmax:
-    """What the fused cross-entropy forward saves for its backward: the rows' softmax p (and
-    p.reshape(-1), as the kernels take it). Only this backend reads it (the op calls the
-    backward of the backend that ran the forward)."""
-    __slots__ = ("p", "flat")
+    """What the fused cross-entropy forward saves for its backward: the rows' softmax as e =
+    exp(x - max) (N, C), e.reshape(-1) as the kernels take it, and scale = 1 / the rows' sums
+    (N,). Only this backend reads it (the op calls the backward of the backend that ran the
+    forward)."""
+    __slots__ = ("e", "flat", "scale")
 
-    def __init__(self, p, flat):
-        self.p, self.flat = p, flat
+    def __init__(self, e, flat, scale):
+        self.e, self.flat, self.scale = e, flat, scale
+
+    @property
+    def p(self):
+        """the softmax itself"""
+        return self.e * self.scale[:, None]
 
 
 def _blas_mat(x):

@@ -223,16 +223,11 @@ cdef floating _ce_loss(const floating* lp, int64_t t, const floating* w, bint ha
     return nll
 
 
-cdef floating _ce_probs_finish(const floating* x, floating* p, floating m, floating s,
-                               int64_t t, const floating* w, bint has_w, bint valid,
-                               Py_ssize_t C) noexcept nogil:
-    """p holds exp(x - m) with sum s: the softmax into p, and the row's loss
-    -w[t] log_softmax(x)[t] with _ce_loss's bits (no label smoothing)"""
-    cdef floating r, nll, zero = 0, one = 1
-    cdef Py_ssize_t i
-    r = one / s                 # only backward reads p: a product per element, not a division
-    for i in range(C):
-        p[i] = p[i] * r
+cdef floating _ce_probs_loss(const floating* x, floating m, floating s, int64_t t,
+                             const floating* w, bint has_w, bint valid) noexcept nogil:
+    """a row's loss -w[t] log_softmax(x)[t] from its max m and sum s of exp(x - m), with
+    _ce_loss's bits (no label smoothing)"""
+    cdef floating nll, zero = 0
     if not valid:
         return zero
     nll = -((x[t] - m) - _log(s))
@@ -241,17 +236,21 @@ cdef floating _ce_probs_finish(const floating* x, floating* p, floating m, float
 
 cdef void _ce_block(const floating* x, floating* out, const int64_t* t, const floating* w,
                     bint has_w, int64_t ignore_index, floating keep, floating spread,
-                    floating* losses, Py_ssize_t rows, Py_ssize_t C, bint probs) noexcept nogil:
-    """out = the rows' softmax (probs) or log_softmax, and their losses"""
+                    floating* losses, floating* scale, Py_ssize_t rows, Py_ssize_t C,
+                    bint probs) noexcept nogil:
+    """out = the rows' log_softmax and their losses; or (probs) their exp(x - max), with
+    scale = 1 / their sums: the softmax is out * scale, which backward computes on the way
+    (no pass here to normalise the rows)"""
     cdef floating m[BLOCK_ROWS]
     cdef floating s[BLOCK_ROWS]
-    cdef floating zero = 0
+    cdef floating zero = 0, one = 1
     cdef Py_ssize_t r
     _max_exp_sums(x, out, rows, C, m, s)
     for r in range(rows):
         if probs:
-            losses[r] = _ce_probs_finish(x + r * C, out + r * C, m[r], s[r], t[r], w, has_w,
-                                         t[r] != ignore_index, C)
+            scale[r] = one / s[r]
+            losses[r] = _ce_probs_loss(x + r * C, m[r], s[r], t[r], w, has_w,
+                                       t[r] != ignore_index)
         else:
             _softmax_finish(x + r * C, out + r * C, m[r], s[r], C, True)
             losses[r] = (_ce_loss(out + r * C, t[r], w, has_w, keep, spread, C)
@@ -261,15 +260,18 @@ cdef void _ce_block(const floating* x, floating* out, const int64_t* t, const fl
 def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
                    const floating[::1] weight, int64_t ignore_index, double label_smoothing,
                    floating[::1] log_probs, floating[::1] losses, Py_ssize_t R, Py_ssize_t C,
-                   bint probs=False):
+                   bint probs=False, floating[::1] scale=None):
     """log_probs = log_softmax(logits) and losses[n] = (1 - eps) w[t_n] (-log_probs[n, t_n])
     + eps / C sum_c w_c (-log_probs[n, c]) (0 where t_n == ignore_index); weight may be
-    empty (w = 1). A target outside [0, C) raises IndexError. With probs, the rows get the
-    softmax instead, which backward reads without an exp (no label smoothing then).
+    empty (w = 1). A target outside [0, C) raises IndexError. With probs, the rows get
+    exp(x - max) and scale (R,) 1 / their sums instead: the softmax, which backward reads
+    without an exp (no label smoothing then).
     Returns (sum of the losses, in a fixed order; summed weights of the targets not ignored,
     their count without weight): what a "sum" or "mean" reduction needs, with no more calls."""
     if probs and label_smoothing > 0:
         raise ValueError("probs=True takes no label smoothing")
+    if probs:
+        _check(0 if scale is None else scale.shape[0], R, "scale")
     _check(logits.shape[0], R * C, "logits")
     _check(losses.shape[0], R, "losses")
     cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
@@ -282,6 +284,8 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
             denominator += weight[tp[r]] if has_w else 1
     if R * C == 0:
         losses[:] = 0           # C == 0: every target was ignored (any other raised)
+        if probs:
+            scale[:] = 0
         return 0.0, denominator
     cdef floating keep = <floating> (1 - label_smoothing)
     cdef floating spread = <floating> (label_smoothing / C) if label_smoothing > 0 else 0
@@ -289,16 +293,17 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
     cdef const floating* wp = &weight[0] if has_w else xp
     cdef floating* lpp = &log_probs[0]
     cdef floating* lsp = &losses[0]
+    cdef floating* scp = &scale[0] if probs else lsp
     cdef Py_ssize_t b, B = _block_rows(C)
     if parallel(R * C):
         for b in prange((R + B - 1) // B, nogil=True, schedule="static",
                         num_threads=cgrad_threads()):
             _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
-                      spread, lsp + b * B, min(B, R - b * B), C, probs)
+                      spread, lsp + b * B, scp + b * B, min(B, R - b * B), C, probs)
     else:
         for b in range((R + B - 1) // B):
             _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
-                      spread, lsp + b * B, min(B, R - b * B), C, probs)
+                      spread, lsp + b * B, scp + b * B, min(B, R - b * B), C, probs)
     return _sum(lsp, R), denominator
 
 
@@ -313,7 +318,7 @@ cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating t
 
 cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, int64_t ignore_index,
                       const floating* w, bint has_w, floating g, floating keep,
-                      floating spread_c, floating w_sum, bint probs, bint add,
+                      floating spread_c, floating w_sum, floating scale, bint probs, bint add,
                       Py_ssize_t C) noexcept nogil:
     if t == ignore_index:       # the row's gradient is 0 (NumpyKernels: g' = 0, target 0)
         t, g = 0, 0
@@ -323,7 +328,9 @@ cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, int64_t igno
     cdef Py_ssize_t i
     if spread_c != zero:
         total = picked + spread_c * w_sum * g
-    if probs and add and spread_c == zero:
+    if probs:                   # lp holds exp(x - max): the softmax times 1 / scale
+        total = total * scale
+    if probs and add:
         # into the gradient buffer in the pass; the target's element as acc + (p t - picked)
         for i in range(C):
             out[i] = out[i] + lp[i] * total
@@ -356,16 +363,19 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
                             const floating[::1] g_rows, const floating[::1] weight,
                             int64_t ignore_index, double label_smoothing, double w_sum,
                             floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False,
-                            bint add=False, double g_all=0):
+                            bint add=False, double g_all=0, const floating[::1] scale=None):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
-    log_probs holds the softmax (cross_entropy_ with probs=True); with add, out += it.
+    log_probs holds exp(x - max) and scale 1 / the rows' sums (cross_entropy_ with
+    probs=True); with add, out += it.
     g_rows holds one g'_n per row; empty, g_all is every row's (a "sum" or "mean" reduction)."""
     _check(out.shape[0], R * C, "out")
     cdef floating g_one = <floating> g_all
     cdef Py_ssize_t g_step = 1 if g_rows.shape[0] else 0
     if g_step:
         _check(g_rows.shape[0], R, "g_rows")
+    if probs:
+        _check(0 if scale is None else scale.shape[0], R, "scale")
     cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
                                 R, C)
     cdef Py_ssize_t r
@@ -379,14 +389,17 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     cdef const floating* gp = &g_rows[0] if g_step else &g_one
     cdef const floating* wp = &weight[0] if has_w else lpp
     cdef floating* op = &out[0]
+    cdef floating one = 1
+    cdef const floating* scp = &scale[0] if probs else &one
+    cdef Py_ssize_t s_step = 1 if probs else 0
     if parallel(R * C):
         for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
             _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
-                        gp[r * g_step], keep, spread_c, ws, probs, add, C)
+                        gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
     else:
         for r in range(R):
             _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
-                        gp[r * g_step], keep, spread_c, ws, probs, add, C)
+                        gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
