@@ -915,6 +915,20 @@ def test_cross_entropy_kernel_sizes_checked(ck):          # (ck: skips without t
                                     1.0, np.ones(2, np.float32))
     with pytest.raises(ValueError, match="losses has 3 elements, expected 2"):
         _rd.cross_entropy_(x[:8], t[:2], none, -100, 0.0, out[:8], losses, 2, 4)
+    with pytest.raises(ValueError, match="probs=True takes no label smoothing"):
+        _rd.cross_entropy_backward_(x, t, none, none, -100, 0.1, 4.0, out, 3, 4, True, True,
+                                    1.0, np.ones(3, np.float32))
+
+
+def test_cross_entropy_total_keeps_float32_precision(ck_rows):
+    """The kernel's loss total adds in double: a mean over 2^21 rows stays within float32
+    rounding of the exact mean (a float32 running sum drifts by ~n/16 ulp)."""
+    rng = np.random.default_rng(14)
+    logits = rng.standard_normal((1 << 21, 3)).astype(np.float32)
+    target = rng.integers(0, 3, 1 << 21)
+    losses, _, total, _ = ck_rows.cross_entropy_forward(logits, target)
+    exact = losses.astype(np.float64).sum()
+    assert abs(np.float32(total) - exact) <= 2 * np.spacing(np.float32(exact))
 
 
 def test_cross_entropy_bad_target(ck_rows):

@@ -397,6 +397,17 @@ def test_active_backend_cross_entropy_kernels_match_numpy(backend):
                                        **TOL[dtype])
 
 
+def test_cross_entropy_without_classes_all_ignored(backend):
+    """C == 0 with every target ignored: no loss terms, PyTorch's NaN mean and 0 sum."""
+    x = cgrad.zeros(3, 0, requires_grad=True)
+    t = cgrad.tensor([-100, -100, -100])
+    assert np.isnan(F.cross_entropy(x, t).item())
+    loss = F.cross_entropy(x, t, reduction="sum")
+    assert loss.item() == 0
+    loss.backward()
+    assert x.grad.shape == (3, 0)
+
+
 # ---- errors -----------------------------------------------------------------------------------
 def test_loss_errors_match_pytorch():
     x = cgrad.randn(3, 4, requires_grad=True)

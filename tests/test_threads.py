@@ -179,3 +179,39 @@ def test_tanh_slices_give_one_calls_bits(dtype):
     assert _sliced_ufunc(np.tanh, x[:1000]) is None        # small: one NumPy call
     cgrad.set_num_threads(1)
     assert _sliced_ufunc(np.tanh, x) is None
+
+
+@pytest.mark.parametrize("kernel", ["accumulate", "softmax", "sgd"])
+def test_kernels_release_the_gil_at_one_thread(kernel):
+    """A big kernel at one thread runs without the GIL (as its parallel loop does): another
+    Python thread keeps running meanwhile."""
+    import threading
+    from cgrad.backends.cython_backend import CythonKernels
+    k = CythonKernels()
+    n = 1 << 24
+    a, b = np.ones(n, np.float32), np.ones(n, np.float32)
+    calls = {"accumulate": lambda: k.accumulate_(a, b),
+             "softmax": lambda: k.softmax(a.reshape(-1, 1024), 1),
+             "sgd": lambda: k.sgd_step_([a], [b], [None], lr=0.1, momentum=0.0, dampening=0.0,
+                                        weight_decay=0.0, nesterov=False, maximize=False)}
+    count, stop = [0], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+    other = threading.Thread(target=spin)
+    cgrad.set_num_threads(1)
+    other.start()
+    try:
+        while count[0] == 0:
+            pass
+        ran = []
+        for _ in range(3):          # how far the other thread got during each call
+            before = count[0]
+            calls[kernel]()
+            ran.append(count[0] - before)
+    finally:
+        stop.set()
+        other.join()
+        cgrad.set_num_threads(2)
+    assert min(ran) > 100, ran

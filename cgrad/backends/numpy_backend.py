@@ -360,6 +360,8 @@ class NumpyKernels:
             raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
         log_probs = self.log_softmax(logits, 1)
         safe = np.where(valid, target, 0)
+        if c == 0:                      # every target was ignored (any other raised)
+            return np.zeros(n, logits.dtype), log_probs, 0.0, 0.0
         nll = -log_probs[np.arange(n), safe]
         if weight is not None:
             nll = nll * weight[safe]
@@ -378,7 +380,8 @@ class NumpyKernels:
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
         log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous, or a NumPy
-        scalar of its dtype (or 0-d array): one g for every row. Returns a new array, or acc with the gradient added when acc is given.
+        scalar of its dtype (or 0-d array): one g for every row. Returns a new array, or acc
+        with the gradient added when acc is given.
         """
         n, c = log_probs.shape
         valid = target != ignore_index
@@ -392,7 +395,8 @@ class NumpyKernels:
             w_sum = weight.sum() if weight is not None else _scalar(c, g)
             total = picked + _scalar(label_smoothing / c, g) * w_sum * g
         d = np.exp(log_probs) * total[:, None]
-        d[rows, safe] -= picked
+        if c:
+            d[rows, safe] -= picked
         if label_smoothing > 0:
             spread = _scalar(label_smoothing / c, g) * g[:, None]
             d -= spread * weight if weight is not None else spread

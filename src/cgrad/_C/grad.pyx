@@ -17,8 +17,9 @@ def accumulate_(floating[::1] acc, const floating[::1] g):
         for i in prange(n, nogil=True, schedule="static", num_threads=cgrad_threads()):
             acc[i] += g[i]
     else:
-        for i in range(n):
-            acc[i] += g[i]
+        with nogil:
+            for i in range(n):
+                acc[i] += g[i]
 
 
 def accumulate_scalar_(floating[::1] acc, floating g):
@@ -28,8 +29,9 @@ def accumulate_scalar_(floating[::1] acc, floating g):
         for i in prange(n, nogil=True, schedule="static", num_threads=cgrad_threads()):
             acc[i] += g
     else:
-        for i in range(n):
-            acc[i] += g
+        with nogil:
+            for i in range(n):
+                acc[i] += g
 
 
 def zero_(floating[::1] a):

@@ -97,10 +97,12 @@ def sgd_(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
             _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
                        nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
     else:
-        for b in range(nb):
-            i = b * BLOCK
-            _sgd_block(pp + i, gp + i, bp + i if use_mom else bp, min(<Py_ssize_t> BLOCK, n - i),
-                       nlr, wd, mom, damp1, use_wd, use_mom, first, nesterov, maximize)
+        with nogil:
+            for b in range(nb):
+                i = b * BLOCK
+                _sgd_block(pp + i, gp + i, bp + i if use_mom else bp,
+                           min(<Py_ssize_t> BLOCK, n - i), nlr, wd, mom, damp1, use_wd, use_mom,
+                           first, nesterov, maximize)
 
 
 # ---- Adam / AdamW ----------------------------------------------------------------------------
@@ -203,11 +205,12 @@ def adam_(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
                         min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
                         bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
     else:
-        for b in range(nb):
-            i = b * BLOCK
-            _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
-                        min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd, decay,
-                        bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
+        with nogil:
+            for b in range(nb):
+                i = b * BLOCK
+                _adam_block(pp + i, gp + i, mp + i, vp + i, xp + i if amsgrad else xp,
+                            min(<Py_ssize_t> BLOCK, n - i), w, w1, lerp_small, fb2, omb2, wd,
+                            decay, bc2, feps, nstep, use_wd, decoupled, amsgrad, maximize)
 
 
 # ---- RMSprop ---------------------------------------------------------------------------------
@@ -305,12 +308,13 @@ def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[:
                            w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
                            maximize)
     else:
-        for b in range(nb):
-            i = b * BLOCK
-            _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
-                           ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i), falpha, oma,
-                           w, w1, lerp_small, wd, feps, mom, nlr, use_wd, centered, use_mom,
-                           maximize)
+        with nogil:
+            for b in range(nb):
+                i = b * BLOCK
+                _rmsprop_block(pp + i, gp + i, sp + i, bp + i if use_mom else bp,
+                               ap + i if centered else ap, min(<Py_ssize_t> BLOCK, n - i),
+                               falpha, oma, w, w1, lerp_small, wd, feps, mom, nlr, use_wd,
+                               centered, use_mom, maximize)
 
 
 # ---- Adagrad ---------------------------------------------------------------------------------
@@ -360,7 +364,8 @@ def adagrad_(floating[::1] p, const floating[::1] g, floating[::1] s, double lr,
             _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
                            use_wd, maximize)
     else:
-        for b in range(nb):
-            i = b * BLOCK
-            _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps, nclr,
-                           use_wd, maximize)
+        with nogil:
+            for b in range(nb):
+                i = b * BLOCK
+                _adagrad_block(pp + i, gp + i, sp + i, min(<Py_ssize_t> BLOCK, n - i), wd, feps,
+                               nclr, use_wd, maximize)

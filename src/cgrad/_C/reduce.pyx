@@ -154,8 +154,9 @@ def softmax_(const floating[::1] x, floating[::1] out, Py_ssize_t R, Py_ssize_t 
                         num_threads=cgrad_threads()):
             _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
     else:
-        for b in range((R + B - 1) // B):
-            _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
+        with nogil:
+            for b in range((R + B - 1) // B):
+                _softmax_block(xp + b * B * C, op + b * B * C, min(B, R - b * B), C, log_)
 
 
 cdef void _softmax_bwd_row(const floating* y, const floating* g, floating* out, Py_ssize_t C,
@@ -189,8 +190,9 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
         for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
             _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
     else:
-        for r in range(R):
-            _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
+        with nogil:
+            for r in range(R):
+                _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
 
 
 # ---- cross-entropy ------------------------------------------------------------------------
@@ -208,6 +210,18 @@ cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t[::1] target,
         if target[r] != ignore_index and not (0 <= target[r] < C):
             raise IndexError(f"Target {target[r]} is out of bounds.")
     return weight.shape[0] > 0
+
+
+cdef double _total(const floating* x, Py_ssize_t n) noexcept nogil:
+    """sum of x in double over 8 lanes in a fixed order: a loss total keeps its dtype's
+    precision at any batch size (a float32 sum drifts by ~n/16 ulp)"""
+    cdef double acc[8]
+    cdef Py_ssize_t i, j
+    for j in range(8):
+        acc[j] = 0
+    for i in range(n):
+        acc[i % 8] += x[i]
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
 
 
 cdef floating _ce_loss(const floating* lp, int64_t t, const floating* w, bint has_w,
@@ -301,10 +315,12 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
             _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
                       spread, lsp + b * B, scp + b * B, min(B, R - b * B), C, probs)
     else:
-        for b in range((R + B - 1) // B):
-            _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w, ignore_index, keep,
-                      spread, lsp + b * B, scp + b * B, min(B, R - b * B), C, probs)
-    return _sum(lsp, R), denominator
+        with nogil:
+            for b in range((R + B - 1) // B):
+                _ce_block(xp + b * B * C, lpp + b * B * C, tp + b * B, wp, has_w,
+                          ignore_index, keep, spread, lsp + b * B, scp + b * B,
+                          min(B, R - b * B), C, probs)
+    return _total(lsp, R), denominator
 
 
 cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating total,
@@ -369,6 +385,8 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     log_probs holds exp(x - max) and scale 1 / the rows' sums (cross_entropy_ with
     probs=True); with add, out += it.
     g_rows holds one g'_n per row; empty, g_all is every row's (a "sum" or "mean" reduction)."""
+    if probs and label_smoothing > 0:
+        raise ValueError("probs=True takes no label smoothing")
     _check(out.shape[0], R * C, "out")
     cdef floating g_one = <floating> g_all
     cdef Py_ssize_t g_step = 1 if g_rows.shape[0] else 0
@@ -397,9 +415,10 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
             _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
                         gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
     else:
-        for r in range(R):
-            _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
-                        gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
+        with nogil:
+            for r in range(R):
+                _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
+                            gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
@@ -427,8 +446,9 @@ def soft_cross_entropy_(const floating[::1] logits, const floating[::1] probs,
         for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
             lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
     else:
-        for r in range(R):
-            lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
+        with nogil:
+            for r in range(R):
+                lsp[r] = _soft_ce_row(xp + r * C, pp + r * C, lpp + r * C, C)
 
 
 cdef void _soft_ce_bwd_row(const floating* lp, const floating* p, floating g, floating* out,
@@ -459,8 +479,9 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
         for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
             _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
     else:
-        for r in range(R):
-            _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
+        with nogil:
+            for r in range(R):
+                _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
 
 
 def exp_(const floating[::1] x, floating[::1] out):
