@@ -1266,3 +1266,21 @@ def test_cross_entropy_one_g_for_all_rows_stays_compiled(ck_rows, monkeypatch):
     monkeypatch.setattr(NumpyKernels, "cross_entropy_backward", None)   # no fallback
     assert_same(ck_rows.cross_entropy_backward(saved, target, np.asarray(np.float32(0.5))),
                 want, exact=False)
+
+
+def test_vector_exp_gives_the_scalar_exps_bits(ck):
+    """_vmath.pxd writes exp twice, once per element (GCC vectorises its loops) and once on 16
+    lanes (the row kernels' exp-and-sum): the same operations, so the same bits."""
+    from cgrad.backends.cython_backend import _rd
+    rng = np.random.default_rng(24)
+    r, c = 64, 37                       # rows of 16 + 16 + a masked tail of 5
+    x = rng.uniform(-120, 0, (r, c)).astype(np.float32)
+    x[:, 0] = 0                         # each row's max is 0: the kernel's exps are exp(x)
+    x[1, 5:9] = [-87.3, -103.9, -104.5, -1e-7]
+    e, losses, scale = np.empty(r * c, np.float32), np.empty(r, np.float32), np.empty(r,
+                                                                                     np.float32)
+    _rd.cross_entropy_(x.reshape(-1), np.zeros(r, np.int64), x[:0, 0], -100, 0.0, e, losses,
+                       r, c, True, scale)
+    one_by_one = np.empty(r * c, np.float32)
+    _rd.exp_(x.reshape(-1), one_by_one)
+    np.testing.assert_array_equal(e, one_by_one)
