@@ -24,10 +24,11 @@ def reduce(losses, reduction, denominator=None, total=None):
         return np.asarray(total, dtype=losses.dtype)
     if denominator is None:
         return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
+    d = losses.dtype.type(denominator)
     if denominator:                     # (np.errstate alone costs more than the division)
-        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
+        return np.asarray(total / d, dtype=losses.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):       # 0 / 0: NaN, as PyTorch
+        return np.asarray(total / d, dtype=losses.dtype)
 
 
 def spread(g, shape, reduction, denominator=None):

@@ -69,7 +69,18 @@ cdef extern from *:
     typedef int cgrad_v16si __attribute__((vector_size(64)));
     typedef double cgrad_v16df __attribute__((vector_size(128)));
 
-    /* x[0:n] (0 <= n < 16), the other lanes `pad` */
+    /* a 16-lane vector from its two halves (a register each at AVX2 float / AVX-512 double) */
+    #define CGRAD_JOIN(T, lo, hi) __extension__ ({                                   \\
+        T v_;                                                                      \\
+        memcpy(&v_, &(lo), sizeof(v_) / 2);                                        \\
+        memcpy((char*) &v_ + sizeof(v_) / 2, &(hi), sizeof(v_) / 2);              \\
+        v_; })
+    /* x[0:n] (0 <= n < 16), the other lanes pad: lane by lane where no mask load exists */
+    #define CGRAD_TAIL_LANES(T, x, n, pad) __extension__ ({                          \\
+        T v_;                                                                      \\
+        for (int j = 0; j < 16; j++) v_[j] = j < (n) ? (x)[j] : (pad);            \\
+        v_; })
+    /* x[0:n] (0 <= n < 16), the other lanes pad */
     CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
     #if defined(__AVX512F__)
         return (cgrad_v16sf) _mm512_mask_loadu_ps(_mm512_set1_ps(pad),
@@ -81,14 +92,9 @@ cdef extern from *:
         __m256 p = _mm256_set1_ps(pad);
         __m256 lo = _mm256_blendv_ps(p, _mm256_maskload_ps(x, m0), _mm256_castsi256_ps(m0));
         __m256 hi = _mm256_blendv_ps(p, _mm256_maskload_ps(x + 8, m1), _mm256_castsi256_ps(m1));
-        cgrad_v16sf v;
-        memcpy(&v, &lo, 32);
-        memcpy((char*) &v + 32, &hi, 32);
-        return v;
+        return CGRAD_JOIN(cgrad_v16sf, lo, hi);
     #else
-        cgrad_v16sf v;
-        for (int j = 0; j < 16; j++) v[j] = j < n ? x[j] : pad;
-        return v;
+        return CGRAD_TAIL_LANES(cgrad_v16sf, x, n, pad);
     #endif
     }
     CGRAD_ALWAYS_INLINE cgrad_v16df cgrad_tail(const double* x, Py_ssize_t n, double pad) {
@@ -97,14 +103,9 @@ cdef extern from *:
         unsigned m = (1u << n) - 1u;
         __m512d lo = _mm512_mask_loadu_pd(p, (__mmask8) (m & 0xffu), x);
         __m512d hi = _mm512_mask_loadu_pd(p, (__mmask8) (m >> 8), x + 8);
-        cgrad_v16df v;
-        memcpy(&v, &lo, 64);
-        memcpy((char*) &v + 64, &hi, 64);
-        return v;
+        return CGRAD_JOIN(cgrad_v16df, lo, hi);
     #else
-        cgrad_v16df v;
-        for (int j = 0; j < 16; j++) v[j] = j < n ? x[j] : pad;
-        return v;
+        return CGRAD_TAIL_LANES(cgrad_v16df, x, n, pad);
     #endif
     }
 
@@ -215,7 +216,7 @@ cdef extern from *:
             if (dot) v = v * TAIL(y + i, n - i, 0);                                \\
             acc = acc + v;                                                         \\
         }                                                                          \\
-        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, out);                                           \\
+        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, out);                                \\
     } while (0)
     CGRAD_ALWAYS_INLINE float cgrad_row_maxf(const float* x, Py_ssize_t n) {
         float out; CGRAD_VMAX(cgrad_v16sf, cgrad_tailf, x, n, out); return out;
