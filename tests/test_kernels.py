@@ -686,6 +686,13 @@ def test_matmul_backward(ck, shapes, dtype, layout, use_acc):
     ga, gb = ck.matmul_backward(a, b, g, False, True)
     assert ga is None
     _blas_close(reduce_to(gb, b.shape), want[1] if not use_acc else want[1] + dtype(1.0))
+    # one side wanted: the op saves only the other operand, so the unneeded one is None
+    ga, gb = ck.matmul_backward(a, None, g, False, True)
+    assert ga is None
+    _blas_close(reduce_to(gb, b.shape), want[1] if not use_acc else want[1] + dtype(1.0))
+    ga, gb = ck.matmul_backward(None, b, g, True, False)
+    assert gb is None
+    _blas_close(reduce_to(ga, a.shape), want[0] if not use_acc else want[0] - dtype(0.5))
 
 
 @pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
@@ -1054,6 +1061,16 @@ def test_matmul_backward_hypothesis(m, kk, n, batch, which, dtype, layout, use_a
     got = k.matmul_backward(a, b, g, True, True, *acc)
     for x, y, inp in zip(got, want, (a, b)):
         _blas_close(reduce_to(x, inp.shape), y)
+    # one side wanted, the other operand not saved (None): into the same kind of buffer
+    for i, (a_in, b_in) in enumerate(((None, b), (a, None))):
+        acc_one = [np.ones(a.shape, dtype) if use_acc and i == 0 else None,
+                   np.ones(b.shape, dtype) if use_acc and i == 1 else None]
+        got = k.matmul_backward(a_in, b_in, g, i == 0, i == 1, *acc_one)
+        assert got[1 - i] is None
+        x = reduce_to(got[i], (a, b)[i].shape)
+        if use_acc and got[i] is not acc_one[i]:
+            x = x + dtype(1)    # a batched gradient of a 2-D side: the engine sums and adds
+        _blas_close(x, want[i])
 
 
 @settings(max_examples=60, deadline=None)

@@ -732,34 +732,49 @@ class CythonKernels(NumpyKernels):
 
     def matmul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g @ b^T, a^T @ g) by gemm, each reduced over broadcast batch dims and added into
-        acc when given: for equal batch dims, or one side 2-D."""
-        r = None
-        if type(a) is _ndarray and type(b) is _ndarray and type(g) is _ndarray:
-            if a.ndim >= 2 and b.ndim >= 2 and (
-                    a.shape[-1] != b.shape[-2] or g.shape[-2:] != (a.shape[-2], b.shape[-1])):
-                raise ValueError(f"matmul_backward: a {a.shape} @ b {b.shape} cannot give a "
-                                 f"gradient of shape {g.shape}")
-            r = self._matmul_backward(a, b, g, need_a, need_b, acc_a, acc_b)
+        acc when given: for equal batch dims, or one side 2-D. a may be None when need_b is
+        false, b when need_a is false (the op saves only what backward reads)."""
+        if type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2 and (
+                a.shape[-1] != b.shape[-2] or np.shape(g)[-2:] != (a.shape[-2], b.shape[-1])):
+            raise ValueError(f"matmul_backward: a {a.shape} @ b {b.shape} cannot give a "
+                             f"gradient of shape {np.shape(g)}")
+        r = self._matmul_backward(a, b, g, need_a, need_b, acc_a, acc_b)
         return r if r is not None else super().matmul_backward(a, b, g, need_a, need_b, acc_a,
                                                                 acc_b)
 
     def _matmul_backward(self, a, b, g, need_a, need_b, acc_a, acc_b):
-        dtype = a.dtype
-        if (not _float(dtype) or b.dtype != dtype or g.dtype != dtype or a.ndim < 2
-                or b.ndim < 2 or g.size < self.min_size):
+        if type(g) is not _ndarray or not _float(g.dtype) or g.ndim < 2:
             return None
-        (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
-        ba, bb = a.shape[:-2], b.shape[:-2]
+        dtype = g.dtype
+        for x, needed in ((a, need_b), (b, need_a)):
+            if needed and not (type(x) is _ndarray and x.dtype == dtype and x.ndim >= 2):
+                return None
+        # the side not saved has g's batch dims when the saved side is 2-D; else NumPy's path
+        if a is None:
+            if b.ndim > 2:
+                return None
+            a_shape, b_shape = g.shape[:-1] + (b.shape[0],), b.shape
+        elif b is None:
+            if a.ndim > 2:
+                return None
+            a_shape, b_shape = a.shape, g.shape[:-2] + (a.shape[1], g.shape[-1])
+        else:
+            a_shape, b_shape = a.shape, b.shape
+        (m, k), (k2, n) = a_shape[-2:], b_shape[-2:]
+        ba, bb = a_shape[:-2], b_shape[:-2]
         if k != k2 or not (ba == bb or not ba or not bb) or g.shape != (ba or bb) + (m, n):
             return None
         if 0 in (m, n, k) or max(m, n, k) >= 2**31:
             return None                      # NumPy fills the empty products
         nb = math.prod(ba or bb)
-        A, Bm, G = _blas_mat(a), _blas_mat(b), _blas_mat(g)
+        if nb * m * n * k <= self.max_flops_numpy:
+            return None           # as in matmul: NumPy's OpenBLAS runs these on one thread
+        G = _blas_mat(g)
         sa, sb, sg = (m * k if ba else 0), (k * n if bb else 0), m * n
         ga = gb = None
         if need_a:
-            ga, beta = self._grad_buffer(acc_a, a.shape, dtype)
+            Bm = _blas_mat(b)
+            ga, beta = self._grad_buffer(acc_a, a_shape, dtype)
             if ba and not bb and not G[1] and nb * m < 2**31:
                 # b shared: all batches at once, (B m x n) @ (n x k)
                 _linalg.gemm_(False, not Bm[1], nb * m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
@@ -768,7 +783,8 @@ class CythonKernels(NumpyKernels):
                 _linalg.gemm_(G[1], not Bm[1], m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
                               ga.reshape(-1), k, nb, sg, sb, m * k if ba else 0)
         if need_b:
-            gb, beta = self._grad_buffer(acc_b, b.shape, dtype)
+            A = _blas_mat(a)
+            gb, beta = self._grad_buffer(acc_b, b_shape, dtype)
             if ba and not bb and not A[1] and not G[1] and nb * m < 2**31:
                 # sum over batches of a_i^T g_i = (B m x k)^T @ (B m x n): one gemm
                 _linalg.gemm_(True, False, k, n, nb * m, A[0], k, G[0], n, beta,
@@ -821,7 +837,7 @@ class CythonKernels(NumpyKernels):
         """Whether linear_backward's gemm path applies (else NumPy's)."""
         if type(g) is not _ndarray or not _float(g.dtype) or g.ndim < 1:
             return False
-        if g.size < self.min_size or 0 in g.shape or g.size >= 2**31:
+        if 0 in g.shape or g.size >= 2**31:
             return False
         if need_x and not (type(w) is _ndarray and w.dtype == g.dtype and w.ndim == 2
                            and w.shape[0] == g.shape[-1] and 0 not in w.shape
@@ -831,7 +847,8 @@ class CythonKernels(NumpyKernels):
                            and x.shape[:-1] == g.shape[:-1] and x.ndim >= 1
                            and 0 not in x.shape and x.size < 2**31):
             return False
-        return True
+        # as in matmul: NumPy's OpenBLAS runs such products on one thread
+        return g.size * (w.shape[1] if need_x else x.shape[-1]) > self.max_flops_numpy
 
     # ---- optimizers: one fused pass per parameter ------------------------------------------
     # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed

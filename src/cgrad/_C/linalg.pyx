@@ -12,12 +12,14 @@ fixed panels, and tiles c with micro-kernels whose tails (the last rows or colum
 not fill a tile) sum differently; small products take its small-matrix kernels (here up to
 m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64), and a single row or column its
 gemv. So a product is cut only at multiples of ALIGN (a multiple of every micro-kernel's
-tile), into blocks of at least ALIGN rows or columns whose m n k is at least MIN_BLOCK_GEMM
-(2^23 = 8.4e6, above those limits); every element then sits in the same kind of tile as in
-the whole product. Cut at 16s, a float64 530x1000x530 product differed in 20 elements and a
-33-row one in its last row; with blocks of 4.2e6, float64 blocks of ~6.7e6 differed.
-tests/test_threads.py checks 1 and 2 threads over random shapes. On one thread a product is
-not cut at all (each extra call packs the shared operand again: +4% at 1024^3)."""
+tile), into blocks of at least ALIGN rows whose m n k is at least MIN_BLOCK_GEMM (2^23 =
+8.4e6, above those limits); every element then sits in the same kind of tile as in the whole
+product. Only c's rows are cut (BLAS's n, as c is row-major): the Haswell float32 kernel sums
+the last 8 rows of each of its own row panels (BLAS's m, our columns) differently, so a cut
+there changes bits wherever it falls. Cut at 16s, a float64 530x1000x530 product differed in
+20 elements and a 33-row one in its last row; with blocks of 4.2e6, float64 blocks of ~6.7e6
+differed. tests/test_threads.py checks 1 and 2 threads over random shapes. On one thread a
+product is not cut at all (each extra call packs the shared operand again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._blas cimport gemm
@@ -25,7 +27,7 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
 
-# Blocks of rows or columns: about BLOCK each, or fewer and larger so that each has an m n k of
+# Blocks of rows: about BLOCK each, or fewer and larger so that each has an m n k of
 # MIN_BLOCK_GEMM or more (~1 ms of work at 1 thread; a wake-up of the second core is ~5 us),
 # cut at multiples of ALIGN (divisible by the tile sizes 2, 4, 6, 8, 12, 16, 24, 32, 48).
 cdef enum:
@@ -44,18 +46,17 @@ def share_threads(bint on):
 
 
 cdef int _cut(int m, int n, int k, int threads, int* nblocks) noexcept nogil:
-    """The rows (or columns) of every block but the last, a multiple of ALIGN near an even
-    share, and their count in nblocks; 0 (one call) when the blocks would be too small."""
+    """The rows of every block but the last, a multiple of ALIGN near an even share, and
+    their count in nblocks; 0 (one call) when the blocks would be too small."""
     nblocks[0] = 1
     if threads < 2 or not _share or m < 2 or n < 2:
         return 0
-    cdef int extent = m if m >= n else n
-    cdef double other_k = (<double> (n if m >= n else m)) * k
-    cdef int count = max(threads, (extent + BLOCK - 1) // BLOCK), block, last
+    cdef double n_k = (<double> n) * k
+    cdef int count = max(threads, (m + BLOCK - 1) // BLOCK), block, last
     while count > 1:
-        block = ALIGN * ((2 * extent // ALIGN // count + 1) // 2)
-        last = extent - (count - 1) * block
-        if block > 0 and last > 0 and min(block, last) * other_k >= MIN_BLOCK_GEMM:
+        block = ALIGN * ((2 * m // ALIGN // count + 1) // 2)
+        last = m - (count - 1) * block
+        if block > 0 and last > 0 and min(block, last) * n_k >= MIN_BLOCK_GEMM:
             nblocks[0] = count
             return block
         count -= 1
@@ -65,21 +66,16 @@ cdef int _cut(int m, int n, int k, int threads, int* nblocks) noexcept nogil:
 cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
                        const floating* b, int ldb, floating beta, floating* c, int ldc,
                        int block, int nblocks, int threads) noexcept nogil:
-    """c = op(a) @ op(b) + beta c as c's rows (columns, if it has fewer rows) cut into
-    nblocks blocks of `block` (the last takes the rest), shared among the threads."""
-    cdef bint by_rows = m >= n
-    cdef int extent = m if by_rows else n
+    """c = op(a) @ op(b) + beta c as c's rows cut into nblocks blocks of `block` (the last
+    takes the rest), shared among the threads."""
     cdef int p, lo, hi
     cdef floating one = 1
     for p in prange(nblocks, schedule="static", num_threads=threads):
         lo = p * block
-        hi = extent if p == nblocks - 1 else lo + block
-        if by_rows:    # rows lo:hi of op(a): row lo of a, or its column lo when ta
-            gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
-                 lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
-        else:          # columns lo:hi of op(b)
-            gemm(ta, tb, m, hi - lo, k, one, a, lda,
-                 b + (lo * <Py_ssize_t> ldb if tb else lo), ldb, beta, c + lo, ldc)
+        hi = m if p == nblocks - 1 else lo + block
+        # rows lo:hi of op(a): row lo of a, or its column lo when ta
+        gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
+             lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
 
 
 cdef int _check(str name, Py_ssize_t size, bint trans, int rows, int cols, int ld,
