@@ -653,7 +653,8 @@ BLAS_TOL = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4),
             np.dtype(np.float64): dict(rtol=1e-10, atol=1e-10)}
 MATMUL_SHAPES = [((7, 5), (5, 6)), ((3, 7, 5), (3, 5, 6)), ((3, 7, 5), (5, 6)),
                  ((7, 5), (3, 5, 6)), ((2, 3, 7, 5), (2, 3, 5, 6)), ((1, 5), (5, 1)),
-                 ((2, 3, 7, 5), (5, 6)), ((0, 5), (5, 6)), ((7, 0), (0, 6))]
+                 ((2, 3, 7, 5), (5, 6)), ((0, 5), (5, 6)), ((7, 0), (0, 6)),
+                 ((2, 1, 7, 5), (1, 3, 5, 6)), ((3, 7, 5), (2, 3, 5, 6))]
 
 
 def _blas_close(actual, expected):
@@ -676,8 +677,13 @@ def test_matmul_backward(ck, shapes, dtype, layout, use_acc):
     want = [reduce_to(w, x.shape) for w, x in zip(REF.matmul_backward(a, b, g), (a, b))]
     if use_acc:
         acc = [np.full(a.shape, 0.5, dtype), np.full(b.shape, -1.0, dtype)]
-        got = ck.matmul_backward(a, b, g, True, True, *acc)
-        assert got[0] is acc[0] and got[1] is acc[1]
+        got = list(ck.matmul_backward(a, b, g, True, True, *acc))
+        for i, x in enumerate((a, b)):
+            if x.shape[:-2] in ((), out_shape[:-2]):
+                assert got[i] is acc[i]           # added in place
+            else:    # batch dims broadcast: the whole gradient, for the engine to sum and add
+                assert got[i].shape == out_shape[:-2] + x.shape[-2:]
+                got[i] = reduce_to(got[i], x.shape) + acc[i]
         want = [want[0] + dtype(0.5), want[1] - dtype(1.0)]
     else:
         got = ck.matmul_backward(a, b, g)

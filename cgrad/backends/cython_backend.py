@@ -681,12 +681,18 @@ class CythonKernels(NumpyKernels):
     max_flops_numpy = 1 << 18
 
     def matmul(self, a, b):
-        """a @ b by gemm for 2-D and batched float operands (equal batch dims or one side
-        2-D); vectors and other broadcasts go to NumPy."""
+        """a @ b by gemm for 2-D and batched float operands (batch dims broadcast, or one
+        side 2-D); vectors go to NumPy."""
         if (type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2
                 and _float(a.dtype) and b.dtype == a.dtype):
             (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
             ba, bb = a.shape[:-2], b.shape[:-2]
+            if ba and bb and ba != bb:
+                try:
+                    ba = bb = np.broadcast_shapes(ba, bb)
+                except ValueError:
+                    return super().matmul(a, b)          # NumPy's message
+                a, b = _to_batch(a, ba), _to_batch(b, ba)
             nb = math.prod(ba or bb)
             if (k == k2 and (ba == bb or not ba or not bb) and 0 not in (m, n, k, nb)
                     and max(m, n, k) < 2**31 and nb * m * n * k > self.max_flops_numpy):
@@ -745,21 +751,18 @@ class CythonKernels(NumpyKernels):
     def _matmul_backward(self, a, b, g, need_a, need_b, acc_a, acc_b):
         if type(g) is not _ndarray or not _float(g.dtype) or g.ndim < 2:
             return None
-        dtype = g.dtype
+        dtype, batch = g.dtype, g.shape[:-2]
         for x, needed in ((a, need_b), (b, need_a)):
             if needed and not (type(x) is _ndarray and x.dtype == dtype and x.ndim >= 2):
                 return None
-        # the side not saved has g's batch dims when the saved side is 2-D; else NumPy's path
-        if a is None:
-            if b.ndim > 2:
-                return None
-            a_shape, b_shape = g.shape[:-1] + (b.shape[0],), b.shape
-        elif b is None:
-            if a.ndim > 2:
-                return None
-            a_shape, b_shape = a.shape, g.shape[:-2] + (a.shape[1], g.shape[-1])
-        else:
-            a_shape, b_shape = a.shape, b.shape
+        # An operand whose batch dims broadcast is made whole (a copy), and so is the gradient:
+        # the engine sums it back. The side not saved (None) takes g's batch dims likewise.
+        if a is not None and a.shape[:-2] not in ((), batch):
+            a = _to_batch(a, batch)
+        if b is not None and b.shape[:-2] not in ((), batch):
+            b = _to_batch(b, batch)
+        a_shape = a.shape if a is not None else batch + (g.shape[-2], b.shape[-2])
+        b_shape = b.shape if b is not None else batch + (a.shape[-1], g.shape[-1])
         (m, k), (k2, n) = a_shape[-2:], b_shape[-2:]
         ba, bb = a_shape[:-2], b_shape[:-2]
         if k != k2 or not (ba == bb or not ba or not bb) or g.shape != (ba or bb) + (m, n):
@@ -974,6 +977,11 @@ class _Softmax:
     def p(self):
         """the softmax itself"""
         return self.e * self.scale[:, None]
+
+
+def _to_batch(x, batch):
+    """x's matrices broadcast to the batch dims `batch` (a read-only view)."""
+    return np.broadcast_to(x, batch + x.shape[-2:])
 
 
 def _blas_mat(x):
