@@ -11,15 +11,16 @@ Same bits for any thread count: OpenBLAS's general path sums each element of c o
 fixed panels, and tiles c with micro-kernels whose tails (the last rows or columns that do
 not fill a tile) sum differently; small products take its small-matrix kernels (here up to
 m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64), and a single row or column its
-gemv. So a product is cut only at multiples of ALIGN (a multiple of every micro-kernel's
-tile), into blocks of at least ALIGN rows whose m n k is at least MIN_BLOCK_GEMM (2^23 =
-8.4e6, above those limits); every element then sits in the same kind of tile as in the whole
-product. Only c's rows are cut (BLAS's n, as c is row-major): the Haswell float32 kernel sums
-the last 8 rows of each of its own row panels (BLAS's m, our columns) differently, so a cut
-there changes bits wherever it falls. Cut at 16s, a float64 530x1000x530 product differed in
-20 elements and a 33-row one in its last row; with blocks of 4.2e6, float64 blocks of ~6.7e6
-differed. tests/test_threads.py checks 1 and 2 threads over random shapes. On one thread a
-product is not cut at all (each extra call packs the shared operand again: +4% at 1024^3)."""
+gemv. So only c's rows are cut (BLAS's n, as c is row-major), at multiples of ALIGN rows,
+into blocks whose m n k is at least MIN_BLOCK_F32 (2^21) or MIN_BLOCK_F64 (2^23), above
+those limits: every element then sits in the same kind of tile as in the whole product.
+Columns (BLAS's m) are never cut: the Haswell float32 kernel sums the last 8 rows of each
+of its own row panels differently, so a cut there changed bits wherever it fell. ALIGN = 24
+kept the bits of the whole product over ~700 random shapes and cuts each with OpenBLAS's
+Haswell, SkylakeX, Zen and Sandybridge kernels (OPENBLAS_CORETYPE); 16, 32 and 64 did not
+(Haswell float32, SkylakeX float64). tests/test_threads.py checks 1 and 2 threads over random
+shapes. On one thread a product is not cut at all (each extra call packs the shared operand
+again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._blas cimport gemm
@@ -28,12 +29,14 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 link_thread_count()
 
 # Blocks of rows: about BLOCK each, or fewer and larger so that each has an m n k of
-# MIN_BLOCK_GEMM or more (~1 ms of work at 1 thread; a wake-up of the second core is ~5 us),
-# cut at multiples of ALIGN (divisible by the tile sizes 2, 4, 6, 8, 12, 16, 24, 32, 48).
+# MIN_BLOCK_F32 / MIN_BLOCK_F64 or more (40 us to 1 ms of work at 1 thread; a wake-up of the
+# second core is ~5 us), cut at multiples of ALIGN rows.
 cdef enum:
-    MIN_BLOCK_GEMM = 1 << 23
+    MIN_BLOCK_F32 = 1 << 21
+    MIN_BLOCK_F64 = 1 << 23
+    MIN_BLOCK_GEMM = 1 << 23     # a batch shared among the threads (whole products)
     BLOCK = 512
-    ALIGN = 96
+    ALIGN = 24
 
 cdef bint _share = False
 
@@ -45,9 +48,9 @@ def share_threads(bint on):
     _share = on
 
 
-cdef int _cut(int m, int n, int k, int threads, int* nblocks) noexcept nogil:
+cdef int _cut(int m, int n, int k, int threads, double min_block, int* nblocks) noexcept nogil:
     """The rows of every block but the last, a multiple of ALIGN near an even share, and
-    their count in nblocks; 0 (one call) when the blocks would be too small."""
+    their count in nblocks; 0 (one call) when a block's m n k would be below min_block."""
     nblocks[0] = 1
     if threads < 2 or not _share or m < 2 or n < 2:
         return 0
@@ -56,7 +59,7 @@ cdef int _cut(int m, int n, int k, int threads, int* nblocks) noexcept nogil:
     while count > 1:
         block = ALIGN * ((2 * m // ALIGN // count + 1) // 2)
         last = m - (count - 1) * block
-        if block > 0 and last > 0 and min(block, last) * n_k >= MIN_BLOCK_GEMM:
+        if block > 0 and last > 0 and min(block, last) * n_k >= min_block:
             nblocks[0] = count
             return block
         count -= 1
@@ -114,7 +117,8 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     cdef floating* cp = &c[0]
     cdef Py_ssize_t i
     cdef int threads = cgrad_threads(), nblocks
-    cdef int block = _cut(m, n, k, threads, &nblocks)
+    cdef int block = _cut(m, n, k, threads,
+                          MIN_BLOCK_F32 if floating is float else MIN_BLOCK_F64, &nblocks)
     with nogil:
         if (_share and threads > 1 and sc != 0 and batch > 1
                 and <double> m * n * k * batch >= MIN_BLOCK_GEMM):
