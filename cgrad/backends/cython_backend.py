@@ -712,6 +712,9 @@ class CythonKernels(NumpyKernels):
     def linear(self, x, w, b=None):
         """x @ w^T + b by one gemm: the bias is copied into the output rows first and the
         product added onto it (beta = 1), so no second pass adds it."""
+        if (type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2
+                and x.size * w.shape[0] <= self.max_flops_numpy):
+            return super().linear(x, w, b)   # small (m n k): NumPy, first and with no more checks
         if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
                 and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype
@@ -802,6 +805,11 @@ class CythonKernels(NumpyKernels):
         """(g @ w, g^T @ x, column sums of g) with x and g as 2-D row blocks: two gemms
         straight into the buffers and one pass for the bias. x may be None when need_w is
         false, w when need_x is false (the op saves only what backward reads)."""
+        inner = w if need_x else x           # its last dim is the products' third
+        if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
+                and g.size * inner.shape[-1] <= self.max_flops_numpy):
+            return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
+                                           acc_b)    # small: as in linear
         if x is not None and w is not None and np.ndim(w) == 2 and np.ndim(x) >= 1 and (
                 np.shape(x)[-1] != w.shape[1] or np.shape(g) != np.shape(x)[:-1] + w.shape[:1]):
             raise ValueError(f"linear_backward: x {np.shape(x)}, weight {w.shape} cannot give "
@@ -850,8 +858,7 @@ class CythonKernels(NumpyKernels):
                            and x.shape[:-1] == g.shape[:-1] and x.ndim >= 1
                            and 0 not in x.shape and x.size < 2**31):
             return False
-        # as in matmul: NumPy's OpenBLAS runs such products on one thread
-        return g.size * (w.shape[1] if need_x else x.shape[-1]) > self.max_flops_numpy
+        return True
 
     # ---- optimizers: one fused pass per parameter ------------------------------------------
     # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed
