@@ -740,9 +740,10 @@ class CythonKernels(NumpyKernels):
         return np.empty(shape, dtype), 0.0
 
     def matmul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        """(g @ b^T, a^T @ g) by gemm, each reduced over broadcast batch dims and added into
-        acc when given: for equal batch dims, or one side 2-D. a may be None when need_b is
-        false, b when need_a is false (the op saves only what backward reads)."""
+        """(g @ b^T, a^T @ g) by gemm, added into acc when given: a 2-D side's gradient
+        summed over the other's batches in the gemm, one whose batch dims broadcast returned
+        whole for the engine to sum. a may be None when need_b is false, b when need_a is
+        false (the op saves only what backward reads)."""
         if type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2 and (
                 a.shape[-1] != b.shape[-2] or np.shape(g)[-2:] != (a.shape[-2], b.shape[-1])):
             raise ValueError(f"matmul_backward: a {a.shape} @ b {b.shape} cannot give a "
