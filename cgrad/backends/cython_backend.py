@@ -272,7 +272,7 @@ class CythonKernels(NumpyKernels):
     min_size_binary = 32768
 
     def _binary(self, op, a, b, fallback):
-        least = max(self.min_size, self.min_size_binary)
+        least = self.min_size_binary
         if (a.size if type(a) is _ndarray else 1) * (b.size if type(b) is _ndarray else 1) < least:
             return fallback(self, a, b)                  # small: NumPy, with no more checks
         layout = self._binary_layout(a, b, None, least)
@@ -304,7 +304,7 @@ class CythonKernels(NumpyKernels):
     def _binary_backward(self, op, a, b, g, need_a, need_b, acc_a, acc_b):
         """Both input gradients in one pass over g, each reduced to its input's shape and
         added into acc_a / acc_b when given; None if the layout is not one the kernel takes."""
-        least = max(self.min_size, self.min_size_binary)
+        least = self.min_size_binary
         if type(g) is not _ndarray or g.size < least:
             return None
         layout = self._binary_layout(a, b, g.shape, least)
@@ -354,7 +354,7 @@ class CythonKernels(NumpyKernels):
 
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
-        if (type(g) is _ndarray and _float(g.dtype) and g.size >= self.min_size_reduce
+        if (type(g) is _ndarray and g.size >= self.min_size_reduce and _float(g.dtype)
                 and _usable(g, g.dtype) and len(shape) <= g.ndim):
             target = np.empty(shape, g.dtype)
             r = self._binary_backward(_ADD, target, g, g, True, False, None, None)
@@ -643,7 +643,7 @@ class CythonKernels(NumpyKernels):
     def _reduced(self, x, dim):
         """x summed over dim (a tuple of axes or None) with kept dims, by the grid kernel;
         None when it does not apply."""
-        if (type(x) is not _ndarray or not _float(x.dtype) or x.size < self.min_size_reduce
+        if (type(x) is not _ndarray or x.size < self.min_size_reduce or not _float(x.dtype)
                 or not _usable(x, x.dtype)):
             return None
         axes = range(x.ndim) if dim is None else dim
