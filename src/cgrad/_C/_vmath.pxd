@@ -1,7 +1,7 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
 from cython cimport floating
-from libc.math cimport exp
+from libc.math cimport exp, fabs
 
 cdef extern from *:
     """
@@ -11,15 +11,16 @@ cdef extern from *:
     #else
     #define CGRAD_ALWAYS_INLINE static __forceinline
     #endif
-    /* e**a for float32 (Cephes): n = round(a log2 e) by the 1.5 * 2**23 trick (adds, which
-       vectorise at any width; a float-to-int floor did not at AVX2), r = a - n ln 2 in two
-       parts, e**r by a degree-6 polynomial, times 2**n in two halves so that subnormal and
-       overflowing results round correctly. Within 1 ulp of the rounded value; NaN stays
-       NaN, a below -104 gives 0 and above 88.8 gives inf, as expf does. */
-    CGRAD_ALWAYS_INLINE float cgrad_expf(float a) {
-        const float lo = -104.0f, hi = 88.8f, magic = 12582912.0f;
+    /* e**a for float32 and a <= 0 (Cephes; every caller's argument is one: x - max,
+       -|x|, -x*x/2, a log-probability): n = round(a log2 e) by the 1.5 * 2**23 trick (adds,
+       which vectorise at any width; a float-to-int floor did not at AVX2), r = a - n ln 2 in
+       two parts, e**r by a degree-6 polynomial, times 2**n in two halves so that subnormal
+       results round correctly. Within 1 ulp of the rounded value; NaN stays NaN, a below
+       -104 gives 0. No upper clamp (a above 88.7 would overflow the exponent bits): it is
+       never taken for a <= 0, and its compare and select were a fifth of the sigmoid's time. */
+    CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos(float a) {
+        const float lo = -104.0f, magic = 12582912.0f;
         float x = a < lo ? lo : a;
-        x = x > hi ? hi : x;
         float fn = (x * 1.44269504088896341f + magic) - magic;
         int32_t n = (int32_t) fn, n1 = n >> 1;
         float r = x - fn * 0.693359375f;
@@ -35,17 +36,27 @@ cdef extern from *:
         b2.i = (n - n1 + 127) << 23;
         return p * b1.f * b2.f;
     }
+    #define cgrad_neg_absf(x) (-__builtin_fabsf(x))
     """
-    float cgrad_expf(float a) noexcept nogil
+    float cgrad_expf_nonpos(float a) noexcept nogil
+    float cgrad_neg_absf(float x) noexcept nogil
 
 
-cdef inline floating vexp(floating x) noexcept nogil:
-    """e**x: cgrad_expf for float32; libm for float64 (not vectorised: the adapter uses np.exp
-    for float64 arrays)"""
+cdef inline floating vexp_nonpos(floating x) noexcept nogil:
+    """e**x for x <= 0 (or NaN): cgrad_expf_nonpos for float32; libm for float64 (not
+    vectorised: the adapter uses np.exp for float64 arrays)"""
     if floating is float:
-        return cgrad_expf(x)
+        return cgrad_expf_nonpos(x)
     else:
         return exp(x)
+
+
+cdef inline floating neg_abs(floating x) noexcept nogil:
+    """-|x| as a sign-bit operation (a compare and a select cost more in the sigmoid)"""
+    if floating is float:
+        return cgrad_neg_absf(x)
+    else:
+        return -fabs(x)
 
 # Row max and row sums as explicit 16-lane vector operations (GCC/Clang vector extensions: one
 # AVX-512 register per 16 floats, two AVX2 or four SSE2 ones). Written as loops over lanes, GCC
@@ -144,14 +155,14 @@ cdef extern from *:
         __typeof__((b) > (a)) gt_ = (b) > (a);                                         \\
         (__typeof__(a)) (((__typeof__(gt_)) (b) & gt_) | ((__typeof__(gt_)) (a) & ~gt_)); })
 
-    /* cgrad_expf on 16 lanes: the same operations in the same order, so the same bits */
+    /* cgrad_expf_nonpos on 16 lanes: the same operations in the same order, so the same
+       bits (a <= 0: x - max) */
     #define CGRAD_SEL(c, a, b) \\
         ((cgrad_v16sf) (((cgrad_v16si) (a) & (c)) | ((cgrad_v16si) (b) & ~(c))))
-    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_vexpf(cgrad_v16sf a) {
-        const cgrad_v16sf zero = {0}, lo = zero - 104.0f, hi = zero + 88.8f;
+    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_vexpf_nonpos(cgrad_v16sf a) {
+        const cgrad_v16sf zero = {0}, lo = zero - 104.0f;
         const float magic = 12582912.0f;
         cgrad_v16sf x = CGRAD_SEL(a < lo, lo, a);
-        x = CGRAD_SEL(x > hi, hi, x);
         cgrad_v16sf fn = (x * 1.44269504088896341f + magic) - magic;
         cgrad_v16si n = __builtin_convertvector(fn, cgrad_v16si), n1 = n >> 1;
         cgrad_v16sf r = x - fn * 0.693359375f;
@@ -172,14 +183,14 @@ cdef extern from *:
         Py_ssize_t i = 0;
         for (; i + 16 <= n; i += 16) {
             memcpy(&v, x + i, sizeof(v));
-            v = cgrad_vexpf(v - m);
+            v = cgrad_vexpf_nonpos(v - m);
             memcpy(out + i, &v, sizeof(v));
             acc = acc + v;
         }
         if (i < n) {
             const cgrad_v16si lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
             cgrad_v16si keep = lane < (int) (n - i);
-            v = cgrad_vexpf(cgrad_tailf(x + i, n - i, 0) - m);
+            v = cgrad_vexpf_nonpos(cgrad_tailf(x + i, n - i, 0) - m);
             v = (cgrad_v16sf) ((cgrad_v16si) v & keep);
     #if defined(__AVX512F__)
             _mm512_mask_storeu_ps(out + i, (__mmask16) ((1u << (n - i)) - 1u), (__m512) v);
@@ -250,7 +261,7 @@ cdef extern from *:
     CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
                                              int dot);
     CGRAD_ALWAYS_INLINE float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) {
-        for (Py_ssize_t i = 0; i < n; i++) out[i] = cgrad_expf(x[i] - m);
+        for (Py_ssize_t i = 0; i < n; i++) out[i] = cgrad_expf_nonpos(x[i] - m);
         return cgrad_row_sumf(out, out, n, 0);
     }
 

@@ -12,7 +12,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport erf, fabs, fabsf
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport vexp
+from cgrad._C._vmath cimport neg_abs, vexp_nonpos
 
 link_thread_count()
 
@@ -190,7 +190,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UGeluErfExp:
         # the same, with exp(-x*x/2) computed here rather than passed in
         cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
-        pdf = vexp(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
+        pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
     elif unop is UGeluTanh:
         k = <floating> SQRT_2_OVER_PI
@@ -215,7 +215,7 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return zero if x < zero else x
     elif unop is USigmoid:
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
-        r = vexp(-x if x >= zero else x)
+        r = vexp_nonpos(neg_abs(x))
         return (one if x >= zero else r) / (one + r)
     elif unop is ULeaky:
         return x if x > zero else x * p0

@@ -12,8 +12,8 @@ from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf, cgrad_row_max, cgrad_row_maxf, cgrad_row_sum,
-                              cgrad_row_sumf, cgrad_exp_sumf, vexp)
+from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_max, cgrad_row_maxf,
+                              cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf, vexp_nonpos)
 
 link_thread_count()
 
@@ -29,12 +29,12 @@ cdef void _exp_into(const floating* x, floating m, floating* out, Py_ssize_t n) 
             out[i] = exp(x[i] - m)
     else:
         for i in range(full):
-            out[i] = cgrad_expf(x[i] - m)
+            out[i] = cgrad_expf_nonpos(x[i] - m)
         # The last n % LANES as one masked block (GCC vectorises the conditional loads and
         # stores at AVX2 and AVX-512): as a scalar tail, a 10-class row took 10 scalar exps.
         for j in range(LANES):
             if full + j < n:
-                out[full + j] = cgrad_expf(x[full + j] - m)
+                out[full + j] = cgrad_expf_nonpos(x[full + j] - m)
 
 
 cdef inline floating _exp_sum(const floating* x, floating m, floating* out,
@@ -326,7 +326,7 @@ def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
 cdef inline floating _ce_bwd_elem(floating lp, bint is_t, floating w, floating total,
                                   floating picked, floating spread, bint probs) noexcept nogil:
     """one element of a row's gradient, in the non-adding path's order"""
-    cdef floating d = (lp if probs else vexp(lp)) * total
+    cdef floating d = (lp if probs else vexp_nonpos(lp)) * total
     if is_t:
         d = d - picked
     return d - spread * w if spread != 0 else d
@@ -485,8 +485,13 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
 
 
 def exp_(const floating[::1] x, floating[::1] out):
-    """out = exp(x) by the kernels' own exp (to test it: NumPy's np.exp is faster alone)"""
+    """out = exp(x) for x <= 0 by the kernels' own exp, which is only ever given such
+    arguments (to test it: NumPy's np.exp is faster alone)"""
     _check(out.shape[0], x.shape[0], "out")
     cdef floating zero = 0
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        if x[i] > zero:
+            raise ValueError(f"exp_ takes x <= 0, got {x[i]} at index {i}")
     if x.shape[0]:
         _exp_into(&x[0], zero, &out[0], x.shape[0])
