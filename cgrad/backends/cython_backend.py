@@ -220,10 +220,9 @@ class CythonKernels(NumpyKernels):
         return super().zero_(a)
 
     # ---- binary elementwise ----------------------------------------------------------
-    def _binary_layout(self, a, b, shape=None, least=None):
+    def _binary_layout(self, a, b, shape, least):
         """(dtype, x, y, R, C, xm, ym, out_shape) for the compiled binary kernels, or None
-        (fewer than `least` elements, default min_size, also give None)."""
-        least = self.min_size if least is None else least
+        (fewer than `least` elements also give None)."""
         ta, tb = type(a) is _ndarray, type(b) is _ndarray
         if ta:
             dtype = a.dtype
@@ -806,16 +805,14 @@ class CythonKernels(NumpyKernels):
         """(g @ w, g^T @ x, column sums of g) with x and g as 2-D row blocks: two gemms
         straight into the buffers and one pass for the bias. x may be None when need_w is
         false, w when need_x is false (the op saves only what backward reads)."""
-        inner = w if need_x else x           # its last dim is the products' third
-        if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
-                and g.size * inner.shape[-1] <= self.max_flops_numpy):
-            return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
-                                           acc_b)    # small: as in linear
         if x is not None and w is not None and np.ndim(w) == 2 and np.ndim(x) >= 1 and (
                 np.shape(x)[-1] != w.shape[1] or np.shape(g) != np.shape(x)[:-1] + w.shape[:1]):
             raise ValueError(f"linear_backward: x {np.shape(x)}, weight {w.shape} cannot give "
                              f"a gradient of shape {np.shape(g)}")
-        if not self._linear_takes(x, w, g, need_x, need_w):
+        inner = w if need_x else x           # its last dim is the products' third
+        small = (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
+                 and g.size * inner.shape[-1] <= self.max_flops_numpy)   # as in linear
+        if small or not self._linear_takes(x, w, g, need_x, need_w):
             return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
                                            acc_b)
         dtype, out_f = g.dtype, g.shape[-1]
