@@ -686,7 +686,7 @@ class CythonKernels(NumpyKernels):
                 and _float(a.dtype) and b.dtype == a.dtype):
             (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
             ba, bb = a.shape[:-2], b.shape[:-2]
-            if ba and bb and ba != bb:
+            if ba and bb and ba != bb and k == k2:   # (else NumPy's message, on a and b)
                 try:
                     ba = bb = np.broadcast_shapes(ba, bb)
                 except ValueError:
