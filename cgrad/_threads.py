@@ -1,4 +1,5 @@
 """set_num_threads / get_num_threads: one number for the OpenMP kernels and for BLAS."""
+import ctypes
 import importlib
 import os
 import warnings
@@ -63,14 +64,41 @@ def _which_blas(before, after, under_scipy):
         set(after) if len(after) == 1 else set())
 
 
+def _openblas32():
+    """(path, sgemm address, dgemm address) of scipy-openblas32's library (the OpenBLAS build
+    NumPy and scipy ship, as a package of its own and newer than scipy's), or None."""
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return None
+    path = os.path.join(scipy_openblas32.get_lib_dir(),
+                        scipy_openblas32.get_library(fullname=True))
+    lib = ctypes.CDLL(path)          # loaded already by the import: the same handle
+    for prefix in ("scipy_", ""):
+        try:
+            return path, *(ctypes.cast(getattr(lib, prefix + name), ctypes.c_void_p).value
+                           for name in ("sgemm_", "dgemm_"))
+        except AttributeError:
+            continue
+    return None
+
+
 def load_linalg():
     """cgrad._C.linalg, with the BLAS it calls held at one thread while linalg shares each
-    product among the OpenMP threads itself (see _which_blas; where it is not found, BLAS
-    keeps its threads and linalg cuts nothing)."""
+    product among the OpenMP threads itself. That BLAS is scipy-openblas32's where it is
+    installed, else scipy's (see _which_blas; where neither is found, BLAS keeps its threads
+    and linalg cuts nothing)."""
     before = {c.filepath for c in _blas_controllers()}
     module = importlib.import_module("cgrad._C.linalg")
+    blas = _openblas32()
+    if blas is not None:
+        module.use_blas(blas[1], blas[2])
     controllers = _blas_controllers()
-    own = _which_blas(before, {c.filepath for c in controllers}, _under_scipy)
+    if blas is not None:
+        own = {c.filepath for c in controllers
+               if os.path.realpath(c.filepath) == os.path.realpath(blas[0])}
+    else:
+        own = _which_blas(before, {c.filepath for c in controllers}, _under_scipy)
     _own_blas.update(own)
     module.share_threads(bool(own))
     for c in controllers:

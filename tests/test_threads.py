@@ -1,5 +1,7 @@
 """set_num_threads governs every kernel module's OpenMP loops, from any calling thread, and
 BLAS; the thread count never changes a result."""
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -54,6 +56,40 @@ def test_blas_follows_set_num_threads():
         assert set(threads._own_blas) <= set(blas)
         for path, count in blas.items():
             assert count == (1 if path in threads._own_blas else n), path
+
+
+def test_gemm_calls_scipy_openblas32():
+    """The products call the OpenBLAS of scipy-openblas32 (a dependency), held at one thread."""
+    import scipy_openblas32
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    lib = os.path.realpath(scipy_openblas32.get_lib_dir())
+    assert [os.path.dirname(os.path.realpath(p)) for p in threads._own_blas] == [lib]
+    with pytest.raises(ValueError, match="null"):
+        linalg.use_blas(0, 0)
+
+
+def test_gemm_falls_back_to_scipys_blas():
+    """Without scipy-openblas32 the products call scipy's cython_blas, to the same values."""
+    code = """if True:
+        import sys
+        sys.modules["scipy_openblas32"] = None          # as if not installed
+        import numpy as np, cgrad
+        from cgrad import _threads as threads
+        linalg = threads.load_linalg()
+        assert threads._own_blas and all(threads._under_scipy(p) for p in threads._own_blas)
+        rng = np.random.default_rng(0)
+        a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 100))
+        for dtype in (np.float32, np.float64):
+            c = np.zeros(300 * 100, dtype)
+            linalg.gemm_(False, False, 300, 100, 200, a.astype(dtype).ravel(), 200,
+                         b.astype(dtype).ravel(), 100, 0.0, c, 100)
+            np.testing.assert_allclose(c.reshape(300, 100), a @ b, rtol=1e-4, atol=1e-3)
+        print("ok")
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

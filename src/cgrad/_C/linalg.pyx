@@ -1,6 +1,7 @@
 """Matrix products through BLAS gemm: gradients written straight into their buffers (beta = 1
 adds into an existing .grad, beta = 0 fills a fresh one), transposes by BLAS flags, never a
-transposed copy.
+transposed copy. The gemm is scipy's cython_blas, or the one use_blas names (scipy-openblas32's,
+when installed: cgrad._threads.load_linalg).
 
 Threads: the BLAS runs one thread and a product's rows (or columns) are shared among cgrad's
 OpenMP threads here, each computing its own block of c. Two thread pools on the same cores
@@ -23,10 +24,45 @@ shapes. On one thread a product is not cut at all (each extra call packs the sha
 again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
-from cgrad._C._blas cimport gemm
+from scipy.linalg.cython_blas cimport sgemm as scipy_sgemm, dgemm as scipy_dgemm
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
+
+# The BLAS gemm (LP64: 32-bit ints): scipy's, until use_blas names another.
+ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
+                         float*, float*, int*) noexcept nogil
+ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
+                         int*, double*, double*, int*) noexcept nogil
+cdef sgemm_t _sgemm = scipy_sgemm
+cdef dgemm_t _dgemm = scipy_dgemm
+
+
+def use_blas(size_t sgemm_address, size_t dgemm_address):
+    """Call the LP64 sgemm_ / dgemm_ at these addresses from now on (cgrad._threads passes
+    scipy-openblas32's: scipy's own OpenBLAS 0.3.30 ran ~7% slower than NumPy's 0.3.31 here).
+    Set once, at load, before any product."""
+    global _sgemm, _dgemm
+    if not sgemm_address or not dgemm_address:
+        raise ValueError("use_blas: a null gemm address")
+    _sgemm = <sgemm_t> sgemm_address
+    _dgemm = <dgemm_t> dgemm_address
+
+
+cdef inline void gemm(bint ta, bint tb, int m, int n, int k, floating alpha,
+                      const floating* a, int lda, const floating* b, int ldb,
+                      floating beta, floating* c, int ldc) noexcept nogil:
+    """c (m x n, row-major, leading dimension ldc) = alpha op(a) @ op(b) + beta c. BLAS is
+    column-major, so row-major c = op(a) @ op(b) is computed as c^T = op(b)^T @ op(a)^T: the
+    operands swap and keep their flags."""
+    cdef char ca = b"T" if ta else b"N"
+    cdef char cb = b"T" if tb else b"N"
+    if floating is float:
+        _sgemm(&cb, &ca, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c,
+               &ldc)
+    else:
+        _dgemm(&cb, &ca, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c,
+               &ldc)
 
 # Blocks of rows: about BLOCK each, or fewer and larger so that each has an m n k of
 # MIN_BLOCK_F32 / MIN_BLOCK_F64 or more (40 us to 1 ms of work at 1 thread; a wake-up of the
