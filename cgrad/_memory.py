@@ -7,6 +7,8 @@ much more memory than it would without the cache)."""
 import math
 import os
 
+import numpy as np
+
 ENV = "CGRAD_BUFFER_CACHE_MB"
 
 
@@ -46,3 +48,12 @@ def install():
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_buffers.after_fork_in_child)
     return _buffers
+
+
+def state_zeros(like):
+    """Zeros of like's shape and dtype in C order, for an optimizer's state: np.empty takes the
+    cache's 64-byte-aligned path, which np.zeros (calloc) does not, and the fused steps read
+    and write the state every step (a write pass once, at the first step)."""
+    out = np.empty(like.shape, like.dtype)
+    out.fill(0)
+    return out

@@ -84,7 +84,7 @@ def test_limit_bounds_what_is_kept(cache):
     cache.set_limit(0)
     assert cache.info() | {"hits": 0, "misses": 0} == {
         "blocks": 0, "bytes": 0, "limit": 0, "hits": 0, "misses": 0,
-        "min_bytes": info["min_bytes"]}
+        "min_bytes": info["min_bytes"], "aligned_min": info["aligned_min"]}
 
 
 def test_resize_and_arrays_from_other_handlers(cache):
@@ -98,6 +98,36 @@ def test_resize_and_arrays_from_other_handlers(cache):
     t.join()                                   # a new thread: NumPy's own handler
     assert made[0].sum() == BIG
     del made[0]                                # freed by the handler that made it
+
+
+def test_big_blocks_start_on_a_cache_line(cache):
+    """np.empty of ALIGNED_MIN bytes and more, fresh or reused, starts on a 64-byte boundary
+    (NumPy's handler gave 16 past one); resize and free still work on those blocks."""
+    aligned_min = cache.info()["aligned_min"]
+    assert aligned_min == 4096                     # NumPy's own handler is the base here
+    for nbytes in (aligned_min, 100_000 * 4, BIG * 4, 4 * BIG * 4, BIG * 4):
+        a = np.empty(nbytes // 4, np.float32)
+        assert a.ctypes.data % 64 == 0, nbytes
+        a[:] = 3
+        a.resize(nbytes // 4 + 1000, refcheck=False)
+        assert a[nbytes // 4 - 1] == 3
+        a.resize(100, refcheck=False)              # shrinks below the aligned sizes
+        assert (a == 3).all()
+        del a
+    tensor = cgrad.randn(10**5) * 2
+    assert tensor.numpy().ctypes.data % 64 == 0
+
+
+def test_optimizer_state_is_aligned(backend):
+    p = cgrad.randn(10**5, requires_grad=True)
+    p.grad = cgrad.randn(10**5)
+    for opt in (cgrad.optim.Adam([p], amsgrad=True), cgrad.optim.RMSprop(
+            [p], momentum=0.9, centered=True)):
+        opt.step()
+        for state in opt.state[p].values():
+            if state.ndim:
+                assert state.numpy().ctypes.data % 64 == 0
+                assert state.numpy().flags.c_contiguous
 
 
 def test_threads_share_the_cache_without_corruption(cache):

@@ -4,11 +4,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
-
-
-def _zeros_like(p):
-    return Tensor._make(np.zeros_like(p._data, order="C"))
+from .optimizer import Optimizer, zeros_state
 
 
 class Adam(Optimizer):
@@ -54,10 +50,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:                # lazy init, as PyTorch
                     state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
-                    state["exp_avg"] = _zeros_like(p)
-                    state["exp_avg_sq"] = _zeros_like(p)
+                    state["exp_avg"] = zeros_state(p)
+                    state["exp_avg_sq"] = zeros_state(p)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = _zeros_like(p)
+                        state["max_exp_avg_sq"] = zeros_state(p)
                 steps.append(self._step_count(state))
             states = [self.state[p] for p in params]
             beta1, beta2 = group["betas"]

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .. import backends as B
+from .._memory import state_zeros
 from ..autograd.grad_mode import enable_grad
 from ..tensor import Tensor
 
@@ -20,6 +21,11 @@ class _Required:
 
 
 required = _Required()
+
+
+def zeros_state(p):
+    """A zero state tensor shaped like parameter p (see _memory.state_zeros: aligned)."""
+    return Tensor._make(state_zeros(p._data))
 
 
 def _typename(x):

@@ -4,7 +4,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -47,12 +47,11 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
-                    state["square_avg"] = Tensor._make(np.zeros_like(p._data, order="C"))
+                    state["square_avg"] = zeros_state(p)
                     if momentum > 0:
-                        state["momentum_buffer"] = Tensor._make(np.zeros_like(p._data,
-                                                                              order="C"))
+                        state["momentum_buffer"] = zeros_state(p)
                     if centered:
-                        state["grad_avg"] = Tensor._make(np.zeros_like(p._data, order="C"))
+                        state["grad_avg"] = zeros_state(p)
                 self._step_count(state)
             states = [self.state[p] for p in params]
             B.kernels.rmsprop_step_(

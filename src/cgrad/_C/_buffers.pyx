@@ -7,7 +7,14 @@ into a fresh array against 3.1 ms into an existing one. This module is a NumPy m
 (NEP 49) that keeps freed blocks of at least MIN_BYTES, up to a limit in total, and returns the
 most recently freed block of the exact size asked for, still mapped and warm in cache.
 Everything else, and every block it does not keep, goes to the handler it replaces (NumPy's).
-NumPy records the handler on each array, so arrays made before or elsewhere free correctly."""
+NumPy records the handler on each array, so arrays made before or elsewhere free correctly.
+
+Blocks of ALIGNED_MIN bytes and more start on a 64-byte boundary (a cache line, an AVX-512
+register), as PyTorch's allocator does: glibc puts a big block 16 bytes past a page start, so
+every 64-byte vector load of the kernels straddled two cache lines (the Adam step over 10^7
+parameters ran 5.8 ms against 5.1 ms aligned). Only when the handler it replaces is NumPy's
+own, whose big blocks are plain malloc/realloc/free ones: posix_memalign's blocks free and
+realloc the same way. np.zeros keeps NumPy's calloc (untouched pages cost nothing)."""
 from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
 from libc.stdint cimport uint8_t
 from libc.string cimport strncpy
@@ -40,6 +47,36 @@ cdef extern from "<pthread.h>" nogil:
 cdef enum:
     SLOTS = 64                  # blocks kept at most (a training step has a few dozen)
     MIN_BYTES = 1 << 20         # smaller blocks: glibc's free lists reuse them well
+    ALIGNED_MIN = 4096          # blocks from here on start on a cache line
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <string.h>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* size bytes on a 64-byte boundary, or NULL (the caller then asks the base handler).
+       Blocks of 4 MiB and more ask for transparent huge pages, as NumPy's allocator does. */
+    static void* cgrad_aligned_malloc(size_t size, int hugepage) {
+    #if defined(_WIN32)
+        (void) size; (void) hugepage;
+        return NULL;
+    #else
+        void* p = NULL;
+        if (posix_memalign(&p, 64, size) != 0)
+            return NULL;
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (hugepage && size >= ((size_t) 1 << 22)) {
+            size_t offset = 4096u - (size_t) p % 4096u;
+            madvise((char*) p + offset, size - offset, MADV_HUGEPAGE);
+        }
+    #endif
+        return p;
+    #endif
+    }
+    """
+    void* cgrad_aligned_malloc(size_t size, int hugepage) noexcept nogil
 
 cdef struct Slot:
     void* ptr
@@ -51,6 +88,8 @@ cdef size_t _cached = 0, _limit = 0
 cdef unsigned long long _clock = 0, _hits = 0, _misses = 0
 cdef pthread_mutex_t _lock     # NumPy may allocate and free outside the GIL
 cdef PyDataMemAllocator _base  # the handler this one wraps
+cdef bint _align = False       # _base is NumPy's default handler: big blocks aligned here
+cdef bint _hugepage = True     # NumPy's madvise(MADV_HUGEPAGE) setting
 cdef PyDataMem_Handler _handler
 cdef object _base_capsule = None, _capsule = None
 
@@ -76,6 +115,10 @@ cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
             return ptr
         _misses += 1
         pthread_mutex_unlock(&_lock)
+    if _align and size >= ALIGNED_MIN:
+        ptr = cgrad_aligned_malloc(size, _hugepage)
+        if ptr != NULL:
+            return ptr
     return _base.malloc(_base.ctx, size)
 
 
@@ -139,13 +182,15 @@ def install(size_t limit):
     contextvars context: a thread started later uses NumPy's own), keeping at most `limit`
     bytes of freed blocks. Installing again only changes the limit."""
     global _base_capsule, _capsule, _base
+    cdef PyDataMem_Handler* base
     set_limit(limit)
     if _capsule is not None and PyDataMem_GetHandler() is _capsule:
         return
     if _base_capsule is None:
         _base_capsule = PyDataMem_GetHandler()
-        _base = (<PyDataMem_Handler*> PyCapsule_GetPointer(_base_capsule,
-                                                            b"mem_handler")).allocator
+        base = <PyDataMem_Handler*> PyCapsule_GetPointer(_base_capsule, b"mem_handler")
+        _base = base.allocator
+        _set_alignment(base.name == b"default_allocator")
         strncpy(_handler.name, b"cgrad_buffer_cache", 127)
         _handler.version = 1
         _handler.allocator.ctx = NULL
@@ -155,6 +200,19 @@ def install(size_t limit):
         _handler.allocator.free = _free
         _capsule = PyCapsule_New(&_handler, b"mem_handler", NULL)
     PyDataMem_SetHandler(_capsule)
+
+
+def _set_alignment(bint on):
+    """Align big blocks (when the base handler is NumPy's own), asking for huge pages where
+    NumPy does."""
+    global _align, _hugepage
+    _align = on
+    try:
+        from numpy._core.multiarray import _get_madvise_hugepage
+        _hugepage = _get_madvise_hugepage()
+    except ImportError:          # NumPy 1.x
+        from numpy.core.multiarray import _get_madvise_hugepage
+        _hugepage = _get_madvise_hugepage()
 
 
 def after_fork_in_child():
@@ -191,4 +249,5 @@ def info():
             blocks += _slots[i].ptr != NULL
         pthread_mutex_unlock(&_lock)
     return {"blocks": blocks, "bytes": _cached, "limit": _limit, "hits": _hits,
-            "misses": _misses, "min_bytes": MIN_BYTES}
+            "misses": _misses, "min_bytes": MIN_BYTES,
+            "aligned_min": ALIGNED_MIN if _align else None}
