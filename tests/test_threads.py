@@ -88,7 +88,7 @@ def test_gemm_falls_back_to_scipys_blas():
         print("ok")
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd="/")     # the installed cgrad, not the source tree
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
