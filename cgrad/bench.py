@@ -973,9 +973,17 @@ def machine_info(threads):
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
     try:
         from threadpoolctl import threadpool_info
-        # the folder names whose BLAS it is: numpy.libs, scipy.libs
-        info["blas"] = [f"{p['internal_api']} {p.get('version') or ''} "
-                        f"({os.path.basename(os.path.dirname(p['filepath']))})"
+        from . import _threads
+        if "cython" in cgrad.backends.available():
+            _threads.load_linalg()          # loaded on first use: list cgrad's gemm BLAS too
+
+        def owner(path):
+            """the folder naming whose BLAS it is: numpy.libs, scipy.libs, scipy_openblas32"""
+            folder = os.path.dirname(path)
+            name = os.path.basename(folder)
+            name = os.path.basename(os.path.dirname(folder)) if name == "lib" else name
+            return name + (", cgrad's gemm" if path in _threads._own_blas else "")
+        info["blas"] = [f"{p['internal_api']} {p.get('version') or ''} ({owner(p['filepath'])})"
                         for p in threadpool_info() if p["user_api"] == "blas"]
     except ImportError:
         info["blas"] = ["threadpoolctl not installed"]
