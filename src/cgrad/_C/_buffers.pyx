@@ -209,10 +209,12 @@ def _set_alignment(bint on):
     _align = on
     try:
         from numpy._core.multiarray import _get_madvise_hugepage
-        _hugepage = _get_madvise_hugepage()
     except ImportError:          # NumPy 1.x
-        from numpy.core.multiarray import _get_madvise_hugepage
-        _hugepage = _get_madvise_hugepage()
+        try:
+            from numpy.core.multiarray import _get_madvise_hugepage
+        except ImportError:
+            return               # keep asking for huge pages, as NumPy's default does
+    _hugepage = _get_madvise_hugepage()
 
 
 def after_fork_in_child():
