@@ -50,10 +50,11 @@ def install():
     return _buffers
 
 
-def state_zeros(like):
-    """Zeros of like's shape and dtype in C order, for an optimizer's state: np.empty takes the
-    cache's 64-byte-aligned path, which np.zeros (calloc) does not, and the fused steps read
-    and write the state every step (a write pass once, at the first step)."""
-    out = np.empty(like.shape, like.dtype)
+def zeros(shape, dtype):
+    """np.zeros(shape, dtype) made as np.empty + fill: a block from the cache, 64-byte aligned
+    and reused from step to step (np.zeros' calloc gets fresh, unaligned pages every time and
+    the cache does not keep them). For cgrad's own buffers: optimizer states, gradients that
+    a backward scatters into."""
+    out = np.empty(shape, dtype)
     out.fill(0)
     return out

@@ -1,6 +1,7 @@
 """set_num_threads / get_num_threads: one number for the OpenMP kernels and for BLAS."""
 import ctypes
 import importlib
+import importlib.util
 import os
 import warnings
 
@@ -65,21 +66,33 @@ def _which_blas(before, after, under_scipy):
 
 
 def _openblas32():
-    """(path, sgemm address, dgemm address) of scipy-openblas32's library (the OpenBLAS build
-    NumPy and scipy ship, as a package of its own and newer than scipy's), or None."""
-    try:
-        import scipy_openblas32
-    except ImportError:
+    """(path, sgemm address, dgemm address) of the OpenBLAS in the scipy-openblas32 package
+    (the build NumPy ships, newer than scipy's), or None where it is missing or does not load.
+    Loaded by path with RTLD_LOCAL, never imported: the package's import loads it RTLD_GLOBAL,
+    and scipy modules loaded after that (ARPACK, SuperLU, L-BFGS-B) bound their BLAS and
+    LAPACK to it, a library held at one thread here."""
+    spec = importlib.util.find_spec("scipy_openblas32")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    path = os.path.join(scipy_openblas32.get_lib_dir(),
-                        scipy_openblas32.get_library(fullname=True))
-    lib = ctypes.CDLL(path)          # loaded already by the import: the same handle
-    for prefix in ("scipy_", ""):
+    lib_dir = os.path.join(list(spec.submodule_search_locations)[0], "lib")
+    try:
+        names = sorted(n for n in os.listdir(lib_dir)
+                       if n.startswith(("libscipy_openblas", "scipy_openblas"))
+                       and n.endswith((".so", ".dylib", ".dll")))
+    except OSError:
+        return None
+    for name in names:
+        path = os.path.join(lib_dir, name)
         try:
-            return path, *(ctypes.cast(getattr(lib, prefix + name), ctypes.c_void_p).value
-                           for name in ("sgemm_", "dgemm_"))
-        except AttributeError:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_LOCAL", 0))
+        except OSError:                  # e.g. a runtime it needs is missing: scipy's BLAS
             continue
+        for prefix in ("scipy_", ""):
+            try:
+                return path, *(ctypes.cast(getattr(lib, prefix + name), ctypes.c_void_p).value
+                               for name in ("sgemm_", "dgemm_"))
+            except AttributeError:
+                continue
     return None
 
 
@@ -92,7 +105,7 @@ def load_linalg():
     module = importlib.import_module("cgrad._C.linalg")
     blas = _openblas32()
     if blas is not None:
-        module.use_blas(blas[1], blas[2])
+        module._use_blas(blas[1], blas[2])
     controllers = _blas_controllers()
     if blas is not None:
         own = {c.filepath for c in controllers

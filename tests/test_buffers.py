@@ -118,6 +118,37 @@ def test_big_blocks_start_on_a_cache_line(cache):
     assert tensor.numpy().ctypes.data % 64 == 0
 
 
+def test_reused_blocks_are_aligned(cache):
+    """A kept block comes back aligned; np.zeros' (calloc, unaligned) and a moved realloc's
+    blocks are not kept, so they never come back to np.empty."""
+    a = np.empty(BIG, np.float32)
+    address = a.ctypes.data
+    del a
+    b = np.empty(BIG, np.float32)                  # the same block, from the cache
+    assert b.ctypes.data == address and address % 64 == 0
+    del b
+    cache.clear()
+    def grown():                                   # realloc: glibc may move it unaligned
+        x = np.ones(BIG // 2, np.float32)
+        x.resize(BIG, refcheck=False)
+        return x
+
+    for make in (lambda: np.zeros(BIG, np.float32), grown,
+                 lambda: cgrad._memory.zeros(BIG, np.float32)):
+        x = make()
+        blocks, kept = cache.info()["blocks"], x.ctypes.data % 64 == 0
+        del x
+        assert cache.info()["blocks"] == blocks + kept
+        y = np.empty(BIG, np.float32)
+        assert y.ctypes.data % 64 == 0
+        del y
+    # where glibc's blocks fall is its choice: the rule itself, on addresses
+    assert cache.keeps(1 << 20, BIG * 4) and not cache.keeps((1 << 20) + 16, BIG * 4)
+    assert not cache.keeps(1 << 20, 1000)          # small: NumPy's own lists
+    z = cgrad._memory.zeros((3, BIG // 3), np.float32)
+    assert z.ctypes.data % 64 == 0 and not z.any()
+
+
 def test_optimizer_state_is_aligned(backend):
     p = cgrad.randn(10**5, requires_grad=True)
     p.grad = cgrad.randn(10**5)

@@ -59,14 +59,17 @@ def test_blas_follows_set_num_threads():
 
 
 def test_gemm_calls_scipy_openblas32():
-    """The products call the OpenBLAS of scipy-openblas32 (a dependency), held at one thread."""
-    import scipy_openblas32
+    """The products call the OpenBLAS of scipy-openblas32 (a dependency), held at one thread,
+    loaded without importing the package (whose import loads it for every later library)."""
     from cgrad import _threads as threads
     linalg = threads.load_linalg()
-    lib = os.path.realpath(scipy_openblas32.get_lib_dir())
-    assert [os.path.dirname(os.path.realpath(p)) for p in threads._own_blas] == [lib]
+    path, sgemm, dgemm = threads._openblas32()
+    assert "scipy_openblas32" in path
+    assert linalg._blas_addresses() == (sgemm, dgemm)
+    assert [os.path.realpath(p) for p in threads._own_blas] == [os.path.realpath(path)]
+    assert "scipy_openblas32" not in sys.modules
     with pytest.raises(ValueError, match="null"):
-        linalg.use_blas(0, 0)
+        linalg._use_blas(0, 0)
 
 
 def test_gemm_falls_back_to_scipys_blas():
@@ -78,6 +81,7 @@ def test_gemm_falls_back_to_scipys_blas():
         from cgrad import _threads as threads
         linalg = threads.load_linalg()
         assert threads._own_blas and all(threads._under_scipy(p) for p in threads._own_blas)
+        assert threads._openblas32() is None
         rng = np.random.default_rng(0)
         a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 100))
         for dtype in (np.float32, np.float64):

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from ..autograd.function import Op
+from .._memory import zeros
 
 
 def broadcast(g, shape):
@@ -136,7 +137,7 @@ class MaxDim(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, dtype=g.dtype)
+        gx = zeros(ctx.shape, g.dtype)
         g = g.reshape(ctx.idx.shape)
         np.put_along_axis(gx, ctx.idx, g, axis=ctx.dim)
         return gx, None, None, None

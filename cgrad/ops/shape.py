@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..autograd.function import Op
+from .._memory import zeros
 
 
 def viewed(x, shape):
@@ -160,7 +161,7 @@ class BasicIndex(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, dtype=g.dtype)
+        gx = zeros(ctx.shape, g.dtype)
         gx[ctx.key] = g
         return gx, None
 
@@ -181,7 +182,7 @@ class AdvancedIndex(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, dtype=g.dtype)
+        gx = zeros(ctx.shape, g.dtype)
         np.add.at(gx, ctx.key, g)
         return gx, None
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from .. import backends as B
-from .._memory import state_zeros
+from .._memory import zeros
 from ..autograd.grad_mode import enable_grad
 from ..tensor import Tensor
 
@@ -24,8 +24,8 @@ required = _Required()
 
 
 def zeros_state(p):
-    """A zero state tensor shaped like parameter p (see _memory.state_zeros: aligned)."""
-    return Tensor._make(state_zeros(p._data))
+    """A zero state tensor shaped like parameter p, C order (_memory.zeros: aligned)."""
+    return Tensor._make(zeros(p._data.shape, p._data.dtype))
 
 
 def _typename(x):

@@ -14,7 +14,9 @@ register), as PyTorch's allocator does: glibc puts a big block 16 bytes past a p
 every 64-byte vector load of the kernels straddled two cache lines (the Adam step over 10^7
 parameters ran 5.8 ms against 5.1 ms aligned). Only when the handler it replaces is NumPy's
 own, whose big blocks are plain malloc/realloc/free ones: posix_memalign's blocks free and
-realloc the same way. np.zeros keeps NumPy's calloc (untouched pages cost nothing)."""
+realloc the same way. np.zeros keeps NumPy's calloc (untouched pages cost nothing); its
+blocks, unaligned, are then not kept (cgrad's own zeros are np.empty + fill:
+cgrad._memory.zeros)."""
 from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
 from libc.stdint cimport uint8_t
 from libc.string cimport strncpy
@@ -58,6 +60,11 @@ cdef extern from *:
     #endif
     /* size bytes on a 64-byte boundary, or NULL (the caller then asks the base handler).
        Blocks of 4 MiB and more ask for transparent huge pages, as NumPy's allocator does. */
+    #if defined(_WIN32)
+    #define CGRAD_CAN_ALIGN 0     /* _aligned_malloc's blocks need _aligned_free */
+    #else
+    #define CGRAD_CAN_ALIGN 1
+    #endif
     static void* cgrad_aligned_malloc(size_t size, int hugepage) {
     #if defined(_WIN32)
         (void) size; (void) hugepage;
@@ -77,6 +84,7 @@ cdef extern from *:
     }
     """
     void* cgrad_aligned_malloc(size_t size, int hugepage) noexcept nogil
+    const int CGRAD_CAN_ALIGN
 
 cdef struct Slot:
     void* ptr
@@ -152,10 +160,22 @@ cdef int _empty_slot() noexcept nogil:
     return -1
 
 
+cdef inline bint _keepable(const void* ptr, size_t size) noexcept nogil:
+    # aligning, an unaligned block (np.zeros' calloc, a realloc) is not kept: a block handed
+    # back is always aligned
+    return (ptr != NULL and MIN_BYTES <= size <= _limit
+            and not (_align and (<size_t> ptr) % 64))
+
+
+def keeps(size_t address, size_t size):
+    """Whether a freed block at this address and of this size would be kept (a test hook)."""
+    return _keepable(<const void*> address, size)
+
+
 cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
     global _clock, _cached
     cdef int i
-    if ptr != NULL and MIN_BYTES <= size <= _limit:
+    if _keepable(ptr, size):
         pthread_mutex_lock(&_lock)
         if size > _limit:              # lowered by set_limit since the test above
             pthread_mutex_unlock(&_lock)
@@ -202,11 +222,11 @@ def install(size_t limit):
     PyDataMem_SetHandler(_capsule)
 
 
-def _set_alignment(bint on):
-    """Align big blocks (when the base handler is NumPy's own), asking for huge pages where
-    NumPy does."""
+cdef _set_alignment(bint on):
+    """Align big blocks (when the base handler is NumPy's own and the platform can), asking
+    for huge pages where NumPy does (its setting at install)."""
     global _align, _hugepage
-    _align = on
+    _align = on and CGRAD_CAN_ALIGN
     try:
         from numpy._core.multiarray import _get_madvise_hugepage
     except ImportError:          # NumPy 1.x

@@ -1,7 +1,7 @@
 """Matrix products through BLAS gemm: gradients written straight into their buffers (beta = 1
 adds into an existing .grad, beta = 0 fills a fresh one), transposes by BLAS flags, never a
-transposed copy. The gemm is scipy's cython_blas, or the one use_blas names (scipy-openblas32's,
-when installed: cgrad._threads.load_linalg).
+transposed copy. The gemm is scipy's cython_blas, or the one _use_blas names (that of
+scipy-openblas32, when installed: cgrad._threads.load_linalg).
 
 Threads: the BLAS runs one thread and a product's rows (or columns) are shared among cgrad's
 OpenMP threads here, each computing its own block of c. Two thread pools on the same cores
@@ -29,7 +29,7 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
 
-# The BLAS gemm (LP64: 32-bit ints): scipy's, until use_blas names another.
+# The BLAS gemm (LP64: 32-bit ints): scipy's, until _use_blas names another.
 ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
                          float*, float*, int*) noexcept nogil
 ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
@@ -38,15 +38,20 @@ cdef sgemm_t _sgemm = scipy_sgemm
 cdef dgemm_t _dgemm = scipy_dgemm
 
 
-def use_blas(size_t sgemm_address, size_t dgemm_address):
+def _use_blas(size_t sgemm_address, size_t dgemm_address):
     """Call the LP64 sgemm_ / dgemm_ at these addresses from now on (cgrad._threads passes
     scipy-openblas32's: scipy's own OpenBLAS 0.3.30 ran ~7% slower than NumPy's 0.3.31 here).
-    Set once, at load, before any product."""
+    Set once, at load, before any product; the addresses are trusted."""
     global _sgemm, _dgemm
     if not sgemm_address or not dgemm_address:
-        raise ValueError("use_blas: a null gemm address")
+        raise ValueError("_use_blas: a null gemm address")
     _sgemm = <sgemm_t> sgemm_address
     _dgemm = <dgemm_t> dgemm_address
+
+
+def _blas_addresses():
+    """(sgemm, dgemm): the addresses the products call now."""
+    return <size_t> _sgemm, <size_t> _dgemm
 
 
 cdef inline void gemm(bint ta, bint tb, int m, int n, int k, floating alpha,
