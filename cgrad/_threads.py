@@ -89,8 +89,8 @@ def _openblas32():
             continue
         for prefix in ("scipy_", ""):
             try:
-                return path, *(ctypes.cast(getattr(lib, prefix + name), ctypes.c_void_p).value
-                               for name in ("sgemm_", "dgemm_"))
+                return path, *(ctypes.cast(getattr(lib, prefix + symbol), ctypes.c_void_p).value
+                               for symbol in ("sgemm_", "dgemm_"))
             except AttributeError:
                 continue
     return None

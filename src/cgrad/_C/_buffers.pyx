@@ -54,7 +54,6 @@ cdef enum:
 cdef extern from *:
     """
     #include <stdlib.h>
-    #include <string.h>
     #if defined(__linux__)
     #include <sys/mman.h>
     #endif
