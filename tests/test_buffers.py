@@ -128,6 +128,7 @@ def test_reused_blocks_are_aligned(cache):
     assert b.ctypes.data == address and address % 64 == 0
     del b
     cache.clear()
+
     def grown():                                   # realloc: glibc may move it unaligned
         x = np.ones(BIG // 2, np.float32)
         x.resize(BIG, refcheck=False)
