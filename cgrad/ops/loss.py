@@ -16,14 +16,14 @@ def reduce(losses, reduction, denominator=None, total=None):
     e.g. the sum of the class weights, is given). total: their sum, if a kernel made it."""
     if reduction == "none":
         return losses
+    if reduction == "mean" and denominator is None:
+        return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
     if total is None:
         total = B.kernels.sum(losses, None, False)
     else:
         total = losses.dtype.type(total)
     if reduction == "sum":
         return np.asarray(total, dtype=losses.dtype)
-    if denominator is None:
-        return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
     d = losses.dtype.type(denominator)
     if denominator:                     # (np.errstate alone costs more than the division)
         return np.asarray(total / d, dtype=losses.dtype)
