@@ -672,7 +672,7 @@ class CythonKernels(NumpyKernels):
         return s if keepdim else s.reshape(_drop(x.shape, dim))
 
     # ---- linear algebra: forward and backward by one BLAS -------------------------------
-    # The forward products go through the same gemm as the backward ones (scipy's OpenBLAS),
+    # The forward products go through the same gemm as the backward ones (scipy-openblas32's),
     # not NumPy's: each OpenBLAS build keeps its own pool of spinning threads, and with two
     # threads the two pools took turns starving each other (MLP step 4 ms -> 90 ms).
     # m n k up to this: NumPy's matmul, whose per-call cost is lower; its OpenBLAS runs such
