@@ -50,13 +50,17 @@ def _cpu_features():
 
 
 def cpu_has_avx2():
-    """Whether the running CPU (and OS) execute AVX2, as NumPy's own dispatch sees it."""
-    return bool(_cpu_features().get("AVX2"))
+    """Whether the running CPU (and OS) execute AVX2 and FMA (what the *_avx2 builds use), as
+    NumPy's own dispatch sees it."""
+    features = _cpu_features()
+    return bool(features.get("AVX2") and features.get("FMA3"))
 
 
 def cpu_has_avx512():
-    """Whether it executes AVX-512 F, CD, BW, DQ and VL (what the *_avx512 builds use)."""
-    return bool(_cpu_features().get("AVX512_SKX"))
+    """Whether it executes AVX-512 F, CD, BW, DQ and VL and FMA (what the *_avx512 builds
+    use)."""
+    features = _cpu_features()
+    return bool(features.get("AVX512_SKX") and features.get("FMA3"))
 
 
 def isa_levels():
@@ -71,8 +75,9 @@ def isa_levels():
 
 
 def _kernels(name):
-    """cgrad._C.<name> in its widest build the CPU runs: the same operations, the same bits,
-    two or four times the vector width."""
+    """cgrad._C.<name> in its widest build the CPU runs: the same operations, the same bits
+    (but float32 exp and erf, fused multiply-adds in both wide builds), two or four times the
+    vector width."""
     for suffix in isa_levels():
         try:
             return importlib.import_module(f"cgrad._C.{name}{suffix}")

@@ -12,7 +12,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport erf, fabs, fabsf
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport neg_abs, vexp_nonpos
+from cgrad._C._vmath cimport cgrad_fmaf, neg_abs, vexp_nonpos
 
 link_thread_count()
 
@@ -112,17 +112,17 @@ cdef inline float _erf_f32(float a) noexcept nogil:
     # erf(+-4) is +-1 in float32; a NaN passes both tests and stays NaN
     cdef float four = 4, x = four if a > four else (-four if a < -four else a)
     cdef float x2 = x * x
-    cdef float p = x2 * <float> -2.72614225801306e-10 + <float> 2.77068142495902e-08
-    p = x2 * p + <float> -2.10102402082508e-06
-    p = x2 * p + <float> -5.69250639462346e-05
-    p = x2 * p + <float> -7.34990630326855e-04
-    p = x2 * p + <float> -2.95459980854025e-03
-    p = x2 * p + <float> -1.60960333262415e-02
+    cdef float p = cgrad_fmaf(x2, <float> -2.72614225801306e-10, <float> 2.77068142495902e-08)
+    p = cgrad_fmaf(x2, p, <float> -2.10102402082508e-06)
+    p = cgrad_fmaf(x2, p, <float> -5.69250639462346e-05)
+    p = cgrad_fmaf(x2, p, <float> -7.34990630326855e-04)
+    p = cgrad_fmaf(x2, p, <float> -2.95459980854025e-03)
+    p = cgrad_fmaf(x2, p, <float> -1.60960333262415e-02)
     p = x * p
-    cdef float q = x2 * <float> -1.45660718464996e-05 + <float> -2.13374055278905e-04
-    q = x2 * q + <float> -1.68282697438203e-03
-    q = x2 * q + <float> -7.37332916720468e-03
-    q = x2 * q + <float> -1.42647390514189e-02
+    cdef float q = cgrad_fmaf(x2, <float> -1.45660718464996e-05, <float> -2.13374055278905e-04)
+    q = cgrad_fmaf(x2, q, <float> -1.68282697438203e-03)
+    q = cgrad_fmaf(x2, q, <float> -7.37332916720468e-03)
+    q = cgrad_fmaf(x2, q, <float> -1.42647390514189e-02)
     return p / q
 
 
@@ -131,6 +131,14 @@ cdef inline floating _erf(floating x) noexcept nogil:
         return _erf_f32(x)
     else:
         return erf(x)
+
+
+cdef inline floating _one_plus_erf(floating x) noexcept nogil:
+    """1 + erf(x), never below 0: float32's rational erf overshoots -1 by an ulp or two for
+    x in [-4, -3.6], which would give gelu(x) the wrong sign (clamped here, after the sum,
+    it costs nothing; a clamp of the quotient slowed gelu by half; a NaN stays NaN)"""
+    cdef floating zero = 0, r = 1 + _erf(x)
+    return zero if r < zero else r
 
 
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
@@ -184,12 +192,12 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         # p0 / p1 are -inf / +inf for a missing bound; NaN fails both tests (0, as NumPy)
         return g if (s >= p0 and s <= p1) else zero
     elif unop is UGeluErf:
-        cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
+        cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
         pdf = aux * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
     elif unop is UGeluErfExp:
         # the same, with exp(-x*x/2) computed here rather than passed in
-        cdf = half * (one + _erf(s * <floating> INV_SQRT_2))
+        cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
         pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
     elif unop is UGeluTanh:
@@ -224,7 +232,7 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         r = p0 if x < p0 else x
         return p1 if r > p1 else r
     elif unop is UGeluErf:
-        return half * x * (one + _erf(x * <floating> INV_SQRT_2))
+        return half * x * _one_plus_erf(x * <floating> INV_SQRT_2)
     elif unop is UPowInt:
         return _ipow(x, flags)
     elif unop is UPowInt2:

@@ -1,4 +1,4 @@
 # The same kernels as grad.pyx, built with AVX2 (setup.py adds the flag to every *_avx2 module):
 # wider vectors, the same IEEE operations (no FMA), so the same bits. cython_backend picks this
-# module when NumPy reports AVX2 on the running CPU.
+# module when NumPy reports AVX2 and FMA on the running CPU.
 include "grad.pyx"
