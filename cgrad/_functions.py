@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from ._dtype import result_type
+from .creation import tensor as _tensor
 from .ops import elementwise as E
 from .ops import shape as S
 from .tensor import Tensor, _dim, _tname, matmul, maximum, minimum, mm  # noqa: F401
@@ -93,10 +94,15 @@ def is_tensor(x):
 
 def _method(name):
     def fn(input, *args, **kwargs):
+        if name in _NUMBER_FIRST and not isinstance(input, Tensor):
+            input = _tensor(input)   # cgrad.add(2, t): a 0-d tensor, promoted as a number
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = name
     fn.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)"
     return fn
+
+
+_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow"}      # PyTorch takes a number as input too
 
 
 _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",

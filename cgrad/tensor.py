@@ -475,6 +475,7 @@ class Tensor:
         """self = op(self, *args), written into self's storage. With autograd, the op runs on
         a copy of self's old value and self takes the op's node as its grad_fn."""
         self._check_writable()
+        args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
         if self._records_inplace(args):
             if self._base is not None:
                 raise RuntimeError("cgrad does not support in-place operations that autograd "
@@ -1098,16 +1099,21 @@ def _rebuild(data, requires_grad):
 
 
 def _operand(other):
-    """The other operand of an arithmetic op: a Tensor or a Python number."""
+    """The other operand of an arithmetic op: a Tensor or a Python number (NumPy scalars
+    become Python numbers, as PyTorch takes them: a float32 tensor * np.float64(2) stays
+    float32; np.float64 is a float, but NumPy would promote by its dtype)."""
     if isinstance(other, Tensor):
         return other
     if isinstance(other, (bool, int, float)):
-        return other
+        return other if type(other) in _PY_NUMBERS else other.item()
     if isinstance(other, numbers.Number):
         return other.item() if hasattr(other, "item") else float(other)
     if isinstance(other, np.ndarray):
         return Tensor._make(other)
     raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+
+
+_PY_NUMBERS = (bool, int, float)
 
 
 def _binary(op, a, b, *extra):
@@ -1172,14 +1178,17 @@ def _no_grad_binary(ufunc, a, b):
 
 
 def _arg_extreme(pick, t, dim, keepdim):
-    if t.numel() == 0:
-        raise RuntimeError(f"{pick.__name__}(): Expected reduction dim to be specified for "
-                           "input.numel() == 0.")
     if dim is None:
+        if t.numel() == 0:
+            raise IndexError(f"{pick.__name__}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
         return Tensor._make(np.asarray(pick(t._data), dtype=np.int64))
     d = _dim(dim, t.ndim)
     if t.ndim == 0:
         return Tensor._make(np.asarray(0, dtype=np.int64))
+    if t.shape[d] == 0:
+        raise IndexError(f"{pick.__name__}(): Expected reduction dim {d} to have non-zero size.")
+    # an empty tensor reduced along a non-empty dim is an empty result, as in PyTorch
     return Tensor._make(pick(t._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 

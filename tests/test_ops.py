@@ -206,3 +206,84 @@ def test_integer_and_bool_promotion_like_torch():
     assert (f32 + cgrad.ones(3, dtype=cgrad.float64)).dtype == cgrad.float64
     assert (f32 + cgrad.tensor(2., dtype=cgrad.float64)).dtype == cgrad.float32  # 0-dim: weaker
     assert (cgrad.tensor([1, 2]) + cgrad.tensor([0.5], dtype=cgrad.float32)).dtype == cgrad.float32
+
+
+# ---- edge cases a differential fuzz against PyTorch found --------------------------------------
+def test_scalars_keep_the_tensor_dtype(backend):
+    """alpha, NumPy scalars: a float32 tensor stays float32 (NumPy alone promotes to float64)"""
+    x = cgrad.ones(3)
+    for y in (x.add(2.0, alpha=2), cgrad.sub(x, 2.0, alpha=0.5),
+              cgrad.tensor([1, 2]).add(2.5, alpha=2), x * np.float64(2), np.float64(2) * x,
+              x / np.float64(3), x - np.float32(1)):
+        assert y.dtype == cgrad.float32
+    np.testing.assert_array_equal(x.add(2.0, alpha=2).numpy(), [5, 5, 5])
+    np.testing.assert_array_equal(x.clone().mul_(np.float32(2)).numpy(), [2, 2, 2])
+    np.testing.assert_array_equal(x.clone().add_(np.int64(2)).numpy(), [3, 3, 3])
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+        cgrad.tensor([1, 2]).add(2, alpha=2.0)
+
+
+def test_functions_take_a_number_first():
+    t, i = cgrad.tensor([1., 2.]), cgrad.tensor([1, 2])
+    np.testing.assert_array_equal(cgrad.sub(2, t, alpha=2).numpy(), [0, -2])
+    np.testing.assert_array_equal(cgrad.pow(2, t).numpy(), [2, 4])
+    assert cgrad.add(2, i).dtype == cgrad.int64 and cgrad.add(2.5, i).dtype == cgrad.float32
+
+
+def test_std_of_constant_rows_has_zero_gradient(backend):
+    x = cgrad.tensor([[2., 2., 2.], [1., 2., 3.]], requires_grad=True)
+    x.std(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0, 0], [-0.5, 0, 0.5]])
+    one = cgrad.tensor([5.], requires_grad=True)
+    one.std(correction=0).backward()
+    assert one.grad.item() == 0
+
+
+def test_reductions_with_dim_on_0d_tensors(backend):
+    x = cgrad.tensor(3., requires_grad=True)
+    m, p = x.max(dim=0), x.prod(dim=0, keepdim=True)
+    assert m.values.shape == () and m.indices.item() == 0 and p.shape == ()
+    (m.values + x.amax(dim=-1) + p + x.min(0).values).backward()
+    assert x.grad.item() == 4
+
+
+def test_argmax_of_an_empty_tensor():
+    assert cgrad.zeros(0, 5).argmax(dim=1).shape == (0,)
+    assert cgrad.zeros(0, 5).argmin(dim=1, keepdim=True).shape == (0, 1)
+    with pytest.raises(IndexError, match="dim 0 to have non-zero size"):
+        cgrad.zeros(0, 2, 3).argmax(dim=0)
+    with pytest.raises(IndexError):
+        cgrad.zeros(0, 5).argmax()
+
+
+@pytest.mark.parametrize("shape", [(5, 0, 4), (0, 3, 4), (5, 3, 0)])
+def test_linear_with_a_zero_size_dim(backend, shape):
+    fan_in, fan_out, rows = shape
+    layer = cgrad.nn.Linear(fan_in, fan_out)
+    x = cgrad.ones(rows, fan_in, requires_grad=True)
+    layer(x).sum().backward()
+    assert layer.weight.grad.shape == (fan_out, fan_in) and x.grad.shape == (rows, fan_in)
+    np.testing.assert_array_equal(layer.bias.grad.numpy(), np.full(fan_out, rows, np.float32))
+
+
+def test_linear_broadcasts_a_bias_of_another_shape(backend):
+    F = cgrad.nn.functional
+    x = cgrad.arange(15.).reshape(3, 5)
+    for shape, want in (((1,), [[864.]]), ((1, 4), [[216.] * 4]),
+                        ((3, 4), [[22.] * 4, [72.] * 4, [122.] * 4])):
+        b = cgrad.ones(*shape, requires_grad=True)
+        F.linear(x, cgrad.ones(4, 5), b).pow(2).sum().backward()
+        np.testing.assert_allclose(b.grad.numpy().reshape(-1), np.ravel(want))
+    with pytest.raises(RuntimeError, match=r"\(4\) must match the size of tensor b \(6\)"):
+        F.linear(cgrad.ones(3, 5), cgrad.ones(4, 5), cgrad.ones(6))
+
+
+def test_integer_powers_like_torch():
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
+        cgrad.tensor([2, 3]) ** -1
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
+        cgrad.tensor([2, 3]).pow_(-1)
+    got = cgrad.tensor([0, 1, -1, -1, 2, -2, 5]) ** cgrad.tensor([-1, -3, -1, -2, -1, -1, 0])
+    np.testing.assert_array_equal(got.numpy(), [0, 1, -1, 1, 0, 0, 1])     # PyTorch's values
+    np.testing.assert_array_equal((2 ** cgrad.tensor([-1, 2])).numpy(), [0, 4])
+    assert (cgrad.tensor([2, 3]) ** -1.5).dtype == cgrad.float32

@@ -330,9 +330,10 @@ class NumpyKernels:
     def linear_backward(self, x, w, g, need_x=True, need_w=True, need_b=True,
                         acc_x=None, acc_w=None, acc_b=None):
         """(g @ w, g^T @ x, sum of g over rows), x and g flattened to 2-D"""
-        g2 = g.reshape(-1, g.shape[-1])
+        rows = math.prod(g.shape[:-1])              # not -1: a zero-size g has no inferred dim
+        g2 = g.reshape(rows, g.shape[-1])
         gx = _into(acc_x, np.matmul(g, w)) if need_x else None
-        gw = _into(acc_w, g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
+        gw = _into(acc_w, g2.T @ x.reshape(rows, x.shape[-1])) if need_w else None
         gb = _into(acc_b, g2.sum(axis=0)) if need_b else None
         return gx, gw, gb
 

@@ -85,7 +85,10 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
-    """x @ weight^T + bias, one fused op (forward and backward in one kernel each)"""
+    """x @ weight^T + bias, one fused op (forward and backward in one kernel each); a bias of
+    another shape than (out_features,) is broadcast by a separate add, as PyTorch allows"""
+    if bias is not None and tuple(bias.shape) != tuple(weight.shape[:1]):
+        return L.Linear.apply(input, weight, None) + bias
     return L.Linear.apply(input, weight, bias)
 
 

@@ -37,6 +37,17 @@ def promote_float(a, b):
     return a, b
 
 
+def _scaled(a, b, alpha):
+    """alpha * b for add/sub (a and b promoted): a Python number stays one (NumPy would make
+    it a float64 scalar, which then promotes a float32 tensor)"""
+    if isinstance(alpha, float) and np.result_type(a, b).kind in "biu":
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    if type(b) is np.ndarray:
+        return B.kernels.mul(b, alpha)
+    return b * alpha
+
+
 # ---- binary ---------------------------------------------------------------------------------
 class Add(Op):
     """y = a + alpha * b   ->   da = g, db = alpha * g"""
@@ -44,7 +55,7 @@ class Add(Op):
     def forward(ctx, a, b, alpha=1):
         a, b = promote(a, b)
         if alpha != 1:
-            b = B.kernels.mul(b, alpha)
+            b = _scaled(a, b, alpha)
             ctx.alpha = alpha
         return B.kernels.add(a, b)
 
@@ -60,7 +71,7 @@ class Sub(Op):
     def forward(ctx, a, b, alpha=1):
         a, b = promote(a, b)
         if alpha != 1:
-            b = B.kernels.mul(b, alpha)
+            b = _scaled(a, b, alpha)
             ctx.alpha = alpha
         return B.kernels.sub(a, b)
 
@@ -145,6 +156,25 @@ class RDiv(Op):
         return B.kernels.div_backward(ctx.c, a, g, False, True)[1], None
 
 
+def _int_pow(a, b):
+    """a ** b, with b an integer array that may be negative: PyTorch's integer power, 1 / a^|b|
+    truncated (1 for a = 1, -1 or 1 for a = -1, else 0), where NumPy refuses"""
+    a, b = np.asarray(a), np.asarray(b)
+    negative = b < 0
+    y = B.kernels.pow(a, np.where(negative, 0, b).astype(b.dtype, copy=False))
+    one = np.ones((), y.dtype)
+    ones = np.where(a == -1, np.where(b % 2 == 0, one, -one), np.where(a == 1, one, 0 * one))
+    return np.where(negative, ones, y).astype(y.dtype, copy=False)
+
+
+def _pow_arrays(a, b):
+    """a ** b for promoted operands (one may be a 0-d array)"""
+    if np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "iu" and np.any(
+            np.asarray(b) < 0):
+        return _int_pow(a, b)
+    return B.kernels.pow(a, b)
+
+
 class PowScalar(Op):
     """y = x ** c (c a Python number)   ->   dx = g * c * x**(c-1)"""
     grad_fn_name = "PowBackward0"
@@ -153,6 +183,8 @@ class PowScalar(Op):
     @staticmethod
     def forward(ctx, x, c):
         x, c = promote(x, c)
+        if x.dtype.kind in "iu" and isinstance(c, int) and c < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(x)
         ctx.c = c
         return B.kernels.pow_scalar(x, c)
@@ -172,7 +204,7 @@ class Pow(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        y = B.kernels.pow(a, b)
+        y = _pow_arrays(a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -190,7 +222,7 @@ class RPow(Op):
     def forward(ctx, a, c):
         a, c = promote(a, c)
         c = np.asarray(c, dtype=a.dtype)
-        y = B.kernels.pow(c, a)
+        y = _pow_arrays(c, a)
         ctx.save_for_backward(a, y)
         ctx.c = c
         return y

@@ -58,6 +58,9 @@ class Linear(Op):
             rows = int(np.prod(x.shape[:-1]))
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} "
                                f"and {w.shape[1]}x{w.shape[0]})")
+        if b is not None and b.shape != w.shape[:1]:      # F.linear adds any other bias
+            raise RuntimeError(f"bias of shape {list(b.shape)} does not match the weight's "
+                               f"{w.shape[0]} outputs")
         if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                                f"{x.dtype} and {w.dtype}")

@@ -126,6 +126,8 @@ class MaxDim(Op):
 
     @staticmethod
     def forward(ctx, x, dim, keepdim, pick):
+        if not x.ndim:                   # a 0-d tensor: over its one element, 0-d results
+            x, keepdim = x.reshape(1), False
         if x.shape[dim] == 0:
             raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
         idx = np.expand_dims(pick(x, axis=dim), dim)
@@ -186,6 +188,8 @@ class Std(Op):
         y = ctx.y
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = g / (y * y.dtype.type(ctx.denominator))
+        # a zero deviation has a zero gradient, as in PyTorch (not 0 / 0)
+        scale = np.where(y == 0, scale.dtype.type(0), scale)
         return expand_reduced(scale, centered.shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
 
@@ -238,6 +242,8 @@ class Prod(Op):
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         ctx.save_for_backward(x)
+        if dim is not None and not x.ndim:   # a 0-d tensor: over its one element, 0-d result
+            x, keepdim = x.reshape(1), False
         ctx.dim, ctx.keepdim = dim, keepdim
         return np.asarray(np.prod(x, axis=dim, keepdims=keepdim), dtype=x.dtype)
 
@@ -245,6 +251,8 @@ class Prod(Op):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         dim = ctx.dim
+        if dim is not None and not x.ndim:
+            x = x.reshape(1)
         flat = x.reshape(-1) if dim is None else x
         axis = 0 if dim is None else dim
         ones = np.ones_like(np.take(flat, [0], axis=axis)) if flat.shape[axis] else None
