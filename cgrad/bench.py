@@ -717,10 +717,13 @@ FULL = Budget(sample=0.01, total=2.5, min_rounds=5, max_rounds=31)
 QUICK = Budget(sample=0.004, total=0.25, min_rounds=3, max_rounds=11)
 
 
-def _sample(run, number):
-    """Seconds per call, over `number` back-to-back calls; with a setup, over `number` pairs of
-    an untimed setup and a timed call (one cold call after another implementation's sample
-    timed its caches, not the case: 64^3 matmul backward 80 us against 20 us warm)."""
+def _sample(run, number, warm=True):
+    """Seconds per call, over `number` back-to-back calls, after one untimed call if number > 1
+    (a call that fills a sample alone takes 10 ms or more: its arrays outgrow the caches);
+    with a setup, over `number` pairs of an untimed setup and a timed call. So no timed call
+    of a short case starts from the caches another implementation's sample left (such a cold
+    call timed them, not the case: 64^3 matmul backward 80 us against 20 us warm, bias-1e6
+    1.3-1.8 ms against 0.65-0.7 ms, one call in each sample of ~11)."""
     if run.setup is not None:
         spent = 0.0
         for _ in range(number):
@@ -729,6 +732,8 @@ def _sample(run, number):
             run.step()
             spent += time.perf_counter() - t0
         return spent / number
+    if warm and number > 1:
+        run.step()
     t0 = time.perf_counter()
     for _ in range(number):
         run.step()
@@ -750,12 +755,12 @@ def measure(c, impls, budget):
         number, cost = {}, {}
         for impl, run in runs.items():
             activate(impl)
-            _sample(run, 1)                              # warm-up; first call pays one-offs
+            _sample(run, 1, warm=False)                  # warm-up; first call pays one-offs
             t0 = time.perf_counter()
-            _sample(run, 1)
+            _sample(run, 1, warm=False)
             t = time.perf_counter() - t0                 # a call with its setup, if any
             number[impl] = max(1, min(100000, int(budget.sample / t)))
-            cost[impl] = number[impl] * t
+            cost[impl] = (number[impl] + (number[impl] > 1 and run.setup is None)) * t
         rounds = int(budget.total / max(sum(cost.values()), 1e-9))
         rounds = max(budget.min_rounds, min(budget.max_rounds, rounds))
         samples = {impl: [] for impl in runs}
