@@ -287,3 +287,24 @@ def test_integer_powers_like_torch():
     np.testing.assert_array_equal(got.numpy(), [0, 1, -1, 1, 0, 0, 1])     # PyTorch's values
     np.testing.assert_array_equal((2 ** cgrad.tensor([-1, 2])).numpy(), [0, 4])
     assert (cgrad.tensor([2, 3]) ** -1.5).dtype == cgrad.float32
+
+
+@pytest.mark.parametrize("n", [4, 40000])         # NumPy's path, and the compiled kernels'
+def test_gradients_at_nan_follow_pytorch(backend, n):
+    """maximum / minimum pass all of g to both sides at a NaN, relu passes g on at a NaN,
+    abs gives 0 there (sign(NaN) = 0), as PyTorch does"""
+    nan = float("nan")
+    reps = n // 4
+    a = cgrad.tensor([nan, 1., nan, 2.] * reps, requires_grad=True)
+    b = cgrad.tensor([1., nan, nan, 2.] * reps, requires_grad=True)
+    for fn in (cgrad.maximum, cgrad.minimum):
+        a.grad = b.grad = None
+        fn(a, b).sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), [1, 1, 1, 0.5] * reps)
+        np.testing.assert_array_equal(b.grad.numpy(), [1, 1, 1, 0.5] * reps)
+    x = cgrad.tensor([nan, 1., -2., 0.] * reps, requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 1, 0, 0] * reps)
+    x.grad = None
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1, -1, 0] * reps)

@@ -129,18 +129,20 @@ class NumpyKernels:
                                                             _into(acc_b, gb))
 
     def maximum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        """g goes to the larger input; ties split it in halves (PyTorch's rule)"""
+        """g goes to the larger input; ties split it in halves, and a NaN on either side
+        passes all of g to both (PyTorch's rule)"""
         half = g * _scalar(0.5, g)
-        ga = np.where(a > b, g, np.where(a == b, half, 0)).astype(g.dtype) if need_a else None
-        gb = np.where(b > a, g, np.where(a == b, half, 0)).astype(g.dtype) if need_b else None
+        ga = np.where(a == b, half, np.where(a < b, 0, g)).astype(g.dtype) if need_a else None
+        gb = np.where(a == b, half, np.where(b < a, 0, g)).astype(g.dtype) if need_b else None
         return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
                                                             _into(acc_b, gb))
 
     def minimum_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        """g goes to the smaller input; ties split it in halves (PyTorch's rule)"""
+        """g goes to the smaller input; ties split it in halves, and a NaN on either side
+        passes all of g to both (PyTorch's rule)"""
         half = g * _scalar(0.5, g)
-        ga = np.where(a < b, g, np.where(a == b, half, 0)).astype(g.dtype) if need_a else None
-        gb = np.where(b < a, g, np.where(a == b, half, 0)).astype(g.dtype) if need_b else None
+        ga = np.where(a == b, half, np.where(a > b, 0, g)).astype(g.dtype) if need_a else None
+        gb = np.where(a == b, half, np.where(b > a, 0, g)).astype(g.dtype) if need_b else None
         return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
                                                             _into(acc_b, gb))
 
@@ -194,8 +196,9 @@ class NumpyKernels:
         return np.where(x < 0, _scalar(0, x), x) if x.dtype.kind == "f" else np.maximum(x, 0)
 
     def relu_backward(self, y, g, acc=None):
-        """g where y > 0, else 0 (relu'(0) = 0), from the saved output"""
-        return _into(acc, np.where(y > 0, g, _scalar(0, g)))
+        """0 where y <= 0 (relu'(0) = 0), else g (a NaN passes g on, as in PyTorch), from the
+        saved output"""
+        return _into(acc, np.where(y <= 0, _scalar(0, g), g))
 
     def leaky_relu(self, x, slope):
         """x if x > 0 else slope * x"""
@@ -231,8 +234,9 @@ class NumpyKernels:
         return np.abs(x)
 
     def abs_backward(self, x, g, acc=None):
-        """g * sign(x) (abs'(0) = 0)"""
-        return _into(acc, g * np.sign(x))
+        """g * sign(x) (abs'(0) = 0, and sign(NaN) = 0 as PyTorch's sgn)"""
+        sign = np.sign(x)
+        return _into(acc, g * np.where(sign == sign, sign, _scalar(0, sign)))
 
     def clamp(self, x, lo, hi):
         """min(max(x, lo), hi); either bound may be None"""

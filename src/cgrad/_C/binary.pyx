@@ -75,7 +75,8 @@ cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
 
 
 cdef inline floating _da(binop* t, floating g, floating x, floating y) noexcept nogil:
-    """d(x op y)/dx * g, in NumpyKernels' operation order"""
+    """d(x op y)/dx * g, in NumpyKernels' operation order; maximum / minimum: halves on ties,
+    0 to the losing side, all of g where x or y is NaN (PyTorch's rule)"""
     cdef floating zero = 0, half = 0.5
     if binop is OpAdd or binop is OpSub:
         return g
@@ -84,9 +85,9 @@ cdef inline floating _da(binop* t, floating g, floating x, floating y) noexcept 
     elif binop is OpDiv:
         return g / y
     elif binop is OpMax:
-        return g if x > y else (g * half if x == y else zero)
+        return g * half if x == y else (zero if x < y else g)
     else:
-        return g if x < y else (g * half if x == y else zero)
+        return g * half if x == y else (zero if x > y else g)
 
 
 cdef inline floating _db(binop* t, floating g, floating x, floating y) noexcept nogil:
@@ -101,9 +102,9 @@ cdef inline floating _db(binop* t, floating g, floating x, floating y) noexcept 
     elif binop is OpDiv:
         return -g * x / (y * y)
     elif binop is OpMax:
-        return g if y > x else (g * half if x == y else zero)
+        return g * half if x == y else (zero if y < x else g)
     else:
-        return g if y < x else (g * half if x == y else zero)
+        return g * half if x == y else (zero if y > x else g)
 
 
 # ---- forward -----------------------------------------------------------------------------------

@@ -181,13 +181,14 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is USigmoid:
         return g * (s * (one - s))
     elif unop is URelu:
-        return g if s > zero else zero
+        return zero if s <= zero else g         # a NaN output passes g on, as in PyTorch
     elif unop is ULeaky:
         return g if s > zero else g * p0
     elif unop is UAbs:
-        # g * sign(s), sign(NaN) = NaN; one select per test keeps the loop vectorisable
+        # g * sign(s), sign(NaN) = 0 as PyTorch's sgn; one select per test keeps the loop
+        # vectorisable
         d = (one if s > zero else zero) - (one if s < zero else zero)
-        return g * (s if s != s else d)
+        return g * d
     elif unop is UClamp:
         # p0 / p1 are -inf / +inf for a missing bound; NaN fails both tests (0, as NumPy)
         return g if (s >= p0 and s <= p1) else zero
