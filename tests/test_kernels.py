@@ -1351,3 +1351,29 @@ def test_vector_exp_gives_the_scalar_exps_bits(ck):
     one_by_one = np.empty(r * c, np.float32)
     _rd.exp_(x.reshape(-1), one_by_one)
     np.testing.assert_array_equal(e, one_by_one)
+
+
+@pytest.mark.parametrize("columns", [10, 128, 129])
+def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads, columns):
+    """At the default thresholds a sum over the leading axis down to at most 128 columns runs
+    compiled from 2^16 elements (NumPy's is 2-4x slower there), one to more columns only from
+    2^20; either way the values match a float64 sum and both thread counts give one result."""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    k = CythonKernels()
+    g = np.random.default_rng(31).standard_normal((70000 // columns * 2, columns)).astype(
+        np.float32)
+    if columns > k.narrow_columns:
+        monkeypatch.setattr(NumpyKernels, "sum", lambda *a: "numpy")
+        monkeypatch.setattr(NumpyKernels, "sum_to_shape", lambda *a: "numpy")
+        assert k.sum(g, (0,)) == "numpy" and k.sum_to_shape(g, (columns,)) == "numpy"
+        return
+    monkeypatch.setattr(NumpyKernels, "sum", None)                 # no fallback
+    monkeypatch.setattr(NumpyKernels, "sum_to_shape", None)
+    want = g.astype(np.float64).sum(0)
+    one, two = threads(lambda: (
+        k.sum(g, (0,)), k.sum_to_shape(g, (1, columns)).reshape(-1),
+        k.linear_backward(None, None, g, False, False, True)[2]))
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-3)

@@ -308,3 +308,17 @@ def test_gradients_at_nan_follow_pytorch(backend, n):
     x.grad = None
     x.abs().sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0, 1, -1, 0] * reps)
+
+
+def test_linear_with_only_the_bias_trained(backend):
+    """A frozen weight and an input without grad: backward saves neither, and the bias still
+    gets its gradient (the compiled path crashed on this; big enough to take it)"""
+    cgrad.manual_seed(0)
+    layer = cgrad.nn.Linear(256, 512)
+    layer.weight.requires_grad_(False)
+    x = cgrad.randn(512, 256)
+    y = layer(x)
+    y.pow(2).sum().backward()
+    want = 2 * y.detach().numpy().astype(np.float64).sum(0)
+    np.testing.assert_allclose(layer.bias.grad.numpy(), want, rtol=1e-4, atol=1e-3)
+    assert layer.weight.grad is None

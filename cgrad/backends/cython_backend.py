@@ -353,12 +353,24 @@ class CythonKernels(NumpyKernels):
 
     # NumPy's AVX-512 pairwise sums beat the grid reduction on one thread (1.4-2.5x at
     # 10^4-10^6); compiled, the sums gain the second thread, so they start at 2^20 elements.
+    # But NumPy's sum over the leading axes is slow when few columns stay (2^16 elements down
+    # to 10 columns: 110 against the grid's 56 us; 2^20: 1346 against 399 us; to 100: a tie
+    # at 2^16, 182 against 102 us at 2^20): those start at 2^16.
     min_size_reduce = 1 << 20
+    min_size_reduce_narrow = 1 << 16
+    narrow_columns = 128
+
+    def _grid_sum(self, size, kept, leading):
+        """Whether a sum of `size` elements down to `kept` (over the leading axes only, if
+        `leading`) goes to the grid kernel."""
+        return size >= self.min_size_reduce or (
+            leading and size >= self.min_size_reduce_narrow and kept <= self.narrow_columns)
 
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
-        if (type(g) is _ndarray and g.size >= self.min_size_reduce and _float(g.dtype)
-                and _usable(g, g.dtype) and len(shape) <= g.ndim):
+        if (type(g) is _ndarray and g.size >= self.min_size_reduce_narrow and _float(g.dtype)
+                and _usable(g, g.dtype) and len(shape) <= g.ndim
+                and self._grid_sum(g.size, math.prod(shape), _over_leading(g.shape, shape))):
             target = np.empty(shape, g.dtype)
             r = self._binary_backward(_ADD, target, g, g, True, False, None, None)
             if r is not None:
@@ -662,8 +674,8 @@ class CythonKernels(NumpyKernels):
     def _reduced(self, x, dim):
         """x summed over dim (a tuple of axes or None) with kept dims, by the grid kernel;
         None when it does not apply."""
-        if (type(x) is not _ndarray or x.size < self.min_size_reduce or not _float(x.dtype)
-                or not _usable(x, x.dtype)):
+        if (type(x) is not _ndarray or x.size < self.min_size_reduce_narrow
+                or not _float(x.dtype) or not _usable(x, x.dtype)):
             return None
         axes = range(x.ndim) if dim is None else dim
         try:
@@ -671,13 +683,15 @@ class CythonKernels(NumpyKernels):
         except (TypeError, ValueError):
             return None
         shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        if not self._grid_sum(x.size, math.prod(shape), _over_leading(x.shape, shape)):
+            return None
         target = np.empty(shape, x.dtype)
         r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
         return None if r is None else r[0]
 
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
-        if type(x) is not _ndarray or x.size < self.min_size_reduce:
+        if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
         if s is None:
@@ -686,7 +700,7 @@ class CythonKernels(NumpyKernels):
 
     def mean(self, x, dim=None, keepdim=False):
         """sum / n, as NumPy's mean"""
-        if type(x) is not _ndarray or x.size < self.min_size_reduce:
+        if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)
         if s is None:
@@ -844,7 +858,8 @@ class CythonKernels(NumpyKernels):
             return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
                                            acc_b)
         dtype, out_f = g.dtype, g.shape[-1]
-        in_f = w.shape[1] if need_x else x.shape[-1]
+        # (neither x nor w is saved when only the bias needs its gradient)
+        in_f = w.shape[1] if need_x else x.shape[-1] if need_w else 0
         g2 = g.reshape(-1, out_f)
         rows = g2.shape[0]
         G = _blas_mat(g2)
@@ -864,7 +879,7 @@ class CythonKernels(NumpyKernels):
             add = acc_b is not None and acc_b.shape == (out_f,) and _writable(acc_b, dtype)
             target = acc_b if add else np.empty(out_f, dtype)
             r = None
-            if g2c.size >= self.min_size_reduce:
+            if self._grid_sum(g2c.size, out_f, True):
                 r = self._binary_backward(_ADD, target, g2c, g2c, True, False,
                                           target if add else None, None)
             gb = r[0] if r is not None else _into(acc_b, g2c.sum(axis=0))
@@ -954,6 +969,17 @@ class CythonKernels(NumpyKernels):
             else:
                 super().adagrad_step_([p], [g], [s], [steps[i]], lr=lr, lr_decay=lr_decay,
                                       weight_decay=weight_decay, eps=eps, maximize=maximize)
+
+
+def _over_leading(full, shape):
+    """Whether summing an array of shape `full` down to `shape` (as many dims, or fewer) sums
+    over leading axes only: shape, less its leading 1s, is full's trailing dims (a column sum),
+    and something is summed."""
+    i = 0
+    while i < len(shape) and shape[i] == 1:
+        i += 1
+    kept = tuple(shape[i:])
+    return 0 < len(kept) < len(full) and kept == tuple(full[len(full) - len(kept):])
 
 
 def _drop(shape, dim):
