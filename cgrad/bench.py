@@ -760,7 +760,8 @@ def measure(c, impls, budget):
             _sample(run, 1, warm=False)
             t = time.perf_counter() - t0                 # a call with its setup, if any
             number[impl] = max(1, min(100000, int(budget.sample / t)))
-            cost[impl] = (number[impl] + (number[impl] > 1 and run.setup is None)) * t
+            untimed = 1 if number[impl] > 1 and run.setup is None else 0    # _sample's warm-up
+            cost[impl] = (number[impl] + untimed) * t
         rounds = int(budget.total / max(sum(cost.values()), 1e-9))
         rounds = max(budget.min_rounds, min(budget.max_rounds, rounds))
         samples = {impl: [] for impl in runs}

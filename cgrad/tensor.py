@@ -1098,6 +1098,9 @@ def _rebuild(data, requires_grad):
     return Tensor._make(data, requires_grad)
 
 
+_PY_NUMBERS = (bool, int, float)
+
+
 def _operand(other):
     """The other operand of an arithmetic op: a Tensor or a Python number (NumPy scalars
     become Python numbers, as PyTorch takes them: a float32 tensor * np.float64(2) stays
@@ -1111,9 +1114,6 @@ def _operand(other):
     if isinstance(other, np.ndarray):
         return Tensor._make(other)
     raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
-
-
-_PY_NUMBERS = (bool, int, float)
 
 
 def _binary(op, a, b, *extra):

@@ -159,18 +159,17 @@ class RDiv(Op):
 def _int_pow(a, b):
     """a ** b, with b an integer array that may be negative: PyTorch's integer power, 1 / a^|b|
     truncated (1 for a = 1, -1 or 1 for a = -1, else 0), where NumPy refuses"""
-    a, b = np.asarray(a), np.asarray(b)
     negative = b < 0
     y = B.kernels.pow(a, np.where(negative, 0, b).astype(b.dtype, copy=False))
-    one = np.ones((), y.dtype)
-    ones = np.where(a == -1, np.where(b % 2 == 0, one, -one), np.where(a == 1, one, 0 * one))
-    return np.where(negative, ones, y).astype(y.dtype, copy=False)
+    one, zero = np.ones((), y.dtype), np.zeros((), y.dtype)
+    inverse = np.where(a == -1, np.where(b % 2 == 0, one, -one), np.where(a == 1, one, zero))
+    return np.where(negative, inverse, y).astype(y.dtype, copy=False)
 
 
 def _pow_arrays(a, b):
     """a ** b for promoted operands (one may be a 0-d array)"""
-    if np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "iu" and np.any(
-            np.asarray(b) < 0):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and (b < 0).any():
         return _int_pow(a, b)
     return B.kernels.pow(a, b)
 
