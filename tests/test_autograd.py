@@ -298,3 +298,35 @@ def test_second_backward_keeps_plain_values_and_refuses_freed_arrays(backend):
         y.backward()
         with pytest.raises(RuntimeError, match="second time"):
             y.backward()
+
+
+@pytest.mark.parametrize("form", ["grad @ w", "w @ grad", "linear(grad, w)", "maximum"])
+def test_an_operand_that_is_the_grad_being_added_into(backend, form):
+    """W.grad (or a view of it) as an operand of an op whose backward adds into W.grad: the
+    sum goes in after the op, not while it still reads its operand (big enough for BLAS and
+    the compiled kernels, where adding in place gave values up to 1e29)"""
+    rng = np.random.default_rng(5)
+    w0, g0 = rng.random((300, 300)), rng.random((300, 300))
+    w = cgrad.tensor(w0, requires_grad=True)
+    w.grad = cgrad.tensor(g0)
+    F = cgrad.nn.functional
+    if form == "grad @ w":
+        (w.grad @ w).sum().backward()
+        want = g0 + g0.sum(0)[:, None]          # d/dw sum(G @ w) = G^T 1
+    elif form == "w @ grad":
+        (w @ w.grad).sum().backward()
+        want = g0 + g0.sum(1)[None, :]
+    elif form == "linear(grad, w)":
+        F.linear(w.grad, w).sum().backward()
+        want = g0 + g0.sum(0)[None, :]
+    else:
+        cgrad.maximum(w, w.grad[:1]).mul(2).sum().backward()
+        want = g0 + 2 * (w0 >= g0[:1]) - (w0 == g0[:1])
+    np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-10, atol=1e-9)
+
+
+def test_a_read_only_grad_raises_pytorchs_error():
+    x = cgrad.ones(3, 3, requires_grad=True)
+    x.grad = cgrad.ones(3).expand(3, 3)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        (x * 2).sum().backward()

@@ -90,7 +90,24 @@ def _accumulate_into_leaf(leaf, g, owned):
             g = np.array(g, dtype=dtype, order="C")          # never adopt a borrowed array
         leaf._grad = Tensor._make(g)
     else:
+        if not grad._data.flags.writeable:                    # .grad set to an expanded view
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location (the .grad of a "
+                               f"tensor of shape {list(leaf.shape)}). Please clone() it.")
         _add_into(grad._data, g)                              # in place: no new buffer
+
+
+def _overlaps_saved(buf, node):
+    """Whether buf may share memory with an array node's backward reads (W.grad @ W: adding
+    into W.grad in place while the product still reads it gives garbage); such a buffer gets
+    the sum after the op, as the NumPy backend does."""
+    for s in node._saved:
+        if type(s) is np.ndarray and np.may_share_memory(buf, s):
+            return True
+    for s in node.__dict__.values():
+        if type(s) is np.ndarray and np.may_share_memory(buf, s):
+            return True
+    return False
 
 
 _NOTHING = (None, False)
@@ -187,7 +204,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     elif capture is None and type(p) is leaf_node:
                         leaf = p._ref()
                         grad = None if leaf is None else leaf._grad
-                        if grad is not None and not leaf._hooks and grad._data.flags.writeable:
+                        if (grad is not None and not leaf._hooks and grad._data.flags.writeable
+                                and not _overlaps_saved(grad._data, node)):
                             buf = grad._data
                 acc.append(buf)
             grads = op.backward(node, g, acc)
