@@ -101,13 +101,8 @@ def _overlaps_saved(buf, node):
     """Whether buf may share memory with an array node's backward reads (W.grad @ W: adding
     into W.grad in place while the product still reads it gives garbage); such a buffer gets
     the sum after the op, as the NumPy backend does."""
-    for s in node._saved:
-        if type(s) is np.ndarray and np.may_share_memory(buf, s):
-            return True
-    for s in node.__dict__.values():
-        if type(s) is np.ndarray and np.may_share_memory(buf, s):
-            return True
-    return False
+    return any(type(s) is np.ndarray and np.may_share_memory(buf, s)
+               for s in (*node._saved, *node.__dict__.values()))
 
 
 _NOTHING = (None, False)
