@@ -216,6 +216,19 @@ def _binary_method(op, fallback):
     return method
 
 
+def _unary_backward_method(op, fallback):
+    """CythonKernels' backward of a one-kernel unary op, from its saved s: a small call goes
+    to NumPy's (fallback) at once, before a closure is made for the layouts the kernel does
+    not take."""
+    def method(self, s, g, acc=None):
+        if type(s) is not _ndarray or s.size < self.min_size:
+            return fallback(self, s, g, acc)
+        return self._unary_backward(op, lambda: fallback(self, s, g, acc), s, g, acc)
+    method.__name__ = method.__qualname__ = fallback.__name__
+    method.__doc__ = fallback.__doc__
+    return method
+
+
 class CythonKernels(NumpyKernels):
     name = "cython"
     min_size = 8192          # unary backward: parity with NumPy measured at 8K-16K elements
@@ -400,34 +413,16 @@ class CythonKernels(NumpyKernels):
             return out
         return None
 
-    def exp_backward(self, y, g, acc=None):
-        if type(y) is not _ndarray or y.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.exp_backward(self, y, g, acc)
-        return self._unary_backward(_ew.EXP, lambda: super(CythonKernels, self).exp_backward(
-            y, g, acc), y, g, acc)
-
-    def log_backward(self, x, g, acc=None):
-        if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.log_backward(self, x, g, acc)
-        return self._unary_backward(_ew.LOG, lambda: super(CythonKernels, self).log_backward(
-            x, g, acc), x, g, acc)
-
-    def sqrt_backward(self, y, g, acc=None):
-        if type(y) is not _ndarray or y.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.sqrt_backward(self, y, g, acc)
-        return self._unary_backward(_ew.SQRT, lambda: super(CythonKernels, self).sqrt_backward(
-            y, g, acc), y, g, acc)
+    exp_backward = _unary_backward_method(_ew.EXP, NumpyKernels.exp_backward)
+    log_backward = _unary_backward_method(_ew.LOG, NumpyKernels.log_backward)
+    sqrt_backward = _unary_backward_method(_ew.SQRT, NumpyKernels.sqrt_backward)
 
     def tanh(self, x):
         """NumPy's SIMD tanh, on slices of a big array in parallel at two or more threads"""
         out = _sliced_ufunc(np.tanh, x)
         return out if out is not None else super().tanh(x)
 
-    def tanh_backward(self, y, g, acc=None):
-        if type(y) is not _ndarray or y.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.tanh_backward(self, y, g, acc)
-        return self._unary_backward(_ew.TANH, lambda: super(CythonKernels, self).tanh_backward(
-            y, g, acc), y, g, acc)
+    tanh_backward = _unary_backward_method(_ew.TANH, NumpyKernels.tanh_backward)
 
     def sigmoid(self, x):
         """e = exp(-|x|), then 1/(1+e) or e/(1+e) (no overflow): one pass for float32, around
@@ -446,21 +441,13 @@ class CythonKernels(NumpyKernels):
             return out
         return super().sigmoid(x)
 
-    def sigmoid_backward(self, y, g, acc=None):
-        if type(y) is not _ndarray or y.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.sigmoid_backward(self, y, g, acc)
-        return self._unary_backward(_ew.SIGMOID, lambda: super(
-            CythonKernels, self).sigmoid_backward(y, g, acc), y, g, acc)
+    sigmoid_backward = _unary_backward_method(_ew.SIGMOID, NumpyKernels.sigmoid_backward)
 
     def relu(self, x):
         out = self._unary(_ew.RELU, x)
         return out if out is not None else super().relu(x)
 
-    def relu_backward(self, y, g, acc=None):
-        if type(y) is not _ndarray or y.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.relu_backward(self, y, g, acc)
-        return self._unary_backward(_ew.RELU, lambda: super(CythonKernels, self).relu_backward(
-            y, g, acc), y, g, acc)
+    relu_backward = _unary_backward_method(_ew.RELU, NumpyKernels.relu_backward)
 
     def leaky_relu(self, x, slope):
         out = self._unary(_ew.LEAKY_RELU, x, _as_dtype(slope, x))
@@ -500,11 +487,7 @@ class CythonKernels(NumpyKernels):
         return self._unary_backward(_ew.GELU_ERF if erf_form else _ew.GELU_TANH, fallback, x,
                                     g, acc, aux=t)
 
-    def abs_backward(self, x, g, acc=None):
-        if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
-            return NumpyKernels.abs_backward(self, x, g, acc)
-        return self._unary_backward(_ew.ABS, lambda: super(CythonKernels, self).abs_backward(
-            x, g, acc), x, g, acc)
+    abs_backward = _unary_backward_method(_ew.ABS, NumpyKernels.abs_backward)
 
     def clamp(self, x, lo, hi):
         bounds = _bounds(x, lo, hi)
