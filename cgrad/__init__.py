@@ -5,6 +5,8 @@
     y = w * 3 + 5
     y.backward()            # w.grad == tensor(3.)
 """
+import warnings as _warnings
+
 from . import _dtype
 from ._dtype import dtype
 from ._dtype import float16, float32, float64, int8, int16, int32, int64, uint8
@@ -18,11 +20,18 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
                        linspace, normal, ones, ones_like, rand, randint, randn, randperm, tensor,
                        zeros, zeros_like)
 from ._functions import *  # noqa: F401,F403
-from ._functions import cat, stack, where, allclose, matmul, mm, maximum, minimum  # noqa: F401
+from ._functions import (allclose, bmm, cat, matmul, maximum, minimum, mm, mv,  # noqa: F401
+                         stack, where)
 from ._threads import get_num_threads, set_num_threads
 from . import _memory
 
 _memory.install()
+
+# PyTorch gives inf and nan silently (1 / 0, log(0), overflow); NumPy warns. Its warnings are
+# ignored where cgrad's own modules run the ufunc: free when nothing warns, where an errstate
+# around each small op would cost ~1.5 us. The user's own NumPy calls still warn.
+_warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) "
+                         r"encountered", RuntimeWarning, r"cgrad\.")
 
 float = float32   # noqa: A001
 double = float64

@@ -116,3 +116,33 @@ def result_type(*operands):
                 raise TypeError(f"unsupported operand type: {type(o).__name__}")
             wrapped = t if wrapped is None else promote_types(wrapped, t)
     return _combine(dim, _combine(zero, wrapped))
+
+
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool"}
+
+
+def torch_name(np_dtype):
+    """PyTorch's name of a dtype in its messages: Float, Double, Long, Bool, ..."""
+    return _TORCH_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
+
+
+def require_float(np_dtype, kernel):
+    """PyTorch's NotImplementedError for an integer or bool input to a float-only kernel
+    (gelu, softmax, mse_loss, ...): cgrad would otherwise compute in integers, or promote
+    where PyTorch refuses."""
+    if np.dtype(np_dtype).kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(np_dtype)}\'')
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+            "int32": "int", "int16": "short int", "int8": "signed char",
+            "uint8": "unsigned char", "bool": "bool"}
+
+
+def require_same_matmul_dtype(a, b):
+    """PyTorch's RuntimeError for a matrix product of two dtypes (it does not promote)"""
+    if a != b:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_C_NAMES.get(a.name, a.name)} != {_C_NAMES.get(b.name, b.name)}")

@@ -7,7 +7,7 @@ from ._dtype import result_type
 from .creation import tensor as _tensor
 from .ops import elementwise as E
 from .ops import shape as S
-from .tensor import Tensor, _dim, _tname, matmul, maximum, minimum, mm  # noqa: F401
+from .tensor import Tensor, _dim, _tname, bmm, matmul, maximum, minimum, mm, mv  # noqa: F401
 
 
 def _tensors(tensors, name):

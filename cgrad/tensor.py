@@ -117,13 +117,7 @@ def _castable(src, dst):
     return order[src.kind] <= order[dst.kind]
 
 
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-                "bool": "Bool", "float16": "Half", "int16": "Short", "int8": "Char",
-                "uint8": "Byte"}
-
-
-def _tname(np_dtype):
-    return _TORCH_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
+_tname = _dtype.torch_name
 
 
 class Tensor:
@@ -808,6 +802,12 @@ class Tensor:
     def mm(self, other):
         return mm(self, other)
 
+    def bmm(self, other):
+        return bmm(self, other)
+
+    def mv(self, vec):
+        return mv(self, vec)
+
     def dot(self, other):
         if self.ndim != 1 or other.ndim != 1:
             raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {other.ndim}D "
@@ -821,13 +821,21 @@ class Tensor:
         return R.LogSoftmax.apply(self, _dim(dim, self.ndim))
 
     # ---- reductions --------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)       # the sum runs in dtype
         dims = _dims(dim, self.ndim)
         if dims is None:
-            return R.SumAll.apply(self, None, keepdim)
-        return R.SumDim.apply(self, dims, keepdim)
+            return R.SumAll.apply(x, None, keepdim)
+        return R.SumDim.apply(x, dims, keepdim)
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        if dtype is not None:
+            np_dtype = _dtype.to_numpy_dtype(dtype)
+            if np_dtype.kind != "f":
+                raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must "
+                                   f"be either a floating point or complex dtype. Got: "
+                                   f"{_tname(np_dtype)}")
+            return self.to(dtype).mean(dim, keepdim)
         dims = _dims(dim, self.ndim)
         if dims is None:
             return R.MeanAll.apply(self, None, keepdim)
@@ -850,15 +858,21 @@ class Tensor:
     def min(self, dim=None, keepdim=False, other=None):
         return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
 
-    def amax(self, dim=None, keepdim=False):
-        if dim is None:
-            return R.MaxAll.apply(self)
-        return self.max(dim, keepdim).values
+    def amax(self, dim=(), keepdim=False):
+        return self._amax(R.AMax, R.MaxAll, dim, keepdim)
 
-    def amin(self, dim=None, keepdim=False):
-        if dim is None:
-            return R.MinAll.apply(self)
-        return self.min(dim, keepdim).values
+    def amin(self, dim=(), keepdim=False):
+        return self._amax(R.AMin, R.MinAll, dim, keepdim)
+
+    def _amax(self, op, all_op, dim, keepdim):
+        """amax/amin over an int or a tuple of dims (() or None: all of them); unlike
+        max(dim), ties share the gradient evenly, as in PyTorch"""
+        dims = _dims(dim, self.ndim) or None
+        if dims is None:
+            if not keepdim or not self.ndim:
+                return all_op.apply(self)
+            dims = tuple(range(self.ndim))
+        return op.apply(self, dims, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         return _arg_extreme(np.argmax, self, dim, keepdim)
@@ -1178,6 +1192,8 @@ def _no_grad_binary(ufunc, a, b):
 
 
 def _arg_extreme(pick, t, dim, keepdim):
+    if t._data.dtype.kind == "b":
+        raise RuntimeError(f"{pick.__name__}(): does not support bool input")
     if dim is None:
         if t.numel() == 0:
             raise IndexError(f"{pick.__name__}(): Expected reduction dim to be specified for "
@@ -1199,19 +1215,22 @@ def _correction(unbiased, correction):
 
 
 # ---- functions that more than one method uses ------------------------------------------------
-def _as_tensor_operand(x):
-    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+def _two_tensors(name, a, b):
+    """PyTorch's TypeError for a function of two tensors given something else (a number)"""
+    for position, (arg, x) in enumerate((("input", a), ("other", b)), 1):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                            f"not {type(x).__name__}")
+    _broadcast_check(a._data, b._data)
 
 
 def maximum(a, b):
-    a, b = _as_tensor_operand(a), _as_tensor_operand(b)
-    _broadcast_check(a._data, b._data)
+    _two_tensors("maximum", a, b)
     return E.Maximum.apply(a, b)
 
 
 def minimum(a, b):
-    a, b = _as_tensor_operand(a), _as_tensor_operand(b)
-    _broadcast_check(a._data, b._data)
+    _two_tensors("minimum", a, b)
     return E.Minimum.apply(a, b)
 
 
@@ -1237,9 +1256,10 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
-    if a._data.dtype != b._data.dtype and not (a.is_floating_point() and b.is_floating_point()):
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_tname(a._data.dtype)} != {_tname(b._data.dtype)}")
+    _dtype.require_same_matmul_dtype(a._data.dtype, b._data.dtype)
+    if a._data.dtype.kind == "b":
+        raise NotImplementedError(f'"{"dot" if a.ndim == b.ndim == 1 else "addmm_impl_cpu_"}" '
+                                  "not implemented for 'Bool'")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise _matmul_shapes_error(a, b)
     if a.ndim == 1 and b.ndim == 1:
@@ -1261,6 +1281,34 @@ def mm(a, b):
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"self must be a matrix (got {a.ndim}D and {b.ndim}D)")
     return matmul(a, b)
+
+
+def bmm(a, b):
+    """Batched matrix product of two 3-D tensors with the same batch size"""
+    for name, t in (("batch1", a), ("batch2", b)):
+        if t.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
+    if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, "
+                           f"{b.shape[1]}].")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(a._data.dtype)} but found "
+                           f"{_tname(b._data.dtype)}")
+    return matmul(a, b)
+
+
+def mv(a, v):
+    """Matrix (2-D) times vector (1-D)"""
+    if a.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {v.ndim}")
+    if a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x"
+                           f"{a.shape[1]}), vec ({v.shape[0]})")
+    if a._data.dtype != v._data.dtype:
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got "
+                           f"{_tname(a._data.dtype)} and {_tname(v._data.dtype)}")
+    return matmul(a, v)
 
 
 _function.Tensor = Tensor

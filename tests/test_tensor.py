@@ -205,7 +205,7 @@ def test_dtype_errors():
         cgrad.zeros(2, dtype="complex")
     with pytest.raises(TypeError):
         cgrad.from_numpy(np.array(["a"]))
-    with pytest.raises(RuntimeError, match="Float != Long|Long"):
+    with pytest.raises(RuntimeError, match="float != long int"):
         cgrad.ones(2, 2) @ cgrad.ones(2, 2, dtype=cgrad.int64)
 
 

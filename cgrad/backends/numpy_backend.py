@@ -43,6 +43,20 @@ def _scalar(value, like):
     return like.dtype.type(value)
 
 
+def _power(x, c):
+    """x ** c for a float array and a Python number, as PyTorch computes it: x*x for 2, sqrt
+    for 0.5 and 1 / sqrt for -0.5 (so (-0.) ** 0.5 is -0. and (-inf) ** -0.5 is nan, where
+    C's pow gives +0. and 0.)"""
+    if c == 2:
+        return np.multiply(x, x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if c == 0.5:
+            return np.sqrt(x)
+        if c == -0.5:
+            return np.reciprocal(np.sqrt(x))
+        return np.power(x, _scalar(c, x))
+
+
 class NumpyKernels:
     name = "numpy"
 
@@ -257,10 +271,7 @@ class NumpyKernels:
 
     def pow_scalar(self, x, c):
         """x ** c for a Python number c"""
-        if c == 2:
-            return np.multiply(x, x)     # exactly x*x, as PyTorch computes x ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.power(x, _scalar(c, x)) if x.dtype.kind == "f" else np.power(x, c)
+        return _power(x, c) if x.dtype.kind == "f" else np.power(x, c)
 
     def pow_scalar_backward(self, x, c, g, acc=None):
         """g * c * x**(c-1); 0 for c == 0"""
@@ -269,7 +280,7 @@ class NumpyKernels:
         if c == 2:                       # the same numbers (x**1 is x), without two pows
             return _into(acc, g * (x * 2))
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = g * (_scalar(c, x) * np.power(x, _scalar(c - 1, x)))
+            d = g * (_scalar(c, x) * _power(x, c - 1))
         return _into(acc, d)
 
     # ---- reductions --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
+from ..autograd.grad_mode import is_grad_enabled
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
@@ -138,23 +139,23 @@ def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
 
 
-def _same_float_dtype(input, *others):
-    """others cast to input's dtype (input promoted first where a wider float is among them)."""
+def _same_float_dtype(input, *others, kernel):
+    """others cast to input's dtype (input promoted first where a wider float is among them);
+    PyTorch's NotImplementedError, naming kernel, where no float is among them."""
     dt = _dtype.result_type(input._data, *[o._data for o in others if o is not None])
-    if dt.kind != "f":
-        dt = np.dtype(np.float32)
+    _dtype.require_float(dt, kernel)
     input = input if input._data.dtype == dt else input.to(dt)
     return (input,) + tuple(o if o is None or o._data.dtype == dt else o.to(dt) for o in others)
 
 
-def _pointwise(input, target, reduction, op):
+def _pointwise(input, target, reduction, op, kernel):
     target = _as_tensor(target)
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
                       f"size ({input.shape}). This will likely lead to incorrect results due to "
                       "broadcasting. Please ensure they have the same size.", stacklevel=3)
         _broadcast_check(input._data, target._data)
-    input, target = _same_float_dtype(input, target)
+    input, target = _same_float_dtype(input, target, kernel=kernel)
     return op.apply(input, target, reduction)
 
 
@@ -165,18 +166,20 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         loss = (input - target) ** 2 * weight
         return loss if reduction == "none" else (loss.sum() if reduction == "sum"
                                                  else loss.mean())
-    return _pointwise(input, target, reduction, LS.MseLoss)
+    return _pointwise(input, target, reduction, LS.MseLoss, "mse_cpu")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """reduce(|input - target|)"""
     reduction = _reduction(size_average, reduce, reduction)
-    if weight is not None:
-        loss = (input - target).abs() * weight
+    if weight is not None or not (input.is_floating_point()
+                                  or _as_tensor(target).is_floating_point()):
+        # integers as in PyTorch: "sum" and "none" stay integers, "mean" raises
+        loss = (input - target).abs() * (1 if weight is None else weight)
         return loss if reduction == "none" else (loss.sum() if reduction == "sum"
                                                  else loss.mean())
     op = {"mean": LS.L1Loss, "sum": LS.L1LossSum, "none": LS.L1LossNone}[reduction]
-    return _pointwise(input, target, reduction, op)
+    return _pointwise(input, target, reduction, op, "l1_loss")
 
 
 def _class_layout(input, target):
@@ -219,14 +222,29 @@ def _check_targets(target, n_classes, ignore_index):
     return Tensor._make(t.astype(np.int64, copy=False)) if t.dtype != np.int64 else target
 
 
-def _class_weight(weight, n_classes, dtype):
-    if weight is None:
-        return None
+def _not_differentiable(function, name, weight):
+    """PyTorch's RuntimeError for a loss weight that requires grad (its kernels have no
+    gradient for it): cgrad would otherwise leave weight.grad silently unset"""
+    if weight is not None and is_grad_enabled() and getattr(weight, "requires_grad", False):
+        raise RuntimeError(f"The function '{function}' is not differentiable with respect to "
+                           f"argument '{name}'. This input cannot have requires_grad True.")
+
+
+def _class_weights(weight, n_classes, dtype):
+    """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError"""
     weight = _as_tensor(weight)
     if weight.numel() != n_classes:
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
                            f"or no classes but got weight tensor of shape: {list(weight.shape)}")
-    return weight.reshape(-1).to(dtype).detach()
+    return weight.reshape(-1).to(dtype)
+
+
+def _class_weight(weight, n_classes, dtype):
+    """The class weights of the class-index losses (no gradient), or None"""
+    if weight is None:
+        return None
+    _not_differentiable("nll_loss_forward", "weight", weight)
+    return _class_weights(weight, n_classes, dtype).detach()
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -235,6 +253,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     the summed weights of the targets not ignored"""
     reduction = _reduction(size_average, reduce, reduction)
     rows, t, out_shape = _class_layout(input, _as_tensor(target))
+    _dtype.require_float(rows._data.dtype, "nll_loss_out_frame")
     t = _check_targets(t, rows.shape[1], ignore_index)
     w = _class_weight(weight, rows.shape[1], rows.dtype)
     loss = LS.NllLoss.apply(rows, t, w, ignore_index, reduction)
@@ -253,9 +272,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.is_floating_point() and target.shape == input.shape and input.ndim > 0:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     rows, t, out_shape = _class_layout(input, target)
-    if not rows.is_floating_point():
-        raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
-                           f"'{_tname(rows._data.dtype)}'")
+    _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
         t = Tensor._make(t._data.astype(np.int64))
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype)
@@ -265,13 +282,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
-    input, probs = _same_float_dtype(input, probs)
+    input, probs = _same_float_dtype(input, probs, kernel="log_softmax_lastdim_kernel_impl")
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
     if label_smoothing > 0:
         probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
-    if weight is not None:
-        w = _class_weight(weight, n_classes, input.dtype)
+    if weight is not None:              # differentiable here, as in PyTorch
+        w = _class_weights(weight, n_classes, input.dtype)
         shape = [1] * input.ndim
         shape[class_dim] = n_classes
         probs = probs * w.reshape(shape)
@@ -298,7 +315,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
-    input, target = _same_float_dtype(input, target)
+    _dtype.require_float(input._data.dtype, "binary_cross_entropy")
+    if target._data.dtype != input._data.dtype:
+        raise RuntimeError(f"Found dtype {_tname(target._data.dtype)} but expected "
+                           f"{_tname(input._data.dtype)}")
+    _not_differentiable("binary_cross_entropy", "weight", weight)
     w = _broadcast_weight(weight, input)
     return LS.BinaryCrossEntropy.apply(input, target, w, reduction)
 
@@ -312,7 +333,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    input, target = _same_float_dtype(input, target)
+    _dtype.require_float(input._data.dtype, "log_sigmoid_cpu")
+    if not target.is_floating_point():
+        raise RuntimeError(f"result type {_tname(input._data.dtype)} can't be cast to the "
+                           f"desired output type {_tname(target._data.dtype)}")
+    input, target = _same_float_dtype(input, target, kernel="log_sigmoid_cpu")
+    _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
+    _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     w = _broadcast_weight(weight, input)
     pw = _broadcast_weight(pos_weight, input)
     return LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backends as B
-from .._dtype import result_type
+from .._dtype import require_float, result_type
 from ..autograd.function import Op
 
 
@@ -39,10 +39,16 @@ def promote_float(a, b):
 
 def _scaled(a, b, alpha):
     """alpha * b for add/sub (a and b promoted): a Python number stays one (NumPy would make
-    it a float64 scalar, which then promotes a float32 tensor)"""
-    if isinstance(alpha, float) and np.result_type(a, b).kind in "biu":
+    it a float64 scalar, which then promotes a float32 tensor). Bool operands stay bool, as
+    in PyTorch: True + 2 * True is True."""
+    kind = np.result_type(a, b).kind
+    if isinstance(alpha, float) and kind in "biu":
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
+    if kind == "b":
+        return np.logical_and(b, bool(alpha))
+    if isinstance(alpha, bool):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
     if type(b) is np.ndarray:
         return B.kernels.mul(b, alpha)
     return b * alpha
@@ -65,10 +71,27 @@ class Add(Op):
         return g, (g if alpha == 1 else B.kernels.mul(g, alpha)), None
 
 
+def _is_bool(x):
+    return x.dtype.kind == "b" if type(x) is np.ndarray else type(x) is bool
+
+
+def _refuse_bool_sub(a, b):
+    """PyTorch's RuntimeError for - with a bool operand (NumPy would give a TypeError, or
+    subtract True as 1)."""
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
 class Sub(Op):
     """y = a - alpha * b   ->   da = g, db = -alpha * g"""
     @staticmethod
     def forward(ctx, a, b, alpha=1):
+        _refuse_bool_sub(a, b)
         a, b = promote(a, b)
         if alpha != 1:
             b = _scaled(a, b, alpha)
@@ -94,6 +117,7 @@ class RSub(Op):
 
     @staticmethod
     def forward(ctx, a, c):
+        _refuse_bool_sub(c, a)
         a, c = promote(a, c)
         return B.kernels.sub(c, a)
 
@@ -287,6 +311,10 @@ class Neg(Op):
     """y = -x   ->   dx = -g"""
     @staticmethod
     def forward(ctx, x):
+        if x.dtype.kind == "b":
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         return B.kernels.neg(x)
 
     @staticmethod
@@ -297,16 +325,20 @@ class Neg(Op):
 class _Unary(Op):
     """y = f(x) by the backend kernel named `kernel`; backward by `<kernel>_backward` from the
     saved output (saves="output") or input (saves="input"), added into acc in one pass.
-    Integer inputs become the default float when float_only, as in PyTorch."""
+    Integer inputs become the default float when float_only, as in PyTorch; a bool input
+    raises bool_refused(), where PyTorch refuses one."""
     accumulates = True
     kernel = None
     saves = "output"
     float_only = True
+    bool_refused = None
 
     @classmethod
     def forward(cls, ctx, x):
         if cls.float_only:
             x = _float(x)
+        elif x.dtype.kind == "b" and cls.bool_refused is not None:
+            raise cls.bool_refused()
         y = getattr(B.kernels, cls.kernel)(x)
         ctx.save_for_backward(y if cls.saves == "output" else x)
         return y
@@ -346,6 +378,10 @@ class Relu(_Unary):
     """y = max(x, 0)   ->   dx = g where y > 0, from the saved output"""
     kernel, float_only = "relu", False
 
+    @staticmethod
+    def bool_refused():
+        return RuntimeError("Boolean inputs not supported for relu")
+
 
 class LeakyRelu(Op):
     """y = x if x > 0 else slope * x   ->   dx = g or slope * g"""
@@ -353,6 +389,7 @@ class LeakyRelu(Op):
 
     @staticmethod
     def forward(ctx, x, slope):
+        require_float(x.dtype, "leaky_relu_cpu")
         ctx.save_for_backward(x)
         ctx.slope = slope
         return B.kernels.leaky_relu(x, slope)
@@ -369,6 +406,7 @@ class Gelu(Op):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        require_float(x.dtype, "GeluKernelImpl")
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         return B.kernels.gelu(x, approximate)
@@ -382,6 +420,10 @@ class Gelu(Op):
 class Abs(_Unary):
     """y = |x|   ->   dx = g * sign(x)"""
     kernel, saves, float_only = "abs", "input", False
+
+    @staticmethod
+    def bool_refused():
+        return NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
 
 
 class Clamp(Op):

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import backends as B
+from .._dtype import require_same_matmul_dtype
 from ..autograd.function import Op
 from .elementwise import promote
 
@@ -61,9 +62,11 @@ class Linear(Op):
         if b is not None and b.shape != w.shape[:1]:      # F.linear adds any other bias
             raise RuntimeError(f"bias of shape {list(b.shape)} does not match the weight's "
                                f"{w.shape[0]} outputs")
-        if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
-            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{x.dtype} and {w.dtype}")
+        require_same_matmul_dtype(x.dtype, w.dtype)
+        if b is not None:
+            require_same_matmul_dtype(b.dtype, w.dtype)
+        if x.dtype.kind == "b":
+            raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Bool\'')
         need_x, need_w = ctx.needs_input_grad[:2]
         ctx.save_for_backward(x if need_w else None, w if need_x else None)
         return B.kernels.linear(x, w, b)

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from ..autograd.function import Op
+from .._dtype import require_float, torch_name
 from .._memory import zeros
 
 
@@ -30,10 +31,6 @@ def _count(shape, dims):
     if dims is None:
         return math.prod(shape)
     return math.prod([shape[d] for d in dims])
-
-
-def _float(x):
-    return x if x.dtype.kind == "f" else x.astype(np.float32)
 
 
 class Sum(Op):
@@ -65,7 +62,7 @@ class Mean(Op):
     def forward(ctx, x, dims, keepdim):
         if x.dtype.kind != "f":
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                               f"floating point or complex dtype. Got: {_name(x.dtype)}")
+                               f"floating point or complex dtype. Got: {torch_name(x.dtype)}")
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         return B.kernels.mean(x, dims, keepdim)
 
@@ -82,11 +79,6 @@ class MeanAll(Mean):
 
 class MeanDim(Mean):
     grad_fn_name = "MeanBackward1"
-
-
-def _name(dt):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "bool": "Bool"}.get(dt.name, dt.name)
 
 
 def _extreme_all(name, reduce):
@@ -149,11 +141,44 @@ class MinDim(MaxDim):
     grad_fn_name = "MinBackward0"
 
 
+class AMax(Op):
+    """y = amax(x, dims)   ->   g shared evenly by the elements equal to their y (max(x, dim)
+    gives it to one index instead)"""
+    grad_fn_name = "AmaxBackward0"
+    name, reduce = "amax", np.max
+
+    @classmethod
+    def forward(cls, ctx, x, dims, keepdim):
+        for d in dims:
+            if x.shape[d] == 0:
+                raise IndexError(f"{cls.name}(): Expected reduction dim {d} to have non-zero "
+                                 "size.")
+        y = np.asarray(cls.reduce(x, axis=dims, keepdims=keepdim), dtype=x.dtype)
+        ctx.save_for_backward(x, y)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
+        count = np.sum(mask, axis=ctx.dims, keepdims=True, dtype=g.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):      # 0 where y is NaN
+            share = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim) / count
+        return np.where(mask, share, g.dtype.type(0)), None, None
+
+
+class AMin(AMax):
+    grad_fn_name = "AminBackward0"
+    name, reduce = "amin", np.min
+
+
 class Var(Op):
     """y = sum((x - mean)^2) / (n - correction)   ->   dx = g * 2 (x - mean) / (n - c)"""
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
-        x = _float(x)
+        if x.dtype.kind != "f":
+            raise RuntimeError("std and var only support floating point and complex dtypes")
         n = _count(x.shape, dims)
         mean = np.mean(x, axis=dims, keepdims=True) if x.size else np.zeros_like(x)
         centered = x - mean
@@ -200,7 +225,9 @@ class Norm(Op):
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        x = _float(x)
+        if x.dtype.kind != "f":
+            raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
+                               f"tensor as input. Got {torch_name(x.dtype)}")
         a = np.abs(x)
         if p == np.inf:
             y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
@@ -245,7 +272,8 @@ class Prod(Op):
         if dim is not None and not x.ndim:   # a 0-d tensor: over its one element, 0-d result
             x, keepdim = x.reshape(1), False
         ctx.dim, ctx.keepdim = dim, keepdim
-        return np.asarray(np.prod(x, axis=dim, keepdims=keepdim), dtype=x.dtype)
+        dtype = x.dtype if x.dtype.kind == "f" else np.int64     # bool and ints: int64
+        return np.asarray(np.prod(x, axis=dim, keepdims=keepdim, dtype=dtype), dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -282,7 +310,9 @@ class Softmax(Op):
 
     @classmethod
     def forward(cls, ctx, x, dim):
-        y = getattr(B.kernels, cls.kernel)(_float(x), dim)
+        last = "lastdim_" if dim == x.ndim - 1 or not x.ndim else ""
+        require_float(x.dtype, f"{cls.kernel}_{last}kernel_impl")
+        y = getattr(B.kernels, cls.kernel)(x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

@@ -1,0 +1,275 @@
+"""PyTorch's dtype rules at the edges: which ops refuse integer and bool tensors (and with which
+exception), bool arithmetic, losses whose weights take no gradient, x ** +-0.5, sum/mean with
+dtype=, amax/amin over several dims, bmm and mv. PyTorch is the oracle where installed."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn.functional as F
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:          # the oracle tests skip; the others assert PyTorch's known answers
+    torch = TF = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+
+INTS = cgrad.tensor([[1, -2, 3], [4, 5, -6]])
+BOOLS = cgrad.tensor([[True, False, True], [False, True, True]])
+
+# op, the exception PyTorch raises for an int64 input and for a bool input (None: it computes)
+FLOAT_ONLY = {
+    "gelu": (lambda x: F.gelu(x), NotImplementedError, NotImplementedError),
+    "leaky_relu": (lambda x: F.leaky_relu(x), NotImplementedError, NotImplementedError),
+    "softmax": (lambda x: x.softmax(1), NotImplementedError, NotImplementedError),
+    "softmax0": (lambda x: F.softmax(x, 0), NotImplementedError, NotImplementedError),
+    "log_softmax": (lambda x: x.log_softmax(1), NotImplementedError, NotImplementedError),
+    "var": (lambda x: x.var(), RuntimeError, RuntimeError),
+    "std": (lambda x: x.std(1), RuntimeError, RuntimeError),
+    "norm": (lambda x: x.norm(), RuntimeError, RuntimeError),
+    "mse_loss": (lambda x: F.mse_loss(x, x), NotImplementedError, NotImplementedError),
+    "bce": (lambda x: F.binary_cross_entropy(x, x), NotImplementedError, NotImplementedError),
+    "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, x), NotImplementedError,
+                   NotImplementedError),
+    "nll_loss": (lambda x: F.nll_loss(x, cgrad.tensor([0, 2])), NotImplementedError,
+                 NotImplementedError),
+    "cross_entropy": (lambda x: F.cross_entropy(x, cgrad.tensor([0, 2])), NotImplementedError,
+                      NotImplementedError),
+    "relu": (lambda x: x.relu(), None, RuntimeError),
+    "abs": (lambda x: x.abs(), None, NotImplementedError),
+    "neg": (lambda x: -x, None, RuntimeError),
+    "argmax": (lambda x: x.argmax(), None, RuntimeError),
+    "argmin": (lambda x: x.argmin(1), None, RuntimeError),
+    "matmul": (lambda x: x @ x.T, None, NotImplementedError),
+    "dot": (lambda x: x[0] @ x[1], None, NotImplementedError),
+    "linear": (lambda x: F.linear(x, x), None, NotImplementedError),
+    "sub": (lambda x: x - x, None, RuntimeError),
+    "rsub": (lambda x: 1 - x, None, RuntimeError),
+    "sub_number": (lambda x: x - 1, None, RuntimeError),
+    "l1_loss": (lambda x: F.l1_loss(x, x), RuntimeError, RuntimeError),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+@pytest.mark.parametrize("kind", ["int64", "bool"])
+def test_integer_and_bool_inputs_raise_like_pytorch(backend, name, kind):
+    op, int_error, bool_error = FLOAT_ONLY[name]
+    error = int_error if kind == "int64" else bool_error
+    x = INTS if kind == "int64" else BOOLS
+    if error is None:
+        op(x)                                     # computes, as in PyTorch
+    else:
+        with pytest.raises(error, match="Long|Bool|bool|floating|mean|Subtraction|Negation"):
+            op(x)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+@pytest.mark.parametrize("kind", ["int64", "bool"])
+def test_integer_and_bool_errors_match_pytorch(name, kind):
+    """the table above is PyTorch's: its ops raise the same classes (or compute)"""
+    op, int_error, bool_error = FLOAT_ONLY[name]
+    error = int_error if kind == "int64" else bool_error
+    x = torch.tensor(INTS.tolist() if kind == "int64" else BOOLS.tolist())
+    # the same lambda, its globals F and cgrad bound to PyTorch's
+    torch_op = type(op)(op.__code__, {"F": TF, "cgrad": torch})
+    if error is None:
+        torch_op(x)
+    else:
+        with pytest.raises(error):
+            torch_op(x)
+
+
+def test_integer_results_where_pytorch_gives_them(backend):
+    assert INTS.prod(1).tolist() == [-6, -120] and INTS.prod().dtype == cgrad.int64
+    assert BOOLS.prod(1).dtype == cgrad.int64 and BOOLS.prod(1).tolist() == [0, 0]
+    assert cgrad.tensor([2, 3], dtype=cgrad.int32).prod().dtype == cgrad.int64
+    assert F.l1_loss(INTS, INTS * 2, reduction="sum").item() == 21   # integers stay integers
+    assert F.l1_loss(INTS, INTS * 2, reduction="none").dtype == cgrad.int64
+    assert F.mse_loss(INTS.float(), INTS).item() == 0.0             # one float operand: fine
+    assert INTS.relu().tolist() == [[1, 0, 3], [4, 5, 0]]
+
+
+def test_bool_add_with_alpha_stays_bool(backend):
+    a, b = cgrad.tensor([True, False, False]), cgrad.tensor([True, True, False])
+    r = a.add(b, alpha=2)
+    assert r.dtype == cgrad.bool and r.tolist() == [True, True, False]
+    assert a.add(True, alpha=2).tolist() == [True, True, True]
+    assert a.add(b, alpha=0).tolist() == [True, False, False]
+    assert a.add(cgrad.tensor([1, 1, 1]), alpha=2).tolist() == [3, 2, 2]     # int64 result
+    with pytest.raises(RuntimeError, match="Boolean alpha only supported for Boolean results"):
+        cgrad.tensor([1, 2]).add(1, alpha=False)
+    with pytest.raises(RuntimeError, match="two bool tensors"):
+        a.sub(b, alpha=2)
+
+
+def test_maximum_and_minimum_take_tensors_only(backend):
+    x = cgrad.ones(3)
+    with pytest.raises(TypeError, match=r"maximum\(\): argument 'other' \(position 2\) must be "
+                                        r"Tensor, not float"):
+        cgrad.maximum(x, 2.0)
+    with pytest.raises(TypeError, match=r"minimum\(\): argument 'input' \(position 1\) must be "
+                                        r"Tensor, not int"):
+        cgrad.minimum(2, x)
+    assert x.clamp(min=cgrad.tensor(2.0)).tolist() == [2.0, 2.0, 2.0]     # tensors still do
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss", "bce", "bce_logits",
+                                  "bce_logits_pos"])
+def test_loss_weights_that_require_grad_raise(backend, loss):
+    x = cgrad.rand(3, 4, requires_grad=True)
+    t, p = cgrad.tensor([0, 1, 3]), cgrad.rand(3, 4)
+    w = cgrad.rand(4, requires_grad=True)
+    call = {"cross_entropy": lambda: F.cross_entropy(x, t, weight=w),
+            "nll_loss": lambda: F.nll_loss(x, t, weight=w),
+            "bce": lambda: F.binary_cross_entropy(x, p, weight=w),
+            "bce_logits": lambda: F.binary_cross_entropy_with_logits(x, p, weight=w),
+            "bce_logits_pos": lambda: F.binary_cross_entropy_with_logits(x, p, pos_weight=w)}
+    with pytest.raises(RuntimeError, match="is not differentiable with respect to argument "
+                                           "'(pos_)?weight'"):
+        call[loss]()
+    with cgrad.no_grad():
+        call[loss]()                              # no graph: nothing to refuse
+    w.requires_grad_(False)
+    call[loss]().backward()
+
+
+def test_soft_cross_entropy_weight_gets_a_gradient(backend):
+    """with class-probability targets the weight is differentiable (PyTorch computes it)"""
+    x = cgrad.tensor([[1.0, 2.0, 0.5], [0.1, -1.0, 2.0]], requires_grad=True)
+    p = cgrad.tensor([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+    w = cgrad.tensor([1.0, 2.0, 0.5], requires_grad=True)
+    F.cross_entropy(x, p, weight=w).backward()
+    logp = x.detach().log_softmax(1).numpy()
+    expected = -(p.numpy() * logp).sum(0) / 2              # d/dw of mean_i -sum_c w_c p_ic lp_ic
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_bce_target_dtype_must_match(backend):
+    x = cgrad.rand(3)
+    with pytest.raises(RuntimeError, match="Found dtype Double but expected Float"):
+        F.binary_cross_entropy(x, x.double())
+    with pytest.raises(RuntimeError, match="Found dtype Long but expected Float"):
+        F.binary_cross_entropy(x, cgrad.tensor([0, 1, 1]))
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        F.binary_cross_entropy_with_logits(x, cgrad.tensor([0, 1, 1]))
+    assert F.binary_cross_entropy_with_logits(x, x.double()).dtype == cgrad.float64
+
+
+def test_matrix_products_do_not_promote(backend):
+    a = cgrad.ones(2, 3)
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: "
+                                           "float != double"):
+        a @ cgrad.ones(3, 2, dtype=cgrad.float64)
+    with pytest.raises(RuntimeError, match="float != long int"):
+        F.linear(a, cgrad.ones(4, 3, dtype=cgrad.int64))
+
+
+@pytest.mark.parametrize("dtype", [cgrad.float32, cgrad.float64])
+def test_pow_half_is_sqrt_and_minus_half_is_rsqrt(backend, dtype):
+    """PyTorch computes x ** 0.5 as sqrt(x) and x ** -0.5 as 1 / sqrt(x), whose special
+    values differ from C's pow: (-0.) ** 0.5 is -0., (-inf) ** 0.5 nan, (-0.) ** -0.5 -inf"""
+    inf = math.inf
+    x = cgrad.tensor([-inf, -0.0, 0.0, -1.0, 4.0, inf], dtype=dtype)
+    half, minus_half = (x ** 0.5).tolist(), (x ** -0.5).tolist()
+    assert math.isnan(half[0]) and math.copysign(1, half[1]) == -1 and half[2:] == [
+        0.0, half[3], 2.0, inf] and math.isnan(half[3])
+    assert math.isnan(minus_half[0]) and minus_half[1:3] == [-inf, inf]
+    assert math.isnan(minus_half[3]) and minus_half[4:] == [0.5, 0.0]
+    big = cgrad.rand(20000, dtype=dtype) + 0.5          # the compiled backend's sizes too
+    np.testing.assert_array_equal((big ** 0.5).numpy(), np.sqrt(big.numpy()))
+    np.testing.assert_array_equal((big ** -0.5).numpy(), 1 / np.sqrt(big.numpy()))
+    big.requires_grad_()
+    (big ** 1.5).sum().backward()                       # 1.5 * x ** 0.5: through sqrt
+    np.testing.assert_array_equal(big.grad.numpy(),
+                                  dtype.np.type(1.5) * np.sqrt(big.detach().numpy()))
+
+
+def test_sum_and_mean_with_dtype(backend):
+    x = cgrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    s = x.sum(dtype=cgrad.float64)
+    assert s.dtype == cgrad.float64 and s.item() == 10.0
+    s.backward()
+    assert x.grad.dtype == cgrad.float32 and x.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert cgrad.sum(x, 1, True, dtype=cgrad.float64).shape == (2, 1)
+    assert cgrad.tensor([1, 2]).sum(dtype=cgrad.float32).dtype == cgrad.float32
+    m = cgrad.tensor([1, 2]).mean(dtype=cgrad.float32)
+    assert m.dtype == cgrad.float32 and m.item() == 1.5
+    assert x.mean(0, dtype=cgrad.float64).tolist() == [2.0, 3.0]
+    with pytest.raises(RuntimeError, match="Optional dtype must be either a floating point"):
+        x.mean(dtype=cgrad.int64)
+
+
+def test_amax_and_amin_over_several_dims_share_ties(backend):
+    x = cgrad.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
+    y = x.amax(dim=1)
+    assert y.tolist() == [3.0, 2.0] and y.grad_fn.name() == "AmaxBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5], [0.5, 0.5, 0.0]]   # max(dim) picks one index
+    x.grad = None
+    x.amax(dim=(0, 1)).backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    x.grad = None
+    y = x.amin(dim=(-1, 0), keepdim=True)
+    assert y.shape == (1, 1) and y.item() == 0.0
+    y.backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    assert x.amax(()).item() == 3.0 and x.amax((), keepdim=True).shape == (1, 1)
+    assert cgrad.tensor([[1, 5]]).amax(1).tolist() == [5]
+    assert cgrad.ones(0, 3).amax(1).shape == (0,)
+    with pytest.raises(IndexError, match=r"amax\(\): Expected reduction dim 0 to have non-zero"):
+        cgrad.ones(0, 3).amax(0)
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        x.amax((1, 1))
+
+
+def test_bmm_and_mv(backend, rng):
+    a = cgrad.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    b = cgrad.tensor(rng.standard_normal((2, 4, 5)).astype(np.float32), requires_grad=True)
+    y = cgrad.bmm(a, b)
+    np.testing.assert_allclose(y.detach().numpy(), a.detach().numpy() @ b.detach().numpy(),
+                               rtol=1e-5)
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.ones((2, 3, 5)) @ b.detach().numpy()
+                               .transpose(0, 2, 1), rtol=1e-5)
+    assert a.bmm(b).shape == (2, 3, 5)
+    m = cgrad.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    v = cgrad.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    z = cgrad.mv(m, v)
+    np.testing.assert_allclose(z.detach().numpy(), m.detach().numpy() @ v.detach().numpy(),
+                               rtol=1e-5)
+    z.sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), m.detach().numpy().sum(0), rtol=1e-5)
+    assert m.mv(v).shape == (3,)
+    with pytest.raises(RuntimeError, match="batch1 must be a 3D tensor"):
+        cgrad.bmm(m, b)
+    with pytest.raises(RuntimeError, match=r"batch2 tensor to be: \[2, 4\] but got: \[2, 5\]"):
+        cgrad.bmm(a, cgrad.ones(2, 5, 5))
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
+        cgrad.bmm(a, b.double())
+    with pytest.raises(RuntimeError, match="vector \\+ matrix @ vector expected, got 1, 2, 2"):
+        cgrad.mv(m, m.T)
+    with pytest.raises(RuntimeError, match=r"size mismatch, got input \(3\), mat \(3x4\), "
+                                           r"vec \(5\)"):
+        cgrad.mv(m, cgrad.ones(5))
+
+
+def test_division_by_zero_does_not_warn():
+    """PyTorch gives inf and nan silently; `import cgrad` ignores NumPy's warnings from its own
+    modules, even under -W error (a user's NumPy code still warns)"""
+    code = ("import cgrad, numpy as np\n"
+            "for b in ('numpy', 'cython'):\n"
+            "    cgrad.set_backend(b)\n"
+            "    print((cgrad.tensor([1.0, 0.0]) / 0).tolist(),\n"
+            "          (cgrad.tensor([1e30]) * 1e30).item())\n"
+            "np.array([1.0]) / 0\n")                   # line 6
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                       text=True)
+    assert r.stdout.split("\n")[:2] == ["[inf, nan] inf"] * 2, r.stderr
+    assert r.returncode and 'line 6' in r.stderr and "RuntimeWarning: divide by zero" in r.stderr
