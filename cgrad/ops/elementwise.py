@@ -71,13 +71,17 @@ class Add(Op):
         return g, (g if alpha == 1 else B.kernels.mul(g, alpha)), None
 
 
+_BOOL = np.dtype(np.bool_)
+
+
 def _is_bool(x):
-    return x.dtype.kind == "b" if type(x) is np.ndarray else type(x) is bool
+    return x.dtype is _BOOL if type(x) is np.ndarray else type(x) is bool
 
 
 def _refuse_bool_sub(a, b):
     """PyTorch's RuntimeError for - with a bool operand (NumPy would give a TypeError, or
-    subtract True as 1)."""
+    subtract True as 1). Called where either operand may be bool (checked inline: this
+    costs a call per op)."""
     if _is_bool(a) and _is_bool(b):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
@@ -91,7 +95,9 @@ class Sub(Op):
     """y = a - alpha * b   ->   da = g, db = -alpha * g"""
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        _refuse_bool_sub(a, b)
+        if ((a.dtype is _BOOL if type(a) is np.ndarray else type(a) is bool)
+                or (b.dtype is _BOOL if type(b) is np.ndarray else type(b) is bool)):
+            _refuse_bool_sub(a, b)
         a, b = promote(a, b)
         if alpha != 1:
             b = _scaled(a, b, alpha)
@@ -117,7 +123,8 @@ class RSub(Op):
 
     @staticmethod
     def forward(ctx, a, c):
-        _refuse_bool_sub(c, a)
+        if a.dtype is _BOOL or type(c) is bool:
+            _refuse_bool_sub(c, a)
         a, c = promote(a, c)
         return B.kernels.sub(c, a)
 
