@@ -320,58 +320,157 @@ def _saved_versions(saved, tensors, out, result):
     return (inputs, out_record) if inputs or out_record is not None else None
 
 
-class FunctionCtx:
-    """The ctx of a public autograd.Function: holds Tensors, as in PyTorch."""
+class FunctionCtx(Node):
+    """The ctx of a custom autograd.Function and, as in PyTorch, the node of its backward (the
+    outputs' grad_fn): saved Tensors get the built-in ops' version checks and are freed by
+    backward in the same way. Attributes set by the user's forward stay for its backward."""
+    materialize_grads = True       # outputs that got no gradient get zeros (False: None)
+    _dirty = ()                    # inputs modified in place by forward (mark_dirty)
+    _non_differentiable = ()
+    _direct = None                 # index of the one differentiable output whose grad_fn is this
+    _grads = None                  # with several: one gradient per output, filled by their nodes
+    _out_meta = ()                 # (shape, dtype) per output, None for a non-Tensor
 
-    def __init__(self):
-        self.saved_tensors_ = ()
+    def __init__(self, op=None):
+        self.op = op
+        self._saved = ()
+        self._versions = None
+        self.pre_hooks = None
         self.needs_input_grad = ()
-        self.materialize_grads = True
 
     def save_for_backward(self, *tensors):
-        self.saved_tensors_ = tensors
-        self._saved_versions = [(t, t._version_counter.value) for t in tensors
-                                if isinstance(t, Tensor)]
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} "
+                                f"is of type {type(t).__name__}")
+        self._saved = tensors
+
+    def mark_dirty(self, *tensors):
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable = tensors
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    def release(self):
+        """Frees the saved Tensors (a later backward or saved_tensors raises); attributes the
+        user set stay, as in PyTorch, so a Function that saved nothing can run again."""
+        if self._saved:
+            self._saved = None
+        self._versions = None
+
+    def name(self):
+        return self.op.grad_fn_name if self.op is not None else "FunctionCtx"
+
+
+class _OutputNode(Node):
+    """The grad_fn of output `index` of a Function with several differentiable outputs. The
+    engine sums every gradient reaching a node, so each output gets a node of its own that
+    passes its gradient to the Function's node aside, and sends that node a token, which makes
+    the engine run it once, after all of them. Poses as that node for the user."""
+    __slots__ = ("node", "index")
+
+    def __init__(self, node, index):
+        super().__init__(_OutputOp)
+        self.node = node
+        self.index = index
+        self.parents = (node,)
+        self.input_meta = (_TOKEN_META,)
+        self.needs_input_grad = (True,)
+
+    def __getattr__(self, name):             # the user's ctx attributes, saved_tensors aside
+        if name == "node":
+            raise AttributeError(name)
+        return getattr(self.node, name)
 
     @property
     def saved_tensors(self):
-        for t, expected in self._saved_versions:
-            if t._version_counter.value != expected:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: a tensor saved by a custom Function is at version "
-                    f"{t._version_counter.value}; expected version {expected} instead.")
-        return self.saved_tensors_
+        return self.node.saved_tensors
 
-    def mark_non_differentiable(self, *tensors):
-        pass
+    @property
+    def next_functions(self):
+        return self.node.next_functions
 
-    def set_materialize_grads(self, value):
-        self.materialize_grads = value
+    def name(self):
+        return self.node.name()
+
+    def __repr__(self):
+        return repr(self.node)
+
+
+_TOKEN = np.zeros((), np.float32)
+_TOKEN_META = ((), _TOKEN.dtype)
+
+
+class _OutputOp(Op):
+    @staticmethod
+    def backward(port, g):
+        port.node._grads[port.index] = g
+        return (_TOKEN,)
+
+
+def _type_name(x):
+    t = type(x)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _expandable(shape, to):
+    """Whether shape broadcasts to `to` (PyTorch's is_expandable_to)."""
+    return len(shape) <= len(to) and all(s == t or s == 1 for s, t in zip(shape[::-1], to[::-1]))
 
 
 class _FunctionOp(Op):
-    """Adapter running a user's Function: its forward already ran on Tensors; this op records
-    the graph edge, and its backward calls the user's backward with Tensors."""
-
-    @staticmethod
-    def forward(ctx, result_array, *arrays):
-        return result_array
+    """The op of a user's Function (one subclass each, `function` naming it): its forward ran
+    in Function.apply; its backward calls the user's with Tensors and checks what comes back."""
+    function = None
 
     @staticmethod
     def backward(ctx, g):
         from .grad_mode import no_grad
+        grads = ctx._grads
+        if grads is None:
+            grads = [None] * len(ctx._out_meta)
+            grads[ctx._direct] = g
+        else:
+            ctx._grads = [None] * len(grads)          # ready for the next backward
+        tensors = []
+        for gk, meta in zip(grads, ctx._out_meta):
+            if gk is None and meta is not None and ctx.materialize_grads:
+                gk = np.zeros(*meta)
+            tensors.append(None if gk is None else Tensor._make(gk))
         with no_grad():
-            grads = ctx.fn.backward(ctx.user_ctx, Tensor._make(g))
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        n_inputs = len(ctx.needs_input_grad) - 1
-        if len(grads) != n_inputs:
-            raise RuntimeError(f"function {ctx.fn.__name__}Backward returned an incorrect number "
-                               f"of gradients (expected {n_inputs}, got {len(grads)})")
-        return (None,) + tuple(None if gr is None else
-                               (gr._data if isinstance(gr, Tensor) else np.asarray(gr))
-                               for gr in grads)
+            result = ctx.op.function.backward(ctx, *tensors)
+        if not isinstance(result, tuple):
+            result = (result,)
+        name = ctx.name()
+        n = len(ctx.parents)
+        if len(result) != n:
+            if len(result) < n or any(r is not None for r in result[n:]):   # trailing Nones: ok
+                raise RuntimeError(f"function {name} returned an incorrect number of gradients "
+                                   f"(expected {n}, got {len(result)})")
+            result = result[:n]
+        arrays = []
+        for i, (r, parent, meta) in enumerate(zip(result, ctx.parents, ctx.input_meta)):
+            if r is None:
+                arrays.append(None)
+                continue
+            if not isinstance(r, Tensor):
+                raise RuntimeError(f"expected Variable or None (got {_type_name(r)})")
+            if meta is None:
+                raise RuntimeError(f"function {name} returned a gradient different than None at "
+                                   f"position {i + 1}, but the corresponding forward input was "
+                                   "not a Variable")
+            if parent is None:                         # a Tensor that needs no gradient
+                arrays.append(None)
+                continue
+            if not _expandable(meta[0], r._data.shape):
+                raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - "
+                                   f"got {list(r._data.shape)} but expected shape compatible "
+                                   f"with {list(meta[0])}")
+            arrays.append(r._data)                     # the engine sums it to shape and casts
+        return tuple(arrays)
 
 
 _function_ops = {}
@@ -381,9 +480,14 @@ def _function_op(cls):
     """One Op subclass per user Function, so grad_fn prints as <MyFnBackward>."""
     op = _function_ops.get(cls)
     if op is None:
-        op = type(cls.__name__, (_FunctionOp,), {"grad_fn_name": cls.__name__ + "Backward"})
+        op = type(cls.__name__, (_FunctionOp,),
+                  {"grad_fn_name": cls.__name__ + "Backward", "function": cls})
         _function_ops[cls] = op
     return op
+
+
+def _contains(tensors, t):
+    return any(t is s for s in tensors)          # by identity: Tensor == compares values
 
 
 class Function:
@@ -395,6 +499,10 @@ class Function:
             @staticmethod
             def backward(ctx, g): y, = ctx.saved_tensors; return g * y
         Exp.apply(x)
+
+    forward may return a tuple (backward then gets one gradient per element), modify inputs
+    in place if it marks them with ctx.mark_dirty and returns them, and mark outputs with
+    ctx.mark_non_differentiable.
     """
 
     @staticmethod
@@ -410,19 +518,88 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         from .grad_mode import no_grad
-        user_ctx = FunctionCtx()
-        user_ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad
-                                          for a in args)
+        ctx = FunctionCtx(_function_op(cls))
+        needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = needs
+        record = _grad_state.enabled and any(needs)
+        if record:
+            ctx.parents = tuple(grad_edge(a) if n else None for a, n in zip(args, needs))
+            ctx.input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)
+                                   else None for a in args)
         with no_grad():
-            result = cls.forward(user_ctx, *args, **kwargs)
-        if not isinstance(result, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a single Tensor in cgrad "
-                            f"(got {type(result).__name__})")
-        out = _function_op(cls).apply(result._data, *args)
-        if out.grad_fn is not None:
-            out.grad_fn.fn = cls
-            out.grad_fn.user_ctx = user_ctx
-        return out
+            result = cls.forward(ctx, *args, **kwargs)
+        is_tuple = type(result) is tuple
+        if not is_tuple and not isinstance(result, Tensor):
+            return result                              # as PyTorch: nothing to differentiate
+        outs = list(result) if is_tuple else [result]
+        dirty = ctx._dirty
+        for t in dirty:
+            if not _contains(outs, t):
+                raise RuntimeError("Some elements marked as dirty during the forward method were "
+                                   "not returned as output. The inputs that are modified inplace "
+                                   "must all be outputs of the Function.")
+        differentiable = []                            # indices of the outputs to attach
+        for k, t in enumerate(outs):
+            if not isinstance(t, Tensor):
+                continue
+            if _forward_check[0]:
+                check_forward(cls.__name__, t._data)
+            is_dirty = _contains(dirty, t)
+            if is_dirty:                               # an input, returned as this node's output
+                t._version_counter.value += 1          # as PyTorch: one more for mark_dirty
+                if record and t.grad_fn is None and t._requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                       "in-place operation.")
+                if record and t._base is not None:
+                    raise RuntimeError("cgrad does not support in-place operations that autograd "
+                                       f"must record on a view (shape {list(t.shape)}); use an "
+                                       "out-of-place op instead")
+            o = t
+            if ((_contains(args, t) or t.grad_fn is not None or t._requires_grad)
+                    and not (is_dirty and _grad_state.enabled)):
+                outs[k] = o = _alias(t)                # an input returned: a view of it gets
+                                                       # this node, as in PyTorch
+            if o._data.dtype.kind in "fc" and not _contains(ctx._non_differentiable, t):
+                differentiable.append(k)
+        if record and differentiable:
+            ctx._out_meta = [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None
+                             for o in outs]
+            if len(differentiable) == 1:
+                ctx._direct = differentiable[0]
+            else:
+                ctx._grads = [None] * len(outs)
+            for k in differentiable:
+                o = outs[k]
+                o.grad_fn = ctx if ctx._direct is not None else _OutputNode(ctx, k)
+                o._requires_grad = True
+            _record_saved_versions(ctx, [outs[k] for k in differentiable])
+        return tuple(outs) if is_tuple else outs[0]
+
+
+def _alias(t):
+    """A new Tensor viewing all of t (sharing its storage and version counter)."""
+    a = Tensor._make(t._data)
+    a._share_version(t)
+    return a
+
+
+def _record_saved_versions(ctx, outputs):
+    """Version each saved Tensor now, for Node.saved_tensors to check at backward. A saved
+    output is held as an alias sharing its version counter: the output holds this node, so
+    holding the output itself would make a cycle."""
+    saved = list(ctx._saved)
+    versions = []
+    for i, t in enumerate(saved):
+        if t is None:
+            continue
+        if _contains(outputs, t):
+            alias = saved[i] = Tensor._make(t._data)
+            alias._vc = t._version_counter     # not _share_version: its _base would be t
+            t = alias
+        vc = t._vc
+        versions.append((i, t, 0 if vc is None else vc.value))
+    ctx._saved = tuple(saved)
+    ctx._versions = (versions, None) if versions else None
 
 
 def once_differentiable(fn):
