@@ -7,13 +7,16 @@ from ._dtype import result_type
 from .creation import tensor as _tensor
 from .ops import elementwise as E
 from .ops import shape as S
-from .tensor import Tensor, _dim, _tname, bmm, matmul, maximum, minimum, mm, mv  # noqa: F401
+from .tensor import (Tensor, _broadcast_check, _dim, _tname, bmm, matmul, maximum,  # noqa: F401
+                     minimum, mm, mv)
 
 
 def _tensors(tensors, name):
     tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    if not tensors:                 # (PyTorch's classes: ValueError for cat, not for stack)
+        if name == "cat":
+            raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__}")
@@ -72,11 +75,20 @@ def where(condition, input=None, other=None):
     return E.Where.apply(cond, a, b)
 
 
+def _comparable(a, b):
+    """PyTorch's RuntimeErrors of isclose/allclose: one dtype, broadcastable shapes"""
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{_tname(a._data.dtype)} did not match {_tname(b._data.dtype)}")
+    _broadcast_check(a._data, b._data)
+
+
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _comparable(a, b)
     return bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _comparable(a, b)
     return Tensor._make(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 

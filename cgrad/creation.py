@@ -24,13 +24,16 @@ def _finish(arr, requires_grad):
 
 def _infer(data):
     """The array of Python data with PyTorch's dtype: floats float32, ints int64, bools bool."""
-    if isinstance(data, np.ndarray):
-        return data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data)              # NumPy arrays and scalars keep their dtype
     arr = np.array(data)
     if arr.dtype == object:
         raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
                         "(ragged nested sequences or unsupported elements)")
     if arr.dtype.kind == "f":
+        if arr.dtype == np.float64 and isinstance(data, (list, tuple)) and any(
+                isinstance(d, np.float64) for d in data):
+            return arr                       # [np.float64(1.5)]: float64, as in PyTorch
         return arr.astype(_dtype.DEFAULT.np)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64)
@@ -158,7 +161,9 @@ def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
 
 def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
             device=None):
-    """Integers uniform in [low, high)."""
+    """Integers uniform in [low, high); randint(high, size) too, as in PyTorch."""
+    if high is not None and size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
@@ -182,10 +187,13 @@ def normal(mean, std, size, generator=None, dtype=None):
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     """Values start, start+step, ... below end; int64 if all arguments are ints."""
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     default = np.dtype(np.int64) if ints else _dtype.DEFAULT.np
     # computed in float64 like PyTorch, then cast, so float32 ranges match PyTorch's values

@@ -55,15 +55,23 @@ def _dim(d, ndim):
 
 
 def _dims(dim, ndim):
-    """dim (None, int, or a sequence of ints) as a tuple of wrapped axes, or None for all."""
+    """dim (None, int, or a sequence of ints) as a tuple of wrapped axes, or None for all
+    (also for an empty sequence, as PyTorch's sum, mean, var, ... take it)."""
     if dim is None:
         return None
     if isinstance(dim, (tuple, list)):
+        if not dim:
+            return None
         dims = tuple(_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
         return dims if ndim else None
     return (_dim(dim, ndim),) if ndim else None
+
+
+def _logical_axes(dim, ndim):
+    """all/any's axes: unlike the sums, PyTorch reduces no dim for an empty dim list"""
+    return () if isinstance(dim, (tuple, list)) and not dim else _dims(dim, ndim)
 
 
 def _shape_arg(shape):
@@ -103,10 +111,15 @@ def _index_key(key):
             basic = False
         elif isinstance(k, bool):
             basic = False
+        elif isinstance(k, slice) and k.step is not None and k.step <= 0:
+            raise ValueError("step must be greater than zero")
         elif not (k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral))):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(k).__name__})")
         items.append(k)
+    if not basic and any(isinstance(k, numbers.Integral) and not isinstance(k, bool)
+                         for k in items):
+        return S.SplitKey(items), False          # ints beside index arrays: PyTorch's order
     return (tuple(items) if len(items) != 1 else items[0]), basic
 
 
@@ -336,7 +349,15 @@ class Tensor:
         return bool(self._data.reshape(()))
 
     def __float__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
+
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats a one-element tensor as its number, as PyTorch does"""
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return format(str(self), spec)
 
     def __int__(self):
         return int(self.item())
@@ -431,6 +452,7 @@ class Tensor:
                     t._grad = Tensor._make(np.array(grad._data, order="C"))
                 else:
                     B.kernels.accumulate_(t._grad._data, grad._data)
+        keep.keeps_grad = True
         self.grad_fn.register_prehook(keep)
 
     def register_hook(self, hook):
@@ -440,6 +462,8 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.register_prehook(hook)
             hooks = self.grad_fn.pre_hooks
+            # retain_grad's hook runs last, as in PyTorch: .grad is what the hooks made of it
+            hooks.sort(key=lambda h: getattr(h, "keeps_grad", False))
         else:
             if self._hooks is None:
                 self._hooks = []
@@ -582,7 +606,7 @@ class Tensor:
             raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                                f"{_tname(self._data.dtype)} for the destination and "
                                f"{_tname(v.dtype)} for the source.")
-        self._data[key] = v
+        S.put(self._data, key, v)
         self._version_counter.value += 1
 
     # ---- arithmetic --------------------------------------------------------------------------
@@ -699,11 +723,18 @@ class Tensor:
     def __mod__(self, other):
         return _no_grad_binary(np.remainder, self, other)
 
+    def __rmod__(self, other):
+        return _no_grad_binary(np.remainder, other, self)
+
     # comparisons: no gradient, bool results
     def __eq__(self, other):
+        if other is None:                  # PyTorch: a plain False, not an error
+            return False
         return _compare(np.equal, self, other)
 
     def __ne__(self, other):
+        if other is None:
+            return True
         return _compare(np.not_equal, self, other)
 
     def __lt__(self, other):
@@ -867,7 +898,7 @@ class Tensor:
     def _amax(self, op, all_op, dim, keepdim):
         """amax/amin over an int or a tuple of dims (() or None: all of them); unlike
         max(dim), ties share the gradient evenly, as in PyTorch"""
-        dims = _dims(dim, self.ndim) or None
+        dims = _dims(dim, self.ndim)
         if dims is None:
             if not keepdim or not self.ndim:
                 return all_op.apply(self)
@@ -896,10 +927,12 @@ class Tensor:
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(np.all(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+        return Tensor._make(np.all(self._data, axis=_logical_axes(dim, self.ndim),
+                                   keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(np.any(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+        return Tensor._make(np.any(self._data, axis=_logical_axes(dim, self.ndim),
+                                   keepdims=keepdim))
 
     # ---- shape -------------------------------------------------------------------------------
     def _resolve_shape(self, shape):
@@ -1058,6 +1091,8 @@ class Tensor:
         np_dtype = _dtype.to_numpy_dtype(dtype)
         if np_dtype == self._data.dtype:
             return self
+        if np_dtype.kind != "f":                # integers and bools take no gradient
+            return Tensor._make(self._data.astype(np_dtype))
         return S.ToDtype.apply(self, np_dtype)
 
     def type(self, dtype=None):
@@ -1188,7 +1223,10 @@ def _no_grad_binary(ufunc, a, b):
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
     x, y = E.promote(x, y)
-    return Tensor._make(ufunc(x, y))
+    if (ufunc is np.floor_divide or ufunc is np.remainder) and np.result_type(
+            x, y).kind in "iub" and np.any(np.equal(y, 0)):
+        raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
+    return Tensor._make(np.asarray(ufunc(x, y)))
 
 
 def _arg_extreme(pick, t, dim, keepdim):

@@ -922,6 +922,16 @@ def assert_ce_sums(got, want):
     assert np.isclose(denominator, want[3], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_soft_cross_entropy_kernel_with_no_classes(ck, dtype):
+    """R rows of 0 classes: each loss a sum over nothing, 0 (the kernel left them unset)"""
+    from cgrad.backends.cython_backend import _rd
+    empty = np.zeros(0, dtype)
+    losses = np.full(3, np.nan, dtype)
+    _rd.soft_cross_entropy_(empty, empty, empty, losses, 3, 0)
+    assert_same(losses, np.zeros(3, dtype))
+
+
 def test_cross_entropy_kernel_sizes_checked(ck):          # (ck: skips without the build)
     from cgrad.backends.cython_backend import _rd
     x, t = np.zeros(12, np.float32), np.zeros(3, np.int64)

@@ -243,3 +243,75 @@ def test_set_num_threads():
     cgrad.set_num_threads(n)
     with pytest.raises(RuntimeError, match="positive integer"):
         cgrad.set_num_threads(0)
+
+
+def _mixed_key(rng, shape):
+    """A random index of ints, slices, None, one Ellipsis, int lists and bool masks"""
+    key, dim, ellipsis = [], 0, False
+    while dim < len(shape) and len(key) < 5:
+        kind = rng.choice(["int", "slice", "none", "list", "mask", "ellipsis"])
+        n = shape[dim]
+        if kind == "int":
+            key.append(int(rng.integers(-n, n)))
+        elif kind == "slice":
+            key.append(slice(int(rng.integers(0, n)), None, int(rng.integers(1, 3))))
+        elif kind == "none":
+            key.append(None)
+            continue
+        elif kind == "list":
+            key.append([int(i) for i in rng.integers(-n, n, size=rng.integers(1, 4))])
+        elif kind == "mask":
+            key.append(rng.random(n) < 0.6)
+        elif not ellipsis:
+            key.append(Ellipsis)
+            ellipsis = True
+            dim = max(dim, len(shape) - 1)
+            continue
+        dim += 1
+    return tuple(key)
+
+
+def test_mixed_int_and_array_indices_match_pytorch(backend):
+    """ints beside index arrays select first, as in PyTorch (NumPy broadcasts them with the
+    arrays): values, gradients and index assignment over random keys"""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    shape = (3, 4, 5, 2)
+    base = rng.standard_normal(shape)
+    checked = 0
+    for _ in range(400):
+        key = _mixed_key(rng, shape)
+        if not (any(isinstance(k, int) for k in key)
+                and any(isinstance(k, (list, np.ndarray)) for k in key)):
+            continue
+        tkey = tuple(torch.tensor(k) if isinstance(k, (list, np.ndarray)) else k for k in key)
+        ckey = tuple(cgrad.tensor(k) if isinstance(k, (list, np.ndarray)) else k for k in key)
+        try:
+            expected = torch.tensor(base, requires_grad=True)[tkey]
+        except (IndexError, RuntimeError):
+            with pytest.raises((IndexError, RuntimeError)):
+                cgrad.tensor(base, requires_grad=True)[ckey]
+            continue
+        x = cgrad.tensor(base, requires_grad=True)
+        y = x[ckey]
+        assert y.shape == tuple(expected.shape), key
+        np.testing.assert_array_equal(y.detach().numpy(), expected.detach().numpy())
+        w = rng.standard_normal(tuple(expected.shape))
+        (y * cgrad.tensor(w)).sum().backward()
+        tx = torch.tensor(base, requires_grad=True)
+        (tx[tkey] * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+        target, ttarget = cgrad.tensor(base), torch.tensor(base)
+        target[ckey] = cgrad.tensor(w)
+        ttarget[tkey] = torch.tensor(w)
+        np.testing.assert_array_equal(target.numpy(), ttarget.numpy())
+        v, tv = cgrad.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+        z, tz = cgrad.tensor(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+        z2, tz2 = z * 2, tz * 2
+        z2[ckey], tz2[tkey] = v, tv                      # through autograd (IndexPut)
+        (z2 * z2).sum().backward()
+        (tz2 * tz2).sum().backward()
+        np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(z.grad.numpy(), tz.grad.numpy(), rtol=1e-12)
+        checked += 1
+    assert checked > 40

@@ -15,8 +15,14 @@ def is_grad_enabled():
 
 
 class _GradModeGuard:
-    """Base of the grad-mode context managers, also usable as decorators."""
+    """Base of the grad-mode context managers, also usable as decorators, with or without
+    the call: @no_grad() and @no_grad both work, as in PyTorch."""
     mode = True
+
+    def __new__(cls, fn=None):
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)
 
     def __enter__(self):
         self._previous = state.enabled

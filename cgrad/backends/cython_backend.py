@@ -573,9 +573,10 @@ class CythonKernels(NumpyKernels):
 
     def _ce_takes(self, logits, target, weight):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
-        of at most exp_limit elements, int64 targets, weight None or of logits' dtype)."""
+        of at most exp_limit elements and at least one class, int64 targets, weight None or
+        of logits' dtype)."""
         return (type(logits) is _ndarray and logits.ndim == 2 and _float(logits.dtype)
-                and logits.size <= self.exp_limit
+                and logits.size <= self.exp_limit and logits.shape[1] > 0
                 and _usable(logits, logits.dtype) and type(target) is _ndarray
                 and target.dtype == np.int64 and target.shape == logits.shape[:1]
                 and target.flags.c_contiguous and target.flags.aligned

@@ -200,12 +200,12 @@ def _class_layout(input, target):
                              f"{target.shape[0] if target.ndim == 1 else list(target.shape)}")
         return input.unsqueeze(0), target.reshape(1), ()
     n = input.shape[0]
+    if target.ndim and target.shape[0] != n:               # PyTorch checks this first
+        raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
+                         f"({target.shape[0]}).")
     if input.ndim == 2:
         if target.ndim != 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        if target.shape[0] != n:
-            raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                             f"({target.shape[0]}).")
         return input, target, (n,)
     expected = (n,) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
@@ -244,6 +244,9 @@ def _class_weight(weight, n_classes, dtype):
     if weight is None:
         return None
     _not_differentiable("nll_loss_forward", "weight", weight)
+    w, expected = _as_tensor(weight)._data.dtype, _dtype.to_numpy_dtype(dtype)
+    if w != expected:                  # PyTorch's kernels take no other dtype
+        raise RuntimeError(f"expected scalar type {_tname(expected)} but found {_tname(w)}")
     return _class_weights(weight, n_classes, dtype).detach()
 
 
@@ -302,6 +305,8 @@ def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
         prob_rows = probs.permute(*order).reshape(-1, n_classes)
         out_shape = (input.shape[0],) + tuple(input.shape[2:])
     op = LS.SoftCrossEntropy if reduction == "mean" else LS.SoftCrossEntropySum
+    if n_classes == 0 and reduction == "mean":
+        return (input.sum() * float("nan")).reshape(())   # PyTorch's 0 / (numel / 0 classes)
     loss = op.apply(rows, prob_rows.contiguous(), reduction)
     return loss.reshape(out_shape) if reduction == "none" else loss
 

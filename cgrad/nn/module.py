@@ -150,7 +150,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")       # a reassigned one keeps its place
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
@@ -163,7 +163,7 @@ class Module:
         if isinstance(value, Module):
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
             return
         if modules is not None and name in modules:
@@ -181,12 +181,14 @@ class Module:
             return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Drop name from every registry and the instance dict (it is being reassigned)."""
+    def _forget(self, name, keep):
+        """Drop name from the instance dict and every registry but `keep`, which the new
+        value goes into (in place there: the order of parameters() stays PyTorch's)."""
         d = self.__dict__
         d.pop(name, None)
         for registry in ("_parameters", "_buffers", "_modules"):
-            d[registry].pop(name, None)
+            if registry != keep:
+                d[registry].pop(name, None)
         d["_non_persistent_buffers_set"].discard(name)
 
     def __getattr__(self, name):

@@ -24,11 +24,11 @@ def reduce(losses, reduction, denominator=None, total=None):
         total = losses.dtype.type(total)
     if reduction == "sum":
         return np.asarray(total, dtype=losses.dtype)
-    d = losses.dtype.type(denominator)
-    if denominator:                     # (np.errstate alone costs more than the division)
-        return np.asarray(total / d, dtype=losses.dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):       # 0 / 0: NaN, as PyTorch
-        return np.asarray(total / d, dtype=losses.dtype)
+    if denominator:
+        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
+    # nothing counted (all ignored or weighted 0): NaN, as PyTorch's 0 / 0, also where label
+    # smoothing's term made the total nonzero (PyTorch divides each term by the 0)
+    return np.asarray(np.nan, dtype=losses.dtype)
 
 
 def spread(g, shape, reduction, denominator=None):

@@ -123,17 +123,26 @@ class Div(E.Div):
 
 
 class RDiv(E.RDiv):
-    """y = c / a (c a Python number)"""
-    grad_fn_name = "DivBackward0"
+    """y = c / a (c a Python number) as (1 / a) * c, each rounded, as RDiv computes it"""
+    grad_fn_name = "MulBackward0"
 
     @staticmethod
     def forward(ctx, a, c):
-        ctx.save_for_backward(a)
-        ctx.c = c
         af = float(a)
-        if af == 0.0:
-            return np.asarray(np.true_divide(np.asarray(c, a.dtype), a))
-        return _new(float(c) / af, a.dtype)
+        if af == 0.0:                          # Python raises; NumPy gives inf or nan
+            r = np.asarray(np.true_divide(a.dtype.type(1), a))
+        else:
+            r = _new(1.0 / af, a.dtype)
+        ctx.save_for_backward(r)
+        ctx.c = c
+        return r if c == 1 else _new(float(r) * c, a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        r, = ctx.saved_tensors
+        dt, rf = g.dtype, float(r)
+        gc = float(g) if ctx.c == 1 else float(_new(float(g) * ctx.c, dt))
+        return _new(-gc * float(_new(rf * rf, dt)), dt), None
 
 
 class Square(E.PowScalar):

@@ -170,6 +170,53 @@ class Select(BasicIndex):
     grad_fn_name = "SelectBackward0"
 
 
+class SplitKey:
+    """An index whose ints sit beside index arrays. PyTorch selects the ints first, then
+    applies the arrays to the dims left; NumPy broadcasts the ints with the arrays instead
+    (x[0, :, [0, 2, 1]] would come out transposed). So the key is applied in two steps: the
+    basic one (ints, slices, None; a view, so writes go through), then the advanced one."""
+    __slots__ = ("basic", "advanced")
+
+    def __init__(self, items):
+        basic, advanced = [], []
+        for k in items:
+            if isinstance(k, np.ndarray):                 # index arrays: the second step's
+                basic += [slice(None)] * (k.ndim if k.dtype.kind == "b" else 1)
+                advanced.append(k)
+            elif isinstance(k, bool):                      # a new dim, as an index array
+                advanced.append(k)
+            elif k is None or isinstance(k, slice):        # applied (or added) by the first
+                basic.append(k)
+                advanced.append(slice(None))
+            elif k is Ellipsis:
+                basic.append(k)
+                advanced.append(k)
+            else:                                          # an int: gone after the first
+                basic.append(k)
+        self.basic, self.advanced = tuple(basic), tuple(advanced)
+
+
+def at(a, key):
+    """a[key], PyTorch's meaning of key (see SplitKey)"""
+    if type(key) is SplitKey:
+        return a[key.basic][key.advanced]
+    return a[key]
+
+
+def put(a, key, v):
+    """a[key] = v in place, PyTorch's meaning of key; PyTorch's RuntimeError for a v that
+    does not broadcast to the indexed shape"""
+    try:
+        if type(key) is SplitKey:
+            a[key.basic][key.advanced] = v
+        else:
+            a[key] = v
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot "
+                           f"be broadcast to indexing result of shape "
+                           f"{list(at(a, key).shape)}") from None
+
+
 class AdvancedIndex(Op):
     """y = x[integer or boolean index arrays] (a copy)   ->   dx = g scatter-added at the key,
     so repeated indices add up"""
@@ -178,12 +225,16 @@ class AdvancedIndex(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return x[key]
+        return at(x, key)
 
     @staticmethod
     def backward(ctx, g):
         gx = zeros(ctx.shape, g.dtype)
-        np.add.at(gx, ctx.key, g)
+        key = ctx.key
+        if type(key) is SplitKey:
+            np.add.at(gx[key.basic], key.advanced, g)      # a view: adds into gx
+        else:
+            np.add.at(gx, key, g)
         return gx, None
 
 
@@ -196,7 +247,7 @@ class IndexPut(Op):
         if isinstance(v, np.ndarray) and v.dtype != x.dtype:
             v = v.astype(x.dtype)
         y = x.copy()
-        y[key] = v
+        put(y, key, v)
         ctx.key = key
         return y
 
@@ -205,9 +256,9 @@ class IndexPut(Op):
         gx = gv = None
         if ctx.needs_input_grad[0]:
             gx = g.copy()
-            gx[ctx.key] = 0
+            put(gx, ctx.key, 0)
         if ctx.needs_input_grad[2]:
-            gv = g[ctx.key]
+            gv = at(g, ctx.key)
         return gx, None, gv
 
 

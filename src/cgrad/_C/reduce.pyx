@@ -436,6 +436,7 @@ def soft_cross_entropy_(const floating[::1] logits, const floating[::1] probs,
     _check(log_probs.shape[0], R * C, "log_probs")
     _check(losses.shape[0], R, "losses")
     if R * C == 0:
+        losses[:] = 0           # C == 0: each loss is a sum over no classes
         return
     cdef const floating* xp = &logits[0]
     cdef const floating* pp = &probs[0]

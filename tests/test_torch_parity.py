@@ -1,0 +1,196 @@
+"""PyTorch's behaviour where a differential fuzz against it found cgrad's differing: casts,
+hooks, fills of non-leaves, reductions over (), dtype inference, parameter order, 1 / x,
+and the small API (format, %, randint, bare @no_grad) and error classes."""
+import math
+
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+import cgrad.nn.functional as F
+
+
+def test_casts_to_integers_and_bools_leave_the_graph(backend):
+    x = cgrad.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.long().requires_grad and not x.to(cgrad.bool).requires_grad
+    assert x.long().grad_fn is None
+    (x * x.long()).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0]                 # not [2, 4]: no gradient via long()
+    assert x.double().requires_grad                      # float casts stay differentiable
+
+
+def test_retain_grad_sees_what_later_hooks_made(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 100)
+    y.sum().backward()
+    assert y.grad.tolist() == [100.0, 100.0] and x.grad.tolist() == [200.0, 200.0]
+
+
+def test_fills_and_copies_of_non_leaves_give_zero_gradients(backend):
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.zero_()
+    y.sum().backward()
+    assert x.grad is not None and x.grad.tolist() == [0.0, 0.0]
+    a, src = cgrad.tensor([1.0, 2.0], requires_grad=True), cgrad.ones(2, requires_grad=True)
+    b = a * 1
+    b.copy_(src)
+    (b * 2).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0] and src.grad.tolist() == [2.0, 2.0]
+    c = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    d = c + 0
+    d.fill_(5.0)
+    d.sum().backward()
+    assert c.grad.tolist() == [0.0, 0.0]
+
+
+def test_reductions_over_an_empty_dim_list(backend):
+    x = cgrad.arange(6.0).reshape(2, 3)
+    assert x.sum(()).item() == 15.0 and x.mean([]).item() == 2.5
+    assert x.sum((), keepdim=True).shape == (1, 1)
+    assert x.var(()).item() == pytest.approx(3.5) and x.std(dim=()).item() == pytest.approx(
+        math.sqrt(3.5))
+    assert x.norm(dim=()).item() == pytest.approx(math.sqrt(55))
+    mask = x > 0
+    assert mask.all(()).tolist() == mask.tolist() and mask.any([]).shape == (2, 3)  # no dims
+    assert mask.all().item() is False
+
+
+def test_dtype_inference_like_pytorch(backend):
+    c = cgrad.tensor([True, False])
+    assert cgrad.where(c, 1.0, 0.0).dtype == cgrad.float32
+    assert cgrad.where(c, 1, 0).dtype == cgrad.int64
+    assert cgrad.tensor(np.float64(2.5)).dtype == cgrad.float64
+    assert cgrad.tensor([np.float64(1.5), 2.0]).dtype == cgrad.float64
+    assert cgrad.tensor(np.float32(1.5)).dtype == cgrad.float32
+    assert cgrad.tensor(np.int32(3)).dtype == cgrad.int32
+    assert cgrad.tensor([1.5, 2.0]).dtype == cgrad.float32
+    assert cgrad.arange(cgrad.tensor(3)).dtype == cgrad.int64
+    assert cgrad.arange(cgrad.tensor(3)).tolist() == [0, 1, 2]
+
+
+def test_reassigned_parameters_and_modules_keep_their_place():
+    m = nn.Linear(3, 2)
+    m.weight = nn.Parameter(cgrad.ones(2, 3))
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert list(m.state_dict()) == ["weight", "bias"]
+    s = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    s[1].weight = s[0].weight                             # tied weights
+    assert list(s.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    s[0] = nn.ReLU()
+    assert [type(c).__name__ for c in s] == ["ReLU", "Linear"]
+
+
+def test_reciprocal_is_computed_as_pytorch_does(backend, rng):
+    """c / x is (1 / x) * c, whose bits differ from c / x for ~30% of float32 x; its gradient
+    comes from the saved 1 / x, so x may change in place after"""
+    x = rng.standard_normal(50000).astype(np.float32)
+    g = rng.standard_normal(50000).astype(np.float32)
+    for c in (1, 3, -2.5):
+        t = cgrad.tensor(x, requires_grad=True)
+        y = c / t
+        r = np.float32(1) / x
+        expected = r if c == 1 else r * np.float32(c)
+        np.testing.assert_array_equal(y.detach().numpy(), expected)
+        y.backward(cgrad.tensor(g))
+        gc = g if c == 1 else g * np.float32(c)
+        np.testing.assert_array_equal(t.grad.numpy(), -gc * (r * r))
+        assert y.grad_fn.name() == "MulBackward0"
+    for v in (3.0, 0.0, -0.0):                            # the 0-d twin: the same numbers
+        s = cgrad.tensor(v, requires_grad=True)
+        y = 3 / s
+        y.backward()
+        with np.errstate(divide="ignore"):
+            r = np.float32(1) / np.float32(v)                   # float32 steps throughout
+        assert y.item() == r * np.float32(3) and s.grad.item() == -np.float32(3) * (r * r)
+    y = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    w = y * 1
+    z = 1 / w
+    w.add_(1)                                   # fine: 1 / w saved 1 / w, not w
+    z.sum().backward()
+    assert y.grad.tolist() == [-1.0, -0.25]
+
+
+def test_reciprocal_matches_pytorch_bits(backend, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal(20000).astype(np.float32)
+    for c in (1, 3, 0.7):
+        np.testing.assert_array_equal((c / cgrad.tensor(x)).numpy(),
+                                      (c / torch.tensor(x)).numpy())
+
+
+def test_small_api_from_tutorials(backend):
+    loss = cgrad.tensor(1.23456)
+    assert f"{loss:.2f}" == "1.23" and f"{loss}" == str(loss)
+    assert (7 % cgrad.tensor([2, -3])).tolist() == [1, -2]
+    assert (5.5 % cgrad.tensor([2.0, -2.0])).tolist() == [1.5, -0.5]
+    cgrad.manual_seed(0)
+    r = cgrad.randint(3, (2, 2))
+    assert r.shape == (2, 2) and r.dtype == cgrad.int64 and 0 <= r.min().item() <= r.max(
+        ).item() < 3
+
+    @cgrad.no_grad
+    def doubled(a):
+        return a * 2
+
+    @cgrad.enable_grad
+    def tripled(a):
+        return a * 3
+
+    x = cgrad.ones(2, requires_grad=True)
+    assert not doubled(x).requires_grad
+    with cgrad.no_grad():
+        assert tripled(x).requires_grad
+    assert (cgrad.ones(2) == None) is False and (cgrad.ones(2) != None) is True  # noqa: E711
+
+
+def test_pytorch_error_classes(backend):
+    with pytest.raises(RuntimeError, match=r"shape mismatch: value tensor of shape \[4\] cannot "
+                                           r"be broadcast to indexing result of shape \[5\]"):
+        cgrad.zeros(4, 5)[1] = cgrad.ones(4)
+    with pytest.raises(RuntimeError, match="must match the size"):
+        cgrad.allclose(cgrad.ones(2), cgrad.ones(3))
+    with pytest.raises(RuntimeError, match="Float did not match Double"):
+        cgrad.allclose(cgrad.ones(2), cgrad.ones(2, dtype=cgrad.float64))
+    with pytest.raises(ValueError, match="non-empty list"):
+        cgrad.cat([])
+    with pytest.raises(RuntimeError, match="non-empty TensorList"):
+        cgrad.stack([])
+    with pytest.raises(ValueError, match="only one element tensors"):
+        float(cgrad.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target "
+                                         r"batch_size \(1\)"):
+        F.cross_entropy(cgrad.ones(3, 4), cgrad.tensor([[0, 1, 1]]))
+    with pytest.raises(ValueError, match="batch_size"):
+        F.nll_loss(cgrad.ones(3, 4, 2), cgrad.tensor([[0, 1, 1], [0, 0, 0]]))
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        cgrad.arange(4.0)[::-1]
+    for fn in (lambda: cgrad.tensor([1]) // 0, lambda: cgrad.tensor([1, 2]) % 0,
+               lambda: 3 // cgrad.tensor([0])):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            fn()
+    assert (cgrad.tensor([1.0]) // 0).item() == math.inf         # floats: inf, as PyTorch
+    for args in ((1, 0), (0, 1, -1)):
+        with pytest.raises(RuntimeError, match="inconsistent with step sign"):
+            cgrad.arange(*args)
+    assert cgrad.arange(0, 0).shape == (0,) and cgrad.arange(3, 0, -1).tolist() == [3, 2, 1]
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
+        F.cross_entropy(cgrad.ones(3, 4), cgrad.tensor([1, 2, 3]),
+                        weight=cgrad.ones(4, dtype=cgrad.float64))
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Long"):
+        F.nll_loss(cgrad.ones(2, 3), cgrad.tensor([0, 1]), weight=cgrad.tensor([1, 2, 3]))
+
+
+def test_cross_entropy_edge_denominators(backend):
+    x = cgrad.tensor([[1.0, 2, 3], [0, 1, 0]])
+    loss = F.cross_entropy(x, cgrad.tensor([1, -100]), weight=cgrad.tensor([1.0, 0.0, 2.0]),
+                           label_smoothing=0.3)
+    assert math.isnan(loss.item())          # nothing counted: PyTorch's 0 / 0, not inf
+    empty = cgrad.zeros(3, 0, requires_grad=True)
+    assert math.isnan(F.cross_entropy(empty, cgrad.zeros(3, 0)).item())
+    for reduction in ("sum", "none"):
+        out = F.cross_entropy(empty, cgrad.zeros(3, 0), reduction=reduction)
+        assert not out.detach().numpy().any()    # sums over no classes: 0, not garbage
