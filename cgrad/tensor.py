@@ -495,20 +495,58 @@ class Tensor:
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
         if self._records_inplace(args):
-            if self._base is not None:
+            base = self._base if self.__dict__.get("_autograd_view") else None
+            if self._base is not None and base is None and self._base.grad_fn is None \
+                    and self._base._requires_grad:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                   "in an in-place operation.")
+            if self._base is not None and base is None:
                 raise RuntimeError("cgrad does not support in-place operations that autograd "
-                                   "must record on a view (shape "
+                                   "must record on a detached view (shape "
                                    f"{list(self.shape)}); use an out-of-place op instead")
+            owner = self if base is None else base         # of the storage and its views
+            regions = owner._view_regions()                # checked before anything changes
             old = Tensor._make(self._data.copy())
             old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
             result = op.apply(old, *args)
             self._write(result._data)
-            self.grad_fn = result.grad_fn
-            self._requires_grad = True
+            if base is None:
+                self.grad_fn = result.grad_fn
+                self._requires_grad = True
+            else:                  # the base's node takes the result at the view's region
+                node = S.CopySlices.apply(base, result, regions[self])
+                base.grad_fn, base._requires_grad = node.grad_fn, True
+            owner._regenerate_views(regions)
         else:
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             self._write(op.forward(_NoGradCtx(), self._data, *arrays))
         return self
+
+    def _view_regions(self):
+        """{view: its Region} for this base's live recorded views, or PyTorch-like errors
+        where an in-place op could not keep their gradients right"""
+        views = self.__dict__.get("_views")
+        if not views:
+            return {}
+        regions = {}
+        for ref in views:
+            v = ref()
+            if v is not None:
+                region = S.Region.of(v._data, self._data)
+                if region is None:
+                    raise RuntimeError("cgrad does not support in-place operations that "
+                                       "autograd must record on a view of a non-contiguous "
+                                       f"tensor (shape {list(self.shape)}); use an "
+                                       "out-of-place op instead")
+                regions[v] = region
+        return regions
+
+    def _regenerate_views(self, regions):
+        """After a recorded in-place op on this base (or a view of it): each view's grad_fn
+        from the base's new node"""
+        for v, region in regions.items():
+            v.grad_fn = S.ViewOf.apply(self, region).grad_fn
+            v._requires_grad = True
 
     def _write(self, values):
         values = np.asarray(values)

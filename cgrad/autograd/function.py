@@ -148,6 +148,20 @@ _NO_GRAD_2 = _NoGradCtx()     # shared by the scalar ops, whose forward only wri
 _NO_GRAD_2.needs_input_grad = (False, False)
 
 
+def register_view(view):
+    """Note a recorded view of a non-leaf base (weakly, in the base's __dict__): an in-place op
+    recorded on the base, or on any of its views, then gives each live view a grad_fn from
+    the base's new node, as PyTorch regenerates them (a stale one gave wrong gradients)."""
+    base = view._base
+    views = base.__dict__.get("_views")
+    if views is None:
+        views = base.__dict__["_views"] = []
+    elif len(views) >= 16 and len(views) & (len(views) - 1) == 0:    # at powers of two
+        views[:] = [r for r in views if r() is not None]
+    views.append(weakref.ref(view))
+    view.__dict__["_autograd_view"] = True
+
+
 class Op:
     """Base of cgrad's differentiable ops. Subclasses define static forward and backward."""
     accumulates = False      # backward(ctx, g, acc) may add into buffers the engine owns
@@ -217,6 +231,8 @@ class Op:
         result._requires_grad = True
         if cls.is_view:
             result._share_version(args[0])
+            if result._base.grad_fn is not None:
+                register_view(result)
         if ctx._saved:
             ctx._versions = _saved_versions(ctx._saved, tensors, out, result)
         if extra:

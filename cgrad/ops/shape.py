@@ -170,6 +170,69 @@ class Select(BasicIndex):
     grad_fn_name = "SelectBackward0"
 
 
+class Region:
+    """Where a view's elements sit in its C-contiguous base: an element offset, a shape and
+    byte strides. region(a) gives the same view of any C-contiguous array a laid out like
+    the base (a gradient): how in-place ops on views are differentiated."""
+    __slots__ = ("offset", "shape", "strides")
+
+    def __init__(self, offset, shape, strides):
+        self.offset, self.shape, self.strides = offset, shape, strides
+
+    @classmethod
+    def of(cls, view, base):
+        """view's region in base, or None where base is not C-contiguous (or view not in it)"""
+        if not base.flags.c_contiguous or view.dtype != base.dtype:
+            return None
+        size = view.dtype.itemsize
+        start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        low = start + sum(min(0, s * (n - 1)) for s, n in zip(view.strides, view.shape))
+        high = start + sum(max(0, s * (n - 1)) for s, n in zip(view.strides, view.shape))
+        if start % size or (view.size and (low < 0 or high + size > base.nbytes)):
+            return None
+        return cls(start // size, view.shape, view.strides)
+
+    def __call__(self, a):
+        a = np.ascontiguousarray(a)
+        return np.ndarray(self.shape, a.dtype, a, self.offset * a.dtype.itemsize,
+                          self.strides)
+
+
+class CopySlices(Op):
+    """The base after an in-place op on one of its views wrote `result` into the view's
+    region (the caller writes it; forward returns the base's array)   ->   d(base before) =
+    g with the region zeroed, d(result) = g at the region"""
+    grad_fn_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, base, result, region):
+        ctx.region = region
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        g_base = np.array(g, order="C")
+        ctx.region(g_base)[...] = 0
+        return g_base, ctx.region(g).copy(), None
+
+
+class ViewOf(Op):
+    """A view regenerated from its base's new node after an in-place op   ->   d base =
+    zeros with g at the view's region"""
+    grad_fn_name = "AsStridedBackward0"
+
+    @staticmethod
+    def forward(ctx, base, region):
+        ctx.shape, ctx.region = base.shape, region
+        return region(base)
+
+    @staticmethod
+    def backward(ctx, g):
+        g_base = zeros(ctx.shape, g.dtype)
+        ctx.region(g_base)[...] = g
+        return g_base, None
+
+
 class SplitKey:
     """An index whose ints sit beside index arrays. PyTorch selects the ints first, then
     applies the arrays to the dims left; NumPy broadcasts the ints with the arrays instead

@@ -1,0 +1,102 @@
+"""In-place ops on views of tensors in a graph, and views that outlive an in-place op on
+their base: PyTorch rewrites the base's history (CopySlices) and regenerates every view's
+grad_fn; cgrad does the same, so the gradients are PyTorch's (PyTorch as the oracle)."""
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _view_inplace(y, w):
+    y[0].add_(w)                                   # a row
+    return (y * y).sum()
+
+
+def _column_then_base(y, w):
+    b = y[:, 1]                                    # a view that outlives the change below
+    y[0].mul_(w)
+    return (b * b).sum() + y.sum()
+
+
+def _view_of_view(y, w):
+    v = y[1:]
+    u = v[:, 0]
+    u.mul_(3)
+    return (v * w).sum() + (y * y).sum()
+
+
+def _transposed(y, w):
+    y.t()[1].zero_()
+    return (y * w).sum()
+
+
+def _reshaped(y, w):
+    y.view(-1)[2:5].fill_(1.0)
+    flat = y.reshape(-1)
+    return (flat * flat).sum() + (y[0] * w).sum()
+
+
+def _setitem_on_view(y, w):
+    y[1][1:3] = w[:2] * 2
+    return (y ** 2).sum()
+
+
+def _base_then_old_view(y, w):
+    c = y[:]
+    y.mul_(w)
+    return c.sum() + (c * c).sum()
+
+
+def _two_views(y, w):
+    a, b = y[0], y[1]
+    a.add_(b)                                      # b is read, then y changes under it
+    b.mul_(w)
+    return (y * y).sum() + a.sum()
+
+
+CASES = [_view_inplace, _column_then_base, _view_of_view, _transposed, _reshaped,
+         _setitem_on_view, _base_then_old_view, _two_views]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
+def test_inplace_on_views_matches_pytorch(backend, case, rng):
+    x0, w0 = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    results = []
+    for lib in (torch, cgrad):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=True)
+        y = x * 2
+        loss = case(y, w)
+        loss.backward()
+        results.append([loss.detach().numpy(), y.detach().numpy(), x.grad.numpy(),
+                        w.grad.numpy()])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_inplace_view_errors(backend):
+    x = cgrad.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        x[0:2].add_(1)
+    y = x * 2
+    v = y[0:2]
+    z = v * v                                      # saves v
+    v.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    with cgrad.no_grad():                          # not recorded: no new history
+        y2 = x * 2
+    y2[0:2].add_(1)
+    assert not y2.requires_grad
+
+
+def test_views_are_noted_weakly(backend):
+    """the base notes its views by weak reference: views dropped in a loop do not pile up"""
+    x = cgrad.ones(4, 3, requires_grad=True)
+    y = x * 2
+    for i in range(1000):
+        y[i % 4].sum()
+    assert len(y.__dict__["_views"]) <= 64
+    assert sum(r() is not None for r in y.__dict__["_views"]) == 0
