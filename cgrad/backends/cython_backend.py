@@ -836,9 +836,11 @@ class CythonKernels(NumpyKernels):
             raise ValueError(f"linear_backward: x {xs}, weight {ws} cannot give a gradient "
                              f"of shape {gs}")
         inner = w if need_x else x           # its last dim is the products' third
-        small = (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
-                 and g.size * inner.shape[-1] <= self.max_flops_numpy)   # as in linear
-        if small or not self._linear_takes(x, w, g, need_x, need_w):
+        if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
+                and g.size * inner.shape[-1] <= self.max_flops_numpy):   # small, as in linear:
+            return NumpyKernels.linear_backward(self, x, w, g, need_x, need_w, need_b, acc_x,
+                                                acc_w, acc_b)            # NumPy, at once
+        if not self._linear_takes(x, w, g, need_x, need_w):
             return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
                                            acc_b)
         dtype, out_f = g.dtype, g.shape[-1]
@@ -888,8 +890,16 @@ class CythonKernels(NumpyKernels):
     # ---- optimizers: one fused pass per parameter ------------------------------------------
     # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed
     # dtypes) goes through the NumPy step alone, as a one-element list.
+    # plain SGD (p -= lr g) is one NumPy op: it beats the fused call below 4096 elements
+    min_size_plain_sgd = 4096
+
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
+        if momentum == 0 and weight_decay == 0 and all(
+                type(p) is _ndarray and p.size < self.min_size_plain_sgd for p in params):
+            return NumpyKernels.sgd_step_(self, params, grads, momentum_buffers, lr=lr,
+                                          momentum=0, dampening=dampening, weight_decay=0,
+                                          nesterov=nesterov, maximize=maximize)
         for i, (p, g) in enumerate(zip(params, grads)):
             buf = momentum_buffers[i] if momentum != 0 else None
             if _fusable(p, g, buf):
