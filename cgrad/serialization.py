@@ -7,7 +7,9 @@ The object is encoded as JSON: None, bools, ints, floats and strings stand for t
 everything else is a one-key dict naming its type ({"list": [...]}, {"tuple": [...]},
 {"dict": [[key, value], ...]}, {"tensor": i, ...}, ...), so dict keys keep their types
 (optimizer state is keyed by int). Only these types are written and read; anything else in
-the file is an error, never code.
+the file is an error, never code. Views keep sharing memory, as with torch.save: a view of a
+saved tensor's storage is {"tensor": i, "view": [offset, shape, strides]} (in elements)
+over the storage's array i (version 2; version 1 files have no views and still load).
 """
 import collections
 import io
@@ -22,7 +24,8 @@ from . import _dtype
 from .tensor import Tensor
 
 FORMAT = "cgrad"
-VERSION = 1
+VERSION = 2
+_READABLE = (1, 2)
 _INDEX = "cgrad/format.json"
 _ALLOWED_KINDS = "biuf"
 
@@ -37,7 +40,8 @@ def _name(f):
 class _Encoder:
     def __init__(self):
         self.arrays = []
-        self.memo = {}          # id(tensor) -> index: a tensor saved twice loads as one
+        self.keep = []
+        self.memo = {}          # id(storage tensor) -> index: saved once, shared on load
 
     def encode(self, obj):
         if obj is None or isinstance(obj, (bool, str)):
@@ -76,10 +80,20 @@ class _Encoder:
 
     def _tensor(self, t):
         from .nn.parameter import Parameter
-        index = self.memo.get(id(t))
+        from .ops.shape import Region
+        storage = t._base if t._base is not None else t
+        region = Region.of(t._data, storage._data)
+        if region is None:                  # a storage NumPy laid out otherwise: a copy
+            storage, region = t, None
+        index = self.memo.get(id(storage))
         if index is None:
-            index = self.memo[id(t)] = self._array(t._data)
+            index = self.memo[id(storage)] = self._array(storage._data)
+            self.keep.append(storage)      # ids stay unique while encoding
         out = {"tensor": index, "requires_grad": bool(t.requires_grad and t.is_leaf)}
+        if storage is not t:
+            size = t._data.dtype.itemsize
+            out["view"] = [region.offset, list(region.shape), [s // size for s in
+                                                                region.strides]]
         if isinstance(t, Parameter):
             out["parameter"] = True
         return out
@@ -166,11 +180,32 @@ class _Decoder:
         t = self.tensors.get(i)
         if t is None:
             t = self.tensors[i] = Tensor._make(self._array(i))
+        if "view" in x:
+            t = self._view(t, x["view"])
         requires_grad = bool(x.get("requires_grad", False))
         if x.get("parameter"):
             return Parameter(t, requires_grad)
         if requires_grad and not t.requires_grad:
             t.requires_grad_(True)
+        return t
+
+
+    @staticmethod
+    def _view(storage, spec):
+        """The view spec ([offset, shape, strides] in elements) of the storage tensor"""
+        arr = storage._data
+        try:
+            offset, shape, strides = spec
+            if not (isinstance(offset, int) and all(isinstance(v, int) for v in shape + strides)
+                    and len(shape) == len(strides) and offset >= 0 and arr.flags.c_contiguous):
+                raise ValueError
+            size = arr.dtype.itemsize        # np.ndarray checks the view stays in the buffer
+            view = np.ndarray(tuple(shape), arr.dtype, arr, offset * size,
+                              tuple(s * size for s in strides))
+        except (ValueError, TypeError):
+            raise _Corrupt(f"bad view {str(spec)[:80]!r}") from None
+        t = Tensor._make(view)
+        t._share_version(storage)
         return t
 
 
@@ -204,7 +239,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             if not (isinstance(index, dict) and index.get("format") == FORMAT
                     and "object" in index):
                 raise _Corrupt(f"{_INDEX} does not describe a cgrad object")
-            if index.get("version") != VERSION:
+            if index.get("version") not in _READABLE:
                 raise _Corrupt(f"format version {index.get('version')!r} is not supported "
                                f"(this cgrad reads version {VERSION})")
             return _Decoder(zf).decode(index["object"])

@@ -36,7 +36,7 @@ def test_special_tensors():
         out = _round_trip(t)
         assert out.shape == t.shape
         np.testing.assert_array_equal(out.numpy(), t.numpy())
-        assert out.is_contiguous()
+        assert out.is_contiguous() == t.is_contiguous()     # views stay views, as in torch
     leaf = cgrad.ones(2, requires_grad=True)
     assert _round_trip(leaf).requires_grad
     assert not _round_trip(leaf * 2).requires_grad         # a non-leaf loads as data
@@ -198,3 +198,27 @@ def test_file_object_and_pathlib(tmp_path):
         cgrad.save([cgrad.ones(1)], f)
     with open(path, "rb") as f:
         assert cgrad.load(f)[0].tolist() == [1.0]
+
+
+def test_views_keep_sharing_memory():
+    """as with torch.save: views saved together load as views of one storage"""
+    x = cgrad.arange(12.0).reshape(3, 4)
+    a, b, c, d = _round_trip([x, x[1], x[:, 2], x.t()])
+    np.testing.assert_array_equal(c.numpy(), x[:, 2].numpy())
+    np.testing.assert_array_equal(d.numpy(), x.t().numpy())
+    b[0] = 100.0
+    assert a[1, 0].item() == 100.0 and d[0, 1].item() == 100.0
+    c.mul_(0)
+    assert a[:, 2].tolist() == [0.0, 0.0, 0.0]
+    alone = _round_trip(x[2, 1:3])               # a view alone: its storage comes along
+    assert alone.tolist() == [9.0, 10.0]
+
+
+def test_bad_views_are_refused():
+    for view in ([0, [5], [1]], [-1, [2], [1]], [0, [2], [1, 1]], "x", [0, [2], [100]]):
+        arr = io.BytesIO()
+        np.save(arr, np.arange(4.0), allow_pickle=False)
+        f = io.BytesIO(_zip({"cgrad/format.json": _index({"tensor": 0, "view": view}, 2),
+                             "cgrad/tensors/0.npy": arr.getvalue()}))
+        with pytest.raises(RuntimeError, match="bad view"):
+            cgrad.load(f)
