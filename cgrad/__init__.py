@@ -14,14 +14,16 @@ from ._dtype import bool_ as bool  # noqa: A001  (PyTorch's name)
 from .backends import get_backend, set_backend
 from .tensor import Tensor, Size
 from . import autograd
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
+from ._format import get_printoptions, set_printoptions
 from .random import Generator, manual_seed, seed, initial_seed, default_generator
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, normal, ones, ones_like, rand, randint, randn, randperm, tensor,
                        zeros, zeros_like)
 from ._functions import *  # noqa: F401,F403
-from ._functions import (allclose, bmm, cat, matmul, maximum, minimum, mm, mv,  # noqa: F401
-                         stack, where)
+from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
+                         mv, outer, stack, where)
 from ._threads import get_num_threads, set_num_threads
 from . import _memory
 

@@ -7,6 +7,32 @@ LINEWIDTH = 80
 THRESHOLD = 1000
 EDGEITEMS = 3
 PRECISION = 4
+SCI_MODE = None        # True or False forces scientific notation on or off; None: automatic
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80),
+             "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """PyTorch's set_printoptions: a profile ("default", "short", "full") first, then the
+    options given; sci_mode is always set (None: chosen per tensor again)."""
+    global PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH, SCI_MODE
+    if profile in _PROFILES:                  # (PyTorch ignores an unknown one)
+        PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = _PROFILES[profile]
+    if precision is not None:
+        PRECISION = precision
+    if threshold is not None:
+        THRESHOLD = threshold
+    if edgeitems is not None:
+        EDGEITEMS = edgeitems
+    if linewidth is not None:
+        LINEWIDTH = linewidth
+    SCI_MODE = sci_mode
+
+
+def get_printoptions():
+    return {"precision": PRECISION, "threshold": THRESHOLD, "edgeitems": EDGEITEMS,
+            "linewidth": LINEWIDTH, "sci_mode": SCI_MODE}
 
 
 class _Formatter:
@@ -25,7 +51,7 @@ class _Formatter:
         finite = values[np.isfinite(values)].astype(np.float64)
         nonzero = np.abs(finite[finite != 0])
         if nonzero.size == 0:
-            return
+            return                                  # sci_mode too is ignored here
         self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
         lo, hi = nonzero.min(), nonzero.max()
         if self.int_mode:
@@ -33,6 +59,8 @@ class _Formatter:
                 self.sci = True
         elif hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
             self.sci = True
+        if SCI_MODE is not None:                    # set_printoptions(sci_mode=...)
+            self.sci = SCI_MODE
         for v in finite[finite != 0].tolist():      # PyTorch sizes by the nonzero finite ones
             self.width = max(self.width, len(self._fmt(v)))
 
@@ -108,4 +136,19 @@ def tensor_repr(t):
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + ", ".join([body] + suffixes) + ")"
+    return _add_suffixes(prefix + body, suffixes, len(prefix))
+
+
+def _add_suffixes(text, suffixes, indent):
+    """PyTorch's: each suffix after ", ", or on a line of its own where it would pass
+    LINEWIDTH"""
+    parts = [text]
+    last = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last + len(suffix) + 2 > LINEWIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last += len(suffix) + 2
+    return "".join(parts) + ")"

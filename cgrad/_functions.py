@@ -1,14 +1,11 @@
 """The top-level functions of cgrad that are not Tensor methods: cat, stack, where, ..."""
-import numbers
-
 import numpy as np
 
 from ._dtype import result_type
 from .creation import tensor as _tensor
-from .ops import elementwise as E
 from .ops import shape as S
-from .tensor import (Tensor, _broadcast_check, _dim, _tname, bmm, matmul, maximum,  # noqa: F401
-                     minimum, mm, mv)
+from .tensor import (Tensor, _broadcast_check, _dim, _tname, addmm, bmm, matmul,  # noqa: F401
+                     maximum, minimum, mm, mv, outer, where)
 
 
 def _tensors(tensors, name):
@@ -56,25 +53,6 @@ def stack(tensors, dim=0):
     return S.Stack.apply(_dim(dim, len(ref) + 1), *tensors)
 
 
-def where(condition, input=None, other=None):
-    """input where condition, else other; where(condition) gives the indices of True."""
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if input is None and other is None:
-        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
-    if cond.dtype != np.bool_:
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {_tname(cond.dtype)}")
-    a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
-    b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
-    shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
-    try:
-        np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise RuntimeError(f"where(): shapes {[list(s) for s in shapes]} cannot be broadcast "
-                           "together") from None
-    return E.Where.apply(cond, a, b)
-
-
 def _comparable(a, b):
     """PyTorch's RuntimeErrors of isclose/allclose: one dtype, broadcastable shapes"""
     if a._data.dtype != b._data.dtype:
@@ -114,14 +92,19 @@ def _method(name):
     return fn
 
 
-_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow"}      # PyTorch takes a number as input too
+# PyTorch takes a number as input too
+_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
 
 
 _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",
             "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "norm",
             "prod", "clamp", "clip", "softmax", "log_softmax", "reshape", "flatten", "squeeze",
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
-            "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot"]
+            "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot",
+            "sin", "cos", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
+            "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
+            "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_"]
+ger = outer                                              # PyTorch's old name for outer
 for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name

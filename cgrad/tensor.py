@@ -586,6 +586,30 @@ class Tensor:
     def neg_(self):
         return self._inplace(E.Neg)
 
+    def exp_(self):
+        return self._inplace(E.Exp)
+
+    def log_(self):
+        return self._inplace(E.Log)
+
+    def sqrt_(self):
+        return self._inplace(E.Sqrt)
+
+    def sigmoid_(self):
+        return self._inplace(E.Sigmoid)
+
+    def tanh_(self):
+        return self._inplace(E.Tanh)
+
+    def abs_(self):
+        return self._inplace(E.Abs)
+
+    def sin_(self):
+        return self._inplace(E.Sin)
+
+    def cos_(self):
+        return self._inplace(E.Cos)
+
     def zero_(self):
         """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
         d = self._data
@@ -759,10 +783,13 @@ class Tensor:
         return _no_grad_binary(np.floor_divide, other, self)
 
     def __mod__(self, other):
-        return _no_grad_binary(np.remainder, self, other)
+        return _binary(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar, self,
+                       other)
 
     def __rmod__(self, other):
-        return _no_grad_binary(np.remainder, other, self)
+        return _binary(E.RemainderScalar, other, self)
+
+    remainder = __mod__
 
     # comparisons: no gradient, bool results
     def __eq__(self, other):
@@ -845,6 +872,39 @@ class Tensor:
     def square(self):
         return E.PowScalar.apply(self, 2)
 
+    def sin(self):
+        return E.Sin.apply(self)
+
+    def cos(self):
+        return E.Cos.apply(self)
+
+    def rsqrt(self):
+        return E.Rsqrt.apply(self)
+
+    def log1p(self):
+        return E.Log1p.apply(self)
+
+    def expm1(self):
+        return E.Expm1.apply(self)
+
+    def reciprocal(self):
+        return E.Reciprocal.apply(self)
+
+    def sign(self):
+        return E.Sign.apply(self)
+
+    def floor(self):
+        return E.Floor.apply(self)
+
+    def ceil(self):
+        return E.Ceil.apply(self)
+
+    def round(self, decimals=0):
+        return E.RoundDecimals.apply(self, decimals) if decimals else E.Round.apply(self)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -876,6 +936,12 @@ class Tensor:
 
     def mv(self, vec):
         return mv(self, vec)
+
+    def outer(self, vec2):
+        return outer(self, vec2)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return addmm(self, mat1, mat2, beta=beta, alpha=alpha)
 
     def dot(self, other):
         if self.ndim != 1 or other.ndim != 1:
@@ -963,6 +1029,14 @@ class Tensor:
         if dim is None:
             return R.ProdAll.apply(self, None, False)
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
+
+    def cumsum(self, dim, dtype=None):
+        dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
+        return R.Cumsum.apply(self, _dim(dim, self.ndim), dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) over dim, without overflow"""
+        return R.LogSumExp.apply(self, _dims(dim, self.ndim), keepdim)
 
     def all(self, dim=None, keepdim=False):
         return Tensor._make(np.all(self._data, axis=_logical_axes(dim, self.ndim),
@@ -1076,6 +1150,71 @@ class Tensor:
     def expand_as(self, other):
         return self.expand(other.shape)
 
+    def flip(self, *dims):
+        """A copy with the order of elements reversed along dims"""
+        if not dims:
+            raise TypeError('flip() missing 1 required positional arguments: "dims"')
+        axes = tuple(_dim(d, self.ndim) for d in _shape_arg(dims))
+        for d in axes:
+            if axes.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        return S.Flip.apply(self, axes if self.ndim else ())
+
+    def repeat(self, *sizes):
+        """A copy tiled sizes[i] times along dim i (sizes may add leading dims)"""
+        if not sizes:
+            raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
+        sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                               "number of dimensions of tensor")
+        padded = (1,) * (len(sizes) - self.ndim) + self._data.shape
+        shape = [n * r for n, r in zip(padded, sizes)]
+        for r in sizes:
+            if r < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {r}: "
+                                   f"{shape}")
+        return S.Repeat.apply(self, sizes)
+
+    def narrow(self, dim, start, length):
+        """The view of length elements from start along dim"""
+        if not self.ndim:
+            raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+        if isinstance(start, Tensor):
+            start = start.item()
+        if length < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        if not -n <= start <= n:
+            raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but "
+                             f"got {start})")
+        start = start + n if start < 0 else start
+        if start + length > n:
+            raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                               f"({n}).")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def movedim(self, source, destination):
+        """The view with dims source moved to positions destination, the others in order"""
+        src = [source] if isinstance(source, numbers.Integral) else list(source)
+        dst = [destination] if isinstance(destination, numbers.Integral) else list(destination)
+        if len(src) != len(dst):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} "
+                               f"dims) should contain the same number of dims as destination "
+                               f"({dst} dims)")
+        src = [_dim(d, self.ndim) for d in src]
+        dst = [_dim(d, self.ndim) for d in dst]
+        for name, dims in (("source", src), ("destination", dst)):
+            if len(set(dims)) != len(dims):
+                raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+        order = [d for d in range(self.ndim) if d not in src]
+        for d, s in sorted(zip(dst, src)):
+            order.insert(d, s)
+        return S.Permute.apply(self, tuple(order) if self.ndim else ())
+
+    moveaxis = movedim
+
     def contiguous(self):
         if self._data.flags.c_contiguous:
             return self
@@ -1132,6 +1271,9 @@ class Tensor:
         if np_dtype.kind != "f":                # integers and bools take no gradient
             return Tensor._make(self._data.astype(np_dtype))
         return S.ToDtype.apply(self, np_dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
 
     def type(self, dtype=None):
         if dtype is None:
@@ -1310,6 +1452,25 @@ def minimum(a, b):
     return E.Minimum.apply(a, b)
 
 
+def where(condition, input=None, other=None):
+    """input where condition, else other; where(condition) gives the indices of True."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {_tname(cond.dtype)}")
+    a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
+    b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
+    shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"where(): shapes {[list(s) for s in shapes]} cannot be broadcast "
+                           "together") from None
+    return E.Where.apply(cond, a, b)
+
+
 def _matmul_shapes_error(a, b):
     sa, sb = a.shape, b.shape
     if a.ndim == 2 and b.ndim == 2:
@@ -1385,6 +1546,29 @@ def mv(a, v):
         raise RuntimeError(f"addmv input tensors must have the same dtype, but got "
                            f"{_tname(a._data.dtype)} and {_tname(v._data.dtype)}")
     return matmul(a, v)
+
+
+def outer(a, b):
+    """a[i] * b[j] for 1-D a and b (PyTorch's own composition: a as a column, times b)"""
+    for name, t in (("self", a), ("vec2", b)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return a.reshape(a.shape[0], 1) * b
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape"""
+    for name, t in (("mat1", mat1), ("mat2", mat2)):
+        if t.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {t.ndim}-D tensor")
+    if mat1.shape[1] != mat2.shape[0]:
+        raise _matmul_shapes_error(mat1, mat2)
+    for name, t in (("self", input), ("mat1", mat1)):
+        if t._data.dtype != mat2._data.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{_tname(t._data.dtype)} and {_tname(mat2._data.dtype)}")
+    Tensor._make(input._data).expand(mat1.shape[0], mat2.shape[1])   # PyTorch's size errors
+    return L.Addmm.apply(input, mat1, mat2, beta, alpha)
 
 
 _function.Tensor = Tensor

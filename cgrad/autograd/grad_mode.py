@@ -51,6 +51,32 @@ class enable_grad(_GradModeGuard):
     mode = True
 
 
+class inference_mode(_GradModeGuard):
+    """inference_mode(mode=True): no_grad when mode is true (cgrad has no inference tensors,
+    so it is no_grad itself), a no-op otherwise; a context manager and a decorator, with or
+    without the call, as in PyTorch."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):                    # @inference_mode, without the call
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = not mode
+
+    def __enter__(self):
+        self._previous = state.enabled
+        state.enabled = self._previous and self.mode   # mode=False leaves grad mode as it is
+        return self
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
 class set_grad_enabled:
     """set_grad_enabled(mode): sets grad mode at once; as a context manager, restores it after."""
 

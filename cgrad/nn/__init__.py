@@ -2,12 +2,13 @@
 from . import functional, init, utils
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
-from .modules import (GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
-                      ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, SiLU, Softmax, Tanh,
-                      Unflatten)
+from .modules import (ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSigmoid,
+                      LogSoftmax, ModuleDict, ModuleList, ParameterList, ReLU, Sequential,
+                      Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
+           "Softplus", "ELU", "LogSigmoid", "ParameterList",
            "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
-from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
@@ -50,6 +50,50 @@ def sigmoid(input):
 def silu(input, inplace=False):
     """x * sigmoid(x)"""
     return input * input.sigmoid()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold"""
+    return E.Softplus.apply(input, beta, threshold)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x) - 1)"""
+    if inplace:
+        return input._inplace(E.Elu, alpha)
+    return E.Elu.apply(input, alpha)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), computed without overflow"""
+    return E.LogSigmoid.apply(input)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """x / max(||x||_p, eps) along dim (PyTorch's own composition of norm, clamp and div)"""
+    if out is not None:
+        raise NotImplementedError("normalize(out=...) is not supported by cgrad")
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim, x1 and x2 broadcast
+    first. As in PyTorch, the clamp to eps is not differentiated: the gradient goes through
+    the norms even where eps replaced them, and only integer inputs are cast to the common
+    dtype (a float32 x1 beside a float64 x2 has its norm taken in float32)."""
+    dtype = _dtype.result_type(x1._data, x2._data)
+    if dtype.kind != "f":
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
+                           f"{_tname(dtype)}")
+    _broadcast_check(x1._data, x2._data)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = (x if x._data.dtype.kind == "f" else x.to(dtype) for x in (x1, x2))
+    x1, x2 = (x if x.shape == shape else x.expand(shape) for x in (x1, x2))
+    n1, n2 = (x.norm(2, dim, keepdim=True).clone() for x in (x1, x2))
+    with no_grad():                   # (clones: the norms' saved outputs stay unchanged)
+        n1.clamp_(min=eps)
+        n2.clamp_(min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
 def _softmax_dim(name, ndim):

@@ -396,6 +396,169 @@ class Relu(_Unary):
         return RuntimeError("Boolean inputs not supported for relu")
 
 
+class _NumpyUnary(Op):
+    """y = fn(x) by NumPy (integer and bool inputs become the default float, as in PyTorch)
+    ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output")"""
+    fn = None
+    saves = "input"
+
+    @classmethod
+    def forward(cls, ctx, x):
+        x = _float(x)
+        y = cls.fn(x)
+        ctx.save_for_backward(y if cls.saves == "output" else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        s, = ctx.saved_tensors
+        return cls.derivative(s, g),
+
+
+class Sin(_NumpyUnary):
+    """y = sin x   ->   dx = g cos x"""
+    fn = np.sin
+
+    @staticmethod
+    def derivative(x, g):
+        return g * np.cos(x)
+
+
+class Cos(_NumpyUnary):
+    """y = cos x   ->   dx = g (-sin x)"""
+    fn = np.cos
+
+    @staticmethod
+    def derivative(x, g):
+        return g * -np.sin(x)
+
+
+class Rsqrt(_NumpyUnary):
+    """y = 1 / sqrt(x)   ->   dx = -0.5 g y^3, from the saved output"""
+    saves = "output"
+
+    @staticmethod
+    def fn(x):
+        return x.dtype.type(1) / np.sqrt(x)
+
+    @staticmethod
+    def derivative(y, g):
+        return -0.5 * g * (y * y * y)
+
+
+class Log1p(_NumpyUnary):
+    """y = ln(1 + x)   ->   dx = g / (x + 1)"""
+    grad_fn_name = "Log1PBackward0"
+    fn = np.log1p
+
+    @staticmethod
+    def derivative(x, g):
+        return g / (x + 1)
+
+
+class Expm1(_NumpyUnary):
+    """y = e**x - 1   ->   dx = g (y + 1), from the saved output"""
+    fn, saves = np.expm1, "output"
+
+    @staticmethod
+    def derivative(y, g):
+        return g * (y + 1)
+
+
+class Reciprocal(_NumpyUnary):
+    """y = 1 / x   ->   dx = -g y^2, from the saved output"""
+    saves = "output"
+
+    @staticmethod
+    def fn(x):
+        return x.dtype.type(1) / x
+
+    @staticmethod
+    def derivative(y, g):
+        return -g * (y * y)
+
+
+class _Stepwise(Op):
+    """A piecewise-constant y = fn(x) (integer inputs keep their dtype)   ->   dx = 0, a zero
+    gradient as in PyTorch (not none)"""
+    kernel = None                       # PyTorch's kernel name, for its error on bool
+
+    @classmethod
+    def forward(cls, ctx, x):
+        if x.dtype.kind == "b":
+            require_float(x.dtype, cls.kernel)
+        return cls.fn(x) if x.dtype.kind == "f" else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g),
+
+
+class Floor(_Stepwise):
+    fn, kernel = np.floor, "floor_vml_cpu"
+
+
+class Ceil(_Stepwise):
+    fn, kernel = np.ceil, "ceil_vml_cpu"
+
+
+class Round(_Stepwise):
+    """y = x rounded half to even (decimals: to that many digits)   ->   dx = 0"""
+    fn, kernel = np.rint, "round_vml_cpu"
+
+    @classmethod
+    def forward(cls, ctx, x, decimals=0):
+        if decimals:
+            require_float(x.dtype, "round_cpu")
+            return np.round(x, decimals)
+        return super().forward(ctx, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), None
+
+
+class RoundDecimals(Round):
+    grad_fn_name = "RoundBackward1"
+
+
+class Sign(_Stepwise):
+    """y = -1, 0 or 1 (0 for NaN and -0.0, as PyTorch's (x > 0) - (x < 0); bool stays bool)
+    ->   dx = 0"""
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype.kind == "b":
+            return x.copy()
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+class Remainder(Op):
+    """y = a mod b, with the sign of b (Python's %)   ->   da = g, db = -g floor(a / b)"""
+    grad_fn_name = "RemainderBackward1"
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        if np.result_type(a, b).kind in "iub" and np.any(np.equal(b, 0)):
+            raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(a, b)
+        return np.asarray(np.remainder(a, b))
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = None
+        if ctx.needs_input_grad[1]:
+            a, b = ctx.saved_tensors
+            if not isinstance(a, np.ndarray):           # number % tensor, as PyTorch
+                raise RuntimeError("derivative for aten::remainder is not implemented")
+            gb = -g * np.floor_divide(a, b)
+        return g, gb
+
+
+class RemainderScalar(Remainder):
+    grad_fn_name = "RemainderBackward0"
+
+
 class LeakyRelu(Op):
     """y = x if x > 0 else slope * x   ->   dx = g or slope * g"""
     accumulates = True
@@ -428,6 +591,57 @@ class Gelu(Op):
     def backward(ctx, g, acc):
         x, = ctx.saved_tensors
         return B.kernels.gelu_backward(x, g, ctx.approximate, acc[0]), None
+
+
+class Softplus(Op):
+    """y = ln(1 + e**(beta x)) / beta, or x where beta x > threshold   ->   dx = g z / (z + 1)
+    with z = e**(beta x), or g where beta x > threshold (PyTorch's formulas)"""
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        require_float(x.dtype, "softplus_cpu")
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        bx = x * beta
+        return np.where(bx > threshold, x, np.log1p(np.exp(bx)) / beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        bx = x * ctx.beta
+        z = np.exp(bx)
+        return np.where(bx > ctx.threshold, g, g * z / (z + 1)), None, None
+
+
+class Elu(Op):
+    """y = x if x > 0 else alpha (e**x - 1)   ->   dx = g, or g alpha e**x"""
+    @staticmethod
+    def forward(ctx, x, alpha):
+        require_float(x.dtype, "elu_cpu")
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return np.where(x <= 0, np.expm1(x) * alpha, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return np.where(x <= 0, g * ctx.alpha * np.exp(x), g), None
+
+
+class LogSigmoid(Op):
+    """y = ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|)   ->   dx = g (1 - s) for x < 0 and
+    g s otherwise, s = z / (1 + z), z = e**-|x| (PyTorch's stable forms)"""
+    @staticmethod
+    def forward(ctx, x):
+        require_float(x.dtype, "log_sigmoid_cpu")
+        ctx.save_for_backward(x)
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        z = np.exp(-np.abs(x))
+        s = z / (1 + z)
+        return g * np.where(x < 0, 1 - s, s),
 
 
 class Abs(_Unary):

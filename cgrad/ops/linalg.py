@@ -76,3 +76,30 @@ class Linear(Op):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         return B.kernels.linear_backward(x, w, g, need_x, need_w, need_b, *acc)
+
+
+class Addmm(Op):
+    """y = beta c + alpha (m1 @ m2) (beta = 0: c ignored, NaNs too)   ->   dc = beta g,
+    dm1 = alpha g @ m2^T, dm2 = alpha m1^T @ g"""
+    @staticmethod
+    def forward(ctx, c, m1, m2, beta, alpha):
+        need_m1, need_m2 = ctx.needs_input_grad[1:3]
+        ctx.save_for_backward(m1 if need_m2 else None, m2 if need_m1 else None)
+        ctx.beta, ctx.alpha = beta, alpha
+        y = B.kernels.matmul(m1, m2)
+        if alpha != 1:
+            y = y * alpha
+        if beta == 0:
+            return y
+        return y + (c if beta == 1 else c * beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        m1, m2 = ctx.saved_tensors
+        need_c, need_m1, need_m2 = ctx.needs_input_grad[:3]
+        gc = (g if ctx.beta == 1 else g * ctx.beta) if need_c else None
+        gm1, gm2 = B.kernels.matmul_backward(m1, m2, g, need_m1, need_m2)
+        if ctx.alpha != 1:
+            gm1 = None if gm1 is None else gm1 * ctx.alpha
+            gm2 = None if gm2 is None else gm2 * ctx.alpha
+        return gc, gm1, gm2, None, None

@@ -7,6 +7,7 @@ from .. import backends as B
 from ..autograd.function import Op
 from .._dtype import require_float, torch_name
 from .._memory import zeros
+from .elementwise import _float
 
 
 def broadcast(g, shape):
@@ -302,6 +303,58 @@ class ProdAll(Prod):
 
 class ProdDim(Prod):
     grad_fn_name = "ProdBackward1"
+
+
+def cumsum(x, axis, dtype=None):
+    """np.cumsum as PyTorch's CPU kernel runs it: float32 accumulated in float64 (its
+    acc_type), so long sums keep PyTorch's bits; integers and bools sum to int64"""
+    if dtype is None:
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
+    acc = np.float64 if dtype == np.float32 else dtype
+    return np.cumsum(x, axis=axis, dtype=acc).astype(dtype, copy=False)
+
+
+class Cumsum(Op):
+    """y_i = x_0 + ... + x_i along dim   ->   dx = the reversed cumsum of g along dim"""
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim = dim
+        if not x.ndim:
+            return cumsum(x.reshape(1), 0, dtype).reshape(())
+        return cumsum(x, dim, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if g.ndim == 0 or g.shape[ctx.dim] == 1:
+            return g, None, None
+        d = ctx.dim
+        return np.flip(cumsum(np.flip(g, d), d), d), None, None
+
+
+class LogSumExp(Op):
+    """y = m + ln(sum(e**(x - m))), m = max(x) over dims (0 where infinite), as PyTorch
+    computes it   ->   dx = g e**(x - y)"""
+    grad_fn_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        x = _float(x)
+        if x.size:
+            m = np.asarray(np.amax(x, axis=dims, keepdims=True))   # (0-d x: a scalar)
+            m[np.isinf(m)] = 0
+            y = B.kernels.log(B.kernels.sum(B.kernels.exp(x - m), dims, keepdim))
+            y = np.asarray(y + (m if keepdim else m.reshape(y.shape)))
+        else:                                   # an empty sum: log(0) = -inf
+            y = np.log(np.sum(np.exp(x), axis=dims, keepdims=keepdim))
+        ctx.save_for_backward(x, y)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        y = expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
+        return expand_reduced(g, x.shape, ctx.dims, ctx.keepdim) * np.exp(x - y), None, None
 
 
 class Softmax(Op):

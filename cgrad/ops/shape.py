@@ -89,6 +89,35 @@ class Expand(Op):
         return g, None
 
 
+class Flip(Op):
+    """y = x reversed along dims (a copy, as in PyTorch)   ->   dx = g reversed back"""
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return np.flip(x, dims).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.dims), None
+
+
+class Repeat(Op):
+    """y = x tiled sizes[i] times along dim i (x's shape padded with leading 1s)   ->   dx =
+    g summed over the copies"""
+    @staticmethod
+    def forward(ctx, x, sizes):
+        ctx.shape, ctx.sizes = x.shape, sizes
+        return np.tile(x, sizes)
+
+    @staticmethod
+    def backward(ctx, g):
+        sizes, shape = ctx.sizes, ctx.shape
+        padded = (1,) * (len(sizes) - len(shape)) + shape
+        split = [n for pair in zip(sizes, padded) for n in pair]     # (r0, s0, r1, s1, ...)
+        summed = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return summed.reshape(shape), None
+
+
 class Squeeze(Op):
     """y = x without the given size-1 dims   ->   dx = g reshaped back"""
     is_view = True
