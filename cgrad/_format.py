@@ -130,7 +130,8 @@ def tensor_repr(t):
         summarize = a.size > THRESHOLD
         fmt = _Formatter(_summarized(a) if summarize else a)
         body = _to_str(a, fmt, len(prefix), summarize)
-    if a.dtype not in (np.float32, np.int64, np.bool_):
+    # (an empty tensor names every dtype but the default: "tensor([])" would read as float)
+    if a.dtype != np.float32 and (a.size == 0 or a.dtype not in (np.int64, np.bool_)):
         suffixes.append(f"dtype=cgrad.{a.dtype.name}")
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")

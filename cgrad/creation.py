@@ -94,6 +94,9 @@ def check_shape(shape, itemsize):
 
 
 def _filled(fill, size, dtype, requires_grad, default=None):
+    if not size:
+        raise TypeError("zeros(), ones() and empty() need a size: (), (n,), (n, m), ... "
+                        "(got no arguments)")
     shape = _shape_arg(size)
     np_dtype = _np_dtype(dtype, default or _dtype.DEFAULT.np)
     check_shape(shape, np_dtype.itemsize)

@@ -26,6 +26,10 @@ class Size(tuple):
     def __repr__(self):
         return f"cgrad.Size({list(self)})"
 
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item    # shape[1:] is a Size too
+
     def numel(self):
         return int(np.prod(self, dtype=np.int64))
 
@@ -274,9 +278,9 @@ class Tensor:
 
     @property
     def T(self):
-        if self.ndim <= 2:
-            return self.t() if self.ndim == 2 else self
-        return self.permute(*reversed(range(self.ndim)))
+        if self.ndim < 2:
+            return self
+        return self.permute(*reversed(range(self.ndim)))      # PermuteBackward0, as PyTorch
 
     @property
     def mT(self):
@@ -1101,6 +1105,9 @@ class Tensor:
             dims = tuple(i for i, n in enumerate(self._data.shape) if n == 1)
         else:
             dims = tuple(d for d in (_dims(dim, self.ndim) or ()) if self._data.shape[d] == 1)
+            # PyTorch's names: SqueezeBackward1 for one dim, 2 for a tuple of them
+            op = S.SqueezeDims if isinstance(dim, (tuple, list)) else S.SqueezeDim
+            return op.apply(self, dims)
         return S.Squeeze.apply(self, dims)
 
     def unsqueeze(self, dim):
@@ -1116,7 +1123,7 @@ class Tensor:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")
         if self.ndim < 2:
-            return S.View.apply(self, self._data.shape)
+            return S.T1.apply(self, self._data.shape)
         return S.T.apply(self, 0, 1)
 
     def permute(self, *dims):
@@ -1243,13 +1250,14 @@ class Tensor:
         out, start = [], 0
         for s in sizes:
             key = (slice(None),) * d + (slice(start, start + s),)
-            out.append(self[key])
+            out.append(S.SplitPart.apply(self, key))
             start += s
         return tuple(out)
 
     def unbind(self, dim=0):
         d = _dim(dim, self.ndim)
-        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
+        return tuple(S.UnbindPart.apply(self, (slice(None),) * d + (i,))
+                     for i in range(self._data.shape[d]))
 
     def masked_fill(self, mask, value):
         return E.MaskedFill.apply(self, mask, value)

@@ -194,3 +194,26 @@ def test_cross_entropy_edge_denominators(backend):
     for reduction in ("sum", "none"):
         out = F.cross_entropy(empty, cgrad.zeros(3, 0), reduction=reduction)
         assert not out.detach().numpy().any()    # sums over no classes: 0, not garbage
+
+
+def test_names_reprs_and_sizes_like_pytorch(backend):
+    x, m = cgrad.ones(2, 1, 3, requires_grad=True), cgrad.ones(2, 3, requires_grad=True)
+    v = cgrad.ones(3, requires_grad=True)
+    names = [x.squeeze().grad_fn.name(), x.squeeze(1).grad_fn.name(),
+             x.squeeze((1,)).grad_fn.name(), m.T.grad_fn.name(), m.t().grad_fn.name(),
+             v.t().grad_fn.name(), m.chunk(2, 1)[0].grad_fn.name(),
+             m.split(1)[0].grad_fn.name(), m.unbind()[0].grad_fn.name()]
+    assert names == ["SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2",
+                     "PermuteBackward0", "TBackward0", "TBackward0", "SplitBackward0",
+                     "SplitBackward0", "UnbindBackward0"]
+    sum(p.sum() for p in m.chunk(2, 1) + m.unbind()).backward()
+    assert m.grad.tolist() == [[2.0] * 3] * 2                  # still one gradient each
+    assert repr(cgrad.zeros(0, dtype=cgrad.int64)) == "tensor([], dtype=cgrad.int64)"
+    assert repr(cgrad.zeros(2, 0)) == "tensor([], size=(2, 0))"
+    assert repr(cgrad.tensor([1, 2])) == "tensor([1, 2])"
+    shape = cgrad.ones(2, 3, 4).shape
+    assert type(shape[1:]) is cgrad.Size and shape[1:] == (3, 4) and shape[0] == 2
+    for make in (cgrad.zeros, cgrad.ones, cgrad.empty):
+        with pytest.raises(TypeError):
+            make()
+    assert cgrad.zeros(()).shape == ()

@@ -378,3 +378,24 @@ class Stack(Op):
     @staticmethod
     def backward(ctx, g):
         return (None,) + tuple(np.moveaxis(g, ctx.dim, 0))
+
+
+# PyTorch's grad_fn names for the same views made by other methods
+class SqueezeDim(Squeeze):
+    grad_fn_name = "SqueezeBackward1"
+
+
+class SqueezeDims(Squeeze):
+    grad_fn_name = "SqueezeBackward2"
+
+
+class T1(View):
+    grad_fn_name = "TBackward0"         # t() of a 0-d or 1-d tensor
+
+
+class SplitPart(BasicIndex):
+    grad_fn_name = "SplitBackward0"     # chunk and split
+
+
+class UnbindPart(Select):
+    grad_fn_name = "UnbindBackward0"
