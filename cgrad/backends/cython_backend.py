@@ -705,7 +705,7 @@ class CythonKernels(NumpyKernels):
         """a @ b by gemm for 2-D and batched float operands (batch dims broadcast, or one
         side 2-D); vectors go to NumPy."""
         if _small_product(a, b, self.max_flops_numpy):
-            return super().matmul(a, b)                  # before any other check
+            return NumpyKernels.matmul(self, a, b)       # before any other check
         if (type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2
                 and _float(a.dtype) and b.dtype == a.dtype):
             (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
@@ -737,7 +737,7 @@ class CythonKernels(NumpyKernels):
         product added onto it (beta = 1), so no second pass adds it."""
         if (type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2
                 and x.size * w.shape[0] <= self.max_flops_numpy):
-            return super().linear(x, w, b)   # small (m n k): NumPy, first and with no more checks
+            return NumpyKernels.linear(self, x, w, b)   # small (m n k): NumPy, first thing
         if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
                 and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype
@@ -830,7 +830,9 @@ class CythonKernels(NumpyKernels):
         """(g @ w, g^T @ x, column sums of g) with x and g as 2-D row blocks: two gemms
         straight into the buffers and one pass for the bias. x may be None when need_w is
         false, w when need_x is false (the op saves only what backward reads)."""
-        xs, ws, gs = _shape(x), _shape(w), _shape(g)     # (np.shape costs ~0.2 us a call)
+        xs = x.shape if type(x) is _ndarray else _shape(x)   # (np.shape: ~0.2 us a call)
+        ws = w.shape if type(w) is _ndarray else _shape(w)
+        gs = g.shape if type(g) is _ndarray else _shape(g)
         if x is not None and w is not None and len(ws) == 2 and len(xs) >= 1 and (
                 xs[-1] != ws[1] or gs != xs[:-1] + ws[:1]):
             raise ValueError(f"linear_backward: x {xs}, weight {ws} cannot give a gradient "
@@ -895,11 +897,14 @@ class CythonKernels(NumpyKernels):
 
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
-        if momentum == 0 and weight_decay == 0 and all(
-                type(p) is _ndarray and p.size < self.min_size_plain_sgd for p in params):
-            return NumpyKernels.sgd_step_(self, params, grads, momentum_buffers, lr=lr,
-                                          momentum=0, dampening=dampening, weight_decay=0,
-                                          nesterov=nesterov, maximize=maximize)
+        if momentum == 0 and weight_decay == 0:
+            for p in params:
+                if type(p) is not _ndarray or p.size >= self.min_size_plain_sgd:
+                    break
+            else:
+                return NumpyKernels.sgd_step_(self, params, grads, momentum_buffers, lr=lr,
+                                              momentum=0, dampening=dampening, weight_decay=0,
+                                              nesterov=nesterov, maximize=maximize)
         for i, (p, g) in enumerate(zip(params, grads)):
             buf = momentum_buffers[i] if momentum != 0 else None
             if _fusable(p, g, buf):
