@@ -913,12 +913,17 @@ class Tensor:
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            out = self
-            if min is not None:
-                out = maximum(out, min)
-            if max is not None:
-                out = minimum(out, max)
-            return out
+            lo, hi = (b if b is None or isinstance(b, Tensor) else Tensor._make(np.asarray(
+                b, self._data.dtype)) for b in (min, max))
+            for b in (lo, hi):
+                if b is not None:
+                    _broadcast_check(self._data, b._data)
+            return E.ClampTensor.apply(self, lo, hi)
+        if self._data.dtype == np.float32:
+            for b in (min, max):
+                if b is not None and math.isfinite(b) and abs(b) > 3.4028234663852886e38:
+                    raise RuntimeError(f"value cannot be converted to type float without "
+                                       f"overflow: {b}")
         return E.Clamp.apply(self, min, max)
 
     clip = clamp

@@ -299,3 +299,21 @@ def test_kernels_release_the_gil_at_one_thread(kernel):
         sys.setswitchinterval(interval)
         cgrad.set_num_threads(2)
     assert max(ran) > 10, ran    # a kernel that kept the GIL: 0 in every call
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((100000,), (100000,)), ((1, 100000), (100000,)),
+                                              ((1, 20000), (20000, 1))])
+@pytest.mark.parametrize("backend", ["cython"], indirect=True)
+def test_long_dots_same_bits_for_one_and_two_threads(backend, a_shape, b_shape):
+    """one output from a long sum: BLAS's dot would cut the sum between its threads"""
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal(s) for s in (a_shape, b_shape))
+    results = []
+    for n in (1, 2):
+        cgrad.set_num_threads(n)
+        results.append(((cgrad.from_numpy(a) @ cgrad.from_numpy(b)).item(),
+                        cgrad.nn.functional.linear(cgrad.from_numpy(a.reshape(1, -1)),
+                                                   cgrad.from_numpy(b.reshape(1, -1))).item()))
+    cgrad.set_num_threads(1)
+    assert results[0] == results[1]
+    assert results[0][0] == pytest.approx(float(a.reshape(-1) @ b.reshape(-1)), rel=1e-12)

@@ -217,3 +217,74 @@ def test_names_reprs_and_sizes_like_pytorch(backend):
         with pytest.raises(TypeError):
             make()
     assert cgrad.zeros(()).shape == ()
+
+
+def test_clamp_like_pytorch(backend):
+    x = cgrad.tensor([-1.5, 0.0, 0.7, 2.0] * 4096)       # the compiled kernel's sizes
+    assert np.isnan(x.clamp(min=float("nan")).numpy()).all()
+    assert np.isnan(x.clamp(-1.0, float("nan")).numpy()).all()
+    with pytest.raises(RuntimeError, match="without overflow"):
+        x.clamp(-1e40, 1e40)
+    assert x.clamp(-math.inf, math.inf).tolist() == x.tolist()
+    # tensor bounds: each side gets all of g at a tie (maximum/minimum would give halves)
+    v = cgrad.tensor([-1.5, -0.5, 0.0, 1.0, 2.0], requires_grad=True)
+    lo = cgrad.full((5,), -0.5, requires_grad=True)
+    hi = cgrad.full((5,), 1.0, requires_grad=True)
+    y = v.clamp(lo, hi)
+    assert y.tolist() == [-0.5, -0.5, 0.0, 1.0, 1.0] and y.grad_fn.name() == "ClampBackward0"
+    y.sum().backward()
+    assert v.grad.tolist() == [0, 1, 1, 1, 0]
+    assert lo.grad.tolist() == [1, 0, 0, 0, 0] and hi.grad.tolist() == [0, 0, 0, 0, 1]
+    w = cgrad.tensor([0.0, 5.0], requires_grad=True)
+    b = cgrad.tensor(2.0, requires_grad=True)                 # broadcast bound, min > max
+    z = w.clamp(min=b, max=1.0)
+    assert z.tolist() == [1.0, 1.0]
+    z.sum().backward()
+    assert w.grad.tolist() == [0.0, 0.0] and b.grad.item() == 0.0
+
+
+def test_clamp_tensor_bounds_match_pytorch(backend, rng):
+    torch = pytest.importorskip("torch")
+    x0 = rng.integers(-3, 4, (6, 5)).astype(np.float64)        # many ties
+    lo0, hi0 = rng.integers(-2, 1, (5,)).astype(np.float64), rng.integers(-1, 3, (6, 1)) * 1.0
+    out = []
+    for lib in (torch, cgrad):
+        x, lo, hi = (lib.tensor(a, requires_grad=True) for a in (x0, lo0, hi0))
+        x.clamp(lo, hi).pow(2).sum().backward()
+        out.append([t.grad.numpy() for t in (x, lo, hi)])
+    for got, want in zip(out[1], out[0]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_division_gradient_in_pytorch_order(backend):
+    a = cgrad.tensor([1e20, 0.0, math.inf] * 12000)            # compiled sizes too
+    b = cgrad.tensor([1e20, 1e-40, 1e30] * 12000, requires_grad=True)
+    (a / b).sum().backward()
+    first = b.grad[:3].tolist()
+    assert first[0] == pytest.approx(-1e-20, rel=1e-6)        # not -0 (1e20 / 1e40 underflows)
+    assert first[1:] == [-0.0, -math.inf]                     # not NaN (0 * inf, inf / inf)
+
+
+def test_float32_var_over_long_leading_dims(backend, rng):
+    x = rng.standard_normal((300000, 4)) * 3 + 10
+    got = cgrad.tensor(x.astype(np.float32)).var(0).numpy()
+    want = x.astype(np.float32).astype(np.float64).var(0, ddof=1)
+    np.testing.assert_allclose(got, want, rtol=1e-6)           # summed one by one: 1e-4
+
+
+def test_float16_reductions_accumulate_in_float32(backend, rng):
+    x = cgrad.tensor(rng.standard_normal((3000, 8)).astype(np.float16) + 1.5)
+    x64 = x.numpy().astype(np.float64)
+    assert np.isfinite(x.var().item()) and x.var().dtype == cgrad.float16
+    assert x.norm().item() == pytest.approx(np.linalg.norm(x64), rel=1e-3)
+    np.testing.assert_allclose(x.sum(0).numpy().astype(np.float64), x64.sum(0), rtol=2e-3)
+
+
+def test_class_targets_long_or_byte(backend):
+    x = cgrad.ones(2, 3)
+    assert F.cross_entropy(x, cgrad.tensor([0, 1], dtype=cgrad.uint8)).item() == pytest.approx(
+        math.log(3))
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte, but "
+                                               "got Int"):
+            loss(x, cgrad.tensor([0, 1], dtype=cgrad.int32))

@@ -718,7 +718,8 @@ class CythonKernels(NumpyKernels):
                 a, b = _to_batch(a, ba), _to_batch(b, ba)
             nb = math.prod(ba or bb)
             if (k == k2 and (ba == bb or not ba or not bb) and 0 not in (m, n, k, nb)
-                    and max(m, n, k) < 2**31 and nb * m * n * k > self.max_flops_numpy):
+                    and max(m, n, k) < 2**31 and (nb * m * n * k > self.max_flops_numpy
+                                                  or _one_long_dot(m, n, k))):
                 A, Bm = _blas_mat(a), _blas_mat(b)
                 out = np.empty((ba or bb) + (m, n), a.dtype)
                 if ba and not bb and not A[1] and nb * m < 2**31:
@@ -736,7 +737,8 @@ class CythonKernels(NumpyKernels):
         """x @ w^T + b by one gemm: the bias is copied into the output rows first and the
         product added onto it (beta = 1), so no second pass adds it."""
         if (type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2
-                and x.size * w.shape[0] <= self.max_flops_numpy):
+                and x.size * w.shape[0] <= self.max_flops_numpy
+                and not _one_long_dot(x.size // max(w.shape[1], 1), w.shape[0], w.shape[1])):
             return NumpyKernels.linear(self, x, w, b)   # small (m n k): NumPy, first thing
         if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
                 and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]
@@ -745,7 +747,8 @@ class CythonKernels(NumpyKernels):
             out_f, in_f = w.shape
             rows = x.size // in_f if in_f else 0
             if (0 not in (rows, out_f, in_f) and max(rows, out_f, in_f) < 2**31
-                    and rows * out_f * in_f > self.max_flops_numpy):
+                    and (rows * out_f * in_f > self.max_flops_numpy
+                         or _one_long_dot(rows, out_f, in_f))):
                 X, W = _blas_mat(x.reshape(rows, in_f)), _blas_mat(w)
                 out = np.empty(x.shape[:-1] + (out_f,), x.dtype)
                 flat = out.reshape(-1)
@@ -1058,9 +1061,15 @@ def _blas_mat(x):
 
 def _small_product(a, b, most):
     """Whether a @ b is a 2-D product of at most `most` m n k (NumPy takes it: ~1-2 us less
-    per call than the gemm path's checks)."""
+    per call than the gemm path's checks), and not one output element from a long k (NumPy
+    hands that to BLAS's dot, whose threads split k: 1 and 2 threads would differ)."""
     return (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
-            and a.size * b.shape[1] <= most)
+            and a.size * b.shape[1] <= most and not _one_long_dot(a.shape[0], b.shape[1],
+                                                                   a.shape[1]))
+
+
+def _one_long_dot(m, n, k):
+    return m == 1 and n == 1 and k > 4096
 
 
 def _shape(a):
@@ -1095,8 +1104,8 @@ def _bounds(x, lo, hi):
     if lo is None and hi is None:
         return None
     for v in (lo, hi):
-        if v is not None and type(v) not in (int, float):
-            return None
+        if v is not None and (type(v) not in (int, float) or v != v):
+            return None                      # (a NaN bound: NumPy's clamp, all NaN)
     return (-np.inf if lo is None else _as_dtype(lo, x), np.inf if hi is None else
             _as_dtype(hi, x))
 

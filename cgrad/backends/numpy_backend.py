@@ -124,9 +124,10 @@ class NumpyKernels:
         return ga, gb
 
     def div_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
-        """(g / b, -g * a / b**2)"""
+        """(g / b, -g * ((a / b) / b)): PyTorch's order (a / b**2 overflows or underflows
+        where a / b / b does not: 1e20 / 1e20**2 in float32)"""
         ga = _into(acc_a, np.true_divide(g, b)) if need_a else None
-        gb = _into(acc_b, np.negative(g) * a / (b * b)) if need_b else None
+        gb = _into(acc_b, np.negative(g) * (np.true_divide(a, b) / b)) if need_b else None
         return ga, gb
 
     def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
@@ -287,6 +288,9 @@ class NumpyKernels:
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim (a tuple of axes, or None for all)"""
         if x.dtype.kind == "f":
+            if x.dtype == np.float16:            # summed in float32, as PyTorch does
+                return np.add.reduce(x, axis=dim, keepdims=keepdim, dtype=np.float32).astype(
+                    np.float16)
             return np.add.reduce(x, axis=dim, keepdims=keepdim)   # np.sum's step, less ~1 us
         return np.sum(x, axis=dim, keepdims=keepdim)
 

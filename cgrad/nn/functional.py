@@ -231,11 +231,11 @@ def _class_layout(input, target):
     (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...). Also
     returns the shape a reduction="none" result takes."""
     d, td = input._data, target._data             # (the arrays' attributes are cheaper)
-    if d.ndim == 2 and td.ndim == 1 and td.shape[0] == d.shape[0] and td.dtype.kind in "iu":
+    if d.ndim == 2 and td.ndim == 1 and td.shape[0] == d.shape[0] and td.dtype == np.int64:
         return input, target, td.shape            # the common case, checked at once
     if input.ndim == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
-    if td.dtype.kind not in "iu":
+    if td.dtype != np.int64 and td.dtype != np.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{_tname(td.dtype)}")
     if input.ndim == 1:

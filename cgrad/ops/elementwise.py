@@ -672,6 +672,40 @@ class Clamp(Op):
         return B.kernels.clamp_backward(x, g, ctx.lo, ctx.hi, acc[0]), None, None
 
 
+class ClampTensor(Op):
+    """y = min(max(x, lo), hi) with tensor bounds (either may be None)   ->   PyTorch's rule:
+    dx = g where lo <= x <= hi, dlo = g where x < lo (and lo < hi), dhi = g where x > hi (or
+    hi < lo); each side whole at a tie, not halves as maximum/minimum's gradients"""
+    grad_fn_name = "ClampBackward0"
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        dtype = result_type(*(a for a in (x, lo, hi) if a is not None))
+        x, lo, hi = (None if a is None else a.astype(dtype, copy=False) for a in (x, lo, hi))
+        ctx.save_for_backward(x, lo, hi)
+        y = x if lo is None else np.maximum(x, lo)
+        return y if hi is None else np.minimum(y, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        zero = g.dtype.type(0)
+        keep = True
+        if lo is not None:
+            keep = x >= lo
+        if hi is not None:
+            keep = keep & (x <= hi)
+        gx = np.where(keep, g, zero)
+        glo = ghi = None
+        if lo is not None and ctx.needs_input_grad[1]:
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            glo = np.where(below, g, zero)
+        if hi is not None and ctx.needs_input_grad[2]:
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            ghi = np.where(above, g, zero)
+        return gx, glo, ghi
+
+
 # ---- fills (used by in-place methods) -----------------------------------------------------
 class Fill(Op):
     """y = value everywhere   ->   dx = 0 (a zero gradient, not none: the leaves behind x

@@ -34,6 +34,12 @@ def _count(shape, dims):
     return math.prod([shape[d] for d in dims])
 
 
+def _widened(x):
+    """float16 as float32 for a reduction's arithmetic (PyTorch accumulates it so: summed in
+    float16, a var came out NaN and a norm inf)"""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
 class Sum(Op):
     """y = sum(x, dims)   ->   dx = g broadcast back"""
     @staticmethod
@@ -181,11 +187,15 @@ class Var(Op):
         if x.dtype.kind != "f":
             raise RuntimeError("std and var only support floating point and complex dtypes")
         n = _count(x.shape, dims)
-        mean = np.mean(x, axis=dims, keepdims=True) if x.size else np.zeros_like(x)
-        centered = x - mean
+        work = _widened(x)
+        # sums in float64: NumPy adds along a strided axis one element after another, so a
+        # float32 var over 300000 rows was off by 1e-4 (PyTorch's: 6e-8)
+        mean = (np.mean(work, axis=dims, keepdims=True, dtype=np.float64).astype(work.dtype)
+                if x.size else np.zeros_like(work))
+        centered = work - mean
         with np.errstate(divide="ignore", invalid="ignore"):
-            y = np.sum(centered * centered, axis=dims, keepdims=keepdim) / x.dtype.type(
-                max(n - correction, 0))
+            y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
+                       dtype=np.float64) / np.float64(max(n - correction, 0))
         ctx.save_for_backward(centered)
         ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
         return np.asarray(y, dtype=x.dtype)
@@ -229,11 +239,12 @@ class Norm(Op):
         if x.dtype.kind != "f":
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
                                f"tensor as input. Got {torch_name(x.dtype)}")
-        a = np.abs(x)
+        w = _widened(x)
+        a = np.abs(w)
         if p == np.inf:
             y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
         elif p == 2:
-            y = np.sqrt(np.sum(x * x, axis=dims, keepdims=keepdim))
+            y = np.sqrt(np.sum(w * w, axis=dims, keepdims=keepdim))
         elif p == 1:
             y = np.sum(a, axis=dims, keepdims=keepdim)
         else:

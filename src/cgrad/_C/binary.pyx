@@ -100,7 +100,7 @@ cdef inline floating _db(binop* t, floating g, floating x, floating y) noexcept 
     elif binop is OpMul:
         return g * x
     elif binop is OpDiv:
-        return -g * x / (y * y)
+        return -g * ((x / y) / y)     # PyTorch's order: x / y**2 over/underflows
     elif binop is OpMax:
         return g * half if x == y else (zero if y < x else g)
     else:
