@@ -227,6 +227,9 @@ def test_amax_and_amin_over_several_dims_share_ties(backend):
         cgrad.ones(0, 3).amax(0)
     with pytest.raises(RuntimeError, match="appears multiple times"):
         x.amax((1, 1))
+    z = cgrad.tensor([[1.0, math.nan, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
+    z.amax(1).sum().backward()                 # a NaN row: NaN gradients, as PyTorch's g / 0 * 0
+    assert np.isnan(z.grad[0].numpy()).all() and z.grad[1].tolist() == [0.5, 0.5, 0.0]
 
 
 def test_bmm_and_mv(backend, rng):

@@ -170,9 +170,11 @@ class AMax(Op):
         x, y = ctx.saved_tensors
         mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
         count = np.sum(mask, axis=ctx.dims, keepdims=True, dtype=g.dtype)
-        with np.errstate(divide="ignore", invalid="ignore"):      # 0 where y is NaN
+        with np.errstate(divide="ignore", invalid="ignore"):
             share = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim) / count
-        return np.where(mask, share, g.dtype.type(0)), None, None
+            # a product, not a where: a NaN row (no element equals its max) gets g / 0 * 0,
+            # NaN throughout, as in PyTorch
+            return share * mask, None, None
 
 
 class AMin(AMax):
