@@ -189,7 +189,6 @@ class _Decoder:
             t.requires_grad_(True)
         return t
 
-
     @staticmethod
     def _view(storage, spec):
         """The view spec ([offset, shape, strides] in elements) of the storage tensor"""
@@ -241,7 +240,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 raise _Corrupt(f"{_INDEX} does not describe a cgrad object")
             if index.get("version") not in _READABLE:
                 raise _Corrupt(f"format version {index.get('version')!r} is not supported "
-                               f"(this cgrad reads version {VERSION})")
+                               f"(this cgrad reads versions {', '.join(map(str, _READABLE))})")
             return _Decoder(zf).decode(index["object"])
         except _Corrupt as e:
             raise RuntimeError(f"cgrad.load: {name} is not a valid cgrad file: {e}") from None

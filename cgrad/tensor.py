@@ -358,12 +358,15 @@ class Tensor:
         return float(self.item())
 
     def __format__(self, spec):
-        """f"{loss:.4f}" formats a one-element tensor as its number, as PyTorch does"""
-        if self._data.ndim == 0 and spec:
+        """f"{loss:.4f}" formats a 0-d tensor as its number, as PyTorch does (other tensors
+        take no format spec)"""
+        if self._data.ndim == 0:
             return format(self.item(), spec)
-        return format(str(self), spec)
+        return object.__format__(self, spec)
 
     def __int__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
@@ -506,8 +509,15 @@ class Tensor:
                                    "in an in-place operation.")
             if self._base is not None and base is None:
                 raise RuntimeError("cgrad does not support in-place operations that autograd "
-                                   "must record on a detached view (shape "
-                                   f"{list(self.shape)}); use an out-of-place op instead")
+                                   "must record on a view of a tensor outside the graph "
+                                   f"(shape {list(self.shape)}); use an out-of-place op, or "
+                                   "make the base require grad first")
+            if getattr(self.grad_fn, "op", None) in (S.SplitPart, S.UnbindPart):
+                raise RuntimeError(f"Output of {self.grad_fn.name()} is a view and is being "
+                                   "modified inplace. This view is the output of a function "
+                                   "that returns multiple views. Such functions do not allow "
+                                   "the output views to be modified inplace. You should "
+                                   "replace the inplace operation by an out-of-place one.")
             owner = self if base is None else base         # of the storage and its views
             regions = owner._view_regions()                # checked before anything changes
             old = Tensor._make(self._data.copy())
@@ -913,6 +923,9 @@ class Tensor:
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
+            if self._data.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+                raise TypeError("clamp() received an invalid combination of arguments: a "
+                                "float bound beside a Tensor bound of an integer tensor")
             lo, hi = (b if b is None or isinstance(b, Tensor) else Tensor._make(np.asarray(
                 b, self._data.dtype)) for b in (min, max))
             for b in (lo, hi):
@@ -966,6 +979,10 @@ class Tensor:
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, *, dtype=None):
+        if dtype is not None and _grad_state.enabled and self._requires_grad:
+            np_dtype = _dtype.to_numpy_dtype(dtype)
+            if np_dtype.kind != "f":           # a cast to integers would drop the graph
+                raise RuntimeError(f"Autograd not support dtype: {_tname(np_dtype)}")
         x = self if dtype is None else self.to(dtype)       # the sum runs in dtype
         dims = _dims(dim, self.ndim)
         if dims is None:
@@ -1003,20 +1020,16 @@ class Tensor:
         return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
 
     def amax(self, dim=(), keepdim=False):
-        return self._amax(R.AMax, R.MaxAll, dim, keepdim)
+        return self._reduce_extreme(R.AMax, dim, keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        return self._amax(R.AMin, R.MinAll, dim, keepdim)
+        return self._reduce_extreme(R.AMin, dim, keepdim)
 
-    def _amax(self, op, all_op, dim, keepdim):
+    def _reduce_extreme(self, op, dim, keepdim):
         """amax/amin over an int or a tuple of dims (() or None: all of them); unlike
         max(dim), ties share the gradient evenly, as in PyTorch"""
         dims = _dims(dim, self.ndim)
-        if dims is None:
-            if not keepdim or not self.ndim:
-                return all_op.apply(self)
-            dims = tuple(range(self.ndim))
-        return op.apply(self, dims, keepdim)
+        return op.apply(self, tuple(range(self.ndim)) if dims is None else dims, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         return _arg_extreme(np.argmax, self, dim, keepdim)
@@ -1128,7 +1141,7 @@ class Tensor:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")
         if self.ndim < 2:
-            return S.T1.apply(self, self._data.shape)
+            return S.TVector.apply(self, self._data.shape)
         return S.T.apply(self, 0, 1)
 
     def permute(self, *dims):

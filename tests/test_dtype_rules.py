@@ -2,6 +2,7 @@
 exception), bool arithmetic, losses whose weights take no gradient, x ** +-0.5, sum/mean with
 dtype=, amax/amin over several dims, bmm and mv. PyTorch is the oracle where installed."""
 import math
+import os
 import subprocess
 import sys
 
@@ -263,7 +264,7 @@ def test_bmm_and_mv(backend, rng):
         cgrad.mv(m, cgrad.ones(5))
 
 
-def test_division_by_zero_does_not_warn():
+def test_division_by_zero_does_not_warn(tmp_path):
     """PyTorch gives inf and nan silently; `import cgrad` ignores NumPy's warnings from its own
     modules, even under -W error (a user's NumPy code still warns)"""
     code = ("import cgrad, numpy as np\n"
@@ -272,7 +273,9 @@ def test_division_by_zero_does_not_warn():
             "    print((cgrad.tensor([1.0, 0.0]) / 0).tolist(),\n"
             "          (cgrad.tensor([1e30]) * 1e30).item())\n"
             "np.array([1.0]) / 0\n")                   # line 6
+    # the cgrad this test imports (installed, or the checkout), not whatever the cwd holds
+    where = os.path.dirname(os.path.dirname(cgrad.__file__))
     r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                       text=True)
+                       text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": where})
     assert r.stdout.split("\n")[:2] == ["[inf, nan] inf"] * 2, r.stderr
     assert r.returncode and 'line 6' in r.stderr and "RuntimeWarning: divide by zero" in r.stderr

@@ -124,7 +124,10 @@ def test_reciprocal_matches_pytorch_bits(backend, rng):
 
 def test_small_api_from_tutorials(backend):
     loss = cgrad.tensor(1.23456)
-    assert f"{loss:.2f}" == "1.23" and f"{loss}" == str(loss)
+    assert f"{loss:.2f}" == "1.23" and f"{loss}" == str(loss.item())      # as PyTorch
+    assert f"{cgrad.ones(2)}" == str(cgrad.ones(2))
+    with pytest.raises(TypeError):
+        f"{cgrad.ones(1):.2f}"
     assert (7 % cgrad.tensor([2, -3])).tolist() == [1, -2]
     assert (5.5 % cgrad.tensor([2.0, -2.0])).tolist() == [1.5, -0.5]
     cgrad.manual_seed(0)
@@ -288,3 +291,66 @@ def test_class_targets_long_or_byte(backend):
         with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte, but "
                                                "got Int"):
             loss(x, cgrad.tensor([0, 1], dtype=cgrad.int32))
+
+
+def test_review_findings(backend):
+    """cases a review of the parity changes found (each checked against PyTorch)"""
+    x = cgrad.arange(3.0)
+    x[1].add_(5)                                   # an element is a 0-d view: writes through
+    assert x.tolist() == [0.0, 6.0, 2.0]
+    w = cgrad.ones(3, requires_grad=True)
+    y = w * 2
+    first, (a, b, c) = y[0], y.unbind()
+    with pytest.raises(RuntimeError, match="returns multiple views"):
+        a.add_(1)
+    y.mul_(3)                                      # elements and unbind outputs held: fine
+    (first + y.sum()).backward()
+    assert w.grad.tolist() == [12.0, 6.0, 6.0]
+    for data, want in ((2.0, -0.25), ([2.0, 4.0], [-0.25, -0.0625])):
+        s = cgrad.tensor(data, requires_grad=True)
+        r = 1 / s                                  # its output is not its saved 1 / s
+        r.add_(5)
+        r.sum().backward()
+        assert s.grad.tolist() == want
+    v = cgrad.arange(4.0)
+    v[2, True] = 7                                 # ints take every dim before the array
+    assert v.tolist() == [0.0, 1.0, 7.0, 3.0]
+    assert x.amax().grad_fn is None and cgrad.ones(2, requires_grad=True).amax(
+        ).grad_fn.name() == "AmaxBackward0"
+    with pytest.raises(RuntimeError, match="Autograd not support dtype: Long"):
+        cgrad.ones(2, requires_grad=True).sum(dtype=cgrad.int64)
+    with pytest.raises(ValueError):
+        int(cgrad.tensor([1.0, 2.0]))
+    assert f"{cgrad.tensor(3.5)}" == "3.5"
+    with pytest.raises(TypeError):
+        cgrad.tensor([0, 1, 2]).clamp(min=0.5, max=cgrad.tensor([1, 1, 1]))
+    assert cgrad.tensor([0.0, 5.0]).clamp(min=cgrad.tensor(2.0), max=1.0).tolist() == [1, 1]
+
+
+def test_mark_dirty_regenerates_the_base_views(backend):
+    class Mul3(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            t.mul_(3)
+            ctx.mark_dirty(t)
+            return t
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    view = y[:1]
+    Mul3.apply(y)
+    view.sum().backward()
+    assert x.grad.tolist() == [6.0, 0.0]
+
+
+def test_dots_and_empty_means(backend, recwarn):
+    a = cgrad.arange(10.0)
+    assert (a @ a).item() == 285.0 and cgrad.dot(a, a).item() == 285.0
+    big = cgrad.ones(10000, dtype=cgrad.float64)
+    assert (big @ big).item() == 10000.0 and (big @ big).shape == ()
+    assert math.isnan(cgrad.zeros(0).mean().item())
+    assert not [w for w in recwarn if "empty slice" in str(w.message)]

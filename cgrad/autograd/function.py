@@ -588,6 +588,8 @@ class Function:
                 o = outs[k]
                 o.grad_fn = ctx if ctx._direct is not None else _OutputNode(ctx, k)
                 o._requires_grad = True
+                if _contains(dirty, o):            # its views' history goes through this node
+                    o._regenerate_views(o._view_regions())
             _record_saved_versions(ctx, [outs[k] for k in differentiable])
         return tuple(outs) if is_tuple else outs[0]
 

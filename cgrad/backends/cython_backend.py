@@ -738,7 +738,8 @@ class CythonKernels(NumpyKernels):
         product added onto it (beta = 1), so no second pass adds it."""
         if (type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2
                 and x.size * w.shape[0] <= self.max_flops_numpy
-                and not _one_long_dot(x.size // max(w.shape[1], 1), w.shape[0], w.shape[1])):
+                and not (w.shape[0] == 1 and _one_long_dot(x.size // max(w.shape[1], 1), 1,
+                                                            w.shape[1]))):
             return NumpyKernels.linear(self, x, w, b)   # small (m n k): NumPy, first thing
         if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
                 and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]

@@ -296,12 +296,16 @@ class NumpyKernels:
 
     def mean(self, x, dim=None, keepdim=False):
         """mean over dim (a tuple of axes, or None for all)"""
-        if x.size and (x.dtype.char == "f" or x.dtype.char == "d"):
+        n = x.size if dim is None else math.prod([x.shape[d] for d in dim])
+        if x.dtype.char == "f" or x.dtype.char == "d":
             # np.mean's own steps (sum, then divide by the count in the dtype), without its
-            # ~4 us of wrappers; np.mean itself for float16 (summed in float32) and empty x
-            n = x.size if dim is None else math.prod([x.shape[d] for d in dim])
-            return np.true_divide(np.add.reduce(x, axis=dim, keepdims=keepdim), n)
-        with np.errstate(invalid="ignore", divide="ignore"):
+            # ~4 us of wrappers (and its "Mean of empty slice" warning: 0 / 0 is NaN)
+            if n:
+                return np.true_divide(np.add.reduce(x, axis=dim, keepdims=keepdim), n)
+            with np.errstate(invalid="ignore"):
+                return np.true_divide(np.add.reduce(x, axis=dim, keepdims=keepdim),
+                                      x.dtype.type(0))
+        with np.errstate(invalid="ignore", divide="ignore"):     # float16: summed in float32
             return np.mean(x, axis=dim, keepdims=keepdim)
 
     def softmax(self, x, dim):

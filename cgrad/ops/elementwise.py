@@ -182,7 +182,7 @@ class RDiv(Op):
         r = B.kernels.div(a.dtype.type(1), a)
         ctx.save_for_backward(r)
         ctx.c = c
-        return r if c == 1 else B.kernels.mul(r, c)
+        return r.copy() if c == 1 else B.kernels.mul(r, c)   # never the saved r itself
 
     @staticmethod
     def backward(ctx, g):

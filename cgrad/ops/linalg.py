@@ -38,8 +38,10 @@ class Dot(Op):
     def forward(ctx, a, b):
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
-        if a.dtype.kind == "f":    # not BLAS's dot: its threads split the sum (1 and 2 differ)
-            return np.asarray(np.einsum("i,i->", a, b))
+        if a.dtype.kind == "f" and a.size > 4096:
+            # a long sum: as a 1 x 1 product (the compiled gemm's bits for any thread count),
+            # not BLAS's dot, whose threads cut the sum (1 and 2 threads would differ)
+            return B.kernels.matmul(a[None], b[:, None]).reshape(())
         return np.asarray(np.dot(a, b))
 
     @staticmethod
@@ -64,9 +66,10 @@ class Linear(Op):
         if b is not None and b.shape != w.shape[:1]:      # F.linear adds any other bias
             raise RuntimeError(f"bias of shape {list(b.shape)} does not match the weight's "
                                f"{w.shape[0]} outputs")
-        require_same_matmul_dtype(x.dtype, w.dtype)
-        if b is not None:
-            require_same_matmul_dtype(b.dtype, w.dtype)
+        if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
+            require_same_matmul_dtype(x.dtype, w.dtype)
+            if b is not None:
+                require_same_matmul_dtype(b.dtype, w.dtype)
         if x.dtype.kind == "b":
             raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Bool\'')
         need_x, need_w = ctx.needs_input_grad[:2]

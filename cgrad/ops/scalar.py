@@ -135,7 +135,7 @@ class RDiv(E.RDiv):
             r = _new(1.0 / af, a.dtype)
         ctx.save_for_backward(r)
         ctx.c = c
-        return r if c == 1 else _new(float(r) * c, a.dtype)
+        return _new(float(r) * c, a.dtype)          # a new array: r is saved
 
     @staticmethod
     def backward(ctx, g):

@@ -186,13 +186,22 @@ class BasicIndex(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return x[key]
+        return view_at(x, key)
 
     @staticmethod
     def backward(ctx, g):
         gx = zeros(ctx.shape, g.dtype)
         gx[ctx.key] = g
         return gx, None
+
+
+def view_at(a, key):
+    """a[key] for a basic key, always a view: an int for each dim gives NumPy a scalar (a
+    copy), so x[1].add_(5) would not reach x"""
+    v = a[key]
+    if type(v) is not np.ndarray:
+        v = a[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
+    return v
 
 
 class Select(BasicIndex):
@@ -291,7 +300,7 @@ class SplitKey:
 def at(a, key):
     """a[key], PyTorch's meaning of key (see SplitKey)"""
     if type(key) is SplitKey:
-        return a[key.basic][key.advanced]
+        return view_at(a, key.basic)[key.advanced]
     return a[key]
 
 
@@ -300,7 +309,7 @@ def put(a, key, v):
     does not broadcast to the indexed shape"""
     try:
         if type(key) is SplitKey:
-            a[key.basic][key.advanced] = v
+            view_at(a, key.basic)[key.advanced] = v
         else:
             a[key] = v
     except ValueError:
@@ -324,7 +333,7 @@ class AdvancedIndex(Op):
         gx = zeros(ctx.shape, g.dtype)
         key = ctx.key
         if type(key) is SplitKey:
-            np.add.at(gx[key.basic], key.advanced, g)      # a view: adds into gx
+            np.add.at(view_at(gx, key.basic), key.advanced, g)      # adds into gx
         else:
             np.add.at(gx, key, g)
         return gx, None
@@ -389,7 +398,7 @@ class SqueezeDims(Squeeze):
     grad_fn_name = "SqueezeBackward2"
 
 
-class T1(View):
+class TVector(View):
     grad_fn_name = "TBackward0"         # t() of a 0-d or 1-d tensor
 
 
