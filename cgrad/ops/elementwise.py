@@ -398,7 +398,9 @@ class Relu(_Unary):
 
 class _NumpyUnary(Op):
     """y = fn(x) by NumPy (integer and bool inputs become the default float, as in PyTorch)
-    ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output")"""
+    ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output").
+    _Unary's twin for the ops no backend has a kernel for (sin, cos, log1p, ...): they run
+    off the training hot path, so NumPy's ufuncs serve both backends."""
     fn = None
     saves = "input"
 
