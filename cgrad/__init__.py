@@ -9,6 +9,7 @@ import warnings as _warnings
 
 from . import _dtype
 from ._dtype import dtype
+from ._device import device
 from ._dtype import float16, float32, float64, int8, int16, int32, int64, uint8
 from ._dtype import bool_ as bool  # noqa: A001  (PyTorch's name)
 from .backends import get_backend, set_backend
@@ -19,8 +20,8 @@ from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
 from ._format import get_printoptions, set_printoptions
 from .random import Generator, manual_seed, seed, initial_seed, default_generator
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
-                       linspace, normal, ones, ones_like, rand, randint, randn, randperm, tensor,
-                       zeros, zeros_like)
+                       linspace, normal, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, randperm, tensor, zeros, zeros_like)
 from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where)
@@ -50,6 +51,13 @@ def get_default_dtype():
     return _dtype.DEFAULT
 
 
+def set_default_dtype(d):
+    """The dtype of tensors made from Python floats (float32 unless set; float64 allowed)"""
+    if d not in (float32, float64):
+        raise TypeError("only floating-point types are supported as the default type")
+    _dtype.DEFAULT = d
+
+
 def _lazy(name):
     import importlib
     return importlib.import_module(f"cgrad.{name}")
@@ -58,7 +66,7 @@ def _lazy(name):
 def __getattr__(name):
     # nn, optim, utils and the save/load functions load on first use, so `import cgrad` stays
     # light
-    if name in ("nn", "optim", "utils"):
+    if name in ("nn", "optim", "utils", "cuda"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)

@@ -4,8 +4,26 @@ import numpy as np
 from ._dtype import result_type
 from .creation import tensor as _tensor
 from .ops import shape as S
-from .tensor import (Tensor, _broadcast_check, _dim, _tname, addmm, bmm, matmul,  # noqa: F401
-                     maximum, minimum, mm, mv, outer, where)
+from .autograd.grad_mode import is_grad_enabled
+from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
+from .tensor import (Tensor, _broadcast_check, _castable, _dim, _tname, addmm,  # noqa: F401
+                     maximum, minimum, outer, where)
+
+
+def matmul(input, other, *, out=None):
+    return _into_out(_matmul(input, other), out)
+
+
+def mm(input, mat2, *, out=None):
+    return _into_out(_mm(input, mat2), out)
+
+
+def bmm(input, mat2, *, out=None):
+    return _into_out(_bmm(input, mat2), out)
+
+
+def mv(input, vec, *, out=None):
+    return _into_out(_mv(input, vec), out)
 
 
 def _tensors(tensors, name):
@@ -82,11 +100,32 @@ def is_tensor(x):
     return isinstance(x, Tensor)
 
 
+def _into_out(result, out):
+    """result written into out (PyTorch's out= argument), out returned; resized if its shape
+    differs. No graph goes through out=, as in PyTorch."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if (result.requires_grad or out.requires_grad) and is_grad_enabled():
+        raise RuntimeError("functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if not _castable(result._data.dtype, out._data.dtype):
+        raise RuntimeError(f"result type {_tname(result._data.dtype)} can't be cast to the "
+                           f"desired output type {_tname(out._data.dtype)}")
+    if out.shape == result.shape:
+        np.copyto(out._data, result._data, casting="unsafe")
+        out._version_counter.value += 1
+    else:
+        out._data = result._data.astype(out._data.dtype)
+    return out
+
+
 def _method(name):
-    def fn(input, *args, **kwargs):
+    def fn(input, *args, out=None, **kwargs):
         if name in _NUMBER_FIRST and not isinstance(input, Tensor):
             input = _tensor(input)   # cgrad.add(2, t): a 0-d tensor, promoted as a number
-        return getattr(input, name)(*args, **kwargs)
+        return _into_out(getattr(input, name)(*args, **kwargs), out)
     fn.__name__ = name
     fn.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)"
     return fn

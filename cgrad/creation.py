@@ -54,8 +54,17 @@ def _from_sequence(data):
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of data."""
-    arr = _infer(_from_sequence(data))
-    arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)
+    data = _from_sequence(data)
+    if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
+        # Python numbers go straight to dtype: through float32 first, tensor([0.1],
+        # dtype=float64) was 0.10000000149; ragged data and strings get _infer's errors
+        arr = np.array(data)
+        if arr.dtype == object or arr.dtype.kind in "US":
+            arr = _infer(data)
+        arr = np.array(arr, dtype=_np_dtype(dtype), copy=True)
+    else:
+        arr = _infer(data)
+        arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)
     _dtype.from_numpy_dtype(arr.dtype)
     return _finish(arr, requires_grad)
 
@@ -136,6 +145,14 @@ def _like(fn, t, dtype, requires_grad, *args):
 
 def zeros_like(t, dtype=None, requires_grad=False, device=None):
     return _like(np.zeros, t, dtype, requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False, device=None):
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False, device=None):
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False, device=None):

@@ -89,7 +89,7 @@ class _Encoder:
         if index is None:
             index = self.memo[id(storage)] = self._array(storage._data)
             self.keep.append(storage)      # ids stay unique while encoding
-        out = {"tensor": index, "requires_grad": bool(t.requires_grad and t.is_leaf)}
+        out = {"tensor": index, "requires_grad": bool(t.requires_grad)}   # (torch keeps it)
         if storage is not t:
             size = t._data.dtype.itemsize
             out["view"] = [region.offset, list(region.shape), [s // size for s in

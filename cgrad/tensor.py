@@ -7,6 +7,7 @@ import weakref
 import numpy as np
 
 from . import _dtype
+from ._device import device
 from . import backends as B
 from ._format import tensor_repr
 from .autograd import engine as _engine
@@ -42,7 +43,17 @@ class _Version:
         self.value = 0
 
 
-MaxResult = collections.namedtuple("max", ["values", "indices"])
+def _return_type(name):
+    """(values, indices) of max/min over a dim, printed as PyTorch's torch.return_types"""
+    base = collections.namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):
+        return (f"cgrad.return_types.{name}(\nvalues={self.values!r},\n"
+                f"indices={self.indices!r})")
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+MaxResult, MinResult = _return_type("max"), _return_type("min")
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -108,7 +119,7 @@ def _index_key(key):
             else:
                 k = k._data
                 basic = False
-        elif isinstance(k, (list, np.ndarray)):
+        elif isinstance(k, (list, range, np.ndarray)):
             k = np.asarray(k)
             if k.dtype.kind not in "iub" and k.size:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
@@ -135,6 +146,7 @@ def _castable(src, dst):
 
 
 _tname = _dtype.torch_name
+_CPU = device("cpu")
 
 
 class Tensor:
@@ -261,7 +273,7 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return _CPU
 
     @property
     def is_cuda(self):
@@ -1009,9 +1021,10 @@ class Tensor:
             return pair(self, other)
         if dim is None:
             return all_op.apply(self)
-        values, indices = (R.MinDim if pick is np.argmin else R.MaxDim).apply(
+        is_min = pick is np.argmin
+        values, indices = (R.MinDim if is_min else R.MaxDim).apply(
             self, _dim(dim, self.ndim), keepdim, pick)
-        return MaxResult(values, indices)
+        return (MinResult if is_min else MaxResult)(values, indices)
 
     def max(self, dim=None, keepdim=False, other=None):
         return self._extreme(dim, keepdim, other, R.MaxAll, np.argmax, maximum)

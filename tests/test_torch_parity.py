@@ -354,3 +354,41 @@ def test_dots_and_empty_means(backend, recwarn):
     assert (big @ big).item() == 10000.0 and (big @ big).shape == ()
     assert math.isnan(cgrad.zeros(0).mean().item())
     assert not [w for w in recwarn if "empty slice" in str(w.message)]
+
+
+def test_tutorial_script_findings(backend):
+    """what running tutorial-style scripts under both libraries found"""
+    assert cgrad.tensor([0.1], dtype=cgrad.float64).item() == 0.1       # not via float32
+    assert cgrad.as_tensor([1e-9], dtype=cgrad.float64).item() == 1e-9
+    with pytest.raises(TypeError):
+        cgrad.tensor(["a"], dtype=cgrad.float32)
+    x = cgrad.arange(6.0).reshape(2, 3)
+    assert x[range(2), [0, 2]].tolist() == [0.0, 5.0]                   # range as an index
+    y, z = cgrad.empty(2, 2), cgrad.empty(1)
+    assert cgrad.matmul(x, x.T, out=y) is y and y.tolist() == [[5.0, 14.0], [14.0, 50.0]]
+    assert cgrad.mul(x, 2, out=z) is z and z.shape == (2, 3)            # resized, as torch
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+        cgrad.mul(cgrad.ones(2, requires_grad=True), 2, out=cgrad.empty(2))
+    assert cgrad.rand_like(x).shape == x.shape and cgrad.randn_like(x).dtype == x.dtype
+    dev = cgrad.device("cuda" if cgrad.cuda.is_available() else "cpu")
+    assert dev == "cpu" and repr(dev) == "device(type='cpu')" and x.to(dev) is x
+    assert x.device == dev and str(x.device) == "cpu" and cgrad.cuda.device_count() == 0
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to(cgrad.device("cuda", 0))
+    assert repr(x.max(1)).startswith("cgrad.return_types.max(\nvalues=tensor([2., 5.]),")
+    assert type(x.min(1)).__name__ == "min" and x.min(1).values.tolist() == [0.0, 3.0]
+    logits = cgrad.ones(1, 3, requires_grad=True)
+    none = F.cross_entropy(logits, cgrad.tensor([0]), reduction="none")
+    assert none.grad_fn.name() == "NllLossBackward0"
+    h = nn.Linear(3, 2)(nn.ReLU()(logits))
+    assert [type(f).__name__ if f is not None else None
+            for f, _ in h.grad_fn.next_functions][0] == "AccumulateGrad"  # bias first
+    assert h.grad_fn.next_functions[1][0].name() == "ReluBackward0"
+    cgrad.set_default_dtype(cgrad.float64)
+    try:
+        assert cgrad.tensor([0.1]).dtype == cgrad.float64 and cgrad.ones(2).dtype == cgrad.float64
+    finally:
+        cgrad.set_default_dtype(cgrad.float32)
+    assert cgrad.tensor([0.1]).dtype == cgrad.float32
+    with pytest.raises(TypeError):
+        cgrad.set_default_dtype(cgrad.int64)

@@ -87,7 +87,9 @@ class Node:
 
     @property
     def next_functions(self):
-        return tuple((p, 0) for p in self.parents)
+        order = getattr(self.op, "edge_order", None)     # PyTorch's order, where it differs
+        parents = self.parents if order is None else [self.parents[i] for i in order]
+        return tuple((p, 0) for p in parents)
 
     def register_prehook(self, hook):
         if self.pre_hooks is None:

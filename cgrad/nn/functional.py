@@ -304,7 +304,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     t = _check_targets(t, rows.shape[1], ignore_index)
     w = _class_weight(weight, rows.shape[1], rows.dtype)
     loss = LS.NllLoss.apply(rows, t, w, ignore_index, reduction)
-    return loss.reshape(out_shape) if reduction == "none" else loss
+    return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -325,7 +325,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else LS.CrossEntropy
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction)
-    return loss.reshape(out_shape) if reduction == "none" else loss
+    return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
 def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
@@ -352,7 +352,7 @@ def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
     if n_classes == 0 and reduction == "mean":
         return (input.sum() * float("nan")).reshape(())   # PyTorch's 0 / (numel / 0 classes)
     loss = op.apply(rows, prob_rows.contiguous(), reduction)
-    return loss.reshape(out_shape) if reduction == "none" else loss
+    return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,

@@ -54,6 +54,7 @@ class Dot(Op):
 class Linear(Op):
     """y = x @ w^T + b   ->   dx = g @ w, dw = g^T @ x, db = sum of g over rows (one kernel)"""
     grad_fn_name = "AddmmBackward0"
+    edge_order = (2, 0, 1)          # next_functions as PyTorch's addmm: bias, input, weight
     accumulates = True
     returns_fresh = True
 
