@@ -139,7 +139,8 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "norm",
             "prod", "clamp", "clip", "softmax", "log_softmax", "reshape", "flatten", "squeeze",
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
-            "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot",
+            "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
+            "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_"]

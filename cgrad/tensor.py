@@ -54,6 +54,15 @@ def _return_type(name):
 
 
 MaxResult, MinResult = _return_type("max"), _return_type("min")
+SortResult, TopkResult = _return_type("sort"), _return_type("topk")
+
+
+def _descending_keys(a):
+    """keys whose ascending stable order is a's descending one, NaN first (PyTorch counts
+    NaN as the largest)"""
+    if a.dtype.kind == "f":
+        return np.where(np.isnan(a), -np.inf, -a.astype(np.float64))
+    return -a.astype(np.int64) if a.dtype.kind != "b" else ~a
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -1289,6 +1298,56 @@ class Tensor:
         d = _dim(dim, self.ndim)
         return tuple(S.UnbindPart.apply(self, (slice(None),) * d + (i,))
                      for i in range(self._data.shape[d]))
+
+    def gather(self, dim, index):
+        """x[..., index, ...] along dim, index of x's ndim (PyTorch's gather)"""
+        d = _dim(dim, self.ndim)
+        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype != np.int64:
+            raise RuntimeError("gather(): Expected dtype int64 for index")
+        if idx.ndim != max(self.ndim, 1) and idx.size:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input "
+                               "tensor")
+        n = self._data.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
+                               f"out of bounds for dimension {d} with size {n}")
+        return S.Gather.apply(self, d, idx)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along dim; ties keep their order (a stable sort)"""
+        d = _dim(dim, self.ndim)
+        keys = self._data if not descending else _descending_keys(self._data)
+        idx = np.argsort(keys, axis=d, kind="stable").astype(np.int64) if self.ndim else \
+            np.zeros((), np.int64)
+        return SortResult(self.gather(d, idx) if self.ndim else self.clone(),
+                          Tensor._make(idx))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return self.sort(dim, descending).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the k largest (smallest) along dim, in order"""
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise RuntimeError("selected index k out of range")
+        values, indices = self.sort(d, descending=largest)
+        key = (slice(None),) * d + (slice(0, k),)
+        return TopkResult(values[key] if self.ndim else values,
+                          indices[key] if self.ndim else indices)
+
+    def isnan(self):
+        return Tensor._make(np.isnan(self._data))
+
+    def isinf(self):
+        return Tensor._make(np.isinf(self._data))
+
+    def isfinite(self):
+        return Tensor._make(np.isfinite(self._data))
+
+    def logical_not(self):
+        return Tensor._make(np.logical_not(self._data))
 
     def masked_fill(self, mask, value):
         return E.MaskedFill.apply(self, mask, value)

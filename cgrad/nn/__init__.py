@@ -1,6 +1,7 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
 from . import functional, init, utils
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss, SmoothL1Loss)
 from .module import Module
 from .modules import (ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSigmoid,
                       LogSoftmax, ModuleDict, ModuleList, ParameterList, ReLU, Sequential,
@@ -10,5 +11,6 @@ from .parameter import Parameter
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
-           "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "NLLLoss",
+           "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

@@ -213,6 +213,32 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _pointwise(input, target, reduction, LS.MseLoss, "mse_cpu")
 
 
+def _reduced(loss, reduction):
+    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """reduce(0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta), d = input - target"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    d = input - target
+    a = d.abs()
+    return _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """reduce(0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)): smooth_l1 * delta"""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    d = input - target
+    a = d.abs()
+    loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
+    return _reduced(loss if weight is None else loss * weight, reduction)
+
+
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """reduce(|input - target|)"""
     reduction = _reduction(size_average, reduce, reduction)

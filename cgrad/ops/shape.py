@@ -408,3 +408,25 @@ class SplitPart(BasicIndex):
 
 class UnbindPart(Select):
     grad_fn_name = "UnbindBackward0"
+
+
+def _along(index, dim):
+    """index as a full NumPy key: index along dim, the positions themselves elsewhere"""
+    key = list(np.ix_(*[np.arange(n) for n in index.shape]))
+    key[dim] = index
+    return tuple(key)
+
+
+class Gather(Op):
+    """y[..., i, ...] = x[..., index[..., i, ...], ...] along dim   ->   dx = g scatter-added
+    at the index (repeated indices add up)"""
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        return x[_along(index, dim)]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = zeros(ctx.shape, g.dtype)
+        np.add.at(gx, _along(ctx.index, ctx.dim), g)
+        return gx, None, None

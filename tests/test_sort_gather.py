@@ -1,0 +1,90 @@
+"""gather, sort, argsort, topk, isnan/isinf/isfinite, logical_not, smooth_l1/huber losses:
+values, gradients and errors against PyTorch (skipped without it), on both backends."""
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+import cgrad.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+
+def _both(fn, *arrays):
+    """fn(lib, *tensors) for PyTorch and cgrad: (values, gradients of sum(out * w)) each"""
+    results = []
+    for lib in (torch, cgrad):
+        ts = [lib.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+        out = fn(lib, *ts)
+        out = out[0] if isinstance(out, tuple) else out
+        w = np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))
+        (out * lib.tensor(w, dtype=out.dtype)).sum().backward()
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts
+                                                 if t.requires_grad])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_gather(backend, dim, rng):
+    x = rng.standard_normal((4, 5))
+    idx = rng.integers(0, x.shape[dim], (4, 5) if dim == -1 else (3, 5) if dim == 0
+                       else (4, 7))                       # repeats: gradients add up
+    _both(lambda lib, t: t.gather(dim, lib.tensor(idx)), x)
+    _both(lambda lib, t: lib.gather(t, dim, lib.tensor(idx)), x)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_argsort_topk(backend, descending, rng):
+    x = rng.integers(-3, 4, (5, 6)).astype(np.float64)     # ties
+    x[1, 2] = np.nan
+    for dim in (0, 1):
+        _both(lambda lib, t: t.sort(dim, descending=descending), x)
+        got = cgrad.tensor(x).sort(dim=dim, descending=descending, stable=True).indices.numpy()
+        want = torch.tensor(x).sort(dim=dim, descending=descending, stable=True).indices.numpy()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(cgrad.tensor(x).argsort(dim, descending).numpy(),
+                                      torch.tensor(x).argsort(dim=dim, descending=descending, stable=True)
+                                      .numpy())
+    y = rng.standard_normal((4, 9))
+    for largest in (True, False):
+        _both(lambda lib, t: t.topk(3, dim=1, largest=largest), y)
+        np.testing.assert_array_equal(cgrad.tensor(y).topk(3, largest=largest).indices.numpy(),
+                                      torch.tensor(y).topk(3, largest=largest).indices.numpy())
+    with pytest.raises(RuntimeError):
+        cgrad.tensor(y).topk(10)
+    assert repr(cgrad.tensor([2.0, 1.0]).sort()).startswith("cgrad.return_types.sort(")
+
+
+def test_gather_errors(backend):
+    x = cgrad.ones(3, 4)
+    for idx, error in ((cgrad.tensor([[0, 1]], dtype=cgrad.int32), "int64"),
+                       (cgrad.tensor([0, 1]), "same number of dimensions"),
+                       (cgrad.tensor([[0, 4]]), "out of bounds")):
+        with pytest.raises(RuntimeError, match=error):
+            x.gather(1, idx)
+
+
+def test_float_tests_and_logical_not(backend):
+    x = cgrad.tensor([1.0, float("nan"), float("inf"), -float("inf")])
+    assert x.isnan().tolist() == [False, True, False, False]
+    assert x.isinf().tolist() == [False, False, True, True]
+    assert cgrad.isfinite(x).tolist() == [True, False, False, False]
+    assert x.isnan().logical_not().tolist() == [True, False, True, True]
+    assert cgrad.tensor([0, 2]).logical_not().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_smooth_l1_and_huber(backend, reduction, rng):
+    a, b = rng.standard_normal(20) * 2, rng.standard_normal(20)
+    for beta in (1.0, 0.5, 0.0):
+        _both(lambda lib, s, t: lib.nn.functional.smooth_l1_loss(s, t, reduction=reduction,
+                                                                 beta=beta), a, b)
+    for delta in (1.0, 2.5):
+        _both(lambda lib, s, t: lib.nn.functional.huber_loss(s, t, reduction=reduction,
+                                                             delta=delta), a, b)
+    _both(lambda lib, s, t: lib.nn.SmoothL1Loss(reduction=reduction, beta=0.7)(s, t), a, b)
+    _both(lambda lib, s, t: lib.nn.HuberLoss(reduction=reduction, delta=0.7)(s, t), a, b)
+    with pytest.raises(RuntimeError):
+        F.huber_loss(cgrad.ones(2), cgrad.ones(2), delta=0)
+    assert isinstance(nn.HuberLoss(), nn.Module)
