@@ -192,6 +192,11 @@ def _same_float_dtype(input, *others, kernel):
     return (input,) + tuple(o if o is None or o._data.dtype == dt else o.to(dt) for o in others)
 
 
+def _reduced(loss, reduction):
+    """an unreduced loss tensor, reduced as the losses composed of tensor ops need"""
+    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+
+
 def _pointwise(input, target, reduction, op, kernel):
     target = _as_tensor(target)
     if target.shape != input.shape:
@@ -208,13 +213,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     reduction = _reduction(size_average, reduce, reduction)
     if weight is not None:
         loss = (input - target) ** 2 * weight
-        return loss if reduction == "none" else (loss.sum() if reduction == "sum"
-                                                 else loss.mean())
+        return _reduced(loss, reduction)
     return _pointwise(input, target, reduction, LS.MseLoss, "mse_cpu")
-
-
-def _reduced(loss, reduction):
-    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -246,8 +246,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
                                   or _as_tensor(target).is_floating_point()):
         # integers as in PyTorch: "sum" and "none" stay integers, "mean" raises
         loss = (input - target).abs() * (1 if weight is None else weight)
-        return loss if reduction == "none" else (loss.sum() if reduction == "sum"
-                                                 else loss.mean())
+        return _reduced(loss, reduction)
     op = {"mean": LS.L1Loss, "sum": LS.L1LossSum, "none": LS.L1LossNone}[reduction]
     return _pointwise(input, target, reduction, op, "l1_loss")
 
