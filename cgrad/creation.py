@@ -61,7 +61,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         arr = np.array(data)
         if arr.dtype == object or arr.dtype.kind in "US":
             arr = _infer(data)
-        arr = np.array(arr, dtype=_np_dtype(dtype), copy=True)
+        arr = arr.astype(_np_dtype(dtype), copy=False)    # arr is already a new array
     else:
         arr = _infer(data)
         arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)

@@ -1320,8 +1320,8 @@ class Tensor:
         keys = self._data if not descending else _descending_keys(self._data)
         idx = np.argsort(keys, axis=d, kind="stable").astype(np.int64) if self.ndim else \
             np.zeros((), np.int64)
-        return SortResult(self.gather(d, idx) if self.ndim else self.clone(),
-                          Tensor._make(idx))
+        return SortResult(S.Gather.apply(self, d, idx) if self.ndim else self.clone(),
+                          Tensor._make(idx))     # (idx is argsort's: no bounds to check)
 
     def argsort(self, dim=-1, descending=False, stable=False):
         return self.sort(dim, descending).indices

@@ -308,8 +308,9 @@ class Where(Op):
         a, b = promote(a, b)
         ctx.cond = cond
         y = np.where(cond, a, b)
-        dtype = result_type(a, b)            # where(c, 1.0, 0.0) is float32, not NumPy's 64
-        return y if y.dtype == dtype else y.astype(dtype)
+        if type(a) is np.ndarray or type(b) is np.ndarray:
+            return y                         # promote made the arrays the result's dtype
+        return y.astype(result_type(a, b))   # where(c, 1.0, 0.0) is float32, not NumPy's 64
 
     @staticmethod
     def backward(ctx, g):
