@@ -413,13 +413,14 @@ class Tensor:
 
     # ---- autograd ----------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into every leaf's .grad."""
-        if create_graph:
-            raise NotImplementedError("create_graph=True (higher-order gradients) is not "
-                                      "supported by cgrad yet")
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (create_graph=True: recorded,
+        so that .grad can be differentiated again)."""
         if not self._requires_grad and self.grad_fn is None:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
+        if create_graph or inputs is not None:
+            from .autograd import backward
+            return backward(self, gradient, retain_graph, create_graph, inputs)
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
@@ -434,14 +435,6 @@ class Tensor:
                                    f"{Size(g.shape)} and output[0] has a shape of {self.shape}.")
             if g.dtype != self._data.dtype:
                 g = g.astype(self._data.dtype)
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            grads = _engine.run_backward([_function.grad_edge(self)], [g], bool(retain_graph),
-                                         inputs=inputs, allow_unused=True)
-            for t, gr in zip(inputs, grads):
-                if gr is not None:
-                    _engine._accumulate_into_leaf(t, gr, True) if t.is_leaf else None
-            return
         _engine.run_backward([self.grad_fn or _function.grad_edge(self)], [g],
                              bool(retain_graph))
 

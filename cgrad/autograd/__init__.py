@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _twins
 _twins.load(__name__, ("function", "engine"))   # compiled twins, when built from these sources
-from . import engine
+from . import engine, higher
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
@@ -19,7 +19,9 @@ def _as_list(x):
     return [x] if isinstance(x, Tensor) else list(x)
 
 
-def _root_grads(outputs, grad_outputs):
+def _root_grads(outputs, grad_outputs, as_tensors=False):
+    """The gradients the walk starts from: arrays, or Tensors (as_tensors: create_graph,
+    where a grad_output's own graph is kept)"""
     from ..tensor import Tensor
     grads = []
     for i, out in enumerate(outputs):
@@ -29,12 +31,14 @@ def _root_grads(outputs, grad_outputs):
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(output {i} has shape {list(out.shape)})")
             g = np.ones(out.shape, dtype=out._data.dtype)
-        else:
+        elif not (as_tensors and isinstance(g, Tensor)):
             g = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=out._data.dtype)
-            if g.shape != out._data.shape:
-                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
-                                   f"{list(g.shape)} and output[{i}] has a shape of "
-                                   f"{list(out.shape)}.")
+        if g.shape != out._data.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                               f"{list(g.shape)} and output[{i}] has a shape of "
+                               f"{list(out.shape)}.")
+        if as_tensors and not isinstance(g, Tensor):
+            g = Tensor._make(g.astype(out._data.dtype, copy=False))
         grads.append(g)
     return grads
 
@@ -52,11 +56,25 @@ def _roots(outputs):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "by cgrad yet")
     outputs = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
+    if create_graph:
+        inputs = _as_list(inputs)
+        grads = higher.run_graph_backward(_roots(outputs), _root_grads(outputs, grad_tensors,
+                                                                      True), inputs, True)
+        for t, g in zip(inputs or (), grads or ()):
+            if g is not None and t.is_leaf:
+                higher._accumulate(t, g)
+        return
+    if inputs is not None:
+        from ..tensor import Tensor
+        inputs = _as_list(inputs)
+        grads = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors),
+                                    bool(retain_graph), inputs=inputs, allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None and t.is_leaf:
+                engine._accumulate_into_leaf(t, g, True)
+        return
     engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors), bool(retain_graph))
 
 
@@ -64,12 +82,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          allow_unused=False, materialize_grads=False):
     """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched."""
     from ..tensor import Tensor
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "by cgrad yet")
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = _as_list(grad_outputs)
+    if create_graph:
+        results = higher.run_graph_backward(_roots(outputs), _root_grads(
+            outputs, grad_outputs, True), inputs, allow_unused or materialize_grads)
+        return tuple(Tensor._make(np.zeros_like(t._data)) if r is None and materialize_grads
+                     else r for t, r in zip(inputs, results))
     results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
                                   bool(retain_graph), inputs=inputs,
                                   allow_unused=allow_unused or materialize_grads)

@@ -127,18 +127,24 @@ def _overlaps_saved(buf, node):
 _NOTHING = (None, False)
 
 
+def capture_of(inputs):
+    """node -> the indices of the inputs whose gradient reaches it (autograd.grad)"""
+    capture = {}
+    for i, t in enumerate(inputs):
+        node = grad_edge(t)
+        if node is None:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
+                               "require grad")
+        capture.setdefault(node, []).append(i)
+    return capture
+
+
 def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
     """Backpropagate root_grads from roots. With inputs=None, accumulate into leaves' .grad;
     otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad."""
     capture = None
     if inputs is not None:
-        capture = {}
-        for i, t in enumerate(inputs):
-            node = grad_edge(t)
-            if node is None:
-                raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
-                                   "require grad")
-            capture.setdefault(node, []).append(i)
+        capture = capture_of(inputs)
         results = [None] * len(inputs)
 
     if len(roots) == 1:

@@ -62,6 +62,31 @@ class Node:
                     self._raise_modified(i, vc.value, expected)
         return saved
 
+    def saved_for_graph(self):
+        """The saved arrays as Tensors, for a backward that is itself recorded
+        (create_graph=True): an input's array as that input, the output's as a Tensor whose
+        grad_fn is this node (as PyTorch unpacks a saved output), None or a Python number as it
+        is. Any other array (a cast copy of an input, a derived array) would cut the graph:
+        NotImplementedError rather than a wrong higher-order gradient."""
+        saved = self.saved_tensors                       # the version checks
+        inputs, out_record = self._versions or ((), None)
+        by_index = {i: t for i, t, _ in inputs}
+        out = []
+        for i, s in enumerate(saved):
+            if i in by_index:
+                out.append(by_index[i])
+            elif out_record is not None and i == out_record[0]:
+                y = Tensor._make(s, True)
+                y.grad_fn = self
+                out.append(y)
+            elif type(s) is _ndarray:
+                raise NotImplementedError(
+                    f"create_graph=True through {self.name()}: its backward is not recorded "
+                    "when an input was cast to another dtype (cast it before the op)")
+            else:
+                out.append(s)
+        return out
+
     def _raise_modified(self, i, now, expected):
         raise RuntimeError(
             "one of the variables needed for gradient computation has been modified by an "
@@ -171,6 +196,9 @@ class Op:
     multi_output = False     # forward returns a tuple; outputs after the first get no grad
     returns_fresh = False    # backward returns new arrays that the engine may adopt as its own
     grad_fn_name = None
+    # backward in Tensor ops, recorded, for create_graph=True (autograd/higher.py):
+    # graph_backward(ctx, g) -> a gradient Tensor (or None) per input; None: not supported
+    graph_backward = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -313,6 +341,13 @@ class Op:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+
+def not_recorded(node):
+    """The error of create_graph=True through a node whose backward has no Tensor-op form"""
+    return NotImplementedError(
+        f"create_graph=True: the backward of {node.name()} is not recorded by cgrad, so its "
+        "gradient cannot be differentiated again")
 
 
 def _saved_versions(saved, tensors, out, result):

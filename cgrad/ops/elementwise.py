@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
-from ..autograd.function import Op
+from ..autograd.function import Op, not_recorded
 
 
 def promote(a, b):
@@ -70,6 +70,11 @@ class Add(Op):
         alpha = ctx.__dict__.get("alpha", 1)
         return g, (g if alpha == 1 else B.kernels.mul(g, alpha)), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        alpha = ctx.__dict__.get("alpha", 1)
+        return g, (g if alpha == 1 else g * alpha), None
+
 
 _BOOL = np.dtype(np.bool_)
 
@@ -116,6 +121,11 @@ class Sub(Op):
                 gb = B.kernels.mul(gb, alpha)
         return g, gb, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        alpha = ctx.__dict__.get("alpha", 1)
+        return g, -g if alpha == 1 else g * -alpha, None
+
 
 class RSub(Op):
     """y = c - a (c a Python number)   ->   da = -g"""
@@ -131,6 +141,10 @@ class RSub(Op):
     @staticmethod
     def backward(ctx, g):
         return B.kernels.neg(g), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return -g, None
 
 
 class Mul(Op):
@@ -151,6 +165,12 @@ class Mul(Op):
         need_a, need_b = ctx.needs_input_grad
         return B.kernels.mul_backward(a, b, g, need_a, need_b, acc[0], acc[1])
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved_for_graph()
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
 
 class Div(Op):
     """y = a / b   ->   da = g / b, db = -g * a / b**2"""
@@ -168,6 +188,12 @@ class Div(Op):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         return B.kernels.div_backward(a, b, g, need_a, need_b, acc[0], acc[1])
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved_for_graph()
+        need_a, need_b = ctx.needs_input_grad
+        return (g / b if need_a else None), (-g * ((a / b) / b) if need_b else None)
 
 
 class RDiv(Op):
@@ -227,6 +253,12 @@ class PowScalar(Op):
     def backward(ctx, g, acc):
         x, = ctx.saved_tensors
         return B.kernels.pow_scalar_backward(x, ctx.c, g, acc[0]), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        c = ctx.c
+        return (g * 0 if c == 0 else g * c if c == 1 else g * c * x ** (c - 1)), None
 
 
 class Pow(Op):
@@ -335,6 +367,10 @@ class Neg(Op):
     def backward(ctx, g):
         return B.kernels.neg(g),
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return -g,
+
 
 class _Unary(Op):
     """y = f(x) by the backend kernel named `kernel`; backward by `<kernel>_backward` from the
@@ -346,6 +382,7 @@ class _Unary(Op):
     saves = "output"
     float_only = True
     bool_refused = None
+    graph_derivative = None     # (s, g) -> g * f'(x) in Tensor ops, for graph_backward
 
     @classmethod
     def forward(cls, ctx, x):
@@ -362,35 +399,67 @@ class _Unary(Op):
         s, = ctx.saved_tensors
         return getattr(B.kernels, cls.kernel + "_backward")(s, g, acc[0]),
 
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        derivative = cls.graph_derivative
+        if derivative is None:
+            raise not_recorded(ctx)
+        s, = ctx.saved_for_graph()
+        return derivative(s, g),
+
 
 class Exp(_Unary):
     """y = e**x   ->   dx = g * y, from the saved output"""
     kernel = "exp"
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * y
 
 
 class Log(_Unary):
     """y = ln x   ->   dx = g / x"""
     kernel, saves = "log", "input"
 
+    @staticmethod
+    def graph_derivative(x, g):
+        return g / x
+
 
 class Sqrt(_Unary):
     """y = sqrt(x)   ->   dx = g / (2 y), from the saved output (inf at 0, as in PyTorch)"""
     kernel = "sqrt"
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g / (2 * y)
 
 
 class Tanh(_Unary):
     """y = tanh(x)   ->   dx = g * (1 - y*y), from the saved output"""
     kernel = "tanh"
 
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * (1 - y * y)
+
 
 class Sigmoid(_Unary):
     """y = 1 / (1 + e**-x)   ->   dx = g * y * (1 - y), from the saved output"""
     kernel = "sigmoid"
 
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * (y * (1 - y))
+
 
 class Relu(_Unary):
     """y = max(x, 0)   ->   dx = g where y > 0, from the saved output"""
     kernel, float_only = "relu", False
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * (y > 0)
 
     @staticmethod
     def bool_refused():
@@ -417,6 +486,9 @@ class _NumpyUnary(Op):
         s, = ctx.saved_tensors
         return cls.derivative(s, g),
 
+    graph_backward = _Unary.__dict__["graph_backward"]     # the classmethod itself
+    graph_derivative = None     # derivative in Tensor ops, for graph_backward
+
 
 class Sin(_NumpyUnary):
     """y = sin x   ->   dx = g cos x"""
@@ -426,6 +498,10 @@ class Sin(_NumpyUnary):
     def derivative(x, g):
         return g * np.cos(x)
 
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * x.cos()
+
 
 class Cos(_NumpyUnary):
     """y = cos x   ->   dx = g (-sin x)"""
@@ -434,6 +510,10 @@ class Cos(_NumpyUnary):
     @staticmethod
     def derivative(x, g):
         return g * -np.sin(x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * -x.sin()
 
 
 class Rsqrt(_NumpyUnary):
@@ -650,6 +730,10 @@ class LogSigmoid(Op):
 class Abs(_Unary):
     """y = |x|   ->   dx = g * sign(x)"""
     kernel, saves, float_only = "abs", "input", False
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * x.sign()
 
     @staticmethod
     def bool_refused():

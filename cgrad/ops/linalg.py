@@ -27,6 +27,13 @@ class MatMul(Op):
         need_a, need_b = ctx.needs_input_grad
         return B.kernels.matmul_backward(a, b, g, need_a, need_b, acc[0], acc[1])
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved_for_graph()
+        need_a, need_b = ctx.needs_input_grad
+        return (g @ b.transpose(-1, -2) if need_a else None,
+                a.transpose(-1, -2) @ g if need_b else None)
+
 
 class BatchedMatMul(MatMul):
     grad_fn_name = "BmmBackward0"
@@ -47,6 +54,12 @@ class Dot(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved_for_graph()
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
@@ -82,6 +95,15 @@ class Linear(Op):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         return B.kernels.linear_backward(x, w, g, need_x, need_w, need_b, *acc)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, w = ctx.saved_for_graph()
+        need_x, need_w, need_b = ctx.needs_input_grad
+        rows = g.reshape(-1, g.shape[-1])               # any leading dims, as one batch
+        return (g @ w if need_x else None,
+                rows.t() @ x.reshape(-1, x.shape[-1]) if need_w else None,
+                rows.sum(0) if need_b else None)
 
 
 class Addmm(Op):

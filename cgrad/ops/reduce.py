@@ -28,6 +28,14 @@ def expand_reduced(g, shape, dims, keepdim):
     return broadcast(g, shape)
 
 
+def expand_reduced_tensor(g, shape, dims, keepdim):
+    """expand_reduced for a Tensor g, recorded (create_graph)"""
+    if not keepdim:
+        for d in sorted(range(len(shape)) if dims is None else dims):
+            g = g.unsqueeze(d)
+    return g.expand(shape)
+
+
 def _count(shape, dims):
     if dims is None:
         return math.prod(shape)
@@ -54,6 +62,10 @@ class Sum(Op):
     def backward(ctx, g):
         return expand_reduced(g, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return expand_reduced_tensor(g, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
 
 class SumAll(Sum):
     grad_fn_name = "SumBackward0"
@@ -78,6 +90,12 @@ class Mean(Op):
         n = _count(ctx.shape, ctx.dims)
         scaled = np.true_divide(g, n) if n else g * g.dtype.type(np.nan)  # n rounds to g's dtype
         return expand_reduced(scaled, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        n = _count(ctx.shape, ctx.dims)
+        return expand_reduced_tensor(g / n if n else g * float("nan"), ctx.shape, ctx.dims,
+                                     ctx.keepdim), None, None
 
 
 class MeanAll(Mean):

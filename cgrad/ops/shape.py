@@ -29,6 +29,8 @@ class View(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    graph_backward = backward         # g.reshape is the same on a Tensor (create_graph)
+
 
 class ReshapeCopy(Op):
     """y = a copy of x in the new shape (x's strides allow no view)"""
@@ -43,6 +45,8 @@ class ReshapeCopy(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    graph_backward = backward
+
 
 class Transpose(Op):
     """y = x with dims d0 and d1 swapped   ->   dx = g swapped back"""
@@ -56,6 +60,10 @@ class Transpose(Op):
     @staticmethod
     def backward(ctx, g):
         return np.swapaxes(g, ctx.d0, ctx.d1), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.transpose(ctx.d0, ctx.d1), None, None
 
 
 class T(Transpose):
@@ -75,6 +83,10 @@ class Permute(Op):
     def backward(ctx, g):
         return np.transpose(g, np.argsort(ctx.dims)), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.permute([int(d) for d in np.argsort(ctx.dims)]), None
+
 
 class Expand(Op):
     """y = x broadcast to shape (a read-only view)   ->   dx = g summed back (by the engine)"""
@@ -87,6 +99,8 @@ class Expand(Op):
     @staticmethod
     def backward(ctx, g):
         return g, None
+
+    graph_backward = backward
 
 
 class Flip(Op):
@@ -131,6 +145,8 @@ class Squeeze(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    graph_backward = backward
+
 
 class Unsqueeze(Op):
     """y = x with a size-1 dim inserted   ->   dx = g reshaped back"""
@@ -145,6 +161,8 @@ class Unsqueeze(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    graph_backward = backward
+
 
 class Clone(Op):
     """y = a copy of x   ->   dx = g"""
@@ -155,6 +173,8 @@ class Clone(Op):
     @staticmethod
     def backward(ctx, g):
         return g,
+
+    graph_backward = backward
 
 
 class Contiguous(Clone):
@@ -190,9 +210,31 @@ class BasicIndex(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = zeros(ctx.shape, g.dtype)
-        gx[ctx.key] = g
-        return gx, None
+        return SliceScatter.forward(None, g, ctx.shape, ctx.key), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return SliceScatter.apply(g, ctx.shape, ctx.key), None
+
+
+class SliceScatter(Op):
+    """y = zeros of shape with x written at a basic key (BasicIndex's gradient, recorded for
+    create_graph)   ->   dx = g[key]"""
+    @staticmethod
+    def forward(ctx, x, shape, key):
+        if ctx is not None:
+            ctx.key = key
+        y = zeros(shape, x.dtype)
+        y[key] = x
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return view_at(g, ctx.key), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return BasicIndex.apply(g, ctx.key), None, None
 
 
 def view_at(a, key):

@@ -1,0 +1,166 @@
+"""create_graph=True: gradients that are themselves differentiable (second derivatives,
+Hessian-vector products, gradient penalties, a PINN's u_xx), against PyTorch."""
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _both(build, *arrays):
+    """build(lib, *leaves) -> list of tensors, run on cgrad and torch with the same leaves"""
+    out = []
+    for lib in (cgrad, torch):
+        leaves = [lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in arrays]
+        out.append([None if r is None else np.asarray(r.detach().numpy(), np.float64)
+                    for r in build(lib, *leaves)])
+    return out
+
+
+def _assert_match(build, *arrays):
+    got, want = _both(build, *arrays)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+RNG = np.random.default_rng(7)
+X = RNG.uniform(0.5, 2.0, (3, 4))
+
+UNARY = {
+    "cube": lambda lib, x: x ** 3,
+    "pow_half": lambda lib, x: x ** 0.5,
+    "exp": lambda lib, x: x.exp(),
+    "log": lambda lib, x: x.log(),
+    "sqrt": lambda lib, x: x.sqrt(),
+    "tanh": lambda lib, x: x.tanh(),
+    "sigmoid": lambda lib, x: x.sigmoid(),
+    "sin": lambda lib, x: x.sin(),
+    "cos": lambda lib, x: x.cos(),
+    "relu_mul": lambda lib, x: (x - 1).relu() * x,
+    "abs_mul": lambda lib, x: (x - 1).abs() * x,
+    "div": lambda lib, x: x / (x + 1),
+    "neg_sub": lambda lib, x: 2 - (-x) * x - x,
+    "mean_dim": lambda lib, x: x.mean(1, keepdim=True) * x,
+    "sum_dim": lambda lib, x: x.sum(0) * x,
+    "reshape_t": lambda lib, x: (x.reshape(4, 3).t() * x).transpose(0, 1),
+    "index": lambda lib, x: x[:, 1] * x[0].sum(),
+    "matmul": lambda lib, x: x @ (x.t() * x.sum(1)),
+    "linear": lambda lib, x: lib.nn.functional.linear(x, x[:2] * 2, x[1, :2]) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_second_derivatives_match_torch(backend, name):
+    f = UNARY[name]
+
+    def build(lib, x):
+        y = f(lib, x)
+        g, = lib.autograd.grad(y.sum(), x, create_graph=True)
+        h, = lib.autograd.grad((g * g).sum(), x)      # d/dx of |grad|^2: through g's graph
+        return [y, g, h]
+    _assert_match(build, X)
+
+
+def test_hessian_vector_product(backend):
+    v = RNG.standard_normal(4)
+
+    def build(lib, w, x):
+        loss = ((x @ w).tanh() ** 2).mean()
+        g, = lib.autograd.grad(loss, w, create_graph=True)
+        hv, = lib.autograd.grad(g, w, grad_outputs=lib.tensor(v, dtype=lib.float64))
+        return [g, hv]
+    _assert_match(build, RNG.standard_normal(4), RNG.standard_normal((5, 4)))
+
+
+def test_pinn_u_xx_through_an_mlp(backend):
+    """u(x) by Linear-Tanh-Linear; u_x and u_xx by autograd.grad, then a loss on u_xx
+    trained by a plain backward into the weights"""
+    w1, b1, w2, b2 = (RNG.standard_normal(s) for s in ((8, 1), (8,), (1, 8), (1,)))
+    xs = np.linspace(-1, 1, 6).reshape(-1, 1)
+
+    def build(lib, W1, B1, W2, B2):
+        x = lib.tensor(xs, dtype=lib.float64, requires_grad=True)
+        u = lib.nn.functional.linear(lib.nn.functional.linear(x, W1, B1).tanh(), W2, B2)
+        ones = lib.ones_like(u)
+        u_x, = lib.autograd.grad(u, x, ones, create_graph=True)
+        u_xx, = lib.autograd.grad(u_x, x, ones, create_graph=True)
+        loss = ((u_xx + (np.pi ** 2) * u) ** 2).mean()
+        loss.backward()
+        return [u_x, u_xx, loss, W1.grad, B1.grad, W2.grad, B2.grad]
+    _assert_match(build, w1, b1, w2, b2)
+
+
+def test_gradient_penalty_with_nn_modules(backend):
+    for lib in (cgrad, torch):
+        lib.manual_seed(0)
+    x = RNG.standard_normal((4, 3))
+    results = []
+    for lib in (cgrad, torch):
+        net = lib.nn.Sequential(lib.nn.Linear(3, 5), lib.nn.Sigmoid(), lib.nn.Linear(5, 1))
+        net = net.double()
+        with lib.no_grad():
+            for i, p in enumerate(net.parameters()):
+                p.copy_(lib.tensor(np.cos(np.arange(p.numel()) + i).reshape(p.shape)))
+        xt = lib.tensor(x, requires_grad=True)
+        out = net(xt)
+        g, = lib.autograd.grad(out.sum(), xt, create_graph=True)
+        penalty = ((g * g).sum(1) - 1) ** 2
+        penalty.mean().backward()
+        results.append([None if p.grad is None else p.grad.numpy().copy()
+                        for p in net.parameters()] + [g.detach().numpy()])
+    assert results[0][3] is None and results[1][3] is None    # the last bias: not in g
+    for a, b in zip(*results):
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_backward_create_graph_keeps_grad_differentiable(backend):
+    """x.grad after backward(create_graph=True) has a graph; a second backward through it
+    adds into .grad out of place, as in PyTorch"""
+    def build(lib, x):
+        (x ** 3).sum().backward(create_graph=True)
+        g1 = x.grad
+        assert g1.requires_grad and g1.grad_fn is not None
+        first = g1.detach().clone()
+        g1.sum().backward()
+        return [first, x.grad]
+    _assert_match(build, X)
+
+
+def test_grad_outputs_with_their_own_graph(backend):
+    def build(lib, x, v):
+        g, = lib.autograd.grad(x.sin(), x, grad_outputs=v * 2, create_graph=True)
+        return [g] + list(lib.autograd.grad(g.sum(), [x, v]))
+    _assert_match(build, X, RNG.standard_normal((3, 4)))
+
+
+def test_broadcast_operands_sum_back(backend):
+    def build(lib, w, b, x):
+        y = ((w * x + b) ** 2).mean()
+        gw, gb = lib.autograd.grad(y, [w, b], create_graph=True)
+        return [gw, gb] + list(lib.autograd.grad((gw * gb).sum(), [w, b, x]))
+    _assert_match(build, np.array(0.7), np.array([0.1, -0.2, 0.3, 0.4]), X)
+
+
+def test_an_op_without_a_recorded_backward_raises_naming_it(backend):
+    x = cgrad.tensor(X, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="SoftmaxBackward0"):
+        cgrad.autograd.grad(x.softmax(1)[:, 0].sum(), x, create_graph=True)
+    assert cgrad.autograd.grad(x.softmax(1)[:, 0].sum(), x)[0].shape == x.shape   # first order
+
+
+def test_a_cast_input_raises_rather_than_cutting_the_graph(backend):
+    x = cgrad.tensor(X, dtype=cgrad.float32, requires_grad=True)
+    w = cgrad.tensor(X, dtype=cgrad.float64, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="MulBackward0"):
+        cgrad.autograd.grad((x * w).sum(), [x, w], create_graph=True)
+
+
+def test_first_order_results_unchanged_by_create_graph(backend):
+    x = cgrad.tensor(X, requires_grad=True)
+    plain, = cgrad.autograd.grad((x.tanh() * x).sum(), x)
+    graph, = cgrad.autograd.grad((x.tanh() * x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(graph.detach().numpy(), plain.numpy(), rtol=1e-6)
+    assert graph.requires_grad and not plain.requires_grad
