@@ -120,7 +120,8 @@ COMPILED = {
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
-    "cross_entropy_forward", "cross_entropy_backward", "soft_cross_entropy_forward",
+    "cross_entropy_forward", "cross_entropy_probs", "cross_entropy_backward",
+    "soft_cross_entropy_forward",
     "soft_cross_entropy_backward", "sum", "mean",
 }
 
@@ -884,6 +885,8 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
         assert_same(got[1], want[1], exact=False)
     else:                                    # the softmax, which backward reads without an exp
         assert_same(got[1].p, np.exp(want[1]), exact=False)
+    for saved in (got[1], want[1]):          # the probabilities from either's saved rows
+        assert_same(ck_rows.cross_entropy_probs(saved), np.exp(want[1]), exact=False)
     g_rows = rng.uniform(0.1, 1.0, n).astype(dtype)
     expect = REF.cross_entropy_backward(want[1], target, g_rows, **kw)
     assert_same(ck_rows.cross_entropy_backward(got[1], target, g_rows, **kw), expect,

@@ -392,3 +392,21 @@ def test_tutorial_script_findings(backend):
     assert cgrad.tensor([0.1]).dtype == cgrad.float32
     with pytest.raises(TypeError):
         cgrad.set_default_dtype(cgrad.int64)
+
+
+def test_mse_loss_saves_its_inputs_like_pytorch(backend):
+    """mse_loss saves input and target: an in-place change of either before backward raises,
+    as in PyTorch (a derived copy used to hide it); gradients are unchanged otherwise"""
+    x = cgrad.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    h = x * 1
+    t = cgrad.tensor([0.5, 0.5, 0.5])
+    loss = F.mse_loss(h, t)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    loss = F.mse_loss(x * 1, t, reduction="sum")
+    t.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    F.mse_loss(x * 1, cgrad.tensor([0.0, 1.0, 1.0])).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 / 3, 2 / 3, 2.0], rtol=1e-6)

@@ -66,11 +66,13 @@ class Node:
         """The saved arrays as Tensors, for a backward that is itself recorded
         (create_graph=True): an input's array as that input, the output's as a Tensor whose
         grad_fn is this node (as PyTorch unpacks a saved output), None or a Python number as it
-        is. Any other array (a cast copy of an input, a derived array) would cut the graph:
-        NotImplementedError rather than a wrong higher-order gradient."""
+        is. Any other array is taken for input i's (saved slot i), cast: a constant if that
+        input needs no gradient, else NotImplementedError (the cast would cut the graph)
+        rather than a wrong higher-order gradient."""
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
+        parents = self.parents
         out = []
         for i, s in enumerate(saved):
             if i in by_index:
@@ -79,12 +81,15 @@ class Node:
                 y = Tensor._make(s, True)
                 y.grad_fn = self
                 out.append(y)
-            elif type(s) is _ndarray:
+            elif type(s) is not _ndarray:
+                out.append(s)
+            elif i < len(parents) and parents[i] is None:
+                out.append(Tensor._make(s))
+            else:
                 raise NotImplementedError(
                     f"create_graph=True through {self.name()}: its backward is not recorded "
-                    "when an input was cast to another dtype (cast it before the op)")
-            else:
-                out.append(s)
+                    "when an input that requires grad was cast to another dtype (cast it "
+                    "before the op)")
         return out
 
     def _raise_modified(self, i, now, expected):
@@ -341,6 +346,21 @@ class Op:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+
+def node_after_the_fact(op, parents, input_meta, saved, **attrs):
+    """A node of op recorded after its forward ran (create_graph: a composite op's part, e.g.
+    the softmax inside cross-entropy, differentiated on the composite's input edges)"""
+    node = _new(Node)
+    node.op = op
+    node._saved = saved
+    node._versions = None
+    node.pre_hooks = None
+    node.parents = parents
+    node.input_meta = input_meta
+    node.needs_input_grad = tuple(p is not None for p in parents)
+    node.__dict__.update(attrs)
+    return node
 
 
 def not_recorded(node):

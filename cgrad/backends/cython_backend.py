@@ -602,6 +602,9 @@ class CythonKernels(NumpyKernels):
         rows = flat.reshape(n, c)
         return losses, (_Softmax(rows, flat, scale) if probs else rows), total, denominator
 
+    def cross_entropy_probs(self, saved):
+        return saved.p if type(saved) is _Softmax else super().cross_entropy_probs(saved)
+
     def cross_entropy_backward(self, saved, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,

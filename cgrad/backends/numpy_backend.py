@@ -398,6 +398,10 @@ class NumpyKernels:
                             else weight[target[valid]].sum(dtype=np.float64))
         return losses, log_probs, float(losses.sum()), denominator
 
+    def cross_entropy_probs(self, log_probs):
+        """The rows' softmax, from what cross_entropy_forward saved"""
+        return np.exp(log_probs)
+
     def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
         """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of

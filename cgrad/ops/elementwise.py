@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
+from ..autograd import function
 from ..autograd.function import Op, not_recorded
 
 
@@ -351,6 +352,12 @@ class Where(Op):
         return (None, np.where(ctx.cond, g, zero) if need_a else None,
                 np.where(ctx.cond, zero, g) if need_b else None)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        _, need_a, need_b = ctx.needs_input_grad
+        return (None, MaskedFill.apply(g, ~ctx.cond, 0) if need_a else None,
+                MaskedFill.apply(g, ctx.cond, 0) if need_b else None)
+
 
 # ---- unary ----------------------------------------------------------------------------------
 class Neg(Op):
@@ -658,6 +665,11 @@ class LeakyRelu(Op):
         x, = ctx.saved_tensors
         return B.kernels.leaky_relu_backward(x, g, ctx.slope, acc[0]), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g.where(function.Tensor._make(x > 0), g * ctx.slope), None
+
 
 class Gelu(Op):
     """y = x * Phi(x)   ->   dx = g * (Phi(x) + x * phi(x))"""
@@ -758,6 +770,16 @@ class Clamp(Op):
         x, = ctx.saved_tensors
         return B.kernels.clamp_backward(x, g, ctx.lo, ctx.hi, acc[0]), None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_tensors
+        outside = np.zeros(x.shape, bool)         # NaN is outside, as in backward
+        if ctx.lo is not None:
+            outside |= ~(x >= ctx.lo)
+        if ctx.hi is not None:
+            outside |= ~(x <= ctx.hi)
+        return MaskedFill.apply(g, outside, 0), None, None
+
 
 class ClampTensor(Op):
     """y = min(max(x, lo), hi) with tensor bounds (either may be None)   ->   PyTorch's rule:
@@ -837,6 +859,10 @@ class MaskedFill(Op):
     @staticmethod
     def backward(ctx, g):
         return np.where(ctx.mask, g.dtype.type(0), g), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return MaskedFill.apply(g, ctx.mask, 0), None, None
 
 
 def _float(x):

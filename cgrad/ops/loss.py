@@ -7,8 +7,9 @@ and hands them to the kernel's backward. Reductions: "none", "sum", "mean".
 import numpy as np
 
 from .. import backends as B
-from ..autograd.function import Op
-from .reduce import broadcast
+from ..autograd import function
+from ..autograd.function import Op, node_after_the_fact
+from .reduce import Softmax, broadcast
 
 
 def reduce(losses, reduction, denominator=None, total=None):
@@ -44,25 +45,54 @@ def spread(g, shape, reduction, denominator=None):
     return broadcast(g, shape) if shape else g
 
 
+def graph_rows(g, reduction, denominator):
+    """spread() for a Tensor g (create_graph): each row's loss gradient, as a column"""
+    if reduction == "none":
+        return g.reshape(-1, 1)
+    if reduction == "mean":
+        return g / denominator if denominator else g * float("nan")
+    return g
+
+
+def _target_weights(target, n_classes, weight, ignore_index, dtype):
+    """(N, C): w[t_n] at (n, t_n), 0 elsewhere and on ignored rows (nll_loss's gradient per
+    unit g, negated)"""
+    ones = np.ones(target.shape, dtype)
+    return -B.kernels.nll_loss_backward(target, ones, n_classes, weight, ignore_index)
+
+
 class MseLoss(Op):
     """loss = reduce((x - y)^2)   ->   dx = 2 (x - y) g', dy = -dx (g' = g spread by the
-    reduction)"""
+    reduction). Saves x and y, as PyTorch (an in-place change of either then raises), and
+    takes x - y again in backward."""
     @staticmethod
     def forward(ctx, x, y, reduction):
         d = B.kernels.sub(x, y)
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(x, y)
         ctx.reduction = reduction
         return reduce(B.kernels.mul(d, d), reduction)
 
     @staticmethod
+    def _scale(reduction, size):
+        n = size if reduction == "mean" else 1
+        return 2.0 / n if n else float("nan")
+
+    @staticmethod
     def backward(ctx, g):
-        d, = ctx.saved_tensors
-        n = d.size if ctx.reduction == "mean" else 1
+        x, y = ctx.saved_tensors
+        d = B.kernels.sub(x, y)
         # PyTorch's order: (2 / n) (x - y), then times g
-        gx = B.kernels.mul(B.kernels.mul(d, d.dtype.type(2.0 / n) if n else d.dtype.type(np.nan)),
-                           g)
+        gx = B.kernels.mul(B.kernels.mul(d, d.dtype.type(MseLoss._scale(ctx.reduction, d.size))), g)
         need_x, need_y = ctx.needs_input_grad[:2]
         return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_for_graph()
+        d = x - y
+        gx = d * MseLoss._scale(ctx.reduction, d.numel()) * g
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (gx if need_x else None), (-gx if need_y else None), None
 
 
 class L1Loss(Op):
@@ -139,6 +169,26 @@ class CrossEntropy(Op):
                                                 label_smoothing, acc[0])
         return dx, None, None, None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        """dx_n = g'_n (sum(a_n) p_n - a_n) in Tensor ops, p = softmax(x) a Tensor on x's edge
+        (PyTorch's cross_entropy is log_softmax, then nll_loss)"""
+        saved, = ctx.saved_tensors
+        target, weight, ignore_index, eps, reduction, denominator = ctx.args
+        (n, c), dtype = ctx.input_meta[0]
+        a = _target_weights(target, c, weight, ignore_index, dtype) * dtype.type(1 - eps)
+        if eps > 0:
+            valid = (target != ignore_index)[:, None]
+            a = a + np.where(valid, (weight if weight is not None else np.ones(c, dtype))
+                             * dtype.type(eps / c), dtype.type(0))
+        probs = ctx.kernels.cross_entropy_probs(saved)
+        p = function.Tensor._make(probs, True)
+        p.grad_fn = node_after_the_fact(Softmax, (ctx.parents[0], None),
+                                        (ctx.input_meta[0], None), (probs,), dim=1)
+        a = function.Tensor._make(a)
+        dx = (p * a.sum(1, keepdim=True) - a) * graph_rows(g, reduction, denominator)
+        return dx, None, None, None, None, None
+
 
 class CrossEntropySmoothed(CrossEntropy):
     grad_fn_name = "AddBackward0"          # PyTorch's is a sum of the nll and smoothing terms
@@ -188,6 +238,13 @@ class NllLoss(Op):
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
         return dx, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
+        a = _target_weights(target, n_classes, weight, ignore_index, ctx.input_meta[0][1])
+        return (-function.Tensor._make(a) * graph_rows(g, reduction, denominator), None, None,
+                None, None)
 
 
 class BinaryCrossEntropy(Op):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import backends as B
-from ..autograd.function import Op
+from ..autograd.function import Op, not_recorded
 from .._dtype import require_float, torch_name
 from .._memory import zeros
 from .elementwise import _float
@@ -295,6 +295,23 @@ class Norm(Op):
                 d = np.where(yb == 0, zero, x * np.abs(x) ** (p - 2) / yb ** (p - 1))
         return (gb * d).astype(x.dtype, copy=False), None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_for_graph()
+        p = ctx.p
+        if p == np.inf:
+            raise not_recorded(ctx)
+        yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
+        gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
+        zero = (yb == 0).detach()           # PyTorch's rule: 0 where the norm is 0
+        if p == 2:
+            d = x * (gb / yb).masked_fill(zero, 0)
+        elif p == 1:
+            d = x.sign() * gb
+        else:
+            d = x * x.abs() ** (p - 2) * (gb / yb ** (p - 1)).masked_fill(zero, 0)
+        return d, None, None, None
+
 
 class Prod(Op):
     """y = prod(x, dim)   ->   dx = g * (product of the other elements), exact with zeros"""
@@ -406,7 +423,17 @@ class Softmax(Op):
         y, = ctx.saved_tensors
         return getattr(B.kernels, cls.kernel + "_backward")(y, g, ctx.dim), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        y, = ctx.saved_for_graph()
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+
 
 class LogSoftmax(Softmax):
     """y = log_softmax(x, dim)   ->   dx = g - exp(y) * sum(g, dim), from the saved output"""
     kernel = "log_softmax"
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        y, = ctx.saved_for_graph()
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None

@@ -418,6 +418,11 @@ class Cat(Op):
         bounds = np.cumsum(ctx.sizes)[:-1]
         return (None,) + tuple(np.split(g, bounds, axis=ctx.dim))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        starts = np.cumsum([0] + ctx.sizes[:-1])
+        return (None,) + tuple(g.narrow(ctx.dim, int(s), n) for s, n in zip(starts, ctx.sizes))
+
 
 class Stack(Op):
     """y = stack(xs, dim)   ->   each dx is its index of g along dim"""
@@ -429,6 +434,10 @@ class Stack(Op):
     @staticmethod
     def backward(ctx, g):
         return (None,) + tuple(np.moveaxis(g, ctx.dim, 0))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return (None,) + tuple(g.movedim(ctx.dim, 0))
 
 
 # PyTorch's grad_fn names for the same views made by other methods
