@@ -410,3 +410,29 @@ def test_mse_loss_saves_its_inputs_like_pytorch(backend):
         loss.backward()
     F.mse_loss(x * 1, cgrad.tensor([0.0, 1.0, 1.0])).backward()
     np.testing.assert_allclose(x.grad.numpy(), [2 / 3, 2 / 3, 2.0], rtol=1e-6)
+
+
+def test_grad_fn_classes_are_named_as_pytorch(backend):
+    """type(y.grad_fn).__name__, as code that dispatches on node types reads it"""
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2).exp().sum()
+    names = [type(y.grad_fn).__name__]
+    node = y.grad_fn
+    while node.next_functions:
+        node = node.next_functions[0][0]
+        names.append(type(node).__name__)
+    assert names == ["SumBackward0", "ExpBackward0", "MulBackward0", "AccumulateGrad"]
+
+    class Twice(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+    z = Twice.apply(x)
+    assert type(z.grad_fn).__name__ == "TwiceBackward"
+    assert isinstance(z.grad_fn, cgrad.autograd.function.FunctionCtx)
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])

@@ -209,6 +209,8 @@ class Op:
         super().__init_subclass__(**kwargs)
         if "grad_fn_name" not in cls.__dict__:
             cls.grad_fn_name = cls.__name__ + "Backward0"
+        # the class of this op's nodes, named as PyTorch's (type(y.grad_fn).__name__)
+        cls._node_type = type(cls.grad_fn_name, (Node,), {"__slots__": ()})
 
     @classmethod
     def apply(cls, *args):
@@ -245,7 +247,7 @@ class Op:
                 result._share_version(args[0])
             return result
 
-        ctx = _new(Node)
+        ctx = _new(cls._node_type)
         ctx.op = cls
         ctx._saved = ()
         ctx._versions = None
@@ -303,7 +305,7 @@ class Op:
             result.grad_fn = None
             result._requires_grad = False
             return result
-        ctx = _new(Node)
+        ctx = _new(cls._node_type)
         ctx.op = cls
         ctx._saved = ()
         ctx.pre_hooks = None
@@ -351,7 +353,7 @@ class Op:
 def node_after_the_fact(op, parents, input_meta, saved, **attrs):
     """A node of op recorded after its forward ran (create_graph: a composite op's part, e.g.
     the softmax inside cross-entropy, differentiated on the composite's input edges)"""
-    node = _new(Node)
+    node = _new(op._node_type)
     node.op = op
     node._saved = saved
     node._versions = None
@@ -553,8 +555,9 @@ def _function_op(cls):
     """One Op subclass per user Function, so grad_fn prints as <MyFnBackward>."""
     op = _function_ops.get(cls)
     if op is None:
-        op = type(cls.__name__, (_FunctionOp,),
-                  {"grad_fn_name": cls.__name__ + "Backward", "function": cls})
+        name = cls.__name__ + "Backward"
+        op = type(cls.__name__, (_FunctionOp,), {"grad_fn_name": name, "function": cls})
+        op._node_type = type(name, (FunctionCtx,), {"__slots__": ()})    # the ctx's class
         _function_ops[cls] = op
     return op
 
@@ -591,7 +594,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         from .grad_mode import no_grad
-        ctx = FunctionCtx(_function_op(cls))
+        op = _function_op(cls)
+        ctx = op._node_type(op)
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx.needs_input_grad = needs
         record = _grad_state.enabled and any(needs)
