@@ -141,7 +141,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
             "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
-            "sin", "cos", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
+            "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_"]
 ger = outer                                              # PyTorch's old name for outer

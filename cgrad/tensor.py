@@ -906,6 +906,9 @@ class Tensor:
     def cos(self):
         return E.Cos.apply(self)
 
+    def erf(self):
+        return E.Erf.apply(self)
+
     def rsqrt(self):
         return E.Rsqrt.apply(self)
 

@@ -1,4 +1,6 @@
 """Elementwise ops: forward and backward side by side, one class per differentiable op."""
+import math
+
 import numpy as np
 
 from .. import backends as B
@@ -523,6 +525,22 @@ class Cos(_NumpyUnary):
         return g * -x.sin()
 
 
+class Erf(_NumpyUnary):
+    """y = erf x   ->   dx = g 2/sqrt(pi) e**(-x^2)"""
+    @staticmethod
+    def fn(x):
+        from scipy import special           # imported on first use (~0.2 s)
+        return special.erf(x)
+
+    @staticmethod
+    def derivative(x, g):
+        return g * (x.dtype.type(2 / math.sqrt(math.pi)) * np.exp(-(x * x)))
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * ((2 / math.sqrt(math.pi)) * (-(x * x)).exp())
+
+
 class Rsqrt(_NumpyUnary):
     """y = 1 / sqrt(x)   ->   dx = -0.5 g y^3, from the saved output"""
     saves = "output"
@@ -687,6 +705,18 @@ class Gelu(Op):
         x, = ctx.saved_tensors
         return B.kernels.gelu_backward(x, g, ctx.approximate, acc[0]), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        if ctx.approximate == "tanh":
+            k, c = math.sqrt(2 / math.pi), 0.044715
+            t = (k * (x + c * x * x * x)).tanh()
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
+        else:
+            cdf = 0.5 * (1 + (x * (1 / math.sqrt(2))).erf())
+            d = cdf + x * ((-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi)))
+        return g * d, None
+
 
 class Softplus(Op):
     """y = ln(1 + e**(beta x)) / beta, or x where beta x > threshold   ->   dx = g z / (z + 1)
@@ -706,6 +736,13 @@ class Softplus(Op):
         z = np.exp(bx)
         return np.where(bx > ctx.threshold, g, g * z / (z + 1)), None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        bx = x * ctx.beta
+        above = function.Tensor._make(bx._data > ctx.threshold)
+        return g.where(above, g * bx.sigmoid()), None, None
+
 
 class Elu(Op):
     """y = x if x > 0 else alpha (e**x - 1)   ->   dx = g, or g alpha e**x"""
@@ -720,6 +757,12 @@ class Elu(Op):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return np.where(x <= 0, g * ctx.alpha * np.exp(x), g), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        below = function.Tensor._make(x._data <= 0)
+        return (g * ctx.alpha * x.exp()).where(below, g), None
 
 
 class LogSigmoid(Op):
@@ -737,6 +780,11 @@ class LogSigmoid(Op):
         z = np.exp(-np.abs(x))
         s = z / (1 + z)
         return g * np.where(x < 0, 1 - s, s),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        return g * (-x).sigmoid(),
 
 
 class Abs(_Unary):
