@@ -66,6 +66,12 @@ UNARY = {
     "gelu_tanh": lambda lib, x: lib.nn.functional.gelu(x - 1, approximate="tanh") * x,
     "silu": lambda lib, x: lib.nn.functional.silu(x - 1) * x,
     "erf": lambda lib, x: (x - 1).erf() * x,
+    "var": lambda lib, x: x.var(1) * x.sum(1),
+    "var_all": lambda lib, x: x.var() * x,
+    "std": lambda lib, x: x.std(0, keepdim=True) * x,
+    "std_uncorrected": lambda lib, x: x.std(1, correction=0) * x.sum(1),
+    "layer_norm": lambda lib, x: (x - x.mean(-1, keepdim=True)) / (
+        x.var(-1, keepdim=True, unbiased=False) + 1e-5).sqrt() * x,
     "mse_loss": lambda lib, x: lib.nn.functional.mse_loss(x * x, x.exp()) * x,
     "mse_loss_sum": lambda lib, x: lib.nn.functional.mse_loss(x.t(), x.t() ** 3,
                                                               reduction="sum") * x,

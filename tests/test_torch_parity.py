@@ -436,3 +436,13 @@ def test_grad_fn_classes_are_named_as_pytorch(backend):
     assert isinstance(z.grad_fn, cgrad.autograd.function.FunctionCtx)
     z.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_and_std_save_their_input_like_pytorch(backend, name):
+    x = cgrad.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    h = x * 1
+    y = getattr(h, name)()
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

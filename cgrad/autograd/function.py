@@ -62,25 +62,24 @@ class Node:
                     self._raise_modified(i, vc.value, expected)
         return saved
 
-    def saved_for_graph(self):
-        """The saved arrays as Tensors, for a backward that is itself recorded
-        (create_graph=True): an input's array as that input, the output's as a Tensor whose
-        grad_fn is this node (as PyTorch unpacks a saved output), None or a Python number as it
-        is. Any other array is taken for input i's (saved slot i), cast: a constant if that
-        input needs no gradient, else NotImplementedError (the cast would cut the graph)
-        rather than a wrong higher-order gradient."""
+    def saved_for_graph(self, *slots):
+        """The saved arrays (those of slots, or all) as Tensors, for a backward that is itself
+        recorded (create_graph=True): an input's array as that input, the output's as
+        output_tensor, None or a Python number as it is. Any other array is taken for input
+        i's (saved slot i), cast: a constant if that input needs no gradient, else
+        NotImplementedError (the cast would cut the graph) rather than a wrong higher-order
+        gradient."""
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
         parents = self.parents
         out = []
-        for i, s in enumerate(saved):
+        for i in slots or range(len(saved)):
+            s = saved[i]
             if i in by_index:
                 out.append(by_index[i])
             elif out_record is not None and i == out_record[0]:
-                y = Tensor._make(s, True)
-                y.grad_fn = self
-                out.append(y)
+                out.append(self.output_tensor(s))
             elif type(s) is not _ndarray:
                 out.append(s)
             elif i < len(parents) and parents[i] is None:
@@ -91,6 +90,13 @@ class Node:
                     "when an input that requires grad was cast to another dtype (cast it "
                     "before the op)")
         return out
+
+    def output_tensor(self, y):
+        """The output array y as a Tensor whose grad_fn is this node, as PyTorch unpacks a
+        saved output (differentiating through it runs this node's backward again)"""
+        t = Tensor._make(y, True)
+        t.grad_fn = self
+        return t
 
     def _raise_modified(self, i, now, expected):
         raise RuntimeError(

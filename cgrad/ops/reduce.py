@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import backends as B
+from ..autograd import function
 from ..autograd.function import Op, not_recorded
 from .._dtype import require_float, torch_name
 from .._memory import zeros
@@ -216,17 +217,31 @@ class Var(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
                        dtype=np.float64) / np.float64(max(n - correction, 0))
-        ctx.save_for_backward(centered)
+        ctx.save_for_backward(centered, x)       # x, as PyTorch: for create_graph
         ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
         return np.asarray(y, dtype=x.dtype)
 
     @staticmethod
+    def graph_centered(ctx):
+        """(x - mean) and the dims, in Tensor ops (create_graph)"""
+        x, = ctx.saved_for_graph(1)
+        dims = tuple(range(x.dim())) if ctx.dims is None else ctx.dims
+        return x - x.mean(dims, keepdim=True), x.shape
+
+    @staticmethod
     def backward(ctx, g):
-        centered, = ctx.saved_tensors
+        centered, _ = ctx.saved_tensors
         g = expand_reduced(g, centered.shape, ctx.dims, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * centered * g.dtype.type(2.0 / ctx.denominator if ctx.denominator
                                                else np.inf), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        centered, shape = Var.graph_centered(ctx)
+        scale = 2.0 / ctx.denominator if ctx.denominator else float("inf")
+        return expand_reduced_tensor(g, shape, ctx.dims, ctx.keepdim) * centered * scale, \
+            None, None, None
 
 
 class Std(Op):
@@ -240,13 +255,22 @@ class Std(Op):
 
     @staticmethod
     def backward(ctx, g):
-        centered, = ctx.saved_tensors
+        centered, _ = ctx.saved_tensors
         y = ctx.y
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = g / (y * y.dtype.type(ctx.denominator))
         # a zero deviation has a zero gradient, as in PyTorch (not 0 / 0)
         scale = np.where(y == 0, scale.dtype.type(0), scale)
         return expand_reduced(scale, centered.shape, ctx.dims, ctx.keepdim) * centered, \
+            None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        centered, shape = Var.graph_centered(ctx)
+        y = ctx.output_tensor(ctx.y)
+        zero = function.Tensor._make(ctx.y == 0)      # 0 where the deviation is 0, as backward
+        scale = (g / (y * ctx.denominator)).masked_fill(zero, 0)
+        return expand_reduced_tensor(scale, shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
 
 
