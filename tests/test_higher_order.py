@@ -72,6 +72,11 @@ UNARY = {
     "std_uncorrected": lambda lib, x: x.std(1, correction=0) * x.sum(1),
     "layer_norm": lambda lib, x: (x - x.mean(-1, keepdim=True)) / (
         x.var(-1, keepdim=True, unbiased=False) + 1e-5).sqrt() * x,
+    "rdiv": lambda lib, x: 3 / x + 1 / (x * x),
+    "reciprocal": lambda lib, x: x.reciprocal() * x.sum(),
+    "rsqrt": lambda lib, x: x.rsqrt() * x,
+    "log1p": lambda lib, x: x.log1p() * x,
+    "expm1": lambda lib, x: x.expm1() * x,
     "mse_loss": lambda lib, x: lib.nn.functional.mse_loss(x * x, x.exp()) * x,
     "mse_loss_sum": lambda lib, x: lib.nn.functional.mse_loss(x.t(), x.t() ** 3,
                                                               reduction="sum") * x,
@@ -255,3 +260,16 @@ def test_maml_inner_step_with_linear_layers(backend):
         query.backward()
         return [support, query] + [p.grad for p in params]
     _assert_match(build, w1, b1, w2, b2)
+
+
+def test_third_derivatives_through_nodes_made_after_the_fact(backend):
+    """1 / x and cross_entropy's softmax are differentiated through nodes made at the first
+    create_graph pass; a third derivative goes through them again"""
+    t0 = RNG.integers(0, 4, 3)
+
+    def build(lib, x):
+        y = (1 / x).sum() + lib.nn.functional.cross_entropy(x * x, lib.tensor(t0))
+        g, = lib.autograd.grad(y, x, create_graph=True)
+        h, = lib.autograd.grad((g * g).sum(), x, create_graph=True)
+        return [g, h, lib.autograd.grad((h * x).sum(), x)[0]]
+    _assert_match(build, X)

@@ -356,19 +356,24 @@ class Op:
         raise NotImplementedError
 
 
-def node_after_the_fact(op, parents, input_meta, saved, **attrs):
-    """A node of op recorded after its forward ran (create_graph: a composite op's part, e.g.
-    the softmax inside cross-entropy, differentiated on the composite's input edges)"""
+class _Unchanged:
+    value = 0          # the version counter of an array nobody can change in place
+
+
+def output_after_the_fact(op, parent, input_meta, y, **attrs):
+    """y, the output of op on one input, as a Tensor of a node recorded after op's forward ran
+    (create_graph: a composite op's part, e.g. the softmax inside cross-entropy, then
+    differentiated on the composite's input edge). y must be what op's backward saves."""
     node = _new(op._node_type)
     node.op = op
-    node._saved = saved
-    node._versions = None
+    node._saved = (y,)
+    node._versions = ((), (0, _Unchanged, 0))        # y is the output: saved_for_graph knows
     node.pre_hooks = None
-    node.parents = parents
-    node.input_meta = input_meta
-    node.needs_input_grad = tuple(p is not None for p in parents)
+    node.parents = (parent,)             # the engine zips these with backward's results
+    node.input_meta = (input_meta,)
+    node.needs_input_grad = (True,)
     node.__dict__.update(attrs)
-    return node
+    return node.output_tensor(y)
 
 
 def not_recorded(node):

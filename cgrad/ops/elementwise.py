@@ -219,6 +219,12 @@ class RDiv(Op):
         gc = g if ctx.c == 1 else B.kernels.mul(g, ctx.c)
         return B.kernels.mul(B.kernels.neg(gc), B.kernels.mul(r, r)), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        r, = ctx.saved_tensors               # 1 / a: a Reciprocal's output on a's edge
+        r = function.output_after_the_fact(Reciprocal, ctx.parents[0], ctx.input_meta[0], r)
+        return -(g * ctx.c) * (r * r), None
+
 
 def _int_pow(a, b):
     """a ** b, with b an integer array that may be negative: PyTorch's integer power, 1 / a^|b|
@@ -553,6 +559,8 @@ class Rsqrt(_NumpyUnary):
     def derivative(y, g):
         return -0.5 * g * (y * y * y)
 
+    graph_derivative = derivative         # operators only: the same on Tensors
+
 
 class Log1p(_NumpyUnary):
     """y = ln(1 + x)   ->   dx = g / (x + 1)"""
@@ -563,6 +571,8 @@ class Log1p(_NumpyUnary):
     def derivative(x, g):
         return g / (x + 1)
 
+    graph_derivative = derivative         # operators only: the same on Tensors
+
 
 class Expm1(_NumpyUnary):
     """y = e**x - 1   ->   dx = g (y + 1), from the saved output"""
@@ -571,6 +581,8 @@ class Expm1(_NumpyUnary):
     @staticmethod
     def derivative(y, g):
         return g * (y + 1)
+
+    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 class Reciprocal(_NumpyUnary):
@@ -584,6 +596,8 @@ class Reciprocal(_NumpyUnary):
     @staticmethod
     def derivative(y, g):
         return -g * (y * y)
+
+    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 class _Stepwise(Op):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backends as B
 from ..autograd import function
-from ..autograd.function import Op, node_after_the_fact
+from ..autograd.function import Op, output_after_the_fact
 from .reduce import Softmax, broadcast
 
 
@@ -181,10 +181,8 @@ class CrossEntropy(Op):
             valid = (target != ignore_index)[:, None]
             a = a + np.where(valid, (weight if weight is not None else np.ones(c, dtype))
                              * dtype.type(eps / c), dtype.type(0))
-        probs = ctx.kernels.cross_entropy_probs(saved)
-        p = function.Tensor._make(probs, True)
-        p.grad_fn = node_after_the_fact(Softmax, (ctx.parents[0], None),
-                                        (ctx.input_meta[0], None), (probs,), dim=1)
+        p = output_after_the_fact(Softmax, ctx.parents[0], ctx.input_meta[0],
+                                  ctx.kernels.cross_entropy_probs(saved), dim=1)
         a = function.Tensor._make(a)
         dx = (p * a.sum(1, keepdim=True) - a) * graph_rows(g, reduction, denominator)
         return dx, None, None, None, None, None
