@@ -288,6 +288,20 @@ class Pow(Op):
         a, b, y = ctx.saved_tensors
         return B.kernels.pow_backward(a, b, y, g, *ctx.needs_input_grad, *acc)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        at, bt, yt = ctx.saved_for_graph()
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        if need_a:                                       # 0 where b == 0, as backward
+            ga = (g * bt * at ** (bt - 1)).masked_fill(function.Tensor._make(b == 0), 0)
+        if need_b:                                       # 0 where a == 0 and b >= 0
+            with np.errstate(divide="ignore"):
+                gb = (g * yt * at.log()).masked_fill(
+                    function.Tensor._make((a == 0) & (b >= 0)), 0)
+        return ga, gb
+
 
 class RPow(Op):
     """y = c ** a (c a Python number)   ->   da = g * y * ln(c)"""
@@ -307,6 +321,24 @@ class RPow(Op):
         a, y = ctx.saved_tensors
         return B.kernels.pow_backward(ctx.c, a, y, g, False, True)[1], None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved_tensors
+        _, yt = ctx.saved_for_graph()
+        c = ctx.c
+        if c == 0:                                        # 0 where a >= 0, as backward
+            return (g * yt * float("-inf")).masked_fill(function.Tensor._make(a >= 0), 0), None
+        return g * yt * float(np.log(c)), None
+
+
+def _weighted(ctx, g, backward):
+    """g times each input's share of it (the array backward's of a g of ones: 1, 0 or a half
+    at a tie), in Tensor ops: maximum and minimum under create_graph"""
+    a, b = ctx.saved_tensors
+    ones = np.ones(g.shape, g._data.dtype)
+    wa, wb = backward(a, b, ones, *ctx.needs_input_grad)
+    return tuple(None if w is None else g * function.Tensor._make(w) for w in (wa, wb))
+
 
 class Maximum(Op):
     """y = max(a, b)   ->   g to the larger, halves on ties"""
@@ -324,6 +356,10 @@ class Maximum(Op):
         a, b = ctx.saved_tensors
         return B.kernels.maximum_backward(a, b, g, *ctx.needs_input_grad, *acc)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return _weighted(ctx, g, B.kernels.maximum_backward)
+
 
 class Minimum(Op):
     """y = min(a, b)   ->   g to the smaller, halves on ties"""
@@ -340,6 +376,10 @@ class Minimum(Op):
     def backward(ctx, g, acc):
         a, b = ctx.saved_tensors
         return B.kernels.minimum_backward(a, b, g, *ctx.needs_input_grad, *acc)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return _weighted(ctx, g, B.kernels.minimum_backward)
 
 
 class Where(Op):

@@ -131,3 +131,11 @@ class Addmm(Op):
             gm1 = None if gm1 is None else gm1 * ctx.alpha
             gm2 = None if gm2 is None else gm2 * ctx.alpha
         return gc, gm1, gm2, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        m1, m2 = ctx.saved_for_graph()
+        need_c, need_m1, need_m2 = ctx.needs_input_grad[:3]
+        ga = g * ctx.alpha
+        return (g * ctx.beta if need_c else None, ga @ m2.t() if need_m1 else None,
+                m1.t() @ ga if need_m2 else None, None, None)

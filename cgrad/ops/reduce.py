@@ -130,6 +130,12 @@ class MaxAll(Op):
         mask = (x == y) | (np.isnan(x) & np.isnan(y))
         return (np.where(mask, g / g.dtype.type(mask.sum()), g.dtype.type(0)),)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_tensors
+        mask = (x == y) | (np.isnan(x) & np.isnan(y))
+        return g * function.Tensor._make((mask / mask.sum()).astype(x.dtype)),
+
 
 class MinAll(MaxAll):
     grad_fn_name = "MinBackward1"
@@ -161,6 +167,12 @@ class MaxDim(Op):
         g = g.reshape(ctx.idx.shape)
         np.put_along_axis(gx, ctx.idx, g, axis=ctx.dim)
         return gx, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        onehot = zeros(ctx.shape, g._data.dtype)
+        np.put_along_axis(onehot, ctx.idx, 1, axis=ctx.dim)
+        return g.reshape(ctx.idx.shape) * function.Tensor._make(onehot), None, None, None
 
 
 class MinDim(MaxDim):
@@ -194,6 +206,15 @@ class AMax(Op):
             # a product, not a where: a NaN row (no element equals its max) gets g / 0 * 0,
             # NaN throughout, as in PyTorch
             return share * mask, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_tensors
+        mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weight = mask / np.sum(mask, axis=ctx.dims, keepdims=True, dtype=x.dtype)
+        return (expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
+                * function.Tensor._make(weight.astype(x.dtype, copy=False))), None, None
 
 
 class AMin(AMax):
@@ -402,6 +423,13 @@ class Cumsum(Op):
         d = ctx.dim
         return np.flip(cumsum(np.flip(g, d), d), d), None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        if g.dim() == 0 or g.shape[ctx.dim] == 1:
+            return g, None, None
+        d = ctx.dim
+        return g.flip(d).cumsum(d).flip(d), None, None
+
 
 class LogSumExp(Op):
     """y = m + ln(sum(e**(x - m))), m = max(x) over dims (0 where infinite), as PyTorch
@@ -427,6 +455,13 @@ class LogSumExp(Op):
         x, y = ctx.saved_tensors
         y = expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
         return expand_reduced(g, x.shape, ctx.dims, ctx.keepdim) * np.exp(x - y), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_for_graph()
+        y = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
+        return expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim) * (x - y).exp(), \
+            None, None
 
 
 class Softmax(Op):

@@ -114,6 +114,10 @@ class Flip(Op):
     def backward(ctx, g):
         return np.flip(g, ctx.dims), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.flip(ctx.dims), None
+
 
 class Repeat(Op):
     """y = x tiled sizes[i] times along dim i (x's shape padded with leading 1s)   ->   dx =
@@ -130,6 +134,13 @@ class Repeat(Op):
         split = [n for pair in zip(sizes, padded) for n in pair]     # (r0, s0, r1, s1, ...)
         summed = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return summed.reshape(shape), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        sizes, shape = ctx.sizes, ctx.shape
+        padded = (1,) * (len(sizes) - len(shape)) + shape
+        split = [n for pair in zip(sizes, padded) for n in pair]
+        return g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(shape), None
 
 
 class Squeeze(Op):
@@ -196,6 +207,8 @@ class ToDtype(Op):
     @staticmethod
     def backward(ctx, g):
         return g, None
+
+    graph_backward = backward           # the engine casts g back to x's dtype
 
 
 class BasicIndex(Op):
