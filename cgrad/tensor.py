@@ -469,7 +469,9 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                if t._grad is None:
+                if grad.grad_fn is not None:          # create_graph: .grad keeps the graph
+                    t._grad = grad.clone() if t._grad is None else t._grad + grad
+                elif t._grad is None:
                     t._grad = Tensor._make(np.array(grad._data, order="C"))
                 else:
                     B.kernels.accumulate_(t._grad._data, grad._data)

@@ -13,8 +13,8 @@ def _both(build, *arrays):
     out = []
     for lib in (cgrad, torch):
         leaves = [lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in arrays]
-        out.append([None if r is None else np.asarray(r.detach().numpy(), np.float64)
-                    for r in build(lib, *leaves)])
+        out.append([None if r is None else np.asarray((r.detach() + 0).numpy(), np.float64)
+                    for r in build(lib, *leaves)])            # (+ 0: torch's ZeroTensors)
     return out
 
 
@@ -287,3 +287,136 @@ def test_third_derivatives_through_nodes_made_after_the_fact(backend):
         h, = lib.autograd.grad((g * g).sum(), x, create_graph=True)
         return [g, h, lib.autograd.grad((h * x).sum(), x)[0]]
     _assert_match(build, X)
+
+
+def test_an_in_place_change_of_a_saved_output_still_raises(backend):
+    """the saved output comes back as a Tensor sharing the output's version counter"""
+    x = cgrad.tensor([0.7, 1.2, 0.4], dtype=cgrad.float64, requires_grad=True)
+    w = cgrad.tensor([2.0, 3.0, 4.0], dtype=cgrad.float64, requires_grad=True)
+    y = x.exp()
+    g, = cgrad.autograd.grad((y * w).sum(), x, create_graph=True)
+    with cgrad.no_grad():
+        y.mul_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        cgrad.autograd.grad(g.sum(), w)
+
+
+@pytest.mark.parametrize("f", [
+    lambda lib, x: lib.nn.functional.relu(x - 1),
+    lambda lib, x: lib.nn.functional.leaky_relu(x - 1, 0.2),
+    lambda lib, x: (x * 1).clamp(0.8, 1.5),
+    lambda lib, x: x ** 1,
+    lambda lib, x: (x - 1).abs(),
+], ids=["relu", "leaky_relu", "clamp", "pow1", "abs"])
+def test_piecewise_linear_second_derivatives_are_zeros_not_missing(backend, f):
+    """their gradient depends on x through a mask only: where PyTorch keeps it in the graph
+    (relu, leaky_relu, x ** 1, abs; not clamp), differentiating it again gives zeros"""
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(X, requires_grad=True)
+        g, = lib.autograd.grad(f(lib, x).sum(), x, create_graph=True)
+        res = [g.detach().numpy(), g.requires_grad]
+        if g.requires_grad:
+            h, = lib.autograd.grad((g * g).sum(), x, create_graph=True)
+            res.append((h + 0).detach().numpy())        # (torch may give a ZeroTensor)
+        results.append(res)
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    assert results[0][1] == results[1][1]
+    if results[0][1]:
+        np.testing.assert_array_equal(results[0][2], results[1][2])
+        assert not results[0][2].any()
+
+
+def test_pow0_gradient_is_a_constant_zero(backend):
+    for lib in (cgrad, torch):
+        x = lib.tensor(X, requires_grad=True)
+        g, = lib.autograd.grad((x ** 0).sum(), x, create_graph=True)
+        assert not g.requires_grad and not g.detach().numpy().any()
+
+
+def test_gradient_penalty_with_a_relu_critic_fills_every_grad(backend):
+    """WGAN-GP: every critic parameter gets a .grad (zeros where the penalty does not reach
+    it), as in PyTorch, so that an optimizer treats them alike"""
+    w1, b1, w2 = RNG.standard_normal((5, 3)), RNG.standard_normal(5), RNG.standard_normal((1, 5))
+    x0 = RNG.standard_normal((4, 3))
+    res = []
+    for lib in (cgrad, torch):
+        W1, B1, W2 = (lib.tensor(a, requires_grad=True) for a in (w1, b1, w2))
+        x = lib.tensor(x0, requires_grad=True)
+        out = lib.nn.functional.linear(lib.nn.functional.linear(x, W1, B1).relu(), W2)
+        g, = lib.autograd.grad(out.sum(), x, create_graph=True)
+        ((g.norm(2, dim=1) - 1) ** 2).mean().backward()
+        res.append([None if p.grad is None else p.grad.numpy() for p in (W1, B1, W2)])
+    for a, b in zip(*res):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.5, 1, 1.5, 2, 3])
+def test_norm_with_zero_elements_and_a_zero_row(backend, p):
+    """PyTorch's forms: no 0 * inf where an element or a whole row is 0 (p < 2 gave NaN at a
+    zero element in the first derivative, and the second derivative NaN at a zero row)"""
+    def build(lib, x):
+        g, = lib.autograd.grad(x.norm(p, dim=1).sum(), x, create_graph=True)
+        return [g] + ([lib.autograd.grad((g * g).sum(), x)[0]] if g.requires_grad else [])
+    _assert_match(build, np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0], [0.3, -0.4, 1.2]]))
+
+
+def test_norm_p0_counts_nonzeros_without_a_gradient(backend):
+    x = cgrad.tensor([[0.0, 1.0, -2.0]], requires_grad=True)
+    y = x.norm(0, dim=1)
+    assert y.tolist() == [2.0]
+    y.sum().backward()
+    assert x.grad is None
+
+
+def test_hooks_retain_grad_and_inputs_under_create_graph(backend):
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        x.register_hook(lambda g: g * 2)                  # leaf hooks run before a capture
+        g_plain, = lib.autograd.grad((x * x).sum(), x)
+        g_graph, = lib.autograd.grad((x * x).sum(), x, create_graph=True)
+        y = x * x
+        y.retain_grad()                                   # .grad keeps its graph
+        (y ** 2).sum().backward(create_graph=True)
+        assert y.grad.requires_grad
+        z = x * 3
+        (z * z).sum().backward(inputs=[z])                # a non-leaf input gets its .grad
+        out.append([g_plain, g_graph, y.grad, z.grad])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy())
+    x = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match="shape"):
+        (x ** 2).sum().backward(create_graph=True)
+    x = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x.register_hook(lambda g: g.double())
+    with pytest.raises(RuntimeError, match="dtype"):
+        (x ** 2).sum().backward(create_graph=True)
+
+
+def test_retain_graph_false_frees_and_anomaly_mode_checks(backend):
+    x = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.exp().sum()
+    g, = cgrad.autograd.grad(y, x, create_graph=True, retain_graph=False)
+    with pytest.raises(RuntimeError, match="second time"):
+        cgrad.autograd.grad(y, x)
+    with pytest.raises(RuntimeError, match="second time"):     # g's graph holds exp's node
+        cgrad.autograd.grad(g.sum(), x)                         # (PyTorch raises too)
+    with cgrad.autograd.detect_anomaly():
+        x = cgrad.tensor([0.0, 1.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="SqrtBackward0"):
+            cgrad.autograd.grad((x.sqrt() * 0).sum(), x, create_graph=True)
+
+
+def test_grad_outputs_of_another_dtype_and_empty_batches(backend):
+    x = cgrad.tensor([1.0, 2.0], dtype=cgrad.float64, requires_grad=True)
+    g, = cgrad.autograd.grad(x * 2, x, grad_outputs=cgrad.ones(2, dtype=cgrad.float32),
+                             create_graph=True)
+    assert g.dtype == cgrad.float64
+    lin = cgrad.nn.Linear(3, 2).double()
+    e = cgrad.zeros(0, 3, dtype=cgrad.float64, requires_grad=True)
+    g, = cgrad.autograd.grad(lin(e).sum(), e, create_graph=True)
+    assert g.shape == (0, 3)

@@ -446,3 +446,11 @@ def test_var_and_std_save_their_input_like_pytorch(backend, name):
     h.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_std_saves_its_output_like_pytorch(backend):
+    x = cgrad.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    y = x.std()
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

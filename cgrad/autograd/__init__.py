@@ -39,6 +39,8 @@ def _root_grads(outputs, grad_outputs, as_tensors=False):
                                f"{list(out.shape)}.")
         if as_tensors and not isinstance(g, Tensor):
             g = Tensor._make(g.astype(out._data.dtype, copy=False))
+        elif as_tensors and g._data.dtype != out._data.dtype:
+            g = g.to(out.dtype)                   # recorded: g's own graph is kept
         grads.append(g)
     return grads
 
@@ -58,21 +60,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
     outputs = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
+    inputs = _as_list(inputs)
     if create_graph:
-        inputs = _as_list(inputs)
         grads = higher.run_graph_backward(_roots(outputs), _root_grads(outputs, grad_tensors,
-                                                                      True), inputs, True)
+                                                                      True), inputs, True,
+                                          retain_graph)
         for t, g in zip(inputs or (), grads or ()):
-            if g is not None and t.is_leaf:
-                higher._accumulate(t, g)
+            if g is not None:
+                higher._accumulate(t, g)          # a non-leaf input's .grad too, as PyTorch
         return
     if inputs is not None:
-        from ..tensor import Tensor
-        inputs = _as_list(inputs)
         grads = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors),
                                     bool(retain_graph), inputs=inputs, allow_unused=True)
         for t, g in zip(inputs, grads):
-            if g is not None and t.is_leaf:
+            if g is not None:
                 engine._accumulate_into_leaf(t, g, True)
         return
     engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors), bool(retain_graph))
@@ -87,7 +88,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     grad_outputs = _as_list(grad_outputs)
     if create_graph:
         results = higher.run_graph_backward(_roots(outputs), _root_grads(
-            outputs, grad_outputs, True), inputs, allow_unused or materialize_grads)
+            outputs, grad_outputs, True), inputs, allow_unused or materialize_grads,
+            retain_graph)
         return tuple(Tensor._make(np.zeros_like(t._data)) if r is None and materialize_grads
                      else r for t, r in zip(inputs, results))
     results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),

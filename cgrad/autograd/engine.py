@@ -53,16 +53,26 @@ def _as_input_gradient(gi, meta):
     return gi
 
 
+def checked_hook_result(result, g):
+    """A hook's replacement for gradient g (an array or Tensor), refused as PyTorch refuses
+    it when it is not a Tensor or changes the shape or dtype"""
+    if not isinstance(result, Tensor):
+        raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
+    if result.shape != g.shape:
+        raise RuntimeError(f"hook changed the gradient's shape from {tuple(g.shape)} to "
+                           f"{tuple(result.shape)}")
+    dtype = g._data.dtype if isinstance(g, Tensor) else g.dtype
+    if result._data.dtype != dtype:
+        raise RuntimeError(f"hook changed the gradient's dtype from {dtype} to "
+                           f"{result._data.dtype}")
+    return result
+
+
 def _run_hooks(hooks, g):
     for hook in hooks:
         result = hook(Tensor._make(g))
         if result is not None:
-            if not isinstance(result, Tensor):
-                raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
-            if result.shape != g.shape:
-                raise RuntimeError(f"hook changed the gradient's shape from {tuple(g.shape)} to "
-                                   f"{tuple(result.shape)}")
-            g = result._data
+            g = checked_hook_result(result, g)._data
     return g
 
 
@@ -199,6 +209,9 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 if leaf is not None:
                     _accumulate_into_leaf(leaf, g, owned)
             elif node in capture:
+                leaf = node._ref()
+                if leaf is not None and leaf._hooks:     # a leaf's hooks see it, as in PyTorch
+                    g, owned = _run_hooks(leaf._hooks, g), False
                 for i in capture[node]:
                     results[i] = g if owned else g.copy()
             continue

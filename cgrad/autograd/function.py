@@ -79,7 +79,7 @@ class Node:
             if i in by_index:
                 out.append(by_index[i])
             elif out_record is not None and i == out_record[0]:
-                out.append(self.output_tensor(s))
+                out.append(self.output_tensor(s, out_record[1]))
             elif type(s) is not _ndarray:
                 out.append(s)
             elif i < len(parents) and parents[i] is None:
@@ -91,11 +91,14 @@ class Node:
                     "before the op)")
         return out
 
-    def output_tensor(self, y):
+    def output_tensor(self, y, version_counter):
         """The output array y as a Tensor whose grad_fn is this node, as PyTorch unpacks a
-        saved output (differentiating through it runs this node's backward again)"""
+        saved output (differentiating through it runs this node's backward again); it shares
+        the output's version counter, so an in-place change of the output still raises where
+        a later op saved the new Tensor"""
         t = Tensor._make(y, True)
         t.grad_fn = self
+        t._vc = version_counter
         return t
 
     def _raise_modified(self, i, now, expected):
@@ -356,10 +359,6 @@ class Op:
         raise NotImplementedError
 
 
-class _Unchanged:
-    value = 0          # the version counter of an array nobody can change in place
-
-
 def output_after_the_fact(op, parent, input_meta, y, **attrs):
     """y, the output of op on one input, as a Tensor of a node recorded after op's forward ran
     (create_graph: a composite op's part, e.g. the softmax inside cross-entropy, then
@@ -367,13 +366,14 @@ def output_after_the_fact(op, parent, input_meta, y, **attrs):
     node = _new(op._node_type)
     node.op = op
     node._saved = (y,)
-    node._versions = ((), (0, _Unchanged, 0))        # y is the output: saved_for_graph knows
+    vc = Tensor._make(y)._version_counter              # y's own: nothing else holds y
+    node._versions = ((), (0, vc, vc.value))           # y is the output: saved_for_graph knows
     node.pre_hooks = None
     node.parents = (parent,)             # the engine zips these with backward's results
     node.input_meta = (input_meta,)
     node.needs_input_grad = (True,)
     node.__dict__.update(attrs)
-    return node.output_tensor(y)
+    return node.output_tensor(y, vc)
 
 
 def not_recorded(node):

@@ -3,8 +3,9 @@ differentiated again (Hessian-vector products, gradient penalties, a PINN's u_xx
 that supports it gives its gradient formula in Tensor ops (Op.graph_backward, beside its array
 backward); an op without one raises NotImplementedError naming it, never a wrong number. The
 walk is the engine's, on Tensors, with grad mode on."""
-from .engine import _only_needed, capture_of, topological_order
+from .engine import _only_needed, capture_of, checked_hook_result, topological_order
 from .function import AccumulateGrad, not_recorded
+from . import anomaly
 from .grad_mode import enable_grad
 
 
@@ -24,7 +25,7 @@ def _hooked(hooks, g):
     for hook in hooks:
         result = hook(g)
         if result is not None:
-            g = result
+            g = checked_hook_result(result, g)
     return g
 
 
@@ -36,10 +37,11 @@ def _accumulate(leaf, g):
     leaf._grad = g.clone() if leaf._grad is None else leaf._grad + g
 
 
-def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False):
+def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retain_graph=None):
     """run_backward with create_graph=True: root_grads and the results are Tensors whose
     graphs lead back to the inputs. Returns the gradients of `inputs` (autograd.grad), or
-    accumulates into leaves' .grad when inputs is None."""
+    accumulates into leaves' .grad when inputs is None. The graph stays unless retain_graph
+    is False (PyTorch's default for it is create_graph)."""
     capture = None
     if inputs is not None:
         capture = capture_of(inputs)
@@ -57,20 +59,30 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False):
                 continue
             if node.pre_hooks:
                 g = _hooked(node.pre_hooks, g)
+            if type(node) is AccumulateGrad:
+                leaf = node._ref()
+                if capture is None:
+                    if leaf is not None:
+                        _accumulate(leaf, g)
+                elif node in capture:
+                    if leaf is not None and leaf._hooks:
+                        g = _hooked(leaf._hooks, g)
+                    for i in capture[node]:
+                        results[i] = g
+                continue
             if capture is not None and node in capture:
                 for i in capture[node]:
                     results[i] = g
-            if type(node) is AccumulateGrad:
-                leaf = node._ref()
-                if capture is None and leaf is not None:
-                    _accumulate(leaf, g)
-                continue
             graph_backward = getattr(node.op, "graph_backward", None)
             if graph_backward is None:
                 raise not_recorded(node)
             grads = graph_backward(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
+            if anomaly._enabled[0]:
+                anomaly.check_backward(node, [None if gi is None else gi._data for gi in grads])
+            if retain_graph is False:
+                node.release()
             for parent, meta, gi in zip(node.parents, node.input_meta, grads):
                 if parent is None or gi is None:
                     continue

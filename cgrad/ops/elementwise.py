@@ -267,7 +267,9 @@ class PowScalar(Op):
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
         c = ctx.c
-        return (g * 0 if c == 0 else g * c if c == 1 else g * c * x ** (c - 1)), None
+        if c == 0:                       # zeros, not in the graph, as PyTorch's
+            return function.Tensor._make(np.zeros(x.shape, x._data.dtype)), None
+        return g * c * x ** (c - 1), None      # c = 1: x ** 0, whose derivative is 0
 
 
 class Pow(Op):
@@ -514,7 +516,8 @@ class Relu(_Unary):
 
     @staticmethod
     def graph_derivative(y, g):
-        return g * (y > 0)
+        # 0 where y <= 0 (a NaN output passes g on, as backward)
+        return DependsOn.apply(MaskedFill.apply(g, y._data <= 0, 0), y)
 
     @staticmethod
     def bool_refused():
@@ -655,6 +658,28 @@ class _Stepwise(Op):
     def backward(ctx, g):
         return np.zeros_like(g),
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return function.Tensor._make(np.zeros(g.shape, g._data.dtype)),
+
+
+class DependsOn(Op):
+    """y = a, recorded as a function of b too, with a zero derivative: a gradient that a mask
+    of b picked (relu's, clamp's) stays differentiable in b, giving zeros, as PyTorch's
+    threshold_backward and clamp_backward do (create_graph)"""
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shape_b = b.shape
+        return a.view()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, np.zeros(ctx.shape_b, g.dtype)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g, function.Tensor._make(np.zeros(ctx.shape_b, g._data.dtype))
+
 
 class Floor(_Stepwise):
     fn, kernel = np.floor, "floor_vml_cpu"
@@ -739,8 +764,9 @@ class LeakyRelu(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g.where(function.Tensor._make(x > 0), g * ctx.slope), None
+        x, = ctx.saved_for_graph()
+        return DependsOn.apply(g.where(function.Tensor._make(x._data > 0), g * ctx.slope),
+                               x), None
 
 
 class Gelu(Op):
@@ -874,13 +900,14 @@ class Clamp(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, = ctx.saved_tensors
-        outside = np.zeros(x.shape, bool)         # NaN is outside, as in backward
+        x, = ctx.saved_for_graph()
+        a = x._data
+        outside = np.zeros(a.shape, bool)         # NaN is outside, as in backward
         if ctx.lo is not None:
-            outside |= ~(x >= ctx.lo)
+            outside |= ~(a >= ctx.lo)
         if ctx.hi is not None:
-            outside |= ~(x <= ctx.hi)
-        return MaskedFill.apply(g, outside, 0), None, None
+            outside |= ~(a <= ctx.hi)
+        return MaskedFill.apply(g, outside, 0), None, None      # PyTorch's: no x in it
 
 
 class ClampTensor(Op):

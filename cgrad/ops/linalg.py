@@ -1,4 +1,6 @@
 """Matrix products: forward and backward side by side."""
+import math
+
 import numpy as np
 
 from .. import backends as B
@@ -100,9 +102,10 @@ class Linear(Op):
     def graph_backward(ctx, g):
         x, w = ctx.saved_for_graph()
         need_x, need_w, need_b = ctx.needs_input_grad
-        rows = g.reshape(-1, g.shape[-1])               # any leading dims, as one batch
+        n = math.prod(g.shape[:-1])                      # any leading dims, as one batch
+        rows = g.reshape(n, g.shape[-1])
         return (g @ w if need_x else None,
-                rows.t() @ x.reshape(-1, x.shape[-1]) if need_w else None,
+                rows.t() @ x.reshape(n, x.shape[-1]) if need_w else None,
                 rows.sum(0) if need_b else None)
 
 

@@ -226,6 +226,13 @@ class Var(Op):
     """y = sum((x - mean)^2) / (n - correction)   ->   dx = g * 2 (x - mean) / (n - c)"""
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
+        y, centered = Var.centered_var(ctx, x, dims, correction, keepdim)
+        ctx.save_for_backward(centered, x)       # x, as PyTorch: for create_graph
+        return y
+
+    @staticmethod
+    def centered_var(ctx, x, dims, correction, keepdim):
+        """(var, x - mean), and the reduction's parameters into ctx"""
         if x.dtype.kind != "f":
             raise RuntimeError("std and var only support floating point and complex dtypes")
         n = _count(x.shape, dims)
@@ -238,9 +245,8 @@ class Var(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
                        dtype=np.float64) / np.float64(max(n - correction, 0))
-        ctx.save_for_backward(centered, x)       # x, as PyTorch: for create_graph
         ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
-        return np.asarray(y, dtype=x.dtype)
+        return np.asarray(y, dtype=x.dtype), centered
 
     @staticmethod
     def graph_centered(ctx):
@@ -269,15 +275,14 @@ class Std(Op):
     """y = sqrt(var)   ->   dx = g * (x - mean) / ((n - c) * y)"""
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
-        var = Var.forward(ctx, x, dims, correction, keepdim)
-        y = np.sqrt(var)
-        ctx.y = y
+        var, centered = Var.centered_var(ctx, x, dims, correction, keepdim)
+        y = np.asarray(np.sqrt(var))             # an array, also 0-d: the output itself
+        ctx.save_for_backward(centered, x, y)    # y: the output, version-checked
         return y
 
     @staticmethod
     def backward(ctx, g):
-        centered, _ = ctx.saved_tensors
-        y = ctx.y
+        centered, _, y = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = g / (y * y.dtype.type(ctx.denominator))
         # a zero deviation has a zero gradient, as in PyTorch (not 0 / 0)
@@ -288,8 +293,8 @@ class Std(Op):
     @staticmethod
     def graph_backward(ctx, g):
         centered, shape = Var.graph_centered(ctx)
-        y = ctx.output_tensor(ctx.y)
-        zero = function.Tensor._make(ctx.y == 0)      # 0 where the deviation is 0, as backward
+        y, = ctx.saved_for_graph(2)
+        zero = function.Tensor._make(y._data == 0)    # 0 where the deviation is 0, as backward
         scale = (g / (y * ctx.denominator)).masked_fill(zero, 0)
         return expand_reduced_tensor(scale, shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
@@ -308,6 +313,8 @@ class Norm(Op):
         a = np.abs(w)
         if p == np.inf:
             y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
+        elif p == 0:                                          # the count of nonzeros
+            y = np.sum(a != 0, axis=dims, keepdims=keepdim)
         elif p == 2:
             y = np.sqrt(np.sum(w * w, axis=dims, keepdims=keepdim))
         elif p == 1:
@@ -327,7 +334,9 @@ class Norm(Op):
         gb = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim)
         zero = x.dtype.type(0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if p == 2:
+            if p == 0:                    # no gradient at all, as PyTorch's (not zeros)
+                return None, None, None, None
+            elif p == 2:
                 d = np.where(yb == 0, zero, x / yb)
             elif p == 1:
                 d = np.sign(x)
@@ -336,8 +345,13 @@ class Norm(Op):
                 count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim),
                                        x.shape, ctx.dims, ctx.keepdim)
                 d = np.sign(x) * mask / count
+            elif p < 1:                   # PyTorch's forms: no 0 * inf where an x is 0
+                scaled = np.where(x == 0, zero, np.sign(x) * np.abs(x) ** (p - 1))
+                d = scaled * yb ** (1 - p)
             else:
-                d = np.where(yb == 0, zero, x * np.abs(x) ** (p - 2) / yb ** (p - 1))
+                a = np.abs(x)
+                scaled = np.sign(x) * a ** (p - 1) if p < 2 else x * a ** (p - 2)
+                d = scaled * np.where(yb == 0, zero, 1 / yb ** (p - 1))
         return (gb * d).astype(x.dtype, copy=False), None, None, None
 
     @staticmethod
@@ -346,15 +360,23 @@ class Norm(Op):
         p = ctx.p
         if p == np.inf:
             raise not_recorded(ctx)
+        if p == 0:
+            return None, None, None, None
         yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
-        zero = (yb == 0).detach()           # PyTorch's rule: 0 where the norm is 0
+        zero = function.Tensor._make(yb._data == 0)     # PyTorch's: 0 where the norm is 0
         if p == 2:
             d = x * (gb / yb).masked_fill(zero, 0)
         elif p == 1:
             d = x.sign() * gb
+        elif p < 1:
+            scaled = (x.sign() * x.abs() ** (p - 1)).masked_fill(
+                function.Tensor._make(x._data == 0), 0)
+            d = scaled * gb * yb ** (1 - p)
         else:
-            d = x * x.abs() ** (p - 2) * (gb / yb ** (p - 1)).masked_fill(zero, 0)
+            scaled = x.sign() * x.abs() ** (p - 1) if p < 2 else x * x.abs() ** (p - 2)
+            # divided by 1 where the norm is 0, then masked: no 0 * inf further back
+            d = scaled * (gb / yb.masked_fill(zero, 1) ** (p - 1)).masked_fill(zero, 0)
         return d, None, None, None
 
 
