@@ -9,7 +9,8 @@ import numpy as np
 from .. import backends as B
 from ..autograd import function
 from ..autograd.function import Op, output_after_the_fact
-from .reduce import Softmax, broadcast
+from .elementwise import LogSigmoid
+from .reduce import LogSoftmax, Softmax, broadcast
 
 
 def reduce(losses, reduction, denominator=None, total=None):
@@ -43,6 +44,25 @@ def spread(g, shape, reduction, denominator=None):
         n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
         g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)   # neither warns
     return broadcast(g, shape) if shape else g
+
+
+def graph_spread(g, n, reduction):
+    """spread() for a Tensor g over n losses, left to broadcast (create_graph)"""
+    if reduction != "mean":
+        return g
+    return g / n if n else g * float("nan")
+
+
+def _constant(a):
+    return None if a is None else function.Tensor._make(np.asarray(a))
+
+
+def _weighted_inputs(ctx, g):
+    """x, y and each element's g times its weight, for a binary cross-entropy's recorded
+    backward"""
+    x, y = ctx.saved_for_graph()
+    gs = graph_spread(g, x.numel(), ctx.reduction)
+    return x, y, gs if ctx.weight is None else gs * _constant(ctx.weight)
 
 
 def graph_rows(g, reduction, denominator):
@@ -102,16 +122,25 @@ class L1Loss(Op):
     @staticmethod
     def forward(ctx, x, y, reduction):
         d = B.kernels.sub(x, y)
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(x, y)           # as PyTorch (and for create_graph): d again later
         ctx.reduction = reduction
         return reduce(B.kernels.abs(d), reduction)
 
     @staticmethod
     def backward(ctx, g):
-        d, = ctx.saved_tensors
+        x, y = ctx.saved_tensors
+        d = B.kernels.sub(x, y)
         gx = B.kernels.abs_backward(d, spread(g, d.shape, ctx.reduction))
         need_x, need_y = ctx.needs_input_grad[:2]
         return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y = ctx.saved_for_graph()
+        d = x - y
+        gx = d.sign() * graph_spread(g, d.numel(), ctx.reduction)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (gx if need_x else None), (-gx if need_y else None), None
 
 
 class L1LossSum(L1Loss):
@@ -215,6 +244,17 @@ class SoftCrossEntropy(Op):
         dp = B.kernels.mul(B.kernels.neg(log_probs), g_rows[:, None]) if need_p else None
         return dx, dp, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        log_probs, _ = ctx.saved_tensors          # as a LogSoftmax's output on x's edge
+        logp = output_after_the_fact(LogSoftmax, ctx.parents[0], ctx.input_meta[0], log_probs,
+                                     dim=1)
+        q, = ctx.saved_for_graph(1)
+        rows = graph_rows(g, ctx.reduction, log_probs.shape[0])
+        need_x, need_p = ctx.needs_input_grad[:2]
+        return ((logp.exp() * q.sum(1, keepdim=True) - q) * rows if need_x else None,
+                -logp * rows if need_p else None, None)
+
 
 class SoftCrossEntropySum(SoftCrossEntropy):
     grad_fn_name = "NegBackward0"
@@ -264,6 +304,14 @@ class BinaryCrossEntropy(Op):
             x, y, spread(g, x.shape, ctx.reduction), ctx.weight, need_x, need_y)
         return gx, gy, None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y, gs = _weighted_inputs(ctx, g)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        gx = gs * (x - y) / ((1 - x) * x).clamp(min=1e-12) if need_x else None
+        gy = gs * ((-x).log1p().clamp(min=-100) - x.log().clamp(min=-100)) if need_y else None
+        return gx, gy, None, None
+
 
 class BinaryCrossEntropyWithLogits(Op):
     """loss = w ((1 - y) x - l log_sigmoid(x)), l = 1 + (pos_weight - 1) y   ->
@@ -281,4 +329,18 @@ class BinaryCrossEntropyWithLogits(Op):
         need_x, need_y = ctx.needs_input_grad[:2]
         gx, gy = B.kernels.binary_cross_entropy_with_logits_backward(
             x, y, spread(g, x.shape, ctx.reduction), ctx.weight, ctx.pos_weight, need_x, need_y)
+        return gx, gy, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y, gs = _weighted_inputs(ctx, g)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        p = _constant(ctx.pos_weight)
+        gx = gy = None
+        if need_x:
+            s = x.sigmoid()
+            gx = (s - y if p is None else (p * y + 1 - y) * s - p * y) * gs
+        if need_y:
+            log_sig = LogSigmoid.apply(x)
+            gy = (log_sig - x - (log_sig if p is None else p * log_sig)) * gs
         return gx, gy, None, None, None
