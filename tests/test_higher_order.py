@@ -434,3 +434,54 @@ def test_grad_outputs_of_another_dtype_and_empty_batches(backend):
     e = cgrad.zeros(0, 3, dtype=cgrad.float64, requires_grad=True)
     g, = cgrad.autograd.grad(lin(e).sum(), e, create_graph=True)
     assert g.shape == (0, 3)
+
+
+def test_custom_functions_with_differentiable_backwards(backend):
+    """a Function whose backward is written in differentiable ops gets higher derivatives, its
+    saved outputs differentiated through its own node, as in PyTorch"""
+    out = []
+    for lib in (cgrad, torch):
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, g):
+                x, = ctx.saved_tensors
+                return g * 3 * x ** 2
+
+        class MyExp(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, g):
+                y, = ctx.saved_tensors
+                return g * y
+        x = lib.tensor(X, requires_grad=True)
+        res = []
+        for f in (Cube, MyExp):
+            g, = lib.autograd.grad((f.apply(x) * x).sum(), x, create_graph=True)
+            res += [g, lib.autograd.grad((g * g).sum(), x)[0]]
+        out.append(res)
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10)
+
+    class Once(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        @cgrad.autograd.once_differentiable
+        def backward(ctx, g):
+            return g * 2
+    x = cgrad.tensor(X, requires_grad=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
+    assert cgrad.autograd.grad(Once.apply(x).sum(), x)[0].shape == x.shape

@@ -514,7 +514,6 @@ class _FunctionOp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .grad_mode import no_grad
         grads = ctx._grads
         if grads is None:
             grads = [None] * len(ctx._out_meta)
@@ -526,7 +525,36 @@ class _FunctionOp(Op):
             if gk is None and meta is not None and ctx.materialize_grads:
                 gk = np.zeros(*meta)
             tensors.append(None if gk is None else Tensor._make(gk))
-        with no_grad():
+        # the engine sums each to shape and casts
+        return tuple(None if r is None else r._data
+                     for r in _FunctionOp.user_grads(ctx, tensors, False))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        """the user's backward, recorded (create_graph): one differentiable output only"""
+        if getattr(ctx.op.function.backward, "once_differentiable", False):
+            raise RuntimeError("trying to differentiate twice a function that was marked with "
+                               "@once_differentiable")
+        if ctx._grads is not None:
+            raise not_recorded(ctx)
+        tensors = [None] * len(ctx._out_meta)
+        tensors[ctx._direct] = g
+        saved = ctx._saved
+        outputs = ctx.__dict__.get("_saved_outputs", ())
+        if outputs:        # a saved output differentiates through this node, as in PyTorch
+            ctx._saved = tuple(ctx.output_tensor(t._data, t._vc) if i in outputs else t
+                               for i, t in enumerate(saved))
+        try:
+            return tuple(_FunctionOp.user_grads(ctx, tensors, True))
+        finally:
+            ctx._saved = saved
+
+    @staticmethod
+    def user_grads(ctx, tensors, recorded):
+        """The user's backward on the output gradients (Tensors), under no_grad unless
+        recorded; its results checked as PyTorch checks them"""
+        from .grad_mode import no_grad, enable_grad
+        with (enable_grad() if recorded else no_grad()):
             result = ctx.op.function.backward(ctx, *tensors)
         if not isinstance(result, tuple):
             result = (result,)
@@ -537,10 +565,10 @@ class _FunctionOp(Op):
                 raise RuntimeError(f"function {name} returned an incorrect number of gradients "
                                    f"(expected {n}, got {len(result)})")
             result = result[:n]
-        arrays = []
+        checked = []
         for i, (r, parent, meta) in enumerate(zip(result, ctx.parents, ctx.input_meta)):
             if r is None:
-                arrays.append(None)
+                checked.append(None)
                 continue
             if not isinstance(r, Tensor):
                 raise RuntimeError(f"expected Variable or None (got {_type_name(r)})")
@@ -549,14 +577,14 @@ class _FunctionOp(Op):
                                    f"position {i + 1}, but the corresponding forward input was "
                                    "not a Variable")
             if parent is None:                         # a Tensor that needs no gradient
-                arrays.append(None)
+                checked.append(None)
                 continue
             if not _expandable(meta[0], r._data.shape):
                 raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - "
                                    f"got {list(r._data.shape)} but expected shape compatible "
                                    f"with {list(meta[0])}")
-            arrays.append(r._data)                     # the engine sums it to shape and casts
-        return tuple(arrays)
+            checked.append(r)
+        return checked
 
 
 _function_ops = {}
@@ -686,6 +714,7 @@ def _record_saved_versions(ctx, outputs):
             alias = saved[i] = Tensor._make(t._data)
             alias._vc = t._version_counter     # not _share_version: its _base would be t
             t = alias
+            ctx.__dict__.setdefault("_saved_outputs", set()).add(i)
         vc = t._vc
         versions.append((i, t, 0 if vc is None else vc.value))
     ctx._saved = tuple(saved)
@@ -693,4 +722,6 @@ def _record_saved_versions(ctx, outputs):
 
 
 def once_differentiable(fn):
+    """A backward that is not itself differentiable: create_graph through it raises"""
+    fn.once_differentiable = True
     return fn
