@@ -37,9 +37,11 @@ def _root_grads(outputs, grad_outputs, as_tensors=False):
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "
                                f"{list(out.shape)}.")
-        if as_tensors and not isinstance(g, Tensor):
-            g = Tensor._make(g.astype(out._data.dtype, copy=False))
-        elif as_tensors and g._data.dtype != out._data.dtype:
+        if not isinstance(g, Tensor):             # of the output's dtype, as PyTorch casts
+            g = g.astype(out._data.dtype, copy=False)
+            if as_tensors:
+                g = Tensor._make(g)
+        elif g._data.dtype != out._data.dtype:
             g = g.to(out.dtype)                   # recorded: g's own graph is kept
         grads.append(g)
     return grads
@@ -107,3 +109,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 __all__ = ["backward", "grad", "Function", "gradcheck", "detect_anomaly", "set_detect_anomaly",
            "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "GradcheckError",
            "once_differentiable"]
+
+from . import functional  # noqa: E402  (it calls grad, defined above)

@@ -1,0 +1,82 @@
+"""cgrad.autograd.functional (vjp, jvp, jacobian, hessian, vhp, hvp) against PyTorch's."""
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(3)
+A, B = RNG.standard_normal(3), RNG.standard_normal((2, 3))
+V2, V3, V23 = RNG.standard_normal(2), RNG.standard_normal(3), RNG.standard_normal((2, 3))
+
+
+def _flat(x):
+    if isinstance(x, (tuple, list)):
+        return [y for el in x for y in _flat(el)]
+    return [np.asarray(x.detach().numpy(), np.float64)]
+
+
+def _both(call):
+    """call(lib, F, x, W, T) on cgrad and torch, results flattened"""
+    out = []
+    for lib in (cgrad, torch):
+        T = lambda a: lib.tensor(a, dtype=lib.float64)     # noqa: E731
+        out.append(_flat(call(lib, lib.autograd.functional, T(A), T(B), T)))
+    return out
+
+
+CASES = {
+    "jacobian": lambda lib, F, x, W, T: F.jacobian(lambda x: (W @ x).tanh(), x),
+    "jacobian_tuple": lambda lib, F, x, W, T: F.jacobian(
+        lambda x, W: ((W @ x).sin(), x.exp()), (x, W)),
+    "jacobian_unused_input": lambda lib, F, x, W, T: F.jacobian(
+        lambda x, W: x * 2, (x, W)),
+    "hessian": lambda lib, F, x, W, T: F.hessian(lambda x: (x.exp() * x).sum(), x),
+    "hessian_tuple": lambda lib, F, x, W, T: F.hessian(
+        lambda x, W: ((W @ x) ** 2).sum() + (W * W * W).sum(), (x, W)),
+    "vjp": lambda lib, F, x, W, T: F.vjp(lambda x: (W @ x).tanh(), x, T(V2)),
+    "vjp_tuple": lambda lib, F, x, W, T: F.vjp(lambda x, W: (W @ x).sigmoid(), (x, W), T(V2)),
+    "vjp_scalar": lambda lib, F, x, W, T: F.vjp(lambda x: (x * x).sum(), x),
+    "jvp": lambda lib, F, x, W, T: F.jvp(lambda x: (W @ x).tanh(), x, T(V3)),
+    "jvp_tuple": lambda lib, F, x, W, T: F.jvp(lambda x, W: (W @ x, x.sin()), (x, W),
+                                               (T(V3), T(V23))),
+    "hvp": lambda lib, F, x, W, T: F.hvp(lambda x: ((W @ x).tanh() ** 2).sum(), x, T(V3)),
+    "vhp": lambda lib, F, x, W, T: F.vhp(lambda x: ((W @ x).tanh() ** 2).sum(), x, T(V3)),
+    "hvp_tuple": lambda lib, F, x, W, T: F.hvp(lambda x, W: ((W @ x).sin()).sum(), (x, W),
+                                               (T(V3), T(V23))),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_torch(backend, name):
+    got, want = _both(CASES[name])
+    assert [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_create_graph_keeps_results_differentiable(backend):
+    F = cgrad.autograd.functional
+    x = cgrad.tensor(A, dtype=cgrad.float64, requires_grad=True)
+    h = F.hessian(lambda x: (x ** 4).sum(), x, create_graph=True)
+    assert h.requires_grad
+    third, = cgrad.autograd.grad(h.sum(), x)
+    np.testing.assert_allclose(third.numpy(), 24 * A, rtol=1e-12)     # d/dx sum(12 x^2 I)
+    assert not F.hessian(lambda x: (x ** 4).sum(), x).requires_grad
+    assert x.grad is None                                  # the user's input is untouched
+
+
+def test_errors_like_torch(backend):
+    F = cgrad.autograd.functional
+    x = cgrad.tensor(A)
+    with pytest.raises(RuntimeError, match="v can only be None"):
+        F.vjp(lambda x: x * 2, x)
+    with pytest.raises(RuntimeError, match="invalid size"):
+        F.jvp(lambda x: x * 2, x, cgrad.ones(4))
+    with pytest.raises(RuntimeError, match="single element"):
+        F.hessian(lambda x: x * 2, x)
+    with pytest.raises(TypeError, match="Tensor or a tuple of Tensors"):
+        F.jacobian(lambda x: x, [1.0])
+    with pytest.raises(RuntimeError, match="independent of input 1"):
+        F.jacobian(lambda x, y: x * 2, (x, cgrad.tensor(A)), strict=True)
