@@ -485,3 +485,27 @@ def test_custom_functions_with_differentiable_backwards(backend):
     with pytest.raises(RuntimeError, match="once_differentiable"):
         cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
     assert cgrad.autograd.grad(Once.apply(x).sum(), x)[0].shape == x.shape
+
+
+def test_custom_function_with_a_non_differentiable_second_output(backend):
+    out = []
+    for lib in (cgrad, torch):
+        class SquareAndArgmax(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                idx = x.argmax()
+                ctx.mark_non_differentiable(idx)
+                ctx.save_for_backward(x)
+                return x * x, idx
+
+            @staticmethod
+            def backward(ctx, g, g_idx):
+                x, = ctx.saved_tensors
+                assert g_idx is not None            # materialized, as the first order does
+                return g * 2 * x
+        x = lib.tensor(X, requires_grad=True)
+        y, _ = SquareAndArgmax.apply(x)
+        g, = lib.autograd.grad((y * x).sum(), x, create_graph=True)
+        out.append([g, lib.autograd.grad((g * g).sum(), x)[0]])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10)

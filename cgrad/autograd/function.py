@@ -520,14 +520,18 @@ class _FunctionOp(Op):
             grads[ctx._direct] = g
         else:
             ctx._grads = [None] * len(grads)          # ready for the next backward
-        tensors = []
-        for gk, meta in zip(grads, ctx._out_meta):
-            if gk is None and meta is not None and ctx.materialize_grads:
-                gk = np.zeros(*meta)
-            tensors.append(None if gk is None else Tensor._make(gk))
+        tensors = _FunctionOp.output_grads(ctx, [None if gk is None else Tensor._make(gk)
+                                                 for gk in grads])
         # the engine sums each to shape and casts
         return tuple(None if r is None else r._data
                      for r in _FunctionOp.user_grads(ctx, tensors, False))
+
+    @staticmethod
+    def output_grads(ctx, grads):
+        """The gradient Tensor of each output, zeros for one that got none (unless the user
+        turned materialize_grads off)"""
+        return [Tensor._make(np.zeros(*meta)) if gk is None and meta is not None
+                and ctx.materialize_grads else gk for gk, meta in zip(grads, ctx._out_meta)]
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -539,6 +543,7 @@ class _FunctionOp(Op):
             raise not_recorded(ctx)
         tensors = [None] * len(ctx._out_meta)
         tensors[ctx._direct] = g
+        tensors = _FunctionOp.output_grads(ctx, tensors)
         saved = ctx._saved
         outputs = ctx.__dict__.get("_saved_outputs", ())
         if outputs:        # a saved output differentiates through this node, as in PyTorch
