@@ -509,3 +509,34 @@ def test_custom_function_with_a_non_differentiable_second_output(backend):
         out.append([g, lib.autograd.grad((g * g).sum(), x)[0]])
     for a, b in zip(*out):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10)
+
+
+def test_review_cases_norm_zero_rows_ignored_targets_and_addmm(backend):
+    """a zero row of norm(2) gave NaN to every row's second derivative; an all-ignored batch
+    a NaN gradient; an inf g on an ignored row NaN; norm(-inf) was wrong; addmm with only
+    the bias requiring grad crashed on the Cython backend"""
+    def zero_row(lib, x):
+        g, = lib.autograd.grad(x.norm(dim=1).sum() ** 2, x, create_graph=True)
+        return [g, lib.autograd.grad(g.sum(), x)[0][:1]]           # torch: NaN on the zero row
+    _assert_match(zero_row, np.array([[1.0, 2.0], [0.0, 0.0]]))
+
+    def ignored(lib, x):
+        F = lib.nn.functional
+        all_ignored = lib.tensor([-100, -100])
+        g1, = lib.autograd.grad(F.cross_entropy(x, all_ignored), x, create_graph=True)
+        g2, = lib.autograd.grad(F.nll_loss(x.log_softmax(1), all_ignored), x, create_graph=True)
+        inf_row = lib.tensor([float("inf"), 1.0], dtype=lib.float64)
+        g3, = lib.autograd.grad((F.cross_entropy(x, lib.tensor([-100, 1]), reduction="none")
+                                 * inf_row).sum(), x, create_graph=True)
+        return [g1, g2, g3]
+    _assert_match(ignored, RNG.standard_normal((2, 3)))
+
+    def neg_inf(lib, x):
+        y = x.norm(p=float("-inf"), dim=1)
+        return [y, lib.autograd.grad(y.sum(), x)[0]]
+    _assert_match(neg_inf, np.array([[0.5, -2, 1.5], [3, 0.25, -1], [0.25, 1, -0.25]]))
+
+    b = cgrad.tensor(np.ones(2), requires_grad=True)
+    cgrad.addmm(b, cgrad.ones(3, 4, dtype=cgrad.float64),
+                cgrad.ones(4, 2, dtype=cgrad.float64)).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])

@@ -129,7 +129,9 @@ class Addmm(Op):
         m1, m2 = ctx.saved_tensors
         need_c, need_m1, need_m2 = ctx.needs_input_grad[:3]
         gc = (g if ctx.beta == 1 else g * ctx.beta) if need_c else None
-        gm1, gm2 = B.kernels.matmul_backward(m1, m2, g, need_m1, need_m2)
+        gm1 = gm2 = None
+        if need_m1 or need_m2:
+            gm1, gm2 = B.kernels.matmul_backward(m1, m2, g, need_m1, need_m2)
         if ctx.alpha != 1:
             gm1 = None if gm1 is None else gm1 * ctx.alpha
             gm2 = None if gm2 is None else gm2 * ctx.alpha

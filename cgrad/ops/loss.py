@@ -70,8 +70,16 @@ def graph_rows(g, reduction, denominator):
     if reduction == "none":
         return g.reshape(-1, 1)
     if reduction == "mean":
-        return g / denominator if denominator else g * float("nan")
+        return g / denominator if denominator else g * float("nan")    # as spread()
     return g
+
+
+def _class_rows(g, target, ignore_index, reduction, denominator):
+    """graph_rows for the class losses: a batch whose targets are all ignored gets g * 0 (its
+    rows are masked out, and a NaN here would reach g's own graph)"""
+    if reduction == "mean" and not denominator and (target == ignore_index).all():
+        return g * 0.0
+    return graph_rows(g, reduction, denominator)
 
 
 def _target_weights(target, n_classes, weight, ignore_index, dtype):
@@ -213,8 +221,12 @@ class CrossEntropy(Op):
         p = output_after_the_fact(Softmax, ctx.parents[0], ctx.input_meta[0],
                                   ctx.kernels.cross_entropy_probs(saved), dim=1)
         a = function.Tensor._make(a)
-        dx = (p * a.sum(1, keepdim=True) - a) * graph_rows(g, reduction, denominator)
-        return dx, None, None, None, None, None
+        dx = (p * a.sum(1, keepdim=True) - a) * _class_rows(g, target, ignore_index, reduction,
+                                                            denominator)
+        # ignored rows selected out, not multiplied by 0 (an inf g there stays out, as in
+        # backward)
+        ignored = function.Tensor._make((target == ignore_index)[:, None])
+        return dx.masked_fill(ignored, 0), None, None, None, None, None
 
 
 class CrossEntropySmoothed(CrossEntropy):
@@ -281,8 +293,10 @@ class NllLoss(Op):
     def graph_backward(ctx, g):
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
         a = _target_weights(target, n_classes, weight, ignore_index, ctx.input_meta[0][1])
-        return (-function.Tensor._make(a) * graph_rows(g, reduction, denominator), None, None,
-                None, None)
+        dx = -function.Tensor._make(a) * _class_rows(g, target, ignore_index, reduction,
+                                                     denominator)
+        # only the targets' entries, selected (an inf g elsewhere stays out, as in backward)
+        return dx.masked_fill(function.Tensor._make(a == 0), 0), None, None, None, None
 
 
 class BinaryCrossEntropy(Op):

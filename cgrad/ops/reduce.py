@@ -313,6 +313,8 @@ class Norm(Op):
         a = np.abs(w)
         if p == np.inf:
             y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
+        elif p == -np.inf:                                    # the smallest |x|
+            y = np.min(a, axis=dims, keepdims=keepdim)
         elif p == 0:                                          # the count of nonzeros
             y = np.sum(a != 0, axis=dims, keepdims=keepdim)
         elif p == 2:
@@ -340,7 +342,7 @@ class Norm(Op):
                 d = np.where(yb == 0, zero, x / yb)
             elif p == 1:
                 d = np.sign(x)
-            elif p == np.inf:
+            elif np.isinf(p):            # g shared by the |x| equal to the max (min)
                 mask = (np.abs(x) == yb)
                 count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim),
                                        x.shape, ctx.dims, ctx.keepdim)
@@ -358,15 +360,15 @@ class Norm(Op):
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         p = ctx.p
-        if p == np.inf:
+        if np.isinf(p):
             raise not_recorded(ctx)
         if p == 0:
             return None, None, None, None
         yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
         zero = function.Tensor._make(yb._data == 0)     # PyTorch's: 0 where the norm is 0
-        if p == 2:
-            d = x * (gb / yb).masked_fill(zero, 0)
+        if p == 2:                 # PyTorch's association: a zero row's 0/0 stays in that row
+            d = gb * (x / yb).masked_fill(zero, 0)
         elif p == 1:
             d = x.sign() * gb
         elif p < 1:
