@@ -540,3 +540,19 @@ def test_review_cases_norm_zero_rows_ignored_targets_and_addmm(backend):
     cgrad.addmm(b, cgrad.ones(3, 4, dtype=cgrad.float64),
                 cgrad.ones(4, 2, dtype=cgrad.float64)).sum().backward()
     np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])
+
+
+def test_nll_loss_on_the_input_itself_keeps_the_graph(backend):
+    """nll_loss straight on x (no log_softmax): its gradient is constant in x, and PyTorch
+    keeps x in its graph (zero second derivatives), on a leaf and on a non-leaf"""
+    for make in (lambda x: x, lambda x: x * 2):
+        res = []
+        for lib in (cgrad, torch):
+            x = lib.tensor(X, requires_grad=True)
+            g, = lib.autograd.grad(lib.nn.functional.nll_loss(make(x), lib.tensor([0, 3, 1])),
+                                   x, create_graph=True)
+            res.append([g.requires_grad, g.detach().numpy(),
+                        (lib.autograd.grad((g * g).sum(), x)[0] + 0).numpy()])
+        assert res[0][0] and res[1][0]
+        np.testing.assert_array_equal(res[0][1], res[1][1])
+        np.testing.assert_array_equal(res[0][2], res[1][2])

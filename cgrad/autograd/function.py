@@ -376,6 +376,21 @@ def output_after_the_fact(op, parent, input_meta, y, **attrs):
     return node.output_tensor(y, vc)
 
 
+def input_stand_in(node, i):
+    """A Tensor on the edge of node's input i (the leaf itself, or a Tensor of its grad_fn) with
+    no values of its own: for a recorded gradient that depends on input i with a zero
+    derivative (ops.elementwise.DependsOn) when the op saved nothing of it"""
+    parent = node.parents[i]
+    if type(parent) is AccumulateGrad:
+        leaf = parent._ref()
+        if leaf is not None:
+            return leaf
+    shape, dtype = node.input_meta[i]
+    t = Tensor._make(np.broadcast_to(np.zeros((), dtype), shape), True)
+    t.grad_fn = parent
+    return t
+
+
 def not_recorded(node):
     """The error of create_graph=True through a node whose backward has no Tensor-op form"""
     return NotImplementedError(

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd import function
 from ..autograd.function import Op, output_after_the_fact
-from .elementwise import LogSigmoid
+from .elementwise import DependsOn, LogSigmoid
 from .reduce import LogSoftmax, Softmax, broadcast
 
 
@@ -296,7 +296,9 @@ class NllLoss(Op):
         dx = -function.Tensor._make(a) * _class_rows(g, target, ignore_index, reduction,
                                                      denominator)
         # only the targets' entries, selected (an inf g elsewhere stays out, as in backward)
-        return dx.masked_fill(function.Tensor._make(a == 0), 0), None, None, None, None
+        dx = dx.masked_fill(function.Tensor._make(a == 0), 0)
+        # PyTorch's depends on x too, with a zero derivative: it keeps the graph
+        return (DependsOn.apply(dx, function.input_stand_in(ctx, 0)), None, None, None, None)
 
 
 class BinaryCrossEntropy(Op):
