@@ -205,17 +205,33 @@ def test_broadcast_operands_sum_back(backend):
 
 
 def test_an_op_without_a_recorded_backward_raises_naming_it(backend):
+    """as PyTorch's not-implemented double backward: the create_graph pass gives the first
+    order, and only differentiating that again raises, naming the op"""
     x = cgrad.tensor(X, requires_grad=True)
+    plain, = cgrad.autograd.grad(x.prod(1)[0] * x[0, 0], x)
+    g, = cgrad.autograd.grad(x.prod(1)[0] * x[0, 0], x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), plain.numpy(), rtol=1e-12)
+    assert g.requires_grad
     with pytest.raises(NotImplementedError, match="ProdBackward"):
-        cgrad.autograd.grad(x.prod(1)[0], x, create_graph=True)
-    assert cgrad.autograd.grad(x.prod(1)[0], x)[0].shape == x.shape               # first order
+        cgrad.autograd.grad(g.sum(), x)
 
 
-def test_a_cast_input_raises_rather_than_cutting_the_graph(backend):
+def test_a_cast_input_takes_the_first_order_and_raises_when_reached(backend):
     x = cgrad.tensor(X, dtype=cgrad.float32, requires_grad=True)
     w = cgrad.tensor(X, dtype=cgrad.float64, requires_grad=True)
+    gx, gw = cgrad.autograd.grad((x * w).sum(), [x, w], create_graph=True)
+    np.testing.assert_allclose(gx.detach().numpy(), X, rtol=1e-6)
     with pytest.raises(NotImplementedError, match="MulBackward0"):
-        cgrad.autograd.grad((x * w).sum(), [x, w], create_graph=True)
+        cgrad.autograd.grad(gx.sum(), [x, w])
+
+
+def test_a_captured_node_whose_backward_nothing_needs_is_not_run(backend):
+    """grad(h * h, h) stops at h: the op under h (prod here, without a recorded backward)
+    never runs"""
+    x = cgrad.tensor(X, requires_grad=True)
+    h = x.prod()
+    g, = cgrad.autograd.grad(h * h, h, create_graph=True)
+    np.testing.assert_allclose(g.item(), 2 * h.item(), rtol=1e-12)
 
 
 def test_first_order_results_unchanged_by_create_graph(backend):
@@ -482,9 +498,10 @@ def test_custom_functions_with_differentiable_backwards(backend):
         def backward(ctx, g):
             return g * 2
     x = cgrad.tensor(X, requires_grad=True)
+    g, = cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)   # as PyTorch: the
+    np.testing.assert_array_equal(g.detach().numpy(), np.full(X.shape, 2.0))   # error waits
     with pytest.raises(RuntimeError, match="once_differentiable"):
-        cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
-    assert cgrad.autograd.grad(Once.apply(x).sum(), x)[0].shape == x.shape
+        cgrad.autograd.grad(g.sum(), x)
 
 
 def test_custom_function_with_a_non_differentiable_second_output(backend):
@@ -556,3 +573,19 @@ def test_nll_loss_on_the_input_itself_keeps_the_graph(backend):
         assert res[0][0] and res[1][0]
         np.testing.assert_array_equal(res[0][1], res[1][1])
         np.testing.assert_array_equal(res[0][2], res[1][2])
+
+
+def test_leaf_hooks_run_once_with_inputs_and_freed_graphs_raise(backend):
+    for create_graph in (False, True):
+        res = []
+        for lib in (cgrad, torch):
+            x = lib.tensor([1.0, 2.0], requires_grad=True)
+            x.register_hook(lambda g: g * 2)
+            (x * x).sum().backward(inputs=[x], create_graph=create_graph)
+            res.append(x.grad.detach().numpy())
+        np.testing.assert_array_equal(res[0], res[1])
+    x = cgrad.tensor(X, requires_grad=True)
+    y = cgrad.where(x > 1, x * x, x).sum()
+    cgrad.autograd.grad(y, x, create_graph=True, retain_graph=False)
+    with pytest.raises(RuntimeError, match="second time"):
+        cgrad.autograd.grad(y, x, create_graph=True)

@@ -63,22 +63,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     outputs = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
     inputs = _as_list(inputs)
+    roots = _roots(outputs)
     if create_graph:
-        grads = higher.run_graph_backward(_roots(outputs), _root_grads(outputs, grad_tensors,
-                                                                      True), inputs, True,
-                                          retain_graph)
-        for t, g in zip(inputs or (), grads or ()):
-            if g is not None:
-                higher._accumulate(t, g)          # a non-leaf input's .grad too, as PyTorch
-        return
-    if inputs is not None:
-        grads = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors),
+        grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),
+                                          inputs, True, retain_graph)
+    else:
+        grads = engine.run_backward(roots, _root_grads(outputs, grad_tensors),
                                     bool(retain_graph), inputs=inputs, allow_unused=True)
-        for t, g in zip(inputs, grads):
-            if g is not None:
-                engine._accumulate_into_leaf(t, g, True)
-        return
-    engine.run_backward(_roots(outputs), _root_grads(outputs, grad_tensors), bool(retain_graph))
+    # inputs=: their gradients into .grad, a non-leaf's too, as PyTorch (hooks already ran)
+    for t, g in zip(inputs or (), grads or ()):
+        if g is not None:
+            if create_graph:
+                higher.accumulate(t, g, hooked=True)
+            else:
+                engine._accumulate_into_leaf(t, g, True, hooked=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -88,8 +88,10 @@ def _add_into(acc, g):
         B.kernels.accumulate_(acc, g)
 
 
-def _accumulate_into_leaf(leaf, g, owned):
-    if leaf._hooks:
+def _accumulate_into_leaf(leaf, g, owned, hooked=False):
+    """leaf.grad += g (in place where it exists); leaf's hooks first unless the walk ran them
+    (hooked: autograd.backward's inputs=)"""
+    if leaf._hooks and not hooked:
         new = _run_hooks(leaf._hooks, g)
         if new is not g:
             g, owned = new, False
@@ -183,7 +185,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         ready = [r for r in pending if not users[r]] if len(pending) > 1 else list(pending)
     else:
         users = None                     # autograd.grad: only the nodes its inputs need
-        ready = _only_needed(topological_order(list(pending)), capture)[::-1]
+        ready = only_needed(topological_order(list(pending)), capture)[::-1]
+        needed = set(ready)
     check_anomaly = anomaly._enabled[0]
     ndarray = np.ndarray
     while ready:
@@ -218,6 +221,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         if capture is not None and node in capture:
             for i in capture[node]:
                 results[i] = g if owned else g.copy()
+            if not any(p in needed for p in node.parents):
+                continue                         # its backward leads to nothing asked for
 
         op = node.op
         if node._saved is None:              # released by an earlier backward
@@ -292,7 +297,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
     return results
 
 
-def _only_needed(order, capture):
+def only_needed(order, capture):
     """The nodes of order from which some captured node can be reached (autograd.grad runs
     only what its inputs need)."""
     needed = set(capture)

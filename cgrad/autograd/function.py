@@ -85,10 +85,7 @@ class Node:
             elif i < len(parents) and parents[i] is None:
                 out.append(Tensor._make(s))
             else:
-                raise NotImplementedError(
-                    f"create_graph=True through {self.name()}: its backward is not recorded "
-                    "when an input that requires grad was cast to another dtype (cast it "
-                    "before the op)")
+                raise CastCutsGraph              # the walk takes the first order instead
         return out
 
     def output_tensor(self, y, version_counter):
@@ -391,11 +388,42 @@ def input_stand_in(node, i):
     return t
 
 
-def not_recorded(node):
-    """The error of create_graph=True through a node whose backward has no Tensor-op form"""
-    return NotImplementedError(
-        f"create_graph=True: the backward of {node.name()} is not recorded by cgrad, so its "
-        "gradient cannot be differentiated again")
+class CastCutsGraph(Exception):
+    """saved_for_graph found a saved array cast from an input that needs a gradient: no graph
+    leads from it to the input, so the op's recorded backward cannot be used"""
+
+
+class NotRecorded(Op):
+    """The grad_fn of gradients that an op without a recorded backward computed under
+    create_graph (from its array backward): reaching it raises, as PyTorch's "not implemented"
+    double backward does, so a create_graph pass through the op works as long as nothing
+    differentiates those gradients again"""
+    @staticmethod
+    def backward(ctx, g):
+        raise ctx.error
+
+    graph_backward = backward
+
+    @classmethod
+    def after(cls, node, g):
+        """the node for the gradients of node's backward on g: on node's input edges and g's"""
+        error = _new(cls._node_type)
+        error.op = cls
+        error._saved = ()
+        error._versions = None
+        error.pre_hooks = None
+        error.parents = node.parents + (grad_edge(g),)
+        error.input_meta = node.input_meta + ((g._data.shape, g._data.dtype),)
+        error.needs_input_grad = tuple(p is not None for p in error.parents)
+        function = getattr(node.op, "function", None)          # a custom Function's
+        if getattr(getattr(function, "backward", None), "once_differentiable", False):
+            error.error = RuntimeError("trying to differentiate twice a function that was "
+                                       "marked with @once_differentiable")
+        else:
+            error.error = NotImplementedError(
+                f"the backward of {node.name()} is not recorded by cgrad (create_graph=True), "
+                "so its gradient cannot be differentiated again")
+        return error
 
 
 def _saved_versions(saved, tensors, out, result):
@@ -551,11 +579,9 @@ class _FunctionOp(Op):
     @staticmethod
     def graph_backward(ctx, g):
         """the user's backward, recorded (create_graph): one differentiable output only"""
-        if getattr(ctx.op.function.backward, "once_differentiable", False):
-            raise RuntimeError("trying to differentiate twice a function that was marked with "
-                               "@once_differentiable")
-        if ctx._grads is not None:
-            raise not_recorded(ctx)
+        if (ctx._grads is not None             # several outputs, or not differentiable twice:
+                or getattr(ctx.op.function.backward, "once_differentiable", False)):
+            return NotImplemented              # the first order, behind a delayed error
         tensors = [None] * len(ctx._out_meta)
         tensors[ctx._direct] = g
         tensors = _FunctionOp.output_grads(ctx, tensors)

@@ -3,8 +3,11 @@ differentiated again (Hessian-vector products, gradient penalties, a PINN's u_xx
 that supports it gives its gradient formula in Tensor ops (Op.graph_backward, beside its array
 backward); an op without one raises NotImplementedError naming it, never a wrong number. The
 walk is the engine's, on Tensors, with grad mode on."""
-from .engine import _only_needed, capture_of, checked_hook_result, topological_order
-from .function import AccumulateGrad, not_recorded
+import numpy as np
+
+from .engine import capture_of, checked_hook_result, only_needed, topological_order
+from . import function
+from .function import FREED_MESSAGE, AccumulateGrad, CastCutsGraph, NotRecorded
 from . import anomaly
 from .grad_mode import enable_grad
 
@@ -29,12 +32,34 @@ def _hooked(hooks, g):
     return g
 
 
-def _accumulate(leaf, g):
-    """leaf.grad (+)= g out of place: the sum keeps its graph, and a later in-place
-    accumulation must not write into a Tensor that a graph may hold"""
-    if leaf._hooks:
-        g = _hooked(leaf._hooks, g)
-    leaf._grad = g.clone() if leaf._grad is None else leaf._grad + g
+def accumulate(t, g, hooked=False):
+    """t.grad (+)= g out of place: the sum keeps its graph, and a later in-place
+    accumulation must not write into a Tensor that a graph may hold. t's hooks run first
+    unless the walk ran them (hooked)."""
+    if t._hooks and not hooked:
+        g = _hooked(t._hooks, g)
+    t._grad = g.clone() if t._grad is None else t._grad + g
+
+
+def _first_order(node, g):
+    """node's array backward on g, for an op without a recorded one: its gradients as Tensors
+    whose grad_fn raises when reached (PyTorch's "not implemented" double backward), so a
+    create_graph pass through the op works while nothing differentiates them again"""
+    error = NotRecorded.after(node, g)
+    g = g._data
+    grads = node.op.backward(node, g, [None] * len(node.parents)) if node.op.accumulates \
+        else node.op.backward(node, g)
+    if type(grads) is not tuple:
+        grads = (grads,)
+    out = []
+    for gi in grads:
+        if gi is None:
+            out.append(None)
+            continue
+        t = function.Tensor._make(np.array(gi), True)   # a copy: it may view g or saved data
+        t.grad_fn = error
+        out.append(t)
+    return tuple(out)
 
 
 def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retain_graph=None):
@@ -51,7 +76,8 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
         pending[node] = g if node not in pending else pending[node] + g
     order = topological_order(list(pending))
     if capture is not None:
-        order = _only_needed(order, capture)
+        order = only_needed(order, capture)
+        needed = set(order)
     with enable_grad():
         for node in order:
             g = pending.pop(node, None)
@@ -63,7 +89,7 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
                 leaf = node._ref()
                 if capture is None:
                     if leaf is not None:
-                        _accumulate(leaf, g)
+                        accumulate(leaf, g)
                 elif node in capture:
                     if leaf is not None and leaf._hooks:
                         g = _hooked(leaf._hooks, g)
@@ -73,10 +99,17 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
             if capture is not None and node in capture:
                 for i in capture[node]:
                     results[i] = g
-            graph_backward = getattr(node.op, "graph_backward", None)
-            if graph_backward is None:
-                raise not_recorded(node)
-            grads = graph_backward(node, g)
+                if not any(p in needed for p in node.parents):
+                    continue                     # its backward leads to nothing asked for
+            if node._saved is None:              # released by an earlier backward
+                raise RuntimeError(FREED_MESSAGE)
+            graph_backward = node.op.graph_backward
+            try:
+                grads = NotImplemented if graph_backward is None else graph_backward(node, g)
+            except CastCutsGraph:
+                grads = NotImplemented
+            if grads is NotImplemented:
+                grads = _first_order(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
             if anomaly._enabled[0]:
