@@ -80,3 +80,18 @@ def test_errors_like_torch(backend):
         F.jacobian(lambda x: x, [1.0])
     with pytest.raises(RuntimeError, match="independent of input 1"):
         F.jacobian(lambda x, y: x * 2, (x, cgrad.tensor(A)), strict=True)
+
+
+def test_output_shapes_and_strict_mode_like_torch(backend):
+    for lib in (cgrad, torch):
+        F = lib.autograd.functional
+        x = lib.tensor(A)
+        out, _ = F.vhp(lambda x: (x * x).sum().reshape(1), x, lib.ones(3, dtype=lib.float64))
+        assert tuple(out.shape) == (1,)                       # not squeezed
+        with pytest.raises(RuntimeError, match="independent of input 0. This is not allowed in "
+                                               "strict mode when create_graph=True"):
+            F.jacobian(lambda x: x * 2, x, create_graph=True, strict=True)
+        with pytest.raises(RuntimeError, match="does not require gradients"):
+            F.vjp(lambda x: lib.ones(3, dtype=lib.float64), x, lib.ones(3), strict=True)
+        with pytest.raises(AssertionError, match="Expected strategy"):
+            F.jacobian(lambda x: x, x, strategy="sideways")

@@ -216,7 +216,8 @@ class Op:
         if "grad_fn_name" not in cls.__dict__:
             cls.grad_fn_name = cls.__name__ + "Backward0"
         # the class of this op's nodes, named as PyTorch's (type(y.grad_fn).__name__)
-        cls._node_type = type(cls.grad_fn_name, (Node,), {"__slots__": ()})
+        if "_node_type" not in cls.__dict__:                    # (a Function's: FunctionCtx)
+            cls._node_type = type(cls.grad_fn_name, (Node,), {"__slots__": ()})
 
     @classmethod
     def apply(cls, *args):
@@ -386,6 +387,12 @@ def input_stand_in(node, i):
     t = Tensor._make(np.broadcast_to(np.zeros((), dtype), shape), True)
     t.grad_fn = parent
     return t
+
+
+def constant(a):
+    """an array (or number) as a Tensor outside any graph: a mask or weight in a recorded
+    backward"""
+    return Tensor._make(np.asarray(a))
 
 
 class CastCutsGraph(Exception):
@@ -641,8 +648,9 @@ def _function_op(cls):
     op = _function_ops.get(cls)
     if op is None:
         name = cls.__name__ + "Backward"
-        op = type(cls.__name__, (_FunctionOp,), {"grad_fn_name": name, "function": cls})
-        op._node_type = type(name, (FunctionCtx,), {"__slots__": ()})    # the ctx's class
+        op = type(cls.__name__, (_FunctionOp,), {
+            "grad_fn_name": name, "function": cls,
+            "_node_type": type(name, (FunctionCtx,), {"__slots__": ()})})  # the ctx's class
         _function_ops[cls] = op
     return op
 

@@ -74,36 +74,74 @@ def _checked_v(v, other, is_other_tuple, fn_name, create_graph, none_allowed_if)
     return v
 
 
+_NOT_DIFFERENTIABLE = {      # PyTorch's strict-mode messages, by what was checked
+    "outputs": "Output {i} of the user-provided function does not require gradients. The "
+               "outputs must be computed in a differentiable manner from the input when "
+               "running in strict mode.",
+    "grad_inputs": "The gradient with respect to input {i} is independent of the inputs of the "
+                   "user-provided function. This is not allowed in strict mode.",
+    "jacobian": "While computing the hessian, found that the jacobian of the user-provided "
+                "function with respect to input {i} is independent of the input. This is not "
+                "allowed in strict mode. You should ensure that your function is twice "
+                "differentiable and that the jacobian depends on the inputs (this would be "
+                "violated by a linear function for example).",
+    "hessian": "The hessian of the user-provided function with respect to input {i} is "
+               "independent of the input. This is not allowed in strict mode. You should "
+               "ensure that your function is thrice differentiable and that the hessian "
+               "depends on the inputs.",
+}
+_INDEPENDENT = {             # ... and for a gradient that is missing, by stage
+    "back": "The output of the user-provided function is independent of input {i}. This is "
+            "not allowed in strict mode.",
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the "
+                  "grad_outputs when using the double backward trick to compute forward mode "
+                  "gradients. This is not allowed in strict mode.",
+    "double_back": "The jacobian of the user-provided function is independent of input {i}. "
+                   "This is not allowed in strict mode.",
+    "double_back_trick": "The hessian of the user-provided function is independent of entry "
+                         "{i} in the grad_jacobian. This is not allowed in strict mode as it "
+                         "prevents from using the double backward trick to replace forward "
+                         "mode AD.",
+}
+
+
 def _check_requires_grad(tensors, what, strict):
     if not strict:
         return
     for i, t in enumerate(tensors):
-        if t is None or not t.requires_grad:
-            raise RuntimeError(f"The {what} {i} of the user-provided function does not require "
-                               "gradients. This is not allowed in strict mode.")
+        if t is None:
+            raise RuntimeError(_INDEPENDENT["back"].format(i=i))
+        if not t.requires_grad:
+            raise RuntimeError(_NOT_DIFFERENTIABLE[what].format(i=i))
 
 
-def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False):
+def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False,
+                   retain_graph=None):
     """autograd.grad over the outputs that require grad; None for every input if none does"""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     kept = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
     if not kept:
         return (None,) * len(inputs)
-    return _grad([o for o, _ in kept], inputs, [g for _, g in kept], retain_graph=True,
+    return _grad([o for o, _ in kept], inputs, [g for _, g in kept], retain_graph=retain_graph,
                  create_graph=create_graph, allow_unused=True)
 
 
-def _fill_in_zeros(grads, refs, strict, what):
-    """zeros where an input got no gradient (strict: a RuntimeError instead)"""
+def _fill_in_zeros(grads, refs, strict, create_graph, stage):
+    """zeros where an input got no gradient (strict: PyTorch's RuntimeError instead, also for
+    a gradient outside the graph when create_graph)"""
     from .. import zeros_like
     out = []
     for i, (g, ref) in enumerate(zip(grads, refs)):
         if g is None:
             if strict:
-                raise RuntimeError(f"The {what} for input {i} is independent of the input. "
-                                   "This is not allowed in strict mode.")
+                raise RuntimeError(_INDEPENDENT[stage].format(i=i))
             g = zeros_like(ref)
+        elif strict and create_graph and not g.requires_grad:
+            kind = "hessian" if "double" in stage else "jacobian"
+            raise RuntimeError(f"The {kind} of the user-provided function is independent of "
+                               f"input {i}. This is not allowed in strict mode when "
+                               "create_graph=True.")
         out.append(g)
     return tuple(out)
 
@@ -119,7 +157,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         v = _checked_v(v, outputs, is_outputs_tuple, "vjp", create_graph,
                        "the user-provided function returns")
         grads = _autograd_grad(outputs, inputs, v, create_graph)
-        result = _fill_in_zeros(grads, inputs, strict, "gradient")
+        result = _fill_in_zeros(grads, inputs, strict, create_graph, "back")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
             _tuple_postprocess(_grad_postprocess(result, create_graph), is_inputs_tuple))
 
@@ -140,7 +178,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         grad_inputs = _autograd_grad(outputs, inputs, u, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
         grads = _autograd_grad(grad_inputs, u, v, create_graph)
-        result = _fill_in_zeros(grads, outputs, strict, "jvp")
+        result = _fill_in_zeros(grads, outputs, strict, create_graph, "back_trick")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
             _tuple_postprocess(_grad_postprocess(result, create_graph), is_outputs_tuple))
 
@@ -150,8 +188,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     """d func(inputs) / d inputs: of shape output.shape + input.shape, nested tuples (output i,
     input j) where func takes or returns several Tensors. One backward per output element."""
     from .. import stack, zeros
-    if strategy != "reverse-mode":
-        raise NotImplementedError(f"jacobian(strategy={strategy!r}): cgrad has reverse mode "
+    assert strategy in ("forward-mode", "reverse-mode"), (
+        'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
+        'function has more outputs than inputs, "forward-mode" tends to be more performant. '
+        'Otherwise, prefer to use "reverse-mode".')
+    if strategy == "forward-mode":
+        raise NotImplementedError('jacobian(strategy="forward-mode"): cgrad has reverse mode '
                                   "only")
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
@@ -165,14 +207,19 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             rows = [[] for _ in inputs]
             flat = out.reshape(-1)
             for k in range(out.nelement()):
-                for j, (row, g) in enumerate(zip(rows, _autograd_grad((flat[k],), inputs,
-                                                                       create_graph=create_graph))):
+                grads = _autograd_grad((flat[k],), inputs, create_graph=create_graph,
+                                       retain_graph=True)
+                for j, (row, g) in enumerate(zip(rows, grads)):
                     if g is None:
                         if strict:
                             raise RuntimeError(f"Output {i} of the user-provided function is "
                                                f"independent of input {j}. This is not allowed "
                                                "in strict mode.")
                         g = zeros(inputs[j].shape, dtype=inputs[j].dtype)
+                    elif strict and create_graph and not g.requires_grad:
+                        raise RuntimeError(f"The jacobian of the user-provided function is "
+                                           f"independent of input {j}. This is not allowed in "
+                                           "strict mode when create_graph=True.")
                     row.append(g)
             result.append(tuple(
                 stack(row).reshape(out.shape + inp.shape) if row
@@ -193,7 +240,7 @@ def _single_output(func, fn_name, strict):
         if out.nelement() != 1:
             raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should "
                                "contain a single element")
-        return out.squeeze()
+        return out
     return checked
 
 
@@ -204,7 +251,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     scalar = _single_output(func, "hessian", strict)
 
     def gradient(*inp):
-        jac = jacobian(scalar, inp, create_graph=True)
+        jac = jacobian(lambda *x: scalar(*x).squeeze(), inp, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
         return jac
     result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
@@ -230,7 +277,8 @@ def _second_order(func, inputs, v, create_graph, strict, fn_name, trick):
             grads = _autograd_grad(back, u, v, create_graph)
         else:
             grads = _autograd_grad(jac, inputs, v, create_graph)
-        result = _fill_in_zeros(grads, inputs, strict, fn_name)
+        result = _fill_in_zeros(grads, inputs, strict, create_graph,
+                                "double_back_trick" if trick else "double_back")
     output = _grad_postprocess((output,), create_graph)[0]
     return output, _tuple_postprocess(_grad_postprocess(result, create_graph), is_inputs_tuple)
 

@@ -5,8 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
-from ..autograd import function
-from ..autograd.function import Op
+from ..autograd.function import Op, constant, output_after_the_fact
 
 
 def promote(a, b):
@@ -222,7 +221,7 @@ class RDiv(Op):
     @staticmethod
     def graph_backward(ctx, g):
         r, = ctx.saved_tensors               # 1 / a: a Reciprocal's output on a's edge
-        r = function.output_after_the_fact(Reciprocal, ctx.parents[0], ctx.input_meta[0], r)
+        r = output_after_the_fact(Reciprocal, ctx.parents[0], ctx.input_meta[0], r)
         return -(g * ctx.c) * (r * r), None
 
 
@@ -268,7 +267,7 @@ class PowScalar(Op):
         x, = ctx.saved_for_graph()
         c = ctx.c
         if c == 0:                       # zeros, not in the graph, as PyTorch's
-            return function.Tensor._make(np.zeros(x.shape, x._data.dtype)), None
+            return constant(np.zeros(x.shape, x._data.dtype)), None
         return g * c * x ** (c - 1), None      # c = 1: x ** 0, whose derivative is 0
 
 
@@ -292,16 +291,16 @@ class Pow(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        a, b, y = ctx.saved_tensors
         at, bt, yt = ctx.saved_for_graph()
+        a, b = at._data, bt._data
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:                                       # 0 where b == 0, as backward
-            ga = (g * bt * at ** (bt - 1)).masked_fill(function.Tensor._make(b == 0), 0)
+            ga = (g * bt * at ** (bt - 1)).masked_fill(constant(b == 0), 0)
         if need_b:                                       # 0 where a == 0 and b >= 0
             with np.errstate(divide="ignore"):
                 gb = (g * yt * at.log()).masked_fill(
-                    function.Tensor._make((a == 0) & (b >= 0)), 0)
+                    constant((a == 0) & (b >= 0)), 0)
         return ga, gb
 
 
@@ -325,11 +324,11 @@ class RPow(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        a, y = ctx.saved_tensors
-        _, yt = ctx.saved_for_graph()
+        at, yt = ctx.saved_for_graph()
         c = ctx.c
         if c == 0:                                        # 0 where a >= 0, as backward
-            return (g * yt * float("-inf")).masked_fill(function.Tensor._make(a >= 0), 0), None
+            return (g * yt * float("-inf")).masked_fill(constant(at._data >= 0),
+                                                        0), None
         return g * yt * float(np.log(c)), None
 
 
@@ -339,7 +338,7 @@ def _weighted(ctx, g, backward):
     a, b = ctx.saved_tensors
     ones = np.ones(g.shape, g._data.dtype)
     wa, wb = backward(a, b, ones, *ctx.needs_input_grad)
-    return tuple(None if w is None else g * function.Tensor._make(w) for w in (wa, wb))
+    return tuple(None if w is None else g * constant(w) for w in (wa, wb))
 
 
 class Maximum(Op):
@@ -429,7 +428,21 @@ class Neg(Op):
         return -g,
 
 
-class _Unary(Op):
+class _ByDerivative:
+    """graph_backward from the subclass's graph_derivative(s, g): g * f'(x) in Tensor ops, s
+    the saved input or output (create_graph)"""
+    graph_derivative = None
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        derivative = cls.graph_derivative
+        if derivative is None:
+            return NotImplemented            # the first order, behind a delayed error
+        s, = ctx.saved_for_graph()
+        return derivative(s, g),
+
+
+class _Unary(_ByDerivative, Op):
     """y = f(x) by the backend kernel named `kernel`; backward by `<kernel>_backward` from the
     saved output (saves="output") or input (saves="input"), added into acc in one pass.
     Integer inputs become the default float when float_only, as in PyTorch; a bool input
@@ -439,7 +452,6 @@ class _Unary(Op):
     saves = "output"
     float_only = True
     bool_refused = None
-    graph_derivative = None     # (s, g) -> g * f'(x) in Tensor ops, for graph_backward
 
     @classmethod
     def forward(cls, ctx, x):
@@ -455,14 +467,6 @@ class _Unary(Op):
     def backward(cls, ctx, g, acc):
         s, = ctx.saved_tensors
         return getattr(B.kernels, cls.kernel + "_backward")(s, g, acc[0]),
-
-    @classmethod
-    def graph_backward(cls, ctx, g):
-        derivative = cls.graph_derivative
-        if derivative is None:
-            return NotImplemented            # the first order, behind a delayed error
-        s, = ctx.saved_for_graph()
-        return derivative(s, g),
 
 
 class Exp(_Unary):
@@ -524,7 +528,7 @@ class Relu(_Unary):
         return RuntimeError("Boolean inputs not supported for relu")
 
 
-class _NumpyUnary(Op):
+class _NumpyUnary(_ByDerivative, Op):
     """y = fn(x) by NumPy (integer and bool inputs become the default float, as in PyTorch)
     ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output").
     _Unary's twin for the ops no backend has a kernel for (sin, cos, log1p, ...): they run
@@ -543,9 +547,6 @@ class _NumpyUnary(Op):
     def backward(cls, ctx, g):
         s, = ctx.saved_tensors
         return cls.derivative(s, g),
-
-    graph_backward = _Unary.__dict__["graph_backward"]     # the classmethod itself
-    graph_derivative = None     # derivative in Tensor ops, for graph_backward
 
 
 class Sin(_NumpyUnary):
@@ -660,13 +661,13 @@ class _Stepwise(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        return function.Tensor._make(np.zeros(g.shape, g._data.dtype)),
+        return constant(np.zeros(g.shape, g._data.dtype)),
 
 
 class DependsOn(Op):
     """y = a, recorded as a function of b too, with a zero derivative: a gradient that a mask
-    of b picked (relu's, clamp's) stays differentiable in b, giving zeros, as PyTorch's
-    threshold_backward and clamp_backward do (create_graph)"""
+    of b picked (relu's, leaky_relu's, nll_loss's) stays differentiable in b, giving zeros,
+    as PyTorch's threshold_backward does (create_graph)"""
     @staticmethod
     def forward(ctx, a, b):
         ctx.shape_b = b.shape
@@ -678,7 +679,7 @@ class DependsOn(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        return g, function.Tensor._make(np.zeros(ctx.shape_b, g._data.dtype))
+        return g, constant(np.zeros(ctx.shape_b, g._data.dtype))
 
 
 class Floor(_Stepwise):
@@ -765,7 +766,7 @@ class LeakyRelu(Op):
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
-        return DependsOn.apply(g.where(function.Tensor._make(x._data > 0), g * ctx.slope),
+        return DependsOn.apply(g.where(constant(x._data > 0), g * ctx.slope),
                                x), None
 
 
@@ -820,7 +821,7 @@ class Softplus(Op):
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
         bx = x * ctx.beta
-        above = function.Tensor._make(bx._data > ctx.threshold)
+        above = constant(bx._data > ctx.threshold)
         return g.where(above, g * bx.sigmoid()), None, None
 
 
@@ -841,7 +842,7 @@ class Elu(Op):
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
-        below = function.Tensor._make(x._data <= 0)
+        below = constant(x._data <= 0)
         return (g * ctx.alpha * x.exp()).where(below, g), None
 
 

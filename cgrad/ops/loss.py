@@ -7,10 +7,9 @@ and hands them to the kernel's backward. Reductions: "none", "sum", "mean".
 import numpy as np
 
 from .. import backends as B
-from ..autograd import function
-from ..autograd.function import Op, output_after_the_fact
+from ..autograd.function import Op, constant, input_stand_in, output_after_the_fact
 from .elementwise import DependsOn, LogSigmoid
-from .reduce import LogSoftmax, Softmax, broadcast
+from .reduce import LogSoftmax, Softmax, broadcast, divided
 
 
 def reduce(losses, reduction, denominator=None, total=None):
@@ -48,13 +47,7 @@ def spread(g, shape, reduction, denominator=None):
 
 def graph_spread(g, n, reduction):
     """spread() for a Tensor g over n losses, left to broadcast (create_graph)"""
-    if reduction != "mean":
-        return g
-    return g / n if n else g * float("nan")
-
-
-def _constant(a):
-    return None if a is None else function.Tensor._make(np.asarray(a))
+    return divided(g, n) if reduction == "mean" else g
 
 
 def _weighted_inputs(ctx, g):
@@ -62,16 +55,12 @@ def _weighted_inputs(ctx, g):
     backward"""
     x, y = ctx.saved_for_graph()
     gs = graph_spread(g, x.numel(), ctx.reduction)
-    return x, y, gs if ctx.weight is None else gs * _constant(ctx.weight)
+    return x, y, gs if ctx.weight is None else gs * constant(ctx.weight)
 
 
 def graph_rows(g, reduction, denominator):
     """spread() for a Tensor g (create_graph): each row's loss gradient, as a column"""
-    if reduction == "none":
-        return g.reshape(-1, 1)
-    if reduction == "mean":
-        return g / denominator if denominator else g * float("nan")    # as spread()
-    return g
+    return g.reshape(-1, 1) if reduction == "none" else graph_spread(g, denominator, reduction)
 
 
 def _class_rows(g, target, ignore_index, reduction, denominator):
@@ -220,12 +209,12 @@ class CrossEntropy(Op):
                              * dtype.type(eps / c), dtype.type(0))
         p = output_after_the_fact(Softmax, ctx.parents[0], ctx.input_meta[0],
                                   ctx.kernels.cross_entropy_probs(saved), dim=1)
-        a = function.Tensor._make(a)
+        a = constant(a)
         dx = (p * a.sum(1, keepdim=True) - a) * _class_rows(g, target, ignore_index, reduction,
                                                             denominator)
         # ignored rows selected out, not multiplied by 0 (an inf g there stays out, as in
         # backward)
-        ignored = function.Tensor._make((target == ignore_index)[:, None])
+        ignored = constant((target == ignore_index)[:, None])
         return dx.masked_fill(ignored, 0), None, None, None, None, None
 
 
@@ -293,12 +282,12 @@ class NllLoss(Op):
     def graph_backward(ctx, g):
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
         a = _target_weights(target, n_classes, weight, ignore_index, ctx.input_meta[0][1])
-        dx = -function.Tensor._make(a) * _class_rows(g, target, ignore_index, reduction,
+        dx = -constant(a) * _class_rows(g, target, ignore_index, reduction,
                                                      denominator)
         # only the targets' entries, selected (an inf g elsewhere stays out, as in backward)
-        dx = dx.masked_fill(function.Tensor._make(a == 0), 0)
+        dx = dx.masked_fill(constant(a == 0), 0)
         # PyTorch's depends on x too, with a zero derivative: it keeps the graph
-        return (DependsOn.apply(dx, function.input_stand_in(ctx, 0)), None, None, None, None)
+        return (DependsOn.apply(dx, input_stand_in(ctx, 0)), None, None, None, None)
 
 
 class BinaryCrossEntropy(Op):
@@ -351,7 +340,7 @@ class BinaryCrossEntropyWithLogits(Op):
     def graph_backward(ctx, g):
         x, y, gs = _weighted_inputs(ctx, g)
         need_x, need_y = ctx.needs_input_grad[:2]
-        p = _constant(ctx.pos_weight)
+        p = None if ctx.pos_weight is None else constant(ctx.pos_weight)
         gx = gy = None
         if need_x:
             s = x.sigmoid()

@@ -4,8 +4,7 @@ import math
 import numpy as np
 
 from .. import backends as B
-from ..autograd import function
-from ..autograd.function import Op
+from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
 from .elementwise import _float
@@ -35,6 +34,11 @@ def expand_reduced_tensor(g, shape, dims, keepdim):
         for d in sorted(range(len(shape)) if dims is None else dims):
             g = g.unsqueeze(d)
     return g.expand(shape)
+
+
+def divided(g, n):
+    """Tensor g / n, NaN where n is 0 (PyTorch's 0 / 0; a mean over nothing), recorded"""
+    return g / n if n else g * float("nan")
 
 
 def _count(shape, dims):
@@ -95,7 +99,7 @@ class Mean(Op):
     @staticmethod
     def graph_backward(ctx, g):
         n = _count(ctx.shape, ctx.dims)
-        return expand_reduced_tensor(g / n if n else g * float("nan"), ctx.shape, ctx.dims,
+        return expand_reduced_tensor(divided(g, n), ctx.shape, ctx.dims,
                                      ctx.keepdim), None, None
 
 
@@ -132,9 +136,8 @@ class MaxAll(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, y = ctx.saved_tensors
-        mask = (x == y) | (np.isnan(x) & np.isnan(y))
-        return g * function.Tensor._make((mask / mask.sum()).astype(x.dtype)),
+        # each element's share, from the array backward of a g of 1: constant in x
+        return g * constant(MaxAll.backward(ctx, np.ones((), g._data.dtype))[0]),
 
 
 class MinAll(MaxAll):
@@ -170,9 +173,8 @@ class MaxDim(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        onehot = zeros(ctx.shape, g._data.dtype)
-        np.put_along_axis(onehot, ctx.idx, 1, axis=ctx.dim)
-        return g.reshape(ctx.idx.shape) * function.Tensor._make(onehot), None, None, None
+        onehot = MaxDim.backward(ctx, np.ones(g.shape, g._data.dtype))[0]    # as MaxAll's
+        return g.reshape(ctx.idx.shape) * constant(onehot), None, None, None
 
 
 class MinDim(MaxDim):
@@ -209,12 +211,10 @@ class AMax(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, y = ctx.saved_tensors
-        mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weight = mask / np.sum(mask, axis=ctx.dims, keepdims=True, dtype=x.dtype)
-        return (expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
-                * function.Tensor._make(weight.astype(x.dtype, copy=False))), None, None
+        x, _ = ctx.saved_tensors
+        share = AMax.backward(ctx, np.ones(g.shape, g._data.dtype))[0]      # as MaxAll's
+        return expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim) * constant(share), \
+            None, None
 
 
 class AMin(AMax):
@@ -227,7 +227,9 @@ class Var(Op):
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
         y, centered = Var.centered_var(ctx, x, dims, correction, keepdim)
-        ctx.save_for_backward(centered, x)       # x, as PyTorch: for create_graph
+        # centered spares the backward a pass; x is what PyTorch saves (an in-place change of
+        # it raises) and what the recorded backward differentiates through
+        ctx.save_for_backward(centered, x)
         return y
 
     @staticmethod
@@ -250,7 +252,7 @@ class Var(Op):
 
     @staticmethod
     def graph_centered(ctx):
-        """(x - mean) and the dims, in Tensor ops (create_graph)"""
+        """(x - mean) in Tensor ops, and x's shape (create_graph)"""
         x, = ctx.saved_for_graph(1)
         dims = tuple(range(x.dim())) if ctx.dims is None else ctx.dims
         return x - x.mean(dims, keepdim=True), x.shape
@@ -294,7 +296,7 @@ class Std(Op):
     def graph_backward(ctx, g):
         centered, shape = Var.graph_centered(ctx)
         y, = ctx.saved_for_graph(2)
-        zero = function.Tensor._make(y._data == 0)    # 0 where the deviation is 0, as backward
+        zero = constant(y._data == 0)    # 0 where the deviation is 0, as backward
         scale = (g / (y * ctx.denominator)).masked_fill(zero, 0)
         return expand_reduced_tensor(scale, shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
@@ -366,14 +368,14 @@ class Norm(Op):
             return None, None, None, None
         yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
-        zero = function.Tensor._make(yb._data == 0)     # PyTorch's: 0 where the norm is 0
+        zero = constant(yb._data == 0)     # PyTorch's: 0 where the norm is 0
         if p == 2:                 # PyTorch's association: a zero row's 0/0 stays in that row
             d = gb * (x / yb).masked_fill(zero, 0)
         elif p == 1:
             d = x.sign() * gb
         elif p < 1:
             scaled = (x.sign() * x.abs() ** (p - 1)).masked_fill(
-                function.Tensor._make(x._data == 0), 0)
+                constant(x._data == 0), 0)
             d = scaled * gb * yb ** (1 - p)
         else:
             scaled = x.sign() * x.abs() ** (p - 1) if p < 2 else x * x.abs() ** (p - 2)

@@ -132,15 +132,9 @@ class Repeat(Op):
         sizes, shape = ctx.sizes, ctx.shape
         padded = (1,) * (len(sizes) - len(shape)) + shape
         split = [n for pair in zip(sizes, padded) for n in pair]     # (r0, s0, r1, s1, ...)
-        summed = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
-        return summed.reshape(shape), None
-
-    @staticmethod
-    def graph_backward(ctx, g):
-        sizes, shape = ctx.sizes, ctx.shape
-        padded = (1,) * (len(sizes) - len(shape)) + shape
-        split = [n for pair in zip(sizes, padded) for n in pair]
         return g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(shape), None
+
+    graph_backward = backward           # reshape and sum read the same on a Tensor
 
 
 class Squeeze(Op):
@@ -223,11 +217,18 @@ class BasicIndex(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return SliceScatter.forward(None, g, ctx.shape, ctx.key), None
+        return scattered(g, ctx.shape, ctx.key), None
 
     @staticmethod
     def graph_backward(ctx, g):
         return SliceScatter.apply(g, ctx.shape, ctx.key), None
+
+
+def scattered(x, shape, key):
+    """zeros of shape with x written at a basic key"""
+    y = zeros(shape, x.dtype)
+    y[key] = x
+    return y
 
 
 class SliceScatter(Op):
@@ -235,11 +236,8 @@ class SliceScatter(Op):
     create_graph)   ->   dx = g[key]"""
     @staticmethod
     def forward(ctx, x, shape, key):
-        if ctx is not None:
-            ctx.key = key
-        y = zeros(shape, x.dtype)
-        y[key] = x
-        return y
+        ctx.key = key
+        return scattered(x, shape, key)
 
     @staticmethod
     def backward(ctx, g):
