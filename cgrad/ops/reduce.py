@@ -173,8 +173,11 @@ class MaxDim(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        onehot = MaxDim.backward(ctx, np.ones(g.shape, g._data.dtype))[0]    # as MaxAll's
-        return g.reshape(ctx.idx.shape) * constant(onehot), None, None, None
+        # g selected at each row's index (as backward's scatter: a NaN g stays in its row's
+        # one element, where a product with a one-hot would spread it)
+        others = MaxDim.backward(ctx, np.ones(g.shape, g._data.dtype))[0] == 0
+        return g.reshape(ctx.idx.shape).expand(ctx.shape).masked_fill(constant(others), 0), \
+            None, None, None
 
 
 class MinDim(MaxDim):
