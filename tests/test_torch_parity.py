@@ -438,6 +438,16 @@ def test_grad_fn_classes_are_named_as_pytorch(backend):
             return g * 2
     z = Twice.apply(x)
     assert type(z.grad_fn).__name__ == "TwiceBackward"
+
+    class Pair(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 2, t * 3
+
+        @staticmethod
+        def backward(ctx, a, b):
+            return a * 2 + b * 3
+    assert [type(o.grad_fn).__name__ for o in Pair.apply(x)] == ["PairBackward"] * 2
     assert isinstance(z.grad_fn, cgrad.autograd.function.FunctionCtx)
     z.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])

@@ -650,7 +650,8 @@ def _function_op(cls):
         name = cls.__name__ + "Backward"
         op = type(cls.__name__, (_FunctionOp,), {
             "grad_fn_name": name, "function": cls,
-            "_node_type": type(name, (FunctionCtx,), {"__slots__": ()})})  # the ctx's class
+            "_node_type": type(name, (FunctionCtx,), {"__slots__": ()}),   # the ctx's class
+            "_output_node_type": type(name, (_OutputNode,), {"__slots__": ()})})
         _function_ops[cls] = op
     return op
 
@@ -740,7 +741,7 @@ class Function:
                 ctx._grads = [None] * len(outs)
             for k in differentiable:
                 o = outs[k]
-                o.grad_fn = ctx if ctx._direct is not None else _OutputNode(ctx, k)
+                o.grad_fn = ctx if ctx._direct is not None else op._output_node_type(ctx, k)
                 o._requires_grad = True
                 if _contains(dirty, o):            # its views' history goes through this node
                     o._regenerate_views(o._view_regions())
