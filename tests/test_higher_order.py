@@ -589,3 +589,17 @@ def test_leaf_hooks_run_once_with_inputs_and_freed_graphs_raise(backend):
     cgrad.autograd.grad(y, x, create_graph=True, retain_graph=False)
     with pytest.raises(RuntimeError, match="second time"):
         cgrad.autograd.grad(y, x, create_graph=True)
+
+
+def test_recorded_gradients_are_not_cast_needlessly(backend):
+    """the walk casts a gradient only where its dtype differs from the input's (a comparison
+    of cgrad's dtype with NumPy's had cast every edge)"""
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    g, = cgrad.autograd.grad((x * x).sum(), x, create_graph=True)
+    names, stack = [], [g.grad_fn]
+    while stack:
+        node = stack.pop()
+        names.append(node.name())
+        stack += [p for p, _ in node.next_functions if p is not None]
+    assert "ToCopyBackward0" not in names
+    assert g.grad_fn.name() == "AddBackward0"

@@ -1,8 +1,9 @@
 """create_graph=True: a backward that is itself recorded, so that its gradients can be
 differentiated again (Hessian-vector products, gradient penalties, a PINN's u_xx). Each op
 that supports it gives its gradient formula in Tensor ops (Op.graph_backward, beside its array
-backward); an op without one raises NotImplementedError naming it, never a wrong number. The
-walk is the engine's, on Tensors, with grad mode on."""
+backward); through an op without one the walk takes the array backward, behind a node that
+raises NotImplementedError naming the op if reached (never a wrong number). The walk is the
+engine's, on Tensors, with grad mode on."""
 import numpy as np
 
 from .engine import capture_of, checked_hook_result, only_needed, topological_order
@@ -120,7 +121,7 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
                 if parent is None or gi is None:
                     continue
                 gi = sum_to(gi, meta[0])
-                if gi.dtype != meta[1]:
+                if gi._data.dtype != meta[1]:
                     gi = gi.to(meta[1])
                 held = pending.get(parent)
                 pending[parent] = gi if held is None else held + gi
