@@ -603,3 +603,27 @@ def test_recorded_gradients_are_not_cast_needlessly(backend):
         stack += [p for p, _ in node.next_functions if p is not None]
     assert "ToCopyBackward0" not in names
     assert g.grad_fn.name() == "AddBackward0"
+
+
+IDX = np.array([2, 0, 2])
+MASK = X > 1.2
+
+
+@pytest.mark.parametrize("f", [
+    lambda lib, x: x[lib.tensor(IDX)] * x[0],
+    lambda lib, x: x[lib.tensor(IDX), 1:3] ** 2,
+    lambda lib, x: x[0, lib.tensor([3, 1, 3])] * x[1, :3],
+    lambda lib, x: (x * x)[lib.tensor(MASK)].exp(),
+    lambda lib, x: x.gather(1, lib.tensor([[0, 3], [1, 1], [2, 0]])) * x[:, :2],
+    lambda lib, x: x.sort(1).values * x,
+    lambda lib, x: x.topk(2, dim=0).values ** 3,
+], ids=["rows", "rows_slice", "int_and_index", "bool_mask", "gather", "sort", "topk"])
+def test_advanced_indexing_and_gather_second_derivatives(backend, f):
+    """their gradient scatter-adds (repeated indices add up), recorded as IndexAdd, whose own
+    gradient is the indexing again"""
+    def build(lib, x):
+        y = f(lib, x)
+        g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        h, = lib.autograd.grad((g * g).sum(), x, create_graph=True)
+        return [y, g, h, lib.autograd.grad((h * x).sum(), x)[0]]
+    _assert_match(build, X)

@@ -209,19 +209,20 @@ class BasicIndex(Op):
     """y = x[ints, slices, None, ...] (a view)   ->   dx = zeros with g written at the key"""
     grad_fn_name = "SliceBackward0"
     is_view = True
+    gradient = None          # the _Placed op that puts g back at the key (set below)
 
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
         return view_at(x, key)
 
-    @staticmethod
-    def backward(ctx, g):
-        return scattered(g, ctx.shape, ctx.key), None
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.gradient.place(g, ctx.shape, ctx.key), None
 
-    @staticmethod
-    def graph_backward(ctx, g):
-        return SliceScatter.apply(g, ctx.shape, ctx.key), None
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls.gradient.apply(g, ctx.shape, ctx.key), None
 
 
 def scattered(x, shape, key):
@@ -231,21 +232,23 @@ def scattered(x, shape, key):
     return y
 
 
-class SliceScatter(Op):
-    """y = zeros of shape with x written at a basic key (BasicIndex's gradient, recorded for
-    create_graph)   ->   dx = g[key]"""
-    @staticmethod
-    def forward(ctx, x, shape, key):
+class _Placed(Op):
+    """y = zeros of shape with x placed at key: an indexing op's gradient, recorded for
+    create_graph   ->   dx = g[key], the indexing op again"""
+    place = take = indexing = None      # (x, shape, key) -> y; (g, key) -> g[key]; its op
+
+    @classmethod
+    def forward(cls, ctx, x, shape, key):
         ctx.key = key
-        return scattered(x, shape, key)
+        return cls.place(x, shape, key)
 
-    @staticmethod
-    def backward(ctx, g):
-        return view_at(g, ctx.key), None, None
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.take(g, ctx.key), None, None
 
-    @staticmethod
-    def graph_backward(ctx, g):
-        return BasicIndex.apply(g, ctx.key), None, None
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls.indexing.apply(g, ctx.key), None, None
 
 
 def view_at(a, key):
@@ -255,6 +258,14 @@ def view_at(a, key):
     if type(v) is not np.ndarray:
         v = a[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
     return v
+
+
+class SliceScatter(_Placed):
+    """x written at a basic key (BasicIndex's gradient)"""
+    place, take, indexing = staticmethod(scattered), staticmethod(view_at), BasicIndex
+
+
+BasicIndex.gradient = SliceScatter
 
 
 class Select(BasicIndex):
@@ -381,15 +392,26 @@ class AdvancedIndex(Op):
         ctx.shape, ctx.key = x.shape, key
         return at(x, key)
 
-    @staticmethod
-    def backward(ctx, g):
-        gx = zeros(ctx.shape, g.dtype)
-        key = ctx.key
-        if type(key) is SplitKey:
-            np.add.at(view_at(gx, key.basic), key.advanced, g)      # adds into gx
-        else:
-            np.add.at(gx, key, g)
-        return gx, None
+    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    graph_backward = BasicIndex.__dict__["graph_backward"]
+
+
+def scatter_added(g, shape, key):
+    """zeros of shape with g added at an advanced key (repeated indices add up)"""
+    gx = zeros(shape, g.dtype)
+    if type(key) is SplitKey:
+        np.add.at(view_at(gx, key.basic), key.advanced, g)      # adds into gx
+    else:
+        np.add.at(gx, key, g)
+    return gx
+
+
+class IndexAdd(_Placed):
+    """x added at an advanced key, repeats adding up (the gradient of indexing and gather)"""
+    place, take, indexing = staticmethod(scatter_added), staticmethod(at), AdvancedIndex
+
+
+AdvancedIndex.gradient = IndexAdd
 
 
 class IndexPut(Op):
@@ -489,6 +511,8 @@ class Gather(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = zeros(ctx.shape, g.dtype)
-        np.add.at(gx, _along(ctx.index, ctx.dim), g)
-        return gx, None, None
+        return scatter_added(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
