@@ -469,3 +469,14 @@ def test_std_saves_its_output_like_pytorch(backend):
     y.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_nll_loss_saves_its_input_like_pytorch(backend):
+    x = cgrad.tensor(np.arange(12.0).reshape(3, 4) / 10, requires_grad=True)
+    h = x * 1
+    loss = F.nll_loss(h, cgrad.tensor([0, 1, 2]))
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        cgrad.autograd.grad(loss, x, create_graph=True)

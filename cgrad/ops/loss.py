@@ -266,6 +266,7 @@ class NllLoss(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
         x, target, weight = _contiguous(x, target, weight)
+        ctx.save_for_backward(x)          # unread, as PyTorch saves it: an in-place change raises
         losses = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
         ctx.args = (target, weight, ignore_index, reduction, x.shape[1],
                     _class_denominator(target, weight, ignore_index, reduction))
@@ -273,6 +274,7 @@ class NllLoss(Op):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
@@ -280,6 +282,7 @@ class NllLoss(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
+        ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
         a = _target_weights(target, n_classes, weight, ignore_index, ctx.input_meta[0][1])
         dx = -constant(a) * _class_rows(g, target, ignore_index, reduction,
