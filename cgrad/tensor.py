@@ -63,6 +63,8 @@ def _descending_keys(a):
     if a.dtype.kind == "f":
         return np.where(np.isnan(a), -np.inf, -a.astype(np.float64))
     return -a.astype(np.int64) if a.dtype.kind != "b" else ~a
+
+
 _new = object.__new__
 _ndarray = np.ndarray
 

@@ -357,19 +357,26 @@ class Op:
         raise NotImplementedError
 
 
+def _node_after(op, parents, input_meta, saved=(), versions=None):
+    """A node of op made outside Op.apply (create_graph), on the given input edges"""
+    node = _new(op._node_type)
+    node.op = op
+    node._saved = saved
+    node._versions = versions
+    node.pre_hooks = None
+    node.parents = parents               # the engine zips these with backward's results
+    node.input_meta = input_meta
+    node.needs_input_grad = tuple(p is not None for p in parents)
+    return node
+
+
 def output_after_the_fact(op, parent, input_meta, y, **attrs):
     """y, the output of op on one input, as a Tensor of a node recorded after op's forward ran
     (create_graph: a composite op's part, e.g. the softmax inside cross-entropy, then
     differentiated on the composite's input edge). y must be what op's backward saves."""
-    node = _new(op._node_type)
-    node.op = op
-    node._saved = (y,)
     vc = Tensor._make(y)._version_counter              # y's own: nothing else holds y
-    node._versions = ((), (0, vc, vc.value))           # y is the output: saved_for_graph knows
-    node.pre_hooks = None
-    node.parents = (parent,)             # the engine zips these with backward's results
-    node.input_meta = (input_meta,)
-    node.needs_input_grad = (True,)
+    # y is the output: saved_for_graph knows it by this record
+    node = _node_after(op, (parent,), (input_meta,), (y,), ((), (0, vc, vc.value)))
     node.__dict__.update(attrs)
     return node.output_tensor(y, vc)
 
@@ -414,14 +421,8 @@ class NotRecorded(Op):
     @classmethod
     def after(cls, node, g):
         """the node for the gradients of node's backward on g: on node's input edges and g's"""
-        error = _new(cls._node_type)
-        error.op = cls
-        error._saved = ()
-        error._versions = None
-        error.pre_hooks = None
-        error.parents = node.parents + (grad_edge(g),)
-        error.input_meta = node.input_meta + ((g._data.shape, g._data.dtype),)
-        error.needs_input_grad = tuple(p is not None for p in error.parents)
+        error = _node_after(cls, node.parents + (grad_edge(g),),
+                            node.input_meta + ((g._data.shape, g._data.dtype),))
         function = getattr(node.op, "function", None)          # a custom Function's
         if getattr(getattr(function, "backward", None), "once_differentiable", False):
             error.error = RuntimeError("trying to differentiate twice a function that was "

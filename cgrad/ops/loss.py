@@ -210,8 +210,8 @@ class CrossEntropy(Op):
         p = output_after_the_fact(Softmax, ctx.parents[0], ctx.input_meta[0],
                                   ctx.kernels.cross_entropy_probs(saved), dim=1)
         a = constant(a)
-        dx = (p * a.sum(1, keepdim=True) - a) * _class_rows(g, target, ignore_index, reduction,
-                                                            denominator)
+        rows = _class_rows(g, target, ignore_index, reduction, denominator)
+        dx = (p * a.sum(1, keepdim=True) - a) * rows
         # ignored rows selected out, not multiplied by 0 (an inf g there stays out, as in
         # backward)
         ignored = constant((target == ignore_index)[:, None])
@@ -285,8 +285,7 @@ class NllLoss(Op):
         ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
         a = _target_weights(target, n_classes, weight, ignore_index, ctx.input_meta[0][1])
-        dx = -constant(a) * _class_rows(g, target, ignore_index, reduction,
-                                                     denominator)
+        dx = -constant(a) * _class_rows(g, target, ignore_index, reduction, denominator)
         # only the targets' entries, selected (an inf g elsewhere stays out, as in backward)
         dx = dx.masked_fill(constant(a == 0), 0)
         # PyTorch's depends on x too, with a zero derivative: it keeps the graph
