@@ -32,7 +32,13 @@ CASES = {
         lambda x, W: ((W @ x).sin(), x.exp()), (x, W)),
     "jacobian_unused_input": lambda lib, F, x, W, T: F.jacobian(
         lambda x, W: x * 2, (x, W)),
+    "jacobian_forward_mode": lambda lib, F, x, W, T: F.jacobian(
+        lambda x, W: ((W @ x).sin(), x.exp()), (x, W), vectorize=True, strategy="forward-mode"),
+    "jacobian_vectorize": lambda lib, F, x, W, T: F.jacobian(
+        lambda x: (W @ x).tanh(), x, vectorize=True),
     "hessian": lambda lib, F, x, W, T: F.hessian(lambda x: (x.exp() * x).sum(), x),
+    "hessian_forward_over_reverse": lambda lib, F, x, W, T: F.hessian(
+        lambda x: (x.exp() * x).sum(), x, vectorize=True, outer_jacobian_strategy="forward-mode"),
     "hessian_tuple": lambda lib, F, x, W, T: F.hessian(
         lambda x, W: ((W @ x) ** 2).sum() + (W * W * W).sum(), (x, W)),
     "vjp": lambda lib, F, x, W, T: F.vjp(lambda x: (W @ x).tanh(), x, T(V2)),
@@ -95,3 +101,36 @@ def test_output_shapes_and_strict_mode_like_torch(backend):
             F.vjp(lambda x: lib.ones(3, dtype=lib.float64), x, lib.ones(3), strict=True)
         with pytest.raises(AssertionError, match="Expected strategy"):
             F.jacobian(lambda x: x, x, strategy="sideways")
+
+
+def test_forward_mode_and_vectorize_conditions_like_torch(backend):
+    """PyTorch's forward mode needs vectorize=True and refuses create_graph and strict, and
+    vectorize refuses strict: the same exceptions, before func runs where PyTorch's do"""
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x * 2
+
+    for lib in (cgrad, torch):
+        calls.clear()
+        F = lib.autograd.functional
+        x = lib.tensor(A)
+        fwd = dict(strategy="forward-mode", vectorize=True)
+        with pytest.raises(NotImplementedError, match="only implemented for `vectorize=True`"):
+            F.jacobian(f, x, strategy="forward-mode")
+        with pytest.raises(NotImplementedError, match="`create_graph=True` and "
+                                                      '`strategy="forward-mode"`'):
+            F.jacobian(f, x, create_graph=True, **fwd)
+        with pytest.raises(RuntimeError, match='`strict=True` and `strategy="forward-mode"`'):
+            F.jacobian(f, x, strict=True, **fwd)
+        with pytest.raises(NotImplementedError, match="only implemented for `vectorize=True`"):
+            F.hessian(lambda x: (x * x).sum(), x, outer_jacobian_strategy="forward-mode")
+        with pytest.raises(AssertionError, match="Expected strategy"):
+            F.hessian(lambda x: (x * x).sum(), x, outer_jacobian_strategy="sideways")
+        assert not calls
+        with pytest.raises(RuntimeError, match="`strict=True` and `vectorized=True`"):
+            F.jacobian(f, x, strict=True, vectorize=True)
+        jac = F.jacobian(f, x, **fwd)
+        assert not jac.requires_grad
+        np.testing.assert_array_equal(jac.numpy(), 2 * np.eye(3))
