@@ -64,6 +64,8 @@ UNARY = {
     "norm2": lambda lib, x: x.norm(2, dim=1) * x.sum(1),
     "norm1": lambda lib, x: x.norm(1) * x,
     "norm3": lambda lib, x: x.norm(3, dim=0, keepdim=True) * x,
+    "norm_inf": lambda lib, x: (x * x).norm(float("inf"), dim=1) * x.sum(1),
+    "norm_minus_inf": lambda lib, x: (x - 1).norm(float("-inf")) * x,
     "softplus": lambda lib, x: lib.nn.functional.softplus(x * 3 - 4, beta=2, threshold=3) * x,
     "elu": lambda lib, x: lib.nn.functional.elu(x - 1.2, 0.7) * x,
     "logsigmoid": lambda lib, x: lib.nn.functional.logsigmoid(x - 1) * x,
@@ -202,6 +204,36 @@ def test_broadcast_operands_sum_back(backend):
         gw, gb = lib.autograd.grad(y, [w, b], create_graph=True)
         return [gw, gb] + list(lib.autograd.grad((gw * gb).sum(), [w, b, x]))
     _assert_match(build, np.array(0.7), np.array([0.1, -0.2, 0.3, 0.4]), X)
+
+
+def test_clamp_with_tensor_bounds(backend):
+    """each of x, lo and hi gets g where it is the result (hi where the bounds cross), and
+    their second derivatives go through the ops around the clamp"""
+    def build(lib, x, lo, hi):
+        y = (lib.clamp(x * x, lo * lo, hi.exp()) ** 2).sum()
+        g = lib.autograd.grad(y, (x, lo, hi), create_graph=True)
+        s = (g[0] ** 2).sum() + (g[1] ** 3).sum() + (g[2] * hi).sum()
+        return list(g) + list(lib.autograd.grad(s, (x, lo, hi)))
+    _assert_match(build, np.array([-2., -0.5, 0.5, 2., 1.0, 1.2]),
+                  np.array([-1., -1., 0.6, 0., 1.0, 1.3]), np.array([1., 1., 1., 0.2, 0.0, -1.]))
+
+
+def test_inf_norm_shares_ties_and_nan_rows_as_torch(backend):
+    """the inf norm's gradient: ties share g; a row with a NaN gives 0 (PyTorch's sign of NaN),
+    a zero row 0; also the L1 norm's at a NaN"""
+    x0 = np.array([[1., -3., 3., 0.5], [2., np.nan, -1., 0.], [0., 0., 0., 0.]])
+
+    def build(lib, x):
+        w = lib.tensor([1., 2., 3.], dtype=lib.float64)
+        out = []
+        for p in (float("inf"), float("-inf"), 1.0):
+            y = x.norm(p, dim=1)
+            g, = lib.autograd.grad((y * w).sum(), x, create_graph=True)
+            out += [y, g, lib.autograd.grad(((g + 1) * x).sum(), x)[0]]
+        return out
+    got, want = _both(build, x0)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_an_op_without_a_recorded_backward_raises_naming_it(backend):

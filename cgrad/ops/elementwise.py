@@ -926,23 +926,32 @@ class ClampTensor(Op):
         return y if hi is None else np.minimum(y, hi)
 
     @staticmethod
-    def backward(ctx, g):
-        x, lo, hi = ctx.saved_tensors
-        zero = g.dtype.type(0)
+    def _masks(ctx, x, lo, hi):
+        """where each gradient is g (x, lo, hi): boolean arrays, None for an unneeded one"""
         keep = True
         if lo is not None:
             keep = x >= lo
         if hi is not None:
             keep = keep & (x <= hi)
-        gx = np.where(keep, g, zero)
-        glo = ghi = None
+        below = above = None
         if lo is not None and ctx.needs_input_grad[1]:
             below = x < lo if hi is None else (x < lo) & (lo < hi)
-            glo = np.where(below, g, zero)
         if hi is not None and ctx.needs_input_grad[2]:
             above = x > hi if lo is None else (x > hi) | (hi < lo)
-            ghi = np.where(above, g, zero)
-        return gx, glo, ghi
+        return keep, below, above
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g.dtype.type(0)
+        return tuple(None if m is None else np.where(m, g, zero)
+                     for m in ClampTensor._masks(ctx, *ctx.saved_tensors))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        saved = ctx.saved_for_graph()
+        arrays = [None if t is None else t._data for t in saved]
+        return tuple(None if m is None else MaskedFill.apply(g, ~np.asarray(m), 0)
+                     for m in ClampTensor._masks(ctx, *arrays))
 
 
 # ---- fills (used by in-place methods) -----------------------------------------------------

@@ -7,7 +7,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
-from .elementwise import _float
+from .elementwise import Sign, _float
 
 
 def broadcast(g, shape):
@@ -346,12 +346,9 @@ class Norm(Op):
             elif p == 2:
                 d = np.where(yb == 0, zero, x / yb)
             elif p == 1:
-                d = np.sign(x)
-            elif np.isinf(p):            # g shared by the |x| equal to the max (min)
-                mask = (np.abs(x) == yb)
-                count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim),
-                                       x.shape, ctx.dims, ctx.keepdim)
-                d = np.sign(x) * mask / count
+                d = Sign.forward(None, x)         # PyTorch's sgn: 0 at NaN
+            elif np.isinf(p):
+                return Norm._inf_grad(ctx, x, yb, gb), None, None, None
             elif p < 1:                   # PyTorch's forms: no 0 * inf where an x is 0
                 scaled = np.where(x == 0, zero, np.sign(x) * np.abs(x) ** (p - 1))
                 d = scaled * yb ** (1 - p)
@@ -362,15 +359,26 @@ class Norm(Op):
         return (gb * d).astype(x.dtype, copy=False), None, None, None
 
     @staticmethod
+    def _inf_grad(ctx, x, yb, gb):
+        """the inf (-inf) norm's gradient as PyTorch's: (g / count) * mask * sign(x), mask the
+        elements whose |x| is the max (min) or NaN; x and yb arrays, gb an array or a Tensor
+        (recorded: the rest is constant in x)"""
+        mask = (np.abs(x) == yb) | np.isnan(x)
+        count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim), x.shape,
+                               ctx.dims, ctx.keepdim).astype(x.dtype)
+        return (gb / count) * mask * Sign.forward(None, x)
+
+    @staticmethod
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         p = ctx.p
-        if np.isinf(p):
-            return NotImplemented            # the first order, behind a delayed error
         if p == 0:
             return None, None, None, None
-        yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
+        if np.isinf(p):
+            yb = expand_reduced(y._data, x.shape, ctx.dims, ctx.keepdim)
+            return Norm._inf_grad(ctx, x._data, yb, gb), None, None, None
+        yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         zero = constant(yb._data == 0)     # PyTorch's: 0 where the norm is 0
         if p == 2:                 # PyTorch's association: a zero row's 0/0 stays in that row
             d = gb * (x / yb).masked_fill(zero, 0)
