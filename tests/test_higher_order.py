@@ -64,6 +64,9 @@ UNARY = {
     "norm2": lambda lib, x: x.norm(2, dim=1) * x.sum(1),
     "norm1": lambda lib, x: x.norm(1) * x,
     "norm3": lambda lib, x: x.norm(3, dim=0, keepdim=True) * x,
+    "prod_all": lambda lib, x: x.prod() * x,
+    "prod_dim": lambda lib, x: (x - 1).prod(1, keepdim=True) * x,
+    "remainder": lambda lib, x: (x * x) % (x + 0.7) * x + (x * 3) % 1.3,
     "norm_inf": lambda lib, x: (x * x).norm(float("inf"), dim=1) * x.sum(1),
     "norm_minus_inf": lambda lib, x: (x - 1).norm(float("-inf")) * x,
     "softplus": lambda lib, x: lib.nn.functional.softplus(x * 3 - 4, beta=2, threshold=3) * x,
@@ -236,32 +239,51 @@ def test_inf_norm_shares_ties_and_nan_rows_as_torch(backend):
         np.testing.assert_array_equal(g, w)
 
 
-def test_an_op_without_a_recorded_backward_raises_naming_it(backend):
-    """as PyTorch's not-implemented double backward: the create_graph pass gives the first
-    order, and only differentiating that again raises, naming the op"""
-    x = cgrad.tensor(X, requires_grad=True)
-    plain, = cgrad.autograd.grad(x.prod(1)[0] * x[0, 0], x)
-    g, = cgrad.autograd.grad(x.prod(1)[0] * x[0, 0], x, create_graph=True)
-    np.testing.assert_allclose(g.detach().numpy(), plain.numpy(), rtol=1e-12)
-    assert g.requires_grad
-    with pytest.raises(NotImplementedError, match="ProdBackward"):
-        cgrad.autograd.grad(g.sum(), x)
+def test_prod_with_zero_factors_to_third_order(backend):
+    """prod's recorded backward: PyTorch's result / x without zeros; with zeros, exclusive
+    products from both sides, so one, two or all zeros in a row still differentiate"""
+    x0 = np.array([[1.5, -2., 0.5, 3.], [0.7, 0., 1.2, -0.4], [0., 2., 0., 1.1],
+                   [0., 0., 0., 0.]])
+
+    def build(lib, x):
+        out = []
+        for y in (x.prod(), x.prod(1), x.prod(0, keepdim=True)):
+            w = lib.arange(1, y.numel() + 1, dtype=lib.float64).reshape(tuple(y.shape))
+            g, = lib.autograd.grad((y * w).sum(), x, create_graph=True)
+            h, = lib.autograd.grad((g * g * x).sum(), x, create_graph=True)
+            out += [y, g, h, lib.autograd.grad((h * h).sum(), x)[0]]
+        return out
+    _assert_match(build, x0)
 
 
-def test_a_cast_input_takes_the_first_order_and_raises_when_reached(backend):
-    x = cgrad.tensor(X, dtype=cgrad.float32, requires_grad=True)
-    w = cgrad.tensor(X, dtype=cgrad.float64, requires_grad=True)
-    gx, gw = cgrad.autograd.grad((x * w).sum(), [x, w], create_graph=True)
-    np.testing.assert_allclose(gx.detach().numpy(), X, rtol=1e-6)
-    with pytest.raises(NotImplementedError, match="MulBackward0"):
-        cgrad.autograd.grad(gx.sum(), [x, w])
+def test_mixed_dtype_inputs_differentiate_through_the_promotion(backend):
+    """float32 op float64: the float32 input's cast is recorded on its edge, so second
+    derivatives reach both, each in its own dtype, as in PyTorch"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(X, dtype=lib.float32, requires_grad=True)
+        w = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+        y = (x * w).sum() + (x / w).sum() + (w ** x).sum() + lib.maximum(x, w * 0.9).sum()
+        gx, gw = lib.autograd.grad(y, [x, w], create_graph=True)
+        hx, hw = lib.autograd.grad((gx * gx).sum() + (gw ** 3).sum(), [x, w])
+        out.append([gx, gw, hx, hw])
+    for a, b in zip(*out):
+        assert str(a.dtype).split(".")[1] == str(b.dtype).split(".")[1]
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5)
 
 
 def test_a_captured_node_whose_backward_nothing_needs_is_not_run(backend):
-    """grad(h * h, h) stops at h: the op under h (prod here, without a recorded backward)
-    never runs"""
+    """grad(h * h, h) stops at h: the op under h never runs"""
+    class Refuses(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise AssertionError("ran")
     x = cgrad.tensor(X, requires_grad=True)
-    h = x.prod()
+    h = Refuses.apply(x)
     g, = cgrad.autograd.grad(h * h, h, create_graph=True)
     np.testing.assert_allclose(g.item(), 2 * h.item(), rtol=1e-12)
 
@@ -534,6 +556,90 @@ def test_custom_functions_with_differentiable_backwards(backend):
     np.testing.assert_array_equal(g.detach().numpy(), np.full(X.shape, 2.0))   # error waits
     with pytest.raises(RuntimeError, match="once_differentiable"):
         cgrad.autograd.grad(g.sum(), x)
+
+
+def test_custom_function_with_two_differentiable_outputs(backend):
+    """each output's gradient reaches the user's backward, which is recorded: second
+    derivatives through both outputs, and through one while the other gets zeros"""
+    def build(lib, x, w):
+        class SinCos(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, w):
+                ctx.save_for_backward(x, w)
+                return (x * w).sin(), (x * w).cos()
+
+            @staticmethod
+            def backward(ctx, gs, gc):
+                x, w = ctx.saved_tensors
+                d = gs * (x * w).cos() - gc * (x * w).sin()
+                return d * w, (d * x).sum(0)
+        s, c = SinCos.apply(x, w)
+        gx, gw = lib.autograd.grad((s * s * 2 + c * x).sum(), (x, w), create_graph=True)
+        hx, hw = lib.autograd.grad((gx ** 2).sum() + (gw * w).sum(), (x, w))
+        _, c = SinCos.apply(x, w)
+        g1, = lib.autograd.grad((c ** 3).sum(), x, create_graph=True)
+        return [gx, gw, hx, hw, g1, lib.autograd.grad(g1.sum(), x)[0]]
+    _assert_match(build, np.array([[0.3, -1.2, 2.0], [0.7, 0.1, -0.4]]),
+                  np.array([1.5, -0.5, 0.8]))
+
+
+X_INPLACE, V_INPLACE = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
+
+
+def _set_basic(lib, x, v):
+    y = x * 1.5
+    y[1] = v * v
+    return (y ** 3).sum()
+
+
+def _set_advanced(lib, x, v):
+    y = x * 3
+    y[[0, 2], [1, 3]] = v[:2] * x[1, :2]
+    return (y * y * x).sum()
+
+
+def _set_mask(lib, x, v):
+    y = x.sin()
+    y[x > 0.3] = 0.5 * x[x > 0.3] ** 2
+    return (y ** 2 * v).sum()
+
+
+def _inplace_on_views(lib, x, v):
+    y = x * 2
+    row, col = y[2], y[:, 1]
+    row.mul_(v)                                   # col, an older view, is regenerated
+    return (y.sin() * y).sum() + (col ** 2).sum()
+
+
+def _inplace_on_transposed_view(lib, x, v):
+    y = x + 0
+    y.t()[1].add_(v[:3] * v[1])
+    return (y.exp() * x).sum()
+
+
+def _copy_and_fill(lib, x, v):
+    z = x * 2
+    z2 = z * 1
+    z2[0].copy_(v * v)
+    w = x * 3
+    w[:, 2].fill_(1.5)
+    return (z2 * z2).sum() + (w * x).sum() + (z ** 3).sum()
+
+
+@pytest.mark.parametrize("program", [_set_basic, _set_advanced, _set_mask, _inplace_on_views,
+                                     _inplace_on_transposed_view, _copy_and_fill],
+                         ids=lambda f: f.__name__)
+def test_in_place_ops_in_the_graph_to_third_order(backend, program):
+    """index assignment (IndexPut), in-place ops on views (CopySlices, regenerated views),
+    copy_ and fill_: recorded like every other op"""
+    def build(lib, x, v):
+        out = program(lib, x, v)
+        gx, gv = lib.autograd.grad(out, (x, v), create_graph=True)
+        hx, hv = lib.autograd.grad((gx * gx).sum() + (gv ** 3).sum(), (x, v),
+                                   create_graph=True)
+        return [out, gx, gv, hx, hv] + list(lib.autograd.grad((hx * x).sum() + hv.sum() ** 2,
+                                                              (x, v)))
+    _assert_match(build, X_INPLACE, V_INPLACE, rtol=1e-9)
 
 
 def test_custom_function_with_a_non_differentiable_second_output(backend):

@@ -66,9 +66,8 @@ class Node:
         """The saved arrays (those of slots, or all) as Tensors, for a backward that is itself
         recorded (create_graph=True): an input's array as that input, the output's as
         output_tensor, None or a Python number as it is. Any other array is taken for input
-        i's (saved slot i), cast: a constant if that input needs no gradient, else
-        NotImplementedError (the cast would cut the graph) rather than a wrong higher-order
-        gradient."""
+        i's (saved slot i), cast by forward (float32 * float64): a constant if that input needs
+        no gradient, else the cast recorded on the input's edge, as PyTorch's promotion is."""
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
@@ -82,11 +81,20 @@ class Node:
                 out.append(self.output_tensor(s, out_record[1]))
             elif type(s) is not _ndarray:
                 out.append(s)
-            elif i < len(parents) and parents[i] is None:
+            elif i >= len(parents):
+                raise CastCutsGraph              # not an input's: the walk takes the first order
+            elif parents[i] is None:
                 out.append(Tensor._make(s))
             else:
-                raise CastCutsGraph              # the walk takes the first order instead
+                out.append(self._cast_input(i, s))
         return out
+
+    def _cast_input(self, i, s):
+        """s, input i's array cast by forward, as a Tensor of a cast node on input i's edge"""
+        from ..ops.shape import ToDtype
+        t = Tensor._make(s, True)
+        t.grad_fn = _node_after(ToDtype, (self.parents[i],), (self.input_meta[i],))
+        return t
 
     def output_tensor(self, y, version_counter):
         """The output array y as a Tensor whose grad_fn is this node, as PyTorch unpacks a
@@ -403,8 +411,8 @@ def constant(a):
 
 
 class CastCutsGraph(Exception):
-    """saved_for_graph found a saved array cast from an input that needs a gradient: no graph
-    leads from it to the input, so the op's recorded backward cannot be used"""
+    """saved_for_graph found a saved array that is no input's: no graph leads from it to the
+    inputs, so the op's recorded backward cannot be used"""
 
 
 class NotRecorded(Op):
@@ -547,6 +555,11 @@ class _OutputOp(Op):
         port.node._grads[port.index] = g
         return (_TOKEN,)
 
+    @staticmethod
+    def graph_backward(port, g):
+        port.node._grads[port.index] = g              # a Tensor: the Function's node records
+        return (constant(_TOKEN),)
+
 
 def _type_name(x):
     t = type(x)
@@ -586,12 +599,18 @@ class _FunctionOp(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        """the user's backward, recorded (create_graph): one differentiable output only"""
-        if (ctx._grads is not None             # several outputs, or not differentiable twice:
-                or getattr(ctx.op.function.backward, "once_differentiable", False)):
+        """the user's backward, recorded (create_graph)"""
+        grads = ctx._grads                     # several outputs: theirs, as Tensors
+        if getattr(ctx.op.function.backward, "once_differentiable", False):
+            if grads is not None:
+                ctx._grads = [None if gk is None else gk._data for gk in grads]
             return NotImplemented              # the first order, behind a delayed error
-        tensors = [None] * len(ctx._out_meta)
-        tensors[ctx._direct] = g
+        if grads is None:
+            tensors = [None] * len(ctx._out_meta)
+            tensors[ctx._direct] = g
+        else:
+            tensors = list(grads)
+            ctx._grads = [None] * len(grads)          # ready for the next backward
         tensors = _FunctionOp.output_grads(ctx, tensors)
         saved = ctx._saved
         outputs = ctx.__dict__.get("_saved_outputs", ())

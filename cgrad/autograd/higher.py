@@ -1,9 +1,9 @@
 """create_graph=True: a backward that is itself recorded, so that its gradients can be
 differentiated again (Hessian-vector products, gradient penalties, a PINN's u_xx). Each op
-that supports it gives its gradient formula in Tensor ops (Op.graph_backward, beside its array
-backward); through an op without one the walk takes the array backward, behind a node that
-raises NotImplementedError naming the op if reached (never a wrong number). The walk is the
-engine's, on Tensors, with grad mode on."""
+gives its gradient formula in Tensor ops (Op.graph_backward, beside its array backward);
+where it cannot (an @once_differentiable Function) the walk takes the array backward, behind
+a node that raises naming the op if reached (never a wrong number). The walk is the engine's,
+on Tensors, with grad mode on."""
 import numpy as np
 
 from .engine import capture_of, checked_hook_result, only_needed, topological_order

@@ -733,14 +733,24 @@ class Remainder(Op):
         return np.asarray(np.remainder(a, b))
 
     @staticmethod
+    def _quotient(ctx):
+        """floor(a / b), piecewise constant, for b's gradient (None if b needs none)"""
+        if not ctx.needs_input_grad[1]:
+            return None
+        a, b = ctx.saved_tensors
+        if not isinstance(a, np.ndarray):               # number % tensor, as PyTorch
+            raise RuntimeError("derivative for aten::remainder is not implemented")
+        return np.floor_divide(a, b)
+
+    @staticmethod
     def backward(ctx, g):
-        gb = None
-        if ctx.needs_input_grad[1]:
-            a, b = ctx.saved_tensors
-            if not isinstance(a, np.ndarray):           # number % tensor, as PyTorch
-                raise RuntimeError("derivative for aten::remainder is not implemented")
-            gb = -g * np.floor_divide(a, b)
-        return g, gb
+        q = Remainder._quotient(ctx)
+        return g, (None if q is None else -g * q)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        q = Remainder._quotient(ctx)
+        return g, (None if q is None else -g * constant(q))
 
 
 class RemainderScalar(Remainder):
@@ -968,6 +978,10 @@ class Fill(Op):
     def backward(ctx, g):
         return np.zeros_like(g), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return constant(np.zeros_like(g._data)), None
+
 
 class Copy(Op):
     """y = src broadcast into x's shape and dtype   ->   dx = 0, dsrc = g (summed back by the
@@ -981,6 +995,10 @@ class Copy(Op):
     @staticmethod
     def backward(ctx, g):
         return np.zeros_like(g), g
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return constant(np.zeros_like(g._data)), g
 
 
 class MaskedFill(Op):

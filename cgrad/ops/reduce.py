@@ -8,6 +8,7 @@ from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
 from .elementwise import Sign, _float
+from .shape import Cat
 
 
 def broadcast(g, shape):
@@ -425,6 +426,40 @@ class Prod(Op):
         others = (left * right).reshape(x.shape)
         gb = expand_reduced(g, x.shape, None if dim is None else (dim,), ctx.keepdim)
         return gb * others, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        if not x.dim():
+            return g, None, None                 # the product of one element is that element
+        dim = ctx.dim
+        gb = expand_reduced_tensor(g, x.shape, None if dim is None else (dim,), ctx.keepdim)
+        if not (x._data == 0).any():              # PyTorch's form where no factor is 0
+            y = x.prod() if dim is None else x.prod(dim, keepdim=True)
+            return gb * (y / x), None, None
+        flat, axis = (x.reshape(-1), 0) if dim is None else (x, dim)
+        others = _exclusive_products(flat, axis) * _exclusive_products(
+            flat.flip(axis), axis).flip(axis)
+        return gb * others.reshape(x.shape), None, None
+
+
+def _exclusive_products(t, axis):
+    """Tensor t's exclusive prefix products along axis (1, t0, t0 t1, ...), recorded: a
+    log-depth scan of multiplies (each place times the place k before it, k = 1, 2, 4, ...),
+    exact where a factor is 0, so differentiable again there"""
+    n = t.shape[axis]
+
+    def part(a, start, stop):
+        return a[(slice(None),) * axis + (slice(start, stop),)]
+
+    def ones(k):
+        return constant(np.ones(t.shape[:axis] + (k,) + t.shape[axis + 1:], t._data.dtype))
+    p = Cat.apply(axis, ones(1), part(t, 0, n - 1))
+    k = 1
+    while k < n:
+        p = p * Cat.apply(axis, ones(k), part(p, 0, n - k))
+        k *= 2
+    return p
 
 
 class ProdAll(Prod):

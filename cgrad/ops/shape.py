@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..autograd.function import Op
+from .elementwise import MaskedFill
 from .._memory import zeros
 
 
@@ -299,6 +300,12 @@ class Region:
         return np.ndarray(self.shape, a.dtype, a, self.offset * a.dtype.itemsize,
                           self.strides)
 
+    def mask(self, like):
+        """a boolean array of the shape of `like` (laid out as the base), True at the region"""
+        m = np.zeros(like.shape, like.dtype)      # the base's itemsize: the strides are bytes
+        self(m)[...] = 1
+        return m != 0
+
 
 class CopySlices(Op):
     """The base after an in-place op on one of its views wrote `result` into the view's
@@ -317,22 +324,41 @@ class CopySlices(Op):
         ctx.region(g_base)[...] = 0
         return g_base, ctx.region(g).copy(), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return (MaskedFill.apply(g, ctx.region.mask(g._data), 0), ViewOf.apply(g, ctx.region),
+                None)
+
 
 class ViewOf(Op):
     """A view regenerated from its base's new node after an in-place op   ->   d base =
     zeros with g at the view's region"""
     grad_fn_name = "AsStridedBackward0"
+    gradient = None          # RegionPlaced (set below)
 
     @staticmethod
     def forward(ctx, base, region):
-        ctx.shape, ctx.region = base.shape, region
+        ctx.shape, ctx.key = base.shape, region
         return region(base)
 
-    @staticmethod
-    def backward(ctx, g):
-        g_base = zeros(ctx.shape, g.dtype)
-        ctx.region(g_base)[...] = g
-        return g_base, None
+    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    graph_backward = BasicIndex.__dict__["graph_backward"]
+
+
+def region_placed(x, shape, region):
+    """zeros of shape with x written at region"""
+    y = zeros(shape, x.dtype)
+    region(y)[...] = x
+    return y
+
+
+class RegionPlaced(_Placed):
+    """x written at a region (ViewOf's gradient)"""
+    place, take, indexing = staticmethod(region_placed), staticmethod(
+        lambda g, region: region(g).copy()), ViewOf
+
+
+ViewOf.gradient = RegionPlaced
 
 
 class SplitKey:
@@ -435,6 +461,17 @@ class IndexPut(Op):
             put(gx, ctx.key, 0)
         if ctx.needs_input_grad[2]:
             gv = at(g, ctx.key)
+        return gx, None, gv
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            mask = np.zeros(g.shape, bool)
+            put(mask, ctx.key, True)
+            gx = MaskedFill.apply(g, mask, 0)
+        if ctx.needs_input_grad[2]:
+            gv = AdvancedIndex.apply(g, ctx.key)      # g[key] by any key; its gradient adds
         return gx, None, gv
 
 
