@@ -519,6 +519,10 @@ class Tensor:
         a copy of self's old value and self takes the op's node as its grad_fn."""
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
+        if op is not S.IndexPut:                       # (__setitem__ checks its own way)
+            for a in args:
+                if isinstance(a, Tensor) and _overlap(self._data, a._data) == "partial":
+                    _raise_overlap()
         if self._records_inplace(args):
             base = self._base if self.__dict__.get("_autograd_view") else None
             if self._base is not None and base is None and self._base.grad_fn is None \
@@ -688,9 +692,15 @@ class Tensor:
         return self._inplace(E.MaskedFill, mask, value)
 
     def __setitem__(self, key, value):
-        key, _ = _index_key(key)
+        key, basic = _index_key(key)
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
+        if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, an index_put
+            if basic:
+                if _overlap(S.view_at(self._data, key), value._data) == "partial":
+                    _raise_overlap()
+            elif _overlap(self._data, value._data):
+                _raise_overlap()
         if self._records_inplace((value,)):
             self._inplace(S.IndexPut, key, value)
             return
@@ -1419,6 +1429,30 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+def _overlap(a, b):
+    """How arrays a and b share memory, as PyTorch's get_overlap_status tells it: "full" (the
+    same elements alike laid out), "partial", or None (nothing shared, or too hard to tell:
+    one is not dense)"""
+    if a is b:
+        return "full"
+    if not (a.size and b.size) or _engine._root(a) is not _engine._root(b):
+        return None
+    if not ((a.flags.c_contiguous or a.flags.f_contiguous)
+            and (b.flags.c_contiguous or b.flags.f_contiguous)):
+        return None
+    a0, b0 = a.ctypes.data, b.ctypes.data
+    a1, b1 = a0 + a.nbytes, b0 + b.nbytes
+    if a0 == b0 and a1 == b1:
+        return "full" if a.strides == b.strides else "partial"
+    return "partial" if a0 < b1 and b0 < a1 else None
+
+
+def _raise_overlap():
+    raise RuntimeError("unsupported operation: some elements of the input tensor and the "
+                       "written-to tensor refer to a single memory location. Please clone() "
+                       "the tensor before performing the operation.")
 
 
 def _rebuild(data, requires_grad):

@@ -480,3 +480,41 @@ def test_nll_loss_saves_its_input_like_pytorch(backend):
         loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         cgrad.autograd.grad(loss, x, create_graph=True)
+
+
+OVERLAPS = {
+    "slice_into_shifted_slice": lambda lib, y: y.__setitem__(slice(2, 6), y[0:4]),
+    "slice_into_itself": lambda lib, y: y.__setitem__(slice(0, 4), y[0:4]),
+    "slice_into_disjoint_slice": lambda lib, y: y.__setitem__(slice(4, 6), y[0:2]),
+    "copy_shifted_view": lambda lib, y: y[1:].copy_(y[:-1]),
+    "copy_transposed_self": lambda lib, y: y.view(2, 2, 2).copy_(y.view(2, 2, 2).transpose(0, 2)),
+    "copy_flipped_copy": lambda lib, y: y.copy_(y.flip(0)),
+    "add_shifted_view": lambda lib, y: y[1:].add_(y[:-1]),
+    "add_transposed_view": lambda lib, y: y.view(2, 2, 2)[0].add_(y.view(2, 2, 2)[0].t()),
+    "add_strided_views": lambda lib, y: y[::2].add_(y[1::2]),     # not dense: not checked
+    "mul_itself": lambda lib, y: y.mul_(y),
+    "index_put_overlapping": lambda lib, y: y.__setitem__(lib.tensor([1, 2]), y[0:2]),
+    "index_put_disjoint_part": lambda lib, y: y.__setitem__(lib.tensor([4, 5]), y[0:2]),
+    "mask_put_part": lambda lib, y: y.__setitem__(y > 5, y[0:2]),
+    "row_into_other_row": lambda lib, y: y.view(2, 4).__setitem__(0, y.view(2, 4)[1]),
+    "column_into_other_column": lambda lib, y: y.view(2, 4).__setitem__(
+        (slice(None), 0), y.view(2, 4)[:, 1]),
+}
+
+
+@pytest.mark.parametrize("name", list(OVERLAPS))
+def test_in_place_writes_from_overlapping_memory_like_pytorch(backend, name):
+    """PyTorch refuses an in-place op whose input shares some but not all of the memory it
+    writes (dense tensors; an index_put any shared memory): the same RuntimeError, and the
+    same values where it goes ahead"""
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (cgrad, torch):
+        y = lib.arange(8.)
+        try:
+            OVERLAPS[name](lib, y)
+            out.append(y.tolist())
+        except RuntimeError as e:
+            assert "refer to a single memory location" in str(e)
+            out.append("raised")
+    assert out[0] == out[1]
