@@ -546,6 +546,7 @@ class Tensor:
             old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
             result = op.apply(old, *args)
             self._write(result._data)
+            _saved_output_is(result.grad_fn, self)
             if base is None:
                 self.grad_fn = result.grad_fn
                 self._requires_grad = True
@@ -1429,6 +1430,15 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+def _saved_output_is(node, t):
+    """After an in-place op wrote its output into t: a node that saved that output checks t's
+    version at backward, as PyTorch's in-place nodes do (y.exp_() then y.mul_(2) raises)"""
+    record = node._versions[1] if node._versions is not None else None
+    if record is not None:
+        vc = t._version_counter
+        node._versions = (node._versions[0], (record[0], vc, vc.value))
 
 
 def _overlap(a, b):

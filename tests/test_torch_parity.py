@@ -518,3 +518,43 @@ def test_in_place_writes_from_overlapping_memory_like_pytorch(backend, name):
             assert "refer to a single memory location" in str(e)
             out.append("raised")
     assert out[0] == out[1]
+
+
+def _exp_twice(lib, y):
+    y.exp_()
+    y.exp_()
+
+
+def _sigmoid_then_mul(lib, y):
+    y.sigmoid_()
+    y.mul_(2)
+
+
+def _exp_on_view_then_base(lib, y):
+    y[1:].exp_()
+    y[0].mul_(2)
+
+
+def _exp_then_used(lib, y):
+    y.exp_()
+    return y * 2
+
+
+@pytest.mark.parametrize("program", [_exp_twice, _sigmoid_then_mul, _exp_on_view_then_base,
+                                     _exp_then_used], ids=lambda f: f.__name__)
+def test_an_in_place_op_that_saved_its_output_notices_later_changes(backend, program):
+    """y.exp_() saves y itself, as PyTorch's in-place nodes do: a later in-place change of y
+    (or of a view of its storage) makes backward raise; otherwise the gradient is PyTorch's"""
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.5, 1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = x * 1
+        z = program(lib, y)
+        try:
+            (y if z is None else z).sum().backward()
+            out.append(x.grad.tolist())
+        except RuntimeError as e:
+            assert "modified by an inplace operation" in str(e)
+            out.append("raised")
+    assert out[0] == out[1]
