@@ -370,7 +370,7 @@ def test_resumed_run_equals_uninterrupted_run(backend, name, kw):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
-def test_load_state_dict_copies_and_casts():
+def test_load_state_dict_casts_or_aliases_as_pytorch():
     p = cgrad.ones(3, requires_grad=True)
     opt = optim.Adam([p])
     p.grad = cgrad.ones(3)
@@ -382,6 +382,11 @@ def test_load_state_dict_copies_and_casts():
     assert opt2.state[q]["exp_avg"].dtype == cgrad.float64
     assert opt2.state[q]["step"].dtype == cgrad.float32          # step is not cast
     assert opt2.state[q]["exp_avg"]._data is not sd["state"][0]["exp_avg"]._data
+    same = cgrad.ones(3, requires_grad=True)        # the same dtype: PyTorch's .to() aliases
+    opt3 = optim.Adam([same])
+    opt3.load_state_dict(sd)
+    assert opt3.state[same]["exp_avg"] is sd["state"][0]["exp_avg"] is opt.state[p]["exp_avg"]
+    assert opt3.state[same]["step"] is sd["state"][0]["step"]
     with pytest.raises(ValueError, match="loaded state dict has a different number of "
                                          "parameter groups"):
         opt2.load_state_dict({"state": {}, "param_groups": []})

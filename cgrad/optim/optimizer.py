@@ -5,8 +5,6 @@ import copy
 import itertools
 import warnings
 
-import numpy as np
-
 from .. import backends as B
 from .._memory import zeros
 from ..autograd.grad_mode import enable_grad
@@ -182,8 +180,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Restore state saved by state_dict() into an optimizer over the same parameters:
-        the hyperparameters of each group and a copy of every parameter's state (floating-point
-        tensors cast to the parameter's dtype, "step" kept)."""
+        the hyperparameters of each group and every parameter's state (floating-point tensors
+        cast to the parameter's dtype, else the loaded tensors themselves, as in PyTorch)."""
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -208,13 +206,13 @@ class Optimizer:
 
 
 def _cast(param, value, key=None):
-    """A copy of a loaded state value: tensors copied (floating ones in the parameter's dtype,
-    except "step"), containers rebuilt."""
+    """A loaded state value as PyTorch takes it: a floating tensor in the parameter's dtype
+    (the loaded tensor itself where it has it already: PyTorch's .to() aliases), "step" and
+    other tensors as they are, containers rebuilt."""
     if isinstance(value, Tensor):
-        data = value._data
-        if key != "step" and param.is_floating_point() and data.dtype.kind == "f":
-            data = data.astype(param._data.dtype)
-        return Tensor._make(np.array(data, order="C"))
+        if key != "step" and param.is_floating_point() and value.is_floating_point():
+            return value.to(param.dtype)
+        return value
     if isinstance(value, dict):
         return {k: _cast(param, v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
