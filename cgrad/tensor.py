@@ -326,6 +326,24 @@ class Tensor:
     def element_size(self):
         return self._data.itemsize
 
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def data_ptr(self):
+        """the address of the first element (views and .data share their base's memory)"""
+        return self._data.ctypes.data
+
+    def storage_offset(self):
+        """elements from the start of the memory this tensor's storage owns to its first"""
+        root = _engine._root(self._data)
+        start = root.ctypes.data if isinstance(root, np.ndarray) else self._data.ctypes.data
+        return (self._data.ctypes.data - start) // self._data.itemsize
+
     def is_contiguous(self):
         return bool(self._data.flags.c_contiguous)
 

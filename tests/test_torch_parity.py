@@ -558,3 +558,18 @@ def test_an_in_place_op_that_saved_its_output_notices_later_changes(backend, pro
             assert "modified by an inplace operation" in str(e)
             out.append("raised")
     assert out[0] == out[1]
+
+
+def test_memory_introspection_like_pytorch(backend):
+    """data_ptr, storage_offset, nbytes and itemsize: what code checking for shared memory
+    (`a.data_ptr() == b.data_ptr()`) reads"""
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.arange(12.).reshape(3, 4)
+        v = x[1:, 2:]
+        out.append([v.storage_offset(), x.t().storage_offset(), x[2].storage_offset(),
+                    v.data_ptr() - x.data_ptr(), x.data.data_ptr() == x.data_ptr(),
+                    x.detach().data_ptr() == x.data_ptr(), x.clone().data_ptr() == x.data_ptr(),
+                    x.nbytes, v.nbytes, x.itemsize, x.double().itemsize])
+    assert out[0] == out[1]
