@@ -277,13 +277,16 @@ def test_param_groups_and_add_param_group(backend):
     assert named.param_groups[0]["param_names"] == ["w"]
 
 
-def test_adagrad_creates_state_up_front():
+def test_adagrad_creates_state_up_front_and_for_added_groups_at_their_first_step():
     p = cgrad.ones(2, requires_grad=True)
     opt = optim.Adagrad([p], initial_accumulator_value=0.5)
     assert opt.state[p]["sum"].numpy().tolist() == [0.5, 0.5]
     q = cgrad.ones(1, requires_grad=True)
     opt.add_param_group({"params": [q]})
-    assert opt.state[q]["step"].item() == 0
+    assert q not in opt.state                      # PyTorch's: not until q steps
+    q.grad = cgrad.ones(1)
+    opt.step()
+    assert opt.state[q]["step"].item() == 1 and opt.state[q]["sum"].item() == 1.5
 
 
 def test_argument_errors_match_pytorch():

@@ -573,3 +573,127 @@ def test_memory_introspection_like_pytorch(backend):
                     x.detach().data_ptr() == x.data_ptr(), x.clone().data_ptr() == x.data_ptr(),
                     x.nbytes, v.nbytes, x.itemsize, x.double().itemsize])
     assert out[0] == out[1]
+
+
+# ---- found by a training-loop fuzz against PyTorch ------------------------------------------
+def _both_libs():
+    torch = pytest.importorskip("torch")
+    return cgrad, torch
+
+
+def _assert_same(a, b, rtol=1e-6):
+    """nested lists, strings and numbers: strings equal, numbers to float rounding"""
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), (a, b)
+        for x, y in zip(a, b):
+            _assert_same(x, y, rtol)
+    elif isinstance(a, str) or isinstance(b, str):
+        assert a == b
+    else:
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+
+def test_adagrad_state_as_pytorch_creates_it(backend):
+    """the constructor's initial_accumulator_value for every state (a group's own is not
+    read); parameters added later get their state at their first step with a gradient"""
+    out = []
+    for lib in _both_libs():
+        w = lib.tensor([1.0, -2.0], requires_grad=True)
+        b = lib.tensor([1.0, 1.0, 1.0], requires_grad=True)
+        opt = lib.optim.Adagrad([{"params": [w], "initial_accumulator_value": 5.0}], lr=0.1,
+                                initial_accumulator_value=0.5)
+        opt.add_param_group({"params": [b]})
+        keys = sorted(opt.state_dict()["state"])
+        (w * w).sum().backward()
+        opt.step()
+        keys2 = sorted(opt.state_dict()["state"])
+        (b * b).sum().backward()
+        opt.step()
+        out.append([keys, keys2, sorted(opt.state_dict()["state"]), w.tolist(), b.tolist(),
+                    opt.state[b]["sum"].tolist()])
+    _assert_same(out[0], out[1])
+
+
+def test_param_groups_with_and_without_names_refused_as_pytorch(backend):
+    for lib in _both_libs():
+        a, b = lib.ones(2, requires_grad=True), lib.ones(3, requires_grad=True)
+        opt = lib.optim.SGD([("a", a)], lr=0.1)
+        with pytest.raises(ValueError, match="should be with/without names. cannot add param "
+                                             "group without names"):
+            opt.add_param_group({"params": [b]})
+        with pytest.raises(ValueError, match="with/without names"):
+            lib.optim.Adam([{"params": [("a", a)]}, {"params": [b]}], lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["LambdaLR", "CosineAnnealingLR"])
+def test_a_scheduler_made_before_add_param_group_raises_as_pytorch(backend, name):
+    """PyTorch zips base_lrs with the groups strictly: a group added after the scheduler was
+    made is refused at the step that reads base_lrs, not left unscheduled"""
+    messages = []
+    for lib in _both_libs():
+        opt = lib.optim.SGD([lib.ones(2, requires_grad=True)], lr=0.1)
+        sched = (lib.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5 ** e) if name == "LambdaLR"
+                 else lib.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1))
+        opt.add_param_group({"params": [lib.ones(3, requires_grad=True)], "lr": 1.0})
+        with pytest.raises(ValueError) as e:
+            for _ in range(2):
+                opt.step()
+                sched.step()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
+def test_bce_with_logits_takes_the_targets_dtype_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        x = lib.tensor([[0.5, -1.0], [2.0, 0.1]], dtype=lib.float64, requires_grad=True)
+        for t_dtype in (lib.float32, lib.float64):
+            loss = lib.nn.BCEWithLogitsLoss()(x, lib.tensor([[1.0, 0.0], [0.3, 0.7]],
+                                                            dtype=t_dtype))
+            loss.backward()
+            out.append((str(loss.dtype).split(".")[1], str(x.grad.dtype).split(".")[1],
+                        round(loss.item(), 6)))
+    assert out[:2] == out[2:]
+
+
+@pytest.mark.parametrize("smoothing", [-0.1, float("nan"), 1.5])
+def test_cross_entropy_label_smoothing_checked_as_pytorch(backend, smoothing):
+    """PyTorch refuses only label_smoothing > 1; below 0 (or NaN) smooths nothing"""
+    out = []
+    for lib in _both_libs():
+        x = lib.tensor([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3]])
+        for t in (lib.tensor([2, 0]), lib.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])):
+            try:
+                out.append(round(lib.nn.functional.cross_entropy(
+                    x, t, label_smoothing=smoothing).item(), 6))
+            except RuntimeError as e:
+                out.append(str(e))
+    assert out[:2] == out[2:]
+
+
+@pytest.mark.parametrize("program", [
+    lambda F, h: F.relu(F.leaky_relu(h, 0.2, inplace=True), inplace=True),
+    lambda F, h: F.leaky_relu(h, 0.2, inplace=True) * 2,
+    lambda F, h: F.leaky_relu(h, -0.2, inplace=True) * 2,
+    lambda F, h: F.elu(h, 0.7, inplace=True) * 2,
+    lambda F, h: F.elu(h, -0.7, inplace=True) * 2,
+    lambda F, h: F.elu(h, 0.7, inplace=True).mul_(2),
+    lambda F, h: F.silu(h, inplace=True) * h,
+], ids=["leaky_then_relu", "leaky", "leaky_negative_slope", "elu", "elu_negative_alpha",
+        "elu_then_mul_", "silu"])
+def test_in_place_activations_save_and_check_as_pytorch(backend, program):
+    """leaky_relu_ and elu_ save their output (a later in-place change raises at backward, a
+    negative slope raises there too); silu(inplace=True) writes its input"""
+    out = []
+    for lib in _both_libs():
+        x = lib.tensor([[-1.0, 2.0, -3.0, 0.5]], dtype=lib.float64, requires_grad=True)
+        h = x * 1.0
+        try:
+            y = program(lib.nn.functional, h)
+            g, = lib.autograd.grad(y.sum(), x, create_graph=True)
+            gg, = lib.autograd.grad((g * g * x).sum(), x)
+            out.append([y.tolist(), h.tolist(), g.tolist(), gg.tolist(),
+                        type(h.grad_fn).__name__])
+        except RuntimeError as e:
+            out.append(str(e)[:60])
+    _assert_same(out[0], out[1], rtol=1e-12)

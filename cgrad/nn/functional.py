@@ -27,7 +27,7 @@ def relu_(input):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x"""
     if inplace:
-        return input._inplace(E.LeakyRelu, negative_slope)
+        return input._inplace(E.LeakyReluInplace, negative_slope)
     return E.LeakyRelu.apply(input, negative_slope)
 
 
@@ -49,7 +49,9 @@ def sigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)"""
-    return input * input.sigmoid()
+    if inplace:
+        return input._inplace(E.Silu)
+    return E.Silu.apply(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -60,7 +62,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)"""
     if inplace:
-        return input._inplace(E.Elu, alpha)
+        return input._inplace(E.EluInplace, alpha)
     return E.Elu.apply(input, alpha)
 
 
@@ -338,7 +340,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class indices (int) or class probabilities (float, input's shape). One fused op; stable
     for any logits."""
     reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:           # PyTorch's only check: below 0 (or NaN) smooths nothing
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     target = _as_tensor(target)
     if target.is_floating_point() and target.shape == input.shape and input.ndim > 0:
@@ -411,12 +413,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not target.is_floating_point():
         raise RuntimeError(f"result type {_tname(input._data.dtype)} can't be cast to the "
                            f"desired output type {_tname(target._data.dtype)}")
+    out_dtype = target.dtype      # PyTorch builds the loss in place from (1 - target)
     input, target = _same_float_dtype(input, target, kernel="log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
     _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     w = _broadcast_weight(weight, input)
     pw = _broadcast_weight(pos_weight, input)
-    return LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
+    loss = LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
+    return loss if loss.dtype == out_dtype else loss.to(out_dtype)
 
 
 def _broadcast_weight(weight, input):

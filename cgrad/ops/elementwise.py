@@ -575,6 +575,23 @@ class Cos(_NumpyUnary):
         return g * -x.sin()
 
 
+class Silu(_NumpyUnary):
+    """y = x sigmoid(x)   ->   dx = g s (1 + x (1 - s)), s = sigmoid(x) (PyTorch's form)"""
+    @staticmethod
+    def fn(x):
+        return x * B.kernels.sigmoid(x)
+
+    @staticmethod
+    def derivative(x, g):
+        s = B.kernels.sigmoid(x)
+        return g * s * (1 + x * (1 - s))
+
+    @staticmethod
+    def graph_derivative(x, g):
+        s = x.sigmoid()
+        return g * s * (1 + x * (1 - s))
+
+
 class Erf(_NumpyUnary):
     """y = erf x   ->   dx = g 2/sqrt(pi) e**(-x^2)"""
     @staticmethod
@@ -780,6 +797,35 @@ class LeakyRelu(Op):
                                x), None
 
 
+class LeakyReluInplace(LeakyRelu):
+    """leaky_relu_: the same from the saved output (y > 0 where x > 0), as PyTorch's, so that a
+    later in-place change of the output raises at backward"""
+    grad_fn_name = "LeakyReluBackward1"
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        require_float(x.dtype, "leaky_relu_cpu")
+        ctx.slope = slope
+        y = B.kernels.leaky_relu(x, slope)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g, acc):
+        _refuse_negative_slope(ctx.slope, "leakyReLu", " File an issue at https://github.com/"
+                               "pytorch/pytorch if you do require supporting in-place leakRelu "
+                               "backward calculation with negative slope")
+        return LeakyRelu.backward(ctx, g, acc)
+
+
+def _refuse_negative_slope(slope, name, more=""):
+    if slope < 0:          # the output's sign no longer tells where x > 0
+        raise RuntimeError(f"In-place {name} backward calculation is triggered with a negative "
+                           "slope which is not supported. This is caused by calling in-place "
+                           "forward function with a negative slope, please call out-of-place "
+                           "version instead." + more)
+
+
 class Gelu(Op):
     """y = x * Phi(x)   ->   dx = g * (Phi(x) + x * phi(x))"""
     accumulates = True
@@ -854,6 +900,31 @@ class Elu(Op):
         x, = ctx.saved_for_graph()
         below = constant(x._data <= 0)
         return (g * ctx.alpha * x.exp()).where(below, g), None
+
+
+class EluInplace(Elu):
+    """elu_: the same from the saved output (dx = g (y + alpha) where y <= 0), as PyTorch's"""
+    grad_fn_name = "EluBackward1"
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        require_float(x.dtype, "elu_cpu")
+        ctx.alpha = alpha
+        y = np.where(x <= 0, np.expm1(x) * alpha, x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        _refuse_negative_slope(ctx.alpha, "elu")
+        y, = ctx.saved_tensors
+        return np.where(y <= 0, g * (y + ctx.alpha), g), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        _refuse_negative_slope(ctx.alpha, "elu")
+        y, = ctx.saved_for_graph()
+        return (g * (y + ctx.alpha)).where(constant(y._data <= 0), g), None
 
 
 class LogSigmoid(Op):

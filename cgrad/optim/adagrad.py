@@ -31,21 +31,18 @@ class Adagrad(Optimizer):
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
-        super().__init__(params, defaults)      # add_param_group sets the state up front
+        super().__init__(params, defaults)
+        for group in self.param_groups:        # PyTorch's: the state of these up front
+            for p in group["params"]:
+                self._init_state(p)
 
-    def _init_state(self, p, group):
+    def _init_state(self, p):
+        """step 0 and the sum at the constructor's initial_accumulator_value (as PyTorch: not
+        a group's own); parameters added later get theirs at their first step"""
         state = self.state[p]
         state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
-        state["sum"] = Tensor._make(np.full_like(p._data, group["initial_accumulator_value"],
-                                                 order="C"))
-
-    def add_param_group(self, param_group):
-        """As Optimizer's; Adagrad also creates each new parameter's state (step 0, sum)."""
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        for p in group["params"]:
-            if p not in self.state:
-                self._init_state(p, group)
+        state["sum"] = Tensor._make(np.full_like(
+            p._data, self.defaults["initial_accumulator_value"], order="C"))
 
     @no_grad()
     def step(self, closure=None):
@@ -53,6 +50,9 @@ class Adagrad(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
+            for p in params:
+                if not self.state[p]:
+                    self._init_state(p)
             states = [self.state[p] for p in params]
             steps = [self._step_count(s) for s in states]
             B.kernels.adagrad_step_(
