@@ -633,7 +633,7 @@ class Tensor:
         return self._inplace(E.Pow if isinstance(exponent, Tensor) else E.PowScalar, exponent)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(E.Clamp, min, max)
+        return self._inplace(*self._clamp_args(min, max))
 
     def relu_(self):
         return self._inplace(E.Relu)
@@ -970,24 +970,31 @@ class Tensor:
         return where(condition, self, other)
 
     def clamp(self, min=None, max=None):
+        op, lo, hi = self._clamp_args(min, max)
+        return op.apply(self, lo, hi)
+
+    def _clamp_args(self, min, max):
+        """(op, lo, hi) of clamp and clamp_: tensor bounds differentiate as PyTorch's
+        ClampBackward0, number bounds as ClampBackward1 (PyTorch refuses a mix)"""
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            if self._data.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
-                raise TypeError("clamp() received an invalid combination of arguments: a "
-                                "float bound beside a Tensor bound of an integer tensor")
-            lo, hi = (b if b is None or isinstance(b, Tensor) else Tensor._make(np.asarray(
-                b, self._data.dtype)) for b in (min, max))
-            for b in (lo, hi):
+            if any(b is not None and not isinstance(b, Tensor) for b in (min, max)):
+                got = ", ".join(type(b).__name__ if b is not None else "NoneType"
+                                for b in (self, min, max))
+                raise TypeError(f"clamp() received an invalid combination of arguments - got "
+                                f"({got}), but expected one of: (Tensor min = None, Tensor max "
+                                "= None) or (Number min = None, Number max = None)")
+            for b in (min, max):
                 if b is not None:
                     _broadcast_check(self._data, b._data)
-            return E.ClampTensor.apply(self, lo, hi)
+            return E.ClampTensor, min, max
         if self._data.dtype == np.float32:
             for b in (min, max):
                 if b is not None and math.isfinite(b) and abs(b) > 3.4028234663852886e38:
                     raise RuntimeError(f"value cannot be converted to type float without "
                                        f"overflow: {b}")
-        return E.Clamp.apply(self, min, max)
+        return E.Clamp, min, max
 
     clip = clamp
 

@@ -240,10 +240,13 @@ def test_clamp_like_pytorch(backend):
     assert lo.grad.tolist() == [1, 0, 0, 0, 0] and hi.grad.tolist() == [0, 0, 0, 0, 1]
     w = cgrad.tensor([0.0, 5.0], requires_grad=True)
     b = cgrad.tensor(2.0, requires_grad=True)                 # broadcast bound, min > max
-    z = w.clamp(min=b, max=1.0)
+    z = w.clamp(min=b, max=cgrad.tensor(1.0))
     assert z.tolist() == [1.0, 1.0]
     z.sum().backward()
     assert w.grad.tolist() == [0.0, 0.0] and b.grad.item() == 0.0
+    for clamp in (w.clamp, w.detach().clone().clamp_):       # PyTorch refuses a mix of kinds
+        with pytest.raises(TypeError, match="invalid combination of arguments"):
+            clamp(min=b, max=1.0)
 
 
 def test_clamp_tensor_bounds_match_pytorch(backend, rng):
@@ -324,7 +327,8 @@ def test_review_findings(backend):
     assert f"{cgrad.tensor(3.5)}" == "3.5"
     with pytest.raises(TypeError):
         cgrad.tensor([0, 1, 2]).clamp(min=0.5, max=cgrad.tensor([1, 1, 1]))
-    assert cgrad.tensor([0.0, 5.0]).clamp(min=cgrad.tensor(2.0), max=1.0).tolist() == [1, 1]
+    assert cgrad.tensor([0.0, 5.0]).clamp(min=cgrad.tensor(2.0),
+                                          max=cgrad.tensor(1.0)).tolist() == [1, 1]
 
 
 def test_mark_dirty_regenerates_the_base_views(backend):
@@ -696,4 +700,19 @@ def test_in_place_activations_save_and_check_as_pytorch(backend, program):
                         type(h.grad_fn).__name__])
         except RuntimeError as e:
             out.append(str(e)[:60])
+    _assert_same(out[0], out[1], rtol=1e-12)
+
+
+def test_clamp_in_place_with_tensor_bounds_differentiates_them(backend):
+    """y.clamp_(lo, hi) with tensor bounds: lo and hi get their gradients (they got none)"""
+    out = []
+    for lib in _both_libs():
+        x = lib.tensor([0.3, -1.0, 2.0, 0.7], dtype=lib.float64, requires_grad=True)
+        lo = lib.tensor([0.5, -2.0, -2.0, 0.9], dtype=lib.float64, requires_grad=True)
+        hi = lib.tensor([1.0, 1.0, 1.5, 0.8], dtype=lib.float64, requires_grad=True)
+        y = x * 1
+        y.clamp_(lo, hi)
+        g = lib.autograd.grad((y * y).sum(), [x, lo, hi], create_graph=True)
+        h = lib.autograd.grad(sum((t * t).sum() for t in g), [x, lo, hi])
+        out.append([y.grad_fn.name(), y.tolist()] + [t.tolist() for t in g + h])
     _assert_same(out[0], out[1], rtol=1e-12)
