@@ -539,8 +539,11 @@ class Tensor:
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
         if op is not S.IndexPut:                       # (__setitem__ checks its own way)
             for a in args:
-                if isinstance(a, Tensor) and _overlap(self._data, a._data) == "partial":
-                    _raise_overlap()
+                if isinstance(a, Tensor):
+                    if _overlap(self._data, a._data) == "partial":
+                        _raise_overlap()
+                    if a._data.shape != self._data.shape:
+                        _check_in_place_shape(self._data.shape, a._data.shape)
         if self._records_inplace(args):
             base = self._base if self.__dict__.get("_autograd_view") else None
             if self._base is not None and base is None and self._base.grad_fn is None \
@@ -612,8 +615,7 @@ class Tensor:
             try:
                 values = np.broadcast_to(values, self._data.shape)
             except ValueError:
-                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
-                                   f"broadcast shape {list(values.shape)}") from None
+                _raise_output_shape(self._data.shape, values.shape)
         np.copyto(self._data, values, casting="unsafe")
         self._version_counter.value += 1
 
@@ -678,6 +680,11 @@ class Tensor:
 
     def fill_(self, value):
         if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value.ndim} dimensions.")
+            if value.requires_grad and _grad_state.enabled:
+                return self._inplace(E.FillTensor, value)       # value gets the gradient
             value = value.item()
         return self._inplace(E.Fill, value)
 
@@ -685,10 +692,12 @@ class Tensor:
         if not isinstance(src, Tensor):
             src = Tensor._make(np.asarray(src))
         try:
-            np.broadcast_shapes(src._data.shape, self._data.shape)
+            shape = np.broadcast_shapes(src._data.shape, self._data.shape)
         except ValueError:
             raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size of "
                                f"tensor b ({list(src.shape)})") from None
+        if shape != self._data.shape:
+            _raise_output_shape(self._data.shape, shape)
         return self._inplace(E.Copy, src)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
@@ -715,21 +724,23 @@ class Tensor:
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, an index_put
+            v = value._data
             if basic:
-                if _overlap(S.view_at(self._data, key), value._data) == "partial":
+                if _overlap(S.view_at(self._data, key), v) == "partial":
                     _raise_overlap()
-            elif _overlap(self._data, value._data):
+            elif _overlap(self._data, v):
                 _raise_overlap()
+            masked_fill = not v.ndim and isinstance(key, np.ndarray) and key.dtype == np.bool_
+            if (not _castable(v.dtype, self._data.dtype)
+                    or not (basic or masked_fill) and v.dtype != self._data.dtype):
+                raise RuntimeError(f"Index put requires the source and destination dtypes "
+                                   f"match, got {_tname(self._data.dtype)} for the destination "
+                                   f"and {_tname(v.dtype)} for the source.")
         if self._records_inplace((value,)):
             self._inplace(S.IndexPut, key, value)
             return
         self._check_writable()
-        v = value._data if isinstance(value, Tensor) else value
-        if isinstance(v, np.ndarray) and not _castable(v.dtype, self._data.dtype):
-            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                               f"{_tname(self._data.dtype)} for the destination and "
-                               f"{_tname(v.dtype)} for the source.")
-        S.put(self._data, key, v)
+        S.put(self._data, key, value._data if isinstance(value, Tensor) else value)
         self._version_counter.value += 1
 
     # ---- arithmetic --------------------------------------------------------------------------
@@ -1482,6 +1493,21 @@ def _overlap(a, b):
     if a0 == b0 and a1 == b1:
         return "full" if a.strides == b.strides else "partial"
     return "partial" if a0 < b1 and b0 < a1 else None
+
+
+def _check_in_place_shape(shape, other):
+    """PyTorch's errors for an in-place op whose operand does not broadcast to self's shape"""
+    try:
+        full = np.broadcast_shapes(shape, other)
+    except ValueError:
+        _raise_broadcast(shape, other)
+    if full != shape:
+        _raise_output_shape(shape, full)
+
+
+def _raise_output_shape(shape, full):
+    raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                       f"{list(full)}")
 
 
 def _raise_overlap():

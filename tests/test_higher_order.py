@@ -765,3 +765,75 @@ def test_advanced_indexing_and_gather_second_derivatives(backend, f):
         h, = lib.autograd.grad((g * g).sum(), x, create_graph=True)
         return [y, g, h, lib.autograd.grad((h * x).sum(), x)[0]]
     _assert_match(build, X)
+
+
+# ---- found by a create_graph fuzz against PyTorch -------------------------------------------
+def test_inf_norm_of_a_0d_tensor(backend):
+    _assert_match(lambda lib, x: [x.norm(float("inf")), *lib.autograd.grad(
+        x.norm(float("-inf")) ** 2, x, create_graph=True)], np.array(-0.34))
+
+
+def test_piecewise_constant_gradients_stay_recorded_as_in_torch(backend):
+    """the inf norm's gradient (sign of x in it) and remainder's gradient for b (floor(a / b))
+    are recorded with a zero derivative: differentiating them again gives zeros, not an error"""
+    def build(lib, x, a, b):
+        g, = lib.autograd.grad(x.norm(float("inf")), x, create_graph=True)
+        gb, = lib.autograd.grad(lib.remainder(a, b), b, create_graph=True)
+        assert g.requires_grad and gb.requires_grad
+        return [g, gb, *lib.autograd.grad(g.sin().sum() + gb.sin(), [x, b])]
+    _assert_match(build, np.array([-0.2, 1.18]), np.array(0.52), np.array(-0.69))
+
+
+def test_custom_function_saving_one_of_several_outputs(backend):
+    """a saved output differentiates through its own output's edge, as PyTorch unpacks it"""
+    def build(lib, x, w):
+        class Two(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, w):
+                b = x.exp()
+                ctx.save_for_backward(x, w, b)             # b is an output
+                return x * w, b
+
+            @staticmethod
+            def backward(ctx, ga, gb):
+                x, w, b = ctx.saved_tensors
+                return ga * w + gb * b, ga * x
+        a, b = Two.apply(x, w)
+        g, = lib.autograd.grad((a * b).sum(), x, create_graph=True)
+        return [g, *lib.autograd.grad((g * g).sum(), [x, w])]
+    _assert_match(build, np.array([1.3, -0.4]), np.array([0.5, 2.0]))
+
+
+def test_fill_with_a_tensor_that_requires_grad(backend):
+    def build(lib, v):
+        c = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
+        c.fill_(v)
+        assert c.requires_grad and c.grad_fn.name() == "FillBackward3"
+        g, = lib.autograd.grad((c * c * v).sum(), v, create_graph=True)
+        return [c, g, *lib.autograd.grad(g * g, v)]
+    _assert_match(build, np.array(-0.12))
+    with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor"):
+        cgrad.ones(3).fill_(cgrad.ones(2, requires_grad=True))
+
+
+def test_maximum_keeps_a_nan_gradient_out_of_the_losing_side(backend):
+    """a share of 0 masks g (PyTorch's masked_fill), in the recorded backward too"""
+    def build(lib, x0, x1):
+        w = lib.tensor([float("nan"), 1.0, 2.0], dtype=lib.float64)
+        y = (lib.maximum(x0, x1) * w).sum() + (lib.minimum(x0, x1) ** 2).sum()
+        g = lib.autograd.grad(y, [x0, x1], create_graph=True)
+        return [*g, *lib.autograd.grad(sum((t[1:] ** 2).sum() for t in g), [x0, x1])]
+    _assert_match(build, np.array([-0.7, 0.5, 0.3]), np.array([-0.2, 0.1, 0.3]))
+
+
+def test_forward_mode_jacobian_blocks_take_the_outputs_dtype(backend):
+    out = []
+    for lib in (cgrad, torch):
+        F = lib.autograd.functional
+        x32, w64 = lib.tensor([0.5, -1.0]), lib.tensor([1.5, 2.0], dtype=lib.float64)
+        J = F.jacobian(lambda a, b: (a * b, a.sin()), (x32, w64), strategy="forward-mode",
+                       vectorize=True)
+        H = F.hessian(lambda a, b: (a * b).sum(), (x32, w64), vectorize=True,
+                      outer_jacobian_strategy="forward-mode")
+        out.append([[str(j.dtype).split(".")[1] for j in row] for row in J + H])
+    assert out[0] == out[1]

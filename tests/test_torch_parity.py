@@ -716,3 +716,57 @@ def test_clamp_in_place_with_tensor_bounds_differentiates_them(backend):
         h = lib.autograd.grad(sum((t * t).sum() for t in g), [x, lo, hi])
         out.append([y.grad_fn.name(), y.tolist()] + [t.tolist() for t in g + h])
     _assert_same(out[0], out[1], rtol=1e-12)
+
+
+def test_saved_tensors_modified_in_place_raise_as_pytorch(backend):
+    """prod saves its output; an op that cast an input (float32 * float64) checks that input's
+    version, as PyTorch saves the input itself"""
+    def prod_output_changed(lib):
+        x = lib.tensor([1.5, -1.0, -0.5], dtype=lib.float64, requires_grad=True)
+        y = (x * 2).prod()
+        y.mul_(3)
+        return y, x
+
+    def cast_input_changed(lib):
+        x = lib.tensor([0.5, 1.3], requires_grad=True)
+        a = x * 1
+        y = a * lib.tensor([0.7, 0.2], dtype=lib.float64, requires_grad=True)
+        a.add_(1)
+        return y, x
+    for program in (prod_output_changed, cast_input_changed):
+        for lib in _both_libs():
+            y, x = program(lib)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                lib.autograd.grad(y.sum(), x)
+
+
+@pytest.mark.parametrize("name", ["view_operand_too_big", "operand_too_big", "copy_into_0d",
+                                  "index_put_double_into_float", "mask_put_double_rows",
+                                  "index_put_long_into_float"])
+def test_in_place_errors_as_pytorch(backend, name):
+    def run(lib):
+        x = lib.ones(1, 2, 3, dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        f32 = lib.ones(3)
+        if name == "view_operand_too_big":
+            y[:, :, 0:2].mul_(lib.ones(1, 2, 3, dtype=lib.float64))
+        elif name == "operand_too_big":
+            f32.mul_(lib.ones(2, 3))
+        elif name == "copy_into_0d":
+            y[0, 0, -1].copy_(lib.ones(1, dtype=lib.float64))
+        elif name == "index_put_double_into_float":
+            f32[lib.tensor([2, 0])] = lib.tensor([1.0, 2.0], dtype=lib.float64)
+        elif name == "mask_put_double_rows":
+            f32[lib.tensor([True, False, True])] = lib.tensor([1.0, 2.0], dtype=lib.float64)
+        else:
+            f32[lib.tensor([2, 0])] = lib.tensor([1, 2])
+    messages = []
+    for lib in _both_libs():
+        with pytest.raises(RuntimeError) as e:
+            run(lib)
+        messages.append(str(e.value)[:50])
+    assert messages[0] == messages[1]
+    f32 = cgrad.ones(3)                 # what PyTorch lets through: a copy, a masked fill
+    f32[0:2] = cgrad.tensor([1.0, 2.0], dtype=cgrad.float64)
+    f32[f32 > 1] = cgrad.tensor(5.0, dtype=cgrad.float64)
+    assert f32.tolist() == [1.0, 5.0, 1.0]

@@ -286,7 +286,7 @@ class Op:
             if result._base.grad_fn is not None:
                 register_view(result)
         if ctx._saved:
-            ctx._versions = _saved_versions(ctx._saved, tensors, out, result)
+            ctx._versions = _saved_versions(ctx._saved, tensors, out, result, args)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
         return result
@@ -442,10 +442,12 @@ class NotRecorded(Op):
         return error
 
 
-def _saved_versions(saved, tensors, out, result):
+def _saved_versions(saved, tensors, out, result, args):
     """What saved_tensors checks at backward: (saved index, input Tensor, its version now) for
     each saved array that is an input's (only those: a Tensor held here keeps its array alive),
-    and the output's (index, counter, version) if the output is saved; None if nothing."""
+    and the output's (index, counter, version) if the output is saved; None if nothing. An
+    array in slot i that forward cast from input i (float32 * float64) counts as input i's,
+    as PyTorch saves the input itself."""
     inputs = []
     out_record = None
     i = -1
@@ -459,10 +461,20 @@ def _saved_versions(saved, tensors, out, result):
             continue
         for t in tensors:
             if t._data is s:
-                vc = t._vc
-                inputs.append((i, t, 0 if vc is None else vc.value))
                 break
+        else:
+            t = args[i] if i < len(args) else None
+            if not (isinstance(t, Tensor) and type(s) is _ndarray and _cast_of(s, t._data)):
+                continue
+        vc = t._vc
+        inputs.append((i, t, 0 if vc is None else vc.value))
     return (inputs, out_record) if inputs or out_record is not None else None
+
+
+def _cast_of(s, a):
+    """whether saved array s may be input array a cast to another float dtype"""
+    return (s.shape == a.shape and s.dtype != a.dtype and s.dtype.kind == "f"
+            and a.dtype.kind == "f")
 
 
 class FunctionCtx(Node):
@@ -509,6 +521,16 @@ class FunctionCtx(Node):
     def name(self):
         return self.op.grad_fn_name if self.op is not None else "FunctionCtx"
 
+    def saved_output(self, alias, k):
+        """Saved output k (held as alias) as a Tensor of its own edge, the way PyTorch unpacks
+        it for a recorded backward: this node, or output k's port when there are several"""
+        if self._direct is not None:
+            return self.output_tensor(alias._data, alias._vc)
+        t = Tensor._make(alias._data, True)
+        t.grad_fn = self.op._output_node_type(self, k)
+        t._vc = alias._vc
+        return t
+
 
 class _OutputNode(Node):
     """The grad_fn of output `index` of a Function with several differentiable outputs. The
@@ -552,13 +574,21 @@ _TOKEN_META = ((), _TOKEN.dtype)
 class _OutputOp(Op):
     @staticmethod
     def backward(port, g):
-        port.node._grads[port.index] = g
+        _hand_over(port, g)
         return (_TOKEN,)
 
     @staticmethod
     def graph_backward(port, g):
-        port.node._grads[port.index] = g              # a Tensor: the Function's node records
+        _hand_over(port, g)                           # a Tensor: the Function's node records
         return (constant(_TOKEN),)
+
+
+def _hand_over(port, g):
+    """g to the Function's node, summed with what another port of the same output gave (a
+    saved output's, create_graph)"""
+    grads = port.node._grads
+    held = grads[port.index]
+    grads[port.index] = g if held is None else held + g
 
 
 def _type_name(x):
@@ -613,9 +643,9 @@ class _FunctionOp(Op):
             ctx._grads = [None] * len(grads)          # ready for the next backward
         tensors = _FunctionOp.output_grads(ctx, tensors)
         saved = ctx._saved
-        outputs = ctx.__dict__.get("_saved_outputs", ())
+        outputs = ctx.__dict__.get("_saved_outputs", {})
         if outputs:        # a saved output differentiates through this node, as in PyTorch
-            ctx._saved = tuple(ctx.output_tensor(t._data, t._vc) if i in outputs else t
+            ctx._saved = tuple(ctx.saved_output(t, outputs[i]) if i in outputs else t
                                for i, t in enumerate(saved))
         try:
             return tuple(_FunctionOp.user_grads(ctx, tensors, True))
@@ -765,7 +795,7 @@ class Function:
                 o._requires_grad = True
                 if _contains(dirty, o):            # its views' history goes through this node
                     o._regenerate_views(o._view_regions())
-            _record_saved_versions(ctx, [outs[k] for k in differentiable])
+            _record_saved_versions(ctx, {k: outs[k] for k in differentiable})
         return tuple(outs) if is_tuple else outs[0]
 
 
@@ -778,18 +808,19 @@ def _alias(t):
 
 def _record_saved_versions(ctx, outputs):
     """Version each saved Tensor now, for Node.saved_tensors to check at backward. A saved
-    output is held as an alias sharing its version counter: the output holds this node, so
-    holding the output itself would make a cycle."""
+    output (outputs: {index: differentiable output}) is held as an alias sharing its version
+    counter: the output holds this node, so holding the output itself would make a cycle."""
     saved = list(ctx._saved)
     versions = []
     for i, t in enumerate(saved):
         if t is None:
             continue
-        if _contains(outputs, t):
+        k = next((k for k, o in outputs.items() if o is t), None)
+        if k is not None:
             alias = saved[i] = Tensor._make(t._data)
             alias._vc = t._version_counter     # not _share_version: its _base would be t
             t = alias
-            ctx.__dict__.setdefault("_saved_outputs", set()).add(i)
+            ctx.__dict__.setdefault("_saved_outputs", {})[i] = k
         vc = t._vc
         versions.append((i, t, 0 if vc is None else vc.value))
     ctx._saved = tuple(saved)

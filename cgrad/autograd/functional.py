@@ -240,10 +240,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                                            f"independent of input {j}. This is not allowed in "
                                            "strict mode when create_graph=True.")
                     row.append(g)
-            result.append(tuple(
-                stack(row).reshape(out.shape + inp.shape) if row
-                else zeros(out.shape + inp.shape, dtype=inp.dtype)
-                for row, inp in zip(rows, inputs)))
+            blocks = tuple(stack(row).reshape(out.shape + inp.shape) if row
+                           else zeros(out.shape + inp.shape, dtype=inp.dtype)
+                           for row, inp in zip(rows, inputs))
+            if strategy == "forward-mode":      # a tangent has its output's dtype
+                blocks = tuple(b.to(out.dtype) for b in blocks)
+            result.append(blocks)
         result = _grad_postprocess(tuple(result), create_graph)
     return _tuple_postprocess(result, (is_outputs_tuple, is_inputs_tuple))
 

@@ -338,7 +338,9 @@ def _weighted(ctx, g, backward):
     a, b = ctx.saved_tensors
     ones = np.ones(g.shape, g._data.dtype)
     wa, wb = backward(a, b, ones, *ctx.needs_input_grad)
-    return tuple(None if w is None else g * constant(w) for w in (wa, wb))
+    # a share of 0 masks g out (PyTorch's masked_fill: a NaN in g stays out of it)
+    return tuple(None if w is None else MaskedFill.apply(g * constant(w), w == 0, 0)
+                 for w in (wa, wb))
 
 
 class Maximum(Op):
@@ -767,7 +769,12 @@ class Remainder(Op):
     @staticmethod
     def graph_backward(ctx, g):
         q = Remainder._quotient(ctx)
-        return g, (None if q is None else -g * constant(q))
+        if q is None:
+            return g, None
+        gb = -g * constant(q)
+        for t in ctx.saved_for_graph():      # floor(a / b) recorded with a zero derivative
+            gb = DependsOn.apply(gb, t)
+        return g, gb
 
 
 class RemainderScalar(Remainder):
@@ -1070,6 +1077,11 @@ class Copy(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return constant(np.zeros_like(g._data)), g
+
+
+class FillTensor(Copy):
+    """y = a 0-d tensor's value everywhere   ->   dx = 0, dvalue = g summed (by the engine)"""
+    grad_fn_name = "FillBackward3"
 
 
 class MaskedFill(Op):

@@ -7,7 +7,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
-from .elementwise import Sign, _float
+from .elementwise import DependsOn, Sign, _float
 from .shape import Cat
 
 
@@ -364,9 +364,9 @@ class Norm(Op):
         """the inf (-inf) norm's gradient as PyTorch's: (g / count) * mask * sign(x), mask the
         elements whose |x| is the max (min) or NaN; x and yb arrays, gb an array or a Tensor
         (recorded: the rest is constant in x)"""
-        mask = (np.abs(x) == yb) | np.isnan(x)
-        count = expand_reduced(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim), x.shape,
-                               ctx.dims, ctx.keepdim).astype(x.dtype)
+        mask = np.asarray((np.abs(x) == yb) | np.isnan(x))
+        count = expand_reduced(np.asarray(np.sum(mask, axis=ctx.dims, keepdims=ctx.keepdim)),
+                               x.shape, ctx.dims, ctx.keepdim).astype(x.dtype)
         return (gb / count) * mask * Sign.forward(None, x)
 
     @staticmethod
@@ -376,9 +376,9 @@ class Norm(Op):
         if p == 0:
             return None, None, None, None
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
-        if np.isinf(p):
+        if np.isinf(p):            # sign(x) in it: recorded in x with a zero derivative
             yb = expand_reduced(y._data, x.shape, ctx.dims, ctx.keepdim)
-            return Norm._inf_grad(ctx, x._data, yb, gb), None, None, None
+            return DependsOn.apply(Norm._inf_grad(ctx, x._data, yb, gb), x), None, None, None
         yb = expand_reduced_tensor(y, x.shape, ctx.dims, ctx.keepdim)
         zero = constant(yb._data == 0)     # PyTorch's: 0 where the norm is 0
         if p == 2:                 # PyTorch's association: a zero row's 0/0 stays in that row
@@ -400,16 +400,18 @@ class Prod(Op):
     """y = prod(x, dim)   ->   dx = g * (product of the other elements), exact with zeros"""
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        ctx.save_for_backward(x)
+        saved = x
         if dim is not None and not x.ndim:   # a 0-d tensor: over its one element, 0-d result
             x, keepdim = x.reshape(1), False
         ctx.dim, ctx.keepdim = dim, keepdim
         dtype = x.dtype if x.dtype.kind == "f" else np.int64     # bool and ints: int64
-        return np.asarray(np.prod(x, axis=dim, keepdims=keepdim, dtype=dtype), dtype=dtype)
+        y = np.asarray(np.prod(x, axis=dim, keepdims=keepdim, dtype=dtype), dtype=dtype)
+        ctx.save_for_backward(saved, y)     # y as PyTorch saves it: changing it in place raises
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        x, = ctx.saved_tensors
+        x, _ = ctx.saved_tensors
         dim = ctx.dim
         if dim is not None and not x.ndim:
             x = x.reshape(1)
@@ -429,14 +431,14 @@ class Prod(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, = ctx.saved_for_graph()
+        x, y = ctx.saved_for_graph()
         if not x.dim():
             return g, None, None                 # the product of one element is that element
-        dim = ctx.dim
-        gb = expand_reduced_tensor(g, x.shape, None if dim is None else (dim,), ctx.keepdim)
+        dims = None if ctx.dim is None else (ctx.dim,)
+        gb = expand_reduced_tensor(g, x.shape, dims, ctx.keepdim)
         if not (x._data == 0).any():              # PyTorch's form where no factor is 0
-            y = x.prod() if dim is None else x.prod(dim, keepdim=True)
-            return gb * (y / x), None, None
+            return gb * (expand_reduced_tensor(y, x.shape, dims, ctx.keepdim) / x), None, None
+        dim = ctx.dim
         flat, axis = (x.reshape(-1), 0) if dim is None else (x, dim)
         others = _exclusive_products(flat, axis) * _exclusive_products(
             flat.flip(axis), axis).flip(axis)
