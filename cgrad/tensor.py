@@ -723,19 +723,21 @@ class Tensor:
         key, basic = _index_key(key)
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
-        if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, an index_put
-            v = value._data
+        if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
+            v = value._data              # fill (one mask, one value), else an index_put
+            masked_fill = v.size == 1 and isinstance(key, np.ndarray) and key.dtype == np.bool_
             if basic:
                 if _overlap(S.view_at(self._data, key), v) == "partial":
                     _raise_overlap()
-            elif _overlap(self._data, v):
+            elif not masked_fill and _overlap(self._data, v):
                 _raise_overlap()
-            masked_fill = not v.ndim and isinstance(key, np.ndarray) and key.dtype == np.bool_
             if (not _castable(v.dtype, self._data.dtype)
                     or not (basic or masked_fill) and v.dtype != self._data.dtype):
                 raise RuntimeError(f"Index put requires the source and destination dtypes "
                                    f"match, got {_tname(self._data.dtype)} for the destination "
                                    f"and {_tname(v.dtype)} for the source.")
+            if masked_fill and v.ndim:
+                value = value.reshape(())
         if self._records_inplace((value,)):
             self._inplace(S.IndexPut, key, value)
             return
@@ -1490,8 +1492,10 @@ def _overlap(a, b):
         return None
     a0, b0 = a.ctypes.data, b.ctypes.data
     a1, b1 = a0 + a.nbytes, b0 + b.nbytes
-    if a0 == b0 and a1 == b1:
-        return "full" if a.strides == b.strides else "partial"
+    if a0 == b0 and a1 == b1:            # (a size-1 dim's stride is any, in NumPy)
+        alike = a.ndim == b.ndim and all(n == 1 or sa == sb for n, sa, sb in
+                                         zip(a.shape, a.strides, b.strides))
+        return "full" if alike else "partial"
     return "partial" if a0 < b1 and b0 < a1 else None
 
 

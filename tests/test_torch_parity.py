@@ -770,3 +770,43 @@ def test_in_place_errors_as_pytorch(backend, name):
     f32[0:2] = cgrad.tensor([1.0, 2.0], dtype=cgrad.float64)
     f32[f32 > 1] = cgrad.tensor(5.0, dtype=cgrad.float64)
     assert f32.tolist() == [1.0, 5.0, 1.0]
+
+
+def test_remainder_zero_takes_the_dividends_sign_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        a = lib.tensor([2.4, -2.4, 0.0, -0.0, 3.6, -3.6], dtype=lib.float64)
+        b = lib.tensor([1.2, 1.2, -1.2, 1.2, -1.2, -1.2], dtype=lib.float64)
+        out.append([(1 / lib.remainder(a, b)).tolist(), (1 / (a % 1.2)).tolist()])
+    assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("name", ["mask_one_element_other_dtype", "mask_value_is_self",
+                                  "mask_value_one_by_one", "view_of_the_same_elements",
+                                  "index_value_is_self"])
+def test_index_assignment_from_itself_or_one_element_as_pytorch(backend, name):
+    """one boolean mask with a one-element value is PyTorch's masked_fill (any dtype, no
+    overlap check); the same elements seen through a size-1 dim alike are not an overlap"""
+    def run(lib):
+        y = lib.tensor([1.0, 2.0, 3.0])
+        if name == "mask_one_element_other_dtype":
+            y[y > 1] = lib.tensor([5.0], dtype=lib.float64)
+        elif name == "mask_value_is_self":
+            y = lib.tensor([1.5])
+            y[lib.tensor([True])] = y
+        elif name == "mask_value_one_by_one":
+            y[y > 1] = lib.tensor([[4.0]])
+        elif name == "view_of_the_same_elements":
+            v = lib.tensor([[2.3]], dtype=lib.float64)
+            y = v[-1]
+            y[..., None, :] = v
+        else:
+            y[lib.tensor([0, 1, 2])] = y
+        return y.tolist()
+    out = []
+    for lib in _both_libs():
+        try:
+            out.append(run(lib))
+        except RuntimeError as e:
+            out.append(str(e)[:40])
+    assert out[0] == out[1]

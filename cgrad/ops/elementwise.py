@@ -749,7 +749,10 @@ class Remainder(Op):
             raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
-        return np.asarray(np.remainder(a, b))
+        r = np.asarray(np.remainder(a, b))
+        if r.dtype.kind == "f":         # PyTorch's zero has the dividend's sign (NumPy's the
+            r = np.asarray(np.where(r == 0, np.copysign(r, a), r))   # divisor's)
+        return r
 
     @staticmethod
     def _quotient(ctx):
