@@ -691,14 +691,7 @@ class Tensor:
     def copy_(self, src):
         if not isinstance(src, Tensor):
             src = Tensor._make(np.asarray(src))
-        try:
-            shape = np.broadcast_shapes(src._data.shape, self._data.shape)
-        except ValueError:
-            raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size of "
-                               f"tensor b ({list(src.shape)})") from None
-        if shape != self._data.shape:
-            _raise_output_shape(self._data.shape, shape)
-        return self._inplace(E.Copy, src)
+        return self._inplace(E.Copy, src)             # (which checks the shapes)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
