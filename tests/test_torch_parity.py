@@ -810,3 +810,17 @@ def test_index_assignment_from_itself_or_one_element_as_pytorch(backend, name):
         except RuntimeError as e:
             out.append(str(e)[:40])
     assert out[0] == out[1]
+
+
+def test_inf_norm_over_nothing_refused_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        for shape, p, kw in [((0, 3), float("inf"), {}), ((0, 3), float("-inf"), dict(dim=0)),
+                             ((2, 0), float("inf"), dict(dim=(0, 1))),
+                             ((2, 0), float("inf"), dict(dim=0)),
+                             ((0, 3), float("-inf"), dict(dim=1))]:
+            try:
+                out.append(lib.zeros(*shape).norm(p, **kw).tolist())
+            except RuntimeError as e:
+                out.append(str(e))
+    assert out[:5] == out[5:]

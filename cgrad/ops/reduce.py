@@ -315,10 +315,18 @@ class Norm(Op):
         if x.dtype.kind != "f":
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
                                f"tensor as input. Got {torch_name(x.dtype)}")
+        if np.isinf(p) and not x.size:        # a max (min) over nothing: PyTorch refuses it
+            where = next((f"the dimension {d}" for d in dims if not x.shape[d]), None) \
+                if dims is not None else "an empty tensor"
+            if where is not None:
+                raise RuntimeError(
+                    f"linalg.vector_norm cannot compute the {'-' if p < 0 else ''}inf norm on "
+                    f"{where}" + ("because this dimension is empty and" if dims is not None
+                                  else " because") + " the operation does not have an identity")
         w = _widened(x)
         a = np.abs(w)
         if p == np.inf:
-            y = np.max(a, axis=dims, keepdims=keepdim) if x.size else np.zeros((), x.dtype)
+            y = np.max(a, axis=dims, keepdims=keepdim)
         elif p == -np.inf:                                    # the smallest |x|
             y = np.min(a, axis=dims, keepdims=keepdim)
         elif p == 0:                                          # the count of nonzeros
@@ -456,6 +464,8 @@ def _exclusive_products(t, axis):
 
     def ones(k):
         return constant(np.ones(t.shape[:axis] + (k,) + t.shape[axis + 1:], t._data.dtype))
+    if n == 1:                # no factor before the one place: a constant, as PyTorch's
+        return ones(1)
     p = Cat.apply(axis, ones(1), part(t, 0, n - 1))
     k = 1
     while k < n:
