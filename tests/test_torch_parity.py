@@ -824,3 +824,27 @@ def test_inf_norm_over_nothing_refused_as_pytorch(backend):
             except RuntimeError as e:
                 out.append(str(e))
     assert out[:5] == out[5:]
+
+
+@pytest.mark.parametrize("name", ["base_divided", "view_filled", "row_set", "view_added"])
+def test_views_of_a_tensor_outside_the_graph_join_it_with_their_base(backend, name):
+    """a view taken before an in-place op with a differentiable operand brings its base into
+    the graph: the view is regenerated (it kept no gradient), and an in-place op on the view
+    itself records the base (it raised)"""
+    out = []
+    for lib in _both_libs():
+        w = lib.tensor(-1.3, dtype=lib.float64, requires_grad=True)
+        c = lib.tensor([[0.5, 1.0, 2.0], [3.0, 4.0, 5.0]], dtype=lib.float64).exp()
+        v = c[:, 1:3]
+        if name == "base_divided":
+            c.div_(w)
+        elif name == "view_filled":
+            c[1:].fill_(w)
+        elif name == "row_set":
+            c[0] = w * 2
+        else:
+            v.add_(w)
+        g, = lib.autograd.grad((v * v).sum() + (c * 3).sum(), w, create_graph=True)
+        out.append([v.requires_grad, c.requires_grad, g.item(),
+                    lib.autograd.grad(g, w)[0].item()])
+    _assert_same(out[0], out[1], rtol=1e-12)

@@ -195,9 +195,10 @@ _NO_GRAD_2.needs_input_grad = (False, False)
 
 
 def register_view(view):
-    """Note a recorded view of a non-leaf base (weakly, in the base's __dict__): an in-place op
-    recorded on the base, or on any of its views, then gives each live view a grad_fn from
-    the base's new node, as PyTorch regenerates them (a stale one gave wrong gradients)."""
+    """Note a view (made in grad mode) of a non-leaf base or of one outside any graph (weakly,
+    in the base's __dict__): an in-place op recorded on the base, or on any of its views, then
+    gives each live view a grad_fn from the base's new node, as PyTorch regenerates them (a
+    stale one gave wrong gradients, or none)."""
     base = view._base
     views = base.__dict__.get("_views")
     if views is None:
@@ -260,6 +261,8 @@ class Op:
             result = T._make(out)
             if cls.is_view:
                 result._share_version(args[0])
+                if enabled and not result._base._requires_grad:
+                    register_view(result)     # an in-place op may bring its base into a graph
             return result
 
         ctx = _new(cls._node_type)
