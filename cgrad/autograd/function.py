@@ -65,9 +65,10 @@ class Node:
     def saved_for_graph(self, *slots):
         """The saved arrays (those of slots, or all) as Tensors, for a backward that is itself
         recorded (create_graph=True): an input's array as that input, the output's as
-        output_tensor, None or a Python number as it is. Any other array is taken for input
-        i's (saved slot i), cast by forward (float32 * float64): a constant if that input needs
-        no gradient, else the cast recorded on the input's edge, as PyTorch's promotion is."""
+        output_tensor, None or a Python number as it is (an input that forward cast, float32 *
+        float64, comes back as the input itself: the recorded ops promote it again). Any other
+        array in slot i is a constant if input i needs no gradient; else CastCutsGraph (no
+        graph leads from it to the input: the walk takes the first order)."""
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
@@ -81,20 +82,11 @@ class Node:
                 out.append(self.output_tensor(s, out_record[1]))
             elif type(s) is not _ndarray:
                 out.append(s)
-            elif i >= len(parents):
-                raise CastCutsGraph              # not an input's: the walk takes the first order
-            elif parents[i] is None:
+            elif i < len(parents) and parents[i] is None:
                 out.append(Tensor._make(s))
             else:
-                out.append(self._cast_input(i, s))
+                raise CastCutsGraph
         return out
-
-    def _cast_input(self, i, s):
-        """s, input i's array cast by forward, as a Tensor of a cast node on input i's edge"""
-        from ..ops.shape import ToDtype
-        t = Tensor._make(s, True)
-        t.grad_fn = _node_after(ToDtype, (self.parents[i],), (self.input_meta[i],))
-        return t
 
     def output_tensor(self, y, version_counter):
         """The output array y as a Tensor whose grad_fn is this node, as PyTorch unpacks a
