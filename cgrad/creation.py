@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _dtype
 from . import random as _random
-from .tensor import Tensor, _shape_arg
+from .tensor import Size, Tensor, _shape_arg
 
 
 def _np_dtype(dtype, default=None):
@@ -23,25 +23,57 @@ def _finish(arr, requires_grad):
 
 
 def _infer(data):
-    """The array of Python data with PyTorch's dtype: floats float32, ints int64, bools bool."""
+    """The array of Python data with PyTorch's dtype: each element's (a float the default
+    float, an int int64, a bool bool, a NumPy scalar or array its own), promoted as PyTorch
+    promotes them (a float beats any integer)."""
     if isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data)              # NumPy arrays and scalars keep their dtype
     arr = np.array(data)
     if arr.dtype == object:
         raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
                         "(ragged nested sequences or unsupported elements)")
-    if arr.dtype.kind == "f":
-        if arr.dtype == np.float64 and isinstance(data, (list, tuple)) and any(
-                isinstance(d, np.float64) for d in data):
-            return arr                       # [np.float64(1.5)]: float64, as in PyTorch
-        return arr.astype(_dtype.DEFAULT.np)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "b":
-        return arr
     if arr.dtype.kind in "US":
         raise TypeError(f"new(): invalid data type '{arr.dtype.kind == 'U' and 'str'}'")
-    raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
+    return arr.astype(_element_dtype(data), copy=False)
+
+
+def _element_dtype(data):
+    """PyTorch's dtype for (nested) Python data: NumPy elements count with their dtypes"""
+    found = None
+    stack = [data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, (list, tuple)):
+            stack.extend(d)
+            continue
+        if isinstance(d, (np.generic, np.ndarray)):     # (np.float64 is a float too)
+            t = d.dtype
+        elif isinstance(d, bool):
+            t = np.dtype(np.bool_)
+        elif isinstance(d, int):
+            t = np.dtype(np.int64)
+        else:
+            t = _dtype.DEFAULT.np
+        found = t if found is None else _dtype.promote_types(found, t)
+    return _dtype.DEFAULT.np if found is None else found
+
+
+def _checked_cast(arr, np_dtype):
+    """arr (made from Python data) as np_dtype, refusing as PyTorch does what it cannot hold:
+    a complex value, and a NaN, an infinity or an out-of-range value for an integer dtype (a
+    negative int may wrap into an unsigned one, as there)"""
+    if arr.dtype.kind == "c":
+        raise TypeError("must be real number, not complex")
+    if np_dtype.kind in "iu" and arr.dtype.kind in "fiu" and arr.size:
+        info = np.iinfo(np_dtype)
+        low = -int(info.max) if np_dtype.kind == "u" and arr.dtype.kind != "f" else info.min
+        if ((arr.dtype.kind == "f" and not np.isfinite(arr).all())
+                or arr.min() < low or arr.max() > info.max):
+            raise RuntimeError(f"value cannot be converted to type {np_dtype.name} without "
+                               "overflow")
+    return arr.astype(np_dtype, copy=False)
 
 
 def _from_sequence(data):
@@ -58,10 +90,16 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
         # Python numbers go straight to dtype: through float32 first, tensor([0.1],
         # dtype=float64) was 0.10000000149; ragged data and strings get _infer's errors
+        target = _np_dtype(dtype)
         arr = np.array(data)
+        if arr.dtype == object and target.kind == "f":
+            try:                                # ints past int64 (2**64) become floats
+                arr = np.array(data, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError):
+                pass
         if arr.dtype == object or arr.dtype.kind in "US":
             arr = _infer(data)
-        arr = arr.astype(_np_dtype(dtype), copy=False)    # arr is already a new array
+        arr = _checked_cast(arr, target)        # arr is already a new array
     else:
         arr = _infer(data)
         arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)
@@ -131,6 +169,9 @@ def empty(*size, dtype=None, requires_grad=False, device=None):
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if not isinstance(size, (tuple, list, Size)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     default = (np.dtype(np.bool_) if isinstance(fill_value, bool) else
@@ -169,14 +210,19 @@ def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Standard normal samples."""
-    return _filled(lambda s, d: _random.generator(generator).standard_normal(s).astype(d),
-                   size, dtype, requires_grad)
+    return _filled(lambda s, d: _random.generator(generator).standard_normal(s).astype(
+        _float_only(d, "normal_kernel_cpu")), size, dtype, requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Uniform samples in [0, 1)."""
-    return _filled(lambda s, d: _random.generator(generator).random(s).astype(d),
-                   size, dtype, requires_grad)
+    return _filled(lambda s, d: _random.generator(generator).random(s).astype(
+        _float_only(d, "check_uniform_bounds")), size, dtype, requires_grad)
+
+
+def _float_only(np_dtype, kernel):
+    _dtype.require_float(np_dtype, kernel)
+    return np_dtype
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,

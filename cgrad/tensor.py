@@ -34,6 +34,12 @@ class Size(tuple):
     def numel(self):
         return int(np.prod(self, dtype=np.int64))
 
+    def __add__(self, other):                # a Size stays a Size, as torch.Size
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
 
 class _Version:
     """Counts in-place changes of a storage; views share their base's counter."""
@@ -695,10 +701,12 @@ class Tensor:
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
+        _dtype.require_float(self._data.dtype, "check_uniform_bounds")
         return self._fill_random(_random.generator(generator).uniform(a, b, self._data.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
+        _dtype.require_float(self._data.dtype, "normal_kernel_cpu")
         return self._fill_random(_random.generator(generator).normal(mean, std, self._data.shape))
 
     def _fill_random(self, values):
@@ -1174,6 +1182,8 @@ class Tensor:
         s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self                   # nothing to flatten: the tensor itself, as PyTorch
         shape = self.shape[:s] + (-1 if self.numel() else int(np.prod(self.shape[s:e + 1])),) \
             + self.shape[e + 1:]
         return self.reshape(shape)
@@ -1315,7 +1325,8 @@ class Tensor:
     def __getitem__(self, key):
         key, basic = _index_key(key)
         if basic:
-            op = S.Select if isinstance(key, numbers.Integral) else S.BasicIndex
+            op = S.Select if isinstance(key, numbers.Integral) else S.basic_index_op(
+                key, self._data.shape)
             return op.apply(self, key)
         return S.AdvancedIndex.apply(self, key)
 

@@ -70,7 +70,8 @@ def test_default_collate_types():
                              (2.5, 3, False, "b", np.array([3.0, 4.0]), cgrad.tensor([4.0]))])
     f, i, b, s, arr, t = batch
     assert f.dtype == cgrad.float64 and f.tolist() == [1.5, 2.5]
-    assert i.dtype == cgrad.int64 and b.dtype == cgrad.bool and s == ["a", "b"]
+    assert i.dtype == cgrad.int64 and b.dtype == cgrad.bool and s == ("a", "b")   # PyTorch's
+    assert default_collate(["a", "b"]) == ["a", "b"]
     assert arr.shape == (2, 2) and t.shape == (2, 1)
     d = default_collate([{"x": 1, "y": cgrad.ones(2)}, {"x": 2, "y": cgrad.zeros(2)}])
     assert d["x"].tolist() == [1, 2] and d["y"].shape == (2, 2)

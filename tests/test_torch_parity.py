@@ -848,3 +848,121 @@ def test_views_of_a_tensor_outside_the_graph_join_it_with_their_base(backend, na
         out.append([v.requires_grad, c.requires_grad, g.item(),
                     lib.autograd.grad(g, w)[0].item()])
     _assert_same(out[0], out[1], rtol=1e-12)
+
+
+# ---- found by a module / data / creation fuzz against PyTorch -------------------------------
+def _dtype_name(t):
+    return str(t.dtype).split(".")[1]
+
+
+def test_tensor_infers_dtypes_from_numpy_elements_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        out.append([_dtype_name(lib.tensor(d)) for d in (
+            [np.array([1.5]), np.array([2.5])], [[np.float64(1.5)], [2.0]],
+            [np.int32(1), np.int32(2)], [np.array([1], np.int32)], [np.float16(1.0)],
+            [np.float16(1.0), 2.0], [np.float16(1.0), 2], [1.5, np.int32(2)], [True, 2],
+            [np.uint8(1), np.int8(2)], [], [[1, 2], [3, 4]], [0.1, 0.2])])
+    assert out[0] == out[1]
+
+
+def test_tensor_refuses_values_its_dtype_cannot_hold_as_pytorch(backend):
+    cases = [(float("nan"), "int64"), ([1e40], "int64"), (float("inf"), "int64"),
+             ([300], "uint8"), (-1, "uint8"), (2.7, "int64"), ([-2.7], "int64"),
+             (2 ** 64, "float64"), (1e40, "float32"), (1.5, "bool"), (1 + 2j, "float32")]
+    out = []
+    for lib in _both_libs():
+        for value, name in cases:
+            try:
+                out.append(lib.tensor(value, dtype=getattr(lib, name)).tolist())
+            except (RuntimeError, TypeError) as e:
+                out.append(type(e).__name__)
+    assert out[:len(cases)] == out[len(cases):]
+
+
+def test_random_fills_and_full_refuse_as_pytorch(backend):
+    for lib in _both_libs():
+        for call in (lambda: lib.randn(2, dtype=lib.int64), lambda: lib.rand(2, dtype=lib.int64),
+                     lambda: lib.nn.init.uniform_(lib.zeros(2, dtype=lib.int64)),
+                     lambda: lib.nn.init.normal_(lib.zeros(2, dtype=lib.int64))):
+            with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+                call()
+        with pytest.raises(TypeError, match="must be tuple of ints, not int"):
+            lib.full(2, 1.0)
+        assert type(lib.ones(2, 3).shape + (1,)) is type(lib.ones(1).shape)
+        assert type((1,) + lib.ones(2).shape) is type(lib.ones(1).shape)
+
+
+def test_grad_fn_names_of_indexing_linear_and_flatten_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        names = []
+        w, b = lib.ones(4, 3, requires_grad=True), lib.ones(4, requires_grad=True)
+        for x in (lib.ones(3), lib.ones(2, 3), lib.ones(5, 2, 3)):
+            names += [lib.nn.functional.linear(x, w, b).grad_fn.name(),
+                      lib.nn.functional.linear(x, w).grad_fn.name()]
+        x = lib.ones(3, 4, requires_grad=True) * 1
+        for key in [0, (0, 1), (slice(1, None), 0), (0, slice(None)), (Ellipsis, 0), None,
+                    (slice(None), None), (slice(None), slice(None)), Ellipsis, slice(1, 2),
+                    (slice(None), slice(0, 2)), (slice(0, 3), slice(0, 4)), (None, 0)]:
+            names.append(x[key].grad_fn.name())
+        v = lib.ones(3, requires_grad=True)
+        names += [v.flatten() is v, x.flatten(1, 1) is x, lib.nn.Flatten()(x) is x]
+        out.append(names)
+    assert out[0] == out[1]
+
+
+def test_clip_grad_norm_promotes_and_refuses_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        a = lib.ones(3, requires_grad=True)
+        b = lib.ones(2, dtype=lib.float64, requires_grad=True)
+        a.grad, b.grad = lib.full((3,), 2.0), lib.full((2,), 3.0, dtype=lib.float64)
+        norm = lib.nn.utils.clip_grad_norm_([a, b], 1.0)
+        out.append([_dtype_name(norm), round(norm.item(), 6), a.grad.tolist()])
+        e = lib.zeros(0, requires_grad=True)
+        e.grad = lib.zeros(0)
+        with pytest.raises(RuntimeError, match="cannot compute the infinity norm on an empty"):
+            lib.nn.utils.clip_grad_norm_([e], 1.0, norm_type=float("inf"))
+    _assert_same(out[0], out[1])
+
+
+def test_dataloader_batches_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        D = lib.utils.data
+        strings = next(iter(D.DataLoader([(1.0, "a"), (2.0, "b")], batch_size=2)))
+        converted = list(D.DataLoader([np.float64(1.5), (np.int32(3), 1.0)], batch_size=None))
+        ds = D.TensorDataset(lib.ones(4, 2, requires_grad=True))
+        fn = next(iter(D.DataLoader(ds, batch_size=2)))[0].grad_fn.name()
+        out.append([type(strings[1]).__name__, strings[1], type(converted[0]).__name__,
+                    _dtype_name(converted[0]), _dtype_name(converted[1][0]), fn])
+    assert out[0] == out[1]
+
+
+def test_module_containers_and_state_dicts_as_pytorch(backend):
+    out = []
+    for lib in _both_libs():
+        nn = lib.nn
+        s = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Tanh())
+        popped = s.pop(1)
+        both = s + nn.Sequential(nn.Sigmoid())
+        twice = nn.Sequential(nn.ReLU()) * 2
+        s += nn.Sequential(nn.ReLU())
+        ml = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+        ml_popped = ml.pop(0)
+        joined = ml + [nn.Sigmoid()]
+        with pytest.raises(ValueError, match="only objects of Sequential class"):
+            s + nn.ReLU()
+        m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+        sd = dict(m.state_dict())
+        sd.update({"0.extra": lib.ones(1), "foo": lib.ones(1), "1.weight": lib.ones(1)})
+        keys = m.load_state_dict(sd, strict=False)
+        m[0].weight.grad = lib.ones(2, 2)
+        grad = m[0].weight.grad
+        m.double()
+        out.append([type(popped).__name__, len(s), len(both), len(twice),
+                    twice[0] is twice[1], type(ml_popped).__name__, len(joined),
+                    list(keys.unexpected_keys), m[0].weight.grad is grad,
+                    _dtype_name(grad)])
+    assert out[0] == out[1]

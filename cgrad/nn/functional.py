@@ -135,8 +135,8 @@ def linear(input, weight, bias=None):
     """x @ weight^T + bias, one fused op (forward and backward in one kernel each); a bias of
     another shape than (out_features,) is broadcast by a separate add, as PyTorch allows"""
     if bias is not None and tuple(bias.shape) != tuple(weight.shape[:1]):
-        return L.Linear.apply(input, weight, None) + bias
-    return L.Linear.apply(input, weight, bias)
+        return L.linear_op(input.ndim, False).apply(input, weight, None) + bias
+    return L.linear_op(input.ndim, bias is not None).apply(input, weight, bias)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

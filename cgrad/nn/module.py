@@ -341,8 +341,8 @@ class Module:
                 if p is None:
                     continue
                 p._data = fn(p)._data
-                if p.grad is not None:
-                    p._grad = Tensor._make(fn(p.grad)._data)
+                if p.grad is not None:             # the same .grad object, as PyTorch's
+                    p._grad._data = fn(p.grad)._data    # set_data
             for name, b in self._buffers.items():
                 if b is not None:
                     self._buffers[name] = fn(b)
@@ -420,18 +420,22 @@ class Module:
         unexpected keys and size mismatches; returns (missing_keys, unexpected_keys)."""
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing, errors, expected = [], [], set()
+        missing, errors, unexpected = [], [], []
         for prefix, module in self._prefixed_modules():
-            for name, current in module._local_state().items():
+            local = module._local_state()
+            for name, current in local.items():
                 key = prefix + name
-                expected.add(key)
                 if key not in state_dict:
                     missing.append(key)
                     continue
                 error = module._load_one(name, key, current, state_dict[key], assign)
                 if error:
                     errors.append(error)
-        unexpected = [k for k in state_dict if k not in expected]
+            # as PyTorch, module by module: a key under this prefix naming neither a child nor
+            # a tensor of this module
+            unexpected += [k for k in state_dict if k.startswith(prefix) and k[len(prefix):]
+                           .split(".", 1)[0] not in module._modules
+                           and k[len(prefix):].split(".", 1)[0] not in local]
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(

@@ -266,6 +266,11 @@ class _ModuleSequence(Module):
         self._renumber(items)
         return self
 
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
     def _renumber(self, modules):
         """Register modules as "0".."n-1", as PyTorch does after a deletion or insertion."""
         self._modules.clear()
@@ -308,6 +313,32 @@ class Sequential(_ModuleSequence):
             del self._modules[k]
         self._renumber(list(self._modules.values()))
 
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        return self.extend(list(other))
+
+    def __mul__(self, other):
+        if not isinstance(other, int):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        return Sequential(*(list(self) * other))       # the same modules, repeated
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        result = self * other
+        self._renumber(list(result))
+        return self
+
 
 class ModuleList(_ModuleSequence):
     """A list of modules, registered as children "0", "1", ... (no forward of its own)."""
@@ -332,6 +363,9 @@ class ModuleList(_ModuleSequence):
 
     def __iadd__(self, modules):
         return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList([*self, *other])
 
     def insert(self, index, module):
         super().insert(index, module)       # PyTorch's ModuleList.insert returns None

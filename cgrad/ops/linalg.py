@@ -105,6 +105,35 @@ class Linear(Op):
                 rows.sum(0) if need_b else None)
 
 
+class LinearMm(Linear):
+    """Linear without a bias, named as PyTorch's graph of it ends (2-D input)"""
+    grad_fn_name = "MmBackward0"
+
+
+class LinearView(Linear):
+    """Linear of a 1-D or N-D input with a bias (PyTorch's graph ends in a view)"""
+    grad_fn_name = "ViewBackward0"
+
+
+class LinearSqueeze(Linear):
+    """Linear of a 1-D input without a bias"""
+    grad_fn_name = "SqueezeBackward4"
+
+
+class LinearUnsafeView(Linear):
+    """Linear of an N-D input without a bias"""
+    grad_fn_name = "UnsafeViewBackward0"
+
+
+def linear_op(input_ndim, has_bias):
+    """The Linear op whose grad_fn prints as PyTorch's for this input and bias"""
+    if input_ndim == 2:
+        return Linear if has_bias else LinearMm
+    if has_bias:
+        return LinearView
+    return LinearSqueeze if input_ndim == 1 else LinearUnsafeView
+
+
 class Addmm(Op):
     """y = beta c + alpha (m1 @ m2) (beta = 0: c ignored, NaNs too)   ->   dc = beta g,
     dm1 = alpha g @ m2^T, dm2 = alpha m1^T @ g"""

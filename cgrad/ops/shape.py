@@ -273,6 +273,37 @@ class Select(BasicIndex):
     grad_fn_name = "SelectBackward0"
 
 
+class Unsqueezed(BasicIndex):
+    grad_fn_name = "UnsqueezeBackward0"
+
+
+class Alias(BasicIndex):
+    grad_fn_name = "AliasBackward0"
+
+
+def basic_index_op(key, shape):
+    """The BasicIndex op named as the last view op PyTorch's indexing applies for this key:
+    an int selects, None unsqueezes, a slice short of its whole dim slices; whole slices and
+    Ellipsis add nothing (AliasBackward0 when nothing else is left)"""
+    items = key if type(key) is tuple else (key,)
+    consuming = sum(1 for k in items if k is not None and k is not Ellipsis)
+    if consuming > len(shape):
+        return BasicIndex                      # (which raises NumPy's IndexError)
+    op, d = Alias, 0
+    for k in items:
+        if k is Ellipsis:
+            d += len(shape) - consuming
+        elif k is None:
+            op = Unsqueezed
+        elif isinstance(k, slice):
+            if k.indices(shape[d]) != (0, shape[d], 1):
+                op = BasicIndex
+            d += 1
+        else:
+            op, d = Select, d + 1
+    return op
+
+
 class Region:
     """Where a view's elements sit in its C-contiguous base: an element offset, a shape and
     byte strides. region(a) gives the same view of any C-contiguous array a laid out like

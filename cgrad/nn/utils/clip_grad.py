@@ -1,8 +1,9 @@
 """Gradient clipping: rescale (clip_grad_norm_) or clamp (clip_grad_value_) .grad in place."""
-import math
+import functools
 
 import numpy as np
 
+from ..._dtype import promote_types
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 
@@ -24,14 +25,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         from ...creation import tensor
         return tensor(0.0)
-    dtype = grads[0]._data.dtype
-    if norm_type == math.inf:
-        norms = [np.abs(g._data).max() if g.numel() else dtype.type(0) for g in grads]
-        total = np.max(np.asarray(norms, dtype=dtype))
-    else:
-        norms = np.asarray([g.norm(norm_type).item() for g in grads], dtype=dtype)
-        total = Tensor._make(norms).norm(norm_type)._data
-    total = np.asarray(total, dtype=dtype)
+    if norm_type == np.inf and any(not g.numel() for g in grads):
+        raise RuntimeError("_foreach_norm cannot compute the infinity norm on an empty tensor "
+                           "because the operation does not have an identity")
+    # each gradient's norm in its dtype, then the norm of those stacked (promoted), as PyTorch
+    dtype = functools.reduce(promote_types, (g._data.dtype for g in grads))
+    norms = np.asarray([g.norm(norm_type)._data for g in grads], dtype=dtype)
+    total = np.asarray(Tensor._make(norms).norm(norm_type)._data, dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` "
                            "is non-finite, so it cannot be clipped. To disable this error and "

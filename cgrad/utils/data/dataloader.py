@@ -13,8 +13,8 @@ from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 def default_convert(data):
     """NumPy arrays (and those inside containers) as Tensors; everything else unchanged."""
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return Tensor._make(data)
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        return Tensor._make(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
         return type(data)({k: default_convert(v) for k, v in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
@@ -26,8 +26,9 @@ def default_convert(data):
 
 def default_collate(batch):
     """A list of samples as one batch: Tensors and arrays stacked along a new dim 0, Python
-    floats as a float64 tensor and ints as int64 (as PyTorch), strings as a list; tuples,
-    lists and dicts collated element by element (tuples and lists become lists)."""
+    floats as a float64 tensor and ints as int64 (as PyTorch), strings as they come (a
+    sequence); tuples, lists and dicts collated element by element (tuples and lists become
+    lists)."""
     elem = batch[0]
     if isinstance(elem, Tensor):
         from ..._functions import stack
@@ -50,11 +51,11 @@ def default_collate(batch):
     if isinstance(elem, collections.abc.Mapping):
         return type(elem)({k: default_collate([d[k] for d in batch]) for k in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         if any(len(s) != len(elem) for s in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(list(s)) for s in zip(*batch)]
+        return [default_collate(s) for s in zip(*batch)]     # (strings stay a tuple)
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, "
                     f"dicts or lists; found {type(elem)}")
 
@@ -122,7 +123,8 @@ class DataLoader:
     def _iter_batches(self):
         # a TensorDataset batch is one gather per tensor: the same values as stacking the
         # samples one by one, without the per-sample work
-        fast = type(self.dataset) is TensorDataset and self.collate_fn is default_collate
+        fast = (type(self.dataset) is TensorDataset and self.collate_fn is default_collate
+                and not any(t.requires_grad for t in self.dataset.tensors))   # (StackBackward0)
         for indices in self.batch_sampler:
             if fast:
                 idx = Tensor._make(np.asarray(indices, dtype=np.int64))
