@@ -814,18 +814,25 @@ class LeakyReluInplace(LeakyRelu):
 
     @staticmethod
     def forward(ctx, x, slope):
-        require_float(x.dtype, "leaky_relu_cpu")
-        ctx.slope = slope
-        y = B.kernels.leaky_relu(x, slope)
-        ctx.save_for_backward(y)
+        y = LeakyRelu.forward(ctx, x, slope)
+        ctx.save_for_backward(y)                 # the output instead of the input
         return y
 
     @staticmethod
     def backward(ctx, g, acc):
+        LeakyReluInplace._refuse(ctx)
+        return LeakyRelu.backward(ctx, g, acc)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        LeakyReluInplace._refuse(ctx)
+        return LeakyRelu.graph_backward(ctx, g)
+
+    @staticmethod
+    def _refuse(ctx):
         _refuse_negative_slope(ctx.slope, "leakyReLu", " File an issue at https://github.com/"
                                "pytorch/pytorch if you do require supporting in-place leakRelu "
                                "backward calculation with negative slope")
-        return LeakyRelu.backward(ctx, g, acc)
 
 
 def _refuse_negative_slope(slope, name, more=""):
@@ -918,10 +925,8 @@ class EluInplace(Elu):
 
     @staticmethod
     def forward(ctx, x, alpha):
-        require_float(x.dtype, "elu_cpu")
-        ctx.alpha = alpha
-        y = np.where(x <= 0, np.expm1(x) * alpha, x)
-        ctx.save_for_backward(y)
+        y = Elu.forward(ctx, x, alpha)
+        ctx.save_for_backward(y)                 # the output instead of the input
         return y
 
     @staticmethod
