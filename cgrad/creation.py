@@ -1,4 +1,5 @@
 """Tensor creation: tensor, zeros, ones, randn, arange, ..."""
+import itertools
 import math
 import numbers
 
@@ -36,28 +37,33 @@ def _infer(data):
         raise TypeError(f"new(): invalid data type '{arr.dtype.kind == 'U' and 'str'}'")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
-    return arr.astype(_element_dtype(data), copy=False)
+    if arr.dtype.kind == "f":
+        return arr.astype(_float_dtype(data), copy=False)
+    return arr           # bools and integers: NumPy promotes the elements as PyTorch does
 
 
-def _element_dtype(data):
-    """PyTorch's dtype for (nested) Python data: NumPy elements count with their dtypes"""
+def _float_dtype(data):
+    """PyTorch's float dtype for Python data with a float in it: a Python float counts as the
+    default float, a NumPy element with its own dtype (np.array made every float float64);
+    integers do not raise a float's precision. Looked at one nesting level at a time, by the
+    set of the level's types (a C-speed pass), element by element only where NumPy ones are."""
     found = None
-    stack = [data]
-    while stack:
-        d = stack.pop()
-        if isinstance(d, (list, tuple)):
-            stack.extend(d)
-            continue
-        if isinstance(d, (np.generic, np.ndarray)):     # (np.float64 is a float too)
-            t = d.dtype
-        elif isinstance(d, bool):
-            t = np.dtype(np.bool_)
-        elif isinstance(d, int):
-            t = np.dtype(np.int64)
-        else:
-            t = _dtype.DEFAULT.np
-        found = t if found is None else _dtype.promote_types(found, t)
+    items = [data]
+    while items:
+        types = set(map(type, items))
+        if float in types:
+            found = _promote(found, _dtype.DEFAULT.np)
+        if any(issubclass(t, (np.generic, np.ndarray)) for t in types):
+            for d in items:
+                if isinstance(d, (np.generic, np.ndarray)) and d.dtype.kind == "f":
+                    found = _promote(found, d.dtype)
+        items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
+            d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
     return _dtype.DEFAULT.np if found is None else found
+
+
+def _promote(found, t):
+    return t if found is None else _dtype.promote_types(found, t)
 
 
 def _checked_cast(arr, np_dtype):
@@ -101,8 +107,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
             arr = _infer(data)
         arr = _checked_cast(arr, target)        # arr is already a new array
     else:
-        arr = _infer(data)
-        arr = np.array(arr, dtype=_np_dtype(dtype, arr.dtype), copy=True)
+        arr = _infer(data)                     # a new array unless data was NumPy's
+        copy = np.array if isinstance(data, (np.ndarray, np.generic)) else np.asarray
+        arr = copy(arr, dtype=_np_dtype(dtype, arr.dtype))
     _dtype.from_numpy_dtype(arr.dtype)
     return _finish(arr, requires_grad)
 

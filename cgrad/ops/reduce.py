@@ -316,13 +316,14 @@ class Norm(Op):
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
                                f"tensor as input. Got {torch_name(x.dtype)}")
         if np.isinf(p) and not x.size:        # a max (min) over nothing: PyTorch refuses it
-            where = next((f"the dimension {d}" for d in dims if not x.shape[d]), None) \
-                if dims is not None else "an empty tensor"
-            if where is not None:
-                raise RuntimeError(
-                    f"linalg.vector_norm cannot compute the {'-' if p < 0 else ''}inf norm on "
-                    f"{where}" + ("because this dimension is empty and" if dims is not None
-                                  else " because") + " the operation does not have an identity")
+            name = f"linalg.vector_norm cannot compute the {'-' if p < 0 else ''}inf norm on"
+            if dims is None:
+                raise RuntimeError(f"{name} an empty tensor because the operation does not "
+                                   "have an identity")
+            for d in dims:
+                if not x.shape[d]:            # (PyTorch's message, its missing space too)
+                    raise RuntimeError(f"{name} the dimension {d}because this dimension is "
+                                       "empty and the operation does not have an identity")
         w = _widened(x)
         a = np.abs(w)
         if p == np.inf:
