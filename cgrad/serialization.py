@@ -7,9 +7,12 @@ The object is encoded as JSON: None, bools, ints, floats and strings stand for t
 everything else is a one-key dict naming its type ({"list": [...]}, {"tuple": [...]},
 {"dict": [[key, value], ...]}, {"tensor": i, ...}, ...), so dict keys keep their types
 (optimizer state is keyed by int). Only these types are written and read; anything else in
-the file is an error, never code. Views keep sharing memory, as with torch.save: a view of a
-saved tensor's storage is {"tensor": i, "view": [offset, shape, strides]} (in elements)
-over the storage's array i (version 2; version 1 files have no views and still load).
+the file is an error, never code. Memory sharing and identity survive, as with torch.save:
+a tensor whose memory lies in an array already saved (a view, `.data`, `detach()`) is
+{"tensor": i, "view": [offset, shape, strides]} (in elements) over that array i (version 2;
+version 1 files have no views and still load), and each tensor entry carries "obj": k,
+the same k wherever the same tensor object appears, so it loads as one object (files
+without "obj" load each entry of array i without a view as one tensor, as before).
 """
 import collections
 import io
@@ -21,7 +24,8 @@ import zipfile
 import numpy as np
 
 from . import _dtype
-from .tensor import Tensor
+from ._device import device
+from .tensor import Size, Tensor
 
 FORMAT = "cgrad"
 VERSION = 2
@@ -41,24 +45,31 @@ class _Encoder:
     def __init__(self):
         self.arrays = []
         self.keep = []
-        self.memo = {}          # id(storage tensor) -> index: saved once, shared on load
+        self.memo = {}          # id(root array) -> index: each memory block saved once
+        self.objects = {}       # id(tensor) -> its "obj" number: one object again on load
 
     def encode(self, obj):
+        if isinstance(obj, device):        # a str subclass
+            return {"device": str(obj)}
+        if isinstance(obj, np.generic):    # before float: np.float64 is one
+            if obj.dtype.kind not in _ALLOWED_KINDS:
+                raise TypeError(f"cgrad.save cannot store NumPy scalars of dtype {obj.dtype}")
+            return {"npscalar": [obj.dtype.str, self.encode(obj.item())]}
         if obj is None or isinstance(obj, (bool, str)):
             return obj
         if isinstance(obj, int):
             return obj
         if isinstance(obj, float):
             # JSON has no inf/nan: those go as a tagged string, the rest as plain numbers
-            return obj if math.isfinite(obj) else {"float": repr(obj)}
+            return obj if math.isfinite(obj) else {"float": repr(float(obj))}
         if isinstance(obj, Tensor):
             return self._tensor(obj)
         if isinstance(obj, np.ndarray):
             return {"ndarray": self._array(obj)}
-        if isinstance(obj, np.generic):
-            return self.encode(obj.item())
         if isinstance(obj, _dtype.dtype):
             return {"dtype": obj.name}
+        if isinstance(obj, Size):
+            return {"size": [self.encode(v) for v in obj]}
         if isinstance(obj, collections.Counter):
             return {"counter": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
         if isinstance(obj, collections.OrderedDict):
@@ -81,16 +92,21 @@ class _Encoder:
     def _tensor(self, t):
         from .nn.parameter import Parameter
         from .ops.shape import Region
-        storage = t._base if t._base is not None else t
-        region = Region.of(t._data, storage._data)
-        if region is None:                  # a storage NumPy laid out otherwise: a copy
-            storage, region = t, None
-        index = self.memo.get(id(storage))
+        root = _root(t._data)
+        region = Region.of(t._data, root)
+        if region is None:                  # memory NumPy laid out otherwise: a copy
+            root = t._data
+        index = self.memo.get(id(root))
         if index is None:
-            index = self.memo[id(storage)] = self._array(storage._data)
-            self.keep.append(storage)      # ids stay unique while encoding
-        out = {"tensor": index, "requires_grad": bool(t.requires_grad)}   # (torch keeps it)
-        if storage is not t:
+            index = self.memo[id(root)] = self._array(root)
+            self.keep.append(root)          # ids stay unique while encoding
+        number = self.objects.get(id(t))
+        if number is None:
+            number = self.objects[id(t)] = len(self.objects)
+            self.keep.append(t)
+        out = {"tensor": index, "obj": number,
+               "requires_grad": bool(t.requires_grad)}   # (torch keeps it)
+        if root is not t._data:
             size = t._data.dtype.itemsize
             out["view"] = [region.offset, list(region.shape), [s // size for s in
                                                                 region.strides]]
@@ -98,6 +114,12 @@ class _Encoder:
             out["parameter"] = True
         return out
 
+
+def _root(arr):
+    """The array that owns arr's memory (arr itself if it owns it)"""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
 
 
 def save(obj, f):
@@ -122,7 +144,9 @@ class _Corrupt(Exception):
 class _Decoder:
     def __init__(self, zf):
         self.zf = zf
-        self.tensors = {}
+        self.tensors = {}       # array index -> the tensor over the whole array
+        self.objects = {}       # "obj" number -> the tensor loaded for it
+        self.claimed = set()    # array indices whose whole-array tensor an "obj" took
 
     def decode(self, x):
         if x is None or isinstance(x, (bool, int, float, str)):
@@ -156,6 +180,18 @@ class _Decoder:
             return _dtype._NAMES[value]
         if tag == "ndarray" and isinstance(value, int):
             return self._array(value)
+        if tag == "size" and isinstance(value, list):
+            items = [self.decode(v) for v in value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+                raise _Corrupt("a Size holds something other than ints")
+            return Size(items)
+        if tag == "device" and isinstance(value, str):
+            try:
+                return device(value)
+            except ValueError:
+                raise _Corrupt(f"bad device {value[:80]!r}") from None
+        if tag == "npscalar" and isinstance(value, list) and len(value) == 2:
+            return self._scalar(*value)
         raise _Corrupt(f"unknown entry {str(x)[:80]!r}")
 
     def _array(self, i):
@@ -172,21 +208,44 @@ class _Decoder:
             raise _Corrupt(f"tensor data {member} has an unsupported type")
         return arr
 
+    def _scalar(self, dtype, value):
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise _Corrupt(f"bad NumPy scalar dtype {str(dtype)[:80]!r}") from None
+        value = self.decode(value)
+        if dt.kind not in _ALLOWED_KINDS or not isinstance(value, (bool, int, float)):
+            raise _Corrupt(f"bad NumPy scalar {str(dtype)[:40]!r}: {str(value)[:40]!r}")
+        try:
+            return dt.type(value)
+        except (OverflowError, ValueError):
+            raise _Corrupt(f"bad NumPy scalar {str(dtype)[:40]!r}: {str(value)[:40]!r}") from None
+
     def _tensor(self, x):
         from .nn.parameter import Parameter
-        i = x["tensor"]
+        i, number = x["tensor"], x.get("obj")
         if not isinstance(i, int) or isinstance(i, bool) or i < 0:
             raise _Corrupt(f"bad tensor reference {i!r}")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+            raise _Corrupt(f"bad tensor object number {number!r}")
+        if number in self.objects:
+            return self.objects[number]
         t = self.tensors.get(i)
         if t is None:
             t = self.tensors[i] = Tensor._make(self._array(i))
         if "view" in x:
             t = self._view(t, x["view"])
+        elif number is not None:
+            if i in self.claimed:           # another tensor over the same memory (.data)
+                t = Tensor._make(t._data)
+            self.claimed.add(i)
         requires_grad = bool(x.get("requires_grad", False))
         if x.get("parameter"):
-            return Parameter(t, requires_grad)
-        if requires_grad and not t.requires_grad:
+            t = Parameter(t, requires_grad)
+        elif requires_grad and not t.requires_grad:
             t.requires_grad_(True)
+        if number is not None:
+            self.objects[number] = t
         return t
 
     @staticmethod

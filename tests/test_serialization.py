@@ -168,6 +168,13 @@ def test_hostile_and_inconsistent_contents_are_errors(tmp_path):
         "bad pair": _zip({"cgrad/format.json": _index({"dict": [[1]]})}),
         "unhashable key": _zip({"cgrad/format.json": _index({"dict": [[{"list": []}, 1]]})}),
         "plain text": b"just some text, not a zip at all",
+        "bad object number": _zip({"cgrad/format.json": _index({"tensor": 0, "obj": "a"}),
+                                   "cgrad/tensors/0.npy": _npy(np.zeros(2))}),
+        "bad scalar dtype": _zip({"cgrad/format.json": _index({"npscalar": ["O", 1]})}),
+        "complex scalar": _zip({"cgrad/format.json": _index({"npscalar": ["<c8", 1.0]})}),
+        "scalar not a number": _zip({"cgrad/format.json": _index({"npscalar": ["<f4", "1"]})}),
+        "scalar out of range": _zip({"cgrad/format.json": _index({"npscalar": ["|u1", 300]})}),
+        "size of floats": _zip({"cgrad/format.json": _index({"size": [1.5]})}),
     }
     for what, data in cases.items():
         with pytest.raises(RuntimeError, match=r"cgrad.load: .*bad.pt"):
@@ -223,3 +230,67 @@ def test_bad_views_are_refused():
                              "cgrad/tensors/0.npy": arr.getvalue()}))
         with pytest.raises(RuntimeError, match="bad view"):
             cgrad.load(f)
+
+
+def _identities(objs):
+    """which entries of a list are the same object, as pairs (i, j) with i < j"""
+    return [(i, j) for i in range(len(objs)) for j in range(i + 1, len(objs))
+            if objs[i] is objs[j]]
+
+
+def _shared(objs):
+    """which entries of a list share memory, as pairs (i, j) with i < j"""
+    arrays = [o.detach().numpy() for o in objs]
+    return [(i, j) for i in range(len(objs)) for j in range(i + 1, len(objs))
+            if np.shares_memory(arrays[i], arrays[j])]
+
+
+def _objects_saved_twice(lib):
+    a = lib.arange(6.0).reshape(2, 3).requires_grad_()
+    p = lib.nn.Parameter(lib.ones(3))
+    view = a[1]
+    return [a, view, view, a.data, p, p, p.data, a.detach(), a]
+
+
+def test_same_object_saved_twice_loads_as_one_and_memory_stays_shared():
+    """as torch.save's pickle memo: tied weights, a view or a Parameter saved twice load as one
+    object, and .data / detach() (other tensors over the same memory) keep sharing it"""
+    got = _round_trip(_objects_saved_twice(cgrad))
+    assert _identities(got) == [(0, 8), (1, 2), (4, 5)]
+    assert _shared(got) == [(i, j) for i, j in _shared(_objects_saved_twice(cgrad))]
+    a, view, _, data, p, _, p_data, detached, _ = got
+    assert isinstance(p, nn.Parameter) and p.requires_grad and not p_data.requires_grad
+    assert a.requires_grad and not data.requires_grad and not detached.requires_grad
+    data[0, 0] = 7.0
+    assert a[0, 0].item() == 7.0 and detached[0, 0].item() == 7.0
+    with cgrad.no_grad():
+        view.mul_(0)
+    assert a[1].tolist() == [0.0, 0.0, 0.0]
+    p_data.fill_(2.0)
+    assert p.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_identity_and_sharing_as_torch():
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save(_objects_saved_twice(torch), buf)
+    buf.seek(0)
+    expected = torch.load(buf)
+    got = _round_trip(_objects_saved_twice(cgrad))
+    assert _identities(got) == _identities(expected)
+    assert _shared(got) == _shared(expected)
+    assert [t.requires_grad for t in got] == [t.requires_grad for t in expected]
+
+
+def test_sizes_devices_and_numpy_scalars_keep_their_types():
+    objs = [cgrad.zeros(2, 3).shape, cgrad.Size([]), cgrad.device("cpu"), cgrad.device("cuda:1"),
+            np.float32(1.5), np.float64(-math.inf), np.float64(math.nan), np.int64(-3),
+            np.uint8(200), np.bool_(True), np.float16(0.25)]
+    got = _round_trip(objs)
+    assert [type(g) for g in got] == [type(o) for o in objs]
+    assert got[:2] == [(2, 3), ()] and repr(got[0]) == "cgrad.Size([2, 3])"
+    assert got[3].type == "cuda" and got[3].index == 1 and got[2] == "cpu"
+    assert [g.dtype for g in got[4:]] == [o.dtype for o in objs[4:]]
+    assert got[4:6] + got[7:] == objs[4:6] + objs[7:] and math.isnan(got[6])
+    with pytest.raises(TypeError, match="complex64"):
+        _round_trip(np.complex64(1))
