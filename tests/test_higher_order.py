@@ -837,3 +837,25 @@ def test_forward_mode_jacobian_blocks_take_the_outputs_dtype(backend):
                       outer_jacobian_strategy="forward-mode")
         out.append([[str(j.dtype).split(".")[1] for j in row] for row in J + H])
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("key", ["...", ":", "0:1", "mask", "0:1, 0:1"])
+def test_writing_a_whole_view_leaves_the_base_gradient_outside_the_graph(backend, key):
+    """y[...] = c is a fill_ of a view covering y in PyTorch: y's gradient is zeros that no
+    later grad reaches (None with allow_unused); a mask or a partial view stays connected"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([[2.3, 0.5]], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([[0.3], [0.7]], dtype=lib.float64, requires_grad=True)
+        y = x * x
+        index = {"...": (Ellipsis,), ":": (slice(None),), "0:1": (slice(0, 1),),
+                 "mask": (lib.tensor([[True, True]]),), "0:1, 0:1": (slice(0, 1),) * 2}[key]
+        y[index] = 0.55
+        gx, gw = lib.autograd.grad((y @ w * 1.4).sum(), [x, w], create_graph=True)
+        h = lib.autograd.grad((gx * 0.7).sum() + (gw * 0.2).sum(), [x, w], allow_unused=True)
+        out.append([None if t is None else t.tolist() for t in (gx, gw, *h)])
+    got, want = out
+    assert [g is None for g in got] == [w is None for w in want]
+    for g, w in zip(got, want):
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -1,7 +1,7 @@
 """Shape ops, indexing, cat/stack: views where PyTorch makes views, with their backward."""
 import numpy as np
 
-from ..autograd.function import Op
+from ..autograd.function import Op, constant
 from .elementwise import MaskedFill
 from .._memory import zeros
 
@@ -471,6 +471,12 @@ class IndexAdd(_Placed):
 AdvancedIndex.gradient = IndexAdd
 
 
+def _is_basic(key):
+    """whether key is basic: ints, slices, None and Ellipsis (a view), no index arrays"""
+    items = key if type(key) is tuple else (key,)
+    return type(key) is not SplitKey and not any(isinstance(k, np.ndarray) for k in items)
+
+
 class IndexPut(Op):
     """y = x with y[key] = v   ->   dx = g with zeros at the key, dv = g[key]"""
     grad_fn_name = "IndexPutBackward0"
@@ -500,7 +506,12 @@ class IndexPut(Op):
         if ctx.needs_input_grad[0]:
             mask = np.zeros(g.shape, bool)
             put(mask, ctx.key, True)
-            gx = MaskedFill.apply(g, mask, 0)
+            if mask.all() and _is_basic(ctx.key):
+                # PyTorch writes a view that covers x by fill_ / copy_, whose gradient for x
+                # is a zeros tensor outside the graph (a later grad of it gives None)
+                gx = constant(np.zeros_like(g._data))
+            else:
+                gx = MaskedFill.apply(g, mask, 0)
         if ctx.needs_input_grad[2]:
             gv = AdvancedIndex.apply(g, ctx.key)      # g[key] by any key; its gradient adds
         return gx, None, gv
