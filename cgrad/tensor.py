@@ -178,6 +178,7 @@ class Tensor:
     _hooks = None
     _grad_acc = None
     _retains_grad = False
+    _no_grad_view = None   # a view made in no_grad mode: "", or a later view of one: its op
 
     def __init__(self, *args, dtype=None, requires_grad=False):
         """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor."""
@@ -530,6 +531,8 @@ class Tensor:
     def _records_inplace(self, others):
         if not _grad_state.enabled:
             return False
+        if self._no_grad_view is not None:
+            self._check_no_grad_view(others)
         if self._requires_grad or self.grad_fn is not None:
             if self.grad_fn is None:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
@@ -537,6 +540,23 @@ class Tensor:
             return True
         return any(isinstance(o, Tensor) and (o._requires_grad or o.grad_fn is not None)
                    for o in others)
+
+    def _check_no_grad_view(self, others, index_op=None):
+        """PyTorch's RuntimeError for an in-place op that autograd would record (the base or
+        an operand requires grad) on a view made in no_grad mode or on a view of one. Where
+        the base requires grad, a view of one is differentiable and named by its op, as is
+        the view that indexing makes before it writes (index_op)"""
+        tracked = self._base._requires_grad
+        if tracked or any(isinstance(o, Tensor) and o._requires_grad for o in others):
+            name = (index_op or self._no_grad_view) if tracked else ""
+            what = (f"Output 0 of {name.replace('Backward0', '')} is a view of a view which "
+                    "was") if name else "A view was"
+            raise RuntimeError(f"{what} created in no_grad mode and is being modified inplace with grad "
+                               "mode enabled. Given that this use case is ambiguous and "
+                               "error-prone, it is forbidden. You can clarify your code by "
+                               "moving both the view and the inplace either both inside the "
+                               "no_grad block (if you don't want the inplace to be tracked) or "
+                               "both outside (if you want the inplace to be tracked).")
 
     def _inplace(self, op, *args):
         """self = op(self, *args), written into self's storage. With autograd, the op runs on
@@ -676,7 +696,8 @@ class Tensor:
     def zero_(self):
         """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
         d = self._data
-        if self._requires_grad or self.grad_fn is not None or not d.flags.writeable:
+        if (self._requires_grad or self.grad_fn is not None or not d.flags.writeable
+                or self._no_grad_view is not None):
             self._check_writable()
             if self._records_inplace(()):
                 return self._inplace(E.Fill, 0)
@@ -739,6 +760,9 @@ class Tensor:
                                    f"and {_tname(v.dtype)} for the source.")
             if masked_fill and v.ndim:
                 value = value.reshape(())
+        if self._no_grad_view is not None and basic and _grad_state.enabled:
+            # PyTorch indexes first (a view of this view), then writes that view
+            self._check_no_grad_view((value,), S.basic_index_op(key, self.shape).grad_fn_name)
         if self._records_inplace((value,)):
             self._inplace(S.IndexPut, key, value)
             return

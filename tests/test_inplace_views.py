@@ -100,3 +100,51 @@ def test_views_are_noted_weakly(backend):
         y[i % 4].sum()
     assert len(y.__dict__["_views"]) <= 64
     assert sum(r() is not None for r in y.__dict__["_views"]) == 0
+
+
+def _no_grad_view_cases(lib):
+    """(name, make the view, change it in place): a view made in no_grad mode, or a view of one"""
+    def views(base):
+        with lib.no_grad():
+            v = base[:2]
+        return {"direct": v, "slice of it": v[:1], "t of it": v.t(), "select of it": v[0],
+                "view of it": v.view(-1), "unsqueeze of it": v.unsqueeze(0)}
+    x = lib.ones(3, 4).requires_grad_()
+    leaf_view = lib.arange(12.0).reshape(3, 4).requires_grad_()     # a view of an untracked base
+    for base_name, base in (("leaf", x), ("leaf view", leaf_view), ("non-leaf", x * 2),
+                            ("untracked", lib.ones(3, 4))):
+        for view_name in views(base):
+            for change in ("add_(1)", "mul_(w)", "[0] = 5", "zero_()"):
+                yield f"{base_name} {view_name} {change}", base, view_name, change, views
+
+
+def _change(lib, view, change):
+    if change == "add_(1)":
+        view.add_(1)
+    elif change == "mul_(w)":
+        view.mul_(lib.tensor(2.0, requires_grad=True))
+    elif change == "[0] = 5":
+        view[0] = 5.0
+    else:
+        view.zero_()
+
+
+def test_no_grad_views_changed_in_place_with_grad_raise_as_pytorch():
+    """PyTorch forbids recording an in-place op on a view made in no_grad mode (or on a view of
+    one): cgrad changed a leaf's or a non-leaf's storage silently; untracked changes pass"""
+    outcomes = {}
+    for lib in (torch, cgrad):
+        for name, base, view_name, change, views in _no_grad_view_cases(lib):
+            view = views(base)[view_name]
+            try:
+                _change(lib, view, change)
+                outcome = "ok"
+            except RuntimeError as e:
+                outcome = str(e).split(" created in no_grad mode")[0]
+            outcomes.setdefault(name, []).append(outcome)
+    assert {name: (want, got) for name, (want, got) in outcomes.items() if want != got} == {}
+    assert sum(want == "ok" for want, _ in outcomes.values()) == 36    # untracked add_, [0] =, zero_
+    with cgrad.no_grad():                      # both in no_grad: allowed, as in PyTorch
+        x = cgrad.ones(3, requires_grad=True)
+        x[:2].add_(1)
+    assert x.tolist() == [2.0, 2.0, 1.0]

@@ -253,6 +253,10 @@ class Op:
             result = T._make(out)
             if cls.is_view:
                 result._share_version(args[0])
+                if not enabled:               # PyTorch forbids recording in-place ops on it
+                    result._no_grad_view = ""
+                elif args[0]._no_grad_view is not None:         # and on views of it
+                    result._no_grad_view = cls.grad_fn_name
                 if enabled and not result._base._requires_grad:
                     register_view(result)     # an in-place op may bring its base into a graph
             return result
