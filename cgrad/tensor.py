@@ -466,13 +466,14 @@ class Tensor:
                              bool(retain_graph))
 
     def detach(self):
-        """The same storage, out of the graph (shares the version counter, as in PyTorch)."""
+        """The same storage, out of the graph: it shares the version counter but is not a
+        view (no _base), as in PyTorch."""
         t = Tensor._make(self._data)
-        t._share_version(self)
+        t._vc = self._version_counter
         return t
 
     def detach_(self):
-        if self._base is not None and self.grad_fn is not None:
+        if self._base is not None:                    # any view, as in PyTorch
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self._requires_grad = False

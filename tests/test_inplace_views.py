@@ -148,3 +148,30 @@ def test_no_grad_views_changed_in_place_with_grad_raise_as_pytorch():
         x = cgrad.ones(3, requires_grad=True)
         x[:2].add_(1)
     assert x.tolist() == [2.0, 2.0, 1.0]
+
+
+def test_detach_is_not_a_view_and_views_refuse_detach_in_place():
+    """as PyTorch: detach() shares storage and version but has no _base; detach_() refuses
+    every view (recorded, made in no_grad mode, or of an untracked tensor)"""
+    def outcomes(lib):
+        x = lib.ones(3, 4, requires_grad=True)
+        with lib.no_grad():
+            no_grad_view = x[:2]
+        made = {"detach": lambda: x.detach(), "data": lambda: x.data,
+                "view of a leaf": lambda: x[:2], "no_grad view": lambda: no_grad_view,
+                "untracked view": lambda: lib.ones(12).reshape(3, 4),
+                "view of detach": lambda: x.detach()[0], "non-leaf": lambda: x * 2}
+        out = {}
+        for name, make in made.items():
+            t = make()
+            try:
+                t.detach_()
+                result = "ok"
+            except RuntimeError as e:
+                result = str(e).split(" If you are using")[0]     # (PyTorch adds DDP advice)
+            out[name] = (t._base is None, result)
+        d = x.detach()
+        d.add_(1)                    # one version counter: x's saved uses would see it
+        out["version shared"] = x._version == d._version == 1
+        return out
+    assert outcomes(cgrad) == outcomes(torch)
