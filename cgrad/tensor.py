@@ -155,6 +155,25 @@ def _index_key(key):
     return (tuple(items) if len(items) != 1 else items[0]), basic
 
 
+_C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
+            "uint8": "uint8_t"}
+
+
+def _fill_value(value, dtype):
+    """A Python number to write into an array of dtype, as PyTorch converts it: an integer
+    dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
+    unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN"""
+    if dtype.kind not in "iu" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    info = np.iinfo(dtype)
+    low = -int(info.max) if dtype.kind == "u" and isinstance(value, int) else int(info.min)
+    if not (math.isfinite(value) and low <= value <= int(info.max)):
+        raise RuntimeError(f"value cannot be converted to type "
+                           f"{_C_TYPES.get(dtype.name, dtype.name)} without overflow")
+    value = int(value)
+    return value % (int(info.max) + 1) if value < 0 and dtype.kind == "u" else value
+
+
 def _castable(src, dst):
     """Whether an in-place result of dtype src may be written into dst (PyTorch's rule:
     never float into an integer, never a number into bool)."""
@@ -714,7 +733,7 @@ class Tensor:
             if value.requires_grad and _grad_state.enabled:
                 return self._inplace(E.FillTensor, value)       # value gets the gradient
             value = value.item()
-        return self._inplace(E.Fill, value)
+        return self._inplace(E.Fill, _fill_value(value, self._data.dtype))
 
     def copy_(self, src):
         if not isinstance(src, Tensor):
@@ -740,7 +759,17 @@ class Tensor:
         return self
 
     def masked_fill_(self, mask, value):
-        return self._inplace(E.MaskedFill, mask, value)
+        return self._inplace(E.MaskedFill, *self._masked_fill_args(mask, value))
+
+    def _masked_fill_args(self, mask, value):
+        """mask and value for MaskedFill, with PyTorch's checks: a 0-d value tensor, a value
+        the dtype can hold, a mask that broadcasts to self"""
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value.ndim} dimension(s).")
+        if isinstance(mask, Tensor):
+            _broadcast_check(self._data, mask._data)
+        return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
         key, basic = _index_key(key)
@@ -761,6 +790,8 @@ class Tensor:
                                    f"and {_tname(v.dtype)} for the source.")
             if masked_fill and v.ndim:
                 value = value.reshape(())
+        else:
+            value = _fill_value(value, self._data.dtype)
         if self._no_grad_view is not None and basic and _grad_state.enabled:
             # PyTorch indexes first (a view of this view), then writes that view
             self._check_no_grad_view((value,), S.basic_index_op(key, self.shape).grad_fn_name)
@@ -876,6 +907,34 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
+    def remainder_(self, other):
+        return self._inplace(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar,
+                             other)
+
+    def __ifloordiv__(self, other):
+        return self._write_undifferentiated("floor_divide_", other, self // other)
+
+    def __iand__(self, other):
+        return self._write_undifferentiated("bitwise_and_", other, self & other)
+
+    def __ior__(self, other):
+        return self._write_undifferentiated("bitwise_or_", other, self | other)
+
+    def __ixor__(self, other):
+        return self._write_undifferentiated("bitwise_xor_", other, self ^ other)
+
+    def _write_undifferentiated(self, name, other, result):
+        """self = result, in place, for an op that has no derivative (x //= 2, x &= m): a
+        leaf that requires grad refuses it, a tensor in a graph gets a node whose backward
+        raises (PyTorch's NotImplemented), and a float result refuses an integer self"""
+        return self._inplace(E.Undifferentiated, other, name, result._data)
+
     def __floordiv__(self, other):
         return _no_grad_binary(np.floor_divide, self, other)
 
@@ -922,6 +981,15 @@ class Tensor:
 
     def __xor__(self, other):
         return _logical(np.bitwise_xor, self, other)
+
+    def __rand__(self, other):
+        return _logical(np.bitwise_and, other, self)
+
+    def __ror__(self, other):
+        return _logical(np.bitwise_or, other, self)
+
+    def __rxor__(self, other):
+        return _logical(np.bitwise_xor, other, self)
 
     def __invert__(self):
         if self._data.dtype.kind == "f":
@@ -1428,7 +1496,7 @@ class Tensor:
         return Tensor._make(np.logical_not(self._data))
 
     def masked_fill(self, mask, value):
-        return E.MaskedFill.apply(self, mask, value)
+        return E.MaskedFill.apply(self, *self._masked_fill_args(mask, value))
 
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, **kwargs):
@@ -1621,7 +1689,17 @@ def _logical(ufunc, a, b):
         if getattr(v, "dtype", np.dtype(int)).kind == "f" or isinstance(v, float):
             raise RuntimeError("bitwise operations are only supported for integer and boolean "
                                "tensors")
-    return Tensor._make(ufunc(x, y))
+    return _checked_ufunc(ufunc, *E.promote(x, y))
+
+
+def _checked_ufunc(ufunc, x, y):
+    """ufunc(x, y) as a Tensor, with PyTorch's RuntimeError naming both shapes where they do
+    not broadcast (NumPy's is a ValueError)"""
+    try:
+        return Tensor._make(np.asarray(ufunc(x, y)))
+    except ValueError:
+        _broadcast_check(x, y)
+        raise
 
 
 def _no_grad_binary(ufunc, a, b):
@@ -1632,7 +1710,11 @@ def _no_grad_binary(ufunc, a, b):
     if (ufunc is np.floor_divide or ufunc is np.remainder) and np.result_type(
             x, y).kind in "iub" and np.any(np.equal(y, 0)):
         raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
-    return Tensor._make(np.asarray(ufunc(x, y)))
+    out = _checked_ufunc(ufunc, x, y)
+    if out._data.dtype.kind == "f" and _grad_state.enabled and any(
+            isinstance(t, Tensor) and t._requires_grad for t in (a, b)):
+        return E.Undifferentiated.apply(a, b, ufunc.__name__, out._data)   # backward raises
+    return out
 
 
 def _arg_extreme(pick, t, dim, keepdim):

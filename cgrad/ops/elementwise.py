@@ -1050,6 +1050,23 @@ class ClampTensor(Op):
                      for m in ClampTensor._masks(ctx, *arrays))
 
 
+class Undifferentiated(Op):
+    """y = a result computed without autograd (x // y, x //= y, x &= m) where an input
+    requires grad: PyTorch records a node whose backward raises, so does cgrad"""
+    grad_fn_name = "NotImplemented"
+
+    @staticmethod
+    def forward(ctx, x, other, name, result):
+        ctx.aten_name = name
+        return result
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"derivative for aten::{ctx.aten_name} is not implemented")
+
+    graph_backward = backward
+
+
 # ---- fills (used by in-place methods) -----------------------------------------------------
 class Fill(Op):
     """y = value everywhere   ->   dx = 0 (a zero gradient, not none: the leaves behind x
