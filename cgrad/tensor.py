@@ -120,9 +120,10 @@ def _shape_arg(shape):
     return tuple(out)
 
 
-def _index_key(key):
+def _index_key(key, ndim):
     """A Python index into one NumPy understands (Tensors become arrays), and whether it is
-    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy)."""
+    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of ndim
+    dims."""
     if not isinstance(key, tuple):
         key = (key,)
     items = []
@@ -138,6 +139,8 @@ def _index_key(key):
                 basic = False
         elif isinstance(k, (list, range, np.ndarray)):
             k = np.asarray(k)
+            if not k.size and k.dtype.kind not in "iub":
+                k = k.astype(np.int64)                 # [] indexes nothing
             if k.dtype.kind not in "iub" and k.size:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             basic = False
@@ -149,10 +152,31 @@ def _index_key(key):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(k).__name__})")
         items.append(k)
+    ellipsis = [i for i, k in enumerate(items) if k is Ellipsis]
+    if not basic and ellipsis and _spanned(items) == ndim:
+        # an Ellipsis over no dims separates nothing: PyTorch keeps index arrays on either
+        # side together, in place, where NumPy would move their dims to the front
+        del items[ellipsis[0]]
     if not basic and any(isinstance(k, numbers.Integral) and not isinstance(k, bool)
                          for k in items):
         return S.SplitKey(items), False          # ints beside index arrays: PyTorch's order
     return (tuple(items) if len(items) != 1 else items[0]), basic
+
+
+def _writable(d):
+    """d as a writable view of the same memory where no two of its elements share a location
+    (an expand() that broadcast nothing, or one slice of a broadcast: NumPy marks every
+    broadcast read-only), else PyTorch's RuntimeError"""
+    root = d
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if (any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)) or not root.flags.writeable
+            or not root.flags.c_contiguous):
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
+    offset = d.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(d.shape, d.dtype, buffer=root, offset=offset, strides=d.strides)
 
 
 _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
@@ -172,6 +196,12 @@ def _fill_value(value, dtype):
                            f"{_C_TYPES.get(dtype.name, dtype.name)} without overflow")
     value = int(value)
     return value % (int(info.max) + 1) if value < 0 and dtype.kind == "u" else value
+
+
+def _spanned(items):
+    """how many of a tensor's dims an index's items (other than an Ellipsis) consume"""
+    return sum(k.ndim if isinstance(k, np.ndarray) and k.dtype.kind == "b" else 1
+               for k in items if not (k is None or k is Ellipsis or isinstance(k, bool)))
 
 
 def _castable(src, dst):
@@ -544,9 +574,7 @@ class Tensor:
     # ---- in-place ----------------------------------------------------------------------------
     def _check_writable(self):
         if not self._data.flags.writeable:
-            raise RuntimeError("unsupported operation: more than one element of the written-to "
-                               "tensor refers to a single memory location. Please clone() the "
-                               "tensor before performing the operation.")
+            self._data = _writable(self._data)
 
     def _records_inplace(self, others):
         if not _grad_state.enabled:
@@ -721,6 +749,7 @@ class Tensor:
             self._check_writable()
             if self._records_inplace(()):
                 return self._inplace(E.Fill, 0)
+            d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
         self._version_counter.value += 1
         return self
@@ -772,7 +801,7 @@ class Tensor:
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
-        key, basic = _index_key(key)
+        key, basic = _index_key(key, self._data.ndim)
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
@@ -783,8 +812,10 @@ class Tensor:
                     _raise_overlap()
             elif not masked_fill and _overlap(self._data, v):
                 _raise_overlap()
-            if (not _castable(v.dtype, self._data.dtype)
-                    or not (basic or masked_fill) and v.dtype != self._data.dtype):
+            # a key without index arrays writes a view by copy_, which casts any dtype
+            copies = basic or not S.has_index_arrays(key)
+            if not copies and (not _castable(v.dtype, self._data.dtype)
+                               or not masked_fill and v.dtype != self._data.dtype):
                 raise RuntimeError(f"Index put requires the source and destination dtypes "
                                    f"match, got {_tname(self._data.dtype)} for the destination "
                                    f"and {_tname(v.dtype)} for the source.")
@@ -1203,9 +1234,13 @@ class Tensor:
         return _arg_extreme(np.argmin, self, dim, keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):          # PyTorch's overload var(unbiased)
+            dim, unbiased = None, dim
         return R.Var.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):          # PyTorch's overload std(unbiased)
+            dim, unbiased = None, dim
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False):
@@ -1416,7 +1451,7 @@ class Tensor:
         return S.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, basic = _index_key(key)
+        key, basic = _index_key(key, self._data.ndim)
         if basic:
             op = S.Select if isinstance(key, numbers.Integral) else S.basic_index_op(
                 key, self._data.shape)
@@ -1724,7 +1759,8 @@ def _arg_extreme(pick, t, dim, keepdim):
         if t.numel() == 0:
             raise IndexError(f"{pick.__name__}(): Expected reduction dim to be specified for "
                              "input.numel() == 0.")
-        return Tensor._make(np.asarray(pick(t._data), dtype=np.int64))
+        index = np.asarray(pick(t._data), dtype=np.int64)
+        return Tensor._make(index.reshape((1,) * t.ndim) if keepdim else index)
     d = _dim(dim, t.ndim)
     if t.ndim == 0:
         return Tensor._make(np.asarray(0, dtype=np.int64))

@@ -197,3 +197,103 @@ def _fill_out_of_range(lib):
         _masked_fill_1d_value, _fill_out_of_range)
 def test_operators_and_fills(backend, case):
     _assert_same(case)
+
+
+# ---- indexing -----------------------------------------------------------------------------
+def _setitem_value_with_leading_ones(lib):
+    """x[0:2] = v of shape (1, 2), and by an index tensor: gradients of x and v"""
+    out = []
+    for key in (slice(0, 2), lib.tensor([0, 1])):
+        leaf = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        v = lib.tensor([[5.0, 6.0]], requires_grad=True)
+        x = leaf * 1
+        x[key] = v
+        (x * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+        out += [x, leaf.grad, v.grad]
+    return out
+
+
+def _setitem_value_with_leading_ones_create_graph(lib):
+    """the same, recorded (create_graph)"""
+    leaf = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = lib.tensor([[5.0, 6.0]], requires_grad=True)
+    x = leaf * 1
+    x[0:2] = v * v
+    gv, = lib.autograd.grad((x * x).sum(), v, create_graph=True)
+    return [gv, *lib.autograd.grad(gv.sum(), v)]
+
+
+def _setitem_casts_through_views(lib):
+    """a key without index tensors copies into a view, casting the value's dtype"""
+    a = lib.zeros(3, dtype=lib.int64)
+    a[0:2] = lib.tensor([1.5, 2.5])
+    b = lib.zeros(3, dtype=lib.int64)
+    b[0] = lib.tensor(7.9)
+    c = lib.zeros(2, dtype=lib.bool)
+    c[0] = lib.tensor(1.0)
+    d = lib.zeros(2)
+    d[True] = lib.tensor([1, 2])
+    return [a, b, c, d]
+
+
+def _index_put_needs_one_dtype(lib):
+    """an index tensor's put still needs the value's dtype"""
+    a = lib.zeros(3, dtype=lib.int64)
+    a[lib.tensor([0, 1])] = lib.tensor([1.5, 2.5])
+    return a
+
+
+def _empty_list_index(lib):
+    """x[[]], x[:, []] and x[[]] = 0"""
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = x.clone()
+    y[[]] = 0.0
+    return [x[[]], x[:, []], y]
+
+
+def _ellipsis_over_no_dims(lib):
+    """x[:, j, ..., i] and x[:, mask, ..., i]: the Ellipsis spans no dim, index dims stay"""
+    x = lib.arange(24.0).reshape(2, 3, 4).requires_grad_()
+    j, i, m = lib.tensor([0, 2]), lib.tensor([0, 1]), lib.tensor([True, False, True])
+    w = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    (x[:, j, ..., i] * w).sum().backward()
+    y = x.detach().clone()
+    y[:, j, ..., i] = w
+    return [x[:, m, ..., i], x[:, j, ..., i], x.grad, y, x[..., j, i], x[j, ..., i]]
+
+
+def _expand_without_aliasing_is_writable(lib):
+    """expand() that broadcasts nothing, or one slice of a broadcast, takes in-place ops"""
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x.expand(-1, -1).add_(1)
+    y = lib.tensor([1.0, 2.0])
+    y.expand_as(y).mul_(2)
+    z = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    z.expand(3, 2, 2)[0].zero_()
+    return [x, y, z]
+
+
+def _expand_with_aliasing_is_not(lib):
+    """an expand() that repeats elements refuses in-place ops"""
+    lib.tensor([1.0, 2.0]).expand(3, 2).add_(1)
+
+
+# ---- reductions ---------------------------------------------------------------------------
+def _var_std_unbiased_positional(lib):
+    """var(False) / std(False) mean unbiased=False"""
+    x = lib.tensor([1.0, 2.0, 4.0])
+    return [x.var(False), x.std(False), lib.var(x, False), x.var(True), lib.std(x, False)]
+
+
+def _argmax_keepdim_without_dim(lib):
+    """argmax/argmin(keepdim=True) over everything keep every dim as 1"""
+    x = lib.tensor([[1.0, 5.0], [3.0, 2.0]])
+    return [x.argmax(keepdim=True), x.argmin(keepdim=True), lib.argmax(x, keepdim=True)]
+
+
+@_cases(_setitem_value_with_leading_ones, _setitem_value_with_leading_ones_create_graph,
+        _setitem_casts_through_views, _index_put_needs_one_dtype, _empty_list_index,
+        _ellipsis_over_no_dims, _expand_without_aliasing_is_writable,
+        _expand_with_aliasing_is_not, _var_std_unbiased_positional, _argmax_keepdim_without_dim)
+def test_indexing_and_reductions(backend, case):
+    _assert_same(case)

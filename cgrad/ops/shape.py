@@ -471,10 +471,17 @@ class IndexAdd(_Placed):
 AdvancedIndex.gradient = IndexAdd
 
 
-def _is_basic(key):
-    """whether key is basic: ints, slices, None and Ellipsis (a view), no index arrays"""
+def has_index_arrays(key):
+    """whether key holds index arrays (integer or boolean), not only ints, slices, None,
+    Ellipsis and Python bools"""
     items = key if type(key) is tuple else (key,)
-    return type(key) is not SplitKey and not any(isinstance(k, np.ndarray) for k in items)
+    return type(key) is SplitKey or any(isinstance(k, np.ndarray) for k in items)
+
+
+def _lead_ones(a, ndim):
+    """a with leading size-1 dims up to ndim (a value like v of shape (1, 2) put into two
+    elements: its gradient, g at the key, has only the indexed dims)"""
+    return a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.ndim < ndim else a
 
 
 class IndexPut(Op):
@@ -488,6 +495,7 @@ class IndexPut(Op):
         y = x.copy()
         put(y, key, v)
         ctx.key = key
+        ctx.value_ndim = np.ndim(v)     # may exceed the indexed dims by leading 1s
         return y
 
     @staticmethod
@@ -497,7 +505,7 @@ class IndexPut(Op):
             gx = g.copy()
             put(gx, ctx.key, 0)
         if ctx.needs_input_grad[2]:
-            gv = at(g, ctx.key)
+            gv = _lead_ones(at(g, ctx.key), ctx.value_ndim)
         return gx, None, gv
 
     @staticmethod
@@ -506,7 +514,7 @@ class IndexPut(Op):
         if ctx.needs_input_grad[0]:
             mask = np.zeros(g.shape, bool)
             put(mask, ctx.key, True)
-            if mask.all() and _is_basic(ctx.key):
+            if mask.all() and not has_index_arrays(ctx.key):
                 # PyTorch writes a view that covers x by fill_ / copy_, whose gradient for x
                 # is a zeros tensor outside the graph (a later grad of it gives None)
                 gx = constant(np.zeros_like(g._data))
@@ -514,6 +522,8 @@ class IndexPut(Op):
                 gx = MaskedFill.apply(g, mask, 0)
         if ctx.needs_input_grad[2]:
             gv = AdvancedIndex.apply(g, ctx.key)      # g[key] by any key; its gradient adds
+            if gv.ndim < ctx.value_ndim:
+                gv = gv.reshape(_lead_ones(gv._data, ctx.value_ndim).shape)
         return gx, None, gv
 
 
