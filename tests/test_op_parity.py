@@ -297,3 +297,18 @@ def _argmax_keepdim_without_dim(lib):
         _expand_with_aliasing_is_not, _var_std_unbiased_positional, _argmax_keepdim_without_dim)
 def test_indexing_and_reductions(backend, case):
     _assert_same(case)
+
+
+# ---- layouts ------------------------------------------------------------------------------
+def _fresh_results_are_contiguous(lib):
+    """softmax, log_softmax, cumsum, masked_fill, cat and stack of a transposed input are
+    C-contiguous, as PyTorch's: a following .view works"""
+    x = lib.arange(6.0).reshape(2, 3).t()
+    return [x.softmax(0).view(-1), x.log_softmax(1).view(-1), x.cumsum(0).view(-1),
+            x.masked_fill(x > 1, 0.0).view(-1), lib.cat([x, x]).view(-1),
+            lib.stack([x, x]).view(-1), lib.cat([x, x]).is_contiguous()]
+
+
+@_cases(_fresh_results_are_contiguous)
+def test_layouts(backend, case):
+    _assert_same(case)

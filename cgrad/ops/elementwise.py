@@ -1119,7 +1119,7 @@ class MaskedFill(Op):
             raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with "
                                f"dtype {mask.dtype}")
         ctx.mask = mask
-        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+        return np.ascontiguousarray(np.where(mask, np.asarray(value, dtype=x.dtype), x))
 
     @staticmethod
     def backward(ctx, g):

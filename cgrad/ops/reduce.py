@@ -489,7 +489,7 @@ def cumsum(x, axis, dtype=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
     acc = np.float64 if dtype == np.float32 else dtype
-    return np.cumsum(x, axis=axis, dtype=acc).astype(dtype, copy=False)
+    return np.ascontiguousarray(np.cumsum(x, axis=axis, dtype=acc), dtype)   # C order: torch's
 
 
 class Cumsum(Op):
@@ -557,7 +557,8 @@ class Softmax(Op):
     def forward(cls, ctx, x, dim):
         last = "lastdim_" if dim == x.ndim - 1 or not x.ndim else ""
         require_float(x.dtype, f"{cls.kernel}_{last}kernel_impl")
-        y = getattr(B.kernels, cls.kernel)(x, dim)
+        # a fresh C-contiguous result, as PyTorch's (a transposed x's layout would stop .view)
+        y = np.ascontiguousarray(getattr(B.kernels, cls.kernel)(x, dim))
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

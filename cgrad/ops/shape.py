@@ -533,7 +533,7 @@ class Cat(Op):
     def forward(ctx, dim, *xs):
         ctx.dim = dim
         ctx.sizes = [x.shape[dim] for x in xs]
-        return np.concatenate(xs, axis=dim)
+        return np.ascontiguousarray(np.concatenate(xs, axis=dim))    # C order, as PyTorch
 
     @staticmethod
     def backward(ctx, g):
@@ -551,7 +551,7 @@ class Stack(Op):
     @staticmethod
     def forward(ctx, dim, *xs):
         ctx.dim = dim
-        return np.stack(xs, axis=dim)
+        return np.ascontiguousarray(np.stack(xs, axis=dim))          # C order, as PyTorch
 
     @staticmethod
     def backward(ctx, g):
