@@ -42,9 +42,18 @@ def _tensors(tensors, name):
 def cat(tensors, dim=0):
     """Join tensors along an existing dim."""
     tensors = _tensors(tensors, "cat")
-    tensors = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
-    d = _dim(dim, tensors[0].ndim)
-    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if not t.ndim:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
+    # PyTorch's legacy rule: a 1-d empty tensor joins anything; it is reshaped to the others'
+    # shape with 0 along dim, which keeps its autograd link (dropping it lost its gradient)
+    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
+    d = _dim(dim, full[0].ndim)
+    ref = full[0].shape
+    empty = ref[:d] + (0,) + ref[d + 1:]
+    tensors = [t if t.ndim != 1 or t.numel() or t.shape == empty else t.reshape(empty)
+               for t in tensors]
     for i, t in enumerate(tensors):
         if t.ndim != len(ref):
             raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and "

@@ -98,7 +98,8 @@ def _dims(dim, ndim):
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
         return dims if ndim else None
-    return (_dim(dim, ndim),) if ndim else None
+    d = _dim(dim, ndim)                   # checked for a 0-d tensor too
+    return (d,) if ndim else None
 
 
 def _logical_axes(dim, ndim):
@@ -124,14 +125,20 @@ def _index_key(key, ndim):
     """A Python index into one NumPy understands (Tensors become arrays), and whether it is
     basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of ndim
     dims."""
+    if type(key) is list and len(key) < 32 and any(
+            k is None or k is Ellipsis or isinstance(k, (Tensor, list, tuple, slice))
+            for k in key):
+        key = tuple(key)     # PyTorch (deprecated): x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]]
     if not isinstance(key, tuple):
         key = (key,)
     items = []
     basic = True
     for k in key:
         if isinstance(k, Tensor):
-            if k._data.dtype.kind not in "iub":
+            if k._data.dtype.kind not in "iub" or k._data.dtype in (np.int8, np.int16):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if k._data.dtype == np.uint8:               # PyTorch's (deprecated) byte mask
+                k = Tensor._make(k._data.astype(bool))
             if k._data.ndim == 0 and k._data.dtype.kind != "b":
                 k = int(k._data)
             else:
@@ -363,6 +370,11 @@ class Tensor:
 
     @property
     def mT(self):
+        if self.ndim == 1:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                               "Got 1-D tensor.")
+        if not self.ndim:
+            return self[...]                  # PyTorch: the identity (deprecated) on 0-d
         return self.transpose(-2, -1)
 
     def size(self, dim=None):
@@ -896,6 +908,9 @@ class Tensor:
         return E.RDiv.apply(self, other)
 
     def __pow__(self, other):
+        if self._data.dtype == np.bool_ and type(other) is bool:    # b ** True, b ** False
+            return self.clone() if other else Tensor._make(np.ones(self.shape, np.bool_))
+        _refuse_bool(self, other, "pow")
         if not self._data.ndim and (type(other) is int or type(other) is float) and other == 2:
             r = SC.Square.apply_scalar(self, other)
             if r is not None:
@@ -906,6 +921,7 @@ class Tensor:
         return E.PowScalar.apply(self, other)
 
     def __rpow__(self, other):
+        _refuse_bool(other, self, "pow")
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Pow, other, self)
@@ -967,16 +983,20 @@ class Tensor:
         return self._inplace(E.Undifferentiated, other, name, result._data)
 
     def __floordiv__(self, other):
+        _refuse_bool(self, other, "div_floor_cpu")
         return _no_grad_binary(np.floor_divide, self, other)
 
     def __rfloordiv__(self, other):
+        _refuse_bool(other, self, "div_floor_cpu")
         return _no_grad_binary(np.floor_divide, other, self)
 
     def __mod__(self, other):
+        _refuse_bool(self, other, "remainder_cpu")
         return _binary(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar, self,
                        other)
 
     def __rmod__(self, other):
+        _refuse_bool(other, self, "remainder_cpu")
         return _binary(E.RemainderScalar, other, self)
 
     remainder = __mod__
@@ -1113,11 +1133,17 @@ class Tensor:
 
     def _clamp_args(self, min, max):
         """(op, lo, hi) of clamp and clamp_: tensor bounds differentiate as PyTorch's
-        ClampBackward0, number bounds as ClampBackward1 (PyTorch refuses a mix)"""
+        ClampBackward0, number bounds as ClampBackward1 (beside a number, a 0-d tensor that
+        needs no grad is taken as a number, as PyTorch's argument parser does; any other mix
+        is refused)"""
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        mixed = any(b is not None and not isinstance(b, Tensor) for b in (min, max))
+        if mixed and all(not isinstance(b, Tensor) or not (b.ndim or b.requires_grad)
+                         for b in (min, max)):
+            min, max = (b.item() if isinstance(b, Tensor) else b for b in (min, max))
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            if any(b is not None and not isinstance(b, Tensor) for b in (min, max)):
+            if mixed:
                 got = ", ".join(type(b).__name__ if b is not None else "NoneType"
                                 for b in (self, min, max))
                 raise TypeError(f"clamp() received an invalid combination of arguments - got "
@@ -1225,6 +1251,11 @@ class Tensor:
         """amax/amin over an int or a tuple of dims (() or None: all of them); unlike
         max(dim), ties share the gradient evenly, as in PyTorch"""
         dims = _dims(dim, self.ndim)
+        if dims is None and not self.numel():
+            name = op.__name__.lower()
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
         return op.apply(self, tuple(range(self.ndim)) if dims is None else dims, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
@@ -1261,12 +1292,16 @@ class Tensor:
         return R.LogSumExp.apply(self, _dims(dim, self.ndim), keepdim)
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(np.all(self._data, axis=_logical_axes(dim, self.ndim),
-                                   keepdims=keepdim))
+        return self._logical_reduce(np.all, dim, keepdim)
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(np.any(self._data, axis=_logical_axes(dim, self.ndim),
-                                   keepdims=keepdim))
+        return self._logical_reduce(np.any, dim, keepdim)
+
+    def _logical_reduce(self, reduce, dim, keepdim):
+        out = reduce(self._data, axis=_logical_axes(dim, self.ndim), keepdims=keepdim)
+        if self._data.dtype == np.uint8:      # PyTorch keeps uint8 (0 or 1)
+            out = out.astype(np.uint8)
+        return Tensor._make(np.asarray(out))
 
     # ---- shape -------------------------------------------------------------------------------
     def _resolve_shape(self, shape):
@@ -1305,9 +1340,9 @@ class Tensor:
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if s == e:
@@ -1334,7 +1369,10 @@ class Tensor:
         return S.Unsqueeze.apply(self, _dim(dim, self.ndim + 1))
 
     def transpose(self, dim0, dim1):
-        return S.Transpose.apply(self, _dim(dim0, self.ndim), _dim(dim1, self.ndim))
+        dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
+        if not self.ndim:
+            return self[...]                  # a 0-d tensor's only dim swapped with itself
+        return S.Transpose.apply(self, dim0, dim1)
 
     swapaxes = transpose
 
@@ -1459,15 +1497,35 @@ class Tensor:
         return S.AdvancedIndex.apply(self, key)
 
     def chunk(self, chunks, dim=0):
-        d = _dim(dim, self.ndim)
-        size = -(-self._data.shape[d] // chunks)
-        return self.split(size, d)
-
-    def split(self, split_size, dim=0):
+        if not self.ndim:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         d = _dim(dim, self.ndim)
         n = self._data.shape[d]
-        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
-            if isinstance(split_size, int) else list(split_size)
+        if n == 0:                              # chunks empty pieces, as PyTorch
+            return self.split([0] * chunks, d)
+        return self.split(-(-n // chunks), d)
+
+    def split(self, split_size, dim=0):
+        if not self.ndim:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        if isinstance(split_size, int):
+            if split_size < 0 or split_size == 0 and n:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}" if split_size == 0 else
+                                   f"split expects split_size be non-negative, but got "
+                                   f"split_size={split_size}")
+            sizes = [split_size] * (n // split_size) + [n % split_size] * (n % split_size > 0) \
+                if n else [0]
+        else:
+            sizes = [int(s) for s in split_size]
+            if sum(sizes) != n or any(s < 0 for s in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                                   f"(input tensor's size at dimension {d}), but got "
+                                   f"split_sizes={sizes}")
         out, start = [], 0
         for s in sizes:
             key = (slice(None),) * d + (slice(start, start + s),)
@@ -1484,15 +1542,18 @@ class Tensor:
         """x[..., index, ...] along dim, index of x's ndim (PyTorch's gather)"""
         d = _dim(dim, self.ndim)
         idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-        if idx.dtype != np.int64:
-            raise RuntimeError("gather(): Expected dtype int64 for index")
-        if idx.ndim != max(self.ndim, 1) and idx.size:
+        if idx.dtype not in (np.int64, np.int32):
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        idx = idx.astype(np.int64, copy=False)
+        if idx.ndim != max(self.ndim, 1) and idx.size and not (self.ndim == idx.ndim == 0):
             raise RuntimeError("Index tensor must have the same number of dimensions as input "
                                "tensor")
         n = self._data.shape[d] if self.ndim else 1
-        if idx.size and (idx.min() < -n or idx.max() >= n):
+        if idx.size and (idx.min() < 0 or idx.max() >= n):     # no negative indices here
             raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
                                f"out of bounds for dimension {d} with size {n}")
+        if not self.ndim:                     # a 0-d tensor gathers as one element
+            return S.Gather.apply(self.reshape(1), 0, idx.reshape(-1)).reshape(idx.shape)
         return S.Gather.apply(self, d, idx)
 
     def sort(self, dim=-1, descending=False, stable=False):
@@ -1725,6 +1786,13 @@ def _logical(ufunc, a, b):
             raise RuntimeError("bitwise operations are only supported for integer and boolean "
                                "tensors")
     return _checked_ufunc(ufunc, *E.promote(x, y))
+
+
+def _refuse_bool(a, b, kernel):
+    """PyTorch's NotImplementedError for pow, remainder and floor division of two bools"""
+    if all(type(v) is bool or isinstance(v, Tensor) and v._data.dtype == np.bool_
+           for v in (a, b)):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
 
 def _checked_ufunc(ufunc, x, y):

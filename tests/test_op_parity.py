@@ -312,3 +312,154 @@ def _fresh_results_are_contiguous(lib):
 @_cases(_fresh_results_are_contiguous)
 def test_layouts(backend, case):
     _assert_same(case)
+
+
+# ---- shapes, dims and dtypes --------------------------------------------------------------
+def _split_sizes_must_add_up(lib):
+    """split([3, 1]) of 3 elements: RuntimeError"""
+    return lib.ones(3).split([3, 1])
+
+
+def _split_and_chunk_of_empty_dims(lib):
+    """split / chunk of a size-0 dim give empty pieces"""
+    e = lib.zeros(0, 3)
+    return [list(e.split(2)), list(e.chunk(2)), list(lib.ones(5).split(2)),
+            list(lib.ones(5).chunk(3))]
+
+
+def _chunk_zero(lib):
+    """chunk(0): RuntimeError"""
+    return lib.ones(3).chunk(0)
+
+
+def _zero_dim_reductions_check_dims(lib):
+    """a 0-d tensor takes only dims 0 and -1"""
+    s = lib.tensor(2.0)
+    out = []
+    for f in (lambda: s.sum(1), lambda: s.mean(dim=1), lambda: s.any(1), lambda: s.squeeze(1),
+              lambda: s.flatten(0, 2), lambda: s.logsumexp(1), lambda: s.sum(-1),
+              lambda: s.transpose(0, -1), lambda: s.mT, lambda: s.flatten(0, -1)):
+        try:
+            out.append(f())
+        except IndexError:
+            out.append("IndexError")
+    return out
+
+
+def _zero_dim_split_cat_mT(lib):
+    """split/chunk/cat of 0-d tensors and mT of a 1-d one: RuntimeError each"""
+    s = lib.tensor(2.0)
+    out = []
+    for f in (lambda: s.split(1), lambda: s.chunk(1), lambda: lib.cat([s, s]),
+              lambda: lib.ones(3).mT):
+        try:
+            f()
+            out.append("ok")
+        except RuntimeError:
+            out.append("RuntimeError")
+    return out
+
+
+def _gather_indices(lib):
+    """gather takes int32 indices and a 0-d input"""
+    x = lib.tensor([10.0, 20.0, 30.0])
+    return [x.gather(0, lib.tensor([2, 0], dtype=lib.int32)),
+            lib.tensor(5.0).gather(0, lib.tensor(0))]
+
+
+def _gather_negative_index(lib):
+    """gather refuses a negative index"""
+    return lib.tensor([10.0, 20.0, 30.0]).gather(0, lib.tensor([-1]))
+
+
+def _index_tensor_dtypes(lib):
+    """a uint8 index tensor is a mask (PyTorch's deprecated byte mask)"""
+    x = lib.tensor([10.0, 20.0, 30.0])
+    return x[lib.tensor([1, 0, 1], dtype=lib.uint8)]
+
+
+def _int8_index_tensor(lib):
+    """an int8 index tensor: IndexError"""
+    return lib.tensor([10.0, 20.0, 30.0])[lib.tensor([1, 0], dtype=lib.int8)]
+
+
+def _list_of_lists_index(lib):
+    """x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]] (PyTorch's deprecated rule)"""
+    return lib.arange(6.0).reshape(2, 3)[[[0, 1], [1, 2]]]
+
+
+def _mask_put_of_a_wrong_shape(lib):
+    """y[mask] = a value of the wrong shape: RuntimeError"""
+    y = lib.zeros(2, 3)
+    y[lib.ones(2, 3, dtype=lib.bool)] = lib.ones(6, 2)
+
+
+def _half_results_stay_half(lib):
+    """float16 sigmoid and erf stay float16"""
+    h = lib.tensor([0.5, -1.0], dtype=lib.float16)
+    return [h.sigmoid(), h.erf()]
+
+
+def _bool_clamp(lib):
+    """clamp of a bool tensor by ints is int64; clamp_ refuses to write it back"""
+    b = lib.tensor([True, False])
+    out = [b.clamp(-1, 1), b.clamp(min=-1), b.clamp(0.5, None), lib.tensor([1, 2]).clamp(0.5, 1.5)]
+    try:
+        b.clone().clamp_(2)
+    except RuntimeError:
+        out.append("RuntimeError")
+    return out
+
+
+def _clamp_by_a_0d_tensor_and_a_number(lib):
+    """a 0-d tensor that needs no grad beside a number is taken as a number"""
+    x = lib.tensor([0.5, 2.0, -1.0])
+    return [x.clamp(lib.tensor(0.0), 1), x.clamp(0, lib.tensor(1.0)), lib.clamp(x, None, 1.5)]
+
+
+def _clamp_by_a_1d_tensor_and_a_number(lib):
+    """a 1-d tensor beside a number: TypeError"""
+    return lib.tensor([0.5, 2.0]).clamp(lib.tensor([0.0, 0.0]), 1.5)
+
+
+def _empty_amax(lib):
+    """amax of an empty tensor without dim: RuntimeError"""
+    return lib.zeros(0).amax()
+
+
+def _uint8_all_any(lib):
+    """all / any of uint8 stay uint8"""
+    u = lib.tensor([0, 3], dtype=lib.uint8)
+    return [u.all(), u.any(0), u.all(0, keepdim=True)]
+
+
+def _cat_keeps_empty_inputs(lib):
+    """cat with a 1-d empty tensor that requires grad keeps its gradient"""
+    e = lib.zeros(0, requires_grad=True)
+    t = lib.ones(2, 3, requires_grad=True)
+    y = lib.cat([e, t])
+    (y * 2).sum().backward()
+    return [y, y.requires_grad, e.grad, t.grad]
+
+
+def _bool_pow_and_remainder(lib):
+    """b ** True stays bool; b ** b, b % b, b // b: NotImplementedError"""
+    b = lib.tensor([True, False])
+    out = [b ** True, b ** False, b ** 2, b % 2, b // 2, 2 ** b]
+    for f in (lambda: b ** b, lambda: True ** b, lambda: b % b, lambda: b // b,
+              lambda: b % True):
+        try:
+            f()
+        except NotImplementedError:
+            out.append("NotImplementedError")
+    return out
+
+
+@_cases(_split_sizes_must_add_up, _split_and_chunk_of_empty_dims, _chunk_zero,
+        _zero_dim_reductions_check_dims, _zero_dim_split_cat_mT, _gather_indices,
+        _gather_negative_index, _index_tensor_dtypes, _int8_index_tensor, _list_of_lists_index,
+        _mask_put_of_a_wrong_shape, _half_results_stay_half, _bool_clamp,
+        _clamp_by_a_0d_tensor_and_a_number, _clamp_by_a_1d_tensor_and_a_number, _empty_amax,
+        _uint8_all_any, _cat_keeps_empty_inputs, _bool_pow_and_remainder)
+def test_shapes_dims_and_dtypes(backend, case):
+    _assert_same(case)

@@ -58,7 +58,8 @@ def test_sort_argsort_topk(backend, descending, rng):
 
 def test_gather_errors(backend):
     x = cgrad.ones(3, 4)
-    for idx, error in ((cgrad.tensor([[0, 1]], dtype=cgrad.int32), "int64"),
+    for idx, error in ((cgrad.tensor([[0, 1]], dtype=cgrad.int16), "int32/int64"),
+                       (cgrad.tensor([[0, -1]]), "out of bounds"),
                        (cgrad.tensor([0, 1]), "same number of dimensions"),
                        (cgrad.tensor([[0, 4]]), "out of bounds")):
         with pytest.raises(RuntimeError, match=error):

@@ -461,7 +461,7 @@ class _Unary(_ByDerivative, Op):
             x = _float(x)
         elif x.dtype.kind == "b" and cls.bool_refused is not None:
             raise cls.bool_refused()
-        y = getattr(B.kernels, cls.kernel)(x)
+        y = _same_float(getattr(B.kernels, cls.kernel)(x), x)
         ctx.save_for_backward(y if cls.saves == "output" else x)
         return y
 
@@ -541,7 +541,7 @@ class _NumpyUnary(_ByDerivative, Op):
     @classmethod
     def forward(cls, ctx, x):
         x = _float(x)
-        y = cls.fn(x)
+        y = _same_float(cls.fn(x), x)
         ctx.save_for_backward(y if cls.saves == "output" else x)
         return y
 
@@ -986,6 +986,8 @@ class Clamp(Op):
     def forward(ctx, x, lo, hi):
         if isinstance(lo, float) or isinstance(hi, float):
             x = _float(x)
+        elif x.dtype == np.bool_:             # int bounds make a bool tensor int64
+            x = x.astype(np.int64)
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
         return B.kernels.clamp(x, lo, hi)
@@ -1128,6 +1130,11 @@ class MaskedFill(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return MaskedFill.apply(g, ctx.mask, 0), None, None
+
+
+def _same_float(y, x):
+    """y in x's float dtype: SciPy's expit and erf have no float16 loop (they gave float64)"""
+    return y.astype(x.dtype) if y.dtype != x.dtype and x.dtype.kind == "f" else y
 
 
 def _float(x):

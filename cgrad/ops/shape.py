@@ -433,7 +433,7 @@ def put(a, key, v):
             view_at(a, key.basic)[key.advanced] = v
         else:
             a[key] = v
-    except ValueError:
+    except (ValueError, TypeError):   # (TypeError: NumPy's for a 2-d value under a mask)
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot "
                            f"be broadcast to indexing result of shape "
                            f"{list(at(a, key).shape)}") from None
