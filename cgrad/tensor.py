@@ -1285,6 +1285,8 @@ class Tensor:
 
     def cumsum(self, dim, dtype=None):
         dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
+        if dtype is not None and dtype.kind != "f" and _grad_state.enabled and self._requires_grad:
+            raise RuntimeError(f"Autograd not support dtype: {_tname(dtype)}")
         return R.Cumsum.apply(self, _dim(dim, self.ndim), dtype)
 
     def logsumexp(self, dim, keepdim=False):
@@ -1353,6 +1355,15 @@ class Tensor:
 
     def unflatten(self, dim, sizes):
         d = _dim(dim, self.ndim)
+        sizes, n = [int(s) for s in sizes], self.shape[d] if self.ndim else 1
+        if sizes.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred")
+        known = math.prod(s for s in sizes if s != -1)
+        if -1 in sizes and known and n % known == 0:   # -1 from dim's own size, as PyTorch
+            sizes[sizes.index(-1)] = n // known
+        if -1 in sizes or math.prod(sizes) != n:
+            raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size "
+                               f"of dim {d} ({n}) in the input tensor")
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def squeeze(self, dim=None):
@@ -1570,6 +1581,8 @@ class Tensor:
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the k largest (smallest) along dim, in order"""
+        if self._data.dtype == np.bool_:
+            raise RuntimeError("topk does not support bool dtypes on CPU")
         d = _dim(dim, self.ndim)
         n = self._data.shape[d] if self.ndim else 1
         if not 0 <= k <= n:

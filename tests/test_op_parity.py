@@ -463,3 +463,30 @@ def _bool_pow_and_remainder(lib):
         _uint8_all_any, _cat_keeps_empty_inputs, _bool_pow_and_remainder)
 def test_shapes_dims_and_dtypes(backend, case):
     _assert_same(case)
+
+
+def _unflatten_infers_from_the_dim(lib):
+    """unflatten's -1 comes from the dim's size (a size-0 tensor too)"""
+    return [lib.zeros(1, 0).unflatten(0, (-1, 1)), lib.zeros(2, 0).unflatten(0, (2, -1)),
+            lib.arange(6.0).unflatten(0, (2, -1)), lib.arange(6.0).unflatten(0, (-1, 3))]
+
+
+def _unflatten_sizes_must_match(lib):
+    """unflatten to sizes that do not multiply up: RuntimeError"""
+    return lib.zeros(6).unflatten(0, (-1, 4))
+
+
+def _topk_of_bools(lib):
+    """topk of a bool tensor: RuntimeError"""
+    return lib.tensor([True, False]).topk(1)
+
+
+def _cumsum_to_ints_with_grad(lib):
+    """cumsum(dtype=int64) of a tensor that requires grad: RuntimeError"""
+    return lib.tensor([1.0, 2.0], requires_grad=True).cumsum(0, dtype=lib.int64)
+
+
+@_cases(_unflatten_infers_from_the_dim, _unflatten_sizes_must_match, _topk_of_bools,
+        _cumsum_to_ints_with_grad)
+def test_more_shape_and_dtype_rules(backend, case):
+    _assert_same(case)
