@@ -1785,6 +1785,7 @@ def _compare(ufunc, a, b):
     a, b = _operand(a), _operand(b)
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
+    x, y = E.promote(x, y)                # PyTorch compares in the promoted dtype
     if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
         _broadcast_check(x, y)
     return Tensor._make(ufunc(x, y))

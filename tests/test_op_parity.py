@@ -490,3 +490,23 @@ def _cumsum_to_ints_with_grad(lib):
         _cumsum_to_ints_with_grad)
 def test_more_shape_and_dtype_rules(backend, case):
     _assert_same(case)
+
+
+def _out_of_range_ints_wrap(lib):
+    """a Python int an integer tensor cannot hold wraps around, as PyTorch casts it"""
+    u = lib.tensor([1, 5], dtype=lib.uint8)
+    i8 = lib.tensor([1, -5], dtype=lib.int8)
+    return [u + (-2), u - 2, u * -1, u.clamp(min=-1), u.clone().add_(-1), u > -3,
+            u >= lib.tensor(-3), i8 + 200, i8 == 251, u == 257]
+
+
+def _comparisons_promote(lib):
+    """comparisons run in the promoted dtype"""
+    i = lib.tensor([16777217, 3])
+    f = lib.tensor([16777216.0, 3.5], dtype=lib.float64)
+    return [i > 2.5, i == 16777216.0, i.float() == f.float(), lib.tensor([1.5]) < f[1:]]
+
+
+@_cases(_out_of_range_ints_wrap, _comparisons_promote)
+def test_integer_scalars(backend, case):
+    _assert_same(case)

@@ -20,9 +20,22 @@ def promote(a, b):
     dt = result_type(a, b)
     if isinstance(a, np.ndarray) and a.dtype != dt:
         a = a.astype(dt)
+    elif type(a) is int and dt.kind in "iu":
+        a = wrapped_int(a, dt)
     if isinstance(b, np.ndarray) and b.dtype != dt:
         b = b.astype(dt)
+    elif type(b) is int and dt.kind in "iu":
+        b = wrapped_int(b, dt)
     return a, b
+
+
+def wrapped_int(v, dtype):
+    """A Python int as an integer dtype holds it, wrapping around as PyTorch's cast does
+    (uint8 + -1 subtracts 1; NumPy raises OverflowError for an out-of-range Python int)"""
+    info = np.iinfo(dtype)
+    if info.min <= v <= info.max:
+        return v
+    return int(np.array(v, np.int64).astype(dtype))
 
 
 def promote_float(a, b):
@@ -988,6 +1001,9 @@ class Clamp(Op):
             x = _float(x)
         elif x.dtype == np.bool_:             # int bounds make a bool tensor int64
             x = x.astype(np.int64)
+        else:
+            lo, hi = (b if b is None or x.dtype.kind not in "iu" else wrapped_int(b, x.dtype)
+                      for b in (lo, hi))
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
         return B.kernels.clamp(x, lo, hi)
