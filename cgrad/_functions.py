@@ -152,8 +152,24 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
-            "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_"]
+            "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
+            "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+            "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",
+            "clamp_max", "log2", "log10", "broadcast_to", "lerp", "addcmul", "addcdiv", "tril",
+            "triu", "nan_to_num", "nansum", "nanmean", "roll", "tile", "floor_divide",
+            "true_divide"]
 ger = outer                                              # PyTorch's old name for outer
+
+
+def hstack(tensors):
+    """cat along dim 1, or dim 0 for 1-d tensors"""
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """cat along dim 0 of the tensors made at least 2-d"""
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name

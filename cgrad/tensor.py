@@ -1607,6 +1607,138 @@ class Tensor:
     def masked_fill(self, mask, value):
         return E.MaskedFill.apply(self, *self._masked_fill_args(mask, value))
 
+    # ---- composed from the ops above (their gradients come with them) -------------------------
+    def logical_and(self, other):
+        return _logical_of(np.logical_and, self, other)
+
+    def logical_or(self, other):
+        return _logical_of(np.logical_or, self, other)
+
+    def logical_xor(self, other):
+        return _logical_of(np.logical_xor, self, other)
+
+    def index_select(self, dim, index):
+        d = _dim(dim, self.ndim)
+        if not isinstance(index, Tensor) or index.ndim > 1 or index._data.dtype.kind not in "iu":
+            raise IndexError("index_select(): Index is supposed to be a vector of int64 or int32")
+        return self[(slice(None),) * d + (index.reshape(-1),)] if self.ndim else \
+            self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+
+    def masked_select(self, mask):
+        if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+            raise RuntimeError("masked_select: expected BoolTensor for mask")
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+        return self.expand(shape)[mask.expand(shape)]
+
+    def nonzero(self, *, as_tuple=False):
+        if as_tuple:
+            return tuple(Tensor._make(i.astype(np.int64))
+                         for i in np.nonzero(np.atleast_1d(self._data)))
+        return Tensor._make(np.argwhere(self._data).astype(np.int64))
+
+    def count_nonzero(self, dim=None):
+        return Tensor._make(np.asarray(np.count_nonzero(self._data, axis=_dims(dim, self.ndim)),
+                                       np.int64))
+
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
+
+    def log2(self):
+        return self.log() * (1 / math.log(2))
+
+    def log10(self):
+        return self.log() * (1 / math.log(10))
+
+    def broadcast_to(self, size):
+        return self.expand(size)
+
+    def lerp(self, end, weight):
+        return self + weight * (end - self)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return self + value * (tensor1 * tensor2)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return self + value * (tensor1 / tensor2)
+
+    def lerp_(self, end, weight):
+        return self.copy_(self.lerp(end, weight))
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return self.copy_(self.addcmul(tensor1, tensor2, value=value))
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return self.copy_(self.addcdiv(tensor1, tensor2, value=value))
+
+    def tril(self, diagonal=0):
+        return self._triangle(np.tril, diagonal)
+
+    def triu(self, diagonal=0):
+        return self._triangle(np.triu, diagonal)
+
+    def _triangle(self, keep, diagonal):
+        if self.ndim < 2:
+            raise RuntimeError(f"{keep.__name__}: input tensor must have at least 2 dimensions")
+        kept = keep(np.ones(self.shape[-2:], bool), diagonal)
+        return self.masked_fill(Tensor._make(~kept), 0)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        if self._data.dtype.kind != "f":
+            return self.clone()
+        big = np.finfo(self._data.dtype)
+        x = self.masked_fill(self.isnan(), nan)
+        x = x.masked_fill(Tensor._make(self._data == np.inf), big.max if posinf is None else posinf)
+        return x.masked_fill(Tensor._make(self._data == -np.inf),
+                             big.min if neginf is None else neginf)
+
+    def nansum(self, dim=None, keepdim=False):
+        return self.masked_fill(self.isnan(), 0).sum(dim, keepdim) \
+            if self._data.dtype.kind == "f" else self.sum(dim, keepdim)
+
+    def nanmean(self, dim=None, keepdim=False):
+        _dtype.require_float(self._data.dtype, "nanmean")
+        present = self.isnan().logical_not()
+        return self.nansum(dim, keepdim) / present.sum(dim, keepdim)
+
+    def roll(self, shifts, dims=None):
+        from ._functions import cat
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                               f"dims:{len(dims)}")
+        x = self
+        for shift, dim in zip(shifts, dims):
+            d = _dim(dim, self.ndim)
+            n = self.shape[d]
+            k = shift % n if n else 0
+            if k:
+                x = cat([x.narrow(d, n - k, k), x.narrow(d, 0, n - k)], d)
+        return x
+
+    def tile(self, *dims):
+        dims = _shape_arg(dims)
+        return self.reshape((1,) * (len(dims) - self.ndim) + self.shape).repeat(
+            (1,) * (self.ndim - len(dims)) + dims)
+
+    def floor_divide(self, other):
+        return self // other
+
+    def true_divide(self, other):
+        return self / other
+
+    def new_full(self, size, fill_value, *, dtype=None):
+        return Tensor._make(np.full(_shape_arg((size,)), fill_value, dtype=_dtype.to_numpy_dtype(
+            dtype) if dtype else self._data.dtype))
+
+    def new_empty(self, *size, dtype=None):
+        return self.new_zeros(*size, dtype=dtype)
+
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, **kwargs):
         for a in args:
@@ -1800,6 +1932,13 @@ def _logical(ufunc, a, b):
             raise RuntimeError("bitwise operations are only supported for integer and boolean "
                                "tensors")
     return _checked_ufunc(ufunc, *E.promote(x, y))
+
+
+def _logical_of(ufunc, a, b):
+    """logical_and / _or / _xor: bool results of any dtypes, shapes broadcast"""
+    x = a._data if isinstance(a, Tensor) else np.asarray(a)
+    y = b._data if isinstance(b, Tensor) else np.asarray(b)
+    return _checked_ufunc(ufunc, x, y)
 
 
 def _refuse_bool(a, b, kernel):

@@ -510,3 +510,63 @@ def _comparisons_promote(lib):
 @_cases(_out_of_range_ints_wrap, _comparisons_promote)
 def test_integer_scalars(backend, case):
     _assert_same(case)
+
+
+# ---- composed ops: values and gradients -----------------------------------------------------
+def _with_grads(build):
+    """build(lib, x, y) on two float64 leaves; returns the result and both gradients"""
+    def case(lib):
+        rng = np.random.default_rng(0)
+        x = lib.tensor(rng.standard_normal((3, 4)), dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(rng.standard_normal((3, 4)), dtype=lib.float64, requires_grad=True)
+        out = build(lib, x, y)
+        w = lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape) + 1)
+        (out * w).sum().backward()
+        return [out, x.grad, y.grad]
+    case.__doc__ = build.__doc__
+    return case
+
+
+COMPOSED = [
+    lambda lib, x, y: lib.index_select(x, 1, lib.tensor([3, 0, 3])) + 0 * y.sum(),
+    lambda lib, x, y: x.masked_select(y > 0) + 0 * y.sum(),
+    lambda lib, x, y: x.clamp_min(0.1) + y.clamp_max(-0.2),
+    lambda lib, x, y: (x.abs() + 0.5).log2() + (y * y + 1).log10(),
+    lambda lib, x, y: x.lerp(y, 0.3) + lib.lerp(y, x, lib.full((3, 4), 0.75, dtype=lib.float64)),
+    lambda lib, x, y: x.addcmul(y, y, value=0.5) + x.addcdiv(y, x * x + 1, value=-2),
+    lambda lib, x, y: x.tril() + y.triu(1) + lib.tril(x, -1),
+    lambda lib, x, y: x.roll(1, 0) + y.roll((2, -1), (1, 0)) + x.roll(5),
+    lambda lib, x, y: x.tile(2) .sum(0) + y.tile((2, 1, 1)).sum(0).sum(0),
+    lambda lib, x, y: lib.hstack([x, y]).sum(1) + lib.vstack([x, y]).sum(0)[:3],
+    lambda lib, x, y: (x / y).nan_to_num(posinf=9.0) + x.broadcast_to((2, 3, 4)).sum(0),
+    lambda lib, x, y: (x.log()).nansum(1) + y.masked_fill(y < -0.5, float("nan")).nanmean(0)[:3],
+]
+
+
+@pytest.mark.parametrize("index", range(len(COMPOSED)))
+def test_composed_ops_values_and_gradients(backend, index):
+    _assert_same(_with_grads(COMPOSED[index]))
+
+
+def _logical_and_counting(lib):
+    """logical_and/or/xor, nonzero, count_nonzero, eq and friends as functions"""
+    a = lib.tensor([[0, 2, 0], [1, 0, 3]])
+    b = lib.tensor([True, False, True])
+    return [lib.logical_and(a, b), a.logical_or(b), lib.logical_xor(a, a > 1), a.nonzero(),
+            list(lib.nonzero(a, as_tuple=True)), a.count_nonzero(), lib.count_nonzero(a, 0),
+            lib.eq(a, 2), lib.gt(a, b), lib.le(a, 0), lib.ne(a, a), a.new_full((2,), 7),
+            a.floor_divide(2), lib.true_divide(a, 2)]
+
+
+def _in_place_blends(lib):
+    """lerp_, addcmul_ and addcdiv_ write in place (and record, for a non-leaf)"""
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    x = w * 1
+    x.lerp_(lib.tensor([3.0, 5.0]), 0.5).addcmul_(w, w, value=2).addcdiv_(w, w + 1)
+    x.sum().backward()
+    return [x, w.grad]
+
+
+@_cases(_logical_and_counting, _in_place_blends)
+def test_logical_and_in_place_blends(backend, case):
+    _assert_same(case)
