@@ -908,9 +908,10 @@ class Tensor:
         return E.RDiv.apply(self, other)
 
     def __pow__(self, other):
-        if self._data.dtype == np.bool_ and type(other) is bool:    # b ** True, b ** False
-            return self.clone() if other else Tensor._make(np.ones(self.shape, np.bool_))
-        _refuse_bool(self, other, "pow")
+        if self._data.dtype.kind == "b":
+            if type(other) is bool:                                 # b ** True, b ** False
+                return self.clone() if other else Tensor._make(np.ones(self.shape, np.bool_))
+            _refuse_bool(other, "pow")
         if not self._data.ndim and (type(other) is int or type(other) is float) and other == 2:
             r = SC.Square.apply_scalar(self, other)
             if r is not None:
@@ -921,7 +922,8 @@ class Tensor:
         return E.PowScalar.apply(self, other)
 
     def __rpow__(self, other):
-        _refuse_bool(other, self, "pow")
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "pow")
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Pow, other, self)
@@ -983,20 +985,24 @@ class Tensor:
         return self._inplace(E.Undifferentiated, other, name, result._data)
 
     def __floordiv__(self, other):
-        _refuse_bool(self, other, "div_floor_cpu")
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "div_floor_cpu")
         return _no_grad_binary(np.floor_divide, self, other)
 
     def __rfloordiv__(self, other):
-        _refuse_bool(other, self, "div_floor_cpu")
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "div_floor_cpu")
         return _no_grad_binary(np.floor_divide, other, self)
 
     def __mod__(self, other):
-        _refuse_bool(self, other, "remainder_cpu")
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "remainder_cpu")
         return _binary(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar, self,
                        other)
 
     def __rmod__(self, other):
-        _refuse_bool(other, self, "remainder_cpu")
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "remainder_cpu")
         return _binary(E.RemainderScalar, other, self)
 
     remainder = __mod__
@@ -1941,10 +1947,10 @@ def _logical_of(ufunc, a, b):
     return _checked_ufunc(ufunc, x, y)
 
 
-def _refuse_bool(a, b, kernel):
-    """PyTorch's NotImplementedError for pow, remainder and floor division of two bools"""
-    if all(type(v) is bool or isinstance(v, Tensor) and v._data.dtype == np.bool_
-           for v in (a, b)):
+def _refuse_bool(other, kernel):
+    """PyTorch's NotImplementedError for pow, remainder and floor division of a bool tensor
+    by another bool (the caller checked that the tensor is bool)"""
+    if type(other) is bool or isinstance(other, Tensor) and other._data.dtype == np.bool_:
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
 
