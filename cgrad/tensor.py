@@ -517,7 +517,12 @@ class Tensor:
             if self._data.ndim:
                 g = g.reshape(self._data.shape)
         else:
-            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if not isinstance(gradient, Tensor):     # (PyTorch reads a list as several)
+                got = gradient[0] if isinstance(gradient, (list, tuple)) and gradient else \
+                    gradient
+                raise TypeError(f"gradients can be either Tensors or None, but got "
+                                f"{type(got).__name__}")
+            g = gradient._data
             if g.shape != self._data.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
                                    f"{Size(g.shape)} and output[0] has a shape of {self.shape}.")

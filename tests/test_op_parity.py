@@ -570,3 +570,172 @@ def _in_place_blends(lib):
 @_cases(_logical_and_counting, _in_place_blends)
 def test_logical_and_in_place_blends(backend, case):
     _assert_same(case)
+
+
+# ---- autograd's API (from a fuzz of hooks, grad modes, grad/backward and Functions) ---------
+def _hook_that_removes_itself(lib):
+    """a hook that removes itself: the hooks after it still run (tensor and module hooks)"""
+    calls = []
+    out = []
+    for leaf in (True, False):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        t = x if leaf else x * 1
+        handle = []
+        handle.append(t.register_hook(lambda g: calls.append("once") or handle[0].remove()))
+        t.register_hook(lambda g: calls.append("second"))
+        (t * 3).sum().backward()
+        out.append(list(calls))
+    m = lib.nn.Identity()
+    handle = []
+    handle.append(m.register_forward_hook(lambda *a: calls.append("f1") or handle[0].remove()))
+    m.register_forward_hook(lambda *a: calls.append("f2"))
+    m(lib.ones(1))
+    return out + [calls]
+
+
+def _requires_grad_off_after_forward(lib):
+    """requires_grad_(False) between forward and backward: the leaf gets no .grad"""
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    v = lib.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * 2).sum() + (v * v).sum()
+    w.requires_grad_(False)
+    loss.backward()
+    return [w.grad is None, v.grad]
+
+
+def _set_grad_enabled_as_decorator(lib):
+    """@set_grad_enabled(False) leaves grad mode alone outside, off inside"""
+    @lib.set_grad_enabled(False)
+    def f(x):
+        return x * 2
+    x = lib.ones(2, requires_grad=True)
+    return [f(x).requires_grad, lib.is_grad_enabled()]
+
+
+def _grad_mode_decorated_generators(lib):
+    """@no_grad() / @enable_grad() on a generator function apply inside its body"""
+    @lib.no_grad()
+    def off(x):
+        yield x * 2
+        yield x * 3
+
+    @lib.enable_grad()
+    def on(x):
+        yield x * 2
+    x = lib.ones(2, requires_grad=True)
+    got = [y.requires_grad for y in off(x)]
+    with lib.no_grad():
+        got += [y.requires_grad for y in on(x)]
+    return got + [lib.is_grad_enabled()]
+
+
+def _materialized_grads(lib):
+    """materialize_grads: zeros that require grad under create_graph"""
+    x = lib.ones(2, requires_grad=True)
+    unused = lib.ones(2, requires_grad=True)
+    gx, gu = lib.autograd.grad((x * x).sum(), [x, unused], create_graph=True,
+                               materialize_grads=True)
+    return [gx, gu, gu.requires_grad]
+
+
+def _materialized_grads_refuse_allow_unused_false(lib):
+    """materialize_grads with allow_unused=False: ValueError"""
+    x = lib.ones(2, requires_grad=True)
+    return lib.autograd.grad((x * 2).sum(), [x, lib.ones(2, requires_grad=True)],
+                             allow_unused=False, materialize_grads=True)
+
+
+def _backward_inputs_retain_a_non_leafs_grad(lib):
+    """backward(inputs=[y]) of a non-leaf y keeps y's .grad from then on"""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = (y * y).sum()
+    z.backward(inputs=[y], retain_graph=True)
+    first = y.grad.clone()
+    z.backward(inputs=[y, x])
+    return [y.retains_grad, first, y.grad, x.grad]
+
+
+def _empty_inputs(lib):
+    """grad(..., inputs=[]) and backward(inputs=[]): RuntimeError"""
+    x = lib.ones(2, requires_grad=True)
+    out = []
+    for call in (lambda: lib.autograd.grad((x * 2).sum(), []),
+                 lambda: (x * 2).sum().backward(inputs=[])):
+        try:
+            call()
+        except RuntimeError:
+            out.append("RuntimeError")
+    return out
+
+
+def _gradients_must_be_tensors(lib):
+    """a list or a number as gradient / grad_outputs: TypeError"""
+    x = lib.ones(2, requires_grad=True)
+    out = []
+    for call in (lambda: (x * 2).backward([1.0, 2.0]),
+                 lambda: lib.autograd.grad(x * 2, x, grad_outputs=[[1.0, 2.0]])):
+        try:
+            call()
+        except TypeError:
+            out.append("TypeError")
+    return out
+
+
+def _function_backward_twice(lib):
+    """a second backward through a Function runs if its backward reads no saved tensor, and
+    raises when it does"""
+    class Double(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Square(Double):
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * 2 * x
+    x = lib.ones(2, requires_grad=True)
+    y = Double.apply(x).sum()
+    y.backward()
+    y.backward()
+    z = Square.apply(x).sum()
+    z.backward()
+    try:
+        z.backward()
+        second = "ok"
+    except RuntimeError:
+        second = "RuntimeError"
+    return [x.grad, second]
+
+
+def _dirty_output_under_no_grad(lib):
+    """a mark_dirty Function under no_grad returns its input itself"""
+    class AddOne(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.add_(1)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+    a = lib.ones(2)
+    with lib.no_grad():
+        b = AddOne.apply(a)
+    return [b is a, a, a._version]
+
+
+@_cases(_hook_that_removes_itself, _requires_grad_off_after_forward,
+        _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,
+        _materialized_grads_refuse_allow_unused_false, _backward_inputs_retain_a_non_leafs_grad,
+        _empty_inputs, _gradients_must_be_tensors, _function_backward_twice,
+        _dirty_output_under_no_grad)
+def test_autograd_api(backend, case):
+    _assert_same(case)

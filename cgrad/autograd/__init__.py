@@ -31,8 +31,11 @@ def _root_grads(outputs, grad_outputs, as_tensors=False):
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(output {i} has shape {list(out.shape)})")
             g = np.ones(out.shape, dtype=out._data.dtype)
-        elif not (as_tensors and isinstance(g, Tensor)):
-            g = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=out._data.dtype)
+        elif not isinstance(g, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got "
+                            f"{type(g).__name__}")
+        elif not as_tensors:
+            g = g._data
         if g.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "
@@ -63,6 +66,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     outputs = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
     inputs = _as_list(inputs)
+    if inputs is not None:
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        for t in inputs:                 # PyTorch keeps a non-leaf input's .grad from now on
+            if t.grad_fn is not None:
+                t.retain_grad()
     roots = _roots(outputs)
     if create_graph:
         grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),
@@ -70,9 +79,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     else:
         grads = engine.run_backward(roots, _root_grads(outputs, grad_tensors),
                                     bool(retain_graph), inputs=inputs, allow_unused=True)
-    # inputs=: their gradients into .grad, a non-leaf's too, as PyTorch (hooks already ran)
+    # inputs=: their gradients into .grad (hooks already ran); a non-leaf's came in the walk,
+    # by the retain_grad above
     for t, g in zip(inputs or (), grads or ()):
-        if g is not None:
+        if g is not None and t.grad_fn is None:
             if create_graph:
                 higher.accumulate(t, g, hooked=True)
             else:
@@ -80,18 +90,25 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False, materialize_grads=False):
+         allow_unused=None, materialize_grads=False):
     """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched."""
     from ..tensor import Tensor
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = _as_list(grad_outputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
+    allow_unused = bool(allow_unused)
     if create_graph:
         results = higher.run_graph_backward(_roots(outputs), _root_grads(
             outputs, grad_outputs, True), inputs, allow_unused or materialize_grads,
             retain_graph)
-        return tuple(Tensor._make(np.zeros_like(t._data)) if r is None and materialize_grads
-                     else r for t, r in zip(inputs, results))
+        # (zeros that require grad, as PyTorch's, so a further grad of them is zeros too)
+        return tuple(Tensor._make(np.zeros_like(t._data), requires_grad=True)
+                     if r is None and materialize_grads else r for t, r in zip(inputs, results))
     results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
                                   bool(retain_graph), inputs=inputs,
                                   allow_unused=allow_unused or materialize_grads)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backends as B
-from .function import AccumulateGrad, FREED_MESSAGE, Node, grad_edge
+from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, grad_edge
 from . import anomaly
 
 Tensor = None  # set by cgrad.tensor
@@ -69,7 +69,7 @@ def checked_hook_result(result, g):
 
 
 def _run_hooks(hooks, g):
-    for hook in hooks:
+    for hook in tuple(hooks):             # a hook may remove itself: the rest still run
         result = hook(Tensor._make(g))
         if result is not None:
             g = checked_hook_result(result, g)._data
@@ -91,6 +91,8 @@ def _add_into(acc, g):
 def _accumulate_into_leaf(leaf, g, owned, hooked=False):
     """leaf.grad += g (in place where it exists); leaf's hooks first unless the walk ran them
     (hooked: autograd.backward's inputs=)"""
+    if not leaf._requires_grad:          # turned off after the forward: PyTorch adds nothing
+        return
     if leaf._hooks and not hooked:
         new = _run_hooks(leaf._hooks, g)
         if new is not g:
@@ -225,7 +227,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 continue                         # its backward leads to nothing asked for
 
         op = node.op
-        if node._saved is None:              # released by an earlier backward
+        if node._saved is None and not isinstance(node, FunctionCtx):
+            # released by an earlier backward (a Function raises when it reads saved_tensors)
             raise RuntimeError(FREED_MESSAGE)
         parents = node.parents
         if op.accumulates:
@@ -242,7 +245,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     elif capture is None and type(p) is leaf_node:
                         leaf = p._ref()
                         grad = None if leaf is None else leaf._grad
-                        if (grad is not None and not leaf._hooks and grad._data.flags.writeable
+                        if (grad is not None and not leaf._hooks and leaf._requires_grad
+                                and grad._data.flags.writeable
                                 and not _overlaps_saved(grad._data, node)):
                             buf = grad._data
                 acc.append(buf)

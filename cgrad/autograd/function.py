@@ -776,9 +776,10 @@ class Function:
                                        "out-of-place op instead")
             o = t
             if ((_contains(args, t) or t.grad_fn is not None or t._requires_grad)
-                    and not (is_dirty and _grad_state.enabled)):
+                    and not is_dirty):
                 outs[k] = o = _alias(t)                # an input returned: a view of it gets
-                                                       # this node, as in PyTorch
+                                                       # this node, as in PyTorch (a dirty one
+                                                       # is returned itself, in any grad mode)
             if o._data.dtype.kind in "fc" and not _contains(ctx._non_differentiable, t):
                 differentiable.append(k)
         if record and differentiable:

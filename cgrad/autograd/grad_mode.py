@@ -1,5 +1,7 @@
 """Grad mode: a thread-local switch, like PyTorch's (each thread starts with grad enabled)."""
 import functools
+import inspect
+import sys
 import threading
 
 
@@ -34,11 +36,45 @@ class _GradModeGuard:
         return False
 
     def __call__(self, fn):
+        return _decorated(fn, self._fresh)
+
+    def _fresh(self):
+        """a new guard of this mode, for one call of a decorated function"""
+        return self.__class__()
+
+
+def _decorated(fn, guard):
+    """fn run under guard() (a new context manager each call); a generator function's body
+    runs under it at each step, as PyTorch's decorators do, not only while it is created"""
+    if not inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with guard():
                 return fn(*args, **kwargs)
         return wrapper
+
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with guard():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with guard():
+                        gen.close()
+                    raise
+                except BaseException:
+                    with guard():
+                        response = gen.throw(*sys.exc_info())
+                else:
+                    with guard():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return generator
 
 
 class no_grad(_GradModeGuard):
@@ -69,20 +105,22 @@ class inference_mode(_GradModeGuard):
         state.enabled = self._previous and self.mode   # mode=False leaves grad mode as it is
         return self
 
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(not self.mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    def _fresh(self):
+        return inference_mode(not self.mode)
 
 
 class set_grad_enabled:
-    """set_grad_enabled(mode): sets grad mode at once; as a context manager, restores it after."""
+    """set_grad_enabled(mode): sets grad mode at once; as a context manager, restores it after;
+    as a decorator (@set_grad_enabled(False)), restores it at once and sets it in each call."""
 
     def __init__(self, mode):
         self._previous = state.enabled
-        state.enabled = bool(mode)
+        self.mode = bool(mode)
+        state.enabled = self.mode
+
+    def __call__(self, fn):
+        state.enabled = self._previous
+        return _decorated(fn, lambda: set_grad_enabled(self.mode))
 
     def __enter__(self):
         return self

@@ -26,7 +26,7 @@ def sum_to(g, shape):
 
 
 def _hooked(hooks, g):
-    for hook in hooks:
+    for hook in tuple(hooks):             # a hook may remove itself: the rest still run
         result = hook(g)
         if result is not None:
             g = checked_hook_result(result, g)
@@ -37,6 +37,8 @@ def accumulate(t, g, hooked=False):
     """t.grad (+)= g out of place: the sum keeps its graph, and a later in-place
     accumulation must not write into a Tensor that a graph may hold. t's hooks run first
     unless the walk ran them (hooked)."""
+    if not t._requires_grad:             # turned off after the forward: PyTorch adds nothing
+        return
     if t._hooks and not hooked:
         g = _hooked(t._hooks, g)
     t._grad = g.clone() if t._grad is None else t._grad + g

@@ -71,12 +71,12 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
-        for hook in self._forward_pre_hooks.values():
+        for hook in tuple(self._forward_pre_hooks.values()):     # (a hook may remove itself)
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
         out = self.forward(*args, **kwargs)
-        for hook in self._forward_hooks.values():
+        for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
                 out = result
