@@ -160,6 +160,10 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "true_divide"]
 ger = outer                                              # PyTorch's old name for outer
 
+for _name in _METHODS:
+    globals()[_name] = _method(_name)
+del _name
+
 
 def hstack(tensors):
     """cat along dim 1, or dim 0 for 1-d tensors"""
@@ -170,6 +174,3 @@ def hstack(tensors):
 def vstack(tensors):
     """cat along dim 0 of the tensors made at least 2-d"""
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
-for _name in _METHODS:
-    globals()[_name] = _method(_name)
-del _name
