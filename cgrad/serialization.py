@@ -91,8 +91,8 @@ class _Encoder:
 
     def _tensor(self, t):
         from .nn.parameter import Parameter
-        from .ops.shape import Region
-        root = _root(t._data)
+        from .ops.shape import Region, memory_owner
+        root = memory_owner(t._data)
         region = Region.of(t._data, root)
         if region is None:                  # memory NumPy laid out otherwise: a copy
             root = t._data
@@ -114,12 +114,6 @@ class _Encoder:
             out["parameter"] = True
         return out
 
-
-def _root(arr):
-    """The array that owns arr's memory (arr itself if it owns it)"""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return arr
 
 
 def save(obj, f):

@@ -174,9 +174,7 @@ def _writable(d):
     """d as a writable view of the same memory where no two of its elements share a location
     (an expand() that broadcast nothing, or one slice of a broadcast: NumPy marks every
     broadcast read-only), else PyTorch's RuntimeError"""
-    root = d
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = S.memory_owner(d)
     if (any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)) or not root.flags.writeable
             or not root.flags.c_contiguous):
         raise RuntimeError("unsupported operation: more than one element of the written-to "

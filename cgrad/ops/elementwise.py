@@ -474,7 +474,9 @@ class _Unary(_ByDerivative, Op):
             x = _float(x)
         elif x.dtype.kind == "b" and cls.bool_refused is not None:
             raise cls.bool_refused()
-        y = _same_float(getattr(B.kernels, cls.kernel)(x), x)
+        y = getattr(B.kernels, cls.kernel)(x)
+        if y.dtype != x.dtype:                # (no call on the hot path)
+            y = _same_float(y, x)
         ctx.save_for_backward(y if cls.saves == "output" else x)
         return y
 

@@ -304,6 +304,13 @@ def basic_index_op(key, shape):
     return op
 
 
+def memory_owner(a):
+    """The array that owns a's memory (a itself if it owns it): the base of every view"""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 class Region:
     """Where a view's elements sit in its C-contiguous base: an element offset, a shape and
     byte strides. region(a) gives the same view of any C-contiguous array a laid out like
