@@ -15,8 +15,8 @@ from ._dtype import bool_ as bool  # noqa: A001  (PyTorch's name)
 from .backends import get_backend, set_backend
 from .tensor import Tensor, Size
 from . import autograd
-from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from .autograd import (enable_grad, inference_mode, is_grad_enabled,
+                       is_inference_mode_enabled, no_grad, set_grad_enabled)
 from ._format import get_printoptions, set_printoptions
 from .random import Generator, manual_seed, seed, initial_seed, default_generator
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,

@@ -4,7 +4,7 @@ import numpy as np
 from ._dtype import result_type
 from .creation import tensor as _tensor
 from .ops import shape as S
-from .autograd.grad_mode import is_grad_enabled
+from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
 from .tensor import (Tensor, _broadcast_check, _castable, _dim, _tname, addmm,  # noqa: F401
                      maximum, minimum, outer, where)
@@ -116,7 +116,7 @@ def _into_out(result, out):
         return result
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
-    if (result.requires_grad or out.requires_grad) and is_grad_enabled():
+    if (result.requires_grad or out.requires_grad) and _grad_state.enabled:
         raise RuntimeError("functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     if not _castable(result._data.dtype, out._data.dtype):

@@ -447,8 +447,8 @@ def test_inference_mode():
     with cgrad.inference_mode(False):
         assert (x * 2).requires_grad
     with cgrad.no_grad():
-        with cgrad.inference_mode(mode=False):            # does not turn grad mode back on
-            assert not cgrad.is_grad_enabled()
+        with cgrad.inference_mode(mode=False):            # PyTorch's: grad mode on inside
+            assert cgrad.is_grad_enabled()
         assert not cgrad.is_grad_enabled()
     assert cgrad.is_grad_enabled()
 

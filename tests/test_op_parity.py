@@ -732,7 +732,32 @@ def _dirty_output_under_no_grad(lib):
     return [b is a, a, a._version]
 
 
-@_cases(_hook_that_removes_itself, _requires_grad_off_after_forward,
+def _inference_mode(lib):
+    """nothing records in inference mode, even under enable_grad; inference_mode(False)
+    turns grad mode on; is_grad_enabled / is_inference_mode_enabled report both"""
+    x = lib.ones(2, requires_grad=True)
+    out = []
+    with lib.inference_mode():
+        with lib.enable_grad():
+            out.append([lib.is_grad_enabled(), (x * 2).requires_grad])
+            with lib.no_grad():
+                out.append(lib.is_grad_enabled())
+        out.append([lib.is_grad_enabled(), lib.is_inference_mode_enabled()])
+        with lib.set_grad_enabled(True):
+            out.append([lib.is_grad_enabled(), (x * 2).requires_grad])
+        with lib.inference_mode(False):
+            out.append([lib.is_grad_enabled(), (x * 2).requires_grad])
+    with lib.no_grad():
+        with lib.inference_mode(False):
+            out.append(lib.is_grad_enabled())
+
+    @lib.inference_mode()
+    def f(a):
+        return (a * 2).requires_grad, lib.is_grad_enabled()
+    return out + [list(f(x)), lib.is_grad_enabled(), lib.is_inference_mode_enabled()]
+
+
+@_cases(_hook_that_removes_itself, _inference_mode, _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,
         _materialized_grads_refuse_allow_unused_false, _backward_inputs_retain_a_non_leafs_grad,
         _empty_inputs, _gradients_must_be_tensors, _function_backward_twice,

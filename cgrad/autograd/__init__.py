@@ -6,8 +6,8 @@ _twins.load(__name__, ("function", "engine"))   # compiled twins, when built fro
 from . import engine, higher
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
-from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
-                        set_grad_enabled)
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck
 from . import function
 

@@ -6,14 +6,32 @@ import threading
 
 
 class _GradState(threading.local):
-    enabled = True
+    enabled = True        # whether ops record: grad mode, and not inference mode
+    mode = True           # grad mode, as is_grad_enabled() reports it
+    inference = False     # inference mode: nothing records, whatever grad mode says
 
 
 state = _GradState()
 
 
 def is_grad_enabled():
-    return state.enabled
+    return state.mode
+
+
+def is_inference_mode_enabled():
+    return state.inference
+
+
+def _set(mode, inference):
+    """grad mode and inference mode; returns what they were, for _restore"""
+    previous = state.mode, state.inference
+    state.mode, state.inference = mode, inference
+    state.enabled = mode and not inference
+    return previous
+
+
+def _restore(previous):
+    _set(*previous)
 
 
 class _GradModeGuard:
@@ -27,12 +45,11 @@ class _GradModeGuard:
         return cls()(fn)
 
     def __enter__(self):
-        self._previous = state.enabled
-        state.enabled = self.mode
+        self._previous = _set(self.mode, state.inference)
         return self
 
     def __exit__(self, *exc):
-        state.enabled = self._previous
+        _restore(self._previous)
         return False
 
     def __call__(self, fn):
@@ -88,8 +105,9 @@ class enable_grad(_GradModeGuard):
 
 
 class inference_mode(_GradModeGuard):
-    """inference_mode(mode=True): no_grad when mode is true (cgrad has no inference tensors,
-    so it is no_grad itself), a no-op otherwise; a context manager and a decorator, with or
+    """inference_mode(mode=True): nothing records inside, even under enable_grad (cgrad has no
+    inference tensors: what is made inside is a plain tensor that requires no grad);
+    inference_mode(False) turns grad mode on. A context manager and a decorator, with or
     without the call, as in PyTorch."""
 
     def __new__(cls, mode=True):
@@ -101,8 +119,9 @@ class inference_mode(_GradModeGuard):
         self.mode = not mode
 
     def __enter__(self):
-        self._previous = state.enabled
-        state.enabled = self._previous and self.mode   # mode=False leaves grad mode as it is
+        # PyTorch's InferenceMode(m) sets grad mode to not m and inference mode to m, so
+        # enable_grad inside records nothing, and inference_mode(False) turns grad mode on
+        self._previous = _set(self.mode, not self.mode)
         return self
 
     def _fresh(self):
@@ -114,17 +133,16 @@ class set_grad_enabled:
     as a decorator (@set_grad_enabled(False)), restores it at once and sets it in each call."""
 
     def __init__(self, mode):
-        self._previous = state.enabled
         self.mode = bool(mode)
-        state.enabled = self.mode
+        self._previous = _set(self.mode, state.inference)
 
     def __call__(self, fn):
-        state.enabled = self._previous
+        _restore(self._previous)
         return _decorated(fn, lambda: set_grad_enabled(self.mode))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        state.enabled = self._previous
+        _restore(self._previous)
         return False

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
-from ..autograd.grad_mode import is_grad_enabled, no_grad
+from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
@@ -296,7 +296,7 @@ def _check_targets(target, n_classes, ignore_index):
 def _not_differentiable(function, name, weight):
     """PyTorch's RuntimeError for a loss weight that requires grad (its kernels have no
     gradient for it): cgrad would otherwise leave weight.grad silently unset"""
-    if weight is not None and is_grad_enabled() and getattr(weight, "requires_grad", False):
+    if weight is not None and _grad_state.enabled and getattr(weight, "requires_grad", False):
         raise RuntimeError(f"The function '{function}' is not differentiable with respect to "
                            f"argument '{name}'. This input cannot have requires_grad True.")
 
