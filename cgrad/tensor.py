@@ -2,6 +2,7 @@
 import collections
 import math
 import numbers
+import warnings
 import weakref
 
 import numpy as np
@@ -129,6 +130,9 @@ def _index_key(key, ndim):
             k is None or k is Ellipsis or isinstance(k, (Tensor, list, tuple, slice))
             for k in key):
         key = tuple(key)     # PyTorch (deprecated): x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]]
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated; "
+                      "use x[tuple(seq)] instead of x[seq] (as PyTorch warns)", UserWarning,
+                      stacklevel=3)
     if not isinstance(key, tuple):
         key = (key,)
     items = []
@@ -138,6 +142,8 @@ def _index_key(key, ndim):
             if k._data.dtype.kind not in "iub" or k._data.dtype in (np.int8, np.int16):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if k._data.dtype == np.uint8:               # PyTorch's (deprecated) byte mask
+                warnings.warn("indexing with dtype uint8 is now deprecated, please use a dtype "
+                              "bool instead.", UserWarning, stacklevel=3)
                 k = Tensor._make(k._data.astype(bool))
             if k._data.ndim == 0 and k._data.dtype.kind != "b":
                 k = int(k._data)
@@ -372,7 +378,9 @@ class Tensor:
             raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
                                "Got 1-D tensor.")
         if not self.ndim:
-            return self[...]                  # PyTorch: the identity (deprecated) on 0-d
+            warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the "
+                          "identity in these cases.", UserWarning, stacklevel=2)
+            return self[...]
         return self.transpose(-2, -1)
 
     def size(self, dim=None):

@@ -764,3 +764,17 @@ def _inference_mode(lib):
         _dirty_output_under_no_grad)
 def test_autograd_api(backend, case):
     _assert_same(case)
+
+
+@pytest.mark.parametrize("use", ["list of lists", "uint8 index", "mT of 0-d"])
+def test_deprecated_uses_warn_as_pytorch(use):
+    """the deprecated forms PyTorch still takes give its UserWarning in cgrad too (PyTorch
+    warns once a process, so only cgrad is checked here)"""
+    x = cgrad.arange(6.0).reshape(2, 3)
+    with pytest.warns(UserWarning, match="deprecated"):
+        if use == "list of lists":
+            x[[[0, 1], [1, 2]]]
+        elif use == "uint8 index":
+            x[cgrad.tensor([1, 0], dtype=cgrad.uint8)]
+        else:
+            cgrad.tensor(2.0).mT
