@@ -409,6 +409,13 @@ def constant(a):
     return Tensor._make(np.asarray(a))
 
 
+def renamed(name, op, grad_fn_name, doc):
+    """A subclass of op that only prints its grad_fn as PyTorch's graph of the same call
+    would (SelectBackward0 for x[0], MmBackward0 for a bias-free 2-D F.linear)"""
+    return type(name, (op,), {"grad_fn_name": grad_fn_name, "__doc__": doc,
+                              "__module__": op.__module__})
+
+
 class CastCutsGraph(Exception):
     """saved_for_graph found a saved array that is no input's: no graph leads from it to the
     inputs, so the op's recorded backward cannot be used"""

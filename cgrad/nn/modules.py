@@ -314,16 +314,10 @@ class Sequential(_ModuleSequence):
         self._renumber(list(self._modules.values()))
 
     def __add__(self, other):
-        if not isinstance(other, Sequential):
-            raise ValueError("add operator supports only objects of Sequential class, but "
-                             f"{type(other)} is given.")
-        return Sequential(*self, *other)
+        return Sequential(*self, *_sequential(other))
 
     def __iadd__(self, other):
-        if not isinstance(other, Sequential):
-            raise ValueError("add operator supports only objects of Sequential class, but "
-                             f"{type(other)} is given.")
-        return self.extend(list(other))
+        return self.extend(list(_sequential(other)))
 
     def __mul__(self, other):
         if not isinstance(other, int):
@@ -338,6 +332,14 @@ class Sequential(_ModuleSequence):
         result = self * other
         self._renumber(list(result))
         return self
+
+
+def _sequential(other):
+    """other, the operand of Sequential's + or +=, or PyTorch's ValueError"""
+    if not isinstance(other, Sequential):
+        raise ValueError("add operator supports only objects of Sequential class, but "
+                         f"{type(other)} is given.")
+    return other
 
 
 class ModuleList(_ModuleSequence):

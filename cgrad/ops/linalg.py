@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_same_matmul_dtype
-from ..autograd.function import Op
+from ..autograd.function import Op, renamed
 from .elementwise import Mul, promote
 
 
@@ -105,24 +105,12 @@ class Linear(Op):
                 rows.sum(0) if need_b else None)
 
 
-class LinearMm(Linear):
-    """Linear without a bias, named as PyTorch's graph of it ends (2-D input)"""
-    grad_fn_name = "MmBackward0"
-
-
-class LinearView(Linear):
-    """Linear of a 1-D or N-D input with a bias (PyTorch's graph ends in a view)"""
-    grad_fn_name = "ViewBackward0"
-
-
-class LinearSqueeze(Linear):
-    """Linear of a 1-D input without a bias"""
-    grad_fn_name = "SqueezeBackward4"
-
-
-class LinearUnsafeView(Linear):
-    """Linear of an N-D input without a bias"""
-    grad_fn_name = "UnsafeViewBackward0"
+# Linear named as PyTorch's graph of F.linear ends, by input rank and bias
+LinearMm = renamed("LinearMm", Linear, "MmBackward0", "2-D input, no bias")
+LinearView = renamed("LinearView", Linear, "ViewBackward0", "1-D or N-D input with a bias")
+LinearSqueeze = renamed("LinearSqueeze", Linear, "SqueezeBackward4", "1-D input, no bias")
+LinearUnsafeView = renamed("LinearUnsafeView", Linear, "UnsafeViewBackward0",
+                           "N-D input, no bias")
 
 
 def linear_op(input_ndim, has_bias):

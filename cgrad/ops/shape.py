@@ -1,7 +1,7 @@
 """Shape ops, indexing, cat/stack: views where PyTorch makes views, with their backward."""
 import numpy as np
 
-from ..autograd.function import Op, constant
+from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill
 from .._memory import zeros
 
@@ -269,16 +269,10 @@ class SliceScatter(_Placed):
 BasicIndex.gradient = SliceScatter
 
 
-class Select(BasicIndex):
-    grad_fn_name = "SelectBackward0"
-
-
-class Unsqueezed(BasicIndex):
-    grad_fn_name = "UnsqueezeBackward0"
-
-
-class Alias(BasicIndex):
-    grad_fn_name = "AliasBackward0"
+# basic indexing named by the last view op PyTorch's indexing applies (see basic_index_op)
+Select = renamed("Select", BasicIndex, "SelectBackward0", "x[int]")
+Unsqueezed = renamed("Unsqueezed", BasicIndex, "UnsqueezeBackward0", "x[None]")
+Alias = renamed("Alias", BasicIndex, "AliasBackward0", "x[...], x[:]")
 
 
 def basic_index_op(key, shape):
