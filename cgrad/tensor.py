@@ -103,6 +103,25 @@ def _dims(dim, ndim):
     return (d,) if ndim else None
 
 
+NO_DIM = type("NoDim", (), {"__repr__": lambda self: "<all dims>", "__slots__": ()})()
+
+
+def _all_or_dim(name, dim, keepdim, none_means_all):
+    """(dim, keepdim) as PyTorch's argument parser takes a reduction's arguments: keepdim
+    only beside a dim, and dim=None only where none_means_all (sum, mean); NO_DIM, the
+    default, means no dim was given. Else its TypeError."""
+    if dim is NO_DIM or (dim is None and not none_means_all):
+        if keepdim is not None or dim is None:
+            got = ", ".join(f"{k}={type(v).__name__}" for k, v in
+                            (("dim", dim), ("keepdim", keepdim)) if v is not NO_DIM and
+                            (k == "dim" or v is not None))
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"({got}, ), but expected one of: (), (int dim, bool keepdim = "
+                            f"False)")
+        return None, False
+    return dim, bool(keepdim)
+
+
 def _logical_axes(dim, ndim):
     """all/any's axes: unlike the sums, PyTorch reduces no dim for an empty dim list"""
     return () if isinstance(dim, (tuple, list)) and not dim else _dims(dim, ndim)
@@ -1216,7 +1235,8 @@ class Tensor:
         return R.LogSoftmax.apply(self, _dim(dim, self.ndim))
 
     # ---- reductions --------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
+    def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
+        dim, keepdim = _all_or_dim("sum", dim, keepdim, True)
         if dtype is not None and _grad_state.enabled and self._requires_grad:
             np_dtype = _dtype.to_numpy_dtype(dtype)
             if np_dtype.kind != "f":           # a cast to integers would drop the graph
@@ -1227,7 +1247,8 @@ class Tensor:
             return R.SumAll.apply(x, None, keepdim)
         return R.SumDim.apply(x, dims, keepdim)
 
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
+    def mean(self, dim=NO_DIM, keepdim=None, *, dtype=None):
+        dim, keepdim = _all_or_dim("mean", dim, keepdim, True)
         if dtype is not None:
             np_dtype = _dtype.to_numpy_dtype(dtype)
             if np_dtype.kind != "f":
@@ -1245,6 +1266,7 @@ class Tensor:
             return pair(self, dim)
         if other is not None:
             return pair(self, other)
+        dim, keepdim = _all_or_dim(all_op.__name__[:3].lower(), dim, keepdim, False)
         if dim is None:
             return all_op.apply(self)
         is_min = pick is np.argmin
@@ -1252,10 +1274,10 @@ class Tensor:
             self, _dim(dim, self.ndim), keepdim, pick)
         return (MinResult if is_min else MaxResult)(values, indices)
 
-    def max(self, dim=None, keepdim=False, other=None):
+    def max(self, dim=NO_DIM, keepdim=None, other=None):
         return self._extreme(dim, keepdim, other, R.MaxAll, np.argmax, maximum)
 
-    def min(self, dim=None, keepdim=False, other=None):
+    def min(self, dim=NO_DIM, keepdim=None, other=None):
         return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
 
     def amax(self, dim=(), keepdim=False):
@@ -1295,7 +1317,10 @@ class Tensor:
         p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
         return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
 
-    def prod(self, dim=None, keepdim=False):
+    def prod(self, dim=NO_DIM, keepdim=None, *, dtype=None):
+        dim, keepdim = _all_or_dim("prod", dim, keepdim, False)
+        if dtype is not None:
+            return self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
         if dim is None:
             return R.ProdAll.apply(self, None, False)
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)

@@ -517,6 +517,31 @@ def test_integer_scalars(backend, case):
     _assert_same(case)
 
 
+# ---- reductions' argument forms -------------------------------------------------------------
+def _reduction_forms(expr):
+    def case(lib):
+        x = lib.tensor([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]], requires_grad=True)
+        r = eval(expr, {"x": x, "lib": lib})
+        r = r[0] if isinstance(r, tuple) else r
+        r.sum().backward()
+        return [r, x.grad]
+    case.__doc__ = expr
+    return case
+
+
+@_cases(*(_reduction_forms(e) for e in (
+    # keepdim without a dim, and dim=None where only sum and mean take it: TypeError
+    "x.mean(keepdim=True)", "x.sum(keepdim=False)", "x.max(keepdim=True)",
+    "x.min(keepdim=False)", "x.prod(keepdim=True)", "x.max(dim=None)", "x.min(None, True)",
+    "x.prod(None)", "lib.mean(x, keepdim=True)", "lib.max(x, keepdim=True)",
+    # the forms PyTorch takes
+    "x.sum(None, True)", "x.mean(dim=None, keepdim=True)", "x.sum(dim=(), keepdim=True)",
+    "x.max(1, True)", "x.min(0)", "x.max()", "x.prod(1, True)", "x.prod(dtype=lib.float64)",
+    "x.prod(0, dtype=lib.float64)", "lib.prod(x, 1, True, dtype=lib.float64)")))
+def test_reduction_argument_forms(backend, case):
+    _assert_same(case)
+
+
 # ---- composed ops: values and gradients -----------------------------------------------------
 def _with_grads(build):
     """build(lib, x, y) on two float64 leaves; returns the result and both gradients"""
