@@ -671,12 +671,10 @@ class Tensor:
                                    "must record on a view of a tensor outside the graph "
                                    f"(shape {list(self.shape)}); use an out-of-place op, or "
                                    "make the base require grad first")
-            if getattr(self.grad_fn, "op", None) in (S.SplitPart, S.UnbindPart):
-                raise RuntimeError(f"Output of {self.grad_fn.name()} is a view and is being "
-                                   "modified inplace. This view is the output of a function "
-                                   "that returns multiple views. Such functions do not allow "
-                                   "the output views to be modified inplace. You should "
-                                   "replace the inplace operation by an out-of-place one.")
+            part = S.multi_view_part(self.grad_fn)
+            if part is not None:
+                raise RuntimeError(f"{part} is a view and is being modified inplace. This view "
+                                   f"{S.MULTI_VIEW}")
             owner = self if base is None else base         # of the storage and its views
             regions = owner._view_regions()                # checked before anything changes
             old = Tensor._make(self._data.copy())
@@ -719,7 +717,9 @@ class Tensor:
         """After a recorded in-place op on this base (or a view of it): each view's grad_fn
         from the base's new node"""
         for v, region in regions.items():
-            v.grad_fn = S.ViewOf.apply(self, region).grad_fn
+            part = S.multi_view_part(v.grad_fn)
+            v.grad_fn = (S.ViewOf.apply(self, region) if part is None else
+                         S.InvalidView.apply(self, region, part)).grad_fn
             v._requires_grad = True
 
     def _write(self, values):
@@ -1580,9 +1580,11 @@ class Tensor:
                                    f"(input tensor's size at dimension {d}), but got "
                                    f"split_sizes={sizes}")
         out, start = [], 0
-        for s in sizes:
-            key = (slice(None),) * d + (slice(start, start + s),)
-            out.append(S.SplitPart.apply(self, key))
+        for k, s in enumerate(sizes):
+            part = S.SplitPart.apply(self, (slice(None),) * d + (slice(start, start + s),))
+            if part.grad_fn is not None:
+                part.grad_fn.output_nr = k
+            out.append(part)
             start += s
         return tuple(out)
 

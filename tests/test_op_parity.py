@@ -787,7 +787,38 @@ def _inference_mode(lib):
     return out + [list(f(x)), lib.is_grad_enabled(), lib.is_inference_mode_enabled()]
 
 
-@_cases(_hook_that_removes_itself, _inference_mode, _requires_grad_off_after_forward,
+def _multi_view_after_in_place(how):
+    def case(lib):
+        x = lib.ones(2, 3, requires_grad=True)
+        y = x * 2
+        parts = {"unbind": y.unbind, "split": lambda: y.split(1), "chunk": lambda: y.chunk(2)}[
+            how.split()[0]]()
+        if how.endswith("base"):
+            y.mul_(3)
+        else:
+            y[0].add_(1)                   # another view of the base
+        try:
+            (parts[1] * 2).sum().backward()
+        except RuntimeError as e:
+            return str(e).split(" is a view")[0]
+        return x.grad
+    case.__doc__ = f"a part of {how} changed in place: its backward raises (parts unused: fine)"
+    return case
+
+
+def _multi_view_parts_unused(lib):
+    """the base of unbind/split parts changed in place: backward through the base is fine"""
+    x = lib.ones(2, 3, requires_grad=True)
+    y = x * 2
+    parts = y.unbind(0) + y.split(1)
+    y.mul_(3)
+    y.sum().backward()
+    return [x.grad, len(parts)]
+
+
+@_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
+        *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
+          for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,
         _materialized_grads_refuse_allow_unused_false, _backward_inputs_retain_a_non_leafs_grad,
         _empty_inputs, _gradients_must_be_tensors, _function_backward_twice,

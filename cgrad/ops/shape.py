@@ -577,11 +577,47 @@ class TVector(View):
 
 
 class SplitPart(BasicIndex):
-    grad_fn_name = "SplitBackward0"     # chunk and split
+    grad_fn_name = "SplitBackward0"     # chunk and split (the node's output_nr: which part)
 
 
 class UnbindPart(Select):
     grad_fn_name = "UnbindBackward0"
+
+
+MULTI_VIEW = ("is the output of a function that returns multiple views. Such functions do not "
+              "allow the output views to be modified inplace. You should replace the inplace "
+              "operation by an out-of-place one.")
+
+
+def multi_view_part(node):
+    """'Output k of Split' for a part of split/chunk/unbind (node its grad_fn), or None"""
+    op = getattr(node, "op", None)
+    if op is SplitPart:
+        return f"Output {node.output_nr} of Split"
+    if op is UnbindPart:
+        return f"Output {node.key[-1]} of Unbind"
+    if op is InvalidView:
+        return node.part
+    return None
+
+
+class InvalidView(ViewOf):
+    """A part of split/chunk/unbind whose base (or another part) changed in place: PyTorch
+    refuses to differentiate through it, as the op cannot regenerate one of several views.
+    (PyTorch raises as soon as grad mode uses the part; here its backward raises.)"""
+    grad_fn_name = "Invalid"
+
+    @staticmethod
+    def forward(ctx, base, region, part):
+        ctx.part = part
+        return ViewOf.forward(ctx, base, region)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"{ctx.part} is a view and its base or another view of its base has "
+                           f"been modified inplace. This view {MULTI_VIEW}")
+
+    graph_backward = backward
 
 
 def _along(index, dim):
