@@ -806,6 +806,19 @@ def _multi_view_after_in_place(how):
     return case
 
 
+def _grad_of_a_hooked_non_leaf(lib):
+    """autograd.grad takes a hooked non-leaf's gradient before its hooks where the walk runs
+    on through it to another input, after them where it stops there (PyTorch's engine)"""
+    out = []
+    for create_graph in (False, True):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        y.register_hook(lambda g: g * 10)
+        out += list(lib.autograd.grad((y * y).sum(), [y, x], create_graph=create_graph))
+        out += list(lib.autograd.grad((y * y).sum(), [y], create_graph=create_graph))
+    return out
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -817,6 +830,7 @@ def _multi_view_parts_unused(lib):
 
 
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
+        _grad_of_a_hooked_non_leaf,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

@@ -153,6 +153,13 @@ def capture_of(inputs):
     return capture
 
 
+def captured_before_hooks(node, needed):
+    """Whether autograd.grad takes a non-leaf input's gradient before its tensor's hooks run:
+    where its node's backward runs on to another input. Where the walk stops at it, the hooks
+    run first (PyTorch's engine, NOTE [Hooks ordering])."""
+    return any(p in needed for p in node.parents)
+
+
 def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
     """Backpropagate root_grads from roots. With inputs=None, accumulate into leaves' .grad;
     otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad."""
@@ -204,6 +211,12 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         g, owned = pending.pop(node, _NOTHING)
         if g is None:
             continue
+        runs_on = True
+        if capture is not None and type(node) is not leaf_node and node in capture:
+            runs_on = captured_before_hooks(node, needed)
+            if runs_on:
+                for i in capture[node]:
+                    results[i] = g if owned else g.copy()
         if node.pre_hooks:
             new = _run_hooks(node.pre_hooks, g)
             if new is not g:
@@ -220,11 +233,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 for i in capture[node]:
                     results[i] = g if owned else g.copy()
             continue
-        if capture is not None and node in capture:
+        if not runs_on:                          # its backward leads to nothing asked for
             for i in capture[node]:
                 results[i] = g if owned else g.copy()
-            if not any(p in needed for p in node.parents):
-                continue                         # its backward leads to nothing asked for
+            continue
 
         op = node.op
         if node._saved is None and not isinstance(node, FunctionCtx):

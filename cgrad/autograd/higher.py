@@ -6,7 +6,8 @@ a node that raises naming the op if reached (never a wrong number). The walk is 
 on Tensors, with grad mode on."""
 import numpy as np
 
-from .engine import capture_of, checked_hook_result, only_needed, topological_order
+from .engine import (capture_of, captured_before_hooks, checked_hook_result, only_needed,
+                     topological_order)
 from . import function
 from .function import FREED_MESSAGE, AccumulateGrad, CastCutsGraph, NotRecorded
 from . import anomaly
@@ -86,6 +87,12 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
             g = pending.pop(node, None)
             if g is None:
                 continue
+            runs_on = True
+            if capture is not None and type(node) is not AccumulateGrad and node in capture:
+                runs_on = captured_before_hooks(node, needed)
+                if runs_on:
+                    for i in capture[node]:
+                        results[i] = g
             if node.pre_hooks:
                 g = _hooked(node.pre_hooks, g)
             if type(node) is AccumulateGrad:
@@ -99,11 +106,10 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
                     for i in capture[node]:
                         results[i] = g
                 continue
-            if capture is not None and node in capture:
+            if not runs_on:                      # its backward leads to nothing asked for
                 for i in capture[node]:
                     results[i] = g
-                if not any(p in needed for p in node.parents):
-                    continue                     # its backward leads to nothing asked for
+                continue
             if node._saved is None:              # released by an earlier backward
                 raise RuntimeError(FREED_MESSAGE)
             graph_backward = node.op.graph_backward
