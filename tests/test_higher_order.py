@@ -552,9 +552,15 @@ def test_custom_functions_with_differentiable_backwards(backend):
         def backward(ctx, g):
             return g * 2
     x = cgrad.tensor(X, requires_grad=True)
-    g, = cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)   # as PyTorch: the
-    np.testing.assert_array_equal(g.detach().numpy(), np.full(X.shape, 2.0))   # error waits
-    with pytest.raises(RuntimeError, match="once_differentiable"):
+    g, = cgrad.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), np.full(X.shape, 2.0))
+    assert not g.requires_grad        # as PyTorch: the incoming gradient needs no graph
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cgrad.autograd.grad(g.sum(), x)
+    v = cgrad.ones(*X.shape, dtype=cgrad.float64, requires_grad=True)
+    g, = cgrad.autograd.grad(Once.apply(x), x, grad_outputs=v, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), np.full(X.shape, 2.0))   # the error
+    with pytest.raises(RuntimeError, match="once_differentiable"):             # waits
         cgrad.autograd.grad(g.sum(), x)
 
 

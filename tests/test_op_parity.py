@@ -819,6 +819,34 @@ def _grad_of_a_hooked_non_leaf(lib):
     return out
 
 
+def _once_differentiable_under_create_graph(lib):
+    """an @once_differentiable backward under create_graph gives plain gradients unless an
+    incoming gradient requires grad; then differentiating them again raises"""
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @lib.autograd.function.once_differentiable
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 2 * x * g
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    plain, = lib.autograd.grad(Square.apply(x).sum(), x, create_graph=True)
+    both, = lib.autograd.grad((Square.apply(x) + x * x).sum(), x, create_graph=True)
+    v = lib.ones(2, requires_grad=True)
+    delayed, = lib.autograd.grad(Square.apply(x), x, grad_outputs=v, create_graph=True)
+    try:
+        delayed.sum().backward()
+        again = "ok"
+    except RuntimeError:
+        again = "RuntimeError"
+    return [plain, plain.requires_grad, both, both.requires_grad, delayed,
+            delayed.requires_grad, again]
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -830,7 +858,7 @@ def _multi_view_parts_unused(lib):
 
 
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
-        _grad_of_a_hooked_non_leaf,
+        _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

@@ -638,6 +638,9 @@ class _FunctionOp(Op):
         """the user's backward, recorded (create_graph)"""
         grads = ctx._grads                     # several outputs: theirs, as Tensors
         if getattr(ctx.op.function.backward, "once_differentiable", False):
+            # PyTorch's wrapper gives plain gradients unless an incoming one requires grad
+            ctx.plain_first_order = not any(gk is not None and gk.requires_grad
+                                            for gk in (grads if grads is not None else (g,)))
             if grads is not None:
                 ctx._grads = [None if gk is None else gk._data for gk in grads]
             return NotImplemented              # the first order, behind a delayed error

@@ -48,8 +48,10 @@ def accumulate(t, g, hooked=False):
 def _first_order(node, g):
     """node's array backward on g, for an op without a recorded one: its gradients as Tensors
     whose grad_fn raises when reached (PyTorch's "not implemented" double backward), so a
-    create_graph pass through the op works while nothing differentiates them again"""
-    error = NotRecorded.after(node, g)
+    create_graph pass through the op works while nothing differentiates them again; plain
+    arrays for an @once_differentiable Function whose incoming gradients need no graph"""
+    plain = node.__dict__.pop("plain_first_order", False)
+    error = None if plain else NotRecorded.after(node, g)
     g = g._data
     grads = node.op.backward(node, g, [None] * len(node.parents)) if node.op.accumulates \
         else node.op.backward(node, g)
@@ -60,8 +62,8 @@ def _first_order(node, g):
         if gi is None:
             out.append(None)
             continue
-        t = function.Tensor._make(np.array(gi), True)   # a copy: it may view g or saved data
-        t.grad_fn = error
+        t = function.Tensor._make(np.array(gi), not plain)   # a copy: it may view g or saved
+        t.grad_fn = error                                     # data
         out.append(t)
     return tuple(out)
 
