@@ -847,6 +847,29 @@ def _once_differentiable_under_create_graph(lib):
             delayed.requires_grad, again]
 
 
+def _failed_backward_keeps_finished_leaves(lib):
+    """a backward that fails part-way has added the gradients of the leaves no unfinished
+    node leads to, as PyTorch accumulates each leaf once its sum is complete"""
+    x = lib.ones(3, requires_grad=True)
+    w = lib.ones(3, requires_grad=True)
+    out = w.exp().sum() * 2 + x.sum()
+    out.backward()
+    try:
+        out.backward()                   # exp's saved result is freed: it raises
+    except RuntimeError:
+        pass
+    a = lib.ones(2, requires_grad=True)
+    b = lib.ones(2, requires_grad=True)
+    c = lib.ones(2, requires_grad=True)
+    h = b * 3
+    h.register_hook(lambda g: 1 / 0)     # fails before b's sum ends; a's and c's have ended
+    try:
+        ((a + h) * 2 + h * c).sum().backward()
+    except ZeroDivisionError:
+        pass
+    return [x.grad, w.grad, a.grad, b.grad, c.grad]
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -859,6 +882,7 @@ def _multi_view_parts_unused(lib):
 
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
+        _failed_backward_keeps_finished_leaves,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

@@ -153,6 +153,23 @@ def capture_of(inputs):
     return capture
 
 
+def _accumulate_finished_leaves(pending, frontier):
+    """After a walk that failed: the leaves that no unfinished node leads to get their
+    gradients, as PyTorch accumulates each leaf as soon as its sum is complete. Every node
+    that has not run is reachable from the frontier (the failed node and the ready ones)."""
+    unfinished, stack = set(), list(frontier)
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in unfinished:
+            unfinished.add(node)
+            stack.extend(node.parents)
+    for node, (g, owned) in list(pending.items()):
+        if type(node) is AccumulateGrad and node not in unfinished:
+            leaf = node._ref()
+            if leaf is not None:
+                _accumulate_into_leaf(leaf, g, owned)
+
+
 def captured_before_hooks(node, needed):
     """Whether autograd.grad takes a non-leaf input's gradient before its tensor's hooks run:
     where its node's backward runs on to another input. Where the walk stops at it, the hooks
@@ -198,106 +215,111 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         needed = set(ready)
     check_anomaly = anomaly._enabled[0]
     ndarray = np.ndarray
-    while ready:
-        node = ready.pop()
-        if users is not None:
-            for p in node.parents:
-                if p is not None and type(p) is not leaf_node:
-                    left = users[p] - 1
-                    if left:
-                        users[p] = left
-                    else:
-                        ready.append(p)
-        g, owned = pending.pop(node, _NOTHING)
-        if g is None:
-            continue
-        runs_on = True
-        if capture is not None and type(node) is not leaf_node and node in capture:
-            runs_on = captured_before_hooks(node, needed)
-            if runs_on:
-                for i in capture[node]:
-                    results[i] = g if owned else g.copy()
-        if node.pre_hooks:
-            new = _run_hooks(node.pre_hooks, g)
-            if new is not g:
-                g, owned = new, False
-        if type(node) is leaf_node:
-            if capture is None:
-                leaf = node._ref()
-                if leaf is not None:
-                    _accumulate_into_leaf(leaf, g, owned)
-            elif node in capture:
-                leaf = node._ref()
-                if leaf is not None and leaf._hooks:     # a leaf's hooks see it, as in PyTorch
-                    g, owned = _run_hooks(leaf._hooks, g), False
-                for i in capture[node]:
-                    results[i] = g if owned else g.copy()
-            continue
-        if not runs_on:                          # its backward leads to nothing asked for
-            for i in capture[node]:
-                results[i] = g if owned else g.copy()
-            continue
-
-        op = node.op
-        if node._saved is None and not isinstance(node, FunctionCtx):
-            # released by an earlier backward (a Function raises when it reads saved_tensors)
-            raise RuntimeError(FREED_MESSAGE)
-        parents = node.parents
-        if op.accumulates:
-            # buffers the op may add its gradients into: ones the engine owns, or a hook-free
-            # leaf's .grad (not under autograd.grad, which touches no .grad)
-            acc = []
-            for p in parents:
-                buf = None
-                if p is not None:
-                    held = pending.get(p)
-                    if held is not None:
-                        if held[1]:
-                            buf = held[0]
-                    elif capture is None and type(p) is leaf_node:
-                        leaf = p._ref()
-                        grad = None if leaf is None else leaf._grad
-                        if (grad is not None and not leaf._hooks and leaf._requires_grad
-                                and grad._data.flags.writeable
-                                and not _overlaps_saved(grad._data, node)):
-                            buf = grad._data
-                acc.append(buf)
-            grads = op.backward(node, g, acc)
-        else:
-            acc = None
-            grads = op.backward(node, g)
-        if type(grads) is not tuple:
-            grads = (grads,)
-        if check_anomaly:
-            anomaly.check_backward(node, grads)
-        fresh = op.returns_fresh
-        i = -1
-        for parent, meta, gi in zip(parents, node.input_meta, grads):
-            i += 1
-            if parent is None or gi is None:
+    try:
+        while ready:
+            node = ready.pop()
+            if users is not None:
+                for p in node.parents:
+                    if p is not None and type(p) is not leaf_node:
+                        left = users[p] - 1
+                        if left:
+                            users[p] = left
+                        else:
+                            ready.append(p)
+            g, owned = pending.pop(node, _NOTHING)
+            if g is None:
                 continue
-            if acc is not None and gi is acc[i]:
-                continue                                       # already added in place
-            if type(gi) is ndarray and gi.shape == meta[0] and gi.dtype == meta[1]:
-                reduced, is_new = gi, fresh                    # the common case: as it is
+            runs_on = True
+            if capture is not None and type(node) is not leaf_node and node in capture:
+                runs_on = captured_before_hooks(node, needed)
+                if runs_on:
+                    for i in capture[node]:
+                        results[i] = g if owned else g.copy()
+            if node.pre_hooks:
+                new = _run_hooks(node.pre_hooks, g)
+                if new is not g:
+                    g, owned = new, False
+            if type(node) is leaf_node:
+                if capture is None:
+                    leaf = node._ref()
+                    if leaf is not None:
+                        _accumulate_into_leaf(leaf, g, owned)
+                elif node in capture:
+                    leaf = node._ref()
+                    if leaf is not None and leaf._hooks:     # a leaf's hooks see it, as in PyTorch
+                        g, owned = _run_hooks(leaf._hooks, g), False
+                    for i in capture[node]:
+                        results[i] = g if owned else g.copy()
+                continue
+            if not runs_on:                          # its backward leads to nothing asked for
+                for i in capture[node]:
+                    results[i] = g if owned else g.copy()
+                continue
+
+            op = node.op
+            if node._saved is None and not isinstance(node, FunctionCtx):
+                # released by an earlier backward (a Function raises when it reads saved_tensors)
+                raise RuntimeError(FREED_MESSAGE)
+            parents = node.parents
+            if op.accumulates:
+                # buffers the op may add its gradients into: ones the engine owns, or a hook-free
+                # leaf's .grad (not under autograd.grad, which touches no .grad)
+                acc = []
+                for p in parents:
+                    buf = None
+                    if p is not None:
+                        held = pending.get(p)
+                        if held is not None:
+                            if held[1]:
+                                buf = held[0]
+                        elif capture is None and type(p) is leaf_node:
+                            leaf = p._ref()
+                            grad = None if leaf is None else leaf._grad
+                            if (grad is not None and not leaf._hooks and leaf._requires_grad
+                                    and grad._data.flags.writeable
+                                    and not _overlaps_saved(grad._data, node)):
+                                buf = grad._data
+                    acc.append(buf)
+                grads = op.backward(node, g, acc)
             else:
-                reduced = _as_input_gradient(gi, meta)
-                is_new = fresh or reduced is not gi
-            held = pending.get(parent)
-            if held is None:
-                pending[parent] = (reduced, is_new)
-            elif held[1]:
-                _add_into(held[0], reduced)
-            else:
-                total = held[0] + reduced                      # the first sum is ours
-                if type(total) is not ndarray:                 # NumPy gives 0-d sums as scalars
-                    total = np.array(total)
-                pending[parent] = (total, True)
-        if not retain_graph:
-            if node._saved or node.__dict__:
-                node.release()
-            else:
-                node._versions = None
+                acc = None
+                grads = op.backward(node, g)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if check_anomaly:
+                anomaly.check_backward(node, grads)
+            fresh = op.returns_fresh
+            i = -1
+            for parent, meta, gi in zip(parents, node.input_meta, grads):
+                i += 1
+                if parent is None or gi is None:
+                    continue
+                if acc is not None and gi is acc[i]:
+                    continue                                   # already added in place
+                if type(gi) is ndarray and gi.shape == meta[0] and gi.dtype == meta[1]:
+                    reduced, is_new = gi, fresh                # the common case: as it is
+                else:
+                    reduced = _as_input_gradient(gi, meta)
+                    is_new = fresh or reduced is not gi
+                held = pending.get(parent)
+                if held is None:
+                    pending[parent] = (reduced, is_new)
+                elif held[1]:
+                    _add_into(held[0], reduced)
+                else:
+                    total = held[0] + reduced                  # the first sum is ours
+                    if type(total) is not ndarray:             # NumPy: 0-d sums as scalars
+                        total = np.array(total)
+                    pending[parent] = (total, True)
+            if not retain_graph:
+                if node._saved or node.__dict__:
+                    node.release()
+                else:
+                    node._versions = None
+    except BaseException:
+        if capture is None:       # what PyTorch had added into .grad before the failure
+            _accumulate_finished_leaves(pending, ready + [node])
+        raise
 
     if capture is None:
         for node, (g, owned) in pending.items():      # only leaves are left
