@@ -157,7 +157,11 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",
             "clamp_max", "log2", "log10", "broadcast_to", "lerp", "addcmul", "addcdiv", "tril",
             "triu", "nan_to_num", "nansum", "nanmean", "roll", "tile", "floor_divide",
-            "true_divide"]
+            "true_divide", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+            "atanh", "atan2", "tan_", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_",
+            "acosh_", "atanh_", "arcsin", "arccos", "arctan", "arctan2", "arcsinh",
+            "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
+            "arctanh_"]
 ger = outer                                              # PyTorch's old name for outer
 
 for _name in _METHODS:

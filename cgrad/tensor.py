@@ -764,6 +764,40 @@ class Tensor:
     def cos_(self):
         return self._inplace(E.Cos)
 
+    def tan_(self):
+        return self._inplace(E.Tan)
+
+    def asin_(self):
+        return self._inplace(E.Asin)
+
+    def acos_(self):
+        return self._inplace(E.Acos)
+
+    def atan_(self):
+        return self._inplace(E.Atan)
+
+    def sinh_(self):
+        return self._inplace(E.Sinh)
+
+    def cosh_(self):
+        return self._inplace(E.Cosh)
+
+    def asinh_(self):
+        return self._inplace(E.AsinhInplace)
+
+    def acosh_(self):
+        return self._inplace(E.AcoshInplace)
+
+    def atanh_(self):
+        return self._inplace(E.AtanhInplace)
+
+    def atan2_(self, other):
+        _two_tensors("atan2_", self, other)
+        return self._inplace(E.Atan2, other)
+
+    arcsin_, arccos_, arctan_, arctan2_ = asin_, acos_, atan_, atan2_
+    arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
+
     def zero_(self):
         """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
         d = self._data
@@ -1113,6 +1147,41 @@ class Tensor:
 
     def cos(self):
         return E.Cos.apply(self)
+
+    def tan(self):
+        return E.Tan.apply(self)
+
+    def asin(self):
+        return E.Asin.apply(self)
+
+    def acos(self):
+        return E.Acos.apply(self)
+
+    def atan(self):
+        return E.Atan.apply(self)
+
+    def sinh(self):
+        return E.Sinh.apply(self)
+
+    def cosh(self):
+        return E.Cosh.apply(self)
+
+    def asinh(self):
+        return E.Asinh.apply(self)
+
+    def acosh(self):
+        return E.Acosh.apply(self)
+
+    def atanh(self):
+        return E.Atanh.apply(self)
+
+    def atan2(self, other):
+        """the angle of the point (other, self), broadcast (PyTorch's atan2)"""
+        _two_tensors("atan2", self, other)
+        return E.Atan2.apply(self, other)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
     def erf(self):
         return E.Erf.apply(self)

