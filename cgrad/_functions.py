@@ -151,7 +151,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
             "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
-            "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
+            "round", "cumsum", "cumprod", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
             "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
             "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",

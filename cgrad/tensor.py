@@ -1370,10 +1370,20 @@ class Tensor:
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
 
     def cumsum(self, dim, dtype=None):
+        return R.Cumsum.apply(self, _dim(dim, self.ndim), self._scan_dtype(dtype))
+
+    def cumprod(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if self._scan_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
+        return R.Cumprod.apply(x, d)
+
+    def _scan_dtype(self, dtype):
+        """cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused where a cast to
+        integers would cut the graph"""
         dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
         if dtype is not None and dtype.kind != "f" and _grad_state.enabled and self._requires_grad:
             raise RuntimeError(f"Autograd not support dtype: {_tname(dtype)}")
-        return R.Cumsum.apply(self, _dim(dim, self.ndim), dtype)
+        return dtype
 
     def logsumexp(self, dim, keepdim=False):
         """log(sum(exp(x))) over dim, without overflow"""

@@ -167,3 +167,49 @@ def test_atan2_second_derivatives(backend):
     second_derivatives(lambda m, x, y: m.atan2(x * y, y + 3) * x, a, b)
     assert cgrad.autograd.gradcheck(cgrad.atan2, (cgrad.tensor(a, requires_grad=True),
                                                   cgrad.tensor(b, requires_grad=True)))
+
+
+# ---- 2. cumprod -----------------------------------------------------------------------------
+ZERO_ROWS = np.array([[2.0, 0.0, 3.0, 0.0, 4.0],      # two zeros apart
+                      [0.0, 0.0, 0.0, 1.5, -2.0],     # several in a row, first place
+                      [1.5, -2.0, 0.5, 3.0, 0.0],     # one, last place
+                      [1.5, -2.0, 0.5, 3.0, 1.25],    # none
+                      [-1.0, 2.0, 0.0, 0.0, 2.5]])    # several in a row, inside
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumprod(backend, dim, dtype, layout):
+    x = values(dtype, [], -2, 2, shape=(3, 5))
+    compare(lambda m, t: t.cumprod(dim), x, layout=layout)
+    compare(lambda m, t: m.cumprod(t, dim=dim), x, layout=layout)
+    compare(lambda m, t: t.cumprod(dim), ZERO_ROWS.astype(dtype), layout=layout)
+    compare(lambda m, t: t.cumprod(dim), ZERO_ROWS.T.astype(dtype), layout=layout)
+
+
+def test_cumprod_dtypes_edges_and_errors(backend):
+    x = values(np.float32, [], 0.5, 1.5, shape=(4, 6))
+    compare(lambda m, t: t.cumprod(1, dtype=m.float64), x)
+    compare(lambda m, t: m.cumprod(t, 0, dtype=m.float64), x)
+    compare(lambda m, t: t.cumprod(-1), np.array(2.5))                       # 0-d
+    compare(lambda m, t: t.cumprod(0), np.array(0.0))
+    compare(lambda m, t: t.cumprod(0), np.array([0.0]))
+    compare(lambda m, t: t.cumprod(0), np.zeros((0, 3)))
+    compare(lambda m, t: t.cumprod(1), np.zeros((0, 3)))
+    compare(lambda m, t: t.cumprod(1), np.zeros((3, 0)))
+    compare(lambda m, t: t.cumprod(1), np.array([[INF, 0.0, 2.0], [NAN, 1.0, 0.0]]))
+    compare(lambda m, t: t.cumprod(0), np.array([3, -2, 0, 5], dtype=np.int32), grad=False)
+    compare(lambda m, t: t.cumprod(0), np.array([True, True, False]), grad=False)
+    same_error(lambda m: m.ones(2, 3).cumprod(2))
+    same_error(lambda m: m.tensor(3.0).cumprod(1))
+    same_error(lambda m: m.ones(2, requires_grad=True).cumprod(0, dtype=m.int64))
+
+
+def test_cumprod_second_derivatives(backend):
+    """through zeros too: the exact gradient is a polynomial, differentiable again"""
+    second_derivatives(lambda m, t: t.cumprod(1) * t, ZERO_ROWS)
+    second_derivatives(lambda m, t: t.cumprod(0), ZERO_ROWS)
+    second_derivatives(lambda m, t: t.cumprod(1), values(np.float64, [], 0.5, 2))
+    assert cgrad.autograd.gradcheck(lambda t: t.cumprod(1),
+                                    (cgrad.tensor(ZERO_ROWS, requires_grad=True),))
