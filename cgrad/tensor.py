@@ -1548,6 +1548,38 @@ class Tensor:
                                    f"{shape}")
         return S.Repeat.apply(self, sizes)
 
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The view of the diagonal at offset in the plane of dim1 and dim2, as the last dim"""
+        d1, d2 = _dim(dim1, self.ndim), _dim(dim2, self.ndim)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        return S.Diagonal.apply(self, (offset, d1, d2))
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """A tensor with one more dim whose diagonals (offset, in the plane of dim1 and dim2)
+        hold the last dim of self, zeros elsewhere"""
+        d1, d2 = _dim(dim1, self.ndim + 1), _dim(dim2, self.ndim + 1)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        n = self._data.shape[-1] + abs(offset)
+        rest = iter(self._data.shape[:-1])
+        shape = tuple(n if i in (d1, d2) else next(rest) for i in range(self.ndim + 1))
+        return S.DiagEmbed.apply(self, shape, (offset, d1, d2))
+
+    def diag(self, diagonal=0):
+        """A vector's square matrix with it on the diagonal at offset `diagonal`, or a copy of
+        a matrix's diagonal there"""
+        if self.ndim == 1:
+            return self.diag_embed(diagonal, 0, 1)
+        if self.ndim != 2:
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
+        return S.DiagonalCopy.apply(self, (diagonal, 0, 1))
+
+    def trace(self):
+        if self.ndim != 2:
+            raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
+        return S.Trace.apply(self)
+
     def narrow(self, dim, start, length):
         """The view of length elements from start along dim"""
         if not self.ndim:

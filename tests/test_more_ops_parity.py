@@ -213,3 +213,121 @@ def test_cumprod_second_derivatives(backend):
     second_derivatives(lambda m, t: t.cumprod(1), values(np.float64, [], 0.5, 2))
     assert cgrad.autograd.gradcheck(lambda t: t.cumprod(1),
                                     (cgrad.tensor(ZERO_ROWS, requires_grad=True),))
+
+
+# ---- 3. diagonal, diag, diag_embed, trace ---------------------------------------------------
+DIAGONALS = [(0, 0, 1), (1, 0, 1), (-2, 0, 1), (1, 1, 0), (0, -1, 0), (2, 0, 2), (-1, 2, 1),
+             (7, 0, 1), (-7, 1, 2)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset,dim1,dim2", DIAGONALS)
+def test_diagonal(backend, offset, dim1, dim2, dtype, layout):
+    x = values(dtype, [INF, NAN], shape=(3, 4, 5))
+    compare(lambda m, t: t.diagonal(offset, dim1, dim2), x, layout=layout)
+    compare(lambda m, t: m.diagonal(t, offset=offset, dim1=dim1, dim2=dim2), x, layout=layout)
+    compare(lambda m, t: t.diagonal(offset, dim1, dim2), np.zeros((0, 3, 2), dtype))
+    if max(dim1, dim2) < 2:
+        compare(lambda m, t: t.diagonal(offset, dim1, dim2), x[0], layout=layout)
+
+
+def test_diagonal_is_a_view(backend):
+    for m in (cgrad, torch):
+        x = m.zeros(3, 4)
+        v = x.diagonal(1)
+        v[0] = 7.0
+        v.add_(1)
+        assert x.tolist() == [[0, 8, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+        assert x._version == v._version == 2
+
+    def write_through(m, t):                 # an in-place op on the view reaches the base
+        y = t * 1
+        v = y.diagonal(-1)
+        v.mul_(3)
+        return y + v.sum()
+
+    def write_base(m, t):                    # one on the base reaches the view
+        y = t * 1
+        v = y.diagonal()
+        y.mul_(t)
+        return v * 2
+    for fn in (write_through, write_base):
+        compare(fn, values(np.float64, [], shape=(4, 3)), names=False)
+        compare(fn, values(np.float64, [], shape=(4, 3)), names=False, layout="strided")
+    same_error(lambda m: m.ones(3, 3, requires_grad=True).diagonal().mul_(2))  # leaf's view
+
+
+def test_diagonal_errors(backend):
+    same_error(lambda m: m.ones(2, 3).diagonal(0, 1, 1))
+    same_error(lambda m: m.ones(2, 3).diagonal(0, 1, -1))
+    same_error(lambda m: m.ones(2, 3).diagonal(0, 0, 2))
+    same_error(lambda m: m.ones(()).diagonal())
+    same_error(lambda m: m.ones(3).diagonal())
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset", [0, 1, -2, 5])
+def test_diag(backend, offset, dtype, layout):
+    compare(lambda m, t: t.diag(offset), values(dtype, [INF], shape=(4,)), layout=layout)
+    compare(lambda m, t: m.diag(t, offset), values(dtype, [NAN], shape=(3, 5)), layout=layout)
+    compare(lambda m, t: m.diag(t, diagonal=offset), values(dtype, [], shape=(4, 2)),
+            layout=layout)
+    compare(lambda m, t: t.diag(offset), np.zeros(0, dtype))
+    compare(lambda m, t: t.diag(offset), np.zeros((0, 3), dtype))
+
+
+def test_diag_is_a_copy_and_errors(backend):
+    for m in (cgrad, torch):
+        x = m.zeros(2, 2)
+        x.diag()[0] = 5.0
+        assert x.tolist() == [[0, 0], [0, 0]]
+    compare(lambda m, t: t.diag(), np.array([1, 2, 3]), grad=False)
+    same_error(lambda m: m.ones(()).diag())
+    same_error(lambda m: m.ones(2, 2, 2).diag())
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset,dim1,dim2", [(0, -2, -1), (1, 0, 2), (-1, 2, 0), (0, 1, 0),
+                                              (2, 0, 1)])
+def test_diag_embed(backend, offset, dim1, dim2, dtype, layout):
+    x = values(dtype, [INF, NAN], shape=(2, 3))
+    compare(lambda m, t: t.diag_embed(offset, dim1, dim2), x, layout=layout)
+    compare(lambda m, t: m.diag_embed(t, offset=offset, dim1=dim1, dim2=dim2), x,
+            layout=layout)
+    compare(lambda m, t: t.diag_embed(offset, dim1, dim2), np.zeros((0, 2), dtype))
+
+
+def test_diag_embed_errors(backend):
+    same_error(lambda m: m.ones(3).diag_embed(0, 0, 0))
+    same_error(lambda m: m.ones(3).diag_embed(0, 0, 2))
+    same_error(lambda m: m.ones(()).diag_embed())
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 3), (3, 5), (5, 2), (0, 3), (1, 1)])
+def test_trace(backend, shape, dtype, layout):
+    compare(lambda m, t: t.trace(), values(dtype, [INF][:int(np.prod(shape))], shape=shape),
+            layout=layout)
+    compare(lambda m, t: m.trace(t), values(dtype, [], shape=shape), layout=layout)
+
+
+def test_trace_dtypes_and_errors(backend):
+    compare(lambda m, t: t.trace(), np.arange(9, dtype=np.int32).reshape(3, 3), grad=False)
+    same_error(lambda m: m.ones(3).trace())
+    same_error(lambda m: m.ones(2, 2, 2).trace())
+    same_error(lambda m: m.ones(2, 2, dtype=m.bool).trace())
+
+
+def test_diagonal_ops_second_derivatives(backend):
+    x = values(np.float64, [], shape=(3, 4))
+    second_derivatives(lambda m, t: t.diagonal(1) * t.diagonal(1).exp(), x)
+    second_derivatives(lambda m, t: (t * t).trace() * t, x)
+    second_derivatives(lambda m, t: t[0].diag(-1) * t[:, :4].diag_embed(1)[0] ** 2, x)
+    second_derivatives(lambda m, t: t.diag() ** 3, x)
+    for fn in (lambda t: t.diagonal(-1), lambda t: t.trace(), lambda t: t.diag_embed(),
+               lambda t: t.diag(1), lambda t: t[1].diag(1)):
+        assert cgrad.autograd.gradcheck(fn, (cgrad.tensor(x, requires_grad=True),))

@@ -606,3 +606,76 @@ class Gather(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
+
+
+def diagonal_view(a, key):
+    """np.diagonal(a, offset, dim1, dim2) for key = (offset, dim1, dim2): the diagonal as the
+    last dim, a view that is writable where a is (NumPy marks it read-only; PyTorch's
+    diagonal is a view that in-place ops write through)"""
+    v = np.diagonal(a, *key)
+    if a.flags.writeable:
+        v.flags.writeable = True
+    return v
+
+
+class Diagonal(Op):
+    """y = x's diagonal at key = (offset, dim1, dim2), as its last dim (a view)   ->   dx =
+    zeros with g on that diagonal"""
+    is_view = True
+    gradient = None          # DiagonalPlaced (set below)
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.shape, ctx.key = x.shape, key
+        return diagonal_view(x, key)
+
+    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    graph_backward = BasicIndex.__dict__["graph_backward"]
+
+
+def diagonal_placed(x, shape, key):
+    """zeros of shape with x's last dim on the diagonal at key (its other dims on the dims
+    of shape that are not key's)"""
+    y = zeros(shape, x.dtype)
+    diagonal_view(y, key)[...] = x
+    return y
+
+
+class DiagonalPlaced(_Placed):
+    """x put on a diagonal of zeros (Diagonal's gradient, and diag_embed)"""
+    grad_fn_name = "DiagonalBackwardBackward0"
+    place, take, indexing = staticmethod(diagonal_placed), staticmethod(diagonal_view), Diagonal
+
+
+Diagonal.gradient = DiagonalPlaced
+DiagEmbed = renamed("DiagEmbed", DiagonalPlaced, "DiagEmbedBackward0", "diag_embed(x)")
+
+
+class DiagonalCopy(Diagonal):
+    """diag of a matrix: its diagonal as a copy (PyTorch's diagonal_copy), not a view"""
+    grad_fn_name = "DiagonalBackward0_copy"
+    is_view = False
+
+    @staticmethod
+    def forward(ctx, x, key):
+        return Diagonal.forward(ctx, x, key).copy()
+
+
+class Trace(Op):
+    """y = the sum of a matrix's diagonal (integers sum to int64)   ->   dx = zeros with g
+    on the diagonal"""
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype.kind == "b":
+            raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+        ctx.shape = x.shape
+        return np.asarray(np.trace(x, dtype=None if x.dtype.kind == "f" else np.int64))
+
+    @staticmethod
+    def backward(ctx, g):
+        n = min(ctx.shape)
+        return diagonal_placed(np.broadcast_to(g, (n,)), ctx.shape, (0, 0, 1)),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return DiagonalPlaced.apply(g.expand(min(ctx.shape)), ctx.shape, (0, 0, 1)),
