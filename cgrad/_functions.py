@@ -152,7 +152,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",
-            "logsumexp", "narrow", "movedim", "moveaxis",
+            "logsumexp", "narrow", "movedim", "moveaxis", "repeat_interleave",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
             "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
             "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",

@@ -1749,8 +1749,48 @@ class Tensor:
         d = _dim(dim, self.ndim)
         if not isinstance(index, Tensor) or index.ndim > 1 or index._data.dtype.kind not in "iu":
             raise IndexError("index_select(): Index is supposed to be a vector of int64 or int32")
-        return self[(slice(None),) * d + (index.reshape(-1),)] if self.ndim else \
-            self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        idx = index._data.reshape(-1).astype(np.int64, copy=False)
+        n = self._data.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):         # no negative indices here
+            raise IndexError("index out of range in self")
+        if not self.ndim:
+            if idx.size > 1:
+                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
+                                   f"got {idx.size} value(s)")
+            return S.IndexSelect.apply(self.reshape(1), (idx,)).reshape(())   # 0-d, as PyTorch
+        return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
+
+    def repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
+        """Each element repeated `repeats` times along dim (of the flattened tensor for dim
+        None); repeats an int, or an integer tensor with one count per element (0-d or
+        one-element: the same for all). PyTorch's composition, so its gradients and grad_fn
+        names: an int expands a new dim and views it away, a tensor index_selects"""
+        if repeats is None:                  # repeat_interleave(counts): indices repeated
+            return _repeated_indices(self)
+        x = self.flatten() if dim is None else self
+        d = 0 if dim is None else _dim(dim, self.ndim)
+        if isinstance(repeats, Tensor):
+            counts = repeats._data
+            if counts.ndim > 1:
+                raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+            if counts.size == 1 and x.ndim:
+                counts = np.broadcast_to(counts.reshape(-1), (x._data.shape[d],))
+            elif counts.ndim == 0:       # (a 0-d x, dim None: one count of its one element)
+                counts = counts.reshape(1)
+            if x.ndim and counts.shape[0] != x._data.shape[d]:
+                raise RuntimeError(f"repeats must have the same size as input along dim, but "
+                                   f"got repeats.size(0) = {counts.shape[0]} and "
+                                   f"input.size({d}) = {x._data.shape[d]}")
+            index = _repeated_indices(Tensor._make(counts))
+            _check_output_size(output_size, index.shape[0])
+            return x.index_select(d, index)
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        shape = list(x._data.shape)
+        _check_output_size(output_size, shape[d] * repeats if shape else repeats)
+        wide = x.unsqueeze(d + 1)
+        wide = wide.expand(shape[:d + 1] + [repeats] + shape[d + 1:])
+        return wide.contiguous().view(shape[:d] + [-1] + shape[d + 1:])
 
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
@@ -2117,6 +2157,25 @@ def _arg_extreme(pick, t, dim, keepdim):
         raise IndexError(f"{pick.__name__}(): Expected reduction dim {d} to have non-zero size.")
     # an empty tensor reduced along a non-empty dim is an empty result, as in PyTorch
     return Tensor._make(pick(t._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+def _repeated_indices(counts):
+    """i repeated counts[i] times, for a 1-d integer Tensor of counts (the one-argument
+    repeat_interleave), in the counts' dtype"""
+    c = counts._data
+    if c.ndim != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if c.dtype.kind not in "iu":
+        raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
+                                  f"'{_tname(c.dtype)}'")
+    if c.size and c.min() < 0:
+        raise RuntimeError("repeats can not be negative")
+    return Tensor._make(np.repeat(np.arange(c.shape[0], dtype=c.dtype), c))
+
+
+def _check_output_size(output_size, size):
+    if output_size is not None and output_size != size:
+        raise RuntimeError("allocated size does not match required size")
 
 
 def _correction(unbiased, correction):

@@ -331,3 +331,76 @@ def test_diagonal_ops_second_derivatives(backend):
     for fn in (lambda t: t.diagonal(-1), lambda t: t.trace(), lambda t: t.diag_embed(),
                lambda t: t.diag(1), lambda t: t[1].diag(1)):
         assert cgrad.autograd.gradcheck(fn, (cgrad.tensor(x, requires_grad=True),))
+
+
+# ---- 4. repeat_interleave, index_select -----------------------------------------------------
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("repeats,dim", [(2, 0), (3, 1), (1, -1), (0, 0), (2, None),
+                                         ([1, 0, 2], 0), ([2], 1), (2, -2), ("0-d", 1),
+                                         ([0, 0, 0, 0], 1), ([3, 1, 0, 2], None)],
+                         ids=str)
+def test_repeat_interleave(backend, repeats, dim, dtype, layout):
+    x = values(dtype, [INF, NAN], shape=(3, 4) if repeats != [3, 1, 0, 2] else (2, 2))
+
+    def counts(m):
+        if repeats == "0-d":
+            return m.tensor(2)
+        return m.tensor(repeats) if isinstance(repeats, list) else repeats
+    compare(lambda m, t: t.repeat_interleave(counts(m), dim), x, layout=layout)
+    compare(lambda m, t: m.repeat_interleave(t, counts(m), dim=dim), x, layout=layout)
+
+
+def test_repeat_interleave_edges_and_errors(backend):
+    compare(lambda m, t: t.repeat_interleave(3), np.array(1.5))
+    compare(lambda m, t: t.repeat_interleave(m.tensor([2])), np.array(1.5))
+    compare(lambda m, t: t.repeat_interleave(2, 0), np.zeros((0, 2)))
+    compare(lambda m, t: t.repeat_interleave(m.tensor([], dtype=m.int64), 0), np.zeros((0, 2)))
+    compare(lambda m, t: t.repeat_interleave(2, 1, output_size=4), np.ones((3, 2)))
+    compare(lambda m, t: t.repeat_interleave(m.tensor([1, 2], dtype=m.int32)),
+            np.array([1, 2], dtype=np.int32), grad=False)
+    compare(lambda m, t: m.repeat_interleave(t), np.array([1, 0, 3]), grad=False)
+    compare(lambda m, t: m.repeat_interleave(t), np.array([2, 1], dtype=np.int32), grad=False)
+    compare(lambda m, t: m.repeat_interleave(t), np.array([], dtype=np.int64), grad=False)
+    same_error(lambda m: m.ones(3).repeat_interleave(-1))
+    same_error(lambda m: m.ones(3, 4).repeat_interleave(m.tensor([1, 2]), dim=0))
+    same_error(lambda m: m.ones(3, 4).repeat_interleave(m.tensor([1.0, 2, 3]), dim=0))
+    same_error(lambda m: m.ones(3, 4).repeat_interleave(m.tensor([1, -2, 3]), dim=0))
+    same_error(lambda m: m.ones(3, 4).repeat_interleave(m.tensor([[1, 2, 3]]), dim=0))
+    same_error(lambda m: m.ones(3, 4).repeat_interleave(2, dim=2))
+    same_error(lambda m: m.ones(()).repeat_interleave(2, dim=0))
+    same_error(lambda m: m.ones(2).repeat_interleave(m.tensor([], dtype=m.int64)))
+    same_error(lambda m: m.ones(2).repeat_interleave(2, output_size=3))
+    same_error(lambda m: m.ones(2).repeat_interleave(m.tensor([1, 2]), output_size=4))
+    same_error(lambda m: m.repeat_interleave(m.tensor([[1]])))
+    same_error(lambda m: m.repeat_interleave(m.tensor(3)))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim,index", [(0, [2, 0, 2]), (1, [3]), (-1, []), (1, "0-d")],
+                         ids=str)
+def test_index_select(backend, dim, index, dtype, layout):
+    def idx(m):
+        return m.tensor(1) if index == "0-d" else m.tensor(index, dtype=m.int64)
+    compare(lambda m, t: t.index_select(dim, idx(m)), values(dtype, [INF]), layout=layout)
+    compare(lambda m, t: m.index_select(t, dim, idx(m)), values(dtype, []), layout=layout)
+
+
+def test_index_select_edges_and_errors(backend):
+    # (0-d: cgrad's grad_fn is the reshape after its index_select, ViewBackward0)
+    compare(lambda m, t: t.index_select(0, m.tensor([0])), np.array(2.0), names=False)
+    same_error(lambda m: m.tensor(2.0).index_select(0, m.tensor([0, 0])))
+    compare(lambda m, t: t.index_select(0, m.tensor(0)), np.array(2.0), names=False)
+    compare(lambda m, t: t.index_select(0, m.tensor([1], dtype=m.int32)), np.ones((2, 3)))
+    same_error(lambda m: m.ones(3).index_select(0, m.tensor([-1])))
+    same_error(lambda m: m.ones(3).index_select(0, m.tensor([3])))
+    same_error(lambda m: m.ones(3, 2).index_select(1, m.tensor([[0]])))
+    same_error(lambda m: m.ones(3, 2).index_select(2, m.tensor([0])))
+
+
+def test_repeat_interleave_second_derivatives(backend):
+    x = values(np.float64, [], shape=(3, 4))
+    second_derivatives(lambda m, t: t.repeat_interleave(2, 1) ** 3, x)
+    second_derivatives(lambda m, t: t.repeat_interleave(m.tensor([2, 0, 1]), 0) ** 3, x)
+    second_derivatives(lambda m, t: t.index_select(1, m.tensor([3, 3, 0])) ** 3, x)

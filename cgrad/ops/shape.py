@@ -470,6 +470,8 @@ class IndexAdd(_Placed):
 
 
 AdvancedIndex.gradient = IndexAdd
+IndexSelect = renamed("IndexSelect", AdvancedIndex, "IndexSelectBackward0",
+                      "index_select(dim, index): x[:, ..., index]")
 
 
 def has_index_arrays(key):
