@@ -153,6 +153,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",
             "logsumexp", "narrow", "movedim", "moveaxis", "repeat_interleave",
+            "scatter", "scatter_add", "index_add",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
             "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
             "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",

@@ -634,7 +634,7 @@ class Tensor:
         a copy of self's old value and self takes the op's node as its grad_fn."""
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
-        if op is not S.IndexPut:                       # (__setitem__ checks its own way)
+        if op not in _CHECK_OWN_OPERANDS:
             for a in args:
                 if isinstance(a, Tensor):
                     if _overlap(self._data, a._data) == "partial":
@@ -1760,6 +1760,78 @@ class Tensor:
             return S.IndexSelect.apply(self.reshape(1), (idx,)).reshape(())   # 0-d, as PyTorch
         return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
 
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy with src[i] (or value) written at [..., index[i], ...] along dim"""
+        args = self._scatter_args("scatter", dim, index, src, value)
+        return (S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue).apply(self, *args)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        args = self._scatter_args("scatter", dim, index, src, value)
+        return self._inplace(S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue, *args)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with src[i] added at [..., index[i], ...] along dim (repeats add up)"""
+        return S.ScatterAdd.apply(self, *self._scatter_args("scatter_add", dim, index, src))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(S.ScatterAdd, *self._scatter_args("scatter_add", dim, index, src))
+
+    def _scatter_args(self, name, dim, index, src, value=None):
+        """(dim, index array, src) for Scatter and ScatterAdd, with PyTorch's checks; src a
+        Tensor of self's dtype, or a number (value)"""
+        src = value if src is None else src
+        d = _dim(dim, self.ndim)
+        idx = _index_array(name, index, "int32/int64")
+        if idx.ndim != self.ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as self "
+                               "tensor")
+        if isinstance(src, Tensor):
+            if src._data.dtype != self._data.dtype:
+                raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+            if src.ndim < idx.ndim:          # PyTorch reads src.size(k) for each of the
+                _dim(src.ndim, src.ndim)     # index's dims first: its IndexError
+            if src.ndim != idx.ndim:
+                raise RuntimeError("Index tensor must have the same number of dimensions as "
+                                   "src tensor")
+        elif not isinstance(src, numbers.Number):
+            raise TypeError(f"{name}(): argument 'src' must be Tensor, not "
+                            f"{type(src).__name__}")
+        src_shape = src.shape if isinstance(src, Tensor) else None
+        if idx.size and any(n > s for k, (n, s) in enumerate(zip(idx.shape, self.shape))
+                            if k != d) or src_shape is not None and any(
+                n > s for n, s in zip(idx.shape, src_shape)):
+            raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                               f"{list(self.shape)} apart from dimension {d}"
+                               + (f" and to be no larger size than src {list(src_shape)}"
+                                  if src_shape is not None else ""))
+        _check_bounds(idx, self._data.shape[d] if self.ndim else 1, d)
+        return d, idx, src
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with alpha * source[..., i, ...] added at [..., index[i], ...] along dim"""
+        return S.IndexAddAlong.apply(self, *self._index_add_args(dim, index, source, alpha))
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(S.IndexAddAlong, *self._index_add_args(dim, index, source, alpha))
+
+    def _index_add_args(self, dim, index, source, alpha):
+        d = _dim(dim, self.ndim)
+        idx = _index_array("index_add_", index, "int32/int64", "but got: ")
+        if idx.ndim > 1:
+            raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                             f"{idx.ndim} with type: {_tname(idx.dtype)} and size: "
+                             f"{list(idx.shape)}")
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"index_add_(): self ({_tname(self._data.dtype)}) and source "
+                               f"({_tname(source._data.dtype)}) must have the same scalar type")
+        expected = self.shape[:d] + (idx.size,) + self.shape[d + 1:] if self.ndim else ()
+        if source.shape != expected and not (self.ndim == 0 and source.numel() == 1):
+            raise RuntimeError(f"source tensor shape must match self tensor shape, excluding "
+                               f"the specified dimension. Got self.shape = {list(self.shape)} "
+                               f"source.shape = {list(source.shape)}")
+        _check_bounds(idx, self._data.shape[d] if self.ndim else 1, d)
+        return d, idx.reshape(-1), source if self.ndim else source.reshape(()), alpha
+
     def repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
         """Each element repeated `repeats` times along dim (of the flattened tensor for dim
         None); repeats an int, or an integer tensor with one count per element (0-d or
@@ -2159,6 +2231,10 @@ def _arg_extreme(pick, t, dim, keepdim):
     return Tensor._make(pick(t._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
+# in-place ops whose tensor operands need not broadcast to self: their callers check them
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
+
+
 def _repeated_indices(counts):
     """i repeated counts[i] times, for a 1-d integer Tensor of counts (the one-argument
     repeat_interleave), in the counts' dtype"""
@@ -2171,6 +2247,24 @@ def _repeated_indices(counts):
     if c.size and c.min() < 0:
         raise RuntimeError("repeats can not be negative")
     return Tensor._make(np.repeat(np.arange(c.shape[0], dtype=c.dtype), c))
+
+
+def _index_array(name, index, expected, got=""):
+    """an index Tensor's array as int64, or PyTorch's RuntimeError for another dtype"""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not "
+                        f"{type(index).__name__}")
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{name}(): Expected dtype {expected} for index"
+                           + (f" {got}{_tname(index._data.dtype)}" if got else ""))
+    return index._data.astype(np.int64, copy=False)
+
+
+def _check_bounds(idx, n, d):
+    """PyTorch's RuntimeError for an index outside [0, n) (no negative indices)"""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
 
 
 def _check_output_size(output_size, size):

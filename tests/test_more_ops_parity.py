@@ -404,3 +404,163 @@ def test_repeat_interleave_second_derivatives(backend):
     second_derivatives(lambda m, t: t.repeat_interleave(2, 1) ** 3, x)
     second_derivatives(lambda m, t: t.repeat_interleave(m.tensor([2, 0, 1]), 0) ** 3, x)
     second_derivatives(lambda m, t: t.index_select(1, m.tensor([3, 3, 0])) ** 3, x)
+
+
+# ---- 5. scatter, scatter_add, index_add -----------------------------------------------------
+# index (no repeats within a scatter's target column: PyTorch leaves their order undefined)
+SCATTERS = [  # dim, index, src shape
+    (0, [[0, 1, 2, 0], [2, 0, 1, 1]], (2, 4)),
+    (1, [[3, 0], [1, 2], [0, 0 + 3]], (3, 3)),        # src larger than the index
+    (-1, [[2], [0], [1]], (3, 1)),
+    (0, [[1, 2]], (2, 5)),
+    (0, np.zeros((0, 4), np.int64).tolist(), (1, 4)),
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", range(len(SCATTERS)))
+def test_scatter(backend, case, dtype, layout):
+    dim, index, src_shape = SCATTERS[case]
+    idx = np.array(index, dtype=np.int64).reshape(-1, 4) if not index else np.array(index)
+    x = values(dtype, [INF, NAN], shape=(3, 4))
+    src = values(dtype, [-INF], shape=src_shape, seed=4)
+    grad_src = tuple(idx.shape) == src_shape or idx.size == 0   # (else PyTorch's backward
+    kw = dict(layout=layout)                                      # refuses the src gradient)
+    compare(lambda m, t: t.scatter(dim, m.tensor(idx), 2.5), x, **kw)
+    compare(lambda m, t: t.scatter(dim, m.tensor(idx), value=-1.0), x, **kw)
+    compare(lambda m, t: m.scatter(t, dim, m.tensor(idx), value=-1.0), x, **kw)
+    if grad_src:
+        compare(lambda m, t, s: t.scatter(dim, m.tensor(idx), s), x, src, **kw)
+        compare(lambda m, t, s: m.scatter(t, dim, m.tensor(idx), s), x, src, **kw)
+    else:
+        compare(lambda m, t: t.scatter(dim, m.tensor(idx), m.tensor(src)), x, **kw)
+        same_error(lambda m: m.tensor(x).scatter(dim, m.tensor(idx), m.tensor(
+            src, requires_grad=True)).sum().backward())
+    # scatter_add: repeats add up
+    rep = np.where(idx == 2, 0, idx)
+    if grad_src:
+        compare(lambda m, t, s: t.scatter_add(dim, m.tensor(rep), s), x, src, **kw)
+        compare(lambda m, t, s: m.scatter_add(t, dim, m.tensor(rep), s), x, src, **kw)
+    else:
+        compare(lambda m, t: t.scatter_add(dim, m.tensor(rep), m.tensor(src)), x, **kw)
+
+
+def test_scatter_in_place(backend):
+    idx = np.array([[0, 1, 2, 0], [2, 0, 1, 1]])
+    x = values(np.float64, [], shape=(3, 4))
+    src = values(np.float64, [], shape=(2, 4), seed=4)
+
+    def in_place(op, *args):
+        def fn(m, t, s):
+            y = t * 1
+            out = getattr(y, op)(0, m.tensor(idx), *(s if a == "src" else a for a in args))
+            assert out is y and y._version == 1
+            return y
+        return fn
+
+    for fn in (in_place("scatter_", "src"), in_place("scatter_add_", "src"),
+               in_place("scatter_", 1.5)):
+        compare(fn, x, src)
+        compare(fn, x, src, layout="strided")
+
+    def on_view(m, t, s):                  # through the base's CopySlices node
+        y = t * 1
+        y[1:].scatter_(0, m.tensor(idx[:, :2] % 2), s[:, :2])
+        return y
+    compare(on_view, x, src)
+    for m in (cgrad, torch):                # outside autograd: written, version bumped
+        y = m.tensor(x)
+        y.scatter_(1, m.tensor([[0], [3], [1]]), 7.0)
+        assert y._version == 1 and y[1, 3].item() == 7.0
+    same_error(lambda m: m.tensor(x, requires_grad=True).scatter_(0, m.tensor(idx), 1.0))
+    same_error(lambda m: m.tensor(x, requires_grad=True).scatter_add_(
+        0, m.tensor(idx), m.tensor(src)))
+
+    def saved_then_scattered(m):
+        y = m.tensor(x, requires_grad=True) * 2
+        z = y * y
+        y.scatter_(0, m.tensor(idx), 1.0)
+        z.sum().backward()
+    same_error(saved_then_scattered)
+
+
+def test_scatter_edges_and_errors(backend):
+    idx = np.array([[0, 1]])
+    compare(lambda m, t, s: t.scatter(0, m.tensor(0), s), np.array(1.0), np.array(2.0))
+    compare(lambda m, t, s: t.scatter_add(0, m.tensor(0), s), np.array(1.0), np.array(2.0))
+    compare(lambda m, t: t.scatter(0, m.tensor(idx, dtype=m.int32), 2.0), np.zeros((3, 4)))
+    compare(lambda m, t: t.scatter(0, m.tensor(idx), 2.5), np.zeros((3, 4), np.int64),
+            grad=False)                                       # 2.5 cast to int64: 2
+    compare(lambda m, t: t.scatter_add(1, m.tensor([[1, 1, 1]]), m.ones(1, 3, dtype=m.int64)),
+            np.zeros((2, 3), np.int64), grad=False)
+    for name in ("scatter", "scatter_add"):
+        def call(m, index=idx, src=None, dim=0, name=name):
+            return getattr(m.zeros(3, 4), name)(dim, m.tensor(index),
+                                                m.ones(1, 2) if src is None else src(m))
+        same_error(lambda m: call(m, src=lambda m: m.ones(1, 2, dtype=m.float64)))
+        same_error(lambda m: call(m, index=[0, 1]))
+        same_error(lambda m: call(m, index=[[0, 1, 2, 0, 1]], src=lambda m: m.ones(2, 5)))
+        same_error(lambda m: call(m, index=[[0], [1], [2], [0]], src=lambda m: m.ones(4, 1),
+                                  dim=1))
+        same_error(lambda m: call(m, src=lambda m: m.ones(1, 1)))
+        same_error(lambda m: call(m, src=lambda m: m.ones(2)))
+        same_error(lambda m: call(m, index=[[3, 1]]))
+        same_error(lambda m: call(m, index=[[-1, 1]]))
+        same_error(lambda m: call(m, dim=2))
+        same_error(lambda m: call(m, index=np.array([[0.0, 1.0]])))
+
+
+INDEX_ADDS = [(0, [0, 2, 0]), (1, [3, 3]), (-1, [1]), (0, [])]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [1, 2.5])
+@pytest.mark.parametrize("dim,index", INDEX_ADDS, ids=str)
+def test_index_add(backend, dim, index, alpha, dtype, layout):
+    x = values(dtype, [INF, NAN], shape=(3, 4))
+    shape = list(x.shape)
+    shape[dim] = len(index)
+    src = values(dtype, [], shape=tuple(shape), seed=5)
+
+    def fn(m, t, s):
+        return t.index_add(dim, m.tensor(index, dtype=m.int64), s, alpha=alpha)
+
+    def in_place(m, t, s):
+        y = t * 1
+        assert y.index_add_(dim, m.tensor(index, dtype=m.int64), s, alpha=alpha) is y
+        return y
+    compare(fn, x, src, layout=layout)
+    compare(lambda m, t, s: m.index_add(t, dim, m.tensor(index, dtype=m.int64), s,
+                                        alpha=alpha), x, src, layout=layout)
+    compare(in_place, x, src, layout=layout)
+
+
+def test_index_add_edges_and_errors(backend):
+    compare(lambda m, t, s: t.index_add(0, m.tensor([0]), s), np.array(1.0), np.array(2.0))
+    compare(lambda m, t, s: t.index_add(0, m.tensor([0], dtype=m.int32), s, alpha=2),
+            np.zeros((3, 4)), np.ones((1, 4)))
+    compare(lambda m, t: t.index_add(0, m.tensor([0, 0]), m.ones(2, dtype=m.int64), alpha=2),
+            np.zeros(3, np.int64), grad=False)
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([0, 0]),
+                                                 m.ones(2, 4, dtype=m.float64)))
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([0, 0]), m.ones(2, 3)))
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([0, 3]), m.ones(2, 4)))
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([0, -1]), m.ones(2, 4)))
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([[0]]), m.ones(1, 4)))
+    same_error(lambda m: m.zeros(3, 4).index_add(0, m.tensor([0.0]), m.ones(1, 4)))
+    same_error(lambda m: m.zeros(3, 4).index_add(2, m.tensor([0]), m.ones(1, 4)))
+    same_error(lambda m: m.zeros(3, 4, requires_grad=True).index_add_(0, m.tensor([0]),
+                                                                      m.ones(1, 4)))
+
+
+def test_scatter_second_derivatives(backend):
+    x = values(np.float64, [], shape=(3, 4))
+    src = values(np.float64, [], shape=(2, 4), seed=4)
+    idx = [[0, 1, 2, 0], [2, 0, 1, 1]]
+    second_derivatives(lambda m, t, s: t.scatter(0, m.tensor(idx), s * s) ** 3, x, src)
+    second_derivatives(lambda m, t, s: t.scatter_add(0, m.tensor(idx), s * t[:2]) ** 2, x, src)
+    second_derivatives(lambda m, t, s: (t * t).index_add(0, m.tensor([2, 2]), s.exp(),
+                                                         alpha=0.5) ** 2, x, src)
+    second_derivatives(lambda m, t, s: (t * 1).scatter_(0, m.tensor(idx), s * s) ** 3, x, src)

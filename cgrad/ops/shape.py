@@ -587,7 +587,10 @@ class UnbindPart(Select):
 
 
 def _along(index, dim):
-    """index as a full NumPy key: index along dim, the positions themselves elsewhere"""
+    """index as a full NumPy key: index along dim, the positions themselves elsewhere (a 0-d
+    index, of a 0-d tensor, picks its one element)"""
+    if not index.ndim:
+        return ()
     key = list(np.ix_(*[np.arange(n) for n in index.shape]))
     key[dim] = index
     return tuple(key)
@@ -681,3 +684,104 @@ class Trace(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return DiagonalPlaced.apply(g.expand(min(ctx.shape)), ctx.shape, (0, 0, 1)),
+
+
+def _src_gradient(node, g_src, src_shape):
+    """The gathered gradient of a scatter's src, refused as PyTorch's engine refuses it where
+    src is larger than the index (its gradient has the index's shape)"""
+    try:
+        np.broadcast_to(np.empty(src_shape, bool), g_src.shape)
+    except ValueError:
+        raise RuntimeError(f"Function {node} returned an invalid gradient at index 1 - got "
+                           f"{list(g_src.shape)} but expected shape compatible with "
+                           f"{list(src_shape)}") from None
+    return g_src
+
+
+class Scatter(Op):
+    """y = x with y[..., index[i], ...] = src[i] along dim (src's leading part of the index's
+    shape, or a number)   ->   dx = g with zeros where written, dsrc = g gathered at index"""
+    @classmethod
+    def forward(cls, ctx, x, dim, index, src):
+        ctx.dim, ctx.index, ctx.key = dim, index, _along(index, dim)
+        ctx.src_shape = np.shape(src)
+        y = x.copy()
+        cls._write(y, ctx.key, src[tuple(slice(0, n) for n in index.shape)] if np.ndim(src)
+                   else src)
+        return y
+
+    @staticmethod
+    def _write(y, key, values):
+        y[key] = values
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls._grads(ctx, g, False)
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls._grads(ctx, g, True)
+
+    @classmethod
+    def _grads(cls, ctx, g, recorded):
+        """the gradients as arrays, or (recorded) in Tensor ops for create_graph"""
+        gx = g_src = None
+        if ctx.needs_input_grad[0]:
+            gx = cls._x_gradient(ctx, g, recorded)
+        if ctx.needs_input_grad[3]:
+            gathered = Gather.apply(g, ctx.dim, ctx.index) if recorded else g[ctx.key]
+            g_src = _src_gradient(cls.grad_fn_name, gathered, ctx.src_shape)
+        return gx, None, None, g_src
+
+    @staticmethod
+    def _x_gradient(ctx, g, recorded):
+        """g with zeros where written: x's values there reach nothing"""
+        if recorded:
+            written = np.zeros(g.shape, bool)
+            written[ctx.key] = True
+            return MaskedFill.apply(g, written, 0)
+        gx = g.copy()
+        gx[ctx.key] = 0
+        return gx
+
+
+ScatterValue = renamed("ScatterValue", Scatter, "ScatterBackward1", "scatter(dim, index, value)")
+
+
+class ScatterAdd(Scatter):
+    """y = x with src[i] added at y[..., index[i], ...] along dim (repeats add up)   ->   dx =
+    g, dsrc = g gathered at index"""
+    _write = staticmethod(np.add.at)
+
+    @staticmethod
+    def _x_gradient(ctx, g, recorded):
+        return g
+
+
+class IndexAddAlong(Op):
+    """y = x with alpha * source[..., i, ...] added at x[..., index[i], ...] along dim (repeats
+    add up)   ->   dx = g, dsource = alpha * g index_selected at index"""
+    grad_fn_name = "IndexAddBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index, source, alpha):
+        # (a 0-d x: its one element, the index being [0])
+        ctx.key, ctx.alpha = (slice(None),) * dim + (index,) if x.ndim else (), alpha
+        y = x.copy()
+        np.add.at(y, ctx.key, source if alpha == 1 else source * alpha)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        g_source = None
+        if ctx.needs_input_grad[3]:
+            g_source = g[ctx.key] if ctx.alpha == 1 else g[ctx.key] * ctx.alpha
+        return g, None, None, g_source, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        g_source = None
+        if ctx.needs_input_grad[3]:
+            g_source = IndexSelect.apply(g, ctx.key)
+            g_source = g_source if ctx.alpha == 1 else g_source * ctx.alpha
+        return g, None, None, g_source, None
