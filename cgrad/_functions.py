@@ -151,13 +151,19 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
             "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
-            "round", "cumsum", "flip", "logsumexp", "narrow", "movedim", "moveaxis",
+            "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",
+            "logsumexp", "narrow", "movedim", "moveaxis", "repeat_interleave",
+            "scatter", "scatter_add", "index_add",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
             "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
             "index_select", "masked_select", "nonzero", "count_nonzero", "clamp_min",
             "clamp_max", "log2", "log10", "broadcast_to", "lerp", "addcmul", "addcdiv", "tril",
             "triu", "nan_to_num", "nansum", "nanmean", "roll", "tile", "floor_divide",
-            "true_divide"]
+            "true_divide", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+            "atanh", "atan2", "tan_", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_",
+            "acosh_", "atanh_", "arcsin", "arccos", "arctan", "arctan2", "arcsinh",
+            "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
+            "arctanh_"]
 ger = outer                                              # PyTorch's old name for outer
 
 for _name in _METHODS:

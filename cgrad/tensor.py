@@ -653,7 +653,7 @@ class Tensor:
         a copy of self's old value and self takes the op's node as its grad_fn."""
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
-        if op is not S.IndexPut:                       # (__setitem__ checks its own way)
+        if op not in _CHECK_OWN_OPERANDS:
             for a in args:
                 if isinstance(a, Tensor):
                     if _overlap(self._data, a._data) == "partial":
@@ -782,6 +782,40 @@ class Tensor:
 
     def cos_(self):
         return self._inplace(E.Cos)
+
+    def tan_(self):
+        return self._inplace(E.Tan)
+
+    def asin_(self):
+        return self._inplace(E.Asin)
+
+    def acos_(self):
+        return self._inplace(E.Acos)
+
+    def atan_(self):
+        return self._inplace(E.Atan)
+
+    def sinh_(self):
+        return self._inplace(E.Sinh)
+
+    def cosh_(self):
+        return self._inplace(E.Cosh)
+
+    def asinh_(self):
+        return self._inplace(E.AsinhInplace)
+
+    def acosh_(self):
+        return self._inplace(E.AcoshInplace)
+
+    def atanh_(self):
+        return self._inplace(E.AtanhInplace)
+
+    def atan2_(self, other):
+        _two_tensors("atan2_", self, other)
+        return self._inplace(E.Atan2, other)
+
+    arcsin_, arccos_, arctan_, arctan2_ = asin_, acos_, atan_, atan2_
+    arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
 
     def zero_(self):
         """Fill with zeros in place (the backend's zeroing kernel when nothing is recorded)."""
@@ -1133,6 +1167,41 @@ class Tensor:
     def cos(self):
         return E.Cos.apply(self)
 
+    def tan(self):
+        return E.Tan.apply(self)
+
+    def asin(self):
+        return E.Asin.apply(self)
+
+    def acos(self):
+        return E.Acos.apply(self)
+
+    def atan(self):
+        return E.Atan.apply(self)
+
+    def sinh(self):
+        return E.Sinh.apply(self)
+
+    def cosh(self):
+        return E.Cosh.apply(self)
+
+    def asinh(self):
+        return E.Asinh.apply(self)
+
+    def acosh(self):
+        return E.Acosh.apply(self)
+
+    def atanh(self):
+        return E.Atanh.apply(self)
+
+    def atan2(self, other):
+        """the angle of the point (other, self), broadcast (PyTorch's atan2)"""
+        _two_tensors("atan2", self, other)
+        return E.Atan2.apply(self, other)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
     def erf(self):
         return E.Erf.apply(self)
 
@@ -1326,10 +1395,20 @@ class Tensor:
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
 
     def cumsum(self, dim, dtype=None):
+        return R.Cumsum.apply(self, _dim(dim, self.ndim), self._scan_dtype(dtype))
+
+    def cumprod(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if self._scan_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
+        return R.Cumprod.apply(x, d)
+
+    def _scan_dtype(self, dtype):
+        """cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused where a cast to
+        integers would cut the graph"""
         dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
         if dtype is not None and dtype.kind != "f" and _grad_state.enabled and self._requires_grad:
             raise RuntimeError(f"Autograd not support dtype: {_tname(dtype)}")
-        return R.Cumsum.apply(self, _dim(dim, self.ndim), dtype)
+        return dtype
 
     def logsumexp(self, dim, keepdim=False):
         """log(sum(exp(x))) over dim, without overflow"""
@@ -1493,6 +1572,38 @@ class Tensor:
                 raise RuntimeError(f"Trying to create tensor with negative dimension {r}: "
                                    f"{shape}")
         return S.Repeat.apply(self, sizes)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The view of the diagonal at offset in the plane of dim1 and dim2, as the last dim"""
+        d1, d2 = _dim(dim1, self.ndim), _dim(dim2, self.ndim)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        return S.Diagonal.apply(self, (offset, d1, d2))
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """A tensor with one more dim whose diagonals (offset, in the plane of dim1 and dim2)
+        hold the last dim of self, zeros elsewhere"""
+        d1, d2 = _dim(dim1, self.ndim + 1), _dim(dim2, self.ndim + 1)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        n = self._data.shape[-1] + abs(offset)
+        rest = iter(self._data.shape[:-1])
+        shape = tuple(n if i in (d1, d2) else next(rest) for i in range(self.ndim + 1))
+        return S.DiagEmbed.apply(self, shape, (offset, d1, d2))
+
+    def diag(self, diagonal=0):
+        """A vector's square matrix with it on the diagonal at offset `diagonal`, or a copy of
+        a matrix's diagonal there"""
+        if self.ndim == 1:
+            return self.diag_embed(diagonal, 0, 1)
+        if self.ndim != 2:
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
+        return S.DiagonalCopy.apply(self, (diagonal, 0, 1))
+
+    def trace(self):
+        if self.ndim != 2:
+            raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
+        return S.Trace.apply(self)
 
     def narrow(self, dim, start, length):
         """The view of length elements from start along dim"""
@@ -1665,8 +1776,120 @@ class Tensor:
         d = _dim(dim, self.ndim)
         if not isinstance(index, Tensor) or index.ndim > 1 or index._data.dtype.kind not in "iu":
             raise IndexError("index_select(): Index is supposed to be a vector of int64 or int32")
-        return self[(slice(None),) * d + (index.reshape(-1),)] if self.ndim else \
-            self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        idx = index._data.reshape(-1).astype(np.int64, copy=False)
+        n = self._data.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):         # no negative indices here
+            raise IndexError("index out of range in self")
+        if not self.ndim:
+            if idx.size > 1:
+                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
+                                   f"got {idx.size} value(s)")
+            return S.IndexSelect.apply(self.reshape(1), (idx,)).reshape(())   # 0-d, as PyTorch
+        return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy with src[i] (or value) written at [..., index[i], ...] along dim"""
+        args = self._scatter_args("scatter", dim, index, src, value)
+        return (S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue).apply(self, *args)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        args = self._scatter_args("scatter", dim, index, src, value)
+        return self._inplace(S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue, *args)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with src[i] added at [..., index[i], ...] along dim (repeats add up)"""
+        return S.ScatterAdd.apply(self, *self._scatter_args("scatter_add", dim, index, src))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(S.ScatterAdd, *self._scatter_args("scatter_add", dim, index, src))
+
+    def _scatter_args(self, name, dim, index, src, value=None):
+        """(dim, index array, src) for Scatter and ScatterAdd, with PyTorch's checks; src a
+        Tensor of self's dtype, or a number (value)"""
+        src = value if src is None else src
+        d = _dim(dim, self.ndim)
+        idx = _index_array(name, index, "int32/int64")
+        if idx.ndim != self.ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as self "
+                               "tensor")
+        if isinstance(src, Tensor):
+            if src._data.dtype != self._data.dtype:
+                raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+            if src.ndim < idx.ndim:          # PyTorch reads src.size(k) for each of the
+                _dim(src.ndim, src.ndim)     # index's dims first: its IndexError
+            if src.ndim != idx.ndim:
+                raise RuntimeError("Index tensor must have the same number of dimensions as "
+                                   "src tensor")
+        elif not isinstance(src, numbers.Number):
+            raise TypeError(f"{name}(): argument 'src' must be Tensor, not "
+                            f"{type(src).__name__}")
+        src_shape = src.shape if isinstance(src, Tensor) else None
+        if idx.size and any(n > s for k, (n, s) in enumerate(zip(idx.shape, self.shape))
+                            if k != d) or src_shape is not None and any(
+                n > s for n, s in zip(idx.shape, src_shape)):
+            raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                               f"{list(self.shape)} apart from dimension {d}"
+                               + (f" and to be no larger size than src {list(src_shape)}"
+                                  if src_shape is not None else ""))
+        _check_bounds(idx, self._data.shape[d] if self.ndim else 1, d)
+        return d, idx, src
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with alpha * source[..., i, ...] added at [..., index[i], ...] along dim"""
+        return S.IndexAddAlong.apply(self, *self._index_add_args(dim, index, source, alpha))
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(S.IndexAddAlong, *self._index_add_args(dim, index, source, alpha))
+
+    def _index_add_args(self, dim, index, source, alpha):
+        d = _dim(dim, self.ndim)
+        idx = _index_array("index_add_", index, "int32/int64", "but got: ")
+        if idx.ndim > 1:
+            raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                             f"{idx.ndim} with type: {_tname(idx.dtype)} and size: "
+                             f"{list(idx.shape)}")
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"index_add_(): self ({_tname(self._data.dtype)}) and source "
+                               f"({_tname(source._data.dtype)}) must have the same scalar type")
+        expected = self.shape[:d] + (idx.size,) + self.shape[d + 1:] if self.ndim else ()
+        if source.shape != expected and not (self.ndim == 0 and source.numel() == 1):
+            raise RuntimeError(f"source tensor shape must match self tensor shape, excluding "
+                               f"the specified dimension. Got self.shape = {list(self.shape)} "
+                               f"source.shape = {list(source.shape)}")
+        _check_bounds(idx, self._data.shape[d] if self.ndim else 1, d)
+        return d, idx.reshape(-1), source if self.ndim else source.reshape(()), alpha
+
+    def repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
+        """Each element repeated `repeats` times along dim (of the flattened tensor for dim
+        None); repeats an int, or an integer tensor with one count per element (0-d or
+        one-element: the same for all). PyTorch's composition, so its gradients and grad_fn
+        names: an int expands a new dim and views it away, a tensor index_selects"""
+        if repeats is None:                  # repeat_interleave(counts): indices repeated
+            return _repeated_indices(self)
+        x = self.flatten() if dim is None else self
+        d = 0 if dim is None else _dim(dim, self.ndim)
+        if isinstance(repeats, Tensor):
+            counts = repeats._data
+            if counts.ndim > 1:
+                raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+            if counts.size == 1 and x.ndim:
+                counts = np.broadcast_to(counts.reshape(-1), (x._data.shape[d],))
+            elif counts.ndim == 0:       # (a 0-d x, dim None: one count of its one element)
+                counts = counts.reshape(1)
+            if x.ndim and counts.shape[0] != x._data.shape[d]:
+                raise RuntimeError(f"repeats must have the same size as input along dim, but "
+                                   f"got repeats.size(0) = {counts.shape[0]} and "
+                                   f"input.size({d}) = {x._data.shape[d]}")
+            index = _repeated_indices(Tensor._make(counts))
+            _check_output_size(output_size, index.shape[0])
+            return x.index_select(d, index)
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        shape = list(x._data.shape)
+        _check_output_size(output_size, shape[d] * repeats if shape else repeats)
+        wide = x.unsqueeze(d + 1)
+        wide = wide.expand(shape[:d + 1] + [repeats] + shape[d + 1:])
+        return wide.contiguous().view(shape[:d] + [-1] + shape[d + 1:])
 
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
@@ -2033,6 +2256,47 @@ def _arg_extreme(pick, t, dim, keepdim):
         raise IndexError(f"{pick.__name__}(): Expected reduction dim {d} to have non-zero size.")
     # an empty tensor reduced along a non-empty dim is an empty result, as in PyTorch
     return Tensor._make(pick(t._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+# in-place ops whose tensor operands need not broadcast to self: their callers check them
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
+
+
+def _repeated_indices(counts):
+    """i repeated counts[i] times, for a 1-d integer Tensor of counts (the one-argument
+    repeat_interleave), in the counts' dtype"""
+    c = counts._data
+    if c.ndim != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if c.dtype.kind not in "iu":
+        raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
+                                  f"'{_tname(c.dtype)}'")
+    if c.size and c.min() < 0:
+        raise RuntimeError("repeats can not be negative")
+    return Tensor._make(np.repeat(np.arange(c.shape[0], dtype=c.dtype), c))
+
+
+def _index_array(name, index, expected, got=""):
+    """an index Tensor's array as int64, or PyTorch's RuntimeError for another dtype"""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not "
+                        f"{type(index).__name__}")
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{name}(): Expected dtype {expected} for index"
+                           + (f" {got}{_tname(index._data.dtype)}" if got else ""))
+    return index._data.astype(np.int64, copy=False)
+
+
+def _check_bounds(idx, n, d):
+    """PyTorch's RuntimeError for an index outside [0, n) (no negative indices)"""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _check_output_size(output_size, size):
+    if output_size is not None and output_size != size:
+        raise RuntimeError("allocated size does not match required size")
 
 
 def _correction(unbiased, correction):

@@ -592,6 +592,162 @@ class Cos(_NumpyUnary):
         return g * -x.sin()
 
 
+class Tan(_NumpyUnary):
+    """y = tan x   ->   dx = g (1 + y^2), from the saved output (PyTorch's form)"""
+    fn, saves = np.tan, "output"
+
+    @staticmethod
+    def derivative(y, g):
+        return g * (1 + y * y)
+
+    graph_derivative = derivative         # operators only: the same on Tensors
+
+
+# the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (Rsqrt.fn on
+# arrays): inf at the edge of the domain, NaN outside it
+class Asin(_NumpyUnary):
+    """y = asin x   ->   dx = g / sqrt(1 - x^2)"""
+    fn = np.arcsin
+
+    @staticmethod
+    def derivative(x, g):
+        return g * Rsqrt.fn(1 - x * x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * (1 - x * x).rsqrt()
+
+
+class Acos(_NumpyUnary):
+    """y = acos x   ->   dx = -g / sqrt(1 - x^2)"""
+    fn = np.arccos
+
+    @staticmethod
+    def derivative(x, g):
+        return g * -Rsqrt.fn(1 - x * x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * -(1 - x * x).rsqrt()
+
+
+class Atan(_NumpyUnary):
+    """y = atan x   ->   dx = g / (x^2 + 1)"""
+    fn = np.arctan
+
+    @staticmethod
+    def derivative(x, g):
+        return g / (x * x + 1)
+
+    graph_derivative = derivative         # operators only: the same on Tensors
+
+
+class Sinh(_NumpyUnary):
+    """y = sinh x   ->   dx = g cosh x"""
+    fn = np.sinh
+
+    @staticmethod
+    def derivative(x, g):
+        return g * np.cosh(x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * x.cosh()
+
+
+class Cosh(_NumpyUnary):
+    """y = cosh x   ->   dx = g sinh x"""
+    fn = np.cosh
+
+    @staticmethod
+    def derivative(x, g):
+        return g * np.sinh(x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * x.sinh()
+
+
+class Asinh(_NumpyUnary):
+    """y = asinh x   ->   dx = g / sqrt(x^2 + 1)"""
+    fn = np.arcsinh
+
+    @staticmethod
+    def derivative(x, g):
+        return g * Rsqrt.fn(x * x + 1)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * (x * x + 1).rsqrt()
+
+
+class Acosh(_NumpyUnary):
+    """y = acosh x   ->   dx = g / sqrt(x^2 - 1)"""
+    fn = np.arccosh
+
+    @staticmethod
+    def derivative(x, g):
+        return g * Rsqrt.fn(x * x - 1)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * (x * x - 1).rsqrt()
+
+
+class Atanh(_NumpyUnary):
+    """y = atanh x   ->   dx = g / (1 - x^2)"""
+    fn = np.arctanh
+
+    @staticmethod
+    def derivative(x, g):
+        return g / (1 - x * x)
+
+    graph_derivative = derivative         # operators only: the same on Tensors
+
+
+def _underived_in_place(op):
+    """op's in-place twin as PyTorch records it for asinh_, acosh_ and atanh_: a node named
+    <Op>Backward1 whose backward raises (PyTorch defines no derivative for them)"""
+    def refuse(ctx, g):
+        raise NotImplementedError(f"the derivative for 'inplace version of "
+                                  f"{op.__name__.lower()}' is not implemented.")
+    return type(op.__name__ + "Inplace", (op,), {
+        "grad_fn_name": op.__name__ + "Backward1", "__module__": op.__module__,
+        "backward": staticmethod(refuse), "graph_backward": staticmethod(refuse)})
+
+
+AsinhInplace, AcoshInplace, AtanhInplace = map(_underived_in_place, (Asinh, Acosh, Atanh))
+
+
+class Atan2(Op):
+    """y = atan2(a, b), the angle of the point (b, a)   ->   da = g b / (a^2 + b^2),
+    db = -g a / (a^2 + b^2) (PyTorch's form; the engine sums each back to its input's shape)"""
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote_float(a, b)
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        recip = 1 / (a * a + b * b)
+        return Atan2._grads(ctx, g, a, b, np.where(np.isinf(recip), recip.dtype.type(0), recip))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved_for_graph()
+        recip = 1 / (a * a + b * b)
+        return Atan2._grads(ctx, g, a, b, MaskedFill.apply(recip, np.isinf(recip._data), 0))
+
+    @staticmethod
+    def _grads(ctx, g, a, b, recip):
+        """recip = 1 / (a^2 + b^2), 0 where that is inf (a = b = 0: PyTorch's gradient 0
+        there); operators only, the same on arrays and Tensors"""
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b * recip if need_a else None), (g * -a * recip if need_b else None)
+
+
 class Silu(_NumpyUnary):
     """y = x sigmoid(x)   ->   dx = g s (1 + x (1 - s)), s = sigmoid(x) (PyTorch's form)"""
     @staticmethod

@@ -7,7 +7,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
-from .elementwise import DependsOn, Sign, _float
+from .elementwise import DependsOn, MaskedFill, Sign, Where, _float
 from .shape import Cat
 
 
@@ -483,13 +483,22 @@ class ProdDim(Prod):
     grad_fn_name = "ProdBackward1"
 
 
-def cumsum(x, axis, dtype=None):
-    """np.cumsum as PyTorch's CPU kernel runs it: float32 accumulated in float64 (its
-    acc_type), so long sums keep PyTorch's bits; integers and bools sum to int64"""
+def scan(ufunc, x, axis, dtype=None):
+    """np.cumsum or np.cumprod as PyTorch's CPU kernels run them: float32 accumulated in
+    float64 (its acc_type), so long scans keep PyTorch's bits; integers and bools give int64;
+    a 0-d x is scanned as its one element"""
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
     acc = np.float64 if dtype == np.float32 else dtype
-    return np.ascontiguousarray(np.cumsum(x, axis=axis, dtype=acc), dtype)   # C order: torch's
+    y = ufunc(x.reshape(1) if not x.ndim else x, axis=axis if x.ndim else 0, dtype=acc)
+    return np.ascontiguousarray(y, dtype).reshape(x.shape)      # C order: torch's
+
+
+def reversed_cumsum(g, d):
+    """sum of g from each place to the end along d (an array, or a Tensor: recorded)"""
+    if isinstance(g, np.ndarray):
+        return np.flip(scan(np.cumsum, np.flip(g, d), d), d)
+    return g.flip(d).cumsum(d).flip(d)
 
 
 class Cumsum(Op):
@@ -497,23 +506,69 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        if not x.ndim:
-            return cumsum(x.reshape(1), 0, dtype).reshape(())
-        return cumsum(x, dim, dtype)
+        return scan(np.cumsum, x, dim, dtype)
 
     @staticmethod
     def backward(ctx, g):
         if g.ndim == 0 or g.shape[ctx.dim] == 1:
             return g, None, None
+        return reversed_cumsum(g, ctx.dim), None, None
+
+    graph_backward = backward             # reversed_cumsum records on a Tensor
+
+
+class Cumprod(Op):
+    """y_i = x_0 ... x_i along dim   ->   dx_k = sum over i >= k of g_i times the product of
+    x_0..x_i but x_k; exact where x has zeros. Per slice along dim, with z its first zero:
+    before z, dx_k = (reversed cumsum of g y)_k / x_k (PyTorch's form; no zero divides);
+    at z, dx_z = (x_0..x_{z-1}) * sum over i >= z of g_i x_{z+1}..x_i; after z, 0 (each
+    product holds x_z = 0 besides x_k)"""
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        y = scan(np.cumprod, x, dim)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def _masks(x, d):
+        """alive: no zero up to here along d; started: no zero before here; first: the
+        first zero"""
+        alive = np.logical_and.accumulate(x != 0, axis=d)
+        started = np.concatenate([np.ones_like(alive.take([0], d)),
+                                  alive.take(range(alive.shape[d] - 1), d)], axis=d)
+        return alive, started, started & ~alive
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
         d = ctx.dim
-        return np.flip(cumsum(np.flip(g, d), d), d), None, None
+        if not x.ndim or x.shape[d] <= 1:      # y = x
+            return g, None
+        alive, started, first = Cumprod._masks(x, d)
+        one, zero = x.dtype.type(1), x.dtype.type(0)
+        dx = np.where(alive, reversed_cumsum(g * y, d) / np.where(alive, x, one), zero)
+        if first.any():
+            before = np.prod(np.where(alive, x, one), axis=d, keepdims=True)
+            after = np.cumprod(np.where(started, one, x), axis=d)
+            dx = np.where(first, before * np.sum(np.where(alive, zero, g * after), axis=d,
+                                                 keepdims=True), dx)
+        return dx, None
 
     @staticmethod
     def graph_backward(ctx, g):
-        if g.dim() == 0 or g.shape[ctx.dim] == 1:
-            return g, None, None
+        x, y = ctx.saved_for_graph()
         d = ctx.dim
-        return g.flip(d).cumsum(d).flip(d), None, None
+        if not x.ndim or x.shape[d] <= 1:
+            return g, None
+        alive, started, first = Cumprod._masks(x._data, d)
+        dx = Where.apply(alive, reversed_cumsum(g * y, d) / MaskedFill.apply(x, ~alive, 1), 0)
+        if first.any():
+            before = MaskedFill.apply(x, ~alive, 1).prod(d, keepdim=True)
+            after = MaskedFill.apply(x, started, 1).cumprod(d)
+            total = MaskedFill.apply(g * after, alive, 0).sum(d, keepdim=True)
+            dx = Where.apply(first, (before * total).expand(x.shape), dx)
+        return dx, None
 
 
 class LogSumExp(Op):

@@ -470,6 +470,8 @@ class IndexAdd(_Placed):
 
 
 AdvancedIndex.gradient = IndexAdd
+IndexSelect = renamed("IndexSelect", AdvancedIndex, "IndexSelectBackward0",
+                      "index_select(dim, index): x[:, ..., index]")
 
 
 def has_index_arrays(key):
@@ -621,7 +623,10 @@ class InvalidView(ViewOf):
 
 
 def _along(index, dim):
-    """index as a full NumPy key: index along dim, the positions themselves elsewhere"""
+    """index as a full NumPy key: index along dim, the positions themselves elsewhere (a 0-d
+    index, of a 0-d tensor, picks its one element)"""
+    if not index.ndim:
+        return ()
     key = list(np.ix_(*[np.arange(n) for n in index.shape]))
     key[dim] = index
     return tuple(key)
@@ -642,3 +647,177 @@ class Gather(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
+
+
+def diagonal_view(a, key):
+    """np.diagonal(a, offset, dim1, dim2) for key = (offset, dim1, dim2): the diagonal as the
+    last dim, a view that is writable where a is (NumPy marks it read-only; PyTorch's
+    diagonal is a view that in-place ops write through)"""
+    v = np.diagonal(a, *key)
+    if a.flags.writeable:
+        v.flags.writeable = True
+    return v
+
+
+class Diagonal(Op):
+    """y = x's diagonal at key = (offset, dim1, dim2), as its last dim (a view)   ->   dx =
+    zeros with g on that diagonal"""
+    is_view = True
+    gradient = None          # DiagonalPlaced (set below)
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.shape, ctx.key = x.shape, key
+        return diagonal_view(x, key)
+
+    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    graph_backward = BasicIndex.__dict__["graph_backward"]
+
+
+def diagonal_placed(x, shape, key):
+    """zeros of shape with x's last dim on the diagonal at key (its other dims on the dims
+    of shape that are not key's)"""
+    y = zeros(shape, x.dtype)
+    diagonal_view(y, key)[...] = x
+    return y
+
+
+class DiagonalPlaced(_Placed):
+    """x put on a diagonal of zeros (Diagonal's gradient, and diag_embed)"""
+    grad_fn_name = "DiagonalBackwardBackward0"
+    place, take, indexing = staticmethod(diagonal_placed), staticmethod(diagonal_view), Diagonal
+
+
+Diagonal.gradient = DiagonalPlaced
+DiagEmbed = renamed("DiagEmbed", DiagonalPlaced, "DiagEmbedBackward0", "diag_embed(x)")
+
+
+class DiagonalCopy(Diagonal):
+    """diag of a matrix: its diagonal as a copy (PyTorch's diagonal_copy), not a view"""
+    grad_fn_name = "DiagonalBackward0_copy"
+    is_view = False
+
+    @staticmethod
+    def forward(ctx, x, key):
+        return Diagonal.forward(ctx, x, key).copy()
+
+
+class Trace(Op):
+    """y = the sum of a matrix's diagonal (integers sum to int64)   ->   dx = zeros with g
+    on the diagonal"""
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype.kind == "b":
+            raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+        ctx.shape = x.shape
+        return np.asarray(np.trace(x, dtype=None if x.dtype.kind == "f" else np.int64))
+
+    @staticmethod
+    def backward(ctx, g):
+        n = min(ctx.shape)
+        return diagonal_placed(np.broadcast_to(g, (n,)), ctx.shape, (0, 0, 1)),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return DiagonalPlaced.apply(g.expand(min(ctx.shape)), ctx.shape, (0, 0, 1)),
+
+
+def _src_gradient(node, g_src, src_shape):
+    """The gathered gradient of a scatter's src, refused as PyTorch's engine refuses it where
+    src is larger than the index (its gradient has the index's shape)"""
+    try:
+        np.broadcast_to(np.empty(src_shape, bool), g_src.shape)
+    except ValueError:
+        raise RuntimeError(f"Function {node} returned an invalid gradient at index 1 - got "
+                           f"{list(g_src.shape)} but expected shape compatible with "
+                           f"{list(src_shape)}") from None
+    return g_src
+
+
+class Scatter(Op):
+    """y = x with y[..., index[i], ...] = src[i] along dim (src's leading part of the index's
+    shape, or a number)   ->   dx = g with zeros where written, dsrc = g gathered at index"""
+    @classmethod
+    def forward(cls, ctx, x, dim, index, src):
+        ctx.dim, ctx.index, ctx.key = dim, index, _along(index, dim)
+        ctx.src_shape = np.shape(src)
+        y = x.copy()
+        cls._write(y, ctx.key, src[tuple(slice(0, n) for n in index.shape)] if np.ndim(src)
+                   else src)
+        return y
+
+    @staticmethod
+    def _write(y, key, values):
+        y[key] = values
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls._grads(ctx, g, False)
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls._grads(ctx, g, True)
+
+    @classmethod
+    def _grads(cls, ctx, g, recorded):
+        """the gradients as arrays, or (recorded) in Tensor ops for create_graph"""
+        gx = g_src = None
+        if ctx.needs_input_grad[0]:
+            gx = cls._x_gradient(ctx, g, recorded)
+        if ctx.needs_input_grad[3]:
+            gathered = Gather.apply(g, ctx.dim, ctx.index) if recorded else g[ctx.key]
+            g_src = _src_gradient(cls.grad_fn_name, gathered, ctx.src_shape)
+        return gx, None, None, g_src
+
+    @staticmethod
+    def _x_gradient(ctx, g, recorded):
+        """g with zeros where written: x's values there reach nothing"""
+        if recorded:
+            written = np.zeros(g.shape, bool)
+            written[ctx.key] = True
+            return MaskedFill.apply(g, written, 0)
+        gx = g.copy()
+        gx[ctx.key] = 0
+        return gx
+
+
+ScatterValue = renamed("ScatterValue", Scatter, "ScatterBackward1", "scatter(dim, index, value)")
+
+
+class ScatterAdd(Scatter):
+    """y = x with src[i] added at y[..., index[i], ...] along dim (repeats add up)   ->   dx =
+    g, dsrc = g gathered at index"""
+    _write = staticmethod(np.add.at)
+
+    @staticmethod
+    def _x_gradient(ctx, g, recorded):
+        return g
+
+
+class IndexAddAlong(Op):
+    """y = x with alpha * source[..., i, ...] added at x[..., index[i], ...] along dim (repeats
+    add up)   ->   dx = g, dsource = alpha * g index_selected at index"""
+    grad_fn_name = "IndexAddBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index, source, alpha):
+        # (a 0-d x: its one element, the index being [0])
+        ctx.key, ctx.alpha = (slice(None),) * dim + (index,) if x.ndim else (), alpha
+        y = x.copy()
+        np.add.at(y, ctx.key, source if alpha == 1 else source * alpha)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        g_source = None
+        if ctx.needs_input_grad[3]:
+            g_source = g[ctx.key] if ctx.alpha == 1 else g[ctx.key] * ctx.alpha
+        return g, None, None, g_source, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        g_source = None
+        if ctx.needs_input_grad[3]:
+            g_source = IndexSelect.apply(g, ctx.key)
+            g_source = g_source if ctx.alpha == 1 else g_source * ctx.alpha
+        return g, None, None, g_source, None
