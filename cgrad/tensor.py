@@ -1306,11 +1306,7 @@ class Tensor:
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         dim, keepdim = _all_or_dim("sum", dim, keepdim, True)
-        if dtype is not None and _grad_state.enabled and self._requires_grad:
-            np_dtype = _dtype.to_numpy_dtype(dtype)
-            if np_dtype.kind != "f":           # a cast to integers would drop the graph
-                raise RuntimeError(f"Autograd not support dtype: {_tname(np_dtype)}")
-        x = self if dtype is None else self.to(dtype)       # the sum runs in dtype
+        x = self if self._graph_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
         dims = _dims(dim, self.ndim)
         if dims is None:
             return R.SumAll.apply(x, None, keepdim)
@@ -1388,23 +1384,23 @@ class Tensor:
 
     def prod(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         dim, keepdim = _all_or_dim("prod", dim, keepdim, False)
-        if dtype is not None:
+        if self._graph_dtype(dtype) is not None:                         # it runs in dtype
             return self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
         if dim is None:
             return R.ProdAll.apply(self, None, False)
         return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
 
     def cumsum(self, dim, dtype=None):
-        return R.Cumsum.apply(self, _dim(dim, self.ndim), self._scan_dtype(dtype))
+        return R.Cumsum.apply(self, _dim(dim, self.ndim), self._graph_dtype(dtype))
 
     def cumprod(self, dim, dtype=None):
         d = _dim(dim, self.ndim)
-        x = self if self._scan_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
+        x = self if self._graph_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
         return R.Cumprod.apply(x, d)
 
-    def _scan_dtype(self, dtype):
-        """cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused where a cast to
-        integers would cut the graph"""
+    def _graph_dtype(self, dtype):
+        """sum's, prod's, cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused
+        where a cast to integers would cut the graph"""
         dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
         if dtype is not None and dtype.kind != "f" and _grad_state.enabled and self._requires_grad:
             raise RuntimeError(f"Autograd not support dtype: {_tname(dtype)}")

@@ -537,7 +537,9 @@ def _reduction_forms(expr):
     # the forms PyTorch takes
     "x.sum(None, True)", "x.mean(dim=None, keepdim=True)", "x.sum(dim=(), keepdim=True)",
     "x.max(1, True)", "x.min(0)", "x.max()", "x.prod(1, True)", "x.prod(dtype=lib.float64)",
-    "x.prod(0, dtype=lib.float64)", "lib.prod(x, 1, True, dtype=lib.float64)")))
+    "x.prod(0, dtype=lib.float64)", "lib.prod(x, 1, True, dtype=lib.float64)",
+    # a cast to integers would cut the graph: RuntimeError
+    "x.prod(dtype=lib.int64)", "x.prod(1, dtype=lib.int64)", "x.sum(dtype=lib.int64)")))
 def test_reduction_argument_forms(backend, case):
     _assert_same(case)
 
