@@ -1,5 +1,5 @@
 """The ops added on branch more-ops (tan ... atanh and atan2, cumprod, diagonal/diag/trace/
-diag_embed, repeat_interleave, scatter/scatter_add/index_add, einsum, median, quantile):
+diag_embed, repeat_interleave, scatter/scatter_add/index_add):
 values, gradients, dtypes, grad_fn names and error classes against PyTorch, on both
 backends, in float32 and float64, with non-contiguous inputs, plus second derivatives
 (create_graph) and in-place variants. The harness is test_more_ops' (compare: the same
