@@ -255,6 +255,7 @@ class Tensor:
     _vc = None                      # the _Version, made on first need (in-place op, view)
     _base = None
     _hooks = None
+    _post_accumulate_hooks = None
     _grad_acc = None
     _retains_grad = False
     _no_grad_view = None   # a view made in no_grad mode: "", or a later view of one: its op
@@ -612,6 +613,19 @@ class Tensor:
             self._hooks.append(hook)
             hooks = self._hooks
         return _RemovableHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(self) runs after backward has added into this leaf's .grad (an optimizer step
+        inside backward, say); it must return None"""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return _RemovableHandle(self._post_accumulate_hooks, hook)
 
     # ---- in-place ----------------------------------------------------------------------------
     def _check_writable(self):

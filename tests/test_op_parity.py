@@ -872,6 +872,37 @@ def _failed_backward_keeps_finished_leaves(lib):
     return [x.grad, w.grad, a.grad, b.grad, c.grad]
 
 
+def _post_accumulate_grad_hooks(lib):
+    """register_post_accumulate_grad_hook: hook(leaf) after each backward added into .grad
+    (once per backward, also where an op adds in place and under create_graph), not for
+    autograd.grad; only on leaves that require grad; a hook must return None"""
+    x = lib.ones(2, requires_grad=True)
+    seen = []
+    handle = x.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+    (x * 2).sum().backward()
+    (x * 3 + x * x).sum().backward()               # Mul adds into an existing .grad
+    lib.autograd.grad((x * 2).sum(), x)
+    (x * 2).sum().backward(create_graph=True)
+    w = lib.ones(2, requires_grad=True)
+    w.register_post_accumulate_grad_hook(lambda p: seen.append("w"))
+    (w * x).sum().backward(inputs=[w])
+    handle.remove()
+    (x * 2).sum().backward()
+    errors = []
+    for make in (lambda: x * 2, lambda: lib.ones(2)):
+        try:
+            make().register_post_accumulate_grad_hook(lambda p: None)
+        except RuntimeError:
+            errors.append("RuntimeError")
+    y = lib.ones(2, requires_grad=True)
+    y.register_post_accumulate_grad_hook(lambda p: 5)
+    try:
+        (y * 2).sum().backward()
+    except TypeError:
+        errors.append("TypeError")
+    return [seen, errors, x.grad, y.grad]
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -884,7 +915,7 @@ def _multi_view_parts_unused(lib):
 
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
-        _failed_backward_keeps_finished_leaves,
+        _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

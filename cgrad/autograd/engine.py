@@ -76,6 +76,14 @@ def _run_hooks(hooks, g):
     return g
 
 
+def run_post_accumulate_hooks(leaf):
+    """leaf's post-accumulate-grad hooks, after its .grad took a backward's gradient"""
+    for hook in tuple(leaf._post_accumulate_hooks):       # a hook may remove itself
+        result = hook(leaf)
+        if result is not None:
+            raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+
+
 def _add_into(acc, g):
     """acc += g in place. A one-element sum is done on Python floats, exactly (the double sum
     of two float32 rounds to their float32 sum): NumPy's in-place add costs ~0.8 us there."""
@@ -109,6 +117,8 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
                                "tensor refers to a single memory location (the .grad of a "
                                f"tensor of shape {list(leaf.shape)}). Please clone() it.")
         _add_into(grad._data, g)                              # in place: no new buffer
+    if leaf._post_accumulate_hooks:
+        run_post_accumulate_hooks(leaf)
 
 
 def _root(a):
@@ -276,6 +286,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                             leaf = p._ref()
                             grad = None if leaf is None else leaf._grad
                             if (grad is not None and not leaf._hooks and leaf._requires_grad
+                                    and not leaf._post_accumulate_hooks    # (they run once)
                                     and grad._data.flags.writeable
                                     and not _overlaps_saved(grad._data, node)):
                                 buf = grad._data

@@ -7,7 +7,7 @@ on Tensors, with grad mode on."""
 import numpy as np
 
 from .engine import (capture_of, captured_before_hooks, checked_hook_result, only_needed,
-                     topological_order)
+                     run_post_accumulate_hooks, topological_order)
 from . import function
 from .function import FREED_MESSAGE, AccumulateGrad, CastCutsGraph, NotRecorded
 from . import anomaly
@@ -43,6 +43,8 @@ def accumulate(t, g, hooked=False):
     if t._hooks and not hooked:
         g = _hooked(t._hooks, g)
     t._grad = g.clone() if t._grad is None else t._grad + g
+    if t._post_accumulate_hooks:
+        run_post_accumulate_hooks(t)
 
 
 def _first_order(node, g):
