@@ -903,6 +903,25 @@ def _post_accumulate_grad_hooks(lib):
     return [seen, errors, x.grad, y.grad]
 
 
+def _gradgradcheck(lib):
+    """gradgradcheck passes for correct second derivatives (random grad_outputs, or given
+    ones) and catches a first derivative that is not differentiable as claimed"""
+    lib.manual_seed(0)
+    x = lib.tensor([0.3, -1.2, 2.0], dtype=lib.float64, requires_grad=True)
+    w = lib.tensor([[0.5, 1.0, -0.2]], dtype=lib.float64, requires_grad=True)
+    v = lib.ones(3, dtype=lib.float64, requires_grad=True)
+    out = [lib.autograd.gradgradcheck(lambda a: (a ** 3).sum(), (x,)),
+           lib.autograd.gradgradcheck(lambda a, b: (a * b).tanh(), (x, w)),
+           lib.autograd.gradgradcheck(lambda a: a.sin() * 2, (x,), (v,))]
+    cut = lambda a: a.abs().detach().requires_grad_() * a      # noqa: E731
+    out.append(lib.autograd.gradgradcheck(cut, (x,), raise_exception=False))
+    try:
+        lib.autograd.gradgradcheck(cut, (x,))
+    except RuntimeError as e:                  # GradcheckError
+        out.append(type(e).__name__)
+    return out
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -915,7 +934,7 @@ def _multi_view_parts_unused(lib):
 
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
-        _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks,
+        _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks, _gradgradcheck,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

@@ -8,7 +8,7 @@ from .anomaly import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import function
 
 
@@ -121,8 +121,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(out)
 
 
-__all__ = ["backward", "grad", "Function", "gradcheck", "detect_anomaly", "set_detect_anomaly",
-           "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "GradcheckError",
-           "once_differentiable"]
+__all__ = ["backward", "grad", "Function", "gradcheck", "gradgradcheck", "detect_anomaly",
+           "set_detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "GradcheckError", "once_differentiable"]
 
 from . import functional  # noqa: E402  (it calls grad, defined above)

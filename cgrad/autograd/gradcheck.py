@@ -1,7 +1,7 @@
 """gradcheck: analytical gradients against central finite differences (use float64)."""
 import numpy as np
 
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -53,3 +53,30 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                         f"numerical:{numerical}\nanalytical:{analytical[i]}\n")
                 return False
     return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, **_ignored):
+    """gradcheck of the first derivatives: the gradients of func's outputs, taken with
+    create_graph against grad_outputs (random in [-1, 1) by cgrad's generator unless given),
+    checked as functions of the inputs and of grad_outputs, as PyTorch does."""
+    from .. import autograd
+    from ..tensor import Tensor
+    from ..creation import rand
+    inputs = _as_tuple(inputs)
+    if grad_outputs is None:
+        outputs = [o for o in _as_tuple(func(*inputs)) if o.requires_grad]
+        grad_outputs = tuple((rand(tuple(o.shape), dtype=o._data.dtype) * 2 - 1).requires_grad_()
+                             for o in outputs)
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(grad_outputs)
+    diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+
+    def first_derivatives(*args):
+        with enable_grad():            # gradcheck perturbs under no_grad
+            outputs = [o for o in _as_tuple(func(*args[:-n])) if o.requires_grad]
+            grads = autograd.grad(outputs, [args[i] for i in diff], list(args[-n:]),
+                                  create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
