@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._dtype import result_type
+from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
 from .autograd.grad_mode import state as _grad_state

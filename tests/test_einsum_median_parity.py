@@ -1,0 +1,131 @@
+"""einsum, median/nanmedian, quantile/nanquantile, kthvalue and mode against PyTorch: values,
+dtypes, grad_fn names, gradients of sum(out * w) (test_more_ops' compare) on both backends,
+float32 and float64, contiguous, transposed and strided inputs, zero-size inputs, ties and
+NaN, second derivatives, and the errors (class, and message where cgrad words it as
+PyTorch)."""
+import numpy as np
+import pytest
+
+import cgrad
+from test_more_ops import DTYPES, LAYOUTS, NAN, compare, same_error
+from test_more_ops_parity import second_derivatives
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def same_message(fn):
+    """the same exception class and message for cgrad as for torch"""
+    same_error(fn, message=True)
+
+
+def randn(*shape, dtype=np.float64, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# ---- einsum ---------------------------------------------------------------------------------
+EINSUM = [  # (equation, operand shapes)
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),                        # implicit output
+    ("i j , j k -> i k", [(2, 3), (3, 4)]),             # spaces
+    ("ij->ji", [(2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij->j", [(2, 3)]),
+    ("ii->i", [(3, 3)]),                                # a diagonal
+    ("ii", [(3, 3)]),                                   # the trace
+    ("iij->ji", [(3, 3, 2)]),
+    ("i,j->ij", [(3,), (4,)]),                          # an outer product
+    ("i,i", [(4,), (4,)]),
+    ("ij,ij->ij", [(2, 3), (2, 3)]),
+    ("ij,ij->", [(2, 3), (2, 3)]),
+    ("ij,ij->ij", [(2, 3), (1, 3)]),                    # a size-1 dim broadcasts
+    ("ij,j", [(2, 3), (1,)]),
+    ("bij,bjk->bik", [(4, 2, 3), (4, 3, 5)]),
+    ("ijk,ikl->jl", [(2, 3, 4), (2, 4, 5)]),
+    ("...ij,...jk->...ik", [(5, 2, 3), (1, 3, 4)]),     # a broadcast ellipsis
+    ("...ij,...jk", [(5, 2, 3), (3, 4)]),
+    ("b...,b...->b...", [(2, 3, 4), (2, 1, 4)]),
+    ("...ii->...i", [(2, 3, 3)]),
+    ("i...->...", [(3, 2, 2)]),
+    ("Ab,bA->A", [(3, 2), (2, 3)]),                     # capitals sort before small letters
+    ("aBc,cBa", [(2, 3, 4), (4, 3, 2)]),
+    ("ij,kj->ikj", [(2, 3), (4, 3)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),         # 3 operands, left to right
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("i,i,i->", [(3,), (3,), (3,)]),
+    ("", [()]),
+    ("->", [()]),
+    (",i->i", [(), (3,)]),
+]
+EMPTY = [("ij,jk->ik", [(0, 3), (3, 4)]), ("ij,jk->ik", [(2, 0), (0, 4)]),
+         ("i,i", [(0,), (0,)]), ("ij->j", [(0, 3)]), ("ii->i", [(0, 0)]),
+         ("...ij,...jk", [(0, 2, 3), (3, 4)])]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("equation, shapes", EINSUM, ids=[e for e, _ in EINSUM])
+def test_einsum(backend, equation, shapes, dtype, layout):
+    arrays = [randn(*s, dtype=dtype, seed=k) for k, s in enumerate(shapes)]
+    compare(lambda m, *ts: m.einsum(equation, *ts), *arrays, layout=layout)
+    compare(lambda m, *ts: m.einsum(equation, list(ts)), *arrays, layout=layout)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("equation, shapes", EMPTY, ids=[e for e, _ in EMPTY])
+def test_einsum_zero_size(backend, equation, shapes, dtype):
+    compare(lambda m, *ts: m.einsum(equation, *ts),
+            *[randn(*s, dtype=dtype) for s in shapes])
+
+
+def test_einsum_sublists_integers_and_dtypes(backend):
+    a, b = randn(2, 3), randn(3, 4)
+    compare(lambda m, x, y: m.einsum(x, [0, 1], y, [1, 2], [0, 2]), a, b)
+    compare(lambda m, x, y: m.einsum(x, [Ellipsis, 1], y, [1, 27]), randn(5, 2, 3), b)
+    ints = np.arange(6).reshape(2, 3)
+    compare(lambda m, x, y: m.einsum("ij,jk->ik", x, y), ints, ints.T.copy(), grad=False)
+    compare(lambda m, x: m.einsum("ii", x), np.arange(9).reshape(3, 3), grad=False)
+    # a product promotes (no contraction); bmm refuses two dtypes
+    compare(lambda m, x, y: m.einsum("i,i->i", x, y), randn(3), randn(3, dtype=np.float32))
+    same_message(lambda m: m.einsum("ij,jk", m.ones(2, 3, dtype=m.float64), m.ones(3, 4)))
+
+
+def test_einsum_second_derivatives():
+    second_derivatives(lambda m, x, y: m.einsum("ij,jk->ik", x, y) * x.sum(), randn(2, 3),
+                       randn(3, 4))
+    second_derivatives(lambda m, x, y: m.einsum("bii,bi->b", x * x, y), randn(2, 3, 3),
+                       randn(2, 3))
+    second_derivatives(lambda m, x, y: m.einsum("i,j,ij->", x, y, x[:, None] * y), randn(3),
+                       randn(2))
+
+
+EINSUM_ERRORS = [
+    ("ij,jk->ik", [(2, 3)]),                   # fewer operands than the equation has
+    ("ij,jk->ik", [(2, 3), (3, 4), (4, 5)]),   # more
+    ("ijk,jk->ik", [(2, 3), (3, 4)]),          # subscripts against ndim
+    ("ijkl...,j->i", [(2, 3), (3,)]),          # more subscripts than dims, with an ellipsis
+    ("ij,ik->jk", [(2, 3), (3, 4)]),           # one label, two sizes
+    ("ii->i", [(2, 3)]),                       # a repeated label, two sizes
+    ("...ij,...jk", [(5, 2, 3), (2, 3, 4)]),   # ellipsis dims that do not broadcast
+    ("ij,jk->iz", [(2, 3), (3, 4)]),           # an output label not in the inputs
+    ("ij->ii", [(2, 3)]),                      # an output label twice
+    ("i1,jk->", [(2, 3), (3, 4)]),             # not a letter
+    ("ij,jk->i?", [(2, 3), (3, 4)]),
+    ("..ij", [(2, 3)]),                        # a broken ellipsis
+    ("...i...", [(2, 3)]),
+    ("ij->..", [(2, 3)]),
+    ("...ij->......", [(2, 3)]),
+]
+
+
+@pytest.mark.parametrize("equation, shapes", EINSUM_ERRORS, ids=[e for e, _ in EINSUM_ERRORS])
+def test_einsum_errors(equation, shapes):
+    same_message(lambda m: m.einsum(equation, *[m.ones(*s) for s in shapes]))
+
+
+def test_einsum_argument_errors():
+    same_message(lambda m: m.einsum("ij,jk->ik"))                     # no operand
+    same_message(lambda m: m.einsum("ij,jk->ik", []))
+    same_message(lambda m: m.einsum("ij,jk->ik", m.ones(2, 3), 3))    # not a tensor
+    same_message(lambda m: m.einsum(m.ones(2), [52]))                 # sublist out of range
+    same_error(lambda m: m.einsum("ij", m.ones(2, 3)).backward())     # not a scalar
