@@ -62,6 +62,7 @@ def _return_type(name):
 
 MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
+MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
 
 
 def _descending_keys(a):
@@ -1348,6 +1349,24 @@ class Tensor:
 
     def min(self, dim=NO_DIM, keepdim=None, other=None):
         return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
+
+    def median(self, dim=NO_DIM, keepdim=None):
+        """the lower median of all elements, or (values, indices) of each row's along dim"""
+        return self._median("median", dim, keepdim, R.MedianAll, R.MedianDim, MedianResult)
+
+    def nanmedian(self, dim=NO_DIM, keepdim=None):
+        """median of the values that are not NaN"""
+        return self._median("nanmedian", dim, keepdim, R.NanmedianAll, R.NanmedianDim,
+                            NanmedianResult)
+
+    def _median(self, name, dim, keepdim, all_op, dim_op, result):
+        dim, keepdim = _all_or_dim(name, dim, keepdim, False)
+        if self._data.dtype == np.bool_:
+            raise NotImplementedError(f'"median_{"cpu" if dim is None else "out"}" not '
+                                      "implemented for 'Bool'")
+        if dim is None:
+            return all_op.apply(self)
+        return result(*dim_op.apply(self, _dim(dim, self.ndim), keepdim, all_op.pick))
 
     def amax(self, dim=(), keepdim=False):
         return self._reduce_extreme(R.AMax, dim, keepdim)

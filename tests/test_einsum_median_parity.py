@@ -129,3 +129,79 @@ def test_einsum_argument_errors():
     same_message(lambda m: m.einsum("ij,jk->ik", m.ones(2, 3), 3))    # not a tensor
     same_message(lambda m: m.einsum(m.ones(2), [52]))                 # sublist out of range
     same_error(lambda m: m.einsum("ij", m.ones(2, 3)).backward())     # not a scalar
+
+
+# ---- median, nanmedian ----------------------------------------------------------------------
+def ties(dtype, shape=(4, 7), seed=0, nan=0.0):
+    """small integers (many ties) as dtype, a share of them NaN"""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, shape).astype(dtype)
+    a[rng.random(shape) < nan] = NAN
+    return a
+
+
+MEDIAN_INPUTS = {
+    "distinct": lambda dtype: randn(4, 7, dtype=dtype),
+    "ties": lambda dtype: ties(dtype),
+    "even": lambda dtype: ties(dtype, (6, 4), seed=1),
+    "nan": lambda dtype: ties(dtype, seed=2, nan=0.3),
+    "all_nan_rows": lambda dtype: np.concatenate([ties(dtype, (2, 7), seed=3, nan=0.5),
+                                                  np.full((2, 7), NAN, dtype)]),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inputs", sorted(MEDIAN_INPUTS))
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
+def test_median(backend, name, inputs, dtype, layout):
+    x = MEDIAN_INPUTS[inputs](dtype)
+    compare(lambda m, t: getattr(t, name)(), x, layout=layout)
+    compare(lambda m, t: getattr(m, name)(t), x, layout=layout)
+    for dim in (0, 1, -1):
+        for keepdim in (False, True):
+            for part in (0, 1):            # values, and indices (PyTorch's choice among ties)
+                compare(lambda m, t: getattr(t, name)(dim, keepdim)[part], x, layout=layout)
+        compare(lambda m, t: getattr(m, name)(t, dim=dim, keepdim=True).values, x,
+                layout=layout)
+
+
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
+def test_median_edges(backend, name):
+    def both(fn, x, **kw):
+        for part in (0, 1):
+            compare(lambda m, t: fn(m, t)[part], x, **kw)
+    x = np.full((1, 33), NAN)                 # an all-NaN row: nth_element's index
+    x[0, 5] = 1.0
+    both(lambda m, t: getattr(t, name)(1), x)
+    for n in (1, 2, 3, 4, 5, 9, 64, 101):
+        both(lambda m, t: getattr(t, name)(0), np.full(n, NAN))
+    both(lambda m, t: getattr(t, name)(0), np.array(2.5))             # 0-d
+    both(lambda m, t: getattr(t, name)(-1, True), np.array(2.5))
+    both(lambda m, t: getattr(t, name)(1), np.zeros((0, 3)))          # empty, reduced dim not
+    compare(lambda m, t: getattr(t, name)(), np.zeros((0, 3)))        # NaN
+    compare(lambda m, t: getattr(t, name)(), np.array(2.5))
+    both(lambda m, t: getattr(t, name)(1), np.array([[-0.0, 0.0, -0.0, 0.0]]))
+    both(lambda m, t: getattr(t, name)(0), ties(np.float64, (200, 3)))
+    compare(lambda m, t: getattr(t, name)(), ties(np.float64, (20, 11), nan=0.1))
+    ints = np.array([[3, 1, 2, 1], [5, 2, 2, 0]])
+    for dtype in (np.int64, np.int32, np.uint8):
+        compare(lambda m, t: getattr(t, name)(), ints.astype(dtype))
+        both(lambda m, t: getattr(t, name)(1), ints.astype(dtype))
+    same_message(lambda m: getattr(m.ones(2, 0), name)(1))
+    same_message(lambda m: getattr(m.ones(2, 3), name)(2))
+    same_message(lambda m: getattr(m.tensor([True, False]), name)())
+    same_message(lambda m: getattr(m.tensor([True, False]), name)(0))
+    same_error(lambda m: getattr(m.ones(3), name)(None))
+    same_error(lambda m: getattr(m.ones(3), name)(keepdim=True))
+
+
+def test_median_results_and_second_derivatives():
+    r = cgrad.tensor([[3.0, 1.0, 2.0, 1.0]]).median(1)
+    assert type(r).__name__ == "median" and r.indices.tolist() == [3]
+    assert type(cgrad.ones(2).nanmedian(0)).__name__ == "nanmedian"
+    x, nan = ties(np.float64, (3, 5)) + 0.5, ties(np.float64, (3, 5), nan=0.2) + 0.5
+    second_derivatives(lambda m, t: t.median(1).values * t.sum(1), x)
+    second_derivatives(lambda m, t: t.median() * t, x)
+    second_derivatives(lambda m, t: t.nanmedian(0).values ** 3, nan)
+    second_derivatives(lambda m, t: t.nanmedian() ** 3, nan)
