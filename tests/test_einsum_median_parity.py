@@ -205,3 +205,70 @@ def test_median_results_and_second_derivatives():
     second_derivatives(lambda m, t: t.median() * t, x)
     second_derivatives(lambda m, t: t.nanmedian(0).values ** 3, nan)
     second_derivatives(lambda m, t: t.nanmedian() ** 3, nan)
+
+
+# ---- quantile, nanquantile ------------------------------------------------------------------
+# (rows of at most 16 where values tie: PyTorch's default sort, which quantile uses, is stable
+# only up to 16 elements, and the tied element it puts first is the one the gradient goes to)
+QUANTILE_INPUTS = {
+    "distinct": lambda dtype: randn(6, 7, dtype=dtype),
+    "ties": lambda dtype: ties(dtype, (3, 5), seed=4),
+    "nan": lambda dtype: np.concatenate([ties(dtype, (2, 5), seed=5, nan=0.3),
+                                         np.full((1, 5), NAN, dtype)]),
+}
+INTERPOLATIONS = ["linear", "lower", "higher", "midpoint", "nearest"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inputs", sorted(QUANTILE_INPUTS))
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+def test_quantile(backend, name, inputs, dtype, layout):
+    x = QUANTILE_INPUTS[inputs](dtype)
+    qs = np.array([0.0, 0.3, 0.5, 0.75, 1.0], dtype)
+    for interpolation in INTERPOLATIONS:
+        for dim, keepdim in ((None, False), (None, True), (0, False), (1, True), (-1, False)):
+            def fn(m, t, q=None):
+                return getattr(t, name)(0.3 if q is None else q, dim, keepdim,
+                                        interpolation=interpolation)
+            compare(fn, x, layout=layout)
+            compare(fn, x, qs, layout=layout)           # q a tensor, with its gradient
+    compare(lambda m, t: getattr(m, name)(t, 1.0, dim=0), x, layout=layout)
+    compare(lambda m, t: getattr(m, name)(t, 0, 1, True, interpolation="lower"), x,
+            layout=layout)
+
+
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+def test_quantile_edges_and_errors(backend, name):
+    def q(m, t, *args, **kw):
+        return getattr(t, name)(*args, **kw)
+    compare(lambda m, t: q(m, t, 0.3), np.array(2.5))                       # 0-d
+    compare(lambda m, t: q(m, t, 0.3, 0, True), np.array(2.5))
+    compare(lambda m, t, p: q(m, t, p, keepdim=True), np.array(2.5), np.array([0.2, 0.8]))
+    compare(lambda m, t, p: q(m, t, p), randn(3, 4), np.array(0.4))        # a 0-d q tensor
+    compare(lambda m, t, p: q(m, t, p, 1), randn(3, 4), np.zeros(0))       # no q
+    compare(lambda m, t: q(m, t, 0.5, 1), np.array([[-np.inf, 1.0, np.inf, 2.0]]))
+    compare(lambda m, t: q(m, t, 1), randn(5))                             # an int q
+    for fn in (lambda m: q(m, m.ones(3, 4), 1.5),                          # q out of range
+               lambda m: q(m, m.ones(3, 4), -0.1),
+               lambda m: q(m, m.ones(3, 4), NAN),
+               lambda m: q(m, m.ones(3, 4), m.tensor([0.5, 1.5])),
+               lambda m: q(m, m.ones(3, 4), 0.5, interpolation="foo"),
+               lambda m: q(m, m.ones(3, 4), 1.5, interpolation="foo"),       # q first
+               lambda m: q(m, m.ones(3, 4), m.tensor([0.5, 1.5]), interpolation="foo"),
+               lambda m: q(m, m.ones(0), 0.5, dim=3),                      # empty, then dim
+               lambda m: q(m, m.ones(3, 0), 0.5, dim=0),                   # empty elsewhere
+               lambda m: q(m, m.ones(3, 4), m.ones(2, 2) / 2),             # a 2-d q
+               lambda m: q(m, m.ones(3, 4, dtype=m.int64), 0.5, dim=4),    # integers
+               lambda m: q(m, m.ones(3, 4, dtype=m.float16), 0.5),
+               lambda m: q(m, m.ones(3, 4), m.ones(2, dtype=m.float64) / 2, dim=4),
+               lambda m: q(m, m.ones(3, 4), m.tensor([2.0]), dim=4),        # dim, then range
+               lambda m: q(m, m.ones(3, 4), m.tensor(1))):
+        same_message(fn)
+
+
+def test_quantile_second_derivatives():
+    x = randn(3, 5)
+    second_derivatives(lambda m, t: t.quantile(0.3, 1) * t.sum(1), x)
+    second_derivatives(lambda m, t, p: t.nanquantile(p, 0) * t.sum(0) * p[:, None], x,
+                       np.array([0.2, 0.9]))
