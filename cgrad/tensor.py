@@ -1,5 +1,6 @@
 """Tensor: an ndarray, its gradient, and the node that made it."""
 import collections
+import functools
 import math
 import numbers
 import warnings
@@ -63,6 +64,7 @@ def _return_type(name):
 MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
 MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
+KthvalueResult = _return_type("kthvalue")
 
 
 def _descending_keys(a):
@@ -1367,6 +1369,17 @@ class Tensor:
         if dim is None:
             return all_op.apply(self)
         return result(*dim_op.apply(self, _dim(dim, self.ndim), keepdim, all_op.pick))
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices) of each row's k-th smallest element along dim"""
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d] if self.ndim else 1
+        if n and not 1 <= k <= n:
+            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+        if self._data.dtype == np.bool_:
+            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
+        return KthvalueResult(*R.KthvalueDim.apply(self, d, keepdim,
+                                                    functools.partial(R.kth_index, k=k)))
 
     def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
         """the q-th quantiles (q a number or a 1-D tensor of them, in [0, 1]) of all elements

@@ -272,3 +272,38 @@ def test_quantile_second_derivatives():
     second_derivatives(lambda m, t: t.quantile(0.3, 1) * t.sum(1), x)
     second_derivatives(lambda m, t, p: t.nanquantile(p, 0) * t.sum(0) * p[:, None], x,
                        np.array([0.2, 0.9]))
+
+
+# ---- kthvalue -------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inputs", sorted(MEDIAN_INPUTS))
+def test_kthvalue(backend, inputs, dtype, layout):
+    x = MEDIAN_INPUTS[inputs](dtype)
+    for k, dim in ((1, 0), (3, 0), (4, 0), (1, -1), (2, 1), (4, 1)):
+        for keepdim in (False, True):
+            for part in (0, 1):            # values, and indices (PyTorch's choice among ties)
+                compare(lambda m, t: t.kthvalue(k, dim, keepdim)[part], x, layout=layout)
+    compare(lambda m, t: m.kthvalue(t, 2).values, x, layout=layout)
+    compare(lambda m, t: t.kthvalue(k=3, dim=0, keepdim=True).values, x, layout=layout)
+
+
+def test_kthvalue_ties_edges_and_errors(backend):
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 3, (40, 37)).astype(np.float64)    # long rows of ties: quickselect
+    x[rng.random(x.shape) < 0.1] = NAN
+    for k in (1, 5, 19, 33, 37):
+        for part in (0, 1):
+            compare(lambda m, t: t.kthvalue(k, 1)[part], x)
+            compare(lambda m, t: t.kthvalue(k)[part], np.ascontiguousarray(x.T[:, :37]))
+    for part in (0, 1):
+        compare(lambda m, t: t.kthvalue(1, 0)[part], np.array(2.5))        # 0-d
+        compare(lambda m, t: t.kthvalue(2, 0)[part], np.zeros((3, 0)))     # empty
+        compare(lambda m, t: t.kthvalue(2, 1)[part], np.array([[3, 1, 2, 1]]))
+    assert type(cgrad.ones(3).kthvalue(1)).__name__ == "kthvalue"
+    for fn in (lambda m: m.ones(2, 3).kthvalue(4, 1), lambda m: m.ones(2, 3).kthvalue(0),
+               lambda m: m.tensor(2.0).kthvalue(2), lambda m: m.ones(2, 0).kthvalue(1, 1),
+               lambda m: m.ones(2, 0).kthvalue(5, 1), lambda m: m.ones(2, 3).kthvalue(1, 2),
+               lambda m: m.tensor([True]).kthvalue(1)):
+        same_message(fn)
+    second_derivatives(lambda m, t: t.kthvalue(2, 1).values * t.sum(1), randn(3, 4))

@@ -229,6 +229,65 @@ def _nth_element_first(n):
     return idx[0] if n else 0
 
 
+def kth_index(x, axis, k):
+    """each row's k-th smallest element's index along axis (NaN counts as the largest), the
+    one PyTorch's kthvalue picks: where the k-th value ties with others, its quickselect
+    decides which, so those rows run it"""
+    rows = np.moveaxis(x, axis, -1)
+    shape, n = rows.shape[:-1], rows.shape[-1]
+    rows = rows.reshape(-1, n)
+    idx = np.argsort(rows, axis=-1, kind="stable")[:, k - 1]
+    kth = rows[np.arange(len(rows)), idx][:, None]
+    same = (rows == kth) | (np.isnan(rows) & np.isnan(kth)) if x.dtype.kind == "f" else \
+        rows == kth
+    for r in np.flatnonzero(same.sum(-1) > 1):
+        idx[r] = _quick_select(rows[r].tolist(), k - 1)
+    return idx.reshape(shape)
+
+
+def _quick_select(values, k):
+    """the original position that PyTorch's quick_select_template (median-of-three pivot,
+    Sedgewick's partition; NaN the largest) leaves at position k of values"""
+    def gt(a, b):
+        return (a != a and b == b) or a > b
+
+    idx = list(range(len(values)))
+
+    def swap(i, j):
+        values[i], values[j] = values[j], values[i]
+        idx[i], idx[j] = idx[j], idx[i]
+    lo, hi = 0, len(values) - 1
+    while hi > lo + 1:
+        swap((lo + hi) >> 1, lo + 1)
+        for i, j in ((lo + 1, hi), (lo, hi), (lo + 1, lo)):
+            if gt(values[i], values[j]):
+                swap(i, j)
+        i, j, pivot = lo + 1, hi, values[lo]
+        while True:
+            i += 1
+            while gt(pivot, values[i]):
+                i += 1
+            j -= 1
+            while gt(values[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    if hi == lo + 1 and gt(values[lo], values[hi]):
+        swap(lo, hi)
+    return idx[k]
+
+
+class KthvalueDim(MaxDim):
+    grad_fn_name = "KthvalueBackward0"
+    name = "kthvalue"
+
+
 class MedianDim(MaxDim):
     grad_fn_name = "MedianBackward1"
     name = "median"
