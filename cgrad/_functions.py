@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._dtype import result_type
+from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
 from .autograd.grad_mode import state as _grad_state
@@ -149,7 +150,9 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "prod", "clamp", "clip", "softmax", "log_softmax", "reshape", "flatten", "squeeze",
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
-            "sort", "argsort", "topk", "isnan", "isinf", "isfinite", "logical_not",
+            "sort", "argsort", "topk", "median", "nanmedian", "quantile", "nanquantile",
+            "kthvalue",
+            "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",
             "logsumexp", "narrow", "movedim", "moveaxis", "repeat_interleave",

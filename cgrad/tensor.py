@@ -1,5 +1,6 @@
 """Tensor: an ndarray, its gradient, and the node that made it."""
 import collections
+import functools
 import math
 import numbers
 import warnings
@@ -62,6 +63,8 @@ def _return_type(name):
 
 MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
+MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
+KthvalueResult = _return_type("kthvalue")
 
 
 def _descending_keys(a):
@@ -1358,6 +1361,95 @@ class Tensor:
 
     def min(self, dim=NO_DIM, keepdim=None, other=None):
         return self._extreme(dim, keepdim, other, R.MinAll, np.argmin, minimum)
+
+    def median(self, dim=NO_DIM, keepdim=None):
+        """the lower median of all elements, or (values, indices) of each row's along dim"""
+        return self._median("median", dim, keepdim, R.MedianAll, R.MedianDim, MedianResult)
+
+    def nanmedian(self, dim=NO_DIM, keepdim=None):
+        """median of the values that are not NaN"""
+        return self._median("nanmedian", dim, keepdim, R.NanmedianAll, R.NanmedianDim,
+                            NanmedianResult)
+
+    def _median(self, name, dim, keepdim, all_op, dim_op, result):
+        dim, keepdim = _all_or_dim(name, dim, keepdim, False)
+        if self._data.dtype == np.bool_:
+            raise NotImplementedError(f'"median_{"cpu" if dim is None else "out"}" not '
+                                      "implemented for 'Bool'")
+        if dim is None:
+            return all_op.apply(self)
+        return result(*dim_op.apply(self, _dim(dim, self.ndim), keepdim, all_op.pick))
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices) of each row's k-th smallest element along dim"""
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d] if self.ndim else 1
+        if n and not 1 <= k <= n:
+            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+        if self._data.dtype == np.bool_:
+            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
+        return KthvalueResult(*R.KthvalueDim.apply(self, d, keepdim,
+                                                    functools.partial(R.kth_index, k=k)))
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """the q-th quantiles (q a number or a 1-D tensor of them, in [0, 1]) of all elements
+        or along dim, interpolated between the two nearest sorted values"""
+        return self._quantile(q, dim, keepdim, interpolation, False)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """quantile of the values that are not NaN"""
+        return self._quantile(q, dim, keepdim, interpolation, True)
+
+    def _quantile(self, q, dim, keepdim, interpolation, ignore_nan):
+        # PyTorch's composition (sort, gather, lerp), so its gradient; its checks in its order
+        if not isinstance(q, Tensor):
+            if not 0 <= q <= 1:
+                raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+            q = Tensor._make(np.asarray(q, self._data.dtype))
+        if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+            raise RuntimeError("quantile() interpolation must be one of linear, lower, higher, "
+                               f"midpoint or nearest, but got {interpolation}")
+        for bad, message in ((not self.numel(), "input tensor must be non-empty"),
+                             (q.ndim > 1, "q must be a scalar or 1D tensor"),
+                             (self._data.dtype not in (np.float32, np.float64),
+                              "input tensor must be either float or double dtype"),
+                             (q._data.dtype != self._data.dtype,
+                              "q tensor must be same dtype as the input tensor")):
+            if bad:
+                raise RuntimeError(f"quantile() {message}")
+        d = _dim(0 if dim is None else dim, self.ndim)
+        if not ((q._data >= 0) & (q._data <= 1)).all():
+            raise RuntimeError("quantile() q values must be in the range [0, 1]")
+        # each row to reduce as the last dim, sorted (NaN last), in the result's shape
+        if dim is None:
+            x, shape = self.flatten(), [1] * self.ndim if keepdim else []
+        else:
+            x = self if d == self.ndim - 1 else self.unsqueeze(-1).transpose(d, -1)
+            shape = list(self.shape)
+            if self.ndim:
+                shape[d:d + 1] = [1] if keepdim else []
+        values = x.sort().values
+        values = values.view(shape + [values.shape[-1]])
+        nan = values.isnan()
+        if ignore_nan:           # ranks among the values that are not NaN (0 where all are)
+            ranks = q.reshape(-1) * (nan.logical_not().sum(-1, keepdim=True) - 1)
+            ranks = ranks.masked_fill(ranks < 0, 0)
+        else:                    # a row with NaN: its last, so NaN
+            last = values.shape[-1] - 1
+            ranks = (q.reshape(-1) * last).expand(shape + [q.numel()]).masked_fill(
+                nan.any(-1, keepdim=True), last)
+        ranks = {"lower": ranks.floor, "higher": ranks.ceil, "nearest": ranks.round}.get(
+            interpolation, lambda: ranks)()
+        below = Tensor._make(ranks._data.astype(np.int64))
+        result = values.gather(-1, below)
+        if interpolation in ("linear", "midpoint"):
+            weights = ranks - below if interpolation == "linear" else \
+                Tensor._make(np.full_like(ranks._data, 0.5))
+            above = Tensor._make(np.ceil(ranks._data).astype(np.int64))
+            result = result.lerp(values.gather(-1, above), weights)
+        if q.ndim:               # the quantiles first
+            result = result.unsqueeze(0).transpose(0, -1)
+        return S.SqueezeInPlace.apply(result, (result.ndim - 1,))
 
     def amax(self, dim=(), keepdim=False):
         return self._reduce_extreme(R.AMax, dim, keepdim)

@@ -80,13 +80,15 @@ def compare(fn, *arrays, layout="contiguous", grad=True, names=True, tol=None):
     return ours
 
 
-def same_error(fn):
-    """fn(m) raises the same exception class for cgrad as for torch"""
+def same_error(fn, message=False):
+    """fn(m) raises the same exception class for cgrad as for torch (and the same message)"""
     with pytest.raises(Exception) as theirs:
         fn(torch)
     with pytest.raises(Exception) as ours:
         fn(cgrad)
     assert type(ours.value) is type(theirs.value), (ours.value, theirs.value)
+    if message:
+        assert str(ours.value) == str(theirs.value)
 
 
 def values(dtype, edges, low=-2.0, high=2.0, shape=(3, 4), seed=0):

@@ -147,17 +147,19 @@ class MinAll(MaxAll):
 
 
 class MaxDim(Op):
-    """(values, indices) = max(x, dim)   ->   g goes to each row's index (pick is argmax or
-    argmin)"""
+    """(values, indices) = max(x, dim)   ->   g goes to each row's index (pick(x, axis) gives
+    it: argmax, argmin, median_index, ...)"""
     grad_fn_name = "MaxBackward0"
+    name = "max"                         # the op PyTorch's messages name
     multi_output = True
 
-    @staticmethod
-    def forward(ctx, x, dim, keepdim, pick):
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim, pick):
         if not x.ndim:                   # a 0-d tensor: over its one element, 0-d results
             x, keepdim = x.reshape(1), False
         if x.shape[dim] == 0:
-            raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
+            raise IndexError(f"{cls.name}(): Expected reduction dim {dim} to have non-zero "
+                             "size.")
         idx = np.expand_dims(pick(x, axis=dim), dim)
         values = np.take_along_axis(x, idx, axis=dim)
         ctx.idx, ctx.dim, ctx.shape = idx, dim, x.shape
@@ -183,6 +185,136 @@ class MaxDim(Op):
 
 class MinDim(MaxDim):
     grad_fn_name = "MinBackward0"
+    name = "min"
+
+
+def median_index(x, axis):
+    """each row's lower median's index along axis, as PyTorch's median(dim): the
+    ((n - 1) // 2)-th in a stable ascending order (ties in index order); where a row has NaN,
+    its first NaN"""
+    n = x.shape[axis]
+    idx = np.take(np.argsort(x, axis=axis, kind="stable"), (n - 1) // 2, axis=axis)
+    if x.dtype.kind == "f":
+        nan = np.isnan(x)
+        idx = np.where(nan.any(axis), nan.argmax(axis), idx)
+    return idx
+
+
+def nanmedian_index(x, axis):
+    """each row's lower median of its non-NaN values, its index along axis (as median_index;
+    a stable ascending order puts NaN last). An all-NaN row gives the index PyTorch's
+    std::nth_element leaves first among elements that all compare equal."""
+    present = np.sum(~np.isnan(x), axis=axis, keepdims=True) if x.dtype.kind == "f" else \
+        np.full((1,) * x.ndim, x.shape[axis])
+    order = np.argsort(x, axis=axis, kind="stable")
+    idx = np.take_along_axis(order, np.maximum(present - 1, 0) // 2, axis).squeeze(axis)
+    return np.where(present.squeeze(axis) == 0, _nth_element_first(x.shape[axis]), idx)
+
+
+def _nth_element_first(n):
+    """the position that libstdc++'s std::nth_element(first, first, first + n) moves to first
+    when all n elements compare equal: each round swaps the middle one to first, then
+    partitions the rest by swapping pairs from both ends, and goes on in the left part;
+    three or fewer stay as they are"""
+    idx = list(range(n))
+    last = n
+    while last > 3:
+        mid = last // 2
+        idx[0], idx[mid] = idx[mid], idx[0]
+        lo, hi = 1, last - 1
+        while lo < hi:
+            idx[lo], idx[hi] = idx[hi], idx[lo]
+            lo, hi = lo + 1, hi - 1
+        last = lo
+    return idx[0] if n else 0
+
+
+def kth_index(x, axis, k):
+    """each row's k-th smallest element's index along axis (NaN counts as the largest), the
+    one PyTorch's kthvalue picks: where the k-th value ties with others, its quickselect
+    decides which, so those rows run it"""
+    rows = np.moveaxis(x, axis, -1)
+    shape, n = rows.shape[:-1], rows.shape[-1]
+    rows = rows.reshape(-1, n)
+    idx = np.argsort(rows, axis=-1, kind="stable")[:, k - 1]
+    kth = rows[np.arange(len(rows)), idx][:, None]
+    same = (rows == kth) | (np.isnan(rows) & np.isnan(kth)) if x.dtype.kind == "f" else \
+        rows == kth
+    for r in np.flatnonzero(same.sum(-1) > 1):
+        idx[r] = _quick_select(rows[r].tolist(), k - 1)
+    return idx.reshape(shape)
+
+
+def _quick_select(values, k):
+    """the original position that PyTorch's quick_select_template (median-of-three pivot,
+    Sedgewick's partition; NaN the largest) leaves at position k of values"""
+    def gt(a, b):
+        return (a != a and b == b) or a > b
+
+    idx = list(range(len(values)))
+
+    def swap(i, j):
+        values[i], values[j] = values[j], values[i]
+        idx[i], idx[j] = idx[j], idx[i]
+    lo, hi = 0, len(values) - 1
+    while hi > lo + 1:
+        swap((lo + hi) >> 1, lo + 1)
+        for i, j in ((lo + 1, hi), (lo, hi), (lo + 1, lo)):
+            if gt(values[i], values[j]):
+                swap(i, j)
+        i, j, pivot = lo + 1, hi, values[lo]
+        while True:
+            i += 1
+            while gt(pivot, values[i]):
+                i += 1
+            j -= 1
+            while gt(values[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    if hi == lo + 1 and gt(values[lo], values[hi]):
+        swap(lo, hi)
+    return idx[k]
+
+
+class KthvalueDim(MaxDim):
+    grad_fn_name = "KthvalueBackward0"
+    name = "kthvalue"
+
+
+class MedianDim(MaxDim):
+    grad_fn_name = "MedianBackward1"
+    name = "median"
+
+
+class NanmedianDim(MedianDim):
+    grad_fn_name = "NanmedianBackward1"
+
+
+class MedianAll(MaxAll):
+    """y = the lower median of all elements (NaN where any is NaN)   ->   g shared evenly by the
+    elements equal to y, as MaxAll's"""
+    grad_fn_name = "MedianBackward0"
+    pick = staticmethod(median_index)
+
+    @classmethod
+    def forward(cls, ctx, x):
+        flat = x.reshape(-1)
+        y = np.asarray(flat[cls.pick(flat, 0)] if flat.size else np.nan).astype(x.dtype)
+        ctx.save_for_backward(x, y)
+        return y
+
+
+class NanmedianAll(MedianAll):
+    """y = the lower median of the elements that are not NaN (NaN where all are)"""
+    grad_fn_name = "NanmedianBackward0"
+    pick = staticmethod(nanmedian_index)
 
 
 class AMax(Op):

@@ -574,6 +574,10 @@ class SqueezeDims(Squeeze):
     grad_fn_name = "SqueezeBackward2"
 
 
+SqueezeInPlace = renamed("SqueezeInPlace", SqueezeDim, "SqueezeBackward4",
+                         "squeeze(dim) where PyTorch's graph has squeeze_(dim) (quantile's)")
+
+
 class TVector(View):
     grad_fn_name = "TBackward0"         # t() of a 0-d or 1-d tensor
 
