@@ -922,6 +922,65 @@ def _gradgradcheck(lib):
     return out
 
 
+def _module_full_backward_hooks(lib):
+    """register_full_backward_hook / _pre_hook: grad_input (None for inputs that need no
+    grad; a hook may replace it), grad_output (None for an output that got no gradient; a
+    pre-hook may replace it); the outputs' grad_fn is BackwardHookFunctionBackward; nothing
+    runs under no_grad; a wrong number of replacements raises"""
+    def kept(grads):
+        return [None if g is None else g.detach().clone() for g in grads]
+
+    def linear():
+        layer = lib.nn.Linear(2, 2)
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor([[0.5, -1.0], [2.0, 0.25]]))
+            layer.bias.fill_(0.1)
+        return layer
+    seen, out = [], []
+    lin = linear()
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append(["hook", kept(gi), kept(go)]))
+    lin.register_full_backward_pre_hook(lambda m, go: seen.append(["pre", kept(go)]))
+    y = lin(lib.ones(3, 2))
+    out.append(y.grad_fn.name())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # PyTorch's: no input requires grad
+        (y * y).sum().backward()
+    x = lib.ones(3, 2, requires_grad=True)
+    (lin(x) * 2).sum().backward()
+    out += [seen, x.grad]
+
+    scaled = linear()
+    scaled.register_full_backward_pre_hook(lambda m, go: (go[0] * 10,))
+    scaled.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0.5,))
+    x = lib.ones(1, 2, requires_grad=True)
+    scaled(x).sum().backward()
+    out += [x.grad, scaled.weight.grad]
+
+    class Two(lib.nn.Module):
+        def forward(self, a, b, k=1):
+            return a * 2, b * 3
+    two, got = Two(), []
+    handle = two.register_full_backward_hook(lambda m, gi, go: got.append([kept(gi), kept(go)]))
+    a, b = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
+    o1, o2 = two(a, b, k=2)
+    o1.sum().backward()
+    handle.remove()
+    two(a, lib.ones(2))[0].sum().backward()
+    out += [got, a.grad, b.grad]
+
+    wrong = linear()
+    wrong.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
+    try:
+        wrong(lib.ones(1, 2, requires_grad=True)).sum().backward()
+    except RuntimeError:
+        out.append("RuntimeError")
+    quiet = linear()
+    quiet.register_full_backward_hook(lambda m, gi, go: out.append("ran"))
+    with lib.no_grad():
+        out.append(quiet(lib.ones(1, 2, requires_grad=True)).requires_grad)
+    return out
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -935,6 +994,7 @@ def _multi_view_parts_unused(lib):
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
         _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks, _gradgradcheck,
+        _module_full_backward_hooks,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,

@@ -9,6 +9,7 @@ import itertools
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
+from ..utils.hooks import BackwardHook
 from .parameter import Parameter
 
 
@@ -46,6 +47,7 @@ class Module:
 
     training = True
     _version = 1
+    _backward_hooks = _backward_pre_hooks = {}     # (a module's own, once it registers one)
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -66,7 +68,8 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks:
+        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -75,11 +78,17 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
+            args = backward_hook.setup_input_hook(args)
         out = self.forward(*args, **kwargs)
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
                 out = result
+        if backward_hook is not None:
+            out = backward_hook.setup_output_hook(out)
         return out
 
     def register_forward_pre_hook(self, hook):
@@ -89,6 +98,23 @@ class Module:
     def register_forward_hook(self, hook):
         """hook(module, args, output) -> None or a new output runs after forward."""
         return _Handle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """hook(module, grad_input, grad_output) -> None or a new grad_input runs once the
+        gradients with respect to the module's positional tensor inputs are computed (None
+        for the others); grad_output holds those with respect to its outputs."""
+        return _Handle(self._own_hooks("_backward_hooks"), hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """hook(module, grad_output) -> None or a new grad_output runs before the gradients
+        with respect to the module's inputs are computed."""
+        return _Handle(self._own_hooks("_backward_pre_hooks"), hook)
+
+    def _own_hooks(self, name):
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = self.__dict__[name] = collections.OrderedDict()
+        return hooks
 
     # ---- registration ------------------------------------------------------------------------
     def _check_name(self, name, kind):
