@@ -1348,12 +1348,12 @@ class Tensor:
             return pair(self, dim)
         if other is not None:
             return pair(self, other)
-        dim, keepdim = _all_or_dim(all_op.__name__[:3].lower(), dim, keepdim, False)
+        is_min = pick is np.argmin
+        dim_op = R.MinDim if is_min else R.MaxDim
+        dim, keepdim = _all_or_dim(dim_op.name, dim, keepdim, False)
         if dim is None:
             return all_op.apply(self)
-        is_min = pick is np.argmin
-        values, indices = (R.MinDim if is_min else R.MaxDim).apply(
-            self, _dim(dim, self.ndim), keepdim, pick)
+        values, indices = dim_op.apply(self, _dim(dim, self.ndim), keepdim, pick)
         return (MinResult if is_min else MaxResult)(values, indices)
 
     def max(self, dim=NO_DIM, keepdim=None, other=None):
