@@ -211,6 +211,13 @@ def test_cumprod_second_derivatives(backend):
     second_derivatives(lambda m, t: t.cumprod(1) * t, ZERO_ROWS)
     second_derivatives(lambda m, t: t.cumprod(0), ZERO_ROWS)
     second_derivatives(lambda m, t: t.cumprod(1), values(np.float64, [], 0.5, 2))
+    weights = np.random.default_rng(3).uniform(-1, 1, (2,) + ZERO_ROWS.shape)
+
+    def weighted(lib, t):                # (squares hide the zeros' terms: g = 0 where they act)
+        w, v = (lib.tensor(a) for a in weights)
+        g, = lib.autograd.grad((t.cumprod(1) * w).sum(), t, create_graph=True)
+        return [g, lib.autograd.grad((g * v).sum(), t)[0]]
+    _assert_match(weighted, ZERO_ROWS)
     assert cgrad.autograd.gradcheck(lambda t: t.cumprod(1),
                                     (cgrad.tensor(ZERO_ROWS, requires_grad=True),))
 

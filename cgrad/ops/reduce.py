@@ -691,16 +691,24 @@ class Cumprod(Op):
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         d = ctx.dim
-        if not x.ndim or x.shape[d] <= 1:
+        if x.numel() <= 1 or x.shape[d] == 1:
             return g, None
-        alive, started, first = Cumprod._masks(x._data, d)
-        dx = Where.apply(alive, reversed_cumsum(g * y, d) / MaskedFill.apply(x, ~alive, 1), 0)
-        if first.any():
-            before = MaskedFill.apply(x, ~alive, 1).prod(d, keepdim=True)
-            after = MaskedFill.apply(x, started, 1).cumprod(d)
-            total = MaskedFill.apply(g * after, alive, 0).sum(d, keepdim=True)
-            dx = Where.apply(first, (before * total).expand(x.shape), dx)
-        return dx, None
+        if not (x._data == 0).any():
+            return reversed_cumsum(g * y, d) / x, None
+        # with zeros, PyTorch's O(n^2) form, whose own derivative is cumprod's second one (the
+        # masks above give the right values but no dependence on the zeros): dx_k = sum over
+        # i >= k of g_i times x_0..x_i without x_k
+        from .._functions import cat, stack
+        n = x.shape[d]
+        parts = []
+        for k in range(n):
+            # the products of x_0..x_i without x_k, for i = k .. n-1
+            until = x.narrow(d, 0, k).prod(d, keepdim=True) if k else \
+                constant(np.ones(x.shape[:d] + (1,) + x.shape[d + 1:], x._data.dtype))
+            omitted = until if k == n - 1 else \
+                cat([until, until * x.narrow(d, k + 1, n - k - 1).cumprod(d)], d)
+            parts.append((g.narrow(d, k, n - k) * omitted).sum(d))
+        return stack(parts, d), None
 
 
 class LogSumExp(Op):
