@@ -10,6 +10,7 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
+from ..ops import nn as NN
 from ..tensor import Tensor, _broadcast_check, _tname
 
 # ---- activations ------------------------------------------------------------------------------
@@ -163,6 +164,48 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("Class values must be smaller than num_classes." if idx.min() >= 0
                            else "Class values must be non-negative.")
     return Tensor._make(np.eye(num_classes, dtype=np.int64)[idx])
+
+
+def _padding_idx(padding_idx, num_embeddings):
+    """padding_idx made non-negative (-1 for none), or PyTorch's AssertionError"""
+    if padding_idx is None:
+        return -1
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return padding_idx % num_embeddings
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """weight's rows at the indices of input: output shape input.shape + (embedding_dim,).
+    The row at padding_idx gets no gradient; max_norm renormalises the looked-up rows of
+    weight in place first, as PyTorch does."""
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): cgrad has no sparse gradients")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    idx = input._data
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           "following scalar types: Long, Int; but got "
+                           f"{input.type()} instead (while checking arguments for embedding)")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError("index out of range in self")
+    padding_idx = _padding_idx(padding_idx, n)
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
+    return NN.Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
+
+
+@no_grad()
+def _embedding_renorm_(weight, idx, max_norm, norm_type):
+    """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
+    embedding_renorm_, in place, with its 1e-7)"""
+    rows = Tensor._make(np.unique(idx))
+    norms = weight[rows].norm(norm_type, dim=1, keepdim=True)
+    scale = (max_norm / (norms + 1e-7)).where(norms > max_norm, 1.0)
+    weight[rows] = weight[rows] * scale
 
 
 # ---- losses -----------------------------------------------------------------------------------
