@@ -161,3 +161,160 @@ def test_embedding_errors_match_torch():
                            lambda: torch.nn.Embedding(10, 3, padding_idx=pad))
     with pytest.raises(NotImplementedError, match="sparse"):
         nn.Embedding(10, 3, sparse=True)
+
+
+def _randomise(t_module, seed=0):
+    """PyTorch module's parameters set to random values (the defaults are ones and zeros,
+    under which some gradient errors would not show)"""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in t_module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    return t_module
+
+
+def _inputs(shape, dtype, seed=2, transpose=False):
+    """a torch input of shape (non-contiguous if transpose: made transposed, then swapped
+    back) and its cgrad copy, the copy's layout alike"""
+    g = torch.Generator().manual_seed(seed)
+    if transpose:
+        t = torch.randn(shape[::-1], dtype=_torch_dtype(dtype), generator=g).permute(
+            *range(len(shape) - 1, -1, -1))
+        c = cgrad.tensor(t.detach().numpy().T.copy()).permute(*range(len(shape) - 1, -1, -1))
+        assert not c.is_contiguous()
+    else:
+        t = torch.randn(shape, dtype=_torch_dtype(dtype), generator=g)
+        c = _cg(t)
+    return c.requires_grad_(), t.requires_grad_()
+
+
+# ---- LayerNorm ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, normalized, kwargs", [
+    ((4, 8), 8, {}), ((2, 3, 5), (3, 5), {}), ((6, 5), [5], dict(elementwise_affine=False)),
+    ((3, 2, 7), 7, dict(bias=False, eps=1e-3))])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_layer_norm_matches_torch(backend, dtype, shape, normalized, kwargs, transpose):
+    c, t = _twin(nn.LayerNorm(normalized, **kwargs),
+                 _randomise(torch.nn.LayerNorm(normalized, **kwargs)), dtype)
+    assert repr(c) == repr(t)
+    cx, tx = _inputs(shape, dtype, transpose=transpose)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
+
+
+def test_layer_norm_double_backward_and_functional(backend):
+    tx = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    tw = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    tb = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    cx, cw, cb = _cg(tx), _cg(tw), _cg(tb)
+    t_out = torch.nn.functional.layer_norm(tx, (4, 5), tw, tb, eps=1e-4)
+    c_out = F.layer_norm(cx, (4, 5), cw, cb, eps=1e-4)
+    _close(c_out, t_out)
+    t_grads = torch.autograd.grad((t_out ** 3).sum(), (tx, tw), create_graph=True)
+    c_grads = cgrad.autograd.grad((c_out ** 3).sum(), (cx, cw), create_graph=True)
+    for c, t in zip(c_grads, t_grads):
+        _close(c, t)
+    t2 = torch.autograd.grad(sum((g ** 2).sum() for g in t_grads), (tx, tw, tb))
+    c2 = cgrad.autograd.grad(sum((g ** 2).sum() for g in c_grads), (cx, cw, cb))
+    for c, t in zip(c2, t2):
+        _close(c, t)
+
+
+def test_layer_norm_errors_match_torch():
+    ln, tln = nn.LayerNorm(8), torch.nn.LayerNorm(8)
+    _raises_like_torch(lambda: ln(cgrad.randn(2, 7)), lambda: tln(torch.randn(2, 7)))
+    tf = torch.nn.functional
+    cases = [((2, 8), (8,), (7,), None), ((2, 8), (8,), (8,), (7,)), ((8,), (2, 8), None, None),
+             ((2, 8, 3), (8, 3), (24,), None), ((2, 8), [], None, None)]
+    for shape, normalized, w, b in cases:
+        ws = [None if s is None else torch.randn(s) for s in (w, b)]
+        _raises_like_torch(
+            lambda: F.layer_norm(cgrad.randn(*shape), normalized,
+                                 *[None if t is None else _cg(t) for t in ws]),
+            lambda: tf.layer_norm(torch.randn(shape), normalized, *ws))
+    _raises_like_torch(lambda: F.layer_norm(cgrad.randn(2, 8), 8),
+                       lambda: tf.layer_norm(torch.randn(2, 8), 8))
+
+
+# ---- BatchNorm ---------------------------------------------------------------------------------
+BN_CASES = [("BatchNorm1d", (6, 4), {}), ("BatchNorm1d", (5, 4, 3), {}),
+            ("BatchNorm2d", (3, 4, 5, 2), {}), ("BatchNorm1d", (6, 4), dict(momentum=None)),
+            ("BatchNorm2d", (2, 4, 3, 3), dict(momentum=0.3, eps=1e-3)),
+            ("BatchNorm1d", (5, 4, 3), dict(affine=False)),
+            ("BatchNorm2d", (3, 4, 2, 2), dict(track_running_stats=False)),
+            ("BatchNorm1d", (6, 4), dict(bias=False))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, shape, kwargs", BN_CASES)
+def test_batch_norm_train_then_eval_matches_torch(backend, dtype, name, shape, kwargs):
+    c, t = _twin(getattr(nn, name)(4, **kwargs),
+                 _randomise(getattr(torch.nn, name)(4, **kwargs)), dtype)
+    assert repr(c) == repr(t)
+    for step in range(3):                     # the running statistics over several batches
+        c.zero_grad()
+        t.zero_grad()
+        cx, tx = _inputs(shape, dtype, seed=step, transpose=step == 1)
+        _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
+        for (k, cb), (_, tb) in zip(c.state_dict().items(), t.state_dict().items()):
+            _close(cb, tb, dtype)
+    if kwargs.get("track_running_stats", True):
+        assert c.num_batches_tracked.dtype == cgrad.int64 and c.num_batches_tracked.item() == 3
+    c.eval()
+    t.eval()
+    c.zero_grad()
+    t.zero_grad()
+    cx, tx = _inputs(shape, dtype, seed=7)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)     # by the running statistics
+
+
+def test_functional_batch_norm(backend):
+    tf = torch.nn.functional
+    tx = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)
+    cx = _cg(tx)
+    tm, tv = torch.randn(3, dtype=torch.float64), torch.rand(3, dtype=torch.float64) + 0.5
+    cm, cv = _cg(tm), _cg(tv)
+    for training in (True, False):
+        t_out = tf.batch_norm(tx, tm, tv, training=training, momentum=0.25, eps=1e-3)
+        c_out = F.batch_norm(cx, cm, cv, training=training, momentum=0.25, eps=1e-3)
+        _close(c_out, t_out)
+        _close(cm, tm)
+        _close(cv, tv)
+    # no running statistics: the batch's only
+    _close(F.batch_norm(cx, None, None, training=True), tf.batch_norm(tx, None, None,
+                                                                       training=True))
+    # second order through the batch statistics
+    (tg,) = torch.autograd.grad((tf.batch_norm(tx, None, None, training=True) ** 3).sum(), tx,
+                                create_graph=True)
+    (cg,) = cgrad.autograd.grad((F.batch_norm(cx, None, None, training=True) ** 3).sum(), cx,
+                                create_graph=True)
+    _close(cg, tg)
+    _close(cgrad.autograd.grad((cg ** 2).sum(), cx)[0], torch.autograd.grad((tg ** 2).sum(), tx)[0])
+
+
+def test_batch_norm_load_state_dict_from_torch_and_errors():
+    t = _randomise(torch.nn.BatchNorm2d(3))
+    t(torch.randn(4, 3, 2, 2))
+    c = nn.BatchNorm2d(3)
+    c.load_state_dict({k: _cg(v) for k, v in t.state_dict().items()})
+    assert c.num_batches_tracked.item() == 1 and c.num_batches_tracked.dtype == cgrad.int64
+    c.eval()
+    t.eval()
+    x = torch.randn(2, 3, 2, 2)
+    _close(c(_cg(x)), t(x), np.float32)
+    bn, tbn = nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    for shape in ((1, 4), (1, 4, 1), (2, 5), (2, 4, 5, 6)):
+        _raises_like_torch(lambda: bn(cgrad.randn(*shape)), lambda: tbn(torch.randn(shape)))
+    _raises_like_torch(lambda: nn.BatchNorm2d(4)(cgrad.randn(2, 4, 5)),
+                       lambda: torch.nn.BatchNorm2d(4)(torch.randn(2, 4, 5)))
+    tf = torch.nn.functional
+    for args in [((5,), (5,), None, None, True), ((4,), (4,), (5,), None, True),
+                 ((4,), (4,), (4,), (5,), True), ((4,), (5,), None, None, True),
+                 (None, None, None, None, False), ((4,), None, None, None, False)]:
+        ts = [None if s is None else torch.ones(s) for s in args[:4]]
+        _raises_like_torch(
+            lambda: F.batch_norm(cgrad.randn(2, 4), *[None if t is None else _cg(t) for t in ts],
+                                 training=args[4]),
+            lambda: tf.batch_norm(torch.randn(2, 4), *ts, training=args[4]))
+    _raises_like_torch(lambda: F.batch_norm(cgrad.randn(1, 4, 1, 1), None, None, training=True),
+                       lambda: tf.batch_norm(torch.randn(1, 4, 1, 1), None, None, training=True))

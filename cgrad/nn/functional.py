@@ -208,6 +208,88 @@ def _embedding_renorm_(weight, idx, max_norm, norm_type):
     weight[rows] = weight[rows] * scale
 
 
+def _normalized(input, dims, eps):
+    """(input - mean) / sqrt(var + eps) over dims, the variance biased as PyTorch's norms
+    take it; also returns the mean and that variance (keepdim)"""
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _affine(y, weight, bias, shape=None):
+    """y * weight + bias (either may be None), weight and bias reshaped to shape if given"""
+    if weight is not None:
+        y = y * (weight if shape is None else weight.reshape(shape))
+    if bias is not None:
+        y = y + (bias if shape is None else bias.reshape(shape))
+    return y
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
+    normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
+    if isinstance(normalized_shape, int):
+        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
+                        "of ints, not int")
+    shape = [int(n) for n in normalized_shape]
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and list(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
+                               f"got {name} of shape {list(t.shape)} and normalized_shape = "
+                               f"{shape}")
+    if input.ndim < len(shape) or list(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={shape}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
+    return _affine(y, weight, bias)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """input normalised per channel (dim 1) over the batch and any spatial dims: by the
+    batch's statistics in training (updating running_mean and running_var in place, if
+    given, with momentum and the unbiased variance), by running_mean and running_var
+    otherwise; then weight and bias per channel"""
+    if training:
+        size = input.shape
+        if size[0] * int(np.prod(size[2:], dtype=np.int64)) == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {size}")
+    channels = input.shape[1] if input.ndim > 1 else input.shape[-1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        dims = (0,) + tuple(range(2, input.ndim))
+        y, mean, var = _normalized(input, dims, eps)
+        if running_mean is not None or running_var is not None:
+            _update_running_stats(running_mean, running_var, mean, var,
+                                  input.numel() // channels, momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} "
+                               "must be defined in evaluation mode")
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    return _affine(y, weight, bias, shape)
+
+
+@no_grad()
+def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
+    """running = (1 - momentum) * running + momentum * batch statistic; the variance
+    unbiased (n / (n - 1)), as PyTorch keeps it"""
+    if running_mean is not None:
+        running_mean.mul_(1 - momentum).add_(mean.reshape(-1) * momentum)
+    if running_var is not None:
+        running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
+
+
 # ---- losses -----------------------------------------------------------------------------------
 
 
