@@ -202,22 +202,30 @@ def test_layer_norm_matches_torch(backend, dtype, shape, normalized, kwargs, tra
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
 
 
-def test_layer_norm_double_backward_and_functional(backend):
-    tx = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
-    tw = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
-    tb = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
-    cx, cw, cb = _cg(tx), _cg(tw), _cg(tb)
-    t_out = torch.nn.functional.layer_norm(tx, (4, 5), tw, tb, eps=1e-4)
-    c_out = F.layer_norm(cx, (4, 5), cw, cb, eps=1e-4)
+def _second_order(c_fn, t_fn, t_args):
+    """c_fn and t_fn on copies of the same float64 arguments: values, the gradients of
+    sum(out^3) made with create_graph, then the gradients of their summed squares"""
+    c_args = [_cg(t) for t in t_args]
+    t_out, c_out = t_fn(*t_args), c_fn(*c_args)
     _close(c_out, t_out)
-    t_grads = torch.autograd.grad((t_out ** 3).sum(), (tx, tw), create_graph=True)
-    c_grads = cgrad.autograd.grad((c_out ** 3).sum(), (cx, cw), create_graph=True)
+    t_grads = torch.autograd.grad((t_out ** 3).sum(), t_args, create_graph=True)
+    c_grads = cgrad.autograd.grad((c_out ** 3).sum(), c_args, create_graph=True)
     for c, t in zip(c_grads, t_grads):
         _close(c, t)
-    t2 = torch.autograd.grad(sum((g ** 2).sum() for g in t_grads), (tx, tw, tb))
-    c2 = cgrad.autograd.grad(sum((g ** 2).sum() for g in c_grads), (cx, cw, cb))
+    t2 = torch.autograd.grad(sum((g ** 2).sum() for g in t_grads), t_args)
+    c2 = cgrad.autograd.grad(sum((g ** 2).sum() for g in c_grads), c_args)
     for c, t in zip(c2, t2):
         _close(c, t)
+
+
+def _randn64(*shapes):
+    return [torch.randn(s, dtype=torch.float64, requires_grad=True) for s in shapes]
+
+
+def test_layer_norm_double_backward_and_functional(backend):
+    _second_order(lambda x, w, b: F.layer_norm(x, (4, 5), w, b, eps=1e-4),
+                  lambda x, w, b: torch.nn.functional.layer_norm(x, (4, 5), w, b, eps=1e-4),
+                  _randn64((3, 4, 5), (4, 5), (4, 5)))
 
 
 def test_layer_norm_errors_match_torch():
@@ -318,3 +326,210 @@ def test_batch_norm_load_state_dict_from_torch_and_errors():
             lambda: tf.batch_norm(torch.randn(2, 4), *ts, training=args[4]))
     _raises_like_torch(lambda: F.batch_norm(cgrad.randn(1, 4, 1, 1), None, None, training=True),
                        lambda: tf.batch_norm(torch.randn(1, 4, 1, 1), None, None, training=True))
+
+
+# ---- Conv2d ------------------------------------------------------------------------------------
+CONV_CASES = [((4, 1, 9, 9), (1, 5, 3), {}),
+              ((2, 3, 8, 7), (3, 4, (3, 2)), dict(stride=(2, 1), padding=(1, 2))),
+              ((2, 4, 9, 10), (4, 6, 3), dict(dilation=2, padding=1, groups=2)),
+              ((2, 4, 7, 7), (4, 4, 3), dict(groups=4, bias=False, stride=2)),
+              ((1, 2, 6, 5), (2, 3, (2, 4)), dict(padding="same", dilation=(2, 1))),
+              ((2, 2, 6, 6), (2, 3, 3), dict(padding="valid")),
+              ((2, 7, 7), (2, 3, 3), dict(padding=1))]            # unbatched
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, args, kwargs", CONV_CASES)
+@pytest.mark.parametrize("transpose", [False, True])
+def test_conv2d_matches_torch(backend, dtype, shape, args, kwargs, transpose):
+    c, t = _twin(nn.Conv2d(*args, **kwargs), torch.nn.Conv2d(*args, **kwargs), dtype)
+    assert repr(c) == repr(t)
+    cx, tx = _inputs(shape, dtype, transpose=transpose)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
+
+
+def test_conv2d_default_init_and_state_dict():
+    cgrad.manual_seed(0)
+    c = nn.Conv2d(3, 64, (5, 4), groups=1)
+    t = torch.nn.Conv2d(3, 64, (5, 4))
+    bound = 1 / np.sqrt(3 * 5 * 4)             # kaiming_uniform(a=sqrt(5)): 1 / sqrt(fan_in)
+    for p in (c.weight, c.bias):
+        v = p.detach().numpy()
+        assert v.min() >= -bound and v.max() <= bound and v.max() > 0.9 * bound
+        assert v.min() < -0.9 * bound
+    assert [(n, tuple(p.shape)) for n, p in c.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in t.named_parameters()]
+    assert c.weight.dtype == cgrad.float32
+
+
+def test_conv2d_double_backward_matches_torch(backend):
+    kw = dict(stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
+    _second_order(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw),
+                  _randn64((2, 4, 6, 5), (6, 2, 3, 2), (6,)))
+    _second_order(lambda x, w: F.conv2d(x, w, padding="same"),
+                  lambda x, w: torch.nn.functional.conv2d(x, w, padding="same"),
+                  _randn64((2, 3, 5, 5), (2, 3, 3, 3)))
+
+
+def test_unfold_and_fold_match_torch(backend):
+    tx = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
+    cx = _cg(tx)
+    kw = dict(kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
+    t_cols, c_cols = torch.nn.functional.unfold(tx, **kw), F.unfold(cx, **kw)
+    _close(c_cols, t_cols)
+    t_back = torch.nn.functional.fold(t_cols * 2, (7, 6), **kw)
+    c_back = F.fold(c_cols * 2, (7, 6), **kw)
+    _close(c_back, t_back)
+    (t_back ** 2).sum().backward()
+    (c_back ** 2).sum().backward()
+    _close(cx.grad, tx.grad)
+
+
+def test_conv2d_errors_match_torch():
+    c, t = nn.Conv2d(1, 32, 3), torch.nn.Conv2d(1, 32, 3)
+    for shape in ((64, 3, 28, 28), (28, 28), (1, 1, 2, 2)):
+        _raises_like_torch(lambda: c(cgrad.randn(*shape)), lambda: t(torch.randn(shape)))
+    tf = torch.nn.functional
+    for x, w, b, kw in [((1, 2, 5, 5), (4, 2, 3, 3), (3,), {}),
+                        ((1, 2, 5, 5), (4, 1, 3, 3), None, dict(groups=3)),
+                        ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(dilation=3)),
+                        ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(stride=0)),
+                        ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(padding=-1)),
+                        ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(padding="foo")),
+                        ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(padding="same", stride=2))]:
+        _raises_like_torch(
+            lambda: F.conv2d(cgrad.randn(*x), cgrad.randn(*w),
+                             None if b is None else cgrad.randn(*b), **kw),
+            lambda: tf.conv2d(torch.randn(x), torch.randn(w),
+                              None if b is None else torch.randn(b), **kw))
+    for args, kw in [((3, 4, 3), dict(groups=2)), ((4, 3, 3), dict(groups=2)),
+                     ((4, 4, 3), dict(groups=0)), ((4, 4, 3), dict(stride=2, padding="same"))]:
+        _raises_like_torch(lambda: nn.Conv2d(*args, **kw), lambda: torch.nn.Conv2d(*args, **kw))
+    # (PyTorch prints these choices as a set, in an order that varies from run to run)
+    with pytest.raises(ValueError, match="Invalid padding string 'foo', should be one of"):
+        nn.Conv2d(4, 4, 3, padding="foo")
+    with pytest.raises(ValueError, match="padding_mode must be one of .*, but got "
+                                         "padding_mode='foo'"):
+        nn.Conv2d(4, 4, 3, padding_mode="foo")
+    with pytest.raises(NotImplementedError, match="padding_mode='reflect'"):
+        nn.Conv2d(4, 4, 3, padding_mode="reflect")
+
+
+def test_conv2d_speed_is_im2col_not_a_python_loop(backend):
+    # an MNIST batch through Conv2d(1, 32, 3): milliseconds (a generous bound for a shared
+    # machine; tens of ms on the reference backend)
+    import time
+    c = nn.Conv2d(1, 32, 3)
+    x = cgrad.randn(64, 1, 28, 28, requires_grad=True)
+    c(x).sum().backward()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        c(x).sum().backward()
+        best = min(best, time.perf_counter() - start)
+    assert best < 0.25
+
+
+# ---- pooling -----------------------------------------------------------------------------------
+POOL_CASES = [("MaxPool2d", (2, 3, 8, 8), (2,), {}),
+              ("MaxPool2d", (2, 3, 7, 9), (3, 2, 1), {}),
+              ("MaxPool2d", (1, 2, 9, 8), ((3, 2),), dict(stride=(2, 3), dilation=(2, 1))),
+              ("MaxPool2d", (2, 2, 7, 8), (3, 2), dict(padding=1, ceil_mode=True)),
+              ("MaxPool2d", (3, 6, 6), (2,), {}),                          # unbatched
+              ("AvgPool2d", (2, 3, 8, 8), (2,), {}),
+              ("AvgPool2d", (2, 3, 7, 9), (3, 2, 1), {}),
+              ("AvgPool2d", (2, 3, 7, 9), (3, 2, 1), dict(count_include_pad=False)),
+              ("AvgPool2d", (2, 2, 7, 8), ((3, 2), 2, (1, 0)), dict(ceil_mode=True)),
+              ("AvgPool2d", (2, 2, 7, 8), (3, 2, 1), dict(ceil_mode=True,
+                                                            count_include_pad=False)),
+              ("AvgPool2d", (2, 2, 6, 6), (2,), dict(divisor_override=3)),
+              ("AdaptiveAvgPool2d", (2, 3, 7, 9), ((1, 1),), {}),
+              ("AdaptiveAvgPool2d", (2, 3, 7, 9), (3,), {}),
+              ("AdaptiveAvgPool2d", (2, 3, 7, 9), ((None, 4),), {}),
+              ("AdaptiveAvgPool2d", (3, 5, 5), ((2, 7),), {})]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, shape, args, kwargs", POOL_CASES)
+@pytest.mark.parametrize("transpose", [False, True])
+def test_pools_match_torch(backend, dtype, name, shape, args, kwargs, transpose):
+    c, t = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(c) == repr(t)
+    cx, tx = _inputs(shape, dtype, transpose=transpose)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
+
+
+def test_max_pool_ties_nan_and_indices_match_torch(backend):
+    # ties (the gradient goes to the first maximum of a window), NaN (the last one wins),
+    # overlapping windows, padding
+    x = torch.tensor([[[[1., 1., 0., 2.], [1., 0., 2., 2.], [3., 3., float("nan"), 1.],
+                        [3., 0., float("nan"), 1.]]]], dtype=torch.float64, requires_grad=True)
+    cx = _cg(x)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+               dict(kernel_size=2, stride=1, dilation=2, padding=1, ceil_mode=True)):
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
+        np.testing.assert_array_equal(c_out.detach().numpy(), t_out.detach().numpy())
+        np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+        assert c_idx.dtype == cgrad.int64
+        (tg,) = torch.autograd.grad((t_out.nan_to_num() * 3).sum(), x)
+        (cg,) = cgrad.autograd.grad((c_out.nan_to_num() * 3).sum(), cx)
+        np.testing.assert_array_equal(cg.numpy(), tg.numpy())
+    c = nn.MaxPool2d(2, return_indices=True)
+    assert repr(c) == repr(torch.nn.MaxPool2d(2, return_indices=True))
+    np.testing.assert_array_equal(c(cx)[1].numpy(), torch.nn.MaxPool2d(2, return_indices=True)(
+        x)[1].numpy())
+
+
+def test_pools_double_backward_match_torch(backend):
+    tf = torch.nn.functional
+    for c_pool, t_pool in [
+            (lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: tf.max_pool2d(x, 3, 2, 1)),
+            (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+             lambda x: tf.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+            (lambda x: F.adaptive_avg_pool2d(x, (4, 3)),
+             lambda x: tf.adaptive_avg_pool2d(x, (4, 3)))]:
+        _second_order(c_pool, t_pool, _randn64((2, 2, 6, 7)))
+
+
+def test_pool_errors_match_torch():
+    tf = torch.nn.functional
+    for shape, k, kw in [((1, 1, 4, 4), 3, dict(padding=2)), ((1, 1, 2, 2), 3, {}),
+                         ((4, 4), 2, {}), ((1, 1, 4, 4), 2, dict(stride=0))]:
+        _raises_like_torch(lambda: F.max_pool2d(cgrad.randn(*shape), k, **kw),
+                           lambda: tf.max_pool2d(torch.randn(shape), k, **kw))
+    for shape, k, kw in [((1, 1, 4, 4), 3, dict(padding=2)), ((1, 1, 4, 4), 2,
+                                                               dict(padding=-1))]:
+        _raises_like_torch(lambda: F.avg_pool2d(cgrad.randn(*shape), k, **kw),
+                           lambda: tf.avg_pool2d(torch.randn(shape), k, **kw))
+    for shape, size in [((1, 1, 4, 4), (2, 3, 4)), ((4, 4), 2)]:
+        _raises_like_torch(lambda: F.adaptive_avg_pool2d(cgrad.randn(*shape), size),
+                           lambda: tf.adaptive_avg_pool2d(torch.randn(shape), size))
+
+
+def test_small_cnn_trains_like_torch(backend):
+    """a LeNet-like net (conv, batch norm, pools, linear) in both libraries, the same
+    parameters: the losses of a few SGD steps agree"""
+    def net(lib):
+        m = lib.nn
+        return m.Sequential(m.Conv2d(1, 4, 3, padding=1), m.BatchNorm2d(4), m.ReLU(),
+                            m.MaxPool2d(2), m.Conv2d(4, 6, 3), m.ReLU(), m.AvgPool2d(2),
+                            m.AdaptiveAvgPool2d((1, 1)), m.Flatten(), m.Linear(6, 3))
+    c, t = _twin(net(cgrad), net(torch), np.float64)
+    t_opt = torch.optim.SGD(t.parameters(), lr=0.1)
+    c_opt = cgrad.optim.SGD(c.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        x = torch.randn(8, 1, 10, 10, dtype=torch.float64, generator=g)
+        y = torch.randint(0, 3, (8,), generator=g)
+        t_loss = torch.nn.functional.cross_entropy(t(x), y)
+        c_loss = F.cross_entropy(c(_cg(x)), _cg(y))
+        _close(c_loss, t_loss)
+        for opt, loss in ((t_opt, t_loss), (c_opt, c_loss)):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for (k, cv), (_, tv) in zip(c.state_dict().items(), t.state_dict().items()):
+        _close(cv, tv)

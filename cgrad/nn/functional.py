@@ -10,7 +10,9 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
+from ..autograd.function import constant
 from ..ops import nn as NN
+from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
 
 # ---- activations ------------------------------------------------------------------------------
@@ -288,6 +290,263 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_mean.mul_(1 - momentum).add_(mean.reshape(-1) * momentum)
     if running_var is not None:
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
+
+
+def _pair(x):
+    """an int or a pair of ints as a tuple of 2"""
+    return (int(x), int(x)) if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+
+
+def _unbatched(input, message):
+    """input as (N, C, H, W) and whether it was one (C, H, W) image; else PyTorch's
+    RuntimeError (message formatted with the size)"""
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise RuntimeError(message.format(list(input.shape)))
+    return input, False
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """the sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L), PyTorch's
+    layout (im2col)"""
+    input, single = _unbatched(input, "Input Error: Only 3D or 4D input Tensors are supported "
+                                      "(got {})")
+    p = _pair(padding)
+    rows = NN.Unfold.apply(input, _pair(kernel_size), _pair(dilation),
+                           ((p[0], p[0]), (p[1], p[1])), _pair(stride), 0)
+    cols = rows.transpose(1, 2)
+    return cols.squeeze(0) if single else cols
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """columns (N, C * kh * kw, L) summed back into (N, C, H, W) at their windows (col2im),
+    the adjoint of unfold"""
+    single = input.ndim == 2
+    p = _pair(padding)
+    rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
+    out = NN.Fold.apply(rows, _pair(output_size), _pair(kernel_size), _pair(dilation),
+                        ((p[0], p[0]), (p[1], p[1])), _pair(stride))
+    return out.squeeze(0) if single else out
+
+
+def _conv_padding(padding, kernel, dilation, stride):
+    """conv2d's padding as ((top, bottom), (left, right)); 'same' puts the odd one at the end,
+    as PyTorch does"""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: {padding!r}")
+        if any(st != 1 for st in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    p = _pair(padding)
+    if min(p) < 0:
+        raise RuntimeError("negative padding is not supported")
+    return ((p[0], p[0]), (p[1], p[1]))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d cross-correlation of (N, C, H, W) (or (C, H, W)) input with weight
+    (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
+    by the weight as a matrix per group"""
+    input, single = _unbatched(input, "Expected 3D (unbatched) or 4D (batched) input "
+                                                "to conv2d, but got input of size: {}")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv2d: expected a 4-D weight, but got weight of size "
+                           f"{list(weight.shape)}")
+    stride, dilation = _pair(stride), _pair(dilation)
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    out_channels, group_channels, kh, kw = weight.shape
+    n, channels, h, w = input.shape
+    if out_channels % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size [{list(weight.shape)}] "
+                           "instead")
+    if channels != group_channels * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(input.shape)} to have "
+                           f"{group_channels * groups} channels, but got {channels} channels "
+                           "instead")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
+    pad = _conv_padding(padding, (kh, kw), dilation, stride)
+    padded = (h + sum(pad[0]), w + sum(pad[1]))
+    extent = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    if padded[0] < extent[0] or padded[1] < extent[1]:
+        raise RuntimeError(f"Calculated padded input size per channel: ({padded[0]} x "
+                           f"{padded[1]}). Kernel size: ({extent[0]} x {extent[1]}). Kernel "
+                           "size can't be greater than actual input size")
+    rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
+    oh, ow = (NN.conv_output_size(s, k, d, p, st)
+              for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
+    if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
+        out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
+    else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
+        per_group = rows.reshape(n * oh * ow, groups, -1).transpose(0, 1)
+        out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
+        out = out.reshape(groups, n, oh * ow, -1).permute(1, 0, 3, 2)
+        if bias is not None:
+            out = out + bias.reshape(1, groups, -1, 1)
+    out = out.reshape(n, out_channels, oh, ow).contiguous()
+    return out.squeeze(0) if single else out
+
+
+def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
+    """the (N, C, H, W) input, whether it was unbatched, kernel, stride, dilation, padding
+    ((top, bottom), (left, right)) with ceil_mode's extra at the end, the explicit padding
+    and the output size, with PyTorch's checks"""
+    input, single = _unbatched(input, "non-empty 3D or 4D (batch mode) tensor expected "
+                                              "for input")
+    kernel = _pair(kernel_size)
+    stride = kernel if stride is None or (not isinstance(stride, int) and not len(stride)) \
+        else _pair(stride)
+    padding, dilation = _pair(padding), _pair(dilation)
+    if min(stride) == 0:
+        raise RuntimeError("stride should not be zero")
+    if min(padding) < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    n, c, h, w = input.shape
+    out, pad = [], []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        span = size + 2 * p - d * (k - 1) - 1
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= size + p:      # the last window must start inside
+            o -= 1
+        out.append(o)
+        pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
+    if min(out) < 1:
+        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+                           f"({c}x{out[0]}x{out[1]}). Output size is too small")
+    return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+
+
+def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
+    """each channel's windows, (N * C, L, kh * kw)"""
+    n, c, h, w = input.shape
+    return NN.Unfold.apply(input.reshape(n * c, 1, h, w), kernel, dilation, pad, stride,
+                           pad_value)
+
+
+def _first_max_last_nan(x, axis):
+    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN"""
+    idx = np.argmax(x, axis=axis)
+    nan = np.isnan(x)
+    if nan.any():
+        last_nan = x.shape[axis] - 1 - np.argmax(np.flip(nan, axis), axis=axis)
+        idx = np.where(nan.any(axis), last_nan, idx)
+    return idx
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """each window's maximum (padding never wins); the gradient goes to the first maximum of
+    each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
+    input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
+        input, kernel_size, stride, padding, dilation, ceil_mode)
+    n, c, h, w = input.shape
+    cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
+    values, idx = RD.MaxDim.apply(cols, 2, False, _first_max_last_nan)
+    values = values.reshape(n, c, *out_hw)
+    if single:
+        values = values.squeeze(0)
+    if not return_indices:
+        return values
+    k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
+    rows = (pos // out_hw[1]) * stride[0] - pad[0][0] + (k // kernel[1]) * dilation[0]
+    columns = (pos % out_hw[1]) * stride[1] - pad[1][0] + (k % kernel[1]) * dilation[1]
+    flat = Tensor._make((rows * w + columns).reshape(values.shape))
+    return values, flat
+
+
+def _window_counts(size, out, kernel, stride, padding, include_pad):
+    """along one dim, how many of each window's elements an average divides by: those inside
+    the explicitly padded input (include_pad) or inside the input"""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    if not include_pad:
+        start, end = np.maximum(start, 0), np.minimum(end, size)
+    return end - start
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """each window's mean: its sum over kh * kw, over the elements inside the input where not
+    count_include_pad, or over divisor_override"""
+    input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
+        input, kernel_size, stride, padding, 1, ceil_mode)
+    n, c = input.shape[:2]
+    sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
+    if divisor_override is not None:
+        divisor = divisor_override
+    else:
+        ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
+                  for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
+        divisor = constant(np.outer(ch, cw).reshape(-1).astype(input._data.dtype))
+    out = (sums / divisor).reshape(n, c, *out_hw)
+    return out.squeeze(0) if single else out
+
+
+def _adaptive_bins(size, out, dtype):
+    """(out, size) matrix averaging each of PyTorch's adaptive bins [floor(i * size / out),
+    ceil((i + 1) * size / out))"""
+    m = np.zeros((out, size), dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1 / (end - start)
+    return m
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """the means of output_size bins of nearly equal size (None keeps that dim's size)"""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
+                           f"{list(input.shape)}")
+    size = _pair(output_size) if isinstance(output_size, (int, np.integer)) else output_size
+    if len(size) != 2:
+        raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
+    h, w = input.shape[-2:]
+    oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    dtype = input._data.dtype
+    return (constant(_adaptive_bins(h, oh, dtype)) @ input
+            @ constant(_adaptive_bins(w, ow, dtype).T))
+
+
+def pad(input, pad, mode="constant", value=None):
+    """input padded by pad = (last dim's before, after, the previous dim's before, after,
+    ...) elements of value (0 by default); negative pads crop. Constant mode only."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the "
+                           f"input dimension but got padding length {len(pad)} and input of "
+                           f"dimension {input.ndim}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad(mode={mode!r}): cgrad pads in 'constant' mode only")
+    shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        size = shape[dim] + before + after
+        if size < 0:
+            raise RuntimeError(f"The input size {shape[dim]}, plus negative padding {before} "
+                               f"and {after} resulted in a negative output size, which is "
+                               f"invalid. Check dimension {dim} of your input.")
+        src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
+        dst[dim] = slice(max(before, 0), size - max(after, 0))
+        shape[dim] = size
+    out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
+    out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
+    return out
 
 
 # ---- losses -----------------------------------------------------------------------------------

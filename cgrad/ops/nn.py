@@ -64,9 +64,10 @@ def _window_slices(out_hw, kernel, dilation, stride):
 
 
 class Unfold(Op):
-    """x (N, C, H, W) -> columns (N, C*kh*kw, oh*ow): each window of the input (padded with
-    pad_value; pad is ((top, bottom), (left, right))), as PyTorch's F.unfold lays them out
-    ->   dx = the columns' gradient folded back (Fold)"""
+    """x (N, C, H, W) -> rows (N, oh*ow, C*kh*kw): each window of the input (padded with
+    pad_value; pad is ((top, bottom), (left, right))), one per row, so that a convolution is
+    one matrix product with the weight (PyTorch's F.unfold is this transposed)
+    ->   dx = the rows' gradient folded back (Fold)"""
     grad_fn_name = "Im2ColBackward0"
 
     @staticmethod
@@ -80,10 +81,10 @@ class Unfold(Op):
                   for s, k, d, st in zip((h, w), kernel, dilation, stride))
         sn, sc, s_h, s_w = x.strides
         windows = np.lib.stride_tricks.as_strided(
-            x, (n, c, kernel[0], kernel[1], oh, ow),
-            (sn, sc, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1]),
+            x, (n, oh, ow, c, kernel[0], kernel[1]),
+            (sn, s_h * stride[0], s_w * stride[1], sc, s_h * dilation[0], s_w * dilation[1]),
             writeable=False)
-        return np.ascontiguousarray(windows).reshape(n, c * kernel[0] * kernel[1], oh * ow)
+        return np.ascontiguousarray(windows).reshape(n, oh * ow, c * kernel[0] * kernel[1])
 
     @staticmethod
     def backward(ctx, g):
@@ -95,23 +96,23 @@ class Unfold(Op):
 
 
 class Fold(Op):
-    """columns (N, C*kh*kw, L) -> (N, C, H, W): each column's values added back at its window's
-    positions (the padding cropped), the adjoint of Unfold   ->   dcols = Unfold(g)"""
+    """rows (N, L, C*kh*kw) -> (N, C, H, W): each row's values added back at its window's
+    positions (the padding cropped), the adjoint of Unfold   ->   drows = Unfold(g)"""
     grad_fn_name = "Col2ImBackward0"
 
     @staticmethod
-    def forward(ctx, cols, size, kernel, dilation, pad, stride):
+    def forward(ctx, rows, size, kernel, dilation, pad, stride):
         if ctx is not None:                   # (None: called as Unfold's backward)
             ctx.args = (kernel, dilation, pad, stride)
         (pt, pb), (pl, pr) = pad
         hp, wp = size[0] + pt + pb, size[1] + pl + pr
         out_hw = tuple(conv_output_size(s, k, d, (0, 0), st)
                        for s, k, d, st in zip((hp, wp), kernel, dilation, stride))
-        n = cols.shape[0]
-        cols = cols.reshape(n, -1, kernel[0], kernel[1], *out_hw)
-        out = zeros((n, cols.shape[1], hp, wp), cols.dtype)
-        for i, j, (rows, columns) in _window_slices(out_hw, kernel, dilation, stride):
-            out[:, :, rows, columns] += cols[:, :, i, j]
+        n = rows.shape[0]
+        rows = rows.reshape(n, *out_hw, -1, kernel[0], kernel[1])
+        out = zeros((n, rows.shape[3], hp, wp), rows.dtype)
+        for i, j, (r, c) in _window_slices(out_hw, kernel, dilation, stride):
+            out[:, :, r, c] += np.moveaxis(rows[..., i, j], 3, 1)
         return out[:, :, pt:pt + size[0], pl:pl + size[1]]
 
     @staticmethod
