@@ -533,3 +533,31 @@ def test_small_cnn_trains_like_torch(backend):
             opt.step()
     for (k, cv), (_, tv) in zip(c.state_dict().items(), t.state_dict().items()):
         _close(cv, tv)
+
+
+# ---- F.pad -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, pad, value", [
+    ((2, 3), (1, 2), None), ((2, 3, 4), (1, 0, 2, 3), 1.5), ((2, 3, 4), (-1, 2, 0, -2, 1, 1), None),
+    ((3, 5), (-2, -3), -1.0), ((4,), (0, 0), None)])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_pad_matches_torch(backend, dtype, shape, pad, value, transpose):
+    cx, tx = _inputs(shape, dtype, transpose=transpose and len(shape) > 1)
+    t_out = torch.nn.functional.pad(tx, pad, value=value)
+    c_out = F.pad(cx, pad, value=value)
+    assert c_out.dtype == cx.dtype
+    _check_grads(nn.Module(), nn.Module(), [cx], [tx], c_out, t_out, dtype)
+
+
+def test_pad_double_backward_and_errors(backend):
+    _second_order(lambda x: F.pad(x, (1, -1, 2, 0), value=2.0),
+                  lambda x: torch.nn.functional.pad(x, (1, -1, 2, 0), value=2.0),
+                  _randn64((2, 3, 4)))
+    tf = torch.nn.functional
+    for shape, pad in [((2, 3), (1, 2, 3)), ((2, 3), (1, 1, 1, 1, 1, 1)), ((2, 3), (-2, -2))]:
+        _raises_like_torch(lambda: F.pad(cgrad.randn(*shape), pad),
+                           lambda: tf.pad(torch.randn(shape), pad))
+    with pytest.raises(NotImplementedError, match="'reflect'"):
+        F.pad(cgrad.randn(2, 3), (1, 1), mode="reflect")
+    x = cgrad.tensor([[1, 2]])                  # integers stay integers
+    assert F.pad(x, (1, 1), value=7).tolist() == [[7, 1, 2, 7]]

@@ -537,10 +537,8 @@ def pad(input, pad, mode="constant", value=None):
         dim = input.ndim - 1 - i
         before, after = int(pad[2 * i]), int(pad[2 * i + 1])
         size = shape[dim] + before + after
-        if size < 0:
-            raise RuntimeError(f"The input size {shape[dim]}, plus negative padding {before} "
-                               f"and {after} resulted in a negative output size, which is "
-                               f"invalid. Check dimension {dim} of your input.")
+        if size < 0:                      # (PyTorch's crop by narrow says this)
+            raise RuntimeError("narrow(): length must be non-negative.")
         src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
         dst[dim] = slice(max(before, 0), size - max(after, 0))
         shape[dim] = size
