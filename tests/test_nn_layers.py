@@ -242,6 +242,15 @@ def test_layer_norm_errors_match_torch():
             lambda: tf.layer_norm(torch.randn(shape), normalized, *ws))
     _raises_like_torch(lambda: F.layer_norm(cgrad.randn(2, 8), 8),
                        lambda: tf.layer_norm(torch.randn(2, 8), 8))
+    for x, w in ((torch.float32, torch.float64), (torch.float64, torch.float32)):
+        tx, tw = torch.randn(2, 4, dtype=x), torch.randn(4, dtype=w)
+        _raises_like_torch(lambda: F.layer_norm(_cg(tx), (4,), _cg(tw)),
+                           lambda: tf.layer_norm(tx, (4,), tw))
+        _raises_like_torch(lambda: F.batch_norm(_cg(tx), None, None, _cg(tw), training=True),
+                           lambda: tf.batch_norm(tx, None, None, tw, training=True))
+        _raises_like_torch(lambda: F.conv2d(_cg(tx).reshape(1, 2, 2, 2),
+                                            _cg(tw).reshape(1, 2, 1, 2)),
+                           lambda: tf.conv2d(tx.reshape(1, 2, 2, 2), tw.reshape(1, 2, 1, 2)))
 
 
 # ---- BatchNorm ---------------------------------------------------------------------------------

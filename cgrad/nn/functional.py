@@ -228,6 +228,16 @@ def _affine(y, weight, bias, shape=None):
     return y
 
 
+def _norm_dtypes(input, *params):
+    """PyTorch's RuntimeError for a norm's parameters or statistics of another dtype than
+    input (its CPU kernels take none)"""
+    dt = input._data.dtype
+    if any(p is not None and p._data.dtype != dt for p in params):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
+                           if dt == np.float32 else
+                           "mixed dtype (CPU): all inputs must share same datatype.")
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
     normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
@@ -247,6 +257,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Given normalized_shape={shape}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
+    _norm_dtypes(input, weight, bias)
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     return _affine(y, weight, bias)
 
@@ -267,6 +278,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    _norm_dtypes(input, running_mean, running_var, weight, bias)
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
         dims = (0,) + tuple(range(2, input.ndim))
@@ -375,6 +387,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
                            f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias.shape)} instead")
+    if weight._data.dtype != input._data.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
+                           f"{_tname(weight._data.dtype)}")
     pad = _conv_padding(padding, (kh, kw), dilation, stride)
     padded = (h + sum(pad[0]), w + sum(pad[1]))
     extent = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
