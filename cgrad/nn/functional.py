@@ -10,6 +10,9 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
+from ..autograd.function import constant
+from ..ops import nn as NN
+from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
 
 # ---- activations ------------------------------------------------------------------------------
@@ -163,6 +166,400 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("Class values must be smaller than num_classes." if idx.min() >= 0
                            else "Class values must be non-negative.")
     return Tensor._make(np.eye(num_classes, dtype=np.int64)[idx])
+
+
+def _padding_idx(padding_idx, num_embeddings):
+    """padding_idx made non-negative (-1 for none), or PyTorch's AssertionError"""
+    if padding_idx is None:
+        return -1
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return padding_idx % num_embeddings
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """weight's rows at the indices of input: output shape input.shape + (embedding_dim,).
+    The row at padding_idx gets no gradient; max_norm renormalises the looked-up rows of
+    weight in place first, as PyTorch does."""
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): cgrad has no sparse gradients")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    idx = input._data
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           "following scalar types: Long, Int; but got "
+                           f"{input.type()} instead (while checking arguments for embedding)")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError("index out of range in self")
+    padding_idx = _padding_idx(padding_idx, n)
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
+    return NN.Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
+
+
+@no_grad()
+def _embedding_renorm_(weight, idx, max_norm, norm_type):
+    """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
+    embedding_renorm_, in place, with its 1e-7)"""
+    rows = Tensor._make(np.unique(idx))
+    norms = weight[rows].norm(norm_type, dim=1, keepdim=True)
+    scale = (max_norm / (norms + 1e-7)).where(norms > max_norm, 1.0)
+    weight[rows] = weight[rows] * scale
+
+
+def _normalized(input, dims, eps):
+    """(input - mean) / sqrt(var + eps) over dims, the variance biased as PyTorch's norms
+    take it; also returns the mean and that variance (keepdim)"""
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _affine(y, weight, bias, shape=None):
+    """y * weight + bias (either may be None), weight and bias reshaped to shape if given"""
+    if weight is not None:
+        y = y * (weight if shape is None else weight.reshape(shape))
+    if bias is not None:
+        y = y + (bias if shape is None else bias.reshape(shape))
+    return y
+
+
+def _norm_dtypes(input, *params):
+    """PyTorch's RuntimeError for a norm's parameters or statistics of another dtype than
+    input (its CPU kernels take none)"""
+    dt = input._data.dtype
+    if any(p is not None and p._data.dtype != dt for p in params):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
+                           if dt == np.float32 else
+                           "mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
+    normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
+    if isinstance(normalized_shape, int):
+        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
+                        "of ints, not int")
+    shape = [int(n) for n in normalized_shape]
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and list(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
+                               f"got {name} of shape {list(t.shape)} and normalized_shape = "
+                               f"{shape}")
+    if input.ndim < len(shape) or list(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={shape}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    _norm_dtypes(input, weight, bias)
+    y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
+    return _affine(y, weight, bias)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """input normalised per channel (dim 1) over the batch and any spatial dims: by the
+    batch's statistics in training (updating running_mean and running_var in place, if
+    given, with momentum and the unbiased variance), by running_mean and running_var
+    otherwise; then weight and bias per channel"""
+    if training:
+        size = input.shape
+        if size[0] * int(np.prod(size[2:], dtype=np.int64)) == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {size}")
+    channels = input.shape[1] if input.ndim > 1 else input.shape[-1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    _norm_dtypes(input, running_mean, running_var, weight, bias)
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        dims = (0,) + tuple(range(2, input.ndim))
+        y, mean, var = _normalized(input, dims, eps)
+        if running_mean is not None or running_var is not None:
+            _update_running_stats(running_mean, running_var, mean, var,
+                                  input.numel() // channels, momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} "
+                               "must be defined in evaluation mode")
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    return _affine(y, weight, bias, shape)
+
+
+@no_grad()
+def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
+    """running = (1 - momentum) * running + momentum * batch statistic; the variance
+    unbiased (n / (n - 1)), as PyTorch keeps it"""
+    if running_mean is not None:
+        running_mean.mul_(1 - momentum).add_(mean.reshape(-1) * momentum)
+    if running_var is not None:
+        running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
+
+
+def _pair(x):
+    """an int or a pair of ints as a tuple of 2"""
+    return (int(x), int(x)) if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+
+
+def _unbatched(input, message):
+    """input as (N, C, H, W) and whether it was one (C, H, W) image; else PyTorch's
+    RuntimeError (message formatted with the size)"""
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise RuntimeError(message.format(list(input.shape)))
+    return input, False
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """the sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L), PyTorch's
+    layout (im2col)"""
+    input, single = _unbatched(input, "Input Error: Only 3D or 4D input Tensors are supported "
+                                      "(got {})")
+    p = _pair(padding)
+    rows = NN.Unfold.apply(input, _pair(kernel_size), _pair(dilation),
+                           ((p[0], p[0]), (p[1], p[1])), _pair(stride), 0)
+    cols = rows.transpose(1, 2)
+    return cols.squeeze(0) if single else cols
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """columns (N, C * kh * kw, L) summed back into (N, C, H, W) at their windows (col2im),
+    the adjoint of unfold"""
+    single = input.ndim == 2
+    p = _pair(padding)
+    rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
+    out = NN.Fold.apply(rows, _pair(output_size), _pair(kernel_size), _pair(dilation),
+                        ((p[0], p[0]), (p[1], p[1])), _pair(stride))
+    return out.squeeze(0) if single else out
+
+
+def _conv_padding(padding, kernel, dilation, stride):
+    """conv2d's padding as ((top, bottom), (left, right)); 'same' puts the odd one at the end,
+    as PyTorch does"""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: {padding!r}")
+        if any(st != 1 for st in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    p = _pair(padding)
+    if min(p) < 0:
+        raise RuntimeError("negative padding is not supported")
+    return ((p[0], p[0]), (p[1], p[1]))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d cross-correlation of (N, C, H, W) (or (C, H, W)) input with weight
+    (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
+    by the weight as a matrix per group"""
+    input, single = _unbatched(input, "Expected 3D (unbatched) or 4D (batched) input "
+                                                "to conv2d, but got input of size: {}")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv2d: expected a 4-D weight, but got weight of size "
+                           f"{list(weight.shape)}")
+    stride, dilation = _pair(stride), _pair(dilation)
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    out_channels, group_channels, kh, kw = weight.shape
+    n, channels, h, w = input.shape
+    if out_channels % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size [{list(weight.shape)}] "
+                           "instead")
+    if channels != group_channels * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(input.shape)} to have "
+                           f"{group_channels * groups} channels, but got {channels} channels "
+                           "instead")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
+    if weight._data.dtype != input._data.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
+                           f"{_tname(weight._data.dtype)}")
+    pad = _conv_padding(padding, (kh, kw), dilation, stride)
+    padded = (h + sum(pad[0]), w + sum(pad[1]))
+    extent = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    if padded[0] < extent[0] or padded[1] < extent[1]:
+        raise RuntimeError(f"Calculated padded input size per channel: ({padded[0]} x "
+                           f"{padded[1]}). Kernel size: ({extent[0]} x {extent[1]}). Kernel "
+                           "size can't be greater than actual input size")
+    rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
+    oh, ow = (NN.conv_output_size(s, k, d, p, st)
+              for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
+    if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
+        out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
+    else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
+        per_group = rows.reshape(n * oh * ow, groups, -1).transpose(0, 1)
+        out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
+        out = out.reshape(groups, n, oh * ow, -1).permute(1, 0, 3, 2)
+        if bias is not None:
+            out = out + bias.reshape(1, groups, -1, 1)
+    out = out.reshape(n, out_channels, oh, ow).contiguous()
+    return out.squeeze(0) if single else out
+
+
+def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
+    """the (N, C, H, W) input, whether it was unbatched, kernel, stride, dilation, padding
+    ((top, bottom), (left, right)) with ceil_mode's extra at the end, the explicit padding
+    and the output size, with PyTorch's checks"""
+    input, single = _unbatched(input, "non-empty 3D or 4D (batch mode) tensor expected "
+                                              "for input")
+    kernel = _pair(kernel_size)
+    stride = kernel if stride is None or (not isinstance(stride, int) and not len(stride)) \
+        else _pair(stride)
+    padding, dilation = _pair(padding), _pair(dilation)
+    if min(stride) == 0:
+        raise RuntimeError("stride should not be zero")
+    if min(padding) < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    n, c, h, w = input.shape
+    out, pad = [], []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        span = size + 2 * p - d * (k - 1) - 1
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= size + p:      # the last window must start inside
+            o -= 1
+        out.append(o)
+        pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
+    if min(out) < 1:
+        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+                           f"({c}x{out[0]}x{out[1]}). Output size is too small")
+    return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+
+
+def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
+    """each channel's windows, (N * C, L, kh * kw)"""
+    n, c, h, w = input.shape
+    return NN.Unfold.apply(input.reshape(n * c, 1, h, w), kernel, dilation, pad, stride,
+                           pad_value)
+
+
+def _first_max_last_nan(x, axis):
+    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN"""
+    idx = np.argmax(x, axis=axis)
+    nan = np.isnan(x)
+    if nan.any():
+        last_nan = x.shape[axis] - 1 - np.argmax(np.flip(nan, axis), axis=axis)
+        idx = np.where(nan.any(axis), last_nan, idx)
+    return idx
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """each window's maximum (padding never wins); the gradient goes to the first maximum of
+    each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
+    input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
+        input, kernel_size, stride, padding, dilation, ceil_mode)
+    n, c, h, w = input.shape
+    cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
+    values, idx = RD.MaxDim.apply(cols, 2, False, _first_max_last_nan)
+    values = values.reshape(n, c, *out_hw)
+    if single:
+        values = values.squeeze(0)
+    if not return_indices:
+        return values
+    k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
+    rows = (pos // out_hw[1]) * stride[0] - pad[0][0] + (k // kernel[1]) * dilation[0]
+    columns = (pos % out_hw[1]) * stride[1] - pad[1][0] + (k % kernel[1]) * dilation[1]
+    flat = Tensor._make((rows * w + columns).reshape(values.shape))
+    return values, flat
+
+
+def _window_counts(size, out, kernel, stride, padding, include_pad):
+    """along one dim, how many of each window's elements an average divides by: those inside
+    the explicitly padded input (include_pad) or inside the input"""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    if not include_pad:
+        start, end = np.maximum(start, 0), np.minimum(end, size)
+    return end - start
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """each window's mean: its sum over kh * kw, over the elements inside the input where not
+    count_include_pad, or over divisor_override"""
+    input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
+        input, kernel_size, stride, padding, 1, ceil_mode)
+    n, c = input.shape[:2]
+    sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
+    if divisor_override is not None:
+        divisor = divisor_override
+    else:
+        ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
+                  for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
+        divisor = constant(np.outer(ch, cw).reshape(-1).astype(input._data.dtype))
+    out = (sums / divisor).reshape(n, c, *out_hw)
+    return out.squeeze(0) if single else out
+
+
+def _adaptive_bins(size, out, dtype):
+    """(out, size) matrix averaging each of PyTorch's adaptive bins [floor(i * size / out),
+    ceil((i + 1) * size / out))"""
+    m = np.zeros((out, size), dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1 / (end - start)
+    return m
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """the means of output_size bins of nearly equal size (None keeps that dim's size)"""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
+                           f"{list(input.shape)}")
+    size = _pair(output_size) if isinstance(output_size, (int, np.integer)) else output_size
+    if len(size) != 2:
+        raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
+    h, w = input.shape[-2:]
+    oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    dtype = input._data.dtype
+    return (constant(_adaptive_bins(h, oh, dtype)) @ input
+            @ constant(_adaptive_bins(w, ow, dtype).T))
+
+
+def pad(input, pad, mode="constant", value=None):
+    """input padded by pad = (last dim's before, after, the previous dim's before, after,
+    ...) elements of value (0 by default); negative pads crop. Constant mode only."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the "
+                           f"input dimension but got padding length {len(pad)} and input of "
+                           f"dimension {input.ndim}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad(mode={mode!r}): cgrad pads in 'constant' mode only")
+    shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        size = shape[dim] + before + after
+        if size < 0:                      # (PyTorch's crop by narrow says this)
+            raise RuntimeError("narrow(): length must be non-negative.")
+        src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
+        dst[dim] = slice(max(before, 0), size - max(after, 0))
+        shape[dim] = size
+    out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
+    out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
+    return out
 
 
 # ---- losses -----------------------------------------------------------------------------------

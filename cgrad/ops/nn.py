@@ -1,0 +1,125 @@
+"""The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
+gradient skips padding_idx and may be scaled by frequency) and im2col / col2im (Unfold /
+Fold), the sliding windows that conv2d and the 2-d pools are composed from."""
+import numpy as np
+
+from ..autograd.function import Op, constant
+from .._memory import zeros
+
+
+class Embedding(Op):
+    """y = w[idx]   ->   dw = g rows added at idx (scaled by 1 / count where
+    scale_grad_by_freq), nothing at padding_idx"""
+    grad_fn_name = "EmbeddingBackward0"
+
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx, scale_grad_by_freq):
+        ctx.idx, ctx.shape = idx, w.shape
+        ctx.padding_idx, ctx.scale = padding_idx, scale_grad_by_freq
+        return np.take(w, idx, axis=0)
+
+    @staticmethod
+    def row_weights(ctx, dtype):
+        """each looked-up row's share of its gradient: 0 at padding_idx, 1 / count of its
+        index in the batch where scale_grad_by_freq, else 1 (None where all are 1)"""
+        flat = ctx.idx.reshape(-1)
+        if ctx.padding_idx < 0 and not ctx.scale:
+            return None
+        share = np.ones(flat.shape, dtype)
+        if ctx.scale:
+            share /= np.bincount(flat, minlength=ctx.shape[0])[flat]
+        share[flat == ctx.padding_idx] = 0
+        return share[:, None]
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.reshape(-1, ctx.shape[1])
+        share = Embedding.row_weights(ctx, g.dtype)
+        gw = zeros(ctx.shape, g.dtype)
+        np.add.at(gw, ctx.idx.reshape(-1), g if share is None else g * share)
+        return gw, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        g = g.reshape(-1, ctx.shape[1])
+        share = Embedding.row_weights(ctx, g._data.dtype)
+        if share is not None:
+            g = g * constant(share)
+        gw = constant(zeros(ctx.shape, g._data.dtype))
+        return gw.index_add(0, constant(ctx.idx.reshape(-1)), g), None, None, None
+
+
+def conv_output_size(size, kernel, dilation, pad, stride):
+    """the number of windows along one dim, pad = (before, after)"""
+    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _window_slices(out_hw, kernel, dilation, stride):
+    """for each kernel position (i, j), the slices of the padded input it reads"""
+    (oh, ow), (kh, kw), (dh, dw), (sh, sw) = out_hw, kernel, dilation, stride
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+class Unfold(Op):
+    """x (N, C, H, W) -> rows (N, oh*ow, C*kh*kw): each window of the input (padded with
+    pad_value; pad is ((top, bottom), (left, right))), one per row, so that a convolution is
+    one matrix product with the weight (PyTorch's F.unfold is this transposed)
+    ->   dx = the rows' gradient folded back (Fold)"""
+    grad_fn_name = "Im2ColBackward0"
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, pad, stride, pad_value):
+        if ctx is not None:                   # (None: called as Fold's backward)
+            ctx.args = (x.shape[2:], kernel, dilation, pad, stride)
+        if any(pad[0]) or any(pad[1]):
+            x = np.pad(x, ((0, 0), (0, 0)) + tuple(pad), constant_values=pad_value)
+        n, c, h, w = x.shape
+        oh, ow = (conv_output_size(s, k, d, (0, 0), st)
+                  for s, k, d, st in zip((h, w), kernel, dilation, stride))
+        sn, sc, s_h, s_w = x.strides
+        windows = np.lib.stride_tricks.as_strided(
+            x, (n, oh, ow, c, kernel[0], kernel[1]),
+            (sn, s_h * stride[0], s_w * stride[1], sc, s_h * dilation[0], s_w * dilation[1]),
+            writeable=False)
+        return np.ascontiguousarray(windows).reshape(n, oh * ow, c * kernel[0] * kernel[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        return Fold.forward(None, g, *ctx.args), None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Fold.apply(g, *ctx.args), None, None, None, None, None
+
+
+class Fold(Op):
+    """rows (N, L, C*kh*kw) -> (N, C, H, W): each row's values added back at its window's
+    positions (the padding cropped), the adjoint of Unfold   ->   drows = Unfold(g)"""
+    grad_fn_name = "Col2ImBackward0"
+
+    @staticmethod
+    def forward(ctx, rows, size, kernel, dilation, pad, stride):
+        if ctx is not None:                   # (None: called as Unfold's backward)
+            ctx.args = (kernel, dilation, pad, stride)
+        (pt, pb), (pl, pr) = pad
+        hp, wp = size[0] + pt + pb, size[1] + pl + pr
+        out_hw = tuple(conv_output_size(s, k, d, (0, 0), st)
+                       for s, k, d, st in zip((hp, wp), kernel, dilation, stride))
+        n = rows.shape[0]
+        rows = rows.reshape(n, *out_hw, -1, kernel[0], kernel[1])
+        out = zeros((n, rows.shape[3], hp, wp), rows.dtype)
+        for i, j, (r, c) in _window_slices(out_hw, kernel, dilation, stride):
+            out[:, :, r, c] += np.moveaxis(rows[..., i, j], 3, 1)
+        return out[:, :, pt:pt + size[0], pl:pl + size[1]]
+
+    @staticmethod
+    def backward(ctx, g):
+        g = np.ascontiguousarray(g)
+        return Unfold.forward(None, g, *ctx.args, 0), None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Unfold.apply(g, *ctx.args, 0), None, None, None, None, None
