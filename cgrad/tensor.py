@@ -1323,11 +1323,12 @@ class Tensor:
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         dim, keepdim = _all_or_dim("sum", dim, keepdim, True)
-        x = self if self._graph_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
-        dims = _dims(dim, self.ndim)
-        if dims is None:
-            return R.SumAll.apply(x, None, keepdim)
-        return R.SumDim.apply(x, dims, keepdim)
+        dims = _dims(dim, self.ndim)                       # (checked before the dtype)
+        dtype = self._graph_dtype(dtype)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype
+        out = R.SumAll.apply(x, None, keepdim) if dims is None else \
+            R.SumDim.apply(x, dims, keepdim)
+        return out if dtype is None or dtype.kind != "b" else out.to(dtype)   # (any)
 
     def mean(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         dim, keepdim = _all_or_dim("mean", dim, keepdim, True)
@@ -1338,6 +1339,7 @@ class Tensor:
                                    f"be either a floating point or complex dtype. Got: "
                                    f"{_tname(np_dtype)}")
             return self.to(dtype).mean(dim, keepdim)
+        R.require_mean_dtype(self._data.dtype)            # (checked before the dims)
         dims = _dims(dim, self.ndim)
         if dims is None:
             return R.MeanAll.apply(self, None, keepdim)
@@ -1490,19 +1492,23 @@ class Tensor:
 
     def prod(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         dim, keepdim = _all_or_dim("prod", dim, keepdim, False)
-        if self._graph_dtype(dtype) is not None:                         # it runs in dtype
-            return self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
+        if dim is not None:
+            dim = _dim(dim, self.ndim)                     # (checked before the dtype)
+        dtype = self._graph_dtype(dtype)
+        if dtype is not None:                              # it runs in dtype
+            out = self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
+            return out if dtype.kind != "b" else out.to(dtype)             # (all)
         if dim is None:
             return R.ProdAll.apply(self, None, False)
-        return R.ProdDim.apply(self, _dim(dim, self.ndim), keepdim)
+        return R.ProdDim.apply(self, dim, keepdim)
 
     def cumsum(self, dim, dtype=None):
         return R.Cumsum.apply(self, _dim(dim, self.ndim), self._graph_dtype(dtype))
 
     def cumprod(self, dim, dtype=None):
         d = _dim(dim, self.ndim)
-        x = self if self._graph_dtype(dtype) is None else self.to(dtype)   # it runs in dtype
-        return R.Cumprod.apply(x, d)
+        dtype = self._graph_dtype(dtype)
+        return R.Cumprod.apply(self if dtype is None else self.to(dtype), d, dtype)
 
     def _graph_dtype(self, dtype):
         """sum's, prod's, cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused
@@ -1703,6 +1709,8 @@ class Tensor:
         return S.DiagonalCopy.apply(self, (diagonal, 0, 1))
 
     def trace(self):
+        if self._data.dtype == np.bool_:
+            raise NotImplementedError("\"trace\" not implemented for 'Bool'")
         if self.ndim != 2:
             raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
         return S.Trace.apply(self)
@@ -1813,9 +1821,11 @@ class Tensor:
         if idx.dtype not in (np.int64, np.int32):
             raise RuntimeError("gather(): Expected dtype int32/int64 for index")
         idx = idx.astype(np.int64, copy=False)
-        if idx.ndim != max(self.ndim, 1) and idx.size and not (self.ndim == idx.ndim == 0):
-            raise RuntimeError("Index tensor must have the same number of dimensions as input "
-                               "tensor")
+        if idx.ndim != max(self.ndim, 1) and not (self.ndim == idx.ndim == 0):
+            if idx.size:
+                raise RuntimeError("Index tensor must have the same number of dimensions as "
+                                   "input tensor")
+            return self.reshape(-1)[:0].reshape(idx.shape)     # nothing gathered: its shape
         n = self._data.shape[d] if self.ndim else 1
         if idx.size and (idx.min() < 0 or idx.max() >= n):     # no negative indices here
             raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
@@ -1876,12 +1886,13 @@ class Tensor:
 
     def index_select(self, dim, index):
         d = _dim(dim, self.ndim)
-        if not isinstance(index, Tensor) or index.ndim > 1 or index._data.dtype.kind not in "iu":
-            raise IndexError("index_select(): Index is supposed to be a vector of int64 or int32")
-        idx = index._data.reshape(-1).astype(np.int64, copy=False)
-        n = self._data.shape[d] if self.ndim else 1
-        if idx.size and (idx.min() < 0 or idx.max() >= n):         # no negative indices here
-            raise IndexError("index out of range in self")
+        idx = _index_array("index_select", index, "int32 or int64")
+        if idx.ndim > 1 and self.ndim:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        idx = idx.reshape(-1)
+        if self.ndim and not self._data.shape[d] and idx.size:
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
         if not self.ndim:
             if idx.size > 1:
                 raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
@@ -1910,7 +1921,12 @@ class Tensor:
         Tensor of self's dtype, or a number (value)"""
         src = value if src is None else src
         d = _dim(dim, self.ndim)
-        idx = _index_array(name, index, "int32/int64")
+        if isinstance(index, Tensor) and not index.numel() and self.ndim:
+            # PyTorch writes nothing, whatever the empty index's dtype or dims
+            idx = np.zeros(index.shape if index.ndim == self.ndim else (0,) * self.ndim,
+                           np.int64)
+        else:
+            idx = _index_array(name, index, "int32/int64")
         if idx.ndim != self.ndim:
             raise RuntimeError("Index tensor must have the same number of dimensions as self "
                                "tensor")
@@ -1945,11 +1961,11 @@ class Tensor:
 
     def _index_add_args(self, dim, index, source, alpha):
         d = _dim(dim, self.ndim)
-        idx = _index_array("index_add_", index, "int32/int64", "but got: ")
-        if idx.ndim > 1:
+        if isinstance(index, Tensor) and index.ndim > 1:
             raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
-                             f"{idx.ndim} with type: {_tname(idx.dtype)} and size: "
-                             f"{list(idx.shape)}")
+                             f"{index.ndim} with type: {_tname(index._data.dtype)} and size: "
+                             f"{list(index.shape)}")
+        idx = _index_array("index_add_", index, "int32/int64", "but got: ")
         if source._data.dtype != self._data.dtype:
             raise RuntimeError(f"index_add_(): self ({_tname(self._data.dtype)}) and source "
                                f"({_tname(source._data.dtype)}) must have the same scalar type")
@@ -1958,7 +1974,12 @@ class Tensor:
             raise RuntimeError(f"source tensor shape must match self tensor shape, excluding "
                                f"the specified dimension. Got self.shape = {list(self.shape)} "
                                f"source.shape = {list(source.shape)}")
-        _check_bounds(idx, self._data.shape[d] if self.ndim else 1, d)
+        if self.numel() and self.ndim > 1:     # (PyTorch adds nothing into nothing; its
+            _check_bounds(idx, self._data.shape[d], d)        # 1-d kernel raises IndexError)
+        elif self.numel():
+            _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
+        if self._data.dtype.kind in "iu":        # PyTorch casts alpha to self's dtype
+            alpha = int(alpha)
         return d, idx.reshape(-1), source if self.ndim else source.reshape(()), alpha
 
     def repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
@@ -1991,7 +2012,8 @@ class Tensor:
         _check_output_size(output_size, shape[d] * repeats if shape else repeats)
         wide = x.unsqueeze(d + 1)
         wide = wide.expand(shape[:d + 1] + [repeats] + shape[d + 1:])
-        return wide.contiguous().view(shape[:d] + [-1] + shape[d + 1:])
+        return wide.contiguous().view(shape[:d] + [shape[d] * repeats if shape else repeats]
+                                      + shape[d + 1:])
 
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
@@ -2368,11 +2390,11 @@ def _repeated_indices(counts):
     """i repeated counts[i] times, for a 1-d integer Tensor of counts (the one-argument
     repeat_interleave), in the counts' dtype"""
     c = counts._data
-    if c.ndim != 1:
-        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
     if c.dtype.kind not in "iu":
         raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
                                   f"'{_tname(c.dtype)}'")
+    if c.ndim != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
     if c.size and c.min() < 0:
         raise RuntimeError("repeats can not be negative")
     return Tensor._make(np.repeat(np.arange(c.shape[0], dtype=c.dtype), c))
@@ -2387,6 +2409,13 @@ def _index_array(name, index, expected, got=""):
         raise RuntimeError(f"{name}(): Expected dtype {expected} for index"
                            + (f" {got}{_tname(index._data.dtype)}" if got else ""))
     return index._data.astype(np.int64, copy=False)
+
+
+def _check_in_range(idx, n):
+    """index_select's and index_add's IndexError for an index outside [0, n) (no negative
+    indices there)"""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError("index out of range in self")
 
 
 def _check_bounds(idx, n, d):

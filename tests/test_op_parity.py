@@ -544,6 +544,44 @@ def test_reduction_argument_forms(backend, case):
     _assert_same(case)
 
 
+# ---- findings of a fuzz of the ops added since (cumprod, index_add, scatter, ...) -----------
+def _new_ops_edge(expr):
+    def case(lib):
+        return eval(expr, {"lib": lib})
+    case.__doc__ = expr
+    return case
+
+
+@_cases(*(_new_ops_edge(e) for e in (
+    "lib.tensor([[1, 2], [3, 4]], dtype=lib.int32).cumprod(1, dtype=lib.int32)",
+    "lib.tensor([1, 2, 3]).cumprod(0, dtype=lib.int16)",
+    "lib.tensor([1, 2, 3]).index_add(0, lib.tensor([0, 1]), lib.tensor([5, 5]), alpha=-0.5)",
+    "lib.tensor([1, 2, 3]).index_add(0, lib.tensor([0, 1]), lib.tensor([5, 5]), alpha=1.7)",
+    "lib.tensor([1.0, 0.0]).sum(dtype=lib.bool)", "lib.tensor([[1, 0], [0, 0]]).sum(0, "
+    "dtype=lib.bool)", "lib.tensor([1.0, 0.0]).prod(dtype=lib.bool)",
+    "lib.ones(0, 3).repeat_interleave(2, 1)", "lib.ones(2, 0).repeat_interleave(2, dim=0)",
+    "lib.ones(3, 4).gather(1, lib.tensor([], dtype=lib.int64))",
+    "lib.ones(3, 4, 2).gather(1, lib.zeros(0, 4, dtype=lib.int64))",
+    "lib.ones(3, 4).scatter(1, lib.tensor([], dtype=lib.int64), 2.0)",
+    "lib.ones(3, 4).scatter(1, lib.tensor([[]]), 2.0)",
+    "lib.ones(3, 4).scatter_add(1, lib.zeros(0, 2), lib.ones(3, 4))",
+    "lib.ones(4, 0).index_add(1, lib.tensor([0, 0]), lib.ones(4, 2))",
+    "lib.ones(0, 3, 4).index_add_(0, lib.tensor([0, 0]), lib.ones(2, 3, 4))",
+    # the exception classes, checked in PyTorch's order
+    "lib.zeros(3).index_add(0, lib.tensor([3]), lib.ones(1))",
+    "lib.zeros(3).index_add_(0, lib.tensor([-1]), lib.ones(1))",
+    "lib.zeros(3, 2).index_add(0, lib.tensor([3]), lib.ones(1, 2))",
+    "lib.zeros(3, 4).index_add(0, lib.tensor([[0.0]]), lib.ones(1, 4))",
+    "lib.ones(3).index_select(0, lib.tensor([0.0]))",
+    "lib.ones(0, 2).index_select(0, lib.tensor([0]))",
+    "lib.ones(3).repeat_interleave(lib.tensor([[1.0]]))", "lib.tensor([True]).trace()",
+    "lib.ones(2, 3, requires_grad=True).sum(dim=5, dtype=lib.int64)",
+    "lib.ones(2, 3, requires_grad=True).prod((0, 1), dtype=lib.int64)",
+    "lib.ones(2, 3, dtype=lib.int64).mean(-3)")))
+def test_new_ops_edges(backend, case):
+    _assert_same(case)
+
+
 # ---- composed ops: values and gradients -----------------------------------------------------
 def _with_grads(build):
     """build(lib, x, y) on two float64 leaves; returns the result and both gradients"""

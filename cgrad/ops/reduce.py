@@ -81,13 +81,17 @@ class SumDim(Sum):
     grad_fn_name = "SumBackward1"
 
 
+def require_mean_dtype(dtype):
+    if dtype.kind != "f":
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {torch_name(dtype)}")
+
+
 class Mean(Op):
     """y = mean(x, dims)   ->   dx = g / n broadcast back"""
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        if x.dtype.kind != "f":
-            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                               f"floating point or complex dtype. Got: {torch_name(x.dtype)}")
+        require_mean_dtype(x.dtype)
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         return B.kernels.mean(x, dims, keepdim)
 
@@ -656,9 +660,9 @@ class Cumprod(Op):
     at z, dx_z = (x_0..x_{z-1}) * sum over i >= z of g_i x_{z+1}..x_i; after z, 0 (each
     product holds x_z = 0 besides x_k)"""
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        y = scan(np.cumprod, x, dim)
+        y = scan(np.cumprod, x, dim, dtype)
         ctx.save_for_backward(x, y)
         return y
 
@@ -676,7 +680,7 @@ class Cumprod(Op):
         x, y = ctx.saved_tensors
         d = ctx.dim
         if not x.ndim or x.shape[d] <= 1:      # y = x
-            return g, None
+            return g, None, None
         alive, started, first = Cumprod._masks(x, d)
         one, zero = x.dtype.type(1), x.dtype.type(0)
         dx = np.where(alive, reversed_cumsum(g * y, d) / np.where(alive, x, one), zero)
@@ -685,16 +689,16 @@ class Cumprod(Op):
             after = np.cumprod(np.where(started, one, x), axis=d)
             dx = np.where(first, before * np.sum(np.where(alive, zero, g * after), axis=d,
                                                  keepdims=True), dx)
-        return dx, None
+        return dx, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         d = ctx.dim
         if x.numel() <= 1 or x.shape[d] == 1:
-            return g, None
+            return g, None, None
         if not (x._data == 0).any():
-            return reversed_cumsum(g * y, d) / x, None
+            return reversed_cumsum(g * y, d) / x, None, None
         # with zeros, PyTorch's O(n^2) form, whose own derivative is cumprod's second one (the
         # masks above give the right values but no dependence on the zeros): dx_k = sum over
         # i >= k of g_i times x_0..x_i without x_k
@@ -708,7 +712,7 @@ class Cumprod(Op):
             omitted = until if k == n - 1 else \
                 cat([until, until * x.narrow(d, k + 1, n - k - 1).cumprod(d)], d)
             parts.append((g.narrow(d, k, n - k) * omitted).sum(d))
-        return stack(parts, d), None
+        return stack(parts, d), None, None
 
 
 class LogSumExp(Op):

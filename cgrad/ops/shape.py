@@ -807,15 +807,18 @@ class IndexAddAlong(Op):
     def forward(ctx, x, dim, index, source, alpha):
         # (a 0-d x: its one element, the index being [0])
         ctx.key, ctx.alpha = (slice(None),) * dim + (index,) if x.ndim else (), alpha
+        ctx.source_shape = source.shape
         y = x.copy()
-        np.add.at(y, ctx.key, source if alpha == 1 else source * alpha)
+        if y.size:                          # (an empty x: PyTorch adds nothing, anywhere)
+            np.add.at(y, ctx.key, source if alpha == 1 else source * alpha)
         return y
 
     @staticmethod
     def backward(ctx, g):
         g_source = None
         if ctx.needs_input_grad[3]:
-            g_source = g[ctx.key] if ctx.alpha == 1 else g[ctx.key] * ctx.alpha
+            g_source = (g[ctx.key] if ctx.alpha == 1 else g[ctx.key] * ctx.alpha) if g.size \
+                else zeros(ctx.source_shape, g.dtype)
         return g, None, None, g_source, None
 
     @staticmethod
