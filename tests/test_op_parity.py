@@ -552,7 +552,18 @@ def _new_ops_edge(expr):
     return case
 
 
-@_cases(*(_new_ops_edge(e) for e in (
+def _prod_gradient_with_nan_and_inf(lib):
+    """prod's gradient where no factor is 0 is PyTorch's g * prod / x (NaN where one is inf)"""
+    grads = []
+    for values, dim in (([-2.0, float("nan")], 0), ([2.0, float("inf"), 3.0], None),
+                        ([[1.5, -2.0], [0.5, 3.0]], 1)):
+        x = lib.tensor(values, requires_grad=True)
+        (x.prod() if dim is None else x.prod(dim)).sum().backward()
+        grads.append(x.grad)
+    return grads
+
+
+@_cases(_prod_gradient_with_nan_and_inf, *(_new_ops_edge(e) for e in (
     "lib.tensor([[1, 2], [3, 4]], dtype=lib.int32).cumprod(1, dtype=lib.int32)",
     "lib.tensor([1, 2, 3]).cumprod(0, dtype=lib.int16)",
     "lib.tensor([1, 2, 3]).index_add(0, lib.tensor([0, 1]), lib.tensor([5, 5]), alpha=-0.5)",

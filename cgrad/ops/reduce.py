@@ -556,10 +556,14 @@ class Prod(Op):
 
     @staticmethod
     def backward(ctx, g):
-        x, _ = ctx.saved_tensors
+        x, y = ctx.saved_tensors
         dim = ctx.dim
         if dim is not None and not x.ndim:
             x = x.reshape(1)
+        if not (x == 0).any():               # PyTorch's form where no factor is 0 (its bits,
+            dims = None if dim is None else (dim,)          # and its NaN where one is inf)
+            return (expand_reduced(g, x.shape, dims, ctx.keepdim)
+                    * (expand_reduced(y, x.shape, dims, ctx.keepdim) / x)), None, None
         flat = x.reshape(-1) if dim is None else x
         axis = 0 if dim is None else dim
         ones = np.ones_like(np.take(flat, [0], axis=axis)) if flat.shape[axis] else None
