@@ -894,8 +894,11 @@ def _once_differentiable_under_create_graph(lib):
         again = "ok"
     except RuntimeError:
         again = "RuntimeError"
+    # autograd.grad does not run the error where no path to its inputs needs it
+    g, = lib.autograd.grad((Square.apply(x) * x).sum(), x, create_graph=True)
+    second, = lib.autograd.grad(g.sum(), x)
     return [plain, plain.requires_grad, both, both.requires_grad, delayed,
-            delayed.requires_grad, again]
+            delayed.requires_grad, again, g, second]
 
 
 def _failed_backward_keeps_finished_leaves(lib):

@@ -338,11 +338,18 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             if leaf is not None:
                 _accumulate_into_leaf(leaf, g, owned)
         return None
-    for i, r in enumerate(results):
-        if r is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
-                               "behavior.")
+    return checked_used(results, allow_unused)
+
+
+def checked_used(results, allow_unused):
+    """autograd.grad's results, refused (PyTorch's RuntimeError) where one is None and
+    allow_unused is False"""
+    if not allow_unused:
+        for i, r in enumerate(results):
+            if r is None:
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
     return results
 
 

@@ -434,11 +434,15 @@ class NotRecorded(Op):
 
     @classmethod
     def after(cls, node, g):
-        """the node for the gradients of node's backward on g: on node's input edges and g's"""
-        error = _node_after(cls, node.parents + (grad_edge(g),),
-                            node.input_meta + ((g._data.shape, g._data.dtype),))
+        """the node for the gradients of node's backward on g: on node's input edges and g's
+        (an @once_differentiable Function's on none, as PyTorch hangs its error on detached
+        copies: a walk reaches it only where it must run everything, as backward() does)"""
         function = getattr(node.op, "function", None)          # a custom Function's
-        if getattr(getattr(function, "backward", None), "once_differentiable", False):
+        once = getattr(getattr(function, "backward", None), "once_differentiable", False)
+        edges = node.parents + (grad_edge(g),)
+        error = _node_after(cls, (None,) * len(edges) if once else edges,
+                            node.input_meta + ((g._data.shape, g._data.dtype),))
+        if once:
             error.error = RuntimeError("trying to differentiate twice a function that was "
                                        "marked with @once_differentiable")
         else:

@@ -6,8 +6,8 @@ a node that raises naming the op if reached (never a wrong number). The walk is 
 on Tensors, with grad mode on."""
 import numpy as np
 
-from .engine import (capture_of, captured_before_hooks, checked_hook_result, only_needed,
-                     run_post_accumulate_hooks, topological_order)
+from .engine import (capture_of, captured_before_hooks, checked_hook_result, checked_used,
+                     only_needed, run_post_accumulate_hooks, topological_order)
 from . import function
 from .function import FREED_MESSAGE, AccumulateGrad, CastCutsGraph, NotRecorded
 from . import anomaly
@@ -139,9 +139,4 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
                 pending[parent] = gi if held is None else held + gi
     if capture is None:
         return None
-    for r in results:
-        if r is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
-                               "behavior.")
-    return results
+    return checked_used(results, allow_unused)
