@@ -1801,8 +1801,9 @@ class Tensor:
                                    f"(input tensor's size at dimension {d}), but got "
                                    f"split_sizes={sizes}")
         out, start = [], 0
+        op = S.SplitPart if isinstance(split_size, int) else S.SplitWithSizesPart
         for k, s in enumerate(sizes):
-            part = S.SplitPart.apply(self, (slice(None),) * d + (slice(start, start + s),))
+            part = op.apply(self, (slice(None),) * d + (slice(start, start + s),))
             if part.grad_fn is not None:
                 part.grad_fn.output_nr = k
             out.append(part)

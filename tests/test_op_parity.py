@@ -842,8 +842,9 @@ def _multi_view_after_in_place(how):
     def case(lib):
         x = lib.ones(2, 3, requires_grad=True)
         y = x * 2
-        parts = {"unbind": y.unbind, "split": lambda: y.split(1), "chunk": lambda: y.chunk(2)}[
-            how.split()[0]]()
+        parts = {"unbind": y.unbind, "split": lambda: y.split(1), "chunk": lambda: y.chunk(2),
+                 "split_sizes": lambda: y.split([1, 1])}[how.split()[0]]()
+        names = [p.grad_fn.name() for p in parts]
         if how.endswith("base"):
             y.mul_(3)
         else:
@@ -851,8 +852,8 @@ def _multi_view_after_in_place(how):
         try:
             (parts[1] * 2).sum().backward()
         except RuntimeError as e:
-            return str(e).split(" is a view")[0]
-        return x.grad
+            return [names, str(e).split(" is a view")[0]]
+        return [names, x.grad]
     case.__doc__ = f"a part of {how} changed in place: its backward raises (parts unused: fine)"
     return case
 
@@ -1047,7 +1048,8 @@ def _multi_view_parts_unused(lib):
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
         _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks, _gradgradcheck,
         _module_full_backward_hooks,
-        *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk")
+        *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk",
+                                                                 "split_sizes")
           for what in ("base", "other view")), _requires_grad_off_after_forward,
         _set_grad_enabled_as_decorator, _grad_mode_decorated_generators, _materialized_grads,
         _materialized_grads_refuse_allow_unused_false, _backward_inputs_retain_a_non_leafs_grad,

@@ -586,6 +586,10 @@ class SplitPart(BasicIndex):
     grad_fn_name = "SplitBackward0"     # chunk and split (the node's output_nr: which part)
 
 
+SplitWithSizesPart = renamed("SplitWithSizesPart", SplitPart, "SplitWithSizesBackward0",
+                             "split(sizes)")
+
+
 class UnbindPart(Select):
     grad_fn_name = "UnbindBackward0"
 
@@ -598,8 +602,8 @@ MULTI_VIEW = ("is the output of a function that returns multiple views. Such fun
 def multi_view_part(node):
     """'Output k of Split' for a part of split/chunk/unbind (node its grad_fn), or None"""
     op = getattr(node, "op", None)
-    if op is SplitPart:
-        return f"Output {node.output_nr} of Split"
+    if op is SplitPart or op is SplitWithSizesPart:
+        return f"Output {node.output_nr} of {op.grad_fn_name[:-len('Backward0')]}"
     if op is UnbindPart:
         return f"Output {node.key[-1]} of Unbind"
     if op is InvalidView:
