@@ -1034,6 +1034,22 @@ def _module_full_backward_hooks(lib):
     return out
 
 
+def _second_derivative_beside_a_detached_copy(lib):
+    """f(t, t.detach()) under create_graph: the detached operand is a constant though it shares
+    t's array (and 0-d scalars too)"""
+    out = []
+    ops = (lambda a, b: a * b, lambda a, b: a / b, lambda a, b: b / a, lambda a, b: a ** b,
+           lambda a, b: a.exp() * b.exp())
+    for values in ([1.0, 2.0, 3.0, 4.0], 2.0):
+        for f in ops:
+            t = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+            y = t * 1
+            g, = lib.autograd.grad(f(y, y.detach()).sum(), t, create_graph=True)
+            second = lib.autograd.grad(g.sum(), t)[0] if g.requires_grad else None
+            out += [g, second]
+    return out
+
+
 def _multi_view_parts_unused(lib):
     """the base of unbind/split parts changed in place: backward through the base is fine"""
     x = lib.ones(2, 3, requires_grad=True)
@@ -1047,7 +1063,7 @@ def _multi_view_parts_unused(lib):
 @_cases(_hook_that_removes_itself, _inference_mode, _multi_view_parts_unused,
         _grad_of_a_hooked_non_leaf, _once_differentiable_under_create_graph,
         _failed_backward_keeps_finished_leaves, _post_accumulate_grad_hooks, _gradgradcheck,
-        _module_full_backward_hooks,
+        _module_full_backward_hooks, _second_derivative_beside_a_detached_copy,
         *(_multi_view_after_in_place(f"{op} {what}") for op in ("unbind", "split", "chunk",
                                                                  "split_sizes")
           for what in ("base", "other view")), _requires_grad_off_after_forward,

@@ -347,7 +347,8 @@ class Op:
                 i += 1
                 if s is None:
                     continue
-                t = a if s is ad else (tb if s is bd else None)
+                t = (a if s is ad else tb if s is bd else None) if i == 0 else \
+                    (tb if s is bd else a if s is ad else None)     # (t * t.detach(): above)
                 if t is not None:
                     vc = t._vc
                     inputs.append((i, t, 0 if vc is None else vc.value))
@@ -469,13 +470,17 @@ def _saved_versions(saved, tensors, out, result, args):
             vc = result._version_counter
             out_record = (i, vc, vc.value)
             continue
-        for t in tensors:
-            if t._data is s:
-                break
-        else:
-            t = args[i] if i < len(args) else None
-            if not (isinstance(t, Tensor) and type(s) is _ndarray and _cast_of(s, t._data)):
-                continue
+        t = args[i] if i < len(args) else None
+        if not (isinstance(t, Tensor) and t._data is s):
+            # (slot i holds input i's array where it can: t * t.detach() has two Tensors of
+            # one array, and only the first may carry the graph)
+            for t in tensors:
+                if t._data is s:
+                    break
+            else:
+                t = args[i] if i < len(args) else None
+                if not (isinstance(t, Tensor) and type(s) is _ndarray and _cast_of(s, t._data)):
+                    continue
         vc = t._vc
         inputs.append((i, t, 0 if vc is None else vc.value))
     return (inputs, out_record) if inputs or out_record is not None else None
