@@ -358,6 +358,16 @@ def test_conv2d_matches_torch(backend, dtype, shape, args, kwargs, transpose):
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
 
 
+@pytest.mark.parametrize("shape, args, kwargs", [
+    ((0, 3, 5, 4), (3, 6, 3), dict(groups=3, padding=1)),
+    ((0, 1, 3, 4), (1, 1, (2, 3)), {})])
+def test_conv2d_of_an_empty_batch_matches_torch(backend, shape, args, kwargs):
+    """a batch of none: empty outputs, zero weight and bias gradients"""
+    c, t = _twin(nn.Conv2d(*args, **kwargs), torch.nn.Conv2d(*args, **kwargs), np.float64)
+    cx, tx = _inputs(shape, np.float64)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), np.float64)
+
+
 def test_conv2d_default_init_and_state_dict():
     cgrad.manual_seed(0)
     c = nn.Conv2d(3, 64, (5, 4), groups=1)
@@ -485,6 +495,18 @@ def test_max_pool_ties_nan_and_indices_match_torch(backend):
         assert c_idx.dtype == cgrad.int64
         (tg,) = torch.autograd.grad((t_out.nan_to_num() * 3).sum(), x)
         (cg,) = cgrad.autograd.grad((c_out.nan_to_num() * 3).sum(), cx)
+        np.testing.assert_array_equal(cg.numpy(), tg.numpy())
+    # windows whose maximum is -inf: the first element inside the input, never the padding
+    x = torch.full((1, 1, 3, 3), -float("inf"), dtype=torch.float64, requires_grad=True)
+    x.data[0, 0, 2, 2] = 5.0
+    cx = _cg(x)
+    for kw in (dict(kernel_size=2, stride=1, padding=1), dict(kernel_size=3, padding=1)):
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
+        np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+        w = torch.arange(t_out.numel(), dtype=torch.float64).reshape(t_out.shape)
+        (tg,) = torch.autograd.grad((t_out.nan_to_num() * w).sum(), x)
+        (cg,) = cgrad.autograd.grad((c_out.nan_to_num() * _cg(w)).sum(), cx)
         np.testing.assert_array_equal(cg.numpy(), tg.numpy())
     c = nn.MaxPool2d(2, return_indices=True)
     assert repr(c) == repr(torch.nn.MaxPool2d(2, return_indices=True))

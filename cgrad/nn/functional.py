@@ -1,5 +1,6 @@
 """cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
 with PyTorch's signatures, checks and error messages."""
+import functools
 import warnings
 
 import numpy as np
@@ -403,9 +404,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
         out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
     else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
-        per_group = rows.reshape(n * oh * ow, groups, -1).transpose(0, 1)
+        # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
+        per_group = rows.reshape(n * oh * ow, groups, group_channels * kh * kw).transpose(0, 1)
         out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
-        out = out.reshape(groups, n, oh * ow, -1).permute(1, 0, 3, 2)
+        out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
             out = out + bias.reshape(1, groups, -1, 1)
     out = out.reshape(n, out_channels, oh, ow).contiguous()
@@ -452,9 +454,14 @@ def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
                            pad_value)
 
 
-def _first_max_last_nan(x, axis):
-    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN"""
+def _first_max_last_nan(x, axis, first_inside=None):
+    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN; where the
+    maximum is -inf, the window's first element inside the input (first_inside: its place in
+    each window, when there is padding: it ties with the -inf padding)"""
     idx = np.argmax(x, axis=axis)
+    if first_inside is not None:
+        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == -np.inf
+        idx = np.where(lowest, first_inside, idx)
     nan = np.isnan(x)
     if nan.any():
         last_nan = x.shape[axis] - 1 - np.argmax(np.flip(nan, axis), axis=axis)
@@ -470,7 +477,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         input, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, h, w = input.shape
     cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
-    values, idx = RD.MaxDim.apply(cols, 2, False, _first_max_last_nan)
+    pick = _first_max_last_nan
+    if any(pad[0]) or any(pad[1]):
+        inside = NN.Unfold.forward(None, np.ones((1, 1, h, w), bool), kernel, dilation, pad,
+                                   stride, False)
+        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2))
+    values, idx = RD.MaxDim.apply(cols, 2, False, pick)
     values = values.reshape(n, c, *out_hw)
     if single:
         values = values.squeeze(0)

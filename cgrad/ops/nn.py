@@ -109,7 +109,7 @@ class Fold(Op):
         out_hw = tuple(conv_output_size(s, k, d, (0, 0), st)
                        for s, k, d, st in zip((hp, wp), kernel, dilation, stride))
         n = rows.shape[0]
-        rows = rows.reshape(n, *out_hw, -1, kernel[0], kernel[1])
+        rows = rows.reshape(n, *out_hw, rows.shape[2] // (kernel[0] * kernel[1]), *kernel)
         out = zeros((n, rows.shape[3], hp, wp), rows.dtype)
         for i, j, (r, c) in _window_slices(out_hw, kernel, dilation, stride):
             out[:, :, r, c] += np.moveaxis(rows[..., i, j], 3, 1)
