@@ -592,3 +592,17 @@ def test_pad_double_backward_and_errors(backend):
         F.pad(cgrad.randn(2, 3), (1, 1), mode="reflect")
     x = cgrad.tensor([[1, 2]])                  # integers stay integers
     assert F.pad(x, (1, 1), value=7).tolist() == [[7, 1, 2, 7]]
+
+
+@pytest.mark.parametrize("call", [
+    "F.pad(lib.ones(1, 1, 1), (2, -2))", "F.pad(lib.ones(1), (-2, 1))",
+    "F.pad(lib.ones(3, 5, 1), (2, -2, 2, 2))",
+    "F.avg_pool2d(lib.ones(1, 1, 4, 4), 2, divisor_override=0)",
+    "nn.AvgPool2d(2, divisor_override=0)(lib.ones(1, 1, 4, 4))",
+    "F.max_pool2d(lib.ones(1, 1, 6, 6), 3, padding=2, dilation=2)"])
+def test_pool_and_pad_arguments_refused_as_torch(backend, call):
+    """found by a fuzz: crops past a dim's size, a zero divisor, and max pooling's padding
+    over half the kernel (whatever the dilation) raise PyTorch's errors"""
+    _raises_like_torch(lambda: eval(call, {"lib": cgrad, "F": F, "nn": nn}),
+                       lambda: eval(call, {"lib": torch, "F": torch.nn.functional,
+                                           "nn": torch.nn}))

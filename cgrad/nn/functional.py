@@ -476,6 +476,11 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, h, w = input.shape
+    explicit = (pad[0][0], pad[1][0])
+    if any(p > k // 2 for p, k in zip(explicit, kernel)):     # (its kernel's own check)
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {explicit[1]}, padH = {explicit[0]}, kW = {kernel[1]}, "
+                           f"kH = {kernel[0]}")
     cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
     pick = _first_max_last_nan
     if any(pad[0]) or any(pad[1]):
@@ -514,6 +519,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     n, c = input.shape[:2]
     sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
     if divisor_override is not None:
+        if not divisor_override:
+            raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
         ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
@@ -564,8 +571,8 @@ def pad(input, pad, mode="constant", value=None):
         dim = input.ndim - 1 - i
         before, after = int(pad[2 * i]), int(pad[2 * i + 1])
         size = shape[dim] + before + after
-        if size < 0:                      # (PyTorch's crop by narrow says this)
-            raise RuntimeError("narrow(): length must be non-negative.")
+        if shape[dim] + min(before, 0) + min(after, 0) < 0:   # (PyTorch crops first, by
+            raise RuntimeError("narrow(): length must be non-negative.")   # narrow)
         src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
         dst[dim] = slice(max(before, 0), size - max(after, 0))
         shape[dim] = size
