@@ -151,7 +151,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
             "sort", "argsort", "topk", "median", "nanmedian", "quantile", "nanquantile",
-            "kthvalue",
+            "kthvalue", "mode",
             "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",

@@ -64,7 +64,7 @@ def _return_type(name):
 MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
 MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
-KthvalueResult = _return_type("kthvalue")
+KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
 
 
 def _descending_keys(a):
@@ -1392,6 +1392,11 @@ class Tensor:
             raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
         return KthvalueResult(*R.KthvalueDim.apply(self, d, keepdim,
                                                     functools.partial(R.kth_index, k=k)))
+
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices) of each row's most frequent value along dim (the smallest of
+        those tied), at the index PyTorch's mode picks"""
+        return ModeResult(*R.ModeDim.apply(self, _dim(dim, self.ndim), keepdim, R.mode_index))
 
     def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
         """the q-th quantiles (q a number or a 1-D tensor of them, in [0, 1]) of all elements

@@ -307,3 +307,117 @@ def test_kthvalue_ties_edges_and_errors(backend):
                lambda m: m.tensor([True]).kthvalue(1)):
         same_message(fn)
     second_derivatives(lambda m, t: t.kthvalue(2, 1).values * t.sum(1), randn(3, 4))
+
+
+# ---- mode -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inputs", sorted(MEDIAN_INPUTS))
+def test_mode(backend, inputs, dtype, layout):
+    x = MEDIAN_INPUTS[inputs](dtype)
+    for dim in (0, 1, -1):
+        for keepdim in (False, True):
+            for part in (0, 1):            # values, and indices (PyTorch's choice among ties)
+                compare(lambda m, t: t.mode(dim, keepdim)[part], x, layout=layout)
+    compare(lambda m, t: m.mode(t).values, x, layout=layout)
+    compare(lambda m, t: t.mode(dim=0, keepdim=True).indices, x, layout=layout)
+
+
+MODE_ROWS = {   # rows past 16 elements, where std::sort's introsort leaves ties unordered
+    "ties": lambda rng: rng.integers(0, 6, (30, 41)).astype(np.float64),
+    "nan": lambda rng: np.where(rng.random((30, 41)) < 0.2, NAN,
+                                rng.integers(-3, 3, (30, 41))).astype(np.float32),
+    "signed_zeros": lambda rng: np.where(rng.random((30, 41)) < 0.5, -0.0,
+                                         rng.integers(0, 3, (30, 41))).astype(np.float64),
+    "int64": lambda rng: rng.integers(0, 9, (30, 200)),
+    "bool": lambda rng: rng.random((30, 17)) < 0.5,
+    "sorted": lambda rng: np.repeat(np.arange(100.0), 3)[None].repeat(2, 0),
+}
+
+
+@pytest.mark.parametrize("inputs", sorted(MODE_ROWS))
+def test_mode_long_rows_ties_and_nan(backend, inputs):
+    x = MODE_ROWS[inputs](np.random.default_rng(7))
+    for part in (0, 1):
+        compare(lambda m, t: t.mode(1)[part], x, grad=x.dtype.kind == "f")
+        compare(lambda m, t: t.mode(0)[part], np.ascontiguousarray(x[:, :20]),
+                grad=x.dtype.kind == "f")
+    got = cgrad.from_numpy(x).mode(1).values.numpy()
+    assert np.array_equal(np.signbit(got), np.signbit(torch.from_numpy(x).mode(1).values.numpy()))
+
+
+# std::sort of (value, index) pairs by value, as PyTorch's mode sorts; "killer" first builds an
+# input on which introsort's median-of-three pivots degrade until it heap-sorts (McIlroy's
+# adversary: undecided elements are "gas" until a comparison must freeze one)
+SORT_ORACLE = r"""
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+static std::vector<long> val; static long gas, solid = 0, candidate = 0;
+static bool adversary(long x, long y) {
+    if (val[x] == gas && val[y] == gas) val[x == candidate ? x : y] = solid++;
+    if (val[x] == gas) candidate = x; else if (val[y] == gas) candidate = y;
+    return val[x] < val[y];
+}
+int main(int argc, char** argv) {
+    long n; std::vector<std::pair<double, long>> a;
+    if (argc > 1) {                       /* killer n: print the adversary's input */
+        n = atol(argv[1]); gas = n; val.assign(n, gas);
+        std::vector<long> ix(n); for (long i = 0; i < n; i++) ix[i] = i;
+        std::sort(ix.begin(), ix.end(), adversary);
+        for (long v : val) printf("%ld ", v);
+        return 0;
+    }
+    scanf("%ld", &n); a.resize(n);
+    for (long i = 0; i < n; i++) { scanf("%lf", &a[i].first); a[i].second = i; }
+    std::sort(a.begin(), a.end(), [](auto& p, auto& q) { return p.first < q.first; });
+    for (auto& p : a) printf("%ld ", p.second);
+}
+"""
+
+
+def test_libstdcxx_sort_order_against_std_sort(tmp_path):
+    """_libstdcxx_sort_order (the order mode's indices come from) against libstdc++'s
+    std::sort itself: ties, NaN, sizes around the 16-element insertion sort, and an input
+    that drives introsort into its heapsort"""
+    import shutil
+    import subprocess
+    from cgrad.ops.reduce import _libstdcxx_sort_order
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler to build the std::sort oracle")
+    (tmp_path / "sort.cpp").write_text(SORT_ORACLE)
+    exe = str(tmp_path / "sort")
+    subprocess.run(["g++", "-O1", "-std=c++14", "-o", exe, str(tmp_path / "sort.cpp")],
+                   check=True)
+
+    def std_sort(values):
+        text = f"{len(values)} " + " ".join(repr(float(v)) for v in values)
+        out = subprocess.run([exe], input=text, capture_output=True, text=True, check=True)
+        return [int(i) for i in out.stdout.split()]
+    rng = np.random.default_rng(3)
+    inputs = []
+    for n in (1, 2, 15, 16, 17, 33, 100, 600):
+        a = rng.integers(0, max(2, n // 4), n).astype(float)
+        inputs.append(a)
+        inputs.append(np.where(rng.random(n) < 0.15, NAN, a))
+    for n in (200, 1000):
+        killer = subprocess.run([exe, str(n)], capture_output=True, text=True, check=True)
+        values = np.array(killer.stdout.split(), float)
+        inputs += [values, values // 3]     # both heap-sort some part (checked when written)
+    for values in inputs:
+        assert _libstdcxx_sort_order(values.tolist()).tolist() == std_sort(values)
+
+
+def test_mode_edges_and_errors(backend):
+    for part in (0, 1):
+        compare(lambda m, t: t.mode()[part], np.array(2.5))                  # 0-d
+        compare(lambda m, t: t.mode(0)[part], np.zeros((2, 0)))              # empty result
+        compare(lambda m, t: t.mode(0)[part], np.array([7.0]))
+        compare(lambda m, t: t.mode(0)[part], np.array([2.0, 0.0, -0.0, 2.0]))
+        compare(lambda m, t: t.mode(0)[part], np.array([NAN, 1.0, NAN]))
+    assert type(cgrad.ones(3).mode()).__name__ == "mode"
+    assert repr(cgrad.tensor([1.0, 2.0, 2.0]).mode()).startswith("cgrad.return_types.mode(")
+    for fn in (lambda m: m.ones(0).mode(), lambda m: m.ones(2, 0).mode(1),
+               lambda m: m.ones(2).mode(2)):
+        same_message(fn)
+    second_derivatives(lambda m, t: t.mode(1).values * t.sum(1), ties(np.float64, (3, 5)))
