@@ -67,14 +67,6 @@ MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian"
 KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
 
 
-def _descending_keys(a):
-    """keys whose ascending stable order is a's descending one, NaN first (PyTorch counts
-    NaN as the largest)"""
-    if a.dtype.kind == "f":
-        return np.where(np.isnan(a), -np.inf, -a.astype(np.float64))
-    return -a.astype(np.int64) if a.dtype.kind != "b" else ~a
-
-
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -1841,16 +1833,23 @@ class Tensor:
         return S.Gather.apply(self, d, idx)
 
     def sort(self, dim=-1, descending=False, stable=False):
-        """(values, indices) sorted along dim; ties keep their order (a stable sort)"""
+        """(values, indices) sorted along dim, NaN the largest; ties in the order PyTorch's
+        CPU sort leaves them (libstdc++'s std::sort), or in index order where stable"""
         d = _dim(dim, self.ndim)
-        keys = self._data if not descending else _descending_keys(self._data)
-        idx = np.argsort(keys, axis=d, kind="stable").astype(np.int64) if self.ndim else \
-            np.zeros((), np.int64)
-        return SortResult(S.Gather.apply(self, d, idx) if self.ndim else self.clone(),
+        if not self.ndim:
+            return SortResult(self.clone(), Tensor._make(np.zeros((), np.int64)))
+        if self.ndim == 1 and not descending and self._data.dtype.kind in "iu" and \
+                self._data.size >= 32768:
+            stable = True             # PyTorch's radix sort there (fbgemm's), a stable one
+        rows = np.moveaxis(self._data, d, -1)
+        order = B.kernels.sort_order(rows.reshape(-1, rows.shape[-1]),
+                                     "descending" if descending else "ascending", stable)
+        idx = np.moveaxis(order.reshape(rows.shape), -1, d)
+        return SortResult(S.Gather.apply(self, d, idx),
                           Tensor._make(idx))     # (idx is argsort's: no bounds to check)
 
     def argsort(self, dim=-1, descending=False, stable=False):
-        return self.sort(dim, descending).indices
+        return self.sort(dim, descending, stable).indices
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the k largest (smallest) along dim, in order"""
@@ -1860,7 +1859,7 @@ class Tensor:
         n = self._data.shape[d] if self.ndim else 1
         if not 0 <= k <= n:
             raise RuntimeError("selected index k out of range")
-        values, indices = self.sort(d, descending=largest)
+        values, indices = self.sort(d, descending=largest, stable=True)
         key = (slice(None),) * d + (slice(0, k),)
         return TopkResult(values[key] if self.ndim else values,
                           indices[key] if self.ndim else indices)

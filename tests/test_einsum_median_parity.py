@@ -346,12 +346,15 @@ def test_mode_long_rows_ties_and_nan(backend, inputs):
     assert np.array_equal(np.signbit(got), np.signbit(torch.from_numpy(x).mode(1).values.numpy()))
 
 
-# std::sort of (value, index) pairs by value, as PyTorch's mode sorts; "killer" first builds an
-# input on which introsort's median-of-three pivots degrade until it heap-sorts (McIlroy's
-# adversary: undecided elements are "gas" until a comparison must freeze one)
+# std::sort of (key, index) pairs by key as PyTorch's sort (NaN the largest) and mode (a plain
+# <) compare them; "killer" first builds an input on which introsort's median-of-three pivots
+# degrade until it heap-sorts (McIlroy's adversary: undecided elements are "gas" until a
+# comparison must freeze one)
 SORT_ORACLE = r"""
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 static std::vector<long> val; static long gas, solid = 0, candidate = 0;
 static bool adversary(long x, long y) {
@@ -360,29 +363,32 @@ static bool adversary(long x, long y) {
     return val[x] < val[y];
 }
 int main(int argc, char** argv) {
-    long n; std::vector<std::pair<double, long>> a;
     if (argc > 1) {                       /* killer n: print the adversary's input */
-        n = atol(argv[1]); gas = n; val.assign(n, gas);
+        long n = atol(argv[1]); gas = n; val.assign(n, gas);
         std::vector<long> ix(n); for (long i = 0; i < n; i++) ix[i] = i;
         std::sort(ix.begin(), ix.end(), adversary);
         for (long v : val) printf("%ld ", v);
         return 0;
     }
-    scanf("%ld", &n); a.resize(n);
-    for (long i = 0; i < n; i++) { scanf("%lf", &a[i].first); a[i].second = i; }
-    std::sort(a.begin(), a.end(), [](auto& p, auto& q) { return p.first < q.first; });
+    long n; int how; std::vector<std::pair<double, long>> a;
+    if (scanf("%d %ld", &how, &n) != 2) return 1;
+    a.resize(n);
+    for (long i = 0; i < n; i++) { if (scanf("%lf", &a[i].first) != 1) return 1; a[i].second = i; }
+    std::sort(a.begin(), a.end(), [how](auto& p, auto& q) {
+        double x = p.first, y = q.first;
+        return how == 0 ? (!std::isnan(x) && std::isnan(y)) || x < y
+             : how == 1 ? (std::isnan(x) && !std::isnan(y)) || x > y : x < y; });
     for (auto& p : a) printf("%ld ", p.second);
 }
 """
 
 
-def test_libstdcxx_sort_order_against_std_sort(tmp_path):
-    """_libstdcxx_sort_order (the order mode's indices come from) against libstdc++'s
-    std::sort itself: ties, NaN, sizes around the 16-element insertion sort, and an input
-    that drives introsort into its heapsort"""
+def test_sort_order_against_std_sort(backend, tmp_path):
+    """the kernels' sort_order (the order of PyTorch's sort, quantile and mode) against
+    libstdc++'s std::sort itself: ties, NaN, sizes around its 16-element insertion sort, and
+    inputs that drive introsort into its heapsort"""
     import shutil
     import subprocess
-    from cgrad.ops.reduce import _libstdcxx_sort_order
     if shutil.which("g++") is None:
         pytest.skip("no C++ compiler to build the std::sort oracle")
     (tmp_path / "sort.cpp").write_text(SORT_ORACLE)
@@ -390,22 +396,24 @@ def test_libstdcxx_sort_order_against_std_sort(tmp_path):
     subprocess.run(["g++", "-O1", "-std=c++14", "-o", exe, str(tmp_path / "sort.cpp")],
                    check=True)
 
-    def std_sort(values):
-        text = f"{len(values)} " + " ".join(repr(float(v)) for v in values)
+    def std_sort(values, how):
+        text = f"{how} {len(values)} " + " ".join(repr(float(v)) for v in values)
         out = subprocess.run([exe], input=text, capture_output=True, text=True, check=True)
         return [int(i) for i in out.stdout.split()]
     rng = np.random.default_rng(3)
     inputs = []
     for n in (1, 2, 15, 16, 17, 33, 100, 600):
         a = rng.integers(0, max(2, n // 4), n).astype(float)
-        inputs.append(a)
-        inputs.append(np.where(rng.random(n) < 0.15, NAN, a))
+        inputs += [a, np.where(rng.random(n) < 0.15, NAN, a)]
     for n in (200, 1000):
         killer = subprocess.run([exe, str(n)], capture_output=True, text=True, check=True)
         values = np.array(killer.stdout.split(), float)
         inputs += [values, values // 3]     # both heap-sort some part (checked when written)
     for values in inputs:
-        assert _libstdcxx_sort_order(values.tolist()).tolist() == std_sort(values)
+        for how, compare in enumerate(("ascending", "descending", "less")):
+            for dtype in (np.float32, np.float64):
+                order = cgrad.backends.kernels.sort_order(values.astype(dtype)[None], compare)
+                assert order[0].tolist() == std_sort(values, how), (compare, len(values))
 
 
 def test_mode_edges_and_errors(backend):

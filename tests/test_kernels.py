@@ -121,7 +121,7 @@ COMPILED = {
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy_forward", "cross_entropy_probs", "cross_entropy_backward",
-    "soft_cross_entropy_forward",
+    "soft_cross_entropy_forward", "sort_order",
     "soft_cross_entropy_backward", "sum", "mean",
 }
 
@@ -1390,3 +1390,39 @@ def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads,
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-3)
+
+
+# ---- sort order (std::sort's, PyTorch's) -----------------------------------------------------
+def laid_out(a, layout):
+    """a copy of a with the given memory layout (make's layouts, for values built first)"""
+    if layout == "transposed":
+        return np.ascontiguousarray(a.T).T
+    if layout == "strided":
+        return np.repeat(a, 2, axis=-1)[..., ::2]
+    if layout == "negative":
+        return np.ascontiguousarray(a[..., ::-1])[..., ::-1]
+    if layout == "broadcast":
+        return np.broadcast_to(a[:1], a.shape)
+    if layout == "empty":
+        return a[:0]
+    b = np.empty(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape) \
+        if layout == "unaligned" else a.copy()
+    b[...] = a
+    b.flags.writeable = layout != "readonly"
+    return b
+
+
+@pytest.mark.parametrize("compare", ["ascending", "descending", "less"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES + [np.float16, np.int64, np.int32, np.bool_])
+def test_sort_order(ck, compare, layout, dtype):
+    """std::sort itself against the NumPy backend's replay of it, on rows of ties (and NaN and
+    inf) past its 16-element insertion sort, in every layout"""
+    rng = np.random.default_rng(5)
+    a = rng.integers(-3, 3, (4, 40)).astype(np.float64)           # ties
+    if np.dtype(dtype).kind == "f":
+        a[rng.random(a.shape) < 0.1] = np.nan
+        a[rng.random(a.shape) < 0.1] = np.inf
+    a = laid_out(a.astype(dtype) if dtype is not np.bool_ else a > 0, layout)
+    assert_same(ck.sort_order(a, compare), REF.sort_order(a, compare))
+    assert_same(ck.sort_order(a, compare, stable=True), REF.sort_order(a, compare, True))

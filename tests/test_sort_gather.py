@@ -56,6 +56,63 @@ def test_sort_argsort_topk(backend, descending, rng):
     assert repr(cgrad.tensor([2.0, 1.0]).sort()).startswith("cgrad.return_types.sort(")
 
 
+SORT_INPUTS = {   # rows past 16 elements: PyTorch's std::sort leaves their ties unordered
+    "float32_nan_inf": lambda rng: np.where(
+        rng.random((4, 45)) < 0.2, np.nan,
+        np.where(rng.random((4, 45)) < 0.1, np.inf, rng.integers(-3, 3, (4, 45)))
+    ).astype(np.float32),
+    "float64_signed_zeros": lambda rng: np.where(rng.random((5, 40)) < 0.4, -0.0,
+                                                 rng.integers(0, 3, (5, 40))).astype(np.float64),
+    "float16": lambda rng: rng.integers(0, 5, (3, 70)).astype(np.float16),
+    "int64": lambda rng: rng.integers(0, 9, (3, 300)),
+    "int32": lambda rng: rng.integers(-5, 5, (2, 33)).astype(np.int32),
+    "bool": lambda rng: rng.random((3, 50)) < 0.5,
+}
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("inputs", sorted(SORT_INPUTS))
+def test_sort_ties_in_pytorchs_order(backend, inputs, descending, rng):
+    """indices (and values: -0.0 and 0.0 tie) as PyTorch's unstable sort leaves them, on
+    each dim, and its stable sort's"""
+    x = SORT_INPUTS[inputs](rng)
+    for dim in (0, 1, -1):
+        for stable in (False, True):
+            got = cgrad.from_numpy(x.copy()).sort(dim, descending, stable=stable)
+            want = torch.from_numpy(x.copy()).sort(dim=dim, descending=descending, stable=stable)
+            np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+            np.testing.assert_array_equal(np.signbit(got.values.numpy()),
+                                          np.signbit(want.values.numpy()))
+        np.testing.assert_array_equal(
+            cgrad.from_numpy(x.copy()).argsort(dim, descending).numpy(),
+            torch.from_numpy(x.copy()).argsort(dim=dim, descending=descending).numpy())
+    if x.dtype.kind == "f":
+        _both(lambda lib, t: t.sort(1, descending=descending), x.astype(np.float64))
+
+
+def test_sort_one_dim_integers_radix(backend, rng):
+    """a 1-D integer sort of 32768 elements or more is PyTorch's radix sort: stable"""
+    for n in (32767, 32768):
+        x = rng.integers(0, 50, n)
+        for descending in (False, True):
+            np.testing.assert_array_equal(
+                cgrad.from_numpy(x).sort(descending=descending).indices.numpy(),
+                torch.from_numpy(x).sort(descending=descending).indices.numpy())
+
+
+def test_quantile_gradient_at_ties_past_16_elements(backend, rng):
+    """quantile sorts as PyTorch does, so its gradient lands on PyTorch's element among ties
+    (and NaN's on its NaN)"""
+    x = rng.integers(-3, 3, (3, 41)).astype(np.float64)
+    for q in (0.0, 0.3, 0.5, 1.0):
+        _both(lambda lib, t: t.quantile(q, dim=1), x)
+        _both(lambda lib, t: t.nanquantile(q, dim=1), np.where(rng.random(x.shape) < 0.2,
+                                                               np.nan, x))
+    y = x.copy()
+    y[0, [3, 20]] = np.nan
+    _both(lambda lib, t: t.quantile(0.5, dim=1), y)
+
+
 def test_gather_errors(backend):
     x = cgrad.ones(3, 4)
     for idx, error in ((cgrad.tensor([[0, 1]], dtype=cgrad.int16), "int32/int64"),

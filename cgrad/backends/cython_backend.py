@@ -92,6 +92,8 @@ _bn = _kernels("binary")
 _ew = _kernels("elementwise")
 _optim = _kernels("optim")
 _rd = _kernels("reduce")
+_sorting = _kernels("sorting")
+_SORT_COMPARE = {"ascending": 0, "descending": 1, "less": 2}
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _NONE = {d: np.empty(0, d) for d in (_F32, _F64)}   # "no weight" for the row kernels
@@ -684,6 +686,14 @@ class CythonKernels(NumpyKernels):
         if s is None:
             return super().sum(x, dim, keepdim)
         return s if keepdim else s.reshape(_drop(x.shape, dim))
+
+    def sort_order(self, rows, compare, stable=False):
+        """std::sort itself (cgrad._C.sorting) on the rows as float64 or int64 keys, which
+        compare as the rows do; stable sorts and uint64 (past int64) go to NumPy"""
+        if stable or rows.dtype.kind not in "fiub" or rows.dtype == np.uint64:
+            return super().sort_order(rows, compare, stable)
+        keys = np.ascontiguousarray(rows, np.float64 if rows.dtype.kind == "f" else np.int64)
+        return _sorting.sort_order(keys, _SORT_COMPARE[compare])
 
     def mean(self, x, dim=None, keepdim=False):
         """sum / n, as NumPy's mean"""

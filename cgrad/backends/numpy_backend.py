@@ -57,6 +57,108 @@ def _power(x, c):
         return np.power(x, _scalar(c, x))
 
 
+# std::sort's comparisons of keys in sort_order: PyTorch's KeyValueCompAsc / KeyValueCompDesc
+# (NaN the largest) and mode's plain <, which NaN breaks
+_SORT_LESS = {
+    "ascending": lambda a, b: (a == a and b != b) or a < b,
+    "descending": lambda a, b: (a != a and b == b) or a > b,
+    "less": lambda a, b: a < b,
+}
+
+
+def _stable_order(rows, descending):
+    """each row's stable ascending or descending order, NaN the largest (so first when
+    descending: +inf and NaN must not tie)"""
+    if not descending:
+        return np.argsort(rows, axis=-1, kind="stable")
+    if rows.dtype.kind != "f":
+        return np.argsort(~rows, axis=-1, kind="stable")   # ~: decreasing, and never overflows
+    nan = np.isnan(rows)
+    return np.lexsort((-np.where(nan, 0, rows), ~nan), axis=-1)
+
+
+def _libstdcxx_sort_order(values, less):
+    """the original positions in the order libstdc++'s std::sort (introsort: median-of-three
+    pivots, heapsort past 2 log2 n levels, insertion sort of runs of 16) leaves values in,
+    comparing them with less"""
+    a = [(v, i) for i, v in enumerate(values)]
+
+    def lt(p, q):
+        return less(p[0], q[0])
+
+    def adjust_heap(first, hole, length, value):
+        top, child = hole, hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if lt(a[first + child], a[first + child - 1]):
+                child -= 1
+            a[first + hole] = a[first + child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            a[first + hole] = a[first + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2
+        while hole > top and lt(a[first + parent], value):
+            a[first + hole] = a[first + parent]
+            hole, parent = parent, (parent - 1) // 2
+        a[first + hole] = value
+
+    def heap_sort(first, last):
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1):
+            adjust_heap(first, parent, length, a[first + parent])
+        while last - first > 1:
+            last -= 1
+            value, a[last] = a[last], a[first]
+            adjust_heap(first, 0, last - first, value)
+
+    def partition_pivot(first, last):
+        p, q, m, z = first + 1, first + (last - first) // 2, last - 1, first
+        if lt(a[p], a[q]):
+            med = q if lt(a[q], a[m]) else m if lt(a[p], a[m]) else p
+        else:
+            med = p if lt(a[p], a[m]) else m if lt(a[q], a[m]) else q
+        a[z], a[med] = a[med], a[z]
+        lo, hi = first + 1, last
+        while True:
+            while lt(a[lo], a[first]):
+                lo += 1
+            hi -= 1
+            while lt(a[first], a[hi]):
+                hi -= 1
+            if not lo < hi:
+                return lo
+            a[lo], a[hi] = a[hi], a[lo]
+            lo += 1
+
+    def introsort(first, last, depth):
+        while last - first > 16:
+            if depth == 0:
+                return heap_sort(first, last)
+            depth -= 1
+            cut = partition_pivot(first, last)
+            introsort(cut, last, depth)
+            last = cut
+
+    def linear_insert(i):
+        value = a[i]
+        while i and lt(value, a[i - 1]):      # (i: NaN can break std::sort's guard)
+            a[i] = a[i - 1]
+            i -= 1
+        a[i] = value
+
+    n = len(a)
+    if n:
+        introsort(0, n, 2 * (n.bit_length() - 1))
+        for i in range(1, n):
+            if i < 16 and lt(a[i], a[0]):       # (past 16, a smaller element is always before)
+                a.insert(0, a.pop(i))
+            else:
+                linear_insert(i)
+    return np.array([i for _, i in a], np.int64)
+
+
 class NumpyKernels:
     name = "numpy"
 
@@ -293,6 +395,26 @@ class NumpyKernels:
                     np.float16)
             return np.add.reduce(x, axis=dim, keepdims=keepdim)   # np.sum's step, less ~1 us
         return np.sum(x, axis=dim, keepdims=keepdim)
+
+    # ---- sorting -----------------------------------------------------------------------
+    def sort_order(self, rows, compare, stable=False):
+        """each row of the 2-D rows in the order PyTorch's CPU sort leaves it: libstdc++'s
+        std::sort (unstable) comparing as compare says ("ascending", "descending", or "less"
+        for mode), or a stable sort. A stable argsort gives it where a row's order is unique
+        (no ties, no NaN) or std::sort's is stable (16 elements or fewer: an insertion sort,
+        but where NaN breaks "less"); the other rows replay std::sort in Python (slow: the
+        Cython backend calls std::sort itself)."""
+        order = _stable_order(rows, compare == "descending")
+        if stable or rows.shape[-1] < 2:
+            return order
+        ordered = np.take_along_axis(rows, order, -1)
+        tied = (ordered[:, 1:] == ordered[:, :-1]).any(-1)
+        nan = np.isnan(rows).any(-1) if rows.dtype.kind == "f" else np.zeros_like(tied)
+        replay = (tied | nan) & (rows.shape[-1] > 16) if compare != "less" else \
+            (tied & (rows.shape[-1] > 16)) | nan
+        for r in np.flatnonzero(replay):
+            order[r] = _libstdcxx_sort_order(rows[r].tolist(), _SORT_LESS[compare])
+        return order
 
     def mean(self, x, dim=None, keepdim=False):
         """mean over dim (a tuple of axes, or None for all)"""

@@ -289,113 +289,23 @@ def _quick_select(values, k):
 
 def mode_index(x, axis):
     """each row's mode's index along axis, the one PyTorch's mode picks: it sorts each row's
-    (value, index) pairs by value with std::sort, takes the first of the longest runs of equal
-    values (so the smallest value among the most frequent), and that run's last pair. Where
-    std::sort's order of equal values matters (a winning run of two or more past 16 elements,
-    where its introsort is unstable, or NaN, which compares unequal to all), the row replays
-    it; elsewhere a stable argsort gives the same order."""
+    (value, index) pairs by value (std::sort with a plain <, the kernels' sort_order "less"),
+    takes the first of the longest runs of equal values (so the smallest value among the most
+    frequent; NaN equals nothing) and that run's last pair"""
     rows = np.moveaxis(x, axis, -1)
     shape, n = rows.shape[:-1], rows.shape[-1]
     rows = rows.reshape(-1, n)
+    order = B.kernels.sort_order(rows, "less")
     idx = np.empty(len(rows), np.int64)
-    for r, row in enumerate(rows):
-        order = np.argsort(row, kind="stable")
-        last, run = _longest_run_end(row[order])
-        if (run > 1 and n > 16) or (x.dtype.kind == "f" and np.isnan(row).any()):
-            order = _libstdcxx_sort_order(row.tolist())
-            last, run = _longest_run_end(row[order])
-        idx[r] = order[last]
+    for r in range(len(rows)):
+        idx[r] = order[r, _longest_run_end(rows[r, order[r]])]
     return idx.reshape(shape)
 
 
 def _longest_run_end(values):
-    """(position, length) of the first longest run of equal values (NaN equals nothing)"""
+    """the position where the first longest run of equal values ends (NaN equals nothing)"""
     ends = np.append(np.flatnonzero(values[1:] != values[:-1]), len(values) - 1)
-    runs = np.diff(ends, prepend=-1)
-    k = int(np.argmax(runs))
-    return int(ends[k]), int(runs[k])
-
-
-def _libstdcxx_sort_order(values):
-    """the original positions in the order libstdc++'s std::sort (introsort: median-of-three
-    pivots, heapsort past 2 log2 n levels, insertion sort of runs of 16) leaves values in,
-    comparing with < (so NaN compares false either way)"""
-    a = [(v, i) for i, v in enumerate(values)]
-
-    def lt(p, q):
-        return p[0] < q[0]
-
-    def adjust_heap(first, hole, length, value):
-        top, child = hole, hole
-        while child < (length - 1) // 2:
-            child = 2 * (child + 1)
-            if lt(a[first + child], a[first + child - 1]):
-                child -= 1
-            a[first + hole] = a[first + child]
-            hole = child
-        if length % 2 == 0 and child == (length - 2) // 2:
-            child = 2 * (child + 1)
-            a[first + hole] = a[first + child - 1]
-            hole = child - 1
-        parent = (hole - 1) // 2
-        while hole > top and lt(a[first + parent], value):
-            a[first + hole] = a[first + parent]
-            hole, parent = parent, (parent - 1) // 2
-        a[first + hole] = value
-
-    def heap_sort(first, last):
-        length = last - first
-        for parent in range((length - 2) // 2, -1, -1):
-            adjust_heap(first, parent, length, a[first + parent])
-        while last - first > 1:
-            last -= 1
-            value, a[last] = a[last], a[first]
-            adjust_heap(first, 0, last - first, value)
-
-    def partition_pivot(first, last):
-        p, q, m, z = first + 1, first + (last - first) // 2, last - 1, first
-        if lt(a[p], a[q]):
-            med = q if lt(a[q], a[m]) else m if lt(a[p], a[m]) else p
-        else:
-            med = p if lt(a[p], a[m]) else m if lt(a[q], a[m]) else q
-        a[z], a[med] = a[med], a[z]
-        lo, hi = first + 1, last
-        while True:
-            while lt(a[lo], a[first]):
-                lo += 1
-            hi -= 1
-            while lt(a[first], a[hi]):
-                hi -= 1
-            if not lo < hi:
-                return lo
-            a[lo], a[hi] = a[hi], a[lo]
-            lo += 1
-
-    def introsort(first, last, depth):
-        while last - first > 16:
-            if depth == 0:
-                return heap_sort(first, last)
-            depth -= 1
-            cut = partition_pivot(first, last)
-            introsort(cut, last, depth)
-            last = cut
-
-    def linear_insert(i):
-        value = a[i]
-        while i and lt(value, a[i - 1]):      # (i: NaN can break std::sort's guard)
-            a[i] = a[i - 1]
-            i -= 1
-        a[i] = value
-
-    n = len(a)
-    if n:
-        introsort(0, n, 2 * (n.bit_length() - 1))
-        for i in range(1, n):
-            if i < 16 and lt(a[i], a[0]):       # (past 16, a smaller element is always before)
-                a.insert(0, a.pop(i))
-            else:
-                linear_insert(i)
-    return np.array([i for _, i in a], np.int64)
+    return ends[np.argmax(np.diff(ends, prepend=-1))]
 
 
 class ModeDim(MaxDim):
