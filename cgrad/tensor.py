@@ -1835,34 +1835,37 @@ class Tensor:
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) sorted along dim, NaN the largest; ties in the order PyTorch's
         CPU sort leaves them (libstdc++'s std::sort), or in index order where stable"""
-        d = _dim(dim, self.ndim)
-        if not self.ndim:
-            return SortResult(self.clone(), Tensor._make(np.zeros((), np.int64)))
         if self.ndim == 1 and not descending and self._data.dtype.kind in "iu" and \
                 self._data.size >= 32768:
             stable = True             # PyTorch's radix sort there (fbgemm's), a stable one
-        rows = np.moveaxis(self._data, d, -1)
-        order = B.kernels.sort_order(rows.reshape(-1, rows.shape[-1]),
-                                     "descending" if descending else "ascending", stable)
-        idx = np.moveaxis(order.reshape(rows.shape), -1, d)
-        return SortResult(S.Gather.apply(self, d, idx),
-                          Tensor._make(idx))     # (idx is argsort's: no bounds to check)
+        return SortResult(*self._ordered(dim, S.SortValues, lambda rows: B.kernels.sort_order(
+            rows, "descending" if descending else "ascending", stable)))
 
     def argsort(self, dim=-1, descending=False, stable=False):
         return self.sort(dim, descending, stable).indices
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        """(values, indices) of the k largest (smallest) along dim, in order"""
+        """(values, indices) of the k largest (smallest) along dim, in order (in PyTorch's
+        order among ties, and in its unsorted order where not sorted)"""
         if self._data.dtype == np.bool_:
             raise RuntimeError("topk does not support bool dtypes on CPU")
         d = _dim(dim, self.ndim)
         n = self._data.shape[d] if self.ndim else 1
         if not 0 <= k <= n:
             raise RuntimeError("selected index k out of range")
-        values, indices = self.sort(d, descending=largest, stable=True)
-        key = (slice(None),) * d + (slice(0, k),)
-        return TopkResult(values[key] if self.ndim else values,
-                          indices[key] if self.ndim else indices)
+        return TopkResult(*self._ordered(d, S.TopkValues, lambda rows: B.kernels.topk_order(
+            rows, k, largest, sorted)))
+
+    def _ordered(self, dim, values_op, order_rows):
+        """(values, indices) along dim, the indices order_rows gives for the 2-D rows of
+        self along dim (a 0-d tensor's one element is its own)"""
+        d = _dim(dim, self.ndim)
+        if not self.ndim:
+            return values_op.apply(self, 0, None), Tensor._make(np.zeros((), np.int64))
+        rows = np.moveaxis(self._data, d, -1)
+        order = order_rows(rows.reshape(math.prod(rows.shape[:-1]), rows.shape[-1]))
+        idx = np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d)
+        return values_op.apply(self, d, idx), Tensor._make(idx)   # (no bounds to check)
 
     def isnan(self):
         return Tensor._make(np.isnan(self._data))

@@ -370,23 +370,31 @@ int main(int argc, char** argv) {
         for (long v : val) printf("%ld ", v);
         return 0;
     }
-    long n; int how; std::vector<std::pair<double, long>> a;
-    if (scanf("%d %ld", &how, &n) != 2) return 1;
+    long n, k; int how, sorted; std::vector<std::pair<double, long>> a;
+    if (scanf("%d %ld %d %ld", &how, &k, &sorted, &n) != 4) return 1;
     a.resize(n);
     for (long i = 0; i < n; i++) { if (scanf("%lf", &a[i].first) != 1) return 1; a[i].second = i; }
-    std::sort(a.begin(), a.end(), [how](auto& p, auto& q) {
+    auto less = [how](const std::pair<double, long>& p, const std::pair<double, long>& q) {
         double x = p.first, y = q.first;
         return how == 0 ? (!std::isnan(x) && std::isnan(y)) || x < y
-             : how == 1 ? (std::isnan(x) && !std::isnan(y)) || x > y : x < y; });
+             : how == 1 ? (std::isnan(x) && !std::isnan(y)) || x > y : x < y; };
+    if (k == 0) std::sort(a.begin(), a.end(), less);          /* else topk as PyTorch's */
+    else if (k * 64 <= n) std::partial_sort(a.begin(), a.begin() + k, a.end(), less);
+    else {
+        std::nth_element(a.begin(), a.begin() + k - 1, a.end(), less);
+        if (sorted) std::sort(a.begin(), a.begin() + k - 1, less);
+    }
+    if (k) a.resize(k);
     for (auto& p : a) printf("%ld ", p.second);
 }
 """
 
 
 def test_sort_order_against_std_sort(backend, tmp_path):
-    """the kernels' sort_order (the order of PyTorch's sort, quantile and mode) against
-    libstdc++'s std::sort itself: ties, NaN, sizes around its 16-element insertion sort, and
-    inputs that drive introsort into its heapsort"""
+    """the kernels' sort_order and topk_order (the orders of PyTorch's sort, quantile, mode
+    and topk) against libstdc++'s std::sort, std::partial_sort and std::nth_element
+    themselves: ties, NaN, sizes around the 16-element insertion sort, and inputs that drive
+    introsort into its heapsort"""
     import shutil
     import subprocess
     if shutil.which("g++") is None:
@@ -396,8 +404,8 @@ def test_sort_order_against_std_sort(backend, tmp_path):
     subprocess.run(["g++", "-O1", "-std=c++14", "-o", exe, str(tmp_path / "sort.cpp")],
                    check=True)
 
-    def std_sort(values, how):
-        text = f"{how} {len(values)} " + " ".join(repr(float(v)) for v in values)
+    def std_sort(values, how, k=0, sorted=1):
+        text = f"{how} {k} {sorted} {len(values)} " + " ".join(repr(float(v)) for v in values)
         out = subprocess.run([exe], input=text, capture_output=True, text=True, check=True)
         return [int(i) for i in out.stdout.split()]
     rng = np.random.default_rng(3)
@@ -409,11 +417,17 @@ def test_sort_order_against_std_sort(backend, tmp_path):
         killer = subprocess.run([exe, str(n)], capture_output=True, text=True, check=True)
         values = np.array(killer.stdout.split(), float)
         inputs += [values, values // 3]     # both heap-sort some part (checked when written)
+    kernels = cgrad.backends.kernels
     for values in inputs:
         for how, compare in enumerate(("ascending", "descending", "less")):
             for dtype in (np.float32, np.float64):
-                order = cgrad.backends.kernels.sort_order(values.astype(dtype)[None], compare)
+                order = kernels.sort_order(values.astype(dtype)[None], compare)
                 assert order[0].tolist() == std_sort(values, how), (compare, len(values))
+        n = len(values)
+        for k in sorted({1, n // 64, n // 3, n} - {0}):       # partial_sort, nth_element
+            for largest, sorted_ in ((True, 1), (False, 1), (True, 0)):
+                order = kernels.topk_order(values[None], k, largest, bool(sorted_))
+                assert order[0].tolist() == std_sort(values, int(largest), k, sorted_)
 
 
 def test_mode_edges_and_errors(backend):

@@ -121,7 +121,7 @@ COMPILED = {
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy_forward", "cross_entropy_probs", "cross_entropy_backward",
-    "soft_cross_entropy_forward", "sort_order",
+    "soft_cross_entropy_forward", "sort_order", "topk_order",
     "soft_cross_entropy_backward", "sum", "mean",
 }
 
@@ -1419,10 +1419,15 @@ def test_sort_order(ck, compare, layout, dtype):
     """std::sort itself against the NumPy backend's replay of it, on rows of ties (and NaN and
     inf) past its 16-element insertion sort, in every layout"""
     rng = np.random.default_rng(5)
-    a = rng.integers(-3, 3, (4, 40)).astype(np.float64)           # ties
+    a = rng.integers(-3, 3, (4, 130)).astype(np.float64)          # ties
     if np.dtype(dtype).kind == "f":
         a[rng.random(a.shape) < 0.1] = np.nan
         a[rng.random(a.shape) < 0.1] = np.inf
     a = laid_out(a.astype(dtype) if dtype is not np.bool_ else a > 0, layout)
     assert_same(ck.sort_order(a, compare), REF.sort_order(a, compare))
     assert_same(ck.sort_order(a, compare, stable=True), REF.sort_order(a, compare, True))
+    if compare != "less" and a.dtype != np.bool_:
+        for k in (0, 1, 2, 13, 130):              # partial_sort (k * 64 <= n), nth_element
+            for sorted_ in (True, False):
+                assert_same(ck.topk_order(a, k, compare == "descending", sorted_),
+                            REF.topk_order(a, k, compare == "descending", sorted_))

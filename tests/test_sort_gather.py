@@ -90,6 +90,41 @@ def test_sort_ties_in_pytorchs_order(backend, inputs, descending, rng):
         _both(lambda lib, t: t.sort(1, descending=descending), x.astype(np.float64))
 
 
+@pytest.mark.parametrize("sorted_", [True, False])
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("inputs", ["float32_nan_inf", "float64_signed_zeros", "int64", "int32"])
+def test_topk_ties_in_pytorchs_order(backend, inputs, largest, sorted_, rng):
+    """indices as PyTorch's topk leaves them among ties and NaN, sorted or not (its
+    std::partial_sort where k * 64 <= n, else std::nth_element), on each dim"""
+    x = SORT_INPUTS[inputs](rng)
+    for dim in (0, 1):
+        n = x.shape[dim]
+        for k in sorted({0, 1, 2, n // 64, n // 3, n - 1, n}):
+            got = cgrad.from_numpy(x.copy()).topk(k, dim, largest, sorted_)
+            want = torch.from_numpy(x.copy()).topk(k, dim, largest, sorted_)
+            np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+            np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+    if x.dtype.kind == "f":
+        _both(lambda lib, t: t.topk(5, 1, largest, sorted_), x.astype(np.float64))
+
+
+def test_sort_topk_grad_fn_names_and_edges(backend):
+    for lib in (cgrad, torch):
+        x = lib.tensor([3.0, 1.0, 2.0], requires_grad=True)
+        s = lib.tensor(3.0, requires_grad=True)
+        names = [x.sort().values.grad_fn.name(), x.topk(2).values.grad_fn.name(),
+                 s.sort().values.grad_fn.name(), s.topk(1).values.grad_fn.name()]
+        assert names == ["SortBackward0", "TopkBackward0"] * 2
+    for fn in (lambda m: m.tensor(3.0).topk(0), lambda m: m.zeros(2, 0).topk(0),
+               lambda m: m.zeros(0, 3).topk(2), lambda m: m.zeros(2, 0).sort(),
+               lambda m: m.zeros(0, 3).sort(0), lambda m: m.tensor(3.0).sort(),
+               lambda m: m.tensor([1, 2]).topk(1, sorted=False)):
+        got, want = fn(cgrad), fn(torch)
+        for a, b in zip(got, want):
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_sort_one_dim_integers_radix(backend, rng):
     """a 1-D integer sort of 32768 elements or more is PyTorch's radix sort: stable"""
     for n in (32767, 32768):

@@ -95,6 +95,11 @@ _rd = _kernels("reduce")
 _sorting = _kernels("sorting")
 _SORT_COMPARE = {"ascending": 0, "descending": 1, "less": 2}
 
+
+def _sort_keys(rows):
+    """rows as keys that compare alike: float64 (exact for every float) or int64"""
+    return np.ascontiguousarray(rows, np.float64 if rows.dtype.kind == "f" else np.int64)
+
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _NONE = {d: np.empty(0, d) for d in (_F32, _F64)}   # "no weight" for the row kernels
 _FLOATS = (_F32, _F64)
@@ -692,8 +697,13 @@ class CythonKernels(NumpyKernels):
         compare as the rows do; stable sorts and uint64 (past int64) go to NumPy"""
         if stable or rows.dtype.kind not in "fiub" or rows.dtype == np.uint64:
             return super().sort_order(rows, compare, stable)
-        keys = np.ascontiguousarray(rows, np.float64 if rows.dtype.kind == "f" else np.int64)
-        return _sorting.sort_order(keys, _SORT_COMPARE[compare])
+        return _sorting.sort_order(_sort_keys(rows), _SORT_COMPARE[compare])
+
+    def topk_order(self, rows, k, largest, sorted=True):
+        """std::partial_sort or std::nth_element itself, as PyTorch's topk calls them"""
+        if not k or rows.dtype.kind not in "fiu" or rows.dtype == np.uint64:
+            return super().topk_order(rows, k, largest, sorted)
+        return _sorting.sort_order(_sort_keys(rows), 1 if largest else 0, k, sorted)
 
     def mean(self, x, dim=None, keepdim=False):
         """sum / n, as NumPy's mean"""

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ._stdsort import std_sort, std_topk
+
 
 def _special():
     """scipy.special, imported on first use: importing it costs ~0.2 s, most of `import cgrad`."""
@@ -75,88 +77,6 @@ def _stable_order(rows, descending):
         return np.argsort(~rows, axis=-1, kind="stable")   # ~: decreasing, and never overflows
     nan = np.isnan(rows)
     return np.lexsort((-np.where(nan, 0, rows), ~nan), axis=-1)
-
-
-def _libstdcxx_sort_order(values, less):
-    """the original positions in the order libstdc++'s std::sort (introsort: median-of-three
-    pivots, heapsort past 2 log2 n levels, insertion sort of runs of 16) leaves values in,
-    comparing them with less"""
-    a = [(v, i) for i, v in enumerate(values)]
-
-    def lt(p, q):
-        return less(p[0], q[0])
-
-    def adjust_heap(first, hole, length, value):
-        top, child = hole, hole
-        while child < (length - 1) // 2:
-            child = 2 * (child + 1)
-            if lt(a[first + child], a[first + child - 1]):
-                child -= 1
-            a[first + hole] = a[first + child]
-            hole = child
-        if length % 2 == 0 and child == (length - 2) // 2:
-            child = 2 * (child + 1)
-            a[first + hole] = a[first + child - 1]
-            hole = child - 1
-        parent = (hole - 1) // 2
-        while hole > top and lt(a[first + parent], value):
-            a[first + hole] = a[first + parent]
-            hole, parent = parent, (parent - 1) // 2
-        a[first + hole] = value
-
-    def heap_sort(first, last):
-        length = last - first
-        for parent in range((length - 2) // 2, -1, -1):
-            adjust_heap(first, parent, length, a[first + parent])
-        while last - first > 1:
-            last -= 1
-            value, a[last] = a[last], a[first]
-            adjust_heap(first, 0, last - first, value)
-
-    def partition_pivot(first, last):
-        p, q, m, z = first + 1, first + (last - first) // 2, last - 1, first
-        if lt(a[p], a[q]):
-            med = q if lt(a[q], a[m]) else m if lt(a[p], a[m]) else p
-        else:
-            med = p if lt(a[p], a[m]) else m if lt(a[q], a[m]) else q
-        a[z], a[med] = a[med], a[z]
-        lo, hi = first + 1, last
-        while True:
-            while lt(a[lo], a[first]):
-                lo += 1
-            hi -= 1
-            while lt(a[first], a[hi]):
-                hi -= 1
-            if not lo < hi:
-                return lo
-            a[lo], a[hi] = a[hi], a[lo]
-            lo += 1
-
-    def introsort(first, last, depth):
-        while last - first > 16:
-            if depth == 0:
-                return heap_sort(first, last)
-            depth -= 1
-            cut = partition_pivot(first, last)
-            introsort(cut, last, depth)
-            last = cut
-
-    def linear_insert(i):
-        value = a[i]
-        while i and lt(value, a[i - 1]):      # (i: NaN can break std::sort's guard)
-            a[i] = a[i - 1]
-            i -= 1
-        a[i] = value
-
-    n = len(a)
-    if n:
-        introsort(0, n, 2 * (n.bit_length() - 1))
-        for i in range(1, n):
-            if i < 16 and lt(a[i], a[0]):       # (past 16, a smaller element is always before)
-                a.insert(0, a.pop(i))
-            else:
-                linear_insert(i)
-    return np.array([i for _, i in a], np.int64)
 
 
 class NumpyKernels:
@@ -413,7 +333,26 @@ class NumpyKernels:
         replay = (tied | nan) & (rows.shape[-1] > 16) if compare != "less" else \
             (tied & (rows.shape[-1] > 16)) | nan
         for r in np.flatnonzero(replay):
-            order[r] = _libstdcxx_sort_order(rows[r].tolist(), _SORT_LESS[compare])
+            order[r] = std_sort(rows[r].tolist(), _SORT_LESS[compare])
+        return order
+
+    def topk_order(self, rows, k, largest, sorted=True):
+        """the positions of each row's k largest (smallest) as PyTorch's topk leaves them
+        (std::partial_sort, or std::nth_element then std::sort: see _stdsort.std_topk). Rows
+        without ties or NaN take the head of a stable sort where the result is sorted; the
+        rest (and every unsorted result of nth_element) replay it."""
+        compare = "descending" if largest else "ascending"
+        order = _stable_order(rows, largest)[:, :k]
+        n = rows.shape[-1]
+        if k == 0 or n < 2:
+            return order
+        ordered = np.sort(rows, axis=-1)
+        tied = (ordered[:, 1:] == ordered[:, :-1]).any(-1)
+        if rows.dtype.kind == "f":
+            tied |= np.isnan(rows).any(-1)
+        replay = tied | (not sorted and k * 64 > n)
+        for r in np.flatnonzero(replay):
+            order[r] = std_topk(rows[r].tolist(), k, _SORT_LESS[compare], sorted)
         return order
 
     def mean(self, x, dim=None, keepdim=False):

@@ -657,6 +657,28 @@ class Gather(Op):
         return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
 
 
+class SortValues(Gather):
+    """sort's values: x gathered at each row's order (a 0-d x is its own one element)"""
+    grad_fn_name = "SortBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.shape = x.shape
+        return Gather.forward(ctx, x, dim, index) if x.ndim else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return Gather.backward(ctx, g) if ctx.shape else (g, None, None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Gather.graph_backward(ctx, g) if ctx.shape else (g, None, None)
+
+
+class TopkValues(SortValues):
+    grad_fn_name = "TopkBackward0"
+
+
 def diagonal_view(a, key):
     """np.diagonal(a, offset, dim1, dim2) for key = (offset, dim1, dim2): the diagonal as the
     last dim, a view that is writable where a is (NumPy marks it read-only; PyTorch's
