@@ -155,7 +155,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",
             "round", "cumsum", "cumprod", "diagonal", "diag", "diag_embed", "trace", "flip",
-            "logsumexp", "narrow", "movedim", "moveaxis", "repeat_interleave",
+            "logsumexp", "narrow", "movedim", "moveaxis",
             "scatter", "scatter_add", "index_add",
             "remainder", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_", "abs_", "sin_", "cos_",
             "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
@@ -172,6 +172,20 @@ ger = outer                                              # PyTorch's old name fo
 for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """input.repeat_interleave(repeats, dim), or with input alone (a 1-d tensor of counts)
+    each index i repeated input[i] times"""
+    if repeats is not None:
+        return input.repeat_interleave(repeats, dim, output_size=output_size)
+    if dim is not None:
+        raise TypeError("repeat_interleave() received an invalid combination of arguments - got "
+                        "(Tensor, dim=int), but expected one of:\n * (Tensor input, Tensor "
+                        "repeats, int dim = None, *, int output_size = None)\n * (Tensor repeats, "
+                        "*, int output_size = None)\n * (Tensor input, int repeats, int dim = "
+                        "None, *, int output_size = None)\n")
+    return input._repeated_indices(output_size)
 
 
 def hstack(tensors):

@@ -1314,16 +1314,17 @@ class Tensor:
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
+        op = R.SumAll if dim is NO_DIM else R.SumDim       # (PyTorch names by the overload)
         dim, keepdim = _all_or_dim("sum", dim, keepdim, True)
         dims = _dims(dim, self.ndim)                       # (checked before the dtype)
         dtype = self._graph_dtype(dtype)
         x = self if dtype is None else self.to(dtype)      # it runs in dtype
-        out = R.SumAll.apply(x, None, keepdim) if dims is None else \
-            R.SumDim.apply(x, dims, keepdim)
+        out = op.apply(x, dims, keepdim)
         return out if dtype is None or dtype.kind != "b" else out.to(dtype)   # (any)
 
     def mean(self, dim=NO_DIM, keepdim=None, *, dtype=None):
-        dim, keepdim = _all_or_dim("mean", dim, keepdim, True)
+        op = R.MeanAll if dim is NO_DIM else R.MeanDim     # (PyTorch names by the overload)
+        dims, keepdims = _all_or_dim("mean", dim, keepdim, True)
         if dtype is not None:
             np_dtype = _dtype.to_numpy_dtype(dtype)
             if np_dtype.kind != "f":
@@ -1332,10 +1333,7 @@ class Tensor:
                                    f"{_tname(np_dtype)}")
             return self.to(dtype).mean(dim, keepdim)
         R.require_mean_dtype(self._data.dtype)            # (checked before the dims)
-        dims = _dims(dim, self.ndim)
-        if dims is None:
-            return R.MeanAll.apply(self, None, keepdim)
-        return R.MeanDim.apply(self, dims, keepdim)
+        return op.apply(self, _dims(dims, self.ndim), keepdims)
 
     def _extreme(self, dim, keepdim, other, all_op, pick, pair):
         if isinstance(dim, Tensor):
@@ -1829,7 +1827,7 @@ class Tensor:
             raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
                                f"out of bounds for dimension {d} with size {n}")
         if not self.ndim:                     # a 0-d tensor gathers as one element
-            return S.Gather.apply(self.reshape(1), 0, idx.reshape(-1)).reshape(idx.shape)
+            return S.Gather.apply(self, 0, idx)
         return S.Gather.apply(self, d, idx)
 
     def sort(self, dim=-1, descending=False, stable=False):
@@ -1861,7 +1859,8 @@ class Tensor:
         self along dim (a 0-d tensor's one element is its own)"""
         d = _dim(dim, self.ndim)
         if not self.ndim:
-            return values_op.apply(self, 0, None), Tensor._make(np.zeros((), np.int64))
+            idx = np.zeros((), np.int64)
+            return values_op.apply(self, 0, idx), Tensor._make(idx)
         rows = np.moveaxis(self._data, d, -1)
         order = order_rows(rows.reshape(math.prod(rows.shape[:-1]), rows.shape[-1]))
         idx = np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d)
@@ -1905,7 +1904,7 @@ class Tensor:
             if idx.size > 1:
                 raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
                                    f"got {idx.size} value(s)")
-            return S.IndexSelect.apply(self.reshape(1), (idx,)).reshape(())   # 0-d, as PyTorch
+            return S.IndexSelect.apply(self, ())           # its one element, 0-d as PyTorch
         return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
 
     def scatter(self, dim, index, src=None, *, value=None):
@@ -1995,11 +1994,18 @@ class Tensor:
         None); repeats an int, or an integer tensor with one count per element (0-d or
         one-element: the same for all). PyTorch's composition, so its gradients and grad_fn
         names: an int expands a new dim and views it away, a tensor index_selects"""
-        if repeats is None:                  # repeat_interleave(counts): indices repeated
-            return _repeated_indices(self)
+        if repeats is None:                  # (cgrad.repeat_interleave(counts) has no repeats)
+            got = ", ".join(f"{k}=int" for k, v in (("output_size", output_size), ("dim", dim))
+                            if v is not None)
+            raise TypeError(f"repeat_interleave() received an invalid combination of arguments "
+                            f"- got ({got + ', ' if got else ''}), but expected one of:\n * "
+                            f"(Tensor repeats, int dim = None, *, int output_size = None)\n * "
+                            f"(int repeats, int dim = None, *, int output_size = None)\n")
         x = self.flatten() if dim is None else self
         d = 0 if dim is None else _dim(dim, self.ndim)
         if isinstance(repeats, Tensor):
+            if dim is not None and not self.ndim:
+                raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
             counts = repeats._data
             if counts.ndim > 1:
                 raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
@@ -2011,17 +2017,35 @@ class Tensor:
                 raise RuntimeError(f"repeats must have the same size as input along dim, but "
                                    f"got repeats.size(0) = {counts.shape[0]} and "
                                    f"input.size({d}) = {x._data.shape[d]}")
-            index = _repeated_indices(Tensor._make(counts))
-            _check_output_size(output_size, index.shape[0])
-            return x.index_select(d, index)
+            checked = output_size if counts.size else None    # (none left to check)
+            return x.index_select(d, Tensor._make(counts)._repeated_indices(checked))
         if repeats < 0:
             raise RuntimeError("Repeats must be non-negative")
         shape = list(x._data.shape)
-        _check_output_size(output_size, shape[d] * repeats if shape else repeats)
+        size = shape[d] * repeats if shape else repeats
+        if output_size is not None and output_size != size:
+            raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {size} but "
+                               f"got {output_size}")
         wide = x.unsqueeze(d + 1)
         wide = wide.expand(shape[:d + 1] + [repeats] + shape[d + 1:])
         return wide.contiguous().view(shape[:d] + [shape[d] * repeats if shape else repeats]
                                       + shape[d + 1:])
+
+    def _repeated_indices(self, output_size=None):
+        """i repeated self[i] times, for a 1-d integer tensor of counts (the one-argument
+        cgrad.repeat_interleave), in the counts' dtype"""
+        c = self._data
+        if c.dtype.kind not in "iu":
+            raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
+                                      f"'{_tname(c.dtype)}'")
+        if c.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if c.size and c.min() < 0:
+            raise RuntimeError("repeats can not be negative")
+        index = np.repeat(np.arange(c.shape[0], dtype=c.dtype), c)
+        if output_size is not None and output_size != index.shape[0]:
+            raise RuntimeError("allocated size does not match required size")
+        return Tensor._make(index)
 
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
@@ -2094,8 +2118,9 @@ class Tensor:
                              big.min if neginf is None else neginf)
 
     def nansum(self, dim=None, keepdim=False):
-        return self.masked_fill(self.isnan(), 0).sum(dim, keepdim) \
-            if self._data.dtype.kind == "f" else self.sum(dim, keepdim)
+        if self._data.dtype.kind != "f":
+            return self.sum(dim, keepdim)
+        return R.Nansum.apply(self, _dims(dim, self.ndim), keepdim)
 
     def nanmean(self, dim=None, keepdim=False):
         _dtype.require_float(self._data.dtype, "nanmean")
@@ -2394,20 +2419,6 @@ def _arg_extreme(pick, t, dim, keepdim):
 _CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
 
 
-def _repeated_indices(counts):
-    """i repeated counts[i] times, for a 1-d integer Tensor of counts (the one-argument
-    repeat_interleave), in the counts' dtype"""
-    c = counts._data
-    if c.dtype.kind not in "iu":
-        raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
-                                  f"'{_tname(c.dtype)}'")
-    if c.ndim != 1:
-        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-    if c.size and c.min() < 0:
-        raise RuntimeError("repeats can not be negative")
-    return Tensor._make(np.repeat(np.arange(c.shape[0], dtype=c.dtype), c))
-
-
 def _index_array(name, index, expected, got=""):
     """an index Tensor's array as int64, or PyTorch's RuntimeError for another dtype"""
     if not isinstance(index, Tensor):
@@ -2431,11 +2442,6 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
-
-
-def _check_output_size(output_size, size):
-    if output_size is not None and output_size != size:
-        raise RuntimeError("allocated size does not match required size")
 
 
 def _correction(unbiased, correction):

@@ -381,6 +381,20 @@ def test_repeat_interleave_edges_and_errors(backend):
     same_error(lambda m: m.ones(2).repeat_interleave(m.tensor([1, 2]), output_size=4))
     same_error(lambda m: m.repeat_interleave(m.tensor([[1]])))
     same_error(lambda m: m.repeat_interleave(m.tensor(3)))
+    # a 0-d tensor has no dim for a tensor of repeats; an empty dim checks no output_size;
+    # the method needs repeats (the function takes counts alone)
+    same_error(lambda m: m.tensor(2.0).repeat_interleave(m.tensor([2]), 0), message=True)
+    same_error(lambda m: m.tensor(2.0).repeat_interleave(m.tensor(2), -1), message=True)
+    compare(lambda m, t: t.repeat_interleave(m.tensor([3]), 1, output_size=1), np.ones((3, 0)))
+    same_error(lambda m: m.ones(3, 0).repeat_interleave(3, 1, output_size=5), message=True)
+    same_error(lambda m: m.ones(3, 2).repeat_interleave(3, 1, output_size=5), message=True)
+    same_error(lambda m: m.ones(3, 2).repeat_interleave(m.tensor([3]), 1, output_size=5),
+               message=True)
+    compare(lambda m, t: m.repeat_interleave(t, output_size=3), np.array([1, 2]), grad=False)
+    same_error(lambda m: m.repeat_interleave(m.tensor([1, 2]), output_size=4), message=True)
+    same_error(lambda m: m.repeat_interleave(m.tensor([1, 2]), dim=0), message=True)
+    same_error(lambda m: m.tensor([1, 2]).repeat_interleave(), message=True)
+    same_error(lambda m: m.tensor([1, 2]).repeat_interleave(output_size=3), message=True)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -395,10 +409,18 @@ def test_index_select(backend, dim, index, dtype, layout):
 
 
 def test_index_select_edges_and_errors(backend):
-    # (0-d: cgrad's grad_fn is the reshape after its index_select, ViewBackward0)
-    compare(lambda m, t: t.index_select(0, m.tensor([0])), np.array(2.0), names=False)
+    compare(lambda m, t: t.index_select(0, m.tensor([0])), np.array(2.0))     # 0-d
     same_error(lambda m: m.tensor(2.0).index_select(0, m.tensor([0, 0])))
-    compare(lambda m, t: t.index_select(0, m.tensor(0)), np.array(2.0), names=False)
+    compare(lambda m, t: t.index_select(0, m.tensor(0)), np.array(2.0))
+    for index in ([0], [0, 0], [], 0):                  # a 0-d input gathers its one element
+        compare(lambda m, t: t.gather(0, m.tensor(index, dtype=m.int64)), np.array(2.0))
+    for fn in ("sum", "mean", "nansum"):    # a dim given, even () or None: SumBackward1, ...
+        for args in ((), ((),), (None,), (0,), ((0, 1), True)):
+            compare(lambda m, t: getattr(t, fn)(*args), np.array([[1.0, NAN], [3.0, 4.0]]))
+        compare(lambda m, t: getattr(t, fn)(0), np.array(2.0))
+    compare(lambda m, t: t.mean(dtype=m.float64), np.ones((2, 3), np.float32))
+    second_derivatives(lambda m, t: t.nansum(1) ** 2 + t.nansum() * t.sum(1),
+                       np.array([[1.0, NAN, 2.0], [3.0, 4.0, -1.0]]))
     compare(lambda m, t: t.index_select(0, m.tensor([1], dtype=m.int32)), np.ones((2, 3)))
     same_error(lambda m: m.ones(3).index_select(0, m.tensor([-1])))
     same_error(lambda m: m.ones(3).index_select(0, m.tensor([3])))

@@ -81,6 +81,25 @@ class SumDim(Sum):
     grad_fn_name = "SumBackward1"
 
 
+class Nansum(Sum):
+    """y = sum(x, dims) of the elements that are not NaN   ->   dx = g broadcast back, times 0
+    at NaN (PyTorch's nansum_backward: an inf or NaN g there gives NaN)"""
+    grad_fn_name = "NansumBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.present = ~np.isnan(x)
+        return Sum.forward(ctx, np.where(ctx.present, x, x.dtype.type(0)), dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Sum.backward(ctx, g)[0] * ctx.present, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Sum.graph_backward(ctx, g)[0] * constant(ctx.present), None, None
+
+
 def require_mean_dtype(dtype):
     if dtype.kind != "f":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "

@@ -646,33 +646,26 @@ class Gather(Op):
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        if not x.ndim:                       # a 0-d x: each index (all 0) picks its element
+            return np.full(index.shape, x)
         return x[_along(index, dim)]
 
     @staticmethod
     def backward(ctx, g):
+        if not ctx.shape:
+            return np.asarray(g.sum(), g.dtype), None, None
         return scatter_added(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
 
     @staticmethod
     def graph_backward(ctx, g):
+        if not ctx.shape:
+            return g.sum(), None, None
         return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
 
 
 class SortValues(Gather):
-    """sort's values: x gathered at each row's order (a 0-d x is its own one element)"""
+    """sort's values: x gathered at each row's order"""
     grad_fn_name = "SortBackward0"
-
-    @staticmethod
-    def forward(ctx, x, dim, index):
-        ctx.shape = x.shape
-        return Gather.forward(ctx, x, dim, index) if x.ndim else x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        return Gather.backward(ctx, g) if ctx.shape else (g, None, None)
-
-    @staticmethod
-    def graph_backward(ctx, g):
-        return Gather.graph_backward(ctx, g) if ctx.shape else (g, None, None)
 
 
 class TopkValues(SortValues):
