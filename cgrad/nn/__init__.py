@@ -4,16 +4,16 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    NLLLoss, SmoothL1Loss)
 from .module import Module
 from .modules import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d,
-                      Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU,
-                      Linear, LogSigmoid, LogSoftmax, MaxPool2d, ModuleDict, ModuleList,
-                      ParameterList, ReLU, Sequential,
+                      Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout, Embedding,
+                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax,
+                      MaxPool2d, ModuleDict, ModuleList, ParameterList, ReLU, Sequential,
                       Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
            "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "NLLLoss",
