@@ -1,6 +1,6 @@
-"""Conv1d, ConvTranspose1d/2d and their F forms against PyTorch: outputs, input, weight and bias
-gradients, second derivatives, reprs, state_dict, default init, output_size, PyTorch's errors,
-and small networks trained for a few SGD steps. (The helpers twin a cgrad module with a torch
+"""Conv1d, ConvTranspose1d/2d, the 1-d pools and their F forms against PyTorch: outputs, input,
+weight and bias gradients, second derivatives, reprs, state_dict, default init, output_size,
+PyTorch's errors, and small networks trained for a few SGD steps. (The helpers twin a cgrad module with a torch
 module through PyTorch's state dict, as in test_nn_layers.py.)"""
 import numpy as np
 import pytest
@@ -24,9 +24,8 @@ def _module_matches_torch(name, dtype, shape, args, kwargs, transpose, **forward
     assert repr(c) == repr(t)
     cx, tx = _inputs(shape, dtype, transpose=transpose)
     c_out, t_out = c(cx, **forward_kw), t(tx, **forward_kw)
-    assert c_out.grad_fn.name() == t_out.grad_fn.name() == \
-        ("ConvolutionBackward0" if len(shape) == int(name[-2]) + 2 else "SqueezeBackward1")
-    assert c_out.is_contiguous()
+    assert c_out.grad_fn.name() == t_out.grad_fn.name()   # (unbatched: SqueezeBackward1)
+    assert c_out.is_contiguous() and t_out.is_contiguous()
     _check_grads(c, t, [cx], [tx], c_out, t_out, dtype)
 
 
@@ -48,10 +47,14 @@ def test_conv1d_matches_torch(backend, dtype, shape, args, kwargs, transpose):
     _module_matches_torch("Conv1d", dtype, shape, args, kwargs, transpose)
 
 
-def test_conv2d_records_convolution_backward(backend):
+def test_convs_record_convolution_backward(backend):
+    x = cgrad.randn(1, 2, 5, 5, requires_grad=True)
     for groups in (1, 2):
-        x = cgrad.randn(1, 2, 5, 5, requires_grad=True)
         out = F.conv2d(x, cgrad.randn(4, 2 // groups, 3, 3), groups=groups)
+        assert out.grad_fn.name() == "ConvolutionBackward0"
+    y = x[:, :, 0]
+    for out in (F.conv1d(y, cgrad.randn(3, 2, 2)), F.conv_transpose1d(y, cgrad.randn(2, 3, 2)),
+                F.conv_transpose2d(x, cgrad.randn(2, 3, 2, 2), output_padding=1, stride=2)):
         assert out.grad_fn.name() == "ConvolutionBackward0"
 
 
@@ -307,3 +310,88 @@ def test_small_encoder_decoder_trains_like_torch(backend, dtype):
         x = torch.rand(4, 1, 12, 12, generator=g, dtype=dt)
         return x, x
     _train_like_torch(net, batch, lambda fn, out, y: fn.mse_loss(out, y), dtype)
+
+
+# ---- 1-d pools ---------------------------------------------------------------------------------
+POOL1D_CASES = [("MaxPool1d", (2, 3, 8), (2,), {}),
+                ("MaxPool1d", (2, 3, 9), (3, 2, 1), {}),
+                ("MaxPool1d", (1, 2, 11), (3,), dict(stride=2, dilation=3)),
+                ("MaxPool1d", (2, 2, 8), (3, 2), dict(padding=1, ceil_mode=True)),
+                ("MaxPool1d", (3, 6), (2,), {}),                                # unbatched
+                ("AvgPool1d", (2, 3, 8), (2,), {}),
+                ("AvgPool1d", (2, 3, 9), (3, 2, 1), {}),
+                ("AvgPool1d", (2, 2, 8), (3, 2, 1), dict(ceil_mode=True)),
+                ("AvgPool1d", (2, 2, 9), (4, 3, 2), dict(count_include_pad=False,
+                                                         ceil_mode=True)),
+                ("AvgPool1d", (3, 7), ((3,),), dict(stride=[])),                 # unbatched
+                ("AdaptiveAvgPool1d", (2, 3, 10), (4,), {}),
+                ("AdaptiveAvgPool1d", (2, 3, 5), (7,), {}),
+                ("AdaptiveAvgPool1d", (3, 9), ((2,),), {})]                     # unbatched
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, shape, args, kwargs", POOL1D_CASES)
+@pytest.mark.parametrize("transpose", [False, True])
+def test_pool1d_matches_torch(backend, dtype, name, shape, args, kwargs, transpose):
+    _module_matches_torch(name, dtype, shape, args, kwargs, transpose)
+
+
+def test_max_pool1d_ties_and_indices_match_torch(backend):
+    """the gradient goes to each window's first maximum; return_indices gives positions in
+    the length, as PyTorch's"""
+    tx = torch.tensor([[[1.0, 3.0, 3.0, 2.0, 2.0, 5.0, 5.0, 0.0]]], dtype=torch.float64,
+                      requires_grad=True)
+    cx = _cg(tx)
+    kw = dict(kernel_size=3, stride=2, padding=1, return_indices=True)
+    (t_out, t_idx), (c_out, c_idx) = tf.max_pool1d(tx, **kw), F.max_pool1d(cx, **kw)
+    assert c_idx.tolist() == t_idx.tolist() and c_idx.dtype == cgrad.int64
+    _check_grads(nn.Module(), nn.Module(), [cx], [tx], c_out, t_out, np.float64)
+    c, t = nn.MaxPool1d(2, return_indices=True), torch.nn.MaxPool1d(2, return_indices=True)
+    assert c(cx)[1].tolist() == t(tx)[1].tolist()
+
+
+def test_pool1d_double_backward_matches_torch(backend):
+    _second_order(lambda x: F.max_pool1d(x, 3, 2, 1), lambda x: tf.max_pool1d(x, 3, 2, 1),
+                  _randn64((2, 3, 9)))
+    _second_order(lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+                  lambda x: tf.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+                  _randn64((2, 3, 9)))
+    _second_order(lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: tf.adaptive_avg_pool1d(x, 4),
+                  _randn64((3, 9)))
+
+
+@pytest.mark.parametrize("call", [
+    "F.max_pool1d(x(8), 2)", "F.max_pool1d(x(1, 2, 3, 8), 2)", "F.max_pool1d(x(3, 0), 2)",
+    "F.max_pool1d(x(2, 3, 8), 2, padding=2)", "F.max_pool1d(x(2, 3, 2), 3)",
+    "F.max_pool1d(x(2, 3, 8), 2, stride=0)", "F.max_pool1d(x(2, 3, 8), 0)",
+    "F.max_pool1d(x(2, 3, 8), 2, padding=-1)", "F.max_pool1d(x(2, 3, 8), 2, dilation=0)",
+    "F.max_pool1d(x(2, 3, 8), (2, 2))", "F.max_pool1d(x(2, 3, 8), 2, stride=(1, 1))",
+    "F.max_pool1d(x(2, 3, 8), 2, padding=(1, 1))", "F.max_pool1d(x(2, 3, 8), 2, dilation=(1, 1))",
+    "F.max_pool1d(x(2, 3, 8), 3, padding=2, dilation=2)",
+    "F.max_pool1d(x(2, 3, 8), 2, return_indices=True, padding=2)",
+    "F.max_pool1d(x(2, 3, 2), 3, return_indices=True)",
+    "F.max_pool1d(x(8), 3, return_indices=True)",
+    "F.max_pool1d(x(2, 3, 8), 0, return_indices=True)",
+    "F.max_pool1d(x(2, 3, 8), (2, 2), return_indices=True)",
+    "F.avg_pool1d(x(8), 2)", "F.avg_pool1d(x(1, 2, 3, 8), 2)",
+    "F.avg_pool1d(x(2, 3, 8), 2, padding=2)", "F.avg_pool1d(x(2, 3, 2), 3)",
+    "F.avg_pool1d(x(2, 3, 8), 2, stride=0)", "F.avg_pool1d(x(2, 3, 8), 2, padding=-1)",
+    "F.avg_pool1d(x(2, 3, 8), (2, 2))", "F.avg_pool1d(x(2, 3, 8), 2, stride=(2, 2))",
+    "F.adaptive_avg_pool1d(x(8), 2)", "F.adaptive_avg_pool1d(x(1, 2, 3, 8), 2)",
+    "F.adaptive_avg_pool1d(x(2, 3, 8), (2, 2))", "F.adaptive_avg_pool1d(x(2, 3, 8), -1)",
+    "F.adaptive_avg_pool1d(x(3, 0), 2)", "F.adaptive_avg_pool2d(x(2, 3, 0, 4), 2)",
+    "F.adaptive_avg_pool2d(x(3, 4, 0), (2, -2))",
+    "nn.MaxPool1d(2)(x(8))", "nn.AvgPool1d(3)(x(2, 3, 2))", "nn.AdaptiveAvgPool1d(2)(x(8))"])
+def test_pool1d_errors_match_torch(call):
+    _raises_like_torch(
+        lambda: eval(call, {"x": cgrad.randn, "F": F, "nn": nn}),
+        lambda: eval(call, {"x": torch.randn, "F": tf, "nn": torch.nn}))
+
+
+def test_pools_of_empty_batches_and_sizes_match_torch(backend):
+    for call in ["F.max_pool1d(x(0, 3, 8), 2)", "F.avg_pool1d(x(0, 3, 8), 2)",
+                 "F.adaptive_avg_pool1d(x(0, 3, 8), 3)", "F.adaptive_avg_pool1d(x(2, 3, 8), 0)",
+                 "F.adaptive_avg_pool2d(x(2, 3, 8, 4), (0, 2))"]:
+        c = eval(call, {"x": lambda *s: cgrad.zeros(*s), "F": F})
+        t = eval(call, {"x": lambda *s: torch.zeros(*s), "F": tf})
+        _close(c, t)

@@ -578,16 +578,22 @@ def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
     n, c, h, w = input.shape
     out, pad = [], []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        span = size + 2 * p - d * (k - 1) - 1
-        o = (-(-span // s) if ceil_mode else span // s) + 1
-        if ceil_mode and (o - 1) * s >= size + p:      # the last window must start inside
-            o -= 1
+        o = _pool_output_size(size, k, s, p, d, ceil_mode)
         out.append(o)
         pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
     if min(out) < 1:
         raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
                            f"({c}x{out[0]}x{out[1]}). Output size is too small")
     return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+
+
+def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """the number of windows of a pool along one dim"""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:    # the last window must start inside
+        out -= 1
+    return out
 
 
 def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
@@ -693,9 +699,110 @@ def adaptive_avg_pool2d(input, output_size):
         raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
     h, w = input.shape[-2:]
     oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    if min(oh, ow) < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than "
+                           f"or equal to 0 but received {{{oh}, {ow}}}")
+    for dim in range(input.ndim - 3, input.ndim):
+        if not input.shape[dim]:
+            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes {list(input.shape)} "
+                               f"with dimension {dim} being empty")
     dtype = input._data.dtype
     return (constant(_adaptive_bins(h, oh, dtype)) @ input
             @ constant(_adaptive_bins(w, ow, dtype).T))
+
+
+def _one_int(function, name, value):
+    """a 1-d pool's argument, an int or a sequence of one, with PyTorch's argument error"""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if len(value) != 1:
+        raise RuntimeError(f"{function}() argument '{name}' should contain one int (got "
+                           f"{len(value)})")
+    return int(value[0])
+
+
+def _pool1d_args(function, kernel_size, stride, padding, dilation=1):
+    """a 1-d pool's kernel, stride (the kernel's where None or empty), padding and dilation
+    as ints, with PyTorch's argument errors"""
+    k = _one_int(function, "kernel_size", kernel_size)
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+    s = k if no_stride else _one_int(function, "stride", stride)
+    return k, s, _one_int(function, "padding", padding), _one_int(function, "dilation", dilation)
+
+
+def _as_2d_pool_input(function, input):
+    """(N, C, L) or (C, L) input as (N, C, 1, L) or (C, 1, L), with PyTorch's error"""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor "
+                           f"for argument #1 'self' (while checking arguments for {function})")
+    return input.unsqueeze(-2)
+
+
+def _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode):
+    """max_pool1d's own checks (without return_indices PyTorch runs a 1-d kernel); returns
+    kernel, stride, padding and dilation as ints"""
+    if input.ndim not in (2, 3) or not all(input.shape[input.ndim - 2:]):
+        raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{list(input.shape)}")
+    args = []
+    for name, value, what in [("kernel_size", kernel_size, "an int, list of ints or"),
+                              ("stride", stride, "None, an int, list of ints, or"),
+                              ("padding", padding, "an int, list of ints, or"),
+                              ("dilation", dilation, "an int, list of ints or")]:
+        value = [] if value is None else [value] if isinstance(value, (int, np.integer)) \
+            else list(value)
+        if len(value) > 1 or (not value and name != "stride"):
+            raise RuntimeError(f"max_pool1d() {name} must be {what} tuple of ints of size 1 but "
+                               f"got size {len(value)}")
+        args.append(int(value[0]) if value else args[0])        # (no stride: the kernel's)
+    k, s, p, d = args
+    for name, value, bad in [("kernel_size", k, k <= 0), ("stride", s, s <= 0)]:
+        if bad:
+            raise RuntimeError(f"max_pool1d() {name} must be greater than zero, but got {value}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got "
+                           f"padding={p} and kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    out = _pool_output_size(input.shape[-1], k, s, p, d, ceil_mode)
+    if out <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    return k, s, p, d
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """max_pool2d of a height of 1 (the indices then index the length)"""
+    if return_indices:               # (PyTorch's 2-d kernel then: its checks)
+        k, s, p, d = _pool1d_args("max_pool1d", kernel_size, stride, padding, dilation)
+        input = _as_2d_pool_input("max_pool1d", input)
+    else:
+        k, s, p, d = _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+        input = input.unsqueeze(-2)
+    out = max_pool2d(input, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """avg_pool2d of a height of 1"""
+    k, s, p, _ = _pool1d_args("avg_pool1d", kernel_size, stride, padding)
+    input = _as_2d_pool_input("avg_pool1d", input)
+    return avg_pool2d(input, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """adaptive_avg_pool2d of a height of 1: the means of output_size bins of nearly equal
+    size"""
+    size = _one_int("adaptive_avg_pool1d", "output_size", output_size)
+    input = _as_2d_pool_input("adaptive_avg_pool1d", input)
+    out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
+    return out.squeeze(-2)                                       # input's layout)
 
 
 def pad(input, pad, mode="constant", value=None):

@@ -434,9 +434,11 @@ class MaxPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation, self.return_indices = dilation, return_indices
 
+    function = F.max_pool2d
+
     def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
+        return type(self).function(input, self.kernel_size, self.stride, self.padding,
+                                   self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -459,6 +461,31 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class MaxPool1d(MaxPool2d):
+    """The maximum of each kernel_size window along the length."""
+    function = F.max_pool1d
+
+
+class AvgPool1d(Module):
+    """The mean of each kernel_size window along the length; the sizes kept as 1-tuples, as
+    PyTorch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = F._ntuple(kernel_size, 1)
+        self.stride = F._ntuple(stride if stride is not None else kernel_size, 1)
+        self.padding = F._ntuple(padding, 1)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
 class AdaptiveAvgPool2d(Module):
     """Means over output_size bins of (nearly) equal size, whatever the input's size."""
 
@@ -466,11 +493,18 @@ class AdaptiveAvgPool2d(Module):
         super().__init__()
         self.output_size = output_size
 
+    function = F.adaptive_avg_pool2d
+
     def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return type(self).function(input, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Means over output_size bins of (nearly) equal size along the length."""
+    function = F.adaptive_avg_pool1d
 
 
 # ---- activations ------------------------------------------------------------------------------
