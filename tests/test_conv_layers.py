@@ -1,7 +1,7 @@
 """Conv1d, ConvTranspose1d/2d, the 1-d pools and their F forms against PyTorch: outputs, input,
 weight and bias gradients, second derivatives, reprs, state_dict, default init, output_size,
-PyTorch's errors, and small networks trained for a few SGD steps. (The helpers twin a cgrad module with a torch
-module through PyTorch's state dict, as in test_nn_layers.py.)"""
+PyTorch's errors, and small networks trained for a few SGD steps. (The helpers twin a cgrad
+module with a torch module through PyTorch's state dict, as in test_nn_layers.py.)"""
 import numpy as np
 import pytest
 
@@ -230,6 +230,25 @@ def test_functional_errors_match_torch(name, x, w, b, kw):
         bias = None if b in (None, "double") else lib.randn(*b)
         return lambda: getattr(functional, name)(*args, bias, **kw)
     _raises_like_torch(call(cgrad, F), call(torch, tf))
+
+
+def test_bias_of_another_dtype_as_torch(backend):
+    """refused by a convolution; cast to the input's dtype by a transposed one"""
+    for name, x, w in [("conv1d", (1, 2, 5), (3, 2, 3)), ("conv2d", (1, 2, 5, 5), (3, 2, 3, 3))]:
+        for xd, bd in [(torch.float32, torch.float64), (torch.float64, torch.int64)]:
+            tx, tw = torch.randn(x, dtype=xd), torch.randn(w, dtype=xd)
+            tb = torch.ones(3, dtype=bd)
+            _raises_like_torch(lambda: getattr(F, name)(_cg(tx), _cg(tw), _cg(tb)),
+                               lambda: getattr(tf, name)(tx, tw, tb))
+    tx, tw = torch.randn(1, 2, 4, 5), torch.randn(2, 3, 3, 3)
+    tb = torch.randn(3, dtype=torch.float64)
+    tx, tw, tb = (t.requires_grad_() for t in (tx, tw, tb))
+    cx, cw, cb = _cg(tx), _cg(tw), _cg(tb)
+    t_out = tf.conv_transpose2d(tx, tw, tb, stride=2)
+    c_out = F.conv_transpose2d(cx, cw, cb, stride=2)
+    assert c_out.dtype == cgrad.float32
+    _check_grads(nn.Module(), nn.Module(), [cx, cw, cb], [tx, tw, tb], c_out, t_out, np.float32)
+    assert cb.grad.dtype == cgrad.float64
 
 
 def test_module_errors_match_torch():

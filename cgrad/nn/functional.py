@@ -422,6 +422,11 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if weight._data.dtype != input._data.dtype:
         raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
                            f"{_tname(weight._data.dtype)}")
+    if bias is not None and bias._data.dtype != input._data.dtype:
+        if not transposed:
+            raise RuntimeError(f"Input type ({_dtype.c_name(input._data.dtype)}) and bias type "
+                               f"({_dtype.c_name(bias._data.dtype)}) should be the same")
+        bias = bias.to(input.dtype)           # (PyTorch's transposed kernel casts it)
     if dims == 1:                        # (N, C, L) as (N, C, 1, L)
         input, weight = input.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
@@ -452,9 +457,11 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
                            f"at dimension 0, but got weight of size [{ws}] instead")
     if transposed:
-        given, channels, out_channels = f"transposed=1, weight of size {ws}", ws[0], ws[1] * groups
+        given = f"transposed=1, weight of size {ws}"
+        channels, out_channels = ws[0], ws[1] * groups
     else:
-        given, channels, out_channels = f"groups={groups}, weight of size {ws}", ws[1] * groups, ws[0]
+        given = f"groups={groups}, weight of size {ws}"
+        channels, out_channels = ws[1] * groups, ws[0]
     if xs[1] != channels:
         raise RuntimeError(f"Given {given}, expected input{xs} to have {channels} channels, "
                            f"but got {xs[1]} channels instead")
