@@ -162,6 +162,19 @@ def test_conv_transpose_double_backward_matches_torch(backend):
                   _randn64((2, 3, 5), (3, 2, 3), (2,)))
 
 
+@pytest.mark.parametrize("fn, shapes, kw", [
+    (F.conv1d, ((2, 4, 7), (4, 2, 3), (4,)), dict(stride=2, padding=1, dilation=2, groups=2)),
+    (F.conv_transpose1d, ((2, 3, 4), (3, 2, 3), (2,)), dict(stride=2, output_padding=1)),
+    (F.conv_transpose2d, ((1, 4, 3, 3), (4, 1, 2, 3), (2,)),
+     dict(stride=(2, 1), padding=(0, 1), output_padding=(1, 0), groups=2, dilation=(1, 2)))])
+def test_gradcheck_and_gradgradcheck(backend, fn, shapes, kw):
+    """finite differences agree with the first and second derivatives (float64)"""
+    cgrad.manual_seed(0)
+    args = [cgrad.randn(*s, dtype=cgrad.float64, requires_grad=True) for s in shapes]
+    assert cgrad.autograd.gradcheck(lambda *a: fn(*a, **kw), args)
+    assert cgrad.autograd.gradgradcheck(lambda *a: fn(*a, **kw), args)
+
+
 # ---- errors ------------------------------------------------------------------------------------
 ERROR_CASES = [
     ("conv1d", (5,), (3, 2, 3), None, {}),

@@ -1,6 +1,7 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
 gradient skips padding_idx and may be scaled by frequency) and im2col / col2im (Unfold /
-Fold), the sliding windows that the convolutions and the pools are composed from."""
+Fold), the sliding windows that the convolutions and the pools are composed from; and
+Convolution, the last step of a convolution, recorded under PyTorch's name."""
 import numpy as np
 
 from ..autograd.function import Op, constant
