@@ -141,8 +141,13 @@ _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "in
             "uint8": "unsigned char", "bool": "bool"}
 
 
+def c_name(np_dtype):
+    """the C type's name PyTorch's messages give a dtype ('float', 'long int')"""
+    return _C_NAMES.get(np_dtype.name, np_dtype.name)
+
+
 def require_same_matmul_dtype(a, b):
     """PyTorch's RuntimeError for a matrix product of two dtypes (it does not promote)"""
     if a != b:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_C_NAMES.get(a.name, a.name)} != {_C_NAMES.get(b.name, b.name)}")
+                           f"{c_name(a)} != {c_name(b)}")

@@ -305,9 +305,14 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
 
 
+def _ntuple(x, n):
+    """an int as a tuple of n, or a sequence of ints as a tuple"""
+    return (int(x),) * n if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+
+
 def _pair(x):
     """an int or a pair of ints as a tuple of 2"""
-    return (int(x), int(x)) if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+    return _ntuple(x, 2)
 
 
 def _unbatched(input, message):
@@ -343,61 +348,135 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out.squeeze(0) if single else out
 
 
+def _conv_param(name, value, dims, k):
+    """a convolution's stride, padding, dilation or output_padding as k ints: an int given to a
+    dims-d function is dims of them, and one value is repeated, as PyTorch expands them"""
+    v = [int(value)] * dims if isinstance(value, (int, np.integer)) else [int(x) for x in value]
+    if len(v) == 1:
+        v *= k
+    if len(v) != k:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {k} "
+                           f"values to match the convolution dimensions, but got {name}={v}")
+    return tuple(v)
+
+
 def _conv_padding(padding, kernel, dilation, stride):
-    """conv2d's padding as ((top, bottom), (left, right)); 'same' puts the odd one at the end,
-    as PyTorch does"""
+    """a convolution's padding as (before, after) per dim; 'same' puts the odd one at the
+    end, as PyTorch does"""
+    if padding == "valid":
+        return ((0, 0),) * len(kernel)
+    if padding != "same":
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if any(st != 1 for st in stride):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple((t // 2, t - t // 2) for t in totals)
+
+
+def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
+                 output_padding=None):
+    """conv{1,2}d, or conv_transpose{1,2}d where output_padding is given: PyTorch's checks
+    in the caller's dims, then the 2-d computation (1-d as a height of 1). The result is
+    recorded as PyTorch's ConvolutionBackward0."""
+    dims, transposed = int(name[-2]), output_padding is not None
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
+                           f"to {name}, but got input of size: {list(input.shape)}")
+    if transposed and isinstance(padding, str):
+        raise TypeError(f"{name}(): argument 'padding' must be tuple of ints, not str")
+    single = input.ndim == dims + 1
+    if single:
+        input = input.unsqueeze(0)
+    if weight.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    k = weight.ndim - 2
+    stride = _conv_param("stride", stride, dims, k)
+    if not isinstance(padding, str):
+        padding = _conv_param("padding", padding, dims, k)
+    dilation = _conv_param("dilation", dilation, dims, k)
+    if transposed:
+        output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0), (0, 0))
-        if padding != "same":
-            raise RuntimeError(f"Invalid padding string: {padding!r}")
-        if any(st != 1 for st in stride):
-            raise RuntimeError("padding='same' is not supported for strided convolutions")
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        return tuple((t // 2, t - t // 2) for t in totals)
-    p = _pair(padding)
-    if min(p) < 0:
+        pad = _conv_padding(padding, weight.shape[2:], dilation, stride)
+    elif min(padding) < 0:
         raise RuntimeError("negative padding is not supported")
-    return ((p[0], p[0]), (p[1], p[1]))
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-d cross-correlation of (N, C, H, W) (or (C, H, W)) input with weight
-    (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
-    by the weight as a matrix per group"""
-    input, single = _unbatched(input, "Expected 3D (unbatched) or 4D (batched) input "
-                                                "to conv2d, but got input of size: {}")
-    if weight.ndim != 4:
-        raise RuntimeError(f"conv2d: expected a 4-D weight, but got weight of size "
-                           f"{list(weight.shape)}")
-    stride, dilation = _pair(stride), _pair(dilation)
+    else:
+        pad = tuple((p, p) for p in padding)
+    if transposed and min(output_padding) < 0:
+        raise RuntimeError("negative output_padding is not supported")
     if min(stride) <= 0:
         raise RuntimeError("non-positive stride is not supported")
-    out_channels, group_channels, kh, kw = weight.shape
-    n, channels, h, w = input.shape
-    if out_channels % groups:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
-                           f"at dimension 0, but got weight of size [{list(weight.shape)}] "
-                           "instead")
-    if channels != group_channels * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
-                           f"expected input{list(input.shape)} to have "
-                           f"{group_channels * groups} channels, but got {channels} channels "
-                           "instead")
-    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
-        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
-                           f"1-dimensional with {out_channels} elements, but got bias of size "
-                           f"{list(bias.shape)} instead")
+    if min(dilation) < 0:             # (zero is refused later, with the sizes)
+        raise RuntimeError("dilation should be greater than zero")
+    _check_conv_shapes(input, weight, bias, groups, transposed)
+    if not transposed:
+        padded = [s + sum(p) for s, p in zip(input.shape[2:], pad)]
+        extent = [d * (s - 1) + 1 for d, s in zip(dilation, weight.shape[2:])]
+        if any(p < e for p, e in zip(padded, extent)):
+            raise RuntimeError(f"Calculated padded input size per channel: "
+                               f"({' x '.join(map(str, padded))}). Kernel size: "
+                               f"({' x '.join(map(str, extent))}). Kernel size can't be greater "
+                               "than actual input size")
     if weight._data.dtype != input._data.dtype:
         raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
                            f"{_tname(weight._data.dtype)}")
-    pad = _conv_padding(padding, (kh, kw), dilation, stride)
-    padded = (h + sum(pad[0]), w + sum(pad[1]))
-    extent = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
-    if padded[0] < extent[0] or padded[1] < extent[1]:
-        raise RuntimeError(f"Calculated padded input size per channel: ({padded[0]} x "
-                           f"{padded[1]}). Kernel size: ({extent[0]} x {extent[1]}). Kernel "
-                           "size can't be greater than actual input size")
+    if bias is not None and bias._data.dtype != input._data.dtype:
+        if not transposed:
+            raise RuntimeError(f"Input type ({_dtype.c_name(input._data.dtype)}) and bias type "
+                               f"({_dtype.c_name(bias._data.dtype)}) should be the same")
+        bias = bias.to(input.dtype)           # (PyTorch's transposed kernel casts it)
+    if dims == 1:                        # (N, C, L) as (N, C, 1, L)
+        input, weight = input.unsqueeze(2), weight.unsqueeze(2)
+        stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
+        if transposed:
+            output_padding = (0,) + output_padding
+    if transposed:
+        out = _conv_transpose2d(input, weight, bias, stride, pad, output_padding, groups,
+                                dilation)
+    else:
+        if min(dilation) <= 0:
+            raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+        out = _conv2d(input, weight, bias, stride, pad, dilation, groups)
+    out = NN.Convolution.apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
+    return out.squeeze(0) if single else out
+
+
+def _check_conv_shapes(input, weight, bias, groups, transposed):
+    """PyTorch's checks of the input's, weight's and bias's sizes against each other"""
+    ws, xs = list(weight.shape), list(input.shape)
+    if weight.ndim != input.ndim:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-"
+                           f"dimensional weight {ws}, but got {input.ndim}-dimensional input "
+                           f"of size {xs} instead")
+    if ws[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {ws} instead")
+    if ws[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size [{ws}] instead")
+    if transposed:
+        given = f"transposed=1, weight of size {ws}"
+        channels, out_channels = ws[0], ws[1] * groups
+    else:
+        given = f"groups={groups}, weight of size {ws}"
+        channels, out_channels = ws[1] * groups, ws[0]
+    if xs[1] != channels:
+        raise RuntimeError(f"Given {given}, expected input{xs} to have {channels} channels, "
+                           f"but got {xs[1]} channels instead")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given {'transposed=1, ' if transposed else ''}weight of size {ws}, "
+                           f"expected bias to be 1-dimensional with {out_channels} elements, "
+                           f"but got bias of size {list(bias.shape)} instead")
+
+
+def _conv2d(input, weight, bias, stride, pad, dilation, groups):
+    """cross-correlation of (N, C, H, W) input with weight (O, C / groups, kh, kw): the
+    input's windows as rows (im2col), multiplied by the weight as a matrix per group; pad is
+    ((top, bottom), (left, right))"""
+    out_channels, group_channels, kh, kw = weight.shape
+    n, _, h, w = input.shape
     rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
     oh, ow = (NN.conv_output_size(s, k, d, p, st)
               for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
@@ -410,8 +489,79 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
             out = out + bias.reshape(1, groups, -1, 1)
-    out = out.reshape(n, out_channels, oh, ow).contiguous()
-    return out.squeeze(0) if single else out
+    return out.reshape(n, out_channels, oh, ow)
+
+
+def _conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups,
+                      dilation):
+    """the adjoint of _conv2d in its input, plus bias: each input pixel times the weight
+    gives a window of columns, summed back where the windows overlap (col2im, NN.Fold)"""
+    n, in_channels, h, w = input.shape
+    _, group_out, kh, kw = weight.shape
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: "
+                           f"{dilation[0]}, dilation_width: {dilation[1]}")
+    if any(op >= st and op >= d for op, st, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError(
+            f"output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {output_padding[0]} output_padding_width: "
+            f"{output_padding[1]} stride_height: {stride[0]} stride_width: {stride[1]} "
+            f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
+    size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
+            zip((h, w), stride, padding, dilation, (kh, kw), output_padding)]
+    if min(size) < 1:
+        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size "
+                           f"per channel: ({size[0]} x {size[1]}). Output size is too small")
+    # output_padding adds rows at the end: cropped from the padding, zeros past it
+    extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
+    crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
+    group_in = in_channels // groups
+    if groups == 1:                  # (N, HW, Cin) x (Cin, Cout*kh*kw)
+        cols = input.reshape(n, in_channels, h * w).transpose(1, 2) @ \
+            weight.reshape(in_channels, group_out * kh * kw)
+    else:                            # (G, N*HW, Cin/G) x (G, Cin/G, Cout/G*kh*kw)
+        per_group = input.reshape(n, groups, group_in, h * w).permute(1, 0, 3, 2)
+        cols = per_group.reshape(groups, n * h * w, group_in) @ \
+            weight.reshape(groups, group_in, group_out * kh * kw)
+        cols = cols.reshape(groups, n, h * w, group_out * kh * kw).permute(1, 2, 0, 3)
+        cols = cols.reshape(n, h * w, groups * group_out * kh * kw)
+    out = NN.Fold.apply(cols, (size[0] - extra[0], size[1] - extra[1]), (kh, kw), dilation,
+                        crop, stride)
+    if any(extra):
+        out = pad(out, (0, extra[1], 0, extra[0]))
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d cross-correlation of (N, C, L) (or (C, L)) input with weight
+    (out_channels, C / groups, k), as conv2d of a height of 1"""
+    return _convolution("conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d cross-correlation of (N, C, H, W) (or (C, H, W)) input with weight
+    (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
+    by the weight as a matrix per group"""
+    return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """the transposed 1-d convolution of (N, C, L) (or (C, L)) input with weight
+    (C, out_channels / groups, k), as conv_transpose2d of a height of 1"""
+    return _convolution("conv_transpose1d", input, weight, bias, stride, padding, dilation,
+                        groups, output_padding)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """the transposed 2-d convolution (the gradient of conv2d in its input) of (N, C, H, W)
+    (or (C, H, W)) input with weight (C, out_channels / groups, kh, kw), plus bias; the
+    output (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1 high"""
+    return _convolution("conv_transpose2d", input, weight, bias, stride, padding, dilation,
+                        groups, output_padding)
 
 
 def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -435,16 +585,22 @@ def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
     n, c, h, w = input.shape
     out, pad = [], []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        span = size + 2 * p - d * (k - 1) - 1
-        o = (-(-span // s) if ceil_mode else span // s) + 1
-        if ceil_mode and (o - 1) * s >= size + p:      # the last window must start inside
-            o -= 1
+        o = _pool_output_size(size, k, s, p, d, ceil_mode)
         out.append(o)
         pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
     if min(out) < 1:
         raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
                            f"({c}x{out[0]}x{out[1]}). Output size is too small")
     return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+
+
+def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """the number of windows of a pool along one dim"""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:    # the last window must start inside
+        out -= 1
+    return out
 
 
 def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
@@ -550,9 +706,110 @@ def adaptive_avg_pool2d(input, output_size):
         raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
     h, w = input.shape[-2:]
     oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    if min(oh, ow) < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than "
+                           f"or equal to 0 but received {{{oh}, {ow}}}")
+    for dim in range(input.ndim - 3, input.ndim):
+        if not input.shape[dim]:
+            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes {list(input.shape)} "
+                               f"with dimension {dim} being empty")
     dtype = input._data.dtype
     return (constant(_adaptive_bins(h, oh, dtype)) @ input
             @ constant(_adaptive_bins(w, ow, dtype).T))
+
+
+def _one_int(function, name, value):
+    """a 1-d pool's argument, an int or a sequence of one, with PyTorch's argument error"""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if len(value) != 1:
+        raise RuntimeError(f"{function}() argument '{name}' should contain one int (got "
+                           f"{len(value)})")
+    return int(value[0])
+
+
+def _pool1d_args(function, kernel_size, stride, padding, dilation=1):
+    """a 1-d pool's kernel, stride (the kernel's where None or empty), padding and dilation
+    as ints, with PyTorch's argument errors"""
+    k = _one_int(function, "kernel_size", kernel_size)
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+    s = k if no_stride else _one_int(function, "stride", stride)
+    return k, s, _one_int(function, "padding", padding), _one_int(function, "dilation", dilation)
+
+
+def _as_2d_pool_input(function, input):
+    """(N, C, L) or (C, L) input as (N, C, 1, L) or (C, 1, L), with PyTorch's error"""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor "
+                           f"for argument #1 'self' (while checking arguments for {function})")
+    return input.unsqueeze(-2)
+
+
+def _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode):
+    """max_pool1d's own checks (without return_indices PyTorch runs a 1-d kernel); returns
+    kernel, stride, padding and dilation as ints"""
+    if input.ndim not in (2, 3) or not all(input.shape[input.ndim - 2:]):
+        raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{list(input.shape)}")
+    args = []
+    for name, value, what in [("kernel_size", kernel_size, "an int, list of ints or"),
+                              ("stride", stride, "None, an int, list of ints, or"),
+                              ("padding", padding, "an int, list of ints, or"),
+                              ("dilation", dilation, "an int, list of ints or")]:
+        value = [] if value is None else [value] if isinstance(value, (int, np.integer)) \
+            else list(value)
+        if len(value) > 1 or (not value and name != "stride"):
+            raise RuntimeError(f"max_pool1d() {name} must be {what} tuple of ints of size 1 but "
+                               f"got size {len(value)}")
+        args.append(int(value[0]) if value else args[0])        # (no stride: the kernel's)
+    k, s, p, d = args
+    for name, value, bad in [("kernel_size", k, k <= 0), ("stride", s, s <= 0)]:
+        if bad:
+            raise RuntimeError(f"max_pool1d() {name} must be greater than zero, but got {value}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got "
+                           f"padding={p} and kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    out = _pool_output_size(input.shape[-1], k, s, p, d, ceil_mode)
+    if out <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    return k, s, p, d
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """max_pool2d of a height of 1 (the indices then index the length)"""
+    if return_indices:               # (PyTorch's 2-d kernel then: its checks)
+        k, s, p, d = _pool1d_args("max_pool1d", kernel_size, stride, padding, dilation)
+        input = _as_2d_pool_input("max_pool1d", input)
+    else:
+        k, s, p, d = _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+        input = input.unsqueeze(-2)
+    out = max_pool2d(input, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """avg_pool2d of a height of 1"""
+    k, s, p, _ = _pool1d_args("avg_pool1d", kernel_size, stride, padding)
+    input = _as_2d_pool_input("avg_pool1d", input)
+    return avg_pool2d(input, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """adaptive_avg_pool2d of a height of 1: the means of output_size bins of nearly equal
+    size"""
+    size = _one_int("adaptive_avg_pool1d", "output_size", output_size)
+    input = _as_2d_pool_input("adaptive_avg_pool1d", input)
+    out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
+    return out.squeeze(-2)                                       # input's layout)
 
 
 def pad(input, pad, mode="constant", value=None):

@@ -24,12 +24,13 @@ class Identity(Module):
         return input
 
 
-def _weight_and_bias(module, shape, bias, dtype):
-    """module's weight of shape and bias (shape[0],) (or None), initialised as PyTorch's
-    Linear and conv layers"""
+def _weight_and_bias(module, shape, bias, dtype, outputs=None):
+    """module's weight of shape and bias (outputs,) (shape[0] by default) (or None),
+    initialised as PyTorch's Linear and conv layers"""
     dtype = dtype or _dtype.DEFAULT
     module.weight = Parameter(empty(*shape, dtype=dtype))
-    module.register_parameter("bias", Parameter(empty(shape[0], dtype=dtype)) if bias else None)
+    outputs = shape[0] if outputs is None else outputs
+    module.register_parameter("bias", Parameter(empty(outputs, dtype=dtype)) if bias else None)
     _reset_weight_and_bias(module)
 
 
@@ -283,22 +284,31 @@ class BatchNorm2d(_BatchNorm):
             raise ValueError(f"expected 4D input (got {input.dim()}D input)")
 
 
-class Conv2d(Module):
-    """2-d convolution (cross-correlation) of (N, C, H, W) input; weight (out_channels,
-    in_channels / groups, kh, kw) and bias initialised as Linear's (fan_in = in_channels /
-    groups * kh * kw). Zero padding only."""
+class _ConvNd(Module):
+    """a convolution layer's arguments, weight and bias, as PyTorch's _ConvNd: weight
+    (out_channels, in_channels / groups, *kernel_size), or (in_channels, out_channels /
+    groups, *kernel_size) where transposed; both initialised as Linear's (fan_in =
+    weight.shape[1] * the kernel's size). Zero padding only."""
+    dims = function = None           # (spatial dims and F's function: set by each subclass)
+    transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, 0,
+                    groups, bias, padding_mode, dtype)
+
+    def _setup(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+               output_padding, groups, bias, padding_mode, dtype):
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups:
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
-        self.kernel_size, self.stride = F._pair(kernel_size), F._pair(stride)
-        self.dilation = F._pair(dilation)
+        n = self.dims
+        self.kernel_size, self.stride = F._ntuple(kernel_size, n), F._ntuple(stride, n)
+        self.dilation = F._ntuple(dilation, n)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
@@ -307,38 +317,103 @@ class Conv2d(Module):
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = F._pair(padding)
+            self.padding = F._ntuple(padding, n)
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError("padding_mode must be one of {'reflect', 'replicate', 'circular', "
                              f"'zeros'}}, but got padding_mode={padding_mode!r}")
         if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d(padding_mode={padding_mode!r}): cgrad pads with "
-                                      "zeros only")
+            raise NotImplementedError(f"{type(self).__name__}(padding_mode={padding_mode!r}): "
+                                      "cgrad pads with zeros only")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
-        self.output_padding, self.transposed = (0, 0), False
-        _weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias,
-                         dtype)
+        self.output_padding = F._ntuple(output_padding, n)
+        channels = (in_channels, out_channels // groups) if self.transposed else \
+            (out_channels, in_channels // groups)
+        _weight_and_bias(self, (*channels, *self.kernel_size), bias, dtype, out_channels)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
+                                   self.dilation, self.groups)
 
     def extra_repr(self):
+        n = self.dims
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0, 0):
+        if self.padding != (0,) * len(self.padding):
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+class Conv1d(_ConvNd):
+    """1-d convolution (cross-correlation) of (N, C, L) input."""
+    dims, function = 1, F.conv1d
+
+
+class Conv2d(_ConvNd):
+    """2-d convolution (cross-correlation) of (N, C, H, W) input."""
+    dims, function = 2, F.conv2d
+
+
+class _ConvTransposeNd(_ConvNd):
+    """a transposed convolution: the gradient of the convolution with the same arguments in
+    its input; forward's output_size picks the output_padding that gives that size"""
+    transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        Module.__init__(self)
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                    output_padding, groups, bias, padding_mode, dtype)
+
+    def forward(self, input, output_size=None):
+        return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
+                                   self._output_padding(input, output_size), self.groups,
+                                   self.dilation)
+
+    def _output_padding(self, input, output_size):
+        """output_padding, or the one that makes the output output_size (its spatial dims, or
+        all of them), with PyTorch's ValueErrors"""
+        if output_size is None:
+            return self.output_padding
+        n = self.dims
+        batch_dims = 2 if input.ndim == n + 2 else 1
+        if len(output_size) == batch_dims + n:
+            output_size = output_size[batch_dims:]
+        if len(output_size) != n:
+            raise ValueError(f"ConvTranspose{n}D: for {input.ndim}D input, output_size must "
+                             f"have {n} or {batch_dims + n} elements (got {len(output_size)})")
+        smallest = [(input.shape[batch_dims + d] - 1) * self.stride[d] - 2 * self.padding[d]
+                    + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        largest = [s + st - 1 for s, st in zip(smallest, self.stride)]
+        if any(not lo <= s <= hi for s, lo, hi in zip(output_size, smallest, largest)):
+            raise ValueError(f"requested an output size of {output_size}, but valid sizes range "
+                             f"from {smallest} to {largest} (for an input of "
+                             f"{input.size()[2:]})")
+        return tuple(s - lo for s, lo in zip(output_size, smallest))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-d transposed convolution of (N, C, L) input."""
+    dims, function = 1, F.conv_transpose1d
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-d transposed convolution of (N, C, H, W) input."""
+    dims, function = 2, F.conv_transpose2d
 
 
 class _Pool2d(Module):
@@ -359,9 +434,11 @@ class MaxPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation, self.return_indices = dilation, return_indices
 
+    function = F.max_pool2d
+
     def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
+        return type(self).function(input, self.kernel_size, self.stride, self.padding,
+                                   self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -384,6 +461,31 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class MaxPool1d(MaxPool2d):
+    """The maximum of each kernel_size window along the length."""
+    function = F.max_pool1d
+
+
+class AvgPool1d(Module):
+    """The mean of each kernel_size window along the length; the sizes kept as 1-tuples, as
+    PyTorch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = F._ntuple(kernel_size, 1)
+        self.stride = F._ntuple(stride if stride is not None else kernel_size, 1)
+        self.padding = F._ntuple(padding, 1)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
 class AdaptiveAvgPool2d(Module):
     """Means over output_size bins of (nearly) equal size, whatever the input's size."""
 
@@ -391,11 +493,18 @@ class AdaptiveAvgPool2d(Module):
         super().__init__()
         self.output_size = output_size
 
+    function = F.adaptive_avg_pool2d
+
     def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return type(self).function(input, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Means over output_size bins of (nearly) equal size along the length."""
+    function = F.adaptive_avg_pool1d
 
 
 # ---- activations ------------------------------------------------------------------------------

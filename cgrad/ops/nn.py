@@ -1,6 +1,7 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
 gradient skips padding_idx and may be scaled by frequency) and im2col / col2im (Unfold /
-Fold), the sliding windows that conv2d and the 2-d pools are composed from."""
+Fold), the sliding windows that the convolutions and the pools are composed from; and
+Convolution, the last step of a convolution, recorded under PyTorch's name."""
 import numpy as np
 
 from ..autograd.function import Op, constant
@@ -123,3 +124,20 @@ class Fold(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return Unfold.apply(g, *ctx.args, 0), None, None, None, None, None
+
+
+class Convolution(Op):
+    """y = x copied C-contiguous, reshaped: the last step of a convolution composed of other
+    ops, recorded under PyTorch's name   ->   dx = g reshaped back"""
+    grad_fn_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return np.array(x, order="C").reshape(shape)   # (a copy: never a view of x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+    graph_backward = backward
