@@ -254,6 +254,9 @@ class Tensor:
     _grad_acc = None
     _retains_grad = False
     _no_grad_view = None   # a view made in no_grad mode: "", or a later view of one: its op
+    _edgeless = False      # such a view of a tensor that requires grad: it requires grad too
+                           # (PyTorch's requires_grad is its base's), but a gradient for it
+                           # goes nowhere
 
     def __init__(self, *args, dtype=None, requires_grad=False):
         """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor."""

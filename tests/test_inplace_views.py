@@ -151,6 +151,45 @@ def test_no_grad_views_changed_in_place_with_grad_raise_as_pytorch():
     assert x.tolist() == [2.0, 2.0, 1.0]
 
 
+def test_no_grad_views_require_grad_as_their_base_and_take_no_gradient():
+    """PyTorch: a view made in no_grad mode of a tensor that requires grad requires grad too
+    (a leaf, no grad_fn), so ops on it record a graph whose gradient for it goes nowhere:
+    backward runs (cgrad raised "does not require grad") and fills no .grad"""
+    def outcome(lib):
+        x = lib.ones(3, 4, requires_grad=True)
+        y = x * 2
+        with lib.no_grad():
+            views = {"leaf": x[:2], "non-leaf": y[1:], "leaf view": x.view(-1),
+                     "untracked": lib.ones(3)[:2]}
+        got = {}
+        for name, v in views.items():
+            z = (v * 3).sum() if v.requires_grad else None
+            if z is not None:
+                z.backward()
+            w = v[0]                                  # a view of it in grad mode
+            got[name] = (v.requires_grad, v.is_leaf, v.grad_fn is None, repr(v)[-20:],
+                         z is not None and z.grad_fn.name(), v.grad, w.requires_grad,
+                         w.grad_fn and w.grad_fn.name(), x.grad)
+        live = (x[1:] * views["non-leaf"]).sum()      # mixed with a recorded path
+        live.backward()
+        got["mixed"] = x.grad.tolist()
+        return got
+    assert outcome(cgrad) == outcome(torch) or _same_outcomes(outcome(cgrad), outcome(torch))
+
+
+def _same_outcomes(ours, theirs):
+    """outcome() of both libraries, their tensors compared by value"""
+    def plain(v):
+        return v.tolist() if hasattr(v, "tolist") else v
+    for name in theirs:
+        a, b = ours[name], theirs[name]
+        if name == "mixed":
+            assert a == b
+            continue
+        assert [plain(v) for v in a] == [plain(v) for v in b], name
+    return True
+
+
 def test_detach_is_not_a_view_and_views_refuse_detach_in_place():
     """as PyTorch: detach() shares storage and version but has no _base; detach_() refuses
     every view (recorded, made in no_grad mode, or of an untracked tensor)"""

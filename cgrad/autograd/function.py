@@ -170,6 +170,8 @@ def grad_edge(t):
         return None
     node = t._grad_acc
     if node is None:
+        if t._edgeless:                  # (requires grad, as its base, but takes none)
+            return None
         node = t._grad_acc = AccumulateGrad(t)
     return node
 
@@ -255,6 +257,8 @@ class Op:
                 result._share_version(args[0])
                 if not enabled:               # PyTorch forbids recording in-place ops on it
                     result._no_grad_view = ""
+                    if result._base._requires_grad:    # and says it requires grad where its
+                        result._requires_grad = result._edgeless = True     # base does
                 elif args[0]._no_grad_view is not None:         # and on views of it
                     result._no_grad_view = cls.grad_fn_name
                 if enabled and not result._base._requires_grad:
@@ -284,6 +288,8 @@ class Op:
             result._share_version(args[0])
             if result._base.grad_fn is not None:
                 register_view(result)
+            if args[0]._no_grad_view is not None:   # (one made in no_grad mode that requires
+                result._no_grad_view = cls.grad_fn_name     # grad, as its base does)
         if ctx._saved:
             ctx._versions = _saved_versions(ctx._saved, tensors, out, result, args)
         if extra:
