@@ -9,12 +9,14 @@ from .modules import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, Batc
                       ParameterList, ReLU, Sequential,
                       Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .parameter import Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
-           "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "Flatten", "Unflatten", "Identity", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
+           "RNNCell", "LSTMCell", "GRUCell", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]
