@@ -10,6 +10,7 @@ import warnings
 from .. import _dtype
 from .._functions import cat, stack
 from ..creation import empty, zeros
+from ..ops import shape as S
 from . import functional as F
 from . import init
 from .module import Module
@@ -209,8 +210,9 @@ class RNNBase(Module):
         if input.shape[0] == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         output, state = self._run(input, state)
-        if self.batch_first:
-            output = output.transpose(0, 1)
+        if self.batch_first:          # (PyTorch's LSTM transposes out of place, RNN's in place)
+            output = (output.transpose(0, 1) if self.mode == "LSTM"
+                      else S.TransposeInPlace.apply(output, 0, 1))
         if not batched:
             output = output.squeeze(batch_dim)
             state = tuple(s.squeeze(1) for s in state)

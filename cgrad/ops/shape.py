@@ -68,6 +68,10 @@ class Transpose(Op):
         return g.transpose(ctx.d0, ctx.d1), None, None
 
 
+TransposeInPlace = renamed("TransposeInPlace", Transpose, "TransposeBackward1",
+                           "transpose(d0, d1) where PyTorch's graph has transpose_ (RNN's, GRU's)")
+
+
 class T(Transpose):
     grad_fn_name = "TBackward0"
 
