@@ -10,6 +10,7 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d
                       ModuleDict, ModuleList, ParameterList, ReLU, Sequential, Sigmoid, SiLU,
                       Softmax, Softplus, Tanh, Unflatten)
 from .parameter import Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
@@ -17,6 +18,7 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
            "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
-           "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "Flatten", "Unflatten", "Identity", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
+           "RNNCell", "LSTMCell", "GRUCell", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

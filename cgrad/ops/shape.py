@@ -1,6 +1,7 @@
 """Shape ops, indexing, cat/stack: views where PyTorch makes views, with their backward."""
 import numpy as np
 
+from .. import backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill
 from .._memory import zeros
@@ -65,6 +66,10 @@ class Transpose(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return g.transpose(ctx.d0, ctx.d1), None, None
+
+
+TransposeInPlace = renamed("TransposeInPlace", Transpose, "TransposeBackward1",
+                           "transpose(d0, d1) where PyTorch's graph has transpose_ (RNN's, GRU's)")
 
 
 class T(Transpose):
@@ -217,8 +222,20 @@ class BasicIndex(Op):
         ctx.shape, ctx.key = x.shape, key
         return view_at(x, key)
 
+    # the parts of x (x[t] in a loop, unbind, chunk) add their g into one buffer: placing each
+    # in zeros of x's shape and summing those cost O(parts * x.size)
+    accumulates = True
+    returns_fresh = True
+
     @classmethod
-    def backward(cls, ctx, g):
+    def backward(cls, ctx, g, acc):
+        if acc[0] is None:
+            return cls.placed_backward(ctx, g)
+        B.kernels.accumulate_(view_at(acc[0], ctx.key), g)
+        return acc[0], None
+
+    @classmethod
+    def placed_backward(cls, ctx, g):
         return cls.gradient.place(g, ctx.shape, ctx.key), None
 
     @classmethod
@@ -373,7 +390,7 @@ class ViewOf(Op):
         ctx.shape, ctx.key = base.shape, region
         return region(base)
 
-    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    backward = BasicIndex.__dict__["placed_backward"]     # g placed back by cls.gradient
     graph_backward = BasicIndex.__dict__["graph_backward"]
 
 
@@ -450,7 +467,7 @@ class AdvancedIndex(Op):
         ctx.shape, ctx.key = x.shape, key
         return at(x, key)
 
-    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    backward = BasicIndex.__dict__["placed_backward"]     # g placed back by cls.gradient
     graph_backward = BasicIndex.__dict__["graph_backward"]
 
 
@@ -693,7 +710,7 @@ class Diagonal(Op):
         ctx.shape, ctx.key = x.shape, key
         return diagonal_view(x, key)
 
-    backward = BasicIndex.__dict__["backward"]            # g placed back by cls.gradient
+    backward = BasicIndex.__dict__["placed_backward"]     # g placed back by cls.gradient
     graph_backward = BasicIndex.__dict__["graph_backward"]
 
 
