@@ -394,16 +394,16 @@ def test_parts_of_a_tensor_add_into_one_gradient_like_torch(backend):
     _close(c_x.grad, t_x.grad)
 
 
-def test_unbind_backward_is_linear_in_the_parts(backend):
-    # 2000 parts of a (2000, 256) tensor: each part's gradient goes into one buffer, where a
-    # full-size array per part (2000 x 2 MB) took seconds
-    import time
+def test_unbind_backward_is_linear_in_the_parts(backend, monkeypatch):
+    # 2000 parts of a (2000, 256) tensor: each part's gradient goes into one buffer; placing
+    # each in a full-size array of zeros (2000 x 4 MB, seconds) happens for the first only
+    from cgrad.ops.shape import BasicIndex
+    placed = []
+    place = BasicIndex.gradient.place
+    monkeypatch.setattr(BasicIndex.gradient, "place",
+                        staticmethod(lambda *args: placed.append(1) or place(*args)))
     x = cgrad.randn(2000, 256, dtype=cgrad.float64, requires_grad=True)
-    best = float("inf")
-    for _ in range(2):
-        loss = sum(p.sum() for p in x.unbind(0))
-        start = time.perf_counter()
-        loss.backward()
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.25
+    for _ in range(2):                    # into the engine's buffer, then into x.grad
+        sum(p.sum() for p in x.unbind(0)).backward()
+    assert len(placed) == 1
     np.testing.assert_array_equal(x.grad.numpy(), 2.0)
