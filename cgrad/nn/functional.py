@@ -320,14 +320,63 @@ def _unbatched(input, message):
     return input, False
 
 
+def _int_pair(x, fn, name, pos):
+    """x (an int or a sequence of 2 ints) as a tuple of 2, or the error PyTorch's argument
+    parser gives for fn's int[2] argument name at position pos"""
+    values = tuple(x) if hasattr(x, "__len__") else (x, x)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            kind = type(v).__name__
+            if i == 0:
+                raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of "
+                                f"ints, but found element of type {kind} at pos 0")
+            raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos "
+                            f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
+    if len(values) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(values)}")
+    return tuple(int(v) for v in values)
+
+
+def _window_args(fn, names, values, checks):
+    """fn's int[2] arguments (names, from position 2 on), then checks in PyTorch's order:
+    (argument, what it is, its name in the message, its smallest valid value)"""
+    pairs = dict(zip(names, (_int_pair(v, fn, n, pos)
+                             for pos, (n, v) in enumerate(zip(names, values), 2))))
+    for name, what, short, low in checks:
+        a, b = pairs[name]
+        if min(a, b) < low:
+            raise RuntimeError(f"{what} should be {'greater than zero' if low else 'non-negative'}"
+                               f", but got {short}_height: {a} {short}_width: {b}")
+    return [pairs[n] for n in names]
+
+
+_KERNEL, _DILATION = ("kernel_size", "kernel size", "kernel", 1), ("dilation", "dilation",
+                                                                   "dilation", 1)
+_PADDING, _STRIDE = ("padding", "padding", "pad", 0), ("stride", "stride", "stride", 1)
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """the sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L), PyTorch's
     layout (im2col)"""
-    input, single = _unbatched(input, "Input Error: Only 3D or 4D input Tensors are supported "
-                                      "(got {})")
-    p = _pair(padding)
-    rows = NN.Unfold.apply(input, _pair(kernel_size), _pair(dilation),
-                           ((p[0], p[0]), (p[1], p[1])), _pair(stride), 0)
+    kernel, dilation, padding, stride = _window_args(
+        "im2col", ("kernel_size", "dilation", "padding", "stride"),
+        (kernel_size, dilation, padding, stride), (_KERNEL, _DILATION, _PADDING, _STRIDE))
+    ndim, nonzero = input.ndim, input.size(1) and input.size(2)  # (PyTorch's IndexError < 3-d)
+    if not (ndim == 3 and input.size(0) and nonzero or ndim == 4 and nonzero and input.size(3)):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and "
+                           f"other non-zero dimensions for input, but got: {list(input.shape)}")
+    h, w = input.shape[-2:]
+    blocks = [NN.conv_output_size(s, k, d, (p, p), st)
+              for s, k, d, p, st in zip((h, w), kernel, dilation, padding, stride)]
+    if min(blocks) < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the "
+                           f"array of sliding blocks as {tuple(blocks)}, but its components "
+                           "must be at least one.")
+    single = ndim == 3
+    p = padding
+    rows = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
+                           ((p[0], p[0]), (p[1], p[1])), stride, 0)
     cols = rows.transpose(1, 2)
     return cols.squeeze(0) if single else cols
 
@@ -335,11 +384,37 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """columns (N, C * kh * kw, L) summed back into (N, C, H, W) at their windows (col2im),
     the adjoint of unfold"""
+    size, kernel, dilation, padding, stride = _window_args(
+        "col2im", ("output_size", "kernel_size", "dilation", "padding", "stride"),
+        (output_size, kernel_size, dilation, padding, stride),
+        (_KERNEL, _STRIDE, _DILATION, _PADDING))
+    shape = list(input.shape)
+    if not (input.ndim == 2 and all(shape) or input.ndim == 3 and shape[1] and shape[2]):
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch "
+                           f"size and non-zero dimensions for input, but got: {shape}")
+    planes, length = shape[-2:]
+    if planes % (kernel[0] * kernel[1]):
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={planes} and "
+                           f"kernel_size={kernel}.")
+    blocks = [NN.conv_output_size(s, k, d, (p, p), st)
+              for s, k, d, p, st in zip(size, kernel, dilation, padding, stride)]
+    given = (f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+             f"padding={padding}, stride={stride}, ")
+    if length != blocks[0] * blocks[1]:
+        raise RuntimeError(f"{given}expected size of input's dimension 2 to match the calculated "
+                           f"number of sliding blocks {blocks[0]} * {blocks[1]} = "
+                           f"{blocks[0] * blocks[1]}, but got input.size(2)={length}.")
+    if min(blocks) < 1:
+        raise RuntimeError(f"{given}calculated shape of the array of sliding blocks as "
+                           f"{tuple(blocks)}, which is too small (non-positive)")
+    if min(size) < 1:
+        raise RuntimeError(f"Expected output spatial size to be positive, but got: "
+                           f"output_size={size}.")
     single = input.ndim == 2
-    p = _pair(padding)
+    p = padding
     rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
-    out = NN.Fold.apply(rows, _pair(output_size), _pair(kernel_size), _pair(dilation),
-                        ((p[0], p[0]), (p[1], p[1])), _pair(stride))
+    out = NN.Fold.apply(rows, size, kernel, dilation, ((p[0], p[0]), (p[1], p[1])), stride)
     return out.squeeze(0) if single else out
 
 

@@ -1,0 +1,97 @@
+"""More nn layers against PyTorch, from a differential fuzz: F.unfold / F.fold argument checks,
+adaptive_avg_pool2d's empty and None sizes, batch norm's single value per channel, integer
+inputs, create_graph through the pools and norms, and the padding modules."""
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+from cgrad.nn import functional as F
+
+torch = pytest.importorskip("torch")
+
+from test_nn_layers import DTYPES, _cg, _close, _raises_like_torch  # noqa: E402
+
+
+def _both(call):
+    """call (a string using lib, F and nn) evaluated with cgrad and with PyTorch"""
+    return (lambda: eval(call, {"lib": cgrad, "F": F, "nn": nn, "np": np}),
+            lambda: eval(call, {"lib": torch, "F": torch.nn.functional, "nn": torch.nn,
+                                "np": np}))
+
+
+def _same_result(call):
+    """call gives PyTorch's shape, dtype and values (integers and bools too)"""
+    c, t = (f() for f in _both(call))
+    c, t = (c[0], t[0]) if isinstance(t, tuple) else (c, t)
+    assert tuple(c.shape) == tuple(t.shape)
+    assert str(c.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ---- F.unfold / F.fold -------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.unfold(lib.ones(1, 2, 5, 5), 0)",
+    "F.unfold(lib.ones(1, 2, 5, 5), -1)",
+    "F.unfold(lib.ones(1, 2, 5, 5), (2, 2, 2))",
+    "F.unfold(lib.ones(1, 2, 5, 5), (2,))",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, dilation=0)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, dilation=-1)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, dilation=(1, 1, 1))",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, padding=-1)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, padding=(1, 1, 1))",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, stride=0)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, stride=-1)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2, stride=(1, 2, 3))",
+    "F.unfold(lib.ones(1, 2, 5, 5), 6)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 3, dilation=3)",
+    "F.unfold(lib.ones(5, 5), 2)",
+    "F.unfold(lib.ones(1, 1, 2, 5, 5), 2)",
+    "F.unfold(lib.ones(1, 0, 5, 5), 2)",
+    "F.unfold(lib.ones(1, 2, 0, 5), 2)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 2.5)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 0)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), -2)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), (2, 2, 2))",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, dilation=0)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, dilation=(1,))",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, padding=-1)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, stride=0)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, stride=(1, 1, 1))",
+    "F.fold(lib.ones(1, 8, 16), (5, 5, 5), 2)",
+    "F.fold(lib.ones(1, 8, 16), (1, 1), 2)",
+    "F.fold(lib.ones(1, 8, 16), (0, 5), 2)",
+    "F.fold(lib.ones(1, 8, 16), (-1, 5), 2)",
+    "F.fold(lib.ones(1, 7, 16), (5, 5), 2)",
+    "F.fold(lib.ones(1, 8, 15), (5, 5), 2)",
+    "F.fold(lib.ones(1, 8, 16), (6, 5), 2)",
+    "F.fold(lib.ones(8), (5, 5), 2)",
+    "F.fold(lib.ones(1, 1, 8, 16), (5, 5), 2)",
+    "F.fold(lib.ones(1, 0, 16), (5, 5), 2)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 6)",
+    "F.fold(lib.ones(1, 8, 9), (5, 5), 2, stride=2)",
+    "F.fold(lib.ones(1, 8, 16), (0, -15), 2)",
+    "F.fold(lib.ones(1, 8, 6), (0, 5), 2, padding=1)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), (2, 2.5))",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 2, stride=True)",
+    "F.unfold(lib.ones(1, 2, 5, 7), 8)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 0, dilation=0, padding=-1, stride=0)",
+    "F.unfold(lib.ones(1, 2, 5, 5), 1, padding=-1, stride=0)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 1, padding=-1, stride=0, dilation=0)",
+    "F.fold(lib.ones(1, 8, 16), (5, 5), 1, padding=-1, dilation=0)",])
+def test_unfold_fold_arguments_refused_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbatched_unfold_and_fold_match_torch(backend, dtype):
+    tx = torch.randn(3, 6, 5, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                     requires_grad=True)
+    cx = _cg(tx)
+    kw = dict(kernel_size=[2, 3], dilation=(2, 1), padding=[1, 0], stride=1)
+    t_out = torch.nn.functional.fold(torch.nn.functional.unfold(tx, **kw), (6, 5), **kw)
+    c_out = F.fold(F.unfold(cx, **kw), (6, 5), **kw)
+    _close(c_out, t_out, dtype)
+    t_out.backward(t_out.detach())
+    c_out.backward(c_out.detach())
+    _close(cx.grad, tx.grad, dtype)
