@@ -95,3 +95,45 @@ def test_unbatched_unfold_and_fold_match_torch(backend, dtype):
     t_out.backward(t_out.detach())
     c_out.backward(c_out.detach())
     _close(cx.grad, tx.grad, dtype)
+
+
+# ---- adaptive_avg_pool2d -----------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), 2)", "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 0), 2)",
+    "F.adaptive_avg_pool2d(lib.ones(2, 0, 4), 2)", "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), (0, 2))",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), -1)",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), (-1, None))",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), (2, 2.5))",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), (2,))",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), None)"])
+def test_adaptive_avg_pool2d_refuses_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+@pytest.mark.parametrize("call", [
+    "F.adaptive_avg_pool2d(x, 0)", "F.adaptive_avg_pool2d(x, (0, 2))",
+    "F.adaptive_avg_pool2d(x, (3, 0))", "F.adaptive_avg_pool2d(x, (None, 2))",
+    "F.adaptive_avg_pool2d(x, (3, None))", "F.adaptive_avg_pool2d(x, (None, None))",
+    "F.adaptive_avg_pool2d(x[0], (None, 3))",
+    "F.adaptive_avg_pool2d(x, 1)", "F.adaptive_avg_pool2d(x[:0], (2, 3))",
+    "F.adaptive_avg_pool2d(x[:, :0], 2)", "nn.AdaptiveAvgPool2d((None, 2))(x)"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adaptive_avg_pool2d_zero_and_none_sizes_match_torch(backend, call, dtype):
+    tx = torch.randn(2, 3, 5, 4, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                     requires_grad=True)
+    cx = _cg(tx)
+    t_out = eval(call, {"F": torch.nn.functional, "nn": torch.nn, "x": tx})
+    c_out = eval(call, {"F": F, "nn": nn, "x": cx})
+    _close(c_out, t_out, dtype)
+    if t_out.numel():      # (PyTorch's backward refuses an empty output)
+        t_out.sum().backward()
+        c_out.sum().backward()
+        _close(cx.grad, tx.grad, dtype)
+
+
+def test_adaptive_avg_pool2d_to_one_is_a_mean_as_torch(backend):
+    """PyTorch takes a mean for output_size 1: NaN for an empty input, MeanBackward1"""
+    x = cgrad.ones(1, 2, 4, 4, requires_grad=True)
+    assert F.adaptive_avg_pool2d(x, 1).grad_fn.name() == "MeanBackward1"
+    _close(F.adaptive_avg_pool2d(cgrad.ones(1, 2, 0, 4), (1, 1)),
+           torch.nn.functional.adaptive_avg_pool2d(torch.ones(1, 2, 0, 4), (1, 1)))

@@ -624,7 +624,18 @@ def adaptive_avg_pool2d(input, output_size):
     if len(size) != 2:
         raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
     h, w = input.shape[-2:]
-    oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    oh, ow = _int_pair([s if o is None else o for s, o in zip((h, w), size)],
+                       "adaptive_avg_pool2d", "output_size", 2)
+    if min(oh, ow) < 0:
+        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or "
+                           f"equal to 0 but received {{{oh}, {ow}}}")
+    if (oh, ow) == (1, 1):                 # PyTorch's shortcut (NaN, not an error, when empty)
+        return input.mean((-2, -1), keepdim=True)
+    for dim in (-2, -1):
+        if not input.shape[dim]:
+            raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes {list(input.shape)} "
+                               f"with dimension {dim + input.ndim} being empty")
     dtype = input._data.dtype
     return (constant(_adaptive_bins(h, oh, dtype)) @ input
             @ constant(_adaptive_bins(w, ow, dtype).T))
