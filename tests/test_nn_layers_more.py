@@ -137,3 +137,34 @@ def test_adaptive_avg_pool2d_to_one_is_a_mean_as_torch(backend):
     assert F.adaptive_avg_pool2d(x, 1).grad_fn.name() == "MeanBackward1"
     _close(F.adaptive_avg_pool2d(cgrad.ones(1, 2, 0, 4), (1, 1)),
            torch.nn.functional.adaptive_avg_pool2d(torch.ones(1, 2, 0, 4), (1, 1)))
+
+
+# ---- batch norm of one value per channel, 1-d and empty inputs ---------------------------------
+@pytest.mark.parametrize("call", [
+    "F.batch_norm(lib.ones(1, 3), None, None, training=True)",
+    "F.batch_norm(lib.ones(1, 3, 1), lib.zeros(3), lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(1, 3, 1, 1), None, None, training=True)",
+    "F.batch_norm(lib.ones(1), None, None, training=True)",
+    "F.batch_norm(lib.ones(3), None, None, training=True)",
+    "F.batch_norm(lib.ones(3), lib.zeros(3), lib.ones(3), training=False)",
+    "F.batch_norm(lib.ones(3), lib.zeros(0), lib.ones(0), training=False)",
+    "F.batch_norm(lib.ones(3), None, None, lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(3), None, None, lib.ones(3), training=False)",
+    "F.batch_norm(lib.ones(3), lib.zeros(0), None, training=False)",
+    "F.batch_norm(lib.tensor(1.), lib.zeros(1), lib.ones(1), training=False)",
+    "F.batch_norm(lib.ones(2, 3), None, None, lib.ones(2), training=False)",
+    "F.batch_norm(lib.ones(2, 3), lib.ones(2), lib.ones(2), lib.ones(2), training=False)",
+    "nn.BatchNorm1d(3)(lib.ones(1, 3))", "nn.BatchNorm1d(3)(lib.ones(1, 3, 1))",
+    "nn.BatchNorm1d(3)(lib.ones(3))", "nn.BatchNorm2d(3)(lib.ones(1, 3, 1, 1))",
+    "nn.BatchNorm1d(3, track_running_stats=False).eval()(lib.ones(1, 3))"])
+def test_batch_norm_refuses_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+@pytest.mark.parametrize("call", [
+    "nn.BatchNorm1d(3).eval()(lib.ones(1, 3) * 2)", "nn.BatchNorm1d(3)(lib.ones(1, 3, 2) * 2)",
+    "F.batch_norm(lib.ones(0, 3), lib.zeros(2), None, training=True)",
+    "F.batch_norm(lib.ones(0), None, None, training=False)",
+    "F.batch_norm(lib.ones(0, 3), None, None, lib.ones(2) * 3, lib.ones(1), training=False)"])
+def test_batch_norm_of_few_values_matches_torch(call):
+    _same_result(call)

@@ -274,11 +274,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if size[0] * int(np.prod(size[2:], dtype=np.int64)) == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
-    channels = input.shape[1] if input.ndim > 1 else input.shape[-1]
+    if not input.numel():          # PyTorch's shortcut: no checks, no statistics
+        return _affine(input.clone(), None if weight is None else weight[0],
+                       None if bias is None else bias[0])
+    channels = input.shape[1] if input.ndim > 1 else 0      # (as PyTorch counts them)
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+        if t is None and name.startswith("running") and not training:
+            raise RuntimeError(f"{name} must be defined in evaluation mode")
+    input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
@@ -288,9 +294,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running_stats(running_mean, running_var, mean, var,
                                   input.numel() // channels, momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} "
-                               "must be defined in evaluation mode")
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     return _affine(y, weight, bias, shape)
 
