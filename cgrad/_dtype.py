@@ -128,11 +128,11 @@ def torch_name(np_dtype):
     return _TORCH_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
 
 
-def require_float(np_dtype, kernel):
+def require_float(np_dtype, kernel, also=""):
     """PyTorch's NotImplementedError for an integer or bool input to a float-only kernel
     (gelu, softmax, mse_loss, ...): cgrad would otherwise compute in integers, or promote
-    where PyTorch refuses."""
-    if np.dtype(np_dtype).kind != "f":
+    where PyTorch refuses. also: the other dtype kinds the kernel takes ("iu": integers)."""
+    if np.dtype(np_dtype).kind not in "f" + also:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(np_dtype)}\'')
 
 
@@ -141,8 +141,13 @@ _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "in
             "uint8": "unsigned char", "bool": "bool"}
 
 
+def c_name(np_dtype):
+    """the C++ name of a dtype in PyTorch's messages: float, double, long int, ..."""
+    return _C_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
+
+
 def require_same_matmul_dtype(a, b):
     """PyTorch's RuntimeError for a matrix product of two dtypes (it does not promote)"""
     if a != b:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_C_NAMES.get(a.name, a.name)} != {_C_NAMES.get(b.name, b.name)}")
+                           f"{c_name(a)} != {c_name(b)}")

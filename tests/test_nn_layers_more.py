@@ -168,3 +168,61 @@ def test_batch_norm_refuses_as_torch(call):
     "F.batch_norm(lib.ones(0, 3), None, None, lib.ones(2) * 3, lib.ones(1), training=False)"])
 def test_batch_norm_of_few_values_matches_torch(call):
     _same_result(call)
+
+
+# ---- integer and bool inputs -------------------------------------------------------------------
+X = "(lib.arange(-20, 30) * 7 % 23 - 11).reshape(1, 2, 5, 5)"      # int64, scrambled, negatives
+
+
+@pytest.mark.parametrize("call", [
+    f"F.max_pool2d({X}.to(lib.bool), 2)", f"F.avg_pool2d({X}.to(lib.int32), 2)",
+    f"F.avg_pool2d({X}.to(lib.uint8), 2)", f"F.avg_pool2d({X}.to(lib.bool), 2)",
+    f"F.adaptive_avg_pool2d({X}, 2)", f"F.adaptive_avg_pool2d({X}.to(lib.bool), 2)",
+    f"F.adaptive_avg_pool2d({X}.to(lib.uint8), (2, 3))", f"F.adaptive_avg_pool2d({X}, 1)",
+    "F.layer_norm(lib.ones(2, 3, dtype=lib.int64), (3,))",
+    "F.layer_norm(lib.ones(2, 3, dtype=lib.bool), (3,))",
+    "F.layer_norm(lib.ones(2, 3, dtype=lib.int32), (3,), lib.ones(3), lib.ones(3))",
+    "nn.LayerNorm(3)(lib.ones(2, 3, dtype=lib.int64))",
+    "F.batch_norm(lib.ones(2, 3, dtype=lib.int64), None, None, training=True)",
+    "F.batch_norm(lib.ones(2, 3, dtype=lib.int64), lib.zeros(3), lib.ones(3))",
+    "F.batch_norm(lib.ones(2, 3, dtype=lib.int64), lib.zeros(3, dtype=lib.int64), "
+    "lib.ones(3, dtype=lib.int64))",
+    "F.batch_norm(lib.ones(2, 3, dtype=lib.bool), None, None, training=True)",
+    "F.batch_norm(lib.ones(2, 3), lib.zeros(3, dtype=lib.int64), lib.ones(3))",
+    "nn.BatchNorm1d(3)(lib.ones(2, 3, dtype=lib.int64))",
+    "nn.BatchNorm1d(3).eval()(lib.ones(2, 3, dtype=lib.int64))",
+    "nn.BatchNorm2d(3)(lib.ones(2, 3, 2, 2, dtype=lib.int32))",
+    "F.conv2d(lib.ones(1, 1, 4, 4, dtype=lib.bool), lib.ones(1, 1, 2, 2, dtype=lib.bool))",
+    "F.conv2d(lib.ones(1, 1, 4, 4), lib.ones(1, 1, 2, 2), lib.ones(1, dtype=lib.int64))",
+    "F.conv2d(lib.ones(1, 1, 4, 4), lib.ones(1, 1, 2, 2), lib.ones(1, dtype=lib.float64))",
+    "F.conv2d(lib.ones(1, 1, 4, 4, dtype=lib.float64), lib.ones(1, 1, 2, 2, dtype=lib.float64), "
+    "lib.ones(1, dtype=lib.bool))",
+    "F.conv2d(lib.ones(1, 1, 4, 4, dtype=lib.int64), lib.ones(1, 1, 2, 2))",
+    "nn.Conv2d(1, 1, 2)(lib.ones(1, 1, 4, 4, dtype=lib.int64))",
+    "F.embedding(lib.tensor([0, 1]), lib.ones(3, 2, dtype=lib.int64), max_norm=1.0)",
+    "F.embedding(lib.tensor([True, False]), lib.ones(3, 2))",
+    f"F.unfold({X}, 2)", f"F.unfold({X}.to(lib.uint8), 2)",
+    "F.fold(lib.ones(1, 4, 4, dtype=lib.int64), 3, 2)"])
+def test_integer_and_bool_inputs_refused_as_torch(backend, call):
+    _raises_like_torch(*_both(call))
+
+
+@pytest.mark.parametrize("call", [
+    f"F.max_pool2d({X}, 2)", f"F.max_pool2d({X}.to(lib.int32), 3, 2, 1)",
+    f"F.max_pool2d({X}.to(lib.int8), 2, 1, 1, ceil_mode=True)",
+    f"F.max_pool2d({X}.to(lib.uint8) * 0, 2, 1, 1)", f"F.max_pool2d({X}.to(lib.int16), 2, 1)",
+    f"F.max_pool2d(lib.full((1, 1, 3, 3), -2 ** 63), 2, 1, 1, return_indices=True)[1]",
+    f"F.max_pool2d({X}.to(lib.int32), 3, 1, 1, return_indices=True)[1]",
+    f"nn.MaxPool2d(2, 1, 1)({X}[0])",
+    f"F.avg_pool2d({X}, 2)", f"F.avg_pool2d({X}, 3, 2, 1, ceil_mode=True)",
+    f"F.avg_pool2d({X}, 3, 1, 1, count_include_pad=False)",
+    f"F.avg_pool2d({X}, 2, divisor_override=-3)", f"nn.AvgPool2d(2, 1)({X}[0])",
+    f"F.adaptive_avg_pool2d({X}, 0)", f"F.adaptive_avg_pool2d({X}[:0], 2)",
+    f"F.conv2d({X}, {X}[:, :, :3, :2].expand(3, 2, 3, 2), lib.arange(3), padding=1)",
+    f"F.conv2d({X}.to(lib.uint8), {X}[:, :, :2, :2].to(lib.uint8))",
+    "F.embedding(lib.tensor([0, 2]), lib.arange(6).reshape(3, 2), padding_idx=0)",
+    "F.embedding(lib.tensor([0, 2]), lib.ones(3, 2, dtype=lib.bool))",
+    f"F.unfold({X}.to(lib.bool), 2, padding=1)", "F.fold(lib.ones(1, 4, 4, dtype=lib.bool), 3, 2)",
+    "F.pad(lib.ones(1, 4, dtype=lib.int64), (1, 1), value=1.5)"])
+def test_integer_and_bool_inputs_match_torch(backend, call):
+    _same_result(call)

@@ -191,7 +191,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            "following scalar types: Long, Int; but got "
-                           f"{input.type()} instead (while checking arguments for embedding)")
+                           f"{'CPUBoolType' if idx.dtype == bool else input.type()} instead "
+                           "(while checking arguments for embedding)")
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
@@ -205,6 +206,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def _embedding_renorm_(weight, idx, max_norm, norm_type):
     """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
     embedding_renorm_, in place, with its 1e-7)"""
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError("norm(): input dtype should be either floating point or complex. Got "
+                           f"{_dtype.torch_name(weight._data.dtype)} instead.")
     rows = Tensor._make(np.unique(idx))
     norms = weight[rows].norm(norm_type, dim=1, keepdim=True)
     scale = (max_norm / (norms + 1e-7)).where(norms > max_norm, 1.0)
@@ -259,6 +263,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
     _norm_dtypes(input, weight, bias)
+    _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     return _affine(y, weight, bias)
 
@@ -285,6 +290,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is None and name.startswith("running") and not training:
             raise RuntimeError(f"{name} must be defined in evaluation mode")
     input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
+    _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
@@ -376,6 +382,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"dilation={dilation}, padding={padding}, calculated shape of the "
                            f"array of sliding blocks as {tuple(blocks)}, but its components "
                            "must be at least one.")
+    _dtype.require_float(input._data.dtype, "im2col_out_cpu", also="b")
     single = ndim == 3
     p = padding
     rows = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
@@ -414,6 +421,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if min(size) < 1:
         raise RuntimeError(f"Expected output spatial size to be positive, but got: "
                            f"output_size={size}.")
+    _dtype.require_float(input._data.dtype, "col2im_out_cpu", also="b")
     single = input.ndim == 2
     p = padding
     rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
@@ -466,9 +474,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
                            f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias.shape)} instead")
-    if weight._data.dtype != input._data.dtype:
-        raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
+    dt = input._data.dtype
+    if bias is not None and bias._data.dtype != dt:
+        raise RuntimeError(f"Input type ({_dtype.c_name(dt)}) and bias type "
+                           f"({_dtype.c_name(bias._data.dtype)}) should be the same")
+    if weight._data.dtype != dt:
+        raise RuntimeError(f"expected scalar type {_tname(dt)} but found "
                            f"{_tname(weight._data.dtype)}")
+    _dtype.require_float(dt, "slow_conv2d_cpu", also="iu")
     pad = _conv_padding(padding, (kh, kw), dilation, stride)
     padded = (h + sum(pad[0]), w + sum(pad[1]))
     extent = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
@@ -532,13 +545,13 @@ def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
                            pad_value)
 
 
-def _first_max_last_nan(x, axis, first_inside=None):
+def _first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
     """PyTorch's max pooling pick: the first maximum of a window, or its last NaN; where the
-    maximum is -inf, the window's first element inside the input (first_inside: its place in
-    each window, when there is padding: it ties with the -inf padding)"""
+    maximum is low (the padding's value), the window's first element inside the input
+    (first_inside: its place in each window, when there is padding: it ties with it)"""
     idx = np.argmax(x, axis=axis)
     if first_inside is not None:
-        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == -np.inf
+        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == low
         idx = np.where(lowest, first_inside, idx)
     nan = np.isnan(x)
     if nan.any():
@@ -559,12 +572,15 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
                            f"padW = {explicit[1]}, padH = {explicit[0]}, kW = {kernel[1]}, "
                            f"kH = {kernel[0]}")
-    cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
+    dt = input._data.dtype
+    _dtype.require_float(dt, "max_pool2d", also="iu")
+    low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
+    cols = _pool_windows(input, kernel, stride, dilation, pad, low)
     pick = _first_max_last_nan
     if any(pad[0]) or any(pad[1]):
         inside = NN.Unfold.forward(None, np.ones((1, 1, h, w), bool), kernel, dilation, pad,
                                    stride, False)
-        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2))
+        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
     values, idx = RD.MaxDim.apply(cols, 2, False, pick)
     values = values.reshape(n, c, *out_hw)
     if single:
@@ -595,6 +611,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, 1, ceil_mode)
     n, c = input.shape[:2]
+    dt = input._data.dtype
+    if dt != np.int64:                             # (PyTorch's only integer avg_pool2d)
+        _dtype.require_float(dt, "avg_pool2d")
     sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
     if divisor_override is not None:
         if not divisor_override:
@@ -603,8 +622,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     else:
         ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
                   for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
-        divisor = constant(np.outer(ch, cw).reshape(-1).astype(input._data.dtype))
-    out = (sums / divisor).reshape(n, c, *out_hw)
+        divisor = np.outer(ch, cw).reshape(-1).astype(dt)
+    if dt.kind == "i":              # PyTorch divides in C++ integers, rounding toward zero
+        q = sums._data // divisor
+        out = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
+    else:
+        out = sums / (divisor if divisor_override is not None else constant(divisor))
+    out = out.reshape(n, c, *out_hw)
     return out.squeeze(0) if single else out
 
 
@@ -640,6 +664,8 @@ def adaptive_avg_pool2d(input, output_size):
                                f"non-batch dimensions, but input has sizes {list(input.shape)} "
                                f"with dimension {dim + input.ndim} being empty")
     dtype = input._data.dtype
+    if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
+        _dtype.require_float(dtype, "adaptive_avg_pool2d")
     return (constant(_adaptive_bins(h, oh, dtype)) @ input
             @ constant(_adaptive_bins(w, ow, dtype).T))
 
