@@ -226,3 +226,92 @@ def test_integer_and_bool_inputs_refused_as_torch(backend, call):
     "F.pad(lib.ones(1, 4, dtype=lib.int64), (1, 1), value=1.5)"])
 def test_integer_and_bool_inputs_match_torch(backend, call):
     _same_result(call)
+
+
+# ---- create_graph through the composed layers --------------------------------------------------
+def _grad_graph_matches(c_fn, t_fn, t_inputs, wrt):
+    """the first gradients (create_graph) of sum(out) with respect to inputs wrt: values,
+    whether they require grad and their grad_fn names, then the gradients of
+    sum(g^2) + sum(g * input) (a second backward through them) as PyTorch's"""
+    c_inputs = [_cg(t) for t in t_inputs]
+    t_out, c_out = t_fn(*t_inputs), c_fn(*c_inputs)
+    t_wrt, c_wrt = [t_inputs[i] for i in wrt], [c_inputs[i] for i in wrt]
+    t_g = torch.autograd.grad(t_out.sum(), t_wrt, create_graph=True)
+    c_g = cgrad.autograd.grad(c_out.sum(), c_wrt, create_graph=True)
+    for c, t in zip(c_g, t_g):
+        _close(c, t)
+        assert c.requires_grad == t.requires_grad
+        assert (c.grad_fn and c.grad_fn.name()) == (t.grad_fn and t.grad_fn.name())
+    if all(t.requires_grad for t in t_g):
+        t2 = torch.autograd.grad(sum((g * g).sum() + (g * x).sum() for g, x in zip(t_g, t_wrt)),
+                                 t_wrt)
+        c2 = cgrad.autograd.grad(sum((g * g).sum() + (g * x).sum() for g, x in zip(c_g, c_wrt)),
+                                 c_wrt)
+        for c, t in zip(c2, t2):
+            _close(c, t)
+
+
+def _layer_inputs():
+    g = torch.Generator().manual_seed(5)
+    return [torch.randn(s, dtype=torch.float64, generator=g) for s in
+            [(2, 2, 5, 6), (3, 2, 2, 2), (3,), (2,), (2,), (2, 5, 6)]]
+
+
+@pytest.mark.parametrize("name, call, wrt", [
+    ("max", "F.max_pool2d(x, 2)", [0]), ("max padded", "F.max_pool2d(x, 3, 2, 1)", [0]),
+    ("max unbatched", "F.max_pool2d(u, 2, 1)", [5]),
+    ("avg", "F.avg_pool2d(x, 2)", [0]),
+    ("avg padded", "F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)", [0]),
+    ("avg divisor", "F.avg_pool2d(x, 2, divisor_override=3)", [0]),
+    ("adaptive", "F.adaptive_avg_pool2d(x, (3, 2))", [0]),
+    ("adaptive to 1", "F.adaptive_avg_pool2d(x, 1)", [0]),
+    ("batch norm eval", "F.batch_norm(x, m.abs(), v.abs() + 1, training=False)", [0]),
+    ("batch norm eval, weight", "F.batch_norm(x, m, v.detach().abs(), v, m, training=False)", [0, 4]),
+    ("batch norm eval, weight only", "F.batch_norm(x, m, v.detach().abs(), v, m, training=False)", [4]),
+    ("batch norm train", "F.batch_norm(x, None, None, v, training=True) ** 2", [0, 4]),
+    ("conv", "F.conv2d(x, w, padding=1)", [0]), ("conv, bias", "F.conv2d(x, w, b)", [0]),
+    ("conv unbatched", "F.conv2d(u, w, stride=2)", [5]),
+    ("conv, weight", "F.conv2d(x, w, b, groups=1)", [0, 1]),
+    ("conv, weight only", "F.conv2d(x, w)", [1]),
+    ("unfold", "F.unfold(x, 2)", [0])])
+def test_create_graph_through_layers_as_torch(backend, name, call, wrt):
+    inputs = _layer_inputs()
+    for i in wrt:
+        inputs[i].requires_grad_()
+    names = "x, w, b, m, v, u"
+    _grad_graph_matches(
+        eval(f"lambda {names}: {call}", {"F": F}),
+        eval(f"lambda {names}: {call}", {"F": torch.nn.functional}), inputs, wrt)
+
+
+def test_gradient_penalty_on_a_cnn_matches_torch(backend):
+    """a WGAN-GP style penalty (||d out / d x|| - 1)^2 through conv, batch norm, pools:
+    its gradients with respect to the parameters are PyTorch's"""
+    def net(lib):
+        m = lib.nn
+        return m.Sequential(m.Conv2d(2, 4, 3, padding=1), m.BatchNorm2d(4), m.ReLU(),
+                            m.MaxPool2d(2), m.Conv2d(4, 3, 2), m.AvgPool2d(2, 1),
+                            m.AdaptiveAvgPool2d((2, 1)), m.Flatten(), m.Linear(6, 1))
+    t = net(torch).double()
+    c = net(cgrad).to(cgrad.float64)
+    c.load_state_dict({k: _cg(v) for k, v in t.state_dict().items()})
+    for mode in ("train", "eval"):
+        getattr(t, mode)()
+        getattr(c, mode)()
+        tx = torch.randn(3, 2, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(7),
+                         requires_grad=True)
+        cx = _cg(tx)
+        losses = []
+        for lib, m, x in ((torch, t, tx), (cgrad, c, cx)):
+            m.zero_grad()
+            (g,) = lib.autograd.grad(m(x).sum(), x, create_graph=True)
+            penalty = ((g.reshape(3, -1).norm(dim=1) - 1) ** 2).mean()
+            penalty.backward()
+            losses.append(penalty)
+        _close(losses[1], losses[0])
+        for (name, cp), (_, tp) in zip(c.named_parameters(), t.named_parameters()):
+            if tp.grad is None:                          # (the last bias: no path)
+                assert cp.grad is None, name
+            else:
+                _close(cp.grad, tp.grad)
+        _close(cx.grad, tx.grad)

@@ -292,6 +292,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
+    input = _keep(input, "batch_norm")
+    weight = None if weight is None else _keep(weight, "batch_norm")
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
         dims = (0,) + tuple(range(2, input.ndim))
@@ -312,6 +314,21 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_mean.mul_(1 - momentum).add_(mean.reshape(-1) * momentum)
     if running_var is not None:
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
+
+
+# the grad_fn of PyTorch's gradient of each layer composed here: a recorded gradient
+# requires grad wherever the layer's input does, as PyTorch's (see NN.Tie)
+_TIES = {name: NN.tie(f"{grad_fn}BackwardBackward0") for name, grad_fn in (
+    ("batch_norm", "NativeBatchNorm"), ("conv2d", "Convolution"),
+    ("max_pool2d", "MaxPool2DWithIndices"), ("avg_pool2d", "AvgPool2D"),
+    ("adaptive_avg_pool2d", "AdaptiveAvgPool2D"))}
+
+
+def _keep(input, layer):
+    """input entering the composed layer: its gradient recorded by create_graph is tied to it"""
+    if input.requires_grad and _grad_state.enabled:
+        return NN.KeepsInput.apply(input, _TIES[layer])
+    return input
 
 
 def _pair(x):
@@ -453,6 +470,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     by the weight as a matrix per group"""
     input, single = _unbatched(input, "Expected 3D (unbatched) or 4D (batched) input "
                                                 "to conv2d, but got input of size: {}")
+    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (after unsqueeze, as PyTorch)
     if weight.ndim != 4:
         raise RuntimeError(f"conv2d: expected a 4-D weight, but got weight of size "
                            f"{list(weight.shape)}")
@@ -564,6 +582,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """each window's maximum (padding never wins); the gradient goes to the first maximum of
     each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
+    input = _keep(input, "max_pool2d")
     input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, h, w = input.shape
@@ -608,6 +627,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """each window's mean: its sum over kh * kw, over the elements inside the input where not
     count_include_pad, or over divisor_override"""
+    input = _keep(input, "avg_pool2d")
     input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, 1, ceil_mode)
     n, c = input.shape[:2]
@@ -666,6 +686,7 @@ def adaptive_avg_pool2d(input, output_size):
     dtype = input._data.dtype
     if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
         _dtype.require_float(dtype, "adaptive_avg_pool2d")
+    input = _keep(input, "adaptive_avg_pool2d")
     return (constant(_adaptive_bins(h, oh, dtype)) @ input
             @ constant(_adaptive_bins(w, ow, dtype).T))
 

@@ -1,9 +1,11 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
-gradient skips padding_idx and may be scaled by frequency) and im2col / col2im (Unfold /
-Fold), the sliding windows that conv2d and the 2-d pools are composed from."""
+gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
+Fold), the sliding windows that conv2d and the 2-d pools are composed from, and KeepsInput,
+which ties a composed layer's recorded input gradient to its input as PyTorch's fused
+layers do."""
 import numpy as np
 
-from ..autograd.function import Op, constant
+from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
 
 
@@ -123,3 +125,49 @@ class Fold(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return Unfold.apply(g, *ctx.args, 0), None, None, None, None, None
+
+
+class Tie(Op):
+    """y = gx, a layer's recorded input gradient, tied to the layer's input x with derivative
+    zero: PyTorch's backward of a fused layer (max_pool2d's, conv2d's, ...) takes that input,
+    so its gradient requires grad wherever the input does, and a second backward reaches
+    the input (with zeros where the layer is piecewise linear in it)   ->   dgx = g, dx = 0"""
+
+    @staticmethod
+    def forward(ctx, gx, x):
+        ctx.x_meta = (x.shape, x.dtype)
+        return gx.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, zeros(*ctx.x_meta) if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g, constant(zeros(*ctx.x_meta)) if ctx.needs_input_grad[1] else None
+
+
+def tie(grad_fn_name):
+    """Tie, printed as the grad_fn PyTorch's gradient of that layer has"""
+    return renamed("Tie" + grad_fn_name, Tie, grad_fn_name, Tie.__doc__)
+
+
+class KeepsInput(Op):
+    """y = x, the entry of a layer composed of several ops: its recorded backward ties the
+    input's gradient to the input (tie: a renamed Tie), as PyTorch's fused layer's does
+    ->   dx = g"""
+
+    @staticmethod
+    def forward(ctx, x, tie):
+        ctx.save_for_backward(x)
+        ctx.tie = tie
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph(0)
+        return ctx.tie.apply(g, x), None
