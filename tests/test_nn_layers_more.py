@@ -10,7 +10,8 @@ from cgrad.nn import functional as F
 
 torch = pytest.importorskip("torch")
 
-from test_nn_layers import DTYPES, _cg, _close, _raises_like_torch  # noqa: E402
+from test_nn_layers import (DTYPES, _cg, _check_grads, _close, _inputs,  # noqa: E402
+                            _randn64, _raises_like_torch, _second_order)
 
 
 def _both(call):
@@ -315,3 +316,87 @@ def test_gradient_penalty_on_a_cnn_matches_torch(backend):
             else:
                 _close(cp.grad, tp.grad)
         _close(cx.grad, tx.grad)
+
+
+# ---- F.pad's other modes and the padding, Unfold and Fold modules ------------------------------
+@pytest.mark.parametrize("call", [
+    'F.pad(lib.ones(4), (1, 1), mode="reflect")',
+    'F.pad(lib.ones(1, 2, 3, 4), (1, 1), mode="replicate")',
+    'F.pad(lib.ones(2, 3, 4), (4, 1), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 4), (1, 4), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 0), (1, 1), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 0), (1, 1), mode="replicate")',
+    'F.pad(lib.ones(2, 0, 3), (1, 1), mode="replicate")',
+    'F.pad(lib.ones(2, 3, 4), (1, 2, 3), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 4), (1, 1), mode="reflect", value=1.0)',
+    'F.pad(lib.ones(2, 3, 4), (1, 1), mode="foo")',
+    'F.pad(lib.ones(2, 3, 4), (-3, -2), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 4), (-4, 0), mode="replicate")',
+    'F.pad(lib.ones(2, 3, 4), (-3, -1), mode="replicate")',
+    'F.pad(lib.ones(1, 3, 4), (1, 1, 3, 1), mode="reflect")',
+    'F.pad(lib.ones(1, 3, 4), (4, 1, 3, 1), mode="reflect")',
+    'F.pad(lib.ones(1, 3, 4), (1, 1, 1, 3), mode="reflect")',
+    'F.pad(lib.ones(1, 3, 0), (1, 1, 1, 1), mode="reflect")',
+    'F.pad(lib.ones(0, 3, 3), (1, 1, 1, 1), mode="replicate")',
+    'F.pad(lib.ones(1, 0, 3, 3), (1, 1, 1, 1), mode="replicate")',
+    'F.pad(lib.ones(1, 1, 3, 4), (-3, -2, -2, -1), mode="reflect")',
+    'F.pad(lib.ones(1, 1, 3, 4), (-3, -2, -2, -1), mode="replicate")',
+    'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 4, 1), mode="reflect")',
+    'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 2, 1), mode="reflect")',
+    'F.pad(lib.ones(2, 3, 4), (-3, -2), mode="circular")',
+    'F.pad(lib.ones(2, 3, 4), (5, 0), mode="circular")',
+    'F.pad(lib.ones(1, 3, 0), (1, 1, 1, 1), mode="circular")',
+    'F.pad(lib.ones(1, 3, 4), (1, 1, -3, -1), mode="circular")',
+    'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 4, 1), mode="circular")',
+    'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 3, 1), mode="circular")',
+    'nn.ReflectionPad1d(3)(lib.ones(2, 3))', 'nn.ReflectionPad2d((1, 1, 2, 0))(lib.ones(2, 2, 3))',
+    'nn.ReplicationPad2d(1)(lib.ones(2, 3))', 'nn.ReplicationPad1d(1)(lib.ones(1, 0, 3))'])
+def test_pad_modes_refuse_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, pad", [
+    ((2, 3, 4), (3, 3)), ((3, 4), (1, 2)), ((0, 3, 4), (1, 1)), ((2, 3, 5), (-1, 2)),
+    ((2, 3, 4), (0, 0)), ((2, 3, 5), (3, -2)), ((1, 2, 3, 4), (1, 2, 2, 1)), ((2, 3, 4), (-2, 1, 2, -1)),
+    ((1, 3, 3, 4), (1, 1, 1, 1, 2, 1)), ((1, 3, 4), (-3, -1, 1, 1))])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pad_modes_match_torch(backend, mode, shape, pad, dtype):
+    tx = torch.randn(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                     requires_grad=True)
+    cx = _cg(tx)
+    t_out = torch.nn.functional.pad(tx, pad, mode=mode)
+    c_out = F.pad(cx, pad, mode=mode)
+    _close(c_out, t_out, dtype)
+    if mode != "circular":        # (PyTorch's circular padding is a composite: CopySlices)
+        assert c_out.grad_fn.name() == t_out.grad_fn.name()
+    g = torch.randn(t_out.shape, dtype=t_out.dtype)
+    t_out.backward(g)
+    c_out.backward(_cg(g))
+    _close(cx.grad, tx.grad, dtype)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_double_backward_match_torch(backend, mode):
+    _second_order(lambda x: F.pad(x, (2, 1, 1, 2), mode=mode) ** 2,
+                  lambda x: torch.nn.functional.pad(x, (2, 1, 1, 2), mode=mode) ** 2,
+                  _randn64((2, 3, 4)))
+
+
+@pytest.mark.parametrize("module, shape", [
+    ("ZeroPad2d(1)", (2, 3, 4)), ("ZeroPad2d((1, 0, -1, 2))", (1, 2, 3, 4)),
+    ("ConstantPad1d(2, 3.5)", (2, 3)), ("ConstantPad1d((0, 1), -1)", (2, 3, 4)),
+    ("ConstantPad2d((1, 2, 0, 1), -1.0)", (2, 3, 4)), ("ConstantPad2d(1, 2)", (3, 4)),
+    ("ReflectionPad1d(2)", (2, 3, 4)), ("ReflectionPad1d((0, 3))", (3, 4)),
+    ("ReflectionPad2d(1)", (2, 3, 4)), ("ReflectionPad2d((1, 0, 2, 1))", (1, 2, 3, 4)),
+    ("ReplicationPad1d((1, 4))", (2, 3, 4)), ("ReplicationPad1d(3)", (3, 2)),
+    ("ReplicationPad2d(3)", (2, 3, 4)), ("ReplicationPad2d((1, 0, 2, 5))", (1, 2, 3, 4)),
+    ("Unfold(2)", (2, 3, 4, 5)), ("Unfold((2, 3), 2, 1, (1, 2))", (3, 6, 5)),
+    ("Fold((4, 5), 2)", (2, 8, 12)), ("Fold(5, (2, 3), stride=2, padding=1)", (12, 9))])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_padding_fold_unfold_modules_match_torch(backend, module, shape, dtype):
+    c, t = eval("nn." + module), eval("torch.nn." + module)
+    assert repr(c) == repr(t)
+    assert list(c.state_dict()) == list(t.state_dict()) == []
+    cx, tx = _inputs(shape, dtype)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)

@@ -4,16 +4,19 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    NLLLoss, SmoothL1Loss)
 from .module import Module
 from .modules import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d,
-                      Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU,
-                      Linear, LogSigmoid, LogSoftmax, MaxPool2d, ModuleDict, ModuleList,
-                      ParameterList, ReLU, Sequential,
-                      Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
+                      ConstantPad1d, ConstantPad2d, Conv2d, Dropout, Embedding, Flatten, Fold,
+                      Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool2d,
+                      ModuleDict, ModuleList, ParameterList, ReflectionPad1d, ReflectionPad2d,
+                      ReLU, ReplicationPad1d, ReplicationPad2d, Sequential, Sigmoid, SiLU,
+                      Softmax, Softplus, Tanh, Unflatten, Unfold, ZeroPad2d)
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Unfold", "Fold",
+           "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+           "ReplicationPad1d", "ReplicationPad2d",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
            "Flatten", "Unflatten", "Identity", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "NLLLoss",

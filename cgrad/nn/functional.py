@@ -693,7 +693,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 def pad(input, pad, mode="constant", value=None):
     """input padded by pad = (last dim's before, after, the previous dim's before, after,
-    ...) elements of value (0 by default); negative pads crop. Constant mode only."""
+    ...): with elements of value (0 by default), or in mode "reflect" (mirrored at the
+    edges, which are not repeated), "replicate" (the edges repeated) or "circular" (wrapped
+    around); negative pads crop"""
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
@@ -701,7 +703,7 @@ def pad(input, pad, mode="constant", value=None):
                            f"input dimension but got padding length {len(pad)} and input of "
                            f"dimension {input.ndim}")
     if mode != "constant":
-        raise NotImplementedError(f"pad(mode={mode!r}): cgrad pads in 'constant' mode only")
+        return _index_pad(input, [int(p) for p in pad], mode, value)
     shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -715,6 +717,61 @@ def pad(input, pad, mode="constant", value=None):
     out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
     return out
+
+
+def _index_pad(input, pad, mode, value):
+    """F.pad's other modes, with PyTorch's checks: input indexed along each padded dim by the
+    source of each output position"""
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k, shape = len(pad) // 2, list(input.shape)
+    if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)]          # the last dim's first
+    sizes = [shape[-1 - i] for i in range(k)]
+    outs = [n + a + b for n, (a, b) in zip(sizes, pairs)]
+    if mode == "circular":
+        if any(a > n or b > n for n, (a, b) in zip(sizes, pairs)):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if min(outs) < 0:
+            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+    else:
+        if not all(shape[1 if input.ndim == k + 2 else 0:]):     # (a batch of 0 is fine)
+            raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with "
+                               "possibly 0 batch size and other non-zero dimensions for input, "
+                               f"but got: {shape}")
+        for i, (n, (a, b)) in enumerate(zip(sizes, pairs)):
+            if mode == "reflect" and (a >= n or b >= n):
+                raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than "
+                                   "the corresponding input dimension, but got: padding "
+                                   f"({a}, {b}) at dimension {input.ndim - 1 - i} of input "
+                                   f"{shape}")
+        if k <= 2 and max(outs) < 1:
+            space = " " if mode == "replicate" and k == 2 else ""       # (sic)
+            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[::-1]))
+            calc = " ".join(f"{d}: {o}" for d, o in zip("HW"[-k:], outs[::-1]))
+            raise RuntimeError(f"input ({given}{space}) is too small. Calculated output {calc}")
+    index = []
+    for n, (a, b) in zip(sizes, pairs):
+        i = np.arange(-a, n + b)
+        if mode == "reflect":                          # -1 -> 1, n -> n - 2
+            i = np.abs(i)
+            i = np.where(i > n - 1, 2 * (n - 1) - i, i)
+        elif mode == "replicate":
+            i = np.clip(i, 0, n - 1)
+        else:                        # the negative pads crop first, then the rest wraps
+            kept = n + min(a, 0) + min(b, 0)
+            i = max(-a, 0) + (np.arange(-max(a, 0), kept + max(b, 0)) % max(kept, 1))
+        index.append(i)
+    key = (slice(None),) * (input.ndim - k) + np.ix_(*index[::-1])
+    return NN.PAD_INDEX.get((mode, k), NN.AdvancedIndex).apply(input, key)
 
 
 # ---- losses -----------------------------------------------------------------------------------

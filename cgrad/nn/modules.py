@@ -384,6 +384,95 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class Unfold(Module):
+    """The sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L): F.unfold."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Unfold):
+    """Columns (N, C * kh * kw, L) summed back into (N, C, *output_size): F.fold."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, {super().extra_repr()}"
+
+
+class _PadNd(Module):
+    """F.pad of the last dims by padding (an int for every side, or a tuple as F.pad takes
+    it) in mode; the subclasses set mode and the number of dims"""
+    mode, dims = "constant", 1
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        self.padding = (tuple(padding) if isinstance(padding, (tuple, list))
+                        else (padding,) * (2 * self.dims))
+        if self.mode == "constant":
+            self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self.mode, getattr(self, "value", None))
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}" if self.mode == "constant" \
+            else f"{self.padding}"
+
+
+class ConstantPad1d(_PadNd):
+    """Pads the last dim with value."""
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(ConstantPad1d):
+    """Pads the last 2 dims with value."""
+    dims = 2
+
+
+class ZeroPad2d(_PadNd):
+    """Pads the last 2 dims with zeros."""
+    dims = 2
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_PadNd):
+    """Pads the last dim with its reflection at the edges (the edges not repeated)."""
+    mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    dims = 2
+
+
+class ReplicationPad1d(_PadNd):
+    """Pads the last dim with copies of its edges."""
+    mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    dims = 2
+
+
 class AdaptiveAvgPool2d(Module):
     """Means over output_size bins of (nearly) equal size, whatever the input's size."""
 

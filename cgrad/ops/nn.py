@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
+from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
 class Embedding(Op):
@@ -171,3 +172,11 @@ class KeepsInput(Op):
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph(0)
         return ctx.tie.apply(g, x), None
+
+
+# reflect and replicate padding: the input indexed by each padded dim's source positions (one
+# op; its gradient adds every copy back to its source), named as PyTorch's
+PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}DBackward0",
+                                f"F.pad(mode={mode!r}) of the last {k} dims: x indexed")
+             for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
+             for k in (1, 2, 3)}
