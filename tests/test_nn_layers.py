@@ -432,8 +432,6 @@ def test_conv2d_errors_match_torch():
     with pytest.raises(ValueError, match="padding_mode must be one of .*, but got "
                                          "padding_mode='foo'"):
         nn.Conv2d(4, 4, 3, padding_mode="foo")
-    with pytest.raises(NotImplementedError, match="padding_mode='reflect'"):
-        nn.Conv2d(4, 4, 3, padding_mode="reflect")
 
 
 def test_conv2d_speed_is_im2col_not_a_python_loop(backend):

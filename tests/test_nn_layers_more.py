@@ -350,7 +350,12 @@ def test_gradient_penalty_on_a_cnn_matches_torch(backend):
     'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 4, 1), mode="circular")',
     'F.pad(lib.ones(1, 1, 3, 4), (1, 1, 1, 1, 3, 1), mode="circular")',
     'nn.ReflectionPad1d(3)(lib.ones(2, 3))', 'nn.ReflectionPad2d((1, 1, 2, 0))(lib.ones(2, 2, 3))',
-    'nn.ReplicationPad2d(1)(lib.ones(2, 3))', 'nn.ReplicationPad1d(1)(lib.ones(1, 0, 3))'])
+    'nn.ReplicationPad2d(1)(lib.ones(2, 3))', 'nn.ReplicationPad1d(1)(lib.ones(1, 0, 3))',
+    'F.pad(lib.arange(12).reshape(1, 3, 4) > 3, (1, 2), mode="reflect")',
+    'F.pad(lib.arange(12).reshape(1, 3, 4) > 3, (1, 2, 1, 1), mode="replicate")',
+    'F.pad(lib.ones(2, 3, 4), (1.5, 2), mode="reflect")', 'F.pad(lib.ones(2, 3, 4), (1, 2, 3.0))',
+    'F.pad(lib.ones(2, 3, 4), (True, 1))',
+    'nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(lib.ones(1, 1, 3, 3))'])
 def test_pad_modes_refuse_as_torch(call):
     _raises_like_torch(*_both(call))
 
@@ -400,3 +405,25 @@ def test_padding_fold_unfold_modules_match_torch(backend, module, shape, dtype):
     assert list(c.state_dict()) == list(t.state_dict()) == []
     cx, tx = _inputs(shape, dtype)
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
+
+
+@pytest.mark.parametrize("call", [
+    'F.pad(lib.arange(12).reshape(1, 3, 4), (1, 2), mode="reflect")',
+    'F.pad(lib.arange(12).reshape(1, 3, 4).to(lib.int32), (1, 2, 1, 1), mode="replicate")',
+    'F.pad(lib.arange(12).reshape(1, 3, 4) > 3, (1, 2), mode="circular")',
+    'F.pad(lib.arange(12).reshape(1, 3, 4), (1, True))'])
+def test_pad_modes_of_integers_match_torch(call):
+    _same_result(call)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(padding=1, padding_mode="reflect"), dict(padding=(1, 2), padding_mode="replicate"),
+    dict(padding="same", padding_mode="circular", kernel_size=(2, 4)),
+    dict(padding=2, padding_mode="reflect", stride=2, dilation=(1, 2), groups=2)])
+def test_conv2d_padding_modes_match_torch(backend, kwargs):
+    kw = {"kernel_size": 3, **kwargs}
+    c, t = nn.Conv2d(2, 4, **kw), torch.nn.Conv2d(2, 4, **kw)
+    assert repr(c) == repr(t)
+    c.load_state_dict({k: _cg(v) for k, v in t.state_dict().items()})
+    cx, tx = _inputs((2, 2, 6, 7), np.float32)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), np.float32)

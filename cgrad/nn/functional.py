@@ -349,17 +349,23 @@ def _unbatched(input, message):
 def _int_pair(x, fn, name, pos):
     """x (an int or a sequence of 2 ints) as a tuple of 2, or the error PyTorch's argument
     parser gives for fn's int[2] argument name at position pos"""
-    values = tuple(x) if hasattr(x, "__len__") else (x, x)
+    values = _ints(tuple(x) if hasattr(x, "__len__") else (x, x), fn, name, pos)
+    if len(values) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(values)}")
+    return values
+
+
+def _ints(values, fn, name, pos):
+    """values as a tuple of ints, or the TypeError PyTorch's argument parser gives for fn's
+    int[] argument name at position pos"""
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        if not isinstance(v, (int, np.integer)) or i == 0 and isinstance(v, bool):   # (sic)
             kind = type(v).__name__
             if i == 0:
                 raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of "
                                 f"ints, but found element of type {kind} at pos 0")
             raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos "
                             f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
-    if len(values) != 2:
-        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(values)}")
     return tuple(int(v) for v in values)
 
 
@@ -696,6 +702,7 @@ def pad(input, pad, mode="constant", value=None):
     ...): with elements of value (0 by default), or in mode "reflect" (mirrored at the
     edges, which are not repeated), "replicate" (the edges repeated) or "circular" (wrapped
     around); negative pads crop"""
+    pad = _ints(pad, "pad", "pad", 2)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
@@ -703,11 +710,11 @@ def pad(input, pad, mode="constant", value=None):
                            f"input dimension but got padding length {len(pad)} and input of "
                            f"dimension {input.ndim}")
     if mode != "constant":
-        return _index_pad(input, [int(p) for p in pad], mode, value)
+        return _index_pad(input, pad, mode, value)
     shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
-        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        before, after = pad[2 * i], pad[2 * i + 1]
         size = shape[dim] + before + after
         if shape[dim] + min(before, 0) + min(after, 0) < 0:   # (PyTorch crops first, by
             raise RuntimeError("narrow(): length must be non-negative.")   # narrow)
@@ -758,6 +765,8 @@ def _index_pad(input, pad, mode, value):
             given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[::-1]))
             calc = " ".join(f"{d}: {o}" for d, o in zip("HW"[-k:], outs[::-1]))
             raise RuntimeError(f"input ({given}{space}) is too small. Calculated output {calc}")
+        kernel = {"reflect": "reflection", "replicate": "replication"}[mode] + f"_pad{k}d"
+        _dtype.require_float(input._data.dtype, kernel, also="iu")
     index = []
     for n, (a, b) in zip(sizes, pairs):
         i = np.arange(-a, n + b)

@@ -311,9 +311,6 @@ class Conv2d(Module):
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError("padding_mode must be one of {'reflect', 'replicate', 'circular', "
                              f"'zeros'}}, but got padding_mode={padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d(padding_mode={padding_mode!r}): cgrad pads with "
-                                      "zeros only")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
         self.output_padding, self.transposed = (0, 0), False
@@ -324,8 +321,14 @@ class Conv2d(Module):
         _reset_weight_and_bias(self)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        if self.padding_mode == "zeros":
+            return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                            self.dilation, self.groups)
+        # the other modes pad first, as PyTorch: (left, right, top, bottom); 'same' puts the
+        # odd one at the end
+        pad = F._conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
+        return F.conv2d(F.pad(input, pad[1] + pad[0], self.padding_mode), self.weight,
+                        self.bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -338,6 +341,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
