@@ -100,8 +100,10 @@ def test_unbatched_unfold_and_fold_match_torch(backend, dtype):
 
 # ---- adaptive_avg_pool2d -----------------------------------------------------------------------
 @pytest.mark.parametrize("call", [
-    "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), 2)", "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 0), 2)",
-    "F.adaptive_avg_pool2d(lib.ones(2, 0, 4), 2)", "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), (0, 2))",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), 2)",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 0), 2)",
+    "F.adaptive_avg_pool2d(lib.ones(2, 0, 4), 2)",
+    "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), (0, 2))",
     "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), -1)",
     "F.adaptive_avg_pool2d(lib.ones(1, 2, 0, 4), (-1, None))",
     "F.adaptive_avg_pool2d(lib.ones(1, 2, 4, 4), (2, 2.5))",
@@ -267,8 +269,8 @@ def _layer_inputs():
     ("adaptive", "F.adaptive_avg_pool2d(x, (3, 2))", [0]),
     ("adaptive to 1", "F.adaptive_avg_pool2d(x, 1)", [0]),
     ("batch norm eval", "F.batch_norm(x, m.abs(), v.abs() + 1, training=False)", [0]),
-    ("batch norm eval, weight", "F.batch_norm(x, m, v.detach().abs(), v, m, training=False)", [0, 4]),
-    ("batch norm eval, weight only", "F.batch_norm(x, m, v.detach().abs(), v, m, training=False)", [4]),
+    ("batch norm eval, weight", "F.batch_norm(x, m, v.detach().abs(), v, m)", [0, 4]),
+    ("batch norm eval, weight only", "F.batch_norm(x, m, v.detach().abs(), v, m)", [4]),
     ("batch norm train", "F.batch_norm(x, None, None, v, training=True) ** 2", [0, 4]),
     ("conv", "F.conv2d(x, w, padding=1)", [0]), ("conv, bias", "F.conv2d(x, w, b)", [0]),
     ("conv unbatched", "F.conv2d(u, w, stride=2)", [5]),
@@ -299,8 +301,8 @@ def test_gradient_penalty_on_a_cnn_matches_torch(backend):
     for mode in ("train", "eval"):
         getattr(t, mode)()
         getattr(c, mode)()
-        tx = torch.randn(3, 2, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(7),
-                         requires_grad=True)
+        tx = torch.randn(3, 2, 8, 8, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(7), requires_grad=True)
         cx = _cg(tx)
         losses = []
         for lib, m, x in ((torch, t, tx), (cgrad, c, cx)):
@@ -363,7 +365,8 @@ def test_pad_modes_refuse_as_torch(call):
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, pad", [
     ((2, 3, 4), (3, 3)), ((3, 4), (1, 2)), ((0, 3, 4), (1, 1)), ((2, 3, 5), (-1, 2)),
-    ((2, 3, 4), (0, 0)), ((2, 3, 5), (3, -2)), ((1, 2, 3, 4), (1, 2, 2, 1)), ((2, 3, 4), (-2, 1, 2, -1)),
+    ((2, 3, 4), (0, 0)), ((2, 3, 5), (3, -2)), ((1, 2, 3, 4), (1, 2, 2, 1)),
+    ((2, 3, 4), (-2, 1, 2, -1)),
     ((1, 3, 3, 4), (1, 1, 1, 1, 2, 1)), ((1, 3, 4), (-3, -1, 1, 1))])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_pad_modes_match_torch(backend, mode, shape, pad, dtype):
@@ -427,3 +430,20 @@ def test_conv2d_padding_modes_match_torch(backend, kwargs):
     c.load_state_dict({k: _cg(v) for k, v in t.state_dict().items()})
     cx, tx = _inputs((2, 2, 6, 7), np.float32)
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), np.float32)
+
+
+@pytest.mark.parametrize("call", [
+    "F.max_pool2d(x, 2)", "F.max_pool2d(x[0], 2, 1, 1)",
+    "F.max_pool2d(x, 2, return_indices=True)[0]",
+    "F.avg_pool2d(x, 2)", "F.avg_pool2d(x[0], 3, 2, 1)", "F.adaptive_avg_pool2d(x, (2, 3))",
+    "F.adaptive_avg_pool2d(x[0], 2)", "F.conv2d(x, w)", "F.conv2d(x, w[:2, :2], groups=2)",
+    "F.conv2d(x[0], w, padding=1)", "F.unfold(x, 2)", "F.unfold(x[0], 2, padding=1)"])
+def test_layer_outputs_print_torch_grad_fn(backend, call):
+    """the composed layers' outputs print the grad_fn of PyTorch's fused op and are
+    C-contiguous as its are"""
+    outs = []
+    for lib, FF in ((cgrad, F), (torch, torch.nn.functional)):
+        x, w = lib.ones(2, 4, 5, 6, requires_grad=True), lib.ones(3, 4, 2, 2, requires_grad=True)
+        y = eval(call, {"F": FF, "x": x, "w": w})
+        outs.append((y.grad_fn.name(), y.is_contiguous(), tuple(y.shape)))
+    assert outs[0] == outs[1]

@@ -316,12 +316,14 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
 
 
-# the grad_fn of PyTorch's gradient of each layer composed here: a recorded gradient
-# requires grad wherever the layer's input does, as PyTorch's (see NN.Tie)
-_TIES = {name: NN.tie(f"{grad_fn}BackwardBackward0") for name, grad_fn in (
-    ("batch_norm", "NativeBatchNorm"), ("conv2d", "Convolution"),
-    ("max_pool2d", "MaxPool2DWithIndices"), ("avg_pool2d", "AvgPool2D"),
-    ("adaptive_avg_pool2d", "AdaptiveAvgPool2D"))}
+# PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
+# (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
+# wherever the layer's input does, as PyTorch's)
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
+          "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
+          "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
+_TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
 
 
 def _keep(input, layer):
@@ -410,8 +412,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     p = padding
     rows = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
                            ((p[0], p[0]), (p[1], p[1])), stride, 0)
-    cols = rows.transpose(1, 2)
-    return cols.squeeze(0) if single else cols
+    n, blocks, size = rows.shape
+    return _OUTPUTS["unfold"].apply(rows.transpose(1, 2), (size, blocks) if single
+                                    else (n, size, blocks))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -476,7 +479,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     by the weight as a matrix per group"""
     input, single = _unbatched(input, "Expected 3D (unbatched) or 4D (batched) input "
                                                 "to conv2d, but got input of size: {}")
-    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (after unsqueeze, as PyTorch)
+    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (unsqueezed: PyTorch's
     if weight.ndim != 4:
         raise RuntimeError(f"conv2d: expected a 4-D weight, but got weight of size "
                            f"{list(weight.shape)}")
@@ -525,8 +528,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
             out = out + bias.reshape(1, groups, -1, 1)
-    out = out.reshape(n, out_channels, oh, ow).contiguous()
-    return out.squeeze(0) if single else out
+    out = _OUTPUTS["conv2d"].apply(out, (n, out_channels, oh, ow))
+    return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
 def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -607,9 +610,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                                    stride, False)
         pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
     values, idx = RD.MaxDim.apply(cols, 2, False, pick)
-    values = values.reshape(n, c, *out_hw)
-    if single:
-        values = values.squeeze(0)
+    values = _OUTPUTS["max_pool2d"].apply(values, (c, *out_hw) if single else (n, c, *out_hw))
     if not return_indices:
         return values
     k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
@@ -654,8 +655,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         out = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
     else:
         out = sums / (divisor if divisor_override is not None else constant(divisor))
-    out = out.reshape(n, c, *out_hw)
-    return out.squeeze(0) if single else out
+    return _OUTPUTS["avg_pool2d"].apply(out, (c, *out_hw) if single else (n, c, *out_hw))
 
 
 def _adaptive_bins(size, out, dtype):
@@ -693,8 +693,8 @@ def adaptive_avg_pool2d(input, output_size):
     if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
         _dtype.require_float(dtype, "adaptive_avg_pool2d")
     input = _keep(input, "adaptive_avg_pool2d")
-    return (constant(_adaptive_bins(h, oh, dtype)) @ input
-            @ constant(_adaptive_bins(w, ow, dtype).T))
+    out = constant(_adaptive_bins(h, oh, dtype)) @ input @ constant(_adaptive_bins(w, ow, dtype).T)
+    return _OUTPUTS["adaptive_avg_pool2d"].apply(out, out.shape)
 
 
 def pad(input, pad, mode="constant", value=None):

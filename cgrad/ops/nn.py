@@ -153,6 +153,29 @@ def tie(grad_fn_name):
     return renamed("Tie" + grad_fn_name, Tie, grad_fn_name, Tie.__doc__)
 
 
+class LayerOutput(Op):
+    """y = x as a new C-contiguous array of shape: the last step of a layer composed of
+    several ops, renamed (layer_output) to print the grad_fn of PyTorch's fused layer
+    ->   dx = g reshaped back"""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        y = np.reshape(x, shape)
+        return y.copy() if np.may_share_memory(y, x) else y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+    graph_backward = backward
+
+
+def layer_output(grad_fn_name):
+    """LayerOutput, printed as grad_fn_name"""
+    return renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+
+
 class KeepsInput(Op):
     """y = x, the entry of a layer composed of several ops: its recorded backward ties the
     input's gradient to the input (tie: a renamed Tie), as PyTorch's fused layer's does
