@@ -128,11 +128,11 @@ def torch_name(np_dtype):
     return _TORCH_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
 
 
-def require_float(np_dtype, kernel):
+def require_float(np_dtype, kernel, also=""):
     """PyTorch's NotImplementedError for an integer or bool input to a float-only kernel
     (gelu, softmax, mse_loss, ...): cgrad would otherwise compute in integers, or promote
-    where PyTorch refuses."""
-    if np.dtype(np_dtype).kind != "f":
+    where PyTorch refuses. also: the other dtype kinds the kernel takes ("iu": integers)."""
+    if np.dtype(np_dtype).kind not in "f" + also:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(np_dtype)}\'')
 
 
@@ -142,8 +142,8 @@ _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "in
 
 
 def c_name(np_dtype):
-    """the C type's name PyTorch's messages give a dtype ('float', 'long int')"""
-    return _C_NAMES.get(np_dtype.name, np_dtype.name)
+    """the C++ name of a dtype in PyTorch's messages: float, double, long int, ..."""
+    return _C_NAMES.get(np.dtype(np_dtype).name, str(np_dtype))
 
 
 def require_same_matmul_dtype(a, b):

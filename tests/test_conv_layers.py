@@ -47,6 +47,17 @@ def test_conv1d_matches_torch(backend, dtype, shape, args, kwargs, transpose):
     _module_matches_torch("Conv1d", dtype, shape, args, kwargs, transpose)
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [2, "same"])
+def test_conv1d_padding_modes_match_torch(backend, mode, padding):
+    """padding_mode pads first (F.pad), as PyTorch's _ConvNd does"""
+    c, t = _twin(nn.Conv1d(2, 3, 3, padding=padding, padding_mode=mode),
+                 torch.nn.Conv1d(2, 3, 3, padding=padding, padding_mode=mode), np.float64)
+    assert repr(c) == repr(t)
+    cx, tx = _inputs((2, 2, 7), np.float64)
+    _check_grads(c, t, [cx], [tx], c(cx), t(tx), np.float64)
+
+
 def test_convs_record_convolution_backward(backend):
     x = cgrad.randn(1, 2, 5, 5, requires_grad=True)
     for groups in (1, 2):
@@ -275,11 +286,16 @@ def test_module_errors_match_torch():
                            ("ConvTranspose1d", (4, 4, 3), dict(padding_mode="circular"))]:
         _raises_like_torch(lambda: getattr(nn, name)(*args, **kw),
                            lambda: getattr(torch.nn, name)(*args, **kw))
+    for name in ("conv1d", "conv_transpose1d", "conv_transpose2d"):   # bool: not implemented
+        nd = 1 if name.endswith("1d") else 2
+        _raises_like_torch(
+            lambda: getattr(F, name)(cgrad.ones((1, 2) + (5,) * nd, dtype=cgrad.bool),
+                                     cgrad.ones((2, 2) + (3,) * nd, dtype=cgrad.bool)),
+            lambda: getattr(tf, name)(torch.ones((1, 2) + (5,) * nd, dtype=torch.bool),
+                                      torch.ones((2, 2) + (3,) * nd, dtype=torch.bool)))
     c, t = nn.Conv1d(1, 8, 3), torch.nn.Conv1d(1, 8, 3)
     for shape in ((4, 3, 28), (28,), (1, 1, 2)):
         _raises_like_torch(lambda: c(cgrad.randn(*shape)), lambda: t(torch.randn(shape)))
-    with pytest.raises(NotImplementedError, match="Conv1d.padding_mode='reflect'"):
-        nn.Conv1d(4, 4, 3, padding_mode="reflect")
     for name, shape, kw, size in [("ConvTranspose2d", (1, 2, 4, 4), {}, (1, 1)),
                                   ("ConvTranspose2d", (1, 2, 4, 4), {}, [1, 1, 1]),
                                   ("ConvTranspose2d", (2, 4, 4), dict(stride=2), (2, 9, 12)),

@@ -4,11 +4,12 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    NLLLoss, SmoothL1Loss)
 from .module import Module
 from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
-                      BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose1d,
-                      ConvTranspose2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
-                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d,
-                      ModuleDict, ModuleList, ParameterList, ReLU, Sequential, Sigmoid, SiLU,
-                      Softmax, Softplus, Tanh, Unflatten)
+                      BatchNorm1d, BatchNorm2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d,
+                      ConvTranspose1d, ConvTranspose2d, Dropout, Embedding, Flatten, Fold,
+                      Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool1d,
+                      MaxPool2d, ModuleDict, ModuleList, ParameterList, ReflectionPad1d,
+                      ReflectionPad2d, ReLU, ReplicationPad1d, ReplicationPad2d, Sequential,
+                      Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten, Unfold, ZeroPad2d)
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
@@ -16,7 +17,9 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
            "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
-           "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Unfold", "Fold",
+           "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+           "ReplicationPad1d", "ReplicationPad2d",
            "Softplus", "ELU", "LogSigmoid", "ParameterList",
            "Flatten", "Unflatten", "Identity", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
            "RNNCell", "LSTMCell", "GRUCell", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",

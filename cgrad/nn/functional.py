@@ -191,7 +191,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            "following scalar types: Long, Int; but got "
-                           f"{input.type()} instead (while checking arguments for embedding)")
+                           f"{'CPUBoolType' if idx.dtype == bool else input.type()} instead "
+                           "(while checking arguments for embedding)")
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
@@ -205,6 +206,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def _embedding_renorm_(weight, idx, max_norm, norm_type):
     """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
     embedding_renorm_, in place, with its 1e-7)"""
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError("norm(): input dtype should be either floating point or complex. Got "
+                           f"{_dtype.torch_name(weight._data.dtype)} instead.")
     rows = Tensor._make(np.unique(idx))
     norms = weight[rows].norm(norm_type, dim=1, keepdim=True)
     scale = (max_norm / (norms + 1e-7)).where(norms > max_norm, 1.0)
@@ -259,6 +263,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
     _norm_dtypes(input, weight, bias)
+    _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     return _affine(y, weight, bias)
 
@@ -274,12 +279,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if size[0] * int(np.prod(size[2:], dtype=np.int64)) == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
-    channels = input.shape[1] if input.ndim > 1 else input.shape[-1]
+    if not input.numel():          # PyTorch's shortcut: no checks, no statistics
+        return _affine(input.clone(), None if weight is None else weight[0],
+                       None if bias is None else bias[0])
+    channels = input.shape[1] if input.ndim > 1 else 0      # (as PyTorch counts them)
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+        if t is None and name.startswith("running") and not training:
+            raise RuntimeError(f"{name} must be defined in evaluation mode")
+    input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
+    _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
+    input = _keep(input, "batch_norm")
+    weight = None if weight is None else _keep(weight, "batch_norm")
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
         dims = (0,) + tuple(range(2, input.ndim))
@@ -288,9 +302,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running_stats(running_mean, running_var, mean, var,
                                   input.numel() // channels, momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} "
-                               "must be defined in evaluation mode")
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     return _affine(y, weight, bias, shape)
 
@@ -308,6 +319,21 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
 def _ntuple(x, n):
     """an int as a tuple of n, or a sequence of ints as a tuple"""
     return (int(x),) * n if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+# PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
+# (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
+# wherever the layer's input does, as PyTorch's)
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
+          "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
+          "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
+_TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
+
+
+def _keep(input, layer):
+    """input entering the composed layer: its gradient recorded by create_graph is tied to it"""
+    if input.requires_grad and _grad_state.enabled:
+        return NN.KeepsInput.apply(input, _TIES[layer])
+    return input
 
 
 def _pair(x):
@@ -325,26 +351,110 @@ def _unbatched(input, message):
     return input, False
 
 
+def _int_pair(x, fn, name, pos):
+    """x (an int or a sequence of 2 ints) as a tuple of 2, or the error PyTorch's argument
+    parser gives for fn's int[2] argument name at position pos"""
+    values = _ints(tuple(x) if hasattr(x, "__len__") else (x, x), fn, name, pos)
+    if len(values) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(values)}")
+    return values
+
+
+def _ints(values, fn, name, pos):
+    """values as a tuple of ints, or the TypeError PyTorch's argument parser gives for fn's
+    int[] argument name at position pos"""
+    for i, v in enumerate(values):
+        if not isinstance(v, (int, np.integer)) or i == 0 and isinstance(v, bool):   # (sic)
+            kind = type(v).__name__
+            if i == 0:
+                raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of "
+                                f"ints, but found element of type {kind} at pos 0")
+            raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos "
+                            f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
+    return tuple(int(v) for v in values)
+
+
+def _window_args(fn, names, values, checks):
+    """fn's int[2] arguments (names, from position 2 on), then checks in PyTorch's order:
+    (argument, what it is, its name in the message, its smallest valid value)"""
+    pairs = dict(zip(names, (_int_pair(v, fn, n, pos)
+                             for pos, (n, v) in enumerate(zip(names, values), 2))))
+    for name, what, short, low in checks:
+        a, b = pairs[name]
+        if min(a, b) < low:
+            raise RuntimeError(f"{what} should be {'greater than zero' if low else 'non-negative'}"
+                               f", but got {short}_height: {a} {short}_width: {b}")
+    return [pairs[n] for n in names]
+
+
+_KERNEL, _DILATION = ("kernel_size", "kernel size", "kernel", 1), ("dilation", "dilation",
+                                                                   "dilation", 1)
+_PADDING, _STRIDE = ("padding", "padding", "pad", 0), ("stride", "stride", "stride", 1)
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """the sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L), PyTorch's
     layout (im2col)"""
-    input, single = _unbatched(input, "Input Error: Only 3D or 4D input Tensors are supported "
-                                      "(got {})")
-    p = _pair(padding)
-    rows = NN.Unfold.apply(input, _pair(kernel_size), _pair(dilation),
-                           ((p[0], p[0]), (p[1], p[1])), _pair(stride), 0)
-    cols = rows.transpose(1, 2)
-    return cols.squeeze(0) if single else cols
+    kernel, dilation, padding, stride = _window_args(
+        "im2col", ("kernel_size", "dilation", "padding", "stride"),
+        (kernel_size, dilation, padding, stride), (_KERNEL, _DILATION, _PADDING, _STRIDE))
+    ndim, nonzero = input.ndim, input.size(1) and input.size(2)  # (PyTorch's IndexError < 3-d)
+    if not (ndim == 3 and input.size(0) and nonzero or ndim == 4 and nonzero and input.size(3)):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and "
+                           f"other non-zero dimensions for input, but got: {list(input.shape)}")
+    h, w = input.shape[-2:]
+    blocks = [NN.conv_output_size(s, k, d, (p, p), st)
+              for s, k, d, p, st in zip((h, w), kernel, dilation, padding, stride)]
+    if min(blocks) < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the "
+                           f"array of sliding blocks as {tuple(blocks)}, but its components "
+                           "must be at least one.")
+    _dtype.require_float(input._data.dtype, "im2col_out_cpu", also="b")
+    single = ndim == 3
+    p = padding
+    rows = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
+                           ((p[0], p[0]), (p[1], p[1])), stride, 0)
+    n, blocks, size = rows.shape
+    return _OUTPUTS["unfold"].apply(rows.transpose(1, 2), (size, blocks) if single
+                                    else (n, size, blocks))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """columns (N, C * kh * kw, L) summed back into (N, C, H, W) at their windows (col2im),
     the adjoint of unfold"""
+    size, kernel, dilation, padding, stride = _window_args(
+        "col2im", ("output_size", "kernel_size", "dilation", "padding", "stride"),
+        (output_size, kernel_size, dilation, padding, stride),
+        (_KERNEL, _STRIDE, _DILATION, _PADDING))
+    shape = list(input.shape)
+    if not (input.ndim == 2 and all(shape) or input.ndim == 3 and shape[1] and shape[2]):
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch "
+                           f"size and non-zero dimensions for input, but got: {shape}")
+    planes, length = shape[-2:]
+    if planes % (kernel[0] * kernel[1]):
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={planes} and "
+                           f"kernel_size={kernel}.")
+    blocks = [NN.conv_output_size(s, k, d, (p, p), st)
+              for s, k, d, p, st in zip(size, kernel, dilation, padding, stride)]
+    given = (f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+             f"padding={padding}, stride={stride}, ")
+    if length != blocks[0] * blocks[1]:
+        raise RuntimeError(f"{given}expected size of input's dimension 2 to match the calculated "
+                           f"number of sliding blocks {blocks[0]} * {blocks[1]} = "
+                           f"{blocks[0] * blocks[1]}, but got input.size(2)={length}.")
+    if min(blocks) < 1:
+        raise RuntimeError(f"{given}calculated shape of the array of sliding blocks as "
+                           f"{tuple(blocks)}, which is too small (non-positive)")
+    if min(size) < 1:
+        raise RuntimeError(f"Expected output spatial size to be positive, but got: "
+                           f"output_size={size}.")
+    _dtype.require_float(input._data.dtype, "col2im_out_cpu", also="b")
     single = input.ndim == 2
-    p = _pair(padding)
+    p = padding
     rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
-    out = NN.Fold.apply(rows, _pair(output_size), _pair(kernel_size), _pair(dilation),
-                        ((p[0], p[0]), (p[1], p[1])), _pair(stride))
+    out = NN.Fold.apply(rows, size, kernel, dilation, ((p[0], p[0]), (p[1], p[1])), stride)
     return out.squeeze(0) if single else out
 
 
@@ -387,6 +497,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
+    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:
@@ -419,14 +530,17 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                                f"({' x '.join(map(str, padded))}). Kernel size: "
                                f"({' x '.join(map(str, extent))}). Kernel size can't be greater "
                                "than actual input size")
-    if weight._data.dtype != input._data.dtype:
-        raise RuntimeError(f"expected scalar type {_tname(input._data.dtype)} but found "
-                           f"{_tname(weight._data.dtype)}")
-    if bias is not None and bias._data.dtype != input._data.dtype:
+    dt = input._data.dtype
+    if bias is not None and bias._data.dtype != dt:
         if not transposed:
-            raise RuntimeError(f"Input type ({_dtype.c_name(input._data.dtype)}) and bias type "
+            raise RuntimeError(f"Input type ({_dtype.c_name(dt)}) and bias type "
                                f"({_dtype.c_name(bias._data.dtype)}) should be the same")
         bias = bias.to(input.dtype)           # (PyTorch's transposed kernel casts it)
+    if weight._data.dtype != dt:
+        raise RuntimeError(f"expected scalar type {_tname(dt)} but found "
+                           f"{_tname(weight._data.dtype)}")
+    _dtype.require_float(dt, "slow_conv_transpose2d_out_cpu" if transposed else
+                         "slow_conv2d_cpu", also="iu")
     if dims == 1:                        # (N, C, L) as (N, C, 1, L)
         input, weight = input.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
@@ -439,8 +553,8 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
         out = _conv2d(input, weight, bias, stride, pad, dilation, groups)
-    out = NN.Convolution.apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
-    return out.squeeze(0) if single else out
+    out = _OUTPUTS["conv2d"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
+    return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
 def _check_conv_shapes(input, weight, bias, groups, transposed):
@@ -610,13 +724,13 @@ def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
                            pad_value)
 
 
-def _first_max_last_nan(x, axis, first_inside=None):
+def _first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
     """PyTorch's max pooling pick: the first maximum of a window, or its last NaN; where the
-    maximum is -inf, the window's first element inside the input (first_inside: its place in
-    each window, when there is padding: it ties with the -inf padding)"""
+    maximum is low (the padding's value), the window's first element inside the input
+    (first_inside: its place in each window, when there is padding: it ties with it)"""
     idx = np.argmax(x, axis=axis)
     if first_inside is not None:
-        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == -np.inf
+        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == low
         idx = np.where(lowest, first_inside, idx)
     nan = np.isnan(x)
     if nan.any():
@@ -629,6 +743,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """each window's maximum (padding never wins); the gradient goes to the first maximum of
     each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
+    input = _keep(input, "max_pool2d")
     input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, h, w = input.shape
@@ -637,16 +752,17 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
                            f"padW = {explicit[1]}, padH = {explicit[0]}, kW = {kernel[1]}, "
                            f"kH = {kernel[0]}")
-    cols = _pool_windows(input, kernel, stride, dilation, pad, -np.inf)
+    dt = input._data.dtype
+    _dtype.require_float(dt, "max_pool2d", also="iu")
+    low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
+    cols = _pool_windows(input, kernel, stride, dilation, pad, low)
     pick = _first_max_last_nan
     if any(pad[0]) or any(pad[1]):
         inside = NN.Unfold.forward(None, np.ones((1, 1, h, w), bool), kernel, dilation, pad,
                                    stride, False)
-        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2))
+        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
     values, idx = RD.MaxDim.apply(cols, 2, False, pick)
-    values = values.reshape(n, c, *out_hw)
-    if single:
-        values = values.squeeze(0)
+    values = _OUTPUTS["max_pool2d"].apply(values, (c, *out_hw) if single else (n, c, *out_hw))
     if not return_indices:
         return values
     k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
@@ -670,9 +786,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """each window's mean: its sum over kh * kw, over the elements inside the input where not
     count_include_pad, or over divisor_override"""
+    input = _keep(input, "avg_pool2d")
     input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
         input, kernel_size, stride, padding, 1, ceil_mode)
     n, c = input.shape[:2]
+    dt = input._data.dtype
+    if dt != np.int64:                             # (PyTorch's only integer avg_pool2d)
+        _dtype.require_float(dt, "avg_pool2d")
     sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
     if divisor_override is not None:
         if not divisor_override:
@@ -681,9 +801,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     else:
         ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
                   for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
-        divisor = constant(np.outer(ch, cw).reshape(-1).astype(input._data.dtype))
-    out = (sums / divisor).reshape(n, c, *out_hw)
-    return out.squeeze(0) if single else out
+        divisor = np.outer(ch, cw).reshape(-1).astype(dt)
+    if dt.kind == "i":              # PyTorch divides in C++ integers, rounding toward zero
+        q = sums._data // divisor
+        out = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
+    else:
+        out = sums / (divisor if divisor_override is not None else constant(divisor))
+    return _OUTPUTS["avg_pool2d"].apply(out, (c, *out_hw) if single else (n, c, *out_hw))
 
 
 def _adaptive_bins(size, out, dtype):
@@ -705,18 +829,24 @@ def adaptive_avg_pool2d(input, output_size):
     if len(size) != 2:
         raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
     h, w = input.shape[-2:]
-    oh, ow = (s if o is None else int(o) for s, o in zip((h, w), size))
+    oh, ow = _int_pair([s if o is None else o for s, o in zip((h, w), size)],
+                       "adaptive_avg_pool2d", "output_size", 2)
     if min(oh, ow) < 0:
-        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than "
-                           f"or equal to 0 but received {{{oh}, {ow}}}")
-    for dim in range(input.ndim - 3, input.ndim):
+        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or "
+                           f"equal to 0 but received {{{oh}, {ow}}}")
+    if (oh, ow) == (1, 1):                 # PyTorch's shortcut (NaN, not an error, when empty)
+        return input.mean((-2, -1), keepdim=True)
+    for dim in (-2, -1):
         if not input.shape[dim]:
-            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for "
+            raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for "
                                f"non-batch dimensions, but input has sizes {list(input.shape)} "
-                               f"with dimension {dim} being empty")
+                               f"with dimension {dim + input.ndim} being empty")
     dtype = input._data.dtype
-    return (constant(_adaptive_bins(h, oh, dtype)) @ input
-            @ constant(_adaptive_bins(w, ow, dtype).T))
+    if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
+        _dtype.require_float(dtype, "adaptive_avg_pool2d")
+    input = _keep(input, "adaptive_avg_pool2d")
+    out = constant(_adaptive_bins(h, oh, dtype)) @ input @ constant(_adaptive_bins(w, ow, dtype).T)
+    return _OUTPUTS["adaptive_avg_pool2d"].apply(out, out.shape)
 
 
 def _one_int(function, name, value):
@@ -814,7 +944,10 @@ def adaptive_avg_pool1d(input, output_size):
 
 def pad(input, pad, mode="constant", value=None):
     """input padded by pad = (last dim's before, after, the previous dim's before, after,
-    ...) elements of value (0 by default); negative pads crop. Constant mode only."""
+    ...): with elements of value (0 by default), or in mode "reflect" (mirrored at the
+    edges, which are not repeated), "replicate" (the edges repeated) or "circular" (wrapped
+    around); negative pads crop"""
+    pad = _ints(pad, "pad", "pad", 2)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
@@ -822,11 +955,11 @@ def pad(input, pad, mode="constant", value=None):
                            f"input dimension but got padding length {len(pad)} and input of "
                            f"dimension {input.ndim}")
     if mode != "constant":
-        raise NotImplementedError(f"pad(mode={mode!r}): cgrad pads in 'constant' mode only")
+        return _index_pad(input, pad, mode, value)
     shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
-        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        before, after = pad[2 * i], pad[2 * i + 1]
         size = shape[dim] + before + after
         if shape[dim] + min(before, 0) + min(after, 0) < 0:   # (PyTorch crops first, by
             raise RuntimeError("narrow(): length must be non-negative.")   # narrow)
@@ -836,6 +969,63 @@ def pad(input, pad, mode="constant", value=None):
     out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
     return out
+
+
+def _index_pad(input, pad, mode, value):
+    """F.pad's other modes, with PyTorch's checks: input indexed along each padded dim by the
+    source of each output position"""
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k, shape = len(pad) // 2, list(input.shape)
+    if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)]          # the last dim's first
+    sizes = [shape[-1 - i] for i in range(k)]
+    outs = [n + a + b for n, (a, b) in zip(sizes, pairs)]
+    if mode == "circular":
+        if any(a > n or b > n for n, (a, b) in zip(sizes, pairs)):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if min(outs) < 0:
+            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+    else:
+        if not all(shape[1 if input.ndim == k + 2 else 0:]):     # (a batch of 0 is fine)
+            raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with "
+                               "possibly 0 batch size and other non-zero dimensions for input, "
+                               f"but got: {shape}")
+        for i, (n, (a, b)) in enumerate(zip(sizes, pairs)):
+            if mode == "reflect" and (a >= n or b >= n):
+                raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than "
+                                   "the corresponding input dimension, but got: padding "
+                                   f"({a}, {b}) at dimension {input.ndim - 1 - i} of input "
+                                   f"{shape}")
+        if k <= 2 and max(outs) < 1:
+            space = " " if mode == "replicate" and k == 2 else ""       # (sic)
+            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[::-1]))
+            calc = " ".join(f"{d}: {o}" for d, o in zip("HW"[-k:], outs[::-1]))
+            raise RuntimeError(f"input ({given}{space}) is too small. Calculated output {calc}")
+        kernel = {"reflect": "reflection", "replicate": "replication"}[mode] + f"_pad{k}d"
+        _dtype.require_float(input._data.dtype, kernel, also="iu")
+    index = []
+    for n, (a, b) in zip(sizes, pairs):
+        i = np.arange(-a, n + b)
+        if mode == "reflect":                          # -1 -> 1, n -> n - 2
+            i = np.abs(i)
+            i = np.where(i > n - 1, 2 * (n - 1) - i, i)
+        elif mode == "replicate":
+            i = np.clip(i, 0, n - 1)
+        else:                        # the negative pads crop first, then the rest wraps
+            kept = n + min(a, 0) + min(b, 0)
+            i = max(-a, 0) + (np.arange(-max(a, 0), kept + max(b, 0)) % max(kept, 1))
+        index.append(i)
+    key = (slice(None),) * (input.ndim - k) + np.ix_(*index[::-1])
+    return NN.PAD_INDEX.get((mode, k), NN.AdvancedIndex).apply(input, key)
 
 
 # ---- losses -----------------------------------------------------------------------------------

@@ -288,7 +288,7 @@ class _ConvNd(Module):
     """a convolution layer's arguments, weight and bias, as PyTorch's _ConvNd: weight
     (out_channels, in_channels / groups, *kernel_size), or (in_channels, out_channels /
     groups, *kernel_size) where transposed; both initialised as Linear's (fan_in =
-    weight.shape[1] * the kernel's size). Zero padding only."""
+    weight.shape[1] * the kernel's size). padding_mode other than 'zeros' pads first."""
     dims = function = None           # (spatial dims and F's function: set by each subclass)
     transposed = False
 
@@ -321,9 +321,6 @@ class _ConvNd(Module):
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError("padding_mode must be one of {'reflect', 'replicate', 'circular', "
                              f"'zeros'}}, but got padding_mode={padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}(padding_mode={padding_mode!r}): "
-                                      "cgrad pads with zeros only")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
         self.output_padding = F._ntuple(output_padding, n)
@@ -335,8 +332,16 @@ class _ConvNd(Module):
         _reset_weight_and_bias(self)
 
     def forward(self, input):
-        return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
-                                   self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
+                                       self.dilation, self.groups)
+        # the other modes pad first, as PyTorch (F.pad takes the last dim's pair first); 'same'
+        # puts the odd one at the end
+        pad = F._conv_padding(self.padding, self.kernel_size, self.dilation, self.stride) \
+            if isinstance(self.padding, str) else tuple((p, p) for p in self.padding)
+        return type(self).function(F.pad(input, sum(reversed(pad), ()), self.padding_mode),
+                                   self.weight, self.bias, self.stride, 0, self.dilation,
+                                   self.groups)
 
     def extra_repr(self):
         n = self.dims
@@ -352,6 +357,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -484,6 +491,93 @@ class AvgPool1d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+class Unfold(Module):
+    """The sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L): F.unfold."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Unfold):
+    """Columns (N, C * kh * kw, L) summed back into (N, C, *output_size): F.fold."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, {super().extra_repr()}"
+
+
+class _PadNd(Module):
+    """F.pad of the last dims by padding (an int for every side, or a tuple as F.pad takes
+    it) in mode; the subclasses set mode and the number of dims"""
+    mode, dims = "constant", 1
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        self.padding = (tuple(padding) if isinstance(padding, (tuple, list))
+                        else (padding,) * (2 * self.dims))
+        if self.mode == "constant":
+            self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self.mode, getattr(self, "value", None))
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}" if self.mode == "constant" \
+            else f"{self.padding}"
+
+
+class ConstantPad1d(_PadNd):
+    """Pads the last dim with value."""
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(ConstantPad1d):
+    """Pads the last 2 dims with value."""
+    dims = 2
+
+
+class ZeroPad2d(_PadNd):
+    """Pads the last 2 dims with zeros."""
+    dims = 2
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_PadNd):
+    """Pads the last dim with its reflection at the edges (the edges not repeated)."""
+    mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    dims = 2
+
+
+class ReplicationPad1d(_PadNd):
+    """Pads the last dim with copies of its edges."""
+    mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    dims = 2
 
 
 class AdaptiveAvgPool2d(Module):

@@ -1,11 +1,13 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
-gradient skips padding_idx and may be scaled by frequency) and im2col / col2im (Unfold /
-Fold), the sliding windows that the convolutions and the pools are composed from; and
-Convolution, the last step of a convolution, recorded under PyTorch's name."""
+gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
+Fold), the sliding windows that the convolutions and the pools are composed from, and
+KeepsInput, which ties a composed layer's recorded input gradient to its input as PyTorch's
+fused layers do."""
 import numpy as np
 
-from ..autograd.function import Op, constant
+from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
+from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
 class Embedding(Op):
@@ -126,18 +128,78 @@ class Fold(Op):
         return Unfold.apply(g, *ctx.args, 0), None, None, None, None, None
 
 
-class Convolution(Op):
-    """y = x copied C-contiguous, reshaped: the last step of a convolution composed of other
-    ops, recorded under PyTorch's name   ->   dx = g reshaped back"""
-    grad_fn_name = "ConvolutionBackward0"
+class Tie(Op):
+    """y = gx, a layer's recorded input gradient, tied to the layer's input x with derivative
+    zero: PyTorch's backward of a fused layer (max_pool2d's, conv2d's, ...) takes that input,
+    so its gradient requires grad wherever the input does, and a second backward reaches
+    the input (with zeros where the layer is piecewise linear in it)   ->   dgx = g, dx = 0"""
+
+    @staticmethod
+    def forward(ctx, gx, x):
+        ctx.x_meta = (x.shape, x.dtype)
+        return gx.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, zeros(*ctx.x_meta) if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g, constant(zeros(*ctx.x_meta)) if ctx.needs_input_grad[1] else None
+
+
+def tie(grad_fn_name):
+    """Tie, printed as the grad_fn PyTorch's gradient of that layer has"""
+    return renamed("Tie" + grad_fn_name, Tie, grad_fn_name, Tie.__doc__)
+
+
+class LayerOutput(Op):
+    """y = x as a new C-contiguous array of shape: the last step of a layer composed of
+    several ops, renamed (layer_output) to print the grad_fn of PyTorch's fused layer
+    ->   dx = g reshaped back"""
 
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.array(x, order="C").reshape(shape)   # (a copy: never a view of x)
+        y = np.reshape(x, shape)
+        return y.copy() if np.may_share_memory(y, x) else y
 
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
     graph_backward = backward
+
+
+def layer_output(grad_fn_name):
+    """LayerOutput, printed as grad_fn_name"""
+    return renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+
+
+class KeepsInput(Op):
+    """y = x, the entry of a layer composed of several ops: its recorded backward ties the
+    input's gradient to the input (tie: a renamed Tie), as PyTorch's fused layer's does
+    ->   dx = g"""
+
+    @staticmethod
+    def forward(ctx, x, tie):
+        ctx.save_for_backward(x)
+        ctx.tie = tie
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph(0)
+        return ctx.tie.apply(g, x), None
+
+
+# reflect and replicate padding: the input indexed by each padded dim's source positions (one
+# op; its gradient adds every copy back to its source), named as PyTorch's
+PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}DBackward0",
+                                f"F.pad(mode={mode!r}) of the last {k} dims: x indexed")
+             for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
+             for k in (1, 2, 3)}

@@ -160,19 +160,22 @@ class Squeeze(Op):
 
 
 class Unsqueeze(Op):
-    """y = x with a size-1 dim inserted   ->   dx = g reshaped back"""
+    """y = x with a size-1 dim inserted   ->   dx = g reshaped back (recorded: squeezed, as
+    PyTorch's SqueezeBackward1)"""
     is_view = True
 
     @staticmethod
     def forward(ctx, x, dim):
-        ctx.shape = x.shape
+        ctx.shape, ctx.dim = x.shape, dim
         return np.expand_dims(x, dim)
 
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
-    graph_backward = backward
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.squeeze(ctx.dim), None
 
 
 class Clone(Op):
