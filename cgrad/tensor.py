@@ -716,12 +716,13 @@ class Tensor:
         for ref in views:
             v = ref()
             if v is not None:
-                region = S.Region.of(v._data, self._data)
+                region = S.Region.of(v._data, self._data, any_layout=True)
                 if region is None:
                     raise RuntimeError("cgrad does not support in-place operations that "
-                                       "autograd must record on a view of a non-contiguous "
-                                       f"tensor (shape {list(self.shape)}); use an "
-                                       "out-of-place op instead")
+                                       "autograd must record on a view of a tensor whose "
+                                       f"memory is not dense (shape {list(self.shape)}, "
+                                       "strides negative or overlapping); use an out-of-place "
+                                       "op instead")
                 regions[v] = region
         return regions
 

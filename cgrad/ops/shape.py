@@ -326,18 +326,25 @@ def memory_owner(a):
 
 
 class Region:
-    """Where a view's elements sit in its C-contiguous base: an element offset, a shape and
-    byte strides. region(a) gives the same view of any C-contiguous array a laid out like
-    the base (a gradient): how in-place ops on views are differentiated."""
-    __slots__ = ("offset", "shape", "strides")
+    """Where a view's elements sit in its base's memory: an element offset, a shape and byte
+    strides, and the base's layout (order: its axes from the outermost in memory in, None for
+    C order). region(a) gives the same view of an array a of the base's shape laid out as the
+    base (any other is copied so first): how in-place ops on views are differentiated."""
+    __slots__ = ("offset", "shape", "strides", "order")
 
-    def __init__(self, offset, shape, strides):
-        self.offset, self.shape, self.strides = offset, shape, strides
+    def __init__(self, offset, shape, strides, order=None):
+        self.offset, self.shape, self.strides, self.order = offset, shape, strides, order
 
     @classmethod
-    def of(cls, view, base):
-        """view's region in base, or None where base is not C-contiguous (or view not in it)"""
-        if not base.flags.c_contiguous or view.dtype != base.dtype:
+    def of(cls, view, base, any_layout=False):
+        """view's region in base, or None where base is not C-contiguous (any_layout: not a
+        permutation of a C-contiguous block) or view is not in it"""
+        order = None
+        if not base.flags.c_contiguous:
+            order = _memory_order(base) if any_layout else None
+            if order is None:
+                return None
+        if view.dtype != base.dtype:
             return None
         size = view.dtype.itemsize
         start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
@@ -345,18 +352,43 @@ class Region:
         high = start + sum(max(0, s * (n - 1)) for s, n in zip(view.strides, view.shape))
         if start % size or (view.size and (low < 0 or high + size > base.nbytes)):
             return None
-        return cls(start // size, view.shape, view.strides)
+        return cls(start // size, view.shape, view.strides, order)
+
+    def _memory(self, a):
+        """a's elements in the base's memory order, as a C-contiguous array (a itself, or a
+        transpose of it, where a is laid out as the base)"""
+        return np.ascontiguousarray(a if self.order is None else np.transpose(a, self.order))
 
     def __call__(self, a):
-        a = np.ascontiguousarray(a)
-        return np.ndarray(self.shape, a.dtype, a, self.offset * a.dtype.itemsize,
-                          self.strides)
+        m = self._memory(a)
+        return np.ndarray(self.shape, m.dtype, m, self.offset * m.dtype.itemsize, self.strides)
+
+    def laid_out(self, a):
+        """a copy of a laid out as the base, so that region(copy) is a view into it"""
+        if self.order is None:
+            return np.array(a, order="C")
+        m = np.array(np.transpose(a, self.order), order="C")
+        return np.transpose(m, np.argsort(self.order))
+
+    def zeros(self, shape, dtype):
+        """zeros of shape laid out as the base"""
+        if self.order is None:
+            return zeros(shape, dtype)
+        m = zeros(tuple(shape[i] for i in self.order), dtype)
+        return np.transpose(m, np.argsort(self.order))
 
     def mask(self, like):
         """a boolean array of the shape of `like` (laid out as the base), True at the region"""
-        m = np.zeros(like.shape, like.dtype)      # the base's itemsize: the strides are bytes
+        m = self.zeros(like.shape, like.dtype)    # the base's itemsize: the strides are bytes
         self(m)[...] = 1
         return m != 0
+
+
+def _memory_order(a):
+    """the axes of a from the outermost in memory in, where a is a permutation of a
+    C-contiguous block (a transpose, an F-ordered result), else None"""
+    order = tuple(int(i) for i in np.argsort([-s for s in a.strides], kind="stable"))
+    return order if np.transpose(a, order).flags.c_contiguous else None
 
 
 class CopySlices(Op):
@@ -372,7 +404,7 @@ class CopySlices(Op):
 
     @staticmethod
     def backward(ctx, g):
-        g_base = np.array(g, order="C")
+        g_base = ctx.region.laid_out(g)
         ctx.region(g_base)[...] = 0
         return g_base, ctx.region(g).copy(), None
 
@@ -399,7 +431,7 @@ class ViewOf(Op):
 
 def region_placed(x, shape, region):
     """zeros of shape with x written at region"""
-    y = zeros(shape, x.dtype)
+    y = region.zeros(shape, x.dtype)
     region(y)[...] = x
     return y
 
