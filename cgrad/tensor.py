@@ -916,7 +916,7 @@ class Tensor:
             # PyTorch indexes first (a view of this view), then writes that view
             self._check_no_grad_view((value,), S.basic_index_op(key, self.shape).grad_fn_name)
         if self._records_inplace((value,)):
-            self._inplace(S.IndexPut, key, value)
+            self._inplace(S.setitem_op(key, self._data.shape, value), key, value)
             return
         self._check_writable()
         S.put(self._data, key, value._data if isinstance(value, Tensor) else value)
@@ -2420,7 +2420,8 @@ def _arg_extreme(pick, t, dim, keepdim):
 
 
 # in-place ops whose tensor operands need not broadcast to self: their callers check them
-_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.CopySlicesPut, S.FillPut, S.CopyPut, S.Scatter,
+                       S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
 
 
 def _index_array(name, index, expected, got=""):

@@ -227,3 +227,33 @@ def test_detach_is_not_a_view_and_views_refuse_detach_in_place():
         out["version shared"] = x._version == d._version == 1
         return out
     assert outcomes(cgrad) == outcomes(torch)
+
+
+SETITEM = ["y[1, 1] = v", "y[0] = 5.0", "y[0] = v", "y[:, 1] = v", "y[[0, 1]] = v",
+           "y[y > 0] = v", "y[y > 0] = 2.0", "y[..., 0] = v", "y[None, 0] = v", "z[0] = v",
+           "z[[0]] = v", "y[lib.tensor([0, 1])] = v", "y[0, [0, 1]] = v", "y[:] = v",
+           "y[...] = v", "y[:, [0, 1]] = v", "y[0:3, [0]] = v", "y[1:, [0]] = v",
+           "y[None] = v", "y[:, 0] = 2.0", "y[0:3] = v", "y[::1] = v", "y[0] = v * w",
+           "y[:, None] = v", "y[0][1] = v", "y[:] = 2.0", "y[:] = w", "y[..., [0]] = v",
+           "y[[0], ...] = v", "y[..., 0:2] = v", "y[..., 0:1] = v", "y[lib.tensor(1)] = v",
+           "y[True] = v", "y[-1] = v", "y[0:10] = v", "y[[0, 1], 0:1] = v", "y[..., None] = v",
+           "y[y[:, 0] > 0, 1:] = v"]
+
+
+@pytest.mark.parametrize("statement", SETITEM)
+def test_setitem_records_pytorchs_node(backend, statement):
+    """x[key] = v is CopySlices where PyTorch indexes a view first (an int, None, a partial
+    slice), IndexPutBackward0 for index arrays alone, FillBackward3 / CopyBackwards where the
+    key is all of x: the grad_fn names and the gradients of x and v"""
+    results = []
+    for lib in (torch, cgrad):
+        x = lib.tensor([[1.0, -2.0], [3.0, 4.0], [-5.0, 6.0]], requires_grad=True)
+        v = lib.tensor(3.0, requires_grad=True)
+        w = lib.tensor([1.5, -0.5], requires_grad=True)
+        y, z = x * 1, lib.zeros(3, 2)
+        exec(statement)
+        t = z if statement.startswith("z") else y
+        (t * t).sum().backward()
+        results.append([t.grad_fn.name().replace("torch::autograd::", ""), t.tolist()] +
+                       [None if p.grad is None else p.grad.tolist() for p in (x, v, w)])
+    assert results[1] == results[0]

@@ -582,6 +582,38 @@ class IndexPut(Op):
         return gx, None, gv
 
 
+# x[key] = v as PyTorch records it: a view of x first where the key makes one (an int, None,
+# a slice short of the whole dim), then a copy into that view (CopySlices on x); else the
+# write itself: index_put_ (index arrays), fill_ (a 0-d value) or copy_ into all of x
+CopySlicesPut = renamed("CopySlicesPut", IndexPut, "CopySlices", "x[key] = v, key a view")
+FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v")
+CopyPut = renamed("CopyPut", IndexPut, "CopyBackwards", "x[:] = v")
+
+
+def setitem_op(key, shape, value):
+    """the IndexPut op named as PyTorch's x[key] = value (key as _index_key makes it)"""
+    if type(key) is SplitKey:               # (ints beside index arrays)
+        return CopySlicesPut
+    items = key if type(key) is tuple else (key,)
+    e = next((i for i, k in enumerate(items) if k is Ellipsis), None)
+    front, back = (items, ()) if e is None else (items[:e], items[e + 1:])
+    spans = [0 if k is None or isinstance(k, bool) else
+             k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1 for k in items]
+    back_spans = spans[len(items) - len(back):]
+    dims = list(np.cumsum([0] + spans[:len(front)])[:-1]) + \
+        list(len(shape) - sum(back_spans) + np.cumsum([0] + back_spans)[:-1])
+    arrays = False
+    for k, d in zip(front + back, dims):
+        if isinstance(k, np.ndarray):
+            arrays = True
+        elif not isinstance(k, slice) or k.indices(shape[d]) != (0, shape[d], 1):
+            return CopySlicesPut             # an int, None, a bool or a partial slice
+    if arrays:
+        return IndexPut
+    return FillPut if np.ndim(value._data if hasattr(value, "_data") else value) == 0 \
+        else CopyPut
+
+
 class Cat(Op):
     """y = cat(xs, dim)   ->   each dx is its slice of g"""
     @staticmethod
