@@ -315,16 +315,15 @@ def mode_index(x, axis):
     shape, n = rows.shape[:-1], rows.shape[-1]
     rows = rows.reshape(-1, n)
     order = B.kernels.sort_order(rows, "less")
-    idx = np.empty(len(rows), np.int64)
-    for r in range(len(rows)):
-        idx[r] = order[r, _longest_run_end(rows[r, order[r]])]
-    return idx.reshape(shape)
-
-
-def _longest_run_end(values):
-    """the position where the first longest run of equal values ends (NaN equals nothing)"""
-    ends = np.append(np.flatnonzero(values[1:] != values[:-1]), len(values) - 1)
-    return ends[np.argmax(np.diff(ends, prepend=-1))]
+    ordered = np.take_along_axis(rows, order, -1)
+    ends = np.ones(rows.shape, bool)                 # where a run of equal values ends
+    ends[:, :-1] = ordered[:, 1:] != ordered[:, :-1]
+    position = np.arange(n)
+    starts = np.zeros(rows.shape, np.int64)          # each run's first position, carried on
+    starts[:, 1:] = np.where(ends[:, :-1], position[1:], 0)
+    run = np.where(ends, position - np.maximum.accumulate(starts, axis=-1) + 1, 0)
+    last = np.argmax(run, axis=-1)                   # (the first longest)
+    return np.take_along_axis(order, last[:, None], -1).reshape(shape)
 
 
 class ModeDim(MaxDim):
