@@ -241,7 +241,15 @@ class RNNBase(Module):
         else:
             state = _permuted(tuple(hx) if self.mode == "LSTM" else (hx,), sorted_indices)
         self._check_forward_args(data, state, batch, packed=True)
-        output, state = self._run(data, state, batch_sizes.tolist())
+        sizes = batch_sizes.tolist()
+        if (self.mode == "LSTM" and not self.proj_size and data.dtype == _dtype.float32
+                and sizes[-1] == batch):
+            # PyTorch runs this case (no sequence shorter than another) on oneDNN: padded
+            # steps, the output viewed as packed data (ViewBackward0)
+            output, state = self._run(data.reshape(len(sizes), batch, -1), state)
+            output = output.view(-1, output.shape[-1])
+        else:
+            output, state = self._run(data, state, sizes)
         state = _permuted(state, unsorted_indices)
         return (PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices),
                 state if self.mode == "LSTM" else state[0])

@@ -150,13 +150,14 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
                              f"sequence length being {length}")
         length = total_length
     output = full((length, sizes[0]) + tuple(data.shape[1:]), padding_value, dtype=data.dtype)
-    # as PyTorch's kernel: one copy per run of steps of the same batch size
+    # as PyTorch's kernel: one copy into a view per run of steps of the same batch size (a
+    # view even where it is all of output, so the node is CopySlices as PyTorch's)
     start = offset = 0
     for i in range(1, len(sizes) + 1):
         if i == len(sizes) or sizes[i] != sizes[start]:
             rows = (i - start) * sizes[start]
-            output[start:i, :sizes[start]] = data[offset:offset + rows].reshape(
-                i - start, sizes[start], *data.shape[1:])
+            output[start:i, :sizes[start]].copy_(data[offset:offset + rows].reshape(
+                i - start, sizes[start], *data.shape[1:]))
             start, offset = i, offset + rows
     if batch_first:
         output = output.transpose(0, 1)
