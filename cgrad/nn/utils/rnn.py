@@ -83,13 +83,6 @@ def invert_permutation(permutation):
     return empty_like(permutation).scatter_(0, permutation, arange(permutation.numel()))
 
 
-def _lengths_error(lengths):
-    kinds = {"int64": "Long", "int32": "Int", "float32": "Float", "float64": "Double"}
-    return RuntimeError("'lengths' argument should be a 1D CPU int64 tensor, but got "
-                        f"{lengths.dim()}D cpu {kinds.get(str(lengths._data.dtype), 'Long')} "
-                        "tensor")
-
-
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """input (T, B, *) ((B, T, *) if batch_first) with sequence b's first lengths[b] steps
     real -> a PackedSequence; enforce_sorted=False sorts the batch by length first"""
@@ -101,8 +94,9 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     if not enforce_sorted:
         lengths, sorted_indices = lengths.sort(descending=True)
         input = input.index_select(0 if batch_first else 1, sorted_indices)
-    if lengths.dim() != 1:
-        raise _lengths_error(lengths)
+    if lengths.dim() != 1:                  # (int64 by now, PyTorch's Long)
+        raise RuntimeError("'lengths' argument should be a 1D CPU int64 tensor, but got "
+                           f"{lengths.dim()}D cpu Long tensor")
     batch = input.size(0 if batch_first else 1)
     if not input.numel():
         raise RuntimeError("Cannot pack empty tensors.")
