@@ -188,12 +188,16 @@ def test_rnn_empty_batch_matches_torch(backend, name):
 def test_rnn_double_backward_matches_torch(backend, name):
     # a gradient penalty: the input gradient, differentiated again by the weights
     c, t = _twin(*_pair(name, 3, 4, num_layers=2, bidirectional=True), np.float64)
-    x = _randn(5, 2, 3, dtype=np.float64, seed=0)
-    cx = _cg(x)
+    _gradient_penalty(c, t, _randn(5, 2, 3, dtype=np.float64, seed=0),
+                      lambda lib, m, x: (m(x)[0] ** 2).sum())
+
+
+def _gradient_penalty(c, t, x, loss_of):
+    """the gradient of loss_of(lib, module, x) by x (create_graph), then the gradients of its
+    squares' sum by every parameter: cgrad's against PyTorch's"""
     grads = []
-    for lib, m, xi in ((torch, t, x), (cgrad, c, cx)):
-        out, _ = m(xi)
-        (gx,) = lib.autograd.grad((out ** 2).sum(), xi, create_graph=True)
+    for lib, m, xi in ((torch, t, x), (cgrad, c, _cg(x))):
+        (gx,) = lib.autograd.grad(loss_of(lib, m, xi), xi, create_graph=True)
         grads.append([gx] + list(lib.autograd.grad((gx ** 2).sum(), list(m.parameters()))))
     for tg, cg in zip(*grads):
         _close(cg, tg)

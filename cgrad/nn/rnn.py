@@ -15,6 +15,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -165,17 +166,22 @@ class RNNBase(Module):
             raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got "
                                f"{hx.dim()}-D tensor")
 
-    def _check_forward_args(self, input, state):
+    def _check_forward_args(self, input, state, batch, packed=False):
         weight = self.weight_ih_l0
-        if input.dtype != weight.dtype:
+        # PyTorch's LSTM leaves a packed input's dtype and size to its kernel, where the first
+        # matrix product fails (a RuntimeError, as cgrad's F.linear raises)
+        lstm_packed = packed and self.mode == "LSTM"
+        if input.dtype != weight.dtype and not lstm_packed:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight.dtype}). Convert input: input.to({weight.dtype}), or "
                              f"convert model: model.to({input.dtype})")
-        if input.shape[-1] != self.input_size:
+        if packed and input.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {input.dim()}")
+        if input.shape[-1] != self.input_size and not lstm_packed:
             raise RuntimeError("input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {input.shape[-1]}")
         for i, (s, size) in enumerate(zip(state, self._state_sizes())):
-            expected = (self.num_layers * self._directions, input.shape[1], size)
+            expected = (self.num_layers * self._directions, batch, size)
             if tuple(s.shape) != expected:
                 which = f"hidden[{i}]" if self.mode == "LSTM" else "hidden"
                 raise RuntimeError(f"Expected {which} size {expected}, got {list(s.shape)}")
@@ -186,10 +192,17 @@ class RNNBase(Module):
             return (self.proj_size or self.hidden_size, self.hidden_size)
         return (self.hidden_size,)
 
+    def _zero_state(self, batch, dtype):
+        return tuple(zeros(self.num_layers * self._directions, batch, size, dtype=dtype)
+                     for size in self._state_sizes())
+
     # ---- forward -----------------------------------------------------------------------------
     def forward(self, input, hx=None):
         """(output, h_n), or LSTM's (output, (h_n, c_n)); output holds the last layer's h at
-        every step (both directions' concatenated)"""
+        every step (both directions' concatenated). A PackedSequence input gives a
+        PackedSequence output."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         if input.dim() not in (2, 3):
             raise self._input_dims_error(input)
         batched = input.dim() == 3
@@ -199,14 +212,13 @@ class RNNBase(Module):
         if self.batch_first:
             input = input.transpose(0, 1)
         if hx is None:
-            state = tuple(zeros(self.num_layers * self._directions, input.shape[1], size,
-                                dtype=input.dtype) for size in self._state_sizes())
+            state = self._zero_state(input.shape[1], input.dtype)
         else:
             self._check_hx_dims(hx, batched)
             state = tuple(hx) if self.mode == "LSTM" else (hx,)
             if not batched:
                 state = tuple(s.unsqueeze(1) for s in state)
-        self._check_forward_args(input, state)
+        self._check_forward_args(input, state, input.shape[1])
         if input.shape[0] == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         output, state = self._run(input, state)
@@ -218,8 +230,33 @@ class RNNBase(Module):
             state = tuple(s.squeeze(1) for s in state)
         return output, (state if self.mode == "LSTM" else state[0])
 
-    def _run(self, input, state):
-        """the time-major (L, N, H_in) input through every layer: (output, final state)"""
+    def _forward_packed(self, packed, hx):
+        """PyTorch's packed path: packed.data (sum of lengths, H_in) steps through each layer
+        batch_sizes[t] rows at a time. hx and the final states are in the caller's batch
+        order: permuted by sorted_indices into the packed order, and back by unsorted_indices."""
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        batch = int(batch_sizes[0])
+        if hx is None:
+            state = self._zero_state(batch, data.dtype)
+        else:
+            state = _permuted(tuple(hx) if self.mode == "LSTM" else (hx,), sorted_indices)
+        self._check_forward_args(data, state, batch, packed=True)
+        sizes = batch_sizes.tolist()
+        if (self.mode == "LSTM" and not self.proj_size and data.dtype == _dtype.float32
+                and sizes[-1] == batch):
+            # PyTorch runs this case (no sequence shorter than another) on oneDNN: padded
+            # steps, the output viewed as packed data (ViewBackward0)
+            output, state = self._run(data.reshape(len(sizes), batch, -1), state)
+            output = output.view(-1, output.shape[-1])
+        else:
+            output, state = self._run(data, state, sizes)
+        state = _permuted(state, unsorted_indices)
+        return (PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices),
+                state if self.mode == "LSTM" else state[0])
+
+    def _run(self, input, state, batch_sizes=None):
+        """the time-major (L, N, H_in) input, or packed data with its batch_sizes (a list),
+        through every layer: (output, final state)"""
         initial = [s.unbind(0) for s in state]
         finals = []
         for layer in range(self.num_layers):
@@ -227,7 +264,8 @@ class RNNBase(Module):
             for direction in range(self._directions):
                 index = layer * self._directions + direction
                 out, last = self._run_direction(input, tuple(s[index] for s in initial),
-                                                self._layer_weights(index), direction == 1)
+                                                self._layer_weights(index), direction == 1,
+                                                batch_sizes)
                 outputs.append(out)
                 finals.append(last)
             input = outputs[0] if len(outputs) == 1 else cat(outputs, -1)
@@ -235,11 +273,15 @@ class RNNBase(Module):
                 input = F.dropout(input, self.dropout, True)
         return input, tuple(stack(parts) for parts in zip(*finals))
 
-    def _run_direction(self, input, state, weights, reverse):
+    def _run_direction(self, input, state, weights, reverse, batch_sizes=None):
         """one layer's step over the sequence (from its end if reverse): (the h of every step
         in time order, the last state)"""
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
-        steps = F.linear(input, w_ih, b_ih).unbind(0)
+        x_w = F.linear(input, w_ih, b_ih)
+        if batch_sizes is not None:
+            run = self._run_packed_reverse if reverse else self._run_packed
+            return run(x_w.split(batch_sizes), batch_sizes, state, (w_hh, b_hh, w_hr))
+        steps = x_w.unbind(0)
         outputs = []
         for x_w in (reversed(steps) if reverse else steps):
             state = _step(self.mode, x_w, state, w_hh, b_hh, w_hr)
@@ -248,12 +290,46 @@ class RNNBase(Module):
             outputs.reverse()
         return stack(outputs), state
 
+    def _run_packed(self, steps, batch_sizes, state, weights):
+        """PyTorch's PackedLayer: where the batch shrinks, the sequences that ended keep
+        their state as final; returns (the packed h of every step, the final states in
+        packed column order)"""
+        outputs, finals = [], []
+        for x_w, n in zip(steps, batch_sizes):
+            if n < state[0].shape[0]:
+                finals.append(tuple(s[n:] for s in state))
+                state = tuple(s[:n] for s in state)
+            state = _step(self.mode, x_w, state, *weights)
+            outputs.append(state[0])
+        finals.append(state)
+        return cat(outputs), tuple(cat(parts[::-1]) for parts in zip(*finals))
+
+    def _run_packed_reverse(self, steps, batch_sizes, initial, weights):
+        """PyTorch's ReversedPackedLayer: from the last step back, each sequence joins (with
+        its initial state) at its own last step"""
+        state = tuple(s[:batch_sizes[-1]] for s in initial)
+        outputs = []
+        for x_w, n in zip(reversed(steps), reversed(batch_sizes)):
+            have = state[0].shape[0]
+            if n > have:
+                state = tuple(cat([s, s0[have:n]]) for s, s0 in zip(state, initial))
+            state = _step(self.mode, x_w, state, *weights)
+            outputs.append(state[0])
+        return cat(outputs[::-1]), state
+
     def extra_repr(self):
         # as PyTorch's: the sizes, then each argument that is not at its default
         defaults = (("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False),
                     ("dropout", 0), ("bidirectional", False))
         return ", ".join([f"{self.input_size}, {self.hidden_size}"]
                          + [f"{k}={getattr(self, k)}" for k, d in defaults if getattr(self, k) != d])
+
+
+def _permuted(state, permutation):
+    """each state tensor's batch (dim 1) reordered by permutation (None: as it is)"""
+    if permutation is None:
+        return state
+    return tuple(s.index_select(1, permutation) for s in state)
 
 
 def _no_proj_size(kwargs):

@@ -524,6 +524,9 @@ class IndexAdd(_Placed):
 AdvancedIndex.gradient = IndexAdd
 IndexSelect = renamed("IndexSelect", AdvancedIndex, "IndexSelectBackward0",
                       "index_select(dim, index): x[:, ..., index]")
+PackPaddedSequence = renamed("PackPaddedSequence", AdvancedIndex, "PackPaddedSequenceBackward0",
+                             "pack_padded_sequence's data: x[step index, batch index] (or the "
+                             "reverse, batch first), every real step of every sequence")
 
 
 def has_index_arrays(key):
