@@ -150,7 +150,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "prod", "clamp", "clip", "softmax", "log_softmax", "reshape", "flatten", "squeeze",
             "unsqueeze", "transpose", "permute", "t", "clone", "detach", "pow", "add", "sub",
             "mul", "div", "chunk", "split", "unbind", "all", "any", "masked_fill", "dot", "gather",
-            "sort", "argsort", "topk", "median", "nanmedian", "quantile", "nanquantile",
+            "sort", "msort", "argsort", "topk", "median", "nanmedian", "quantile", "nanquantile",
             "kthvalue", "mode",
             "isnan", "isinf", "isfinite", "logical_not",
             "sin", "cos", "erf", "sign", "rsqrt", "log1p", "expm1", "reciprocal", "floor", "ceil",

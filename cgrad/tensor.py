@@ -1843,6 +1843,10 @@ class Tensor:
         return SortResult(*self._ordered(dim, S.SortValues, lambda rows: B.kernels.sort_order(
             rows, "descending" if descending else "ascending", stable)))
 
+    def msort(self):
+        """sort's values along dim 0"""
+        return self.sort(0).values
+
     def argsort(self, dim=-1, descending=False, stable=False):
         return self.sort(dim, descending, stable).indices
 
@@ -2083,7 +2087,14 @@ class Tensor:
         return self.expand(size)
 
     def lerp(self, end, weight):
-        return self + weight * (end - self)
+        """self + weight * (end - self), as PyTorch computes it: from end, end - (end - self)
+        * (1 - weight), where |weight| >= 0.5 (other roundings; inf - inf is NaN there)"""
+        if isinstance(weight, Tensor):
+            near = self + weight * (end - self)
+            return near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
+        if abs(weight) < 0.5:
+            return self + weight * (end - self)
+        return end - (end - self) * (1 - weight)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         return self + value * (tensor1 * tensor2)

@@ -181,3 +181,23 @@ def test_smooth_l1_and_huber(backend, reduction, rng):
     with pytest.raises(RuntimeError):
         F.huber_loss(cgrad.ones(2), cgrad.ones(2), delta=0)
     assert isinstance(nn.HuberLoss(), nn.Module)
+
+
+def test_msort_and_lerp_and_quantile_at_infinities(backend):
+    """msort is sort's values along dim 0; lerp computes from end where |weight| >= 0.5, as
+    PyTorch's (so quantile's inf - inf is NaN where PyTorch's is)"""
+    x = np.array([[3.0, -1.0], [np.nan, 2.0], [0.5, 0.5]])
+    _both(lambda lib, t: lib.msort(t), x)
+    _both(lambda lib, t: t.msort(), x)
+    inf = np.inf
+    for values, q in (([-inf, 0.0, 1.0], 0.25), ([0.0, 1.0, inf], 0.9), ([0.0, inf, 1.0], 0.4)):
+        for interpolation in ("linear", "midpoint"):
+            got = cgrad.tensor(values).quantile(q, interpolation=interpolation).item()
+            want = torch.tensor(values).quantile(q, interpolation=interpolation).item()
+            np.testing.assert_equal(got, want)
+    np.testing.assert_equal(cgrad.tensor([0.0, 1.0, inf, np.nan]).nanquantile(0.9).item(),
+                            torch.tensor([0.0, 1.0, inf, np.nan]).nanquantile(0.9).item())
+    a, b, w = np.array([1.0, -2.0, 3.0]), np.array([4.0, 0.5, -1.0]), np.array([0.2, 0.7, -0.6])
+    for weight in (0.3, 0.8, -0.7):
+        _both(lambda lib, s, e: lib.lerp(s, e, weight), a, b)
+    _both(lambda lib, s, e, u: lib.lerp(s, e, u), a, b, w)
