@@ -399,6 +399,12 @@ def test_pad_modes_double_backward_match_torch(backend, mode):
     ("ReflectionPad2d(1)", (2, 3, 4)), ("ReflectionPad2d((1, 0, 2, 1))", (1, 2, 3, 4)),
     ("ReplicationPad1d((1, 4))", (2, 3, 4)), ("ReplicationPad1d(3)", (3, 2)),
     ("ReplicationPad2d(3)", (2, 3, 4)), ("ReplicationPad2d((1, 0, 2, 5))", (1, 2, 3, 4)),
+    ("ReplicationPad3d(1)", (2, 3, 4, 5)),
+    ("ReflectionPad3d((1, 0, 2, 1, 0, 1))", (1, 2, 3, 4, 5)),
+    ("ZeroPad1d((1, 2))", (2, 3)), ("ZeroPad3d(1)", (1, 2, 3, 4)),
+    ("ConstantPad3d((1, 0, 0, 2, 1, 1), 0.5)", (2, 2, 3, 4)),
+    ("CircularPad1d(2)", (2, 3, 4)), ("CircularPad2d((1, 0, 2, 1))", (1, 2, 3, 4)),
+    ("CircularPad3d(1)", (2, 3, 4, 5)),
     ("Unfold(2)", (2, 3, 4, 5)), ("Unfold((2, 3), 2, 1, (1, 2))", (3, 6, 5)),
     ("Fold((4, 5), 2)", (2, 8, 12)), ("Fold(5, (2, 3), stride=2, padding=1)", (12, 9))])
 @pytest.mark.parametrize("dtype", DTYPES)

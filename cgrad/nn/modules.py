@@ -580,6 +580,40 @@ class ReplicationPad2d(ReplicationPad1d):
     dims = 2
 
 
+class ReplicationPad3d(ReplicationPad1d):
+    dims = 3
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    dims = 3
+
+
+class ZeroPad1d(ZeroPad2d):
+    """Pads the last dim with zeros."""
+    dims = 1
+
+
+class ZeroPad3d(ZeroPad2d):
+    dims = 3
+
+
+class ConstantPad3d(ConstantPad1d):
+    dims = 3
+
+
+class CircularPad1d(_PadNd):
+    """Pads the last dim with its other end (wrapped around)."""
+    mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    dims = 2
+
+
+class CircularPad3d(CircularPad1d):
+    dims = 3
+
+
 class AdaptiveAvgPool2d(Module):
     """Means over output_size bins of (nearly) equal size, whatever the input's size."""
 
