@@ -154,6 +154,13 @@ def std_sort(values, less):
     return r.positions()
 
 
+def std_nth_element(values, nth, less):
+    """positions in the order std::nth_element(values, nth, less) leaves them"""
+    r = _Replay(values, less)
+    r.nth_element(0, nth, len(r.a))
+    return r.positions()
+
+
 def std_topk(values, k, less, sorted=True):
     """the first k positions as PyTorch's topk leaves them (aten's TopKImpl.h):
     std::partial_sort where k * 64 <= n, else std::nth_element at k - 1 and, where sorted,

@@ -79,6 +79,15 @@ def _stable_order(rows, descending):
     return np.lexsort((-np.where(nan, 0, rows), ~nan), axis=-1)
 
 
+def _ties_and_nan(rows, order):
+    """per row (order: a sorted order of it): whether two of its values tie, whether one is
+    NaN"""
+    ordered = np.take_along_axis(rows, order, -1)
+    tied = (ordered[:, 1:] == ordered[:, :-1]).any(-1)
+    nan = np.isnan(rows).any(-1) if rows.dtype.kind == "f" else np.zeros_like(tied)
+    return tied, nan
+
+
 class NumpyKernels:
     name = "numpy"
 
@@ -327,9 +336,7 @@ class NumpyKernels:
         order = _stable_order(rows, compare == "descending")
         if stable or rows.shape[-1] < 2:
             return order
-        ordered = np.take_along_axis(rows, order, -1)
-        tied = (ordered[:, 1:] == ordered[:, :-1]).any(-1)
-        nan = np.isnan(rows).any(-1) if rows.dtype.kind == "f" else np.zeros_like(tied)
+        tied, nan = _ties_and_nan(rows, order)
         replay = (tied | nan) & (rows.shape[-1] > 16) if compare != "less" else \
             (tied & (rows.shape[-1] > 16)) | nan
         for r in np.flatnonzero(replay):
@@ -342,15 +349,12 @@ class NumpyKernels:
         without ties or NaN take the head of a stable sort where the result is sorted; the
         rest (and every unsorted result of nth_element) replay it."""
         compare = "descending" if largest else "ascending"
-        order = _stable_order(rows, largest)[:, :k]
-        n = rows.shape[-1]
+        full = _stable_order(rows, largest)
+        order, n = full[:, :k], rows.shape[-1]
         if k == 0 or n < 2:
             return order
-        ordered = np.sort(rows, axis=-1)
-        tied = (ordered[:, 1:] == ordered[:, :-1]).any(-1)
-        if rows.dtype.kind == "f":
-            tied |= np.isnan(rows).any(-1)
-        replay = tied | (not sorted and k * 64 > n)
+        tied, nan = _ties_and_nan(rows, full)
+        replay = tied | nan | (not sorted and k * 64 > n)
         for r in np.flatnonzero(replay):
             order[r] = std_topk(rows[r].tolist(), k, _SORT_LESS[compare], sorted)
         return order

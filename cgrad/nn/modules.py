@@ -554,12 +554,25 @@ class ConstantPad2d(ConstantPad1d):
     dims = 2
 
 
+class ConstantPad3d(ConstantPad1d):
+    dims = 3
+
+
 class ZeroPad2d(_PadNd):
     """Pads the last 2 dims with zeros."""
     dims = 2
 
     def extra_repr(self):
         return f"{self.padding}"
+
+
+class ZeroPad1d(ZeroPad2d):
+    """Pads the last dim with zeros."""
+    dims = 1
+
+
+class ZeroPad3d(ZeroPad2d):
+    dims = 3
 
 
 class ReflectionPad1d(_PadNd):
@@ -569,6 +582,10 @@ class ReflectionPad1d(_PadNd):
 
 class ReflectionPad2d(ReflectionPad1d):
     dims = 2
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    dims = 3
 
 
 class ReplicationPad1d(_PadNd):
@@ -581,23 +598,6 @@ class ReplicationPad2d(ReplicationPad1d):
 
 
 class ReplicationPad3d(ReplicationPad1d):
-    dims = 3
-
-
-class ReflectionPad3d(ReflectionPad1d):
-    dims = 3
-
-
-class ZeroPad1d(ZeroPad2d):
-    """Pads the last dim with zeros."""
-    dims = 1
-
-
-class ZeroPad3d(ZeroPad2d):
-    dims = 3
-
-
-class ConstantPad3d(ConstantPad1d):
     dims = 3
 
 

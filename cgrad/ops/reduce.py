@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import backends as B
+from ..backends._stdsort import std_nth_element
 from ..autograd.function import Op, constant
 from .._dtype import require_float, torch_name
 from .._memory import zeros
@@ -231,25 +232,14 @@ def nanmedian_index(x, axis):
         np.full((1,) * x.ndim, x.shape[axis])
     order = np.argsort(x, axis=axis, kind="stable")
     idx = np.take_along_axis(order, np.maximum(present - 1, 0) // 2, axis).squeeze(axis)
-    return np.where(present.squeeze(axis) == 0, _nth_element_first(x.shape[axis]), idx)
+    empty = present.squeeze(axis) == 0
+    return np.where(empty, _nth_element_first(x.shape[axis]), idx) if empty.any() else idx
 
 
 def _nth_element_first(n):
     """the position that libstdc++'s std::nth_element(first, first, first + n) moves to first
-    when all n elements compare equal: each round swaps the middle one to first, then
-    partitions the rest by swapping pairs from both ends, and goes on in the left part;
-    three or fewer stay as they are"""
-    idx = list(range(n))
-    last = n
-    while last > 3:
-        mid = last // 2
-        idx[0], idx[mid] = idx[mid], idx[0]
-        lo, hi = 1, last - 1
-        while lo < hi:
-            idx[lo], idx[hi] = idx[hi], idx[lo]
-            lo, hi = lo + 1, hi - 1
-        last = lo
-    return idx[0] if n else 0
+    when all n elements compare equal (an all-NaN row)"""
+    return std_nth_element([0] * n, 0, lambda a, b: False)[0] if n else 0
 
 
 def kth_index(x, axis, k):
