@@ -225,8 +225,7 @@ def _fill_value(value, dtype):
 
 def _spanned(items):
     """how many of a tensor's dims an index's items (other than an Ellipsis) consume"""
-    return sum(k.ndim if isinstance(k, np.ndarray) and k.dtype.kind == "b" else 1
-               for k in items if not (k is None or k is Ellipsis or isinstance(k, bool)))
+    return sum(S.index_span(k) for k in items)
 
 
 def _castable(src, dst):
@@ -665,7 +664,7 @@ class Tensor:
         a copy of self's old value and self takes the op's node as its grad_fn."""
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
-        if op not in _CHECK_OWN_OPERANDS:
+        if not issubclass(op, _CHECK_OWN_OPERANDS):
             for a in args:
                 if isinstance(a, Tensor):
                     if _overlap(self._data, a._data) == "partial":
@@ -2431,8 +2430,7 @@ def _arg_extreme(pick, t, dim, keepdim):
 
 
 # in-place ops whose tensor operands need not broadcast to self: their callers check them
-_CHECK_OWN_OPERANDS = (S.IndexPut, S.CopySlicesPut, S.FillPut, S.CopyPut, S.Scatter,
-                       S.ScatterValue, S.ScatterAdd, S.IndexAddAlong)
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.IndexAddAlong)     # (and their renamed forms)
 
 
 def _index_array(name, index, expected, got=""):

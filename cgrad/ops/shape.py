@@ -363,19 +363,18 @@ class Region:
         m = self._memory(a)
         return np.ndarray(self.shape, m.dtype, m, self.offset * m.dtype.itemsize, self.strides)
 
+    def _from_memory(self, m):
+        """the C-contiguous m (in the base's memory order) as an array of the base's shape"""
+        return m if self.order is None else np.transpose(m, np.argsort(self.order))
+
     def laid_out(self, a):
         """a copy of a laid out as the base, so that region(copy) is a view into it"""
-        if self.order is None:
-            return np.array(a, order="C")
-        m = np.array(np.transpose(a, self.order), order="C")
-        return np.transpose(m, np.argsort(self.order))
+        return self._from_memory(np.array(self._memory(a), order="C", copy=True))
 
     def zeros(self, shape, dtype):
         """zeros of shape laid out as the base"""
-        if self.order is None:
-            return zeros(shape, dtype)
-        m = zeros(tuple(shape[i] for i in self.order), dtype)
-        return np.transpose(m, np.argsort(self.order))
+        order = self.order or range(len(shape))
+        return self._from_memory(zeros(tuple(shape[i] for i in order), dtype))
 
     def mask(self, like):
         """a boolean array of the shape of `like` (laid out as the base), True at the region"""
@@ -588,6 +587,14 @@ class IndexPut(Op):
 # x[key] = v as PyTorch records it: a view of x first where the key makes one (an int, None,
 # a slice short of the whole dim), then a copy into that view (CopySlices on x); else the
 # write itself: index_put_ (index arrays), fill_ (a 0-d value) or copy_ into all of x
+def index_span(k):
+    """how many of a tensor's dims one item of an index consumes (a mask: its dims; None,
+    Ellipsis and a Python bool: none)"""
+    if k is None or k is Ellipsis or isinstance(k, bool):
+        return 0
+    return k.ndim if isinstance(k, np.ndarray) and k.dtype.kind == "b" else 1
+
+
 CopySlicesPut = renamed("CopySlicesPut", IndexPut, "CopySlices", "x[key] = v, key a view")
 FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v")
 CopyPut = renamed("CopyPut", IndexPut, "CopyBackwards", "x[:] = v")
@@ -600,8 +607,7 @@ def setitem_op(key, shape, value):
     items = key if type(key) is tuple else (key,)
     e = next((i for i, k in enumerate(items) if k is Ellipsis), None)
     front, back = (items, ()) if e is None else (items[:e], items[e + 1:])
-    spans = [0 if k is None or isinstance(k, bool) else
-             k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1 for k in items]
+    spans = [index_span(k) for k in items]
     back_spans = spans[len(items) - len(back):]
     dims = list(np.cumsum([0] + spans[:len(front)])[:-1]) + \
         list(len(shape) - sum(back_spans) + np.cumsum([0] + back_spans)[:-1])
