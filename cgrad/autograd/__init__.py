@@ -9,7 +9,7 @@ from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from . import function
+from . import function, graph
 
 
 def _as_list(x):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backends as B
-from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, grad_edge
+from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, _Packed, grad_edge
 from . import anomaly
 
 Tensor = None  # set by cgrad.tensor
@@ -137,6 +137,8 @@ def _overlaps_saved(buf, node):
     the sum after the op, as the NumPy backend does. Arrays owned by two different arrays
     cannot overlap: np.may_share_memory (~0.3 us a call) runs only where the owners are one,
     or not arrays."""
+    if type(node._saved) is _Packed:        # what its unpack hook returns is unknown here
+        return True
     ndarray = np.ndarray
     rb = _root(buf)
     for s in (*node._saved, *node.__dict__.values()):

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .anomaly import check_forward, forward_check as _forward_check
-from .grad_mode import state as _grad_state
+from .grad_mode import no_grad, state as _grad_state
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -45,6 +45,8 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
+        if type(saved) is _Packed:
+            return tuple(t._data if i in saved.slots else t for i, t in enumerate(saved.unpack()))
         v = self._versions
         if v is not None:
             # (saved index, input Tensor, its version when saved) for each saved input: the
@@ -69,6 +71,9 @@ class Node:
         float64, comes back as the input itself: the recorded ops promote it again). Any other
         array in slot i is a constant if input i needs no gradient; else CastCutsGraph (no
         graph leads from it to the input: the walk takes the first order)."""
+        if type(self._saved) is _Packed:                 # as the unpack hook gives them
+            unpacked = self._saved.unpack()
+            return [unpacked[i] for i in slots or range(len(unpacked))]
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
@@ -292,6 +297,8 @@ class Op:
                 result._no_grad_view = cls.grad_fn_name     # grad, as its base does)
         if ctx._saved:
             ctx._versions = _saved_versions(ctx._saved, tensors, out, result, args)
+            if _grad_state.saved_hooks:
+                _pack_saved(ctx)
         if extra:
             return (result,) + tuple(T._make(e) for e in extra)
         return result
@@ -360,6 +367,8 @@ class Op:
                     inputs.append((i, t, 0 if vc is None else vc.value))
             if inputs:
                 ctx._versions = (inputs, None)
+            if _grad_state.saved_hooks:
+                _pack_saved(ctx)
         return result
 
     @staticmethod
@@ -492,6 +501,59 @@ def _saved_versions(saved, tensors, out, result, args):
     return (inputs, out_record) if inputs or out_record is not None else None
 
 
+class _Packed(tuple):
+    """A node's saved values as the pack hook in force at its forward returned them (PyTorch's
+    saved_tensors_hooks); the values at `slots` go through the unpack hook at every read. Nothing
+    else is kept, so their versions are not checked, as in PyTorch: the hooks decide what
+    backward reads."""
+
+    def unpack(self):
+        unpacked = list(self)
+        for i in self.slots:
+            t = unpacked[i] = self.unpack_hook(unpacked[i])
+            if not isinstance(t, Tensor):
+                raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but "
+                                f"got result of type {type(t).__name__}")
+        return unpacked
+
+
+def _pack_saved(ctx):
+    """ctx's saved arrays (a Function's saved Tensors) through the innermost pack hook, each as
+    a Tensor: an input as that input, the output as a Tensor sharing its version counter"""
+    pack, unpack = _grad_state.saved_hooks[-1]
+    tensor_at = {}
+    if ctx._versions is not None:
+        inputs, out_record = ctx._versions
+        tensor_at = {i: t for i, t, _ in inputs}
+        if out_record is not None:
+            tensor_at[out_record[0]] = out_record[1]          # its version counter
+    values, slots = list(ctx._saved), []
+    for i, s in enumerate(values):
+        if isinstance(s, Tensor):
+            t = s
+        elif type(s) is _ndarray:
+            t = tensor_at.get(i)
+            if not (isinstance(t, Tensor) and t._data is s):   # (not a cast of input i)
+                vc, t = t, Tensor._make(s)
+                if vc is not None:
+                    t._vc = vc
+        else:
+            continue                                          # None, or a Python number
+        before = t._version
+        with no_grad():                                       # as PyTorch runs it
+            values[i] = pack(t)
+        if t._version != before:
+            raise RuntimeError(
+                "A saved tensor pack hook is modifying its input in place. Tensors provided as "
+                "input to pack hook cannot be modified by in-place operations as this can lead "
+                "to unexpected side-effects. Please open an issue if you need to perform "
+                "in-place operations on the input to a pack hook.")
+        slots.append(i)
+    packed = ctx._saved = _Packed(values)
+    packed.slots, packed.unpack_hook = frozenset(slots), unpack
+    ctx._versions = None
+
+
 def _cast_of(s, a):
     """whether saved array s may be input array a cast to another float dtype"""
     return (s.shape == a.shape and s.dtype != a.dtype and s.dtype.kind == "f"
@@ -522,6 +584,13 @@ class FunctionCtx(Node):
                 raise TypeError(f"save_for_backward can only save variables, but argument {i} "
                                 f"is of type {type(t).__name__}")
         self._saved = tensors
+
+    @property
+    def saved_tensors(self):
+        """the saved Tensors (as the unpack hook gives them, under saved_tensors_hooks)"""
+        if type(self._saved) is _Packed:
+            return tuple(self._saved.unpack())
+        return Node.saved_tensors.fget(self)
 
     def mark_dirty(self, *tensors):
         self._dirty = tensors
@@ -668,7 +737,9 @@ class _FunctionOp(Op):
         tensors = _FunctionOp.output_grads(ctx, tensors)
         saved = ctx._saved
         outputs = ctx.__dict__.get("_saved_outputs", {})
-        if outputs:        # a saved output differentiates through this node, as in PyTorch
+        # a saved output differentiates through this node, as in PyTorch (under
+        # saved_tensors_hooks it is what the unpack hook gives)
+        if outputs and type(saved) is not _Packed:
             ctx._saved = tuple(ctx.saved_output(t, outputs[i]) if i in outputs else t
                                for i, t in enumerate(saved))
         try:
@@ -680,7 +751,7 @@ class _FunctionOp(Op):
     def user_grads(ctx, tensors, recorded):
         """The user's backward on the output gradients (Tensors), under no_grad unless
         recorded; its results checked as PyTorch checks them"""
-        from .grad_mode import no_grad, enable_grad
+        from .grad_mode import enable_grad
         with (enable_grad() if recorded else no_grad()):
             result = ctx.op.function.backward(ctx, *tensors)
         if not isinstance(result, tuple):
@@ -761,7 +832,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .grad_mode import no_grad
         op = _function_op(cls)
         ctx = op._node_type(op)
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
@@ -821,6 +891,8 @@ class Function:
                 if _contains(dirty, o):            # its views' history goes through this node
                     o._regenerate_views(o._view_regions())
             _record_saved_versions(ctx, {k: outs[k] for k in differentiable})
+            if _grad_state.saved_hooks and ctx._saved:
+                _pack_saved(ctx)
         return tuple(outs) if is_tuple else outs[0]
 
 

@@ -9,6 +9,7 @@ class _GradState(threading.local):
     enabled = True        # whether ops record: grad mode, and not inference mode
     mode = True           # grad mode, as is_grad_enabled() reports it
     inference = False     # inference mode: nothing records, whatever grad mode says
+    saved_hooks = ()      # saved_tensors_hooks' (pack, unpack) pairs in force, innermost last
 
 
 state = _GradState()
