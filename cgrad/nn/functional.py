@@ -1381,7 +1381,7 @@ def tanhshrink(input):
 def _threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value"""
     if inplace:
-        return input._inplace(E.Threshold, threshold, value)
+        return input._inplace(E.ThresholdInplace, threshold, value)
     return E.Threshold.apply(input, threshold, value)
 
 

@@ -1362,8 +1362,8 @@ class Hardtanh(Op):
 
 
 class Hardswish(Op):
-    """y = x min(max(x + 3, 0), 6) / 6   ->   dx = 0 for x < -3, g for x >= 3, else
-    g (x / 3 + 1/2) (PyTorch's vectorised kernel: g, not 1.5 g, at x = 3)"""
+    """y = x min(max(x + 3, 0), 6) / 6   ->   dx = 0 for x <= -3, g for x >= 3, else
+    g (x / 3 + 1/2)"""
     @staticmethod
     def forward(ctx, x):
         require_float(x.dtype, "hardswish_cpu")
@@ -1373,14 +1373,14 @@ class Hardswish(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return np.where(x < -3, g.dtype.type(0), np.where(x >= 3, g, g * (x / 3 + 0.5))),
+        return np.where(x <= -3, g.dtype.type(0), np.where(x >= 3, g, g * (x / 3 + 0.5))),
 
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
         a = x._data
-        ramp = constant((a >= -3) & (a < 3))
-        return (g * (x / 3 + 0.5)).where(ramp, MaskedFill.apply(g, a < -3, 0)),
+        ramp = constant((a > -3) & (a < 3))
+        return (g * (x / 3 + 0.5)).where(ramp, MaskedFill.apply(g, a <= -3, 0)),
 
 
 class Hardsigmoid(Op):
@@ -1396,15 +1396,19 @@ class Hardsigmoid(Op):
         return ~((x > -3) & (x < 3))
 
     @staticmethod
+    def _sixth(g):
+        return g.dtype.type(np.float32(1 / 6))       # PyTorch's float constant, in double too
+
+    @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return np.where(Hardsigmoid._outside(x), g.dtype.type(0), g * (1 / 6)),
+        return np.where(Hardsigmoid._outside(x), g.dtype.type(0), g * Hardsigmoid._sixth(g)),
 
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
-        return DependsOn.apply(MaskedFill.apply(g * (1 / 6), Hardsigmoid._outside(x._data), 0),
-                               x),
+        sixth = Hardsigmoid._sixth(g._data)
+        return DependsOn.apply(MaskedFill.apply(g * sixth, Hardsigmoid._outside(x._data), 0), x),
 
 
 class Mish(Op):
@@ -1455,6 +1459,10 @@ class Threshold(Op):
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()        # a zero second derivative, as PyTorch's
         return DependsOn.apply(MaskedFill.apply(g, ctx.cut, 0), x), None, None
+
+
+class ThresholdInplace(Threshold):
+    grad_fn_name = "ThresholdBackward1"
 
 
 class Hardshrink(Threshold):
