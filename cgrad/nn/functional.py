@@ -1485,13 +1485,13 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
-    """max(0, -target * (input1 - input2) + margin); no gradient where that is 0"""
+    """max(0, -target * (input1 - input2) + margin)"""
     reduction = _reduction(size_average, reduce, reduction)
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {input1.size()}, input2: {input2.size()}, "
                            f"target: {target.size()} ")
-    return _reduced((-target * (input1 - input2) + margin).relu(), reduction)
+    return _reduced((-target * (input1 - input2) + margin).clamp_min(0), reduction)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
@@ -1502,7 +1502,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     d = target.ndim
     if d > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if input1.ndim != d + 1:
+    if input1.ndim != d + 1 or input2.ndim != d + 1:
         raise RuntimeError(f"{d}D target tensor expects {d + 1}D input tensors, but found inputs "
                            f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
     eps = float(np.float32(1e-12))                      # (a C++ float constant)
@@ -1559,6 +1559,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
     reduction = _reduction(size_average, reduce, reduction)
+    _not_differentiable("soft_margin_loss", "target", target)
     return _reduced(((-input * target).exp() + 1).log(), reduction)
 
 
@@ -1586,7 +1587,7 @@ def _margin_rows(input, name):
         raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
                            f"size, but got: {list(input.shape)}")
     _dtype.require_float(input._data.dtype, name)
-    return input.reshape(1 if n < 2 else input.shape[0], -1)
+    return input if n == 2 else input.reshape(1, -1)
 
 
 def _long_target(target):
