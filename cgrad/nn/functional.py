@@ -1710,17 +1710,22 @@ def bilinear(input1, input2, weight, bias=None):
     if input1.ndim != input2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
                            f"{input2.ndim}")
-    for a, b in zip(input1.shape[:-1], input2.shape[:-1]):
+    for i, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
         if a != b:
-            raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {a} and {b}")
-    out, in1, in2 = weight.shape
-    for k, (x, n) in enumerate(((input1, in1), (input2, in2)), 1):
-        if x.shape[-1] != n:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{a} and {b}")
+    for k, x in ((1, input1), (2, input2)):
+        if x.shape[-1] != weight.size(k):
             raise RuntimeError(f"bilinear(): input{k} size does not match weight size: got "
-                               f"{x.shape[-1]} but expected {n}")
+                               f"{x.shape[-1]} but expected {weight.size(k)}")
+    out, in1, in2 = weight.shape
     if bias is not None and bias.shape[0] != out:
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
                            f"{bias.shape[0]} but expected {out}")
+    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
+    if len({t._data.dtype for _, t in named if t is not None}) > 1:
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
     lead = tuple(input1.shape[:-1])
     # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
     t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
@@ -1862,12 +1867,14 @@ def pixel_unshuffle(input, downscale_factor):
     return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
-def _nearest_source(in_size, out_size, scale, exact):
-    """The input index each output index copies (PyTorch's float32 index arithmetic)"""
+def _nearest_source(in_size, out_size, scale, exact, shortcuts):
+    """The input index each output index copies (PyTorch's float32 index arithmetic; its 2-d
+    kernel copies, or halves, the index where the sizes are equal or double, whatever the
+    scale given, its others do not)"""
     dst = np.arange(out_size)
-    if not exact and out_size == in_size:
+    if shortcuts and not exact and out_size == in_size:
         return dst
-    if not exact and out_size == 2 * in_size:
+    if shortcuts and not exact and out_size == 2 * in_size:
         return dst >> 1
     s = np.float32(1.0 / scale) if scale and scale > 0 else \
         np.float32(in_size) / np.float32(out_size)
@@ -1880,14 +1887,21 @@ def _nearest_source(in_size, out_size, scale, exact):
 
 def _linear_source(in_size, out_size, scale, align_corners, dt):
     """The two input indices each output index mixes, and their weights (in dt, PyTorch's
-    arithmetic)"""
+    arithmetic: equal sizes copy, whatever the scale given)"""
+    if out_size == in_size:
+        i = np.arange(out_size)
+        return i, i, np.ones(out_size, dt), np.zeros(out_size, dt)
     dst = np.arange(out_size).astype(dt)
     if align_corners:
         s = dt.type(in_size - 1) / dt.type(out_size - 1) if out_size > 1 else dt.type(0)
         src = s * dst
     else:
         s = dt.type(1.0 / scale) if scale and scale > 0 else dt.type(in_size) / dt.type(out_size)
-        src = np.maximum(s * (dst + dt.type(0.5)) - dt.type(0.5), dt.type(0))
+        # s (dst + 0.5) - 0.5, rounded once as PyTorch's compiled (fused) multiply-add does:
+        # exact in double for float32
+        wide = np.float64 if dt == np.float32 else dt.type
+        src = (wide(s) * (dst.astype(wide) + 0.5) - 0.5).astype(dt)
+        src = np.maximum(src, dt.type(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
     w1 = np.clip(src - i0, 0, 1).astype(dt)
     i1 = np.where(i0 < in_size - 1, i0 + 1, i0)
@@ -1968,20 +1982,25 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return pool(input, out_size if dim > 1 else out_size[0])
     in_size = list(input.shape[2:])
     if any(n <= 0 for n in in_size + out_size):
-        names = "DHW"[3 - dim:] if dim <= 3 else ""
+        names = "DHW"[3 - dim:]
         sizes = ", ".join(f"{k}: {n}" for k, n in zip(names, in_size))
         outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                           f"({sizes}) output ({outs})")
+                           f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
+    if not input.is_floating_point():          # (PyTorch's kernel names)
+        kind = "nearest" if mode.startswith("nearest") else "linear"
+        name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \
+            if dim == 2 else f"compute_indices_weights_{kind}"
+        _dtype.require_float(input._data.dtype, name)
     x = input
     for axis in reversed(range(dim)):      # the last dim first, as PyTorch's kernels
         d = axis + 2
         scale = None if scales is None else scales[axis]
         if mode.startswith("nearest"):
-            idx = _nearest_source(in_size[axis], out_size[axis], scale, mode == "nearest-exact")
+            idx = _nearest_source(in_size[axis], out_size[axis], scale, mode == "nearest-exact",
+                                  dim == 2)
             x = x.index_select(d, Tensor._make(idx))
         else:
-            _dtype.require_float(x._data.dtype, f"upsample_{mode}{dim}d_out_frame")
             i0, i1, w0, w1 = _linear_source(in_size[axis], out_size[axis], scale,
                                              align_corners, x._data.dtype)
             shape = (-1,) + (1,) * (input.ndim - 1 - d)
