@@ -194,7 +194,9 @@ def test_losses_second_derivatives_match_torch(backend, call, specs):
     "F.triplet_margin_with_distance_loss(x, y, y[0])",
     "F.triplet_margin_with_distance_loss(x, y, y, margin=-1)",
     "F.triplet_margin_with_distance_loss(x, y, y, reduction='bad')",
-    "F.soft_margin_loss(x, y.requires_grad_())", "nn.MultiMarginLoss(p=3)", "nn.MultiMarginLoss(weight=lib.ones(2, 2))",
+    "F.soft_margin_loss(x, y.requires_grad_())", "nn.MultiMarginLoss(p=3)",
+    "nn.MultiMarginLoss(weight=lib.ones(2, 2))",
+    "F.multi_margin_loss(x, t, weight=lib.ones(4, requires_grad=True))",
     "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)"])
 def test_loss_errors_match_torch(call):
     def run(lib):

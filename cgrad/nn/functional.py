@@ -1294,8 +1294,6 @@ def _broadcast_weight(weight, input):
     return weight.detach().to(input.dtype)
 
 
-
-
 # ---- more activations -------------------------------------------------------------------------
 def _elu(input, alpha, scale, input_scale, inplace, op, inplace_op):
     if inplace:
@@ -1622,11 +1620,12 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if weight is not None and weight._data.dtype != rows._data.dtype:
         raise RuntimeError(f"expected scalar type {_tname(rows._data.dtype)} but found "
                            f"{_tname(weight._data.dtype)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
     z = (margin - rows.gather(1, Tensor._make(t)) + rows).relu()     # no gradient where 0
     if p == 2:
         z = z * z
     if weight is not None:
-        z = z * weight.detach()[Tensor._make(t)]
+        z = z * weight[Tensor._make(t)]
     loss = z.masked_fill(Tensor._make(np.arange(classes) == t), 0).sum(1) / classes
     if reduction == "none":
         return loss if target.ndim else loss.reshape(())

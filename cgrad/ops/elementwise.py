@@ -1337,10 +1337,10 @@ class Hardtanh(Op):
     bounds), 0 elsewhere; PyTorch's hardtanh_backward, which relu6 uses too"""
     @staticmethod
     def forward(ctx, x, lo, hi):
+        if x.dtype.kind == "b":
+            raise RuntimeError("Bool inputs not supported for hardtanh")
         if x.dtype.kind in "iu":               # PyTorch casts the bounds to the integer dtype
             lo, hi = int(lo), int(hi)
-        else:
-            require_float(x.dtype, "hardtanh_cpu", also="iu")
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
         return B.kernels.clamp(x, lo, hi)
@@ -1447,6 +1447,7 @@ class Threshold(Op):
 
     @classmethod
     def forward(cls, ctx, x, threshold, value):
+        require_float(x.dtype, "threshold_cpu", also="iu")
         ctx.save_for_backward(x)
         ctx.cut = cls.cut(x, threshold)
         return cls.outputs(x, ctx.cut, threshold, value)
