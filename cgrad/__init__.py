@@ -63,6 +63,13 @@ def _lazy(name):
     return importlib.import_module(f"cgrad.{name}")
 
 
+# PyTorch's top-level forms of these nn.functional functions (cgrad.selu(x) is F.selu(x))
+_FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold",
+                       "threshold_", "bilinear", "pixel_shuffle", "pixel_unshuffle",
+                       "pairwise_distance", "cosine_similarity", "alpha_dropout",
+                       "feature_alpha_dropout")
+
+
 def __getattr__(name):
     # nn, optim, utils and the save/load functions load on first use, so `import cgrad` stays
     # light
@@ -70,4 +77,6 @@ def __getattr__(name):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
+    if name in _FROM_NN_FUNCTIONAL:
+        return getattr(_lazy("nn.functional"), name)
     raise AttributeError(f"module 'cgrad' has no attribute {name!r}")

@@ -166,7 +166,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "atanh", "atan2", "tan_", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_",
             "acosh_", "atanh_", "arcsin", "arccos", "arctan", "arctan2", "arcsinh",
             "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
-            "arctanh_"]
+            "arctanh_", "hardshrink", "prelu"]
 ger = outer                                              # PyTorch's old name for outer
 
 for _name in _METHODS:

@@ -1167,6 +1167,28 @@ class Tensor:
     def relu(self):
         return E.Relu.apply(self)
 
+    def hardshrink(self, lambd=0.5):
+        """x where |x| > lambd, else 0"""
+        _dtype.require_float(self._data.dtype, "hardshrink_cpu")
+        return E.Hardshrink.apply(self, lambd, None)
+
+    def prelu(self, weight):
+        """x if x > 0 else weight * x: one weight, or one per channel (dim 1)"""
+        dt, wt = self._data.dtype, weight._data.dtype
+        if dt != wt:
+            raise RuntimeError(f"prelu: Type promoting not supported. Got {_tname(dt)} and "
+                               f"{_tname(wt)}")
+        if weight.ndim > 1:
+            raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                               f"ndim = {weight.ndim}")
+        channels = self.shape[1] if self.ndim >= 2 else 1
+        n = weight.numel()
+        if n != 1 and n != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                               f"parameter numbers = {n} and channel size = {channels}.")
+        w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (self.ndim - 2))
+        return self.where(self > 0, w * self)
+
     def abs(self):
         return E.Abs.apply(self)
 

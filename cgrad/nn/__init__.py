@@ -3,6 +3,17 @@ from . import functional, init, utils
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .module import Module
+from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Mish,
+                         PReLU, ReLU6, RReLU, Softmax2d, Softmin, Softshrink, Softsign,
+                         Tanhshrink, Threshold)
+from .layers import (AlphaDropout, Bilinear, CosineSimilarity, Dropout1d, Dropout2d, Dropout3d,
+                     FeatureAlphaDropout, PairwiseDistance, PixelShuffle, PixelUnshuffle,
+                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
+                   MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                   MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                   TripletMarginWithDistanceLoss)
+from .modules import ParameterDict
 from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
                       BatchNorm1d, BatchNorm2d, CircularPad1d, CircularPad2d, CircularPad3d,
                       ConstantPad1d, ConstantPad2d, ConstantPad3d, Conv1d, Conv2d,
@@ -28,4 +39,14 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "Flatten", "Unflatten", "Identity", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
            "RNNCell", "LSTMCell", "GRUCell", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "NLLLoss",
-           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils",
+           # more activations, losses and layers
+           "CELU", "GLU", "SELU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "Mish",
+           "PReLU", "ReLU6", "RReLU", "Softmax2d", "Softmin", "Softshrink", "Softsign",
+           "Tanhshrink", "Threshold", "AlphaDropout", "Bilinear", "CosineSimilarity",
+           "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "PairwiseDistance",
+           "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
+           "UpsamplingNearest2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+           "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+           "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+           "TripletMarginWithDistanceLoss", "ParameterDict"]

@@ -1,6 +1,7 @@
 """cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
 with PyTorch's signatures, checks and error messages."""
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..autograd.function import constant
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
+from ..tensor import _dim
 
 # ---- activations ------------------------------------------------------------------------------
 
@@ -65,9 +67,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)"""
-    if inplace:
-        return input._inplace(E.EluInplace, alpha)
-    return E.Elu.apply(input, alpha)
+    return _elu(input, alpha, 1.0, 1.0, inplace, E.Elu, E.EluInplace)
 
 
 def logsigmoid(input):
@@ -1294,3 +1294,734 @@ def _broadcast_weight(weight, input):
     return weight.detach().to(input.dtype)
 
 
+# ---- more activations -------------------------------------------------------------------------
+def _elu(input, alpha, scale, input_scale, inplace, op, inplace_op):
+    if inplace:
+        return input._inplace(inplace_op, alpha, scale, input_scale)
+    return op.apply(input, alpha, scale, input_scale)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha), PyTorch's fixed alpha and scale (self-normalising)"""
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, E.Elu, E.EluInplace)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)"""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace, E.Celu, E.CeluInplace)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val), with the gradient g strictly between them"""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if inplace:
+        return input._inplace(E.Hardtanh, min_val, max_val)
+    return E.Hardtanh.apply(input, min_val, max_val)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), as in PyTorch"""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6"""
+    return input._inplace(E.Hardswish) if inplace else E.Hardswish.apply(input)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6"""
+    return input._inplace(E.Hardsigmoid) if inplace else E.Hardsigmoid.apply(input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))"""
+    return input._inplace(E.Mish) if inplace else E.Mish.apply(input)
+
+
+def softsign(input):
+    """x / (1 + |x|) (PyTorch's own composition)"""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x) (PyTorch's own composition)"""
+    return input - input.tanh()
+
+
+def _threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value"""
+    if inplace:
+        return input._inplace(E.ThresholdInplace, threshold, value)
+    return E.Threshold.apply(input, threshold, value)
+
+
+threshold = _threshold           # (named apart: its argument threshold hides the function)
+
+
+def threshold_(input, threshold, value):
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0"""
+    return input.hardshrink(lambd)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0"""
+    dt = input._data.dtype
+    _dtype.require_float(dt, "softshrink_check")
+    if not 0 <= lambd <= np.finfo(dt).max:
+        raise RuntimeError(f"lambda must be in range [0, {np.finfo(dt).max:g}] for input dtype "
+                           f"{_tname(dt)}, but found {lambd:g}")
+    return E.Softshrink.apply(input, lambd, None)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the halves of input along dim"""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = _dim(dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size "
+                           f"{input.shape[d]}")
+    _dtype.require_float(input._data.dtype, "glu_cpu")
+    a, b = input.chunk(2, d)
+    return a * b.sigmoid()
+
+
+def prelu(input, weight):
+    """x if x > 0 else weight * x: one weight, or one per channel (dim 1)"""
+    return input.prelu(weight)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """leaky_relu with slope (lower + upper) / 2 in eval mode; in training, each x <= 0 is
+    scaled by its own slope drawn from U(lower, upper) (the gradient by that same slope)"""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    d = input._data
+    _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
+    slopes = lower + (upper - lower) * _random.generator(None).random(d.shape)
+    noise = Tensor._make(np.where(d <= 0, slopes, 1).astype(d.dtype))
+    return input.mul_(noise) if inplace else input * noise
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+# ---- more losses ------------------------------------------------------------------------------
+def _xlogy_self(t):
+    """t * log(t), 0 where t == 0 (PyTorch's xlogy(t, t); its gradient in t is NaN there)"""
+    return (t * t.log()).masked_fill(t == 0, 0)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log(target) - input) for log-probability inputs (exp(target) * (target -
+    input) with log_target), reduced; "batchmean" divides the sum by the batch size"""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    elif reduction != "batchmean":
+        _reduction(None, None, reduction)
+    target = _as_tensor(target)
+    if not (input.is_floating_point() and target.is_floating_point()):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogy_self(target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduced(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """x where target is 1, max(0, margin - x) where it is -1 (both added elsewhere, as in
+    PyTorch)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    margin_part = (margin - input).clamp_min(0).where(target != 1, 0.0)
+    return _reduced(margin_part + input.where(target != -1, 0.0), reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.size()}, input2: {input2.size()}, "
+                           f"target: {target.size()} ")
+    return _reduced((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1 (cos
+    from the squared norms plus 1e-12, as PyTorch's)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    d = target.ndim
+    if d > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != d + 1 or input2.ndim != d + 1:
+        raise RuntimeError(f"{d}D target tensor expects {d + 1}D input tensors, but found inputs "
+                           f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    eps = float(np.float32(1e-12))                      # (a C++ float constant)
+    mag1 = (input1 * input1).sum(d) + eps
+    mag2 = (input2 * input2).sum(d) + eps
+    cos = (input1 * input2).sum(d) / (mag1 * mag2).sqrt()
+    pos = (1 - cos).where(target == 1, 0.0)
+    neg = (cos - margin).clamp_min(0).where(target == -1, 0.0)
+    return _reduced(pos + neg, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """exp(x) - target * x (log_input), or x - target * log(x + eps); full adds Stirling's
+    term target * log(target) - target + log(2 pi target) / 2 where target > 1"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduced(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """(log(var) + (input - target)^2 / var) / 2 (plus log(2 pi) / 2 if full), var clamped
+    at eps without a gradient there (PyTorch's composition)"""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif (var < 0).any():
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:           # one variance per row: homoscedastic
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim and
+                  sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return _reduced(((-input * target).exp() + 1).log(), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted, averaged over the classes
+    (the last dim)"""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / input.size(class_dim)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _reduced(loss, reduction)
+
+
+def _margin_rows(input, name):
+    """input as (rows, classes), from PyTorch's vector or matrix (a 0-d input: one class),
+    or its RuntimeError"""
+    n = input.ndim
+    if not (n == 0 or (n in (1, 2) and input.shape[-1] != 0)):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    _dtype.require_float(input._data.dtype, name)
+    return input if n == 2 else input.reshape(1, -1)
+
+
+def _long_target(target):
+    t = target._data
+    if t.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_tname(t.dtype)}")
+    return t
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """sum over classes i != y of max(0, margin - x[y] + x[i])^p (times weight[y]) / classes,
+    y the target class of each row"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    rows = _margin_rows(input, "multi_margin_loss_cpu_kernel")
+    n, classes = rows.shape
+    if target.ndim > 1 or target.numel() != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    if weight is not None and weight.numel() != classes:
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got "
+                           f"{list(weight.shape)}")
+    t = _long_target(target).reshape(n, 1)
+    if ((t < 0) | (t >= classes)).any():
+        raise RuntimeError("target out of range")
+    if weight is not None and weight._data.dtype != rows._data.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(rows._data.dtype)} but found "
+                           f"{_tname(weight._data.dtype)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    z = (margin - rows.gather(1, Tensor._make(t)) + rows).relu()     # no gradient where 0
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight[Tensor._make(t)]
+    loss = z.masked_fill(Tensor._make(np.arange(classes) == t), 0).sum(1) / classes
+    if reduction == "none":
+        return loss if target.ndim else loss.reshape(())
+    return _reduced(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) /
+    classes; each row of target lists its classes, ended by the first -1"""
+    reduction = _reduction(size_average, reduce, reduction)
+    rows = _margin_rows(input, "multilabel_margin_loss_forward_out_frame")
+    n, classes = rows.shape
+    if (input.ndim == 2 and tuple(target.shape) != (n, classes)) or \
+            (input.ndim < 2 and (target.ndim > 1 or target.numel() != classes)):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    t = _long_target(target).reshape(n, classes)
+    if t.size and (t.min() < -1 or t.max() >= classes):
+        raise RuntimeError("argument #2 'target' is out of range")
+    listed = np.cumprod(t >= 0, axis=1).astype(bool)      # the entries before the first -1
+    tj = np.where(listed, t, 0)
+    is_target = np.zeros((n, classes), bool)
+    is_target[np.nonzero(listed)[0], t[listed]] = True
+    x_j = rows.gather(1, Tensor._make(tj))
+    z = (1 - x_j.unsqueeze(2) + rows.unsqueeze(1)).relu()           # (row, j, i)
+    pairs = listed[:, :, None] & ~is_target[:, None, :]
+    loss = z.masked_fill(Tensor._make(~pairs), 0).sum((1, 2)) / classes
+    if reduction == "none":
+        return loss if input.ndim == 2 else loss.reshape(())
+    return _reduced(loss, reduction)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim (of the broadcast shape)"""
+    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
+
+
+def _triplet_dims(anchor, positive, negative):
+    a, p, n = anchor.ndim, positive.ndim, negative.ndim
+    if not a == p == n:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {a}D, positive {p}D, and "
+                           f"negative {n}D inputs")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-norm
+    distance (with swap, the smaller of d(anchor, negative) and d(positive, negative))"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _triplet_dims(anchor, positive, negative)
+    return _triplet(anchor, positive, negative,
+                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """triplet_margin_loss with any distance (pairwise_distance by default)"""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _triplet_dims(anchor, positive, negative)
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance, margin,
+                    swap, reduction)
+
+
+def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(distance(positive, negative))
+    return _reduced((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+# ---- bilinear, channel and alpha dropouts, pixel shuffle, interpolation ------------------------
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]"""
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                           f"{input2.ndim}")
+    for i, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{a} and {b}")
+    for k, x in ((1, input1), (2, input2)):
+        if x.shape[-1] != weight.size(k):
+            raise RuntimeError(f"bilinear(): input{k} size does not match weight size: got "
+                               f"{x.shape[-1]} but expected {weight.size(k)}")
+    out, in1, in2 = weight.shape
+    if bias is not None and bias.shape[0] != out:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{bias.shape[0]} but expected {out}")
+    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
+    if len({t._data.dtype for _, t in named if t is not None}) > 1:
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
+    lead = tuple(input1.shape[:-1])
+    # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
+    t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
+    y = t.reshape(-1, out, in2).matmul(input2.reshape(-1, in2, 1)).reshape(lead + (out,))
+    return y if bias is None else y + bias
+
+
+_ALPHA_DROPOUT = 1.7580993408473766        # -(SELU's negative saturation): alpha * scale
+
+
+def _dropout_impl(input, p, training, inplace, feature, alpha, batched=True):
+    """PyTorch's _dropout_impl: keep each element (feature: each channel, all of it; an
+    unbatched input's leading dim is the channel) with probability 1 - p, scaled by
+    1 / (1 - p); alpha dropout sets the dropped ones to SELU's saturation value and rescales
+    so that mean and variance stay"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    if p == 1:
+        return input.mul_(0.0) if inplace else input * 0.0
+    shape = input.shape
+    if feature:
+        lead = 2 if batched else 1
+        if input.ndim + 2 - lead < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        shape = tuple(shape[:lead]) + (1,) * (input.ndim - lead)
+    dt = input._data.dtype if input.is_floating_point() else np.dtype(np.float32)
+    keep = (_random.generator(None).random(shape) >= p).astype(dt)
+    if not alpha:
+        noise = Tensor._make(keep * dt.type(1 / (1 - p)))
+        return input.mul_(noise) if inplace else input * noise
+    a = 1 / math.sqrt((_ALPHA_DROPOUT ** 2 * p + 1) * (1 - p))
+    b = Tensor._make(((keep - 1) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p).astype(dt))
+    noise = Tensor._make((keep * a).astype(dt))
+    return input.mul_(noise).add_(b) if inplace else input * noise + b
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel (all of input[n, c]) with probability p, scale the rest by
+    1 / (1 - p); (N, C, L) or (C, L) input"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           "input. Note that dropout1d exists to provide channel-wise dropout on "
+                           "inputs with 1 spatial dimension, a channel dimension, and an optional "
+                           "batch dimension (i.e. 2D or 3D inputs).")
+    return _dropout_impl(input, p, training, inplace, True, False, input.ndim == 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel with probability p, scale the rest by 1 / (1 - p); a 3-d input is
+    taken as (N, C, L), as PyTorch does (with its warning)"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    n = input.ndim
+    if n not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {n}-D input to dropout2d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).", stacklevel=2)
+    if n == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim. This behavior will change in "
+                      "a future release to interpret the input as one without a batch dimension, "
+                      "i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.", stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, True, False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel with probability p, scale the rest by 1 / (1 - p); (N, C, D, H, W)
+    or (C, D, H, W) input"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    n = input.ndim
+    if n not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {n}-D input to dropout3d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout3d "
+                      "exists to provide channel-wise dropout on inputs with 3 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
+                      "or 5D inputs).", stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, True, False, n == 5)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: dropped elements take SELU's saturation value, and an
+    affine map keeps zero mean and unit variance"""
+    return _dropout_impl(input, p, training, inplace, False, True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """alpha_dropout of whole channels"""
+    return _dropout_impl(input, p, training, inplace, True, True)
+
+
+def _shuffle_checks(name, input, factor):
+    if input.ndim < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.ndim} dimension(s)")
+    if factor <= 0:
+        what = "upscale_factor" if name == "pixel_shuffle" else "downscale_factor"
+        raise RuntimeError(f"{name} expects a positive {what}, but got {factor}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block"""
+    _shuffle_checks("pixel_shuffle", input, upscale_factor)
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
+                           f"is not divisible by {r * r}")
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse"""
+    _shuffle_checks("pixel_unshuffle", input, downscale_factor)
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    for side, k, size in (("height", -2, h), ("width", -1, w)):
+        if size % r:
+            raise RuntimeError(f"pixel_unshuffle expects {side} to be divisible by "
+                               f"downscale_factor, but input.size({k})={size} is not divisible "
+                               f"by {r}")
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def _nearest_source(in_size, out_size, scale, exact, shortcuts):
+    """The input index each output index copies (PyTorch's float32 index arithmetic; its 2-d
+    kernel copies, or halves, the index where the sizes are equal or double, whatever the
+    scale given, its others do not)"""
+    dst = np.arange(out_size)
+    if shortcuts and not exact and out_size == in_size:
+        return dst
+    if shortcuts and not exact and out_size == 2 * in_size:
+        return dst >> 1
+    s = np.float32(1.0 / scale) if scale and scale > 0 else \
+        np.float32(in_size) / np.float32(out_size)
+    if exact:              # (dst + 0.5) * scale in double, floored as a float
+        src = np.floor(((dst + 0.5) * np.float64(s)).astype(np.float32))
+    else:
+        src = np.floor(dst.astype(np.float32) * s)
+    return np.minimum(src.astype(np.int64), in_size - 1)
+
+
+def _linear_source(in_size, out_size, scale, align_corners, dt):
+    """The two input indices each output index mixes, and their weights (in dt, PyTorch's
+    arithmetic: equal sizes copy, whatever the scale given)"""
+    if out_size == in_size:
+        i = np.arange(out_size)
+        return i, i, np.ones(out_size, dt), np.zeros(out_size, dt)
+    dst = np.arange(out_size).astype(dt)
+    if align_corners:
+        s = dt.type(in_size - 1) / dt.type(out_size - 1) if out_size > 1 else dt.type(0)
+        src = s * dst
+    else:
+        s = dt.type(1.0 / scale) if scale and scale > 0 else dt.type(in_size) / dt.type(out_size)
+        # s (dst + 0.5) - 0.5, rounded once as PyTorch's compiled (fused) multiply-add does:
+        # exact in double for float32
+        wide = np.float64 if dt == np.float32 else dt.type
+        src = (wide(s) * (dst.astype(wide) + 0.5) - 0.5).astype(dt)
+        src = np.maximum(src, dt.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    w1 = np.clip(src - i0, 0, 1).astype(dt)
+    i1 = np.where(i0 < in_size - 1, i0 + 1, i0)
+    return i0, i1, (1 - w1).astype(dt), w1
+
+
+_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resample the spatial dims (all after the first two) to size, or by scale_factor:
+    nearest, nearest-exact, (bi/tri)linear (align_corners), area (adaptive average pool)"""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    scales = None
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(f"Input and output must have the same number of spatial "
+                                 f"dimensions, but got input with spatial dimensions of "
+                                 f"{list(input.shape[2:])} and output size of {size}. Please "
+                                 f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 f"output size in (o1, o2, ...,oK) format.")
+            if not all(isinstance(v, int) for v in size):
+                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
+                                f"int] or Tuple[int, int, int], but got size with types "
+                                f"{[type(v) for v in size]}")
+            out_size = list(size)
+        else:
+            out_size = [size] * dim
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(f"Input and scale_factor must have the same number of spatial "
+                                 f"dimensions, but got input with spatial dimensions of "
+                                 f"{list(input.shape[2:])} and scale_factor of shape "
+                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, "
+                                 f"...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
+            scales = list(scale_factor)
+        else:
+            scales = [scale_factor] * dim
+        out_size = [int(n * s) for n, s in zip(input.shape[2:], scales)]
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if recompute_scale_factor or mode == "area":
+        scales = None                  # the kernels recompute it from the sizes
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
+    needed = _INTERPOLATE_NDIM.get(mode)
+    if input.ndim not in (3, 4, 5) or mode not in ("nearest", "nearest-exact", "area",
+                                                   *_INTERPOLATE_NDIM):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                  f"(got {input.ndim}D) for the modes: nearest | linear | "
+                                  f"bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
+    if needed is not None and input.ndim != needed:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needed}D "
+                                  "input")
+    if antialias or mode == "bicubic":
+        raise NotImplementedError(f"cgrad's interpolate has no {mode} mode"
+                                  + (" with antialias" if antialias else ""))
+    if mode == "area":
+        pool = globals().get(f"adaptive_avg_pool{dim}d")
+        if pool is None:
+            raise NotImplementedError(f"cgrad's interpolate has no area mode for {input.ndim}D "
+                                      "input")
+        return pool(input, out_size if dim > 1 else out_size[0])
+    in_size = list(input.shape[2:])
+    if any(n <= 0 for n in in_size + out_size):
+        names = "DHW"[3 - dim:]
+        sizes = ", ".join(f"{k}: {n}" for k, n in zip(names, in_size))
+        outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
+    if not input.is_floating_point():          # (PyTorch's kernel names)
+        kind = "nearest" if mode.startswith("nearest") else "linear"
+        name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \
+            if dim == 2 else f"compute_indices_weights_{kind}"
+        _dtype.require_float(input._data.dtype, name)
+    x = input
+    for axis in reversed(range(dim)):      # the last dim first, as PyTorch's kernels
+        d = axis + 2
+        scale = None if scales is None else scales[axis]
+        if mode.startswith("nearest"):
+            idx = _nearest_source(in_size[axis], out_size[axis], scale, mode == "nearest-exact",
+                                  dim == 2)
+            x = x.index_select(d, Tensor._make(idx))
+        else:
+            i0, i1, w0, w1 = _linear_source(in_size[axis], out_size[axis], scale,
+                                             align_corners, x._data.dtype)
+            shape = (-1,) + (1,) * (input.ndim - 1 - d)
+            x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
+                 + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
+    return x
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """interpolate, under its old name (with PyTorch's deprecation warning)"""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
