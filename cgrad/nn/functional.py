@@ -1,6 +1,7 @@
 """cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
 with PyTorch's signatures, checks and error messages."""
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -322,7 +323,7 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution",
           "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
           "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
@@ -485,9 +486,10 @@ def _conv_padding(padding, kernel, dilation, stride):
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                  output_padding=None):
-    """conv{1,2}d, or conv_transpose{1,2}d where output_padding is given: PyTorch's checks
-    in the caller's dims, then the 2-d computation (1-d as a height of 1). The result is
-    recorded as PyTorch's ConvolutionBackward0."""
+    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given: PyTorch's
+    checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
+    PyTorch's kernels, whose messages name heights and widths). The result is recorded as
+    PyTorch's ConvolutionBackward0."""
     dims, transposed = int(name[-2]), output_padding is not None
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
@@ -497,7 +499,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
-    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (unsqueezed: PyTorch's
+    input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:
@@ -539,21 +541,25 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if weight._data.dtype != dt:
         raise RuntimeError(f"expected scalar type {_tname(dt)} but found "
                            f"{_tname(weight._data.dtype)}")
-    _dtype.require_float(dt, "slow_conv_transpose2d_out_cpu" if transposed else
-                         "slow_conv2d_cpu", also="iu")
+    if transposed:                       # (PyTorch's transposed kernels take int64 only)
+        if dt != np.int64:
+            _dtype.require_float(dt, f"slow_conv_transpose{max(dims, 2)}d_out_cpu")
+    else:
+        _dtype.require_float(dt, "compute_columns3d" if dims == 3 else "slow_conv2d_cpu",
+                             also="iu")
     if dims == 1:                        # (N, C, L) as (N, C, 1, L)
         input, weight = input.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
         if transposed:
             output_padding = (0,) + output_padding
     if transposed:
-        out = _conv_transpose2d(input, weight, bias, stride, pad, output_padding, groups,
-                                dilation)
+        out = _conv_transpose_nd(input, weight, bias, stride, pad, output_padding, groups,
+                                 dilation)
     else:
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
-        out = _conv2d(input, weight, bias, stride, pad, dilation, groups)
-    out = _OUTPUTS["conv2d"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
+        out = _conv_nd(input, weight, bias, stride, pad, dilation, groups)
+    out = _OUTPUTS["conv"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[-dims:]))
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
@@ -585,66 +591,73 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
                            f"but got bias of size {list(bias.shape)} instead")
 
 
-def _conv2d(input, weight, bias, stride, pad, dilation, groups):
-    """cross-correlation of (N, C, H, W) input with weight (O, C / groups, kh, kw): the
+def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
+    """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel): the
     input's windows as rows (im2col), multiplied by the weight as a matrix per group; pad is
-    ((top, bottom), (left, right))"""
-    out_channels, group_channels, kh, kw = weight.shape
-    n, _, h, w = input.shape
-    rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
-    oh, ow = (NN.conv_output_size(s, k, d, p, st)
-              for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
-    if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
-        out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
-    else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
+    a (before, after) pair per spatial dim"""
+    out_channels, group_channels, *kernel = weight.shape
+    n = input.shape[0]
+    rows = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, L, C*K)
+    out = [NN.conv_output_size(s, k, d, p, st)
+           for s, k, d, p, st in zip(input.shape[2:], kernel, dilation, pad, stride)]
+    length, size = math.prod(out), group_channels * math.prod(kernel)
+    if groups == 1:                  # one product (N*L, C*K) x (C*K, O), bias fused
+        y = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
+    else:                            # one per group: (G, N*L, C/G*K) x (G, C/G*K, O/G)
         # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
-        per_group = rows.reshape(n * oh * ow, groups, group_channels * kh * kw).transpose(0, 1)
-        out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
-        out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
+        per_group = rows.reshape(n * length, groups, size).transpose(0, 1)
+        y = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
+        y = y.reshape(groups, n, length, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
-            out = out + bias.reshape(1, groups, -1, 1)
-    return out.reshape(n, out_channels, oh, ow)
+            y = y + bias.reshape(1, groups, -1, 1)
+    return y.reshape(n, out_channels, *out)
 
 
-def _conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups,
-                      dilation):
-    """the adjoint of _conv2d in its input, plus bias: each input pixel times the weight
+def _spatial_values(sep=" ", **named):
+    """PyTorch's listing of per-dim values in the messages of its 2-d and 3-d kernels:
+    "name_depth: 1 name_height: 2 ..." (sep between them)"""
+    return sep.join(f"{name}_{dim}: {v}" for name, vs in named.items()
+                    for dim, v in zip(("depth", "height", "width")[-len(vs):], vs))
+
+
+def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                       dilation):
+    """the adjoint of _conv_nd in its input, plus bias: each input position times the weight
     gives a window of columns, summed back where the windows overlap (col2im, NN.Fold)"""
-    n, in_channels, h, w = input.shape
-    _, group_out, kh, kw = weight.shape
+    n, in_channels, *sizes = input.shape
+    _, group_out, *kernel = weight.shape
     if min(dilation) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: "
-                           f"{dilation[0]}, dilation_width: {dilation[1]}")
+        raise RuntimeError("dilation should be greater than zero, but got " +
+                           _spatial_values(", ", dilation=dilation))
     if any(op >= st and op >= d for op, st, d in zip(output_padding, stride, dilation)):
-        raise RuntimeError(
-            f"output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {output_padding[0]} output_padding_width: "
-            f"{output_padding[1]} stride_height: {stride[0]} stride_width: {stride[1]} "
-            f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but "
+                           "got " + _spatial_values(output_padding=output_padding,
+                                                    stride=stride, dilation=dilation))
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
-            zip((h, w), stride, padding, dilation, (kh, kw), output_padding)]
+            zip(sizes, stride, padding, dilation, kernel, output_padding)]
     if min(size) < 1:
-        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size "
-                           f"per channel: ({size[0]} x {size[1]}). Output size is too small")
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(map(str, size))}). Output size is too small")
     # output_padding adds rows at the end: cropped from the padding, zeros past it
     extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
     crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
-    group_in = in_channels // groups
-    if groups == 1:                  # (N, HW, Cin) x (Cin, Cout*kh*kw)
-        cols = input.reshape(n, in_channels, h * w).transpose(1, 2) @ \
-            weight.reshape(in_channels, group_out * kh * kw)
-    else:                            # (G, N*HW, Cin/G) x (G, Cin/G, Cout/G*kh*kw)
-        per_group = input.reshape(n, groups, group_in, h * w).permute(1, 0, 3, 2)
-        cols = per_group.reshape(groups, n * h * w, group_in) @ \
-            weight.reshape(groups, group_in, group_out * kh * kw)
-        cols = cols.reshape(groups, n, h * w, group_out * kh * kw).permute(1, 2, 0, 3)
-        cols = cols.reshape(n, h * w, groups * group_out * kh * kw)
-    out = NN.Fold.apply(cols, (size[0] - extra[0], size[1] - extra[1]), (kh, kw), dilation,
-                        crop, stride)
+    group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
+    if groups == 1:                  # (N, L, Cin) x (Cin, Cout*K)
+        cols = input.reshape(n, in_channels, length).transpose(1, 2) @ \
+            weight.reshape(in_channels, group_out * window)
+    else:                            # (G, N*L, Cin/G) x (G, Cin/G, Cout/G*K)
+        per_group = input.reshape(n, groups, group_in, length).permute(1, 0, 3, 2)
+        cols = per_group.reshape(groups, n * length, group_in) @ \
+            weight.reshape(groups, group_in, group_out * window)
+        cols = cols.reshape(groups, n, length, group_out * window).permute(1, 2, 0, 3)
+        cols = cols.reshape(n, length, groups * group_out * window)
+    out = NN.Fold.apply(cols, tuple(s - e for s, e in zip(size, extra)), tuple(kernel),
+                        dilation, crop, stride)
     if any(extra):
-        out = pad(out, (0, extra[1], 0, extra[0]))
+        out = pad(out, sum(((0, e) for e in reversed(extra)), ()))
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = out + bias.reshape(1, -1, *(1,) * len(kernel))
     return out
 
 
@@ -661,6 +674,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d cross-correlation of (N, C, D, H, W) (or (C, D, H, W)) input with weight
+    (out_channels, C / groups, kd, kh, kw): the input's windows as columns (im2col),
+    multiplied by the weight as a matrix per group"""
+    return _convolution("conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """the transposed 1-d convolution of (N, C, L) (or (C, L)) input with weight
@@ -675,6 +695,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (or (C, H, W)) input with weight (C, out_channels / groups, kh, kw), plus bias; the
     output (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1 high"""
     return _convolution("conv_transpose2d", input, weight, bias, stride, padding, dilation,
+                        groups, output_padding)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """the transposed 3-d convolution (the gradient of conv3d in its input) of
+    (N, C, D, H, W) (or (C, D, H, W)) input with weight (C, out_channels / groups, kd, kh,
+    kw), plus bias"""
+    return _convolution("conv_transpose3d", input, weight, bias, stride, padding, dilation,
                         groups, output_padding)
 
 

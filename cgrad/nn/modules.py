@@ -372,6 +372,11 @@ class Conv2d(_ConvNd):
     dims, function = 2, F.conv2d
 
 
+class Conv3d(_ConvNd):
+    """3-d convolution (cross-correlation) of (N, C, D, H, W) input."""
+    dims, function = 3, F.conv3d
+
+
 class _ConvTransposeNd(_ConvNd):
     """a transposed convolution: the gradient of the convolution with the same arguments in
     its input; forward's output_size picks the output_padding that gives that size"""
@@ -421,6 +426,11 @@ class ConvTranspose1d(_ConvTransposeNd):
 class ConvTranspose2d(_ConvTransposeNd):
     """2-d transposed convolution of (N, C, H, W) input."""
     dims, function = 2, F.conv_transpose2d
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-d transposed convolution of (N, C, D, H, W) input."""
+    dims, function = 3, F.conv_transpose3d
 
 
 class _Pool2d(Module):
