@@ -281,6 +281,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
     if not input.numel():          # PyTorch's shortcut: no checks, no statistics
+        for t in (weight, bias):
+            if t is not None and not t.numel():       # (its C++ t[0]'s error)
+                raise IndexError(f"select(): index 0 out of range for tensor of size "
+                                 f"{list(t.shape)} at dimension 0")
         return _affine(input.clone(), None if weight is None else weight[0],
                        None if bias is None else bias[0])
     channels = input.shape[1] if input.ndim > 1 else 0      # (as PyTorch counts them)
@@ -367,8 +371,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                                f"{list(shown.shape)} and input of shape {list(input.shape)}")
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
-    input = _keep(input, "group_norm")
-    weight = None if weight is None else _keep(weight, "group_norm")
+    # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
+    # the input anyway)
     groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
     y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
@@ -383,14 +387,14 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "group_norm": "NativeGroupNorm",
-          "conv": "Convolution", "unfold": "Im2Col",
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
              [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]},
           **{f"max_unpool{n}d": f"MaxUnpool{n}D" for n in (2, 3)}}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in
+            [*_FUSED.items(), ("group_norm", "NativeGroupNorm")]}
 
 
 def _keep(input, layer):
@@ -1169,12 +1173,14 @@ def _max_unpool(n, input, indices, size, stride):
     _dtype.require_float(input._data.dtype, fn)
     volume, lead = math.prod(size), input.shape[:-n]
     bad = (idx < 0) | (idx >= volume)
-    if bad.any():
+    if volume and bad.any():                      # (an empty output: PyTorch checks nothing)
         raise RuntimeError(f"Found an invalid max index: {int(idx[bad][0])} (output volumes are "
                            f"of size {'x'.join(map(str, size))})")
     area = math.prod(input.shape[-n:])
-    out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(
-        -1, indices.reshape(*lead, area), input.reshape(*lead, area))
+    values, indices = input.reshape(*lead, area), indices.reshape(*lead, area)
+    if not volume:                                   # (nothing written where empty)
+        values, indices = values[..., :0], indices[..., :0]
+    out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(-1, indices, values)
     return _OUTPUTS[fn].apply(out, (*lead, *size))
 
 
