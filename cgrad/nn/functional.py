@@ -390,11 +390,13 @@ def _ntuple(x, n):
 _FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
-             [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]},
-          **{f"max_unpool{n}d": f"MaxUnpool{n}D" for n in (2, 3)}}
+             [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
+# (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
+# not take the input)
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in
-            [*_FUSED.items(), ("group_norm", "NativeGroupNorm")]}
+            [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
+             ("max_unpool3d", "MaxUnpool3D")]}
 
 
 def _keep(input, layer):
@@ -811,10 +813,10 @@ def _pool_geometry(fn, n, input, kernel_size, stride, padding, dilation, ceil_mo
             raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
                                f"size for input, but got:{shape}")
     elif not all(shape[input.ndim - 4:]):
-        raise RuntimeError(f"{'avg_pool3d()' if avg else 'max_pool3d_with_indices_out_cpu_'}"
-                           f"{'' if avg else 'template()'}: Expected input's non-batch dimensions "
-                           f"to have positive length, but input has a shape of {shape} and "
-                           "non-batch dimension 0 has length zero!")
+        where = "avg_pool3d()" if avg else "max_pool3d_with_indices_out_cpu_template()"
+        raise RuntimeError(f"{where}: Expected input's non-batch dimensions to have positive "
+                           f"length, but input has a shape of {shape} and non-batch dimension 0 "
+                           "has length zero!")             # (sic: the length, not the dim)
     if fn == "avg_pool3d" and any(s < k for s, k in zip(sizes, kernel)):
         raise RuntimeError(f"input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller "
                            f"than kernel size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})")
