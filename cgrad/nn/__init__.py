@@ -14,23 +14,30 @@ from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLD
                    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
                    TripletMarginWithDistanceLoss)
 from .modules import ParameterDict
-from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
-                      BatchNorm1d, BatchNorm2d, CircularPad1d, CircularPad2d, CircularPad3d,
-                      ConstantPad1d, ConstantPad2d, ConstantPad3d, Conv1d, Conv2d,
-                      ConvTranspose1d, ConvTranspose2d, Dropout, Embedding, Flatten, Fold,
-                      Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool1d,
-                      MaxPool2d, ModuleDict, ModuleList, ParameterList, ReflectionPad1d,
-                      ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
-                      ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
-                      Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
+                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d,
+                      AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, BatchNorm3d, CircularPad1d,
+                      CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+                      Dropout, Embedding, Flatten, Fold, GroupNorm, Identity, InstanceNorm1d,
+                      InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear, LogSigmoid,
+                      LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
+                      MaxUnpool3d, ModuleDict, ModuleList, ParameterList, ReflectionPad1d,
+                      ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+                      Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
-           "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-           "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
-           "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Unfold", "Fold",
+           "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
+           "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+           "Unfold", "Fold",
            "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
            "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ReflectionPad3d",
            "ZeroPad1d", "ZeroPad3d", "ConstantPad3d", "CircularPad1d", "CircularPad2d",

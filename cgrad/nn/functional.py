@@ -280,6 +280,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
     if not input.numel():          # PyTorch's shortcut: no checks, no statistics
+        for t in (weight, bias):
+            if t is not None and not t.numel():       # (its C++ t[0]'s error)
+                raise IndexError(f"select(): index 0 out of range for tensor of size "
+                                 f"{list(t.shape)} at dimension 0")
         return _affine(input.clone(), None if weight is None else weight[0],
                        None if bias is None else bias[0])
     channels = input.shape[1] if input.ndim > 1 else 0      # (as PyTorch counts them)
@@ -303,7 +307,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                   input.numel() // channels, momentum)
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
-    return _affine(y, weight, bias, shape)
+    y = _affine(y, weight, bias, shape)
+    return _OUTPUTS["batch_norm"].apply(y, y.shape)
 
 
 @no_grad()
@@ -316,17 +321,81 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """input normalised per sample and channel over its spatial dims: PyTorch's composition,
+    batch_norm of the (1, N * C, ...) input with weight, bias and the running statistics
+    repeated N times (the running ones then updated to their means over the batch)"""
+    if use_input_stats and math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    n, c = input.size(0), input.size(1)
+    mean, var, w, b = (None if t is None else t.repeat(n)
+                       for t in (running_mean, running_var, weight, bias))
+    out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean, var, w, b,
+                     use_input_stats, momentum, eps)
+    with no_grad():
+        for running, repeated in ((running_mean, mean), (running_var, var)):
+            if running is not None:
+                running.copy_(repeated.view(n, c).mean(0))
+    return out.view(input.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """input normalised to mean 0 and (biased) variance 1 within each sample's num_groups
+    groups of channels (over their spatial dims too), then scaled by weight and shifted by
+    bias per channel"""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[:2]
+    size = [n * c // num_groups, num_groups, *input.shape[2:]]    # (PyTorch's ZeroDivisionError)
+    if size[0] * math.prod(size[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{size}")
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.numel() != c):
+            shown = t if weight is None else weight           # (sic: PyTorch's shows weight's)
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape "
+                               f"{list(shown.shape)} and input of shape {list(input.shape)}")
+    _norm_dtypes(input, weight, bias)
+    _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
+    # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
+    # the input anyway)
+    groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
+    y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
+    y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
+    return _OUTPUTS["group_norm"].apply(y, y.shape)
+
+
 def _ntuple(x, n):
     """an int as a tuple of n, or a sequence of ints as a tuple"""
     return (int(x),) * n if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+
+
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
-          "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
-          "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution", "unfold": "Im2Col",
+          **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
+          **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
+             [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
+# (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
+# not take the input)
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in
+            [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
+             ("max_unpool3d", "MaxUnpool3D")]}
 
 
 def _keep(input, layer):
@@ -334,21 +403,6 @@ def _keep(input, layer):
     if input.requires_grad and _grad_state.enabled:
         return NN.KeepsInput.apply(input, _TIES[layer])
     return input
-
-
-def _pair(x):
-    """an int or a pair of ints as a tuple of 2"""
-    return _ntuple(x, 2)
-
-
-def _unbatched(input, message):
-    """input as (N, C, H, W) and whether it was one (C, H, W) image; else PyTorch's
-    RuntimeError (message formatted with the size)"""
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    if input.ndim != 4:
-        raise RuntimeError(message.format(list(input.shape)))
-    return input, False
 
 
 def _int_pair(x, fn, name, pos):
@@ -485,9 +539,10 @@ def _conv_padding(padding, kernel, dilation, stride):
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                  output_padding=None):
-    """conv{1,2}d, or conv_transpose{1,2}d where output_padding is given: PyTorch's checks
-    in the caller's dims, then the 2-d computation (1-d as a height of 1). The result is
-    recorded as PyTorch's ConvolutionBackward0."""
+    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given: PyTorch's
+    checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
+    PyTorch's kernels, whose messages name heights and widths). The result is recorded as
+    PyTorch's ConvolutionBackward0."""
     dims, transposed = int(name[-2]), output_padding is not None
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
@@ -497,7 +552,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
-    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (unsqueezed: PyTorch's
+    input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:
@@ -539,21 +594,25 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if weight._data.dtype != dt:
         raise RuntimeError(f"expected scalar type {_tname(dt)} but found "
                            f"{_tname(weight._data.dtype)}")
-    _dtype.require_float(dt, "slow_conv_transpose2d_out_cpu" if transposed else
-                         "slow_conv2d_cpu", also="iu")
+    if transposed:                       # (PyTorch's transposed kernels take int64 only)
+        if dt != np.int64:
+            _dtype.require_float(dt, f"slow_conv_transpose{max(dims, 2)}d_out_cpu")
+    else:
+        _dtype.require_float(dt, "compute_columns3d" if dims == 3 else "slow_conv2d_cpu",
+                             also="iu")
     if dims == 1:                        # (N, C, L) as (N, C, 1, L)
         input, weight = input.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
         if transposed:
             output_padding = (0,) + output_padding
     if transposed:
-        out = _conv_transpose2d(input, weight, bias, stride, pad, output_padding, groups,
-                                dilation)
+        out = _conv_transpose_nd(input, weight, bias, stride, pad, output_padding, groups,
+                                 dilation)
     else:
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
-        out = _conv2d(input, weight, bias, stride, pad, dilation, groups)
-    out = _OUTPUTS["conv2d"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
+        out = _conv_nd(input, weight, bias, stride, pad, dilation, groups)
+    out = _OUTPUTS["conv"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[-dims:]))
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
@@ -585,66 +644,73 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
                            f"but got bias of size {list(bias.shape)} instead")
 
 
-def _conv2d(input, weight, bias, stride, pad, dilation, groups):
-    """cross-correlation of (N, C, H, W) input with weight (O, C / groups, kh, kw): the
+def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
+    """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel): the
     input's windows as rows (im2col), multiplied by the weight as a matrix per group; pad is
-    ((top, bottom), (left, right))"""
-    out_channels, group_channels, kh, kw = weight.shape
-    n, _, h, w = input.shape
-    rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
-    oh, ow = (NN.conv_output_size(s, k, d, p, st)
-              for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
-    if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
-        out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
-    else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
+    a (before, after) pair per spatial dim"""
+    out_channels, group_channels, *kernel = weight.shape
+    n = input.shape[0]
+    rows = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, L, C*K)
+    out = [NN.conv_output_size(s, k, d, p, st)
+           for s, k, d, p, st in zip(input.shape[2:], kernel, dilation, pad, stride)]
+    length, size = math.prod(out), group_channels * math.prod(kernel)
+    if groups == 1:                  # one product (N*L, C*K) x (C*K, O), bias fused
+        y = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
+    else:                            # one per group: (G, N*L, C/G*K) x (G, C/G*K, O/G)
         # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
-        per_group = rows.reshape(n * oh * ow, groups, group_channels * kh * kw).transpose(0, 1)
-        out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
-        out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
+        per_group = rows.reshape(n * length, groups, size).transpose(0, 1)
+        y = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
+        y = y.reshape(groups, n, length, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
-            out = out + bias.reshape(1, groups, -1, 1)
-    return out.reshape(n, out_channels, oh, ow)
+            y = y + bias.reshape(1, groups, -1, 1)
+    return y.reshape(n, out_channels, *out)
 
 
-def _conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups,
-                      dilation):
-    """the adjoint of _conv2d in its input, plus bias: each input pixel times the weight
+def _spatial_values(sep=" ", **named):
+    """PyTorch's listing of per-dim values in the messages of its 2-d and 3-d kernels:
+    "name_depth: 1 name_height: 2 ..." (sep between them)"""
+    return sep.join(f"{name}_{dim}: {v}" for name, vs in named.items()
+                    for dim, v in zip(("depth", "height", "width")[-len(vs):], vs))
+
+
+def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                       dilation):
+    """the adjoint of _conv_nd in its input, plus bias: each input position times the weight
     gives a window of columns, summed back where the windows overlap (col2im, NN.Fold)"""
-    n, in_channels, h, w = input.shape
-    _, group_out, kh, kw = weight.shape
+    n, in_channels, *sizes = input.shape
+    _, group_out, *kernel = weight.shape
     if min(dilation) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: "
-                           f"{dilation[0]}, dilation_width: {dilation[1]}")
+        raise RuntimeError("dilation should be greater than zero, but got " +
+                           _spatial_values(", ", dilation=dilation))
     if any(op >= st and op >= d for op, st, d in zip(output_padding, stride, dilation)):
-        raise RuntimeError(
-            f"output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {output_padding[0]} output_padding_width: "
-            f"{output_padding[1]} stride_height: {stride[0]} stride_width: {stride[1]} "
-            f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but "
+                           "got " + _spatial_values(output_padding=output_padding,
+                                                    stride=stride, dilation=dilation))
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
-            zip((h, w), stride, padding, dilation, (kh, kw), output_padding)]
+            zip(sizes, stride, padding, dilation, kernel, output_padding)]
     if min(size) < 1:
-        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size "
-                           f"per channel: ({size[0]} x {size[1]}). Output size is too small")
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(map(str, size))}). Output size is too small")
     # output_padding adds rows at the end: cropped from the padding, zeros past it
     extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
     crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
-    group_in = in_channels // groups
-    if groups == 1:                  # (N, HW, Cin) x (Cin, Cout*kh*kw)
-        cols = input.reshape(n, in_channels, h * w).transpose(1, 2) @ \
-            weight.reshape(in_channels, group_out * kh * kw)
-    else:                            # (G, N*HW, Cin/G) x (G, Cin/G, Cout/G*kh*kw)
-        per_group = input.reshape(n, groups, group_in, h * w).permute(1, 0, 3, 2)
-        cols = per_group.reshape(groups, n * h * w, group_in) @ \
-            weight.reshape(groups, group_in, group_out * kh * kw)
-        cols = cols.reshape(groups, n, h * w, group_out * kh * kw).permute(1, 2, 0, 3)
-        cols = cols.reshape(n, h * w, groups * group_out * kh * kw)
-    out = NN.Fold.apply(cols, (size[0] - extra[0], size[1] - extra[1]), (kh, kw), dilation,
-                        crop, stride)
+    group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
+    if groups == 1:                  # (N, L, Cin) x (Cin, Cout*K)
+        cols = input.reshape(n, in_channels, length).transpose(1, 2) @ \
+            weight.reshape(in_channels, group_out * window)
+    else:                            # (G, N*L, Cin/G) x (G, Cin/G, Cout/G*K)
+        per_group = input.reshape(n, groups, group_in, length).permute(1, 0, 3, 2)
+        cols = per_group.reshape(groups, n * length, group_in) @ \
+            weight.reshape(groups, group_in, group_out * window)
+        cols = cols.reshape(groups, n, length, group_out * window).permute(1, 2, 0, 3)
+        cols = cols.reshape(n, length, groups * group_out * window)
+    out = NN.Fold.apply(cols, tuple(s - e for s, e in zip(size, extra)), tuple(kernel),
+                        dilation, crop, stride)
     if any(extra):
-        out = pad(out, (0, extra[1], 0, extra[0]))
+        out = pad(out, sum(((0, e) for e in reversed(extra)), ()))
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = out + bias.reshape(1, -1, *(1,) * len(kernel))
     return out
 
 
@@ -659,6 +725,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
     by the weight as a matrix per group"""
     return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d cross-correlation of (N, C, D, H, W) (or (C, D, H, W)) input with weight
+    (out_channels, C / groups, kd, kh, kw): the input's windows as columns (im2col),
+    multiplied by the weight as a matrix per group"""
+    return _convolution("conv3d", input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -678,49 +751,112 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                         groups, output_padding)
 
 
-def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
-    """the (N, C, H, W) input, whether it was unbatched, kernel, stride, dilation, padding
-    ((top, bottom), (left, right)) with ceil_mode's extra at the end, the explicit padding
-    and the output size, with PyTorch's checks"""
-    input, single = _unbatched(input, "non-empty 3D or 4D (batch mode) tensor expected "
-                                              "for input")
-    kernel = _pair(kernel_size)
-    stride = kernel if stride is None or (not isinstance(stride, int) and not len(stride)) \
-        else _pair(stride)
-    padding, dilation = _pair(padding), _pair(dilation)
-    if min(stride) == 0:
-        raise RuntimeError("stride should not be zero")
-    if min(padding) < 0:
-        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
-    for k, p, d in zip(kernel, padding, dilation):
-        if p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                               f"pad={p}, kernel_size={k} and dilation={d}")
-    n, c, h, w = input.shape
-    out, pad = [], []
-    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        o = _pool_output_size(size, k, s, p, d, ceil_mode)
-        out.append(o)
-        pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """the transposed 3-d convolution (the gradient of conv3d in its input) of
+    (N, C, D, H, W) (or (C, D, H, W)) input with weight (C, out_channels / groups, kd, kh,
+    kw), plus bias"""
+    return _convolution("conv_transpose3d", input, weight, bias, stride, padding, dilation,
+                        groups, output_padding)
+
+
+_COUNTS = {2: "two", 3: "three"}
+
+
+def _pool_arg(fn, n, name, value, pos, forms):
+    """one int[n] argument of an n-d pool as a tuple of n (one value repeated; an empty
+    stride as None), with the errors of PyTorch's argument parser and of its kernel (forms:
+    the kernel's wording of what the argument may be)"""
+    if value is None:
+        return None
+    if not hasattr(value, "__len__"):
+        if not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of ints, "
+                            f"not {type(value).__name__}")
+        return (int(value),) * n
+    values = _ints(tuple(value), fn, name, pos)
+    if len(values) not in (1, n) and (values or name != "stride"):
+        raise RuntimeError(f"{fn}: {name} must {forms}, or a tuple of {_COUNTS[n]} ints")
+    return values * n if len(values) == 1 else values or None
+
+
+def _pool_geometry(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode,
+                   divisor_override=None):
+    """PyTorch's checks of max_pool{2,3}d's or avg_pool{2,3}d's arguments (fn names it), in
+    its order; returns the (N, C, *S) input, whether it was unbatched, kernel, stride,
+    dilation, the padding as (before, after) pairs with ceil_mode's extra at the end, the
+    explicit padding and the output size"""
+    avg, either = fn.startswith("avg"), "" if fn == "avg_pool3d" else "either "
+    kernel = _pool_arg(fn, n, "kernel_size", kernel_size, 2, f"{either}be a single int")
+    stride = _pool_arg(fn, n, "stride", stride, 3, f"{either}be omitted, a single int") or kernel
+    padding = _pool_arg(fn, n, "padding", padding, 4, f"{either}be a single int")
+    dilation = (1,) * n if avg else _pool_arg(fn, n, "dilation", dilation, 5,
+                                               "be either a single int")
+    if fn != "avg_pool2d" and input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"non-empty {n + 1}D or {n + 2}D (batch mode) tensor expected for "
+                           "input")
+    if divisor_override is not None and not divisor_override:
+        raise RuntimeError("divisor must be not zero")
+    channels, sizes = input.size(-n - 1), input.shape[-n:]     # (PyTorch's IndexError < n+1-d)
+    out = [_pool_output_size(*args, ceil_mode)
+           for args in zip(sizes, kernel, stride, padding, dilation)]
+    letters = "THW"[-n:]
+    for what, short, values in [("kernel size", "k", kernel), ("stride", "d", stride),
+                                ("dilation", "dilation", dilation)]:
+        if min(values) <= 0:
+            raise RuntimeError(f"{what} should be greater than zero, but got " +
+                               " ".join(f"{short}{a}: {v}" for a, v in zip(letters, values)))
+    shape = list(input.shape)
+    if n == 2:
+        if not all(shape[input.ndim - 3:]) or input.ndim not in (3, 4):
+            raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                               f"size for input, but got:{shape}")
+    elif not all(shape[input.ndim - 4:]):
+        where = "avg_pool3d()" if avg else "max_pool3d_with_indices_out_cpu_template()"
+        raise RuntimeError(f"{where}: Expected input's non-batch dimensions to have positive "
+                           f"length, but input has a shape of {shape} and non-batch dimension 0 "
+                           "has length zero!")             # (sic: the length, not the dim)
+    if fn == "avg_pool3d" and any(s < k for s, k in zip(sizes, kernel)):
+        raise RuntimeError(f"input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller "
+                           f"than kernel size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        got = (f"padW = {padding[1]}, padH = {padding[0]}, kW = {kernel[1]}, kH = {kernel[0]}"
+               if n == 2 else f"kT: {kernel[0]} kW: {kernel[2]} kH: {kernel[1]} padT: "
+               f"{padding[0]} padW: {padding[2]} padH: {padding[1]}")
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"{got}")
     if min(out) < 1:
-        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
-                           f"({c}x{out[0]}x{out[1]}). Output size is too small")
-    return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (channels, *sizes)))}). "
+                           f"Calculated output size: ({'x'.join(map(str, (channels, *out)))}). "
+                           "Output size is too small")
+    pad = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p))
+                for size, o, k, s, p, d in zip(sizes, out, kernel, stride, padding, dilation))
+    single = input.ndim == n + 1
+    return (input.unsqueeze(0) if single else input, single, kernel, stride, dilation, pad,
+            padding, tuple(out))
 
 
 def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """the number of windows of a pool along one dim"""
+    """the number of windows of a pool along one dim, with PyTorch's checks of its arguments
+    (pooling_output_shape)"""
+    if stride == 0:
+        raise RuntimeError("stride should not be zero")
+    if padding < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {padding}")
+    if padding > int((dilation * (kernel - 1) + 1) / 2):      # (C's division, toward zero)
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                           f"pad={padding}, kernel_size={kernel} and dilation={dilation}")
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + padding:    # the last window must start inside
         out -= 1
     return out
 
 
 def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
-    """each channel's windows, (N * C, L, kh * kw)"""
-    n, c, h, w = input.shape
-    return NN.Unfold.apply(input.reshape(n * c, 1, h, w), kernel, dilation, pad, stride,
+    """each channel's windows, (N * C, L, prod(kernel))"""
+    n, c, *sizes = input.shape
+    return NN.Unfold.apply(input.reshape(n * c, 1, *sizes), kernel, dilation, pad, stride,
                            pad_value)
 
 
@@ -739,37 +875,57 @@ def _first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
     return idx
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def _flat_index(coords, sizes):
+    """each position's index in the flattened spatial dims (coords: one array per dim)"""
+    flat = 0
+    for c, s in zip(coords, sizes):
+        flat = flat * s + c
+    return flat
+
+
+def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     """each window's maximum (padding never wins); the gradient goes to the first maximum of
-    each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
-    input = _keep(input, "max_pool2d")
-    input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
-        input, kernel_size, stride, padding, dilation, ceil_mode)
-    n, c, h, w = input.shape
-    explicit = (pad[0][0], pad[1][0])
-    if any(p > k // 2 for p, k in zip(explicit, kernel)):     # (its kernel's own check)
-        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
-                           f"padW = {explicit[1]}, padH = {explicit[0]}, kW = {kernel[1]}, "
-                           f"kH = {kernel[0]}")
+    each window, as PyTorch's. With return_indices, also each maximum's flat index in the
+    input's spatial dims"""
+    input = _keep(input, fn)
+    input, single, kernel, stride, dilation, pad, _, out = _pool_geometry(
+        fn, n, input, kernel_size, stride, padding, dilation, ceil_mode)
+    batch, c, *sizes = input.shape
     dt = input._data.dtype
-    _dtype.require_float(dt, "max_pool2d", also="iu")
+    _dtype.require_float(dt, fn, also="iu")
     low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
     cols = _pool_windows(input, kernel, stride, dilation, pad, low)
     pick = _first_max_last_nan
-    if any(pad[0]) or any(pad[1]):
-        inside = NN.Unfold.forward(None, np.ones((1, 1, h, w), bool), kernel, dilation, pad,
+    if any(map(any, pad)):
+        inside = NN.Unfold.forward(None, np.ones((1, 1, *sizes), bool), kernel, dilation, pad,
                                    stride, False)
         pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
     values, idx = RD.MaxDim.apply(cols, 2, False, pick)
-    values = _OUTPUTS["max_pool2d"].apply(values, (c, *out_hw) if single else (n, c, *out_hw))
+    shape = (c, *out) if single else (batch, c, *out)
+    values = _OUTPUTS[fn].apply(values, shape)
     if not return_indices:
         return values
-    k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
-    rows = (pos // out_hw[1]) * stride[0] - pad[0][0] + (k // kernel[1]) * dilation[0]
-    columns = (pos % out_hw[1]) * stride[1] - pad[1][0] + (k % kernel[1]) * dilation[1]
-    flat = Tensor._make((rows * w + columns).reshape(values.shape))
-    return values, flat
+    at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
+    window = np.unravel_index(np.arange(math.prod(out)), out)         # and its window's
+    coords = [w * st - p + a * d for w, a, st, (p, _), d in zip(window, at, stride, pad, dilation)]
+    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """each window's maximum over (N, C, H, W) (or (C, H, W)) input (padding never wins); the
+    gradient goes to the first maximum of each window, as PyTorch's. With return_indices,
+    also each maximum's flat index in H * W"""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """max_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input; the indices are
+    flat in D * H * W"""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def _window_counts(size, out, kernel, stride, padding, include_pad):
@@ -782,32 +938,64 @@ def _window_counts(size, out, kernel, stride, padding, include_pad):
     return end - start
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    """each window's mean: its sum over kh * kw, over the elements inside the input where not
-    count_include_pad, or over divisor_override"""
-    input = _keep(input, "avg_pool2d")
-    input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
-        input, kernel_size, stride, padding, 1, ceil_mode)
-    n, c = input.shape[:2]
+def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    """each window's mean: its sum over prod(kernel), over the elements inside the input
+    where not count_include_pad, or over divisor_override"""
+    input = _keep(input, fn)
+    input, single, kernel, stride, _, pad, padding, out = _pool_geometry(
+        fn, n, input, kernel_size, stride, padding, 1, ceil_mode, divisor_override)
+    batch, c, *sizes = input.shape
     dt = input._data.dtype
-    if dt != np.int64:                             # (PyTorch's only integer avg_pool2d)
-        _dtype.require_float(dt, "avg_pool2d")
-    sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
+    if dt != np.int64:                             # (PyTorch's only integer avg_pool)
+        _dtype.require_float(dt, "avg_pool2d" if n == 2 else "avg_pool3d_out_frame")
+    sums = _pool_windows(input, kernel, stride, (1,) * n, pad, 0).sum(2)
     if divisor_override is not None:
-        if not divisor_override:
-            raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
-        ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
-                  for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
-        divisor = np.outer(ch, cw).reshape(-1).astype(dt)
+        counts = [_window_counts(*args, count_include_pad)
+                  for args in zip(sizes, out, kernel, stride, padding)]
+        divisor = functools.reduce(np.multiply.outer, counts).reshape(-1).astype(dt)
     if dt.kind == "i":              # PyTorch divides in C++ integers, rounding toward zero
         q = sums._data // divisor
-        out = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
+        means = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
     else:
-        out = sums / (divisor if divisor_override is not None else constant(divisor))
-    return _OUTPUTS["avg_pool2d"].apply(out, (c, *out_hw) if single else (n, c, *out_hw))
+        means = sums / (divisor if divisor_override is not None else constant(divisor))
+    return _OUTPUTS[fn].apply(means, (c, *out) if single else (batch, c, *out))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """each window's mean over (N, C, H, W) (or (C, H, W)) input: its sum over kh * kw, over
+    the elements inside the input where not count_include_pad, or over divisor_override"""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """avg_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input"""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _list_with_default(out_size, defaults):
+    """an adaptive pool's output_size: an int as it is, a sequence with its None entries
+    replaced by the input's sizes (PyTorch's Python step, with its errors)"""
+    if isinstance(out_size, (int, np.integer)):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    return [d if v is None else v for v, d in zip(out_size, defaults[-len(out_size):])]
+
+
+def _adaptive_size(fn, n, input, output_size):
+    """an adaptive pool's output size as n ints, from output_size, after PyTorch's argument
+    parser's errors"""
+    size = _list_with_default(output_size, input.shape)
+    if isinstance(size, (int, np.integer)):
+        return (int(size),) * n
+    return _ints(size, fn, "output_size", 2)
 
 
 def _adaptive_bins(size, out, dtype):
@@ -820,33 +1008,209 @@ def _adaptive_bins(size, out, dtype):
     return m
 
 
-def adaptive_avg_pool2d(input, output_size):
-    """the means of output_size bins of nearly equal size (None keeps that dim's size)"""
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
-                           f"{list(input.shape)}")
-    size = _pair(output_size) if isinstance(output_size, (int, np.integer)) else output_size
-    if len(size) != 2:
-        raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
-    h, w = input.shape[-2:]
-    oh, ow = _int_pair([s if o is None else o for s, o in zip((h, w), size)],
-                       "adaptive_avg_pool2d", "output_size", 2)
-    if min(oh, ow) < 0:
-        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or "
-                           f"equal to 0 but received {{{oh}, {ow}}}")
-    if (oh, ow) == (1, 1):                 # PyTorch's shortcut (NaN, not an error, when empty)
-        return input.mean((-2, -1), keepdim=True)
-    for dim in (-2, -1):
-        if not input.shape[dim]:
-            raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for "
-                               f"non-batch dimensions, but input has sizes {list(input.shape)} "
-                               f"with dimension {dim + input.ndim} being empty")
+def _adaptive_avg_pool(n, input, output_size):
+    """the means of output_size bins of nearly equal size along each of the last n dims
+    (None keeps that dim's size): one product with a bin matrix per dim"""
+    fn = f"adaptive_avg_pool{n}d"
+    size = _adaptive_size(fn, n, input, output_size)
+    dims_error = RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got "
+                              f"{list(input.shape)}")
+    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
+        raise dims_error
+    if len(size) != n:
+        raise RuntimeError(f"{fn}: output_size must be {n}")
+    if min(size) < 0:
+        received = ", ".join(map(str, size)) if n == 2 else f"{size[0]}, {size[1]},{size[2]}"
+        raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{received}}}")    # (sic, the 3-d one's commas)
+    dims = tuple(range(-n, 0))
+    if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
+        return input.mean(dims, keepdim=True)
+    # (the 2-d kernel checks H and W only, the 3-d one every dim but the first)
+    _nonempty_dims(fn, input, input.ndim - 2 if n == 2 else 1)
+    if input.ndim not in (n + 1, n + 2):
+        raise dims_error
     dtype = input._data.dtype
-    if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
-        _dtype.require_float(dtype, "adaptive_avg_pool2d")
-    input = _keep(input, "adaptive_avg_pool2d")
-    out = constant(_adaptive_bins(h, oh, dtype)) @ input @ constant(_adaptive_bins(w, ow, dtype).T)
-    return _OUTPUTS["adaptive_avg_pool2d"].apply(out, out.shape)
+    if n == 3 or input.numel() and math.prod(size):   # (PyTorch's 2-d one returns an empty
+        _dtype.require_float(dtype, "adaptive_avg_pool2d" if n == 2    # result unchecked)
+                             else "adaptive_avg_pool3d_cpu")
+    out = _keep(input, fn)
+    for i, (s, o) in enumerate(zip(input.shape[-n:], size)):
+        bins = constant(_adaptive_bins(s, o, dtype))
+        if i == n - 1:                     # the last dim: x @ bins^T
+            out = out @ bins.T
+        else:                              # another: bins @ x, the dims after it as one
+            lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
+            out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
+    return _OUTPUTS[fn].apply(out, out.shape)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """the means of output_size bins of nearly equal size over H and W (None keeps that
+    dim's size)"""
+    return _adaptive_avg_pool(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """the means of output_size bins of nearly equal size over D, H and W (None keeps that
+    dim's size)"""
+    return _adaptive_avg_pool(3, input, output_size)
+
+
+def _adaptive_windows(size, out):
+    """PyTorch's adaptive bins along one dim as rows of input positions, (out, longest bin):
+    a shorter bin's row ends in copies of its last position (never taken for a first maximum,
+    and the last NaN they repeat is the bin's own)"""
+    start = np.arange(out) * size // out
+    end = -(-(np.arange(1, out + 1) * size) // out)
+    longest = int((end - start).max()) if out else 1
+    return np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1)
+
+
+def _adaptive_max_pool(fn, n, input, output_size, return_indices):
+    """each of output_size bins' maximum (the first one, or the last NaN, as PyTorch's) over
+    the last n dims; with return_indices, also its flat index in those dims"""
+    size = _adaptive_size(fn, n, input, output_size)
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    _nonempty_dims(fn, input, 1)         # (PyTorch's: every dim but the first, even unbatched)
+    if len(size) != n:
+        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be {n}")
+    single = input.ndim == n + 1
+    shape = (*input.shape[:-n], *size)
+    if min(size) < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                           f"{list(shape)}")
+    _dtype.require_float(input._data.dtype, "adaptive_max_pool2d" if n == 2
+                         else "adaptive_max_pool3d_cpu")
+    input = _keep(input, fn)
+    if single:
+        input = input.unsqueeze(0)
+    batch, c, *sizes = input.shape
+    windows = [_adaptive_windows(s, o) for s, o in zip(sizes, size)]
+    longest = [w.shape[1] for w in windows]
+    # one index array per dim, together shaped (*out, *longest): each bin's elements
+    key = []
+    for i, w in enumerate(windows):
+        spread = [1] * (2 * n)
+        spread[i], spread[n + i] = w.shape
+        key.append(w.reshape(spread))
+    rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
+    rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
+    values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
+    values = _OUTPUTS[fn].apply(values, shape)
+    if not return_indices:
+        return values
+    at = np.unravel_index(idx._data, longest)
+    bins = np.unravel_index(np.arange(math.prod(size)), size)
+    coords = [w[b, a] for w, b, a in zip(windows, bins, at)]
+    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+
+
+def _nonempty_dims(fn, input, first):
+    """PyTorch's RuntimeError for an empty dim among input's dims from first on"""
+    for dim in range(first, input.ndim):
+        if not input.shape[dim]:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {dim} being empty")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """the maximum of each of output_size bins of nearly equal size over H and W (None keeps
+    that dim's size); with return_indices, also its flat index in H * W"""
+    return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """adaptive_max_pool2d's 3-d form: bins over D, H and W"""
+    return _adaptive_max_pool("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+def _unpool_output_size(input, kernel_size, stride, padding, output_size):
+    """max_unpool's output size: the pool's input size, or output_size (its spatial dims, or
+    all of them) if within a stride of that (PyTorch's Python step, with its errors)"""
+    n = len(kernel_size)
+    default = [(input.shape[-n + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d]
+               for d in range(n)]
+    if output_size is None:
+        return default
+    if len(output_size) == n + 2:
+        output_size = output_size[2:]
+    if len(output_size) != n:
+        raise ValueError(f"output_size should be a sequence containing {n} or {n + 2} elements, "
+                         f"but it has a length of '{len(output_size)}'")
+    for d in range(n):
+        low, high = default[d] - stride[d], default[d] + stride[d]
+        if not low < output_size[d] < high:
+            raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
+                             f'{low} and {high})')
+    return output_size
+
+
+def _max_unpool(n, input, indices, size, stride):
+    """zeros of the spatial size, each of input's values written at its flat index there
+    (the last one where two share an index), with PyTorch's checks   ->   dx = g at the
+    indices"""
+    fn, idx = f"max_unpool{n}d", indices._data
+    if idx.dtype != np.int64:
+        raise RuntimeError("elements in indices should be type int64" +
+                           (f" but got: {_tname(idx.dtype)}" if n == 2 else ""))
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"Input to max_unpooling{n}d should be a {n + 1}d or {n + 2}d Tensor, "
+                           f"but got a tensor with {input.ndim} dimensions.")
+    if input.shape != indices.shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    for i in range(1, input.ndim):           # (PyTorch's: the first dim unchecked, even unbatched)
+        if not input.shape[i]:
+            raise RuntimeError(f"max_unpooling{n}d_forward_out_cpu(): Expected input to have "
+                               f"non-zero size for non-batch dimensions, but got "
+                               f"{list(input.shape)} with dimension {i} being empty.")
+    if n == 3 and min(stride) <= 0:
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(stride)}")
+    _dtype.require_float(input._data.dtype, fn)
+    volume, lead = math.prod(size), input.shape[:-n]
+    bad = (idx < 0) | (idx >= volume)
+    if volume and bad.any():                      # (an empty output: PyTorch checks nothing)
+        raise RuntimeError(f"Found an invalid max index: {int(idx[bad][0])} (output volumes are "
+                           f"of size {'x'.join(map(str, size))})")
+    area = math.prod(input.shape[-n:])
+    values, indices = input.reshape(*lead, area), indices.reshape(*lead, area)
+    if not volume:                                   # (nothing written where empty)
+        values, indices = values[..., :0], indices[..., :0]
+    out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(-1, indices, values)
+    return _OUTPUTS[fn].apply(out, (*lead, *size))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool1d's partial inverse: each value put back at its index along the length,
+    zeros elsewhere (PyTorch's max_unpool2d of a width of 1)"""
+    kernel = _ntuple(kernel_size, 1)
+    stride = kernel if stride is None else _ntuple(stride, 1)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 1), output_size)
+    return _max_unpool(2, input.unsqueeze(-1), indices.unsqueeze(-1), [*size, 1],
+                       None).squeeze(-1)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool2d's partial inverse: each value of (N, C, H, W) (or (C, H, W)) input put
+    back at its flat index in the output's H * W, zeros elsewhere"""
+    kernel = _ntuple(kernel_size, 2)
+    stride = kernel if stride is None else _ntuple(stride, 2)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 2), output_size)
+    return _max_unpool(2, input, indices, size, stride)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool3d's partial inverse: each value of (N, C, D, H, W) (or (C, D, H, W)) input
+    put back at its flat index in the output's D * H * W, zeros elsewhere"""
+    kernel = _ntuple(kernel_size, 3)
+    stride = kernel if stride is None else _ntuple(stride, 3)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 3), output_size)
+    return _max_unpool(3, input, indices, size, stride)
 
 
 def _one_int(function, name, value):
@@ -940,6 +1304,21 @@ def adaptive_avg_pool1d(input, output_size):
     input = _as_2d_pool_input("adaptive_avg_pool1d", input)
     out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
     return out.squeeze(-2)                                       # input's layout)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """adaptive_max_pool2d of a height of 1: the maximum of each of output_size bins of
+    nearly equal size (and its index along the length, with return_indices)"""
+    if not hasattr(output_size, "__len__") and not isinstance(output_size, (int, np.integer)):
+        raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be "
+                        f"tuple of ints, not {type(output_size).__name__}")
+    rows = _as_2d_pool_input("adaptive_max_pool1d", input)
+    size = _one_int("adaptive_max_pool1d", "output_size", output_size)
+    _nonempty_dims("adaptive_max_pool1d", input, 1)
+    out = adaptive_max_pool2d(rows, (1, size), return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
 
 
 def pad(input, pad, mode="constant", value=None):
