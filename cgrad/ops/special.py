@@ -428,3 +428,28 @@ Xlog1pySelfScalar, Xlog1pyOtherScalar = scalar_variants(
     Xlog1py, "SpecialXlog1PyBackward1", "SpecialXlog1PyBackward2")
 ZetaSelfScalar, ZetaOtherScalar = scalar_variants(
     Zeta, "SpecialZetaBackward1", "SpecialZetaBackward2")
+
+
+# ---- sampling -------------------------------------------------------------------------------
+class StandardGamma(Op):
+    """x ~ Gamma(alpha, 1), drawn from the NumPy generator rng   ->   dalpha = g dx/dalpha by
+    implicit reparameterisation: -(dF/dalpha) / f at x, F the CDF (gammainc) and f the density.
+    dF/dalpha is a central difference of SciPy's gammainc in float64 (PyTorch uses series
+    approximations; the two agree to ~1e-7)."""
+    @staticmethod
+    def forward(ctx, alpha, rng):
+        a = np.asarray(alpha, np.float64)
+        x = rng.standard_gamma(a)
+        x = np.maximum(x, np.finfo(alpha.dtype).tiny).astype(alpha.dtype)   # never 0
+        ctx.save_for_backward(alpha, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha, x = ctx.saved_tensors
+        sp = _scipy()
+        a, xx = alpha.astype(np.float64), x.astype(np.float64)
+        h = 1e-5 * np.maximum(a, 1)
+        d_cdf = (sp.gammainc(a + h, xx) - sp.gammainc(a - h, xx)) / (2 * h)
+        log_pdf = (a - 1) * np.log(xx) - xx - sp.gammaln(a)
+        return (g * (-d_cdf * np.exp(-log_pdf)).astype(alpha.dtype)), None
