@@ -128,7 +128,8 @@ class Gammainc(Op):
     @classmethod
     def backward(cls, ctx, g):
         if ctx.needs_input_grad[0]:
-            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
+            raise NotImplementedError(f"the derivative for '{cls.grad_fn_name[:-9].lower()}: "
+                                      "input' is not implemented.")
         a, x = ctx.saved_tensors
         d = np.exp((a - 1) * np.log(x) - x - _same_float(_scipy().gammaln(a), a))
         return None, g * d if cls.sign > 0 else -g * d
