@@ -2,7 +2,7 @@
 import math
 
 from ..creation import eye
-from ..ops.cholesky import Cholesky, SolveTriangular
+from ..ops.cholesky import Cholesky, CholeskyInverse, SolveTriangular
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
@@ -125,10 +125,7 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        # (L L^T)^-1 = L^-T L^-1 (PyTorch's cholesky_inverse)
-        L = self._unbroadcasted_scale_tril
-        L_inv = _solve_lower(L, eye(L.shape[-1], dtype=L.dtype))
-        return L_inv.mT.matmul(L_inv).expand(
+        return CholeskyInverse.apply(self._unbroadcasted_scale_tril).expand(
             self._batch_shape + self._event_shape + self._event_shape)
 
     @property

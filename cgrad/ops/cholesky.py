@@ -7,15 +7,16 @@ from ..autograd.function import Op
 
 
 def solve_triangular(a, b, upper):
-    """x = a^-1 b for triangular a (..., n, n) and b (..., n, k), batch dims broadcast:
-    LAPACK's trtrs by SciPy, matrix by matrix"""
-    from scipy.linalg import solve_triangular as trtrs
+    """x = a^-1 b for triangular a (..., n, n) and b (..., n, k), batch dims broadcast: row
+    by row substitution, each row one product over the whole batch (no per-matrix LAPACK
+    call: small matrices in big batches are the distributions' case)"""
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a = np.broadcast_to(a, batch + a.shape[-2:])
-    b = np.broadcast_to(b, batch + b.shape[-2:])
+    n = a.shape[-1]
     out = np.empty(batch + b.shape[-2:], np.result_type(a, b))
-    for i in np.ndindex(*batch):
-        out[i] = trtrs(a[i], b[i], lower=not upper, check_finite=False)
+    for i in (range(n - 1, -1, -1) if upper else range(n)):
+        done = slice(i + 1, n) if upper else slice(0, i)
+        r = b[..., i, :] - (a[..., i:i + 1, done] @ out[..., done, :])[..., 0, :]
+        out[..., i, :] = r / a[..., i, i, None]
     return out
 
 
@@ -89,3 +90,20 @@ class Cholesky(Op):
         ga = 0.5 * (ga + _mh(np.tril(ga, -1)))
         ga = solve_triangular(_mh(lo), ga, upper=True)               # L^-T ga
         return _mh(solve_triangular(_mh(lo), _mh(ga), upper=True)),  # ga L^-1
+
+
+class CholeskyInverse(Op):
+    """P = (L L^T)^-1 from the lower Cholesky factor L   ->   dL = -P (G + G^T) P L, the
+    derivative in every entry of L (PyTorch's cholesky_inverse_backward: no triangle kept)"""
+    @staticmethod
+    def forward(ctx, lo):
+        eye = np.broadcast_to(np.eye(lo.shape[-1], dtype=lo.dtype), lo.shape)
+        lo_inv = solve_triangular(lo, eye, upper=False)
+        p = _mh(lo_inv) @ lo_inv
+        ctx.save_for_backward(lo, p)
+        return p
+
+    @staticmethod
+    def backward(ctx, g):
+        lo, p = ctx.saved_tensors
+        return -(p @ (g + _mh(g)) @ p) @ lo,
