@@ -561,3 +561,25 @@ def test_validation_off():
         D.Distribution.set_default_validate_args(True)
     with pytest.raises(ValueError):
         D.Exponential(cgrad.tensor([-1.0]))
+
+
+def test_second_derivatives_through_mvn_and_gamma(backend):
+    """create_graph=True through the Cholesky, the triangular solves, cholesky_inverse and the
+    gamma family: gradient penalties on log_prob match torch's"""
+    r = np.random.default_rng(0)
+    a = r.normal(size=(3, 3))
+    cov, x = a @ a.T + 3 * np.eye(3), r.normal(size=(4, 3))
+
+    def second(m):
+        loc = m.tensor(np.zeros(3), requires_grad=True)
+        c = m.tensor(cov, requires_grad=True)
+        conc = m.tensor([0.7, 2.0], requires_grad=True, dtype=m.float64)
+        d = m.distributions.MultivariateNormal(loc, covariance_matrix=c)
+        g = m.distributions.Gamma(conc, 2.0)
+        y = (d.log_prob(m.tensor(x)).sum() + d.precision_matrix.sum()
+             + g.log_prob(m.tensor([0.5, 1.5], dtype=m.float64)).sum() + g.entropy().sum())
+        gs = m.autograd.grad(y, (loc, c, conc), create_graph=True)
+        hs = m.autograd.grad(sum((gi * gi).sum() for gi in gs), (loc, c, conc))
+        return [t.detach().numpy() for t in gs + hs]
+    for ours, theirs in zip(second(cgrad), second(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)

@@ -46,6 +46,16 @@ class SolveTriangular(Op):
             ga = np.triu(ga) if ctx.upper else np.tril(ga)
         return ga, gb if ctx.needs_input_grad[1] else None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, x = ctx.saved_for_graph()
+        gb = SolveTriangular.apply(a.mT, g, not ctx.upper)
+        ga = None
+        if ctx.needs_input_grad[0]:
+            ga = -gb.matmul(x.mT)
+            ga = ga.triu() if ctx.upper else ga.tril()
+        return ga, gb if ctx.needs_input_grad[1] else None, None
+
 
 def _not_positive_definite(a):
     """PyTorch's error for the first matrix of a batch whose factorization fails, naming the
@@ -91,6 +101,14 @@ class Cholesky(Op):
         ga = solve_triangular(_mh(lo), ga, upper=True)               # L^-T ga
         return _mh(solve_triangular(_mh(lo), _mh(ga), upper=True)),  # ga L^-1
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        lo, = ctx.saved_for_graph()
+        ga = lo.mT.matmul(g).tril()
+        ga = 0.5 * (ga + ga.tril(-1).mT)
+        ga = SolveTriangular.apply(lo.mT, ga, True)
+        return SolveTriangular.apply(lo.mT, ga.mT, True).mT,
+
 
 class CholeskyInverse(Op):
     """P = (L L^T)^-1 from the lower Cholesky factor L   ->   dL = -P (G + G^T) P L, the
@@ -107,3 +125,8 @@ class CholeskyInverse(Op):
     def backward(ctx, g):
         lo, p = ctx.saved_tensors
         return -(p @ (g + _mh(g)) @ p) @ lo,
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        lo, p = ctx.saved_for_graph()
+        return -p.matmul(g + g.mT).matmul(p).matmul(lo),

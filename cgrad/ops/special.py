@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtype
 from .._dtype import result_type
-from ..autograd.function import Op, renamed
+from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Mul, _NumpyUnary, _float, _same_float
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -36,7 +36,8 @@ class _XY(_NumpyUnary):
 
     @classmethod
     def graph_backward(cls, ctx, g):
-        return NotImplemented                # first order only (a delayed error)
+        x, y = ctx.saved_for_graph()
+        return cls.graph_derivative(x, y, g),
 
 
 # ---- gamma family ---------------------------------------------------------------------------
@@ -95,21 +96,32 @@ class Polygamma(Op):
         return g * Polygamma.apply(x, ctx.n + 1), None
 
 
+def _mvlgamma_shifts(p, dtype):
+    return np.arange(-p * 0.5 + 0.5, 0.5, 0.5).astype(dtype)       # -(p-1)/2, ..., 0
+
+
 class Mvlgamma(Op):
     """y = sum_j lgamma(x - j/2), j < p, + p(p-1)/4 ln(pi)   ->   dx = g sum_j digamma(x - j/2)
     (PyTorch's order: j from p-1 down to 0)"""
     @staticmethod
     def forward(ctx, x, p):
         x = _float(x)
-        args = x[..., None] + np.arange(-p * 0.5 + 0.5, 0.5, 0.5).astype(x.dtype)
-        ctx.save_for_backward(args)
-        y = _same_float(_scipy().gammaln(args), x).sum(-1)
-        return y + x.dtype.type(p * (p - 1) * math.log(math.pi) / 4)
+        ctx.p = p
+        ctx.save_for_backward(x)
+        y = _same_float(_scipy().gammaln(x[..., None] + _mvlgamma_shifts(p, x.dtype)), x)
+        return y.sum(-1) + x.dtype.type(p * (p - 1) * math.log(math.pi) / 4)
 
     @staticmethod
     def backward(ctx, g):
-        args, = ctx.saved_tensors
+        x, = ctx.saved_tensors
+        args = x[..., None] + _mvlgamma_shifts(ctx.p, x.dtype)
         return g * _same_float(_scipy().digamma(args), args).sum(-1), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        shifts = constant(_mvlgamma_shifts(ctx.p, x._data.dtype))
+        return g * Digamma.apply(x.unsqueeze(-1) + shifts).sum(-1), None
 
 
 class Gammainc(Op):
@@ -132,6 +144,14 @@ class Gammainc(Op):
                                       "input' is not implemented.")
         a, x = ctx.saved_tensors
         d = np.exp((a - 1) * np.log(x) - x - _same_float(_scipy().gammaln(a), a))
+        return None, g * d if cls.sign > 0 else -g * d
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        if ctx.needs_input_grad[0]:
+            return NotImplemented                # (the first order raises PyTorch's error)
+        a, x = ctx.saved_for_graph()
+        d = ((a - 1) * x.log() - x - Lgamma.apply(a)).exp()
         return None, g * d if cls.sign > 0 else -g * d
 
 
@@ -170,6 +190,10 @@ class Erfinv(_NumpyUnary):
     def derivative(y, g):
         return g * (y.dtype.type(0.5 * _SQRT_PI) * np.exp(y * y))
 
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * ((0.5 * _SQRT_PI) * (y * y).exp())
+
 
 class Erfcx(_XY):
     """y = e^(x^2) erfc(x)   ->   dx = g (2 x y - 2/sqrt(pi))"""
@@ -183,6 +207,10 @@ class Erfcx(_XY):
     def derivative(x, y, g):
         return g * (2 * x * y - x.dtype.type(2 / _SQRT_PI))
 
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * (2 * x * y - 2 / _SQRT_PI)
+
 
 class LogNdtr(_XY):
     """y = ln Phi(x)   ->   dx = g / sqrt(2 pi) e^-(y + x^2/2)"""
@@ -195,6 +223,10 @@ class LogNdtr(_XY):
     @staticmethod
     def derivative(x, y, g):
         return g / x.dtype.type(_SQRT_2PI) * np.exp(-(y + x * x / 2))
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g / _SQRT_2PI * (-(y + x * x / 2)).exp()
 
 
 # ndtr is composed as PyTorch's (1 + erf(x / sqrt 2)) * 0.5, whose last product is at::mul's
@@ -215,6 +247,10 @@ class Ndtri(_NumpyUnary):
     def derivative(y, g):
         return g * y.dtype.type(_SQRT_2PI) * np.exp(y * y / 2)
 
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * _SQRT_2PI * (y * y / 2).exp()
+
 
 # ---- Bessel functions -----------------------------------------------------------------------
 class I0(_NumpyUnary):
@@ -226,6 +262,10 @@ class I0(_NumpyUnary):
     @staticmethod
     def derivative(x, g):
         return g * _same_float(_scipy().i1(x), x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * I1.apply(x)
 
 
 class I0e(_XY):
@@ -240,6 +280,10 @@ class I0e(_XY):
     def derivative(x, y, g):
         return g * (_same_float(_scipy().i1e(x), x) - np.sign(x) * y)
 
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * (I1e.apply(x) - x.sign() * y)
+
 
 def _at_tiny(x, derivative):
     """derivative(x) where |x| > eps, 0.5 elsewhere: I1'(0) = I1e'(0) = 1/2, which the formula
@@ -248,6 +292,14 @@ def _at_tiny(x, derivative):
     big = np.abs(x) > eps
     safe = np.where(big, x, x.dtype.type(eps))
     return np.where(big, derivative(safe), x.dtype.type(0.5))
+
+
+def _graph_at_tiny(x, derivative):
+    """_at_tiny in Tensor ops: derivative(safe x) where |x| > eps, 1/2 elsewhere"""
+    from .._functions import where
+    eps = float(np.finfo(x._data.dtype).eps)
+    big = constant(np.abs(x._data) > eps)
+    return where(big, derivative(where(big, x, eps)), 0.5)
 
 
 class I1(_XY):
@@ -261,6 +313,10 @@ class I1(_XY):
     @staticmethod
     def derivative(x, y, g):
         return g * _at_tiny(x, lambda s: _same_float(_scipy().i0(s), s) - y / s)
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * _graph_at_tiny(x, lambda s: I0.apply(s) - y / s)
 
 
 class I1e(_XY):
@@ -276,6 +332,10 @@ class I1e(_XY):
         return g * _at_tiny(x, lambda s: _same_float(_scipy().i0e(s), s)
                             - y * (np.sign(s) + 1 / s))
 
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * _graph_at_tiny(x, lambda s: I0e.apply(s) - y * (s.sign() + 1 / s))
+
 
 # ---- the rest -------------------------------------------------------------------------------
 class Sinc(_NumpyUnary):
@@ -288,6 +348,12 @@ class Sinc(_NumpyUnary):
         px = x.dtype.type(math.pi) * x
         d = (px * np.cos(px) - np.sin(px)) / (px * x)
         return np.where(x == 0, x.dtype.type(0), g * d)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        px = math.pi * x
+        d = (px * px.cos() - px.sin()) / (px * x)
+        return MaskedFill.apply(g * d, x._data == 0, 0)
 
 
 class Entr(_NumpyUnary):
@@ -315,7 +381,9 @@ class Exp2(_NumpyUnary):
     def derivative(y, g):
         return g * y * y.dtype.type(math.log(2))
 
-    graph_derivative = derivative         # operators only: the same on Tensors
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * y * math.log(2)
 
 
 class Logit(Op):
@@ -341,6 +409,15 @@ class Logit(Op):
         else:
             outside, fill = (x < x.dtype.type(eps)) | (x > x.dtype.type(1 - eps)), 0
         return np.where(outside, x.dtype.type(fill), d), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        xd, eps = x._data, ctx.eps
+        d = g / (x * (1 - x))                    # g * inf at 0 and 1, as backward
+        if eps is None:
+            return MaskedFill.apply(d, (xd < 0) | (xd > 1), math.nan), None
+        return MaskedFill.apply(d, (xd < eps) | (xd > 1 - eps), 0), None
 
 
 # ---- binary ---------------------------------------------------------------------------------
@@ -413,6 +490,13 @@ class Zeta(Op):
             raise NotImplementedError("the derivative for 'zeta' is not implemented.")
         x, q = ctx.saved_tensors
         return None, g * -x * _same_float(_scipy().zeta(x + 1, q), x)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        if ctx.needs_input_grad[0]:
+            return NotImplemented                # (the first order raises PyTorch's error)
+        x, q = ctx.saved_for_graph()
+        return None, g * -x * Zeta.apply(x + 1, q)
 
 
 def scalar_variants(op, self_scalar, other_scalar):
