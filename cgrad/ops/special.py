@@ -1,7 +1,10 @@
 """The special functions of cgrad.special (lgamma, digamma, erfinv, xlogy, ...): one class per
 differentiable op, forward and backward side by side, with SciPy's ufuncs for the values on
 both backends (they run off the training hot path, as ops.elementwise's _NumpyUnary).
-The derivatives are PyTorch's (derivatives.yaml), so edge values (0, 1, inf) match too."""
+The derivatives are PyTorch's (derivatives.yaml), so edge values (0, 1, inf) match too.
+Where PyTorch's own kernel is an approximation, SciPy's value is kept: its float64 trigamma
+(polygamma(1, x), digamma's derivative) is good to ~1e-10 relative, and its polygamma(n, inf)
+is NaN for n >= 2 where the limit is 0."""
 import math
 
 import numpy as np
@@ -459,7 +462,8 @@ class Xlogy(Op):
         x, z = ctx.saved_for_graph()
         gx = gz = None
         if ctx.needs_input_grad[0]:
-            gx = MaskedFill.apply((Xlog1py if cls.shift else Xlogy).apply(g, z), (x._data == 0) & (z._data <= -cls.shift), 0)
+            gx = (Xlog1py if cls.shift else Xlogy).apply(g, z)
+            gx = MaskedFill.apply(gx, (x._data == 0) & (z._data <= -cls.shift), 0)
         if ctx.needs_input_grad[1]:
             gz = g * x / (z + cls.shift)
         return gx, gz
@@ -502,10 +506,8 @@ class Zeta(Op):
 def scalar_variants(op, self_scalar, other_scalar):
     """op's classes for a Python number as its first or second operand: PyTorch's Scalar
     overloads name their grad_fn ...Backward1 and ...Backward2"""
-    return tuple(type(op.__name__ + suffix, (op,), {"grad_fn_name": name,
-                                                     "__module__": op.__module__})
-                 for suffix, name in (("SelfScalar", self_scalar),
-                                      ("OtherScalar", other_scalar)))
+    return (renamed(op.__name__ + "SelfScalar", op, self_scalar, "a Python number as input"),
+            renamed(op.__name__ + "OtherScalar", op, other_scalar, "a Python number as other"))
 
 
 XlogySelfScalar, XlogyOtherScalar = scalar_variants(Xlogy, "XlogyBackward1", "XlogyBackward2")
