@@ -71,9 +71,9 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
 
 
 def __getattr__(name):
-    # nn, optim, utils and the save/load functions load on first use, so `import cgrad` stays
-    # light
-    if name in ("nn", "optim", "utils", "cuda"):
+    # nn, optim, utils, special, distributions and the save/load functions load on first
+    # use, so `import cgrad` stays light
+    if name in ("nn", "optim", "utils", "cuda", "special", "distributions"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
