@@ -9,6 +9,19 @@ import cgrad
 
 torch = pytest.importorskip("torch")
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """LAPACK on these small matrices ran 30-1000x slower on two threads on the shared test
+    machine (BLAS and OpenMP pools spinning against each other): PyTorch and cgrad (its BLAS
+    too) on one thread here"""
+    before = torch.get_num_threads(), cgrad.get_num_threads()
+    torch.set_num_threads(1)
+    cgrad.set_num_threads(1)
+    yield
+    torch.set_num_threads(before[0])
+    cgrad.set_num_threads(before[1])
+
+
 RNG = np.random.default_rng(11)
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
 

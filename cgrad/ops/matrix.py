@@ -248,20 +248,20 @@ def _broadcast_batch(a, b):
 
 
 def _triangular_array(a, b, upper, unit, trans):
-    """op(A)^-1 B for triangular A (trans: op(A) = A^T), batch dims broadcast; a zero on A's
-    diagonal gives inf/NaN, as PyTorch's trsm (SciPy's solver raises: it goes through trsm
-    then, matrix by matrix)"""
+    """op(A)^-1 B for triangular A (trans: op(A) = A^T), batch dims broadcast, by BLAS's trsm
+    matrix by matrix (SciPy's batched solve_triangular costs ~0.3 ms a call; it also raises
+    at a zero on A's diagonal, where trsm gives inf/NaN as PyTorch's)"""
     a, b = _broadcast_batch(a, b)
-    try:
-        return sla.solve_triangular(a, b, trans=trans, lower=not upper, unit_diagonal=unit,
-                                    check_finite=False)
-    except np.linalg.LinAlgError:
-        trsm = blas.get_blas_funcs("trsm", (a, b))
-        fa, fb = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:])
-        with np.errstate(all="ignore"):
-            out = np.stack([trsm(1.0, m, r, lower=not upper, trans_a=trans, diag=unit)
-                            for m, r in zip(fa, fb)])
-        return out.reshape(b.shape)
+    out = np.empty(b.shape, b.dtype)
+    if not out.size:
+        return out
+    trsm = blas.get_blas_funcs("trsm", (a, b))
+    fa, fb, fo = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), out.reshape(
+        -1, *b.shape[-2:])
+    with np.errstate(all="ignore"):
+        for k in range(fa.shape[0]):
+            fo[k] = trsm(1.0, fa[k], fb[k], lower=not upper, trans_a=trans, diag=unit)
+    return out
 
 
 @pytorch_node("LinalgSolveTriangularBackward0")
