@@ -18,7 +18,7 @@ from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
 from .tensor import Tensor, _dim, _dims, _raise_broadcast, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "inv_ex", "lstsq", "matrix_exp", "matrix_norm", "matrix_power",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "matrix_norm", "matrix_power",
            "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
 
@@ -29,6 +29,9 @@ QrResult = _return_type("linalg_qr", ("Q", "R"))
 EighResult = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 SvdResult = _return_type("linalg_svd", ("U", "S", "Vh"))
 LstsqResult = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
+LuFactorResult = _return_type("linalg_lu_factor", ("LU", "pivots"))
+LuFactorExResult = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
+LuResult = _return_type("linalg_lu", ("P", "L", "U"))
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -198,6 +201,51 @@ def qr(A, mode="reduced", *, out=None):
                            "'reduced' (default), 'r', or 'complete'")
     _matrix("linalg.qr", A, square=False, kernel="geqrf_cpu")
     return QrResult(*M.Qr.apply(A, mode))
+
+
+def _lu_input(name, A, pivot):
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: Expected tensor with 2 or more dimensions. Got size: "
+                           f"{list(A.shape)} instead")
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    _floating(name, A._data.dtype, "lu_cpu", False)
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """(LU, pivots): L below the diagonal (its unit diagonal implied) and U on and above it
+    in one matrix, with LAPACK's 1-based row swaps; a zero on U's diagonal raises"""
+    _lu_input("torch.lu_factor", A, pivot)
+    return LuFactorResult(*M.LuFactor.apply(A, True)[:2])
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """(LU, pivots, info): info > 0 where U has a zero on its diagonal"""
+    _lu_input("torch.lu_factor", A, pivot)
+    return LuFactorExResult(*M.LuFactor.apply(A, check_errors))
+
+
+def lu(A, *, pivot=True, out=None):
+    """(P, L, U) with A = P L U (L unit lower m x k, U upper k x n, k = min(m, n))"""
+    _lu_input("linalg.lu", A, pivot)
+    return LuResult(*M.Lu.apply(A))
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """X with A X = B (adjoint: A^T X = B; left=False: X A = B, X A^T = B) from lu_factor's
+    (LU, pivots)"""
+    if B.ndim < 2:
+        raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
+                           "dimensions.")
+    _matrix("linalg.lu_solve", LU, kernel="lu_cpu", checks_float=False)
+    n = LU.shape[-1]
+    rows, cols = B.shape[-2:]
+    if (rows if left else cols) != n:
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    _same_dtype("linalg.lu_solve", LU, B, "LU", "B")
+    _batch("linalg.lu_solve", LU.shape[:-2], B.shape[:-2])
+    return _into_out(M.LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint)), out)
 
 
 def _uplo(UPLO):

@@ -152,6 +152,9 @@ DECOMPOSITIONS = {                        # build(lib, A) -> sign-independent ou
     "qr": (_well, lambda lib, A: list(lib.linalg.qr(A))),
     "pinv_hermitian": (_sym, lambda lib, A: lib.linalg.pinv(A, hermitian=True)),
     "matrix_rank": (_sym, lambda lib, A: lib.linalg.matrix_rank(A).double()),
+    "lu": (_well, lambda lib, A: list(lib.linalg.lu(A))),
+    "lu_factor": (_well, lambda lib, A: (lambda LU, piv: [LU, piv.double()])(
+        *lib.linalg.lu_factor(A))),
 }
 
 
@@ -175,6 +178,8 @@ RECTANGULAR = {
     "pinv_atol": lambda lib, A: lib.linalg.pinv(A, atol=1e-3, rtol=1e-4),
     "nuc": lambda lib, A: lib.linalg.matrix_norm(A, "nuc"),
     "matrix_norm_2": lambda lib, A: lib.linalg.matrix_norm(A, 2, dim=(0, -1), keepdim=True),
+    "lu": lambda lib, A: list(lib.linalg.lu(A)),
+    "lu_factor": lambda lib, A: lib.linalg.lu_factor(A).LU,
 }
 
 
@@ -236,6 +241,11 @@ SOLVERS = {                          # build(lib, A, B): A well conditioned (n x
                                                                         float("inf"))],
     "cdist_mm": lambda lib, A, B: lib.cdist(A, B.mT @ A, compute_mode="use_mm_for_euclid_dist"),
     "pdist": lambda lib, A, B: [lib.pdist(A, p) for p in (2, 1, 3)],
+    "lu_solve": lambda lib, A, B: (lambda LU, piv: [
+        lib.linalg.lu_solve(LU, piv, B), lib.linalg.lu_solve(LU, piv, B * 2, adjoint=True),
+        lib.linalg.lu_solve(LU, piv, B.mT, left=False),
+        lib.linalg.lu_solve(LU, piv, B.mT.cos(), left=False, adjoint=True)])(
+        *lib.linalg.lu_factor(A)),
 }
 
 NOT_BATCHED = {"multi_dot", "kron", "tensordot", "inner", "vdot", "pdist", "cross_top",
@@ -309,6 +319,11 @@ SECOND = {
     "matrix_exp": (_well, lambda lib, A: lib.linalg.matrix_exp(A / 4)),
     "pinv": (_well, lambda lib, A: lib.linalg.pinv(A)),
     "cross": (_well, lambda lib, A: lib.linalg.cross(A, A * A)),
+    "lu": (_well, lambda lib, A: list(lib.linalg.lu(A))[1:]),
+    "lu_solve": (_well, lambda lib, A: (lambda LU, piv: [
+        lib.linalg.lu_solve(LU, piv, A.sin()),
+        lib.linalg.lu_solve(LU, piv, A.cos(), left=False, adjoint=True)])(
+        *lib.linalg.lu_factor(A))),
 }
 
 
@@ -386,6 +401,10 @@ def test_named_results_and_grad_fn_names_as_torch(backend):
         "vdot": lambda lib, A, S: lib.vdot(A[0], S[0]),
         "cdist": lambda lib, A, S: lib.cdist(A, S),
         "pdist": lambda lib, A, S: lib.pdist(A),
+        "lu_factor": lambda lib, A, S: lib.linalg.lu_factor(A),
+        "lu_factor_ex": lambda lib, A, S: lib.linalg.lu_factor_ex(A),
+        "lu": lambda lib, A, S: lib.linalg.lu(A),
+        "lu_solve": lambda lib, A, S: lib.linalg.lu_solve(*lib.linalg.lu_factor(A), S),
     }
 
     def describe(lib, out):
@@ -466,6 +485,15 @@ ERRORS = {
     "cdist_columns": lambda lib: lib.cdist(lib.ones(3, 2), lib.ones(3, 4)),
     "pdist_3d": lambda lib: lib.pdist(lib.ones(2, 3, 4)),
     "vdot_2d": lambda lib: lib.vdot(lib.ones(2, 2), lib.ones(2)),
+    "lu_factor_singular": lambda lib: lib.linalg.lu_factor(lib.tensor(SINGULAR)),
+    "lu_factor_batch_singular": lambda lib: lib.linalg.lu_factor(
+        lib.tensor(np.stack([np.eye(3), SINGULAR]))),
+    "lu_no_pivot": lambda lib: lib.linalg.lu(lib.eye(3), pivot=False),
+    "lu_1d": lambda lib: lib.linalg.lu(lib.ones(3)),
+    "lu_factor_int": lambda lib: lib.linalg.lu_factor(lib.ones(3, 3, dtype=lib.long)),
+    "lu_solve_1d": lambda lib: lib.linalg.lu_solve(*lib.linalg.lu_factor(lib.eye(3)), lib.ones(3)),
+    "lu_solve_shapes": lambda lib: lib.linalg.lu_solve(*lib.linalg.lu_factor(lib.eye(3)),
+                                                       lib.ones(4, 2)),
     "qr_r_backward": lambda lib: lib.linalg.qr(lib.ones(3, 2, requires_grad=True) + lib.eye(3, 2),
                                                mode="r").R.sum().backward(),
     "qr_complete_backward": lambda lib: lib.linalg.qr(lib.eye(3, 2, requires_grad=True) * 2,
@@ -489,6 +517,8 @@ def test_ex_variants_report_info_without_raising(backend):
         assert lib.linalg.cholesky_ex(S).info.tolist() == [0, 2]
         with pytest.raises(lib.linalg.LinAlgError):
             lib.linalg.cholesky_ex(S, check_errors=True)
+        ex = lib.linalg.lu_factor_ex(A)
+        assert ex.info.tolist() == [0, 3] and ex.pivots.tolist() == [[1, 2, 3], [2, 3, 3]]
         assert lib.linalg.det(A).tolist()[1] == 0
         sign, logabsdet = lib.linalg.slogdet(A)
         assert sign.tolist() == [1, 0] and logabsdet.tolist()[1] == float("-inf")

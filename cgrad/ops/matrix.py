@@ -56,14 +56,14 @@ def _infos(a, routine, **kw):
     return np.array([fn(m, **kw)[-1] for m in flat], np.int32).reshape(a.shape[:-2])
 
 
-def _raise_first(name, infos, message):
-    """LinAlgError for the first matrix whose info > 0, PyTorch's "(Batch element k): " before
-    the message for batched inputs"""
+def _raise_first(name, infos, message, error=LinAlgError):
+    """LinAlgError (or error) for the first matrix whose info > 0, PyTorch's "(Batch element
+    k): " before the message for batched inputs"""
     bad = np.flatnonzero(infos > 0)
     if bad.size:
         k = bad[0]
         batch = f"(Batch element {k}): " if infos.ndim else ""
-        raise LinAlgError(f"{name}: {batch}{message(int(infos.reshape(-1)[k]))}")
+        raise error(f"{name}: {batch}{message(int(infos.reshape(-1)[k]))}")
 
 
 def _singular(name, a):
@@ -705,3 +705,170 @@ class CholeskyInverse(Function):
             return None, None
         common = X @ ((g + g.mT) @ X)
         return (-(L @ common) if ctx.upper else -(common @ L)), None
+
+
+# ---- LU ------------------------------------------------------------------------------------
+
+def _getrf(a):
+    """LAPACK's getrf matrix by matrix: (LU packed, 0-based pivots, info), batch shapes kept"""
+    getrf = lapack.get_lapack_funcs("getrf", (a,))
+    m, n = a.shape[-2:]
+    flat = a.reshape(-1, m, n)
+    lu = np.empty(flat.shape, a.dtype)
+    piv = np.zeros((flat.shape[0], min(m, n)), np.int32)
+    info = np.zeros(flat.shape[0], np.int32)
+    if a.size:
+        for i, x in enumerate(flat):
+            lu[i], piv[i], info[i] = getrf(x)
+    batch = a.shape[:-2]
+    return lu.reshape(a.shape), piv.reshape(batch + (min(m, n),)), info.reshape(batch)
+
+
+def _permutation(piv, m, dtype):
+    """P with A = P L U from LAPACK's row swaps (0-based): A's rows perm are L U"""
+    perm = np.broadcast_to(np.arange(m), piv.shape[:-1] + (m,)).copy()
+    flat, swaps = perm.reshape(-1, m), piv.reshape(-1, piv.shape[-1])
+    for row, sw in zip(flat, swaps):
+        for i, j in enumerate(sw):
+            row[i], row[j] = row[j], row[i]
+    return _swap(np.eye(m, dtype=dtype)[perm])
+
+
+def _unpack(LU):
+    """(L unit lower m x k, U upper k x n) of a packed LU, in Tensor ops (recorded)"""
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    eye = constant(np.eye(m, k, dtype=LU._data.dtype))
+    return LU[..., :k].tril(-1) + eye, LU[..., :k, :].triu()
+
+
+def _lu_backward(gL, gU, P, L, U):
+    """gA of A = P L U (L unit lower m x k, U upper k x n): with X = L^-1 P^T dA U^-1 on the
+    leading k x k block, dL = L tril(X, -1), dU = triu(X) U, the rest of L or U solved for;
+    its adjoint (the triangles of gL, gU that L and U lack drop out by themselves)"""
+    from .._functions import cat
+    m, n = L.shape[-2], U.shape[-1]
+    if m == n:
+        phi = (L.mT @ gL).tril(-1) + (gU @ U.mT).triu()
+        gA = _solve_lu_blocks(phi, L, U)
+    elif m < n:                                         # wide: U = [U1 U2], L square
+        U1, U2, gU1, gU2 = U[..., :m], U[..., m:], gU[..., :m], gU[..., m:]
+        phi = (L.mT @ gL - gU2 @ U2.mT).tril(-1) + (gU1 @ U1.mT).triu()
+        gA = cat([_solve_lu_blocks(phi, L, U1),
+                  SolveTriangular.apply(L.mT, gU2, True, True, True)], -1)
+    else:                                               # tall: L = [L1; L2], U square
+        L1, L2, gL1, gL2 = L[..., :n, :], L[..., n:, :], gL[..., :n, :], gL[..., n:, :]
+        phi = (L1.mT @ gL1).tril(-1) + (gU @ U.mT - L2.mT @ gL2).triu()
+        gA = cat([_solve_lu_blocks(phi, L1, U),
+                  SolveTriangular.apply(U.mT, gL2, False, False, False)], -2)
+    return P @ gA
+
+
+def _solve_lu_blocks(phi, L, U):
+    """L^-T phi U^-T for unit lower L and upper U (square)"""
+    x = SolveTriangular.apply(L.mT, phi, True, True, True)
+    return SolveTriangular.apply(U.mT, x, False, False, False)
+
+
+@pytorch_node("LinalgLuFactorExBackward0")
+class LuFactor(Function):
+    """(LU packed, pivots 1-based int32, info) of A = P L U (partial pivoting; m x n)
+    ->   the LU backward of (P, L, U) on LU's two triangles"""
+    @staticmethod
+    def forward(ctx, A, check):
+        a = A._data
+        lu, piv, info = _getrf(a)
+        if check:
+            _raise_first("torch.linalg.lu_factor", info, lambda i: (
+                f"U[{i},{i}] is zero and using it on lu_solve would result in a division by "
+                "zero. If you still want to perform the factorization, consider calling "
+                "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"), RuntimeError)
+        LU = _t(lu, a.dtype)
+        ctx.P = _permutation(piv, a.shape[-2], a.dtype)
+        ctx.save_for_backward(LU)
+        return LU, Tensor._make(piv + 1), Tensor._make(info)
+
+    @staticmethod
+    def backward(ctx, gLU, gpiv, ginfo):
+        LU, = ctx.saved_tensors
+        k = min(LU.shape[-2:])
+        L, U = _unpack(LU)
+        return _lu_backward(gLU[..., :k], gLU[..., :k, :], constant(ctx.P), L, U), None
+
+
+@pytorch_node("LinalgLuBackward0")
+class Lu(Function):
+    """(P, L, U) with A = P L U   ->   the LU backward (P has none)"""
+    @staticmethod
+    def forward(ctx, A):
+        a = A._data
+        lu, piv, _ = _getrf(a)
+        m, n = a.shape[-2:]
+        k = min(m, n)
+        P = _t(_permutation(piv, m, a.dtype), a.dtype)
+        L = _t(np.tril(lu[..., :k], -1) + np.eye(m, k, dtype=a.dtype), a.dtype)
+        U = _t(np.triu(lu[..., :k, :]), a.dtype)
+        ctx.mark_non_differentiable(P)
+        ctx.save_for_backward(P, L, U)
+        return P, L, U
+
+    @staticmethod
+    def backward(ctx, gP, gL, gU):
+        P, L, U = ctx.saved_tensors
+        return _lu_backward(gL, gU, P, L, U)
+
+
+def _getrs(lu, piv, b, trans):
+    """op(A)^-1 B from getrf's LU and 0-based pivots (trans: op(A) = A^T), matrix by matrix,
+    batch dims broadcast"""
+    batch = np.broadcast_shapes(lu.shape[:-2], b.shape[:-2])
+    lu = np.broadcast_to(lu, batch + lu.shape[-2:]).reshape(-1, *lu.shape[-2:])
+    piv = np.broadcast_to(piv, batch + piv.shape[-1:]).reshape(-1, piv.shape[-1])
+    out = np.broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:]).copy()
+    if out.size:
+        getrs = lapack.get_lapack_funcs("getrs", (lu, out))
+        with np.errstate(all="ignore"):
+            for i in range(out.shape[0]):
+                out[i] = getrs(lu[i], piv[i], out[i], trans=trans)[0]
+    return out.reshape(batch + b.shape[-2:])
+
+
+@pytorch_node("LinalgLuSolveBackward0")
+class LuSolve(Function):
+    """X with A X = B, A^T X = B (adjoint), X A = B or X A^T = B (left=False), A = P L U from
+    lu_factor   ->   gB = lu_solve(LU, gX, left, not adjoint); gLU: PyTorch's
+    linalg_lu_solve_LU"""
+    @staticmethod
+    def forward(ctx, LU, pivots, B, left, adjoint):
+        lu, piv, b = LU._data, pivots._data - 1, B._data
+        if left:
+            x = _getrs(lu, piv, b, int(adjoint))
+        else:                                   # X op(A) = B: op(A)^T X^T = B^T
+            x = _swap(_getrs(lu, piv, _swap(b), int(not adjoint)))
+        X = _t(x, b.dtype)
+        ctx.left, ctx.adjoint = left, adjoint
+        ctx.P = _permutation(piv, lu.shape[-2], lu.dtype)
+        ctx.save_for_backward(LU, pivots, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, gX):
+        LU, pivots, X = ctx.saved_tensors
+        left, adjoint = ctx.left, ctx.adjoint
+        need_lu, _, need_b = ctx.needs_input_grad[:3]
+        gB = LuSolve.apply(LU, pivots, gX, left, not adjoint) if need_b else None
+        gLU = None
+        if need_lu:
+            L, U = _unpack(LU)
+            P = constant(ctx.P)
+            if left != adjoint:
+                gR = SolveTriangular.apply(U.mT, -((gX if left else gX.mT) @ (
+                    X.mT if left else X)), False, True, False)
+                gL = SolveTriangular.apply(L.mT, gR @ U.mT, True, True, True).tril(-1)
+                gLU = gL + gR.triu()
+            else:
+                gR = -(P.mT @ (X if left else X.mT) @ (gX.mT if left else gX) @ P)
+                gR = SolveTriangular.apply(L.mT, gR, True, False, True)
+                gU = SolveTriangular.apply(U.mT, L.mT @ gR, False, False, False).triu()
+                gLU = gR.tril(-1) + gU
+        return gLU, None, gB, None, None
