@@ -57,7 +57,7 @@ class _Cholesky(M.Cholesky):
 def cholesky(input, upper=False, *, out=None):
     """linalg.cholesky (deprecated in PyTorch, still there)"""
     _matrix("linalg.cholesky", input, kernel="cholesky_cpu")
-    return _Cholesky.apply(input, bool(upper), True, "linalg.cholesky")[0]
+    return _into_out(_Cholesky.apply(input, bool(upper), True, "linalg.cholesky")[0], out)
 
 
 def cholesky_solve(B, L, upper=False, *, out=None):
@@ -81,7 +81,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
                            f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
                            f"{B.shape[-2]} by {B.shape[-1]}")
     LA._batch("cholesky_solve", B.shape[:-2], L.shape[:-2])
-    return M.CholeskySolve.apply(B, L, bool(upper))
+    return _into_out(M.CholeskySolve.apply(B, L, bool(upper)), out)
 
 
 def cholesky_inverse(L, upper=False, *, out=None):
@@ -90,10 +90,10 @@ def cholesky_inverse(L, upper=False, *, out=None):
         raise NotImplementedError(f'"cholesky_inverse_out_cpu" not implemented for '
                                   f"'{torch_name(L._data.dtype)}'")
     _matrix("cholesky_inverse", L)
-    return M.CholeskyInverse.apply(L, bool(upper))
+    return _into_out(M.CholeskyInverse.apply(L, bool(upper)), out)
 
 
-def svd(input, some=True, compute_uv=True, *, out=None):
+def svd(input, some=True, compute_uv=True):
     """(U, S, V) with input = U diag(S) V^T (V, not Vh: PyTorch's old svd); some=False: the
     full U and V; compute_uv=False: U and V zeros"""
     if not compute_uv:
@@ -120,7 +120,7 @@ def cross(input, other, dim=None, *, out=None):
     return LA.cross(input, other, dim=dim, out=out)
 
 
-def kron(input, other, *, out=None):
+def kron(input, other):
     """the Kronecker product: result[i * other.shape + j] = input[i] * other[j] per dim"""
     nd = max(input.ndim, other.ndim)
     a = input.reshape((1,) * (nd - input.ndim) + input.shape)
@@ -167,7 +167,7 @@ def tensordot(a, b, dims=2, out=None):
 def inner(input, other, *, out=None):
     """the sum over the last dims of the products (a product where either is 0-d)"""
     if input.ndim == 0 or other.ndim == 0:
-        return input * other
+        return _into_out(input * other, out)
     if input.shape[-1] != other.shape[-1]:
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
                            f"got shapes {list(input.shape)} and {list(other.shape)}")

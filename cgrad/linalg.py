@@ -18,9 +18,9 @@ from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
 from .tensor import Tensor, _dim, _dims, _raise_broadcast, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "matrix_norm", "matrix_power",
-           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
-           "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
+           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+           "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
+           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
 
 SlogdetResult = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 InvExResult = _return_type("linalg_inv_ex", ("inverse", "info"))
@@ -80,7 +80,7 @@ def det(A, *, out=None):
     return _into_out(M.Det.apply(A), out)
 
 
-def slogdet(A, *, out=None):
+def slogdet(A):
     """(sign, log|det A|) of each matrix: the sign 0 and -inf where A is singular"""
     _matrix("linalg.slogdet", A)
     return SlogdetResult(*M.Slogdet.apply(A))
@@ -92,7 +92,7 @@ def inv(A, *, out=None):
     return _into_out(M.Inv.apply(A, True)[0], out)
 
 
-def inv_ex(A, *, check_errors=False, out=None):
+def inv_ex(A, *, check_errors=False):
     """(A^-1, info): info > 0 (LAPACK's getrf's) where A is singular, unless check_errors"""
     _matrix("linalg.inv", A)
     return InvExResult(*M.Inv.apply(A, check_errors))
@@ -188,13 +188,13 @@ def cholesky(A, *, upper=False, out=None):
     return _into_out(M.Cholesky.apply(A, bool(upper), True, "linalg.cholesky")[0], out)
 
 
-def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info > 0 (LAPACK's potrf's) where A is not positive-definite"""
     _matrix("linalg.cholesky", A, kernel="cholesky_cpu")
     return CholeskyExResult(*M.Cholesky.apply(A, bool(upper), check_errors, "linalg.cholesky"))
 
 
-def qr(A, mode="reduced", *, out=None):
+def qr(A, mode="reduced"):
     """(Q, R), A = Q R; mode 'reduced', 'complete' or 'r' (Q empty, not differentiable)"""
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
@@ -212,20 +212,20 @@ def _lu_input(name, A, pivot):
     _floating(name, A._data.dtype, "lu_cpu", False)
 
 
-def lu_factor(A, *, pivot=True, out=None):
+def lu_factor(A, *, pivot=True):
     """(LU, pivots): L below the diagonal (its unit diagonal implied) and U on and above it
     in one matrix, with LAPACK's 1-based row swaps; a zero on U's diagonal raises"""
     _lu_input("torch.lu_factor", A, pivot)
     return LuFactorResult(*M.LuFactor.apply(A, True)[:2])
 
 
-def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
     """(LU, pivots, info): info > 0 where U has a zero on its diagonal"""
     _lu_input("torch.lu_factor", A, pivot)
     return LuFactorExResult(*M.LuFactor.apply(A, check_errors))
 
 
-def lu(A, *, pivot=True, out=None):
+def lu(A, *, pivot=True):
     """(P, L, U) with A = P L U (L unit lower m x k, U upper k x n, k = min(m, n))"""
     _lu_input("linalg.lu", A, pivot)
     return LuResult(*M.Lu.apply(A))
@@ -253,7 +253,7 @@ def _uplo(UPLO):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
-def eigh(A, UPLO="L", *, out=None):
+def eigh(A, UPLO="L"):
     """(eigenvalues ascending, eigenvectors as columns) of a symmetric A, read from its lower
     (UPLO='L') or upper triangle"""
     _uplo(UPLO)
@@ -276,15 +276,23 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return _into_out(Tensor._make(np.linalg.eigvalsh(A._data, UPLO=UPLO)), out)
 
 
-def svd(A, full_matrices=True, *, driver=None, out=None):
+def svd(A, full_matrices=True, *, driver=None):
     """(U, S, Vh), A = U diag(S) Vh, S descending"""
     _matrix("linalg.svd", A, square=False, kernel="linalg_svd_cpu")
+    _no_driver(driver)
     return SvdResult(*M.Svd.apply(A, bool(full_matrices)))
+
+
+def _no_driver(driver):
+    if driver is not None:
+        raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on "
+                           "CUDA inputs with cuSOLVER backend.")
 
 
 def svdvals(A, *, driver=None, out=None):
     """the singular values, descending (U and Vh computed too where A needs a gradient)"""
     _matrix("linalg.svd", A, square=False, kernel="linalg_svd_cpu")
+    _no_driver(driver)
     if _needs_grad(A):
         return _into_out(M.Svd.apply(A, False)[1], out)
     return _into_out(Tensor._make(np.linalg.svd(A._data, compute_uv=False)), out)

@@ -494,6 +494,7 @@ ERRORS = {
     "lu_solve_1d": lambda lib: lib.linalg.lu_solve(*lib.linalg.lu_factor(lib.eye(3)), lib.ones(3)),
     "lu_solve_shapes": lambda lib: lib.linalg.lu_solve(*lib.linalg.lu_factor(lib.eye(3)),
                                                        lib.ones(4, 2)),
+    "svd_driver": lambda lib: lib.linalg.svd(lib.eye(3), driver="gesvd"),
     "qr_r_backward": lambda lib: lib.linalg.qr(lib.ones(3, 2, requires_grad=True) + lib.eye(3, 2),
                                                mode="r").R.sum().backward(),
     "qr_complete_backward": lambda lib: lib.linalg.qr(lib.eye(3, 2, requires_grad=True) * 2,
@@ -549,3 +550,19 @@ def test_matrix_rank_and_tolerances_as_torch(backend):
             np.testing.assert_allclose(cgrad.linalg.pinv(cgrad.tensor(A), **kwargs).numpy(),
                                        torch.linalg.pinv(torch.tensor(A), **kwargs).numpy(),
                                        rtol=1e-9, atol=1e-12)
+
+
+def test_out_arguments_write_into_the_given_tensor(backend):
+    A = _well((2, 3, 3))
+    for lib in (cgrad, torch):
+        results = []
+        for call in (lambda o: lib.linalg.inv(lib.tensor(A), out=o),
+                     lambda o: lib.linalg.det(lib.tensor(A), out=o),
+                     lambda o: lib.linalg.matrix_norm(lib.tensor(A), "nuc", out=o)):
+            out = lib.empty(0, dtype=lib.float64)
+            assert call(out) is out
+            results.append(out.numpy())
+        if lib is cgrad:
+            got = results
+    for g, w in zip(got, results):
+        np.testing.assert_allclose(g, w, rtol=1e-12)

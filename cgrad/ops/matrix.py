@@ -8,8 +8,6 @@ no_grad for a first derivative and is recorded under create_graph; since the for
 the ops of this module (solve, svd, matrix_exp...), every op has derivatives of any order.
 Arguments are checked by the callers (cgrad/linalg.py); batch dims lead, as in PyTorch.
 """
-import warnings
-
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas, lapack
@@ -75,17 +73,8 @@ def _singular(name, a):
 def _lu_solve(a, b, trans):
     """A^-1 B (trans=1: A^-T B) per matrix through LU, with no error at a zero pivot: inf and
     NaN, as PyTorch's lu_solve gives"""
-    a, b = np.broadcast_arrays(a, b) if a.shape[:-2] != b.shape[:-2] else (a, b)
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a = np.broadcast_to(a, batch + a.shape[-2:]).reshape(-1, *a.shape[-2:])
-    b = np.broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:])
-    out = np.empty(b.shape, np.result_type(a, b))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", sla.LinAlgWarning)
-        for k in range(a.shape[0]):
-            out[k] = sla.lu_solve(sla.lu_factor(a[k], check_finite=False), b[k], trans=trans,
-                                  check_finite=False)
-    return out.reshape(batch + b.shape[-2:])
+    lu, piv, _ = _getrf(a)
+    return _getrs(lu, piv, b, trans)
 
 
 def _solve_array(a, b, name=None):
@@ -656,6 +645,14 @@ class Cross(Function):
                 Cross.apply(g, a, ctx.dim) if need_b else None, None)
 
 
+def _cholesky_solve_array(c, b, upper):
+    """(L L^T)^-1 B = L^-T (L^-1 B) (upper: U^-1 (U^-T B)), by two triangular solves as
+    LAPACK's potrs"""
+    if upper:
+        return _triangular_array(c, _triangular_array(c, b, True, False, 1), True, False, 0)
+    return _triangular_array(c, _triangular_array(c, b, False, False, 0), False, False, 1)
+
+
 @pytorch_node("CholeskySolveBackward0")
 class CholeskySolve(Function):
     """X = (L L^T)^-1 B (upper: (U^T U)^-1 B)   ->   gB = (L L^T)^-1 g,
@@ -663,9 +660,8 @@ class CholeskySolve(Function):
     @staticmethod
     def forward(ctx, B, L, upper):
         ctx.set_materialize_grads(False)
-        b, c = _broadcast_batch(B._data, L._data)
-        x = sla.cho_solve((c, not upper), b, check_finite=False) if b.size else b.copy()
-        X = _t(x, b.dtype)
+        x = _cholesky_solve_array(L._data, B._data, upper)
+        X = _t(x, x.dtype)
         ctx.upper = upper
         ctx.save_for_backward(L, X)
         return X
@@ -691,8 +687,7 @@ class CholeskyInverse(Function):
     def forward(ctx, L, upper):
         ctx.set_materialize_grads(False)
         c = L._data
-        eye = np.broadcast_to(np.eye(c.shape[-1], dtype=c.dtype), c.shape)
-        x = sla.cho_solve((c, not upper), eye, check_finite=False) if c.size else c.copy()
+        x = _cholesky_solve_array(c, np.eye(c.shape[-1], dtype=c.dtype), upper)
         X = _t(x, c.dtype)
         ctx.upper = upper
         ctx.save_for_backward(L, X)
