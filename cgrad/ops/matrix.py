@@ -15,6 +15,7 @@ from scipy.linalg import blas, lapack
 from ..autograd.function import Function, _function_op, constant
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, where
+from .shape import Cat
 
 
 class LinAlgError(RuntimeError):
@@ -43,6 +44,11 @@ def _eye(n, like):
 
 def _swap(a):
     return np.swapaxes(a, -1, -2)
+
+
+def cat(tensors, dim):
+    """Tensors of one dtype joined along dim (< 0 here), recorded"""
+    return Cat.apply(dim % tensors[0].ndim, *tensors)
 
 
 # ---- LAPACK's failures, found again only once NumPy raised: per matrix, so only on errors ------
@@ -136,7 +142,6 @@ def _det_adjugate_grad(A, g):
 def _prod_others(s):
     """out[..., i] = prod of s[..., j] for j != i, exact with zeros (PyTorch's
     prod_safe_zeros_backward): exclusive products from the left and from the right"""
-    from .._functions import cat
     ones = constant(np.ones(s.shape[:-1] + (1,), s._data.dtype))
     left = cat([ones, s[..., :-1]], -1).cumprod(-1)
     right = cat([ones, s[..., 1:].flip(-1)], -1).cumprod(-1).flip(-1)
@@ -458,7 +463,6 @@ class Qr(Function):
             if gQ is not None:
                 gA = gA + gQ
             return SolveTriangular.apply(R.mT, gA, False, False, False), None
-        from .._functions import cat
         gA = -gA
         gA = Q @ (gA - gA.mT).tril()
         gA = SolveTriangular.apply(R[..., :m].mT, gA, False, False, False)
@@ -483,7 +487,6 @@ class MatrixExp(Function):
         A, = ctx.saved_tensors
         if g is None:
             return None
-        from .._functions import cat
         n = A.shape[-1]
         At = A.mT
         zero = constant(np.zeros(At.shape, At._data.dtype))
@@ -741,7 +744,6 @@ def _lu_backward(gL, gU, P, L, U):
     """gA of A = P L U (L unit lower m x k, U upper k x n): with X = L^-1 P^T dA U^-1 on the
     leading k x k block, dL = L tril(X, -1), dU = triu(X) U, the rest of L or U solved for;
     its adjoint (the triangles of gL, gU that L and U lack drop out by themselves)"""
-    from .._functions import cat
     m, n = L.shape[-2], U.shape[-1]
     if m == n:
         phi = (L.mT @ gL).tril(-1) + (gU @ U.mT).triu()
