@@ -26,6 +26,10 @@ from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where)
 from ._threads import get_num_threads, set_num_threads
+from . import linalg
+from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
+                        inner, inverse, kron, logdet, matrix_exp, matrix_power, pdist, pinverse,
+                        slogdet, svd, tensordot, vdot)
 from . import _memory
 
 _memory.install()

@@ -51,13 +51,14 @@ class _Version:
         self.value = 0
 
 
-def _return_type(name):
-    """(values, indices) of max/min over a dim, printed as PyTorch's torch.return_types"""
-    base = collections.namedtuple(name, ["values", "indices"])
+def _return_type(name, fields=("values", "indices")):
+    """A named tuple printed as PyTorch's torch.return_types.<name>: (values, indices) of
+    max/min over a dim, or the fields of a linalg result"""
+    base = collections.namedtuple(name, fields)
 
     def __repr__(self):
-        return (f"cgrad.return_types.{name}(\nvalues={self.values!r},\n"
-                f"indices={self.indices!r})")
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"cgrad.return_types.{name}(\n{body})"
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
 
 
@@ -69,6 +70,11 @@ KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
 
 _new = object.__new__
 _ndarray = np.ndarray
+
+
+def _matfuncs():
+    from . import _matfuncs          # (it imports this module)
+    return _matfuncs
 
 
 def _dim(d, ndim):
@@ -1331,6 +1337,52 @@ class Tensor:
                                "tensors")
         return matmul(self, other)
 
+    # ---- linear algebra: the functions of cgrad/_matfuncs.py as methods, as PyTorch's ----
+    def det(self):
+        return _matfuncs().det(self)
+
+    def logdet(self):
+        return _matfuncs().logdet(self)
+
+    def slogdet(self):
+        return _matfuncs().slogdet(self)
+
+    def inverse(self):
+        return _matfuncs().inverse(self)
+
+    def pinverse(self, rcond=1e-15):
+        return _matfuncs().pinverse(self, rcond)
+
+    def cholesky(self, upper=False):
+        return _matfuncs().cholesky(self, upper)
+
+    def cholesky_solve(self, input2, upper=False):
+        return _matfuncs().cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper=False):
+        return _matfuncs().cholesky_inverse(self, upper)
+
+    def matrix_power(self, n):
+        return _matfuncs().matrix_power(self, n)
+
+    def matrix_exp(self):
+        return _matfuncs().matrix_exp(self)
+
+    def svd(self, some=True, compute_uv=True):
+        return _matfuncs().svd(self, some, compute_uv)
+
+    def cross(self, other, dim=None):
+        return _matfuncs().cross(self, other, dim)
+
+    def kron(self, other):
+        return _matfuncs().kron(self, other)
+
+    def inner(self, other):
+        return _matfuncs().inner(self, other)
+
+    def vdot(self, other):
+        return _matfuncs().vdot(self, other)
+
     def softmax(self, dim):
         return R.Softmax.apply(self, _dim(dim, self.ndim))
 
@@ -1507,6 +1559,9 @@ class Tensor:
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False):
+        if p == "nuc":                   # the sum of singular values, over all dims if none
+            from .linalg import matrix_norm
+            return matrix_norm(self, p, tuple(range(self.ndim)) if dim is None else dim, keepdim)
         p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
         return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
 
