@@ -2,7 +2,8 @@
 import math
 
 from ..creation import eye
-from ..ops.cholesky import Cholesky, CholeskyInverse, SolveTriangular
+from .. import linalg
+from .._matfuncs import cholesky_inverse
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
@@ -17,7 +18,7 @@ def _batch_mv(bmat, bvec):
 
 
 def _solve_lower(bL, b):
-    return SolveTriangular.apply(bL, b, False)
+    return linalg.solve_triangular(bL, b, upper=False)
 
 
 def _batch_mahalanobis(bL, bx):
@@ -37,7 +38,7 @@ def _batch_mahalanobis(bL, bx):
 
 
 def _cholesky(a):
-    return Cholesky.apply(a)
+    return linalg.cholesky(a)
 
 
 def _precision_to_scale_tril(P):
@@ -125,7 +126,7 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        return CholeskyInverse.apply(self._unbroadcasted_scale_tril).expand(
+        return cholesky_inverse(self._unbroadcasted_scale_tril).expand(
             self._batch_shape + self._event_shape + self._event_shape)
 
     @property

@@ -241,6 +241,17 @@ def _broadcast_batch(a, b):
     return np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
 
 
+def _substitute(a, b, upper, unit, out):
+    """out = a^-1 b for triangular a and b of one batch shape by forward (back) substitution,
+    each row one product over the whole batch: n steps in Python however many matrices (the
+    distributions' batches of small ones), where trsm takes one call per matrix"""
+    n = a.shape[-1]
+    for i in (range(n - 1, -1, -1) if upper else range(n)):
+        done = slice(i + 1, n) if upper else slice(0, i)
+        r = b[..., i, :] - (a[..., i:i + 1, done] @ out[..., done, :])[..., 0, :]
+        out[..., i, :] = r if unit else r / a[..., i, i, None]
+
+
 def _triangular_array(a, b, upper, unit, trans):
     """op(A)^-1 B for triangular A (trans: op(A) = A^T), batch dims broadcast, by BLAS's trsm
     matrix by matrix (SciPy's batched solve_triangular costs ~0.3 ms a call; it also raises
@@ -249,9 +260,13 @@ def _triangular_array(a, b, upper, unit, trans):
     out = np.empty(b.shape, b.dtype)
     if not out.size:
         return out
-    trsm = blas.get_blas_funcs("trsm", (a, b))
     fa, fb, fo = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), out.reshape(
         -1, *b.shape[-2:])
+    if fa.shape[0] > a.shape[-1]:            # more matrices than rows: row by row instead
+        with np.errstate(all="ignore"):
+            _substitute(_swap(a) if trans else a, b, upper != bool(trans), unit, out)
+        return out
+    trsm = blas.get_blas_funcs("trsm", (a, b))
     with np.errstate(all="ignore"):
         for k in range(fa.shape[0]):
             fo[k] = trsm(1.0, fa[k], fb[k], lower=not upper, trans_a=trans, diag=unit)
