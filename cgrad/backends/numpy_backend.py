@@ -163,14 +163,15 @@ class NumpyKernels:
 
     def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g * b * a**(b-1), g * a**b * log(a)); the exponent gradient is 0 where a == 0 and
-        b >= 0, as in PyTorch"""
+        b >= 0, as in PyTorch, whose g * where(.., 0, ..) keeps a NaN g there (a second
+        derivative at a zero base reaches it: 0 * log(0))"""
         ga = gb = None
         if need_a:
             ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)).astype(g.dtype, copy=False)
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)).astype(g.dtype,
-                                                                                    copy=False)
+                gb = (g * np.where((a == 0) & (b >= 0), 0, out * np.log(a))).astype(g.dtype,
+                                                                                      copy=False)
         return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
                                                             _into(acc_b, gb))
 

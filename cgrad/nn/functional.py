@@ -846,6 +846,8 @@ def adaptive_avg_pool2d(input, output_size):
         _dtype.require_float(dtype, "adaptive_avg_pool2d")
     input = _keep(input, "adaptive_avg_pool2d")
     out = constant(_adaptive_bins(h, oh, dtype)) @ input @ constant(_adaptive_bins(w, ow, dtype).T)
+    if not all(out.shape[1:]):             # (its backward raises, as PyTorch's)
+        return NN.EmptyAdaptivePoolOutput.apply(out, out.shape)
     return _OUTPUTS["adaptive_avg_pool2d"].apply(out, out.shape)
 
 

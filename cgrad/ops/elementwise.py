@@ -310,10 +310,9 @@ class Pow(Op):
         ga = gb = None
         if need_a:                                       # 0 where b == 0, as backward
             ga = (g * bt * at ** (bt - 1)).masked_fill(constant(b == 0), 0)
-        if need_b:                                       # 0 where a == 0 and b >= 0
-            with np.errstate(divide="ignore"):
-                gb = (g * yt * at.log()).masked_fill(
-                    constant((a == 0) & (b >= 0)), 0)
+        if need_b:              # 0 where a == 0 and b >= 0; g outside the mask, as PyTorch's
+            with np.errstate(divide="ignore"):          # (a NaN g stays NaN there)
+                gb = g * (yt * at.log()).masked_fill(constant((a == 0) & (b >= 0)), 0)
         return ga, gb
 
 
@@ -340,9 +339,8 @@ class RPow(Op):
         at, yt = ctx.saved_for_graph()
         c = ctx.c
         if c == 0:                                        # 0 where a >= 0, as backward
-            return (g * yt * float("-inf")).masked_fill(constant(at._data >= 0),
-                                                        0), None
-        return g * yt * float(np.log(c)), None
+            return g * (yt * float("-inf")).masked_fill(constant(at._data >= 0), 0), None
+        return g * (yt * float(np.log(c))), None
 
 
 def _weighted(ctx, g, backward):

@@ -176,6 +176,21 @@ def layer_output(grad_fn_name):
     return renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
 
 
+class EmptyAdaptivePoolOutput(LayerOutput):
+    """adaptive_avg_pool2d's LayerOutput where a non-batch dim of the output is empty: PyTorch's
+    backward refuses such a gradient (its forward gives the empty result)   ->   RuntimeError"""
+    grad_fn_name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def backward(ctx, g):
+        dim = next(i for i in range(1, len(g.shape)) if not g.shape[i])
+        raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero "
+                           f"size for non-batch dimensions, but grad_output has sizes "
+                           f"{list(g.shape)} with dimension {dim} being empty")
+
+    graph_backward = backward
+
+
 class KeepsInput(Op):
     """y = x, the entry of a layer composed of several ops: its recorded backward ties the
     input's gradient to the input (tie: a renamed Tie), as PyTorch's fused layer's does

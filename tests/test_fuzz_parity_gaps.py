@@ -1,0 +1,175 @@
+"""Gaps that a differential fuzz against PyTorch found, each checked against PyTorch on both
+backends: second derivatives through the composed layers (pads, whole-tensor writes, conv
+biases, pools, norms) and of pow at a zero base; the errors PyTorch raises (or does not)
+for indexing, pads, pools, kthvalue/nanmedian; RMSprop with alpha=0; grad_fn names."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _np(t):
+    return None if t is None else np.asarray((t.detach() + 0).numpy(), np.float64)
+
+
+def _outcome(call, lib):
+    """call(lib)'s result as plain values, or its exception's class and message"""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = call(lib)
+    except Exception as e:                 # noqa: BLE001 (the class is what is compared)
+        return type(e).__name__, str(e).replace("torch.", "cgrad.")
+    rs = r if isinstance(r, (tuple, list)) else (r,)
+    return [(str(t.dtype).split(".")[-1], tuple(t.shape), t.tolist()) for t in rs]
+
+
+def _same_outcome(call):
+    assert _outcome(call, cgrad) == _outcome(call, torch)
+
+
+# ---- 1. second derivatives -------------------------------------------------------------------
+def _second_order(f, *arrays):
+    """f(lib, *leaves)'s value, its first derivatives (create_graph) of sum(out^3) and the
+    derivatives of the sum of their cubes, on cgrad and torch in float64: the same values,
+    and None (no path) in the same places"""
+    out = []
+    for lib in (cgrad, torch):
+        xs = [lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in arrays]
+        y = f(lib, *xs)
+        gs = lib.autograd.grad((y ** 3).sum(), xs, create_graph=True)
+        hs = lib.autograd.grad(sum((g ** 3).sum() for g in gs), xs, allow_unused=True)
+        out.append([_np(t) for t in (y, *gs, *hs)])
+    for c, t in zip(*out):
+        assert (c is None) == (t is None)
+        if t is not None:
+            np.testing.assert_allclose(c, t, rtol=1e-10, atol=1e-12)
+
+
+def _fill(lib, x, key):
+    """x written over all of a clone of zeros at key (PyTorch: a copy_ into a view covering
+    it); the sine keeps the second derivative non-zero"""
+    y = lib.zeros(x.shape, dtype=lib.float64).clone()
+    y[key] = x.sin() * 2
+    return y
+
+
+def _pad(mode, pad):
+    return lambda lib, x: lib.nn.functional.pad(x, pad, mode=mode)
+
+
+RNG = np.random.default_rng(11)
+SECOND_ORDER = {
+    **{f"pad {mode} {k}d": (_pad(mode, pad), [shape]) for mode in
+       ("reflect", "replicate", "circular", "constant") for k, pad, shape in
+       [(1, (2, 1), (2, 3, 5)), (2, (1, 2, 2, 0), (1, 2, 4, 5)),
+        (3, (1, 1, 0, 2, 1, 0), (1, 1, 3, 4, 3)), (2, (-1, 2, 1, -1), (1, 2, 4, 5))]},
+    "setitem [:]": (lambda lib, x: _fill(lib, x, slice(None)), [(3, 4)]),
+    "setitem [...]": (lambda lib, x: _fill(lib, x, Ellipsis), [(3, 4)]),
+    "setitem [:, :]": (lambda lib, x: _fill(lib, x, (slice(None), slice(None))), [(3, 4)]),
+    "setitem [-1:] of one row": (lambda lib, x: _fill(lib, x, slice(-1, None)), [(1, 4)]),
+    "setitem over a clone of an input": (
+        lambda lib, x, z: (lambda y: (y.__setitem__(slice(None), x.sin()), y)[1])(z.clone()),
+        [(3, 4), (3, 4)]),
+    "conv1d": (lambda lib, x, w, b: lib.nn.functional.conv1d(x, w, b, padding=1),
+               [(2, 3, 7), (4, 3, 3), (4,)]),
+    "conv2d": (lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, stride=2, padding=1),
+               [(2, 3, 5, 5), (4, 3, 3, 3), (4,)]),
+    "conv2d groups": (lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, groups=2,
+                                                                     dilation=2),
+                      [(1, 4, 6, 6), (4, 2, 2, 2), (4,)]),
+    "conv2d bias times itself": (
+        lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b) * b.view(1, -1, 1, 1),
+        [(2, 3, 4, 4), (4, 3, 3, 3), (4,)]),
+    "conv_transpose1d": (lambda lib, x, w, b: lib.nn.functional.conv_transpose1d(x, w, b, 2),
+                         [(1, 2, 4), (2, 3, 2), (3,)]),
+    "max_pool1d": (lambda lib, x: lib.nn.functional.max_pool1d(x, 3, 2, 1), [(2, 3, 8)]),
+    "max_pool2d": (lambda lib, x: lib.nn.functional.max_pool2d(x, 2, ceil_mode=True),
+                   [(2, 3, 5, 5)]),
+    "avg_pool1d": (lambda lib, x: lib.nn.functional.avg_pool1d(x, 3, 2, 1), [(2, 3, 8)]),
+    "avg_pool2d": (lambda lib, x: lib.nn.functional.avg_pool2d(
+        x, 3, 2, 1, count_include_pad=False), [(2, 3, 6, 6)]),
+    "adaptive_avg_pool1d": (lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x, 3),
+                            [(2, 3, 7)]),
+    "adaptive_avg_pool2d": (lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (2, 3)),
+                            [(2, 3, 5, 7)]),
+    "batch_norm train": (lambda lib, x, w, b: lib.nn.functional.batch_norm(
+        x, None, None, w, b, training=True), [(4, 3, 5), (3,), (3,)]),
+    "batch_norm eval": (lambda lib, x, w, b: lib.nn.functional.batch_norm(
+        x, lib.tensor([0.1, -0.2, 0.3], dtype=lib.float64),
+        lib.tensor([0.5, 1.5, 2.0], dtype=lib.float64), w, b), [(4, 3, 5), (3,), (3,)]),
+    "layer_norm": (lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (3, 5), w, b),
+                   [(4, 3, 5), (3, 5), (3, 5)]),
+    "layer_norm without affine": (lambda lib, x: lib.nn.functional.layer_norm(x, (5,)),
+                                  [(4, 3, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND_ORDER))
+def test_second_derivatives_through_layers_match_torch(backend, name):
+    f, shapes = SECOND_ORDER[name]
+    _second_order(f, *[RNG.standard_normal(s) for s in shapes])
+
+
+ZERO_BASE = np.array([0.0, -0.0, 1.5, -2.0])
+
+
+@pytest.mark.parametrize("e", [0, 1, 2, 3, 0.5, 1.5, 2.5, -1, -0.5, 0.0, 2.0])
+def test_pow_derivatives_at_a_zero_base_match_torch(backend, e):
+    """x ** e to the third derivative at x = 0 and -0 (NaN where PyTorch has NaN)"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(ZERO_BASE, dtype=lib.float64, requires_grad=True)
+        g = x ** e
+        values = [_np(g)]
+        for _ in range(3):
+            if not g.requires_grad:                 # a constant (e = 0 or 1): as PyTorch's
+                break
+            g, = lib.autograd.grad(g.sum(), x, create_graph=True)
+            values.append(_np(g))
+        out.append(values)
+    assert len(out[0]) == len(out[1])
+    for c, t in zip(*out):
+        np.testing.assert_allclose(c, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("e", [0.0, 2.0, 0.5, -1.0])
+def test_pow_with_a_tensor_exponent_at_a_zero_base_matches_torch(backend, e):
+    """PyTorch's exponent gradient is g * where(x == 0 & e >= 0, 0, y * log x): a NaN g stays
+    NaN there, which the second derivative reaches (0 * log 0); base and exponent both
+    tensors, and a number base of 0 (0 ** p)"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.0, 2.0], dtype=lib.float64, requires_grad=True)
+        p = lib.tensor([e, 1.5], dtype=lib.float64, requires_grad=True)
+        gx, gp = lib.autograd.grad((x ** p).sum(), [x, p], create_graph=True)
+        h = lib.autograd.grad((gx * gx).sum() + (gp * gp).sum(), [x, p])
+        gq, = lib.autograd.grad((0.0 ** p).sum(), p, create_graph=True)
+        hq, = lib.autograd.grad((gq * gq).sum(), p)
+        (x.detach() ** p).backward(lib.tensor([float("nan"), 1.0], dtype=lib.float64))
+        out.append([_np(t) for t in (gx, gp, *h, gq, hq, p.grad)])
+    for c, t in zip(*out):
+        np.testing.assert_allclose(c, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, size", [((1, 2, 4, 4), (0, 2)), ((2, 4, 4), (2, 0)),
+                                         ((1, 0, 4, 4), (2, 2)), ((3, 4), 0),
+                                         ((0, 4, 4), (2, 2)), ((1, 0, 4, 4), 1)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_adaptive_avg_pool_backward_of_an_empty_output_as_torch(backend, shape, size,
+                                                                 create_graph):
+    """PyTorch's backward refuses a gradient with an empty non-batch dim (its forward gives
+    the empty result); an empty batch, or the mean of output size 1, passes"""
+    def call(lib):
+        x = lib.ones(*shape, requires_grad=True)
+        F = lib.nn.functional
+        y = F.adaptive_avg_pool1d(x, size) if len(shape) == 2 else \
+            F.adaptive_avg_pool2d(x, size)
+        g, = lib.autograd.grad(y.sum(), x, create_graph=create_graph)
+        assert g.requires_grad == create_graph
+        return y, g
+    _same_outcome(call)
