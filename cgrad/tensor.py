@@ -136,10 +136,15 @@ def _shape_arg(shape):
     return tuple(out)
 
 
-def _index_key(key, ndim):
+def _index_key(key, shape):
     """A Python index into one NumPy understands (Tensors become arrays), and whether it is
-    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of ndim
-    dims."""
+    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of shape.
+    An advanced key is checked here, as PyTorch checks it (S.checked_index); a basic one's
+    only error, an int out of range, is left to NumPy and reworded (_reworded)."""
+    ndim = len(shape)
+    if not ndim and isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     if type(key) is list and len(key) < 32 and any(
             k is None or k is Ellipsis or isinstance(k, (Tensor, list, tuple, slice))
             for k in key):
@@ -179,6 +184,8 @@ def _index_key(key, ndim):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(k).__name__})")
         items.append(k)
+    if not basic:
+        items = S.checked_index(items, shape)
     ellipsis = [i for i, k in enumerate(items) if k is Ellipsis]
     if not basic and ellipsis and _spanned(items) == ndim:
         # an Ellipsis over no dims separates nothing: PyTorch keeps index arrays on either
@@ -188,6 +195,12 @@ def _index_key(key, ndim):
                          for k in items):
         return S.SplitKey(items), False          # ints beside index arrays: PyTorch's order
     return (tuple(items) if len(items) != 1 else items[0]), basic
+
+
+def _reworded(key, shape):
+    """NumPy's IndexError for a basic key, raised as PyTorch's (the caller re-raises NumPy's
+    if this finds nothing)"""
+    S.checked_index(key if type(key) is tuple else (key,), shape)
 
 
 def _writable(d):
@@ -889,7 +902,9 @@ class Tensor:
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
-        key, basic = _index_key(key, self._data.ndim)
+        key, basic = _index_key(key, self._data.shape)
+        if basic:
+            _reworded(key, self._data.shape)
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
@@ -1761,11 +1776,15 @@ class Tensor:
         return S.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, basic = _index_key(key, self._data.ndim)
+        key, basic = _index_key(key, self._data.shape)
         if basic:
             op = S.Select if isinstance(key, numbers.Integral) else S.basic_index_op(
                 key, self._data.shape)
-            return op.apply(self, key)
+            try:
+                return op.apply(self, key)
+            except IndexError:
+                _reworded(key, self._data.shape)
+                raise
         return S.AdvancedIndex.apply(self, key)
 
     def chunk(self, chunks, dim=0):

@@ -173,3 +173,77 @@ def test_adaptive_avg_pool_backward_of_an_empty_output_as_torch(backend, shape, 
         assert g.requires_grad == create_graph
         return y, g
     _same_outcome(call)
+
+
+# ---- 2. indexing: PyTorch's checks and messages ------------------------------------------------
+@pytest.mark.parametrize("key", [
+    "3:2, [2]", "3:2, [5]", "[7], 2:1", "3:2, [2], [9]", "[5], []", "[0], False",
+    "1:1, [0], [9]",                         # empty results: PyTorch checks no index
+    "[5]", "5", "-5", ":, 5", ":, [5]", "1, [5]", "[0, 1], [0, 5]", "..., [5]", "None, [5]",
+    "None, 1, None, 7", "[1], 5", "5, [9]", "[[5], [1]], [[0, 1]]", "[5, 1], [0]",
+    "[0], None, [9]", "[True, False, True]", ":, [True, False, True]", "0:1, [True, False]",
+    "[1, 2], [0, 1, 0]", "0, 0, 0", "..., 5", "[0, 1], :, [0, 1]"])
+@pytest.mark.parametrize("shape", [(3, 2), (4, 2, 3), (0, 2), (2, 0, 3)])
+def test_index_errors_and_empty_results_as_torch(backend, shape, key):
+    """x[key] and x[key] = 1: PyTorch's IndexError (its dim: an int's position in the key,
+    an index array's place among the arrays), or its result where it checks nothing"""
+    def get(lib):
+        x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
+        return x[eval(f"np.s_[{key}]")]
+
+    def put(lib):
+        x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
+        x[eval(f"np.s_[{key}]")] = -1.0
+        return x
+    _same_outcome(get)
+    _same_outcome(put)
+
+
+def test_index_errors_of_0d_tensors_as_torch(backend):
+    for key in (0, [0], (None, 0), (Ellipsis, 0), True, None):
+        _same_outcome(lambda lib: lib.zeros(())[key])
+
+
+def _random_key(rng):
+    """1 to 3 items: ints and index arrays partly out of range, slices, None, Ellipsis, masks of
+    any shape, Python bools"""
+    items = []
+    for _ in range(rng.integers(1, 4)):
+        kind = rng.integers(0, 8)
+        if kind == 0:
+            items.append(int(rng.integers(-4, 5)))
+        elif kind == 1:
+            items.append(slice(*(int(v) for v in rng.integers([-3, -3, 1], [4, 5, 3]))))
+        elif kind in (2, 3):
+            items.append(None if kind == 2 else Ellipsis)
+        elif kind in (4, 5):
+            items.append(rng.integers(-4, 5, size=tuple(rng.integers(0, 3, rng.integers(1, 3)))))
+        elif kind == 6:
+            items.append(rng.random(tuple(rng.integers(0, 4, rng.integers(1, 3)))) < 0.5)
+        else:
+            items.append(bool(rng.integers(0, 2)))
+    if sum(k is Ellipsis for k in items) > 1:       # (PyTorch takes several, NumPy one)
+        items = [k for k in items if k is not Ellipsis]
+    return items
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_indexing_matches_torch(backend, seed):
+    """a differential fuzz of x[key] and x[key] = -1: the same values or the same error"""
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        shape = tuple(int(s) for s in rng.integers(0, 4, rng.integers(0, 4)))
+        items = _random_key(rng)
+
+        def key(lib):
+            return tuple(lib.tensor(k) if isinstance(k, np.ndarray) else k for k in items)
+
+        def get(lib):
+            return lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)[key(lib)]
+
+        def put(lib):
+            x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
+            x[key(lib)] = -1.0
+            return x
+        _same_outcome(get)
+        _same_outcome(put)
