@@ -247,3 +247,70 @@ def test_random_indexing_matches_torch(backend, seed):
             return x
         _same_outcome(get)
         _same_outcome(put)
+
+
+# ---- 2. pads and pools: PyTorch's errors, or its result ----------------------------------------
+def _pad_defined(shape, pad, mode):
+    """whether PyTorch's result is defined by the input: its circular pad wraps by copying
+    within its output, so a wrap longer than what the crop kept reads memory it never wrote"""
+    if mode != "circular":
+        return True
+    pairs = [pad[2 * i:2 * i + 2] for i in range(len(pad) // 2)]
+    kept = [shape[-1 - i] + min(a, 0) + min(b, 0) for i, (a, b) in enumerate(pairs)]
+    return all(m > 0 and max(a, b) <= m for m, (a, b) in zip(kept, pairs))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_reflect_replicate_circular_pads_match_torch(backend, seed):
+    """a differential fuzz of F.pad's non-constant modes with negative pads: the same error,
+    or the same shape (and values, where PyTorch's are defined)"""
+    rng = np.random.default_rng(seed)
+    for t in range(300):
+        mode = ("reflect", "replicate", "circular")[t % 3]
+        k = int(rng.integers(1, 4))
+        shape = tuple(int(s) for s in rng.integers(0 if t % 7 == 0 else 1, 4,
+                                                     k + int(rng.integers(1, 3))))
+        pad = tuple(int(p) for p in rng.integers(-3, 4, 2 * k))
+        if mode == "reflect" and 0 in shape and min(
+                n + a + b for n, a, b in zip(shape[::-1], pad[::2], pad[1::2])) < 0:
+            continue                  # (PyTorch makes an empty tensor of a negative size)
+
+        def call(lib):
+            x = lib.arange(float(np.prod(shape))).reshape(shape)
+            return lib.nn.functional.pad(x, pad, mode=mode)
+        got, want = _outcome(call, cgrad), _outcome(call, torch)
+        if isinstance(want, list) and not _pad_defined(shape, pad, mode):
+            got, want = [r[:2] for r in got], [r[:2] for r in want]
+        assert got == want, (mode, shape, pad)
+
+
+@pytest.mark.parametrize("shape, pad", [((1, 1, 1), (-1, 1)), ((1, 1, 1), (1, -1)),
+                                        ((2, 1, 2), (-2, 1)), ((1, 3, 2), (1, -2, 1, 1))])
+def test_circular_pad_of_nothing_kept_gives_zeros_without_gradient(backend, shape, pad):
+    """where the crop keeps nothing to wrap, PyTorch's output is never written (and no
+    gradient reaches the input); cgrad gives zeros (it raised NumPy's IndexError)"""
+    x = cgrad.ones(*shape, requires_grad=True)
+    y = cgrad.nn.functional.pad(x, pad, mode="circular")
+    t = torch.nn.functional.pad(torch.ones(*shape), pad, mode="circular")
+    assert y.shape == t.shape and not y.detach().numpy().any()
+    y.sum().backward()
+    assert x.grad is not None and not x.grad.numpy().any()
+
+
+@pytest.mark.parametrize("call", [
+    "F.avg_pool1d(lib.ones(1, 2, 0), 1)", "F.avg_pool1d(lib.ones(2, 0), 1)",
+    "F.avg_pool1d(lib.ones(1, 0, 3), 1)", "F.avg_pool1d(lib.ones(0, 2, 3), 1)",
+    "F.avg_pool2d(lib.ones(1, 2, 0, 3), 1)", "F.avg_pool2d(lib.ones(0, 2, 3), 1)",
+    "F.max_pool1d(lib.ones(1, 2, 0), 1, return_indices=True)",
+    "F.max_pool2d(lib.ones(1, 2, 3, 0), 1)",
+    "F.max_pool1d(lib.arange(6).reshape(1, 2, 3), 2)",
+    "F.max_pool1d(lib.arange(6, dtype=lib.uint8).reshape(2, 3), 2)",
+    "F.max_pool1d(lib.ones(1, 2, 3, dtype=lib.bool), 2)",
+    "nn.MaxPool1d(2)(lib.arange(6, dtype=lib.int32).reshape(1, 2, 3))",
+    "F.max_pool1d(lib.arange(6).reshape(1, 2, 3), 2, return_indices=True)",
+    "F.max_pool1d(lib.ones(1, 2, 0, requires_grad=True), 1)",
+    "F.max_pool1d(lib.ones(1, 2, 3, dtype=lib.float64), 2, padding=2)"])
+def test_pool_errors_of_empty_and_integer_inputs_as_torch(backend, call):
+    """an empty non-batch dim: PyTorch's shape check; max_pool1d without indices runs a
+    float-only kernel (integer inputs raise), with indices its 2-d one (they pass)"""
+    _same_outcome(lambda lib: eval(call, {"lib": lib, "F": lib.nn.functional, "nn": lib.nn}))

@@ -682,6 +682,7 @@ def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
     """the (N, C, H, W) input, whether it was unbatched, kernel, stride, dilation, padding
     ((top, bottom), (left, right)) with ceil_mode's extra at the end, the explicit padding
     and the output size, with PyTorch's checks"""
+    given = list(input.shape)
     input, single = _unbatched(input, "non-empty 3D or 4D (batch mode) tensor expected "
                                               "for input")
     kernel = _pair(kernel_size)
@@ -697,6 +698,9 @@ def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
     n, c, h, w = input.shape
+    if not (c and h and w and (n or not single)):      # (only a batch may be empty)
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                           f"size for input, but got:{given}")
     out, pad = [], []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
         o = _pool_output_size(size, k, s, p, d, ceil_mode)
@@ -920,6 +924,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         input = _as_2d_pool_input("max_pool1d", input)
     else:
         k, s, p, d = _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+        _dtype.require_float(input._data.dtype, "max_pool1d_impl")   # (its float-only kernel)
         input = input.unsqueeze(-2)
     out = max_pool2d(input, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
@@ -958,6 +963,11 @@ def pad(input, pad, mode="constant", value=None):
                            f"dimension {input.ndim}")
     if mode != "constant":
         return _index_pad(input, pad, mode, value)
+    return _constant_pad(input, pad, value)
+
+
+def _constant_pad(input, pad, value):
+    """F.pad's mode "constant", pad checked"""
     shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -971,6 +981,37 @@ def pad(input, pad, mode="constant", value=None):
     out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
     return out
+
+
+def _check_circular_copies(shape, pairs, outs):
+    """PyTorch's RuntimeError where one of its circular pad's wrapping copies (out[dst] =
+    out[src] along a padded dim, the last dim first) reads part of what it writes, in the
+    cases its copy_ detects: both slices one dense block of memory, partly overlapping"""
+    k = len(pairs)
+    out = [1] * (k + 2 - len(shape)) + list(shape[:len(shape) - k]) + outs[::-1]
+    strides = np.cumprod([1] + out[:0:-1])[::-1]                     # C order, in elements
+
+    def block(dim, start, stop):       # the slice's memory as (first, count) if dense, else None
+        start, stop = (min(max(v, 0), out[dim]) for v in (start, stop))
+        sizes = out[:dim] + [max(stop - start, 0)] + out[dim + 1:]
+        count = int(np.prod(sizes))
+        span = 1 + sum((n - 1) * int(st) for n, st in zip(sizes, strides) if n > 1)
+        return (start * int(strides[dim]), count) if count and span == count else None
+
+    for i, (a, b) in enumerate(pairs):
+        dim, n = len(out) - 1 - i, out[len(out) - 1 - i]
+        copies = []
+        if a > 0:
+            copies.append(((0, a), (n - a - max(b, 0), n - max(b, 0))))
+        if b > 0:
+            copies.append(((n - b, n), (max(a, 0), max(a, 0) + b)))
+        for dst, src in copies:
+            d, s = block(dim, *dst), block(dim, *src)
+            if d and s and d != s and d[0] < s[0] + s[1] and s[0] < d[0] + d[1]:
+                raise RuntimeError("unsupported operation: some elements of the input tensor "
+                                   "and the written-to tensor refer to a single memory "
+                                   "location. Please clone() the tensor before performing "
+                                   "the operation.")
 
 
 def _index_pad(input, pad, mode, value):
@@ -992,10 +1033,21 @@ def _index_pad(input, pad, mode, value):
     sizes = [shape[-1 - i] for i in range(k)]
     outs = [n + a + b for n, (a, b) in zip(sizes, pairs)]
     if mode == "circular":
-        if any(a > n or b > n for n, (a, b) in zip(sizes, pairs)):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if min(outs) < 0:
-            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        for n, (a, b), o in reversed(list(zip(sizes, pairs, outs))):   # the first dim's first
+            if a > n or b > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if o < 0:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        # PyTorch wraps by copying within its output from what the crop kept; a wrap longer
+        # than that reads memory it has not written: its overlap error where its copy can
+        # tell, else an undefined result. cgrad wraps what was kept, and where nothing was
+        # kept gives zeros without a gradient (PyTorch's output is torch.empty's then)
+        _check_circular_copies(shape, pairs, outs)
+        kept = [n + min(a, 0) + min(b, 0) for n, (a, b) in zip(sizes, pairs)]
+        if min(kept) <= 0 and min(outs) > 0:
+            lead = input.ndim - k
+            nothing = input[(slice(None),) * lead + (slice(0, 0),) * k]
+            return _constant_pad(nothing, [p for o in outs for p in (0, o)], None)
     else:
         if not all(shape[1 if input.ndim == k + 2 else 0:]):     # (a batch of 0 is fine)
             raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with "
@@ -1007,11 +1059,19 @@ def _index_pad(input, pad, mode, value):
                                    "the corresponding input dimension, but got: padding "
                                    f"({a}, {b}) at dimension {input.ndim - 1 - i} of input "
                                    f"{shape}")
-        if k <= 2 and max(outs) < 1:
+        if max(outs) < 1:
             space = " " if mode == "replicate" and k == 2 else ""       # (sic)
-            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[::-1]))
-            calc = " ".join(f"{d}: {o}" for d, o in zip("HW"[-k:], outs[::-1]))
+            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[1::-1]))
+            if k == 3:                                                   # (sic)
+                given = f"D: {sizes[2]} {given}"
+            calc = " ".join(f"{d}: {o}" for d, o in zip("DHW"[-k:], outs[::-1]))
             raise RuntimeError(f"input ({given}{space}) is too small. Calculated output {calc}")
+        if min(outs) < 0:                  # (PyTorch's kernels fail making the output)
+            if mode == "reflect" and k <= 2:
+                raise RuntimeError("numel: integer multiplication overflow")
+            out_shape = shape[:input.ndim - k] + outs[::-1]
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{next(o for o in out_shape if o < 0)}: {out_shape}")
         kernel = {"reflect": "reflection", "replicate": "replication"}[mode] + f"_pad{k}d"
         _dtype.require_float(input._data.dtype, kernel, also="iu")
     index = []
