@@ -1383,12 +1383,16 @@ class Tensor:
 
     def _median(self, name, dim, keepdim, all_op, dim_op, result):
         dim, keepdim = _all_or_dim(name, dim, keepdim, False)
-        if self._data.dtype == np.bool_:
+        d = None if dim is None else _dim(dim, self.ndim)
+        # PyTorch's kernels refuse bool; an empty input is handled before them (NaN, True as
+        # a bool, for all of it; an empty reduction dim's IndexError)
+        if self._data.dtype == np.bool_ and (self._data.size if d is None else
+                                             not self.ndim or self._data.shape[d]):
             raise NotImplementedError(f'"median_{"cpu" if dim is None else "out"}" not '
                                       "implemented for 'Bool'")
         if dim is None:
             return all_op.apply(self)
-        return result(*dim_op.apply(self, _dim(dim, self.ndim), keepdim, all_op.pick))
+        return result(*dim_op.apply(self, d, keepdim, all_op.pick))
 
     def kthvalue(self, k, dim=-1, keepdim=False):
         """(values, indices) of each row's k-th smallest element along dim"""
@@ -1396,8 +1400,8 @@ class Tensor:
         n = self._data.shape[d] if self.ndim else 1
         if n and not 1 <= k <= n:
             raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-        if self._data.dtype == np.bool_:
-            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
+        if self._data.dtype == np.bool_ and self.ndim and n:    # (a 0-d or empty one: before
+            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")  # the kernel)
         return KthvalueResult(*R.KthvalueDim.apply(self, d, keepdim,
                                                     functools.partial(R.kth_index, k=k)))
 

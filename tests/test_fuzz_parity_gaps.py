@@ -29,7 +29,7 @@ def _outcome(call, lib):
 
 
 def _same_outcome(call):
-    assert _outcome(call, cgrad) == _outcome(call, torch)
+    assert repr(_outcome(call, cgrad)) == repr(_outcome(call, torch))   # (repr: NaN == NaN)
 
 
 # ---- 1. second derivatives -------------------------------------------------------------------
@@ -314,3 +314,17 @@ def test_pool_errors_of_empty_and_integer_inputs_as_torch(backend, call):
     """an empty non-batch dim: PyTorch's shape check; max_pool1d without indices runs a
     float-only kernel (integer inputs raise), with indices its 2-d one (they pass)"""
     _same_outcome(lambda lib: eval(call, {"lib": lib, "F": lib.nn.functional, "nn": lib.nn}))
+
+
+# ---- 2. kthvalue / median / nanmedian of bool, 0-d and empty inputs -----------------------------
+@pytest.mark.parametrize("dtype", ["bool", "int64", "float32"])
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0), (0, 3), (2, 3)])
+@pytest.mark.parametrize("op", ["kthvalue(1)", "kthvalue(1, 0)", "kthvalue(2, -1, True)",
+                                "median()", "nanmedian()", "median(0)", "nanmedian(-1, True)",
+                                "nanmedian(1)"])
+def test_kthvalue_and_medians_of_bool_0d_and_empty_inputs_as_torch(backend, dtype, shape, op):
+    """PyTorch handles a 0-d input (kthvalue: its element) and an empty one (NaN, or an empty
+    reduction dim's IndexError) before its kernels refuse bool"""
+    data = (np.arange(int(np.prod(shape))) % 3 == 1).reshape(shape)
+    _same_outcome(lambda lib: eval(f"lib.tensor(data, dtype=lib.{dtype}).{op}",
+                                   {"lib": lib, "data": data}))
