@@ -328,3 +328,30 @@ def test_kthvalue_and_medians_of_bool_0d_and_empty_inputs_as_torch(backend, dtyp
     data = (np.arange(int(np.prod(shape))) % 3 == 1).reshape(shape)
     _same_outcome(lambda lib: eval(f"lib.tensor(data, dtype=lib.{dtype}).{op}",
                                    {"lib": lib, "data": data}))
+
+
+# ---- 2. RMSprop with alpha = 0 -----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum, eps, maximize", [(0.0, 1e-8, False), (0.9, 1e-8, True),
+                                                     (0.0, 0.0, False)])
+def test_rmsprop_with_alpha_zero_matches_torch(backend, dtype, centered, momentum, eps,
+                                               maximize):
+    """alpha = 0: the averages are the last gradient, and centered, s - a a = g g - g g is
+    left to the rounding of PyTorch's fused multiply-add (NaN where it is negative, a huge
+    step where positive): 5 steps as PyTorch's"""
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal((3, 5)).astype(dtype)
+    grads = [rng.standard_normal((3, 5)).astype(dtype) for _ in range(5)]
+    grads[2][0, :2] = 0.0
+    out = []
+    for lib in (cgrad, torch):
+        p = lib.tensor(p0.copy(), requires_grad=True)
+        opt = lib.optim.RMSprop([p], lr=0.01, alpha=0.0, eps=eps, momentum=momentum,
+                                centered=centered, maximize=maximize)
+        for g in grads:
+            p.grad = lib.tensor(g.copy())
+            opt.step()
+        out.append(p.detach().numpy().copy())
+    np.testing.assert_array_equal(np.isnan(out[0]), np.isnan(out[1]))
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-5)

@@ -661,7 +661,10 @@ class NumpyKernels:
             if centered:
                 a = grad_avgs[i]
                 _lerp_(a, g, 1 - alpha)
-                avg = np.sqrt(s + _scalar(-1, a) * a * a)
+                if alpha == 0:    # s - a a is g g - g g: the rounding of PyTorch's fused
+                    avg = np.sqrt(_fma(-a, a, s))      # multiply-add gives its sign (NaN)
+                else:
+                    avg = np.sqrt(s + _scalar(-1, a) * a * a)
             else:
                 avg = np.sqrt(s)
             avg += _scalar(eps, avg)
@@ -687,6 +690,23 @@ class NumpyKernels:
             s += g * g
             std = np.sqrt(s) + _scalar(eps, s)
             p += _scalar(-clr, p) * (g / std)
+
+
+def _fma(x, y, z):
+    """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):
+    float32 through float64 (the product exact), float64 by Dekker's exact product and
+    Knuth's exact sum"""
+    if x.dtype != np.float64:
+        return (x.astype(np.float64) * y + z).astype(x.dtype)
+    p = x * y
+    split = 134217729.0                              # 2^27 + 1: halves of 26 bits
+    xh = split * x - (split * x - x)
+    yh = split * y - (split * y - y)
+    xl, yl = x - xh, y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl            # p + e = x y exactly
+    t = p + z
+    pz = t - z
+    return t + (((p - pz) + (z - (t - pz))) + e)                  # t + its error + e
 
 
 def _lerp_(a, b, w):
