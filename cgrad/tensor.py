@@ -1655,11 +1655,12 @@ class Tensor:
     def expand(self, *sizes):
         sizes = list(_shape_arg(sizes))
         if len(sizes) < self.ndim:
-            raise RuntimeError(f"expand(cgrad.FloatTensor{{{list(self.shape)}}}, size={sizes}): "
-                               "the number of sizes provided must be greater or equal to the "
-                               "number of dimensions in the tensor")
+            kind = "CPUBoolType" if self._data.dtype == np.bool_ else self.type()   # (sic)
+            raise RuntimeError(f"expand({kind}{{{list(self.shape)}}}, size={sizes}): the number "
+                               f"of sizes provided ({len(sizes)}) must be greater or equal to "
+                               f"the number of dimensions in the tensor ({self.ndim})")
         lead = len(sizes) - self.ndim
-        for i, n in enumerate(self._data.shape):
+        for i, n in reversed(list(enumerate(self._data.shape))):    # the last dim first
             if sizes[lead + i] == -1:
                 sizes[lead + i] = n
             elif n != 1 and sizes[lead + i] != n:
@@ -2539,6 +2540,22 @@ def _matmul_shapes_error(a, b):
                         f"[{sa}, {sb}] (shapes {list(sa)} and {list(sb)} cannot be multiplied)")
 
 
+def _matmul_dtypes(a, b):
+    """PyTorch's RuntimeError for operands of two dtypes, worded by the kernel matmul takes"""
+    x, y = a._data.dtype, b._data.dtype
+    if x == y:
+        return
+    if a.ndim == b.ndim == 1:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_tname(x)} and {_tname(y)}")
+    if b.ndim == 1:                                     # mv(a, b) into an output of b's dtype
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_tname(y)}, "
+                           f"{_tname(x)}, and {_tname(y)}")
+    if b.ndim > 2:                                      # bmm
+        raise RuntimeError(f"expected scalar type {_tname(x)} but found {_tname(y)}")
+    _dtype.require_same_matmul_dtype(x, y)
+
+
 def matmul(a, b):
     """a @ b with PyTorch's rules: dot for 1-D @ 1-D, mm for 2-D, batched (broadcast) above;
     a 1-D operand gets a dim added and removed again."""
@@ -2548,10 +2565,11 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
-    _dtype.require_same_matmul_dtype(a._data.dtype, b._data.dtype)
+    _matmul_dtypes(a, b)
     if a._data.dtype.kind == "b":
-        raise NotImplementedError(f'"{"dot" if a.ndim == b.ndim == 1 else "addmm_impl_cpu_"}" '
-                                  "not implemented for 'Bool'")
+        kernel = "dot" if a.ndim == b.ndim == 1 else "addmv_impl_cpu" if b.ndim == 1 else \
+            "bmm" if max(a.ndim, b.ndim) > 2 and (a.ndim == 1 or b.ndim > 2) else "addmm_impl_cpu_"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise _matmul_shapes_error(a, b)
     if a.ndim == 1 and b.ndim == 1:

@@ -25,7 +25,12 @@ def _outcome(call, lib):
     except Exception as e:                 # noqa: BLE001 (the class is what is compared)
         return type(e).__name__, str(e).replace("torch.", "cgrad.")
     rs = r if isinstance(r, (tuple, list)) else (r,)
-    return [(str(t.dtype).split(".")[-1], tuple(t.shape), t.tolist()) for t in rs]
+    return [(str(t.dtype).split(".")[-1], tuple(t.shape), _values(t)) for t in rs]
+
+
+def _values(t):
+    a = t.detach().numpy()
+    return (a + 0 if a.dtype.kind == "f" else a).tolist()      # (+ 0: -0.0 as 0.0)
 
 
 def _same_outcome(call):
@@ -176,27 +181,30 @@ def test_adaptive_avg_pool_backward_of_an_empty_output_as_torch(backend, shape, 
 
 
 # ---- 2. indexing: PyTorch's checks and messages ------------------------------------------------
-@pytest.mark.parametrize("key", [
+INDEX_KEYS = [
     "3:2, [2]", "3:2, [5]", "[7], 2:1", "3:2, [2], [9]", "[5], []", "[0], False",
     "1:1, [0], [9]",                         # empty results: PyTorch checks no index
     "[5]", "5", "-5", ":, 5", ":, [5]", "1, [5]", "[0, 1], [0, 5]", "..., [5]", "None, [5]",
     "None, 1, None, 7", "[1], 5", "5, [9]", "[[5], [1]], [[0, 1]]", "[5, 1], [0]",
     "[0], None, [9]", "[True, False, True]", ":, [True, False, True]", "0:1, [True, False]",
-    "[1, 2], [0, 1, 0]", "0, 0, 0", "..., 5", "[0, 1], :, [0, 1]"])
+    "[1, 2], [0, 1, 0]", "0, 0, 0", "..., 5", "[0, 1], :, [0, 1]"]
+
+
 @pytest.mark.parametrize("shape", [(3, 2), (4, 2, 3), (0, 2), (2, 0, 3)])
-def test_index_errors_and_empty_results_as_torch(backend, shape, key):
+def test_index_errors_and_empty_results_as_torch(backend, shape):
     """x[key] and x[key] = 1: PyTorch's IndexError (its dim: an int's position in the key,
     an index array's place among the arrays), or its result where it checks nothing"""
-    def get(lib):
-        x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
-        return x[eval(f"np.s_[{key}]")]
+    for key in INDEX_KEYS:
+        def get(lib):
+            x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
+            return x[eval(f"np.s_[{key}]")]
 
-    def put(lib):
-        x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
-        x[eval(f"np.s_[{key}]")] = -1.0
-        return x
-    _same_outcome(get)
-    _same_outcome(put)
+        def put(lib):
+            x = lib.arange(int(np.prod(shape)), dtype=lib.float32).reshape(shape)
+            x[eval(f"np.s_[{key}]")] = -1.0
+            return x
+        _same_outcome(get)
+        _same_outcome(put)
 
 
 def test_index_errors_of_0d_tensors_as_torch(backend):
@@ -318,16 +326,15 @@ def test_pool_errors_of_empty_and_integer_inputs_as_torch(backend, call):
 
 # ---- 2. kthvalue / median / nanmedian of bool, 0-d and empty inputs -----------------------------
 @pytest.mark.parametrize("dtype", ["bool", "int64", "float32"])
-@pytest.mark.parametrize("shape", [(), (0,), (2, 0), (0, 3), (2, 3)])
-@pytest.mark.parametrize("op", ["kthvalue(1)", "kthvalue(1, 0)", "kthvalue(2, -1, True)",
-                                "median()", "nanmedian()", "median(0)", "nanmedian(-1, True)",
-                                "nanmedian(1)"])
-def test_kthvalue_and_medians_of_bool_0d_and_empty_inputs_as_torch(backend, dtype, shape, op):
+def test_kthvalue_and_medians_of_bool_0d_and_empty_inputs_as_torch(backend, dtype):
     """PyTorch handles a 0-d input (kthvalue: its element) and an empty one (NaN, or an empty
     reduction dim's IndexError) before its kernels refuse bool"""
-    data = (np.arange(int(np.prod(shape))) % 3 == 1).reshape(shape)
-    _same_outcome(lambda lib: eval(f"lib.tensor(data, dtype=lib.{dtype}).{op}",
-                                   {"lib": lib, "data": data}))
+    for shape in [(), (0,), (2, 0), (0, 3), (2, 3)]:
+        data = (np.arange(int(np.prod(shape))) % 3 == 1).reshape(shape)
+        for op in ["kthvalue(1)", "kthvalue(1, 0)", "kthvalue(2, -1, True)", "median()",
+                   "nanmedian()", "median(0)", "nanmedian(-1, True)", "nanmedian(1)"]:
+            _same_outcome(lambda lib: eval(f"lib.tensor(data, dtype=lib.{dtype}).{op}",
+                                           {"lib": lib, "data": data}))
 
 
 # ---- 2. RMSprop with alpha = 0 -----------------------------------------------------------------
@@ -355,3 +362,42 @@ def test_rmsprop_with_alpha_zero_matches_torch(backend, dtype, centered, momentu
         out.append(p.detach().numpy().copy())
     np.testing.assert_array_equal(np.isnan(out[0]), np.isnan(out[1]))
     np.testing.assert_allclose(out[0], out[1], rtol=1e-5)
+
+
+# ---- 2. F.linear as PyTorch dispatches it ------------------------------------------------------
+LINEAR_SHAPES = [((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((5, 2, 3), (4, 3), (4,)),
+                 ((2, 3), (4, 3), None), ((3,), (3,), ()), ((2, 3), (3,), None),
+                 ((5, 2, 3), (3,), ()), ((3,), (3,), (1,)), ((2, 3), (3,), ()),
+                 ((2, 3), (4, 3), (2, 4)), ((2, 3), (4, 3), (1,)), ((3,), (4, 3), (1, 4)),
+                 ((5, 2, 3), (4, 3), (2, 4)), ((2, 3), (4, 3), (3, 4)),
+                 ((5, 2, 3), (4, 3), (1, 1, 4)), ((), (4, 3), None)]
+LINEAR_DTYPES = [("float64",) * 3, ("float32", "float64", "float32"),
+                 ("float32", "float32", "float64"), ("float32", "float64", "float64"),
+                 ("int64",) * 3, ("bool",) * 3]
+
+
+@pytest.mark.parametrize("dtypes", LINEAR_DTYPES, ids="-".join)
+def test_linear_results_errors_and_gradients_as_torch(backend, dtypes):
+    """a 2-D input, or a bias of one dim after squeeze, takes PyTorch's addmm (its dtype,
+    matrix and expand errors; the bias broadcast to the rows), anything else matmul and an
+    in-place add (a 1-D weight too: it raised IndexError); values, dtypes and gradients"""
+    for shapes in LINEAR_SHAPES:
+        _linear_as_torch(shapes, dtypes)
+
+
+def _linear_as_torch(shapes, dtypes):
+    (xs, ws, bs), (xd, wd, bd) = shapes, dtypes
+
+    def call(lib):
+        x = lib.arange(1.0, 1 + int(np.prod(xs))).reshape(xs).to(getattr(lib, xd))
+        w = (lib.arange(float(np.prod(ws))).reshape(ws) - 2).to(getattr(lib, wd))
+        b = None if bs is None else (lib.arange(float(np.prod(bs))) * 0.5).reshape(bs).to(
+            getattr(lib, bd))
+        leaves = [t for t in (x, w, b) if t is not None and t.dtype == lib.float64]
+        for t in leaves:
+            t.requires_grad_()
+        y = lib.nn.functional.linear(x, w, b)
+        if leaves:
+            (y * y).sum().backward()
+        return [y] + [t.grad for t in leaves]
+    _same_outcome(call)

@@ -1,6 +1,7 @@
 """cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
 with PyTorch's signatures, checks and error messages."""
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -136,11 +137,32 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
-    """x @ weight^T + bias, one fused op (forward and backward in one kernel each); a bias of
-    another shape than (out_features,) is broadcast by a separate add, as PyTorch allows"""
-    if bias is not None and tuple(bias.shape) != tuple(weight.shape[:1]):
-        return L.linear_op(input.ndim, False).apply(input, weight, None) + bias
-    return L.linear_op(input.ndim, bias is not None).apply(input, weight, bias)
+    """x @ weight^T + bias as PyTorch dispatches it: a 2-D input, or a bias of one dim (after
+    squeeze), through addmm (here one fused op, forward and backward in one kernel each; a
+    bias of another shape than (out_features,) is broadcast by a separate add), else matmul
+    and an in-place add of the bias"""
+    if not input.ndim or not weight.ndim:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if bias is None or not (input.ndim == 2 or bias.ndim == 1 or bias.squeeze().ndim == 1):
+        if bias is None and weight.ndim == 2:
+            return L.linear_op(input.ndim, False).apply(input, weight, None)
+        out = input @ weight.t()
+        return out if bias is None else out.add_(bias)
+    # addmm(bias, input as (rows, in), weight.t()), viewed back: its checks
+    for name, t in (("self", bias), ("mat1", input)):
+        if t._data.dtype != weight._data.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{_dtype.torch_name(t._data.dtype)} and "
+                               f"{_dtype.torch_name(weight._data.dtype)}")
+    if weight.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix, got {weight.ndim}-D tensor")
+    if tuple(bias.shape) == tuple(weight.shape[:1]):
+        return L.linear_op(input.ndim, True).apply(input, weight, bias)
+    rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1])
+    bias.expand(rows.shape[0], weight.shape[0])                 # (its error if it cannot)
+    out = L.Addmm.apply(bias, rows, weight.t(), 1, 1)
+    return out if input.ndim == 2 else out.view(*input.shape[:-1], weight.shape[0])
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
