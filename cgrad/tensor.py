@@ -849,7 +849,7 @@ class Tensor:
                 or self._no_grad_view is not None):
             self._check_writable()
             if self._records_inplace(()):
-                return self._inplace(E.Fill, 0)
+                return self._inplace(E.Zero, 0)
             d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
         self._version_counter.value += 1
@@ -862,8 +862,8 @@ class Tensor:
                                    f"with {value.ndim} dimensions.")
             if value.requires_grad and _grad_state.enabled:
                 return self._inplace(E.FillTensor, value)       # value gets the gradient
-            value = value.item()
-        return self._inplace(E.Fill, _fill_value(value, self._data.dtype))
+            return self._inplace(E.FillConstant, _fill_value(value.item(), self._data.dtype))
+        return self._inplace(E.FillNumber, _fill_value(value, self._data.dtype))
 
     def copy_(self, src):
         if not isinstance(src, Tensor):
@@ -2129,10 +2129,10 @@ class Tensor:
         return self.copy_(self.lerp(end, weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        return self.copy_(self.addcmul(tensor1, tensor2, value=value))
+        return self._inplace(E.AddcmulInPlace, self.addcmul(tensor1, tensor2, value=value))
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self.copy_(self.addcdiv(tensor1, tensor2, value=value))
+        return self._inplace(E.AddcdivInPlace, self.addcdiv(tensor1, tensor2, value=value))
 
     def tril(self, diagonal=0):
         return self._triangle(np.tril, diagonal)

@@ -401,3 +401,61 @@ def _linear_as_torch(shapes, dtypes):
             (y * y).sum().backward()
         return [y] + [t.grad for t in leaves]
     _same_outcome(call)
+
+
+# ---- 3. grad_fn names --------------------------------------------------------------------------
+def _non_leaf(lib, *shape):
+    return lib.ones(*shape, requires_grad=True) * 2
+
+
+def _written(lib, key, value, shape=(1, 4)):
+    y = _non_leaf(lib, *shape)
+    y[key] = value(lib) if callable(value) else value
+    return y
+
+
+GRAD_FN_NAMES = {
+    "zero_": lambda lib: _non_leaf(lib, 3).zero_(),
+    "fill_ number": lambda lib: _non_leaf(lib, 3).fill_(2.0),
+    "fill_ 0-d tensor": lambda lib: _non_leaf(lib, 3).fill_(lib.tensor(2.0)),
+    "addcmul_": lambda lib: _non_leaf(lib, 3).addcmul_(lib.ones(3), lib.ones(3), value=2),
+    "addcdiv_": lambda lib: _non_leaf(lib, 3).addcdiv_(_non_leaf(lib, 3), lib.ones(3)),
+    "set [-1:] of 1 row": lambda lib: _written(lib, slice(-1, None), 1.0),
+    "set [-5:] of 1 row": lambda lib: _written(lib, slice(-5, None), lambda lib: lib.ones(4)),
+    "set [:, -9:9]": lambda lib: _written(lib, (slice(None), slice(-9, 9)), 1.0),
+    "set [0:5] of 1 row": lambda lib: _written(lib, slice(0, 5), 1.0),
+    "get [-1:] of 1 row": lambda lib: _non_leaf(lib, 1, 4)[-1:],
+    "batch_norm train": lambda lib: lib.nn.functional.batch_norm(
+        lib.ones(4, 3, requires_grad=True), None, None, lib.ones(3), lib.ones(3), training=True),
+    "batch_norm eval": lambda lib: lib.nn.BatchNorm2d(3).eval()(lib.ones(2, 3, 2, 2)),
+    "layer_norm": lambda lib: lib.nn.functional.layer_norm(lib.ones(4, 3, requires_grad=True),
+                                                           (3,)),
+    "LayerNorm": lambda lib: lib.nn.LayerNorm(3)(lib.ones(4, 3)),
+    "pad constant": lambda lib: lib.nn.functional.pad(lib.ones(2, 3, requires_grad=True),
+                                                      (1, -1, 1, 0), value=2.0),
+    "ZeroPad2d": lambda lib: lib.nn.ZeroPad2d(1)(lib.ones(1, 2, 3, requires_grad=True)),
+    "pad circular": lambda lib: lib.nn.functional.pad(lib.ones(1, 2, 3, requires_grad=True),
+                                                      (1, 1), mode="circular"),
+}
+
+
+def test_grad_fn_names_as_torch(backend):
+    """in-place fills and addcmul_/addcdiv_ on non-leaves; a slice whose start is not 0 as
+    given slices (a view, CopySlices) though it covers the dim after clamping; the norms'
+    and the constant pad's fused nodes; circular pads written by slices"""
+    for name, f in GRAD_FN_NAMES.items():
+        got, want = (f(lib).grad_fn.name().replace("torch::autograd::", "")
+                     for lib in (cgrad, torch))
+        assert got == want, name
+
+
+def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
+    for training, which in ((False, "m"), (False, "v"), (True, "m"), (True, "both")):
+        def call(lib):
+            m = lib.zeros(3, requires_grad=which in ("m", "both"))
+            v = lib.ones(3, requires_grad=which in ("v", "both"))
+            return lib.nn.functional.batch_norm(lib.ones(4, 3), m, v, training=training)
+        _same_outcome(call)
+    with cgrad.no_grad():                   # (PyTorch checks only where it would record)
+        cgrad.nn.functional.batch_norm(cgrad.ones(4, 3), cgrad.zeros(3, requires_grad=True),
+                                       cgrad.ones(3))

@@ -287,7 +287,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
-    return _affine(y, weight, bias)
+    y = _affine(y, weight, bias)
+    return _OUTPUTS["layer_norm"].apply(y, y.shape) if y.requires_grad else y
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -312,6 +313,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is None and name.startswith("running") and not training:
             raise RuntimeError(f"{name} must be defined in evaluation mode")
     input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.requires_grad and _grad_state.enabled:
+            raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
+                               f"respect to argument '{name}'. This input cannot have "
+                               "requires_grad True.")
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     input = _keep(input, "batch_norm")
@@ -325,7 +331,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                   input.numel() // channels, momentum)
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
-    return _affine(y, weight, bias, shape)
+    y = _affine(y, weight, bias, shape)
+    return _OUTPUTS["batch_norm"].apply(y, y.shape) if y.requires_grad else y
 
 
 @no_grad()
@@ -344,11 +351,14 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
+_FRESH = ("batch_norm", "layer_norm", "constant_pad")     # (their last op's new array: no copy)
+_FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
+          "constant_pad": "ConstantPadNd", "conv2d": "Convolution",
           "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
           "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH)
+            for layer, op in _FUSED.items()}
 
 
 def _keep(input, layer):
@@ -1002,7 +1012,7 @@ def _constant_pad(input, pad, value):
         shape[dim] = size
     out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
-    return out
+    return _OUTPUTS["constant_pad"].apply(out, out.shape) if out.requires_grad else out
 
 
 def _check_circular_copies(shape, pairs, outs):

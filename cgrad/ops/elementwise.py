@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
-from ..autograd.function import Op, constant, output_after_the_fact
+from ..autograd.function import Op, constant, output_after_the_fact, renamed
 
 
 def promote(a, b):
@@ -1281,6 +1281,16 @@ class Copy(Op):
 class FillTensor(Copy):
     """y = a 0-d tensor's value everywhere   ->   dx = 0, dvalue = g summed (by the engine)"""
     grad_fn_name = "FillBackward3"
+
+
+# the in-place ops made of these, named as PyTorch's
+Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
+FillNumber = renamed("FillNumber", Fill, "FillBackward2", "x.fill_(a number)")
+FillConstant = renamed("FillConstant", Fill, "FillBackward3", "x.fill_(a 0-d tensor, no grad)")
+AddcmulInPlace = renamed("AddcmulInPlace", Copy, "AddcmulBackward0",
+                         "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))")
+AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
+                         "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))")
 
 
 class MaskedFill(Op):

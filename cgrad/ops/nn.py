@@ -158,11 +158,13 @@ class LayerOutput(Op):
     several ops, renamed (layer_output) to print the grad_fn of PyTorch's fused layer
     ->   dx = g reshaped back"""
 
-    @staticmethod
-    def forward(ctx, x, shape):
+    fresh = False          # x is an array the layer just made and drops: no copy
+
+    @classmethod
+    def forward(cls, ctx, x, shape):
         ctx.shape = x.shape
         y = np.reshape(x, shape)
-        return y.copy() if np.may_share_memory(y, x) else y
+        return y.copy() if not cls.fresh and np.may_share_memory(y, x) else y
 
     @staticmethod
     def backward(ctx, g):
@@ -171,9 +173,11 @@ class LayerOutput(Op):
     graph_backward = backward
 
 
-def layer_output(grad_fn_name):
+def layer_output(grad_fn_name, fresh=False):
     """LayerOutput, printed as grad_fn_name"""
-    return renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+    op = renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+    op.fresh = fresh
+    return op
 
 
 class EmptyAdaptivePoolOutput(LayerOutput):
@@ -218,3 +222,6 @@ PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}D
                                 f"F.pad(mode={mode!r}) of the last {k} dims: x indexed")
              for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
              for k in (1, 2, 3)}
+PAD_INDEX.update({("circular", k): renamed(f"CircularPad{k}d", AdvancedIndex, "CopySlices",
+                                           "F.pad(mode='circular'), which PyTorch writes by "
+                                           "slices") for k in (1, 2, 3)})

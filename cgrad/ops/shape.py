@@ -295,6 +295,13 @@ Unsqueezed = renamed("Unsqueezed", BasicIndex, "UnsqueezeBackward0", "x[None]")
 Alias = renamed("Alias", BasicIndex, "AliasBackward0", "x[...], x[:]")
 
 
+def whole_slice(k, n):
+    """whether PyTorch's indexing skips slice k of a dim of size n as the whole dim: a start
+    of 0 as given (a negative one that clamps to 0 still slices), a step of 1 and a stop at
+    or past the end"""
+    return k.start in (None, 0) and k.step in (None, 1) and k.indices(n)[1] == n
+
+
 def basic_index_op(key, shape):
     """The BasicIndex op named as the last view op PyTorch's indexing applies for this key:
     an int selects, None unsqueezes, a slice short of its whole dim slices; whole slices and
@@ -310,7 +317,7 @@ def basic_index_op(key, shape):
         elif k is None:
             op = Unsqueezed
         elif isinstance(k, slice):
-            if k.indices(shape[d]) != (0, shape[d], 1):
+            if not whole_slice(k, shape[d]):
                 op = BasicIndex
             d += 1
         else:
@@ -691,7 +698,7 @@ def setitem_op(key, shape, value):
     for k, d in zip(front + back, dims):
         if isinstance(k, np.ndarray):
             arrays = True
-        elif not isinstance(k, slice) or k.indices(shape[d]) != (0, shape[d], 1):
+        elif not isinstance(k, slice) or not whole_slice(k, shape[d]):
             return CopySlicesPut             # an int, None, a bool or a partial slice
     if arrays:
         return IndexPut
