@@ -92,7 +92,8 @@ def _dims(dim, ndim):
             return None
         dims = tuple(_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
-            raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+            again = next(d for i, d in enumerate(dims) if d in dims[:i])
+            raise RuntimeError(f"dim {again} appears multiple times in the list of dims")
         return dims if ndim else None
     d = _dim(dim, ndim)                   # checked for a 0-d tensor too
     return (d,) if ndim else None
@@ -898,7 +899,7 @@ class Tensor:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value.ndim} dimension(s).")
         if isinstance(mask, Tensor):
-            _broadcast_check(self._data, mask._data)
+            _broadcast_check(mask._data, self._data)      # (PyTorch expands the mask: a)
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
@@ -2081,6 +2082,7 @@ class Tensor:
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
             raise RuntimeError("masked_select: expected BoolTensor for mask")
+        _broadcast_check(mask._data, self._data)
         shape = np.broadcast_shapes(self.shape, mask.shape)
         return self.expand(shape)[mask.expand(shape)]
 

@@ -459,3 +459,18 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
     with cgrad.no_grad():                   # (PyTorch checks only where it would record)
         cgrad.nn.functional.batch_norm(cgrad.ones(4, 3), cgrad.zeros(3, requires_grad=True),
                                        cgrad.ones(3))
+
+
+# ---- 2. other NumPy wording that reached users -------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "lib.ones(3, 2).masked_select(lib.tensor([True, False, True]))",
+    "lib.ones(3, 2).masked_fill(lib.tensor([True, False, True]), 1.0)",
+    "lib.ones(2, 3).sum((1, 0, -1))", "lib.ones(2, 3).std((0, -2))",
+    "lib.ones(1, 1, 4).expand(10, 4)", "lib.ones(3, 2, dtype=lib.bool).expand(2)",
+    "lib.ones(3, 2).expand(4, 3, 2, 5)"])
+def test_errors_worded_as_torch(backend, call):
+    """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
+    error); masked_select raised NumPy's ValueError"""
+    (c_kind, c_msg), (t_kind, t_msg) = (_outcome(lambda lib: eval(call, {"lib": lib}), lib)
+                                        for lib in (cgrad, torch))
+    assert c_kind == t_kind and c_msg.startswith(t_msg)
