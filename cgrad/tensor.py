@@ -98,7 +98,8 @@ def _dims(dim, ndim):
             return None
         dims = tuple(_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
-            raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+            again = next(d for i, d in enumerate(dims) if d in dims[:i])
+            raise RuntimeError(f"dim {again} appears multiple times in the list of dims")
         return dims if ndim else None
     d = _dim(dim, ndim)                   # checked for a 0-d tensor too
     return (d,) if ndim else None
@@ -142,10 +143,15 @@ def _shape_arg(shape):
     return tuple(out)
 
 
-def _index_key(key, ndim):
+def _index_key(key, shape):
     """A Python index into one NumPy understands (Tensors become arrays), and whether it is
-    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of ndim
-    dims."""
+    basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of shape.
+    An advanced key is checked here, as PyTorch checks it (S.checked_index); a basic one's
+    only error, an int out of range, is left to NumPy and reworded (_reworded)."""
+    ndim = len(shape)
+    if not ndim and isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     if type(key) is list and len(key) < 32 and any(
             k is None or k is Ellipsis or isinstance(k, (Tensor, list, tuple, slice))
             for k in key):
@@ -185,6 +191,8 @@ def _index_key(key, ndim):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(k).__name__})")
         items.append(k)
+    if not basic:
+        items = S.checked_index(items, shape)
     ellipsis = [i for i, k in enumerate(items) if k is Ellipsis]
     if not basic and ellipsis and _spanned(items) == ndim:
         # an Ellipsis over no dims separates nothing: PyTorch keeps index arrays on either
@@ -194,6 +202,12 @@ def _index_key(key, ndim):
                          for k in items):
         return S.SplitKey(items), False          # ints beside index arrays: PyTorch's order
     return (tuple(items) if len(items) != 1 else items[0]), basic
+
+
+def _reworded(key, shape):
+    """NumPy's IndexError for a basic key, raised as PyTorch's (the caller re-raises NumPy's
+    if this finds nothing)"""
+    S.checked_index(key if type(key) is tuple else (key,), shape)
 
 
 def _writable(d):
@@ -842,7 +856,7 @@ class Tensor:
                 or self._no_grad_view is not None):
             self._check_writable()
             if self._records_inplace(()):
-                return self._inplace(E.Fill, 0)
+                return self._inplace(E.Zero, 0)
             d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
         self._version_counter.value += 1
@@ -855,8 +869,8 @@ class Tensor:
                                    f"with {value.ndim} dimensions.")
             if value.requires_grad and _grad_state.enabled:
                 return self._inplace(E.FillTensor, value)       # value gets the gradient
-            value = value.item()
-        return self._inplace(E.Fill, _fill_value(value, self._data.dtype))
+            return self._inplace(E.FillConstant, _fill_value(value.item(), self._data.dtype))
+        return self._inplace(E.FillNumber, _fill_value(value, self._data.dtype))
 
     def copy_(self, src):
         if not isinstance(src, Tensor):
@@ -891,11 +905,13 @@ class Tensor:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value.ndim} dimension(s).")
         if isinstance(mask, Tensor):
-            _broadcast_check(self._data, mask._data)
+            _broadcast_check(mask._data, self._data)      # (PyTorch expands the mask: a)
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
-        key, basic = _index_key(key, self._data.ndim)
+        key, basic = _index_key(key, self._data.shape)
+        if basic:
+            _reworded(key, self._data.shape)
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
@@ -1442,12 +1458,16 @@ class Tensor:
 
     def _median(self, name, dim, keepdim, all_op, dim_op, result):
         dim, keepdim = _all_or_dim(name, dim, keepdim, False)
-        if self._data.dtype == np.bool_:
+        d = None if dim is None else _dim(dim, self.ndim)
+        # PyTorch's kernels refuse bool; an empty input is handled before them (NaN, True as
+        # a bool, for all of it; an empty reduction dim's IndexError)
+        if self._data.dtype == np.bool_ and (self._data.size if d is None else
+                                             not self.ndim or self._data.shape[d]):
             raise NotImplementedError(f'"median_{"cpu" if dim is None else "out"}" not '
                                       "implemented for 'Bool'")
         if dim is None:
             return all_op.apply(self)
-        return result(*dim_op.apply(self, _dim(dim, self.ndim), keepdim, all_op.pick))
+        return result(*dim_op.apply(self, d, keepdim, all_op.pick))
 
     def kthvalue(self, k, dim=-1, keepdim=False):
         """(values, indices) of each row's k-th smallest element along dim"""
@@ -1455,8 +1475,8 @@ class Tensor:
         n = self._data.shape[d] if self.ndim else 1
         if n and not 1 <= k <= n:
             raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-        if self._data.dtype == np.bool_:
-            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
+        if self._data.dtype == np.bool_ and self.ndim and n:    # (a 0-d or empty one: before
+            raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")  # the kernel)
         return KthvalueResult(*R.KthvalueDim.apply(self, d, keepdim,
                                                     functools.partial(R.kth_index, k=k)))
 
@@ -1713,11 +1733,12 @@ class Tensor:
     def expand(self, *sizes):
         sizes = list(_shape_arg(sizes))
         if len(sizes) < self.ndim:
-            raise RuntimeError(f"expand(cgrad.FloatTensor{{{list(self.shape)}}}, size={sizes}): "
-                               "the number of sizes provided must be greater or equal to the "
-                               "number of dimensions in the tensor")
+            kind = "CPUBoolType" if self._data.dtype == np.bool_ else self.type()   # (sic)
+            raise RuntimeError(f"expand({kind}{{{list(self.shape)}}}, size={sizes}): the number "
+                               f"of sizes provided ({len(sizes)}) must be greater or equal to "
+                               f"the number of dimensions in the tensor ({self.ndim})")
         lead = len(sizes) - self.ndim
-        for i, n in enumerate(self._data.shape):
+        for i, n in reversed(list(enumerate(self._data.shape))):    # the last dim first
             if sizes[lead + i] == -1:
                 sizes[lead + i] = n
             elif n != 1 and sizes[lead + i] != n:
@@ -1838,11 +1859,15 @@ class Tensor:
         return S.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, basic = _index_key(key, self._data.ndim)
+        key, basic = _index_key(key, self._data.shape)
         if basic:
             op = S.Select if isinstance(key, numbers.Integral) else S.basic_index_op(
                 key, self._data.shape)
-            return op.apply(self, key)
+            try:
+                return op.apply(self, key)
+            except IndexError:
+                _reworded(key, self._data.shape)
+                raise
         return S.AdvancedIndex.apply(self, key)
 
     def chunk(self, chunks, dim=0):
@@ -2134,6 +2159,7 @@ class Tensor:
     def masked_select(self, mask):
         if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
             raise RuntimeError("masked_select: expected BoolTensor for mask")
+        _broadcast_check(mask._data, self._data)
         shape = np.broadcast_shapes(self.shape, mask.shape)
         return self.expand(shape)[mask.expand(shape)]
 
@@ -2182,10 +2208,10 @@ class Tensor:
         return self.copy_(self.lerp(end, weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        return self.copy_(self.addcmul(tensor1, tensor2, value=value))
+        return self._inplace(E.AddcmulInPlace, self.addcmul(tensor1, tensor2, value=value))
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self.copy_(self.addcdiv(tensor1, tensor2, value=value))
+        return self._inplace(E.AddcdivInPlace, self.addcdiv(tensor1, tensor2, value=value))
 
     def tril(self, diagonal=0):
         return self._triangle(np.tril, diagonal)
@@ -2593,6 +2619,22 @@ def _matmul_shapes_error(a, b):
                         f"[{sa}, {sb}] (shapes {list(sa)} and {list(sb)} cannot be multiplied)")
 
 
+def _matmul_dtypes(a, b):
+    """PyTorch's RuntimeError for operands of two dtypes, worded by the kernel matmul takes"""
+    x, y = a._data.dtype, b._data.dtype
+    if x == y:
+        return
+    if a.ndim == b.ndim == 1:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_tname(x)} and {_tname(y)}")
+    if b.ndim == 1:                                     # mv(a, b) into an output of b's dtype
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_tname(y)}, "
+                           f"{_tname(x)}, and {_tname(y)}")
+    if b.ndim > 2:                                      # bmm
+        raise RuntimeError(f"expected scalar type {_tname(x)} but found {_tname(y)}")
+    _dtype.require_same_matmul_dtype(x, y)
+
+
 def matmul(a, b):
     """a @ b with PyTorch's rules: dot for 1-D @ 1-D, mm for 2-D, batched (broadcast) above;
     a 1-D operand gets a dim added and removed again."""
@@ -2602,10 +2644,11 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
-    _dtype.require_same_matmul_dtype(a._data.dtype, b._data.dtype)
+    _matmul_dtypes(a, b)
     if a._data.dtype.kind == "b":
-        raise NotImplementedError(f'"{"dot" if a.ndim == b.ndim == 1 else "addmm_impl_cpu_"}" '
-                                  "not implemented for 'Bool'")
+        kernel = "dot" if a.ndim == b.ndim == 1 else "addmv_impl_cpu" if b.ndim == 1 else \
+            "bmm" if max(a.ndim, b.ndim) > 2 and (a.ndim == 1 or b.ndim > 2) else "addmm_impl_cpu_"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise _matmul_shapes_error(a, b)
     if a.ndim == 1 and b.ndim == 1:

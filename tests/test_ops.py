@@ -274,7 +274,8 @@ def test_linear_broadcasts_a_bias_of_another_shape(backend):
         b = cgrad.ones(*shape, requires_grad=True)
         F.linear(x, cgrad.ones(4, 5), b).pow(2).sum().backward()
         np.testing.assert_allclose(b.grad.numpy().reshape(-1), np.ravel(want))
-    with pytest.raises(RuntimeError, match=r"\(4\) must match the size of tensor b \(6\)"):
+    with pytest.raises(RuntimeError, match=r"expanded size of the tensor \(4\) must match the "
+                                           r"existing size \(6\)"):    # (PyTorch's addmm's)
         F.linear(cgrad.ones(3, 5), cgrad.ones(4, 5), cgrad.ones(6))
 
 

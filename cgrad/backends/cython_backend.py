@@ -974,7 +974,8 @@ class CythonKernels(NumpyKernels):
             avg = grad_avgs[i] if centered else None
             if (_fusable(p, g, sq, buf, avg) and sq is not None
                     and (buf is not None or not momentum > 0)
-                    and (avg is not None or not centered)):
+                    and (avg is not None or not centered)
+                    and not (centered and alpha == 0)):     # (NumPy's fused multiply-add)
                 pf = p.reshape(-1)
                 _optim.rmsprop_(pf, g.reshape(-1), sq.reshape(-1),
                                 pf[:1] if buf is None else buf.reshape(-1),

@@ -163,14 +163,15 @@ class NumpyKernels:
 
     def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g * b * a**(b-1), g * a**b * log(a)); the exponent gradient is 0 where a == 0 and
-        b >= 0, as in PyTorch"""
+        b >= 0, as in PyTorch, whose g * where(.., 0, ..) keeps a NaN g there (a second
+        derivative at a zero base reaches it: 0 * log(0))"""
         ga = gb = None
         if need_a:
             ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)).astype(g.dtype, copy=False)
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)).astype(g.dtype,
-                                                                                    copy=False)
+                gb = (g * np.where((a == 0) & (b >= 0), 0, out * np.log(a))).astype(g.dtype,
+                                                                                      copy=False)
         return (None if ga is None else _into(acc_a, ga)), (None if gb is None else
                                                             _into(acc_b, gb))
 
@@ -660,7 +661,10 @@ class NumpyKernels:
             if centered:
                 a = grad_avgs[i]
                 _lerp_(a, g, 1 - alpha)
-                avg = np.sqrt(s + _scalar(-1, a) * a * a)
+                if alpha == 0:    # s - a a is g g - g g: the rounding of PyTorch's fused
+                    avg = np.sqrt(_fma(-a, a, s))      # multiply-add gives its sign (NaN)
+                else:
+                    avg = np.sqrt(s + _scalar(-1, a) * a * a)
             else:
                 avg = np.sqrt(s)
             avg += _scalar(eps, avg)
@@ -686,6 +690,23 @@ class NumpyKernels:
             s += g * g
             std = np.sqrt(s) + _scalar(eps, s)
             p += _scalar(-clr, p) * (g / std)
+
+
+def _fma(x, y, z):
+    """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):
+    float32 through float64 (the product exact), float64 by Dekker's exact product and
+    Knuth's exact sum"""
+    if x.dtype != np.float64:
+        return (x.astype(np.float64) * y + z).astype(x.dtype)
+    p = x * y
+    split = 134217729.0                              # 2^27 + 1: halves of 26 bits
+    xh = split * x - (split * x - x)
+    yh = split * y - (split * y - y)
+    xl, yl = x - xh, y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl            # p + e = x y exactly
+    t = p + z
+    pz = t - z
+    return t + (((p - pz) + (z - (t - pz))) + e)                  # t + its error + e
 
 
 def _lerp_(a, b, w):

@@ -136,11 +136,32 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
-    """x @ weight^T + bias, one fused op (forward and backward in one kernel each); a bias of
-    another shape than (out_features,) is broadcast by a separate add, as PyTorch allows"""
-    if bias is not None and tuple(bias.shape) != tuple(weight.shape[:1]):
-        return L.linear_op(input.ndim, False).apply(input, weight, None) + bias
-    return L.linear_op(input.ndim, bias is not None).apply(input, weight, bias)
+    """x @ weight^T + bias as PyTorch dispatches it: a 2-D input, or a bias of one dim (after
+    squeeze), through addmm (here one fused op, forward and backward in one kernel each; a
+    bias of another shape than (out_features,) is broadcast by a separate add), else matmul
+    and an in-place add of the bias"""
+    if not input.ndim or not weight.ndim:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if bias is None or not (input.ndim == 2 or bias.ndim == 1 or bias.squeeze().ndim == 1):
+        if bias is None and weight.ndim == 2:
+            return L.linear_op(input.ndim, False).apply(input, weight, None)
+        out = input @ weight.t()
+        return out if bias is None else out.add_(bias)
+    # addmm(bias, input as (rows, in), weight.t()), viewed back: its checks
+    for name, t in (("self", bias), ("mat1", input)):
+        if t._data.dtype != weight._data.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{_dtype.torch_name(t._data.dtype)} and "
+                               f"{_dtype.torch_name(weight._data.dtype)}")
+    if weight.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix, got {weight.ndim}-D tensor")
+    if tuple(bias.shape) == tuple(weight.shape[:1]):
+        return L.linear_op(input.ndim, True).apply(input, weight, bias)
+    rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1])
+    bias.expand(rows.shape[0], weight.shape[0])                 # (its error if it cannot)
+    out = L.Addmm.apply(bias, rows, weight.t(), 1, 1)
+    return out if input.ndim == 2 else out.view(*input.shape[:-1], weight.shape[0])
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -265,7 +286,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
-    return _affine(y, weight, bias)
+    y = _affine(y, weight, bias)
+    return _OUTPUTS["layer_norm"].apply(y, y.shape) if y.requires_grad else y
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -294,6 +316,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is None and name.startswith("running") and not training:
             raise RuntimeError(f"{name} must be defined in evaluation mode")
     input.size(1)                  # PyTorch's IndexError for a 1-d input that passed the checks
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.requires_grad and _grad_state.enabled:
+            raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
+                               f"respect to argument '{name}'. This input cannot have "
+                               "requires_grad True.")
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     input = _keep(input, "batch_norm")
@@ -308,7 +335,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     y = _affine(y, weight, bias, shape)
-    return _OUTPUTS["batch_norm"].apply(y, y.shape)
+    return _OUTPUTS["batch_norm"].apply(y, y.shape) if y.requires_grad else y
 
 
 @no_grad()
@@ -386,14 +413,16 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution", "unfold": "Im2Col",
+_FRESH = ("batch_norm", "layer_norm", "constant_pad")     # (their last op's new array: no copy)
+_FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
+          "constant_pad": "ConstantPadNd", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
              [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
 # (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
 # not take the input)
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
             [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
              ("max_unpool3d", "MaxUnpool3D")]}
 
@@ -1042,6 +1071,8 @@ def _adaptive_avg_pool(n, input, output_size):
         else:                              # another: bins @ x, the dims after it as one
             lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
             out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
+    if n == 2 and not all(out.shape[1:]):    # (its backward raises, as PyTorch's)
+        return NN.EmptyAdaptivePoolOutput.apply(out, out.shape)
     return _OUTPUTS[fn].apply(out, out.shape)
 
 
@@ -1282,6 +1313,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         input = _as_2d_pool_input("max_pool1d", input)
     else:
         k, s, p, d = _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+        _dtype.require_float(input._data.dtype, "max_pool1d_impl")   # (its float-only kernel)
         input = input.unsqueeze(-2)
     out = max_pool2d(input, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
@@ -1335,6 +1367,11 @@ def pad(input, pad, mode="constant", value=None):
                            f"dimension {input.ndim}")
     if mode != "constant":
         return _index_pad(input, pad, mode, value)
+    return _constant_pad(input, pad, value)
+
+
+def _constant_pad(input, pad, value):
+    """F.pad's mode "constant", pad checked"""
     shape, src, dst = list(input.shape), [slice(None)] * input.ndim, [slice(None)] * input.ndim
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -1347,7 +1384,38 @@ def pad(input, pad, mode="constant", value=None):
         shape[dim] = size
     out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
-    return out
+    return _OUTPUTS["constant_pad"].apply(out, out.shape) if out.requires_grad else out
+
+
+def _check_circular_copies(shape, pairs, outs):
+    """PyTorch's RuntimeError where one of its circular pad's wrapping copies (out[dst] =
+    out[src] along a padded dim, the last dim first) reads part of what it writes, in the
+    cases its copy_ detects: both slices one dense block of memory, partly overlapping"""
+    k = len(pairs)
+    out = [1] * (k + 2 - len(shape)) + list(shape[:len(shape) - k]) + outs[::-1]
+    strides = np.cumprod([1] + out[:0:-1])[::-1]                     # C order, in elements
+
+    def block(dim, start, stop):       # the slice's memory as (first, count) if dense, else None
+        start, stop = (min(max(v, 0), out[dim]) for v in (start, stop))
+        sizes = out[:dim] + [max(stop - start, 0)] + out[dim + 1:]
+        count = int(np.prod(sizes))
+        span = 1 + sum((n - 1) * int(st) for n, st in zip(sizes, strides) if n > 1)
+        return (start * int(strides[dim]), count) if count and span == count else None
+
+    for i, (a, b) in enumerate(pairs):
+        dim, n = len(out) - 1 - i, out[len(out) - 1 - i]
+        copies = []
+        if a > 0:
+            copies.append(((0, a), (n - a - max(b, 0), n - max(b, 0))))
+        if b > 0:
+            copies.append(((n - b, n), (max(a, 0), max(a, 0) + b)))
+        for dst, src in copies:
+            d, s = block(dim, *dst), block(dim, *src)
+            if d and s and d != s and d[0] < s[0] + s[1] and s[0] < d[0] + d[1]:
+                raise RuntimeError("unsupported operation: some elements of the input tensor "
+                                   "and the written-to tensor refer to a single memory "
+                                   "location. Please clone() the tensor before performing "
+                                   "the operation.")
 
 
 def _index_pad(input, pad, mode, value):
@@ -1369,10 +1437,21 @@ def _index_pad(input, pad, mode, value):
     sizes = [shape[-1 - i] for i in range(k)]
     outs = [n + a + b for n, (a, b) in zip(sizes, pairs)]
     if mode == "circular":
-        if any(a > n or b > n for n, (a, b) in zip(sizes, pairs)):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if min(outs) < 0:
-            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        for n, (a, b), o in reversed(list(zip(sizes, pairs, outs))):   # the first dim's first
+            if a > n or b > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if o < 0:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        # PyTorch wraps by copying within its output from what the crop kept; a wrap longer
+        # than that reads memory it has not written: its overlap error where its copy can
+        # tell, else an undefined result. cgrad wraps what was kept, and where nothing was
+        # kept gives zeros without a gradient (PyTorch's output is torch.empty's then)
+        _check_circular_copies(shape, pairs, outs)
+        kept = [n + min(a, 0) + min(b, 0) for n, (a, b) in zip(sizes, pairs)]
+        if min(kept) <= 0 and min(outs) > 0:
+            lead = input.ndim - k
+            nothing = input[(slice(None),) * lead + (slice(0, 0),) * k]
+            return _constant_pad(nothing, [p for o in outs for p in (0, o)], None)
     else:
         if not all(shape[1 if input.ndim == k + 2 else 0:]):     # (a batch of 0 is fine)
             raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with "
@@ -1384,11 +1463,19 @@ def _index_pad(input, pad, mode, value):
                                    "the corresponding input dimension, but got: padding "
                                    f"({a}, {b}) at dimension {input.ndim - 1 - i} of input "
                                    f"{shape}")
-        if k <= 2 and max(outs) < 1:
+        if max(outs) < 1:
             space = " " if mode == "replicate" and k == 2 else ""       # (sic)
-            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[::-1]))
-            calc = " ".join(f"{d}: {o}" for d, o in zip("HW"[-k:], outs[::-1]))
+            given = ", ".join(f"{d}: {n}" for d, n in zip("HW"[-k:], sizes[1::-1]))
+            if k == 3:                                                   # (sic)
+                given = f"D: {sizes[2]} {given}"
+            calc = " ".join(f"{d}: {o}" for d, o in zip("DHW"[-k:], outs[::-1]))
             raise RuntimeError(f"input ({given}{space}) is too small. Calculated output {calc}")
+        if min(outs) < 0:                  # (PyTorch's kernels fail making the output)
+            if mode == "reflect" and k <= 2:
+                raise RuntimeError("numel: integer multiplication overflow")
+            out_shape = shape[:input.ndim - k] + outs[::-1]
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{next(o for o in out_shape if o < 0)}: {out_shape}")
         kernel = {"reflect": "reflection", "replicate": "replication"}[mode] + f"_pad{k}d"
         _dtype.require_float(input._data.dtype, kernel, also="iu")
     index = []

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
-from ..autograd.function import Op, constant, output_after_the_fact
+from ..autograd.function import Op, constant, output_after_the_fact, renamed
 
 
 def promote(a, b):
@@ -310,10 +310,9 @@ class Pow(Op):
         ga = gb = None
         if need_a:                                       # 0 where b == 0, as backward
             ga = (g * bt * at ** (bt - 1)).masked_fill(constant(b == 0), 0)
-        if need_b:                                       # 0 where a == 0 and b >= 0
-            with np.errstate(divide="ignore"):
-                gb = (g * yt * at.log()).masked_fill(
-                    constant((a == 0) & (b >= 0)), 0)
+        if need_b:              # 0 where a == 0 and b >= 0; g outside the mask, as PyTorch's
+            with np.errstate(divide="ignore"):          # (a NaN g stays NaN there)
+                gb = g * (yt * at.log()).masked_fill(constant((a == 0) & (b >= 0)), 0)
         return ga, gb
 
 
@@ -340,9 +339,8 @@ class RPow(Op):
         at, yt = ctx.saved_for_graph()
         c = ctx.c
         if c == 0:                                        # 0 where a >= 0, as backward
-            return (g * yt * float("-inf")).masked_fill(constant(at._data >= 0),
-                                                        0), None
-        return g * yt * float(np.log(c)), None
+            return g * (yt * float("-inf")).masked_fill(constant(at._data >= 0), 0), None
+        return g * (yt * float(np.log(c))), None
 
 
 def _weighted(ctx, g, backward):
@@ -1298,6 +1296,16 @@ class Copy(Op):
 class FillTensor(Copy):
     """y = a 0-d tensor's value everywhere   ->   dx = 0, dvalue = g summed (by the engine)"""
     grad_fn_name = "FillBackward3"
+
+
+# the in-place ops made of these, named as PyTorch's
+Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
+FillNumber = renamed("FillNumber", Fill, "FillBackward2", "x.fill_(a number)")
+FillConstant = renamed("FillConstant", Fill, "FillBackward3", "x.fill_(a 0-d tensor, no grad)")
+AddcmulInPlace = renamed("AddcmulInPlace", Copy, "AddcmulBackward0",
+                         "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))")
+AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
+                         "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))")
 
 
 class MaskedFill(Op):

@@ -127,6 +127,8 @@ class Addmm(Op):
     dm1 = alpha g @ m2^T, dm2 = alpha m1^T @ g"""
     @staticmethod
     def forward(ctx, c, m1, m2, beta, alpha):
+        if m1.dtype.kind == "b":
+            raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Bool\'')
         need_m1, need_m2 = ctx.needs_input_grad[1:3]
         ctx.save_for_backward(m1 if need_m2 else None, m2 if need_m1 else None)
         ctx.beta, ctx.alpha = beta, alpha

@@ -161,11 +161,13 @@ class LayerOutput(Op):
     several ops, renamed (layer_output) to print the grad_fn of PyTorch's fused layer
     ->   dx = g reshaped back"""
 
-    @staticmethod
-    def forward(ctx, x, shape):
+    fresh = False          # x is an array the layer just made and drops: no copy
+
+    @classmethod
+    def forward(cls, ctx, x, shape):
         ctx.shape = x.shape
         y = np.reshape(x, shape)
-        return y.copy() if np.may_share_memory(y, x) else y
+        return y.copy() if not cls.fresh and np.may_share_memory(y, x) else y
 
     @staticmethod
     def backward(ctx, g):
@@ -174,9 +176,26 @@ class LayerOutput(Op):
     graph_backward = backward
 
 
-def layer_output(grad_fn_name):
+def layer_output(grad_fn_name, fresh=False):
     """LayerOutput, printed as grad_fn_name"""
-    return renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+    op = renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
+    op.fresh = fresh
+    return op
+
+
+class EmptyAdaptivePoolOutput(LayerOutput):
+    """adaptive_avg_pool2d's LayerOutput where a non-batch dim of the output is empty: PyTorch's
+    backward refuses such a gradient (its forward gives the empty result)   ->   RuntimeError"""
+    grad_fn_name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def backward(ctx, g):
+        dim = next(i for i in range(1, len(g.shape)) if not g.shape[i])
+        raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero "
+                           f"size for non-batch dimensions, but grad_output has sizes "
+                           f"{list(g.shape)} with dimension {dim} being empty")
+
+    graph_backward = backward
 
 
 class KeepsInput(Op):
@@ -206,3 +225,6 @@ PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}D
                                 f"F.pad(mode={mode!r}) of the last {k} dims: x indexed")
              for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
              for k in (1, 2, 3)}
+PAD_INDEX.update({("circular", k): renamed(f"CircularPad{k}d", AdvancedIndex, "CopySlices",
+                                           "F.pad(mode='circular'), which PyTorch writes by "
+                                           "slices") for k in (1, 2, 3)})

@@ -295,6 +295,13 @@ Unsqueezed = renamed("Unsqueezed", BasicIndex, "UnsqueezeBackward0", "x[None]")
 Alias = renamed("Alias", BasicIndex, "AliasBackward0", "x[...], x[:]")
 
 
+def whole_slice(k, n):
+    """whether PyTorch's indexing skips slice k of a dim of size n as the whole dim: a start
+    of 0 as given (a negative one that clamps to 0 still slices), a step of 1 and a stop at
+    or past the end"""
+    return k.start in (None, 0) and k.step in (None, 1) and k.indices(n)[1] == n
+
+
 def basic_index_op(key, shape):
     """The BasicIndex op named as the last view op PyTorch's indexing applies for this key:
     an int selects, None unsqueezes, a slice short of its whole dim slices; whole slices and
@@ -310,7 +317,7 @@ def basic_index_op(key, shape):
         elif k is None:
             op = Unsqueezed
         elif isinstance(k, slice):
-            if k.indices(shape[d]) != (0, shape[d], 1):
+            if not whole_slice(k, shape[d]):
                 op = BasicIndex
             d += 1
         else:
@@ -595,6 +602,82 @@ def index_span(k):
     return k.ndim if isinstance(k, np.ndarray) and k.dtype.kind == "b" else 1
 
 
+def checked_index(items, shape):
+    """The items of an index (as Tensor's _index_key parses them) checked as PyTorch checks
+    them against a tensor of shape, with its IndexErrors (NumPy's name axes and count dims
+    otherwise: an int's dim is its position in the key, an index array's its place among the
+    index arrays). Returns the items; where the result is empty, with the index arrays
+    brought in range (PyTorch checks no element of an empty result, NumPy each)."""
+    ndim, spans = len(shape), [index_span(k) for k in items]
+    if sum(spans) > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if sum(k is Ellipsis for k in items) > 1:
+        return items                              # (NumPy's error; PyTorch takes several)
+    d, indexed, arrays = 0, [], []       # indexed: the shape the index arrays then index
+    for i, (k, span) in enumerate(zip(items, spans)):
+        if k is Ellipsis:
+            span = ndim - sum(spans)
+        elif k is None:
+            indexed.append(1)
+        elif isinstance(k, bool) or (isinstance(k, np.ndarray) and k.dtype == np.bool_
+                                     and not k.ndim):
+            arrays.append((i, len(indexed), np.zeros(int(k), np.int64)))  # a new dim's index
+            indexed.append(1)
+        elif isinstance(k, slice):
+            indexed.append(len(range(*k.indices(shape[d]))))
+        elif isinstance(k, np.ndarray):
+            arrays.append((i, len(indexed), k))
+            indexed += shape[d:d + span]
+        elif not -shape[d] <= k < shape[d]:      # an int: selected before any array applies
+            raise IndexError(f"index {k} is out of bounds for dimension {i} with size {shape[d]}")
+        if k is Ellipsis:
+            indexed += shape[d:d + span]
+        d += span
+    indexed += shape[d:]
+    if not arrays:
+        return items
+    for _, at, k in arrays:
+        if k.dtype == np.bool_ and k.ndim:
+            for j, (m, n) in enumerate(zip(k.shape, indexed[at:at + k.ndim])):
+                if m != n:
+                    raise IndexError(f"The shape of the mask {list(k.shape)} at index {j} does "
+                                     f"not match the shape of the indexed tensor {indexed} at "
+                                     f"index {at + j}")
+    # one index tensor per indexed dim (a mask: its nonzero positions, one per its dims)
+    tensors = []                                   # (item position, indexed dim, shape)
+    for i, at, k in arrays:
+        if k.dtype == np.bool_ and k.ndim:
+            tensors += [(i, at + j, (int(np.count_nonzero(k)),)) for j in range(k.ndim)]
+        else:
+            tensors.append((i, at, k.shape))
+    try:
+        common = np.broadcast_shapes(*(s for _, _, s in tensors))
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                         "with shapes " + ", ".join(str(list(s)) for _, _, s in tensors)) from None
+    if np.prod(common) and not all(indexed[at] for _, at, _ in tensors):
+        raise IndexError("index is out of bounds for dimension with size 0")
+    ints = [(o, i, indexed[at]) for o, (i, at, _) in enumerate(tensors)
+            if isinstance(items[i], np.ndarray) and items[i].dtype != np.bool_ and items[i].size]
+    bad = [(o, i, n) for o, i, n in ints if not -n <= items[i].min() <= items[i].max() < n]
+    if not bad:
+        return items
+    dims = {at for _, at, _ in tensors}
+    items = list(items)
+    if not (np.prod(common) and all(n for j, n in enumerate(indexed) if j not in dims)):
+        for _, i, _ in bad:                      # an empty result: any index in range will do
+            items[i] = np.zeros_like(items[i])
+        return items
+    # PyTorch's kernel checks the result's elements in order, each one's indices in order
+    out = [((items[i] < -n) | (items[i] >= n), o, i, n) for o, i, n in bad]
+    first = min(int(np.argmax(np.broadcast_to(b, common))) for b, _, _, _ in out)
+    for b, o, i, n in out:
+        if np.broadcast_to(b, common).flat[first]:
+            v = int(np.broadcast_to(items[i], common).flat[first])
+            raise IndexError(f"index {v} is out of bounds for dimension {o} with size {n}")
+    return items
+
+
 CopySlicesPut = renamed("CopySlicesPut", IndexPut, "CopySlices", "x[key] = v, key a view")
 FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v")
 CopyPut = renamed("CopyPut", IndexPut, "CopyBackwards", "x[:] = v")
@@ -615,7 +698,7 @@ def setitem_op(key, shape, value):
     for k, d in zip(front + back, dims):
         if isinstance(k, np.ndarray):
             arrays = True
-        elif not isinstance(k, slice) or k.indices(shape[d]) != (0, shape[d], 1):
+        elif not isinstance(k, slice) or not whole_slice(k, shape[d]):
             return CopySlicesPut             # an int, None, a bool or a partial slice
     if arrays:
         return IndexPut
