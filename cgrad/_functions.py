@@ -5,10 +5,11 @@ from ._dtype import result_type
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
+from .ops import special as SP
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
-from .tensor import (Tensor, _broadcast_check, _castable, _dim, _tname, addmm,  # noqa: F401
-                     maximum, minimum, outer, where)
+from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401
+                     _tname, addmm, maximum, minimum, outer, where)
 
 
 def matmul(input, other, *, out=None):
@@ -168,6 +169,14 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
             "arctanh_"]
 ger = outer                                              # PyTorch's old name for outer
+# PyTorch's other names, in-place forms and predicates (the Tensor methods of the same names)
+_METHODS += ["absolute", "negative", "negative_", "positive", "multiply", "subtract", "divide",
+             "greater", "greater_equal", "less", "less_equal", "not_equal", "clip_", "clamp_",
+             "clamp_min_", "clamp_max_", "swapaxes", "swapdims", "ravel", "fix", "fix_",
+             "trunc", "trunc_", "frac", "frac_", "exp2", "exp2_", "sgn", "floor_", "ceil_",
+             "round_", "erf_", "expm1_", "log1p_", "log2_", "log10_", "reciprocal_", "rsqrt_",
+             "square_", "relu_", "neg_", "detach_", "nan_to_num_", "is_nonzero", "is_same_size",
+             "is_signed", "is_floating_point", "zero_", "fill_"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)
@@ -197,3 +206,14 @@ def hstack(tensors):
 def vstack(tensors):
     """cat along dim 0 of the tensors made at least 2-d"""
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def fill(input, value):
+    """a tensor of input's shape and dtype, every element value (input's gradient: zeros, a
+    0-d tensor value's: the sum of g)"""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        return SP.FillTensorOut.apply(input, value)
+    return SP.Fill.apply(input, _fill_value(value, input._data.dtype))

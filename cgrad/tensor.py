@@ -21,6 +21,7 @@ from .ops import linalg as L
 from .ops import reduce as R
 from .ops import scalar as SC
 from .ops import shape as S
+from .ops import special as SP
 
 
 class Size(tuple):
@@ -756,7 +757,9 @@ class Tensor:
     def mul_(self, other):
         return self._inplace(E.Mul, other)
 
-    def div_(self, other):
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            return self.divide_(other, rounding_mode=rounding_mode)
         return self._inplace(E.Div, other)
 
     def pow_(self, exponent):
@@ -836,7 +839,7 @@ class Tensor:
                 or self._no_grad_view is not None):
             self._check_writable()
             if self._records_inplace(()):
-                return self._inplace(E.Fill, 0)
+                return self._inplace(SP.Zero, 0)
             d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
         self._version_counter.value += 1
@@ -850,7 +853,7 @@ class Tensor:
             if value.requires_grad and _grad_state.enabled:
                 return self._inplace(E.FillTensor, value)       # value gets the gradient
             value = value.item()
-        return self._inplace(E.Fill, _fill_value(value, self._data.dtype))
+        return self._inplace(SP.FillInPlace, _fill_value(value, self._data.dtype))
 
     def copy_(self, src):
         if not isinstance(src, Tensor):
@@ -1140,8 +1143,9 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        return self / other if rounding_mode is None else \
+            self.divide(other, rounding_mode=rounding_mode)
 
     def pow(self, exponent):
         return self ** exponent
@@ -2071,16 +2075,18 @@ class Tensor:
                                        np.int64))
 
     def clamp_min(self, min):
-        return self.clamp(min=min)
+        op, lo, hi = self._clamp_args(min, None)
+        return SP.CLAMP_ONE_SIDED["min", op].apply(self, lo, hi)
 
     def clamp_max(self, max):
-        return self.clamp(max=max)
+        op, lo, hi = self._clamp_args(None, max)
+        return SP.CLAMP_ONE_SIDED["max", op].apply(self, lo, hi)
 
     def log2(self):
-        return self.log() * (1 / math.log(2))
+        return SP.Log2.apply(self)
 
     def log10(self):
-        return self.log() * (1 / math.log(10))
+        return SP.Log10.apply(self)
 
     def broadcast_to(self, size):
         return self.expand(size)
@@ -2111,25 +2117,19 @@ class Tensor:
         return self.copy_(self.addcdiv(tensor1, tensor2, value=value))
 
     def tril(self, diagonal=0):
-        return self._triangle(np.tril, diagonal)
+        self._triangle("tril")
+        return SP.Tril.apply(self, diagonal)
 
     def triu(self, diagonal=0):
-        return self._triangle(np.triu, diagonal)
+        self._triangle("triu")
+        return SP.Triu.apply(self, diagonal)
 
-    def _triangle(self, keep, diagonal):
+    def _triangle(self, name):
         if self.ndim < 2:
-            raise RuntimeError(f"{keep.__name__}: input tensor must have at least 2 dimensions")
-        kept = keep(np.ones(self.shape[-2:], bool), diagonal)
-        return self.masked_fill(Tensor._make(~kept), 0)
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
 
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        if self._data.dtype.kind != "f":
-            return self.clone()
-        big = np.finfo(self._data.dtype)
-        x = self.masked_fill(self.isnan(), nan)
-        x = x.masked_fill(Tensor._make(self._data == np.inf), big.max if posinf is None else posinf)
-        return x.masked_fill(Tensor._make(self._data == -np.inf),
-                             big.min if neginf is None else neginf)
+        return SP.NanToNum.apply(self, nan, posinf, neginf)
 
     def nansum(self, dim=None, keepdim=False):
         if self._data.dtype.kind != "f":
@@ -2235,6 +2235,218 @@ class Tensor:
     def new_tensor(self, data, dtype=None):
         return Tensor._make(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
                                      if dtype else self._data.dtype))
+
+    # ---- PyTorch's other names, in-place forms and predicates -------------------------------
+    absolute, absolute_, negative, negative_ = abs, abs_, neg, neg_
+    multiply, multiply_, subtract, subtract_ = mul, mul_, sub, sub_
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    clip_ = clamp_
+    true_divide_ = div_
+    swapdims = transpose
+    ndimension = dim
+
+    def positive(self):
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
+
+    def divide(self, other, *, rounding_mode=None):
+        """self / other, or rounded toward zero ("trunc") or down ("floor") in self's
+        promoted dtype (integers stay integers there); rounded results have zero gradients"""
+        if rounding_mode is None:
+            return self / other
+        return _binary(SP.DivRounded, self, other, _rounding_mode(rounding_mode))
+
+    def divide_(self, other, *, rounding_mode=None):
+        if rounding_mode is None:
+            return self.div_(other)
+        return self._inplace(SP.DivRounded, other, _rounding_mode(rounding_mode))
+
+    def _compared_(self, name, ufunc, other):
+        """self = ufunc(self, other) as 0 or 1 in self's dtype (x.eq_(y) and its kin)"""
+        other = _operand(other)
+        op = SP.COMPARED[name, isinstance(other, Tensor)]
+        return self._inplace(op, other, ufunc)
+
+    def eq_(self, other):
+        return self._compared_("eq", np.equal, other)
+
+    def ne_(self, other):
+        return self._compared_("ne", np.not_equal, other)
+
+    def lt_(self, other):
+        return self._compared_("lt", np.less, other)
+
+    def le_(self, other):
+        return self._compared_("le", np.less_equal, other)
+
+    def gt_(self, other):
+        return self._compared_("gt", np.greater, other)
+
+    def ge_(self, other):
+        return self._compared_("ge", np.greater_equal, other)
+
+    greater_, greater_equal_, less_, less_equal_, not_equal_ = gt_, ge_, lt_, le_, ne_
+
+    def logical_and_(self, other):
+        return self._write_undifferentiated("logical_and_", other, self.logical_and(other))
+
+    def logical_or_(self, other):
+        return self._write_undifferentiated("logical_or_", other, self.logical_or(other))
+
+    def logical_xor_(self, other):
+        return self._write_undifferentiated("logical_xor_", other, self.logical_xor(other))
+
+    def logical_not_(self):
+        return self._write_undifferentiated("logical_not_", None, self.logical_not())
+
+    floor_divide_ = __ifloordiv__
+
+    def clamp_min_(self, min):
+        op, lo, hi = self._clamp_args(min, None)
+        return self._inplace(SP.CLAMP_ONE_SIDED["min", op], lo, hi)
+
+    def clamp_max_(self, max):
+        op, lo, hi = self._clamp_args(None, max)
+        return self._inplace(SP.CLAMP_ONE_SIDED["max", op], lo, hi)
+
+    def trunc(self):
+        return SP.Trunc.apply(self)
+
+    def trunc_(self):
+        return self._inplace(SP.Trunc)
+
+    fix, fix_ = trunc, trunc_
+
+    def frac(self):
+        return SP.Frac.apply(self)
+
+    def frac_(self):
+        return self._inplace(SP.Frac)
+
+    def exp2(self):
+        return SP.Exp2.apply(self)
+
+    def exp2_(self):
+        return self._inplace(SP.Exp2)
+
+    def sgn(self):
+        return SP.Sgn.apply(self)
+
+    def sgn_(self):
+        return self._inplace(SP.Sgn)
+
+    def floor_(self):
+        return self._inplace(E.Floor)
+
+    def ceil_(self):
+        return self._inplace(E.Ceil)
+
+    def round_(self, decimals=0):
+        return self._inplace(E.RoundDecimals, decimals) if decimals else self._inplace(E.Round)
+
+    def sign_(self):
+        return self._inplace(E.Sign)
+
+    def reciprocal_(self):
+        return self._inplace(E.Reciprocal)
+
+    def rsqrt_(self):
+        return self._inplace(E.Rsqrt)
+
+    def square_(self):
+        return self._inplace(E.PowScalar, 2)
+
+    def expm1_(self):
+        return self._inplace(E.Expm1)
+
+    def log1p_(self):
+        return self._inplace(E.Log1p)
+
+    def log2_(self):
+        return self._inplace(SP.Log2)
+
+    def log10_(self):
+        return self._inplace(SP.Log10)
+
+    def erf_(self):
+        return self._inplace(E.Erf)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._inplace(SP.NanToNum, nan, posinf, neginf)
+
+    def tril_(self, diagonal=0):
+        self._triangle("tril")
+        return self._inplace(SP.Tril, diagonal)
+
+    def triu_(self, diagonal=0):
+        self._triangle("triu")
+        return self._inplace(SP.Triu, diagonal)
+
+    def cumsum_(self, dim, dtype=None):
+        return self._inplace(R.Cumsum, _dim(dim, self.ndim), self._graph_dtype(dtype))
+
+    def cumprod_(self, dim, dtype=None):
+        return self._inplace(R.Cumprod, _dim(dim, self.ndim), self._graph_dtype(dtype))
+
+    # view ops in place: self takes the view's shape and strides (and, recorded, its node)
+    def _view_in_place(self, view):
+        self._records_inplace(())                   # (a leaf that requires grad: refused)
+        self._data, node = view._data, view.grad_fn
+        if node is not None:
+            self.grad_fn = node
+        self._version_counter.value += 1
+        return self
+
+    def t_(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        if self.ndim < 2:
+            return self._view_in_place(S.Alias.apply(self, ...))
+        return self._view_in_place(S.TInPlace.apply(self, 0, 1))
+
+    def transpose_(self, dim0, dim1):
+        dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
+        if not self.ndim:
+            return self._view_in_place(S.Alias.apply(self, ...))
+        return self._view_in_place(S.TransposeInPlace.apply(self, dim0, dim1))
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def squeeze_(self, dim=None):
+        if dim is None:
+            dims = tuple(i for i, n in enumerate(self._data.shape) if n == 1)
+            return self._view_in_place(S.SqueezeAllInPlace.apply(self, dims))
+        dims = tuple(d for d in (_dims(dim, self.ndim) or ()) if self._data.shape[d] == 1)
+        return self._view_in_place(S.SqueezeInPlace.apply(self, dims))
+
+    def unsqueeze_(self, dim):
+        return self._view_in_place(S.UnsqueezeInPlace.apply(self, _dim(dim, self.ndim + 1)))
+
+    def ravel(self):
+        return self.contiguous().view(-1)
+
+    def is_nonzero(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with "
+                               f"{'no values' if not self._data.size else 'more than one value'}"
+                               f" is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def is_same_size(self, other):
+        return self.shape == other.shape
+
+    def is_signed(self):
+        return self._data.dtype.kind not in "ub"
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from ._functions import allclose
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from ._functions import isclose
+        return isclose(self, other, rtol, atol, equal_nan)
 
 
 class _RemovableHandle:
@@ -2456,6 +2668,13 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _rounding_mode(mode):
+    if mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{mode}'")
+    return mode
 
 
 def _correction(unbiased, correction):

@@ -675,6 +675,12 @@ class TVector(View):
     grad_fn_name = "TBackward0"         # t() of a 0-d or 1-d tensor
 
 
+# the view ops in place (t_, squeeze_, unsqueeze_: self takes the view), named as PyTorch's
+TInPlace = renamed("TInPlace", T, "TBackward1", "t_()")
+SqueezeAllInPlace = renamed("SqueezeAllInPlace", Squeeze, "SqueezeBackward3", "squeeze_()")
+UnsqueezeInPlace = renamed("UnsqueezeInPlace", Unsqueeze, "UnsqueezeBackward1", "unsqueeze_(d)")
+
+
 class SplitPart(BasicIndex):
     grad_fn_name = "SplitBackward0"     # chunk and split (the node's output_nr: which part)
 
