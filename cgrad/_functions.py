@@ -1,6 +1,7 @@
 """The top-level functions of cgrad that are not Tensor methods: cat, stack, where, ..."""
 import numpy as np
 
+from . import _dtype
 from ._dtype import result_type
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
@@ -177,6 +178,11 @@ _METHODS += ["absolute", "negative", "negative_", "positive", "multiply", "subtr
              "round_", "erf_", "expm1_", "log1p_", "log2_", "log10_", "reciprocal_", "rsqrt_",
              "square_", "relu_", "neg_", "detach_", "nan_to_num_", "is_nonzero", "is_same_size",
              "is_signed", "is_floating_point", "zero_", "fill_"]
+_METHODS += ["erfc", "erfc_", "erfinv", "lgamma", "digamma", "i0", "i0_", "sinc", "sinc_",
+             "logit", "logit_", "deg2rad", "deg2rad_", "rad2deg", "rad2deg_", "signbit",
+             "xlogy_", "copysign", "fmod", "hypot", "fmax", "fmin", "logaddexp", "logaddexp2",
+             "ldexp", "ldexp_", "nextafter", "heaviside", "gcd", "gcd_", "lcm", "lcm_",
+             "bitwise_not"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)
@@ -217,3 +223,35 @@ def fill(input, value):
                                f"with {value.ndim} dimensions.")
         return SP.FillTensorOut.apply(input, value)
     return SP.Fill.apply(input, _fill_value(value, input._data.dtype))
+
+
+def polygamma(n, input, *, out=None):
+    return _into_out(input.polygamma(n), out)
+
+
+def xlogy(input, other, *, out=None):
+    if not isinstance(input, Tensor):                 # a number first: XlogyBackward1
+        return _into_out(SP.XlogyNumberFirst.apply(input, other), out)
+    return _into_out(input.xlogy(other), out)
+
+
+def float_power(input, exponent, *, out=None):
+    if not isinstance(input, Tensor):
+        return _into_out(float(input) ** exponent.to(_dtype.float64), out)
+    return _into_out(input.float_power(exponent), out)
+
+
+def _bitwise_function(name):
+    def fn(input, other, *, out=None):
+        if not isinstance(input, Tensor):         # a number first, as PyTorch takes it
+            return _into_out(getattr(Tensor, "__r" + _DUNDER[name][2:])(other, input), out)
+        return _into_out(getattr(input, name)(other), out)
+    fn.__name__ = name
+    return fn
+
+
+_DUNDER = {"bitwise_and": "__and__", "bitwise_or": "__or__", "bitwise_xor": "__xor__",
+           "bitwise_left_shift": "__lshift__", "bitwise_right_shift": "__rshift__"}
+for _name in _DUNDER:
+    globals()[_name] = _bitwise_function(_name)
+del _name

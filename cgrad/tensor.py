@@ -1110,26 +1110,45 @@ class Tensor:
         return _compare(np.greater_equal, self, other)
 
     def __and__(self, other):
-        return _logical(np.bitwise_and, self, other)
+        return _bitwise("bitwise_and", np.bitwise_and, self, other)
 
     def __or__(self, other):
-        return _logical(np.bitwise_or, self, other)
+        return _bitwise("bitwise_or", np.bitwise_or, self, other)
 
     def __xor__(self, other):
-        return _logical(np.bitwise_xor, self, other)
+        return _bitwise("bitwise_xor", np.bitwise_xor, self, other)
 
     def __rand__(self, other):
-        return _logical(np.bitwise_and, other, self)
+        return _bitwise("bitwise_and", np.bitwise_and, other, self)
 
     def __ror__(self, other):
-        return _logical(np.bitwise_or, other, self)
+        return _bitwise("bitwise_or", np.bitwise_or, other, self)
 
     def __rxor__(self, other):
-        return _logical(np.bitwise_xor, other, self)
+        return _bitwise("bitwise_xor", np.bitwise_xor, other, self)
+
+    def __lshift__(self, other):
+        return _bitwise("lshift", _left_shift, self, other)
+
+    def __rshift__(self, other):
+        return _bitwise("rshift", _right_shift, self, other)
+
+    def __rlshift__(self, other):
+        return _bitwise("lshift", _left_shift, other, self)
+
+    def __rrshift__(self, other):
+        return _bitwise("rshift", _right_shift, other, self)
+
+    def __ilshift__(self, other):
+        return self._write_undifferentiated("bitwise_left_shift_", other, self << other)
+
+    def __irshift__(self, other):
+        return self._write_undifferentiated("bitwise_right_shift_", other, self >> other)
 
     def __invert__(self):
         if self._data.dtype.kind == "f":
-            raise TypeError("~ (bitwise_not) is only supported for integer and boolean tensors")
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                            "tensors")
         return Tensor._make(np.invert(self._data))
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
@@ -2440,6 +2459,193 @@ class Tensor:
     def is_signed(self):
         return self._data.dtype.kind not in "ub"
 
+    # ---- special functions and more binary math (ops/special.py) ---------------------------
+    def erfc(self):
+        return SP.Erfc.apply(self)
+
+    def erfc_(self):
+        return self._inplace(SP.Erfc)
+
+    def erfinv(self):
+        return SP.Erfinv.apply(self)
+
+    def erfinv_(self):
+        return self._inplace(SP.Erfinv)
+
+    def lgamma(self):
+        return SP.Lgamma.apply(self)
+
+    def lgamma_(self):
+        return self._inplace(SP.Lgamma)
+
+    def digamma(self):
+        return SP.Digamma.apply(self)
+
+    def digamma_(self):
+        return self._inplace(SP.Digamma)
+
+    def polygamma(self, n):
+        _polygamma_order(n)
+        return SP.Polygamma.apply(self, n)
+
+    def polygamma_(self, n):
+        _polygamma_order(n)
+        return self._inplace(SP.PolygammaInPlace, n)
+
+    def i0(self):
+        return SP.I0.apply(self)
+
+    def i0_(self):
+        return self._inplace(SP.I0)
+
+    def sinc(self):
+        return SP.Sinc.apply(self)
+
+    def sinc_(self):
+        return self._inplace(SP.Sinc)
+
+    def logit(self, eps=None):
+        return SP.Logit.apply(self, eps)
+
+    def logit_(self, eps=None):
+        return self._inplace(SP.Logit, eps)
+
+    def deg2rad(self):
+        return SP.Deg2Rad.apply(self)
+
+    def deg2rad_(self):
+        return self._inplace(SP.Deg2Rad)
+
+    def rad2deg(self):
+        return SP.Rad2Deg.apply(self)
+
+    def rad2deg_(self):
+        return self._inplace(SP.Rad2Deg)
+
+    def signbit(self):
+        d = self._data
+        return Tensor._make(np.signbit(d) if d.dtype.kind == "f" else np.less(d, 0))
+
+    def xlogy(self, other):
+        return _binary(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyNumber, self, other)
+
+    def xlogy_(self, other):
+        return self._inplace(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyNumber,
+                             _operand(other))
+
+    def copysign(self, other):
+        return _binary(SP.Copysign if isinstance(other, Tensor) else SP.CopysignNumber, self,
+                       other)
+
+    def copysign_(self, other):
+        return self._inplace(SP.Copysign if isinstance(other, Tensor) else SP.CopysignNumber,
+                             _operand(other))
+
+    def fmod(self, other):
+        return _binary(SP.Fmod if isinstance(other, Tensor) else SP.FmodNumber, self, other)
+
+    def fmod_(self, other):
+        return self._inplace(SP.Fmod if isinstance(other, Tensor) else SP.FmodNumber,
+                             _operand(other))
+
+    def _math_of_two(self, name, op, other, in_place=False):
+        """op(self, other) for the ops PyTorch takes two tensors for (hypot, fmax, ...)"""
+        _two_tensors(name, self, other)
+        return self._inplace(op, other) if in_place else op.apply(self, other)
+
+    def hypot(self, other):
+        return self._math_of_two("hypot", SP.Hypot, other)
+
+    def hypot_(self, other):
+        return self._math_of_two("hypot_", SP.Hypot, other, True)
+
+    def fmax(self, other):
+        return self._math_of_two("fmax", SP.Fmax, other)
+
+    def fmin(self, other):
+        return self._math_of_two("fmin", SP.Fmin, other)
+
+    def logaddexp(self, other):
+        return self._math_of_two("logaddexp", SP.Logaddexp, other)
+
+    def logaddexp2(self, other):
+        return self._math_of_two("logaddexp2", SP.Logaddexp2, other)
+
+    def ldexp(self, other):
+        return self._math_of_two("ldexp", SP.Ldexp, other)
+
+    def ldexp_(self, other):
+        return self._math_of_two("ldexp_", SP.Ldexp, other, True)
+
+    def nextafter(self, other):
+        return self._math_of_two("nextafter", SP.Nextafter, other)
+
+    def nextafter_(self, other):
+        return self._math_of_two("nextafter_", SP.Nextafter, other, True)
+
+    def float_power(self, exponent):
+        """self ** exponent computed in float64 (its result's dtype)"""
+        base = self.to(_dtype.float64)
+        return base ** (exponent.to(_dtype.float64) if isinstance(exponent, Tensor) else
+                        float(exponent))
+
+    def float_power_(self, exponent):
+        if self._data.dtype != np.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype "
+                               f"{_tname(self._data.dtype)} but the operation's result requires "
+                               f"dtype Double")
+        return self.pow_(exponent.to(_dtype.float64) if isinstance(exponent, Tensor) else
+                         float(exponent))
+
+    def heaviside(self, values):
+        """0 where self < 0, 1 where self > 0, values where self == 0 (no derivative)"""
+        if isinstance(values, Tensor) and values._data.dtype != self._data.dtype:
+            raise RuntimeError("heaviside is not yet implemented for tensors with different "
+                               "dtypes.")
+        _two_tensors("heaviside", self, values)
+        out = Tensor._make(SP.heaviside(self._data, values._data))
+        if _grad_state.enabled and (self._requires_grad or values._requires_grad):
+            return E.Undifferentiated.apply(self, values, "heaviside", out._data)
+        return out
+
+    def heaviside_(self, values):
+        return self._write_undifferentiated("heaviside_", values, self.heaviside(values))
+
+    def _integer_pair(self, name, ufunc, other):
+        """gcd / lcm: integer tensors only, no derivative"""
+        _two_tensors(name, self, other)
+        x, y = E.promote(self._data, other._data)
+        if x.dtype.kind not in "iu":
+            SP.refuse(f"{name.rstrip('_')}_cpu", x.dtype)
+        return Tensor._make(ufunc(x, y))
+
+    def gcd(self, other):
+        return self._integer_pair("gcd", np.gcd, other)
+
+    def gcd_(self, other):
+        return self._write_undifferentiated("gcd_", other, self._integer_pair("gcd_", np.gcd,
+                                                                              other))
+
+    def lcm(self, other):
+        return self._integer_pair("lcm", np.lcm, other)
+
+    def lcm_(self, other):
+        return self._write_undifferentiated("lcm_", other, self._integer_pair("lcm_", np.lcm,
+                                                                              other))
+
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
+    bitwise_left_shift, bitwise_right_shift = __lshift__, __rshift__
+    bitwise_and_, bitwise_or_, bitwise_xor_ = __iand__, __ior__, __ixor__
+    bitwise_left_shift_, bitwise_right_shift_ = __ilshift__, __irshift__
+
+    def bitwise_not(self):
+        if self._data.dtype.kind == "f":
+            SP.refuse("bitwise_not_cpu", self._data.dtype)
+        return ~self
+
+    def bitwise_not_(self):
+        return self._write_undifferentiated("bitwise_not_", None, self.bitwise_not())
+
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         from ._functions import allclose
         return allclose(self, other, rtol, atol, equal_nan)
@@ -2573,15 +2779,25 @@ def _compare(ufunc, a, b):
     return Tensor._make(ufunc(x, y))
 
 
-def _logical(ufunc, a, b):
+def _bitwise(kernel, ufunc, a, b):
+    """a & b, a << b, ...: integers and bools only (shifts: integers), promoted; else PyTorch's
+    NotImplementedError naming its kernel and the promoted dtype"""
     a, b = _operand(a), _operand(b)
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
-    for v in (x, y):
-        if getattr(v, "dtype", np.dtype(int)).kind == "f" or isinstance(v, float):
-            raise RuntimeError("bitwise operations are only supported for integer and boolean "
-                               "tensors")
-    return _checked_ufunc(ufunc, *E.promote(x, y))
+    x, y = E.promote(x, y)
+    dtype = np.result_type(x, y)
+    if dtype.kind == "f" or dtype.kind == "b" and kernel.endswith("shift"):
+        SP.refuse(f"{kernel}_cpu", dtype)
+    return _checked_ufunc(ufunc, x, y)
+
+
+def _left_shift(a, s):
+    return SP.shifted(a, s, left=True)
+
+
+def _right_shift(a, s):
+    return SP.shifted(a, s, left=False)
 
 
 def _logical_of(ufunc, a, b):
@@ -2668,6 +2884,11 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _polygamma_order(n):
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
 
 
 def _rounding_mode(mode):
