@@ -183,6 +183,8 @@ _METHODS += ["erfc", "erfc_", "erfinv", "lgamma", "digamma", "i0", "i0_", "sinc"
              "xlogy_", "copysign", "fmod", "hypot", "fmax", "fmin", "logaddexp", "logaddexp2",
              "ldexp", "ldexp_", "nextafter", "heaviside", "gcd", "gcd_", "lcm", "lcm_",
              "bitwise_not"]
+_METHODS += ["aminmax", "cummax", "cummin", "logcumsumexp", "diff", "histc", "bincount",
+             "unique_consecutive", "argwhere"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)
@@ -255,3 +257,82 @@ _DUNDER = {"bitwise_and": "__and__", "bitwise_or": "__or__", "bitwise_xor": "__x
 for _name in _DUNDER:
     globals()[_name] = _bitwise_function(_name)
 del _name
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    return input.unique(sorted, return_inverse, return_counts, dim)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over dim (all dims for None)"""
+    return input.var(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over dim (all dims for None)"""
+    return input.std(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+
+
+def _mean_of(input, dim, keepdim):
+    if isinstance(dim, bool):                # the overload var_mean(input, unbiased)
+        dim = None
+    if dim is None:
+        return input.mean(tuple(range(input.ndim)), keepdim) if keepdim else input.mean()
+    return input.mean(dim, keepdim)
+
+
+def _as_tensor(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(np.asarray(x, None if like is None else like._data.dtype))
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """whether each element of elements is among test_elements (either may be a number)"""
+    a = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return Tensor._make(np.asarray(np.isin(a, b, invert=invert)))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None, out=None):
+    """for each value, the index in the sorted last dim of sorted_sequence (1-d, or rows
+    matching input's leading dims) where it would go: before equal values, or after them
+    where right (side="right")"""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._data
+    values = input._data if isinstance(input, Tensor) else np.asarray(input)
+    order = None if sorter is None else sorter._data
+    if order is not None and order.shape != seq.shape:
+        raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same size, "
+                           f"but got boundary tensor {list(seq.shape)}and got sorter tensor "
+                           f"{list(order.shape)}")
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        result = np.searchsorted(seq, values, how, order)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                               "the first N-1 dimensions of boundaries tensor and input value "
+                               "tensor must match, but we got boundaries tensor "
+                               f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+        rows, vals = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
+        orders = [None] * len(rows) if order is None else order.reshape(-1, seq.shape[-1])
+        result = np.stack([np.searchsorted(r, v, how, o) for r, v, o in
+                           zip(rows, vals, orders)]).reshape(values.shape)
+    return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    """for each element of input, the index of its bucket among the 1-d sorted boundaries"""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)

@@ -52,13 +52,13 @@ class _Version:
         self.value = 0
 
 
-def _return_type(name):
+def _return_type(name, fields=("values", "indices")):
     """(values, indices) of max/min over a dim, printed as PyTorch's torch.return_types"""
-    base = collections.namedtuple(name, ["values", "indices"])
+    base = collections.namedtuple(name, fields)
 
     def __repr__(self):
-        return (f"cgrad.return_types.{name}(\nvalues={self.values!r},\n"
-                f"indices={self.indices!r})")
+        return (f"cgrad.return_types.{name}(\n{fields[0]}={self[0]!r},\n"
+                f"{fields[1]}={self[1]!r})")
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
 
 
@@ -66,6 +66,8 @@ MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
 MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
 KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
+CummaxResult, CumminResult = _return_type("cummax"), _return_type("cummin")
+AminmaxResult = _return_type("aminmax", ("min", "max"))
 
 
 _new = object.__new__
@@ -2459,6 +2461,135 @@ class Tensor:
     def is_signed(self):
         return self._data.dtype.kind not in "ub"
 
+    # ---- more reductions and scans -----------------------------------------------------------
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) of all elements, or along dim"""
+        if dim is None and not self.numel():
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        if dim is not None and self.ndim and not self.shape[_dim(dim, self.ndim)]:
+            raise IndexError(f"aminmax: Expected reduction dim {_dim(dim, self.ndim)} to have "
+                             "non-zero size.")
+        dims = () if dim is None else dim
+        return AminmaxResult(self.amin(dims, keepdim), self.amax(dims, keepdim))
+
+    def cummax(self, dim):
+        """(values, indices) of the running max along dim (ties and NaN: the later index)"""
+        return CummaxResult(*R.Cummax.apply(self, _dim(dim, self.ndim)))
+
+    def cummin(self, dim):
+        return CumminResult(*R.Cummin.apply(self, _dim(dim, self.ndim)))
+
+    def logcumsumexp(self, dim):
+        return R.Logcumsumexp.apply(self, _dim(dim, self.ndim))
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """the n-th forward difference along dim (prepend and append joined first); bools
+        differ by !="""
+        from ._functions import cat
+        if not self.ndim:
+            raise RuntimeError("diff expects input to be at least one-dimensional")
+        if n < 0:
+            raise RuntimeError(f"order must be non-negative but got {n}")
+        d = _dim(dim, self.ndim)
+        parts = [t for t in (prepend, self, append) if t is not None]
+        x = cat([t if isinstance(t, Tensor) else Tensor._make(np.broadcast_to(
+            np.asarray(t, self._data.dtype), self.shape[:d] + (1,) + self.shape[d + 1:]))
+            for t in parts], d) if len(parts) > 1 else self
+        if not n:                      # a copy, as PyTorch's (CopyBackwards)
+            return Tensor._make(np.empty_like(x._data)).copy_(x)
+        for _ in range(n):
+            k = x.shape[d]
+            after, before = x.narrow(d, min(k, 1), max(k - 1, 0)), x.narrow(d, 0, max(k - 1, 0))
+            x = after.logical_xor(before) if x._data.dtype == np.bool_ else after - before
+        return x
+
+    def histc(self, bins=100, min=0, max=0):
+        """counts of the elements in `bins` equal bins over [min, max] (the data's range where
+        min == max); elements outside are left out"""
+        x = self._data
+        _dtype.require_float(x.dtype, "histogram_cpu")
+        if bins <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                               "dimension 0")
+        lo, hi = float(min), float(max)
+        if lo == hi and x.size:
+            lo, hi = float(x.min()), float(x.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histc: range of [{_g(lo)}, {_g(hi)}] is not finite")
+        if lo > hi:
+            raise RuntimeError("torch.histc: max must be larger than min")
+        v = x[(x >= lo) & (x <= hi)].astype(np.float64)
+        pos = np.minimum(((v - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
+        return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
+
+    def bincount(self, weights=None, minlength=0):
+        """how many times each value 0, 1, ... occurs in a 1-d non-negative integer tensor
+        (the sum of weights there, if given)"""
+        x = self._data
+        if x.dtype.kind not in "iu":
+            SP.refuse("bincount_cpu", x.dtype)
+        if minlength < 0:
+            raise RuntimeError("minlength should be >= 0")
+        if x.ndim != 1 or x.size and x.min() < 0:
+            raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+        if weights is None:
+            return Tensor._make(np.bincount(x, minlength=minlength).astype(np.int64))
+        w = weights._data
+        if w.ndim != 1 or w.shape != x.shape:
+            raise RuntimeError("weights should be 1-d and have the same length as input")
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        return Tensor._make(np.bincount(x, w, minlength=minlength).astype(dtype))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """the distinct values (sorted), or distinct slices along dim; with the index of each
+        element's value in them and each value's count where asked"""
+        x = self._data
+        if dim is None:
+            values, inverse, counts = np.unique(x.reshape(-1), return_inverse=True,
+                                                return_counts=True, equal_nan=False)
+            inverse = inverse.reshape(x.shape)
+        else:
+            d = _dim(dim, self.ndim)
+            values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True,
+                                                axis=d)
+            inverse = inverse.reshape(-1)
+        return self._unique_result("Unique2Backward0" if dim is None else "UniqueDimBackward0",
+                                   values, inverse, counts, return_inverse, return_counts)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """the values (or slices along dim) that differ from the one before, with the index of
+        each element's run and each run's length where asked"""
+        x = self._data
+        d = None if dim is None else _dim(dim, self.ndim)
+        rows = x.reshape(-1, 1) if d is None else np.moveaxis(x, d, 0).reshape(
+            x.shape[d] if x.ndim else 1, math.prod(x.shape) // max(x.shape[d], 1))
+        new = np.ones(rows.shape[0], bool)
+        new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+        starts = np.flatnonzero(new)
+        values = x.reshape(-1)[starts] if d is None else np.take(x, starts, axis=d)
+        inverse = np.cumsum(new) - 1
+        counts = np.diff(np.append(starts, rows.shape[0]))
+        if d is None:
+            inverse = inverse.reshape(x.shape)
+        return self._unique_result("UniqueConsecutiveBackward0", values, inverse, counts,
+                                   return_inverse, return_counts)
+
+    def _unique_result(self, node, values, inverse, counts, return_inverse, return_counts):
+        out = Tensor._make(np.ascontiguousarray(values))
+        if _grad_state.enabled and self._requires_grad:       # no derivative, as PyTorch's
+            out = SP.Undifferentiable[node].apply(self, SP.UNDIFFERENTIABLE[node], out._data)
+        if not (return_inverse or return_counts):
+            return out
+        extra = [Tensor._make(a.astype(np.int64)) for a, asked in
+                 ((inverse, return_inverse), (counts, return_counts)) if asked]
+        return (out, *extra)
+
+    def argwhere(self):
+        return self.nonzero()
+
     # ---- special functions and more binary math (ops/special.py) ---------------------------
     def erfc(self):
         return SP.Erfc.apply(self)
@@ -2884,6 +3015,11 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _g(v):
+    """a bound as PyTorch prints it in histc's message (1, 2.5, inf, -nan)"""
+    return "-nan" if math.isnan(v) else int(v) if float(v).is_integer() else v
 
 
 def _polygamma_order(n):

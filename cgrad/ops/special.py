@@ -584,3 +584,25 @@ def shifted(a, s, left):
         return np.where(inside, np.left_shift(a, clipped), 0).astype(dtype)
     beyond = np.right_shift(a, bits - 1) if dtype.kind == "i" else 0
     return np.where(inside, np.right_shift(a, clipped), beyond).astype(dtype)
+
+
+class NoDerivative(Op):
+    """y = a result computed without autograd from x, which requires grad: a node whose
+    backward raises, as PyTorch's for ops it defines no derivative for (unique's)"""
+    @staticmethod
+    def forward(ctx, x, aten, result):
+        ctx.aten = aten
+        return result
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError(f"the derivative for '{ctx.aten}' is not implemented.")
+
+    graph_backward = backward
+
+
+# the nodes named as PyTorch's, and the aten op each one's message names
+UNDIFFERENTIABLE = {"Unique2Backward0": "_unique2", "UniqueDimBackward0": "unique_dim",
+                    "UniqueConsecutiveBackward0": "unique_consecutive"}
+Undifferentiable = {name: renamed(name[:-len("Backward0")], NoDerivative, name,
+                                  "a result without a derivative") for name in UNDIFFERENTIABLE}
