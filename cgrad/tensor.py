@@ -2590,6 +2590,270 @@ class Tensor:
     def argwhere(self):
         return self.nonzero()
 
+    # ---- more shape and indexing ops ---------------------------------------------------------
+    def unfold(self, dimension, size, step):
+        """the view of windows of `size` elements every `step` along dimension, as a new last
+        dim"""
+        d = _dim(dimension, self.ndim)
+        n = self._data.shape[d] if self.ndim else 1
+        if size > n:
+            raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is "
+                               f"{size}")
+        if size < 0:
+            raise RuntimeError(f"size is {size} but must be >= 0")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        return S.Unfold.apply(self, d, size, step)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        """views: `sections` parts of near-equal sizes (the first ones a larger), or the parts
+        between the given indices, along dim"""
+        if not self.ndim:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got "
+                               "a tensor with 0 dims")
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        cuts = indices_or_sections
+        if isinstance(cuts, Tensor):
+            if cuts._data.dtype != np.int64:
+                raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have "
+                                   f"dtype of long, but got {_tname(cuts._data.dtype)}")
+            cuts = cuts._data.item() if cuts.ndim == 0 else cuts._data.tolist()
+        if isinstance(cuts, numbers.Integral):
+            if cuts <= 0:
+                raise RuntimeError(f"number of sections must be larger than 0, got {cuts}")
+            size, extra = divmod(n, cuts)
+            bounds = np.cumsum([0] + [size + (i < extra) for i in range(cuts)]).tolist()
+        else:
+            bounds = [0] + [min(max(int(c) if c >= 0 else n + int(c), 0), n) for c in cuts] + [n]
+        key = (slice(None),) * d
+        return tuple(S.BasicIndex.apply(self, key + (slice(a, max(a, b)),))
+                     for a, b in zip(bounds, bounds[1:]))
+
+    def _split_into(self, name, sections, dim, least):
+        if self.ndim < least:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {least} dimension, "
+                               f"but got a tensor with {self.ndim} dimensions!")
+        if isinstance(sections, numbers.Integral) and self.shape[dim] % sections:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the "
+                               f"size of the dimension {self.shape[dim]} is not divisible by the "
+                               f"split_size {sections}!")
+        return self.tensor_split(sections, dim)
+
+    def hsplit(self, sections):
+        return self._split_into("hsplit", sections, 1 if self.ndim > 1 else 0, 1)
+
+    def vsplit(self, sections):
+        return self._split_into("vsplit", sections, 0, 2)
+
+    def dsplit(self, sections):
+        return self._split_into("dsplit", sections, 2, 3)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return self.split(list(split_sizes), dim)
+
+    def select(self, dim, index):
+        d = _dim(dim, self.ndim)
+        n = self.shape[d] if self.ndim else 0
+        if not -n <= index < n:
+            raise IndexError(f"select(): index {index} out of range for tensor of size "
+                             f"{list(self.shape)} at dimension {d}")
+        return S.Select.apply(self, (slice(None),) * d + (index,))
+
+    def narrow_copy(self, dim, start, length):
+        self.narrow(dim, start, length)                  # (its checks)
+        d = _dim(dim, self.ndim)
+        start = start + self.shape[d] if start < 0 else start
+        return S.NarrowCopy.apply(self, (slice(None),) * d + (slice(start, start + length),))
+
+    def take(self, index):
+        """the elements at index of the flattened tensor (negative indices from the end)"""
+        idx = _index_array("take", index, "Long")
+        n = self._data.size
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.max() if idx.max() >= n else idx.min())
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                             "elements.")
+        return S.Take.apply(self.reshape(-1), idx)
+
+    def take_along_dim(self, indices, dim=None):
+        """gather along dim with self and indices broadcast against each other (dim None: of
+        the flattened tensor)"""
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
+        d = _dim(dim, self.ndim)
+        if indices.ndim != self.ndim:
+            raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                               f"number of dimensions, but got {self.ndim} dimensions for input, "
+                               f"and {indices.ndim} dimensions for indices")
+        shape = list(np.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1:],
+                                         indices.shape[:d] + (1,) + indices.shape[d + 1:]))
+        x = self.expand(shape[:d] + [self.shape[d]] + shape[d + 1:])
+        return x.gather(d, indices.expand(shape[:d] + [indices.shape[d]] + shape[d + 1:]))
+
+    def _along_key(self, name, dim, index):
+        """(dim, key) for index_fill / index_copy: index (0-d or 1-d) along dim"""
+        d = _dim(dim, self.ndim)
+        if isinstance(index, Tensor) and index._data.dtype != np.int64:
+            raise IndexError(f"{name}(): Expected dtype int64 for index.")
+        idx = _index_array(name, index, "int64")
+        if idx.ndim > 1:
+            raise IndexError(f"{name}(): Index is supposed to be a vector")
+        n = self.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.max() if idx.max() >= n else idx.min())
+            raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+        return d, ((slice(None),) * d + (idx.reshape(-1),) if self.ndim else ())
+
+    def index_fill(self, dim, index, value):
+        return self._index_fill(dim, index, value, False)
+
+    def index_fill_(self, dim, index, value):
+        return self._index_fill(dim, index, value, True)
+
+    def _index_fill(self, dim, index, value, in_place):
+        d, key = self._along_key("index_fill_", dim, index)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but "
+                                   f"got tensor with {value.ndim} dimension(s).")
+            op, value = S.IndexFillTensor, value.to(self.dtype)
+            if key:                          # each place once: value's gradient counts it once
+                key = key[:-1] + (np.unique(key[-1] % (self.shape[d])),)
+        else:
+            op, value = S.IndexFill, _fill_value(value, self._data.dtype)
+        return self._inplace(op, key, value) if in_place else op.apply(self, key, value)
+
+    def index_copy(self, dim, index, source):
+        return self._index_copy(dim, index, source, False)
+
+    def index_copy_(self, dim, index, source):
+        return self._index_copy(dim, index, source, True)
+
+    def _index_copy(self, dim, index, source, in_place):
+        d, key = self._along_key("index_copy_", dim, index)
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
+                               f"but got (self) {_tname(self._data.dtype)} and (source) "
+                               f"{_tname(source._data.dtype)}")
+        n = key[-1].size if key else 1
+        expected = self.shape[:d] + (n,) + self.shape[d + 1:] if self.ndim else ()
+        if source.shape != expected and source.numel() != math.prod(expected):
+            raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice "
+                               f"shapes. Destination slice shape: {list(expected)} at dimension "
+                               f"{d} and source slice shape: {list(source.shape)}")
+        source = source.reshape(expected)
+        return self._inplace(S.IndexCopy, key, source) if in_place else \
+            S.IndexCopy.apply(self, key, source)
+
+    def index_put(self, indices, values, accumulate=False):
+        return self._index_put(indices, values, accumulate, False)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return self._index_put(indices, values, accumulate, True)
+
+    def _index_put(self, indices, values, accumulate, in_place):
+        key, _ = _index_key(tuple(indices), self.ndim)
+        if not isinstance(values, Tensor):
+            values = Tensor._make(np.asarray(values, self._data.dtype))
+        if values._data.dtype != self._data.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_tname(self._data.dtype)} for the destination and "
+                               f"{_tname(values._data.dtype)} for the source.")
+        op = S.IndexPutAccumulate if accumulate else S.IndexPut
+        return self._inplace(op, key, values) if in_place else op.apply(self, key, values)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return self._scatter_reduce(dim, index, src, reduce, include_self, False)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._scatter_reduce(dim, index, src, reduce, include_self, True)
+
+    def _scatter_reduce(self, dim, index, src, reduce, include_self, in_place):
+        reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)     # (PyTorch takes both)
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                               f"got {reduce}")
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not "
+                            f"{type(src).__name__}")
+        args = self._scatter_args("scatter_reduce", dim, index, src) + (reduce, include_self)
+        return self._inplace(S.ScatterReduce, *args) if in_place else \
+            S.ScatterReduce.apply(self, *args)
+
+    def masked_scatter(self, mask, source):
+        return self._masked_scatter(mask, source, False)
+
+    def masked_scatter_(self, mask, source):
+        return self._masked_scatter(mask, source, True)
+
+    def _masked_scatter(self, mask, source, in_place):
+        if mask._data.dtype != np.bool_:
+            raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                               f"dtype {mask.dtype}")
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but "
+                               f"got {_tname(self._data.dtype)} and {_tname(source._data.dtype)}")
+        if in_place:
+            _check_in_place_shape(self.shape, mask.shape)
+            return self._inplace(S.MaskedScatter, mask._data, source)
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+        return S.MaskedScatter.apply(self.expand(shape), mask._data, source)
+
+    def select_scatter(self, src, dim, index):
+        """a copy with src written at self.select(dim, index)"""
+        view = self.select(dim, index)
+        return self._scattered("select_scatter", S.SelectScatter, view, src,
+                               (slice(None),) * _dim(dim, self.ndim) + (index,))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        """a copy with src written at self[start:end:step] along dim"""
+        d = _dim(dim, self.ndim)
+        key = (slice(None),) * d + (slice(start, end, step),)
+        return self._scattered("slice_scatter", S.SliceScattered, self[key], src, key)
+
+    def _scattered(self, name, op, view, src, key):
+        if src.shape != view.shape:
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                               f"= {list(src.shape)}, slice size = {list(view.shape)}")
+        return op.apply(self, key, src.to(self.dtype))
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        """a copy with src written on self.diagonal(offset, dim1, dim2)"""
+        view = self.diagonal(offset, dim1, dim2)
+        if src.shape != view.shape:
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                               f"= {list(src.shape)}, slice size = {list(view.shape)}")
+        key = (offset, _dim(dim1, self.ndim), _dim(dim2, self.ndim))
+        return S.DiagonalScatter.apply(self, src.to(self.dtype), key)
+
+    def diagflat(self, offset=0):
+        return self.reshape(-1).diag_embed(offset, 0, 1)
+
+    def fliplr(self):
+        if self.ndim < 2:
+            raise RuntimeError("Input must be >= 2-d.")
+        return self.flip(1)
+
+    def flipud(self):
+        if self.ndim < 1:
+            raise RuntimeError("Input must be >= 1-d.")
+        return self.flip(0)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """a copy rotated k quarter turns in the plane of dims, from the first toward the
+        second"""
+        dims = list(dims)
+        if len(dims) != 2:
+            raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+        if self.ndim < 2:
+            raise RuntimeError(f"expected total dims >= 2, but got total dims = {self.ndim}")
+        d0, d1 = _dim(dims[0], self.ndim), _dim(dims[1], self.ndim)
+        if d0 == d1:
+            raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} "
+                               f"and dim1 = {d1}")
+        return S.Rot90.apply(self, k % 4, (d0, d1))
+
     # ---- special functions and more binary math (ops/special.py) ---------------------------
     def erfc(self):
         return SP.Erfc.apply(self)
@@ -2989,7 +3253,8 @@ def _arg_extreme(pick, t, dim, keepdim):
 
 
 # in-place ops whose tensor operands need not broadcast to self: their callers check them
-_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.IndexAddAlong)     # (and their renamed forms)
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.IndexAddAlong,    # (and their renamed forms)
+                       S.IndexPutAccumulate, S.ScatterReduce, S.MaskedScatter)
 
 
 def _index_array(name, index, expected, got=""):
