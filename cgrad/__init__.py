@@ -26,6 +26,12 @@ from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where)
 from ._threads import get_num_threads, set_num_threads
+# dtypes' limits and rules, the random state, the default device, more creation functions
+from ._dtype import finfo, iinfo
+from ._device import get_default_device, set_default_device
+from .random import get_rng_state, set_rng_state
+from .creation import asarray, empty_strided, frombuffer, scalar_tensor
+from .creation import torch_range as range  # noqa: A001  (PyTorch's name)
 from . import _memory
 
 _memory.install()

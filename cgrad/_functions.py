@@ -602,3 +602,23 @@ def unravel_index(indices, shape):
     n = math.prod(shape)
     coords = np.unravel_index(np.remainder(idx, n) if n else idx, shape)   # (wraps, as PyTorch)
     return tuple(Tensor._make(np.asarray(c, np.int64)) for c in coords)
+
+
+# ---- dtype rules, rsub ------------------------------------------------------------------------
+def promote_types(type1, type2):
+    """the dtype PyTorch's type promotion gives two dtypes"""
+    return _dtype.from_numpy_dtype(_dtype.promote_types(_dtype.to_numpy_dtype(type1),
+                                                        _dtype.to_numpy_dtype(type2)))
+
+
+def can_cast(from_, to):
+    """whether PyTorch's casting rule lets a result of dtype from_ be written into to (never a
+    float into an integer, nor a number into bool)"""
+    return _castable(_dtype.to_numpy_dtype(from_), _dtype.to_numpy_dtype(to))
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input"""
+    op = SP.RsubTensor if isinstance(other, Tensor) else SP.RsubNumber
+    return op.apply(other, input, alpha) if alpha != 1 or op is SP.RsubTensor else \
+        input.__rsub__(other)

@@ -2253,6 +2253,19 @@ class Tensor:
         return Tensor._make(np.ones(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
                                     if dtype else self._data.dtype))
 
+    def new(self, *args):
+        """(legacy) Tensor.new(*sizes): a tensor of self's dtype, zeros; new(data): data in
+        self's dtype; new(): an empty one"""
+        if not args:
+            return Tensor._make(np.zeros(0, self._data.dtype))
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            if args[0]._data.dtype != self._data.dtype:
+                raise TypeError(f"expected {self.type()} (got {args[0].type()})")
+            return args[0]
+        if len(args) == 1 and isinstance(args[0], (list, np.ndarray)):
+            return self.new_tensor(args[0])
+        return self.new_zeros(*args)
+
     def new_tensor(self, data, dtype=None):
         return Tensor._make(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
                                      if dtype else self._data.dtype))

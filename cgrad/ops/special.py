@@ -8,7 +8,7 @@ import numpy as np
 from .._dtype import require_float, torch_name
 from ..autograd.function import Op, constant, renamed
 from .elementwise import (Clamp, ClampTensor, Fill, FillTensor, MaskedFill, _NumpyUnary,
-                          _Stepwise, Sign, promote, promote_float)
+                          _Stepwise, Sign, Sub, promote, promote_float)
 
 
 def _scipy():
@@ -75,6 +75,8 @@ class Log10(_NumpyUnary):
 
 Sgn = renamed("Sgn", Sign, "SgnBackward0", "sgn(x): sign(x) of a real tensor")
 Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
+RsubTensor = renamed("RsubTensor", Sub, "RsubBackward0", "rsub(x, other): other - alpha x")
+RsubNumber = renamed("RsubNumber", Sub, "RsubBackward1", "rsub(x, number): number - alpha x")
 FillInPlace = renamed("FillInPlace", Fill, "FillBackward2", "x.fill_(number)")
 FillTensorOut = renamed("FillTensorOut", FillTensor, "FillBackward1", "fill(x, a 0-d tensor)")
 
