@@ -26,6 +26,10 @@ from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where)
 from ._threads import get_num_threads, set_num_threads
+from . import linalg
+from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
+                        inner, inverse, kron, logdet, matrix_exp, matrix_power, pdist, pinverse,
+                        slogdet, svd, tensordot, vdot)
 # dtypes' limits and rules, the random state, the default device, more creation functions
 from ._dtype import finfo, iinfo
 from ._device import get_default_device, set_default_device
@@ -69,11 +73,20 @@ def _lazy(name):
     return importlib.import_module(f"cgrad.{name}")
 
 
+# PyTorch's top-level forms of these nn.functional functions (cgrad.selu(x) is F.selu(x))
+_FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold",
+                       "threshold_", "bilinear", "pixel_shuffle", "pixel_unshuffle",
+                       "pairwise_distance", "cosine_similarity", "alpha_dropout",
+                       "feature_alpha_dropout")
+
+
 def __getattr__(name):
-    # nn, optim, utils and the save/load functions load on first use, so `import cgrad` stays
-    # light
-    if name in ("nn", "optim", "utils", "cuda"):
+    # nn, optim, utils, special, distributions and the save/load functions load on first
+    # use, so `import cgrad` stays light
+    if name in ("nn", "optim", "utils", "cuda", "special", "distributions"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
+    if name in _FROM_NN_FUNCTIONAL:
+        return getattr(_lazy("nn.functional"), name)
     raise AttributeError(f"module 'cgrad' has no attribute {name!r}")

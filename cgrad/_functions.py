@@ -174,7 +174,7 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "atanh", "atan2", "tan_", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_",
             "acosh_", "atanh_", "arcsin", "arccos", "arctan", "arctan2", "arcsinh",
             "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
-            "arctanh_"]
+            "arctanh_", "hardshrink", "prelu"]
 ger = outer                                              # PyTorch's old name for outer
 # PyTorch's other names, in-place forms and predicates (the Tensor methods of the same names)
 _METHODS += ["absolute", "negative", "negative_", "positive", "multiply", "subtract", "divide",
@@ -244,7 +244,7 @@ def polygamma(n, input, *, out=None):
 
 def xlogy(input, other, *, out=None):
     if not isinstance(input, Tensor):                 # a number first: XlogyBackward1
-        return _into_out(SP.XlogyNumberFirst.apply(input, other), out)
+        return _into_out(SP.XlogySelfScalar.apply(input, other), out)
     return _into_out(input.xlogy(other), out)
 
 

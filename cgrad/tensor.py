@@ -53,12 +53,13 @@ class _Version:
 
 
 def _return_type(name, fields=("values", "indices")):
-    """(values, indices) of max/min over a dim, printed as PyTorch's torch.return_types"""
+    """A named tuple printed as PyTorch's torch.return_types.<name>: (values, indices) of
+    max/min over a dim, or the fields of a linalg result"""
     base = collections.namedtuple(name, fields)
 
     def __repr__(self):
-        return (f"cgrad.return_types.{name}(\n{fields[0]}={self[0]!r},\n"
-                f"{fields[1]}={self[1]!r})")
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"cgrad.return_types.{name}(\n{body})"
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
 
 
@@ -72,6 +73,11 @@ AminmaxResult = _return_type("aminmax", ("min", "max"))
 
 _new = object.__new__
 _ndarray = np.ndarray
+
+
+def _matfuncs():
+    from . import _matfuncs          # (it imports this module)
+    return _matfuncs
 
 
 def _dim(d, ndim):
@@ -1192,6 +1198,28 @@ class Tensor:
     def relu(self):
         return E.Relu.apply(self)
 
+    def hardshrink(self, lambd=0.5):
+        """x where |x| > lambd, else 0"""
+        _dtype.require_float(self._data.dtype, "hardshrink_cpu")
+        return E.Hardshrink.apply(self, lambd, None)
+
+    def prelu(self, weight):
+        """x if x > 0 else weight * x: one weight, or one per channel (dim 1)"""
+        dt, wt = self._data.dtype, weight._data.dtype
+        if dt != wt:
+            raise RuntimeError(f"prelu: Type promoting not supported. Got {_tname(dt)} and "
+                               f"{_tname(wt)}")
+        if weight.ndim > 1:
+            raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                               f"ndim = {weight.ndim}")
+        channels = self.shape[1] if self.ndim >= 2 else 1
+        n = weight.numel()
+        if n != 1 and n != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                               f"parameter numbers = {n} and channel size = {channels}.")
+        w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (self.ndim - 2))
+        return self.where(self > 0, w * self)
+
     def abs(self):
         return E.Abs.apply(self)
 
@@ -1333,6 +1361,52 @@ class Tensor:
             raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {other.ndim}D "
                                "tensors")
         return matmul(self, other)
+
+    # ---- linear algebra: the functions of cgrad/_matfuncs.py as methods, as PyTorch's ----
+    def det(self):
+        return _matfuncs().det(self)
+
+    def logdet(self):
+        return _matfuncs().logdet(self)
+
+    def slogdet(self):
+        return _matfuncs().slogdet(self)
+
+    def inverse(self):
+        return _matfuncs().inverse(self)
+
+    def pinverse(self, rcond=1e-15):
+        return _matfuncs().pinverse(self, rcond)
+
+    def cholesky(self, upper=False):
+        return _matfuncs().cholesky(self, upper)
+
+    def cholesky_solve(self, input2, upper=False):
+        return _matfuncs().cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper=False):
+        return _matfuncs().cholesky_inverse(self, upper)
+
+    def matrix_power(self, n):
+        return _matfuncs().matrix_power(self, n)
+
+    def matrix_exp(self):
+        return _matfuncs().matrix_exp(self)
+
+    def svd(self, some=True, compute_uv=True):
+        return _matfuncs().svd(self, some, compute_uv)
+
+    def cross(self, other, dim=None):
+        return _matfuncs().cross(self, other, dim)
+
+    def kron(self, other):
+        return _matfuncs().kron(self, other)
+
+    def inner(self, other):
+        return _matfuncs().inner(self, other)
+
+    def vdot(self, other):
+        return _matfuncs().vdot(self, other)
 
     def softmax(self, dim):
         return R.Softmax.apply(self, _dim(dim, self.ndim))
@@ -1510,6 +1584,9 @@ class Tensor:
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False):
+        if p == "nuc":                   # the sum of singular values, over all dims if none
+            from .linalg import matrix_norm
+            return matrix_norm(self, p, tuple(range(self.ndim)) if dim is None else dim, keepdim)
         p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
         return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
 
@@ -2935,10 +3012,10 @@ class Tensor:
         return Tensor._make(np.signbit(d) if d.dtype.kind == "f" else np.less(d, 0))
 
     def xlogy(self, other):
-        return _binary(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyNumber, self, other)
+        return _binary(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyOtherScalar, self, other)
 
     def xlogy_(self, other):
-        return self._inplace(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyNumber,
+        return self._inplace(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyOtherScalar,
                              _operand(other))
 
     def copysign(self, other):

@@ -1,6 +1,7 @@
 """cgrad.nn.functional (import as F): activations, linear, dropout and losses as functions,
 with PyTorch's signatures, checks and error messages."""
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..autograd.function import constant
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
+from ..tensor import _dim
 
 # ---- activations ------------------------------------------------------------------------------
 
@@ -65,9 +67,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)"""
-    if inplace:
-        return input._inplace(E.EluInplace, alpha)
-    return E.Elu.apply(input, alpha)
+    return _elu(input, alpha, 1.0, 1.0, inplace, E.Elu, E.EluInplace)
 
 
 def logsigmoid(input):
@@ -280,6 +280,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
     if not input.numel():          # PyTorch's shortcut: no checks, no statistics
+        for t in (weight, bias):
+            if t is not None and not t.numel():       # (its C++ t[0]'s error)
+                raise IndexError(f"select(): index 0 out of range for tensor of size "
+                                 f"{list(t.shape)} at dimension 0")
         return _affine(input.clone(), None if weight is None else weight[0],
                        None if bias is None else bias[0])
     channels = input.shape[1] if input.ndim > 1 else 0      # (as PyTorch counts them)
@@ -303,7 +307,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                   input.numel() // channels, momentum)
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
-    return _affine(y, weight, bias, shape)
+    y = _affine(y, weight, bias, shape)
+    return _OUTPUTS["batch_norm"].apply(y, y.shape)
 
 
 @no_grad()
@@ -316,17 +321,81 @@ def _update_running_stats(running_mean, running_var, mean, var, n, momentum):
         running_var.mul_(1 - momentum).add_(var.reshape(-1) * (momentum * n / (n - 1)))
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """input normalised per sample and channel over its spatial dims: PyTorch's composition,
+    batch_norm of the (1, N * C, ...) input with weight, bias and the running statistics
+    repeated N times (the running ones then updated to their means over the batch)"""
+    if use_input_stats and math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    n, c = input.size(0), input.size(1)
+    mean, var, w, b = (None if t is None else t.repeat(n)
+                       for t in (running_mean, running_var, weight, bias))
+    out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean, var, w, b,
+                     use_input_stats, momentum, eps)
+    with no_grad():
+        for running, repeated in ((running_mean, mean), (running_var, var)):
+            if running is not None:
+                running.copy_(repeated.view(n, c).mean(0))
+    return out.view(input.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """input normalised to mean 0 and (biased) variance 1 within each sample's num_groups
+    groups of channels (over their spatial dims too), then scaled by weight and shifted by
+    bias per channel"""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[:2]
+    size = [n * c // num_groups, num_groups, *input.shape[2:]]    # (PyTorch's ZeroDivisionError)
+    if size[0] * math.prod(size[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{size}")
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.numel() != c):
+            shown = t if weight is None else weight           # (sic: PyTorch's shows weight's)
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape "
+                               f"{list(shown.shape)} and input of shape {list(input.shape)}")
+    _norm_dtypes(input, weight, bias)
+    _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
+    # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
+    # the input anyway)
+    groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
+    y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
+    y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
+    return _OUTPUTS["group_norm"].apply(y, y.shape)
+
+
 def _ntuple(x, n):
     """an int as a tuple of n, or a sequence of ints as a tuple"""
     return (int(x),) * n if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
+
+
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FUSED = {"batch_norm": "NativeBatchNorm", "conv2d": "Convolution",
-          "max_pool2d": "MaxPool2DWithIndices", "avg_pool2d": "AvgPool2D",
-          "adaptive_avg_pool2d": "AdaptiveAvgPool2D", "unfold": "Im2Col"}
+_FUSED = {"batch_norm": "NativeBatchNorm", "conv": "Convolution", "unfold": "Im2Col",
+          **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
+          **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
+             [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in _FUSED.items()}
+# (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
+# not take the input)
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0") for layer, op in
+            [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
+             ("max_unpool3d", "MaxUnpool3D")]}
 
 
 def _keep(input, layer):
@@ -334,21 +403,6 @@ def _keep(input, layer):
     if input.requires_grad and _grad_state.enabled:
         return NN.KeepsInput.apply(input, _TIES[layer])
     return input
-
-
-def _pair(x):
-    """an int or a pair of ints as a tuple of 2"""
-    return _ntuple(x, 2)
-
-
-def _unbatched(input, message):
-    """input as (N, C, H, W) and whether it was one (C, H, W) image; else PyTorch's
-    RuntimeError (message formatted with the size)"""
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    if input.ndim != 4:
-        raise RuntimeError(message.format(list(input.shape)))
-    return input, False
 
 
 def _int_pair(x, fn, name, pos):
@@ -485,9 +539,10 @@ def _conv_padding(padding, kernel, dilation, stride):
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                  output_padding=None):
-    """conv{1,2}d, or conv_transpose{1,2}d where output_padding is given: PyTorch's checks
-    in the caller's dims, then the 2-d computation (1-d as a height of 1). The result is
-    recorded as PyTorch's ConvolutionBackward0."""
+    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given: PyTorch's
+    checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
+    PyTorch's kernels, whose messages name heights and widths). The result is recorded as
+    PyTorch's ConvolutionBackward0."""
     dims, transposed = int(name[-2]), output_padding is not None
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
@@ -497,7 +552,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
-    input, weight = _keep(input, "conv2d"), _keep(weight, "conv2d")   # (unsqueezed: PyTorch's
+    input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:
@@ -539,21 +594,25 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if weight._data.dtype != dt:
         raise RuntimeError(f"expected scalar type {_tname(dt)} but found "
                            f"{_tname(weight._data.dtype)}")
-    _dtype.require_float(dt, "slow_conv_transpose2d_out_cpu" if transposed else
-                         "slow_conv2d_cpu", also="iu")
+    if transposed:                       # (PyTorch's transposed kernels take int64 only)
+        if dt != np.int64:
+            _dtype.require_float(dt, f"slow_conv_transpose{max(dims, 2)}d_out_cpu")
+    else:
+        _dtype.require_float(dt, "compute_columns3d" if dims == 3 else "slow_conv2d_cpu",
+                             also="iu")
     if dims == 1:                        # (N, C, L) as (N, C, 1, L)
         input, weight = input.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation, pad = (1,) + stride, (1,) + dilation, ((0, 0),) + pad
         if transposed:
             output_padding = (0,) + output_padding
     if transposed:
-        out = _conv_transpose2d(input, weight, bias, stride, pad, output_padding, groups,
-                                dilation)
+        out = _conv_transpose_nd(input, weight, bias, stride, pad, output_padding, groups,
+                                 dilation)
     else:
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
-        out = _conv2d(input, weight, bias, stride, pad, dilation, groups)
-    out = _OUTPUTS["conv2d"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[4 - dims:]))
+        out = _conv_nd(input, weight, bias, stride, pad, dilation, groups)
+    out = _OUTPUTS["conv"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[-dims:]))
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
@@ -585,66 +644,73 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
                            f"but got bias of size {list(bias.shape)} instead")
 
 
-def _conv2d(input, weight, bias, stride, pad, dilation, groups):
-    """cross-correlation of (N, C, H, W) input with weight (O, C / groups, kh, kw): the
+def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
+    """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel): the
     input's windows as rows (im2col), multiplied by the weight as a matrix per group; pad is
-    ((top, bottom), (left, right))"""
-    out_channels, group_channels, kh, kw = weight.shape
-    n, _, h, w = input.shape
-    rows = NN.Unfold.apply(input, (kh, kw), dilation, pad, stride, 0)   # (N, L, C*kh*kw)
-    oh, ow = (NN.conv_output_size(s, k, d, p, st)
-              for s, k, d, p, st in zip((h, w), (kh, kw), dilation, pad, stride))
-    if groups == 1:                  # one product (N*L, C*kh*kw) x (C*kh*kw, O), bias fused
-        out = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
-    else:                            # one per group: (G, N*L, C/G*kh*kw) x (G, C/G*kh*kw, O/G)
+    a (before, after) pair per spatial dim"""
+    out_channels, group_channels, *kernel = weight.shape
+    n = input.shape[0]
+    rows = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, L, C*K)
+    out = [NN.conv_output_size(s, k, d, p, st)
+           for s, k, d, p, st in zip(input.shape[2:], kernel, dilation, pad, stride)]
+    length, size = math.prod(out), group_channels * math.prod(kernel)
+    if groups == 1:                  # one product (N*L, C*K) x (C*K, O), bias fused
+        y = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
+    else:                            # one per group: (G, N*L, C/G*K) x (G, C/G*K, O/G)
         # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
-        per_group = rows.reshape(n * oh * ow, groups, group_channels * kh * kw).transpose(0, 1)
-        out = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
-        out = out.reshape(groups, n, oh * ow, out_channels // groups).permute(1, 0, 3, 2)
+        per_group = rows.reshape(n * length, groups, size).transpose(0, 1)
+        y = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
+        y = y.reshape(groups, n, length, out_channels // groups).permute(1, 0, 3, 2)
         if bias is not None:
-            out = out + bias.reshape(1, groups, -1, 1)
-    return out.reshape(n, out_channels, oh, ow)
+            y = y + bias.reshape(1, groups, -1, 1)
+    return y.reshape(n, out_channels, *out)
 
 
-def _conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups,
-                      dilation):
-    """the adjoint of _conv2d in its input, plus bias: each input pixel times the weight
+def _spatial_values(sep=" ", **named):
+    """PyTorch's listing of per-dim values in the messages of its 2-d and 3-d kernels:
+    "name_depth: 1 name_height: 2 ..." (sep between them)"""
+    return sep.join(f"{name}_{dim}: {v}" for name, vs in named.items()
+                    for dim, v in zip(("depth", "height", "width")[-len(vs):], vs))
+
+
+def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                       dilation):
+    """the adjoint of _conv_nd in its input, plus bias: each input position times the weight
     gives a window of columns, summed back where the windows overlap (col2im, NN.Fold)"""
-    n, in_channels, h, w = input.shape
-    _, group_out, kh, kw = weight.shape
+    n, in_channels, *sizes = input.shape
+    _, group_out, *kernel = weight.shape
     if min(dilation) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: "
-                           f"{dilation[0]}, dilation_width: {dilation[1]}")
+        raise RuntimeError("dilation should be greater than zero, but got " +
+                           _spatial_values(", ", dilation=dilation))
     if any(op >= st and op >= d for op, st, d in zip(output_padding, stride, dilation)):
-        raise RuntimeError(
-            f"output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {output_padding[0]} output_padding_width: "
-            f"{output_padding[1]} stride_height: {stride[0]} stride_width: {stride[1]} "
-            f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but "
+                           "got " + _spatial_values(output_padding=output_padding,
+                                                    stride=stride, dilation=dilation))
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
-            zip((h, w), stride, padding, dilation, (kh, kw), output_padding)]
+            zip(sizes, stride, padding, dilation, kernel, output_padding)]
     if min(size) < 1:
-        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size "
-                           f"per channel: ({size[0]} x {size[1]}). Output size is too small")
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(map(str, size))}). Output size is too small")
     # output_padding adds rows at the end: cropped from the padding, zeros past it
     extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
     crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
-    group_in = in_channels // groups
-    if groups == 1:                  # (N, HW, Cin) x (Cin, Cout*kh*kw)
-        cols = input.reshape(n, in_channels, h * w).transpose(1, 2) @ \
-            weight.reshape(in_channels, group_out * kh * kw)
-    else:                            # (G, N*HW, Cin/G) x (G, Cin/G, Cout/G*kh*kw)
-        per_group = input.reshape(n, groups, group_in, h * w).permute(1, 0, 3, 2)
-        cols = per_group.reshape(groups, n * h * w, group_in) @ \
-            weight.reshape(groups, group_in, group_out * kh * kw)
-        cols = cols.reshape(groups, n, h * w, group_out * kh * kw).permute(1, 2, 0, 3)
-        cols = cols.reshape(n, h * w, groups * group_out * kh * kw)
-    out = NN.Fold.apply(cols, (size[0] - extra[0], size[1] - extra[1]), (kh, kw), dilation,
-                        crop, stride)
+    group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
+    if groups == 1:                  # (N, L, Cin) x (Cin, Cout*K)
+        cols = input.reshape(n, in_channels, length).transpose(1, 2) @ \
+            weight.reshape(in_channels, group_out * window)
+    else:                            # (G, N*L, Cin/G) x (G, Cin/G, Cout/G*K)
+        per_group = input.reshape(n, groups, group_in, length).permute(1, 0, 3, 2)
+        cols = per_group.reshape(groups, n * length, group_in) @ \
+            weight.reshape(groups, group_in, group_out * window)
+        cols = cols.reshape(groups, n, length, group_out * window).permute(1, 2, 0, 3)
+        cols = cols.reshape(n, length, groups * group_out * window)
+    out = NN.Fold.apply(cols, tuple(s - e for s, e in zip(size, extra)), tuple(kernel),
+                        dilation, crop, stride)
     if any(extra):
-        out = pad(out, (0, extra[1], 0, extra[0]))
+        out = pad(out, sum(((0, e) for e in reversed(extra)), ()))
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = out + bias.reshape(1, -1, *(1,) * len(kernel))
     return out
 
 
@@ -659,6 +725,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (out_channels, C / groups, kh, kw): the input's windows as columns (im2col), multiplied
     by the weight as a matrix per group"""
     return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d cross-correlation of (N, C, D, H, W) (or (C, D, H, W)) input with weight
+    (out_channels, C / groups, kd, kh, kw): the input's windows as columns (im2col),
+    multiplied by the weight as a matrix per group"""
+    return _convolution("conv3d", input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -678,49 +751,112 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                         groups, output_padding)
 
 
-def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode):
-    """the (N, C, H, W) input, whether it was unbatched, kernel, stride, dilation, padding
-    ((top, bottom), (left, right)) with ceil_mode's extra at the end, the explicit padding
-    and the output size, with PyTorch's checks"""
-    input, single = _unbatched(input, "non-empty 3D or 4D (batch mode) tensor expected "
-                                              "for input")
-    kernel = _pair(kernel_size)
-    stride = kernel if stride is None or (not isinstance(stride, int) and not len(stride)) \
-        else _pair(stride)
-    padding, dilation = _pair(padding), _pair(dilation)
-    if min(stride) == 0:
-        raise RuntimeError("stride should not be zero")
-    if min(padding) < 0:
-        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
-    for k, p, d in zip(kernel, padding, dilation):
-        if p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                               f"pad={p}, kernel_size={k} and dilation={d}")
-    n, c, h, w = input.shape
-    out, pad = [], []
-    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        o = _pool_output_size(size, k, s, p, d, ceil_mode)
-        out.append(o)
-        pad.append((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p)))
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """the transposed 3-d convolution (the gradient of conv3d in its input) of
+    (N, C, D, H, W) (or (C, D, H, W)) input with weight (C, out_channels / groups, kd, kh,
+    kw), plus bias"""
+    return _convolution("conv_transpose3d", input, weight, bias, stride, padding, dilation,
+                        groups, output_padding)
+
+
+_COUNTS = {2: "two", 3: "three"}
+
+
+def _pool_arg(fn, n, name, value, pos, forms):
+    """one int[n] argument of an n-d pool as a tuple of n (one value repeated; an empty
+    stride as None), with the errors of PyTorch's argument parser and of its kernel (forms:
+    the kernel's wording of what the argument may be)"""
+    if value is None:
+        return None
+    if not hasattr(value, "__len__"):
+        if not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of ints, "
+                            f"not {type(value).__name__}")
+        return (int(value),) * n
+    values = _ints(tuple(value), fn, name, pos)
+    if len(values) not in (1, n) and (values or name != "stride"):
+        raise RuntimeError(f"{fn}: {name} must {forms}, or a tuple of {_COUNTS[n]} ints")
+    return values * n if len(values) == 1 else values or None
+
+
+def _pool_geometry(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode,
+                   divisor_override=None):
+    """PyTorch's checks of max_pool{2,3}d's or avg_pool{2,3}d's arguments (fn names it), in
+    its order; returns the (N, C, *S) input, whether it was unbatched, kernel, stride,
+    dilation, the padding as (before, after) pairs with ceil_mode's extra at the end, the
+    explicit padding and the output size"""
+    avg, either = fn.startswith("avg"), "" if fn == "avg_pool3d" else "either "
+    kernel = _pool_arg(fn, n, "kernel_size", kernel_size, 2, f"{either}be a single int")
+    stride = _pool_arg(fn, n, "stride", stride, 3, f"{either}be omitted, a single int") or kernel
+    padding = _pool_arg(fn, n, "padding", padding, 4, f"{either}be a single int")
+    dilation = (1,) * n if avg else _pool_arg(fn, n, "dilation", dilation, 5,
+                                               "be either a single int")
+    if fn != "avg_pool2d" and input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"non-empty {n + 1}D or {n + 2}D (batch mode) tensor expected for "
+                           "input")
+    if divisor_override is not None and not divisor_override:
+        raise RuntimeError("divisor must be not zero")
+    channels, sizes = input.size(-n - 1), input.shape[-n:]     # (PyTorch's IndexError < n+1-d)
+    out = [_pool_output_size(*args, ceil_mode)
+           for args in zip(sizes, kernel, stride, padding, dilation)]
+    letters = "THW"[-n:]
+    for what, short, values in [("kernel size", "k", kernel), ("stride", "d", stride),
+                                ("dilation", "dilation", dilation)]:
+        if min(values) <= 0:
+            raise RuntimeError(f"{what} should be greater than zero, but got " +
+                               " ".join(f"{short}{a}: {v}" for a, v in zip(letters, values)))
+    shape = list(input.shape)
+    if n == 2:
+        if not all(shape[input.ndim - 3:]) or input.ndim not in (3, 4):
+            raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                               f"size for input, but got:{shape}")
+    elif not all(shape[input.ndim - 4:]):
+        where = "avg_pool3d()" if avg else "max_pool3d_with_indices_out_cpu_template()"
+        raise RuntimeError(f"{where}: Expected input's non-batch dimensions to have positive "
+                           f"length, but input has a shape of {shape} and non-batch dimension 0 "
+                           "has length zero!")             # (sic: the length, not the dim)
+    if fn == "avg_pool3d" and any(s < k for s, k in zip(sizes, kernel)):
+        raise RuntimeError(f"input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller "
+                           f"than kernel size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        got = (f"padW = {padding[1]}, padH = {padding[0]}, kW = {kernel[1]}, kH = {kernel[0]}"
+               if n == 2 else f"kT: {kernel[0]} kW: {kernel[2]} kH: {kernel[1]} padT: "
+               f"{padding[0]} padW: {padding[2]} padH: {padding[1]}")
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"{got}")
     if min(out) < 1:
-        raise RuntimeError(f"Given input size: ({c}x{h}x{w}). Calculated output size: "
-                           f"({c}x{out[0]}x{out[1]}). Output size is too small")
-    return input, single, kernel, stride, dilation, tuple(pad), padding, tuple(out)
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (channels, *sizes)))}). "
+                           f"Calculated output size: ({'x'.join(map(str, (channels, *out)))}). "
+                           "Output size is too small")
+    pad = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p))
+                for size, o, k, s, p, d in zip(sizes, out, kernel, stride, padding, dilation))
+    single = input.ndim == n + 1
+    return (input.unsqueeze(0) if single else input, single, kernel, stride, dilation, pad,
+            padding, tuple(out))
 
 
 def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """the number of windows of a pool along one dim"""
+    """the number of windows of a pool along one dim, with PyTorch's checks of its arguments
+    (pooling_output_shape)"""
+    if stride == 0:
+        raise RuntimeError("stride should not be zero")
+    if padding < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {padding}")
+    if padding > int((dilation * (kernel - 1) + 1) / 2):      # (C's division, toward zero)
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                           f"pad={padding}, kernel_size={kernel} and dilation={dilation}")
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + padding:    # the last window must start inside
         out -= 1
     return out
 
 
 def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
-    """each channel's windows, (N * C, L, kh * kw)"""
-    n, c, h, w = input.shape
-    return NN.Unfold.apply(input.reshape(n * c, 1, h, w), kernel, dilation, pad, stride,
+    """each channel's windows, (N * C, L, prod(kernel))"""
+    n, c, *sizes = input.shape
+    return NN.Unfold.apply(input.reshape(n * c, 1, *sizes), kernel, dilation, pad, stride,
                            pad_value)
 
 
@@ -739,37 +875,57 @@ def _first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
     return idx
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def _flat_index(coords, sizes):
+    """each position's index in the flattened spatial dims (coords: one array per dim)"""
+    flat = 0
+    for c, s in zip(coords, sizes):
+        flat = flat * s + c
+    return flat
+
+
+def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     """each window's maximum (padding never wins); the gradient goes to the first maximum of
-    each window, as PyTorch's. With return_indices, also each maximum's flat index in H * W"""
-    input = _keep(input, "max_pool2d")
-    input, single, kernel, stride, dilation, pad, _, out_hw = _pool_geometry(
-        input, kernel_size, stride, padding, dilation, ceil_mode)
-    n, c, h, w = input.shape
-    explicit = (pad[0][0], pad[1][0])
-    if any(p > k // 2 for p, k in zip(explicit, kernel)):     # (its kernel's own check)
-        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
-                           f"padW = {explicit[1]}, padH = {explicit[0]}, kW = {kernel[1]}, "
-                           f"kH = {kernel[0]}")
+    each window, as PyTorch's. With return_indices, also each maximum's flat index in the
+    input's spatial dims"""
+    input = _keep(input, fn)
+    input, single, kernel, stride, dilation, pad, _, out = _pool_geometry(
+        fn, n, input, kernel_size, stride, padding, dilation, ceil_mode)
+    batch, c, *sizes = input.shape
     dt = input._data.dtype
-    _dtype.require_float(dt, "max_pool2d", also="iu")
+    _dtype.require_float(dt, fn, also="iu")
     low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
     cols = _pool_windows(input, kernel, stride, dilation, pad, low)
     pick = _first_max_last_nan
-    if any(pad[0]) or any(pad[1]):
-        inside = NN.Unfold.forward(None, np.ones((1, 1, h, w), bool), kernel, dilation, pad,
+    if any(map(any, pad)):
+        inside = NN.Unfold.forward(None, np.ones((1, 1, *sizes), bool), kernel, dilation, pad,
                                    stride, False)
         pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
     values, idx = RD.MaxDim.apply(cols, 2, False, pick)
-    values = _OUTPUTS["max_pool2d"].apply(values, (c, *out_hw) if single else (n, c, *out_hw))
+    shape = (c, *out) if single else (batch, c, *out)
+    values = _OUTPUTS[fn].apply(values, shape)
     if not return_indices:
         return values
-    k, pos = idx._data, np.arange(out_hw[0] * out_hw[1])
-    rows = (pos // out_hw[1]) * stride[0] - pad[0][0] + (k // kernel[1]) * dilation[0]
-    columns = (pos % out_hw[1]) * stride[1] - pad[1][0] + (k % kernel[1]) * dilation[1]
-    flat = Tensor._make((rows * w + columns).reshape(values.shape))
-    return values, flat
+    at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
+    window = np.unravel_index(np.arange(math.prod(out)), out)         # and its window's
+    coords = [w * st - p + a * d for w, a, st, (p, _), d in zip(window, at, stride, pad, dilation)]
+    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """each window's maximum over (N, C, H, W) (or (C, H, W)) input (padding never wins); the
+    gradient goes to the first maximum of each window, as PyTorch's. With return_indices,
+    also each maximum's flat index in H * W"""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """max_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input; the indices are
+    flat in D * H * W"""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def _window_counts(size, out, kernel, stride, padding, include_pad):
@@ -782,32 +938,64 @@ def _window_counts(size, out, kernel, stride, padding, include_pad):
     return end - start
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    """each window's mean: its sum over kh * kw, over the elements inside the input where not
-    count_include_pad, or over divisor_override"""
-    input = _keep(input, "avg_pool2d")
-    input, single, kernel, stride, _, pad, padding, out_hw = _pool_geometry(
-        input, kernel_size, stride, padding, 1, ceil_mode)
-    n, c = input.shape[:2]
+def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    """each window's mean: its sum over prod(kernel), over the elements inside the input
+    where not count_include_pad, or over divisor_override"""
+    input = _keep(input, fn)
+    input, single, kernel, stride, _, pad, padding, out = _pool_geometry(
+        fn, n, input, kernel_size, stride, padding, 1, ceil_mode, divisor_override)
+    batch, c, *sizes = input.shape
     dt = input._data.dtype
-    if dt != np.int64:                             # (PyTorch's only integer avg_pool2d)
-        _dtype.require_float(dt, "avg_pool2d")
-    sums = _pool_windows(input, kernel, stride, (1, 1), pad, 0).sum(2)
+    if dt != np.int64:                             # (PyTorch's only integer avg_pool)
+        _dtype.require_float(dt, "avg_pool2d" if n == 2 else "avg_pool3d_out_frame")
+    sums = _pool_windows(input, kernel, stride, (1,) * n, pad, 0).sum(2)
     if divisor_override is not None:
-        if not divisor_override:
-            raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
-        ch, cw = (_window_counts(s, o, k, st, p, count_include_pad)
-                  for s, o, k, st, p in zip(input.shape[2:], out_hw, kernel, stride, padding))
-        divisor = np.outer(ch, cw).reshape(-1).astype(dt)
+        counts = [_window_counts(*args, count_include_pad)
+                  for args in zip(sizes, out, kernel, stride, padding)]
+        divisor = functools.reduce(np.multiply.outer, counts).reshape(-1).astype(dt)
     if dt.kind == "i":              # PyTorch divides in C++ integers, rounding toward zero
         q = sums._data // divisor
-        out = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
+        means = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
     else:
-        out = sums / (divisor if divisor_override is not None else constant(divisor))
-    return _OUTPUTS["avg_pool2d"].apply(out, (c, *out_hw) if single else (n, c, *out_hw))
+        means = sums / (divisor if divisor_override is not None else constant(divisor))
+    return _OUTPUTS[fn].apply(means, (c, *out) if single else (batch, c, *out))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """each window's mean over (N, C, H, W) (or (C, H, W)) input: its sum over kh * kw, over
+    the elements inside the input where not count_include_pad, or over divisor_override"""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """avg_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input"""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _list_with_default(out_size, defaults):
+    """an adaptive pool's output_size: an int as it is, a sequence with its None entries
+    replaced by the input's sizes (PyTorch's Python step, with its errors)"""
+    if isinstance(out_size, (int, np.integer)):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    return [d if v is None else v for v, d in zip(out_size, defaults[-len(out_size):])]
+
+
+def _adaptive_size(fn, n, input, output_size):
+    """an adaptive pool's output size as n ints, from output_size, after PyTorch's argument
+    parser's errors"""
+    size = _list_with_default(output_size, input.shape)
+    if isinstance(size, (int, np.integer)):
+        return (int(size),) * n
+    return _ints(size, fn, "output_size", 2)
 
 
 def _adaptive_bins(size, out, dtype):
@@ -820,33 +1008,209 @@ def _adaptive_bins(size, out, dtype):
     return m
 
 
-def adaptive_avg_pool2d(input, output_size):
-    """the means of output_size bins of nearly equal size (None keeps that dim's size)"""
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
-                           f"{list(input.shape)}")
-    size = _pair(output_size) if isinstance(output_size, (int, np.integer)) else output_size
-    if len(size) != 2:
-        raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
-    h, w = input.shape[-2:]
-    oh, ow = _int_pair([s if o is None else o for s, o in zip((h, w), size)],
-                       "adaptive_avg_pool2d", "output_size", 2)
-    if min(oh, ow) < 0:
-        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or "
-                           f"equal to 0 but received {{{oh}, {ow}}}")
-    if (oh, ow) == (1, 1):                 # PyTorch's shortcut (NaN, not an error, when empty)
-        return input.mean((-2, -1), keepdim=True)
-    for dim in (-2, -1):
-        if not input.shape[dim]:
-            raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for "
-                               f"non-batch dimensions, but input has sizes {list(input.shape)} "
-                               f"with dimension {dim + input.ndim} being empty")
+def _adaptive_avg_pool(n, input, output_size):
+    """the means of output_size bins of nearly equal size along each of the last n dims
+    (None keeps that dim's size): one product with a bin matrix per dim"""
+    fn = f"adaptive_avg_pool{n}d"
+    size = _adaptive_size(fn, n, input, output_size)
+    dims_error = RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got "
+                              f"{list(input.shape)}")
+    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
+        raise dims_error
+    if len(size) != n:
+        raise RuntimeError(f"{fn}: output_size must be {n}")
+    if min(size) < 0:
+        received = ", ".join(map(str, size)) if n == 2 else f"{size[0]}, {size[1]},{size[2]}"
+        raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{received}}}")    # (sic, the 3-d one's commas)
+    dims = tuple(range(-n, 0))
+    if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
+        return input.mean(dims, keepdim=True)
+    # (the 2-d kernel checks H and W only, the 3-d one every dim but the first)
+    _nonempty_dims(fn, input, input.ndim - 2 if n == 2 else 1)
+    if input.ndim not in (n + 1, n + 2):
+        raise dims_error
     dtype = input._data.dtype
-    if input.numel() and oh * ow:          # (PyTorch returns an empty result unchecked)
-        _dtype.require_float(dtype, "adaptive_avg_pool2d")
-    input = _keep(input, "adaptive_avg_pool2d")
-    out = constant(_adaptive_bins(h, oh, dtype)) @ input @ constant(_adaptive_bins(w, ow, dtype).T)
-    return _OUTPUTS["adaptive_avg_pool2d"].apply(out, out.shape)
+    if n == 3 or input.numel() and math.prod(size):   # (PyTorch's 2-d one returns an empty
+        _dtype.require_float(dtype, "adaptive_avg_pool2d" if n == 2    # result unchecked)
+                             else "adaptive_avg_pool3d_cpu")
+    out = _keep(input, fn)
+    for i, (s, o) in enumerate(zip(input.shape[-n:], size)):
+        bins = constant(_adaptive_bins(s, o, dtype))
+        if i == n - 1:                     # the last dim: x @ bins^T
+            out = out @ bins.T
+        else:                              # another: bins @ x, the dims after it as one
+            lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
+            out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
+    return _OUTPUTS[fn].apply(out, out.shape)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """the means of output_size bins of nearly equal size over H and W (None keeps that
+    dim's size)"""
+    return _adaptive_avg_pool(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """the means of output_size bins of nearly equal size over D, H and W (None keeps that
+    dim's size)"""
+    return _adaptive_avg_pool(3, input, output_size)
+
+
+def _adaptive_windows(size, out):
+    """PyTorch's adaptive bins along one dim as rows of input positions, (out, longest bin):
+    a shorter bin's row ends in copies of its last position (never taken for a first maximum,
+    and the last NaN they repeat is the bin's own)"""
+    start = np.arange(out) * size // out
+    end = -(-(np.arange(1, out + 1) * size) // out)
+    longest = int((end - start).max()) if out else 1
+    return np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1)
+
+
+def _adaptive_max_pool(fn, n, input, output_size, return_indices):
+    """each of output_size bins' maximum (the first one, or the last NaN, as PyTorch's) over
+    the last n dims; with return_indices, also its flat index in those dims"""
+    size = _adaptive_size(fn, n, input, output_size)
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    _nonempty_dims(fn, input, 1)         # (PyTorch's: every dim but the first, even unbatched)
+    if len(size) != n:
+        raise RuntimeError(f"{fn}(): internal error: output_size.size() must be {n}")
+    single = input.ndim == n + 1
+    shape = (*input.shape[:-n], *size)
+    if min(size) < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                           f"{list(shape)}")
+    _dtype.require_float(input._data.dtype, "adaptive_max_pool2d" if n == 2
+                         else "adaptive_max_pool3d_cpu")
+    input = _keep(input, fn)
+    if single:
+        input = input.unsqueeze(0)
+    batch, c, *sizes = input.shape
+    windows = [_adaptive_windows(s, o) for s, o in zip(sizes, size)]
+    longest = [w.shape[1] for w in windows]
+    # one index array per dim, together shaped (*out, *longest): each bin's elements
+    key = []
+    for i, w in enumerate(windows):
+        spread = [1] * (2 * n)
+        spread[i], spread[n + i] = w.shape
+        key.append(w.reshape(spread))
+    rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
+    rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
+    values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
+    values = _OUTPUTS[fn].apply(values, shape)
+    if not return_indices:
+        return values
+    at = np.unravel_index(idx._data, longest)
+    bins = np.unravel_index(np.arange(math.prod(size)), size)
+    coords = [w[b, a] for w, b, a in zip(windows, bins, at)]
+    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+
+
+def _nonempty_dims(fn, input, first):
+    """PyTorch's RuntimeError for an empty dim among input's dims from first on"""
+    for dim in range(first, input.ndim):
+        if not input.shape[dim]:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {dim} being empty")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """the maximum of each of output_size bins of nearly equal size over H and W (None keeps
+    that dim's size); with return_indices, also its flat index in H * W"""
+    return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """adaptive_max_pool2d's 3-d form: bins over D, H and W"""
+    return _adaptive_max_pool("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+def _unpool_output_size(input, kernel_size, stride, padding, output_size):
+    """max_unpool's output size: the pool's input size, or output_size (its spatial dims, or
+    all of them) if within a stride of that (PyTorch's Python step, with its errors)"""
+    n = len(kernel_size)
+    default = [(input.shape[-n + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d]
+               for d in range(n)]
+    if output_size is None:
+        return default
+    if len(output_size) == n + 2:
+        output_size = output_size[2:]
+    if len(output_size) != n:
+        raise ValueError(f"output_size should be a sequence containing {n} or {n + 2} elements, "
+                         f"but it has a length of '{len(output_size)}'")
+    for d in range(n):
+        low, high = default[d] - stride[d], default[d] + stride[d]
+        if not low < output_size[d] < high:
+            raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
+                             f'{low} and {high})')
+    return output_size
+
+
+def _max_unpool(n, input, indices, size, stride):
+    """zeros of the spatial size, each of input's values written at its flat index there
+    (the last one where two share an index), with PyTorch's checks   ->   dx = g at the
+    indices"""
+    fn, idx = f"max_unpool{n}d", indices._data
+    if idx.dtype != np.int64:
+        raise RuntimeError("elements in indices should be type int64" +
+                           (f" but got: {_tname(idx.dtype)}" if n == 2 else ""))
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"Input to max_unpooling{n}d should be a {n + 1}d or {n + 2}d Tensor, "
+                           f"but got a tensor with {input.ndim} dimensions.")
+    if input.shape != indices.shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    for i in range(1, input.ndim):           # (PyTorch's: the first dim unchecked, even unbatched)
+        if not input.shape[i]:
+            raise RuntimeError(f"max_unpooling{n}d_forward_out_cpu(): Expected input to have "
+                               f"non-zero size for non-batch dimensions, but got "
+                               f"{list(input.shape)} with dimension {i} being empty.")
+    if n == 3 and min(stride) <= 0:
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(stride)}")
+    _dtype.require_float(input._data.dtype, fn)
+    volume, lead = math.prod(size), input.shape[:-n]
+    bad = (idx < 0) | (idx >= volume)
+    if volume and bad.any():                      # (an empty output: PyTorch checks nothing)
+        raise RuntimeError(f"Found an invalid max index: {int(idx[bad][0])} (output volumes are "
+                           f"of size {'x'.join(map(str, size))})")
+    area = math.prod(input.shape[-n:])
+    values, indices = input.reshape(*lead, area), indices.reshape(*lead, area)
+    if not volume:                                   # (nothing written where empty)
+        values, indices = values[..., :0], indices[..., :0]
+    out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(-1, indices, values)
+    return _OUTPUTS[fn].apply(out, (*lead, *size))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool1d's partial inverse: each value put back at its index along the length,
+    zeros elsewhere (PyTorch's max_unpool2d of a width of 1)"""
+    kernel = _ntuple(kernel_size, 1)
+    stride = kernel if stride is None else _ntuple(stride, 1)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 1), output_size)
+    return _max_unpool(2, input.unsqueeze(-1), indices.unsqueeze(-1), [*size, 1],
+                       None).squeeze(-1)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool2d's partial inverse: each value of (N, C, H, W) (or (C, H, W)) input put
+    back at its flat index in the output's H * W, zeros elsewhere"""
+    kernel = _ntuple(kernel_size, 2)
+    stride = kernel if stride is None else _ntuple(stride, 2)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 2), output_size)
+    return _max_unpool(2, input, indices, size, stride)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool3d's partial inverse: each value of (N, C, D, H, W) (or (C, D, H, W)) input
+    put back at its flat index in the output's D * H * W, zeros elsewhere"""
+    kernel = _ntuple(kernel_size, 3)
+    stride = kernel if stride is None else _ntuple(stride, 3)
+    size = _unpool_output_size(input, kernel, stride, _ntuple(padding, 3), output_size)
+    return _max_unpool(3, input, indices, size, stride)
 
 
 def _one_int(function, name, value):
@@ -940,6 +1304,21 @@ def adaptive_avg_pool1d(input, output_size):
     input = _as_2d_pool_input("adaptive_avg_pool1d", input)
     out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
     return out.squeeze(-2)                                       # input's layout)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """adaptive_max_pool2d of a height of 1: the maximum of each of output_size bins of
+    nearly equal size (and its index along the length, with return_indices)"""
+    if not hasattr(output_size, "__len__") and not isinstance(output_size, (int, np.integer)):
+        raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be "
+                        f"tuple of ints, not {type(output_size).__name__}")
+    rows = _as_2d_pool_input("adaptive_max_pool1d", input)
+    size = _one_int("adaptive_max_pool1d", "output_size", output_size)
+    _nonempty_dims("adaptive_max_pool1d", input, 1)
+    out = adaptive_max_pool2d(rows, (1, size), return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -1294,3 +1673,734 @@ def _broadcast_weight(weight, input):
     return weight.detach().to(input.dtype)
 
 
+# ---- more activations -------------------------------------------------------------------------
+def _elu(input, alpha, scale, input_scale, inplace, op, inplace_op):
+    if inplace:
+        return input._inplace(inplace_op, alpha, scale, input_scale)
+    return op.apply(input, alpha, scale, input_scale)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha), PyTorch's fixed alpha and scale (self-normalising)"""
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, E.Elu, E.EluInplace)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)"""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace, E.Celu, E.CeluInplace)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val), with the gradient g strictly between them"""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if inplace:
+        return input._inplace(E.Hardtanh, min_val, max_val)
+    return E.Hardtanh.apply(input, min_val, max_val)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), as in PyTorch"""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6"""
+    return input._inplace(E.Hardswish) if inplace else E.Hardswish.apply(input)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6"""
+    return input._inplace(E.Hardsigmoid) if inplace else E.Hardsigmoid.apply(input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))"""
+    return input._inplace(E.Mish) if inplace else E.Mish.apply(input)
+
+
+def softsign(input):
+    """x / (1 + |x|) (PyTorch's own composition)"""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x) (PyTorch's own composition)"""
+    return input - input.tanh()
+
+
+def _threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value"""
+    if inplace:
+        return input._inplace(E.ThresholdInplace, threshold, value)
+    return E.Threshold.apply(input, threshold, value)
+
+
+threshold = _threshold           # (named apart: its argument threshold hides the function)
+
+
+def threshold_(input, threshold, value):
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0"""
+    return input.hardshrink(lambd)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0"""
+    dt = input._data.dtype
+    _dtype.require_float(dt, "softshrink_check")
+    if not 0 <= lambd <= np.finfo(dt).max:
+        raise RuntimeError(f"lambda must be in range [0, {np.finfo(dt).max:g}] for input dtype "
+                           f"{_tname(dt)}, but found {lambd:g}")
+    return E.Softshrink.apply(input, lambd, None)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the halves of input along dim"""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = _dim(dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size "
+                           f"{input.shape[d]}")
+    _dtype.require_float(input._data.dtype, "glu_cpu")
+    a, b = input.chunk(2, d)
+    return a * b.sigmoid()
+
+
+def prelu(input, weight):
+    """x if x > 0 else weight * x: one weight, or one per channel (dim 1)"""
+    return input.prelu(weight)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """leaky_relu with slope (lower + upper) / 2 in eval mode; in training, each x <= 0 is
+    scaled by its own slope drawn from U(lower, upper) (the gradient by that same slope)"""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    d = input._data
+    _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
+    slopes = lower + (upper - lower) * _random.generator(None).random(d.shape)
+    noise = Tensor._make(np.where(d <= 0, slopes, 1).astype(d.dtype))
+    return input.mul_(noise) if inplace else input * noise
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+# ---- more losses ------------------------------------------------------------------------------
+def _xlogy_self(t):
+    """t * log(t), 0 where t == 0 (PyTorch's xlogy(t, t); its gradient in t is NaN there)"""
+    return (t * t.log()).masked_fill(t == 0, 0)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log(target) - input) for log-probability inputs (exp(target) * (target -
+    input) with log_target), reduced; "batchmean" divides the sum by the batch size"""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    elif reduction != "batchmean":
+        _reduction(None, None, reduction)
+    target = _as_tensor(target)
+    if not (input.is_floating_point() and target.is_floating_point()):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogy_self(target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduced(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """x where target is 1, max(0, margin - x) where it is -1 (both added elsewhere, as in
+    PyTorch)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    margin_part = (margin - input).clamp_min(0).where(target != 1, 0.0)
+    return _reduced(margin_part + input.where(target != -1, 0.0), reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.size()}, input2: {input2.size()}, "
+                           f"target: {target.size()} ")
+    return _reduced((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1 (cos
+    from the squared norms plus 1e-12, as PyTorch's)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    d = target.ndim
+    if d > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != d + 1 or input2.ndim != d + 1:
+        raise RuntimeError(f"{d}D target tensor expects {d + 1}D input tensors, but found inputs "
+                           f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    eps = float(np.float32(1e-12))                      # (a C++ float constant)
+    mag1 = (input1 * input1).sum(d) + eps
+    mag2 = (input2 * input2).sum(d) + eps
+    cos = (input1 * input2).sum(d) / (mag1 * mag2).sqrt()
+    pos = (1 - cos).where(target == 1, 0.0)
+    neg = (cos - margin).clamp_min(0).where(target == -1, 0.0)
+    return _reduced(pos + neg, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """exp(x) - target * x (log_input), or x - target * log(x + eps); full adds Stirling's
+    term target * log(target) - target + log(2 pi target) / 2 where target > 1"""
+    reduction = _reduction(size_average, reduce, reduction)
+    target = _as_tensor(target)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduced(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """(log(var) + (input - target)^2 / var) / 2 (plus log(2 pi) / 2 if full), var clamped
+    at eps without a gradient there (PyTorch's composition)"""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif (var < 0).any():
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:           # one variance per row: homoscedastic
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim and
+                  sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
+    reduction = _reduction(size_average, reduce, reduction)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return _reduced(((-input * target).exp() + 1).log(), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted, averaged over the classes
+    (the last dim)"""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / input.size(class_dim)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _reduced(loss, reduction)
+
+
+def _margin_rows(input, name):
+    """input as (rows, classes), from PyTorch's vector or matrix (a 0-d input: one class),
+    or its RuntimeError"""
+    n = input.ndim
+    if not (n == 0 or (n in (1, 2) and input.shape[-1] != 0)):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    _dtype.require_float(input._data.dtype, name)
+    return input if n == 2 else input.reshape(1, -1)
+
+
+def _long_target(target):
+    t = target._data
+    if t.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_tname(t.dtype)}")
+    return t
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """sum over classes i != y of max(0, margin - x[y] + x[i])^p (times weight[y]) / classes,
+    y the target class of each row"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    rows = _margin_rows(input, "multi_margin_loss_cpu_kernel")
+    n, classes = rows.shape
+    if target.ndim > 1 or target.numel() != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    if weight is not None and weight.numel() != classes:
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got "
+                           f"{list(weight.shape)}")
+    t = _long_target(target).reshape(n, 1)
+    if ((t < 0) | (t >= classes)).any():
+        raise RuntimeError("target out of range")
+    if weight is not None and weight._data.dtype != rows._data.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(rows._data.dtype)} but found "
+                           f"{_tname(weight._data.dtype)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    z = (margin - rows.gather(1, Tensor._make(t)) + rows).relu()     # no gradient where 0
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight[Tensor._make(t)]
+    loss = z.masked_fill(Tensor._make(np.arange(classes) == t), 0).sum(1) / classes
+    if reduction == "none":
+        return loss if target.ndim else loss.reshape(())
+    return _reduced(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) /
+    classes; each row of target lists its classes, ended by the first -1"""
+    reduction = _reduction(size_average, reduce, reduction)
+    rows = _margin_rows(input, "multilabel_margin_loss_forward_out_frame")
+    n, classes = rows.shape
+    if (input.ndim == 2 and tuple(target.shape) != (n, classes)) or \
+            (input.ndim < 2 and (target.ndim > 1 or target.numel() != classes)):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    t = _long_target(target).reshape(n, classes)
+    if t.size and (t.min() < -1 or t.max() >= classes):
+        raise RuntimeError("argument #2 'target' is out of range")
+    listed = np.cumprod(t >= 0, axis=1).astype(bool)      # the entries before the first -1
+    tj = np.where(listed, t, 0)
+    is_target = np.zeros((n, classes), bool)
+    is_target[np.nonzero(listed)[0], t[listed]] = True
+    x_j = rows.gather(1, Tensor._make(tj))
+    z = (1 - x_j.unsqueeze(2) + rows.unsqueeze(1)).relu()           # (row, j, i)
+    pairs = listed[:, :, None] & ~is_target[:, None, :]
+    loss = z.masked_fill(Tensor._make(~pairs), 0).sum((1, 2)) / classes
+    if reduction == "none":
+        return loss if input.ndim == 2 else loss.reshape(())
+    return _reduced(loss, reduction)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim (of the broadcast shape)"""
+    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
+
+
+def _triplet_dims(anchor, positive, negative):
+    a, p, n = anchor.ndim, positive.ndim, negative.ndim
+    if not a == p == n:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {a}D, positive {p}D, and "
+                           f"negative {n}D inputs")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-norm
+    distance (with swap, the smaller of d(anchor, negative) and d(positive, negative))"""
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _triplet_dims(anchor, positive, negative)
+    return _triplet(anchor, positive, negative,
+                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """triplet_margin_loss with any distance (pairwise_distance by default)"""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _triplet_dims(anchor, positive, negative)
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance, margin,
+                    swap, reduction)
+
+
+def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(distance(positive, negative))
+    return _reduced((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+# ---- bilinear, channel and alpha dropouts, pixel shuffle, interpolation ------------------------
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]"""
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                           f"{input2.ndim}")
+    for i, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{a} and {b}")
+    for k, x in ((1, input1), (2, input2)):
+        if x.shape[-1] != weight.size(k):
+            raise RuntimeError(f"bilinear(): input{k} size does not match weight size: got "
+                               f"{x.shape[-1]} but expected {weight.size(k)}")
+    out, in1, in2 = weight.shape
+    if bias is not None and bias.shape[0] != out:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{bias.shape[0]} but expected {out}")
+    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
+    if len({t._data.dtype for _, t in named if t is not None}) > 1:
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
+    lead = tuple(input1.shape[:-1])
+    # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
+    t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
+    y = t.reshape(-1, out, in2).matmul(input2.reshape(-1, in2, 1)).reshape(lead + (out,))
+    return y if bias is None else y + bias
+
+
+_ALPHA_DROPOUT = 1.7580993408473766        # -(SELU's negative saturation): alpha * scale
+
+
+def _dropout_impl(input, p, training, inplace, feature, alpha, batched=True):
+    """PyTorch's _dropout_impl: keep each element (feature: each channel, all of it; an
+    unbatched input's leading dim is the channel) with probability 1 - p, scaled by
+    1 / (1 - p); alpha dropout sets the dropped ones to SELU's saturation value and rescales
+    so that mean and variance stay"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    if p == 1:
+        return input.mul_(0.0) if inplace else input * 0.0
+    shape = input.shape
+    if feature:
+        lead = 2 if batched else 1
+        if input.ndim + 2 - lead < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        shape = tuple(shape[:lead]) + (1,) * (input.ndim - lead)
+    dt = input._data.dtype if input.is_floating_point() else np.dtype(np.float32)
+    keep = (_random.generator(None).random(shape) >= p).astype(dt)
+    if not alpha:
+        noise = Tensor._make(keep * dt.type(1 / (1 - p)))
+        return input.mul_(noise) if inplace else input * noise
+    a = 1 / math.sqrt((_ALPHA_DROPOUT ** 2 * p + 1) * (1 - p))
+    b = Tensor._make(((keep - 1) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p).astype(dt))
+    noise = Tensor._make((keep * a).astype(dt))
+    return input.mul_(noise).add_(b) if inplace else input * noise + b
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel (all of input[n, c]) with probability p, scale the rest by
+    1 / (1 - p); (N, C, L) or (C, L) input"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           "input. Note that dropout1d exists to provide channel-wise dropout on "
+                           "inputs with 1 spatial dimension, a channel dimension, and an optional "
+                           "batch dimension (i.e. 2D or 3D inputs).")
+    return _dropout_impl(input, p, training, inplace, True, False, input.ndim == 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel with probability p, scale the rest by 1 / (1 - p); a 3-d input is
+    taken as (N, C, L), as PyTorch does (with its warning)"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    n = input.ndim
+    if n not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {n}-D input to dropout2d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).", stacklevel=2)
+    if n == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim. This behavior will change in "
+                      "a future release to interpret the input as one without a batch dimension, "
+                      "i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.", stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, True, False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero each channel with probability p, scale the rest by 1 / (1 - p); (N, C, D, H, W)
+    or (C, D, H, W) input"""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    n = input.ndim
+    if n not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {n}-D input to dropout3d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout3d "
+                      "exists to provide channel-wise dropout on inputs with 3 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
+                      "or 5D inputs).", stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, True, False, n == 5)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: dropped elements take SELU's saturation value, and an
+    affine map keeps zero mean and unit variance"""
+    return _dropout_impl(input, p, training, inplace, False, True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """alpha_dropout of whole channels"""
+    return _dropout_impl(input, p, training, inplace, True, True)
+
+
+def _shuffle_checks(name, input, factor):
+    if input.ndim < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.ndim} dimension(s)")
+    if factor <= 0:
+        what = "upscale_factor" if name == "pixel_shuffle" else "downscale_factor"
+        raise RuntimeError(f"{name} expects a positive {what}, but got {factor}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block"""
+    _shuffle_checks("pixel_shuffle", input, upscale_factor)
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
+                           f"is not divisible by {r * r}")
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse"""
+    _shuffle_checks("pixel_unshuffle", input, downscale_factor)
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    for side, k, size in (("height", -2, h), ("width", -1, w)):
+        if size % r:
+            raise RuntimeError(f"pixel_unshuffle expects {side} to be divisible by "
+                               f"downscale_factor, but input.size({k})={size} is not divisible "
+                               f"by {r}")
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def _nearest_source(in_size, out_size, scale, exact, shortcuts):
+    """The input index each output index copies (PyTorch's float32 index arithmetic; its 2-d
+    kernel copies, or halves, the index where the sizes are equal or double, whatever the
+    scale given, its others do not)"""
+    dst = np.arange(out_size)
+    if shortcuts and not exact and out_size == in_size:
+        return dst
+    if shortcuts and not exact and out_size == 2 * in_size:
+        return dst >> 1
+    s = np.float32(1.0 / scale) if scale and scale > 0 else \
+        np.float32(in_size) / np.float32(out_size)
+    if exact:              # (dst + 0.5) * scale in double, floored as a float
+        src = np.floor(((dst + 0.5) * np.float64(s)).astype(np.float32))
+    else:
+        src = np.floor(dst.astype(np.float32) * s)
+    return np.minimum(src.astype(np.int64), in_size - 1)
+
+
+def _linear_source(in_size, out_size, scale, align_corners, dt):
+    """The two input indices each output index mixes, and their weights (in dt, PyTorch's
+    arithmetic: equal sizes copy, whatever the scale given)"""
+    if out_size == in_size:
+        i = np.arange(out_size)
+        return i, i, np.ones(out_size, dt), np.zeros(out_size, dt)
+    dst = np.arange(out_size).astype(dt)
+    if align_corners:
+        s = dt.type(in_size - 1) / dt.type(out_size - 1) if out_size > 1 else dt.type(0)
+        src = s * dst
+    else:
+        s = dt.type(1.0 / scale) if scale and scale > 0 else dt.type(in_size) / dt.type(out_size)
+        # s (dst + 0.5) - 0.5, rounded once as PyTorch's compiled (fused) multiply-add does:
+        # exact in double for float32
+        wide = np.float64 if dt == np.float32 else dt.type
+        src = (wide(s) * (dst.astype(wide) + 0.5) - 0.5).astype(dt)
+        src = np.maximum(src, dt.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    w1 = np.clip(src - i0, 0, 1).astype(dt)
+    i1 = np.where(i0 < in_size - 1, i0 + 1, i0)
+    return i0, i1, (1 - w1).astype(dt), w1
+
+
+_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resample the spatial dims (all after the first two) to size, or by scale_factor:
+    nearest, nearest-exact, (bi/tri)linear (align_corners), area (adaptive average pool)"""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    scales = None
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(f"Input and output must have the same number of spatial "
+                                 f"dimensions, but got input with spatial dimensions of "
+                                 f"{list(input.shape[2:])} and output size of {size}. Please "
+                                 f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 f"output size in (o1, o2, ...,oK) format.")
+            if not all(isinstance(v, int) for v in size):
+                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
+                                f"int] or Tuple[int, int, int], but got size with types "
+                                f"{[type(v) for v in size]}")
+            out_size = list(size)
+        else:
+            out_size = [size] * dim
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(f"Input and scale_factor must have the same number of spatial "
+                                 f"dimensions, but got input with spatial dimensions of "
+                                 f"{list(input.shape[2:])} and scale_factor of shape "
+                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, "
+                                 f"...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
+            scales = list(scale_factor)
+        else:
+            scales = [scale_factor] * dim
+        out_size = [int(n * s) for n, s in zip(input.shape[2:], scales)]
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if recompute_scale_factor or mode == "area":
+        scales = None                  # the kernels recompute it from the sizes
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
+    needed = _INTERPOLATE_NDIM.get(mode)
+    if input.ndim not in (3, 4, 5) or mode not in ("nearest", "nearest-exact", "area",
+                                                   *_INTERPOLATE_NDIM):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                  f"(got {input.ndim}D) for the modes: nearest | linear | "
+                                  f"bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
+    if needed is not None and input.ndim != needed:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needed}D "
+                                  "input")
+    if antialias or mode == "bicubic":
+        raise NotImplementedError(f"cgrad's interpolate has no {mode} mode"
+                                  + (" with antialias" if antialias else ""))
+    if mode == "area":
+        pool = globals().get(f"adaptive_avg_pool{dim}d")
+        if pool is None:
+            raise NotImplementedError(f"cgrad's interpolate has no area mode for {input.ndim}D "
+                                      "input")
+        return pool(input, out_size if dim > 1 else out_size[0])
+    in_size = list(input.shape[2:])
+    if any(n <= 0 for n in in_size + out_size):
+        names = "DHW"[3 - dim:]
+        sizes = ", ".join(f"{k}: {n}" for k, n in zip(names, in_size))
+        outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
+    if not input.is_floating_point():          # (PyTorch's kernel names)
+        kind = "nearest" if mode.startswith("nearest") else "linear"
+        name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \
+            if dim == 2 else f"compute_indices_weights_{kind}"
+        _dtype.require_float(input._data.dtype, name)
+    x = input
+    for axis in reversed(range(dim)):      # the last dim first, as PyTorch's kernels
+        d = axis + 2
+        scale = None if scales is None else scales[axis]
+        if mode.startswith("nearest"):
+            idx = _nearest_source(in_size[axis], out_size[axis], scale, mode == "nearest-exact",
+                                  dim == 2)
+            x = x.index_select(d, Tensor._make(idx))
+        else:
+            i0, i1, w0, w1 = _linear_source(in_size[axis], out_size[axis], scale,
+                                             align_corners, x._data.dtype)
+            shape = (-1,) + (1,) * (input.ndim - 1 - d)
+            x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
+                 + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
+    return x
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """interpolate, under its old name (with PyTorch's deprecation warning)"""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,7 +1,9 @@
 """Layers, activations and containers, PyTorch's nn modules of the same names."""
 import collections
+import collections.abc
 import math
 import operator
+import warnings
 
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
@@ -215,9 +217,10 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class _BatchNorm(Module):
-    """Per-channel normalisation by the batch's statistics (training) or the running ones
-    (eval, where tracked); BatchNorm1d and BatchNorm2d differ only in the input dims."""
+class _NormBase(Module):
+    """A per-channel norm's num_features, eps, momentum, weight (ones) and bias (zeros) where
+    affine, and where track_running_stats the running_mean, running_var and
+    num_batches_tracked buffers, as PyTorch's _NormBase"""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
@@ -247,6 +250,16 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         _reset_affine(self)
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalisation by the batch's statistics (training) or the running ones
+    (eval, where tracked); BatchNorm1d, 2d and 3d differ only in the input dims."""
+
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -261,11 +274,6 @@ class _BatchNorm(Module):
         return F.batch_norm(input, self.running_mean if keep else None,
                             self.running_var if keep else None, self.weight, self.bias,
                             use_batch, factor, self.eps)
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -282,6 +290,87 @@ class BatchNorm2d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 4:
             raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm of (N, C, D, H, W) input."""
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class _InstanceNorm(_NormBase):
+    """Normalisation of each sample's channels over their spatial dims (F.instance_norm):
+    by the running statistics instead in eval mode where track_running_stats; no weight,
+    bias or running statistics by default. dims: the spatial dims of the subclass."""
+    dims = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+
+    def forward(self, input):
+        unbatched = self.dims + 1             # (PyTorch's _get_no_batch_dim)
+        if input.dim() not in (unbatched, unbatched + 1):
+            raise ValueError(f"expected {unbatched}D or {unbatched + 1}D input (got "
+                             f"{input.dim()}D input)")
+        feature_dim = input.dim() - unbatched
+        if input.size(feature_dim) != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match "
+                                 f"num_features ({self.num_features}), but got: "
+                                 f"{input.size(feature_dim)}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You "
+                          "can silence this warning by not passing in num_features, which is "
+                          "not used because affine=False", stacklevel=2)
+        single = input.dim() == unbatched
+        out = F.instance_norm(input.unsqueeze(0) if single else input, self.running_mean,
+                              self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out.squeeze(0) if single else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm of (N, C, L) or (C, L) input."""
+    dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm of (N, C, H, W) or (C, H, W) input."""
+    dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm of (N, C, D, H, W) or (C, D, H, W) input."""
+    dims = 3
+
+
+class GroupNorm(Module):
+    """y = x normalised within each sample's num_groups groups of channels (F.group_norm),
+    then weight (ones) and bias (zeros) per channel where affine."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        _affine_parameters(self, (num_channels,), affine, bias, dtype)
+
+    def reset_parameters(self):
+        _reset_affine(self)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
 
 
 class _ConvNd(Module):
@@ -372,6 +461,11 @@ class Conv2d(_ConvNd):
     dims, function = 2, F.conv2d
 
 
+class Conv3d(_ConvNd):
+    """3-d convolution (cross-correlation) of (N, C, D, H, W) input."""
+    dims, function = 3, F.conv3d
+
+
 class _ConvTransposeNd(_ConvNd):
     """a transposed convolution: the gradient of the convolution with the same arguments in
     its input; forward's output_size picks the output_padding that gives that size"""
@@ -423,8 +517,15 @@ class ConvTranspose2d(_ConvTransposeNd):
     dims, function = 2, F.conv_transpose2d
 
 
-class _Pool2d(Module):
-    """kernel_size, stride (kernel_size by default), padding and ceil_mode, as given"""
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-d transposed convolution of (N, C, D, H, W) input."""
+    dims, function = 3, F.conv_transpose3d
+
+
+class _PoolNd(Module):
+    """kernel_size, stride (kernel_size by default), padding and ceil_mode, as given; the
+    subclasses set F's function"""
+    function = None
 
     def __init__(self, kernel_size, stride, padding, ceil_mode):
         super().__init__()
@@ -433,15 +534,13 @@ class _Pool2d(Module):
         self.padding, self.ceil_mode = padding, ceil_mode
 
 
-class MaxPool2d(_Pool2d):
-    """The maximum of each kernel_size window."""
+class _MaxPoolNd(_PoolNd):
+    """The maximum of each kernel_size window (and its flat index, with return_indices)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation, self.return_indices = dilation, return_indices
-
-    function = F.max_pool2d
 
     def forward(self, input):
         return type(self).function(input, self.kernel_size, self.stride, self.padding,
@@ -452,7 +551,22 @@ class MaxPool2d(_Pool2d):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(_Pool2d):
+class MaxPool1d(_MaxPoolNd):
+    """The maximum of each kernel_size window along the length."""
+    function = F.max_pool1d
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The maximum of each kernel_size window over H and W."""
+    function = F.max_pool2d
+
+
+class MaxPool3d(_MaxPoolNd):
+    """The maximum of each kernel_size window over D, H and W."""
+    function = F.max_pool3d
+
+
+class _AvgPoolNd(_PoolNd):
     """The mean of each kernel_size window."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -461,16 +575,22 @@ class AvgPool2d(_Pool2d):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        return type(self).function(input, self.kernel_size, self.stride, self.padding,
+                                   self.ceil_mode, self.count_include_pad,
+                                   self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool1d(MaxPool2d):
-    """The maximum of each kernel_size window along the length."""
-    function = F.max_pool1d
+class AvgPool2d(_AvgPoolNd):
+    """The mean of each kernel_size window over H and W."""
+    function = F.avg_pool2d
+
+
+class AvgPool3d(_AvgPoolNd):
+    """The mean of each kernel_size window over D, H and W."""
+    function = F.avg_pool3d
 
 
 class AvgPool1d(Module):
@@ -491,6 +611,93 @@ class AvgPool1d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePoolNd(Module):
+    """A pool over output_size bins of (nearly) equal size, whatever the input's size; the
+    subclasses set F's function"""
+    function = None
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return type(self).function(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """Means over output_size bins of (nearly) equal size along the length."""
+    function = F.adaptive_avg_pool1d
+
+
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """Means over output_size bins of (nearly) equal size over H and W."""
+    function = F.adaptive_avg_pool2d
+
+
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """Means over output_size bins of (nearly) equal size over D, H and W."""
+    function = F.adaptive_avg_pool3d
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    """The maximum of each of output_size bins (and its flat index, with return_indices)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return type(self).function(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    function = F.adaptive_max_pool1d
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    function = F.adaptive_max_pool2d
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    function = F.adaptive_max_pool3d
+
+
+class _MaxUnpoolNd(Module):
+    """A max pool's partial inverse: each value put back at its index, zeros elsewhere;
+    kernel_size, stride (kernel_size by default) and padding kept as tuples of dims"""
+    dims = function = None           # (spatial dims and F's function: set by each subclass)
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = F._ntuple(kernel_size, self.dims)
+        self.stride = F._ntuple(stride if stride is not None else kernel_size, self.dims)
+        self.padding = F._ntuple(padding, self.dims)
+
+    def forward(self, input, indices, output_size=None):
+        return type(self).function(input, indices, self.kernel_size, self.stride, self.padding,
+                                   output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    dims, function = 1, F.max_unpool1d
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    dims, function = 2, F.max_unpool2d
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    dims, function = 3, F.max_unpool3d
+
+
 class Unfold(Module):
     """The sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L): F.unfold."""
 
@@ -614,27 +821,6 @@ class CircularPad3d(CircularPad1d):
     dims = 3
 
 
-class AdaptiveAvgPool2d(Module):
-    """Means over output_size bins of (nearly) equal size, whatever the input's size."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    function = F.adaptive_avg_pool2d
-
-    def forward(self, input):
-        return type(self).function(input, self.output_size)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-
-class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
-    """Means over output_size bins of (nearly) equal size along the length."""
-    function = F.adaptive_avg_pool1d
-
-
 # ---- activations ------------------------------------------------------------------------------
 class ReLU(Module):
     """y = max(x, 0)"""
@@ -702,7 +888,10 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.silu(input)
+        return F.silu(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):
@@ -973,6 +1162,136 @@ class ParameterList(Module):
                 lines.append(f"  ({i}): {kind} containing: [{p.dtype} of size {size}]")
             else:
                 lines.append(f"  ({i}): Object of type: {type(p).__name__}")
+        return "\n".join(lines)
+
+
+class ParameterDict(Module):
+    """An ordered dict of parameters, registered under their keys (a plain Tensor given to it
+    becomes a Parameter; other values are kept as plain attributes, as in PyTorch)"""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        self._keys = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    def _key(self, key):
+        if not isinstance(key, str):
+            raise TypeError(f"Index given to ParameterDict cannot be used as a key as it is not "
+                            f"a string (type is '{type(key).__name__}'). Open an issue on github "
+                            "if you need non-string keys.")
+        return key
+
+    def __getitem__(self, key):
+        return getattr(self, self._key(key))
+
+    def __setitem__(self, key, value):
+        self._keys[key] = None
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
+            value = Parameter(value)
+        setattr(self, self._key(key), value)
+
+    def __delitem__(self, key):
+        del self._keys[key]
+        delattr(self, self._key(key))
+
+    def __len__(self):
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __reversed__(self):
+        return reversed(self._keys)
+
+    def __contains__(self, key):
+        return key in self._keys
+
+    def __call__(self, input):
+        raise RuntimeError("ParameterDict should not be called.")
+
+    def keys(self):
+        return self._keys.keys()
+
+    def values(self):
+        return (self[k] for k in self._keys)
+
+    def items(self):
+        return ((k, self[k]) for k in self._keys)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+    def popitem(self):
+        k = next(reversed(self._keys))
+        return k, self.pop(k)
+
+    def clear(self):
+        for k in list(self._keys):
+            del self[k]
+
+    def copy(self):
+        return ParameterDict(collections.OrderedDict(self.items()))
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict((k, default) for k in keys)
+
+    def update(self, parameters):
+        """Sets the entries of parameters: a ParameterDict or OrderedDict in its order, another
+        mapping in sorted key order, or (key, value) pairs (PyTorch's rules)"""
+        if not isinstance(parameters, collections.abc.Iterable):
+            raise TypeError("ParametersDict.update should be called with an iterable of "
+                            f"key/value pairs, but got {type(parameters).__name__}")
+        if isinstance(parameters, (collections.OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, collections.abc.Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = []
+            for j, p in enumerate(parameters):
+                if not isinstance(p, collections.abc.Iterable):
+                    raise TypeError(f"ParameterDict update sequence element #{j} should be "
+                                    f"Iterable; is{type(p).__name__}")
+                if len(p) != 2:
+                    raise ValueError(f"ParameterDict update sequence element #{j} has length "
+                                     f"{len(p)}; 2 is required")
+                items.append(p)
+        for k, v in items:
+            self[k] = v
+
+    def __or__(self, other):
+        result = self.copy()
+        result.update(other)
+        return result
+
+    def __ror__(self, other):
+        result = other.copy()
+        result.update(self)
+        return result
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def extra_repr(self):
+        lines = []
+        for k, p in self.items():
+            if isinstance(p, Tensor):
+                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+                size = "x".join(str(n) for n in p.shape)
+                lines.append(f"  ({k}): {kind} containing: [{p.type()} of size {size}]")
+            else:
+                lines.append(f"  ({k}): Object of type: {type(p).__name__}")
         return "\n".join(lines)
 
 

@@ -1070,33 +1070,38 @@ class Softplus(Op):
 
 
 class Elu(Op):
-    """y = x if x > 0 else alpha (e**x - 1)   ->   dx = g, or g alpha e**x"""
+    """y = scale x if x > 0 else alpha scale (e**(input_scale x) - 1)   ->   dx = g scale, or
+    g input_scale alpha scale e**(input_scale x): PyTorch's elu kernel, which selu (its alpha
+    and scale) and celu (input_scale = 1 / alpha) run too"""
     @staticmethod
-    def forward(ctx, x, alpha):
+    def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):
         require_float(x.dtype, "elu_cpu")
         ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return np.where(x <= 0, np.expm1(x) * alpha, x)
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+        return np.where(x <= 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return np.where(x <= 0, g * ctx.alpha * np.exp(x), g), None
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
+        return np.where(x <= 0, g * (i * a * s) * np.exp(x * i), g * s), None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph()
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
         below = constant(x._data <= 0)
-        return (g * ctx.alpha * x.exp()).where(below, g), None
+        return (g * (i * a * s) * (x * i).exp()).where(below, g * s), None, None, None
 
 
 class EluInplace(Elu):
-    """elu_: the same from the saved output (dx = g (y + alpha) where y <= 0), as PyTorch's"""
+    """elu_: the same from the saved output (dx = g input_scale (y + alpha scale) where
+    y <= 0), as PyTorch's"""
     grad_fn_name = "EluBackward1"
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        y = Elu.forward(ctx, x, alpha)
+    def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):
+        y = Elu.forward(ctx, x, alpha, scale, input_scale)
         ctx.save_for_backward(y)                 # the output instead of the input
         return y
 
@@ -1104,13 +1109,23 @@ class EluInplace(Elu):
     def backward(ctx, g):
         _refuse_negative_slope(ctx.alpha, "elu")
         y, = ctx.saved_tensors
-        return np.where(y <= 0, g * (y + ctx.alpha), g), None
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
+        return np.where(y <= 0, g * i * (y + a * s), g * s), None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         _refuse_negative_slope(ctx.alpha, "elu")
         y, = ctx.saved_for_graph()
-        return (g * (y + ctx.alpha)).where(constant(y._data <= 0), g), None
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
+        return (g * i * (y + a * s)).where(constant(y._data <= 0), g * s), None, None, None
+
+
+class Celu(Elu):
+    grad_fn_name = "CeluBackward0"
+
+
+class CeluInplace(EluInplace):
+    grad_fn_name = "CeluBackward1"
 
 
 class LogSigmoid(Op):
@@ -1314,3 +1329,157 @@ def _same_float(y, x):
 def _float(x):
     """Integer inputs of exp, log, ... give the default float, as in PyTorch."""
     return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+# ---- more activations: hardtanh, hardswish, hardsigmoid, mish, threshold, shrinks -----------
+class Hardtanh(Op):
+    """y = min(max(x, lo), hi)   ->   dx = g strictly inside (lo, hi) (clamp's includes the
+    bounds), 0 elsewhere; PyTorch's hardtanh_backward, which relu6 uses too"""
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if x.dtype.kind == "b":
+            raise RuntimeError("Bool inputs not supported for hardtanh")
+        if x.dtype.kind in "iu":               # PyTorch casts the bounds to the integer dtype
+            lo, hi = int(lo), int(hi)
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return B.kernels.clamp(x, lo, hi)
+
+    @staticmethod
+    def _outside(ctx, x):
+        return (x <= ctx.lo) | (x >= ctx.hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return np.where(Hardtanh._outside(ctx, x), g.dtype.type(0), g), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        return DependsOn.apply(MaskedFill.apply(g, Hardtanh._outside(ctx, x._data), 0), x), \
+            None, None
+
+
+class Hardswish(Op):
+    """y = x min(max(x + 3, 0), 6) / 6   ->   dx = 0 for x <= -3, g for x >= 3, else
+    g (x / 3 + 1/2)"""
+    @staticmethod
+    def forward(ctx, x):
+        require_float(x.dtype, "hardswish_cpu")
+        ctx.save_for_backward(x)
+        return x * np.minimum(np.maximum(x + 3, 0), 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return np.where(x <= -3, g.dtype.type(0), np.where(x >= 3, g, g * (x / 3 + 0.5))),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        a = x._data
+        ramp = constant((a > -3) & (a < 3))
+        return (g * (x / 3 + 0.5)).where(ramp, MaskedFill.apply(g, a <= -3, 0)),
+
+
+class Hardsigmoid(Op):
+    """y = min(max(x + 3, 0), 6) / 6   ->   dx = g / 6 for -3 < x < 3, else 0"""
+    @staticmethod
+    def forward(ctx, x):
+        require_float(x.dtype, "hardsigmoid_cpu")
+        ctx.save_for_backward(x)
+        return np.minimum(np.maximum(x + 3, 0), 6) / 6
+
+    @staticmethod
+    def _outside(x):
+        return ~((x > -3) & (x < 3))
+
+    @staticmethod
+    def _sixth(g):
+        return g.dtype.type(np.float32(1 / 6))       # PyTorch's float constant, in double too
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return np.where(Hardsigmoid._outside(x), g.dtype.type(0), g * Hardsigmoid._sixth(g)),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        sixth = Hardsigmoid._sixth(g._data)
+        return DependsOn.apply(MaskedFill.apply(g * sixth, Hardsigmoid._outside(x._data), 0), x),
+
+
+class Mish(Op):
+    """y = x tanh(softplus(x))   ->   dx = g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x))
+    (PyTorch's kernels: no softplus threshold)"""
+    @staticmethod
+    def forward(ctx, x):
+        require_float(x.dtype, "mish_cpu")
+        ctx.save_for_backward(x)
+        return x * np.tanh(np.log1p(np.exp(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        t = np.tanh(np.log1p(np.exp(x)))
+        s = 1 / (1 + np.exp(-x))
+        return g * (t + x * s * (1 - t * t)),
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        t = x.exp().log1p().tanh()
+        return g * (t + x * x.sigmoid() * (1 - t * t)),
+
+
+class Threshold(Op):
+    """y = value where x <= threshold, else x   ->   dx = g where x > threshold (or NaN), else
+    0. Subclasses change where the output is cut (`cut`) and what it is (`outputs`)."""
+    @staticmethod
+    def cut(x, threshold):
+        return x <= threshold
+
+    @staticmethod
+    def outputs(x, cut, threshold, value):
+        return np.where(cut, np.asarray(value).astype(x.dtype), x)
+
+    @classmethod
+    def forward(cls, ctx, x, threshold, value):
+        require_float(x.dtype, "threshold_cpu", also="iu")
+        ctx.save_for_backward(x)
+        ctx.cut = cls.cut(x, threshold)
+        return cls.outputs(x, ctx.cut, threshold, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.cut, g.dtype.type(0), g), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()        # a zero second derivative, as PyTorch's
+        return DependsOn.apply(MaskedFill.apply(g, ctx.cut, 0), x), None, None
+
+
+class ThresholdInplace(Threshold):
+    grad_fn_name = "ThresholdBackward1"
+
+
+class Hardshrink(Threshold):
+    """y = 0 where -lambd <= x <= lambd, else x   ->   dx = g outside [-lambd, lambd]"""
+    @staticmethod
+    def cut(x, lambd):
+        return (x >= -lambd) & (x <= lambd)
+
+    @staticmethod
+    def outputs(x, cut, lambd, value):
+        return np.where(cut, x.dtype.type(0), x)
+
+
+class Softshrink(Hardshrink):
+    """y = x - lambd above lambd, x + lambd below -lambd, else 0 (NaN stays)   ->   dx = g
+    outside [-lambd, lambd]"""
+    @staticmethod
+    def outputs(x, cut, lambd, value):
+        return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x * 0))

@@ -1,8 +1,11 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
-Fold), the sliding windows that the convolutions and the pools are composed from, and
-KeepsInput, which ties a composed layer's recorded input gradient to its input as PyTorch's
-fused layers do."""
+Fold) of any number of spatial dims, the sliding windows that the convolutions and the
+pools are composed from, and KeepsInput, which ties a composed layer's recorded input
+gradient to its input as PyTorch's fused layers do."""
+import itertools
+import math
+
 import numpy as np
 
 from ..autograd.function import Op, constant, renamed
@@ -57,37 +60,36 @@ def conv_output_size(size, kernel, dilation, pad, stride):
     return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _window_slices(out_hw, kernel, dilation, stride):
-    """for each kernel position (i, j), the slices of the padded input it reads"""
-    (oh, ow), (kh, kw), (dh, dw), (sh, sw) = out_hw, kernel, dilation, stride
-    for i in range(kh):
-        for j in range(kw):
-            yield i, j, (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+def _window_slices(out, kernel, dilation, stride):
+    """for each kernel position (a tuple, one index per spatial dim), the slices of the
+    padded input it reads: a loop over the kernel's positions, never the output's"""
+    for at in itertools.product(*map(range, kernel)):
+        yield at, tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                        for i, o, d, s in zip(at, out, dilation, stride))
 
 
 class Unfold(Op):
-    """x (N, C, H, W) -> rows (N, oh*ow, C*kh*kw): each window of the input (padded with
-    pad_value; pad is ((top, bottom), (left, right))), one per row, so that a convolution is
-    one matrix product with the weight (PyTorch's F.unfold is this transposed)
-    ->   dx = the rows' gradient folded back (Fold)"""
+    """x (N, C, *S) -> rows (N, L, C * prod(kernel)), S of any number of spatial dims: each
+    window of the input (padded with pad_value; pad is a (before, after) pair per spatial
+    dim), one per row, so that a convolution is one matrix product with the weight
+    (PyTorch's F.unfold is this transposed)   ->   dx = the rows' gradient folded back (Fold)"""
     grad_fn_name = "Im2ColBackward0"
 
     @staticmethod
     def forward(ctx, x, kernel, dilation, pad, stride, pad_value):
         if ctx is not None:                   # (None: called as Fold's backward)
             ctx.args = (x.shape[2:], kernel, dilation, pad, stride)
-        if any(pad[0]) or any(pad[1]):
+        if any(map(any, pad)):
             x = np.pad(x, ((0, 0), (0, 0)) + tuple(pad), constant_values=pad_value)
-        n, c, h, w = x.shape
-        oh, ow = (conv_output_size(s, k, d, (0, 0), st)
-                  for s, k, d, st in zip((h, w), kernel, dilation, stride))
-        sn, sc, s_h, s_w = x.strides
+        n, c = x.shape[:2]
+        out = [conv_output_size(s, k, d, (0, 0), st)
+               for s, k, d, st in zip(x.shape[2:], kernel, dilation, stride)]
+        sn, sc, *spatial = x.strides
         windows = np.lib.stride_tricks.as_strided(
-            x, (n, oh, ow, c, kernel[0], kernel[1]),
-            (sn, s_h * stride[0], s_w * stride[1], sc, s_h * dilation[0], s_w * dilation[1]),
-            writeable=False)
-        return np.ascontiguousarray(windows).reshape(n, oh * ow, c * kernel[0] * kernel[1])
+            x, (n, *out, c, *kernel),
+            (sn, *[s * st for s, st in zip(spatial, stride)], sc,
+             *[s * d for s, d in zip(spatial, dilation)]), writeable=False)
+        return np.ascontiguousarray(windows).reshape(n, math.prod(out), c * math.prod(kernel))
 
     @staticmethod
     def backward(ctx, g):
@@ -99,24 +101,25 @@ class Unfold(Op):
 
 
 class Fold(Op):
-    """rows (N, L, C*kh*kw) -> (N, C, H, W): each row's values added back at its window's
-    positions (the padding cropped), the adjoint of Unfold   ->   drows = Unfold(g)"""
+    """rows (N, L, C * prod(kernel)) -> (N, C, *size): each row's values added back at its
+    window's positions (the padding cropped), the adjoint of Unfold   ->   drows = Unfold(g)"""
     grad_fn_name = "Col2ImBackward0"
 
     @staticmethod
     def forward(ctx, rows, size, kernel, dilation, pad, stride):
         if ctx is not None:                   # (None: called as Unfold's backward)
             ctx.args = (kernel, dilation, pad, stride)
-        (pt, pb), (pl, pr) = pad
-        hp, wp = size[0] + pt + pb, size[1] + pl + pr
-        out_hw = tuple(conv_output_size(s, k, d, (0, 0), st)
-                       for s, k, d, st in zip((hp, wp), kernel, dilation, stride))
-        n = rows.shape[0]
-        rows = rows.reshape(n, *out_hw, rows.shape[2] // (kernel[0] * kernel[1]), *kernel)
-        out = zeros((n, rows.shape[3], hp, wp), rows.dtype)
-        for i, j, (r, c) in _window_slices(out_hw, kernel, dilation, stride):
-            out[:, :, r, c] += np.moveaxis(rows[..., i, j], 3, 1)
-        return out[:, :, pt:pt + size[0], pl:pl + size[1]]
+        padded = [s + a + b for s, (a, b) in zip(size, pad)]
+        out_size = [conv_output_size(s, k, d, (0, 0), st)
+                    for s, k, d, st in zip(padded, kernel, dilation, stride)]
+        n, k = rows.shape[0], len(kernel)
+        rows = rows.reshape(n, *out_size, rows.shape[2] // math.prod(kernel), *kernel)
+        rows = np.moveaxis(rows, k + 1, 1)               # (N, C, *out, *kernel)
+        out = zeros((n, rows.shape[1], *padded), rows.dtype)
+        for at, window in _window_slices(out_size, kernel, dilation, stride):
+            out[(slice(None), slice(None)) + window] += rows[(Ellipsis,) + at]
+        return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
+                                                      for s, (a, _) in zip(size, pad))]
 
     @staticmethod
     def backward(ctx, g):

@@ -1,21 +1,552 @@
-"""Elementwise math beyond elementwise.py's: trunc/frac, exp2/log2/log10, the in-place
-comparisons, ... One class per differentiable op, forward and backward side by side. They run
-off the training hot path, so NumPy's (and SciPy's) ufuncs serve both backends."""
+"""The special functions of cgrad.special (lgamma, digamma, erfinv, xlogy, ...): one class per
+differentiable op, forward and backward side by side, with SciPy's ufuncs for the values on
+both backends (they run off the training hot path, as ops.elementwise's _NumpyUnary).
+The derivatives are PyTorch's (derivatives.yaml), so edge values (0, 1, inf) match too.
+Below them, the other elementwise ops of Tensor's methods (trunc, frac, log2, the in-place
+comparisons, div's rounding modes, hypot, copysign, fmod, fmax, logaddexp, ...).
+Where PyTorch's own kernel is an approximation, SciPy's value is kept: its float64 trigamma
+(polygamma(1, x), digamma's derivative) is good to ~1e-10 relative, and its polygamma(n, inf)
+is NaN for n >= 2 where the limit is 0."""
 import math
 
 import numpy as np
 
-from .._dtype import require_float, torch_name
+from .. import _dtype
+from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
-from .elementwise import (Clamp, ClampTensor, Fill, FillTensor, MaskedFill, _NumpyUnary,
-                          _Stepwise, Sign, Sub, promote, promote_float)
+from .elementwise import (Clamp, ClampTensor, Fill, FillTensor, MaskedFill, Mul, Sign, Sub,
+                          _NumpyUnary, _Stepwise, _float, _same_float, promote,
+                          promote_float)
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2PI = math.sqrt(2 * math.pi)
 
 
 def _scipy():
-    from scipy import special            # imported on first use (~0.2 s)
+    from scipy import special           # imported on first use (~0.2 s)
     return special
 
 
+class _XY(_NumpyUnary):
+    """_NumpyUnary whose derivative reads the input and the output: derivative(x, y, g)"""
+    @classmethod
+    def forward(cls, ctx, x):
+        x = _float(x)
+        y = _same_float(cls.fn(x), x)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = ctx.saved_tensors
+        return cls.derivative(x, y, g),
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        x, y = ctx.saved_for_graph()
+        return cls.graph_derivative(x, y, g),
+
+
+# ---- gamma family ---------------------------------------------------------------------------
+class Lgamma(_NumpyUnary):
+    """y = ln|Gamma(x)|   ->   dx = g digamma(x)"""
+    @staticmethod
+    def fn(x):
+        y = _scipy().gammaln(x)
+        return np.where(x == -np.inf, np.inf, y)       # PyTorch's lgamma(-inf) is +inf
+
+    @staticmethod
+    def derivative(x, g):
+        return g * _same_float(_scipy().digamma(x), x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * Digamma.apply(x)
+
+
+class Digamma(_NumpyUnary):
+    """y = psi(x) = d/dx ln Gamma(x)   ->   dx = g polygamma(1, x)"""
+    @staticmethod
+    def fn(x):
+        return _scipy().digamma(x)
+
+    @staticmethod
+    def derivative(x, g):
+        return g * _polygamma(1, x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * Polygamma.apply(x, 1)
+
+
+def _polygamma(n, x):
+    return _same_float(_scipy().polygamma(n, x), x)
+
+
+class Polygamma(Op):
+    """y = polygamma(n, x), the n-th derivative of digamma   ->   dx = g polygamma(n + 1, x)"""
+    @staticmethod
+    def forward(ctx, x, n):
+        x = _float(x)
+        ctx.n = n
+        ctx.save_for_backward(x)
+        return _polygamma(n, x) if n else _same_float(_scipy().digamma(x), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * _polygamma(ctx.n + 1, x), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        return g * Polygamma.apply(x, ctx.n + 1), None
+
+
+def _mvlgamma_shifts(p, dtype):
+    return np.arange(-p * 0.5 + 0.5, 0.5, 0.5).astype(dtype)       # -(p-1)/2, ..., 0
+
+
+class Mvlgamma(Op):
+    """y = sum_j lgamma(x - j/2), j < p, + p(p-1)/4 ln(pi)   ->   dx = g sum_j digamma(x - j/2)
+    (PyTorch's order: j from p-1 down to 0)"""
+    @staticmethod
+    def forward(ctx, x, p):
+        x = _float(x)
+        ctx.p = p
+        ctx.save_for_backward(x)
+        y = _same_float(_scipy().gammaln(x[..., None] + _mvlgamma_shifts(p, x.dtype)), x)
+        return y.sum(-1) + x.dtype.type(p * (p - 1) * math.log(math.pi) / 4)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        args = x[..., None] + _mvlgamma_shifts(ctx.p, x.dtype)
+        return g * _same_float(_scipy().digamma(args), args).sum(-1), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        shifts = constant(_mvlgamma_shifts(ctx.p, x._data.dtype))
+        return g * Digamma.apply(x.unsqueeze(-1) + shifts).sum(-1), None
+
+
+class Gammainc(Op):
+    """y = P(a, x), the regularised lower incomplete gamma function
+    ->   dx = g x^(a-1) e^-x / Gamma(a); no derivative in a (as PyTorch)"""
+    grad_fn_name = "IgammaBackward0"
+    sign = 1
+    ufunc = "gammainc"
+
+    @classmethod
+    def forward(cls, ctx, a, x):
+        a, x = _float_pair(a, x)
+        ctx.save_for_backward(a, x)
+        return _same_float(getattr(_scipy(), cls.ufunc)(a, x), x)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError(f"the derivative for '{cls.grad_fn_name[:-9].lower()}: "
+                                      "input' is not implemented.")
+        a, x = ctx.saved_tensors
+        d = np.exp((a - 1) * np.log(x) - x - _same_float(_scipy().gammaln(a), a))
+        return None, g * d if cls.sign > 0 else -g * d
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        if ctx.needs_input_grad[0]:
+            return NotImplemented                # (the first order raises PyTorch's error)
+        a, x = ctx.saved_for_graph()
+        d = ((a - 1) * x.log() - x - Lgamma.apply(a)).exp()
+        return None, g * d if cls.sign > 0 else -g * d
+
+
+class Gammaincc(Gammainc):
+    """y = Q(a, x) = 1 - P(a, x)   ->   dx = -g x^(a-1) e^-x / Gamma(a)"""
+    grad_fn_name = "IgammacBackward0"
+    sign = -1
+    ufunc = "gammaincc"
+
+
+# ---- error function family ------------------------------------------------------------------
+class Erfc(_NumpyUnary):
+    """y = 1 - erf(x)   ->   dx = -g 2/sqrt(pi) e^(-x^2)"""
+    @staticmethod
+    def fn(x):
+        return _scipy().erfc(x)
+
+    @staticmethod
+    def derivative(x, g):
+        return g * (x.dtype.type(-2 / _SQRT_PI) * np.exp(-(x * x)))
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * ((-2 / _SQRT_PI) * (-(x * x)).exp())
+
+
+class Erfinv(_NumpyUnary):
+    """y = erf^-1(x)   ->   dx = g sqrt(pi)/2 e^(y^2), from the saved output"""
+    saves = "output"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().erfinv(x)
+
+    @staticmethod
+    def derivative(y, g):
+        return g * (y.dtype.type(0.5 * _SQRT_PI) * np.exp(y * y))
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * ((0.5 * _SQRT_PI) * (y * y).exp())
+
+
+class Erfcx(_XY):
+    """y = e^(x^2) erfc(x)   ->   dx = g (2 x y - 2/sqrt(pi))"""
+    grad_fn_name = "SpecialErfcxBackward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().erfcx(x)
+
+    @staticmethod
+    def derivative(x, y, g):
+        return g * (2 * x * y - x.dtype.type(2 / _SQRT_PI))
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * (2 * x * y - 2 / _SQRT_PI)
+
+
+class LogNdtr(_XY):
+    """y = ln Phi(x)   ->   dx = g / sqrt(2 pi) e^-(y + x^2/2)"""
+    grad_fn_name = "SpecialLogNdtrBackward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().log_ndtr(x)
+
+    @staticmethod
+    def derivative(x, y, g):
+        return g / x.dtype.type(_SQRT_2PI) * np.exp(-(y + x * x / 2))
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g / _SQRT_2PI * (-(y + x * x / 2)).exp()
+
+
+# ndtr is composed as PyTorch's (1 + erf(x / sqrt 2)) * 0.5, whose last product is at::mul's
+# Scalar overload
+NdtrHalf = renamed("NdtrHalf", Mul, "MulBackward1", "y = x * 0.5, the last step of ndtr")
+
+
+class Ndtri(_NumpyUnary):
+    """y = Phi^-1(x)   ->   dx = g sqrt(2 pi) e^(y^2 / 2), from the saved output"""
+    grad_fn_name = "SpecialNdtriBackward0"
+    saves = "output"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().ndtri(x)
+
+    @staticmethod
+    def derivative(y, g):
+        return g * y.dtype.type(_SQRT_2PI) * np.exp(y * y / 2)
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * _SQRT_2PI * (y * y / 2).exp()
+
+
+# ---- Bessel functions -----------------------------------------------------------------------
+class I0(_NumpyUnary):
+    """y = I0(x)   ->   dx = g I1(x)"""
+    @staticmethod
+    def fn(x):
+        return _scipy().i0(x)
+
+    @staticmethod
+    def derivative(x, g):
+        return g * _same_float(_scipy().i1(x), x)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * I1.apply(x)
+
+
+class I0e(_XY):
+    """y = e^-|x| I0(x)   ->   dx = g (i1e(x) - sgn(x) y)"""
+    grad_fn_name = "SpecialI0EBackward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().i0e(x)
+
+    @staticmethod
+    def derivative(x, y, g):
+        return g * (_same_float(_scipy().i1e(x), x) - np.sign(x) * y)
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * (I1e.apply(x) - x.sign() * y)
+
+
+def _at_tiny(x, derivative):
+    """derivative(x) where |x| > eps, 0.5 elsewhere: I1'(0) = I1e'(0) = 1/2, which the formula
+    gives as NaN (PyTorch's i1_backward)"""
+    eps = np.finfo(x.dtype).eps
+    big = np.abs(x) > eps
+    safe = np.where(big, x, x.dtype.type(eps))
+    return np.where(big, derivative(safe), x.dtype.type(0.5))
+
+
+def _graph_at_tiny(x, derivative):
+    """_at_tiny in Tensor ops: derivative(safe x) where |x| > eps, 1/2 elsewhere"""
+    from .._functions import where
+    eps = float(np.finfo(x._data.dtype).eps)
+    big = constant(np.abs(x._data) > eps)
+    return where(big, derivative(where(big, x, eps)), 0.5)
+
+
+class I1(_XY):
+    """y = I1(x)   ->   dx = g (I0(x) - y / x), 1/2 at x = 0"""
+    grad_fn_name = "SpecialI1Backward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().i1(x)
+
+    @staticmethod
+    def derivative(x, y, g):
+        return g * _at_tiny(x, lambda s: _same_float(_scipy().i0(s), s) - y / s)
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * _graph_at_tiny(x, lambda s: I0.apply(s) - y / s)
+
+
+class I1e(_XY):
+    """y = e^-|x| I1(x)   ->   dx = g (i0e(x) - y (sgn(x) + 1/x)), 1/2 at x = 0"""
+    grad_fn_name = "SpecialI1EBackward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().i1e(x)
+
+    @staticmethod
+    def derivative(x, y, g):
+        return g * _at_tiny(x, lambda s: _same_float(_scipy().i0e(s), s)
+                            - y * (np.sign(s) + 1 / s))
+
+    @staticmethod
+    def graph_derivative(x, y, g):
+        return g * _graph_at_tiny(x, lambda s: I0e.apply(s) - y * (s.sign() + 1 / s))
+
+
+# ---- the rest -------------------------------------------------------------------------------
+class Sinc(_NumpyUnary):
+    """y = sin(pi x) / (pi x), 1 at 0   ->   dx = g (pi x cos(pi x) - sin(pi x)) / (pi x^2),
+    0 at x = 0"""
+    fn = staticmethod(np.sinc)
+
+    @staticmethod
+    def derivative(x, g):
+        px = x.dtype.type(math.pi) * x
+        d = (px * np.cos(px) - np.sin(px)) / (px * x)
+        return np.where(x == 0, x.dtype.type(0), g * d)
+
+    @staticmethod
+    def graph_derivative(x, g):
+        px = math.pi * x
+        d = (px * px.cos() - px.sin()) / (px * x)
+        return MaskedFill.apply(g * d, x._data == 0, 0)
+
+
+class Entr(_NumpyUnary):
+    """y = -x ln x (0 at 0, -inf for x < 0)   ->   dx = -g (1 + ln x)"""
+    grad_fn_name = "SpecialEntrBackward0"
+
+    @staticmethod
+    def fn(x):
+        return _scipy().entr(x)
+
+    @staticmethod
+    def derivative(x, g):
+        return g * -(1 + np.log(x))
+
+    @staticmethod
+    def graph_derivative(x, g):
+        return g * -(1 + x.log())
+
+
+class Exp2(_NumpyUnary):
+    """y = 2^x   ->   dx = g y ln 2, from the saved output"""
+    fn, saves = np.exp2, "output"
+
+    @staticmethod
+    def derivative(y, g):
+        return g * y * y.dtype.type(math.log(2))
+
+    @staticmethod
+    def graph_derivative(y, g):
+        return g * y * math.log(2)
+
+
+class Logit(Op):
+    """y = ln(x / (1 - x)), x first clamped to [eps, 1 - eps] when eps is given
+    ->   dx = g / (x (1 - x)); 0 outside [eps, 1 - eps] (eps given), NaN outside [0, 1]
+    (none given), g * inf at 0 and 1 (PyTorch's logit_backward)"""
+    @staticmethod
+    def forward(ctx, x, eps=None):
+        x = _float(x)
+        ctx.eps = eps
+        ctx.save_for_backward(x)
+        z = x if eps is None else np.clip(x, x.dtype.type(eps), x.dtype.type(1 - eps))
+        return np.log(z / (1 - z))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        one = x.dtype.type(1)
+        eps = ctx.eps
+        d = np.where((x == 0) | (x == one), g * np.inf, g / (x * (one - x)))
+        if eps is None:
+            outside, fill = (x < 0) | (x > one), np.nan
+        else:
+            outside, fill = (x < x.dtype.type(eps)) | (x > x.dtype.type(1 - eps)), 0
+        return np.where(outside, x.dtype.type(fill), d), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, = ctx.saved_for_graph()
+        xd, eps = x._data, ctx.eps
+        d = g / (x * (1 - x))                    # g * inf at 0 and 1, as backward
+        if eps is None:
+            return MaskedFill.apply(d, (xd < 0) | (xd > 1), math.nan), None
+        return MaskedFill.apply(d, (xd < eps) | (xd > 1 - eps), 0), None
+
+
+# ---- binary ---------------------------------------------------------------------------------
+def _float_pair(a, b):
+    """a and b as arrays of PyTorch's result dtype, the default float for integers"""
+    dt = result_type(a, b)
+    if dt.kind != "f":
+        dt = _dtype.DEFAULT.np
+    return np.asarray(a, dt), np.asarray(b, dt)
+
+
+class Xlogy(Op):
+    """y = x ln(z), 0 where x = 0 (unless z is NaN)
+    ->   dx = g ln(z), 0 where x = 0 and z <= 0; dz = g x / z"""
+    log = staticmethod(np.log)
+    shift = 0
+
+    @classmethod
+    def forward(cls, ctx, x, z):
+        x, z = _float_pair(x, z)
+        ctx.save_for_backward(x, z)
+        y = np.where(x == 0, x.dtype.type(0), x * cls.log(z))
+        return np.where(np.isnan(z), z, y)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, z = ctx.saved_tensors
+        gx = gz = None
+        if ctx.needs_input_grad[0]:
+            gx = np.where(g == 0, g, g * cls.log(z))           # xlogy(g, z)
+            gx = np.where(np.isnan(z), z, gx)
+            gx = np.where((x == 0) & (z <= -cls.shift), g.dtype.type(0), gx)
+        if ctx.needs_input_grad[1]:
+            gz = g * x / (z + cls.shift) if cls.shift else g * x / z
+        return gx, gz
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        x, z = ctx.saved_for_graph()
+        gx = gz = None
+        if ctx.needs_input_grad[0]:
+            gx = (Xlog1py if cls.shift else Xlogy).apply(g, z)
+            gx = MaskedFill.apply(gx, (x._data == 0) & (z._data <= -cls.shift), 0)
+        if ctx.needs_input_grad[1]:
+            gz = g * x / (z + cls.shift)
+        return gx, gz
+
+
+class Xlog1py(Xlogy):
+    """y = x ln(1 + z), 0 where x = 0 (unless z is NaN)
+    ->   dx = g ln(1 + z), 0 where x = 0 and z <= -1; dz = g x / (z + 1)"""
+    grad_fn_name = "SpecialXlog1PyBackward0"
+    log = staticmethod(np.log1p)
+    shift = 1
+
+
+class Zeta(Op):
+    """y = sum_k (k + q)^-x, Hurwitz's zeta   ->   dq = -g x zeta(x + 1, q); no derivative in
+    x (as PyTorch)"""
+    grad_fn_name = "SpecialZetaBackward0"
+
+    @staticmethod
+    def forward(ctx, x, q):
+        x, q = _float_pair(x, q)
+        ctx.save_for_backward(x, q)
+        return _same_float(_scipy().zeta(x, q), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        x, q = ctx.saved_tensors
+        return None, g * -x * _same_float(_scipy().zeta(x + 1, q), x)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        if ctx.needs_input_grad[0]:
+            return NotImplemented                # (the first order raises PyTorch's error)
+        x, q = ctx.saved_for_graph()
+        return None, g * -x * Zeta.apply(x + 1, q)
+
+
+def scalar_variants(op, self_scalar, other_scalar):
+    """op's classes for a Python number as its first or second operand: PyTorch's Scalar
+    overloads name their grad_fn ...Backward1 and ...Backward2"""
+    return (renamed(op.__name__ + "SelfScalar", op, self_scalar, "a Python number as input"),
+            renamed(op.__name__ + "OtherScalar", op, other_scalar, "a Python number as other"))
+
+
+XlogySelfScalar, XlogyOtherScalar = scalar_variants(Xlogy, "XlogyBackward1", "XlogyBackward2")
+Xlog1pySelfScalar, Xlog1pyOtherScalar = scalar_variants(
+    Xlog1py, "SpecialXlog1PyBackward1", "SpecialXlog1PyBackward2")
+ZetaSelfScalar, ZetaOtherScalar = scalar_variants(
+    Zeta, "SpecialZetaBackward1", "SpecialZetaBackward2")
+
+
+# ---- sampling -------------------------------------------------------------------------------
+class StandardGamma(Op):
+    """x ~ Gamma(alpha, 1), drawn from the NumPy generator rng   ->   dalpha = g dx/dalpha by
+    implicit reparameterisation: -(dF/dalpha) / f at x, F the CDF (gammainc) and f the density.
+    dF/dalpha is a central difference of SciPy's gammainc in float64 (PyTorch uses series
+    approximations; the two agree to ~1e-7)."""
+    @staticmethod
+    def forward(ctx, alpha, rng):
+        a = np.asarray(alpha, np.float64)
+        x = rng.standard_gamma(a)
+        x = np.maximum(x, np.finfo(alpha.dtype).tiny).astype(alpha.dtype)   # never 0
+        ctx.save_for_backward(alpha, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha, x = ctx.saved_tensors
+        sp = _scipy()
+        a, xx = alpha.astype(np.float64), x.astype(np.float64)
+        h = 1e-5 * np.maximum(a, 1)
+        d_cdf = (sp.gammainc(a + h, xx) - sp.gammainc(a - h, xx)) / (2 * h)
+        log_pdf = (a - 1) * np.log(xx) - xx - sp.gammaln(a)
+        return (g * (-d_cdf * np.exp(-log_pdf)).astype(alpha.dtype)), None
+
+
+# ---- the other elementwise ops of Tensor's methods ----------------------------------------
 def refuse(kernel, dtype):
     """PyTorch's NotImplementedError for a kernel that has no loop for dtype"""
     raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(dtype)}\'')
@@ -38,17 +569,6 @@ class Frac(Op):
         return g,
 
     graph_backward = backward
-
-
-class Exp2(_NumpyUnary):
-    """y = 2**x   ->   dx = g y ln 2, from the saved output"""
-    fn, saves = np.exp2, "output"
-
-    @staticmethod
-    def derivative(y, g):
-        return g * (y * math.log(2))
-
-    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 class Log2(_NumpyUnary):
@@ -194,158 +714,7 @@ CLAMP_ONE_SIDED = {(side, op): renamed(f"Clamp{side.capitalize()}{op.__name__[5:
                                        f"Clamp{side.capitalize()}Backward"
                                        f"{int(op is ClampTensor)}", f"clamp_{side}(x, bound)")
                    for side in ("min", "max") for op in (Clamp, ClampTensor)}
-
-
-# ---- special functions (integer and bool inputs give the default float, as in PyTorch) -----
-class Erfc(_NumpyUnary):
-    """y = 1 - erf x   ->   dx = -g 2/sqrt(pi) e**(-x^2)"""
-    @staticmethod
-    def fn(x):
-        return _scipy().erfc(x)
-
-    @staticmethod
-    def derivative(x, g):
-        return g * (x.dtype.type(-2 / math.sqrt(math.pi)) * np.exp(-(x * x)))
-
-    @staticmethod
-    def graph_derivative(x, g):
-        return g * ((-2 / math.sqrt(math.pi)) * (-(x * x)).exp())
-
-
-class Erfinv(_NumpyUnary):
-    """y = erf^-1(x)   ->   dx = g sqrt(pi)/2 e**(y^2), from the saved output"""
-    saves = "output"
-
-    @staticmethod
-    def fn(x):
-        return _scipy().erfinv(x)
-
-    @staticmethod
-    def derivative(y, g):
-        return g * (y.dtype.type(math.sqrt(math.pi) / 2) * np.exp(y * y))
-
-    @staticmethod
-    def graph_derivative(y, g):
-        return g * ((math.sqrt(math.pi) / 2) * (y * y).exp())
-
-
-def _digamma(x):
-    """PyTorch's digamma: -inf at 0, +inf at -0 (SciPy gives NaN or -inf at both)"""
-    y = _scipy().psi(x)
-    zero = x == 0
-    if zero.any():
-        y = np.where(zero, np.copysign(np.asarray(np.inf, x.dtype), -x), y)
-    return y
-
-
-class Lgamma(_NumpyUnary):
-    """y = ln |Gamma(x)|   ->   dx = g digamma(x)"""
-    @staticmethod
-    def fn(x):
-        return _scipy().gammaln(x)
-
-    @staticmethod
-    def derivative(x, g):
-        return g * _digamma(x).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def graph_derivative(x, g):
-        return g * x.digamma()
-
-
-class Digamma(_NumpyUnary):
-    """y = Gamma'(x) / Gamma(x)   ->   dx = g polygamma(1, x)"""
-    fn = staticmethod(_digamma)
-
-    @staticmethod
-    def derivative(x, g):
-        return g * _scipy().polygamma(1, x).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def graph_derivative(x, g):
-        return g * x.polygamma(1)
-
-
-class Polygamma(Op):
-    """y = the n-th derivative of digamma   ->   dx = g polygamma(n + 1, x)"""
-    @staticmethod
-    def forward(ctx, x, n):
-        x = x if x.dtype.kind == "f" else x.astype(np.float32)
-        ctx.save_for_backward(x)
-        ctx.n = n
-        return (_digamma(x) if n == 0 else _scipy().polygamma(n, x)).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * _scipy().polygamma(ctx.n + 1, x).astype(x.dtype, copy=False), None
-
-    @staticmethod
-    def graph_backward(ctx, g):
-        x, = ctx.saved_for_graph()
-        return g * x.polygamma(ctx.n + 1), None
-
-
 PolygammaInPlace = renamed("PolygammaInPlace", Polygamma, "PolygammaBackward1", "polygamma_(n)")
-
-
-class I0(_NumpyUnary):
-    """y = the modified Bessel function I0(x)   ->   dx = g I1(x)"""
-    @staticmethod
-    def fn(x):
-        return _scipy().i0(x)
-
-    @staticmethod
-    def derivative(x, g):
-        return g * _scipy().i1(x).astype(x.dtype, copy=False)
-
-
-class Sinc(_NumpyUnary):
-    """y = sin(pi x) / (pi x), 1 at 0   ->   dx = g (pi x cos(pi x) - sin(pi x)) / (pi x^2),
-    0 at 0 (PyTorch's form)"""
-    fn = np.sinc
-
-    @staticmethod
-    def derivative(x, g):
-        px = x * x.dtype.type(math.pi)
-        d = (px * np.cos(px) - np.sin(px)) / (px * x)
-        return g * np.where(x == 0, x.dtype.type(0), d)
-
-    @staticmethod
-    def graph_derivative(x, g):
-        px = x * math.pi
-        return g * MaskedFill.apply((px * px.cos() - px.sin()) / (px * x), x._data == 0, 0)
-
-
-class Logit(Op):
-    """y = ln(z / (1 - z)), z = x clamped to [eps, 1 - eps] where eps is given   ->   dx = g
-    / (x (1 - x)); outside [eps, 1 - eps] 0, outside [0, 1] without eps NaN (PyTorch's)"""
-    @staticmethod
-    def forward(ctx, x, eps):
-        x = x if x.dtype.kind == "f" else x.astype(np.float32)
-        ctx.save_for_backward(x)
-        ctx.eps = eps
-        z = x if eps is None else np.clip(x, eps, 1 - eps)
-        return np.log(z / (1 - z))
-
-    @staticmethod
-    def _outside(x, eps):
-        """where the gradient is not g / (x (1 - x)), and what it is there"""
-        if eps is None:
-            return (x < 0) | (x > 1), np.nan
-        return (x < eps) | (x > 1 - eps), 0
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        outside, value = Logit._outside(x, ctx.eps)
-        return np.where(outside, x.dtype.type(value), g / (x * (1 - x))), None
-
-    @staticmethod
-    def graph_backward(ctx, g):
-        x, = ctx.saved_for_graph()
-        outside, value = Logit._outside(x._data, ctx.eps)
-        return MaskedFill.apply(g / (x * (1 - x)), outside, value), None
 
 
 class _Scaled(Op):
@@ -374,7 +743,7 @@ class Rad2Deg(_Scaled):
     c = 180 / math.pi
 
 
-# ---- binary ---------------------------------------------------------------------------------
+# ---- more binary math -------------------------------------------------------------------------
 class _Binary(Op):
     """y = fn(a, b) on the promoted operands (floats where to_float; b or a may be a Python
     number); dtypes of the kinds in `refused` raise PyTorch's NotImplementedError for kernel
@@ -406,44 +775,6 @@ class _Binary(Op):
             return NotImplemented            # the first order, behind a delayed error
         a, b, y = ctx.saved_for_graph()
         return cls.graph_derivative(a, b, y, g, *ctx.needs_input_grad)
-
-
-def _xlogy(x, y):
-    """x ln y, 0 where x is 0 (unless y is NaN)"""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = x * np.log(y)
-    return np.where((x == 0) & ~np.isnan(y), out.dtype.type(0), out)
-
-
-class Xlogy(_Binary):
-    """y = a ln b, 0 where a is 0 (b not NaN)   ->   da = xlogy(g, b), 0 where a == 0 and
-    b <= 0; db = g a / b"""
-    refused = ""
-    fn = staticmethod(_xlogy)
-
-    @staticmethod
-    def derivative(a, b, y, g, need_a, need_b):
-        ga = gb = None
-        if need_a:
-            ga = np.where((a == 0) & (b <= 0), g.dtype.type(0), _xlogy(g, b))
-        if need_b:
-            gb = g * a / b
-        return ga, gb
-
-    @staticmethod
-    def graph_derivative(a, b, y, g, need_a, need_b):
-        ga = gb = None
-        if need_a:
-            arrays = [t._data if hasattr(t, "_data") else t for t in (a, b)]
-            zero = np.broadcast_to((arrays[0] == 0) & (arrays[1] <= 0), g.shape)
-            ga = MaskedFill.apply(Xlogy.apply(g, b), zero, 0)
-        if need_b:
-            gb = g * a / b
-        return ga, gb
-
-
-XlogyNumberFirst = renamed("XlogyNumberFirst", Xlogy, "XlogyBackward1", "xlogy(number, t)")
-XlogyNumber = renamed("XlogyNumber", Xlogy, "XlogyBackward2", "xlogy(t, number)")
 
 
 class Hypot(_Binary):

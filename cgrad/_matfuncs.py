@@ -1,0 +1,268 @@
+"""PyTorch's top-level matrix functions (torch.det, torch.svd, torch.cholesky_solve, torch.kron,
+torch.cdist, ...), over cgrad.linalg and its ops; the Tensor methods of the same names call
+these."""
+import numbers
+import warnings
+
+import numpy as np
+
+from . import linalg as LA
+from ._dtype import torch_name
+from ._functions import _into_out
+from .autograd.function import Function, renamed
+from .linalg import _matrix, _return_type
+from .ops import linalg as L
+from .ops import matrix as M
+from .ops import reduce as R
+from .ops.matrix import pytorch_node
+from .tensor import Tensor, where
+
+__all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "inner",
+           "inverse", "kron", "logdet", "matrix_exp", "matrix_power", "pdist", "pinverse",
+           "slogdet", "svd", "tensordot", "vdot"]
+
+SlogdetResult = _return_type("slogdet", ("sign", "logabsdet"))
+SvdResult = _return_type("svd", ("U", "S", "V"))
+
+det = LA.det
+matrix_power = LA.matrix_power
+matrix_exp = LA.matrix_exp
+
+
+def slogdet(input):
+    return SlogdetResult(*LA.slogdet(input))
+
+
+def logdet(input):
+    """log(det): NaN where det < 0, -inf where it is 0"""
+    _matrix("logdet", input)
+    sign, logabsdet = M.Slogdet.apply(input)
+    return where(sign == -1, float("nan"), logabsdet)
+
+
+def inverse(input, *, out=None):
+    return LA.inv(input, out=out)
+
+
+def pinverse(input, rcond=1e-15):
+    """linalg.pinv with rcond as the relative tolerance"""
+    return LA.pinv(input, atol=0.0, rtol=rcond)
+
+
+@pytorch_node("CholeskyBackward0")
+class _Cholesky(M.Cholesky):
+    """torch.cholesky's node (the same op as linalg.cholesky's)"""
+
+
+def cholesky(input, upper=False, *, out=None):
+    """linalg.cholesky (deprecated in PyTorch, still there)"""
+    _matrix("linalg.cholesky", input, kernel="cholesky_cpu")
+    return _into_out(_Cholesky.apply(input, bool(upper), True, "linalg.cholesky")[0], out)
+
+
+def cholesky_solve(B, L, upper=False, *, out=None):
+    """X with (L L^T) X = B (upper: (U^T U) X = B), L the Cholesky factor"""
+    for name, t in (("b", B), ("A", L)):
+        if t.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
+                               "dimensions instead")
+        if t._data.dtype not in LA._FLOATS:
+            raise NotImplementedError(f'"cholesky_solve_cpu" not implemented for '
+                                      f"'{torch_name(t._data.dtype)}'")
+    if B._data.dtype != L._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{torch_name(B._data.dtype)} and A of type "
+                           f"{torch_name(L._data.dtype)} instead.")
+    if L.shape[-1] != L.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
+                           f"{B.shape[-2]} by {B.shape[-1]}")
+    LA._batch("cholesky_solve", B.shape[:-2], L.shape[:-2])
+    return _into_out(M.CholeskySolve.apply(B, L, bool(upper)), out)
+
+
+def cholesky_inverse(L, upper=False, *, out=None):
+    """(L L^T)^-1 (upper: (U^T U)^-1) from the Cholesky factor"""
+    if L._data.dtype not in LA._FLOATS:
+        raise NotImplementedError(f'"cholesky_inverse_out_cpu" not implemented for '
+                                  f"'{torch_name(L._data.dtype)}'")
+    _matrix("cholesky_inverse", L)
+    return _into_out(M.CholeskyInverse.apply(L, bool(upper)), out)
+
+
+def svd(input, some=True, compute_uv=True):
+    """(U, S, V) with input = U diag(S) V^T (V, not Vh: PyTorch's old svd); some=False: the
+    full U and V; compute_uv=False: U and V zeros"""
+    if not compute_uv:
+        S = LA.svdvals(input)
+        m, n = input.shape[-2:]
+        zeros = [Tensor._make(np.zeros(input.shape[:-2] + (k, k), input._data.dtype))
+                 for k in (m, n)]
+        return SvdResult(zeros[0], S, zeros[1])
+    U, S, Vh = LA.svd(input, full_matrices=not some)
+    return SvdResult(U, S, Vh.mT)
+
+
+def cross(input, other, dim=None, *, out=None):
+    """linalg.cross, where dim=None is the first dim of length 3 (deprecated in PyTorch)"""
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                      "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+                      "The default value of dim will change to agree with that of "
+                      "linalg.cross in a future release.", UserWarning, stacklevel=2)
+        shape = np.broadcast_shapes(input.shape, other.shape)
+        dim = next((i for i, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return LA.cross(input, other, dim=dim, out=out)
+
+
+def kron(input, other):
+    """the Kronecker product: result[i * other.shape + j] = input[i] * other[j] per dim"""
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + input.shape)
+    b = other.reshape((1,) * (nd - other.ndim) + other.shape)
+    wide = a.reshape(sum(((n, 1) for n in a.shape), ()))        # a's dims with 1s between
+    tall = b.reshape(sum(((1, n) for n in b.shape), ()))
+    return (wide * tall).reshape(*(x * y for x, y in zip(a.shape, b.shape)))
+
+
+def tensordot(a, b, dims=2, out=None):
+    """the sum over a's dims dims[0] and b's dims[1] (an int n: a's last n and b's first n) of
+    the product, the free dims of a then of b"""
+    if isinstance(dims, numbers.Integral):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        if isinstance(dims, Tensor):
+            dims = dims.tolist()
+        da, db = dims
+        da = [da] if isinstance(da, numbers.Integral) else list(da)
+        db = [db] if isinstance(db, numbers.Integral) else list(db)
+        if len(da) != len(db):
+            raise RuntimeError("both dimension lists should have same length")
+        da = [d % a.ndim for d in da]
+        db = [d % b.ndim for d in db]
+    for x, y in zip(da, db):
+        if a.shape[x] != b.shape[y]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[x]} in dim {x} and second has size {b.shape[y]} in "
+                               f"dim {y}")
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    left = a.permute(*free_a, *da).reshape(-1, k)
+    right = b.permute(*db, *free_b).reshape(k, -1)
+    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
+    result = (left @ right).reshape(*shape)
+    return result if out is None else _into_out(result, out)
+
+
+def inner(input, other, *, out=None):
+    """the sum over the last dims of the products (a product where either is 0-d)"""
+    if input.ndim == 0 or other.ndim == 0:
+        return _into_out(input * other, out)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    return tensordot(input, other, ([-1], [-1]), out=out)
+
+
+Vdot = renamed("Vdot", L.Dot, "VdotBackward0", "vdot of real vectors: their dot")
+
+
+def vdot(input, other, *, out=None):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"vdot : expected both vectors to have same dtype, but found "
+                           f"{torch_name(input._data.dtype)} and {torch_name(other._data.dtype)}")
+    if input.shape[0] != other.shape[0]:
+        n, k = input.shape[0], other.shape[0]
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{k}] to "
+                           f"have the same number of elements, but got {n} and {k} elements "
+                           "respectively")
+    return _into_out(Vdot.apply(input, other), out)
+
+
+# the p-norms of the differences, named as PyTorch's distance ops (their gradients: the norm's,
+# 0 where a distance is 0)
+CdistNorm = renamed("CdistNorm", R.Norm, "CdistBackward0", "cdist's norms of differences")
+PdistNorm = renamed("PdistNorm", R.Norm, "PdistBackward0", "pdist's norms of differences")
+
+
+@pytorch_node("EuclideanDistBackward0")
+class EuclideanDist(Function):
+    """d_ij = |x1_i - x2_j| through one matrix product (|x1|^2 + |x2|^2 - 2 x1 x2^T, clamped at
+    0), as PyTorch's _euclidean_dist   ->   with r = g / d (0 where d == 0),
+    gx1 = x1 rowsum(r) - r x2, gx2 = x2 colsum(r) - r^T x1"""
+    @staticmethod
+    def forward(ctx, x1, x2):
+        ctx.set_materialize_grads(False)
+        a, b = x1._data, x2._data
+        a_ = np.concatenate([a * -2, (a ** 2).sum(-1, keepdims=True),
+                             np.ones(a.shape[:-1] + (1,), a.dtype)], -1)
+        b_ = np.concatenate([b, np.ones(b.shape[:-1] + (1,), b.dtype),
+                             (b ** 2).sum(-1, keepdims=True)], -1)
+        d = Tensor._make(np.sqrt(np.maximum(a_ @ np.swapaxes(b_, -1, -2), 0)))
+        ctx.save_for_backward(x1, x2, d)
+        return d
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2, d = ctx.saved_tensors
+        if g is None:
+            return None, None
+        ratio = (g / d).masked_fill(d == 0, 0)
+        return (x1 * ratio.sum(-1, True) - ratio @ x2,
+                x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1)
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """the p-norm distance of each row of x1 to each row of x2 (batch dims broadcast); p = 2
+    through a matrix product where either has more than 25 rows (or compute_mode asks), as
+    PyTorch's"""
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.ndim}D")
+        if x._data.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{torch_name(x._data.dtype)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+             "donot_use_mm_for_euclid_dist")
+    if compute_mode not in modes:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    batch = LA._batch("cdist", x1.shape[:-2], x2.shape[:-2])
+    r1, r2 = x1.shape[-2], x2.shape[-2]
+    x1 = x1.expand(*batch, *x1.shape[-2:])
+    x2 = x2.expand(*batch, *x2.shape[-2:])
+    if p == 2 and (compute_mode == modes[1] or (compute_mode == modes[0] and
+                                                 (r1 > 25 or r2 > 25))):
+        return EuclideanDist.apply(x1, x2).view(*batch, r1, r2)
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return CdistNorm.apply(diff, float(p), (diff.ndim - 1,), False)
+
+
+def pdist(input, p=2):
+    """the p-norm distances between the rows of a 2-d input, pairs i < j in row order"""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    i, j = np.triu_indices(input.shape[0], 1)
+    diff = input[Tensor._make(i)] - input[Tensor._make(j)]
+    return PdistNorm.apply(diff, float(p), (1,), False)

@@ -1,0 +1,156 @@
+"""Helpers shared by the distributions, as torch.distributions.utils."""
+from functools import update_wrapper
+from numbers import Number
+
+import numpy as np
+
+from .. import _dtype
+from ..autograd import enable_grad
+from ..creation import tensor as _tensor
+from ..random import generator
+from ..tensor import Size, Tensor, _raise_broadcast
+
+euler_constant = 0.57721566490153286060  # Euler Mascheroni Constant
+
+__all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",
+           "lazy_property", "tril_matrix_to_vec", "vec_to_tril_matrix"]
+
+
+def broadcast_shapes(*shapes):
+    """The shape all of shapes broadcast to, with PyTorch's RuntimeError where they do not"""
+    out = []
+    for shape in shapes:
+        shape = tuple(shape)
+        for i in range(1, len(shape) + 1):
+            if i > len(out):
+                out.insert(0, shape[-i])
+            elif out[-i] == 1:
+                out[-i] = shape[-i]
+            elif shape[-i] not in (1, out[-i]):
+                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single "
+                                   f"shape.  Mismatch is at dim {len(out) - i}")
+    return Size(out)
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common shape (views, as torch.broadcast_tensors)"""
+    shape = ()
+    for t in tensors:
+        try:
+            shape = np.broadcast_shapes(shape, t.shape)
+        except ValueError:
+            _raise_broadcast(shape, t.shape)
+    shape = Size(shape)
+    return tuple(t if t.shape == shape else t.expand(shape) for t in tensors)
+
+
+def broadcast_all(*values):
+    """values broadcast to one shape; a Python number becomes a tensor of the first tensor's
+    dtype (the default dtype if there is none)"""
+    if not all(isinstance(v, (Tensor, Number)) for v in values):
+        raise ValueError("Input arguments must all be instances of Number, "
+                         "torch.Tensor or objects implementing __torch_function__.")
+    if not all(isinstance(v, Tensor) for v in values):
+        dtype = next((v.dtype for v in values if isinstance(v, Tensor)),
+                     _dtype.DEFAULT)
+        values = [v if isinstance(v, Tensor) else _tensor(v, dtype=dtype) for v in values]
+    return broadcast_tensors(*values)
+
+
+def finfo(t):
+    """NumPy's finfo of a float tensor's dtype (eps, tiny, min, max)"""
+    return np.finfo(t._data.dtype)
+
+
+def rng():
+    """cgrad's global NumPy generator: cgrad.manual_seed makes the samples repeat"""
+    return generator(None)
+
+
+def from_numpy(array, like):
+    """A tensor of array's values in like's dtype, outside any graph"""
+    return Tensor._make(np.asarray(array, like._data.dtype))
+
+
+def _standard_normal(shape, like):
+    return from_numpy(rng().standard_normal(tuple(shape)), like)
+
+
+def _sum_rightmost(value, dim):
+    """value summed over its dim rightmost dims"""
+    if dim == 0:
+        return value
+    required_shape = value.shape[:-dim] + (-1,)
+    return value.reshape(required_shape).sum(-1)
+
+
+def logits_to_probs(logits, is_binary=False):
+    """sigmoid of the log-odds (binary), else softmax along the last dim"""
+    if is_binary:
+        return logits.sigmoid()
+    return logits.softmax(-1)
+
+
+def clamp_probs(probs):
+    """probs clamped to [eps, 1 - eps], eps the dtype's machine epsilon"""
+    eps = float(finfo(probs).eps)
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def probs_to_logits(probs, is_binary=False):
+    """the log-odds (binary), else the log-probabilities, of probs clamped away from 0 and 1"""
+    ps_clamped = clamp_probs(probs)
+    if is_binary:
+        return ps_clamped.log() - (-ps_clamped).log1p()
+    return ps_clamped.log()
+
+
+class lazy_property:
+    """A property computed (with grad enabled) on first access, then kept on the instance"""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        update_wrapper(self, wrapped)
+
+    def __get__(self, instance, obj_type=None):
+        if instance is None:
+            return _lazy_property_and_property(self.wrapped)
+        with enable_grad():
+            value = self.wrapped(instance)
+        setattr(instance, self.wrapped.__name__, value)
+        return value
+
+
+class _lazy_property_and_property(lazy_property, property):
+    """A lazy_property as the class shows it: a property to documentation tools, a
+    lazy_property to Distribution's argument validation"""
+
+    def __init__(self, wrapped):
+        property.__init__(self, wrapped)
+
+
+def _tril_mask(n, diag):
+    ar = np.arange(n)
+    return ar < ar.reshape(-1, 1) + (diag + 1)
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The lower triangle of a (batch of) D x D matrix, row by row, as a vector"""
+    n = mat.shape[-1]
+    if diag < -n or diag >= n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    return mat[..., _tensor(_tril_mask(n, diag))]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The inverse of tril_matrix_to_vec: a (batch of) vector into a lower triangular matrix"""
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1]
+                            + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    eps = float(finfo(vec).eps)
+    if round(n) - n > eps:
+        raise ValueError(f"The size of last dimension is {vec.shape[-1]} which cannot be "
+                         "expressed as the lower triangular part of a square D x D matrix.")
+    n = round(n)
+    mat = vec.new_zeros(vec.shape[:-1] + (n, n))
+    mat[..., _tensor(_tril_mask(n, diag))] = vec
+    return mat

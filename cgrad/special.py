@@ -1,0 +1,127 @@
+"""cgrad.special, as torch.special: the special functions (gamma, error and Bessel families,
+xlogy, zeta, ...) with PyTorch's values and derivatives. The ops live in ops/special.py."""
+import math
+
+from ._functions import _into_out
+from .ops import elementwise as E
+from .ops import special as SP
+from .tensor import Tensor
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
+           "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
+           "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
+           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+
+
+def _tensor(input, name, arg="input", position=1):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                        f"not {type(input).__name__}")
+    return input
+
+
+def _unary(op, name):
+    def fn(input, *, out=None):
+        return _into_out(op.apply(_tensor(input, name)), out)
+    fn.__name__ = name.replace("special_", "")
+    fn.__doc__ = op.__doc__
+    return fn
+
+
+expit = _unary(E.Sigmoid, "special_expit")
+erf = _unary(E.Erf, "special_erf")
+log1p = _unary(E.Log1p, "special_log1p")
+expm1 = _unary(E.Expm1, "special_expm1")
+exp2 = _unary(SP.Exp2, "special_exp2")
+erfc = _unary(SP.Erfc, "special_erfc")
+erfinv = _unary(SP.Erfinv, "special_erfinv")
+erfcx = _unary(SP.Erfcx, "special_erfcx")
+log_ndtr = _unary(SP.LogNdtr, "special_log_ndtr")
+ndtri = _unary(SP.Ndtri, "special_ndtri")
+gammaln = _unary(SP.Lgamma, "special_gammaln")
+digamma = psi = _unary(SP.Digamma, "special_digamma")
+i0 = _unary(SP.I0, "special_i0")
+i0e = _unary(SP.I0e, "special_i0e")
+i1 = _unary(SP.I1, "special_i1")
+i1e = _unary(SP.I1e, "special_i1e")
+sinc = _unary(SP.Sinc, "special_sinc")
+entr = _unary(SP.Entr, "special_entr")
+
+
+def ndtr(input, *, out=None):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, composed as PyTorch does"""
+    x = _tensor(input, "special_ndtr")
+    return _into_out(SP.NdtrHalf.apply(1 + (x * (1 / math.sqrt(2))).erf(), 0.5), out)
+
+
+def logit(input, eps=None, *, out=None):
+    """ln(x / (1 - x)), x clamped to [eps, 1 - eps] first when eps is given"""
+    return _into_out(SP.Logit.apply(_tensor(input, "special_logit"), eps), out)
+
+
+def polygamma(n, input, *, out=None):
+    """the n-th derivative of digamma"""
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return _into_out(SP.Polygamma.apply(_tensor(input, "special_polygamma", position=2), n),
+                     out)
+
+
+def multigammaln(input, p, *, out=None):
+    """ln of the multivariate gamma function of dimension p"""
+    _tensor(input, "special_multigammaln")
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    return _into_out(SP.Mvlgamma.apply(input, p), out)
+
+
+def round(input, *, decimals=0, out=None):  # noqa: A001  (PyTorch's name)
+    return _into_out(E.RoundDecimals.apply(_tensor(input, "special_round"), decimals), out)
+
+
+def logsumexp(input, dim, keepdim=False, *, out=None):
+    return _into_out(_tensor(input, "special_logsumexp").logsumexp(dim, keepdim), out)
+
+
+def softmax(input, dim, *, dtype=None):
+    input = _tensor(input, "special_softmax")
+    return (input if dtype is None else input.to(dtype)).softmax(dim)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    input = _tensor(input, "special_log_softmax")
+    return (input if dtype is None else input.to(dtype)).log_softmax(dim)
+
+
+def _binary(op, self_scalar, other_scalar, name, first="self", second="other"):
+    """op on two operands, either of which may be a Python number (not both, as PyTorch)"""
+    def fn(input, other, *, out=None):
+        a, b = isinstance(input, Tensor), isinstance(other, Tensor)
+        if not (a or b):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"({type(input).__name__}, {type(other).__name__})")
+        for v, arg, position in ((input, first, 1), (other, second, 2)):
+            if not isinstance(v, (Tensor, int, float)):
+                _tensor(v, name, arg, position)
+        cls = op if a and b else self_scalar if b else other_scalar
+        return _into_out(cls.apply(input, other), out)
+    fn.__name__ = name.replace("special_", "")
+    fn.__doc__ = op.__doc__
+    return fn
+
+
+xlogy = _binary(SP.Xlogy, SP.XlogySelfScalar, SP.XlogyOtherScalar, "special_xlogy")
+xlog1py = _binary(SP.Xlog1py, SP.Xlog1pySelfScalar, SP.Xlog1pyOtherScalar, "special_xlog1py")
+zeta = _binary(SP.Zeta, SP.ZetaSelfScalar, SP.ZetaOtherScalar, "special_zeta")
+
+
+def gammainc(input, other, *, out=None):
+    """P(a, x), the regularised lower incomplete gamma function"""
+    return _into_out(SP.Gammainc.apply(_tensor(input, "special_gammainc"),
+                                       _tensor(other, "special_gammainc", "other", 2)), out)
+
+
+def gammaincc(input, other, *, out=None):
+    """Q(a, x) = 1 - P(a, x)"""
+    return _into_out(SP.Gammaincc.apply(_tensor(input, "special_gammaincc"),
+                                        _tensor(other, "special_gammaincc", "other", 2)), out)

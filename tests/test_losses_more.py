@@ -1,0 +1,264 @@
+"""The losses PyTorch has beside MSE, L1, cross entropy and BCE (KLDiv, HingeEmbedding,
+MarginRanking, CosineEmbedding, PoissonNLL, GaussianNLL, SoftMargin, MultiLabelSoftMargin,
+MultiMargin, MultiLabelMargin, TripletMargin, TripletMarginWithDistance), against PyTorch:
+values and gradients (of targets too, where PyTorch has them) for every reduction, second
+derivatives, modules' reprs and defaults, and PyTorch's errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+from cgrad.nn import functional as F
+
+torch = pytest.importorskip("torch")
+
+from test_nn_layers import DTYPES, TOL, _close, _raises_like_torch  # noqa: E402
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _libs(lib):
+    return {"lib": lib, "F": F if lib is cgrad else torch.nn.functional,
+            "nn": nn if lib is cgrad else torch.nn}
+
+
+def _array(spec, dtype, rng):
+    """an input from its spec: (kind, shape or values); kinds: "x" normal, "p" uniform in
+    (0, 1), "s" +-1 (and 0 with "s0"), "i" int64 values given, "c" positive counts"""
+    kind, arg = spec
+    if kind == "i":
+        return np.array(arg, np.int64)
+    if kind == "x":
+        return rng.standard_normal(arg).astype(dtype)
+    if kind == "p":
+        return rng.uniform(0.05, 1, arg).astype(dtype)
+    if kind == "c":
+        return rng.integers(0, 6, arg).astype(dtype)
+    signs = rng.choice([-1.0, 1.0] if kind == "s" else [-1.0, 0.0, 1.0], arg)
+    return signs.astype(dtype)
+
+
+def _compare(call, specs, dtype, seed=0):
+    """call (using a, b, c, d and lib, F, nn) in both libraries on the same inputs: values,
+    then the gradients of each float input after the same backward"""
+    rng = np.random.default_rng(seed)
+    arrays = [_array(s, dtype, rng) for s in specs]
+    td = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+    ts = [torch.tensor(a, dtype=td.get(a.dtype, torch.int64), requires_grad=a.dtype.kind == "f")
+          for a in arrays]
+    cs = [cgrad.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    names = "abcd"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # kl_div's "mean" warns in both
+        c_out = eval(call, {**_libs(cgrad), **dict(zip(names, cs))})
+        t_out = eval(call, {**_libs(torch), **dict(zip(names, ts))})
+    assert str(c_out.dtype) == str(t_out.dtype).replace("torch", "cgrad")
+    _close(c_out, t_out, dtype)
+    g = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
+    c_out.backward(cgrad.tensor(g))
+    t_out.backward(torch.tensor(g))
+    for c, t in zip(cs, ts):
+        if t.requires_grad and t.grad is not None:
+            np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), equal_nan=True,
+                                       **TOL[dtype])
+        elif t.requires_grad:
+            assert c.grad is None or not c.grad.numpy().any()
+    return c_out
+
+
+X, P, S = ("x", (5, 4)), ("p", (5, 4)), ("s", (5, 4))
+LOSSES = [
+    ("F.kl_div(a, b, reduction=r)", [X, P]),
+    ("F.kl_div(a, b, reduction=r, log_target=True)", [X, X]),
+    ("F.kl_div(a, b * (b > 0.5), reduction=r)", [X, P]),          # targets of 0
+    ("F.kl_div(a, b[0], reduction=r)", [X, P]),
+    ("F.hinge_embedding_loss(a, b, reduction=r)", [X, ("s0", (5, 4))]),
+    ("F.hinge_embedding_loss(a, b, margin=0.3, reduction=r)", [X, S]),
+    ("F.hinge_embedding_loss(a, b, reduction=r)", [X, ("i", [1, -1, 1, -1])]),
+    ("F.margin_ranking_loss(a, b, c, reduction=r)", [("x", 7), ("x", 7), ("s", 7)]),
+    ("F.margin_ranking_loss(a, b, c, margin=0.5, reduction=r)", [X, X, S]),
+    ("F.margin_ranking_loss(a, a.detach(), c, reduction=r)", [X, X, S]),   # ties: no gradient
+    ("F.cosine_embedding_loss(a, b, c, reduction=r)", [X, X, ("s0", 5)]),
+    ("F.cosine_embedding_loss(a, b, c, margin=-0.2, reduction=r)", [X, X, ("i", [1, -1] * 2 +
+                                                                            [1])]),
+    ("F.cosine_embedding_loss(a[0], b[0], c, reduction=r)", [X, X, ("i", -1)]),
+    ("F.poisson_nll_loss(a, b, reduction=r)", [X, ("c", (5, 4))]),
+    ("F.poisson_nll_loss(a.exp(), b, log_input=False, reduction=r)", [X, ("c", (5, 4))]),
+    ("F.poisson_nll_loss(a, b, full=True, eps=1e-3, reduction=r)", [X, ("c", (5, 4))]),
+    ("F.gaussian_nll_loss(a, b, c, reduction=r)", [X, X, P]),
+    ("F.gaussian_nll_loss(a, b, c, full=True, eps=0.2, reduction=r)", [X, X, P]),
+    ("F.gaussian_nll_loss(a, b, c, reduction=r)", [X, X, ("p", 5)]),
+    ("F.gaussian_nll_loss(a, b, c, reduction=r)", [X, X, ("p", (5, 1))]),
+    ("F.gaussian_nll_loss(a, b, 0.5, reduction=r)", [X, X]),
+    ("F.soft_margin_loss(a, b.detach(), reduction=r)", [X, S]),
+    ("F.soft_margin_loss(a * 30, b.detach(), reduction=r)", [X, S]),
+    ("F.multilabel_soft_margin_loss(a, b, reduction=r)", [X, ("c", (5, 4))]),
+    ("F.multilabel_soft_margin_loss(a, b, weight=c, reduction=r)", [X, P, ("p", 4)]),
+    ("F.multi_margin_loss(a, b, reduction=r)", [X, ("i", [1, 0, 3, 3, 2])]),
+    ("F.multi_margin_loss(a, b, p=2, margin=0.7, reduction=r)", [X, ("i", [1, 0, 3, 3, 2])]),
+    ("F.multi_margin_loss(a, b, weight=c.detach(), reduction=r)",
+     [X, ("i", [1, 0, 3, 3, 2]), ("p", 4)]),
+    ("F.multi_margin_loss(a[0], b, reduction=r)", [X, ("i", 2)]),
+    ("F.multi_margin_loss(a[0], b, reduction=r)", [X, ("i", [2])]),
+    ("F.multilabel_margin_loss(a, b, reduction=r)",
+     [X, ("i", [[3, 0, -1, 1], [0, 1, 2, 3], [-1, 0, 0, 0], [2, 2, -1, 3], [1, -1, -1, -1]])]),
+    ("F.multilabel_margin_loss(a[1], b, reduction=r)", [X, ("i", [3, 1, -1, 0])]),
+    ("F.triplet_margin_loss(a, b, c, reduction=r)", [X, X, X]),
+    ("F.triplet_margin_loss(a, b, c, margin=3.0, p=1, swap=True, reduction=r)", [X, X, X]),
+    ("F.triplet_margin_loss(a[0], b[0], c[0], eps=0.1, p=3, reduction=r)", [X, X, X]),
+    ("F.triplet_margin_with_distance_loss(a, b, c, reduction=r)", [X, X, X]),
+    ("F.triplet_margin_with_distance_loss(a, b, c, margin=2.0, swap=True, reduction=r, "
+     "distance_function=lambda u, v: 1 - F.cosine_similarity(u, v))", [X, X, X]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("call, specs", LOSSES)
+def test_losses_match_torch(backend, dtype, reduction, call, specs):
+    _compare(call.replace("reduction=r", f"reduction={reduction!r}"), specs, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_div_batchmean_and_its_mean_warning(backend, dtype):
+    _compare("F.kl_div(a, b, reduction='batchmean')", [X, P], dtype)
+    _compare("F.kl_div(a[0, 0], b[0, 0], reduction='batchmean')", [X, P], dtype)
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(cgrad.zeros(2, 3), cgrad.ones(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.kl_div(cgrad.zeros(2, 3), cgrad.ones(2, 3), reduction="sum")
+
+
+@pytest.mark.parametrize("call, specs", [
+    ("F.kl_div(a, b, reduction='batchmean')", [X, P]),
+    ("F.kl_div(a, b, reduction='sum', log_target=True)", [X, X]),
+    ("F.hinge_embedding_loss(a, b)", [X, S]),
+    ("F.cosine_embedding_loss(a, b, c, margin=-0.5)", [X, X, ("s", 5)]),
+    ("F.poisson_nll_loss(a, b, full=True)", [X, ("c", (5, 4))]),
+    ("F.gaussian_nll_loss(a, b, c, full=True)", [X, X, P]),
+    ("F.soft_margin_loss(a, b.detach())", [X, S]),
+    ("F.multilabel_soft_margin_loss(a, b)", [X, P]),
+    ("F.triplet_margin_loss(a, b, c, swap=True)", [X, X, X])])
+def test_losses_second_derivatives_match_torch(backend, call, specs):
+    rng = np.random.default_rng(3)
+    arrays = [_array(s, np.float64, rng) for s in specs]
+    grads = []
+    for lib in (cgrad, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        out = eval(call, {**_libs(lib), **dict(zip("abcd", xs))})
+        first = lib.autograd.grad(out * out, xs, create_graph=True, allow_unused=True)
+        second = lib.autograd.grad(sum((g ** 2).sum() for g in first if g is not None), xs,
+                                   allow_unused=True)
+        grads.append(first + second)
+    for c, t in zip(*grads):              # (None for a target used only in comparisons)
+        assert (c is None) == (t is None)
+        if t is not None:
+            _close(c, t)
+
+
+@pytest.mark.parametrize("call", [
+    "F.kl_div(x, y, reduction='bad')", "F.kl_div(x.long(), y)", "F.kl_div(x, y.long())",
+    "F.margin_ranking_loss(x, y, lib.ones(4))", "F.margin_ranking_loss(x, y, y, reduction='x')",
+    "F.cosine_embedding_loss(x, y, lib.ones(3, 1))",
+    "F.cosine_embedding_loss(x, y, lib.ones(()))",
+    "F.cosine_embedding_loss(x[0], y[0], lib.ones(1))",
+    "F.cosine_embedding_loss(x, y[0], lib.ones(3))",
+    "F.gaussian_nll_loss(x, y, lib.ones(4))", "F.gaussian_nll_loss(x, y, -1.0)",
+    "F.gaussian_nll_loss(x, y, -lib.ones(3, 4))", "F.gaussian_nll_loss(x, y, lib.ones(2, 4))",
+    "F.gaussian_nll_loss(x, y, lib.ones(3, 4), reduction='bad')",
+    "F.multilabel_soft_margin_loss(x, y, reduction='bad')",
+    "F.multi_margin_loss(x, lib.tensor([1, 0]))",
+    "F.multi_margin_loss(x, lib.tensor([[1, 0, 3]]))", "F.multi_margin_loss(x, lib.tensor(1))",
+    "F.multi_margin_loss(x[0], lib.tensor([1, 2]))",
+    "F.multi_margin_loss(lib.tensor(1.0), lib.tensor([0, 0]))",
+    "F.multi_margin_loss(x, lib.tensor([1, 0, 4]))",
+    "F.multi_margin_loss(x, lib.tensor([1, 0, -1]))", "F.multi_margin_loss(x, t, p=3)",
+    "F.multi_margin_loss(x, t, weight=lib.ones(3))",
+    "F.multi_margin_loss(x, t, weight=lib.ones(2, 2))", "F.multi_margin_loss(x, t.int())",
+    "F.multi_margin_loss(x, t.float())", "F.multi_margin_loss(x.long(), t)",
+    "F.multi_margin_loss(lib.ones(3, 0), t)", "F.multi_margin_loss(lib.ones(3, 4, 2), t)",
+    "F.multi_margin_loss(x, t, weight=lib.ones(4, dtype=lib.float64))",
+    "F.multilabel_margin_loss(x, lib.tensor([[3, 0, -1, 1], [0, 1, 2, 4], [-1, 0, 0, 0]]))",
+    "F.multilabel_margin_loss(x, lib.tensor([[3, 0, -2, 1], [0, 1, 2, 3], [-1, 0, 0, 0]]))",
+    "F.multilabel_margin_loss(x, lib.zeros(3, 3, dtype=lib.int64))",
+    "F.multilabel_margin_loss(x, lib.zeros(3, 4))",
+    "F.multilabel_margin_loss(x, lib.zeros(3, 4, dtype=lib.int32))",
+    "F.multilabel_margin_loss(x[0], lib.zeros(3, dtype=lib.int64))",
+    "F.multilabel_margin_loss(lib.tensor(1.0), lib.tensor([0, 0]))",
+    "F.multilabel_margin_loss(x.long(), lib.zeros(3, 4, dtype=lib.int64))",
+    "F.multilabel_margin_loss(lib.ones(2, 3, 4), lib.zeros(2, 3, 4, dtype=lib.int64))",
+    "F.triplet_margin_loss(x, y, y[0])", "F.triplet_margin_loss(x, y, y, margin=0)",
+    "F.triplet_margin_with_distance_loss(x, y, y[0])",
+    "F.triplet_margin_with_distance_loss(x, y, y, margin=-1)",
+    "F.triplet_margin_with_distance_loss(x, y, y, reduction='bad')",
+    "F.soft_margin_loss(x, y.requires_grad_())", "nn.MultiMarginLoss(p=3)",
+    "nn.MultiMarginLoss(weight=lib.ones(2, 2))",
+    "F.multi_margin_loss(x, t, weight=lib.ones(4, requires_grad=True))",
+    "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)"])
+def test_loss_errors_match_torch(call):
+    def run(lib):
+        rng = np.random.default_rng(0)
+        env = {**_libs(lib), "x": lib.tensor(rng.standard_normal((3, 4)), dtype=lib.float32),
+               "y": lib.tensor(rng.uniform(size=(3, 4)), dtype=lib.float32),
+               "t": lib.tensor([1, 0, 3])}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return eval(call, env)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+def test_empty_batches_and_scalar_inputs_match_torch(backend):
+    """(PyTorch leaves an empty batch's loss uninitialised: only its shape is compared)"""
+    for call in ["F.multi_margin_loss(lib.ones(0, 4), lib.ones(0, dtype=lib.int64))",
+                 "F.multilabel_margin_loss(lib.ones(0, 4), lib.zeros(0, 4, dtype=lib.int64))",
+                 "F.multilabel_margin_loss(lib.tensor(1.0), lib.tensor(0))",
+                 "F.multilabel_margin_loss(lib.tensor(1.0), lib.tensor(-1))",
+                 "F.multi_margin_loss(lib.tensor(2.0), lib.tensor(0), reduction='none')"]:
+        c, t = eval(call, _libs(cgrad)), eval(call, _libs(torch))
+        assert c.shape == t.shape
+        if "ones(0" not in call:
+            np.testing.assert_allclose(c.numpy(), t.numpy())
+
+
+LOSS_MODULES = [
+    ("nn.KLDivLoss()", 2), ("nn.KLDivLoss(reduction='batchmean', log_target=True)", 2),
+    ("nn.HingeEmbeddingLoss()", 2), ("nn.HingeEmbeddingLoss(0.5, reduction='sum')", 2),
+    ("nn.MarginRankingLoss()", 3), ("nn.MarginRankingLoss(0.2)", 3),
+    ("nn.CosineEmbeddingLoss()", 3), ("nn.CosineEmbeddingLoss(0.1, reduction='none')", 3),
+    ("nn.PoissonNLLLoss()", 2), ("nn.PoissonNLLLoss(False, True, eps=0.1)", 2),
+    ("nn.GaussianNLLLoss()", 3), ("nn.GaussianNLLLoss(full=True, eps=0.5)", 3),
+    ("nn.SoftMarginLoss()", 2), ("nn.MultiLabelSoftMarginLoss()", 2),
+    ("nn.MultiLabelSoftMarginLoss(lib.ones(4), reduction='sum')", 2),
+    ("nn.MultiMarginLoss()", 2), ("nn.MultiMarginLoss(2, 0.5, lib.ones(4))", 2),
+    ("nn.MultiLabelMarginLoss()", 2), ("nn.TripletMarginLoss()", 3),
+    ("nn.TripletMarginLoss(2.0, 1.0, 0.1, True)", 3), ("nn.TripletMarginWithDistanceLoss()", 3),
+    ("nn.TripletMarginWithDistanceLoss(margin=2.0, swap=True)", 3),
+    ("nn.SmoothL1Loss(beta=0.5)", 2), ("nn.HuberLoss(delta=2.0)", 2),
+    ("nn.KLDivLoss(size_average=False)", 2)]
+
+
+@pytest.mark.parametrize("make, n_inputs", LOSS_MODULES)
+def test_loss_modules_match_torch(backend, make, n_inputs):
+    """repr, options (reduction from the legacy flags too) and output on their usual inputs"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c, t = eval(make, _libs(cgrad)), eval(make, _libs(torch))
+    assert repr(c) == repr(t)
+    for name in ("reduction", "margin", "p", "eps", "swap", "full", "log_input", "log_target"):
+        assert getattr(c, name, None) == getattr(t, name, None), name
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    inputs = {"MultiMargin": [x, np.array([1, 0, 3])],
+              "MultiLabelMargin": [x, np.array([[3, -1, 0, 0], [0, 1, 2, 3], [1, 2, -1, 0]])],
+              "CosineEmbedding": [x, x[::-1].copy(), np.array([1.0, -1.0, 1.0], np.float32)],
+              "GaussianNLL": [x, x * 0.5, np.abs(x)]}
+    arrays = next((v for k, v in inputs.items() if k in make),
+                  [x, np.abs(x[::-1]).copy(), x * 2][:n_inputs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c_out = c(*[cgrad.tensor(a) for a in arrays])
+        t_out = t(*[torch.tensor(a) for a in arrays])
+    _close(c_out, t_out, np.float32)

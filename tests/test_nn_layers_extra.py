@@ -1,0 +1,388 @@
+"""More layers against PyTorch: PairwiseDistance and CosineSimilarity, Bilinear, the channel
+and alpha dropouts (by their statistics: random streams differ), PixelShuffle and
+PixelUnshuffle, Upsample and F.interpolate, ParameterDict, and the top-level forms."""
+import collections
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn as nn
+from cgrad.nn import functional as F
+
+torch = pytest.importorskip("torch")
+
+from test_nn_layers import (DTYPES, _cg, _close, _raises_like_torch, _second_order,  # noqa: E402
+                            _twin)
+
+
+def _libs(lib):
+    return {"lib": lib, "F": F if lib is cgrad else torch.nn.functional,
+            "nn": nn if lib is cgrad else torch.nn}
+
+
+def _compare(call, shapes, dtype, seed=0):
+    """call (using a, b, c, d and lib, F, nn) on the same normal inputs of shapes, in both
+    libraries: values, then every input's gradient after one backward"""
+    rng = np.random.default_rng(seed)
+    td = torch.float32 if dtype == np.float32 else torch.float64
+    ts = [torch.tensor(rng.standard_normal(s), dtype=td, requires_grad=True) for s in shapes]
+    cs = [_cg(t) for t in ts]
+    c_out = eval(call, {**_libs(cgrad), **dict(zip("abcd", cs))})
+    t_out = eval(call, {**_libs(torch), **dict(zip("abcd", ts))})
+    assert str(c_out.dtype) == str(t_out.dtype).replace("torch", "cgrad")
+    _close(c_out, t_out, dtype)
+    g = rng.standard_normal(tuple(t_out.shape))
+    c_out.backward(cgrad.tensor(g, dtype=c_out.dtype))
+    t_out.backward(torch.tensor(g, dtype=td))
+    for c, t in zip(cs, ts):
+        _close(c.grad, t.grad, dtype)
+    return c_out
+
+
+# ---- distances ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call, shapes", [
+    ("F.pairwise_distance(a, b)", [(5, 4), (5, 4)]),
+    ("F.pairwise_distance(a, b, p=1.0, eps=0.1, keepdim=True)", [(5, 4), (5, 4)]),
+    ("F.pairwise_distance(a, b, p=3)", [(5, 4), (4,)]),
+    ("F.pairwise_distance(a, b, p=float('inf'))", [(4,), (5, 4)]),
+    ("F.pairwise_distance(a, b, p=0.5)", [(2, 3, 4), (2, 3, 4)]),
+    ("F.pairwise_distance(a, a.detach())", [(5, 4)]),                    # all-eps differences
+    ("lib.pairwise_distance(a, b)", [(5, 4), (5, 4)]),
+    ("nn.PairwiseDistance(1.5, 1e-3, True)(a, b)", [(3, 6), (3, 6)]),
+    ("nn.PairwiseDistance()(a, b)", [(), ()]),
+    ("nn.CosineSimilarity()(a, b)", [(5, 4, 2), (5, 4, 2)]),
+    ("nn.CosineSimilarity(-1, 0.5)(a, b)", [(5, 4), (4,)]),
+    ("lib.cosine_similarity(a, b, 0)", [(5, 4), (5, 4)])])
+def test_distances_match_torch(backend, dtype, call, shapes):
+    _compare(call, shapes, dtype)
+
+
+def test_distance_modules_and_double_backward(backend):
+    for make in ["nn.PairwiseDistance()", "nn.PairwiseDistance(p=1.0, eps=0.0, keepdim=True)",
+                 "nn.CosineSimilarity()", "nn.CosineSimilarity(dim=0, eps=1e-6)"]:
+        c, t = eval(make, _libs(cgrad)), eval(make, _libs(torch))
+        assert repr(c) == repr(t)
+        assert vars(c).get("norm", c.eps) == vars(t).get("norm", t.eps) and c.eps == t.eps
+    _second_order(lambda a, b: F.pairwise_distance(a, b, 3.0),
+                  lambda a, b: torch.nn.functional.pairwise_distance(a, b, 3.0),
+                  [torch.randn(4, 5, dtype=torch.float64, requires_grad=True) for _ in "ab"])
+
+
+# ---- Bilinear ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("lead", [(6,), (2, 3), ()])
+def test_bilinear_matches_torch(backend, dtype, bias, lead):
+    c, t = _twin(nn.Bilinear(3, 4, 5, bias=bias), torch.nn.Bilinear(3, 4, 5, bias=bias), dtype)
+    assert repr(c) == repr(t)
+    call = "F.bilinear(a, b, c, d)" if bias else "F.bilinear(a, b, c)"
+    weights = [tuple(p.shape) for p in t.parameters()]
+    _compare(call, [lead + (3,), lead + (4,)] + weights, dtype)
+    x1, x2 = torch.randn(lead + (3,)), torch.randn(lead + (4,))
+    _close(c(_cg(x1).to(c.weight.dtype), _cg(x2).to(c.weight.dtype)),
+           t(x1.to(t.weight.dtype), x2.to(t.weight.dtype)), dtype)
+
+
+def test_bilinear_init_double_backward_and_top_level(backend):
+    cgrad.manual_seed(0)
+    m = nn.Bilinear(4, 2, 300)
+    w = m.weight.detach().numpy()
+    assert m.weight.shape == (300, 4, 2) and m.bias.shape == (300,)
+    assert np.abs(w).max() <= 0.5 and np.abs(w).max() > 0.49 and abs(w.mean()) < 0.02
+    assert np.abs(m.bias.detach().numpy()).max() <= 0.5               # U(+-1/sqrt(4))
+    _second_order(lambda a, b, w, bias: F.bilinear(a, b, w, bias),
+                  lambda a, b, w, bias: torch.nn.functional.bilinear(a, b, w, bias),
+                  [torch.randn(s, dtype=torch.float64, requires_grad=True)
+                   for s in [(3, 2), (3, 4), (5, 2, 4), (5,)]])
+    _compare("lib.bilinear(a, b, c)", [(3, 2), (3, 4), (5, 2, 4)], np.float64)
+
+
+# ---- dropouts ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, shape, channels", [
+    ("nn.Dropout1d(0.3)", (40, 50, 7), 2), ("nn.Dropout1d(0.3)", (2000, 7), 1),
+    ("nn.Dropout2d(0.6)", (40, 50, 3, 4), 2), ("nn.Dropout3d(0.3)", (40, 50, 2, 3, 2), 2),
+    ("nn.Dropout3d(0.3)", (2000, 2, 3, 2), 1)])
+def test_channel_dropouts_zero_whole_channels(backend, make, shape, channels):
+    cgrad.manual_seed(0)
+    m = eval(make, _libs(cgrad))
+    t = eval(make, _libs(torch))
+    assert repr(m) == repr(t)
+    x = cgrad.tensor(np.random.default_rng(0).uniform(1, 2, shape), requires_grad=True)
+    y = m(x)
+    y.backward(cgrad.ones_like(y))
+    ratio = (y / x).detach().numpy().reshape(shape[:channels] + (-1,))
+    kept = ratio[..., 0] != 0
+    np.testing.assert_allclose(ratio[kept], 1 / (1 - m.p))          # whole channels kept
+    assert not ratio[~kept].any()                                      # or dropped
+    assert abs((~kept).mean() - m.p) < 0.03
+    np.testing.assert_allclose(x.grad.numpy().reshape(ratio.shape), ratio)
+    m.eval()
+    assert m(x) is x
+
+
+def test_dropout_arguments_and_modes_as_torch(backend):
+    x = cgrad.randn(3, 4, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # (dropout2d and dropout3d of 3-d input)
+        for f in (F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
+                  F.feature_alpha_dropout):
+            assert f(x, 0.5, training=False) is x and f(x, 0.0, True) is x
+            assert not f(x, 1.0, True).numpy().any()                   # p = 1: all zeros
+        y = x.clone()
+        assert F.dropout2d(y, 0.5, True, inplace=True) is y
+    with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
+        F.dropout2d(x, 0.5)
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d"):
+        F.dropout3d(x, 0.5)
+    assert nn.AlphaDropout().p == 0.5 and not nn.FeatureAlphaDropout(0.2).inplace
+    for call in ["F.dropout1d(lib.ones(2, 3, 4, 5))", "F.dropout1d(lib.ones(3), 0.5)",
+                 "F.dropout3d(lib.tensor(1.0), 0.5)", "F.dropout2d(lib.ones(3), 0.5)",
+                 "F.feature_alpha_dropout(lib.ones(3), 0.5, True)",
+                 "F.alpha_dropout(lib.ones(2, 3), 1.5, True)", "nn.Dropout2d(-0.1)",
+                 "F.dropout2d(lib.ones(2, 3), 2.0)", "nn.AlphaDropout(1.1)"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _raises_like_torch(lambda: eval(call, _libs(cgrad)),
+                               lambda: eval(call, _libs(torch)))
+
+
+@pytest.mark.parametrize("make, feature", [("nn.AlphaDropout(0.2)", False),
+                                           ("nn.FeatureAlphaDropout(0.4)", True)])
+def test_alpha_dropouts_keep_mean_and_variance(backend, make, feature):
+    cgrad.manual_seed(1)
+    m = eval(make, _libs(cgrad))
+    assert repr(m) == repr(eval(make, _libs(torch)))
+    shape = (400, 200, 6) if feature else (200000,)
+    x = cgrad.tensor(np.random.default_rng(1).standard_normal(shape), requires_grad=True)
+    y = m(x)
+    y.backward(cgrad.ones_like(y))
+    p, alpha = m.p, 1.7580993408473766
+    a = 1 / np.sqrt((alpha ** 2 * p + 1) * (1 - p))
+    xs, ys, gs = x.detach().numpy(), y.detach().numpy(), x.grad.numpy()
+    kept = np.isclose(ys, a * xs + alpha * a * p)
+    dropped = np.isclose(ys, alpha * a * (p - 1))
+    assert (kept | dropped).all()
+    np.testing.assert_allclose(gs, np.where(kept, a, 0.0))
+    if feature:
+        assert (kept.all(-1) | dropped.all(-1)).all()             # whole channels
+    assert abs(dropped.mean() - p) < 0.01
+    assert abs(ys.mean()) < 0.02 and abs(ys.std() - 1) < 0.02       # SELU's fixed point kept
+    m.eval()
+    assert m(x) is x
+
+
+# ---- pixel shuffle -----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call, shape", [
+    ("F.pixel_shuffle(a, 2)", (2, 8, 3, 5)), ("F.pixel_shuffle(a, 3)", (9, 2, 2)),
+    ("nn.PixelShuffle(1)(a)", (2, 3, 4, 5)), ("lib.pixel_shuffle(a, 2)", (2, 1, 4, 3, 2)),
+    ("F.pixel_unshuffle(a, 2)", (2, 3, 4, 6)), ("nn.PixelUnshuffle(3)(a)", (2, 6, 3)),
+    ("lib.pixel_unshuffle(a, 2)", (3, 2, 2, 4, 2)),
+    ("F.pixel_unshuffle(F.pixel_shuffle(a, 2), 2) * 1", (2, 8, 3, 5))])
+def test_pixel_shuffle_matches_torch(backend, dtype, call, shape):
+    _compare(call, [shape], dtype)
+
+
+def test_pixel_shuffle_reprs_integers_and_errors():
+    assert repr(nn.PixelShuffle(3)) == "PixelShuffle(upscale_factor=3)"
+    assert repr(nn.PixelUnshuffle(2)) == "PixelUnshuffle(downscale_factor=2)"
+    x = np.arange(48).reshape(1, 8, 2, 3)
+    np.testing.assert_array_equal(F.pixel_shuffle(cgrad.tensor(x), 2).numpy(),
+                                  torch.nn.functional.pixel_shuffle(torch.tensor(x), 2).numpy())
+    for call in ["F.pixel_shuffle(lib.ones(2, 3), 2)", "F.pixel_shuffle(lib.ones(1, 5, 2, 3), 2)",
+                 "F.pixel_shuffle(lib.ones(1, 8, 2, 3), 0)",
+                 "F.pixel_shuffle(lib.ones(1, 8, 2, 3), -2)",
+                 "F.pixel_unshuffle(lib.ones(1, 2, 3, 4), 2)",
+                 "F.pixel_unshuffle(lib.ones(1, 2, 4, 3), 2)",
+                 "F.pixel_unshuffle(lib.ones(2, 4), 2)",
+                 "F.pixel_unshuffle(lib.ones(1, 2, 4, 4), 0)"]:
+        _raises_like_torch(lambda: eval(call, _libs(cgrad)), lambda: eval(call, _libs(torch)))
+
+
+# ---- interpolate -------------------------------------------------------------------------------
+INTERPOLATIONS = [
+    ("(2, 3, 5)", "size=9"), ("(2, 3, 5)", "size=3"), ("(2, 3, 5)", "scale_factor=2"),
+    ("(2, 3, 5)", "scale_factor=1.7"), ("(2, 3, 5)", "scale_factor=0.6"),
+    ("(2, 3, 7)", "scale_factor=2.5, recompute_scale_factor=True"),
+    ("(1, 2, 4, 5)", "size=(7, 3)"), ("(1, 2, 4, 5)", "scale_factor=(1.5, 2.3)"),
+    ("(1, 2, 4, 5)", "size=1"), ("(1, 2, 6, 6)", "scale_factor=0.5"),
+    ("(1, 2, 3, 4, 5)", "size=(4, 2, 7)"), ("(1, 2, 3, 4, 3)", "scale_factor=1.5")]
+
+
+def _interpolate_mode(shape, mode):
+    n = len(eval(shape))
+    return {"linear": {3: "linear", 4: "bilinear", 5: "trilinear"}[n]}.get(mode, mode)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "linear-corners",
+                                  "area"])
+@pytest.mark.parametrize("shape, args", INTERPOLATIONS)
+def test_interpolate_matches_torch(backend, dtype, mode, shape, args):
+    corners = mode == "linear-corners"
+    mode = _interpolate_mode(shape, mode.replace("-corners", ""))
+    if mode == "area" and len(eval(shape)) == 5 and not hasattr(F, "adaptive_avg_pool3d"):
+        with pytest.raises(NotImplementedError, match="no area mode for 5D input"):
+            F.interpolate(cgrad.ones(*eval(shape)), size=2, mode="area")
+        return
+    extra = ", align_corners=True" if corners else ""
+    _compare(f"F.interpolate(a, {args}, mode={mode!r}{extra})", [eval(shape)], dtype)
+
+
+def test_interpolate_indices_at_awkward_scales(backend):
+    """the float32 index arithmetic of PyTorch's kernels, where a double one would pick other
+    neighbours, and its 2-d nearest kernel's shortcuts (which the 1-d and 3-d lack): every
+    length up to 30 against a few scales, along the last dim of 1-, 2- and 3-d inputs"""
+    linear = {1: "linear", 2: "bilinear", 3: "trilinear"}
+    for n in range(1, 31):
+        for size, scale in [(n, None), (None, 1 + n / 13), (None, n / 7 + 0.3),
+                            (None, 30 / n - 0.01), (None, 0.55 + n / 97)]:
+            if scale and int(n * scale) < 1:
+                continue
+            for rank in (1, 2, 3):
+                x = torch.arange(float(n)).reshape((1, 1) + (1,) * (rank - 1) + (n,))
+                kw = dict(size=(1,) * (rank - 1) + (size,)) if size else \
+                    dict(scale_factor=(1.0,) * (rank - 1) + (scale,))
+                for mode in ("nearest", "nearest-exact", linear[rank]):
+                    t = torch.nn.functional.interpolate(x, mode=mode, **kw)
+                    c = F.interpolate(_cg(x), mode=mode, **kw)
+                    np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-6,
+                                               err_msg=f"{mode} {kw}")
+
+
+def test_upsample_modules_and_double_backward(backend):
+    for make in ["nn.Upsample(scale_factor=2)", "nn.Upsample(size=(3, 5), mode='bilinear')",
+                 "nn.Upsample(scale_factor=(2, 1.5), mode='bilinear', align_corners=True)",
+                 "nn.UpsamplingNearest2d(scale_factor=2)", "nn.UpsamplingBilinear2d((4, 5))",
+                 "nn.Upsample(size=7, mode='linear')"]:
+        c, t = eval(make, _libs(cgrad)), eval(make, _libs(torch))
+        assert repr(c) == repr(t)
+        assert (c.size, c.scale_factor, c.mode, c.align_corners, c.recompute_scale_factor) == \
+            (t.size, t.scale_factor, t.mode, t.align_corners, t.recompute_scale_factor)
+        x = torch.randn((2, 3, 4) if "'linear'" in make else (2, 3, 4, 3))
+        _close(c(_cg(x)), t(x), np.float32)
+    _second_order(lambda a: F.interpolate(a, scale_factor=1.5, mode="bilinear") ** 2,
+                  lambda a: torch.nn.functional.interpolate(a, scale_factor=1.5,
+                                                            mode="bilinear") ** 2,
+                  [torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)])
+    x = cgrad.randn(1, 2, 3, 4)
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        y = F.upsample_bilinear(x, scale_factor=2)
+    _close(y, torch.nn.functional.interpolate(torch.tensor(x.numpy()), scale_factor=2,
+                                              mode="bilinear", align_corners=True),
+           np.float32)
+    with pytest.warns(UserWarning, match="upsample` is deprecated"):
+        assert F.upsample(x, size=5).shape == (1, 2, 5, 5)
+    with pytest.warns(UserWarning, match="upsample_nearest` is deprecated"):
+        assert F.upsample_nearest(x, scale_factor=3).shape == (1, 2, 9, 12)
+
+
+@pytest.mark.parametrize("call", [
+    "F.interpolate(x, size=0)", "F.interpolate(x, scale_factor=0.1)",
+    "F.interpolate(x[0], size=0)", "F.interpolate(lib.ones(1, 2, 3, 4, 5), size=0)",
+    "F.interpolate(x, size=(2, 3, 4))", "F.interpolate(x, size=(2, 3.0))",
+    "F.interpolate(x, scale_factor=(2, 3, 4))", "F.interpolate(x)", "F.interpolate(x, 2, 2)",
+    "F.interpolate(x, 2, mode='nearest', align_corners=True)",
+    "F.interpolate(x, 2, mode='area', align_corners=False)",
+    "F.interpolate(x, 2, mode='linear')", "F.interpolate(x[0], 2, mode='bilinear')",
+    "F.interpolate(x, 2, mode='trilinear')", "F.interpolate(x[0, 0], 2)",
+    "F.interpolate(x, 2, mode='foo')", "F.interpolate(x, 2, recompute_scale_factor=True)",
+    "F.interpolate(x.long(), 3)", "F.interpolate(x.long(), 3, mode='bilinear')",
+    "F.interpolate(x[0].long(), 3, mode='linear')", "F.interpolate(x[0].long(), 3)",
+    "F.interpolate(x.long(), 3, mode='area')", "F.interpolate(x, scale_factor=-1.0)",
+    "F.interpolate(x, size=-2)", "F.interpolate(lib.ones(1, 2, 0, 3), size=2)",
+    "F.interpolate(x, 2, mode='nearest', antialias=True)"])
+def test_interpolate_errors_match_torch(call):
+    def run(lib):
+        return eval(call, {**_libs(lib), "x": lib.ones(1, 2, 4, 4)})
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+# ---- bilinear's errors, ParameterDict, top-level forms ----------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.bilinear(lib.ones(2, 3), lib.ones(4), lib.ones(5, 3, 4))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(3, 4), lib.ones(5, 3, 4))",
+    "F.bilinear(lib.ones(2, 2), lib.ones(2, 4), lib.ones(5, 3, 4))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 3), lib.ones(5, 3, 4))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 4), lib.ones(5, 3, 4), lib.ones(4))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 4), lib.ones(5, 3, 4, dtype=lib.float64))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 4), lib.ones(5, 3, 4), lib.ones(5).double())",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 4), lib.ones(3, 4))",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 4), lib.ones(5, 3))"])
+def test_bilinear_errors_match_torch(call):
+    _raises_like_torch(lambda: eval(call, _libs(cgrad)), lambda: eval(call, _libs(torch)))
+
+
+def _parameter_dicts():
+    made = []
+    for lib in (cgrad, torch):
+        made.append(lib.nn.ParameterDict({"b": lib.nn.Parameter(lib.ones(2, 3)),
+                                          "a": lib.ones(2, dtype=lib.float64), "c": 3}))
+    return made
+
+
+def test_parameter_dict_as_torch():
+    c, t = _parameter_dicts()
+    assert repr(c) == repr(t).replace("torch.", "cgrad.")
+    assert list(c) == list(t) == ["a", "b", "c"]                   # a plain dict: sorted
+    assert [n for n, _ in c.named_parameters()] == [n for n, _ in t.named_parameters()]
+    assert list(c.state_dict()) == list(t.state_dict())
+    assert isinstance(c["a"], nn.Parameter) and c["c"] == 3 and "b" in c and len(c) == 3
+    for d in (c, t):
+        d.update([("z", d["a"]), ("y", 1.5)])            # pairs, in order
+        d["x"] = None
+        d.setdefault("w", 7)
+        d.update(collections.OrderedDict([("q", 0), ("p", 1)]))
+        assert d.get("nope", 5) == 5
+    assert list(c.keys()) == list(t.keys())
+    assert repr(c) == repr(t).replace("torch.", "cgrad.")
+    assert c.pop("b").shape == (2, 3) and c.popitem()[0] == t.popitem()[0] == "p"
+    t.pop("b")
+    assert list(c) == list(t)
+    assert [n for n, _ in c.named_parameters()] == [n for n, _ in t.named_parameters()]
+    assert [n for n, _ in c.named_parameters(remove_duplicate=False)] == ["a", "z"]
+    assert list((c | nn.ParameterDict({"k": cgrad.ones(1)})).keys()) == list(c.keys()) + ["k"]
+    c2 = c.copy()
+    assert c2["a"] is c["a"] and list(c2) == list(c)
+    assert list(c.fromkeys(["u", "v"], 2).items()) == [("u", 2), ("v", 2)]
+    c.clear()
+    assert len(c) == 0 and not list(c.parameters())
+    for call in ["d[1] = lib.ones(1)", "d(lib.ones(1))", "d.update(3)", "d.update([(1, 2, 3)])",
+                 "d.update([1])"]:
+        _raises_like_torch(lambda: exec(call, {"d": nn.ParameterDict(), "lib": cgrad}),
+                           lambda: exec(call, {"d": torch.nn.ParameterDict(), "lib": torch}))
+
+
+def test_parameter_dict_trains_in_a_module(backend):
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.params = nn.ParameterDict({"w": nn.Parameter(cgrad.ones(3)),
+                                            "b": nn.Parameter(cgrad.zeros(3))})
+
+        def forward(self, x):
+            return x * self.params["w"] + self.params["b"]
+
+    m = Model()
+    opt = cgrad.optim.SGD(m.parameters(), lr=0.5)
+    m(cgrad.tensor([1.0, 2.0, 3.0])).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(m.params["w"].detach().numpy(), [0.5, 0.0, -0.5])
+    np.testing.assert_allclose(m.params["b"].detach().numpy(), [-0.5] * 3)
+    assert list(m.state_dict()) == ["params.b", "params.w"]
+
+
+def test_top_level_forms_are_functionals():
+    for name in ["selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold",
+                 "threshold_", "hardshrink", "prelu", "bilinear", "pixel_shuffle",
+                 "pixel_unshuffle", "pairwise_distance", "cosine_similarity", "alpha_dropout",
+                 "feature_alpha_dropout"]:
+        assert hasattr(torch, name) and callable(getattr(cgrad, name))
+    x = cgrad.tensor([-1.0, 0.5, 2.0])
+    np.testing.assert_allclose(cgrad.alpha_dropout(x, 0.5, False).numpy(), x.numpy())
+    assert cgrad.threshold_(x, 0.6, 9.0) is x and x.tolist() == [9.0, 9.0, 2.0]
+    with pytest.raises(AttributeError):
+        cgrad.no_such_function
