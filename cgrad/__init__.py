@@ -30,6 +30,12 @@ from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
                         inner, inverse, kron, logdet, matrix_exp, matrix_power, pdist, pinverse,
                         slogdet, svd, tensordot, vdot)
+# dtypes' limits and rules, the random state, the default device, more creation functions
+from ._dtype import finfo, iinfo
+from ._device import get_default_device, set_default_device
+from .random import get_rng_state, set_rng_state
+from .creation import asarray, empty_strided, frombuffer, scalar_tensor
+from .creation import torch_range as range  # noqa: A001  (PyTorch's name)
 from . import _memory
 
 _memory.install()

@@ -19,3 +19,14 @@ class device(str):
     def __repr__(self):
         index = "" if self.index is None else f", index={self.index}"
         return f"device(type='{self.type}'{index})"
+
+
+def get_default_device():
+    return device("cpu")
+
+
+def set_default_device(d):
+    """cgrad runs on the CPU: "cpu" (or None) is the only default device it takes"""
+    if d is not None and device(d).type != "cpu":
+        raise RuntimeError(f"cgrad runs on the CPU only, cannot make {str(d)!r} the default "
+                           "device")

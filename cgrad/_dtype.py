@@ -151,3 +151,58 @@ def require_same_matmul_dtype(a, b):
     if a != b:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{c_name(a)} != {c_name(b)}")
+
+
+# ---- finfo / iinfo: a dtype's numeric limits, as PyTorch's ------------------------------------
+def _resolved(d, default=None):
+    if d is None:
+        return default
+    return d if isinstance(d, dtype) else from_numpy_dtype(to_numpy_dtype(d))
+
+
+class finfo:
+    """A floating dtype's limits: bits, eps, max, min, tiny (= smallest_normal), resolution"""
+
+    def __init__(self, type=None):
+        d = _resolved(type, DEFAULT)
+        if d.np.kind != "f":
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo "
+                            "to handle 'torch.finfo'")
+        info = np.finfo(d.np)
+        self.bits, self.dtype = info.bits, d.name
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -info.precision          # (PyTorch's: exact, 0.001)
+
+    def __eq__(self, other):
+        return isinstance(other, finfo) and other.dtype == self.dtype
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """An integer dtype's limits: bits, max, min"""
+
+    def __init__(self, type):
+        d = _resolved(type)
+        if d.np.kind == "b":
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if d.np.kind not in "iu":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                            "handle 'torch.iinfo'")
+        info = np.iinfo(d.np)
+        self.bits, self.dtype = info.bits, d.name
+        self.max, self.min = int(info.max), int(info.min)
+
+    def __eq__(self, other):
+        return isinstance(other, iinfo) and other.dtype == self.dtype
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

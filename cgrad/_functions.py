@@ -1,14 +1,22 @@
 """The top-level functions of cgrad that are not Tensor methods: cat, stack, where, ..."""
+import builtins
+import itertools
+import math
+import numbers
+import warnings
+
 import numpy as np
 
+from . import _dtype
 from ._dtype import result_type
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
+from .ops import elementwise as E, special as SP
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
-from .tensor import (Tensor, _broadcast_check, _castable, _dim, _tname, addmm,  # noqa: F401
-                     maximum, minimum, outer, where)
+from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401
+                     _tname, addmm, maximum, minimum, outer, where)
 
 
 def matmul(input, other, *, out=None):
@@ -168,6 +176,26 @@ _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "squa
             "arccosh", "arctanh", "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_",
             "arctanh_", "hardshrink", "prelu"]
 ger = outer                                              # PyTorch's old name for outer
+# PyTorch's other names, in-place forms and predicates (the Tensor methods of the same names)
+_METHODS += ["absolute", "negative", "negative_", "positive", "multiply", "subtract", "divide",
+             "greater", "greater_equal", "less", "less_equal", "not_equal", "clip_", "clamp_",
+             "clamp_min_", "clamp_max_", "swapaxes", "swapdims", "ravel", "fix", "fix_",
+             "trunc", "trunc_", "frac", "frac_", "exp2", "exp2_", "sgn", "floor_", "ceil_",
+             "round_", "erf_", "expm1_", "log1p_", "log2_", "log10_", "reciprocal_", "rsqrt_",
+             "square_", "relu_", "neg_", "detach_", "nan_to_num_", "is_nonzero", "is_same_size",
+             "is_signed", "is_floating_point", "zero_", "fill_"]
+_METHODS += ["erfc", "erfc_", "erfinv", "lgamma", "digamma", "i0", "i0_", "sinc", "sinc_",
+             "logit", "logit_", "deg2rad", "deg2rad_", "rad2deg", "rad2deg_", "signbit",
+             "xlogy_", "copysign", "fmod", "hypot", "fmax", "fmin", "logaddexp", "logaddexp2",
+             "ldexp", "ldexp_", "nextafter", "heaviside", "gcd", "gcd_", "lcm", "lcm_",
+             "bitwise_not"]
+_METHODS += ["aminmax", "cummax", "cummin", "logcumsumexp", "diff", "histc", "bincount",
+             "unique_consecutive", "argwhere"]
+_METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "select",
+             "narrow_copy", "take", "take_along_dim", "index_copy", "index_fill", "index_put",
+             "index_put_", "scatter_reduce", "masked_scatter", "select_scatter",
+             "slice_scatter", "diagonal_scatter", "diagflat", "fliplr", "flipud", "rot90",
+             "unflatten"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)
@@ -197,3 +225,400 @@ def hstack(tensors):
 def vstack(tensors):
     """cat along dim 0 of the tensors made at least 2-d"""
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def fill(input, value):
+    """a tensor of input's shape and dtype, every element value (input's gradient: zeros, a
+    0-d tensor value's: the sum of g)"""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        return SP.FillTensorOut.apply(input, value)
+    return E.Fill.apply(input, _fill_value(value, input._data.dtype))
+
+
+def polygamma(n, input, *, out=None):
+    return _into_out(input.polygamma(n), out)
+
+
+def xlogy(input, other, *, out=None):
+    if not isinstance(input, Tensor):                 # a number first: XlogyBackward1
+        return _into_out(SP.XlogySelfScalar.apply(input, other), out)
+    return _into_out(input.xlogy(other), out)
+
+
+def float_power(input, exponent, *, out=None):
+    if not isinstance(input, Tensor):
+        return _into_out(float(input) ** exponent.to(_dtype.float64), out)
+    return _into_out(input.float_power(exponent), out)
+
+
+def _bitwise_function(name):
+    def fn(input, other, *, out=None):
+        if not isinstance(input, Tensor):         # a number first, as PyTorch takes it
+            return _into_out(getattr(Tensor, "__r" + _DUNDER[name][2:])(other, input), out)
+        return _into_out(getattr(input, name)(other), out)
+    fn.__name__ = name
+    return fn
+
+
+_DUNDER = {"bitwise_and": "__and__", "bitwise_or": "__or__", "bitwise_xor": "__xor__",
+           "bitwise_left_shift": "__lshift__", "bitwise_right_shift": "__rshift__"}
+for _name in _DUNDER:
+    globals()[_name] = _bitwise_function(_name)
+del _name
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    return input.unique(sorted, return_inverse, return_counts, dim)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over dim (all dims for None)"""
+    return input.var(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over dim (all dims for None)"""
+    return input.std(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+
+
+def _mean_of(input, dim, keepdim):
+    if isinstance(dim, bool):                # the overload var_mean(input, unbiased)
+        dim = None
+    if dim is None:
+        return input.mean(tuple(range(input.ndim)), keepdim) if keepdim else input.mean()
+    return input.mean(dim, keepdim)
+
+
+def _as_tensor(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(np.asarray(x, None if like is None else like._data.dtype))
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """whether each element of elements is among test_elements (either may be a number)"""
+    a = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return Tensor._make(np.asarray(np.isin(a, b, invert=invert)))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None, out=None):
+    """for each value, the index in the sorted last dim of sorted_sequence (1-d, or rows
+    matching input's leading dims) where it would go: before equal values, or after them
+    where right (side="right")"""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._data
+    values = input._data if isinstance(input, Tensor) else np.asarray(input)
+    order = None if sorter is None else sorter._data
+    if order is not None and order.shape != seq.shape:
+        raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same size, "
+                           f"but got boundary tensor {list(seq.shape)}and got sorter tensor "
+                           f"{list(order.shape)}")
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        result = np.searchsorted(seq, values, how, order)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                               "the first N-1 dimensions of boundaries tensor and input value "
+                               "tensor must match, but we got boundaries tensor "
+                               f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+        rows, vals = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
+        orders = [None] * len(rows) if order is None else order.reshape(-1, seq.shape[-1])
+        result = np.stack([np.searchsorted(r, v, how, o) for r, v, o in
+                           zip(rows, vals, orders)]).reshape(values.shape)
+    return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    """for each element of input, the index of its bucket among the 1-d sorted boundaries"""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
+# ---- joining, grids and ranges ----------------------------------------------------------------
+def _tensor_args(tensors):
+    """f(a, b) or f([a, b]): the tensors as a list"""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return list(tensors[0])
+    return list(tensors)
+
+
+def _at_least(n, tensors):
+    """each tensor with leading (trailing, for a 3rd) size-1 dims up to n dims: one tensor
+    back for one given, else a tuple"""
+    one = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+    out = []
+    for t in _tensor_args(tensors):
+        if t.ndim >= n:
+            out.append(t)
+        elif n == 3 and t.ndim == 2:
+            out.append(t.unsqueeze(-1))
+        elif n == 3 and t.ndim == 1:
+            out.append(t.unsqueeze(0).unsqueeze(-1))
+        elif t.ndim == 1:
+            out.append(t.unsqueeze(0))
+        else:
+            out.append(t.reshape((1,) * (n - builtins.max(t.ndim, 1)) + (t.shape or (1,))))
+    return out[0] if one else tuple(out)
+
+
+def atleast_1d(*tensors):
+    return _at_least(1, tensors)
+
+
+def atleast_2d(*tensors):
+    return _at_least(2, tensors)
+
+
+def atleast_3d(*tensors):
+    return _at_least(3, tensors)
+
+
+def column_stack(tensors):
+    """the tensors as columns (0-d and 1-d ones made columns), joined along dim 1"""
+    return hstack([t.reshape(t.numel(), 1) if t.ndim < 2 else t for t in tensors])
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    """cat along dim 2 of the tensors made at least 3-d"""
+    return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(tensors[0])], 2)
+
+
+def block_diag(*tensors):
+    """the tensors (0-d, 1-d as one row, 2-d) on the diagonal of one matrix, zeros elsewhere"""
+    mats = []
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. "
+                               f"Input {i} has {t.ndim} dimensions")
+        mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
+    if not mats:
+        return Tensor._make(np.zeros((1, 0), np.float32))
+    dtype = result_type(*[m._data for m in mats])
+    width = builtins.sum(m.shape[1] for m in mats)     # (sum: cgrad.sum here)
+    rows, left = [], 0
+    for m in mats:
+        r, c = m.shape
+        parts = [Tensor._make(np.zeros((r, left), dtype)), m.to(_dtype.from_numpy_dtype(dtype)),
+                 Tensor._make(np.zeros((r, width - left - c), dtype))]
+        rows.append(cat(parts, 1))
+        left += c
+    return cat(rows, 0)
+
+
+def meshgrid(*tensors, indexing=None):
+    """grids of the 0-d or 1-d tensors: output k varies along dim k ("ij"), the first two dims
+    swapped for "xy" (expanded views)"""
+    tensors = _tensor_args(tensors)
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got: {t.shape}")
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0
+    shape = [sizes[k] for k in order]
+    out = []
+    for k, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[order.index(k)] = -1
+        out.append(t.reshape(view).expand(shape))
+    return tuple(out)
+
+
+def broadcast_shapes(*shapes):
+    """the shape all the shapes broadcast to (PyTorch's error where they do not)"""
+    shapes = [(s,) if isinstance(s, numbers.Integral) else tuple(s) for s in shapes]
+    result = [1] * builtins.max((len(s) for s in shapes), default=0)
+    for i, shape in enumerate(shapes):
+        for j in range(-1, -1 - len(shape), -1):
+            if shape[j] < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension ({shape[j]}): "
+                                   f"({shape[j]})")
+            if shape[j] == 1 or shape[j] == result[j]:
+                continue
+            if result[j] != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {shape[j]} at "
+                                   f"{j}! Mismatching argument at index {i} had {shape}; but "
+                                   f"expected shape should be broadcastable to {result}")
+            result[j] = shape[j]
+    from .tensor import Size
+    return Size(result)
+
+
+def broadcast_tensors(*tensors):
+    """the tensors expanded to their common shape (views)"""
+    tensors = _tensor_args(tensors)
+    shape = tensors[0]._data.shape if tensors else ()
+    for t in tensors[1:]:
+        _broadcast_check(np.empty(shape, bool), t._data)
+        shape = np.broadcast_shapes(shape, t.shape)
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def cartesian_prod(*tensors):
+    """the rows of all combinations of one element of each 1-d tensor (itself for one)"""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.flatten() for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def combinations(input, r=2, with_replacement=False):
+    """the rows of the r-element combinations of a 1-d tensor's elements, in order"""
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return Tensor._make(np.zeros(0, input._data.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    idx = np.array(list(pick(range(input.shape[0]), r)), np.int64).reshape(-1, r)
+    return stack([input[Tensor._make(np.ascontiguousarray(idx[:, k]))] for k in range(r)], 1)
+
+
+def _triangle_indices(keep, row, col, offset, dtype):
+    rows, cols = np.nonzero(keep(np.ones((row, col), bool), offset))
+    return Tensor._make(np.stack([rows, cols]).astype(_dtype.to_numpy_dtype(dtype)))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """the (row, col) indices of the lower triangle of a row x col matrix, row by row"""
+    return _triangle_indices(np.tril, row, col, offset, dtype or _dtype.int64)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    return _triangle_indices(np.triu, row, col, offset, dtype or _dtype.int64)
+
+
+def vander(x, N=None, increasing=False):
+    """the matrix of powers of a 1-d x: columns x**(N-1) ... x**0 (increasing: the reverse),
+    as PyTorch composes it (a cumprod), so its gradient"""
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    if x._data.dtype.kind in "iub":
+        x = x.to(_dtype.int64)
+    ones = Tensor._make(np.ones((x.shape[0], 1), x._data.dtype))
+    if n == 0:
+        return ones[:, :0]
+    result = ones if n == 1 else cat([ones, x.unsqueeze(1).expand(x.shape[0], n - 1)],
+                                     1).cumprod(1)
+    return result if increasing else result.flip(1)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
+    """steps values base**v, v from start to end evenly"""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    values = np.power(float(base), np.linspace(float(start), float(end), steps))
+    t = Tensor._make(values.astype(_dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)))
+    return t.requires_grad_() if requires_grad else t
+
+
+def _spacings(y, x, dx, dim, name):
+    """(dim, the spacing between neighbours along dim: a number, or x's differences shaped to
+    broadcast with y's)"""
+    if x is not None and dx is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got both x "
+                        "and dx")
+    d = _dim(dim, y.ndim)
+    if x is None:
+        return d, 1 if dx is None else dx
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        return d, x.diff().reshape([-1 if k == d else 1 for k in range(y.ndim)])
+    return d, x.diff(dim=dim)
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """the integral of y along dim by the trapezoidal rule (x the sample points, or dx their
+    spacing)"""
+    d, h = _spacings(y, x, dx, dim, "trapezoid")
+    if not y.shape[d]:                       # zeros outside the graph, as PyTorch's
+        return _zeros_float(y.shape[:d] + y.shape[d + 1:], y)
+    if isinstance(h, Tensor):
+        n = y.shape[d]
+        return (h * (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1))).sum(d) / 2.0
+    return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * h
+
+
+def _zeros_float(shape, like):
+    dtype = like._data.dtype if like._data.dtype.kind == "f" else _dtype.DEFAULT.np
+    return Tensor._make(np.zeros(shape, dtype))
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """the running integral of y along dim by the trapezoidal rule"""
+    d, h = _spacings(y, x, dx, dim, "cumulative_trapezoid")
+    n = y.shape[d]
+    after = y.narrow(d, builtins.min(n, 1), builtins.max(n - 1, 0))    # (min, max: cgrad.min/max)
+    before = y.narrow(d, 0, builtins.max(n - 1, 0))
+    return ((after + before) * h / 2.0).cumsum(d)
+
+
+def unravel_index(indices, shape):
+    """the coordinates in shape of each flat index (a tuple of int64 tensors); indices out of
+    range wrap around, as PyTorch's"""
+    if not isinstance(indices, Tensor):
+        indices = _tensor(indices)
+    idx = indices._data
+    if idx.dtype.kind not in "iu":
+        raise TypeError("expected 'indices' to be integer dtype, but got "
+                        f"{_dtype.from_numpy_dtype(idx.dtype)}")
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    n = math.prod(shape)
+    coords = np.unravel_index(np.remainder(idx, n) if n else idx, shape)   # (wraps, as PyTorch)
+    return tuple(Tensor._make(np.asarray(c, np.int64)) for c in coords)
+
+
+# ---- dtype rules, rsub ------------------------------------------------------------------------
+def promote_types(type1, type2):
+    """the dtype PyTorch's type promotion gives two dtypes"""
+    return _dtype.from_numpy_dtype(_dtype.promote_types(_dtype.to_numpy_dtype(type1),
+                                                        _dtype.to_numpy_dtype(type2)))
+
+
+def can_cast(from_, to):
+    """whether PyTorch's casting rule lets a result of dtype from_ be written into to (never a
+    float into an integer, nor a number into bool)"""
+    return _castable(_dtype.to_numpy_dtype(from_), _dtype.to_numpy_dtype(to))
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input"""
+    op = SP.RsubTensor if isinstance(other, Tensor) else SP.RsubNumber
+    return op.apply(other, input, alpha) if alpha != 1 or op is SP.RsubTensor else \
+        input.__rsub__(other)

@@ -282,3 +282,57 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
+
+
+def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None):
+    """cgrad.range (deprecated, as in PyTorch): start, start + step, ... up to end inclusive,
+    in the default float dtype"""
+    import warnings
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its "
+                  "behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    n = int(math.floor((end - start) / step)) + 1
+    arr = start + np.arange(n, dtype=np.float64) * step
+    return _finish(arr.astype(_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
+
+
+def scalar_tensor(s, dtype=None, requires_grad=False, device=None):
+    """a 0-d tensor of s, in the default float dtype unless dtype says otherwise"""
+    return tensor(float(s) if dtype is None else s, dtype=dtype or _dtype.DEFAULT,
+                  requires_grad=requires_grad)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """obj as a tensor, sharing memory with a tensor or NumPy array where it can (and unless
+    copy=True)"""
+    if isinstance(obj, Tensor) or isinstance(obj, np.ndarray):
+        t = as_tensor(obj, dtype=dtype)
+        if copy:
+            t = Tensor._make(t._data.copy())
+    else:
+        t = tensor(obj, dtype=dtype)
+    return t.requires_grad_() if requires_grad else t
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """a 1-d tensor over a Python buffer's memory (shared: a write through one shows in the
+    other)"""
+    arr = np.frombuffer(buffer, _np_dtype(dtype), count, offset)
+    return _finish(arr, requires_grad)
+
+
+def empty_strided(size, stride, *, dtype=None, requires_grad=False, device=None):
+    """a tensor of size with the given strides (in elements), its values zeros"""
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    np_dtype = _np_dtype(dtype, _dtype.DEFAULT.np)
+    extent = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    base = np.zeros(extent, np_dtype)
+    arr = np.lib.stride_tricks.as_strided(base, size, [s * np_dtype.itemsize for s in stride])
+    return _finish(arr, requires_grad)

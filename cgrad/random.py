@@ -50,3 +50,22 @@ def initial_seed():
 def generator(g=None):
     """The NumPy generator behind g, or behind the global generator."""
     return (g or default_generator).rng
+
+
+def get_rng_state():
+    """the global generator's state, as a uint8 tensor (its bytes): set_rng_state of it makes
+    the same numbers come again"""
+    import pickle
+    from .tensor import Tensor
+    state = pickle.dumps((default_generator._seed, default_generator.get_state()))
+    return Tensor._make(np.frombuffer(state, np.uint8).copy())
+
+
+def set_rng_state(new_state):
+    import pickle
+    data = new_state._data if hasattr(new_state, "_data") else np.asarray(new_state)
+    if data.dtype != np.uint8:
+        raise TypeError(f"expected a torch.ByteTensor, but got {new_state.dtype}")
+    seed, state = pickle.loads(data.tobytes())
+    default_generator._seed = seed
+    default_generator.set_state(state)

@@ -21,6 +21,7 @@ from .ops import linalg as L
 from .ops import reduce as R
 from .ops import scalar as SC
 from .ops import shape as S
+from .ops import special as SP
 
 
 class Size(tuple):
@@ -66,6 +67,8 @@ MaxResult, MinResult = _return_type("max"), _return_type("min")
 SortResult, TopkResult = _return_type("sort"), _return_type("topk")
 MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian")
 KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
+CummaxResult, CumminResult = _return_type("cummax"), _return_type("cummin")
+AminmaxResult = _return_type("aminmax", ("min", "max"))
 
 
 _new = object.__new__
@@ -776,7 +779,9 @@ class Tensor:
     def mul_(self, other):
         return self._inplace(E.Mul, other)
 
-    def div_(self, other):
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            return self.divide_(other, rounding_mode=rounding_mode)
         return self._inplace(E.Div, other)
 
     def pow_(self, exponent):
@@ -1129,26 +1134,45 @@ class Tensor:
         return _compare(np.greater_equal, self, other)
 
     def __and__(self, other):
-        return _logical(np.bitwise_and, self, other)
+        return _bitwise("bitwise_and", np.bitwise_and, self, other)
 
     def __or__(self, other):
-        return _logical(np.bitwise_or, self, other)
+        return _bitwise("bitwise_or", np.bitwise_or, self, other)
 
     def __xor__(self, other):
-        return _logical(np.bitwise_xor, self, other)
+        return _bitwise("bitwise_xor", np.bitwise_xor, self, other)
 
     def __rand__(self, other):
-        return _logical(np.bitwise_and, other, self)
+        return _bitwise("bitwise_and", np.bitwise_and, other, self)
 
     def __ror__(self, other):
-        return _logical(np.bitwise_or, other, self)
+        return _bitwise("bitwise_or", np.bitwise_or, other, self)
 
     def __rxor__(self, other):
-        return _logical(np.bitwise_xor, other, self)
+        return _bitwise("bitwise_xor", np.bitwise_xor, other, self)
+
+    def __lshift__(self, other):
+        return _bitwise("lshift", _left_shift, self, other)
+
+    def __rshift__(self, other):
+        return _bitwise("rshift", _right_shift, self, other)
+
+    def __rlshift__(self, other):
+        return _bitwise("lshift", _left_shift, other, self)
+
+    def __rrshift__(self, other):
+        return _bitwise("rshift", _right_shift, other, self)
+
+    def __ilshift__(self, other):
+        return self._write_undifferentiated("bitwise_left_shift_", other, self << other)
+
+    def __irshift__(self, other):
+        return self._write_undifferentiated("bitwise_right_shift_", other, self >> other)
 
     def __invert__(self):
         if self._data.dtype.kind == "f":
-            raise TypeError("~ (bitwise_not) is only supported for integer and boolean tensors")
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                            "tensors")
         return Tensor._make(np.invert(self._data))
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
@@ -1162,8 +1186,9 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        return self / other if rounding_mode is None else \
+            self.divide(other, rounding_mode=rounding_mode)
 
     def pow(self, exponent):
         return self ** exponent
@@ -2174,16 +2199,18 @@ class Tensor:
                                        np.int64))
 
     def clamp_min(self, min):
-        return self.clamp(min=min)
+        op, lo, hi = self._clamp_args(min, None)
+        return SP.CLAMP_ONE_SIDED["min", op].apply(self, lo, hi)
 
     def clamp_max(self, max):
-        return self.clamp(max=max)
+        op, lo, hi = self._clamp_args(None, max)
+        return SP.CLAMP_ONE_SIDED["max", op].apply(self, lo, hi)
 
     def log2(self):
-        return self.log() * (1 / math.log(2))
+        return SP.Log2.apply(self)
 
     def log10(self):
-        return self.log() * (1 / math.log(10))
+        return SP.Log10.apply(self)
 
     def broadcast_to(self, size):
         return self.expand(size)
@@ -2214,25 +2241,19 @@ class Tensor:
         return self._inplace(E.AddcdivInPlace, self.addcdiv(tensor1, tensor2, value=value))
 
     def tril(self, diagonal=0):
-        return self._triangle(np.tril, diagonal)
+        self._triangle("tril")
+        return SP.Tril.apply(self, diagonal)
 
     def triu(self, diagonal=0):
-        return self._triangle(np.triu, diagonal)
+        self._triangle("triu")
+        return SP.Triu.apply(self, diagonal)
 
-    def _triangle(self, keep, diagonal):
+    def _triangle(self, name):
         if self.ndim < 2:
-            raise RuntimeError(f"{keep.__name__}: input tensor must have at least 2 dimensions")
-        kept = keep(np.ones(self.shape[-2:], bool), diagonal)
-        return self.masked_fill(Tensor._make(~kept), 0)
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
 
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        if self._data.dtype.kind != "f":
-            return self.clone()
-        big = np.finfo(self._data.dtype)
-        x = self.masked_fill(self.isnan(), nan)
-        x = x.masked_fill(Tensor._make(self._data == np.inf), big.max if posinf is None else posinf)
-        return x.masked_fill(Tensor._make(self._data == -np.inf),
-                             big.min if neginf is None else neginf)
+        return SP.NanToNum.apply(self, nan, posinf, neginf)
 
     def nansum(self, dim=None, keepdim=False):
         if self._data.dtype.kind != "f":
@@ -2335,9 +2356,814 @@ class Tensor:
         return Tensor._make(np.ones(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
                                     if dtype else self._data.dtype))
 
+    def new(self, *args):
+        """(legacy) Tensor.new(*sizes): a tensor of self's dtype, zeros; new(data): data in
+        self's dtype; new(): an empty one"""
+        if not args:
+            return Tensor._make(np.zeros(0, self._data.dtype))
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            if args[0]._data.dtype != self._data.dtype:
+                raise TypeError(f"expected {self.type()} (got {args[0].type()})")
+            return args[0]
+        if len(args) == 1 and isinstance(args[0], (list, np.ndarray)):
+            return self.new_tensor(args[0])
+        return self.new_zeros(*args)
+
     def new_tensor(self, data, dtype=None):
         return Tensor._make(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
                                      if dtype else self._data.dtype))
+
+    # ---- PyTorch's other names, in-place forms and predicates -------------------------------
+    absolute, absolute_, negative, negative_ = abs, abs_, neg, neg_
+    multiply, multiply_, subtract, subtract_ = mul, mul_, sub, sub_
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    clip_ = clamp_
+    true_divide_ = div_
+    swapdims = transpose
+    ndimension = dim
+
+    def positive(self):
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
+
+    def divide(self, other, *, rounding_mode=None):
+        """self / other, or rounded toward zero ("trunc") or down ("floor") in self's
+        promoted dtype (integers stay integers there); rounded results have zero gradients"""
+        if rounding_mode is None:
+            return self / other
+        return _binary(SP.DivRounded, self, other, _rounding_mode(rounding_mode))
+
+    def divide_(self, other, *, rounding_mode=None):
+        if rounding_mode is None:
+            return self.div_(other)
+        return self._inplace(SP.DivRounded, other, _rounding_mode(rounding_mode))
+
+    def _compared_(self, name, ufunc, other):
+        """self = ufunc(self, other) as 0 or 1 in self's dtype (x.eq_(y) and its kin)"""
+        other = _operand(other)
+        op = SP.COMPARED[name, isinstance(other, Tensor)]
+        return self._inplace(op, other, ufunc)
+
+    def eq_(self, other):
+        return self._compared_("eq", np.equal, other)
+
+    def ne_(self, other):
+        return self._compared_("ne", np.not_equal, other)
+
+    def lt_(self, other):
+        return self._compared_("lt", np.less, other)
+
+    def le_(self, other):
+        return self._compared_("le", np.less_equal, other)
+
+    def gt_(self, other):
+        return self._compared_("gt", np.greater, other)
+
+    def ge_(self, other):
+        return self._compared_("ge", np.greater_equal, other)
+
+    greater_, greater_equal_, less_, less_equal_, not_equal_ = gt_, ge_, lt_, le_, ne_
+
+    def logical_and_(self, other):
+        return self._write_undifferentiated("logical_and_", other, self.logical_and(other))
+
+    def logical_or_(self, other):
+        return self._write_undifferentiated("logical_or_", other, self.logical_or(other))
+
+    def logical_xor_(self, other):
+        return self._write_undifferentiated("logical_xor_", other, self.logical_xor(other))
+
+    def logical_not_(self):
+        return self._write_undifferentiated("logical_not_", None, self.logical_not())
+
+    floor_divide_ = __ifloordiv__
+
+    def clamp_min_(self, min):
+        op, lo, hi = self._clamp_args(min, None)
+        return self._inplace(SP.CLAMP_ONE_SIDED["min", op], lo, hi)
+
+    def clamp_max_(self, max):
+        op, lo, hi = self._clamp_args(None, max)
+        return self._inplace(SP.CLAMP_ONE_SIDED["max", op], lo, hi)
+
+    def trunc(self):
+        return SP.Trunc.apply(self)
+
+    def trunc_(self):
+        return self._inplace(SP.Trunc)
+
+    fix, fix_ = trunc, trunc_
+
+    def frac(self):
+        return SP.Frac.apply(self)
+
+    def frac_(self):
+        return self._inplace(SP.Frac)
+
+    def exp2(self):
+        return SP.Exp2.apply(self)
+
+    def exp2_(self):
+        return self._inplace(SP.Exp2)
+
+    def sgn(self):
+        return SP.Sgn.apply(self)
+
+    def sgn_(self):
+        return self._inplace(SP.Sgn)
+
+    def floor_(self):
+        return self._inplace(E.Floor)
+
+    def ceil_(self):
+        return self._inplace(E.Ceil)
+
+    def round_(self, decimals=0):
+        return self._inplace(E.RoundDecimals, decimals) if decimals else self._inplace(E.Round)
+
+    def sign_(self):
+        return self._inplace(E.Sign)
+
+    def reciprocal_(self):
+        return self._inplace(E.Reciprocal)
+
+    def rsqrt_(self):
+        return self._inplace(E.Rsqrt)
+
+    def square_(self):
+        return self._inplace(E.PowScalar, 2)
+
+    def expm1_(self):
+        return self._inplace(E.Expm1)
+
+    def log1p_(self):
+        return self._inplace(E.Log1p)
+
+    def log2_(self):
+        return self._inplace(SP.Log2)
+
+    def log10_(self):
+        return self._inplace(SP.Log10)
+
+    def erf_(self):
+        return self._inplace(E.Erf)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._inplace(SP.NanToNum, nan, posinf, neginf)
+
+    def tril_(self, diagonal=0):
+        self._triangle("tril")
+        return self._inplace(SP.Tril, diagonal)
+
+    def triu_(self, diagonal=0):
+        self._triangle("triu")
+        return self._inplace(SP.Triu, diagonal)
+
+    def cumsum_(self, dim, dtype=None):
+        return self._inplace(R.Cumsum, _dim(dim, self.ndim), self._graph_dtype(dtype))
+
+    def cumprod_(self, dim, dtype=None):
+        return self._inplace(R.Cumprod, _dim(dim, self.ndim), self._graph_dtype(dtype))
+
+    # view ops in place: self takes the view's shape and strides (and, recorded, its node)
+    def _view_in_place(self, view):
+        self._records_inplace(())                   # (a leaf that requires grad: refused)
+        self._data, node = view._data, view.grad_fn
+        if node is not None:
+            self.grad_fn = node
+        self._version_counter.value += 1
+        return self
+
+    def t_(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        if self.ndim < 2:
+            return self._view_in_place(S.Alias.apply(self, ...))
+        return self._view_in_place(S.TInPlace.apply(self, 0, 1))
+
+    def transpose_(self, dim0, dim1):
+        dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
+        if not self.ndim:
+            return self._view_in_place(S.Alias.apply(self, ...))
+        return self._view_in_place(S.TransposeInPlace.apply(self, dim0, dim1))
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def squeeze_(self, dim=None):
+        if dim is None:
+            dims = tuple(i for i, n in enumerate(self._data.shape) if n == 1)
+            return self._view_in_place(S.SqueezeAllInPlace.apply(self, dims))
+        dims = tuple(d for d in (_dims(dim, self.ndim) or ()) if self._data.shape[d] == 1)
+        return self._view_in_place(S.SqueezeInPlace.apply(self, dims))
+
+    def unsqueeze_(self, dim):
+        return self._view_in_place(S.UnsqueezeInPlace.apply(self, _dim(dim, self.ndim + 1)))
+
+    def ravel(self):
+        return self.contiguous().view(-1)
+
+    def is_nonzero(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with "
+                               f"{'no values' if not self._data.size else 'more than one value'}"
+                               f" is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def is_same_size(self, other):
+        return self.shape == other.shape
+
+    def is_signed(self):
+        return self._data.dtype.kind not in "ub"
+
+    # ---- more reductions and scans -----------------------------------------------------------
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) of all elements, or along dim"""
+        if dim is None and not self.numel():
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        if dim is not None and self.ndim and not self.shape[_dim(dim, self.ndim)]:
+            raise IndexError(f"aminmax: Expected reduction dim {_dim(dim, self.ndim)} to have "
+                             "non-zero size.")
+        dims = () if dim is None else dim
+        return AminmaxResult(self.amin(dims, keepdim), self.amax(dims, keepdim))
+
+    def cummax(self, dim):
+        """(values, indices) of the running max along dim (ties and NaN: the later index)"""
+        return CummaxResult(*R.Cummax.apply(self, _dim(dim, self.ndim)))
+
+    def cummin(self, dim):
+        return CumminResult(*R.Cummin.apply(self, _dim(dim, self.ndim)))
+
+    def logcumsumexp(self, dim):
+        return R.Logcumsumexp.apply(self, _dim(dim, self.ndim))
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """the n-th forward difference along dim (prepend and append joined first); bools
+        differ by !="""
+        from ._functions import cat
+        if not self.ndim:
+            raise RuntimeError("diff expects input to be at least one-dimensional")
+        if n < 0:
+            raise RuntimeError(f"order must be non-negative but got {n}")
+        d = _dim(dim, self.ndim)
+        parts = [t for t in (prepend, self, append) if t is not None]
+        x = cat([t if isinstance(t, Tensor) else Tensor._make(np.broadcast_to(
+            np.asarray(t, self._data.dtype), self.shape[:d] + (1,) + self.shape[d + 1:]))
+            for t in parts], d) if len(parts) > 1 else self
+        if not n:                      # a copy, as PyTorch's (CopyBackwards)
+            return Tensor._make(np.empty_like(x._data)).copy_(x)
+        for _ in range(n):
+            k = x.shape[d]
+            after, before = x.narrow(d, min(k, 1), max(k - 1, 0)), x.narrow(d, 0, max(k - 1, 0))
+            x = after.logical_xor(before) if x._data.dtype == np.bool_ else after - before
+        return x
+
+    def histc(self, bins=100, min=0, max=0):
+        """counts of the elements in `bins` equal bins over [min, max] (the data's range where
+        min == max); elements outside are left out"""
+        x = self._data
+        _dtype.require_float(x.dtype, "histogram_cpu")
+        if bins <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                               "dimension 0")
+        lo, hi = float(min), float(max)
+        if lo == hi and x.size:
+            lo, hi = float(x.min()), float(x.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histc: range of [{_g(lo)}, {_g(hi)}] is not finite")
+        if lo > hi:
+            raise RuntimeError("torch.histc: max must be larger than min")
+        v = x[(x >= lo) & (x <= hi)].astype(np.float64)
+        pos = np.minimum(((v - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
+        return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
+
+    def bincount(self, weights=None, minlength=0):
+        """how many times each value 0, 1, ... occurs in a 1-d non-negative integer tensor
+        (the sum of weights there, if given)"""
+        x = self._data
+        if x.dtype.kind not in "iu":
+            SP.refuse("bincount_cpu", x.dtype)
+        if minlength < 0:
+            raise RuntimeError("minlength should be >= 0")
+        if x.ndim != 1 or x.size and x.min() < 0:
+            raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+        if weights is None:
+            return Tensor._make(np.bincount(x, minlength=minlength).astype(np.int64))
+        w = weights._data
+        if w.ndim != 1 or w.shape != x.shape:
+            raise RuntimeError("weights should be 1-d and have the same length as input")
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        return Tensor._make(np.bincount(x, w, minlength=minlength).astype(dtype))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """the distinct values (sorted), or distinct slices along dim; with the index of each
+        element's value in them and each value's count where asked"""
+        x = self._data
+        if dim is None:
+            values, inverse, counts = np.unique(x.reshape(-1), return_inverse=True,
+                                                return_counts=True, equal_nan=False)
+            inverse = inverse.reshape(x.shape)
+        else:
+            d = _dim(dim, self.ndim)
+            values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True,
+                                                axis=d)
+            inverse = inverse.reshape(-1)
+        return self._unique_result("Unique2Backward0" if dim is None else "UniqueDimBackward0",
+                                   values, inverse, counts, return_inverse, return_counts)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """the values (or slices along dim) that differ from the one before, with the index of
+        each element's run and each run's length where asked"""
+        x = self._data
+        d = None if dim is None else _dim(dim, self.ndim)
+        rows = x.reshape(-1, 1) if d is None else np.moveaxis(x, d, 0).reshape(
+            x.shape[d] if x.ndim else 1, math.prod(x.shape) // max(x.shape[d], 1))
+        new = np.ones(rows.shape[0], bool)
+        new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+        starts = np.flatnonzero(new)
+        values = x.reshape(-1)[starts] if d is None else np.take(x, starts, axis=d)
+        inverse = np.cumsum(new) - 1
+        counts = np.diff(np.append(starts, rows.shape[0]))
+        if d is None:
+            inverse = inverse.reshape(x.shape)
+        return self._unique_result("UniqueConsecutiveBackward0", values, inverse, counts,
+                                   return_inverse, return_counts)
+
+    def _unique_result(self, node, values, inverse, counts, return_inverse, return_counts):
+        out = Tensor._make(np.ascontiguousarray(values))
+        if _grad_state.enabled and self._requires_grad:       # no derivative, as PyTorch's
+            out = SP.Undifferentiable[node].apply(self, SP.UNDIFFERENTIABLE[node], out._data)
+        if not (return_inverse or return_counts):
+            return out
+        extra = [Tensor._make(a.astype(np.int64)) for a, asked in
+                 ((inverse, return_inverse), (counts, return_counts)) if asked]
+        return (out, *extra)
+
+    def argwhere(self):
+        return self.nonzero()
+
+    # ---- more shape and indexing ops ---------------------------------------------------------
+    def unfold(self, dimension, size, step):
+        """the view of windows of `size` elements every `step` along dimension, as a new last
+        dim"""
+        d = _dim(dimension, self.ndim)
+        n = self._data.shape[d] if self.ndim else 1
+        if size > n:
+            raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is "
+                               f"{size}")
+        if size < 0:
+            raise RuntimeError(f"size is {size} but must be >= 0")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        return S.Unfold.apply(self, d, size, step)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        """views: `sections` parts of near-equal sizes (the first ones a larger), or the parts
+        between the given indices, along dim"""
+        if not self.ndim:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got "
+                               "a tensor with 0 dims")
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        cuts = indices_or_sections
+        if isinstance(cuts, Tensor):
+            if cuts._data.dtype != np.int64:
+                raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have "
+                                   f"dtype of long, but got {_tname(cuts._data.dtype)}")
+            cuts = cuts._data.item() if cuts.ndim == 0 else cuts._data.tolist()
+        if isinstance(cuts, numbers.Integral):
+            if cuts <= 0:
+                raise RuntimeError(f"number of sections must be larger than 0, got {cuts}")
+            size, extra = divmod(n, cuts)
+            bounds = np.cumsum([0] + [size + (i < extra) for i in range(cuts)]).tolist()
+        else:
+            bounds = [0] + [min(max(int(c) if c >= 0 else n + int(c), 0), n) for c in cuts] + [n]
+        key = (slice(None),) * d
+        return tuple(S.BasicIndex.apply(self, key + (slice(a, max(a, b)),))
+                     for a, b in zip(bounds, bounds[1:]))
+
+    def _split_into(self, name, sections, dim, least):
+        if self.ndim < least:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {least} dimension, "
+                               f"but got a tensor with {self.ndim} dimensions!")
+        if isinstance(sections, numbers.Integral) and self.shape[dim] % sections:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the "
+                               f"size of the dimension {self.shape[dim]} is not divisible by the "
+                               f"split_size {sections}!")
+        return self.tensor_split(sections, dim)
+
+    def hsplit(self, sections):
+        return self._split_into("hsplit", sections, 1 if self.ndim > 1 else 0, 1)
+
+    def vsplit(self, sections):
+        return self._split_into("vsplit", sections, 0, 2)
+
+    def dsplit(self, sections):
+        return self._split_into("dsplit", sections, 2, 3)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return self.split(list(split_sizes), dim)
+
+    def select(self, dim, index):
+        d = _dim(dim, self.ndim)
+        n = self.shape[d] if self.ndim else 0
+        if not -n <= index < n:
+            raise IndexError(f"select(): index {index} out of range for tensor of size "
+                             f"{list(self.shape)} at dimension {d}")
+        return S.Select.apply(self, (slice(None),) * d + (index,))
+
+    def narrow_copy(self, dim, start, length):
+        self.narrow(dim, start, length)                  # (its checks)
+        d = _dim(dim, self.ndim)
+        start = start + self.shape[d] if start < 0 else start
+        return S.NarrowCopy.apply(self, (slice(None),) * d + (slice(start, start + length),))
+
+    def take(self, index):
+        """the elements at index of the flattened tensor (negative indices from the end)"""
+        idx = _index_array("take", index, "Long")
+        n = self._data.size
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.max() if idx.max() >= n else idx.min())
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                             "elements.")
+        return S.Take.apply(self.reshape(-1), idx)
+
+    def take_along_dim(self, indices, dim=None):
+        """gather along dim with self and indices broadcast against each other (dim None: of
+        the flattened tensor)"""
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
+        d = _dim(dim, self.ndim)
+        if indices.ndim != self.ndim:
+            raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                               f"number of dimensions, but got {self.ndim} dimensions for input, "
+                               f"and {indices.ndim} dimensions for indices")
+        shape = list(np.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1:],
+                                         indices.shape[:d] + (1,) + indices.shape[d + 1:]))
+        x = self.expand(shape[:d] + [self.shape[d]] + shape[d + 1:])
+        return x.gather(d, indices.expand(shape[:d] + [indices.shape[d]] + shape[d + 1:]))
+
+    def _along_key(self, name, dim, index):
+        """(dim, key) for index_fill / index_copy: index (0-d or 1-d) along dim"""
+        d = _dim(dim, self.ndim)
+        if isinstance(index, Tensor) and index._data.dtype != np.int64:
+            raise IndexError(f"{name}(): Expected dtype int64 for index.")
+        idx = _index_array(name, index, "int64")
+        if idx.ndim > 1:
+            raise IndexError(f"{name}(): Index is supposed to be a vector")
+        n = self.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.max() if idx.max() >= n else idx.min())
+            raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+        return d, ((slice(None),) * d + (idx.reshape(-1),) if self.ndim else ())
+
+    def index_fill(self, dim, index, value):
+        return self._index_fill(dim, index, value, False)
+
+    def index_fill_(self, dim, index, value):
+        return self._index_fill(dim, index, value, True)
+
+    def _index_fill(self, dim, index, value, in_place):
+        d, key = self._along_key("index_fill_", dim, index)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but "
+                                   f"got tensor with {value.ndim} dimension(s).")
+            op, value = S.IndexFillTensor, value.to(self.dtype)
+            if key:                          # each place once: value's gradient counts it once
+                key = key[:-1] + (np.unique(key[-1] % (self.shape[d])),)
+        else:
+            op, value = S.IndexFill, _fill_value(value, self._data.dtype)
+        return self._inplace(op, key, value) if in_place else op.apply(self, key, value)
+
+    def index_copy(self, dim, index, source):
+        return self._index_copy(dim, index, source, False)
+
+    def index_copy_(self, dim, index, source):
+        return self._index_copy(dim, index, source, True)
+
+    def _index_copy(self, dim, index, source, in_place):
+        d, key = self._along_key("index_copy_", dim, index)
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
+                               f"but got (self) {_tname(self._data.dtype)} and (source) "
+                               f"{_tname(source._data.dtype)}")
+        n = key[-1].size if key else 1
+        expected = self.shape[:d] + (n,) + self.shape[d + 1:] if self.ndim else ()
+        if source.shape != expected and source.numel() != math.prod(expected):
+            raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice "
+                               f"shapes. Destination slice shape: {list(expected)} at dimension "
+                               f"{d} and source slice shape: {list(source.shape)}")
+        source = source.reshape(expected)
+        return self._inplace(S.IndexCopy, key, source) if in_place else \
+            S.IndexCopy.apply(self, key, source)
+
+    def index_put(self, indices, values, accumulate=False):
+        return self._index_put(indices, values, accumulate, False)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return self._index_put(indices, values, accumulate, True)
+
+    def _index_put(self, indices, values, accumulate, in_place):
+        key, _ = _index_key(tuple(indices), self._data.shape)
+        if not isinstance(values, Tensor):
+            values = Tensor._make(np.asarray(values, self._data.dtype))
+        if values._data.dtype != self._data.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_tname(self._data.dtype)} for the destination and "
+                               f"{_tname(values._data.dtype)} for the source.")
+        op = S.IndexPutAccumulate if accumulate else S.IndexPut
+        return self._inplace(op, key, values) if in_place else op.apply(self, key, values)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return self._scatter_reduce(dim, index, src, reduce, include_self, False)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._scatter_reduce(dim, index, src, reduce, include_self, True)
+
+    def _scatter_reduce(self, dim, index, src, reduce, include_self, in_place):
+        reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)     # (PyTorch takes both)
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                               f"got {reduce}")
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not "
+                            f"{type(src).__name__}")
+        args = self._scatter_args("scatter_reduce", dim, index, src) + (reduce, include_self)
+        return self._inplace(S.ScatterReduce, *args) if in_place else \
+            S.ScatterReduce.apply(self, *args)
+
+    def masked_scatter(self, mask, source):
+        return self._masked_scatter(mask, source, False)
+
+    def masked_scatter_(self, mask, source):
+        return self._masked_scatter(mask, source, True)
+
+    def _masked_scatter(self, mask, source, in_place):
+        if mask._data.dtype != np.bool_:
+            raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                               f"dtype {mask.dtype}")
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but "
+                               f"got {_tname(self._data.dtype)} and {_tname(source._data.dtype)}")
+        if in_place:
+            _check_in_place_shape(self.shape, mask.shape)
+            return self._inplace(S.MaskedScatter, mask._data, source)
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+        return S.MaskedScatter.apply(self.expand(shape), mask._data, source)
+
+    def select_scatter(self, src, dim, index):
+        """a copy with src written at self.select(dim, index)"""
+        view = self.select(dim, index)
+        return self._scattered("select_scatter", S.SelectScatter, view, src,
+                               (slice(None),) * _dim(dim, self.ndim) + (index,))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        """a copy with src written at self[start:end:step] along dim"""
+        d = _dim(dim, self.ndim)
+        key = (slice(None),) * d + (slice(start, end, step),)
+        return self._scattered("slice_scatter", S.SliceScattered, self[key], src, key)
+
+    def _scattered(self, name, op, view, src, key):
+        if src.shape != view.shape:
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                               f"= {list(src.shape)}, slice size = {list(view.shape)}")
+        return op.apply(self, key, src.to(self.dtype))
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        """a copy with src written on self.diagonal(offset, dim1, dim2)"""
+        view = self.diagonal(offset, dim1, dim2)
+        if src.shape != view.shape:
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                               f"= {list(src.shape)}, slice size = {list(view.shape)}")
+        key = (offset, _dim(dim1, self.ndim), _dim(dim2, self.ndim))
+        return S.DiagonalScatter.apply(self, src.to(self.dtype), key)
+
+    def diagflat(self, offset=0):
+        return self.reshape(-1).diag_embed(offset, 0, 1)
+
+    def fliplr(self):
+        if self.ndim < 2:
+            raise RuntimeError("Input must be >= 2-d.")
+        return self.flip(1)
+
+    def flipud(self):
+        if self.ndim < 1:
+            raise RuntimeError("Input must be >= 1-d.")
+        return self.flip(0)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """a copy rotated k quarter turns in the plane of dims, from the first toward the
+        second"""
+        dims = list(dims)
+        if len(dims) != 2:
+            raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+        if self.ndim < 2:
+            raise RuntimeError(f"expected total dims >= 2, but got total dims = {self.ndim}")
+        d0, d1 = _dim(dims[0], self.ndim), _dim(dims[1], self.ndim)
+        if d0 == d1:
+            raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} "
+                               f"and dim1 = {d1}")
+        return S.Rot90.apply(self, k % 4, (d0, d1))
+
+    # ---- special functions and more binary math (ops/special.py) ---------------------------
+    def erfc(self):
+        return SP.Erfc.apply(self)
+
+    def erfc_(self):
+        return self._inplace(SP.Erfc)
+
+    def erfinv(self):
+        return SP.Erfinv.apply(self)
+
+    def erfinv_(self):
+        return self._inplace(SP.Erfinv)
+
+    def lgamma(self):
+        return SP.Lgamma.apply(self)
+
+    def lgamma_(self):
+        return self._inplace(SP.Lgamma)
+
+    def digamma(self):
+        return SP.Digamma.apply(self)
+
+    def digamma_(self):
+        return self._inplace(SP.Digamma)
+
+    def polygamma(self, n):
+        _polygamma_order(n)
+        return SP.Polygamma.apply(self, n)
+
+    def polygamma_(self, n):
+        _polygamma_order(n)
+        return self._inplace(SP.PolygammaInPlace, n)
+
+    def i0(self):
+        return SP.I0.apply(self)
+
+    def i0_(self):
+        return self._inplace(SP.I0)
+
+    def sinc(self):
+        return SP.Sinc.apply(self)
+
+    def sinc_(self):
+        return self._inplace(SP.Sinc)
+
+    def logit(self, eps=None):
+        return SP.Logit.apply(self, eps)
+
+    def logit_(self, eps=None):
+        return self._inplace(SP.Logit, eps)
+
+    def deg2rad(self):
+        return SP.Deg2Rad.apply(self)
+
+    def deg2rad_(self):
+        return self._inplace(SP.Deg2Rad)
+
+    def rad2deg(self):
+        return SP.Rad2Deg.apply(self)
+
+    def rad2deg_(self):
+        return self._inplace(SP.Rad2Deg)
+
+    def signbit(self):
+        d = self._data
+        return Tensor._make(np.signbit(d) if d.dtype.kind == "f" else np.less(d, 0))
+
+    def xlogy(self, other):
+        return _binary(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyOtherScalar, self, other)
+
+    def xlogy_(self, other):
+        return self._inplace(SP.Xlogy if isinstance(other, Tensor) else SP.XlogyOtherScalar,
+                             _operand(other))
+
+    def copysign(self, other):
+        return _binary(SP.Copysign if isinstance(other, Tensor) else SP.CopysignNumber, self,
+                       other)
+
+    def copysign_(self, other):
+        return self._inplace(SP.Copysign if isinstance(other, Tensor) else SP.CopysignNumber,
+                             _operand(other))
+
+    def fmod(self, other):
+        return _binary(SP.Fmod if isinstance(other, Tensor) else SP.FmodNumber, self, other)
+
+    def fmod_(self, other):
+        return self._inplace(SP.Fmod if isinstance(other, Tensor) else SP.FmodNumber,
+                             _operand(other))
+
+    def _math_of_two(self, name, op, other, in_place=False):
+        """op(self, other) for the ops PyTorch takes two tensors for (hypot, fmax, ...)"""
+        _two_tensors(name, self, other)
+        return self._inplace(op, other) if in_place else op.apply(self, other)
+
+    def hypot(self, other):
+        return self._math_of_two("hypot", SP.Hypot, other)
+
+    def hypot_(self, other):
+        return self._math_of_two("hypot_", SP.Hypot, other, True)
+
+    def fmax(self, other):
+        return self._math_of_two("fmax", SP.Fmax, other)
+
+    def fmin(self, other):
+        return self._math_of_two("fmin", SP.Fmin, other)
+
+    def logaddexp(self, other):
+        return self._math_of_two("logaddexp", SP.Logaddexp, other)
+
+    def logaddexp2(self, other):
+        return self._math_of_two("logaddexp2", SP.Logaddexp2, other)
+
+    def ldexp(self, other):
+        return self._math_of_two("ldexp", SP.Ldexp, other)
+
+    def ldexp_(self, other):
+        return self._math_of_two("ldexp_", SP.Ldexp, other, True)
+
+    def nextafter(self, other):
+        return self._math_of_two("nextafter", SP.Nextafter, other)
+
+    def nextafter_(self, other):
+        return self._math_of_two("nextafter_", SP.Nextafter, other, True)
+
+    def float_power(self, exponent):
+        """self ** exponent computed in float64 (its result's dtype)"""
+        base = self.to(_dtype.float64)
+        return base ** (exponent.to(_dtype.float64) if isinstance(exponent, Tensor) else
+                        float(exponent))
+
+    def float_power_(self, exponent):
+        if self._data.dtype != np.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype "
+                               f"{_tname(self._data.dtype)} but the operation's result requires "
+                               f"dtype Double")
+        return self.pow_(exponent.to(_dtype.float64) if isinstance(exponent, Tensor) else
+                         float(exponent))
+
+    def heaviside(self, values):
+        """0 where self < 0, 1 where self > 0, values where self == 0 (no derivative)"""
+        if isinstance(values, Tensor) and values._data.dtype != self._data.dtype:
+            raise RuntimeError("heaviside is not yet implemented for tensors with different "
+                               "dtypes.")
+        _two_tensors("heaviside", self, values)
+        out = Tensor._make(SP.heaviside(self._data, values._data))
+        if _grad_state.enabled and (self._requires_grad or values._requires_grad):
+            return E.Undifferentiated.apply(self, values, "heaviside", out._data)
+        return out
+
+    def heaviside_(self, values):
+        return self._write_undifferentiated("heaviside_", values, self.heaviside(values))
+
+    def _integer_pair(self, name, ufunc, other):
+        """gcd / lcm: integer tensors only, no derivative"""
+        _two_tensors(name, self, other)
+        x, y = E.promote(self._data, other._data)
+        if x.dtype.kind not in "iu":
+            SP.refuse(f"{name.rstrip('_')}_cpu", x.dtype)
+        return Tensor._make(ufunc(x, y))
+
+    def gcd(self, other):
+        return self._integer_pair("gcd", np.gcd, other)
+
+    def gcd_(self, other):
+        return self._write_undifferentiated("gcd_", other, self._integer_pair("gcd_", np.gcd,
+                                                                              other))
+
+    def lcm(self, other):
+        return self._integer_pair("lcm", np.lcm, other)
+
+    def lcm_(self, other):
+        return self._write_undifferentiated("lcm_", other, self._integer_pair("lcm_", np.lcm,
+                                                                              other))
+
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
+    bitwise_left_shift, bitwise_right_shift = __lshift__, __rshift__
+    bitwise_and_, bitwise_or_, bitwise_xor_ = __iand__, __ior__, __ixor__
+    bitwise_left_shift_, bitwise_right_shift_ = __ilshift__, __irshift__
+
+    def bitwise_not(self):
+        if self._data.dtype.kind == "f":
+            SP.refuse("bitwise_not_cpu", self._data.dtype)
+        return ~self
+
+    def bitwise_not_(self):
+        return self._write_undifferentiated("bitwise_not_", None, self.bitwise_not())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from ._functions import allclose
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from ._functions import isclose
+        return isclose(self, other, rtol, atol, equal_nan)
 
 
 class _RemovableHandle:
@@ -2464,15 +3290,25 @@ def _compare(ufunc, a, b):
     return Tensor._make(ufunc(x, y))
 
 
-def _logical(ufunc, a, b):
+def _bitwise(kernel, ufunc, a, b):
+    """a & b, a << b, ...: integers and bools only (shifts: integers), promoted; else PyTorch's
+    NotImplementedError naming its kernel and the promoted dtype"""
     a, b = _operand(a), _operand(b)
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
-    for v in (x, y):
-        if getattr(v, "dtype", np.dtype(int)).kind == "f" or isinstance(v, float):
-            raise RuntimeError("bitwise operations are only supported for integer and boolean "
-                               "tensors")
-    return _checked_ufunc(ufunc, *E.promote(x, y))
+    x, y = E.promote(x, y)
+    dtype = np.result_type(x, y)
+    if dtype.kind == "f" or dtype.kind == "b" and kernel.endswith("shift"):
+        SP.refuse(f"{kernel}_cpu", dtype)
+    return _checked_ufunc(ufunc, x, y)
+
+
+def _left_shift(a, s):
+    return SP.shifted(a, s, left=True)
+
+
+def _right_shift(a, s):
+    return SP.shifted(a, s, left=False)
 
 
 def _logical_of(ufunc, a, b):
@@ -2533,7 +3369,8 @@ def _arg_extreme(pick, t, dim, keepdim):
 
 
 # in-place ops whose tensor operands need not broadcast to self: their callers check them
-_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.IndexAddAlong)     # (and their renamed forms)
+_CHECK_OWN_OPERANDS = (S.IndexPut, S.Scatter, S.IndexAddAlong,    # (and their renamed forms)
+                       S.IndexPutAccumulate, S.ScatterReduce, S.MaskedScatter)
 
 
 def _index_array(name, index, expected, got=""):
@@ -2559,6 +3396,23 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _g(v):
+    """a bound as PyTorch prints it in histc's message (1, 2.5, inf, -nan)"""
+    return "-nan" if math.isnan(v) else int(v) if float(v).is_integer() else v
+
+
+def _polygamma_order(n):
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+
+
+def _rounding_mode(mode):
+    if mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{mode}'")
+    return mode
 
 
 def _correction(unbiased, correction):

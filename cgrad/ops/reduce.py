@@ -819,3 +819,88 @@ class LogSoftmax(Softmax):
     def graph_backward(ctx, g):
         y, = ctx.saved_for_graph()
         return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+
+
+# ---- running extremes and log-sum-exp (cummax, cummin, logcumsumexp) -------------------------
+def running_extreme(x, axis, better):
+    """(values, indices) of the running max (better=np.greater_equal) or min along axis, as
+    PyTorch's scan: a tie or NaN takes the later index, and NaN stays once met"""
+    x = np.moveaxis(x, axis, 0)
+    values, indices = np.empty_like(x), np.empty(x.shape, np.int64)
+    if x.shape[0]:
+        best, at = x[0].copy(), np.zeros(x.shape[1:], np.int64)
+        for i in range(x.shape[0]):
+            take = better(x[i], best) | np.isnan(x[i]) if x.dtype.kind == "f" else \
+                better(x[i], best)
+            if x.dtype.kind == "f":
+                take &= ~np.isnan(best)
+            best, at = np.where(take, x[i], best), np.where(take, i, at)
+            values[i], indices[i] = best, at
+    return np.moveaxis(values, 0, axis), np.moveaxis(indices, 0, axis)
+
+
+class Cummax(Op):
+    """(values, indices) = the running max along dim   ->   g added at the indices"""
+    multi_output = True
+    better = staticmethod(np.greater_equal)
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        flat = x.reshape(1) if not x.ndim else x
+        values, indices = running_extreme(flat, dim, cls.better)
+        ctx.indices, ctx.dim, ctx.shape = indices, dim, flat.shape
+        return values.reshape(x.shape), indices.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = zeros(ctx.shape, g.dtype)
+        if gx.size:
+            idx = ctx.indices
+            np.add.at(gx, _scatter_key(idx, ctx.dim), g.reshape(idx.shape))
+        return gx.reshape(g.shape), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        g1 = g.reshape(ctx.shape)
+        return g1.new_zeros(ctx.shape).scatter_add(ctx.dim, constant(ctx.indices), g1).reshape(
+            g.shape), None
+
+
+class Cummin(Cummax):
+    better = staticmethod(np.less_equal)
+
+
+def _scatter_key(index, dim):
+    key = list(np.indices(index.shape, sparse=True))
+    key[dim] = index
+    return tuple(key)
+
+
+def _reversed_logcumsumexp(a, d):
+    """log(sum from each place to the end of e**a) along d"""
+    return np.flip(np.logaddexp.accumulate(np.flip(a, d), axis=d), d)
+
+
+class Logcumsumexp(Op):
+    """y_i = ln(e**x_0 + ... + e**x_i) along dim   ->   dx_k = sum over i >= k of g_i
+    e**(x_k - y_i), summed in logs for g's positive and negative parts apart (PyTorch's form)"""
+    @staticmethod
+    def forward(ctx, x, dim):
+        require_float(x.dtype, "logcumsumexp_out_cpu")
+        flat = x.reshape(1) if not x.ndim else x
+        y = np.logaddexp.accumulate(flat, axis=dim).reshape(x.shape) if flat.size else x.copy()
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        if not x.size:
+            return g, None
+        shape, d = x.shape, ctx.dim
+        x, y, g = (a.reshape(1) if not a.ndim else a for a in (x, y, g))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            parts = [np.exp(_reversed_logcumsumexp(np.where(g * s > 0, np.log(g * s), -np.inf)
+                                                   - y, d) + x) for s in (1, -1)]
+        return (parts[0] - parts[1]).reshape(shape), None

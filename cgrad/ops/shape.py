@@ -758,6 +758,12 @@ class TVector(View):
     grad_fn_name = "TBackward0"         # t() of a 0-d or 1-d tensor
 
 
+# the view ops in place (t_, squeeze_, unsqueeze_: self takes the view), named as PyTorch's
+TInPlace = renamed("TInPlace", T, "TBackward1", "t_()")
+SqueezeAllInPlace = renamed("SqueezeAllInPlace", Squeeze, "SqueezeBackward3", "squeeze_()")
+UnsqueezeInPlace = renamed("UnsqueezeInPlace", Unsqueeze, "UnsqueezeBackward1", "unsqueeze_(d)")
+
+
 class SplitPart(BasicIndex):
     grad_fn_name = "SplitBackward0"     # chunk and split (the node's output_nr: which part)
 
@@ -1023,3 +1029,208 @@ class IndexAddAlong(Op):
             g_source = IndexSelect.apply(g, ctx.key)
             g_source = g_source if ctx.alpha == 1 else g_source * ctx.alpha
         return g, None, None, g_source, None
+
+
+# ---- more indexing: unfold, take, the *_scatter ops, index_put/index_fill/index_copy ----------
+def unfolded(x, dim, size, step):
+    """the windows of size elements every step along dim, as a new last dim: a view that
+    shares x's memory (writable where x is)"""
+    if not x.ndim:
+        return x.reshape(1)
+    n = (x.shape[dim] - size) // step + 1
+    shape = x.shape[:dim] + (n,) + x.shape[dim + 1:] + (size,)
+    strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + \
+        (x.strides[dim],)
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+
+
+class Unfold(Op):
+    """y = x's windows of size elements every step along dim, as a new last dim (a view)
+    ->   dx = g's windows added back where they overlap"""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, dim, size, step):
+        ctx.shape, ctx.args = x.shape, (dim, size, step)
+        return unfolded(x, dim, size, step)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = zeros(ctx.shape, g.dtype)
+        windows = unfolded(gx, *ctx.args)
+        for j in range(windows.shape[-1]):     # one offset at a time: no overlaps within
+            windows[..., j] += g.reshape(windows.shape)[..., j]
+        return gx, None, None, None
+
+
+Take = renamed("Take", AdvancedIndex, "TakeBackward0", "take(x, index): x.flatten()[index]")
+
+
+class NarrowCopy(BasicIndex):
+    """narrow_copy: x's slice as a copy, not a view"""
+    grad_fn_name = "NarrowCopyBackward0"
+    is_view = False
+
+    @staticmethod
+    def forward(ctx, x, key):
+        return BasicIndex.forward(ctx, x, key).copy()
+
+
+IndexFill = renamed("IndexFill", IndexPut, "IndexFillBackward0", "index_fill(dim, i, number)")
+IndexFillTensor = renamed("IndexFillTensor", IndexPut, "IndexFillBackward1",
+                          "index_fill(dim, i, a 0-d tensor)")
+IndexCopy = renamed("IndexCopy", IndexPut, "IndexCopyBackward0", "index_copy(dim, i, source)")
+SelectScatter = renamed("SelectScatter", IndexPut, "SelectScatterBackward0",
+                        "select_scatter: src written at x.select(dim, i)")
+SliceScattered = renamed("SliceScattered", IndexPut, "SliceScatterBackward0",
+                         "slice_scatter: src written at a slice of x")
+
+
+class IndexPutAccumulate(Op):
+    """y = x with v added at an index key (repeats add up)   ->   dx = g, dv = g[key]"""
+    grad_fn_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, x, key, v):
+        y = x.copy()
+        np.add.at(y, key, np.asarray(v, x.dtype))
+        ctx.key = key
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, (at(g, ctx.key) if ctx.needs_input_grad[2] else None)
+
+
+class DiagonalScatter(Op):
+    """y = x with src written on its diagonal at key = (offset, dim1, dim2)   ->   dx = g with
+    zeros there, dsrc = g's diagonal"""
+    @staticmethod
+    def forward(ctx, x, src, key):
+        y = x.copy()
+        diagonal_view(y, key)[...] = src
+        ctx.key = key
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g.copy()
+        diagonal_view(gx, ctx.key)[...] = 0
+        return gx, diagonal_view(g, ctx.key).copy(), None
+
+
+class MaskedScatter(Op):
+    """y = x with source's first elements (in order) written where mask   ->   dx = g where not
+    mask, dsource = g where mask, in source's first elements (zeros after)"""
+    @staticmethod
+    def forward(ctx, x, mask, source):
+        mask = np.broadcast_to(mask, x.shape)
+        n = int(mask.sum())
+        if source.size < n:
+            raise RuntimeError("masked_scatter: expected source to have at least "
+                               f"{n} elements, but got {source.size}")
+        y = x.copy()
+        y[mask] = source.reshape(-1)[:n]
+        ctx.mask, ctx.source_shape = mask, source.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        mask = ctx.mask
+        gs = zeros(ctx.source_shape, g.dtype).reshape(-1)
+        gs[:int(mask.sum())] = g[mask]
+        return np.where(mask, g.dtype.type(0), g), None, gs.reshape(ctx.source_shape)
+
+
+class Rot90(Op):
+    """y = x rotated k quarter turns in the plane of dims (from the first toward the second)
+    ->   dx = g rotated back"""
+    @staticmethod
+    def forward(ctx, x, k, dims):
+        ctx.k, ctx.dims = k, dims
+        return np.ascontiguousarray(np.rot90(x, k, dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.rot90(g, -ctx.k, ctx.dims), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Rot90.apply(g, -ctx.k, ctx.dims), None, None
+
+
+_REDUCE_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+              "amin": np.minimum}
+
+
+def scatter_reduced(x, dim, index, src, reduce, include_self):
+    """x with src reduced into it at index along dim (PyTorch's scatter_reduce forward), and
+    the count of values at each place (for "mean")"""
+    key = _along(index, dim)
+    y = x.copy()
+    src = src[tuple(slice(0, n) for n in index.shape)]
+    if not include_self:                      # the written places start from the identity
+        if reduce in ("amax", "amin"):
+            big = np.inf if x.dtype.kind == "f" else (np.iinfo(x.dtype).max if x.dtype.kind in
+                                                     "iu" else True)
+            y[key] = -big if reduce == "amax" and x.dtype.kind != "b" else \
+                (False if reduce == "amax" else big)
+        else:
+            y[key] = 1 if reduce == "prod" else 0
+    _REDUCE_AT[reduce].at(y, key, src)
+    count = None
+    if reduce == "mean":
+        count = np.ones(x.shape, np.int64) if include_self else np.zeros(x.shape, np.int64)
+        np.add.at(count, key, 1)
+        count = np.maximum(count, 1)
+        y = y / count if y.dtype.kind == "f" else np.floor_divide(y, count).astype(y.dtype)
+    return y, count
+
+
+class ScatterReduce(Op):
+    """y = x with src reduced at index along dim (sum, prod, mean, amax, amin; x's own values
+    taking part where include_self)   ->   PyTorch's gradients: amax/amin split g evenly
+    among the tied values, prod by exclusive products (a single zero exact), and nothing to
+    x's written places where not include_self"""
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce, include_self):
+        y, count = scatter_reduced(x, dim, index, src, reduce, include_self)
+        ctx.args = dim, index, reduce, include_self
+        ctx.count, ctx.src_shape = count, src.shape
+        ctx.save_for_backward(x, src, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, src, y = ctx.saved_tensors
+        dim, index, reduce, include_self = ctx.args
+        key = _along(index, dim)
+        src = src[tuple(slice(0, n) for n in index.shape)]
+        if reduce == "sum":
+            gx, gs = g, g[key]
+        elif reduce == "mean":
+            gx = g / ctx.count
+            gs = gx[key]
+        elif reduce == "prod":
+            masked_x = np.where(x == 0, x.dtype.type(1), x)
+            gx = g * scatter_reduced(masked_x, dim, index, src, "prod", include_self)[0] / \
+                masked_x
+            zero = src == 0
+            zeros_at = np.zeros(x.shape, np.int64)
+            np.add.at(zeros_at, key, zero)
+            single = zero & (zeros_at[key] == 1)
+            masked_src = scatter_reduced(x, dim, index, np.where(single, src.dtype.type(1), src),
+                                         "prod", include_self)[0]
+            gs = np.where(single, (g * masked_src)[key],
+                          (g * y)[key] / np.where(zero, src.dtype.type(1), src))
+        else:
+            value = y[key]
+            x_is, s_is = (x == y).astype(g.dtype), (src == value).astype(g.dtype)
+            n = x_is.copy()
+            np.add.at(n, key, s_is)
+            spread = g / n
+            gx, gs = x_is * spread, s_is * spread[key]
+        if not include_self:
+            gx = gx.copy()
+            gx[key] = 0
+        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None

@@ -1,0 +1,117 @@
+"""finfo/iinfo, promote_types/can_cast, the random state round trip, the default device,
+scalar_tensor, asarray, frombuffer, empty_strided, rsub, range and Tensor.new, against
+PyTorch."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+from test_more_ops import compare, same_error
+
+torch = pytest.importorskip("torch")
+
+FLOATS = ["float16", "float32", "float64"]
+INTS = ["uint8", "int8", "int16", "int32", "int64"]
+
+
+def test_finfo_iinfo():
+    for name in FLOATS + [None]:
+        ours = cgrad.finfo(getattr(cgrad, name)) if name else cgrad.finfo()
+        theirs = torch.finfo(getattr(torch, name)) if name else torch.finfo()
+        for field in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution",
+                      "dtype"):
+            assert getattr(ours, field) == getattr(theirs, field), (name, field)
+        assert repr(ours) == repr(theirs)
+    for name in INTS:
+        ours, theirs = cgrad.iinfo(getattr(cgrad, name)), torch.iinfo(getattr(torch, name))
+        for field in ("bits", "max", "min", "dtype"):
+            assert getattr(ours, field) == getattr(theirs, field), (name, field)
+        assert repr(ours) == repr(theirs)
+    same_error(lambda m: m.finfo(m.int32), message=True)
+    same_error(lambda m: m.iinfo(m.float32), message=True)
+    same_error(lambda m: m.iinfo(m.bool))
+
+
+def test_promote_types_and_can_cast():
+    names = FLOATS + INTS + ["bool"]
+    for a in names:
+        for b in names:
+            ca, cb, ta, tb = (getattr(m, n) for m in (cgrad, torch) for n in (a, b))
+            assert str(cgrad.promote_types(ca, cb)).split(".")[1] == \
+                str(torch.promote_types(ta, tb)).split(".")[1]
+            assert cgrad.can_cast(ca, cb) == torch.can_cast(ta, tb), (a, b)
+
+
+def test_rng_state_round_trip():
+    cgrad.manual_seed(3)
+    state = cgrad.get_rng_state()
+    assert state.dtype == cgrad.uint8 and state.ndim == 1
+    first = [cgrad.rand(4), cgrad.randn(2, 2), cgrad.randint(0, 9, (5,))]
+    cgrad.set_rng_state(state)
+    again = [cgrad.rand(4), cgrad.randn(2, 2), cgrad.randint(0, 9, (5,))]
+    assert all(cgrad.equal(a, b) for a, b in zip(first, again))
+    assert cgrad.initial_seed() == 3
+    with pytest.raises(TypeError):
+        cgrad.set_rng_state(cgrad.ones(3))
+
+
+def test_default_device():
+    assert cgrad.get_default_device() == "cpu" and str(cgrad.get_default_device()) == \
+        str(torch.get_default_device())
+    cgrad.set_default_device("cpu")
+    cgrad.set_default_device(None)
+    with pytest.raises(RuntimeError):
+        cgrad.set_default_device("cuda")
+
+
+def test_creation_functions(backend):
+    for s, kw in ((3, {}), (True, {}), (2.5, {"dtype": "float64"}), (7, {"dtype": "int32"})):
+        kw_c = {k: getattr(cgrad, v) for k, v in kw.items()}
+        kw_t = {k: getattr(torch, v) for k, v in kw.items()}
+        a, b = cgrad.scalar_tensor(s, **kw_c), torch.scalar_tensor(s, **kw_t)
+        assert a.item() == b.item() and str(a.dtype)[6:] == str(b.dtype)[6:] and a.ndim == 0
+    for data in ([1, 2], [[1.5, 2.0]], 3.5, np.ones(2, np.float64), np.arange(3, dtype=np.int32)):
+        compare(lambda m: m.asarray(data), grad=False)
+    arr = np.arange(4.0)
+    shared = cgrad.asarray(arr)
+    arr[0] = 9.0
+    assert shared[0].item() == 9.0 and cgrad.asarray(arr, copy=True)[0].item() == 9.0
+    t = cgrad.ones(3)
+    assert cgrad.asarray(t) is t
+    buf = bytearray(b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    for kw in ({"dtype": "int16"}, {"dtype": "uint8", "count": 3, "offset": 2},
+               {"dtype": "float32", "offset": 4}):
+        ours = cgrad.frombuffer(bytearray(buf), **{**kw, "dtype": getattr(cgrad, kw["dtype"])})
+        theirs = torch.frombuffer(bytearray(buf), **{**kw, "dtype": getattr(torch, kw["dtype"])})
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    b = bytearray(4)
+    cgrad.frombuffer(b, dtype=cgrad.uint8)[1] = 7                     # shares the buffer
+    assert b[1] == 7
+    for size, stride in (((2, 3), (1, 2)), ((2, 3), (3, 1)), ((0, 2), (2, 1)), ((4,), (2,))):
+        a, t = cgrad.empty_strided(size, stride), torch.empty_strided(size, stride)
+        assert a.shape == t.shape and a.stride() == t.stride()
+
+
+def test_rsub_range_new(backend):
+    x = np.array([1.0, -2.0, 0.5])
+    compare(lambda m, t: m.rsub(t, 5), x)
+    compare(lambda m, t: m.rsub(t, 5, alpha=2), x)
+    compare(lambda m, t, o: m.rsub(t, o), x, x[::-1].copy())
+    compare(lambda m, t, o: m.rsub(t, o, alpha=0.5), x, np.array(3.0))
+    compare(lambda m, t: m.rsub(t, 2), np.array([1, 2]), grad=False)
+    for args in ((1, 4), (0, 1, 0.5), (5, 1, -2), (0, 0), (0.5, 2.3, 0.6)):
+        for m in (cgrad, torch):
+            with pytest.warns(UserWarning, match="deprecated"):
+                m.range(*args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compare(lambda m: m.range(*args), grad=False)
+            compare(lambda m: m.range(*args, dtype=m.float64), grad=False)
+    for m in (cgrad, torch):
+        x = m.ones(2, dtype=m.float64)
+        assert x.new(2, 3).shape == (2, 3) and x.new(2, 3).dtype == m.float64
+        assert x.new([1, 2]).tolist() == [1.0, 2.0] and x.new([1, 2]).dtype == m.float64
+        assert x.new().shape == (0,)
+        with pytest.raises(TypeError):
+            x.new(m.tensor([1, 2]))
