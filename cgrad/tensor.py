@@ -146,11 +146,13 @@ def _shape_arg(shape):
     return tuple(out)
 
 
-def _index_key(key, shape):
+def _index_key(key, shape, check=True):
     """A Python index into one NumPy understands (Tensors become arrays), and whether it is
     basic (a view: ints, slices, None, Ellipsis) or advanced (a copy), for a tensor of shape.
-    An advanced key is checked here, as PyTorch checks it (S.checked_index); a basic one's
-    only error, an int out of range, is left to NumPy and reworded (_reworded)."""
+    An advanced key is checked here, as PyTorch checks it (S.checked_index), unless the
+    caller leaves that to a NumPy IndexError (check=False: with no mask, NumPy refuses every
+    key PyTorch refuses, and the empty results' out-of-range keys PyTorch takes); a basic
+    one's only error, an int out of range, is left to NumPy and reworded (_reworded)."""
     ndim = len(shape)
     if not ndim and isinstance(key, numbers.Integral) and not isinstance(key, bool):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -194,8 +196,9 @@ def _index_key(key, shape):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(k).__name__})")
         items.append(k)
-    if not basic:
-        items = S.checked_index(items, shape)
+    if not basic and (check or any(type(k) is bool or type(k) is np.ndarray
+                                   and k.dtype == np.bool_ for k in items)):
+        items = S.checked_index(items, shape)         # (NumPy takes some masks PyTorch refuses)
     ellipsis = [i for i, k in enumerate(items) if k is Ellipsis]
     if not basic and ellipsis and _spanned(items) == ndim:
         # an Ellipsis over no dims separates nothing: PyTorch keeps index arrays on either
@@ -1884,16 +1887,19 @@ class Tensor:
         return S.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, basic = _index_key(key, self._data.shape)
+        items, basic = _index_key(key, self._data.shape, check=False)
         if basic:
-            op = S.Select if isinstance(key, numbers.Integral) else S.basic_index_op(
-                key, self._data.shape)
+            op = S.Select if isinstance(items, numbers.Integral) else S.basic_index_op(
+                items, self._data.shape)
             try:
-                return op.apply(self, key)
+                return op.apply(self, items)
             except IndexError:
-                _reworded(key, self._data.shape)
+                _reworded(items, self._data.shape)
                 raise
-        return S.AdvancedIndex.apply(self, key)
+        try:
+            return S.AdvancedIndex.apply(self, items)
+        except IndexError:               # PyTorch's error, or an empty result's key in range
+            return S.AdvancedIndex.apply(self, _index_key(key, self._data.shape)[0])
 
     def chunk(self, chunks, dim=0):
         if not self.ndim:
