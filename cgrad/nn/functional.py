@@ -1115,8 +1115,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             bias = np.where(_data(bias), q.dtype.type(0), q.dtype.type(-np.inf))
     keep = _dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
     scale = 1.0 / q.shape[-1] ** 0.5 if scale is None else scale
-    flash = keep is None and not (attn_mask is not None and attn_mask.requires_grad)
-    return AT.attention_op(q.ndim, flash).apply(query, key, value, bias, keep, scale)
+    op = AT.attention_op(q.ndim, _takes_flash(q, k, v, attn_mask, keep))
+    return op.apply(query, key, value, bias, keep, scale)
+
+
+def _takes_flash(q, k, v, attn_mask, keep):
+    """whether PyTorch's CPU flash kernel would take these (so the grad_fn is named as its):
+    4-D q, k, v of one shape but the sequence length, no dropout, no mask that requires grad
+    and none of other than 2 or 4 dims, no empty sequence"""
+    return (keep is None and q.ndim == k.ndim == v.ndim == 4
+            and q.shape[:2] == k.shape[:2] == v.shape[:2]
+            and q.shape[-1] == k.shape[-1] == v.shape[-1] and q.shape[-2] and k.shape[-2]
+            and (attn_mask is None or (attn_mask.ndim in (2, 4) and not attn_mask.requires_grad)))
 
 
 def _data(t):

@@ -4,7 +4,7 @@ gets zeros, as PyTorch's SDPA gives, where a composed softmax would give NaN."""
 import numpy as np
 
 from .. import backends as B
-from ..autograd.function import Op, renamed
+from ..autograd.function import Op, constant, renamed
 
 
 class ScaledDotProductAttention(Op):
@@ -25,18 +25,17 @@ class ScaledDotProductAttention(Op):
         if bias is not None:
             s += bias            # (in place: the caller checked bias broadcasts to s's shape)
         p = kernels.softmax(s, -1)
-        if bias is not None and s.shape[-1]:
-            dead = np.all(s == -np.inf, axis=-1, keepdims=True)    # every key masked
-            if dead.any():
-                p = np.where(dead, p.dtype.type(0), p)
+        dead = _dead_rows(s, bias)
+        if dead is not None:
+            p = np.where(dead, p.dtype.type(0), p)
         pk = p if keep is None else p * keep
-        ctx.save_for_backward(q, k, v, p, keep)
+        ctx.save_for_backward(q, k, v, bias, keep, p)     # (inputs at their own slots)
         ctx.scale = scale
         return kernels.matmul(pk, v)
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, p, keep = ctx.saved_tensors
+        q, k, v, _, keep, p = ctx.saved_tensors
         need_q, need_k, need_v, need_bias = ctx.needs_input_grad[:4]
         kernels = B.kernels
         pk = p if keep is None else p * keep
@@ -51,6 +50,39 @@ class ScaledDotProductAttention(Op):
         gq = kernels.matmul(ds, k) * scale if need_q else None
         gk = kernels.matmul(np.swapaxes(ds, -1, -2), q) * scale if need_k else None
         return gq, gk, gv, (ds if need_bias else None), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        """backward's formulas in Tensor ops, P recomputed from q and k in the graph (a row
+        with every key masked is filled before the softmax too, so no NaN reaches q or k)"""
+        q, k, v, bias, keep = ctx.saved_for_graph(0, 1, 2, 3, 4)
+        s = (q @ k.transpose(-1, -2)) * ctx.scale
+        if bias is not None:
+            s = s + bias
+        dead = _dead_rows(s._data, bias)
+        if dead is not None:
+            s = s.masked_fill(constant(dead), 0)
+        p = s.softmax(-1)
+        if dead is not None:
+            p = p.masked_fill(constant(dead), 0)
+        pk = p if keep is None else p * keep
+        dp = g @ v.transpose(-1, -2)
+        if keep is not None:
+            dp = dp * keep
+        ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+        need_q, need_k, need_v, need_bias = ctx.needs_input_grad[:4]
+        return (ds @ k * ctx.scale if need_q else None,
+                ds.transpose(-1, -2) @ q * ctx.scale if need_k else None,
+                pk.transpose(-1, -2) @ g if need_v else None,
+                ds if need_bias else None, None, None)
+
+
+def _dead_rows(s, bias):
+    """where every key of a query is masked (its scores all -inf): None if nowhere"""
+    if bias is None or not s.shape[-1]:
+        return None
+    dead = np.all(s == -np.inf, axis=-1, keepdims=True)
+    return dead if dead.any() else None
 
 
 # named as PyTorch's graph of the same call ends: its math path (dropout, a mask that
