@@ -46,7 +46,9 @@ def _compare(c_outs, t_outs, c_leaves, t_leaves, dtype, modules=None):
     sum(t for _, t in total).backward()
     for c, t in zip(c_leaves, t_leaves):
         if t is not None and t.requires_grad:
-            _close(c.grad, t.grad, dtype)
+            assert (c.grad is None) == (t.grad is None)
+            if t.grad is not None:
+                _close(c.grad, t.grad, dtype)
     if modules:
         c_mod, t_mod = modules
         for (name, cp), (_, tp) in zip(c_mod.named_parameters(), t_mod.named_parameters()):
@@ -403,3 +405,332 @@ def test_multihead_attention_errors_match_torch(case):
     c_kwargs.update({n: a for n, a in kwargs.items() if not isinstance(a, torch.Tensor)})
     _raises_like_torch(lambda: c(_cg(q), _cg(k), _cg(v), **c_kwargs),
                        lambda: t(q, k, v, **kwargs))
+
+
+def test_multi_head_attention_forward_matches_torch(backend):
+    """the functional form with separate projection weights and static keys and values"""
+    g = torch.Generator().manual_seed(0)
+    E, heads, L, S, N = 6, 2, 4, 5, 3
+    q, k, v = (torch.randn(n, N, d, generator=g, dtype=torch.float64, requires_grad=True)
+               for n, d in ((L, E), (S, 4), (S, 3)))
+    w_q, w_k, w_v, w_out = (torch.randn(E, d, generator=g, dtype=torch.float64,
+                                        requires_grad=True) for d in (E, 4, 3, E))
+    b_in, b_out = (torch.randn(n, generator=g, dtype=torch.float64, requires_grad=True)
+                   for n in (3 * E, E))
+    static_k, static_v = (torch.randn(N * heads, S, E // heads, generator=g,
+                                      dtype=torch.float64, requires_grad=True) for _ in "kv")
+    t_args = [q, k, v, w_q, w_k, w_v, w_out, b_in, b_out]
+    c_args = [_cg(a) for a in t_args]
+
+    def run(lib, q, k, v, w_q, w_k, w_v, w_out, b_in, b_out, **kw):
+        return lib.nn.functional.multi_head_attention_forward(
+            q, k, v, E, heads, None, b_in, None, None, False, 0.0, w_out, b_out,
+            use_separate_proj_weight=True, q_proj_weight=w_q, k_proj_weight=w_k,
+            v_proj_weight=w_v, **kw)
+    _compare(run(cgrad, *c_args), run(torch, *t_args), c_args, t_args, np.float64)
+    for a in t_args + c_args:
+        a.grad = None
+    c_static = [_cg(static_k), _cg(static_v)]
+    _compare(run(cgrad, *c_args, static_k=c_static[0], static_v=c_static[1],
+                 need_weights=False),
+             run(torch, *t_args, static_k=static_k, static_v=static_v, need_weights=False),
+             c_args + c_static, t_args + [static_k, static_v], np.float64)
+    bad = static_k[:, :, :2].detach()
+    _raises_like_torch(lambda: run(cgrad, *c_args, static_k=_cg(bad)),
+                       lambda: run(torch, *t_args, static_k=bad))
+
+
+# ---- the Transformer layers ----------------------------------------------------------------------
+def _activation(kind):
+    """(cgrad, torch) activation arguments of a kind"""
+    if kind == "module":
+        return nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")
+    if kind == "callable":
+        return (lambda x: x.tanh()), torch.tanh
+    return kind, kind
+
+
+LAYER_CONFIGS = [{}, dict(norm_first=True), dict(batch_first=True, activation="gelu"),
+                 dict(activation="module", bias=False), dict(activation="callable",
+                                                             layer_norm_eps=1e-3),
+                 dict(batch_first=True, norm_first=True, activation="module")]
+
+
+def _layer_pair(name, dtype, d_model=8, nhead=2, **config):
+    """(cgrad, torch) layers of class name, dropout off, sharing PyTorch's parameters"""
+    config = dict(config)
+    c_act, t_act = _activation(config.pop("activation", "relu"))
+    args = (d_model, nhead, 16, 0.0)
+    return _twin(getattr(nn, name)(*args, activation=c_act, **config),
+                 getattr(torch.nn, name)(*args, activation=t_act, **config), dtype)
+
+
+def _seq(config, length, batch, dtype, seed):
+    if batch is None:
+        return _randn(length, 8, dtype=dtype, seed=seed)
+    shape = (batch, length, 8) if config.get("batch_first") else (length, batch, 8)
+    return _randn(*shape, dtype=dtype, seed=seed)
+
+
+def _causal(n):
+    return torch.nn.Transformer.generate_square_subsequent_mask(n, dtype=torch.float64)
+
+
+def _padding(batch, length, seed):
+    """a key padding mask of a batch: True at random, never a whole row"""
+    m = torch.rand(batch, length, generator=torch.Generator().manual_seed(seed)) < 0.4
+    m[:, 0] = False
+    return m
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("config", LAYER_CONFIGS, ids=str)
+def test_encoder_layer_matches_torch(backend, config, dtype):
+    c, t = _layer_pair("TransformerEncoderLayer", dtype, **config)
+    assert repr(c) == repr(t)
+    assert c.activation_relu_or_gelu == t.activation_relu_or_gelu
+    fdt = _torch_dtype(dtype)
+    for batch, mask, kpm in ((3, None, None), (3, _causal(5).to(fdt), None),
+                             (3, None, _padding(3, 5, 0)), (3, _causal(5).to(fdt),
+                                                            _padding(3, 5, 1).to(fdt) * -1e9),
+                             (None, _causal(5).to(fdt), None)):
+        c.zero_grad()
+        t.zero_grad()
+        t_x = _seq(config, 5, batch, dtype, seed=batch or 7)
+        c_x = _cg(t_x)
+        t_out = t(t_x, src_mask=mask, src_key_padding_mask=kpm)
+        c_out = c(c_x, src_mask=None if mask is None else _cg(mask),
+                  src_key_padding_mask=None if kpm is None else _cg(kpm))
+        _compare([c_out], [t_out], [c_x], [t_x], dtype, (c, t))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("config", LAYER_CONFIGS, ids=str)
+def test_decoder_layer_matches_torch(backend, config, dtype):
+    c, t = _layer_pair("TransformerDecoderLayer", dtype, **config)
+    assert repr(c) == repr(t)
+    fdt = _torch_dtype(dtype)
+    for batch, masks in ((3, {}), (3, dict(tgt_mask=_causal(4).to(fdt), tgt_is_causal=True,
+                                           tgt_key_padding_mask=_padding(3, 4, 0),
+                                           memory_key_padding_mask=_padding(3, 6, 1))),
+                         (3, dict(memory_mask=torch.rand(4, 6, generator=torch.Generator()
+                                                         .manual_seed(2)).to(fdt))),
+                         (None, dict(tgt_mask=_causal(4).to(fdt)))):
+        c.zero_grad()
+        t.zero_grad()
+        t_tgt = _seq(config, 4, batch, dtype, seed=1)
+        t_mem = _seq(config, 6, batch, dtype, seed=2)
+        c_tgt, c_mem = _cg(t_tgt), _cg(t_mem)
+        t_out = t(t_tgt, t_mem, **masks)
+        c_out = c(c_tgt, c_mem, **{n: _cg(m) if isinstance(m, torch.Tensor) else m
+                                   for n, m in masks.items()})
+        _compare([c_out], [t_out], [c_tgt, c_mem], [t_tgt, t_mem], dtype, (c, t))
+
+
+def test_activation_must_be_relu_or_gelu():
+    _raises_like_torch(lambda: nn.TransformerEncoderLayer(8, 2, activation="tanh"),
+                       lambda: torch.nn.TransformerEncoderLayer(8, 2, activation="tanh"))
+    _raises_like_torch(lambda: nn.TransformerDecoderLayer(8, 2, activation="silu"),
+                       lambda: torch.nn.TransformerDecoderLayer(8, 2, activation="silu"))
+
+
+def _warnings_of(build):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build()
+    return [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("config", [{}, dict(batch_first=True, norm_first=True)], ids=str)
+def test_encoder_and_decoder_stacks_match_torch(backend, config, dtype):
+    """the layers cloned (independent parameters), the final norm, the causal mask detected
+    (or told), unbatched input; the encoder warns about nested tensors as PyTorch does"""
+    kw = dict(batch_first=config.get("batch_first", False), norm_first=config.get(
+        "norm_first", False), dropout=0.0, dim_feedforward=16)
+
+    def stacks(lib):
+        enc = lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, **kw), 3,
+                                        norm=lib.nn.LayerNorm(8), enable_nested_tensor=True)
+        dec = lib.nn.TransformerDecoder(lib.nn.TransformerDecoderLayer(8, 2, **kw), 2)
+        return enc, dec
+    assert _warnings_of(lambda: stacks(cgrad)) == _warnings_of(lambda: stacks(torch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (c_enc, c_dec), (t_enc, t_dec) = stacks(cgrad), stacks(torch)
+    assert [n for n, _ in c_enc.named_parameters()][:2] == ["layers.0.self_attn.in_proj_weight",
+                                                            "layers.0.self_attn.in_proj_bias"]
+    assert c_enc.layers[0].linear1.weight is not c_enc.layers[1].linear1.weight
+    assert repr(c_enc) == repr(t_enc) and repr(c_dec) == repr(t_dec)
+    assert (c_enc.num_layers, c_enc.enable_nested_tensor, c_enc.use_nested_tensor) == \
+        (t_enc.num_layers, t_enc.enable_nested_tensor, t_enc.use_nested_tensor)
+    _twin(c_enc, t_enc, dtype)
+    _twin(c_dec, t_dec, dtype)
+    fdt = _torch_dtype(dtype)
+    for batch, is_causal in ((2, None), (2, True), (None, None)):
+        for m in (c_enc, c_dec, t_enc, t_dec):
+            m.zero_grad()
+        t_src, t_tgt = _seq(config, 5, batch, dtype, 0), _seq(config, 4, batch, dtype, 1)
+        c_src, c_tgt = _cg(t_src), _cg(t_tgt)
+        kpm = None if batch is None else _padding(batch, 5, 3).to(fdt) * -1e9   # (float, as
+        t_mem = t_enc(t_src, mask=_causal(5).to(fdt), src_key_padding_mask=kpm,  # the mask)
+                      is_causal=is_causal)
+        c_mem = c_enc(c_src, mask=_cg(_causal(5).to(fdt)), is_causal=is_causal,
+                      src_key_padding_mask=None if kpm is None else _cg(kpm))
+        t_out = t_dec(t_tgt, t_mem, tgt_mask=_causal(4).to(fdt), tgt_is_causal=is_causal)
+        c_out = c_dec(c_tgt, c_mem, tgt_mask=_cg(_causal(4).to(fdt)), tgt_is_causal=is_causal)
+        _compare([c_mem, c_out], [t_mem, t_out], [c_src, c_tgt], [t_src, t_tgt], dtype)
+        for c, t in ((c_enc, t_enc), (c_dec, t_dec)):
+            for (name, cp), (_, tp) in zip(c.named_parameters(), t.named_parameters()):
+                _close(cp.grad, tp.grad, dtype)
+
+
+def test_encoder_eval_matches_torch_fast_path(backend):
+    """in eval mode without grad PyTorch runs its fused encoder layer (and nested tensors for
+    a padding mask): the same values up to rounding, but at the padded positions (PyTorch's
+    nested tensors give zeros before the final norm there)"""
+    def stack(lib):
+        layer = lib.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+        return lib.nn.TransformerEncoder(layer, 2, norm=lib.nn.LayerNorm(8)).eval()
+    c, t = _twin(stack(cgrad), stack(torch), np.float32)
+    t_x = _randn(3, 6, 8, dtype=np.float32, requires_grad=False)
+    kpm = _padding(3, 6, 4)
+    with torch.no_grad():
+        t_plain, t_padded = t(t_x, _causal(6).float()), t(t_x, src_key_padding_mask=kpm)
+    _close(c(_cg(t_x), _cg(_causal(6).float())), t_plain, np.float32)
+    c_padded = c(_cg(t_x), src_key_padding_mask=_cg(kpm)).detach().numpy()
+    keep = ~kpm.numpy()
+    np.testing.assert_allclose(c_padded[keep], t_padded.numpy()[keep], **TOL[np.float32])
+
+
+# ---- nn.Transformer ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("config", [{}, dict(batch_first=True, norm_first=True,
+                                             activation="gelu", bias=False)], ids=str)
+def test_transformer_matches_torch(backend, config, dtype):
+    args = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2,
+                dim_feedforward=16, dropout=0.0, **config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c, t = _twin(nn.Transformer(**args), torch.nn.Transformer(**args), dtype)
+    assert repr(c) == repr(t)
+    assert (c.d_model, c.nhead, c.batch_first) == (t.d_model, t.nhead, t.batch_first)
+    fdt = _torch_dtype(dtype)
+    for batch in (2, None):
+        c.zero_grad()
+        t.zero_grad()
+        t_src, t_tgt = _seq(config, 5, batch, dtype, 0), _seq(config, 4, batch, dtype, 1)
+        c_src, c_tgt = _cg(t_src), _cg(t_tgt)
+        masks = dict(tgt_mask=t.generate_square_subsequent_mask(4, dtype=fdt))
+        if batch is not None:
+            masks.update(src_key_padding_mask=_padding(batch, 5, 0),
+                         memory_key_padding_mask=_padding(batch, 5, 0),
+                         tgt_key_padding_mask=_padding(batch, 4, 1))
+        t_out = t(t_src, t_tgt, **masks)
+        c_out = c(c_src, c_tgt, **{n: _cg(m) for n, m in masks.items()})
+        _compare([c_out], [t_out], [c_src, c_tgt], [t_src, t_tgt], dtype, (c, t))
+
+
+def test_transformer_init_mask_and_errors():
+    """every parameter of 2 or more dims re-initialised xavier-uniform, the biases zero or
+    Linear's; the causal mask; PyTorch's errors for mismatched inputs"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = nn.Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+                           dim_feedforward=64)
+    w = c.encoder.layers[0].linear1.weight.detach().numpy()
+    bound = (6 / (32 + 64)) ** 0.5
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound       # not Linear's
+    out = c.decoder.layers[0].multihead_attn.out_proj.weight.detach().numpy()
+    assert np.abs(out).max() > 1 / 32 ** 0.5                  # beyond Linear's bound
+    assert not c.encoder.layers[0].self_attn.in_proj_bias.detach().numpy().any()
+    assert (c.encoder.norm.weight.detach().numpy() == 1).all()
+    for sz, dtype in ((4, None), (1, torch.float64), (0, None)):
+        t_mask = torch.nn.Transformer.generate_square_subsequent_mask(sz, dtype=dtype)
+        c_mask = nn.Transformer.generate_square_subsequent_mask(
+            sz, dtype=None if dtype is None else cgrad.float64)
+        assert str(c_mask.dtype) == str(t_mask.dtype).replace("torch", "cgrad")
+        np.testing.assert_array_equal(c_mask.numpy(), t_mask.numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1)
+        c = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1)
+    for src, tgt in (((5, 2, 8), (4, 3, 8)), ((5, 2, 8), (4, 2, 6)), ((5, 2, 6), (4, 2, 8))):
+        t_src, t_tgt = torch.randn(*src), torch.randn(*tgt)
+        _raises_like_torch(lambda: c(_cg(t_src), _cg(t_tgt)), lambda: t(t_src, t_tgt))
+
+
+# ---- end to end: the "language modeling with nn.Transformer" tutorial's model --------------------
+def _language_model(lib, ntoken=20, d_model=8, nhead=2, d_hid=16, nlayers=2):
+    """the tutorial's TransformerModel (embedding, sinusoidal positions, encoder, linear
+    decoder), written once for either library, dropout off"""
+    import math
+
+    class PositionalEncoding(lib.nn.Module):
+        def __init__(self, d_model, dropout=0.0, max_len=50):
+            super().__init__()
+            self.dropout = lib.nn.Dropout(p=dropout)
+            position = lib.arange(max_len).unsqueeze(1)
+            div_term = lib.exp(lib.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+            pe = lib.zeros(max_len, 1, d_model)
+            pe[:, 0, 0::2] = lib.sin(position * div_term)
+            pe[:, 0, 1::2] = lib.cos(position * div_term)
+            self.register_buffer("pe", pe)
+
+        def forward(self, x):
+            return self.dropout(x + self.pe[:x.size(0)])
+
+    class TransformerModel(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos_encoder = PositionalEncoding(d_model)
+            layer = lib.nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout=0.0)
+            self.transformer_encoder = lib.nn.TransformerEncoder(layer, nlayers)
+            self.embedding = lib.nn.Embedding(ntoken, d_model)
+            self.d_model = d_model
+            self.linear = lib.nn.Linear(d_model, ntoken)
+
+        def forward(self, src, src_mask=None):
+            src = self.embedding(src) * math.sqrt(self.d_model)
+            src = self.pos_encoder(src)
+            return self.linear(self.transformer_encoder(src, src_mask))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (nested tensors: batch_first is False)
+        return TransformerModel()
+
+
+def test_language_model_trains_as_torch(backend):
+    """three Adam steps of the tutorial's model on one batch, from the same weights: the same
+    losses (falling) and parameters, to float32 rounding"""
+    t_model = _language_model(torch)
+    c_model = _language_model(cgrad)
+    c_model.load_state_dict({k: _cg(v) for k, v in t_model.state_dict().items()})
+    np.testing.assert_allclose(c_model.pos_encoder.pe.numpy(), t_model.pos_encoder.pe.numpy(),
+                               rtol=1e-5, atol=1e-6)
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=0.01)
+    c_opt = cgrad.optim.Adam(c_model.parameters(), lr=0.01)
+    data = torch.randint(0, 20, (8, 4), generator=torch.Generator().manual_seed(0))
+    src, target = data[:-1], data[1:].reshape(-1)                 # (sequence, batch)
+    t_mask = torch.nn.Transformer.generate_square_subsequent_mask(7)
+    c_mask = nn.Transformer.generate_square_subsequent_mask(7)
+    t_losses, c_losses = [], []
+    for _ in range(3):
+        for model, opt, lib, mask, losses in ((t_model, t_opt, torch, t_mask, t_losses),
+                                              (c_model, c_opt, cgrad, c_mask, c_losses)):
+            x, y = (src, target) if lib is torch else (_cg(src), _cg(target))
+            out = model(x, mask)
+            loss = lib.nn.functional.cross_entropy(out.view(-1, 20), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    np.testing.assert_allclose(c_losses, t_losses, rtol=2e-6)
+    assert t_losses[2] < t_losses[0]
+    for (name, cp), (_, tp) in zip(c_model.named_parameters(), t_model.named_parameters()):
+        c_p, t_p = cp.detach().numpy(), tp.detach().numpy()
+        if name.endswith("in_proj_bias"):
+            # the key bias's gradient is 0 up to rounding (it shifts every score of a query
+            # alike), and Adam scales that rounding up to steps of lr
+            c_p, t_p = np.delete(c_p, np.s_[8:16]), np.delete(t_p, np.s_[8:16])
+        np.testing.assert_allclose(c_p, t_p, rtol=1e-4, atol=1e-5, err_msg=name)
