@@ -29,7 +29,6 @@ class MultiheadAttention(Module):
     v_proj_weight; all are xavier-uniform, in_proj_bias and out_proj.bias zeros, bias_k and
     bias_v (add_bias_kv) xavier-normal. Inputs are (L, N, E), or (N, L, E) if batch_first, or
     unbatched (L, E)."""
-    __constants__ = ["batch_first"]
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
@@ -215,7 +214,6 @@ class Transformer(Module):
 class TransformerEncoder(Module):
     """num_layers copies of encoder_layer applied in turn, then norm (if given).
     enable_nested_tensor is kept (and warned about as PyTorch does) but has no effect."""
-    __constants__ = ["norm"]
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
@@ -274,7 +272,6 @@ def _why_not_sparsity_fast_path(layer):
 class TransformerDecoder(Module):
     """num_layers copies of decoder_layer applied in turn (each attending to memory), then
     norm (if given)."""
-    __constants__ = ["norm"]
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
@@ -320,14 +317,13 @@ class _TransformerLayer(Module):
 
     def _ff_block(self, x):
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return getattr(self, self._ff_dropout)(x)
+        return getattr(self, self._ff_dropout)(x)     # the block's last dropout, by name
 
 
 class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention then a feed-forward network, each added to its input (a residual) and
     layer-normed: x = norm1(x + sa(x)); x = norm2(x + ff(x)) (norm_first: x = x +
     sa(norm1(x)); x = x + ff(norm2(x))). activation: "relu", "gelu" or a callable."""
-    __constants__ = ["norm_first"]
     _ff_dropout = "dropout2"
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
@@ -361,7 +357,6 @@ class TransformerEncoderLayer(_TransformerLayer):
 class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, attention to the encoder's output (memory), then a feed-forward
     network, each with a residual and a LayerNorm (after it, or before it if norm_first)."""
-    __constants__ = ["norm_first"]
     _ff_dropout = "dropout3"
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
