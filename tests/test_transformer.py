@@ -250,9 +250,12 @@ def _mha_masks(kpm, am, dtype, batch, L, S, heads=2):
     return out
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("masks", MHA_MASKS, ids=str)
-@pytest.mark.parametrize("config", MHA_CONFIGS, ids=str)
+# every config with every mask kind in float64, and with both masks in float32
+MHA_CASES = ([(c, m, np.float64) for c in MHA_CONFIGS for m in MHA_MASKS]
+             + [(c, ("bool", "bool"), np.float32) for c in MHA_CONFIGS])
+
+
+@pytest.mark.parametrize("config, masks, dtype", MHA_CASES, ids=str)
 def test_multihead_attention_matches_torch(backend, config, masks, dtype):
     """outputs, weights (averaged and per head) and every gradient, with and without weights,
     for every option and mask kind (PyTorch's reference path: training mode, no dropout)"""
@@ -511,7 +514,8 @@ def test_decoder_layer_matches_torch(backend, config, dtype):
     assert repr(c) == repr(t)
     fdt = _torch_dtype(dtype)
     for batch, masks in ((3, {}), (3, dict(tgt_mask=_causal(4).to(fdt), tgt_is_causal=True,
-                                           tgt_key_padding_mask=_padding(3, 4, 0),
+                                           tgt_key_padding_mask=_padding(3, 4, 0).to(fdt)
+                                           * -1e9,
                                            memory_key_padding_mask=_padding(3, 6, 1))),
                          (3, dict(memory_mask=torch.rand(4, 6, generator=torch.Generator()
                                                          .manual_seed(2)).to(fdt))),
@@ -585,6 +589,7 @@ def test_encoder_and_decoder_stacks_match_torch(backend, config, dtype):
                 _close(cp.grad, tp.grad, dtype)
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 def test_encoder_eval_matches_torch_fast_path(backend):
     """in eval mode without grad PyTorch runs its fused encoder layer (and nested tensors for
     a padding mask): the same values up to rounding, but at the padded positions (PyTorch's
@@ -626,8 +631,15 @@ def test_transformer_matches_torch(backend, config, dtype):
             masks.update(src_key_padding_mask=_padding(batch, 5, 0),
                          memory_key_padding_mask=_padding(batch, 5, 0),
                          tgt_key_padding_mask=_padding(batch, 4, 1))
-        t_out = t(t_src, t_tgt, **masks)
-        c_out = c(c_src, c_tgt, **{n: _cg(m) for n, m in masks.items()})
+        outs = []
+        for model, args in ((t, (t_src, t_tgt, masks)),
+                            (c, (c_src, c_tgt, {n: _cg(m) for n, m in masks.items()}))):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")          # (a float tgt_mask, a bool padding
+                outs.append(model(args[0], args[1], **args[2]))             # mask: warned)
+            outs.append([str(w.message) for w in caught])
+        t_out, t_warned, c_out, c_warned = outs
+        assert c_warned == t_warned and bool(t_warned) == (batch is not None)
         _compare([c_out], [t_out], [c_src, c_tgt], [t_src, t_tgt], dtype, (c, t))
 
 

@@ -1034,6 +1034,8 @@ def _index_pad(input, pad, mode, value):
 
 # ---- attention --------------------------------------------------------------------------------
 # (imported here, beside the functions they serve)
+import math  # noqa: E402
+
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
 from ..tensor import _raise_broadcast  # noqa: E402
@@ -1106,15 +1108,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     _check_product(scores, v.shape, _batch_dims(scores, v.shape))
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
-    bias = attn_mask
     if is_causal:
-        bias = np.tril(np.ones(scores[-2:], dtype=np.bool_))
-    if bias is not None:
-        _raise_broadcast_to(scores, bias.shape)
-        if _data(bias).dtype == np.bool_:    # (attend where True: -inf elsewhere)
-            bias = np.where(_data(bias), q.dtype.type(0), q.dtype.type(-np.inf))
+        mask = np.tril(np.ones(scores[-2:], dtype=np.bool_))
+    if mask is not None:
+        _raise_broadcast_to(scores, mask.shape)
+    # a bool mask (attend where True) as -inf elsewhere; a float one added as it is (the
+    # Tensor: it may require grad)
+    bias = attn_mask
+    if mask is not None and mask.dtype == np.bool_:
+        bias = np.where(mask, q.dtype.type(0), q.dtype.type(-np.inf))
     keep = _dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
-    scale = 1.0 / q.shape[-1] ** 0.5 if scale is None else scale
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     op = AT.attention_op(q.ndim, _takes_flash(q, k, v, attn_mask, keep))
     return op.apply(query, key, value, bias, keep, scale)
 
@@ -1127,10 +1131,6 @@ def _takes_flash(q, k, v, attn_mask, keep):
             and q.shape[:2] == k.shape[:2] == v.shape[:2]
             and q.shape[-1] == k.shape[-1] == v.shape[-1] and q.shape[-2] and k.shape[-2]
             and (attn_mask is None or (attn_mask.ndim in (2, 4) and not attn_mask.requires_grad)))
-
-
-def _data(t):
-    return t._data if isinstance(t, Tensor) else t
 
 
 def _repeat_kv_heads(query, key, value):
@@ -1342,7 +1342,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         dropout_p = 0.0
 
     if need_weights:
-        q_scaled = q * (1.0 / float(head_dim)) ** 0.5
+        q_scaled = q * math.sqrt(1.0 / float(head_dim))
         weights = q_scaled.bmm(k.transpose(-2, -1))
         if attn_mask is not None:
             weights = attn_mask + weights
