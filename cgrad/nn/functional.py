@@ -171,10 +171,14 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    keep = _random.generator(None).random(input.shape) >= p
-    scale = input._data.dtype.type(1.0 / (1.0 - p)) if p < 1 else input._data.dtype.type(0)
-    mask = Tensor._make(keep * scale)
+    mask = Tensor._make(_dropout_mask(input.shape, p, input._data.dtype))
     return input.mul_(mask) if inplace else input * mask
+
+
+def _dropout_mask(shape, p, dtype):
+    """an array of shape: 0 with probability p, else 1 / (1 - p) (0 everywhere if p is 1)"""
+    keep = _random.generator(None).random(shape) >= p
+    return keep * (dtype.type(1.0 / (1.0 - p)) if p < 1 else dtype.type(0))
 
 
 def one_hot(tensor, num_classes=-1):
@@ -1492,6 +1496,353 @@ def _index_pad(input, pad, mode, value):
         index.append(i)
     key = (slice(None),) * (input.ndim - k) + np.ix_(*index[::-1])
     return NN.PAD_INDEX.get((mode, k), NN.AdvancedIndex).apply(input, key)
+
+
+# ---- attention --------------------------------------------------------------------------------
+# (imported here, beside the functions they serve)
+import math  # noqa: E402
+
+from .._functions import cat as _cat  # noqa: E402
+from ..ops import attention as AT  # noqa: E402
+from ..tensor import _raise_broadcast  # noqa: E402
+
+
+def _raise_broadcast_to(shape, other):
+    """PyTorch's RuntimeError unless other broadcasts to shape (an in-place add into shape)"""
+    try:
+        full = np.broadcast_shapes(shape, other)
+    except ValueError:
+        _raise_broadcast(shape, other)
+    if full != tuple(shape):
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                           f"{list(full)}")
+
+
+def _batch_dims(a, b):
+    """the batch dims (all but the last two) of shapes a and b broadcast, or PyTorch's error"""
+    try:
+        return np.broadcast_shapes(a[:-2], b[:-2])
+    except ValueError:
+        _raise_broadcast(a[:-2], b[:-2])
+
+
+def _check_product(a, b, batch):
+    """PyTorch's message for a product of matrices of shapes a and b whose inner sizes differ
+    (mm's for 2-D, else bmm's, naming the number of matrices in batch)"""
+    (m, k), (k2, n) = a[-2:], b[-2:]
+    if k == k2:
+        return
+    if len(a) == 2 and len(b) == 2:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})")
+    nb = int(np.prod(batch, dtype=np.int64))
+    raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{nb}, "
+                       f"{k}] but got: [{nb}, {k2}].")
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, *, scale=None, enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value, scale 1 / sqrt(E) by default, with
+    dropout_p dropout on the weights. A bool attn_mask is True where a query may attend (its
+    False entries become -inf), a float one is added; is_causal masks the keys after each
+    query (upper-left aligned). A query whose keys are all masked gives zeros, as PyTorch's.
+    enable_gqa repeats the key and value heads (dim -3) to the query's number of heads."""
+    q, k, v = query._data, key._data, value._data
+    if not q.dtype == k.dtype == v.dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
+                           f"query.dtype: {_dtype.c_name(q.dtype)} key.dtype: "
+                           f"{_dtype.c_name(k.dtype)} and value.dtype: "
+                           f"{_dtype.c_name(v.dtype)} instead.")
+    if min(q.ndim, k.ndim, v.ndim) < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
+                           f"but got query.dim: {q.ndim} key.dim: {k.ndim} and value.dim: "
+                           f"{v.ndim} instead.")
+    mask = None if attn_mask is None else attn_mask._data
+    if mask is not None and mask.dtype not in (np.bool_, np.float32, q.dtype):
+        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
+                           f"dtype, but got attn_mask.dtype: {_dtype.c_name(mask.dtype)} and  "
+                           f"query.dtype: {_dtype.c_name(q.dtype)} instead.")
+    if q.dtype.kind != "f":
+        raise RuntimeError(f"expected scalar type Float but found {_dtype.torch_name(q.dtype)}")
+    if enable_gqa:
+        key, value = _repeat_kv_heads(query, key, value)
+        k, v = key._data, value._data
+    if is_causal and mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                           "when is_causal=True")
+    scores = _batch_dims(q.shape, k.shape) + (q.shape[-2], k.shape[-2])      # q @ k^T
+    _check_product(q.shape, k.shape[:-2] + k.shape[-2:][::-1], scores[:-2])
+    _check_product(scores, v.shape, _batch_dims(scores, v.shape))
+    if dropout_p > 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if is_causal:
+        mask = np.tril(np.ones(scores[-2:], dtype=np.bool_))
+    if mask is not None:
+        _raise_broadcast_to(scores, mask.shape)
+    # a bool mask (attend where True) as -inf elsewhere; a float one added as it is (the
+    # Tensor: it may require grad)
+    bias = attn_mask
+    if mask is not None and mask.dtype == np.bool_:
+        bias = np.where(mask, q.dtype.type(0), q.dtype.type(-np.inf))
+    keep = _dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    op = AT.attention_op(q.ndim, _takes_flash(q, k, v, attn_mask, keep))
+    return op.apply(query, key, value, bias, keep, scale)
+
+
+def _takes_flash(q, k, v, attn_mask, keep):
+    """whether PyTorch's CPU flash kernel would take these (so the grad_fn is named as its):
+    4-D q, k, v of one shape but the sequence length, no dropout, no mask that requires grad
+    and none of other than 2 or 4 dims, no empty sequence"""
+    return (keep is None and q.ndim == k.ndim == v.ndim == 4
+            and q.shape[:2] == k.shape[:2] == v.shape[:2]
+            and q.shape[-1] == k.shape[-1] == v.shape[-1] and q.shape[-2] and k.shape[-2]
+            and (attn_mask is None or (attn_mask.ndim in (2, 4) and not attn_mask.requires_grad)))
+
+
+def _repeat_kv_heads(query, key, value):
+    """key and value with each head (dim -3) repeated to query's number of heads"""
+    if query.ndim < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-{query.ndim}, "
+                         f"{query.ndim - 1}], but got -3)")
+    hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+    if hq == hk == hv:
+        return key, value
+    if hq % hk or hq % hv:
+        raise RuntimeError("Number of heads in key and value must divide the number of heads in ")
+    return key.repeat_interleave(hq // hk, -3), value.repeat_interleave(hq // hv, -3)
+
+
+def _none_or_dtype(input):
+    if input is None:
+        return None
+    if isinstance(input, Tensor):
+        return input.dtype
+    raise RuntimeError("input to _none_or_dtype() must be None or torch.Tensor")
+
+
+def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+    """mask as a float mask to add to the scores: a bool one (True where masked) as -inf there
+    and 0 elsewhere, in target_type; a float one as it is"""
+    if mask is None:
+        return None
+    if mask.dtype != _dtype.bool_ and not mask.is_floating_point():
+        raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if check_other and other_type is not None and mask.dtype != other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use "
+                      "same type for both instead.", stacklevel=3)
+    if mask.is_floating_point():
+        return mask
+    dt = _dtype.to_numpy_dtype(target_type)
+    return Tensor._make(np.where(mask._data, dt.type(-np.inf), dt.type(0)))
+
+
+def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
+    """whether query is batched (3-D; 2-D is unbatched), or PyTorch's AssertionError for
+    inputs and masks of other dims"""
+    kpm, am = key_padding_mask, attn_mask
+    if query.dim() == 3:
+        if key.dim() != 3 or value.dim() != 3:
+            raise AssertionError("For batched (3-D) `query`, expected `key` and `value` to be 3-D "
+                                 f"but found {key.dim()}-D and {value.dim()}-D tensors "
+                                 "respectively")
+        if kpm is not None and kpm.dim() != 2:
+            raise AssertionError("For batched (3-D) `query`, expected `key_padding_mask` to be "
+                                 f"`None` or 2-D but found {kpm.dim()}-D tensor instead")
+        if am is not None and am.dim() not in (2, 3):
+            raise AssertionError("For batched (3-D) `query`, expected `attn_mask` to be `None`, "
+                                 f"2-D or 3-D but found {am.dim()}-D tensor instead")
+        return True
+    if query.dim() == 2:
+        if key.dim() != 2 or value.dim() != 2:
+            raise AssertionError("For unbatched (2-D) `query`, expected `key` and `value` to be "
+                                 f"2-D but found {key.dim()}-D and {value.dim()}-D tensors "
+                                 "respectively")
+        if kpm is not None and kpm.dim() != 1:
+            raise AssertionError("For unbatched (2-D) `query`, expected `key_padding_mask` to be "
+                                 f"`None` or 1-D but found {kpm.dim()}-D tensor instead")
+        if am is not None:
+            if am.dim() not in (2, 3):
+                raise AssertionError("For unbatched (2-D) `query`, expected `attn_mask` to be "
+                                     f"`None`, 2-D or 3-D but found {am.dim()}-D tensor instead")
+            expected = (num_heads, query.shape[0], key.shape[0])
+            if am.dim() == 3 and tuple(am.shape) != expected:
+                raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
+                                     f"{am.shape}")
+        return False
+    raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
+                         f"{query.dim()}-D query tensor")
+
+
+def _in_projection_packed(q, k, v, w, b=None):
+    """q, k and v projected by the thirds of the packed weight w (3E, E) and bias b: one
+    product where q, k and v are one tensor (self-attention), two where only k and v are"""
+    E = q.size(-1)
+    if k is v:
+        if q is k:
+            return linear(q, w, b).chunk(3, -1)
+        w_q, w_kv = w.split([E, 2 * E])
+        b_q, b_kv = (None, None) if b is None else b.split([E, 2 * E])
+        return (linear(q, w_q, b_q), *linear(k, w_kv, b_kv).chunk(2, -1))
+    w_q, w_k, w_v = w.chunk(3)
+    b_q, b_k, b_v = (None,) * 3 if b is None else b.chunk(3)
+    return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
+
+
+def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
+    """q, k and v projected by their own weights and biases, of PyTorch's checked shapes"""
+    Eq, Ek, Ev = q.size(-1), k.size(-1), v.size(-1)
+    for name, t, shape in (("query weights", w_q, (Eq, Eq)), ("key weights", w_k, (Eq, Ek)),
+                           ("value weights", w_v, (Eq, Ev)), ("query bias", b_q, (Eq,)),
+                           ("key bias", b_k, (Eq,)), ("value bias", b_v, (Eq,))):
+        if t is not None and tuple(t.shape) != shape:
+            raise AssertionError(f"expecting {name} shape of {shape}, but got {t.shape}")
+    return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """nn.MultiheadAttention's computation, as PyTorch's: query (L, N, E), key and value
+    (S, N, E_k / E_v) (or unbatched, without N) projected, split into num_heads heads, attended
+    and projected out. Returns the output and, if need_weights, the attention weights (averaged
+    over the heads if average_attn_weights). With need_weights the weights come from a plain
+    softmax (a query with every key masked gives NaN, as PyTorch's); without, from
+    scaled_dot_product_attention (zeros there)."""
+    is_batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not is_batched:                       # as a batch of one, squeezed at the end
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
+                                       _none_or_dtype(attn_mask), "attn_mask", query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None                     # SDPA's is_causal makes the same mask
+    else:
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
+                                    check_other=False)
+        if key_padding_mask is not None:
+            is_causal = False                # the merged mask is no longer causal
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
+                             f"got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if key.shape[:2] != value.shape[:2]:
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match "
+                                 f"value's {value.shape[:2]}")
+        for name, w in (("q", q_proj_weight), ("k", k_proj_weight), ("v", v_proj_weight)):
+            if w is None:
+                raise AssertionError(f"use_separate_proj_weight is True but {name}_proj_weight "
+                                     "is None")
+        biases = (None,) * 3 if in_proj_bias is None else in_proj_bias.chunk(3)
+        q, k, v = _in_projection(query, key, value, q_proj_weight, k_proj_weight,
+                                 v_proj_weight, *biases)
+    else:
+        if key.shape != value.shape:
+            raise AssertionError(f"key shape {key.shape} does not match value shape "
+                                 f"{value.shape}")
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        q, k, v = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
+
+    if attn_mask is not None:                # as (1 or N * num_heads, L, S)
+        if attn_mask.dim() == 2:
+            if tuple(attn_mask.shape) != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but "
+                                   f"should be {(tgt_len, src_len)}.")
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.dim() == 3:
+            if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but "
+                                   f"should be {(bsz * num_heads, tgt_len, src_len)}.")
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+    if bias_k is not None and bias_v is not None:        # one more key and value per batch
+        if static_k is not None:
+            raise AssertionError("bias cannot be added to static key.")
+        if static_v is not None:
+            raise AssertionError("bias cannot be added to static value.")
+        k = _cat([k, bias_k.repeat(1, bsz, 1)])
+        v = _cat([v, bias_v.repeat(1, bsz, 1)])
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    elif bias_k is not None or bias_v is not None:
+        raise AssertionError("bias_k is set but bias_v is None" if bias_k is not None else
+                             "bias_v is set but bias_k is None")
+
+    # the heads as batches: (L, N, E) -> (N * num_heads, L, head_dim)
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = _heads(k, static_k, "static_k", bsz * num_heads, head_dim)
+    v = _heads(v, static_v, "static_v", bsz * num_heads, head_dim)
+    if add_zero_attn:                        # one more key and value of zeros
+        zero = Tensor._make(np.zeros((bsz * num_heads, 1, head_dim), k._data.dtype))
+        k = _cat([k, zero], 1)
+        v = _cat([v, zero.to(v.dtype)], 1)
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    src_len = k.size(1)
+    if key_padding_mask is not None:         # merged into attn_mask, per batch and head
+        if key_padding_mask.shape[0] != bsz:
+            raise AssertionError(f"Expected key_padded_mask.shape[0] to be {bsz}, but got "
+                                 f"{key_padding_mask.shape[0]}")
+        if key_padding_mask.shape[1] != src_len:
+            raise AssertionError(f"Expected key_padded_mask.shape[1] to be {src_len}, but got "
+                                 f"{key_padding_mask.shape[1]}")
+        key_padding_mask = (key_padding_mask.view(bsz, 1, 1, src_len)
+                            .expand(-1, num_heads, -1, -1)
+                            .reshape(bsz * num_heads, 1, src_len))
+        attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+    if not training:
+        dropout_p = 0.0
+
+    if need_weights:
+        q_scaled = q * math.sqrt(1.0 / float(head_dim))
+        weights = q_scaled.bmm(k.transpose(-2, -1))
+        if attn_mask is not None:
+            weights = attn_mask + weights
+        weights = softmax(weights, dim=-1)
+        if dropout_p > 0.0:
+            weights = dropout(weights, p=dropout_p)
+        out = weights.bmm(v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)
+        weights = weights.view(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(dim=1)
+        if not is_batched:
+            out, weights = out.squeeze(1), weights.squeeze(0)
+        return out, weights
+
+    if attn_mask is not None:                # as (1, 1, L, S) or (N, num_heads, L, S)
+        attn_mask = (attn_mask.unsqueeze(0) if attn_mask.size(0) == 1 else
+                     attn_mask.view(bsz, num_heads, -1, src_len))
+    q, k, v = (t.reshape(bsz, num_heads, t.size(1), head_dim) for t in (q, k, v))
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+    out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)
+    return (out if is_batched else out.squeeze(1)), None
+
+
+def _heads(x, static, name, batch, head_dim):
+    """x (S, N, E) as (N * num_heads, S, head_dim), or static (already so shaped, checked)"""
+    if static is None:
+        return x.reshape(x.shape[0], batch, head_dim).transpose(0, 1)
+    if static.size(0) != batch:
+        raise AssertionError(f"expecting {name}.size(0) of {batch}, but got {static.size(0)}")
+    if static.size(2) != head_dim:
+        raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {static.size(2)}")
+    return static
 
 
 # ---- losses -----------------------------------------------------------------------------------
