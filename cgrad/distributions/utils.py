@@ -8,40 +8,13 @@ from .. import _dtype
 from ..autograd import enable_grad
 from ..creation import tensor as _tensor
 from ..random import generator
-from ..tensor import Size, Tensor, _raise_broadcast
+from .._functions import broadcast_shapes, broadcast_tensors  # noqa: F401  (the modules' import)
+from ..tensor import Tensor
 
 euler_constant = 0.57721566490153286060  # Euler Mascheroni Constant
 
 __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",
            "lazy_property", "tril_matrix_to_vec", "vec_to_tril_matrix"]
-
-
-def broadcast_shapes(*shapes):
-    """The shape all of shapes broadcast to, with PyTorch's RuntimeError where they do not"""
-    out = []
-    for shape in shapes:
-        shape = tuple(shape)
-        for i in range(1, len(shape) + 1):
-            if i > len(out):
-                out.insert(0, shape[-i])
-            elif out[-i] == 1:
-                out[-i] = shape[-i]
-            elif shape[-i] not in (1, out[-i]):
-                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single "
-                                   f"shape.  Mismatch is at dim {len(out) - i}")
-    return Size(out)
-
-
-def broadcast_tensors(*tensors):
-    """The tensors expanded to their common shape (views, as torch.broadcast_tensors)"""
-    shape = ()
-    for t in tensors:
-        try:
-            shape = np.broadcast_shapes(shape, t.shape)
-        except ValueError:
-            _raise_broadcast(shape, t.shape)
-    shape = Size(shape)
-    return tuple(t if t.shape == shape else t.expand(shape) for t in tensors)
 
 
 def broadcast_all(*values):
