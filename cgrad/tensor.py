@@ -917,9 +917,16 @@ class Tensor:
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
-        key, basic = _index_key(key, self._data.shape)
-        if basic:
+        key, basic = _index_key(key, self._data.shape)      # (an advanced key checked here:
+        if not basic:                                        # a write must not start)
+            return self._setitem(key, False, value)
+        try:
+            return self._setitem(key, True, value)
+        except IndexError:      # a basic key's int out of range, found before anything is written
             _reworded(key, self._data.shape)
+            raise
+
+    def _setitem(self, key, basic, value):
         if isinstance(value, np.ndarray):
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
