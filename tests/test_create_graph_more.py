@@ -58,6 +58,8 @@ CASES = {
     "fmod_number": (lambda lib, a: a.fmod(0.7), (A,)),
     "fmax": (lambda lib, a, b: a.fmax(b), (A, B)),
     "fmin": (lambda lib, a, b: a.fmin(b), (A, B)),
+    "fmax_nan": (lambda lib, a, b: a.fmax(b), (A, np.where(MASK, np.nan, B))),   # -> a there
+    "fmin_broadcast": (lambda lib, a, b: a.fmin(b), (A, B[1])),
     "logaddexp": (lambda lib, a, b: a.logaddexp(b), (A, B)),
     "logaddexp2": (lambda lib, a, b: a.logaddexp2(b), (A, B)),
     "ldexp": (lambda lib, a, b: a.ldexp(b), (A, B)),
