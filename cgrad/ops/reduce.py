@@ -904,3 +904,18 @@ class Logcumsumexp(Op):
             parts = [np.exp(_reversed_logcumsumexp(np.where(g * s > 0, np.log(g * s), -np.inf)
                                                    - y, d) + x) for s in (1, -1)]
         return (parts[0] - parts[1]).reshape(shape), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        # PyTorch's logcumsumexp_backward: the same sums in logs, with the lowest float for
+        # log(0) (-inf would make nan gradients)
+        x, y = ctx.saved_for_graph()
+        if not g.ndim or not g.numel():
+            return g, None
+        d, lowest = ctx.dim, float(np.finfo(g._data.dtype).min)
+        log_abs = g.abs().log()
+
+        def part(where):
+            logs = MaskedFill.apply(log_abs, ~where, lowest) - y
+            return (Logcumsumexp.apply(logs.flip(d), d).flip(d) + x).exp()
+        return part(g._data > 0) - part(g._data < 0), None

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from ..autograd.function import Op, constant, renamed
-from .elementwise import MaskedFill
+from .elementwise import MaskedFill, Where
 from .._memory import zeros
 
 
@@ -1044,6 +1044,15 @@ def unfolded(x, dim, size, step):
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
 
 
+def unfold_added(x, shape, dim, size, step):
+    """zeros of shape with the windows x (unfolded's) added back where they overlap"""
+    y = zeros(shape, x.dtype)
+    windows = unfolded(y, dim, size, step)
+    for j in range(windows.shape[-1]):         # one offset at a time: no overlaps within
+        windows[..., j] += x.reshape(windows.shape)[..., j]
+    return y
+
+
 class Unfold(Op):
     """y = x's windows of size elements every step along dim, as a new last dim (a view)
     ->   dx = g's windows added back where they overlap"""
@@ -1056,11 +1065,30 @@ class Unfold(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = zeros(ctx.shape, g.dtype)
-        windows = unfolded(gx, *ctx.args)
-        for j in range(windows.shape[-1]):     # one offset at a time: no overlaps within
-            windows[..., j] += g.reshape(windows.shape)[..., j]
-        return gx, None, None, None
+        return unfold_added(g, ctx.shape, *ctx.args), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return UnfoldBackward.apply(g, ctx.shape, *ctx.args), None, None, None
+
+
+class UnfoldBackward(Op):
+    """y = zeros of shape with x's windows (unfold's along dim) added back where they overlap
+    (Unfold's gradient, recorded for create_graph)   ->   dx = g unfolded again"""
+    grad_fn_name = "UnfoldBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape, dim, size, step):
+        ctx.args = dim, size, step
+        return unfold_added(x, shape, dim, size, step)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unfolded(g, *ctx.args).copy(), None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Unfold.apply(g, *ctx.args), None, None, None, None
 
 
 Take = renamed("Take", AdvancedIndex, "TakeBackward0", "take(x, index): x.flatten()[index]")
@@ -1095,11 +1123,21 @@ class IndexPutAccumulate(Op):
         y = x.copy()
         np.add.at(y, key, np.asarray(v, x.dtype))
         ctx.key = key
+        ctx.value_ndim = np.ndim(v)     # may exceed the indexed dims by leading 1s
         return y
 
     @staticmethod
     def backward(ctx, g):
         return g, None, (at(g, ctx.key) if ctx.needs_input_grad[2] else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        gv = None
+        if ctx.needs_input_grad[2]:
+            gv = AdvancedIndex.apply(g, ctx.key)      # g[key] by any key; its gradient adds
+            if gv.ndim < ctx.value_ndim:
+                gv = gv.reshape(_lead_ones(gv._data, ctx.value_ndim).shape)
+        return g, None, gv
 
 
 class DiagonalScatter(Op):
@@ -1117,6 +1155,17 @@ class DiagonalScatter(Op):
         gx = g.copy()
         diagonal_view(gx, ctx.key)[...] = 0
         return gx, diagonal_view(g, ctx.key).copy(), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        # PyTorch's: g.diagonal_scatter(zeros_like(src)) and g.diagonal()
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = DiagonalScatter.apply(g, constant(zeros(diagonal_view(g._data, ctx.key).shape,
+                                                         g._data.dtype)), ctx.key)
+        if ctx.needs_input_grad[1]:
+            gs = Diagonal.apply(g, ctx.key)
+        return gx, gs, None
 
 
 class MaskedScatter(Op):
@@ -1140,6 +1189,20 @@ class MaskedScatter(Op):
         gs = zeros(ctx.source_shape, g.dtype).reshape(-1)
         gs[:int(mask.sum())] = g[mask]
         return np.where(mask, g.dtype.type(0), g), None, gs.reshape(ctx.source_shape)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        # PyTorch's masked_scatter_backward: g[mask], then zeros up to source's size
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = MaskedFill.apply(g, ctx.mask, 0)
+        if ctx.needs_input_grad[2]:
+            gs = AdvancedIndex.apply(g, ctx.mask)
+            rest = int(np.prod(ctx.source_shape)) - gs.shape[0]
+            if rest:
+                gs = Cat.apply(0, gs, constant(zeros((rest,), g._data.dtype)))
+            gs = gs.reshape(ctx.source_shape)
+        return gx, None, gs
 
 
 class Rot90(Op):
@@ -1185,6 +1248,28 @@ def scatter_reduced(x, dim, index, src, reduce, include_self):
         count = np.maximum(count, 1)
         y = y / count if y.dtype.kind == "f" else np.floor_divide(y, count).astype(y.dtype)
     return y, count
+
+
+class Refused(Op):
+    """y = value (a gradient computed on arrays), recorded on the inputs it came from, where
+    PyTorch refuses the derivative: reaching the node raises RuntimeError(message), as
+    PyTorch's DelayedError node (named Error)"""
+    grad_fn_name = "Error"
+
+    @staticmethod
+    def forward(ctx, value, message, *inputs):
+        ctx.message = message
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(ctx.message)
+
+    graph_backward = backward
+
+
+REPEATED_ZEROS = ("scatter_reduce(): Double backward is unsupported for src when >1 zeros in "
+                  "src are scattered to the same position in self")
 
 
 class ScatterReduce(Op):
@@ -1233,4 +1318,48 @@ class ScatterReduce(Op):
         if not include_self:
             gx = gx.copy()
             gx[key] = 0
+        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        # backward's formulas in Tensor ops (PyTorch's scatter_reduce_backward); the masks
+        # of ties, zeros and written places are constants
+        x, src, y = ctx.saved_for_graph()
+        dim, index, reduce, include_self = ctx.args
+        key = _along(index, dim)
+        if src._data.shape != index.shape:
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        s = src._data
+        if reduce == "sum":
+            gx, gs = g, Gather.apply(g, dim, index)
+        elif reduce == "mean":
+            gx = g / constant(ctx.count)
+            gs = Gather.apply(gx, dim, index)
+        elif reduce == "prod":
+            masked_x = MaskedFill.apply(x, x._data == 0, 1)
+            gx = g * ScatterReduce.apply(masked_x, dim, index, src, "prod", include_self) / \
+                masked_x
+            zero = s == 0
+            zeros_at = np.zeros(x.shape, np.int64)
+            np.add.at(zeros_at, key, zero)
+            if (zeros_at > 1).any():      # PyTorch's first order, and its delayed error
+                gs = Refused.apply(ScatterReduce.backward(ctx, g._data)[3], REPEATED_ZEROS,
+                                   g, src, x)
+            else:
+                single = zero & (zeros_at[key] == 1)
+                masked_src = ScatterReduce.apply(x, dim, index, MaskedFill.apply(src, single, 1),
+                                                 "prod", include_self)
+                gs = Where.apply(single, Gather.apply(g * masked_src, dim, index),
+                                 Gather.apply(g * y, dim, index) / MaskedFill.apply(src, zero, 1))
+        else:
+            x_is, s_is = x._data == y._data, s == y._data[key]
+            n = x_is.astype(g._data.dtype)
+            np.add.at(n, key, s_is)
+            spread = g / constant(n)
+            gx = constant(x_is.astype(n.dtype)) * spread
+            gs = constant(s_is.astype(n.dtype)) * Gather.apply(spread, dim, index)
+        if not include_self:
+            written = np.zeros(x.shape, bool)
+            written[key] = True
+            gx = MaskedFill.apply(gx, written, 0)
         return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None

@@ -803,6 +803,13 @@ class Copysign(_Binary):
             gb = np.zeros_like(g)
         return ga, gb
 
+    @staticmethod
+    def graph_derivative(a, b, y, g, need_a, need_b):
+        # y / a through the saved output, as PyTorch's copysign_tensor_self_backward
+        ga = g * MaskedFill.apply(y / a, np.broadcast_to(a._data == 0, y.shape), 0) \
+            if need_a else None
+        return ga, (constant(np.zeros_like(g._data)) if need_b else None)
+
 
 CopysignNumber = renamed("CopysignNumber", Copysign, "CopysignBackward1", "copysign(t, number)")
 
@@ -823,6 +830,11 @@ class Fmod(_Binary):
     def derivative(a, b, y, g, need_a, need_b):
         return (g if need_a else None), (-g * np.trunc(a / b) if need_b else None)
 
+    @staticmethod
+    def graph_derivative(a, b, y, g, need_a, need_b):
+        return (g if need_a else None), \
+            (-g * DivRounded.apply(a, b, "trunc") if need_b else None)
+
 
 FmodNumber = renamed("FmodNumber", Fmod, "FmodBackward0", "fmod(t, number)")
 
@@ -840,6 +852,12 @@ class Fmax(_Binary):
         zero = g.dtype.type(0)
         return (np.where(to_a, g, zero) if need_a else None,
                 np.where(to_a, zero, g) if need_b else None)
+
+    @classmethod
+    def graph_derivative(cls, a, b, y, g, need_a, need_b):
+        to_a = np.broadcast_to(cls.prefer(a._data, b._data) | np.isnan(b._data), g.shape)
+        return (MaskedFill.apply(g, ~to_a, 0) if need_a else None,
+                MaskedFill.apply(g, to_a, 0) if need_b else None)
 
 
 class Fmin(Fmax):
@@ -861,6 +879,12 @@ class Logaddexp(_Binary):
             return (g / (1 + base ** (b - a)) if need_a else None,
                     g / (1 + base ** (a - b)) if need_b else None)
 
+    @classmethod
+    def graph_derivative(cls, a, b, y, g, need_a, need_b):
+        power = (lambda t: t.exp()) if cls.base == math.e else Exp2.apply
+        return (g / (1 + power(b - a)) if need_a else None,
+                g / (1 + power(a - b)) if need_b else None)
+
 
 class Logaddexp2(Logaddexp):
     """y = log2(2**a + 2**b)   ->   da = g / (1 + 2**(b - a)), db = g / (1 + 2**(a - b))"""
@@ -880,6 +904,11 @@ class Ldexp(_Binary):
     @staticmethod
     def derivative(a, b, y, g, need_a, need_b):
         p = np.exp2(b)
+        return (g * p if need_a else None), (g * a * math.log(2) * p if need_b else None)
+
+    @staticmethod
+    def graph_derivative(a, b, y, g, need_a, need_b):
+        p = Exp2.apply(b if b.is_floating_point() else b.to(g.dtype))   # (Exp2: int -> float32)
         return (g * p if need_a else None), (g * a * math.log(2) * p if need_b else None)
 
 

@@ -1,0 +1,169 @@
+"""create_graph=True through unfold, scatter_reduce, masked_scatter, diagonal_scatter,
+index_put(accumulate=True), logcumsumexp, copysign, fmod, fmax/fmin, logaddexp(2) and ldexp:
+their recorded backwards give PyTorch's second derivatives (grad of grad, Hessian-vector
+products, derivatives in the incoming gradient), at inputs away from non-differentiable
+points."""
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(11)
+A = RNG.uniform(0.5, 2.0, (3, 4)) * np.where(RNG.random((3, 4)) < 0.5, -1, 1)
+B = RNG.uniform(0.3, 1.7, (3, 4)) * np.where(RNG.random((3, 4)) < 0.5, -1, 1)
+SRC = RNG.uniform(0.5, 2.0, (3, 5))
+INDEX = np.array([[0, 2, 2, 3, 0], [1, 1, 3, 0, 2], [3, 3, 3, 1, 0]])
+MASK = RNG.random((3, 4)) < 0.5
+ROWS = np.array([0, 2, 0, 4])
+
+
+def _scatter_reduce(reduce, include_self, src=SRC):
+    def f(lib, x, s):
+        return x.scatter_reduce(1, lib.tensor(INDEX), s, reduce, include_self=include_self)
+    return f, (A, src)
+
+
+def _index(lib, a):
+    return lib.tensor(a)
+
+
+# name -> (f(lib, *leaves) -> y, the leaves' values)
+CASES = {
+    "unfold": (lambda lib, x: x.unfold(0, 3, 2) ** 2, (RNG.standard_normal(8),)),
+    "unfold_2d": (lambda lib, x: x.unfold(1, 2, 1) ** 3, (A,)),
+    "unfold_0d": (lambda lib, x: x.unfold(0, 1, 1) ** 3, (np.array(1.3),)),
+    **{f"scatter_reduce_{r}_{inc}": _scatter_reduce(r, inc)
+       for r in ("sum", "mean", "prod", "amax", "amin") for inc in (True, False)},
+    "scatter_reduce_prod_one_zero": _scatter_reduce("prod", True, SRC * (np.arange(15) != 6)
+                                                    .reshape(3, 5)),
+    "masked_scatter": (lambda lib, x, s: x.masked_scatter(lib.tensor(MASK), s),
+                       (A, RNG.standard_normal(15))),
+    "masked_scatter_2d_source": (lambda lib, x, s: x.masked_scatter(lib.tensor(MASK[0]), s),
+                                 (A, RNG.standard_normal((4, 4)))),
+    "diagonal_scatter": (lambda lib, x, s: x.diagonal_scatter(s), (A, RNG.standard_normal(3))),
+    "diagonal_scatter_offset": (lambda lib, x, s: x.diagonal_scatter(s, -1, 1, 0),
+                                (A, RNG.standard_normal(3))),
+    "index_put_accumulate": (lambda lib, x, v: x.index_put((_index(lib, ROWS),), v, True),
+                             (RNG.standard_normal((5, 3)), RNG.standard_normal((4, 3)))),
+    "index_put_accumulate_broadcast": (
+        lambda lib, x, v: x.index_put((_index(lib, ROWS), _index(lib, ROWS[::-1] % 3)), v, True),
+        (RNG.standard_normal((5, 3)), RNG.standard_normal((1,)))),
+    "logcumsumexp": (lambda lib, x: x.logcumsumexp(1), (A * 3,)),
+    "logcumsumexp_dim0": (lambda lib, x: x.logcumsumexp(0), (A,)),
+    "copysign": (lambda lib, a, b: a.copysign(b), (A, B)),
+    "copysign_number": (lambda lib, a: a.copysign(-2.0), (A,)),
+    "fmod": (lambda lib, a, b: a.fmod(b), (A * 2.3, B)),
+    "fmod_number": (lambda lib, a: a.fmod(0.7), (A,)),
+    "fmax": (lambda lib, a, b: a.fmax(b), (A, B)),
+    "fmin": (lambda lib, a, b: a.fmin(b), (A, B)),
+    "fmax_nan": (lambda lib, a, b: a.fmax(b), (A, np.where(MASK, np.nan, B))),   # -> a there
+    "fmin_broadcast": (lambda lib, a, b: a.fmin(b), (A, B[1])),
+    "logaddexp": (lambda lib, a, b: a.logaddexp(b), (A, B)),
+    "logaddexp2": (lambda lib, a, b: a.logaddexp2(b), (A, B)),
+    "ldexp": (lambda lib, a, b: a.ldexp(b), (A, B)),
+    "ldexp_int": (lambda lib, a: a.ldexp(lib.tensor(INDEX[:, :4])), (A,)),
+    # the in-place forms, on a non-leaf
+    "scatter_reduce_prod_inplace": (lambda lib, x, s: (x * 1).scatter_reduce_(
+        1, lib.tensor(INDEX), s, "prod", include_self=False), (A, SRC)),
+    "masked_scatter_inplace": (lambda lib, x, s: (x * 1).masked_scatter_(lib.tensor(MASK), s),
+                               (A, RNG.standard_normal(15))),
+    "index_put_accumulate_inplace": (
+        lambda lib, x, v: (x * 1).index_put_((_index(lib, ROWS),), v, True),
+        (RNG.standard_normal((5, 3)), RNG.standard_normal((4, 3)))),
+    "copysign_inplace": (lambda lib, a, b: (a * 1).copysign_(b), (A, B)),
+    "fmod_inplace": (lambda lib, a, b: (a * 1).fmod_(b), (A * 2.3, B)),
+    "ldexp_inplace": (lambda lib, a, b: (a * 1).ldexp_(b), (A, B)),
+}
+# the ops whose own second derivative is 0 (piecewise linear in the inputs): squared, so the
+# grad of grad goes through their recorded backward with a non-constant incoming gradient
+SQUARED = ("scatter_reduce_sum", "scatter_reduce_mean", "scatter_reduce_am", "masked_scatter",
+           "diagonal_scatter", "index_put", "copysign", "fmod", "fmax", "fmin")
+
+
+def _f(name):
+    f, values = CASES[name]
+    if name.startswith(SQUARED):
+        return (lambda lib, *xs: f(lib, *xs) ** 2), values
+    return f, values
+
+
+def _run(lib, name):
+    """y = f(leaves) and w (a leaf too): the gradients of (y w).sum() under create_graph, the
+    plain ones, then the grad of the gradients' sum and a Hessian-vector product, over the
+    leaves and w"""
+    f, values = _f(name)
+    leaves = [lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in values]
+    y = f(lib, *leaves)
+    w = lib.tensor(np.cos(np.arange(y.numel()) + 0.5).reshape(tuple(y.shape)),
+                   requires_grad=True)
+    plain = lib.autograd.grad((y * w).sum(), leaves, retain_graph=True)
+    grads = lib.autograd.grad((y * w).sum(), leaves, create_graph=True)
+    everything = leaves + [w]
+    vs = [lib.tensor(np.sin(np.arange(g.numel()) * 1.7 + 0.3).reshape(tuple(g.shape)))
+          for g in grads]
+    gg = lib.autograd.grad(sum(g.sum() for g in grads), everything, retain_graph=True,
+                           allow_unused=True)
+    hvp = lib.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), everything,
+                            allow_unused=True)
+    arrays = [np.asarray((t.detach() + 0).numpy()) for t in (y, *grads)]     # (+ 0: torch's
+    arrays += [np.zeros(t.shape) if r is None else np.asarray((r + 0).numpy())   # ZeroTensors)
+               for r, t in zip(gg + hvp, everything * 2)]
+    return arrays, [p.numpy() for p in plain], [g.detach().numpy() for g in grads]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_second_derivatives_match_torch(backend, name):
+    got, plain, first = _run(cgrad, name)
+    want, _, _ = _run(torch, name)
+    for p, g in zip(plain, first):                 # create_graph changes no first-order value
+        np.testing.assert_allclose(g, p, rtol=1e-13, atol=1e-15)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n not in ("unfold_0d",)])
+def test_gradgradcheck(name):
+    f, values = _f(name)
+    leaves = [cgrad.tensor(v, dtype=cgrad.float64, requires_grad=True) for v in values]
+    assert cgrad.autograd.gradgradcheck(lambda *xs: f(cgrad, *xs), leaves)
+
+
+def test_grad_fn_names_of_the_recorded_backwards():
+    """the first-order gradients' nodes as PyTorch names them"""
+    for name, want in (("unfold", "UnfoldBackwardBackward0"),
+                       ("diagonal_scatter", "DiagonalScatterBackward0"),
+                       ("logcumsumexp", "SubBackward0")):
+        f, values = CASES[name]
+        names = []
+        for lib in (cgrad, torch):
+            x = lib.tensor(values[0], dtype=lib.float64, requires_grad=True)
+            args = [x] + [lib.tensor(v, dtype=lib.float64) for v in values[1:]]
+            y = f(lib, *args)
+            v = lib.ones_like(y).requires_grad_()
+            g, = lib.autograd.grad(y, x, v, create_graph=True)
+            names.append(type(g.grad_fn).__name__)
+        assert names == [want, want], name
+
+
+def test_prod_with_repeated_zeros_refuses_the_src_double_backward():
+    """two zeros of src reduced into one place: PyTorch gives the first order, x's second
+    derivatives, and a delayed RuntimeError for src's"""
+    src = SRC.copy()
+    src[0, 1] = src[0, 2] = 0              # both go to x[0, 2]
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(A, requires_grad=True)
+        s = lib.tensor(src, requires_grad=True)
+        y = x.scatter_reduce(1, lib.tensor(INDEX), s, "prod")
+        gx, gs = lib.autograd.grad(y.sum(), (x, s), create_graph=True)
+        results.append([gx.detach().numpy(), gs.detach().numpy()] +
+                       [r.numpy() for r in lib.autograd.grad(gx.sum(), (x, s))])
+        assert type(gs.grad_fn).__name__ == "Error"
+        with pytest.raises(RuntimeError, match=r"Double backward is unsupported for src when "
+                                               r">1 zeros in src are scattered"):
+            lib.autograd.grad(gs.sum(), s)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
