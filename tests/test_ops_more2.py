@@ -365,3 +365,62 @@ def test_predicates_sum_to_size_and_conversions(backend):
         assert ours.tolist()[:3] == theirs.tolist()[:3]   # (300 overflows: undefined in C)
     t = cgrad.zeros(2, 3)
     assert t.ndimension() == 2 and t.is_inference() is False
+
+
+# ---- nn.LazyLinear --------------------------------------------------------------------------
+def test_lazy_linear_before_and_after_first_forward():
+    import cgrad.nn  # noqa: F401  (loads lazily)
+    ours, theirs = cgrad.nn.LazyLinear(3), torch.nn.LazyLinear(3)
+    assert repr(ours) == repr(theirs)
+    assert repr(ours.weight) == repr(theirs.weight) == "<UninitializedParameter>"
+    assert isinstance(ours.weight, cgrad.nn.Parameter)
+    assert isinstance(ours.bias, cgrad.nn.UninitializedParameter)
+    assert [(k, repr(v)) for k, v in ours.state_dict().items()] == \
+        [(k, repr(v)) for k, v in theirs.state_dict().items()]
+    same_error(lambda m: m.nn.LazyLinear(3).weight + 1)          # ValueError
+    same_error(lambda m: m.nn.LazyLinear(3).weight.shape, message=True)
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        ours.weight.sum()
+    params = list(ours.parameters())
+    opt = cgrad.optim.SGD(ours.parameters(), lr=0.1)       # made before the first forward
+    x = _arr((2, 4), 5, np.float32)
+    y = ours(cgrad.tensor(x))
+    theirs(torch.tensor(x))
+    assert repr(ours) == repr(theirs) and type(ours) is cgrad.nn.Linear
+    assert ours.in_features == 4 and ours.weight.shape == (3, 4) and ours.bias.shape == (3,)
+    assert [p is q for p, q in zip(params, ours.parameters())] == [True, True]
+    bound = 1 / np.sqrt(4)                  # reset_parameters ran: Linear's init bounds
+    assert np.abs(ours.weight.detach().numpy()).max() <= bound
+    assert np.abs(ours.bias.detach().numpy()).max() <= bound
+    assert ours.weight.detach().numpy().std() > 0
+    with torch.no_grad():                   # same weights: same outputs and gradients
+        theirs.weight.copy_(torch.tensor(ours.weight.detach().numpy()))
+        theirs.bias.copy_(torch.tensor(ours.bias.detach().numpy()))
+    y2 = theirs(torch.tensor(x))
+    np.testing.assert_allclose(y.detach().numpy(), y2.detach().numpy(), rtol=1e-6)
+    y.square().sum().backward()
+    y2.square().sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5)
+    before = ours.weight.detach().numpy().copy()
+    opt.step()
+    assert not np.array_equal(before, ours.weight.detach().numpy())
+
+
+def test_lazy_linear_load_state_dict_bias_false_and_dtype():
+    import cgrad.nn  # noqa: F401
+    src = cgrad.nn.Linear(5, 2)
+    lazy = cgrad.nn.LazyLinear(2)
+    lazy.load_state_dict(src.state_dict())
+    assert lazy.weight.shape == (2, 5) and type(lazy.weight) is cgrad.nn.Parameter
+    x = cgrad.ones(1, 5)
+    np.testing.assert_array_equal(lazy(x).detach().numpy(), src(x).detach().numpy())
+    ours, theirs = cgrad.nn.LazyLinear(2, bias=False), torch.nn.LazyLinear(2, bias=False)
+    assert repr(ours) == repr(theirs) and ours.bias is None
+    ours(cgrad.ones(3, 6))
+    theirs(torch.ones(3, 6))
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    m = cgrad.nn.LazyLinear(2, dtype=cgrad.float64)
+    assert m.weight.dtype == cgrad.float64
+    assert m(cgrad.ones(1, 3, dtype=cgrad.float64)).dtype == cgrad.float64
+    net = cgrad.nn.Sequential(cgrad.nn.LazyLinear(5), cgrad.nn.ReLU(), cgrad.nn.LazyLinear(1))
+    assert net(cgrad.ones(4, 7)).shape == (4, 1) and net[2].in_features == 5
