@@ -3519,8 +3519,9 @@ class Tensor:
                                    f"{list(weight.shape)}")
             w = weight._data.reshape(-1)
         hist = _histogram_counts(x.reshape(-1), edges, w)
-        if density and hist.sum():
-            hist = hist / hist.sum() / np.diff(edges.astype(np.float64))
+        if density:                   # (nothing counted: 0 / 0, nan as PyTorch's)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                hist = hist / hist.sum() / np.diff(edges.astype(np.float64))
         return HistogramResult(Tensor._make(hist.astype(x.dtype)),
                                Tensor._make(edges.copy()))
 
