@@ -196,6 +196,8 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
              "index_put_", "scatter_reduce", "masked_scatter", "select_scatter",
              "slice_scatter", "diagonal_scatter", "diagflat", "fliplr", "flipud", "rot90",
              "unflatten"]
+_METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
+             "index_reduce", "renorm", "frexp", "histogram", "isposinf", "isneginf", "isreal"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

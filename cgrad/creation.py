@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _dtype
 from . import random as _random
-from .tensor import Size, Tensor, _shape_arg
+from .tensor import Size, Tensor, _broadcast_check, _shape_arg
 
 
 def _np_dtype(dtype, default=None):
@@ -253,9 +253,45 @@ def randperm(n, dtype=None, generator=None, device=None):
         _np_dtype(dtype, np.dtype(np.int64))))
 
 
-def normal(mean, std, size, generator=None, dtype=None):
-    return _filled(lambda s, d: _random.generator(generator).normal(mean, std, s).astype(d),
-                   (size,), dtype, False)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False,
+           out=None, device=None):
+    """Normal samples: of size `size` for number mean and std, else of the broadcast shape of
+    the tensor mean and/or std (each element with its own mean and std)"""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if isinstance(std, Tensor):
+        if (std._data < 0).any():
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    if not tensors:
+        result = _filled(lambda s, d: _random.generator(generator).normal(mean, std, s).astype(d),
+                         (size,), dtype, requires_grad)
+    else:
+        m, s = (t._data if isinstance(t, Tensor) else t for t in (mean, std))
+        if len(tensors) == 2:
+            _broadcast_check(m, s)
+        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+        dt = np.result_type(*(t._data for t in tensors))
+        result = Tensor._make(_random.generator(generator).normal(m, s, shape).astype(dt))
+        # PyTorch's gradient for mean and std is zero: a link that adds 0 to the result
+        for t in tensors:
+            if t.requires_grad:
+                result = result + t.masked_fill(Tensor._make(np.ones((), np.bool_)), 0)
+    if out is not None:
+        return out.copy_(result)
+    return result
+
+
+def poisson(input, generator=None):
+    """counts drawn from Poisson(rate) for each rate in input (its dtype)"""
+    x = input._data
+    _dtype.require_float(x.dtype, "poisson_cpu")
+    if (x < 0).any() or np.isnan(x).any():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    result = Tensor._make(_random.generator(generator).poisson(x).astype(x.dtype))
+    if input.requires_grad:       # PyTorch's gradient is zero
+        result = result + input.masked_fill(Tensor._make(np.ones((), np.bool_)), 0)
+    return result
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):

@@ -69,6 +69,8 @@ MedianResult, NanmedianResult = _return_type("median"), _return_type("nanmedian"
 KthvalueResult, ModeResult = _return_type("kthvalue"), _return_type("mode")
 CummaxResult, CumminResult = _return_type("cummax"), _return_type("cummin")
 AminmaxResult = _return_type("aminmax", ("min", "max"))
+FrexpResult = _return_type("frexp", ("mantissa", "exponent"))
+HistogramResult = _return_type("histogram", ("hist", "bin_edges"))
 
 
 _new = object.__new__
@@ -3179,6 +3181,358 @@ class Tensor:
         return isclose(self, other, rtol, atol, equal_nan)
 
 
+    # ---- random samplers (cgrad's generator: manual_seed repeats them; PyTorch's checks) ----
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """1 with probability p (a number, or a tensor broadcast to self), else 0, in place"""
+        from . import random as _random
+        pd = p._data if isinstance(p, Tensor) else p
+        if isinstance(p, Tensor):
+            if np.any((pd < 0) | (pd > 1)):
+                raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+        elif not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_g(p)}")
+        return self._fill_random(_random.generator(generator).random(self._data.shape) < pd)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """a new tensor of 0s and 1s, 1 with probability self (or p where given)"""
+        if p is not None:
+            return Tensor._make(np.empty_like(self._data)).bernoulli_(p, generator=generator)
+        _dtype.require_float(self._data.dtype, "bernoulli_tensor_cpu_p_")
+        return Tensor._make(np.empty_like(self._data)).bernoulli_(self.detach(),
+                                                                  generator=generator)
+
+    def random_(self, from_=None, to=None, *, generator=None, **kwargs):
+        """integers drawn uniformly from [from, to); random_(to) is [0, to), random_() is
+        [0, 2**mantissa bits] for floats, the dtype's range for integers"""
+        from . import random as _random
+        lo = kwargs.pop("from", from_)
+        dt = self._data.dtype
+        if lo is not None and to is None and "from" not in kwargs and from_ is not None:
+            lo, to = 0, lo                                  # random_(to)
+        lo = lo or 0
+        if to is None:
+            to = (2 ** (np.finfo(dt).nmant + 1) + 1 if dt.kind == "f" else 2 if dt == np.bool_
+                  else int(np.iinfo(dt).max) + 1)
+        if lo >= to:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} "
+                               f">= to={to}")
+        if dt.kind in "iu":
+            info = np.iinfo(dt)
+            if lo < info.min:
+                raise RuntimeError(f"from is out of bounds for {_dtype.c_name(dt)}")
+            if to - 1 > info.max:
+                raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(dt)}")
+        return self._fill_random(_random.generator(generator).integers(lo, to, self._data.shape))
+
+    def _sample_float(self, name, generator, draw):
+        """fills a float tensor with draw(rng, shape), else PyTorch's dtype error"""
+        from . import random as _random
+        if self._data.dtype.kind != "f":
+            raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
+                               f"dtype must be a floating point but you specified "
+                               f"{_tname(self._data.dtype)}")
+        return self._fill_random(draw(_random.generator(generator), self._data.shape))
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_g(lambd)}")
+        return self._sample_float("Exponential", generator,
+                                  lambda r, s: r.exponential(1 / lambd, s))
+
+    def geometric_(self, p, *, generator=None):
+        """the number of Bernoulli(p) trials up to the first success (1, 2, ...)"""
+        from . import random as _random
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_g(p)}")
+        return self._fill_random(_random.generator(generator).geometric(p, self._data.shape))
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        if not std > 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_g(std)}")
+        return self._sample_float("LogNormal", generator, lambda r, s: r.lognormal(mean, std, s))
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        if not sigma > 0:
+            raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_g(sigma)}")
+        return self._sample_float("Cauchy", generator,
+                                  lambda r, s: median + sigma * r.standard_cauchy(s))
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """num_samples category indices per row of (unnormalized) probabilities, int64"""
+        from . import random as _random
+        p = self._data
+        if p.ndim not in (1, 2):
+            raise RuntimeError("prob_dist must be 1 or 2 dim")
+        if p.dtype.kind != "f":
+            raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                               f"{_tname(p.dtype)}")
+        if num_samples <= 0:
+            raise RuntimeError("cannot sample n_sample <= 0 samples")
+        if not replacement and num_samples > p.shape[-1]:
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        rows = p.reshape(-1, p.shape[-1]).astype(np.float64)
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if (rows.sum(-1) <= 0).any():
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        rng = _random.generator(generator)
+        if replacement:               # inverse CDF: a zero-probability category is never hit
+            cdf = np.cumsum(rows / rows.sum(-1, keepdims=True), -1)
+            u = rng.random((len(rows), num_samples))
+            out = np.stack([np.searchsorted(c, v, side="right") for c, v in zip(cdf, u)])
+            last = p.shape[-1] - 1 - np.argmax(rows[:, ::-1] > 0, -1)   # rounding's overshoot
+            out = np.minimum(out, last[:, None])
+        else:                         # PyTorch's way: the num_samples largest p / Exp(1)
+            keys = rows / rng.exponential(1.0, rows.shape)
+            out = np.argsort(-keys, -1, kind="stable")[:, :num_samples]
+        return Tensor._make(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
+
+    # ---- matrix products with an added input (addmm's family) -------------------------------
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat @ vec): addmm of vec as a column"""
+        if mat.ndim != 2 or vec.ndim != 1 or self.ndim > 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got {self.ndim}, {mat.ndim}, "
+                               f"{vec.ndim}")
+        if mat.shape[1] != vec.shape[0] or self.ndim and self.shape[0] not in (1, mat.shape[0]):
+            raise RuntimeError(f"size mismatch, got input ({self.shape[0] if self.ndim else 1}), "
+                               f"mat ({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
+        return addmm(self.reshape(-1, 1), mat, vec.reshape(-1, 1), beta=beta,
+                     alpha=alpha).reshape(mat.shape[0])
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        """beta * self + alpha * outer(vec1, vec2)"""
+        for name, v in (("vec1", vec1), ("vec2", vec2)):
+            if v.ndim != 1:
+                raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v.ndim}-D")
+        if self._data.dtype == np.bool_:          # PyTorch's: "or" and "and" for bool
+            prod = outer(vec1, vec2) if alpha else outer(vec1, vec2).logical_and(False)
+            return prod.logical_or(self.logical_and(bool(beta)))
+        if self._data.dtype.kind in "iu" or vec1._data.dtype.kind in "iu":
+            return _beta_plus(self, outer(vec1, vec2) * alpha if alpha != 1 else
+                              outer(vec1, vec2), beta)
+        return addmm(self, vec1.reshape(-1, 1), vec2.reshape(1, -1), beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta * self + alpha * (batch1 @ batch2), batch by batch"""
+        prod = bmm(batch1, batch2)
+        return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta * self + alpha * the sum over the batch of batch1[i] @ batch2[i]"""
+        for name, t in (("batch1", batch1), ("batch2", batch2)):
+            if t.ndim != 3:
+                raise RuntimeError(f"{name} must be a 3D tensor")
+        if batch1.shape[0] != batch2.shape[0]:
+            raise RuntimeError(f"batch1 and batch2 must have same number of batches, got "
+                               f"{batch1.shape[0]} and {batch2.shape[0]}")
+        prod = bmm(batch1, batch2).sum(0)
+        return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        if self.ndim != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got {self.ndim}, {mat.ndim}, "
+                               f"{vec.ndim}")
+        return self.copy_(self.addmv(mat, vec, beta=beta, alpha=alpha))
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        if self.ndim != 2:
+            raise RuntimeError(f"2D tensor expected, got {self.ndim}D tensor for input")
+        return self.copy_(self.addr(vec1, vec2, beta=beta, alpha=alpha))
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self.copy_(self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self.copy_(self.addbmm(batch1, batch2, beta=beta, alpha=alpha))
+
+    # ---- more indexing, norms and predicates (composed: their gradients come with them) ----
+    def put(self, index, source, accumulate=False):
+        """a copy with source written (or added) at the flat positions index"""
+        return self.reshape(-1)._put(index, source, accumulate, False).view(self.shape)
+
+    def put_(self, index, source, accumulate=False):
+        if self._data.flags.c_contiguous:
+            self.view(-1)._put(index, source, accumulate, True)
+            return self
+        return self.copy_(self.put(index, source, accumulate))
+
+    def _put(self, index, source, accumulate, in_place):
+        if index._data.dtype != np.int64:
+            raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
+                               f"{_tname(index._data.dtype)}")
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
+                               f"self.dtype = {_tname(self._data.dtype)} and source.dtype = "
+                               f"{_tname(source._data.dtype)}")
+        if index.numel() != source.numel():
+            raise IndexError(f"put_(): Expected source and index to have the same number of "
+                             f"elements, but got source.numel() = {source.numel()}, "
+                             f"index.numel() = {index.numel()}")
+        n, idx = self.numel(), index.reshape(-1)
+        bad = idx._data[(idx._data < -n) | (idx._data >= n)]
+        if bad.size:
+            raise IndexError(f"out of range: tried to access index {bad[0]} on a tensor of {n} "
+                             "elements.")
+        args = ((idx,), source.reshape(-1), accumulate)
+        return self.index_put_(*args) if in_place else self.index_put(*args)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """fill the main diagonal (all dims equal; a tall matrix's restarts with wrap)"""
+        if self.ndim < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if self.ndim > 2 and len(set(self.shape)) > 1:
+            raise RuntimeError("all dimensions of input must be of equal length")
+        mask = np.zeros(self._data.shape, np.bool_)
+        np.fill_diagonal(mask, True, wrap=wrap)
+        return self.masked_fill_(Tensor._make(mask), fill_value)
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return self._index_reduce(dim, index, source, reduce, include_self, False)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        return self._index_reduce(dim, index, source, reduce, include_self, True)
+
+    def _index_reduce(self, dim, index, source, reduce, include_self, in_place):
+        """scatter_reduce with index spread over source's slices along dim"""
+        if reduce not in ("prod", "mean", "amax", "amin"):
+            raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                               f"amin but got {reduce}.")
+        d = _dim(dim, self.ndim)
+        if index.ndim > 1:
+            raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: "
+                             f"{index.ndim} with type: {_tname(index._data.dtype)} and size: "
+                             f"{list(index.shape)}")
+        idx = _index_array("index_reduce_", index, "int32/int64", "but got: ").reshape(-1)
+        if source._data.dtype != self._data.dtype:
+            raise RuntimeError(f"index_reduce_(): self ({_tname(self._data.dtype)}) and source "
+                               f"({_tname(source._data.dtype)}) must have the same scalar type")
+        if source.ndim != self.ndim or any(a != b for k, (a, b) in
+                                           enumerate(zip(self.shape, source.shape)) if k != d):
+            raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                               f"specified dimension. Got self.shape = {list(self.shape)} "
+                               f"source.shape = {list(source.shape)}")
+        k = source.shape[d] if source.ndim else 1
+        if idx.size != k:
+            raise RuntimeError(f"index_reduce_(): Number of indices ({idx.size}) should be equal "
+                               f"to source.size(dim): ({k}), for dim: {d}")
+        _check_in_range(idx, self.shape[d] if self.ndim else 1)
+        shape = [1] * self.ndim
+        if self.ndim:
+            shape[d] = k
+        full = Tensor._make(np.broadcast_to(idx.reshape(shape), source.shape).copy())
+        return self._scatter_reduce(d, full, source, reduce, include_self, in_place)
+
+    def renorm(self, p, dim, maxnorm):
+        """each slice along dim with p-norm above maxnorm scaled to norm maxnorm"""
+        if maxnorm < 0:
+            raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {_g(maxnorm)}")
+        if p <= 0:
+            raise RuntimeError("renorm: non-positive-norm not supported")
+        if self.ndim < 2:
+            raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {self.ndim} "
+                               "dimensions")
+        d = _dim(dim, self.ndim)
+        from .linalg import vector_norm
+        norm = vector_norm(self, p, [k for k in range(self.ndim) if k != d], keepdim=True)
+        # (PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too big, else 1)
+        factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
+        return self * factor
+
+    def renorm_(self, p, dim, maxnorm):
+        return self.copy_(self.clone().renorm(p, dim, maxnorm))   # (the norm saves the input)
+
+    def frexp(self):
+        """(mantissa, exponent): self = mantissa * 2**exponent, |mantissa| in [0.5, 1)"""
+        if self._data.dtype.kind != "f":
+            raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+        _, e = np.frexp(self._data)
+        # mantissa = self * 2**-e, the power split in two so that each factor fits the dtype
+        # (and the gradient is 2**-e, as PyTorch's)
+        h = -e // 2
+        half = [Tensor._make(np.ldexp(np.ones_like(self._data), k)) for k in (h, -e - h)]
+        return FrexpResult(self * half[0] * half[1], Tensor._make(e.astype(np.int32)))
+
+    def isposinf(self):
+        return Tensor._make(np.isposinf(self._data) if self._data.dtype.kind == "f"
+                            else np.zeros(self._data.shape, np.bool_))
+
+    def isneginf(self):
+        return Tensor._make(np.isneginf(self._data) if self._data.dtype.kind == "f"
+                            else np.zeros(self._data.shape, np.bool_))
+
+    def isreal(self):
+        return Tensor._make(np.ones(self._data.shape, np.bool_))    # (no complex dtypes)
+
+    def sum_to_size(self, *size):
+        """summed over the dims where size has fewer entries or a 1: self's grad for an
+        operand of that size broadcast to self's shape"""
+        size = tuple(_shape_arg(size))
+        lead = self.ndim - len(size)
+        if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
+            raise RuntimeError(f"size {{{list(size)}}} is not expandable to size "
+                               f"{{{list(self.shape)}}}.")
+        x = self.sum(tuple(range(lead))) if lead else self
+        dims = tuple(k for k, (s, n) in enumerate(zip(size, x.shape)) if s == 1 and n != 1)
+        return x.sum(dims, keepdim=True) if dims else x
+
+    def byte(self):
+        return self.to(_dtype.uint8)
+
+    def char(self):
+        return self.to(_dtype.int8)
+
+    def short(self):
+        return self.to(_dtype.int16)
+
+    def is_inference(self):
+        return False                  # (inference_mode here makes ordinary tensors)
+
+    def histogram(self, bins=100, *, range=None, weight=None, density=False):
+        """(hist, bin_edges): counts (weight sums) in `bins` equal bins over range (the data's
+        range by default), or between the given edges; density divides by total * width"""
+        x = self._data
+        _dtype.require_float(x.dtype, "histogramdd")
+        if isinstance(bins, Tensor):
+            if bins.ndim != 1:
+                raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, "
+                                   f"but got {bins.ndim} dimensions in the bins tensor for "
+                                   "dimension 0")
+            if bins._data.dtype != x.dtype:
+                raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
+                                   f"the same dtype, but got input with dtype {_dtype.c_name(x.dtype)}"
+                                   f" and bins for dimension 0 with dtype "
+                                   f"{_dtype.c_name(bins._data.dtype)}")
+            edges = bins._data
+        else:
+            if bins <= 0:
+                raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                                   "dimension 0")
+            lo, hi = range if range is not None else (
+                (float(x.min()), float(x.max())) if x.size else (0.0, 0.0))
+            if lo > hi:
+                raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
+                                   f"{_g(lo)} max {_g(hi)} for dimension 0")
+            if lo == hi:
+                lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
+            edges = np.linspace(lo, hi, bins + 1).astype(x.dtype)
+        w = None
+        if weight is not None:
+            if weight.shape != self.shape:
+                raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
+                                   f"have the same shape as the input tensor excluding its "
+                                   f"innermost dimension, but got input with shape "
+                                   f"{list(self.shape) + [1]} and weight with shape "
+                                   f"{list(weight.shape)}")
+            w = weight._data.reshape(-1)
+        hist = _histogram_counts(x.reshape(-1), edges, w)
+        if density:                   # (nothing counted: 0 / 0, nan as PyTorch's)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                hist = hist / hist.sum() / np.diff(edges.astype(np.float64))
+        return HistogramResult(Tensor._make(hist.astype(x.dtype)),
+                               Tensor._make(edges.copy()))
+
+
 class _RemovableHandle:
     def __init__(self, hooks, hook):
         self._hooks, self._hook = hooks, hook
@@ -3186,6 +3540,25 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+
+def _beta_plus(input, prod, beta):
+    """beta * input + prod, input broadcast to prod's shape; with beta 0 input is left out
+    (its nan too) and gets a zero gradient, as PyTorch's"""
+    input = input.expand(prod.shape)
+    if beta == 0:
+        return prod + input.masked_fill(Tensor._make(np.ones((), np.bool_)), 0)
+    return prod + (input * beta if beta != 1 else input)
+
+
+def _histogram_counts(x, edges, weight):
+    """counts (or weight sums) of x between consecutive edges, the last edge included"""
+    keep = (x >= edges[0]) & (x <= edges[-1])
+    v = x[keep]
+    pos = np.minimum(np.searchsorted(edges, v, side="right") - 1, len(edges) - 2)
+    w = None if weight is None else weight[keep].astype(np.float64)
+    return np.bincount(pos, w, minlength=len(edges) - 1)[:max(len(edges) - 1, 0)]
 
 
 def _saved_output_is(node, t):

@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, _addindent
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedParameter
 
 
 # ---- layers -----------------------------------------------------------------------------------
@@ -65,6 +65,42 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class LazyLinear(Linear):
+    """A Linear whose in_features comes from its first input: until then weight and bias are
+    UninitializedParameters; the first forward (or a load_state_dict) gives them their shapes,
+    initialises them and makes the module a Linear."""
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        Module.__init__(self)
+        self.in_features, self.out_features = 0, out_features
+        self.weight = UninitializedParameter(dtype=dtype)
+        self.register_parameter("bias", UninitializedParameter(dtype=dtype) if bias else None)
+
+    def _uninitialized(self):
+        return any(isinstance(p, UninitializedParameter) for p in (self.weight, self.bias))
+
+    def reset_parameters(self):
+        if not self._uninitialized() and self.in_features != 0:
+            super().reset_parameters()
+
+    def __call__(self, input, *args, **kwargs):
+        if self._uninitialized():
+            with no_grad():
+                self.in_features = input.shape[-1]
+                self.weight.materialize((self.out_features, self.in_features))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_features,))
+                self.reset_parameters()
+        if type(self) is LazyLinear:
+            self.__class__ = Linear            # as PyTorch's: a Linear from now on
+        return Module.__call__(self, input, *args, **kwargs)
+
+    def _load_one(self, name, key, current, value, assign):
+        if isinstance(current, UninitializedParameter) and isinstance(value, Tensor):
+            current.materialize(value.shape, dtype=value.dtype)
+        return super()._load_one(name, key, current, value, assign)
 
 
 class Flatten(Module):

@@ -1246,6 +1246,8 @@ def scatter_reduced(x, dim, index, src, reduce, include_self):
         count = np.ones(x.shape, np.int64) if include_self else np.zeros(x.shape, np.int64)
         np.add.at(count, key, 1)
         count = np.maximum(count, 1)
+        if y.dtype.kind == "f":
+            count = count.astype(y.dtype)      # (an int64 count made float32 results float64)
         y = y / count if y.dtype.kind == "f" else np.floor_divide(y, count).astype(y.dtype)
     return y, count
 
