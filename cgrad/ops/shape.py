@@ -1,4 +1,6 @@
 """Shape ops, indexing, cat/stack: views where PyTorch makes views, with their backward."""
+import math
+
 import numpy as np
 
 from .. import backends as B
@@ -651,11 +653,12 @@ def checked_index(items, shape):
         else:
             tensors.append((i, at, k.shape))
     try:
-        common = np.broadcast_shapes(*(s for _, _, s in tensors))
+        common = (tensors[0][2] if len(tensors) == 1 else       # (np.broadcast_shapes: ~1 us)
+                  np.broadcast_shapes(*(s for _, _, s in tensors)))
     except ValueError:
         raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
                          "with shapes " + ", ".join(str(list(s)) for _, _, s in tensors)) from None
-    if np.prod(common) and not all(indexed[at] for _, at, _ in tensors):
+    if math.prod(common) and not all(indexed[at] for _, at, _ in tensors):
         raise IndexError("index is out of bounds for dimension with size 0")
     ints = [(o, i, indexed[at]) for o, (i, at, _) in enumerate(tensors)
             if isinstance(items[i], np.ndarray) and items[i].dtype != np.bool_ and items[i].size]
@@ -664,7 +667,7 @@ def checked_index(items, shape):
         return items
     dims = {at for _, at, _ in tensors}
     items = list(items)
-    if not (np.prod(common) and all(n for j, n in enumerate(indexed) if j not in dims)):
+    if not (math.prod(common) and all(n for j, n in enumerate(indexed) if j not in dims)):
         for _, i, _ in bad:                      # an empty result: any index in range will do
             items[i] = np.zeros_like(items[i])
         return items
