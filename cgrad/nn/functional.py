@@ -302,7 +302,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     otherwise; then weight and bias per channel"""
     if training:
         size = input.shape
-        if size[0] * int(np.prod(size[2:], dtype=np.int64)) == 1:
+        if size[0] * math.prod(size[2:]) == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {size}")
     if not input.numel():          # PyTorch's shortcut: no checks, no statistics

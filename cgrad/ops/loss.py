@@ -4,6 +4,8 @@ Each op computes per-element (or per-row) losses with a backend kernel and reduc
 backward turns the incoming gradient and the reduction into per-element (per-row) weights
 and hands them to the kernel's backward. Reductions: "none", "sum", "mean".
 """
+import math
+
 import numpy as np
 
 from .. import backends as B
@@ -40,7 +42,7 @@ def spread(g, shape, reduction, denominator=None):
     if not shape:                       # one g for all: a NumPy scalar (its math is cheaper)
         g = g[()]
     if reduction == "mean":
-        n = denominator if denominator is not None else int(np.prod(shape, dtype=np.int64))
+        n = denominator if denominator is not None else math.prod(shape)
         g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)   # neither warns
     return broadcast(g, shape) if shape else g
 
