@@ -149,14 +149,15 @@ def linear(input, weight, bias=None):
         out = input @ weight.t()
         return out if bias is None else out.add_(bias)
     # addmm(bias, input as (rows, in), weight.t()), viewed back: its checks
+    w = weight._data
     for name, t in (("self", bias), ("mat1", input)):
-        if t._data.dtype != weight._data.dtype:
+        if t._data.dtype != w.dtype:
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{_dtype.torch_name(t._data.dtype)} and "
-                               f"{_dtype.torch_name(weight._data.dtype)}")
-    if weight.ndim != 2:
-        raise RuntimeError(f"mat2 must be a matrix, got {weight.ndim}-D tensor")
-    if tuple(bias.shape) == tuple(weight.shape[:1]):
+                               f"{_dtype.torch_name(w.dtype)}")
+    if w.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix, got {w.ndim}-D tensor")
+    if bias._data.shape == w.shape[:1]:
         return L.linear_op(input.ndim, True).apply(input, weight, bias)
     rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1])
     bias.expand(rows.shape[0], weight.shape[0])                 # (its error if it cannot)
@@ -1868,6 +1869,9 @@ def _as_tensor(x):
 def _same_float_dtype(input, *others, kernel):
     """others cast to input's dtype (input promoted first where a wider float is among them);
     PyTorch's NotImplementedError, naming kernel, where no float is among them."""
+    dt = input._data.dtype
+    if dt.char in "fd" and all(o is None or o._data.dtype is dt for o in others):
+        return (input,) + others                  # the common case (result_type: ~3 us)
     dt = _dtype.result_type(input._data, *[o._data for o in others if o is not None])
     _dtype.require_float(dt, kernel)
     input = input if input._data.dtype == dt else input.to(dt)
