@@ -139,7 +139,7 @@ def _into_out(result, out):
         raise RuntimeError(f"result type {_tname(result._data.dtype)} can't be cast to the "
                            f"desired output type {_tname(out._data.dtype)}")
     if out.shape == result.shape:
-        out._version_counter.value += 1     # first: an inference tensor refuses, unchanged
+        out._version_counter.value += 1     # first: as PyTorch, an inference out refuses
         np.copyto(out._data, result._data, casting="unsafe")
     else:
         out._data = result._data.astype(out._data.dtype)

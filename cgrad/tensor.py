@@ -3977,6 +3977,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 _function.Tensor = Tensor
 _function._scalar_number = SC.number
+_engine.Tensor = Tensor
 
 # Inference tensors: while some thread is in inference mode (grad_mode counts the blocks),
 # Tensor._make marks what is made in inference mode and Op.apply_scalar declines it (its
@@ -4005,4 +4006,3 @@ def _switch_inference_marks(on):
 
 
 _grad_mode.inference_switch = _switch_inference_marks
-_engine.Tensor = Tensor

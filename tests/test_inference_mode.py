@@ -1,5 +1,6 @@
 """Inference tensors (PyTorch's inference_mode): each scenario runs on torch and on cgrad, on both
 backends, and must end the same way: the same values, or the same exception class and message."""
+import copy
 import sys
 import threading
 
@@ -112,26 +113,24 @@ def test_saving_an_inference_tensor_for_backward_raises(backend, case):
             return lib.nn.functional.linear(a.unsqueeze(0), p.expand(2, 3))
         if case == "requires_grad_inside":
             return r * p
-        return Square.apply(a, p, lib)             # a custom Function saving it
+        return saving_product(a, p, lib)
     kind, message = same_as_torch(f)
     assert kind == "RuntimeError" and message.startswith("Inference tensors cannot be saved")
 
 
-class Square:
-    """x * y as an autograd.Function of either library (saving both)"""
-    @staticmethod
-    def apply(x, y, lib):
-        class Fn(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx, x, y):
-                ctx.save_for_backward(x, y)
-                return x * y
+def saving_product(x, y, lib):
+    """x * y through a custom autograd.Function of lib that saves both"""
+    class SavingProduct(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
 
-            @staticmethod
-            def backward(ctx, g):
-                x, y = ctx.saved_tensors
-                return g * y, g * x
-        return Fn.apply(x, y)
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            return g * y, g * x
+    return SavingProduct.apply(x, y)
 
 
 def test_using_an_inference_tensor_where_nothing_is_saved_is_allowed(backend):
@@ -192,7 +191,7 @@ def test_in_place_on_an_inference_tensor_inside_inference_mode(backend):
         with lib.inference_mode():
             a.add_(1)
             a[0] = 7.0
-            a.zero_() if False else a.mul_(2)
+            a[1:].mul_(2)
             return a.tolist(), a.is_inference()
     same_as_torch(f)
 
@@ -347,3 +346,31 @@ def test_training_step_never_looks_for_inference_mode(backend, monkeypatch):
     assert cgrad.Tensor.__dict__["_make"] is T._plain_make
     assert F.Op.__dict__["apply_scalar"] is T._plain_apply_scalar
     assert all(not p.is_inference() and p._version > 0 for p in model.parameters())
+
+
+def test_more_ways_to_make_and_use_inference_tensors(backend):
+    def f(lib):
+        q = lib.ones(3)
+        with lib.inference_mode():
+            a = lib.ones(3) * 2
+            par, parq = lib.nn.Parameter(lib.ones(2)), lib.nn.Parameter(q)
+            lin = lib.nn.Linear(2, 2)
+            s0 = lib.tensor(2.0) * lib.tensor(3.0)           # the 0-d scalar path
+            made = [lib.cat([q, q]), par * 2, s0, lib.Tensor([1.0]), lib.Tensor(2, 3)]
+        y = lin(lib.ones(1, 2))           # (the weight is not saved: the input needs no grad)
+        return ([t.is_inference() for t in made],
+                [par.is_inference(), par.requires_grad, parq.is_inference()],
+                [lin.weight.is_inference(), y.requires_grad, type(y.grad_fn).__name__],
+                [t.is_inference() for t in (a.expand(2, 3), a.to(lib.float32), lib.as_tensor(a),
+                                            copy.deepcopy(a), a.new_zeros(2), lib.stack([a, a]),
+                                            lib.zeros_like(a), lib.where(a > 1, a, q))],
+                (s0 + lib.tensor(1.0, requires_grad=True)).requires_grad, a[0].item())
+    same_as_torch(f)
+
+
+def test_saving_a_0d_inference_tensor_in_the_scalar_path_raises(backend):
+    def f(lib):
+        with lib.inference_mode():
+            s0 = lib.tensor(2.0) * lib.tensor(3.0)
+        return s0 * lib.tensor(1.0, requires_grad=True)
+    assert same_as_torch(f)[0] == "RuntimeError"
