@@ -118,6 +118,13 @@ def is_tensor(x):
     return isinstance(x, Tensor)
 
 
+def is_inference(input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input.is_inference()
+
+
 def _into_out(result, out):
     """result written into out (PyTorch's out= argument), out returned; resized if its shape
     differs. No graph goes through out=, as in PyTorch."""
@@ -132,8 +139,8 @@ def _into_out(result, out):
         raise RuntimeError(f"result type {_tname(result._data.dtype)} can't be cast to the "
                            f"desired output type {_tname(out._data.dtype)}")
     if out.shape == result.shape:
+        out._version_counter.value += 1     # first: as PyTorch, an inference out refuses
         np.copyto(out._data, result._data, casting="unsafe")
-        out._version_counter.value += 1
     else:
         out._data = result._data.astype(out._data.dtype)
     return out

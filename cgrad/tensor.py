@@ -15,7 +15,8 @@ from ._format import tensor_repr
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.function import _NoGradCtx
-from .autograd.grad_mode import state as _grad_state
+from .autograd import grad_mode as _grad_mode
+from .autograd.grad_mode import INFERENCE, state as _grad_state
 from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import reduce as R
@@ -300,6 +301,8 @@ class Tensor:
         self._grad = None
         self.grad_fn = None
         self._requires_grad = requires_grad
+        if _grad_state.inference:           # (Tensor(...) is no hot path)
+            self._vc = INFERENCE
 
     @classmethod
     def _make(cls, arr, requires_grad=False):
@@ -335,6 +338,8 @@ class Tensor:
         """The same storage, detached from the graph (in-place changes through it are not
         tracked, as in PyTorch)."""
         t = Tensor._make(self._data)
+        if self._vc is INFERENCE:
+            t._vc = INFERENCE
         return t
 
     @data.setter
@@ -376,6 +381,9 @@ class Tensor:
         if value and self._data.dtype.kind != "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
                                f"(got {_dtype.from_numpy_dtype(self._data.dtype)})")
+        if value and self._vc is INFERENCE and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         self._requires_grad = bool(value)
 
     @property
@@ -405,6 +413,8 @@ class Tensor:
     @property
     def _version(self):
         vc = self._vc
+        if vc is INFERENCE:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return 0 if vc is None else vc.value
 
     @property
@@ -3486,7 +3496,9 @@ class Tensor:
         return self.to(_dtype.int16)
 
     def is_inference(self):
-        return False                  # (inference_mode here makes ordinary tensors)
+        """Whether this is an inference tensor: made in inference mode, or a view or detach()
+        of one (it has no version counter, and autograd may not save it)"""
+        return self._vc is INFERENCE
 
     def histogram(self, bins=100, *, range=None, weight=None, density=False):
         """(hist, bin_edges): counts (weight sums) in `bins` equal bins over range (the data's
@@ -3966,3 +3978,31 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 _function.Tensor = Tensor
 _function._scalar_number = SC.number
 _engine.Tensor = Tensor
+
+# Inference tensors: while some thread is in inference mode (grad_mode counts the blocks),
+# Tensor._make marks what is made in inference mode and Op.apply_scalar declines it (its
+# callers then run the generic op, through _make); outside, both are the plain ones again, so
+# making a tensor costs nothing more when inference mode is not in use.
+_plain_make = Tensor.__dict__["_make"]
+_plain_apply_scalar = _function.Op.__dict__["apply_scalar"]
+
+
+@classmethod
+def _make_marking(cls, arr, requires_grad=False):
+    t = _plain_make.__func__(cls, arr, requires_grad)
+    if _grad_state.inference:
+        t._vc = INFERENCE
+    return t
+
+
+@classmethod
+def _apply_scalar_declining(cls, a, b):
+    return None if _grad_state.inference else _plain_apply_scalar.__func__(cls, a, b)
+
+
+def _switch_inference_marks(on):
+    Tensor._make = _make_marking if on else _plain_make
+    _function.Op.apply_scalar = _apply_scalar_declining if on else _plain_apply_scalar
+
+
+_grad_mode.inference_switch = _switch_inference_marks

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .anomaly import check_forward, forward_check as _forward_check
-from .grad_mode import no_grad, state as _grad_state
+from .grad_mode import INFERENCE, no_grad, state as _grad_state
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -18,6 +18,12 @@ FREED_MESSAGE = (
     "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward.")
+
+INFERENCE_SAVE_MESSAGE = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`.")
 
 Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers itself)
 _scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
@@ -364,7 +370,8 @@ class Op:
                     (tb if s is bd else a if s is ad else None)     # (t * t.detach(): above)
                 if t is not None:
                     vc = t._vc
-                    inputs.append((i, t, 0 if vc is None else vc.value))
+                    inputs.append((i, t, 0 if vc is None else vc.value if vc is not INFERENCE
+                                   else _refuse_inference_tensor()))
             if inputs:
                 ctx._versions = (inputs, None)
             if _grad_state.saved_hooks:
@@ -497,8 +504,14 @@ def _saved_versions(saved, tensors, out, result, args):
                 if not (isinstance(t, Tensor) and type(s) is _ndarray and _cast_of(s, t._data)):
                     continue
         vc = t._vc
-        inputs.append((i, t, 0 if vc is None else vc.value))
+        inputs.append((i, t, 0 if vc is None else vc.value if vc is not INFERENCE
+                       else _refuse_inference_tensor()))
     return (inputs, out_record) if inputs or out_record is not None else None
+
+
+def _refuse_inference_tensor():
+    """An inference tensor (whose version counter is INFERENCE) is being saved for backward"""
+    raise RuntimeError(INFERENCE_SAVE_MESSAGE)
 
 
 class _Packed(tuple):
@@ -919,7 +932,8 @@ def _record_saved_versions(ctx, outputs):
             t = alias
             ctx.__dict__.setdefault("_saved_outputs", {})[i] = k
         vc = t._vc
-        versions.append((i, t, 0 if vc is None else vc.value))
+        versions.append((i, t, 0 if vc is None else vc.value if vc is not INFERENCE
+                         else _refuse_inference_tensor()))
     ctx._saved = tuple(saved)
     ctx._versions = (versions, None) if versions else None
 

@@ -14,6 +14,51 @@ class _GradState(threading.local):
 
 state = _GradState()
 
+INFERENCE_INPLACE_MESSAGE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details.")
+
+
+class _NoVersion:
+    """The version counter of an inference tensor (one made in inference mode, PyTorch's):
+    it has none. Its views and detach() share this one, so they are inference tensors too.
+    An in-place op is allowed only in inference mode: outside, bumping the counter raises,
+    after the change, as in PyTorch."""
+    __slots__ = ()
+
+    @property
+    def value(self):
+        if not state.inference:
+            raise RuntimeError(INFERENCE_INPLACE_MESSAGE)
+        return 0
+
+    @value.setter
+    def value(self, value):
+        pass
+
+
+INFERENCE = _NoVersion()
+
+# Tensors made in inference mode are marked as inference tensors. Only while some thread is in
+# inference mode do the creation paths check for it: the first inference_mode entered calls
+# inference_switch(True) (set by cgrad.tensor), which installs them, and the last one left
+# calls inference_switch(False), so outside inference mode making a tensor costs nothing more.
+inference_switch = None
+_inference_blocks = 0           # inference_mode blocks entered and not yet left, in all threads
+_inference_lock = threading.Lock()
+
+
+def _count_inference_block(step):
+    global _inference_blocks
+    with _inference_lock:
+        _inference_blocks += step
+        if inference_switch is not None:
+            if step > 0 and _inference_blocks == 1:
+                inference_switch(True)
+            elif step < 0 and _inference_blocks == 0:
+                inference_switch(False)
+
 
 def is_grad_enabled():
     return state.mode
@@ -106,8 +151,8 @@ class enable_grad(_GradModeGuard):
 
 
 class inference_mode(_GradModeGuard):
-    """inference_mode(mode=True): nothing records inside, even under enable_grad (cgrad has no
-    inference tensors: what is made inside is a plain tensor that requires no grad);
+    """inference_mode(mode=True): nothing records inside, even under enable_grad, and the
+    tensors made inside are inference tensors (see Tensor.is_inference);
     inference_mode(False) turns grad mode on. A context manager and a decorator, with or
     without the call, as in PyTorch."""
 
@@ -123,7 +168,13 @@ class inference_mode(_GradModeGuard):
         # PyTorch's InferenceMode(m) sets grad mode to not m and inference mode to m, so
         # enable_grad inside records nothing, and inference_mode(False) turns grad mode on
         self._previous = _set(self.mode, not self.mode)
+        _count_inference_block(1)
         return self
+
+    def __exit__(self, *exc):
+        _restore(self._previous)
+        _count_inference_block(-1)
+        return False
 
     def _fresh(self):
         return inference_mode(not self.mode)
