@@ -87,3 +87,69 @@ def test_methods_match_torch(backend, case, dtype):
     tol = TRIGAMMA if case.split("(")[0] in ("StudentT", "Chi2", "Weibull") else TOL
     for name in methods.split():
         check(build, ps, lambda d, x, name=name: _method(d, name, x), [v], tol=tol)
+
+
+# ---- kl_divergence --------------------------------------------------------------------------
+def _two(build):
+    """p and q of one family, from the first and second half of the params"""
+    return lambda D, *ps: (build(D, *ps[:len(ps) // 2]), build(D, *ps[len(ps) // 2:]))
+
+
+KL = {
+    "Cauchy": (_two(lambda D, a, b: D.Cauchy(a, b)),
+               lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                           U(dt, .5, 2, seed=3)]),
+    "Geometric": (_two(lambda D, p: D.Geometric(p)),
+                  lambda dt: [U(dt, .1, .9), U(dt, .1, .9, seed=1)]),
+    "Gumbel": (_two(lambda D, a, b: D.Gumbel(a, b)),
+               lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                           U(dt, .5, 2, seed=3)]),
+    "HalfNormal": (_two(lambda D, s: D.HalfNormal(s)),
+                   lambda dt: [U(dt, .5, 2), U(dt, .5, 2, seed=1)]),
+    "Pareto": (_two(lambda D, s, a: D.Pareto(s, a)),   # some q.scale > p.scale: inf there
+               lambda dt: [U(dt, .5, 1), U(dt, .5, 3, seed=1), U(dt, .5, 1, seed=2),
+                           U(dt, .5, 3, seed=3)]),
+    "Exponential-Gumbel": (lambda D, r, a, b: (D.Exponential(r), D.Gumbel(a, b)),
+                           lambda dt: [U(dt, .5, 2), U(dt, -1, 1, seed=1), U(dt, .5, 2, seed=2)]),
+    "Gamma-Gumbel": (lambda D, c, r, a, b: (D.Gamma(c, r), D.Gumbel(a, b)),
+                     lambda dt: [U(dt, .5, 2), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                                 U(dt, .5, 2, seed=3)]),
+    "Gumbel-Normal": (lambda D, a, b, c, d: (D.Gumbel(a, b), D.Normal(c, d)),
+                      lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                                  U(dt, .5, 2, seed=3)]),
+    "Normal-Gumbel": (lambda D, a, b, c, d: (D.Normal(a, b), D.Gumbel(c, d)),
+                      lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                                  U(dt, .5, 2, seed=3)]),
+    "Pareto-Exponential": (lambda D, s, a, r: (D.Pareto(s, a), D.Exponential(r)),
+                           lambda dt: [U(dt, .5, 2), U(dt, .5, 3, seed=1), U(dt, .5, 2, seed=2)]),
+    "Pareto-Gamma": (lambda D, s, a, c, r: (D.Pareto(s, a), D.Gamma(c, r)),
+                     lambda dt: [U(dt, .5, 2), U(dt, .5, 3, seed=1), U(dt, .5, 2, seed=2),
+                                 U(dt, .5, 2, seed=3)]),
+    "Pareto-Normal": (lambda D, s, a, c, d: (D.Pareto(s, a), D.Normal(c, d)),
+                      lambda dt: [U(dt, .5, 2), U(dt, 1, 4, seed=1), U(dt, -1, 1, seed=2),
+                                  U(dt, .5, 2, seed=3)]),
+    "Uniform-Gumbel": (lambda D, a, w, c, d: (D.Uniform(a, a + w), D.Gumbel(c, d)),
+                       lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, -1, 1, seed=2),
+                                   U(dt, .5, 2, seed=3)]),
+    "Uniform-Pareto": (lambda D, a, w, s, al: (D.Uniform(a, a + w), D.Pareto(s, al)),
+                       lambda dt: [U(dt, .5, 1.5), U(dt, .5, 2, seed=1), U(dt, .5, 1, seed=2),
+                                   U(dt, .5, 2, seed=3)]),
+    "Gumbel-Exponential(inf)": (lambda D, a, b, r: (D.Gumbel(a, b), D.Exponential(r)),
+                                lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1),
+                                            U(dt, .5, 2, seed=2)]),
+    "Normal-Pareto(inf)": (lambda D, a, b, s, al: (D.Normal(a, b), D.Pareto(s, al)),
+                           lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1), U(dt, .5, 1, seed=2),
+                                       U(dt, .5, 2, seed=3)]),
+    "Pareto-Uniform(inf)": (lambda D, s, al, a, b: (D.Pareto(s, al), D.Uniform(a, a + b)),
+                            lambda dt: [U(dt, .5, 1), U(dt, .5, 2, seed=1), U(dt, 0, .5, seed=2),
+                                        U(dt, .5, 2, seed=3)]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(KL))
+def test_kl_divergence_matches_torch(backend, case, dtype):
+    build, params = KL[case]
+    tol = TRIGAMMA if case.startswith("Gamma") else TOL
+    check(lambda D, *ps: D.kl_divergence(*build(D, *ps)), params(dtype), lambda out: out,
+          tol=tol)
