@@ -153,3 +153,199 @@ def test_kl_divergence_matches_torch(backend, case, dtype):
     tol = TRIGAMMA if case.startswith("Gamma") else TOL
     check(lambda D, *ps: D.kl_divergence(*build(D, *ps)), params(dtype), lambda out: out,
           tol=tol)
+
+
+# ---- sampling ---------------------------------------------------------------------------------
+def T(*v):
+    return cgrad.tensor(list(v))
+
+
+SAMPLED = {  # name: (distribution, its mean and variance, by formula; Cauchy's: its quartiles)
+    "HalfNormal": (lambda D: D.HalfNormal(T(1.0, 2.0)), [math.sqrt(2 / math.pi) * s for s in
+                                                          (1, 2)],
+                   [(1 - 2 / math.pi) * s * s for s in (1, 2)]),
+    "StudentT": (lambda D: D.StudentT(T(5.0, 10.0), T(1.0, -1.0), T(1.0, 2.0)), [1.0, -1.0],
+                 [5 / 3, 4 * 10 / 8]),
+    "Gumbel": (lambda D: D.Gumbel(T(1.0, -1.0), T(1.0, 0.5)),
+               [1 + 0.5772156649, -1 + 0.5 * 0.5772156649],
+               [math.pi ** 2 / 6, math.pi ** 2 / 24]),
+    "Chi2": (lambda D: D.Chi2(T(1.0, 4.0)), [1.0, 4.0], [2.0, 8.0]),
+    "Geometric": (lambda D: D.Geometric(T(0.3, 0.8)), [0.7 / 0.3, 0.25], [0.7 / 0.09, 0.2 / 0.64]),
+    "NegativeBinomial": (lambda D: D.NegativeBinomial(T(3.0, 0.5), T(0.4, 0.2)),
+                         [3 * 0.4 / 0.6, 0.5 * 0.2 / 0.8], [3 * 0.4 / 0.36, 0.5 * 0.2 / 0.64]),
+    "Multinomial": (lambda D: D.Multinomial(6, T(0.2, 0.3, 0.5)), [1.2, 1.8, 3.0],
+                    [6 * 0.16, 6 * 0.21, 6 * 0.25]),
+    "Weibull": (lambda D: D.Weibull(T(1.0, 2.0), T(1.5, 3.0)),
+                [math.gamma(1 + 1 / 1.5), 2 * math.gamma(1 + 1 / 3)],
+                [math.gamma(1 + 2 / 1.5) - math.gamma(1 + 1 / 1.5) ** 2,
+                 4 * (math.gamma(1 + 2 / 3) - math.gamma(1 + 1 / 3) ** 2)]),
+    "Pareto": (lambda D: D.Pareto(T(1.0, 2.0), T(5.0, 6.0)), [5 / 4, 12 / 5],
+               [5 / 48, 4 * 6 / 100]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAMPLED))
+def test_sample_moments_shapes_and_seed(case):
+    build, mean, var = SAMPLED[case]
+    d = build(cgrad.distributions)
+    cgrad.manual_seed(0)
+    x = d.sample((20000,))
+    assert x.shape == (20000,) + d.batch_shape + d.event_shape
+    assert x.grad_fn is None and not x.requires_grad and x.dtype == cgrad.float32
+    a = x.numpy().astype(np.float64)
+    np.testing.assert_allclose(a.mean(0), mean, atol=5 * math.sqrt(max(var) / len(a)))
+    np.testing.assert_allclose(a.var(0), var, rtol=0.1)
+    np.testing.assert_allclose(d.mean.numpy(), mean, rtol=1e-5)
+    np.testing.assert_allclose(d.variance.numpy(), var, rtol=1e-5)
+    assert bool(d.support.check(x).all())
+    cgrad.manual_seed(0)
+    np.testing.assert_array_equal(d.sample((20000,)).numpy(), x.numpy())
+    assert d.sample((2, 3)).shape == (2, 3) + d.batch_shape + d.event_shape
+    e = d.expand((4,) + d.batch_shape)
+    assert e.batch_shape == (4,) + d.batch_shape and e.sample().shape == e._extended_shape()
+    assert e.log_prob(e.sample()).shape == e.batch_shape
+
+
+def test_cauchy_and_half_cauchy_samples():
+    """No moments: the quartiles of the samples against the icdf's"""
+    D = cgrad.distributions
+    cgrad.manual_seed(0)
+    for d in (D.Cauchy(T(1.0, -2.0), T(0.5, 2.0)), D.HalfCauchy(T(0.5, 2.0))):
+        x = d.rsample((20000,)).numpy()
+        q = d.icdf(cgrad.tensor([[0.25], [0.5], [0.75]])).numpy()
+        np.testing.assert_allclose(np.quantile(x, [0.25, 0.5, 0.75], axis=0), q, rtol=0.05,
+                                   atol=0.05)
+        assert bool(d.support.check(cgrad.tensor(x)).all())
+
+
+@pytest.mark.parametrize("case", ["Cauchy", "HalfNormal", "HalfCauchy", "StudentT", "Chi2",
+                                  "Gumbel", "Weibull", "Pareto"])
+def test_rsample_gradients(backend, case):
+    """d x / d parameter of each rsample, against the derivative of the inverse CDF at the same
+    uniform (or, for StudentT and Chi2, the implicit gradient -dF/dparam / f at the sample)"""
+    D = cgrad.distributions
+    rng = np.random.default_rng(0)
+    p1 = cgrad.tensor(rng.uniform(0.5, 2, 3), dtype=cgrad.float64, requires_grad=True)
+    p2 = cgrad.tensor(rng.uniform(1.5, 3, 3), dtype=cgrad.float64, requires_grad=True)
+    build = {"Cauchy": lambda: D.Cauchy(p1, p2), "HalfNormal": lambda: D.HalfNormal(p1),
+             "HalfCauchy": lambda: D.HalfCauchy(p1), "StudentT": lambda: D.StudentT(p2, p1, p1),
+             "Chi2": lambda: D.Chi2(p2), "Gumbel": lambda: D.Gumbel(p1, p2),
+             "Weibull": lambda: D.Weibull(p1, p2), "Pareto": lambda: D.Pareto(p1, p2)}[case]
+    d = build()
+    assert d.has_rsample
+    x = d.rsample((4,))
+    x.sum().backward()
+    ours = [p.grad.numpy() if p.grad is not None else np.zeros(3) for p in (p1, p2)]
+    # the same sample held fixed: x(theta) solves F(x; theta) = u, so dx/dtheta = -dF/dtheta / f
+    xs = torch.tensor(x.detach().numpy())
+    q1 = torch.tensor(p1.detach().numpy(), requires_grad=True)
+    q2 = torch.tensor(p2.detach().numpy(), requires_grad=True)
+    td = {"Cauchy": lambda: torch.distributions.Cauchy(q1, q2),
+          "HalfNormal": lambda: torch.distributions.HalfNormal(q1),
+          "HalfCauchy": lambda: torch.distributions.HalfCauchy(q1),
+          "Gumbel": lambda: torch.distributions.Gumbel(q1, q2),
+          "Weibull": lambda: torch.distributions.Weibull(q1, q2),
+          "Pareto": lambda: torch.distributions.Pareto(q1, q2)}.get(case)
+    if td is None:
+        # StudentT: loc + scale * T with T's sample fixed: d/dloc = 1, d/dscale = T
+        # (df's path goes through Chi2's implicit gradient, compared to torch's gamma grad)
+        if case == "StudentT":
+            t = (x.detach().numpy() - p1.detach().numpy()) / p1.detach().numpy()
+            assert np.isfinite(ours[1]).all()
+            np.testing.assert_allclose(ours[0], (1 + t).sum(0), rtol=1e-10)
+        else:
+            expected = torch._standard_gamma_grad(
+                torch.tensor(p2.detach().numpy() / 2).expand(4, 3), xs / 2).sum(0).numpy()
+            np.testing.assert_allclose(ours[1], expected, rtol=1e-4)
+        return
+    cdf = td().cdf(xs)
+    f = td().log_prob(xs).exp().detach()
+    (cdf / f).sum().backward()
+    for g, q in zip(ours, (q1, q2)):
+        np.testing.assert_allclose(g, -q.grad.numpy() if q.grad is not None else 0,
+                                   rtol=1e-8, atol=1e-10)
+
+
+# ---- validate_args -----------------------------------------------------------------------------
+@pytest.mark.parametrize("build", [
+    "Cauchy(m.tensor([0.0]), m.tensor([-1.0]))", "HalfNormal(m.tensor([0.0]))",
+    "HalfCauchy(m.tensor([-1.0]))", "StudentT(m.tensor([-1.0]))", "Gumbel(0.0, -1.0)",
+    "Chi2(m.tensor([0.0]))", "Geometric(m.tensor([1.5]))", "Geometric(m.tensor([0.0]))",
+    "NegativeBinomial(m.tensor([-1.0]), m.tensor([0.5]))",
+    "NegativeBinomial(m.tensor([2.0]), m.tensor([1.0]))",
+    "Multinomial(3, m.tensor([-0.5, 0.6]))", "Weibull(m.tensor([1.0]), m.tensor([0.0]))",
+    "Pareto(m.tensor([-1.0]), m.tensor([1.0]))"])
+def test_invalid_parameters_raise_like_torch(build):
+    msgs = []
+    for m in (cgrad, torch):
+        with pytest.raises(ValueError) as e:
+            eval(f"m.distributions.{build}")
+        msgs.append(str(e.value).split(" of distribution")[0].split(" (")[0])
+    assert msgs[0] == msgs[1]
+
+
+@pytest.mark.parametrize("build, value", [
+    ("HalfNormal(m.tensor([1.0]))", "m.tensor([-1.0])"),
+    ("Geometric(m.tensor([0.5]))", "m.tensor([1.5])"),
+    ("NegativeBinomial(m.tensor([2.0]), m.tensor([0.5]))", "m.tensor([-1.0])"),
+    ("Multinomial(3, m.tensor([0.5, 0.5]))", "m.tensor([-1.0, 4.0])"),
+    ("Pareto(m.tensor([1.0]), m.tensor([1.0]))", "m.tensor([0.5])"),
+    ("Weibull(m.tensor([1.0]), m.tensor([1.0]))", "m.tensor([0.0])")])
+def test_values_outside_support_raise_like_torch(build, value):
+    msgs = []
+    for m in (cgrad, torch):
+        d = eval(f"m.distributions.{build}")
+        with pytest.raises(ValueError, match="support") as e:
+            d.log_prob(eval(value))
+        msgs.append(str(e.value).split(" of the distribution")[0])
+    assert msgs[0] == msgs[1]
+
+
+def test_multinomial_inhomogeneous_total_count():
+    for m in (cgrad, torch):
+        with pytest.raises(NotImplementedError, match="inhomogeneous"):
+            m.distributions.Multinomial(m.tensor([2, 3]), m.tensor([0.5, 0.5]))
+
+
+# ---- transforms --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["Power", "Abs", "Softmax", "StickBreaking", "Reshape"])
+def test_transforms_match_torch(backend, name, dtype):
+    """forward, inverse and log |det J| with their gradients, shapes and constraints"""
+    x = {"Power": U(dtype, 0.5, 2, (2, 3)), "Abs": U(dtype, -2, 2, (2, 3)),
+         "Softmax": U(dtype, -2, 2, (2, 4)), "StickBreaking": U(dtype, -2, 2, (2, 3)),
+         "Reshape": U(dtype, -2, 2, (4, 2, 3))}[name]
+
+    def make(T, e):
+        return {"Power": lambda: T.PowerTransform(e), "Abs": T.AbsTransform,
+                "Softmax": T.SoftmaxTransform, "StickBreaking": T.StickBreakingTransform,
+                "Reshape": lambda: T.ReshapeTransform((2, 3), (6,))}[name]()
+    e = U(dtype, 0.5, 2, (3,), seed=1)
+    check(lambda D, x, e: make(D.transforms, e)(x), [x, e], lambda y: y)
+    check(lambda D, x, e: make(D.transforms, e).inv(make(D.transforms, e)(x)), [x, e],
+          lambda y: y)
+    if name in ("Power", "StickBreaking", "Reshape"):
+        check(lambda D, x, e: make(D.transforms, e).log_abs_det_jacobian(
+            x, make(D.transforms, e)(x)), [x, e], lambda y: y)
+    ours, theirs = make(cgrad.distributions.transforms, cgrad.tensor(e)), \
+        make(torch.distributions.transforms, torch.tensor(e))
+    assert ours.bijective == theirs.bijective
+    assert repr(ours.domain) == repr(theirs.domain)
+    assert repr(ours.codomain) == repr(theirs.codomain)
+    assert ours.forward_shape((5,) + x.shape) == theirs.forward_shape((5,) + x.shape)
+    y = theirs(torch.tensor(x)).shape
+    assert ours.inverse_shape((5,) + y) == theirs.inverse_shape((5,) + y)
+    # equal to a new one alike (Reshape: only to itself, as PyTorch's)
+    assert (ours == make(cgrad.distributions.transforms, cgrad.tensor(e))) == \
+        (theirs == make(torch.distributions.transforms, torch.tensor(e))) and ours == ours
+
+
+def test_transform_shape_errors():
+    for m in (cgrad, torch):
+        T = m.distributions.transforms
+        with pytest.raises(ValueError, match="different numbers of elements"):
+            T.ReshapeTransform((2, 3), (5,))
+        with pytest.raises(ValueError, match="Shape mismatch"):
+            T.ReshapeTransform((2, 3), (6,)).forward_shape((4, 3, 2))
+        with pytest.raises(ValueError, match="Too few dimensions"):
+            T.StickBreakingTransform().forward_shape(())
