@@ -64,6 +64,13 @@ CASES = {
     "Pareto": (lambda D, s, a: D.Pareto(s, a), lambda dt: [U(dt, 0.5, 1), U(dt, 0.5, 4, seed=1)],
                lambda dt: U(dt, 1.0, 3, seed=2),
                "log_prob entropy cdf icdf mean mode variance"),
+    "ContinuousBernoulli": (lambda D, p: D.ContinuousBernoulli(probs=p),   # 0.5: the Taylor side
+                            lambda dt: [np.array([[0.1, 0.4995, 0.3], [0.7, 0.5, 0.95]], dt)],
+                            lambda dt: U(dt, 0.05, 0.95, seed=2),
+                            "log_prob entropy cdf icdf mean variance stddev logits"),
+    "ContinuousBernoulli(logits)": (lambda D, lg: D.ContinuousBernoulli(logits=lg),
+                                    lambda dt: [U(dt, -3, 3)], lambda dt: U(dt, 0.05, 0.95, seed=2),
+                                    "log_prob entropy cdf mean variance probs"),
     "PowerTransform": (lambda D, a, b, e: D.TransformedDistribution(
                            D.LogNormal(a, b), D.transforms.PowerTransform(e)),
                        lambda dt: [U(dt, -1, 1), U(dt, 0.3, 1, seed=1), U(dt, 0.5, 2, seed=3)],
@@ -109,6 +116,29 @@ KL = {
     "Pareto": (_two(lambda D, s, a: D.Pareto(s, a)),   # some q.scale > p.scale: inf there
                lambda dt: [U(dt, .5, 1), U(dt, .5, 3, seed=1), U(dt, .5, 1, seed=2),
                            U(dt, .5, 3, seed=3)]),
+    "ContinuousBernoulli": (_two(lambda D, p: D.ContinuousBernoulli(p)),  # not by 0.5 in float32
+                            lambda dt: [U(dt, .1, .9), U(dt, .1, .9, seed=2)]),
+    "Beta-ContinuousBernoulli": (lambda D, a, b, p: (D.Beta(a, b), D.ContinuousBernoulli(p)),
+                                 lambda dt: [U(dt, .5, 2), U(dt, .5, 2, seed=1),
+                                             U(dt, .1, .9, seed=2)]),
+    "ContinuousBernoulli-Exponential": (lambda D, p, r: (D.ContinuousBernoulli(p),
+                                                         D.Exponential(r)),
+                                        lambda dt: [U(dt, .1, .9), U(dt, .5, 2, seed=1)]),
+    "ContinuousBernoulli-Normal": (lambda D, p, a, b: (D.ContinuousBernoulli(p), D.Normal(a, b)),
+                                   lambda dt: [U(dt, .1, .9), U(dt, -1, 1, seed=1),
+                                               U(dt, .5, 2, seed=2)]),
+    "ContinuousBernoulli-Uniform": (lambda D, p, a, b: (D.ContinuousBernoulli(p),
+                                                        D.Uniform(a, a + b)),
+                                    lambda dt: [U(dt, .1, .9), U(dt, -.5, .5, seed=1),
+                                                U(dt, .5, 2, seed=2)]),
+    "Uniform-ContinuousBernoulli": (lambda D, a, b, p: (D.Uniform(a, a + b),
+                                                        D.ContinuousBernoulli(p)),
+                                    lambda dt: [U(dt, 0, .3), U(dt, .2, .9, seed=1),
+                                                U(dt, .1, .9, seed=2)]),
+    "Normal-ContinuousBernoulli(inf)": (lambda D, a, b, p: (D.Normal(a, b),
+                                                            D.ContinuousBernoulli(p)),
+                                        lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1),
+                                                    U(dt, .1, .9, seed=2)]),
     "Exponential-Gumbel": (lambda D, r, a, b: (D.Exponential(r), D.Gumbel(a, b)),
                            lambda dt: [U(dt, .5, 2), U(dt, -1, 1, seed=1), U(dt, .5, 2, seed=2)]),
     "Gamma-Gumbel": (lambda D, c, r, a, b: (D.Gamma(c, r), D.Gumbel(a, b)),
@@ -150,7 +180,7 @@ KL = {
 @pytest.mark.parametrize("case", sorted(KL))
 def test_kl_divergence_matches_torch(backend, case, dtype):
     build, params = KL[case]
-    tol = TRIGAMMA if case.startswith("Gamma") else TOL
+    tol = TRIGAMMA if case.startswith(("Gamma", "Beta")) else TOL
     check(lambda D, *ps: D.kl_divergence(*build(D, *ps)), params(dtype), lambda out: out,
           tol=tol)
 
@@ -181,6 +211,9 @@ SAMPLED = {  # name: (distribution, its mean and variance, by formula; Cauchy's:
                  4 * (math.gamma(1 + 2 / 3) - math.gamma(1 + 1 / 3) ** 2)]),
     "Pareto": (lambda D: D.Pareto(T(1.0, 2.0), T(5.0, 6.0)), [5 / 4, 12 / 5],
                [5 / 48, 4 * 6 / 100]),
+    "ContinuousBernoulli": (lambda D: D.ContinuousBernoulli(T(0.2, 0.5)),
+                            [0.2 / -0.6 + 1 / math.log(4), 0.5],
+                            [0.16 / -(0.6 ** 2) * -1 * -1 + 1 / math.log(4) ** 2, 1 / 12]),
 }
 
 
@@ -218,7 +251,7 @@ def test_cauchy_and_half_cauchy_samples():
         assert bool(d.support.check(cgrad.tensor(x)).all())
 
 
-@pytest.mark.parametrize("case", ["Cauchy", "HalfNormal", "HalfCauchy", "StudentT", "Chi2",
+@pytest.mark.parametrize("case", ["ContinuousBernoulli", "Cauchy", "HalfNormal", "HalfCauchy", "StudentT", "Chi2",
                                   "Gumbel", "Weibull", "Pareto"])
 def test_rsample_gradients(backend, case):
     """d x / d parameter of each rsample, against the derivative of the inverse CDF at the same
@@ -230,7 +263,8 @@ def test_rsample_gradients(backend, case):
     build = {"Cauchy": lambda: D.Cauchy(p1, p2), "HalfNormal": lambda: D.HalfNormal(p1),
              "HalfCauchy": lambda: D.HalfCauchy(p1), "StudentT": lambda: D.StudentT(p2, p1, p1),
              "Chi2": lambda: D.Chi2(p2), "Gumbel": lambda: D.Gumbel(p1, p2),
-             "Weibull": lambda: D.Weibull(p1, p2), "Pareto": lambda: D.Pareto(p1, p2)}[case]
+             "Weibull": lambda: D.Weibull(p1, p2), "Pareto": lambda: D.Pareto(p1, p2),
+             "ContinuousBernoulli": lambda: D.ContinuousBernoulli(p1 / 4)}[case]
     d = build()
     assert d.has_rsample
     x = d.rsample((4,))
@@ -245,7 +279,8 @@ def test_rsample_gradients(backend, case):
           "HalfCauchy": lambda: torch.distributions.HalfCauchy(q1),
           "Gumbel": lambda: torch.distributions.Gumbel(q1, q2),
           "Weibull": lambda: torch.distributions.Weibull(q1, q2),
-          "Pareto": lambda: torch.distributions.Pareto(q1, q2)}.get(case)
+          "Pareto": lambda: torch.distributions.Pareto(q1, q2),
+          "ContinuousBernoulli": lambda: torch.distributions.ContinuousBernoulli(q1 / 4)}.get(case)
     if td is None:
         # StudentT: loc + scale * T with T's sample fixed: d/dloc = 1, d/dscale = T
         # (df's path goes through Chi2's implicit gradient, compared to torch's gamma grad)
@@ -274,7 +309,8 @@ def test_rsample_gradients(backend, case):
     "NegativeBinomial(m.tensor([-1.0]), m.tensor([0.5]))",
     "NegativeBinomial(m.tensor([2.0]), m.tensor([1.0]))",
     "Multinomial(3, m.tensor([-0.5, 0.6]))", "Weibull(m.tensor([1.0]), m.tensor([0.0]))",
-    "Pareto(m.tensor([-1.0]), m.tensor([1.0]))"])
+    "Pareto(m.tensor([-1.0]), m.tensor([1.0]))",
+    "ContinuousBernoulli(m.tensor([1.5]), validate_args=True)"])
 def test_invalid_parameters_raise_like_torch(build):
     msgs = []
     for m in (cgrad, torch):
