@@ -71,6 +71,19 @@ CASES = {
     "ContinuousBernoulli(logits)": (lambda D, lg: D.ContinuousBernoulli(logits=lg),
                                     lambda dt: [U(dt, -3, 3)], lambda dt: U(dt, 0.05, 0.95, seed=2),
                                     "log_prob entropy cdf mean variance probs"),
+    "RelaxedBernoulli": (lambda D, t, p: D.RelaxedBernoulli(t, probs=p),
+                         lambda dt: [np.array(0.7, dt), U(dt, 0.1, 0.9)],
+                         lambda dt: U(dt, 0.05, 0.95, seed=2), "log_prob logits"),
+    "RelaxedBernoulli(logits)": (lambda D, t, lg: D.RelaxedBernoulli(t, logits=lg),
+                                 lambda dt: [U(dt, 0.5, 2, (3,), seed=3), U(dt, -2, 2)],
+                                 lambda dt: U(dt, 0.05, 0.95, seed=2), "log_prob probs"),
+    "RelaxedOneHotCategorical": (lambda D, t, p: D.RelaxedOneHotCategorical(t, probs=p),
+                                 lambda dt: [np.array(0.5, dt), simplex(dt)],
+                                 lambda dt: simplex(dt, (3, 2, 4), seed=2), "log_prob logits"),
+    "RelaxedOneHotCategorical(logits)": (
+        lambda D, t, lg: D.RelaxedOneHotCategorical(t, logits=lg),
+        lambda dt: [U(dt, 0.5, 2, (2, 1), seed=3), U(dt, -2, 2, (2, 4))],
+        lambda dt: simplex(dt, (2, 4), seed=2), "log_prob probs"),
     "PowerTransform": (lambda D, a, b, e: D.TransformedDistribution(
                            D.LogNormal(a, b), D.transforms.PowerTransform(e)),
                        lambda dt: [U(dt, -1, 1), U(dt, 0.3, 1, seed=1), U(dt, 0.5, 2, seed=3)],
@@ -385,3 +398,39 @@ def test_transform_shape_errors():
             T.ReshapeTransform((2, 3), (6,)).forward_shape((4, 3, 2))
         with pytest.raises(ValueError, match="Too few dimensions"):
             T.StickBreakingTransform().forward_shape(())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relaxed_rsample(backend, dtype):
+    """Gumbel-softmax samples: on the support, the seed repeats them, and the gradients are
+    those of sigmoid / softmax of (logits + noise) / temperature with the noise fixed"""
+    D = cgrad.distributions
+    logits = cgrad.tensor(U(dtype, -2, 2, (3,)), requires_grad=True)
+    temp = cgrad.tensor(np.array(0.5, dtype))
+    d = D.RelaxedBernoulli(temp, logits=logits)
+    cgrad.manual_seed(1)
+    x = d.rsample((2000,))
+    assert x.shape == (2000, 3) and x.dtype == logits.dtype and bool(d.support.check(x).all())
+    cgrad.manual_seed(1)
+    np.testing.assert_array_equal(d.sample((2000,)).numpy(), x.detach().numpy())
+    # P(x > 1/2) = P(logistic noise > -logits) = sigmoid(logits)
+    p = 1 / (1 + np.exp(-logits.detach().numpy()))
+    np.testing.assert_allclose((x.detach().numpy() > 0.5).mean(0), p, atol=0.05)
+    x.sum().backward()
+    xs = x.detach().numpy().astype(np.float64)
+    np.testing.assert_allclose(logits.grad.numpy(), (xs * (1 - xs) / 0.5).sum(0),
+                               **TOL[np.dtype(dtype)] if dtype == np.float64
+                               else dict(rtol=1e-3, atol=1e-3))
+
+    logits = cgrad.tensor(U(dtype, -2, 2, (2, 4)), requires_grad=True)
+    d = D.RelaxedOneHotCategorical(temp, logits=logits)
+    y = d.rsample((500,))
+    assert y.shape == (500, 2, 4) and bool(d.support.check(y).all())
+    # the argmax of a Gumbel-softmax sample is Categorical(logits)
+    counts = np.stack([(y.detach().numpy().argmax(-1) == k).mean(0) for k in range(4)], -1)
+    np.testing.assert_allclose(counts, d.probs.detach().numpy(), atol=0.1)
+    w = U(dtype, 0, 1, (4,), seed=5)
+    (y * cgrad.tensor(w)).sum().backward()
+    ys = y.detach().numpy().astype(np.float64)
+    expected = (ys * (w - (ys * w).sum(-1, keepdims=True)) / 0.5).sum(0)
+    np.testing.assert_allclose(logits.grad.numpy(), expected, rtol=1e-3, atol=1e-3)
