@@ -84,6 +84,17 @@ CASES = {
         lambda D, t, lg: D.RelaxedOneHotCategorical(t, logits=lg),
         lambda dt: [U(dt, 0.5, 2, (2, 1), seed=3), U(dt, -2, 2, (2, 4))],
         lambda dt: simplex(dt, (2, 4), seed=2), "log_prob probs"),
+    "MixtureSameFamily(Normal)": (
+        lambda D, lg, a, b: D.MixtureSameFamily(D.Categorical(logits=lg), D.Normal(a, b)),
+        lambda dt: [U(dt, -1, 1, (2, 3)), U(dt, -1, 1, (2, 3), seed=1),
+                    U(dt, 0.5, 2, (2, 3), seed=3)],
+        lambda dt: U(dt, -2, 2, (4, 2), seed=2), "log_prob cdf mean variance"),
+    "MixtureSameFamily(MVN)": (
+        lambda D, lg, a, b: D.MixtureSameFamily(D.Categorical(logits=lg),
+                                                D.Independent(D.Normal(a, b), 1)),
+        lambda dt: [U(dt, -1, 1, (3,)), U(dt, -1, 1, (2, 3, 2), seed=1),
+                    U(dt, 0.5, 2, (2, 3, 2), seed=3)],
+        lambda dt: U(dt, -2, 2, (4, 2, 2), seed=2), "log_prob mean variance"),
     "PowerTransform": (lambda D, a, b, e: D.TransformedDistribution(
                            D.LogNormal(a, b), D.transforms.PowerTransform(e)),
                        lambda dt: [U(dt, -1, 1), U(dt, 0.3, 1, seed=1), U(dt, 0.5, 2, seed=3)],
@@ -224,6 +235,9 @@ SAMPLED = {  # name: (distribution, its mean and variance, by formula; Cauchy's:
                  4 * (math.gamma(1 + 2 / 3) - math.gamma(1 + 1 / 3) ** 2)]),
     "Pareto": (lambda D: D.Pareto(T(1.0, 2.0), T(5.0, 6.0)), [5 / 4, 12 / 5],
                [5 / 48, 4 * 6 / 100]),
+    "MixtureSameFamily": (lambda D: D.MixtureSameFamily(
+        D.Categorical(T(0.3, 0.7)), D.Normal(T(-2.0, 1.0), T(1.0, 0.5))),
+        [0.3 * -2 + 0.7], [0.3 * 1 + 0.7 * 0.25 + 0.3 * 2.1 ** 2 + 0.7 * 0.9 ** 2]),
     "ContinuousBernoulli": (lambda D: D.ContinuousBernoulli(T(0.2, 0.5)),
                             [0.2 / -0.6 + 1 / math.log(4), 0.5],
                             [0.16 / -(0.6 ** 2) * -1 * -1 + 1 / math.log(4) ** 2, 1 / 12]),
