@@ -95,6 +95,12 @@ CASES = {
         lambda dt: [U(dt, -1, 1, (3,)), U(dt, -1, 1, (2, 3, 2), seed=1),
                     U(dt, 0.5, 2, (2, 3, 2), seed=3)],
         lambda dt: U(dt, -2, 2, (4, 2, 2), seed=2), "log_prob mean variance"),
+    "LowRankMVN": (lambda D, loc, w, d: D.LowRankMultivariateNormal(loc, w, d),
+                   lambda dt: [U(dt, -1, 1, (2, 3)), U(dt, -1, 1, (3, 2), seed=1),
+                               U(dt, 0.5, 2, (2, 3), seed=3)],
+                   lambda dt: U(dt, -2, 2, (4, 2, 3), seed=2),
+                   "log_prob entropy mean mode variance scale_tril covariance_matrix "
+                   "precision_matrix"),
     "PowerTransform": (lambda D, a, b, e: D.TransformedDistribution(
                            D.LogNormal(a, b), D.transforms.PowerTransform(e)),
                        lambda dt: [U(dt, -1, 1), U(dt, 0.3, 1, seed=1), U(dt, 0.5, 2, seed=3)],
@@ -235,6 +241,8 @@ SAMPLED = {  # name: (distribution, its mean and variance, by formula; Cauchy's:
                  4 * (math.gamma(1 + 2 / 3) - math.gamma(1 + 1 / 3) ** 2)]),
     "Pareto": (lambda D: D.Pareto(T(1.0, 2.0), T(5.0, 6.0)), [5 / 4, 12 / 5],
                [5 / 48, 4 * 6 / 100]),
+    "LowRankMVN": (lambda D: D.LowRankMultivariateNormal(
+        T(1.0, -1.0), cgrad.tensor([[1.0], [0.5]]), T(0.5, 0.25)), [1.0, -1.0], [1.5, 0.5]),
     "MixtureSameFamily": (lambda D: D.MixtureSameFamily(
         D.Categorical(T(0.3, 0.7)), D.Normal(T(-2.0, 1.0), T(1.0, 0.5))),
         [0.3 * -2 + 0.7], [0.3 * 1 + 0.7 * 0.25 + 0.3 * 2.1 ** 2 + 0.7 * 0.9 ** 2]),
