@@ -10,7 +10,7 @@ import pytest
 
 import cgrad
 import cgrad.distributions  # noqa: F401
-from test_distributions import DTYPES, TOL, TRIGAMMA, U, _method, check, simplex
+from test_distributions import DTYPES, TOL, TRIGAMMA, U, _method, check, simplex, spd
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -169,6 +169,19 @@ KL = {
                                                             D.ContinuousBernoulli(p)),
                                         lambda dt: [U(dt, -1, 1), U(dt, .5, 2, seed=1),
                                                     U(dt, .1, .9, seed=2)]),
+    "LowRankMVN": (lambda D, a, w, d, b, v, e: (D.LowRankMultivariateNormal(a, w, d),
+                                                D.LowRankMultivariateNormal(b, v, e)),
+                   lambda dt: [U(dt, -1, 1, (2, 3)), U(dt, -1, 1, (3, 2), seed=1),
+                               U(dt, .5, 2, (2, 3), seed=2), U(dt, -1, 1, (3,), seed=3),
+                               U(dt, -1, 1, (2, 3, 1), seed=4), U(dt, .5, 2, (3,), seed=5)]),
+    "MVN-LowRankMVN": (lambda D, a, c, b, v, e: (D.MultivariateNormal(a, covariance_matrix=c),
+                                                 D.LowRankMultivariateNormal(b, v, e)),
+                       lambda dt: [U(dt, -1, 1, (2, 3)), spd(dt), U(dt, -1, 1, (3,), seed=3),
+                                   U(dt, -1, 1, (3, 2), seed=4), U(dt, .5, 2, (3,), seed=5)]),
+    "LowRankMVN-MVN": (lambda D, b, v, e, a, c: (D.LowRankMultivariateNormal(b, v, e),
+                                                 D.MultivariateNormal(a, covariance_matrix=c)),
+                       lambda dt: [U(dt, -1, 1, (3,), seed=3), U(dt, -1, 1, (2, 3, 2), seed=4),
+                                   U(dt, .5, 2, (3,), seed=5), U(dt, -1, 1, (2, 3)), spd(dt)]),
     "Exponential-Gumbel": (lambda D, r, a, b: (D.Exponential(r), D.Gumbel(a, b)),
                            lambda dt: [U(dt, .5, 2), U(dt, -1, 1, seed=1), U(dt, .5, 2, seed=2)]),
     "Gamma-Gumbel": (lambda D, c, r, a, b: (D.Gamma(c, r), D.Gumbel(a, b)),
