@@ -469,3 +469,41 @@ def test_relaxed_rsample(backend, dtype):
     ys = y.detach().numpy().astype(np.float64)
     expected = (ys * (w - (ys * w).sum(-1, keepdims=True)) / 0.5).sum(0)
     np.testing.assert_allclose(logits.grad.numpy(), expected, rtol=1e-3, atol=1e-3)
+
+
+# ---- biject_to / transform_to ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("constraint", [
+    "real", "positive", "nonnegative", "greater_than(-1.5)", "greater_than_eq(2.0)",
+    "less_than(3.0)", "unit_interval", "interval(-1.0, 2.0)", "half_open_interval(0.5, 1.5)",
+    "simplex", "real_vector", "independent(positive, 1)"])
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+def test_biject_to_and_transform_to_match_torch(backend, registry, constraint, dtype):
+    """The same transform: values, log |det J| (bijections) and gradients; its image inside
+    the constraint and its inverse back to the input"""
+    x = U(dtype, -2, 2, (2, 3))
+
+    def t(D):
+        return getattr(D, registry)(eval(constraint, vars(D.constraints)))
+    assert repr(t(cgrad.distributions)) == repr(t(torch.distributions))
+    check(lambda D, x: t(D)(x), [x], lambda y: y)
+    c = eval(constraint, vars(cgrad.distributions.constraints))
+    y = t(cgrad.distributions)(cgrad.tensor(x))
+    assert bool(c.check(y).all())
+    if registry == "biject_to":
+        check(lambda D, x: t(D).log_abs_det_jacobian(x, t(D)(x)), [x], lambda y: y)
+        np.testing.assert_allclose(t(cgrad.distributions).inv(y).numpy(), x,
+                                   **(dict(rtol=1e-3, atol=1e-3) if dtype == np.float32
+                                      else dict(rtol=1e-8, atol=1e-8)))
+
+
+def test_registry_errors_and_register():
+    D = cgrad.distributions
+    for m in (cgrad, torch):
+        with pytest.raises(NotImplementedError, match="Cannot transform _Boolean constraints"):
+            m.distributions.biject_to(m.distributions.constraints.boolean)
+        with pytest.raises(TypeError, match="Constraint subclass or instance"):
+            m.distributions.constraint_registry.ConstraintRegistry().register(int, lambda c: c)
+    registry = D.constraint_registry.ConstraintRegistry()
+    registry.register(D.constraints.positive, lambda c: D.transforms.ExpTransform())
+    assert isinstance(registry(D.constraints.positive), D.transforms.ExpTransform)
