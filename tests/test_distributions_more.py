@@ -507,3 +507,37 @@ def test_registry_errors_and_register():
     registry = D.constraint_registry.ConstraintRegistry()
     registry.register(D.constraints.positive, lambda c: D.transforms.ExpTransform())
     assert isinstance(registry(D.constraints.positive), D.transforms.ExpTransform)
+
+
+def test_mixture_and_lowrank_errors_like_torch():
+    for m in (cgrad, torch):
+        D = m.distributions
+        with pytest.raises(ValueError, match="needs to be an"):
+            D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(m.zeros(3), 1.0))
+        with pytest.raises(ValueError, match=r"does not equal `component_distribution"):
+            D.MixtureSameFamily(D.Categorical(logits=m.zeros(2)), D.Normal(m.zeros(3), 1.0))
+        with pytest.raises(ValueError, match="not compatible"):
+            D.MixtureSameFamily(D.Categorical(logits=m.zeros(4, 3)),
+                                D.Normal(m.zeros(5, 3), 1.0))
+        with pytest.raises(ValueError, match="at least one-dimensional"):
+            D.LowRankMultivariateNormal(m.tensor(0.0), m.zeros(1, 1), m.ones(1))
+        with pytest.raises(ValueError, match="cov_factor must be a batch of matrices"):
+            D.LowRankMultivariateNormal(m.zeros(3), m.zeros(2, 1), m.ones(3))
+        with pytest.raises(ValueError, match="cov_diag must be a batch of vectors"):
+            D.LowRankMultivariateNormal(m.zeros(3), m.zeros(3, 1), m.ones(2))
+        with pytest.raises(ValueError, match="cov_diag"):
+            D.LowRankMultivariateNormal(m.zeros(3), m.zeros(3, 1), -m.ones(3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lowrank_rsample_gradients(backend, dtype):
+    """x = loc + W eps_W + sqrt(D) eps_D: d/dloc = 1 and the sample's covariance W W^T + D"""
+    D = cgrad.distributions
+    loc = cgrad.tensor(U(dtype, -1, 1, (3,)), requires_grad=True)
+    W = cgrad.tensor(U(dtype, -1, 1, (3, 2), seed=1))
+    d = cgrad.tensor(U(dtype, .5, 1, (3,), seed=2))
+    x = D.LowRankMultivariateNormal(loc, W, d).rsample((20000,))
+    x.sum().backward()
+    np.testing.assert_allclose(loc.grad.numpy(), np.full(3, 20000.0))
+    cov = (W @ W.mT).numpy() + np.diag(d.numpy())
+    np.testing.assert_allclose(np.cov(x.detach().numpy().T), cov, atol=0.08)
