@@ -299,8 +299,8 @@ def test_cauchy_and_half_cauchy_samples():
         assert bool(d.support.check(cgrad.tensor(x)).all())
 
 
-@pytest.mark.parametrize("case", ["ContinuousBernoulli", "Cauchy", "HalfNormal", "HalfCauchy", "StudentT", "Chi2",
-                                  "Gumbel", "Weibull", "Pareto"])
+@pytest.mark.parametrize("case", ["ContinuousBernoulli", "Cauchy", "HalfNormal", "HalfCauchy",
+                                  "StudentT", "Chi2", "Gumbel", "Weibull", "Pareto"])
 def test_rsample_gradients(backend, case):
     """d x / d parameter of each rsample, against the derivative of the inverse CDF at the same
     uniform (or, for StudentT and Chi2, the implicit gradient -dF/dparam / f at the sample)"""
@@ -541,3 +541,26 @@ def test_lowrank_rsample_gradients(backend, dtype):
     np.testing.assert_allclose(loc.grad.numpy(), np.full(3, 20000.0))
     cov = (W @ W.mT).numpy() + np.diag(d.numpy())
     np.testing.assert_allclose(np.cov(x.detach().numpy().T), cov, atol=0.08)
+
+
+NEW = ["Cauchy", "HalfNormal", "HalfCauchy", "StudentT", "Gumbel", "Chi2", "Geometric",
+       "NegativeBinomial", "Multinomial", "Weibull", "Pareto", "ContinuousBernoulli",
+       "RelaxedBernoulli", "relaxed_bernoulli.LogitRelaxedBernoulli", "RelaxedOneHotCategorical",
+       "relaxed_categorical.ExpRelaxedCategorical", "MixtureSameFamily",
+       "LowRankMultivariateNormal"]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_class_attributes_match_torch(name):
+    """has_rsample, the constrained arguments and (where static) the support, as PyTorch's"""
+    ours, theirs = (eval(name, vars(m.distributions)) for m in (cgrad, torch))
+    if isinstance(theirs.has_rsample, property):       # the base distribution's
+        assert isinstance(ours.has_rsample, property)
+    else:
+        assert ours.has_rsample == theirs.has_rsample
+    assert set(ours.arg_constraints) == set(theirs.arg_constraints)
+    assert ours.has_enumerate_support == theirs.has_enumerate_support
+    for key, c in theirs.arg_constraints.items():
+        assert repr(ours.arg_constraints[key]) == repr(c)
+    if isinstance(theirs.__dict__.get("support"), torch.distributions.constraints.Constraint):
+        assert repr(ours.support) == repr(theirs.support)
