@@ -564,3 +564,23 @@ def test_class_attributes_match_torch(name):
         assert repr(ours.arg_constraints[key]) == repr(c)
     if isinstance(theirs.__dict__.get("support"), torch.distributions.constraints.Constraint):
         assert repr(ours.support) == repr(theirs.support)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("constraint", ["lower_cholesky", "positive_definite",
+                                        "positive_semidefinite"])
+def test_transform_to_matrices(backend, constraint, dtype):
+    """LowerCholesky / PositiveDefinite transforms: values, gradients, inverse, constraint"""
+    x = U(dtype, -1, 1, (2, 3, 3))
+
+    def t(D):
+        return D.transform_to(getattr(D.constraints, constraint))
+    assert repr(t(cgrad.distributions)) == repr(t(torch.distributions))
+    check(lambda D, x: t(D)(x), [x], lambda y: y)
+    y = t(cgrad.distributions)(cgrad.tensor(x))
+    assert bool(getattr(cgrad.distributions.constraints, constraint).check(y).all())
+    np.testing.assert_allclose(t(cgrad.distributions).inv(y).numpy(), np.tril(x),  # not 1-1
+                               **(dict(rtol=1e-4, atol=1e-4) if dtype == np.float32
+                                  else dict(rtol=1e-10, atol=1e-10)))
+    with pytest.raises(NotImplementedError, match="Cannot transform"):
+        cgrad.distributions.biject_to(getattr(cgrad.distributions.constraints, constraint))

@@ -36,7 +36,8 @@ from .relaxed_categorical import RelaxedOneHotCategorical
 from .studentT import StudentT
 from .transformed_distribution import TransformedDistribution
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform,  # noqa: F401
-                         ExpTransform, IndependentTransform, PowerTransform, ReshapeTransform,
+                         ExpTransform, IndependentTransform, LowerCholeskyTransform,
+                         PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
                          SigmoidTransform, SoftmaxTransform, StickBreakingTransform,
                          TanhTransform, Transform)
 from .uniform import Uniform

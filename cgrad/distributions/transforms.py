@@ -1,19 +1,21 @@
 """Invertible transforms with the log |det J| of their Jacobian, for TransformedDistribution
 (as torch.distributions.transforms: Exp, Power, Affine, Sigmoid, Tanh, Abs, Softmax,
-StickBreaking, Reshape, Compose, Independent)."""
+StickBreaking, LowerCholesky, PositiveDefinite, Reshape, Compose, Independent)."""
 import functools
 import math
 import operator
 from numbers import Number
 
 from ..creation import full_like, zeros_like
+from .. import linalg
 from ..nn.functional import logsigmoid, pad, softplus
 from ..tensor import Size
 from . import constraints
 from .utils import _sum_rightmost, broadcast_all, broadcast_shapes, finfo, lazy_property
 
 __all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
-           "IndependentTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
+           "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
+           "PowerTransform", "ReshapeTransform", "SigmoidTransform",
            "SoftmaxTransform", "StickBreakingTransform", "TanhTransform", "Transform",
            "identity_transform"]
 
@@ -624,3 +626,35 @@ class ReshapeTransform(Transform):
         if shape[cut:] != old:
             raise ValueError(f"Shape mismatch: expected {shape[cut:]} but got {old}")
         return shape[:cut] + new
+
+
+class LowerCholeskyTransform(Transform):
+    """Unconstrained matrices onto lower triangular ones with a positive diagonal (exp of
+    the diagonal, the strict lower triangle kept)"""
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def __eq__(self, other):
+        return isinstance(other, LowerCholeskyTransform)
+
+    def _call(self, x):
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y):
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(Transform):
+    """Unconstrained matrices onto positive definite ones: L L^T, L = LowerCholesky(x)"""
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other):
+        return isinstance(other, PositiveDefiniteTransform)
+
+    def _call(self, x):
+        x = LowerCholeskyTransform()(x)
+        return x @ x.mT
+
+    def _inverse(self, y):
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
