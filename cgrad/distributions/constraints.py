@@ -5,7 +5,8 @@ import numpy as np
 from ..tensor import Tensor
 
 __all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky",
-           "dependent", "dependent_property", "greater_than", "greater_than_eq", "independent", "integer_interval", "interval",
+           "dependent", "dependent_property", "greater_than", "greater_than_eq", "independent",
+           "integer_interval", "interval",
            "half_open_interval", "is_dependent", "less_than", "lower_cholesky",
            "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot",
            "positive", "positive_semidefinite", "positive_definite", "positive_integer", "real",
