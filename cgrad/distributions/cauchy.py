@@ -1,12 +1,11 @@
 """The Cauchy (Lorentz) distribution."""
 import math
-from numbers import Number
 
 from ..creation import full
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, from_numpy, rng
+from .utils import expand_loc_scale, from_numpy, loc_scale_batch_shape, rng
 
 __all__ = ["Cauchy"]
 
@@ -18,21 +17,10 @@ class Cauchy(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(loc_scale_batch_shape(self, loc, scale), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Cauchy, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        super(Cauchy, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expand_loc_scale(Cauchy, self, batch_shape, _instance)
 
     @property
     def mean(self):  # undefined

@@ -1,10 +1,8 @@
 """The Laplace distribution."""
-from numbers import Number
-
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, finfo, from_numpy, rng
+from .utils import expand_loc_scale, finfo, from_numpy, loc_scale_batch_shape, rng
 
 __all__ = ["Laplace"]
 
@@ -32,21 +30,10 @@ class Laplace(Distribution):
         return (2 ** 0.5) * self.scale
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(loc_scale_batch_shape(self, loc, scale), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Laplace, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        super(Laplace, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expand_loc_scale(Laplace, self, batch_shape, _instance)
 
     def rsample(self, sample_shape=Size()):
         """loc - scale sign(u) log(1 - |u|), u uniform on (eps - 1, 1)"""

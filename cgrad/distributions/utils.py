@@ -9,7 +9,7 @@ from ..autograd import enable_grad
 from ..creation import tensor as _tensor
 from ..random import generator
 from .._functions import broadcast_shapes, broadcast_tensors  # noqa: F401  (the modules' import)
-from ..tensor import Tensor
+from ..tensor import Size, Tensor
 
 euler_constant = 0.57721566490153286060  # Euler Mascheroni Constant
 
@@ -127,3 +127,45 @@ def vec_to_tril_matrix(vec, diag=0):
     mat = vec.new_zeros(vec.shape[:-1] + (n, n))
     mat[..., _tensor(_tril_mask(n, diag))] = vec
     return mat
+
+
+def expand_probs_or_logits(old, new, shape):
+    """new.probs or new.logits (whichever old holds; both if both were computed) as old's
+    expanded to shape, and new._param the last of them: the expand() of the distributions
+    parametrised by probs or logits"""
+    if "probs" in old.__dict__:
+        new.probs = old.probs.expand(shape)
+        new._param = new.probs
+    if "logits" in old.__dict__:
+        new.logits = old.logits.expand(shape)
+        new._param = new.logits
+
+
+def count_and_probs_or_logits(dist, total_count, probs, logits):
+    """dist.total_count and dist.probs or dist.logits broadcast together (the count in the
+    parameter's dtype), dist._param the one given: Binomial's and NegativeBinomial's __init__"""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    count, param = broadcast_all(total_count, value)
+    setattr(dist, name, param)
+    dist.total_count = count.type_as(param)
+    dist._param = param
+
+
+def loc_scale_batch_shape(dist, loc, scale):
+    """dist.loc and dist.scale broadcast together, and the batch shape they give (() for two
+    numbers): the __init__ of the location-scale families"""
+    dist.loc, dist.scale = broadcast_all(loc, scale)
+    return Size() if isinstance(loc, Number) and isinstance(scale, Number) else dist.loc.size()
+
+
+def expand_loc_scale(cls, old, batch_shape, _instance):
+    """cls's expand() for a location-scale family: old's loc and scale expanded"""
+    new = old._get_checked_instance(cls, _instance)
+    batch_shape = Size(batch_shape)
+    new.loc = old.loc.expand(batch_shape)
+    new.scale = old.scale.expand(batch_shape)
+    super(cls, new).__init__(batch_shape, validate_args=False)
+    new._validate_args = old._validate_args
+    return new
