@@ -29,6 +29,27 @@ def _module_matches_torch(name, dtype, shape, args, kwargs, transpose, **forward
     _check_grads(c, t, [cx], [tx], c_out, t_out, dtype)
 
 
+def _default_init_matches_torch(name, args, fan_in):
+    """the module `name` of both libraries built from args: parameter names and shapes,
+    state_dict keys, float32 weight and bias uniform in 1 / sqrt(fan_in); without bias, in
+    float64"""
+    cgrad.manual_seed(0)
+    c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert [(n, tuple(p.shape)) for n, p in c.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in t.named_parameters()]
+    assert list(c.state_dict()) == list(t.state_dict()) == ["weight", "bias"]
+    bound = 1 / np.sqrt(fan_in)
+    for p in (c.weight, c.bias):
+        v = p.detach().numpy()
+        assert p.dtype == cgrad.float32 and p.requires_grad
+        assert v.min() >= -bound and v.max() <= bound
+        assert v.max() > 0.8 * bound and v.min() < -0.8 * bound
+    assert abs(c.weight.detach().numpy().std() - bound / np.sqrt(3)) < 0.1 * bound  # uniform
+    c64 = getattr(nn, name)(*args, bias=False, dtype=cgrad.float64)
+    assert c64.bias is None and c64.weight.dtype == cgrad.float64
+    assert list(c64.state_dict()) == ["weight"]
+
+
 # ---- Conv1d ------------------------------------------------------------------------------------
 CONV1D_CASES = [((4, 1, 9), (1, 5, 3), {}),
                 ((2, 3, 11), (3, 4, 2), dict(stride=2, padding=2)),
@@ -130,21 +151,7 @@ def test_convs_of_an_empty_batch_match_torch(backend, name, shape, args, kwargs)
 def test_default_init_and_state_dict(name, args, fan_in):
     """kaiming_uniform(a=sqrt(5)) of the weight, the bias in the same bound 1 / sqrt(fan_in),
     fan_in from weight.shape[1] and the kernel (out_channels / groups where transposed)"""
-    cgrad.manual_seed(0)
-    c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
-    assert [(n, tuple(p.shape)) for n, p in c.named_parameters()] == \
-        [(n, tuple(p.shape)) for n, p in t.named_parameters()]
-    assert list(c.state_dict()) == list(t.state_dict()) == ["weight", "bias"]
-    bound = 1 / np.sqrt(fan_in)
-    for p in (c.weight, c.bias):
-        v = p.detach().numpy()
-        assert p.dtype == cgrad.float32 and p.requires_grad
-        assert v.min() >= -bound and v.max() <= bound
-        assert v.max() > 0.8 * bound and v.min() < -0.8 * bound
-    assert abs(c.weight.detach().numpy().std() - bound / np.sqrt(3)) < 0.1 * bound  # uniform
-    c64 = getattr(nn, name)(*args, bias=False, dtype=cgrad.float64)
-    assert c64.bias is None and c64.weight.dtype == cgrad.float64
-    assert list(c64.state_dict()) == ["weight"]
+    _default_init_matches_torch(name, args, fan_in)
 
 
 # ---- second derivatives ------------------------------------------------------------------------

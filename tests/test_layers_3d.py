@@ -14,7 +14,8 @@ from cgrad.nn import functional as F
 
 torch = pytest.importorskip("torch")
 
-from test_conv_layers import _module_matches_torch, _train_like_torch  # noqa: E402
+from test_conv_layers import (_default_init_matches_torch, _module_matches_torch,  # noqa: E402
+                              _train_like_torch)
 from test_nn_layers import (DTYPES, _cg, _check_grads, _close, _inputs,  # noqa: E402
                             _randn64, _randomise, _raises_like_torch, _second_order, _twin)
 from test_nn_layers_more import _grad_graph_matches  # noqa: E402
@@ -69,21 +70,7 @@ def test_conv_transpose3d_output_size_matches_torch(backend, shape, kwargs, outp
 def test_conv3d_default_init_and_state_dict(name, args, fan_in):
     """kaiming_uniform(a=sqrt(5)) of the weight and the bias in 1 / sqrt(fan_in), shapes and
     state_dict keys as PyTorch's"""
-    cgrad.manual_seed(0)
-    c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
-    assert [(n, tuple(p.shape)) for n, p in c.named_parameters()] == \
-        [(n, tuple(p.shape)) for n, p in t.named_parameters()]
-    assert list(c.state_dict()) == list(t.state_dict()) == ["weight", "bias"]
-    bound = 1 / np.sqrt(fan_in)
-    for p in (c.weight, c.bias):
-        v = p.detach().numpy()
-        assert p.dtype == cgrad.float32 and p.requires_grad
-        assert v.min() >= -bound and v.max() <= bound
-        assert v.max() > 0.8 * bound and v.min() < -0.8 * bound
-    assert abs(c.weight.detach().numpy().std() - bound / np.sqrt(3)) < 0.1 * bound  # uniform
-    c64 = getattr(nn, name)(*args, bias=False, dtype=cgrad.float64)
-    assert c64.bias is None and c64.weight.dtype == cgrad.float64
-    assert list(c64.state_dict()) == ["weight"]
+    _default_init_matches_torch(name, args, fan_in)
 
 
 def test_conv3d_double_backward_matches_torch(backend):
