@@ -1640,38 +1640,26 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
     """whether query is batched (3-D; 2-D is unbatched), or PyTorch's AssertionError for
     inputs and masks of other dims"""
-    kpm, am = key_padding_mask, attn_mask
-    if query.dim() == 3:
-        if key.dim() != 3 or value.dim() != 3:
-            raise AssertionError("For batched (3-D) `query`, expected `key` and `value` to be 3-D "
-                                 f"but found {key.dim()}-D and {value.dim()}-D tensors "
-                                 "respectively")
-        if kpm is not None and kpm.dim() != 2:
-            raise AssertionError("For batched (3-D) `query`, expected `key_padding_mask` to be "
-                                 f"`None` or 2-D but found {kpm.dim()}-D tensor instead")
-        if am is not None and am.dim() not in (2, 3):
-            raise AssertionError("For batched (3-D) `query`, expected `attn_mask` to be `None`, "
-                                 f"2-D or 3-D but found {am.dim()}-D tensor instead")
-        return True
-    if query.dim() == 2:
-        if key.dim() != 2 or value.dim() != 2:
-            raise AssertionError("For unbatched (2-D) `query`, expected `key` and `value` to be "
-                                 f"2-D but found {key.dim()}-D and {value.dim()}-D tensors "
-                                 "respectively")
-        if kpm is not None and kpm.dim() != 1:
-            raise AssertionError("For unbatched (2-D) `query`, expected `key_padding_mask` to be "
-                                 f"`None` or 1-D but found {kpm.dim()}-D tensor instead")
-        if am is not None:
-            if am.dim() not in (2, 3):
-                raise AssertionError("For unbatched (2-D) `query`, expected `attn_mask` to be "
-                                     f"`None`, 2-D or 3-D but found {am.dim()}-D tensor instead")
-            expected = (num_heads, query.shape[0], key.shape[0])
-            if am.dim() == 3 and tuple(am.shape) != expected:
-                raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
-                                     f"{am.shape}")
-        return False
-    raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
-                         f"{query.dim()}-D query tensor")
+    kpm, am, d = key_padding_mask, attn_mask, query.dim()
+    if d not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
+                             f"{d}-D query tensor")
+    which = f"For {'batched' if d == 3 else 'unbatched'} ({d}-D) `query`, expected"
+    if key.dim() != d or value.dim() != d:
+        raise AssertionError(f"{which} `key` and `value` to be {d}-D but found {key.dim()}-D "
+                             f"and {value.dim()}-D tensors respectively")
+    if kpm is not None and kpm.dim() != d - 1:
+        raise AssertionError(f"{which} `key_padding_mask` to be `None` or {d - 1}-D but found "
+                             f"{kpm.dim()}-D tensor instead")
+    if am is not None and am.dim() not in (2, 3):
+        raise AssertionError(f"{which} `attn_mask` to be `None`, 2-D or 3-D but found "
+                             f"{am.dim()}-D tensor instead")
+    if d == 2 and am is not None and am.dim() == 3:
+        expected = (num_heads, query.shape[0], key.shape[0])
+        if tuple(am.shape) != expected:
+            raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
+                                 f"{am.shape}")
+    return d == 3
 
 
 def _in_projection_packed(q, k, v, w, b=None):
