@@ -2585,19 +2585,26 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _dropout_impl(input, p, training, inplace, True, False, input.ndim == 3)
 
 
+def _feature_dropout_dims(n, spatial):
+    """PyTorch's deprecation warning for an n-d input to dropout{spatial}d, which takes
+    spatial + 1 or spatial + 2 dims (stacklevel: the caller of dropout{spatial}d)"""
+    if n not in (spatial + 1, spatial + 2):
+        name = f"dropout{spatial}d"
+        warnings.warn(f"{name}: Received a {n}-D input to {name}, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that {name} exists "
+                      f"to provide channel-wise dropout on inputs with {spatial} spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. "
+                      f"{spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero each channel with probability p, scale the rest by 1 / (1 - p); a 3-d input is
     taken as (N, C, L), as PyTorch does (with its warning)"""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     n = input.ndim
-    if n not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {n}-D input to dropout2d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout2d "
-                      "exists to provide channel-wise dropout on inputs with 2 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
-                      "or 4D inputs).", stacklevel=2)
+    _feature_dropout_dims(n, 2)
     if n == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
                       "channel-wise 1D dropout behavior is desired - input is interpreted as "
@@ -2614,13 +2621,7 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     n = input.ndim
-    if n not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {n}-D input to dropout3d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout3d "
-                      "exists to provide channel-wise dropout on inputs with 3 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
-                      "or 5D inputs).", stacklevel=2)
+    _feature_dropout_dims(n, 3)
     return _dropout_impl(input, p, training, inplace, True, False, n == 5)
 
 
