@@ -7,22 +7,8 @@ from ..creation import empty
 from . import functional as F
 from . import init
 from .module import Module
+from .modules import _AlphaActivation, _DimActivation, _InplaceActivation
 from .parameter import Parameter
-
-
-class _InplaceActivation(Module):
-    """An activation whose only option is inplace (printed only when True)"""
-    function = None
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return type(self).function(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
 
 class Threshold(Module):
@@ -116,32 +102,17 @@ class SELU(_InplaceActivation):
     function = F.selu
 
 
-class CELU(Module):
+class CELU(_AlphaActivation):
     """y = x if x > 0 else alpha * (exp(x / alpha) - 1)"""
-
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
-
-    def forward(self, input):
-        return F.celu(input, self.alpha, self.inplace)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+    function = F.celu
 
 
-class GLU(Module):
+class GLU(_DimActivation):
     """y = a * sigmoid(b), a and b the halves of the input along dim"""
+    function = F.glu
 
     def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.glu(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+        super().__init__(dim)
 
 
 class Hardshrink(Module):
@@ -199,18 +170,9 @@ class Tanhshrink(Module):
         return F.tanhshrink(input)
 
 
-class Softmin(Module):
+class Softmin(_DimActivation):
     """y = softmax(-x) along dim"""
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.softmin(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    function = F.softmin
 
 
 class Softmax2d(Module):

@@ -858,18 +858,57 @@ class CircularPad3d(CircularPad1d):
 
 
 # ---- activations ------------------------------------------------------------------------------
-class ReLU(Module):
-    """y = max(x, 0)"""
+class _InplaceActivation(Module):
+    """An activation whose only option is inplace (printed only when True); the subclasses
+    set F's function"""
+    function = None
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
+        return type(self).function(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
+
+
+class _AlphaActivation(Module):
+    """An activation of options alpha and inplace (ELU, CELU); the subclasses set F's
+    function"""
+    function = None
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input):
+        return type(self).function(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class _DimActivation(Module):
+    """An activation along dim (Softmax, LogSoftmax, Softmin, GLU); the subclasses set F's
+    function"""
+    function = None
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return type(self).function(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class ReLU(_InplaceActivation):
+    """y = max(x, 0)"""
+    function = F.relu
 
 
 class LeakyReLU(Module):
@@ -916,18 +955,9 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """y = x * sigmoid(x)"""
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    function = F.silu
 
 
 class Softplus(Module):
@@ -944,18 +974,9 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class ELU(Module):
+class ELU(_AlphaActivation):
     """y = x if x > 0 else alpha * (exp(x) - 1)"""
-
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
-
-    def forward(self, input):
-        return F.elu(input, self.alpha, self.inplace)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+    function = F.elu
 
 
 class LogSigmoid(Module):
@@ -965,32 +986,14 @@ class LogSigmoid(Module):
         return F.logsigmoid(input)
 
 
-class Softmax(Module):
+class Softmax(_DimActivation):
     """y = exp(x) / sum(exp(x)) along dim"""
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.softmax(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    function = F.softmax
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_DimActivation):
     """y = x - log(sum(exp(x))) along dim"""
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.log_softmax(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    function = F.log_softmax
 
 
 # ---- containers -------------------------------------------------------------------------------
