@@ -66,9 +66,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
         if t.ndim < 2:
             raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
                                "dimensions instead")
-        if t._data.dtype not in LA._FLOATS:
-            raise NotImplementedError(f'"cholesky_solve_cpu" not implemented for '
-                                      f"'{torch_name(t._data.dtype)}'")
+        LA._floating("cholesky_solve", t._data.dtype, "cholesky_solve_cpu", False)
     if B._data.dtype != L._data.dtype:
         raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
                            f"{torch_name(B._data.dtype)} and A of type "
@@ -86,9 +84,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
 
 def cholesky_inverse(L, upper=False, *, out=None):
     """(L L^T)^-1 (upper: (U^T U)^-1) from the Cholesky factor"""
-    if L._data.dtype not in LA._FLOATS:
-        raise NotImplementedError(f'"cholesky_inverse_out_cpu" not implemented for '
-                                  f"'{torch_name(L._data.dtype)}'")
+    LA._floating("cholesky_inverse", L._data.dtype, "cholesky_inverse_out_cpu", False)
     _matrix("cholesky_inverse", L)
     return _into_out(M.CholeskyInverse.apply(L, bool(upper)), out)
 
