@@ -153,19 +153,25 @@ def count_and_probs_or_logits(dist, total_count, probs, logits):
     dist._param = param
 
 
-def loc_scale_batch_shape(dist, loc, scale):
-    """dist.loc and dist.scale broadcast together, and the batch shape they give (() for two
-    numbers): the __init__ of the location-scale families"""
-    dist.loc, dist.scale = broadcast_all(loc, scale)
-    return Size() if isinstance(loc, Number) and isinstance(scale, Number) else dist.loc.size()
+def broadcast_params(dist, **params):
+    """dist's parameters, given by name, broadcast together and set on dist; returns the batch
+    shape they give (() if all are numbers): the __init__ of the distributions whose
+    parameters are all of the batch shape"""
+    values = broadcast_all(*params.values())
+    for name, value in zip(params, values):
+        setattr(dist, name, value)
+    if all(isinstance(v, Number) for v in params.values()):
+        return Size()
+    return values[0].size()
 
 
-def expand_loc_scale(cls, old, batch_shape, _instance):
-    """cls's expand() for a location-scale family: old's loc and scale expanded"""
+def expand_params(cls, old, batch_shape, _instance, *names):
+    """cls's expand() for a distribution whose parameters are all of the batch shape: a new
+    instance with old's parameters (by name) expanded to batch_shape"""
     new = old._get_checked_instance(cls, _instance)
     batch_shape = Size(batch_shape)
-    new.loc = old.loc.expand(batch_shape)
-    new.scale = old.scale.expand(batch_shape)
+    for name in names:
+        setattr(new, name, getattr(old, name).expand(batch_shape))
     super(cls, new).__init__(batch_shape, validate_args=False)
     new._validate_args = old._validate_args
     return new
