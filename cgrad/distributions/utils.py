@@ -208,3 +208,20 @@ class ProbsOrLogits:
     @property
     def param_shape(self):
         return self._param.size()
+
+
+class CategoricalParams:
+    """The mixin of the distributions built on a Categorical, self._categorical: its probs,
+    logits and param_shape"""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
