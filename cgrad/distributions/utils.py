@@ -225,3 +225,20 @@ class CategoricalParams:
     @property
     def param_shape(self):
         return self._categorical.param_shape
+
+
+class RelaxedParams:
+    """The mixin of the relaxed distributions, a transform of the one in self.base_dist: its
+    temperature, logits and probs"""
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
