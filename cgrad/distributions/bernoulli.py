@@ -1,6 +1,5 @@
 """The Bernoulli distribution over {0, 1}."""
 import math
-from numbers import Number
 
 from ..creation import arange
 from ..nn.functional import binary_cross_entropy_with_logits
@@ -8,13 +7,13 @@ from ..tensor import Size
 from .. import special
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, from_numpy, lazy_property, logits_to_probs, probs_to_logits, rng
-from .utils import expand_probs_or_logits
+from .utils import (ProbsOrLogits, broadcast_all, expand_probs_or_logits, from_numpy,
+                    probs_or_logits_batch_shape, rng)
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(ProbsOrLogits, ExponentialFamily):
     """1 with probability probs (or sigmoid(logits)), else 0"""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
@@ -22,17 +21,8 @@ class Bernoulli(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        batch_shape = Size() if is_scalar else self._param.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(probs_or_logits_batch_shape(self, probs, logits),
+                         validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Bernoulli, _instance)
@@ -55,18 +45,6 @@ class Bernoulli(ExponentialFamily):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)

@@ -6,8 +6,8 @@ from ..tensor import Size
 from .. import special
 from . import constraints
 from .distribution import Distribution
-from .utils import (count_and_probs_or_logits, expand_probs_or_logits, from_numpy,
-                    lazy_property, logits_to_probs, probs_to_logits, rng)
+from .utils import (ProbsOrLogits, count_and_probs_or_logits, expand_probs_or_logits,
+                    from_numpy, rng)
 
 __all__ = ["Binomial"]
 
@@ -17,7 +17,7 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(ProbsOrLogits, Distribution):
     """The number of successes in total_count trials of probability probs (or sigmoid(logits))"""
     arg_constraints = {"total_count": constraints.nonnegative_integer,
                        "probs": constraints.unit_interval, "logits": constraints.real}
@@ -51,18 +51,6 @@ class Binomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)

@@ -7,7 +7,7 @@ from ..creation import arange, full
 from ..tensor import Size, Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_tensors, finfo, lazy_property, logits_to_probs, probs_to_logits, rng
+from .utils import ProbsOrLogits, broadcast_tensors, expand_probs_or_logits, finfo, rng
 
 __all__ = ["Categorical"]
 
@@ -23,11 +23,12 @@ def _sample_indices(probs_2d, n):
     return (cdf[None] <= u[..., None]).sum(-1)
 
 
-class Categorical(Distribution):
+class Categorical(ProbsOrLogits, Distribution):
     """A distribution over K classes, by probs (normalized along the last dim) or by logits
     (unnormalized log-probabilities), not both"""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
+    _binary = False
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -49,12 +50,7 @@ class Categorical(Distribution):
         new = self._get_checked_instance(Categorical, _instance)
         batch_shape = Size(batch_shape)
         param_shape = batch_shape + Size((self._num_events,))
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(param_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(param_shape)
-            new._param = new.logits
+        expand_probs_or_logits(self, new, param_shape)
         new._num_events = self._num_events
         super(Categorical, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
@@ -63,18 +59,6 @@ class Categorical(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self._num_events - 1)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @property
     def mean(self):

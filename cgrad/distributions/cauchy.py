@@ -5,7 +5,7 @@ from ..creation import full
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
-from .utils import expand_loc_scale, from_numpy, loc_scale_batch_shape, rng
+from .utils import broadcast_params, expand_params, from_numpy, rng
 
 __all__ = ["Cauchy"]
 
@@ -17,10 +17,11 @@ class Cauchy(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        super().__init__(loc_scale_batch_shape(self, loc, scale), validate_args=validate_args)
+        super().__init__(broadcast_params(self, loc=loc, scale=scale),
+                         validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return expand_loc_scale(Cauchy, self, batch_shape, _instance)
+        return expand_params(Cauchy, self, batch_shape, _instance, "loc", "scale")
 
     @property
     def mean(self):  # undefined

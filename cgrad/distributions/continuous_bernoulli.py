@@ -1,20 +1,18 @@
 """The continuous Bernoulli distribution on [0, 1] (Loaiza-Ganem and Cunningham, 2019)."""
 import math
-from numbers import Number
 
 from ..creation import ones_like, zeros_like
 from ..nn.functional import binary_cross_entropy_with_logits
 from ..tensor import Size, where
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import (broadcast_all, clamp_probs, from_numpy, lazy_property, logits_to_probs,
-                    probs_to_logits, rng)
-from .utils import expand_probs_or_logits
+from .utils import (ProbsOrLogits, broadcast_all, clamp_probs, expand_probs_or_logits,
+                    from_numpy, lazy_property, logits_to_probs, probs_or_logits_batch_shape, rng)
 
 __all__ = ["ContinuousBernoulli"]
 
 
-class ContinuousBernoulli(ExponentialFamily):
+class ContinuousBernoulli(ProbsOrLogits, ExponentialFamily):
     """p(x) = C(probs) probs^x (1 - probs)^(1 - x) on [0, 1]; near probs = 1/2 (inside lims)
     the closed forms are 0 / 0, so Taylor expansions replace them"""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -23,21 +21,13 @@ class ContinuousBernoulli(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        batch_shape = probs_or_logits_batch_shape(self, probs, logits)
         if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
             # checked here: once clamped away from 0 and 1 the probs always pass
             if validate_args is not None:
                 if not bool(self.arg_constraints["probs"].check(self.probs).all()):
                     raise ValueError("The parameter probs has invalid values")
-            self.probs = clamp_probs(self.probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        batch_shape = Size() if is_scalar else self._param.size()
+            self.probs = self._param = clamp_probs(self.probs)
         self._lims = lims
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -91,16 +81,8 @@ class ContinuousBernoulli(ExponentialFamily):
         return where(self._outside_unstable_region(), vars, taylor)
 
     @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
     def probs(self):
         return clamp_probs(logits_to_probs(self.logits, is_binary=True))
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def rsample(self, sample_shape=Size()):
         """icdf of a uniform"""

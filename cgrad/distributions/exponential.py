@@ -1,11 +1,9 @@
 """The exponential distribution."""
-from numbers import Number
-
 from ..creation import zeros_like
 from ..tensor import Size
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, from_numpy, rng
+from .utils import broadcast_params, expand_params, from_numpy, rng
 
 __all__ = ["Exponential"]
 
@@ -34,17 +32,10 @@ class Exponential(ExponentialFamily):
         return self.rate.pow(-2)
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
-        batch_shape = Size() if isinstance(rate, Number) else self.rate.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(broadcast_params(self, rate=rate), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Exponential, _instance)
-        batch_shape = Size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        super(Exponential, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expand_params(Exponential, self, batch_shape, _instance, "rate")
 
     def rsample(self, sample_shape=Size()):
         """e / rate, e standard exponential"""

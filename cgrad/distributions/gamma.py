@@ -1,13 +1,11 @@
 """The gamma distribution."""
-from numbers import Number
-
 from ..ops.special import StandardGamma
 from ..creation import as_tensor
 from ..tensor import Size
 from .. import special
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, finfo, rng
+from .utils import broadcast_params, expand_params, finfo, rng
 
 __all__ = ["Gamma"]
 
@@ -37,21 +35,11 @@ class Gamma(ExponentialFamily):
         return self.concentration / self.rate.pow(2)
 
     def __init__(self, concentration, rate, validate_args=None):
-        self.concentration, self.rate = broadcast_all(concentration, rate)
-        if isinstance(concentration, Number) and isinstance(rate, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.concentration.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(broadcast_params(self, concentration=concentration, rate=rate),
+                         validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Gamma, _instance)
-        batch_shape = Size(batch_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        super(Gamma, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expand_params(Gamma, self, batch_shape, _instance, "concentration", "rate")
 
     def rsample(self, sample_shape=Size()):
         """Gamma(concentration, 1) / rate, by implicit reparameterisation in concentration"""

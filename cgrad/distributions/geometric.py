@@ -1,14 +1,12 @@
 """The geometric distribution: the number of failures before the first success."""
-from numbers import Number
-
 from ..autograd import no_grad
 from ..creation import zeros_like
 from ..nn.functional import binary_cross_entropy_with_logits
 from ..tensor import Size, where
 from . import constraints
 from .distribution import Distribution
-from .utils import (broadcast_all, finfo, from_numpy, lazy_property, logits_to_probs,
-                    probs_to_logits, rng)
+from .utils import (broadcast_all, expand_probs_or_logits, finfo, from_numpy, lazy_property,
+                    logits_to_probs, probs_or_logits_batch_shape, probs_to_logits, rng)
 
 __all__ = ["Geometric"]
 
@@ -19,15 +17,8 @@ class Geometric(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        probs_or_logits = probs if probs is not None else logits
-        batch_shape = Size() if isinstance(probs_or_logits, Number) else probs_or_logits.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(probs_or_logits_batch_shape(self, probs, logits),
+                         validate_args=validate_args)
         if self._validate_args and probs is not None:
             # probs = 0 is in unit_interval but gives no distribution
             value = self.probs
@@ -42,10 +33,7 @@ class Geometric(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Geometric, _instance)
         batch_shape = Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
+        expand_probs_or_logits(self, new, batch_shape)
         super(Geometric, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -62,6 +50,7 @@ class Geometric(Distribution):
     def variance(self):
         return (1.0 / self.probs - 1.0) / self.probs
 
+    # ProbsOrLogits' two, without its param_shape: PyTorch's Geometric has none
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs, is_binary=True)

@@ -2,7 +2,7 @@
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
-from .utils import expand_loc_scale, finfo, from_numpy, loc_scale_batch_shape, rng
+from .utils import broadcast_params, expand_params, finfo, from_numpy, rng
 
 __all__ = ["Laplace"]
 
@@ -30,10 +30,11 @@ class Laplace(Distribution):
         return (2 ** 0.5) * self.scale
 
     def __init__(self, loc, scale, validate_args=None):
-        super().__init__(loc_scale_batch_shape(self, loc, scale), validate_args=validate_args)
+        super().__init__(broadcast_params(self, loc=loc, scale=scale),
+                         validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return expand_loc_scale(Laplace, self, batch_shape, _instance)
+        return expand_params(Laplace, self, batch_shape, _instance, "loc", "scale")
 
     def rsample(self, sample_shape=Size()):
         """loc - scale sign(u) log(1 - |u|), u uniform on (eps - 1, 1)"""

@@ -10,12 +10,12 @@ from . import constraints
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution
-from .utils import broadcast_all, from_numpy, rng
+from .utils import CategoricalParams, broadcast_all, from_numpy, rng
 
 __all__ = ["Multinomial"]
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalParams, Distribution):
     """The counts of each of the categories of probs (or softmax(logits)) over total_count
     draws (one total_count for the whole batch, as PyTorch's)"""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
@@ -51,18 +51,6 @@ class Multinomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)

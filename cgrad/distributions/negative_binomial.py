@@ -6,13 +6,13 @@ from .. import special
 from . import constraints
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import (count_and_probs_or_logits, expand_probs_or_logits, from_numpy,
-                    lazy_property, logits_to_probs, probs_to_logits, rng)
+from .utils import (ProbsOrLogits, count_and_probs_or_logits, expand_probs_or_logits,
+                    from_numpy, lazy_property, rng)
 
 __all__ = ["NegativeBinomial"]
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(ProbsOrLogits, Distribution):
     """The number of successes (probability probs each) before total_count failures"""
     arg_constraints = {"total_count": constraints.greater_than_eq(0),
                        "probs": constraints.half_open_interval(0.0, 1.0),
@@ -43,18 +43,6 @@ class NegativeBinomial(Distribution):
     @property
     def variance(self):
         return self.mean / (-self.logits).sigmoid()
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @lazy_property
     def _gamma(self):

@@ -7,7 +7,7 @@ from ..tensor import Size
 from .. import special
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import _standard_normal, expand_loc_scale, loc_scale_batch_shape
+from .utils import _standard_normal, broadcast_params, expand_params
 
 __all__ = ["Normal"]
 
@@ -36,10 +36,11 @@ class Normal(ExponentialFamily):
         return self.stddev.pow(2)
 
     def __init__(self, loc, scale, validate_args=None):
-        super().__init__(loc_scale_batch_shape(self, loc, scale), validate_args=validate_args)
+        super().__init__(broadcast_params(self, loc=loc, scale=scale),
+                         validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return expand_loc_scale(Normal, self, batch_shape, _instance)
+        return expand_params(Normal, self, batch_shape, _instance, "loc", "scale")
 
     def sample(self, sample_shape=Size()):
         with no_grad():

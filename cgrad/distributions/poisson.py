@@ -1,11 +1,9 @@
 """The Poisson distribution."""
-from numbers import Number
-
 from ..tensor import Size
 from .. import special
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, from_numpy, rng
+from .utils import broadcast_all, broadcast_params, expand_params, from_numpy, rng
 
 __all__ = ["Poisson"]
 
@@ -28,17 +26,10 @@ class Poisson(ExponentialFamily):
         return self.rate
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
-        batch_shape = Size() if isinstance(rate, Number) else self.rate.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(broadcast_params(self, rate=rate), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Poisson, _instance)
-        batch_shape = Size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        super(Poisson, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expand_params(Poisson, self, batch_shape, _instance, "rate")
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)

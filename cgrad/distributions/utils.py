@@ -129,6 +129,22 @@ def vec_to_tril_matrix(vec, diag=0):
     return mat
 
 
+def _probs_or_logits(probs, logits):
+    """("probs", probs) or ("logits", logits): whichever is given, which must be one"""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    return ("probs", probs) if probs is not None else ("logits", logits)
+
+
+def probs_or_logits_batch_shape(dist, probs, logits):
+    """dist.probs or dist.logits (the one given, as a tensor) and dist._param the same; returns
+    the batch shape it gives: the __init__ of the distributions over {0, 1}"""
+    name, value = _probs_or_logits(probs, logits)
+    batch_shape = broadcast_params(dist, **{name: value})
+    dist._param = getattr(dist, name)
+    return batch_shape
+
+
 def expand_probs_or_logits(old, new, shape):
     """new.probs or new.logits (whichever old holds; both if both were computed) as old's
     expanded to shape, and new._param the last of them: the expand() of the distributions
@@ -144,28 +160,85 @@ def expand_probs_or_logits(old, new, shape):
 def count_and_probs_or_logits(dist, total_count, probs, logits):
     """dist.total_count and dist.probs or dist.logits broadcast together (the count in the
     parameter's dtype), dist._param the one given: Binomial's and NegativeBinomial's __init__"""
-    if (probs is None) == (logits is None):
-        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    name, value = _probs_or_logits(probs, logits)
     count, param = broadcast_all(total_count, value)
     setattr(dist, name, param)
     dist.total_count = count.type_as(param)
     dist._param = param
 
 
-def loc_scale_batch_shape(dist, loc, scale):
-    """dist.loc and dist.scale broadcast together, and the batch shape they give (() for two
-    numbers): the __init__ of the location-scale families"""
-    dist.loc, dist.scale = broadcast_all(loc, scale)
-    return Size() if isinstance(loc, Number) and isinstance(scale, Number) else dist.loc.size()
+def broadcast_params(dist, **params):
+    """dist's parameters, given by name, broadcast together and set on dist; returns the batch
+    shape they give (() if all are numbers): the __init__ of the distributions whose
+    parameters are all of the batch shape"""
+    values = broadcast_all(*params.values())
+    for name, value in zip(params, values):
+        setattr(dist, name, value)
+    if all(isinstance(v, Number) for v in params.values()):
+        return Size()
+    return values[0].size()
 
 
-def expand_loc_scale(cls, old, batch_shape, _instance):
-    """cls's expand() for a location-scale family: old's loc and scale expanded"""
+def expand_params(cls, old, batch_shape, _instance, *names):
+    """cls's expand() for a distribution whose parameters are all of the batch shape: a new
+    instance with old's parameters (by name) expanded to batch_shape"""
     new = old._get_checked_instance(cls, _instance)
     batch_shape = Size(batch_shape)
-    new.loc = old.loc.expand(batch_shape)
-    new.scale = old.scale.expand(batch_shape)
+    for name in names:
+        setattr(new, name, getattr(old, name).expand(batch_shape))
     super(cls, new).__init__(batch_shape, validate_args=False)
     new._validate_args = old._validate_args
     return new
+
+
+class ProbsOrLogits:
+    """The mixin of the distributions given probs or logits (held in _param): the other one
+    computed on first use, by the log-odds and sigmoid if _binary, else by the log and
+    softmax along the last dim"""
+    _binary = True
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=self._binary)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=self._binary)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+
+class CategoricalParams:
+    """The mixin of the distributions built on a Categorical, self._categorical: its probs,
+    logits and param_shape"""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+
+class RelaxedParams:
+    """The mixin of the relaxed distributions, a transform of the one in self.base_dist: its
+    temperature, logits and probs"""
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
