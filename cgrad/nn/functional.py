@@ -2743,9 +2743,9 @@ def _linear_source(in_size, out_size, scale, align_corners, dt):
 
 def _cubic(x, a):
     """Keys' cubic convolution kernel at |x| (PyTorch's cubic_convolution1 and 2)"""
-    near = ((a + 2) * x - (a + 3)) * x * x + 1                     # |x| <= 1
-    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a               # 1 < |x| < 2
-    return np.where(x <= 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1                     # |x| < 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a               # 1 <= |x| < 2
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
 
 
 def _cubic_weights(in_size, out_size, scale, align_corners, dt):
@@ -2763,6 +2763,7 @@ def _cubic_weights(in_size, out_size, scale, align_corners, dt):
 
 
 def _lanczos3(x):
+    """sinc(x) sinc(x / 3) at |x| < 3, else 0: the Lanczos kernel with a = 3"""
     return np.where(x < 3, np.sinc(x) * np.sinc(x / 3), 0).astype(x.dtype)
 
 

@@ -246,14 +246,16 @@ class Resample2d(Op):
         return _resample(x, wh, ww)
 
     @staticmethod
+    def transposed(ctx):
+        return tuple(None if w is None else w.T for w in ctx.weights)
+
+    @staticmethod
     def backward(ctx, g):
-        wh, ww = (None if w is None else w.T for w in ctx.weights)
-        return _resample(g, wh, ww), None, None
+        return _resample(g, *Resample2d.transposed(ctx)), None, None
 
     @classmethod
     def graph_backward(cls, ctx, g):
-        wh, ww = (None if w is None else w.T for w in ctx.weights)
-        return cls.adjoint.apply(g, wh, ww), None, None
+        return cls.adjoint.apply(g, *cls.transposed(ctx)), None, None
 
 
 def _resample_pair(name):
