@@ -1,6 +1,7 @@
 """More layers against PyTorch: PairwiseDistance and CosineSimilarity, Bilinear, the channel
 and alpha dropouts (by their statistics: random streams differ), PixelShuffle and
-PixelUnshuffle, Upsample and F.interpolate, ParameterDict, and the top-level forms."""
+PixelUnshuffle, Upsample and F.interpolate (with bicubic and antialias), ParameterDict, and the
+top-level forms."""
 import collections
 import warnings
 
@@ -257,7 +258,8 @@ def test_upsample_modules_and_double_backward(backend):
     for make in ["nn.Upsample(scale_factor=2)", "nn.Upsample(size=(3, 5), mode='bilinear')",
                  "nn.Upsample(scale_factor=(2, 1.5), mode='bilinear', align_corners=True)",
                  "nn.UpsamplingNearest2d(scale_factor=2)", "nn.UpsamplingBilinear2d((4, 5))",
-                 "nn.Upsample(size=7, mode='linear')"]:
+                 "nn.Upsample(size=7, mode='linear')",
+                 "nn.Upsample(scale_factor=(1.5, 0.7), mode='bicubic', align_corners=True)"]:
         c, t = eval(make, _libs(cgrad)), eval(make, _libs(torch))
         assert repr(c) == repr(t)
         assert (c.size, c.scale_factor, c.mode, c.align_corners, c.recompute_scale_factor) == \
@@ -294,11 +296,156 @@ def test_upsample_modules_and_double_backward(backend):
     "F.interpolate(x[0].long(), 3, mode='linear')", "F.interpolate(x[0].long(), 3)",
     "F.interpolate(x.long(), 3, mode='area')", "F.interpolate(x, scale_factor=-1.0)",
     "F.interpolate(x, size=-2)", "F.interpolate(lib.ones(1, 2, 0, 3), size=2)",
-    "F.interpolate(x, 2, mode='nearest', antialias=True)"])
+    "F.interpolate(x, 2, mode='nearest', antialias=True)",
+    "F.interpolate(x[0], 2, mode='bicubic')", "F.interpolate(x[None], 2, mode='bicubic')",
+    "F.interpolate(x[0, 0], 2, mode='bicubic')", "F.interpolate(x, 0, mode='bicubic')",
+    "F.interpolate(x, 2, mode='bicubic', antialias=True, recompute_scale_factor=True)",
+    "F.interpolate(x[0], 2, mode='linear', antialias=True)",
+    "F.interpolate(x[None], 2, mode='trilinear', antialias=True)",
+    "F.interpolate(x, 2, mode='area', antialias=True)",
+    "F.interpolate(x, 2, mode='nearest-exact', antialias=True)",
+    "F.interpolate(x[0], 2, mode='bilinear', antialias=True)",
+    "F.interpolate(x[0], 2, mode='bicubic', antialias=True)",
+    "F.interpolate(x, 2, mode='lanczos')",
+    "F.interpolate(x, 2, mode='lanczos', align_corners=True)",
+    "F.interpolate(x, 2, mode='lanczos', antialias=True, align_corners=True)",
+    "F.interpolate(x[0], 2, mode='lanczos')", "F.interpolate(x, 2, mode='nearest', "
+    "align_corners=False, antialias=True)",
+    "F.interpolate(x.long(), 3, mode='bicubic')", "F.interpolate(x.bool(), 3, mode='bicubic')",
+    "F.interpolate(x.long(), 3, mode='bilinear', antialias=True)",
+    "F.interpolate(x.int(), 3, mode='bicubic', antialias=True)",
+    "F.interpolate(x.half(), 3, mode='bicubic', antialias=True)",
+    "F.interpolate(x.long(), 3, mode='lanczos', antialias=True)",
+    "F.interpolate(x.long(), 0, mode='bicubic')", "F.interpolate(x[:, :, :0], 3, mode='bicubic')",
+    "F.interpolate(x[:, :, :, :0], 3, mode='bilinear', antialias=True)",
+    "F.interpolate(x[:, :0], 3, mode='bicubic')", "F.interpolate(x[:0, :0], 3, mode='bicubic')",
+    "F.interpolate(x[:, :0].long(), 3, mode='bicubic')",
+    "F.interpolate(x[:, :0], 3, mode='bilinear', antialias=True)",
+    "F.interpolate(x[:, :0], 3, mode='lanczos', antialias=True)",
+    "F.interpolate(x[:, :0], 3)", "F.interpolate(x[:, :0, 0], 3, mode='linear')",
+    "F.interpolate(lib.ones(1, 0, 2, 3, 4), 3, mode='trilinear')"])
 def test_interpolate_errors_match_torch(call):
     def run(lib):
         return eval(call, {**_libs(lib), "x": lib.ones(1, 2, 4, 4)})
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+# the resizes by a weight matrix per dim: (mode, antialias) and the grad_fn PyTorch prints
+RESIZES = [("bicubic", False, "UpsampleBicubic2DBackward0"),
+           ("bicubic", True, "UpsampleBicubic2DAaBackward0"),
+           ("bilinear", True, "UpsampleBilinear2DAaBackward0"),
+           ("lanczos", True, "UpsampleLanczos2DAaBackward0")]
+RESIZE_CASES = [
+    ((2, 3, 5, 6), "size=(9, 4)"), ((2, 3, 5, 6), "size=(2, 13)"), ((1, 2, 4, 4), "size=(4, 4)"),
+    ((1, 2, 1, 1), "size=(3, 5)"), ((1, 2, 1, 7), "size=(4, 3)"), ((1, 2, 6, 1), "size=(1, 1)"),
+    ((1, 2, 8, 7), "size=1"), ((2, 1, 17, 23), "size=(5, 6)"), ((1, 1, 3, 31), "size=(7, 4)"),
+    ((2, 3, 5, 6), "scale_factor=2"), ((2, 3, 5, 6), "scale_factor=(1.7, 0.45)"),
+    ((1, 2, 13, 9), "scale_factor=(0.3, 2.6)"), ((1, 2, 13, 9), "scale_factor=0.55"),
+    ((1, 2, 7, 5), "scale_factor=(1.37, 3.3), recompute_scale_factor=True"),
+    ((1, 2, 19, 11), "scale_factor=(0.41, 0.62), recompute_scale_factor=True"),
+    ((0, 2, 4, 5), "size=(3, 7)")]
+
+
+def _resize_call(mode, aa, args, corners):
+    return (f"F.interpolate(a, {args}, mode={mode!r}, antialias={aa}"
+            f"{', align_corners=True' if corners else ''})")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode, aa, name", RESIZES)
+@pytest.mark.parametrize("corners", [False, True])
+@pytest.mark.parametrize("shape, args", RESIZE_CASES)
+def test_bicubic_and_antialias_match_torch(backend, dtype, mode, aa, name, corners, shape, args):
+    """values, input gradients and grad_fn; upsampling, downsampling, size-1 dims, non-integer
+    scales (which PyTorch's kernels use as given unless recompute_scale_factor)"""
+    if mode == "lanczos" and corners:
+        return                                      # refused: in the errors' test
+    out = _compare(_resize_call(mode, aa, args, corners), [shape], dtype)
+    assert out.grad_fn.name() == name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bicubic_and_antialias_random_shapes(backend, dtype):
+    """random sizes and scales against PyTorch, forward and input gradient (leaving out the
+    cases where PyTorch's kernels disagree with themselves: see the next tests)"""
+    rng = np.random.default_rng(7)
+    runs = 0
+    while runs < 60:
+        mode, aa, _ = RESIZES[runs % 4]
+        corners = bool(rng.integers(2)) and mode != "lanczos"
+        h, w = (int(v) for v in rng.integers(1, 14, 2))
+        if rng.integers(2):
+            oh, ow = (int(v) for v in rng.integers(1, 18, 2))
+            args = f"size=({oh}, {ow})"
+            kept_scaled = False
+        else:
+            sh, sw = (round(float(v), 2) for v in rng.uniform(0.15, 3.5, 2))
+            oh, ow = int(h * sh), int(w * sw)
+            recompute = bool(rng.integers(2))
+            args = f"scale_factor=({sh}, {sw}), recompute_scale_factor={recompute}"
+            kept_scaled = not (recompute or corners) and (oh == h and sh != 1
+                                                          or ow == w and sw != 1)
+        if min(oh, ow) < 1 or kept_scaled or aa and ow == 1 and oh != h:
+            continue
+        _compare(_resize_call(mode, aa, args, corners), [(2, 2, h, w)], dtype, seed=runs)
+        runs += 1
+
+
+@pytest.mark.parametrize("mode, aa, name", RESIZES[1:])
+def test_antialias_to_width_one_as_torch_transposed(backend, mode, aa, name):
+    """PyTorch's antialiased kernels give every output row the first one's value where the
+    output width is 1 and the height changes (its backward is right); the transposed problem
+    is its oracle here"""
+    x = torch.randn(2, 3, 7, 5, dtype=torch.float64, requires_grad=True)
+    for size in [(3, 1), (11, 1)]:
+        t = torch.nn.functional.interpolate(x.transpose(2, 3), size=size[::-1], mode=mode,
+                                            antialias=True).transpose(2, 3)
+        c = F.interpolate(_cg(x), size=size, mode=mode, antialias=True)
+        _close(c, t)
+        assert c.grad_fn.name() == name
+
+
+@pytest.mark.parametrize("mode, aa, name", RESIZES)
+def test_bicubic_and_antialias_gradcheck_and_double_backward(backend, mode, aa, name):
+    """gradcheck and gradgradcheck in float64, also where a size is kept under a scale_factor
+    other than 1: PyTorch's forward then resizes that dim by the scale (bicubic) or copies it
+    (antialias), and its backward does the other; cgrad's gradient is its forward's. Then
+    the create_graph gradients and their grad_fn against PyTorch's"""
+    x = cgrad.randn(1, 2, 5, 6, dtype=cgrad.float64, requires_grad=True)
+    for kw in [dict(size=(3, 8)), dict(scale_factor=(1.1, 1.1)), dict(scale_factor=(1.1, 0.5)),
+               dict(size=(7, 2), align_corners=mode != "lanczos")]:
+        def fn(a):
+            return F.interpolate(a, mode=mode, antialias=aa, **kw)
+        assert cgrad.autograd.gradcheck(fn, (x,))
+        assert cgrad.autograd.gradgradcheck(fn, (x,))
+    t = torch.randn(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    _second_order(lambda a: F.interpolate(a, scale_factor=(1.6, 0.7), mode=mode, antialias=aa),
+                  lambda a: torch.nn.functional.interpolate(a, scale_factor=(1.6, 0.7),
+                                                            mode=mode, antialias=aa), [t])
+    c = _cg(t)
+    g, = cgrad.autograd.grad((F.interpolate(c, 4, mode=mode, antialias=aa) ** 2).sum(), c,
+                             create_graph=True)
+    assert g.grad_fn.name() == name.replace("Backward0", "BackwardBackward0")
+
+
+def test_resizes_with_kept_size_under_a_scale_match_torch_forward(backend):
+    """the forward of those cases against PyTorch's"""
+    x = torch.randn(2, 3, 5, 6)
+    for mode, aa, _ in RESIZES:
+        for sf in [(1.1, 1.1), (1.1, 0.5), (0.5, 1.1)]:
+            _close(F.interpolate(_cg(x), scale_factor=sf, mode=mode, antialias=aa),
+                   torch.nn.functional.interpolate(x, scale_factor=sf, mode=mode, antialias=aa),
+                   np.float32)
+
+
+def test_antialias_upsampling(backend):
+    """where the filter is not widened: bilinear with antialias is plain bilinear, bicubic's
+    is not (PIL's a = -0.5, weights renormalized at the edges, not edge-clamped indices)"""
+    x = cgrad.randn(1, 2, 4, 5)
+    plain = F.interpolate(x, size=(9, 11), mode="bilinear")
+    _close(F.interpolate(x, size=(9, 11), mode="bilinear", antialias=True), plain, np.float32)
+    assert not np.allclose(F.interpolate(x, size=(9, 11), mode="bicubic").numpy(),
+                           F.interpolate(x, size=(9, 11), mode="bicubic", antialias=True).numpy())
 
 
 # ---- bilinear's errors, ParameterDict, top-level forms ----------------------------------------

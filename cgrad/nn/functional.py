@@ -2694,22 +2694,35 @@ def _nearest_source(in_size, out_size, scale, exact, shortcuts):
     return np.minimum(src.astype(np.int64), in_size - 1)
 
 
+def _source_scale(in_size, out_size, scale, align_corners, dt):
+    """The input step per output step, in dt (PyTorch's area_pixel_compute_scale): (in - 1) /
+    (out - 1) with align_corners, else 1 / scale_factor where given, else in / out"""
+    if align_corners:
+        return dt.type(in_size - 1) / dt.type(out_size - 1) if out_size > 1 else dt.type(0)
+    return dt.type(1.0 / scale) if scale and scale > 0 else dt.type(in_size) / dt.type(out_size)
+
+
+def _source_index(in_size, out_size, scale, align_corners, dt):
+    """Each output index's position in the input, in dt (PyTorch's
+    area_pixel_compute_source_index, before the linear modes clamp it at 0)"""
+    s = _source_scale(in_size, out_size, scale, align_corners, dt)
+    dst = np.arange(out_size).astype(dt)
+    if align_corners:
+        return s * dst
+    # s (dst + 0.5) - 0.5, rounded once as PyTorch's compiled (fused) multiply-add does:
+    # exact in double for float32
+    wide = np.float64 if dt == np.float32 else dt.type
+    return (wide(s) * (dst.astype(wide) + 0.5) - 0.5).astype(dt)
+
+
 def _linear_source(in_size, out_size, scale, align_corners, dt):
     """The two input indices each output index mixes, and their weights (in dt, PyTorch's
     arithmetic: equal sizes copy, whatever the scale given)"""
     if out_size == in_size:
         i = np.arange(out_size)
         return i, i, np.ones(out_size, dt), np.zeros(out_size, dt)
-    dst = np.arange(out_size).astype(dt)
-    if align_corners:
-        s = dt.type(in_size - 1) / dt.type(out_size - 1) if out_size > 1 else dt.type(0)
-        src = s * dst
-    else:
-        s = dt.type(1.0 / scale) if scale and scale > 0 else dt.type(in_size) / dt.type(out_size)
-        # s (dst + 0.5) - 0.5, rounded once as PyTorch's compiled (fused) multiply-add does:
-        # exact in double for float32
-        wide = np.float64 if dt == np.float32 else dt.type
-        src = (wide(s) * (dst.astype(wide) + 0.5) - 0.5).astype(dt)
+    src = _source_index(in_size, out_size, scale, align_corners, dt)
+    if not align_corners:
         src = np.maximum(src, dt.type(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
     w1 = np.clip(src - i0, 0, 1).astype(dt)
@@ -2717,13 +2730,92 @@ def _linear_source(in_size, out_size, scale, align_corners, dt):
     return i0, i1, (1 - w1).astype(dt), w1
 
 
-_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+def _cubic(x, a):
+    """Keys' cubic convolution kernel at |x| (PyTorch's cubic_convolution1 and 2)"""
+    near = ((a + 2) * x - (a + 3)) * x * x + 1                     # |x| < 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a               # 1 <= |x| < 2
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
+
+
+def _cubic_weights(in_size, out_size, scale, align_corners, dt):
+    """(out_size, in_size) weights of PyTorch's bicubic along one dim: the cubic convolution
+    (A = -0.75) of the 4 inputs around each source position, an index past an edge clamped
+    to it (its weight added there)"""
+    src = _source_index(in_size, out_size, scale, align_corners, dt)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    t = np.clip(src - i0, 0, 1).astype(dt)
+    w = np.zeros((out_size, in_size), dt)
+    rows = np.arange(out_size)
+    for k, dist in enumerate((t + 1, t, 1 - t, (1 - t) + 1)):    # to inputs i0 - 1 ... i0 + 2
+        np.add.at(w, (rows, np.clip(i0 - 1 + k, 0, in_size - 1)), _cubic(dist, dt.type(-0.75)))
+    return w
+
+
+def _lanczos3(x):
+    """sinc(x) sinc(x / 3) at |x| < 3, else 0: the Lanczos kernel with a = 3"""
+    return np.where(x < 3, np.sinc(x) * np.sinc(x / 3), 0).astype(x.dtype)
+
+
+# antialiased modes: their filter at |x| and its radius (in input steps, when upsampling)
+_AA_FILTERS = {"bilinear": (lambda x: np.maximum(1 - x, 0).astype(x.dtype), 1),
+               "bicubic": (lambda x: _cubic(x, x.dtype.type(-0.5)), 2),    # PIL's a = -0.5
+               "lanczos": (_lanczos3, 3)}
+
+
+def _antialias_weights(in_size, out_size, scale, align_corners, mode, dt):
+    """(out_size, in_size) weights of PyTorch's antialiased resize along one dim
+    (_compute_indices_min_size_weights_aa): the filter centred on each output pixel's centre,
+    stretched by the scale when downsampling, over the inputs it covers, normalized to sum 1.
+    In dt, with PyTorch's mix of float and double steps."""
+    filt, radius = _AA_FILTERS[mode]
+    s = _source_scale(in_size, out_size, scale, align_corners, dt)
+    support = dt.type(radius * np.float64(s)) if s >= 1 else dt.type(radius)
+    inv = dt.type(1 / np.float64(s)) if s >= 1 else dt.type(1)
+    width = math.ceil(support) * 2 + 1
+    center = (np.float64(s) * (np.arange(out_size) + 0.5)).astype(dt)
+    lo = np.maximum(((center - support).astype(np.float64) + 0.5).astype(np.int64), 0)
+    hi = np.minimum(((center + support).astype(np.float64) + 0.5).astype(np.int64), in_size)
+    src = lo[:, None] + np.arange(width)                       # (out_size, width) indices
+    inside = src < np.minimum(hi, lo + width)[:, None]
+    dist = ((src.astype(dt) - center[:, None]).astype(np.float64) + 0.5) * np.float64(inv)
+    w = np.where(inside, filt(np.abs(dist).astype(dt)), dt.type(0))
+    total = w.sum(1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, 1), w).astype(dt)
+    out = np.zeros((out_size, in_size), dt)
+    np.add.at(out, (np.nonzero(inside)[0], src[inside]), w[inside])
+    return out
+
+
+_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
+
+
+def _resample2d(input, out_size, scales, mode, align_corners, antialias):
+    """interpolate's bicubic and antialiased modes (4-D input): a weight matrix per spatial
+    dim, in float32 for a float16 input (PyTorch's opmath)"""
+    dt = input._data.dtype
+    if not antialias:
+        _dtype.require_float(dt, "compute_indices_weights_cubic")
+    elif dt not in (np.float32, np.float64):
+        raise NotImplementedError(f'"compute_index_ranges_weights" not implemented for '
+                                  f"'{_dtype.torch_name(dt)}'")
+    wdt = np.dtype(np.float32) if dt == np.float16 else dt
+    weights = []
+    for n, m, scale in zip(input.shape[2:], out_size, scales or (None, None)):
+        if antialias:             # (PyTorch's forward skips a dim whose size is kept)
+            w = None if n == m else _antialias_weights(n, m, scale, align_corners, mode, wdt)
+        elif n == m and (align_corners or not scale or scale == 1):
+            w = None              # the identity
+        else:
+            w = _cubic_weights(n, m, scale, align_corners, wdt)
+        weights.append(w)
+    return NN.RESAMPLE2D[mode, antialias].apply(input, *weights)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resample the spatial dims (all after the first two) to size, or by scale_factor:
-    nearest, nearest-exact, (bi/tri)linear (align_corners), area (adaptive average pool)"""
+    nearest, nearest-exact, (bi/tri)linear (align_corners), bicubic, area (adaptive average
+    pool); antialias (4-D bilinear, bicubic, lanczos): a filter widened when downsampling"""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating "
@@ -2770,9 +2862,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
+    if mode == "lanczos" and input.ndim == 4:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     needed = _INTERPOLATE_NDIM.get(mode)
     if input.ndim not in (3, 4, 5) or mode not in ("nearest", "nearest-exact", "area",
-                                                   *_INTERPOLATE_NDIM):
+                                                   *_INTERPOLATE_NDIM) \
+            or mode in ("bicubic", "lanczos") and input.ndim != needed:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
                                   f"(got {input.ndim}D) for the modes: nearest | linear | "
                                   f"bilinear | bicubic | trilinear | lanczos | area | "
@@ -2780,9 +2878,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if needed is not None and input.ndim != needed:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needed}D "
                                   "input")
-    if antialias or mode == "bicubic":
-        raise NotImplementedError(f"cgrad's interpolate has no {mode} mode"
-                                  + (" with antialias" if antialias else ""))
     if mode == "area":
         pool = globals().get(f"adaptive_avg_pool{dim}d")
         if pool is None:
@@ -2796,6 +2891,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
+    if not input.shape[1]:
+        raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with "
+                           f"sizes {list(input.shape)}")
+    if antialias or mode == "bicubic":
+        return _resample2d(input, out_size, scales, mode, align_corners, antialias)
     if not input.is_floating_point():          # (PyTorch's kernel names)
         kind = "nearest" if mode.startswith("nearest") else "linear"
         name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \

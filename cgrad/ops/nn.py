@@ -1,8 +1,9 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
 Fold) of any number of spatial dims, the sliding windows that the convolutions and the
-pools are composed from, and KeepsInput, which ties a composed layer's recorded input
-gradient to its input as PyTorch's fused layers do."""
+pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
+to its input as PyTorch's fused layers do, and Resample2d, F.interpolate's separable resize
+by a weight matrix per dim (bicubic, antialiased)."""
 import itertools
 import math
 
@@ -217,6 +218,62 @@ class KeepsInput(Op):
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph(0)
         return ctx.tie.apply(g, x), None
+
+
+def _resample(x, wh, ww):
+    """wh @ x @ ww^T over x's last two dims (a None weight: that dim kept), computed in the
+    weights' dtype (float32 for a float16 x, as PyTorch's opmath) and returned in x's"""
+    y = x
+    if ww is not None:
+        y = np.matmul(y, ww.T)
+    if wh is not None:
+        y = np.matmul(wh, y)
+    if y is x:
+        return x.copy()
+    return y if y.dtype == x.dtype else y.astype(x.dtype)
+
+
+class Resample2d(Op):
+    """y = wh @ x @ ww^T: x (N, C, H, W) resized along its last two dims by the per-dim
+    weights of a separable filter, wh (H', H) and ww (W', W) (None: that dim kept), the
+    width first as PyTorch's kernels   ->   dx = wh^T @ g @ ww: the op is linear in x, so its
+    recorded backward is the same op with the weights transposed (adjoint)"""
+    adjoint = None          # set on the renamed pairs below
+
+    @staticmethod
+    def forward(ctx, x, wh, ww):
+        ctx.weights = (wh, ww)
+        return _resample(x, wh, ww)
+
+    @staticmethod
+    def transposed(ctx):
+        return tuple(None if w is None else w.T for w in ctx.weights)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _resample(g, *Resample2d.transposed(ctx)), None, None
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls.adjoint.apply(g, *cls.transposed(ctx)), None, None
+
+
+def _resample_pair(name):
+    """the forward op printed as PyTorch's Upsample<name>Backward0, and its adjoint (the
+    gradient's recorded op) as Upsample<name>BackwardBackward0"""
+    doc = f"F.interpolate's {name} resize: {Resample2d.__doc__}"
+    op = renamed(f"Upsample{name}", Resample2d, f"Upsample{name}Backward0", doc)
+    adj = renamed(f"Upsample{name}Adjoint", Resample2d, f"Upsample{name}BackwardBackward0", doc)
+    op.adjoint, adj.adjoint = adj, op
+    return op
+
+
+# (mode, antialias) -> op: bicubic, and the antialiased modes
+RESAMPLE2D = {(mode, aa): _resample_pair(name + ("Aa" if aa else ""))
+              for mode, name, aa in (("bicubic", "Bicubic2D", False),
+                                     ("bilinear", "Bilinear2D", True),
+                                     ("bicubic", "Bicubic2D", True),
+                                     ("lanczos", "Lanczos2D", True))}
 
 
 # reflect and replicate padding: the input indexed by each padded dim's source positions (one
