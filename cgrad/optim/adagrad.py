@@ -4,7 +4,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -40,7 +40,7 @@ class Adagrad(Optimizer):
         """step 0 and the sum at the constructor's initial_accumulator_value (as PyTorch: not
         a group's own); parameters added later get theirs at their first step"""
         state = self.state[p]
-        state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+        state["step"] = scalar_state()
         state["sum"] = Tensor._make(np.full_like(
             p._data, self.defaults["initial_accumulator_value"], order="C"))
 

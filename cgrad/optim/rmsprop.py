@@ -1,10 +1,7 @@
 """RMSprop, plain or centered, with optional momentum."""
-import numpy as np
-
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
-from .optimizer import Optimizer, zeros_state
+from .optimizer import Optimizer, scalar_state, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -46,7 +43,7 @@ class RMSprop(Optimizer):
             for p in params:
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+                    state["step"] = scalar_state()
                     state["square_avg"] = zeros_state(p)
                     if momentum > 0:
                         state["momentum_buffer"] = zeros_state(p)
