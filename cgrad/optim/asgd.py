@@ -1,8 +1,7 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
-from .optimizer import Optimizer, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
 
 
 class ASGD(Optimizer):
@@ -17,10 +16,7 @@ class ASGD(Optimizer):
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,

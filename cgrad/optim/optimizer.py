@@ -34,13 +34,18 @@ def scalar_state(value=0.0):
     return Tensor._make(np.array(value, dtype=np.float32))
 
 
-def check_adam_args(lr, betas, eps, weight_decay):
-    """The argument checks of the Adam family (Adam, AdamW, NAdam, RAdam, Adamax), PyTorch's
-    messages."""
+def check_lr(lr):
+    """PyTorch's check of a learning rate: a number or a one-element Tensor, not negative."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_adam_args(lr, betas, eps, weight_decay):
+    """The argument checks of the Adam family (Adam, AdamW, NAdam, RAdam, Adamax), PyTorch's
+    messages."""
+    check_lr(lr)
     if not 0.0 <= eps:
         raise ValueError(f"Invalid epsilon value: {eps}")
     if not 0.0 <= betas[0] < 1.0:

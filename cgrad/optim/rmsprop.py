@@ -1,7 +1,7 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -18,8 +18,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
