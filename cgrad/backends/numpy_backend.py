@@ -700,6 +700,155 @@ class NumpyKernels:
             p += _scalar(-clr, p) * (g / std)
 
 
+    def nadam_step_(self, params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr,
+                    beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay,
+                    maximize):
+        """mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2); mu_product *= mu_t (a 0-d state
+        array, in its own dtype); m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g g;
+        d = sqrt(v / (1 - beta2^t)) + eps; p += -lr (1 - mu_t) / (1 - mu_product) g / d
+        + -lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / d. Weight decay as in adam_step_.
+        steps: the step number t of each param, already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            step = steps[i]
+            bias_correction2 = 1 - beta2 ** step
+            if weight_decay != 0:
+                if decoupled_weight_decay:
+                    p *= _scalar(1 - lr * weight_decay, p)
+                else:
+                    g = g + _scalar(weight_decay, p) * p
+            mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+            mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+            mu_products[i] *= _scalar(mu, mu_products[i])
+            mu_product = float(mu_products[i])
+            m, v = exp_avgs[i], exp_avg_sqs[i]
+            _lerp_(m, g, 1 - beta1)
+            v *= _scalar(beta2, v)
+            v += _scalar(1 - beta2, v) * g * g
+            denom = np.sqrt(v / _scalar(bias_correction2, v))
+            denom += _scalar(eps, denom)
+            # two addcdivs: p + (value g) / denom, the product first as PyTorch's CPU kernel
+            p += _scalar(-lr * (1.0 - mu) / (1.0 - mu_product), p) * g / denom
+            p += _scalar((-lr * mu_next) / (1.0 - mu_product * mu_next), p) * m / denom
+
+    def radam_step_(self, params, grads, exp_avgs, exp_avg_sqs, steps, *, lr, beta1, beta2,
+                    eps, weight_decay, decoupled_weight_decay, maximize):
+        """m, v as in adam_step_; rho_inf = 2 / (1 - beta2) - 1, rho_t = rho_inf - 2 t beta2^t /
+        (1 - beta2^t); p -= m / (1 - beta1^t) lr, times sqrt(1 - beta2^t) / (sqrt(v) + eps)
+        and the rectification sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)
+        (rho_inf - 2) rho_t)) when rho_t > 5. steps: already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            step = steps[i]
+            if weight_decay != 0:
+                if decoupled_weight_decay:
+                    p *= _scalar(1 - lr * weight_decay, p)
+                else:
+                    g = g + _scalar(weight_decay, p) * p
+            m, v = exp_avgs[i], exp_avg_sqs[i]
+            _lerp_(m, g, 1 - beta1)
+            v *= _scalar(beta2, v)
+            v += _scalar(1 - beta2, v) * g * g
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            update = m / _scalar(bias_correction1, m) * _scalar(lr, m)
+            rho_inf = 2 / (1 - beta2) - 1
+            rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+            if rho_t > 5.0:
+                rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+                denom = np.sqrt(v)
+                denom += _scalar(eps, denom)
+                # PyTorch's `number / tensor` is tensor.reciprocal() * number
+                update *= np.reciprocal(denom) * _scalar(bias_correction2 ** 0.5, v)
+                update *= _scalar(rect, update)
+            p -= update
+
+    def adamax_step_(self, params, grads, exp_avgs, exp_infs, steps, *, lr, beta1, beta2, eps,
+                     weight_decay, maximize):
+        """g (+ weight_decay p); m = lerp(m, g, 1 - beta1); u = max(beta2 u, |g| + eps);
+        p += (-lr / (1 - beta1^t)) m / u. steps: already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + _scalar(weight_decay, p) * p
+            m, u = exp_avgs[i], exp_infs[i]
+            _lerp_(m, g, 1 - beta1)
+            u *= _scalar(beta2, u)
+            norm = np.abs(g)
+            norm += _scalar(eps, norm)
+            np.maximum(u, norm, out=u)
+            clr = lr / (1 - beta1 ** steps[i])
+            p += _scalar(-clr, p) * m / u
+
+    def adadelta_step_(self, params, grads, square_avgs, acc_deltas, *, lr, rho, eps,
+                       weight_decay, maximize):
+        """g (+ weight_decay p); s = rho s + (1 - rho) g g; delta = sqrt(a + eps) /
+        sqrt(s + eps) g; a = rho a + (1 - rho) delta delta; p -= lr delta."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + _scalar(weight_decay, p) * p
+            s, a = square_avgs[i], acc_deltas[i]
+            s *= _scalar(rho, s)
+            s += _scalar(1 - rho, s) * g * g
+            std = np.sqrt(s + _scalar(eps, s))
+            delta = np.sqrt(a + _scalar(eps, a))
+            delta /= std
+            delta *= g
+            a *= _scalar(rho, a)
+            a += _scalar(1 - rho, a) * delta * delta
+            p += _scalar(-lr, p) * delta
+
+    def asgd_step_(self, params, grads, axs, etas, mus, steps, *, lr, lambd, alpha, t0,
+                   weight_decay, maximize):
+        """g (+ weight_decay p); p = p (1 - lambd eta) - eta g; ax += (p - ax) mu, or ax = p
+        while mu is 1; then eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0).
+        etas, mus: 0-d state arrays, read and rewritten here (with float32 values, as
+        PyTorch's); steps: already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + _scalar(weight_decay, p) * p
+            eta = float(etas[i])
+            p *= _scalar(1 - lambd * eta, p)
+            p += _scalar(-eta, p) * g
+            mu = float(mus[i])
+            if mu != 1:
+                axs[i] += (p - axs[i]) * _scalar(mu, p)
+            else:
+                axs[i][...] = p
+            # PyTorch copies in torch.as_tensor(number): float32 values, even into float64
+            # states (as load_state_dict makes them for float64 params)
+            step = steps[i]
+            etas[i][...] = np.float32(lr / ((1 + lambd * lr * step) ** alpha))
+            mus[i][...] = np.float32(1 / max(1, step - t0))
+
+    def rprop_step_(self, params, grads, prevs, step_sizes, *, etaminus, etaplus,
+                    step_size_min, step_size_max, maximize):
+        """f = etaplus where g prev > 0, etaminus where < 0, 1 where 0; step_size = clamp(
+        step_size f, min, max); g = 0 where f is etaminus; p -= sign(g) step_size; prev = g."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if maximize:
+                g = -g
+            prev, step_size = prevs[i], step_sizes[i]
+            sign = np.sign(g * prev)
+            sign[sign > 0] = etaplus         # masks, as PyTorch: a NaN stays NaN
+            sign[sign < 0] = etaminus
+            sign[sign == 0] = 1
+            step_size *= sign
+            np.clip(step_size, _scalar(step_size_min, step_size),
+                    _scalar(step_size_max, step_size), out=step_size)
+            g = np.array(g, dtype=p.dtype)           # a copy: grads are never written
+            g[sign == _scalar(etaminus, sign)] = 0
+            p -= np.sign(g) * step_size
+            prev[...] = g
+
 def _fma(x, y, z):
     """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):
     float32 through float64 (the product exact), float64 by Dekker's exact product and

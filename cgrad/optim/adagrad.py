@@ -4,7 +4,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_lr, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -17,8 +17,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:
@@ -40,7 +39,7 @@ class Adagrad(Optimizer):
         """step 0 and the sum at the constructor's initial_accumulator_value (as PyTorch: not
         a group's own); parameters added later get theirs at their first step"""
         state = self.state[p]
-        state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+        state["step"] = scalar_state()
         state["sum"] = Tensor._make(np.full_like(
             p._data, self.defaults["initial_accumulator_value"], order="C"))
 

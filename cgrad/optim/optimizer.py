@@ -5,6 +5,8 @@ import copy
 import itertools
 import warnings
 
+import numpy as np
+
 from .. import backends as B
 from .._memory import zeros
 from ..autograd.grad_mode import enable_grad
@@ -24,6 +26,34 @@ required = _Required()
 def zeros_state(p):
     """A zero state tensor shaped like parameter p, C order (_memory.zeros: aligned)."""
     return Tensor._make(zeros(p._data.shape, p._data.dtype))
+
+
+def scalar_state(value=0.0):
+    """A 0-d float32 state tensor, as PyTorch keeps state["step"], NAdam's mu_product and
+    ASGD's eta and mu."""
+    return Tensor._make(np.array(value, dtype=np.float32))
+
+
+def check_lr(lr):
+    """PyTorch's check of a learning rate: a number or a one-element Tensor, not negative."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_adam_args(lr, betas, eps, weight_decay):
+    """The argument checks of the Adam family (Adam, AdamW, NAdam, RAdam, Adamax), PyTorch's
+    messages."""
+    check_lr(lr)
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def _typename(x):

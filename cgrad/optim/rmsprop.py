@@ -1,10 +1,7 @@
 """RMSprop, plain or centered, with optional momentum."""
-import numpy as np
-
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
-from .optimizer import Optimizer, zeros_state
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -21,8 +18,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
@@ -46,7 +42,7 @@ class RMSprop(Optimizer):
             for p in params:
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+                    state["step"] = scalar_state()
                     state["square_avg"] = zeros_state(p)
                     if momentum > 0:
                         state["momentum_buffer"] = zeros_state(p)

@@ -1,0 +1,49 @@
+"""Adadelta."""
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+
+
+class Adadelta(Optimizer):
+    """Adadelta, PyTorch's update:
+
+        g = grad (negated if maximize) + weight_decay * p
+        v = rho * v + (1 - rho) * g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g,  u = rho * u + (1 - rho) * delta^2
+        p = p - lr * delta
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        check_lr(lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:                # lazy init, as PyTorch
+                    state["step"] = scalar_state()
+                    state["square_avg"] = zeros_state(p)
+                    state["acc_delta"] = zeros_state(p)
+                self._step_count(state)
+            states = [self.state[p] for p in params]
+            B.kernels.adadelta_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
+                lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+                weight_decay=group["weight_decay"], maximize=group["maximize"])
+            self._updated(params)
+        return loss

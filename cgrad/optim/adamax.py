@@ -1,0 +1,45 @@
+"""Adamax: Adam with the infinity norm."""
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, check_adam_args, scalar_state, zeros_state
+
+
+class Adamax(Optimizer):
+    """Adamax, PyTorch's update (t counts this parameter's steps):
+
+        g = grad (negated if maximize) + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g,  u = max(beta2 * u, |g| + eps)
+        p = p - lr / (1 - beta1^t) * m / u
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        foreach=foreach, maximize=maximize, differentiable=differentiable,
+                        capturable=capturable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            steps = []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:                # lazy init, as PyTorch
+                    state["step"] = scalar_state()
+                    state["exp_avg"] = zeros_state(p)
+                    state["exp_inf"] = zeros_state(p)
+                steps.append(self._step_count(state))
+            states = [self.state[p] for p in params]
+            beta1, beta2 = group["betas"]
+            B.kernels.adamax_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
+                steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+                weight_decay=group["weight_decay"], maximize=group["maximize"])
+            self._updated(params)
+        return loss

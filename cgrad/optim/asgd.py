@@ -1,0 +1,50 @@
+"""ASGD: averaged stochastic gradient descent."""
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+
+
+class ASGD(Optimizer):
+    """Averaged SGD, PyTorch's update (t counts this parameter's steps; eta starts at lr and
+    mu at 1):
+
+        g = grad (negated if maximize) + weight_decay * p
+        p = p * (1 - lambd * eta) - eta * g
+        ax = ax + mu * (p - ax)   (ax = p while mu is 1)
+        eta = lr / (1 + lambd * lr * t)^alpha,  mu = 1 / max(1, t - t0)
+    """
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
+                 foreach=None, maximize=False, differentiable=False, capturable=False):
+        check_lr(lr)
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                        foreach=foreach, maximize=maximize, differentiable=differentiable,
+                        capturable=capturable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            steps = []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:                # lazy init, as PyTorch
+                    state["step"] = scalar_state()
+                    state["eta"] = scalar_state(float(group["lr"]))
+                    state["mu"] = scalar_state(1.0)
+                    state["ax"] = zeros_state(p)
+                steps.append(self._step_count(state))
+            states = [self.state[p] for p in params]
+            B.kernels.asgd_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["ax"]._data for s in states], [s["eta"]._data for s in states],
+                [s["mu"]._data for s in states], steps, lr=float(group["lr"]),
+                lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
+                weight_decay=group["weight_decay"], maximize=group["maximize"])
+            self._updated(params)
+        return loss

@@ -1,0 +1,53 @@
+"""RAdam: Adam with the variance of the adaptive learning rate rectified."""
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, check_adam_args, scalar_state, zeros_state
+
+
+class RAdam(Optimizer):
+    """RAdam, PyTorch's update (t counts this parameter's steps):
+
+        g = grad (negated if maximize) + weight_decay * p    (or p *= 1 - lr * weight_decay
+                                                               first, if decoupled)
+        m = beta1 * m + (1 - beta1) * g,  v = beta2 * v + (1 - beta2) * g^2
+        rho_inf = 2 / (1 - beta2) - 1,  rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
+        p = p - lr * m / (1 - beta1^t) * sqrt(1 - beta2^t) / (sqrt(v) + eps) * r_t  (rho_t > 5)
+        p = p - lr * m / (1 - beta1^t)                                               (otherwise)
+        with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            steps = []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:                # lazy init, as PyTorch
+                    state["step"] = scalar_state()
+                    state["exp_avg"] = zeros_state(p)
+                    state["exp_avg_sq"] = zeros_state(p)
+                steps.append(self._step_count(state))
+            states = [self.state[p] for p in params]
+            beta1, beta2 = group["betas"]
+            B.kernels.radam_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
+                steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                decoupled_weight_decay=group["decoupled_weight_decay"],
+                maximize=group["maximize"])
+            self._updated(params)
+        return loss

@@ -1,0 +1,52 @@
+"""Rprop: resilient backpropagation."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+
+
+class Rprop(Optimizer):
+    """Rprop, PyTorch's update (each element has its own step size, starting at lr):
+
+        g = grad (negated if maximize)
+        s = step_size * (etaplus if g * prev > 0, etaminus if < 0, 1 if 0),
+            clamped to step_sizes = (min, max)
+        g = 0 where the sign flipped (s took etaminus)
+        p = p - sign(g) * s,  prev = g
+    """
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        check_lr(lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:                # lazy init, as PyTorch
+                    state["step"] = scalar_state()
+                    state["prev"] = zeros_state(p)
+                    state["step_size"] = Tensor._make(
+                        np.full_like(p._data, float(group["lr"]), order="C"))
+                self._step_count(state)
+            states = [self.state[p] for p in params]
+            etaminus, etaplus = group["etas"]
+            step_size_min, step_size_max = group["step_sizes"]
+            B.kernels.rprop_step_(
+                [p._data for p in params], [p.grad._data for p in params],
+                [s["prev"]._data for s in states], [s["step_size"]._data for s in states],
+                etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
+                step_size_max=step_size_max, maximize=group["maximize"])
+            self._updated(params)
+        return loss
