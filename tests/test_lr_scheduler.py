@@ -459,7 +459,7 @@ def test_one_cycle_trains_with_adam():
     """A training loop: the lr OneCycleLR sets is the one Adam's update uses."""
     p = cgrad.tensor([1.0], requires_grad=True)
     opt = optim.Adam([p], lr=1.0)
-    sched = S.OneCycleLR(opt, max_lr=0.4, total_steps=3, pct_start=0.5)
+    sched = S.OneCycleLR(opt, max_lr=0.4, total_steps=5, pct_start=0.4)
     lrs, values = [], [p.item()]
     for _ in range(3):
         p.grad = cgrad.tensor([1.0])
