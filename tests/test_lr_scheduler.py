@@ -470,3 +470,39 @@ def test_one_cycle_trains_with_adam():
     assert lrs[0] == pytest.approx(0.4 / 25) and lrs[1] == pytest.approx(0.4)
     # Adam's first step moves by ~lr whatever the gradient's size
     assert values[0] - values[1] == pytest.approx(lrs[0], abs=1e-6)     # float32 parameter
+
+
+
+RESUMABLE = {     # built with last_epoch=k on an optimizer that ran k steps of the same schedule
+    "OneCycleLR": lambda m, o, k: m.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=30,
+                                               last_epoch=k),
+    "CyclicLR": lambda m, o, k: m.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.3], step_size_up=4,
+                                           step_size_down=3, last_epoch=k),
+    "LinearLR": lambda m, o, k: m.LinearLR(o, start_factor=0.25, total_iters=6, last_epoch=k),
+    "PolynomialLR": lambda m, o, k: m.PolynomialLR(o, total_iters=8, power=2.0, last_epoch=k),
+    "CosineAnnealingWarmRestarts-mult": lambda m, o, k: m.CosineAnnealingWarmRestarts(
+        o, T_0=3, T_mult=2, eta_min=0.001, last_epoch=k),
+    "MultiplicativeLR": lambda m, o, k: m.MultiplicativeLR(o, lambda e: 0.95, last_epoch=k),
+}
+
+
+@pytest.mark.parametrize("name", RESUMABLE)
+def test_resume_with_last_epoch_equals_torch(name):
+    """A scheduler rebuilt with last_epoch continues as PyTorch's does."""
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        opt = _optimizer(lib)
+        sched = SCHEDULERS[name](lib.optim.lr_scheduler, opt)
+        for _ in range(6):
+            opt.step()
+            sched.step()
+        sched = RESUMABLE[name](lib.optim.lr_scheduler, opt, sched.last_epoch)
+        lrs = [tuple(sched.get_last_lr())]
+        for _ in range(8):
+            opt.step()
+            sched.step()
+            lrs.append(tuple(sched.get_last_lr()))
+        return lrs
+
+    assert run(cgrad) == run(torch)
