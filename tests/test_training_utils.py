@@ -158,6 +158,25 @@ def test_checkpoint_warnings_and_errors():
     assert cgrad.allclose(x.grad, x.detach().exp())
 
 
+@pytest.mark.parametrize("call", ["grad", "backward-inputs"])
+def test_reentrant_checkpoint_refuses_grad_like_torch(call):
+    """Its backward would add into .grad, which autograd.grad must not touch: both raise."""
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for lib in (cgrad, torch):
+        run = checkpoint if lib is cgrad else torch.utils.checkpoint.checkpoint
+        w = lib.tensor([2.0], requires_grad=True)
+        x = lib.tensor([3.0], requires_grad=True)
+        y = run(lambda t: t * w, x, use_reentrant=True).sum()
+        with pytest.raises(RuntimeError) as info:
+            lib.autograd.grad(y, x) if call == "grad" else y.backward(inputs=[x])
+        outcomes.append((str(info.value), w.grad))
+    assert outcomes[0][0] == outcomes[1][0] and outcomes[0][1] is None
+    x = cgrad.tensor([3.0], requires_grad=True)             # plain backward() still works
+    checkpoint(lambda t: t * 2, x, use_reentrant=True).sum().backward()
+    assert x.grad.tolist() == [2.0]
+
+
 def test_checkpoint_context_fn():
     entered = []
 

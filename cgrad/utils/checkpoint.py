@@ -10,7 +10,8 @@ function used (closure parameters too), and autograd.grad works.
 use_reentrant=True (PyTorch's default, with a warning, while use_reentrant is not given): a
 custom Function runs the function under no_grad; its backward reruns it with grad on detached
 inputs and calls autograd.backward through the result, so parameters not passed as inputs get
-their .grad from that inner backward (and autograd.grad cannot reach them).
+their .grad from that inner backward; so autograd.grad and backward(inputs=...) raise, as in
+PyTorch.
 
 cgrad ops keep some arrays beside the tensors they save (index arrays, masks); those are kept
 as usual, so the memory saved is that of the saved tensors.
@@ -19,7 +20,7 @@ import contextlib
 import warnings
 
 from .. import random as _random
-from ..autograd import backward as _backward
+from ..autograd import _is_checkpoint_valid, backward as _backward
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.graph import saved_tensors_hooks
@@ -85,6 +86,11 @@ class CheckpointFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        if not _is_checkpoint_valid():
+            raise RuntimeError("When use_reentrant=True, torch.utils.checkpoint is incompatible "
+                               "with .grad() or passing an `inputs` parameter to .backward(). To "
+                               "resolve this error, you can either set use_reentrant=False, or "
+                               "call .backward() without passing the `inputs` argument.")
         inputs = list(ctx.inputs)
         for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
             inputs[i] = t
