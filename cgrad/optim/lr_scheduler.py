@@ -99,20 +99,20 @@ class LRScheduler:
 
     def _update_lr(self, epoch=None):
         """Set the lrs of the next epoch, or of `epoch` by the closed form where there is one."""
+        if epoch is None:
+            self.last_epoch += 1
+            self._set_lrs(self.get_lr)
+        else:
+            self.last_epoch = epoch
+            self._set_lrs(getattr(self, "_get_closed_form_lr", self.get_lr))
+
+    def _set_lrs(self, compute):
+        """Set the groups' lrs to compute()'s, called as within step() (get_lr does not warn)."""
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed = getattr(self, "_get_closed_form_lr", None)
-                values = closed() if closed is not None else self.get_lr()
+            values = compute()
         finally:
             self._get_lr_called_within_step = False
-        self._set_lrs(values)
-
-    def _set_lrs(self, values):
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = _group_lrs(self.optimizer)
@@ -149,6 +149,12 @@ def _format_param(name, optimizer, param):
     return [param] * len(optimizer.param_groups)
 
 
+def _callable_state(fn):
+    """What a state dict keeps of a user's callable: a callable object's __dict__ (a copy),
+    nothing (None) of a function or lambda."""
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
 class _LambdaScheduler(LRScheduler):
     """LambdaLR's and MultiplicativeLR's shared part: one lr_lambda per param group, saved in
     state dicts only as a callable object's __dict__ (functions are not saved)."""
@@ -166,8 +172,7 @@ class _LambdaScheduler(LRScheduler):
 
     def state_dict(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict):
@@ -680,9 +685,7 @@ class CyclicLR(_CyclesMomentum, LRScheduler):
         state = super().state_dict()
         state.pop("_scale_fn_ref", None)
         fn = state.pop("_scale_fn_custom")
-        state["_scale_fn_custom"] = None
-        if fn is not None and not isinstance(fn, types.FunctionType):
-            state["_scale_fn_custom"] = fn.__dict__.copy()
+        state["_scale_fn_custom"] = None if fn is None else _callable_state(fn)
         return state
 
     def load_state_dict(self, state_dict):
@@ -742,12 +745,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_i = self.T_0
             self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        self._set_lrs(values)
+        self._set_lrs(self.get_lr)
 
 
 class OneCycleLR(_CyclesMomentum, LRScheduler):
