@@ -468,6 +468,11 @@ def test_compile_returns_the_model_unchanged(backend):
     x = cgrad.linspace(-1, 1, 5)
     assert cgrad.equal(g(x), x.exp() - 1) and cgrad.equal(h(x), x.cos())
     assert g.__name__ == "g"
+    before = model(cgrad.ones(1, 3))
+    assert model.compile(mode="max-autotune") is None
+    assert cgrad.equal(model(cgrad.ones(1, 3)), before)
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
+        model.compile(mode="fast")
 
 
 def test_compile_errors():
