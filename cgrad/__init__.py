@@ -36,6 +36,11 @@ from ._device import get_default_device, set_default_device
 from .random import get_rng_state, set_rng_state
 from .creation import asarray, empty_strided, frombuffer, scalar_tensor
 from .creation import torch_range as range  # noqa: A001  (PyTorch's name)
+from ._settings import (are_deterministic_algorithms_enabled, compile,  # noqa: A004
+                        get_deterministic_debug_mode, get_float32_matmul_precision,
+                        is_deterministic_algorithms_warn_only_enabled,
+                        set_deterministic_debug_mode, set_float32_matmul_precision,
+                        use_deterministic_algorithms)
 from . import _memory
 
 _memory.install()
@@ -81,9 +86,9 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
 
 
 def __getattr__(name):
-    # nn, optim, utils, special, distributions and the save/load functions load on first
+    # nn, optim, utils, special, distributions, testing and save/load load on first
     # use, so `import cgrad` stays light
-    if name in ("nn", "optim", "utils", "cuda", "special", "distributions"):
+    if name in ("nn", "optim", "utils", "cuda", "special", "distributions", "testing"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)

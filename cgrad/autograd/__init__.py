@@ -1,4 +1,6 @@
 """cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection."""
+import contextlib
+
 import numpy as np
 
 from . import _twins
@@ -8,6 +10,7 @@ from .anomaly import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx as FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .grad_mode import state as _grad_state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import function, graph
 
@@ -61,6 +64,24 @@ def _roots(outputs):
     return roots
 
 
+@contextlib.contextmanager
+def _checkpoint_validity(valid):
+    """Whether the backward walk running may meet a reentrant checkpoint, whose backward
+    accumulates into .grad itself: only under backward() without inputs (PyTorch's
+    _is_checkpoint_valid). Tensor.backward's direct walk keeps the value it finds (True,
+    unless it runs inside one of grad()'s)."""
+    previous = _grad_state.checkpoint_valid
+    _grad_state.checkpoint_valid = valid
+    try:
+        yield
+    finally:
+        _grad_state.checkpoint_valid = previous
+
+
+def _is_checkpoint_valid():
+    return _grad_state.checkpoint_valid
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
     outputs = _as_list(tensors)
@@ -73,12 +94,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             if t.grad_fn is not None:
                 t.retain_grad()
     roots = _roots(outputs)
-    if create_graph:
-        grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),
-                                          inputs, True, retain_graph)
-    else:
-        grads = engine.run_backward(roots, _root_grads(outputs, grad_tensors),
-                                    bool(retain_graph), inputs=inputs, allow_unused=True)
+    with _checkpoint_validity(inputs is None):
+        if create_graph:
+            grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),
+                                              inputs, True, retain_graph)
+        else:
+            grads = engine.run_backward(roots, _root_grads(outputs, grad_tensors),
+                                        bool(retain_graph), inputs=inputs, allow_unused=True)
     # inputs=: their gradients into .grad (hooks already ran); a non-leaf's came in the walk,
     # by the retain_grad above
     for t, g in zip(inputs or (), grads or ()):
@@ -103,15 +125,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          "materialize_grads=True, but got: allow_unused=False.")
     allow_unused = bool(allow_unused)
     if create_graph:
-        results = higher.run_graph_backward(_roots(outputs), _root_grads(
-            outputs, grad_outputs, True), inputs, allow_unused or materialize_grads,
-            retain_graph)
+        with _checkpoint_validity(False):
+            results = higher.run_graph_backward(_roots(outputs), _root_grads(
+                outputs, grad_outputs, True), inputs, allow_unused or materialize_grads,
+                retain_graph)
         # (zeros that require grad, as PyTorch's, so a further grad of them is zeros too)
         return tuple(Tensor._make(np.zeros_like(t._data), requires_grad=True)
                      if r is None and materialize_grads else r for t, r in zip(inputs, results))
-    results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
-                                  bool(retain_graph), inputs=inputs,
-                                  allow_unused=allow_unused or materialize_grads)
+    with _checkpoint_validity(False):
+        results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
+                                      bool(retain_graph), inputs=inputs,
+                                      allow_unused=allow_unused or materialize_grads)
     out = []
     for t, r in zip(inputs, results):
         if r is None:

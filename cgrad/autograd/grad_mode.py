@@ -10,6 +10,7 @@ class _GradState(threading.local):
     mode = True           # grad mode, as is_grad_enabled() reports it
     inference = False     # inference mode: nothing records, whatever grad mode says
     saved_hooks = ()      # saved_tensors_hooks' (pack, unpack) pairs in force, innermost last
+    checkpoint_valid = True   # a reentrant checkpoint may run its backward (autograd)
 
 
 state = _GradState()

@@ -124,12 +124,91 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 @no_grad()
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """N(mean, std^2) restricted to [a, b] (resampled until inside)."""
+    """N(mean, std^2) restricted to [a, b]. As PyTorch: if [a, b] holds more than 30% of the
+    mass, normal draws outside it are redrawn; otherwise uniform draws on [a, b] are kept with
+    probability exp(-z^2 / 2) / peak (rejection sampling, fast in the tails too)."""
     from .. import random as _random
+
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=3)
     rng = _random.generator(generator)
-    out = rng.normal(mean, std, tensor.shape)
-    bad = (out < a) | (out > b)
-    while bad.any():
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
+    if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+        out = rng.normal(mean, std, tensor.shape)
         bad = (out < a) | (out > b)
+        while bad.any():
+            out[bad] = rng.normal(mean, std, int(bad.sum()))
+            bad = (out < a) | (out > b)
+    else:
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+        out = np.empty(tensor.shape)
+        pending = np.ones(tensor.shape, dtype=bool)
+        while pending.any():
+            candidates = rng.uniform(a, b, int(pending.sum()))
+            log_accept = -0.5 * ((candidates - mean) / std) ** 2 - log_peak
+            keep = np.log(rng.uniform(size=candidates.size)) <= log_accept
+            idx = np.flatnonzero(pending)[keep]
+            out.flat[idx] = candidates[keep]
+            pending.flat[idx] = False
     return tensor.copy_(tensor.new_tensor(out))
+
+
+@no_grad()
+def orthogonal_(tensor, gain=1, generator=None):
+    """A (semi-)orthogonal matrix (Saxe et al.), the trailing dims flattened: Q of the QR of a
+    standard normal matrix, its columns' signs fixed so that R has a positive diagonal (Q then
+    follows the Haar distribution), times gain."""
+    from .. import linalg
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flattened = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator)
+    if rows < cols:
+        flattened = flattened.t()
+    q, r = linalg.qr(flattened)
+    q = q * r.diagonal().sign()
+    if rows < cols:
+        q = q.t()
+    tensor.view_as(q).copy_(q)
+    return tensor.mul_(gain)
+
+
+@no_grad()
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """N(0, std^2), then ceil(sparsity * rows) random entries of each column set to 0 (2-D
+    only). As PyTorch, the rows to zero come from the global generator."""
+    from .. import randperm
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    tensor.normal_(0, std, generator=generator)
+    for col_idx in range(cols):
+        tensor[randperm(rows)[:num_zeros], col_idx] = 0
+    return tensor
+
+
+@no_grad()
+def dirac_(tensor, groups=1):
+    """The Dirac delta of a convolution's weight (3, 4 or 5 dims): the identity from each of
+    the groups' first input channels to its output channels, at the kernel's centre."""
+    dims = tensor.dim()
+    if dims not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.shape
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = sizes[0] // groups
+    centre = tuple(size // 2 for size in sizes[2:])
+    tensor.zero_()
+    for g in range(groups):
+        for d in range(min(out_per_group, sizes[1])):
+            tensor[(g * out_per_group + d, d, *centre)] = 1
+    return tensor

@@ -335,6 +335,12 @@ class Module:
         """Evaluation mode: train(False)."""
         return self.train(False)
 
+    def compile(self, *args, **kwargs):
+        """PyTorch's in-place torch.compile of forward: cgrad.compile's arguments are checked
+        and the module runs as before (there is no compiler); returns None, as PyTorch's."""
+        from .._settings import compile
+        compile(self, *args, **kwargs)
+
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
             p.requires_grad_(requires_grad)

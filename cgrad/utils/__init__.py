@@ -1,4 +1,5 @@
-"""cgrad.utils: data loading (cgrad.utils.data)."""
-from . import data
+"""cgrad.utils: data loading (cgrad.utils.data) and activation checkpointing
+(cgrad.utils.checkpoint)."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
