@@ -1,7 +1,7 @@
 """Adadelta."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, zeros_state
 
 
 class Adadelta(Optimizer):
@@ -32,14 +32,8 @@ class Adadelta(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["square_avg"] = zeros_state(p)
-                    state["acc_delta"] = zeros_state(p)
-                self._step_count(state)
-            states = [self.state[p] for p in params]
+            states, _ = self._states_and_steps(
+                params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)))
             B.kernels.adadelta_step_(
                 [p._data for p in params], [p.grad._data for p in params],
                 [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],

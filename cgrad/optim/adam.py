@@ -1,7 +1,7 @@
 """Adam and AdamW (decoupled weight decay)."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, check_adam_args, scalar_state, zeros_state
+from .optimizer import Optimizer, check_adam_args, zeros_state
 
 
 class Adam(Optimizer):
@@ -33,17 +33,9 @@ class Adam(Optimizer):
         for group in self.param_groups:
             params = self._with_grad(group)
             amsgrad = group["amsgrad"]
-            steps = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = zeros_state(p)
-                steps.append(self._step_count(state))
-            states = [self.state[p] for p in params]
+            states, steps = self._states_and_steps(params, lambda p: dict(
+                exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p),
+                **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})))
             beta1, beta2 = group["betas"]
             B.kernels.adam_step_(
                 [p._data for p in params], [p.grad._data for p in params],

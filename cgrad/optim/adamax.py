@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, check_adam_args, scalar_state, zeros_state
+from .optimizer import Optimizer, check_adam_args, zeros_state
 
 
 class Adamax(Optimizer):
@@ -26,15 +26,8 @@ class Adamax(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
-            steps = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_inf"] = zeros_state(p)
-                steps.append(self._step_count(state))
-            states = [self.state[p] for p in params]
+            states, steps = self._states_and_steps(
+                params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)))
             beta1, beta2 = group["betas"]
             B.kernels.adamax_step_(
                 [p._data for p in params], [p.grad._data for p in params],

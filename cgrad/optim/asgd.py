@@ -30,16 +30,8 @@ class ASGD(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
-            steps = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["eta"] = scalar_state(float(group["lr"]))
-                    state["mu"] = scalar_state(1.0)
-                    state["ax"] = zeros_state(p)
-                steps.append(self._step_count(state))
-            states = [self.state[p] for p in params]
+            states, steps = self._states_and_steps(params, lambda p: dict(
+                eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)))
             B.kernels.asgd_step_(
                 [p._data for p in params], [p.grad._data for p in params],
                 [s["ax"]._data for s in states], [s["eta"]._data for s in states],

@@ -34,16 +34,8 @@ class NAdam(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
-            steps = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["mu_product"] = scalar_state(1.0)
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                steps.append(self._step_count(state))
-            states = [self.state[p] for p in params]
+            states, steps = self._states_and_steps(params, lambda p: dict(
+                mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
             beta1, beta2 = group["betas"]
             B.kernels.nadam_step_(
                 [p._data for p in params], [p.grad._data for p in params],

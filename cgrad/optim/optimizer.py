@@ -187,6 +187,19 @@ class Optimizer:
         for p in params:
             p._version_counter.value += 1
 
+    def _states_and_steps(self, params, buffers):
+        """Each parameter's state, made at its first step as PyTorch's (a 0-d "step", then the
+        buffers that buffers(p) gives, in its order), and its step counted: (states, steps)."""
+        states, steps = [], []
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:                # lazy init, as PyTorch
+                state["step"] = scalar_state()
+                state.update(buffers(p))
+            states.append(state)
+            steps.append(self._step_count(state))
+        return states, steps
+
     @staticmethod
     def _step_count(state):
         """Increment state["step"] (a 0-d float32 tensor, as PyTorch) and return it as an int."""

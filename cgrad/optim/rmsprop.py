@@ -1,7 +1,7 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -39,17 +39,10 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             params = self._with_grad(group)
             momentum, centered = group["momentum"], group["centered"]
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = scalar_state()
-                    state["square_avg"] = zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = zeros_state(p)
-                self._step_count(state)
-            states = [self.state[p] for p in params]
+            states, _ = self._states_and_steps(params, lambda p: dict(
+                square_avg=zeros_state(p),
+                **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
+                **({"grad_avg": zeros_state(p)} if centered else {})))
             B.kernels.rmsprop_step_(
                 [p._data for p in params], [p.grad._data for p in params],
                 [s["square_avg"]._data for s in states],

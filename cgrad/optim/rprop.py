@@ -4,7 +4,7 @@ import numpy as np
 from .. import backends as B
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, zeros_state
 
 
 class Rprop(Optimizer):
@@ -32,15 +32,9 @@ class Rprop(Optimizer):
         loss = self._call_closure(closure)
         for group in self.param_groups:
             params = self._with_grad(group)
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:                # lazy init, as PyTorch
-                    state["step"] = scalar_state()
-                    state["prev"] = zeros_state(p)
-                    state["step_size"] = Tensor._make(
-                        np.full_like(p._data, float(group["lr"]), order="C"))
-                self._step_count(state)
-            states = [self.state[p] for p in params]
+            states, _ = self._states_and_steps(params, lambda p: dict(
+                prev=zeros_state(p),
+                step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))))
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             B.kernels.rprop_step_(
