@@ -632,17 +632,9 @@ class NumpyKernels:
         1 - lr weight_decay first. steps: the step number t of each param (an int, already
         counted for this step). max_exp_avg_sqs entries are None unless amsgrad."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                if decoupled_weight_decay:
-                    p *= _scalar(1 - lr * weight_decay, p)
-                else:
-                    g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
             m, v = exp_avgs[i], exp_avg_sqs[i]
-            _lerp_(m, g, 1 - beta1)
-            v *= _scalar(beta2, v)
-            v += _scalar(1 - beta2, v) * g * g
+            _adam_moments_(m, v, g, beta1, beta2)
             step = steps[i]
             step_size = lr / (1 - beta1 ** step)
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
@@ -659,10 +651,7 @@ class NumpyKernels:
         or p -= lr g / avg without momentum. momentum_buffers / grad_avgs entries are None
         when unused."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize)
             s = square_avgs[i]
             s *= _scalar(alpha, s)
             s += _scalar(1 - alpha, s) * g * g
@@ -689,10 +678,7 @@ class NumpyKernels:
         """clr = lr / (1 + (t - 1) lr_decay); s += g g; p -= clr g / (sqrt(s) + eps).
         steps: the step number t of each param, already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize)
             clr = lr / (1 + (steps[i] - 1) * lr_decay)
             s = state_sums[i]
             s += g * g
@@ -709,23 +695,15 @@ class NumpyKernels:
         + -lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / d. Weight decay as in adam_step_.
         steps: the step number t of each param, already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
             step = steps[i]
             bias_correction2 = 1 - beta2 ** step
-            if weight_decay != 0:
-                if decoupled_weight_decay:
-                    p *= _scalar(1 - lr * weight_decay, p)
-                else:
-                    g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
             mu_products[i] *= _scalar(mu, mu_products[i])
             mu_product = float(mu_products[i])
             m, v = exp_avgs[i], exp_avg_sqs[i]
-            _lerp_(m, g, 1 - beta1)
-            v *= _scalar(beta2, v)
-            v += _scalar(1 - beta2, v) * g * g
+            _adam_moments_(m, v, g, beta1, beta2)
             denom = np.sqrt(v / _scalar(bias_correction2, v))
             denom += _scalar(eps, denom)
             # two addcdivs: p + (value g) / denom, the product first as PyTorch's CPU kernel
@@ -739,18 +717,10 @@ class NumpyKernels:
         and the rectification sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)
         (rho_inf - 2) rho_t)) when rho_t > 5. steps: already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
             step = steps[i]
-            if weight_decay != 0:
-                if decoupled_weight_decay:
-                    p *= _scalar(1 - lr * weight_decay, p)
-                else:
-                    g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
             m, v = exp_avgs[i], exp_avg_sqs[i]
-            _lerp_(m, g, 1 - beta1)
-            v *= _scalar(beta2, v)
-            v += _scalar(1 - beta2, v) * g * g
+            _adam_moments_(m, v, g, beta1, beta2)
             bias_correction1 = 1 - beta1 ** step
             bias_correction2 = 1 - beta2 ** step
             update = m / _scalar(bias_correction1, m) * _scalar(lr, m)
@@ -771,10 +741,7 @@ class NumpyKernels:
         """g (+ weight_decay p); m = lerp(m, g, 1 - beta1); u = max(beta2 u, |g| + eps);
         p += (-lr / (1 - beta1^t)) m / u. steps: already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize)
             m, u = exp_avgs[i], exp_infs[i]
             _lerp_(m, g, 1 - beta1)
             u *= _scalar(beta2, u)
@@ -789,10 +756,7 @@ class NumpyKernels:
         """g (+ weight_decay p); s = rho s + (1 - rho) g g; delta = sqrt(a + eps) /
         sqrt(s + eps) g; a = rho a + (1 - rho) delta delta; p -= lr delta."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize)
             s, a = square_avgs[i], acc_deltas[i]
             s *= _scalar(rho, s)
             s += _scalar(1 - rho, s) * g * g
@@ -811,10 +775,7 @@ class NumpyKernels:
         etas, mus: 0-d state arrays, read and rewritten here (with float32 values, as
         PyTorch's); steps: already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + _scalar(weight_decay, p) * p
+            g = _decayed_grad(p, g, weight_decay, maximize)
             eta = float(etas[i])
             p *= _scalar(1 - lambd * eta, p)
             p += _scalar(-eta, p) * g
@@ -864,6 +825,27 @@ def _fma(x, y, z):
     t = p + z
     pz = t - z
     return t + (((p - pz) + (z - (t - pz))) + e)                  # t + its error + e
+
+
+def _decayed_grad(p, g, weight_decay, maximize, decoupled_lr=None):
+    """The gradient an optimizer's update reads: -g under maximize, plus weight_decay p; or,
+    given decoupled_lr (AdamW's decay), g itself after p is scaled by 1 - lr weight_decay in
+    place."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled_lr:
+            p *= _scalar(1 - decoupled_lr * weight_decay, p)
+        else:
+            g = g + _scalar(weight_decay, p) * p
+    return g
+
+
+def _adam_moments_(m, v, g, beta1, beta2):
+    """Adam's moments in place: m = lerp(m, g, 1 - beta1), v = beta2 v + (1 - beta2) g g"""
+    _lerp_(m, g, 1 - beta1)
+    v *= _scalar(beta2, v)
+    v += _scalar(1 - beta2, v) * g * g
 
 
 def _lerp_(a, b, w):
