@@ -12,7 +12,7 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
-from ..autograd.function import constant
+from ..autograd.function import constant, renamed
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
@@ -369,9 +369,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                        for t in (running_mean, running_var, weight, bias))
     out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean, var, w, b,
                      use_input_stats, momentum, eps)
-    with no_grad():
+    with no_grad():          # (PyTorch's eval leaves them untouched: no mean of the copies)
         for running, repeated in ((running_mean, mean), (running_var, var)):
-            if running is not None:
+            if running is not None and use_input_stats:
                 running.copy_(repeated.view(n, c).mean(0))
     return out.view(input.shape)
 
@@ -430,6 +430,17 @@ _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
             [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
              ("max_unpool3d", "MaxUnpool3D")]}
+# (an adaptive pool's output with an empty non-batch dim: its backward raises, as PyTorch's)
+_EMPTY_OUTPUTS = {layer: renamed("Empty" + _FUSED[layer], NN.EmptyAdaptivePoolOutput,
+                                 f"{_FUSED[layer]}Backward0", NN.EmptyAdaptivePoolOutput.__doc__)
+                  for layer in _FUSED if layer.startswith("adaptive")}
+
+
+def _pool_output(layer, out, shape):
+    """an adaptive pool's out as its LayerOutput of shape"""
+    if not all(shape[1:]):
+        return _EMPTY_OUTPUTS[layer].apply(out, shape, layer)
+    return _OUTPUTS[layer].apply(out, shape)
 
 
 def _keep(input, layer):
@@ -722,7 +733,9 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
                                                     stride=stride, dilation=dilation))
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
             zip(sizes, stride, padding, dilation, kernel, output_padding)]
-    if min(size) < 1:
+    # (an empty output passes with an empty batch; PyTorch's oneDNN kernel, which it picks for
+    # some float32 shapes and thread counts, passes it too: not followed)
+    if min(size) < 0 or (min(size) == 0 and n):
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
                            f"Calculated output size per channel: "
                            f"({' x '.join(map(str, size))}). Output size is too small")
@@ -1076,9 +1089,7 @@ def _adaptive_avg_pool(n, input, output_size):
         else:                              # another: bins @ x, the dims after it as one
             lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
             out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
-    if n == 2 and not all(out.shape[1:]):    # (its backward raises, as PyTorch's)
-        return NN.EmptyAdaptivePoolOutput.apply(out, out.shape)
-    return _OUTPUTS[fn].apply(out, out.shape)
+    return _pool_output(fn, out, out.shape)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -1135,7 +1146,7 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
     rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
     rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
     values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
-    values = _OUTPUTS[fn].apply(values, shape)
+    values = _pool_output(fn, values, shape)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, longest)

@@ -184,14 +184,20 @@ def layer_output(grad_fn_name, fresh=False):
 
 
 class EmptyAdaptivePoolOutput(LayerOutput):
-    """adaptive_avg_pool2d's LayerOutput where a non-batch dim of the output is empty: PyTorch's
-    backward refuses such a gradient (its forward gives the empty result)   ->   RuntimeError"""
+    """an adaptive pool's LayerOutput where a non-batch dim of the output is empty: PyTorch's
+    backward refuses such a gradient (its forward gives the empty result)   ->   RuntimeError
+    naming the pool (layer: "adaptive_avg_pool2d", ...; renamed per pool by functional)"""
     grad_fn_name = "AdaptiveAvgPool2DBackward0"
+
+    @classmethod
+    def forward(cls, ctx, x, shape, layer):
+        ctx.layer = layer
+        return super().forward(ctx, x, shape)
 
     @staticmethod
     def backward(ctx, g):
         dim = next(i for i in range(1, len(g.shape)) if not g.shape[i])
-        raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero "
+        raise RuntimeError(f"{ctx.layer}_backward(): Expected grad_output to have non-zero "
                            f"size for non-batch dimensions, but grad_output has sizes "
                            f"{list(g.shape)} with dimension {dim} being empty")
 
