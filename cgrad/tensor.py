@@ -1686,6 +1686,10 @@ class Tensor:
             raise RuntimeError(f"invalid shape dimension {min(shape)}")
         if -1 in shape:
             known = math.prod(s for s in shape if s != -1)      # Python ints: no wrap-around
+            if known == 0 == n:
+                raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {shape} "
+                                   "because the unspecified dimension size -1 can be any value "
+                                   "and is ambiguous")
             if known == 0 or n % known:
                 raise RuntimeError(f"shape '{shape}' is invalid for input of size {n}")
             shape[shape.index(-1)] = n // known
