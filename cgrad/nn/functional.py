@@ -731,6 +731,9 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
         raise RuntimeError("output padding must be smaller than either stride or dilation, but "
                            "got " + _spatial_values(output_padding=output_padding,
                                                     stride=stride, dilation=dilation))
+    if n and in_channels and not all(sizes):
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
+                           f"shape: {list(input.shape)}")
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
             zip(sizes, stride, padding, dilation, kernel, output_padding)]
     # (an empty output passes with an empty batch; PyTorch's oneDNN kernel, which it picks for
@@ -1182,7 +1185,7 @@ def _unpool_output_size(input, kernel_size, stride, padding, output_size):
     default = [(input.shape[-n + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d]
                for d in range(n)]
     if output_size is None:
-        return default
+        return _nonnegative_unpool_size(default)
     if len(output_size) == n + 2:
         output_size = output_size[2:]
     if len(output_size) != n:
@@ -1193,7 +1196,16 @@ def _unpool_output_size(input, kernel_size, stride, padding, output_size):
         if not low < output_size[d] < high:
             raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
                              f'{low} and {high})')
-    return output_size
+    return _nonnegative_unpool_size(output_size)
+
+
+def _nonnegative_unpool_size(size):
+    """size, after PyTorch's ValueError for a negative dim (before any other check)"""
+    for d, v in enumerate(size):
+        if v < 0:
+            raise ValueError(f"max_unpooling: output_size must contain non-negative spatial "
+                             f"dimensions, but got output_size[{d}]={v}")
+    return size
 
 
 def _max_unpool(n, input, indices, size, stride):
@@ -1260,23 +1272,25 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(3, input, indices, size, stride)
 
 
-def _one_int(function, name, value):
-    """a 1-d pool's argument, an int or a sequence of one, with PyTorch's argument error"""
+def _one_int(function, name, value, pos):
+    """a 1-d pool's argument (at position pos), an int or a sequence of one, with PyTorch's
+    argument errors"""
     if isinstance(value, (int, np.integer)):
         return int(value)
     if len(value) != 1:
         raise RuntimeError(f"{function}() argument '{name}' should contain one int (got "
                            f"{len(value)})")
-    return int(value[0])
+    return _ints(value, function, name, pos)[0]
 
 
 def _pool1d_args(function, kernel_size, stride, padding, dilation=1):
     """a 1-d pool's kernel, stride (the kernel's where None or empty), padding and dilation
     as ints, with PyTorch's argument errors"""
-    k = _one_int(function, "kernel_size", kernel_size)
+    k = _one_int(function, "kernel_size", kernel_size, 2)
     no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
-    s = k if no_stride else _one_int(function, "stride", stride)
-    return k, s, _one_int(function, "padding", padding), _one_int(function, "dilation", dilation)
+    s = k if no_stride else _one_int(function, "stride", stride, 3)
+    return (k, s, _one_int(function, "padding", padding, 4),
+            _one_int(function, "dilation", dilation, 5))
 
 
 def _as_2d_pool_input(function, input):
@@ -1290,6 +1304,10 @@ def _as_2d_pool_input(function, input):
 def _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode):
     """max_pool1d's own checks (without return_indices PyTorch runs a 1-d kernel); returns
     kernel, stride, padding and dilation as ints"""
+    for pos, (name, value) in enumerate([("kernel_size", kernel_size), ("stride", stride),
+                                         ("padding", padding), ("dilation", dilation)], 2):
+        if hasattr(value, "__len__"):                # (PyTorch's argument parser: first)
+            _ints(value, "max_pool1d", name, pos)
     if input.ndim not in (2, 3) or not all(input.shape[input.ndim - 2:]):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
                            f"dim batch size for input, but got:{list(input.shape)}")
@@ -1348,7 +1366,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def adaptive_avg_pool1d(input, output_size):
     """adaptive_avg_pool2d of a height of 1: the means of output_size bins of nearly equal
     size"""
-    size = _one_int("adaptive_avg_pool1d", "output_size", output_size)
+    size = _one_int("adaptive_avg_pool1d", "output_size", output_size, 2)
     input = _as_2d_pool_input("adaptive_avg_pool1d", input)
     out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
     return out.squeeze(-2)                                       # input's layout)
@@ -1360,8 +1378,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     if not hasattr(output_size, "__len__") and not isinstance(output_size, (int, np.integer)):
         raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be "
                         f"tuple of ints, not {type(output_size).__name__}")
+    size = _one_int("adaptive_max_pool1d", "output_size", output_size, 2)
     rows = _as_2d_pool_input("adaptive_max_pool1d", input)
-    size = _one_int("adaptive_max_pool1d", "output_size", output_size)
     _nonempty_dims("adaptive_max_pool1d", input, 1)
     out = adaptive_max_pool2d(rows, (1, size), return_indices)
     if return_indices:
