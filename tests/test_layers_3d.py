@@ -417,6 +417,7 @@ def test_adaptive_pools_backward_of_an_empty_output_as_torch(backend, fn, shape,
     "F.conv_transpose3d(x(1, 1, 5, 0, 3), x(1, 2, 2, 2, 2))",        # (it gave an output)
     "F.conv_transpose1d(x(1, 1, 0), x(1, 2, 2))", "F.conv_transpose2d(x(1, 0, 2), x(1, 2, 1, 1))",
     # PyTorch's argument checks, first
+    "F.adaptive_avg_pool2d(x(3, 2), -1)",
     "F.adaptive_max_pool1d(x(2, 3, 4, 4), (None,))", "F.adaptive_avg_pool1d(x(2, 3, 4), (2.5,))",
     "F.max_pool1d(x(2, 3, 4), (None,))", "F.max_pool1d(x(2, 3, 4), 2, (1.5,))",
     "F.max_pool1d(x(2, 3, 4, 5), 2, 1, 0, (None,))",
@@ -567,6 +568,8 @@ def test_3d_layers_refuse_as_torch(call):
     "F.max_unpool3d(x(0, 2, 2, 2, 2), lib.zeros(0, 2, 2, 2, 2, dtype=lib.int64), 2)",
     "F.max_unpool3d(x(1, 2, 2, 2, 2), lib.zeros(1, 2, 2, 2, 2, dtype=lib.int64), 1, padding=1)",
     "F.instance_norm(x(0, 3, 4))", "F.group_norm(x(0, 4, 3), 2, x(4), x(4))",
+    # adaptive_avg_pool2d's mean shortcut for an output size of 1 comes before its dims check
+    "F.adaptive_avg_pool2d(x(3, 1, 5, 2, 1), 1)", "F.adaptive_avg_pool2d(x(3, 2), 1)",
     # an empty output of conv_transpose with an empty batch (it raised)
     "F.conv_transpose1d(x(0, 1, 1), x(1, 2, 2), padding=1)",
     "F.conv_transpose2d(x(0, 1, 3, 1).double(), x(1, 2, 2, 2).double(), x(2).double(), 1, 1)",

@@ -1065,8 +1065,6 @@ def _adaptive_avg_pool(n, input, output_size):
     size = _adaptive_size(fn, n, input, output_size)
     dims_error = RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got "
                               f"{list(input.shape)}")
-    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
-        raise dims_error
     if len(size) != n:
         raise RuntimeError(f"{fn}: output_size must be {n}")
     if min(size) < 0:
@@ -1076,6 +1074,8 @@ def _adaptive_avg_pool(n, input, output_size):
     dims = tuple(range(-n, 0))
     if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
         return input.mean(dims, keepdim=True)
+    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
+        raise dims_error
     # (the 2-d kernel checks H and W only, the 3-d one every dim but the first)
     _nonempty_dims(fn, input, input.ndim - 2 if n == 2 else 1)
     if input.ndim not in (n + 1, n + 2):
@@ -2838,6 +2838,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
+    if not math.prod(input.shape[1:]):           # (no channels: only a batch may be empty)
+        raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with "
+                           f"sizes {list(input.shape)}")
     if not input.is_floating_point():          # (PyTorch's kernel names)
         kind = "nearest" if mode.startswith("nearest") else "linear"
         name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \
