@@ -197,7 +197,9 @@ def test_losses_second_derivatives_match_torch(backend, call, specs):
     "F.soft_margin_loss(x, y.requires_grad_())", "nn.MultiMarginLoss(p=3)",
     "nn.MultiMarginLoss(weight=lib.ones(2, 2))",
     "F.multi_margin_loss(x, t, weight=lib.ones(4, requires_grad=True))",
-    "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)"])
+    "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)",
+    "F.huber_loss(x, y, reduction='bad')", "nn.HuberLoss('bad', 0.5)(x, y)",   # (it reduced)
+    "F.multilabel_soft_margin_loss(x[0, 0], y[0, 0])", "x[0, 0].size(-1)"])    # (0-d)
 def test_loss_errors_match_torch(call):
     def run(lib):
         rng = np.random.default_rng(0)

@@ -1948,6 +1948,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """reduce(0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)): smooth_l1 * delta"""
+    reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     d = input - target
