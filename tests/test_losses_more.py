@@ -264,3 +264,24 @@ def test_loss_modules_match_torch(backend, make, n_inputs):
         c_out = c(*[cgrad.tensor(a) for a in arrays])
         t_out = t(*[torch.tensor(a) for a in arrays])
     _close(c_out, t_out, np.float32)
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("shapes", [((), (1, 3)), ((3,), (2, 3)), ((2, 1), (3,))])
+def test_pointwise_losses_expand_first_as_torch(backend, name, shapes):
+    """PyTorch expands input and target first: its size warning (smooth_l1 and huber gave
+    none), and a 0-d float64 input with a float32 target gives float64 (cgrad gave float32)"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.linspace(-1, 1, int(np.prod(shapes[0]))).reshape(shapes[0]),
+                       dtype=lib.float64, requires_grad=True)
+        t = lib.tensor(np.linspace(0.3, 2, int(np.prod(shapes[1]))).reshape(shapes[1]),
+                       dtype=lib.float32)
+        with pytest.warns(UserWarning, match="Using a target size"):
+            y = getattr(lib.nn.functional, name)(x, t, reduction="none")
+        y.sum().backward()
+        out.append((str(y.dtype).split(".")[-1], tuple(y.shape), y.detach().numpy(),
+                    x.grad.numpy()))
+    assert out[0][:2] == out[1][:2]
+    for c, t in zip(out[0][2:], out[1][2:]):
+        np.testing.assert_allclose(c, t, rtol=1e-7)

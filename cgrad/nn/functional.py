@@ -1532,6 +1532,7 @@ def _index_pad(input, pad, mode, value):
 # (imported here, beside the functions they serve)
 import math  # noqa: E402
 
+from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
 from ..tensor import _raise_broadcast  # noqa: E402
@@ -1914,13 +1915,21 @@ def _reduced(loss, reduction):
     return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
 
 
-def _pointwise(input, target, reduction, op, kernel):
+def _broadcast_target(input, target, stacklevel):
+    """input and target expanded to one shape, with PyTorch's warning where they differ (its
+    pointwise losses expand first: a 0-d one then promotes as any other, float64 with float32)"""
     target = _as_tensor(target)
-    if target.shape != input.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). This will likely lead to incorrect results due to "
-                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
-        _broadcast_check(input._data, target._data)
+    if target.shape == input.shape:
+        return input, target
+    warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.", stacklevel=stacklevel)
+    _broadcast_check(input._data, target._data)
+    return tuple(_broadcast_tensors(input, target))
+
+
+def _pointwise(input, target, reduction, op, kernel):
+    input, target = _broadcast_target(input, target, 4)
     input, target = _same_float_dtype(input, target, kernel=kernel)
     return op.apply(input, target, reduction)
 
@@ -1941,6 +1950,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
+    input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
     return _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
@@ -1951,6 +1961,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
