@@ -286,3 +286,15 @@ def test_pointwise_losses_expand_first_as_torch(backend, name, shapes):
     assert out[0][:2] == out[1][:2]
     for c, t in zip(out[0][2:], out[1][2:]):
         np.testing.assert_allclose(c, t, rtol=1e-7)
+
+
+@pytest.mark.parametrize("shapes", [((3, 3), (2,)), ((0, 1), (2, 1)), ((2, 1, 3), (2, 1, 2))])
+def test_hinge_embedding_loss_broadcast_error_as_torch(shapes):
+    """PyTorch's broadcast error, target first (cgrad's named where()'s shapes), and cgrad's
+    shapes after it"""
+    errors = []
+    for lib in (cgrad, torch):
+        with pytest.raises(RuntimeError) as e:
+            lib.nn.functional.hinge_embedding_loss(lib.ones(shapes[0]), lib.ones(shapes[1]))
+        errors.append(str(e.value))
+    assert errors[0].startswith(errors[1] + " (shapes ")

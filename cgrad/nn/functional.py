@@ -2341,6 +2341,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     PyTorch)"""
     reduction = _reduction(size_average, reduce, reduction)
     target = _as_tensor(target)
+    _broadcast_check(target._data, input._data)      # (PyTorch's where(target != 1, ...) first)
     margin_part = (margin - input).clamp_min(0).where(target != 1, 0.0)
     return _reduced(margin_part + input.where(target != -1, 0.0), reduction)
 
