@@ -401,6 +401,26 @@ def test_adaptive_pools_backward_of_an_empty_output_as_torch(backend, fn, shape,
     assert out[0] == out[1]
 
 
+@pytest.mark.parametrize("n, shape, args", [
+    (1, (2, 3, 1), (2, 1, 1)), (1, (3, 1), (2, 1, 1)), (2, (2, 1, 1, 1), (2, 1, 1)),
+    (2, (1, 1, 1), (2, 1, 1)), (3, (1, 1, 1, 1), (2, 1, 1)), (3, (2, 1, 1, 1, 1), (2, 1, 1)),
+    (2, (0, 1, 1, 1), (2, 1, 1)), (2, (1, 1, 2, 2), (2, 2, 0))])
+def test_max_unpool_backward_of_an_empty_output_as_torch(backend, n, shape, args):
+    """PyTorch's forward gives the empty output, its backward (a gather from the empty
+    gradient) refuses a non-empty input's indices (cgrad gave zeros)"""
+    out = []
+    for lib, functional in ((cgrad, F), (torch, tf)):
+        x = lib.ones(*shape, requires_grad=True)
+        idx = lib.arange(x.numel()).reshape(shape) + 3
+        y = getattr(functional, f"max_unpool{n}d")(x, idx, *args)
+        try:
+            y.sum().backward()
+            out.append((tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)))
+        except RuntimeError as e:
+            out.append((tuple(y.shape), y.grad_fn.name(), str(e)))
+    assert out[0] == out[1]
+
+
 # ---- errors ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("call", [
     # conv3d / conv_transpose3d

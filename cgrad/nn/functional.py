@@ -430,16 +430,22 @@ _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
             [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
              ("max_unpool3d", "MaxUnpool3D")]}
-# (an adaptive pool's output with an empty non-batch dim: its backward raises, as PyTorch's)
-_EMPTY_OUTPUTS = {layer: renamed("Empty" + _FUSED[layer], NN.EmptyAdaptivePoolOutput,
-                                 f"{_FUSED[layer]}Backward0", NN.EmptyAdaptivePoolOutput.__doc__)
-                  for layer in _FUSED if layer.startswith("adaptive")}
+# (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
+_REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
+                                    NN.RefusingOutput.__doc__) for layer, op in
+                     [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
+                      ("max_unpool3d", "MaxUnpool3D")]
+                     if layer.startswith(("adaptive", "max_unpool"))}
 
 
 def _pool_output(layer, out, shape):
     """an adaptive pool's out as its LayerOutput of shape"""
     if not all(shape[1:]):
-        return _EMPTY_OUTPUTS[layer].apply(out, shape, layer)
+        dim = next(i for i in range(1, len(shape)) if not shape[i])
+        return _REFUSING_OUTPUTS[layer].apply(
+            out, shape, f"{layer}_backward(): Expected grad_output to have non-zero size for "
+            f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension "
+            f"{dim} being empty")
     return _OUTPUTS[layer].apply(out, shape)
 
 
@@ -1241,6 +1247,10 @@ def _max_unpool(n, input, indices, size, stride):
     if not volume:                                   # (nothing written where empty)
         values, indices = values[..., :0], indices[..., :0]
     out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(-1, indices, values)
+    if not volume and idx.size:        # (PyTorch's backward gathers from the empty gradient)
+        return _REFUSING_OUTPUTS[fn].apply(
+            out, (*lead, *size), f"index {int(idx.flat[0])} is out of bounds for dimension "
+            f"{len(lead)} with size 0")
     return _OUTPUTS[fn].apply(out, (*lead, *size))
 
 
