@@ -441,6 +441,8 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
+        if not self.ndim:                  # (no wrap-around as a reduction's 0-d dim has)
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         return self._data.shape[_dim(dim, self.ndim)]
 
     def dim(self):
@@ -1252,6 +1254,8 @@ class Tensor:
                                f"ndim = {weight.ndim}")
         channels = self.shape[1] if self.ndim >= 2 else 1
         n = weight.numel()
+        if n != 1 and not self.ndim:
+            raise RuntimeError("Not allow zero-dim input tensor.")
         if n != 1 and n != channels:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {n} and channel size = {channels}.")
@@ -1686,6 +1690,10 @@ class Tensor:
             raise RuntimeError(f"invalid shape dimension {min(shape)}")
         if -1 in shape:
             known = math.prod(s for s in shape if s != -1)      # Python ints: no wrap-around
+            if known == 0 == n:
+                raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {shape} "
+                                   "because the unspecified dimension size -1 can be any value "
+                                   "and is ambiguous")
             if known == 0 or n % known:
                 raise RuntimeError(f"shape '{shape}' is invalid for input of size {n}")
             shape[shape.index(-1)] = n // known

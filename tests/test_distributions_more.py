@@ -576,3 +576,18 @@ def test_transform_to_matrices(backend, constraint, dtype):
                                   else dict(rtol=1e-10, atol=1e-10)))
     with pytest.raises(NotImplementedError, match="Cannot transform"):
         cgrad.distributions.biject_to(getattr(cgrad.distributions.constraints, constraint))
+
+
+@pytest.mark.parametrize("kind", ["probs", "logits"])
+def test_negative_binomial_log_prob_of_0d_values_is_0d_as_torch(backend, kind):
+    """a 0-d total_count, probs (or logits) and value give a 0-d log_prob, as PyTorch's"""
+    out = []
+    for lib in (cgrad, torch):
+        count = lib.tensor(1.5, dtype=lib.float64, requires_grad=True)
+        p = lib.tensor(0.3, dtype=lib.float64, requires_grad=True)
+        d = lib.distributions.NegativeBinomial(count, **{kind: p})
+        lp = d.log_prob(lib.tensor(2.0, dtype=lib.float64))
+        lp.backward()
+        out.append((tuple(lp.shape), lp.item(), count.grad.item(), p.grad.item()))
+    assert out[0][0] == out[1][0] == ()
+    np.testing.assert_allclose(out[0][1:], out[1][1:], rtol=1e-12)

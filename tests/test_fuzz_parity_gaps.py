@@ -467,7 +467,9 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
     "lib.ones(3, 2).masked_fill(lib.tensor([True, False, True]), 1.0)",
     "lib.ones(2, 3).sum((1, 0, -1))", "lib.ones(2, 3).std((0, -2))",
     "lib.ones(1, 1, 4).expand(10, 4)", "lib.ones(3, 2, dtype=lib.bool).expand(2)",
-    "lib.ones(3, 2).expand(4, 3, 2, 5)"])
+    "lib.ones(3, 2).expand(4, 3, 2, 5)",
+    "lib.zeros(0).reshape(2, 0, -1)", "lib.zeros(0, 3).view(0, -1)",     # (the -1 ambiguous)
+    "lib.zeros(3).reshape(0, -1)"])
 def test_errors_worded_as_torch(backend, call):
     """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
     error); masked_select raised NumPy's ValueError"""

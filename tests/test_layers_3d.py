@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 from test_conv_layers import (_default_init_matches_torch, _module_matches_torch,  # noqa: E402
                               _train_like_torch)
 from test_nn_layers import (DTYPES, _cg, _check_grads, _close, _inputs,  # noqa: E402
-                            _randn64, _randomise, _raises_like_torch, _second_order, _twin)
+                            _randn64, _randomise, _raises_like_torch, _second_order,
+                            _torch_dtype, _twin)
 from test_nn_layers_more import _grad_graph_matches  # noqa: E402
 
 tf = torch.nn.functional
@@ -344,6 +345,69 @@ def test_functional_instance_norm_updates_running_stats_as_torch(backend):
         _close(cv, tv)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [3, 0])
+def test_instance_norm_in_eval_leaves_the_running_stats_as_torch(backend, dtype, batch):
+    """use_input_stats=False: PyTorch leaves them untouched (cgrad wrote back the mean of
+    their per-sample copies: off by rounding, NaN for an empty batch)"""
+    tx = torch.randn(batch, 2, 5, dtype=_torch_dtype(dtype))
+    tm = torch.tensor([0.839461, -0.3], dtype=_torch_dtype(dtype))
+    tv = torch.tensor([0.7, 1.3], dtype=_torch_dtype(dtype))
+    cm, cv = _cg(tm), _cg(tv)
+    _close(F.instance_norm(_cg(tx), cm, cv, use_input_stats=False),
+           tf.instance_norm(tx, tm, tv, use_input_stats=False), dtype)
+    for c, t in ((cm, tm), (cv, tv)):
+        np.testing.assert_array_equal(c.numpy(), t.numpy())
+    m = nn.InstanceNorm1d(2, track_running_stats=True).to(cgrad.float64).eval()
+    m(cgrad.zeros(0, 2, 3, dtype=cgrad.float64))
+    assert m.running_mean.tolist() == [0.0, 0.0] and m.running_var.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("fn, shape, size", [
+    ("adaptive_avg_pool3d", (1, 1, 4, 1, 1), (1, 3, 0)),
+    ("adaptive_avg_pool3d", (0, 1, 4, 1, 1), (1, 3, 0)),
+    ("adaptive_avg_pool3d", (1, 4, 1, 1), (0, 3, 1)),
+    ("adaptive_max_pool3d", (1, 1, 4, 1, 1), (1, 3, 0)),
+    ("adaptive_max_pool2d", (1, 1, 4, 1), (1, 0)), ("adaptive_max_pool2d", (1, 4, 1), (0, 2)),
+    ("adaptive_max_pool1d", (1, 1, 4), 0), ("adaptive_max_pool1d", (0, 2, 4), 0),
+    ("adaptive_avg_pool3d", (0, 1, 4, 1, 1), 2), ("adaptive_max_pool3d", (0, 1, 4, 1, 1), 2),
+    ("interpolate", (1, 1, 4, 1, 1), (1, 3, 0))])
+def test_adaptive_pools_backward_of_an_empty_output_as_torch(backend, fn, shape, size):
+    """PyTorch's forward gives the empty output, its backward refuses the gradient when a
+    non-batch dim is empty (only the 2-d average pool did); an empty batch alone passes"""
+    out = []
+    for lib, functional in ((cgrad, F), (torch, tf)):
+        x = lib.ones(*shape, requires_grad=True)
+        y = (functional.interpolate(x, size, mode="area") if fn == "interpolate" else
+             getattr(functional, fn)(x, size))
+        try:
+            y.sum().backward()
+            out.append((tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)))
+        except RuntimeError as e:
+            out.append((tuple(y.shape), y.grad_fn.name(), str(e)))
+    assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("n, shape, args", [
+    (1, (2, 3, 1), (2, 1, 1)), (1, (3, 1), (2, 1, 1)), (2, (2, 1, 1, 1), (2, 1, 1)),
+    (2, (1, 1, 1), (2, 1, 1)), (3, (1, 1, 1, 1), (2, 1, 1)), (3, (2, 1, 1, 1, 1), (2, 1, 1)),
+    (2, (0, 1, 1, 1), (2, 1, 1)), (2, (1, 1, 2, 2), (2, 2, 0))])
+def test_max_unpool_backward_of_an_empty_output_as_torch(backend, n, shape, args):
+    """PyTorch's forward gives the empty output, its backward (a gather from the empty
+    gradient) refuses a non-empty input's indices (cgrad gave zeros)"""
+    out = []
+    for lib, functional in ((cgrad, F), (torch, tf)):
+        x = lib.ones(*shape, requires_grad=True)
+        idx = lib.arange(x.numel()).reshape(shape) + 3
+        y = getattr(functional, f"max_unpool{n}d")(x, idx, *args)
+        try:
+            y.sum().backward()
+            out.append((tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)))
+        except RuntimeError as e:
+            out.append((tuple(y.shape), y.grad_fn.name(), str(e)))
+    assert out[0] == out[1]
+
+
 # ---- errors ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("call", [
     # conv3d / conv_transpose3d
@@ -355,6 +419,18 @@ def test_functional_instance_norm_updates_running_stats_as_torch(backend):
     "F.conv3d(x(1, 2, 5, 5, 5), x(3, 2, 2, 2, 2), dilation=(1, -1, 1))",
     "F.conv3d(x(1, 2, 2, 5, 5), x(3, 2, 3, 2, 2), dilation=(1, 2, 3))",
     "F.conv3d(x(1, 2, 5, 5, 5), x(3, 1, 2, 2, 2), groups=2)",
+    "F.conv_transpose3d(x(2, 1, 3, 3, 1).double(), x(1, 2, 2, 2, 2).double(), padding=1)",
+    "F.conv_transpose1d(x(2, 1, 1).double(), x(1, 2, 2).double(), padding=2)",
+    "F.conv_transpose3d(x(1, 1, 5, 0, 3), x(1, 2, 2, 2, 2))",        # (it gave an output)
+    "F.conv_transpose1d(x(1, 1, 0), x(1, 2, 2))", "F.conv_transpose2d(x(1, 0, 2), x(1, 2, 1, 1))",
+    # PyTorch's argument checks, first
+    "F.adaptive_avg_pool2d(x(3, 2), -1)",
+    "F.adaptive_max_pool1d(x(2, 3, 4, 4), (None,))", "F.adaptive_avg_pool1d(x(2, 3, 4), (2.5,))",
+    "F.max_pool1d(x(2, 3, 4), (None,))", "F.max_pool1d(x(2, 3, 4), 2, (1.5,))",
+    "F.max_pool1d(x(2, 3, 4, 5), 2, 1, 0, (None,))",
+    "F.max_unpool1d(x(2, 3, 1), i(2, 3, 1), 2, 1, 2)",
+    "F.max_unpool2d(x(0, 2, 5, 1), i(0, 2, 5, 1).int(), 2, 1, 2)",
+    "F.max_unpool3d(x(1, 2, 1, 1, 1), i(1, 2, 1, 1, 1), 1, 1, 1)",
     "F.conv3d(x(1, 3, 5, 5, 5), x(3, 2, 2, 2, 2))",
     "F.conv3d(x(1, 2, 5, 5, 5), x(3, 2, 2, 2, 2), x(4))",
     "F.conv3d(x(1, 2, 5, 5, 5), x(3, 2, 2, 2, 2).double())",
@@ -498,7 +574,13 @@ def test_3d_layers_refuse_as_torch(call):
     "F.adaptive_max_pool1d(x(0, 2, 5), 2)", "F.adaptive_max_pool2d(x(1, 2, 5, 5), (None, 3))",
     "F.max_unpool3d(x(0, 2, 2, 2, 2), lib.zeros(0, 2, 2, 2, 2, dtype=lib.int64), 2)",
     "F.max_unpool3d(x(1, 2, 2, 2, 2), lib.zeros(1, 2, 2, 2, 2, dtype=lib.int64), 1, padding=1)",
-    "F.instance_norm(x(0, 3, 4))", "F.group_norm(x(0, 4, 3), 2, x(4), x(4))"])
+    "F.instance_norm(x(0, 3, 4))", "F.group_norm(x(0, 4, 3), 2, x(4), x(4))",
+    # adaptive_avg_pool2d's mean shortcut for an output size of 1 comes before its dims check
+    "F.adaptive_avg_pool2d(x(3, 1, 5, 2, 1), 1)", "F.adaptive_avg_pool2d(x(3, 2), 1)",
+    # an empty output of conv_transpose with an empty batch (it raised)
+    "F.conv_transpose1d(x(0, 1, 1), x(1, 2, 2), padding=1)",
+    "F.conv_transpose2d(x(0, 1, 3, 1).double(), x(1, 2, 2, 2).double(), x(2).double(), 1, 1)",
+    "F.conv_transpose3d(x(0, 1, 1, 1, 1), x(1, 2, 2, 2, 2), x(2), padding=1)"])
 def test_3d_layer_edge_cases_match_torch(backend, call):
     """integer inputs where PyTorch takes them, empty batches and sizes: PyTorch's shapes,
     dtypes and values"""

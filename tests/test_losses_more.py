@@ -197,7 +197,9 @@ def test_losses_second_derivatives_match_torch(backend, call, specs):
     "F.soft_margin_loss(x, y.requires_grad_())", "nn.MultiMarginLoss(p=3)",
     "nn.MultiMarginLoss(weight=lib.ones(2, 2))",
     "F.multi_margin_loss(x, t, weight=lib.ones(4, requires_grad=True))",
-    "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)"])
+    "nn.TripletMarginLoss(margin=0)", "nn.TripletMarginWithDistanceLoss(margin=-2)",
+    "F.huber_loss(x, y, reduction='bad')", "nn.HuberLoss('bad', 0.5)(x, y)",   # (it reduced)
+    "F.multilabel_soft_margin_loss(x[0, 0], y[0, 0])", "x[0, 0].size(-1)"])    # (0-d)
 def test_loss_errors_match_torch(call):
     def run(lib):
         rng = np.random.default_rng(0)
@@ -262,3 +264,37 @@ def test_loss_modules_match_torch(backend, make, n_inputs):
         c_out = c(*[cgrad.tensor(a) for a in arrays])
         t_out = t(*[torch.tensor(a) for a in arrays])
     _close(c_out, t_out, np.float32)
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("shapes", [((), (1, 3)), ((3,), (2, 3)), ((2, 1), (3,))])
+def test_pointwise_losses_expand_first_as_torch(backend, name, shapes):
+    """PyTorch expands input and target first: its size warning (smooth_l1 and huber gave
+    none), and a 0-d float64 input with a float32 target gives float64 (cgrad gave float32;
+    PyTorch's huber backward refuses the mix)"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.linspace(-1, 1, int(np.prod(shapes[0]))).reshape(shapes[0]),
+                       dtype=lib.float64, requires_grad=True)
+        t = lib.tensor(np.linspace(0.3, 2, int(np.prod(shapes[1]))).reshape(shapes[1]),
+                       dtype=lib.float64 if name == "huber_loss" else lib.float32)
+        with pytest.warns(UserWarning, match="Using a target size"):
+            y = getattr(lib.nn.functional, name)(x, t, reduction="none")
+        y.sum().backward()
+        out.append((str(y.dtype).split(".")[-1], tuple(y.shape), y.detach().numpy(),
+                    x.grad.numpy()))
+    assert out[0][:2] == out[1][:2]
+    for c, t in zip(out[0][2:], out[1][2:]):
+        np.testing.assert_allclose(c, t, rtol=1e-7)
+
+
+@pytest.mark.parametrize("shapes", [((3, 3), (2,)), ((0, 1), (2, 1)), ((2, 1, 3), (2, 1, 2))])
+def test_hinge_embedding_loss_broadcast_error_as_torch(shapes):
+    """PyTorch's broadcast error, target first (cgrad's named where()'s shapes), and cgrad's
+    shapes after it"""
+    errors = []
+    for lib in (cgrad, torch):
+        with pytest.raises(RuntimeError) as e:
+            lib.nn.functional.hinge_embedding_loss(lib.ones(shapes[0]), lib.ones(shapes[1]))
+        errors.append(str(e.value))
+    assert errors[0].startswith(errors[1] + " (shapes ")

@@ -533,3 +533,17 @@ def test_top_level_forms_are_functionals():
     assert cgrad.threshold_(x, 0.6, 9.0) is x and x.tolist() == [9.0, 9.0, 2.0]
     with pytest.raises(AttributeError):
         cgrad.no_such_function
+
+
+@pytest.mark.parametrize("shape", [(3, 0, 2), (0, 0, 2), (1, 0, 2, 2), (1, 0, 2, 2, 2)])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear"])
+def test_interpolate_of_no_channels_refuses_as_torch(shape, mode):
+    """PyTorch's resampling kernels take an empty batch, not an empty channel dim (cgrad
+    returned an empty result)"""
+    mode = {3: mode, 4: "bilinear", 5: "trilinear"}[len(shape)] if mode == "linear" else mode
+
+    def run(lib, shape=shape):
+        return lib.nn.functional.interpolate(lib.ones(*shape), size=4, mode=mode)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+    empty_batch = (0, 1, *shape[2:])
+    assert tuple(run(cgrad, empty_batch).shape) == tuple(run(torch, empty_batch).shape)

@@ -115,3 +115,14 @@ def test_rsub_range_new(backend):
         assert x.new().shape == (0,)
         with pytest.raises(TypeError):
             x.new(m.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("case", ["0-d", "0-d true", "0-d into 2-d", "2-d"])
+def test_masked_fill_keeps_the_shape_as_torch(backend, case):
+    """a 0-d tensor and mask stay 0-d (np.ascontiguousarray made them 1-d; NegativeBinomial's
+    log_prob of a 0-d value had shape (1,))"""
+    shape, mask = {"0-d": ((), False), "0-d true": ((), True),
+                   "0-d into 2-d": ((2, 3), True), "2-d": ((2, 3), [[True, False, True]] * 2)}[case]
+    x = np.random.default_rng(0).standard_normal(shape)
+    compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x)
+    compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x, layout="transposed")

@@ -302,6 +302,26 @@ def test_multihead_attention_self_and_unbatched(backend, config):
         c(*c_in, is_causal=True)
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("config", [{}, dict(batch_first=True), dict(add_bias_kv=True),
+                                    dict(kdim=3, vdim=5)], ids=str)
+def test_multihead_attention_of_an_empty_batch_as_torch(backend, config, need_weights):
+    """a batch of 0: PyTorch's empty outputs and zero gradients (cgrad's view(L, 0, -1) of
+    the output raised)"""
+    c, t = _mha_pair(np.float64, **config)
+    t_in = _mha_inputs(config, np.float64, batch=0)
+    c_in = [_cg(x) for x in t_in]
+    kpm = torch.zeros(0, 5, dtype=torch.bool)
+    if not need_weights:      # (PyTorch's view(0, heads, -1, S) of the merged mask raises)
+        _raises_like_torch(lambda: c(*c_in, key_padding_mask=_cg(kpm), need_weights=False),
+                           lambda: t(*t_in, key_padding_mask=kpm, need_weights=False))
+        kpm = None
+    t_out = t(*t_in, key_padding_mask=kpm, need_weights=need_weights)
+    c_out = c(*c_in, key_padding_mask=None if kpm is None else _cg(kpm),
+              need_weights=need_weights)
+    _compare(c_out, t_out, c_in, t_in, np.float64, (c, t))
+
+
 def test_multihead_attention_fully_masked_rows_as_torch(backend):
     """a query with every key masked: NaN where the weights are computed (need_weights, a
     plain softmax), zeros and then the output bias without them (SDPA), as in PyTorch's

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
-from ..autograd.function import constant
+from ..autograd.function import constant, renamed
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
@@ -369,9 +369,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                        for t in (running_mean, running_var, weight, bias))
     out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean, var, w, b,
                      use_input_stats, momentum, eps)
-    with no_grad():
+    with no_grad():          # (PyTorch's eval leaves them untouched: no mean of the copies)
         for running, repeated in ((running_mean, mean), (running_var, var)):
-            if running is not None:
+            if running is not None and use_input_stats:
                 running.copy_(repeated.view(n, c).mean(0))
     return out.view(input.shape)
 
@@ -430,6 +430,23 @@ _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
             [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
              ("max_unpool3d", "MaxUnpool3D")]}
+# (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
+_REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
+                                    NN.RefusingOutput.__doc__) for layer, op in
+                     [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
+                      ("max_unpool3d", "MaxUnpool3D")]
+                     if layer.startswith(("adaptive", "max_unpool"))}
+
+
+def _pool_output(layer, out, shape):
+    """an adaptive pool's out as its LayerOutput of shape"""
+    if not all(shape[1:]):
+        dim = next(i for i in range(1, len(shape)) if not shape[i])
+        return _REFUSING_OUTPUTS[layer].apply(
+            out, shape, f"{layer}_backward(): Expected grad_output to have non-zero size for "
+            f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension "
+            f"{dim} being empty")
+    return _OUTPUTS[layer].apply(out, shape)
 
 
 def _keep(input, layer):
@@ -720,9 +737,14 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
         raise RuntimeError("output padding must be smaller than either stride or dilation, but "
                            "got " + _spatial_values(output_padding=output_padding,
                                                     stride=stride, dilation=dilation))
+    if n and in_channels and not all(sizes):
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
+                           f"shape: {list(input.shape)}")
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
             zip(sizes, stride, padding, dilation, kernel, output_padding)]
-    if min(size) < 1:
+    # (an empty output passes with an empty batch; PyTorch's oneDNN kernel, which it picks for
+    # some float32 shapes and thread counts, passes it too: not followed)
+    if min(size) < 0 or (min(size) == 0 and n):
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
                            f"Calculated output size per channel: "
                            f"({' x '.join(map(str, size))}). Output size is too small")
@@ -1049,8 +1071,6 @@ def _adaptive_avg_pool(n, input, output_size):
     size = _adaptive_size(fn, n, input, output_size)
     dims_error = RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got "
                               f"{list(input.shape)}")
-    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
-        raise dims_error
     if len(size) != n:
         raise RuntimeError(f"{fn}: output_size must be {n}")
     if min(size) < 0:
@@ -1060,6 +1080,8 @@ def _adaptive_avg_pool(n, input, output_size):
     dims = tuple(range(-n, 0))
     if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
         return input.mean(dims, keepdim=True)
+    if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
+        raise dims_error
     # (the 2-d kernel checks H and W only, the 3-d one every dim but the first)
     _nonempty_dims(fn, input, input.ndim - 2 if n == 2 else 1)
     if input.ndim not in (n + 1, n + 2):
@@ -1076,9 +1098,7 @@ def _adaptive_avg_pool(n, input, output_size):
         else:                              # another: bins @ x, the dims after it as one
             lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
             out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
-    if n == 2 and not all(out.shape[1:]):    # (its backward raises, as PyTorch's)
-        return NN.EmptyAdaptivePoolOutput.apply(out, out.shape)
-    return _OUTPUTS[fn].apply(out, out.shape)
+    return _pool_output(fn, out, out.shape)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -1135,7 +1155,7 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
     rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
     rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
     values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
-    values = _OUTPUTS[fn].apply(values, shape)
+    values = _pool_output(fn, values, shape)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, longest)
@@ -1171,7 +1191,7 @@ def _unpool_output_size(input, kernel_size, stride, padding, output_size):
     default = [(input.shape[-n + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d]
                for d in range(n)]
     if output_size is None:
-        return default
+        return _nonnegative_unpool_size(default)
     if len(output_size) == n + 2:
         output_size = output_size[2:]
     if len(output_size) != n:
@@ -1182,7 +1202,16 @@ def _unpool_output_size(input, kernel_size, stride, padding, output_size):
         if not low < output_size[d] < high:
             raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
                              f'{low} and {high})')
-    return output_size
+    return _nonnegative_unpool_size(output_size)
+
+
+def _nonnegative_unpool_size(size):
+    """size, after PyTorch's ValueError for a negative dim (before any other check)"""
+    for d, v in enumerate(size):
+        if v < 0:
+            raise ValueError(f"max_unpooling: output_size must contain non-negative spatial "
+                             f"dimensions, but got output_size[{d}]={v}")
+    return size
 
 
 def _max_unpool(n, input, indices, size, stride):
@@ -1218,6 +1247,10 @@ def _max_unpool(n, input, indices, size, stride):
     if not volume:                                   # (nothing written where empty)
         values, indices = values[..., :0], indices[..., :0]
     out = Tensor._make(np.zeros((*lead, volume), input._data.dtype)).scatter(-1, indices, values)
+    if not volume and idx.size:        # (PyTorch's backward gathers from the empty gradient)
+        return _REFUSING_OUTPUTS[fn].apply(
+            out, (*lead, *size), f"index {int(idx.flat[0])} is out of bounds for dimension "
+            f"{len(lead)} with size 0")
     return _OUTPUTS[fn].apply(out, (*lead, *size))
 
 
@@ -1249,23 +1282,25 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(3, input, indices, size, stride)
 
 
-def _one_int(function, name, value):
-    """a 1-d pool's argument, an int or a sequence of one, with PyTorch's argument error"""
+def _one_int(function, name, value, pos):
+    """a 1-d pool's argument (at position pos), an int or a sequence of one, with PyTorch's
+    argument errors"""
     if isinstance(value, (int, np.integer)):
         return int(value)
     if len(value) != 1:
         raise RuntimeError(f"{function}() argument '{name}' should contain one int (got "
                            f"{len(value)})")
-    return int(value[0])
+    return _ints(value, function, name, pos)[0]
 
 
 def _pool1d_args(function, kernel_size, stride, padding, dilation=1):
     """a 1-d pool's kernel, stride (the kernel's where None or empty), padding and dilation
     as ints, with PyTorch's argument errors"""
-    k = _one_int(function, "kernel_size", kernel_size)
+    k = _one_int(function, "kernel_size", kernel_size, 2)
     no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
-    s = k if no_stride else _one_int(function, "stride", stride)
-    return k, s, _one_int(function, "padding", padding), _one_int(function, "dilation", dilation)
+    s = k if no_stride else _one_int(function, "stride", stride, 3)
+    return (k, s, _one_int(function, "padding", padding, 4),
+            _one_int(function, "dilation", dilation, 5))
 
 
 def _as_2d_pool_input(function, input):
@@ -1279,6 +1314,10 @@ def _as_2d_pool_input(function, input):
 def _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode):
     """max_pool1d's own checks (without return_indices PyTorch runs a 1-d kernel); returns
     kernel, stride, padding and dilation as ints"""
+    for pos, (name, value) in enumerate([("kernel_size", kernel_size), ("stride", stride),
+                                         ("padding", padding), ("dilation", dilation)], 2):
+        if hasattr(value, "__len__"):                # (PyTorch's argument parser: first)
+            _ints(value, "max_pool1d", name, pos)
     if input.ndim not in (2, 3) or not all(input.shape[input.ndim - 2:]):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
                            f"dim batch size for input, but got:{list(input.shape)}")
@@ -1337,7 +1376,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def adaptive_avg_pool1d(input, output_size):
     """adaptive_avg_pool2d of a height of 1: the means of output_size bins of nearly equal
     size"""
-    size = _one_int("adaptive_avg_pool1d", "output_size", output_size)
+    size = _one_int("adaptive_avg_pool1d", "output_size", output_size, 2)
     input = _as_2d_pool_input("adaptive_avg_pool1d", input)
     out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
     return out.squeeze(-2)                                       # input's layout)
@@ -1349,8 +1388,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     if not hasattr(output_size, "__len__") and not isinstance(output_size, (int, np.integer)):
         raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be "
                         f"tuple of ints, not {type(output_size).__name__}")
+    size = _one_int("adaptive_max_pool1d", "output_size", output_size, 2)
     rows = _as_2d_pool_input("adaptive_max_pool1d", input)
-    size = _one_int("adaptive_max_pool1d", "output_size", output_size)
     _nonempty_dims("adaptive_max_pool1d", input, 1)
     out = adaptive_max_pool2d(rows, (1, size), return_indices)
     if return_indices:
@@ -1501,8 +1540,7 @@ def _index_pad(input, pad, mode, value):
 
 # ---- attention --------------------------------------------------------------------------------
 # (imported here, beside the functions they serve)
-import math  # noqa: E402
-
+from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
 from ..tensor import _raise_broadcast  # noqa: E402
@@ -1805,7 +1843,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if dropout_p > 0.0:
             weights = dropout(weights, p=dropout_p)
         out = weights.bmm(v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)
+        out = linear(out, out_proj_weight, out_proj_bias)
+        out = out.view(tgt_len, bsz, out.size(1))           # (not -1: bsz may be 0)
         weights = weights.view(bsz, num_heads, tgt_len, src_len)
         if average_attn_weights:
             weights = weights.mean(dim=1)
@@ -1819,7 +1858,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     q, k, v = (t.reshape(bsz, num_heads, t.size(1), head_dim) for t in (q, k, v))
     out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    out = out.view(tgt_len, bsz, out.size(1))
     return (out if is_batched else out.squeeze(1)), None
 
 
@@ -1871,13 +1911,21 @@ def _reduced(loss, reduction):
     return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
 
 
-def _pointwise(input, target, reduction, op, kernel):
+def _broadcast_target(input, target, stacklevel):
+    """input and target expanded to one shape, with PyTorch's warning where they differ (its
+    pointwise losses expand first: a 0-d one then promotes as any other, float64 with float32)"""
     target = _as_tensor(target)
-    if target.shape != input.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). This will likely lead to incorrect results due to "
-                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
-        _broadcast_check(input._data, target._data)
+    if target.shape == input.shape:
+        return input, target
+    warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.", stacklevel=stacklevel)
+    _broadcast_check(input._data, target._data)
+    return tuple(_broadcast_tensors(input, target))
+
+
+def _pointwise(input, target, reduction, op, kernel):
+    input, target = _broadcast_target(input, target, 4)
     input, target = _same_float_dtype(input, target, kernel=kernel)
     return op.apply(input, target, reduction)
 
@@ -1898,6 +1946,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
+    input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
     return _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
@@ -1905,8 +1954,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """reduce(0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)): smooth_l1 * delta"""
+    reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
@@ -2286,6 +2337,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     PyTorch)"""
     reduction = _reduction(size_average, reduce, reduction)
     target = _as_tensor(target)
+    _broadcast_check(target._data, input._data)      # (PyTorch's where(target != 1, ...) first)
     margin_part = (margin - input).clamp_min(0).where(target != 1, 0.0)
     return _reduced(margin_part + input.where(target != -1, 0.0), reduction)
 
@@ -2891,7 +2943,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         outs = ", ".join(f"{k}: {n}" for k, n in zip(names, out_size))
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({sizes}){' and' if dim == 1 else ''} output ({outs})")
-    if not input.shape[1]:
+    if not math.prod(input.shape[1:]):           # (no channels: only a batch may be empty)
         raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with "
                            f"sizes {list(input.shape)}")
     if antialias or mode == "bicubic":

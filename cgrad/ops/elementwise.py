@@ -1318,7 +1318,8 @@ class MaskedFill(Op):
             raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with "
                                f"dtype {mask.dtype}")
         ctx.mask = mask
-        return np.ascontiguousarray(np.where(mask, np.asarray(value, dtype=x.dtype), x))
+        y = np.where(mask, np.asarray(value, dtype=x.dtype), x)
+        return y if y.flags.c_contiguous else np.ascontiguousarray(y)   # (which makes 0-d 1-d)
 
     @staticmethod
     def backward(ctx, g):

@@ -184,17 +184,19 @@ def layer_output(grad_fn_name, fresh=False):
     return op
 
 
-class EmptyAdaptivePoolOutput(LayerOutput):
-    """adaptive_avg_pool2d's LayerOutput where a non-batch dim of the output is empty: PyTorch's
-    backward refuses such a gradient (its forward gives the empty result)   ->   RuntimeError"""
-    grad_fn_name = "AdaptiveAvgPool2DBackward0"
+class RefusingOutput(LayerOutput):
+    """a layer's LayerOutput where PyTorch's backward refuses the gradient (an empty output of
+    an adaptive pool or of max_unpool; its forward gives the empty result)   ->   RuntimeError
+    with the message given (renamed per layer by functional)"""
+
+    @classmethod
+    def forward(cls, ctx, x, shape, message):
+        ctx.message = message
+        return super().forward(ctx, x, shape)
 
     @staticmethod
     def backward(ctx, g):
-        dim = next(i for i in range(1, len(g.shape)) if not g.shape[i])
-        raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero "
-                           f"size for non-batch dimensions, but grad_output has sizes "
-                           f"{list(g.shape)} with dimension {dim} being empty")
+        raise RuntimeError(ctx.message)
 
     graph_backward = backward
 
