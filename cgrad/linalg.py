@@ -169,7 +169,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if not 0 <= A.ndim - B.ndim <= 1:
         raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and "
                            "(input.dim() - other.dim()) <= 1")
-    vector = A.ndim - 1 == B.ndim
+    # (PyTorch's test: a batch of vectors only if B's shape is A's without the last dim)
+    vector = B.ndim == 1 or A.ndim - 1 == B.ndim and B.shape == A.shape[:-1]
     if A.shape[-2] != B.shape[-1 if vector else -2]:
         raise RuntimeError(f"{name}: input.size(-2) should match other.size("
                            f"{-1 if vector else -2})")
@@ -404,8 +405,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     d0, d1 = _dim(dim[0], A.ndim), _dim(dim[1], A.ndim)
     if d0 == d1:
         raise RuntimeError(f"{name}: dims must be different. Got ({dim[0]}, {dim[1]})")
-    if ord == "fro":
-        return vector_norm(A, 2, (d0, d1), keepdim, dtype=dtype, out=out)
+    if ord == "fro" or ord != "nuc" and ord > 0 and not A.shape[d0] * A.shape[d1]:
+        # (every norm of an empty matrix is 0: PyTorch's value there, without a gradient)
+        return vector_norm(A if ord == "fro" else A.detach(), 2, (d0, d1), keepdim, dtype=dtype,
+                           out=out)
     if ord == "nuc" or abs(ord) == 2:
         x = A if dtype is None else A.to(dtype)
         perm = _backshift(d0, d1, A.ndim)

@@ -3319,6 +3319,10 @@ class Tensor:
             prod = outer(vec1, vec2) if alpha else outer(vec1, vec2).logical_and(False)
             return prod.logical_or(self.logical_and(bool(beta)))
         if self._data.dtype.kind in "iu" or vec1._data.dtype.kind in "iu":
+            for name, v in (("beta", beta), ("alpha", alpha)):
+                if isinstance(v, float):
+                    raise RuntimeError(f"For integral input tensors, argument {name} must not "
+                                       "be a floating point number.")
             return _beta_plus(self, outer(vec1, vec2) * alpha if alpha != 1 else
                               outer(vec1, vec2), beta)
         return addmm(self, vec1.reshape(-1, 1), vec2.reshape(1, -1), beta=beta, alpha=alpha)
@@ -3326,6 +3330,7 @@ class Tensor:
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * self + alpha * (batch1 @ batch2), batch by batch"""
         prod = bmm(batch1, batch2)
+        beta, alpha = _integral_scalars(prod, beta, alpha)
         return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
 
     def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
@@ -3337,6 +3342,7 @@ class Tensor:
             raise RuntimeError(f"batch1 and batch2 must have same number of batches, got "
                                f"{batch1.shape[0]} and {batch2.shape[0]}")
         prod = bmm(batch1, batch2).sum(0)
+        beta, alpha = _integral_scalars(prod, beta, alpha)
         return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
 
     def addmv_(self, mat, vec, *, beta=1, alpha=1):
@@ -3444,10 +3450,12 @@ class Tensor:
                                "dimensions")
         d = _dim(dim, self.ndim)
         from .linalg import vector_norm
-        norm = vector_norm(self, p, [k for k in range(self.ndim) if k != d], keepdim=True)
-        # (PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too big, else 1)
-        factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
-        return self * factor
+        dims = [k for k in range(self.ndim) if k != d]
+        # PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too big, else 1; the norm
+        # is differentiated only where it is used (a zero or nan slice's would be nan)
+        scaled = vector_norm(self.detach(), p, dims, keepdim=True) > maxnorm
+        norm = vector_norm(where(scaled, self, 0.0), p, dims, keepdim=True)
+        return self * where(scaled, maxnorm / (norm + 1e-7), 1.0)
 
     def renorm_(self, p, dim, maxnorm):
         return self.copy_(self.clone().renorm(p, dim, maxnorm))   # (the norm saves the input)
@@ -3553,6 +3561,11 @@ class _RemovableHandle:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
 
+
+
+def _integral_scalars(t, beta, alpha):
+    """beta and alpha as PyTorch's integer BLAS loops take them: truncated to ints"""
+    return (int(beta), int(alpha)) if t._data.dtype.kind in "iu" else (beta, alpha)
 
 
 def _beta_plus(input, prod, beta):
@@ -3972,7 +3985,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{_tname(t._data.dtype)} and {_tname(mat2._data.dtype)}")
     Tensor._make(input._data).expand(mat1.shape[0], mat2.shape[1])   # PyTorch's size errors
-    return L.Addmm.apply(input, mat1, mat2, beta, alpha)
+    return L.Addmm.apply(input, mat1, mat2, *_integral_scalars(mat2, beta, alpha))
 
 
 _function.Tensor = Tensor

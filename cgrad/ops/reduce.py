@@ -485,8 +485,8 @@ class Norm(Op):
         if x.dtype.kind != "f":
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
                                f"tensor as input. Got {torch_name(x.dtype)}")
-        if np.isinf(p) and not x.size:        # a max (min) over nothing: PyTorch refuses it
-            name = f"linalg.vector_norm cannot compute the {'-' if p < 0 else ''}inf norm on"
+        if (p < 0 or np.isinf(p)) and not x.size:   # a max, min or 1/0 over nothing: refused
+            name = f"linalg.vector_norm cannot compute the {p:g} norm on"
             if dims is None:
                 raise RuntimeError(f"{name} an empty tensor because the operation does not "
                                    "have an identity")
@@ -794,6 +794,8 @@ class Softmax(Op):
     def forward(cls, ctx, x, dim):
         last = "lastdim_" if dim == x.ndim - 1 or not x.ndim else ""
         require_float(x.dtype, f"{cls.kernel}_{last}kernel_impl")
+        if not x.ndim:               # the kernels need dim 0: a 0-d x as one element
+            return cls.forward(ctx, x.reshape(1), dim).reshape(())
         # a fresh C-contiguous result, as PyTorch's (a transposed x's layout would stop .view)
         y = np.ascontiguousarray(getattr(B.kernels, cls.kernel)(x, dim))
         ctx.save_for_backward(y)
@@ -803,7 +805,8 @@ class Softmax(Op):
     @classmethod
     def backward(cls, ctx, g):
         y, = ctx.saved_tensors
-        return getattr(B.kernels, cls.kernel + "_backward")(y, g, ctx.dim), None
+        dx = getattr(B.kernels, cls.kernel + "_backward")(y, g.reshape(y.shape), ctx.dim)
+        return dx.reshape(g.shape), None
 
     @staticmethod
     def graph_backward(ctx, g):

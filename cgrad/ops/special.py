@@ -136,10 +136,12 @@ class Gammainc(Op):
     ->   dx = g x^(a-1) e^-x / Gamma(a); no derivative in a (as PyTorch)"""
     grad_fn_name = "IgammaBackward0"
     sign = 1
-    ufunc = "gammainc"
+    ufunc, kernel = "gammainc", "igamma_cpu"
 
     @classmethod
     def forward(cls, ctx, a, x):
+        if np.result_type(a, x).kind in "biu":       # PyTorch has float loops only
+            refuse(cls.kernel, np.result_type(a, x))
         a, x = _float_pair(a, x)
         ctx.save_for_backward(a, x)
         return _same_float(getattr(_scipy(), cls.ufunc)(a, x), x)
@@ -166,7 +168,7 @@ class Gammaincc(Gammainc):
     """y = Q(a, x) = 1 - P(a, x)   ->   dx = -g x^(a-1) e^-x / Gamma(a)"""
     grad_fn_name = "IgammacBackward0"
     sign = -1
-    ufunc = "gammaincc"
+    ufunc, kernel = "gammaincc", "igammac_cpu"
 
 
 # ---- error function family ------------------------------------------------------------------
