@@ -343,10 +343,11 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "the first N-1 dimensions of boundaries tensor and input value "
                                "tensor must match, but we got boundaries tensor "
                                f"{list(seq.shape)} and input value tensor {list(values.shape)}")
-        rows, vals = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
-        orders = [None] * len(rows) if order is None else order.reshape(-1, seq.shape[-1])
-        result = np.stack([np.searchsorted(r, v, how, o) for r, v, o in
-                           zip(rows, vals, orders)]).reshape(values.shape)
+        n = int(np.prod(seq.shape[:-1]))          # (reshape(-1, ...) fails when empty)
+        rows, vals = seq.reshape(n, seq.shape[-1]), values.reshape(n, values.shape[-1])
+        orders = [None] * n if order is None else order.reshape(n, seq.shape[-1])
+        result = np.array([np.searchsorted(r, v, how, o) for r, v, o in zip(rows, vals, orders)],
+                          np.int64).reshape(values.shape)
     return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
 
 

@@ -94,6 +94,22 @@ def _dim(d, ndim):
     return d % n if ndim else 0
 
 
+def _unique_dim(x, dim):
+    """dim wrapped for unique(_consecutive) along it, or PyTorch's errors: a 0-d x, an empty x
+    whose empty dims are not just dim"""
+    if not x.ndim:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = _dim(dim, x.ndim)
+    if not x.size:
+        if x.shape[d]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
+        if x.shape.count(0) > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique "
+                               "cannot be applied ")
+    return d
+
+
 def _dims(dim, ndim):
     """dim (None, int, or a sequence of ints) as a tuple of wrapped axes, or None for all
     (also for an empty sequence, as PyTorch's sum, mean, var, ... take it)."""
@@ -2286,7 +2302,9 @@ class Tensor:
         return R.Nansum.apply(self, _dims(dim, self.ndim), keepdim)
 
     def nanmean(self, dim=None, keepdim=False):
-        _dtype.require_float(self._data.dtype, "nanmean")
+        if self._data.dtype.kind != "f":
+            raise RuntimeError("nanmean(): expected input to have floating point or complex "
+                               f"dtype but got {_tname(self._data.dtype)}")
         present = self.isnan().logical_not()
         return self.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
@@ -2693,7 +2711,7 @@ class Tensor:
                                                 return_counts=True, equal_nan=False)
             inverse = inverse.reshape(x.shape)
         else:
-            d = _dim(dim, self.ndim)
+            d = _unique_dim(x, dim)
             values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True,
                                                 axis=d)
             inverse = inverse.reshape(-1)
@@ -2704,7 +2722,7 @@ class Tensor:
         """the values (or slices along dim) that differ from the one before, with the index of
         each element's run and each run's length where asked"""
         x = self._data
-        d = None if dim is None else _dim(dim, self.ndim)
+        d = None if dim is None else _unique_dim(x, dim)
         rows = x.reshape(-1, 1) if d is None else np.moveaxis(x, d, 0).reshape(
             x.shape[d] if x.ndim else 1, math.prod(x.shape) // max(x.shape[d], 1))
         new = np.ones(rows.shape[0], bool)
@@ -3533,6 +3551,10 @@ class Tensor:
             if lo > hi:
                 raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
                                    f"{_g(lo)} max {_g(hi)} for dimension 0")
+            if not np.isfinite([lo, hi]).all():      # (nan or inf in the data, or given)
+                lo_s, hi_s = ("nan" if v != v else _g(v) for v in (lo, hi))
+                raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo_s}, {hi_s}] "
+                                   "is not finite")
             if lo == hi:
                 lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
             edges = np.linspace(lo, hi, bins + 1).astype(x.dtype)
