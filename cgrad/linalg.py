@@ -405,16 +405,14 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     d0, d1 = _dim(dim[0], A.ndim), _dim(dim[1], A.ndim)
     if d0 == d1:
         raise RuntimeError(f"{name}: dims must be different. Got ({dim[0]}, {dim[1]})")
-    if ord == "fro" or ord != "nuc" and ord > 0 and not A.shape[d0] * A.shape[d1]:
-        # (every norm of an empty matrix is 0: PyTorch's value there, without a gradient)
-        return vector_norm(A if ord == "fro" else A.detach(), 2, (d0, d1), keepdim, dtype=dtype,
-                           out=out)
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim, dtype=dtype, out=out)
     if ord == "nuc" or abs(ord) == 2:
         x = A if dtype is None else A.to(dtype)
         perm = _backshift(d0, d1, A.ndim)
         s = svdvals(x.permute(*perm))
         result = s.sum(-1, keepdim) if ord == "nuc" else (
-            s.amax(-1, keepdim) if ord > 0 else s.amin(-1, keepdim))
+            _largest(s, -1, keepdim) if ord > 0 else s.amin(-1, keepdim))
         if keepdim:
             result = result.unsqueeze(-1).permute(*np.argsort(perm).tolist())
         return _into_out(result, out)
@@ -423,7 +421,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if not keepdim and d0 < d1:
         d1 -= 1
     sums = vector_norm(A, 1, d0, keepdim, dtype=dtype)
-    return _into_out(sums.amax(d1, keepdim) if ord > 0 else sums.amin(d1, keepdim), out)
+    return _into_out(_largest(sums, d1, keepdim) if ord > 0 else sums.amin(d1, keepdim), out)
+
+
+def _largest(x, dim, keepdim):
+    """the amax of the norms x over dim; 0 over nothing (PyTorch's, without a gradient)"""
+    return x.amax(dim, keepdim) if x.shape[dim] else x.detach().sum(dim, keepdim)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):

@@ -467,10 +467,95 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
     "lib.ones(3, 2).masked_fill(lib.tensor([True, False, True]), 1.0)",
     "lib.ones(2, 3).sum((1, 0, -1))", "lib.ones(2, 3).std((0, -2))",
     "lib.ones(1, 1, 4).expand(10, 4)", "lib.ones(3, 2, dtype=lib.bool).expand(2)",
-    "lib.ones(3, 2).expand(4, 3, 2, 5)"])
+    "lib.ones(3, 2).expand(4, 3, 2, 5)",
+    *(f"lib.special.{name}(lib.ones(2, 3), lib.ones(3, 1, 2))" for name in
+      ("xlogy", "xlog1py", "zeta", "gammainc", "gammaincc")),
+    "lib.special.xlogy(lib.ones(2, 3), lib.ones(1, 2))"])
 def test_errors_worded_as_torch(backend, call):
     """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
-    error); masked_select raised NumPy's ValueError"""
+    error); masked_select, and special's binary functions, raised NumPy's ValueError"""
     (c_kind, c_msg), (t_kind, t_msg) = (_outcome(lambda lib: eval(call, {"lib": lib}), lib)
                                         for lib in (cgrad, torch))
     assert c_kind == t_kind and c_msg.startswith(t_msg)
+
+
+# ---- 4. a second fuzz: recent top-level functions and torch.special ---------------------------
+def _renorm_grads(lib, p):
+    """renorm's value and gradient where a slice holds nan or zeros (left unscaled, its
+    gradient the upstream one) and where one is scaled"""
+    x = lib.tensor([[0.0, 0.0], [1.0, float("nan")], [3.0, 4.0]], dtype=lib.float64,
+                   requires_grad=True)
+    y = lib.renorm(x, p, 0, 2.0)
+    (y * lib.arange(6.0, dtype=lib.float64).reshape(3, 2)).sum().backward()
+    return [y, x.grad]
+
+
+def _softmax_0d(lib, f):
+    x = lib.tensor(2.0, requires_grad=True)
+    y = f(lib, x)
+    (y * 3).backward()
+    return [y, x.grad]
+
+
+def _ints(lib, f):
+    m, v = lib.tensor([[1, 2], [3, 4]]), lib.tensor([1, -1])
+    return f(lib, lib.tensor([5, 6]), m, v)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3.5, float("inf")])
+def test_renorm_gradient_at_nan_and_zero_slices_as_torch(backend, p):
+    """the norm of a slice left unscaled is not differentiated: its gradient was nan there"""
+    for c, t in zip(*(_renorm_grads(lib, p) for lib in (cgrad, torch))):
+        np.testing.assert_allclose(_np(c), _np(t), rtol=1e-12, atol=1e-14)
+
+
+SECOND_FUZZ = {
+    **{f"{name} of 0-d": (lambda lib, f=f: _softmax_0d(lib, f)) for name, f in [
+        ("softmax", lambda lib, x: x.softmax(0)),
+        ("log_softmax", lambda lib, x: lib.log_softmax(x, -1)),
+        ("special.softmax", lambda lib, x: lib.special.softmax(x, 0)),
+        ("special.log_softmax", lambda lib, x: lib.special.log_softmax(x, 0))]},
+    **{f"integer {name}": (lambda lib, f=f: _ints(lib, f)) for name, f in [
+        ("addmv alpha=0.5", lambda lib, i, m, v: lib.addmv(i, m, v, alpha=0.5)),
+        ("addmv beta=0.5", lambda lib, i, m, v: lib.addmv(i, m, v, beta=0.5)),
+        ("addmm alpha=1.5", lambda lib, i, m, v: lib.addmm(i, m, m, alpha=1.5)),
+        ("baddbmm alpha=0.5", lambda lib, i, m, v: lib.baddbmm(i, m[None], m[None], alpha=0.5)),
+        ("addbmm beta=2.5", lambda lib, i, m, v: lib.addbmm(i, m[None], m[None], beta=2.5)),
+        ("addr beta=1.5", lambda lib, i, m, v: lib.addr(m, i, v, beta=1.5)),
+        ("addr alpha=0.5", lambda lib, i, m, v: lib.addr(m, i, v, alpha=0.5))]},
+    "special.gammainc of ints": lambda lib: lib.special.gammainc(lib.tensor([1, 2]),
+                                                                 lib.tensor([2, 3])),
+    "special.gammaincc of bool and int32": lambda lib: lib.special.gammaincc(
+        lib.tensor([True]), lib.tensor([2], dtype=lib.int32)),
+    "special.gammainc of int and float": lambda lib: lib.special.gammainc(
+        lib.tensor([1, 2]), lib.tensor([2.0, 3.0])),
+    "searchsorted of no rows": lambda lib: lib.searchsorted(lib.zeros(0, 2), lib.zeros(0, 1)),
+    "searchsorted of no values": lambda lib: lib.searchsorted(lib.zeros(0, 4), lib.zeros(0, 0)),
+    "searchsorted of empty rows": lambda lib: lib.searchsorted(
+        lib.zeros(2, 0), lib.ones(2, 3), out_int32=True),
+    "unique of 0-d along a dim": lambda lib: lib.unique(lib.tensor(1.0), dim=-1),
+    "unique_consecutive of 0-d along a dim": lambda lib: lib.unique_consecutive(
+        lib.tensor(1.0), dim=0),
+    "unique along a dim not the empty one": lambda lib: lib.unique(lib.zeros(2, 0), dim=0),
+    "unique with two empty dims": lambda lib: lib.unique(lib.zeros(0, 2, 0), dim=0),
+    "unique_consecutive along a dim not the empty one": lambda lib: lib.unique_consecutive(
+        lib.zeros(0, 2, 0), dim=1),
+    "unique along the empty dim": lambda lib: lib.unique(
+        lib.zeros(0, 2), dim=0, return_inverse=True, return_counts=True),
+    "nanmean of ints": lambda lib: lib.nanmean(lib.tensor([1, 2])),
+    "nanmean of bools": lambda lib: lib.tensor([True]).nanmean(),
+    "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
+    "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
+    "histogram over an infinite range": lambda lib: lib.histogram(
+        lib.tensor([1.0]), bins=2, range=(-float("inf"), 1.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND_FUZZ))
+def test_second_fuzz_gaps_match_torch(backend, name):
+    """values, gradients, dtypes, or the error's class and message, as PyTorch's: softmax of
+    a 0-d tensor had shape [1]; integer addmm-family scalars were not truncated (the results
+    float); gammainc took integers; searchsorted
+    crashed on empty batches; unique's dim errors were NumPy's AxisError (or no error);
+    nanmean's was NotImplementedError; histogram took a range that is not finite"""
+    _same_outcome(SECOND_FUZZ[name])
