@@ -2156,8 +2156,9 @@ class Tensor:
             raise RuntimeError(f"source tensor shape must match self tensor shape, excluding "
                                f"the specified dimension. Got self.shape = {list(self.shape)} "
                                f"source.shape = {list(source.shape)}")
-        if self.numel() and self.ndim > 1:     # (PyTorch adds nothing into nothing; its
-            _check_bounds(idx, self._data.shape[d], d)        # 1-d kernel raises IndexError)
+        if self.numel() and self.ndim > 1 and alpha == 1:  # (PyTorch adds nothing into
+            _check_bounds(idx, self._data.shape[d], d)  # nothing; its 1-d and alpha kernels
+            # raise IndexError)
         elif self.numel():
             _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
         if self._data.dtype.kind in "iu":        # PyTorch casts alpha to self's dtype
@@ -3508,7 +3509,7 @@ class Tensor:
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
             raise RuntimeError(f"size {{{list(size)}}} is not expandable to size "
                                f"{{{list(self.shape)}}}.")
-        x = self.sum(tuple(range(lead))) if lead else self
+        x = self.sum(tuple(range(lead))) if lead or not size else self   # (size (): a sum)
         dims = tuple(k for k, (s, n) in enumerate(zip(size, x.shape)) if s == 1 and n != 1)
         return x.sum(dims, keepdim=True) if dims else x
 

@@ -544,6 +544,14 @@ SECOND_FUZZ = {
         lib.zeros(0, 2), dim=0, return_inverse=True, return_counts=True),
     "nanmean of ints": lambda lib: lib.nanmean(lib.tensor([1, 2])),
     "nanmean of bools": lambda lib: lib.tensor([True]).nanmean(),
+    "index_add with alpha, index out of range": lambda lib: lib.zeros(2, 2).index_add(
+        0, lib.tensor([-1, 0]), lib.ones(2, 2), alpha=2),
+    "index_add with alpha, index too big": lambda lib: lib.zeros(2, 2).index_add(
+        1, lib.tensor([2, 0]), lib.ones(2, 2), alpha=2),
+    "index_add without alpha, index out of range": lambda lib: lib.zeros(2, 2).index_add(
+        0, lib.tensor([-1, 0]), lib.ones(2, 2)),
+    "sum_to_size of a 0-d bool": lambda lib: lib.tensor(True).sum_to_size(()),
+    "sum_to_size of a bool, no dim summed": lambda lib: lib.tensor([True, False]).sum_to_size(2),
     "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
     "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
     "histogram over an infinite range": lambda lib: lib.histogram(
@@ -557,5 +565,6 @@ def test_second_fuzz_gaps_match_torch(backend, name):
     a 0-d tensor had shape [1]; integer addmm-family scalars were not truncated (the results
     float); gammainc took integers; searchsorted
     crashed on empty batches; unique's dim errors were NumPy's AxisError (or no error);
-    nanmean's was NotImplementedError; histogram took a range that is not finite"""
+    nanmean's was NotImplementedError; histogram took a range that is not finite; index_add
+    with alpha raised RuntimeError for an index out of range; sum_to_size(()) kept a bool"""
     _same_outcome(SECOND_FUZZ[name])
