@@ -3774,8 +3774,7 @@ def _no_grad_binary(ufunc, a, b):
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
     x, y = E.promote(x, y)
-    if (ufunc is np.floor_divide or ufunc is np.remainder) and np.result_type(
-            x, y).kind in "iub" and np.any(np.equal(y, 0)):
+    if (ufunc is np.floor_divide or ufunc is np.remainder) and E.divides_by_zero(x, y):
         raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
     out = _checked_ufunc(ufunc, x, y)
     if out._data.dtype.kind == "f" and _grad_state.enabled and any(

@@ -552,6 +552,13 @@ SECOND_FUZZ = {
         0, lib.tensor([-1, 0]), lib.ones(2, 2)),
     "sum_to_size of a 0-d bool": lambda lib: lib.tensor(True).sum_to_size(()),
     "sum_to_size of a bool, no dim summed": lambda lib: lib.tensor([True, False]).sum_to_size(2),
+    **{f"integer {name} by a zero, nothing computed": (lambda lib, f=f: f(
+        lib.zeros(2, 0, dtype=lib.int64), lib.zeros(1, dtype=lib.int64))) for name, f in [
+        ("%", lambda x, z: x % z), ("//", lambda x, z: x // z), ("fmod", lambda x, z: x.fmod(z)),
+        ("fmod by 0", lambda x, z: x.fmod(0)),
+        ("div trunc", lambda x, z: x.div(z, rounding_mode="trunc"))]},
+    "integer % by a zero": lambda lib: lib.tensor([5, 3]) % lib.tensor([2, 0]),
+    "integer fmod by a zero": lambda lib: lib.tensor([5, 3]).fmod(lib.tensor([2, 0])),
     "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
     "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
     "histogram over an infinite range": lambda lib: lib.histogram(
@@ -566,5 +573,6 @@ def test_second_fuzz_gaps_match_torch(backend, name):
     float); gammainc took integers; searchsorted
     crashed on empty batches; unique's dim errors were NumPy's AxisError (or no error);
     nanmean's was NotImplementedError; histogram took a range that is not finite; index_add
-    with alpha raised RuntimeError for an index out of range; sum_to_size(()) kept a bool"""
+    with alpha raised RuntimeError for an index out of range; sum_to_size(()) kept a bool;
+    integer division by a zero raised where no element is computed"""
     _same_outcome(SECOND_FUZZ[name])

@@ -15,8 +15,8 @@ from .. import _dtype
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
-                          _NumpyUnary, _Stepwise, _float, _same_float, promote,
-                          promote_float)
+                          _NumpyUnary, _Stepwise, _float, _same_float, divides_by_zero,
+                          promote, promote_float)
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -654,7 +654,7 @@ class DivRounded(_ZeroGradient):
         if kind == "b":
             raise NotImplementedError(f'"div_{mode}_cpu" not implemented for \'Bool\'')
         if kind in "iu":
-            if np.any(np.equal(b, 0)):
+            if divides_by_zero(a, b):
                 raise RuntimeError("ZeroDivisionError")
             q = np.floor_divide(a, b)
             if mode == "trunc":          # one up where the floor went below a negative quotient
@@ -824,7 +824,7 @@ class Fmod(_Binary):
 
     @staticmethod
     def fn(a, b):
-        if np.result_type(a, b).kind in "iu" and np.any(np.equal(b, 0)):
+        if divides_by_zero(a, b, "iu"):
             raise RuntimeError("ZeroDivisionError")
         return np.fmod(a, b)
 
