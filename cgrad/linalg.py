@@ -122,6 +122,10 @@ def solve(A, B, *, left=True, out=None):
     if (rows if left else cols) != n:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    if vector and not left:                  # (1 by 1 matrices: a vector B is refused too)
+        raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not "
+                           "supported for left=False. In this case linalg.solve is equivalent "
+                           "to B / A.squeeze(-1)")
     _batch("linalg.solve", A.shape[:-2], B.shape[:-1] if vector else B.shape[:-2])
     return _into_out(M.solve(A, B, left, vector, "torch.linalg.solve"), out)
 

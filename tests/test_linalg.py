@@ -596,6 +596,10 @@ FUZZ_GAPS = {
     "lu, 0 rows": lambda lib: lib.linalg.lu(lib.zeros(2, 3, 0, 1)),
     "lu_solve, no matrices": lambda lib: lib.linalg.lu_solve(
         *lib.linalg.lu_factor(lib.zeros(2, 0, 0)), lib.zeros(3, 2, 0, 2)),
+    "solve left=False, B a vector": lambda lib: lib.linalg.solve(
+        lib.ones(1, 1, 1, dtype=lib.float64), lib.ones(1, dtype=lib.float64), left=False),
+    "solve left=False, B a batch of vectors": lambda lib: lib.linalg.solve(
+        lib.ones(2, 1, 1, dtype=lib.float64), lib.ones(2, 1, dtype=lib.float64), left=False),
     "pinv hermitian, 0 by 0": lambda lib: lib.linalg.pinv(lib.zeros(2, 0, 0), hermitian=True),
     **{f"matrix_norm {o}, empty": (lambda lib, o=o: _empty_grad(
         lib, lambda lib, x: lib.linalg.matrix_norm(x, o), (2, 4, 0))) for o in
@@ -615,7 +619,8 @@ def test_gaps_a_fuzz_found_match_torch(backend, name):
     """lstsq took B of A's ndim - 1 dims for vectors whatever its shape, and called LAPACK
     for B without columns; empty batches crashed the LAPACK loops; pinv(hermitian=True) and
     the 2/1/inf matrix norms of empty matrices raised; vector norms of negative order over
-    nothing gave inf, not PyTorch's error; det's gradient of no matrices was None"""
+    nothing gave inf, not PyTorch's error; det's gradient of no matrices was None; solve with
+    left=False took vectors for B"""
     from test_fuzz_parity_gaps import _outcome
     got, want = (_outcome(FUZZ_GAPS[name], lib) for lib in (cgrad, torch))
     if isinstance(want, tuple) or isinstance(got, tuple):      # an error: its class, message
