@@ -283,13 +283,20 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return input.unique(sorted, return_inverse, return_counts, dim)
 
 
+def _float_moments(name, input):
+    if isinstance(input, Tensor) and input._data.dtype.kind != "f":
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over dim (all dims for None)"""
+    _float_moments("var_mean", input)
     return input.var(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over dim (all dims for None)"""
+    _float_moments("std_mean", input)
     return input.std(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
 
 
@@ -335,6 +342,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            f"but got boundary tensor {list(seq.shape)}and got sorter tensor "
                            f"{list(order.shape)}")
     how = "right" if right else "left"
+    if seq.ndim != 1 and not np.ndim(values):
+        raise RuntimeError("torch.searchsorted(): input value can be a scalar only when "
+                           f"boundaries tensor dimension is 1, but we got boundaries tensor "
+                           f"dim({seq.ndim}) and input value's dim(0) numel(1)")
     if seq.ndim == 1:
         result = np.searchsorted(seq, values, how, order)
     else:
@@ -559,6 +570,10 @@ def _spacings(y, x, dx, dim, name):
     if x is not None and dx is not None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got both x "
                         "and dx")
+    if not y.ndim:                           # (PyTorch's errors of a 0-d y)
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions"
+                         if name == "trapezoid" else "slice() cannot be applied to a 0-dim "
+                         "tensor.")
     d = _dim(dim, y.ndim)
     if x is None:
         return d, 1 if dx is None else dx

@@ -2830,6 +2830,8 @@ class Tensor:
         """the elements at index of the flattened tensor (negative indices from the end)"""
         idx = _index_array("take", index, "Long")
         n = self._data.size
+        if idx.size and not n:
+            raise IndexError("take(): tried to take from an empty tensor")
         if idx.size and (idx.min() < -n or idx.max() >= n):
             bad = int(idx.max() if idx.max() >= n else idx.min())
             raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
@@ -3405,6 +3407,8 @@ class Tensor:
                              f"elements, but got source.numel() = {source.numel()}, "
                              f"index.numel() = {index.numel()}")
         n, idx = self.numel(), index.reshape(-1)
+        if idx.numel() and not n:
+            raise IndexError("put_(): Tried to put elements into an empty tensor")
         bad = idx._data[(idx._data < -n) | (idx._data >= n)]
         if bad.size:
             raise IndexError(f"out of range: tried to access index {bad[0]} on a tensor of {n} "
