@@ -470,7 +470,9 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
     "lib.ones(3, 2).expand(4, 3, 2, 5)",
     *(f"lib.special.{name}(lib.ones(2, 3), lib.ones(3, 1, 2))" for name in
       ("xlogy", "xlog1py", "zeta", "gammainc", "gammaincc")),
-    "lib.special.xlogy(lib.ones(2, 3), lib.ones(1, 2))"])
+    "lib.special.xlogy(lib.ones(2, 3), lib.ones(1, 2))",
+    "lib.ones(2, 3, dtype=lib.int64).floor_divide_(lib.zeros(2, 2, dtype=lib.int64))",
+    "lib.ones(2, 3, dtype=lib.int64).fmod(lib.zeros(2, 2, dtype=lib.int64))"])
 def test_errors_worded_as_torch(backend, call):
     """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
     error); masked_select, and special's binary functions, raised NumPy's ValueError"""

@@ -11,8 +11,12 @@ from ..autograd.function import Op, constant, output_after_the_fact, renamed
 def divides_by_zero(a, b, kinds="iub"):
     """whether an integer a / b (// or %) has a zero divisor: PyTorch's ZeroDivisionError
     (where an element is computed: an empty result raises nothing)"""
-    return (np.result_type(a, b).kind in kinds and np.broadcast(a, b).size > 0
-            and bool(np.any(np.equal(b, 0))))
+    if np.result_type(a, b).kind not in kinds or not np.any(np.equal(b, 0)):
+        return False
+    try:
+        return np.broadcast(a, b).size > 0
+    except ValueError:                  # shapes that do not broadcast: the op's error follows
+        return False
 
 
 def promote(a, b):
