@@ -588,17 +588,12 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     """the integral of y along dim by the trapezoidal rule (x the sample points, or dx their
     spacing)"""
     d, h = _spacings(y, x, dx, dim, "trapezoid")
-    if not y.shape[d]:                       # zeros outside the graph, as PyTorch's
-        return _zeros_float(y.shape[:d] + y.shape[d + 1:], y)
+    if not y.shape[d]:                # zeros of y's dtype outside the graph, as PyTorch's
+        return Tensor._make(np.zeros(y.shape[:d] + y.shape[d + 1:], y._data.dtype))
     if isinstance(h, Tensor):
         n = y.shape[d]
         return (h * (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1))).sum(d) / 2.0
     return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * h
-
-
-def _zeros_float(shape, like):
-    dtype = like._data.dtype if like._data.dtype.kind == "f" else _dtype.DEFAULT.np
-    return Tensor._make(np.zeros(shape, dtype))
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):

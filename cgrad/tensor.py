@@ -2695,7 +2695,7 @@ class Tensor:
             raise RuntimeError("minlength should be >= 0")
         if x.ndim != 1 or x.size and x.min() < 0:
             raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
-        if weights is None:
+        if weights is None or not x.size:       # (no values: int64 zeros, even with weights)
             return Tensor._make(np.bincount(x, minlength=minlength).astype(np.int64))
         w = weights._data
         if w.ndim != 1 or w.shape != x.shape:

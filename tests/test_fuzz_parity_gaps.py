@@ -573,6 +573,10 @@ SECOND_FUZZ = {
     "searchsorted of a number in rows": lambda lib: lib.searchsorted(lib.zeros(2, 2), 0.5),
     "searchsorted of a 0-d tensor in rows": lambda lib: lib.searchsorted(lib.zeros(2, 2),
                                                                          lib.tensor(0.5)),
+    "trapezoid of nothing, ints": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.int64)),
+    "trapezoid of nothing, bools": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.bool)),
+    "bincount of nothing with weights": lambda lib: lib.bincount(
+        lib.zeros(0, dtype=lib.int64), lib.zeros(0), minlength=2),
     "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
     "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
     "histogram over an infinite range": lambda lib: lib.histogram(
@@ -590,5 +594,6 @@ def test_second_fuzz_gaps_match_torch(backend, name):
     with alpha raised RuntimeError for an index out of range; sum_to_size(()) kept a bool;
     integer division by a zero raised where no element is computed; trapezoid of a 0-d tensor
     and take/put with an empty tensor, var_mean/std_mean of integers and searchsorted of a
-    number in rows raised with Python's or other functions' messages"""
+    number in rows raised with Python's or other functions' messages; trapezoid and bincount
+    of nothing had float dtypes where PyTorch's keep the input's (int64 for bincount)"""
     _same_outcome(SECOND_FUZZ[name])

@@ -526,7 +526,8 @@ class Pinv(Function):
         if hermitian:
             w, u = np.linalg.eigh(a)
             s = np.abs(w)
-            tol = np.maximum(atol[..., None], rtol[..., None] * s.max(-1, keepdims=True, initial=0))
+            top = s.max(-1, keepdims=True, initial=0)          # (0 for 0 by 0 matrices)
+            tol = np.maximum(atol[..., None], rtol[..., None] * top)
             with np.errstate(divide="ignore"):
                 sinv = np.where(s > tol, 1 / w, 0).astype(a.dtype)
             x = (u * sinv[..., None, :]) @ _swap(u)
