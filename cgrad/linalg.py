@@ -239,6 +239,8 @@ def lu(A, *, pivot=True):
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """X with A X = B (adjoint: A^T X = B; left=False: X A = B, X A^T = B) from lu_factor's
     (LU, pivots)"""
+    _floating("torch.linalg.lu_solve", LU._data.dtype)      # (PyTorch's first checks)
+    _same_dtype("linalg.lu_solve", LU, B, "LU", "B")
     if B.ndim < 2:
         raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
                            "dimensions.")
@@ -248,7 +250,6 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if (rows if left else cols) != n:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
-    _same_dtype("linalg.lu_solve", LU, B, "LU", "B")
     _batch("linalg.lu_solve", LU.shape[:-2], B.shape[:-2])
     return _into_out(M.LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint)), out)
 
