@@ -511,6 +511,32 @@ def test_renorm_gradient_at_nan_and_zero_slices_as_torch(backend, p):
         np.testing.assert_allclose(_np(c), _np(t), rtol=1e-12, atol=1e-14)
 
 
+def _moments(lib, f, correction, shape):
+    """f's values, first derivatives and (create_graph) second derivatives over dim 1"""
+    x = (lib.arange(float(np.prod(shape)), dtype=lib.float64) * 0.7 + 1.5).reshape(shape)
+    x.requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # (PyTorch warns: dof <= 0)
+        r = getattr(lib, f)(x, 1, correction=correction)
+    r = r if isinstance(r, tuple) else (r,)
+    d, = lib.autograd.grad(sum(((i + 2) * t).sum() for i, t in enumerate(r)), x,
+                           retain_graph=True)
+    g, = lib.autograd.grad(sum(((i + 2) * t * t).sum() for i, t in enumerate(r)), x,
+                           create_graph=True)
+    h, = lib.autograd.grad((g * g).sum(), x)
+    return [_np(t) for t in (*r, d, g, h)]
+
+
+@pytest.mark.parametrize("f", ["var", "std", "var_mean", "std_mean"])
+def test_var_std_derivatives_where_the_correction_reaches_n_as_torch(backend, f):
+    """the backward divides by n - correction unclamped, as PyTorch's: a correction above n
+    gave nan gradients where PyTorch's are 0 (and finite)"""
+    for shape in ((1, 1), (1, 2), (2, 3)):
+        for correction in (0, 1, 2, 3):
+            for c, t in zip(*(_moments(lib, f, correction, shape) for lib in (cgrad, torch))):
+                np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-14)
+
+
 SECOND_FUZZ = {
     **{f"{name} of 0-d": (lambda lib, f=f: _softmax_0d(lib, f)) for name, f in [
         ("softmax", lambda lib, x: x.softmax(0)),

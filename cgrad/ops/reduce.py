@@ -421,7 +421,9 @@ class Var(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
                        dtype=np.float64) / np.float64(max(n - correction, 0))
-        ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
+        # the backward divides by n - correction unclamped, as PyTorch's (a gradient of 0, not
+        # nan, where the correction exceeds n)
+        ctx.dof, ctx.dims, ctx.keepdim = n - correction, dims, keepdim
         return np.asarray(y, dtype=x.dtype), centered
 
     @staticmethod
@@ -436,13 +438,13 @@ class Var(Op):
         centered, _ = ctx.saved_tensors
         g = expand_reduced(g, centered.shape, ctx.dims, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * centered * g.dtype.type(2.0 / ctx.denominator if ctx.denominator
-                                               else np.inf), None, None, None
+            return g * centered * g.dtype.type(2.0 / ctx.dof if ctx.dof else np.inf), \
+                None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         centered, shape = Var.graph_centered(ctx)
-        scale = 2.0 / ctx.denominator if ctx.denominator else float("inf")
+        scale = 2.0 / ctx.dof if ctx.dof else float("inf")
         return expand_reduced_tensor(g, shape, ctx.dims, ctx.keepdim) * centered * scale, \
             None, None, None
 
@@ -460,7 +462,7 @@ class Std(Op):
     def backward(ctx, g):
         centered, _, y = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = g / (y * y.dtype.type(ctx.denominator))
+            scale = g / (y * y.dtype.type(ctx.dof))
         # a zero deviation has a zero gradient, as in PyTorch (not 0 / 0)
         scale = np.where(y == 0, scale.dtype.type(0), scale)
         return expand_reduced(scale, centered.shape, ctx.dims, ctx.keepdim) * centered, \
@@ -471,7 +473,7 @@ class Std(Op):
         centered, shape = Var.graph_centered(ctx)
         y, = ctx.saved_for_graph(2)
         zero = constant(y._data == 0)    # 0 where the deviation is 0, as backward
-        scale = (g / (y * ctx.denominator)).masked_fill(zero, 0)
+        scale = (g / (y * ctx.dof)).masked_fill(zero, 0)
         return expand_reduced_tensor(scale, shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
 
