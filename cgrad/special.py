@@ -116,12 +116,9 @@ zeta = _binary(SP.Zeta, SP.ZetaSelfScalar, SP.ZetaOtherScalar, "special_zeta")
 
 
 def _checked(op, a, b):
-    """op.apply(a, b); NumPy's broadcast ValueError as PyTorch's RuntimeError"""
-    try:
-        return op.apply(a, b)
-    except ValueError:
-        _broadcast_check(getattr(a, "_data", a), getattr(b, "_data", b))
-        raise
+    """op.apply(a, b) after PyTorch's first check: shapes that do not broadcast"""
+    _broadcast_check(getattr(a, "_data", a), getattr(b, "_data", b))
+    return op.apply(a, b)
 
 
 def gammainc(input, other, *, out=None):

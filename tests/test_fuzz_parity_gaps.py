@@ -472,10 +472,15 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
       ("xlogy", "xlog1py", "zeta", "gammainc", "gammaincc")),
     "lib.special.xlogy(lib.ones(2, 3), lib.ones(1, 2))",
     "lib.ones(2, 3, dtype=lib.int64).floor_divide_(lib.zeros(2, 2, dtype=lib.int64))",
-    "lib.ones(2, 3, dtype=lib.int64).fmod(lib.zeros(2, 2, dtype=lib.int64))"])
+    "lib.ones(2, 3, dtype=lib.int64).fmod(lib.zeros(2, 2, dtype=lib.int64))",
+    "lib.special.gammaincc(lib.ones(1, 3, dtype=lib.int64), lib.ones(0, 0, dtype=lib.int64))",
+    "lib.index_put(lib.zeros(3, 2), (lib.tensor([0, 1, 2]),), lib.ones(3), accumulate=True)",
+    "lib.zeros(2, 3, 2).index_put_((lib.tensor([0, 1, 1]), lib.tensor([0, 2, 2])), lib.ones(3),"
+    " accumulate=True)"])
 def test_errors_worded_as_torch(backend, call):
     """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
-    error); masked_select, and special's binary functions, raised NumPy's ValueError"""
+    error); masked_select, special's binary functions and index_put with accumulate raised
+    NumPy's ValueError; gammaincc of integers that do not broadcast, the dtype error first"""
     (c_kind, c_msg), (t_kind, t_msg) = (_outcome(lambda lib: eval(call, {"lib": lib}), lib)
                                         for lib in (cgrad, torch))
     assert c_kind == t_kind and c_msg.startswith(t_msg)
