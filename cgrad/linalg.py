@@ -381,8 +381,25 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
                         f"{type(ord).__name__}")
     if dtype is not None:
-        x = x.to(dtype)
+        x = x.to(_norm_dtype("linalg.vector_norm", x, dtype))
     return _into_out(R.Norm.apply(x, float(ord), _dims(dim, x.ndim), bool(keepdim)), out)
+
+
+def _norm_dtype(name, x, dtype):
+    """a norm's dtype argument, checked as PyTorch's: a float input, a float dtype, and no
+    narrowing (float64 to float32)"""
+    dt = to_numpy_dtype(dtype)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_name(x._data.dtype)}")
+    if dt.kind != "f":
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{torch_name(dt)}")
+    if dt.itemsize < x._data.dtype.itemsize:
+        raise RuntimeError(f"{name}: the dtype of the input ({torch_name(x._data.dtype)}) "
+                           f"should be convertible without narrowing to the specified dtype "
+                           f"({torch_name(dt)})")
+    return dtype
 
 
 def _backshift(d0, d1, ndim):
@@ -401,10 +418,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         raise RuntimeError(f"{name}: Order {ord:g} not supported.")
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
-    dt = A._data.dtype if dtype is None else to_numpy_dtype(dtype)
-    if dt.kind != "f":
+    if dtype is not None:
+        _norm_dtype(name, A, dtype)
+    elif A._data.dtype.kind != "f":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{torch_name(dt)}")
+                           f"{torch_name(A._data.dtype)}")
     if len(dim) != 2:
         raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     d0, d1 = _dim(dim[0], A.ndim), _dim(dim[1], A.ndim)

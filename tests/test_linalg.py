@@ -605,6 +605,11 @@ FUZZ_GAPS = {
         lib.ones(s, dtype=getattr(lib, b)))) for a, b, s in [
         ("float64", "float32", (2,)), ("float32", "float64", (2, 4)), ("int64", "float32", (2, 1)),
         ("int64", "int64", (2, 1)), ("float64", "float64", (2,))]},
+    **{f"{f} of {a}, dtype {b}": (lambda lib, f=f, a=a, b=b: getattr(lib.linalg, f)(
+        lib.ones(2, 2, dtype=getattr(lib, a)), dtype=getattr(lib, b))) for f in
+       ("vector_norm", "matrix_norm", "norm") for a, b in
+       [("int64", "float64"), ("float32", "int64"), ("float64", "float32"),
+        ("float32", "float64")]},
     "pinv hermitian, 0 by 0": lambda lib: lib.linalg.pinv(lib.zeros(2, 0, 0), hermitian=True),
     **{f"matrix_norm {o}, empty": (lambda lib, o=o: _empty_grad(
         lib, lambda lib, x: lib.linalg.matrix_norm(x, o), (2, 4, 0))) for o in
@@ -625,7 +630,8 @@ def test_gaps_a_fuzz_found_match_torch(backend, name):
     for B without columns; empty batches crashed the LAPACK loops; pinv(hermitian=True) and
     the 2/1/inf matrix norms of empty matrices raised; vector norms of negative order over
     nothing gave inf, not PyTorch's error; det's gradient of no matrices was None; solve with
-    left=False took vectors for B; lu_solve checked B's shape before the dtypes"""
+    left=False took vectors for B; lu_solve checked B's shape before the dtypes; the norms
+    with a dtype took integer inputs, integer dtypes and narrowing"""
     from test_fuzz_parity_gaps import _outcome
     got, want = (_outcome(FUZZ_GAPS[name], lib) for lib in (cgrad, torch))
     if isinstance(want, tuple) or isinstance(got, tuple):      # an error: its class, message
