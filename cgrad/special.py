@@ -5,7 +5,7 @@ import math
 from ._functions import _into_out
 from .ops import elementwise as E
 from .ops import special as SP
-from .tensor import Tensor, _broadcast_check
+from .tensor import Tensor, _broadcast_check, _polygamma_order
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
@@ -61,8 +61,7 @@ def logit(input, eps=None, *, out=None):
 
 def polygamma(n, input, *, out=None):
     """the n-th derivative of digamma"""
-    if n < 0:
-        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    _polygamma_order(n, "special_polygamma")
     return _into_out(SP.Polygamma.apply(_tensor(input, "special_polygamma", position=2), n),
                      out)
 

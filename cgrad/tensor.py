@@ -3046,7 +3046,7 @@ class Tensor:
         return SP.Polygamma.apply(self, n)
 
     def polygamma_(self, n):
-        _polygamma_order(n)
+        _polygamma_order(n, "polygamma_")
         return self._inplace(SP.PolygammaInPlace, n)
 
     def i0(self):
@@ -3840,7 +3840,10 @@ def _g(v):
     return "-nan" if math.isnan(v) else int(v) if float(v).is_integer() else v
 
 
-def _polygamma_order(n):
+def _polygamma_order(n, name="polygamma"):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise TypeError(f"{name}(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
 

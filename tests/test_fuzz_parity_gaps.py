@@ -608,6 +608,10 @@ SECOND_FUZZ = {
     "trapezoid of nothing, bools": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.bool)),
     "bincount of nothing with weights": lambda lib: lib.bincount(
         lib.zeros(0, dtype=lib.int64), lib.zeros(0), minlength=2),
+    "polygamma of a float order": lambda lib: lib.polygamma(1.5, lib.tensor([2.0])),
+    "special.polygamma of a bool order": lambda lib: lib.special.polygamma(True,
+                                                                           lib.tensor([2.0])),
+    "polygamma_ of a float order": lambda lib: lib.tensor([2.0]).polygamma_(1.0),
     "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
     "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
     "histogram over an infinite range": lambda lib: lib.histogram(
@@ -626,5 +630,6 @@ def test_second_fuzz_gaps_match_torch(backend, name):
     integer division by a zero raised where no element is computed; trapezoid of a 0-d tensor
     and take/put with an empty tensor, var_mean/std_mean of integers and searchsorted of a
     number in rows raised with Python's or other functions' messages; trapezoid and bincount
-    of nothing had float dtypes where PyTorch's keep the input's (int64 for bincount)"""
+    of nothing had float dtypes where PyTorch's keep the input's (int64 for bincount);
+    polygamma took a float or bool order"""
     _same_outcome(SECOND_FUZZ[name])
