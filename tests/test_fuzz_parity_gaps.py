@@ -542,6 +542,20 @@ def test_var_std_derivatives_where_the_correction_reaches_n_as_torch(backend, f)
                 np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-14)
 
 
+def _logit_grad(lib, eps):
+    x = lib.tensor([0.0, 0.3, 0.5, 0.7, 1.0], requires_grad=True)
+    y = lib.special.logit(x, eps=eps)
+    (y * lib.arange(5.0)).sum().backward()
+    return [y, x.grad]
+
+
+@pytest.mark.parametrize("eps", [0.6, 0.5, 0.25, 0.0])
+def test_logit_clamps_as_torch_also_with_eps_above_a_half(backend, eps):
+    """x < eps -> eps, else x > 1 - eps -> 1 - eps: NumPy's clip gave 1 - eps throughout"""
+    for c, t in zip(*(_logit_grad(lib, eps) for lib in (cgrad, torch))):
+        np.testing.assert_allclose(_np(c), _np(t), rtol=1e-6)
+
+
 SECOND_FUZZ = {
     **{f"{name} of 0-d": (lambda lib, f=f: _softmax_0d(lib, f)) for name, f in [
         ("softmax", lambda lib, x: x.softmax(0)),

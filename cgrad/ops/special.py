@@ -404,8 +404,10 @@ class Logit(Op):
         x = _float(x)
         ctx.eps = eps
         ctx.save_for_backward(x)
-        z = x if eps is None else np.clip(x, x.dtype.type(eps), x.dtype.type(1 - eps))
-        return np.log(z / (1 - z))
+        if eps is not None:               # PyTorch's clamp, also where eps > 0.5 (lo > hi)
+            lo, hi = x.dtype.type(eps), x.dtype.type(1 - eps)
+            x = np.where(x < lo, lo, np.where(x > hi, hi, x))
+        return np.log(x / (1 - x))
 
     @staticmethod
     def backward(ctx, g):
