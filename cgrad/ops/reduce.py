@@ -807,8 +807,10 @@ class Softmax(Op):
     @classmethod
     def backward(cls, ctx, g):
         y, = ctx.saved_tensors
-        dx = getattr(B.kernels, cls.kernel + "_backward")(y, g.reshape(y.shape), ctx.dim)
-        return dx.reshape(g.shape), None
+        kernel = getattr(B.kernels, cls.kernel + "_backward")
+        if g.ndim != y.ndim:                  # a 0-d x, run as one element
+            return kernel(y, g.reshape(1), ctx.dim).reshape(()), None
+        return kernel(y, g, ctx.dim), None
 
     @staticmethod
     def graph_backward(ctx, g):
