@@ -576,7 +576,14 @@ def _spacings(y, x, dx, dim, name):
                          "tensor.")
     d = _dim(dim, y.ndim)
     if x is None:
+        # (bool refused, but by trapezoid only where something is summed)
+        if y._data.dtype == np.bool_ and (name != "trapezoid" or y.shape[d]):
+            raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not "
+                               "supported")
         return d, 1 if dx is None else dx
+    if np.bool_ in (y._data.dtype, x._data.dtype):
+        raise RuntimeError(f"{name}: received a bool input for `x` or `y`, but bool is not "
+                           "supported")
     if x.ndim == 1:
         if x.shape[0] != y.shape[d]:
             raise RuntimeError(f"{name}: There must be one `x` value for each sample point")

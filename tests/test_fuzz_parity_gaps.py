@@ -609,6 +609,14 @@ SECOND_FUZZ = {
     "trapezoid of 0-d": lambda lib: lib.trapezoid(lib.tensor(1.0)),
     "trapezoid of 0-d, dx and dim 0": lambda lib: lib.trapezoid(lib.tensor(1.0), dx=2.0, dim=0),
     "cumulative_trapezoid of 0-d": lambda lib: lib.cumulative_trapezoid(lib.tensor(1.0)),
+    "trapezoid of bools": lambda lib: lib.trapezoid(lib.ones(3, dtype=lib.bool), dx=2),
+    "trapezoid of bools over a dim not empty": lambda lib: lib.trapezoid(
+        lib.ones(3, 0, dtype=lib.bool), dim=0),
+    "trapezoid of bools over nothing": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.bool)),
+    "trapezoid of bools with x": lambda lib: lib.trapezoid(lib.ones(3, dtype=lib.bool),
+                                                           lib.arange(2.0)),
+    "cumulative_trapezoid of no bools": lambda lib: lib.cumulative_trapezoid(
+        lib.ones(1, 0, dtype=lib.bool)),
     "take from nothing": lambda lib: lib.take(lib.zeros(0, 3), lib.tensor([0])),
     "put into nothing": lambda lib: lib.zeros(0).put(lib.tensor([0]), lib.ones(1)),
     "put nothing into nothing": lambda lib: lib.zeros(0).put(lib.tensor([], dtype=lib.int64),
@@ -645,5 +653,5 @@ def test_second_fuzz_gaps_match_torch(backend, name):
     and take/put with an empty tensor, var_mean/std_mean of integers and searchsorted of a
     number in rows raised with Python's or other functions' messages; trapezoid and bincount
     of nothing had float dtypes where PyTorch's keep the input's (int64 for bincount);
-    polygamma took a float or bool order"""
+    polygamma took a float or bool order; trapezoid and cumulative_trapezoid took bools"""
     _same_outcome(SECOND_FUZZ[name])
