@@ -136,14 +136,13 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     if B.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
                            "dimensions.")
-    _matrix("linalg.solve_triangular", A, kernel="triangular_solve_cpu", checks_float=False)
-    _floating("linalg.solve_triangular", B._data.dtype, "triangular_solve_cpu", False)
-    n = A.shape[-1]
+    n = A.shape[-1] if A.ndim else 0
     rows, cols = B.shape[-2:]
-    if (rows if left else cols) != n:
+    if A.ndim >= 2 and A.shape[-2] == n and (rows if left else cols) != n:   # (before dtypes)
         raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
                            f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
                            f"{rows}x{cols})")
+    _matrix("linalg.solve_triangular", A, kernel="triangular_solve_cpu", checks_float=False)
     _batch("linalg.solve_triangular", A.shape[:-2], B.shape[:-2])
     if B._data.dtype != A._data.dtype:          # PyTorch computes in A's dtype
         B = B.to(A.dtype)

@@ -610,6 +610,13 @@ FUZZ_GAPS = {
        ("vector_norm", "matrix_norm", "norm") for a, b in
        [("int64", "float64"), ("float32", "int64"), ("float64", "float32"),
         ("float32", "float64")]},
+    **{f"solve_triangular, A {a} {sa}, B {b} {sb}": (
+        lambda lib, a=a, sa=sa, b=b, sb=sb: lib.linalg.solve_triangular(
+            lib.eye(sa[-1], dtype=getattr(lib, a)).expand(sa), lib.ones(sb, dtype=getattr(lib, b)),
+            upper=True)) for a, sa, b, sb in [
+        ("int64", (2, 4, 4), "float32", (2, 4)), ("float32", (4, 4), "int64", (2, 4)),
+        ("float32", (4, 4), "int64", (4, 2)), ("float64", (4, 4), "bool", (4, 2)),
+        ("int64", (4, 4), "float32", (4, 2))]},
     "pinv hermitian, 0 by 0": lambda lib: lib.linalg.pinv(lib.zeros(2, 0, 0), hermitian=True),
     **{f"matrix_norm {o}, empty": (lambda lib, o=o: _empty_grad(
         lib, lambda lib, x: lib.linalg.matrix_norm(x, o), (2, 4, 0))) for o in
@@ -631,7 +638,8 @@ def test_gaps_a_fuzz_found_match_torch(backend, name):
     the 2/1/inf matrix norms of empty matrices raised; vector norms of negative order over
     nothing gave inf, not PyTorch's error; det's gradient of no matrices was None; solve with
     left=False took vectors for B; lu_solve checked B's shape before the dtypes; the norms
-    with a dtype took integer inputs, integer dtypes and narrowing"""
+    with a dtype took integer inputs, integer dtypes and narrowing; solve_triangular checked
+    the dtypes before the shapes and refused an integer B (PyTorch converts it)"""
     from test_fuzz_parity_gaps import _outcome
     got, want = (_outcome(FUZZ_GAPS[name], lib) for lib in (cgrad, torch))
     if isinstance(want, tuple) or isinstance(got, tuple):      # an error: its class, message
