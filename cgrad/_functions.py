@@ -283,13 +283,20 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return input.unique(sorted, return_inverse, return_counts, dim)
 
 
+def _float_moments(name, input):
+    if isinstance(input, Tensor) and input._data.dtype.kind != "f":
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over dim (all dims for None)"""
+    _float_moments("var_mean", input)
     return input.var(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over dim (all dims for None)"""
+    _float_moments("std_mean", input)
     return input.std(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
 
 
@@ -335,6 +342,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            f"but got boundary tensor {list(seq.shape)}and got sorter tensor "
                            f"{list(order.shape)}")
     how = "right" if right else "left"
+    if seq.ndim != 1 and not np.ndim(values):
+        raise RuntimeError("torch.searchsorted(): input value can be a scalar only when "
+                           f"boundaries tensor dimension is 1, but we got boundaries tensor "
+                           f"dim({seq.ndim}) and input value's dim(0) numel(1)")
     if seq.ndim == 1:
         result = np.searchsorted(seq, values, how, order)
     else:
@@ -343,10 +354,11 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "the first N-1 dimensions of boundaries tensor and input value "
                                "tensor must match, but we got boundaries tensor "
                                f"{list(seq.shape)} and input value tensor {list(values.shape)}")
-        rows, vals = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
-        orders = [None] * len(rows) if order is None else order.reshape(-1, seq.shape[-1])
-        result = np.stack([np.searchsorted(r, v, how, o) for r, v, o in
-                           zip(rows, vals, orders)]).reshape(values.shape)
+        n = int(np.prod(seq.shape[:-1]))          # (reshape(-1, ...) fails when empty)
+        rows, vals = seq.reshape(n, seq.shape[-1]), values.reshape(n, values.shape[-1])
+        orders = [None] * n if order is None else order.reshape(n, seq.shape[-1])
+        result = np.array([np.searchsorted(r, v, how, o) for r, v, o in zip(rows, vals, orders)],
+                          np.int64).reshape(values.shape)
     return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
 
 
@@ -558,9 +570,20 @@ def _spacings(y, x, dx, dim, name):
     if x is not None and dx is not None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got both x "
                         "and dx")
+    if not y.ndim:                           # (PyTorch's errors of a 0-d y)
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions"
+                         if name == "trapezoid" else "slice() cannot be applied to a 0-dim "
+                         "tensor.")
     d = _dim(dim, y.ndim)
     if x is None:
+        # (bool refused, but by trapezoid only where something is summed)
+        if y._data.dtype == np.bool_ and (name != "trapezoid" or y.shape[d]):
+            raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not "
+                               "supported")
         return d, 1 if dx is None else dx
+    if np.bool_ in (y._data.dtype, x._data.dtype):
+        raise RuntimeError(f"{name}: received a bool input for `x` or `y`, but bool is not "
+                           "supported")
     if x.ndim == 1:
         if x.shape[0] != y.shape[d]:
             raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
@@ -572,17 +595,12 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     """the integral of y along dim by the trapezoidal rule (x the sample points, or dx their
     spacing)"""
     d, h = _spacings(y, x, dx, dim, "trapezoid")
-    if not y.shape[d]:                       # zeros outside the graph, as PyTorch's
-        return _zeros_float(y.shape[:d] + y.shape[d + 1:], y)
+    if not y.shape[d]:                # zeros of y's dtype outside the graph, as PyTorch's
+        return Tensor._make(np.zeros(y.shape[:d] + y.shape[d + 1:], y._data.dtype))
     if isinstance(h, Tensor):
         n = y.shape[d]
         return (h * (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1))).sum(d) / 2.0
     return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * h
-
-
-def _zeros_float(shape, like):
-    dtype = like._data.dtype if like._data.dtype.kind == "f" else _dtype.DEFAULT.np
-    return Tensor._make(np.zeros(shape, dtype))
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):

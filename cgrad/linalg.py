@@ -122,6 +122,10 @@ def solve(A, B, *, left=True, out=None):
     if (rows if left else cols) != n:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    if vector and not left:                  # (1 by 1 matrices: a vector B is refused too)
+        raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not "
+                           "supported for left=False. In this case linalg.solve is equivalent "
+                           "to B / A.squeeze(-1)")
     _batch("linalg.solve", A.shape[:-2], B.shape[:-1] if vector else B.shape[:-2])
     return _into_out(M.solve(A, B, left, vector, "torch.linalg.solve"), out)
 
@@ -132,14 +136,13 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     if B.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
                            "dimensions.")
-    _matrix("linalg.solve_triangular", A, kernel="triangular_solve_cpu", checks_float=False)
-    _floating("linalg.solve_triangular", B._data.dtype, "triangular_solve_cpu", False)
-    n = A.shape[-1]
+    n = A.shape[-1] if A.ndim else 0
     rows, cols = B.shape[-2:]
-    if (rows if left else cols) != n:
+    if A.ndim >= 2 and A.shape[-2] == n and (rows if left else cols) != n:   # (before dtypes)
         raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
                            f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
                            f"{rows}x{cols})")
+    _matrix("linalg.solve_triangular", A, kernel="triangular_solve_cpu", checks_float=False)
     _batch("linalg.solve_triangular", A.shape[:-2], B.shape[:-2])
     if B._data.dtype != A._data.dtype:          # PyTorch computes in A's dtype
         B = B.to(A.dtype)
@@ -169,7 +172,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if not 0 <= A.ndim - B.ndim <= 1:
         raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and "
                            "(input.dim() - other.dim()) <= 1")
-    vector = A.ndim - 1 == B.ndim
+    # (PyTorch's test: a batch of vectors only if B's shape is A's without the last dim)
+    vector = B.ndim == 1 or A.ndim - 1 == B.ndim and B.shape == A.shape[:-1]
     if A.shape[-2] != B.shape[-1 if vector else -2]:
         raise RuntimeError(f"{name}: input.size(-2) should match other.size("
                            f"{-1 if vector else -2})")
@@ -234,6 +238,8 @@ def lu(A, *, pivot=True):
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """X with A X = B (adjoint: A^T X = B; left=False: X A = B, X A^T = B) from lu_factor's
     (LU, pivots)"""
+    _floating("torch.linalg.lu_solve", LU._data.dtype)      # (PyTorch's first checks)
+    _same_dtype("linalg.lu_solve", LU, B, "LU", "B")
     if B.ndim < 2:
         raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
                            "dimensions.")
@@ -243,7 +249,6 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if (rows if left else cols) != n:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
-    _same_dtype("linalg.lu_solve", LU, B, "LU", "B")
     _batch("linalg.lu_solve", LU.shape[:-2], B.shape[:-2])
     return _into_out(M.LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint)), out)
 
@@ -375,8 +380,25 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
                         f"{type(ord).__name__}")
     if dtype is not None:
-        x = x.to(dtype)
+        x = x.to(_norm_dtype("linalg.vector_norm", x, dtype))
     return _into_out(R.Norm.apply(x, float(ord), _dims(dim, x.ndim), bool(keepdim)), out)
+
+
+def _norm_dtype(name, x, dtype):
+    """a norm's dtype argument, checked as PyTorch's: a float input, a float dtype, and no
+    narrowing (float64 to float32)"""
+    dt = to_numpy_dtype(dtype)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_name(x._data.dtype)}")
+    if dt.kind != "f":
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{torch_name(dt)}")
+    if dt.itemsize < x._data.dtype.itemsize:
+        raise RuntimeError(f"{name}: the dtype of the input ({torch_name(x._data.dtype)}) "
+                           f"should be convertible without narrowing to the specified dtype "
+                           f"({torch_name(dt)})")
+    return dtype
 
 
 def _backshift(d0, d1, ndim):
@@ -395,10 +417,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         raise RuntimeError(f"{name}: Order {ord:g} not supported.")
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
-    dt = A._data.dtype if dtype is None else to_numpy_dtype(dtype)
-    if dt.kind != "f":
+    if dtype is not None:
+        _norm_dtype(name, A, dtype)
+    elif A._data.dtype.kind != "f":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{torch_name(dt)}")
+                           f"{torch_name(A._data.dtype)}")
     if len(dim) != 2:
         raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     d0, d1 = _dim(dim[0], A.ndim), _dim(dim[1], A.ndim)
@@ -411,7 +434,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         perm = _backshift(d0, d1, A.ndim)
         s = svdvals(x.permute(*perm))
         result = s.sum(-1, keepdim) if ord == "nuc" else (
-            s.amax(-1, keepdim) if ord > 0 else s.amin(-1, keepdim))
+            _largest(s, -1, keepdim) if ord > 0 else s.amin(-1, keepdim))
         if keepdim:
             result = result.unsqueeze(-1).permute(*np.argsort(perm).tolist())
         return _into_out(result, out)
@@ -420,7 +443,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if not keepdim and d0 < d1:
         d1 -= 1
     sums = vector_norm(A, 1, d0, keepdim, dtype=dtype)
-    return _into_out(sums.amax(d1, keepdim) if ord > 0 else sums.amin(d1, keepdim), out)
+    return _into_out(_largest(sums, d1, keepdim) if ord > 0 else sums.amin(d1, keepdim), out)
+
+
+def _largest(x, dim, keepdim):
+    """the amax of the norms x over dim; 0 over nothing (PyTorch's, without a gradient)"""
+    return x.amax(dim, keepdim) if x.shape[dim] else x.detach().sum(dim, keepdim)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):

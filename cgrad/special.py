@@ -5,7 +5,7 @@ import math
 from ._functions import _into_out
 from .ops import elementwise as E
 from .ops import special as SP
-from .tensor import Tensor
+from .tensor import Tensor, _broadcast_check, _polygamma_order
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
@@ -61,8 +61,7 @@ def logit(input, eps=None, *, out=None):
 
 def polygamma(n, input, *, out=None):
     """the n-th derivative of digamma"""
-    if n < 0:
-        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    _polygamma_order(n, "special_polygamma")
     return _into_out(SP.Polygamma.apply(_tensor(input, "special_polygamma", position=2), n),
                      out)
 
@@ -104,7 +103,7 @@ def _binary(op, self_scalar, other_scalar, name, first="self", second="other"):
             if not isinstance(v, (Tensor, int, float)):
                 _tensor(v, name, arg, position)
         cls = op if a and b else self_scalar if b else other_scalar
-        return _into_out(cls.apply(input, other), out)
+        return _into_out(_checked(cls, input, other), out)
     fn.__name__ = name.replace("special_", "")
     fn.__doc__ = op.__doc__
     return fn
@@ -115,13 +114,19 @@ xlog1py = _binary(SP.Xlog1py, SP.Xlog1pySelfScalar, SP.Xlog1pyOtherScalar, "spec
 zeta = _binary(SP.Zeta, SP.ZetaSelfScalar, SP.ZetaOtherScalar, "special_zeta")
 
 
+def _checked(op, a, b):
+    """op.apply(a, b) after PyTorch's first check: shapes that do not broadcast"""
+    _broadcast_check(getattr(a, "_data", a), getattr(b, "_data", b))
+    return op.apply(a, b)
+
+
 def gammainc(input, other, *, out=None):
     """P(a, x), the regularised lower incomplete gamma function"""
-    return _into_out(SP.Gammainc.apply(_tensor(input, "special_gammainc"),
-                                       _tensor(other, "special_gammainc", "other", 2)), out)
+    return _into_out(_checked(SP.Gammainc, _tensor(input, "special_gammainc"),
+                              _tensor(other, "special_gammainc", "other", 2)), out)
 
 
 def gammaincc(input, other, *, out=None):
     """Q(a, x) = 1 - P(a, x)"""
-    return _into_out(SP.Gammaincc.apply(_tensor(input, "special_gammaincc"),
-                                        _tensor(other, "special_gammaincc", "other", 2)), out)
+    return _into_out(_checked(SP.Gammaincc, _tensor(input, "special_gammaincc"),
+                              _tensor(other, "special_gammaincc", "other", 2)), out)

@@ -94,6 +94,22 @@ def _dim(d, ndim):
     return d % n if ndim else 0
 
 
+def _unique_dim(x, dim):
+    """dim wrapped for unique(_consecutive) along it, or PyTorch's errors: a 0-d x, an empty x
+    whose empty dims are not just dim"""
+    if not x.ndim:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = _dim(dim, x.ndim)
+    if not x.size:
+        if x.shape[d]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
+        if x.shape.count(0) > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique "
+                               "cannot be applied ")
+    return d
+
+
 def _dims(dim, ndim):
     """dim (None, int, or a sequence of ints) as a tuple of wrapped axes, or None for all
     (also for an empty sequence, as PyTorch's sum, mean, var, ... take it)."""
@@ -2148,8 +2164,9 @@ class Tensor:
             raise RuntimeError(f"source tensor shape must match self tensor shape, excluding "
                                f"the specified dimension. Got self.shape = {list(self.shape)} "
                                f"source.shape = {list(source.shape)}")
-        if self.numel() and self.ndim > 1:     # (PyTorch adds nothing into nothing; its
-            _check_bounds(idx, self._data.shape[d], d)        # 1-d kernel raises IndexError)
+        if self.numel() and self.ndim > 1 and alpha == 1:  # (PyTorch adds nothing into
+            _check_bounds(idx, self._data.shape[d], d)  # nothing; its 1-d and alpha kernels
+            # raise IndexError)
         elif self.numel():
             _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
         if self._data.dtype.kind in "iu":        # PyTorch casts alpha to self's dtype
@@ -2294,7 +2311,9 @@ class Tensor:
         return R.Nansum.apply(self, _dims(dim, self.ndim), keepdim)
 
     def nanmean(self, dim=None, keepdim=False):
-        _dtype.require_float(self._data.dtype, "nanmean")
+        if self._data.dtype.kind != "f":
+            raise RuntimeError("nanmean(): expected input to have floating point or complex "
+                               f"dtype but got {_tname(self._data.dtype)}")
         present = self.isnan().logical_not()
         return self.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
@@ -2684,7 +2703,7 @@ class Tensor:
             raise RuntimeError("minlength should be >= 0")
         if x.ndim != 1 or x.size and x.min() < 0:
             raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
-        if weights is None:
+        if weights is None or not x.size:       # (no values: int64 zeros, even with weights)
             return Tensor._make(np.bincount(x, minlength=minlength).astype(np.int64))
         w = weights._data
         if w.ndim != 1 or w.shape != x.shape:
@@ -2701,7 +2720,7 @@ class Tensor:
                                                 return_counts=True, equal_nan=False)
             inverse = inverse.reshape(x.shape)
         else:
-            d = _dim(dim, self.ndim)
+            d = _unique_dim(x, dim)
             values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True,
                                                 axis=d)
             inverse = inverse.reshape(-1)
@@ -2712,7 +2731,7 @@ class Tensor:
         """the values (or slices along dim) that differ from the one before, with the index of
         each element's run and each run's length where asked"""
         x = self._data
-        d = None if dim is None else _dim(dim, self.ndim)
+        d = None if dim is None else _unique_dim(x, dim)
         rows = x.reshape(-1, 1) if d is None else np.moveaxis(x, d, 0).reshape(
             x.shape[d] if x.ndim else 1, math.prod(x.shape) // max(x.shape[d], 1))
         new = np.ones(rows.shape[0], bool)
@@ -2819,6 +2838,8 @@ class Tensor:
         """the elements at index of the flattened tensor (negative indices from the end)"""
         idx = _index_array("take", index, "Long")
         n = self._data.size
+        if idx.size and not n:
+            raise IndexError("take(): tried to take from an empty tensor")
         if idx.size and (idx.min() < -n or idx.max() >= n):
             bad = int(idx.max() if idx.max() >= n else idx.min())
             raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
@@ -3033,7 +3054,7 @@ class Tensor:
         return SP.Polygamma.apply(self, n)
 
     def polygamma_(self, n):
-        _polygamma_order(n)
+        _polygamma_order(n, "polygamma_")
         return self._inplace(SP.PolygammaInPlace, n)
 
     def i0(self):
@@ -3327,6 +3348,10 @@ class Tensor:
             prod = outer(vec1, vec2) if alpha else outer(vec1, vec2).logical_and(False)
             return prod.logical_or(self.logical_and(bool(beta)))
         if self._data.dtype.kind in "iu" or vec1._data.dtype.kind in "iu":
+            for name, v in (("beta", beta), ("alpha", alpha)):
+                if isinstance(v, float):
+                    raise RuntimeError(f"For integral input tensors, argument {name} must not "
+                                       "be a floating point number.")
             return _beta_plus(self, outer(vec1, vec2) * alpha if alpha != 1 else
                               outer(vec1, vec2), beta)
         return addmm(self, vec1.reshape(-1, 1), vec2.reshape(1, -1), beta=beta, alpha=alpha)
@@ -3334,6 +3359,7 @@ class Tensor:
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * self + alpha * (batch1 @ batch2), batch by batch"""
         prod = bmm(batch1, batch2)
+        beta, alpha = _integral_scalars(prod, beta, alpha)
         return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
 
     def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
@@ -3345,6 +3371,7 @@ class Tensor:
             raise RuntimeError(f"batch1 and batch2 must have same number of batches, got "
                                f"{batch1.shape[0]} and {batch2.shape[0]}")
         prod = bmm(batch1, batch2).sum(0)
+        beta, alpha = _integral_scalars(prod, beta, alpha)
         return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
 
     def addmv_(self, mat, vec, *, beta=1, alpha=1):
@@ -3388,6 +3415,8 @@ class Tensor:
                              f"elements, but got source.numel() = {source.numel()}, "
                              f"index.numel() = {index.numel()}")
         n, idx = self.numel(), index.reshape(-1)
+        if idx.numel() and not n:
+            raise IndexError("put_(): Tried to put elements into an empty tensor")
         bad = idx._data[(idx._data < -n) | (idx._data >= n)]
         if bad.size:
             raise IndexError(f"out of range: tried to access index {bad[0]} on a tensor of {n} "
@@ -3452,10 +3481,12 @@ class Tensor:
                                "dimensions")
         d = _dim(dim, self.ndim)
         from .linalg import vector_norm
-        norm = vector_norm(self, p, [k for k in range(self.ndim) if k != d], keepdim=True)
-        # (PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too big, else 1)
-        factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
-        return self * factor
+        dims = [k for k in range(self.ndim) if k != d]
+        # PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too big, else 1; the norm
+        # is differentiated only where it is used (a zero or nan slice's would be nan)
+        scaled = vector_norm(self.detach(), p, dims, keepdim=True) > maxnorm
+        norm = vector_norm(where(scaled, self, 0.0), p, dims, keepdim=True)
+        return self * where(scaled, maxnorm / (norm + 1e-7), 1.0)
 
     def renorm_(self, p, dim, maxnorm):
         return self.copy_(self.clone().renorm(p, dim, maxnorm))   # (the norm saves the input)
@@ -3490,7 +3521,7 @@ class Tensor:
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
             raise RuntimeError(f"size {{{list(size)}}} is not expandable to size "
                                f"{{{list(self.shape)}}}.")
-        x = self.sum(tuple(range(lead))) if lead else self
+        x = self.sum(tuple(range(lead))) if lead or not size else self   # (size (): a sum)
         dims = tuple(k for k, (s, n) in enumerate(zip(size, x.shape)) if s == 1 and n != 1)
         return x.sum(dims, keepdim=True) if dims else x
 
@@ -3533,6 +3564,10 @@ class Tensor:
             if lo > hi:
                 raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
                                    f"{_g(lo)} max {_g(hi)} for dimension 0")
+            if not np.isfinite([lo, hi]).all():      # (nan or inf in the data, or given)
+                lo_s, hi_s = ("nan" if v != v else _g(v) for v in (lo, hi))
+                raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo_s}, {hi_s}] "
+                                   "is not finite")
             if lo == hi:
                 lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
             edges = np.linspace(lo, hi, bins + 1).astype(x.dtype)
@@ -3561,6 +3596,11 @@ class _RemovableHandle:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
 
+
+
+def _integral_scalars(t, beta, alpha):
+    """beta and alpha as PyTorch's integer BLAS loops take them: truncated to ints"""
+    return (int(beta), int(alpha)) if t._data.dtype.kind in "iu" else (beta, alpha)
 
 
 def _beta_plus(input, prod, beta):
@@ -3746,8 +3786,7 @@ def _no_grad_binary(ufunc, a, b):
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
     x, y = E.promote(x, y)
-    if (ufunc is np.floor_divide or ufunc is np.remainder) and np.result_type(
-            x, y).kind in "iub" and np.any(np.equal(y, 0)):
+    if (ufunc is np.floor_divide or ufunc is np.remainder) and E.divides_by_zero(x, y):
         raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
     out = _checked_ufunc(ufunc, x, y)
     if out._data.dtype.kind == "f" and _grad_state.enabled and any(
@@ -3809,7 +3848,10 @@ def _g(v):
     return "-nan" if math.isnan(v) else int(v) if float(v).is_integer() else v
 
 
-def _polygamma_order(n):
+def _polygamma_order(n, name="polygamma"):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise TypeError(f"{name}(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
 
@@ -3980,7 +4022,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{_tname(t._data.dtype)} and {_tname(mat2._data.dtype)}")
     Tensor._make(input._data).expand(mat1.shape[0], mat2.shape[1])   # PyTorch's size errors
-    return L.Addmm.apply(input, mat1, mat2, beta, alpha)
+    return L.Addmm.apply(input, mat1, mat2, *_integral_scalars(mat2, beta, alpha))
 
 
 _function.Tensor = Tensor

@@ -469,10 +469,191 @@ def test_batch_norm_refuses_running_statistics_that_require_grad(backend):
     "lib.ones(1, 1, 4).expand(10, 4)", "lib.ones(3, 2, dtype=lib.bool).expand(2)",
     "lib.ones(3, 2).expand(4, 3, 2, 5)",
     "lib.zeros(0).reshape(2, 0, -1)", "lib.zeros(0, 3).view(0, -1)",     # (the -1 ambiguous)
-    "lib.zeros(3).reshape(0, -1)"])
+    "lib.zeros(3).reshape(0, -1)",
+    *(f"lib.special.{name}(lib.ones(2, 3), lib.ones(3, 1, 2))" for name in
+      ("xlogy", "xlog1py", "zeta", "gammainc", "gammaincc")),
+    "lib.special.xlogy(lib.ones(2, 3), lib.ones(1, 2))",
+    "lib.ones(2, 3, dtype=lib.int64).floor_divide_(lib.zeros(2, 2, dtype=lib.int64))",
+    "lib.ones(2, 3, dtype=lib.int64).fmod(lib.zeros(2, 2, dtype=lib.int64))",
+    "lib.special.gammaincc(lib.ones(1, 3, dtype=lib.int64), lib.ones(0, 0, dtype=lib.int64))",
+    "lib.index_put(lib.zeros(3, 2), (lib.tensor([0, 1, 2]),), lib.ones(3), accumulate=True)",
+    "lib.zeros(2, 3, 2).index_put_((lib.tensor([0, 1, 1]), lib.tensor([0, 2, 2])), lib.ones(3),"
+    " accumulate=True)"])
 def test_errors_worded_as_torch(backend, call):
     """the class and the start of PyTorch's message (cgrad adds the shapes to a broadcast
-    error); masked_select raised NumPy's ValueError"""
+    error); masked_select, special's binary functions and index_put with accumulate raised
+    NumPy's ValueError; gammaincc of integers that do not broadcast, the dtype error first"""
     (c_kind, c_msg), (t_kind, t_msg) = (_outcome(lambda lib: eval(call, {"lib": lib}), lib)
                                         for lib in (cgrad, torch))
     assert c_kind == t_kind and c_msg.startswith(t_msg)
+
+
+# ---- 4. a second fuzz: recent top-level functions and torch.special ---------------------------
+def _renorm_grads(lib, p):
+    """renorm's value and gradient where a slice holds nan or zeros (left unscaled, its
+    gradient the upstream one) and where one is scaled"""
+    x = lib.tensor([[0.0, 0.0], [1.0, float("nan")], [3.0, 4.0]], dtype=lib.float64,
+                   requires_grad=True)
+    y = lib.renorm(x, p, 0, 2.0)
+    (y * lib.arange(6.0, dtype=lib.float64).reshape(3, 2)).sum().backward()
+    return [y, x.grad]
+
+
+def _softmax_0d(lib, f):
+    x = lib.tensor(2.0, requires_grad=True)
+    y = f(lib, x)
+    (y * 3).backward()
+    return [y, x.grad]
+
+
+def _ints(lib, f):
+    m, v = lib.tensor([[1, 2], [3, 4]]), lib.tensor([1, -1])
+    return f(lib, lib.tensor([5, 6]), m, v)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3.5, float("inf")])
+def test_renorm_gradient_at_nan_and_zero_slices_as_torch(backend, p):
+    """the norm of a slice left unscaled is not differentiated: its gradient was nan there"""
+    for c, t in zip(*(_renorm_grads(lib, p) for lib in (cgrad, torch))):
+        np.testing.assert_allclose(_np(c), _np(t), rtol=1e-12, atol=1e-14)
+
+
+def _moments(lib, f, correction, shape):
+    """f's values, first derivatives and (create_graph) second derivatives over dim 1"""
+    x = (lib.arange(float(np.prod(shape)), dtype=lib.float64) * 0.7 + 1.5).reshape(shape)
+    x.requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # (PyTorch warns: dof <= 0)
+        r = getattr(lib, f)(x, 1, correction=correction)
+    r = r if isinstance(r, tuple) else (r,)
+    d, = lib.autograd.grad(sum(((i + 2) * t).sum() for i, t in enumerate(r)), x,
+                           retain_graph=True)
+    g, = lib.autograd.grad(sum(((i + 2) * t * t).sum() for i, t in enumerate(r)), x,
+                           create_graph=True)
+    h, = lib.autograd.grad((g * g).sum(), x)
+    return [_np(t) for t in (*r, d, g, h)]
+
+
+@pytest.mark.parametrize("f", ["var", "std", "var_mean", "std_mean"])
+def test_var_std_derivatives_where_the_correction_reaches_n_as_torch(backend, f):
+    """the backward divides by n - correction unclamped, as PyTorch's: a correction above n
+    gave nan gradients where PyTorch's are 0 (and finite)"""
+    for shape in ((1, 1), (1, 2), (2, 3)):
+        for correction in (0, 1, 2, 3):
+            for c, t in zip(*(_moments(lib, f, correction, shape) for lib in (cgrad, torch))):
+                np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-14)
+
+
+def _logit_grad(lib, eps):
+    x = lib.tensor([0.0, 0.3, 0.5, 0.7, 1.0], requires_grad=True)
+    y = lib.special.logit(x, eps=eps)
+    (y * lib.arange(5.0)).sum().backward()
+    return [y, x.grad]
+
+
+@pytest.mark.parametrize("eps", [0.6, 0.5, 0.25, 0.0])
+def test_logit_clamps_as_torch_also_with_eps_above_a_half(backend, eps):
+    """x < eps -> eps, else x > 1 - eps -> 1 - eps: NumPy's clip gave 1 - eps throughout"""
+    for c, t in zip(*(_logit_grad(lib, eps) for lib in (cgrad, torch))):
+        np.testing.assert_allclose(_np(c), _np(t), rtol=1e-6)
+
+
+SECOND_FUZZ = {
+    **{f"{name} of 0-d": (lambda lib, f=f: _softmax_0d(lib, f)) for name, f in [
+        ("softmax", lambda lib, x: x.softmax(0)),
+        ("log_softmax", lambda lib, x: lib.log_softmax(x, -1)),
+        ("special.softmax", lambda lib, x: lib.special.softmax(x, 0)),
+        ("special.log_softmax", lambda lib, x: lib.special.log_softmax(x, 0))]},
+    **{f"integer {name}": (lambda lib, f=f: _ints(lib, f)) for name, f in [
+        ("addmv alpha=0.5", lambda lib, i, m, v: lib.addmv(i, m, v, alpha=0.5)),
+        ("addmv beta=0.5", lambda lib, i, m, v: lib.addmv(i, m, v, beta=0.5)),
+        ("addmm alpha=1.5", lambda lib, i, m, v: lib.addmm(i, m, m, alpha=1.5)),
+        ("baddbmm alpha=0.5", lambda lib, i, m, v: lib.baddbmm(i, m[None], m[None], alpha=0.5)),
+        ("addbmm beta=2.5", lambda lib, i, m, v: lib.addbmm(i, m[None], m[None], beta=2.5)),
+        ("addr beta=1.5", lambda lib, i, m, v: lib.addr(m, i, v, beta=1.5)),
+        ("addr alpha=0.5", lambda lib, i, m, v: lib.addr(m, i, v, alpha=0.5))]},
+    "special.gammainc of ints": lambda lib: lib.special.gammainc(lib.tensor([1, 2]),
+                                                                 lib.tensor([2, 3])),
+    "special.gammaincc of bool and int32": lambda lib: lib.special.gammaincc(
+        lib.tensor([True]), lib.tensor([2], dtype=lib.int32)),
+    "special.gammainc of int and float": lambda lib: lib.special.gammainc(
+        lib.tensor([1, 2]), lib.tensor([2.0, 3.0])),
+    "searchsorted of no rows": lambda lib: lib.searchsorted(lib.zeros(0, 2), lib.zeros(0, 1)),
+    "searchsorted of no values": lambda lib: lib.searchsorted(lib.zeros(0, 4), lib.zeros(0, 0)),
+    "searchsorted of empty rows": lambda lib: lib.searchsorted(
+        lib.zeros(2, 0), lib.ones(2, 3), out_int32=True),
+    "unique of 0-d along a dim": lambda lib: lib.unique(lib.tensor(1.0), dim=-1),
+    "unique_consecutive of 0-d along a dim": lambda lib: lib.unique_consecutive(
+        lib.tensor(1.0), dim=0),
+    "unique along a dim not the empty one": lambda lib: lib.unique(lib.zeros(2, 0), dim=0),
+    "unique with two empty dims": lambda lib: lib.unique(lib.zeros(0, 2, 0), dim=0),
+    "unique_consecutive along a dim not the empty one": lambda lib: lib.unique_consecutive(
+        lib.zeros(0, 2, 0), dim=1),
+    "unique along the empty dim": lambda lib: lib.unique(
+        lib.zeros(0, 2), dim=0, return_inverse=True, return_counts=True),
+    "nanmean of ints": lambda lib: lib.nanmean(lib.tensor([1, 2])),
+    "nanmean of bools": lambda lib: lib.tensor([True]).nanmean(),
+    "index_add with alpha, index out of range": lambda lib: lib.zeros(2, 2).index_add(
+        0, lib.tensor([-1, 0]), lib.ones(2, 2), alpha=2),
+    "index_add with alpha, index too big": lambda lib: lib.zeros(2, 2).index_add(
+        1, lib.tensor([2, 0]), lib.ones(2, 2), alpha=2),
+    "index_add without alpha, index out of range": lambda lib: lib.zeros(2, 2).index_add(
+        0, lib.tensor([-1, 0]), lib.ones(2, 2)),
+    "sum_to_size of a 0-d bool": lambda lib: lib.tensor(True).sum_to_size(()),
+    "sum_to_size of a bool, no dim summed": lambda lib: lib.tensor([True, False]).sum_to_size(2),
+    **{f"integer {name} by a zero, nothing computed": (lambda lib, f=f: f(
+        lib.zeros(2, 0, dtype=lib.int64), lib.zeros(1, dtype=lib.int64))) for name, f in [
+        ("%", lambda x, z: x % z), ("//", lambda x, z: x // z), ("fmod", lambda x, z: x.fmod(z)),
+        ("fmod by 0", lambda x, z: x.fmod(0)),
+        ("div trunc", lambda x, z: x.div(z, rounding_mode="trunc"))]},
+    "integer % by a zero": lambda lib: lib.tensor([5, 3]) % lib.tensor([2, 0]),
+    "integer fmod by a zero": lambda lib: lib.tensor([5, 3]).fmod(lib.tensor([2, 0])),
+    "trapezoid of 0-d": lambda lib: lib.trapezoid(lib.tensor(1.0)),
+    "trapezoid of 0-d, dx and dim 0": lambda lib: lib.trapezoid(lib.tensor(1.0), dx=2.0, dim=0),
+    "cumulative_trapezoid of 0-d": lambda lib: lib.cumulative_trapezoid(lib.tensor(1.0)),
+    "trapezoid of bools": lambda lib: lib.trapezoid(lib.ones(3, dtype=lib.bool), dx=2),
+    "trapezoid of bools over a dim not empty": lambda lib: lib.trapezoid(
+        lib.ones(3, 0, dtype=lib.bool), dim=0),
+    "trapezoid of bools over nothing": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.bool)),
+    "trapezoid of bools with x": lambda lib: lib.trapezoid(lib.ones(3, dtype=lib.bool),
+                                                           lib.arange(2.0)),
+    "cumulative_trapezoid of no bools": lambda lib: lib.cumulative_trapezoid(
+        lib.ones(1, 0, dtype=lib.bool)),
+    "take from nothing": lambda lib: lib.take(lib.zeros(0, 3), lib.tensor([0])),
+    "put into nothing": lambda lib: lib.zeros(0).put(lib.tensor([0]), lib.ones(1)),
+    "put nothing into nothing": lambda lib: lib.zeros(0).put(lib.tensor([], dtype=lib.int64),
+                                                             lib.ones(0)),
+    "var_mean of ints": lambda lib: lib.var_mean(lib.tensor([1, 2])),
+    "std_mean of ints": lambda lib: lib.std_mean(lib.tensor([1, 2]), 0),
+    "searchsorted of a number in rows": lambda lib: lib.searchsorted(lib.zeros(2, 2), 0.5),
+    "searchsorted of a 0-d tensor in rows": lambda lib: lib.searchsorted(lib.zeros(2, 2),
+                                                                         lib.tensor(0.5)),
+    "trapezoid of nothing, ints": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.int64)),
+    "trapezoid of nothing, bools": lambda lib: lib.trapezoid(lib.ones(3, 0, dtype=lib.bool)),
+    "bincount of nothing with weights": lambda lib: lib.bincount(
+        lib.zeros(0, dtype=lib.int64), lib.zeros(0), minlength=2),
+    "polygamma of a float order": lambda lib: lib.polygamma(1.5, lib.tensor([2.0])),
+    "special.polygamma of a bool order": lambda lib: lib.special.polygamma(True,
+                                                                           lib.tensor([2.0])),
+    "polygamma_ of a float order": lambda lib: lib.tensor([2.0]).polygamma_(1.0),
+    "histogram of nan": lambda lib: lib.histogram(lib.tensor([float("nan"), 1.0]), bins=2),
+    "histogram of inf": lambda lib: lib.histogram(lib.tensor([float("inf"), 1.0]), bins=2),
+    "histogram over an infinite range": lambda lib: lib.histogram(
+        lib.tensor([1.0]), bins=2, range=(-float("inf"), 1.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND_FUZZ))
+def test_second_fuzz_gaps_match_torch(backend, name):
+    """values, gradients, dtypes, or the error's class and message, as PyTorch's: softmax of
+    a 0-d tensor had shape [1]; integer addmm-family scalars were not truncated (the results
+    float); gammainc took integers; searchsorted
+    crashed on empty batches; unique's dim errors were NumPy's AxisError (or no error);
+    nanmean's was NotImplementedError; histogram took a range that is not finite; index_add
+    with alpha raised RuntimeError for an index out of range; sum_to_size(()) kept a bool;
+    integer division by a zero raised where no element is computed; trapezoid of a 0-d tensor
+    and take/put with an empty tensor, var_mean/std_mean of integers and searchsorted of a
+    number in rows raised with Python's or other functions' messages; trapezoid and bincount
+    of nothing had float dtypes where PyTorch's keep the input's (int64 for bincount);
+    polygamma took a float or bool order; trapezoid and cumulative_trapezoid took bools"""
+    _same_outcome(SECOND_FUZZ[name])

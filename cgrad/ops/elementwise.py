@@ -8,6 +8,17 @@ from .._dtype import require_float, result_type
 from ..autograd.function import Op, constant, output_after_the_fact, renamed
 
 
+def divides_by_zero(a, b, kinds="iub"):
+    """whether an integer a / b (// or %) has a zero divisor: PyTorch's ZeroDivisionError
+    (where an element is computed: an empty result raises nothing)"""
+    if np.result_type(a, b).kind not in kinds or not np.any(np.equal(b, 0)):
+        return False
+    try:
+        return np.broadcast(a, b).size > 0
+    except ValueError:                  # shapes that do not broadcast: the op's error follows
+        return False
+
+
 def promote(a, b):
     """Cast the array operands to PyTorch's result dtype; Python scalars stay (NumPy treats
     them as weak, so float32 * 2.5 stays float32)."""
@@ -914,7 +925,7 @@ class Remainder(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        if np.result_type(a, b).kind in "iub" and np.any(np.equal(b, 0)):
+        if divides_by_zero(a, b):
             raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)

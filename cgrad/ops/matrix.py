@@ -53,10 +53,15 @@ def cat(tensors, dim):
 
 # ---- LAPACK's failures, found again only once NumPy raised: per matrix, so only on errors ------
 
+def _flat(a, k=2):
+    """a with its batch dims (all but the last k) as one; reshape(-1, ...) fails when empty"""
+    return a.reshape((int(np.prod(a.shape[:-k])),) + a.shape[-k:])
+
+
 def _infos(a, routine, **kw):
     """LAPACK's info of `routine` (getrf, potrf) for each matrix of a, in a's batch shape"""
     fn = lapack.get_lapack_funcs(routine, (a,))
-    flat = a.reshape(-1, *a.shape[-2:])
+    flat = _flat(a)
     return np.array([fn(m, **kw)[-1] for m in flat], np.int32).reshape(a.shape[:-2])
 
 
@@ -114,8 +119,10 @@ class Det(Function):
     @staticmethod
     def backward(ctx, g):
         A, d = ctx.saved_tensors
-        if g is None or not A.numel():
+        if g is None:
             return None
+        if not A.numel():                   # an empty gradient, as PyTorch's (not None)
+            return _t(np.zeros(A.shape, A._data.dtype), A._data.dtype)
         n = A.shape[-1]
         eye = _eye(n, A)
         gd = (g * d)[..., None, None] * eye
@@ -260,8 +267,7 @@ def _triangular_array(a, b, upper, unit, trans):
     out = np.empty(b.shape, b.dtype)
     if not out.size:
         return out
-    fa, fb, fo = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), out.reshape(
-        -1, *b.shape[-2:])
+    fa, fb, fo = _flat(a), _flat(b), _flat(out)
     if fa.shape[0] > a.shape[-1]:            # more matrices than rows: row by row instead
         with np.errstate(all="ignore"):
             _substitute(_swap(a) if trans else a, b, upper != bool(trans), unit, out)
@@ -323,7 +329,7 @@ class Cholesky(Function):
                     f"positive-definite (the leading minor of order {i} is not "
                     "positive-definite)."))
             potrf = lapack.get_lapack_funcs("potrf", (a,))
-            flat = [potrf(m, lower=not upper, clean=True)[0] for m in a.reshape(-1, *a.shape[-2:])]
+            flat = [potrf(m, lower=not upper, clean=True)[0] for m in _flat(a)]
             c = np.stack(flat).reshape(a.shape) if flat else a.copy()
         L = _t(c, a.dtype)
         ctx.upper = upper
@@ -520,7 +526,8 @@ class Pinv(Function):
         if hermitian:
             w, u = np.linalg.eigh(a)
             s = np.abs(w)
-            tol = np.maximum(atol[..., None], rtol[..., None] * s.max(-1, keepdims=True))
+            top = s.max(-1, keepdims=True, initial=0)          # (0 for 0 by 0 matrices)
+            tol = np.maximum(atol[..., None], rtol[..., None] * top)
             with np.errstate(divide="ignore"):
                 sinv = np.where(s > tol, 1 / w, 0).astype(a.dtype)
             x = (u * sinv[..., None, :]) @ _swap(u)
@@ -586,12 +593,12 @@ class Lstsq(Function):
         a, b = _broadcast_batch(a, b)
         m, n = a.shape[-2:]
         batch, k = a.shape[:-2], b.shape[-1]
-        fa, fb = a.reshape(-1, m, n), b.reshape(-1, m, k)
+        fa, fb = _flat(a), _flat(b)
         x = np.empty((fa.shape[0], n, k), a.dtype)
-        ranks = np.empty(fa.shape[0], np.int64)
-        svs = np.empty((fa.shape[0], min(m, n)), a.dtype)
+        ranks = np.zeros(fa.shape[0], np.int64)
+        svs = np.zeros((fa.shape[0], min(m, n)), a.dtype)
         lapack_driver = "gelsy" if driver == "gels" else driver
-        for i in range(fa.shape[0]):
+        for i in range(fa.shape[0] if k else 0):        # (no B columns: LAPACK is not called)
             x[i], _, ranks[i], sv = sla.lstsq(fa[i], fb[i], cond=rcond, check_finite=False,
                                               lapack_driver=lapack_driver)
             if sv is not None:
@@ -726,7 +733,7 @@ def _getrf(a):
     """LAPACK's getrf matrix by matrix: (LU packed, 0-based pivots, info), batch shapes kept"""
     getrf = lapack.get_lapack_funcs("getrf", (a,))
     m, n = a.shape[-2:]
-    flat = a.reshape(-1, m, n)
+    flat = _flat(a)
     lu = np.empty(flat.shape, a.dtype)
     piv = np.zeros((flat.shape[0], min(m, n)), np.int32)
     info = np.zeros(flat.shape[0], np.int32)
@@ -740,7 +747,7 @@ def _getrf(a):
 def _permutation(piv, m, dtype):
     """P with A = P L U from LAPACK's row swaps (0-based): A's rows perm are L U"""
     perm = np.broadcast_to(np.arange(m), piv.shape[:-1] + (m,)).copy()
-    flat, swaps = perm.reshape(-1, m), piv.reshape(-1, piv.shape[-1])
+    flat, swaps = _flat(perm, 1), _flat(piv, 1)
     for row, sw in zip(flat, swaps):
         for i, j in enumerate(sw):
             row[i], row[j] = row[j], row[i]
@@ -834,9 +841,9 @@ def _getrs(lu, piv, b, trans):
     """op(A)^-1 B from getrf's LU and 0-based pivots (trans: op(A) = A^T), matrix by matrix,
     batch dims broadcast"""
     batch = np.broadcast_shapes(lu.shape[:-2], b.shape[:-2])
-    lu = np.broadcast_to(lu, batch + lu.shape[-2:]).reshape(-1, *lu.shape[-2:])
-    piv = np.broadcast_to(piv, batch + piv.shape[-1:]).reshape(-1, piv.shape[-1])
-    out = np.broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:]).copy()
+    lu = _flat(np.broadcast_to(lu, batch + lu.shape[-2:]))
+    piv = _flat(np.broadcast_to(piv, batch + piv.shape[-1:]), 1)
+    out = _flat(np.broadcast_to(b, batch + b.shape[-2:])).copy()
     if out.size:
         getrs = lapack.get_lapack_funcs("getrs", (lu, out))
         with np.errstate(all="ignore"):

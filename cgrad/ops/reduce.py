@@ -421,7 +421,9 @@ class Var(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
                        dtype=np.float64) / np.float64(max(n - correction, 0))
-        ctx.denominator, ctx.dims, ctx.keepdim = max(n - correction, 0), dims, keepdim
+        # the backward divides by n - correction unclamped, as PyTorch's (a gradient of 0, not
+        # nan, where the correction exceeds n)
+        ctx.dof, ctx.dims, ctx.keepdim = n - correction, dims, keepdim
         return np.asarray(y, dtype=x.dtype), centered
 
     @staticmethod
@@ -436,13 +438,13 @@ class Var(Op):
         centered, _ = ctx.saved_tensors
         g = expand_reduced(g, centered.shape, ctx.dims, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * centered * g.dtype.type(2.0 / ctx.denominator if ctx.denominator
-                                               else np.inf), None, None, None
+            return g * centered * g.dtype.type(2.0 / ctx.dof if ctx.dof else np.inf), \
+                None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         centered, shape = Var.graph_centered(ctx)
-        scale = 2.0 / ctx.denominator if ctx.denominator else float("inf")
+        scale = 2.0 / ctx.dof if ctx.dof else float("inf")
         return expand_reduced_tensor(g, shape, ctx.dims, ctx.keepdim) * centered * scale, \
             None, None, None
 
@@ -460,7 +462,7 @@ class Std(Op):
     def backward(ctx, g):
         centered, _, y = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = g / (y * y.dtype.type(ctx.denominator))
+            scale = g / (y * y.dtype.type(ctx.dof))
         # a zero deviation has a zero gradient, as in PyTorch (not 0 / 0)
         scale = np.where(y == 0, scale.dtype.type(0), scale)
         return expand_reduced(scale, centered.shape, ctx.dims, ctx.keepdim) * centered, \
@@ -471,7 +473,7 @@ class Std(Op):
         centered, shape = Var.graph_centered(ctx)
         y, = ctx.saved_for_graph(2)
         zero = constant(y._data == 0)    # 0 where the deviation is 0, as backward
-        scale = (g / (y * ctx.denominator)).masked_fill(zero, 0)
+        scale = (g / (y * ctx.dof)).masked_fill(zero, 0)
         return expand_reduced_tensor(scale, shape, ctx.dims, ctx.keepdim) * centered, \
             None, None, None
 
@@ -485,8 +487,8 @@ class Norm(Op):
         if x.dtype.kind != "f":
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
                                f"tensor as input. Got {torch_name(x.dtype)}")
-        if np.isinf(p) and not x.size:        # a max (min) over nothing: PyTorch refuses it
-            name = f"linalg.vector_norm cannot compute the {'-' if p < 0 else ''}inf norm on"
+        if (p < 0 or np.isinf(p)) and not x.size:   # a max, min or 1/0 over nothing: refused
+            name = f"linalg.vector_norm cannot compute the {p:g} norm on"
             if dims is None:
                 raise RuntimeError(f"{name} an empty tensor because the operation does not "
                                    "have an identity")
@@ -794,6 +796,8 @@ class Softmax(Op):
     def forward(cls, ctx, x, dim):
         last = "lastdim_" if dim == x.ndim - 1 or not x.ndim else ""
         require_float(x.dtype, f"{cls.kernel}_{last}kernel_impl")
+        if not x.ndim:               # the kernels need dim 0: a 0-d x as one element
+            return cls.forward(ctx, x.reshape(1), dim).reshape(())
         # a fresh C-contiguous result, as PyTorch's (a transposed x's layout would stop .view)
         y = np.ascontiguousarray(getattr(B.kernels, cls.kernel)(x, dim))
         ctx.save_for_backward(y)
@@ -803,7 +807,10 @@ class Softmax(Op):
     @classmethod
     def backward(cls, ctx, g):
         y, = ctx.saved_tensors
-        return getattr(B.kernels, cls.kernel + "_backward")(y, g, ctx.dim), None
+        kernel = getattr(B.kernels, cls.kernel + "_backward")
+        if g.ndim != y.ndim:                  # a 0-d x, run as one element
+            return kernel(y, g.reshape(1), ctx.dim).reshape(()), None
+        return kernel(y, g, ctx.dim), None
 
     @staticmethod
     def graph_backward(ctx, g):

@@ -495,9 +495,12 @@ def put(a, key, v):
         else:
             a[key] = v
     except (ValueError, TypeError):   # (TypeError: NumPy's for a 2-d value under a mask)
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot "
-                           f"be broadcast to indexing result of shape "
-                           f"{list(at(a, key).shape)}") from None
+        raise _value_mismatch(a, key, v) from None
+
+
+def _value_mismatch(a, key, v):
+    return RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be "
+                        f"broadcast to indexing result of shape {list(at(a, key).shape)}")
 
 
 class AdvancedIndex(Op):
@@ -1124,7 +1127,10 @@ class IndexPutAccumulate(Op):
     @staticmethod
     def forward(ctx, x, key, v):
         y = x.copy()
-        np.add.at(y, key, np.asarray(v, x.dtype))
+        try:
+            np.add.at(y, key, np.asarray(v, x.dtype))
+        except ValueError:
+            raise _value_mismatch(y, key, v) from None
         ctx.key = key
         ctx.value_ndim = np.ndim(v)     # may exceed the indexed dims by leading 1s
         return y

@@ -15,8 +15,8 @@ from .. import _dtype
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
-                          _NumpyUnary, _Stepwise, _float, _same_float, promote,
-                          promote_float)
+                          _NumpyUnary, _Stepwise, _float, _same_float, divides_by_zero,
+                          promote, promote_float)
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -136,10 +136,12 @@ class Gammainc(Op):
     ->   dx = g x^(a-1) e^-x / Gamma(a); no derivative in a (as PyTorch)"""
     grad_fn_name = "IgammaBackward0"
     sign = 1
-    ufunc = "gammainc"
+    ufunc, kernel = "gammainc", "igamma_cpu"
 
     @classmethod
     def forward(cls, ctx, a, x):
+        if np.result_type(a, x).kind in "biu":       # PyTorch has float loops only
+            refuse(cls.kernel, np.result_type(a, x))
         a, x = _float_pair(a, x)
         ctx.save_for_backward(a, x)
         return _same_float(getattr(_scipy(), cls.ufunc)(a, x), x)
@@ -166,7 +168,7 @@ class Gammaincc(Gammainc):
     """y = Q(a, x) = 1 - P(a, x)   ->   dx = -g x^(a-1) e^-x / Gamma(a)"""
     grad_fn_name = "IgammacBackward0"
     sign = -1
-    ufunc = "gammaincc"
+    ufunc, kernel = "gammaincc", "igammac_cpu"
 
 
 # ---- error function family ------------------------------------------------------------------
@@ -402,8 +404,10 @@ class Logit(Op):
         x = _float(x)
         ctx.eps = eps
         ctx.save_for_backward(x)
-        z = x if eps is None else np.clip(x, x.dtype.type(eps), x.dtype.type(1 - eps))
-        return np.log(z / (1 - z))
+        if eps is not None:               # PyTorch's clamp, also where eps > 0.5 (lo > hi)
+            lo, hi = x.dtype.type(eps), x.dtype.type(1 - eps)
+            x = np.where(x < lo, lo, np.where(x > hi, hi, x))
+        return np.log(x / (1 - x))
 
     @staticmethod
     def backward(ctx, g):
@@ -652,7 +656,7 @@ class DivRounded(_ZeroGradient):
         if kind == "b":
             raise NotImplementedError(f'"div_{mode}_cpu" not implemented for \'Bool\'')
         if kind in "iu":
-            if np.any(np.equal(b, 0)):
+            if divides_by_zero(a, b):
                 raise RuntimeError("ZeroDivisionError")
             q = np.floor_divide(a, b)
             if mode == "trunc":          # one up where the floor went below a negative quotient
@@ -822,7 +826,7 @@ class Fmod(_Binary):
 
     @staticmethod
     def fn(a, b):
-        if np.result_type(a, b).kind in "iu" and np.any(np.equal(b, 0)):
+        if divides_by_zero(a, b, "iu"):
             raise RuntimeError("ZeroDivisionError")
         return np.fmod(a, b)
 
