@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import cgrad
-import cgrad.nn as nn
 import cgrad.optim as optim
 
 torch = pytest.importorskip("torch")
+from test_optim import check_resumed_run_equals_uninterrupted_run  # noqa: E402
 
 CASES = [
     ("NAdam", dict(lr=0.01)),
@@ -169,38 +169,7 @@ def test_parameters_without_grad_are_skipped(backend, name, kw):
 
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
 def test_resumed_run_equals_uninterrupted_run(backend, name, kw):
-    def model():
-        cgrad.manual_seed(0)
-        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
-
-    def train(m, opt, steps, start):
-        rng = np.random.default_rng(start)
-        for _ in range(steps):
-            x = cgrad.tensor(rng.standard_normal((6, 4)).astype(np.float32))
-            t = cgrad.tensor(rng.integers(0, 3, 6))
-            opt.zero_grad()
-            nn.functional.cross_entropy(m(x), t).backward()
-            opt.step()
-    whole = model()
-    opt = getattr(optim, name)(whole.parameters(), **kw)
-    train(whole, opt, 3, start=0)
-    train(whole, opt, 3, start=1)
-
-    first = model()
-    opt1 = getattr(optim, name)(first.parameters(), **kw)
-    train(first, opt1, 3, start=0)
-    buf = io.BytesIO()
-    cgrad.save({"model": first.state_dict(), "optim": opt1.state_dict()}, buf)
-    buf.seek(0)
-    checkpoint = cgrad.load(buf)
-    resumed = model()
-    resumed.load_state_dict(checkpoint["model"])
-    opt2 = getattr(optim, name)(resumed.parameters(), lr=0.5)
-    opt2.load_state_dict(checkpoint["optim"])
-    assert opt2.param_groups[0] == dict(opt.param_groups[0], params=opt2.param_groups[0]["params"])
-    train(resumed, opt2, 3, start=1)
-    for a, b in zip(whole.parameters(), resumed.parameters()):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    check_resumed_run_equals_uninterrupted_run(name, kw)
 
 
 def _to_cgrad(value):
