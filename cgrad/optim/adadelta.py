@@ -1,6 +1,5 @@
 """Adadelta."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_lr, zeros_state
 
 
@@ -26,18 +25,11 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            states, _ = self._states_and_steps(
-                params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)))
-            B.kernels.adadelta_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
-                lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
-                weight_decay=group["weight_decay"], maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        states, _ = self._states_and_steps(
+            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)))
+        B.kernels.adadelta_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
+            lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"])

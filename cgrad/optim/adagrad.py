@@ -2,7 +2,6 @@
 import numpy as np
 
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_lr, scalar_state
 
@@ -43,21 +42,14 @@ class Adagrad(Optimizer):
         state["sum"] = Tensor._make(np.full_like(
             p._data, self.defaults["initial_accumulator_value"], order="C"))
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            for p in params:
-                if not self.state[p]:
-                    self._init_state(p)
-            states = [self.state[p] for p in params]
-            steps = [self._step_count(s) for s in states]
-            B.kernels.adagrad_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["sum"]._data for s in states], steps, lr=float(group["lr"]),
-                lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                eps=group["eps"], maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        for p in params:
+            if not self.state[p]:
+                self._init_state(p)
+        states = [self.state[p] for p in params]
+        steps = [self._step_count(s) for s in states]
+        B.kernels.adagrad_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["sum"]._data for s in states], steps, lr=float(group["lr"]),
+            lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+            eps=group["eps"], maximize=group["maximize"])

@@ -1,6 +1,5 @@
 """Adam and AdamW (decoupled weight decay)."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_adam_args, zeros_state
 
 
@@ -26,27 +25,20 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            amsgrad = group["amsgrad"]
-            states, steps = self._states_and_steps(params, lambda p: dict(
-                exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p),
-                **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})))
-            beta1, beta2 = group["betas"]
-            B.kernels.adam_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-                [s["max_exp_avg_sq"]._data if amsgrad else None for s in states], steps,
-                lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
-                weight_decay=group["weight_decay"], amsgrad=amsgrad,
-                maximize=group["maximize"],
-                decoupled_weight_decay=group["decoupled_weight_decay"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        amsgrad = group["amsgrad"]
+        states, steps = self._states_and_steps(params, lambda p: dict(
+            exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p),
+            **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})))
+        beta1, beta2 = group["betas"]
+        B.kernels.adam_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
+            [s["max_exp_avg_sq"]._data if amsgrad else None for s in states], steps,
+            lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], amsgrad=amsgrad,
+            maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"])
 
 
 class AdamW(Adam):

@@ -1,6 +1,5 @@
 """Adamax: Adam with the infinity norm."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_adam_args, zeros_state
 
 
@@ -20,19 +19,12 @@ class Adamax(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            states, steps = self._states_and_steps(
-                params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)))
-            beta1, beta2 = group["betas"]
-            B.kernels.adamax_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
-                steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
-                weight_decay=group["weight_decay"], maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        states, steps = self._states_and_steps(
+            params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)))
+        beta1, beta2 = group["betas"]
+        B.kernels.adamax_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
+            steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"])

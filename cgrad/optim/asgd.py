@@ -1,6 +1,5 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
 
 
@@ -24,19 +23,12 @@ class ASGD(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            states, steps = self._states_and_steps(params, lambda p: dict(
-                eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)))
-            B.kernels.asgd_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["ax"]._data for s in states], [s["eta"]._data for s in states],
-                [s["mu"]._data for s in states], steps, lr=float(group["lr"]),
-                lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
-                weight_decay=group["weight_decay"], maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        states, steps = self._states_and_steps(params, lambda p: dict(
+            eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)))
+        B.kernels.asgd_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["ax"]._data for s in states], [s["eta"]._data for s in states],
+            [s["mu"]._data for s in states], steps, lr=float(group["lr"]),
+            lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -1,5 +1,6 @@
 """Optimizer: the bookkeeping every optimizer shares (param groups, per-parameter state,
-zero_grad, state dicts). Subclasses implement step() with one fused backend kernel per group."""
+zero_grad, state dicts, and step's loop over the groups). Subclasses implement _update_group
+with one fused backend kernel per group (or step() itself, as LBFGS and a user's own)."""
 import collections
 import copy
 import itertools
@@ -9,7 +10,7 @@ import numpy as np
 
 from .. import backends as B
 from .._memory import zeros
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
 
@@ -160,7 +161,18 @@ class Optimizer:
                 B.kernels.zero_(p.grad._data)
                 p.grad._version_counter.value += 1
 
+    @no_grad()
     def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._call_closure(closure)
+        for group in self.param_groups:
+            params = self._with_grad(group)
+            self._update_group(group, params)
+            self._updated(params)
+        return loss
+
+    def _update_group(self, group, params):
+        """The subclass's update, in place, of params: those of group with a gradient"""
         raise NotImplementedError
 
     # ---- helpers for the subclasses' step ------------------------------------------------------

@@ -1,6 +1,5 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_adam_args, zeros_state
 
 
@@ -26,21 +25,14 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            states, steps = self._states_and_steps(
-                params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
-            beta1, beta2 = group["betas"]
-            B.kernels.radam_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-                steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                decoupled_weight_decay=group["decoupled_weight_decay"],
-                maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        states, steps = self._states_and_steps(
+            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
+        beta1, beta2 = group["betas"]
+        B.kernels.radam_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
+            steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            maximize=group["maximize"])

@@ -1,6 +1,5 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, check_lr, zeros_state
 
 
@@ -32,24 +31,17 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            momentum, centered = group["momentum"], group["centered"]
-            states, _ = self._states_and_steps(params, lambda p: dict(
-                square_avg=zeros_state(p),
-                **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
-                **({"grad_avg": zeros_state(p)} if centered else {})))
-            B.kernels.rmsprop_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["square_avg"]._data for s in states],
-                [s["momentum_buffer"]._data if momentum > 0 else None for s in states],
-                [s["grad_avg"]._data if centered else None for s in states],
-                lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
-                weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
-                maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        momentum, centered = group["momentum"], group["centered"]
+        states, _ = self._states_and_steps(params, lambda p: dict(
+            square_avg=zeros_state(p),
+            **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
+            **({"grad_avg": zeros_state(p)} if centered else {})))
+        B.kernels.rmsprop_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["square_avg"]._data for s in states],
+            [s["momentum_buffer"]._data if momentum > 0 else None for s in states],
+            [s["grad_avg"]._data if centered else None for s in states],
+            lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+            maximize=group["maximize"])

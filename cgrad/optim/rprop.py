@@ -2,7 +2,6 @@
 import numpy as np
 
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_lr, zeros_state
 
@@ -26,21 +25,14 @@ class Rprop(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            states, _ = self._states_and_steps(params, lambda p: dict(
-                prev=zeros_state(p),
-                step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))))
-            etaminus, etaplus = group["etas"]
-            step_size_min, step_size_max = group["step_sizes"]
-            B.kernels.rprop_step_(
-                [p._data for p in params], [p.grad._data for p in params],
-                [s["prev"]._data for s in states], [s["step_size"]._data for s in states],
-                etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
-                step_size_max=step_size_max, maximize=group["maximize"])
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        states, _ = self._states_and_steps(params, lambda p: dict(
+            prev=zeros_state(p),
+            step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))))
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        B.kernels.rprop_step_(
+            [p._data for p in params], [p.grad._data for p in params],
+            [s["prev"]._data for s in states], [s["step_size"]._data for s in states],
+            etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
+            step_size_max=step_size_max, maximize=group["maximize"])

@@ -1,6 +1,5 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import backends as B
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -30,24 +29,17 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._call_closure(closure)
-        for group in self.param_groups:
-            params = self._with_grad(group)
-            uses_momentum = group["momentum"] != 0
-            bufs = [self.state[p].get("momentum_buffer") if uses_momentum else None
-                    for p in params]
-            arrays = [None if b is None else b._data for b in bufs]
-            B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
-                                arrays, lr=float(group["lr"]), momentum=group["momentum"],
-                                dampening=group["dampening"],
-                                weight_decay=group["weight_decay"],
-                                nesterov=group["nesterov"], maximize=group["maximize"])
-            if uses_momentum:          # the kernel filled the first-step buffers in
-                for p, buf, arr in zip(params, bufs, arrays):
-                    if buf is None:
-                        self.state[p]["momentum_buffer"] = Tensor._make(arr)
-            self._updated(params)
-        return loss
+    def _update_group(self, group, params):
+        uses_momentum = group["momentum"] != 0
+        bufs = [self.state[p].get("momentum_buffer") if uses_momentum else None
+                for p in params]
+        arrays = [None if b is None else b._data for b in bufs]
+        B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
+                            arrays, lr=float(group["lr"]), momentum=group["momentum"],
+                            dampening=group["dampening"],
+                            weight_decay=group["weight_decay"],
+                            nesterov=group["nesterov"], maximize=group["maximize"])
+        if uses_momentum:          # the kernel filled the first-step buffers in
+            for p, buf, arr in zip(params, bufs, arrays):
+                if buf is None:
+                    self.state[p]["momentum_buffer"] = Tensor._make(arr)
