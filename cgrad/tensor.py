@@ -457,9 +457,10 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
-        if not self.ndim:                  # (no wrap-around as a reduction's 0-d dim has)
+        ndim = self._data.ndim
+        if not ndim:                       # (no wrap-around as a reduction's 0-d dim has)
             raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-        return self._data.shape[_dim(dim, self.ndim)]
+        return self._data.shape[_dim(dim, ndim)]
 
     def dim(self):
         return self._data.ndim
