@@ -363,6 +363,16 @@ def test_instance_norm_in_eval_leaves_the_running_stats_as_torch(backend, dtype,
     assert m.running_mean.tolist() == [0.0, 0.0] and m.running_var.tolist() == [1.0, 1.0]
 
 
+def _backward_outcome(x, y):
+    """y's shape and grad_fn name, and after y.sum().backward() x's gradient shape or the
+    RuntimeError's message"""
+    try:
+        y.sum().backward()
+        return tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)
+    except RuntimeError as e:
+        return tuple(y.shape), y.grad_fn.name(), str(e)
+
+
 @pytest.mark.parametrize("fn, shape, size", [
     ("adaptive_avg_pool3d", (1, 1, 4, 1, 1), (1, 3, 0)),
     ("adaptive_avg_pool3d", (0, 1, 4, 1, 1), (1, 3, 0)),
@@ -380,11 +390,7 @@ def test_adaptive_pools_backward_of_an_empty_output_as_torch(backend, fn, shape,
         x = lib.ones(*shape, requires_grad=True)
         y = (functional.interpolate(x, size, mode="area") if fn == "interpolate" else
              getattr(functional, fn)(x, size))
-        try:
-            y.sum().backward()
-            out.append((tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)))
-        except RuntimeError as e:
-            out.append((tuple(y.shape), y.grad_fn.name(), str(e)))
+        out.append(_backward_outcome(x, y))
     assert out[0] == out[1]
 
 
@@ -400,11 +406,7 @@ def test_max_unpool_backward_of_an_empty_output_as_torch(backend, n, shape, args
         x = lib.ones(*shape, requires_grad=True)
         idx = lib.arange(x.numel()).reshape(shape) + 3
         y = getattr(functional, f"max_unpool{n}d")(x, idx, *args)
-        try:
-            y.sum().backward()
-            out.append((tuple(y.shape), y.grad_fn.name(), tuple(x.grad.shape)))
-        except RuntimeError as e:
-            out.append((tuple(y.shape), y.grad_fn.name(), str(e)))
+        out.append(_backward_outcome(x, y))
     assert out[0] == out[1]
 
 
