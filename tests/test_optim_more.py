@@ -453,3 +453,26 @@ def test_lbfgs_state_dict_round_trip_and_torch_state(backend):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-9,
                                    atol=1e-12)
     assert opt.state[ours[0]]["n_iter"] == topt.state[theirs[0]]["n_iter"]
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("AdamW", dict(weight_decay=0.5)),
+    ("NAdam", dict(weight_decay=0.5, decoupled_weight_decay=True)),
+    ("RAdam", dict(weight_decay=0.5, decoupled_weight_decay=True))])
+def test_decoupled_weight_decay_at_a_zero_lr_as_torch(backend, name, kw):
+    """a warm-up from lr 0: decoupled decay scales p by 1 - 0 * wd and leaves g alone (the
+    NumPy kernels once took an lr of 0 for 'not decoupled' and added wd p into the moments)"""
+    dtype = np.float64
+    results = []
+    for lib in (cgrad, torch):
+        params = _params(lib, dtype)
+        opt = getattr(lib.optim, name)(params, lr=0.1, **kw)
+        sched = lib.optim.lr_scheduler.LambdaLR(opt, lambda e: e / 2)    # lr 0, 0.05, 0.1, ...
+        for step in range(4):
+            for p, g in zip(params, _grads(dtype, step, [tuple(p.shape) for p in params])):
+                p.grad = lib.tensor(g)
+            opt.step()
+            sched.step()
+        results.append([p.detach().numpy().copy() for p in params])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, **_tol(dtype))

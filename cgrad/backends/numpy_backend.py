@@ -632,7 +632,8 @@ class NumpyKernels:
         1 - lr weight_decay first. steps: the step number t of each param (an int, already
         counted for this step). max_exp_avg_sqs entries are None unless amsgrad."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
+            g = _decayed_grad(p, g, weight_decay, maximize,
+                              lr if decoupled_weight_decay else None)
             m, v = exp_avgs[i], exp_avg_sqs[i]
             _adam_moments_(m, v, g, beta1, beta2)
             step = steps[i]
@@ -697,7 +698,8 @@ class NumpyKernels:
         for i, (p, g) in enumerate(zip(params, grads)):
             step = steps[i]
             bias_correction2 = 1 - beta2 ** step
-            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
+            g = _decayed_grad(p, g, weight_decay, maximize,
+                              lr if decoupled_weight_decay else None)
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
             mu_products[i] *= _scalar(mu, mu_products[i])
@@ -718,7 +720,8 @@ class NumpyKernels:
         (rho_inf - 2) rho_t)) when rho_t > 5. steps: already counted."""
         for i, (p, g) in enumerate(zip(params, grads)):
             step = steps[i]
-            g = _decayed_grad(p, g, weight_decay, maximize, decoupled_weight_decay and lr)
+            g = _decayed_grad(p, g, weight_decay, maximize,
+                              lr if decoupled_weight_decay else None)
             m, v = exp_avgs[i], exp_avg_sqs[i]
             _adam_moments_(m, v, g, beta1, beta2)
             bias_correction1 = 1 - beta1 ** step
@@ -829,12 +832,12 @@ def _fma(x, y, z):
 
 def _decayed_grad(p, g, weight_decay, maximize, decoupled_lr=None):
     """The gradient an optimizer's update reads: -g under maximize, plus weight_decay p; or,
-    given decoupled_lr (AdamW's decay), g itself after p is scaled by 1 - lr weight_decay in
-    place."""
+    given decoupled_lr (AdamW's decay: the lr, None otherwise), g itself after p is scaled by
+    1 - lr weight_decay in place."""
     if maximize:
         g = -g
     if weight_decay != 0:
-        if decoupled_lr:
+        if decoupled_lr is not None:                # (an lr of 0 is still decoupled)
             p *= _scalar(1 - decoupled_lr * weight_decay, p)
         else:
             g = g + _scalar(weight_decay, p) * p
