@@ -488,3 +488,39 @@ def test_compile_errors():
                                            "lite, reduce-overhead, max-autotune-no-cudagraphs, "
                                            "max-autotune"):
         cgrad.compile(lambda x: x, mode="fast")
+
+
+def test_checkpoint_validity_of_a_backward_inside_a_grad_as_torch():
+    """autograd.backward run from a custom backward inside autograd.grad: the inner walk is not
+    a place for a reentrant checkpoint either (PyTorch's guard keeps the outer False)"""
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (cgrad, torch):
+        class Probe(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 1
+
+            @staticmethod
+            def backward(ctx, g):
+                seen.setdefault(lib, []).append(lib.autograd._is_checkpoint_valid())
+                return g
+
+        class Outer(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                with lib.enable_grad():
+                    z = lib.ones(1, requires_grad=True)
+                    lib.autograd.backward(Probe.apply(z * 3).sum())
+                return g * 2
+
+        x = lib.ones(1, requires_grad=True)
+        lib.autograd.grad(Outer.apply(x).sum(), x)
+        with lib.enable_grad():
+            z = lib.ones(1, requires_grad=True)
+            lib.autograd.backward(Probe.apply(z).sum())        # alone: valid
+    assert seen[cgrad] == seen[torch] == [False, True]

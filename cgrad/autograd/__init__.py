@@ -71,7 +71,7 @@ def _checkpoint_validity(valid):
     _is_checkpoint_valid). Tensor.backward's direct walk keeps the value it finds (True,
     unless it runs inside one of grad()'s)."""
     previous = _grad_state.checkpoint_valid
-    _grad_state.checkpoint_valid = valid
+    _grad_state.checkpoint_valid = valid and previous      # (never valid inside a grad())
     try:
         yield
     finally:
