@@ -288,6 +288,20 @@ def test_pointwise_losses_expand_first_as_torch(backend, name, shapes):
         np.testing.assert_allclose(c, t, rtol=1e-7)
 
 
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_huber_loss_has_the_inputs_dtype_as_torch(backend, dtypes, reduction):
+    """PyTorch computes in the promoted dtype into a loss of the input's dtype (cgrad gave
+    float64 for a float32 input and a float64 target); forward only: PyTorch's backward
+    refuses the mix"""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(50).astype(d) * 2 for d in dtypes)
+    out = [getattr(lib.nn.functional, "huber_loss")(lib.tensor(a), lib.tensor(b), delta=0.7,
+                                                    reduction=reduction) for lib in (cgrad, torch)]
+    assert str(out[0].dtype).split(".")[-1] == str(out[1].dtype).split(".")[-1] == dtypes[0]
+    np.testing.assert_array_equal(out[0].numpy(), out[1].numpy())
+
+
 @pytest.mark.parametrize("shapes", [((3, 3), (2,)), ((0, 1), (2, 1)), ((2, 1, 3), (2, 1, 2))])
 def test_hinge_embedding_loss_broadcast_error_as_torch(shapes):
     """PyTorch's broadcast error, target first (cgrad's named where()'s shapes), and cgrad's

@@ -1961,6 +1961,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     d = input - target
     a = d.abs()
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
+    if loss.dtype != input.dtype:        # PyTorch writes into a loss of the input's dtype
+        loss = loss.to(input.dtype)
     return _reduced(loss if weight is None else loss * weight, reduction)
 
 
