@@ -13,6 +13,7 @@ from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
 from .ops import elementwise as E, special as SP
+from .ops.matrix import _flat
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
 from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401
@@ -354,9 +355,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "the first N-1 dimensions of boundaries tensor and input value "
                                "tensor must match, but we got boundaries tensor "
                                f"{list(seq.shape)} and input value tensor {list(values.shape)}")
-        n = int(np.prod(seq.shape[:-1]))          # (reshape(-1, ...) fails when empty)
-        rows, vals = seq.reshape(n, seq.shape[-1]), values.reshape(n, values.shape[-1])
-        orders = [None] * n if order is None else order.reshape(n, seq.shape[-1])
+        rows, vals = _flat(seq, 1), _flat(values, 1)
+        orders = [None] * len(rows) if order is None else _flat(order, 1)
         result = np.array([np.searchsorted(r, v, how, o) for r, v, o in zip(rows, vals, orders)],
                           np.int64).reshape(values.shape)
     return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)

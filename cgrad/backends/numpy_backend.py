@@ -798,8 +798,7 @@ class NumpyKernels:
         """f = etaplus where g prev > 0, etaminus where < 0, 1 where 0; step_size = clamp(
         step_size f, min, max); g = 0 where f is etaminus; p -= sign(g) step_size; prev = g."""
         for i, (p, g) in enumerate(zip(params, grads)):
-            if maximize:
-                g = -g
+            g = _decayed_grad(p, g, 0, maximize)
             prev, step_size = prevs[i], step_sizes[i]
             sign = np.sign(g * prev)
             sign[sign > 0] = etaplus         # masks, as PyTorch: a NaN stays NaN

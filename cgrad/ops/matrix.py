@@ -8,6 +8,8 @@ no_grad for a first derivative and is recorded under create_graph; since the for
 the ops of this module (solve, svd, matrix_exp...), every op has derivatives of any order.
 Arguments are checked by the callers (cgrad/linalg.py); batch dims lead, as in PyTorch.
 """
+import math
+
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas, lapack
@@ -55,7 +57,7 @@ def cat(tensors, dim):
 
 def _flat(a, k=2):
     """a with its batch dims (all but the last k) as one; reshape(-1, ...) fails when empty"""
-    return a.reshape((int(np.prod(a.shape[:-k])),) + a.shape[-k:])
+    return a.reshape((math.prod(a.shape[:-k]),) + a.shape[-k:])
 
 
 def _infos(a, routine, **kw):

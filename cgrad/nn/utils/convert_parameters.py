@@ -1,4 +1,5 @@
 """Flatten parameters into one vector and back, as torch.nn.utils.convert_parameters."""
+from ...autograd.function import _type_name
 from ...tensor import Tensor
 
 
@@ -13,16 +14,9 @@ def vector_to_parameters(vec, parameters):
     """Make each parameter's data the next numel() elements of vec, viewed in its shape (they
     share vec's memory afterwards, as in PyTorch)."""
     if not isinstance(vec, Tensor):
-        raise TypeError(f"expected torch.Tensor, but got: {_typename(vec)}")
+        raise TypeError(f"expected torch.Tensor, but got: {_type_name(vec)}")
     pointer = 0
     for param in parameters:
         num_param = param.numel()
         param.data = vec[pointer:pointer + num_param].view_as(param).data
         pointer += num_param
-
-
-def _typename(obj):
-    """torch.typename's: the qualified name of obj's class, without the builtins module."""
-    cls = type(obj)
-    module = "" if cls.__module__ in ("builtins", "__builtin__", None) else cls.__module__ + "."
-    return module + cls.__qualname__
