@@ -1,6 +1,4 @@
 """cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection."""
-import contextlib
-
 import numpy as np
 
 from . import _twins
@@ -64,18 +62,23 @@ def _roots(outputs):
     return roots
 
 
-@contextlib.contextmanager
-def _checkpoint_validity(valid):
+class _checkpoint_validity:
     """Whether the backward walk running may meet a reentrant checkpoint, whose backward
     accumulates into .grad itself: only under backward() without inputs (PyTorch's
     _is_checkpoint_valid). Tensor.backward's direct walk keeps the value it finds (True,
-    unless it runs inside one of grad()'s)."""
-    previous = _grad_state.checkpoint_valid
-    _grad_state.checkpoint_valid = valid and previous      # (never valid inside a grad())
-    try:
-        yield
-    finally:
-        _grad_state.checkpoint_valid = previous
+    unless it runs inside one of grad()'s). A class, not a contextmanager: ~0.15 us a walk
+    against ~0.9."""
+    __slots__ = ("valid", "previous")
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __enter__(self):
+        self.previous = _grad_state.checkpoint_valid
+        _grad_state.checkpoint_valid = self.valid and self.previous   # (never inside a grad())
+
+    def __exit__(self, *exc):
+        _grad_state.checkpoint_valid = self.previous
 
 
 def _is_checkpoint_valid():
