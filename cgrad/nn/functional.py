@@ -246,9 +246,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                          f"{weight.dim()}")
     if input.dim() == 2:
         if offsets is not None:
+            kind = "<class 'cgrad.Tensor'>" if isinstance(offsets, Tensor) else type(offsets)
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated "
                              "is a mini-batch of fixed length sequences. However, found offsets "
-                             f"of type {type(offsets)}")
+                             f"of type {kind}")
         offsets = np.arange(input.shape[0], dtype=input._data.dtype) * input.shape[1]
         include_last_offset = False
         if per_sample_weights is not None:
@@ -272,7 +273,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise NotImplementedError("embedding_bag(sparse=True): cgrad has no sparse gradients")
     idx = input._data.reshape(-1)
     offs = offsets._data if isinstance(offsets, Tensor) else offsets
-    kind = np.result_type(idx, offs)
+    kind = _dtype.promote_types(idx.dtype, offs.dtype)
     if kind != np.int64 and kind != np.int32:      # int and long mix as PyTorch promotes them
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            "following scalar types: Long, Int; but got "
