@@ -20,12 +20,12 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
                       Dropout, Embedding, EmbeddingBag, Flatten, Fold, GroupNorm, Identity,
-                      InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear, LogSigmoid,
-                      LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
-                      MaxUnpool3d, ModuleDict, ModuleList, ParameterList, ReflectionPad1d,
-                      ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d, ReplicationPad2d,
-                      ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax, Softplus, Tanh,
-                      Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+                      InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear,
+                      LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                      MaxUnpool2d, MaxUnpool3d, ModuleDict, ModuleList, ParameterList,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
+                      ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
+                      Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .parameter import Parameter, UninitializedParameter
 from .modules import LazyLinear
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
