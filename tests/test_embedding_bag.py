@@ -338,3 +338,20 @@ def test_text_classification_tutorial_model_trains_like_torch(backend):
     assert t_losses[-1] != t_losses[0]                         # it did train
     for (name, cp), (_, tp) in zip(c_model.named_parameters(), t_model.named_parameters()):
         _close(cp, tp, np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_with_nan_keeps_torch_running_max(backend, dtype):
+    """PyTorch's max keeps the first element and replaces it only by a greater one: a NaN
+    stays where it comes first in its bag and is passed over elsewhere"""
+    nan = float("nan")
+    t_w = torch.tensor([[1., 2.], [nan, 0.], [3., -1.], [nan, nan]], dtype=_tdtype(dtype),
+                       requires_grad=True)
+    t_idx, t_off = torch.tensor([0, 1, 2, 1, 0, 3, 3, 2, 0]), torch.tensor([0, 3, 5, 5, 7])
+    t_out = torch.nn.functional.embedding_bag(t_idx, t_w, t_off, mode="max")
+    c_w = _cg(t_w)
+    c_out = F.embedding_bag(_cg(t_idx), c_w, _cg(t_off), mode="max")
+    np.testing.assert_array_equal(c_out.detach().numpy(), t_out.detach().numpy())
+    t_out.sum().backward()
+    c_out.sum().backward()
+    np.testing.assert_array_equal(c_w.grad.numpy(), t_w.grad.numpy())

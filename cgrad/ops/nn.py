@@ -80,9 +80,16 @@ class EmbeddingBag(Op):
         full = bk[starts]                             # the non-empty bags
         vals = np.take(w, rows, axis=0)
         if mode == "max":
+            # PyTorch's running max keeps a value until a greater one comes: a NaN counts
+            # only as a bag's first element (which then stays), so the others become -inf
+            nan = np.isnan(vals)
+            if nan.any():
+                nan[starts] = False
+                vals[nan] = -np.inf
             out[full] = np.maximum.reduceat(vals, starts, axis=0)
-            # per column, the first element reaching its bag's max (PyTorch keeps the first)
-            first = np.where(vals == out[bk], np.arange(k.size)[:, None], k.size - 1)
+            # per column, the first element reaching its bag's max (a NaN only where first)
+            hit = (vals == out[bk]) | np.isnan(vals)
+            first = np.where(hit, np.arange(k.size)[:, None], k.size)
             ctx.argmax = rows[np.minimum.reduceat(first, starts, axis=0)], full
             return out
         if psw is not None:
