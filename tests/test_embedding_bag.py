@@ -241,6 +241,8 @@ def test_errors_like_torch(backend):
     both(idx=ti.view(1, 5))                                   # 2-D with offsets
     both(idx=ti.view(1, 1, 5), offsets=None)
     both(w=torch.ones(3))
+    both(w=torch.ones(10, 3, dtype=torch.int32), mode="max")
+    both(w=torch.ones(10, 3, dtype=torch.int32), max_norm=1.0)
     both(idx=ti.float())
     both(offsets=torch.tensor([0.0, 3.0]))
     both(mode="foo")

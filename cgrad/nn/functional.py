@@ -281,6 +281,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                            "instead (while checking arguments for embedding_bag)")
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the "
+                           "following scalar types: Half, BFloat16, Float, Double; but got "
+                           f"{weight.type()} instead (while checking arguments for "
+                           "embedding_bag)")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
                                   "per_sample_weights is only supported for mode='sum' "
