@@ -19,13 +19,13 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, BatchNorm3d, CircularPad1d,
                       CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
-                      Dropout, Embedding, Flatten, Fold, GroupNorm, Identity, InstanceNorm1d,
-                      InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear, LogSigmoid,
-                      LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
-                      MaxUnpool3d, ModuleDict, ModuleList, ParameterList, ReflectionPad1d,
-                      ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d, ReplicationPad2d,
-                      ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax, Softplus, Tanh,
-                      Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+                      Dropout, Embedding, EmbeddingBag, Flatten, Fold, GroupNorm, Identity,
+                      InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear,
+                      LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                      MaxUnpool2d, MaxUnpool3d, ModuleDict, ModuleList, ParameterList,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
+                      ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
+                      Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .parameter import Parameter, UninitializedParameter
 from .modules import LazyLinear
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -35,7 +35,8 @@ from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
 
 __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
-           "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d",
+           "Embedding", "EmbeddingBag", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+           "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
            "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",

@@ -228,6 +228,112 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     return NN.Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
 
 
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """The sum, mean or max of weight's rows over each bag of indices: input 2-D (B bags of
+    equal length, offsets None) or 1-D with offsets, the start of each bag in it (and its end
+    too where include_last_offset). Indices equal to padding_idx are left out of their bag
+    (and of the mean's count); an empty bag gives zeros. per_sample_weights (input's shape,
+    mode 'sum' only) multiply each row. Output (B, embedding_dim). PyTorch's checks in
+    PyTorch's order; max_norm renormalises the looked-up rows of weight in place first."""
+    if per_sample_weights is not None and input.shape != per_sample_weights.shape:
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is "
+                         f"not None, then it must have the same shape as the input "
+                         f"({input.shape})")
+    if weight.dim() != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension "
+                         f"{weight.dim()}")
+    if input.dim() == 2:
+        if offsets is not None:
+            kind = "<class 'cgrad.Tensor'>" if isinstance(offsets, Tensor) else type(offsets)
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated "
+                             "is a mini-batch of fixed length sequences. However, found offsets "
+                             f"of type {kind}")
+        offsets = np.arange(input.shape[0], dtype=input._data.dtype) * input.shape[1]
+        include_last_offset = False
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.dim()}")
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    elif mode not in ("sum", "mean"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if sparse:
+        raise NotImplementedError("embedding_bag(sparse=True): cgrad has no sparse gradients")
+    idx = input._data.reshape(-1)
+    offs = offsets._data if isinstance(offsets, Tensor) else offsets
+    kind = _dtype.promote_types(idx.dtype, offs.dtype)
+    if kind != np.int64 and kind != np.int32:      # int and long mix as PyTorch promotes them
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           "following scalar types: Long, Int; but got "
+                           f"{'CPUBoolType' if kind == bool else f'cgrad.{_tname(kind)}Tensor'} "
+                           "instead (while checking arguments for embedding_bag)")
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the "
+                           "following scalar types: Half, BFloat16, Float, Double; but got "
+                           f"{weight.type()} instead (while checking arguments for "
+                           "embedding_bag)")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
+                                  "per_sample_weights is only supported for mode='sum' "
+                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
+    if per_sample_weights is not None and per_sample_weights._data.dtype != weight._data.dtype:
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have the same type as "
+                           "tensor for argument #1 'per_sample_weights'; but type "
+                           f"{weight.type()} does not equal {per_sample_weights.type()} "
+                           "(while checking arguments for embedding_bag)")
+    n = weight.shape[0]
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through "
+                           f"{n - 1}, but got {padding_idx}")
+    bag, n_bags = _bags(idx, offs.astype(np.int64), include_last_offset)
+    bad = (idx < 0) | (idx >= n)
+    if bad.any():
+        raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but found "
+                           f"idx to be {idx[bad.argmax()]}")
+    if padding_idx is not None:
+        bag[idx == padding_idx % n] = -1
+    return NN.EmbeddingBag.apply(weight, per_sample_weights, idx.astype(np.int64), bag, n_bags,
+                                 mode, bool(scale_grad_by_freq))
+
+
+def _bags(idx, offsets, include_last_offset):
+    """each element's bag number (-1 for the elements after the last offset where
+    include_last_offset) and the number of bags, after PyTorch's checks of offsets (and
+    cgrad's of their order, which PyTorch leaves unchecked)"""
+    if include_last_offset and offsets.size < 1:
+        raise RuntimeError("include_last_offset: number of offset should be at least 1")
+    if offsets.size and offsets[0] != 0:
+        raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the mini-batch "
+                           f"has to start from position 0. However, got {offsets[0]}")
+    if offsets.size and offsets[-1] > idx.size:
+        raise RuntimeError(f"offsets[-1] can not be greater than input's length {idx.size} but "
+                           f"got offsets[-1] of {offsets[-1]}")
+    down = np.flatnonzero(offsets[1:] < offsets[:-1])
+    if down.size:
+        i = down[0]
+        raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, but got offsets[{i}] "
+                           f"= {offsets[i]} > offsets[{i + 1}] = {offsets[i + 1]}")
+    n_bags = offsets.size - 1 if include_last_offset else offsets.size
+    # the last offset at or before each position (the last of equal ones: empty bags precede)
+    bag = np.searchsorted(offsets, np.arange(idx.size), side="right") - 1
+    bag[bag >= n_bags] = -1
+    return bag, n_bags
+
+
 @no_grad()
 def _embedding_renorm_(weight, idx, max_norm, norm_type):
     """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's

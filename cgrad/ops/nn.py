@@ -56,6 +56,77 @@ class Embedding(Op):
         return gw.index_add(0, constant(ctx.idx.reshape(-1)), g), None, None, None
 
 
+class EmbeddingBag(Op):
+    """y[b] = the sum (times per-sample weights psw), mean or max of the rows w[idx[i]] over
+    the elements i with bag[i] == b (bag[i] = -1: in no bag, e.g. padding; bags are runs of
+    ascending bag numbers, some empty, which give zeros)   ->   dw = each element's g[bag]
+    added at its row (times its psw, / its bag's count for mean, / its index's count in the
+    batch where scale_grad_by_freq); for max, g added at the argmax row of each column;
+    dpsw[i] = g[bag[i]] . w[idx[i]] (0 outside bags)"""
+    grad_fn_name = "EmbeddingBagBackward0"
+
+    @staticmethod
+    def forward(ctx, w, psw, idx, bag, n_bags, mode, scale_grad_by_freq):
+        k = np.flatnonzero(bag >= 0)                  # the elements in some bag, in order
+        rows, bk = idx[k], bag[k]
+        ctx.idx, ctx.bag, ctx.k, ctx.shape = idx, bag, k, w.shape
+        ctx.mode, ctx.scale, ctx.argmax = mode, scale_grad_by_freq, None
+        ctx.save_for_backward(w, psw)
+        out = zeros((n_bags, w.shape[1]), w.dtype)
+        if not k.size:
+            return out
+        # the first element of each non-empty bag: reduceat adds row after row, in order
+        starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]])
+        full = bk[starts]                             # the non-empty bags
+        vals = np.take(w, rows, axis=0)
+        if mode == "max":
+            # PyTorch's running max keeps a value until a greater one comes: a NaN counts
+            # only as a bag's first element (which then stays), so the others become -inf
+            nan = np.isnan(vals)
+            if nan.any():
+                nan[starts] = False
+                vals[nan] = -np.inf
+            out[full] = np.maximum.reduceat(vals, starts, axis=0)
+            # per column, the first element reaching its bag's max (a NaN only where first)
+            hit = (vals == out[bk]) | np.isnan(vals)
+            first = np.where(hit, np.arange(k.size)[:, None], k.size)
+            ctx.argmax = rows[np.minimum.reduceat(first, starts, axis=0)], full
+            return out
+        if psw is not None:
+            vals *= psw[k][:, None]
+        out[full] = np.add.reduceat(vals, starts, axis=0)
+        if mode == "mean":                            # PyTorch divides the sum by the count
+            out[full] /= np.diff(np.r_[starts, k.size]).astype(w.dtype)[:, None]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        w, psw = ctx.saved_tensors
+        k = ctx.k
+        rows = ctx.idx[k]
+        gw = gpsw = None
+        if ctx.needs_input_grad[0]:
+            gw = zeros(ctx.shape, g.dtype)
+            if ctx.mode == "max":
+                if ctx.argmax is not None:
+                    at, full = ctx.argmax
+                    np.add.at(gw, (at, np.arange(ctx.shape[1])), g[full])
+            elif k.size:
+                share = np.ones(k.size, g.dtype)      # each element's share of g[bag]
+                if psw is not None:
+                    share *= psw[k]
+                if ctx.scale:                         # counted over the whole input
+                    share /= np.bincount(ctx.idx, minlength=ctx.shape[0])[rows]
+                if ctx.mode == "mean":
+                    share /= np.bincount(ctx.bag[k])[ctx.bag[k]]
+                np.add.at(gw, rows, g[ctx.bag[k]] * share[:, None])
+        if ctx.needs_input_grad[1]:
+            gpsw = zeros(ctx.idx.shape, g.dtype)
+            if k.size:
+                gpsw[k] = np.einsum("ij,ij->i", g[ctx.bag[k]], np.take(w, rows, axis=0))
+        return gw, gpsw, None, None, None, None, None
+
+
 def conv_output_size(size, kernel, dilation, pad, stride):
     """the number of windows along one dim, pad = (before, after)"""
     return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
