@@ -100,6 +100,30 @@ def test_only_one_input_requires_grad(backend, which):
             _close(c.grad, t.grad, np.float64)
 
 
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("x_shape,grid_shape", [((0, 2, 3, 4), (0, 2, 2, 2)),
+                                                ((2, 0, 3, 4), (2, 2, 2, 2)),
+                                                ((2, 2, 3, 4), (2, 0, 2, 2)),
+                                                ((0, 2, 3, 4, 2), (0, 1, 2, 2, 3))])
+def test_empty_batch_channels_or_grid(mode, x_shape, grid_shape):
+    if len(x_shape) == 5 and mode == "bicubic":
+        return
+    rng = np.random.default_rng(0)
+    x, grid = rng.standard_normal(x_shape), rng.uniform(-1, 1, grid_shape)
+    (c_out, cx, cg), (t_out, tx, tg) = _sample_both(x, grid, np.float64, mode=mode,
+                                                    align_corners=False)
+    for c, t in ((c_out, t_out), (cx.grad, tx.grad), (cg.grad, tg.grad)):
+        _close(c, t, np.float64)
+
+
+def test_second_derivative_says_not_recorded():
+    x = cgrad.randn(1, 1, 3, 3, requires_grad=True)
+    y = F.grid_sample(x, cgrad.rand(1, 2, 2, 2, requires_grad=True), align_corners=False)
+    gx, = cgrad.autograd.grad(y.sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="GridSampler2DBackward0"):
+        gx.sum().backward()
+
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("k", [2, 3])
 def test_gradcheck(backend, k, mode):
@@ -256,7 +280,11 @@ def _stn_net(lib):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_stn_tutorial_model_trains_like_torch(backend, dtype):
     """3 SGD steps of the tutorial's model on MNIST-sized batches: the same losses and
-    parameters, the localization net's included (reached only through the grid's gradient)"""
+    parameters, the localization net's included (reached only through the grid's gradient).
+    torch's initialization is seeded: in float32 the rounding of theta moves grid points by
+    ~1e-5 pixel, and a point that close to a pixel may take the other one-sided slope of
+    the weights (a kink), which shows in fc_loc's gradient (float64 matches for any seed)."""
+    torch.manual_seed(0)
     with warnings.catch_warnings():      # the tutorial leaves align_corners at None
         warnings.simplefilter("ignore", UserWarning)
         _train_like_torch(_stn_net,

@@ -2,8 +2,9 @@
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
 Fold) of any number of spatial dims, the sliding windows that the convolutions and the
 pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
-to its input as PyTorch's fused layers do, and Resample2d, F.interpolate's separable resize
-by a weight matrix per dim (bicubic, antialiased)."""
+to its input as PyTorch's fused layers do, Resample2d, F.interpolate's separable resize
+by a weight matrix per dim (bicubic, antialiased), and F.affine_grid / F.grid_sample's
+AffineGridGenerator and GridSampler (a gather of weighted taps, its gradient a scatter-add)."""
 import itertools
 import math
 
@@ -421,20 +422,25 @@ class GridSampler(Op):
     @staticmethod
     def taps(x, grid, mode, padding_mode, align_corners):
         n, sizes, k = x.shape[0], x.shape[2:], x.ndim - 2
-        g = grid.reshape(n, -1, k)
+        g = grid.reshape(n, math.prod(grid.shape[1:-1]), k)      # (no -1: n may be 0)
         coords = [g[..., k - 1 - a] for a in range(k)]     # the grid's x is the last axis
         return [(*_flat_index(idx, sizes), w, dw)
                 for idx, w, dw in _grid_taps(coords, sizes, mode, padding_mode, align_corners)]
+
+    @staticmethod
+    def read(xf, flat, valid):
+        """xf (N, C, pixels) at each point's tap (N, P): 0 where out of bounds"""
+        return np.where(valid[:, None], np.take_along_axis(xf, flat[:, None], 2), 0)
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         ctx.save_for_backward(x, grid)
         ctx.args = (mode, padding_mode, align_corners)
         n, c = x.shape[:2]
-        xf = x.reshape(n, c, -1)
+        xf = x.reshape(n, c, math.prod(x.shape[2:]))
         out = None
         for flat, valid, w, _ in GridSampler.taps(x, grid, mode, padding_mode, align_corners):
-            v = np.where(valid[:, None], np.take_along_axis(xf, flat[:, None], 2), 0)
+            v = GridSampler.read(xf, flat, valid)
             v = v if w is None else v * w[:, None]
             out = v if out is None else out + v
         return out.astype(x.dtype, copy=False).reshape(n, c, *grid.shape[1:-1])
@@ -446,7 +452,7 @@ class GridSampler(Op):
         n, c = x.shape[:2]
         k = x.ndim - 2
         s = math.prod(x.shape[2:])
-        g = g.reshape(n, c, -1)
+        g = g.reshape(n, c, math.prod(grid.shape[1:-1]))
         taps = GridSampler.taps(x, grid, *ctx.args)
         gx = ggrid = None
         if ctx.needs_input_grad[0]:         # one bincount over every tap's share
@@ -459,11 +465,10 @@ class GridSampler(Op):
         if ctx.needs_input_grad[1]:
             ggrid = np.zeros_like(grid)
             if mode != "nearest":
-                xf = x.reshape(n, c, -1)
+                xf = x.reshape(n, c, s)
                 parts = [0] * k
                 for flat, valid, _, dw in taps:
-                    v = np.where(valid[:, None], np.take_along_axis(xf, flat[:, None], 2), 0)
-                    gv = (g * v).sum(1)
+                    gv = (g * GridSampler.read(xf, flat, valid)).sum(1)
                     for a in range(k):
                         parts[a] = parts[a] + gv * dw[a]
                 for a in range(k):
