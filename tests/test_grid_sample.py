@@ -226,12 +226,11 @@ def _errors():
 @pytest.mark.parametrize("name,args,kw", _errors())
 def test_errors_match_torch(name, args, kw):
     kw = dict(kw, align_corners=False)
-    _raises_like_torch(lambda: getattr(F, name)(*map(cgrad.tensor, args[:1]), *args[1:], **kw)
-                       if name == "affine_grid" else
-                       getattr(F, name)(*map(cgrad.tensor, args), **kw),
-                       lambda: getattr(tf, name)(*map(torch.tensor, args[:1]), *args[1:], **kw)
-                       if name == "affine_grid" else
-                       getattr(tf, name)(*map(torch.tensor, args), **kw))
+    tensors = 1 if name == "affine_grid" else 2        # (affine_grid's size stays a tuple)
+
+    def call(lib, fn):
+        return lambda: getattr(fn, name)(*map(lib.tensor, args[:tensors]), *args[tensors:], **kw)
+    _raises_like_torch(call(cgrad, F), call(torch, tf))
 
 
 # ---- the Spatial Transformer Networks tutorial's model -----------------------------------------
