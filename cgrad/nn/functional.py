@@ -13,6 +13,7 @@ from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
 from ..autograd.function import constant, renamed
+from ..backends.numpy_backend import _fma
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
@@ -3095,3 +3096,105 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+_ALIGN_CORNERS_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
+                          "align_corners=False since 1.3.0. Please specify align_corners=True if "
+                          "the old behavior is desired. See the documentation of grid_sample for "
+                          "details.")
+
+
+def _linspace_from_neg_one(n, align_corners, dt):
+    """PyTorch's base-grid coordinates along a dim of n pixels: its linspace over [-1, 1]
+    (-1 + step * i up to the middle, 1 - step * (n - 1 - i) after, each a fused multiply-add
+    as its kernel's), scaled by (n - 1) / n onto the pixels' centres unless align_corners.
+    The bits matter: the identity map puts grid points exactly on pixels, where
+    grid_sample's gradient has a kink."""
+    if n <= 1:
+        return np.zeros(1, dt)
+    step = np.full(n, dt.type(2) / dt.type(n - 1))
+    i = np.arange(n).astype(dt)
+    r = np.where(i < n // 2, _fma(step, i, -1), _fma(-step, (n - 1) - i, 1))
+    return r if align_corners else r * dt.type(n - 1) / dt.type(n)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid (N, *spatial, k) of a batch of affine maps theta (N, k, k+1) for an
+    output of size (N, C, H, W) or (N, C, D, H, W): each output pixel's normalized
+    coordinates (x first, over [-1, 1]) times theta^T, for grid_sample"""
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(size)
+    if len(size) == 4:
+        if theta.ndim != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                             f"{size}. Got {theta.shape}.")
+    elif len(size) == 5:
+        if theta.ndim != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size "
+                             f"{size}. Got {theta.shape}.")
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    spatial = size[2:]
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids "
+                      "when align_corners=True. This is not an intended use case of affine_grid. "
+                      "See the documentation of affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    k = len(spatial)
+    if theta.shape[0] != size[0]:           # PyTorch's bmm of the base grid with theta^T
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
+    dt = theta._data.dtype
+    axes = [_linspace_from_neg_one(n, align_corners, dt) for n in spatial]
+    # (x, y[, z], 1) at each output pixel: x runs along the last dim
+    grids = [*np.meshgrid(*axes, indexing="ij")[::-1], np.ones(spatial, dt)]
+    base = np.stack(grids, -1).reshape(-1, k + 1)
+    return NN.AffineGridGenerator.apply(theta, base, (size[0], *spatial, k))
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """input (N, C, H, W) or (N, C, D, H, W) read at grid's (N, H', W', 2) or
+    (N, D', H', W', 3) normalized points (x first; -1 and 1 the outer pixels' centres with
+    align_corners, else their outer borders): bilinear, nearest or bicubic (4-D), outside
+    points read as zeros, the border pixel or the input reflected (padding_mode)"""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    x, g = input._data, grid._data
+    if x.dtype != g.dtype:
+        raise RuntimeError(f"expected scalar type {_dtype.torch_name(x.dtype)} but found "
+                           f"{_dtype.torch_name(g.dtype)}")
+    if x.ndim < 1 or g.ndim < 1 or x.shape[0] != g.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                           f"but got input with sizes {list(x.shape)} and grid with sizes "
+                           f"{list(g.shape)}")
+    if g.shape[-1] != x.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {x.ndim - 2} in last "
+                           f"dimension, but got grid with sizes {list(g.shape)}")
+    for i in range(2, x.ndim):
+        if x.shape[i] <= 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
+                               f"dimensions, but input has sizes {list(x.shape)} with dimension "
+                               f"{i} being empty")
+    d = 4 if x.ndim == 4 else 5
+    if x.ndim != d or g.ndim != d:
+        raise RuntimeError(f"grid_sampler(): expected {d}D input and grid with same number of "
+                           f"dimensions, but got input with sizes {list(x.shape)} and grid with "
+                           f"sizes {list(g.shape)}")
+    if d == 5 and mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    _dtype.require_float(x.dtype, f"grid_sampler_{d - 2}d_cpu_kernel_impl"
+                         if d == 4 else "grid_sampler_3d_cpu")
+    return NN.GRID_SAMPLER[d].apply(input, grid, mode, padding_mode, bool(align_corners))

@@ -2,8 +2,9 @@
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
 Fold) of any number of spatial dims, the sliding windows that the convolutions and the
 pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
-to its input as PyTorch's fused layers do, and Resample2d, F.interpolate's separable resize
-by a weight matrix per dim (bicubic, antialiased)."""
+to its input as PyTorch's fused layers do, Resample2d, F.interpolate's separable resize
+by a weight matrix per dim (bicubic, antialiased), and F.affine_grid / F.grid_sample's
+AffineGridGenerator and GridSampler (a gather of weighted taps, its gradient a scatter-add)."""
 import itertools
 import math
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
+from ..backends.numpy_backend import _fma
 from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
@@ -358,3 +360,194 @@ PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}D
 PAD_INDEX.update({("circular", k): renamed(f"CircularPad{k}d", AdvancedIndex, "CopySlices",
                                            "F.pad(mode='circular'), which PyTorch writes by "
                                            "slices") for k in (1, 2, 3)})
+
+
+class AffineGridGenerator(Op):
+    """grid = base @ theta^T: base (P, k+1) is each output pixel's normalized coordinates
+    (x first) and a 1, theta (N, k, k+1), grid (N, P, k) reshaped to (N, *spatial, k)
+    ->   dtheta = g^T @ base"""
+
+    @staticmethod
+    def forward(ctx, theta, base, shape):
+        ctx.base = base
+        return np.matmul(base, theta.transpose(0, 2, 1)).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.reshape(g.shape[0], -1, g.shape[-1])
+        return np.matmul(g.transpose(0, 2, 1), ctx.base), None, None
+
+
+def _reflect_clip(x, size, padding_mode, align_corners):
+    """PyTorch's compute_coordinates: a pixel coordinate x moved into [0, size - 1] by
+    clipping (border) or by reflecting about the edges, then clipping (reflection; the edges
+    are the outer pixels' centres with align_corners, else their outer borders), and dx'/dx
+    (+-1 inside, 0 where clipped or at an edge, as PyTorch's clip_coordinates_get_grad)"""
+    mult = np.ones_like(x)
+    if padding_mode == "zeros":
+        return x, mult
+    if padding_mode == "reflection":
+        lo, span = (0, size - 1) if align_corners else (-0.5, size)
+        if span == 0:
+            return np.zeros_like(x), np.zeros_like(x)
+        a = x - lo
+        neg = a < 0
+        extra = np.fmod(np.abs(a), 2 * span)
+        flip = extra > span
+        x = np.where(flip, 2 * span - extra, extra) + lo
+        mult = np.where(flip ^ neg, -mult, mult)
+    mult *= (x > 0) & (x < size - 1)
+    return np.clip(x, 0, size - 1), mult
+
+
+def _unnormalize(coord, size, align_corners, fused):
+    """the grid's [-1, 1] -> pixel coordinates (the corner pixels' centres with
+    align_corners, else their outer borders), and the scale d(pixel)/d(coord). fused: as
+    PyTorch's vectorized 2-d kernel, a multiply-add rounded once (the bits matter where a
+    point lands on a pixel, a kink of the gradient: the identity affine_grid's points)."""
+    if align_corners:
+        scale = (size - 1) / 2
+        return (coord + 1) * scale, scale
+    if fused:
+        return _fma(coord + 1, size / 2, -0.5), size / 2
+    return ((coord + 1) * size - 1) / 2, size / 2
+
+
+def _cubic(t, A=-0.75):
+    """the 4 bicubic (A = -0.75) weights of the taps at floor - 1 .. floor + 2 for the
+    fraction t, and their derivatives in t"""
+    def near(s):            # |s| <= 1
+        return ((A + 2) * s - (A + 3)) * s * s + 1, (3 * (A + 2) * s - 2 * (A + 3)) * s
+
+    def far(s):             # 1 < |s| < 2
+        return ((A * s - 5 * A) * s + 8 * A) * s - 4 * A, (3 * A * s - 10 * A) * s + 8 * A
+    (w0, d0), (w1, d1), (w2, d2), (w3, d3) = far(t + 1), near(t), near(1 - t), far(2 - t)
+    return (w0, w1, w2, w3), (d0, d1, -d2, -d3)
+
+
+def _grid_taps(coords, sizes, mode, padding_mode, align_corners):
+    """The input pixels each grid point reads: coords is the grid's coordinate per spatial
+    axis of the input (axis order, (N, P) each). Returns per tap, in PyTorch's order of
+    summation, (pixel index per axis, weight, d weight / d coord per axis or None)."""
+    k = len(sizes)
+    if mode == "bicubic":            # the taps are padded, not the coordinate
+        per_axis = []
+        for c, n in zip(coords, sizes):
+            u, scale = _unnormalize(c, n, align_corners, k == 2)
+            lo = np.floor(u)
+            w, d = _cubic(u - lo)
+            per_axis.append([(_reflect_clip(lo + (j - 1), n, padding_mode, align_corners)[0],
+                              w[j], d[j] * scale) for j in range(4)])
+        choices = range(4)
+    else:
+        per_axis = []
+        for c, n in zip(coords, sizes):
+            u, scale = _unnormalize(c, n, align_corners, k == 2)
+            u, mult = _reflect_clip(u, n, padding_mode, align_corners)
+            if mode == "nearest":
+                per_axis.append([(np.rint(u), None, None)])    # rint: half to even
+                continue
+            lo = np.floor(u)
+            f = u - lo
+            mult = mult * scale
+            per_axis.append([(lo, 1 - f, -mult), (lo + 1, f, mult)])
+        choices = range(len(per_axis[0]))
+    taps = []
+    for pick in itertools.product(choices, repeat=k):    # the first axis outermost
+        parts = [per_axis[a][j] for a, j in enumerate(pick)]
+        idx = [p[0] for p in parts]
+        if mode == "nearest":
+            taps.append((idx, None, None))
+            continue
+        w = parts[0][1]
+        for p in parts[1:]:
+            w = w * p[1]
+        dw = []
+        for a in range(k):
+            d = parts[a][2]
+            for b in range(k):
+                if b != a:
+                    d = d * parts[b][1]
+            dw.append(d)
+        taps.append((idx, w, dw))
+    return taps
+
+
+def _flat_index(idx, sizes):
+    """pixel indices per axis (floats) -> (flat index into the spatial dims clipped to a
+    real pixel, in bounds?): out-of-bounds taps read 0 (padding_mode zeros)"""
+    flat, valid = 0, True
+    for i, n in zip(idx, sizes):
+        i = np.nan_to_num(i, nan=-1, posinf=n, neginf=-1).clip(-1, n).astype(np.int64)
+        valid = valid & (i >= 0) & (i < n)
+        flat = flat * n + i.clip(0, n - 1)
+    return flat, valid
+
+
+class GridSampler(Op):
+    """y[n, c, p] = sum over taps t of w_t(grid[n, p]) * x[n, c, pixel_t(grid[n, p])]: the
+    input read at each grid point, bilinear (2^k taps), nearest (1) or bicubic (16), the
+    coordinates padded per padding_mode   ->   dx = g * w_t added back at each tap's pixel,
+    dgrid = sum over c, t of g * x[tap] * dw_t / dgrid (0 for nearest)"""
+
+    @staticmethod
+    def taps(x, grid, mode, padding_mode, align_corners):
+        n, sizes, k = x.shape[0], x.shape[2:], x.ndim - 2
+        g = grid.reshape(n, math.prod(grid.shape[1:-1]), k)      # (no -1: n may be 0)
+        coords = [g[..., k - 1 - a] for a in range(k)]     # the grid's x is the last axis
+        return [(*_flat_index(idx, sizes), w, dw)
+                for idx, w, dw in _grid_taps(coords, sizes, mode, padding_mode, align_corners)]
+
+    @staticmethod
+    def read(xf, flat, valid):
+        """xf (N, C, pixels) at each point's tap (N, P): 0 where out of bounds"""
+        return np.where(valid[:, None], np.take_along_axis(xf, flat[:, None], 2), 0)
+
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode, align_corners):
+        ctx.save_for_backward(x, grid)
+        ctx.args = (mode, padding_mode, align_corners)
+        n, c = x.shape[:2]
+        xf = x.reshape(n, c, math.prod(x.shape[2:]))
+        out = None
+        for flat, valid, w, _ in GridSampler.taps(x, grid, mode, padding_mode, align_corners):
+            v = GridSampler.read(xf, flat, valid)
+            v = v if w is None else v * w[:, None]
+            out = v if out is None else out + v
+        return out.astype(x.dtype, copy=False).reshape(n, c, *grid.shape[1:-1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, grid = ctx.saved_tensors
+        mode = ctx.args[0]
+        n, c = x.shape[:2]
+        k = x.ndim - 2
+        s = math.prod(x.shape[2:])
+        g = g.reshape(n, c, math.prod(grid.shape[1:-1]))
+        taps = GridSampler.taps(x, grid, *ctx.args)
+        gx = ggrid = None
+        if ctx.needs_input_grad[0]:         # one bincount over every tap's share
+            base = (np.arange(n)[:, None, None] * c + np.arange(c)[:, None]) * s
+            index = np.concatenate([(base + flat[:, None]).ravel() for flat, *_ in taps])
+            shares = np.concatenate([
+                (g * (valid if w is None else np.where(valid, w, 0))[:, None]).ravel()
+                for _, valid, w, _ in taps])
+            gx = np.bincount(index, shares, n * c * s).astype(x.dtype).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            ggrid = np.zeros_like(grid)
+            if mode != "nearest":
+                xf = x.reshape(n, c, s)
+                parts = [0] * k
+                for flat, valid, _, dw in taps:
+                    gv = (g * GridSampler.read(xf, flat, valid)).sum(1)
+                    for a in range(k):
+                        parts[a] = parts[a] + gv * dw[a]
+                for a in range(k):
+                    ggrid[..., k - 1 - a] = parts[a].reshape(grid.shape[:-1])
+        return gx, ggrid, None, None, None
+
+
+GRID_SAMPLER = {4: renamed("GridSampler2D", GridSampler, "GridSampler2DBackward0",
+                           GridSampler.__doc__),
+                5: renamed("GridSampler3D", GridSampler, "GridSampler3DBackward0",
+                           GridSampler.__doc__)}
