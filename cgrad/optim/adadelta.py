@@ -1,6 +1,6 @@
 """Adadelta."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, zeros_state
 
 
 class Adadelta(Optimizer):
@@ -17,10 +17,7 @@ class Adadelta(Optimizer):
         check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)

@@ -1,6 +1,7 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, scalar_state, zeros_state
+from .optimizer import (Optimizer, check_lr, check_nonnegative, scalar_state,
+                        zeros_state)
 
 
 class ASGD(Optimizer):
@@ -16,8 +17,7 @@ class ASGD(Optimizer):
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         check_lr(lr)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(weight_decay=weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)

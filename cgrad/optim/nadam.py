@@ -1,6 +1,7 @@
 """NAdam: Adam with Nesterov momentum (and optional decoupled weight decay)."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, scalar_state, zeros_state
+from .optimizer import (Optimizer, check_adam_args, check_nonnegative, scalar_state,
+                        zeros_state)
 
 
 class NAdam(Optimizer):
@@ -19,8 +20,7 @@ class NAdam(Optimizer):
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
         check_adam_args(lr, betas, eps, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        check_nonnegative(momentum_decay=momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,

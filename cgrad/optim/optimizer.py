@@ -43,18 +43,24 @@ def check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def check_nonnegative(**values):
+    """PyTorch's "Invalid <name> value: <v>" for the first value (in the order given) that is
+    negative or NaN; eps is named epsilon, as in PyTorch's messages."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {value}")
+
+
 def check_adam_args(lr, betas, eps, weight_decay):
     """The argument checks of the Adam family (Adam, AdamW, NAdam, RAdam, Adamax), PyTorch's
     messages."""
     check_lr(lr)
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
+    check_nonnegative(eps=eps)
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
     if not 0.0 <= betas[1] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    check_nonnegative(weight_decay=weight_decay)
 
 
 def _typename(x):
