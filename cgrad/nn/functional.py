@@ -2891,13 +2891,6 @@ def _linear_source(in_size, out_size, scale, align_corners, dt):
     return i0, i1, (1 - w1).astype(dt), w1
 
 
-def _cubic(x, a):
-    """Keys' cubic convolution kernel at |x| (PyTorch's cubic_convolution1 and 2)"""
-    near = ((a + 2) * x - (a + 3)) * x * x + 1                     # |x| < 1
-    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a               # 1 <= |x| < 2
-    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
-
-
 def _cubic_weights(in_size, out_size, scale, align_corners, dt):
     """(out_size, in_size) weights of PyTorch's bicubic along one dim: the cubic convolution
     (A = -0.75) of the 4 inputs around each source position, an index past an edge clamped
@@ -2908,7 +2901,8 @@ def _cubic_weights(in_size, out_size, scale, align_corners, dt):
     w = np.zeros((out_size, in_size), dt)
     rows = np.arange(out_size)
     for k, dist in enumerate((t + 1, t, 1 - t, (1 - t) + 1)):    # to inputs i0 - 1 ... i0 + 2
-        np.add.at(w, (rows, np.clip(i0 - 1 + k, 0, in_size - 1)), _cubic(dist, dt.type(-0.75)))
+        np.add.at(w, (rows, np.clip(i0 - 1 + k, 0, in_size - 1)),
+                  NN.cubic_convolution(dist, dt.type(-0.75)))
     return w
 
 
@@ -2917,9 +2911,10 @@ def _lanczos3(x):
     return np.where(x < 3, np.sinc(x) * np.sinc(x / 3), 0).astype(x.dtype)
 
 
-# antialiased modes: their filter at |x| and its radius (in input steps, when upsampling)
+# antialiased modes: their filter at |x| and its radius (in input steps, when upsampling);
+# bicubic's a = -0.5, as PIL's
 _AA_FILTERS = {"bilinear": (lambda x: np.maximum(1 - x, 0).astype(x.dtype), 1),
-               "bicubic": (lambda x: _cubic(x, x.dtype.type(-0.5)), 2),    # PIL's a = -0.5
+               "bicubic": (lambda x: NN.cubic_convolution(x, x.dtype.type(-0.5)), 2),
                "lanczos": (_lanczos3, 3)}
 
 

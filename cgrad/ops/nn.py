@@ -413,14 +413,29 @@ def _unnormalize(coord, size, align_corners, fused):
     return ((coord + 1) * size - 1) / 2, size / 2
 
 
+def _cubic_near(s, a):
+    """Keys' cubic convolution kernel for |s| <= 1 (PyTorch's cubic_convolution1)"""
+    return ((a + 2) * s - (a + 3)) * s * s + 1
+
+
+def _cubic_far(s, a):
+    """the kernel for 1 < |s| < 2 (PyTorch's cubic_convolution2)"""
+    return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+
+
+def cubic_convolution(x, a):
+    """Keys' cubic convolution kernel at distances x >= 0 (0 from 2 on), in x's dtype"""
+    return np.where(x < 1, _cubic_near(x, a), np.where(x < 2, _cubic_far(x, a), 0)).astype(x.dtype)
+
+
 def _cubic(t, A=-0.75):
     """the 4 bicubic (A = -0.75) weights of the taps at floor - 1 .. floor + 2 for the
     fraction t, and their derivatives in t"""
     def near(s):            # |s| <= 1
-        return ((A + 2) * s - (A + 3)) * s * s + 1, (3 * (A + 2) * s - 2 * (A + 3)) * s
+        return _cubic_near(s, A), (3 * (A + 2) * s - 2 * (A + 3)) * s
 
     def far(s):             # 1 < |s| < 2
-        return ((A * s - 5 * A) * s + 8 * A) * s - 4 * A, (3 * A * s - 10 * A) * s + 8 * A
+        return _cubic_far(s, A), (3 * A * s - 10 * A) * s + 8 * A
     (w0, d0), (w1, d1), (w2, d2), (w3, d3) = far(t + 1), near(t), near(1 - t), far(2 - t)
     return (w0, w1, w2, w3), (d0, d1, -d2, -d3)
 
