@@ -524,3 +524,28 @@ def test_checkpoint_validity_of_a_backward_inside_a_grad_as_torch():
             z = lib.ones(1, requires_grad=True)
             lib.autograd.backward(Probe.apply(z).sum())        # alone: valid
     assert seen[cgrad] == seen[torch] == [False, True]
+
+
+def test_backends_flags_read_back_as_torch():
+    """The seeding boilerplate (`import torch.backends.cudnn as cudnn; cudnn.deterministic =
+    True`) runs, the flags read back, and their defaults and the availability answers are
+    those of PyTorch's CPU build where cgrad has the same thing (no cuDNN, CUDA or MPS)."""
+    torch = pytest.importorskip("torch")
+    import cgrad.backends.cudnn as cudnn
+    for name in ("enabled", "deterministic", "benchmark", "benchmark_limit", "allow_tf32"):
+        assert getattr(cudnn, name) == getattr(torch.backends.cudnn, name), name
+    assert cudnn.is_available() is False and cudnn.version() is None
+    assert cgrad.backends.mps.is_available() is False and cgrad.backends.mps.is_built() is False
+    assert cgrad.backends.cuda.is_built() is False
+    assert (cgrad.backends.cuda.matmul.allow_tf32
+            == torch.backends.cuda.matmul.allow_tf32)
+    assert isinstance(cgrad.backends.openmp.is_available(), bool)
+    old = (cudnn.deterministic, cudnn.benchmark)
+    try:
+        cudnn.deterministic, cudnn.benchmark = True, True
+        assert cgrad.backends.cudnn.deterministic and cgrad.backends.cudnn.benchmark
+        with cudnn.flags(enabled=False, deterministic=True):
+            assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic) == (False, False, True)
+        assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic) == (True, True, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = old
