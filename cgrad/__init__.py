@@ -86,9 +86,9 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
 
 
 def __getattr__(name):
-    # nn, optim, utils, special, distributions, testing and save/load load on first
+    # nn, optim, utils, special, distributions, testing, func and save/load load on first
     # use, so `import cgrad` stays light
-    if name in ("nn", "optim", "utils", "cuda", "special", "distributions", "testing"):
+    if name in ("nn", "optim", "utils", "cuda", "special", "distributions", "testing", "func"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)

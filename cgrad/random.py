@@ -47,8 +47,13 @@ def initial_seed():
     return default_generator.initial_seed()
 
 
+_draw_check = None      # called before each draw while set (cgrad.func.vmap's "error" mode)
+
+
 def generator(g=None):
     """The NumPy generator behind g, or behind the global generator."""
+    if _draw_check is not None:
+        _draw_check()
     return (g or default_generator).rng
 
 

@@ -23,7 +23,7 @@ def _as_list(x):
 def _root_grads(outputs, grad_outputs, as_tensors=False):
     """The gradients the walk starts from: arrays, or Tensors (as_tensors: create_graph,
     where a grad_output's own graph is kept)"""
-    from ..tensor import Tensor
+    from ..tensor import Size, Tensor
     grads = []
     for i, out in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
@@ -39,8 +39,8 @@ def _root_grads(outputs, grad_outputs, as_tensors=False):
             g = g._data
         if g.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
-                               f"{list(g.shape)} and output[{i}] has a shape of "
-                               f"{list(out.shape)}.")
+                               f"{Size(g.shape)} and output[{i}] has a shape of "
+                               f"{out.shape}.")
         if not isinstance(g, Tensor):             # of the output's dtype, as PyTorch casts
             g = g.astype(out._data.dtype, copy=False)
             if as_tensors:
