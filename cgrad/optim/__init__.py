@@ -1,6 +1,6 @@
 """cgrad.optim: optimizers (each update one fused backend kernel per param group; LBFGS on
 Tensors) and learning-rate schedulers."""
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -15,4 +15,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "ASGD", "Rprop", "LBFGS", "lr_scheduler"]
+           "Adamax", "Adadelta", "ASGD", "Rprop", "LBFGS", "lr_scheduler", "swa_utils"]
