@@ -81,8 +81,8 @@ def _lazy(name):
 # PyTorch's top-level forms of these nn.functional functions (cgrad.selu(x) is F.selu(x))
 _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold",
                        "threshold_", "bilinear", "pixel_shuffle", "pixel_unshuffle",
-                       "pairwise_distance", "cosine_similarity", "alpha_dropout",
-                       "feature_alpha_dropout")
+                       "channel_shuffle", "pdist", "pairwise_distance", "cosine_similarity",
+                       "alpha_dropout", "feature_alpha_dropout")
 
 
 def __getattr__(name):

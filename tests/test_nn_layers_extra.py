@@ -203,6 +203,69 @@ def test_pixel_shuffle_reprs_integers_and_errors():
         _raises_like_torch(lambda: eval(call, _libs(cgrad)), lambda: eval(call, _libs(torch)))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call, shape", [
+    ("F.channel_shuffle(a, 3)", (2, 6, 4)), ("nn.ChannelShuffle(2)(a)", (2, 4, 3, 5)),
+    ("lib.channel_shuffle(a, 1)", (1, 3, 2)), ("F.channel_shuffle(a, 4)", (0, 4, 3, 2))])
+def test_channel_shuffle_matches_torch(backend, dtype, call, shape):
+    _compare(call, [shape], dtype)
+
+
+def test_channel_shuffle_repr_integers_and_errors():
+    assert repr(nn.ChannelShuffle(3)) == repr(torch.nn.ChannelShuffle(3))
+    x = np.arange(24).reshape(2, 6, 2)
+    np.testing.assert_array_equal(F.channel_shuffle(cgrad.tensor(x), 3).numpy(),
+                                  torch.nn.functional.channel_shuffle(torch.tensor(x), 3).numpy())
+    for call in ["F.channel_shuffle(lib.ones(1, 5, 2), 2)", "F.channel_shuffle(lib.ones(5, 2), 5)",
+                 "F.channel_shuffle(lib.ones(1, 6, 2), 0)",
+                 "F.channel_shuffle(lib.ones(1, 6, 2), -2)"]:
+        _raises_like_torch(lambda: eval(call, _libs(cgrad)), lambda: eval(call, _libs(torch)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call, shape", [
+    ("F.pdist(a)", (5, 3)), ("F.pdist(a, 1)", (4, 6)), ("lib.pdist(a, 3)", (6, 2)),
+    ("F.pdist(a, 0.5)", (3, 4)), ("F.pdist(a, float('inf'))", (5, 3)),
+    ("F.pdist(a.repeat(2, 1))", (2, 3)),            # equal rows: distance 0, gradient 0
+    ("F.pdist(a) * 1", (1, 3))])
+def test_pdist_matches_torch(backend, dtype, call, shape):
+    _compare(call, [shape], dtype)
+
+
+def test_pdist_errors_match_torch():
+    for call in ["F.pdist(lib.ones(2, 3, 4))", "F.pdist(lib.ones(3, 3, dtype=lib.long))",
+                 "F.pdist(lib.ones(3, 3), -1)"]:
+        _raises_like_torch(lambda: eval(call, _libs(cgrad)), lambda: eval(call, _libs(torch)))
+    # p = 0 counts the differing coordinates; PyTorch's pdist passes zeros back, cgrad's no
+    # gradient (as PyTorch's own norm of order 0)
+    x = cgrad.tensor([[0.0, 1.0], [0.0, 3.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(F.pdist(x, 0).numpy(), [1.0, 2.0, 1.0])
+    # no rows: no distances (torch 2.13 gives the same forward, and crashes in backward)
+    x = cgrad.ones(0, 3, requires_grad=True)
+    d = F.pdist(x)
+    assert d.shape == (0,) and d.shape == torch.nn.functional.pdist(torch.ones(0, 3)).shape
+    d.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_gumbel_softmax_samples_the_categorical(backend):
+    cgrad.manual_seed(0)
+    logits = cgrad.tensor(np.log([0.1, 0.2, 0.7]), dtype=cgrad.float32).repeat(20000, 1)
+    logits.requires_grad_()
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.sum(-1).detach().numpy(), 1.0, rtol=1e-5)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True, dim=1)
+    counts = hard.detach().numpy().sum(0) / 20000
+    np.testing.assert_allclose(counts, [0.1, 0.2, 0.7], atol=0.015)    # the Gumbel-max trick
+    assert set(np.unique(hard.detach().numpy())) == {0.0, 1.0}
+    # the straight-through gradient is the soft sample's: zero along each row for a sum
+    hard.sum().backward()
+    np.testing.assert_allclose(logits.grad.numpy(), 0.0, atol=1e-5)
+    _raises_like_torch(lambda: F.gumbel_softmax(cgrad.ones(3, dtype=cgrad.long)),
+                       lambda: torch.nn.functional.gumbel_softmax(torch.ones(3,
+                                                                             dtype=torch.long)))
+
+
 # ---- interpolate -------------------------------------------------------------------------------
 INTERPOLATIONS = [
     ("(2, 3, 5)", "size=9"), ("(2, 3, 5)", "size=3"), ("(2, 3, 5)", "scale_factor=2"),

@@ -6,9 +6,9 @@ from .module import Module
 from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Mish,
                          PReLU, ReLU6, RReLU, Softmax2d, Softmin, Softshrink, Softsign,
                          Tanhshrink, Threshold)
-from .layers import (AlphaDropout, Bilinear, CosineSimilarity, Dropout1d, Dropout2d, Dropout3d,
-                     FeatureAlphaDropout, PairwiseDistance, PixelShuffle, PixelUnshuffle,
-                     Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from .layers import (AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d,
+                     Dropout2d, Dropout3d, FeatureAlphaDropout, PairwiseDistance, PixelShuffle,
+                     PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
                    MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
@@ -57,7 +57,7 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "PReLU", "ReLU6", "RReLU", "Softmax2d", "Softmin", "Softshrink", "Softsign",
            "Tanhshrink", "Threshold", "AlphaDropout", "Bilinear", "CosineSimilarity",
            "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "PairwiseDistance",
-           "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
+           "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Upsample", "UpsamplingBilinear2d",
            "UpsamplingNearest2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",

@@ -109,6 +109,21 @@ def _softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) with g standard Gumbel noise: a differentiable sample from
+    the categorical of logits. With hard, the one-hot of its argmax in the forward pass and
+    the soft sample's gradient in the backward (the straight-through estimator). eps is
+    unused, as in PyTorch."""
+    with no_grad():
+        gumbels = -logits.new_empty(logits.shape).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = logits.new_zeros(logits.shape).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim"""
     if dim is None:
@@ -2633,6 +2648,19 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
 
 
+def pdist(input, p=2):
+    """the p-norm distances between the rows of input (N, M), pair (i, j) for i < j in row
+    order: N (N - 1) / 2 of them (a zero distance has gradient 0, as PyTorch's)"""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if not input.is_floating_point():
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    i, j = np.triu_indices(input.shape[0], 1)
+    return (input[i] - input[j]).norm(p, 1)
+
+
 def _triplet_dims(anchor, positive, negative):
     a, p, n = anchor.ndim, positive.ndim, negative.ndim
     if not a == p == n:
@@ -2819,6 +2847,22 @@ def pixel_shuffle(input, upscale_factor):
     x = input.reshape(*lead, c // (r * r), r, r, h, w)
     x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
     return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def channel_shuffle(input, groups):
+    """(N, C, *) with C = g k -> the channels reordered as k groups of g: channel i g + j of
+    the result is channel j k + i of the input (ShuffleNet's mix across conv groups)"""
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
+                           f"and {groups} groups.")
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
 def pixel_unshuffle(input, downscale_factor):

@@ -111,6 +111,20 @@ class PixelShuffle(Module):
         return f"upscale_factor={self.upscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """(N, g k, *) -> the channels as k groups of g (F.channel_shuffle)"""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+
 class PixelUnshuffle(Module):
     """(*, C, H r, W r) -> (*, C r^2, H, W)"""
 
