@@ -184,8 +184,8 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes `amount` entries (a count, or a fraction) chosen at random"""
+class _Unstructured(BasePruningMethod):
+    """Prunes `amount` entries (a count, or a fraction) that _chosen picks"""
     PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
@@ -196,30 +196,26 @@ class RandomUnstructured(BasePruningMethod):
         nparams_toprune = _counted(self.amount, t.nelement())
         mask = default_mask.clone()
         if nparams_toprune != 0:
-            prob = creation.rand_like(t)
-            mask.view(-1)[prob.view(-1).topk(nparams_toprune).indices] = 0
+            mask.view(-1)[self._chosen(t, nparams_toprune)] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes `amount` entries chosen at random"""
+
+    def _chosen(self, t, k):
+        return creation.rand_like(t).view(-1).topk(k).indices
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the `amount` entries of smallest absolute value"""
-    PRUNING_TYPE = "unstructured"
 
-    def __init__(self, amount):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        nparams_toprune = _counted(self.amount, t.nelement())
-        mask = default_mask.clone()
-        if nparams_toprune != 0:
-            smallest = t.abs().view(-1).topk(nparams_toprune, largest=False)
-            mask.view(-1)[smallest.indices] = 0
-        return mask
+    def _chosen(self, t, k):
+        return t.abs().view(-1).topk(k, largest=False).indices
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
