@@ -28,8 +28,8 @@ from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm
 from ._threads import get_num_threads, set_num_threads
 from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
-                        inner, inverse, kron, logdet, matrix_exp, matrix_power, pdist, pinverse,
-                        slogdet, svd, tensordot, vdot)
+                        geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
+                        pdist, pinverse, slogdet, svd, tensordot, vdot)
 # dtypes' limits and rules, the random state, the default device, more creation functions
 from ._dtype import finfo, iinfo
 from ._device import get_default_device, set_default_device

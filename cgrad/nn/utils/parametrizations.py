@@ -1,7 +1,10 @@
 """cgrad.nn.utils.parametrizations: weight_norm, spectral_norm and orthogonal as
 parametrizations (PyTorch's current forms; the older hook-based ones are in weight_norm.py and
 spectral_norm.py)."""
-from ... import _functions
+from enum import Enum, auto
+
+from ... import _functions, _matfuncs, creation, linalg
+from ..._dtype import finfo
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from .. import functional as F
@@ -10,6 +13,124 @@ from ..modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from . import parametrize
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
+
+
+def _is_orthogonal(Q):
+    n, k = Q.shape[-2:]
+    eps = 10.0 * n * finfo(Q.dtype).eps
+    return _functions.allclose(Q.mH @ Q, creation.eye(k, dtype=Q.dtype), atol=eps)
+
+
+def _make_orthogonal(A):
+    """The Q of A = QR with R's diagonal made positive (unique when A has full rank)"""
+    X, tau = _matfuncs.geqrf(A)
+    Q = linalg.householder_product(X, tau)
+    return Q * X.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+
+
+class _OrthMaps(Enum):
+    matrix_exp = auto()
+    cayley = auto()
+    householder = auto()
+
+
+class _Orthogonal(Module):
+    """An orthogonal matrix (orthonormal columns or rows if not square) from an unconstrained
+    one: exp or the Cayley map of its skew-symmetric part, or the product of the Householder
+    reflectors below its diagonal. With use_trivialization, the result is base @ that, base
+    (a buffer) the orthogonal matrix last assigned, which starts the map at the identity."""
+
+    def __init__(self, weight, orthogonal_map, *, use_trivialization=True):
+        super().__init__()
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X):
+        n, k = X.shape[-2:]
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        if self.orthogonal_map in (_OrthMaps.matrix_exp, _OrthMaps.cayley):
+            X = X.tril()
+            if n != k:        # pad to square with zero columns
+                X = _functions.cat([X, X.new_zeros(n, n - k).expand(*X.shape[:-2], -1, -1)],
+                                   dim=-1)
+            A = X - X.mH      # skew-symmetric
+            if self.orthogonal_map == _OrthMaps.matrix_exp:
+                Q = linalg.matrix_exp(A)
+            else:
+                Id = creation.eye(n, dtype=A.dtype)
+                Q = linalg.solve(_functions.add(Id, A, alpha=-0.5),
+                                 _functions.add(Id, A, alpha=0.5))
+            if n != k:
+                Q = Q[..., :k]
+        else:
+            A = X.tril(diagonal=-1)
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
+            Q = linalg.householder_product(A, tau)
+            # the diagonal of X is +-1 (right_inverse's): the sign of each reflector
+            Q = Q * X.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
+        if hasattr(self, "base"):
+            Q = self.base @ Q
+        if transposed:
+            Q = Q.mT
+        return Q
+
+    @no_grad()
+    def right_inverse(self, Q):
+        if Q.shape != self.shape:
+            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                             f"Got a tensor of shape {Q.shape}.")
+        Q_init = Q
+        n, k = Q.shape[-2:]
+        transpose = n < k
+        if transpose:
+            Q = Q.mT
+            n, k = k, n
+        if not hasattr(self, "base"):
+            if self.orthogonal_map in (_OrthMaps.cayley, _OrthMaps.matrix_exp):
+                raise NotImplementedError("It is not possible to assign to the matrix "
+                                          "exponential or the Cayley parametrizations when "
+                                          "use_trivialization=False.")
+            # the Householder reflectors of Q, with the signs of R's diagonal on the diagonal
+            A, tau = _matfuncs.geqrf(Q)
+            A.diagonal(dim1=-2, dim2=-1).sign_()
+            A.diagonal(dim1=-2, dim2=-1)[tau == 0.0] *= -1
+            return A.mT if transpose else A
+        if n == k:
+            Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
+        else:                 # complete the columns to an orthogonal square matrix at random
+            N = creation.randn(*(Q.shape[:-2] + (n, n - k)), dtype=Q.dtype)
+            Q = _make_orthogonal(_functions.cat([Q, N], dim=-1))
+        self.base = Q
+        # the preimage of the identity under forward, whatever the map: base @ I = base
+        neg_Id = creation.zeros_like(Q_init)
+        neg_Id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+        return neg_Id
+
+
+def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
+    """Parametrize module.<name> (a matrix or a batch of them) as an orthogonal matrix (or one
+    with orthonormal columns or rows): orthogonal_map is "matrix_exp" (the default for square
+    matrices), "cayley" or "householder" (the default otherwise). Returns module."""
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError("Expected a matrix or batch of matrices. "
+                         f"Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
+    orth_enum = getattr(_OrthMaps, orthogonal_map, None)
+    if orth_enum is None:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", '
+                         f'"householder". Got: {orthogonal_map}')
+    orth = _Orthogonal(weight, orth_enum, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
+    return module
 
 
 class _WeightNorm(Module):
