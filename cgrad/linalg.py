@@ -351,6 +351,8 @@ def householder_product(A, tau, *, out=None):
     identity = eye(m, n, dtype=A.dtype)
     V = A.tril(-1) + identity                         # the reflectors' vectors, unit diagonal
     Q = identity.expand(*A.shape)
+    if tau.shape[-1] == 0:       # no reflector: I, still a function of A (zero gradients)
+        Q = A.masked_fill(A == A, 0.0) + Q
     for i in reversed(range(tau.shape[-1])):          # Q <- H_i Q, from the last reflector
         v = V[..., :, i]
         Q = Q - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ Q)
