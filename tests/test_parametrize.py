@@ -389,6 +389,49 @@ def test_torch_state_dict_loads_into_cgrad_model(backend):
     _forward_backward(c, t, x)
 
 
+def test_hook_weight_norm_state_dict_loads_into_the_parametrization(backend):
+    """PyTorch's compatibility pre-hook: weight_g / weight_v become original0 / original1"""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        old = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.utils.weight_norm(
+            torch.nn.Linear(4, 2))).double()
+    sd = old.state_dict()
+    assert "1.weight_g" in sd
+    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.utils.parametrizations.weight_norm(
+        torch.nn.Linear(4, 2))).double()
+    c = nn.Sequential(nn.Linear(3, 4), P.weight_norm(nn.Linear(4, 2))).double()
+    c_sd = _to_cgrad(sd)
+    assert list(c.load_state_dict(c_sd)) == list(t.load_state_dict(sd)) == [[], []]
+    assert "1.weight_g" in c_sd                        # the caller's dict is left as it was
+    _same_state(c, t)
+    _close(c[1].weight, t[1].weight)
+    _close(c[1].weight, old[1].weight, 1e-6)   # (a plain attribute: .double() left it)
+
+
+def test_load_state_dict_pre_hook_as_torch():
+    seen = []
+
+    def hook(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+        seen.append((type(module).__name__, prefix, sorted(state_dict)))
+        if prefix + "w" in state_dict:
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+    results = []
+    for lib in (cgrad, torch):
+        m = lib.nn.Sequential(lib.nn.Linear(2, 2))
+        handle = m[0].register_load_state_dict_pre_hook(hook)
+        sd = {"0.w": lib.ones(2, 2), "0.bias": lib.zeros(2)}
+        results.append(m.load_state_dict(sd))
+        assert lib.equal(m[0].weight, lib.ones(2, 2))
+        handle.remove()
+        with pytest.raises(RuntimeError, match='Missing key.*"0.weight".*\n.*Unexpected key'
+                                               '.*"0.w"'):
+            m.load_state_dict(sd)
+    assert seen[0] == seen[1] == ("Linear", "0.", ["0.bias", "0.w"])
+    assert list(results[0]) == list(results[1]) == [[], []]
+
+
 def test_spectral_norm_of_a_vector_normalizes_it(backend):
     c, t = _twins(_linear)
     for lib, m in ((cgrad, c), (torch, t)):

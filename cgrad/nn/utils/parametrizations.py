@@ -151,6 +151,16 @@ def weight_norm(module, name="weight", dim=0):
     """Parametrize module.<name> as g * v / ||v||: original0 holds g (the norms, over every
     dim but `dim`) and original1 holds v (the direction). Returns module."""
     parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+    def _weight_norm_compat_hook(state_dict, prefix, local_metadata, strict, missing_keys,
+                                 unexpected_keys, error_msgs):
+        """a state_dict of the hook-based weight_norm (<name>_g, <name>_v) loads too"""
+        g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
+
+    module._register_load_state_dict_pre_hook(_weight_norm_compat_hook)
     return module
 
 
