@@ -234,7 +234,8 @@ def test_errors_as_torch():
             return X[0]
 
     messages = []
-    for lib, m, bad in ((cgrad, nn.Linear(3, 4), Bad()), (torch, torch.nn.Linear(3, 4), TorchBad())):
+    for lib, m, bad in ((cgrad, nn.Linear(3, 4), Bad()),
+                        (torch, torch.nn.Linear(3, 4), TorchBad())):
         with pytest.raises(ValueError, match="may not change the shape") as e:
             lib.nn.utils.parametrize.register_parametrization(m, "weight", bad)
         messages.append(str(e.value).replace("torch.Size", "cgrad.Size"))

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
-from ..module import Module
 from ..modules import ModuleDict, ModuleList
 from ..parameter import Parameter
 
