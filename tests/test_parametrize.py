@@ -201,6 +201,21 @@ def test_remove_a_tuple_parametrization(backend):
     _same_state(c, t)
 
 
+def test_transfer_parametrizations_and_params_as_torch(backend):
+    c, t = _twins(_square)
+    c_to, t_to = _twins(_square, seed=1)
+    for lib, m in ((cgrad, c), (torch, t)):
+        _pz(m).register_parametrization(m, "weight", _split(lib))
+        _pz(m).register_parametrization(m, "bias", _scale(lib, 2.0))
+    for m, to in ((c, c_to), (t, t_to)):
+        _pz(m).transfer_parametrizations_and_params(m, to)
+    assert type(c_to).__name__ == "ParametrizedLinear"
+    assert c_to.parametrizations.weight.original1 is c.parametrizations.weight.original1
+    assert c_to.parametrizations.bias.original is c.parametrizations.bias.original
+    _same_state(c_to, t_to)
+    _forward_backward(c_to, t_to, np.random.default_rng(0).standard_normal((2, 4)))
+
+
 def test_cached_computes_each_parametrization_once():
     calls = []
 

@@ -16,6 +16,7 @@ __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 
 
 def _is_orthogonal(Q):
+    """Q^T Q = I within 10 n eps (PyTorch's tolerance)"""
     n, k = Q.shape[-2:]
     eps = 10.0 * n * finfo(Q.dtype).eps
     return _functions.allclose(Q.mH @ Q, creation.eye(k, dtype=Q.dtype), atol=eps)
