@@ -24,12 +24,12 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
                        randn_like, randperm, tensor, zeros, zeros_like, poisson)
 from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
-                         mv, outer, stack, where)
+                         mv, outer, stack, where, _weight_norm)
 from ._threads import get_num_threads, set_num_threads
 from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
-                        inner, inverse, kron, logdet, matrix_exp, matrix_power, pdist, pinverse,
-                        slogdet, svd, tensordot, vdot)
+                        geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
+                        pdist, pinverse, slogdet, svd, tensordot, vdot)
 # dtypes' limits and rules, the random state, the default device, more creation functions
 from ._dtype import finfo, iinfo
 from ._device import get_default_device, set_default_device

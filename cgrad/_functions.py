@@ -649,3 +649,20 @@ def rsub(input, other, *, alpha=1):
     op = SP.RsubTensor if isinstance(other, Tensor) else SP.RsubNumber
     return op.apply(other, input, alpha) if alpha != 1 or op is SP.RsubTensor else \
         input.__rsub__(other)
+
+
+# ---- weight normalisation (nn.utils.weight_norm's two functions) ------------------------------
+def norm_except_dim(v, pow=2, dim=0):
+    """The p-norm of v over every dim but `dim`, kept as size-1 dims (the whole norm, a 0-d
+    tensor, for dim=-1, as PyTorch)"""
+    if dim == -1:
+        return v.norm(pow)
+    dim = _dim(dim, v.ndim)
+    others = tuple(d for d in range(v.ndim) if d != dim)
+    return v.norm(pow, others, keepdim=True) if others else v.abs()
+
+
+def _weight_norm(v, g, dim=0):
+    """v * (g / ||v||), the norm over every dim but `dim` (PyTorch's composite form; its
+    fused CPU kernel gives the same values)"""
+    return v * (g / norm_except_dim(v, 2, dim))

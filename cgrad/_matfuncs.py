@@ -10,23 +10,46 @@ from . import linalg as LA
 from ._dtype import torch_name
 from ._functions import _into_out
 from .autograd.function import Function, renamed
+from .autograd.grad_mode import state as grad_state
 from .linalg import _matrix, _return_type
 from .ops import linalg as L
 from .ops import matrix as M
 from .ops import reduce as R
+from .ops import special as SP
 from .ops.matrix import pytorch_node
 from .tensor import Tensor, where
 
-__all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "inner",
-           "inverse", "kron", "logdet", "matrix_exp", "matrix_power", "pdist", "pinverse",
+__all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "geqrf",
+           "inner",
+           "inverse", "kron", "logdet", "matrix_exp", "matrix_power", "orgqr", "pdist", "pinverse",
            "slogdet", "svd", "tensordot", "vdot"]
 
 SlogdetResult = _return_type("slogdet", ("sign", "logabsdet"))
 SvdResult = _return_type("svd", ("U", "S", "V"))
+GeqrfResult = _return_type("geqrf", ("a", "tau"))
 
 det = LA.det
 matrix_power = LA.matrix_power
 matrix_exp = LA.matrix_exp
+orgqr = LA.householder_product
+
+
+def geqrf(input, *, out=None):
+    """(a, tau): LAPACK's geqrf, the QR decomposition as Householder reflectors (R above a's
+    diagonal, the reflectors' vectors below it; householder_product(a, tau) is Q). PyTorch
+    defines no derivative for it."""
+    if out is not None:
+        raise NotImplementedError("geqrf(out=...) is not supported by cgrad")
+    if input.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    _matrix("geqrf", input, square=False, kernel="geqrf_cpu")
+    h, tau = np.linalg.qr(input._data, mode="raw")     # h is a transposed, as Fortran's
+    dtype = input._data.dtype
+    results = [np.ascontiguousarray(np.swapaxes(h, -1, -2), dtype=dtype), tau.astype(dtype)]
+    if input.requires_grad and grad_state.enabled:
+        return GeqrfResult(*(SP.Undifferentiable["GeqrfBackward0"].apply(input, "geqrf", r)
+                             for r in results))
+    return GeqrfResult(*(Tensor._make(r) for r in results))
 
 
 def slogdet(input):

@@ -18,7 +18,8 @@ from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
 from .tensor import Tensor, _dim, _dims, _raise_broadcast, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+           "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor",
+           "lu_factor_ex", "lu_solve",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
            "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
 
@@ -322,6 +323,41 @@ def matrix_exp(A):
     """exp(A) = sum of A^k / k! of each matrix"""
     _matrix("linalg.matrix_exp", A)
     return M.MatrixExp.apply(A)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i column i of A below
+    the diagonal with a 1 on it (LAPACK's orgqr; composed from Tensor ops, so differentiable)"""
+    name = "torch.linalg.householder_product"
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    m, n = A.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{name}: input.shape[-2] must be greater than or equal to "
+                           "input.shape[-1]")
+    if n < tau.shape[-1]:
+        raise RuntimeError(f"{name}: input.shape[-1] must be greater than or equal to "
+                           "tau.shape[-1]")
+    if A.ndim - tau.ndim != 1:
+        raise RuntimeError(f"{name}: Expected tau to have one dimension less than input, but "
+                           f"got tau.ndim equal to {tau.ndim} and input.ndim is equal to {A.ndim}")
+    if tau.shape[:-1] != A.shape[:-2]:
+        raise RuntimeError(f"{name}: Expected batch dimensions of tau to be equal to "
+                           f"input.shape[:-2], but got {list(tau.shape[:-1])}")
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"{name}: tau dtype {torch_name(tau._data.dtype)} does not match "
+                           f"input dtype {torch_name(A._data.dtype)}")
+    _floating(name, A._data.dtype)
+    from .creation import eye
+    identity = eye(m, n, dtype=A.dtype)
+    V = A.tril(-1) + identity                         # the reflectors' vectors, unit diagonal
+    Q = identity.expand(*A.shape)
+    if tau.shape[-1] == 0:       # no reflector: I, still a function of A (zero gradients)
+        Q = A.masked_fill(A == A, 0.0) + Q
+    for i in reversed(range(tau.shape[-1])):          # Q <- H_i Q, from the last reflector
+        v = V[..., :, i]
+        Q = Q - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ Q)
+    return _into_out(Q, out)
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):

@@ -454,6 +454,8 @@ class Tensor:
             return self[...]
         return self.transpose(-2, -1)
 
+    mH = mT             # the conjugate transpose: cgrad has no complex dtypes
+
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
@@ -1451,6 +1453,12 @@ class Tensor:
 
     def matrix_exp(self):
         return _matfuncs().matrix_exp(self)
+
+    def geqrf(self):
+        return _matfuncs().geqrf(self)
+
+    def orgqr(self, input2):
+        return _matfuncs().orgqr(self, input2)
 
     def svd(self, some=True, compute_uv=True):
         return _matfuncs().svd(self, some, compute_uv)

@@ -78,9 +78,8 @@ def logsigmoid(input):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """x / max(||x||_p, eps) along dim (PyTorch's own composition of norm, clamp and div)"""
-    if out is not None:
-        raise NotImplementedError("normalize(out=...) is not supported by cgrad")
-    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+    from .._functions import _into_out
+    return _into_out(input / input.norm(p, dim, keepdim=True).clamp(min=eps), out)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

@@ -4,6 +4,7 @@ Assigning a Parameter, a Module or (through register_buffer) a buffer to an attr
 registers it; parameters(), state_dict(), train()/eval(), to(dtype) then walk the tree.
 """
 import collections
+import functools
 import itertools
 
 from .. import _dtype
@@ -48,6 +49,7 @@ class Module:
     training = True
     _version = 1
     _backward_hooks = _backward_pre_hooks = {}     # (a module's own, once it registers one)
+    _load_state_dict_pre_hooks = {}
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -109,6 +111,19 @@ class Module:
         """hook(module, grad_output) -> None or a new grad_output runs before the gradients
         with respect to the module's inputs are computed."""
         return _Handle(self._own_hooks("_backward_pre_hooks"), hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs) runs in load_state_dict before this module's keys are
+        read; it may rename or replace entries (of a copy: the caller's dict stays)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """The same hook without the module argument unless with_module (PyTorch's private
+        form, which its weight_norm uses to load old weight_g / weight_v keys)."""
+        if with_module:
+            hook = functools.partial(hook, self)
+        return _Handle(self._own_hooks("_load_state_dict_pre_hooks"), hook)
 
     def _own_hooks(self, name):
         hooks = self.__dict__.get(name)
@@ -453,7 +468,10 @@ class Module:
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, errors, unexpected = [], [], []
+        state_dict = collections.OrderedDict(state_dict)    # pre-hooks may rename keys
         for prefix, module in self._prefixed_modules():
+            for hook in tuple(module._load_state_dict_pre_hooks.values()):
+                hook(state_dict, prefix, {}, strict, missing, unexpected, errors)
             local = module._local_state()
             for name, current in local.items():
                 key = prefix + name

@@ -967,6 +967,6 @@ class NoDerivative(Op):
 
 # the nodes named as PyTorch's, and the aten op each one's message names
 UNDIFFERENTIABLE = {"Unique2Backward0": "_unique2", "UniqueDimBackward0": "unique_dim",
-                    "UniqueConsecutiveBackward0": "unique_consecutive"}
+                    "UniqueConsecutiveBackward0": "unique_consecutive", "GeqrfBackward0": "geqrf"}
 Undifferentiable = {name: renamed(name[:-len("Backward0")], NoDerivative, name,
                                   "a result without a derivative") for name in UNDIFFERENTIABLE}
