@@ -9,7 +9,7 @@ from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Ha
 from .layers import (AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, Dropout1d,
                      Dropout2d, Dropout3d, FeatureAlphaDropout, PairwiseDistance, PixelShuffle,
                      PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
-from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
+from .loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
                    MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
                    TripletMarginWithDistanceLoss)
@@ -58,7 +58,8 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "Tanhshrink", "Threshold", "AlphaDropout", "Bilinear", "CosineSimilarity",
            "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "PairwiseDistance",
            "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Upsample", "UpsamplingBilinear2d",
-           "UpsamplingNearest2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+           "UpsamplingNearest2d", "CosineEmbeddingLoss", "CTCLoss", "GaussianNLLLoss",
+           "HingeEmbeddingLoss",
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "ParameterDict"]

@@ -2545,6 +2545,100 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return _reduced(((-input * target).exp() + 1).log(), reduction)
 
 
+def _ctc_lengths(lengths, name, batch, limit):
+    """a CTC length argument (a tensor or a sequence of ints) as an int64 array of batch
+    values in [0, limit]"""
+    data = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    if data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name} must be integral")
+    data = data.reshape(-1).astype(np.int64)
+    if data.shape[0] != batch:
+        raise RuntimeError(f"{name} must be of size batch_size")
+    if data.size and data.min() < 0:
+        raise RuntimeError(f"Expected {name} to have value at least 0, but got value "
+                           f"{data.min()} (while checking arguments for "
+                           f"ctc_loss_allocate_outputs)")
+    if limit is not None and data.size and data.max() > limit:
+        raise RuntimeError(f"Expected {name} to have value at most {limit}, but got value "
+                           f"{data.max()} (while checking arguments for "
+                           f"ctc_loss_allocate_outputs)")
+    return data
+
+
+def _ctc_targets(targets, target_lengths, batch):
+    """the targets as (N, S) int64 rows, from padded rows or one concatenated sequence"""
+    data = targets._data
+    where = "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+    if not 1 <= data.ndim <= 2:
+        raise RuntimeError(f"Expected 1 to 2 dimensions, but got {data.ndim}-dimensional tensor "
+                           f"{where}")
+    data = data.astype(np.int64)
+    if data.ndim == 2:
+        if data.shape[0] != batch:
+            raise RuntimeError(f"Expected tensor to have size {batch} at dimension 0, but got "
+                               f"size {data.shape[0]} {where}")
+        longest = int(target_lengths.max()) if batch else 0
+        if data.shape[1] < longest:
+            raise RuntimeError(f"Expected tensor to have size at least {longest} at dimension "
+                               f"1, but got size {data.shape[1]} {where}")
+        return data
+    total = int(target_lengths.sum())
+    if data.shape[0] != total:
+        raise RuntimeError(f"Expected tensor to have size {total} at dimension 0, but got size "
+                           f"{data.shape[0]} {where}")
+    rows = np.zeros((batch, int(target_lengths.max()) if batch else 0), np.int64)
+    starts = np.concatenate([[0], np.cumsum(target_lengths)[:-1]])
+    for i, (start, length) in enumerate(zip(starts, target_lengths)):
+        rows[i, :length] = data[start:start + length]
+    return rows
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """The connectionist temporal classification loss: -log of the probability of each target
+    summed over its alignments with the frames of log_probs (T, N, C), or (T, C) unbatched.
+    targets: (N, S) padded rows or the N targets concatenated; "mean" divides each loss by
+    its target's length first. zero_infinity: an impossible target costs 0 and passes no
+    gradient."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if isinstance(input_lengths, Tensor) != isinstance(target_lengths, Tensor):
+        raise TypeError("ctc_loss(): input_lengths and target_lengths must be both Tensors or "
+                        "both tuples of ints")
+    targets = _as_tensor(targets)
+    batched = log_probs.ndim == 3
+    if not batched:
+        log_probs = log_probs.unsqueeze(1)
+        targets = targets.unsqueeze(0)
+    if log_probs.ndim != 3:
+        raise RuntimeError(f"Expected 3-dimensional tensor, but got {log_probs.ndim}-dimensional "
+                           f"tensor for argument #1 'log_probs' (while checking arguments for "
+                           f"ctc_loss_allocate_outputs)")
+    _dtype.require_float(log_probs._data.dtype, "ctc_loss_cpu")
+    if log_probs.numel() == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
+    t_max, batch, classes = log_probs.shape
+    if not 0 <= blank < classes:
+        raise RuntimeError("blank must be in label range")
+    in_lengths = _ctc_lengths(input_lengths, "input_lengths", batch, None)
+    tg_lengths = _ctc_lengths(target_lengths, "target_lengths", batch, None)
+    rows = _ctc_targets(targets, tg_lengths, batch)
+    _ctc_lengths(in_lengths, "input_lengths", batch, t_max)
+    labels = rows[np.arange(rows.shape[1])[None, :] < tg_lengths[:, None]]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)][0]
+        raise IndexError(f"Target {bad} is out of bounds for {classes} classes")
+    loss = LS.CtcLoss.apply(log_probs, rows, in_lengths, tg_lengths, blank, zero_infinity)
+    if zero_infinity:
+        loss = loss.new_zeros(()).where(loss == float("inf"), loss)    # (PyTorch's where)
+    if reduction == "mean":
+        divisor = Tensor._make(np.maximum(tg_lengths, 1).astype(log_probs._data.dtype))
+        loss = (loss / divisor).mean()
+    elif reduction == "sum":
+        loss = loss.sum()
+    return loss if batched or reduction != "none" else loss.squeeze(0)
+
+
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean"):
     """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted, averaged over the classes

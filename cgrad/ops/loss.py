@@ -353,3 +353,108 @@ class BinaryCrossEntropyWithLogits(Op):
             log_sig = LogSigmoid.apply(x)
             gy = (log_sig - x - (log_sig if p is None else p * log_sig)) * gs
         return gx, gy, None, None, None
+
+
+# ---- connectionist temporal classification -------------------------------------------------
+def _ctc_extended(targets, target_lengths, blank):
+    """the targets with a blank before, between and after their labels (N, 2 S + 1), and
+    which positions may skip back two (a label unlike the one two before; never a blank)"""
+    n, s_max = targets.shape
+    ext = np.full((n, 2 * s_max + 1), blank, dtype=np.int64)
+    ext[:, 1::2] = targets
+    skip = np.zeros(ext.shape, dtype=bool)
+    skip[:, 2:] = ext[:, 2:] != ext[:, :-2]
+    valid = np.arange(ext.shape[1]) < (2 * target_lengths + 1)[:, None]
+    return ext, skip & valid, valid
+
+
+def _log_add3(a1, a2, a3):
+    """log(e^a1 + e^a2 + e^a3) in PyTorch's CTC kernel's order (shifted by the largest; by 0
+    where all are -inf)"""
+    m = np.maximum(np.maximum(a1, a2), a3)
+    m = np.where(m == -np.inf, m.dtype.type(0), m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.exp(a1 - m) + np.exp(a2 - m) + np.exp(a3 - m)) + m
+
+
+class CtcLoss(Op):
+    """-log p(target | log_probs), the sum over every alignment of the target with blanks
+    and repeats (Graves et al. 2006), by the forward (alpha) recursion in log space; backward
+    by the beta recursion, in PyTorch's form: exp(lp) - exp(log(sum alpha beta) + nll - lp)
+    (the gradient through a log_softmax that made log_probs)."""
+
+    @staticmethod
+    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
+        t_max, n, _ = log_probs.shape
+        ext, skip, valid = _ctc_extended(targets, target_lengths, blank)
+        neg_inf = log_probs.dtype.type(-np.inf)
+        # log_probs of each extended label: (T, N, 2 S + 1)
+        lp_ext = np.take_along_axis(log_probs, np.broadcast_to(ext, (t_max,) + ext.shape),
+                                    axis=2)
+        alpha = np.full(lp_ext.shape, neg_inf)
+        if t_max:
+            alpha[0, :, 0] = lp_ext[0, :, 0]
+            has_label = target_lengths > 0
+            alpha[0, has_label, 1] = lp_ext[0, has_label, 1]
+        for t in range(1, t_max):
+            prev = alpha[t - 1]
+            a2 = np.concatenate([np.full((n, 1), neg_inf), prev[:, :-1]], axis=1)
+            a3 = np.concatenate([np.full((n, 2), neg_inf), prev[:, :-2]], axis=1)
+            alpha[t] = np.where(valid, _log_add3(prev, a2, np.where(skip, a3, neg_inf))
+                                + lp_ext[t], neg_inf)
+        rows = np.arange(n)
+        last = np.maximum(input_lengths - 1, 0)
+        l1 = alpha[last, rows, 2 * target_lengths]
+        l2 = np.where(target_lengths > 0, alpha[last, rows, np.maximum(2 * target_lengths - 1,
+                                                                      0)], neg_inf)
+        nll = -_log_add3(l1, l2, neg_inf)
+        # no frames: the empty target has probability 1, any other 0
+        nll = np.where(input_lengths == 0, np.where(target_lengths == 0, -0.0, np.inf),
+                       nll).astype(log_probs.dtype)
+        ctx.save_for_backward(log_probs)
+        ctx.args = (ext, skip, valid, lp_ext, alpha, input_lengths, target_lengths, nll,
+                    zero_infinity)
+        return nll
+
+    @staticmethod
+    def backward(ctx, g):
+        log_probs, = ctx.saved_tensors
+        ext, skip, valid, lp_ext, alpha, input_lengths, target_lengths, nll, zero_infinity = \
+            ctx.args
+        t_max, n, c = log_probs.shape
+        neg_inf = log_probs.dtype.type(-np.inf)
+        rows = np.arange(n)
+        beta = np.full(alpha.shape, neg_inf)
+        last = input_lengths - 1
+        for t in range(t_max - 1, -1, -1):
+            if t + 1 < t_max:
+                nxt = beta[t + 1]
+                b2 = np.concatenate([nxt[:, 1:], np.full((n, 1), neg_inf)], axis=1)
+                b3 = np.concatenate([nxt[:, 2:], np.full((n, 2), neg_inf)], axis=1)
+                skip_ahead = np.concatenate([skip[:, 2:], np.zeros((n, 2), bool)], axis=1)
+                step = np.where(valid, _log_add3(nxt, b2, np.where(skip_ahead, b3, neg_inf))
+                                + lp_ext[t], neg_inf)
+                beta[t] = np.where((t < last)[:, None], step, neg_inf)
+            ends = rows[last == t]                  # the last frame of these sequences
+            end = 2 * target_lengths[ends]
+            beta[t, ends, end] = lp_ext[t, ends, end]
+            labelled = ends[target_lengths[ends] > 0]
+            beta[t, labelled, end[target_lengths[ends] > 0] - 1] = \
+                lp_ext[t, labelled, 2 * target_lengths[labelled] - 1]
+        # log of the summed alpha beta of each (frame, sequence, class), adding the extended
+        # positions from the last down, as PyTorch's kernel does
+        ab = np.where(valid, alpha + beta, neg_inf)
+        lcab = np.full(log_probs.shape, neg_inf)
+        for s in range(ab.shape[2] - 1, -1, -1):
+            cls = ext[:, s]
+            current = lcab[:, rows, cls]
+            lcab[:, rows, cls] = np.where(current == neg_inf, ab[:, :, s],
+                                          _log_add3(current, ab[:, :, s], neg_inf))
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad = (np.exp(log_probs) - np.exp(lcab + nll[None, :, None] - log_probs)) \
+                * np.asarray(g, log_probs.dtype)[None, :, None]
+        used = np.arange(t_max)[:, None] < input_lengths[None, :]     # (T, N): real frames
+        if zero_infinity:                   # an impossible alignment passes nothing back
+            used = used & ~np.isposinf(nll)[None, :]
+        return (np.where(used[:, :, None], grad, 0).astype(log_probs.dtype), None, None, None,
+                None, None)
