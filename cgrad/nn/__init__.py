@@ -3,6 +3,7 @@ from . import functional, init, utils
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .module import Module
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Mish,
                          PReLU, ReLU6, RReLU, Softmax2d, Softmin, Softshrink, Softsign,
                          Tanhshrink, Threshold)
@@ -58,7 +59,8 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "Tanhshrink", "Threshold", "AlphaDropout", "Bilinear", "CosineSimilarity",
            "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "PairwiseDistance",
            "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Upsample", "UpsamplingBilinear2d",
-           "UpsamplingNearest2d", "CosineEmbeddingLoss", "CTCLoss", "GaussianNLLLoss",
+           "UpsamplingNearest2d", "AdaptiveLogSoftmaxWithLoss", "CosineEmbeddingLoss", "CTCLoss",
+           "GaussianNLLLoss",
            "HingeEmbeddingLoss",
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
