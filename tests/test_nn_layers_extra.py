@@ -393,6 +393,21 @@ def test_interpolate_errors_match_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("shape, size", [((1, 3, 7), 12), ((2, 3, 5, 7), (9, 4)),
+                                         ((1, 2, 3, 4, 5), (5, 2, 7))])
+def test_interpolate_nearest_copies_uint8_as_torch(mode, shape, size):
+    """nearest resizes uint8 images as PyTorch's (other integer dtypes refuse, as there)"""
+    x = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    c = F.interpolate(cgrad.tensor(x), size=size, mode=mode)
+    t = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode)
+    assert c.dtype == cgrad.uint8
+    np.testing.assert_array_equal(c.numpy(), t.numpy())
+    _raises_like_torch(lambda: F.interpolate(cgrad.tensor(x).long(), size=size, mode=mode),
+                       lambda: torch.nn.functional.interpolate(torch.tensor(x).long(),
+                                                               size=size, mode=mode))
+
+
 # the resizes by a weight matrix per dim: (mode, antialias) and the grad_fn PyTorch prints
 RESIZES = [("bicubic", False, "UpsampleBicubic2DBackward0"),
            ("bicubic", True, "UpsampleBicubic2DAaBackward0"),

@@ -3193,7 +3193,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         kind = "nearest" if mode.startswith("nearest") else "linear"
         name = f"upsample_{'bi' if kind == 'linear' else ''}{kind}2d_channels_last" \
             if dim == 2 else f"compute_indices_weights_{kind}"
-        _dtype.require_float(input._data.dtype, name)
+        # nearest also copies uint8 (images), as PyTorch's; linear modes need floats here
+        _dtype.require_float(input._data.dtype, name,
+                             also="u" if kind == "nearest" and input._data.dtype == np.uint8
+                             else "")
     x = input
     for axis in reversed(range(dim)):      # the last dim first, as PyTorch's kernels
         d = axis + 2
