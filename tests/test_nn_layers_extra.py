@@ -406,6 +406,9 @@ def test_interpolate_nearest_copies_uint8_as_torch(mode, shape, size):
     _raises_like_torch(lambda: F.interpolate(cgrad.tensor(x).long(), size=size, mode=mode),
                        lambda: torch.nn.functional.interpolate(torch.tensor(x).long(),
                                                                size=size, mode=mode))
+    if len(shape) == 4:                 # PyTorch's fixed-point uint8 bilinear: not cgrad's
+        with pytest.raises(NotImplementedError, match="convert them to float first"):
+            F.interpolate(cgrad.tensor(x), size=size, mode="bilinear", antialias=True)
 
 
 # the resizes by a weight matrix per dim: (mode, antialias) and the grad_fn PyTorch prints

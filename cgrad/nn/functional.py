@@ -3187,6 +3187,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if not math.prod(input.shape[1:]):           # (no channels: only a batch may be empty)
         raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with "
                            f"sizes {list(input.shape)}")
+    if input._data.dtype == np.uint8 and dim == 2 and not mode.startswith("nearest"):
+        raise NotImplementedError(f"cgrad's interpolate does not resize uint8 tensors with "
+                                  f"mode='{mode}' (PyTorch's fixed-point uint8 kernel); convert "
+                                  f"them to float first")
     if antialias or mode == "bicubic":
         return _resample2d(input, out_size, scales, mode, align_corners, antialias)
     if not input.is_floating_point():          # (PyTorch's kernel names)
