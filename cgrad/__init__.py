@@ -85,11 +85,21 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
                        "alpha_dropout", "feature_alpha_dropout")
 
 
+# torch.autocast and the autocast state, from cgrad.amp
+_FROM_AMP = ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype",
+             "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+             "autocast_increment_nesting", "autocast_decrement_nesting", "clear_autocast_cache",
+             "is_autocast_cpu_enabled", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype")
+
+
 def __getattr__(name):
-    # nn, optim, utils, special, distributions, testing, func and save/load load on first
+    # nn, optim, utils, special, distributions, testing, func, amp and save/load load on first
     # use, so `import cgrad` stays light
-    if name in ("nn", "optim", "utils", "cuda", "special", "distributions", "testing", "func"):
+    if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
+                "func", "amp"):
         return _lazy(name)
+    if name in _FROM_AMP:
+        return getattr(_lazy("amp.autocast_mode"), name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
     if name in _FROM_NN_FUNCTIONAL:

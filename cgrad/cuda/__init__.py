@@ -14,3 +14,6 @@ def manual_seed(seed):
 
 
 manual_seed_all = manual_seed
+
+
+from . import amp  # noqa: E402,F401  (torch.cuda.amp's deprecated GradScaler and autocast)
