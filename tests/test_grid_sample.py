@@ -73,6 +73,45 @@ def test_grid_sample_matches_torch(backend, dtype, k, mode, padding_mode, align_
             assert not cg.grad.numpy().any()
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_non_finite_and_far_grid_points_read_as_torch(backend, k):
+    """NaN, +-inf and huge coordinates land where PyTorch's kernels put them (its 2-d kernel
+    clips NaN to 0, its 3-d one to the far edge, and reads non-finite points as out of bounds
+    under zeros padding); forward only: torch 2.13's backward crashes on such grids"""
+    bad = [np.nan, np.inf, -np.inf, 1e12, -3e9, 0.3]
+    rng = np.random.default_rng(k)
+    points = rng.choice(bad, (12, k)).astype(np.float32)
+    points[:, 0] = np.resize(bad, 12)
+    x = rng.standard_normal((1, 2) + (3, 4, 5)[3 - k:]).astype(np.float32)
+    grid = points.reshape((1, 12) + (1,) * (k - 1) + (k,))
+    for mode in ("bilinear", "nearest") + (("bicubic",) if k == 2 else ()):
+        for padding_mode in ("zeros", "border", "reflection"):
+            for align_corners in (False, True):
+                kw = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+                c = F.grid_sample(cgrad.tensor(x), cgrad.tensor(grid), **kw).numpy()
+                t = tf.grid_sample(torch.tensor(x), torch.tensor(grid), **kw).numpy()
+                np.testing.assert_allclose(c, t, rtol=1e-5, atol=1e-5, equal_nan=True,
+                                           err_msg=str(kw))
+
+
+@pytest.mark.parametrize("k,mode", [(2, "bilinear"), (2, "nearest"), (2, "bicubic"),
+                                    (3, "bilinear"), (3, "nearest")])
+def test_reflection_of_far_points_matches_torch(backend, k, mode):
+    """thousands to millions of reflections: PyTorch's 2-d kernel folds by trunc(|x| / 2 span),
+    its 3-d one by the parity of floor(|x| / span), in float32: values and gradients as its"""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2) + (3, 4, 5)[3 - k:]).astype(np.float32)
+    grid = (rng.standard_normal((2,) + (5, 6, 4)[:k] + (k,))
+            * rng.choice([3, 3000, 3e6], (2,) + (5, 6, 4)[:k] + (k,))).astype(np.float32)
+    for align_corners in (False, True):
+        (c_out, cx, cg), (t_out, tx, tg) = _sample_both(
+            x, grid, np.float32, mode=mode, padding_mode="reflection",
+            align_corners=align_corners)
+        _close(c_out, t_out, np.float32)
+        _close(cx.grad, tx.grad, np.float32)
+        np.testing.assert_allclose(cg.grad.numpy(), tg.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
 def test_nearest_rounds_half_to_even():
     """pixel coordinates 0.5, 1.5, 2.5 (align_corners, 5 pixels) read pixels 0, 2 and 2"""
     x = np.arange(5.0).reshape(1, 1, 1, 5)

@@ -378,26 +378,45 @@ class AffineGridGenerator(Op):
         return np.matmul(g.transpose(0, 2, 1), ctx.base), None, None
 
 
-def _reflect_clip(x, size, padding_mode, align_corners):
+def _reflect_clip(x, size, padding_mode, align_corners, vectorized):
     """PyTorch's compute_coordinates: a pixel coordinate x moved into [0, size - 1] by
     clipping (border) or by reflecting about the edges, then clipping (reflection; the edges
     are the outer pixels' centres with align_corners, else their outer borders), and dx'/dx
-    (+-1 inside, 0 where clipped or at an edge, as PyTorch's clip_coordinates_get_grad)"""
+    (+-1 inside, 0 where clipped or at an edge, as PyTorch's clip_coordinates_get_grad).
+    A NaN or infinite x lands where PyTorch's kernels put it: its vectorized 2-d kernel clips
+    NaN to 0 (its max keeps the second operand), its scalar 3-d one to the far edge
+    (std::min / std::max), and there a non-finite x outside any clipping becomes -100 (out of
+    bounds: PyTorch's safe_downgrade_to_int_range)."""
     mult = np.ones_like(x)
     if padding_mode == "zeros":
-        return x, mult
+        if vectorized:
+            return x, mult
+        return np.where(np.isfinite(x) & (np.abs(x) < 2 ** 31 - 1), x, -100).astype(x.dtype), \
+            mult
     if padding_mode == "reflection":
         lo, span = (0, size - 1) if align_corners else (-0.5, size)
         if span == 0:
             return np.zeros_like(x), np.zeros_like(x)
-        a = x - lo
+        a = x - x.dtype.type(lo)
         neg = a < 0
-        extra = np.fmod(np.abs(a), 2 * span)
-        flip = extra > span
-        x = np.where(flip, 2 * span - extra, extra) + lo
+        if vectorized:      # PyTorch's 2-d kernel: whole double spans off by trunc, fused
+            twice = np.asarray(2 * span, x.dtype)
+            flips = np.trunc(np.abs(a) / twice)
+            extra = _fma(-flips, twice, np.abs(a))
+            flip = extra > twice - extra
+            x = np.where(flip, twice - extra, extra) + x.dtype.type(lo)
+        else:               # its 3-d kernel: the parity of floor(|x| / span), cast to int
+            span_ = x.dtype.type(span)
+            extra = np.fmod(np.abs(a), span_)
+            flips = np.floor(np.abs(a) / span_)
+            # (an int cast out of range gives INT_MIN, even: as on x86)
+            flip = (np.fmod(flips, 2) == 1) & (flips < 2 ** 31)
+            x = np.where(flip, span_ - extra, extra) + x.dtype.type(lo)
         mult = np.where(flip ^ neg, -mult, mult)
     mult *= (x > 0) & (x < size - 1)
-    return np.clip(x, 0, size - 1), mult
+    if vectorized:
+        return np.minimum(np.fmax(x, 0), size - 1).astype(x.dtype), mult
+    return np.where(np.isnan(x), size - 1, np.clip(x, 0, size - 1)).astype(x.dtype), mult
 
 
 def _unnormalize(coord, size, align_corners, fused):
@@ -451,14 +470,15 @@ def _grid_taps(coords, sizes, mode, padding_mode, align_corners):
             u, scale = _unnormalize(c, n, align_corners, k == 2)
             lo = np.floor(u)
             w, d = _cubic(u - lo)
-            per_axis.append([(_reflect_clip(lo + (j - 1), n, padding_mode, align_corners)[0],
+            per_axis.append([(_reflect_clip(lo + (j - 1), n, padding_mode, align_corners,
+                                            k == 2)[0],
                               w[j], d[j] * scale) for j in range(4)])
         choices = range(4)
     else:
         per_axis = []
         for c, n in zip(coords, sizes):
             u, scale = _unnormalize(c, n, align_corners, k == 2)
-            u, mult = _reflect_clip(u, n, padding_mode, align_corners)
+            u, mult = _reflect_clip(u, n, padding_mode, align_corners, k == 2)
             if mode == "nearest":
                 per_axis.append([(np.rint(u), None, None)])    # rint: half to even
                 continue
