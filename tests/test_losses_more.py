@@ -312,3 +312,23 @@ def test_hinge_embedding_loss_broadcast_error_as_torch(shapes):
             lib.nn.functional.hinge_embedding_loss(lib.ones(shapes[0]), lib.ones(shapes[1]))
         errors.append(str(e.value))
     assert errors[0].startswith(errors[1] + " (shapes ")
+
+
+def test_overflow_to_inf_is_silent_as_torch(backend):
+    """gradients that overflow float32 (a diverging step, or GradScaler's huge first scale)
+    become inf without NumPy's RuntimeWarnings, as PyTorch's: the sums inside run where
+    cgrad's warning filter applies"""
+    lin = cgrad.nn.Linear(4, 3)
+    with warnings.catch_warnings(record=True) as caught:     # (cgrad's own filter kept)
+        warnings.simplefilter("always", RuntimeWarning)
+        warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) "
+                                r"encountered", RuntimeWarning, r"cgrad\.")
+        out = lin(cgrad.ones(5, 4))
+        out.backward(cgrad.full(out.shape, 3e38))           # the bias gradient sums 5 rows
+        y = cgrad.ones(4, requires_grad=True)
+        y.log_softmax(0).backward(cgrad.full((4,), 3e38))   # sums g
+        y.softmax(0).backward(cgrad.full((4,), 3.4e38) * cgrad.tensor([1.0, 1.0, 1.0, -1.0]))
+        loss = cgrad.nn.functional.cross_entropy(cgrad.full((2, 3), 3e38), cgrad.tensor([0, 1]),
+                                                 reduction="sum")
+    assert [str(w.message) for w in caught] == []
+    assert np.isinf(lin.bias.grad.numpy()).all() and np.isfinite(loss.item())

@@ -15,6 +15,13 @@ import numpy as np
 from ._stdsort import std_sort, std_topk
 
 
+# NumPy's sum of float arrays without its Python wrapper: the same pairwise sum, but an
+# overflow warns from cgrad's frame, which cgrad's warning filter silences (as PyTorch gives
+# inf silently); ndarray.sum / np.sum warn from NumPy's own modules. (Floats only: for
+# small integers and bools np.sum widens the dtype, np.add.reduce does not.)
+_fsum = np.add.reduce
+
+
 def _special():
     """scipy.special, imported on first use: importing it costs ~0.2 s, most of `import cgrad`."""
     from scipy import special
@@ -380,22 +387,22 @@ class NumpyKernels:
         with np.errstate(invalid="ignore"):
             shifted = x - np.max(x, axis=dim, keepdims=True) if x.size else x
             e = np.exp(shifted)
-            return e / np.sum(e, axis=dim, keepdims=True)
+            return e / _fsum(e, axis=dim, keepdims=True)
 
     def softmax_backward(self, y, g, dim):
         """y * (g - sum(g * y, dim)), from the saved output"""
-        return y * (g - np.sum(g * y, axis=dim, keepdims=True))
+        return y * (g - _fsum(g * y, axis=dim, keepdims=True))
 
     def log_softmax(self, x, dim):
         """x - max - log(sum(exp(x - max))) along dim: no overflow at any logit"""
         if not x.size:
             return x.copy()
         shifted = x - np.max(x, axis=dim, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+        return shifted - np.log(_fsum(np.exp(shifted), axis=dim, keepdims=True))
 
     def log_softmax_backward(self, y, g, dim):
         """g - exp(y) * sum(g, dim), from the saved output"""
-        return g - np.exp(y) * np.sum(g, axis=dim, keepdims=True)
+        return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
 
     # ---- linear algebra ----------------------------------------------------------------------
     def matmul(self, a, b):
@@ -423,7 +430,7 @@ class NumpyKernels:
         g2 = g.reshape(rows, g.shape[-1])
         gx = _into(acc_x, np.matmul(g, w)) if need_x else None
         gw = _into(acc_w, g2.T @ x.reshape(rows, x.shape[-1])) if need_w else None
-        gb = _into(acc_b, g2.sum(axis=0)) if need_b else None
+        gb = _into(acc_b, _fsum(g2, axis=0)) if need_b else None
         return gx, gw, gb
 
     # ---- losses ------------------------------------------------------------------------------
@@ -456,13 +463,13 @@ class NumpyKernels:
         if weight is not None:
             nll = nll * weight[safe]
         if label_smoothing > 0:
-            smooth = -(log_probs * weight if weight is not None else log_probs).sum(axis=1)
+            smooth = -_fsum(log_probs * weight if weight is not None else log_probs, axis=1)
             nll = (_scalar(1 - label_smoothing, nll) * nll
                    + _scalar(label_smoothing / c, nll) * smooth)
         losses = np.where(valid, nll, _scalar(0, nll))
         denominator = float(valid.sum() if weight is None
                             else weight[target[valid]].sum(dtype=np.float64))
-        return losses, log_probs, float(losses.sum()), denominator
+        return losses, log_probs, float(_fsum(losses)), denominator
 
     def cross_entropy_probs(self, log_probs):
         """The rows' softmax, from what cross_entropy_forward saved"""
@@ -503,12 +510,12 @@ class NumpyKernels:
         label smoothing and class weights into them.
         """
         log_probs = self.log_softmax(logits, 1)
-        return -(probs * log_probs).sum(axis=1), log_probs
+        return -_fsum(probs * log_probs, axis=1), log_probs
 
     def soft_cross_entropy_backward(self, log_probs, probs, g_rows):
         """d(sum_n g_rows[n] * loss_n)/d(logits) = g_rows[n] * (sum(probs_n) * softmax_n -
         probs_n), (N, C); a new array."""
-        total = probs.sum(axis=1) * g_rows
+        total = _fsum(probs, axis=1) * g_rows
         return np.exp(log_probs) * total[:, None] - probs * g_rows[:, None]
 
     def nll_loss_forward(self, log_probs, target, weight=None, ignore_index=-100):
