@@ -25,7 +25,8 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where, _weight_norm)
-from ._threads import get_num_threads, set_num_threads
+from ._threads import (get_num_interop_threads, get_num_threads, set_num_interop_threads,
+                       set_num_threads)
 from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
                         geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
@@ -59,7 +60,7 @@ int = int32       # noqa: A001
 short = int16
 uint8 = uint8
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 
 def get_default_dtype():
@@ -96,7 +97,7 @@ def __getattr__(name):
     # nn, optim, utils, special, distributions, testing, func, amp and save/load load on first
     # use, so `import cgrad` stays light
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
-                "func", "amp"):
+                "func", "amp", "multiprocessing"):
         return _lazy(name)
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)

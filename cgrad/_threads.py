@@ -128,6 +128,21 @@ def get_num_threads():
     return omp.get_max_threads() if omp is not None else (os.cpu_count() or 1)
 
 
+_interop_threads = [1]
+
+
+def get_num_interop_threads():
+    """PyTorch's inter-op pool size: cgrad runs one op at a time, so 1 unless set"""
+    return _interop_threads[0]
+
+
+def set_num_interop_threads(n):
+    """Kept and read back (cgrad has no inter-op pool to size)"""
+    if not isinstance(n, int) or n <= 0:
+        raise RuntimeError("set_num_interop_threads expects a positive integer")
+    _interop_threads[0] = n
+
+
 def _after_fork_in_child():
     # GNU OpenMP is not fork-safe: a child that enters a parallel region with the parent's
     # (now missing) worker threads hangs. One thread needs no pool.

@@ -1,5 +1,7 @@
 """Random numbers: one global generator (manual_seed) and Generator objects, as in PyTorch.
 cgrad's streams are NumPy's PCG64: seeded runs repeat exactly, but differ from PyTorch's."""
+import contextlib
+
 import numpy as np
 
 
@@ -64,6 +66,21 @@ def get_rng_state():
     from .tensor import Tensor
     state = pickle.dumps((default_generator._seed, default_generator.get_state()))
     return Tensor._make(np.frombuffer(state, np.uint8).copy())
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
+             device_type=None):
+    """Draw inside the block from a copy of the global generator's state: afterwards the
+    stream continues as if the block had drawn nothing (cgrad has no device generators)"""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def set_rng_state(new_state):

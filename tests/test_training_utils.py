@@ -549,3 +549,45 @@ def test_backends_flags_read_back_as_torch():
         assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic) == (True, True, True)
     finally:
         cudnn.deterministic, cudnn.benchmark = old
+
+
+def test_device_and_build_queries_as_torch_cpu_build():
+    """what training scripts ask about CUDA, threads, the build and the workers: PyTorch's
+    CPU build's answers (and its AssertionError where a call needs a device)"""
+    torch = pytest.importorskip("torch")
+    for call in ("cuda.is_available()", "cuda.device_count()", "cuda.empty_cache()",
+                 "cuda.memory_allocated()", "cuda.max_memory_allocated()",
+                 "cuda.is_bf16_supported()", "cuda.is_initialized()", "version.cuda",
+                 "version.hip", "utils.data.get_worker_info()",
+                 "multiprocessing.get_start_method()", "multiprocessing.get_sharing_strategy()",
+                 "multiprocessing.get_all_sharing_strategies()"):
+        assert eval("cgrad." + call) == eval("torch." + call), call
+    for call in ("cuda.synchronize()", "cuda.get_device_name()", "cuda.current_device()",
+                 "multiprocessing.set_sharing_strategy('shm')", "set_num_interop_threads(0)"):
+        with pytest.raises(Exception) as t_err:
+            eval("torch." + call)
+        with pytest.raises(type(t_err.value)):
+            eval("cgrad." + call)
+    assert cgrad.version.__version__ == cgrad.__version__
+    assert cgrad.backends.mkldnn.is_available() is False     # no oneDNN or MKL in cgrad
+    assert cgrad.backends.mkl.is_available() is False
+    old = cgrad.get_num_interop_threads()
+    try:
+        cgrad.set_num_interop_threads(3)
+        assert cgrad.get_num_interop_threads() == 3
+    finally:
+        cgrad.set_num_interop_threads(old)
+
+
+def test_fork_rng_restores_the_stream():
+    cgrad.manual_seed(3)
+    first = cgrad.rand(4)
+    with cgrad.random.fork_rng():
+        inside = cgrad.rand(4)
+    after = cgrad.rand(4)
+    cgrad.manual_seed(3)
+    assert cgrad.equal(cgrad.rand(4), first) and cgrad.equal(cgrad.rand(4), after)
+    assert cgrad.equal(inside, after)          # the block drew what comes next, then forgot it
+    with cgrad.random.fork_rng(enabled=False):
+        cgrad.rand(1)
+    assert not cgrad.equal(cgrad.rand(4), after)

@@ -60,6 +60,12 @@ def default_collate(batch):
                     f"dicts or lists; found {type(elem)}")
 
 
+def get_worker_info():
+    """None: cgrad's DataLoader loads in the calling process, never in a worker (PyTorch's
+    answer in the main process, so an IterableDataset reads all of its data)"""
+    return None
+
+
 class DataLoader:
     """Iterates over dataset in batches of batch_size (None: single samples), shuffled
     each epoch with shuffle=True (from generator if given, else the global generator), the

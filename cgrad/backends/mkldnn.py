@@ -1,0 +1,7 @@
+"""torch.backends.mkldnn: cgrad does not use oneDNN (its flag is kept, with no effect)"""
+
+enabled = True
+
+
+def is_available():
+    return False
