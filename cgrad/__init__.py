@@ -42,6 +42,13 @@ from ._settings import (are_deterministic_algorithms_enabled, compile,  # noqa: 
                         is_deterministic_algorithms_warn_only_enabled,
                         set_deterministic_debug_mode, set_float32_matmul_precision,
                         use_deterministic_algorithms)
+from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: F401,E402
+                      FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, strided,
+                      bartlett_window, blackman_window, hamming_window, hann_window,
+                      kaiser_window)
+from ._misc import (chain_matmul, get_device, is_anomaly_enabled, is_complex,  # noqa: E402
+                    is_warn_always_enabled, randint_like, set_anomaly_enabled,
+                    set_warn_always, typename)
 from . import _memory
 
 _memory.install()
@@ -99,6 +106,8 @@ def __getattr__(name):
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
                 "func", "amp", "multiprocessing"):
         return _lazy(name)
+    if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
+        return _lazy("func").vmap
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)
     if name in ("save", "load"):

@@ -666,3 +666,57 @@ def _weight_norm(v, g, dim=0):
     """v * (g / ||v||), the norm over every dim but `dim` (PyTorch's composite form; its
     fused CPU kernel gives the same values)"""
     return v * (g / norm_except_dim(v, 2, dim))
+
+
+# ---- statistics ------------------------------------------------------------------------------
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance of the rows of input (variables x observations; a 1-D input is one
+    variable), observations weighted by fweights (counts) and aweights, in PyTorch's formula:
+    sum(w (x - avg)(y - avg)) / (sum(w) - correction [* sum(w a) / sum(w)])"""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    n = x.shape[1]
+    w = None
+    for name, weights, kinds in (("fweights", fweights, "iu"), ("aweights", aweights, "f")):
+        if weights is None:
+            continue
+        if weights.ndim > 1:
+            raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
+                               f"{name} with {weights.ndim} dimensions")
+        if weights.numel() != n:
+            raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
+                               f"observations in the input but got {weights.numel()} != {n}")
+        if weights._data.dtype.kind not in kinds:
+            kind = "integral" if name == "fweights" else "floating point"
+            raise RuntimeError(f"cov(): expected {name} to have {kind} dtype but got {name} "
+                               f"with {_dtype.torch_name(weights._data.dtype)} dtype")
+        w = weights if w is None else w * weights
+    if w is None:
+        w_sum = n
+        avg = x.sum(1) / n
+        norm_factor = n - correction
+    else:
+        w_sum = w.sum()
+        avg = (x * w).sum(1) / w_sum
+        norm_factor = (w_sum - correction * (w * aweights).sum() / w_sum
+                       if aweights is not None and correction != 0 else w_sum - correction)
+    if float(norm_factor) <= 0:
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the number of observations.", UserWarning, stacklevel=2)
+        norm_factor = 0
+    centred = x - avg.unsqueeze(1)
+    c = centred.mm((centred if w is None else centred * w).t())
+    return (c / norm_factor).squeeze()
+
+
+def corrcoef(input):
+    """Pearson's correlation of the rows of input: cov / (std_i std_j), clipped to [-1, 1]"""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    std = c.diagonal().sqrt()
+    c = c / std.reshape(-1, 1)
+    c = c / std.reshape(1, -1)
+    return c.clip(-1, 1)

@@ -2362,6 +2362,9 @@ class Tensor:
     def new_empty(self, *size, dtype=None):
         return self.new_zeros(*size, dtype=dtype)
 
+    def new_empty_strided(self, size, stride, *, dtype=None):
+        return self.new_empty(*size, dtype=dtype)   # (cgrad lays out new tensors itself)
+
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, **kwargs):
         for a in args:
@@ -2386,7 +2389,8 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return f"cgrad.{_tname(self._data.dtype)}Tensor"
-        return self.to(dtype)
+        from ._legacy import typed_dtype          # cgrad.LongTensor, "torch.DoubleTensor"
+        return self.to(typed_dtype(dtype) or dtype)
 
     def float(self):
         return self.to(_dtype.float32)
@@ -2408,6 +2412,79 @@ class Tensor:
 
     def cpu(self):
         return self
+
+    # ---- where the tensor lives: the CPU, dense, strided (PyTorch's questions about it) ----
+    is_cpu = True
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mkldnn = is_nested = False
+
+    @property
+    def layout(self):
+        from ._legacy import strided
+        return strided
+
+    def get_device(self):
+        return -1                                   # PyTorch's answer for a CPU tensor
+
+    def is_complex(self):
+        return False
+
+    def is_conj(self):
+        return False
+
+    def is_neg(self):
+        return False
+
+    def is_pinned(self):
+        return False
+
+    def is_shared(self):
+        return bool(self.__dict__.get("_shared"))
+
+    def share_memory_(self):
+        """Marked shared (cgrad's tensors cross processes by value: nothing to move)"""
+        self.__dict__["_shared"] = True
+        return self
+
+    def pin_memory(self, device=None):
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        raise AssertionError("cgrad was not compiled with CUDA enabled: it runs on the CPU only")
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        return self if dtype is None else self.to(dtype)
+
+    def conj(self):
+        return self                                 # real dtypes only
+
+    resolve_conj = resolve_neg = conj
+
+    @property
+    def real(self):
+        return self
+
+    @property
+    def imag(self):
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    def equal(self, other):
+        from ._functions import equal
+        return equal(self, other)
+
+    def dist(self, other, p=2):
+        """the p-norm of self - other"""
+        return (self - other).norm(p)
+
+    def ger(self, vec2):
+        return self.outer(vec2)
+
+    def cov(self, *, correction=1, fweights=None, aweights=None):
+        from ._functions import cov
+        return cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self):
+        from ._functions import corrcoef
+        return corrcoef(self)
 
     def new_zeros(self, *size, dtype=None):
         return Tensor._make(np.zeros(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)

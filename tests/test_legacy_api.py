@@ -1,0 +1,142 @@
+"""PyTorch's older and smaller spellings that scripts still use: the typed tensor classes,
+the questions a script asks a tensor about where it lives, windows, cov / corrcoef,
+randint_like, chain_matmul, torch.vmap; against torch."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+from test_nn_layers import _raises_like_torch  # noqa: E402
+
+TYPED = ["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+         "CharTensor", "ByteTensor", "BoolTensor"]
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_typed_tensor_classes_as_torch(name):
+    c_cls, t_cls = getattr(cgrad, name), getattr(torch, name)
+    for args in ([[1, 0, 2]], [[[1, 2], [3, 4]]], [2, 3], [], [cgrad.Size([4])]):
+        t_args = [torch.Size(a) if isinstance(a, cgrad.Size) else a for a in args]
+        c, t = c_cls(*args), t_cls(*t_args)
+        assert tuple(c.shape) == tuple(t.shape) and str(c.dtype)[6:] == str(t.dtype)[6:]
+        if args and isinstance(args[0], list):
+            np.testing.assert_array_equal(c.numpy(), t.numpy())
+        assert isinstance(c, c_cls) and isinstance(c, cgrad.Tensor)
+        assert c.type() == t.type().replace("torch.", "cgrad.")
+    x = cgrad.tensor([1.5, 2.5])
+    assert x.type(c_cls).dtype == c_cls.dtype
+    assert x.type(f"torch.{name}").dtype == c_cls.dtype
+    assert c_cls(x.type(c_cls)) is not None
+    others = [n for n in TYPED if n != name]
+    assert not isinstance(c_cls([1]), getattr(cgrad, others[0]))
+
+
+def test_typed_tensor_of_another_dtype_refused():
+    with pytest.raises(TypeError):
+        torch.FloatTensor(torch.ones(2, dtype=torch.long))
+    with pytest.raises(TypeError):
+        cgrad.FloatTensor(cgrad.ones(2, dtype=cgrad.long))
+    x = cgrad.ones(2)
+    assert cgrad.FloatTensor(x) is x
+    with pytest.raises(ValueError):
+        x.type("torch.NoSuchTensor")
+
+
+def test_where_a_tensor_lives_as_torch():
+    c, t = cgrad.ones(2, 3), torch.ones(2, 3)
+    for attr in ("is_cpu", "is_sparse", "is_sparse_csr", "is_quantized", "is_meta",
+                 "is_mkldnn", "is_nested"):
+        assert getattr(c, attr) == getattr(t, attr), attr
+    for call in ("get_device()", "is_complex()", "is_conj()", "is_neg()", "is_pinned()",
+                 "is_shared()", "share_memory_().is_shared()"):
+        assert eval("c." + call) == eval("t." + call), call
+    assert repr(c.layout) == repr(t.layout).replace("torch", "cgrad")
+    assert c.to_dense() is c and c.resolve_conj() is c and c.conj() is c and c.real is c
+    assert cgrad.get_device(c) == torch.get_device(t) == -1
+    assert cgrad.is_complex(c) == torch.is_complex(t)
+    assert cgrad.typename(c) == torch.typename(t).replace("torch", "cgrad")
+    assert cgrad.typename(3) == torch.typename(3)
+    for call in ("x.imag", "x.cuda()", "x.pin_memory()"):
+        _raises_like_torch_class(lambda: eval(call, {"x": c}), lambda: eval(call, {"x": t}))
+    assert c.new_empty_strided((2, 2), (2, 1)).shape == (2, 2)
+
+
+def _raises_like_torch_class(c_call, t_call):
+    with pytest.raises(Exception) as t_err:
+        t_call()
+    with pytest.raises(type(t_err.value)):
+        c_call()
+
+
+def test_equal_dist_ger_as_torch(rng):
+    a, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    ca, cb, ta, tb = cgrad.tensor(a), cgrad.tensor(b), torch.tensor(a), torch.tensor(b)
+    assert ca.equal(ca.clone()) and not ca.equal(cb) and ta.equal(ta.clone())
+    for p in (1, 2, 3, float("inf"), 0):
+        np.testing.assert_allclose(ca.dist(cb, p).item(), ta.dist(tb, p).item(), rtol=1e-6)
+    np.testing.assert_array_equal(ca.ger(cb).numpy(), ta.ger(tb).numpy())
+
+
+@pytest.mark.parametrize("name", ["hann_window", "hamming_window", "blackman_window",
+                                  "bartlett_window", "kaiser_window"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_windows_equal_torch(name, dtype):
+    for n in (0, 1, 2, 5, 8, 33):
+        for periodic in (True, False):
+            c = getattr(cgrad, name)(n, periodic, dtype=getattr(cgrad, dtype))
+            t = getattr(torch, name)(n, periodic, dtype=getattr(torch, dtype))
+            assert c.dtype == getattr(cgrad, dtype) and c.shape == tuple(t.shape)
+            np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-6, atol=1e-6)
+    assert getattr(cgrad, name)(4).dtype == cgrad.float32
+    _raises_like_torch(lambda: getattr(cgrad, name)(-1), lambda: getattr(torch, name)(-1))
+    _raises_like_torch_class(lambda: getattr(cgrad, name)(4, dtype=cgrad.long),
+                             lambda: getattr(torch, name)(4, dtype=torch.long))
+    with pytest.raises(RuntimeError, match=f"{name} expects floating point dtypes"):
+        getattr(cgrad, name)(4, dtype=cgrad.long)
+
+
+@pytest.mark.parametrize("kw", [{}, {"correction": 0}, {"correction": 3}, {"fweights": "f"},
+                                {"aweights": "a"}, {"fweights": "f", "aweights": "a",
+                                                    "correction": 2}])
+def test_cov_corrcoef_equal_torch(kw, backend, rng):
+    a = rng.standard_normal((3, 7))
+    fw, aw = rng.integers(0, 4, 7), rng.random(7)
+    for data in (a, a[0]):
+        def args(lib, kw=kw):
+            return {k: (lib.tensor(fw) if v == "f" else lib.tensor(aw) if v == "a" else v)
+                    for k, v in kw.items()}
+        x = cgrad.tensor(data, requires_grad=True)
+        xt = torch.tensor(data, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c, t = cgrad.cov(x, **args(cgrad)), torch.cov(xt, **args(torch))
+        np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=1e-10)
+        c.sum().backward()
+        t.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cgrad.tensor(a).corrcoef().numpy(),
+                               torch.tensor(a).corrcoef().numpy(), rtol=1e-10)
+    _raises_like_torch(lambda: cgrad.cov(cgrad.ones(2, 2, 2)),
+                       lambda: torch.cov(torch.ones(2, 2, 2)))
+    _raises_like_torch(lambda: cgrad.cov(cgrad.ones(2, 3), fweights=cgrad.ones(3)),
+                       lambda: torch.cov(torch.ones(2, 3), fweights=torch.ones(3)))
+
+
+def test_randint_like_chain_matmul_vmap():
+    x = cgrad.ones(2, 3)
+    r = cgrad.randint_like(x, 5)
+    assert r.shape == (2, 3) and r.dtype == cgrad.float32
+    assert ((r >= 0) & (r < 5)).all() and cgrad.randint_like(x, 3, 4).eq(3).all()
+    assert cgrad.randint_like(x.long(), 3).dtype == cgrad.int64
+    with pytest.warns(UserWarning, match="chain_matmul is deprecated"):
+        m = cgrad.chain_matmul(cgrad.eye(2) * 2, cgrad.ones(2, 3), cgrad.ones(3, 1))
+    np.testing.assert_array_equal(m.numpy(), [[6.0], [6.0]])
+    assert cgrad.vmap is cgrad.func.vmap
+    assert cgrad.vmap(lambda r: r.sum())(x).tolist() == [3.0, 3.0]
+    assert cgrad.is_anomaly_enabled() is False and cgrad.is_warn_always_enabled() is False
+    cgrad.set_warn_always(True)
+    assert cgrad.is_warn_always_enabled()
+    cgrad.set_warn_always(False)
