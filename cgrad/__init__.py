@@ -46,7 +46,8 @@ from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa:
                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, strided,
                       bartlett_window, blackman_window, hamming_window, hann_window,
                       kaiser_window)
-from ._misc import (chain_matmul, get_device, is_anomaly_enabled, is_complex,  # noqa: E402
+from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  # noqa: E402
+                    get_device, instance_norm, is_anomaly_enabled, is_complex,
                     is_warn_always_enabled, randint_like, set_anomaly_enabled,
                     set_warn_always, typename)
 from . import _memory
@@ -90,7 +91,12 @@ def _lazy(name):
 _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold",
                        "threshold_", "bilinear", "pixel_shuffle", "pixel_unshuffle",
                        "channel_shuffle", "pdist", "pairwise_distance", "cosine_similarity",
-                       "alpha_dropout", "feature_alpha_dropout")
+                       "alpha_dropout", "feature_alpha_dropout", "conv1d", "conv2d", "conv3d",
+                       "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
+                       "max_pool2d", "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d",
+                       "dropout", "layer_norm", "group_norm", "rms_norm")
+# (and in _misc, where torch.<name> orders its arguments unlike F.<name>: embedding,
+# batch_norm, instance_norm, adaptive_max_pool1d)
 
 
 # torch.autocast and the autocast state, from cgrad.amp

@@ -1,5 +1,6 @@
 """Small top-level functions of PyTorch's that scripts call: type names, devices, the global
-warning and anomaly switches, randint_like and the deprecated chain_matmul."""
+warning and anomaly switches, randint_like, the deprecated chain_matmul, and the torch.<name>
+forms of nn.functional functions whose arguments come in another order."""
 import warnings
 
 from .autograd import anomaly
@@ -61,3 +62,32 @@ def chain_matmul(*matrices, out=None):
     if len(matrices) == 1:
         return matrices[0].clone() if out is None else out.copy_(matrices[0])
     return multi_dot(list(matrices), out=out)
+
+
+# ---- torch.<name> forms of nn.functional's, in their own argument order ----------------------
+def _F():
+    from .nn import functional
+    return functional
+
+
+def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    """rows of weight at indices (F.embedding(indices, weight, ...); padding_idx -1: none)"""
+    return _F().embedding(indices, weight, None if padding_idx == -1 else padding_idx,
+                          scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
+               cudnn_enabled):
+    return _F().batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                           eps)
+
+
+def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum,
+                  eps, cudnn_enabled):
+    return _F().instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                              momentum, eps)
+
+
+def adaptive_max_pool1d(input, output_size):
+    """(values, indices), as torch.adaptive_max_pool1d always returns both"""
+    return _F().adaptive_max_pool1d(input, output_size, return_indices=True)

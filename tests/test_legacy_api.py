@@ -140,3 +140,67 @@ def test_randint_like_chain_matmul_vmap():
     cgrad.set_warn_always(True)
     assert cgrad.is_warn_always_enabled()
     cgrad.set_warn_always(False)
+
+
+TOP_LEVEL = [
+    ("lib.conv1d(x, w, None, 1, 1)", {}), ("lib.conv2d(x4, w4, padding=1)", {}),
+    ("lib.conv_transpose1d(x, w.transpose(0, 1))", {}), ("lib.max_pool1d(x, 2)", {}),
+    ("lib.max_pool2d(x4, 2)", {}), ("lib.avg_pool1d(x, 2)", {}),
+    ("lib.adaptive_avg_pool1d(x, 3)", {}), ("lib.adaptive_max_pool1d(x, 3)[0]", {}),
+    ("lib.layer_norm(x, (8,))", {}), ("lib.group_norm(x, 3)", {}), ("lib.rms_norm(x, (8,))", {}),
+    ("lib.dropout(x, 0.0, True)", {}),
+    ("lib.embedding(w.reshape(12, 3), lib.tensor([[1, 2], [0, 11]]), 2)", {}),
+    ("lib.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)", {}),
+    ("lib.instance_norm(x, None, None, None, None, True, 0.1, 1e-5, False)", {}),
+]
+
+
+@pytest.mark.parametrize("call", [c for c, _ in TOP_LEVEL])
+def test_top_level_functional_forms_equal_torch(call, backend, rng):
+    """torch.conv2d, torch.embedding(weight, indices), torch.batch_norm(input, weight, bias,
+    ...) and the others take their arguments as torch's do"""
+    arrays = {"x": rng.standard_normal((2, 3, 8)), "w": rng.standard_normal((4, 3, 3)),
+              "x4": rng.standard_normal((2, 3, 6, 6)), "w4": rng.standard_normal((4, 3, 3, 3))}
+    outs = []
+    for lib in (cgrad, torch):
+        env = {"lib": lib, **{k: lib.tensor(v.astype(np.float32), requires_grad=True)
+                              for k, v in arrays.items()}}
+        out = eval(call, env)
+        out.sum().backward()
+        outs.append([out] + [env[k].grad for k in arrays])
+    for c, t in zip(*outs):
+        if t is None:
+            assert c is None
+        else:
+            np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=1e-5,
+                                       atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, eps, affine", [((8,), None, True), ((3, 8), 1e-3, True),
+                                                 ((8,), 0.5, False)])
+def test_rms_norm_equals_torch(dtype, shape, eps, affine, backend, rng):
+    x = rng.standard_normal((2, 3, 8)).astype(dtype)
+    w = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for lib in (cgrad, torch):
+        m = lib.nn.RMSNorm(shape, eps=eps, elementwise_affine=affine,
+                           dtype=getattr(lib, dtype))
+        if affine:
+            with lib.no_grad():
+                m.weight.copy_(lib.tensor(w))
+        xl = lib.tensor(x, requires_grad=True)
+        y = m(xl)
+        y.backward(lib.tensor(np.cos(x)))
+        results.append([y, xl.grad] + ([m.weight.grad] if affine else []) + [repr(m)])
+    for c, t in zip(*results):
+        if isinstance(t, str):
+            assert c == t
+        else:
+            np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=2e-5,
+                                       atol=1e-6)
+    for call in ("F.rms_norm(x, 4)", "F.rms_norm(x, (5,))", "F.rms_norm(x, (4,), lib.ones(3))",
+                 "F.rms_norm(x.long(), (4,))", "F.rms_norm(x, [])"):
+        _raises_like_torch(
+            lambda: eval(call, {"F": cgrad.nn.functional, "lib": cgrad, "x": cgrad.ones(2, 4)}),
+            lambda: eval(call, {"F": torch.nn.functional, "lib": torch, "x": torch.ones(2, 4)}))

@@ -390,30 +390,50 @@ def _norm_dtypes(input, *params):
                            "mixed dtype (CPU): all inputs must share same datatype.")
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
-    normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
+def _normalized_shape(fn, input, normalized_shape, params, star):
+    """normalized_shape as a list, checked against input's last dims and the parameters'
+    shapes, with PyTorch's errors (star: how its message writes the shape's other dims)"""
     if isinstance(normalized_shape, int):
-        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
-                        "of ints, not int")
+        raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of "
+                        f"ints, not int")
     shape = [int(n) for n in normalized_shape]
     if not shape:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
-    for name, t in (("weight", weight), ("bias", bias)):
+    for name, t in params:
         if t is not None and list(t.shape) != shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{shape}")
     if input.ndim < len(shape) or list(input.shape[input.ndim - len(shape):]) != shape:
         raise RuntimeError(f"Given normalized_shape={shape}, expected input with shape "
-                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"[{star}{', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
+    return shape
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
+    normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
+    shape = _normalized_shape("layer_norm", input, normalized_shape,
+                              (("weight", weight), ("bias", bias)), "*, ")
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     y = _affine(y, weight, bias)
     return _OUTPUTS["layer_norm"].apply(y, y.shape) if y.requires_grad else y
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """input / sqrt(mean(input^2) + eps) over its last dims, those of normalized_shape, times
+    weight (eps None: the dtype's machine epsilon, as PyTorch)"""
+    shape = _normalized_shape("rms_norm", input, normalized_shape, (("weight", weight),), "*")
+    _dtype.require_float(input._data.dtype, "rms_norm")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    dims = tuple(range(-len(shape), 0))
+    y = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
+    return y if weight is None else y * weight
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
