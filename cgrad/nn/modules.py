@@ -294,18 +294,25 @@ def _reset_affine(module):
         init.zeros_(module.bias)
 
 
-class LayerNorm(Module):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dims (normalized_shape);
-    weight ones and bias zeros of that shape (elementwise_affine, bias)."""
+class _LastDimsNorm(Module):
+    """a norm over the last dims (normalized_shape): its shape, eps and elementwise_affine"""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 device=None, dtype=None):
+    def __init__(self, normalized_shape, eps, elementwise_affine):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
+
+
+class LayerNorm(_LastDimsNorm):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dims (normalized_shape);
+    weight ones and bias zeros of that shape (elementwise_affine, bias)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__(normalized_shape, eps, elementwise_affine)
         _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self):
@@ -319,18 +326,13 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class RMSNorm(Module):
+class RMSNorm(_LastDimsNorm):
     """y = x / sqrt(mean(x^2) + eps) * weight over the last dims (normalized_shape); weight
     ones of that shape (elementwise_affine); eps None: the dtype's machine epsilon"""
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
-        super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
+        super().__init__(normalized_shape, eps, elementwise_affine)
         self.register_parameter("weight", Parameter(empty(*self.normalized_shape,
                                                           dtype=dtype or _dtype.DEFAULT))
                                 if elementwise_affine else None)
