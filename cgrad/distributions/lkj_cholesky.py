@@ -29,11 +29,15 @@ class LKJCholesky(Distribution):
         (self.concentration,) = broadcast_all(concentration)
         batch_shape = self.concentration.size()
         event_shape = Size((dim, dim))
-        # the Beta draws of every row at once (section 3.2 of the paper)
+        # the Beta draws of every row at once (section 3.2 of the paper): row i >= 1 draws
+        # y ~ Beta(i / 2, concentration + (dim - 2) / 2 - (i - 1) / 2) (row 0: any, unused).
+        # PyTorch's Beta(i - 1/2, ...) has the wrong law for dim >= 3 (its correlations'
+        # marginals are not the LKJ's Beta(a, a), a = concentration - 1 + dim / 2): NumPyro's
+        # i / 2 is the paper's.
         marginal_conc = self.concentration + 0.5 * (self.dim - 2)
         offset = arange(self.dim - 1, dtype=self.concentration.dtype)
         offset = F.cat([offset.new_zeros((1,)), offset])
-        beta_conc1 = offset + 0.5
+        beta_conc1 = 0.5 * offset + 0.5
         beta_conc0 = marginal_conc.unsqueeze(-1) - 0.5 * offset
         self._beta = Beta(beta_conc1, beta_conc0)
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
