@@ -157,6 +157,19 @@ def test_generalized_pareto_float64_against_scipy(backend):
             lambda a, s, c, v, u: D.GeneralizedPareto(a, s, c).icdf(u), leaves)
 
 
+def test_inverse_gamma_cdf(backend):
+    """Gamma's cdf through the reciprocal (order reversed): differentiable in rate and value,
+    not in concentration (as PyTorch)"""
+    a = U(np.float64, 0.5, 3)
+    check(lambda D, b, x: D.InverseGamma(cgrad.tensor(a) if D is cgrad.distributions
+                                         else torch.tensor(a), b).cdf(x),
+          [U(np.float64, 0.5, 2, seed=1), U(np.float64, 0.1, 4, seed=2)], lambda out: out)
+    for m in (cgrad, torch):
+        d = m.distributions.InverseGamma(m.tensor([2.0], requires_grad=True), 1.0)
+        with pytest.raises(RuntimeError, match="derivative for 'igamma: input'"):
+            d.cdf(m.tensor([0.5])).sum().backward()
+
+
 # ---- kl_divergence ------------------------------------------------------------------------------
 KL = {   # torch registers none for these: the TransformedDistribution and exponential-family
     # rules apply (the latter by the Bregman divergence of Wishart's log normalizer)
@@ -606,6 +619,8 @@ def test_transforms_match_torch(backend, name, dtype):
     assert bool(ours.codomain.check(ours(cgrad.tensor(x))).all())
     if name in ("Softplus", "CumulativeDistribution"):
         assert ours.sign == theirs.sign == 1
+    assert (ours == make(cgrad.distributions.transforms, cgrad.tensor(e))) == \
+        (theirs == make(torch.distributions.transforms, torch.tensor(e))) and ours == ours
     assert ours.with_cache(1)._cache_size == 1 and type(ours.with_cache(1)) is type(ours)
 
 

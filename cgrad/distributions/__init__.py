@@ -47,7 +47,7 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F
                          LowerCholeskyTransform, PositiveDefiniteTransform, PowerTransform,
                          ReshapeTransform, SigmoidTransform, SoftmaxTransform,
                          SoftplusTransform, StackTransform, StickBreakingTransform,
-                         TanhTransform, Transform)
+                         TanhTransform, Transform, identity_transform)
 from .uniform import Uniform
 from .von_mises import VonMises
 from .weibull import Weibull
@@ -63,3 +63,4 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2",
            "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution",
            "Uniform", "VonMises", "Weibull", "Wishart", "biject_to", "constraints",
            "kl_divergence", "register_kl", "transform_to", "transforms"]
+__all__.extend(transforms.__all__)  # as PyTorch's

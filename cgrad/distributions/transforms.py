@@ -544,9 +544,6 @@ class CorrCholeskyTransform(Transform):
     codomain = constraints.corr_cholesky
     bijective = True
 
-    def __eq__(self, other):
-        return isinstance(other, CorrCholeskyTransform)
-
     def _call(self, x):
         x = x.tanh()
         eps = float(finfo(x).eps)
