@@ -1,23 +1,27 @@
 """Invertible transforms with the log |det J| of their Jacobian, for TransformedDistribution
-(as torch.distributions.transforms: Exp, Power, Affine, Sigmoid, Tanh, Abs, Softmax,
-StickBreaking, LowerCholesky, PositiveDefinite, Reshape, Compose, Independent)."""
+(as torch.distributions.transforms: Exp, Power, Affine, Sigmoid, Softplus, Tanh, Abs, Softmax,
+StickBreaking, CorrCholesky, LowerCholesky, PositiveDefinite, Reshape, Compose, Independent,
+Cat, Stack, CumulativeDistribution)."""
 import functools
 import math
 import operator
 from numbers import Number
 
-from ..creation import full_like, zeros_like
+from .._functions import cat, stack
+from ..creation import eye, full_like, zeros_like
 from .. import linalg
 from ..nn.functional import logsigmoid, pad, softplus
 from ..tensor import Size
 from . import constraints
-from .utils import _sum_rightmost, broadcast_all, broadcast_shapes, finfo, lazy_property
+from .utils import (_sum_rightmost, broadcast_all, broadcast_shapes, finfo, lazy_property,
+                    tril_matrix_to_vec, vec_to_tril_matrix)
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
            "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
-           "PowerTransform", "ReshapeTransform", "SigmoidTransform",
-           "SoftmaxTransform", "StickBreakingTransform", "TanhTransform", "Transform",
-           "identity_transform"]
+           "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform",
+           "SoftmaxTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+           "Transform", "identity_transform"]
 
 
 class Transform:
@@ -355,6 +359,26 @@ class SigmoidTransform(Transform):
         return -softplus(-x) - softplus(x)
 
 
+class SoftplusTransform(Transform):
+    """y = softplus(x) = log(1 + exp(x)) (x itself above 20)"""
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = +1
+
+    def __eq__(self, other):
+        return isinstance(other, SoftplusTransform)
+
+    def _call(self, x):
+        return softplus(x)
+
+    def _inverse(self, y):
+        return (-y).expm1().neg().log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -softplus(-x)
+
+
 class TanhTransform(Transform):
     """y = tanh(x) (the squashing of SAC's actions)"""
     domain = constraints.real
@@ -511,6 +535,63 @@ def _too_few_dims(shape, n):
         raise ValueError("Too few dimensions on input")
 
 
+class CorrCholeskyTransform(Transform):
+    """A vector of D (D - 1) / 2 reals onto the Cholesky factor of a D x D correlation matrix
+    (lower triangular, positive diagonal, rows of unit norm): the vector fills the strict
+    lower triangle row by row, and each row goes through a signed stick breaking: r = tanh(x),
+    y = sign(r) sqrt(StickBreaking(r^2))"""
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x):
+        x = x.tanh()
+        eps = float(finfo(x).eps)
+        x = x.clamp(min=-1 + eps, max=1 - eps)
+        r = vec_to_tril_matrix(x, diag=-1)
+        # sign(r) sqrt(z prod(1 - z) of the entries before) = r sqrt(prod(1 - z)), z = r^2
+        z = r ** 2
+        z1m_cumprod_sqrt = (1 - z).sqrt().cumprod(-1)
+        r = r + eye(r.shape[-1], dtype=r.dtype)  # the diagonal starts at 1
+        return r * pad(z1m_cumprod_sqrt[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y):
+        # the inverse stick breaking, as Stan's reference manual gives it
+        y_cumsum = 1 - (y * y).cumsum(dim=-1)
+        y_cumsum_shifted = pad(y_cumsum[..., :-1], [1, 0], value=1)
+        y_vec = tril_matrix_to_vec(y, diag=-1)
+        y_cumsum_vec = tril_matrix_to_vec(y_cumsum_shifted, diag=-1)
+        t = y_vec / y_cumsum_vec.sqrt()
+        return (t.log1p() - t.neg().log1p()) / 2  # atanh
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        """Of x and the strict lower triangle of y, as a vector (the spaces' dimensions
+        differ, so no square Jacobian)"""
+        y1m_cumsum = 1 - (y * y).cumsum(dim=-1)
+        # diag=-2 takes the entries already shifted one to the right (also for 2 x 2)
+        y1m_cumsum_tril = tril_matrix_to_vec(y1m_cumsum, diag=-2)
+        stick_breaking_logdet = 0.5 * y1m_cumsum_tril.log().sum(-1)
+        tanh_logdet = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(dim=-1)
+        return stick_breaking_logdet + tanh_logdet
+
+    def forward_shape(self, shape):
+        """(..., N) to (..., D, D)"""
+        _too_few_dims(shape, 1)
+        N = shape[-1]
+        D = round((0.25 + 2 * N) ** 0.5 + 0.5)
+        if D * (D - 1) // 2 != N:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return shape[:-1] + (D, D)
+
+    def inverse_shape(self, shape):
+        """(..., D, D) to (..., N)"""
+        _too_few_dims(shape, 2)
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        D = shape[-1]
+        return shape[:-2] + (D * (D - 1) // 2,)
+
+
 class SoftmaxTransform(Transform):
     """y = softmax(x) along the last dim (not bijective: the inverse is log y, defined up to
     a constant; no log |det J|)"""
@@ -658,3 +739,168 @@ class PositiveDefiniteTransform(Transform):
 
     def _inverse(self, y):
         return LowerCholeskyTransform().inv(linalg.cholesky(y))
+
+
+def _check_along(t, dim, size, name, what, noun):
+    """PyTorch's AssertionErrors for a dim out of t's range or t's size there not size"""
+    if not -t.dim() <= dim < t.dim():
+        raise AssertionError(f"dim {dim} out of range for {noun} with {t.dim()} dimensions")
+    if t.size(dim) != size:
+        raise AssertionError(f"{name}.size({dim}) = {t.size(dim)} must equal {what} {size}")
+
+
+def _check_transforms(tseq, cache_size):
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
+class CatTransform(Transform):
+    """tseq[i] applied to the i-th slice along dim, of length lengths[i] (1 by default), as
+    cat joins them"""
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        tseq = _check_transforms(tseq, cache_size)
+        super().__init__(cache_size=cache_size)
+        self.transforms = tseq
+        self.lengths = list([1] * len(self.transforms) if lengths is None else lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms "
+                                 f"({len(self.transforms)})")
+        self.dim = dim
+
+    @lazy_property
+    def event_dim(self):
+        return max(t.event_dim for t in self.transforms)
+
+    @lazy_property
+    def length(self):
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _slices(self, t):
+        """t's slices along dim, one per transform"""
+        starts = [sum(self.lengths[:i]) for i in range(len(self.lengths))]
+        return [t.narrow(self.dim, s, n) for s, n in zip(starts, self.lengths)]
+
+    def _checked(self, t, name, noun="tensor"):
+        _check_along(t, self.dim, self.length, name, "length", noun)
+
+    def _call(self, x):
+        self._checked(x, "x")
+        return cat([t(xs) for t, xs in zip(self.transforms, self._slices(x))], dim=self.dim)
+
+    def _inverse(self, y):
+        self._checked(y, "y")
+        return cat([t.inv(ys) for t, ys in zip(self.transforms, self._slices(y))],
+                   dim=self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._checked(x, "x", "x")
+        self._checked(y, "y", "y")
+        logdetjacs = []
+        for t, xs, ys in zip(self.transforms, self._slices(x), self._slices(y)):
+            logdetjac = t.log_abs_det_jacobian(xs, ys)
+            if t.event_dim < self.event_dim:
+                logdetjac = _sum_rightmost(logdetjac, self.event_dim - t.event_dim)
+            logdetjacs.append(logdetjac)
+        # dim inside the batch dims: the slices' terms side by side; inside the event: summed
+        dim = self.dim - x.dim() if self.dim >= 0 else self.dim
+        dim = dim + self.event_dim
+        if dim < 0:
+            return cat(logdetjacs, dim=dim)
+        return sum(logdetjacs)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+
+class StackTransform(Transform):
+    """tseq[i] applied to the i-th slice along dim, as stack joins them"""
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        tseq = _check_transforms(tseq, cache_size)
+        super().__init__(cache_size=cache_size)
+        self.transforms = tseq
+        self.dim = dim
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _slice(self, z):
+        return [z.select(self.dim, i) for i in range(z.size(self.dim))]
+
+    def _checked(self, t, name, noun="tensor"):
+        _check_along(t, self.dim, len(self.transforms), name, "len(transforms)", noun)
+
+    def _call(self, x):
+        self._checked(x, "x")
+        return stack([t(xs) for xs, t in zip(self._slice(x), self.transforms)], dim=self.dim)
+
+    def _inverse(self, y):
+        self._checked(y, "y")
+        return stack([t.inv(ys) for ys, t in zip(self._slice(y), self.transforms)],
+                     dim=self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._checked(x, "x", "x")
+        self._checked(y, "y", "y")
+        return stack([t.log_abs_det_jacobian(xs, ys) for xs, ys, t in
+                      zip(self._slice(x), self._slice(y), self.transforms)], dim=self.dim)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
+
+
+class CumulativeDistributionTransform(Transform):
+    """y = distribution.cdf(x), onto the unit interval (a Gaussian copula: a
+    MultivariateNormal pushed through Normal(0, 1)'s cdf)"""
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)
