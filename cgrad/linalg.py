@@ -11,7 +11,8 @@ import numbers
 import numpy as np
 
 from ._dtype import to_numpy_dtype, torch_name
-from ._functions import _into_out
+from ._functions import _into_out, cat
+from ._functions import matmul  # noqa: F401  (torch.linalg.matmul is torch.matmul)
 from .ops import matrix as M
 from .ops import reduce as R
 from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
@@ -21,7 +22,8 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal",
            "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor",
            "lu_factor_ex", "lu_solve",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
-           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
+           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
+           "cond", "solve_ex", "tensorinv", "tensorsolve", "vander", "matmul"]
 
 SlogdetResult = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 InvExResult = _return_type("linalg_inv_ex", ("inverse", "info"))
@@ -33,6 +35,7 @@ LstsqResult = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "si
 LuFactorResult = _return_type("linalg_lu_factor", ("LU", "pivots"))
 LuFactorExResult = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
 LuResult = _return_type("linalg_lu", ("P", "L", "U"))
+SolveExResult = _return_type("linalg_solve_ex", ("result", "info"))
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -600,3 +603,85 @@ def vecdot(x, y, *, dim=-1, out=None):
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """the diagonal of each matrix (a view)"""
     return A.diagonal(offset, dim1, dim2)
+
+
+# ---- more of torch.linalg: condition numbers, solve_ex, tensor inverses, Vandermonde -----------
+
+_COND_ORDS = (None, 2, -2, "fro", "nuc", float("inf"), -float("inf"), 1, -1)
+
+
+def cond(A, p=None, *, out=None):
+    """A's condition number in the p-norm: s_max / s_min of its singular values (p None or
+    2; -2 their inverse ratio), else norm(A) norm(A^-1), inf where A is singular"""
+    if p not in _COND_ORDS:
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if p in (None, 2, -2):
+        _matrix("linalg.cond", A, square=False)
+        if A.numel() == 0:
+            return _into_out(A.new_zeros(A.shape[:-2]), out)
+        s = svdvals(A)
+        high, low = s[..., 0], s[..., -1]
+        return _into_out(low / high if p == -2 else high / low, out)
+    _matrix(f"linalg.cond(ord={p if isinstance(p, str) or abs(p) == float('inf') else int(p)})",
+            A)
+    if A.numel() == 0:
+        return _into_out(A.new_zeros(A.shape[:-2]), out)
+    inverse, info = inv_ex(A)
+    result = matrix_norm(A, p) * matrix_norm(inverse, p)
+    return _into_out(result.masked_fill(info > 0, float("inf")), out)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """(X, info): solve's X, and info > 0 (LAPACK's getrf's) where A is singular; then X is
+    what the LU solve gives (inf / NaN) instead of an error, unless check_errors"""
+    _matrix("linalg.solve_ex", A, kernel="lu_cpu")
+    info = lu_factor_ex(A).info
+    if check_errors or not bool((info > 0).any()):
+        return SolveExResult(solve(A, B, left=left, out=out), info)
+    vector = _is_vector_rhs(A, B)
+    Bm = B.unsqueeze(-1) if vector else B
+    LU, pivots = lu_factor_ex(A)[:2]
+    X = lu_solve(LU, pivots, Bm, left=left)
+    return SolveExResult(_into_out(X.squeeze(-1) if vector else X, out), info)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """the inverse of A read as a prod(shape[:ind]) x prod(shape[ind:]) matrix, shaped
+    shape[ind:] + shape[:ind]"""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    n_rows, n_cols = int(np.prod(rows)), int(np.prod(cols))
+    if n_cols != n_rows:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {n_cols} != {n_rows}")
+    return _into_out(inv(A.reshape(n_rows, n_cols)).reshape(*cols, *rows), out)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.ndim) = B (A's dims given in dims moved to its end first)"""
+    if dims is not None:
+        dims = [_dim(d, A.ndim) for d in dims]
+        A = A.movedim(dims, list(range(A.ndim - len(dims), A.ndim)))
+    result_shape = A.shape[B.ndim:]
+    n_result, n_other = int(np.prod(result_shape)), int(np.prod(A.shape[:B.ndim]))
+    if n_result != n_other:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape["
+                           f"other.ndim:]) == prod(self.shape[:other.ndim]), but got {n_result} "
+                           f"!= {n_other}")
+    X = solve(A.reshape(n_other, n_result), B.reshape(n_other))
+    return _into_out(X.reshape(result_shape), out)
+
+
+def vander(x, *, N=None):
+    """x's increasing powers x^0 ... x^(N-1) along a new last dim (N: x's last size), the
+    powers by a running product, as PyTorch's"""
+    if x._data.dtype.kind not in "fiu" or x._data.dtype == np.float16:
+        raise RuntimeError(f"linalg.vander supports floating point, complex, and integer "
+                           f"tensors, but got {torch_name(x._data.dtype)}")
+    x = x.unsqueeze(-1) if x.ndim == 0 else x
+    n = x.shape[-1] if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = x.unsqueeze(-1).expand(*x.shape, n - 1).cumprod(-1)
+    return cat([powers.new_ones(*x.shape, 1), powers], -1)

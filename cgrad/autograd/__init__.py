@@ -11,6 +11,7 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
 from .grad_mode import state as _grad_state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import function, graph
+from .variable import Variable  # noqa: F401
 
 
 def _as_list(x):
@@ -153,3 +154,26 @@ __all__ = ["backward", "grad", "Function", "gradcheck", "gradgradcheck", "detect
            "GradcheckError", "once_differentiable"]
 
 from . import functional  # noqa: E402  (it calls grad, defined above)
+
+
+_multithreading = [True]
+
+
+def is_multithreading_enabled():
+    """PyTorch's switch for its multithreaded backward (cgrad's backward runs on the calling
+    thread: the flag is kept and read back)"""
+    return _multithreading[0]
+
+
+class set_multithreading_enabled:
+    """Context manager (or call) setting the flag above"""
+
+    def __init__(self, mode):
+        self.prev = _multithreading[0]
+        _multithreading[0] = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _multithreading[0] = self.prev

@@ -212,3 +212,21 @@ def dirac_(tensor, groups=1):
         for d in range(min(out_per_group, sizes[1])):
             tensor[(g * out_per_group + d, d, *centre)] = 1
     return tensor
+
+
+def _deprecated(new):
+    """the old name without the underscore, warning as PyTorch's does"""
+    old = new.__name__[:-1]
+
+    def call(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    call.__name__ = old
+    return call
+
+
+uniform, normal, constant, eye, dirac, xavier_uniform, xavier_normal, kaiming_uniform, \
+    kaiming_normal, orthogonal, sparse = map(_deprecated, (
+        uniform_, normal_, constant_, eye_, dirac_, xavier_uniform_, xavier_normal_,
+        kaiming_uniform_, kaiming_normal_, orthogonal_, sparse_))
