@@ -158,3 +158,73 @@ def test_loader_feeds_training(backend):
             cgrad.nn.functional.mse_loss(model(xb), yb).backward()
             opt.step()
     np.testing.assert_allclose(model.weight.detach().numpy(), [[1.0, -2.0, 0.5]], atol=1e-3)
+
+
+def test_stack_and_chain_datasets_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (cgrad, torch):
+        data = lib.utils.data
+        a, b = data.TensorDataset(lib.arange(4)), list("wxyz")
+        s = data.StackDataset(a, b)
+        d = data.StackDataset(num=a, char=b)
+        assert len(s) == len(d) == 4
+        assert s[2][1] == "y" and int(s[2][0][0]) == 2 and d[1]["char"] == "x"
+    for make in (lambda lib: lib.utils.data.StackDataset(),
+                 lambda lib: lib.utils.data.StackDataset([1], [1, 2]),
+                 lambda lib: lib.utils.data.StackDataset([1], b=[1])):
+        _raises_like(make)
+
+    class Stream(cgrad.utils.data.IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+    chain = cgrad.utils.data.ChainDataset([Stream(2), Stream(3)])
+    assert list(chain) == [0, 1, 0, 1, 2] and len(chain) == 5
+    with pytest.raises(AssertionError, match="only supports IterableDataset"):
+        list(cgrad.utils.data.ChainDataset([[1, 2]]))
+
+
+def _raises_like(make):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(Exception) as t_err:
+        make(torch)
+    with pytest.raises(type(t_err.value)) as c_err:
+        make(cgrad)
+    assert str(c_err.value) == str(t_err.value)
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (9, 3, False),
+                                                    (2, 4, False), (7, 2, True)])
+def test_distributed_sampler_as_torch(n, replicas, drop_last):
+    torch = pytest.importorskip("torch")
+    ds = list(range(n))
+    for shuffle in (False, True):
+        parts = []
+        for rank in range(replicas):
+            c = cgrad.utils.data.DistributedSampler(ds, replicas, rank, shuffle=shuffle,
+                                                    drop_last=drop_last)
+            t = torch.utils.data.DistributedSampler(ds, replicas, rank, shuffle=shuffle,
+                                                    drop_last=drop_last)
+            assert len(c) == len(t) and len(list(c)) == len(c)
+            if not shuffle:
+                assert list(c) == list(t)
+            parts.append(list(c))
+        every = sorted(i for part in parts for i in part)
+        assert set(every) <= set(ds) and len(every) == len(parts[0]) * replicas
+        if not drop_last:
+            assert set(every) == set(ds)            # padding repeats, nothing is lost
+    s = cgrad.utils.data.DistributedSampler(ds, 1, 0)        # one replica: every index
+    first = list(s)
+    s.set_epoch(1)
+    again = list(s)
+    assert sorted(first) == sorted(again) == ds and (first != again or n < 3)
+    for make in (lambda lib: lib.utils.data.DistributedSampler(ds, 2, 2),
+                 lambda lib: lib.utils.data.DistributedSampler(ds, 2, -1)):
+        _raises_like(make)
+    with pytest.raises(RuntimeError):
+        cgrad.utils.data.DistributedSampler(ds)      # no process group in cgrad
