@@ -476,3 +476,48 @@ def test_decoupled_weight_decay_at_a_zero_lr_as_torch(backend, name, kw):
         results.append([p.detach().numpy().copy() for p in params])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, **_tol(dtype))
+
+
+ADAFACTOR = [dict(), dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5),
+             dict(lr=0.02, weight_decay=0.1, maximize=True), dict(lr=0.5, d=1.0)]
+ADAFACTOR_SHAPES = ((3, 4), (5,), (2, 3, 4), (1, 6))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", ADAFACTOR, ids=range(len(ADAFACTOR)))
+def test_adafactor_matches_torch(backend, kw, dtype):
+    runs = []
+    for lib in (cgrad, torch):
+        params = _params(lib, dtype, ADAFACTOR_SHAPES)
+        opt = lib.optim.Adafactor(params, **kw)
+        _steps(lib, opt, params, dtype, STEPS)
+        runs.append((params, opt))
+    (ours, opt), (theirs, topt) = runs
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-13)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol)
+        _assert_states_close(opt.state[p], topt.state[q], tol)
+    assert repr(opt) == repr(topt)
+    # torch's state dict loads and the run goes on as torch's
+    again = _params(cgrad, dtype, ADAFACTOR_SHAPES)
+    with cgrad.no_grad():
+        for p, q in zip(again, theirs):
+            p.copy_(cgrad.tensor(q.detach().numpy()))
+    resumed = cgrad.optim.Adafactor(again, **kw)
+    resumed.load_state_dict(_to_cgrad(topt.state_dict()))
+    _steps(cgrad, resumed, again, dtype, 3, first=STEPS)
+    _steps(torch, topt, theirs, dtype, 3, first=STEPS)
+    for p, q in zip(again, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol)
+
+
+def test_adafactor_errors_match_torch():
+    p = [cgrad.zeros(2, requires_grad=True)]
+    q = [torch.zeros(2, requires_grad=True)]
+    for kw in (dict(lr=-1), dict(beta2_decay=0.5), dict(eps=(-1, 1e-3)), dict(eps=(None, -1)),
+               dict(d=0.5), dict(weight_decay=-1)):
+        with pytest.raises(ValueError) as t_err:
+            torch.optim.Adafactor(q, **kw)
+        with pytest.raises(ValueError, match=str(t_err.value).replace("(", r"\(").replace(
+                ")", r"\)")):
+            cgrad.optim.Adafactor(p, **kw)

@@ -18,7 +18,8 @@ from ._stdsort import std_sort, std_topk
 # NumPy's sum of float arrays without its Python wrapper: the same pairwise sum, but an
 # overflow warns from cgrad's frame, which cgrad's warning filter silences (as PyTorch gives
 # inf silently); ndarray.sum / np.sum warn from NumPy's own modules. (Floats only: for
-# small integers and bools np.sum widens the dtype, np.add.reduce does not.)
+# small integers and bools np.sum widens the dtype, np.add.reduce does not. Its axis
+# defaults to 0: axis=None sums a whole array.)
 _fsum = np.add.reduce
 
 
@@ -760,6 +761,38 @@ class NumpyKernels:
             np.maximum(u, norm, out=u)
             clr = lr / (1 - beta1 ** steps[i])
             p += _scalar(-clr, p) * m / u
+
+    def adafactor_step_(self, params, grads, row_vars, col_vars, variances, steps, *, lr,
+                        beta2_decay, eps1, eps2, d, weight_decay, maximize):
+        """Adafactor (PyTorch's single-tensor order): a matrix's second moment kept as its
+        row and column means of g^2 (their outer product / the rows' mean estimates it), a
+        vector's in full; the step rho_t = min(lr, 1/sqrt(t)) scaled by the parameter's RMS
+        (at least eps2), the update clipped to an RMS of d. steps: already counted."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = _decayed_grad(p, g, 0, maximize)
+            floor = np.finfo(p.dtype).eps if eps1 is None else eps1
+            t = float(steps[i])
+            one_minus_beta2 = t ** beta2_decay
+            rho = min(lr, 1 / t ** 0.5)
+            alpha = max(eps2, float(np.sqrt(_fsum(p * p, axis=None))) / p.size ** 0.5) * rho
+            if weight_decay != 0:
+                p *= _scalar(1 - lr * weight_decay, p)
+            if g.ndim > 1:
+                row, col = row_vars[i], col_vars[i]
+                _lerp_(row, _fsum(g * g, axis=-1, keepdims=True) / _scalar(g.shape[-1], g),
+                       one_minus_beta2)
+                _lerp_(col, _fsum(g * g, axis=-2, keepdims=True) / _scalar(g.shape[-2], g),
+                       one_minus_beta2)
+                estimate = np.matmul(row, col)
+                estimate /= np.maximum(row.mean(axis=-2, keepdims=True), _scalar(floor, row))
+            else:
+                _lerp_(variances[i], g * g, one_minus_beta2)
+                estimate = variances[i].copy()
+            update = 1 / np.sqrt(np.maximum(estimate, _scalar(floor * floor, estimate)))
+            update *= g
+            denom = max(1.0, float(np.sqrt(_fsum(update * update, axis=None)))
+                        / (update.size ** 0.5 * d))
+            p += _scalar(-alpha / denom, p) * update
 
     def adadelta_step_(self, params, grads, square_avgs, acc_deltas, *, lr, rho, eps,
                        weight_decay, maximize):

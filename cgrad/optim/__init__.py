@@ -2,6 +2,7 @@
 Tensors) and learning-rate schedulers."""
 from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -15,4 +16,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "ASGD", "Rprop", "LBFGS", "lr_scheduler", "swa_utils"]
+           "Adamax", "Adadelta", "Adafactor", "ASGD", "Rprop", "LBFGS", "lr_scheduler", "swa_utils"]
