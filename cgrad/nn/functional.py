@@ -13,7 +13,7 @@ from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
 from ..autograd.function import constant, renamed
-from ..backends.numpy_backend import _fma
+from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
@@ -3101,15 +3101,12 @@ _ALIGN_CORNERS_WARNING = ("Default grid_sample and affine_grid behavior has chan
 
 def _linspace_from_neg_one(n, align_corners, dt):
     """PyTorch's base-grid coordinates along a dim of n pixels: its linspace over [-1, 1]
-    (-1 + step * i up to the middle, 1 - step * (n - 1 - i) after, each a fused multiply-add
-    as its kernel's), scaled by (n - 1) / n onto the pixels' centres unless align_corners.
+    (bit for bit), scaled by (n - 1) / n onto the pixels' centres unless align_corners.
     The bits matter: the identity map puts grid points exactly on pixels, where
     grid_sample's gradient has a kink."""
     if n <= 1:
         return np.zeros(1, dt)
-    step = np.full(n, dt.type(2) / dt.type(n - 1))
-    i = np.arange(n).astype(dt)
-    r = np.where(i < n // 2, _fma(step, i, -1), _fma(-step, (n - 1) - i, 1))
+    r = _linspace(-1, 1, n, dt)
     return r if align_corners else r * dt.type(n - 1) / dt.type(n)
 
 
