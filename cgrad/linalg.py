@@ -15,7 +15,7 @@ from ._functions import _into_out
 from .ops import matrix as M
 from .ops import reduce as R
 from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
-from .tensor import Tensor, _dim, _dims, _raise_broadcast, _return_type
+from .tensor import Tensor, _check_broadcast, _dim, _dims, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
            "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
@@ -69,7 +69,7 @@ def _batch(name, *shapes):
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
-        _raise_broadcast(*shapes[:2])
+        _check_broadcast(*shapes[:2])
 
 
 # ---- determinants and inverses ------------------------------------------------------------

@@ -21,6 +21,7 @@ from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import reduce as R
 from .ops import scalar as SC
+from .ops.shape import check_broadcast as _check_broadcast
 from .ops import shape as S
 from .ops import special as SP
 
@@ -3656,7 +3657,7 @@ def _check_in_place_shape(shape, other):
     try:
         full = np.broadcast_shapes(shape, other)
     except ValueError:
-        _raise_broadcast(shape, other)
+        _check_broadcast(shape, other)
     if full != shape:
         _raise_output_shape(shape, full)
 
@@ -3714,17 +3715,7 @@ def _broadcast_check(a, b):
     try:
         np.broadcast_shapes(sa, sb)
     except ValueError:
-        _raise_broadcast(sa, sb)
-
-
-def _raise_broadcast(sa, sb):
-    n = max(len(sa), len(sb))
-    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
-    for i in range(n - 1, -1, -1):
-        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
-            raise RuntimeError(f"The size of tensor a ({pa[i]}) must match the size of tensor b "
-                               f"({pb[i]}) at non-singleton dimension {i} (shapes {list(sa)} and "
-                               f"{list(sb)})")
+        _check_broadcast(sa, sb)
 
 
 def _compare(ufunc, a, b):

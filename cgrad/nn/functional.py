@@ -1650,7 +1650,7 @@ def _index_pad(input, pad, mode, value):
 from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
-from ..tensor import _raise_broadcast  # noqa: E402
+from ..tensor import _check_broadcast  # noqa: E402
 
 
 def _raise_broadcast_to(shape, other):
@@ -1658,7 +1658,7 @@ def _raise_broadcast_to(shape, other):
     try:
         full = np.broadcast_shapes(shape, other)
     except ValueError:
-        _raise_broadcast(shape, other)
+        _check_broadcast(shape, other)
     if full != tuple(shape):
         raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                            f"{list(full)}")
@@ -1669,7 +1669,7 @@ def _batch_dims(a, b):
     try:
         return np.broadcast_shapes(a[:-2], b[:-2])
     except ValueError:
-        _raise_broadcast(a[:-2], b[:-2])
+        _check_broadcast(a[:-2], b[:-2])
 
 
 def _check_product(a, b, batch):
