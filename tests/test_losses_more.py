@@ -304,11 +304,10 @@ def test_huber_loss_has_the_inputs_dtype_as_torch(backend, dtypes, reduction):
 
 @pytest.mark.parametrize("shapes", [((3, 3), (2,)), ((0, 1), (2, 1)), ((2, 1, 3), (2, 1, 2))])
 def test_hinge_embedding_loss_broadcast_error_as_torch(shapes):
-    """PyTorch's broadcast error, target first (cgrad's named where()'s shapes), and cgrad's
-    shapes after it"""
+    """PyTorch's broadcast error, target first (cgrad's named where()'s shapes)"""
     errors = []
     for lib in (cgrad, torch):
         with pytest.raises(RuntimeError) as e:
             lib.nn.functional.hinge_embedding_loss(lib.ones(shapes[0]), lib.ones(shapes[1]))
         errors.append(str(e.value))
-    assert errors[0].startswith(errors[1] + " (shapes ")
+    assert errors[0] == errors[1]
