@@ -534,9 +534,18 @@ _FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
 # (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
 # not take the input)
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
-            [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
-             ("max_unpool3d", "MaxUnpool3D")]}
+# (the losses and interpolate's modes composed here end in a new array too)
+_COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
+             "soft_margin_loss": "SoftMarginLoss", "multi_margin_loss": "MultiMarginLoss",
+             "multilabel_margin_loss": "MultilabelMarginLoss",
+             **{f"{mode}{n}d": f"Upsample{name}{n}D" for mode, name, dims in
+                [("nearest", "Nearest", (1, 2, 3)), ("nearest-exact", "NearestExact", (1, 2, 3)),
+                 ("linear", "Linear", (1,)), ("bilinear", "Bilinear", (2,)),
+                 ("trilinear", "Trilinear", (3,))] for n in dims}}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED))
+            for layer, op in [*_FUSED.items(), ("group_norm", "NativeGroupNorm"),
+                              ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
+                              *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
                                     NN.RefusingOutput.__doc__) for layer, op in
@@ -2056,7 +2065,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
-    return _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
+    loss = _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
+    return _OUTPUTS["smooth_l1_loss"].apply(loss, loss.shape)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -2070,7 +2080,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
     if loss.dtype != input.dtype:        # PyTorch writes into a loss of the input's dtype
         loss = loss.to(input.dtype)
-    return _reduced(loss if weight is None else loss * weight, reduction)
+    if weight is not None:               # (PyTorch's weighted loss is composed too)
+        return _reduced(loss * weight, reduction)
+    loss = _reduced(loss, reduction)
+    return _OUTPUTS["huber_loss"].apply(loss, loss.shape)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -2528,7 +2541,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
     reduction = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
-    return _reduced(((-input * target).exp() + 1).log(), reduction)
+    loss = _reduced(((-input * target).exp() + 1).log(), reduction)
+    return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
@@ -2598,8 +2612,10 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         z = z * weight[Tensor._make(t)]
     loss = z.masked_fill(Tensor._make(np.arange(classes) == t), 0).sum(1) / classes
     if reduction == "none":
-        return loss if target.ndim else loss.reshape(())
-    return _reduced(loss, reduction)
+        loss = loss if target.ndim else loss.reshape(())
+    else:
+        loss = _reduced(loss, reduction)
+    return _OUTPUTS["multi_margin_loss"].apply(loss, loss.shape)
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -2624,8 +2640,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     pairs = listed[:, :, None] & ~is_target[:, None, :]
     loss = z.masked_fill(Tensor._make(~pairs), 0).sum((1, 2)) / classes
     if reduction == "none":
-        return loss if input.ndim == 2 else loss.reshape(())
-    return _reduced(loss, reduction)
+        loss = loss if input.ndim == 2 else loss.reshape(())
+    else:
+        loss = _reduced(loss, reduction)
+    return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -3071,7 +3089,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             shape = (-1,) + (1,) * (input.ndim - 1 - d)
             x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
                  + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
-    return x
+    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
