@@ -691,17 +691,29 @@ def _conv_param(name, value, dims, k):
     return tuple(v)
 
 
-def _conv_padding(padding, kernel, dilation, stride):
-    """a convolution's padding as (before, after) per dim; 'same' puts the odd one at the
-    end, as PyTorch does"""
+def _conv_padding(padding, kernel, dilation):
+    """a convolution's padding 'valid' or 'same' as (before, after) per dim; 'same' puts the
+    odd one at the end, as PyTorch does (its C++ division truncates a negative dilation's)"""
     if padding == "valid":
         return ((0, 0),) * len(kernel)
-    if padding != "same":
-        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple((int(t / 2), t - int(t / 2)) for t in totals)
+
+
+def _check_same_padding(input, weight, stride, dilation):
+    """PyTorch's checks of padding='same' (its convolution_same's, before the convolution's
+    own), on the batched input and the stride and dilation as given"""
+    if input.ndim != weight.ndim:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-"
+                           f"dimensional weight{list(weight.shape)}, but got {input.ndim}-"
+                           f"dimensional input of size {list(input.shape)} instead")
+    stride, dilation = ([v] if isinstance(v, (int, np.integer)) else list(v)
+                        for v in (stride, dilation))
+    for name, v in (("stride", stride), ("dilation", dilation)):
+        if len(v) not in (1, weight.ndim - 2):
+            raise RuntimeError(f"{name} cannot broadcast to {weight.ndim - 2} dimensions")
     if any(st != 1 for st in stride):
         raise RuntimeError("padding='same' is not supported for strided convolutions")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-    return tuple((t // 2, t - t // 2) for t in totals)
 
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
@@ -716,6 +728,8 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                            f"to {name}, but got input of size: {list(input.shape)}")
     if transposed and isinstance(padding, str):
         raise TypeError(f"{name}(): argument 'padding' must be tuple of ints, not str")
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
@@ -725,6 +739,8 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     k = weight.ndim - 2
+    if padding == "same":
+        _check_same_padding(input, weight, stride, dilation)
     stride = _conv_param("stride", stride, dims, k)
     if not isinstance(padding, str):
         padding = _conv_param("padding", padding, dims, k)
@@ -732,11 +748,11 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if transposed:
         output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
-        pad = _conv_padding(padding, weight.shape[2:], dilation, stride)
-    elif min(padding) < 0:
-        raise RuntimeError("negative padding is not supported")
+        pad = _conv_padding(padding, weight.shape[2:], dilation)
     else:
         pad = tuple((p, p) for p in padding)
+    if min(before for before, _ in pad) < 0:
+        raise RuntimeError("negative padding is not supported")
     if transposed and min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if min(stride) <= 0:
