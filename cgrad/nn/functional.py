@@ -215,11 +215,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     idx = input._data
-    if idx.dtype != np.int64 and idx.dtype != np.int32:
-        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                           "following scalar types: Long, Int; but got "
-                           f"{'CPUBoolType' if idx.dtype == bool else input.type()} instead "
-                           "(while checking arguments for embedding)")
+    if max_norm is not None:              # (PyTorch renormalises before its lookup's checks)
+        _require_indices(idx.dtype, "embedding_renorm_", 2)
+    _require_indices(idx.dtype, "embedding")
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
@@ -227,6 +225,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
     return NN.Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
+
+
+def _require_indices(dt, name, arg=1):
+    """PyTorch's RuntimeError for indices that are not int64 or int32 (its kernel `name`'s
+    check of its argument #arg)"""
+    if dt != np.int64 and dt != np.int32:
+        shown = "CPUBoolType" if dt == bool else f"cgrad.{_tname(dt)}Tensor"
+        raise RuntimeError(f"Expected tensor for argument #{arg} 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {shown} instead (while "
+                           f"checking arguments for {name})")
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
@@ -273,24 +281,27 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if sparse:
         raise NotImplementedError("embedding_bag(sparse=True): cgrad has no sparse gradients")
     idx = input._data.reshape(-1)
-    offs = offsets._data if isinstance(offsets, Tensor) else offsets
-    kind = _dtype.promote_types(idx.dtype, offs.dtype)
-    if kind != np.int64 and kind != np.int32:      # int and long mix as PyTorch promotes them
-        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                           "following scalar types: Long, Int; but got "
-                           f"{'CPUBoolType' if kind == bool else f'cgrad.{_tname(kind)}Tensor'} "
-                           "instead (while checking arguments for embedding_bag)")
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
+                                  "per_sample_weights is only supported for mode='sum' "
+                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
+    if isinstance(padding_idx, Tensor) and padding_idx._data.dtype.kind in "iu":
+        padding_idx = padding_idx.item()
+    if padding_idx is not None and (isinstance(padding_idx, bool) or
+                                    not isinstance(padding_idx, (int, np.integer))):
+        raise TypeError(f"embedding_bag(): argument 'padding_idx' (position 9) must be int, not "
+                        f"{type(padding_idx).__name__}")
+    # then the checks of PyTorch's kernel
+    offs = offsets._data if isinstance(offsets, Tensor) else offsets
+    kind = _dtype.promote_types(idx.dtype, offs.dtype)
+    _require_indices(kind, "embedding_bag")          # int and long mix as PyTorch promotes them
     if weight._data.dtype.kind != "f":
         raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the "
                            "following scalar types: Half, BFloat16, Float, Double; but got "
                            f"{weight.type()} instead (while checking arguments for "
                            "embedding_bag)")
-    if per_sample_weights is not None and mode != "sum":
-        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
-                                  "per_sample_weights is only supported for mode='sum' "
-                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
     if per_sample_weights is not None and per_sample_weights._data.dtype != weight._data.dtype:
         raise RuntimeError("Expected tensor for argument #1 'weight' to have the same type as "
                            "tensor for argument #1 'per_sample_weights'; but type "
@@ -300,7 +311,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if padding_idx is not None and not -n <= padding_idx < n:
         raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through "
                            f"{n - 1}, but got {padding_idx}")
-    bag, n_bags = _bags(idx, offs.astype(np.int64), include_last_offset)
+    bag, n_bags = _bags(idx, offs.astype(kind), include_last_offset)
     bad = (idx < 0) | (idx >= n)
     if bad.any():
         raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but found "
@@ -317,12 +328,16 @@ def _bags(idx, offsets, include_last_offset):
     cgrad's of their order, which PyTorch leaves unchecked)"""
     if include_last_offset and offsets.size < 1:
         raise RuntimeError("include_last_offset: number of offset should be at least 1")
-    if offsets.size and offsets[0] != 0:
+    if offsets.size and offsets[0] != 0:            # (PyTorch shows the 0-d tensor offsets[0])
         raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the mini-batch "
-                           f"has to start from position 0. However, got {offsets[0]}")
+                           f"has to start from position 0. However, got {offsets[0]}\n"
+                           f"[ cgrad.{_tname(offsets.dtype)}Tensor{{}} ]")
     if offsets.size and offsets[-1] > idx.size:
         raise RuntimeError(f"offsets[-1] can not be greater than input's length {idx.size} but "
                            f"got offsets[-1] of {offsets[-1]}")
+    if ((offsets < 0) | (offsets > idx.size)).any():         # (its index_select's error)
+        raise IndexError("index out of range in self")
+    offsets = offsets.astype(np.int64)
     down = np.flatnonzero(offsets[1:] < offsets[:-1])
     if down.size:
         i = down[0]
@@ -339,6 +354,7 @@ def _bags(idx, offsets, include_last_offset):
 def _embedding_renorm_(weight, idx, max_norm, norm_type):
     """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
     embedding_renorm_, in place, with its 1e-7)"""
+    _require_indices(idx.dtype, "embedding_renorm_", 2)
     if weight._data.dtype.kind != "f":
         raise RuntimeError("norm(): input dtype should be either floating point or complex. Got "
                            f"{_dtype.torch_name(weight._data.dtype)} instead.")
