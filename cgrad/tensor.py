@@ -281,20 +281,21 @@ def _castable(src, dst):
     return order[src.kind] <= order[dst.kind]
 
 
+_tname = _dtype.torch_name
+_CPU = device("cpu")
+
+
 # the C++ names some PyTorch kernels give a dtype in their cast error
 _CPP_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
               "uint8": "unsigned char", "bool": "bool"}
 
 
 def _check_cast(src, dst, cpp=False):
+    """PyTorch's RuntimeError where an in-place result of dtype src cannot go into dst"""
     if not _castable(src, dst):
         name = _CPP_NAMES[dst.name] if cpp else _tname(dst)
         raise RuntimeError(f"result type {_tname(src)} can't be cast to the desired output "
                            f"type {name}")
-
-
-_tname = _dtype.torch_name
-_CPU = device("cpu")
 
 
 class Tensor:
@@ -2729,7 +2730,8 @@ class Tensor:
         # must hold both ends), and last its kernel's dtypes
         if x.dtype.kind == "b":
             SP.refuse("linspace_cpu", x.dtype)
-        _fill_value(lo, x.dtype), _fill_value(hi, x.dtype)
+        for end in (lo, hi):
+            _fill_value(end, x.dtype)
         _dtype.require_float(x.dtype, "histogram_cpu")
         v = x[(x >= lo) & (x <= hi)].astype(np.float64)
         pos = np.minimum(((v - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
