@@ -17,7 +17,7 @@ from .ops.matrix import _flat
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
 from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401
-                     _tname, addmm, maximum, minimum, outer, where)
+                     _require_tensors, _tname, addmm, maximum, minimum, outer, where)
 
 
 def matmul(input, other, *, out=None):
@@ -151,6 +151,8 @@ def _method(name):
     def fn(input, *args, out=None, **kwargs):
         if name in _NUMBER_FIRST and not isinstance(input, Tensor):
             input = _tensor(input)   # cgrad.add(2, t): a 0-d tensor, promoted as a number
+        elif name in _TWO_TENSORS and args:     # (the function's positions, not the method's)
+            _require_tensors(name, input, args[0], _TWO_TENSORS[name])
         return _into_out(getattr(input, name)(*args, **kwargs), out)
     fn.__name__ = name
     fn.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)"
@@ -159,6 +161,10 @@ def _method(name):
 
 # PyTorch takes a number as input too
 _NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
+# and only tensors here (the second argument's name)
+_TWO_TENSORS = {**dict.fromkeys(["atan2", "arctan2", "hypot", "fmax", "fmin", "logaddexp",
+                                 "logaddexp2", "ldexp", "ldexp_", "nextafter", "gcd", "gcd_",
+                                 "lcm", "lcm_"], "other"), "heaviside": "values"}
 
 
 _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",

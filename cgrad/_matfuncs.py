@@ -78,9 +78,11 @@ class _Cholesky(M.Cholesky):
 
 
 def cholesky(input, upper=False, *, out=None):
-    """linalg.cholesky (deprecated in PyTorch, still there)"""
-    _matrix("linalg.cholesky", input, kernel="cholesky_cpu")
-    return _into_out(_Cholesky.apply(input, bool(upper), True, "linalg.cholesky")[0], out)
+    """linalg.cholesky (deprecated in PyTorch, still there), with its own checks: none for an
+    empty input (its result is empty alike), then square, then its kernel's dtypes"""
+    if input.numel():
+        _matrix("cholesky", input, kernel="cholesky_cpu", checks_float=False)
+    return _into_out(_Cholesky.apply(input, bool(upper), True, "cholesky")[0], out)
 
 
 def cholesky_solve(B, L, upper=False, *, out=None):

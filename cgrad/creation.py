@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _dtype
 from . import random as _random
+from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _shape_arg
 
 
@@ -311,8 +312,30 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     return _finish(arr.astype(_np_dtype(dtype, default)), requires_grad)
 
 
+def _linspace(start, end, steps, dt):
+    """PyTorch's linspace values in dtype dt, bit for bit: start + step i over the first half,
+    end - step (steps - 1 - i) over the rest, each rounded once as its CPU kernel's fused
+    multiply-add (an FMA-capable build's); start and end are cast to dt first, and an integer
+    dtype steps in float64 and truncates."""
+    dt = np.dtype(dt)
+    wt = dt if dt.kind == "f" else np.dtype(np.float64)     # the type the kernel computes in
+    start, end = wt.type(dt.type(start)), wt.type(dt.type(end))
+    if steps <= 1:
+        return np.full(steps, start).astype(dt)
+    step = np.full(steps, (end - start) / wt.type(steps - 1))
+    i = np.arange(steps)
+    first = i < steps // 2
+    r = np.where(first, _fma(step, i.astype(wt), start),
+                 _fma(-step, (steps - 1 - i).astype(wt), end))
+    return r.astype(dt, copy=False)
+
+
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
-    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype, _dtype.DEFAULT.np)),
+    """steps values evenly spaced from start to end, in the default float dtype"""
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return _finish(_linspace(start, end, steps, _np_dtype(dtype, _dtype.DEFAULT.np)),
                    requires_grad)
 
 

@@ -16,7 +16,7 @@ from ._functions import matmul  # noqa: F401  (torch.linalg.matmul is torch.matm
 from .ops import matrix as M
 from .ops import reduce as R
 from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
-from .tensor import Tensor, _dim, _dims, _raise_broadcast, _return_type
+from .tensor import Tensor, _check_broadcast, _dim, _dims, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
            "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor",
@@ -40,11 +40,11 @@ SolveExResult = _return_type("linalg_solve_ex", ("result", "info"))
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _matrix(name, A, square=True, kernel=None, checks_float=True):
+def _matrix(name, A, square=True, kernel=None, checks_float=True, empty_ok=False):
     """A checked as PyTorch checks a linalg input, in its order: at least 2-d, square, then
     float32/float64. A dtype it lacks: with checks_float, RuntimeError for integers and bool;
-    then NotImplementedError naming PyTorch's CPU `kernel`, or with none, its low-precision
-    RuntimeError"""
+    then NotImplementedError naming PyTorch's CPU `kernel` (unless empty_ok and A is empty),
+    or with none, its low-precision RuntimeError"""
     if not isinstance(A, Tensor):
         raise TypeError(f"{name}(): argument 'A' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
@@ -54,10 +54,12 @@ def _matrix(name, A, square=True, kernel=None, checks_float=True):
     if square and m != n:
         raise RuntimeError(f"{name}: A must be batches of square matrices, but they are {m} by "
                            f"{n} matrices")
-    _floating(name, A._data.dtype, kernel, checks_float)
+    _floating(name, A._data.dtype, kernel, checks_float, empty_ok and A._data.size == 0)
 
 
-def _floating(name, dt, kernel=None, checks_float=True):
+def _floating(name, dt, kernel=None, checks_float=True, empty=False):
+    """empty: the input has no elements and PyTorch returns before its kernel, the only
+    check of integers and bool (float16 still raises: NumPy's LAPACK has none)"""
     if dt in _FLOATS:
         return
     if checks_float and dt.kind != "f":
@@ -65,7 +67,8 @@ def _floating(name, dt, kernel=None, checks_float=True):
                            f"{torch_name(dt)}")
     if kernel is None:
         raise RuntimeError(f"{name}: Low precision dtypes not supported. Got {torch_name(dt)}")
-    raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(dt)}\'')
+    if not empty or dt.kind == "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_name(dt)}\'')
 
 
 def _batch(name, *shapes):
@@ -73,7 +76,7 @@ def _batch(name, *shapes):
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
-        _raise_broadcast(*shapes[:2])
+        _check_broadcast(*shapes[:2])
 
 
 # ---- determinants and inverses ------------------------------------------------------------
@@ -217,7 +220,7 @@ def _lu_input(name, A, pivot):
                            f"{list(A.shape)} instead")
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
-    _floating(name, A._data.dtype, "lu_cpu", False)
+    _floating(name, A._data.dtype, "lu_cpu", False, A._data.size == 0)
 
 
 def lu_factor(A, *, pivot=True):
@@ -266,7 +269,7 @@ def eigh(A, UPLO="L"):
     """(eigenvalues ascending, eigenvectors as columns) of a symmetric A, read from its lower
     (UPLO='L') or upper triangle"""
     _uplo(UPLO)
-    _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False)
+    _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False, empty_ok=True)
     return EighResult(*M.Eigh.apply(A, UPLO))
 
 
@@ -279,10 +282,11 @@ def eigvalsh(A, UPLO="L", *, out=None):
     """the eigenvalues of eigh (the vectors computed too where A needs a gradient: its
     backward reads them, as PyTorch's)"""
     _uplo(UPLO)
-    _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False)
+    _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False, empty_ok=True)
     if _needs_grad(A):
         return _into_out(M.Eigh.apply(A, UPLO)[0], out)
-    return _into_out(Tensor._make(np.linalg.eigvalsh(A._data, UPLO=UPLO)), out)
+    w = np.linalg.eigvalsh(A._data, UPLO=UPLO).astype(A._data.dtype, copy=False)  # (empty ints)
+    return _into_out(Tensor._make(w), out)
 
 
 def svd(A, full_matrices=True, *, driver=None):

@@ -21,6 +21,7 @@ from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import reduce as R
 from .ops import scalar as SC
+from .ops.shape import check_broadcast as _check_broadcast
 from .ops import shape as S
 from .ops import special as SP
 
@@ -282,6 +283,19 @@ def _castable(src, dst):
 
 _tname = _dtype.torch_name
 _CPU = device("cpu")
+
+
+# the C++ names some PyTorch kernels give a dtype in their cast error
+_CPP_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}
+
+
+def _check_cast(src, dst, cpp=False):
+    """PyTorch's RuntimeError where an in-place result of dtype src cannot go into dst"""
+    if not _castable(src, dst):
+        name = _CPP_NAMES[dst.name] if cpp else _tname(dst)
+        raise RuntimeError(f"result type {_tname(src)} can't be cast to the desired output "
+                           f"type {name}")
 
 
 class Tensor:
@@ -795,9 +809,7 @@ class Tensor:
 
     def _write(self, values):
         values = np.asarray(values)
-        if not _castable(values.dtype, self._data.dtype):
-            raise RuntimeError(f"result type {_tname(values.dtype)} can't be cast to the desired "
-                               f"output type {_tname(self._data.dtype)}")
+        _check_cast(values.dtype, self._data.dtype)
         if values.shape != self._data.shape:
             try:
                 values = np.broadcast_to(values, self._data.shape)
@@ -824,7 +836,16 @@ class Tensor:
         return self._inplace(E.Pow if isinstance(exponent, Tensor) else E.PowScalar, exponent)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(*self._clamp_args(min, max))
+        op, lo, hi = self._clamp_args(min, max)
+        self._check_bounds_cast(lo, hi)
+        return self._inplace(op, lo, hi)
+
+    def _check_bounds_cast(self, lo, hi):
+        """PyTorch's error for number bounds of clamp_ whose type self cannot take (an int
+        tensor and a float bound): its kernel's check, naming self's C++ type"""
+        bounds = [b for b in (lo, hi) if b is not None and not isinstance(b, Tensor)]
+        if bounds:
+            _check_cast(_dtype.result_type(self._data, *bounds), self._data.dtype, cpp=True)
 
     def relu_(self):
         return self._inplace(E.Relu)
@@ -884,7 +905,7 @@ class Tensor:
         return self._inplace(E.AtanhInplace)
 
     def atan2_(self, other):
-        _two_tensors("atan2_", self, other)
+        _two_tensors("atan2_", self, other, method=True)
         return self._inplace(E.Atan2, other)
 
     arcsin_, arccos_, arctan_, arctan2_ = asin_, acos_, atan_, atan2_
@@ -1116,13 +1137,23 @@ class Tensor:
         return self._write_undifferentiated("floor_divide_", other, self // other)
 
     def __iand__(self, other):
+        self._check_result_cast(other)
         return self._write_undifferentiated("bitwise_and_", other, self & other)
 
     def __ior__(self, other):
+        self._check_result_cast(other)
         return self._write_undifferentiated("bitwise_or_", other, self | other)
 
     def __ixor__(self, other):
+        self._check_result_cast(other)
         return self._write_undifferentiated("bitwise_xor_", other, self ^ other)
+
+    def _check_result_cast(self, other):
+        """PyTorch's RuntimeError where self op other's dtype cannot be written into self: an
+        in-place op checks that before its kernel refuses a dtype (int &= float)"""
+        x = other._data if isinstance(other, Tensor) else other
+        if isinstance(x, (np.ndarray, bool, int, float)):
+            _check_cast(_dtype.result_type(self._data, x), self._data.dtype)
 
     def _write_undifferentiated(self, name, other, result):
         """self = result, in place, for an op that has no derivative (x //= 2, x &= m): a
@@ -1207,9 +1238,11 @@ class Tensor:
         return _bitwise("rshift", _right_shift, other, self)
 
     def __ilshift__(self, other):
+        self._check_result_cast(other)
         return self._write_undifferentiated("bitwise_left_shift_", other, self << other)
 
     def __irshift__(self, other):
+        self._check_result_cast(other)
         return self._write_undifferentiated("bitwise_right_shift_", other, self >> other)
 
     def __invert__(self):
@@ -1322,7 +1355,7 @@ class Tensor:
 
     def atan2(self, other):
         """the angle of the point (other, self), broadcast (PyTorch's atan2)"""
-        _two_tensors("atan2", self, other)
+        _two_tensors("atan2", self, other, method=True)
         return E.Atan2.apply(self, other)
 
     arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
@@ -1394,10 +1427,12 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other):
-        return maximum(self, other)
+        _two_tensors("maximum", self, other, method=True)
+        return E.Maximum.apply(self, other)
 
     def minimum(self, other):
-        return minimum(self, other)
+        _two_tensors("minimum", self, other, method=True)
+        return E.Minimum.apply(self, other)
 
     def matmul(self, other):
         return matmul(self, other)
@@ -2579,10 +2614,12 @@ class Tensor:
 
     def clamp_min_(self, min):
         op, lo, hi = self._clamp_args(min, None)
+        self._check_bounds_cast(lo, hi)
         return self._inplace(SP.CLAMP_ONE_SIDED["min", op], lo, hi)
 
     def clamp_max_(self, max):
         op, lo, hi = self._clamp_args(None, max)
+        self._check_bounds_cast(lo, hi)
         return self._inplace(SP.CLAMP_ONE_SIDED["max", op], lo, hi)
 
     def trunc(self):
@@ -2762,7 +2799,6 @@ class Tensor:
         """counts of the elements in `bins` equal bins over [min, max] (the data's range where
         min == max); elements outside are left out"""
         x = self._data
-        _dtype.require_float(x.dtype, "histogram_cpu")
         if bins <= 0:
             raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
                                "dimension 0")
@@ -2775,6 +2811,13 @@ class Tensor:
             raise RuntimeError(f"torch.histc: range of [{_g(lo)}, {_g(hi)}] is not finite")
         if lo > hi:
             raise RuntimeError("torch.histc: max must be larger than min")
+        # then PyTorch's bin edges, a linspace in x's dtype (none for bool; an integer dtype
+        # must hold both ends), and last its kernel's dtypes
+        if x.dtype.kind == "b":
+            SP.refuse("linspace_cpu", x.dtype)
+        for end in (lo, hi):
+            _fill_value(end, x.dtype)
+        _dtype.require_float(x.dtype, "histogram_cpu")
         v = x[(x >= lo) & (x <= hi)].astype(np.float64)
         pos = np.minimum(((v - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
         return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
@@ -3200,9 +3243,13 @@ class Tensor:
                              _operand(other))
 
     def _math_of_two(self, name, op, other, in_place=False):
-        """op(self, other) for the ops PyTorch takes two tensors for (hypot, fmax, ...)"""
-        _two_tensors(name, self, other)
-        return self._inplace(op, other) if in_place else op.apply(self, other)
+        """op(self, other) for the ops PyTorch takes two tensors for (hypot, fmax, ...); in
+        place, PyTorch's cast check of the result comes before its kernel's dtype check"""
+        _two_tensors(name, self, other, method=True)
+        if in_place:
+            self._check_result_cast(other)
+            return self._inplace(op, other)
+        return op.apply(self, other)
 
     def hypot(self, other):
         return self._math_of_two("hypot", SP.Hypot, other)
@@ -3226,6 +3273,10 @@ class Tensor:
         return self._math_of_two("ldexp", SP.Ldexp, other)
 
     def ldexp_(self, other):
+        _require_tensors("ldexp_", self, other, method=True)
+        if self._data.dtype.kind != "f":      # (PyTorch's own check: its result is a float)
+            raise RuntimeError(f"ldexp can't be cast to the desired output type "
+                               f"{_tname(self._data.dtype)}")
         return self._math_of_two("ldexp_", SP.Ldexp, other, True)
 
     def nextafter(self, other):
@@ -3250,21 +3301,25 @@ class Tensor:
 
     def heaviside(self, values):
         """0 where self < 0, 1 where self > 0, values where self == 0 (no derivative)"""
+        return self._heaviside(values, "heaviside")
+
+    def _heaviside(self, values, name):
         if isinstance(values, Tensor) and values._data.dtype != self._data.dtype:
             raise RuntimeError("heaviside is not yet implemented for tensors with different "
                                "dtypes.")
-        _two_tensors("heaviside", self, values)
+        _two_tensors(name, self, values, "values", method=True)
         out = Tensor._make(SP.heaviside(self._data, values._data))
         if _grad_state.enabled and (self._requires_grad or values._requires_grad):
             return E.Undifferentiated.apply(self, values, "heaviside", out._data)
         return out
 
     def heaviside_(self, values):
-        return self._write_undifferentiated("heaviside_", values, self.heaviside(values))
+        return self._write_undifferentiated("heaviside_", values,
+                                            self._heaviside(values, "heaviside_"))
 
     def _integer_pair(self, name, ufunc, other):
         """gcd / lcm: integer tensors only, no derivative"""
-        _two_tensors(name, self, other)
+        _two_tensors(name, self, other, method=True)
         x, y = E.promote(self._data, other._data)
         if x.dtype.kind not in "iu":
             SP.refuse(f"{name.rstrip('_')}_cpu", x.dtype)
@@ -3741,7 +3796,7 @@ def _check_in_place_shape(shape, other):
     try:
         full = np.broadcast_shapes(shape, other)
     except ValueError:
-        _raise_broadcast(shape, other)
+        _check_broadcast(shape, other)
     if full != shape:
         _raise_output_shape(shape, full)
 
@@ -3799,17 +3854,7 @@ def _broadcast_check(a, b):
     try:
         np.broadcast_shapes(sa, sb)
     except ValueError:
-        _raise_broadcast(sa, sb)
-
-
-def _raise_broadcast(sa, sb):
-    n = max(len(sa), len(sb))
-    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
-    for i in range(n - 1, -1, -1):
-        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
-            raise RuntimeError(f"The size of tensor a ({pa[i]}) must match the size of tensor b "
-                               f"({pb[i]}) at non-singleton dimension {i} (shapes {list(sa)} and "
-                               f"{list(sb)})")
+        _check_broadcast(sa, sb)
 
 
 def _compare(ufunc, a, b):
@@ -3956,12 +4001,18 @@ def _correction(unbiased, correction):
 
 
 # ---- functions that more than one method uses ------------------------------------------------
-def _two_tensors(name, a, b):
-    """PyTorch's TypeError for a function of two tensors given something else (a number)"""
-    for position, (arg, x) in enumerate((("input", a), ("other", b)), 1):
+def _require_tensors(name, a, b, arg="other", method=False):
+    """PyTorch's TypeError for a function of two tensors given something else (a number),
+    naming the argument arg at its position: a method does not count self"""
+    for position, (arg, x) in enumerate((("input", a), (arg, b)), 0 if method else 1):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
                             f"not {type(x).__name__}")
+
+
+def _two_tensors(name, a, b, arg="other", method=False):
+    """_require_tensors, then PyTorch's error where the shapes do not broadcast"""
+    _require_tensors(name, a, b, arg, method)
     _broadcast_check(a._data, b._data)
 
 

@@ -261,13 +261,22 @@ def test_errors_like_torch(backend):
     with pytest.raises(RuntimeError, match="idx < num_embeddings but found idx to be 10$"):
         F.embedding_bag(cgrad.tensor([[1, 10]]), cw, mode="sum")
     both(idx=torch.tensor([1, -1]), offsets=(0, 1), mode="mean", padding_idx=2)
-    # PyTorch appends its tensor's repr to this one
-    with pytest.raises(RuntimeError, match=r"^offsets\[0\] has to be 0, i\.e\., the first "
-                       r"sequence in the mini-batch has to start from position 0\. However, "
-                       r"got 1$"):
-        F.embedding_bag(ci, cw, cgrad.tensor([1, 2]))
-    with pytest.raises(RuntimeError):
-        torch.nn.functional.embedding_bag(ti, tw, torch.tensor([1, 2]))
+    both(offsets=(1, 2))                                      # (with offsets[0]'s repr)
+    both(offsets=torch.tensor([2, 3], dtype=torch.int32), idx=ti.int())
+    both(offsets=torch.tensor([2, 3], dtype=torch.int32))     # (promoted: a LongTensor)
+    for offsets in ((0, -1), (0, -1, 3), (0, 6, 4), (0, 3, -2)):   # outside the input
+        both(offsets=offsets)
+    both(offsets=(0, -1, 5), include_last_offset=True)
+    # the Python checks, then the kernel's
+    both(w=torch.ones(10, 3, dtype=torch.int64), mode="mean", per_sample_weights=torch.ones(5))
+    both(idx=ti.float(), mode="max", per_sample_weights=torch.ones(5))
+    both(idx=ti.float(), max_norm=1.0)                        # (embedding_renorm_'s check)
+    for padding_idx in (1.5, True, "a"):
+        both(w=torch.ones(10, 3, dtype=torch.int64), padding_idx=padding_idx)
+    both(padding_idx=torch.tensor(10))
+    _raises_like_torch(lambda: F.embedding(cgrad.tensor([1.0, 2.0]), cw, max_norm=1.0),
+                       lambda: torch.nn.functional.embedding(torch.tensor([1.0, 2.0]), tw,
+                                                             max_norm=1.0))
     # PyTorch does not check the order (its result is garbage); cgrad refuses it
     with pytest.raises(RuntimeError, match=r"offsets must be non-decreasing, but got "
                        r"offsets\[1\] = 3 > offsets\[2\] = 2"):

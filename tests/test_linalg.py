@@ -509,6 +509,40 @@ def test_errors_as_torch(backend, name):
     assert _error(lambda: ERRORS[name](cgrad)) == want
 
 
+def _outcome(call):
+    """call()'s results as (dtype, shape, values), or its error"""
+    error = _error(call)
+    if error is not None:
+        return error
+    r = call()
+    return [(str(t.dtype).split(".")[-1], tuple(t.shape), t.tolist())
+            for t in (r if isinstance(r, tuple) else (r,))]
+
+
+EMPTY_CALLS = {
+    "lu_factor": lambda lib, A: lib.linalg.lu_factor(A),
+    "lu_factor_ex": lambda lib, A: lib.linalg.lu_factor_ex(A),
+    "lu": lambda lib, A: lib.linalg.lu(A),
+    "cholesky": lambda lib, A: lib.linalg.cholesky(A),
+    "cholesky_ex": lambda lib, A: lib.linalg.cholesky_ex(A, upper=True),
+    "cholesky_deprecated": lambda lib, A: lib.cholesky(A),
+    "eigh": lambda lib, A: lib.linalg.eigh(A),
+    "eigvalsh": lambda lib, A: lib.linalg.eigvalsh(A),
+}
+
+
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+@pytest.mark.parametrize("name", list(EMPTY_CALLS))
+def test_empty_integer_inputs_as_torch(backend, name):
+    # PyTorch returns an empty input's result before the kernel that refuses integers and
+    # bool (linalg.cholesky checks the dtype first; the deprecated cholesky returns first)
+    for shape in [(0, 0), (2, 0, 0), (0, 3, 3), (3, 0), (0, 2), (0,), (3, 3), (2, 3)]:
+        for dtype in ("int64", "int32", "bool", "uint8", "float64"):
+            def call(lib):
+                return EMPTY_CALLS[name](lib, lib.zeros(shape, dtype=getattr(lib, dtype)))
+            assert _outcome(lambda: call(cgrad)) == _outcome(lambda: call(torch)), (shape, dtype)
+
+
 def test_ex_variants_report_info_without_raising(backend):
     for lib in (cgrad, torch):
         A = lib.tensor(np.stack([np.eye(3), SINGULAR]))

@@ -171,6 +171,27 @@ def test_scatter_reduce(backend, reduce, include_self):
             ints, SCATTER_INDEX, (ints[:2] * 3) % 11)
 
 
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+def test_scatter_reduce_of_a_src_larger_than_the_index(backend, reduce, include_self):
+    # PyTorch's forward reads src at the index's places only, but its prod/amax/amin backward
+    # compares all of src with values of the index's shape: they broadcast where the index's
+    # dims are 1 (src's unread places get gradients), else that raises its broadcast error
+    x = np.round(values(np.float64, [], -2, 2, shape=(4, 6), seed=3))      # ties and zeros
+    src = np.round(values(np.float64, [], -2, 2, shape=(4, 6), seed=9))
+    column = np.array([[2], [0], [2], [1]])
+    for dim, index, s in ((0, SCATTER_INDEX[:1], src[:3]), (1, column, src[:, :4]),
+                          (1, column[:3], src[:3])):
+        compare(lambda m, t, i, s: t.scatter_reduce(dim, i, s, reduce, include_self=include_self),
+                x, index, s)
+    compare(lambda m, t, i, s: (t * 1).scatter_reduce_(1, i, s, reduce,
+                                                        include_self=include_self),
+            x, column, src[:, :3], layout="transposed")
+    same_error(lambda m: m.tensor(x, requires_grad=True).scatter_reduce(
+        0, m.tensor(SCATTER_INDEX), m.tensor(src[:3], requires_grad=True), reduce,
+        include_self=include_self).sum().backward(), message=True)
+
+
 def test_scatter_reduce_prod_zeros_and_errors(backend):
     x = values(np.float64, [0.0], 0.5, 2, shape=(4, 6))
     src = values(np.float64, [0.0, 1.5, 0.0], 0.5, 2, shape=(2, 6), seed=7)

@@ -48,6 +48,33 @@ def test_arange_matches_torch():
                                torch.arange(-5, 5, 0.1).numpy(), atol=1e-6)    # float rounding
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linspace_matches_torch_bit_for_bit(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    ends = [(-1, 1), (0, 1), (1, 0), (-3, 10), (0.1, 0.7), (1e10, 1e10 + 1), (-2.5, -2.5)]
+    ends += [tuple(rng.normal(0, 10, 2)) for _ in range(6)] + [tuple(rng.normal(0, 1e-3, 2))]
+    sizes = list(range(0, 70)) + [99, 100, 255, 256, 1000, 1001, 4097, 40000, 65537]
+    for start, end in ends:
+        for n in sizes:
+            got = cgrad.linspace(start, end, n, dtype=getattr(cgrad, dtype)).numpy()
+            want = torch.linspace(start, end, n, dtype=getattr(torch, dtype)).numpy()
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want, err_msg=f"{start}, {end}, {n}")
+
+
+def test_linspace_of_integers_tensors_and_its_errors_as_torch():
+    torch = pytest.importorskip("torch")
+    def values(lib):
+        return [lib.linspace(0.5, 10.7, 5, dtype=lib.int64).tolist(),     # ends cast first
+                lib.linspace(3, -10, 7, dtype=lib.int32).tolist(),        # truncated steps
+                lib.linspace(lib.tensor(0.25), lib.tensor(2.0), 4).tolist(),
+                lib.linspace(2, 1, 1).tolist(), lib.linspace(2, 1, 0).tolist()]
+    assert values(cgrad) == values(torch)
+    with pytest.raises(RuntimeError, match="^number of steps must be non-negative$"):
+        cgrad.linspace(0, 1, -1)
+
+
 def test_manual_seed_repeats():
     cgrad.manual_seed(3)
     a = cgrad.randn(5)

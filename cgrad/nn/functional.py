@@ -13,7 +13,7 @@ from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
 from ..autograd.function import constant, renamed
-from ..backends.numpy_backend import _fma
+from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
@@ -229,11 +229,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     idx = input._data
-    if idx.dtype != np.int64 and idx.dtype != np.int32:
-        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                           "following scalar types: Long, Int; but got "
-                           f"{'CPUBoolType' if idx.dtype == bool else input.type()} instead "
-                           "(while checking arguments for embedding)")
+    if max_norm is not None:              # (PyTorch renormalises before its lookup's checks)
+        _require_indices(idx.dtype, "embedding_renorm_", 2)
+    _require_indices(idx.dtype, "embedding")
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
@@ -241,6 +239,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
     return NN.Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
+
+
+def _require_indices(dt, name, arg=1):
+    """PyTorch's RuntimeError for indices that are not int64 or int32 (its kernel `name`'s
+    check of its argument #arg)"""
+    if dt != np.int64 and dt != np.int32:
+        shown = "CPUBoolType" if dt == bool else f"cgrad.{_tname(dt)}Tensor"
+        raise RuntimeError(f"Expected tensor for argument #{arg} 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {shown} instead (while "
+                           f"checking arguments for {name})")
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
@@ -287,24 +295,27 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if sparse:
         raise NotImplementedError("embedding_bag(sparse=True): cgrad has no sparse gradients")
     idx = input._data.reshape(-1)
-    offs = offsets._data if isinstance(offsets, Tensor) else offsets
-    kind = _dtype.promote_types(idx.dtype, offs.dtype)
-    if kind != np.int64 and kind != np.int32:      # int and long mix as PyTorch promotes them
-        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                           "following scalar types: Long, Int; but got "
-                           f"{'CPUBoolType' if kind == bool else f'cgrad.{_tname(kind)}Tensor'} "
-                           "instead (while checking arguments for embedding_bag)")
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
+                                  "per_sample_weights is only supported for mode='sum' "
+                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
+    if isinstance(padding_idx, Tensor) and padding_idx._data.dtype.kind in "iu":
+        padding_idx = padding_idx.item()
+    if padding_idx is not None and (isinstance(padding_idx, bool) or
+                                    not isinstance(padding_idx, (int, np.integer))):
+        raise TypeError(f"embedding_bag(): argument 'padding_idx' (position 9) must be int, not "
+                        f"{type(padding_idx).__name__}")
+    # then the checks of PyTorch's kernel
+    offs = offsets._data if isinstance(offsets, Tensor) else offsets
+    kind = _dtype.promote_types(idx.dtype, offs.dtype)
+    _require_indices(kind, "embedding_bag")          # int and long mix as PyTorch promotes them
     if weight._data.dtype.kind != "f":
         raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the "
                            "following scalar types: Half, BFloat16, Float, Double; but got "
                            f"{weight.type()} instead (while checking arguments for "
                            "embedding_bag)")
-    if per_sample_weights is not None and mode != "sum":
-        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
-                                  "per_sample_weights is only supported for mode='sum' "
-                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
     if per_sample_weights is not None and per_sample_weights._data.dtype != weight._data.dtype:
         raise RuntimeError("Expected tensor for argument #1 'weight' to have the same type as "
                            "tensor for argument #1 'per_sample_weights'; but type "
@@ -314,7 +325,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if padding_idx is not None and not -n <= padding_idx < n:
         raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through "
                            f"{n - 1}, but got {padding_idx}")
-    bag, n_bags = _bags(idx, offs.astype(np.int64), include_last_offset)
+    bag, n_bags = _bags(idx, offs.astype(kind), include_last_offset)
     bad = (idx < 0) | (idx >= n)
     if bad.any():
         raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but found "
@@ -331,12 +342,16 @@ def _bags(idx, offsets, include_last_offset):
     cgrad's of their order, which PyTorch leaves unchecked)"""
     if include_last_offset and offsets.size < 1:
         raise RuntimeError("include_last_offset: number of offset should be at least 1")
-    if offsets.size and offsets[0] != 0:
+    if offsets.size and offsets[0] != 0:            # (PyTorch shows the 0-d tensor offsets[0])
         raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the mini-batch "
-                           f"has to start from position 0. However, got {offsets[0]}")
+                           f"has to start from position 0. However, got {offsets[0]}\n"
+                           f"[ cgrad.{_tname(offsets.dtype)}Tensor{{}} ]")
     if offsets.size and offsets[-1] > idx.size:
         raise RuntimeError(f"offsets[-1] can not be greater than input's length {idx.size} but "
                            f"got offsets[-1] of {offsets[-1]}")
+    if ((offsets < 0) | (offsets > idx.size)).any():         # (its index_select's error)
+        raise IndexError("index out of range in self")
+    offsets = offsets.astype(np.int64)
     down = np.flatnonzero(offsets[1:] < offsets[:-1])
     if down.size:
         i = down[0]
@@ -353,6 +368,7 @@ def _bags(idx, offsets, include_last_offset):
 def _embedding_renorm_(weight, idx, max_norm, norm_type):
     """scale the rows of weight at idx whose norm exceeds max_norm down to it (PyTorch's
     embedding_renorm_, in place, with its 1e-7)"""
+    _require_indices(idx.dtype, "embedding_renorm_", 2)
     if weight._data.dtype.kind != "f":
         raise RuntimeError("norm(): input dtype should be either floating point or complex. Got "
                            f"{_dtype.torch_name(weight._data.dtype)} instead.")
@@ -568,9 +584,18 @@ _FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
 _TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
 # (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
 # not take the input)
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH) for layer, op in
-            [*_FUSED.items(), ("group_norm", "NativeGroupNorm"), ("max_unpool2d", "MaxUnpool2D"),
-             ("max_unpool3d", "MaxUnpool3D")]}
+# (the losses and interpolate's modes composed here end in a new array too)
+_COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
+             "soft_margin_loss": "SoftMarginLoss", "multi_margin_loss": "MultiMarginLoss",
+             "multilabel_margin_loss": "MultilabelMarginLoss",
+             **{f"{mode}{n}d": f"Upsample{name}{n}D" for mode, name, dims in
+                [("nearest", "Nearest", (1, 2, 3)), ("nearest-exact", "NearestExact", (1, 2, 3)),
+                 ("linear", "Linear", (1,)), ("bilinear", "Bilinear", (2,)),
+                 ("trilinear", "Trilinear", (3,))] for n in dims}}
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED))
+            for layer, op in [*_FUSED.items(), ("group_norm", "NativeGroupNorm"),
+                              ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
+                              *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
                                     NN.RefusingOutput.__doc__) for layer, op in
@@ -716,17 +741,29 @@ def _conv_param(name, value, dims, k):
     return tuple(v)
 
 
-def _conv_padding(padding, kernel, dilation, stride):
-    """a convolution's padding as (before, after) per dim; 'same' puts the odd one at the
-    end, as PyTorch does"""
+def _conv_padding(padding, kernel, dilation):
+    """a convolution's padding 'valid' or 'same' as (before, after) per dim; 'same' puts the
+    odd one at the end, as PyTorch does (its C++ division truncates a negative dilation's)"""
     if padding == "valid":
         return ((0, 0),) * len(kernel)
-    if padding != "same":
-        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple((int(t / 2), t - int(t / 2)) for t in totals)
+
+
+def _check_same_padding(input, weight, stride, dilation):
+    """PyTorch's checks of padding='same' (its convolution_same's, before the convolution's
+    own), on the batched input and the stride and dilation as given"""
+    if input.ndim != weight.ndim:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-"
+                           f"dimensional weight{list(weight.shape)}, but got {input.ndim}-"
+                           f"dimensional input of size {list(input.shape)} instead")
+    stride, dilation = ([v] if isinstance(v, (int, np.integer)) else list(v)
+                        for v in (stride, dilation))
+    for name, v in (("stride", stride), ("dilation", dilation)):
+        if len(v) not in (1, weight.ndim - 2):
+            raise RuntimeError(f"{name} cannot broadcast to {weight.ndim - 2} dimensions")
     if any(st != 1 for st in stride):
         raise RuntimeError("padding='same' is not supported for strided convolutions")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-    return tuple((t // 2, t - t // 2) for t in totals)
 
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
@@ -741,6 +778,8 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
                            f"to {name}, but got input of size: {list(input.shape)}")
     if transposed and isinstance(padding, str):
         raise TypeError(f"{name}(): argument 'padding' must be tuple of ints, not str")
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
@@ -750,6 +789,8 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     k = weight.ndim - 2
+    if padding == "same":
+        _check_same_padding(input, weight, stride, dilation)
     stride = _conv_param("stride", stride, dims, k)
     if not isinstance(padding, str):
         padding = _conv_param("padding", padding, dims, k)
@@ -757,11 +798,11 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if transposed:
         output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
-        pad = _conv_padding(padding, weight.shape[2:], dilation, stride)
-    elif min(padding) < 0:
-        raise RuntimeError("negative padding is not supported")
+        pad = _conv_padding(padding, weight.shape[2:], dilation)
     else:
         pad = tuple((p, p) for p in padding)
+    if min(before for before, _ in pad) < 0:
+        raise RuntimeError("negative padding is not supported")
     if transposed and min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if min(stride) <= 0:
@@ -1684,7 +1725,7 @@ def _index_pad(input, pad, mode, value):
 from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
-from ..tensor import _raise_broadcast  # noqa: E402
+from ..tensor import _check_broadcast  # noqa: E402
 
 
 def _raise_broadcast_to(shape, other):
@@ -1692,7 +1733,7 @@ def _raise_broadcast_to(shape, other):
     try:
         full = np.broadcast_shapes(shape, other)
     except ValueError:
-        _raise_broadcast(shape, other)
+        _check_broadcast(shape, other)
     if full != tuple(shape):
         raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                            f"{list(full)}")
@@ -1703,7 +1744,7 @@ def _batch_dims(a, b):
     try:
         return np.broadcast_shapes(a[:-2], b[:-2])
     except ValueError:
-        _raise_broadcast(a[:-2], b[:-2])
+        _check_broadcast(a[:-2], b[:-2])
 
 
 def _check_product(a, b, batch):
@@ -2090,7 +2131,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
-    return _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
+    loss = _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
+    return _OUTPUTS["smooth_l1_loss"].apply(loss, loss.shape)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -2104,7 +2146,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
     if loss.dtype != input.dtype:        # PyTorch writes into a loss of the input's dtype
         loss = loss.to(input.dtype)
-    return _reduced(loss if weight is None else loss * weight, reduction)
+    if weight is not None:               # (PyTorch's weighted loss is composed too)
+        return _reduced(loss * weight, reduction)
+    loss = _reduced(loss, reduction)
+    return _OUTPUTS["huber_loss"].apply(loss, loss.shape)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -2562,7 +2607,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
     reduction = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
-    return _reduced(((-input * target).exp() + 1).log(), reduction)
+    loss = _reduced(((-input * target).exp() + 1).log(), reduction)
+    return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
 
 
 def _ctc_lengths(lengths, name, batch, limit):
@@ -2726,8 +2772,10 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         z = z * weight[Tensor._make(t)]
     loss = z.masked_fill(Tensor._make(np.arange(classes) == t), 0).sum(1) / classes
     if reduction == "none":
-        return loss if target.ndim else loss.reshape(())
-    return _reduced(loss, reduction)
+        loss = loss if target.ndim else loss.reshape(())
+    else:
+        loss = _reduced(loss, reduction)
+    return _OUTPUTS["multi_margin_loss"].apply(loss, loss.shape)
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -2752,8 +2800,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     pairs = listed[:, :, None] & ~is_target[:, None, :]
     loss = z.masked_fill(Tensor._make(~pairs), 0).sum((1, 2)) / classes
     if reduction == "none":
-        return loss if input.ndim == 2 else loss.reshape(())
-    return _reduced(loss, reduction)
+        loss = loss if input.ndim == 2 else loss.reshape(())
+    else:
+        loss = _reduced(loss, reduction)
+    return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -3235,7 +3285,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             shape = (-1,) + (1,) * (input.ndim - 1 - d)
             x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
                  + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
-    return x
+    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -3265,15 +3315,12 @@ _ALIGN_CORNERS_WARNING = ("Default grid_sample and affine_grid behavior has chan
 
 def _linspace_from_neg_one(n, align_corners, dt):
     """PyTorch's base-grid coordinates along a dim of n pixels: its linspace over [-1, 1]
-    (-1 + step * i up to the middle, 1 - step * (n - 1 - i) after, each a fused multiply-add
-    as its kernel's), scaled by (n - 1) / n onto the pixels' centres unless align_corners.
+    (bit for bit), scaled by (n - 1) / n onto the pixels' centres unless align_corners.
     The bits matter: the identity map puts grid points exactly on pixels, where
     grid_sample's gradient has a kink."""
     if n <= 1:
         return np.zeros(1, dt)
-    step = np.full(n, dt.type(2) / dt.type(n - 1))
-    i = np.arange(n).astype(dt)
-    r = np.where(i < n // 2, _fma(step, i, -1), _fma(-step, (n - 1) - i, 1))
+    r = _linspace(-1, 1, n, dt)
     return r if align_corners else r * dt.type(n - 1) / dt.type(n)
 
 

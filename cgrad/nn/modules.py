@@ -559,7 +559,7 @@ class _ConvNd(Module):
                                        self.dilation, self.groups)
         # the other modes pad first, as PyTorch (F.pad takes the last dim's pair first); 'same'
         # puts the odd one at the end
-        pad = F._conv_padding(self.padding, self.kernel_size, self.dilation, self.stride) \
+        pad = F._conv_padding(self.padding, self.kernel_size, self.dilation) \
             if isinstance(self.padding, str) else tuple((p, p) for p in self.padding)
         return type(self).function(F.pad(input, sum(reversed(pad), ()), self.padding_mode),
                                    self.weight, self.bias, self.stride, 0, self.dilation,

@@ -321,8 +321,8 @@ class Cholesky(Function):
         ctx.set_materialize_grads(False)
         a = A._data
         infos = np.zeros(a.shape[:-2], np.int32)
-        try:
-            c = np.linalg.cholesky(a, upper=upper)
+        try:                           # (torch.cholesky passes empty inputs of any shape)
+            c = np.linalg.cholesky(a, upper=upper) if a.size else a.copy()
         except np.linalg.LinAlgError:
             infos = _infos(a, "potrf", lower=not upper)
             if check:

@@ -1231,6 +1231,17 @@ class Rot90(Op):
         return Rot90.apply(g, -ctx.k, ctx.dims), None, None
 
 
+def check_broadcast(sa, sb):
+    """PyTorch's RuntimeError unless shapes sa and sb broadcast (it names the last dim that
+    differs)"""
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            raise RuntimeError(f"The size of tensor a ({pa[i]}) must match the size of tensor b "
+                               f"({pb[i]}) at non-singleton dimension {i}")
+
+
 _REDUCE_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
               "amin": np.minimum}
 
@@ -1287,7 +1298,9 @@ class ScatterReduce(Op):
     """y = x with src reduced at index along dim (sum, prod, mean, amax, amin; x's own values
     taking part where include_self)   ->   PyTorch's gradients: amax/amin split g evenly
     among the tied values, prod by exclusive products (a single zero exact), and nothing to
-    x's written places where not include_self"""
+    x's written places where not include_self. As PyTorch's, the prod/amax/amin formulas
+    compare all of a src larger than the index with values of the index's shape: they
+    broadcast (src's unread places get gradients too) or raise its broadcast error."""
     @staticmethod
     def forward(ctx, x, dim, index, src, reduce, include_self):
         y, count = scatter_reduced(x, dim, index, src, reduce, include_self)
@@ -1301,7 +1314,7 @@ class ScatterReduce(Op):
         x, src, y = ctx.saved_tensors
         dim, index, reduce, include_self = ctx.args
         key = _along(index, dim)
-        src = src[tuple(slice(0, n) for n in index.shape)]
+        read = tuple(slice(0, n) for n in index.shape)         # src's places the forward read
         if reduce == "sum":
             gx, gs = g, g[key]
         elif reduce == "mean":
@@ -1313,7 +1326,8 @@ class ScatterReduce(Op):
                 masked_x
             zero = src == 0
             zeros_at = np.zeros(x.shape, np.int64)
-            np.add.at(zeros_at, key, zero)
+            np.add.at(zeros_at, key, zero[read])
+            check_broadcast(src.shape, index.shape)
             single = zero & (zeros_at[key] == 1)
             masked_src = scatter_reduced(x, dim, index, np.where(single, src.dtype.type(1), src),
                                          "prod", include_self)[0]
@@ -1321,9 +1335,10 @@ class ScatterReduce(Op):
                           (g * y)[key] / np.where(zero, src.dtype.type(1), src))
         else:
             value = y[key]
+            check_broadcast(src.shape, value.shape)
             x_is, s_is = (x == y).astype(g.dtype), (src == value).astype(g.dtype)
             n = x_is.copy()
-            np.add.at(n, key, s_is)
+            np.add.at(n, key, s_is[read])
             spread = g / n
             gx, gs = x_is * spread, s_is * spread[key]
         if not include_self:
@@ -1338,8 +1353,7 @@ class ScatterReduce(Op):
         x, src, y = ctx.saved_for_graph()
         dim, index, reduce, include_self = ctx.args
         key = _along(index, dim)
-        if src._data.shape != index.shape:
-            src = src[tuple(slice(0, n) for n in index.shape)]
+        read = tuple(slice(0, n) for n in index.shape)
         s = src._data
         if reduce == "sum":
             gx, gs = g, Gather.apply(g, dim, index)
@@ -1352,7 +1366,8 @@ class ScatterReduce(Op):
                 masked_x
             zero = s == 0
             zeros_at = np.zeros(x.shape, np.int64)
-            np.add.at(zeros_at, key, zero)
+            np.add.at(zeros_at, key, zero[read])
+            check_broadcast(s.shape, index.shape)
             if (zeros_at > 1).any():      # PyTorch's first order, and its delayed error
                 gs = Refused.apply(ScatterReduce.backward(ctx, g._data)[3], REPEATED_ZEROS,
                                    g, src, x)
@@ -1363,9 +1378,10 @@ class ScatterReduce(Op):
                 gs = Where.apply(single, Gather.apply(g * masked_src, dim, index),
                                  Gather.apply(g * y, dim, index) / MaskedFill.apply(src, zero, 1))
         else:
+            check_broadcast(s.shape, index.shape)
             x_is, s_is = x._data == y._data, s == y._data[key]
             n = x_is.astype(g._data.dtype)
-            np.add.at(n, key, s_is)
+            np.add.at(n, key, s_is[read])
             spread = g / constant(n)
             gx = constant(x_is.astype(n.dtype)) * spread
             gs = constant(s_is.astype(n.dtype)) * Gather.apply(spread, dim, index)
