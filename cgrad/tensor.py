@@ -843,6 +843,8 @@ class Tensor:
     def _check_bounds_cast(self, lo, hi):
         """PyTorch's error for number bounds of clamp_ whose type self cannot take (an int
         tensor and a float bound): its kernel's check, naming self's C++ type"""
+        if self._data.dtype.kind == "f":            # a float tensor takes any number bound
+            return
         bounds = [b for b in (lo, hi) if b is not None and not isinstance(b, Tensor)]
         if bounds:
             _check_cast(_dtype.result_type(self._data, *bounds), self._data.dtype, cpp=True)
