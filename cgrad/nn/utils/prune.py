@@ -222,8 +222,8 @@ class L1Unstructured(_Unstructured):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class RandomStructured(BasePruningMethod):
-    """Prunes `amount` whole channels along dim, chosen at random"""
+class _Structured(BasePruningMethod):
+    """Prunes `amount` whole channels along dim: those _kept does not keep"""
     PRUNING_TYPE = "structured"
 
     def __init__(self, amount, dim=-1):
@@ -238,38 +238,32 @@ class RandomStructured(BasePruningMethod):
         nparams_toprune = _counted(self.amount, nchannels)
         if nparams_toprune == 0:
             return default_mask
-        prob = creation.rand(nchannels)
-        threshold = prob.kthvalue(nparams_toprune).values
-        mask = _channel_mask(t, self.dim, prob > threshold)
+        mask = _channel_mask(t, self.dim, self._kept(t, nchannels, nparams_toprune))
         mask *= default_mask.to(dtype=mask.dtype)
         return mask
+
+
+class RandomStructured(_Structured):
+    """Prunes `amount` whole channels along dim, chosen at random"""
+
+    def _kept(self, t, nchannels, nparams_toprune):
+        prob = creation.rand(nchannels)
+        return prob > prob.kthvalue(nparams_toprune).values
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prunes the `amount` channels along dim of smallest L`n` norm"""
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
+        super().__init__(amount, dim)
         self.n = n
-        self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        nchannels = t.shape[self.dim]
-        nparams_toprune = _counted(self.amount, nchannels)
-        kept = _compute_norm(t, self.n, self.dim).topk(nchannels - nparams_toprune)
-        if nparams_toprune == 0:
-            return default_mask
-        mask = _channel_mask(t, self.dim, kept.indices)
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+    def _kept(self, t, nchannels, nparams_toprune):
+        return _compute_norm(t, self.n, self.dim).topk(nchannels - nparams_toprune).indices
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
