@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from ... import creation
+from ._hooks import remove_tensor_hook
 from .convert_parameters import parameters_to_vector
 
 __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructured",
@@ -359,13 +360,9 @@ def custom_from_mask(module, name, mask):
 
 def remove(module, name):
     """Make the pruning of module's `name` permanent and drop its hook, _orig and _mask"""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"Parameter '{name}' of module {module} has to be pruned before pruning "
-                     "can be removed")
+    return remove_tensor_hook(module, BasePruningMethod, name, lambda h: h._tensor_name,
+                              f"Parameter '{name}' of module {module} has to be pruned before "
+                              f"pruning can be removed")
 
 
 def is_pruned(module):

@@ -4,6 +4,7 @@ sigma estimated by power iteration on the buffers weight_u, weight_v in training
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from ..parameter import Parameter, UninitializedParameter
+from ._hooks import remove_tensor_hook
 from .parametrizations import _spectral_norm_dim, _weight_matrix
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
@@ -87,9 +88,5 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Make module.<name> a parameter again, holding the current normalised weight."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return remove_tensor_hook(module, SpectralNorm, name, lambda h: h.name,
+                              f"spectral_norm of '{name}' not found in {module}")

@@ -5,6 +5,7 @@ import warnings
 
 from ..._functions import _weight_norm, norm_except_dim
 from ..parameter import Parameter, UninitializedParameter
+from ._hooks import remove_tensor_hook
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
 
@@ -63,9 +64,5 @@ def weight_norm(module, name="weight", dim=0):
 
 def remove_weight_norm(module, name="weight"):
     """Make module.<name> a parameter again, holding the current normalised weight."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return remove_tensor_hook(module, WeightNorm, name, lambda h: h.name,
+                              f"weight_norm of '{name}' not found in {module}")
