@@ -22,7 +22,8 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
                       Dropout, Embedding, EmbeddingBag, Flatten, Fold, GroupNorm, Identity,
                       InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear,
-                      RMSNorm,
+                      RMSNorm, LocalResponseNorm, LPPool1d, LPPool2d, LPPool3d,
+                      FractionalMaxPool2d, FractionalMaxPool3d,
                       LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
                       MaxUnpool2d, MaxUnpool3d, ModuleDict, ModuleList, ParameterList,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
@@ -65,6 +66,7 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "HingeEmbeddingLoss",
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
-           "TripletMarginWithDistanceLoss", "ParameterDict"]
+           "TripletMarginWithDistanceLoss", "ParameterDict", "LocalResponseNorm", "LPPool1d",
+           "LPPool2d", "LPPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
             "TransformerEncoderLayer", "TransformerDecoderLayer"]

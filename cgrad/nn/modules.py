@@ -481,6 +481,21 @@ class InstanceNorm3d(_InstanceNorm):
     dims = 3
 
 
+class LocalResponseNorm(Module):
+    """x / (k + alpha * mean of x^2 over size neighbouring channels)^beta
+    (F.local_response_norm)"""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 class GroupNorm(Module):
     """y = x normalised within each sample's num_groups groups of channels (F.group_norm),
     then weight (ones) and bias (zeros) per channel where affine."""
@@ -744,6 +759,77 @@ class AvgPool1d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _LPPoolNd(Module):
+    """The p-norm (p = norm_type) of each kernel_size window; the subclasses set F's
+    function"""
+    function = None
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, input):
+        return type(self).function(input, float(self.norm_type), self.kernel_size, self.stride,
+                                   self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    function = F.lp_pool1d
+
+
+class LPPool2d(_LPPoolNd):
+    function = F.lp_pool2d
+
+
+class LPPool3d(_LPPoolNd):
+    function = F.lp_pool3d
+
+
+class _FractionalMaxPoolNd(Module):
+    """The maximum of each kernel_size window at pseudo-random starts, output_size (or
+    output_ratio times the input's size) of them per dim (F.fractional_max_pool2d / 3d);
+    _random_samples (a buffer, None by default: drawn at each call) fixes the starts"""
+    dims = function = None           # (spatial dims and F's function: set by each subclass)
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        name = type(self).__name__
+        if self.dims == 3 and min(F._ntuple(kernel_size, 3)) <= 0:
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = F._ntuple(kernel_size, self.dims)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else F._ntuple(output_size, self.dims)
+        self.output_ratio = None if output_ratio is None else (
+            tuple(output_ratio) if hasattr(output_ratio, "__len__")
+            else (output_ratio,) * self.dims)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self).function(input, self.kernel_size, self.output_size, self.output_ratio,
+                                   self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    dims, function = 2, F.fractional_max_pool2d
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    dims, function = 3, F.fractional_max_pool3d
 
 
 class _AdaptivePoolNd(Module):
