@@ -29,8 +29,10 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
                       ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
                       Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
-from .parameter import Parameter, UninitializedParameter
-from .modules import LazyLinear
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
+from .modules import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+                      LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                      LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 # attention and the Transformer stack
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
@@ -67,6 +69,10 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "ParameterDict", "LocalResponseNorm", "LPPool1d",
-           "LPPool2d", "LPPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d"]
+           "LPPool2d", "LPPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d", "Buffer",
+           "UninitializedBuffer", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
             "TransformerEncoderLayer", "TransformerDecoderLayer"]
