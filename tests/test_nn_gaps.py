@@ -208,3 +208,116 @@ def test_with_indices_aliases_match_torch(backend, dtype, call):
                           eval(call, {"F": torch.nn.functional, "x": t_x}))
     np.testing.assert_array_equal(ci.numpy(), ti.numpy())
     _check_grads(nn.Identity(), torch.nn.Identity(), [c_x], [t_x], cv, tv, dtype)
+
+
+# ---- Lazy modules ------------------------------------------------------------------------------
+LAZY = [("LazyConv1d", (4, 3), (2, 3, 9)), ("LazyConv2d", (4, 3), (2, 3, 7, 6)),
+        ("LazyConv2d", (6, (3, 2)), (4, 5, 6)),           # unbatched: the channels are dim 0
+        ("LazyConv3d", (2, 2), (2, 3, 4, 4, 5)),
+        ("LazyConv2d", (6, 3, 2, 1, 1, 2, False), (1, 4, 7, 7)),
+        ("LazyConvTranspose1d", (4, 3), (2, 3, 5)),
+        ("LazyConvTranspose2d", (6, 3, 2, 1, 1, 2), (2, 4, 5, 5)),
+        ("LazyConvTranspose3d", (2, 2, 1, 0, 0, 1, False), (1, 3, 3, 4, 2)),
+        ("LazyBatchNorm1d", (), (4, 3)), ("LazyBatchNorm1d", (), (4, 3, 5)),
+        ("LazyBatchNorm2d", (1e-3, 0.2), (3, 2, 4, 5)),
+        ("LazyBatchNorm3d", (1e-5, 0.1, False), (2, 3, 2, 2, 3)),
+        ("LazyInstanceNorm1d", (), (2, 3, 6)),
+        ("LazyInstanceNorm2d", (1e-5, 0.1, True, False), (2, 3, 4, 5)),
+        ("LazyInstanceNorm3d", (1e-5, 0.1, False, True), (2, 3, 2, 3, 4))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, args, shape", LAZY)
+def test_lazy_module_becomes_its_plain_class_as_torch(backend, dtype, name, args, shape):
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    assert [(k, repr(v)) for k, v in ours.state_dict().items()] == \
+        [(k, repr(v)) for k, v in theirs.state_dict().items()]
+    assert [type(p).__name__ for p in ours.parameters()] == \
+        [type(p).__name__ for p in theirs.parameters()]
+    params = list(ours.parameters())
+    opt = cgrad.optim.SGD(params, lr=0.1) if params else None   # made before the forward
+    ours.to(cgrad.float64 if dtype == np.float64 else cgrad.float32)
+    theirs.to(torch.float64 if dtype == np.float64 else torch.float32)
+    c, t = _inputs(shape, dtype)
+    with torch.no_grad():
+        theirs(t)
+    ours(c)
+    plain = getattr(torch.nn, name).cls_to_become.__name__
+    assert type(ours) is getattr(nn, plain) and type(theirs).__name__ == plain
+    assert repr(ours) == repr(theirs)
+    assert [(k, tuple(v.shape), str(v.dtype)[6:]) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape), str(v.dtype)[6:]) for k, v in theirs.state_dict().items()]
+    assert all(p is q for p, q in zip(params, ours.parameters()))
+    assert all(type(b) is cgrad.Tensor for b in ours.buffers())
+    if name.startswith("LazyConv"):                     # reset_parameters ran: Linear's bounds
+        fan_in = ours.weight.shape[1] * np.prod(ours.kernel_size)
+        for p in ours.parameters():
+            assert np.abs(p.detach().numpy()).max() <= 1 / np.sqrt(fan_in)
+            assert p.detach().numpy().std() > 0
+    else:                                               # and the norms' ones, zeros, stats
+        for k, v in theirs.state_dict().items():
+            if k != "running_mean":
+                np.testing.assert_allclose(ours.state_dict()[k].numpy(), v.numpy(), rtol=1e-6)
+    # with the same parameters, the same outputs and gradients
+    ours.load_state_dict({k: _cg(v) for k, v in theirs.state_dict().items()})
+    c, t = _inputs(shape, dtype, seed=4)
+    _check_grads(ours, theirs, [c], [t], ours(c), theirs(t), dtype)
+    if opt is not None:
+        before = params[0].detach().numpy().copy()
+        opt.step()
+        assert not np.array_equal(before, params[0].detach().numpy())
+
+
+@pytest.mark.parametrize("name, args, shape", LAZY[:3] + LAZY[5:6] + LAZY[8:9])
+def test_lazy_module_load_state_dict_materializes(backend, name, args, shape):
+    src = getattr(torch.nn, name)(*args)
+    src(torch.randn(shape))
+    ours = getattr(nn, name)(*args)
+    ours.load_state_dict({k: _cg(v) for k, v in src.state_dict().items()})
+    assert type(ours).__name__ == name and not ours.has_uninitialized_params()
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in src.state_dict().items()]
+    src.eval(), ours.eval()
+    c, t = _inputs(shape, np.float32)
+    np.testing.assert_allclose(ours(c).detach().numpy(), src(t).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    assert type(ours).__name__ == name[4:]
+
+
+@pytest.mark.parametrize("call", [
+    "nn.LazyConv2d(4, 3)(lib.ones(2, 3))", "nn.LazyConv1d(4, 3)(lib.ones(1, 2, 3, 4))",
+    "nn.LazyConv2d(4, 3, groups=2)(lib.ones(1, 3, 5, 5))",
+    "nn.LazyConvTranspose3d(4, 3)(lib.ones(3, 4, 4, 4, 4, 4))",
+    "nn.LazyBatchNorm2d()(lib.ones(2, 3, 4))",
+    "nn.LazyLinear(2).initialize_parameters()",
+    "nn.UninitializedBuffer().shape"])
+def test_lazy_module_errors_like_torch(backend, call):
+    _raises_alike(call)
+
+
+def test_lazy_dtype_and_uninitialized_buffer(backend):
+    m = nn.LazyBatchNorm1d(dtype=cgrad.float64)
+    assert m.running_mean.dtype == m.weight.dtype == cgrad.float64
+    assert m(cgrad.ones(3, 2, dtype=cgrad.float64)).dtype == cgrad.float64
+    assert m.running_var.dtype == cgrad.float64 and m.num_features == 2
+    b, tb = nn.UninitializedBuffer(), torch.nn.UninitializedBuffer()
+    assert repr(b) == repr(tb) == "<UninitializedBuffer>"
+    assert isinstance(b, nn.Buffer) and isinstance(tb, torch.nn.Buffer)
+    assert b.requires_grad is tb.requires_grad is False
+    host, t_host = nn.Module(), torch.nn.Module()
+    host.b, t_host.b = b, tb                   # a buffer, as an nn.Buffer is
+    assert list(host.state_dict(keep_vars=True)) == list(t_host.state_dict(keep_vars=True)) \
+        == ["b"]
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        b + 1
+    b.materialize((2, 3))
+    assert type(b) is cgrad.Tensor and b.shape == (2, 3) and b.dtype == cgrad.float32
+    # a lazy module with nothing to infer stays as it was built, as PyTorch's
+    ours = nn.LazyInstanceNorm2d(affine=False, track_running_stats=False)
+    theirs = torch.nn.LazyInstanceNorm2d(affine=False, track_running_stats=False)
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        ours(cgrad.ones(1, 2, 3, 3))
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        theirs(torch.ones(1, 2, 3, 3))
+    assert repr(ours) == repr(theirs)

@@ -11,7 +11,7 @@ from .. import _dtype
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from ..utils.hooks import BackwardHook, register_node_hooks, warn_non_full_hook
-from .parameter import Buffer, Parameter
+from .parameter import Buffer, Parameter, _UninitializedTensor
 
 
 class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
@@ -464,7 +464,11 @@ class Module:
             for name, p in self._parameters.items():
                 if p is None:
                     continue
-                p._data = fn(p)._data
+                new = fn(p)
+                if isinstance(new, _UninitializedTensor):     # a lazy one: its dtype only
+                    p.__dict__["_lazy_dtype"] = new.dtype
+                    continue
+                p._data = new._data
                 if p.grad is not None:             # the same .grad object, as PyTorch's
                     p._grad._data = fn(p.grad)._data    # set_data
             for name, b in self._buffers.items():

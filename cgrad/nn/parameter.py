@@ -61,6 +61,20 @@ class _UninitializedTensor:
     def detach(self):
         return self                          # (state_dict shows it as it is)
 
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def to(self, *args, **kwargs):
+        """an uninitialised tensor of the dtype asked for (Module.to of a lazy module)"""
+        from .. import _dtype
+        dtype = kwargs.get("dtype")
+        for a in args:
+            dtype = a if isinstance(a, _dtype.dtype) else a.dtype if isinstance(a, Tensor) \
+                else dtype
+        if dtype is None or dtype == self.dtype:
+            return self
+        return _uninitialized(type(self), self._requires_grad, dtype)
+
     def materialize(self, shape, device=None, dtype=None):
         """become an (uninitialised) cls_to_become of this shape"""
         import numpy as np
