@@ -321,3 +321,249 @@ def test_lazy_dtype_and_uninitialized_buffer(backend):
     with pytest.warns(UserWarning, match="does not match num_features"):
         theirs(torch.ones(1, 2, 3, 3))
     assert repr(ours) == repr(theirs)
+
+
+# ---- nn.Buffer and Module extras ---------------------------------------------------------------
+def _pair_of(build):
+    """build(lib) with cgrad and with PyTorch"""
+    return build(cgrad), build(torch)
+
+
+def test_buffer_registers_on_assignment(backend):
+    def build(lib):
+        m = lib.nn.Module()
+        m.a = lib.nn.Buffer(lib.ones(2))
+        m.b = lib.nn.Buffer(lib.zeros(3, requires_grad=True), persistent=False)
+        m.c = lib.nn.Buffer()
+        m.a = lib.ones(4)                      # a plain tensor keeps the name's persistence
+        m.b = lib.zeros(1)
+        m.p = lib.nn.Parameter(lib.ones(1))
+        return m
+    ours, theirs = _pair_of(build)
+    assert list(ours._buffers) == list(theirs._buffers) == ["a", "b", "c"]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["p", "a", "c"]
+    assert ours.a.shape == (4,) and ours.c.shape == (0,)
+    assert isinstance(cgrad.nn.Buffer(cgrad.ones(1)), cgrad.nn.Buffer)
+    assert not isinstance(cgrad.ones(1), cgrad.nn.Buffer)
+    b, tb = cgrad.nn.Buffer(cgrad.ones(2, requires_grad=True)), torch.nn.Buffer(
+        torch.ones(2, requires_grad=True))
+    assert b.requires_grad is tb.requires_grad is True and b.grad_fn is tb.grad_fn is None
+    assert type(b) is cgrad.Tensor and b.persistent is tb.persistent is True
+
+
+@pytest.mark.parametrize("call", [
+    "setattr(m, 'a', 3)", "setattr(m, 'p', nn.Buffer(lib.ones(1)))",
+    "setattr(m, 'x', nn.Buffer(lib.ones(1)))", "m.get_buffer('p')", "m.get_buffer('zz')",
+    "m.get_buffer('sub.weight')", "m.get_buffer('nope.q')", "m.set_submodule('', nn.ReLU())",
+    "m.set_submodule('sub', 3)", "m.set_submodule('sub.r', nn.ReLU(), strict=True)",
+    "m.set_submodule('a', nn.ReLU())", "m.set_submodule('nope.r', nn.ReLU())",
+    "m.to_empty()", "m.cuda()"])
+def test_module_extras_errors_like_torch(backend, call):
+    def run(lib, nn_, call):
+        m = nn_.Module()
+        m.a, m.x = nn_.Buffer(lib.ones(2)), 1
+        m.p = nn_.Parameter(lib.ones(1))
+        m.sub = nn_.Linear(2, 2)
+        m.sub.register_buffer("q", lib.zeros(1))
+        eval(call, {"m": m, "nn": nn_, "lib": lib})
+    with pytest.raises(Exception) as t_err:
+        run(torch, torch.nn, call)
+    with pytest.raises(type(t_err.value)) as c_err:
+        run(cgrad, nn, call)
+    if call != "m.cuda()":                        # (PyTorch's words there, cgrad's here)
+        assert str(c_err.value) == str(t_err.value).replace("torch.", "cgrad.")
+
+
+def test_get_buffer_set_submodule_to_empty_cuda(backend):
+    def build(lib):
+        m = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3))
+        m.set_submodule("0", lib.nn.Linear(2, 3, bias=False))
+        m.set_submodule("2", lib.nn.ReLU())
+        m.set_submodule("1", lib.nn.BatchNorm1d(3, momentum=0.5), strict=True)
+        return m
+    ours, theirs = _pair_of(build)
+    assert repr(ours) == repr(theirs)
+    assert ours.get_buffer("1.running_var") is ours[1].running_var
+    params = list(ours.parameters())
+    assert ours.to_empty(device="cpu") is ours and ours.to_empty(device=None, recurse=False) is ours
+    assert [p is q for p, q in zip(params, ours.parameters())] == [True] * 3
+    assert [(k, tuple(v.shape), v.dtype) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape), v.dtype) for k, v in build(cgrad).state_dict().items()]
+    with pytest.raises(AssertionError, match="not compiled with CUDA"):
+        ours.cuda()
+    assert cgrad.nn.ReLU().cuda().__class__ is cgrad.nn.ReLU      # nothing to move, as PyTorch
+    assert torch.nn.ReLU().cuda().__class__ is torch.nn.ReLU
+    with pytest.raises(TypeError, match="no bfloat16"):
+        ours.bfloat16()
+
+
+class _WithExtra:
+    """a module class (on lib's Module) keeping a Python object in state_dict"""
+
+    @staticmethod
+    def make(lib):
+        class Counter(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = lib.nn.Linear(2, 1)
+                self.count = 0
+
+            def get_extra_state(self):
+                return {"count": self.count}
+
+            def set_extra_state(self, state):
+                self.count = state["count"]
+        return Counter
+
+
+def test_extra_state_in_state_dict_as_torch(backend):
+    ours, theirs = _WithExtra.make(cgrad)(), _WithExtra.make(torch)()
+    ours.count = theirs.count = 7
+    outer_c, outer_t = cgrad.nn.Sequential(ours), torch.nn.Sequential(theirs)
+    assert list(outer_c.state_dict()) == list(outer_t.state_dict()) == \
+        ["0._extra_state", "0.lin.weight", "0.lin.bias"]    # (its own entries first)
+    assert outer_c.state_dict()["0._extra_state"] == {"count": 7}
+    fresh = cgrad.nn.Sequential(_WithExtra.make(cgrad)())
+    fresh.load_state_dict(outer_c.state_dict())
+    assert fresh[0].count == 7
+    for strict in (True, False):
+        for lib, m in ((cgrad, outer_c), (torch, outer_t)):
+            sd = m.state_dict()
+            del sd["0._extra_state"]
+            if strict:
+                with pytest.raises(RuntimeError) as err:
+                    m.load_state_dict(sd)
+                assert 'Missing key(s) in state_dict: "0._extra_state"' in str(err.value)
+            else:
+                assert m.load_state_dict(sd, strict=False).missing_keys == ["0._extra_state"]
+    # an _extra_state key for a module without set_extra_state: unexpected, as PyTorch's
+    c_err = t_err = None
+    for lib in (cgrad, torch):
+        m = lib.nn.Linear(2, 1)
+        sd = dict(m.state_dict(), _extra_state=1)
+        with pytest.raises(RuntimeError) as err:
+            m.load_state_dict(sd)
+        c_err, t_err = (str(err.value), t_err) if lib is cgrad else (c_err, str(err.value))
+        assert m.load_state_dict(sd, strict=False).unexpected_keys == ["_extra_state"]
+    assert c_err == t_err
+
+
+def test_state_dict_hooks_as_torch(backend):
+    def run(lib):
+        calls = []
+        m = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.ReLU(),
+                                                                     lib.nn.Linear(2, 1)))
+        for name, sub in m.named_modules():
+            sub.register_state_dict_pre_hook(
+                lambda mod, prefix, keep_vars, name=name: calls.append(("pre", name, prefix,
+                                                                        keep_vars)))
+            sub.register_state_dict_post_hook(
+                lambda mod, sd, prefix, meta, name=name: calls.append(("post", name, prefix,
+                                                                       list(sd))))
+
+        def drop_bias(mod, sd, prefix, meta):
+            del sd[prefix + "bias"]
+        handle = m[1][1].register_state_dict_post_hook(drop_bias)
+        keys = list(m.state_dict(prefix="top.", keep_vars=True))
+        handle.remove()
+        keys2 = list(m.state_dict())
+        m[0].register_state_dict_post_hook(lambda *a: {})
+        with pytest.raises(RuntimeError) as err:
+            m.state_dict()
+        return calls, keys, keys2, str(err.value)
+    assert run(cgrad) == run(torch)
+
+
+def test_load_state_dict_post_hooks_as_torch(backend):
+    def run(lib):
+        seen = []
+        m = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.Linear(2, 1)))
+        for name, sub in m.named_modules():
+            sub.register_load_state_dict_post_hook(
+                lambda mod, keys, name=name: seen.append((name, list(keys.missing_keys),
+                                                          list(keys.unexpected_keys))))
+        sd = dict(m.state_dict(), extra=lib.ones(1))
+        del sd["1.0.bias"]
+
+        def forgive(mod, keys):               # in place: strict's check then passes
+            keys.missing_keys.clear()
+            keys.unexpected_keys.clear()
+        handle = m.register_load_state_dict_post_hook(forgive)
+        result = m.load_state_dict(sd)
+        handle.remove()
+        with pytest.raises(RuntimeError) as missing:
+            m.load_state_dict(sd)
+        m[0].register_load_state_dict_post_hook(lambda mod, keys: 1)
+        with pytest.raises(AssertionError) as returned:
+            m.load_state_dict(m.state_dict())
+        return seen, repr(result), str(missing.value), str(returned.value)
+    assert run(cgrad) == run(torch)
+
+
+# ---- register_backward_hook (deprecated, as PyTorch's) -----------------------------------------
+class _Scale:
+    @staticmethod
+    def make(lib):
+        class Scale(lib.nn.Module):              # one op: x * w (its grad_fn's inputs: x, w)
+            def __init__(self):
+                super().__init__()
+                self.w = lib.nn.Parameter(lib.tensor([1.5, -2.0, 0.5]))
+
+            def forward(self, x):
+                return x * self.w
+        return Scale
+
+
+@pytest.mark.parametrize("module", ["nn.ReLU()", "nn.Sigmoid()", "Scale()", "nn.Linear(3, 2)",
+                                    "nn.Sequential(nn.Linear(3, 3), nn.Tanh())"])
+@pytest.mark.parametrize("leaf_input", [False, True])
+def test_register_backward_hook_as_torch(backend, module, leaf_input):
+    import warnings
+
+    def run(lib):
+        m = eval(module, {"nn": lib.nn, "Scale": _Scale.make(lib)})
+        with lib.no_grad():                      # the same parameters in both
+            for p in m.parameters():
+                p.copy_(lib.tensor(np.linspace(-1, 1, p.numel(), dtype=np.float32)
+                                   .reshape(p.shape)))
+        seen = []
+
+        def hook(mod, grad_input, grad_output):
+            assert mod is m
+            seen.append(([None if g is None else g.numpy().copy() for g in grad_input],
+                         [g.numpy().copy() for g in grad_output]))
+            if grad_input[0] is not None:       # doubled, where the node gives x's first
+                return (grad_input[0] * 2,) + tuple(grad_input[1:])
+        m.register_backward_hook(hook)
+        x0 = lib.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3),
+                        requires_grad=True)
+        x = x0 if leaf_input else x0 * 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = m(x)
+        y.backward(lib.tensor(np.arange(y.numel(), dtype=np.float32).reshape(y.shape)))
+        return seen, x0.grad.numpy(), [(w.category, str(w.message)) for w in caught]
+    (c_seen, c_grad, c_warn), (t_seen, t_grad, t_warn) = run(cgrad), run(torch)
+    assert c_warn == t_warn
+    if module == "nn.Linear(3, 2)":             # cgrad's fused linear node takes the weight,
+        return                                   # PyTorch's its transpose: other grad_input
+    assert len(c_seen) == len(t_seen) == 1
+    for c, t in zip(c_seen[0], t_seen[0]):
+        assert len(c) == len(t)
+        for a, b in zip(c, t):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(c_grad, t_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_backward_hook_kinds_do_not_mix(backend):
+    for lib in (cgrad, torch):
+        for first, second in [("register_backward_hook", "register_full_backward_hook"),
+                              ("register_full_backward_hook", "register_backward_hook")]:
+            m = lib.nn.ReLU()
+            getattr(m, first)(lambda *a: None).remove()       # (even once removed)
+            with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and "
+                               "full backward hooks on a single Module. Please use only one "
+                               "of them."):
+                getattr(m, second)(lambda *a: None)

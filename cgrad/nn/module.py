@@ -582,7 +582,9 @@ class Module:
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, errors, unexpected = [], [], []
         state_dict = collections.OrderedDict(state_dict)    # pre-hooks may rename keys
-        for prefix, module in self._prefixed_modules():
+
+        def load(module, prefix):
+            """module's keys, then its children's; then its post-hooks (PyTorch's order)"""
             for hook in tuple(module._load_state_dict_pre_hooks.values()):
                 hook(state_dict, prefix, {}, strict, missing, unexpected, errors)
             local = module._local_state()
@@ -604,17 +606,20 @@ class Module:
                 unexpected.append(extra)
             # as PyTorch, module by module: a key under this prefix naming neither a child nor
             # a tensor of this module
-            unexpected += [k for k in state_dict if k.startswith(prefix) and k != extra
-                           and k[len(prefix):].split(".", 1)[0] not in module._modules
-                           and k[len(prefix):].split(".", 1)[0] not in local]
-        incompatible = _IncompatibleKeys(missing, unexpected)
-        for module in self._post_order():              # (the hooks may change the lists)
-            for hook in tuple(module._load_state_dict_post_hooks.values()):
+            unexpected.extend(k for k in state_dict if k.startswith(prefix) and k != extra
+                              and k[len(prefix):].split(".", 1)[0] not in module._modules
+                              and k[len(prefix):].split(".", 1)[0] not in local)
+            for name, child in module._modules.items():
+                if child is not None:
+                    load(child, prefix + name + ".")
+            incompatible = _IncompatibleKeys(missing, unexpected)     # (the hooks may change
+            for hook in tuple(module._load_state_dict_post_hooks.values()):      # the lists)
                 if hook(module, incompatible) is not None:
                     raise AssertionError(
                         "Hooks registered with ``register_load_state_dict_post_hook`` are not "
                         "expected to return new values, if incompatible_keys need to be "
                         "modified, it should be done inplace.")
+        load(self, "")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -626,24 +631,6 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         return _IncompatibleKeys(missing, unexpected)
-
-    def _prefixed_modules(self):
-        """(key prefix, module) pairs of the whole tree, in state_dict order."""
-        out = [("", self)]
-        i = 0
-        while i < len(out):
-            prefix, module = out[i]
-            i += 1
-            out[i:i] = [(prefix + name + ".", m) for name, m in module._modules.items()
-                        if m is not None]
-        return out
-
-    def _post_order(self):
-        """this module's tree, each module after its children (load_state_dict's order)"""
-        for module in self._modules.values():
-            if module is not None:
-                yield from module._post_order()
-        yield self
 
     def _load_one(self, name, key, current, value, assign):
         if not isinstance(value, Tensor):
