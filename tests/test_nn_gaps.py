@@ -66,7 +66,8 @@ def test_local_response_norm_checks_like_torch(backend):
 @pytest.mark.parametrize("ceil_mode", [False, True])
 @pytest.mark.parametrize("n, kernel, stride, shape", [
     (1, 3, 2, (2, 3, 8)), (1, 2, None, (3, 7)), (2, (2, 3), None, (2, 3, 7, 8)),
-    (2, 3, (2, 1), (3, 7, 6)), (3, 2, (1, 2, 2), (2, 3, 5, 5, 5)), (3, (1, 2, 3), None, (2, 4, 5, 7))])
+    (2, 3, (2, 1), (3, 7, 6)), (3, 2, (1, 2, 2), (2, 3, 5, 5, 5)),
+    (3, (1, 2, 3), None, (2, 4, 5, 7))])
 def test_lp_pool_matches_torch(backend, dtype, p, ceil_mode, n, kernel, stride, shape):
     args = (p, kernel, stride, ceil_mode)
     _module_matches(getattr(nn, f"LPPool{n}d")(*args), getattr(torch.nn, f"LPPool{n}d")(*args),
@@ -173,6 +174,7 @@ def test_fractional_max_pool_draws_samples(backend):
     "F.fractional_max_pool2d(x[0, 0, 0], 1, output_size=(1, 1), _random_samples=s2)",
     "F.fractional_max_pool2d(x[None], 1, output_size=(1, 1), _random_samples=s2)",
     "F.fractional_max_pool2d(x.long(), 3, output_size=(3, 3), _random_samples=s2)",
+    "F.fractional_max_pool2d(x.long(), 3, output_size=(3, 3))",
     "F.fractional_max_pool3d(x, 3)",
     "F.fractional_max_pool3d(x, 3, output_size=(1, 3, 3), _random_samples=s3)",
     "F.fractional_max_pool3d(x[None], 3, output_size=(6, 3, 3), _random_samples=s3)",
@@ -195,7 +197,8 @@ def test_fractional_max_pool_checks_like_torch(backend, call):
 # ---- F.*_with_indices --------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("call", [
-    "F.max_pool1d_with_indices(x[0], 2)", "F.max_pool1d_with_indices(x[0], 3, 2, 1, ceil_mode=True)",
+    "F.max_pool1d_with_indices(x[0], 2)",
+    "F.max_pool1d_with_indices(x[0], 3, 2, 1, ceil_mode=True)",
     "F.max_pool2d_with_indices(x, 2)", "F.max_pool2d_with_indices(x, 3, 2, 1, 1, True, False)",
     "F.max_pool3d_with_indices(x[None], 2, return_indices=False)",
     "F.adaptive_max_pool1d_with_indices(x[0], 4)", "F.adaptive_max_pool2d_with_indices(x, 4)",

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
+from ..creation import rand
 from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
@@ -1600,7 +1601,7 @@ def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode):
     if norm_type == -math.inf:
         return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
-    window = kernel_size if n == 1 else math.prod(_ntuple(kernel_size, n))
+    window = math.prod(_ntuple(kernel_size, n))
     return (out.sign() * relu(out.abs())).mul(window).pow(1.0 / norm_type)
 
 
@@ -1649,8 +1650,7 @@ def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, rando
                              "of Ints.")
         ratio = output_ratio if hasattr(output_ratio, "__len__") else (output_ratio,) * n
         output_size = [int(input.size(d - n) * r) for d, r in enumerate(ratio)]
-    if random_samples is None:
-        from ..creation import rand
+    if random_samples is None:                    # (PyTorch's error for integer input)
         random_samples = rand(1 if input.dim() == n + 1 else input.size(0), input.size(-n - 1),
                               n, dtype=input.dtype)
     where = "fractional_max_pool2d()" if n == 2 else "fractional_max_pool3d_out()"

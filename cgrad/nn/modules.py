@@ -99,7 +99,8 @@ class _LazyModule:
 
 
 def _materialize(module, shapes):
-    """materialize module's lazy tensors (name -> shape; None: absent), then reset them"""
+    """materialize module's lazy tensors (name -> shape; a name set to None is skipped), then
+    reset them"""
     for name, shape in shapes.items():
         if getattr(module, name) is not None:
             getattr(module, name).materialize(shape)

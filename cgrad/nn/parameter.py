@@ -79,8 +79,8 @@ class _UninitializedTensor:
         """become an (uninitialised) cls_to_become of this shape"""
         import numpy as np
         from .. import _dtype
-        dt = dtype or self.__dict__["_lazy_dtype"]
-        del self.__dict__["_lazy_dtype"]
+        lazy_dtype = self.__dict__.pop("_lazy_dtype")
+        dt = dtype or lazy_dtype
         self.__class__ = self.cls_to_become
         self._data = np.empty(tuple(shape), _dtype.to_numpy_dtype(dt))
 
