@@ -22,14 +22,17 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
                       Dropout, Embedding, EmbeddingBag, Flatten, Fold, GroupNorm, Identity,
                       InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LeakyReLU, Linear,
-                      RMSNorm,
+                      RMSNorm, LocalResponseNorm, LPPool1d, LPPool2d, LPPool3d,
+                      FractionalMaxPool2d, FractionalMaxPool3d,
                       LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
                       MaxUnpool2d, MaxUnpool3d, ModuleDict, ModuleList, ParameterList,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
                       ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
                       Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
-from .parameter import Parameter, UninitializedParameter
-from .modules import LazyLinear
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
+from .modules import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+                      LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                      LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 # attention and the Transformer stack
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
@@ -65,6 +68,11 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "HingeEmbeddingLoss",
            "KLDivLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
            "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
-           "TripletMarginWithDistanceLoss", "ParameterDict"]
+           "TripletMarginWithDistanceLoss", "ParameterDict", "LocalResponseNorm", "LPPool1d",
+           "LPPool2d", "LPPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d", "Buffer",
+           "UninitializedBuffer", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
             "TransformerEncoderLayer", "TransformerDecoderLayer"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
+from ..creation import rand
 from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
@@ -567,6 +568,27 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _OUTPUTS["group_norm"].apply(y, y.shape)
 
 
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """input / (k + alpha * mean of x^2 over size neighbouring channels)^beta, the window
+    centred on each channel (zero-padded at the ends): PyTorch's composition, op for op"""
+    dim = input.dim()
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality                          "
+                         f"input (got {dim} dimensions)")          # (sic: PyTorch's spaces)
+    if input.numel() == 0:
+        return input
+    div = input.mul(input)
+    if dim == 3:
+        div = pad(div.unsqueeze(1), (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.size()
+        div = div.view(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1).view(sizes)
+    return input / div.mul(alpha).add(k).pow(beta)
+
+
 def _ntuple(x, n):
     """an int as a tuple of n, or a sequence of ints as a tuple"""
     return (int(x),) * n if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
@@ -595,6 +617,8 @@ _COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED))
             for layer, op in [*_FUSED.items(), ("group_norm", "NativeGroupNorm"),
                               ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
+                              ("fractional_max_pool2d", "FractionalMaxPool2D"),
+                              ("fractional_max_pool3d", "FractionalMaxPool3D"),
                               *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
@@ -1577,6 +1601,189 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
     return out.squeeze(-2)
+
+
+# PyTorch's F.*_with_indices: the pool with return_indices=True, (values, indices) whatever
+# return_indices says
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode):
+    """(sum of x^p over each window)^(1/p), as PyTorch computes it: the n-d avg_pool of x^p,
+    sign(f) relu(|f|) (zero gradient where f is 0), times the kernel's size, to the 1/p;
+    p = +-inf: the max pool of |x| (negated, of -|x|)"""
+    max_pool, avg_pool = {1: (max_pool1d, avg_pool1d), 2: (max_pool2d, avg_pool2d),
+                          3: (max_pool3d, avg_pool3d)}[n]
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    window = math.prod(_ntuple(kernel_size, n))
+    return (out.sign() * relu(out.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """the p-norm (p = norm_type) of each kernel_size window along the length"""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """the p-norm (p = norm_type) of each kernel_size window over H and W"""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """the p-norm (p = norm_type) of each kernel_size window over D, H and W"""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _fractional_starts(samples, size, out, k):
+    """PyTorch's pseudo-random window starts along one dim, (planes, out), from one sample u
+    in [0, 1) per plane, in the samples' dtype as its kernel computes them:
+    int((i + u) a) - int(u a) with a = (size - k) / (out - 1); the last window ends the dim"""
+    dt = samples.dtype.type
+    starts = np.full((len(samples), out), size - k, np.int64)
+    if out > 1:
+        alpha = dt(size - k) / dt(out - 1)
+        i = np.arange(out - 1, dtype=samples.dtype)
+        starts[:, :-1] = (((i + samples[:, None]) * alpha).astype(np.int64)
+                          - (samples * alpha).astype(np.int64)[:, None])
+    return starts
+
+
+_FRACTIONAL_DIMS = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, random_samples):
+    """the maximum of each window of kernel_size at PyTorch's pseudo-random starts (from
+    random_samples (N, C, n), uniform in [0, 1), drawn when None), output_size windows per
+    dim (or int(size * output_ratio)); (values, flat indices in the spatial dims)"""
+    fn = f"fractional_max_pool{n}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        if n == 2 and len(output_ratio) > 2:          # (PyTorch's TypeError for a number)
+            raise ValueError(f"{fn} requires output_ratio to either be a single Int or tuple "
+                             "of Ints.")
+        ratio = output_ratio if hasattr(output_ratio, "__len__") else (output_ratio,) * n
+        output_size = [int(input.size(d - n) * r) for d, r in enumerate(ratio)]
+    if random_samples is None:                    # (PyTorch's error for integer input)
+        random_samples = rand(1 if input.dim() == n + 1 else input.size(0), input.size(-n - 1),
+                              n, dtype=input.dtype)
+    where = "fractional_max_pool2d()" if n == 2 else "fractional_max_pool3d_out()"
+    kernel, out = _ntuple(kernel_size, n), _ntuple(output_size, n)
+    for name, values in (("kernel_size", kernel), ("output_size", out)):
+        if len(values) != n:
+            raise RuntimeError(f"{fn}: {name} must either be a single Int or tuple of "
+                               f"{'Ints' if n == 2 else 'three Ints'}")
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{where}: Expected {n + 1}D or {n + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    for d in range(1, input.ndim):
+        if not input.shape[d]:
+            raise RuntimeError(f"{where}: Expected input to have non-zero size for non-batch "
+                               f"dimensions, but got{list(input.shape)} with dimension {d} "
+                               "being empty.")
+    sizes = input.shape[-n:]
+    for name, s, k, o in zip(_FRACTIONAL_DIMS[n], sizes, kernel, out):
+        if o + k - 1 > s - (n == 3):          # (sic: the 3-d kernel wants one more)
+            raise RuntimeError(f"{where}: pool {name} {k} too large relative to input "
+                               f"{name} {s}")
+    single = input.ndim == n + 1
+    batch, c = (1, input.shape[0]) if single else input.shape[:2]
+    samples = random_samples._data
+    if samples.dtype != input._data.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    if samples.ndim != 3:
+        raise RuntimeError(f"Expect _random_samples to have 3 dimensions, got {samples.ndim}")
+    if samples.shape[0] < batch:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples.shape[1] != c:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[2] != n:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {n}; got "
+                           f"{samples.shape[2]}.")
+    _dtype.require_float(input._data.dtype, fn)
+    if single:
+        input = input.unsqueeze(0)
+    planes = samples[:batch].reshape(batch * c, n)
+    # (each plane's samples, PyTorch's order: 2-d (W, H), 3-d (T, H, W))
+    order = (1, 0) if n == 2 else (0, 1, 2)
+    starts = [_fractional_starts(planes[:, i], s, o, k)
+              for i, s, o, k in zip(order, sizes, out, kernel)]
+    # one index array per dim, together shaped (N, C, *out, *kernel): each window's elements
+    key = [np.arange(batch).reshape((batch,) + (1,) * (2 * n + 1)),
+           np.arange(c).reshape((1, c) + (1,) * (2 * n))]
+    for d, (st, k) in enumerate(zip(starts, kernel)):
+        shape = [batch, c] + [1] * (2 * n)
+        shape[2 + d], shape[2 + n + d] = st.shape[1], k
+        key.append((st[:, :, None] + np.arange(k)).reshape(shape))
+    rows = NN.AdvancedIndex.apply(input, tuple(key))
+    rows = rows.reshape(batch * c, math.prod(out), math.prod(kernel))
+    values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
+    shape = (c, *out) if single else (batch, c, *out)
+    values = _OUTPUTS[fn].apply(values, shape)
+    at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
+    window = np.unravel_index(np.arange(math.prod(out)), out)          # and its window's
+    coords = [st[:, w] + a for st, w, a in zip(starts, window, at)]
+    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """the maximum of each kernel_size window over H and W, the windows' starts drawn
+    pseudo-randomly (Graham's fractional max pooling) so that there are output_size (or
+    output_ratio times the input's size) of them; (values, flat indices in H * W)"""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio,
+                                _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool2d_with_indices' 3-d form, over D, H and W"""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio,
+                                _random_samples)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """fractional_max_pool2d_with_indices' values (and indices, with return_indices)"""
+    out = fractional_max_pool2d_with_indices(input, kernel_size, output_size, output_ratio,
+                                             return_indices, _random_samples)
+    return out if return_indices else out[0]
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """fractional_max_pool3d_with_indices' values (and indices, with return_indices)"""
+    out = fractional_max_pool3d_with_indices(input, kernel_size, output_size, output_ratio,
+                                             return_indices, _random_samples)
+    return out if return_indices else out[0]
 
 
 def pad(input, pad, mode="constant", value=None):

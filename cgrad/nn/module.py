@@ -10,8 +10,8 @@ import itertools
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from ..utils.hooks import BackwardHook
-from .parameter import Parameter
+from ..utils.hooks import BackwardHook, register_node_hooks, warn_non_full_hook
+from .parameter import Buffer, Parameter, _UninitializedTensor
 
 
 class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
@@ -36,6 +36,9 @@ def _addindent(s, spaces):
                                     for line in lines)
 
 
+_EXTRA_STATE = "_extra_state"          # the state_dict key of get_extra_state's object
+
+
 def _typename(value):
     if isinstance(value, Tensor):
         return f"cgrad.{'FloatTensor' if value.dtype == _dtype.float32 else 'Tensor'}"
@@ -48,8 +51,10 @@ class Module:
 
     training = True
     _version = 1
-    _backward_hooks = _backward_pre_hooks = {}     # (a module's own, once it registers one)
-    _load_state_dict_pre_hooks = {}
+    # (a module's own, once it registers one)
+    _backward_hooks = _backward_pre_hooks = _non_full_backward_hooks = {}
+    _load_state_dict_pre_hooks = _load_state_dict_post_hooks = {}
+    _state_dict_pre_hooks = _state_dict_hooks = {}
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -71,7 +76,7 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
+                or self._backward_pre_hooks or self._non_full_backward_hooks):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -91,7 +96,20 @@ class Module:
                 out = result
         if backward_hook is not None:
             out = backward_hook.setup_output_hook(out)
+        if self._non_full_backward_hooks:
+            self._hook_output_node(args, out)
         return out
+
+    def _hook_output_node(self, args, out):
+        """register_backward_hook's hooks on the grad_fn of out's first tensor, as PyTorch's"""
+        var = out
+        while not isinstance(var, Tensor):
+            var = next(v for v in var.values() if isinstance(v, Tensor)) \
+                if isinstance(var, dict) else var[0]
+        if var.grad_fn is not None:
+            register_node_hooks(var.grad_fn, [functools.partial(hook, self) for hook in
+                                              self._non_full_backward_hooks.values()])
+            warn_non_full_hook(args, out, var.grad_fn)
 
     def register_forward_pre_hook(self, hook):
         """hook(module, args) -> None or new args runs before forward."""
@@ -105,7 +123,21 @@ class Module:
         """hook(module, grad_input, grad_output) -> None or a new grad_input runs once the
         gradients with respect to the module's positional tensor inputs are computed (None
         for the others); grad_output holds those with respect to its outputs."""
+        self._check_backward_hook_kind(full=True)
         return _Handle(self._own_hooks("_backward_hooks"), hook)
+
+    def register_backward_hook(self, hook):
+        """Deprecated (PyTorch's too): hook(module, grad_input, grad_output) -> None or a new
+        grad_input on the grad_fn of the module's output, whose inputs are not always the
+        module's (PyTorch's FutureWarning says when); register_full_backward_hook is right."""
+        self._check_backward_hook_kind(full=False)
+        return _Handle(self._own_hooks("_non_full_backward_hooks"), hook)
+
+    def _check_backward_hook_kind(self, full):
+        """one kind of backward hook per module, ever (PyTorch's _is_full_backward_hook)"""
+        if self.__dict__.setdefault("_is_full_backward_hook", full) is not full:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
 
     def register_full_backward_pre_hook(self, hook):
         """hook(module, grad_output) -> None or a new grad_output runs before the gradients
@@ -117,6 +149,22 @@ class Module:
         unexpected_keys, error_msgs) runs in load_state_dict before this module's keys are
         read; it may rename or replace entries (of a copy: the caller's dict stays)."""
         return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """hook(module, incompatible_keys) runs after load_state_dict loaded this module and
+        its descendants; it may change incompatible_keys' lists in place (before strict's
+        check) and must return None."""
+        return _Handle(self._own_hooks("_load_state_dict_post_hooks"), hook)
+
+    def register_state_dict_pre_hook(self, hook):
+        """hook(module, prefix, keep_vars) runs as state_dict() starts on this module."""
+        return _Handle(self._own_hooks("_state_dict_pre_hooks"), hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata) runs once state_dict() put in this
+        module's entries and its descendants'; it may change state_dict in place and must
+        return None."""
+        return _Handle(self._own_hooks("_state_dict_hooks"), hook)
 
     def _register_load_state_dict_pre_hook(self, hook, with_module=False):
         """The same hook without the module argument unless with_module (PyTorch's private
@@ -214,11 +262,14 @@ class Module:
             modules[name] = None
             return
         buffers = d.get("_buffers")
-        if buffers is not None and name in buffers:
+        if isinstance(value, Buffer) or buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(cgrad.Tensor or None expected)")
-            buffers[name] = value
+                                "(cgrad.nn.Buffer, cgrad.Tensor or None expected)")
+            # an nn.Buffer says whether it persists; a plain tensor keeps the name's choice
+            persistent = value.persistent if isinstance(value, Buffer) else \
+                name not in self._non_persistent_buffers_set
+            self.register_buffer(name, value, persistent)
             return
         object.__setattr__(self, name, value)
 
@@ -322,6 +373,31 @@ class Module:
             module = module._modules[item]
         return module
 
+    def set_submodule(self, target, module, strict=False):
+        """Put module at the dotted path target (replacing a submodule there; strict: one
+        must be there)"""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        *path, name = target.split(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self.get_submodule(".".join(path))
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path target"""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
+
     def get_parameter(self, target):
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
@@ -378,16 +454,21 @@ class Module:
                 p.grad._version_counter.value += 1
 
     # ---- dtype conversion --------------------------------------------------------------------
-    def _apply(self, fn):
+    def _apply(self, fn, recurse=True):
         """Replace the storage of every parameter, gradient and buffer by fn(tensor), in place:
         the Parameter objects stay (an optimizer holding them keeps working)."""
-        for module in self.children():
-            module._apply(fn)
+        if recurse:
+            for module in self.children():
+                module._apply(fn)
         with no_grad():
             for name, p in self._parameters.items():
                 if p is None:
                     continue
-                p._data = fn(p)._data
+                new = fn(p)
+                if isinstance(new, _UninitializedTensor):     # a lazy one: its dtype only
+                    p.__dict__["_lazy_dtype"] = new.dtype
+                    continue
+                p._data = new._data
                 if p.grad is not None:             # the same .grad object, as PyTorch's
                     p._grad._data = fn(p.grad)._data    # set_data
             for name, b in self._buffers.items():
@@ -433,6 +514,21 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        """as PyTorch's CPU build: the AssertionError of Tensor.cuda for a module holding
+        tensors (one without any is returned as it is)"""
+        return self._apply(lambda t: t.cuda(device))
+
+    def bfloat16(self):
+        raise TypeError("cgrad has no bfloat16 dtype: use float() (float32) or half() "
+                        "(float16) instead")
+
+    def to_empty(self, *, device, recurse=True):
+        """parameters and buffers replaced by uninitialised ones of the same shapes and dtypes
+        (on the CPU, the only device)"""
+        from ..creation import empty_like
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
     def share_memory(self):
         return self
 
@@ -453,13 +549,30 @@ class Module:
             keep_vars = args[2] if len(args) > 2 else keep_vars
         if destination is None:
             destination = collections.OrderedDict()
+        for hook in tuple(self._state_dict_pre_hooks.values()):
+            hook(self, prefix, keep_vars)
         for name, value in self._local_state().items():
             destination[prefix + name] = value if keep_vars else value.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        for hook in tuple(self._state_dict_hooks.values()):
+            if hook(self, destination, prefix, {"version": self._version}) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
+
+    def get_extra_state(self):
+        """What a subclass overriding it saves in state_dict under '_extra_state' (any
+        object); set_extra_state gets it back on load_state_dict"""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called.")
+
+    def set_extra_state(self, state):
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called.")
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy the tensors of state_dict into this module's parameters and buffers. strict:
@@ -469,7 +582,9 @@ class Module:
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, errors, unexpected = [], [], []
         state_dict = collections.OrderedDict(state_dict)    # pre-hooks may rename keys
-        for prefix, module in self._prefixed_modules():
+
+        def load(module, prefix):
+            """module's keys, then its children's; then its post-hooks (PyTorch's order)"""
             for hook in tuple(module._load_state_dict_pre_hooks.values()):
                 hook(state_dict, prefix, {}, strict, missing, unexpected, errors)
             local = module._local_state()
@@ -481,11 +596,30 @@ class Module:
                 error = module._load_one(name, key, current, state_dict[key], assign)
                 if error:
                     errors.append(error)
+            extra = prefix + _EXTRA_STATE
+            if type(module).set_extra_state is not Module.set_extra_state:
+                if extra in state_dict:
+                    module.set_extra_state(state_dict[extra])
+                else:
+                    missing.append(extra)
+            elif extra in state_dict:
+                unexpected.append(extra)
             # as PyTorch, module by module: a key under this prefix naming neither a child nor
             # a tensor of this module
-            unexpected += [k for k in state_dict if k.startswith(prefix) and k[len(prefix):]
-                           .split(".", 1)[0] not in module._modules
-                           and k[len(prefix):].split(".", 1)[0] not in local]
+            unexpected.extend(k for k in state_dict if k.startswith(prefix) and k != extra
+                              and k[len(prefix):].split(".", 1)[0] not in module._modules
+                              and k[len(prefix):].split(".", 1)[0] not in local)
+            for name, child in module._modules.items():
+                if child is not None:
+                    load(child, prefix + name + ".")
+            incompatible = _IncompatibleKeys(missing, unexpected)     # (the hooks may change
+            for hook in tuple(module._load_state_dict_post_hooks.values()):      # the lists)
+                if hook(module, incompatible) is not None:
+                    raise AssertionError(
+                        "Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                        "expected to return new values, if incompatible_keys need to be "
+                        "modified, it should be done inplace.")
+        load(self, "")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -497,17 +631,6 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         return _IncompatibleKeys(missing, unexpected)
-
-    def _prefixed_modules(self):
-        """(key prefix, module) pairs of the whole tree, in state_dict order."""
-        out = [("", self)]
-        i = 0
-        while i < len(out):
-            prefix, module = out[i]
-            i += 1
-            out[i:i] = [(prefix + name + ".", m) for name, m in module._modules.items()
-                        if m is not None]
-        return out
 
     def _load_one(self, name, key, current, value, assign):
         if not isinstance(value, Tensor):

@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, _addindent
-from .parameter import Parameter, UninitializedParameter
+from .parameter import Parameter, UninitializedBuffer, UninitializedParameter, _UninitializedTensor
 
 
 # ---- layers -----------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ def _weight_and_bias(module, shape, bias, dtype, outputs=None):
     module.weight = Parameter(empty(*shape, dtype=dtype))
     outputs = shape[0] if outputs is None else outputs
     module.register_parameter("bias", Parameter(empty(outputs, dtype=dtype)) if bias else None)
-    _reset_weight_and_bias(module)
+    module.reset_parameters()                  # (a lazy module's: none yet)
 
 
 def _reset_weight_and_bias(module):
@@ -67,40 +67,66 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class LazyLinear(Linear):
-    """A Linear whose in_features comes from its first input: until then weight and bias are
-    UninitializedParameters; the first forward (or a load_state_dict) gives them their shapes,
-    initialises them and makes the module a Linear."""
+class _LazyModule:
+    """PyTorch's LazyModuleMixin: a module whose parameters' (and buffers') shapes come from
+    its first input. Until then they are UninitializedParameters (UninitializedBuffers); the
+    first call runs initialize_parameters(input), which materializes and resets them, and
+    makes the module a cls_to_become; a load_state_dict materializes them too."""
+    cls_to_become = None
 
-    def __init__(self, out_features, bias=True, device=None, dtype=None):
-        Module.__init__(self)
-        self.in_features, self.out_features = 0, out_features
-        self.weight = UninitializedParameter(dtype=dtype)
-        self.register_parameter("bias", UninitializedParameter(dtype=dtype) if bias else None)
+    def has_uninitialized_params(self):
+        return any(isinstance(t, _UninitializedTensor) for t in
+                   (*self._parameters.values(), *self._buffers.values()))
 
-    def _uninitialized(self):
-        return any(isinstance(p, UninitializedParameter) for p in (self.weight, self.bias))
+    def initialize_parameters(self, *args, **kwargs):
+        raise NotImplementedError(f"initialize_parameters is not implemented for "
+                                  f"{type(self).__name__}")
 
-    def reset_parameters(self):
-        if not self._uninitialized() and self.in_features != 0:
-            super().reset_parameters()
-
-    def __call__(self, input, *args, **kwargs):
-        if self._uninitialized():
-            with no_grad():
-                self.in_features = input.shape[-1]
-                self.weight.materialize((self.out_features, self.in_features))
-                if self.bias is not None:
-                    self.bias.materialize((self.out_features,))
-                self.reset_parameters()
-        if type(self) is LazyLinear:
-            self.__class__ = Linear            # as PyTorch's: a Linear from now on
-        return Module.__call__(self, input, *args, **kwargs)
+    def __call__(self, *args, **kwargs):
+        with no_grad():
+            self.initialize_parameters(*args, **kwargs)
+        if self.has_uninitialized_params():
+            raise RuntimeError(f"module {self._get_name()} has not been fully initialized")
+        if self.cls_to_become is not None:
+            self.__class__ = self.cls_to_become        # as PyTorch's: the plain class from now on
+        return Module.__call__(self, *args, **kwargs)
 
     def _load_one(self, name, key, current, value, assign):
-        if isinstance(current, UninitializedParameter) and isinstance(value, Tensor):
-            current.materialize(value.shape, dtype=value.dtype)
+        if isinstance(current, _UninitializedTensor) and isinstance(value, Tensor) and \
+                not isinstance(value, _UninitializedTensor):
+            current.materialize(value.shape)
         return super()._load_one(name, key, current, value, assign)
+
+
+def _materialize(module, shapes):
+    """materialize module's lazy tensors (name -> shape; a name set to None is skipped), then
+    reset them"""
+    for name, shape in shapes.items():
+        if getattr(module, name) is not None:
+            getattr(module, name).materialize(shape)
+    module.reset_parameters()
+
+
+class LazyLinear(_LazyModule, Linear):
+    """A Linear whose in_features comes from its first input (the last dim)"""
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False, device, dtype)
+        self.weight = UninitializedParameter(dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if self.has_uninitialized_params():
+            self.in_features = input.shape[-1]
+            _materialize(self, {"weight": (self.out_features, self.in_features),
+                                "bias": (self.out_features,)})
 
 
 class Flatten(Module):
@@ -481,6 +507,73 @@ class InstanceNorm3d(_InstanceNorm):
     dims = 3
 
 
+class LocalResponseNorm(Module):
+    """x / (k + alpha * mean of x^2 over size neighbouring channels)^beta
+    (F.local_response_norm)"""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class _LazyNormBase(_LazyModule):
+    """_NormBase's lazy form: num_features from the first input's dim 1; affine and
+    track_running_stats on by default (the instance norms' too, as PyTorch's)"""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        super().__init__(0, eps, momentum, False, False, device, dtype, bias=False)
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(dtype=dtype)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(dtype=dtype)
+            self.running_var = UninitializedBuffer(dtype=dtype)
+            self.num_batches_tracked = tensor(0, dtype=_dtype.int64)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
+            self.num_features = input.shape[1]
+            _materialize(self, dict.fromkeys(("weight", "bias", "running_mean", "running_var"),
+                                             (self.num_features,)))
+
+
+class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNormBase, BatchNorm2d):
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyNormBase, InstanceNorm1d):
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNormBase, InstanceNorm2d):
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNormBase, InstanceNorm3d):
+    cls_to_become = InstanceNorm3d
+
+
 class GroupNorm(Module):
     """y = x normalised within each sample's num_groups groups of channels (F.group_norm),
     then weight (ones) and bias (zeros) per channel where affine."""
@@ -655,6 +748,76 @@ class ConvTranspose3d(_ConvTransposeNd):
     dims, function = 3, F.conv_transpose3d
 
 
+class _LazyConvNd(_LazyModule):
+    """_ConvNd's lazy form: in_channels from the first input's channel dim"""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device, dtype)
+        self._lazy_parameters(out_channels, bias, dtype)
+
+    def _lazy_parameters(self, out_channels, bias, dtype):
+        self.weight = UninitializedParameter(dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if self.has_uninitialized_params():
+            n = self.dims + 1
+            if input.dim() not in (n, n + 1):
+                raise RuntimeError(f"Expected {n}D (unbatched) or {n + 1}D (batched) input to "
+                                   f"{type(self).__name__}, but got input of size: "
+                                   f"{input.shape}")
+            self.in_channels = input.shape[1] if input.dim() == n + 1 else input.shape[0]
+            if self.in_channels % self.groups:
+                raise ValueError("in_channels must be divisible by groups")
+            channels = (self.in_channels, self.out_channels // self.groups) if self.transposed \
+                else (self.out_channels, self.in_channels // self.groups)
+            _materialize(self, {"weight": (*channels, *self.kernel_size),
+                                "bias": (self.out_channels,)})
+
+
+class _LazyConvTransposeNd(_LazyConvNd):
+    """_ConvTransposeNd's lazy form, with its arguments"""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        _ConvTransposeNd.__init__(self, 0, 0, kernel_size, stride, padding, output_padding,
+                                  groups, False, dilation, padding_mode, device, dtype)
+        self._lazy_parameters(out_channels, bias, dtype)
+
+
+class LazyConv1d(_LazyConvNd, Conv1d):
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvNd, Conv2d):
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConvNd, Conv3d):
+    cls_to_become = Conv3d
+
+
+class LazyConvTranspose1d(_LazyConvTransposeNd, ConvTranspose1d):
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvTransposeNd, ConvTranspose2d):
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvTransposeNd, ConvTranspose3d):
+    cls_to_become = ConvTranspose3d
+
+
 class _PoolNd(Module):
     """kernel_size, stride (kernel_size by default), padding and ceil_mode, as given; the
     subclasses set F's function"""
@@ -744,6 +907,77 @@ class AvgPool1d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _LPPoolNd(Module):
+    """The p-norm (p = norm_type) of each kernel_size window; the subclasses set F's
+    function"""
+    function = None
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, input):
+        return type(self).function(input, float(self.norm_type), self.kernel_size, self.stride,
+                                   self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    function = F.lp_pool1d
+
+
+class LPPool2d(_LPPoolNd):
+    function = F.lp_pool2d
+
+
+class LPPool3d(_LPPoolNd):
+    function = F.lp_pool3d
+
+
+class _FractionalMaxPoolNd(Module):
+    """The maximum of each kernel_size window at pseudo-random starts, output_size (or
+    output_ratio times the input's size) of them per dim (F.fractional_max_pool2d / 3d);
+    _random_samples (a buffer, None by default: drawn at each call) fixes the starts"""
+    dims = function = None           # (spatial dims and F's function: set by each subclass)
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        name = type(self).__name__
+        if self.dims == 3 and min(F._ntuple(kernel_size, 3)) <= 0:
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = F._ntuple(kernel_size, self.dims)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else F._ntuple(output_size, self.dims)
+        self.output_ratio = None if output_ratio is None else (
+            tuple(output_ratio) if hasattr(output_ratio, "__len__")
+            else (output_ratio,) * self.dims)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self).function(input, self.kernel_size, self.output_size, self.output_ratio,
+                                   self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    dims, function = 2, F.fractional_max_pool2d
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    dims, function = 3, F.fractional_max_pool3d
 
 
 class _AdaptivePoolNd(Module):
