@@ -13,7 +13,7 @@ from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
 from .ops import elementwise as E, special as SP
-from .ops.matrix import _flat
+from .ops.shape import _flat
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
 from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401

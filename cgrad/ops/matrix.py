@@ -11,18 +11,23 @@ Arguments are checked by the callers (cgrad/linalg.py); batch dims lead, as in P
 import math
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.linalg import blas, lapack
 
 from ..autograd.function import Function, _function_op, constant
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, where
-from .shape import Cat
+from .shape import Cat, _flat  # noqa: F401  (_flat: also used here)
 
 
 class LinAlgError(RuntimeError):
     """PyTorch's torch.linalg.LinAlgError: a singular matrix, or one not positive-definite"""
 
+
+
+def _scipy_linalg():
+    """scipy.linalg (with its blas and lapack), imported on first use: ~0.15 s and ~25 MB that
+    `import cgrad` should not pay"""
+    import scipy.linalg
+    return scipy.linalg
 
 def pytorch_node(name):
     """Class decorator: the Function's nodes print as PyTorch's `name` (<LinalgDetBackward0>),
@@ -55,14 +60,9 @@ def cat(tensors, dim):
 
 # ---- LAPACK's failures, found again only once NumPy raised: per matrix, so only on errors ------
 
-def _flat(a, k=2):
-    """a with its batch dims (all but the last k) as one; reshape(-1, ...) fails when empty"""
-    return a.reshape((math.prod(a.shape[:-k]),) + a.shape[-k:])
-
-
 def _infos(a, routine, **kw):
     """LAPACK's info of `routine` (getrf, potrf) for each matrix of a, in a's batch shape"""
-    fn = lapack.get_lapack_funcs(routine, (a,))
+    fn = _scipy_linalg().lapack.get_lapack_funcs(routine, (a,))
     flat = _flat(a)
     return np.array([fn(m, **kw)[-1] for m in flat], np.int32).reshape(a.shape[:-2])
 
@@ -274,7 +274,7 @@ def _triangular_array(a, b, upper, unit, trans):
         with np.errstate(all="ignore"):
             _substitute(_swap(a) if trans else a, b, upper != bool(trans), unit, out)
         return out
-    trsm = blas.get_blas_funcs("trsm", (a, b))
+    trsm = _scipy_linalg().blas.get_blas_funcs("trsm", (a, b))
     with np.errstate(all="ignore"):
         for k in range(fa.shape[0]):
             fo[k] = trsm(1.0, fa[k], fb[k], lower=not upper, trans_a=trans, diag=unit)
@@ -330,7 +330,7 @@ class Cholesky(Function):
                     "The factorization could not be completed because the input is not "
                     f"positive-definite (the leading minor of order {i} is not "
                     "positive-definite)."))
-            potrf = lapack.get_lapack_funcs("potrf", (a,))
+            potrf = _scipy_linalg().lapack.get_lapack_funcs("potrf", (a,))
             flat = [potrf(m, lower=not upper, clean=True)[0] for m in _flat(a)]
             c = np.stack(flat).reshape(a.shape) if flat else a.copy()
         L = _t(c, a.dtype)
@@ -503,7 +503,7 @@ class MatrixExp(Function):
         ctx.set_materialize_grads(False)
         a = A._data
         ctx.save_for_backward(A)
-        return _t(sla.expm(a) if a.size else a.copy(), a.dtype)
+        return _t(_scipy_linalg().expm(a) if a.size else a.copy(), a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -601,7 +601,7 @@ class Lstsq(Function):
         svs = np.zeros((fa.shape[0], min(m, n)), a.dtype)
         lapack_driver = "gelsy" if driver == "gels" else driver
         for i in range(fa.shape[0] if k else 0):        # (no B columns: LAPACK is not called)
-            x[i], _, ranks[i], sv = sla.lstsq(fa[i], fb[i], cond=rcond, check_finite=False,
+            x[i], _, ranks[i], sv = _scipy_linalg().lstsq(fa[i], fb[i], cond=rcond, check_finite=False,
                                               lapack_driver=lapack_driver)
             if sv is not None:
                 svs[i] = sv
@@ -733,7 +733,7 @@ class CholeskyInverse(Function):
 
 def _getrf(a):
     """LAPACK's getrf matrix by matrix: (LU packed, 0-based pivots, info), batch shapes kept"""
-    getrf = lapack.get_lapack_funcs("getrf", (a,))
+    getrf = _scipy_linalg().lapack.get_lapack_funcs("getrf", (a,))
     m, n = a.shape[-2:]
     flat = _flat(a)
     lu = np.empty(flat.shape, a.dtype)
@@ -847,7 +847,7 @@ def _getrs(lu, piv, b, trans):
     piv = _flat(np.broadcast_to(piv, batch + piv.shape[-1:]), 1)
     out = _flat(np.broadcast_to(b, batch + b.shape[-2:])).copy()
     if out.size:
-        getrs = lapack.get_lapack_funcs("getrs", (lu, out))
+        getrs = _scipy_linalg().lapack.get_lapack_funcs("getrs", (lu, out))
         with np.errstate(all="ignore"):
             for i in range(out.shape[0]):
                 out[i] = getrs(lu[i], piv[i], out[i], trans=trans)[0]

@@ -9,6 +9,11 @@ from .elementwise import MaskedFill, Where
 from .._memory import zeros
 
 
+
+def _flat(a, k=2):
+    """a with its batch dims (all but the last k) as one; reshape(-1, ...) fails when empty"""
+    return a.reshape((math.prod(a.shape[:-k]),) + a.shape[-k:])
+
 def viewed(x, shape):
     """x reshaped without copying, or PyTorch's RuntimeError when its strides don't allow it."""
     try:
