@@ -269,11 +269,7 @@ SAMPLED = {  # name: (distribution, its mean and variance, by formula; Cauchy's:
 @pytest.mark.parametrize("case", sorted(SAMPLED))
 def test_sample_moments_shapes_and_seed(case):
     build, mean, var = SAMPLED[case]
-    d = build(cgrad.distributions)
-    x = check_samples(d, mean, var, var_atol=0)
-    assert x.dtype == cgrad.float32
-    np.testing.assert_allclose(d.mean.numpy(), mean, rtol=1e-5)
-    np.testing.assert_allclose(d.variance.numpy(), var, rtol=1e-5)
+    d, x = sampled_moments(build, mean, var)
     e = d.expand((4,) + d.batch_shape)
     assert e.batch_shape == (4,) + d.batch_shape and e.sample().shape == e._extended_shape()
     assert e.log_prob(e.sample()).shape == e.batch_shape
@@ -369,6 +365,17 @@ def test_invalid_parameters_raise_like_torch(build):
     ("Weibull(m.tensor([1.0]), m.tensor([1.0]))", "m.tensor([0.0])")])
 def test_values_outside_support_raise_like_torch(build, value):
     support_errors_match(build, value)
+
+
+def sampled_moments(build, mean, var):
+    """build(cgrad.distributions) and 20000 float32 samples of it, checked against the given
+    mean and variance, which its mean and variance properties must give too"""
+    d = build(cgrad.distributions)
+    x = check_samples(d, mean, var, var_atol=0)
+    assert x.dtype == cgrad.float32
+    np.testing.assert_allclose(d.mean.numpy(), mean, rtol=1e-5)
+    np.testing.assert_allclose(d.variance.numpy(), var, rtol=1e-5)
+    return d, x
 
 
 def support_errors_match(build, value):
