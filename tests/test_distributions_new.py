@@ -12,7 +12,7 @@ import pytest
 import cgrad
 import cgrad.distributions  # noqa: F401
 import test_distributions_more as more
-from test_distributions import (DTYPES, TOL, TRIGAMMA, U, _method, check, simplex, spd,  # noqa
+from test_distributions import (DTYPES, TOL, TRIGAMMA, U, _method, check, simplex, spd,
                                 tril)
 
 torch = pytest.importorskip("torch")
