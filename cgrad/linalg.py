@@ -639,13 +639,11 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     """(X, info): solve's X, and info > 0 (LAPACK's getrf's) where A is singular; then X is
     what the LU solve gives (inf / NaN) instead of an error, unless check_errors"""
     _matrix("linalg.solve_ex", A, kernel="lu_cpu")
-    info = lu_factor_ex(A).info
+    LU, pivots, info = lu_factor_ex(A)
     if check_errors or not bool((info > 0).any()):
         return SolveExResult(solve(A, B, left=left, out=out), info)
     vector = _is_vector_rhs(A, B)
-    Bm = B.unsqueeze(-1) if vector else B
-    LU, pivots = lu_factor_ex(A)[:2]
-    X = lu_solve(LU, pivots, Bm, left=left)
+    X = lu_solve(LU, pivots, B.unsqueeze(-1) if vector else B, left=left)
     return SolveExResult(_into_out(X.squeeze(-1) if vector else X, out), info)
 
 
