@@ -717,13 +717,18 @@ FULL = Budget(sample=0.01, total=2.5, min_rounds=5, max_rounds=31)
 QUICK = Budget(sample=0.004, total=0.25, min_rounds=3, max_rounds=11)
 
 
+WARM_CALLS = 3     # untimed calls before a sample of a short case (see _sample)
+
+
 def _sample(run, number, warm=True):
-    """Seconds per call, over `number` back-to-back calls, after one untimed call if number > 1
-    (a call that fills a sample alone takes 10 ms or more: its arrays outgrow the caches);
-    with a setup, over `number` pairs of an untimed setup and a timed call. So no timed call
-    of a short case starts from the caches another implementation's sample left (such a cold
-    call timed them, not the case: 64^3 matmul backward 80 us against 20 us warm, bias-1e6
-    1.3-1.8 ms against 0.65-0.7 ms, one call in each sample of ~11)."""
+    """Seconds per call, over `number` back-to-back calls, after WARM_CALLS untimed calls if
+    number > 1 (a call that fills a sample alone takes 10 ms or more: its arrays outgrow the
+    caches); with a setup, over `number` pairs of an untimed setup and a timed call. So no timed
+    call of a short case starts from the caches another implementation's sample left: such a
+    cold call timed them, not the case (64^3 matmul backward 80 us against 20 us warm). One
+    warm call is not enough where the case's arrays fill most of L3: after the limit's copies,
+    bias-1e6's calls took 1.1-1.2, then 0.73, then 0.57 ms, and a sample of two calls timed the
+    second and third."""
     if run.setup is not None:
         spent = 0.0
         for _ in range(number):
@@ -733,7 +738,8 @@ def _sample(run, number, warm=True):
             spent += time.perf_counter() - t0
         return spent / number
     if warm and number > 1:
-        run.step()
+        for _ in range(WARM_CALLS):
+            run.step()
     t0 = time.perf_counter()
     for _ in range(number):
         run.step()
@@ -756,11 +762,14 @@ def measure(c, impls, budget):
         for impl, run in runs.items():
             activate(impl)
             _sample(run, 1, warm=False)                  # warm-up; first call pays one-offs
-            t0 = time.perf_counter()
-            _sample(run, 1, warm=False)
-            t = time.perf_counter() - t0                 # a call with its setup, if any
+            t = float("inf")      # a warm call with its setup, if any: the fastest of a few
+            for _ in range(WARM_CALLS):
+                t0 = time.perf_counter()
+                _sample(run, 1, warm=False)
+                t = min(t, time.perf_counter() - t0)
             number[impl] = max(1, min(100000, int(budget.sample / t)))
-            untimed = 1 if number[impl] > 1 and run.setup is None else 0    # _sample's warm-up
+            # _sample's warm-up calls
+            untimed = WARM_CALLS if number[impl] > 1 and run.setup is None else 0
             cost[impl] = (number[impl] + untimed) * t
         rounds = int(budget.total / max(sum(cost.values()), 1e-9))
         rounds = max(budget.min_rounds, min(budget.max_rounds, rounds))
