@@ -10,7 +10,7 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .grad_mode import state as _grad_state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from . import function, graph
+from . import function, graph, profiler  # noqa: F401
 from .variable import Variable  # noqa: F401
 
 

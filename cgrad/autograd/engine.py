@@ -4,6 +4,7 @@ import numpy as np
 from .. import backends as B
 from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, _Packed, grad_edge
 from . import anomaly
+from .profiler_util import recorder as _recorder
 
 Tensor = None  # set by cgrad.tensor
 
@@ -226,6 +227,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         ready = only_needed(topological_order(list(pending)), capture)[::-1]
         needed = set(ready)
     check_anomaly = anomaly._enabled[0]
+    rec = _recorder[0]                      # a profiler, timing each node's backward
+    depth = 0 if rec is None else rec.depth()
     ndarray = np.ndarray
     try:
         while ready:
@@ -255,7 +258,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 if capture is None:
                     leaf = node._ref()
                     if leaf is not None:
-                        _accumulate_into_leaf(leaf, g, owned)
+                        if rec is None:
+                            _accumulate_into_leaf(leaf, g, owned)
+                        else:
+                            _accumulate_recorded(rec, leaf, g, owned)
                 elif node in capture:
                     leaf = node._ref()
                     if leaf is not None and leaf._hooks:     # a leaf's hooks see it, as in PyTorch
@@ -269,6 +275,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 continue
 
             op = node.op
+            if rec is not None:
+                events = rec.begin(EVALUATE + node.name()), rec.begin(node.name())
             if node._saved is None and not isinstance(node, FunctionCtx):
                 # released by an earlier backward (a Function raises when it reads saved_tensors)
                 raise RuntimeError(FREED_MESSAGE)
@@ -299,6 +307,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 grads = op.backward(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
+            if rec is not None:
+                rec.end(events[1], rec.profile_memory and _fresh_bytes(grads, acc))
             if check_anomaly:
                 anomaly.check_backward(node, grads)
             fresh = op.returns_fresh
@@ -324,12 +334,16 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     if type(total) is not ndarray:             # NumPy: 0-d sums as scalars
                         total = np.array(total)
                     pending[parent] = (total, True)
+            if rec is not None:
+                rec.end(events[0])
             if not retain_graph:
                 if node._saved or node.__dict__:
                     node.release()
                 else:
                     node._versions = None
     except BaseException:
+        if rec is not None:
+            rec.unwind(depth)
         if capture is None:       # what PyTorch had added into .grad before the failure
             _accumulate_finished_leaves(pending, ready + [node])
         raise
@@ -338,9 +352,32 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         for node, (g, owned) in pending.items():      # only leaves are left
             leaf = node._ref()
             if leaf is not None:
-                _accumulate_into_leaf(leaf, g, owned)
+                if rec is None:
+                    _accumulate_into_leaf(leaf, g, owned)
+                else:
+                    _accumulate_recorded(rec, leaf, g, owned)
         return None
     return checked_used(results, allow_unused)
+
+
+EVALUATE = "autograd::engine::evaluate_function: "
+ACCUMULATE_GRAD = "torch::autograd::AccumulateGrad"
+
+
+def _accumulate_recorded(rec, leaf, g, owned):
+    """_accumulate_into_leaf, timed as PyTorch's AccumulateGrad node"""
+    events = rec.begin(EVALUATE + ACCUMULATE_GRAD), rec.begin(ACCUMULATE_GRAD)
+    had = leaf._grad is not None
+    _accumulate_into_leaf(leaf, g, owned)
+    rec.end(events[1], rec.profile_memory and not had and not owned and g.nbytes)
+    rec.end(events[0])
+
+
+def _fresh_bytes(grads, acc):
+    """bytes of the new arrays among a backward's gradients (not views, not added in place)"""
+    return sum(gi.nbytes for i, gi in enumerate(grads)
+               if type(gi) is np.ndarray and gi.base is None
+               and not (acc is not None and gi is acc[i]))
 
 
 def checked_used(results, allow_unused):

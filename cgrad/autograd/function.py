@@ -11,6 +11,7 @@ import numpy as np
 
 from .anomaly import check_forward, forward_check as _forward_check
 from .grad_mode import INFERENCE, no_grad, state as _grad_state
+from .profiler_util import op_event_name, recorder as _recorder
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -237,6 +238,12 @@ class Op:
     def apply(cls, *args):
         """Run forward on the arrays of args; record a Node if grad mode is on and some input
         requires grad. (The hot path of every op: one pass over args, no calls but forward.)"""
+        rec = _recorder[0]
+        if rec is not None:                 # a profiler records: time this op as an event
+            if rec.skip:                    # (the recorder's own call of apply)
+                rec.skip = False
+            else:
+                return rec.apply(op_event_name(cls), cls.apply, args)
         T = Tensor
         arrays = list(args)                           # Tensors replaced by their arrays
         tensors = []
@@ -316,7 +323,7 @@ class Op:
         dtype or a Python number (which the caller then runs through the generic op)."""
         ad = a._data
         dt = ad.dtype
-        if ad.ndim or dt.char not in "fd" or _forward_check[0]:
+        if ad.ndim or dt.char not in "fd" or _forward_check[0] or _recorder[0] is not None:
             return None
         tb = None                                     # b, if it is a Tensor
         if isinstance(b, Tensor):
@@ -845,6 +852,12 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        rec = _recorder[0]
+        if rec is not None:                 # a profiler records: an event named by the class
+            if rec.skip:
+                rec.skip = False
+            else:
+                return rec.apply(cls.__name__, cls.apply, args, kwargs)
         op = _function_op(cls)
         ctx = op._node_type(op)
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
