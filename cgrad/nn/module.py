@@ -5,12 +5,12 @@ registers it; parameters(), state_dict(), train()/eval(), to(dtype) then walk th
 """
 import collections
 import functools
-import itertools
 
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from ..utils.hooks import BackwardHook, register_node_hooks, warn_non_full_hook
+from ..utils.hooks import (BackwardHook, RemovableHandle, register_node_hooks,
+                           warn_non_full_hook)
 from .parameter import Buffer, Parameter, _UninitializedTensor
 
 
@@ -113,25 +113,25 @@ class Module:
 
     def register_forward_pre_hook(self, hook):
         """hook(module, args) -> None or new args runs before forward."""
-        return _Handle(self._forward_pre_hooks, hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
 
     def register_forward_hook(self, hook):
         """hook(module, args, output) -> None or a new output runs after forward."""
-        return _Handle(self._forward_hooks, hook)
+        return RemovableHandle(self._forward_hooks, hook)
 
     def register_full_backward_hook(self, hook):
         """hook(module, grad_input, grad_output) -> None or a new grad_input runs once the
         gradients with respect to the module's positional tensor inputs are computed (None
         for the others); grad_output holds those with respect to its outputs."""
         self._check_backward_hook_kind(full=True)
-        return _Handle(self._own_hooks("_backward_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_backward_hooks"), hook)
 
     def register_backward_hook(self, hook):
         """Deprecated (PyTorch's too): hook(module, grad_input, grad_output) -> None or a new
         grad_input on the grad_fn of the module's output, whose inputs are not always the
         module's (PyTorch's FutureWarning says when); register_full_backward_hook is right."""
         self._check_backward_hook_kind(full=False)
-        return _Handle(self._own_hooks("_non_full_backward_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_non_full_backward_hooks"), hook)
 
     def _check_backward_hook_kind(self, full):
         """one kind of backward hook per module, ever (PyTorch's _is_full_backward_hook)"""
@@ -142,7 +142,7 @@ class Module:
     def register_full_backward_pre_hook(self, hook):
         """hook(module, grad_output) -> None or a new grad_output runs before the gradients
         with respect to the module's inputs are computed."""
-        return _Handle(self._own_hooks("_backward_pre_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_backward_pre_hooks"), hook)
 
     def register_load_state_dict_pre_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -154,24 +154,24 @@ class Module:
         """hook(module, incompatible_keys) runs after load_state_dict loaded this module and
         its descendants; it may change incompatible_keys' lists in place (before strict's
         check) and must return None."""
-        return _Handle(self._own_hooks("_load_state_dict_post_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_load_state_dict_post_hooks"), hook)
 
     def register_state_dict_pre_hook(self, hook):
         """hook(module, prefix, keep_vars) runs as state_dict() starts on this module."""
-        return _Handle(self._own_hooks("_state_dict_pre_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_state_dict_pre_hooks"), hook)
 
     def register_state_dict_post_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata) runs once state_dict() put in this
         module's entries and its descendants'; it may change state_dict in place and must
         return None."""
-        return _Handle(self._own_hooks("_state_dict_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_state_dict_hooks"), hook)
 
     def _register_load_state_dict_pre_hook(self, hook, with_module=False):
         """The same hook without the module argument unless with_module (PyTorch's private
         form, which its weight_norm uses to load old weight_g / weight_v keys)."""
         if with_module:
             hook = functools.partial(hook, self)
-        return _Handle(self._own_hooks("_load_state_dict_pre_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_load_state_dict_pre_hooks"), hook)
 
     def _own_hooks(self, name):
         hooks = self.__dict__.get(name)
@@ -674,23 +674,4 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-
-
-class _Handle:
-    """Removes a hook it was returned for."""
-    _ids = itertools.count()
-
-    def __init__(self, hooks, hook):
-        self.hooks_dict = hooks
-        self.id = next(self._ids)
-        hooks[self.id] = hook
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 

@@ -3,6 +3,7 @@ zero_grad, state dicts, and step's loop over the groups). Subclasses implement _
 with one fused backend kernel per group (or step() itself, as LBFGS and a user's own)."""
 import collections
 import copy
+import functools
 import itertools
 import warnings
 
@@ -11,7 +12,10 @@ import numpy as np
 from .. import backends as B
 from .._memory import zeros
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.profiler import record_function
+from ..autograd.profiler_util import recorder as _recorder
 from ..tensor import Tensor
+from ..utils.hooks import RemovableHandle
 
 
 class _Required:
@@ -67,12 +71,61 @@ def _typename(x):
     return "cgrad.FloatTensor" if isinstance(x, Tensor) else type(x).__name__
 
 
+_global_optimizer_pre_hooks = collections.OrderedDict()
+_global_optimizer_post_hooks = collections.OrderedDict()
+_HOOK_DICTS = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
+               "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
+               "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks")
+
+
+def register_optimizer_step_pre_hook(hook):
+    """hook(optimizer, args, kwargs) -> None or (args, kwargs), before every optimizer's step
+    (before the optimizer's own pre hooks)"""
+    return RemovableHandle(_global_optimizer_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """hook(optimizer, args, kwargs), after every optimizer's step (after its own)"""
+    return RemovableHandle(_global_optimizer_post_hooks, hook)
+
+
+def _hooked_step(step):
+    """step with the step hooks around it, as a profiler range "Optimizer.step#<class>.step"
+    (a class's step is wrapped once, at its first optimizer's construction, as PyTorch's)"""
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        self = args[0]
+        if not (_recorder[0] is not None or _global_optimizer_pre_hooks
+                or _global_optimizer_post_hooks or self._optimizer_step_pre_hooks
+                or self._optimizer_step_post_hooks):
+            return step(*args, **kwargs)
+        with record_function(f"Optimizer.step#{type(self).__name__}.step"):
+            for hook in itertools.chain(_global_optimizer_pre_hooks.values(),
+                                        self._optimizer_step_pre_hooks.values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
+                                           f"new_kwargs), but got {result}.")
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            for hook in itertools.chain(self._optimizer_step_post_hooks.values(),
+                                        _global_optimizer_post_hooks.values()):
+                hook(self, args, kwargs)
+            return out
+    wrapper.hooked = True
+    return wrapper
+
+
 class Optimizer:
     """Base class of the optimizers: `params` is an iterable of Tensors, of (name, Tensor)
     pairs, or of dicts (param groups, each with its own hyperparameters)."""
 
     def __init__(self, params, defaults):
         self.defaults = defaults
+        for name in _HOOK_DICTS:
+            setattr(self, name, collections.OrderedDict())
+        self._patch_step_function()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {_typename(params)}")
@@ -91,6 +144,40 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for name in _HOOK_DICTS:
+            if name not in self.__dict__:
+                setattr(self, name, collections.OrderedDict())
+        self._patch_step_function()
+
+    def _patch_step_function(self):
+        cls = type(self)
+        if not getattr(cls.step, "hooked", False):
+            cls.step = _hooked_step(cls.step)
+
+    # ---- hooks -----------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        """hook(optimizer, args, kwargs) -> None or (args, kwargs), before each step()"""
+        return RemovableHandle(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """hook(optimizer, args, kwargs), after each step()"""
+        return RemovableHandle(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """hook(optimizer), before state_dict() packs the state"""
+        return RemovableHandle(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """hook(optimizer, state_dict) -> None or the state dict state_dict() returns"""
+        return RemovableHandle(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """hook(optimizer, state_dict) -> None or the state dict to load instead"""
+        return RemovableHandle(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """hook(optimizer), after load_state_dict()"""
+        return RemovableHandle(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     def __repr__(self):
         text = type(self).__name__ + " ("
@@ -153,6 +240,12 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every optimized parameter: to None (default), or to zeros in
         place with the backend's zeroing kernel."""
+        if _recorder[0] is not None:
+            with record_function(f"Optimizer.zero_grad#{type(self).__name__}.zero_grad"):
+                return self._zero_grad(set_to_none)
+        return self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -230,6 +323,8 @@ class Optimizer:
     def state_dict(self):
         """{"state": {param index: per-parameter state}, "param_groups": [hyperparameters with
         "params" as indices]}, PyTorch's format; the tensors are the live state (not copies)."""
+        for hook in self._optimizer_state_dict_pre_hooks.values():
+            hook(self)
         index = {}
         start = 0
         groups = []
@@ -241,12 +336,22 @@ class Optimizer:
             start += len(packed["params"])
             groups.append(packed)
         state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for hook in self._optimizer_state_dict_post_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict):
         """Restore state saved by state_dict() into an optimizer over the same parameters:
         the hyperparameters of each group and every parameter's state (floating-point tensors
         cast to the parameter's dtype, else the loaded tensors themselves, as in PyTorch)."""
+        state_dict = state_dict.copy()          # shallow: a pre hook may replace entries
+        for hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -268,6 +373,8 @@ class Optimizer:
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]
         self.__setstate__({"state": state, "param_groups": saved_groups})
+        for hook in self._optimizer_load_state_dict_post_hooks.values():
+            hook(self)
 
 
 def _cast(param, value, key=None):

@@ -2,11 +2,34 @@
 the module's tensor inputs and outputs each pass through one identity node, whose backward
 sees the gradients with respect to the outputs (grad_output) and then to the inputs
 (grad_input), and hands them to the user's hooks."""
+import itertools
 import warnings
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+
+
+class RemovableHandle:
+    """Removes the hook it was returned for (from the dict it was put in; prepend: put it
+    first). Also a context manager that removes it at exit."""
+    _ids = itertools.count()
+
+    def __init__(self, hooks, hook, prepend=False):
+        self.hooks_dict = hooks
+        self.id = next(self._ids)
+        hooks[self.id] = hook
+        if prepend:
+            hooks.move_to_end(self.id, last=False)
+
+    def remove(self):
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class BackwardHookFunction(Function):
