@@ -3,6 +3,7 @@ the kernels may meet: contiguous, transposed, strided, negative strides, broadca
 zero-size, unaligned, read-only, float32, float64 and mixed dtypes. Plain arithmetic must
 match bit for bit; libm calls, reductions and BLAS within a per-dtype tolerance."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -949,6 +950,47 @@ def test_cross_entropy_kernel_sizes_checked(ck):          # (ck: skips without t
     with pytest.raises(ValueError, match="probs=True takes no label smoothing"):
         _rd.cross_entropy_backward_(x, t, none, none, -100, 0.1, 4.0, out, 3, 4, True, True,
                                     1.0, np.ones(3, np.float32))
+
+
+def test_cross_entropy_kernel_arrays_checked(ck):
+    """The arrays the cross-entropy kernels read through their data pointers (_arrays.pxd)
+    are checked as typed memoryviews would be: dtype, one dimension, C order, writeable
+    outputs, an ndarray at all; each error names the argument."""
+    from cgrad.backends.cython_backend import _rd
+    x, t = np.zeros(12, np.float32), np.zeros(3, np.int64)
+    out, losses, none = np.empty(12, np.float32), np.empty(3, np.float32), x[:0]
+    scale = np.empty(3, np.float32)
+    bad = [
+        (dict(target=t.astype(np.int32)), ValueError, "target has dtype int32, expected int64"),
+        (dict(losses=losses.astype(np.float64)), ValueError,
+         "losses has dtype float64, expected float32"),
+        (dict(out=out.reshape(3, 4)), ValueError, "log_probs has 2 dimensions, expected 1"),
+        (dict(out=np.empty(24, np.float32)[::2]), ValueError,
+         "log_probs is not C-contiguous and aligned"),
+        (dict(losses=_readonly(3)), ValueError, "losses is read-only"),
+        (dict(scale=[0.0, 0.0, 0.0]), TypeError, "scale must be a NumPy array, not list"),
+        (dict(weight=None), TypeError, "weight must be a NumPy array, not NoneType"),
+    ]
+    for change, error, message in bad:
+        a = dict(target=t, weight=none, out=out, losses=losses, scale=scale)
+        a.update(change)
+        with pytest.raises(error, match=re.escape(message)):
+            _rd.cross_entropy_(x, a["target"], a["weight"], -100, 0.0, a["out"], a["losses"],
+                               3, 4, True, a["scale"])
+    with pytest.raises(ValueError, match="out is read-only"):
+        _rd.cross_entropy_backward_(x, t, none, none, -100, 0.0, 4.0, _readonly(12), 3, 4,
+                                    True, False, 1.0, scale)
+    with pytest.raises(ValueError, match="g_rows has dtype float64, expected float32"):
+        _rd.cross_entropy_backward_(x, t, np.zeros(3), none, -100, 0.0, 4.0, out, 3, 4, True,
+                                    False, 1.0, scale)
+    _rd.cross_entropy_(x, t, none, -100, 0.0, out, losses, 3, 4, True, scale)   # all good
+    assert np.allclose(losses, np.log(4)) and np.allclose(scale, 0.25)
+
+
+def _readonly(n):
+    a = np.zeros(n, np.float32)
+    a.flags.writeable = False
+    return a
 
 
 def test_cross_entropy_total_keeps_float32_precision(ck_rows):

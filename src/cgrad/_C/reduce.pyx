@@ -11,6 +11,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, logf
 from libc.stdint cimport int64_t
+cimport numpy as cnp
+from cgrad._C._arrays cimport array_data, array_len
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_max, cgrad_row_maxf,
                               cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf, vexp_nonpos)
@@ -196,20 +198,24 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
 
 
 # ---- cross-entropy ------------------------------------------------------------------------
-cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t[::1] target,
-                   const floating[::1] weight, int64_t ignore_index, Py_ssize_t R,
+cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t* target, Py_ssize_t n_target,
+                   Py_ssize_t n_weight, int64_t ignore_index, Py_ssize_t R,
                    Py_ssize_t C) except -1:
     """The sizes a cross-entropy call shares, and its targets in [0, C) (IndexError, as
     PyTorch): 1 when a weight is given, else 0."""
     _check(rows, R * C, rows_name)
-    _check(target.shape[0], R, "target")
-    if weight.shape[0] > 0:
-        _check(weight.shape[0], C, "weight")
+    _check(n_target, R, "target")
+    if n_weight > 0:
+        _check(n_weight, C, "weight")
     cdef Py_ssize_t r
     for r in range(R):
         if target[r] != ignore_index and not (0 <= target[r] < C):
             raise IndexError(f"Target {target[r]} is out of bounds.")
-    return weight.shape[0] > 0
+    return n_weight > 0
+
+
+cdef inline int _typenum(floating* kind) noexcept:
+    return cnp.NPY_FLOAT if floating is float else cnp.NPY_DOUBLE
 
 
 cdef double _total(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -271,43 +277,51 @@ cdef void _ce_block(const floating* x, floating* out, const int64_t* t, const fl
                          if t[r] != ignore_index else zero)
 
 
-def cross_entropy_(const floating[::1] logits, const int64_t[::1] target,
-                   const floating[::1] weight, int64_t ignore_index, double label_smoothing,
-                   floating[::1] log_probs, floating[::1] losses, Py_ssize_t R, Py_ssize_t C,
-                   bint probs=False, floating[::1] scale=None):
+def cross_entropy_(const floating[::1] logits, target, weight, int64_t ignore_index,
+                   double label_smoothing, log_probs, losses, Py_ssize_t R, Py_ssize_t C,
+                   bint probs=False, scale=None):
     """log_probs = log_softmax(logits) and losses[n] = (1 - eps) w[t_n] (-log_probs[n, t_n])
     + eps / C sum_c w_c (-log_probs[n, c]) (0 where t_n == ignore_index); weight may be
     empty (w = 1). A target outside [0, C) raises IndexError. With probs, the rows get
     exp(x - max) and scale (R,) 1 / their sums instead: the softmax, which backward reads
     without an exp (no label smoothing then).
+    The arrays besides logits (1-D, C-contiguous; target int64, the others logits' dtype)
+    are read through _arrays.array_data: memoryviews of all seven cost ~0.6 us a call.
     Returns (sum of the losses, in a fixed order; summed weights of the targets not ignored,
     their count without weight): what a "sum" or "mean" reduction needs, with no more calls."""
     if probs and label_smoothing > 0:
         raise ValueError("probs=True takes no label smoothing")
+    cdef int T = _typenum(<floating*> NULL)
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    cdef floating* lpp = <floating*> array_data(log_probs, T, "log_probs", True)
+    cdef floating* lsp = <floating*> array_data(losses, T, "losses", True)
+    cdef floating* scp = lsp
     if probs:
-        _check(0 if scale is None else scale.shape[0], R, "scale")
+        if scale is None:
+            _check(0, R, "scale")
+        scp = <floating*> array_data(scale, T, "scale", True)
+        _check(array_len(scale), R, "scale")
     _check(logits.shape[0], R * C, "logits")
-    _check(losses.shape[0], R, "losses")
-    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
-                                R, C)
+    _check(array_len(losses), R, "losses")
+    cdef bint has_w = _ce_check(array_len(log_probs), "log_probs", tp, array_len(target),
+                                array_len(weight), ignore_index, R, C)
     cdef Py_ssize_t r
     cdef double denominator = 0
-    cdef const int64_t* tp = &target[0] if R else NULL
     for r in range(R):
         if tp[r] != ignore_index:
-            denominator += weight[tp[r]] if has_w else 1
+            denominator += wp[tp[r]] if has_w else 1
     if R * C == 0:
-        losses[:] = 0           # C == 0: every target was ignored (any other raised)
-        if probs:
-            scale[:] = 0
+        for r in range(R):      # C == 0: every target was ignored (any other raised)
+            lsp[r] = 0
+            if probs:
+                scp[r] = 0
         return 0.0, denominator
     cdef floating keep = <floating> (1 - label_smoothing)
     cdef floating spread = <floating> (label_smoothing / C) if label_smoothing > 0 else 0
     cdef const floating* xp = &logits[0]
-    cdef const floating* wp = &weight[0] if has_w else xp
-    cdef floating* lpp = &log_probs[0]
-    cdef floating* lsp = &losses[0]
-    cdef floating* scp = &scale[0] if probs else lsp
+    if not has_w:
+        wp = xp
     cdef Py_ssize_t b, B = _block_rows(C)
     if parallel(R * C):
         for b in prange((R + B - 1) // B, nogil=True, schedule="static",
@@ -375,27 +389,39 @@ cdef void _ce_bwd_row(const floating* lp, floating* out, int64_t t, int64_t igno
                 out[i] = out[i] - spread
 
 
-def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] target,
-                            const floating[::1] g_rows, const floating[::1] weight,
+def cross_entropy_backward_(const floating[::1] log_probs, target, g_rows, weight,
                             int64_t ignore_index, double label_smoothing, double w_sum,
-                            floating[::1] out, Py_ssize_t R, Py_ssize_t C, bint probs=False,
-                            bint add=False, double g_all=0, const floating[::1] scale=None):
+                            out, Py_ssize_t R, Py_ssize_t C, bint probs=False,
+                            bint add=False, double g_all=0, scale=None):
     """out[n] = g'_n (sum(a_n) softmax_n - a_n) with a_n = (1 - eps) w[t_n] onehot(t_n) +
     eps / C w, g'_n = 0 for ignored rows; w_sum = sum of weight (C without one). With probs,
     log_probs holds exp(x - max) and scale 1 / the rows' sums (cross_entropy_ with
     probs=True); with add, out += it.
-    g_rows holds one g'_n per row; empty, g_all is every row's (a "sum" or "mean" reduction)."""
+    g_rows holds one g'_n per row; empty, g_all is every row's (a "sum" or "mean" reduction).
+    The arrays besides log_probs as cross_entropy_ reads them."""
     if probs and label_smoothing > 0:
         raise ValueError("probs=True takes no label smoothing")
-    _check(out.shape[0], R * C, "out")
+    cdef int T = _typenum(<floating*> NULL)
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* gp = <const floating*> array_data(g_rows, T, "g_rows", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    cdef floating* op = <floating*> array_data(out, T, "out", True)
+    cdef floating one = 1
+    cdef const floating* scp = &one
+    _check(array_len(out), R * C, "out")
     cdef floating g_one = <floating> g_all
-    cdef Py_ssize_t g_step = 1 if g_rows.shape[0] else 0
+    cdef Py_ssize_t g_step = 1 if array_len(g_rows) else 0
     if g_step:
-        _check(g_rows.shape[0], R, "g_rows")
+        _check(array_len(g_rows), R, "g_rows")
+    else:
+        gp = &g_one
     if probs:
-        _check(0 if scale is None else scale.shape[0], R, "scale")
-    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", target, weight, ignore_index,
-                                R, C)
+        if scale is None:
+            _check(0, R, "scale")
+        scp = <const floating*> array_data(scale, T, "scale", False)
+        _check(array_len(scale), R, "scale")
+    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", tp, array_len(target),
+                                array_len(weight), ignore_index, R, C)
     cdef Py_ssize_t r
     if R * C == 0:
         return
@@ -403,12 +429,8 @@ def cross_entropy_backward_(const floating[::1] log_probs, const int64_t[::1] ta
     cdef floating spread_c = <floating> (label_smoothing / C) if label_smoothing > 0 else 0
     cdef floating ws = <floating> w_sum
     cdef const floating* lpp = &log_probs[0]
-    cdef const int64_t* tp = &target[0]
-    cdef const floating* gp = &g_rows[0] if g_step else &g_one
-    cdef const floating* wp = &weight[0] if has_w else lpp
-    cdef floating* op = &out[0]
-    cdef floating one = 1
-    cdef const floating* scp = &scale[0] if probs else &one
+    if not has_w:
+        wp = lpp
     cdef Py_ssize_t s_step = 1 if probs else 0
     if parallel(R * C):
         for r in prange(R, nogil=True, schedule="static", num_threads=cgrad_threads()):
