@@ -4,7 +4,7 @@
   require grad, so that a transform nests, grad(grad(f)), and its result stays differentiable
   by a surrounding backward). jvp, jacfwd and hessian give the same values by reverse mode
   (jvp by the double-backward trick, as cgrad.autograd.functional.jvp): cgrad has no forward
-  mode.
+  mode. jvp_products, jvp's core, also gives cgrad.autograd.forward_ad its tangents.
 - vmap runs the function once per slice along the mapped dims and stacks the results:
   PyTorch's values and shapes (and gradients through them), not its speed (PyTorch batches
   each op instead of looping).

@@ -15,7 +15,8 @@ raises PyTorch's NotImplementedError). Exiting the level drops every tangent.
 
 What follows from reverse mode: tangents flow only where a graph is recorded (not under
 no_grad, nor after a backward freed the graph); a dual of a tensor that requires no grad,
-and what is computed from it, require grad and have a grad_fn (in PyTorch they do not).
+and what is computed from it, require grad and have a grad_fn (in PyTorch they do not); hooks
+on tensors along the way also run in unpack_dual's passes.
 """
 import weakref
 from typing import NamedTuple, Optional
@@ -24,7 +25,7 @@ import numpy as np
 
 from . import function
 from .function import AccumulateGrad, Function, grad_edge
-from .grad_mode import enable_grad, is_grad_enabled
+from .grad_mode import _decorated, enable_grad, is_grad_enabled
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual",
            "unpack_dual", "dual_level"]
@@ -71,10 +72,7 @@ class dual_level:
         exit_dual_level()
 
     def __call__(self, fn):
-        def wrapper(*args, **kwargs):
-            with dual_level():
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorated(fn, dual_level)
 
 
 class UnpackedDualTensor(NamedTuple):
@@ -131,11 +129,11 @@ def unpack_dual(tensor, *, level=None):
     sources = [n.output_tensor(np.broadcast_to(np.zeros((), _tangents[n][2]), t.shape), None)
                for n, t in zip(nodes, tangents)]
     keep = is_grad_enabled() and (reaches_user_leaf or any(t.requires_grad for t in tangents))
-    _cutting[0] = True
+    cutting, _cutting[0] = _cutting[0], True
     try:
         found = jvp_products([tensor], sources, tangents, keep)
     finally:
-        _cutting[0] = False
+        _cutting[0] = cutting
     return UnpackedDualTensor(primal, None if found is None else found[0])
 
 
@@ -182,8 +180,8 @@ def _apply_function(cls, ctx, args, result):
     one, None for a non-Tensor). cgrad's own Functions without jvp go by reverse mode."""
     from ..tensor import Tensor
     if (issubclass(cls, _JvpOutput) or not is_grad_enabled()
-            or not any(isinstance(a, Tensor) and _walk(a)[0] for a in args)
-            or (cls.jvp is Function.jvp and cls.__module__.startswith("cgrad."))):
+            or (cls.jvp is Function.jvp and cls.__module__.startswith("cgrad."))
+            or not any(isinstance(a, Tensor) and _walk(a)[0] for a in args)):
         return result
     tangents = []
     for a in args:
@@ -198,6 +196,9 @@ def _apply_function(cls, ctx, args, result):
         ctx._saved, ctx._versions = saved
     outs = result if isinstance(result, tuple) else (result,)
     out_tangents = out_tangents if isinstance(out_tangents, tuple) else (out_tangents,)
+    if len(out_tangents) != len(outs):
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients "
+                           f"(expected {len(outs)} but got {len(out_tangents)})")
     marker = _jvp_outputs.get(cls)
     if marker is None:              # named as cls, so the output's grad_fn prints as cls's
         marker = _jvp_outputs[cls] = type(cls.__name__, (_JvpOutput,), {})
