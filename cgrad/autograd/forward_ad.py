@@ -76,6 +76,7 @@ class dual_level:
 
 
 class UnpackedDualTensor(NamedTuple):
+    """unpack_dual's result: the primal and its tangent (None where there is none)"""
     primal: object
     tangent: Optional[object]
 
@@ -100,7 +101,7 @@ def make_dual(tensor, tangent, *, level=None):
     if _walk(tensor)[0]:
         raise RuntimeError(f"Making a dual Tensor based on a Tensor that already has a forward "
                            f"gradient at the same level {level} is not supported.")
-    if tangent.stride() != tensor.stride():         # as PyTorch: copied to the primal's layout
+    if tangent.stride() != tensor.stride():         # as PyTorch, a copy (here contiguous)
         tangent = tangent.contiguous()
     base = tensor if tensor.requires_grad else tensor.detach().requires_grad_()
     with enable_grad():
@@ -126,6 +127,7 @@ def unpack_dual(tensor, *, level=None):
     if tensor.grad_fn in _tangents:                 # a dual itself: its tangent as given
         return UnpackedDualTensor(primal, _tangents[tensor.grad_fn][0])
     tangents = [_tangents[n][0] for n in nodes]
+    # a Tensor on each dual node's edge, to differentiate by (the dual itself may be gone)
     sources = [n.output_tensor(np.broadcast_to(np.zeros((), _tangents[n][2]), t.shape), None)
                for n, t in zip(nodes, tangents)]
     keep = is_grad_enabled() and (reaches_user_leaf or any(t.requires_grad for t in tangents))
