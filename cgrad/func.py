@@ -4,7 +4,7 @@
   require grad, so that a transform nests, grad(grad(f)), and its result stays differentiable
   by a surrounding backward). jvp, jacfwd and hessian give the same values by reverse mode
   (jvp by the double-backward trick, as cgrad.autograd.functional.jvp): cgrad has no forward
-  mode.
+  mode. jvp_products, jvp's core, also gives cgrad.autograd.forward_ad its tangents.
 - vmap runs the function once per slice along the mapped dims and stacks the results:
   PyTorch's values and shapes (and gradients through them), not its speed (PyTorch batches
   each op instead of looping).
@@ -229,24 +229,36 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     for x, t in zip(flat, tan_leaves):
         if not isinstance(t, Tensor):
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
-        if t.shape != x.shape:
-            raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
-                               f"that of the original Tensor, this is not supported. Tensor is "
-                               f"of size {list(x.shape)} while the given forward gradient is of "
-                               f"size {list(t.shape)}.")
+        check_tangent_size(x, t)
     with enable_grad():
         out = func(*args)
         output, aux = _split_aux(out, has_aux, "jvp")
-        out_leaves, out_spec = _flatten(output)
-        us = [zeros_like(y).requires_grad_() for y in out_leaves]
-        back = _autograd_grad(out_leaves, flat, us, create_graph=True, allow_unused=True)
-    used = [(g, t) for g, t in zip(back, tan_leaves) if g is not None]
-    if used:
-        found = _grads([g for g, _ in used], us, [t for _, t in used], outer)
-    else:
-        found = [zeros_like(y) for y in out_leaves]
+    out_leaves, out_spec = _flatten(output)
+    found = jvp_products(out_leaves, flat, tan_leaves, outer) or [zeros_like(y)
+                                                                  for y in out_leaves]
     result = (_detached(output, outer), _detached(_unflatten(found, out_spec), outer))
     return result + (_detached(aux, outer),) if has_aux else result
+
+
+def check_tangent_size(x, t):
+    if t.shape != x.shape:
+        raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
+                           f"that of the original Tensor, this is not supported. Tensor is of "
+                           f"size {list(x.shape)} while the given forward gradient is of size "
+                           f"{list(t.shape)}.")
+
+
+def jvp_products(outputs, inputs, tangents, keep_graph):
+    """The Jacobian of each output times tangents (one per input), as a list; None if no
+    input reaches the outputs. By the double-backward trick: the backward of the outputs on
+    u, recorded, is linear in u, so its gradient in u along the tangents is J t."""
+    with enable_grad():
+        us = [zeros_like(y).requires_grad_() for y in outputs]
+        back = _autograd_grad(outputs, inputs, us, create_graph=True, allow_unused=True)
+    used = [(g, t) for g, t in zip(back, tangents) if g is not None]
+    if not used:
+        return None
+    return _grads([g for g, _ in used], us, [t for _, t in used], keep_graph)
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):

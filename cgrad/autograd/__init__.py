@@ -1,4 +1,5 @@
-"""cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection."""
+"""cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection; functional
+(vjp, jvp, jacobian, hessian, ...) and forward_ad (dual tensors: tangents by reverse mode)."""
 import numpy as np
 
 from . import _twins
@@ -154,6 +155,7 @@ __all__ = ["backward", "grad", "Function", "gradcheck", "gradgradcheck", "detect
            "GradcheckError", "once_differentiable"]
 
 from . import functional  # noqa: E402  (it calls grad, defined above)
+from . import forward_ad  # noqa: E402,F401
 
 
 _multithreading = [True]

@@ -29,6 +29,7 @@ INFERENCE_SAVE_MESSAGE = (
 Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers itself)
 _scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
 _new = object.__new__
+dual_apply = [None]    # autograd.forward_ad's last step of Function.apply, while a level is open
 _ndarray = np.ndarray
 
 
@@ -612,6 +613,10 @@ class FunctionCtx(Node):
             return tuple(self._saved.unpack())
         return Node.saved_tensors.fget(self)
 
+    def save_for_forward(self, *tensors):
+        """tensors for the Function's jvp (its ctx.saved_tensors, autograd.forward_ad)"""
+        self._saved_for_forward = tensors
+
     def mark_dirty(self, *tensors):
         self._dirty = tensors
 
@@ -850,6 +855,12 @@ class Function:
         raise NotImplementedError("You must implement either the backward or vjp method for "
                                   "your custom autograd.Function to use it with backward mode AD.")
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """The output tangents from the input ones (autograd.forward_ad)"""
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         rec = _recorder[0]
@@ -919,7 +930,8 @@ class Function:
             _record_saved_versions(ctx, {k: outs[k] for k in differentiable})
             if _grad_state.saved_hooks and ctx._saved:
                 _pack_saved(ctx)
-        return tuple(outs) if is_tuple else outs[0]
+        result = tuple(outs) if is_tuple else outs[0]
+        return result if dual_apply[0] is None else dual_apply[0](cls, ctx, args, result)
 
 
 def _alias(t):

@@ -12,10 +12,46 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored):
-    """True if d(func)/d(input) computed by backward matches finite differences for every
-    input that requires grad; else raises GradcheckError (or returns False)."""
+def _reverse_jacobians(out, inputs, diff):
+    """{input index: d out / d input as (input numel, out numel)}, one backward per output
+    element"""
     from .. import autograd
+    from ..tensor import Tensor
+    jac = {i: np.zeros((inputs[i].numel(), out.numel())) for i in diff}
+    for j in range(out.numel()):
+        seed = np.zeros(out.shape, dtype=out._data.dtype)
+        seed.reshape(-1)[j] = 1
+        grads = autograd.grad(out, [inputs[i] for i in diff], Tensor._make(seed),
+                              retain_graph=True, allow_unused=True)
+        for i, g in zip(diff, grads):
+            if g is not None:
+                jac[i][:, j] = g._data.reshape(-1)
+    return jac
+
+
+def _forward_jacobians(func, inputs, diff, k, n_out):
+    """The same by forward_ad: one dual per input element, tangent a unit vector"""
+    from . import forward_ad as fwAD
+    from ..creation import zeros_like
+    jac = {i: np.zeros((inputs[i].numel(), n_out)) for i in diff}
+    for i in diff:
+        for m in range(inputs[i].numel()):
+            tangent = zeros_like(inputs[i])
+            tangent._data.reshape(-1)[m] = 1
+            with fwAD.dual_level(), enable_grad():
+                args = list(inputs)
+                args[i] = fwAD.make_dual(inputs[i], tangent)
+                t = fwAD.unpack_dual(_as_tuple(func(*args))[k]).tangent
+                if t is not None:
+                    jac[i][m] = t._data.reshape(-1)
+    return jac
+
+
+def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+              check_backward_ad=True, check_forward_ad=False, **_ignored):
+    """True if d(func)/d(input) computed by backward (check_backward_ad) and by forward_ad
+    (check_forward_ad) matches finite differences for every input that requires grad; else
+    raises GradcheckError (or returns False)."""
     from ..tensor import Tensor
     inputs = _as_tuple(inputs)
     diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
@@ -23,20 +59,15 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     for k, out in enumerate(outputs):
         if not out.requires_grad:
             continue
-        n_out = out.numel()
-        analytical = {i: np.zeros((inputs[i].numel(), n_out)) for i in diff}
-        for j in range(n_out):
-            seed = np.zeros(out.shape, dtype=out._data.dtype)
-            seed.reshape(-1)[j] = 1
-            grads = autograd.grad(out, [inputs[i] for i in diff], Tensor._make(seed),
-                                  retain_graph=True, allow_unused=True)
-            for i, g in zip(diff, grads):
-                if g is not None:
-                    analytical[i][:, j] = g._data.reshape(-1)
+        analytical = []
+        if check_backward_ad:
+            analytical.append(_reverse_jacobians(out, inputs, diff))
+        if check_forward_ad:
+            analytical.append(_forward_jacobians(func, inputs, diff, k, out.numel()))
         for i in diff:
             x = inputs[i]._data
             flat = x.reshape(-1)       # a view: x is perturbed in place and restored
-            numerical = np.zeros_like(analytical[i])
+            numerical = np.zeros((flat.size, out.numel()))
             with no_grad():
                 for m in range(flat.size):
                     orig = flat[m]
@@ -46,12 +77,13 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                     minus = _as_tuple(func(*inputs))[k]._data.astype(np.float64).reshape(-1)
                     flat[m] = orig
                     numerical[m] = (plus - minus) / (2 * eps)
-            if not np.allclose(analytical[i], numerical, rtol=rtol, atol=atol, equal_nan=True):
-                if raise_exception:
-                    raise GradcheckError(
-                        f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                        f"numerical:{numerical}\nanalytical:{analytical[i]}\n")
-                return False
+            for jac in analytical:
+                if not np.allclose(jac[i], numerical, rtol=rtol, atol=atol, equal_nan=True):
+                    if raise_exception:
+                        raise GradcheckError(
+                            f"Jacobian mismatch for output {k} with respect to input {i},\n"
+                            f"numerical:{numerical}\nanalytical:{jac[i]}\n")
+                    return False
     return True
 
 
