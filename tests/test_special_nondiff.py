@@ -61,18 +61,14 @@ def test_polynomial_values(backend, name, dtype):
     theirs = getattr(torch.special, name)(torch.from_numpy(x.astype(dtype)),
                                           torch.from_numpy(n.astype(dtype))).numpy()
     assert ours.dtype == theirs.dtype == dtype
-    if dtype == np.float64:     # long recurrences: rounding adds up (PyTorch's build fuses a*b-c)
-        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-        return
-    # float32: libm's acosf/cosf against NumPy's differ by an ulp, which cos(n acos x) scales
-    # by n; values past float32's range overflow by a different route (fused or not)
-    fits = np.abs(getattr(torch.special, name)(torch.from_numpy(x), torch.from_numpy(n))
-                  .numpy()) < 1e37
-    a, b = ours[fits], theirs[fits]
-    scale = np.maximum(np.nan_to_num(n, nan=1.0, posinf=1.0, neginf=1.0), 1.0)[fits]
-    assert ((np.abs(a - b) <= 1e-4 * np.abs(b) + 2e-6 * scale) | np.isnan(a) & np.isnan(b)).all()
-    big = ours[~fits]
-    assert (~np.isfinite(big) | (np.abs(big) > 1e36)).all()
+    # float32 recurrences are PyTorch's to the bit (fused multiply-adds as its build's;
+    # float64's fuse through long double, so rarely an ulp off, which 500 steps add up); the
+    # closed forms cos(n acos x) & co. may be an ulp from libm's, which n scales
+    scale = np.maximum(np.nan_to_num(n, nan=1.0, posinf=1.0, neginf=1.0), 1.0)
+    eps = np.finfo(dtype).eps
+    same = (ours == theirs) | np.isnan(ours) & np.isnan(theirs)
+    close = np.abs(ours - theirs) <= 64 * eps * (np.abs(theirs) + scale)
+    assert (same | close).all(), (x[~(same | close)], n[~(same | close)])
 
 
 @pytest.mark.parametrize("name", ["chebyshev_polynomial_t", "hermite_polynomial_h",

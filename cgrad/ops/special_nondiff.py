@@ -7,7 +7,11 @@ J0, J1, Y0 and Y1 are evaluated as PyTorch's kernel does (Cephes' coefficients, 
 rational's denominator without Cephes' implied leading 1, which moves values by up to ~1e-7
 relative near x = 5), so SciPy's j0 & co., which are Cephes' own, would not give PyTorch's
 numbers. The others are SciPy's where SciPy gives PyTorch's values, and the polynomials are
-PyTorch's recurrences and closed forms, branch for branch, in x's dtype."""
+PyTorch's recurrences and closed forms, branch for branch, in x's dtype.
+
+Where PyTorch's x86 build fuses a * b + c into one rounding, so does _fma here, and libm's
+float32 functions are taken as float64's rounded (_libm): float32 results are then PyTorch's
+bit for bit nearly everywhere, and the recurrences' overflow gives its infinities."""
 import math
 
 import numpy as np
@@ -18,11 +22,29 @@ def _scipy():
     return special
 
 
+def _fma(a, b, c):
+    """a * b + c rounded once, as the fused multiply-add PyTorch's x86 build compiles a * b + c
+    into: float32 through float64 (exact), float64 through long double (80-bit on x86: right
+    but for the rare double rounding; where long double is double, unfused)"""
+    dt = np.result_type(a, b)
+    wide = np.float64 if dt == np.float32 else np.longdouble
+    return (np.asarray(a, wide) * np.asarray(b, wide) + np.asarray(c, dt).astype(wide)) \
+        .astype(dt)
+
+
+def _libm(fn, x):
+    """fn(x) in x's dtype, a float32 x through float64: PyTorch calls libm's acosf, cosf, ...,
+    which are (nearly) correctly rounded, where NumPy's own float32 loops may be an ulp off"""
+    x = np.asarray(x)
+    return fn(x.astype(np.float64)).astype(x.dtype) if x.dtype == np.float32 else fn(x)
+
+
 def _poly(coefs, z):
-    """c0 z^k + ... + ck by Horner's rule from 0, as PyTorch's loops (so inf z gives NaN)"""
+    """c0 z^k + ... + ck by Horner's rule from 0, fused, as PyTorch's loops (so an inf z gives
+    NaN); the coefficients in z's dtype"""
     acc = np.zeros_like(z)
     for c in coefs:
-        acc = acc * z + c                 # a Python float keeps a float32 array float32
+        acc = _fma(acc, z, c)
     return acc
 
 
@@ -84,7 +106,8 @@ def _asymptotic(x, coefs, z, shift, second):
     p = _poly(coefs["PP"], z) / _poly(coefs["PQ"], z)
     q = 5.0 / x * (_poly(coefs["QP"], z) / _poly(coefs["QQ"], z))
     w = x - shift
-    v = p * np.sin(w) + q * np.cos(w) if second else p * np.cos(w) - q * np.sin(w)
+    sin, cos = _libm(np.sin, w), _libm(np.cos, w)
+    v = _fma(p, sin, q * cos) if second else _fma(p, cos, -(q * sin))
     return v * _SQ2OPI / np.sqrt(x)
 
 
@@ -111,15 +134,15 @@ def bessel_j1(x):
 
 def bessel_y0(x):
     xx = x * x
-    small = _poly(_Y0_YP, xx) / _poly(_Y0_YQ, xx) + _TWOOPI * np.log(x) * bessel_j0(x)
+    small = _fma(_TWOOPI * _libm(np.log, x), bessel_j0(x), _poly(_Y0_YP, xx) / _poly(_Y0_YQ, xx))
     big = _asymptotic(x, _PQ0, 25.0 / xx, 0.785398163397448309615660845819875721, True)
     return np.where(x <= 5.0, np.where(x == 0, -np.inf, np.where(x < 0, np.nan, small)), big)
 
 
 def bessel_y1(x):
     xx = x * x
-    small = x * (_poly(_Y1_YP, xx) / _poly(_Y1_YQ, xx)) \
-        + _TWOOPI * (bessel_j1(x) * np.log(x) - 1.0 / x)
+    small = _fma(x, _poly(_Y1_YP, xx) / _poly(_Y1_YQ, xx),
+                 _TWOOPI * _fma(bessel_j1(x), _libm(np.log, x), -(1.0 / x)))
     big = _asymptotic(x, _PQ1, 5.0 / x * (5.0 / x), 2.356194490192344928846982537459627163,
                       True)
     return np.where(x <= 5.0, np.where(x == 0, -np.inf, np.where(x < 0, np.nan, small)), big)
@@ -174,9 +197,10 @@ def airy_ai(x):
     z = 1.0 / zeta
     zz = z * z
     t = zeta + 0.25 * x.dtype.type(math.pi)
-    negative = 0.564189583547756286948 / np.sqrt(np.sqrt(-x)) * (
-        np.sin(t) * (1.0 + zz * _poly(_AIRY_AFN, zz) / _poly(_AIRY_AFD, zz))
-        - np.cos(t) * (z * _poly(_AIRY_AGN, zz) / _poly(_AIRY_AGD, zz)))
+    f = 1.0 + zz * _poly(_AIRY_AFN, zz) / _poly(_AIRY_AFD, zz)
+    g = z * _poly(_AIRY_AGN, zz) / _poly(_AIRY_AGD, zz)
+    negative = 0.564189583547756286948 / np.sqrt(np.sqrt(-x)) \
+        * _fma(_libm(np.sin, t), f, -(_libm(np.cos, t) * g))
     ai = _scipy().airy(x)[0]
     return np.where(np.isinf(x), np.nan, np.where(x > 103.892, 0.0, np.where(
         x < -2.09, negative, ai))).astype(x.dtype)
@@ -189,7 +213,7 @@ def spherical_bessel_j0(x):
     for d in (-39916800.0, 362880.0, -5040.0, 120.0, -6.0):
         series = one / x.dtype.type(d) + xx * series
     series = one + xx * series
-    return np.where(np.isinf(x), 0.0, np.where(np.abs(x) < 0.5, series, np.sin(x) / x)) \
+    return np.where(np.isinf(x), 0.0, np.where(np.abs(x) < 0.5, series, _libm(np.sin, x) / x)) \
         .astype(x.dtype)
 
 
@@ -243,7 +267,7 @@ def _with_ends(c, first, second):
     """n < 0 -> 0, n == 0 -> 1, n == 1 -> first: PyTorch's cases before its recurrence"""
     c.case(c.n == 0, 1.0)
     c.case(c.n == 1, first)
-    return c.recurrence(1.0, first, 2, c.n, lambda k, x, p, q: second(x) * q - p)
+    return c.recurrence(1.0, first, 2, c.n, lambda k, x, p, q: _fma(second(x), q, -p))
 
 
 def _at_pm_one(c, y, when_one, when_minus_one):
@@ -257,15 +281,16 @@ def chebyshev_polynomial_t(x, n):
     x, n = c.x, c.n
     c.case(n < 0, 0.0)
     _at_pm_one(c, x, 1.0, np.where(n % 2 == 0, 1.0, -1.0))
-    c.case((n > 6) & (np.abs(x) < 1.0), np.cos(n.astype(x.dtype) * np.arccos(x)))
+    c.case((n > 6) & (np.abs(x) < 1.0), _libm(np.cos, n.astype(x.dtype) * _libm(np.arccos, x)))
     return _with_ends(c, x, lambda x: x + x)
 
 
 def _u_closed(n, y):
     """sin((n+1) t) / sin t, t = acos y, or its limit (n+1) cos((n+1) t) / y where sin t = 0"""
-    t = np.arccos(y)
+    t = _libm(np.arccos, y)
     m = (n + 1).astype(y.dtype)
-    return np.where(np.sin(t) != 0.0, np.sin(m * t) / np.sin(t), m * np.cos(m * t) / y)
+    sin_t = _libm(np.sin, t)
+    return np.where(sin_t != 0.0, _libm(np.sin, m * t) / sin_t, m * _libm(np.cos, m * t) / y)
 
 
 def chebyshev_polynomial_u(x, n):
@@ -279,17 +304,17 @@ def chebyshev_polynomial_u(x, n):
 
 def _v_closed(n, y):
     """cos((n + 1/2) t) / cos(t/2), t = acos y, or +-(2n+1) where sin(t/2) = 1"""
-    t = np.arccos(y)
-    return np.where(np.sin(t / 2.0) != 1.0,
-                    np.cos((n.astype(y.dtype) + 0.5) * t) / np.cos(t / 2.0),
+    t = _libm(np.arccos, y)
+    return np.where(_libm(np.sin, t / 2.0) != 1.0,
+                    _libm(np.cos, (n.astype(y.dtype) + 0.5) * t) / _libm(np.cos, t / 2.0),
                     np.where(n % 2 == 0, n + n + 1, -(n + n + 1)))
 
 
 def _w_closed(n, y, x_positive):
     """sin((n + 1/2) t) / sin(t/2), t = acos y, or its limits where cos(t/2) = 1"""
-    t = np.arccos(y)
-    return np.where(np.cos(t / 2.0) != 1.0,
-                    np.sin((n.astype(y.dtype) + 0.5) * t) / np.sin(t / 2.0),
+    t = _libm(np.arccos, y)
+    return np.where(_libm(np.cos, t / 2.0) != 1.0,
+                    _libm(np.sin, (n.astype(y.dtype) + 0.5) * t) / _libm(np.sin, t / 2.0),
                     np.where(x_positive, n + n + 1, np.where(n % 2 == 0, 1.0, -1.0)))
 
 
@@ -323,7 +348,7 @@ def shifted_chebyshev_polynomial_t(x, n):
     c.case(n < 0, 0.0)
     c.case(x == 1.0, 1.0)
     c.case(x == 0.0, np.where(n % 2 == 0, 1.0, -1.0))
-    c.case((n > 6) & (np.abs(y) < 1.0), np.cos(n.astype(x.dtype) * np.arccos(y)))
+    c.case((n > 6) & (np.abs(y) < 1.0), _libm(np.cos, n.astype(x.dtype) * _libm(np.arccos, y)))
     return _with_ends(c, y, lambda x: _shifted(x) + _shifted(x))
 
 
@@ -373,8 +398,8 @@ def hermite_polynomial_h(x, n):
     c.case(n == 1, x + x)
     c.case(n > _hermite_limit(x), np.nan)
     # PyTorch's k runs 2, 4, .. < 2n: here k = 1 .. n-1 and its k is 2k
-    return c.recurrence(1.0, x + x, 1, n - 1, lambda k, x, p, q: (x + x) * q - (2 * k) * p,
-                        nan_stops=False)
+    return c.recurrence(1.0, x + x, 1, n - 1,
+                        lambda k, x, p, q: _fma(x + x, q, -((2 * k) * p)), nan_stops=False)
 
 
 def hermite_polynomial_he(x, n):
@@ -384,7 +409,8 @@ def hermite_polynomial_he(x, n):
     c.case(n == 0, 1.0)
     c.case(n == 1, x)
     c.case(n > _hermite_limit(x), np.nan)
-    return c.recurrence(1.0, x, 1, n - 1, lambda k, x, p, q: x * q - k * p, nan_stops=False)
+    return c.recurrence(1.0, x, 1, n - 1, lambda k, x, p, q: _fma(x, q, -(k * p)),
+                        nan_stops=False)
 
 
 def laguerre_polynomial_l(x, n):
@@ -395,7 +421,7 @@ def laguerre_polynomial_l(x, n):
     c.case(n == 0, 1.0)
     c.case(n == 1, 1.0 - x)
     return c.recurrence(1.0, 1.0 - x, 1, n - 1,
-                        lambda k, x, p, q: (((k + k) + (1.0 - x)) * q - k * p) / (k + 1))
+                        lambda k, x, p, q: _fma((k + k) + (1.0 - x), q, -(k * p)) / (k + 1))
 
 
 def legendre_polynomial_p(x, n):
@@ -406,7 +432,7 @@ def legendre_polynomial_p(x, n):
     c.case(n == 0, 1.0)
     c.case(n == 1, x)
     return c.recurrence(1.0, x, 1, n - 1,
-                        lambda k, x, p, q: ((k + k + 1) * x * q - k * p) / (k + 1))
+                        lambda k, x, p, q: _fma((k + k + 1) * x, q, -(k * p)) / (k + 1))
 
 
 UNARY = ("bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
