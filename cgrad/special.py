@@ -150,11 +150,18 @@ def _nondiff_result(y, out):
         return _into_out(result, out)
 
 
+def _no_half(x, name):
+    """x, unless float16: PyTorch's CPU kernels of these have float32 and float64 only"""
+    if x.dtype == np.float16:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Half\'')
+    return x
+
+
 def _nondiff_unary(name):
     kernel = getattr(ND, name)
 
     def fn(input, *, out=None):
-        x = E._float(_tensor(input, f"special_{name}")._data)
+        x = _no_half(E._float(_tensor(input, f"special_{name}")._data), name)
         with np.errstate(all="ignore"):
             return _nondiff_result(np.asarray(kernel(x), x.dtype), out)
     fn.__name__ = name
@@ -178,7 +185,7 @@ def _polynomial(name):
         xa, na = (x._data if a else x), (n._data if b else n)
         _broadcast_check(xa, na)
         dt = result_type(xa, na)             # then integers give the default float
-        dt = dt if dt.kind == "f" else np.dtype(np.float32)
+        dt = _no_half(np.empty(0, dt if dt.kind == "f" else np.float32), name).dtype
         with np.errstate(all="ignore"):
             return _nondiff_result(kernel(np.asarray(xa, dt), np.asarray(na, dt)), out)
     fn.__name__ = name

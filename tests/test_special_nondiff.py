@@ -141,3 +141,24 @@ def test_keywords(backend):
         torch.special.legendre_polynomial_p(x=torch.tensor([0.3]), n=2).tolist())
     assert cgrad.special.bessel_j1(input=x).item() == pytest.approx(
         torch.special.bessel_j1(input=torch.tensor([0.3])).item())
+
+
+def test_half_is_not_implemented(backend):
+    """PyTorch's CPU kernels of these take float32 and float64 only"""
+    half = np.array([0.5], np.float16)
+    for name in ("bessel_j0", "airy_ai", "scaled_modified_bessel_k1"):
+        same_error(lambda m: getattr(m.special, name)(m.tensor(half)), message=True)
+    for name in ("chebyshev_polynomial_t", "hermite_polynomial_he", "legendre_polynomial_p"):
+        same_error(lambda m: getattr(m.special, name)(m.tensor(half), 3), message=True)
+        same_error(lambda m: getattr(m.special, name)(0.5, m.tensor(half)), message=True)
+
+
+def test_empty_and_zero_dim(backend):
+    for shape in [(0,), (2, 0), ()]:
+        x = np.full(shape, 0.3)
+        for name, args in [("bessel_y0", ()), ("laguerre_polynomial_l", (4,)),
+                           ("chebyshev_polynomial_u", (10,))]:
+            ours = getattr(cgrad.special, name)(cgrad.tensor(x), *args)
+            theirs = getattr(torch.special, name)(torch.tensor(x), *args)
+            assert tuple(ours.shape) == tuple(theirs.shape)
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-14)
