@@ -1,16 +1,23 @@
 """cgrad.special, as torch.special: the special functions (gamma, error and Bessel families,
 xlogy, zeta, ...) with PyTorch's values and derivatives. The ops live in ops/special.py."""
 import math
+import numbers
 
+import numpy as np
+
+from ._dtype import result_type
 from ._functions import _into_out
+from .autograd.grad_mode import no_grad
 from .ops import elementwise as E
 from .ops import special as SP
+from .ops import special_nondiff as ND
 from .tensor import Tensor, _broadcast_check, _polygamma_order
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
            "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
-           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+           *ND.UNARY, *ND.POLYNOMIALS]
 
 
 def _tensor(input, name, arg="input", position=1):
@@ -130,3 +137,82 @@ def gammaincc(input, other, *, out=None):
     """Q(a, x) = 1 - P(a, x)"""
     return _into_out(_checked(SP.Gammaincc, _tensor(input, "special_gammaincc"),
                               _tensor(other, "special_gammaincc", "other", 2)), out)
+
+
+# ---- no derivative in PyTorch: results that never require grad ------------------------------
+def _nondiff_result(y, out):
+    """y as a Tensor outside any graph (PyTorch declares these outputs non-differentiable, so
+    an input that requires grad gives a result that does not, and out= may require grad)"""
+    result = Tensor._make(y)
+    if out is None:
+        return result
+    with no_grad():
+        return _into_out(result, out)
+
+
+def _no_half(x, name):
+    """x, unless float16: PyTorch's CPU kernels of these have float32 and float64 only"""
+    if x.dtype == np.float16:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Half\'')
+    return x
+
+
+def _nondiff_unary(name):
+    kernel = getattr(ND, name)
+
+    def fn(input, *, out=None):
+        x = _no_half(E._float(_tensor(input, f"special_{name}")._data), name)
+        with np.errstate(all="ignore"):
+            return _nondiff_result(np.asarray(kernel(x), x.dtype), out)
+    fn.__name__ = name
+    fn.__doc__ = kernel.__doc__
+    return fn
+
+
+def _polynomial(name):
+    kernel = getattr(ND, name)
+
+    def fn(x, n, *, out=None):
+        """x a Tensor or a number, n a Tensor or a number (not both numbers), as PyTorch"""
+        a, b = isinstance(x, Tensor), isinstance(n, Tensor)
+        if not (a and (b or isinstance(n, numbers.Real)) or b and isinstance(x, numbers.Real)):
+            raise TypeError(
+                f"special_{name}() received an invalid combination of arguments - got "
+                f"({type(x).__name__}, {type(n).__name__}), but expected one of:\n"
+                " * (Tensor x, Tensor n, *, Tensor out = None)\n"
+                " * (Number x, Tensor n, *, Tensor out = None)\n"
+                " * (Tensor x, Number n, *, Tensor out = None)\n")
+        xa, na = (x._data if a else x), (n._data if b else n)
+        _broadcast_check(xa, na)
+        dt = result_type(xa, na)             # then integers give the default float
+        dt = _no_half(np.empty(0, dt if dt.kind == "f" else np.float32), name).dtype
+        with np.errstate(all="ignore"):
+            return _nondiff_result(kernel(np.asarray(xa, dt), np.asarray(na, dt)), out)
+    fn.__name__ = name
+    return fn
+
+
+bessel_j0 = _nondiff_unary("bessel_j0")
+bessel_j1 = _nondiff_unary("bessel_j1")
+bessel_y0 = _nondiff_unary("bessel_y0")
+bessel_y1 = _nondiff_unary("bessel_y1")
+modified_bessel_i0 = _nondiff_unary("modified_bessel_i0")
+modified_bessel_i1 = _nondiff_unary("modified_bessel_i1")
+modified_bessel_k0 = _nondiff_unary("modified_bessel_k0")
+modified_bessel_k1 = _nondiff_unary("modified_bessel_k1")
+scaled_modified_bessel_k0 = _nondiff_unary("scaled_modified_bessel_k0")
+scaled_modified_bessel_k1 = _nondiff_unary("scaled_modified_bessel_k1")
+spherical_bessel_j0 = _nondiff_unary("spherical_bessel_j0")
+airy_ai = _nondiff_unary("airy_ai")
+chebyshev_polynomial_t = _polynomial("chebyshev_polynomial_t")
+chebyshev_polynomial_u = _polynomial("chebyshev_polynomial_u")
+chebyshev_polynomial_v = _polynomial("chebyshev_polynomial_v")
+chebyshev_polynomial_w = _polynomial("chebyshev_polynomial_w")
+shifted_chebyshev_polynomial_t = _polynomial("shifted_chebyshev_polynomial_t")
+shifted_chebyshev_polynomial_u = _polynomial("shifted_chebyshev_polynomial_u")
+shifted_chebyshev_polynomial_v = _polynomial("shifted_chebyshev_polynomial_v")
+shifted_chebyshev_polynomial_w = _polynomial("shifted_chebyshev_polynomial_w")
+hermite_polynomial_h = _polynomial("hermite_polynomial_h")
+hermite_polynomial_he = _polynomial("hermite_polynomial_he")
+laguerre_polynomial_l = _polynomial("laguerre_polynomial_l")
+legendre_polynomial_p = _polynomial("legendre_polynomial_p")

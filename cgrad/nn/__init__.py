@@ -1,5 +1,5 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
-from . import functional, init, utils
+from . import attention, functional, init, utils
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .module import Module

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
+from . import attention as _attention
 from ..creation import rand
 from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
@@ -1989,6 +1990,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
                            f"dtype, but got attn_mask.dtype: {_dtype.c_name(mask.dtype)} and  "
                            f"query.dtype: {_dtype.c_name(q.dtype)} instead.")
+    _attention._check_backends(q, k, v, dropout_p)     # sdpa_kernel's choice, as PyTorch's
     if q.dtype.kind != "f":
         raise RuntimeError(f"expected scalar type Float but found {_dtype.torch_name(q.dtype)}")
     if enable_gqa:

@@ -1,0 +1,1 @@
+"""the modules of cgrad.utils.benchmark, at torch.utils.benchmark.utils' paths"""
