@@ -4,6 +4,7 @@ reprs, state dicts, parameter sharing and is_scripting() branches; freeze, typin
 isinstance, fork/wait and the decorators behave as torch's; the TorchScript program itself
 (.code, save, load) raises NotImplementedError."""
 import typing
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,10 @@ import pytest
 import cgrad
 
 torch = pytest.importorskip("torch")
+
+# torch.jit's entry points warn that they are deprecated (checked in one test below)
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:ignore\\(True\\):FutureWarning")]
 
 
 def _net(lib):
@@ -164,3 +169,24 @@ def test_no_program_to_keep(tmp_path):
                  lambda: cgrad.jit.CompilationUnit()):
         with pytest.raises(NotImplementedError, match="cgrad.save"):
             what()
+
+
+def test_deprecation_warnings_as_torch():
+    def messages(lib):
+        net = _net(lib)
+        calls = [lambda: lib.jit.script(net), lambda: lib.jit.trace(net, _x(lib)),
+                 lambda: lib.jit.freeze(lib.jit.script(net).eval()),
+                 lambda: lib.jit.optimize_for_inference(lib.jit.script(net)),
+                 lambda: lib.jit.wait(lib.jit.fork(len, [1])),
+                 lambda: lib.jit.ignore(True)(lambda v: v)]
+        out = []
+        for call in calls:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                call()
+            out.append(sorted({(w.category.__name__, str(w.message)) for w in caught
+                               if "jit" in str(w.message)}))
+        return out
+    c, t = messages(cgrad), messages(torch)
+    for c_row, t_row in zip(c, t):
+        assert c_row and set(c_row) <= set(t_row)

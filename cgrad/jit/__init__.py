@@ -13,6 +13,7 @@ NotImplementedError (save a state_dict with cgrad.save instead).
 import contextlib
 import functools
 import typing
+import warnings
 
 from ..nn.module import Module
 
@@ -57,6 +58,16 @@ def _counting(key):
 
 def _no_program(what):
     raise NotImplementedError(NO_PROGRAM.format(what))
+
+
+def _deprecated(name, instead=None):
+    """PyTorch 2.13's DeprecationWarning for torch.jit's entry points"""
+    advice = f"Please switch to {instead}." if instead else "Please use `torch.compile` instead."
+    warnings.warn(f"`torch.jit.{name}` is deprecated. {advice}", DeprecationWarning,
+                  stacklevel=3)
+
+
+_COMPILE_OR_EXPORT = "`torch.compile` or `torch.export`"
 
 
 # ---- modules ---------------------------------------------------------------------------------
@@ -167,6 +178,7 @@ class ScriptFunction:
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     """The scripted form of a module (RecursiveScriptModule) or a function (ScriptFunction);
     a class, and what is already scripted, come back as they are"""
+    _deprecated("script", _COMPILE_OR_EXPORT)
     if _builtin_isinstance(obj, (ScriptModule, ScriptFunction)):
         return obj
     if _builtin_isinstance(obj, Module):
@@ -185,6 +197,7 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
           _compilation_unit=None, example_kwarg_inputs=None, _store_inputs=True):
     """func run once on the example inputs (is_tracing() True meanwhile), then its traced
     form: TopLevelTracedModule for a module, ScriptFunction for a function"""
+    _deprecated("trace", _COMPILE_OR_EXPORT)
     if example_inputs is None and not _builtin_isinstance(example_kwarg_inputs, dict):
         raise RuntimeError("example_kwarg_inputs should be a dict")
     args = () if example_inputs is None else _example_args(example_inputs)
@@ -203,6 +216,7 @@ def trace_module(mod, inputs, optimize=None, check_trace=True, check_inputs=None
                  _module_class=None, _compilation_unit=None, example_inputs_is_kwarg=False,
                  _store_inputs=True):
     """trace for a module with {method name: example inputs}"""
+    _deprecated("trace_method", _COMPILE_OR_EXPORT)
     if not _builtin_isinstance(mod, Module):
         raise AttributeError("expected torch.nn.Module as the first argument")
     if not _builtin_isinstance(inputs, dict):
@@ -220,6 +234,7 @@ def trace_module(mod, inputs, optimize=None, check_trace=True, check_inputs=None
 def freeze(mod, preserved_attrs=None, optimize_numerics=True):
     """A copy of a scripted module in eval mode with its parameters and buffers as
     constants (PyTorch's frozen module has an empty state_dict)"""
+    _deprecated("freeze")
     if not _builtin_isinstance(mod, ScriptModule):
         raise RuntimeError("Freezing expects a ScriptModule as input. Please use "
                            "torch.jit.script or torch.jit.trace to script your 'nn.Module'.")
@@ -231,6 +246,7 @@ def freeze(mod, preserved_attrs=None, optimize_numerics=True):
 
 def optimize_for_inference(mod, other_methods=None):
     """freeze(mod.eval()): cgrad has no graph passes to run on it"""
+    _deprecated("optimize_for_inference")
     if not _builtin_isinstance(mod, ScriptModule):
         raise RuntimeError("optimize_for_inference expects a ScriptModule as input. Please use "
                            "torch.jit.script or torch.jit.trace to script your 'nn.Module'.")
@@ -238,10 +254,12 @@ def optimize_for_inference(mod, other_methods=None):
 
 
 def save(m, f, _extra_files=None):
+    _deprecated("save", "`torch.export`")
     _no_program("TorchScript program to save")
 
 
 def load(f, map_location=None, _extra_files=None, _restore_shapes=False):
+    _deprecated("load", "`torch.export`")
     _no_program("TorchScript program to load")
 
 
@@ -255,6 +273,10 @@ def ignore(drop=False, **kwargs):
     """@ignore or @ignore(drop=...): the function stays Python (it always is here)"""
     if callable(drop):
         return drop
+    if drop:
+        warnings.warn("ignore(True) has been deprecated. TorchScript will now drop the function "
+                      "call on compilation. Use torch.jit.unused now. {}", FutureWarning,
+                      stacklevel=2)
     return lambda fn: fn
 
 
@@ -267,10 +289,12 @@ def export(fn):
 
 
 def interface(obj):
+    _deprecated("interface")
     return obj
 
 
 def script_method(fn):
+    _deprecated("script_method", _COMPILE_OR_EXPORT)
     return fn
 
 
@@ -334,10 +358,12 @@ class Future:
 
 def fork(func, *args, **kwargs):
     """func(*args, **kwargs), run now; wait() on the returned Future gives its result"""
+    _deprecated("fork")
     return Future(func(*args, **kwargs))
 
 
 def wait(future):
+    _deprecated("wait")
     return future.wait()
 
 
@@ -351,6 +377,7 @@ def onednn_fusion_enabled():
 
 
 def set_fusion_strategy(strategy):
+    _deprecated("set_fusion_strategy")
     previous, _state["fusion"] = _state["fusion"], list(strategy)
     return previous
 
