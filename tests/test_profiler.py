@@ -251,3 +251,27 @@ def test_custom_function_and_failed_backward(backend):
     last = [e for e in prof.function_events if e.name == "aten::mul"][-1]
     assert last.cpu_parent is None          # the failed backward left no range open
     assert x.grad.tolist() == [4.0, 4.0]
+
+
+def test_threads_record_their_own_ops(backend):
+    """ops run on two threads while recording: each once, as its thread's top-level event"""
+    import threading
+    x = cgrad.ones(4, requires_grad=True)
+
+    def work():
+        for _ in range(200):
+            (x * 2).sum()
+    with cgrad.autograd.profiler.profile() as prof:
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        work()
+        for t in threads:
+            t.join()
+    events = prof.function_events
+    counts = {}
+    for e in events:
+        counts[e.name] = counts.get(e.name, 0) + 1
+        assert e.cpu_parent is None or e.cpu_parent.thread == e.thread
+    assert counts == {"aten::mul": 600, "aten::sum": 600}
+    assert len({e.thread for e in events}) >= 2      # (a finished thread's id may be reused)

@@ -240,11 +240,8 @@ class Op:
         """Run forward on the arrays of args; record a Node if grad mode is on and some input
         requires grad. (The hot path of every op: one pass over args, no calls but forward.)"""
         rec = _recorder[0]
-        if rec is not None:                 # a profiler records: time this op as an event
-            if rec.skip:                    # (the recorder's own call of apply)
-                rec.skip = False
-            else:
-                return rec.apply(op_event_name(cls), cls.apply, args)
+        if rec is not None and not rec.reentered():    # a profiler records: time this op
+            return rec.apply(op_event_name(cls), cls.apply, args)
         T = Tensor
         arrays = list(args)                           # Tensors replaced by their arrays
         tensors = []
@@ -864,11 +861,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         rec = _recorder[0]
-        if rec is not None:                 # a profiler records: an event named by the class
-            if rec.skip:
-                rec.skip = False
-            else:
-                return rec.apply(cls.__name__, cls.apply, args, kwargs)
+        if rec is not None and not rec.reentered():    # a profiler records: an event
+            return rec.apply(cls.__name__, cls.apply, args, kwargs)
         op = _function_op(cls)
         ctx = op._node_type(op)
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)

@@ -280,7 +280,7 @@ class _Recorder:
         self._open = {}             # thread id -> stack of open events
         self._ids = itertools.count()
         self._origin = _clock()
-        self.skip = False           # Op.apply's re-entry from apply() below: not an event
+        self._reentry = set()       # threads whose next Op.apply is apply()'s own call
 
     def begin(self, name, input_shapes=None):
         thread = threading.get_ident()
@@ -321,17 +321,26 @@ class _Recorder:
         while len(stack) > depth:
             self.end(stack[-1])
 
+    def reentered(self):
+        """Whether this Op.apply / Function.apply call is apply()'s own (then not an event)"""
+        thread = threading.get_ident()
+        if thread in self._reentry:
+            self._reentry.discard(thread)
+            return True
+        return False
+
     def apply(self, name, apply, args, kwargs={}):
         """apply(*args, **kwargs) timed as an event: Op.apply and Function.apply call this
-        while recording, and it calls them back with `skip` set (which they clear)"""
+        while recording, and it calls them back (reentered() tells them)"""
         event = self.begin(name, _shapes(args) if self.record_shapes else None)
-        self.skip = True
+        thread = threading.get_ident()
+        self._reentry.add(thread)
         out = None
         try:
             out = apply(*args, **kwargs)
             return out
         finally:
-            self.skip = False
+            self._reentry.discard(thread)
             self.end(event, _owned_bytes(out) if self.profile_memory else 0)
 
 
