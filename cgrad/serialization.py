@@ -13,12 +13,20 @@ a tensor whose memory lies in an array already saved (a view, `.data`, `detach()
 version 1 files have no views and still load), and each tensor entry carries "obj": k,
 the same k wherever the same tensor object appears, so it loads as one object (files
 without "obj" load each entry of array i without a view as one tensor, as before).
+
+Other objects (a whole module, an optimizer, a user's class), which torch.save pickles, are
+pickled too, each into cgrad/pickles/<k>.pkl with its tensors stored as above (a pickle names
+them by their JSON entry). As torch.load since PyTorch 2.6, cgrad.load unpickles them only
+with weights_only=False (the file can then run code: load only files you trust); by default
+(weights_only=True) a pickle may name only the safe globals below and add_safe_globals' ones,
+so loading a file still never runs code.
 """
 import collections
 import io
 import json
 import math
 import os
+import pickle
 import zipfile
 
 import numpy as np
@@ -47,6 +55,7 @@ class _Encoder:
         self.keep = []
         self.memo = {}          # id(root array) -> index: each memory block saved once
         self.objects = {}       # id(tensor) -> its "obj" number: one object again on load
+        self.pickles = []       # the pickled objects' bytes
 
     def encode(self, obj):
         if isinstance(obj, device):        # a str subclass
@@ -80,8 +89,13 @@ class _Encoder:
             return {"list": [self.encode(v) for v in obj]}
         if isinstance(obj, tuple):
             return {"tuple": [self.encode(v) for v in obj]}
-        raise TypeError(f"cgrad.save can store tensors, numbers, strings, None, bools, dtypes and "
-                        f"lists, tuples and dicts of them; got {type(obj).__name__}")
+        return {"pickle": self._pickle(obj)}     # as torch.save: anything picklable
+
+    def _pickle(self, obj):
+        buf = io.BytesIO()
+        _Pickler(buf, self).dump(obj)
+        self.pickles.append(buf.getvalue())
+        return len(self.pickles) - 1
 
     def _array(self, arr):
         if arr.dtype.kind not in _ALLOWED_KINDS:
@@ -116,9 +130,23 @@ class _Encoder:
 
 
 
+class _Pickler(pickle.Pickler):
+    """pickle, with each tensor stored as cgrad.save stores it and named by its entry"""
+
+    def __init__(self, file, encoder):
+        super().__init__(file, protocol=4)
+        self.encoder = encoder
+
+    def persistent_id(self, obj):
+        if isinstance(obj, Tensor):
+            return json.dumps(self.encoder._tensor(obj))
+        return None
+
+
 def save(obj, f):
     """Write obj (tensors, numbers, strings, None, bools and nested dicts, lists and tuples
-    of them: state dicts of modules and optimizers) to f, a path or a binary file object."""
+    of them: state dicts of modules and optimizers; anything else pickled, as torch.save
+    does) to f, a path or a binary file object."""
     enc = _Encoder()
     index = json.dumps({"format": FORMAT, "version": VERSION, "object": enc.encode(obj)},
                        allow_nan=False)
@@ -128,6 +156,99 @@ def save(obj, f):
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             z.writestr(f"cgrad/tensors/{i}.npy", buf.getvalue())
+        for i, raw in enumerate(enc.pickles):
+            z.writestr(f"cgrad/pickles/{i}.pkl", raw)
+
+
+# ---- what a pickle may name when loading with weights_only=True --------------------------------
+def _default_safe_globals():
+    """the globals cgrad.load takes in a pickle by default: those PyTorch's weights-only
+    unpickler takes among the types cgrad has"""
+    return {"builtins.set": set, "builtins.complex": complex,
+            "collections.OrderedDict": collections.OrderedDict,
+            "collections.Counter": collections.Counter, "cgrad.tensor.Size": Size,
+            "cgrad._dtype._by_name": _dtype._by_name, "cgrad._device.device": device}
+
+
+_safe_globals = {}
+
+
+def _global_name(obj):
+    if isinstance(obj, tuple):                  # (obj, "module.name"), as PyTorch takes it
+        return obj[1]
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def add_safe_globals(safe_globals):
+    """Let cgrad.load(weights_only=True) unpickle these classes and functions (trust them)"""
+    for obj in safe_globals:
+        _safe_globals[_global_name(obj)] = obj[0] if isinstance(obj, tuple) else obj
+
+
+def get_safe_globals():
+    return list(_safe_globals.values())
+
+
+def clear_safe_globals():
+    _safe_globals.clear()
+
+
+class safe_globals:
+    """add_safe_globals for the block only"""
+
+    def __init__(self, safe_globals):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        self._previous = dict(_safe_globals)
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc):
+        _safe_globals.clear()
+        _safe_globals.update(self._previous)
+        return False
+
+
+_WEIGHTS_ONLY_FAILED = (
+    "Weights only load failed. This file can still be loaded, to do so you have two options, "
+    "do those steps only if you trust the source of the checkpoint. \n\t(1) Re-running "
+    "`cgrad.load` with `weights_only` set to `False` will likely succeed, but it can result in "
+    "arbitrary code execution. Do it only if you got the file from a trusted source.\n\t(2) "
+    "Alternatively, to load with `weights_only=True` please check the recommended steps in the "
+    "following error message.\n\tWeightsUnpickler error: Unsupported global: GLOBAL {name} "
+    "was not an allowed global by default. Please use "
+    "`cgrad.serialization.add_safe_globals([{name}])` or the "
+    "`cgrad.serialization.safe_globals([{name}])` context manager to allowlist this global if "
+    "you trust this class/function.")
+
+
+class _Unpickler(pickle.Unpickler):
+    """pickle's, with the tensors from the file's arrays; weights_only: only safe globals"""
+
+    def __init__(self, file, decoder, weights_only):
+        super().__init__(file)
+        self.decoder = decoder
+        self.weights_only = weights_only
+
+    def persistent_load(self, pid):
+        try:
+            entry = json.loads(pid)
+        except (TypeError, ValueError):
+            raise _Corrupt("a pickle names a tensor wrongly") from None
+        if not (isinstance(entry, dict) and "tensor" in entry):
+            raise _Corrupt("a pickle names a tensor wrongly")
+        return self.decoder._tensor(entry)
+
+    def find_class(self, module, name):
+        if not self.weights_only:
+            return super().find_class(module, name)
+        key = f"{module}.{name}"
+        allowed = _safe_globals.get(key)
+        if allowed is None:
+            allowed = _default_safe_globals().get(key)
+        if allowed is None:
+            raise pickle.UnpicklingError(_WEIGHTS_ONLY_FAILED.format(name=key))
+        return allowed
 
 
 # ---- decoding -----------------------------------------------------------------------------------
@@ -136,8 +257,9 @@ class _Corrupt(Exception):
 
 
 class _Decoder:
-    def __init__(self, zf):
+    def __init__(self, zf, weights_only=True):
         self.zf = zf
+        self.weights_only = weights_only
         self.tensors = {}       # array index -> the tensor over the whole array
         self.objects = {}       # "obj" number -> the tensor loaded for it
         self.claimed = set()    # array indices whose whole-array tensor an "obj" took
@@ -186,14 +308,19 @@ class _Decoder:
                 raise _Corrupt(f"bad device {value[:80]!r}") from None
         if tag == "npscalar" and isinstance(value, list) and len(value) == 2:
             return self._scalar(*value)
+        if tag == "pickle" and isinstance(value, int) and not isinstance(value, bool):
+            return self._unpickle(value)
         raise _Corrupt(f"unknown entry {str(x)[:80]!r}")
+
+    def _member(self, member, what):
+        try:
+            return self.zf.read(member)
+        except KeyError:
+            raise _Corrupt(f"{what} {member} is missing") from None
 
     def _array(self, i):
         member = f"cgrad/tensors/{i}.npy"
-        try:
-            raw = self.zf.read(member)
-        except KeyError:
-            raise _Corrupt(f"tensor data {member} is missing") from None
+        raw = self._member(member, "tensor data")
         try:
             arr = np.load(io.BytesIO(raw), allow_pickle=False)
         except (ValueError, EOFError, OSError) as e:
@@ -201,6 +328,10 @@ class _Decoder:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _ALLOWED_KINDS:
             raise _Corrupt(f"tensor data {member} has an unsupported type")
         return arr
+
+    def _unpickle(self, i):
+        raw = self._member(f"cgrad/pickles/{i}.pkl", "pickled object")
+        return _Unpickler(io.BytesIO(raw), self, self.weights_only).load()
 
     def _scalar(self, dtype, value):
         try:
@@ -263,10 +394,14 @@ class _Decoder:
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
-    """Read an object written by cgrad.save from f (a path or a binary file object). Only
-    data is read: nothing in the file is executed. A damaged file raises RuntimeError naming
-    the file and the problem. map_location, weights_only and mmap are accepted for PyTorch
-    compatibility (everything loads to the CPU, and only data is ever loaded)."""
+    """Read an object written by cgrad.save from f (a path or a binary file object). By
+    default (weights_only=None or True, as torch.load since 2.6) only data is read and nothing
+    in the file is executed: a pickled object may name only safe globals (else
+    pickle.UnpicklingError). weights_only=False unpickles whole modules and other objects,
+    which can run code: only for files you trust. A damaged file raises RuntimeError naming
+    the file and the problem. map_location and mmap are accepted for PyTorch compatibility
+    (everything loads to the CPU)."""
+    weights_only = weights_only is None or bool(weights_only)
     name = _name(f)
     try:
         zf = zipfile.ZipFile(f, "r")
@@ -294,7 +429,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             if index.get("version") not in _READABLE:
                 raise _Corrupt(f"format version {index.get('version')!r} is not supported "
                                f"(this cgrad reads versions {', '.join(map(str, _READABLE))})")
-            return _Decoder(zf).decode(index["object"])
+            return _Decoder(zf, weights_only).decode(index["object"])
         except _Corrupt as e:
             raise RuntimeError(f"cgrad.load: {name} is not a valid cgrad file: {e}") from None
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:

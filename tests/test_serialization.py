@@ -1,10 +1,13 @@
 """cgrad.save / cgrad.load: round trips of tensors and state dicts, and files that are damaged,
-truncated, foreign or malicious (loading never unpickles or executes anything)."""
+truncated, foreign or malicious (by default loading never executes anything); whole modules and
+other objects pickled as torch.save does, unpickled only with weights_only=False or for safe
+globals, as torch.load since PyTorch 2.6."""
 import collections
 import io
 import json
 import math
 import pathlib
+import pickle
 import zipfile
 
 import numpy as np
@@ -94,11 +97,86 @@ def test_optimizer_state_dict_round_trip():
                                   opt.state[p]["exp_avg"].numpy())
 
 
-def test_unsupported_objects_are_refused():
-    with pytest.raises(TypeError, match="cgrad.save can store tensors.*got set"):
-        cgrad.save({1, 2}, io.BytesIO())
-    with pytest.raises(TypeError, match="got function"):
-        cgrad.save({"f": lambda: 0}, io.BytesIO())
+def test_other_objects_are_pickled_as_torch_save_does():
+    assert _round_trip({"s": {1, 2}, "c": 1 + 2j}) == {"s": {1, 2}, "c": 1 + 2j}  # safe globals
+    with pytest.raises((pickle.PicklingError, AttributeError), match="Can't pickle"):
+        cgrad.save({"f": lambda: 0}, io.BytesIO())          # as torch.save: pickle's error
+
+
+def _model():
+    cgrad.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))
+
+
+def test_whole_module_round_trip_with_weights_only_false(tmp_path):
+    """PyTorch's "Save and Load the Model" tutorial: torch.save(model, path), then
+    torch.load(path, weights_only=False)"""
+    m = _model()
+    opt = cgrad.optim.Adam(m.parameters(), lr=0.1)
+    m(cgrad.ones(2, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "model.pth"
+    cgrad.save({"model": m, "opt": opt, "sd": m.state_dict(), "epoch": 3}, path)
+    got = cgrad.load(path, weights_only=False)
+    m2, opt2 = got["model"], got["opt"]
+    assert type(m2) is nn.Sequential and got["epoch"] == 3
+    x = cgrad.randn(5, 3)
+    np.testing.assert_array_equal(m2(x).detach().numpy(), m(x).detach().numpy())
+    w = m2[0].weight
+    assert isinstance(w, nn.Parameter) and w.requires_grad
+    assert got["sd"]["0.weight"]._data is w._data          # one object's memory, as torch
+    assert opt2.param_groups[0]["params"][0] is w          # the optimizer's own parameters
+    np.testing.assert_array_equal(opt2.state[w]["exp_avg"].numpy(),
+                                  opt.state[m[0].weight]["exp_avg"].numpy())
+    opt2.zero_grad()
+    m2(x).sum().backward()
+    opt2.step()                                             # and it trains on
+    assert not np.array_equal(m2[0].weight.detach().numpy(), m[0].weight.detach().numpy())
+
+
+def test_pickles_load_by_default_only_through_safe_globals(tmp_path):
+    m = _model()
+    path = tmp_path / "model.pth"
+    cgrad.save(m, path)
+    with pytest.raises(pickle.UnpicklingError, match=r"(?s)Weights only load failed.*Unsupported "
+                       r"global: GLOBAL cgrad.nn.modules.Sequential"):
+        cgrad.load(path)
+    with pytest.raises(pickle.UnpicklingError, match="weights_only"):
+        cgrad.load(path, weights_only=True)
+    classes = [nn.Sequential, nn.Linear, nn.ReLU]
+    with cgrad.serialization.safe_globals(classes):
+        assert type(cgrad.load(path)) is nn.Sequential
+    assert cgrad.serialization.get_safe_globals() == []
+    cgrad.serialization.add_safe_globals(classes)
+    try:
+        assert cgrad.serialization.get_safe_globals() == classes
+        assert type(cgrad.load(path)) is nn.Sequential
+    finally:
+        cgrad.serialization.clear_safe_globals()
+    with pytest.raises(pickle.UnpicklingError):
+        cgrad.load(path)
+
+
+def test_a_hostile_pickle_runs_nothing_by_default(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Boom:
+        def __reduce__(self):
+            return (pathlib.Path.touch, (marker,))
+    path = tmp_path / "evil.pth"
+    cgrad.save({"w": cgrad.ones(2), "boom": Boom()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="GLOBAL pathlib.Path.touch"):
+        cgrad.load(path)
+    assert not marker.exists()
+    damaged = _zip({"cgrad/format.json": _index({"pickle": 0}),
+                    "cgrad/pickles/0.pkl": b"\x80\x04garbage"})
+    with pytest.raises((pickle.UnpicklingError, RuntimeError)):
+        _load_bytes(damaged, tmp_path)
+    missing = _zip({"cgrad/format.json": _index({"pickle": 2})})
+    with pytest.raises(RuntimeError, match="pickled object cgrad/pickles/2.pkl is missing"):
+        _load_bytes(missing, tmp_path)
+    cgrad.load(path, weights_only=False)                  # trusted: it runs, as torch.load's
+    assert marker.exists()
 
 
 # ---- damaged and hostile files ----------------------------------------------------------------
