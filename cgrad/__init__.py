@@ -107,10 +107,11 @@ _FROM_AMP = ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_aut
 
 
 def __getattr__(name):
-    # nn, optim, utils, special, distributions, testing, func, amp, profiler, jit, serialization
-    # and save/load load on first use, so `import cgrad` stays light
+    # nn, optim, utils, special, distributions, testing, func, amp, profiler, jit, serialization,
+    # compiler and save/load load on first use, so `import cgrad` stays light
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
-                "func", "amp", "multiprocessing", "profiler", "jit", "serialization"):
+                "func", "amp", "multiprocessing", "profiler", "jit", "serialization",
+                "compiler"):
         return _lazy(name)
     if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
         return _lazy("func").vmap
