@@ -233,18 +233,18 @@ def test_text_tensor_audio_mesh_video_as_torch(backend, tmp_path, capsys):
         w.add_mesh("mesh", lib.tensor(verts), colors=lib.tensor(colors),
                    faces=lib.tensor(faces), config_dict={"camera": {"fov": 75}}, global_step=0)
         w.add_mesh("cloud", verts, global_step=1)
-        w.add_video("video", lib.tensor(video), 0)
+        if not has_moviepy:     # with it, GIF bytes need not repeat: video is left out
+            w.add_video("video", lib.tensor(video), 0)
 
     try:
         import moviepy  # noqa: F401
+        has_moviepy = True
     except ImportError:
-        pass
-    else:
-        pytest.skip("moviepy installed: GIF bytes may carry timestamps")   # not on CI
+        has_moviepy = False
     runs = _assert_same_events(tmp_path, calls)
     out = capsys.readouterr().out
     assert out.count("warning: audio amplitude out of range, auto clipped.") == 2
-    assert out.count("add_video needs package moviepy") == 2
+    assert out.count("add_video needs package moviepy") == (0 if has_moviepy else 2)
     values = {v.tag: v for _, v in _values(runs)}
     assert values["notes/text_summary"].tensor.string_val[0].decode() == "second"
     assert list(values["i64"].tensor.int64_val) == [1, -2, 3, 4]
@@ -287,7 +287,8 @@ def test_hparams_as_torch(backend, tmp_path):
     assert tags == ["_hparams_/experiment", "_hparams_/session_start_info",
                     "_hparams_/session_end_info", "hparam/accuracy", "hparam/loss"]
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
-    start = HParamsPluginData.FromString(_values(runs, "trial0")[1][1].metadata.plugin_data.content)
+    content = _values(runs, "trial0")[1][1].metadata.plugin_data.content
+    start = HParamsPluginData.FromString(content)
     assert start.session_start_info.hparams["optim"].string_value == "adam"
     assert start.session_start_info.hparams["nesterov"].number_value == 1   # a bool is an int
     assert start.session_start_info.hparams["wd"].number_value == np.float32(1e-4)
@@ -301,7 +302,8 @@ def test_hparams_default_run_name_and_errors(tmp_path):
         assert len(subdirs) == 1 and abs(float(subdirs[0]) - __import__("time").time()) < 60
         for lib in (cgrad, torch):
             tb = lib.utils.tensorboard
-            with pytest.raises(TypeError, match="hparam_dict and metric_dict should be dictionary."):
+            with pytest.raises(TypeError,
+                               match="hparam_dict and metric_dict should be dictionary."):
                 tb.SummaryWriter.add_hparams(w, [("lr", 0.1)], {})
             with pytest.raises(ValueError, match="value should be one of int, float, str, bool"):
                 tb.summary.hparams({"lr": [0.1]}, {})
@@ -354,7 +356,8 @@ def test_embedding_files_as_torch(backend, tmp_path, capsys):
     files = {}
     for lib in ("cgrad", "torch"):
         root = tmp_path / lib
-        files[lib] = {os.path.relpath(os.path.join(r, f), root): open(os.path.join(r, f), "rb").read()
+        files[lib] = {os.path.relpath(os.path.join(r, f), root):
+                      open(os.path.join(r, f), "rb").read()
                       for r, _, fs in os.walk(root) for f in fs if not EVENT_FILE.match(f)}
     assert files["cgrad"] == files["torch"]
     assert {"00000/default/tensors.tsv", "00000/default/sprite.png",
@@ -507,7 +510,8 @@ def test_training_script_logs_as_torch(backend, tmp_path):
     assert len(c) == len(t) == 1 + 3 * 6
     for ce, te in zip(c[1:], t[1:]):
         (cv,), (tv,) = ce.summary.value, te.summary.value
-        assert (ce.step, cv.tag, cv.WhichOneof("value")) == (te.step, tv.tag, tv.WhichOneof("value"))
+        assert (ce.step, cv.tag) == (te.step, tv.tag)
+        assert cv.WhichOneof("value") == tv.WhichOneof("value")
         if cv.HasField("histo"):
             np.testing.assert_allclose([cv.histo.min, cv.histo.max, cv.histo.sum],
                                        [tv.histo.min, tv.histo.max, tv.histo.sum],

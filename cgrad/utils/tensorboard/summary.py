@@ -266,9 +266,9 @@ def image_boxes(tag, tensor_image, tensor_boxes, rescale=1, dataformats="CHW", l
 
 def draw_boxes(disp_image, boxes, labels=None):
     for i in range(boxes.shape[0]):
+        label = None if labels is None else labels[i]
         disp_image = _draw_single_box(disp_image, boxes[i, 0], boxes[i, 1], boxes[i, 2],
-                                      boxes[i, 3], display_str=None if labels is None else labels[i],
-                                      color="Red")
+                                      boxes[i, 3], display_str=label, color="Red")
     return disp_image
 
 
