@@ -50,6 +50,10 @@ from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  #
                     get_device, instance_norm, is_anomaly_enabled, is_complex,
                     is_warn_always_enabled, randint_like, set_anomaly_enabled,
                     set_warn_always, typename)
+from ._misc import (binary_cross_entropy_with_logits, constant_pad_nd,  # noqa: E402
+                    cosine_embedding_loss, ctc_loss, frobenius_norm, hinge_embedding_loss,
+                    kl_div, margin_ranking_loss, max_pool1d_with_indices, native_layer_norm,
+                    nuclear_norm, poisson_nll_loss, triplet_margin_loss)
 from . import _memory
 
 _memory.install()
@@ -69,6 +73,11 @@ short = int16
 uint8 = uint8
 
 from .version import __version__  # noqa: E402
+
+import math as _math  # noqa: E402
+
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+newaxis = None
 
 
 def get_default_dtype():

@@ -164,7 +164,8 @@ _NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
 # and only tensors here (the second argument's name)
 _TWO_TENSORS = {**dict.fromkeys(["atan2", "arctan2", "hypot", "fmax", "fmin", "logaddexp",
                                  "logaddexp2", "ldexp", "ldexp_", "nextafter", "gcd", "gcd_",
-                                 "lcm", "lcm_"], "other"), "heaviside": "values"}
+                                 "lcm", "lcm_", "igamma", "igammac", "dist"], "other"),
+                "heaviside": "values"}
 
 
 _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",
@@ -212,6 +213,7 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
              "unflatten"]
 _METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
              "index_reduce", "renorm", "frexp", "histogram", "isposinf", "isneginf", "isreal"]
+_METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

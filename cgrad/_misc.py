@@ -91,3 +91,103 @@ def instance_norm(input, weight, bias, running_mean, running_var, use_input_stat
 def adaptive_max_pool1d(input, output_size):
     """(values, indices), as torch.adaptive_max_pool1d always returns both"""
     return _F().adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+# The losses' torch.<name> forms take the reduction as ATen's enum: 0 none, 1 mean, 2 sum
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(reduction, name, position):
+    if not isinstance(reduction, int) or isinstance(reduction, bool):
+        raise TypeError(f"{name}(): argument 'reduction' (position {position}) must be int, not "
+                        f"{type(reduction).__name__}")
+    return _REDUCTIONS[reduction] if 0 <= reduction < 3 else "mean"   # (ATen: others mean)
+
+
+def kl_div(input, target, reduction=1, *, log_target=False):
+    """F.kl_div's pointwise loss, then reduced: 'mean' is the plain mean (no warning here)"""
+    loss = _F().kl_div(input, target, reduction="none", log_target=log_target)
+    return _F()._reduced(loss, _reduction(reduction, "kl_div", 3))
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+    return _F().margin_ranking_loss(input1, input2, target, margin,
+                                    reduction=_reduction(reduction, "margin_ranking_loss", 5))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
+    return _F().hinge_embedding_loss(input, target, margin,
+                                     reduction=_reduction(reduction, "hinge_embedding_loss", 4))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+    return _F().cosine_embedding_loss(input1, input2, target, margin,
+                                      reduction=_reduction(reduction, "cosine_embedding_loss", 5))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction=1):
+    return _F().triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                    reduction=_reduction(reduction, "triplet_margin_loss", 8))
+
+
+def poisson_nll_loss(input, target, log_input, full, eps, reduction):
+    return _F().poisson_nll_loss(input, target, log_input, full, eps=eps,
+                                 reduction=_reduction(reduction, "poisson_nll_loss", 6))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
+    return _F().binary_cross_entropy_with_logits(
+        input, target, weight, reduction=_reduction(reduction, "binary_cross_entropy_with_logits",
+                                                    5), pos_weight=pos_weight)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1,
+             zero_infinity=False):
+    return _F().ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
+                         _reduction(reduction, "ctc_loss", 6), zero_infinity)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1,
+                            ceil_mode=False):
+    """(values, indices); an empty stride is kernel_size, as ATen's"""
+    return _F().max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode,
+                           return_indices=True)
+
+
+def constant_pad_nd(input, pad, value=0):
+    return _F().pad(input, pad, value=value)
+
+
+def frobenius_norm(input, dim, keepdim=False):
+    warnings.warn("at::frobenius_norm is deprecated and it is just left for JIT compatibility. "
+                  "It will be removed in a future PyTorch release. Please use "
+                  "`linalg.vector_norm(A, 2., dim, keepdim)` instead", UserWarning, stacklevel=2)
+    from .linalg import vector_norm
+    return vector_norm(input, 2, dim, keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """the sum of the singular values over dim (the last two by default: a batch too, as
+    PyTorch); nuclear_norm(A, True) is keepdim"""
+    warnings.warn("at::nuclear_norm is deprecated and it is just left for JIT compatibility. "
+                  "It will be removed in a future PyTorch release. Please use "
+                  "`linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead", UserWarning,
+                  stacklevel=2)
+    if isinstance(dim, bool):
+        dim, keepdim = None, dim
+    from .linalg import matrix_norm
+    return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):
+    """(F.layer_norm's output, the mean, 1 / std), the statistics kept with size-1 dims over
+    normalized_shape, outside the graph (PyTorch's are not differentiable)"""
+    out = _F().layer_norm(input, normalized_shape, weight, bias, eps)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    from .autograd import no_grad
+    with no_grad():
+        x = input.detach()
+        mean = x.mean(dims, keepdim=True)
+        rstd = (x.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
+    return out, mean, rstd

@@ -3188,6 +3188,33 @@ class Tensor:
         _polygamma_order(n, "polygamma_")
         return self._inplace(SP.PolygammaInPlace, n)
 
+    def mvlgamma(self, p):
+        """ln of the multivariate gamma function of dimension p"""
+        if p < 1:
+            raise RuntimeError("p has to be greater than or equal to 1")
+        return SP.Mvlgamma.apply(self, p)
+
+    def mvlgamma_(self, p):
+        if p < 1:
+            raise RuntimeError("p has to be greater than or equal to 1")
+        return self._inplace(SP.Mvlgamma, p)
+
+    def igamma(self, other):
+        """P(self, other), the regularised lower incomplete gamma function"""
+        _two_tensors("igamma", self, other, method=True)
+        return SP.Gammainc.apply(self, other)
+
+    def igamma_(self, other):
+        return self._inplace(SP.Gammainc, other)
+
+    def igammac(self, other):
+        """Q(self, other) = 1 - P(self, other)"""
+        _two_tensors("igammac", self, other, method=True)
+        return SP.Gammaincc.apply(self, other)
+
+    def igammac_(self, other):
+        return self._inplace(SP.Gammaincc, other)
+
     def i0(self):
         return SP.I0.apply(self)
 

@@ -1,0 +1,222 @@
+"""Small gaps between dir(torch) / dir(torch.Tensor) and cgrad: constants, the torch.<name>
+forms of the nn.functional losses (reduction as ATen's int enum), dist / igamma / mvlgamma,
+the deprecated norms, max_pool1d_with_indices, constant_pad_nd, native_layer_norm; checked
+against PyTorch on both backends (values, result dtypes, gradients, errors)."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _both(arrays, grad=True):
+    """the arrays as (cgrad tensors, torch tensors), floats requiring grad if grad"""
+    cs, ts = [], []
+    for a in arrays:
+        a = np.asarray(a)
+        rg = grad and a.dtype.kind == "f"
+        cs.append(cgrad.tensor(a.copy(), requires_grad=rg))
+        ts.append(torch.tensor(a.copy(), requires_grad=rg))
+    return cs, ts
+
+
+def _same(c, t, rtol=1e-6, atol=1e-8):
+    if isinstance(t, (tuple, list)):
+        assert len(c) == len(t)
+        for ci, ti in zip(c, t):
+            _same(ci, ti, rtol, atol)
+        return
+    assert str(c.dtype).replace("cgrad", "torch") == str(t.dtype)
+    assert tuple(c.shape) == tuple(t.shape)
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def check(fn_c, fn_t, arrays, grad=True, rtol=1e-6, atol=1e-8, out=0):
+    """fn on both libraries: values, dtypes, and the gradients of output `out`"""
+    cs, ts = _both(arrays, grad)
+    rc, rt = fn_c(*cs), fn_t(*ts)
+    _same(rc, rt, rtol, atol)
+    if grad:
+        oc = rc[out] if isinstance(rc, tuple) else rc
+        ot = rt[out] if isinstance(rt, tuple) else rt
+        if ot.requires_grad:
+            w = np.random.default_rng(1).standard_normal(tuple(ot.shape))
+            oc.backward(cgrad.tensor(w, dtype=oc.dtype))
+            ot.backward(torch.tensor(w, dtype=ot.dtype))
+            for c, t in zip(cs, ts):
+                if t.grad is None:
+                    assert c.grad is None
+                else:
+                    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=rtol,
+                                               atol=atol)
+    return rc, rt
+
+
+def same_error(fn_c, fn_t):
+    with pytest.raises(Exception) as et:
+        fn_t()
+    with pytest.raises(type(et.value)) as ec:
+        fn_c()
+    assert str(ec.value) == str(et.value)
+
+
+R = np.random.default_rng(0)
+
+
+def test_constants():
+    for name in ("pi", "e", "inf", "nan", "newaxis"):
+        c, t = getattr(cgrad, name), getattr(torch, name)
+        assert type(c) is type(t)
+        assert c == t or (c != c and t != t)
+    assert cgrad.ones(3)[cgrad.newaxis].shape == (1, 3)
+
+
+# ---- the losses: torch.<name>(..., reduction=int) ----------------------------------------
+X1, X2 = R.standard_normal((4, 5)), R.standard_normal((4, 5))
+SIGN = np.array([1.0, -1.0, 1.0, -1.0])
+LOSSES = {
+    "kl_div": (lambda m, a, b, r: m.kl_div(a, b, r), [np.log(R.uniform(0.1, 1, (4, 5))),
+                                                      R.uniform(0.1, 1, (4, 5))]),
+    "kl_div_log_target": (lambda m, a, b, r: m.kl_div(a, b, r, log_target=True), [X1, X2]),
+    "margin_ranking_loss": (lambda m, a, b, t, r: m.margin_ranking_loss(a, b, t, 0.3, r),
+                            [X1[:, 0], X2[:, 0], SIGN]),
+    "hinge_embedding_loss": (lambda m, a, t, r: m.hinge_embedding_loss(a, t, 0.7, r),
+                             [X1[:, 0], SIGN]),
+    "cosine_embedding_loss": (lambda m, a, b, t, r: m.cosine_embedding_loss(a, b, t, 0.1, r),
+                              [X1, X2, SIGN]),
+    "triplet_margin_loss": (lambda m, a, b, c, r: m.triplet_margin_loss(a, b, c, 1.0, 2.0, 1e-6,
+                                                                        True, r),
+                            [X1, X2, R.standard_normal((4, 5))]),
+    "poisson_nll_loss": (lambda m, a, t, r: m.poisson_nll_loss(a, t, True, True, 1e-8, r),
+                         [X1, R.uniform(0, 3, (4, 5))]),
+    "poisson_nll_loss_lin": (lambda m, a, t, r: m.poisson_nll_loss(a.abs(), t, False, False,
+                                                                   1e-8, r),
+                             [X1, R.uniform(0, 3, (4, 5))]),
+    "binary_cross_entropy_with_logits": (
+        lambda m, a, t, w, pw, r: m.binary_cross_entropy_with_logits(a, t, w.detach(),
+                                                                     pw.detach(), r),
+        [X1, R.uniform(0, 1, (4, 5)), R.uniform(0, 1, (5,)), R.uniform(0.5, 2, (5,))]),
+}
+
+
+@pytest.mark.parametrize("reduction", [0, 1, 2])
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_top_level_losses(backend, name, reduction):
+    fn, arrays = LOSSES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # torch.kl_div's 'mean' warns about nothing
+        check(lambda *a: fn(cgrad, *a, reduction), lambda *a: fn(torch, *a, reduction), arrays)
+
+
+def test_losses_reduction_must_be_int():
+    a = np.ones(3)
+    for name, (tensors, numbers) in (("kl_div", ((a, a), ())),
+                                     ("hinge_embedding_loss", ((a, a), (1.0,))),
+                                     ("margin_ranking_loss", ((a, a, a), (0.0,)))):
+        cs, ts = _both(tensors, False)
+        same_error(lambda: getattr(cgrad, name)(*cs, *numbers, "mean"),
+                   lambda: getattr(torch, name)(*ts, *numbers, "mean"))
+
+
+def test_ctc_loss_top_level(backend):
+    T, N, C, S = 6, 2, 4, 3
+    lp = np.log(R.dirichlet(np.ones(C), (T, N)))
+    targets = np.array([[1, 2, 1], [3, 1, 0]])
+    for reduction in (0, 1, 2):
+        check(lambda x: cgrad.ctc_loss(x, cgrad.tensor(targets), [6, 5], [3, 2], 0, reduction),
+              lambda x: torch.ctc_loss(x, torch.tensor(targets), [6, 5], [3, 2], 0, reduction),
+              [lp])
+
+
+# ---- dist, igamma / igammac, mvlgamma ----------------------------------------------------
+@pytest.mark.parametrize("p", [2, 1, 3.5, 0, math.inf])
+def test_dist(backend, p):
+    check(lambda a, b: cgrad.dist(a, b, p), lambda a, b: torch.dist(a, b, p),
+          [X1, X2[0]], grad=p != 0)
+    check(lambda a, b: a.dist(b, p), lambda a, b: a.dist(b, p), [X1, X2], grad=p != 0)
+
+
+def test_dist_errors():
+    same_error(lambda: cgrad.dist(cgrad.ones(2), 1.0), lambda: torch.dist(torch.ones(2), 1.0))
+
+
+@pytest.mark.parametrize("name", ["igamma", "igammac"])
+def test_igamma(backend, name):
+    a, x = R.uniform(0.2, 4, (3, 4)), R.uniform(0, 5, (4,))
+    # no gradient in a, as PyTorch; x's: a non-differentiable a only
+    check(lambda a, x: getattr(cgrad, name)(a, x), lambda a, x: getattr(torch, name)(a, x),
+          [a, x], grad=False)
+    check(lambda x: getattr(cgrad.tensor(a), name)(x), lambda x: getattr(torch.tensor(a),
+                                                                         name)(x), [x])
+    ints = np.array([1, 2, 3, 4])
+    check(lambda a, x: getattr(cgrad, name)(a, x), lambda a, x: getattr(torch, name)(a, x),
+          [ints, x], grad=False)
+    c, t = cgrad.tensor(a), torch.tensor(a)
+    rc, rt = getattr(c, name + "_")(cgrad.tensor(x)), getattr(t, name + "_")(torch.tensor(x))
+    assert rc is c
+    _same(c, t)
+    same_error(lambda: getattr(cgrad, name)(cgrad.tensor(ints), cgrad.tensor(ints)),
+               lambda: getattr(torch, name)(torch.tensor(ints), torch.tensor(ints)))
+    same_error(lambda: getattr(cgrad, name)(cgrad.ones(3), cgrad.ones(2)),
+               lambda: getattr(torch, name)(torch.ones(3), torch.ones(2)))
+    same_error(lambda: getattr(cgrad, name)(cgrad.ones(3), 2.0),
+               lambda: getattr(torch, name)(torch.ones(3), 2.0))
+
+
+@pytest.mark.parametrize("p", [1, 2, 4])
+def test_mvlgamma(backend, p):
+    x = R.uniform(2, 5, (3, 4))
+    check(lambda x: cgrad.mvlgamma(x, p), lambda x: torch.mvlgamma(x, p), [x])
+    check(lambda x: x.mvlgamma(p=p), lambda x: x.mvlgamma(p=p), [x])
+    check(lambda x: cgrad.mvlgamma(x, p), lambda x: torch.mvlgamma(x, p), [np.array([3, 4])])
+    c, t = cgrad.tensor(x), torch.tensor(x)
+    assert c.mvlgamma_(p) is c
+    t.mvlgamma_(p)
+    _same(c, t)
+    same_error(lambda: cgrad.ones(2).mvlgamma(0), lambda: torch.ones(2).mvlgamma(0))
+    same_error(lambda: cgrad.ones(2).mvlgamma_(0), lambda: torch.ones(2).mvlgamma_(0))
+
+
+# ---- deprecated norms, pooling, padding, layer norm --------------------------------------
+def test_frobenius_and_nuclear_norm(backend):
+    x = R.standard_normal((2, 3, 4))
+    for dim, keepdim in (([0, 1], False), (1, True), ((-1, 0), True)):
+        with pytest.warns(UserWarning, match="frobenius_norm is deprecated"):
+            check(lambda x: cgrad.frobenius_norm(x, dim, keepdim),
+                  lambda x: torch.frobenius_norm(x, dim, keepdim), [x])
+    with pytest.warns(UserWarning, match="nuclear_norm is deprecated"):
+        check(lambda x: cgrad.nuclear_norm(x, [1, 2]), lambda x: torch.nuclear_norm(x, [1, 2]),
+              [x], rtol=1e-5)
+        check(lambda x: cgrad.nuclear_norm(x[0], True), lambda x: torch.nuclear_norm(x[0], True),
+              [x], rtol=1e-5)
+        check(lambda x: cgrad.nuclear_norm(x[0]), lambda x: torch.nuclear_norm(x[0]), [x],
+              rtol=1e-5)
+        check(cgrad.nuclear_norm, torch.nuclear_norm, [x], rtol=1e-5)
+        same_error(lambda: cgrad.nuclear_norm(cgrad.ones(2)),
+                   lambda: torch.nuclear_norm(torch.ones(2)))
+
+
+def test_max_pool1d_with_indices_and_constant_pad_nd(backend):
+    x = R.standard_normal((2, 3, 9))
+    for args in ((2,), (3, 2), (3, 2, 1), (3, 1, 1, 2, True)):
+        check(lambda x: cgrad.max_pool1d_with_indices(x, *args),
+              lambda x: torch.max_pool1d_with_indices(x, *args), [x])
+    for pad, value in (([1, 2], 0), ([1, 1, 0, 2], 3.5), ([-1, 2], 1)):
+        check(lambda x: cgrad.constant_pad_nd(x, pad, value),
+              lambda x: torch.constant_pad_nd(x, pad, value), [x])
+    check(lambda x: cgrad.constant_pad_nd(x, [1, 1]), lambda x: torch.constant_pad_nd(x, [1, 1]),
+          [np.arange(6).reshape(2, 3)], grad=False)
+
+
+def test_native_layer_norm(backend):
+    x, w, b = R.standard_normal((2, 3, 4)), R.standard_normal(4), R.standard_normal(4)
+    for shape in ([4], [3, 4]):
+        ww, bb = (w, b) if len(shape) == 1 else (np.ones(shape), np.zeros(shape))
+        rc, rt = check(lambda x, w, b: cgrad.native_layer_norm(x, shape, w, b, 1e-5),
+                       lambda x, w, b: torch.native_layer_norm(x, shape, w, b, 1e-5),
+                       [x, ww, bb])
+        assert not rc[1].requires_grad and not rc[2].requires_grad
