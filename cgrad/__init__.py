@@ -31,6 +31,8 @@ from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
                         geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
                         pdist, pinverse, slogdet, svd, tensordot, vdot)
+from ._matfuncs import (eig, lstsq, lu, lu_solve, lu_unpack, matrix_rank, qr,  # noqa: F401
+                        solve, symeig, triangular_solve)
 # dtypes' limits and rules, the random state, the default device, more creation functions
 from ._dtype import finfo, iinfo
 from ._device import get_default_device, set_default_device

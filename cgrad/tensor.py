@@ -1500,6 +1500,31 @@ class Tensor:
     def svd(self, some=True, compute_uv=True):
         return _matfuncs().svd(self, some, compute_uv)
 
+    # PyTorch's deprecated matrix methods (with its warnings), and its removed ones (raising)
+    def qr(self, some=True):
+        return _matfuncs().qr(self, some)
+
+    def lu(self, pivot=True, get_infos=False):
+        return _matfuncs().lu(self, pivot, get_infos)
+
+    def lu_solve(self, LU_data, LU_pivots):
+        return _matfuncs().lu_solve(self, LU_data, LU_pivots)
+
+    def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):
+        return _matfuncs().triangular_solve(self, A, upper, transpose, unitriangular)
+
+    def solve(self, *args, **kwargs):
+        return _matfuncs().solve(self, *args, **kwargs)
+
+    def symeig(self, *args, **kwargs):
+        return _matfuncs().symeig(self, *args, **kwargs)
+
+    def eig(self, *args, **kwargs):
+        return _matfuncs().eig(self, *args, **kwargs)
+
+    def lstsq(self, *args, **kwargs):
+        return _matfuncs().lstsq(self, *args, **kwargs)
+
     def cross(self, other, dim=None):
         return _matfuncs().cross(self, other, dim)
 

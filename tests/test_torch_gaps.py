@@ -11,6 +11,7 @@ import pytest
 import cgrad
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated:UserWarning")
 
 
 def _both(arrays, grad=True):
@@ -50,6 +51,8 @@ def check(fn_c, fn_t, arrays, grad=True, rtol=1e-6, atol=1e-8, out=0):
             for c, t in zip(cs, ts):
                 if t.grad is None:
                     assert c.grad is None
+                elif c.grad is None:     # PyTorch's node of several outputs gives zeros
+                    assert not t.grad.any()
                 else:
                     np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=rtol,
                                                atol=atol)
@@ -220,3 +223,138 @@ def test_native_layer_norm(backend):
                        lambda x, w, b: torch.native_layer_norm(x, shape, w, b, 1e-5),
                        [x, ww, bb])
         assert not rc[1].requires_grad and not rc[2].requires_grad
+
+
+# ---- the deprecated linear-algebra forms, and the removed ones ---------------------------
+def _quiet(fn):
+    def run(*args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args)
+    return run
+
+
+@pytest.mark.parametrize("some", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 3)])
+def test_qr(backend, shape, some):
+    a = R.standard_normal(shape)
+    for q in (lambda m: _quiet(lambda a: m.qr(a, some)), lambda m: _quiet(lambda a: a.qr(some))):
+        rc, rt = check(q(cgrad), q(torch), [a], grad=False, rtol=1e-5, atol=1e-7)
+        assert type(rc).__name__ == type(rt).__name__ == "qr"
+        _same((rc.Q, rc.R), (rt.Q, rt.R), rtol=1e-5, atol=1e-7)
+
+        def loss(m):
+            return lambda a: sum(x.sum() for x in q(m)(a))
+        if some or shape[0] <= shape[1]:
+            check(loss(cgrad), loss(torch), [a], rtol=1e-5, atol=1e-7)
+        else:
+            c, t = cgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+            same_error(lambda: loss(cgrad)(c).backward(), lambda: loss(torch)(t).backward())
+    with pytest.warns(UserWarning, match=r"torch.qr is deprecated in favor of torch.linalg.qr"):
+        cgrad.qr(cgrad.tensor(a))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (4, 3), (3, 5)])
+def test_lu_and_unpack(backend, shape):
+    a = R.standard_normal(shape)
+    def lu(m, a, **k):
+        return _quiet(lambda a: m.lu(a, **k))(a)
+    rc, rt = check(lambda a: lu(cgrad, a), lambda a: lu(torch, a), [a], rtol=1e-6)
+    assert type(rc) is tuple and type(rt) is tuple
+    rc, rt = check(lambda a: lu(cgrad, a, get_infos=True), lambda a: lu(torch, a, get_infos=True),
+                   [a], rtol=1e-6)
+    assert type(rc).__name__ == type(rt).__name__
+    _same((rc.LU, rc.pivots, rc.info), (rt.LU, rt.pivots, rt.info))
+    check(_quiet(lambda a: a.lu()), _quiet(lambda a: a.lu()), [a], rtol=1e-6)
+    # lu_unpack of lu's factors: values, and the gradients through L and U back to a
+    for flags in ((True, True), (False, True), (True, False)):
+        def unpack(m, a):
+            return m.lu_unpack(*lu(m, a), *flags)
+        rc, rt = check(lambda a: unpack(cgrad, a), lambda a: unpack(torch, a), [a], grad=False)
+        assert type(rc).__name__ == type(rt).__name__ == "lu_unpack"
+    for out in (1, 2):
+        check(lambda a: unpack(cgrad, a), lambda a: unpack(torch, a), [a], rtol=1e-5,
+              atol=1e-7, out=out)
+    check(lambda a: (lambda r: r[1] @ r[2])(unpack(cgrad, a)),
+          lambda a: (lambda r: r[1] @ r[2])(unpack(torch, a)), [a], rtol=1e-5, atol=1e-7)
+    with pytest.warns(UserWarning, match="torch.lu is deprecated"):
+        cgrad.lu(cgrad.tensor(a))
+    same_error(lambda: cgrad.lu(cgrad.tensor(a), pivot=False),
+               lambda: torch.lu(torch.tensor(a), pivot=False))
+    same_error(lambda: cgrad.lu_unpack(cgrad.ones(3, 3), cgrad.tensor([1, 2, 3])),
+               lambda: torch.lu_unpack(torch.ones(3, 3), torch.tensor([1, 2, 3])))
+
+
+def test_lu_singular():
+    a = np.zeros((3, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _same(cgrad.lu(cgrad.tensor(a)), torch.lu(torch.tensor(a)))    # (no error either way)
+        rc, rt = cgrad.lu(cgrad.tensor(a), get_infos=True), torch.lu(torch.tensor(a),
+                                                                    get_infos=True)
+    _same(rc, rt)
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_lu_solve(backend, batch):
+    a, b = R.standard_normal(batch + (3, 3)), R.standard_normal(batch + (3, 2))
+
+    def solve(m, a, b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            LU, piv = m.lu(a)
+            return m.lu_solve(b, LU, piv), b.lu_solve(LU, piv)
+    check(lambda a, b: solve(cgrad, a, b), lambda a, b: solve(torch, a, b), [a, b], rtol=1e-6)
+    check(lambda a, b: solve(cgrad, a, b), lambda a, b: solve(torch, a, b), [a, b], rtol=1e-6,
+          out=1)
+    with pytest.warns(UserWarning, match="torch.lu_solve is deprecated"):
+        c = cgrad.tensor(a)
+        cgrad.lu_solve(cgrad.tensor(b), *cgrad.linalg.lu_factor(c))
+
+
+@pytest.mark.parametrize("upper,transpose,unit", [(True, False, False), (False, False, False),
+                                                  (True, True, False), (False, True, True),
+                                                  (True, False, True)])
+def test_triangular_solve(backend, upper, transpose, unit):
+    a = R.standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    b = R.standard_normal((2, 3, 2))
+
+    def ts(m):
+        return _quiet(lambda b, a: m.triangular_solve(b, a, upper, transpose, unit))
+    for out in (0, 1):
+        rc, rt = check(ts(cgrad), ts(torch), [b, a], rtol=1e-6, out=out)
+    assert type(rc).__name__ == type(rt).__name__
+    _same((rc.solution, rc.cloned_coefficient), (rt.solution, rt.cloned_coefficient), 1e-6)
+    check(lambda b, a: sum(x.sum() for x in ts(cgrad)(b, a)),
+          lambda b, a: sum(x.sum() for x in ts(torch)(b, a)), [b, a], rtol=1e-6)
+    check(_quiet(lambda b, a: b.triangular_solve(a, upper=upper, transpose=transpose,
+                                                 unitriangular=unit)),
+          _quiet(lambda b, a: b.triangular_solve(a, upper=upper, transpose=transpose,
+                                                 unitriangular=unit)), [b, a], rtol=1e-6)
+    with pytest.warns(UserWarning, match="torch.triangular_solve is deprecated"):
+        cgrad.triangular_solve(cgrad.tensor(b), cgrad.tensor(a))
+
+
+def test_triangular_solve_errors():
+    cases = [((3,), (3, 3)), ((3, 2), (3,)), ((4, 2), (3, 3)), ((3, 2), (3, 2))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for bs, As in cases:
+            same_error(lambda: cgrad.triangular_solve(cgrad.ones(*bs), cgrad.ones(*As)),
+                       lambda: torch.triangular_solve(torch.ones(*bs), torch.ones(*As)))
+        same_error(lambda: cgrad.triangular_solve(cgrad.ones(3, 2), cgrad.ones(3, 3,
+                                                                             dtype=cgrad.float64)),
+                   lambda: torch.triangular_solve(torch.ones(3, 2),
+                                                  torch.ones(3, 3, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("name", ["solve", "symeig", "eig", "lstsq", "matrix_rank"])
+def test_removed_linalg(name):
+    args = (2,) if name in ("solve", "lstsq") else ()
+    same_error(lambda: getattr(cgrad, name)(cgrad.eye(2), *[cgrad.eye(2)] * len(args)),
+               lambda: getattr(torch, name)(torch.eye(2), *[torch.eye(2)] * len(args)))
+    if hasattr(torch.Tensor, name):
+        same_error(lambda: getattr(cgrad.eye(2), name)(*[cgrad.eye(2)] * len(args)),
+                   lambda: getattr(torch.eye(2), name)(*[torch.eye(2)] * len(args)))
+    else:
+        assert not hasattr(cgrad.Tensor, name)
