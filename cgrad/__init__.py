@@ -56,6 +56,8 @@ from ._misc import (binary_cross_entropy_with_logits, constant_pad_nd,  # noqa: 
                     cosine_embedding_loss, ctc_loss, frobenius_norm, hinge_embedding_loss,
                     kl_div, margin_ranking_loss, max_pool1d_with_indices, native_layer_norm,
                     nuclear_norm, poisson_nll_loss, triplet_margin_loss)
+from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex,  # noqa: E402,A004
+                    view_as_real)
 from . import _memory
 
 _memory.install()

@@ -214,6 +214,9 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
 _METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
              "index_reduce", "renorm", "frexp", "histogram", "isposinf", "isneginf", "isreal"]
 _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
+# the complex helpers, as PyTorch gives them for real tensors
+_METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
+             "adjoint"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

@@ -191,3 +191,66 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
         mean = x.mean(dims, keepdim=True)
         rstd = (x.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
     return out, mean, rstd
+
+
+# ---- the complex helpers on real tensors (cgrad has no complex dtypes) -----------------------
+def is_conj(input):
+    return input.is_conj()
+
+
+def is_neg(input):
+    return input.is_neg()
+
+
+def real(input):
+    return input.real
+
+
+def imag(input):
+    return input.imag
+
+
+def _no_complex(name):
+    raise NotImplementedError(f"{name}: the result would be a complex tensor, and cgrad has no "
+                              "complex dtypes")
+
+
+def _two_floats(a, b):
+    """PyTorch's checks of complex(real, imag) and polar(abs, angle), in its order"""
+    from ._dtype import torch_name
+    names = [torch_name(t._data.dtype) for t in (a, b)]
+    if not all(t._data.dtype.kind == "f" for t in (a, b)):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{names[0]} and {names[1]}")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"Expected object of scalar type {names[0]} but got scalar type "
+                           f"{names[1]} for second argument")
+
+
+def complex(real, imag, *, out=None):  # noqa: A001  (PyTorch's name)
+    _two_floats(real, imag)
+    _no_complex("complex")
+
+
+def polar(abs, angle, *, out=None):  # noqa: A002
+    _two_floats(abs, angle)
+    _no_complex("polar")
+
+
+def view_as_complex(input):
+    from ._dtype import torch_name
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"view_as_complex is only supported for half, float and double "
+                           f"tensors, but got a tensor of scalar type: "
+                           f"{torch_name(input._data.dtype)}")
+    if not input.ndim:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if input.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if input.stride(-1) != 1:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    _no_complex("view_as_complex")
+
+
+def view_as_real(input):
+    raise RuntimeError("view_as_real is only supported for complex tensors")

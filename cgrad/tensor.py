@@ -2519,7 +2519,38 @@ class Tensor:
     def conj(self):
         return self                                 # real dtypes only
 
-    resolve_conj = resolve_neg = conj
+    resolve_conj = resolve_neg = conj_physical = conj
+
+    def conj_physical_(self):
+        return self
+
+    def angle(self):
+        """pi for negative elements, 0 for the others, NaN for NaN (a real number's argument)"""
+        return E.Angle.apply(self)
+
+    def adjoint(self):
+        """the conjugate transpose of the last two dims (the transpose: no complex dtypes)"""
+        if not self.ndim:
+            warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
+                          UserWarning, stacklevel=2)
+            return self[...]
+        if self.ndim == 1:
+            raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of "
+                               "matrices. Got 1-D tensor.")
+        return self.transpose(-2, -1)
+
+    @property
+    def H(self):
+        """the conjugate transpose of a matrix"""
+        if self.ndim == 2:
+            return self.transpose(0, 1)
+        if not self.ndim:
+            warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                          UserWarning, stacklevel=2)
+            return self[...]
+        more = " For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{self.ndim}-D tensor.{more}")
 
     @property
     def real(self):

@@ -358,3 +358,82 @@ def test_removed_linalg(name):
                    lambda: getattr(torch.eye(2), name)(*[torch.eye(2)] * len(args)))
     else:
         assert not hasattr(cgrad.Tensor, name)
+
+
+# ---- the complex helpers on real tensors -------------------------------------------------
+XC = np.array([[1.0, -2.0, np.nan], [0.0, -0.0, -np.inf]])
+
+
+@pytest.mark.parametrize("name", ["conj", "conj_physical", "resolve_conj", "resolve_neg"])
+def test_conj_family_is_identity(backend, name):
+    c, t = cgrad.tensor(XC, requires_grad=True), torch.tensor(XC, requires_grad=True)
+    for fc, ft in ((getattr(cgrad, name), getattr(torch, name)),
+                   (lambda x: getattr(x, name)(), lambda x: getattr(x, name)())):
+        rc, rt = fc(c), ft(t)
+        assert (rc is c) == (rt is t)
+        _same(rc, rt)
+    c2, t2 = cgrad.tensor(XC), torch.tensor(XC)
+    assert (cgrad.conj_physical_(c2) is c2) == (torch.conj_physical_(t2) is t2)
+    assert (c2.conj_physical_() is c2) == (t2.conj_physical_() is t2)
+    for pred in ("is_conj", "is_neg"):
+        assert getattr(cgrad, pred)(c) == getattr(torch, pred)(t) == getattr(c, pred)()
+
+
+def test_real_imag(backend):
+    c, t = cgrad.tensor(XC, requires_grad=True), torch.tensor(XC, requires_grad=True)
+    assert (cgrad.real(c) is c) == (torch.real(t) is t)
+    _same(cgrad.real(c), torch.real(t))
+    same_error(lambda: cgrad.imag(c), lambda: torch.imag(t))
+    same_error(lambda: c.imag, lambda: t.imag)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_angle(backend, dtype):
+    x = XC if dtype in (np.float32, np.float64) else np.array([3, -1, 0, 2])
+    x = x.astype(dtype)
+    check(cgrad.angle, torch.angle, [x])
+    check(lambda x: x.angle(), lambda x: x.angle(), [x])
+    rc, rt = check(cgrad.angle, torch.angle, [x])
+    if rt.requires_grad:
+        assert rc.grad_fn.name() == rt.grad_fn.name()
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (3,), ()])
+def test_adjoint_and_H(backend, shape):
+    x = R.standard_normal(shape)
+    if len(shape) >= 2:
+        check(cgrad.adjoint, torch.adjoint, [x])
+        check(lambda x: x.adjoint(), lambda x: x.adjoint(), [x])
+    elif not shape:
+        with pytest.warns(UserWarning, match=r"adjoint\(\) is deprecated on 0-D tensors"):
+            check(cgrad.adjoint, torch.adjoint, [x])
+    else:
+        same_error(lambda: cgrad.adjoint(cgrad.tensor(x)), lambda: torch.adjoint(torch.tensor(x)))
+    if len(shape) == 2:
+        check(lambda x: x.H, lambda x: x.H, [x])
+    elif shape:
+        same_error(lambda: cgrad.tensor(x).H, lambda: torch.tensor(x).H)
+    else:
+        with pytest.warns(UserWarning, match="Tensor.H is deprecated on 0-D tensors"):
+            check(lambda x: x.H, lambda x: x.H, [x])
+
+
+def test_complex_constructors_refuse():
+    f, d, i = (np.ones(2, np.float32), np.ones(2), np.ones(2, np.int64))
+    for name in ("complex", "polar"):
+        for a, b in ((i, f), (f, d), (d, f)):
+            (ca, cb), (ta, tb) = _both([a, b], False)
+            same_error(lambda: getattr(cgrad, name)(ca, cb), lambda: getattr(torch, name)(ta, tb))
+        with pytest.raises(NotImplementedError, match="no complex dtypes"):
+            getattr(cgrad, name)(cgrad.ones(2), cgrad.ones(2))
+    for x in (np.ones(3), np.ones((2, 3)), np.ones((2, 2), np.int64), np.ones(()),
+              np.ones((2, 4))[:, ::2]):
+        same_error(lambda: cgrad.view_as_complex(cgrad.tensor(x) if x.base is None else
+                                                 cgrad.tensor(np.ones((2, 4)))[:, ::2]),
+                   lambda: torch.view_as_complex(torch.tensor(x) if x.base is None else
+                                                 torch.ones(2, 4, dtype=torch.float64)[:, ::2]))
+    with pytest.raises(NotImplementedError, match="no complex dtypes"):
+        cgrad.view_as_complex(cgrad.ones(3, 2))
+    for x in (np.ones(2), np.ones(2, np.int64)):
+        same_error(lambda: cgrad.view_as_real(cgrad.tensor(x)),
+                   lambda: torch.view_as_real(torch.tensor(x)))
