@@ -129,6 +129,8 @@ def __getattr__(name):
         return _lazy("func").vmap
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)
+    if name in ("from_dlpack", "to_dlpack"):
+        return getattr(_lazy("utils.dlpack"), name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
     if name in _FROM_NN_FUNCTIONAL:

@@ -2516,6 +2516,31 @@ class Tensor:
     def to_dense(self, dtype=None, *, masked_grad=None):
         return self if dtype is None else self.to(dtype)
 
+    # ---- DLPack: torch.from_dlpack(t) and np.from_dlpack(t) share t's memory ----------------
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """the DLPack capsule of self's array (NumPy's export; stream unused on the CPU)"""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use "
+                              "tensor.detach()")
+        a = self._data if type(self._data) is _ndarray else np.asarray(self._data)
+        if any(st < 0 for st in a.strides) and not copy:
+            # PyTorch cannot take negative strides (its from_dlpack aborts the process)
+            if copy is False:
+                raise BufferError("cgrad cannot export a tensor with negative strides without "
+                                  "copying it (copy=False)")
+            a = a.copy()
+        try:
+            return a.__dlpack__(max_version=max_version, dl_device=dl_device, copy=copy)
+        except BufferError:
+            if a.flags.writeable or copy is False:
+                raise
+            # a read-only broadcast view, which the unversioned protocol cannot mark read-only
+            return a.copy().__dlpack__(max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        from .utils.dlpack import DLDeviceType
+        return (DLDeviceType.kDLCPU, 0)
+
     def conj(self):
         return self                                 # real dtypes only
 

@@ -437,3 +437,67 @@ def test_complex_constructors_refuse():
     for x in (np.ones(2), np.ones(2, np.int64)):
         same_error(lambda: cgrad.view_as_real(cgrad.tensor(x)),
                    lambda: torch.view_as_real(torch.tensor(x)))
+
+
+# ---- DLPack -------------------------------------------------------------------------------
+def test_dlpack_to_torch_and_numpy_shares_memory(backend):
+    x = cgrad.arange(6.0).reshape(2, 3)
+    t = torch.from_dlpack(x)
+    assert t.dtype == torch.float32 and t.shape == (2, 3)
+    t[0, 0] = 100
+    n = np.from_dlpack(x)
+    n[1, 1] = -5
+    np.testing.assert_array_equal(x.numpy(), [[100, 1, 2], [3, -5, 5]])
+    np.testing.assert_array_equal(t.numpy(), x.numpy())
+    # views keep their strides; a flipped one (negative strides, which torch cannot hold) and
+    # a broadcast one come over with the right values
+    assert torch.from_dlpack(x.t()).stride() == x.t().stride()
+    np.testing.assert_array_equal(torch.from_dlpack(x.flip(0)).numpy(), x.flip(0).numpy())
+    e = x[None].expand(2, 2, 3)
+    np.testing.assert_array_equal(torch.from_dlpack(e).numpy(), e.numpy())
+    for dtype in (cgrad.int64, cgrad.int32, cgrad.bool, cgrad.float64, cgrad.uint8):
+        y = cgrad.ones(3, dtype=dtype)
+        assert str(torch.from_dlpack(y).dtype) == str(y.dtype).replace("cgrad", "torch")
+    assert x.__dlpack_device__() == torch.ones(1).__dlpack_device__()
+
+
+def test_dlpack_from_torch_and_numpy_shares_memory(backend):
+    t = torch.arange(6.0).reshape(2, 3)
+    for make in (cgrad.from_dlpack, cgrad.utils.dlpack.from_dlpack):
+        y = make(t)
+        assert y.dtype == cgrad.float32 and y.shape == (2, 3)
+        y.add_(1)
+        np.testing.assert_array_equal(t.numpy(), y.numpy())
+    a = np.arange(4.0)
+    z = cgrad.from_dlpack(a)
+    z.mul_(2)
+    np.testing.assert_array_equal(a, [0, 2, 4, 6])
+    assert z.dtype == cgrad.float64
+    assert cgrad.from_dlpack(t.t()).stride() == t.t().stride()
+    w = cgrad.from_dlpack(torch.ones(3, dtype=torch.float64)).requires_grad_()
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2, 2, 2])
+
+
+def test_dlpack_capsules():
+    x = cgrad.arange(3.0)
+    for to in (cgrad.to_dlpack, cgrad.utils.dlpack.to_dlpack):
+        c = to(x)
+        np.testing.assert_array_equal(torch.from_dlpack(c).numpy(), x.numpy())
+    c = torch.to_dlpack(torch.ones(2))
+    np.testing.assert_array_equal(cgrad.from_dlpack(c).numpy(), [1, 1])
+    c2 = torch.to_dlpack(torch.ones(2))
+    torch.from_dlpack(c2)
+    same_error(lambda: cgrad.from_dlpack(c), lambda: torch.from_dlpack(c2))
+    assert list(cgrad.utils.dlpack.DLDeviceType) == list(torch.utils.dlpack.DLDeviceType)
+
+
+def test_dlpack_refuses_requires_grad():
+    same_error(lambda: torch.from_dlpack(cgrad.ones(2, requires_grad=True)),
+               lambda: np.from_dlpack(torch.ones(2, requires_grad=True)))
+    same_error(lambda: np.from_dlpack(cgrad.ones(2, requires_grad=True)),
+               lambda: np.from_dlpack(torch.ones(2, requires_grad=True)))
+    np.testing.assert_array_equal(torch.from_dlpack(cgrad.ones(2, requires_grad=True)
+                                                    .detach()).numpy(), [1, 1])
+    with pytest.raises(TypeError, match="expected an object with __dlpack__"):
+        cgrad.from_dlpack([1, 2])

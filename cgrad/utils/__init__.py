@@ -3,3 +3,6 @@
 from . import checkpoint, data
 
 __all__ = ["checkpoint", "data"]
+
+from . import dlpack  # noqa: E402  (torch.utils.dlpack: DLPack exchange)
+__all__ += ["dlpack"]
