@@ -217,6 +217,7 @@ _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 # the complex helpers, as PyTorch gives them for real tensors
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
              "adjoint"]
+_METHODS += ["as_strided", "resize_as_"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

@@ -254,3 +254,32 @@ def view_as_complex(input):
 
 def view_as_real(input):
     raise RuntimeError("view_as_real is only supported for complex tensors")
+
+
+# ---- global switches of PyTorch's that cgrad answers --------------------------------------
+def set_default_tensor_type(t):
+    """(deprecated) FloatTensor or DoubleTensor, as a class or its name: the default dtype"""
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+                  UserWarning, stacklevel=2)
+    from . import set_default_dtype
+    from ._legacy import typed_dtype
+    if isinstance(t, str) and ".cuda." in t:
+        raise TypeError(f"type {t} not available. Torch not compiled with CUDA enabled.")
+    if isinstance(t, str) and "." not in t:
+        raise ModuleNotFoundError(f"No module named '{t}'")
+    dtype = typed_dtype(t)
+    if dtype is None:
+        raise TypeError("invalid type object: only floating-point types are supported as the "
+                        "default type")
+    set_default_dtype(dtype)
+
+
+def set_flush_denormal(mode):
+    """False: cgrad's NumPy arithmetic keeps denormal numbers (PyTorch's answer where the CPU
+    cannot flush them)"""
+    return False
+
+
+def init_num_threads():
+    """nothing to do: cgrad's thread pools start on their first use"""

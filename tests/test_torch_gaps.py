@@ -501,3 +501,265 @@ def test_dlpack_refuses_requires_grad():
                                                     .detach()).numpy(), [1, 1])
     with pytest.raises(TypeError, match="expected an object with __dlpack__"):
         cgrad.from_dlpack([1, 2])
+
+
+# ---- Tensor odds: as_strided, resize_, apply_ / map_ / map2_, addmm_, output_nr ----------
+def same_error_named(fn_c, fn_t):
+    """same_error, cgrad's type names (cgrad.FloatTensor) for torch's"""
+    with pytest.raises(Exception) as et:
+        fn_t()
+    with pytest.raises(type(et.value)) as ec:
+        fn_c()
+    assert str(ec.value) == str(et.value).replace("torch.", "cgrad.")
+
+
+AS_STRIDED = [((2, 2), (1, 2), 1), ((3, 3), (1, 1), None), ((2, 3), (3, 1), 0), ((4,), (0,), 2),
+              ((2, 2, 2), (1, 2, 1), 0), ((0, 3), (1, 1), 5)]
+
+
+@pytest.mark.parametrize("size,stride,offset", AS_STRIDED)
+def test_as_strided(backend, size, stride, offset):
+    x = R.standard_normal(12)
+    args = (size, stride) if offset is None else (size, stride, offset)
+    rc, rt = check(lambda x: x.as_strided(*args), lambda x: x.as_strided(*args), [x])
+    assert rc.grad_fn.name() == rt.grad_fn.name()
+    assert rc.stride() == rt.stride() and rc.storage_offset() == rt.storage_offset()
+    check(lambda x: cgrad.as_strided(x, *args), lambda x: torch.as_strided(x, *args), [x])
+    # of views: a slice (its own offset is the default), a transposed one, an expanded one
+    check(lambda x: x[3:].as_strided(*args[:2]), lambda x: x[3:].as_strided(*args[:2]), [x])
+    check(lambda x: x.view(3, 4).t().as_strided((2, 2), (1, 4)),
+          lambda x: x.view(3, 4).t().as_strided((2, 2), (1, 4)), [x])
+    check(lambda x: x[:3].expand(2, 3).as_strided((3,), (1,)),
+          lambda x: x[:3].expand(2, 3).as_strided((3,), (1,)), [x])
+
+
+def test_as_strided_shares_memory_and_errors(backend):
+    c, t = cgrad.arange(6.0), torch.arange(6.0)
+    c.as_strided((2,), (2,), 1).mul_(10)
+    t.as_strided((2,), (2,), 1).mul_(10)
+    _same(c, t)
+    for args in (((3, 3), (3, 1)), ((2,), (-1,), 3), ((2,), (1,), 5)):
+        same_error(lambda: cgrad.arange(6.0).as_strided(*args),
+                   lambda: torch.arange(6.0).as_strided(*args))
+
+
+def test_resize(backend):
+    cases = [lambda m: m.arange(6.0), lambda m: m.arange(6.0)[::2],
+             lambda m: m.arange(6.0).view(2, 3).t(), lambda m: m.arange(6.0)[1:4]]
+    for make in cases:
+        for shape in ((2, 2), (3,), (1, 3), (3, 2), (2, 3), ()):
+            c, t = make(cgrad), make(torch)
+            rc, rt = c.resize_(shape), t.resize_(shape)
+            assert rc is c and rt is t
+            assert c.shape == t.shape and c.stride() == t.stride()
+            kept = 6 - c.storage_offset()            # (past the old storage: uninitialised)
+            _same(c.flatten()[:kept], t.flatten()[:kept])
+    # grown past the storage: the old elements kept, the tensor usable
+    c, t = cgrad.arange(4.0), torch.arange(4.0)
+    c.resize_(2, 3)
+    t.resize_(2, 3)
+    assert c.shape == t.shape and c.stride() == t.stride()
+    np.testing.assert_array_equal(c.flatten()[:4].numpy(), t.flatten()[:4].numpy())
+    # a view inside its base's storage keeps sharing it
+    b = cgrad.arange(6.0)
+    v = b[:3]
+    v.resize_(5)
+    v[4] = -1
+    assert b[4].item() == -1
+    c, t = cgrad.arange(4.0), torch.arange(4.0)
+    c.resize_as_(cgrad.ones(2, 2))
+    cgrad.resize_as_(c, cgrad.ones(1, 4))
+    t.resize_as_(torch.ones(2, 2))
+    torch.resize_as_(t, torch.ones(1, 4))
+    _same(c, t)
+    c, t = cgrad.zeros(2, 3, 4, 5), torch.zeros(2, 3, 4, 5)
+    c.resize_(2, 3, 5, 4, memory_format=cgrad.channels_last)
+    t.resize_(2, 3, 5, 4, memory_format=torch.channels_last)
+    assert c.stride() == t.stride()
+    for fn in (lambda m: m.ones(2, requires_grad=True).resize_(3),
+               lambda m: (m.ones(2, requires_grad=True) * 2).resize_(3),
+               lambda m: m.ones(2, requires_grad=True).resize_as_(m.ones(3))):
+        same_error(lambda: fn(cgrad), lambda: fn(torch))
+
+
+def test_apply_map(backend):
+    for x, f in ((np.array([1.5, -2.0, 3.25]), lambda v: v * v - 1),
+                 (np.array([[1, -2], [3, 4]]), lambda v: v * 1.9),
+                 (np.array([1, 2]), lambda v: v + 0.7), (np.array([True, False]), lambda v: not v)):
+        c, t = cgrad.tensor(x), torch.tensor(x)
+        assert c.apply_(f) is c
+        t.apply_(f)
+        _same(c, t)
+    a, b = np.array([[1.0, 2.0, 3.0]]), np.array([10.0, 20.0, 30.0])
+    c, t = cgrad.tensor(a), torch.tensor(a)
+    assert c.map_(cgrad.tensor(b), lambda u, v: u * v - v) is c
+    t.map_(torch.tensor(b), lambda u, v: u * v - v)
+    _same(c, t)
+    c, t = cgrad.tensor(b), torch.tensor(b)
+    w = np.array([2.0])
+    assert c.map2_(cgrad.tensor(b), cgrad.tensor(w), lambda u, v, w: u + v * w) is c
+    t.map2_(torch.tensor(b), torch.tensor(w), lambda u, v, w: u + v * w)
+    _same(c, t)
+    v = cgrad.zeros(2, 3)
+    v[0].apply_(lambda u: u + 5)              # through a view: the base sees it
+    assert v.sum().item() == 15
+    for fn in (lambda m: m.ones(3, requires_grad=True).apply_(lambda v: v),
+               lambda m: (m.ones(3, requires_grad=True) * 2).apply_(lambda v: v),
+               lambda m: m.ones(3, requires_grad=True).map_(m.ones(3), lambda u, v: u),
+               lambda m: m.ones(3, requires_grad=True).map2_(m.ones(3), m.ones(3), lambda *a: 1),
+               lambda m: m.ones(2).apply_(lambda v: "s"),
+               lambda m: m.ones(3).map_(m.ones(2, 3), lambda u, v: u)):
+        same_error_named(lambda: fn(cgrad), lambda: fn(torch))
+    same_error_named(lambda: cgrad.ones(2).map_(cgrad.tensor([1, 2]), lambda u, v: u),
+                     lambda: torch.ones(2).map_(torch.tensor([1, 2]), lambda u, v: u))
+    for x, y in ((cgrad.int64, cgrad.float32), (cgrad.float32, cgrad.int64)):
+        tx, ty = (getattr(torch, str(d).split(".")[1]) for d in (x, y))
+        same_error_named(lambda: cgrad.ones(2).map2_(cgrad.ones(2, dtype=x), cgrad.ones(
+            2, dtype=y), lambda *a: 1), lambda: torch.ones(2).map2_(torch.ones(2, dtype=tx),
+                                                                    torch.ones(2, dtype=ty),
+                                                                    lambda *a: 1))
+
+
+def test_addmm_(backend):
+    s, m1, m2 = R.standard_normal((2, 3)), R.standard_normal((2, 4)), R.standard_normal((4, 3))
+
+    def f(m):
+        return lambda s, a, b: (s * 1).addmm_(a, b, beta=0.5, alpha=2.0)
+    rc, rt = check(f(cgrad), f(torch), [s, m1, m2])
+    for shape in ((3,), (1, 3), (3, 2)):
+        same_error(lambda: cgrad.ones(*shape).addmm_(cgrad.ones(2, 4), cgrad.ones(4, 3)),
+                   lambda: torch.ones(*shape).addmm_(torch.ones(2, 4), torch.ones(4, 3)))
+    same_error(lambda: cgrad.ones(2, 3).addmm_(cgrad.ones(2, 4), cgrad.ones(5, 3)),
+               lambda: torch.ones(2, 3).addmm_(torch.ones(2, 4), torch.ones(5, 3)))
+
+
+def test_output_nr():
+    for m in (cgrad, torch):
+        x = m.ones(3, requires_grad=True)
+        assert x.output_nr == 0 and (x * 2).output_nr == 0 and m.ones(2).output_nr == 0
+    a = torch.ones(3, 3, dtype=torch.float64, requires_grad=True)
+    c = cgrad.ones(3, 3, dtype=cgrad.float64, requires_grad=True)
+    # the outputs of one node of several (linalg.eigh's: eigenvalues, eigenvectors)
+    assert [t.output_nr for t in cgrad.linalg.eigh(c)] == [t.output_nr for t in
+                                                            torch.linalg.eigh(a)]
+
+
+# ---- global switches ---------------------------------------------------------------------
+def test_set_default_tensor_type():
+    try:
+        for t in (cgrad.DoubleTensor, "torch.DoubleTensor", cgrad.FloatTensor, "torch.FloatTensor"):
+            with pytest.warns(UserWarning, match="set_default_tensor_type\\(\\) is deprecated"):
+                cgrad.set_default_tensor_type(t)
+            tt = torch.DoubleTensor if "Double" in str(t) else torch.FloatTensor
+            torch.set_default_tensor_type(tt)
+            assert str(cgrad.get_default_dtype()) == str(torch.get_default_dtype()).replace(
+                "torch", "cgrad")
+            assert str(cgrad.tensor(1.5).dtype).replace("cgrad", "torch") == \
+                str(torch.tensor(1.5).dtype)
+        for bad in ("torch.LongTensor", "torch.cuda.FloatTensor", "float"):
+            same_error(lambda: cgrad.set_default_tensor_type(bad),
+                       lambda: torch.set_default_tensor_type(bad))
+        same_error(lambda: cgrad.set_default_tensor_type(cgrad.LongTensor),
+                   lambda: torch.set_default_tensor_type(torch.LongTensor))
+        same_error(lambda: cgrad.set_default_tensor_type(cgrad.float64),
+                   lambda: torch.set_default_tensor_type(torch.float64))
+    finally:
+        cgrad.set_default_dtype(cgrad.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+def test_flush_denormal_and_init_num_threads():
+    assert cgrad.set_flush_denormal(False) is False     # not supported: denormals kept
+    assert cgrad.tensor([1e-40], dtype=cgrad.float32).item() != 0
+    assert cgrad.init_num_threads() is None
+
+
+# ---- memory formats ----------------------------------------------------------------------
+def test_memory_format_objects():
+    import pickle
+    for name in ("contiguous_format", "channels_last", "channels_last_3d", "preserve_format"):
+        f = getattr(cgrad, name)
+        assert isinstance(f, cgrad.memory_format)
+        assert repr(f) == repr(getattr(torch, name)).replace("torch", "cgrad")
+        assert pickle.loads(pickle.dumps(f)) is f
+
+
+@pytest.mark.parametrize("shape,fmt", [((2, 3, 4, 5), "channels_last"),
+                                       ((2, 3, 2, 4, 5), "channels_last_3d"),
+                                       ((1, 3, 1, 1), "channels_last"),
+                                       ((2, 1, 4, 5), "channels_last")])
+def test_memory_formats(backend, shape, fmt):
+    x = R.standard_normal(shape)
+    cf, tf = getattr(cgrad, fmt), getattr(torch, fmt)
+    def same_node(rc, rt):
+        assert rc.stride() == rt.stride()
+        assert (rc.grad_fn is None) == (rt.grad_fn is None)
+        assert rc.grad_fn is None or rc.grad_fn.name() == rt.grad_fn.name()
+    same_node(*check(lambda x: x.contiguous(memory_format=cf),
+                     lambda x: x.contiguous(memory_format=tf), [x]))
+    rc, rt = check(lambda x: x.contiguous(memory_format=cf),
+                   lambda x: x.contiguous(memory_format=tf), [x], grad=False)
+    for f in ("contiguous_format", "channels_last", "channels_last_3d", "preserve_format"):
+        assert rc.is_contiguous(memory_format=getattr(cgrad, f)) == \
+            rt.is_contiguous(memory_format=getattr(torch, f))
+    assert (rc.contiguous(memory_format=cf) is rc) == (rt.contiguous(memory_format=tf) is rt)
+    assert rc.contiguous().stride() == rt.contiguous().stride()
+    same_node(*check(lambda x: x.to(memory_format=cf), lambda x: x.to(memory_format=tf), [x]))
+    for fmt_c, fmt_t in ((cf, tf), (cgrad.contiguous_format, torch.contiguous_format)) * \
+            (1 not in shape):                 # (size-1 dims: PyTorch's heuristics, below)
+        for view in (lambda x: x, lambda x: x.transpose(1, 2), lambda x: x.movedim(1, -1)):
+            c, t = view(cgrad.tensor(x)), view(torch.tensor(x))
+            rc, rt = c.to(memory_format=fmt_c), t.to(memory_format=fmt_t)
+            assert (rc is c) == (rt is t) and rc.stride() == rt.stride()
+            _same(rc, rt)
+    rc, rt = check(lambda x: x.clone(memory_format=cf), lambda x: x.clone(memory_format=tf), [x])
+    assert rc.stride() == rt.stride()
+    # preserve_format keeps the channels layout: clone, the *_like functions (with size-1
+    # dims both layouts fit, and PyTorch's heuristics pick one; not followed there)
+    if 1 in shape:
+        return
+    c, t = cgrad.tensor(x).contiguous(memory_format=cf), torch.tensor(x).contiguous(
+        memory_format=tf)
+    assert c.clone().stride() == t.clone().stride()
+    for like in ("empty_like", "zeros_like", "ones_like", "rand_like", "randn_like"):
+        assert getattr(cgrad, like)(c).stride() == getattr(torch, like)(t).stride()
+        assert getattr(cgrad, like)(c, memory_format=cgrad.contiguous_format).stride() == \
+            getattr(torch, like)(t, memory_format=torch.contiguous_format).stride()
+        assert getattr(cgrad, like)(cgrad.tensor(x), memory_format=cf).stride() == \
+            getattr(torch, like)(torch.tensor(x), memory_format=tf).stride()
+    _same(cgrad.full_like(c, 2.5), torch.full_like(t, 2.5))
+    assert cgrad.full_like(c, 2.5).stride() == torch.full_like(t, 2.5).stride()
+    assert cgrad.empty(*shape, memory_format=cf).stride() == \
+        torch.empty(*shape, memory_format=tf).stride()
+    # the values of ops on channels-last tensors are the same as on contiguous ones
+    check(lambda x: (x.contiguous(memory_format=cf) * 2).sum(1).exp(),
+          lambda x: (x.contiguous(memory_format=tf) * 2).sum(1).exp(), [x])
+
+
+def test_memory_format_errors():
+    for fmt in ("channels_last", "channels_last_3d"):
+        for fn in (lambda m: m.ones(2, 3).contiguous(memory_format=getattr(m, fmt)),
+                   lambda m: m.ones(2, 3).to(memory_format=getattr(m, fmt)),
+                   lambda m: m.ones(2, 3).clone(memory_format=getattr(m, fmt)),
+                   lambda m: m.empty_like(m.ones(2, 3), memory_format=getattr(m, fmt))):
+            same_error(lambda: fn(cgrad), lambda: fn(torch))
+        assert cgrad.ones(2, 3).is_contiguous(memory_format=getattr(cgrad, fmt)) is False
+
+
+def test_module_to_channels_last(backend):
+    torch.manual_seed(0)
+    mt = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                             torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 2))
+    mc = cgrad.nn.Sequential(cgrad.nn.Conv2d(3, 4, 3), cgrad.nn.BatchNorm2d(4),
+                             cgrad.nn.Flatten(), cgrad.nn.Linear(4 * 3 * 3, 2))
+    mc.load_state_dict({k: cgrad.tensor(v.numpy()) for k, v in mt.state_dict().items()})
+    assert mc.to(memory_format=cgrad.channels_last) is mc
+    mt.to(memory_format=torch.channels_last)
+    for (n, pc), (_, pt) in zip(mc.named_parameters(), mt.named_parameters()):
+        assert pc.stride() == pt.stride(), n
+    x = R.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    check(lambda x: mc(x.contiguous(memory_format=cgrad.channels_last)),
+          lambda x: mt(x.contiguous(memory_format=torch.channels_last)), [x], rtol=1e-5,
+          atol=1e-6)
+    for (n, pc), (_, pt) in zip(mc.named_parameters(), mt.named_parameters()):
+        np.testing.assert_allclose(pc.grad.numpy(), pt.grad.numpy(), rtol=1e-4, atol=1e-5)
