@@ -283,3 +283,61 @@ def set_flush_denormal(mode):
 
 def init_num_threads():
     """nothing to do: cgrad's thread pools start on their first use"""
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False,
+                  per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """(F.embedding_bag's output, offset2bag, bag_size, max_indices): mode as ATen's int (0
+    sum, 1 mean, 2 max); the three others as PyTorch's CPU kernel fills them (empty offset2bag
+    and zero sizes for a sum without padding_idx: no offset2bag for float32 weights), bag_size
+    as max_indices for a mean, the arg-max rows for a max)"""
+    import numpy as np
+    from .tensor import Tensor
+    if not isinstance(offsets, Tensor):
+        raise TypeError(f"embedding_bag(): argument 'offsets' (position 3) must be Tensor, not "
+                        f"{type(offsets).__name__}")
+    out = _F().embedding_bag(indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq,
+                             mode=_BAG_MODES[mode], sparse=sparse,
+                             per_sample_weights=per_sample_weights,
+                             include_last_offset=include_last_offset, padding_idx=padding_idx)
+    idx, starts = indices._data.astype(np.int64), offsets._data.astype(np.int64)
+    bags = out.shape[0]
+    starts = starts[:bags]
+    long = np.int64
+    if mode == 0 and padding_idx is None and weight._data.dtype.char in "ef" \
+            and weight.stride(1) == 1:              # (its fast path, which skips offset2bag)
+        offset2bag = np.zeros(0, long)
+    else:
+        offset2bag = np.searchsorted(starts, np.arange(idx.size), side="right") - 1
+    if mode == 0:
+        bag_size = max_indices = np.zeros(bags, long)
+    else:
+        kept = idx != padding_idx if padding_idx is not None else np.ones(idx.size, bool)
+        bag_size = np.bincount(offset2bag[kept], minlength=bags).astype(long)
+        max_indices = bag_size
+        if mode == 2:
+            max_indices = np.zeros((bags, weight.shape[1]), long)
+            w = weight._data
+            for b in range(bags):
+                rows = idx[(offset2bag == b) & kept]
+                if rows.size:
+                    max_indices[b] = rows[np.argmax(w[rows], axis=0)]   # (the first maximum)
+    return (out,) + tuple(Tensor._make(a) for a in (offset2bag, bag_size, max_indices.copy()
+                                                    if mode == 1 else max_indices))
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """(F.batch_norm's output, the batch mean, 1 / sqrt(batch variance + eps)); the statistics
+    outside the graph, empty in evaluation (PyTorch's save_mean, save_invstd)"""
+    out = _F().batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                          eps)
+    from .autograd import no_grad
+    with no_grad():
+        x = input.detach()
+        if not training:
+            return (out,) + tuple(x.new_empty(0) for _ in range(2))
+        dims = (0,) + tuple(range(2, x.ndim))
+        return out, x.mean(dims), (x.var(dims, unbiased=False) + eps).rsqrt()

@@ -763,3 +763,47 @@ def test_module_to_channels_last(backend):
           atol=1e-6)
     for (n, pc), (_, pt) in zip(mc.named_parameters(), mt.named_parameters()):
         np.testing.assert_allclose(pc.grad.numpy(), pt.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+@pytest.mark.parametrize("kw", [{}, {"padding_idx": 1}, {"include_last_offset": True},
+                                {"per_sample_weights": True}])
+def test_embedding_bag_top_level(backend, mode, kw, dtype):
+    if "per_sample_weights" in kw and mode != 0:
+        return                                  # (sum only, as F.embedding_bag's)
+    w = R.standard_normal((6, 3)).astype(dtype)
+    idx = np.array([0, 1, 2, 3, 4, 1])
+    offs = np.array([0, 2, 2, 6] if kw.get("include_last_offset") else [0, 2, 2, 5])
+    psw = R.uniform(0, 1, 6).astype(dtype)
+
+    def f(m):
+        def run(w, psw):
+            return m.embedding_bag(w, m.tensor(idx), m.tensor(offs), False, mode, False,
+                                   psw if "per_sample_weights" in kw else None,
+                                   kw.get("include_last_offset", False), kw.get("padding_idx"))
+        return run
+    rc, rt = check(f(cgrad), f(torch), [w, psw], rtol=1e-5, atol=1e-6)
+    for c, t in zip(rc[1:], rt[1:]):
+        np.testing.assert_array_equal(c.numpy(), t.numpy())
+    same_error(lambda: cgrad.embedding_bag(cgrad.ones(3, 2), cgrad.tensor([0, 1]), None),
+               lambda: torch.embedding_bag(torch.ones(3, 2), torch.tensor([0, 1]), None))
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_native_batch_norm(backend, training, affine):
+    x, w, b = R.standard_normal((4, 3, 5)), R.standard_normal(3), R.standard_normal(3)
+    stats = {}
+    for m in (cgrad, torch):
+        stats[m] = (m.tensor(R.standard_normal(3) * 0 + 0.5), m.tensor(np.full(3, 2.0)))
+
+    def f(m):
+        def run(x, w, b):
+            return m.native_batch_norm(x, w if affine else None, b if affine else None,
+                                       *stats[m], training, 0.1, 1e-5)
+        return run
+    rc, rt = check(f(cgrad), f(torch), [x, w, b])
+    assert not rc[1].requires_grad and not rc[2].requires_grad
+    for c, t in zip(stats[cgrad], stats[torch]):       # the running statistics, updated
+        _same(c, t)
