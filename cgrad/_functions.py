@@ -217,7 +217,8 @@ _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 # the complex helpers, as PyTorch gives them for real tensors
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
              "adjoint"]
-_METHODS += ["as_strided", "resize_as_"]
+_METHODS += ["as_strided", "resize_as_", "unsafe_chunk", "unsafe_split",
+             "unsafe_split_with_sizes"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

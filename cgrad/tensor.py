@@ -3139,6 +3139,16 @@ class Tensor:
     def split_with_sizes(self, split_sizes, dim=0):
         return self.split(list(split_sizes), dim)
 
+    # PyTorch's unsafe_ forms: the same pieces (its autograd does not track them as views)
+    def unsafe_chunk(self, chunks, dim=0):
+        return self.chunk(chunks, dim)
+
+    def unsafe_split(self, split_size, dim=0):
+        return self.split(split_size, dim)
+
+    def unsafe_split_with_sizes(self, split_sizes, dim=0):
+        return self.split_with_sizes(split_sizes, dim)
+
     def select(self, dim, index):
         d = _dim(dim, self.ndim)
         n = self.shape[d] if self.ndim else 0

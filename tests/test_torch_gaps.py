@@ -126,7 +126,7 @@ def test_losses_reduction_must_be_int():
 
 
 def test_ctc_loss_top_level(backend):
-    T, N, C, S = 6, 2, 4, 3
+    T, N, C = 6, 2, 4
     lp = np.log(R.dirichlet(np.ones(C), (T, N)))
     targets = np.array([[1, 2, 1], [3, 1, 0]])
     for reduction in (0, 1, 2):
@@ -160,7 +160,7 @@ def test_igamma(backend, name):
           [ints, x], grad=False)
     c, t = cgrad.tensor(a), torch.tensor(a)
     rc, rt = getattr(c, name + "_")(cgrad.tensor(x)), getattr(t, name + "_")(torch.tensor(x))
-    assert rc is c
+    assert rc is c and rt is t
     _same(c, t)
     same_error(lambda: getattr(cgrad, name)(cgrad.tensor(ints), cgrad.tensor(ints)),
                lambda: getattr(torch, name)(torch.tensor(ints), torch.tensor(ints)))
@@ -807,3 +807,13 @@ def test_native_batch_norm(backend, training, affine):
     assert not rc[1].requires_grad and not rc[2].requires_grad
     for c, t in zip(stats[cgrad], stats[torch]):       # the running statistics, updated
         _same(c, t)
+
+
+@pytest.mark.parametrize("name,args", [("unsafe_chunk", (3, 1)), ("unsafe_split", (2, 1)),
+                                       ("unsafe_split_with_sizes", ([1, 3], 1))])
+def test_unsafe_split_forms(backend, name, args):
+    x = R.standard_normal((2, 4))
+    for out in range(2):
+        check(lambda x: getattr(cgrad, name)(x, *args), lambda x: getattr(torch, name)(x, *args),
+              [x], out=out)
+        check(lambda x: getattr(x, name)(*args), lambda x: getattr(x, name)(*args), [x], out=out)
