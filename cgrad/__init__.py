@@ -31,6 +31,8 @@ from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
                         geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
                         pdist, pinverse, slogdet, svd, tensordot, vdot)
+from ._matfuncs import (eig, lstsq, lu, lu_solve, lu_unpack, matrix_rank, qr,  # noqa: F401
+                        solve, symeig, triangular_solve)
 # dtypes' limits and rules, the random state, the default device, more creation functions
 from ._dtype import finfo, iinfo
 from ._device import get_default_device, set_default_device
@@ -50,6 +52,16 @@ from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  #
                     get_device, instance_norm, is_anomaly_enabled, is_complex,
                     is_warn_always_enabled, randint_like, set_anomaly_enabled,
                     set_warn_always, typename)
+from ._misc import (binary_cross_entropy_with_logits, constant_pad_nd,  # noqa: E402
+                    cosine_embedding_loss, ctc_loss, frobenius_norm, hinge_embedding_loss,
+                    kl_div, margin_ranking_loss, max_pool1d_with_indices, native_layer_norm,
+                    nuclear_norm, poisson_nll_loss, triplet_margin_loss)
+from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex,  # noqa: E402,A004
+                    view_as_real)
+from ._misc import init_num_threads, set_default_tensor_type, set_flush_denormal  # noqa: E402
+from ._misc import embedding_bag, native_batch_norm  # noqa: E402
+from ._memory_format import (channels_last, channels_last_3d,  # noqa: E402
+                             contiguous_format, memory_format, preserve_format)
 from . import _memory
 
 _memory.install()
@@ -69,6 +81,11 @@ short = int16
 uint8 = uint8
 
 from .version import __version__  # noqa: E402
+
+import math as _math  # noqa: E402
+
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+newaxis = None
 
 
 def get_default_dtype():
@@ -117,6 +134,8 @@ def __getattr__(name):
         return _lazy("func").vmap
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)
+    if name in ("from_dlpack", "to_dlpack"):
+        return getattr(_lazy("utils.dlpack"), name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
     if name in _FROM_NN_FUNCTIONAL:

@@ -164,7 +164,8 @@ _NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
 # and only tensors here (the second argument's name)
 _TWO_TENSORS = {**dict.fromkeys(["atan2", "arctan2", "hypot", "fmax", "fmin", "logaddexp",
                                  "logaddexp2", "ldexp", "ldexp_", "nextafter", "gcd", "gcd_",
-                                 "lcm", "lcm_"], "other"), "heaviside": "values"}
+                                 "lcm", "lcm_", "igamma", "igammac", "dist"], "other"),
+                "heaviside": "values"}
 
 
 _METHODS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "square", "sum",
@@ -212,6 +213,12 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
              "unflatten"]
 _METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
              "index_reduce", "renorm", "frexp", "histogram", "isposinf", "isneginf", "isreal"]
+_METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
+# the complex helpers, as PyTorch gives them for real tensors
+_METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
+             "adjoint"]
+_METHODS += ["as_strided", "resize_as_", "unsafe_chunk", "unsafe_split",
+             "unsafe_split_with_sizes"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)

@@ -22,7 +22,8 @@ from .tensor import Tensor, where
 __all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "geqrf",
            "inner",
            "inverse", "kron", "logdet", "matrix_exp", "matrix_power", "orgqr", "pdist", "pinverse",
-           "slogdet", "svd", "tensordot", "vdot"]
+           "slogdet", "svd", "tensordot", "vdot", "qr", "lu", "lu_solve", "lu_unpack",
+           "triangular_solve", "solve", "symeig", "eig", "lstsq", "matrix_rank"]
 
 SlogdetResult = _return_type("slogdet", ("sign", "logabsdet"))
 SvdResult = _return_type("svd", ("U", "S", "V"))
@@ -287,3 +288,135 @@ def pdist(input, p=2):
     i, j = np.triu_indices(input.shape[0], 1)
     diff = input[Tensor._make(i)] - input[Tensor._make(j)]
     return PdistNorm.apply(diff, float(p), (1,), False)
+
+
+# ---- PyTorch's deprecated forms (qr, lu, lu_solve, lu_unpack, triangular_solve), with its
+# warnings, over cgrad.linalg; and the removed ones, raising PyTorch's errors ----------------
+QrResult = _return_type("qr", ("Q", "R"))
+LuWithInfoResult = _return_type("_lu_with_info", ("LU", "pivots", "info"))
+LuUnpackResult = _return_type("lu_unpack", ("P", "L", "U"))
+TriangularSolveResult = _return_type("triangular_solve", ("solution", "cloned_coefficient"))
+
+
+def qr(input, some=True, *, out=None):
+    warnings.warn("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a "
+                  "future PyTorch release.\nThe boolean parameter 'some' has been replaced with "
+                  "a string parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced "
+                  "with\nQ, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
+                  UserWarning, stacklevel=2)
+    if out is not None:
+        raise NotImplementedError("qr(out=...) is not supported by cgrad")
+    return QrResult(*LA.qr(input, "reduced" if some else "complete"))
+
+
+def lu(A, pivot=True, get_infos=False, out=None):
+    """(LU, pivots) of linalg.lu_factor_ex, with info where get_infos (a singular U never
+    raises: PyTorch's _lu_with_info ignores its check_errors)"""
+    warnings.warn("torch.lu is deprecated in favor of torch.linalg.lu_factor / "
+                  "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.\n"
+                  "LU, pivots = torch.lu(A, compute_pivots)\nshould be replaced with\nLU, "
+                  "pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\nLU, pivots, info "
+                  "= torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\nLU, "
+                  "pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)", UserWarning,
+                  stacklevel=2)
+    if out is not None:
+        raise NotImplementedError("lu(out=...) is not supported by cgrad")
+    LU, pivots, info = LA.lu_factor_ex(A, pivot=pivot)
+    return LuWithInfoResult(LU, pivots, info) if get_infos else (LU, pivots)
+
+
+def lu_solve(b, LU_data, LU_pivots, *, out=None):
+    warnings.warn("torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be "
+                  "removed in a future PyTorch release.\nNote that torch.linalg.lu_solve has its "
+                  "arguments reversed.\nX = torch.lu_solve(B, LU, pivots)\nshould be replaced "
+                  "with\nX = torch.linalg.lu_solve(LU, pivots, B)", UserWarning, stacklevel=2)
+    return LA.lu_solve(LU_data, LU_pivots, b, out=out)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """(P, L, U) with A = P L U from lu_factor's packed (LU, pivots); what is not unpacked is
+    an empty tensor"""
+    if LU_pivots._data.dtype != np.int32:
+        raise RuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of "
+                           "torch.int32 dtype.\nNote: this function is intended to be used with "
+                           "the output produced by torch.linalg.lu_factor")
+    if LU_data.ndim < 2:
+        raise RuntimeError(f"torch.lu_unpack: Expected tensor with 2 or more dimensions. Got "
+                           f"size: {list(LU_data.shape)} instead")
+    dtype = LU_data._data.dtype
+    empty = Tensor._make(np.empty(0, dtype))
+    L, U = M.LuUnpack.apply(LU_data) if unpack_data else (empty, empty.clone())
+    P = empty.clone()
+    if unpack_pivots:
+        P = Tensor._make(M._permutation(LU_pivots._data - 1, LU_data.shape[-2], dtype))
+    return LuUnpackResult(P, L, U)
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """(X, A.clone()) with A X = b (transpose: A^T X = b), A triangular"""
+    warnings.warn("torch.triangular_solve is deprecated in favor of "
+                  "torch.linalg.solve_triangularand will be removed in a future PyTorch "
+                  "release.\ntorch.linalg.solve_triangular has its arguments reversed and does "
+                  "not return a copy of one of the inputs.\nX = torch.triangular_solve(B, "
+                  "A).solution\nshould be replaced with\nX = torch.linalg.solve_triangular(A, "
+                  "B).", UserWarning, stacklevel=2)
+    if out is not None:
+        raise NotImplementedError("triangular_solve(out=...) is not supported by cgrad")
+    for name, t in (("b", b), ("A", A)):
+        if t.ndim < 2:
+            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
+                               f"dimensions, but it has {t.ndim} dimensions instead")
+    if b._data.dtype != A._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{torch_name(b._data.dtype)} and A of type "
+                           f"{torch_name(A._data.dtype)} instead.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
+                           f"{A.shape[-1]} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+    # A^T X = b is a solve with A^T, whose triangle is the other one
+    X = LA.solve_triangular(A.mT if transpose else A, b, upper=bool(upper) != bool(transpose),
+                            unitriangular=unitriangular)
+    return TriangularSolveResult(X, A.clone())
+
+
+def _removed(name, message):
+    def fn(*args, **kwargs):
+        raise RuntimeError("This function was deprecated since version 1.9 and is now removed."
+                           + message)
+    fn.__name__ = name
+    fn.__doc__ = "removed from PyTorch: raises its RuntimeError"
+    return fn
+
+
+solve = _removed("solve", (
+    " `torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` has its "
+    "arguments reversed and does not return the LU factorization.\n\nTo get the LU factorization "
+    "see `torch.lu`, which can be used with `torch.lu_solve` or `torch.lu_unpack`.\nX = "
+    "torch.solve(B, A).solution should be replaced with:\nX = torch.linalg.solve(A, B)"))
+symeig = _removed("symeig", (
+    " The default behavior has changed from using the upper triangular portion of the matrix by "
+    "default to using the lower triangular portion.\n\nL, _ = torch.symeig(A, upper=upper) "
+    "should be replaced with:\nL = torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand"
+    "\n\nL, V = torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
+    "torch.linalg.eigh(A, UPLO='U' if upper else 'L')"))
+eig = _removed("eig", (
+    " `torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather than real "
+    "tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be replaced with:\n"
+    "L_complex = torch.linalg.eigvals(A)\n\nand\n\nL, V = torch.eig(A, eigenvectors=True) "
+    "should be replaced with:\nL_complex, V_complex = torch.linalg.eig(A)"))
+lstsq = _removed("lstsq", (
+    " `torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n`torch.linalg.lstsq` has "
+    "reversed arguments and does not return the QR decomposition in the returned tuple "
+    "(although it returns other information about the problem).\n\nTo get the QR decomposition "
+    "consider using `torch.linalg.qr`.\n\nThe returned solution in `torch.lstsq` stored the "
+    "residuals of the solution in the last m - n columns of the returned value whenever m > n. "
+    "In torch.linalg.lstsq, the residuals are in the field 'residuals' of the returned named "
+    "tuple.\n\nThe unpacking of the solution, as in\nX, _ = torch.lstsq(B, A).solution[:A.size("
+    "1)]\nshould be replaced with:\nX = torch.linalg.lstsq(A, B).solution"))
+matrix_rank = _removed("matrix_rank", (
+    "\nPlease use the `torch.linalg.matrix_rank` function instead. The parameter 'symmetric' was "
+    "renamed in `torch.linalg.matrix_rank()` to 'hermitian'."))

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _memory_format
 from . import random as _random
 from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _shape_arg
@@ -172,8 +172,12 @@ def ones(*size, dtype=None, requires_grad=False, device=None):
     return _filled(np.ones, size, dtype, requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False, device=None):
-    return _filled(np.empty, size, dtype, requires_grad)
+def empty(*size, dtype=None, requires_grad=False, device=None, memory_format=None):
+    out = _filled(np.empty, size, dtype, requires_grad)
+    if memory_format not in (None, _memory_format.contiguous_format):
+        _memory_format.dims_order(memory_format, out.ndim)      # (PyTorch's rank error)
+        out._data = _memory_format.copy_as(out._data, memory_format)
+    return out
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
@@ -188,32 +192,47 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
                    requires_grad, default)
 
 
-def _like(fn, t, dtype, requires_grad, *args):
-    return _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
+def _laid_like(result, t, memory_format):
+    """result (a new tensor shaped as t) in memory_format's layout: preserve_format keeps a
+    channels layout of t's (other strided t: row-major, where PyTorch keeps t's strides)"""
+    fmt = _memory_format.suggested(t._data) if memory_format in (None, _memory_format.
+                                                                  preserve_format) \
+        else memory_format
+    if fmt is not _memory_format.contiguous_format:
+        result._data = _memory_format.copy_as(result._data, fmt)
+    return result
 
 
-def zeros_like(t, dtype=None, requires_grad=False, device=None):
-    return _like(np.zeros, t, dtype, requires_grad)
+def _like(fn, t, dtype, requires_grad, memory_format, *args):
+    out = _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
+    return out if t._data.flags.c_contiguous and memory_format is None else \
+        _laid_like(out, t, memory_format)
 
 
-def rand_like(t, dtype=None, requires_grad=False, device=None):
-    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _like(np.zeros, t, dtype, requires_grad, memory_format)
 
 
-def randn_like(t, dtype=None, requires_grad=False, device=None):
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def rand_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _laid_like(rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad), t,
+                      memory_format)
 
 
-def ones_like(t, dtype=None, requires_grad=False, device=None):
-    return _like(np.ones, t, dtype, requires_grad)
+def randn_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _laid_like(randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad), t,
+                      memory_format)
 
 
-def empty_like(t, dtype=None, requires_grad=False, device=None):
-    return _like(np.empty, t, dtype, requires_grad)
+def ones_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _like(np.ones, t, dtype, requires_grad, memory_format)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
-    return _like(np.full, t, dtype, requires_grad, fill_value)
+def empty_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _like(np.empty, t, dtype, requires_grad, memory_format)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, memory_format=None):
+    return _like(np.full, t, dtype, requires_grad, memory_format, fill_value)
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):

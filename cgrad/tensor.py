@@ -24,6 +24,9 @@ from .ops import scalar as SC
 from .ops.shape import check_broadcast as _check_broadcast
 from .ops import shape as S
 from .ops import special as SP
+from ._memory_format import (contiguous_format, dims_order as _dims_order,
+                             is_contiguous_as as _is_contiguous_as, laid_out as _laid_out,
+                             preserve_format, suggested as _suggested)
 
 
 class Size(tuple):
@@ -508,8 +511,10 @@ class Tensor:
         start = root.ctypes.data if isinstance(root, np.ndarray) else self._data.ctypes.data
         return (self._data.ctypes.data - start) // self._data.itemsize
 
-    def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
+    def is_contiguous(self, memory_format=contiguous_format):
+        if memory_format is contiguous_format or memory_format is preserve_format:
+            return bool(self._data.flags.c_contiguous)
+        return _is_contiguous_as(self._data, memory_format)
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -1500,6 +1505,31 @@ class Tensor:
     def svd(self, some=True, compute_uv=True):
         return _matfuncs().svd(self, some, compute_uv)
 
+    # PyTorch's deprecated matrix methods (with its warnings), and its removed ones (raising)
+    def qr(self, some=True):
+        return _matfuncs().qr(self, some)
+
+    def lu(self, pivot=True, get_infos=False):
+        return _matfuncs().lu(self, pivot, get_infos)
+
+    def lu_solve(self, LU_data, LU_pivots):
+        return _matfuncs().lu_solve(self, LU_data, LU_pivots)
+
+    def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):
+        return _matfuncs().triangular_solve(self, A, upper, transpose, unitriangular)
+
+    def solve(self, *args, **kwargs):
+        return _matfuncs().solve(self, *args, **kwargs)
+
+    def symeig(self, *args, **kwargs):
+        return _matfuncs().symeig(self, *args, **kwargs)
+
+    def eig(self, *args, **kwargs):
+        return _matfuncs().eig(self, *args, **kwargs)
+
+    def lstsq(self, *args, **kwargs):
+        return _matfuncs().lstsq(self, *args, **kwargs)
+
     def cross(self, other, dim=None):
         return _matfuncs().cross(self, other, dim)
 
@@ -1967,13 +1997,25 @@ class Tensor:
 
     moveaxis = movedim
 
-    def contiguous(self):
-        if self._data.flags.c_contiguous:
+    def contiguous(self, memory_format=contiguous_format):
+        if memory_format is contiguous_format or memory_format is preserve_format:
+            if self._data.flags.c_contiguous:
+                return self
+            return S.Contiguous.apply(self)
+        _dims_order(memory_format, self.ndim)                  # (PyTorch's rank error)
+        if _is_contiguous_as(self._data, memory_format):
             return self
-        return S.Contiguous.apply(self)
+        return S.CloneAs.apply(self, memory_format)
 
-    def clone(self):
-        return S.Clone.apply(self)
+    def clone(self, *, memory_format=preserve_format):
+        """a copy: row-major, or in memory_format's layout (preserve_format keeps a channels
+        layout; other strided inputs give row-major copies, where PyTorch keeps their strides)"""
+        if memory_format is preserve_format:
+            memory_format = _suggested(self._data)
+        if memory_format is contiguous_format:
+            return S.Clone.apply(self)
+        _dims_order(memory_format, self.ndim)
+        return S.CloneAs.apply(self, memory_format)
 
     def __getitem__(self, key):
         items, basic = _index_key(key, self._data.shape, check=False)
@@ -2403,7 +2445,7 @@ class Tensor:
         return self.new_empty(*size, dtype=dtype)   # (cgrad lays out new tensors itself)
 
     # ---- dtype -------------------------------------------------------------------------------
-    def to(self, *args, dtype=None, **kwargs):
+    def to(self, *args, dtype=None, memory_format=None, **kwargs):
         for a in args:
             if isinstance(a, (_dtype.dtype, type)) or (isinstance(a, np.dtype)):
                 dtype = a
@@ -2411,6 +2453,12 @@ class Tensor:
                 dtype = a.dtype
             elif isinstance(a, str) and a != "cpu":
                 raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {a!r}")
+        if memory_format is not None and memory_format is not preserve_format:
+            _dims_order(memory_format, self.ndim)              # (PyTorch's rank error)
+            t = self if dtype is None else self.to(dtype)
+            if _suggested(t._data) is memory_format:   # (PyTorch's test: a strided t stays)
+                return t
+            return S.ToMemoryFormat.apply(t, memory_format)
         if dtype is None:
             return self
         np_dtype = _dtype.to_numpy_dtype(dtype)
@@ -2491,10 +2539,150 @@ class Tensor:
     def to_dense(self, dtype=None, *, masked_grad=None):
         return self if dtype is None else self.to(dtype)
 
+    # ---- storage-level odds: as_strided, resize_, Python callables per element -------------
+    def as_strided(self, size, stride, storage_offset=None):
+        """a view of self's storage with the given sizes, strides and offset (self's own
+        offset by default)"""
+        size, stride = _shape_arg((size,)), _shape_arg((stride,))
+        if len(size) != len(stride):
+            raise RuntimeError("mismatch in length of strides and shape")
+        return S.AsStrided.apply(self, size, stride, storage_offset)
+
+    def resize_(self, *sizes, memory_format=None):
+        """self in the new shape, over the same storage from self's offset (contiguous strides;
+        channels_last ones if asked); storage grown, its old elements kept, where too small.
+        (Other tensors on a grown storage keep the old memory.)"""
+        if self._requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        shape = _shape_arg(sizes)
+        from .creation import check_shape
+        check_shape(shape, self._data.itemsize)
+        if shape == self._data.shape and memory_format in (None, preserve_format):
+            return self
+        fmt = None if memory_format is preserve_format else memory_format
+        _dims_order(fmt, len(shape))
+        self._check_writable()
+        storage, offset = S.storage_of(self._data)
+        n = math.prod(shape)
+        if offset + n > storage.size:                  # grow: a new storage, the old copied in
+            grown = np.empty(offset + n, self._data.dtype)
+            grown[:storage.size] = storage
+            storage = grown
+        self._data = _laid_out(storage[offset:offset + n], shape, fmt)
+        self._version_counter.value += 1
+        return self
+
+    def resize_as_(self, the_template, memory_format=None):
+        return self.resize_(the_template.shape, memory_format=memory_format)
+
+    def _per_element(self, name, fn, *others):
+        """self's elements replaced by fn(element, others' elements...), as Python numbers"""
+        if self._requires_grad:
+            raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use "
+                               f"var.detach().{name}() instead.")
+        names = ["'other'"] if len(others) == 1 else ["argument 'x'", "argument 'y'"]
+        for o, arg in zip(others, names):
+            if o._data.dtype != self._data.dtype:
+                raise TypeError(f"{name}: expected {self.type()} for {arg} (got {o.type()})")
+        self._check_writable()
+        columns = [self._data.ravel().tolist()] + [o.expand(self.shape)._data.ravel().tolist()
+                                                   for o in others]
+        kind = self._data.dtype.kind
+        cast = float if kind == "f" else bool if kind == "b" else int
+        values = []
+        for args in zip(*columns):
+            v = fn(*args)
+            if not isinstance(v, numbers.Real):
+                raise TypeError(f"must be real number, not {type(v).__name__}")
+            values.append(cast(v))                     # int(): truncated, as PyTorch's cast
+        self._data[...] = np.array(values, self._data.dtype).reshape(self._data.shape)
+        self._version_counter.value += 1
+        return self
+
+    def apply_(self, callable):
+        """each element x replaced by callable(x) (a Python number; slow, CPU only)"""
+        return self._per_element("apply_", callable)
+
+    def map_(self, tensor, callable):
+        """each element x replaced by callable(x, y), y tensor's (broadcast to self's shape)"""
+        return self._per_element("map_", callable, tensor)
+
+    def map2_(self, x, y, callable):
+        return self._per_element("map2_", callable, x, y)
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        """self = beta self + alpha mat1 @ mat2, in place (self must have the product's shape)"""
+        if mat1.ndim == 2 and mat2.ndim == 2 and self.shape != (mat1.shape[0], mat2.shape[1]):
+            raise RuntimeError(f"Bad in-place call: input tensor size {list(self.shape)} and "
+                               f"output tensor size {[mat1.shape[0], mat2.shape[1]]} should "
+                               "match")
+        return self.copy_(self.addmm(mat1, mat2, beta=beta, alpha=alpha))
+
+    @property
+    def output_nr(self):
+        """which output of its grad_fn this tensor is (0 for a leaf)"""
+        return getattr(self.grad_fn, "index", 0) if self.grad_fn is not None else 0
+
+    # ---- DLPack: torch.from_dlpack(t) and np.from_dlpack(t) share t's memory ----------------
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """the DLPack capsule of self's array (NumPy's export; stream unused on the CPU)"""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use "
+                              "tensor.detach()")
+        a = self._data if type(self._data) is _ndarray else np.asarray(self._data)
+        if any(st < 0 for st in a.strides) and not copy:
+            # PyTorch cannot take negative strides (its from_dlpack aborts the process)
+            if copy is False:
+                raise BufferError("cgrad cannot export a tensor with negative strides without "
+                                  "copying it (copy=False)")
+            a = a.copy()
+        try:
+            return a.__dlpack__(max_version=max_version, dl_device=dl_device, copy=copy)
+        except BufferError:
+            if a.flags.writeable or copy is False:
+                raise
+            # a read-only broadcast view, which the unversioned protocol cannot mark read-only
+            return a.copy().__dlpack__(max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        from .utils.dlpack import DLDeviceType
+        return (DLDeviceType.kDLCPU, 0)
+
     def conj(self):
         return self                                 # real dtypes only
 
-    resolve_conj = resolve_neg = conj
+    resolve_conj = resolve_neg = conj_physical = conj
+
+    def conj_physical_(self):
+        return self
+
+    def angle(self):
+        """pi for negative elements, 0 for the others, NaN for NaN (a real number's argument)"""
+        return E.Angle.apply(self)
+
+    def adjoint(self):
+        """the conjugate transpose of the last two dims (the transpose: no complex dtypes)"""
+        if not self.ndim:
+            warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
+                          UserWarning, stacklevel=2)
+            return self[...]
+        if self.ndim == 1:
+            raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of "
+                               "matrices. Got 1-D tensor.")
+        return self.transpose(-2, -1)
+
+    @property
+    def H(self):
+        """the conjugate transpose of a matrix"""
+        if self.ndim == 2:
+            return self.transpose(0, 1)
+        if not self.ndim:
+            warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                          UserWarning, stacklevel=2)
+            return self[...]
+        more = " For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{self.ndim}-D tensor.{more}")
 
     @property
     def real(self):
@@ -2951,6 +3139,16 @@ class Tensor:
     def split_with_sizes(self, split_sizes, dim=0):
         return self.split(list(split_sizes), dim)
 
+    # PyTorch's unsafe_ forms: the same pieces (its autograd does not track them as views)
+    def unsafe_chunk(self, chunks, dim=0):
+        return self.chunk(chunks, dim)
+
+    def unsafe_split(self, split_size, dim=0):
+        return self.split(split_size, dim)
+
+    def unsafe_split_with_sizes(self, split_sizes, dim=0):
+        return self.split_with_sizes(split_sizes, dim)
+
     def select(self, dim, index):
         d = _dim(dim, self.ndim)
         n = self.shape[d] if self.ndim else 0
@@ -3187,6 +3385,33 @@ class Tensor:
     def polygamma_(self, n):
         _polygamma_order(n, "polygamma_")
         return self._inplace(SP.PolygammaInPlace, n)
+
+    def mvlgamma(self, p):
+        """ln of the multivariate gamma function of dimension p"""
+        if p < 1:
+            raise RuntimeError("p has to be greater than or equal to 1")
+        return SP.Mvlgamma.apply(self, p)
+
+    def mvlgamma_(self, p):
+        if p < 1:
+            raise RuntimeError("p has to be greater than or equal to 1")
+        return self._inplace(SP.Mvlgamma, p)
+
+    def igamma(self, other):
+        """P(self, other), the regularised lower incomplete gamma function"""
+        _two_tensors("igamma", self, other, method=True)
+        return SP.Gammainc.apply(self, other)
+
+    def igamma_(self, other):
+        return self._inplace(SP.Gammainc, other)
+
+    def igammac(self, other):
+        """Q(self, other) = 1 - P(self, other)"""
+        _two_tensors("igammac", self, other, method=True)
+        return SP.Gammaincc.apply(self, other)
+
+    def igammac_(self, other):
+        return self._inplace(SP.Gammaincc, other)
 
     def i0(self):
         return SP.I0.apply(self)

@@ -478,9 +478,13 @@ class Module:
 
     def to(self, *args, **kwargs):
         """to(dtype), to(tensor) or to("cpu"): floating-point parameters and buffers take the
-        dtype; integer ones stay. cgrad runs on the CPU only."""
+        dtype; integer ones stay. cgrad runs on the CPU only. memory_format: the layout of the
+        4-d and 5-d parameters and buffers."""
         dtype = kwargs.get("dtype")
         device = kwargs.get("device")
+        fmt = kwargs.get("memory_format")
+        if fmt is not None:
+            self._apply(lambda t: t.to(memory_format=fmt) if t.dim() in (4, 5) else t)
         for a in args:
             if isinstance(a, _dtype.dtype):
                 dtype = a

@@ -919,6 +919,15 @@ class Sign(_Stepwise):
         return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
 
+class Angle(_Stepwise):
+    """y = pi where x < 0, NaN where x is, else 0 (a real number's argument; integers give
+    floats)   ->   dx = 0, as PyTorch's for real inputs"""
+    @staticmethod
+    def forward(ctx, x):
+        x = _float(x)
+        return np.where(np.isnan(x), x, np.where(x < 0, x.dtype.type(math.pi), x.dtype.type(0)))
+
+
 class Remainder(Op):
     """y = a mod b, with the sign of b (Python's %)   ->   da = g, db = -g floor(a / b)"""
     grad_fn_name = "RemainderBackward1"

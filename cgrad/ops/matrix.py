@@ -839,6 +839,35 @@ class Lu(Function):
         return _lu_backward(gL, gU, P, L, U)
 
 
+@pytorch_node("LuUnpackBackward0")
+class LuUnpack(Function):
+    """(L unit lower m x k, U upper k x n) of a packed m x n LU   ->   gLU = gL's strict lower
+    triangle + gU's upper one, each in its corner"""
+    @staticmethod
+    def forward(ctx, LU):
+        lu = LU._data
+        m, n = lu.shape[-2:]
+        k = min(m, n)
+        ctx.shape = lu.shape
+        return (_t(np.tril(lu[..., :k], -1) + np.eye(m, k, dtype=lu.dtype), lu.dtype),
+                _t(np.triu(lu[..., :k, :]), lu.dtype))
+
+    @staticmethod
+    def backward(ctx, gL, gU):
+        m, n = ctx.shape[-2:]
+        k = min(m, n)
+        parts = []
+        if gL is not None:
+            gL = gL.tril(-1)
+            parts.append(gL if k == n else cat([gL, constant(np.zeros(
+                ctx.shape[:-1] + (n - k,), gL._data.dtype))], -1))
+        if gU is not None:
+            gU = gU.triu()
+            parts.append(gU if k == m else cat([gU, constant(np.zeros(
+                ctx.shape[:-2] + (m - k, n), gU._data.dtype))], -2))
+        return sum(parts[1:], parts[0]) if parts else None
+
+
 def _getrs(lu, piv, b, trans):
     """op(A)^-1 B from getrf's LU and 0-based pivots (trans: op(A) = A^T), matrix by matrix,
     batch dims broadcast"""

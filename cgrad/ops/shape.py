@@ -206,6 +206,26 @@ class Contiguous(Clone):
         return np.ascontiguousarray(x)
 
 
+class CloneAs(Clone):
+    """y = a copy of x laid out in a memory format (channels_last, ...)   ->   dx = g"""
+    grad_fn_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, x, fmt):
+        from .._memory_format import copy_as
+        return copy_as(x, fmt)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    graph_backward = backward
+
+
+ToMemoryFormat = renamed("ToMemoryFormat", CloneAs, "ToCopyBackward0",
+                         "x.to(memory_format=...): a copy laid out in that format")
+
+
 class ToDtype(Op):
     """y = x cast to a dtype   ->   dx = g cast back (by the engine)"""
     grad_fn_name = "ToCopyBackward0"
@@ -1395,3 +1415,69 @@ class ScatterReduce(Op):
             written[key] = True
             gx = MaskedFill.apply(gx, written, 0)
         return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+
+
+# ---- as_strided: a view of a tensor's storage in any geometry ---------------------------------
+def storage_of(x):
+    """(the flat 1-D array over the memory x lives in, x's first element's offset in it): the
+    last array of x's base chain, which must be one contiguous block of x's dtype"""
+    root, b = x, x.base
+    while b is not None:            # (through as_strided's DummyArray too, which has a .base)
+        if isinstance(b, np.ndarray):
+            root = b
+        b = getattr(b, "base", None)
+    if root.dtype != x.dtype or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        raise NotImplementedError("cgrad addresses a tensor's storage only where its memory is "
+                                  "one contiguous block of the tensor's dtype (this tensor's "
+                                  "is not)")
+    flat = root.reshape(-1, order="A")          # memory order: a view, never a copy
+    return flat, (x.__array_interface__["data"][0] - flat.__array_interface__["data"][0]) \
+        // x.itemsize
+
+
+def _flat_indices(shape, strides, offset):
+    """the storage index of each element of a (shape, strides, offset) geometry"""
+    idx = np.full(shape, offset, dtype=np.int64)
+    for d, (n, s) in enumerate(zip(shape, strides)):
+        idx += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (len(shape) - d - 1))
+    return idx
+
+
+class AsStrided(Op):
+    """y = the elements of x's storage at offset + sum(i_k stride_k)   ->   PyTorch's
+    as_strided_backward: g added (overlaps sum) into a zero storage, which x's geometry reads,
+    divided by how many of x's elements share each place where x's geometry overlaps"""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, size, stride, offset):
+        storage, x_offset = storage_of(x)
+        offset = x_offset if offset is None else offset
+        if any(s < 0 for s in stride):
+            raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, "
+                               f"got strides: {list(stride)}")
+        item = x.itemsize
+        need = offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) \
+            if all(size) else offset
+        if need > storage.size:
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                               f"offset {offset}, and itemsize {item} requiring a storage size "
+                               f"of {need * item} are out of bounds for storage of size "
+                               f"{storage.size * item}")
+        ctx.geometry = (x.shape, tuple(s // item for s in x.strides), x_offset,
+                        size, stride, offset)
+        return np.lib.stride_tricks.as_strided(storage[offset:], size,
+                                               tuple(s * item for s in stride))
+
+    @staticmethod
+    def backward(ctx, g):
+        x_shape, x_strides, x_offset, size, stride, offset = ctx.geometry
+        out_idx = _flat_indices(size, stride, offset).ravel()
+        in_idx = _flat_indices(x_shape, x_strides, x_offset).ravel()
+        n = int(max(out_idx.max(initial=-1), in_idx.max(initial=-1))) + 1
+        buf = np.zeros(n, g.dtype)
+        np.add.at(buf, out_idx, g.ravel())
+        count = np.bincount(in_idx, minlength=n)
+        if (count > 1).any():                      # x's own elements overlap (expanded x)
+            buf = np.divide(buf, count, out=np.zeros_like(buf), where=count > 0)
+        return buf[in_idx].reshape(x_shape), None, None, None
