@@ -170,3 +170,62 @@ def test_gradient_edge_fields_and_errors():
                                   materialize_grads=True, create_graph=create_graph)
         with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
             lib.autograd.grad(c.sum(), [graph.get_gradient_edge(x)])
+
+
+def _mutation_cases(lib):
+    """gradients through tensors changed in place after they were saved, under
+    allow_mutation_on_saved_tensors"""
+    out = []
+    amst = lib.autograd.graph.allow_mutation_on_saved_tensors
+    with amst() as ctx:
+        assert type(ctx).__name__ == "_AllowMutationOnSavedContext"
+        a = lib.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+        b = a.clone()
+        loss = (b ** 2).sum()
+        b.sin_()                                  # saved by pow: backward reads the old b
+        loss.backward()
+        out.append(a.grad)
+    with amst():
+        a = lib.tensor([0.3, 1.2], requires_grad=True)
+        y = a.exp()
+        y.mul_(2)                                 # exp's saved output changed
+        y.sum().backward()
+        out.append(a.grad)
+    with amst():
+        a = lib.tensor([1.5, -2.0], requires_grad=True)
+        b = a * 1
+        v = b[0:1]
+        s = (v * v).sum()
+        b.add_(1)                                 # through the base of a saved view
+        s.backward()
+        out.append(a.grad)
+    with amst():                                  # nothing changed: second order works
+        x = lib.tensor([0.7, -0.4], requires_grad=True)
+        g, = lib.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        out += [g, *lib.autograd.grad(g.sum(), x)]
+    return out
+
+
+def test_allow_mutation_on_saved_tensors(backend):
+    c_out, t_out = _mutation_cases(cgrad), _mutation_cases(torch)
+    for c, t in zip(c_out, t_out):
+        np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+    for lib in (cgrad, torch):
+        amst = lib.autograd.graph.allow_mutation_on_saved_tensors
+        with amst():
+            a = lib.ones(2, requires_grad=True)
+            loss = (a.clone() ** 2).sum()
+        with pytest.raises(AssertionError, match=re.escape(
+                "Trying to backward outside of the 'allow_mutation_on_saved_tensors' "
+                "contextin which the graph was originally recorded.")):
+            loss.backward()
+        with pytest.raises(RuntimeError, match="^allow_mutation_on_saved_tensors contexts "
+                           "cannot be nested$"):
+            with amst():
+                with amst():
+                    pass
+        b = a.clone()                             # outside of it, the usual error again
+        loss = (b ** 2).sum()
+        b.sin_()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()

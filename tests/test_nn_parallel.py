@@ -111,3 +111,14 @@ def test_convert_sync_batchnorm():
     assert list(c.state_dict()) == list(t.state_dict())
     single = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(3))
     assert type(single) is nn.SyncBatchNorm and single.training
+
+
+def test_data_parallel_forward_is_profiled_as_torchs():
+    names = []
+    for lib in (cgrad, torch):
+        dp = lib.nn.DataParallel(lib.nn.Linear(2, 2))
+        x = lib.ones(1, 2)
+        with lib.profiler.profile() as prof:
+            dp(x)
+        names.append([e.name for e in prof.events() if e.name.startswith("DataParallel")])
+    assert names[0] == names[1] == ["DataParallel.forward"]

@@ -7,6 +7,7 @@ a file name, nothing of the original (cgrad then checks no version of it, as PyT
 What cgrad ops keep beside their saved tensors (index arrays, masks) stays as it is.
 """
 import abc
+import contextlib
 import functools
 import threading
 import typing
@@ -149,3 +150,57 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
             ran[task] = True
         fn(grad)
     return _MultiHandle(tuple(t.register_hook(wrapped) for t in tensors if t.requires_grad))
+
+
+_mutation_allowed = [False]     # inside allow_mutation_on_saved_tensors (one at a time)
+
+
+class _Handle:
+    """what the graph keeps of a tensor saved under allow_mutation_on_saved_tensors"""
+
+
+class _AllowMutationOnSavedContext:
+    """allow_mutation_on_saved_tensors' state, by handle: each saved tensor and its version
+    when saved (original), and a copy taken then (cloned); cleared on exit"""
+
+    def __init__(self):
+        self.cloned = weakref.WeakKeyDictionary()
+        self.original = weakref.WeakKeyDictionary()
+
+    def clear(self):
+        self.cloned.clear()
+        self.original.clear()
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """Under it, a tensor saved for backward may be changed in place: backward reads the value
+    it had when saved. Forward and backward must both run inside. PyTorch copies a saved
+    tensor at its first in-place change; cgrad, whose in-place writes do not all pass one
+    place, copies each as it is saved, and backward reads the copy where the tensor's version
+    moved on (else the tensor, so create_graph keeps its graph)."""
+    ctx = _AllowMutationOnSavedContext()
+    message = ("Trying to backward outside of the 'allow_mutation_on_saved_tensors' context"
+               "in which the graph was originally recorded.")
+
+    def pack(tensor):
+        handle = _Handle()
+        ctx.original[handle] = (tensor, tensor._version)
+        ctx.cloned[handle] = tensor.detach().clone()
+        return handle
+
+    def unpack(handle):
+        if not _mutation_allowed[0] or handle not in ctx.original:
+            raise AssertionError(message)
+        tensor, version = ctx.original[handle]
+        return tensor if tensor._version == version else ctx.cloned[handle]
+
+    with saved_tensors_hooks(pack, unpack):
+        try:
+            if _mutation_allowed[0]:
+                raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+            _mutation_allowed[0] = True
+            yield ctx
+        finally:
+            ctx.clear()
+            _mutation_allowed[0] = False
