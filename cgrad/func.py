@@ -22,7 +22,7 @@ from .creation import zeros, zeros_like
 from .tensor import Tensor
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "stack_module_state", "vjp", "vmap"]
+           "stack_module_state", "vjp", "vmap", "linearize", "replace_all_batch_norm_modules_"]
 
 
 # ---- pytrees: nested tuples, lists and dicts, anything else a leaf --------------------------
@@ -61,12 +61,15 @@ def _unflatten(leaves, spec):
     return build(spec)
 
 
-def _describe(spec):
-    """PyTorch's TreeSpec(...) text of a spec, for its error messages"""
+def _describe(spec, indent=0):
+    """PyTorch's TreeSpec(...) text of a spec, for its error messages: children after the
+    first on new lines, indented two more spaces per level"""
     if spec is None:
         return "*"
     kind, keys, specs = spec
-    return f"TreeSpec({kind.__name__}, {keys}, [{', '.join(_describe(s) for s in specs)}])"
+    indent += 2
+    children = f",\n{' ' * indent}".join(_describe(s, indent) for s in specs)
+    return f"TreeSpec({kind.__name__}, {keys}, [{children}])"
 
 
 # ---- differentiating -----------------------------------------------------------------------
@@ -252,13 +255,58 @@ def jvp_products(outputs, inputs, tangents, keep_graph):
     """The Jacobian of each output times tangents (one per input), as a list; None if no
     input reaches the outputs. By the double-backward trick: the backward of the outputs on
     u, recorded, is linear in u, so its gradient in u along the tangents is J t."""
+    return _along(*_backward_in_u(outputs, inputs), tangents, keep_graph)
+
+
+def _backward_in_u(outputs, inputs):
+    """(us, back): u (zeros that require grad) per output, and the backward of the outputs
+    on u to each input, recorded (None where an input does not reach them)"""
     with enable_grad():
         us = [zeros_like(y).requires_grad_() for y in outputs]
-        back = _autograd_grad(outputs, inputs, us, create_graph=True, allow_unused=True)
+        linked = [(y, u) for y, u in zip(outputs, us) if y.requires_grad]   # (others: J = 0)
+        if not linked:
+            return us, [None] * len(inputs)
+        back = _autograd_grad([y for y, _ in linked], inputs, [u for _, u in linked],
+                              create_graph=True, allow_unused=True)
+    return us, back
+
+
+def _along(us, back, tangents, keep_graph):
+    """J t for each output (the gradient of back in u along the tangents; back's graph is
+    kept for further calls), or None if no input reaches the outputs"""
     used = [(g, t) for g, t in zip(back, tangents) if g is not None]
     if not used:
         return None
     return _grads([g for g, _ in used], us, [t for _, t in used], keep_graph)
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): jvp_fn(*tangents) is jvp(func, primals, tangents)[1], from
+    one recorded backward that every call reuses (PyTorch traces the forward-mode graph once;
+    cgrad keeps jvp's double-backward graph). func runs twice, as in PyTorch."""
+    output = func(*primals)
+    flat_primals, primals_spec = _flatten(primals)
+    meta = [(p.shape, p.dtype) for p in flat_primals]
+    args, leaves, _, outer = _prepared(primals, tuple(range(len(primals))))
+    with enable_grad():
+        out_leaves, out_spec = _flatten(func(*args))
+    us, back = _backward_in_u(out_leaves, [x for group in leaves for x in group])
+
+    def jvp_fn(*tangents):
+        flat, spec = _flatten(tangents)
+        if _describe(spec) != _describe(primals_spec):
+            raise RuntimeError(f"Expected the tangents {_describe(spec)} to have the same "
+                               f"argspec as the primals {_describe(primals_spec)}")
+        for i, (t, (shape, dtype)) in enumerate(zip(flat, meta)):
+            for what, got, want in (("shape", t.shape, shape), ("dtype", t.dtype, dtype)):
+                if got != want:
+                    raise RuntimeError(f"tangent:{i} with {what} {got} in flattened pytree "
+                                       f"doesn't match the {what} {want} of the corresponding "
+                                       "primal.")
+        keep = is_grad_enabled() and (outer or any(t.requires_grad for t in flat))
+        found = _along(us, back, flat, keep) or [zeros_like(y) for y in out_leaves]
+        return _unflatten(found, out_spec)
+    return output, jvp_fn
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
@@ -563,3 +611,15 @@ def stack_module_state(models):
     buffers = {name: stack([dict(m.named_buffers())[name] for m in models])
                for name, _ in models[0].named_buffers()}
     return params, buffers
+
+
+def replace_all_batch_norm_modules_(root):
+    """In place: every batch norm in root (root too) that tracks running statistics stops
+    (no running_mean, running_var or num_batches_tracked; it normalises by each batch's), as
+    vmap over a model needs. Returns root."""
+    from .nn.modules import _BatchNorm
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = module.running_var = module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

@@ -1,4 +1,4 @@
-"""cgrad.testing: assert_close and make_tensor, as torch.testing.
+"""cgrad.testing: assert_close, make_tensor and the deprecated assert_allclose, as torch.testing.
 
 assert_close compares Tensors (or NumPy arrays), Python numbers, None and bools, and sequences
 and mappings of them, with PyTorch's per-dtype default tolerances and its error messages.
@@ -342,4 +342,34 @@ def make_tensor(*shape, dtype, device=None, low=None, high=None, requires_grad=F
     return Tensor._make(data, requires_grad=requires_grad and not is_int)
 
 
-__all__ = ["assert_close", "make_tensor"]
+# assert_allclose's defaults, looser than assert_close's
+_ALLCLOSE_PRECISIONS = {
+    np.dtype(np.float16): (1e-3, 1e-3),
+    np.dtype(np.float32): (1e-4, 1e-5),
+    np.dtype(np.float64): (1e-5, 1e-8),
+}
+
+
+def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan=True, msg=""):
+    """PyTorch's deprecated form of assert_close: non-tensors become tensors (expected in
+    actual's dtype), dtypes and strides are not checked, NaNs match, and the default
+    tolerances are the loosest of the two dtypes' in _ALLCLOSE_PRECISIONS."""
+    __tracebackhide__ = True
+    warnings.warn("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be "
+                  "removed in a future release. Please use `torch.testing.assert_close()` "
+                  "instead. You can find detailed upgrade instructions in "
+                  "https://github.com/pytorch/pytorch/issues/61844.", FutureWarning,
+                  stacklevel=2)
+    from .creation import tensor
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtol, atol = map(max, zip(*[_ALLCLOSE_PRECISIONS.get(t._data.dtype, (0.0, 0.0))
+                                    for t in (actual, expected)]))
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                 check_device=True, check_dtype=False, check_stride=False, msg=msg or None)
+
+
+__all__ = ["assert_close", "make_tensor", "assert_allclose"]

@@ -19,7 +19,7 @@ def _as_list(x):
     if x is None:
         return None
     from ..tensor import Tensor
-    return [x] if isinstance(x, Tensor) else list(x)
+    return [x] if isinstance(x, (Tensor, graph.GradientEdge)) else list(x)
 
 
 def _root_grads(outputs, grad_outputs, as_tensors=False):
@@ -87,6 +87,14 @@ def _is_checkpoint_valid():
     return _grad_state.checkpoint_valid
 
 
+def _edge_leaf(t):
+    """the leaf of an AccumulateGrad's GradientEdge; anything else as it is"""
+    if type(t) is graph.GradientEdge and type(t.node) is function.AccumulateGrad:
+        leaf = t.node.variable
+        return t if leaf is None else leaf
+    return t
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
     outputs = _as_list(tensors)
@@ -95,25 +103,36 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        # a leaf's GradientEdge stands for the leaf; a non-leaf's is computed, kept nowhere
+        inputs = [_edge_leaf(t) for t in inputs]
         for t in inputs:                 # PyTorch keeps a non-leaf input's .grad from now on
-            if t.grad_fn is not None:
+            if type(t) is not graph.GradientEdge and t.grad_fn is not None:
                 t.retain_grad()
     roots = _roots(outputs)
     with _checkpoint_validity(inputs is None):
         if create_graph:
             grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),
-                                              inputs, True, retain_graph)
+                                              inputs, True, retain_graph, accumulates=True)
         else:
             grads = engine.run_backward(roots, _root_grads(outputs, grad_tensors),
-                                        bool(retain_graph), inputs=inputs, allow_unused=True)
+                                        bool(retain_graph), inputs=inputs, allow_unused=True,
+                                        accumulates=True)
     # inputs=: their gradients into .grad (hooks already ran); a non-leaf's came in the walk,
     # by the retain_grad above
     for t, g in zip(inputs or (), grads or ()):
-        if g is not None and t.grad_fn is None:
+        if g is not None and type(t) is not graph.GradientEdge and t.grad_fn is None:
             if create_graph:
                 higher.accumulate(t, g, hooked=True)
             else:
                 engine._accumulate_into_leaf(t, g, True, hooked=True)
+
+
+def _check_materializable(inputs, results, materialize_grads):
+    """a GradientEdge has no shape to make zeros of"""
+    if materialize_grads and any(r is None and type(t) is graph.GradientEdge
+                                 for t, r in zip(inputs, results)):
+        raise RuntimeError("materialize_grads cannot be used when the given input is a "
+                           "GradientEdge")
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -134,6 +153,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results = higher.run_graph_backward(_roots(outputs), _root_grads(
                 outputs, grad_outputs, True), inputs, allow_unused or materialize_grads,
                 retain_graph)
+        _check_materializable(inputs, results, materialize_grads)
         # (zeros that require grad, as PyTorch's, so a further grad of them is zeros too)
         return tuple(Tensor._make(np.zeros_like(t._data), requires_grad=True)
                      if r is None and materialize_grads else r for t, r in zip(inputs, results))
@@ -141,6 +161,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results = engine.run_backward(_roots(outputs), _root_grads(outputs, grad_outputs),
                                       bool(retain_graph), inputs=inputs,
                                       allow_unused=allow_unused or materialize_grads)
+    _check_materializable(inputs, results, materialize_grads)
     out = []
     for t, r in zip(inputs, results):
         if r is None:

@@ -1,8 +1,11 @@
 """The backward pass: an explicit walk over the graph, pending gradients popped as used."""
+import threading
+
 import numpy as np
 
 from .. import backends as B
 from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, _Packed, grad_edge
+from .graph import GradientEdge
 from . import anomaly
 from .profiler_util import recorder as _recorder
 
@@ -155,10 +158,11 @@ _NOTHING = (None, False)
 
 
 def capture_of(inputs):
-    """node -> the indices of the inputs whose gradient reaches it (autograd.grad)"""
+    """node -> the indices of the inputs (Tensors or graph.GradientEdges) whose gradient
+    reaches it (autograd.grad)"""
     capture = {}
     for i, t in enumerate(inputs):
-        node = grad_edge(t)
+        node = t.node if type(t) is GradientEdge else grad_edge(t)
         if node is None:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
                                "require grad")
@@ -190,9 +194,59 @@ def captured_before_hooks(node, needed):
     return any(p in needed for p in node.parents)
 
 
-def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
+class GraphTask:
+    """One backward walk in progress: which nodes it runs, asked (lazily, so a walk nobody
+    asks pays nothing) by graph.register_multi_grad_hook, as PyTorch's
+    _will_engine_execute_node. The walks in progress are a per-thread stack (a reentrant
+    checkpoint's backward runs inside another)."""
+    __slots__ = ("roots", "inputs", "accumulates", "_runs", "__weakref__")
+    _local = threading.local()
+
+    def __init__(self, roots, inputs, accumulates):
+        self.roots, self.inputs, self._runs = roots, inputs, None
+        self.accumulates = accumulates          # into .grad (backward), or not (grad)
+
+    def __enter__(self):
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._local.stack.pop()
+
+    @classmethod
+    def current(cls):
+        """the innermost walk of this thread, or None"""
+        stack = getattr(cls._local, "stack", None)
+        return stack[-1] if stack else None
+
+    def will_execute(self, node):
+        """whether this walk reaches node: any node reachable from the roots, or under
+        inputs= only those on a way to an input (an input's own node included)"""
+        if type(node) is AccumulateGrad and not self.accumulates:
+            raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we are "
+                               "currently running autograd.grad(). This is currently not "
+                               "supported.")
+        if self._runs is None:
+            order = topological_order(list(self.roots))
+            if self.inputs is not None:
+                order = only_needed(order, capture_of(self.inputs))
+            self._runs = set(order)
+        return node in self._runs
+
+
+def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False,
+                 accumulates=None):
     """Backpropagate root_grads from roots. With inputs=None, accumulate into leaves' .grad;
-    otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad."""
+    otherwise return the gradients of `inputs` (autograd.grad) and touch no .grad (the caller
+    accumulates them where `accumulates`: backward's inputs=)."""
+    with GraphTask(roots, inputs, inputs is None if accumulates is None else accumulates):
+        return _walk(roots, root_grads, retain_graph, inputs, allow_unused)
+
+
+def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
     capture = None
     if inputs is not None:
         capture = capture_of(inputs)

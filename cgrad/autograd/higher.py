@@ -6,8 +6,8 @@ a node that raises naming the op if reached (never a wrong number). The walk is 
 on Tensors, with grad mode on."""
 import numpy as np
 
-from .engine import (capture_of, captured_before_hooks, checked_hook_result, checked_used,
-                     only_needed, run_post_accumulate_hooks, topological_order)
+from .engine import (GraphTask, capture_of, captured_before_hooks, checked_hook_result,
+                     checked_used, only_needed, run_post_accumulate_hooks, topological_order)
 from . import function
 from .function import FREED_MESSAGE, AccumulateGrad, CastCutsGraph, NotRecorded
 from . import anomaly
@@ -70,11 +70,17 @@ def _first_order(node, g):
     return tuple(out)
 
 
-def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retain_graph=None):
+def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retain_graph=None,
+                       accumulates=None):
     """run_backward with create_graph=True: root_grads and the results are Tensors whose
     graphs lead back to the inputs. Returns the gradients of `inputs` (autograd.grad), or
     accumulates into leaves' .grad when inputs is None. The graph stays unless retain_graph
     is False (PyTorch's default for it is create_graph)."""
+    with GraphTask(roots, inputs, inputs is None if accumulates is None else accumulates):
+        return _graph_walk(roots, root_grads, inputs, allow_unused, retain_graph)
+
+
+def _graph_walk(roots, root_grads, inputs, allow_unused, retain_graph):
     capture = None
     if inputs is not None:
         capture = capture_of(inputs)

@@ -1,5 +1,5 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
-from . import attention, functional, init, utils
+from . import attention, functional, init, parallel, utils
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .module import Module
@@ -28,7 +28,8 @@ from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveA
                       MaxUnpool2d, MaxUnpool3d, ModuleDict, ModuleList, ParameterList,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
                       ReplicationPad2d, ReplicationPad3d, Sequential, Sigmoid, SiLU, Softmax,
-                      Softplus, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+                      Softplus, SyncBatchNorm, Tanh, Unflatten, Unfold, ZeroPad1d, ZeroPad2d,
+                      ZeroPad3d)
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 from .modules import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
                       LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
@@ -74,5 +75,8 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linea
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
            "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
            "LazyInstanceNorm3d"]
+from .parallel import DataParallel
+
 __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
             "TransformerEncoderLayer", "TransformerDecoderLayer"]
+__all__ += ["SyncBatchNorm", "DataParallel", "parallel"]

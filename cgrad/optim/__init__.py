@@ -8,6 +8,7 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .lbfgs import LBFGS
+from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -16,4 +17,5 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "Adafactor", "ASGD", "Rprop", "LBFGS", "lr_scheduler", "swa_utils"]
+           "Adamax", "Adadelta", "Adafactor", "ASGD", "Rprop", "LBFGS", "Muon", "lr_scheduler",
+           "swa_utils"]
