@@ -115,6 +115,7 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
     modes = ("all", "any")
     if mode not in modes:
         raise ValueError(f"Expects mode to be one of {modes} but got {mode}")
+    GraphTask.tracked[0] = True                 # backward walks keep their tasks from now on
     lock = threading.Lock()
     if mode == "all":
         nodes = [function.grad_edge(t) for t in tensors]

@@ -76,6 +76,8 @@ def run_graph_backward(roots, root_grads, inputs=None, allow_unused=False, retai
     graphs lead back to the inputs. Returns the gradients of `inputs` (autograd.grad), or
     accumulates into leaves' .grad when inputs is None. The graph stays unless retain_graph
     is False (PyTorch's default for it is create_graph)."""
+    if not GraphTask.tracked[0]:
+        return _graph_walk(roots, root_grads, inputs, allow_unused, retain_graph)
     with GraphTask(roots, inputs, inputs is None if accumulates is None else accumulates):
         return _graph_walk(roots, root_grads, inputs, allow_unused, retain_graph)
 
