@@ -96,6 +96,19 @@ def _openblas32():
     return None
 
 
+def _scipy_gemm():
+    """(sgemm, dgemm) addresses of scipy's cython_blas (the capsules it exports for cimport)"""
+    from scipy.linalg import cython_blas
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object,
+                                                                  ctypes.c_char_p]
+    capsules = cython_blas.__pyx_capi__
+    return tuple(get_pointer(capsules[name], get_name(capsules[name]))
+                 for name in ("sgemm", "dgemm"))
+
+
 def load_linalg():
     """cgrad._C.linalg, with the BLAS it calls held at one thread while linalg shares each
     product among the OpenMP threads itself. That BLAS is scipy-openblas32's where it is
@@ -104,8 +117,7 @@ def load_linalg():
     before = {c.filepath for c in _blas_controllers()}
     module = importlib.import_module("cgrad._C.linalg")
     blas = _openblas32()
-    if blas is not None:
-        module._use_blas(blas[1], blas[2])
+    module._use_blas(*(blas[1:] if blas is not None else _scipy_gemm()))
     controllers = _blas_controllers()
     if blas is not None:
         own = {c.filepath for c in controllers

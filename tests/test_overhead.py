@@ -2,6 +2,7 @@
 0-d arithmetic on Python floats (cgrad/ops/scalar.py), lazy version counters, the backward
 walk's in-place 0-d sums."""
 import importlib
+import importlib.util
 import itertools
 import operator
 import os
@@ -161,6 +162,34 @@ def test_import_leaves_scipy_for_later():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd="/", check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_training_leaves_scipy_out():
+    """A training step's matrix products call scipy-openblas32's gemm: nothing imports
+    scipy.linalg (cgrad._C.linalg cimported scipy's BLAS, which imported all of it: ~16 MB of
+    the MLP's peak RSS), and a gemm_ with no BLAS named yet raises instead of crashing."""
+    code = """if True:
+        import sys, numpy as np
+        from cgrad._C import linalg
+        try:
+            linalg.gemm_(False, False, 1, 1, 1, np.ones(1), 1, np.ones(1), 1, 0.0, np.ones(1), 1)
+        except RuntimeError as e:
+            print("no blas:", "load_linalg" in str(e))
+        import cgrad
+        model = cgrad.nn.Sequential(cgrad.nn.Linear(20, 30), cgrad.nn.ReLU(),
+                                    cgrad.nn.Linear(30, 5))
+        opt = cgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss = cgrad.nn.functional.cross_entropy(model(cgrad.randn(64, 20)),
+                                                 cgrad.randint(0, 5, (64,)))
+        loss.backward()
+        opt.step()
+        print([m for m in ("scipy", "scipy.linalg") if m in sys.modules])
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd="/", check=True)
+    if importlib.util.find_spec("scipy_openblas32") is None:
+        pytest.skip("scipy-openblas32 is not installed: the products use scipy's BLAS")
+    assert out.stdout.split("\n")[:2] == ["no blas: True", "[]"], out.stdout
 
 
 def _fake_package(tmp_path, name, source, twin_hash):

@@ -26,8 +26,8 @@ from .numpy_backend import NumpyKernels, _into
 
 
 class _OnFirstUse:
-    """A compiled module loaded when first used: cgrad._C.linalg cimports scipy's BLAS,
-    whose import costs ~0.15 s and ~23 MB that `import cgrad` should not pay."""
+    """A compiled module loaded when first used: cgrad._C.linalg loads a BLAS (and, without
+    scipy-openblas32, imports scipy's), which `import cgrad` should not pay for."""
 
     def __init__(self, load):
         self._load = load

@@ -24,18 +24,19 @@ shapes. On one thread a product is not cut at all (each extra call packs the sha
 again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
-from scipy.linalg.cython_blas cimport sgemm as scipy_sgemm, dgemm as scipy_dgemm
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
 
-# The BLAS gemm (LP64: 32-bit ints): scipy's, until _use_blas names another.
+# The BLAS gemm (LP64: 32-bit ints): none until _use_blas names one. cgrad._threads.load_linalg
+# passes scipy-openblas32's, else scipy's cython_blas's (cimporting those here imported all of
+# scipy.linalg, ~18 MB and ~0.1 s, at the first product, for pointers the first then replaced).
 ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
                          float*, float*, int*) noexcept nogil
 ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
                          int*, double*, double*, int*) noexcept nogil
-cdef sgemm_t _sgemm = scipy_sgemm
-cdef dgemm_t _dgemm = scipy_dgemm
+cdef sgemm_t _sgemm = NULL
+cdef dgemm_t _dgemm = NULL
 
 
 def _use_blas(size_t sgemm_address, size_t dgemm_address):
@@ -145,6 +146,9 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     sc = 0 every product adds into the one c (beta applies to the first only)."""
     if m < 0 or n < 0 or k < 0:
         raise ValueError(f"negative gemm size {m}x{n}x{k}")
+    if _sgemm == NULL or _dgemm == NULL:
+        raise RuntimeError("cgrad._C.linalg has no BLAS gemm: load it with "
+                           "cgrad._threads.load_linalg()")
     _check("a", a.shape[0], ta, m, k, lda, batch, sa)
     _check("b", b.shape[0], tb, k, n, ldb, batch, sb)
     _check("c", c.shape[0], False, m, n, ldc, batch, sc)
