@@ -86,6 +86,22 @@ def cholesky(input, upper=False, *, out=None):
     return _into_out(_Cholesky.apply(input, bool(upper), True, "cholesky")[0], out)
 
 
+def _check_solve_operands(name, b, A):
+    """PyTorch's checks of a solve's right-hand side b and square matrices A: one dtype, A
+    square, b's rows A's size"""
+    if b._data.dtype != A._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{torch_name(b._data.dtype)} and A of type "
+                           f"{torch_name(A._data.dtype)} instead.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for {name}: each A matrix is "
+                           f"{A.shape[-1]} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+
+
 def cholesky_solve(B, L, upper=False, *, out=None):
     """X with (L L^T) X = B (upper: (U^T U) X = B), L the Cholesky factor"""
     for name, t in (("b", B), ("A", L)):
@@ -93,17 +109,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
             raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
                                "dimensions instead")
         LA._floating("cholesky_solve", t._data.dtype, "cholesky_solve_cpu", False)
-    if B._data.dtype != L._data.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{torch_name(B._data.dtype)} and A of type "
-                           f"{torch_name(L._data.dtype)} instead.")
-    if L.shape[-1] != L.shape[-2]:
-        raise RuntimeError(f"A must be batches of square matrices, but they are "
-                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
-    if B.shape[-2] != L.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
-                           f"{B.shape[-2]} by {B.shape[-1]}")
+    _check_solve_operands("cholesky_solve", B, L)
     LA._batch("cholesky_solve", B.shape[:-2], L.shape[:-2])
     return _into_out(M.CholeskySolve.apply(B, L, bool(upper)), out)
 
@@ -366,17 +372,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
         if t.ndim < 2:
             raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
                                f"dimensions, but it has {t.ndim} dimensions instead")
-    if b._data.dtype != A._data.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{torch_name(b._data.dtype)} and A of type "
-                           f"{torch_name(A._data.dtype)} instead.")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"A must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    if b.shape[-2] != A.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
-                           f"{A.shape[-1]} by {A.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
+    _check_solve_operands("triangular_solve", b, A)
     # A^T X = b is a solve with A^T, whose triangle is the other one
     X = LA.solve_triangular(A.mT if transpose else A, b, upper=bool(upper) != bool(transpose),
                             unitriangular=unitriangular)
