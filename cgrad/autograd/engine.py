@@ -7,6 +7,7 @@ from .. import backends as B
 from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, _Packed, grad_edge
 from .graph import GradientEdge
 from . import anomaly
+from .grad_mode import no_grad
 from .profiler_util import recorder as _recorder
 
 Tensor = None  # set by cgrad.tensor
@@ -72,7 +73,10 @@ def checked_hook_result(result, g):
     return result
 
 
+@no_grad()
 def _run_hooks(hooks, g):
+    """g through the hooks, in grad mode off as PyTorch's engine runs a backward without
+    create_graph (a hook's tensor work records nothing)"""
     for hook in tuple(hooks):             # a hook may remove itself: the rest still run
         result = hook(Tensor._make(g))
         if result is not None:
@@ -122,7 +126,8 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
                                f"tensor of shape {list(leaf.shape)}). Please clone() it.")
         _add_into(grad._data, g)                              # in place: no new buffer
     if leaf._post_accumulate_hooks:
-        run_post_accumulate_hooks(leaf)
+        with no_grad():                   # (as _run_hooks)
+            run_post_accumulate_hooks(leaf)
 
 
 def _root(a):
