@@ -14,7 +14,7 @@ from . import backends as B
 from ._format import tensor_repr
 from .autograd import engine as _engine
 from .autograd import function as _function
-from .autograd.function import _NoGradCtx
+from .autograd.function import HookHandle as _HookHandle, _NoGradCtx
 from .autograd import grad_mode as _grad_mode
 from .autograd.grad_mode import INFERENCE, state as _grad_state
 from .ops import elementwise as E
@@ -670,24 +670,19 @@ class Tensor:
                     t._grad = Tensor._make(np.array(grad._data, order="C"))
                 else:
                     B.kernels.accumulate_(t._grad._data, grad._data)
-        keep.keeps_grad = True
-        self.grad_fn.register_prehook(keep)
+        keep.keeps_grad = True              # (it runs after the tensor's other hooks)
+        self.grad_fn._register_tensor_hook(keep)
 
     def register_hook(self, hook):
         """hook(grad) -> Tensor or None runs when this tensor's gradient is computed."""
         if not self._requires_grad and self.grad_fn is None:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            self.grad_fn.register_prehook(hook)
-            hooks = self.grad_fn.pre_hooks
-            # retain_grad's hook runs last, as in PyTorch: .grad is what the hooks made of it
-            hooks.sort(key=lambda h: getattr(h, "keeps_grad", False))
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            self._hooks.append(hook)
-            hooks = self._hooks
-        return _RemovableHandle(hooks, hook)
+            return self.grad_fn._register_tensor_hook(hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """hook(self) runs after backward has added into this leaf's .grad (an optimizer step
@@ -700,7 +695,7 @@ class Tensor:
         if self._post_accumulate_hooks is None:
             self._post_accumulate_hooks = []
         self._post_accumulate_hooks.append(hook)
-        return _RemovableHandle(self._post_accumulate_hooks, hook)
+        return _HookHandle(self._post_accumulate_hooks, hook)
 
     # ---- in-place ----------------------------------------------------------------------------
     def _check_writable(self):
@@ -3954,15 +3949,6 @@ class Tensor:
                 hist = hist / hist.sum() / np.diff(edges.astype(np.float64))
         return HistogramResult(Tensor._make(hist.astype(x.dtype)),
                                Tensor._make(edges.copy()))
-
-
-class _RemovableHandle:
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 

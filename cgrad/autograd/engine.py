@@ -113,6 +113,11 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
         new = _run_hooks(leaf._hooks, g)
         if new is not g:
             g, owned = new, False
+    node = leaf._grad_acc
+    if node is not None and node.node_pre_hooks:
+        new = _run_hooks(node.node_pre_hooks, g)
+        if new is not g:
+            g, owned = new, False
     grad = leaf._grad
     if grad is None:
         dtype = leaf._data.dtype
@@ -128,6 +133,9 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
     if leaf._post_accumulate_hooks:
         with no_grad():                   # (as _run_hooks)
             run_post_accumulate_hooks(leaf)
+    if node is not None and node.node_post_hooks:
+        with no_grad():
+            node.run_post_hooks(Tensor._make(g))
 
 
 def _root(a):
@@ -360,6 +368,7 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                             grad = None if leaf is None else leaf._grad
                             if (grad is not None and not leaf._hooks and leaf._requires_grad
                                     and not leaf._post_accumulate_hooks    # (they run once)
+                                    and not p.hooked
                                     and grad._data.flags.writeable
                                     and not _overlaps_saved(grad._data, node)):
                                 buf = grad._data

@@ -141,25 +141,182 @@ class Node:
         return tuple((p, 0) for p in parents)
 
     def register_prehook(self, hook):
+        """PyTorch's node pre-hook: hook(grad_outputs) -> None or new grad_outputs (a tuple)
+        runs before this node's backward, after its output tensor's hooks. A node of one
+        output of several (split, a Function's outputs: one node each here) sees that one."""
+        return self._register_tensor_hook(_NodePreHook(hook))
+
+    def _register_tensor_hook(self, hook):
+        """hook(grad) -> None or a new grad, for the tensor this node made (Tensor.register_hook,
+        retain_grad), in PyTorch's order: the tensor's hooks, retain_grad's, the node's own"""
         if self.pre_hooks is None:
             self.pre_hooks = []
         self.pre_hooks.append(hook)
+        self.pre_hooks.sort(key=_pre_hook_rank)        # stable: registration order within a rank
+        return HookHandle(self.pre_hooks, hook)
+
+    def register_hook(self, hook):
+        """PyTorch's node post-hook: hook(grad_inputs, grad_outputs) -> None or new grad_inputs
+        runs after this node's backward. grad_inputs are what it gives its inputs (in
+        next_functions' order, None where none), grad_outputs what it got."""
+        hooks = self.__dict__.get("post_hooks")
+        if hooks is None:
+            hooks = self.__dict__["post_hooks"] = []
+            self.op = _with_post_hooks(self.op)
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
+
+    @property
+    def metadata(self):
+        """A dict for the user's own notes about this node (PyTorch's grad_fn.metadata)"""
+        return self.__dict__.setdefault("_metadata", {})
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class HookHandle:
+    """Removes the hook it was returned for from its list; also a context manager that
+    removes it at exit (PyTorch's RemovableHandle)"""
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        for i, h in enumerate(self._hooks):
+            if h is self._hook:
+                del self._hooks[i]
+                return
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _checked_hook_tuple(hook, result, expected):
+    """a node hook's returned gradients as a tuple of `expected` of them"""
+    result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(result) != expected:
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', 'hook')}' has returned an "
+                           f"incorrect number of values (got {len(result)}, but expected "
+                           f"{expected})")
+    return result
+
+
+class _NodePreHook:
+    """A node pre-hook run as a tensor hook: its gradient in a tuple, one back"""
+    __slots__ = ("hook",)
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, g):
+        result = self.hook((g,))
+        return None if result is None else _checked_hook_tuple(self.hook, result, 1)[0]
+
+
+def _pre_hook_rank(hook):
+    return 2 if type(hook) is _NodePreHook else 1 if getattr(hook, "keeps_grad", False) else 0
+
+
+def _with_post_hooks(op):
+    """op as a subclass whose backward hands its input gradients to the node's post_hooks
+    (grad mode off, as the engine runs hooks in a plain backward) and takes theirs back"""
+    from .engine import _as_input_gradient
+
+    def run_hooks(ctx, grads, g):
+        """grads (Tensors or None, in forward's order) through the hooks"""
+        order = getattr(op, "edge_order", None) or range(len(ctx.parents))
+        grad_inputs = tuple(grads[i] for i in order)
+        for hook in tuple(ctx.post_hooks):           # a hook may remove itself
+            result = hook(grad_inputs, (g,))
+            if result is not None:
+                result = _checked_hook_tuple(hook, result, len(grad_inputs))
+                for old, new in zip(grad_inputs, result):
+                    if new is not None and old is not None and new.shape != old.shape:
+                        raise RuntimeError(f"hook '{getattr(hook, '__name__', 'hook')}' has "
+                                           "changed the size of value")
+                grad_inputs = result
+        out = list(grads)
+        for pos, i in enumerate(order):
+            out[i] = grad_inputs[pos]
+        return out
+
+    def backward(ctx, g):
+        grads = op.backward(ctx, g, [None] * len(ctx.parents)) if op.accumulates else \
+            op.backward(ctx, g)
+        grads = grads if type(grads) is tuple else (grads,)
+        grads = [None if gi is None else Tensor._make(_as_input_gradient(gi, meta))
+                 for gi, meta in zip(grads, ctx.input_meta)]
+        with no_grad():
+            grads = run_hooks(ctx, grads, Tensor._make(g))
+        return tuple(None if gi is None else gi._data for gi in grads)
+
+    def graph_backward(ctx, g):
+        from .higher import as_input_gradient
+        grads = op.graph_backward(ctx, g)
+        if grads is NotImplemented:                  # the engine falls back to backward
+            return grads
+        grads = grads if type(grads) is tuple else (grads,)
+        return tuple(run_hooks(ctx, [None if gi is None else as_input_gradient(gi, meta)
+                                     for gi, meta in zip(grads, ctx.input_meta)], g))
+
+    return type(op.__name__, (op,), {
+        "grad_fn_name": op.grad_fn_name, "accumulates": False, "returns_fresh": False,
+        "backward": staticmethod(backward),
+        "graph_backward": None if op.graph_backward is None else staticmethod(graph_backward)})
 
 
 class AccumulateGrad:
     """The node of a leaf that requires grad: runs the leaf's hooks, then adds into .grad.
     The leaf holds its node and the node holds the leaf weakly (no tensor <-> node cycle), so
     a leaf keeps one node for all its graphs instead of making one per graph."""
-    __slots__ = ("_ref", "__weakref__")
+    __slots__ = ("_ref", "node_pre_hooks", "node_post_hooks", "_metadata", "__weakref__")
     parents = ()
-    pre_hooks = None
+    pre_hooks = None            # (the leaf's tensor hooks are its own: Tensor._hooks)
     grad_fn_name = "AccumulateGrad"
 
     def __init__(self, variable):
         self._ref = weakref.ref(variable)
+        self.node_pre_hooks = self.node_post_hooks = self._metadata = None
+
+    def register_prehook(self, hook):
+        """hook(grad_outputs) -> None or new grad_outputs runs before the gradient goes into
+        .grad, after the leaf's tensor hooks (not under autograd.grad, which adds nothing)"""
+        if self.node_pre_hooks is None:
+            self.node_pre_hooks = []
+        hook = _NodePreHook(hook)
+        self.node_pre_hooks.append(hook)
+        return HookHandle(self.node_pre_hooks, hook)
+
+    def register_hook(self, hook):
+        """hook((), grad_outputs) runs once the gradient went into .grad (after the leaf's
+        post-accumulate-grad hooks), as in PyTorch"""
+        if self.node_post_hooks is None:
+            self.node_post_hooks = []
+        self.node_post_hooks.append(hook)
+        return HookHandle(self.node_post_hooks, hook)
+
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    @property
+    def hooked(self):
+        """whether a node hook must see the gradient on its way into .grad"""
+        return bool(self.node_pre_hooks or self.node_post_hooks)
+
+    def run_post_hooks(self, g):
+        """the post hooks, on the gradient (a Tensor) that went into .grad"""
+        for hook in tuple(self.node_post_hooks):
+            result = hook((), (g,))
+            if result is not None:
+                _checked_hook_tuple(hook, result, 0)
 
     @property
     def variable(self):

@@ -26,6 +26,12 @@ def sum_to(g, shape):
     return g.reshape(shape)
 
 
+def as_input_gradient(g, meta):
+    """a recorded gradient as its input's: summed to its shape, in its dtype"""
+    g = sum_to(g, meta[0])
+    return g if g._data.dtype == meta[1] else g.to(meta[1])
+
+
 def _hooked(hooks, g):
     for hook in tuple(hooks):             # a hook may remove itself: the rest still run
         result = hook(g)
@@ -42,9 +48,14 @@ def accumulate(t, g, hooked=False):
         return
     if t._hooks and not hooked:
         g = _hooked(t._hooks, g)
+    node = t._grad_acc
+    if node is not None and node.node_pre_hooks:
+        g = _hooked(node.node_pre_hooks, g)
     t._grad = g.clone() if t._grad is None else t._grad + g
     if t._post_accumulate_hooks:
         run_post_accumulate_hooks(t)
+    if node is not None and node.node_post_hooks:
+        node.run_post_hooks(g)
 
 
 def _first_order(node, g):
@@ -140,9 +151,7 @@ def _graph_walk(roots, root_grads, inputs, allow_unused, retain_graph):
             for parent, meta, gi in zip(node.parents, node.input_meta, grads):
                 if parent is None or gi is None:
                     continue
-                gi = sum_to(gi, meta[0])
-                if gi._data.dtype != meta[1]:
-                    gi = gi.to(meta[1])
+                gi = as_input_gradient(gi, meta)
                 held = pending.get(parent)
                 pending[parent] = gi if held is None else held + gi
     if capture is None:

@@ -9,8 +9,7 @@ import functools
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from ..utils.hooks import (BackwardHook, RemovableHandle, register_node_hooks,
-                           warn_non_full_hook)
+from ..utils.hooks import BackwardHook, RemovableHandle, warn_non_full_hook
 from .parameter import Buffer, Parameter, _UninitializedTensor
 
 
@@ -107,8 +106,8 @@ class Module:
             var = next(v for v in var.values() if isinstance(v, Tensor)) \
                 if isinstance(var, dict) else var[0]
         if var.grad_fn is not None:
-            register_node_hooks(var.grad_fn, [functools.partial(hook, self) for hook in
-                                              self._non_full_backward_hooks.values()])
+            for hook in self._non_full_backward_hooks.values():
+                var.grad_fn.register_hook(functools.partial(hook, self))
             warn_non_full_hook(args, out, var.grad_fn)
 
     def register_forward_pre_hook(self, hook):

@@ -136,40 +136,6 @@ class BackwardHook:
         return [grad_inputs[i] for i in self.input_index]
 
 
-def register_node_hooks(node, hooks):
-    """PyTorch's grad_fn.register_hook for a recorded op's node: each hook(grad_inputs,
-    grad_outputs) sees the gradients the node's backward gives its inputs (in PyTorch's edge
-    order, reduced to their shapes; None where none) and the gradient it got, and may return
-    new grad_inputs. The node runs as a subclass of its op whose backward calls them."""
-    from ..autograd.engine import _as_input_gradient
-    op = node.op
-    order = getattr(op, "edge_order", None) or range(len(node.parents))
-
-    def backward(ctx, g):
-        grads = op.backward(ctx, g, [None] * len(ctx.parents)) if op.accumulates else \
-            op.backward(ctx, g)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        grads = [None if gi is None else _as_input_gradient(gi, meta)
-                 for gi, meta in zip(grads, ctx.input_meta)]
-        grad_inputs = tuple(None if grads[i] is None else Tensor._make(grads[i]) for i in order)
-        for hook in hooks:
-            result = hook(grad_inputs, (Tensor._make(g),))
-            if result is not None:
-                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-                if len(result) != len(grad_inputs):
-                    raise RuntimeError(f"hook '{getattr(hook, '__name__', 'hook')}' has "
-                                       "returned an incorrect number of values (got "
-                                       f"{len(result)}, but expected {len(grad_inputs)})")
-                grad_inputs = result
-        for pos, i in enumerate(order):
-            grads[i] = None if grad_inputs[pos] is None else grad_inputs[pos]._data
-        return tuple(grads)
-
-    node.op = type(op.__name__, (op,), {"grad_fn_name": op.grad_fn_name, "accumulates": False,
-                                        "returns_fresh": False,
-                                        "backward": staticmethod(backward)})
-
-
 def warn_non_full_hook(inputs, result, grad_fn):
     """PyTorch's FutureWarnings where a module's non-full backward hook (register_backward_hook)
     misses part of its gradients: unless the module is one op on tensors"""

@@ -1,0 +1,164 @@
+"""Hooks on graph nodes (grad_fn.register_prehook / register_hook, and the same on a leaf's
+AccumulateGrad node), their handles and grad_fn.metadata: the same calls, order, values and
+errors as PyTorch's."""
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _order_log(lib):
+    """which hook ran with what, for one backward through y = x * 2, z = y * 3, and for a
+    leaf as the root"""
+    log = []
+    x = lib.ones(2, requires_grad=True)
+    y = x * 2
+    z = y * 3
+    y.grad_fn.register_prehook(lambda go: log.append(("node pre", go[0].tolist())) or
+                               (go[0] + 1,))
+    y.register_hook(lambda g: log.append(("tensor", g.tolist())) or g * 10)
+    y.retain_grad()
+    acc = y.grad_fn.next_functions[0][0]
+    acc.register_prehook(lambda go: log.append(("acc pre", go[0].tolist(), x.grad)) or
+                         (go[0] * 2,))
+    x.register_hook(lambda g: log.append(("leaf", g.tolist())) or g + 1)
+    x.register_post_accumulate_grad_hook(lambda p: log.append(("post acc", p.grad.tolist())))
+    acc.register_hook(lambda gi, go: log.append(("acc post", gi, go[0].tolist(),
+                                                 x.grad.tolist())))
+    y.grad_fn.register_hook(lambda gi, go: log.append(
+        ("node post", [None if g is None else g.tolist() for g in gi], go[0].tolist())))
+    z.sum().backward()
+    log.append(("grads", y.grad.tolist(), x.grad.tolist()))
+    x.grad = None
+    x.backward(lib.ones(2))
+    log.append(("root leaf", x.grad.tolist()))
+    # autograd.grad adds into no .grad: a leaf's node hooks do not run, its tensor hooks do
+    log.append(("grad", lib.autograd.grad((x * 2).sum(), x)[0].tolist()))
+    return log
+
+
+def test_hooks_run_in_torchs_order_with_torchs_values(backend):
+    assert _order_log(cgrad) == _order_log(torch)
+
+
+def _replaced(lib, create_graph):
+    """x.grad and w.grad where a post hook scales grad_inputs, a pre hook grad_outputs and a
+    leaf's node pre hook its gradient; broadcast inputs, so grad_inputs take input shapes"""
+    x = lib.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+    w = lib.tensor([[0.5, -1.0, 2.0, 3.0]], requires_grad=True)
+    w.grad = lib.ones(1, 4)           # accumulated into: the in-place fast path must not skip
+    shapes = []
+    y = x * w
+
+    def post(gi, go):
+        shapes.append([tuple(g.shape) for g in gi] + [tuple(go[0].shape)])
+        return gi[0] * 10, gi[1]
+    y.grad_fn.register_hook(post)
+    y.grad_fn.register_prehook(lambda go: (go[0] * 2,))
+    w.view_as(w).grad_fn.next_functions[0][0].register_prehook(lambda go: (go[0] * -1,))
+    (y * y).sum().backward(create_graph=create_graph)
+    out = [x.grad.detach().tolist(), w.grad.detach().tolist(), shapes]
+    if create_graph:                  # the hooked gradients keep their graph
+        x.grad.sum().backward()
+        out.append(w.grad.detach().tolist())
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_hooks_replace_gradients_as_in_torch(backend, create_graph):
+    ours, theirs = _replaced(cgrad, create_graph), _replaced(torch, create_graph)
+    assert ours[2] == theirs[2]
+    for a, b in zip(ours[:2], theirs[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    if create_graph:
+        np.testing.assert_allclose(ours[3], theirs[3], rtol=1e-6)
+
+
+def _removed(lib):
+    calls = []
+    x = lib.ones(3, requires_grad=True)
+    acc = (x * 1).grad_fn.next_functions[0][0]
+    y = x * 2
+    h1 = y.grad_fn.register_hook(lambda gi, go: calls.append("post"))
+    h2 = y.grad_fn.register_prehook(lambda go: calls.append("pre"))
+    h3 = acc.register_prehook(lambda go: calls.append("acc pre"))
+    with acc.register_hook(lambda gi, go: calls.append("acc post")):
+        y.sum().backward(retain_graph=True)
+    for h in (h1, h2, h3):
+        h.remove()
+        h.remove()                    # a second remove does nothing
+    y.sum().backward()
+
+    def once(gi, go):                 # a hook may remove itself as it runs
+        calls.append("once")
+        handle.remove()
+    z = x * 3
+    handle = z.grad_fn.register_hook(once)
+    z.grad_fn.register_hook(lambda gi, go: calls.append("after once"))
+    z.sum().backward(retain_graph=True)
+    z.sum().backward()
+    return calls, x.grad.tolist()
+
+
+def test_handles_remove_hooks_as_in_torch(backend):
+    assert _removed(cgrad) == _removed(torch)
+
+
+def _error(lib, case):
+    x = lib.ones(3, requires_grad=True)
+    w = lib.ones(3, requires_grad=True)
+    y = x * w
+    if case == "post count":
+        y.grad_fn.register_hook(lambda gi, go: (gi[0],))
+    elif case == "pre count":
+        y.grad_fn.register_prehook(lambda go: (go[0], go[0]))
+    elif case == "post size":
+        y.grad_fn.register_hook(lambda gi, go: (gi[0][:2], gi[1]))
+    elif case == "acc post count":
+        x.view_as(x).grad_fn.next_functions[0][0].register_hook(lambda gi, go: go)
+    with pytest.raises(Exception) as info:
+        y.sum().backward()
+    return info.type, str(info.value)
+
+
+@pytest.mark.parametrize("case", ["post count", "pre count", "post size", "acc post count"])
+def test_bad_hook_results_raise_as_in_torch(backend, case):
+    assert _error(cgrad, case) == _error(torch, case)
+
+
+def test_metadata_is_a_dict_kept_on_the_node(backend):
+    x = cgrad.ones(2, requires_grad=True)
+    y = x * 2
+    y.grad_fn.metadata["name"] = "doubled"
+    assert y.grad_fn.metadata == {"name": "doubled"}
+    acc = y.grad_fn.next_functions[0][0]
+    acc.metadata["leaf"] = True
+    assert (x * 3).grad_fn.next_functions[0][0].metadata == {"leaf": True}   # one node a leaf
+    assert torch.ones(1, requires_grad=True).mul(2).grad_fn.metadata == {}
+
+
+def _module_backward_hook(lib):
+    """nn.Module.register_backward_hook (the deprecated one) rides on the output's node"""
+    seen = []
+
+    class Scale(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = lib.nn.Parameter(lib.ones(3))
+
+        def forward(self, x):
+            return x * self.w
+
+    m = Scale()
+    m.register_backward_hook(lambda m, gi, go: seen.append(
+        [tuple(g.shape) for g in gi] + [tuple(go[0].shape)]) or (gi[0] * 2, gi[1]))
+    x = lib.ones(4, 3, requires_grad=True)
+    m(x).sum().backward()
+    return seen, x.grad.tolist(), m.w.grad.tolist()
+
+
+def test_module_backward_hook_sees_the_nodes_gradients(backend):
+    assert _module_backward_hook(cgrad) == _module_backward_hook(torch)
