@@ -160,5 +160,43 @@ def _module_backward_hook(lib):
     return seen, x.grad.tolist(), m.w.grad.tolist()
 
 
+@pytest.mark.filterwarnings("ignore:Using a non-full backward hook")
 def test_module_backward_hook_sees_the_nodes_gradients(backend):
     assert _module_backward_hook(cgrad) == _module_backward_hook(torch)
+
+
+def _saved(lib):
+    """grad_fn._saved_<name> as PyTorch's autograd notes show it: an input is that Tensor, the
+    output a new Tensor with its values, a Python number a 0-d Tensor, None where unsaved"""
+    x = lib.tensor([0.5, 1.5, 2.0], requires_grad=True)
+    c = lib.tensor([2.0, -1.0, 4.0])
+    a = lib.ones(2, 3, requires_grad=True)
+    b = lib.ones(3, 4, requires_grad=True)
+    out = []
+    y = x * c
+    out.append(("mul", y.grad_fn._saved_self is None, y.grad_fn._saved_other.tolist()))
+    y = x * 2
+    out.append(("mul by 2", y.grad_fn._saved_other.item(), y.grad_fn._saved_other.dim()))
+    y = x.pow(3)
+    out.append(("pow", y.grad_fn._saved_self is x, y.grad_fn._saved_exponent))
+    y = x.exp()
+    out.append(("exp", y.grad_fn._saved_result is y, y.grad_fn._saved_result.tolist() ==
+                y.tolist()))
+    for name in ("tanh", "sigmoid", "relu", "log", "sin", "sqrt", "abs"):
+        node = getattr(x, name)().grad_fn
+        out.append((name, [n for n in dir(node) if n.startswith("_saved_")]))
+    y = x / c
+    out.append(("div", y.grad_fn._saved_self, y.grad_fn._saved_other.tolist()))
+    y = a @ b
+    out.append(("mm", y.grad_fn._saved_self is a, y.grad_fn._saved_mat2 is b))
+    y = x.exp()
+    y.sum().backward()
+    for name in ("_saved_result", "_saved_nothing"):
+        with pytest.raises(Exception) as info:
+            getattr(y.grad_fn, name)
+        out.append((name, info.type, str(info.value)[:40]))
+    return out
+
+
+def test_saved_values_read_as_in_torch(backend):
+    assert _saved(cgrad) == _saved(torch)

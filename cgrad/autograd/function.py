@@ -171,6 +171,28 @@ class Node:
         """A dict for the user's own notes about this node (PyTorch's grad_fn.metadata)"""
         return self.__dict__.setdefault("_metadata", {})
 
+    def __getattr__(self, name):
+        """grad_fn._saved_<name>: what forward saved, under PyTorch's name (Op.saved_names): an
+        input as that Tensor itself, the output as a new Tensor on its data, None where
+        nothing was saved, a Python number as a 0-d Tensor; a plain value (an exponent) as
+        it is"""
+        if name.startswith("_saved_"):
+            op, key = self.op, name[7:]
+            if key in op.saved_names:
+                i = op.saved_names.index(key)
+                if self.saved_tensors[i] is None:
+                    return None
+                saved = self.saved_for_graph(i)[0]
+                return saved if isinstance(saved, Tensor) else Tensor._make(np.asarray(saved))
+            if key in op.saved_values:
+                return self.__dict__[op.saved_values[key]]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __dir__(self):
+        op = self.op
+        return sorted({*super().__dir__(), "metadata",
+                       *("_saved_" + n for n in (*op.saved_names, *op.saved_values) if n)})
+
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
 
@@ -383,11 +405,17 @@ class Op:
     # backward in Tensor ops, recorded, for create_graph=True (autograd/higher.py):
     # graph_backward(ctx, g) -> a gradient Tensor (or None) per input; None: not supported
     graph_backward = None
+    # PyTorch's names for what forward saved (grad_fn._saved_<name>): one per
+    # save_for_backward slot, then {name: ctx attribute} for plain values
+    saved_names = ()
+    saved_values = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "grad_fn_name" not in cls.__dict__:
             cls.grad_fn_name = cls.__name__ + "Backward0"
+        if "saves" in cls.__dict__ and "saved_names" not in cls.__dict__:   # unary families
+            cls.saved_names = ("self",) if cls.saves == "input" else ("result",)
         # the class of this op's nodes, named as PyTorch's (type(y.grad_fn).__name__)
         if "_node_type" not in cls.__dict__:                    # (a Function's: FunctionCtx)
             cls._node_type = type(cls.grad_fn_name, (Node,), {"__slots__": ()})

@@ -175,6 +175,7 @@ class RSub(Op):
 
 class Mul(Op):
     """y = a * b   ->   da = g * b, db = g * a (both in one pass)"""
+    saved_names = ("self", "other")
     accumulates = True
     returns_fresh = True
 
@@ -200,6 +201,7 @@ class Mul(Op):
 
 class Div(Op):
     """y = a / b   ->   da = g / b, db = -g * a / b**2"""
+    saved_names = ("self", "other")
     accumulates = True
     returns_fresh = True
 
@@ -269,6 +271,7 @@ def _pow_arrays(a, b):
 
 class PowScalar(Op):
     """y = x ** c (c a Python number)   ->   dx = g * c * x**(c-1)"""
+    saved_names, saved_values = ("self",), {"exponent": "c"}
     grad_fn_name = "PowBackward0"
     accumulates = True
 
@@ -297,6 +300,7 @@ class PowScalar(Op):
 
 class Pow(Op):
     """y = a ** b   ->   da = g * b * a**(b-1), db = g * y * ln(a)"""
+    saved_names = ("self", "exponent", "result")
     grad_fn_name = "PowBackward1"
     accumulates = True
     returns_fresh = True

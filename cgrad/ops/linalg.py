@@ -13,6 +13,7 @@ class MatMul(Op):
     """y = a @ b (2-D or batched)   ->   da = g @ b^T, db = a^T @ g, added straight into existing
     gradient buffers where the engine has them"""
     grad_fn_name = "MmBackward0"
+    saved_names = ("self", "mat2")
     accumulates = True
     returns_fresh = True
 
