@@ -200,3 +200,52 @@ def _saved(lib):
 
 def test_saved_values_read_as_in_torch(backend):
     assert _saved(cgrad) == _saved(torch)
+
+
+def _raw_saved(lib):
+    """grad_fn._raw_saved_<name>.register_hooks(pack, unpack): pack at once, unpack at every
+    read; the errors PyTorch raises; backward (and double backward) see the unpacked value"""
+    log = []
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def pack(t):
+        log.append(("pack", t.tolist()))
+        return t.detach() * 1
+
+    def unpack(p):
+        log.append("unpack")
+        return p
+
+    def error(fn):
+        with pytest.raises(Exception) as info:
+            fn()
+        log.append((info.type, str(info.value)))
+
+    y = x.pow(2)
+    y.grad_fn._raw_saved_self.register_hooks(pack, unpack)
+    error(lambda: y.grad_fn._raw_saved_self.register_hooks(pack, unpack))
+    log.append(y.grad_fn._saved_self.tolist())
+    y.sum().backward()
+    log.append(x.grad.tolist())
+    error(lambda: y.grad_fn._raw_saved_self.register_hooks(pack, unpack))
+    error(lambda: (x * lib.ones(3)).grad_fn._raw_saved_self.register_hooks(pack, unpack))
+    y = x.exp()
+    y.grad_fn._raw_saved_result.register_hooks(lambda t: 1, lambda p: 5)
+    error(lambda: y.grad_fn._saved_result)
+    x.grad = None
+    y = x * x
+    y.grad_fn._raw_saved_self.register_hooks(lambda t: t * 10, lambda p: p)
+    y.sum().backward()
+    log.append(x.grad.tolist())
+    x.grad = None
+    y = x.pow(3)
+    y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda p: p)
+    g, = lib.autograd.grad(y.sum(), x, create_graph=True)
+    g.sum().backward()
+    log.append((g.tolist(), x.grad.tolist()))
+    log.append([n for n in dir(y.grad_fn) if n.startswith(("_saved_", "_raw_saved_"))])
+    return log
+
+
+def test_raw_saved_tensor_hooks_as_in_torch(backend):
+    assert _raw_saved(cgrad) == _raw_saved(torch)

@@ -180,18 +180,24 @@ class Node:
             op, key = self.op, name[7:]
             if key in op.saved_names:
                 i = op.saved_names.index(key)
-                if self.saved_tensors[i] is None:
-                    return None
-                saved = self.saved_for_graph(i)[0]
-                return saved if isinstance(saved, Tensor) else Tensor._make(np.asarray(saved))
+                try:
+                    saved = self.saved_for_graph(i)[0]     # (unpack hooks run once)
+                except CastCutsGraph:                      # an array of forward's own
+                    saved = Tensor._make(self.saved_tensors[i])
+                if saved is None or isinstance(saved, Tensor):
+                    return saved
+                return Tensor._make(np.asarray(saved))
             if key in op.saved_values:
                 return self.__dict__[op.saved_values[key]]
+        elif name.startswith("_raw_saved_") and name[11:] in self.op.saved_names:
+            return SavedTensor(self, self.op.saved_names.index(name[11:]))
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __dir__(self):
         op = self.op
         return sorted({*super().__dir__(), "metadata",
-                       *("_saved_" + n for n in (*op.saved_names, *op.saved_values) if n)})
+                       *("_saved_" + n for n in (*op.saved_names, *op.saved_values) if n),
+                       *("_raw_saved_" + n for n in op.saved_names if n)})
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -706,24 +712,26 @@ def _refuse_inference_tensor():
 
 class _Packed(tuple):
     """A node's saved values as the pack hook in force at its forward returned them (PyTorch's
-    saved_tensors_hooks); the values at `slots` go through the unpack hook at every read. Nothing
-    else is kept, so their versions are not checked, as in PyTorch: the hooks decide what
-    backward reads."""
+    saved_tensors_hooks, or one slot's grad_fn._raw_saved_<name>.register_hooks); the value at
+    each slot of `slots` ({slot: unpack hook}) goes through its unpack hook at every read.
+    Nothing else is kept, so their versions are not checked, as in PyTorch: the hooks decide
+    what backward reads."""
 
     def unpack(self):
         unpacked = list(self)
-        for i in self.slots:
-            t = unpacked[i] = self.unpack_hook(unpacked[i])
+        for i, unpack_hook in self.slots.items():
+            t = unpacked[i] = unpack_hook(unpacked[i])
             if not isinstance(t, Tensor):
                 raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but "
                                 f"got result of type {type(t).__name__}")
         return unpacked
 
 
-def _pack_saved(ctx):
-    """ctx's saved arrays (a Function's saved Tensors) through the innermost pack hook, each as
-    a Tensor: an input as that input, the output as a Tensor sharing its version counter"""
-    pack, unpack = _grad_state.saved_hooks[-1]
+def _pack_saved(ctx, hooks=None):
+    """ctx's saved arrays (a Function's saved Tensors) through the pack hook of hooks (the
+    innermost saved_tensors_hooks' by default), each as a Tensor: an input as that input, the
+    output as a Tensor sharing its version counter"""
+    pack, unpack = hooks or _grad_state.saved_hooks[-1]
     tensor_at = {}
     if ctx._versions is not None:
         inputs, out_record = ctx._versions
@@ -753,8 +761,47 @@ def _pack_saved(ctx):
                 "in-place operations on the input to a pack hook.")
         slots.append(i)
     packed = ctx._saved = _Packed(values)
-    packed.slots, packed.unpack_hook = frozenset(slots), unpack
+    packed.slots = dict.fromkeys(slots, unpack)
     ctx._versions = None
+
+
+def _as_is(value):
+    return value
+
+
+class SavedTensor:
+    """grad_fn._raw_saved_<name>: one saved slot, whose register_hooks(pack_hook, unpack_hook)
+    packs it now and unpacks it at every read (backward, _saved_<name>), as PyTorch's"""
+    __slots__ = ("_node", "_slot")
+
+    def __init__(self, node, slot):
+        self._node, self._slot = node, slot
+
+    def register_hooks(self, pack_hook, unpack_hook):
+        node, i = self._node, self._slot
+        if node._saved is None:
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor after it has been freed. Saved "
+                "intermediate values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved variables after calling "
+                "backward.")
+        packed = type(node._saved) is _Packed
+        if packed and node._saved.slots.get(i, _as_is) is not _as_is:
+            raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have "
+                               "already been set. Hint: only one pair of hooks is allowed "
+                               "at a time.")
+        if node._saved[i] is None:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is "
+                               "forbidden")
+        if not packed:  # every slot as a Tensor (an input as itself), read back as it is
+            _pack_saved(node, (_as_is, _as_is))
+        values = list(node._saved)
+        with no_grad():                                       # as PyTorch runs it
+            values[i] = pack_hook(values[i])
+        packed = _Packed(values)
+        packed.slots = {**node._saved.slots, i: unpack_hook}
+        node._saved = packed
 
 
 def _cast_of(s, a):
