@@ -27,15 +27,18 @@ cdef extern from *:
     /* e**a for float32 and a <= 0 (Cephes; every caller's argument is one: x - max,
        -|x|, -x*x/2, a log-probability): n = round(a log2 e) by the 1.5 * 2**23 trick (adds,
        which vectorise at any width; a float-to-int floor did not at AVX2), r = a - n ln 2 in
-       two parts, e**r by a degree-6 polynomial, times 2**n in two halves so that subnormal
-       results round correctly. Within 1 ulp of the rounded value; NaN stays NaN, a below
-       -104 gives 0. No upper clamp (a above 88.7 would overflow the exponent bits): it is
-       never taken for a <= 0, and its compare and select took ~13% of the sigmoid's time. */
+       two parts, e**r by a degree-6 polynomial, times 2**n as 2**(n + 24), exact, then
+       2**-24, the one rounding, so that subnormal results round correctly. Within 1 ulp of
+       the rounded value; NaN stays NaN, a below -104 gives 0. No upper clamp (a above 88.7
+       would overflow the exponent bits): it is never taken for a <= 0, and its compare and
+       select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits, n being
+       bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every a <= 0
+       and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
     CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos(float a) {
         const float lo = -104.0f, magic = 12582912.0f;
         float x = a < lo ? lo : a;
-        float fn = CGRAD_FMAF(x, 1.44269504088896341f, magic) - magic;
-        int32_t n = (int32_t) fn, n1 = n >> 1;
+        float t = CGRAD_FMAF(x, 1.44269504088896341f, magic);
+        float fn = t - magic;
         float r = CGRAD_FMAF(fn, -0.693359375f, x);
         r = CGRAD_FMAF(fn, 2.12194440e-4f, r);
         float p = CGRAD_FMAF(1.9875691500e-4f, r, 1.3981999507e-3f);
@@ -44,10 +47,10 @@ cdef extern from *:
         p = CGRAD_FMAF(p, r, 1.6666665459e-1f);
         p = CGRAD_FMAF(p, r, 5.0000001201e-1f);
         p = CGRAD_FMAF(p * r, r, r) + 1.0f;
-        union { float f; int32_t i; } b1, b2;
-        b1.i = (n1 + 127) << 23;
-        b2.i = (n - n1 + 127) << 23;
-        return p * b1.f * b2.f;
+        union { float f; int32_t i; } bits, scale;
+        bits.f = t;
+        scale.i = (int32_t) ((uint32_t) (bits.i - 0x4B400000 + 151) << 23);    /* 2**(n + 24) */
+        return p * scale.f * 5.9604644775390625e-8f;                            /* * 2**-24 */
     }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
@@ -196,8 +199,8 @@ cdef extern from *:
         const cgrad_v16sf zero = {0}, lo = zero - 104.0f;
         const float magic = 12582912.0f;
         cgrad_v16sf x = CGRAD_SEL(a < lo, lo, a);
-        cgrad_v16sf fn = cgrad_vfmaf(x, zero + 1.44269504088896341f, zero + magic) - magic;
-        cgrad_v16si n = __builtin_convertvector(fn, cgrad_v16si), n1 = n >> 1;
+        cgrad_v16sf t = cgrad_vfmaf(x, zero + 1.44269504088896341f, zero + magic);
+        cgrad_v16sf fn = t - magic;
         cgrad_v16sf r = cgrad_vfmaf(fn, zero - 0.693359375f, x);
         r = cgrad_vfmaf(fn, zero + 2.12194440e-4f, r);
         cgrad_v16sf p = cgrad_vfmaf(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
@@ -206,7 +209,9 @@ cdef extern from *:
         p = cgrad_vfmaf(p, r, zero + 1.6666665459e-1f);
         p = cgrad_vfmaf(p, r, zero + 5.0000001201e-1f);
         p = cgrad_vfmaf(p * r, r, r) + 1.0f;
-        return p * (cgrad_v16sf) ((n1 + 127) << 23) * (cgrad_v16sf) ((n - n1 + 127) << 23);
+        typedef unsigned cgrad_v16su __attribute__((vector_size(64)));
+        cgrad_v16su scale = ((cgrad_v16su) t - 0x4B400000u + 151u) << 23;      /* 2**(n + 24) */
+        return p * (cgrad_v16sf) scale * 5.9604644775390625e-8f;                /* * 2**-24 */
     }
     /* out[i] = exp(x[i] - m) for i < n, and their sum as cgrad_row_sumf(out) adds it: one pass,
        the sum in registers (reading out back after masked stores stalled: they do not
