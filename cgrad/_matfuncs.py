@@ -221,9 +221,11 @@ def vdot(input, other, *, out=None):
 
 
 # the p-norms of the differences, named as PyTorch's distance ops (their gradients: the norm's,
-# 0 where a distance is 0)
-CdistNorm = renamed("CdistNorm", R.Norm, "CdistBackward0", "cdist's norms of differences")
-PdistNorm = renamed("PdistNorm", R.Norm, "PdistBackward0", "pdist's norms of differences")
+# 0 where a distance is 0, and zeros for p = 0)
+CdistNorm = renamed("CdistNorm", R.Norm, "CdistBackward0", "cdist's norms of differences",
+                    p0_zeros=True)
+PdistNorm = renamed("PdistNorm", R.Norm, "PdistBackward0", "pdist's norms of differences",
+                    p0_zeros=True)
 
 
 @pytorch_node("EuclideanDistBackward0")

@@ -283,6 +283,16 @@ def test_cdist_large_uses_the_matrix_product_as_torch(backend):
         == torch.cdist(torch.tensor(x1, requires_grad=True), torch.tensor(x2)).grad_fn.name()
 
 
+def test_distances_of_order_0_have_zero_gradients_as_torch(backend):
+    """cdist and pdist with p=0 (counts of differing coordinates): zeros as PyTorch's
+    gradient, where vector_norm's p=0 has none; F.pdist is torch.pdist"""
+    x1, x2 = RNG.standard_normal((5, 3)), RNG.standard_normal((4, 3))
+    x2[1] = x1[0]
+    assert_matches(lambda lib, a, b: [lib.cdist(a, b, p=0), lib.pdist(a, 0),
+                                      lib.nn.functional.pdist(b, 0)], x1, x2)
+    assert cgrad.nn.functional.pdist is cgrad.pdist
+
+
 def test_vector_norm_orders_and_dims(backend):
     x = RNG.standard_normal((3, 4, 2))
     for ord_ in (2, 1, 3, 0.5, float("inf"), float("-inf"), 0, -1):

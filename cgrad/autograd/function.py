@@ -628,11 +628,12 @@ def constant(a):
     return Tensor._make(np.asarray(a))
 
 
-def renamed(name, op, grad_fn_name, doc):
+def renamed(name, op, grad_fn_name, doc, **attrs):
     """A subclass of op that only prints its grad_fn as PyTorch's graph of the same call
-    would (SelectBackward0 for x[0], MmBackward0 for a bias-free 2-D F.linear)"""
+    would (SelectBackward0 for x[0], MmBackward0 for a bias-free 2-D F.linear), and may set
+    class attributes (attrs)"""
     return type(name, (op,), {"grad_fn_name": grad_fn_name, "__doc__": doc,
-                              "__module__": op.__module__})
+                              "__module__": op.__module__, **attrs})
 
 
 class CastCutsGraph(Exception):

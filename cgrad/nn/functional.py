@@ -1932,6 +1932,7 @@ def _index_pad(input, pad, mode, value):
 # (imported here, beside the functions they serve)
 from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
+from .._matfuncs import pdist  # noqa: E402,F401  (torch.pdist: PyTorch's F.pdist is it)
 from ..ops import attention as AT  # noqa: E402
 from ..tensor import _check_broadcast  # noqa: E402
 
@@ -3018,19 +3019,6 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dim (of the broadcast shape)"""
     return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
-
-
-def pdist(input, p=2):
-    """the p-norm distances between the rows of input (N, M), pair (i, j) for i < j in row
-    order: N (N - 1) / 2 of them (a zero distance has gradient 0, as PyTorch's)"""
-    if input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
-    if not input.is_floating_point():
-        raise RuntimeError("pdist only supports floating-point dtypes")
-    if p < 0:
-        raise RuntimeError("pdist only supports non-negative p values")
-    i, j = np.triu_indices(input.shape[0], 1)
-    return (input[i] - input[j]).norm(p, 1)
 
 
 def _triplet_dims(anchor, positive, negative):

@@ -481,6 +481,7 @@ class Std(Op):
 class Norm(Op):
     """y = (sum |x|^p)^(1/p)   ->   dx = g * x |x|^(p-2) / y^(p-1) (0 where y == 0)"""
     grad_fn_name = "LinalgVectorNormBackward0"
+    p0_zeros = False      # p = 0 (a count) gives no gradient; PyTorch's cdist and pdist, zeros
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
@@ -523,8 +524,8 @@ class Norm(Op):
         gb = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim)
         zero = x.dtype.type(0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if p == 0:                    # no gradient at all, as PyTorch's (not zeros)
-                return None, None, None, None
+            if p == 0:                    # none at all (vector_norm's), or zeros (cdist's)
+                return (np.zeros_like(x) if ctx.op.p0_zeros else None), None, None, None
             elif p == 2:
                 d = np.where(yb == 0, zero, x / yb)
             elif p == 1:
@@ -554,8 +555,10 @@ class Norm(Op):
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         p = ctx.p
-        if p == 0:
-            return None, None, None, None
+        if p == 0:           # zeros recorded in x (a second derivative: zeros too)
+            zeros = x.masked_fill(constant(np.ones((), np.bool_)), 0) if ctx.op.p0_zeros \
+                else None
+            return zeros, None, None, None
         gb = expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim)
         if np.isinf(p):            # sign(x) in it: recorded in x with a zero derivative
             yb = expand_reduced(y._data, x.shape, ctx.dims, ctx.keepdim)
