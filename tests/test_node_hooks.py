@@ -249,3 +249,63 @@ def _raw_saved(lib):
 
 def test_raw_saved_tensor_hooks_as_in_torch(backend):
     assert _raw_saved(cgrad) == _raw_saved(torch)
+
+
+def _function_hooks(lib):
+    """node hooks on a custom Function's node: edges for its Tensor arguments only; with
+    several outputs, one node for all (grad_outputs holds each output's, None for one that
+    got none), hooks registered through any output's grad_fn; under create_graph too"""
+    class Scale(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k, c):
+            ctx.k = k
+            return x * k * c
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None, None
+
+    class Two(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return g1 * 2 + g2 * 3
+
+    def fmt(ts):
+        return [None if t is None else t.tolist() for t in ts]
+
+    log = []
+    x = lib.ones(2, requires_grad=True)
+    y = Scale.apply(x, 5.0, lib.ones(2))
+    log.append(len(y.grad_fn.next_functions))
+    y.grad_fn.register_hook(lambda gi, go: log.append(("post", fmt(gi), fmt(go))) or
+                            (gi[0] * 2,) + tuple(gi[1:]))
+    y.sum().backward()
+    log.append(x.grad.tolist())
+    x.grad = None
+    a, b = Two.apply(x)
+    a.grad_fn.metadata["k"] = 1
+    log.append(b.grad_fn.metadata)
+    a.grad_fn.register_prehook(lambda go: log.append(("pre", fmt(go))) or (go[0] * 10, go[1]))
+    b.grad_fn.register_hook(lambda gi, go: log.append(("two post", fmt(gi), fmt(go))))
+    a.register_hook(lambda g: log.append(("a", g.tolist())))
+    (a.sum() + 2 * b.sum()).backward()
+    log.append(x.grad.tolist())
+    x.grad = None
+    a, b = Two.apply(x)
+    a.grad_fn.register_hook(lambda gi, go: log.append(("one used", fmt(gi), fmt(go))))
+    a.sum().backward()
+    log.append(x.grad.tolist())
+    a, b = Two.apply(x)
+    a.grad_fn.register_hook(lambda gi, go: log.append(("recorded", fmt(gi), fmt(go))) or
+                            (gi[0] * 3,))
+    g, = lib.autograd.grad((a * a).sum() + b.sum(), x, create_graph=True)
+    log.append((g.tolist(), g.requires_grad))
+    return log
+
+
+def test_function_node_hooks_as_in_torch(backend):
+    assert _function_hooks(cgrad) == _function_hooks(torch)

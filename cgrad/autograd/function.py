@@ -136,14 +136,21 @@ class Node:
 
     @property
     def next_functions(self):
-        order = getattr(self.op, "edge_order", None)     # PyTorch's order, where it differs
-        parents = self.parents if order is None else [self.parents[i] for i in order]
-        return tuple((p, 0) for p in parents)
+        return tuple((self.parents[i], 0) for i in self._edges())
+
+    def _edges(self):
+        """the indices of the inputs PyTorch's node has edges to, in its order"""
+        order = getattr(self.op, "edge_order", None)
+        return range(len(self.parents)) if order is None else order
+
+    def _grad_outputs(self, g):
+        """the gradients this node got, as its hooks see them (g: an array or a Tensor)"""
+        return (g if isinstance(g, Tensor) else Tensor._make(g),)
 
     def register_prehook(self, hook):
         """PyTorch's node pre-hook: hook(grad_outputs) -> None or new grad_outputs (a tuple)
         runs before this node's backward, after its output tensor's hooks. A node of one
-        output of several (split, a Function's outputs: one node each here) sees that one."""
+        output of several built-in ones (split: one node each here) sees that one."""
         return self._register_tensor_hook(_NodePreHook(hook))
 
     def _register_tensor_hook(self, hook):
@@ -159,10 +166,12 @@ class Node:
         """PyTorch's node post-hook: hook(grad_inputs, grad_outputs) -> None or new grad_inputs
         runs after this node's backward. grad_inputs are what it gives its inputs (in
         next_functions' order, None where none), grad_outputs what it got."""
-        hooks = self.__dict__.get("post_hooks")
+        hooks = self.__dict__.get("_post_hooks")
         if hooks is None:
-            hooks = self.__dict__["post_hooks"] = []
-            self.op = _with_post_hooks(self.op)
+            hooks = self.__dict__["_post_hooks"] = []
+            op = _post_hooked.get(self.op)
+            self.op = op if op is not None else _post_hooked.setdefault(
+                self.op, _with_post_hooks(self.op))
         hooks.append(hook)
         return HookHandle(hooks, hook)
 
@@ -246,8 +255,32 @@ class _NodePreHook:
         return None if result is None else _checked_hook_tuple(self.hook, result, 1)[0]
 
 
+class _FunctionPreHook:
+    """A node pre-hook of a Function with several outputs, run as a tensor hook of its node
+    (whose gradient is a token): the outputs' gradients, which the node holds aside, in a
+    tuple; the ones it returns put back there"""
+    __slots__ = ("ctx", "hook")
+
+    def __init__(self, ctx, hook):
+        self.ctx, self.hook = ctx, hook
+
+    def __call__(self, token):
+        ctx = self.ctx
+        grad_outputs = ctx._grad_outputs(None)
+        result = self.hook(grad_outputs)
+        if result is not None:
+            result = _checked_hook_tuple(self.hook, result, len(grad_outputs))
+            recorded = any(isinstance(gk, Tensor) for gk in ctx._grads)   # (create_graph)
+            ctx._grads = [r if r is None or recorded else r._data for r in result]
+        return None
+
+
 def _pre_hook_rank(hook):
-    return 2 if type(hook) is _NodePreHook else 1 if getattr(hook, "keeps_grad", False) else 0
+    return 2 if type(hook) in (_NodePreHook, _FunctionPreHook) else \
+        1 if getattr(hook, "keeps_grad", False) else 0
+
+
+_post_hooked = {}         # op -> _with_post_hooks(op), made once: a hook per forward is common
 
 
 def _with_post_hooks(op):
@@ -255,12 +288,12 @@ def _with_post_hooks(op):
     (grad mode off, as the engine runs hooks in a plain backward) and takes theirs back"""
     from .engine import _as_input_gradient
 
-    def run_hooks(ctx, grads, g):
+    def run_hooks(ctx, grads, grad_outputs):
         """grads (Tensors or None, in forward's order) through the hooks"""
-        order = getattr(op, "edge_order", None) or range(len(ctx.parents))
+        order = ctx._edges()
         grad_inputs = tuple(grads[i] for i in order)
-        for hook in tuple(ctx.post_hooks):           # a hook may remove itself
-            result = hook(grad_inputs, (g,))
+        for hook in tuple(ctx._post_hooks):          # a hook may remove itself
+            result = hook(grad_inputs, grad_outputs)
             if result is not None:
                 result = _checked_hook_tuple(hook, result, len(grad_inputs))
                 for old, new in zip(grad_inputs, result):
@@ -274,23 +307,25 @@ def _with_post_hooks(op):
         return out
 
     def backward(ctx, g):
+        grad_outputs = ctx._grad_outputs(g)         # (before a Function's backward takes them)
         grads = op.backward(ctx, g, [None] * len(ctx.parents)) if op.accumulates else \
             op.backward(ctx, g)
         grads = grads if type(grads) is tuple else (grads,)
         grads = [None if gi is None else Tensor._make(_as_input_gradient(gi, meta))
                  for gi, meta in zip(grads, ctx.input_meta)]
         with no_grad():
-            grads = run_hooks(ctx, grads, Tensor._make(g))
+            grads = run_hooks(ctx, grads, grad_outputs)
         return tuple(None if gi is None else gi._data for gi in grads)
 
     def graph_backward(ctx, g):
         from .higher import as_input_gradient
+        grad_outputs = ctx._grad_outputs(g)
         grads = op.graph_backward(ctx, g)
         if grads is NotImplemented:                  # the engine falls back to backward
             return grads
         grads = grads if type(grads) is tuple else (grads,)
         return tuple(run_hooks(ctx, [None if gi is None else as_input_gradient(gi, meta)
-                                     for gi, meta in zip(grads, ctx.input_meta)], g))
+                                     for gi, meta in zip(grads, ctx.input_meta)], grad_outputs))
 
     return type(op.__name__, (op,), {
         "grad_fn_name": op.grad_fn_name, "accumulates": False, "returns_fresh": False,
@@ -829,6 +864,22 @@ class FunctionCtx(Node):
         self.pre_hooks = None
         self.needs_input_grad = ()
 
+    def _edges(self):
+        """PyTorch's edges of a Function: its Tensor arguments'"""
+        return [i for i, meta in enumerate(self.input_meta) if meta is not None]
+
+    def _grad_outputs(self, g):
+        """every output's gradient, with several (None for one that got none)"""
+        if self._grads is None:
+            return Node._grad_outputs(self, g)
+        return tuple(gk if gk is None or isinstance(gk, Tensor) else Tensor._make(gk)
+                     for gk in self._grads)
+
+    def register_prehook(self, hook):
+        if self._grads is None:
+            return Node.register_prehook(self, hook)
+        return self._register_tensor_hook(_FunctionPreHook(self, hook))
+
     def save_for_backward(self, *tensors):
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
@@ -904,6 +955,17 @@ class _OutputNode(Node):
     @property
     def next_functions(self):
         return self.node.next_functions
+
+    # node hooks and metadata are the Function's node's (tensor hooks stay this output's)
+    def register_prehook(self, hook):
+        return self.node.register_prehook(hook)
+
+    def register_hook(self, hook):
+        return self.node.register_hook(hook)
+
+    @property
+    def metadata(self):
+        return self.node.metadata
 
     def name(self):
         return self.node.name()
