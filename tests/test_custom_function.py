@@ -312,3 +312,60 @@ def test_ctx_needs_input_grad_saved_tensors_and_non_tensor_args(backend):
         assert not Scale.apply(x, 5, w).requires_grad
     with pytest.raises(TypeError, match="can only save variables, but argument 0 is of type int"):
         autograd.function.FunctionCtx().save_for_backward(3)
+
+
+def _setup_context_fns(T):
+    """PyTorch 2's form: forward without ctx, setup_context(ctx, inputs, output) after it"""
+    class Cube(T.autograd.Function):
+        @staticmethod
+        def forward(x, scale=2.0):
+            return x ** 3 * scale, 3 * x ** 2
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, scale = inputs
+            ctx.scale = scale
+            ctx.save_for_backward(x, output[1])
+            ctx.mark_non_differentiable(output[1])
+
+        @staticmethod
+        def backward(ctx, g, g_dx):
+            x, dx = ctx.saved_tensors            # (dx: a saved output, unused but checked)
+            return g * 3 * x * x * ctx.scale, None
+
+    class Scale(T.autograd.Function):          # an input modified in place, marked dirty
+        @staticmethod
+        def forward(x, k):
+            return x.mul_(k)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.mark_dirty(inputs[0])
+            ctx.k = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None
+    return Cube, Scale
+
+
+def _setup_context_run(T):
+    Cube, Scale = _setup_context_fns(T)
+    x = T.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    out = []
+    for kwargs in ({}, {"scale": 0.5}):
+        y, dx = Cube.apply(x, **kwargs)
+        g, = T.autograd.grad(y.sum(), x, create_graph=True)
+        g.sum().backward()
+        out += [y.tolist(), dx.tolist(), dx.requires_grad, g.tolist(), x.grad.tolist()]
+        x.grad = None
+    z = x * 1
+    w = Scale.apply(z, 3.0)
+    w.sum().backward()
+    out += [w is z, type(w.grad_fn).__name__, x.grad.tolist()]
+    return out
+
+
+def test_setup_context_form_matches_pytorch(backend):
+    torch = pytest.importorskip("torch")
+    assert _setup_context_run(cgrad) == _setup_context_run(torch)

@@ -5,6 +5,7 @@ returns one gradient (or None) per forward argument. `Op.apply` takes Tensors (a
 Python values for the non-differentiable arguments) and records a `Node`, which is the ctx.
 The public `Function` (Tensors in and out, as in PyTorch) is a thin adapter over Op.
 """
+import inspect
 import weakref
 
 import numpy as np
@@ -1148,6 +1149,12 @@ class Function:
                                   "your custom autograd.Function to use it with backward mode AD.")
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        """PyTorch 2's other form: forward(*args) without ctx, then setup_context(ctx, inputs,
+        output) saves what backward needs (inputs: the arguments, defaults filled in)"""
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
     def jvp(ctx, *grad_inputs):
         """The output tangents from the input ones (autograd.forward_ad)"""
         raise NotImplementedError("You must implement the jvp function for custom "
@@ -1160,6 +1167,11 @@ class Function:
             return rec.apply(cls.__name__, cls.apply, args, kwargs)
         op = _function_op(cls)
         ctx = op._node_type(op)
+        separate = cls.setup_context is not Function.setup_context
+        if separate:               # forward(*args): keyword and default arguments as inputs
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, {}
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx.needs_input_grad = needs
         record = _grad_state.enabled and any(needs)
@@ -1168,7 +1180,11 @@ class Function:
             ctx.input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)
                                    else None for a in args)
         with no_grad():
-            result = cls.forward(ctx, *args, **kwargs)
+            if separate:
+                result = cls.forward(*args)
+                cls.setup_context(ctx, args, result)
+            else:
+                result = cls.forward(ctx, *args, **kwargs)
         is_tuple = type(result) is tuple
         if not is_tuple and not isinstance(result, Tensor):
             return result                              # as PyTorch: nothing to differentiate
