@@ -369,3 +369,30 @@ def _setup_context_run(T):
 def test_setup_context_form_matches_pytorch(backend):
     torch = pytest.importorskip("torch")
     assert _setup_context_run(cgrad) == _setup_context_run(torch)
+
+
+def _vjp_run(T):
+    class Double(T.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def vjp(ctx, g):                         # PyTorch's alias of backward
+            return g * 2
+
+    class Both(Double):
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x = T.ones(2, requires_grad=True)
+    Double.apply(x).sum().backward()
+    with pytest.raises(RuntimeError) as info:
+        Both.apply(x).sum().backward()
+    return x.grad.tolist(), str(info.value)
+
+
+def test_vjp_is_backwards_alias_as_in_pytorch(backend):
+    torch = pytest.importorskip("torch")
+    assert _vjp_run(cgrad) == _vjp_run(torch)

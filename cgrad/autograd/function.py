@@ -1039,7 +1039,7 @@ class _FunctionOp(Op):
     def graph_backward(ctx, g):
         """the user's backward, recorded (create_graph)"""
         grads = ctx._grads                     # several outputs: theirs, as Tensors
-        if getattr(ctx.op.function.backward, "once_differentiable", False):
+        if getattr(_user_backward(ctx.op.function), "once_differentiable", False):
             # PyTorch's wrapper gives plain gradients unless an incoming one requires grad
             ctx.plain_first_order = not any(gk is not None and gk.requires_grad
                                             for gk in (grads if grads is not None else (g,)))
@@ -1071,7 +1071,7 @@ class _FunctionOp(Op):
         recorded; its results checked as PyTorch checks them"""
         from .grad_mode import enable_grad
         with (enable_grad() if recorded else no_grad()):
-            result = ctx.op.function.backward(ctx, *tensors)
+            result = _user_backward(ctx.op.function)(ctx, *tensors)
         if not isinstance(result, tuple):
             result = (result,)
         name = ctx.name()
@@ -1101,6 +1101,17 @@ class _FunctionOp(Op):
                                    f"with {list(meta[0])}")
             checked.append(r)
         return checked
+
+
+def _user_backward(function):
+    """a Function's backward, or its vjp (PyTorch's alias of it), but never both"""
+    vjp = function.vjp
+    if vjp is Function.vjp:
+        return function.backward
+    if function.backward is not Function.backward:
+        raise RuntimeError("Implementing both 'backward' and 'vjp' for a custom Function is not "
+                           "allowed. You should only implement one of them.")
+    return vjp
 
 
 _function_ops = {}
@@ -1147,6 +1158,8 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError("You must implement either the backward or vjp method for "
                                   "your custom autograd.Function to use it with backward mode AD.")
+
+    vjp = backward              # an alias, as in PyTorch: a Function defines one of them
 
     @staticmethod
     def setup_context(ctx, inputs, output):
