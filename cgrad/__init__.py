@@ -49,7 +49,8 @@ from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa:
                       bartlett_window, blackman_window, hamming_window, hann_window,
                       kaiser_window)
 from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  # noqa: E402
-                    get_device, instance_norm, is_anomaly_enabled, is_complex,
+                    get_device, instance_norm, is_anomaly_enabled,
+                    is_anomaly_check_nan_enabled, is_complex,
                     is_warn_always_enabled, randint_like, set_anomaly_enabled,
                     set_warn_always, typename)
 from ._misc import (binary_cross_entropy_with_logits, constant_pad_nd,  # noqa: E402

@@ -38,6 +38,10 @@ def is_anomaly_enabled():
     return anomaly.enabled()
 
 
+def is_anomaly_check_nan_enabled():
+    return anomaly.check_nan_enabled()
+
+
 def set_anomaly_enabled(enabled, check_nan=True):
     anomaly.set_detect_anomaly(enabled, check_nan)
 

@@ -331,3 +331,31 @@ def test_a_read_only_grad_raises_pytorchs_error():
     x.grad = cgrad.ones(3).expand(3, 3)
     with pytest.raises(RuntimeError, match="single memory location"):
         (x * 2).sum().backward()
+
+
+def _batched_and_anomaly(lib):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = lib.tensor([0.5, -1.0], requires_grad=True)
+    y = lib.stack([(x ** 2).sum() * w[0], (x * w[1]).sum()])
+    out = []
+    jac = lib.autograd.grad(y, (x, w), lib.eye(2), retain_graph=True, is_grads_batched=True)
+    out.append([j.tolist() for j in jac])
+    hess_rows, = lib.autograd.grad(x ** 3, x, lib.eye(3), create_graph=True,
+                                   is_grads_batched=True)
+    out.append((hess_rows.tolist(), hess_rows.requires_grad))
+    with pytest.warns(FutureWarning):
+        out.append(lib.autograd.grad((x * 2).sum(), x, None, None, False, False)[0].tolist())
+    modes = []
+    for args in ((True,), (True, False), (False,)):
+        with lib.autograd.set_detect_anomaly(*args):
+            modes.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+    with lib.autograd.detect_anomaly(check_nan=False):
+        modes.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+    modes.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+    out.append(modes)
+    return out
+
+
+def test_batched_grads_and_anomaly_modes_as_torch(backend):
+    torch = pytest.importorskip("torch")
+    assert _batched_and_anomaly(cgrad) == _batched_and_anomaly(torch)

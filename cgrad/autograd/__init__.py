@@ -1,5 +1,7 @@
 """cgrad.autograd: backward, grad, custom Functions, gradcheck, anomaly detection; functional
 (vjp, jvp, jacobian, hessian, ...) and forward_ad (dual tensors: tangents by reverse mode)."""
+import warnings
+
 import numpy as np
 
 from . import _twins
@@ -136,14 +138,23 @@ def _check_materializable(inputs, results, materialize_grads):
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, materialize_grads=False):
-    """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched."""
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched.
+    is_grads_batched: each grad_output's first dimension is a batch, and each result stacks
+    the gradients of its entries."""
     from ..tensor import Tensor
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
+                      "To accumulate gradient for other parts of the graph, please use "
+                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = _as_list(grad_outputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
@@ -169,6 +180,32 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             out.append(Tensor._make(r))
     return tuple(out)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """grad once per batch entry of the grad_outputs (PyTorch vmaps it), results stacked"""
+    from .._functions import stack
+    from ..creation import zeros
+    from ..tensor import Tensor
+    if len(grad_outputs) != len(outputs) or not all(
+            isinstance(g, Tensor) and g.dim() for g in grad_outputs):
+        raise RuntimeError("is_grads_batched=True needs a grad_output Tensor with a batch "
+                           "dimension for every output")
+    sizes = {g.shape[0] for g in grad_outputs}
+    if len(sizes) != 1:
+        raise RuntimeError(f"is_grads_batched=True: the grad_outputs' batch sizes differ: "
+                           f"{sorted(sizes)}")
+    n = sizes.pop()
+    if n == 0:
+        return tuple(zeros((0, *t.shape), dtype=t.dtype) for t in inputs)
+    keep = create_graph if retain_graph is None else retain_graph
+    per_entry = [grad(outputs, inputs, [g[i] for g in grad_outputs],
+                      retain_graph=True if i < n - 1 else keep, create_graph=create_graph,
+                      allow_unused=allow_unused, materialize_grads=materialize_grads)
+                 for i in range(n)]
+    return tuple(None if entries[0] is None else stack(entries)
+                 for entries in zip(*per_entry))
 
 
 __all__ = ["backward", "grad", "Function", "gradcheck", "gradgradcheck", "detect_anomaly",
