@@ -609,7 +609,7 @@ class Tensor:
                                "grad_fn")
         if create_graph or inputs is not None:
             from .autograd import backward
-            return backward(self, gradient, retain_graph, create_graph, inputs)
+            return backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "

@@ -359,3 +359,29 @@ def _batched_and_anomaly(lib):
 def test_batched_grads_and_anomaly_modes_as_torch(backend):
     torch = pytest.importorskip("torch")
     assert _batched_and_anomaly(cgrad) == _batched_and_anomaly(torch)
+
+
+def _named_inputs(lib):
+    m = lib.nn.Linear(2, 1)
+    with lib.no_grad():
+        m.weight.copy_(lib.tensor([[0.5, -1.0]]))
+        m.bias.fill_(0.25)
+    loss = (m(lib.ones(3, 2)) ** 2).sum()
+    grads = lib.autograd.grad(loss, dict(m.named_parameters()), retain_graph=True)
+    out = [type(grads).__name__, {k: v.tolist() for k, v in grads.items()}]
+    lib.autograd.backward(loss, inputs={"w": m.weight}, retain_graph=True)
+    out.append((m.weight.grad.tolist(), m.bias.grad))
+    with pytest.warns(FutureWarning):
+        lib.autograd.backward(loss, grad_variables=lib.tensor(2.0), retain_graph=True)
+    out.append(m.bias.grad.tolist())
+    for call in (lambda: lib.autograd.grad(loss, {}),
+                 lambda: lib.autograd.backward(loss, lib.tensor(1.0), grad_variables=lib.tensor(1.0))):
+        with pytest.raises(RuntimeError) as info:
+            call()
+        out.append(str(info.value))
+    return out
+
+
+def test_named_inputs_and_grad_variables_as_torch(backend):
+    torch = pytest.importorskip("torch")
+    assert _named_inputs(cgrad) == _named_inputs(torch)

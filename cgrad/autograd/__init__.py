@@ -21,6 +21,8 @@ def _as_list(x):
     if x is None:
         return None
     from ..tensor import Tensor
+    if isinstance(x, dict):                  # inputs by name (named_parameters())
+        return list(x.values())
     return [x] if isinstance(x, (Tensor, graph.GradientEdge)) else list(x)
 
 
@@ -97,8 +99,17 @@ def _edge_leaf(t):
     return t
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad
+    (inputs=: only into theirs; a list or a dict of them)."""
+    if grad_variables is not None:
+        warnings.warn("`grad_variables` is deprecated. Use `grad_tensors` instead.",
+                      FutureWarning, stacklevel=2)
+        if grad_tensors is not None:
+            raise RuntimeError("`grad_tensors` and `grad_variables` (deprecated) arguments both "
+                               "passed to `backward()`. Please only use `grad_tensors`.")
+        grad_tensors = grad_variables
     outputs = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
     inputs = _as_list(inputs)
@@ -141,8 +152,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of outputs with respect to inputs, as a tuple; no .grad is touched.
     is_grads_batched: each grad_output's first dimension is a batch, and each result stacks
-    the gradients of its entries."""
+    the gradients of its entries. inputs given as a dict (named_parameters()) give a dict."""
     from ..tensor import Tensor
+    if isinstance(inputs, dict):
+        return dict(zip(inputs, grad(outputs, list(inputs.values()), grad_outputs, retain_graph,
+                                     create_graph, only_inputs, allow_unused, is_grads_batched,
+                                     materialize_grads)))
     if not only_inputs:
         warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
                       "To accumulate gradient for other parts of the graph, please use "
