@@ -25,8 +25,11 @@ def get_default_device():
     return device("cpu")
 
 
-def set_default_device(d):
+_device_type = device            # (set_default_device's argument is named device, as PyTorch's)
+
+
+def set_default_device(device):
     """cgrad runs on the CPU: "cpu" (or None) is the only default device it takes"""
-    if d is not None and device(d).type != "cpu":
-        raise RuntimeError(f"cgrad runs on the CPU only, cannot make {str(d)!r} the default "
-                           "device")
+    if device is not None and _device_type(device).type != "cpu":
+        raise RuntimeError(f"cgrad runs on the CPU only, cannot make {str(device)!r} the "
+                           "default device")

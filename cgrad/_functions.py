@@ -115,8 +115,8 @@ def numel(t):
     return t.numel()
 
 
-def is_tensor(x):
-    return isinstance(x, Tensor)
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
 
 
 def is_inference(input):

@@ -412,3 +412,53 @@ def test_max_min_along_dim_grad_fn_names_match_pytorch():
     assert cgrad.max(x, dim=1)[0].grad_fn.name() == "MaxBackward0"
     assert x.min(0).values.grad_fn.name() == "MinBackward0"
     assert x.max().grad_fn.name() == "MaxBackward1"
+
+
+def _module_hook_options(lib):
+    """forward hooks' prepend, with_kwargs and always_call, backward hooks' prepend, and
+    modules(remove_duplicate=False), as PyTorch's"""
+    nn = lib.nn
+    log = []
+
+    class Scale(nn.Module):
+        def forward(self, x, scale=1.0, fail=False):
+            if fail:
+                raise ValueError("boom")
+            return x * scale
+
+    m = Scale()
+    m.register_forward_pre_hook(lambda mod, args: log.append(("pre", len(args))))
+    h = m.register_forward_pre_hook(lambda mod, args, kwargs: log.append(
+        ("pre kw", sorted(kwargs))) or (args, {**kwargs, "scale": 3.0}), with_kwargs=True)
+    m.register_forward_pre_hook(lambda mod, args: log.append(("pre first",)), prepend=True)
+    m.register_forward_hook(lambda mod, args, kwargs, out: log.append(
+        ("fwd kw", sorted(kwargs), out.tolist())) or out + 1, with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, out: log.append(("fwd", out.tolist())))
+    m.register_forward_hook(lambda mod, args, out: log.append(("fwd first", out.tolist())),
+                            prepend=True)
+    m.register_forward_hook(lambda mod, args, out: log.append(
+        ("always", None if out is None else out.tolist())), always_call=True)
+    log.append(m(lib.ones(2), scale=2.0).tolist())
+    with pytest.raises(ValueError):
+        m(lib.ones(2), fail=True)
+    h.remove()
+    log.append(m(lib.ones(2), scale=2.0).tolist())
+    bad = Scale()
+    bad.register_forward_pre_hook(lambda mod, args, kwargs: 5, with_kwargs=True)
+    with pytest.raises(RuntimeError) as info:
+        bad(lib.ones(2))
+    log.append(str(info.value))
+    lin = nn.Linear(2, 2)
+    lin.register_full_backward_hook(lambda mod, gi, go: log.append("b"))
+    lin.register_full_backward_hook(lambda mod, gi, go: log.append("a"), prepend=True)
+    lin.register_full_backward_pre_hook(lambda mod, go: log.append("pb"))
+    lin.register_full_backward_pre_hook(lambda mod, go: log.append("pa"), prepend=True)
+    lin(lib.ones(1, 2, requires_grad=True)).sum().backward()
+    seq = nn.Sequential(lin, lin)
+    log.append((len(list(seq.modules())), len(list(seq.modules(remove_duplicate=False)))))
+    return log
+
+
+def test_module_hook_options_as_torch(backend):
+    torch = pytest.importorskip("torch")
+    assert _module_hook_options(cgrad) == _module_hook_options(torch)

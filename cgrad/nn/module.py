@@ -5,6 +5,7 @@ registers it; parameters(), state_dict(), train()/eval(), to(dtype) then walk th
 """
 import collections
 import functools
+import warnings
 
 from .. import _dtype
 from ..autograd.grad_mode import no_grad
@@ -52,6 +53,8 @@ class Module:
     _version = 1
     # (a module's own, once it registers one)
     _backward_hooks = _backward_pre_hooks = _non_full_backward_hooks = {}
+    _forward_pre_hooks_with_kwargs = _forward_hooks_with_kwargs = {}    # (hook ids)
+    _forward_hooks_always_called = {}
     _load_state_dict_pre_hooks = _load_state_dict_post_hooks = {}
     _state_dict_pre_hooks = _state_dict_hooks = {}
 
@@ -80,17 +83,37 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
-        for hook in tuple(self._forward_pre_hooks.values()):     # (a hook may remove itself)
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        with_kwargs = self._forward_pre_hooks_with_kwargs
+        for key, hook in tuple(self._forward_pre_hooks.items()):   # (a hook may remove itself)
+            if key in with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         backward_hook = None
         if self._backward_hooks or self._backward_pre_hooks:
             backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
             args = backward_hook.setup_input_hook(args)
-        out = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        try:
+            out = self.forward(*args, **kwargs)
+        except BaseException:
+            for key, hook in tuple(self._forward_hooks.items()):   # the always_call ones
+                if key in self._forward_hooks_always_called:
+                    try:
+                        self._run_forward_hook(key, hook, args, kwargs, None)
+                    except Exception as e:
+                        warnings.warn("forward hook with ``always_call=True`` raised an "
+                                      f"exception that was silenced as another error was "
+                                      f"raised in forward: {e}")
+            raise
+        for key, hook in tuple(self._forward_hooks.items()):
+            result = self._run_forward_hook(key, hook, args, kwargs, out)
             if result is not None:
                 out = result
         if backward_hook is not None:
@@ -110,20 +133,40 @@ class Module:
                 var.grad_fn.register_hook(functools.partial(hook, self))
             warn_non_full_hook(args, out, var.grad_fn)
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) -> None or new args runs before forward."""
-        return RemovableHandle(self._forward_pre_hooks, hook)
+    def _run_forward_hook(self, key, hook, args, kwargs, out):
+        if key in self._forward_hooks_with_kwargs:
+            return hook(self, args, kwargs, out)
+        return hook(self, args, out)
 
-    def register_forward_hook(self, hook):
-        """hook(module, args, output) -> None or a new output runs after forward."""
-        return RemovableHandle(self._forward_hooks, hook)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args runs before forward (with_kwargs:
+        hook(module, args, kwargs) -> None or (new args, new kwargs)); prepend: first."""
+        flags = self._own_hooks("_forward_pre_hooks_with_kwargs")
+        handle = RemovableHandle(self._forward_pre_hooks, hook, prepend, (flags,))
+        if with_kwargs:
+            flags[handle.id] = True
+        return handle
 
-    def register_full_backward_hook(self, hook):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """hook(module, args, output) -> None or a new output runs after forward (with_kwargs:
+        hook(module, args, kwargs, output)); prepend: first; always_call: also when forward
+        raises (with output None)."""
+        with_kw = self._own_hooks("_forward_hooks_with_kwargs")
+        always = self._own_hooks("_forward_hooks_always_called")
+        handle = RemovableHandle(self._forward_hooks, hook, prepend, (with_kw, always))
+        if with_kwargs:
+            with_kw[handle.id] = True
+        if always_call:
+            always[handle.id] = True
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
         """hook(module, grad_input, grad_output) -> None or a new grad_input runs once the
         gradients with respect to the module's positional tensor inputs are computed (None
         for the others); grad_output holds those with respect to its outputs."""
         self._check_backward_hook_kind(full=True)
-        return RemovableHandle(self._own_hooks("_backward_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_backward_hooks"), hook, prepend)
 
     def register_backward_hook(self, hook):
         """Deprecated (PyTorch's too): hook(module, grad_input, grad_output) -> None or a new
@@ -138,10 +181,10 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
                                "on a single Module. Please use only one of them.")
 
-    def register_full_backward_pre_hook(self, hook):
+    def register_full_backward_pre_hook(self, hook, prepend=False):
         """hook(module, grad_output) -> None or a new grad_output runs before the gradients
         with respect to the module's inputs are computed."""
-        return RemovableHandle(self._own_hooks("_backward_pre_hooks"), hook)
+        return RemovableHandle(self._own_hooks("_backward_pre_hooks"), hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -320,8 +363,8 @@ class Module:
             yield from module.named_modules(memo, prefix + ("." if prefix else "") + name,
                                             remove_duplicate)
 
-    def modules(self):
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self):

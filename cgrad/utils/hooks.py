@@ -12,11 +12,13 @@ from ..tensor import Tensor
 
 class RemovableHandle:
     """Removes the hook it was returned for (from the dict it was put in; prepend: put it
-    first). Also a context manager that removes it at exit."""
+    first), and its id from the extra dicts (a hook's flags). Also a context manager that
+    removes it at exit."""
     _ids = itertools.count()
 
-    def __init__(self, hooks, hook, prepend=False):
+    def __init__(self, hooks, hook, prepend=False, extra_dicts=()):
         self.hooks_dict = hooks
+        self.extra_dicts = extra_dicts
         self.id = next(self._ids)
         hooks[self.id] = hook
         if prepend:
@@ -24,6 +26,8 @@ class RemovableHandle:
 
     def remove(self):
         self.hooks_dict.pop(self.id, None)
+        for flags in self.extra_dicts:
+            flags.pop(self.id, None)
 
     def __enter__(self):
         return self
