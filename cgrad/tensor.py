@@ -1716,7 +1716,10 @@ class Tensor:
             dim, unbiased = None, dim
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
-    def norm(self, p="fro", dim=None, keepdim=False):
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        if dtype is not None:           # computed in dtype (checked as linalg.vector_norm's)
+            from .linalg import _norm_dtype
+            return self.to(_norm_dtype("linalg.vector_norm", self, dtype)).norm(p, dim, keepdim)
         if p == "nuc":                   # the sum of singular values, over all dims if none
             from .linalg import matrix_norm
             return matrix_norm(self, p, tuple(range(self.ndim)) if dim is None else dim, keepdim)

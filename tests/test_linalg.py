@@ -293,6 +293,17 @@ def test_distances_of_order_0_have_zero_gradients_as_torch(backend):
     assert cgrad.nn.functional.pdist is cgrad.pdist
 
 
+def test_tensor_norm_takes_a_dtype_as_torch(backend):
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    assert_matches(lambda lib, x: [x.norm(2, None, False, lib.float64),
+                                   lib.norm(x, p="fro", dim=1, dtype=lib.float64),
+                                   x.norm(p=3, dim=0, keepdim=True, dtype=lib.float64)],
+                   x, dtype=np.float32)
+    for lib in (cgrad, torch):
+        with pytest.raises(RuntimeError, match="dtype should be floating point"):
+            lib.tensor(x).norm(dtype=lib.int64)
+
+
 def test_vector_norm_orders_and_dims(backend):
     x = RNG.standard_normal((3, 4, 2))
     for ord_ in (2, 1, 3, 0.5, float("inf"), float("-inf"), 0, -1):
