@@ -629,6 +629,77 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     return ((after + before) * h / 2.0).cumsum(d)
 
 
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """The derivative of input estimated along each dim (all by default) by central
+    differences inside and one-sided ones of order edge_order (1 or 2) at the ends, as
+    numpy.gradient and PyTorch's: spacing a number, one per dim, or each dim's coordinates
+    (1-D Tensors). A tuple, one Tensor per dim."""
+    if dim is None:
+        dims = list(range(input.ndim))
+    else:
+        dims = [_dim(d, input.ndim) for d in ([dim] if isinstance(dim, int) else dim)]
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    spacings = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
+    if len(spacings) != len(dims):
+        if dim is None:
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, "
+                               f"or a list of length equal to 'self.dim() = {input.ndim}', "
+                               f"since dim argument was not given, but got a list of length "
+                               f"{len(spacings)}")
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or "
+                           f"it's spacing and dim arguments to have the same length, but got "
+                           f"a spacing argument of length {len(spacings)} and a dim argument "
+                           f"of length {len(dims)}.")
+    if builtins.any(input.shape[d] < edge_order + 1 for d in dims):
+        raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                           "edge_order+1")
+    if input._data.dtype.kind in "biu":
+        input = input.to(_dtype.DEFAULT)
+    return tuple(_gradient_along(input, d, h, edge_order) for d, h in zip(dims, spacings))
+
+
+def _gradient_along(f, d, h, edge_order):
+    """numpy.gradient's formulas along dim d: h a number (even spacing) or the coordinates"""
+    n = f.shape[d]
+
+    def at(start, length=None):                   # f's slice along d
+        return f.narrow(d, start % n, n - 2 if length is None else length)
+
+    if not isinstance(h, Tensor):                 # even spacing
+        inner = (at(2) - at(0)) / (2.0 * h)
+        if edge_order == 1:
+            first, last = (at(1, 1) - at(0, 1)) / h, (at(-1, 1) - at(-2, 1)) / h
+        else:
+            first = (at(0, 1) * -1.5 + at(1, 1) * 2.0 - at(2, 1) * 0.5) / h
+            last = (at(-3, 1) * 0.5 - at(-2, 1) * 2.0 + at(-1, 1) * 1.5) / h
+        return cat([first, inner, last], d) if n > 2 else cat([first, last], d)
+    if h.ndim != 1 or h.shape[0] != n:          # (PyTorch computes on regardless)
+        raise RuntimeError(f"torch.gradient expected the coordinates of dim {d} to be a 1-D "
+                           f"tensor of its size {n}, but got shape {list(h.shape)}")
+    shape = [1] * f.ndim
+
+    def along(c):                                 # a 1-D coefficient broadcast along d
+        shape[d] = c.shape[0]
+        return c.reshape(shape)
+
+    dx = h.diff()
+    dx1, dx2 = dx[:-1], dx[1:]
+    inner = (at(0) * along(-dx2 / (dx1 * (dx1 + dx2))) + at(1) * along((dx2 - dx1) / (dx1 * dx2))
+             + at(2) * along(dx1 / (dx2 * (dx1 + dx2))))
+    if edge_order == 1:
+        first = (at(1, 1) - at(0, 1)) / along(dx[:1])
+        last = (at(-1, 1) - at(-2, 1)) / along(dx[-1:])
+    else:
+        a, b = dx[:1], dx[1:2]
+        first = (at(0, 1) * along(-(2.0 * a + b) / (a * (a + b))) + at(1, 1) * along(
+            (a + b) / (a * b)) + at(2, 1) * along(-a / (b * (a + b))))
+        a, b = dx[-2:-1], dx[-1:]
+        last = (at(-3, 1) * along(b / (a * (a + b))) + at(-2, 1) * along(-(a + b) / (a * b))
+                + at(-1, 1) * along((2.0 * b + a) / (b * (a + b))))
+    return cat([first, inner, last], d) if n > 2 else cat([first, last], d)
+
+
 def unravel_index(indices, shape):
     """the coordinates in shape of each flat index (a tuple of int64 tensors); indices out of
     range wrap around, as PyTorch's"""

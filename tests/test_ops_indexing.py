@@ -3,8 +3,8 @@ narrow_copy, take/take_along_dim, index_copy/index_fill/index_put, scatter_reduc
 masked_scatter, the *_scatter ops, diagflat, fliplr/flipud, rot90, and the functions that join,
 grid or range tensors (atleast_*d, column_stack, dstack, block_diag, meshgrid,
 broadcast_tensors/shapes, cartesian_prod, combinations, tril/triu_indices, vander, logspace,
-trapezoid, cumulative_trapezoid, unravel_index): values, dtypes, grad_fn names, gradients and
-errors against PyTorch, on both backends."""
+trapezoid, cumulative_trapezoid, gradient, unravel_index): values, dtypes, grad_fn names,
+gradients and errors against PyTorch, on both backends."""
 import numpy as np
 import pytest
 
@@ -342,6 +342,32 @@ def test_trapezoid(backend, dim):
         compare(lambda m, t: getattr(m, name)(t, dim=dim), np.arange(15).reshape(3, 5),
                 grad=False)
         compare(lambda m, t: getattr(m, name)(t), np.zeros((2, 0)))
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_gradient(backend, edge_order):
+    """torch.gradient: every dim, one dim, per-dim spacings and coordinates, integers;
+    values, dtypes and gradients (of each estimate, and of their weighted sum)"""
+    y = values(np.float64, [], shape=(3, 5))
+    x0 = np.array([0.0, 1.0, 3.0])
+    x1 = np.sort(values(np.float64, [], shape=(5,), seed=2))
+    for k in range(2):
+        compare(lambda m, t: m.gradient(t, edge_order=edge_order)[k], y, names=False)
+        compare(lambda m, t: m.gradient(t, spacing=[0.5, 2.0], edge_order=edge_order)[k], y,
+                layout="transposed", names=False)
+        compare(lambda m, t, a, b: m.gradient(t, spacing=(a, b), edge_order=edge_order)[k],
+                y, x0, x1, names=False)
+    compare(lambda m, t: m.gradient(t, spacing=2.0, dim=-1, edge_order=edge_order)[0], y,
+            names=False)
+    compare(lambda m, t, x: sum(m.gradient(t, spacing=[x], dim=[1], edge_order=edge_order)),
+            y, x1, names=False)
+    compare(lambda m: m.gradient(m.tensor([1, 2, 4, 7]), edge_order=edge_order)[0], grad=False)
+    assert cgrad.gradient(cgrad.tensor(3.0)) == ()
+    same_error(lambda m: m.gradient(m.ones(2, 4), dim=0, edge_order=2), message=True)
+    same_error(lambda m: m.gradient(m.ones(2, 4), edge_order=3), message=True)
+    same_error(lambda m: m.gradient(m.ones(2, 4), spacing=[1.0, 2.0, 3.0]), message=True)
+    with pytest.raises(RuntimeError, match="coordinates of dim 1"):    # (torch computes on)
+        cgrad.gradient(cgrad.ones(2, 4), spacing=[cgrad.tensor([0.0, 1.0, 2.0])], dim=1)
 
 
 def test_unravel_index_and_unflatten(backend):
