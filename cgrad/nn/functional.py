@@ -598,7 +598,8 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FRESH = ("batch_norm", "layer_norm", "constant_pad")     # (their last op's new array: no copy)
+_FRESH = ("batch_norm", "layer_norm", "constant_pad", "conv")   # (their last op's new array:
+                                                                 # no copy)
 _FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
           "constant_pad": "ConstantPadNd", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
@@ -709,11 +710,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     _dtype.require_float(input._data.dtype, "im2col_out_cpu", also="b")
     single = ndim == 3
     p = padding
-    rows = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
+    cols = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
                            ((p[0], p[0]), (p[1], p[1])), stride, 0)
-    n, blocks, size = rows.shape
-    return _OUTPUTS["unfold"].apply(rows.transpose(1, 2), (size, blocks) if single
-                                    else (n, size, blocks))
+    return _OUTPUTS["unfold"].apply(cols, cols.shape[1:] if single else cols.shape)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -749,8 +748,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     _dtype.require_float(input._data.dtype, "col2im_out_cpu", also="b")
     single = input.ndim == 2
     p = padding
-    rows = (input.unsqueeze(0) if single else input).transpose(1, 2)
-    out = NN.Fold.apply(rows, size, kernel, dilation, ((p[0], p[0]), (p[1], p[1])), stride)
+    out = NN.Fold.apply(input.unsqueeze(0) if single else input, size, kernel, dilation,
+                        ((p[0], p[0]), (p[1], p[1])), stride)
     return out.squeeze(0) if single else out
 
 
@@ -904,24 +903,22 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
 
 def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
     """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel): the
-    input's windows as rows (im2col), multiplied by the weight as a matrix per group; pad is
-    a (before, after) pair per spatial dim"""
+    input's windows as columns (im2col), the weight as a matrix per group times them, which
+    gives (N, O, L) in the output's layout; pad is a (before, after) pair per spatial dim"""
     out_channels, group_channels, *kernel = weight.shape
     n = input.shape[0]
-    rows = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, L, C*K)
+    cols = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, C*K, L)
     out = [NN.conv_output_size(s, k, d, p, st)
            for s, k, d, p, st in zip(input.shape[2:], kernel, dilation, pad, stride)]
     length, size = math.prod(out), group_channels * math.prod(kernel)
-    if groups == 1:                  # one product (N*L, C*K) x (C*K, O), bias fused
-        y = linear(rows, weight.reshape(out_channels, -1), bias).transpose(1, 2)
-    else:                            # one per group: (G, N*L, C/G*K) x (G, C/G*K, O/G)
-        # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
-        per_group = rows.reshape(n * length, groups, size).transpose(0, 1)
-        y = per_group @ weight.reshape(groups, out_channels // groups, -1).transpose(1, 2)
-        y = y.reshape(groups, n, length, out_channels // groups).permute(1, 0, 3, 2)
-        if bias is not None:
-            y = y + bias.reshape(1, groups, -1, 1)
-    return y.reshape(n, out_channels, *out)
+    # (sizes spelled out, not -1: a batch of 0 leaves -1 undefined)
+    if groups == 1:                  # (O, C*K) x (N, C*K, L)
+        y = weight.reshape(out_channels, size) @ cols
+    else:                            # (G, O/G, C/G*K) x (N, G, C/G*K, L)
+        y = weight.reshape(groups, out_channels // groups, size) @ \
+            cols.reshape(n, groups, size, length)
+    y = y.reshape(n, out_channels, *out)
+    return y if bias is None else y + bias.reshape(1, -1, *(1,) * len(out))
 
 
 def _spatial_values(sep=" ", **named):
@@ -959,15 +956,13 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
     extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
     crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
     group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
-    if groups == 1:                  # (N, L, Cin) x (Cin, Cout*K)
-        cols = input.reshape(n, in_channels, length).transpose(1, 2) @ \
-            weight.reshape(in_channels, group_out * window)
-    else:                            # (G, N*L, Cin/G) x (G, Cin/G, Cout/G*K)
-        per_group = input.reshape(n, groups, group_in, length).permute(1, 0, 3, 2)
-        cols = per_group.reshape(groups, n * length, group_in) @ \
-            weight.reshape(groups, group_in, group_out * window)
-        cols = cols.reshape(groups, n, length, group_out * window).permute(1, 2, 0, 3)
-        cols = cols.reshape(n, length, groups * group_out * window)
+    if groups == 1:                  # (Cout*K, Cin) x (N, Cin, L)
+        cols = weight.reshape(in_channels, group_out * window).transpose(0, 1) @ \
+            input.reshape(n, in_channels, length)
+    else:                            # (G, Cout/G*K, Cin/G) x (N, G, Cin/G, L)
+        cols = weight.reshape(groups, group_in, group_out * window).transpose(1, 2) @ \
+            input.reshape(n, groups, group_in, length)
+        cols = cols.reshape(n, groups * group_out * window, length)
     out = NN.Fold.apply(cols, tuple(s - e for s, e in zip(size, extra)), tuple(kernel),
                         dilation, crop, stride)
     if any(extra):
@@ -1117,7 +1112,7 @@ def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
-    """each channel's windows, (N * C, L, prod(kernel))"""
+    """each channel's windows as columns, (N * C, prod(kernel), L)"""
     n, c, *sizes = input.shape
     return NN.Unfold.apply(input.reshape(n * c, 1, *sizes), kernel, dilation, pad, stride,
                            pad_value)
@@ -1162,8 +1157,8 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     if any(map(any, pad)):
         inside = NN.Unfold.forward(None, np.ones((1, 1, *sizes), bool), kernel, dilation, pad,
                                    stride, False)
-        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=2), low=low)
-    values, idx = RD.MaxDim.apply(cols, 2, False, pick)
+        pick = functools.partial(pick, first_inside=np.argmax(inside, axis=1), low=low)
+    values, idx = RD.MaxDim.apply(cols, 1, False, pick)
     shape = (c, *out) if single else (batch, c, *out)
     values = _OUTPUTS[fn].apply(values, shape)
     if not return_indices:
@@ -1212,7 +1207,7 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
     dt = input._data.dtype
     if dt != np.int64:                             # (PyTorch's only integer avg_pool)
         _dtype.require_float(dt, "avg_pool2d" if n == 2 else "avg_pool3d_out_frame")
-    sums = _pool_windows(input, kernel, stride, (1,) * n, pad, 0).sum(2)
+    sums = _pool_windows(input, kernel, stride, (1,) * n, pad, 0).sum(1)
     if divisor_override is not None:
         divisor = divisor_override
     else:

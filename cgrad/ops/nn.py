@@ -134,6 +134,16 @@ def conv_output_size(size, kernel, dilation, pad, stride):
     return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _windows(x, out, kernel, dilation, stride, writeable=False):
+    """the view (N, C, *kernel, *out) of x (N, C, *S): element (n, c, *at, *o) is the one
+    kernel position `at` of window `o` reads"""
+    sn, sc, *spatial = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (*x.shape[:2], *kernel, *out),
+        (sn, sc, *[s * d for s, d in zip(spatial, dilation)],
+         *[s * st for s, st in zip(spatial, stride)]), writeable=writeable)
+
+
 def _window_slices(out, kernel, dilation, stride):
     """for each kernel position (a tuple, one index per spatial dim), the slices of the
     padded input it reads: a loop over the kernel's positions, never the output's"""
@@ -143,10 +153,11 @@ def _window_slices(out, kernel, dilation, stride):
 
 
 class Unfold(Op):
-    """x (N, C, *S) -> rows (N, L, C * prod(kernel)), S of any number of spatial dims: each
+    """x (N, C, *S) -> columns (N, C * prod(kernel), L), S of any number of spatial dims: each
     window of the input (padded with pad_value; pad is a (before, after) pair per spatial
-    dim), one per row, so that a convolution is one matrix product with the weight
-    (PyTorch's F.unfold is this transposed)   ->   dx = the rows' gradient folded back (Fold)"""
+    dim) as a column, in PyTorch's im2col layout (F.unfold), so that a convolution is the
+    weight times them   ->   dx = the columns' gradient folded back (Fold).
+    Built by a loop over the kernel's positions, each copying one (N, C, *L) block."""
     grad_fn_name = "Im2ColBackward0"
 
     @staticmethod
@@ -158,12 +169,10 @@ class Unfold(Op):
         n, c = x.shape[:2]
         out = [conv_output_size(s, k, d, (0, 0), st)
                for s, k, d, st in zip(x.shape[2:], kernel, dilation, stride)]
-        sn, sc, *spatial = x.strides
-        windows = np.lib.stride_tricks.as_strided(
-            x, (n, *out, c, *kernel),
-            (sn, *[s * st for s, st in zip(spatial, stride)], sc,
-             *[s * d for s, d in zip(spatial, dilation)]), writeable=False)
-        return np.ascontiguousarray(windows).reshape(n, math.prod(out), c * math.prod(kernel))
+        # one copy of the windows' view, (N, C, *kernel, *out): its inner runs are rows of
+        # the output positions, long ones (a (N, *out, C, *kernel) order copied runs of kw)
+        cols = np.ascontiguousarray(_windows(x, out, kernel, dilation, stride))
+        return cols.reshape(n, c * math.prod(kernel), math.prod(out))
 
     @staticmethod
     def backward(ctx, g):
@@ -175,29 +184,32 @@ class Unfold(Op):
 
 
 class Fold(Op):
-    """rows (N, L, C * prod(kernel)) -> (N, C, *size): each row's values added back at its
-    window's positions (the padding cropped), the adjoint of Unfold   ->   drows = Unfold(g)"""
+    """columns (N, C * prod(kernel), L) -> (N, C, *size): each column's values added back at
+    its window's positions (the padding cropped), the adjoint of Unfold (PyTorch's col2im,
+    F.fold)   ->   dcols = Unfold(g)"""
     grad_fn_name = "Col2ImBackward0"
 
     @staticmethod
-    def forward(ctx, rows, size, kernel, dilation, pad, stride):
+    def forward(ctx, cols, size, kernel, dilation, pad, stride):
         if ctx is not None:                   # (None: called as Unfold's backward)
             ctx.args = (kernel, dilation, pad, stride)
         padded = [s + a + b for s, (a, b) in zip(size, pad)]
         out_size = [conv_output_size(s, k, d, (0, 0), st)
                     for s, k, d, st in zip(padded, kernel, dilation, stride)]
-        n, k = rows.shape[0], len(kernel)
-        rows = rows.reshape(n, *out_size, rows.shape[2] // math.prod(kernel), *kernel)
-        rows = np.moveaxis(rows, k + 1, 1)               # (N, C, *out, *kernel)
-        out = zeros((n, rows.shape[1], *padded), rows.dtype)
-        for at, window in _window_slices(out_size, kernel, dilation, stride):
-            out[(slice(None), slice(None)) + window] += rows[(Ellipsis,) + at]
+        n = cols.shape[0]
+        cols = cols.reshape(n, cols.shape[1] // math.prod(kernel), *kernel, *out_size)
+        out = zeros((n, cols.shape[1], *padded), cols.dtype)
+        if all(st >= d * (k - 1) + 1 for st, k, d in zip(stride, kernel, dilation)):
+            # windows that do not overlap (pooling's): one copy into their view
+            np.copyto(_windows(out, out_size, kernel, dilation, stride, writeable=True), cols)
+        else:
+            for at, window in _window_slices(out_size, kernel, dilation, stride):
+                out[(slice(None), slice(None)) + window] += cols[(slice(None), slice(None)) + at]
         return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
                                                       for s, (a, _) in zip(size, pad))]
 
     @staticmethod
     def backward(ctx, g):
-        g = np.ascontiguousarray(g)
         return Unfold.forward(None, g, *ctx.args, 0), None, None, None, None, None
 
     @staticmethod
@@ -241,7 +253,9 @@ class LayerOutput(Op):
     def forward(cls, ctx, x, shape):
         ctx.shape = x.shape
         y = np.reshape(x, shape)
-        return y.copy() if not cls.fresh and np.may_share_memory(y, x) else y
+        if not y.flags.c_contiguous or (not cls.fresh and np.may_share_memory(y, x)):
+            y = y.copy()
+        return y
 
     @staticmethod
     def backward(ctx, g):
