@@ -1556,7 +1556,8 @@ class Tensor:
         dtype = self._graph_dtype(dtype)
         x = self if dtype is None else self.to(dtype)      # it runs in dtype
         out = op.apply(x, dims, keepdim)
-        return out if dtype is None or dtype.kind != "b" else out.to(dtype)   # (any)
+        # the op sums bools and integers in int64: back to an asked bool (any) or int32
+        return out if dtype is None or out._data.dtype == dtype else out.to(dtype)
 
     def mean(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         op = R.MeanAll if dim is NO_DIM else R.MeanDim     # (PyTorch names by the overload)
@@ -1735,7 +1736,7 @@ class Tensor:
         dtype = self._graph_dtype(dtype)
         if dtype is not None:                              # it runs in dtype
             out = self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
-            return out if dtype.kind != "b" else out.to(dtype)             # (all)
+            return out if out._data.dtype == dtype else out.to(dtype)     # (all; int32)
         if dim is None:
             return R.ProdAll.apply(self, None, False)
         return R.ProdDim.apply(self, dim, keepdim)

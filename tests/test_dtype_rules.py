@@ -279,3 +279,20 @@ def test_division_by_zero_does_not_warn(tmp_path):
                        text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": where})
     assert r.stdout.split("\n")[:2] == ["[inf, nan] inf"] * 2, r.stderr
     assert r.returncode and 'line 6' in r.stderr and "RuntimeWarning: divide by zero" in r.stderr
+
+
+@needs_torch
+def test_integer_reductions_keep_an_asked_integer_dtype(backend):
+    """sum/prod with dtype=int32 (or bool) give that dtype, not the int64 they sum in"""
+    for m in (cgrad, torch):
+        x = m.tensor([[1, 2], [3, 4]])
+        b = m.tensor([True, False])
+        got = [x.sum(dtype=m.int32), x.sum(0, dtype=m.int32), x.sum((0, 1), dtype=m.int32),
+               x.prod(dtype=m.int32), x.prod(1, keepdim=True, dtype=m.int32),
+               b.sum(dtype=m.int32), b.sum(dtype=m.bool)]
+        if m is cgrad:
+            mine = got
+        else:
+            for a, t in zip(mine, got):
+                assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+                assert a.tolist() == t.tolist()
