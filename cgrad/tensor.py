@@ -1542,11 +1542,15 @@ class Tensor:
     def vdot(self, other):
         return _matfuncs().vdot(self, other)
 
-    def softmax(self, dim):
-        return R.Softmax.apply(self, _dim(dim, self.ndim))
+    def softmax(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype
+        return R.Softmax.apply(x, d)
 
-    def log_softmax(self, dim):
-        return R.LogSoftmax.apply(self, _dim(dim, self.ndim))
+    def log_softmax(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype
+        return R.LogSoftmax.apply(x, d)
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
@@ -2394,17 +2398,21 @@ class Tensor:
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
         return SP.NanToNum.apply(self, nan, posinf, neginf)
 
-    def nansum(self, dim=None, keepdim=False):
-        if self._data.dtype.kind != "f":
-            return self.sum(dim, keepdim)
-        return R.Nansum.apply(self, _dims(dim, self.ndim), keepdim)
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        dims = _dims(dim, self.ndim)                       # (checked before the dtype)
+        dtype = self._graph_dtype(dtype)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype, as sum
+        if x._data.dtype.kind != "f":                      # no NaN to skip
+            return self.sum(dim, keepdim, dtype=dtype)
+        return R.Nansum.apply(x, dims, keepdim)
 
-    def nanmean(self, dim=None, keepdim=False):
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
         if self._data.dtype.kind != "f":
             raise RuntimeError("nanmean(): expected input to have floating point or complex "
                                f"dtype but got {_tname(self._data.dtype)}")
-        present = self.isnan().logical_not()
-        return self.nansum(dim, keepdim) / present.sum(dim, keepdim)
+        x = self if dtype is None else self.to(dtype)
+        present = x.isnan().logical_not()
+        return x.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
     def roll(self, shifts, dims=None):
         from ._functions import cat

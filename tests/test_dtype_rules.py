@@ -296,3 +296,25 @@ def test_integer_reductions_keep_an_asked_integer_dtype(backend):
             for a, t in zip(mine, got):
                 assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
                 assert a.tolist() == t.tolist()
+
+
+@needs_torch
+def test_softmax_and_nansum_take_dtype(backend):
+    """Tensor.softmax/log_softmax(dim, dtype), torch.softmax(..., dtype=) and nansum/nanmean's
+    dtype=: run in dtype (an integer input too), the gradient back in the input's dtype"""
+    out = {}
+    for m in (cgrad, torch):
+        x = m.tensor([[1.0, float("nan"), 3.0], [0.5, 2.0, -1.0]], requires_grad=True)
+        i = m.tensor([[1, 2, 3], [4, 5, 7]])
+        got = [x.nan_to_num().softmax(1, m.float64), x.nan_to_num().log_softmax(0, dtype=m.float64),
+               m.softmax(i, 1, dtype=m.float32), m.log_softmax(i, -1, dtype=m.float64),
+               x.nansum(dtype=m.float64), x.nansum(1, keepdim=True, dtype=m.float64),
+               i.nansum(dtype=m.int32), m.nansum(i, 1, True, dtype=m.float64),
+               x.nanmean(0, dtype=m.float64)]
+        w = sum((g * m.arange(g.numel(), dtype=g.dtype).reshape(g.shape)).sum()
+                for g in got if g.requires_grad)
+        w.backward()
+        out[m] = got + [x.grad]
+    for a, t in zip(out[cgrad], out[torch]):
+        assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+        np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-6)
