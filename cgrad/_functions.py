@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 
 from . import _dtype
-from ._dtype import result_type
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
@@ -45,7 +44,7 @@ def _tensors(tensors, name):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__}")
-    dt = result_type(*[t._data for t in tensors])
+    dt = _dtype.result_type(*[t._data for t in tensors])
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
 
@@ -445,7 +444,7 @@ def block_diag(*tensors):
         mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
     if not mats:
         return Tensor._make(np.zeros((1, 0), np.float32))
-    dtype = result_type(*[m._data for m in mats])
+    dtype = _dtype.result_type(*[m._data for m in mats])
     width = builtins.sum(m.shape[1] for m in mats)     # (sum: cgrad.sum here)
     rows, left = [], 0
     for m in mats:
@@ -649,6 +648,12 @@ def promote_types(type1, type2):
     """the dtype PyTorch's type promotion gives two dtypes"""
     return _dtype.from_numpy_dtype(_dtype.promote_types(_dtype.to_numpy_dtype(type1),
                                                         _dtype.to_numpy_dtype(type2)))
+
+
+def result_type(tensor, other):
+    """the dtype PyTorch's type promotion gives an op on these two (tensors or Python numbers)"""
+    return _dtype.from_numpy_dtype(_dtype.result_type(
+        *[o._data if isinstance(o, Tensor) else o for o in (tensor, other)]))
 
 
 def can_cast(from_, to):

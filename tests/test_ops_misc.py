@@ -43,6 +43,18 @@ def test_promote_types_and_can_cast():
             assert cgrad.can_cast(ca, cb) == torch.can_cast(ta, tb), (a, b)
 
 
+def test_result_type_of_tensors_and_numbers():
+    """torch.result_type(tensor or number, tensor or number): dimensioned tensors over 0-d
+    ones over Python numbers, within a category"""
+    def operands(m):
+        return [m.ones(2, dtype=m.int32), m.ones(2, dtype=m.bool), m.ones(2, dtype=m.float64),
+                m.tensor(1.0), m.tensor(1, dtype=m.int32), m.tensor(True), 2, 2.5, True]
+    for a, ta in zip(operands(cgrad), operands(torch)):
+        for b, tb in zip(operands(cgrad), operands(torch)):
+            assert str(cgrad.result_type(a, b)).split(".")[1] == \
+                str(torch.result_type(ta, tb)).split(".")[1], (ta, tb)
+
+
 def test_rng_state_round_trip():
     cgrad.manual_seed(3)
     state = cgrad.get_rng_state()
