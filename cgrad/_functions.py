@@ -240,7 +240,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def hstack(tensors):
     """cat along dim 1, or dim 0 for 1-d tensors"""
-    tensors = list(tensors)
+    tensors = [atleast_1d(t) for t in tensors]             # (0-d ones as one element)
     return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
 
 

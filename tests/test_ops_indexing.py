@@ -267,6 +267,9 @@ def test_at_least_and_stacks(backend):
     compare(lambda m, x, y: m.dstack([x, y]), a, a * 2)
     compare(lambda m, x, y: m.dstack((x, y)), b, b * 2)
     compare(lambda m, x, y: m.dstack([x]), b, b)
+    s0, s1 = (values(np.float64, [], shape=(), seed=k) for k in (5, 6))
+    compare(lambda m, x, y: m.hstack([x, y]), s0, s1)            # 0-d ones as 1-d: joined
+    compare(lambda m, x, y: m.hstack((x, y)), s0, a)
 
 
 def test_block_diag_cartesian_prod_combinations(backend):
