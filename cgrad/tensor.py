@@ -992,7 +992,7 @@ class Tensor:
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
             v = value._data              # fill (one mask, one value), else an index_put
-            masked_fill = v.size == 1 and isinstance(key, np.ndarray) and key.dtype == np.bool_
+            masked_fill = v.size == 1 and _one_mask(key)
             if basic:
                 if _overlap(S.view_at(self._data, key), v) == "partial":
                     _raise_overlap()
@@ -1000,8 +1000,7 @@ class Tensor:
                 _raise_overlap()
             # a key without index arrays writes a view by copy_, which casts any dtype
             copies = basic or not S.has_index_arrays(key)
-            if not copies and (not _castable(v.dtype, self._data.dtype)
-                               or not masked_fill and v.dtype != self._data.dtype):
+            if not copies and not masked_fill and v.dtype != self._data.dtype:
                 raise RuntimeError(f"Index put requires the source and destination dtypes "
                                    f"match, got {_tname(self._data.dtype)} for the destination "
                                    f"and {_tname(v.dtype)} for the source.")
@@ -4040,6 +4039,14 @@ def _check_in_place_shape(shape, other):
 def _raise_output_shape(shape, full):
     raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                        f"{list(full)}")
+
+
+def _one_mask(key):
+    """whether key's only index array is one boolean mask (beside ints, slices, None): PyTorch
+    writes a one-element value there as a masked fill of its item, in any dtype"""
+    items = key.advanced if type(key) is S.SplitKey else key if type(key) is tuple else (key,)
+    arrays = [k for k in items if isinstance(k, (np.ndarray, bool))]   # (True: a long index)
+    return len(arrays) == 1 and isinstance(arrays[0], np.ndarray) and arrays[0].dtype == np.bool_
 
 
 def _raise_overlap():

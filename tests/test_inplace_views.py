@@ -257,3 +257,27 @@ def test_setitem_records_pytorchs_node(backend, statement):
         results.append([t.grad_fn.name().replace("torch::autograd::", ""), t.tolist()] +
                        [None if p.grad is None else p.grad.tolist() for p in (x, v, w)])
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("key", ["m", "(0, m)", "(slice(None), m)", "(None, 0, m)",
+                                 "(Ellipsis, m)", "(0, True, m)", "(lib.tensor([1]), m)",
+                                 "lib.tensor([0, 1])"])
+def test_setitem_one_element_into_one_mask_is_a_masked_fill(key):
+    """x[key] = v where key's only index array is one bool mask and v has one element: PyTorch
+    writes v's item as a masked fill, in any dtype (int into bool, float into int); other keys
+    with index arrays need v's dtype"""
+    results = []
+    for lib in (torch, cgrad):
+        m = lib.tensor([True, False, True])
+        row = []
+        for dt in (lib.float32, lib.int64, lib.bool):
+            for v in (lib.tensor(3, dtype=lib.int32), lib.tensor([[2.7]], dtype=lib.float64),
+                      lib.tensor(True), lib.tensor(-1.5)):
+                x = lib.zeros(2, 3, dtype=dt)
+                try:
+                    x[eval(key)] = v
+                    row.append(x.tolist())
+                except Exception as e:         # (the same class: compared below)
+                    row.append(type(e).__name__)
+        results.append(row)
+    assert results[1] == results[0]
