@@ -1,6 +1,7 @@
 """PyTorch's top-level matrix functions (torch.det, torch.svd, torch.cholesky_solve, torch.kron,
 torch.cdist, ...), over cgrad.linalg and its ops; the Tensor methods of the same names call
 these."""
+import math
 import numbers
 import warnings
 
@@ -184,9 +185,10 @@ def tensordot(a, b, dims=2, out=None):
                                f"dim {y}")
     free_a = [d for d in range(a.ndim) if d not in da]
     free_b = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da]))
-    left = a.permute(*free_a, *da).reshape(-1, k)
-    right = b.permute(*db, *free_b).reshape(k, -1)
+    def size(t, ds):         # spelled out, not -1: a contracted size of 0 leaves -1 ambiguous
+        return math.prod(t.shape[d] for d in ds)
+    left = a.permute(*free_a, *da).reshape(size(a, free_a), size(a, da))
+    right = b.permute(*db, *free_b).reshape(size(b, db), size(b, free_b))
     shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
     result = (left @ right).reshape(*shape)
     return result if out is None else _into_out(result, out)
