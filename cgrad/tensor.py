@@ -2360,6 +2360,16 @@ class Tensor:
     def lerp(self, end, weight):
         """self + weight * (end - self), as PyTorch computes it: from end, end - (end - self)
         * (1 - weight), where |weight| >= 0.5 (other roundings; inf - inf is NaN there)"""
+        if not isinstance(end, Tensor):
+            raise TypeError(f"lerp(): argument 'end' (position 1) must be Tensor, not "
+                            f"{type(end).__name__}")
+        for name, t in (("end", end), ("weight", weight)):   # no promotion (but a 0-d weight)
+            if isinstance(t, Tensor) and t._data.dtype != self._data.dtype and \
+                    (name == "end" or t._data.ndim):
+                raise RuntimeError(f"expected dtype {_dtype.c_name(self._data.dtype)} for "
+                                   f"`{name}` but got dtype {_dtype.c_name(t._data.dtype)}")
+        _dtype.require_float(self._data.dtype, "lerp_kernel_tensor"
+                             if isinstance(weight, Tensor) else "lerp_kernel_scalar")
         if isinstance(weight, Tensor):
             near = self + weight * (end - self)
             return near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
@@ -2371,6 +2381,14 @@ class Tensor:
         return self + value * (tensor1 * tensor2)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
+        if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
+            raise RuntimeError(
+                "Integer division with addcdiv is no longer supported, and in a future  release "
+                "addcdiv will perform a true division of tensor1 and tensor2. The historic "
+                "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
+                "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+                "tensor2) for float inputs. The future addcdiv behavior is just the latter "
+                "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
         return self + value * (tensor1 / tensor2)
 
     def lerp_(self, end, weight):

@@ -318,3 +318,44 @@ def test_softmax_and_nansum_take_dtype(backend):
     for a, t in zip(out[cgrad], out[torch]):
         assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
         np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+
+
+LERP_ADDCDIV = {
+    "lerp end double": lambda m, f, d, i, b: f.lerp(d, 0.5),
+    "lerp end long": lambda m, f, d, i, b: f.lerp(i, 0.5),
+    "lerp 0-d end double": lambda m, f, d, i, b: m.lerp(f, m.tensor(1.0, dtype=m.float64), 0.5),
+    "lerp_ end double": lambda m, f, d, i, b: f.lerp_(d, 0.5),
+    "lerp weight double": lambda m, f, d, i, b: f.lerp(f, d),
+    "lerp_ weight float": lambda m, f, d, i, b: d.lerp_(d, f),
+    "lerp 0-d weight double": lambda m, f, d, i, b: f.lerp(f, m.tensor(0.5, dtype=m.float64)),
+    "lerp 0-d weight long": lambda m, f, d, i, b: f.lerp(f * 3, m.tensor(1)),
+    "lerp long": lambda m, f, d, i, b: i.lerp(i, 0.5),
+    "lerp bool": lambda m, f, d, i, b: b.lerp(b, 0.5),
+    "lerp long weight long": lambda m, f, d, i, b: i.lerp(i, i),
+    "lerp end a number": lambda m, f, d, i, b: f.lerp(2.0, 0.5),
+    "addcdiv long by long": lambda m, f, d, i, b: m.addcdiv(f, i, i),
+    "addcdiv bool by bool": lambda m, f, d, i, b: m.addcdiv(f, b, b),
+    "addcdiv_ bool by long": lambda m, f, d, i, b: f.addcdiv_(b, i),
+    "addcdiv all long": lambda m, f, d, i, b: m.addcdiv(i, i, i),
+    "addcdiv float by long": lambda m, f, d, i, b: m.addcdiv(f, f, i, value=2),
+    "addcdiv long by float": lambda m, f, d, i, b: m.addcdiv(i, f * 4, f),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(LERP_ADDCDIV))
+def test_lerp_and_addcdiv_refuse_dtypes_like_pytorch(backend, name):
+    """lerp does not promote: end (and a dimensioned weight) must have self's dtype, and self
+    must be floating; addcdiv refuses integer (and bool) tensor1 with tensor2. cgrad promoted
+    and computed all of these"""
+    outcomes = []
+    for m in (cgrad, torch):
+        f = m.tensor([1.0, 2.0])
+        args = (f, f.double() * 2, f.long() * 3, f > 1)
+        try:
+            r = LERP_ADDCDIV[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            msg = "" if isinstance(e, TypeError) else str(e)   # (torch's lists overloads)
+            outcomes.append((type(e).__name__, msg))
+    assert outcomes[0] == outcomes[1]
