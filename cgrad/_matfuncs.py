@@ -18,6 +18,7 @@ from .ops import matrix as M
 from .ops import reduce as R
 from .ops import special as SP
 from .ops.matrix import pytorch_node
+from .ops.shape import check_broadcast
 from .tensor import Tensor, where
 
 __all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "geqrf",
@@ -142,6 +143,7 @@ def cross(input, other, dim=None, *, out=None):
                       "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
                       "The default value of dim will change to agree with that of "
                       "linalg.cross in a future release.", UserWarning, stacklevel=2)
+        check_broadcast(input.shape, other.shape)
         shape = np.broadcast_shapes(input.shape, other.shape)
         dim = next((i for i, s in enumerate(shape) if s == 3), None)
         if dim is None:

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._dtype import to_numpy_dtype, torch_name
+from ._dtype import require_float, to_numpy_dtype, torch_name
 from ._functions import _into_out, cat
 from ._functions import matmul  # noqa: F401  (torch.linalg.matmul is torch.matmul)
 from .ops import matrix as M
@@ -526,6 +526,7 @@ def cross(input, other, *, dim=-1, out=None):
     if input._data.dtype != other._data.dtype:
         raise RuntimeError(f"expected scalar type {torch_name(input._data.dtype)} but found "
                            f"{torch_name(other._data.dtype)}")
+    require_float(input._data.dtype, "cross", also="iu")
     return _into_out(M.Cross.apply(input, other, d), out)
 
 

@@ -3211,8 +3211,9 @@ class Tensor:
             raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                                f"number of dimensions, but got {self.ndim} dimensions for input, "
                                f"and {indices.ndim} dimensions for indices")
-        shape = list(np.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1:],
-                                         indices.shape[:d] + (1,) + indices.shape[d + 1:]))
+        outer = [t.shape[:d] + (1,) + t.shape[d + 1:] for t in (self, indices)]
+        _check_broadcast(*outer)
+        shape = list(np.broadcast_shapes(*outer))
         x = self.expand(shape[:d] + [self.shape[d]] + shape[d + 1:])
         return x.gather(d, indices.expand(shape[:d] + [indices.shape[d]] + shape[d + 1:]))
 
@@ -3322,6 +3323,7 @@ class Tensor:
         if in_place:
             _check_in_place_shape(self.shape, mask.shape)
             return self._inplace(S.MaskedScatter, mask._data, source)
+        _check_broadcast(mask.shape, self.shape)             # (PyTorch's a: the mask)
         shape = np.broadcast_shapes(self.shape, mask.shape)
         return S.MaskedScatter.apply(self.expand(shape), mask._data, source)
 

@@ -354,3 +354,16 @@ def test_unravel_index_and_unflatten(backend):
     compare(lambda m: m.unravel_index(m.tensor([5, 23]), (2, 3, 4))[2], grad=False)
     same_error(lambda m: m.unravel_index(m.tensor([1.0]), (3, 4)))
     compare(lambda m, t: m.unflatten(t, 1, (2, 3)), X)
+
+
+@pytest.mark.filterwarnings("ignore:Using torch.cross without")
+@pytest.mark.parametrize("call", [
+    lambda m: m.zeros(2, 3).masked_scatter(m.ones(4, dtype=m.bool), m.zeros(9)),
+    lambda m: m.take_along_dim(m.zeros(2, 3), m.zeros(4, 1, dtype=m.int64), 1),
+    lambda m: m.cross(m.zeros(2, 3), m.zeros(3, 3)),
+    lambda m: m.cross(m.ones(2, 3, dtype=m.bool), m.ones(2, 3, dtype=m.bool), dim=1),
+    lambda m: m.linalg.cross(m.ones(2, 3, dtype=m.bool), m.ones(2, 3, dtype=m.bool))])
+def test_shape_and_dtype_errors_are_pytorchs(backend, call):
+    """masked_scatter, take_along_dim and cross(dim=None) of shapes that do not broadcast let
+    NumPy's ValueError out, cross of bools NumPy's TypeError: now PyTorch's errors"""
+    same_error(call, message=True)
