@@ -838,6 +838,10 @@ class Tensor:
         return self._inplace(E.Div, other)
 
     def pow_(self, exponent):
+        if self._data.dtype.kind == "b":              # as __pow__: b ** True, b ** False
+            if type(exponent) is bool:
+                return self if exponent else self.fill_(True)
+            _refuse_bool(exponent, "pow")
         return self._inplace(E.Pow if isinstance(exponent, Tensor) else E.PowScalar, exponent)
 
     def clamp_(self, min=None, max=None):
@@ -1106,7 +1110,7 @@ class Tensor:
         return E.Neg.apply(self)
 
     def __pos__(self):
-        return self
+        return self.positive()
 
     def __abs__(self):
         return E.Abs.apply(self)
@@ -1136,6 +1140,8 @@ class Tensor:
         return self.remainder_(other)
 
     def remainder_(self, other):
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "remainder_cpu")
         return self._inplace(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar,
                              other)
 

@@ -359,3 +359,34 @@ def test_lerp_and_addcdiv_refuse_dtypes_like_pytorch(backend, name):
             msg = "" if isinstance(e, TypeError) else str(e)   # (torch's lists overloads)
             outcomes.append((type(e).__name__, msg))
     assert outcomes[0] == outcomes[1]
+
+
+BOOL_IN_PLACE = {
+    "pow_ True": lambda m, b: b.pow_(True),
+    "pow_ False": lambda m, b: b.pow_(False),
+    "pow_ 0-d bool": lambda m, b: b.pow_(m.tensor(True)),
+    "pow_ bool": lambda m, b: b.pow_(b.clone()),
+    "**= bool": lambda m, b: b.__ipow__(b.clone()),
+    "pow_ 2": lambda m, b: b.pow_(2),
+    "remainder_ bool": lambda m, b: b.remainder_(b.clone()),
+    "%= True": lambda m, b: b.__imod__(True),
+    "remainder_ 2": lambda m, b: b.remainder_(2),
+    "+ bool": lambda m, b: +b,
+    "+ 0-d bool": lambda m, b: +m.tensor(True),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(BOOL_IN_PLACE))
+def test_bool_in_place_pow_remainder_and_plus_as_pytorch(backend, name):
+    """pow_ and remainder_ of a bool tensor follow ** and %: b ** True / False stay bool, a
+    bool exponent or divisor is refused (cgrad computed in int8 and failed the cast, or
+    divided by zero); unary + of a bool tensor is refused as torch.positive"""
+    outcomes = []
+    for m in (cgrad, torch):
+        try:
+            r = BOOL_IN_PLACE[name](m, m.tensor([True, False]))
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            outcomes.append((type(e).__name__, str(e)))
+    assert outcomes[0] == outcomes[1]
