@@ -2384,7 +2384,8 @@ class Tensor:
         return end - (end - self) * (1 - weight)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
-        return self + value * (tensor1 * tensor2)
+        t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)
+        return self + value * (t1 * t2)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
@@ -2395,16 +2396,31 @@ class Tensor:
                 "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
-        return self + value * (tensor1 / tensor2)
+        t1, t2, value = self._addc_operands("addcdiv", tensor1, tensor2, value)
+        return self + value * (t1 / t2)
+
+    def _addc_operands(self, name, tensor1, tensor2, value):
+        """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the
+        three tensors' (value takes no part in the promotion: it is cast, 0.5 to 0 for ints)"""
+        dt = _dtype.result_type(*[t._data if isinstance(t, Tensor) else t
+                                  for t in (self, tensor1, tensor2)])
+        if dt.kind == "b":
+            raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
+        t1, t2 = (t.to(dt) if isinstance(t, Tensor) else t for t in (tensor1, tensor2))
+        return t1, t2, int(value) if dt.kind in "iu" else value
 
     def lerp_(self, end, weight):
         return self.copy_(self.lerp(end, weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        return self._inplace(E.AddcmulInPlace, self.addcmul(tensor1, tensor2, value=value))
+        result = self.addcmul(tensor1, tensor2, value=value)
+        _check_cast(result._data.dtype, self._data.dtype)
+        return self._inplace(E.AddcmulInPlace, result)
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self._inplace(E.AddcdivInPlace, self.addcdiv(tensor1, tensor2, value=value))
+        result = self.addcdiv(tensor1, tensor2, value=value)
+        _check_cast(result._data.dtype, self._data.dtype)
+        return self._inplace(E.AddcdivInPlace, result)
 
     def tril(self, diagonal=0):
         self._triangle("tril")

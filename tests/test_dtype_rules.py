@@ -390,3 +390,52 @@ def test_bool_in_place_pow_remainder_and_plus_as_pytorch(backend, name):
         except Exception as e:                      # noqa: BLE001 (the class is compared)
             outcomes.append((type(e).__name__, str(e)))
     assert outcomes[0] == outcomes[1]
+
+
+ADDC = {
+    "int addcmul_ float": lambda m, f, i, b, d: i.addcmul_(f, f),
+    "int addcdiv_ float": lambda m, f, i, b, d: i.addcdiv_(f, f),
+    "bool addcmul_ int": lambda m, f, i, b, d: b.addcmul_(i, i),
+    "int addcmul_ value 0.5": lambda m, f, i, b, d: i.addcmul_(i, i, value=0.5),
+    "all bool": lambda m, f, i, b, d: m.addcmul(b, b, b),
+    "bool addcmul_ bool": lambda m, f, i, b, d: b.addcmul_(b, b),
+    "int value 0.5": lambda m, f, i, b, d: m.addcmul(i, i, i, value=0.5),
+    "int value -1.7": lambda m, f, i, b, d: m.addcmul(i, i, i, value=-1.7),
+    "int self, float tensors": lambda m, f, i, b, d: m.addcmul(i, f, f, value=0.5),
+    "0-d double self, int tensors": lambda m, f, i, b, d: m.addcmul(d, i, i, value=0.3),
+    "float self, 0-d double tensors": lambda m, f, i, b, d: m.addcmul(f, d, d, value=0.3),
+    "addcdiv 0-d double by int": lambda m, f, i, b, d: m.addcdiv(d, d, i, value=0.5),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(ADDC))
+def test_addcmul_addcdiv_value_and_dtypes_as_pytorch(backend, name):
+    """value takes no part in addcmul's type promotion (it is cast to the tensors' dtype, 0.5
+    to 0 for integers: cgrad made 1 + 0.5 * 1 * 1 a float or rounded it), all-bool addcmul is
+    refused, and addcmul_/addcdiv_ refuse a result self cannot hold (cgrad truncated it)"""
+    outcomes = []
+    for m in (cgrad, torch):
+        args = (m.tensor([1.5, 2.0]), m.tensor([1, 2]), m.tensor([True, False]),
+                m.tensor(2.0, dtype=m.float64))
+        try:
+            r = ADDC[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            outcomes.append((type(e).__name__, str(e)))
+    assert outcomes[0] == outcomes[1]
+
+
+@needs_torch
+def test_addcmul_addcdiv_gradients_in_the_wider_dtype(backend):
+    out = {}
+    for m in (cgrad, torch):
+        x = m.tensor([1.0, -2.0], dtype=m.float64, requires_grad=True)
+        a = m.tensor([0.5, 3.0], requires_grad=True)
+        c = m.tensor([2.0, -1.5], requires_grad=True)
+        y = x.addcmul(a, c, value=0.3) + m.addcdiv(x, a, c, value=-2)
+        (y * m.tensor([1.0, 2.0], dtype=m.float64)).sum().backward()
+        out[m] = [y.dtype, y.tolist(), x.grad.tolist(), a.grad.tolist(), c.grad.tolist()]
+    assert str(out[cgrad][0]).split(".")[1] == str(out[torch][0]).split(".")[1]
+    for ours, theirs in zip(out[cgrad][1:], out[torch][1:]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
