@@ -1266,10 +1266,12 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def add(self, other, alpha=1):
-        return _binary(E.Add, self, other, alpha) if alpha != 1 else self + other
+        return _binary(E.Add, self, other, alpha) if alpha != 1 or type(alpha) is not int \
+            else self + other
 
     def sub(self, other, alpha=1):
-        return _binary(E.Sub, self, other, alpha) if alpha != 1 else self - other
+        return _binary(E.Sub, self, other, alpha) if alpha != 1 or type(alpha) is not int \
+            else self - other
 
     def mul(self, other):
         return self * other

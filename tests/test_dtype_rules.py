@@ -439,3 +439,25 @@ def test_addcmul_addcdiv_gradients_in_the_wider_dtype(backend):
     assert str(out[cgrad][0]).split(".")[1] == str(out[torch][0]).split(".")[1]
     for ours, theirs in zip(out[cgrad][1:], out[torch][1:]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@needs_torch
+@pytest.mark.parametrize("alpha", [1.0, True, False, 1, 0.5])
+def test_add_and_sub_check_an_alpha_of_one_too(backend, alpha):
+    """add/sub/add_ with alpha=1.0 on integers, or alpha=True on non-bool results, are refused
+    by PyTorch; cgrad skipped its alpha checks whenever alpha == 1"""
+    outcomes = []
+    for m in (cgrad, torch):
+        i, b, f = m.tensor([1, 2]), m.tensor([True, False]), m.tensor([1.5, 2.0])
+        row = []
+        for call in (lambda: m.add(i, i, alpha=alpha), lambda: i.sub(i, alpha=alpha),
+                     lambda: i.clone().add_(i, alpha=alpha), lambda: f.add(i, alpha=alpha),
+                     lambda: f.clone().sub_(f, alpha=alpha), lambda: b.add(b, alpha=alpha),
+                     lambda: i.add(2, alpha=alpha), lambda: m.add(f, b, alpha=alpha)):
+            try:
+                r = call()
+                row.append((str(r.dtype).split(".")[1], r.tolist()))
+            except Exception as e:                  # noqa: BLE001 (the class is compared)
+                row.append((type(e).__name__, str(e)))
+        outcomes.append(row)
+    assert outcomes[0] == outcomes[1]
