@@ -1726,11 +1726,13 @@ class Tensor:
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):          # PyTorch's overload var(unbiased)
             dim, unbiased = None, dim
+        R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
         return R.Var.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):          # PyTorch's overload std(unbiased)
             dim, unbiased = None, dim
+        R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False):

@@ -32,6 +32,8 @@ FLOAT_ONLY = {
     "log_softmax": (lambda x: x.log_softmax(1), NotImplementedError, NotImplementedError),
     "var": (lambda x: x.var(), RuntimeError, RuntimeError),
     "std": (lambda x: x.std(1), RuntimeError, RuntimeError),
+    "var, dim out of range": (lambda x: x.var(5), RuntimeError, RuntimeError),   # (dtype first)
+    "std, dim out of range": (lambda x: cgrad.std(x, (0, -4)), RuntimeError, RuntimeError),
     "norm": (lambda x: x.norm(), RuntimeError, RuntimeError),
     "mse_loss": (lambda x: F.mse_loss(x, x), NotImplementedError, NotImplementedError),
     "bce": (lambda x: F.binary_cross_entropy(x, x), NotImplementedError, NotImplementedError),

@@ -396,6 +396,12 @@ class AMin(AMax):
     name, reduce = "amin", np.min
 
 
+def require_moments_dtype(dtype):
+    """PyTorch's error for var/std of integers or bools (checked before the dims)"""
+    if dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+
+
 class Var(Op):
     """y = sum((x - mean)^2) / (n - correction)   ->   dx = g * 2 (x - mean) / (n - c)"""
     @staticmethod
@@ -409,8 +415,7 @@ class Var(Op):
     @staticmethod
     def centered_var(ctx, x, dims, correction, keepdim):
         """(var, x - mean), and the reduction's parameters into ctx"""
-        if x.dtype.kind != "f":
-            raise RuntimeError("std and var only support floating point and complex dtypes")
+        require_moments_dtype(x.dtype)
         n = _count(x.shape, dims)
         work = _widened(x)
         # sums in float64: NumPy adds along a strided axis one element after another, so a
