@@ -424,6 +424,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
                         f"{type(ord).__name__}")
     if dtype is not None:
         x = x.to(_norm_dtype("linalg.vector_norm", x, dtype))
+    R.require_norm_dtype(x._data.dtype)                   # (checked before the dims)
     return _into_out(R.Norm.apply(x, float(ord), _dims(dim, x.ndim), bool(keepdim)), out)
 
 

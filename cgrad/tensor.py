@@ -1740,6 +1740,7 @@ class Tensor:
             from .linalg import matrix_norm
             return matrix_norm(self, p, tuple(range(self.ndim)) if dim is None else dim, keepdim)
         p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
+        R.require_norm_dtype(self._data.dtype)             # (checked before the dims)
         return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
 
     def prod(self, dim=NO_DIM, keepdim=None, *, dtype=None):

@@ -35,6 +35,9 @@ FLOAT_ONLY = {
     "var, dim out of range": (lambda x: x.var(5), RuntimeError, RuntimeError),   # (dtype first)
     "std, dim out of range": (lambda x: cgrad.std(x, (0, -4)), RuntimeError, RuntimeError),
     "norm": (lambda x: x.norm(), RuntimeError, RuntimeError),
+    "norm, dim out of range": (lambda x: x.norm(dim=(0, 3)), RuntimeError, RuntimeError),
+    "vector_norm, dim out of range": (lambda x: cgrad.linalg.vector_norm(x, 1, 2), RuntimeError,
+                                      RuntimeError),
     "mse_loss": (lambda x: F.mse_loss(x, x), NotImplementedError, NotImplementedError),
     "bce": (lambda x: F.binary_cross_entropy(x, x), NotImplementedError, NotImplementedError),
     "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, x), NotImplementedError,

@@ -483,15 +483,20 @@ class Std(Op):
             None, None, None
 
 
+def require_norm_dtype(dtype):
+    """PyTorch's error for the vector norm of integers or bools (checked before the dims)"""
+    if dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {torch_name(dtype)}")
+
+
 class Norm(Op):
     """y = (sum |x|^p)^(1/p)   ->   dx = g * x |x|^(p-2) / y^(p-1) (0 where y == 0)"""
     grad_fn_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        if x.dtype.kind != "f":
-            raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
-                               f"tensor as input. Got {torch_name(x.dtype)}")
+        require_norm_dtype(x.dtype)
         if (p < 0 or np.isinf(p)) and not x.size:   # a max, min or 1/0 over nothing: refused
             name = f"linalg.vector_norm cannot compute the {p:g} norm on"
             if dims is None:
