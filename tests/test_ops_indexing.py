@@ -169,6 +169,10 @@ def test_scatter_reduce(backend, reduce, include_self):
     ints = np.arange(24).reshape(4, 6) - 7
     compare(lambda m, t, i, s: t.scatter_reduce(0, i, s, reduce, include_self=include_self),
             ints, SCATTER_INDEX, (ints[:2] * 3) % 11)
+    # 0-d self, index and src: the backward's NumPy math on 0-d arrays gave scalars (TypeError)
+    compare(lambda m, t, s: t.scatter_reduce(0, m.tensor(0), s, reduce,
+                                             include_self=include_self) * 1.5,
+            np.array(2.0), np.array(3.0))
 
 
 @pytest.mark.parametrize("include_self", [True, False])

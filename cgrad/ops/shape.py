@@ -1338,12 +1338,26 @@ class ScatterReduce(Op):
     def backward(ctx, g):
         x, src, y = ctx.saved_tensors
         dim, index, reduce, include_self = ctx.args
+        count = ctx.count
+        if not g.ndim:          # 0-d as 1-d: NumPy's 0-d math gives scalars, which take no keys
+            gx, gs = ScatterReduce._grads(g.reshape(1), x.reshape(1), src.reshape(-1),
+                                          y.reshape(1), 0, index.reshape(-1), reduce,
+                                          include_self, None if count is None else
+                                          count.reshape(1))
+            gs = gs.reshape(index.shape)
+            return (gx.reshape(()), None, None, _src_gradient(ctx.name(), gs, ctx.src_shape),
+                    None, None)
+        gx, gs = ScatterReduce._grads(g, x, src, y, dim, index, reduce, include_self, count)
+        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+
+    @staticmethod
+    def _grads(g, x, src, y, dim, index, reduce, include_self, count):
         key = _along(index, dim)
         read = tuple(slice(0, n) for n in index.shape)         # src's places the forward read
         if reduce == "sum":
             gx, gs = g, g[key]
         elif reduce == "mean":
-            gx = g / ctx.count
+            gx = g / count
             gs = gx[key]
         elif reduce == "prod":
             masked_x = np.where(x == 0, x.dtype.type(1), x)
@@ -1369,7 +1383,7 @@ class ScatterReduce(Op):
         if not include_self:
             gx = gx.copy()
             gx[key] = 0
-        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+        return gx, gs
 
     @staticmethod
     def graph_backward(ctx, g):
