@@ -3993,7 +3993,8 @@ class Tensor:
                                    "is not finite")
             if lo == hi:
                 lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
-            edges = np.linspace(lo, hi, bins + 1).astype(x.dtype)
+            from .creation import _linspace    # PyTorch's linspace, bit for bit: a value on
+            edges = _linspace(lo, hi, bins + 1, x.dtype)    # an edge falls in its bin
         w = None
         if weight is not None:
             if weight.shape != self.shape:
