@@ -91,7 +91,9 @@ def _dim(d, ndim):
     """A dim wrapped to [0, ndim), or PyTorch's IndexError."""
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral):
-        raise TypeError(f"dim must be an int, got {type(d).__name__}")
+        if not (isinstance(d, Tensor) and not d._data.ndim and d._data.dtype.kind in "iu"):
+            raise TypeError(f"dim must be an int, got {type(d).__name__}")
+        d = int(d)                        # (PyTorch's parser takes a 0-d integer tensor)
     if not -n <= d < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                          f"but got {d})")

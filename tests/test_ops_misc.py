@@ -138,3 +138,24 @@ def test_masked_fill_keeps_the_shape_as_torch(backend, case):
     x = np.random.default_rng(0).standard_normal(shape)
     compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x)
     compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x, layout="transposed")
+
+
+def test_a_0d_integer_tensor_is_taken_as_a_dim():
+    """PyTorch's parser takes a 0-d integer tensor where an int dim is expected (others:
+    TypeError); cgrad raised TypeError for all"""
+    results = []
+    for m in (cgrad, torch):
+        x = m.arange(6.0).reshape(2, 3)
+        row = []
+        for d in (m.tensor(1), m.tensor(-2, dtype=m.int32), m.tensor(1.0)):
+            for call in (lambda: x.sum(d), lambda: x.unsqueeze(d), lambda: x.softmax(d),
+                         lambda: x.transpose(d, 0), lambda: x.size(d), lambda: m.cat([x, x], d),
+                         lambda: x.cumsum(d), lambda: x.argmax(d), lambda: x.flip(d)):
+                try:
+                    r = call()
+                    row.append(r if isinstance(r, int) else
+                               (tuple(r.shape), np.round(r.double().numpy(), 5).tolist()))
+                except TypeError:
+                    row.append("TypeError")
+        results.append(row)
+    assert results[0] == results[1]
