@@ -149,7 +149,14 @@ def _into_out(result, out):
 def _method(name):
     def fn(input, *args, out=None, **kwargs):
         if name in _NUMBER_FIRST and not isinstance(input, Tensor):
-            input = _tensor(input)   # cgrad.add(2, t): a 0-d tensor, promoted as a number
+            # cgrad.add(0.1, t): a 0-d tensor, promoted as a number, in the result's dtype
+            # (0.1 as a float32 tensor would add 0.10000000149 to a float64 t)
+            other = args[0] if args else kwargs.get("other", kwargs.get("exponent"))
+            input = Tensor._make(np.array(input).astype(_dtype.result_type(other._data, input))) \
+                if isinstance(other, Tensor) else _tensor(input)       # (astype: ints wrap)
+        elif not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
         elif name in _TWO_TENSORS and args:     # (the function's positions, not the method's)
             _require_tensors(name, input, args[0], _TWO_TENSORS[name])
         return _into_out(getattr(input, name)(*args, **kwargs), out)
@@ -159,7 +166,8 @@ def _method(name):
 
 
 # PyTorch takes a number as input too
-_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
+_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder", "multiply", "subtract",
+                 "divide", "true_divide", "floor_divide"}
 # and only tensors here (the second argument's name)
 _TWO_TENSORS = {**dict.fromkeys(["atan2", "arctan2", "hypot", "fmax", "fmin", "logaddexp",
                                  "logaddexp2", "ldexp", "ldexp_", "nextafter", "gcd", "gcd_",

@@ -159,3 +159,43 @@ def test_a_0d_integer_tensor_is_taken_as_a_dim():
                     row.append("TypeError")
         results.append(row)
     assert results[0] == results[1]
+
+
+NUMBER_FIRST = {
+    "add 0.1 double": lambda m, d, i, b: m.add(0.1, d),
+    "sub 0.1 double alpha": lambda m, d, i, b: m.sub(0.1, d, alpha=2),
+    "mul 0.1 double": lambda m, d, i, b: m.mul(0.1, d),
+    "div 0.1 double": lambda m, d, i, b: m.div(0.1, d),
+    "pow 0.1 double": lambda m, d, i, b: m.pow(0.1, d),
+    "remainder 0.1 double": lambda m, d, i, b: m.remainder(0.1, d),
+    "add 2.5 int32": lambda m, d, i, b: m.add(2.5, i),
+    "add 2**40 int32 (wraps)": lambda m, d, i, b: m.add(2 ** 40, i),
+    "add True bool": lambda m, d, i, b: m.add(True, b),
+    "div floor 7 int32": lambda m, d, i, b: m.div(7, i, rounding_mode="floor"),
+    "multiply": lambda m, d, i, b: m.multiply(0.1, d),
+    "subtract": lambda m, d, i, b: m.subtract(2, i),
+    "divide": lambda m, d, i, b: m.divide(0.3, d),
+    "true_divide": lambda m, d, i, b: m.true_divide(2.5, i),
+    "floor_divide": lambda m, d, i, b: m.floor_divide(7.5, i),
+    "fmod refuses a number": lambda m, d, i, b: m.fmod(2.5, d),
+    "exp refuses a number": lambda m, d, i, b: m.exp(2.5),
+    "clamp refuses a number": lambda m, d, i, b: m.clamp(2.5, 0),
+}
+
+
+@pytest.mark.parametrize("name", list(NUMBER_FIRST))
+def test_functions_with_a_number_first(name):
+    """torch.add(0.1, t) and its kin take the number as a double: cgrad made it a float32
+    tensor first (1.1000000015 for a float64 t); multiply, subtract, divide, true_divide and
+    floor_divide take a number first too; the other functions raise TypeError, not
+    AttributeError"""
+    outcomes = []
+    for m in (cgrad, torch):
+        args = (m.tensor([1.0, 3.0], dtype=m.float64), m.tensor([3, -2], dtype=m.int32),
+                m.tensor([True, False]))
+        try:
+            r = NUMBER_FIRST[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except TypeError:                  # (torch's message lists its overloads)
+            outcomes.append("TypeError")
+    assert outcomes[0] == outcomes[1]
