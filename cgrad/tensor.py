@@ -241,18 +241,24 @@ def _reworded(key, shape):
     S.checked_index(key if type(key) is tuple else (key,), shape)
 
 
-def _writable(d):
+def _writable(d, shared=False):
     """d as a writable view of the same memory where no two of its elements share a location
     (an expand() that broadcast nothing, or one slice of a broadcast: NumPy marks every
-    broadcast read-only), else PyTorch's RuntimeError"""
+    broadcast read-only), else PyTorch's RuntimeError. shared: they may (a fill writes one
+    value through every alias, which PyTorch allows)."""
     root = S.memory_owner(d)
-    if (any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)) or not root.flags.writeable
-            or not root.flags.c_contiguous):
+    if (not shared and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape))
+            or not root.flags.writeable or not root.flags.c_contiguous):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.")
     offset = d.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     return np.ndarray(d.shape, d.dtype, buffer=root, offset=offset, strides=d.strides)
+
+
+# in-place ops that write one value (where a mask is set): allowed on shared memory (not
+# fill_ of a tensor value: PyTorch copies that one)
+_FILLS = (E.Zero, E.FillNumber, E.MaskedFill)
 
 
 _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
@@ -742,6 +748,8 @@ class Tensor:
     def _inplace(self, op, *args):
         """self = op(self, *args), written into self's storage. With autograd, the op runs on
         a copy of self's old value and self takes the op's node as its grad_fn."""
+        if op in _FILLS and not self._data.flags.writeable and not self._records_inplace(args):
+            return self._fill_shared(op, args)
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
         if not issubclass(op, _CHECK_OWN_OPERANDS):
@@ -783,6 +791,19 @@ class Tensor:
         else:
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             self._write(op.forward(_NoGradCtx(), self._data, *arrays))
+        return self
+
+    def _fill_shared(self, op, args):
+        """fill_, zero_ or masked_fill_ of a tensor whose elements may share memory (an
+        expand): PyTorch writes the one value through every alias (a masked fill only where
+        the mask is set), where other in-place ops raise"""
+        view = _writable(self._data, shared=True)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        values = op.forward(_NoGradCtx(), self._data, *arrays)
+        _check_cast(values.dtype, view.dtype)
+        np.copyto(view, values, casting="unsafe",
+                  where=np.broadcast_to(arrays[0], view.shape) if op is E.MaskedFill else True)
+        self._version_counter.value += 1
         return self
 
     def _view_regions(self):
@@ -929,8 +950,7 @@ class Tensor:
         d = self._data
         if (self._requires_grad or self.grad_fn is not None or not d.flags.writeable
                 or self._no_grad_view is not None):
-            self._check_writable()
-            if self._records_inplace(()):
+            if not d.flags.writeable or self._records_inplace(()):
                 return self._inplace(E.Zero, 0)
             d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
@@ -1020,8 +1040,14 @@ class Tensor:
         if self._records_inplace((value,)):
             self._inplace(S.setitem_op(key, self._data.shape, value), key, value)
             return
-        self._check_writable()
-        S.put(self._data, key, value._data if isinstance(value, Tensor) else value)
+        data = self._data
+        if not data.flags.writeable:
+            # PyTorch copies into self[key], refused only where the elements of that view
+            # share memory (index arrays: allowed, with a warning)
+            data = _writable(data, shared=True)
+            if basic:
+                _writable(S.view_at(data, key))
+        S.put(data, key, value._data if isinstance(value, Tensor) else value)
         self._version_counter.value += 1
 
     # ---- arithmetic --------------------------------------------------------------------------
