@@ -2546,7 +2546,7 @@ class Tensor:
         if np_dtype == self._data.dtype:
             return self
         if np_dtype.kind != "f":                # integers and bools take no gradient
-            return Tensor._make(self._data.astype(np_dtype))
+            return Tensor._make(S.cast(self._data, np_dtype))
         return S.ToDtype.apply(self, np_dtype)
 
     def type_as(self, other):

@@ -199,3 +199,19 @@ def test_functions_with_a_number_first(name):
         except TypeError:                  # (torch's message lists its overloads)
             outcomes.append("TypeError")
     assert outcomes[0] == outcomes[1]
+
+
+def test_casts_of_expanded_tensors_are_row_major():
+    """x.expand(...).long() / .double() / .to(int32) is laid out row-major as in PyTorch
+    (NumPy's order 'K' gave column-major strides, and .view(-1) then refused it); dense
+    inputs keep their order"""
+    results = []
+    for m in (cgrad, torch):
+        e = m.tensor([1.0, 2.0]).expand(3, 2)
+        x = m.arange(6.0).reshape(2, 3).t()
+        b = m.ones(2, 1, 3).expand(2, 4, 3)
+        casts = [e.long(), e.double(), e.to(m.int32), x.long(), x.double(), b.double(),
+                 b.long(), m.tensor([1, 2]).expand(3, 2).float()]
+        results.append([(t.stride(), t.is_contiguous()) for t in casts] +
+                       [e.long().view(-1).tolist(), b.double().view(-1).tolist()])
+    assert results[0] == results[1]

@@ -226,13 +226,21 @@ ToMemoryFormat = renamed("ToMemoryFormat", CloneAs, "ToCopyBackward0",
                          "x.to(memory_format=...): a copy laid out in that format")
 
 
+def cast(x, dtype):
+    """x.astype(dtype) laid out as PyTorch's preserve_format: in x's order where no elements
+    share memory, else row-major (NumPy's order 'K' gave an expand column-major strides, and
+    .view then refused it)"""
+    shared = any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape))
+    return x.astype(dtype, order="C" if shared else "K")
+
+
 class ToDtype(Op):
     """y = x cast to a dtype   ->   dx = g cast back (by the engine)"""
     grad_fn_name = "ToCopyBackward0"
 
     @staticmethod
     def forward(ctx, x, dtype):
-        return x.astype(dtype)
+        return cast(x, dtype)
 
     @staticmethod
     def backward(ctx, g):
