@@ -847,10 +847,9 @@ def running_extreme(x, axis, better):
     if x.shape[0]:
         best, at = x[0].copy(), np.zeros(x.shape[1:], np.int64)
         for i in range(x.shape[0]):
-            take = better(x[i], best) | np.isnan(x[i]) if x.dtype.kind == "f" else \
-                better(x[i], best)
-            if x.dtype.kind == "f":
-                take &= ~np.isnan(best)
+            take = better(x[i], best)
+            if x.dtype.kind == "f":       # a NaN always takes (a later NaN too), else not past one
+                take = np.isnan(x[i]) | take & ~np.isnan(best)
             best, at = np.where(take, x[i], best), np.where(take, i, at)
             values[i], indices[i] = best, at
     return np.moveaxis(values, 0, axis), np.moveaxis(indices, 0, axis)
