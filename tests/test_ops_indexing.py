@@ -371,3 +371,17 @@ def test_shape_and_dtype_errors_are_pytorchs(backend, call):
     """masked_scatter, take_along_dim and cross(dim=None) of shapes that do not broadcast let
     NumPy's ValueError out, cross of bools NumPy's TypeError: now PyTorch's errors"""
     same_error(call, message=True)
+
+
+def test_advanced_indexing_of_a_row_major_tensor_is_row_major(backend):
+    """x[:, idx], index_select along a middle dim and masks came out with NumPy's layout (the
+    indexed dim outermost), so .view(-1) of them raised where PyTorch's row-major result
+    views fine"""
+    results = []
+    for m in (cgrad, torch):
+        x = m.arange(24.0).reshape(2, 3, 4)
+        rs = [x[:, [0, 1, 1]], x[:, [0, 1], 1:], x.index_select(1, m.tensor([0, 2])),
+              x[:, m.tensor([True, False, True])], x[:, [[0], [1]]], x[..., [0, 1]],
+              x[:, 1:, [0, 3]], x.index_select(2, m.tensor([0, 3]))]
+        results.append([(r.stride(), r.view(-1).tolist()) for r in rs])
+    assert results[0] == results[1]

@@ -544,7 +544,10 @@ class AdvancedIndex(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return at(x, key)
+        y = at(x, key)
+        # NumPy lays the indexed dims out first (x[:, idx] came out column-major); PyTorch's
+        # result of a row-major x is row-major, so x[:, idx].view(-1) works
+        return y.copy() if x.flags.c_contiguous and not y.flags.c_contiguous else y
 
     backward = BasicIndex.__dict__["placed_backward"]     # g placed back by cls.gradient
     graph_backward = BasicIndex.__dict__["graph_backward"]
