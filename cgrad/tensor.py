@@ -2177,7 +2177,9 @@ class Tensor:
             return values_op.apply(self, 0, idx), Tensor._make(idx)
         rows = np.moveaxis(self._data, d, -1)
         order = order_rows(rows.reshape(math.prod(rows.shape[:-1]), rows.shape[-1]))
-        idx = np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d)
+        # row-major, as PyTorch's (a moved axis would leave .view of the results refused)
+        idx = np.ascontiguousarray(
+            np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d))
         return values_op.apply(self, d, idx), Tensor._make(idx)   # (no bounds to check)
 
     def isnan(self):
