@@ -212,3 +212,17 @@ def test_sort_and_topk_along_a_middle_dim_are_row_major(backend):
         rs = [*x.sort(1), *x.topk(2, 1), x.argsort(0, descending=True), x.msort()]
         results.append([(r.stride(), r.view(-1).tolist()) for r in rs])
     assert results[0] == results[1]
+
+
+def test_reductions_of_a_transposed_tensor_are_row_major(backend):
+    """sum/mean/var/std/norm over a dim of a permuted tensor kept NumPy's order of the input
+    (strides (1, 2) for a (2, 4) result), so .view of them raised where PyTorch's row-major
+    result views fine"""
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.arange(24.0).reshape(4, 3, 2).permute(2, 1, 0)
+        rs = [x.sum(1), x.sum(1, keepdim=True), x.mean(0), x.var(1), x.std(1), x.norm(dim=1),
+              lib.std_mean(x, 1)[0], x.long().sum(2), x.mean((0, 2))]
+        results.append([(r.stride(), np.round(r.view(-1).double().numpy(), 9).tolist())
+                        for r in rs])
+    assert results[0] == results[1]

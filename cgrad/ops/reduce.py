@@ -55,6 +55,12 @@ def _widened(x):
     return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
+def row_major(y):
+    """a reduction's result laid out row-major, as PyTorch allocates it (NumPy keeps a
+    transposed input's order, and .view of x.t().sum(0) then raised)"""
+    return y if y.flags.c_contiguous else np.ascontiguousarray(y)
+
+
 class Sum(Op):
     """y = sum(x, dims)   ->   dx = g broadcast back"""
     @staticmethod
@@ -63,7 +69,7 @@ class Sum(Op):
         y = B.kernels.sum(x, dims, keepdim)
         if x.dtype.kind in "biu":
             y = np.asarray(y, dtype=np.int64)          # integer sums are int64, as in PyTorch
-        return y
+        return row_major(np.asarray(y))
 
     @staticmethod
     def backward(ctx, g):
@@ -113,7 +119,7 @@ class Mean(Op):
     def forward(ctx, x, dims, keepdim):
         require_mean_dtype(x.dtype)
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        return B.kernels.mean(x, dims, keepdim)
+        return row_major(np.asarray(B.kernels.mean(x, dims, keepdim)))
 
     @staticmethod
     def backward(ctx, g):
@@ -429,7 +435,7 @@ class Var(Op):
         # the backward divides by n - correction unclamped, as PyTorch's (a gradient of 0, not
         # nan, where the correction exceeds n)
         ctx.dof, ctx.dims, ctx.keepdim = n - correction, dims, keepdim
-        return np.asarray(y, dtype=x.dtype), centered
+        return row_major(np.asarray(y, dtype=x.dtype)), centered
 
     @staticmethod
     def graph_centered(ctx):
@@ -520,7 +526,7 @@ class Norm(Op):
             y = np.sum(a, axis=dims, keepdims=keepdim)
         else:
             y = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
-        y = np.asarray(y, dtype=x.dtype)
+        y = row_major(np.asarray(y, dtype=x.dtype))
         ctx.save_for_backward(x, y)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         return y
