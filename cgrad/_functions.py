@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 
 from . import _dtype
-from ._dtype import result_type
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
 from .ops import shape as S
@@ -45,7 +44,7 @@ def _tensors(tensors, name):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__}")
-    dt = result_type(*[t._data for t in tensors])
+    dt = _dtype.result_type(*[t._data for t in tensors])
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
 
@@ -150,7 +149,14 @@ def _into_out(result, out):
 def _method(name):
     def fn(input, *args, out=None, **kwargs):
         if name in _NUMBER_FIRST and not isinstance(input, Tensor):
-            input = _tensor(input)   # cgrad.add(2, t): a 0-d tensor, promoted as a number
+            # cgrad.add(0.1, t): a 0-d tensor, promoted as a number, in the result's dtype
+            # (0.1 as a float32 tensor would add 0.10000000149 to a float64 t)
+            other = args[0] if args else kwargs.get("other", kwargs.get("exponent"))
+            input = Tensor._make(np.array(input).astype(_dtype.result_type(other._data, input))) \
+                if isinstance(other, Tensor) else _tensor(input)       # (astype: ints wrap)
+        elif not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
         elif name in _TWO_TENSORS and args:     # (the function's positions, not the method's)
             _require_tensors(name, input, args[0], _TWO_TENSORS[name])
         return _into_out(getattr(input, name)(*args, **kwargs), out)
@@ -160,7 +166,8 @@ def _method(name):
 
 
 # PyTorch takes a number as input too
-_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder"}
+_NUMBER_FIRST = {"add", "sub", "mul", "div", "pow", "remainder", "multiply", "subtract",
+                 "divide", "true_divide", "floor_divide"}
 # and only tensors here (the second argument's name)
 _TWO_TENSORS = {**dict.fromkeys(["atan2", "arctan2", "hypot", "fmax", "fmin", "logaddexp",
                                  "logaddexp2", "ldexp", "ldexp_", "nextafter", "gcd", "gcd_",
@@ -241,7 +248,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def hstack(tensors):
     """cat along dim 1, or dim 0 for 1-d tensors"""
-    tensors = list(tensors)
+    tensors = [atleast_1d(t) for t in tensors]             # (0-d ones as one element)
     return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
 
 
@@ -445,7 +452,7 @@ def block_diag(*tensors):
         mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
     if not mats:
         return Tensor._make(np.zeros((1, 0), np.float32))
-    dtype = result_type(*[m._data for m in mats])
+    dtype = _dtype.result_type(*[m._data for m in mats])
     width = builtins.sum(m.shape[1] for m in mats)     # (sum: cgrad.sum here)
     rows, left = [], 0
     for m in mats:
@@ -720,6 +727,12 @@ def promote_types(type1, type2):
     """the dtype PyTorch's type promotion gives two dtypes"""
     return _dtype.from_numpy_dtype(_dtype.promote_types(_dtype.to_numpy_dtype(type1),
                                                         _dtype.to_numpy_dtype(type2)))
+
+
+def result_type(tensor, other):
+    """the dtype PyTorch's type promotion gives an op on these two (tensors or Python numbers)"""
+    return _dtype.from_numpy_dtype(_dtype.result_type(
+        *[o._data if isinstance(o, Tensor) else o for o in (tensor, other)]))
 
 
 def can_cast(from_, to):

@@ -1,6 +1,7 @@
 """PyTorch's top-level matrix functions (torch.det, torch.svd, torch.cholesky_solve, torch.kron,
 torch.cdist, ...), over cgrad.linalg and its ops; the Tensor methods of the same names call
 these."""
+import math
 import numbers
 import warnings
 
@@ -17,6 +18,7 @@ from .ops import matrix as M
 from .ops import reduce as R
 from .ops import special as SP
 from .ops.matrix import pytorch_node
+from .ops.shape import check_broadcast
 from .tensor import Tensor, where
 
 __all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "det", "geqrf",
@@ -141,6 +143,7 @@ def cross(input, other, dim=None, *, out=None):
                       "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
                       "The default value of dim will change to agree with that of "
                       "linalg.cross in a future release.", UserWarning, stacklevel=2)
+        check_broadcast(input.shape, other.shape)
         shape = np.broadcast_shapes(input.shape, other.shape)
         dim = next((i for i, s in enumerate(shape) if s == 3), None)
         if dim is None:
@@ -184,9 +187,10 @@ def tensordot(a, b, dims=2, out=None):
                                f"dim {y}")
     free_a = [d for d in range(a.ndim) if d not in da]
     free_b = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da]))
-    left = a.permute(*free_a, *da).reshape(-1, k)
-    right = b.permute(*db, *free_b).reshape(k, -1)
+    def size(t, ds):         # spelled out, not -1: a contracted size of 0 leaves -1 ambiguous
+        return math.prod(t.shape[d] for d in ds)
+    left = a.permute(*free_a, *da).reshape(size(a, free_a), size(a, da))
+    right = b.permute(*db, *free_b).reshape(size(b, db), size(b, free_b))
     shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
     result = (left @ right).reshape(*shape)
     return result if out is None else _into_out(result, out)

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._dtype import to_numpy_dtype, torch_name
+from ._dtype import require_float, to_numpy_dtype, torch_name
 from ._functions import _into_out, cat
 from ._functions import matmul  # noqa: F401  (torch.linalg.matmul is torch.matmul)
 from .ops import matrix as M
@@ -424,6 +424,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
                         f"{type(ord).__name__}")
     if dtype is not None:
         x = x.to(_norm_dtype("linalg.vector_norm", x, dtype))
+    R.require_norm_dtype(x._data.dtype)                   # (checked before the dims)
     return _into_out(R.Norm.apply(x, float(ord), _dims(dim, x.ndim), bool(keepdim)), out)
 
 
@@ -526,6 +527,7 @@ def cross(input, other, *, dim=-1, out=None):
     if input._data.dtype != other._data.dtype:
         raise RuntimeError(f"expected scalar type {torch_name(input._data.dtype)} but found "
                            f"{torch_name(other._data.dtype)}")
+    require_float(input._data.dtype, "cross", also="iu")
     return _into_out(M.Cross.apply(input, other, d), out)
 
 

@@ -91,7 +91,9 @@ def _dim(d, ndim):
     """A dim wrapped to [0, ndim), or PyTorch's IndexError."""
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral):
-        raise TypeError(f"dim must be an int, got {type(d).__name__}")
+        if not (isinstance(d, Tensor) and not d._data.ndim and d._data.dtype.kind in "iu"):
+            raise TypeError(f"dim must be an int, got {type(d).__name__}")
+        d = int(d)                        # (PyTorch's parser takes a 0-d integer tensor)
     if not -n <= d < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                          f"but got {d})")
@@ -239,18 +241,24 @@ def _reworded(key, shape):
     S.checked_index(key if type(key) is tuple else (key,), shape)
 
 
-def _writable(d):
+def _writable(d, shared=False):
     """d as a writable view of the same memory where no two of its elements share a location
     (an expand() that broadcast nothing, or one slice of a broadcast: NumPy marks every
-    broadcast read-only), else PyTorch's RuntimeError"""
+    broadcast read-only), else PyTorch's RuntimeError. shared: they may (a fill writes one
+    value through every alias, which PyTorch allows)."""
     root = S.memory_owner(d)
-    if (any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)) or not root.flags.writeable
-            or not root.flags.c_contiguous):
+    if (not shared and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape))
+            or not root.flags.writeable or not root.flags.c_contiguous):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.")
     offset = d.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     return np.ndarray(d.shape, d.dtype, buffer=root, offset=offset, strides=d.strides)
+
+
+# in-place ops that write one value (where a mask is set): allowed on shared memory (not
+# fill_ of a tensor value: PyTorch copies that one)
+_FILLS = (E.Zero, E.FillNumber, E.MaskedFill)
 
 
 _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
@@ -735,6 +743,8 @@ class Tensor:
     def _inplace(self, op, *args):
         """self = op(self, *args), written into self's storage. With autograd, the op runs on
         a copy of self's old value and self takes the op's node as its grad_fn."""
+        if op in _FILLS and not self._data.flags.writeable and not self._records_inplace(args):
+            return self._fill_shared(op, args)
         self._check_writable()
         args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
         if not issubclass(op, _CHECK_OWN_OPERANDS):
@@ -776,6 +786,19 @@ class Tensor:
         else:
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             self._write(op.forward(_NoGradCtx(), self._data, *arrays))
+        return self
+
+    def _fill_shared(self, op, args):
+        """fill_, zero_ or masked_fill_ of a tensor whose elements may share memory (an
+        expand): PyTorch writes the one value through every alias (a masked fill only where
+        the mask is set), where other in-place ops raise"""
+        view = _writable(self._data, shared=True)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        values = op.forward(_NoGradCtx(), self._data, *arrays)
+        _check_cast(values.dtype, view.dtype)
+        np.copyto(view, values, casting="unsafe",
+                  where=np.broadcast_to(arrays[0], view.shape) if op is E.MaskedFill else True)
+        self._version_counter.value += 1
         return self
 
     def _view_regions(self):
@@ -833,6 +856,10 @@ class Tensor:
         return self._inplace(E.Div, other)
 
     def pow_(self, exponent):
+        if self._data.dtype.kind == "b":              # as __pow__: b ** True, b ** False
+            if type(exponent) is bool:
+                return self if exponent else self.fill_(True)
+            _refuse_bool(exponent, "pow")
         return self._inplace(E.Pow if isinstance(exponent, Tensor) else E.PowScalar, exponent)
 
     def clamp_(self, min=None, max=None):
@@ -918,8 +945,7 @@ class Tensor:
         d = self._data
         if (self._requires_grad or self.grad_fn is not None or not d.flags.writeable
                 or self._no_grad_view is not None):
-            self._check_writable()
-            if self._records_inplace(()):
+            if not d.flags.writeable or self._records_inplace(()):
                 return self._inplace(E.Zero, 0)
             d = self._data
         B.kernels.zero_(d)               # the common case, `w.grad.data.zero_()`, checks no more
@@ -987,7 +1013,7 @@ class Tensor:
             value = Tensor._make(value)
         if isinstance(value, Tensor):    # PyTorch's rules: a copy into the view, a masked
             v = value._data              # fill (one mask, one value), else an index_put
-            masked_fill = v.size == 1 and isinstance(key, np.ndarray) and key.dtype == np.bool_
+            masked_fill = v.size == 1 and _one_mask(key)
             if basic:
                 if _overlap(S.view_at(self._data, key), v) == "partial":
                     _raise_overlap()
@@ -995,8 +1021,7 @@ class Tensor:
                 _raise_overlap()
             # a key without index arrays writes a view by copy_, which casts any dtype
             copies = basic or not S.has_index_arrays(key)
-            if not copies and (not _castable(v.dtype, self._data.dtype)
-                               or not masked_fill and v.dtype != self._data.dtype):
+            if not copies and not masked_fill and v.dtype != self._data.dtype:
                 raise RuntimeError(f"Index put requires the source and destination dtypes "
                                    f"match, got {_tname(self._data.dtype)} for the destination "
                                    f"and {_tname(v.dtype)} for the source.")
@@ -1010,8 +1035,14 @@ class Tensor:
         if self._records_inplace((value,)):
             self._inplace(S.setitem_op(key, self._data.shape, value), key, value)
             return
-        self._check_writable()
-        S.put(self._data, key, value._data if isinstance(value, Tensor) else value)
+        data = self._data
+        if not data.flags.writeable:
+            # PyTorch copies into self[key], refused only where the elements of that view
+            # share memory (index arrays: allowed, with a warning)
+            data = _writable(data, shared=True)
+            if basic:
+                _writable(S.view_at(data, key))
+        S.put(data, key, value._data if isinstance(value, Tensor) else value)
         self._version_counter.value += 1
 
     # ---- arithmetic --------------------------------------------------------------------------
@@ -1102,7 +1133,7 @@ class Tensor:
         return E.Neg.apply(self)
 
     def __pos__(self):
-        return self
+        return self.positive()
 
     def __abs__(self):
         return E.Abs.apply(self)
@@ -1132,6 +1163,8 @@ class Tensor:
         return self.remainder_(other)
 
     def remainder_(self, other):
+        if self._data.dtype.kind == "b":
+            _refuse_bool(other, "remainder_cpu")
         return self._inplace(E.Remainder if isinstance(other, Tensor) else E.RemainderScalar,
                              other)
 
@@ -1256,10 +1289,12 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def add(self, other, alpha=1):
-        return _binary(E.Add, self, other, alpha) if alpha != 1 else self + other
+        return _binary(E.Add, self, other, alpha) if alpha != 1 or type(alpha) is not int \
+            else self + other
 
     def sub(self, other, alpha=1):
-        return _binary(E.Sub, self, other, alpha) if alpha != 1 else self - other
+        return _binary(E.Sub, self, other, alpha) if alpha != 1 or type(alpha) is not int \
+            else self - other
 
     def mul(self, other):
         return self * other
@@ -1537,11 +1572,15 @@ class Tensor:
     def vdot(self, other):
         return _matfuncs().vdot(self, other)
 
-    def softmax(self, dim):
-        return R.Softmax.apply(self, _dim(dim, self.ndim))
+    def softmax(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype
+        return R.Softmax.apply(x, d)
 
-    def log_softmax(self, dim):
-        return R.LogSoftmax.apply(self, _dim(dim, self.ndim))
+    def log_softmax(self, dim, dtype=None):
+        d = _dim(dim, self.ndim)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype
+        return R.LogSoftmax.apply(x, d)
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
@@ -1551,7 +1590,8 @@ class Tensor:
         dtype = self._graph_dtype(dtype)
         x = self if dtype is None else self.to(dtype)      # it runs in dtype
         out = op.apply(x, dims, keepdim)
-        return out if dtype is None or dtype.kind != "b" else out.to(dtype)   # (any)
+        # the op sums bools and integers in int64: back to an asked bool (any) or int32
+        return out if dtype is None or out._data.dtype == dtype else out.to(dtype)
 
     def mean(self, dim=NO_DIM, keepdim=None, *, dtype=None):
         op = R.MeanAll if dim is NO_DIM else R.MeanDim     # (PyTorch names by the overload)
@@ -1709,11 +1749,13 @@ class Tensor:
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):          # PyTorch's overload var(unbiased)
             dim, unbiased = None, dim
+        R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
         return R.Var.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):          # PyTorch's overload std(unbiased)
             dim, unbiased = None, dim
+        R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
         return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
@@ -1724,6 +1766,7 @@ class Tensor:
             from .linalg import matrix_norm
             return matrix_norm(self, p, tuple(range(self.ndim)) if dim is None else dim, keepdim)
         p = 2 if p in ("fro", None) else (np.inf if p in ("inf", float("inf")) else p)
+        R.require_norm_dtype(self._data.dtype)             # (checked before the dims)
         return R.Norm.apply(self, float(p), _dims(dim, self.ndim), keepdim)
 
     def prod(self, dim=NO_DIM, keepdim=None, *, dtype=None):
@@ -1733,7 +1776,7 @@ class Tensor:
         dtype = self._graph_dtype(dtype)
         if dtype is not None:                              # it runs in dtype
             out = self.to(dtype).prod(*(() if dim is None else (dim, keepdim)))
-            return out if dtype.kind != "b" else out.to(dtype)             # (all)
+            return out if out._data.dtype == dtype else out.to(dtype)     # (all; int32)
         if dim is None:
             return R.ProdAll.apply(self, None, False)
         return R.ProdDim.apply(self, dim, keepdim)
@@ -2132,7 +2175,9 @@ class Tensor:
             return values_op.apply(self, 0, idx), Tensor._make(idx)
         rows = np.moveaxis(self._data, d, -1)
         order = order_rows(rows.reshape(math.prod(rows.shape[:-1]), rows.shape[-1]))
-        idx = np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d)
+        # row-major, as PyTorch's (a moved axis would leave .view of the results refused)
+        idx = np.ascontiguousarray(
+            np.moveaxis(order.reshape(rows.shape[:-1] + order.shape[-1:]), -1, d))
         return values_op.apply(self, d, idx), Tensor._make(idx)   # (no bounds to check)
 
     def isnan(self):
@@ -2354,6 +2399,16 @@ class Tensor:
     def lerp(self, end, weight):
         """self + weight * (end - self), as PyTorch computes it: from end, end - (end - self)
         * (1 - weight), where |weight| >= 0.5 (other roundings; inf - inf is NaN there)"""
+        if not isinstance(end, Tensor):
+            raise TypeError(f"lerp(): argument 'end' (position 1) must be Tensor, not "
+                            f"{type(end).__name__}")
+        for name, t in (("end", end), ("weight", weight)):   # no promotion (but a 0-d weight)
+            if isinstance(t, Tensor) and t._data.dtype != self._data.dtype and \
+                    (name == "end" or t._data.ndim):
+                raise RuntimeError(f"expected dtype {_dtype.c_name(self._data.dtype)} for "
+                                   f"`{name}` but got dtype {_dtype.c_name(t._data.dtype)}")
+        _dtype.require_float(self._data.dtype, "lerp_kernel_tensor"
+                             if isinstance(weight, Tensor) else "lerp_kernel_scalar")
         if isinstance(weight, Tensor):
             near = self + weight * (end - self)
             return near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
@@ -2362,19 +2417,43 @@ class Tensor:
         return end - (end - self) * (1 - weight)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
-        return self + value * (tensor1 * tensor2)
+        t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)
+        return self + value * (t1 * t2)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
-        return self + value * (tensor1 / tensor2)
+        if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
+            raise RuntimeError(
+                "Integer division with addcdiv is no longer supported, and in a future  release "
+                "addcdiv will perform a true division of tensor1 and tensor2. The historic "
+                "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
+                "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+                "tensor2) for float inputs. The future addcdiv behavior is just the latter "
+                "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+        t1, t2, value = self._addc_operands("addcdiv", tensor1, tensor2, value)
+        return self + value * (t1 / t2)
+
+    def _addc_operands(self, name, tensor1, tensor2, value):
+        """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the
+        three tensors' (value takes no part in the promotion: it is cast, 0.5 to 0 for ints)"""
+        dt = _dtype.result_type(*[t._data if isinstance(t, Tensor) else t
+                                  for t in (self, tensor1, tensor2)])
+        if dt.kind == "b":
+            raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
+        t1, t2 = (t.to(dt) if isinstance(t, Tensor) else t for t in (tensor1, tensor2))
+        return t1, t2, int(value) if dt.kind in "iu" else value
 
     def lerp_(self, end, weight):
         return self.copy_(self.lerp(end, weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        return self._inplace(E.AddcmulInPlace, self.addcmul(tensor1, tensor2, value=value))
+        result = self.addcmul(tensor1, tensor2, value=value)
+        _check_cast(result._data.dtype, self._data.dtype)
+        return self._inplace(E.AddcmulInPlace, result)
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self._inplace(E.AddcdivInPlace, self.addcdiv(tensor1, tensor2, value=value))
+        result = self.addcdiv(tensor1, tensor2, value=value)
+        _check_cast(result._data.dtype, self._data.dtype)
+        return self._inplace(E.AddcdivInPlace, result)
 
     def tril(self, diagonal=0):
         self._triangle("tril")
@@ -2391,17 +2470,21 @@ class Tensor:
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
         return SP.NanToNum.apply(self, nan, posinf, neginf)
 
-    def nansum(self, dim=None, keepdim=False):
-        if self._data.dtype.kind != "f":
-            return self.sum(dim, keepdim)
-        return R.Nansum.apply(self, _dims(dim, self.ndim), keepdim)
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        dims = _dims(dim, self.ndim)                       # (checked before the dtype)
+        dtype = self._graph_dtype(dtype)
+        x = self if dtype is None else self.to(dtype)      # it runs in dtype, as sum
+        if x._data.dtype.kind != "f":                      # no NaN to skip
+            return self.sum(dim, keepdim, dtype=dtype)
+        return R.Nansum.apply(x, dims, keepdim)
 
-    def nanmean(self, dim=None, keepdim=False):
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
         if self._data.dtype.kind != "f":
             raise RuntimeError("nanmean(): expected input to have floating point or complex "
                                f"dtype but got {_tname(self._data.dtype)}")
-        present = self.isnan().logical_not()
-        return self.nansum(dim, keepdim) / present.sum(dim, keepdim)
+        x = self if dtype is None else self.to(dtype)
+        present = x.isnan().logical_not()
+        return x.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
     def roll(self, shifts, dims=None):
         from ._functions import cat
@@ -2463,7 +2546,7 @@ class Tensor:
         if np_dtype == self._data.dtype:
             return self
         if np_dtype.kind != "f":                # integers and bools take no gradient
-            return Tensor._make(self._data.astype(np_dtype))
+            return Tensor._make(S.cast(self._data, np_dtype))
         return S.ToDtype.apply(self, np_dtype)
 
     def type_as(self, other):
@@ -3183,8 +3266,9 @@ class Tensor:
             raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                                f"number of dimensions, but got {self.ndim} dimensions for input, "
                                f"and {indices.ndim} dimensions for indices")
-        shape = list(np.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1:],
-                                         indices.shape[:d] + (1,) + indices.shape[d + 1:]))
+        outer = [t.shape[:d] + (1,) + t.shape[d + 1:] for t in (self, indices)]
+        _check_broadcast(*outer)
+        shape = list(np.broadcast_shapes(*outer))
         x = self.expand(shape[:d] + [self.shape[d]] + shape[d + 1:])
         return x.gather(d, indices.expand(shape[:d] + [indices.shape[d]] + shape[d + 1:]))
 
@@ -3294,6 +3378,7 @@ class Tensor:
         if in_place:
             _check_in_place_shape(self.shape, mask.shape)
             return self._inplace(S.MaskedScatter, mask._data, source)
+        _check_broadcast(mask.shape, self.shape)             # (PyTorch's a: the mask)
         shape = np.broadcast_shapes(self.shape, mask.shape)
         return S.MaskedScatter.apply(self.expand(shape), mask._data, source)
 
@@ -3936,7 +4021,8 @@ class Tensor:
                                    "is not finite")
             if lo == hi:
                 lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
-            edges = np.linspace(lo, hi, bins + 1).astype(x.dtype)
+            from .creation import _linspace    # PyTorch's linspace, bit for bit: a value on
+            edges = _linspace(lo, hi, bins + 1, x.dtype)    # an edge falls in its bin
         w = None
         if weight is not None:
             if weight.shape != self.shape:
@@ -4020,6 +4106,14 @@ def _check_in_place_shape(shape, other):
 def _raise_output_shape(shape, full):
     raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                        f"{list(full)}")
+
+
+def _one_mask(key):
+    """whether key's only index array is one boolean mask (beside ints, slices, None): PyTorch
+    writes a one-element value there as a masked fill of its item, in any dtype"""
+    items = key.advanced if type(key) is S.SplitKey else key if type(key) is tuple else (key,)
+    arrays = [k for k in items if isinstance(k, (np.ndarray, bool))]   # (True: a long index)
+    return len(arrays) == 1 and isinstance(arrays[0], np.ndarray) and arrays[0].dtype == np.bool_
 
 
 def _raise_overlap():

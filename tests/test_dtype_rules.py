@@ -32,7 +32,12 @@ FLOAT_ONLY = {
     "log_softmax": (lambda x: x.log_softmax(1), NotImplementedError, NotImplementedError),
     "var": (lambda x: x.var(), RuntimeError, RuntimeError),
     "std": (lambda x: x.std(1), RuntimeError, RuntimeError),
+    "var, dim out of range": (lambda x: x.var(5), RuntimeError, RuntimeError),   # (dtype first)
+    "std, dim out of range": (lambda x: cgrad.std(x, (0, -4)), RuntimeError, RuntimeError),
     "norm": (lambda x: x.norm(), RuntimeError, RuntimeError),
+    "norm, dim out of range": (lambda x: x.norm(dim=(0, 3)), RuntimeError, RuntimeError),
+    "vector_norm, dim out of range": (lambda x: cgrad.linalg.vector_norm(x, 1, 2), RuntimeError,
+                                      RuntimeError),
     "mse_loss": (lambda x: F.mse_loss(x, x), NotImplementedError, NotImplementedError),
     "bce": (lambda x: F.binary_cross_entropy(x, x), NotImplementedError, NotImplementedError),
     "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, x), NotImplementedError,
@@ -279,3 +284,185 @@ def test_division_by_zero_does_not_warn(tmp_path):
                        text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": where})
     assert r.stdout.split("\n")[:2] == ["[inf, nan] inf"] * 2, r.stderr
     assert r.returncode and 'line 6' in r.stderr and "RuntimeWarning: divide by zero" in r.stderr
+
+
+@needs_torch
+def test_integer_reductions_keep_an_asked_integer_dtype(backend):
+    """sum/prod with dtype=int32 (or bool) give that dtype, not the int64 they sum in"""
+    for m in (cgrad, torch):
+        x = m.tensor([[1, 2], [3, 4]])
+        b = m.tensor([True, False])
+        got = [x.sum(dtype=m.int32), x.sum(0, dtype=m.int32), x.sum((0, 1), dtype=m.int32),
+               x.prod(dtype=m.int32), x.prod(1, keepdim=True, dtype=m.int32),
+               b.sum(dtype=m.int32), b.sum(dtype=m.bool)]
+        if m is cgrad:
+            mine = got
+        else:
+            for a, t in zip(mine, got):
+                assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+                assert a.tolist() == t.tolist()
+
+
+@needs_torch
+def test_softmax_and_nansum_take_dtype(backend):
+    """Tensor.softmax/log_softmax(dim, dtype), torch.softmax(..., dtype=) and nansum/nanmean's
+    dtype=: run in dtype (an integer input too), the gradient back in the input's dtype"""
+    out = {}
+    for m in (cgrad, torch):
+        x = m.tensor([[1.0, float("nan"), 3.0], [0.5, 2.0, -1.0]], requires_grad=True)
+        i = m.tensor([[1, 2, 3], [4, 5, 7]])
+        got = [x.nan_to_num().softmax(1, m.float64), x.nan_to_num().log_softmax(0, dtype=m.float64),
+               m.softmax(i, 1, dtype=m.float32), m.log_softmax(i, -1, dtype=m.float64),
+               x.nansum(dtype=m.float64), x.nansum(1, keepdim=True, dtype=m.float64),
+               i.nansum(dtype=m.int32), m.nansum(i, 1, True, dtype=m.float64),
+               x.nanmean(0, dtype=m.float64)]
+        w = sum((g * m.arange(g.numel(), dtype=g.dtype).reshape(g.shape)).sum()
+                for g in got if g.requires_grad)
+        w.backward()
+        out[m] = got + [x.grad]
+    for a, t in zip(out[cgrad], out[torch]):
+        assert str(a.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+        np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+
+
+LERP_ADDCDIV = {
+    "lerp end double": lambda m, f, d, i, b: f.lerp(d, 0.5),
+    "lerp end long": lambda m, f, d, i, b: f.lerp(i, 0.5),
+    "lerp 0-d end double": lambda m, f, d, i, b: m.lerp(f, m.tensor(1.0, dtype=m.float64), 0.5),
+    "lerp_ end double": lambda m, f, d, i, b: f.lerp_(d, 0.5),
+    "lerp weight double": lambda m, f, d, i, b: f.lerp(f, d),
+    "lerp_ weight float": lambda m, f, d, i, b: d.lerp_(d, f),
+    "lerp 0-d weight double": lambda m, f, d, i, b: f.lerp(f, m.tensor(0.5, dtype=m.float64)),
+    "lerp 0-d weight long": lambda m, f, d, i, b: f.lerp(f * 3, m.tensor(1)),
+    "lerp long": lambda m, f, d, i, b: i.lerp(i, 0.5),
+    "lerp bool": lambda m, f, d, i, b: b.lerp(b, 0.5),
+    "lerp long weight long": lambda m, f, d, i, b: i.lerp(i, i),
+    "lerp end a number": lambda m, f, d, i, b: f.lerp(2.0, 0.5),
+    "addcdiv long by long": lambda m, f, d, i, b: m.addcdiv(f, i, i),
+    "addcdiv bool by bool": lambda m, f, d, i, b: m.addcdiv(f, b, b),
+    "addcdiv_ bool by long": lambda m, f, d, i, b: f.addcdiv_(b, i),
+    "addcdiv all long": lambda m, f, d, i, b: m.addcdiv(i, i, i),
+    "addcdiv float by long": lambda m, f, d, i, b: m.addcdiv(f, f, i, value=2),
+    "addcdiv long by float": lambda m, f, d, i, b: m.addcdiv(i, f * 4, f),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(LERP_ADDCDIV))
+def test_lerp_and_addcdiv_refuse_dtypes_like_pytorch(backend, name):
+    """lerp does not promote: end (and a dimensioned weight) must have self's dtype, and self
+    must be floating; addcdiv refuses integer (and bool) tensor1 with tensor2. cgrad promoted
+    and computed all of these"""
+    outcomes = []
+    for m in (cgrad, torch):
+        f = m.tensor([1.0, 2.0])
+        args = (f, f.double() * 2, f.long() * 3, f > 1)
+        try:
+            r = LERP_ADDCDIV[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            msg = "" if isinstance(e, TypeError) else str(e)   # (torch's lists overloads)
+            outcomes.append((type(e).__name__, msg))
+    assert outcomes[0] == outcomes[1]
+
+
+BOOL_IN_PLACE = {
+    "pow_ True": lambda m, b: b.pow_(True),
+    "pow_ False": lambda m, b: b.pow_(False),
+    "pow_ 0-d bool": lambda m, b: b.pow_(m.tensor(True)),
+    "pow_ bool": lambda m, b: b.pow_(b.clone()),
+    "**= bool": lambda m, b: b.__ipow__(b.clone()),
+    "pow_ 2": lambda m, b: b.pow_(2),
+    "remainder_ bool": lambda m, b: b.remainder_(b.clone()),
+    "%= True": lambda m, b: b.__imod__(True),
+    "remainder_ 2": lambda m, b: b.remainder_(2),
+    "+ bool": lambda m, b: +b,
+    "+ 0-d bool": lambda m, b: +m.tensor(True),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(BOOL_IN_PLACE))
+def test_bool_in_place_pow_remainder_and_plus_as_pytorch(backend, name):
+    """pow_ and remainder_ of a bool tensor follow ** and %: b ** True / False stay bool, a
+    bool exponent or divisor is refused (cgrad computed in int8 and failed the cast, or
+    divided by zero); unary + of a bool tensor is refused as torch.positive"""
+    outcomes = []
+    for m in (cgrad, torch):
+        try:
+            r = BOOL_IN_PLACE[name](m, m.tensor([True, False]))
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            outcomes.append((type(e).__name__, str(e)))
+    assert outcomes[0] == outcomes[1]
+
+
+ADDC = {
+    "int addcmul_ float": lambda m, f, i, b, d: i.addcmul_(f, f),
+    "int addcdiv_ float": lambda m, f, i, b, d: i.addcdiv_(f, f),
+    "bool addcmul_ int": lambda m, f, i, b, d: b.addcmul_(i, i),
+    "int addcmul_ value 0.5": lambda m, f, i, b, d: i.addcmul_(i, i, value=0.5),
+    "all bool": lambda m, f, i, b, d: m.addcmul(b, b, b),
+    "bool addcmul_ bool": lambda m, f, i, b, d: b.addcmul_(b, b),
+    "int value 0.5": lambda m, f, i, b, d: m.addcmul(i, i, i, value=0.5),
+    "int value -1.7": lambda m, f, i, b, d: m.addcmul(i, i, i, value=-1.7),
+    "int self, float tensors": lambda m, f, i, b, d: m.addcmul(i, f, f, value=0.5),
+    "0-d double self, int tensors": lambda m, f, i, b, d: m.addcmul(d, i, i, value=0.3),
+    "float self, 0-d double tensors": lambda m, f, i, b, d: m.addcmul(f, d, d, value=0.3),
+    "addcdiv 0-d double by int": lambda m, f, i, b, d: m.addcdiv(d, d, i, value=0.5),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(ADDC))
+def test_addcmul_addcdiv_value_and_dtypes_as_pytorch(backend, name):
+    """value takes no part in addcmul's type promotion (it is cast to the tensors' dtype, 0.5
+    to 0 for integers: cgrad made 1 + 0.5 * 1 * 1 a float or rounded it), all-bool addcmul is
+    refused, and addcmul_/addcdiv_ refuse a result self cannot hold (cgrad truncated it)"""
+    outcomes = []
+    for m in (cgrad, torch):
+        args = (m.tensor([1.5, 2.0]), m.tensor([1, 2]), m.tensor([True, False]),
+                m.tensor(2.0, dtype=m.float64))
+        try:
+            r = ADDC[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except Exception as e:                      # noqa: BLE001 (the class is compared)
+            outcomes.append((type(e).__name__, str(e)))
+    assert outcomes[0] == outcomes[1]
+
+
+@needs_torch
+def test_addcmul_addcdiv_gradients_in_the_wider_dtype(backend):
+    out = {}
+    for m in (cgrad, torch):
+        x = m.tensor([1.0, -2.0], dtype=m.float64, requires_grad=True)
+        a = m.tensor([0.5, 3.0], requires_grad=True)
+        c = m.tensor([2.0, -1.5], requires_grad=True)
+        y = x.addcmul(a, c, value=0.3) + m.addcdiv(x, a, c, value=-2)
+        (y * m.tensor([1.0, 2.0], dtype=m.float64)).sum().backward()
+        out[m] = [y.dtype, y.tolist(), x.grad.tolist(), a.grad.tolist(), c.grad.tolist()]
+    assert str(out[cgrad][0]).split(".")[1] == str(out[torch][0]).split(".")[1]
+    for ours, theirs in zip(out[cgrad][1:], out[torch][1:]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@needs_torch
+@pytest.mark.parametrize("alpha", [1.0, True, False, 1, 0.5])
+def test_add_and_sub_check_an_alpha_of_one_too(backend, alpha):
+    """add/sub/add_ with alpha=1.0 on integers, or alpha=True on non-bool results, are refused
+    by PyTorch; cgrad skipped its alpha checks whenever alpha == 1"""
+    outcomes = []
+    for m in (cgrad, torch):
+        i, b, f = m.tensor([1, 2]), m.tensor([True, False]), m.tensor([1.5, 2.0])
+        row = []
+        for call in (lambda: m.add(i, i, alpha=alpha), lambda: i.sub(i, alpha=alpha),
+                     lambda: i.clone().add_(i, alpha=alpha), lambda: f.add(i, alpha=alpha),
+                     lambda: f.clone().sub_(f, alpha=alpha), lambda: b.add(b, alpha=alpha),
+                     lambda: i.add(2, alpha=alpha), lambda: m.add(f, b, alpha=alpha)):
+            try:
+                r = call()
+                row.append((str(r.dtype).split(".")[1], r.tolist()))
+            except Exception as e:                  # noqa: BLE001 (the class is compared)
+                row.append((type(e).__name__, str(e)))
+        outcomes.append(row)
+    assert outcomes[0] == outcomes[1]

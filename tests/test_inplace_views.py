@@ -257,3 +257,64 @@ def test_setitem_records_pytorchs_node(backend, statement):
         results.append([t.grad_fn.name().replace("torch::autograd::", ""), t.tolist()] +
                        [None if p.grad is None else p.grad.tolist() for p in (x, v, w)])
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("key", ["m", "(0, m)", "(slice(None), m)", "(None, 0, m)",
+                                 "(Ellipsis, m)", "(0, True, m)", "(lib.tensor([1]), m)",
+                                 "lib.tensor([0, 1])"])
+def test_setitem_one_element_into_one_mask_is_a_masked_fill(key):
+    """x[key] = v where key's only index array is one bool mask and v has one element: PyTorch
+    writes v's item as a masked fill, in any dtype (int into bool, float into int); other keys
+    with index arrays need v's dtype"""
+    results = []
+    for lib in (torch, cgrad):
+        m = lib.tensor([True, False, True])
+        row = []
+        for dt in (lib.float32, lib.int64, lib.bool):
+            for v in (lib.tensor(3, dtype=lib.int32), lib.tensor([[2.7]], dtype=lib.float64),
+                      lib.tensor(True), lib.tensor(-1.5)):
+                x = lib.zeros(2, 3, dtype=dt)
+                try:
+                    x[eval(key)] = v
+                    row.append(x.tolist())
+                except Exception as e:         # (the same class: compared below)
+                    row.append(type(e).__name__)
+        results.append(row)
+    assert results[1] == results[0]
+
+
+EXPANDED_WRITES = {
+    "fill_": lambda m, b, e: e.fill_(4.0),
+    "zero_": lambda m, b, e: e.zero_(),
+    "masked_fill_ one alias": lambda m, b, e: e.masked_fill_(
+        m.tensor([[False, True], [False, False], [False, False]]), 9.0),
+    "int fill_ float": lambda m, b, e: m.tensor([1, 2]).expand(3, 2).fill_(2.5),
+    "fill_ a tensor": lambda m, b, e: e.fill_(m.tensor(3.0)),
+    "add_": lambda m, b, e: e.add_(1),
+    "copy_": lambda m, b, e: e.copy_(m.ones(3, 2)),
+    "setitem row": lambda m, b, e: e.__setitem__(1, m.tensor([7.0, 8.0])),
+    "setitem number in a row": lambda m, b, e: e.__setitem__(0, 5.0),
+    "setitem column": lambda m, b, e: e.__setitem__((slice(None), 1), 6.0),
+    "setitem rows": lambda m, b, e: e.__setitem__(slice(0, 2), m.tensor([3.0, 4.0])),
+    "setitem index array": lambda m, b, e: e.__setitem__(m.tensor([0, 1]), 6.0),
+    "setitem mask": lambda m, b, e: e.__setitem__(
+        m.tensor([[True, False], [False, False], [False, False]]), 6.0),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Use of index_put_ on expanded tensors")
+@pytest.mark.parametrize("name", list(EXPANDED_WRITES))
+def test_writes_into_an_expanded_tensor(backend, name):
+    """fill_, zero_ and masked_fill_ of a number write through every alias of an expand, and
+    x[key] = v refuses only where the elements of x[key] share memory (index arrays: never):
+    cgrad refused all of these; the rest still raise as in PyTorch"""
+    outcomes = []
+    for m in (cgrad, torch):
+        b = m.tensor([1.0, 2.0])
+        e = b.expand(3, 2)
+        try:
+            EXPANDED_WRITES[name](m, b, e)
+            outcomes.append((b.tolist(), e.tolist()))
+        except RuntimeError as err:
+            outcomes.append(str(err))
+    assert outcomes[0] == outcomes[1]

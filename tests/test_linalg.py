@@ -683,6 +683,12 @@ FUZZ_GAPS = {
        for name, f in (("det", lambda lib, x: lib.linalg.det(x)),
                        ("logabsdet", lambda lib, x: lib.linalg.slogdet(x)[1]))
        for s in ((0, 3, 3), (2, 0, 0))},
+    **{f"tensordot over a 0 size, {sa} {sb} {d}": (lambda lib, sa=sa, sb=sb, d=d: _empty_grad(
+        lib, lambda lib, x: lib.tensordot(x, lib.ones(sb, dtype=lib.float64), d), sa))
+       for sa, sb, d in [((4, 0), (3, 0), ([-1], [-1])), ((2, 0, 3), (0, 3), 2),
+                         ((2, 0), (0, 5), 1), ((0, 2), (0, 4), ([0], [0]))]},
+    "inner over a 0 size": lambda lib: _empty_grad(
+        lib, lambda lib, x: lib.inner(x, lib.ones(3, 0, dtype=lib.float64)), (4, 0)),
 }
 
 
@@ -694,7 +700,8 @@ def test_gaps_a_fuzz_found_match_torch(backend, name):
     nothing gave inf, not PyTorch's error; det's gradient of no matrices was None; solve with
     left=False took vectors for B; lu_solve checked B's shape before the dtypes; the norms
     with a dtype took integer inputs, integer dtypes and narrowing; solve_triangular checked
-    the dtypes before the shapes and refused an integer B (PyTorch converts it)"""
+    the dtypes before the shapes and refused an integer B (PyTorch converts it); tensordot
+    and inner over a contracted size of 0 raised (a reshape to -1 of nothing)"""
     from test_fuzz_parity_gaps import _outcome
     got, want = (_outcome(FUZZ_GAPS[name], lib) for lib in (cgrad, torch))
     if isinstance(want, tuple) or isinstance(got, tuple):      # an error: its class, message

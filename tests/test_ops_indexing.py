@@ -169,6 +169,10 @@ def test_scatter_reduce(backend, reduce, include_self):
     ints = np.arange(24).reshape(4, 6) - 7
     compare(lambda m, t, i, s: t.scatter_reduce(0, i, s, reduce, include_self=include_self),
             ints, SCATTER_INDEX, (ints[:2] * 3) % 11)
+    # 0-d self, index and src: the backward's NumPy math on 0-d arrays gave scalars (TypeError)
+    compare(lambda m, t, s: t.scatter_reduce(0, m.tensor(0), s, reduce,
+                                             include_self=include_self) * 1.5,
+            np.array(2.0), np.array(3.0))
 
 
 @pytest.mark.parametrize("include_self", [True, False])
@@ -267,6 +271,9 @@ def test_at_least_and_stacks(backend):
     compare(lambda m, x, y: m.dstack([x, y]), a, a * 2)
     compare(lambda m, x, y: m.dstack((x, y)), b, b * 2)
     compare(lambda m, x, y: m.dstack([x]), b, b)
+    s0, s1 = (values(np.float64, [], shape=(), seed=k) for k in (5, 6))
+    compare(lambda m, x, y: m.hstack([x, y]), s0, s1)            # 0-d ones as 1-d: joined
+    compare(lambda m, x, y: m.hstack((x, y)), s0, a)
 
 
 def test_block_diag_cartesian_prod_combinations(backend):
@@ -377,3 +384,30 @@ def test_unravel_index_and_unflatten(backend):
     compare(lambda m: m.unravel_index(m.tensor([5, 23]), (2, 3, 4))[2], grad=False)
     same_error(lambda m: m.unravel_index(m.tensor([1.0]), (3, 4)))
     compare(lambda m, t: m.unflatten(t, 1, (2, 3)), X)
+
+
+@pytest.mark.filterwarnings("ignore:Using torch.cross without")
+@pytest.mark.parametrize("call", [
+    lambda m: m.zeros(2, 3).masked_scatter(m.ones(4, dtype=m.bool), m.zeros(9)),
+    lambda m: m.take_along_dim(m.zeros(2, 3), m.zeros(4, 1, dtype=m.int64), 1),
+    lambda m: m.cross(m.zeros(2, 3), m.zeros(3, 3)),
+    lambda m: m.cross(m.ones(2, 3, dtype=m.bool), m.ones(2, 3, dtype=m.bool), dim=1),
+    lambda m: m.linalg.cross(m.ones(2, 3, dtype=m.bool), m.ones(2, 3, dtype=m.bool))])
+def test_shape_and_dtype_errors_are_pytorchs(backend, call):
+    """masked_scatter, take_along_dim and cross(dim=None) of shapes that do not broadcast let
+    NumPy's ValueError out, cross of bools NumPy's TypeError: now PyTorch's errors"""
+    same_error(call, message=True)
+
+
+def test_advanced_indexing_of_a_row_major_tensor_is_row_major(backend):
+    """x[:, idx], index_select along a middle dim and masks came out with NumPy's layout (the
+    indexed dim outermost), so .view(-1) of them raised where PyTorch's row-major result
+    views fine"""
+    results = []
+    for m in (cgrad, torch):
+        x = m.arange(24.0).reshape(2, 3, 4)
+        rs = [x[:, [0, 1, 1]], x[:, [0, 1], 1:], x.index_select(1, m.tensor([0, 2])),
+              x[:, m.tensor([True, False, True])], x[:, [[0], [1]]], x[..., [0, 1]],
+              x[:, 1:, [0, 3]], x.index_select(2, m.tensor([0, 3]))]
+        results.append([(r.stride(), r.view(-1).tolist()) for r in rs])
+    assert results[0] == results[1]

@@ -43,6 +43,18 @@ def test_promote_types_and_can_cast():
             assert cgrad.can_cast(ca, cb) == torch.can_cast(ta, tb), (a, b)
 
 
+def test_result_type_of_tensors_and_numbers():
+    """torch.result_type(tensor or number, tensor or number): dimensioned tensors over 0-d
+    ones over Python numbers, within a category"""
+    def operands(m):
+        return [m.ones(2, dtype=m.int32), m.ones(2, dtype=m.bool), m.ones(2, dtype=m.float64),
+                m.tensor(1.0), m.tensor(1, dtype=m.int32), m.tensor(True), 2, 2.5, True]
+    for a, ta in zip(operands(cgrad), operands(torch)):
+        for b, tb in zip(operands(cgrad), operands(torch)):
+            assert str(cgrad.result_type(a, b)).split(".")[1] == \
+                str(torch.result_type(ta, tb)).split(".")[1], (ta, tb)
+
+
 def test_rng_state_round_trip():
     cgrad.manual_seed(3)
     state = cgrad.get_rng_state()
@@ -126,3 +138,80 @@ def test_masked_fill_keeps_the_shape_as_torch(backend, case):
     x = np.random.default_rng(0).standard_normal(shape)
     compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x)
     compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x, layout="transposed")
+
+
+def test_a_0d_integer_tensor_is_taken_as_a_dim():
+    """PyTorch's parser takes a 0-d integer tensor where an int dim is expected (others:
+    TypeError); cgrad raised TypeError for all"""
+    results = []
+    for m in (cgrad, torch):
+        x = m.arange(6.0).reshape(2, 3)
+        row = []
+        for d in (m.tensor(1), m.tensor(-2, dtype=m.int32), m.tensor(1.0)):
+            for call in (lambda: x.sum(d), lambda: x.unsqueeze(d), lambda: x.softmax(d),
+                         lambda: x.transpose(d, 0), lambda: x.size(d), lambda: m.cat([x, x], d),
+                         lambda: x.cumsum(d), lambda: x.argmax(d), lambda: x.flip(d)):
+                try:
+                    r = call()
+                    row.append(r if isinstance(r, int) else
+                               (tuple(r.shape), np.round(r.double().numpy(), 5).tolist()))
+                except TypeError:
+                    row.append("TypeError")
+        results.append(row)
+    assert results[0] == results[1]
+
+
+NUMBER_FIRST = {
+    "add 0.1 double": lambda m, d, i, b: m.add(0.1, d),
+    "sub 0.1 double alpha": lambda m, d, i, b: m.sub(0.1, d, alpha=2),
+    "mul 0.1 double": lambda m, d, i, b: m.mul(0.1, d),
+    "div 0.1 double": lambda m, d, i, b: m.div(0.1, d),
+    "pow 0.1 double": lambda m, d, i, b: m.pow(0.1, d),
+    "remainder 0.1 double": lambda m, d, i, b: m.remainder(0.1, d),
+    "add 2.5 int32": lambda m, d, i, b: m.add(2.5, i),
+    "add 2**40 int32 (wraps)": lambda m, d, i, b: m.add(2 ** 40, i),
+    "add True bool": lambda m, d, i, b: m.add(True, b),
+    "div floor 7 int32": lambda m, d, i, b: m.div(7, i, rounding_mode="floor"),
+    "multiply": lambda m, d, i, b: m.multiply(0.1, d),
+    "subtract": lambda m, d, i, b: m.subtract(2, i),
+    "divide": lambda m, d, i, b: m.divide(0.3, d),
+    "true_divide": lambda m, d, i, b: m.true_divide(2.5, i),
+    "floor_divide": lambda m, d, i, b: m.floor_divide(7.5, i),
+    "fmod refuses a number": lambda m, d, i, b: m.fmod(2.5, d),
+    "exp refuses a number": lambda m, d, i, b: m.exp(2.5),
+    "clamp refuses a number": lambda m, d, i, b: m.clamp(2.5, 0),
+}
+
+
+@pytest.mark.parametrize("name", list(NUMBER_FIRST))
+def test_functions_with_a_number_first(name):
+    """torch.add(0.1, t) and its kin take the number as a double: cgrad made it a float32
+    tensor first (1.1000000015 for a float64 t); multiply, subtract, divide, true_divide and
+    floor_divide take a number first too; the other functions raise TypeError, not
+    AttributeError"""
+    outcomes = []
+    for m in (cgrad, torch):
+        args = (m.tensor([1.0, 3.0], dtype=m.float64), m.tensor([3, -2], dtype=m.int32),
+                m.tensor([True, False]))
+        try:
+            r = NUMBER_FIRST[name](m, *args)
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except TypeError:                  # (torch's message lists its overloads)
+            outcomes.append("TypeError")
+    assert outcomes[0] == outcomes[1]
+
+
+def test_casts_of_expanded_tensors_are_row_major():
+    """x.expand(...).long() / .double() / .to(int32) is laid out row-major as in PyTorch
+    (NumPy's order 'K' gave column-major strides, and .view(-1) then refused it); dense
+    inputs keep their order"""
+    results = []
+    for m in (cgrad, torch):
+        e = m.tensor([1.0, 2.0]).expand(3, 2)
+        x = m.arange(6.0).reshape(2, 3).t()
+        b = m.ones(2, 1, 3).expand(2, 4, 3)
+        casts = [e.long(), e.double(), e.to(m.int32), x.long(), x.double(), b.double(),
+                 b.long(), m.tensor([1, 2]).expand(3, 2).float()]
+        results.append([(t.stride(), t.is_contiguous()) for t in casts] +
+                       [e.long().view(-1).tolist(), b.double().view(-1).tolist()])
+    assert results[0] == results[1]

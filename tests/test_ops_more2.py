@@ -332,7 +332,12 @@ def test_histogram():
     for fn in (lambda m: m.histogram(m.tensor([1.0, 1.0]), 4),
                lambda m: m.tensor([]).histogram(2),
                lambda m: m.tensor([1.0, 5.0]).histogram(2, range=(0.0, 2.0)),
-               lambda m: m.tensor([5.0]).histogram(2, range=(0.0, 1.0), density=True)):
+               lambda m: m.tensor([5.0]).histogram(2, range=(0.0, 1.0), density=True),
+               # values on an edge: the edges are PyTorch's linspace bit for bit (NumPy's put
+               # 0.6 on an edge 1 ulp lower, counting it in the next bin)
+               lambda m: m.tensor(0.6, dtype=m.float64).histogram(4),
+               lambda m: m.tensor([-0.3, 0.0, 0.3, 0.9, 1.2], dtype=m.float64).histogram(5),
+               lambda m: m.tensor([0.1, 0.7, 1.3, 1.9]).histogram(3, range=(0.1, 1.9))):
         a, b = fn(cgrad), fn(torch)
         np.testing.assert_array_equal(a.hist.numpy(), b.hist.numpy())
         assert a.bin_edges.tolist() == b.bin_edges.tolist()

@@ -28,6 +28,10 @@ def test_cummax_cummin(backend, name, dim):
             compare(part, TIES.astype(dtype), layout="transposed")
         compare(lambda m, t: getattr(t, name)(dim=dim).values,
                 values(dtype, [], shape=(3, 6)), layout="strided")
+        # a later NaN takes its index (cgrad kept the first NaN's), gradients go there
+        nans = np.array([[3.0, NAN, 1.0, NAN, 7.0], [NAN, NAN, -INF, 2.0, NAN]], dtype)
+        for part in _pair(lambda m, t: getattr(m, name)(t, -1)):
+            compare(part, nans)
     for x in (np.array([[3, 1, 1, 2], [0, 0, 5, -2]]), np.array([[True, False], [False, True]])):
         for part in _pair(lambda m, t: getattr(t, name)(min(dim, 1))):
             compare(part, x, grad=False)

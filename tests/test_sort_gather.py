@@ -201,3 +201,28 @@ def test_msort_and_lerp_and_quantile_at_infinities(backend):
     for weight in (0.3, 0.8, -0.7):
         _both(lambda lib, s, e: lib.lerp(s, e, weight), a, b)
     _both(lambda lib, s, e, u: lib.lerp(s, e, u), a, b, w)
+
+
+def test_sort_and_topk_along_a_middle_dim_are_row_major(backend):
+    """sort/argsort/topk along a dim other than the last gave results with that dim
+    innermost in memory, so .view(-1) of them raised where PyTorch's views fine"""
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.random.default_rng(5).standard_normal((2, 3, 4)))
+        rs = [*x.sort(1), *x.topk(2, 1), x.argsort(0, descending=True), x.msort()]
+        results.append([(r.stride(), r.view(-1).tolist()) for r in rs])
+    assert results[0] == results[1]
+
+
+def test_reductions_of_a_transposed_tensor_are_row_major(backend):
+    """sum/mean/var/std/norm over a dim of a permuted tensor kept NumPy's order of the input
+    (strides (1, 2) for a (2, 4) result), so .view of them raised where PyTorch's row-major
+    result views fine"""
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.arange(24.0).reshape(4, 3, 2).permute(2, 1, 0)
+        rs = [x.sum(1), x.sum(1, keepdim=True), x.mean(0), x.var(1), x.std(1), x.norm(dim=1),
+              lib.std_mean(x, 1)[0], x.long().sum(2), x.mean((0, 2))]
+        results.append([(r.stride(), np.round(r.view(-1).double().numpy(), 9).tolist())
+                        for r in rs])
+    assert results[0] == results[1]

@@ -129,9 +129,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim"""
     if dim is None:
         dim = _softmax_dim("softmax", input.ndim)
-    if dtype is not None:
-        input = input.to(dtype)
-    return input.softmax(dim)
+    return input.softmax(dim, dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
@@ -144,9 +142,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - log(sum(exp(x))) along dim, computed without overflow"""
     if dim is None:
         dim = _softmax_dim("log_softmax", input.ndim)
-    if dtype is not None:
-        input = input.to(dtype)
-    return input.log_softmax(dim)
+    return input.log_softmax(dim, dtype)
 
 
 # ---- layers -----------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class Add(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         a, b = promote(a, b)
-        if alpha != 1:
+        if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
             b = _scaled(a, b, alpha)
             ctx.alpha = alpha
         return B.kernels.add(a, b)
@@ -130,7 +130,7 @@ class Sub(Op):
                 or (b.dtype is _BOOL if type(b) is np.ndarray else type(b) is bool)):
             _refuse_bool_sub(a, b)
         a, b = promote(a, b)
-        if alpha != 1:
+        if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
             b = _scaled(a, b, alpha)
             ctx.alpha = alpha
         return B.kernels.sub(a, b)

@@ -55,6 +55,12 @@ def _widened(x):
     return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
+def row_major(y):
+    """a reduction's result laid out row-major, as PyTorch allocates it (NumPy keeps a
+    transposed input's order, and .view of x.t().sum(0) then raised)"""
+    return y if y.flags.c_contiguous else np.ascontiguousarray(y)
+
+
 class Sum(Op):
     """y = sum(x, dims)   ->   dx = g broadcast back"""
     @staticmethod
@@ -63,7 +69,7 @@ class Sum(Op):
         y = B.kernels.sum(x, dims, keepdim)
         if x.dtype.kind in "biu":
             y = np.asarray(y, dtype=np.int64)          # integer sums are int64, as in PyTorch
-        return y
+        return row_major(np.asarray(y))
 
     @staticmethod
     def backward(ctx, g):
@@ -113,7 +119,7 @@ class Mean(Op):
     def forward(ctx, x, dims, keepdim):
         require_mean_dtype(x.dtype)
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        return B.kernels.mean(x, dims, keepdim)
+        return row_major(np.asarray(B.kernels.mean(x, dims, keepdim)))
 
     @staticmethod
     def backward(ctx, g):
@@ -396,6 +402,12 @@ class AMin(AMax):
     name, reduce = "amin", np.min
 
 
+def require_moments_dtype(dtype):
+    """PyTorch's error for var/std of integers or bools (checked before the dims)"""
+    if dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+
+
 class Var(Op):
     """y = sum((x - mean)^2) / (n - correction)   ->   dx = g * 2 (x - mean) / (n - c)"""
     @staticmethod
@@ -409,8 +421,7 @@ class Var(Op):
     @staticmethod
     def centered_var(ctx, x, dims, correction, keepdim):
         """(var, x - mean), and the reduction's parameters into ctx"""
-        if x.dtype.kind != "f":
-            raise RuntimeError("std and var only support floating point and complex dtypes")
+        require_moments_dtype(x.dtype)
         n = _count(x.shape, dims)
         work = _widened(x)
         # sums in float64: NumPy adds along a strided axis one element after another, so a
@@ -424,7 +435,7 @@ class Var(Op):
         # the backward divides by n - correction unclamped, as PyTorch's (a gradient of 0, not
         # nan, where the correction exceeds n)
         ctx.dof, ctx.dims, ctx.keepdim = n - correction, dims, keepdim
-        return np.asarray(y, dtype=x.dtype), centered
+        return row_major(np.asarray(y, dtype=x.dtype)), centered
 
     @staticmethod
     def graph_centered(ctx):
@@ -478,6 +489,13 @@ class Std(Op):
             None, None, None
 
 
+def require_norm_dtype(dtype):
+    """PyTorch's error for the vector norm of integers or bools (checked before the dims)"""
+    if dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {torch_name(dtype)}")
+
+
 class Norm(Op):
     """y = (sum |x|^p)^(1/p)   ->   dx = g * x |x|^(p-2) / y^(p-1) (0 where y == 0)"""
     grad_fn_name = "LinalgVectorNormBackward0"
@@ -485,9 +503,7 @@ class Norm(Op):
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        if x.dtype.kind != "f":
-            raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex "
-                               f"tensor as input. Got {torch_name(x.dtype)}")
+        require_norm_dtype(x.dtype)
         if (p < 0 or np.isinf(p)) and not x.size:   # a max, min or 1/0 over nothing: refused
             name = f"linalg.vector_norm cannot compute the {p:g} norm on"
             if dims is None:
@@ -511,7 +527,7 @@ class Norm(Op):
             y = np.sum(a, axis=dims, keepdims=keepdim)
         else:
             y = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
-        y = np.asarray(y, dtype=x.dtype)
+        y = row_major(np.asarray(y, dtype=x.dtype))
         ctx.save_for_backward(x, y)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         return y
@@ -840,10 +856,9 @@ def running_extreme(x, axis, better):
     if x.shape[0]:
         best, at = x[0].copy(), np.zeros(x.shape[1:], np.int64)
         for i in range(x.shape[0]):
-            take = better(x[i], best) | np.isnan(x[i]) if x.dtype.kind == "f" else \
-                better(x[i], best)
-            if x.dtype.kind == "f":
-                take &= ~np.isnan(best)
+            take = better(x[i], best)
+            if x.dtype.kind == "f":       # a NaN always takes (a later NaN too), else not past one
+                take = np.isnan(x[i]) | take & ~np.isnan(best)
             best, at = np.where(take, x[i], best), np.where(take, i, at)
             values[i], indices[i] = best, at
     return np.moveaxis(values, 0, axis), np.moveaxis(indices, 0, axis)

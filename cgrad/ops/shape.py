@@ -226,13 +226,21 @@ ToMemoryFormat = renamed("ToMemoryFormat", CloneAs, "ToCopyBackward0",
                          "x.to(memory_format=...): a copy laid out in that format")
 
 
+def cast(x, dtype):
+    """x.astype(dtype) laid out as PyTorch's preserve_format: in x's order where no elements
+    share memory, else row-major (NumPy's order 'K' gave an expand column-major strides, and
+    .view then refused it)"""
+    shared = any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape))
+    return x.astype(dtype, order="C" if shared else "K")
+
+
 class ToDtype(Op):
     """y = x cast to a dtype   ->   dx = g cast back (by the engine)"""
     grad_fn_name = "ToCopyBackward0"
 
     @staticmethod
     def forward(ctx, x, dtype):
-        return x.astype(dtype)
+        return cast(x, dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -536,7 +544,10 @@ class AdvancedIndex(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return at(x, key)
+        y = at(x, key)
+        # NumPy lays the indexed dims out first (x[:, idx] came out column-major); PyTorch's
+        # result of a row-major x is row-major, so x[:, idx].view(-1) works
+        return y.copy() if x.flags.c_contiguous and not y.flags.c_contiguous else y
 
     backward = BasicIndex.__dict__["placed_backward"]     # g placed back by cls.gradient
     graph_backward = BasicIndex.__dict__["graph_backward"]
@@ -1338,12 +1349,26 @@ class ScatterReduce(Op):
     def backward(ctx, g):
         x, src, y = ctx.saved_tensors
         dim, index, reduce, include_self = ctx.args
+        count = ctx.count
+        if not g.ndim:          # 0-d as 1-d: NumPy's 0-d math gives scalars, which take no keys
+            gx, gs = ScatterReduce._grads(g.reshape(1), x.reshape(1), src.reshape(-1),
+                                          y.reshape(1), 0, index.reshape(-1), reduce,
+                                          include_self, None if count is None else
+                                          count.reshape(1))
+            gs = gs.reshape(index.shape)
+            return (gx.reshape(()), None, None, _src_gradient(ctx.name(), gs, ctx.src_shape),
+                    None, None)
+        gx, gs = ScatterReduce._grads(g, x, src, y, dim, index, reduce, include_self, count)
+        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+
+    @staticmethod
+    def _grads(g, x, src, y, dim, index, reduce, include_self, count):
         key = _along(index, dim)
         read = tuple(slice(0, n) for n in index.shape)         # src's places the forward read
         if reduce == "sum":
             gx, gs = g, g[key]
         elif reduce == "mean":
-            gx = g / ctx.count
+            gx = g / count
             gs = gx[key]
         elif reduce == "prod":
             masked_x = np.where(x == 0, x.dtype.type(1), x)
@@ -1369,7 +1394,7 @@ class ScatterReduce(Op):
         if not include_self:
             gx = gx.copy()
             gx[key] = 0
-        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+        return gx, gs
 
     @staticmethod
     def graph_backward(ctx, g):
