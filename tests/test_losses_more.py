@@ -212,6 +212,27 @@ def test_loss_errors_match_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("call", [
+    "F.cross_entropy(x, lib.rand(3, 4), ignore_index=1)",      # probabilities: no ignore_index
+    "F.cross_entropy(x, t.expand(4, 3).t().contiguous())",      # same shape, int: not probs
+    "F.cross_entropy(x, t.int().expand(4, 3).t())",
+    "F.cross_entropy(x, lib.rand(4))", "F.nll_loss(x, lib.rand(4))",   # batch before dtype
+    "F.cross_entropy(x, lib.rand(3, 2))", "F.nll_loss(x, lib.rand(3, 2))",   # dims before dtype
+    "F.nll_loss(x, t.int().expand(4, 3).t())",
+    "F.cross_entropy(x, lib.tensor(1))", "F.nll_loss(x, lib.tensor(1))",     # 0-d: batch 0
+    "F.cross_entropy(x[0], lib.rand(2))", "F.nll_loss(x[0], lib.rand(2))",  # 1-d: dtype first
+    "F.cross_entropy(x[0], t.expand(2, 3))",
+    "F.cross_entropy(lib.tensor(1.0), lib.tensor(0))",
+    "F.cross_entropy(lib.tensor(1.0), lib.tensor(0.0))",
+    "F.cross_entropy(lib.tensor(1.0), t)"])
+def test_class_target_errors_match_torch(call):
+    """cross_entropy and nll_loss check a target's shape before its dtype, as PyTorch"""
+    def run(lib):
+        env = {**_libs(lib), "x": lib.ones(3, 4), "t": lib.tensor([1, 0, 3])}
+        return eval(call, env)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
 def test_empty_batches_and_scalar_inputs_match_torch(backend):
     """(PyTorch leaves an empty batch's loss uninitialised: only its shape is compared)"""
     for call in ["F.multi_margin_loss(lib.ones(0, 4), lib.ones(0, dtype=lib.int64))",

@@ -2382,27 +2382,36 @@ def _class_layout(input, target):
         return input, target, td.shape            # the common case, checked at once
     if input.ndim == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
-    if td.dtype != np.int64 and td.dtype != np.uint8:
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_tname(td.dtype)}")
     if input.ndim == 1:
-        if target.ndim > 1 or (target.ndim == 1 and target.shape[0] != 1):
+        if target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(td)
+        if target.ndim == 1 and target.shape[0] != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
-                             f"{target.shape[0] if target.ndim == 1 else list(target.shape)}")
+                             f"{target.shape[0]}")
         return input.unsqueeze(0), target.reshape(1), ()
     n = input.shape[0]
-    if target.ndim and target.shape[0] != n:               # PyTorch checks this first
+    if (target.shape[0] if target.ndim else 0) != n:       # PyTorch checks this first
         raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                         f"({target.shape[0]}).")
+                         f"({target.shape[0] if target.ndim else 0}).")
     if input.ndim == 2:
         if target.ndim != 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(td)
         return input, target, (n,)
     expected = (n,) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    _check_target_dtype(td)
     rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
     return rows, target.reshape(-1), expected
+
+
+def _check_target_dtype(td):
+    """PyTorch's nll_loss checks the target's dtype after its shape"""
+    if td.dtype != np.int64 and td.dtype != np.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_tname(td.dtype)}")
 
 
 def _check_targets(target, n_classes, ignore_index):
@@ -2463,8 +2472,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if label_smoothing > 1.0:           # PyTorch's only check: below 0 (or NaN) smooths nothing
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     target = _as_tensor(target)
-    if target.is_floating_point() and target.shape == input.shape and input.ndim > 0:
+    if target.shape == input.shape:     # class probabilities (PyTorch's test, 0-d too)
+        if not target.is_floating_point():
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {_tname(target._data.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    if input.ndim == 0:
+        _dim(1, 0)                      # PyTorch's log_softmax over dim 1 fails first
     rows, t, out_shape = _class_layout(input, target)
     _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
