@@ -453,3 +453,22 @@ def test_layer_outputs_print_torch_grad_fn(backend, call):
         y = eval(call, {"F": FF, "x": x, "w": w})
         outs.append((y.grad_fn.name(), y.is_contiguous(), tuple(y.shape)))
     assert outs[0] == outs[1]
+
+
+# ---- one_hot -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.one_hot(lib.tensor([[0, 2], [1, 1]]))", "F.one_hot(lib.tensor([0, 2]), 5)",
+    "F.one_hot(lib.tensor(3))", "F.one_hot(lib.zeros(0, 2, dtype=lib.int64), 3)"])
+def test_one_hot_matches_torch(call):
+    _same_result(call)
+
+
+@pytest.mark.parametrize("call", [
+    "F.one_hot(lib.zeros(0, dtype=lib.int64))",          # nothing to count the classes from
+    "F.one_hot(lib.zeros(0, dtype=lib.int64), 0)", "F.one_hot(lib.zeros(0, dtype=lib.int64), -2)",
+    "F.one_hot(lib.tensor([0, 1], dtype=lib.int32))",     # only int64, as PyTorch
+    "F.one_hot(lib.tensor([0, 1], dtype=lib.uint8), 3)", "F.one_hot(lib.tensor([0.0]))",
+    "F.one_hot(lib.tensor([0, 3]), 3)", "F.one_hot(lib.tensor([0, -1]), 3)",
+    "F.one_hot(lib.tensor([0, 1]), -2)"])
+def test_one_hot_refuses_as_torch(call):
+    _raises_like_torch(*_both(call))

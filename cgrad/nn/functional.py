@@ -201,11 +201,13 @@ def _dropout_mask(shape, p, dtype):
 
 def one_hot(tensor, num_classes=-1):
     """An int64 tensor with a trailing dim of num_classes: 1 at each index, 0 elsewhere"""
-    if tensor._data.dtype.kind not in "iu":
+    if tensor._data.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     idx = tensor._data
+    if not idx.size and num_classes <= 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        num_classes = int(idx.max()) + 1
     if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
         raise RuntimeError("Class values must be smaller than num_classes." if idx.min() >= 0
                            else "Class values must be non-negative.")
