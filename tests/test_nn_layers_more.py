@@ -159,7 +159,14 @@ def test_adaptive_avg_pool2d_to_one_is_a_mean_as_torch(backend):
     "F.batch_norm(lib.ones(2, 3), lib.ones(2), lib.ones(2), lib.ones(2), training=False)",
     "nn.BatchNorm1d(3)(lib.ones(1, 3))", "nn.BatchNorm1d(3)(lib.ones(1, 3, 1))",
     "nn.BatchNorm1d(3)(lib.ones(3))", "nn.BatchNorm2d(3)(lib.ones(1, 3, 1, 1))",
-    "nn.BatchNorm1d(3, track_running_stats=False).eval()(lib.ones(1, 3))"])
+    "nn.BatchNorm1d(3, track_running_stats=False).eval()(lib.ones(1, 3))",
+    # one running statistic without the other (training used the batch's and went on)
+    "F.batch_norm(lib.ones(2, 3), None, lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(2, 3), lib.zeros(3), None, training=True)",
+    "F.batch_norm(lib.ones(2, 3).long(), None, lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(2, 3), None, lib.ones(4), training=True)",
+    "F.instance_norm(lib.ones(2, 3, 4), None, lib.ones(3))",
+    "F.instance_norm(lib.ones(2, 3, 4), lib.zeros(3), None, use_input_stats=False)"])
 def test_batch_norm_refuses_as_torch(call):
     _raises_like_torch(*_both(call))
 
