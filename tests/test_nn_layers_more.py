@@ -479,3 +479,12 @@ def test_one_hot_matches_torch(call):
     "F.one_hot(lib.tensor([0, 1]), -2)"])
 def test_one_hot_refuses_as_torch(call):
     _raises_like_torch(*_both(call))
+
+
+# ---- a norm over no dims: built (0-d parameters), refused at forward, as PyTorch --------------
+@pytest.mark.parametrize("layer", ["nn.LayerNorm([])", "nn.RMSNorm([])"])
+def test_norm_of_empty_normalized_shape_as_torch(layer):
+    c, t = (f() for f in _both(layer))
+    assert [tuple(p.shape) for p in c.parameters()] == [tuple(p.shape) for p in t.parameters()]
+    assert repr(c) == repr(t)
+    _raises_like_torch(lambda: c(cgrad.ones(2, 3)), lambda: t(torch.ones(2, 3)))

@@ -306,9 +306,9 @@ def _affine_parameters(module, shape, affine, bias, dtype):
     """a norm layer's weight (ones) and bias (zeros) of shape, registered as None where not
     affine or without bias"""
     dtype = dtype or _dtype.DEFAULT
-    module.register_parameter("weight", Parameter(empty(*shape, dtype=dtype)) if affine
+    module.register_parameter("weight", Parameter(empty(tuple(shape), dtype=dtype)) if affine
                               else None)
-    module.register_parameter("bias", Parameter(empty(*shape, dtype=dtype))
+    module.register_parameter("bias", Parameter(empty(tuple(shape), dtype=dtype))
                               if affine and bias else None)
     _reset_affine(module)
 
@@ -359,7 +359,7 @@ class RMSNorm(_LastDimsNorm):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__(normalized_shape, eps, elementwise_affine)
-        self.register_parameter("weight", Parameter(empty(*self.normalized_shape,
+        self.register_parameter("weight", Parameter(empty(tuple(self.normalized_shape),
                                                           dtype=dtype or _dtype.DEFAULT))
                                 if elementwise_affine else None)
         self.reset_parameters()
