@@ -326,7 +326,7 @@ def test_cell_errors_match_torch(name):
              ((3,), pair((2, 4), (2, 4)))]
     if lstm:
         cases += [((2, 3), ((2, 4), (2, 5))), ((2, 3), ((2, 4), (3, 4))),
-                  ((2, 3), ((2, 4), (1, 2, 4)))]
+                  ((2, 3), ((2, 4), (1, 2, 4))), ((2, 3), (2, 4))]     # h alone, not a pair
     for x_shape, hx in cases:
         _raises_like_torch(*_run_both(name, (3, 4), x_shape, hx))
     c, t = _pair("RNNCell", 3, 4)
