@@ -488,3 +488,16 @@ def test_norm_of_empty_normalized_shape_as_torch(layer):
     assert [tuple(p.shape) for p in c.parameters()] == [tuple(p.shape) for p in t.parameters()]
     assert repr(c) == repr(t)
     _raises_like_torch(lambda: c(cgrad.ones(2, 3)), lambda: t(torch.ones(2, 3)))
+
+
+# ---- messages found by the differential fuzz ---------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.gelu(lib.ones(2), approximate='foo')", "nn.GELU('TANH')(lib.ones(2))",
+    "F.cross_entropy(lib.ones(2, 3), lib.rand(2, 3), weight=lib.ones(4))",
+    "F.cross_entropy(lib.ones(2, 3), lib.tensor([0, 1]), weight=lib.ones(4))",
+    "F.embedding(lib.tensor([[1, 5], [7, 1]]), lib.ones(3, 2), max_norm=1.0)",   # renorm's
+    "F.embedding(lib.tensor([-5]), lib.ones(3, 2), max_norm=1.0)",
+    "F.embedding(lib.tensor([-1]), lib.ones(3, 2), max_norm=1.0)",             # the lookup's
+    "F.embedding(lib.tensor([5]), lib.ones(3, 2))"])
+def test_fuzzed_messages_as_torch(call):
+    _raises_like_torch(*_both(call))

@@ -43,8 +43,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 def gelu(input, approximate="none"):
     """x * Phi(x) (Phi the standard normal CDF), or PyTorch's tanh approximation"""
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh. (got "
-                           f"{approximate!r})")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return E.Gelu.apply(input, approximate)
 
 
@@ -237,6 +236,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         _require_indices(idx.dtype, "embedding_renorm_", 2)
     _require_indices(idx.dtype, "embedding")
     n = weight.shape[0]
+    if max_norm is not None:              # PyTorch's renorm selects each row, in sorted order
+        bad = [i for i in np.unique(idx) if not -n <= i < n]
+        if bad:
+            raise IndexError(f"select(): index {bad[0]} out of range for tensor of size "
+                             f"{list(weight.shape)} at dimension 0")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
     padding_idx = _padding_idx(padding_idx, n)
@@ -2435,12 +2439,14 @@ def _not_differentiable(function, name, weight):
                            f"argument '{name}'. This input cannot have requires_grad True.")
 
 
-def _class_weights(weight, n_classes, dtype):
-    """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError"""
+def _class_weights(weight, n_classes, dtype, prefix=""):
+    """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError (its message
+    starting with prefix)"""
     weight = _as_tensor(weight)
     if weight.numel() != n_classes:
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
-                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+        raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
     return weight.reshape(-1).to(dtype)
 
 
@@ -2505,7 +2511,7 @@ def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
     if label_smoothing > 0:
         probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
     if weight is not None:              # differentiable here, as in PyTorch
-        w = _class_weights(weight, n_classes, input.dtype)
+        w = _class_weights(weight, n_classes, input.dtype, "cross_entropy: ")
         shape = [1] * input.ndim
         shape[class_dim] = n_classes
         probs = probs * w.reshape(shape)
