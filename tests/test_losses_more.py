@@ -233,6 +233,21 @@ def test_class_target_errors_match_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("call", [
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(2, 3, 4), reduction='none')",  # grows
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(3))",
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(4, 1))",
+    "lib.broadcast_shapes([2], [3])", "lib.broadcast_shapes(2, (3,))",
+    "lib.broadcast_shapes(lib.Size([2]), lib.Size([3]))"])
+def test_bce_weight_broadcasts_to_target_as_torch(call):
+    """binary_cross_entropy expands weight to the target's shape first: one that would
+    broadcast the loss to a larger shape is refused, not used"""
+    def run(lib):
+        env = {**_libs(lib), "x": lib.ones(3, 4), "y": lib.ones(3, 4)}
+        return eval(call, env)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
 def test_empty_batches_and_scalar_inputs_match_torch(backend):
     """(PyTorch leaves an empty batch's loss uninitialised: only its shape is compared)"""
     for call in ["F.multi_margin_loss(lib.ones(0, 4), lib.ones(0, dtype=lib.int64))",

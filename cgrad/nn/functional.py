@@ -1939,6 +1939,7 @@ def _index_pad(input, pad, mode, value):
 
 # ---- attention --------------------------------------------------------------------------------
 # (imported here, beside the functions they serve)
+from .._functions import broadcast_shapes as _broadcast_shapes  # noqa: E402
 from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from ..ops import attention as AT  # noqa: E402
@@ -2545,6 +2546,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError(f"Found dtype {_tname(target._data.dtype)} but expected "
                            f"{_tname(input._data.dtype)}")
     _not_differentiable("binary_cross_entropy", "weight", weight)
+    if weight is not None:          # PyTorch expands weight to target's shape (_infer_size) first
+        _raise_broadcast_to(input.shape, _broadcast_shapes(target.shape, weight.shape))
     w = _broadcast_weight(weight, input)
     return LS.BinaryCrossEntropy.apply(input, target, w, reduction)
 
