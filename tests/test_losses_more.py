@@ -238,10 +238,17 @@ def test_class_target_errors_match_torch(call):
     "F.binary_cross_entropy(x / 2, y, weight=lib.ones(3))",
     "F.binary_cross_entropy(x / 2, y, weight=lib.ones(4, 1))",
     "lib.broadcast_shapes([2], [3])", "lib.broadcast_shapes(2, (3,))",
-    "lib.broadcast_shapes(lib.Size([2]), lib.Size([3]))"])
+    "lib.broadcast_shapes(lib.Size([2]), lib.Size([3]))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(2, 3, 4), reduction='none')",
+    "F.binary_cross_entropy_with_logits(x, y, pos_weight=lib.ones(2, 3, 4))",
+    "F.binary_cross_entropy_with_logits(x, y, pos_weight=lib.ones(5))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(5), pos_weight=lib.ones(6))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(5))",
+    "F.soft_margin_loss(x, lib.ones(2, 3, 4), reduction='none')",
+    "F.soft_margin_loss(x, lib.ones(2, 1))"])
 def test_bce_weight_broadcasts_to_target_as_torch(call):
-    """binary_cross_entropy expands weight to the target's shape first: one that would
-    broadcast the loss to a larger shape is refused, not used"""
+    """a loss keeps its input's shape: a weight, pos_weight or (soft margin) target that
+    would broadcast it to a larger shape is refused, not used"""
     def run(lib):
         env = {**_libs(lib), "x": lib.ones(3, 4), "y": lib.ones(3, 4)}
         return eval(call, env)

@@ -2569,8 +2569,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     input, target = _same_float_dtype(input, target, kernel="log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
     _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
-    w = _broadcast_weight(weight, input)
+    if pos_weight is not None:          # PyTorch's first product: pos_weight * target
+        _broadcast_check(_as_tensor(pos_weight)._data, target._data)
     pw = _broadcast_weight(pos_weight, input)
+    w = _broadcast_weight(weight, input)
     loss = LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
     return loss if loss.dtype == out_dtype else loss.to(out_dtype)
 
@@ -2579,7 +2581,7 @@ def _broadcast_weight(weight, input):
     if weight is None:
         return None
     weight = _as_tensor(weight)
-    _broadcast_check(weight._data, input._data)
+    _raise_broadcast_to(input.shape, weight.shape)   # (a weight must not grow the loss)
     return weight.detach().to(input.dtype)
 
 
@@ -2848,6 +2850,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
     reduction = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
+    _raise_broadcast_to(input.shape, target.shape)   # PyTorch's loss has input's shape
     loss = _reduced(((-input * target).exp() + 1).log(), reduction)
     return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
 
