@@ -501,3 +501,45 @@ def test_norm_of_empty_normalized_shape_as_torch(layer):
     "F.embedding(lib.tensor([5]), lib.ones(3, 2))"])
 def test_fuzzed_messages_as_torch(call):
     _raises_like_torch(*_both(call))
+
+
+# ---- load_state_dict: per-module _load_from_state_dict and versions, as PyTorch's -------------
+def _state_without_batches(lib, version=None):
+    import collections
+    sd = collections.OrderedDict(weight=lib.ones(3) * 2, bias=lib.zeros(3),
+                                 running_mean=lib.ones(3), running_var=lib.ones(3) * 3)
+    if version is not None:
+        sd._metadata = {"": {"version": version}}
+    return sd
+
+
+def test_batch_norm_loads_a_state_dict_without_num_batches_tracked_as_torch():
+    """an unversioned (plain) state_dict, or one from before version 2, may lack
+    num_batches_tracked: the module keeps its own; a version 2 one must have it"""
+    results = []
+    for lib in (cgrad, torch):
+        m = lib.nn.BatchNorm1d(3)
+        for _ in range(2):
+            m(lib.randn(4, 3))
+        keys = m.load_state_dict(_state_without_batches(lib))
+        m.load_state_dict(_state_without_batches(lib, version=1))
+        results.append((list(keys.missing_keys), int(m.num_batches_tracked),
+                        m.running_var.tolist(), m.weight.tolist()))
+    assert results[0] == results[1]
+    _raises_like_torch(
+        lambda: nn.BatchNorm1d(3).load_state_dict(_state_without_batches(cgrad, 2)),
+        lambda: torch.nn.BatchNorm1d(3).load_state_dict(_state_without_batches(torch, 2)))
+
+
+def test_load_from_state_dict_override_adapts_old_keys_as_torch():
+    """a subclass's _load_from_state_dict sees its own prefix and may rename keys"""
+    def make(lib):
+        class Renamed(lib.nn.Linear):
+            def _load_from_state_dict(self, state_dict, prefix, *args):
+                if prefix + "w" in state_dict:
+                    state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+                super()._load_from_state_dict(state_dict, prefix, *args)
+        net = lib.nn.Sequential(Renamed(2, 3))
+        net.load_state_dict({"0.w": lib.ones(3, 2) * 5, "0.bias": lib.zeros(3)})
+        return net[0].weight.tolist()
+    assert make(cgrad) == make(torch)

@@ -398,6 +398,17 @@ class _NormBase(Module):
                 self.register_buffer(name, None)
         self.reset_parameters()
 
+    _version = 2          # (PyTorch's version 2 added num_batches_tracked)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args):
+        # a state_dict without versions (a plain dict) or from before version 2 may lack
+        # num_batches_tracked: this module keeps its own, as in PyTorch
+        key = prefix + "num_batches_tracked"
+        if (self.track_running_stats and key not in state_dict
+                and local_metadata.get("version", 0) < 2):
+            state_dict[key] = self.num_batches_tracked
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
+
     def reset_running_stats(self):
         if self.track_running_stats:
             with no_grad():
