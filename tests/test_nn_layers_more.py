@@ -543,3 +543,14 @@ def test_load_from_state_dict_override_adapts_old_keys_as_torch():
         net.load_state_dict({"0.w": lib.ones(3, 2) * 5, "0.bias": lib.zeros(3)})
         return net[0].weight.tolist()
     assert make(cgrad) == make(torch)
+
+
+@pytest.mark.parametrize("keys", [("running_mean", "running_var"), ("running_var",)])
+@pytest.mark.parametrize("strict", [True, False])
+def test_instance_norm_refuses_old_running_stats_as_torch(keys, strict):
+    """running statistics in an unversioned state_dict for an InstanceNorm that tracks none:
+    PyTorch's error (strict or not), naming the keys"""
+    def run(lib):
+        net = lib.nn.Sequential(lib.nn.InstanceNorm1d(3))
+        return net.load_state_dict({"0." + k: lib.ones(3) for k in keys}, strict=strict)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))

@@ -520,6 +520,27 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
                          dtype, bias=bias)
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # running statistics from an unversioned state_dict (checkpoints from before
+        # PyTorch 0.4 kept them by default): PyTorch's own error, and the keys dropped
+        keys = [prefix + name for name in ("running_mean", "running_var")
+                if prefix + name in state_dict]
+        if "version" not in local_metadata and not self.track_running_stats and keys:
+            klass, names = type(self).__name__, " and ".join(f'"{k}"' for k in keys)
+            error_msgs.append(
+                f"Unexpected running stats buffer(s) {names} "
+                f"for {klass} with track_running_stats=False. If state_dict is a checkpoint "
+                f"saved before 0.4.0, this may be expected because {klass} does not track "
+                f"running stats by default since 0.4.0. Please remove these keys from "
+                f"state_dict. If the running stats are actually needed, instead set "
+                f"track_running_stats=True in {klass} to enable them. See the documentation "
+                f"of {klass} for details.")
+            for key in keys:
+                state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     def forward(self, input):
         unbatched = self.dims + 1             # (PyTorch's _get_no_batch_dim)
         if input.dim() not in (unbatched, unbatched + 1):
