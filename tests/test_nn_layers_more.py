@@ -498,7 +498,8 @@ def test_norm_of_empty_normalized_shape_as_torch(layer):
     "F.embedding(lib.tensor([[1, 5], [7, 1]]), lib.ones(3, 2), max_norm=1.0)",   # renorm's
     "F.embedding(lib.tensor([-5]), lib.ones(3, 2), max_norm=1.0)",
     "F.embedding(lib.tensor([-1]), lib.ones(3, 2), max_norm=1.0)",             # the lookup's
-    "F.embedding(lib.tensor([5]), lib.ones(3, 2))"])
+    "F.embedding(lib.tensor([5]), lib.ones(3, 2))",
+    "F.pad(lib.ones(2, 3), (1, 1), value='a')", "F.pad(lib.ones(2, 3), (1, 1), value=[1.0])"])
 def test_fuzzed_messages_as_torch(call):
     _raises_like_torch(*_both(call))
 
@@ -554,3 +555,15 @@ def test_instance_norm_refuses_old_running_stats_as_torch(keys, strict):
         net = lib.nn.Sequential(lib.nn.InstanceNorm1d(3))
         return net.load_state_dict({"0." + k: lib.ones(3) for k in keys}, strict=strict)
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+@pytest.mark.parametrize("call", ["F.interpolate(lib.ones(1, 1, 4), size=2.5)",
+                                  "F.interpolate(lib.ones(1, 1, 4, 4), size=2.0, mode='bilinear')"])
+def test_interpolate_refuses_a_float_size_as_torch(call):
+    """a float size is a TypeError (it was truncated); PyTorch's message is its kernel's
+    argument parser's, so only the class is compared"""
+    c, t = _both(call)
+    with pytest.raises(TypeError):
+        t()
+    with pytest.raises(TypeError, match="size"):
+        c()

@@ -2,6 +2,7 @@
 with PyTorch's signatures, checks and error messages."""
 import functools
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -1808,6 +1809,9 @@ def pad(input, pad, mode="constant", value=None):
         raise RuntimeError(f"Padding length should be less than or equal to two times the "
                            f"input dimension but got padding length {len(pad)} and input of "
                            f"dimension {input.ndim}")
+    if value is not None and not isinstance(value, (numbers.Number, Tensor)):
+        raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
+                        f"{type(value).__name__}")
     if mode != "constant":
         return _index_pad(input, pad, mode, value)
     return _constant_pad(input, pad, value)
@@ -3448,6 +3452,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             out_size = list(size)
         else:
             out_size = [size] * dim
+            if not isinstance(size, int):       # (PyTorch's kernel refuses the float list)
+                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
+                                f"int] or Tuple[int, int, int], but got size with types "
+                                f"{[type(size)] * dim}")
     elif scale_factor is not None:
         if isinstance(scale_factor, (list, tuple)):
             if len(scale_factor) != dim:
