@@ -255,6 +255,22 @@ def test_bce_weight_broadcasts_to_target_as_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+def test_soft_margin_loss_keeps_the_input_dtype_as_torch(backend, dtypes):
+    """PyTorch builds the loss in place in input's dtype, whatever target's"""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 3)), np.sign(rng.standard_normal((2, 3)))
+    out = []
+    for lib in (cgrad, torch):
+        a = lib.tensor(x, dtype=getattr(lib, dtypes[0]), requires_grad=True)
+        loss = lib.nn.functional.soft_margin_loss(a, lib.tensor(y, dtype=getattr(lib, dtypes[1])))
+        loss.backward()
+        out.append((str(loss.dtype).split(".")[1], loss.item(), a.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-6)
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=1e-6)
+
+
 def test_empty_batches_and_scalar_inputs_match_torch(backend):
     """(PyTorch leaves an empty batch's loss uninitialised: only its shape is compared)"""
     for call in ["F.multi_margin_loss(lib.ones(0, 4), lib.ones(0, dtype=lib.int64))",

@@ -499,7 +499,11 @@ def test_norm_of_empty_normalized_shape_as_torch(layer):
     "F.embedding(lib.tensor([-5]), lib.ones(3, 2), max_norm=1.0)",
     "F.embedding(lib.tensor([-1]), lib.ones(3, 2), max_norm=1.0)",             # the lookup's
     "F.embedding(lib.tensor([5]), lib.ones(3, 2))",
-    "F.pad(lib.ones(2, 3), (1, 1), value='a')", "F.pad(lib.ones(2, 3), (1, 1), value=[1.0])"])
+    "F.pad(lib.ones(2, 3), (1, 1), value='a')", "F.pad(lib.ones(2, 3), (1, 1), value=[1.0])",
+    # bilinear checks the dtypes before the shapes
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 3, 1), lib.ones(4, 3, 3).double())",
+    "F.bilinear(lib.ones(2, 3), lib.ones(3, 3), lib.ones(4, 3, 3).double())",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 3), lib.ones(4, 3, 3), lib.ones(5).double())"])
 def test_fuzzed_messages_as_torch(call):
     _raises_like_torch(*_both(call))
 

@@ -2855,6 +2855,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     reduction = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
     _raise_broadcast_to(input.shape, target.shape)   # PyTorch's loss has input's shape
+    if target.is_floating_point() and target.dtype != input.dtype:
+        target = target.to(input.dtype)              # and dtype (it is built in place)
     loss = _reduced(((-input * target).exp() + 1).log(), reduction)
     return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
 
@@ -3115,6 +3117,10 @@ def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
 # ---- bilinear, channel and alpha dropouts, pixel shuffle, interpolation ------------------------
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]"""
+    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
+    if len({t._data.dtype for _, t in named if t is not None}) > 1:     # (PyTorch's first)
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
     if input1.ndim != input2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
                            f"{input2.ndim}")
@@ -3130,10 +3136,6 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None and bias.shape[0] != out:
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
                            f"{bias.shape[0]} but expected {out}")
-    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
-    if len({t._data.dtype for _, t in named if t is not None}) > 1:
-        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
-            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
     lead = tuple(input1.shape[:-1])
     # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
     t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
