@@ -500,6 +500,9 @@ def test_norm_of_empty_normalized_shape_as_torch(layer):
     "F.embedding(lib.tensor([-1]), lib.ones(3, 2), max_norm=1.0)",             # the lookup's
     "F.embedding(lib.tensor([5]), lib.ones(3, 2))",
     "F.pad(lib.ones(2, 3), (1, 1), value='a')", "F.pad(lib.ones(2, 3), (1, 1), value=[1.0])",
+    "F.silu(lib.tensor([1, -2]))", "F.silu(lib.tensor([True]))", "nn.SiLU(True)(lib.tensor([1]))",
+    "F.hardtanh(lib.tensor([1, 2], dtype=lib.uint8))",           # (unsigned, negative bound)
+    "F.hardtanh(lib.tensor([1, 2], dtype=lib.uint8), 0.0, -1.0)",
     # bilinear checks the dtypes before the shapes
     "F.bilinear(lib.ones(2, 3), lib.ones(2, 3, 1), lib.ones(4, 3, 3).double())",
     "F.bilinear(lib.ones(2, 3), lib.ones(3, 3), lib.ones(4, 3, 3).double())",

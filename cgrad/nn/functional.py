@@ -58,6 +58,7 @@ def sigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)"""
+    _dtype.require_float(input._data.dtype, "silu_cpu")
     if inplace:
         return input._inplace(E.Silu)
     return E.Silu.apply(input)
