@@ -494,7 +494,8 @@ def meshgrid(*tensors, indexing=None):
 
 def broadcast_shapes(*shapes):
     """the shape all the shapes broadcast to (PyTorch's error where they do not)"""
-    shapes = [(s,) if isinstance(s, numbers.Integral) else tuple(s) for s in shapes]
+    given = [(s,) if isinstance(s, numbers.Integral) else s for s in shapes]  # (as messages show)
+    shapes = [tuple(s) for s in given]
     result = [1] * builtins.max((len(s) for s in shapes), default=0)
     for i, shape in enumerate(shapes):
         for j in range(-1, -1 - len(shape), -1):
@@ -505,7 +506,7 @@ def broadcast_shapes(*shapes):
                 continue
             if result[j] != 1:
                 raise RuntimeError(f"Attempting to broadcast a dimension of length {shape[j]} at "
-                                   f"{j}! Mismatching argument at index {i} had {shape}; but "
+                                   f"{j}! Mismatching argument at index {i} had {given[i]}; but "
                                    f"expected shape should be broadcastable to {result}")
             result[j] = shape[j]
     from .tensor import Size

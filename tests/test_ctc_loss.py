@@ -23,6 +23,8 @@ CASES = [
     dict(T=6, N=3, C=5, S=3, il=[6, 6, 6], tl=[3, 2, 0], raw=True),        # not log_softmax
     dict(T=5, N=1, C=4, S=2, il=[5], tl=[2], unbatched=True),
     dict(T=5, N=1, C=4, S=2, il=[5], tl=[2], unbatched=True, reduction="mean"),
+    dict(T=5, N=2, C=4, S=0, il=[5, 3], tl=[0, 0]),                        # every target empty
+    dict(T=5, N=2, C=4, S=1, il=[5, 3], tl=[0, 0], concat=True, reduction="mean"),
 ]
 
 

@@ -212,6 +212,65 @@ def test_loss_errors_match_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("call", [
+    "F.cross_entropy(x, lib.rand(3, 4), ignore_index=1)",      # probabilities: no ignore_index
+    "F.cross_entropy(x, t.expand(4, 3).t().contiguous())",      # same shape, int: not probs
+    "F.cross_entropy(x, t.int().expand(4, 3).t())",
+    "F.cross_entropy(x, lib.rand(4))", "F.nll_loss(x, lib.rand(4))",   # batch before dtype
+    "F.cross_entropy(x, lib.rand(3, 2))", "F.nll_loss(x, lib.rand(3, 2))",   # dims before dtype
+    "F.nll_loss(x, t.int().expand(4, 3).t())",
+    "F.cross_entropy(x, lib.tensor(1))", "F.nll_loss(x, lib.tensor(1))",     # 0-d: batch 0
+    "F.cross_entropy(x[0], lib.rand(2))", "F.nll_loss(x[0], lib.rand(2))",  # 1-d: dtype first
+    "F.cross_entropy(x[0], t.expand(2, 3))",
+    "F.cross_entropy(lib.tensor(1.0), lib.tensor(0))",
+    "F.cross_entropy(lib.tensor(1.0), lib.tensor(0.0))",
+    "F.cross_entropy(lib.tensor(1.0), t)"])
+def test_class_target_errors_match_torch(call):
+    """cross_entropy and nll_loss check a target's shape before its dtype, as PyTorch"""
+    def run(lib):
+        env = {**_libs(lib), "x": lib.ones(3, 4), "t": lib.tensor([1, 0, 3])}
+        return eval(call, env)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+@pytest.mark.parametrize("call", [
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(2, 3, 4), reduction='none')",  # grows
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(3))",
+    "F.binary_cross_entropy(x / 2, y, weight=lib.ones(4, 1))",
+    "lib.broadcast_shapes([2], [3])", "lib.broadcast_shapes(2, (3,))",
+    "lib.broadcast_shapes(lib.Size([2]), lib.Size([3]))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(2, 3, 4), reduction='none')",
+    "F.binary_cross_entropy_with_logits(x, y, pos_weight=lib.ones(2, 3, 4))",
+    "F.binary_cross_entropy_with_logits(x, y, pos_weight=lib.ones(5))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(5), pos_weight=lib.ones(6))",
+    "F.binary_cross_entropy_with_logits(x, y, weight=lib.ones(5))",
+    "F.soft_margin_loss(x, lib.ones(2, 3, 4), reduction='none')",
+    "F.soft_margin_loss(x, lib.ones(2, 1))"])
+def test_bce_weight_broadcasts_to_target_as_torch(call):
+    """a loss keeps its input's shape: a weight, pos_weight or (soft margin) target that
+    would broadcast it to a larger shape is refused, not used"""
+    def run(lib):
+        env = {**_libs(lib), "x": lib.ones(3, 4), "y": lib.ones(3, 4)}
+        return eval(call, env)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+def test_soft_margin_loss_keeps_the_input_dtype_as_torch(backend, dtypes):
+    """PyTorch builds the loss in place in input's dtype, whatever target's"""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 3)), np.sign(rng.standard_normal((2, 3)))
+    out = []
+    for lib in (cgrad, torch):
+        a = lib.tensor(x, dtype=getattr(lib, dtypes[0]), requires_grad=True)
+        loss = lib.nn.functional.soft_margin_loss(a, lib.tensor(y, dtype=getattr(lib, dtypes[1])))
+        loss.backward()
+        out.append((str(loss.dtype).split(".")[1], loss.item(), a.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-6)
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=1e-6)
+
+
 def test_empty_batches_and_scalar_inputs_match_torch(backend):
     """(PyTorch leaves an empty batch's loss uninitialised: only its shape is compared)"""
     for call in ["F.multi_margin_loss(lib.ones(0, 4), lib.ones(0, dtype=lib.int64))",

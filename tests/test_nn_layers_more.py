@@ -159,7 +159,14 @@ def test_adaptive_avg_pool2d_to_one_is_a_mean_as_torch(backend):
     "F.batch_norm(lib.ones(2, 3), lib.ones(2), lib.ones(2), lib.ones(2), training=False)",
     "nn.BatchNorm1d(3)(lib.ones(1, 3))", "nn.BatchNorm1d(3)(lib.ones(1, 3, 1))",
     "nn.BatchNorm1d(3)(lib.ones(3))", "nn.BatchNorm2d(3)(lib.ones(1, 3, 1, 1))",
-    "nn.BatchNorm1d(3, track_running_stats=False).eval()(lib.ones(1, 3))"])
+    "nn.BatchNorm1d(3, track_running_stats=False).eval()(lib.ones(1, 3))",
+    # one running statistic without the other (training used the batch's and went on)
+    "F.batch_norm(lib.ones(2, 3), None, lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(2, 3), lib.zeros(3), None, training=True)",
+    "F.batch_norm(lib.ones(2, 3).long(), None, lib.ones(3), training=True)",
+    "F.batch_norm(lib.ones(2, 3), None, lib.ones(4), training=True)",
+    "F.instance_norm(lib.ones(2, 3, 4), None, lib.ones(3))",
+    "F.instance_norm(lib.ones(2, 3, 4), lib.zeros(3), None, use_input_stats=False)"])
 def test_batch_norm_refuses_as_torch(call):
     _raises_like_torch(*_both(call))
 
@@ -453,3 +460,117 @@ def test_layer_outputs_print_torch_grad_fn(backend, call):
         y = eval(call, {"F": FF, "x": x, "w": w})
         outs.append((y.grad_fn.name(), y.is_contiguous(), tuple(y.shape)))
     assert outs[0] == outs[1]
+
+
+# ---- one_hot -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.one_hot(lib.tensor([[0, 2], [1, 1]]))", "F.one_hot(lib.tensor([0, 2]), 5)",
+    "F.one_hot(lib.tensor(3))", "F.one_hot(lib.zeros(0, 2, dtype=lib.int64), 3)"])
+def test_one_hot_matches_torch(call):
+    _same_result(call)
+
+
+@pytest.mark.parametrize("call", [
+    "F.one_hot(lib.zeros(0, dtype=lib.int64))",          # nothing to count the classes from
+    "F.one_hot(lib.zeros(0, dtype=lib.int64), 0)", "F.one_hot(lib.zeros(0, dtype=lib.int64), -2)",
+    "F.one_hot(lib.tensor([0, 1], dtype=lib.int32))",     # only int64, as PyTorch
+    "F.one_hot(lib.tensor([0, 1], dtype=lib.uint8), 3)", "F.one_hot(lib.tensor([0.0]))",
+    "F.one_hot(lib.tensor([0, 3]), 3)", "F.one_hot(lib.tensor([0, -1]), 3)",
+    "F.one_hot(lib.tensor([0, 1]), -2)"])
+def test_one_hot_refuses_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+# ---- a norm over no dims: built (0-d parameters), refused at forward, as PyTorch --------------
+@pytest.mark.parametrize("layer", ["nn.LayerNorm([])", "nn.RMSNorm([])"])
+def test_norm_of_empty_normalized_shape_as_torch(layer):
+    c, t = (f() for f in _both(layer))
+    assert [tuple(p.shape) for p in c.parameters()] == [tuple(p.shape) for p in t.parameters()]
+    assert repr(c) == repr(t)
+    _raises_like_torch(lambda: c(cgrad.ones(2, 3)), lambda: t(torch.ones(2, 3)))
+
+
+# ---- messages found by the differential fuzz ---------------------------------------------------
+@pytest.mark.parametrize("call", [
+    "F.gelu(lib.ones(2), approximate='foo')", "nn.GELU('TANH')(lib.ones(2))",
+    "F.cross_entropy(lib.ones(2, 3), lib.rand(2, 3), weight=lib.ones(4))",
+    "F.cross_entropy(lib.ones(2, 3), lib.tensor([0, 1]), weight=lib.ones(4))",
+    "F.embedding(lib.tensor([[1, 5], [7, 1]]), lib.ones(3, 2), max_norm=1.0)",   # renorm's
+    "F.embedding(lib.tensor([-5]), lib.ones(3, 2), max_norm=1.0)",
+    "F.embedding(lib.tensor([-1]), lib.ones(3, 2), max_norm=1.0)",             # the lookup's
+    "F.embedding(lib.tensor([5]), lib.ones(3, 2))",
+    "F.pad(lib.ones(2, 3), (1, 1), value='a')", "F.pad(lib.ones(2, 3), (1, 1), value=[1.0])",
+    "F.silu(lib.tensor([1, -2]))", "F.silu(lib.tensor([True]))", "nn.SiLU(True)(lib.tensor([1]))",
+    "F.hardtanh(lib.tensor([1, 2], dtype=lib.uint8))",           # (unsigned, negative bound)
+    "F.hardtanh(lib.tensor([1, 2], dtype=lib.uint8), 0.0, -1.0)",
+    # bilinear checks the dtypes before the shapes
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 3, 1), lib.ones(4, 3, 3).double())",
+    "F.bilinear(lib.ones(2, 3), lib.ones(3, 3), lib.ones(4, 3, 3).double())",
+    "F.bilinear(lib.ones(2, 3), lib.ones(2, 3), lib.ones(4, 3, 3), lib.ones(5).double())"])
+def test_fuzzed_messages_as_torch(call):
+    _raises_like_torch(*_both(call))
+
+
+# ---- load_state_dict: per-module _load_from_state_dict and versions, as PyTorch's -------------
+def _state_without_batches(lib, version=None):
+    import collections
+    sd = collections.OrderedDict(weight=lib.ones(3) * 2, bias=lib.zeros(3),
+                                 running_mean=lib.ones(3), running_var=lib.ones(3) * 3)
+    if version is not None:
+        sd._metadata = {"": {"version": version}}
+    return sd
+
+
+def test_batch_norm_loads_a_state_dict_without_num_batches_tracked_as_torch():
+    """an unversioned (plain) state_dict, or one from before version 2, may lack
+    num_batches_tracked: the module keeps its own; a version 2 one must have it"""
+    results = []
+    for lib in (cgrad, torch):
+        m = lib.nn.BatchNorm1d(3)
+        for _ in range(2):
+            m(lib.randn(4, 3))
+        keys = m.load_state_dict(_state_without_batches(lib))
+        m.load_state_dict(_state_without_batches(lib, version=1))
+        results.append((list(keys.missing_keys), int(m.num_batches_tracked),
+                        m.running_var.tolist(), m.weight.tolist()))
+    assert results[0] == results[1]
+    _raises_like_torch(
+        lambda: nn.BatchNorm1d(3).load_state_dict(_state_without_batches(cgrad, 2)),
+        lambda: torch.nn.BatchNorm1d(3).load_state_dict(_state_without_batches(torch, 2)))
+
+
+def test_load_from_state_dict_override_adapts_old_keys_as_torch():
+    """a subclass's _load_from_state_dict sees its own prefix and may rename keys"""
+    def make(lib):
+        class Renamed(lib.nn.Linear):
+            def _load_from_state_dict(self, state_dict, prefix, *args):
+                if prefix + "w" in state_dict:
+                    state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+                super()._load_from_state_dict(state_dict, prefix, *args)
+        net = lib.nn.Sequential(Renamed(2, 3))
+        net.load_state_dict({"0.w": lib.ones(3, 2) * 5, "0.bias": lib.zeros(3)})
+        return net[0].weight.tolist()
+    assert make(cgrad) == make(torch)
+
+
+@pytest.mark.parametrize("keys", [("running_mean", "running_var"), ("running_var",)])
+@pytest.mark.parametrize("strict", [True, False])
+def test_instance_norm_refuses_old_running_stats_as_torch(keys, strict):
+    """running statistics in an unversioned state_dict for an InstanceNorm that tracks none:
+    PyTorch's error (strict or not), naming the keys"""
+    def run(lib):
+        net = lib.nn.Sequential(lib.nn.InstanceNorm1d(3))
+        return net.load_state_dict({"0." + k: lib.ones(3) for k in keys}, strict=strict)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+@pytest.mark.parametrize("call", ["F.interpolate(lib.ones(1, 1, 4), size=2.5)",
+                                  "F.interpolate(lib.ones(1, 1, 4, 4), size=2.0, mode='bilinear')"])
+def test_interpolate_refuses_a_float_size_as_torch(call):
+    """a float size is a TypeError (it was truncated); PyTorch's message is its kernel's
+    argument parser's, so only the class is compared"""
+    c, t = _both(call)
+    with pytest.raises(TypeError):
+        t()
+    with pytest.raises(TypeError, match="size"):
+        c()

@@ -310,6 +310,9 @@ def test_forward_errors_match_torch(name):
                   ((3, 4), (2, 2, 3), ((1, 2, 4), (2, 4)))]       # c dims
     for args, x_shape, hx in cases:
         _raises_like_torch(*_run_both(name, args, x_shape, hx))
+    if lstm:                                                   # three states, batched or
+        for x_shape in ((2, 2, 3), (2, 3)):                    # not (the dims checked first)
+            _raises_like_torch(*_run_both(name, (3, 4), x_shape, ((1, 2, 4),) * 3))
     _raises_like_torch(*_run_both(name, (3, 4), (2, 2, 3), x_dtype=np.float64))  # dtype
     _raises_like_torch(*_run_both(name, (3, 4), (2, 2, 5), batch_first=True))
     _raises_like_torch(*_run_both(name, (3, 4), (2, 2, 3), pair((2, 2, 4), (2, 2, 4)),
@@ -326,7 +329,7 @@ def test_cell_errors_match_torch(name):
              ((3,), pair((2, 4), (2, 4)))]
     if lstm:
         cases += [((2, 3), ((2, 4), (2, 5))), ((2, 3), ((2, 4), (3, 4))),
-                  ((2, 3), ((2, 4), (1, 2, 4)))]
+                  ((2, 3), ((2, 4), (1, 2, 4))), ((2, 3), (2, 4))]     # h alone, not a pair
     for x_shape, hx in cases:
         _raises_like_torch(*_run_both(name, (3, 4), x_shape, hx))
     c, t = _pair("RNNCell", 3, 4)

@@ -612,20 +612,26 @@ def test_encoder_and_decoder_stacks_match_torch(backend, config, dtype):
 @pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 def test_encoder_eval_matches_torch_fast_path(backend):
     """in eval mode without grad PyTorch runs its fused encoder layer (and nested tensors for
-    a padding mask): the same values up to rounding, but at the padded positions (PyTorch's
-    nested tensors give zeros before the final norm there)"""
+    a left-aligned padding mask): the same values up to rounding, and at the padded positions
+    the zeros its nested tensors give before the final norm; with grad, the plain values"""
     def stack(lib):
         layer = lib.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
         return lib.nn.TransformerEncoder(layer, 2, norm=lib.nn.LayerNorm(8)).eval()
     c, t = _twin(stack(cgrad), stack(torch), np.float32)
     t_x = _randn(3, 6, 8, dtype=np.float32, requires_grad=False)
-    kpm = _padding(3, 6, 4)
+    kpm = torch.arange(6)[None] >= torch.tensor([6, 4, 2])[:, None]    # each padded at its end
     with torch.no_grad():
         t_plain, t_padded = t(t_x, _causal(6).float()), t(t_x, src_key_padding_mask=kpm)
     _close(c(_cg(t_x), _cg(_causal(6).float())), t_plain, np.float32)
-    c_padded = c(_cg(t_x), src_key_padding_mask=_cg(kpm)).detach().numpy()
-    keep = ~kpm.numpy()
-    np.testing.assert_allclose(c_padded[keep], t_padded.numpy()[keep], **TOL[np.float32])
+    assert (t_padded[kpm] == t.norm(torch.zeros(8))).all()   # (the norm of PyTorch's zeros)
+    with cgrad.no_grad():
+        _close(c(_cg(t_x), src_key_padding_mask=_cg(kpm)), t_padded, np.float32)
+    _close(c(_cg(t_x), src_key_padding_mask=_cg(kpm)), t(t_x, src_key_padding_mask=kpm),
+           np.float32)                                  # (grad enabled: no nested tensors)
+    not_left = kpm.flip(1)                              # padding first: no nested tensors
+    with torch.no_grad(), cgrad.no_grad():
+        _close(c(_cg(t_x), src_key_padding_mask=_cg(not_left)),
+               t(t_x, src_key_padding_mask=not_left), np.float32)
 
 
 # ---- nn.Transformer ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 with PyTorch's signatures, checks and error messages."""
 import functools
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -43,8 +44,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 def gelu(input, approximate="none"):
     """x * Phi(x) (Phi the standard normal CDF), or PyTorch's tanh approximation"""
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh. (got "
-                           f"{approximate!r})")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return E.Gelu.apply(input, approximate)
 
 
@@ -58,6 +58,7 @@ def sigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)"""
+    _dtype.require_float(input._data.dtype, "silu_cpu")
     if inplace:
         return input._inplace(E.Silu)
     return E.Silu.apply(input)
@@ -197,11 +198,13 @@ def _dropout_mask(shape, p, dtype):
 
 def one_hot(tensor, num_classes=-1):
     """An int64 tensor with a trailing dim of num_classes: 1 at each index, 0 elsewhere"""
-    if tensor._data.dtype.kind not in "iu":
+    if tensor._data.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     idx = tensor._data
+    if not idx.size and num_classes <= 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        num_classes = int(idx.max()) + 1
     if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
         raise RuntimeError("Class values must be smaller than num_classes." if idx.min() >= 0
                            else "Class values must be non-negative.")
@@ -231,6 +234,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         _require_indices(idx.dtype, "embedding_renorm_", 2)
     _require_indices(idx.dtype, "embedding")
     n = weight.shape[0]
+    if max_norm is not None:              # PyTorch's renorm selects each row, in sorted order
+        bad = [i for i in np.unique(idx) if not -n <= i < n]
+        if bad:
+            raise IndexError(f"select(): index {bad[0]} out of range for tensor of size "
+                             f"{list(weight.shape)} at dimension 0")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
     padding_idx = _padding_idx(padding_idx, n)
@@ -481,6 +489,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
                                f"respect to argument '{name}'. This input cannot have "
                                "requires_grad True.")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be "
+                         "None")
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     input = _keep(input, "batch_norm")
@@ -1790,6 +1801,9 @@ def pad(input, pad, mode="constant", value=None):
         raise RuntimeError(f"Padding length should be less than or equal to two times the "
                            f"input dimension but got padding length {len(pad)} and input of "
                            f"dimension {input.ndim}")
+    if value is not None and not isinstance(value, (numbers.Number, Tensor)):
+        raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
+                        f"{type(value).__name__}")
     if mode != "constant":
         return _index_pad(input, pad, mode, value)
     return _constant_pad(input, pad, value)
@@ -1921,6 +1935,7 @@ def _index_pad(input, pad, mode, value):
 
 # ---- attention --------------------------------------------------------------------------------
 # (imported here, beside the functions they serve)
+from .._functions import broadcast_shapes as _broadcast_shapes  # noqa: E402
 from .._functions import broadcast_tensors as _broadcast_tensors  # noqa: E402
 from .._functions import cat as _cat  # noqa: E402
 from .._matfuncs import pdist  # noqa: E402,F401  (torch.pdist: PyTorch's F.pdist is it)
@@ -2374,27 +2389,36 @@ def _class_layout(input, target):
         return input, target, td.shape            # the common case, checked at once
     if input.ndim == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
-    if td.dtype != np.int64 and td.dtype != np.uint8:
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_tname(td.dtype)}")
     if input.ndim == 1:
-        if target.ndim > 1 or (target.ndim == 1 and target.shape[0] != 1):
+        if target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(td)
+        if target.ndim == 1 and target.shape[0] != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
-                             f"{target.shape[0] if target.ndim == 1 else list(target.shape)}")
+                             f"{target.shape[0]}")
         return input.unsqueeze(0), target.reshape(1), ()
     n = input.shape[0]
-    if target.ndim and target.shape[0] != n:               # PyTorch checks this first
+    if (target.shape[0] if target.ndim else 0) != n:       # PyTorch checks this first
         raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                         f"({target.shape[0]}).")
+                         f"({target.shape[0] if target.ndim else 0}).")
     if input.ndim == 2:
         if target.ndim != 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(td)
         return input, target, (n,)
     expected = (n,) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    _check_target_dtype(td)
     rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
     return rows, target.reshape(-1), expected
+
+
+def _check_target_dtype(td):
+    """PyTorch's nll_loss checks the target's dtype after its shape"""
+    if td.dtype != np.int64 and td.dtype != np.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_tname(td.dtype)}")
 
 
 def _check_targets(target, n_classes, ignore_index):
@@ -2413,12 +2437,14 @@ def _not_differentiable(function, name, weight):
                            f"argument '{name}'. This input cannot have requires_grad True.")
 
 
-def _class_weights(weight, n_classes, dtype):
-    """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError"""
+def _class_weights(weight, n_classes, dtype, prefix=""):
+    """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError (its message
+    starting with prefix)"""
     weight = _as_tensor(weight)
     if weight.numel() != n_classes:
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
-                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+        raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
     return weight.reshape(-1).to(dtype)
 
 
@@ -2455,8 +2481,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if label_smoothing > 1.0:           # PyTorch's only check: below 0 (or NaN) smooths nothing
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     target = _as_tensor(target)
-    if target.is_floating_point() and target.shape == input.shape and input.ndim > 0:
+    if target.shape == input.shape:     # class probabilities (PyTorch's test, 0-d too)
+        if not target.is_floating_point():
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {_tname(target._data.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    if input.ndim == 0:
+        _dim(1, 0)                      # PyTorch's log_softmax over dim 1 fails first
     rows, t, out_shape = _class_layout(input, target)
     _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
@@ -2474,7 +2509,7 @@ def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
     if label_smoothing > 0:
         probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
     if weight is not None:              # differentiable here, as in PyTorch
-        w = _class_weights(weight, n_classes, input.dtype)
+        w = _class_weights(weight, n_classes, input.dtype, "cross_entropy: ")
         shape = [1] * input.ndim
         shape[class_dim] = n_classes
         probs = probs * w.reshape(shape)
@@ -2508,6 +2543,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError(f"Found dtype {_tname(target._data.dtype)} but expected "
                            f"{_tname(input._data.dtype)}")
     _not_differentiable("binary_cross_entropy", "weight", weight)
+    if weight is not None:          # PyTorch expands weight to target's shape (_infer_size) first
+        _raise_broadcast_to(input.shape, _broadcast_shapes(target.shape, weight.shape))
     w = _broadcast_weight(weight, input)
     return LS.BinaryCrossEntropy.apply(input, target, w, reduction)
 
@@ -2529,8 +2566,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     input, target = _same_float_dtype(input, target, kernel="log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
     _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
-    w = _broadcast_weight(weight, input)
+    if pos_weight is not None:          # PyTorch's first product: pos_weight * target
+        _broadcast_check(_as_tensor(pos_weight)._data, target._data)
     pw = _broadcast_weight(pos_weight, input)
+    w = _broadcast_weight(weight, input)
     loss = LS.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
     return loss if loss.dtype == out_dtype else loss.to(out_dtype)
 
@@ -2539,7 +2578,7 @@ def _broadcast_weight(weight, input):
     if weight is None:
         return None
     weight = _as_tensor(weight)
-    _broadcast_check(weight._data, input._data)
+    _raise_broadcast_to(input.shape, weight.shape)   # (a weight must not grow the loss)
     return weight.detach().to(input.dtype)
 
 
@@ -2808,6 +2847,9 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)) (PyTorch's log, not log1p)"""
     reduction = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
+    _raise_broadcast_to(input.shape, target.shape)   # PyTorch's loss has input's shape
+    if target.is_floating_point() and target.dtype != input.dtype:
+        target = target.to(input.dtype)              # and dtype (it is built in place)
     loss = _reduced(((-input * target).exp() + 1).log(), reduction)
     return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
 
@@ -3055,6 +3097,10 @@ def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
 # ---- bilinear, channel and alpha dropouts, pixel shuffle, interpolation ------------------------
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]"""
+    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
+    if len({t._data.dtype for _, t in named if t is not None}) > 1:     # (PyTorch's first)
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
     if input1.ndim != input2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
                            f"{input2.ndim}")
@@ -3070,10 +3116,6 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None and bias.shape[0] != out:
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
                            f"{bias.shape[0]} but expected {out}")
-    named = [("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)]
-    if len({t._data.dtype for _, t in named if t is not None}) > 1:
-        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
-            f"{k}: {_dtype.c_name(t._data.dtype)}" for k, t in named if t is not None))
     lead = tuple(input1.shape[:-1])
     # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
     t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
@@ -3392,6 +3434,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             out_size = list(size)
         else:
             out_size = [size] * dim
+            if not isinstance(size, int):       # (PyTorch's kernel refuses the float list)
+                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
+                                f"int] or Tuple[int, int, int], but got size with types "
+                                f"{[type(size)] * dim}")
     elif scale_factor is not None:
         if isinstance(scale_factor, (list, tuple)):
             if len(scale_factor) != dim:

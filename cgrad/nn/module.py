@@ -627,34 +627,16 @@ class Module:
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, errors, unexpected = [], [], []
+        metadata = getattr(state_dict, "_metadata", None)   # (PyTorch's: module versions)
         state_dict = collections.OrderedDict(state_dict)    # pre-hooks may rename keys
 
         def load(module, prefix):
             """module's keys, then its children's; then its post-hooks (PyTorch's order)"""
-            for hook in tuple(module._load_state_dict_pre_hooks.values()):
-                hook(state_dict, prefix, {}, strict, missing, unexpected, errors)
-            local = module._local_state()
-            for name, current in local.items():
-                key = prefix + name
-                if key not in state_dict:
-                    missing.append(key)
-                    continue
-                error = module._load_one(name, key, current, state_dict[key], assign)
-                if error:
-                    errors.append(error)
-            extra = prefix + _EXTRA_STATE
-            if type(module).set_extra_state is not Module.set_extra_state:
-                if extra in state_dict:
-                    module.set_extra_state(state_dict[extra])
-                else:
-                    missing.append(extra)
-            elif extra in state_dict:
-                unexpected.append(extra)
-            # as PyTorch, module by module: a key under this prefix naming neither a child nor
-            # a tensor of this module
-            unexpected.extend(k for k in state_dict if k.startswith(prefix) and k != extra
-                              and k[len(prefix):].split(".", 1)[0] not in module._modules
-                              and k[len(prefix):].split(".", 1)[0] not in local)
+            local_metadata = dict({} if metadata is None else metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = True
+            module._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing,
+                                         unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
@@ -677,6 +659,37 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         return _IncompatibleKeys(missing, unexpected)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """this module's own keys (not its children's), as PyTorch's: its pre-hooks, then
+        each parameter and buffer; subclasses override it to adapt older state_dicts"""
+        for hook in tuple(self._load_state_dict_pre_hooks.values()):
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        local = self._local_state()
+        for name, current in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing_keys.append(key)
+                continue
+            error = self._load_one(name, key, current, state_dict[key], assign)
+            if error:
+                error_msgs.append(error)
+        extra = prefix + _EXTRA_STATE
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra in state_dict:
+                self.set_extra_state(state_dict[extra])
+            else:
+                missing_keys.append(extra)
+        elif extra in state_dict:
+            unexpected_keys.append(extra)
+        # as PyTorch, module by module: a key under this prefix naming neither a child nor a
+        # tensor of this module
+        unexpected_keys.extend(k for k in state_dict if k.startswith(prefix) and k != extra
+                               and k[len(prefix):].split(".", 1)[0] not in self._modules
+                               and k[len(prefix):].split(".", 1)[0] not in local)
 
     def _load_one(self, name, key, current, value, assign):
         if not isinstance(value, Tensor):

@@ -306,9 +306,9 @@ def _affine_parameters(module, shape, affine, bias, dtype):
     """a norm layer's weight (ones) and bias (zeros) of shape, registered as None where not
     affine or without bias"""
     dtype = dtype or _dtype.DEFAULT
-    module.register_parameter("weight", Parameter(empty(*shape, dtype=dtype)) if affine
+    module.register_parameter("weight", Parameter(empty(tuple(shape), dtype=dtype)) if affine
                               else None)
-    module.register_parameter("bias", Parameter(empty(*shape, dtype=dtype))
+    module.register_parameter("bias", Parameter(empty(tuple(shape), dtype=dtype))
                               if affine and bias else None)
     _reset_affine(module)
 
@@ -359,7 +359,7 @@ class RMSNorm(_LastDimsNorm):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__(normalized_shape, eps, elementwise_affine)
-        self.register_parameter("weight", Parameter(empty(*self.normalized_shape,
+        self.register_parameter("weight", Parameter(empty(tuple(self.normalized_shape),
                                                           dtype=dtype or _dtype.DEFAULT))
                                 if elementwise_affine else None)
         self.reset_parameters()
@@ -397,6 +397,17 @@ class _NormBase(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
         self.reset_parameters()
+
+    _version = 2          # (PyTorch's version 2 added num_batches_tracked)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args):
+        # a state_dict without versions (a plain dict) or from before version 2 may lack
+        # num_batches_tracked: this module keeps its own, as in PyTorch
+        key = prefix + "num_batches_tracked"
+        if (self.track_running_stats and key not in state_dict
+                and local_metadata.get("version", 0) < 2):
+            state_dict[key] = self.num_batches_tracked
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def reset_running_stats(self):
         if self.track_running_stats:
@@ -508,6 +519,27 @@ class _InstanceNorm(_NormBase):
                  track_running_stats=False, device=None, dtype=None, *, bias=True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
                          dtype, bias=bias)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # running statistics from an unversioned state_dict (checkpoints from before
+        # PyTorch 0.4 kept them by default): PyTorch's own error, and the keys dropped
+        keys = [prefix + name for name in ("running_mean", "running_var")
+                if prefix + name in state_dict]
+        if "version" not in local_metadata and not self.track_running_stats and keys:
+            klass, names = type(self).__name__, " and ".join(f'"{k}"' for k in keys)
+            error_msgs.append(
+                f"Unexpected running stats buffer(s) {names} "
+                f"for {klass} with track_running_stats=False. If state_dict is a checkpoint "
+                f"saved before 0.4.0, this may be expected because {klass} does not track "
+                f"running stats by default since 0.4.0. Please remove these keys from "
+                f"state_dict. If the running stats are actually needed, instead set "
+                f"track_running_stats=True in {klass} to enable them. See the documentation "
+                f"of {klass} for details.")
+            for key in keys:
+                state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def forward(self, input):
         unbatched = self.dims + 1             # (PyTorch's _get_no_batch_dim)

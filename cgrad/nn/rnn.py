@@ -16,6 +16,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 from .utils.rnn import PackedSequence
+from ..tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -155,6 +156,15 @@ class RNNBase(Module):
         return ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D{tensor} "
                           "instead")
 
+    def _state(self, hx):
+        """hx as a tuple of states: LSTM's (h, c), or the one hidden state"""
+        if self.mode != "LSTM":
+            return (hx,)
+        state = tuple(hx)
+        if len(state) != 2:
+            raise RuntimeError("lstm expects two hidden states")
+        return state
+
     def _check_hx_dims(self, hx, batched):
         want = 3 if batched else 2
         kind = "batched 3-D" if batched else "unbatched 2-D"
@@ -215,7 +225,7 @@ class RNNBase(Module):
             state = self._zero_state(input.shape[1], input.dtype)
         else:
             self._check_hx_dims(hx, batched)
-            state = tuple(hx) if self.mode == "LSTM" else (hx,)
+            state = self._state(hx)
             if not batched:
                 state = tuple(s.unsqueeze(1) for s in state)
         self._check_forward_args(input, state, input.shape[1])
@@ -239,7 +249,7 @@ class RNNBase(Module):
         if hx is None:
             state = self._zero_state(batch, data.dtype)
         else:
-            state = _permuted(tuple(hx) if self.mode == "LSTM" else (hx,), sorted_indices)
+            state = _permuted(self._state(hx), sorted_indices)
         self._check_forward_args(data, state, batch, packed=True)
         sizes = batch_sizes.tolist()
         if (self.mode == "LSTM" and not self.proj_size and data.dtype == _dtype.float32
@@ -460,6 +470,9 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
+        if isinstance(hx, Tensor):          # (tuple() would split it into its rows)
+            raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
+                            "not Tensor")
         return self._forward("LSTM", input, None if hx is None else tuple(hx))
 
 

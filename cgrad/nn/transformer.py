@@ -9,6 +9,7 @@ import copy
 import warnings
 
 from .. import _dtype
+from ..autograd.grad_mode import is_grad_enabled
 from ..creation import empty, full
 from . import functional as F
 from .init import constant_, xavier_normal_, xavier_uniform_
@@ -212,8 +213,9 @@ class Transformer(Module):
 
 
 class TransformerEncoder(Module):
-    """num_layers copies of encoder_layer applied in turn, then norm (if given).
-    enable_nested_tensor is kept (and warned about as PyTorch does) but has no effect."""
+    """num_layers copies of encoder_layer applied in turn, then norm (if given). Where
+    PyTorch would run nested tensors (use_nested_tensor, inference, a left-aligned
+    src_key_padding_mask), the padded positions come out zero before norm, as there."""
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
@@ -238,11 +240,36 @@ class TransformerEncoder(Module):
         mask = F._canonical_mask(mask, "mask", None, "", src.dtype, check_other=False)
         seq_len = _get_seq_len(src, self.layers[0].self_attn.batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
+        padded = self._nested_padding(src, mask, src_key_padding_mask)
         output = src
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal,
                          src_key_padding_mask=src_key_padding_mask)
+        if padded is not None:           # (PyTorch's to_padded_tensor(0.0, ...))
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         return output if self.norm is None else self.norm(output)
+
+    def _nested_padding(self, src, mask, key_padding_mask):
+        """the (N, S) padded positions where PyTorch's forward would cut each sequence at
+        its padding into a nested tensor and pad the layers' output with zeros (its sparsity
+        fast path: inference without gradients, batch first, left-aligned padding); None
+        where it would not"""
+        first = self.layers[0]
+        if (not getattr(self, "use_nested_tensor", False) or first.training or src.dim() != 3
+                or key_padding_mask is None or mask is not None):
+            return None
+        padded = key_padding_mask != 0
+        keep = ~padded.numpy()                   # left-aligned: kept positions, then padding
+        if (keep[:, 1:] & ~keep[:, :-1]).any():
+            return None
+        attn = first.self_attn
+        args = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                attn.out_proj.bias, first.norm1.weight, first.norm1.bias, first.norm2.weight,
+                first.norm2.bias, first.linear1.weight, first.linear1.bias,
+                first.linear2.weight, first.linear2.bias)
+        if is_grad_enabled() and any(t is not None and t.requires_grad for t in args):
+            return None
+        return padded
 
 
 def _why_not_sparsity_fast_path(layer):

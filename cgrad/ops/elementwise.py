@@ -1374,6 +1374,8 @@ class Hardtanh(Op):
             raise RuntimeError("Bool inputs not supported for hardtanh")
         if x.dtype.kind in "iu":               # PyTorch casts the bounds to the integer dtype
             lo, hi = int(lo), int(hi)
+            if x.dtype == np.uint8 and (lo < 0 or hi < 0):
+                raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
         return B.kernels.clamp(x, lo, hi)

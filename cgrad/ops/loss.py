@@ -360,8 +360,10 @@ def _ctc_extended(targets, target_lengths, blank):
     """the targets with a blank before, between and after their labels (N, 2 S + 1), and
     which positions may skip back two (a label unlike the one two before; never a blank)"""
     n, s_max = targets.shape
-    ext = np.full((n, 2 * s_max + 1), blank, dtype=np.int64)
-    ext[:, 1::2] = targets
+    # at least one label slot (unused where a target is empty), so the recursions always
+    # have positions 0 and 1 to start from, also when every target is empty
+    ext = np.full((n, 2 * max(s_max, 1) + 1), blank, dtype=np.int64)
+    ext[:, 1:2 * s_max:2] = targets
     skip = np.zeros(ext.shape, dtype=bool)
     skip[:, 2:] = ext[:, 2:] != ext[:, :-2]
     valid = np.arange(ext.shape[1]) < (2 * target_lengths + 1)[:, None]
