@@ -51,7 +51,11 @@ def _same_forward_backward(nets, rng):
     np.testing.assert_allclose(outs[cgrad][0].detach().numpy(), outs[torch][0].detach().numpy(),
                                rtol=1e-5, atol=1e-5)
     for gc, gt in zip(outs[cgrad][1], outs[torch][1]):
-        np.testing.assert_allclose(gc.numpy(), gt.numpy(), rtol=1e-4, atol=1e-4)
+        # float32 rounding, relative to the gradient's scale: after the SGD step it reaches
+        # 1e4 and an element of 1e2 may be off by 1e-2 in either library (vs float64: ~1e-6
+        # of the scale for cgrad, ~1e-7 for torch, whose sums take other orders)
+        np.testing.assert_allclose(gc.numpy(), gt.numpy(), rtol=1e-4,
+                                   atol=1e-4 * max(1.0, float(np.abs(gt.numpy()).max())))
 
 
 PRUNINGS = [
