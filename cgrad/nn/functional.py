@@ -605,8 +605,8 @@ def _ntuple(x, n):
 # PyTorch's fused op behind each layer composed here: the grad_fn of the layer's output
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
-_FRESH = ("batch_norm", "layer_norm", "constant_pad", "conv")   # (their last op's new array:
-                                                                 # no copy)
+# (their last op's new array, which no node keeps: no copy)
+_FRESH = ("batch_norm", "layer_norm", "constant_pad", "conv", "unfold")
 _FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
           "constant_pad": "ConstantPadNd", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
