@@ -368,7 +368,7 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                             grad = None if leaf is None else leaf._grad
                             if (grad is not None and not leaf._hooks and leaf._requires_grad
                                     and not leaf._post_accumulate_hooks    # (they run once)
-                                    and not p.hooked
+                                    and not (p.node_pre_hooks or p.node_post_hooks)   # (node hooks)
                                     and grad._data.flags.writeable
                                     and not _overlaps_saved(grad._data, node)):
                                 buf = grad._data

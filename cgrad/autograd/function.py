@@ -370,11 +370,6 @@ class AccumulateGrad:
             self._metadata = {}
         return self._metadata
 
-    @property
-    def hooked(self):
-        """whether a node hook must see the gradient on its way into .grad"""
-        return bool(self.node_pre_hooks or self.node_post_hooks)
-
     def run_post_hooks(self, g):
         """the post hooks, on the gradient (a Tensor) that went into .grad"""
         for hook in tuple(self.node_post_hooks):

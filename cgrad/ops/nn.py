@@ -156,8 +156,7 @@ class Unfold(Op):
     """x (N, C, *S) -> columns (N, C * prod(kernel), L), S of any number of spatial dims: each
     window of the input (padded with pad_value; pad is a (before, after) pair per spatial
     dim) as a column, in PyTorch's im2col layout (F.unfold), so that a convolution is the
-    weight times them   ->   dx = the columns' gradient folded back (Fold).
-    Built by a loop over the kernel's positions, each copying one (N, C, *L) block."""
+    weight times them   ->   dx = the columns' gradient folded back (Fold)."""
     grad_fn_name = "Im2ColBackward0"
 
     @staticmethod
