@@ -366,7 +366,10 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                         elif capture is None and type(p) is leaf_node:
                             leaf = p._ref()
                             grad = None if leaf is None else leaf._grad
-                            if (grad is not None and not leaf._hooks and leaf._requires_grad
+                            # (not a one-element .grad: these checks cost more than the sum
+                            # on Python floats after the walk)
+                            if (grad is not None and grad._data.size != 1 and not leaf._hooks
+                                    and leaf._requires_grad
                                     and not leaf._post_accumulate_hooks    # (they run once)
                                     and not (p.node_pre_hooks or p.node_post_hooks)   # (node hooks)
                                     and grad._data.flags.writeable
