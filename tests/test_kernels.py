@@ -771,7 +771,7 @@ def test_matmul_backward_mixed_and_mismatched_fall_back(ck):
         _blas_close(x, y)
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(2, 5\)"):
         ck.matmul_backward(np.ones((4, 3)), np.ones((2, 5)), np.ones((4, 5)))
-    for k in (ck, CythonKernels()):   # the compiled path, and a size NumPy's takes
+    for k in (ck, CythonKernels(), REF):   # the compiled path, a size NumPy's takes, NumPy
         with pytest.raises(ValueError, match=r"\(4, 3\).*\(5, 3\).*\(4, 4\)"):
             k.linear_backward(np.ones((4, 3)), np.ones((5, 3)), np.ones((4, 4)))
     with pytest.raises(ValueError, match=r"\(4,\).*\(3,\)"):

@@ -22,7 +22,7 @@ import types
 import numpy as np
 
 from .. import _threads
-from .numpy_backend import NumpyKernels, _into
+from .numpy_backend import NumpyKernels, _into, check_linear_backward
 
 
 class _OnFirstUse:
@@ -263,13 +263,13 @@ class CythonKernels(NumpyKernels):
                 _grad_for[acc.dtype].accumulate_scalar_(acc.reshape(-1),
                                                         acc.dtype.type(g.reshape(())))
                 return acc
-        return super().accumulate_(acc, g)
+        return NumpyKernels.accumulate_(self, acc, g)
 
     def zero_(self, a):
         if a.size >= self.min_size and _float(a.dtype) and _writable(a, a.dtype):
             _grad_for[a.dtype].zero_(a.reshape(-1))
             return a
-        return super().zero_(a)
+        return NumpyKernels.zero_(self, a)
 
     # ---- binary elementwise ----------------------------------------------------------
     def _binary_layout(self, a, b, shape, least):
@@ -367,6 +367,8 @@ class CythonKernels(NumpyKernels):
         return ga, gb
 
     def _binary_backward_or(self, op, fallback, a, b, g, need_a, need_b, acc_a, acc_b):
+        if type(g) is _ndarray and g.size < self.min_size_binary:    # small: NumPy at once
+            return fallback(self, a, b, g, need_a, need_b, acc_a, acc_b)
         r = self._binary_backward(op, a, b, g, need_a, need_b, acc_a, acc_b)
         return r if r is not None else fallback(self, a, b, g, need_a, need_b, acc_a, acc_b)
 
@@ -410,7 +412,7 @@ class CythonKernels(NumpyKernels):
             r = self._binary_backward(_ADD, target, g, g, True, False, None, None)
             if r is not None:
                 return r[0]
-        return super().sum_to_shape(g, shape)
+        return NumpyKernels.sum_to_shape(self, g, shape)
 
     # ---- unary elementwise -------------------------------------------------------------
     def _unary_backward(self, op, fallback, s, g, acc, p0=0.0, p1=0.0, flags=0, aux=None):
@@ -532,7 +534,7 @@ class CythonKernels(NumpyKernels):
             out = self._unary(_ew.POW_INT, x, float(c))
             if out is not None:
                 return out
-        return super().pow_scalar(x, c)
+        return NumpyKernels.pow_scalar(self, x, c)
 
     def pow_scalar_backward(self, x, c, g, acc=None):
         if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
@@ -775,11 +777,11 @@ class CythonKernels(NumpyKernels):
     def linear(self, x, w, b=None):
         """x @ w^T + b by one gemm: the bias is copied into the output rows first and the
         product added onto it (beta = 1), so no second pass adds it."""
-        if (type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2
-                and x.size * w.shape[0] <= self.max_flops_numpy
-                and not (w.shape[0] == 1 and _one_long_dot(x.size // max(w.shape[1], 1), 1,
-                                                            w.shape[1]))):
-            return NumpyKernels.linear(self, x, w, b)   # small (m n k): NumPy, first thing
+        if type(x) is _ndarray and type(w) is _ndarray and w.ndim == 2:
+            out_f, in_f = w.shape
+            if x.size * out_f <= self.max_flops_numpy and not (
+                    out_f == 1 and in_f > 4096 and _one_long_dot(x.size // in_f, 1, in_f)):
+                return NumpyKernels.linear(self, x, w, b)   # small (m n k): NumPy, first
         if (type(x) is _ndarray and type(w) is _ndarray and x.ndim >= 1 and w.ndim == 2
                 and _float(x.dtype) and w.dtype == x.dtype and x.shape[-1] == w.shape[1]
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype
@@ -873,18 +875,12 @@ class CythonKernels(NumpyKernels):
         """(g @ w, g^T @ x, column sums of g) with x and g as 2-D row blocks: two gemms
         straight into the buffers and one pass for the bias. x may be None when need_w is
         false, w when need_x is false (the op saves only what backward reads)."""
-        xs = x.shape if type(x) is _ndarray else _shape(x)   # (np.shape: ~0.2 us a call)
-        ws = w.shape if type(w) is _ndarray else _shape(w)
-        gs = g.shape if type(g) is _ndarray else _shape(g)
-        if x is not None and w is not None and len(ws) == 2 and len(xs) >= 1 and (
-                xs[-1] != ws[1] or gs != xs[:-1] + ws[:1]):
-            raise ValueError(f"linear_backward: x {xs}, weight {ws} cannot give a gradient "
-                             f"of shape {gs}")
         inner = w if need_x else x           # its last dim is the products' third
         if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
                 and g.size * inner.shape[-1] <= self.max_flops_numpy):   # small, as in linear:
             return NumpyKernels.linear_backward(self, x, w, g, need_x, need_w, need_b, acc_x,
                                                 acc_w, acc_b)            # NumPy, at once
+        check_linear_backward(x, w, g)
         if not self._linear_takes(x, w, g, need_x, need_w):
             return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
                                            acc_b)
@@ -1115,10 +1111,6 @@ def _small_product(a, b, most):
 
 def _one_long_dot(m, n, k):
     return m == 1 and n == 1 and k > 4096
-
-
-def _shape(a):
-    return a.shape if type(a) is _ndarray else np.shape(a)
 
 
 def _fusable(p, g, *state):

@@ -48,6 +48,19 @@ def _into(acc, d):
     return np.add(acc, d, out=acc)
 
 
+def check_linear_backward(x, w, g):
+    """ValueError naming the shapes unless g can be the gradient of x @ w^T (x or w may be
+    None: what the op did not save)"""
+    if x is None or w is None:
+        return
+    xs = x.shape if type(x) is np.ndarray else np.shape(x)   # (np.shape: ~0.2 us a call)
+    ws = w.shape if type(w) is np.ndarray else np.shape(w)
+    gs = g.shape if type(g) is np.ndarray else np.shape(g)
+    if len(ws) == 2 and len(xs) >= 1 and (xs[-1] != ws[1] or gs != xs[:-1] + ws[:1]):
+        raise ValueError(f"linear_backward: x {xs}, weight {ws} cannot give a gradient of "
+                         f"shape {gs}")
+
+
 def _scalar(value, like):
     """A Python number as a 0-d array of like's dtype, so float32 math stays float32."""
     return like.dtype.type(value)
@@ -427,6 +440,7 @@ class NumpyKernels:
     def linear_backward(self, x, w, g, need_x=True, need_w=True, need_b=True,
                         acc_x=None, acc_w=None, acc_b=None):
         """(g @ w, g^T @ x, sum of g over rows), x and g flattened to 2-D"""
+        check_linear_backward(x, w, g)
         rows = math.prod(g.shape[:-1])              # not -1: a zero-size g has no inferred dim
         g2 = g.reshape(rows, g.shape[-1])
         gx = _into(acc_x, np.matmul(g, w)) if need_x else None
