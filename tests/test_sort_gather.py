@@ -226,3 +226,18 @@ def test_reductions_of_a_transposed_tensor_are_row_major(backend):
         results.append([(r.stride(), np.round(r.view(-1).double().numpy(), 9).tolist())
                         for r in rs])
     assert results[0] == results[1]
+
+
+def test_scans_and_norms_of_a_transposed_tensor_are_row_major(backend):
+    """cummax/cummin, logcumsumexp, and layer_norm/batch_norm without a graph kept NumPy's
+    order of a transposed input, so .view(-1) of them raised where PyTorch's views fine"""
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.arange(12.0).reshape(3, 4).t()
+        x4 = lib.arange(120.0).reshape(2, 3, 4, 5).permute(0, 1, 3, 2)
+        F_ = lib.nn.functional
+        rs = [*x.cummax(0), *x.cummin(1), x.logcumsumexp(0), F_.layer_norm(x, (3,)),
+              F_.batch_norm(x4, lib.zeros(3), lib.ones(3))]
+        results.append([(r.stride(), np.round(r.view(-1).double().numpy(), 5).tolist())
+                        for r in rs])
+    assert results[0] == results[1]

@@ -434,6 +434,14 @@ def _normalized_shape(fn, input, normalized_shape, params, star):
     return shape
 
 
+def _norm_output(layer, y):
+    """y as the layer's result: its fused node's output when it records, else y row-major
+    (PyTorch's kernels write a new row-major array, so .view works on it)"""
+    if y.requires_grad:
+        return _OUTPUTS[layer].apply(y, y.shape)
+    return y if y.is_contiguous() else y.contiguous()
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
     normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
@@ -443,7 +451,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     y = _affine(y, weight, bias)
-    return _OUTPUTS["layer_norm"].apply(y, y.shape) if y.requires_grad else y
+    return _norm_output("layer_norm", y)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -506,7 +514,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     y = _affine(y, weight, bias, shape)
-    return _OUTPUTS["batch_norm"].apply(y, y.shape) if y.requires_grad else y
+    return _norm_output("batch_norm", y)
 
 
 @no_grad()

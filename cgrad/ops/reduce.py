@@ -874,7 +874,7 @@ class Cummax(Op):
         flat = x.reshape(1) if not x.ndim else x
         values, indices = running_extreme(flat, dim, cls.better)
         ctx.indices, ctx.dim, ctx.shape = indices, dim, flat.shape
-        return values.reshape(x.shape), indices.reshape(x.shape)
+        return row_major(values).reshape(x.shape), row_major(indices).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -913,7 +913,8 @@ class Logcumsumexp(Op):
     def forward(ctx, x, dim):
         require_float(x.dtype, "logcumsumexp_out_cpu")
         flat = x.reshape(1) if not x.ndim else x
-        y = np.logaddexp.accumulate(flat, axis=dim).reshape(x.shape) if flat.size else x.copy()
+        y = (row_major(np.logaddexp.accumulate(flat, axis=dim)).reshape(x.shape) if flat.size
+             else x.copy())
         ctx.save_for_backward(x, y)
         ctx.dim = dim
         return y
