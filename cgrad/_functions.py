@@ -339,6 +339,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     """whether each element of elements is among test_elements (either may be a number)"""
     a = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
     b = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    if a.dtype == np.bool_ or b.dtype == np.bool_:
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     return Tensor._make(np.asarray(np.isin(a, b, invert=invert)))
 
 
@@ -357,6 +359,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         right = side == "right"
     seq = sorted_sequence._data
     values = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if seq.dtype == np.bool_ and values.dtype == np.bool_:      # (their common dtype)
+        raise NotImplementedError('"searchsorted_out_cpu" not implemented for \'Bool\'')
     order = None if sorter is None else sorter._data
     if order is not None and order.shape != seq.shape:
         raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same size, "

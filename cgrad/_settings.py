@@ -7,18 +7,22 @@ import warnings
 _state = {"deterministic": False, "warn_only": False, "matmul_precision": "highest"}
 
 
-def _require_bool(fn, name, value, position=""):
-    if not isinstance(value, bool):
-        raise TypeError(f"{fn}(): argument '{name}'{position} must be bool, not "
-                        f"{type(value).__name__}")
+def require_bool(fn, name, value, position=""):
+    """TypeError unless value is a bool, worded as PyTorch's argument parser words it (a NumPy
+    bool or a 0-d Tensor is not one there either)"""
+    if type(value) is not bool:
+        kind = type(value)
+        kind = kind.__name__ if kind.__module__ in ("builtins", "cgrad.tensor") else \
+            f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
+        raise TypeError(f"{fn}(): argument '{name}'{position} must be bool, not {kind}")
 
 
 def use_deterministic_algorithms(mode, *, warn_only=False):
     """Ask for deterministic algorithms (warn_only: warn rather than raise where there is
     none). Every cgrad CPU op is deterministic, so none raises or warns and the results do
     not depend on this setting."""
-    _require_bool("_set_deterministic_algorithms", "mode", mode, " (position 1)")
-    _require_bool("_set_deterministic_algorithms", "warn_only", warn_only)
+    require_bool("_set_deterministic_algorithms", "mode", mode, " (position 1)")
+    require_bool("_set_deterministic_algorithms", "warn_only", warn_only)
     _state["deterministic"] = mode
     _state["warn_only"] = mode and warn_only
 

@@ -12,6 +12,7 @@ from . import _dtype
 from ._device import device
 from . import backends as B
 from ._format import tensor_repr
+from ._settings import require_bool
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.function import HookHandle as _HookHandle, _NoGradCtx
@@ -413,6 +414,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if type(value) is not bool:
+            raise RuntimeError("requires_grad must be a bool")
         if self.grad_fn is not None:
             if not value:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. "
@@ -425,7 +428,7 @@ class Tensor:
         if value and self._vc is INFERENCE and not _grad_state.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                "InferenceMode is not allowed.")
-        self._requires_grad = bool(value)
+        self._requires_grad = value
 
     @property
     def is_leaf(self):
@@ -655,6 +658,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad=True):
+        require_bool("requires_grad_", "requires_grad", requires_grad, " (position 1)")
         self.requires_grad = requires_grad
         return self
 
@@ -986,16 +990,19 @@ class Tensor:
         return self
 
     def masked_fill_(self, mask, value):
-        return self._inplace(E.MaskedFill, *self._masked_fill_args(mask, value))
+        return self._inplace(E.MaskedFill, *self._masked_fill_args(mask, value, "masked_fill_"))
 
-    def _masked_fill_args(self, mask, value):
-        """mask and value for MaskedFill, with PyTorch's checks: a 0-d value tensor, a value
-        the dtype can hold, a mask that broadcasts to self"""
+    def _masked_fill_args(self, mask, value, name="masked_fill"):
+        """mask and value for MaskedFill, with PyTorch's checks: a Tensor mask, a 0-d value
+        tensor, a value the dtype can hold, a mask that broadcasts to self"""
+        if not isinstance(mask, Tensor):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"({type(mask).__name__}, {type(value).__name__}), but expected "
+                            "(Tensor mask, Tensor value) or (Tensor mask, Number value)")
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value.ndim} dimension(s).")
-        if isinstance(mask, Tensor):
-            _broadcast_check(mask._data, self._data)      # (PyTorch expands the mask: a)
+        _broadcast_check(mask._data, self._data)      # (PyTorch expands the mask: a)
         return mask, _fill_value(value, self._data.dtype)
 
     def __setitem__(self, key, value):
@@ -3358,6 +3365,9 @@ class Tensor:
         if not isinstance(src, Tensor):
             raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not "
                             f"{type(src).__name__}")
+        if reduce == "mean" and self._data.dtype == np.bool_:
+            raise NotImplementedError('"scatter_gather_tensor_cpu_reduce_mean" not implemented '
+                                      "for 'Bool'")
         args = self._scatter_args("scatter_reduce", dim, index, src) + (reduce, include_self)
         return self._inplace(S.ScatterReduce, *args) if in_place else \
             S.ScatterReduce.apply(self, *args)
@@ -3796,8 +3806,8 @@ class Tensor:
             if v.ndim != 1:
                 raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v.ndim}-D")
         if self._data.dtype == np.bool_:          # PyTorch's: "or" and "and" for bool
-            prod = outer(vec1, vec2) if alpha else outer(vec1, vec2).logical_and(False)
-            return prod.logical_or(self.logical_and(bool(beta)))
+            alpha_, beta_ = (Tensor._make(np.array(bool(c))) for c in (alpha, beta))
+            return outer(vec1, vec2).logical_and(alpha_).logical_or(self.logical_and(beta_))
         if self._data.dtype.kind in "iu" or vec1._data.dtype.kind in "iu":
             for name, v in (("beta", beta), ("alpha", alpha)):
                 if isinstance(v, float):
@@ -4199,10 +4209,13 @@ def _right_shift(a, s):
 
 
 def _logical_of(ufunc, a, b):
-    """logical_and / _or / _xor: bool results of any dtypes, shapes broadcast"""
-    x = a._data if isinstance(a, Tensor) else np.asarray(a)
-    y = b._data if isinstance(b, Tensor) else np.asarray(b)
-    return _checked_ufunc(ufunc, x, y)
+    """logical_and / _or / _xor (ufunc's name): bool results of any dtypes, shapes broadcast;
+    both operands Tensors, as PyTorch requires"""
+    for t, arg in ((a, "input"), (b, "other")):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{ufunc.__name__}(): argument '{arg}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    return _checked_ufunc(ufunc, a._data, b._data)
 
 
 def _refuse_bool(other, kernel):

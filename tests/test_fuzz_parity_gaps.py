@@ -760,3 +760,48 @@ def test_conv3d_same_padding_checks_as_torch(backend, x, w, kwargs):
         _same_outcome(lambda lib: lib.nn.functional.conv3d(
             lib.ones(x, dtype=getattr(lib, dtype)), lib.ones(w, dtype=getattr(lib, dtype)),
             **kwargs))
+
+
+# ---- arguments PyTorch refuses ---------------------------------------------------------------
+def _same_class(call):
+    """the same values, or the same exception class (the messages may be worded apart)"""
+    got, want = _outcome(call, cgrad), _outcome(call, torch)
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and got[0] == want[0], (got, want)
+    else:
+        assert repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.zeros(3).masked_fill([True, False, True], 1.0),
+    lambda L: L.zeros(3).masked_fill_(True, 1.0),
+    lambda L: L.zeros(3).requires_grad_(1),
+    lambda L: L.zeros(3).requires_grad_(np.bool_(True)),
+    lambda L: L.zeros(3).requires_grad_(False),
+    lambda L: setattr(L.zeros(3), "requires_grad", 1),
+    lambda L: L.nn.Parameter(L.zeros(3), requires_grad=1),
+    lambda L: L.logical_and(L.tensor([1, 0]), 1),
+    lambda L: L.tensor([1, 0]).logical_or(True),
+    lambda L: L.tensor([1, 0]).logical_xor_(1),
+    lambda L: L.tensor([1, 0]).logical_xor(L.tensor(1)),
+    lambda L: L.searchsorted(L.tensor([False, True]), L.tensor([True])),
+    lambda L: L.searchsorted(L.tensor([False, True]), L.tensor([1])),
+    lambda L: L.bucketize(L.tensor([True]), L.tensor([False, True])),
+    lambda L: L.isin(L.tensor([True, False]), L.tensor([1])),
+    lambda L: L.isin(L.tensor([1, 0]), L.tensor([2])),
+    lambda L: L.zeros(3, dtype=L.bool).scatter_reduce(0, L.tensor([0]), L.tensor([True]),
+                                                     "mean"),
+    lambda L: L.zeros(3, dtype=L.bool).scatter_reduce(0, L.tensor([0]), L.tensor([True]),
+                                                     "amax"),
+])
+def test_refused_arguments(backend, call):
+    _same_class(call)
+
+
+@pytest.mark.parametrize("margin", [1.0, 1.5, 3, -1.5])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_hinge_embedding_loss_of_integers(backend, margin, reduction):
+    """integers stay integers (the margin cast to their dtype) and their mean raises, as in
+    PyTorch; cgrad gave floats"""
+    _same_class(lambda L: L.nn.functional.hinge_embedding_loss(
+        L.tensor([1, 2, -3, 0]), L.tensor([1, -1, -1, 1]), margin=margin, reduction=reduction))

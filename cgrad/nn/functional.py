@@ -2770,12 +2770,16 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     """x where target is 1, max(0, margin - x) where it is -1 (both added elsewhere, as in
-    PyTorch)"""
+    PyTorch). Integer inputs stay integers, as PyTorch's (margin cast to their dtype; a mean
+    of them raises)."""
     reduction = _reduction(size_average, reduce, reduction)
     target = _as_tensor(target)
     _broadcast_check(target._data, input._data)      # (PyTorch's where(target != 1, ...) first)
-    margin_part = (margin - input).clamp_min(0).where(target != 1, 0.0)
-    return _reduced(margin_part + input.where(target != -1, 0.0), reduction)
+    zero = input.new_zeros(())                       # (0 in input's dtype, as zeros_like)
+    if not input.is_floating_point():
+        margin = int(margin)
+    margin_part = (margin - input).clamp_min(0).where(target != 1, zero)
+    return _reduced(margin_part + input.where(target != -1, zero), reduction)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,

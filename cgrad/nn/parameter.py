@@ -1,4 +1,5 @@
 """Parameter: a Tensor that a Module registers as one of its parameters."""
+from .._settings import require_bool
 from ..tensor import Tensor
 
 
@@ -14,6 +15,7 @@ class Parameter(Tensor):
             raise TypeError(f"Parameter(): data must be a Tensor, got {type(data).__name__}")
         p = cls._make(data._data)
         p._version_counter = data._version_counter      # one storage, one version counter
+        require_bool("Parameter", "requires_grad", requires_grad)
         p.requires_grad = requires_grad                 # raises for integer data, as PyTorch
         return p
 
