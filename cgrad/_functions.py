@@ -10,6 +10,8 @@ import numpy as np
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
 from .creation import tensor as _tensor
+from ._memory_format import contiguous_format
+from .ops import nn as _nn_ops
 from .ops import shape as S
 from .ops import elementwise as E, special as SP
 from .ops.shape import _flat
@@ -822,3 +824,73 @@ def corrcoef(input):
     c = c / std.reshape(-1, 1)
     c = c / std.reshape(1, -1)
     return c.clip(-1, 1)
+
+
+# ---- the *_copy forms of the view functions ---------------------------------------------------
+_COPY_OUTPUTS = {}          # grad_fn name -> the op that copies a view out, printed as PyTorch's
+
+
+def _copied(view, grad_fn_name=None):
+    """view as a new row-major tensor; recorded as PyTorch's <view's node>_copy, whose
+    gradient goes back through the view's own node"""
+    if view.grad_fn is None:
+        return view.clone(memory_format=contiguous_format)
+    name = (grad_fn_name or view.grad_fn.name()) + "_copy"
+    op = _COPY_OUTPUTS.get(name)
+    if op is None:
+        op = _COPY_OUTPUTS[name] = _nn_ops.layer_output(name)
+    return op.apply(view, view.shape)
+
+
+def _copy_function(name, view, grad_fn_name=None):
+    """cgrad.<name>: view(input, ...) freshly created, as PyTorch's <view>_copy"""
+    def fn(input, *args, out=None, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
+        result = view(input, *args, **kwargs)
+        if isinstance(result, Tensor):
+            return _into_out(_copied(result, grad_fn_name), out)
+        results = [_copied(r, grad_fn_name) for r in result]
+        if out is None:
+            return results
+        if len(out) != len(results):
+            raise RuntimeError(f"{name}_out() expected an out= argument of size "
+                               f"{len(results)}, got size {len(out)}")
+        return [_into_out(r, o) for r, o in zip(results, out)]
+    fn.__name__ = name
+    fn.__doc__ = (f"The same operation as cgrad.{name[:-5]}, but all output tensors are freshly "
+                  "created instead of aliasing the input.")
+    return fn
+
+
+def _slice(input, dim=0, start=None, end=None, step=1):
+    key = [slice(None)] * input.ndim
+    key[_dim(dim, input.ndim)] = slice(start, end, step)
+    return input[tuple(key)]
+
+
+def _as_strided(input, size, stride, storage_offset=None):
+    return input.as_strided(size, stride, storage_offset)
+
+
+def _expand(input, size, *, implicit=False):
+    return input.expand(size)
+
+
+def _alias(input):
+    return input.view_as(input)
+
+
+for _name, _view, _grad_fn_name in [
+        ("t_copy", Tensor.t, None), ("transpose_copy", Tensor.transpose, None),
+        ("permute_copy", Tensor.permute, None), ("view_copy", Tensor.view, None),
+        ("expand_copy", _expand, None), ("squeeze_copy", Tensor.squeeze, None),
+        ("unsqueeze_copy", Tensor.unsqueeze, None), ("select_copy", Tensor.select, None),
+        ("slice_copy", _slice, "SliceBackward0"), ("diagonal_copy", Tensor.diagonal, None),
+        ("unfold_copy", Tensor.unfold, None), ("as_strided_copy", _as_strided, None),
+        ("alias_copy", _alias, "AliasBackward0"), ("split_copy", Tensor.split, None),
+        ("split_with_sizes_copy", Tensor.split_with_sizes, None),
+        ("unbind_copy", Tensor.unbind, None), ("detach_copy", Tensor.detach, None)]:
+    globals()[_name] = _copy_function(_name, _view, _grad_fn_name)
+del _name, _view, _grad_fn_name
