@@ -61,6 +61,7 @@ from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex
                     view_as_real)
 from ._misc import init_num_threads, set_default_tensor_type, set_flush_denormal  # noqa: E402
 from ._misc import embedding_bag, native_batch_norm  # noqa: E402
+from ._misc import cond, while_loop  # noqa: E402
 from ._memory_format import (channels_last, channels_last_3d,  # noqa: E402
                              contiguous_format, memory_format, preserve_format)
 from . import _memory

@@ -3,6 +3,8 @@ warning and anomaly switches, randint_like, the deprecated chain_matmul, and the
 forms of nn.functional functions whose arguments come in another order."""
 import warnings
 
+import numpy as np
+
 from .autograd import anomaly
 from .tensor import Tensor
 
@@ -298,7 +300,6 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
     sum, 1 mean, 2 max); the three others as PyTorch's CPU kernel fills them (empty offset2bag
     and zero sizes for a sum without padding_idx: no offset2bag for float32 weights), bag_size
     as max_indices for a mean, the arg-max rows for a max)"""
-    import numpy as np
     from .tensor import Tensor
     if not isinstance(offsets, Tensor):
         raise TypeError(f"embedding_bag(): argument 'offsets' (position 3) must be Tensor, not "
@@ -345,3 +346,59 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
             return (out,) + tuple(x.new_empty(0) for _ in range(2))
         dims = (0,) + tuple(range(2, x.ndim))
         return out, x.mean(dims), (x.var(dims, unbiased=False) + eps).rsqrt()
+
+
+# ---- structured control flow (PyTorch's prototypes for torch.compile), run eagerly ------------
+def cond(pred, true_fn, false_fn, operands=()):
+    """true_fn(*operands) if pred else false_fn(*operands); pred a bool or number, or a
+    one-element tensor. Each branch records its ops as any code does."""
+    if isinstance(pred, Tensor):
+        if pred.numel() != 1:
+            raise RuntimeError(f"Expected pred to be bool or single-element tensor, but got "
+                               f"{pred}.")
+        pred = bool(pred.item())
+    elif not isinstance(pred, (bool, int, float)):
+        raise RuntimeError(f"Expected pred to be bool or tensor, but got {pred}.")
+    return (true_fn if pred else false_fn)(*operands)
+
+
+def while_loop(cond_fn, body_fn, carried_inputs):
+    """val = carried_inputs; while cond_fn(*val): val = body_fn(*val); returns the last val
+    as body_fn gave it (the carried inputs if it never ran). body_fn must give back as many
+    values as it takes, each tensor of its input's shape and dtype."""
+    if not isinstance(carried_inputs, (tuple, list)):
+        raise RuntimeError(f"carried_inputs must be a tuple or list, but got "
+                           f"{type(carried_inputs).__name__}")
+    out = val = tuple(carried_inputs)
+    while _loop_condition(cond_fn(*val)):
+        out = body_fn(*val)
+        new = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        if len(new) != len(val):
+            raise RuntimeError(f"Expected body_fn_output and carried_inputs to have same number "
+                               f"of outputs but got {len(new)} and {len(val)}")
+        for i, (a, b) in enumerate(zip(new, val)):
+            if isinstance(b, Tensor) and not (isinstance(a, Tensor) and a.shape == b.shape
+                                              and a.dtype == b.dtype):
+                raise RuntimeError(f"Expected body_fn_output and carried_inputs to have same "
+                                   f"metadata but found: pair[{i}] differ: "
+                                   f"{_meta(a)} vs {_meta(b)}")
+        val = new
+    return out
+
+
+def _loop_condition(c):
+    if isinstance(c, Tensor):
+        if c._data.dtype != np.bool_ or c.numel() != 1:
+            raise RuntimeError(f"while_loop: cond_fn must return a boolean scalar tensor or a "
+                               f"Python bool, but got a tensor of dtype {c.dtype} and shape "
+                               f"{list(c.shape)}")
+        return bool(c.item())
+    if isinstance(c, bool):
+        return c
+    raise RuntimeError(f"while_loop: cond_fn must return a boolean scalar tensor or a Python "
+                       f"bool, but got {type(c).__name__}")
+
+
+def _meta(v):
+    return f"Tensor(shape={list(v.shape)}, dtype={v.dtype})" if isinstance(v, Tensor) else \
+        type(v).__name__
