@@ -8,10 +8,15 @@ torch = pytest.importorskip("torch")
 
 
 def _outcome(call, lib):
+    # torch.cond with a tensor predicate runs dynamo, which turns off torch.distributions'
+    # argument validation for the whole process: put it back for the tests that follow
+    validate = torch.distributions.Distribution._validate_args
     try:
         return repr(call(lib)).replace(lib.__name__ + ".", "")
     except RuntimeError:                    # (torch's are dynamo's RuntimeError subclasses)
         return "RuntimeError"
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 CASES = [

@@ -45,6 +45,97 @@ def _typename(value):
     return type(value).__name__
 
 
+# Hooks on every module (PyTorch's register_module_*_hook, below), run before each module's
+# own. The flag dicts hold the ids of forward hooks registered with_kwargs / always_call.
+_global_forward_pre_hooks = collections.OrderedDict()
+_global_forward_hooks = collections.OrderedDict()
+_global_forward_hooks_with_kwargs = {}
+_global_forward_hooks_always_called = {}
+_global_backward_pre_hooks = collections.OrderedDict()
+_global_backward_hooks = collections.OrderedDict()      # all full, or all not (the flag)
+_global_is_full_backward_hook = [None]
+_global_parameter_registration_hooks = collections.OrderedDict()
+_global_buffer_registration_hooks = collections.OrderedDict()
+_global_module_registration_hooks = collections.OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """hook(module, args) -> None or new args, before every module's forward (and before its
+    own forward pre-hooks)"""
+    return RemovableHandle(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """hook(module, args, output) -> None or a new output (with_kwargs: hook(module, args,
+    kwargs, output)), after every module's forward, before its own forward hooks; always_call:
+    also when forward raises"""
+    handle = RemovableHandle(_global_forward_hooks, hook, extra_dicts=(
+        _global_forward_hooks_with_kwargs, _global_forward_hooks_always_called))
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook):
+    """a register_full_backward_pre_hook on every module, run before its own"""
+    return RemovableHandle(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """a register_full_backward_hook on every module, run before its own"""
+    _check_global_backward_hook_kind(True)
+    return RemovableHandle(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook):
+    """Deprecated, as Module.register_backward_hook: that hook on every module"""
+    _check_global_backward_hook_kind(False)
+    return RemovableHandle(_global_backward_hooks, hook)
+
+
+def _check_global_backward_hook_kind(full):
+    """one kind for the process, ever (PyTorch's _global_is_full_backward_hook)"""
+    if _global_is_full_backward_hook[0] is None:
+        _global_is_full_backward_hook[0] = full
+    elif _global_is_full_backward_hook[0] is not full:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+
+
+def register_module_parameter_registration_hook(hook):
+    """hook(module, name, param) -> None or a replacement, whenever a module registers a
+    parameter"""
+    return RemovableHandle(_global_parameter_registration_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook):
+    """hook(module, name, buffer) -> None or a replacement, whenever a module registers a
+    buffer"""
+    return RemovableHandle(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook):
+    """hook(module, name, submodule) -> None or a replacement, whenever a module registers a
+    child"""
+    return RemovableHandle(_global_module_registration_hooks, hook)
+
+
+def _registered(hooks, module, name, value):
+    """value through the registration hooks (each may replace it)"""
+    for hook in tuple(hooks.values()):
+        result = hook(module, name, value)
+        if result is not None:
+            value = result
+    return value
+
+
+def _global_backward_hooks_of(full):
+    """the global backward hooks that are of this kind (full or not)"""
+    return _global_backward_hooks if _global_is_full_backward_hook[0] is full else {}
+
+
 class Module:
     """Base class of all neural network modules: subclasses set up submodules and
     parameters in __init__ (after calling super().__init__()) and define forward()."""
@@ -78,13 +169,16 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks or self._non_full_backward_hooks):
+                or self._backward_pre_hooks or self._non_full_backward_hooks
+                or _global_forward_pre_hooks or _global_forward_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
         with_kwargs = self._forward_pre_hooks_with_kwargs
-        for key, hook in tuple(self._forward_pre_hooks.items()):   # (a hook may remove itself)
+        # (tuples: a hook may remove itself)
+        for key, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
             if key in with_kwargs:
                 result = hook(self, args, kwargs)
                 if result is not None:
@@ -97,14 +191,18 @@ class Module:
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         backward_hook = None
-        if self._backward_hooks or self._backward_pre_hooks:
-            backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
+        full_hooks = {**_global_backward_hooks_of(True), **self._backward_hooks}
+        pre_hooks = {**_global_backward_pre_hooks, **self._backward_pre_hooks}
+        if full_hooks or pre_hooks:
+            backward_hook = BackwardHook(self, full_hooks, pre_hooks)
             args = backward_hook.setup_input_hook(args)
+        forward_hooks = (*_global_forward_hooks.items(), *self._forward_hooks.items())
         try:
             out = self.forward(*args, **kwargs)
         except BaseException:
-            for key, hook in tuple(self._forward_hooks.items()):   # the always_call ones
-                if key in self._forward_hooks_always_called:
+            for key, hook in forward_hooks:                       # the always_call ones
+                if (key in self._forward_hooks_always_called
+                        or key in _global_forward_hooks_always_called):
                     try:
                         self._run_forward_hook(key, hook, args, kwargs, None)
                     except Exception as e:
@@ -112,29 +210,31 @@ class Module:
                                       f"exception that was silenced as another error was "
                                       f"raised in forward: {e}")
             raise
-        for key, hook in tuple(self._forward_hooks.items()):
+        for key, hook in forward_hooks:
             result = self._run_forward_hook(key, hook, args, kwargs, out)
             if result is not None:
                 out = result
         if backward_hook is not None:
             out = backward_hook.setup_output_hook(out)
-        if self._non_full_backward_hooks:
-            self._hook_output_node(args, out)
+        non_full = (*_global_backward_hooks_of(False).values(),
+                    *self._non_full_backward_hooks.values())
+        if non_full:
+            self._hook_output_node(args, out, non_full)
         return out
 
-    def _hook_output_node(self, args, out):
+    def _hook_output_node(self, args, out, hooks):
         """register_backward_hook's hooks on the grad_fn of out's first tensor, as PyTorch's"""
         var = out
         while not isinstance(var, Tensor):
             var = next(v for v in var.values() if isinstance(v, Tensor)) \
                 if isinstance(var, dict) else var[0]
         if var.grad_fn is not None:
-            for hook in self._non_full_backward_hooks.values():
+            for hook in hooks:
                 var.grad_fn.register_hook(functools.partial(hook, self))
             warn_non_full_hook(args, out, var.grad_fn)
 
     def _run_forward_hook(self, key, hook, args, kwargs, out):
-        if key in self._forward_hooks_with_kwargs:
+        if key in self._forward_hooks_with_kwargs or key in _global_forward_hooks_with_kwargs:
             return hook(self, args, kwargs, out)
         return hook(self, args, out)
 
@@ -245,6 +345,8 @@ class Module:
                              f"parameters must be created explicitly. To express '{name}' as a "
                              "function of another Tensor, compute the value in the forward() "
                              "method.")
+        if _global_parameter_registration_hooks:
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -258,6 +360,8 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(cgrad Tensor or None required)")
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -271,6 +375,8 @@ class Module:
         self._check_name(name, "module")
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -295,6 +401,8 @@ class Module:
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._forget(name, keep="_modules")
+            if _global_module_registration_hooks:
+                value = _registered(_global_module_registration_hooks, self, name, value)
             modules[name] = value
             return
         if modules is not None and name in modules:

@@ -11,7 +11,13 @@ from ..creation import empty, ones, tensor, zeros
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from . import module          # (torch.nn.modules.module.<name>, as PyTorch's package has it)
 from .module import Module, _addindent
+from .module import (register_module_backward_hook, register_module_buffer_registration_hook,  # noqa: F401
+                     register_module_forward_hook, register_module_forward_pre_hook,
+                     register_module_full_backward_hook, register_module_full_backward_pre_hook,
+                     register_module_module_registration_hook,
+                     register_module_parameter_registration_hook)
 from .parameter import Parameter, UninitializedBuffer, UninitializedParameter, _UninitializedTensor
 
 
