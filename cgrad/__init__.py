@@ -113,7 +113,7 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
                        "alpha_dropout", "feature_alpha_dropout", "conv1d", "conv2d", "conv3d",
                        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
                        "max_pool2d", "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d",
-                       "dropout", "layer_norm", "group_norm", "rms_norm")
+                       "dropout", "layer_norm", "group_norm", "rms_norm", "conv_tbc")
 # (and in _misc, where torch.<name> orders its arguments unlike F.<name>: embedding,
 # batch_norm, instance_norm, adaptive_max_pool1d)
 

@@ -450,3 +450,33 @@ def test_pools_of_empty_batches_and_sizes_match_torch(backend):
         c = eval(call, {"x": lambda *s: cgrad.zeros(*s), "F": F})
         t = eval(call, {"x": lambda *s: torch.zeros(*s), "F": tf})
         _close(c, t)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2, -1])
+def test_conv_tbc_matches_torch(backend, pad):
+    """F.conv_tbc (= cgrad.conv_tbc): a (time, batch, channel) sequence, a negative pad crops"""
+    rng = np.random.default_rng(pad + 3)
+    arrays = [rng.standard_normal(s) for s in ((5, 2, 3), (2, 3, 4), (4,))]
+    outs = []
+    for lib in (cgrad, torch):
+        ts = [lib.tensor(a, requires_grad=True) for a in arrays]
+        y = lib.conv_tbc(*ts, pad)
+        (y * y).sum().backward()
+        outs.append((y, [t.grad for t in ts], type(y.grad_fn).__name__, y.is_contiguous()))
+    (y, grads, name, contiguous), (ty, tgrads, tname, tcontiguous) = outs
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for g, tg in zip(grads, tgrads):
+        np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-12, atol=1e-12)
+    assert (name, contiguous) == (tname, tcontiguous)
+
+
+@pytest.mark.parametrize("shapes, message", [
+    (((5, 3), (2, 3, 4), (4,)), "Input must have 3 dims"),
+    (((5, 2, 3), (3, 4), (4,)), "Weight tensor must have 3 dims"),
+    (((5, 2, 3), (2, 3, 4), (2,)), "Bias size must equal"),
+    (((5, 2, 3), (2, 5, 4), (4,)), "Input dim 2"),
+])
+def test_conv_tbc_refuses_shapes_as_torch(backend, shapes, message):
+    for lib in (cgrad, torch):
+        with pytest.raises(RuntimeError, match=message):
+            lib.nn.functional.conv_tbc(*(lib.zeros(*s) for s in shapes))

@@ -434,7 +434,7 @@ def _normalized_shape(fn, input, normalized_shape, params, star):
     return shape
 
 
-def _norm_output(layer, y):
+def _layer_result(layer, y):
     """y as the layer's result: its fused node's output when it records, else y row-major
     (PyTorch's kernels write a new row-major array, so .view works on it)"""
     if y.requires_grad:
@@ -451,7 +451,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     y = _affine(y, weight, bias)
-    return _norm_output("layer_norm", y)
+    return _layer_result("layer_norm", y)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -514,7 +514,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     y = _affine(y, weight, bias, shape)
-    return _norm_output("batch_norm", y)
+    return _layer_result("batch_norm", y)
 
 
 @no_grad()
@@ -636,7 +636,7 @@ _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tup
                               ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
                               ("fractional_max_pool3d", "FractionalMaxPool3D"),
-                              *_COMPOSED.items()]}
+                              ("conv_tbc", "ConvTbc"), *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
                                     NN.RefusingOutput.__doc__) for layer, op in
@@ -991,6 +991,25 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d cross-correlation of (N, C, L) (or (C, L)) input with weight
     (out_channels, C / groups, k), as conv2d of a height of 1"""
     return _convolution("conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution of a (time, batch, in_channels) sequence with weight (kernel width,
+    in_channels, out_channels) and bias (out_channels,), pad zero steps at both ends (a
+    negative pad crops): conv1d on the batch-first layout, printed as ConvTbcBackward0"""
+    if input.ndim != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.ndim != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, "
+                           "out_channels.")
+    if bias.ndim != 1 or bias.shape[0] != weight.shape[2]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if pad < 0:
+        input, pad = input[-pad:input.shape[0] + pad], 0
+    y = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return _layer_result("conv_tbc", y.permute(2, 0, 1))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
