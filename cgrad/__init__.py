@@ -62,6 +62,9 @@ from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex
 from ._misc import init_num_threads, set_default_tensor_type, set_flush_denormal  # noqa: E402
 from ._misc import embedding_bag, native_batch_norm  # noqa: E402
 from ._misc import cond, while_loop  # noqa: E402
+from ._misc import (alpha_dropout_, dropout_, feature_alpha_dropout_, feature_dropout,  # noqa: E402
+                    feature_dropout_, sym_float, sym_int, sym_ite, sym_max, sym_min, sym_not,
+                    sym_sqrt, sym_sum)
 from ._memory_format import (channels_last, channels_last_3d,  # noqa: E402
                              contiguous_format, memory_format, preserve_format)
 from . import _memory
@@ -136,6 +139,10 @@ def __getattr__(name):
         return _lazy("func").vmap
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)
+    if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
+        return getattr(_lazy("nn.rnn"), name)
+    if name == "GradScaler":
+        return _lazy("amp").GradScaler
     if name in ("from_dlpack", "to_dlpack"):
         return getattr(_lazy("utils.dlpack"), name)
     if name in ("save", "load"):

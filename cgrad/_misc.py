@@ -1,6 +1,7 @@
 """Small top-level functions of PyTorch's that scripts call: type names, devices, the global
 warning and anomaly switches, randint_like, the deprecated chain_matmul, and the torch.<name>
 forms of nn.functional functions whose arguments come in another order."""
+import math
 import warnings
 
 import numpy as np
@@ -402,3 +403,78 @@ def _loop_condition(c):
 def _meta(v):
     return f"Tensor(shape={list(v.shape)}, dtype={v.dtype})" if isinstance(v, Tensor) else \
         type(v).__name__
+
+
+# ---- PyTorch's in-place and feature forms of dropout, as torch.<name>(input, p, train) --------
+def dropout_(input, p, train):
+    return _F().dropout(input, p, train, inplace=True)
+
+
+def alpha_dropout_(input, p, train):
+    return _F().alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_alpha_dropout_(input, p, train):
+    return _F().feature_alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_dropout(input, p, train):
+    """dropout of whole channels (dim 1) of a batched input of any number of dims"""
+    return _F()._dropout_impl(input, p, train, False, True, False)
+
+
+def feature_dropout_(input, p, train):
+    return _F()._dropout_impl(input, p, train, True, True, False)
+
+
+# ---- PyTorch's SymInt-aware helpers, for plain numbers (cgrad traces nothing) -----------------
+_NUMBERS = (int, float, np.integer, np.floating)
+
+
+def sym_int(a):
+    return int(a)
+
+
+def sym_float(a):
+    return float(a)
+
+
+def _numbers(a, b):
+    for v in (a, b):
+        if not isinstance(v, _NUMBERS):
+            raise AssertionError(f"expected {_NUMBERS}, got {type(v)}")
+    return isinstance(a, (float, np.floating)) or isinstance(b, (float, np.floating))
+
+
+def sym_max(a, b):
+    """max of two numbers, a float if either is one"""
+    return float(max(a, b)) if _numbers(a, b) else max(a, b)
+
+
+def sym_min(a, b):
+    """min of two numbers, a float if either is one"""
+    return float(min(a, b)) if _numbers(a, b) else min(a, b)
+
+
+def sym_not(a):
+    return not a
+
+
+def sym_sqrt(a):
+    return math.sqrt(a)
+
+
+def sym_ite(b, t, f):
+    """t if b else f, for a bool b and t, f of one type"""
+    if not isinstance(b, bool):
+        raise AssertionError(f"expected SymBool or bool, got {type(b)}")
+    if type(t) is not type(f):
+        raise AssertionError(f"type mismatch: {type(t)} vs {type(f)}")
+    return t if b else f
+
+
+def sym_sum(*args):
+    """the sum of the numbers, given as arguments or as one list or tuple"""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    return sum(args)

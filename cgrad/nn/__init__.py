@@ -1,8 +1,8 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
 from . import attention, functional, init, parallel, utils
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                   NLLLoss, SmoothL1Loss)
-from .module import Module
+                   NLLLoss, NLLLoss2d, SmoothL1Loss)
+from .module import Container, Module
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Mish,
                          PReLU, ReLU6, RReLU, Softmax2d, Softmin, Softshrink, Softsign,
@@ -39,7 +39,7 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBas
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 
-__all__ = ["Module", "Parameter", "UninitializedParameter", "LazyLinear", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
+__all__ = ["Module", "Container", "NLLLoss2d", "Parameter", "UninitializedParameter", "LazyLinear", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Dropout",
            "Embedding", "EmbeddingBag", "LayerNorm", "RMSNorm", "BatchNorm1d", "BatchNorm2d",
            "BatchNorm3d", "InstanceNorm1d",

@@ -842,3 +842,13 @@ class Module:
     def __setstate__(self, state):
         self.__dict__.update(state)
 
+
+class Container(Module):
+    """Deprecated (PyTorch's too): a Module holding the modules given as keyword arguments"""
+
+    def __init__(self, **kwargs):
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented "
+                      "in `nn.Module`. Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

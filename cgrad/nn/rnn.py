@@ -484,3 +484,24 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         return self._forward("GRU", input, None if hx is None else (hx,))[0]
+
+
+# ---- PyTorch's low-level cell functions (torch.lstm_cell, ...): the cells' step, weights given
+def _cell_function(mode):
+    def cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+        state = tuple(hx) if mode == "LSTM" else (hx,)
+        if input.shape[-1] != w_ih.shape[1]:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
+                               f"expected {w_ih.shape[1]}")
+        out = _step(mode, F.linear(input, w_ih, b_ih), state, w_hh, b_hh)
+        return out if mode == "LSTM" else out[0]
+    cell.__name__ = cell.__qualname__ = {"LSTM": "lstm_cell", "GRU": "gru_cell",
+                                         "RNN_TANH": "rnn_tanh_cell",
+                                         "RNN_RELU": "rnn_relu_cell"}[mode]
+    cell.__doc__ = (f"One {mode} step of input with state hx and the given weights and biases "
+                    "(as the matching cell module computes it)")
+    return cell
+
+
+lstm_cell, gru_cell = _cell_function("LSTM"), _cell_function("GRU")
+rnn_tanh_cell, rnn_relu_cell = _cell_function("RNN_TANH"), _cell_function("RNN_RELU")
