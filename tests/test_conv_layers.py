@@ -480,3 +480,27 @@ def test_conv_tbc_refuses_shapes_as_torch(backend, shapes, message):
     for lib in (cgrad, torch):
         with pytest.raises(RuntimeError, match=message):
             lib.nn.functional.conv_tbc(*(lib.zeros(*s) for s in shapes))
+
+
+@pytest.mark.parametrize("d, x_shape, w_shape, groups", [
+    (1, (2, 4, 9), (6, 2, 3), 2), (2, (2, 4, 7, 8), (6, 2, 3, 2), 2),
+    (3, (1, 2, 5, 6, 4), (3, 2, 2, 3, 2), 1)])
+@pytest.mark.parametrize("spaced", [False, True])
+def test_nn_grad_matches_torch(backend, d, x_shape, w_shape, groups, spaced):
+    """nn.grad.conv{d}d_input / _weight (also F.grad): the convolution's gradients given
+    grad_output, differentiable where the given tensors require grad, as PyTorch's"""
+    kw = dict(stride=2, padding=1, dilation=2, groups=groups) if spaced else dict(groups=groups)
+    rng = np.random.default_rng(d)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    results = []
+    for lib in (cgrad, torch):
+        X, W = lib.tensor(x), lib.tensor(w, requires_grad=True)
+        out_shape = getattr(lib.nn.functional, f"conv{d}d")(X, W, None, **kw).shape
+        go = lib.tensor(np.random.default_rng(9).standard_normal(tuple(out_shape)))
+        gi = getattr(lib.nn.grad, f"conv{d}d_input")(X.shape, W, go, **kw)
+        gw = getattr(lib.nn.functional.grad, f"conv{d}d_weight")(X, W.shape, go, **kw)
+        gi.sum().backward()
+        results.append([gi.detach().numpy(), gw.detach().numpy(), W.grad.numpy(),
+                        gi.requires_grad, gw.requires_grad])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

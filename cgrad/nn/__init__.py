@@ -1,5 +1,6 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
-from . import attention, functional, init, parallel, utils
+from . import attention, functional, grad, init, parallel, utils
+functional.grad = grad          # (PyTorch's F.grad is nn.grad)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, NLLLoss2d, SmoothL1Loss)
 from .module import Container, Module
