@@ -227,7 +227,7 @@ _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
              "adjoint"]
 _METHODS += ["as_strided", "resize_as_", "unsafe_chunk", "unsafe_split",
-             "unsafe_split_with_sizes"]
+             "unsafe_split_with_sizes", "nonzero_static", "as_strided_scatter"]
 
 for _name in _METHODS:
     globals()[_name] = _method(_name)
@@ -879,7 +879,7 @@ def _expand(input, size, *, implicit=False):
 
 
 def _alias(input):
-    return input.view_as(input)
+    return input[...]
 
 
 for _name, _view, _grad_fn_name in [
@@ -889,7 +889,7 @@ for _name, _view, _grad_fn_name in [
         ("unsqueeze_copy", Tensor.unsqueeze, None), ("select_copy", Tensor.select, None),
         ("slice_copy", _slice, "SliceBackward0"), ("diagonal_copy", Tensor.diagonal, None),
         ("unfold_copy", Tensor.unfold, None), ("as_strided_copy", _as_strided, None),
-        ("alias_copy", _alias, "AliasBackward0"), ("split_copy", Tensor.split, None),
+        ("alias_copy", _alias, None), ("split_copy", Tensor.split, None),
         ("split_with_sizes_copy", Tensor.split_with_sizes, None),
         ("unbind_copy", Tensor.unbind, None), ("detach_copy", Tensor.detach, None)]:
     globals()[_name] = _copy_function(_name, _view, _grad_fn_name)

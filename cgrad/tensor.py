@@ -2382,6 +2382,16 @@ class Tensor:
                          for i in np.nonzero(np.atleast_1d(self._data)))
         return Tensor._make(np.argwhere(self._data).astype(np.int64))
 
+    def nonzero_static(self, *, size, fill_value=-1):
+        """nonzero()'s indices as exactly size rows: cut, or filled with fill_value"""
+        if size < 0:
+            raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but "
+                               f"got size: {size}")
+        found = np.argwhere(self._data).astype(np.int64)[:size]
+        out = np.full((size, self.ndim), fill_value, np.int64)
+        out[:len(found)] = found
+        return Tensor._make(out)
+
     def count_nonzero(self, dim=None):
         return Tensor._make(np.asarray(np.count_nonzero(self._data, axis=_dims(dim, self.ndim)),
                                        np.int64))
@@ -2662,6 +2672,42 @@ class Tensor:
 
     def resize_as_(self, the_template, memory_format=None):
         return self.resize_(the_template.shape, memory_format=memory_format)
+
+    def resize(self, *sizes):
+        """Deprecated (PyTorch's too): self's elements in the new shape, their number kept"""
+        warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+        sizes = _shape_arg(sizes)
+        if math.prod(sizes) != self.numel():
+            raise RuntimeError(f"requested resize to {'x'.join(map(str, sizes))} "
+                               f"({math.prod(sizes)} elements in total), but the given tensor "
+                               f"has a size of {'x'.join(map(str, self.shape))} ({self.numel()} "
+                               "elements). autograd's resize can only change the shape of a "
+                               "given tensor, while preserving the number of elements. ")
+        return self.reshape(sizes)
+
+    def resize_as(self, tensor):
+        """Deprecated (PyTorch's too): resize to tensor's shape"""
+        warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.resize(tensor.shape)
+
+    def as_subclass(self, cls):
+        """self as an instance of cls (a Tensor subclass): an alias, sharing self's memory and
+        version counter and staying in its graph"""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"as_subclass(): argument 'cls' must be a Tensor subclass, not "
+                            f"{cls!r}")
+        out = self[...]
+        out.__class__ = cls
+        return out
+
+    def as_strided_scatter(self, src, size, stride, storage_offset=None):
+        """a copy of self with src written into its as_strided(size, stride, storage_offset)
+        view"""
+        out = self.clone(memory_format=contiguous_format)
+        out.as_strided(size, stride, storage_offset).copy_(src)
+        return out
 
     def _per_element(self, name, fn, *others):
         """self's elements replaced by fn(element, others' elements...), as Python numbers"""

@@ -89,3 +89,49 @@ def test_deprecated_nn_classes_warn_and_work(backend):
         got, want = (L.nn.NLLLoss2d()(L.tensor(logits).log_softmax(1), L.tensor(target))
                      for L in (cgrad, torch))
     assert abs(got.item() - want.item()) < 1e-12
+
+
+def _tensor_extras(L):
+    out = []
+
+    class Sub(L.Tensor):
+        pass
+    x = L.tensor([1.0, -2.0], requires_grad=True)
+    y = (x * 2).as_subclass(Sub)
+    out.append((type(y).__name__, type(y.grad_fn).__name__, y.requires_grad))
+    y.sum().backward()
+    out.append(x.grad.tolist())
+    z = x.detach().as_subclass(Sub)
+    z[0] = 5                                       # an alias: x changes too
+    out.append(x.tolist())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = L.arange(6.)
+        r = a.resize(2, 3)
+        out.append((r.tolist(), r.data_ptr() == a.data_ptr()))
+        out.append(tuple(a.resize_as(L.zeros(3, 2)).shape))
+        out.append(_outcome(lambda _: a.resize(4), L))
+    out.append(L.nonzero_static(L.tensor([0, 1, 0, 2]), size=3).tolist())
+    out.append(L.nonzero_static(L.tensor([[0, 1], [3, 0]]), size=1, fill_value=9).tolist())
+    out.append(L.tensor([0, 1, 0, 2]).nonzero_static(size=4).tolist())
+    out.append(L.nonzero_static(L.tensor(0), size=2).tolist())
+    out.append(L.as_strided_scatter(L.zeros(3, 3), L.ones(2), (2,), (4,)).tolist())
+    src = L.ones(2, requires_grad=True)
+    o = L.as_strided_scatter(L.zeros(3, 3), src, (2,), (4,), 1)
+    (o * L.arange(9.).reshape(3, 3)).sum().backward()
+    out.append((o.tolist(), src.grad.tolist()))
+    return out
+
+
+def test_tensor_extras_match_torch(backend):
+    """as_subclass, the deprecated resize / resize_as, nonzero_static, as_strided_scatter"""
+    assert _tensor_extras(cgrad) == _tensor_extras(torch)
+
+
+def test_as_strided_scatter_gradient_of_the_input(backend):
+    """d out / d input is 1 off the written positions, 0 on them (gradcheck; PyTorch 2.13's
+    backward puts the gradient on the written positions instead and fails gradcheck)"""
+    x = cgrad.zeros(3, 3, dtype=cgrad.float64, requires_grad=True)
+    src = cgrad.ones(2, dtype=cgrad.float64, requires_grad=True)
+    assert cgrad.autograd.gradcheck(
+        lambda a, b: cgrad.as_strided_scatter(a, b, (2,), (4,), 1), (x, src))
