@@ -221,7 +221,7 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
              "slice_scatter", "diagonal_scatter", "diagflat", "fliplr", "flipud", "rot90",
              "unflatten"]
 _METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
-             "index_reduce", "renorm", "frexp", "histogram", "isposinf", "isneginf", "isreal"]
+             "index_reduce", "renorm", "frexp", "histogram", "histogramdd", "isposinf", "isneginf", "isreal"]
 _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 # the complex helpers, as PyTorch gives them for real tensors
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",

@@ -77,6 +77,7 @@ CummaxResult, CumminResult = _return_type("cummax"), _return_type("cummin")
 AminmaxResult = _return_type("aminmax", ("min", "max"))
 FrexpResult = _return_type("frexp", ("mantissa", "exponent"))
 HistogramResult = _return_type("histogram", ("hist", "bin_edges"))
+HistogramddResult = _return_type("histogramdd", ("hist", "bin_edges"))
 
 
 _new = object.__new__
@@ -4049,51 +4050,50 @@ class Tensor:
     def histogram(self, bins=100, *, range=None, weight=None, density=False):
         """(hist, bin_edges): counts (weight sums) in `bins` equal bins over range (the data's
         range by default), or between the given edges; density divides by total * width"""
-        x = self._data
-        _dtype.require_float(x.dtype, "histogramdd")
-        if isinstance(bins, Tensor):
-            if bins.ndim != 1:
-                raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, "
-                                   f"but got {bins.ndim} dimensions in the bins tensor for "
-                                   "dimension 0")
-            if bins._data.dtype != x.dtype:
-                raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
-                                   f"the same dtype, but got input with dtype {_dtype.c_name(x.dtype)}"
-                                   f" and bins for dimension 0 with dtype "
-                                   f"{_dtype.c_name(bins._data.dtype)}")
-            edges = bins._data
-        else:
-            if bins <= 0:
-                raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
-                                   "dimension 0")
-            lo, hi = range if range is not None else (
-                (float(x.min()), float(x.max())) if x.size else (0.0, 0.0))
-            if lo > hi:
-                raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
-                                   f"{_g(lo)} max {_g(hi)} for dimension 0")
-            if not np.isfinite([lo, hi]).all():      # (nan or inf in the data, or given)
-                lo_s, hi_s = ("nan" if v != v else _g(v) for v in (lo, hi))
-                raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo_s}, {hi_s}] "
-                                   "is not finite")
-            if lo == hi:
-                lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
-            from .creation import _linspace    # PyTorch's linspace, bit for bit: a value on
-            edges = _linspace(lo, hi, bins + 1, x.dtype)    # an edge falls in its bin
-        w = None
-        if weight is not None:
-            if weight.shape != self.shape:
-                raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
-                                   f"have the same shape as the input tensor excluding its "
-                                   f"innermost dimension, but got input with shape "
-                                   f"{list(self.shape) + [1]} and weight with shape "
-                                   f"{list(weight.shape)}")
-            w = weight._data.reshape(-1)
-        hist = _histogram_counts(x.reshape(-1), edges, w)
-        if density:                   # (nothing counted: 0 / 0, nan as PyTorch's)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                hist = hist / hist.sum() / np.diff(edges.astype(np.float64))
-        return HistogramResult(Tensor._make(hist.astype(x.dtype)),
-                               Tensor._make(edges.copy()))
+        _dtype.require_float(self._data.dtype, "histogramdd")
+        if weight is not None and weight.shape != self.shape:
+            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
+                               f"have the same shape as the input tensor excluding its "
+                               f"innermost dimension, but got input with shape "
+                               f"{list(self.shape) + [1]} and weight with shape "
+                               f"{list(weight.shape)}")
+        hist, (edges,) = _histogram_dd(self._data.reshape(-1, 1), [bins],
+                                       None if range is None else list(range), weight, density)
+        return HistogramResult(hist, edges)
+
+    def histogramdd(self, bins=10, *, range=None, weight=None, density=False):
+        """(hist, bin_edges) of the points in self's last dim (D coordinates each): a
+        D-dimensional histogram, with `bins` (an int, one per dim, or each dim's edges) and
+        range (2 D numbers) as histogram's"""
+        _dtype.require_float(self._data.dtype, "histogramdd")
+        if self.ndim < 2:
+            raise RuntimeError("torch.histogramdd: input tensor should have at least 2 "
+                               "dimensions")
+        d = self.shape[-1]
+        bins = [bins] * d if isinstance(bins, int) else list(bins)
+        if len(bins) != d:
+            raise RuntimeError("histogramdd: The size of bins must be equal to the innermost "
+                               "dimension of the input.")
+        tensors = [isinstance(b, Tensor) for b in bins]
+        if any(tensors) and not all(tensors):        # (all edges, or all counts)
+            if tensors[0]:
+                kind = type(bins[tensors.index(False)]).__name__
+                raise TypeError(f"expected Tensor as element {tensors.index(False)} in argument "
+                                f"1, but got {kind}")
+            raise TypeError(f"histogramdd(): argument 'bins' failed to unpack the object at pos "
+                            f"{tensors.index(True) + 1} with error \"type must be tuple of ints,"
+                            "but got Tensor\"")
+        if range is not None and len(range) != 2 * d:
+            raise RuntimeError(f"torch.histogramdd: for a {d}-dimensional histogram range "
+                               f"should have {2 * d} elements, but got {len(range)}")
+        if weight is not None and weight.shape != self.shape[:-1]:
+            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
+                               f"have the same shape as the input tensor excluding its "
+                               f"innermost dimension, but got input with shape "
+                               f"{list(self.shape)} and weight with shape {list(weight.shape)}")
+        hist, edges = _histogram_dd(self._data.reshape(-1, d), bins,
+                                    None if range is None else list(range), weight, density)
+        return HistogramddResult(hist, edges)
 
 
 
@@ -4111,13 +4111,68 @@ def _beta_plus(input, prod, beta):
     return prod + (input * beta if beta != 1 else input)
 
 
-def _histogram_counts(x, edges, weight):
-    """counts (or weight sums) of x between consecutive edges, the last edge included"""
-    keep = (x >= edges[0]) & (x <= edges[-1])
-    v = x[keep]
-    pos = np.minimum(np.searchsorted(edges, v, side="right") - 1, len(edges) - 2)
-    w = None if weight is None else weight[keep].astype(np.float64)
-    return np.bincount(pos, w, minlength=len(edges) - 1)[:max(len(edges) - 1, 0)]
+def _histogram_dd(points, bins, range, weight, density):
+    """(hist, edges) of points (N, D): per dim d, bins[d] equal bins over range[2d:2d + 2]
+    (the data's range if None) or the edges in the tensor bins[d]; a point counts (its
+    weight adds) where every coordinate lies between its dim's first and last edge, the last
+    edge included; density divides by the total and each bin's volume"""
+    edges = [_bin_edges(points[:, d], b, None if range is None else range[2 * d:2 * d + 2], d)
+             for d, b in enumerate(bins)]
+    keep = np.ones(len(points), bool)
+    positions = []
+    for d, e in enumerate(edges):
+        x = points[:, d]
+        keep &= (x >= e[0]) & (x <= e[-1])
+        positions.append(np.minimum(np.searchsorted(e, x, side="right") - 1, len(e) - 2))
+    shape = tuple(max(len(e) - 1, 0) for e in edges)
+    flat = np.ravel_multi_index([p[keep] for p in positions], shape) if all(shape) else \
+        np.zeros(0, np.int64)
+    w = None if weight is None else weight._data.reshape(-1)[keep].astype(np.float64)
+    hist = np.bincount(flat, w, minlength=math.prod(shape))[:math.prod(shape)].reshape(shape)
+    if density:                       # (nothing counted: 0 / 0, nan as PyTorch's)
+        volume = np.ones(shape)
+        for d, e in enumerate(edges):
+            volume = volume * np.diff(e.astype(np.float64)).reshape(
+                (1,) * d + (-1,) + (1,) * (len(edges) - d - 1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hist = hist / hist.sum() / volume
+    dtype = points.dtype
+    return Tensor._make(hist.astype(dtype)), [Tensor._make(e.copy()) for e in edges]
+
+
+def _bin_edges(x, bins, range, d):
+    """dim d's edges: the tensor bins as it is, or bins + 1 equal steps over range (the
+    data's range by default; an empty one widened by 0.5 each way)"""
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1:
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, "
+                               f"but got {bins.ndim} dimensions in the bins tensor for "
+                               f"dimension {d}")
+        if bins._data.dtype != x.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
+                               f"the same dtype, but got input with dtype {_dtype.c_name(x.dtype)}"
+                               f" and bins for dimension {d} with dtype "
+                               f"{_dtype.c_name(bins._data.dtype)}")
+        return bins._data
+    if not isinstance(bins, (int, np.integer)):
+        raise TypeError(f"expected Tensor as element {d} in argument 1, but got "
+                        f"{type(bins).__name__}")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                           f"dimension {d}")
+    lo, hi = range if range is not None else (
+        (float(x.min()), float(x.max())) if x.size else (0.0, 0.0))
+    if lo > hi:
+        raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
+                           f"{_g(lo)} max {_g(hi)} for dimension {d}")
+    if not np.isfinite([lo, hi]).all():      # (nan or inf in the data, or given)
+        lo_s, hi_s = ("nan" if v != v else _g(v) for v in (lo, hi))
+        raise RuntimeError(f"torch.histogramdd: dimension {d}'s range [{lo_s}, {hi_s}] "
+                           "is not finite")
+    if lo == hi:
+        lo, hi = (0.0, 1.0) if not x.size and range is None else (lo - 0.5, hi + 0.5)
+    from .creation import _linspace    # PyTorch's linspace, bit for bit: a value on
+    return _linspace(lo, hi, bins + 1, x.dtype)    # an edge falls in its bin
 
 
 def _saved_output_is(node, t):

@@ -135,3 +135,35 @@ def test_as_strided_scatter_gradient_of_the_input(backend):
     src = cgrad.ones(2, dtype=cgrad.float64, requires_grad=True)
     assert cgrad.autograd.gradcheck(
         lambda a, b: cgrad.as_strided_scatter(a, b, (2,), (4,), 1), (x, src))
+
+
+def _histogramdd_outcomes(L):
+    out = []
+    x = L.tensor([[0., 1.], [1., 0.], [2., 0.], [2., 2.]])
+    edges = [L.tensor([0., 1., 2.], dtype=L.float64), L.tensor([0., 2.], dtype=L.float64)]
+    for args, kw in [
+            ((x,), dict(bins=[3, 3])), ((x,), dict(bins=3)), ((x[:, 0],), dict(bins=3)),
+            ((x,), dict(bins=[3])), ((x,), dict(bins=[2, 3], range=[0., 2., 0., 1.])),
+            ((x,), dict(bins=[3, 3], range=[0., 2.])),
+            ((x.double(),), dict(bins=edges)), ((x,), dict(bins=edges)),
+            ((x.double(),), dict(bins=[edges[0], 3])), ((x,), dict(bins=[3, edges[0]])),
+            ((x.long(),), dict(bins=2)), ((L.zeros(0, 2),), dict(bins=2)),
+            ((x,), dict(bins=[2, 2], weight=L.ones(3))),
+            ((x,), dict(bins=[2, 2], weight=L.tensor([1., 2., 3., 4.]))),
+            ((x,), dict(bins=[2, 2], density=True)), ((x,), dict(bins=0)),
+            ((x,), dict(bins=2, range=[1., 0., 0., 1.])),
+            ((L.tensor([[0., float("inf")]]),), dict(bins=2)), ((L.zeros(2, 3, 2),), dict(bins=2)),
+            ((L.tensor(np.random.default_rng(0).standard_normal((50, 3))),),
+             dict(bins=[4, 3, 2], density=True))]:
+        try:
+            r = L.histogramdd(*args, **kw)
+            out.append((np.round(r.hist.numpy(), 6).tolist(),
+                        [np.round(e.numpy(), 6).tolist() for e in r.bin_edges],
+                        str(r.hist.dtype).split(".")[1]))
+        except Exception as e:             # noqa: BLE001 (class and message compared)
+            out.append((type(e).__name__, str(e).replace("torch.", "")))
+    return out
+
+
+def test_histogramdd_matches_torch(backend):
+    assert _histogramdd_outcomes(cgrad) == _histogramdd_outcomes(torch)
