@@ -21,7 +21,8 @@ from ._format import get_printoptions, set_printoptions
 from .random import Generator, manual_seed, seed, initial_seed, default_generator
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, normal, ones, ones_like, rand, rand_like, randint, randn,
-                       randn_like, randperm, tensor, zeros, zeros_like, poisson)
+                       randn_like, randperm, tensor, zeros, zeros_like, poisson, binomial,
+                       empty_permuted)
 from ._functions import *  # noqa: F401,F403
 from ._functions import (addmm, allclose, bmm, cat, matmul, maximum, minimum, mm,  # noqa: F401
                          mv, outer, stack, where, _weight_norm)

@@ -314,6 +314,41 @@ def poisson(input, generator=None):
     return result
 
 
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """An uninitialized tensor of size whose dims lie in memory in the order physical_layout
+    (outermost first): empty_permuted((N, C, H, W), (0, 2, 3, 1)) is channels-last"""
+    size, order = tuple(size), tuple(physical_layout)
+    if len(size) != len(order):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the "
+                           f"physical_layout; i.e. len(size) = {len(size)} is not equal to "
+                           f"len(physical_layout) = {len(order)}")
+    if len(set(order)) != len(order):
+        raise RuntimeError("Duplicate dim not allowed")
+    for i, d in enumerate(order):
+        if not 0 <= d < len(size):
+            raise RuntimeError(f"Dimension out of range (expected to be between 0 and "
+                               f"{len(size) - 1}, but got {d} at index {i}).")
+    physical = empty(*(size[d] for d in order), dtype=dtype)._data
+    return _finish(physical.transpose(np.argsort(order)), requires_grad)
+
+
+def binomial(count, prob, generator=None):
+    """successes drawn from Binomial(count, prob) elementwise (broadcast; count and prob of
+    one float dtype, the result's): count taken down to a whole number of trials and prob to
+    [0, 1], as PyTorch's sampler takes them. No gradient (PyTorch's is not implemented)."""
+    n, p = count._data, prob._data
+    _dtype.require_float(n.dtype, "binomial_cpu")
+    if n.dtype != p.dtype:
+        raise RuntimeError(f"Found dtype {_dtype.c_name(p.dtype).capitalize()} but expected "
+                           f"{_dtype.c_name(n.dtype).capitalize()}")
+    n, p = np.broadcast_arrays(n, p)
+    bad = np.isnan(n) | np.isnan(p)
+    trials = np.where(bad, 0, np.maximum(np.floor(np.nan_to_num(n)), 0)).astype(np.int64)
+    draws = _random.generator(generator).binomial(trials, np.clip(np.nan_to_num(p), 0, 1))
+    return Tensor._make(np.where(bad, np.nan, draws).astype(n.dtype))
+
+
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     """Values start, start+step, ... below end; int64 if all arguments are ints."""
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))

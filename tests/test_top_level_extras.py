@@ -167,3 +167,26 @@ def _histogramdd_outcomes(L):
 
 def test_histogramdd_matches_torch(backend):
     assert _histogramdd_outcomes(cgrad) == _histogramdd_outcomes(torch)
+
+
+def test_empty_permuted_matches_torch(backend):
+    for L in (cgrad, torch):
+        e = L.empty_permuted((2, 3, 5, 7), (0, 2, 3, 1), dtype=L.float64, requires_grad=True)
+        assert (e.stride(), e.dtype == L.float64, e.requires_grad) == ((105, 1, 21, 3), True, True)
+    for bad in ((0, 0), (0,), (0, 2)):
+        got, want = (_outcome(lambda L: L.empty_permuted((2, 3), bad), L) for L in (cgrad, torch))
+        assert got == want
+
+
+def test_binomial_draws(backend):
+    cgrad.manual_seed(0)
+    draws = cgrad.binomial(cgrad.full((40000,), 20.0), cgrad.full((40000,), 0.3)).numpy()
+    assert draws.dtype == np.float32 and (draws == np.round(draws)).all()
+    assert abs(draws.mean() - 6.0) < 0.05 and abs(draws.var() - 4.2) < 0.15
+    # broadcast; prob clipped to [0, 1] and count taken down to whole trials, as PyTorch's
+    assert cgrad.binomial(cgrad.tensor([10.0, 3.0]), cgrad.tensor([1.5])).tolist() == [10.0, 3.0]
+    assert cgrad.binomial(cgrad.tensor([10.7]), cgrad.tensor([1.0])).tolist() == [10.0]
+    assert cgrad.binomial(cgrad.tensor([9.0]), cgrad.tensor([-0.5])).tolist() == [0.0]
+    for L in (cgrad, torch):
+        with pytest.raises(RuntimeError, match="Found dtype Float but expected Double"):
+            L.binomial(L.tensor([10.0], dtype=L.float64), L.tensor([0.5]))
