@@ -46,7 +46,7 @@ from ._settings import (are_deterministic_algorithms_enabled, compile,  # noqa: 
                         set_deterministic_debug_mode, set_float32_matmul_precision,
                         use_deterministic_algorithms)
 from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: F401,E402
-                      FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, strided,
+                      FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, layout, strided,
                       bartlett_window, blackman_window, hamming_window, hann_window,
                       kaiser_window)
 from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  # noqa: E402

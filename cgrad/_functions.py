@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
-from .creation import tensor as _tensor
+from .creation import _factory, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
 from .ops import shape as S
@@ -555,12 +555,14 @@ def _triangle_indices(keep, row, col, offset, dtype):
     return Tensor._make(np.stack([rows, cols]).astype(_dtype.to_numpy_dtype(dtype)))
 
 
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+@_factory(takes_out=False)
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     """the (row, col) indices of the lower triangle of a row x col matrix, row by row"""
     return _triangle_indices(np.tril, row, col, offset, dtype or _dtype.int64)
 
 
-def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+@_factory(takes_out=False)
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     return _triangle_indices(np.triu, row, col, offset, dtype or _dtype.int64)
 
 
@@ -582,6 +584,7 @@ def vander(x, N=None, increasing=False):
     return result if increasing else result.flip(1)
 
 
+@_factory()
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
     """steps values base**v, v from start to end evenly"""
     if steps < 0:

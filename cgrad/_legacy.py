@@ -9,7 +9,9 @@ from . import _dtype
 from .tensor import Tensor, Size
 
 
-class _Layout:
+class layout:
+    """a tensor's memory layout (PyTorch's torch.layout): cgrad has the strided one only"""
+
     def __init__(self, name):
         self.name = name
 
@@ -17,7 +19,7 @@ class _Layout:
         return f"cgrad.{self.name}"
 
 
-strided = _Layout("strided")       # every cgrad tensor's layout (no sparse ones)
+strided = layout("strided")       # every cgrad tensor's layout (no sparse ones)
 
 
 class _TypedTensorMeta(type):

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .autograd import anomaly
+from .creation import _factory
 from .tensor import Tensor
 
 _warn_always = [False]
@@ -49,8 +50,9 @@ def set_anomaly_enabled(enabled, check_nan=True):
     anomaly.set_detect_anomaly(enabled, check_nan)
 
 
-def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
-                 device=None, requires_grad=False, memory_format=None):
+@_factory(takes_out=False)
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,
+                 requires_grad=False, memory_format=None):
     """random integers in [low, high) shaped as input, of input's dtype unless given
     (randint_like(input, high) too)"""
     from .creation import randint

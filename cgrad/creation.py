@@ -1,4 +1,5 @@
 """Tensor creation: tensor, zeros, ones, randn, arange, ..."""
+import functools
 import itertools
 import math
 import numbers
@@ -9,6 +10,39 @@ from . import _dtype, _memory_format
 from . import random as _random
 from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _shape_arg
+from ._legacy import strided
+
+
+def _factory(takes_out=True):
+    """PyTorch's factory options a factory function takes besides its own: layout (strided,
+    the only one cgrad has), pin_memory (False: no accelerator to pin for) and, where PyTorch
+    takes it, out= (the result written into out, in out's dtype unless dtype is given and
+    equal to it)"""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def factory(*args, layout=None, pin_memory=False, out=None, **kwargs):
+            if layout is not None and layout is not strided:
+                raise NotImplementedError(f"{fn.__name__}: cgrad has strided tensors only, not "
+                                          f"layout={layout}")
+            if pin_memory:
+                raise RuntimeError("pin_memory=True requires a CUDA or other accelerator "
+                                   "backend; no pinned memory allocator is available on this "
+                                   "system.")
+            if out is None:
+                return fn(*args, **kwargs)
+            if not takes_out:
+                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out'")
+            from ._functions import _into_out
+            dtype = kwargs.get("dtype")
+            if dtype is None:
+                kwargs["dtype"] = out.dtype
+            elif dtype != out.dtype:
+                raise RuntimeError(f"dtype {_dtype.c_name(_dtype.to_numpy_dtype(dtype)).title()} "
+                                   f"does not match dtype of out parameter "
+                                   f"({_dtype.c_name(out._data.dtype).title()})")
+            return _into_out(fn(*args, **kwargs), out)
+        return factory
+    return wrap
 
 
 def _np_dtype(dtype, default=None):
@@ -91,6 +125,7 @@ def _from_sequence(data):
     return data
 
 
+@_factory(takes_out=False)
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of data."""
     data = _from_sequence(data)
@@ -164,14 +199,17 @@ def _filled(fill, size, dtype, requires_grad, default=None):
     return _finish(arr, requires_grad)
 
 
+@_factory()
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     return _filled(np.zeros, size, dtype, requires_grad)
 
 
+@_factory()
 def ones(*size, dtype=None, requires_grad=False, device=None):
     return _filled(np.ones, size, dtype, requires_grad)
 
 
+@_factory()
 def empty(*size, dtype=None, requires_grad=False, device=None, memory_format=None):
     out = _filled(np.empty, size, dtype, requires_grad)
     if memory_format not in (None, _memory_format.contiguous_format):
@@ -180,6 +218,7 @@ def empty(*size, dtype=None, requires_grad=False, device=None, memory_format=Non
     return out
 
 
+@_factory()
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if not isinstance(size, (tuple, list, Size)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
@@ -209,38 +248,48 @@ def _like(fn, t, dtype, requires_grad, memory_format, *args):
         _laid_like(out, t, memory_format)
 
 
+@_factory(takes_out=False)
 def zeros_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
     return _like(np.zeros, t, dtype, requires_grad, memory_format)
 
 
-def rand_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
-    return _laid_like(rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad), t,
-                      memory_format)
+@_factory(takes_out=False)
+def rand_like(t, dtype=None, requires_grad=False, device=None, memory_format=None, *,
+              generator=None):
+    return _laid_like(rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                           generator=generator), t, memory_format)
 
 
-def randn_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
-    return _laid_like(randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad), t,
-                      memory_format)
+@_factory(takes_out=False)
+def randn_like(t, dtype=None, requires_grad=False, device=None, memory_format=None, *,
+               generator=None):
+    return _laid_like(randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                            generator=generator), t, memory_format)
 
 
+@_factory(takes_out=False)
 def ones_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
     return _like(np.ones, t, dtype, requires_grad, memory_format)
 
 
+@_factory(takes_out=False)
 def empty_like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
     return _like(np.empty, t, dtype, requires_grad, memory_format)
 
 
+@_factory(takes_out=False)
 def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, memory_format=None):
     return _like(np.full, t, dtype, requires_grad, memory_format, fill_value)
 
 
+@_factory()
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Standard normal samples."""
     return _filled(lambda s, d: _random.generator(generator).standard_normal(s).astype(
         _float_only(d, "normal_kernel_cpu")), size, dtype, requires_grad)
 
 
+@_factory()
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Uniform samples in [0, 1)."""
     return _filled(lambda s, d: _random.generator(generator).random(s).astype(
@@ -252,6 +301,7 @@ def _float_only(np_dtype, kernel):
     return np_dtype
 
 
+@_factory()
 def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
             device=None):
     """Integers uniform in [low, high); randint(high, size) too, as in PyTorch."""
@@ -268,11 +318,13 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
                    (size,), dtype, requires_grad, np.dtype(np.int64))
 
 
+@_factory()
 def randperm(n, dtype=None, generator=None, device=None):
     return Tensor._make(_random.generator(generator).permutation(n).astype(
         _np_dtype(dtype, np.dtype(np.int64))))
 
 
+@_factory()
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False,
            out=None, device=None):
     """Normal samples: of size `size` for number mean and std, else of the broadcast shape of
@@ -314,8 +366,8 @@ def poisson(input, generator=None):
     return result
 
 
-def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
-                   requires_grad=False, pin_memory=False):
+@_factory(takes_out=False)
+def empty_permuted(size, physical_layout, *, dtype=None, device=None, requires_grad=False):
     """An uninitialized tensor of size whose dims lie in memory in the order physical_layout
     (outermost first): empty_permuted((N, C, H, W), (0, 2, 3, 1)) is channels-last"""
     size, order = tuple(size), tuple(physical_layout)
@@ -349,6 +401,7 @@ def binomial(count, prob, generator=None):
     return Tensor._make(np.where(bad, np.nan, draws).astype(n.dtype))
 
 
+@_factory()
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     """Values start, start+step, ... below end; int64 if all arguments are ints."""
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -384,6 +437,7 @@ def _linspace(start, end, steps, dt):
     return r.astype(dt, copy=False)
 
 
+@_factory()
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """steps values evenly spaced from start to end, in the default float dtype"""
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
@@ -393,10 +447,12 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
                    requires_grad)
 
 
+@_factory()
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
 
 
+@_factory()
 def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None):
     """cgrad.range (deprecated, as in PyTorch): start, start + step, ... up to end inclusive,
     in the default float dtype"""
@@ -414,6 +470,7 @@ def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None
     return _finish(arr.astype(_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
 
 
+@_factory(takes_out=False)
 def scalar_tensor(s, dtype=None, requires_grad=False, device=None):
     """a 0-d tensor of s, in the default float dtype unless dtype says otherwise"""
     return tensor(float(s) if dtype is None else s, dtype=dtype or _dtype.DEFAULT,
@@ -439,6 +496,7 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
     return _finish(arr, requires_grad)
 
 
+@_factory(takes_out=False)
 def empty_strided(size, stride, *, dtype=None, requires_grad=False, device=None):
     """a tensor of size with the given strides (in elements), its values zeros"""
     size, stride = tuple(size), tuple(stride)

@@ -190,3 +190,32 @@ def test_binomial_draws(backend):
     for L in (cgrad, torch):
         with pytest.raises(RuntimeError, match="Found dtype Float but expected Double"):
             L.binomial(L.tensor([10.0], dtype=L.float64), L.tensor([0.5]))
+
+
+def _factory_options(L):
+    r = []
+    o = L.empty(0)
+    r.append((L.arange(5, out=o) is o, o.tolist(), str(o.dtype)))       # out's dtype
+    o = L.empty(3, dtype=L.int64)
+    r.append((L.zeros(2, 2, out=o) is o, str(o.dtype), tuple(o.shape)))
+    o = L.empty(0, dtype=L.float64)
+    L.linspace(0, 1, 3, out=o)
+    r.append((o.tolist(), str(o.dtype)))
+    for make in (lambda: L.eye(2, out=L.empty(0)), lambda: L.full((2,), 3.0, out=L.empty(0)),
+                 lambda: L.zeros(2, out=L.empty(2), dtype=L.float64),
+                 lambda: L.zeros(2, pin_memory=True), lambda: L.ones(2, layout=L.strided),
+                 lambda: L.zeros_like(L.ones(2), layout=L.strided, pin_memory=False),
+                 lambda: L.randn_like(L.ones(2), generator=L.Generator().manual_seed(0)).shape,
+                 lambda: L.tril_indices(3, 3, layout=L.strided),
+                 lambda: L.randint_like(L.ones(2), 3, pin_memory=False).shape):
+        try:
+            v = make()
+            r.append(v.tolist() if isinstance(v, L.Tensor) else tuple(v))
+        except RuntimeError as e:
+            r.append(("RuntimeError", str(e)))
+    return [str(v).replace(L.__name__, "lib") for v in r]
+
+
+def test_factory_options_match_torch(backend):
+    """layout=strided, pin_memory=False and out= on the factory functions, as PyTorch's"""
+    assert _factory_options(cgrad) == _factory_options(torch)
