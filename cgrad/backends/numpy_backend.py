@@ -854,7 +854,7 @@ class NumpyKernels:
         for i, (p, g) in enumerate(zip(params, grads)):
             g = _decayed_grad(p, g, 0, maximize)
             prev, step_size = prevs[i], step_sizes[i]
-            sign = np.sign(g * prev)
+            sign = np.asarray(np.sign(g * prev))   # of a 0-d param, an array all the same
             sign[sign > 0] = etaplus         # masks, as PyTorch: a NaN stays NaN
             sign[sign < 0] = etaminus
             sign[sign == 0] = 1

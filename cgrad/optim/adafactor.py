@@ -29,6 +29,14 @@ class Adafactor(Optimizer):
         super().__init__(params, defaults)
 
     @staticmethod
+    def _with_grad(group):
+        for p in group["params"]:
+            if p.grad is not None and not p.is_floating_point():     # PyTorch's finfo(p.dtype)
+                raise TypeError("torch.finfo() requires a floating point input type. Use "
+                                "torch.iinfo to handle 'torch.finfo'")
+        return Optimizer._with_grad(group)
+
+    @staticmethod
     def _buffers(p):
         """a matrix's row and column second moments (its last dim, then the one before, kept
         as size 1), or a vector's full one"""

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_lr, check_nonnegative, scalar_state
+from .optimizer import Optimizer, check_fused, check_lr, check_nonnegative, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -23,6 +23,7 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
         for group in self.param_groups:        # PyTorch's: the state of these up front
             for p in group["params"]:
                 self._init_state(p)

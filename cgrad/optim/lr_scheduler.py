@@ -43,7 +43,12 @@ class LRScheduler:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming scheduler with last_epoch >= 0.")
+                                   "when resuming scheduler with last_epoch >= 0.\n"
+                                   "This typically happens when:\n"
+                                   "1. You're trying to resume training from a checkpoint but "
+                                   "haven't properly loaded the optimizer state\n"
+                                   "2. You're using last_epoch >= 0 for a fresh training run "
+                                   "(not recommended)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         _track_optimizer_steps(optimizer)
@@ -82,7 +87,9 @@ class LRScheduler:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
                 warnings.warn("Seems like `optimizer.step()` has been overridden after learning "
                               "rate scheduler initialization. Please, make sure to call "
-                              "`optimizer.step()` before `lr_scheduler.step()`.", UserWarning,
+                              "`optimizer.step()` before `lr_scheduler.step()`. See more details "
+                              "at https://pytorch.org/docs/stable/optim.html"
+                              "#how-to-adjust-learning-rate", UserWarning,
                               stacklevel=2)
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
@@ -575,10 +582,11 @@ class _CyclesMomentum:
 
     def _init_momentum(self, optimizer, cycle_momentum, base_momentum, max_momentum,
                        last_epoch):
-        """Check and spread the momenta per group; returns (base_momentums, max_momentums)."""
+        """Check and spread the momenta per group; returns (base_momentums, max_momentums),
+        which CyclicLR keeps (as PyTorch, only when it cycles them)."""
         self.cycle_momentum = cycle_momentum
         if not cycle_momentum:
-            return None, None
+            return None
         if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
             raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
                              "option enabled")
@@ -627,8 +635,10 @@ class CyclicLR(_CyclesMomentum, LRScheduler):
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
-        self.base_momentums, self.max_momentums = self._init_momentum(
-            optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
+        momentums = self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum,
+                                        last_epoch)
+        if momentums is not None:
+            self.base_momentums, self.max_momentums = momentums
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 

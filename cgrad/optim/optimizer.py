@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from .. import backends as B
+from .._dtype import torch_name
 from .._memory import zeros
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.profiler import record_function
@@ -65,6 +66,16 @@ def check_adam_args(lr, betas, eps, weight_decay):
     if not 0.0 <= betas[1] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
     check_nonnegative(weight_decay=weight_decay)
+
+
+def check_fused(fused, foreach, differentiable):
+    """PyTorch's refusals of fused=True (SGD, Adam, AdamW, Adagrad), after the param groups
+    are built. (On the CPU the fused kernel computes the single-tensor update.)"""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def _typename(x):
@@ -290,6 +301,9 @@ class Optimizer:
             if p.grad._data.shape != p._data.shape:
                 raise RuntimeError(f"gradient of shape {list(p.grad.shape)} does not match its "
                                    f"parameter of shape {list(p.shape)}")
+            if p._data.dtype.kind != "f":       # NumPy would round the update away (SGD)
+                raise RuntimeError("result type Float can't be cast to the desired output "
+                                   f"type {torch_name(p._data.dtype)}")
         return params
 
     @staticmethod

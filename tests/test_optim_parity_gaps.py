@@ -1,0 +1,144 @@
+"""Differences from torch.optim that a side-by-side run found, each compared with torch: Rprop
+on a 0-d parameter, Adam/AdamW betas given as Tensors, SGD's lr checks, the fused / foreach /
+differentiable refusals, integer parameters, and CyclicLR's and LRScheduler's wording and
+attributes."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _params(lib, dtype, shapes):
+    rng = np.random.default_rng(3)
+    return [lib.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+
+
+def _run(lib, make, dtype, shapes, steps=6):
+    """params after `steps` steps of make(lib, params) on fixed gradients (some zero, so that
+    Rprop meets all three sign cases), and the optimizer"""
+    params = _params(lib, dtype, shapes)
+    opt = make(lib, params)
+    for step in range(steps):
+        rng = np.random.default_rng(50 + step)
+        for p in params:
+            g = rng.standard_normal(tuple(p.shape)).astype(dtype)
+            if step == 2:
+                g[...] = 0
+            p.grad = lib.tensor(g)
+        opt.step()
+    return params, opt
+
+
+def _assert_runs_equal(make, dtype, shapes):
+    (ours, opt), (theirs, topt) = (_run(lib, make, dtype, shapes) for lib in (cgrad, torch))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol)
+        for key, value in topt.state[q].items():
+            np.testing.assert_allclose(opt.state[p][key].numpy(), value.numpy(), **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("maximize", [False, True])
+def test_rprop_updates_a_zero_dim_parameter_as_torch(backend, dtype, maximize):
+    # NumPy's sign of a 0-d array is a scalar, which the masked assignments could not write
+    _assert_runs_equal(lambda lib, ps: lib.optim.Rprop(ps, lr=0.05, maximize=maximize),
+                       dtype, [(), (3,)])
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_betas_as_tensors_as_torch(backend, name, amsgrad):
+    def make(lib, ps):
+        return getattr(lib.optim, name)(ps, lr=0.02, amsgrad=amsgrad, weight_decay=0.1,
+                                        betas=(lib.tensor([0.8]), lib.tensor(0.95)))
+    _assert_runs_equal(make, np.float32, [(3, 2), (4,)])
+    # kept as 0-d tensors in the group, as PyTorch squeezes them
+    betas = make(cgrad, _params(cgrad, np.float32, [(2,)])).param_groups[0]["betas"]
+    assert [(type(b), b.shape) for b in betas] == [(cgrad.Tensor, ())] * 2
+
+
+def _error(lib, fn):
+    with pytest.raises(Exception) as info:
+        fn(lib)
+    return info.type, str(info.value)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.optim.Adam([lib.ones(2, requires_grad=True)], betas=(lib.tensor([0.9, 0.8]),
+                                                                         lib.tensor(0.9))),
+    lambda lib: lib.optim.Adam([lib.ones(2, requires_grad=True)], betas=(lib.tensor(0.9), 0.9)),
+    lambda lib: lib.optim.Adam([lib.ones(2, requires_grad=True)], foreach=True,
+                               betas=(lib.tensor(0.9), lib.tensor(0.9))),
+    lambda lib: lib.optim.AdamW([lib.ones(2, requires_grad=True)], lr=lib.tensor(0.1),
+                                foreach=True),
+    lambda lib: lib.optim.SGD([lib.ones(2, requires_grad=True)], lr=lib.tensor([0.1, 0.2])),
+    lambda lib: lib.optim.SGD([lib.ones(2, requires_grad=True)], fused=True, foreach=True),
+    lambda lib: lib.optim.SGD([lib.ones(2, requires_grad=True)], fused=True, differentiable=True),
+    lambda lib: lib.optim.Adam([lib.ones(2, requires_grad=True)], fused=True, foreach=True),
+    lambda lib: lib.optim.AdamW([lib.ones(2, requires_grad=True)], fused=True,
+                                differentiable=True),
+    lambda lib: lib.optim.Adagrad([lib.ones(2, requires_grad=True)], fused=True, foreach=True),
+    lambda lib: lib.optim.Adagrad([], fused=True, foreach=True),     # the empty list first
+])
+def test_argument_errors_as_torch(case):
+    ours, theirs = _error(cgrad, case), _error(torch, case)
+    assert ours[0] is theirs[0]
+    if "ambiguous" not in theirs[1]:
+        assert ours[1] == theirs[1]
+
+
+def test_sgd_takes_a_nan_lr_as_torch():
+    # SGD tests lr < 0 (NaN passes); the other optimizers test not 0 <= lr (NaN refused)
+    for lib in (cgrad, torch):
+        lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=float("nan"))
+        with pytest.raises(ValueError, match="Invalid learning rate: nan"):
+            lib.optim.Adam([lib.ones(1, requires_grad=True)], lr=float("nan"))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop",
+                                  "Adagrad", "Adadelta", "ASGD", "Rprop", "Adafactor"])
+def test_integer_parameters_are_refused_at_step_as_torch(backend, name):
+    # SGD and Rprop used to leave them unchanged silently (NumPy cast the update to 0), the
+    # others raised NumPy's UFuncTypeError (a TypeError); PyTorch raises RuntimeError
+    # (NotImplementedError for some), Adafactor a TypeError
+    raised = []
+    for lib in (cgrad, torch):
+        p = lib.tensor([1, 2], dtype=lib.int64)
+        opt = getattr(lib.optim, name)([p], lr=0.1)
+        p.grad = lib.tensor([1, 1], dtype=lib.int64)
+        with pytest.raises((RuntimeError, TypeError)) as info:
+            opt.step()
+        raised.append(info.type)
+        assert p.tolist() == [1, 2]
+    assert issubclass(raised[1], RuntimeError) == issubclass(raised[0], RuntimeError)
+
+
+def test_cyclic_lr_keeps_momenta_only_when_it_cycles_them():
+    keys = []
+    for lib in (cgrad, torch):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1, momentum=0.9)
+        sched = lib.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, cycle_momentum=False)
+        keys.append(sorted(k for k in sched.state_dict() if k != "_scale_fn_ref"))
+    assert keys[0] == keys[1]
+    assert "base_momentums" not in keys[0]
+
+
+def test_scheduler_messages_as_torch():
+    messages = []
+    for lib in (cgrad, torch):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+        with pytest.raises(KeyError) as info:
+            lib.optim.lr_scheduler.StepLR(opt, 2, last_epoch=3)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 2)
+        opt.step = lambda: None                        # replaced after the scheduler wrapped it
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            opt.step()
+            sched.step()
+        messages.append((str(info.value), [str(w.message) for w in caught]))
+    assert messages[0] == messages[1]
