@@ -142,3 +142,39 @@ def test_scheduler_messages_as_torch():
             sched.step()
         messages.append((str(info.value), [str(w.message) for w in caught]))
     assert messages[0] == messages[1]
+
+
+OLD_KEYS = ("foreach", "maximize", "differentiable", "capturable", "fused",
+            "decoupled_weight_decay", "nesterov", "amsgrad", "centered")
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(momentum=0.9)), ("Adam", dict(amsgrad=True)), ("AdamW", dict()),
+    ("Adamax", dict()), ("NAdam", dict()), ("RAdam", dict()), ("RMSprop", dict(momentum=0.5)),
+    ("Adagrad", dict()), ("Adadelta", dict()), ("ASGD", dict(t0=1)), ("Rprop", dict())])
+def test_loads_an_older_pytorch_state_dict_as_torch(backend, name, kw):
+    # older PyTorch saved "step" (and NAdam's mu_product, ASGD's eta and mu) as numbers and
+    # had fewer group keys: __setstate__ makes float32 Tensors of them and fills the keys in
+    def run(lib):
+        params = _params(lib, np.float32, [(2, 3), (3,)])
+        opt = getattr(lib.optim, name)(params, lr=0.01, **kw)
+        for step in range(2):
+            for p in params:
+                p.grad = lib.full_like(p, 0.5 - step)
+            opt.step()
+        saved = opt.state_dict()
+        old = {"state": {i: {k: v.item() if v.ndim == 0 else v for k, v in s.items()}
+                         for i, s in saved["state"].items()},
+               "param_groups": [{k: v for k, v in g.items() if k not in OLD_KEYS}
+                                for g in saved["param_groups"]]}
+        opt.load_state_dict(old)
+        kinds = [sorted(k for k, v in opt.state[p].items() if isinstance(v, lib.Tensor))
+                 for p in params]
+        for p in params:
+            p.grad = lib.full_like(p, 0.25)
+        opt.step()
+        return params, sorted(opt.param_groups[0]), kinds, opt.defaults.get("differentiable")
+    (ours, *rest), (theirs, *trest) = run(cgrad), run(torch)
+    assert rest == trest
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6)

@@ -8,6 +8,8 @@ from .optimizer import Optimizer, zeros_state
 class Adafactor(Optimizer):
     """Adafactor with PyTorch's defaults (lr 1e-2, beta2_decay -0.8, eps (None, 1e-3), d 1)"""
 
+    _group_defaults = dict(foreach=None)
+
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
                  weight_decay=0.0, *, foreach=None, maximize=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

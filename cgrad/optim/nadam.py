@@ -16,6 +16,10 @@ class NAdam(Optimizer):
               - lr * mu_{t+1} / (1 - mu_product * mu_{t+1}) * m / d
     """
 
+    _group_defaults = dict(maximize=False, foreach=None, capturable=False, differentiable=False,
+                           decoupled_weight_decay=False)
+    _scalar_states = ("step", "mu_product")
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):

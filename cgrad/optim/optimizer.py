@@ -132,6 +132,12 @@ class Optimizer:
     """Base class of the optimizers: `params` is an iterable of Tensors, of (name, Tensor)
     pairs, or of dicts (param groups, each with its own hyperparameters)."""
 
+    # What __setstate__ (so load_state_dict) gives a group saved without them (by an older
+    # PyTorch), and the 0-d state it turns from numbers into float32 Tensors: each subclass's
+    # lists are PyTorch's.
+    _group_defaults = {}
+    _scalar_states = ("step",)
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         for name in _HOOK_DICTS:
@@ -159,6 +165,15 @@ class Optimizer:
             if name not in self.__dict__:
                 setattr(self, name, collections.OrderedDict())
         self._patch_step_function()
+        self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                for key in self._scalar_states:
+                    if key in p_state and not isinstance(p_state[key], Tensor):
+                        p_state[key] = scalar_state(float(p_state[key]))
 
     def _patch_step_function(self):
         cls = type(self)

@@ -15,6 +15,9 @@ class RAdam(Optimizer):
         with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
     """
 
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False,
+                           decoupled_weight_decay=False, capturable=False)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
