@@ -178,3 +178,52 @@ def test_loads_an_older_pytorch_state_dict_as_torch(backend, name, kw):
     assert rest == trest
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda L, o: L.OneCycleLR(o, max_lr=0.1, total_steps=12),
+    lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2),
+    lambda L, o: L.ReduceLROnPlateau(o, patience=0),
+    lambda L, o: L.StepLR(o, step_size=2),
+    lambda L, o: L.SequentialLR(o, [L.ConstantLR(o, total_iters=2), L.ExponentialLR(o, 0.9)],
+                                milestones=[3]),
+    lambda L, o: L.ChainedScheduler([L.ConstantLR(o, total_iters=2), L.ExponentialLR(o, 0.9)]),
+], ids=["OneCycleLR", "CyclicLR", "ReduceLROnPlateau", "StepLR", "SequentialLR", "Chained"])
+def test_a_tensor_lr_is_rewritten_in_place_as_torch(make):
+    # PyTorch fills a Tensor lr in place (fill_), and get_last_lr / base_lrs hold clones;
+    # OneCycleLR, CyclicLR, ReduceLROnPlateau and SequentialLR replaced it with a float
+    runs = []
+    for lib in (cgrad, torch):
+        p = lib.ones(2, requires_grad=True)
+        lr = lib.tensor(0.05)
+        opt = lib.optim.Adam([p], lr=lr)
+        sched = make(lib.optim.lr_scheduler, opt)
+        seen = []
+        for _ in range(7):
+            p.grad = lib.ones(2)
+            opt.step()
+            if isinstance(sched, lib.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(1.0)
+            else:
+                sched.step()
+            last = sched.get_last_lr()[0]
+            assert opt.param_groups[0]["lr"] is lr and isinstance(last, lib.Tensor)
+            assert last is not lr
+            seen.append(last.item())
+        runs.append((seen, p.detach().numpy()))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-6)
+
+
+def test_swalr_keeps_a_tensor_lr_as_torch():
+    runs = []
+    for lib in (cgrad, torch):
+        lr = lib.tensor(0.05)
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=lr)
+        sched = lib.optim.swa_utils.SWALR(opt, swa_lr=0.01, anneal_epochs=3)
+        for _ in range(5):
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] is lr
+        runs.append(lr.item())
+    assert runs[0] == pytest.approx(runs[1], rel=1e-6)
