@@ -227,3 +227,46 @@ def test_swalr_keeps_a_tensor_lr_as_torch():
         assert opt.param_groups[0]["lr"] is lr
         runs.append(lr.item())
     assert runs[0] == pytest.approx(runs[1], rel=1e-6)
+
+
+CAPTURABLE = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adadelta", "ASGD", "Rprop"]
+
+
+@pytest.mark.parametrize("name", CAPTURABLE)
+def test_capturable_is_refused_on_the_cpu_as_torch(backend, name):
+    # a CUDA-graph option: PyTorch's CPU step makes the state, then asserts (cgrad ignored it)
+    results = []
+    for lib in (cgrad, torch):
+        p = lib.ones(3, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], capturable=True)
+        p.grad = lib.ones(3)
+        with pytest.raises(AssertionError) as info:
+            opt.step()
+        state = opt.state[p]
+        results.append((str(info.value), list(state), float(state["step"]), p.tolist()))
+    assert results[0] == results[1]
+
+
+def test_fused_adam_ignores_capturable_as_torch(backend):
+    _assert_runs_equal(lambda lib, ps: lib.optim.Adam(ps, lr=0.01, fused=True, capturable=True),
+                       np.float32, [(2, 2)])
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Rprop"])
+def test_differentiable_is_refused_rather_than_ignored(name):
+    # PyTorch runs a differentiable step under autograd: an in-place update of a leaf that
+    # requires grad raises; cgrad records no graph of its updates, so it refuses the rest
+    for lib in (cgrad, torch):
+        p = lib.ones(2, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], lr=0.1, differentiable=True)
+        p.grad = lib.ones(2)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being "
+                                               "used in an in-place operation"):
+            opt.step()
+    w = cgrad.ones(2, requires_grad=True)
+    p = w * 2
+    p.retain_grad()
+    opt = getattr(cgrad.optim, name)([p], lr=0.1, differentiable=True)
+    p.grad = cgrad.ones(2)
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        opt.step()

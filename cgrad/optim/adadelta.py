@@ -13,6 +13,7 @@ class Adadelta(Optimizer):
     """
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone"]
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
@@ -26,7 +27,8 @@ class Adadelta(Optimizer):
 
     def _update_group(self, group, params):
         states, _ = self._states_and_steps(
-            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)))
+            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)),
+            capturable=group["capturable"])
         B.kernels.adadelta_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],

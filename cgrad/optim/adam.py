@@ -46,7 +46,8 @@ class Adam(Optimizer):
         amsgrad = group["amsgrad"]
         states, steps = self._states_and_steps(params, lambda p: dict(
             exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p),
-            **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})))
+            **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})),
+            capturable=group["capturable"] and not group["fused"])   # fused ignores it
         beta1, beta2 = group["betas"]
         B.kernels.adam_step_(
             [p._data for p in params], [p.grad._data for p in params],

@@ -16,6 +16,7 @@ class ASGD(Optimizer):
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
     _scalar_states = ("step", "eta", "mu")
+    _capturable_tensors = "params, mus, etas, and state_steps"
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
@@ -28,7 +29,8 @@ class ASGD(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, lambda p: dict(
-            eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)))
+            eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)),
+            capturable=group["capturable"])
         B.kernels.asgd_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["ax"]._data for s in states], [s["eta"]._data for s in states],

@@ -19,6 +19,7 @@ class NAdam(Optimizer):
     _group_defaults = dict(maximize=False, foreach=None, capturable=False, differentiable=False,
                            decoupled_weight_decay=False)
     _scalar_states = ("step", "mu_product")
+    _capturable_tensors = "params, mu_products and state_steps"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
@@ -33,7 +34,8 @@ class NAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, lambda p: dict(
-            mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
+            mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.nadam_step_(
             [p._data for p in params], [p.grad._data for p in params],

@@ -137,6 +137,9 @@ class Optimizer:
     # lists are PyTorch's.
     _group_defaults = {}
     _scalar_states = ("step",)
+    # PyTorch's capturable=True refusal on the CPU names these (its single-tensor path's)
+    _capturable_tensors = "params and state_steps"
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -319,6 +322,14 @@ class Optimizer:
             if p._data.dtype.kind != "f":       # NumPy would round the update away (SGD)
                 raise RuntimeError("result type Float can't be cast to the desired output "
                                    f"type {torch_name(p._data.dtype)}")
+            if group.get("differentiable"):
+                # PyTorch's update then runs under autograd: of a leaf that requires grad it
+                # raises this; cgrad's kernels record no graph, so it refuses the rest
+                if p.is_leaf and p.requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                       "in-place operation.")
+                raise NotImplementedError("differentiable=True is not supported: cgrad's "
+                                          "optimizer updates are not recorded by autograd")
         return params
 
     @staticmethod
@@ -327,18 +338,22 @@ class Optimizer:
         for p in params:
             p._version_counter.value += 1
 
-    def _states_and_steps(self, params, buffers):
+    def _states_and_steps(self, params, buffers, capturable=False):
         """Each parameter's state, made at its first step as PyTorch's (a 0-d "step", then the
-        buffers that buffers(p) gives, in its order), and its step counted: (states, steps)."""
-        states, steps = [], []
+        buffers that buffers(p) gives, in its order), and its step counted: (states, steps).
+        capturable=True raises PyTorch's AssertionError (a CUDA-graph option: no CPU device
+        takes it), after the states are made and before any step is counted, as PyTorch."""
+        states = []
         for p in params:
             state = self.state[p]
             if len(state) == 0:                # lazy init, as PyTorch
                 state["step"] = scalar_state()
                 state.update(buffers(p))
             states.append(state)
-            steps.append(self._step_count(state))
-        return states, steps
+        if capturable and states:
+            raise AssertionError(f"If capturable=True, {self._capturable_tensors} must be on "
+                                 f"supported devices: {self._capturable_devices}.")
+        return states, [self._step_count(state) for state in states]
 
     @staticmethod
     def _step_count(state):

@@ -30,7 +30,8 @@ class RAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(
-            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
+            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.radam_step_(
             [p._data for p in params], [p.grad._data for p in params],

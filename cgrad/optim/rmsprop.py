@@ -32,7 +32,8 @@ class RMSprop(Optimizer):
         states, _ = self._states_and_steps(params, lambda p: dict(
             square_avg=zeros_state(p),
             **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
-            **({"grad_avg": zeros_state(p)} if centered else {})))
+            **({"grad_avg": zeros_state(p)} if centered else {})),
+            capturable=group["capturable"])
         B.kernels.rmsprop_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states],
