@@ -50,6 +50,24 @@ def test_rprop_updates_a_zero_dim_parameter_as_torch(backend, dtype, maximize):
                        dtype, [(), (3,)])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_rprop_with_a_nan_or_inf_gradient_as_torch(backend, dtype, bad):
+    # PyTorch's sign of NaN is 0 (NumPy's is NaN): the step size keeps its value there and
+    # the parameter does not move, where cgrad made both NaN
+    runs = []
+    for lib in (cgrad, torch):
+        p = lib.tensor(np.array([0.5, -0.5, 1.0], dtype), requires_grad=True)
+        opt = lib.optim.Rprop([p], lr=0.01)
+        for g in ([1, 2, -1], [bad, -1, -1], [1, bad, 1], [2, 1, -1]):
+            p.grad = lib.tensor(np.array(g, dtype))
+            opt.step()
+        runs.append([p.detach().numpy(), opt.state[p]["step_size"].numpy(),
+                     opt.state[p]["prev"].numpy()])
+    for ours, theirs in zip(*runs):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("name", ["Adam", "AdamW"])
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_adam_betas_as_tensors_as_torch(backend, name, amsgrad):

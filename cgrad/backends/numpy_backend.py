@@ -854,8 +854,8 @@ class NumpyKernels:
         for i, (p, g) in enumerate(zip(params, grads)):
             g = _decayed_grad(p, g, 0, maximize)
             prev, step_size = prevs[i], step_sizes[i]
-            sign = np.asarray(np.sign(g * prev))   # of a 0-d param, an array all the same
-            sign[sign > 0] = etaplus         # masks, as PyTorch: a NaN stays NaN
+            sign = _sign(g * prev)
+            sign[sign > 0] = etaplus         # masks, as PyTorch
             sign[sign < 0] = etaminus
             sign[sign == 0] = 1
             step_size *= sign
@@ -863,8 +863,15 @@ class NumpyKernels:
                     _scalar(step_size_max, step_size), out=step_size)
             g = np.array(g, dtype=p.dtype)           # a copy: grads are never written
             g[sign == _scalar(etaminus, sign)] = 0
-            p -= np.sign(g) * step_size
+            p -= _sign(g) * step_size
             prev[...] = g
+
+
+def _sign(x):
+    """PyTorch's sign, (x > 0) - (x < 0): 0 for NaN (NumPy's gives NaN), an array even when x
+    is 0-d"""
+    return np.asarray(np.subtract(x > 0, x < 0, dtype=x.dtype))
+
 
 def _fma(x, y, z):
     """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):
