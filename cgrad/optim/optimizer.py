@@ -315,14 +315,16 @@ class Optimizer:
     def _with_grad(group):
         """The group's parameters that have a gradient (the others are skipped, as PyTorch)."""
         params = [p for p in group["params"] if p.grad is not None]
+        differentiable = group.get("differentiable")
         for p in params:
-            if p.grad._data.shape != p._data.shape:
+            data = p._data
+            if p.grad._data.shape != data.shape:
                 raise RuntimeError(f"gradient of shape {list(p.grad.shape)} does not match its "
                                    f"parameter of shape {list(p.shape)}")
-            if p._data.dtype.kind != "f":       # NumPy would round the update away (SGD)
+            if data.dtype.kind != "f":       # NumPy would round the update away (SGD)
                 raise RuntimeError("result type Float can't be cast to the desired output "
-                                   f"type {torch_name(p._data.dtype)}")
-            if group.get("differentiable"):
+                                   f"type {torch_name(data.dtype)}")
+            if differentiable:
                 # PyTorch's update then runs under autograd: of a leaf that requires grad it
                 # raises this; cgrad's kernels record no graph, so it refuses the rest
                 if p.is_leaf and p.requires_grad:
