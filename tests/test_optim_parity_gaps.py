@@ -288,3 +288,23 @@ def test_differentiable_is_refused_rather_than_ignored(name):
     p.grad = cgrad.ones(2)
     with pytest.raises(NotImplementedError, match="differentiable=True"):
         opt.step()
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("Adam", dict(amsgrad=True)), ("AdamW", dict(weight_decay=0.3)),
+    ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)), ("RAdam", dict()),
+    ("Adamax", dict()), ("Adagrad", dict(lr_decay=0.1)), ("ASGD", dict(lambd=0.1, t0=2)),
+    ("Adafactor", dict(lr=0.5, weight_decay=0.1)), ("SGD", dict(momentum=0.9)),
+    ("RMSprop", dict(centered=True))])
+def test_a_tensor_lr_rounds_as_torch_on_float64_parameters(backend, name, kw):
+    # PyTorch computes lr / bias_correction (and eta, 1 - lr * weight_decay, ...) on the
+    # float32 lr Tensor, so in float32; cgrad computed them in double, 1e-8 apart
+    def make(lib, ps):
+        return getattr(lib.optim, name)(ps, **dict(kw, lr=lib.tensor(kw.get("lr", 0.01))))
+    (ours, opt), (theirs, topt) = (_run(lib, make, np.float64, [(3, 4), (5,)], steps=8)
+                                   for lib in (cgrad, torch))
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-14,
+                                   atol=1e-15)
+        for key, value in topt.state[q].items():
+            np.testing.assert_allclose(opt.state[p][key].numpy(), value.numpy(), rtol=1e-14)

@@ -615,7 +615,9 @@ class NumpyKernels:
     # Each is PyTorch's single-tensor implementation, line for line and in its order. The
     # lists are parallel: entry i of every list has param i's shape and float dtype (arrays
     # may be non-contiguous if a user made them so). Params and state arrays are updated in
-    # place; grads are never written. Hyperparameters are Python numbers.
+    # place; grads are never written. Hyperparameters are Python numbers, but lr may be a
+    # NumPy float32 scalar (a Tensor lr's): the scalar arithmetic on it then rounds in float32,
+    # as PyTorch's on the lr Tensor.
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
         """d = g (+ weight_decay p); buf = momentum buf + (1 - dampening) d (buf = d at the

@@ -1,6 +1,6 @@
 """Adadelta."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, zeros_state
 
 
 class Adadelta(Optimizer):
@@ -32,5 +32,5 @@ class Adadelta(Optimizer):
         B.kernels.adadelta_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
-            lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+            lr=kernel_lr(group["lr"]), rho=group["rho"], eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

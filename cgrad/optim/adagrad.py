@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_fused, check_lr, check_nonnegative, scalar_state
+from .optimizer import Optimizer, check_fused, check_lr, check_nonnegative, kernel_lr, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -46,6 +46,6 @@ class Adagrad(Optimizer):
         steps = [self._step_count(s) for s in states]
         B.kernels.adagrad_step_(
             [p._data for p in params], [p.grad._data for p in params],
-            [s["sum"]._data for s in states], steps, lr=float(group["lr"]),
+            [s["sum"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
             lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
             eps=group["eps"], maximize=group["maximize"])

@@ -48,6 +48,13 @@ def check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def kernel_lr(lr):
+    """The lr an update kernel takes: a Python float, or for a Tensor lr a NumPy scalar of its
+    dtype, so that lr / bias_correction and the like round as PyTorch's arithmetic on the lr
+    Tensor does (in float32, for a float32 lr: NumPy's scalar rules agree with PyTorch's)."""
+    return lr._data.reshape(())[()] if isinstance(lr, Tensor) else float(lr)
+
+
 def check_nonnegative(**values):
     """PyTorch's "Invalid <name> value: <v>" for the first value (in the order given) that is
     negative or NaN; eps is named epsilon, as in PyTorch's messages."""

@@ -1,7 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_fused
+from .optimizer import Optimizer, check_fused, kernel_lr
 
 
 class SGD(Optimizer):
@@ -41,7 +41,7 @@ class SGD(Optimizer):
                 for p in params]
         arrays = [None if b is None else b._data for b in bufs]
         B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
-                            arrays, lr=float(group["lr"]), momentum=group["momentum"],
+                            arrays, lr=kernel_lr(group["lr"]), momentum=group["momentum"],
                             dampening=group["dampening"],
                             weight_decay=group["weight_decay"],
                             nesterov=group["nesterov"], maximize=group["maximize"])
