@@ -209,14 +209,14 @@ def test_tensor_lr_equals_float_lr(backend):
     for name, kw in CASES:
         lr = kw.get("lr", 1.0)
         results = []
-        for rate in (lr, cgrad.tensor(lr, dtype=cgrad.float64), cgrad.tensor(lr),
-                     float(np.float32(lr))):
+        # (a float32 Tensor lr rounds its arithmetic in float32, as PyTorch's: see
+        # test_optim_parity_gaps.test_a_tensor_lr_rounds_as_torch_on_float64_parameters)
+        for rate in (lr, cgrad.tensor(lr, dtype=cgrad.float64)):
             params = _params(cgrad, np.float64)
             opt = getattr(optim, name)(params, **dict(kw, lr=rate))
             _steps(cgrad, opt, params, np.float64, 3)
             results.append(params[0].detach().numpy())
         np.testing.assert_array_equal(results[0], results[1])
-        np.testing.assert_array_equal(results[2], results[3])   # a float32 tensor's value
 
 
 def test_step_returns_the_closures_loss_and_bumps_the_version(backend):

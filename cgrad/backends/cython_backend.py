@@ -930,7 +930,9 @@ class CythonKernels(NumpyKernels):
 
     # ---- optimizers: one fused pass per parameter ------------------------------------------
     # A parameter whose arrays the kernel cannot take (non-contiguous, read-only, mixed
-    # dtypes) goes through the NumPy step alone, as a one-element list.
+    # dtypes) goes through the NumPy step alone, as a one-element list; so does an Adam or
+    # Adagrad step with a float32 lr (a Tensor lr's), whose step size the compiled kernels
+    # would compute in double.
     # plain SGD (p -= lr g) is one NumPy op: it beats the fused call below 4096 elements
     min_size_plain_sgd = 4096
 
@@ -969,7 +971,7 @@ class CythonKernels(NumpyKernels):
             m, v = exp_avgs[i], exp_avg_sqs[i]
             vmax = max_exp_avg_sqs[i] if amsgrad else None
             if _fusable(p, g, m, v, vmax) and m is not None and v is not None and (
-                    vmax is not None or not amsgrad):
+                    vmax is not None or not amsgrad) and isinstance(lr, float):
                 pf = p.reshape(-1)
                 _optim_for[p.dtype].adam_(
                     pf, g.reshape(-1), m.reshape(-1), v.reshape(-1),
@@ -1006,7 +1008,7 @@ class CythonKernels(NumpyKernels):
                       eps, maximize):
         for i, (p, g) in enumerate(zip(params, grads)):
             s = state_sums[i]
-            if _fusable(p, g, s) and s is not None:
+            if _fusable(p, g, s) and s is not None and isinstance(lr, float):
                 _optim_for[p.dtype].adagrad_(p.reshape(-1), g.reshape(-1), s.reshape(-1), lr,
                                              lr_decay, weight_decay, eps, maximize, steps[i])
             else:

@@ -615,7 +615,9 @@ class NumpyKernels:
     # Each is PyTorch's single-tensor implementation, line for line and in its order. The
     # lists are parallel: entry i of every list has param i's shape and float dtype (arrays
     # may be non-contiguous if a user made them so). Params and state arrays are updated in
-    # place; grads are never written. Hyperparameters are Python numbers.
+    # place; grads are never written. Hyperparameters are Python numbers, but lr may be a
+    # NumPy float32 scalar (a Tensor lr's): the scalar arithmetic on it then rounds in float32,
+    # as PyTorch's on the lr Tensor.
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
         """d = g (+ weight_decay p); buf = momentum buf + (1 - dampening) d (buf = d at the
@@ -854,8 +856,8 @@ class NumpyKernels:
         for i, (p, g) in enumerate(zip(params, grads)):
             g = _decayed_grad(p, g, 0, maximize)
             prev, step_size = prevs[i], step_sizes[i]
-            sign = np.sign(g * prev)
-            sign[sign > 0] = etaplus         # masks, as PyTorch: a NaN stays NaN
+            sign = _sign(g * prev)
+            sign[sign > 0] = etaplus         # masks, as PyTorch
             sign[sign < 0] = etaminus
             sign[sign == 0] = 1
             step_size *= sign
@@ -863,8 +865,15 @@ class NumpyKernels:
                     _scalar(step_size_max, step_size), out=step_size)
             g = np.array(g, dtype=p.dtype)           # a copy: grads are never written
             g[sign == _scalar(etaminus, sign)] = 0
-            p -= np.sign(g) * step_size
+            p -= _sign(g) * step_size
             prev[...] = g
+
+
+def _sign(x):
+    """PyTorch's sign, (x > 0) - (x < 0): 0 for NaN (NumPy's gives NaN), an array even when x
+    is 0-d"""
+    return np.asarray(np.subtract(x > 0, x < 0, dtype=x.dtype))
+
 
 def _fma(x, y, z):
     """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):

@@ -1,6 +1,6 @@
 """Adadelta."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, zeros_state
 
 
 class Adadelta(Optimizer):
@@ -11,6 +11,9 @@ class Adadelta(Optimizer):
         delta = sqrt(u + eps) / sqrt(v + eps) * g,  u = rho * u + (1 - rho) * delta^2
         p = p - lr * delta
     """
+
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone"]
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
@@ -24,9 +27,10 @@ class Adadelta(Optimizer):
 
     def _update_group(self, group, params):
         states, _ = self._states_and_steps(
-            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)))
+            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)),
+            capturable=group["capturable"])
         B.kernels.adadelta_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
-            lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+            lr=kernel_lr(group["lr"]), rho=group["rho"], eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

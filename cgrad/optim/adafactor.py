@@ -2,11 +2,13 @@
 (row and column means), relative step sizes and update clipping."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, zeros_state
+from .optimizer import Optimizer, kernel_lr, zeros_state
 
 
 class Adafactor(Optimizer):
     """Adafactor with PyTorch's defaults (lr 1e-2, beta2_decay -0.8, eps (None, 1e-3), d 1)"""
+
+    _group_defaults = dict(foreach=None)
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
                  weight_decay=0.0, *, foreach=None, maximize=False):
@@ -29,6 +31,14 @@ class Adafactor(Optimizer):
         super().__init__(params, defaults)
 
     @staticmethod
+    def _with_grad(group):
+        for p in group["params"]:
+            if p.grad is not None and not p.is_floating_point():     # PyTorch's finfo(p.dtype)
+                raise TypeError("torch.finfo() requires a floating point input type. Use "
+                                "torch.iinfo to handle 'torch.finfo'")
+        return Optimizer._with_grad(group)
+
+    @staticmethod
     def _buffers(p):
         """a matrix's row and column second moments (its last dim, then the one before, kept
         as size 1), or a vector's full one"""
@@ -46,6 +56,6 @@ class Adafactor(Optimizer):
             return [s[key]._data if key in s else None for s in states]
         B.kernels.adafactor_step_(
             [p._data for p in params], [p.grad._data for p in params], arrays("row_var"),
-            arrays("col_var"), arrays("variance"), steps, lr=float(group["lr"]),
+            arrays("col_var"), arrays("variance"), steps, lr=kernel_lr(group["lr"]),
             beta2_decay=group["beta2_decay"], eps1=eps1, eps2=eps2, d=group["d"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

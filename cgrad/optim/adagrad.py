@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_lr, check_nonnegative, scalar_state
+from .optimizer import Optimizer, check_fused, check_lr, check_nonnegative, kernel_lr, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -14,6 +14,8 @@ class Adagrad(Optimizer):
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
     """
 
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         check_lr(lr)
@@ -23,6 +25,7 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
         for group in self.param_groups:        # PyTorch's: the state of these up front
             for p in group["params"]:
                 self._init_state(p)
@@ -43,6 +46,6 @@ class Adagrad(Optimizer):
         steps = [self._step_count(s) for s in states]
         B.kernels.adagrad_step_(
             [p._data for p in params], [p.grad._data for p in params],
-            [s["sum"]._data for s in states], steps, lr=float(group["lr"]),
+            [s["sum"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
             lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
             eps=group["eps"], maximize=group["maximize"])

@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, zeros_state
+from .optimizer import Optimizer, check_adam_args, kernel_lr, zeros_state
 
 
 class Adamax(Optimizer):
@@ -10,6 +10,8 @@ class Adamax(Optimizer):
         m = beta1 * m + (1 - beta1) * g,  u = max(beta2 * u, |g| + eps)
         p = p - lr / (1 - beta1^t) * m / u
     """
+
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
@@ -21,10 +23,11 @@ class Adamax(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(
-            params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)))
+            params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)),
+            capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.adamax_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
-            steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            steps, lr=kernel_lr(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import Counter
 from functools import partial, wraps
 
+from ..tensor import Tensor
 from .optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
@@ -22,8 +23,23 @@ EPOCH_DEPRECATION_WARNING = (
     "https://github.com/pytorch/pytorch/issues/new/choose.")
 
 
-def _group_lrs(optimizer):
-    return [group["lr"] for group in optimizer.param_groups]
+def _group_lrs(optimizer, key="lr"):
+    """Each group's value of key; a Tensor lr is cloned (PyTorch's: no aliasing of the live
+    one, which the scheduler rewrites in place)."""
+    return [_copy(group[key]) for group in optimizer.param_groups]
+
+
+def _copy(value):
+    return value.clone() if isinstance(value, Tensor) else value
+
+
+def _set_group_value(group, key, value):
+    """group[key] = value, or, where group[key] is a Tensor, written into it (PyTorch's: a
+    Tensor lr stays the same Tensor)."""
+    if isinstance(group[key], Tensor):
+        group[key].fill_(value.reshape(()) if isinstance(value, Tensor) else value)
+    else:
+        group[key] = value
 
 
 class LRScheduler:
@@ -38,13 +54,18 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _copy(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming scheduler with last_epoch >= 0.")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+                                   "when resuming scheduler with last_epoch >= 0.\n"
+                                   "This typically happens when:\n"
+                                   "1. You're trying to resume training from a checkpoint but "
+                                   "haven't properly loaded the optimizer state\n"
+                                   "2. You're using last_epoch >= 0 for a fresh training run "
+                                   "(not recommended)")
+        self.base_lrs = _group_lrs(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         _track_optimizer_steps(optimizer)
         self._initial_step()
@@ -82,7 +103,9 @@ class LRScheduler:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
                 warnings.warn("Seems like `optimizer.step()` has been overridden after learning "
                               "rate scheduler initialization. Please, make sure to call "
-                              "`optimizer.step()` before `lr_scheduler.step()`.", UserWarning,
+                              "`optimizer.step()` before `lr_scheduler.step()`. See more details "
+                              "at https://pytorch.org/docs/stable/optim.html"
+                              "#how-to-adjust-learning-rate", UserWarning,
                               stacklevel=2)
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
@@ -114,7 +137,7 @@ class LRScheduler:
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
+            _set_group_value(group, "lr", lr)
         self._last_lr = _group_lrs(self.optimizer)
 
 
@@ -139,14 +162,15 @@ def _track_optimizer_steps(optimizer):
 
 
 def _format_param(name, optimizer, param):
-    """One value per param group: param itself if a list/tuple of that length, else repeated."""
+    """One value per param group: param itself if a list/tuple of that length, else repeated
+    (Tensors cloned)."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
             raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
                              f"{name} has {len(param)} values, param_groups has "
                              f"{len(optimizer.param_groups)}.")
-        return list(param)
-    return [param] * len(optimizer.param_groups)
+        return [_copy(p) for p in param]
+    return [_copy(param) for _ in optimizer.param_groups]
 
 
 def _callable_state(fn):
@@ -447,7 +471,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, self.min_lrs[i])
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _set_group_value(group, "lr", new_lr)
 
     @property
     def in_cooldown(self):
@@ -527,7 +551,7 @@ class SequentialLR(_SchedulerList):
         self.optimizer = optimizer
         # undo the initial steps the schedulers took when built, then take the first one's again
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            _set_group_value(group, "lr", group["initial_lr"])
         self.recursive_undo()
         idx = bisect_right(self._milestones, 0)
         self._schedulers[idx]._initial_step()
@@ -575,10 +599,11 @@ class _CyclesMomentum:
 
     def _init_momentum(self, optimizer, cycle_momentum, base_momentum, max_momentum,
                        last_epoch):
-        """Check and spread the momenta per group; returns (base_momentums, max_momentums)."""
+        """Check and spread the momenta per group; returns (base_momentums, max_momentums),
+        which CyclicLR keeps (as PyTorch, only when it cycles them)."""
         self.cycle_momentum = cycle_momentum
         if not cycle_momentum:
-            return None, None
+            return None
         if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
             raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
                              "option enabled")
@@ -614,7 +639,7 @@ class CyclicLR(_CyclesMomentum, LRScheduler):
         base_lrs = _format_param("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
-                group["lr"] = lr
+                _set_group_value(group, "lr", lr)
         self.max_lrs = _format_param("max_lr", optimizer, max_lr)
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
@@ -627,8 +652,10 @@ class CyclicLR(_CyclesMomentum, LRScheduler):
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
-        self.base_momentums, self.max_momentums = self._init_momentum(
-            optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
+        momentums = self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum,
+                                        last_epoch)
+        if momentums is not None:
+            self.base_momentums, self.max_momentums = momentums
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 

@@ -1,6 +1,6 @@
 """NAdam: Adam with Nesterov momentum (and optional decoupled weight decay)."""
 from .. import backends as B
-from .optimizer import (Optimizer, check_adam_args, check_nonnegative, scalar_state,
+from .optimizer import (Optimizer, check_adam_args, check_nonnegative, kernel_lr, scalar_state,
                         zeros_state)
 
 
@@ -16,6 +16,11 @@ class NAdam(Optimizer):
               - lr * mu_{t+1} / (1 - mu_product * mu_{t+1}) * m / d
     """
 
+    _group_defaults = dict(maximize=False, foreach=None, capturable=False, differentiable=False,
+                           decoupled_weight_decay=False)
+    _scalar_states = ("step", "mu_product")
+    _capturable_tensors = "params, mu_products and state_steps"
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
@@ -29,12 +34,13 @@ class NAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, lambda p: dict(
-            mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
+            mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.nadam_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-            [s["mu_product"]._data for s in states], steps, lr=float(group["lr"]),
+            [s["mu_product"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
             beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
             momentum_decay=group["momentum_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],

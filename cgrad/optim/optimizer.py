@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from .. import backends as B
+from .._dtype import torch_name
 from .._memory import zeros
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.profiler import record_function
@@ -47,6 +48,13 @@ def check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def kernel_lr(lr):
+    """The lr an update kernel takes: a Python float, or for a Tensor lr a NumPy scalar of its
+    dtype, so that lr / bias_correction and the like round as PyTorch's arithmetic on the lr
+    Tensor does (in float32, for a float32 lr: NumPy's scalar rules agree with PyTorch's)."""
+    return lr._data.reshape(())[()] if isinstance(lr, Tensor) else float(lr)
+
+
 def check_nonnegative(**values):
     """PyTorch's "Invalid <name> value: <v>" for the first value (in the order given) that is
     negative or NaN; eps is named epsilon, as in PyTorch's messages."""
@@ -65,6 +73,16 @@ def check_adam_args(lr, betas, eps, weight_decay):
     if not 0.0 <= betas[1] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
     check_nonnegative(weight_decay=weight_decay)
+
+
+def check_fused(fused, foreach, differentiable):
+    """PyTorch's refusals of fused=True (SGD, Adam, AdamW, Adagrad), after the param groups
+    are built. (On the CPU the fused kernel computes the single-tensor update.)"""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def _typename(x):
@@ -121,6 +139,15 @@ class Optimizer:
     """Base class of the optimizers: `params` is an iterable of Tensors, of (name, Tensor)
     pairs, or of dicts (param groups, each with its own hyperparameters)."""
 
+    # What __setstate__ (so load_state_dict) gives a group saved without them (by an older
+    # PyTorch), and the 0-d state it turns from numbers into float32 Tensors: each subclass's
+    # lists are PyTorch's.
+    _group_defaults = {}
+    _scalar_states = ("step",)
+    # PyTorch's capturable=True refusal on the CPU names these (its single-tensor path's)
+    _capturable_tensors = "params and state_steps"
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         for name in _HOOK_DICTS:
@@ -148,6 +175,15 @@ class Optimizer:
             if name not in self.__dict__:
                 setattr(self, name, collections.OrderedDict())
         self._patch_step_function()
+        self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                for key in self._scalar_states:
+                    if key in p_state and not isinstance(p_state[key], Tensor):
+                        p_state[key] = scalar_state(float(p_state[key]))
 
     def _patch_step_function(self):
         cls = type(self)
@@ -286,10 +322,23 @@ class Optimizer:
     def _with_grad(group):
         """The group's parameters that have a gradient (the others are skipped, as PyTorch)."""
         params = [p for p in group["params"] if p.grad is not None]
+        differentiable = group.get("differentiable")
         for p in params:
-            if p.grad._data.shape != p._data.shape:
+            data = p._data
+            if p.grad._data.shape != data.shape:
                 raise RuntimeError(f"gradient of shape {list(p.grad.shape)} does not match its "
                                    f"parameter of shape {list(p.shape)}")
+            if data.dtype.kind != "f":       # NumPy would round the update away (SGD)
+                raise RuntimeError("result type Float can't be cast to the desired output "
+                                   f"type {torch_name(data.dtype)}")
+            if differentiable:
+                # PyTorch's update then runs under autograd: of a leaf that requires grad it
+                # raises this; cgrad's kernels record no graph, so it refuses the rest
+                if p.is_leaf and p.requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                       "in-place operation.")
+                raise NotImplementedError("differentiable=True is not supported: cgrad's "
+                                          "optimizer updates are not recorded by autograd")
         return params
 
     @staticmethod
@@ -298,18 +347,22 @@ class Optimizer:
         for p in params:
             p._version_counter.value += 1
 
-    def _states_and_steps(self, params, buffers):
+    def _states_and_steps(self, params, buffers, capturable=False):
         """Each parameter's state, made at its first step as PyTorch's (a 0-d "step", then the
-        buffers that buffers(p) gives, in its order), and its step counted: (states, steps)."""
-        states, steps = [], []
+        buffers that buffers(p) gives, in its order), and its step counted: (states, steps).
+        capturable=True raises PyTorch's AssertionError (a CUDA-graph option: no CPU device
+        takes it), after the states are made and before any step is counted, as PyTorch."""
+        states = []
         for p in params:
             state = self.state[p]
             if len(state) == 0:                # lazy init, as PyTorch
                 state["step"] = scalar_state()
                 state.update(buffers(p))
             states.append(state)
-            steps.append(self._step_count(state))
-        return states, steps
+        if capturable and states:
+            raise AssertionError(f"If capturable=True, {self._capturable_tensors} must be on "
+                                 f"supported devices: {self._capturable_devices}.")
+        return states, [self._step_count(state) for state in states]
 
     @staticmethod
     def _step_count(state):

@@ -1,6 +1,6 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, zeros_state
+from .optimizer import Optimizer, check_adam_args, kernel_lr, zeros_state
 
 
 class RAdam(Optimizer):
@@ -15,6 +15,9 @@ class RAdam(Optimizer):
         with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
     """
 
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False,
+                           decoupled_weight_decay=False, capturable=False)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
@@ -27,12 +30,13 @@ class RAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(
-            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)))
+            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.radam_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-            steps, lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            steps, lr=kernel_lr(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
             maximize=group["maximize"])

@@ -1,6 +1,6 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -13,6 +13,9 @@ class RMSprop(Optimizer):
         b = momentum * b + g / d;  p = p - lr * b                   (momentum > 0)
         p = p - lr * g / d                                          (otherwise)
     """
+
+    _group_defaults = dict(momentum=0, centered=False, foreach=None, maximize=False,
+                           differentiable=False, capturable=False)
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
@@ -29,12 +32,13 @@ class RMSprop(Optimizer):
         states, _ = self._states_and_steps(params, lambda p: dict(
             square_avg=zeros_state(p),
             **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
-            **({"grad_avg": zeros_state(p)} if centered else {})))
+            **({"grad_avg": zeros_state(p)} if centered else {})),
+            capturable=group["capturable"])
         B.kernels.rmsprop_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states],
             [s["momentum_buffer"]._data if momentum > 0 else None for s in states],
             [s["grad_avg"]._data if centered else None for s in states],
-            lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+            lr=kernel_lr(group["lr"]), alpha=group["alpha"], eps=group["eps"],
             weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
             maximize=group["maximize"])

@@ -16,6 +16,8 @@ class Rprop(Optimizer):
         p = p - sign(g) * s,  prev = g
     """
 
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         check_lr(lr)
@@ -28,7 +30,8 @@ class Rprop(Optimizer):
     def _update_group(self, group, params):
         states, _ = self._states_and_steps(params, lambda p: dict(
             prev=zeros_state(p),
-            step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))))
+            step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))),
+            capturable=group["capturable"])
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         B.kernels.rprop_step_(

@@ -1,7 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_fused, kernel_lr
 
 
 class SGD(Optimizer):
@@ -13,10 +13,15 @@ class SGD(Optimizer):
         p = p - lr * g
     """
 
+    _group_defaults = dict(nesterov=False, maximize=False, foreach=None, differentiable=False,
+                           fused=False)
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
                  fused=None):
-        if lr < 0.0:
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if lr < 0.0:                    # (a NaN lr passes, as in PyTorch's SGD)
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
@@ -28,6 +33,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
 
     def _update_group(self, group, params):
         uses_momentum = group["momentum"] != 0
@@ -35,7 +41,7 @@ class SGD(Optimizer):
                 for p in params]
         arrays = [None if b is None else b._data for b in bufs]
         B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
-                            arrays, lr=float(group["lr"]), momentum=group["momentum"],
+                            arrays, lr=kernel_lr(group["lr"]), momentum=group["momentum"],
                             dampening=group["dampening"],
                             weight_decay=group["weight_decay"],
                             nesterov=group["nesterov"], maximize=group["maximize"])
