@@ -31,6 +31,9 @@ Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers
 _scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
 _new = object.__new__
 dual_apply = [None]    # autograd.forward_ad's last step of Function.apply, while a level is open
+# ... and its recording of an op that records nothing (no_grad) on a tensor with a tangent:
+# untracked(cls, args, kwargs) -> the result, or None to run the op as usual
+dual_untracked = [None]
 _ndarray = np.ndarray
 
 
@@ -502,6 +505,10 @@ class Op:
                     parents[i] = fn if fn is not None else grad_edge(a)
                     meta[i] = (d.shape, d.dtype)
         if not need:
+            if dual_untracked[0] is not None:
+                result = dual_untracked[0](cls, args, None)
+                if result is not None:
+                    return result
             out = cls.forward(_NoGradCtx(), *arrays)
             if _forward_check[0]:
                 check_forward(cls.__name__, out[0] if cls.multi_output else out)
@@ -560,7 +567,8 @@ class Op:
         dtype or a Python number (which the caller then runs through the generic op)."""
         ad = a._data
         dt = ad.dtype
-        if ad.ndim or dt.char not in "fd" or _forward_check[0] or _recorder[0] is not None:
+        if (ad.ndim or dt.char not in "fd" or _forward_check[0] or _recorder[0] is not None
+                or dual_untracked[0] is not None):
             return None
         tb = None                                     # b, if it is a Tensor
         if isinstance(b, Tensor):
@@ -1204,6 +1212,10 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx.needs_input_grad = needs
         record = _grad_state.enabled and any(needs)
+        if not record and dual_untracked[0] is not None:
+            result = dual_untracked[0](cls, args, kwargs)
+            if result is not None:
+                return result
         if record:
             ctx.parents = tuple(grad_edge(a) if n else None for a, n in zip(args, needs))
             ctx.input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)
