@@ -17,6 +17,7 @@ import contextlib
 from . import random as _random
 from ._functions import stack
 from .autograd import grad as _autograd_grad
+from .autograd.function import AccumulateGrad, grad_edge
 from .autograd.grad_mode import enable_grad, is_grad_enabled
 from .creation import zeros, zeros_like
 from .tensor import Tensor
@@ -83,7 +84,10 @@ def _argnums_tuple(argnums, n_args):
             raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(a)}")
         if not -n_args <= a < n_args:
             raise RuntimeError(f"Got argnum={a}, but only {n_args} positional inputs")
-    return tuple(a % n_args for a in nums)
+    positions = tuple(a % n_args for a in nums)
+    if len(set(positions)) != len(positions):
+        raise RuntimeError(f"argnums elements must be unique, got {positions}")
+    return positions
 
 
 def _as_leaves(tree):
@@ -97,6 +101,26 @@ def _as_leaves(tree):
     outer = is_grad_enabled() and any(t.requires_grad for t in leaves)
     new = [t.view_as(t) if t.requires_grad else t.detach().requires_grad_() for t in leaves]
     return new, spec, outer
+
+
+def _reaches_outside(tree, leaves):
+    """whether a tensor of tree depends on a tensor that requires grad other than the new
+    leaves (say a parameter func closes over): then the results keep their graphs, as in
+    PyTorch, where a surrounding backward reaches that tensor through them"""
+    ours = {id(grad_edge(x)) for group in leaves for x in group}
+    stack = [grad_edge(t) for t in _flatten(tree)[0] if isinstance(t, Tensor)]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node) is AccumulateGrad:
+            if id(node) not in ours:
+                return True
+            continue
+        stack.extend(node.parents)
+    return False
 
 
 def _prepared(args, argnums):
@@ -141,6 +165,7 @@ def _traced(func, args, kwargs, argnums, has_aux, api):
     with enable_grad():
         out = func(*args, **kwargs)
     output, aux = _split_aux(out, has_aux, api)
+    outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
     return output, aux, leaves, specs, outer
 
 
@@ -210,6 +235,7 @@ def vjp(func, *primals, has_aux=False):
         if not isinstance(t, Tensor):
             raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only tensors, "
                                f"got unsupported type {type(t)}")
+        _check_floating(t)
     flat = [x for group in leaves for x in group]
 
     def vjp_fn(cotangents):
@@ -223,6 +249,12 @@ def vjp(func, *primals, has_aux=False):
 
     value = _detached(output, outer)
     return (value, vjp_fn, _detached(aux, outer)) if has_aux else (value, vjp_fn)
+
+
+def _check_floating(y):
+    if not (y.is_floating_point() or y.is_complex()):
+        raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex "
+                           f"Tensors, got Tensor with dtype {y.dtype}")
 
 
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
@@ -260,6 +292,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     with enable_grad():
         out = func(*args)
         output, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
+    outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
     out_leaves, out_spec = _flatten(output)
     if not out_leaves:
         raise RuntimeError("jvp(f, primals, tangents): Expected f to be a function that has "
@@ -357,6 +390,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
             if not isinstance(y, Tensor):
                 raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only "
                                    f"tensors, got unsupported type {type(y)}")
+            _check_floating(y)
             rows = [_grads([y.reshape(-1)[k]], flat, None, outer) for k in range(y.numel())]
             blocks.append([_stack_rows([r[i] for r in rows], y.shape, x)
                            for i, x in enumerate(flat)])
