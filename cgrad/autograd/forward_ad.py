@@ -127,13 +127,13 @@ def unpack_dual(tensor, *, level=None):
     """(primal, tangent) of tensor at the level: tangent is None if it depends on no dual"""
     from ..func import jvp_products
     from ..tensor import Tensor
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"_unpack_dual(): argument 'dual' (position 1) must be Tensor, not "
-                        f"{type(tensor).__name__}")
     if level is None:
         level = _current_level
     if level < 0:
         return UnpackedDualTensor(tensor, None)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"_unpack_dual(): argument 'dual' (position 1) must be Tensor, not "
+                        f"{type(tensor).__name__}")
     twin = tensor.__dict__.get("_fw_twin")
     if twin is not None:            # computed under no_grad: its tangent has no graph either
         tangent = unpack_dual(twin, level=level).tangent
