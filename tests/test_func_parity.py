@@ -260,3 +260,24 @@ def test_forward_ad_unpack_dual_of_a_non_tensor(backend):
         with ad.dual_level():
             ad.unpack_dual(3.0)
     _raises_like(lambda: case(cgrad), lambda: case(torch))
+
+
+# ---- jvp by the double-backward trick where a backward formula has no derivative at g = 0 ------
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_logcumsumexp_jvp(backend, dim):
+    """its backward works in logs of |g|, flat at g = 0, where the double-backward trick
+    differentiates it: func.jvp gave NaN"""
+    x = np.array([[1.0, 5.0, -3.0, 2.0], [0.5, 0.0, 0.0, -1.0]])
+    t = RNG.standard_normal(x.shape)
+
+    def case(lib):
+        f = lambda x: x.logcumsumexp(dim)               # noqa: E731
+        jvp = lib.func.jvp(f, (lib.tensor(x),), (lib.tensor(t),))[1]
+        ad = lib.autograd.forward_ad
+        with ad.dual_level():
+            fwd = ad.unpack_dual(f(ad.make_dual(lib.tensor(x), lib.tensor(t)))).tangent
+        return jvp, fwd, lib.autograd.functional.hvp(lambda x: f(x).exp().sum(),
+                                                     lib.tensor(x), lib.tensor(t))[1]
+    _close(*_both(case), rtol=1e-6, atol=1e-8)
+    x64 = cgrad.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    assert cgrad.autograd.gradgradcheck(lambda x: x.logcumsumexp(dim), (x64,))
