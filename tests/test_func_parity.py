@@ -276,8 +276,9 @@ def test_logcumsumexp_jvp(backend, dim):
         ad = lib.autograd.forward_ad
         with ad.dual_level():
             fwd = ad.unpack_dual(f(ad.make_dual(lib.tensor(x), lib.tensor(t)))).tangent
-        return jvp, fwd, lib.autograd.functional.hvp(lambda x: f(x).exp().sum(),
-                                                     lib.tensor(x), lib.tensor(t))[1]
+        # (PyTorch's hvp takes the same trick and gives NaN: its vhp, equal for a Hessian)
+        product = lib.autograd.functional.hvp if lib is cgrad else lib.autograd.functional.vhp
+        return jvp, fwd, product(lambda x: f(x).exp().sum(), lib.tensor(x), lib.tensor(t))[1]
     _close(*_both(case), rtol=1e-6, atol=1e-8)
     x64 = cgrad.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
     assert cgrad.autograd.gradgradcheck(lambda x: x.logcumsumexp(dim), (x64,))
