@@ -92,15 +92,17 @@ def _argnums_tuple(argnums, n_args):
 
 def _as_leaves(tree):
     """The tensors of tree as the leaves this transform differentiates by: a view of a tensor
-    that requires grad (its graph, and any outer transform's, stay connected), else a detached
-    alias that requires grad. Also whether any did (then results keep their graphs)."""
+    that requires grad in grad mode (its graph, and any outer transform's, stay connected),
+    else a detached alias that requires grad. Also whether any was a view (then results keep
+    their graphs)."""
     leaves, spec = _flatten(tree)
     for leaf in leaves:
         if not isinstance(leaf, Tensor):
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(leaf)}")
-    outer = is_grad_enabled() and any(t.requires_grad for t in leaves)
-    new = [t.view_as(t) if t.requires_grad else t.detach().requires_grad_() for t in leaves]
-    return new, spec, outer
+    enabled = is_grad_enabled()           # (under no_grad, a view would not be recorded)
+    new = [t.view_as(t) if enabled and t.requires_grad else t.detach().requires_grad_()
+           for t in leaves]
+    return new, spec, enabled and any(t.requires_grad for t in leaves)
 
 
 def _reaches_outside(tree, leaves):
@@ -391,7 +393,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                 raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only "
                                    f"tensors, got unsupported type {type(y)}")
             _check_floating(y)
-            rows = [_grads([y.reshape(-1)[k]], flat, None, outer) for k in range(y.numel())]
+            with enable_grad():              # (the elements of y, recorded)
+                elements = [y.reshape(-1)[k] for k in range(y.numel())]
+            rows = [_grads([e], flat, None, outer) for e in elements]
             blocks.append([_stack_rows([r[i] for r in rows], y.shape, x)
                            for i, x in enumerate(flat)])
         jac = _detached(_unflatten([_per_argument(b, leaves, specs, argnums) for b in blocks],

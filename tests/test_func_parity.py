@@ -124,6 +124,20 @@ def test_results_stay_detached_without_such_a_parameter_or_under_no_grad(backend
     _close(*_both(case))
 
 
+def test_transforms_under_no_grad_of_an_input_that_requires_grad(backend):
+    """a transform ignores an outer no_grad (cgrad's leaf, a view of the input made there,
+    was not recorded: 'does not require grad')"""
+    def case(lib):
+        x = lib.tensor(B, requires_grad=True)
+        f = lambda x: (x ** 3).sum()                     # noqa: E731
+        with lib.no_grad():
+            return (lib.func.grad(f)(x), lib.func.jacrev(lambda x: x.sin())(x),
+                    lib.func.vjp(lambda x: x ** 3, x)[1](lib.ones(4)),
+                    lib.func.jvp(lambda x: x ** 3, (x,), (lib.ones(4),)),
+                    lib.func.hessian(f)(x))
+    _close(*_both(case))
+
+
 # ---- autograd.grad / backward, autograd.functional ---------------------------------------------
 def test_fewer_grad_outputs_than_outputs_raise(backend):
     def grad(lib):
