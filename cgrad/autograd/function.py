@@ -32,7 +32,7 @@ _scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
 _new = object.__new__
 dual_apply = [None]    # autograd.forward_ad's last step of Function.apply, while a level is open
 # ... and its recording of an op that records nothing (no_grad) on a tensor with a tangent:
-# untracked(cls, args, kwargs) -> the result, or None to run the op as usual
+# untracked(cls, args, kwargs, inplace=False) -> the result, or None to run the op as usual
 dual_untracked = [None]
 _ndarray = np.ndarray
 
