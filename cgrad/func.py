@@ -17,6 +17,7 @@ import contextlib
 from . import random as _random
 from ._functions import stack
 from .autograd import grad as _autograd_grad
+from .autograd.function import AccumulateGrad, grad_edge
 from .autograd.grad_mode import enable_grad, is_grad_enabled
 from .creation import zeros, zeros_like
 from .tensor import Tensor
@@ -83,20 +84,45 @@ def _argnums_tuple(argnums, n_args):
             raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(a)}")
         if not -n_args <= a < n_args:
             raise RuntimeError(f"Got argnum={a}, but only {n_args} positional inputs")
-    return tuple(a % n_args for a in nums)
+    positions = tuple(a % n_args for a in nums)
+    if len(set(positions)) != len(positions):
+        raise RuntimeError(f"argnums elements must be unique, got {positions}")
+    return positions
 
 
 def _as_leaves(tree):
     """The tensors of tree as the leaves this transform differentiates by: a view of a tensor
-    that requires grad (its graph, and any outer transform's, stay connected), else a detached
-    alias that requires grad. Also whether any did (then results keep their graphs)."""
+    that requires grad in grad mode (its graph, and any outer transform's, stay connected),
+    else a detached alias that requires grad. Also whether any was a view (then results keep
+    their graphs)."""
     leaves, spec = _flatten(tree)
     for leaf in leaves:
         if not isinstance(leaf, Tensor):
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(leaf)}")
-    outer = is_grad_enabled() and any(t.requires_grad for t in leaves)
-    new = [t.view_as(t) if t.requires_grad else t.detach().requires_grad_() for t in leaves]
-    return new, spec, outer
+    enabled = is_grad_enabled()           # (under no_grad, a view would not be recorded)
+    new = [t.view_as(t) if enabled and t.requires_grad else t.detach().requires_grad_()
+           for t in leaves]
+    return new, spec, enabled and any(t.requires_grad for t in leaves)
+
+
+def _reaches_outside(tree, leaves):
+    """whether a tensor of tree depends on a tensor that requires grad other than the new
+    leaves (say a parameter func closes over): then the results keep their graphs, as in
+    PyTorch, where a surrounding backward reaches that tensor through them"""
+    ours = {id(grad_edge(x)) for group in leaves for x in group}
+    stack = [grad_edge(t) for t in _flatten(tree)[0] if isinstance(t, Tensor)]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node) is AccumulateGrad:
+            if id(node) not in ours:
+                return True
+            continue
+        stack.extend(node.parents)
+    return False
 
 
 def _prepared(args, argnums):
@@ -114,9 +140,15 @@ def _prepared(args, argnums):
 
 
 def _grads(outputs, inputs, grad_outputs, keep_graph):
-    """d outputs / d inputs (zeros where an input is unused), as a list"""
-    found = _autograd_grad(outputs, inputs, grad_outputs, retain_graph=True,
-                           create_graph=keep_graph, allow_unused=True)
+    """d outputs / d inputs (zeros where an input is unused, or no output depends on any
+    input), as a list"""
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    linked = [(y, g) for y, g in zip(outputs, grad_outputs) if y.requires_grad]
+    found = [None] * len(inputs)
+    if linked:
+        found = _autograd_grad([y for y, _ in linked], inputs, [g for _, g in linked],
+                               retain_graph=True, create_graph=keep_graph, allow_unused=True)
     return [g if g is not None else zeros_like(x) for g, x in zip(found, inputs)]
 
 
@@ -135,6 +167,7 @@ def _traced(func, args, kwargs, argnums, has_aux, api):
     with enable_grad():
         out = func(*args, **kwargs)
     output, aux = _split_aux(out, has_aux, api)
+    outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
     return output, aux, leaves, specs, outer
 
 
@@ -151,8 +184,11 @@ def _split_aux(out, has_aux, api):
     if not has_aux:
         return out, None
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise RuntimeError(f"{api}(f)(*args): output of function f should be a tuple: "
+        raise RuntimeError(f"{api}: output of function f should be a tuple: "
                            "(output, aux) if has_aux is True")
+    for leaf in _flatten(out[1])[0]:           # as PyTorch: aux holds nothing but tensors
+        if not isinstance(leaf, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(leaf)}")
     return out
 
 
@@ -162,7 +198,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     (output, aux)."""
     def wrapper(*args, **kwargs):
         output, aux, leaves, specs, outer = _traced(func, args, kwargs, argnums, has_aux,
-                                                    "grad_and_value")
+                                                    "grad_and_value(f)(*args)")
         if not isinstance(output, Tensor):
             raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
                                f"Tensor, got {type(output)}")
@@ -194,12 +230,14 @@ def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn[, aux]): vjp_fn(cotangents) gives the cotangents (shaped as
     the output) times the Jacobian, as a tuple with one entry per primal."""
     every = tuple(range(len(primals)))
-    output, aux, leaves, specs, outer = _traced(func, primals, {}, every, has_aux, "vjp")
+    output, aux, leaves, specs, outer = _traced(func, primals, {}, every, has_aux,
+                                                    "vjp(f, *primals)")
     out_leaves, out_spec = _flatten(output)
     for t in out_leaves:
         if not isinstance(t, Tensor):
-            raise RuntimeError(f"vjp(f, *primals): Expected f(*primals) to return only tensors, "
+            raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only tensors, "
                                f"got unsupported type {type(t)}")
+        _check_floating(t)
     flat = [x for group in leaves for x in group]
 
     def vjp_fn(cotangents):
@@ -215,6 +253,12 @@ def vjp(func, *primals, has_aux=False):
     return (value, vjp_fn, _detached(aux, outer)) if has_aux else (value, vjp_fn)
 
 
+def _check_floating(y):
+    if not (y.is_floating_point() or y.is_complex()):
+        raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex "
+                           f"Tensors, got Tensor with dtype {y.dtype}")
+
+
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     """(func(*primals), the Jacobian times tangents): by the double-backward trick (a
     backward recorded with create_graph is linear in its output gradient u; differentiating
@@ -223,20 +267,42 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         if not isinstance(value, tuple):
             raise RuntimeError(f"jvp(f, primals, tangents): Expected {name} to be a tuple. "
                                "E.g. it should be valid to call f(*primals).")
+    given, primals_spec = _flatten(primals)
+    tan_leaves, tan_spec = _flatten(tangents)
+    if _describe(primals_spec) != _describe(tan_spec):
+        raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have "
+                           f"the same python structure. For example, if primals is a tuple of "
+                           f"3 tensors, tangents also must be. Got primals with structure "
+                           f"{_describe(primals_spec)} and tangents with structure "
+                           f"{_describe(tan_spec)}")
+    for name, leaves in (("primals", given), ("tangents", tan_leaves)):
+        if not leaves:
+            raise RuntimeError(f"jvp(f, primals, tangents): Expected {name} to contain at least "
+                               "one Tensor.")
+        for v in leaves:
+            if not isinstance(v, Tensor):
+                raise RuntimeError(f"jvp(f, primals, tangents): Expected {name} to only contain "
+                                   f"Tensors, got {type(v)}")
+    for x, t in zip(given, tan_leaves):
+        for name, v in (("primal", x), ("tangent", t)):     # as make_dual checks them
+            if not (v.is_floating_point() or v.is_complex()):
+                raise ValueError(f"Expected {name} to be floating point or complex, but got: "
+                                 f"{v.dtype}")
+        check_tangent_size(x, t)
     args, leaves, specs, outer = _prepared(primals, tuple(range(len(primals))))
     flat = [x for group in leaves for x in group]
-    tan_leaves, tan_spec = _flatten(tangents)
-    if len(tan_leaves) != len(flat):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have "
-                           "the same python structure.")
-    for x, t in zip(flat, tan_leaves):
-        if not isinstance(t, Tensor):
-            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
-        check_tangent_size(x, t)
     with enable_grad():
         out = func(*args)
-        output, aux = _split_aux(out, has_aux, "jvp")
+        output, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
+    outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
     out_leaves, out_spec = _flatten(output)
+    if not out_leaves:
+        raise RuntimeError("jvp(f, primals, tangents): Expected f to be a function that has "
+                           "non-empty output (got output = [])")
+    for y in out_leaves:
+        if not isinstance(y, Tensor):
+            raise RuntimeError(f"jvp(f, primals, tangents): expected f(*primals) to return only "
+                               f"tensors, got unsupported type {type(y)}")
     found = jvp_products(out_leaves, flat, tan_leaves, outer) or [zeros_like(y)
                                                                   for y in out_leaves]
     result = (_detached(output, outer), _detached(_unflatten(found, out_spec), outer))
@@ -313,17 +379,23 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
     """A function returning func's Jacobian with respect to the arguments at argnums: for
     each output tensor and each input tensor, a tensor of shape output.shape + input.shape
     (one backward per output element)."""
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
     def wrapper(*args, **kwargs):
         output, aux, leaves, specs, outer = _traced(func, args, kwargs, argnums, has_aux,
-                                                    "jacrev")
+                                                    "vjp(f, *primals)")
         out_leaves, out_spec = _flatten(output)
         flat = [x for group in leaves for x in group]
         blocks = []
         for y in out_leaves:
             if not isinstance(y, Tensor):
-                raise RuntimeError(f"jacrev(f, ...)(*args): Expected f(*args) to return only "
+                raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only "
                                    f"tensors, got unsupported type {type(y)}")
-            rows = [_grads([y.reshape(-1)[k]], flat, None, outer) for k in range(y.numel())]
+            _check_floating(y)
+            with enable_grad():              # (the elements of y, recorded)
+                elements = [y.reshape(-1)[k] for k in range(y.numel())]
+            rows = [_grads([e], flat, None, outer) for e in elements]
             blocks.append([_stack_rows([r[i] for r in rows], y.shape, x)
                            for i, x in enumerate(flat)])
         jac = _detached(_unflatten([_per_argument(b, leaves, specs, argnums) for b in blocks],
@@ -342,7 +414,12 @@ def _stack_rows(rows, out_shape, x):
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     """jacrev's values (cgrad computes forward-mode Jacobians by reverse mode)"""
     _check_randomness(randomness)
-    return jacrev(func, argnums, has_aux=has_aux)
+    by_reverse = jacrev(func, argnums, has_aux=has_aux)
+
+    def wrapper(*args, **kwargs):
+        with _randomness(randomness):       # PyTorch's jacfwd vmaps func
+            return by_reverse(*args, **kwargs)
+    return wrapper
 
 
 def hessian(func, argnums=0):
@@ -426,6 +503,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     and its outputs are stacked along out_dims. Unmapped inputs (in_dim None) and keyword
     arguments are passed whole to every call."""
     _check_randomness(randomness)
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
     name = getattr(func, "__name__", type(func).__name__)
 
     def wrapper(*args, **kwargs):

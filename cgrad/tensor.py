@@ -789,6 +789,8 @@ class Tensor:
                 base.grad_fn, base._requires_grad = node.grad_fn, True
             owner._regenerate_views(regions)
         else:
+            if _function.dual_untracked[0] is not None:     # forward AD: the tangent follows
+                _function.dual_untracked[0](op, (self,) + args, None, inplace=True)
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             self._write(op.forward(_NoGradCtx(), self._data, *arrays))
         return self
@@ -1043,6 +1045,9 @@ class Tensor:
         if self._records_inplace((value,)):
             self._inplace(S.setitem_op(key, self._data.shape, value), key, value)
             return
+        if _function.dual_untracked[0] is not None:         # forward AD: the tangent follows
+            _function.dual_untracked[0](S.setitem_op(key, self._data.shape, value),
+                                        (self, key, value), None, inplace=True)
         data = self._data
         if not data.flags.writeable:
             # PyTorch copies into self[key], refused only where the elements of that view

@@ -30,6 +30,8 @@ def _root_grads(outputs, grad_outputs, as_tensors=False):
     """The gradients the walk starts from: arrays, or Tensors (as_tensors: create_graph,
     where a grad_output's own graph is kept)"""
     from ..tensor import Size, Tensor
+    if grad_outputs is not None and len(grad_outputs) < len(outputs):   # (extras: ignored)
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     grads = []
     for i, out in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]

@@ -13,10 +13,16 @@ cost of two backward passes per unpack_dual. A custom autograd.Function whose in
 tangents gets its outputs' tangents from its jvp staticmethod, as in PyTorch (one without jvp
 raises PyTorch's NotImplementedError). Exiting the level drops every tangent.
 
-What follows from reverse mode: tangents flow only where a graph is recorded (not under
-no_grad, nor after a backward freed the graph); a dual of a tensor that requires no grad,
-and what is computed from it, require grad and have a grad_fn (in PyTorch they do not); hooks
-on tensors along the way also run in unpack_dual's passes.
+An op that records nothing (under no_grad) on a tensor carrying a tangent runs recorded on a
+"twin" graph instead (_untracked): its result is detached, as PyTorch's is, and unpack_dual
+reads its tangent from the twin, so tangents flow under no_grad too (in-place ops and
+__setitem__ included). Not covered: a tensor computed so, then combined in grad mode with one
+that requires grad, gives that op's result no tangent from it.
+
+What follows from reverse mode: tangents flow only where a graph is recorded (not after a
+backward freed the graph); a dual of a tensor that requires no grad, and what is computed from
+it in grad mode, require grad and have a grad_fn (in PyTorch they do not); hooks on tensors
+along the way also run in unpack_dual's passes.
 """
 import weakref
 from typing import NamedTuple, Optional
@@ -25,7 +31,7 @@ import numpy as np
 
 from . import function
 from .function import AccumulateGrad, Function, grad_edge
-from .grad_mode import _decorated, enable_grad, is_grad_enabled
+from .grad_mode import _decorated, enable_grad, is_grad_enabled, state as _grad_state
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual",
            "unpack_dual", "dual_level"]
@@ -35,6 +41,7 @@ _current_level = -1
 # goes on behind it, the primal's NumPy dtype); weak: a tangent lives as long as a graph needs it
 _tangents = weakref.WeakKeyDictionary()
 _cutting = [False]      # True during unpack_dual's backward passes (see _JvpOutput)
+_twinned = []           # weak references to the tensors given a recorded twin (_untracked)
 
 
 def enter_dual_level():
@@ -44,6 +51,7 @@ def enter_dual_level():
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
     _current_level = 0
     function.dual_apply[0] = _apply_function
+    function.dual_untracked[0] = _untracked
     return _current_level
 
 
@@ -58,7 +66,12 @@ def exit_dual_level(*, level=None):
     if level < 0:
         raise RuntimeError("Dual level must be a positive number.")
     _tangents.clear()
-    function.dual_apply[0] = None
+    for ref in _twinned:
+        t = ref()
+        if t is not None:
+            t.__dict__.pop("_fw_twin", None)
+    _twinned.clear()
+    function.dual_apply[0] = function.dual_untracked[0] = None
     _current_level = -1
 
 
@@ -113,10 +126,18 @@ def make_dual(tensor, tangent, *, level=None):
 def unpack_dual(tensor, *, level=None):
     """(primal, tangent) of tensor at the level: tangent is None if it depends on no dual"""
     from ..func import jvp_products
+    from ..tensor import Tensor
     if level is None:
         level = _current_level
     if level < 0:
         return UnpackedDualTensor(tensor, None)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"_unpack_dual(): argument 'dual' (position 1) must be Tensor, not "
+                        f"{type(tensor).__name__}")
+    twin = tensor.__dict__.get("_fw_twin")
+    if twin is not None:            # computed under no_grad: its tangent has no graph either
+        tangent = unpack_dual(twin, level=level).tangent
+        return UnpackedDualTensor(tensor, None if tangent is None else tangent.detach())
     nodes, reaches_user_leaf = _walk(tensor)
     if nodes and level != _current_level:
         raise RuntimeError("Invalid level given to _fw_primal")
@@ -157,6 +178,43 @@ def _walk(tensor):
             user_leaf = True
         stack.extend(node.parents)
     return found, user_leaf
+
+
+# ---- ops that record nothing (no_grad) -------------------------------------------------------
+def _untracked(cls, args, kwargs, inplace=False):
+    """Op (or Function) cls on args where it records nothing (no_grad, or no input requires
+    grad): if an input carries a tangent, cls runs recorded on the inputs' recorded twins and
+    its result comes back detached, holding the recorded result as its twin, where unpack_dual
+    reads the tangent (PyTorch's forward mode works under no_grad). inplace: cls is about to
+    modify args[0] in place, which gets the twin. None where no input carries a tangent."""
+    from ..tensor import Tensor
+    if _grad_state.inference:
+        return None
+    subs, carries = [], False
+    for a in args:
+        if isinstance(a, Tensor):
+            twin = a.__dict__.get("_fw_twin")
+            if twin is not None:
+                a, carries = twin, True
+            elif a._requires_grad and not carries and _walk(a)[0]:
+                carries = True
+        subs.append(a)
+    if not carries:
+        return None
+    with enable_grad():
+        if inplace:        # on a copy: args[0]'s memory (the twin's too) is overwritten next
+            _give_twin(args[0], cls.apply(subs[0].clone(), *subs[1:]))
+            return None
+        result = cls.apply(*subs, **(kwargs or {}))
+    outs = [_give_twin(o.detach(), o) if isinstance(o, Tensor) and o.requires_grad else o
+            for o in (result if isinstance(result, tuple) else (result,))]
+    return tuple(outs) if isinstance(result, tuple) else outs[0]
+
+
+def _give_twin(t, twin):
+    t.__dict__["_fw_twin"] = twin
+    _twinned.append(weakref.ref(t))
+    return t
 
 
 # ---- custom autograd.Function ----------------------------------------------------------------

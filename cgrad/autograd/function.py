@@ -31,6 +31,9 @@ Tensor = None  # set by cgrad.tensor (the layers call downward; Tensor registers
 _scalar_number = None  # cgrad.ops.scalar.number, set by cgrad.tensor
 _new = object.__new__
 dual_apply = [None]    # autograd.forward_ad's last step of Function.apply, while a level is open
+# ... and its recording of an op that records nothing (no_grad) on a tensor with a tangent:
+# untracked(cls, args, kwargs, inplace=False) -> the result, or None to run the op as usual
+dual_untracked = [None]
 _ndarray = np.ndarray
 
 
@@ -80,9 +83,11 @@ class Node:
         float64, comes back as the input itself: the recorded ops promote it again). Any other
         array in slot i is a constant if input i needs no gradient; else CastCutsGraph (no
         graph leads from it to the input: the walk takes the first order)."""
-        if type(self._saved) is _Packed:                 # as the unpack hook gives them
-            unpacked = self._saved.unpack()
-            return [unpacked[i] for i in slots or range(len(unpacked))]
+        if type(self._saved) is _Packed:                 # as the unpack hook gives them,
+            unpacked = self._saved.unpack()              # on the saved tensor's edge
+            edges = self._saved.edges
+            return [self._on_edge(unpacked[i], edges.get(i))
+                    for i in slots or range(len(unpacked))]
         saved = self.saved_tensors                       # the version checks
         inputs, out_record = self._versions or ((), None)
         by_index = {i: t for i, t, _ in inputs}
@@ -100,6 +105,21 @@ class Node:
                 out.append(Tensor._make(s))
             else:
                 raise CastCutsGraph
+        return out
+
+    def _on_edge(self, t, edge):
+        """An unpacked saved Tensor attached where the saved one was (edge: its node, or
+        "output" for this node's output), as PyTorch's SavedVariable: a double backward goes
+        on through it whatever the unpack hook returned"""
+        if edge is None:
+            return t
+        if edge == "output":
+            return self.output_tensor(t._data, t._version_counter)
+        out = Tensor._make(t._data, True)
+        if type(edge) is AccumulateGrad:
+            out._grad_acc = edge
+        else:
+            out.grad_fn = edge
         return out
 
     def output_tensor(self, y, version_counter):
@@ -485,6 +505,10 @@ class Op:
                     parents[i] = fn if fn is not None else grad_edge(a)
                     meta[i] = (d.shape, d.dtype)
         if not need:
+            if dual_untracked[0] is not None:
+                result = dual_untracked[0](cls, args, None)
+                if result is not None:
+                    return result
             out = cls.forward(_NoGradCtx(), *arrays)
             if _forward_check[0]:
                 check_forward(cls.__name__, out[0] if cls.multi_output else out)
@@ -543,7 +567,8 @@ class Op:
         dtype or a Python number (which the caller then runs through the generic op)."""
         ad = a._data
         dt = ad.dtype
-        if ad.ndim or dt.char not in "fd" or _forward_check[0] or _recorder[0] is not None:
+        if (ad.ndim or dt.char not in "fd" or _forward_check[0] or _recorder[0] is not None
+                or dual_untracked[0] is not None):
             return None
         tb = None                                     # b, if it is a Tensor
         if isinstance(b, Tensor):
@@ -764,12 +789,14 @@ def _pack_saved(ctx, hooks=None):
     innermost saved_tensors_hooks' by default), each as a Tensor: an input as that input, the
     output as a Tensor sharing its version counter"""
     pack, unpack = hooks or _grad_state.saved_hooks[-1]
-    tensor_at = {}
+    tensor_at, edges = {}, {}
     if ctx._versions is not None:
         inputs, out_record = ctx._versions
         tensor_at = {i: t for i, t, _ in inputs}
+        edges = {i: grad_edge(t) for i, t, _ in inputs if t._requires_grad}
         if out_record is not None:
             tensor_at[out_record[0]] = out_record[1]          # its version counter
+            edges[out_record[0]] = "output"
     values, slots = list(ctx._saved), []
     for i, s in enumerate(values):
         if isinstance(s, Tensor):
@@ -794,6 +821,7 @@ def _pack_saved(ctx, hooks=None):
         slots.append(i)
     packed = ctx._saved = _Packed(values)
     packed.slots = dict.fromkeys(slots, unpack)
+    packed.edges = edges            # where each unpacked value attaches (Node.saved_for_graph)
     ctx._versions = None
 
 
@@ -833,6 +861,7 @@ class SavedTensor:
             values[i] = pack_hook(values[i])
         packed = _Packed(values)
         packed.slots = {**node._saved.slots, i: unpack_hook}
+        packed.edges = node._saved.edges
         node._saved = packed
 
 
@@ -1183,6 +1212,10 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx.needs_input_grad = needs
         record = _grad_state.enabled and any(needs)
+        if not record and dual_untracked[0] is not None:
+            result = dual_untracked[0](cls, args, kwargs)
+            if result is not None:
+                return result
         if record:
             ctx.parents = tuple(grad_edge(a) if n else None for a, n in zip(args, needs))
             ctx.input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)

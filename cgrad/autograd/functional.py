@@ -7,9 +7,9 @@ from .grad_mode import enable_grad
 
 
 def _as_tuple(x, arg_name, fn_name):
-    """(whether x was a tuple or list, x as a tuple of Tensors)"""
+    """(whether x was a tuple, x as a tuple of Tensors; a list is refused, as by PyTorch)"""
     from ..tensor import Tensor
-    is_tuple = isinstance(x, (tuple, list))
+    is_tuple = isinstance(x, tuple)
     items = tuple(x) if is_tuple else (x,)
     for i, el in enumerate(items):
         if not isinstance(el, Tensor):
@@ -247,6 +247,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                 blocks = tuple(b.to(out.dtype) for b in blocks)
             result.append(blocks)
         result = _grad_postprocess(tuple(result), create_graph)
+    if strategy == "forward-mode":      # PyTorch's forward mode nests lists, not tuples
+        result = [list(blocks) for blocks in result]
     return _tuple_postprocess(result, (is_outputs_tuple, is_inputs_tuple))
 
 

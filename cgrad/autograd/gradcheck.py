@@ -47,15 +47,51 @@ def _forward_jacobians(func, inputs, diff, k, n_out):
     return jac
 
 
+def _numerical_jacobian(func, inputs, i, k, eps, n_out):
+    """d output k (of n_out elements) / d input i by central differences, as
+    (input numel, n_out)"""
+    flat = inputs[i]._data.reshape(-1)      # a view: perturbed in place and restored
+    numerical = np.zeros((flat.size, n_out))
+    with no_grad():
+        for m in range(flat.size):
+            orig = flat[m]
+            flat[m] = orig + eps
+            plus = _as_tuple(func(*inputs))[k]._data.astype(np.float64).reshape(-1)
+            flat[m] = orig - eps
+            minus = _as_tuple(func(*inputs))[k]._data.astype(np.float64).reshape(-1)
+            flat[m] = orig
+            numerical[m] = (plus - minus) / (2 * eps)
+    return numerical
+
+
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
               check_backward_ad=True, check_forward_ad=False, **_ignored):
     """True if d(func)/d(input) computed by backward (check_backward_ad) and by forward_ad
     (check_forward_ad) matches finite differences for every input that requires grad; else
-    raises GradcheckError (or returns False)."""
+    raises GradcheckError (or returns False). If no output requires grad, the finite
+    differences must all be zero, as in PyTorch."""
+    try:
+        return _gradcheck(func, inputs, eps, atol, rtol, check_backward_ad, check_forward_ad)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+
+
+def _gradcheck(func, inputs, eps, atol, rtol, check_backward_ad, check_forward_ad):
     from ..tensor import Tensor
     inputs = _as_tuple(inputs)
     diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
+                         "none of them have requires_grad=True.")
     outputs = _as_tuple(func(*inputs))
+    if not any(isinstance(o, Tensor) and o.requires_grad for o in outputs):
+        for k, out in enumerate(outputs):
+            if isinstance(out, Tensor) and any(
+                    _numerical_jacobian(func, inputs, i, k, eps, out.numel()).any() for i in diff):
+                raise GradcheckError("Numerical gradient for function expected to be zero")
+        return True
     for k, out in enumerate(outputs):
         if not out.requires_grad:
             continue
@@ -65,25 +101,12 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
         if check_forward_ad:
             analytical.append(_forward_jacobians(func, inputs, diff, k, out.numel()))
         for i in diff:
-            x = inputs[i]._data
-            flat = x.reshape(-1)       # a view: x is perturbed in place and restored
-            numerical = np.zeros((flat.size, out.numel()))
-            with no_grad():
-                for m in range(flat.size):
-                    orig = flat[m]
-                    flat[m] = orig + eps
-                    plus = _as_tuple(func(*inputs))[k]._data.astype(np.float64).reshape(-1)
-                    flat[m] = orig - eps
-                    minus = _as_tuple(func(*inputs))[k]._data.astype(np.float64).reshape(-1)
-                    flat[m] = orig
-                    numerical[m] = (plus - minus) / (2 * eps)
+            numerical = _numerical_jacobian(func, inputs, i, k, eps, out.numel())
             for jac in analytical:
                 if not np.allclose(jac[i], numerical, rtol=rtol, atol=atol, equal_nan=True):
-                    if raise_exception:
-                        raise GradcheckError(
-                            f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                            f"numerical:{numerical}\nanalytical:{jac[i]}\n")
-                    return False
+                    raise GradcheckError(
+                        f"Jacobian mismatch for output {k} with respect to input {i},\n"
+                        f"numerical:{numerical}\nanalytical:{jac[i]}\n")
     return True
 
 
