@@ -221,7 +221,8 @@ _METHODS += ["tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes", "
              "slice_scatter", "diagonal_scatter", "diagflat", "fliplr", "flipud", "rot90",
              "unflatten"]
 _METHODS += ["bernoulli", "multinomial", "addbmm", "addmv", "addmv_", "addr", "baddbmm", "put",
-             "index_reduce", "renorm", "frexp", "histogram", "histogramdd", "isposinf", "isneginf", "isreal"]
+             "index_reduce", "renorm", "frexp", "histogram", "histogramdd", "isposinf",
+             "isneginf", "isreal"]
 _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 # the complex helpers, as PyTorch gives them for real tensors
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
@@ -873,10 +874,6 @@ def _slice(input, dim=0, start=None, end=None, step=1):
     return input[tuple(key)]
 
 
-def _as_strided(input, size, stride, storage_offset=None):
-    return input.as_strided(size, stride, storage_offset)
-
-
 def _expand(input, size, *, implicit=False):
     return input.expand(size)
 
@@ -891,7 +888,7 @@ for _name, _view, _grad_fn_name in [
         ("expand_copy", _expand, None), ("squeeze_copy", Tensor.squeeze, None),
         ("unsqueeze_copy", Tensor.unsqueeze, None), ("select_copy", Tensor.select, None),
         ("slice_copy", _slice, "SliceBackward0"), ("diagonal_copy", Tensor.diagonal, None),
-        ("unfold_copy", Tensor.unfold, None), ("as_strided_copy", _as_strided, None),
+        ("unfold_copy", Tensor.unfold, None), ("as_strided_copy", Tensor.as_strided, None),
         ("alias_copy", _alias, None), ("split_copy", Tensor.split, None),
         ("split_with_sizes_copy", Tensor.split_with_sizes, None),
         ("unbind_copy", Tensor.unbind, None), ("detach_copy", Tensor.detach, None)]:

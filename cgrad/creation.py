@@ -37,9 +37,9 @@ def _factory(takes_out=True):
             if dtype is None:
                 kwargs["dtype"] = out.dtype
             elif dtype != out.dtype:
-                raise RuntimeError(f"dtype {_dtype.c_name(_dtype.to_numpy_dtype(dtype)).title()} "
+                raise RuntimeError(f"dtype {_dtype.torch_name(_dtype.to_numpy_dtype(dtype))} "
                                    f"does not match dtype of out parameter "
-                                   f"({_dtype.c_name(out._data.dtype).title()})")
+                                   f"({_dtype.torch_name(out._data.dtype)})")
             return _into_out(fn(*args, **kwargs), out)
         return factory
     return wrap
@@ -392,8 +392,8 @@ def binomial(count, prob, generator=None):
     n, p = count._data, prob._data
     _dtype.require_float(n.dtype, "binomial_cpu")
     if n.dtype != p.dtype:
-        raise RuntimeError(f"Found dtype {_dtype.c_name(p.dtype).capitalize()} but expected "
-                           f"{_dtype.c_name(n.dtype).capitalize()}")
+        raise RuntimeError(f"Found dtype {_dtype.torch_name(p.dtype)} but expected "
+                           f"{_dtype.torch_name(n.dtype)}")
     n, p = np.broadcast_arrays(n, p)
     bad = np.isnan(n) | np.isnan(p)
     trials = np.where(bad, 0, np.maximum(np.floor(np.nan_to_num(n)), 0)).astype(np.int64)
