@@ -311,6 +311,9 @@ def _check_cast(src, dst, cpp=False):
                            f"type {name}")
 
 
+_float_warned = [False]     # float() of a tensor requiring grad warned (Tensor.__float__)
+
+
 class Tensor:
     """A multi-dimensional array with autograd, PyTorch's Tensor on NumPy storage."""
     # Every op makes a Tensor, so only what every Tensor needs is a slot; the rest are class
@@ -577,6 +580,11 @@ class Tensor:
     def __float__(self):
         if self._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if self._requires_grad and not _float_warned[0]:     # once a process, as PyTorch
+            _float_warned[0] = True
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                          "unexpected behavior.\nConsider using tensor.detach() first.",
+                          stacklevel=2)
         return float(self.item())
 
     def __format__(self, spec):

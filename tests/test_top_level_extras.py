@@ -219,3 +219,23 @@ def _factory_options(L):
 def test_factory_options_match_torch(backend):
     """layout=strided, pin_memory=False and out= on the factory functions, as PyTorch's"""
     assert _factory_options(cgrad) == _factory_options(torch)
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once(backend, monkeypatch):
+    """PyTorch 2.13 warns (once a process) that float() of such a tensor leaves the graph"""
+    import sys
+    monkeypatch.setattr(sys.modules["cgrad.tensor"], "_float_warned", [False])
+    x = cgrad.tensor(2.5, requires_grad=True)
+    with pytest.warns(UserWarning, match="requires_grad=True to a scalar"):
+        assert float(x) == 2.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(x * 2) == 5.0 and float(x.detach()) == 2.5
+
+
+@pytest.mark.parametrize("args", [({"a": 1}, "W"), ("X", {"a": 1})])
+def test_linear_of_a_non_tensor_is_a_type_error(backend, args):
+    for L in (cgrad, torch):
+        a, b = (L.ones(2, 2) if v in ("X", "W") else v for v in args)
+        with pytest.raises(TypeError, match="must be Tensor, not dict"):
+            L.nn.functional.linear(a, b)

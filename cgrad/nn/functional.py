@@ -154,7 +154,14 @@ def linear(input, weight, bias=None):
     squeeze), through addmm (here one fused op, forward and backward in one kernel each; a
     bias of another shape than (out_features,) is broadcast by a separate add), else matmul
     and an in-place add of the bias"""
-    if not input.ndim or not weight.ndim:
+    try:
+        no_dims = not input.ndim or not weight.ndim
+    except AttributeError:       # not a Tensor (tested only here, off the common path)
+        name, position, t = (("input", 1, input) if not isinstance(input, Tensor) else
+                             ("weight", 2, weight))
+        raise TypeError(f"linear(): argument '{name}' (position {position}) must be Tensor, "
+                        f"not {type(t).__name__}") from None
+    if no_dims:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{input.ndim}D and {weight.ndim}D")
     if bias is None or not (input.ndim == 2 or bias.ndim == 1 or bias.squeeze().ndim == 1):
