@@ -140,6 +140,8 @@ def __getattr__(name):
         return _lazy("func").vmap
     if name in _FROM_AMP:
         return getattr(_lazy("amp.autocast_mode"), name)
+    if name in ("svd_lowrank", "pca_lowrank"):
+        return getattr(_lazy("_lowrank"), name)
     if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
         return getattr(_lazy("nn.rnn"), name)
     if name == "GradScaler":

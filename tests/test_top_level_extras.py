@@ -239,3 +239,36 @@ def test_linear_of_a_non_tensor_is_a_type_error(backend, args):
         a, b = (L.ones(2, 2) if v in ("X", "W") else v for v in args)
         with pytest.raises(TypeError, match="must be Tensor, not dict"):
             L.nn.functional.linear(a, b)
+
+
+def _lowrank_outcomes(L):
+    """what svd_lowrank / pca_lowrank give that does not depend on the random draws"""
+    rng = np.random.default_rng(0)
+    A = L.tensor(rng.standard_normal((50, 3)) @ rng.standard_normal((3, 40))
+                 + 1e-6 * rng.standard_normal((50, 40)))
+    L.manual_seed(0)
+    out = []
+    for X, kw in ((A, dict(q=5)), (A.mT, dict(q=5)), (A, dict(q=5, niter=0)),
+                  (A, dict(q=5, M=L.tensor(rng.standard_normal((1, 40)))))):
+        U, S, V = L.svd_lowrank(X, **kw)
+        target = X - kw["M"] if "M" in kw else X
+        out.append((tuple(U.shape), tuple(S.shape), tuple(V.shape),
+                    np.round(S.numpy()[:3], 4).tolist() if "M" not in kw else None,
+                    float(((U * S) @ V.mT - target).abs().max()) < 1e-4 if "M" not in kw
+                    else None))
+    U, S, V = L.pca_lowrank(A, q=4)
+    centred = A - A.mean(0, keepdim=True)
+    out.append((np.round(S.numpy()[:3], 4).tolist(),
+                float(((U * S) @ V.mT - centred).abs().max()) < 1e-4))
+    for bad in (dict(q=60), dict(q=-1), dict(niter=-1)):
+        out.append(_outcome(lambda L_: L_.pca_lowrank(A, **bad), L))
+    x = L.tensor(A.numpy(), requires_grad=True)
+    L.svd_lowrank(x, q=3)[1].sum().backward()
+    out.append(tuple(x.grad.shape))
+    return out
+
+
+def test_lowrank_decompositions_match_torch(backend):
+    """randomized, so compared by what the draws do not change: shapes, the leading singular
+    values, the reconstruction of a rank-3 matrix, the errors"""
+    assert _lowrank_outcomes(cgrad) == _lowrank_outcomes(torch)
