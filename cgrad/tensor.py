@@ -2690,7 +2690,15 @@ class Tensor:
     def resize(self, *sizes):
         """Deprecated (PyTorch's too): self's elements in the new shape, their number kept"""
         warnings.warn("non-inplace resize is deprecated", stacklevel=2)
-        sizes = _shape_arg(sizes)
+        return self._resized(_shape_arg(sizes))
+
+    def resize_as(self, tensor):
+        """Deprecated (PyTorch's too): resize to tensor's shape"""
+        warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+        return self._resized(tuple(tensor.shape))
+
+    def _resized(self, sizes):
+        """resize and resize_as: the element count kept, or PyTorch's error"""
         if math.prod(sizes) != self.numel():
             raise RuntimeError(f"requested resize to {'x'.join(map(str, sizes))} "
                                f"({math.prod(sizes)} elements in total), but the given tensor "
@@ -2698,13 +2706,6 @@ class Tensor:
                                "elements). autograd's resize can only change the shape of a "
                                "given tensor, while preserving the number of elements. ")
         return self.reshape(sizes)
-
-    def resize_as(self, tensor):
-        """Deprecated (PyTorch's too): resize to tensor's shape"""
-        warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self.resize(tensor.shape)
 
     def as_subclass(self, cls):
         """self as an instance of cls (a Tensor subclass): an alias, sharing self's memory and
@@ -4064,12 +4065,7 @@ class Tensor:
         """(hist, bin_edges): counts (weight sums) in `bins` equal bins over range (the data's
         range by default), or between the given edges; density divides by total * width"""
         _dtype.require_float(self._data.dtype, "histogramdd")
-        if weight is not None and weight.shape != self.shape:
-            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
-                               f"have the same shape as the input tensor excluding its "
-                               f"innermost dimension, but got input with shape "
-                               f"{list(self.shape) + [1]} and weight with shape "
-                               f"{list(weight.shape)}")
+        _check_histogram_weight(weight, tuple(self.shape) + (1,))      # (points of 1 dim)
         hist, (edges,) = _histogram_dd(self._data.reshape(-1, 1), [bins],
                                        None if range is None else list(range), weight, density)
         return HistogramResult(hist, edges)
@@ -4099,11 +4095,7 @@ class Tensor:
         if range is not None and len(range) != 2 * d:
             raise RuntimeError(f"torch.histogramdd: for a {d}-dimensional histogram range "
                                f"should have {2 * d} elements, but got {len(range)}")
-        if weight is not None and weight.shape != self.shape[:-1]:
-            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should "
-                               f"have the same shape as the input tensor excluding its "
-                               f"innermost dimension, but got input with shape "
-                               f"{list(self.shape)} and weight with shape {list(weight.shape)}")
+        _check_histogram_weight(weight, tuple(self.shape))
         hist, edges = _histogram_dd(self._data.reshape(-1, d), bins,
                                     None if range is None else list(range), weight, density)
         return HistogramddResult(hist, edges)
@@ -4122,6 +4114,16 @@ def _beta_plus(input, prod, beta):
     if beta == 0:
         return prod + input.masked_fill(Tensor._make(np.ones((), np.bool_)), 0)
     return prod + (input * beta if beta != 1 else input)
+
+
+def _check_histogram_weight(weight, points_shape):
+    """PyTorch's error unless weight (or None) has one entry per point of points_shape (the
+    points' coordinates in its last dim)"""
+    if weight is not None and tuple(weight.shape) != points_shape[:-1]:
+        raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should have the "
+                           f"same shape as the input tensor excluding its innermost dimension, "
+                           f"but got input with shape {list(points_shape)} and weight with "
+                           f"shape {list(weight.shape)}")
 
 
 def _histogram_dd(points, bins, range, weight, density):
@@ -4149,8 +4151,7 @@ def _histogram_dd(points, bins, range, weight, density):
                 (1,) * d + (-1,) + (1,) * (len(edges) - d - 1))
         with np.errstate(invalid="ignore", divide="ignore"):
             hist = hist / hist.sum() / volume
-    dtype = points.dtype
-    return Tensor._make(hist.astype(dtype)), [Tensor._make(e.copy()) for e in edges]
+    return Tensor._make(hist.astype(points.dtype)), [Tensor._make(e.copy()) for e in edges]
 
 
 def _bin_edges(x, bins, range, d):
