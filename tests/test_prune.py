@@ -48,8 +48,11 @@ def _same_forward_backward(nets, rng):
         out = net(lib.tensor(x))
         out.pow(2).sum().backward()
         outs[lib] = (out, [p.grad for p in net.parameters()])
-    np.testing.assert_allclose(outs[cgrad][0].detach().numpy(), outs[torch][0].detach().numpy(),
-                               rtol=1e-5, atol=1e-5)
+    # float32 rounding relative to the outputs' scale (up to ~20 after the SGD step, where an
+    # output near 0.1 comes out of cancellation; the libraries' BLAS differ by CPU)
+    out_t = outs[torch][0].detach().numpy()
+    np.testing.assert_allclose(outs[cgrad][0].detach().numpy(), out_t, rtol=1e-5,
+                               atol=1e-5 * max(1.0, float(np.abs(out_t).max())))
     for gc, gt in zip(outs[cgrad][1], outs[torch][1]):
         # float32 rounding, relative to the gradient's scale: after the SGD step it reaches
         # 1e4 and an element of 1e2 may be off by 1e-2 in either library (vs float64: ~1e-6
