@@ -49,6 +49,9 @@ from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa:
                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, layout, strided,
                       bartlett_window, blackman_window, hamming_window, hann_window,
                       kaiser_window)
+from .storage import (BoolStorage, ByteStorage, CharStorage, DoubleStorage,  # noqa: E402
+                      FloatStorage, HalfStorage, IntStorage, LongStorage, ShortStorage,
+                      Storage, TypedStorage, UntypedStorage, from_file, is_storage)
 from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  # noqa: E402
                     get_device, instance_norm, is_anomaly_enabled,
                     is_anomaly_check_nan_enabled, is_complex,

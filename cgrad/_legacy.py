@@ -52,11 +52,8 @@ def _typed_new(cls, *args, device=None):
 
 
 _TYPED = {}
-for _name, _dt in (("FloatTensor", _dtype.float32), ("DoubleTensor", _dtype.float64),
-                   ("HalfTensor", _dtype.float16), ("LongTensor", _dtype.int64),
-                   ("IntTensor", _dtype.int32), ("ShortTensor", _dtype.int16),
-                   ("CharTensor", _dtype.int8), ("ByteTensor", _dtype.uint8),
-                   ("BoolTensor", _dtype.bool_)):
+for _dt in _dtype.ALL:                          # FloatTensor, DoubleTensor, ...
+    _name = f"{_dtype.torch_name(_dt.np)}Tensor"
     _TYPED[_name] = _TypedTensorMeta(_name, (), {"dtype": _dt, "__new__": _typed_new})
 globals().update(_TYPED)
 

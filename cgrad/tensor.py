@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 
 from . import _dtype
+from . import storage as _storage
 from ._device import device
 from . import backends as B
 from ._format import tensor_repr
@@ -521,10 +522,83 @@ class Tensor:
         return self._data.ctypes.data
 
     def storage_offset(self):
-        """elements from the start of the memory this tensor's storage owns to its first"""
-        root = _engine._root(self._data)
-        start = root.ctypes.data if isinstance(root, np.ndarray) else self._data.ctypes.data
-        return (self._data.ctypes.data - start) // self._data.itemsize
+        """elements from the start of this tensor's storage to its first"""
+        start = _storage.address(_storage.owner(self._data))
+        return (_storage.address(self._data) - start) // self._data.itemsize
+
+    def untyped_storage(self):
+        """the memory self views, as bytes (shared with self: writes show in both)"""
+        return _storage.UntypedStorage._of(self._data)
+
+    def storage(self):
+        """(deprecated, as PyTorch's) self's storage read as elements of self's dtype"""
+        _storage._warn_typed_storage_removal()
+        return self._typed_storage()
+
+    def _typed_storage(self):
+        return _storage.TypedStorage._wrapping(self.untyped_storage(), self.dtype)
+
+    def storage_type(self):
+        """the legacy storage class of self's dtype (FloatStorage, ...)"""
+        return _storage.legacy_class(self.dtype)
+
+    def is_set_to(self, tensor):
+        """whether self and tensor view the same memory in the same way: one storage, offset,
+        sizes and strides"""
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"is_set_to(): argument 'tensor' (position 1) must be Tensor, not "
+                            f"{type(tensor).__name__}")
+        a, b = self._data, tensor._data
+        return (_storage.owner(a) is _storage.owner(b) and a.shape == b.shape
+                and _storage.address(a) == _storage.address(b)
+                and self.stride() == tensor.stride())
+
+    def set_(self, source=None, storage_offset=0, size=None, stride=None):
+        """self made to view other memory: set_() none, set_(tensor) the tensor's, or
+        set_(storage, storage_offset, size, stride) a storage's (its size, contiguous, by
+        default). Not differentiable: refused where autograd would record it."""
+        if self._records_inplace((source,)):
+            raise RuntimeError("set_ is not differentiable: call it under cgrad.no_grad(), or "
+                               "with a source that does not require grad")
+        if source is None:
+            if size is not None or stride is not None or storage_offset:
+                raise TypeError("set_(): a storage offset, size or stride needs a source")
+            arr = np.empty(0, self._data.dtype)
+        elif isinstance(source, Tensor) and size is None and stride is None \
+                and not storage_offset:
+            self._check_set_dtype(source._data.dtype)
+            arr = source._data.view()
+        else:
+            if isinstance(source, Tensor):
+                self._check_set_dtype(source._data.dtype)
+                flat = _storage.byte_view(source._data)[0]
+            elif isinstance(source, _storage.TypedStorage):
+                if source.dtype.np != self._data.dtype:
+                    raise RuntimeError(f"Expected a Storage of type "
+                                       f"{_dtype.c_name(self._data.dtype)} or an UntypedStorage, "
+                                       f"but got type {_dtype.torch_name(source.dtype.np)} for "
+                                       "argument 1 'storage'")
+                flat = source._raw()
+            elif isinstance(source, _storage.UntypedStorage):
+                flat = source._raw()
+            else:
+                raise TypeError(f"set_(): argument 'source' must be a Tensor or a storage, not "
+                                f"{type(source).__name__}")
+            if size is None:
+                if storage_offset:
+                    raise TypeError("set_(): a storage offset needs a size")
+                size = (flat.size // self._data.itemsize,)
+            arr = _storage.strided_view(flat, self._data.dtype, storage_offset,
+                                        _shape_arg((size,)),
+                                        None if stride is None else _shape_arg((stride,)))
+        self._data = arr
+        self._version_counter.value += 1
+        return self
+
+    def _check_set_dtype(self, source_dtype):
+        if source_dtype != self._data.dtype:
+            raise RuntimeError(f"Could not set tensor of type {_dtype.c_name(source_dtype)} to "
+                               f"a tensor of type {_dtype.c_name(self._data.dtype)}")
 
     def is_contiguous(self, memory_format=contiguous_format):
         if memory_format is contiguous_format or memory_format is preserve_format:
@@ -1857,8 +1931,38 @@ class Tensor:
 
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
-            raise NotImplementedError("view(dtype) is not supported by cgrad")
+            return self._view_as_dtype(shape[0])
         return S.View.apply(self, self._resolve_shape(shape))
+
+    def _view_as_dtype(self, dtype):
+        """self's bytes read as dtype (PyTorch's view(dtype)): the last dimension scaled by
+        the ratio of the element sizes; not differentiable, as in PyTorch"""
+        a, new = self._data, dtype.np
+        if a.itemsize != new.itemsize:
+            names = f"{_dtype.torch_name(a.dtype)} as {_dtype.torch_name(new)}"
+            why = f"to view {names} (different element sizes)"
+            if a.ndim == 0:
+                raise RuntimeError(f"self.dim() cannot be 0 {why}")
+            if a.size and self.stride(-1) != 1 and a.shape[-1] != 1:
+                raise RuntimeError(f"self.stride(-1) must be 1 {why}, but got "
+                                   f"{self.stride(-1)}")
+            if new.itemsize > a.itemsize:
+                k = new.itemsize // a.itemsize
+                checks = [(f"self.size(-1) must be divisible by {k}", a.shape[-1]),
+                          (f"self.storage_offset() must be divisible by {k}",
+                           self.storage_offset())]
+                checks += [(f"self.stride({d}) must be divisible by {k}", self.stride(d))
+                           for d in range(a.ndim - 1) if a.size]
+                for what, value in checks:
+                    if value % k:
+                        raise RuntimeError(f"{what} {why}, but got {value}")
+            if not a.size:                                          # nothing to share
+                a = np.empty(a.shape[:-1] + (a.shape[-1] * a.itemsize // new.itemsize,), new)
+            elif a.shape[-1] == 1 and a.strides[-1] != a.itemsize:  # (NumPy needs it so)
+                a = np.lib.stride_tricks.as_strided(a, strides=a.strides[:-1] + (a.itemsize,))
+        out = Tensor._make(a.view(new))
+        out._vc = self._version_counter
+        return out
 
     def reshape(self, *shape):
         shape = self._resolve_shape(shape)

@@ -7,6 +7,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
+from ..storage import byte_view, strided_view
 
 
 
@@ -1444,20 +1445,15 @@ class ScatterReduce(Op):
 
 # ---- as_strided: a view of a tensor's storage in any geometry ---------------------------------
 def storage_of(x):
-    """(the flat 1-D array over the memory x lives in, x's first element's offset in it): the
-    last array of x's base chain, which must be one contiguous block of x's dtype"""
-    root, b = x, x.base
-    while b is not None:            # (through as_strided's DummyArray too, which has a .base)
-        if isinstance(b, np.ndarray):
-            root = b
-        b = getattr(b, "base", None)
-    if root.dtype != x.dtype or not (root.flags.c_contiguous or root.flags.f_contiguous):
-        raise NotImplementedError("cgrad addresses a tensor's storage only where its memory is "
-                                  "one contiguous block of the tensor's dtype (this tensor's "
-                                  "is not)")
-    flat = root.reshape(-1, order="A")          # memory order: a view, never a copy
-    return flat, (x.__array_interface__["data"][0] - flat.__array_interface__["data"][0]) \
-        // x.itemsize
+    """(the flat 1-D array of x's dtype over the memory x lives in, x's first element's offset
+    in it)"""
+    flat, offset = byte_view(x)
+    item = x.itemsize
+    if offset % item:
+        raise NotImplementedError("cgrad addresses a tensor's storage in elements of its dtype "
+                                  "only where its first element is a whole number of them "
+                                  "from the storage's start (this tensor's is not)")
+    return flat[:flat.size - flat.size % item].view(x.dtype), offset // item
 
 
 def _flat_indices(shape, strides, offset):
@@ -1481,18 +1477,10 @@ class AsStrided(Op):
         if any(s < 0 for s in stride):
             raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, "
                                f"got strides: {list(stride)}")
-        item = x.itemsize
-        need = offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) \
-            if all(size) else offset
-        if need > storage.size:
-            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
-                               f"offset {offset}, and itemsize {item} requiring a storage size "
-                               f"of {need * item} are out of bounds for storage of size "
-                               f"{storage.size * item}")
-        ctx.geometry = (x.shape, tuple(s // item for s in x.strides), x_offset,
+        view = strided_view(storage, x.dtype, offset, size, stride)
+        ctx.geometry = (x.shape, tuple(s // x.itemsize for s in x.strides), x_offset,
                         size, stride, offset)
-        return np.lib.stride_tricks.as_strided(storage[offset:], size,
-                                               tuple(s * item for s in stride))
+        return view
 
     @staticmethod
     def backward(ctx, g):
