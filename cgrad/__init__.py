@@ -53,7 +53,7 @@ from .storage import (BoolStorage, ByteStorage, CharStorage, DoubleStorage,  # n
                       FloatStorage, HalfStorage, IntStorage, LongStorage, ShortStorage,
                       Storage, TypedStorage, UntypedStorage, from_file, is_storage)
 from ._misc import (adaptive_max_pool1d, batch_norm, chain_matmul, embedding,  # noqa: E402
-                    get_device, instance_norm, is_anomaly_enabled,
+                    get_device, get_device_module, instance_norm, is_anomaly_enabled,
                     is_anomaly_check_nan_enabled, is_complex,
                     is_warn_always_enabled, randint_like, set_anomaly_enabled,
                     set_warn_always, typename)
@@ -137,7 +137,7 @@ def __getattr__(name):
     # compiler and save/load load on first use, so `import cgrad` stays light
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
                 "func", "amp", "multiprocessing", "profiler", "jit", "serialization",
-                "compiler"):
+                "compiler", "accelerator", "xpu", "mps", "mtia"):
         return _lazy(name)
     if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
         return _lazy("func").vmap

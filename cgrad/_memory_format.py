@@ -84,3 +84,52 @@ def copy_as(a, fmt):
     out = laid_out(np.empty(a.size, a.dtype), a.shape, fmt)
     np.copyto(out, a)
     return out
+
+
+def dim_order(t, ambiguity_check=False):
+    """PyTorch's Tensor.dim_order: t's dims from the outermost to the innermost in memory
+    (its algorithm: an insertion sort by stride, ties and size-1 dims as it leaves them)"""
+    if not isinstance(ambiguity_check, bool) and not (
+            isinstance(ambiguity_check, list)
+            and all(isinstance(f, memory_format) for f in ambiguity_check)):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory "
+                        "formats.")
+    shape, strides = t.shape, t.stride()
+    formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+    ambiguous = 1 in shape or any(a == b for a, b in zip(strides, strides[1:]))
+    if ambiguity_check is not False and ambiguous \
+            and sum(t.is_contiguous(memory_format=f) for f in formats) != 1:
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact "
+                           "one of the given memory formats.")
+    ndim = len(shape)
+    contiguous, last = t.is_contiguous(), t.is_contiguous(memory_format=channels_last)
+    if ndim <= 1 or (contiguous and not last):
+        return tuple(range(ndim))
+    if last and not contiguous:
+        return (0, *range(2, ndim), 1)
+
+    def at_least(a, b):
+        return b == 0 or (a != 0 and (a >= b or a % b == 0))
+
+    def should_swap(a, b):
+        sa, sb = strides[a], strides[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa == sb:
+            return 0 if at_least(shape[b], shape[a]) else 1
+        return -1 if at_least(sb, sa) else 1
+
+    perm = list(reversed(range(ndim)))          # sorted back to front, reversed on return
+    for i in range(1, ndim):
+        dim1 = i
+        for dim0 in reversed(range(i)):
+            order = should_swap(perm[dim0], perm[dim1])
+            if order > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif order < 0:
+                break
+    if ambiguity_check and any(should_swap(perm[i], perm[i + 1]) != -1
+                                            for i in range(ndim - 1)):
+        raise RuntimeError("The tensor does not have unique dim order.")
+    return tuple(reversed(perm))

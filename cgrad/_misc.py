@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from . import _device
 from .autograd import anomaly
 from .creation import _factory
 from .tensor import Tensor
@@ -23,6 +24,23 @@ def typename(obj):
 
 def get_device(input):
     return -1 if isinstance(input, Tensor) else input.get_device()
+
+
+def get_device_module(device=None):
+    """the module of a device's type (cgrad.cpu, cgrad.cuda, cgrad.xpu, cgrad.mps,
+    cgrad.mtia); by default the current accelerator's, so cgrad.cpu"""
+    import importlib
+    if device is None:
+        kind = "cpu"
+    elif isinstance(device, (str, _device.device)):
+        kind = _device.device(device).type
+    else:
+        raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or "
+                           "None")
+    if kind not in ("cpu", "cuda", "xpu", "mps", "mtia"):
+        raise RuntimeError(f"Device '{kind}' does not have a corresponding module registered "
+                           f"as 'torch.{kind}'.")
+    return importlib.import_module(f"cgrad.{kind}")
 
 
 def is_complex(input):

@@ -26,7 +26,8 @@ from .ops import scalar as SC
 from .ops.shape import check_broadcast as _check_broadcast
 from .ops import shape as S
 from .ops import special as SP
-from ._memory_format import (contiguous_format, dims_order as _dims_order,
+from ._memory_format import (contiguous_format, dim_order as _dim_order,
+                             dims_order as _dims_order,
                              is_contiguous_as as _is_contiguous_as, laid_out as _laid_out,
                              preserve_format, suggested as _suggested)
 
@@ -599,6 +600,13 @@ class Tensor:
         if source_dtype != self._data.dtype:
             raise RuntimeError(f"Could not set tensor of type {_dtype.c_name(source_dtype)} to "
                                f"a tensor of type {_dtype.c_name(self._data.dtype)}")
+
+    def dim_order(self, *, ambiguity_check=False):
+        """self's dims from the outermost to the innermost in memory"""
+        return _dim_order(self, ambiguity_check)
+
+    def const_data_ptr(self):
+        return self.data_ptr()
 
     def is_contiguous(self, memory_format=contiguous_format):
         if memory_format is contiguous_format or memory_format is preserve_format:
@@ -2717,6 +2725,7 @@ class Tensor:
     # ---- where the tensor lives: the CPU, dense, strided (PyTorch's questions about it) ----
     is_cpu = True
     is_sparse = is_sparse_csr = is_quantized = is_meta = is_mkldnn = is_nested = False
+    is_xpu = is_mps = is_mtia = is_ipu = is_maia = is_vulkan = is_xla = False  # (CPU only)
 
     @property
     def layout(self):
@@ -2751,6 +2760,15 @@ class Tensor:
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         raise AssertionError("cgrad was not compiled with CUDA enabled: it runs on the CPU only")
+
+    def xpu(self, device=None, non_blocking=False, memory_format=None):
+        raise AssertionError("cgrad was not compiled with XPU enabled: it runs on the CPU only")
+
+    def mtia(self, device=None, non_blocking=False, memory_format=None):
+        raise AssertionError("cgrad was not compiled with MTIA enabled: it runs on the CPU only")
+
+    def is_distributed(self):
+        return False
 
     def to_dense(self, dtype=None, *, masked_grad=None):
         return self if dtype is None else self.to(dtype)

@@ -1,0 +1,53 @@
+"""What the modules of the devices cgrad does not have (torch.cuda, torch.xpu, torch.mps,
+torch.mtia) answer: none is available, there is nothing to seed, cache or count, and the calls
+that need a device raise, as PyTorch's builds without that device do."""
+__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "is_initialized",
+           "is_bf16_supported", "empty_cache", "memory_allocated", "max_memory_allocated",
+           "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats"]
+
+
+def is_available():
+    return False
+
+
+def device_count():
+    return 0
+
+
+def manual_seed(seed):
+    """Nothing to seed: there is no such device (as PyTorch without it)."""
+
+
+manual_seed_all = manual_seed
+
+
+def is_initialized():
+    return False
+
+
+def is_bf16_supported(including_emulation=True):
+    return False
+
+
+def empty_cache():
+    """Nothing cached: there is no device memory (PyTorch without the device does nothing
+    too)"""
+
+
+def memory_allocated(device=None):
+    return 0
+
+
+max_memory_allocated = memory_reserved = max_memory_reserved = memory_allocated
+
+
+def reset_peak_memory_stats(device=None):
+    """Nothing to reset (no device memory)"""
+
+
+def needing(name):
+    """a stand-in for the calls that need the device called name: PyTorch's AssertionError"""
+    def no_device(*args, **kwargs):
+        raise AssertionError(f"cgrad was not compiled with {name} enabled: it runs on the CPU "
+                             "only")
+    return no_device
