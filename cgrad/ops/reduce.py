@@ -972,8 +972,8 @@ class SegmentReduce(Op):
     @staticmethod
     def forward(ctx, x, reduce, offsets, axis, initial):
         batch, size, inner = x.shape[:axis], x.shape[axis], x.shape[axis + 1:]
-        rows = x.reshape((-1, size, math.prod(inner)))
-        offsets = offsets.reshape((rows.shape[0], -1)).astype(np.int64)
+        rows = x.reshape((math.prod(batch), size, math.prod(inner)))
+        offsets = offsets.reshape((rows.shape[0], offsets.shape[-1])).astype(np.int64)
         count = offsets.shape[1] - 1
         # each element's output row (b * count + segment), -1 outside every segment
         position = np.arange(size)
@@ -981,11 +981,12 @@ class SegmentReduce(Op):
         inside = (position >= offsets[:, :1]) & (position < offsets[:, -1:])
         target = np.where(inside, segment + np.arange(rows.shape[0])[:, None] * count, -1)
         target = target.reshape(-1)
-        lengths = np.diff(offsets, axis=1).reshape(-1, 1)
+        lengths = np.diff(offsets, axis=1).reshape(rows.shape[0] * count, 1)
         start = SegmentReduce.IDENTITIES[reduce] if initial is None else initial
         y = np.full((lengths.shape[0], rows.shape[2]), start, x.dtype)
         kept = target >= 0
-        SegmentReduce.UFUNCS[reduce].at(y, target[kept], rows.reshape(-1, rows.shape[2])[kept])
+        flat = rows.reshape(rows.shape[0] * size, rows.shape[2])
+        SegmentReduce.UFUNCS[reduce].at(y, target[kept], flat[kept])
         if reduce == "mean":
             empty = np.nan if initial is None else initial
             with np.errstate(all="ignore"):
@@ -998,11 +999,10 @@ class SegmentReduce(Op):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        columns = y.shape[1]
-        g = g.reshape(-1, columns)
+        g = g.reshape(y.shape)
         target, kept = ctx.target, ctx.target >= 0
         into = target[kept]
-        flat = x.reshape(-1, columns)
+        flat = x.reshape(target.shape[0], y.shape[1])
         gx = np.zeros(flat.shape, g.dtype)
         reduce = ctx.reduce
         if reduce == "sum":
