@@ -143,6 +143,8 @@ def __getattr__(name):
         return getattr(_lazy("amp.autocast_mode"), name)
     if name in ("svd_lowrank", "pca_lowrank"):
         return getattr(_lazy("_lowrank"), name)
+    if name == "lobpcg":
+        return _lazy("_lobpcg").lobpcg
     if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
         return getattr(_lazy("nn.rnn"), name)
     if name == "GradScaler":

@@ -311,3 +311,81 @@ def test_segment_reduce_errors_like_torch():
         cgrad.segment_reduce(cgrad.ones(2, 3), "sum", lengths=cgrad.ones(3, 3).long(), axis=1)
     with pytest.raises(RuntimeError, match="outside data's 6 elements"):
         cgrad.segment_reduce(cgrad.tensor(d), "sum", offsets=cgrad.tensor([0, 7]))
+
+
+# ---- lobpcg --------------------------------------------------------------------------------
+
+def _spd_pair(m, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, m))
+    b = rng.standard_normal((m, m))
+    return a @ a.T + np.eye(m), b @ b.T / m + np.eye(m), rng.standard_normal((m, 2))
+
+
+def _same_up_to_sign(X, tX, **tol):
+    x, tx = X.detach().numpy(), tX.detach().numpy()
+    signs = np.sign((x * tx).sum(-2, keepdims=True))
+    np.testing.assert_allclose(x * signs, tx, **tol)
+
+
+@pytest.mark.parametrize("method", ["ortho", "basic"])
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("with_b", [False, True])
+def test_lobpcg_matches_torch(method, largest, with_b):
+    """from the same initial X (the random ones differ), the same iterations"""
+    a, b, x = _spd_pair(12, 6)
+    kw = dict(k=2, method=method, largest=largest)
+    E, X = cgrad.lobpcg(cgrad.tensor(a), B=cgrad.tensor(b) if with_b else None,
+                        X=cgrad.tensor(x), **kw)
+    tE, tX = torch.lobpcg(torch.tensor(a), B=torch.tensor(b) if with_b else None,
+                          X=torch.tensor(x), **kw)
+    np.testing.assert_allclose(E.numpy(), tE.numpy(), rtol=1e-9)
+    _same_up_to_sign(X, tX, atol=1e-6)
+    if method == "ortho":          # ('basic', PyTorch's too, finds one of them twice here)
+        w = np.linalg.eigvals(np.linalg.solve(b, a) if with_b else a).real
+        w.sort()
+        np.testing.assert_allclose(E.numpy(), w[::-1][:2] if largest else w[:2], rtol=1e-6)
+
+
+def test_lobpcg_batched_preconditioned_tracked():
+    a, _, x = _spd_pair(9, 7)
+    a2 = np.stack([a, a + 2 * np.eye(9)])
+    x2 = np.stack([x[:, :1], x[:, 1:]])
+    ik = np.diag(1 / np.diag(a))
+    steps = []
+    E, X = cgrad.lobpcg(cgrad.tensor(a2), X=cgrad.tensor(x2), iK=cgrad.tensor(ik),
+                        tracker=lambda worker: steps.append(worker.ivars["istep"]))
+    tE, tX = torch.lobpcg(torch.tensor(a2), X=torch.tensor(x2), iK=torch.tensor(ik))
+    assert E.shape == (2, 1) and X.shape == (2, 9, 1) and steps[:2] == [1, 2]
+    np.testing.assert_allclose(E.numpy(), tE.numpy(), rtol=1e-9)
+    _same_up_to_sign(X, tX, atol=1e-6)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_lobpcg_gradient_matches_torch(backend, largest):
+    """PyTorch's backward: A symmetrized, then the partial eigenspace's Sylvester solution"""
+    a, b, x = _spd_pair(10, 8)
+    a = a + np.triu(np.ones((10, 10)), 1) * 0.1           # unsymmetric: A_sym is used
+    A, tA = _pair(a, requires_grad=True)
+    E, X = cgrad.lobpcg(A, k=2, X=cgrad.tensor(x), largest=largest)
+    tE, tX = torch.lobpcg(tA, k=2, X=torch.tensor(x), largest=largest)
+    assert type(E.grad_fn).__name__ == type(tE.grad_fn).__name__
+    weight = np.arange(10.0)[:, None]
+    (E.sum() + (X ** 2 * cgrad.tensor(weight)).sum()).backward()
+    (tE.sum() + (tX ** 2 * torch.tensor(weight)).sum()).backward()
+    np.testing.assert_allclose(A.grad.numpy(), tA.grad.numpy(), rtol=1e-6, atol=1e-9)
+    for m in (cgrad, torch):
+        B = m.tensor(b, requires_grad=True)
+        E, _ = m.lobpcg(m.tensor(a), k=2, B=B, X=m.tensor(x))
+        with pytest.raises(ValueError, match="does not support backward with B != I"):
+            E.sum().backward()
+
+
+def test_lobpcg_errors_like_torch():
+    a, _, x = _spd_pair(5, 9)
+    _raises_alike(lambda: cgrad.lobpcg(cgrad.tensor(a), X=cgrad.tensor(x)),
+                  lambda: torch.lobpcg(torch.tensor(a), X=torch.tensor(x)))
+    for m in (cgrad, torch):                     # (the Size names its module)
+        with pytest.raises(AssertionError, match=rf"A must be square, got shape "
+                                                 rf"{m.__name__}\.Size\(\[5, 4\]\)"):
+            m.lobpcg(m.tensor(a[:, :4]))
