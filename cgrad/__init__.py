@@ -31,6 +31,7 @@ from ._threads import (get_num_interop_threads, get_num_threads, set_num_interop
 from . import linalg
 from ._matfuncs import (cdist, cholesky, cholesky_inverse, cholesky_solve, cross, det,  # noqa: F401
                         geqrf, inner, inverse, kron, logdet, matrix_exp, matrix_power, orgqr,
+                        ormqr,
                         pdist, pinverse, slogdet, svd, tensordot, vdot)
 from ._matfuncs import (eig, lstsq, lu, lu_solve, lu_unpack, matrix_rank, qr,  # noqa: F401
                         solve, symeig, triangular_solve)
@@ -145,6 +146,8 @@ def __getattr__(name):
         return getattr(_lazy("amp.autocast_mode"), name)
     if name in ("svd_lowrank", "pca_lowrank"):
         return getattr(_lazy("_lowrank"), name)
+    if name == "lobpcg":
+        return _lazy("_lobpcg").lobpcg
     if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
         return getattr(_lazy("nn.rnn"), name)
     if name == "GradScaler":

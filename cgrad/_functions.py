@@ -12,6 +12,7 @@ from ._einsum import einsum  # noqa: F401
 from .creation import _factory, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
+from .ops import reduce as _reduce_ops
 from .ops import shape as S
 from .ops import elementwise as E, special as SP
 from .ops.shape import _flat
@@ -894,3 +895,68 @@ for _name, _view, _grad_fn_name in [
         ("unbind_copy", Tensor.unbind, None), ("detach_copy", Tensor.detach, None)]:
     globals()[_name] = _copy_function(_name, _view, _grad_fn_name)
 del _name, _view, _grad_fn_name
+
+
+_SEGMENT_REDUCTIONS = {"sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min",
+                       "amax": "max", "amin": "min"}
+_UNCLEAR = ("  (Could this error message be improved?  If so, please report an enhancement "
+            "request to PyTorch.)")
+
+
+def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, axis=0,
+                   unsafe=False, initial=None):
+    """reduce ('sum', 'mean', 'max', 'min', 'prod') over consecutive segments of data along
+    axis, given by their lengths or by offsets (one more than segments: each segment's start,
+    then the end); the dims before axis are batch dims, of lengths/offsets too. Empty segments
+    give initial (or the reduction's identity; NaN for mean). unsafe skips the checks of
+    lengths."""
+    for name, t in (("lengths", lengths), ("indices", indices), ("offsets", offsets)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"segment_reduce(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    axis = _dim(axis, data.ndim)
+    if indices is not None:
+        raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
+    if lengths is None and offsets is None:
+        raise RuntimeError("segment_reduce(): Either lengths or offsets must be defined.")
+    if reduce not in _SEGMENT_REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    name = "lengths" if offsets is None else "offsets"
+    given = lengths if offsets is None else offsets            # (offsets win, as PyTorch's)
+    if data.ndim < given.ndim:
+        raise RuntimeError(f"Expected data.dim() >= {name}_value.dim() to be true, but got "
+                           f"false.{_UNCLEAR}")
+    if axis != given.ndim - 1:
+        raise RuntimeError(f"segment_reduce(): Expected axis to be the last dimension of {name} "
+                           f"but got {axis}.")
+    bounds = given._data
+    if name == "lengths" and not unsafe:
+        if not bounds.size:
+            raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        if bounds.min() < 0:
+            raise RuntimeError("lengths contains negative value!")
+        if not (bounds.sum(-1) == data.shape[axis]).all():
+            raise RuntimeError("segment_reduce(): Expected all rows of lengths along axis to sum "
+                               "to data.size(lengths.dim()-1) when !unsafe.")
+    if bounds.dtype not in (np.int32, np.int64):
+        raise NotImplementedError(f'"_segment_reduce_{name}_cpu_kernel1" not implemented for '
+                                  f"'{_dtype.torch_name(bounds.dtype)}'")
+    if data._data.dtype.kind != "f":
+        raise NotImplementedError(f"\"_segment_reduce_cpu\" not implemented for "
+                                  f"'{_dtype.torch_name(data._data.dtype)}'")
+    # PyTorch reads past its buffers where these do not hold: cgrad raises instead
+    if bounds.shape[:-1] != data.shape[:axis]:
+        raise RuntimeError(f"segment_reduce(): Expected data and {name} to have the same batch "
+                           f"shape, but got {list(data.shape[:axis])} and "
+                           f"{list(bounds.shape[:-1])}")
+    if name == "lengths":
+        bounds = np.concatenate([np.zeros(bounds.shape[:-1] + (1,), np.int64),
+                                 np.cumsum(bounds, -1, dtype=np.int64)], -1)
+    if bounds.shape[-1] and (np.diff(bounds, axis=-1) < 0).any():
+        raise RuntimeError(f"Expected segment_length >= 0 to be true, but got false.{_UNCLEAR}")
+    if bounds.size and (bounds.min() < 0 or bounds.max() > data.shape[axis]):
+        raise RuntimeError(f"segment_reduce(): the segments of {name} reach outside data's "
+                           f"{data.shape[axis]} elements along axis {axis}")
+    return _reduce_ops.SegmentReduce.apply(data, _SEGMENT_REDUCTIONS[reduce], bounds, axis, initial)

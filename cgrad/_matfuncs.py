@@ -25,7 +25,7 @@ __all__ = ["cdist", "cholesky", "cholesky_inverse", "cholesky_solve", "cross", "
            "inner",
            "inverse", "kron", "logdet", "matrix_exp", "matrix_power", "orgqr", "pdist", "pinverse",
            "slogdet", "svd", "tensordot", "vdot", "qr", "lu", "lu_solve", "lu_unpack",
-           "triangular_solve", "solve", "symeig", "eig", "lstsq", "matrix_rank"]
+           "triangular_solve", "solve", "symeig", "eig", "lstsq", "matrix_rank", "ormqr"]
 
 SlogdetResult = _return_type("slogdet", ("sign", "logabsdet"))
 SvdResult = _return_type("svd", ("U", "S", "V"))
@@ -53,6 +53,48 @@ def geqrf(input, *, out=None):
         return GeqrfResult(*(SP.Undifferentiable["GeqrfBackward0"].apply(input, "geqrf", r)
                              for r in results))
     return GeqrfResult(*(Tensor._make(r) for r in results))
+
+
+def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
+    """Q C, Q^T C (transpose), C Q or C Q^T (left=False), C = other, Q the product of geqrf's
+    Householder reflectors (input, tau) without forming it; composed from Tensor ops, so
+    differentiable in all three"""
+    name = "torch.ormqr"
+    if input.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    if other.ndim < 2:
+        raise RuntimeError(f"{name}: other must have at least 2 dimensions.")
+    side = -2 if left else -1
+    if other.shape[side] != input.shape[-2]:
+        raise RuntimeError(f"{name}: other.shape[{side}] must be equal to input.shape[-2]")
+    if tau.ndim == 0 or tau.shape[-1] != min(other.shape[side], input.shape[-1]):
+        raise RuntimeError(f"{name}: tau.shape[-1] must be equal to min(other.shape[{side}], "
+                           "input.shape[-1])")
+    if input.ndim - tau.ndim != 1:
+        raise RuntimeError(f"{name}: Expected tau to have one dimension less than input, but "
+                           f"got tau.ndim equal to {tau.ndim} and input.ndim is equal to "
+                           f"{input.ndim}")
+    if other.ndim != input.ndim:
+        raise RuntimeError(f"{name}: Expected other to have the same number of dimensions as "
+                           f"input, but got other.ndim equal to {other.ndim} and input.ndim is "
+                           f"equal to {input.ndim}")
+    for label, t in (("tau", tau), ("other", other)):
+        batch = t.shape[:-1] if t is tau else t.shape[:-2]
+        if batch != input.shape[:-2]:
+            raise RuntimeError(f"{name}: Expected batch dimensions of {label} to be equal to "
+                               f"input.shape[:-2], but got {list(batch)}")
+    for label, t in (("tau", tau), ("other", other)):
+        if t._data.dtype != input._data.dtype:
+            raise RuntimeError(f"{name}: Expected input and {label} to have the same dtype, "
+                               f"but input has dtype{torch_name(input._data.dtype)} and {label} "
+                               f"has dtype {torch_name(t._data.dtype)}")
+    LA._floating(name, input._data.dtype, "ormqr_cpu", False)
+    from .creation import eye
+    m, k = input.shape[-2], tau.shape[-1]
+    V = input[..., :k].tril(-1) + eye(m, k, dtype=input.dtype)   # unit diagonal, as geqrf's
+    if left:
+        return _into_out(LA.reflected(V, tau, other, transpose), out)
+    return _into_out(LA.reflected(V, tau, other.mT, not transpose).mT, out)
 
 
 def slogdet(input):

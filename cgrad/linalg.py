@@ -23,7 +23,8 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal",
            "lu_factor_ex", "lu_solve",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
            "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
-           "cond", "solve_ex", "tensorinv", "tensorsolve", "vander", "matmul"]
+           "cond", "solve_ex", "tensorinv", "tensorsolve", "vander", "matmul", "ldl_factor",
+           "ldl_factor_ex", "ldl_solve"]
 
 SlogdetResult = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 InvExResult = _return_type("linalg_inv_ex", ("inverse", "info"))
@@ -36,6 +37,8 @@ LuFactorResult = _return_type("linalg_lu_factor", ("LU", "pivots"))
 LuFactorExResult = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
 LuResult = _return_type("linalg_lu", ("P", "L", "U"))
 SolveExResult = _return_type("linalg_solve_ex", ("result", "info"))
+LdlFactorResult = _return_type("linalg_ldl_factor", ("LD", "pivots"))
+LdlFactorExResult = _return_type("linalg_ldl_factor_ex", ("LD", "pivots", "info"))
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -260,6 +263,69 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return _into_out(M.LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint)), out)
 
 
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """(LD, pivots, info): the Bunch-Kaufman factorization A = P L D L^T P^T of a symmetric A
+    read from its lower triangle (LAPACK's sytrf; hermitian is the same for real A): L below
+    LD's diagonal, D's 1 x 1 and 2 x 2 blocks on and beside it, pivots 1-based (negative
+    where a 2 x 2 block starts), info > 0 where D is singular. PyTorch defines no derivative:
+    LD's grad_fn raises in backward."""
+    return LdlFactorExResult(*_ldl_factor("torch.linalg.ldl_factor_ex", A, check_errors))
+
+
+def ldl_factor(A, *, hermitian=False):
+    """(LD, pivots) of ldl_factor_ex; a singular D raises PyTorch's RuntimeError"""
+    return LdlFactorResult(*_ldl_factor("torch.linalg.ldl_factor", A, True)[:2])
+
+
+def _ldl_factor(name, A, check_errors):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_ldl_factor(): argument 'input' (position 1) must be Tensor, "
+                        f"not {type(A).__name__}")
+    _matrix("torch.linalg.ldl_factor_ex", A, kernel="ldl_factor_kernel_cpu", empty_ok=True)
+    ld, piv, info = M.sytrf(A._data)
+    bad = np.flatnonzero(info)
+    if check_errors and bad.size:               # (an internal assert in PyTorch, no batch index)
+        raise RuntimeError(f"{name}: Unknown error code: {info.reshape(-1)[bad[0]]}.")
+    LD = _no_derivative(Tensor._make(ld), A, None, "linalg_ldl_factor_ex")
+    return LD, Tensor._make(piv), Tensor._make(info)
+
+
+def _no_derivative(result, a, b, aten_name):
+    """result, with a node whose backward raises PyTorch's error where a or b needs a grad"""
+    if any(isinstance(t, Tensor) and _needs_grad(t) for t in (a, b)):
+        from .ops.elementwise import Undifferentiated
+        return Undifferentiated.apply(a, b, aten_name, result._data)
+    return result
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """X with A X = B from ldl_factor's (LD, pivots) (LAPACK's sytrs), batch dims broadcast;
+    PyTorch defines no derivative"""
+    from ._matfuncs import _check_solve_operands
+    name = "torch.linalg.ldl_solve"
+    _matrix(name, LD, kernel="ldl_solve_kernel_cpu")
+    if B.ndim < 2 and B._data.dtype == LD._data.dtype:     # (PyTorch reads B.size(-2))
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got "
+                         "-2)")
+    _check_solve_operands(name, B, LD)
+    if pivots.shape != LD.shape[:-1]:
+        raise RuntimeError(f"{name}: Expected LD.shape[:-1] and pivots.shape to be the same, but "
+                           f"got pivots with shape {list(pivots.shape)} instead")
+    if pivots._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}: Expected pivots to be integers. Got "
+                           f"{torch_name(pivots._data.dtype)}")
+    _batch(name, B.shape[:-2], LD.shape[:-2])
+    piv = pivots._data.astype(np.int32)
+    if piv.size and np.abs(piv).min() < 1:
+        raise RuntimeError("Pivots given to ldl_solve must all satisfy |pivot| >= 1. Did you "
+                           "properly pass the result of ldl_factor?")
+    if piv.size and np.abs(piv).max() > LD.shape[-2]:
+        raise RuntimeError("Pivots given to ldl_solve must all satisfy |pivot| <= LD.size(-2). "
+                           "Did you properly pass the result of ldl_factor?")
+    X = Tensor._make(M.sytrs(LD._data, piv, B._data))
+    return _into_out(_no_derivative(X, LD, B, "linalg_ldl_solve"), out)
+
+
 def _uplo(UPLO):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -361,10 +427,17 @@ def householder_product(A, tau, *, out=None):
     Q = identity.expand(*A.shape)
     if tau.shape[-1] == 0:       # no reflector: I, still a function of A (zero gradients)
         Q = A.masked_fill(A == A, 0.0) + Q
-    for i in reversed(range(tau.shape[-1])):          # Q <- H_i Q, from the last reflector
+    return _into_out(reflected(V, tau, Q, False), out)
+
+
+def reflected(V, tau, C, transpose):
+    """Q C = H_1 ... H_k C (transpose: Q^T C = H_k ... H_1 C), H_i = I - tau_i v_i v_i^T with
+    v_i column i of V: one reflector at a time, so Q is never formed"""
+    k = tau.shape[-1]
+    for i in (range(k) if transpose else reversed(range(k))):
         v = V[..., :, i]
-        Q = Q - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ Q)
-    return _into_out(Q, out)
+        C = C - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ C)
+    return C
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):

@@ -1635,6 +1635,9 @@ class Tensor:
     def orgqr(self, input2):
         return _matfuncs().orgqr(self, input2)
 
+    def ormqr(self, input2, input3, left=True, transpose=False):
+        return _matfuncs().ormqr(self, input2, input3, left, transpose)
+
     def svd(self, some=True, compute_uv=True):
         return _matfuncs().svd(self, some, compute_uv)
 

@@ -922,3 +922,38 @@ class LuSolve(Function):
                 gU = SolveTriangular.apply(U.mT, L.mT @ gR, False, False, False).triu()
                 gLU = gR.tril(-1) + gU
         return gLU, None, gB, None, None
+
+
+# ---- LDL (Bunch-Kaufman): no derivative in PyTorch, so arrays only ----------------------------
+
+def sytrf(a):
+    """LAPACK's sytrf on each matrix's lower triangle (with the optimal workspace, as PyTorch
+    asks for: the blocked algorithm): (LD, 1-based pivots as LAPACK's, negative for 2 x 2
+    blocks, info), LD's strict upper triangle zeroed as PyTorch's"""
+    linalg = _scipy_linalg()
+    factor, workspace = linalg.lapack.get_lapack_funcs(("sytrf", "sytrf_lwork"), (a,))
+    n = a.shape[-1]
+    flat = _flat(a)
+    ld = np.zeros(flat.shape, a.dtype)
+    piv = np.zeros(flat.shape[:2], np.int32)
+    info = np.zeros(flat.shape[0], np.int32)
+    if a.size:
+        lwork = max(int(workspace(n, lower=1)[0]), 1)
+        for i, x in enumerate(flat):
+            ld[i], piv[i], info[i] = factor(x, lower=1, lwork=lwork)
+    batch = a.shape[:-2]
+    return np.tril(ld).reshape(a.shape), piv.reshape(batch + (n,)), info.reshape(batch)
+
+
+def sytrs(ld, piv, b):
+    """A^-1 B per matrix from sytrf's (LD, pivots), batch dims broadcast"""
+    batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2])
+    ld = _flat(np.broadcast_to(ld, batch + ld.shape[-2:]))
+    piv = _flat(np.broadcast_to(piv, batch + piv.shape[-1:]), 1).astype(np.int32)
+    out = _flat(np.broadcast_to(b, batch + b.shape[-2:])).copy()
+    if out.size:
+        solve = _scipy_linalg().lapack.get_lapack_funcs("sytrs", (ld, out))
+        with np.errstate(all="ignore"):
+            for i in range(out.shape[0]):
+                out[i] = solve(ld[i], piv[i], out[i], lower=1)[0]
+    return out.reshape(batch + b.shape[-2:])

@@ -954,3 +954,78 @@ class Logcumsumexp(Op):
             logs = MaskedFill.apply(log_abs, ~where, lowest) - y
             return (Logcumsumexp.apply(logs.flip(d), d).flip(d) + x).exp()
         return part(g._data > 0) - part(g._data < 0), None
+
+
+# ---- segment_reduce ------------------------------------------------------------------------
+
+class SegmentReduce(Op):
+    """y[b, j] = reduce(initial, x[b, offsets[b, j]:offsets[b, j + 1]]) along one axis, per
+    batch row b (the dims before it); empty segments give initial, else reduce's identity (NaN
+    for mean)   ->   PyTorch's _segment_reduce_backward: sum g, mean g / length, max/min g
+    where x equals y (or is NaN), divided among ties where positive, prod g y / x (the other
+    elements' product where x is 0 or NaN)"""
+    grad_fn_name = "SegmentReduceBackward0"
+    UFUNCS = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum,
+              "prod": np.multiply}
+    IDENTITIES = {"sum": 0.0, "mean": 0.0, "max": -np.inf, "min": np.inf, "prod": 1.0}
+
+    @staticmethod
+    def forward(ctx, x, reduce, offsets, axis, initial):
+        batch, size, inner = x.shape[:axis], x.shape[axis], x.shape[axis + 1:]
+        rows = x.reshape((math.prod(batch), size, math.prod(inner)))
+        offsets = offsets.reshape((rows.shape[0], offsets.shape[-1])).astype(np.int64)
+        count = offsets.shape[1] - 1
+        # each element's output row (b * count + segment), -1 outside every segment
+        position = np.arange(size)
+        segment = np.stack([np.searchsorted(o, position, side="right") - 1 for o in offsets])
+        inside = (position >= offsets[:, :1]) & (position < offsets[:, -1:])
+        target = np.where(inside, segment + np.arange(rows.shape[0])[:, None] * count, -1)
+        target = target.reshape(-1)
+        lengths = np.diff(offsets, axis=1).reshape(rows.shape[0] * count, 1)
+        start = SegmentReduce.IDENTITIES[reduce] if initial is None else initial
+        y = np.full((lengths.shape[0], rows.shape[2]), start, x.dtype)
+        kept = target >= 0
+        flat = rows.reshape(rows.shape[0] * size, rows.shape[2])
+        SegmentReduce.UFUNCS[reduce].at(y, target[kept], flat[kept])
+        if reduce == "mean":
+            empty = np.nan if initial is None else initial
+            with np.errstate(all="ignore"):
+                y = np.where(lengths > 0, y / lengths.astype(x.dtype), empty).astype(x.dtype)
+        ctx.reduce, ctx.initial, ctx.x_shape = reduce, initial, x.shape
+        ctx.target, ctx.lengths = target, lengths
+        ctx.save_for_backward(x, y)
+        return y.reshape(batch + (count,) + inner)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g = g.reshape(y.shape)
+        target, kept = ctx.target, ctx.target >= 0
+        into = target[kept]
+        flat = x.reshape(target.shape[0], y.shape[1])
+        gx = np.zeros(flat.shape, g.dtype)
+        reduce = ctx.reduce
+        if reduce == "sum":
+            gx[kept] = g[into]
+        elif reduce == "mean":
+            gx[kept] = g[into] / ctx.lengths[into].astype(g.dtype)
+        elif reduce in ("max", "min"):
+            values = flat[kept]
+            hit = np.isnan(values) | (values == y[into])
+            part = np.where(hit, g[into], 0).astype(g.dtype)
+            ties = np.zeros(y.shape, np.int64)
+            np.add.at(ties, into, hit)
+            shared = ties[into]
+            divide = (shared >= 2) & (part > 0)      # (PyTorch's kernel divides only those)
+            part[divide] /= shared[divide]
+            gx[kept] = part
+        else:
+            values = flat[kept]
+            with np.errstate(all="ignore"):
+                part = (g[into] * y[into] / values).astype(g.dtype)
+            start = 1.0 if ctx.initial is None else ctx.initial
+            for r, c in zip(*np.nonzero((values == 0) | np.isnan(values))):
+                others = values[:, c][(into == into[r]) & (np.arange(len(into)) != r)]
+                part[r, c] = g[into[r], c] * (start * np.prod(others))
+            gx[kept] = part
+        return gx.reshape(ctx.x_shape), None, None, None, None
