@@ -2536,6 +2536,74 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None,
+                         reduction="mean", ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...): input (F) or
+    (N, F); linear_weight (C, F), or (C, d_1, ..., d_K, F) for the K-dimensional loss over
+    logits (N, C, d_1, ..., d_K). ignore_index None is -100 for class indices and refused
+    with class probabilities. PyTorch's options (nn.LinearCrossEntropyOptions) pick a chunked
+    computation that saves memory; cgrad checks them as PyTorch does, then computes the
+    logits whole, which gives the chunked path's values up to rounding."""
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.dim()}")
+    batch, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions "
+                           f"(in_features), got {in_features} and {linear_weight.shape[-1]}, "
+                           f"respectively")
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(num_classes, *out_features)}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if out_features and not batch:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, "
+                           f"(N, {in_features}), got unbatched input with shape "
+                           f"{tuple(input.shape)}")
+    logits_shape = (*batch, num_classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:   # probabilities
+        raise RuntimeError("ignore_index cannot be specified when target contains "
+                           "probabilities")
+    if options is not None:
+        _linear_cross_entropy_options(options, input, num_classes, out_features, target,
+                                      linear_bias, reduction, label_smoothing)
+    rows = math.prod(out_features, start=num_classes)
+    logits = linear(input, linear_weight.reshape(rows, in_features),
+                    None if linear_bias is None else linear_bias.reshape(rows))
+    return cross_entropy(logits.reshape(logits_shape), target, weight=weight,
+                         reduction=reduction,
+                         ignore_index=-100 if ignore_index is None else ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+def _linear_cross_entropy_options(options, input, num_classes, out_features, target,
+                                  linear_bias, reduction, label_smoothing):
+    """PyTorch's handling of options: its warning where the chunked path does not apply, else
+    the errors that path raises for options that do not fit the call"""
+    if (out_features or reduction not in ("mean", "sum", "none") or label_smoothing != 0.0
+            or target._data.dtype != np.int64):
+        warnings.warn(
+            "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+            "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, "
+            f"out_features == (). Got reduction={reduction!r}, label_smoothing="
+            f"{label_smoothing}, target.dtype={target.dtype}, out_features={out_features}, "
+            f"tracing=False, linear_bias.shape="
+            f"{tuple(linear_bias.shape) if linear_bias is not None else None}.", stacklevel=3)
+        return
+    dtype = input.dtype
+    adjusted = options._adjust(num_batches=input.shape[0] if input.dim() == 2 else 1,
+                               in_features=input.shape[-1], num_classes=num_classes,
+                               dtype=dtype)
+    acc_dtype = adjusted.acc_dtype
+    if dtype != acc_dtype and not (dtype == _dtype.float16 and acc_dtype == _dtype.float32):
+        raise RuntimeError(f"linear_cross_entropy supports float32 acc_dtype with "
+                           f"float16/bfloat16 inputs, but got {acc_dtype} acc_dtype and {dtype} "
+                           f"inputs.")
+
+
 def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
     input, probs = _same_float_dtype(input, probs, kernel="log_softmax_lastdim_kernel_impl")
     class_dim = 0 if input.ndim == 1 else 1
