@@ -63,6 +63,9 @@ from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex
 from ._misc import init_num_threads, set_default_tensor_type, set_flush_denormal  # noqa: E402
 from ._misc import embedding_bag, native_batch_norm  # noqa: E402
 from ._misc import cond, while_loop  # noqa: E402
+from ._misc import (affine_grid_generator, convolution, embedding_renorm_,  # noqa: E402
+                    grid_sampler, grid_sampler_2d, grid_sampler_3d, native_dropout,
+                    native_group_norm, native_norm)
 from ._misc import (alpha_dropout_, dropout_, feature_alpha_dropout_, feature_dropout,  # noqa: E402
                     feature_dropout_, sym_float, sym_int, sym_ite, sym_max, sym_min, sym_not,
                     sym_sqrt, sym_sum)
@@ -117,7 +120,8 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
                        "alpha_dropout", "feature_alpha_dropout", "conv1d", "conv2d", "conv3d",
                        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
                        "max_pool2d", "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d",
-                       "dropout", "layer_norm", "group_norm", "rms_norm", "conv_tbc")
+                       "dropout", "layer_norm", "group_norm", "rms_norm", "conv_tbc",
+                       "native_channel_shuffle")
 # (and in _misc, where torch.<name> orders its arguments unlike F.<name>: embedding,
 # batch_norm, instance_norm, adaptive_max_pool1d)
 
@@ -142,7 +146,8 @@ def __getattr__(name):
         return getattr(_lazy("amp.autocast_mode"), name)
     if name in ("svd_lowrank", "pca_lowrank"):
         return getattr(_lazy("_lowrank"), name)
-    if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
+    if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
+                "rnn_tanh", "rnn_relu"):
         return getattr(_lazy("nn.rnn"), name)
     if name == "GradScaler":
         return _lazy("amp").GradScaler

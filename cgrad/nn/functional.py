@@ -569,6 +569,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if size[0] * math.prod(size[2:]) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{size}")
+    _check_group_norm(input, c, num_groups, weight, bias)
+    return _group_norm(input, n, c, num_groups, weight, bias, eps)
+
+
+def _check_group_norm(input, c, num_groups, weight, bias):
+    """PyTorch's checks of the groups and parameters against input's c channels"""
     if num_groups <= 0:
         raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
@@ -581,6 +587,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
                                f"channels in input, but got {name} of shape "
                                f"{list(shown.shape)} and input of shape {list(input.shape)}")
+
+
+def _group_norm(input, n, c, num_groups, weight, bias, eps):
+    """group_norm of checked (n, c, *) input, recorded as PyTorch's NativeGroupNormBackward0"""
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
     # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
@@ -813,12 +823,15 @@ def _check_same_padding(input, weight, stride, dilation):
 
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
-                 output_padding=None):
-    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given: PyTorch's
-    checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
+                 output_padding=None, transposed=None):
+    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given (unless
+    transposed says otherwise: torch.convolution checks an output_padding it does not use):
+    PyTorch's checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
     PyTorch's kernels, whose messages name heights and widths). The result is recorded as
     PyTorch's ConvolutionBackward0."""
-    dims, transposed = int(name[-2]), output_padding is not None
+    dims = int(name[-2])
+    if transposed is None:
+        transposed = output_padding is not None
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
                            f"to {name}, but got input of size: {list(input.shape)}")
@@ -841,7 +854,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if not isinstance(padding, str):
         padding = _conv_param("padding", padding, dims, k)
     dilation = _conv_param("dilation", dilation, dims, k)
-    if transposed:
+    if output_padding is not None:
         output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
         pad = _conv_padding(padding, weight.shape[2:], dilation)
@@ -849,7 +862,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         pad = tuple((p, p) for p in padding)
     if min(before for before, _ in pad) < 0:
         raise RuntimeError("negative padding is not supported")
-    if transposed and min(output_padding) < 0:
+    if output_padding is not None and min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if min(stride) <= 0:
         raise RuntimeError("non-positive stride is not supported")
@@ -3364,6 +3377,16 @@ def channel_shuffle(input, groups):
     return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
+def native_channel_shuffle(input, groups):
+    """channel_shuffle as PyTorch's ATen op, which has no derivative: a backward through it
+    raises PyTorch's RuntimeError"""
+    with no_grad():
+        out = channel_shuffle(input, groups)
+    if input.requires_grad and _grad_state.enabled:
+        return E.Undifferentiated.apply(input, None, "native_channel_shuffle", out._data)
+    return out
+
+
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse"""
     _shuffle_checks("pixel_unshuffle", input, downscale_factor)
@@ -3692,10 +3715,22 @@ def affine_grid(theta, size, align_corners=None):
                       "See the documentation of affine_grid for details.", stacklevel=2)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    return _affine_grid_generator(theta, size, align_corners)
+
+
+def _affine_grid_generator(theta, size, align_corners):
+    """affine_grid past its checks of size (PyTorch's affine_grid_generator): theta's shape
+    checked by PyTorch's bmm of the base grid with theta^T and view of the product"""
+    spatial = size[2:]
     k = len(spatial)
-    if theta.shape[0] != size[0]:           # PyTorch's bmm of the base grid with theta^T
+    theta.transpose(1, 2)                   # (its IndexError for fewer than 3 dims)
+    if theta.shape[0] != size[0] or theta.shape[-1] != k + 1:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, "
+                           f"{theta.shape[-1]}].")
+    if theta.shape[1] != k:
+        raise RuntimeError(f"shape '{[size[0], *spatial, k]}' is invalid for input of size "
+                           f"{math.prod((size[0], *spatial)) * theta.shape[1]}")
     dt = theta._data.dtype
     axes = [_linspace_from_neg_one(n, align_corners, dt) for n in spatial]
     # (x, y[, z], 1) at each output pixel: x runs along the last dim
@@ -3718,6 +3753,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
+    return _grid_sampler(input, grid, mode, padding_mode, align_corners)
+
+
+def _grid_sampler(input, grid, mode, padding_mode, align_corners, dims=None):
+    """grid_sample past its string arguments' checks (PyTorch's grid_sampler, or with dims 4
+    or 5 its grid_sampler_2d or _3d, which take input of those dims only)"""
     x, g = input._data, grid._data
     if x.dtype != g.dtype:
         raise RuntimeError(f"expected scalar type {_dtype.torch_name(x.dtype)} but found "
@@ -3734,7 +3775,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
                                f"dimensions, but input has sizes {list(x.shape)} with dimension "
                                f"{i} being empty")
-    d = 4 if x.ndim == 4 else 5
+    d = dims or (4 if x.ndim == 4 else 5)
     if x.ndim != d or g.ndim != d:
         raise RuntimeError(f"grid_sampler(): expected {d}D input and grid with same number of "
                            f"dimensions, but got input with sizes {list(x.shape)} and grid with "
