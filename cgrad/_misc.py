@@ -557,13 +557,13 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
             raise RuntimeError(f"Expected {what} to be true, but got false.  (Could this error "
                                f"message be improved?  If so, please report an enhancement "
                                f"request to PyTorch.)")
-    out = F._group_norm(input.reshape(N, C, HxW), N, C, group, weight, bias, eps)
+    out = F._group_norm(input.reshape(N, C, HxW), N, C, group, weight, bias, eps, input.shape)
     from .autograd import no_grad
     with no_grad():
         groups = input.detach().reshape(N, group, -1)
         mean = groups.mean(2)
         rstd = (groups.var(2, unbiased=False) + eps).rsqrt()
-    return out.reshape(input.shape), mean, rstd
+    return out, mean, rstd
 
 
 def native_norm(input, p=2, dim=None, keepdim=False, dtype=None):

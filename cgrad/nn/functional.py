@@ -583,14 +583,15 @@ def _check_group_norm(input, c, num_groups, weight, bias):
                            f"num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and (t.ndim != 1 or t.numel() != c):
-            shown = t if weight is None else weight           # (sic: PyTorch's shows weight's)
+            shown = [0] if weight is None else list(weight.shape)   # (sic: PyTorch's shows
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
-                               f"channels in input, but got {name} of shape "
-                               f"{list(shown.shape)} and input of shape {list(input.shape)}")
+                               f"channels in input, but got {name} of shape {shown} and input "
+                               f"of shape {list(input.shape)}")     # weight's, [0] if None)
 
 
-def _group_norm(input, n, c, num_groups, weight, bias, eps):
-    """group_norm of checked (n, c, *) input, recorded as PyTorch's NativeGroupNormBackward0"""
+def _group_norm(input, n, c, num_groups, weight, bias, eps, shape=None):
+    """group_norm of checked (n, c, *) input, recorded as PyTorch's NativeGroupNormBackward0
+    (its output viewed as shape if given)"""
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
     # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
@@ -598,7 +599,7 @@ def _group_norm(input, n, c, num_groups, weight, bias, eps):
     groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
     y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
-    return _OUTPUTS["group_norm"].apply(y, y.shape)
+    return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -654,12 +655,13 @@ _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tup
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
                               ("fractional_max_pool3d", "FractionalMaxPool3D"),
                               ("conv_tbc", "ConvTbc"), *_COMPOSED.items()]}
-# (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
+# (an empty output of an adaptive pool or max_unpool, a convolution given an output_padding
+# it does not use: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
                                     NN.RefusingOutput.__doc__) for layer, op in
                      [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
                       ("max_unpool3d", "MaxUnpool3D")]
-                     if layer.startswith(("adaptive", "max_unpool"))}
+                     if layer.startswith(("adaptive", "max_unpool")) or layer == "conv"}
 
 
 def _pool_output(layer, out, shape):
@@ -904,7 +906,13 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
         out = _conv_nd(input, weight, bias, stride, pad, dilation, groups)
-    out = _OUTPUTS["conv"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[-dims:]))
+    shape = tuple(out.shape[:2]) + tuple(out.shape[-dims:])
+    if not transposed and output_padding is not None and any(output_padding):
+        out = _REFUSING_OUTPUTS["conv"].apply(
+            out, shape, "output_padding is not supported for non-transposed convolutions; got: "
+            + " ".join(map(str, output_padding)))
+    else:
+        out = _OUTPUTS["conv"].apply(out, shape)
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 

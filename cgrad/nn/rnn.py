@@ -546,13 +546,8 @@ def _sequence_function(mode, name):
         projected = mode == "LSTM" and state[0].shape[-1] != state[1].shape[-1]
         stride = 2 + 2 * bool(has_biases) + projected
         params = list(params)
-        if len(params) % stride:
-            raise RuntimeError(f"MatrixRef: ArrayRef size {len(params)} not divisible by "
-                               f"stride {stride}")
-        if len(params) != stride * num_layers * directions:
-            raise RuntimeError(f"{name}: expected {stride * num_layers * directions} "
-                               f"parameters for {num_layers} layers, {directions} directions "
-                               f"and stride {stride}, got {len(params)}")
+        if len(params) != stride * num_layers * directions:     # (PyTorch's checks the
+            raise RuntimeError("got an incorrect number of RNN parameters")   # stride only)
         w_hh = params[1]             # (gates * hidden_size, the size of h)
         for i, (s, size) in enumerate(zip(state, (w_hh.shape[1], w_hh.shape[0] // 4))):
             expected = (num_layers * directions, sizes[0] if packed else input.shape[1], size)
