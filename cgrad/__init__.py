@@ -63,9 +63,6 @@ from ._misc import (complex, imag, is_conj, is_neg, polar, real, view_as_complex
 from ._misc import init_num_threads, set_default_tensor_type, set_flush_denormal  # noqa: E402
 from ._misc import embedding_bag, native_batch_norm  # noqa: E402
 from ._misc import cond, while_loop  # noqa: E402
-from ._misc import (affine_grid_generator, convolution, embedding_renorm_,  # noqa: E402
-                    grid_sampler, grid_sampler_2d, grid_sampler_3d, native_dropout,
-                    native_group_norm, native_norm)
 from ._misc import (alpha_dropout_, dropout_, feature_alpha_dropout_, feature_dropout,  # noqa: E402
                     feature_dropout_, sym_float, sym_int, sym_ite, sym_max, sym_min, sym_not,
                     sym_sqrt, sym_sum)
@@ -126,6 +123,12 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
 # batch_norm, instance_norm, adaptive_max_pool1d)
 
 
+# the ATen-level functions behind nn's layers, from cgrad._nn_aten
+_NN_ATEN = ("convolution", "native_dropout", "native_group_norm", "native_norm",
+            "embedding_renorm_", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+            "affine_grid_generator")
+
+
 # torch.autocast and the autocast state, from cgrad.amp
 _FROM_AMP = ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype",
              "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
@@ -155,6 +158,8 @@ def __getattr__(name):
         return getattr(_lazy("utils.dlpack"), name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
+    if name in _NN_ATEN:
+        return getattr(_lazy("_nn_aten"), name)
     if name in _FROM_NN_FUNCTIONAL:
         return getattr(_lazy("nn.functional"), name)
     raise AttributeError(f"module 'cgrad' has no attribute {name!r}")
