@@ -121,9 +121,16 @@ _FROM_NN_FUNCTIONAL = ("selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "thr
                        "alpha_dropout", "feature_alpha_dropout", "conv1d", "conv2d", "conv3d",
                        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
                        "max_pool2d", "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d",
-                       "dropout", "layer_norm", "group_norm", "rms_norm", "conv_tbc")
+                       "dropout", "layer_norm", "group_norm", "rms_norm", "conv_tbc",
+                       "native_channel_shuffle")
 # (and in _misc, where torch.<name> orders its arguments unlike F.<name>: embedding,
 # batch_norm, instance_norm, adaptive_max_pool1d)
+
+
+# the ATen-level functions behind nn's layers, from cgrad._nn_aten
+_NN_ATEN = ("convolution", "native_dropout", "native_group_norm", "native_norm",
+            "embedding_renorm_", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+            "affine_grid_generator")
 
 
 # torch.autocast and the autocast state, from cgrad.amp
@@ -148,7 +155,8 @@ def __getattr__(name):
         return getattr(_lazy("_lowrank"), name)
     if name == "lobpcg":
         return _lazy("_lobpcg").lobpcg
-    if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"):
+    if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
+                "rnn_tanh", "rnn_relu"):
         return getattr(_lazy("nn.rnn"), name)
     if name == "GradScaler":
         return _lazy("amp").GradScaler
@@ -156,6 +164,8 @@ def __getattr__(name):
         return getattr(_lazy("utils.dlpack"), name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
+    if name in _NN_ATEN:
+        return getattr(_lazy("_nn_aten"), name)
     if name in _FROM_NN_FUNCTIONAL:
         return getattr(_lazy("nn.functional"), name)
     raise AttributeError(f"module 'cgrad' has no attribute {name!r}")

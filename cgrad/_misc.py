@@ -498,3 +498,4 @@ def sym_sum(*args):
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = args[0]
     return sum(args)
+

@@ -254,3 +254,10 @@ class set_multithreading_enabled:
 
     def __exit__(self, *exc):
         _multithreading[0] = self.prev
+
+
+def is_tensor_like(inp):
+    """True for a Tensor (a subclass too) or an object whose type defines
+    __torch_function__, as PyTorch's torch.autograd.is_tensor_like"""
+    from ..tensor import Tensor
+    return isinstance(inp, Tensor) or hasattr(inp, "__torch_function__")

@@ -12,9 +12,9 @@ from .layers import (AlphaDropout, Bilinear, ChannelShuffle, CosineSimilarity, D
                      Dropout2d, Dropout3d, FeatureAlphaDropout, PairwiseDistance, PixelShuffle,
                      PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
-                   MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
-                   MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
-                   TripletMarginWithDistanceLoss)
+                   LinearCrossEntropyLoss, LinearCrossEntropyOptions, MarginRankingLoss,
+                   MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
+                   SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import ParameterDict
 from .modules import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
                       AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d,
@@ -81,3 +81,4 @@ from .parallel import DataParallel
 __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
             "TransformerEncoderLayer", "TransformerDecoderLayer"]
 __all__ += ["SyncBatchNorm", "DataParallel", "parallel"]
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]

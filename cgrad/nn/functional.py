@@ -569,6 +569,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if size[0] * math.prod(size[2:]) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{size}")
+    _check_group_norm(input, c, num_groups, weight, bias)
+    return _group_norm(input, n, c, num_groups, weight, bias, eps)
+
+
+def _check_group_norm(input, c, num_groups, weight, bias):
+    """PyTorch's checks of the groups and parameters against input's c channels"""
     if num_groups <= 0:
         raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
@@ -577,10 +583,15 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and (t.ndim != 1 or t.numel() != c):
-            shown = t if weight is None else weight           # (sic: PyTorch's shows weight's)
+            shown = [0] if weight is None else list(weight.shape)   # (sic: PyTorch's shows
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
-                               f"channels in input, but got {name} of shape "
-                               f"{list(shown.shape)} and input of shape {list(input.shape)}")
+                               f"channels in input, but got {name} of shape {shown} and input "
+                               f"of shape {list(input.shape)}")     # weight's, [0] if None)
+
+
+def _group_norm(input, n, c, num_groups, weight, bias, eps, shape=None):
+    """group_norm of checked (n, c, *) input, recorded as PyTorch's NativeGroupNormBackward0
+    (its output viewed as shape if given)"""
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
     # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
@@ -588,7 +599,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
     y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
-    return _OUTPUTS["group_norm"].apply(y, y.shape)
+    return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -644,12 +655,13 @@ _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tup
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
                               ("fractional_max_pool3d", "FractionalMaxPool3D"),
                               ("conv_tbc", "ConvTbc"), *_COMPOSED.items()]}
-# (an empty output of an adaptive pool or max_unpool: its backward raises, as PyTorch's)
+# (an empty output of an adaptive pool or max_unpool, a convolution given an output_padding
+# it does not use: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
                                     NN.RefusingOutput.__doc__) for layer, op in
                      [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
                       ("max_unpool3d", "MaxUnpool3D")]
-                     if layer.startswith(("adaptive", "max_unpool"))}
+                     if layer.startswith(("adaptive", "max_unpool")) or layer == "conv"}
 
 
 def _pool_output(layer, out, shape):
@@ -813,12 +825,15 @@ def _check_same_padding(input, weight, stride, dilation):
 
 
 def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
-                 output_padding=None):
-    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given: PyTorch's
-    checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
+                 output_padding=None, transposed=None):
+    """conv{1,2,3}d, or conv_transpose{1,2,3}d where output_padding is given (unless
+    transposed says otherwise: torch.convolution checks an output_padding it does not use):
+    PyTorch's checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
     PyTorch's kernels, whose messages name heights and widths). The result is recorded as
     PyTorch's ConvolutionBackward0."""
-    dims, transposed = int(name[-2]), output_padding is not None
+    dims = int(name[-2])
+    if transposed is None:
+        transposed = output_padding is not None
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input "
                            f"to {name}, but got input of size: {list(input.shape)}")
@@ -841,7 +856,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if not isinstance(padding, str):
         padding = _conv_param("padding", padding, dims, k)
     dilation = _conv_param("dilation", dilation, dims, k)
-    if transposed:
+    if output_padding is not None:
         output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
         pad = _conv_padding(padding, weight.shape[2:], dilation)
@@ -849,7 +864,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         pad = tuple((p, p) for p in padding)
     if min(before for before, _ in pad) < 0:
         raise RuntimeError("negative padding is not supported")
-    if transposed and min(output_padding) < 0:
+    if output_padding is not None and min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if min(stride) <= 0:
         raise RuntimeError("non-positive stride is not supported")
@@ -891,7 +906,13 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         if min(dilation) <= 0:
             raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
         out = _conv_nd(input, weight, bias, stride, pad, dilation, groups)
-    out = _OUTPUTS["conv"].apply(out, tuple(out.shape[:2]) + tuple(out.shape[-dims:]))
+    shape = tuple(out.shape[:2]) + tuple(out.shape[-dims:])
+    if not transposed and output_padding is not None and any(output_padding):
+        out = _REFUSING_OUTPUTS["conv"].apply(
+            out, shape, "output_padding is not supported for non-transposed convolutions; got: "
+            + " ".join(map(str, output_padding)))
+    else:
+        out = _OUTPUTS["conv"].apply(out, shape)
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
@@ -2536,6 +2557,74 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None,
+                         reduction="mean", ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...): input (F) or
+    (N, F); linear_weight (C, F), or (C, d_1, ..., d_K, F) for the K-dimensional loss over
+    logits (N, C, d_1, ..., d_K). ignore_index None is -100 for class indices and refused
+    with class probabilities. PyTorch's options (nn.LinearCrossEntropyOptions) pick a chunked
+    computation that saves memory; cgrad checks them as PyTorch does, then computes the
+    logits whole, which gives the chunked path's values up to rounding."""
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.dim()}")
+    batch, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions "
+                           f"(in_features), got {in_features} and {linear_weight.shape[-1]}, "
+                           f"respectively")
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(num_classes, *out_features)}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if out_features and not batch:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, "
+                           f"(N, {in_features}), got unbatched input with shape "
+                           f"{tuple(input.shape)}")
+    logits_shape = (*batch, num_classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:   # probabilities
+        raise RuntimeError("ignore_index cannot be specified when target contains "
+                           "probabilities")
+    if options is not None:
+        _linear_cross_entropy_options(options, input, num_classes, out_features, target,
+                                      linear_bias, reduction, label_smoothing)
+    rows = math.prod(out_features, start=num_classes)
+    logits = linear(input, linear_weight.reshape(rows, in_features),
+                    None if linear_bias is None else linear_bias.reshape(rows))
+    return cross_entropy(logits.reshape(logits_shape), target, weight=weight,
+                         reduction=reduction,
+                         ignore_index=-100 if ignore_index is None else ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+def _linear_cross_entropy_options(options, input, num_classes, out_features, target,
+                                  linear_bias, reduction, label_smoothing):
+    """PyTorch's handling of options: its warning where the chunked path does not apply, else
+    the errors that path raises for options that do not fit the call"""
+    if (out_features or reduction not in ("mean", "sum", "none") or label_smoothing != 0.0
+            or target._data.dtype != np.int64):
+        warnings.warn(
+            "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+            "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, "
+            f"out_features == (). Got reduction={reduction!r}, label_smoothing="
+            f"{label_smoothing}, target.dtype={target.dtype}, out_features={out_features}, "
+            f"tracing=False, linear_bias.shape="
+            f"{tuple(linear_bias.shape) if linear_bias is not None else None}.", stacklevel=3)
+        return
+    dtype = input.dtype
+    adjusted = options._adjust(num_batches=input.shape[0] if input.dim() == 2 else 1,
+                               in_features=input.shape[-1], num_classes=num_classes,
+                               dtype=dtype)
+    acc_dtype = adjusted.acc_dtype
+    if dtype != acc_dtype and not (dtype == _dtype.float16 and acc_dtype == _dtype.float32):
+        raise RuntimeError(f"linear_cross_entropy supports float32 acc_dtype with "
+                           f"float16/bfloat16 inputs, but got {acc_dtype} acc_dtype and {dtype} "
+                           f"inputs.")
+
+
 def _soft_cross_entropy(input, probs, weight, reduction, label_smoothing):
     input, probs = _same_float_dtype(input, probs, kernel="log_softmax_lastdim_kernel_impl")
     class_dim = 0 if input.ndim == 1 else 1
@@ -3296,6 +3385,16 @@ def channel_shuffle(input, groups):
     return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
+def native_channel_shuffle(input, groups):
+    """channel_shuffle as PyTorch's ATen op, which has no derivative: a backward through it
+    raises PyTorch's RuntimeError"""
+    with no_grad():
+        out = channel_shuffle(input, groups)
+    if input.requires_grad and _grad_state.enabled:
+        return E.Undifferentiated.apply(input, None, "native_channel_shuffle", out._data)
+    return out
+
+
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse"""
     _shuffle_checks("pixel_unshuffle", input, downscale_factor)
@@ -3624,10 +3723,22 @@ def affine_grid(theta, size, align_corners=None):
                       "See the documentation of affine_grid for details.", stacklevel=2)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    return _affine_grid_generator(theta, size, align_corners)
+
+
+def _affine_grid_generator(theta, size, align_corners):
+    """affine_grid past its checks of size (PyTorch's affine_grid_generator): theta's shape
+    checked by PyTorch's bmm of the base grid with theta^T and view of the product"""
+    spatial = size[2:]
     k = len(spatial)
-    if theta.shape[0] != size[0]:           # PyTorch's bmm of the base grid with theta^T
+    theta.transpose(1, 2)                   # (its IndexError for fewer than 3 dims)
+    if theta.shape[0] != size[0] or theta.shape[-1] != k + 1:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, "
+                           f"{theta.shape[-1]}].")
+    if theta.shape[1] != k:
+        raise RuntimeError(f"shape '{[size[0], *spatial, k]}' is invalid for input of size "
+                           f"{math.prod((size[0], *spatial)) * theta.shape[1]}")
     dt = theta._data.dtype
     axes = [_linspace_from_neg_one(n, align_corners, dt) for n in spatial]
     # (x, y[, z], 1) at each output pixel: x runs along the last dim
@@ -3650,6 +3761,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
+    return _grid_sampler(input, grid, mode, padding_mode, align_corners)
+
+
+def _grid_sampler(input, grid, mode, padding_mode, align_corners, dims=None):
+    """grid_sample past its string arguments' checks (PyTorch's grid_sampler, or with dims 4
+    or 5 its grid_sampler_2d or _3d, which take input of those dims only)"""
     x, g = input._data, grid._data
     if x.dtype != g.dtype:
         raise RuntimeError(f"expected scalar type {_dtype.torch_name(x.dtype)} but found "
@@ -3666,7 +3783,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
                                f"dimensions, but input has sizes {list(x.shape)} with dimension "
                                f"{i} being empty")
-    d = 4 if x.ndim == 4 else 5
+    d = dims or (4 if x.ndim == 4 else 5)
     if x.ndim != d or g.ndim != d:
         raise RuntimeError(f"grid_sampler(): expected {d}D input and grid with same number of "
                            f"dimensions, but got input with sizes {list(x.shape)} and grid with "

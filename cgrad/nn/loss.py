@@ -1,9 +1,13 @@
 """Loss modules: each holds its options and calls the function of cgrad.nn.functional."""
+import dataclasses
+import math
 import warnings
 
+from .. import _dtype
 from . import functional as F
 from .layers import PairwiseDistance
 from .module import Module
+from .modules import Linear
 
 
 class _Loss(Module):
@@ -272,3 +276,110 @@ class CTCLoss(_Loss):
     def forward(self, log_probs, targets, input_lengths, target_lengths):
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                           self.reduction, self.zero_infinity)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """F.linear_cross_entropy with its linear weight (and bias) as the parameters of a Linear
+    (in_features, num_classes * prod(out_features)): stored flat, as PyTorch's, and reshaped to
+    (num_classes, *out_features, in_features) in forward"""
+
+    def __init__(self, in_features, num_classes, *, out_features=(), bias=False, device=None,
+                 dtype=None, reduction="mean", weight=None, ignore_index=None,
+                 label_smoothing=0.0, options=None):
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        super().__init__(weight, reduction=reduction)
+        self.num_classes, self.out_features = num_classes, out_features
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.linear = Linear(in_features, math.prod(out_features, start=num_classes), bias=bias,
+                             device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        shape = (self.num_classes, *self.out_features)
+        bias = self.linear.bias
+        return F.linear_cross_entropy(
+            input, self.linear.weight.reshape(*shape, self.linear.in_features), target,
+            linear_bias=None if bias is None else bias.reshape(shape), weight=self.weight,
+            reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, options=self.options)
+
+    def extra_repr(self):
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
+
+
+# PyTorch's picks of (acc_policy, chunking_method) for "auto", by (device, dtype)
+_AUTO_DEFAULTS = {("cpu", _dtype.float16): ("accurate", "aspect_ratio")}
+_AUTO_FALLBACK = ("compact", "aspect_ratio:2")
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class LinearCrossEntropyOptions:
+    """PyTorch's options of linear_cross_entropy's chunked path (batch_chunk_size rows of
+    logits at a time, accumulated in acc_dtype). cgrad checks and resolves them as PyTorch
+    does; its linear_cross_entropy computes the logits whole whatever they say."""
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int = None
+    chunking_method: str = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+    def __post_init__(self):
+        if self.acc_policy not in {"auto", "accurate", "balanced", "compact"}:
+            raise ValueError(f"invalid acc_policy: {self.acc_policy!r}")
+        if self.chunking_method is not None and self.chunking_method != "auto":
+            name, sep, factor = self.chunking_method.partition(":")
+            if not sep:
+                factor = "1"
+            if not (name == "aspect_ratio" and factor.isdigit() and int(factor) > 0):
+                raise ValueError(f"invalid chunking_method: {self.chunking_method!r}")
+        if not (self.batch_chunk_size is None or (isinstance(self.batch_chunk_size, int)
+                                                  and self.batch_chunk_size > 0)):
+            raise ValueError(f"batch_chunk_size must be positive int or None, got "
+                             f"{self.batch_chunk_size!r}")
+        if self.acc_dtype is not None and self.acc_dtype not in (_dtype.float16, _dtype.float32,
+                                                                 _dtype.float64):
+            raise ValueError(f"acc_dtype must be one of {{None, cgrad.float16, cgrad.float32, "
+                             f"cgrad.float64}}, got {self.acc_dtype!r}. Pass acc_dtype=None to "
+                             f"let the op pick automatically.")
+
+    @staticmethod
+    def _compute_batch_chunk_size(num_batches, in_features, num_classes, method):
+        """the aspect-ratio heuristic: chunks whose logits take about the input's memory
+        (divided by the method's factor), a power of 2"""
+        factor = int(method.split(":", 1)[1]) if ":" in method else 1
+        target = -(-num_batches // -(-num_classes // in_features))
+        return min((1 << (target - 1).bit_length()) // factor, num_batches)
+
+    def _adjust(self, num_batches, in_features, num_classes, dtype, device=None):
+        """these options with "auto" and None resolved for a call on the CPU (PyTorch's
+        picks), or its ValueError where batch_chunk_size and chunking_method disagree"""
+        acc_policy, method = self.acc_policy, self.chunking_method
+        if method == "auto" and self.batch_chunk_size is not None:
+            method = None
+        auto_policy, auto_method = _AUTO_DEFAULTS.get(("cpu", dtype), _AUTO_FALLBACK)
+        acc_policy = auto_policy if acc_policy == "auto" else acc_policy
+        method = auto_method if method == "auto" else method
+        size = num_batches if self.batch_chunk_size is None else min(self.batch_chunk_size,
+                                                                     num_batches)
+        if method is not None:
+            size = self._compute_batch_chunk_size(num_batches, in_features, num_classes,
+                                                  method)
+            if self.batch_chunk_size is not None and self.batch_chunk_size != size:
+                raise ValueError(f"batch_chunk_size (={self.batch_chunk_size}) and "
+                                 f"chunking_method ('{method}') give different chunk sizes "
+                                 f"({self.batch_chunk_size} vs {size}); pass only one.")
+        acc_dtype = self.acc_dtype
+        if acc_dtype is None:      # (float32 for float16 input under "auto", as on PyTorch's CPU)
+            auto = self.acc_policy == "auto" and dtype == _dtype.float16
+            acc_dtype = _dtype.float32 if auto else dtype
+        return dataclasses.replace(self, acc_policy=acc_policy, chunking_method=method,
+                                   batch_chunk_size=max(1, size), acc_dtype=acc_dtype)

@@ -16,7 +16,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 from .utils.rnn import PackedSequence
-from ..tensor import Tensor
+from ..tensor import Tensor, _dim
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -267,65 +267,9 @@ class RNNBase(Module):
     def _run(self, input, state, batch_sizes=None):
         """the time-major (L, N, H_in) input, or packed data with its batch_sizes (a list),
         through every layer: (output, final state)"""
-        initial = [s.unbind(0) for s in state]
-        finals = []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self._directions):
-                index = layer * self._directions + direction
-                out, last = self._run_direction(input, tuple(s[index] for s in initial),
-                                                self._layer_weights(index), direction == 1,
-                                                batch_sizes)
-                outputs.append(out)
-                finals.append(last)
-            input = outputs[0] if len(outputs) == 1 else cat(outputs, -1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                input = F.dropout(input, self.dropout, True)
-        return input, tuple(stack(parts) for parts in zip(*finals))
-
-    def _run_direction(self, input, state, weights, reverse, batch_sizes=None):
-        """one layer's step over the sequence (from its end if reverse): (the h of every step
-        in time order, the last state)"""
-        w_ih, w_hh, b_ih, b_hh, w_hr = weights
-        x_w = F.linear(input, w_ih, b_ih)
-        if batch_sizes is not None:
-            run = self._run_packed_reverse if reverse else self._run_packed
-            return run(x_w.split(batch_sizes), batch_sizes, state, (w_hh, b_hh, w_hr))
-        steps = x_w.unbind(0)
-        outputs = []
-        for x_w in (reversed(steps) if reverse else steps):
-            state = _step(self.mode, x_w, state, w_hh, b_hh, w_hr)
-            outputs.append(state[0])
-        if reverse:
-            outputs.reverse()
-        return stack(outputs), state
-
-    def _run_packed(self, steps, batch_sizes, state, weights):
-        """PyTorch's PackedLayer: where the batch shrinks, the sequences that ended keep
-        their state as final; returns (the packed h of every step, the final states in
-        packed column order)"""
-        outputs, finals = [], []
-        for x_w, n in zip(steps, batch_sizes):
-            if n < state[0].shape[0]:
-                finals.append(tuple(s[n:] for s in state))
-                state = tuple(s[:n] for s in state)
-            state = _step(self.mode, x_w, state, *weights)
-            outputs.append(state[0])
-        finals.append(state)
-        return cat(outputs), tuple(cat(parts[::-1]) for parts in zip(*finals))
-
-    def _run_packed_reverse(self, steps, batch_sizes, initial, weights):
-        """PyTorch's ReversedPackedLayer: from the last step back, each sequence joins (with
-        its initial state) at its own last step"""
-        state = tuple(s[:batch_sizes[-1]] for s in initial)
-        outputs = []
-        for x_w, n in zip(reversed(steps), reversed(batch_sizes)):
-            have = state[0].shape[0]
-            if n > have:
-                state = tuple(cat([s, s0[have:n]]) for s, s0 in zip(state, initial))
-            state = _step(self.mode, x_w, state, *weights)
-            outputs.append(state[0])
-        return cat(outputs[::-1]), state
+        weights = [self._layer_weights(i) for i in range(len(self._all_weights))]
+        return _run_layers(self.mode, input, state, weights, self.num_layers, self._directions,
+                           self.dropout if self.training else 0, batch_sizes)
 
     def extra_repr(self):
         # as PyTorch's: the sizes, then each argument that is not at its default
@@ -340,6 +284,75 @@ def _permuted(state, permutation):
     if permutation is None:
         return state
     return tuple(s.index_select(1, permutation) for s in state)
+
+
+def _run_layers(mode, input, state, weights, num_layers, directions, dropout,
+                batch_sizes=None):
+    """the time-major (L, N, H_in) input, or packed data with its batch_sizes (a list),
+    through num_layers layers of directions each, weights[layer * directions + direction] a
+    layer's (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr), dropout between layers:
+    (output, final state)"""
+    initial = [s.unbind(0) for s in state]
+    finals = []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            out, last = _run_direction(mode, input, tuple(s[index] for s in initial),
+                                       weights[index], direction == 1, batch_sizes)
+            outputs.append(out)
+            finals.append(last)
+        input = outputs[0] if len(outputs) == 1 else cat(outputs, -1)
+        if dropout and layer < num_layers - 1:
+            input = F.dropout(input, dropout, True)
+    return input, tuple(stack(parts) for parts in zip(*finals))
+
+
+def _run_direction(mode, input, state, weights, reverse, batch_sizes=None):
+    """one layer's step over the sequence (from its end if reverse): (the h of every step
+    in time order, the last state)"""
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    x_w = F.linear(input, w_ih, b_ih)
+    if batch_sizes is not None:
+        run = _run_packed_reverse if reverse else _run_packed
+        return run(mode, x_w.split(batch_sizes), batch_sizes, state, (w_hh, b_hh, w_hr))
+    steps = x_w.unbind(0)
+    outputs = []
+    for x_w in (reversed(steps) if reverse else steps):
+        state = _step(mode, x_w, state, w_hh, b_hh, w_hr)
+        outputs.append(state[0])
+    if reverse:
+        outputs.reverse()
+    return stack(outputs), state
+
+
+def _run_packed(mode, steps, batch_sizes, state, weights):
+    """PyTorch's PackedLayer: where the batch shrinks, the sequences that ended keep
+    their state as final; returns (the packed h of every step, the final states in
+    packed column order)"""
+    outputs, finals = [], []
+    for x_w, n in zip(steps, batch_sizes):
+        if n < state[0].shape[0]:
+            finals.append(tuple(s[n:] for s in state))
+            state = tuple(s[:n] for s in state)
+        state = _step(mode, x_w, state, *weights)
+        outputs.append(state[0])
+    finals.append(state)
+    return cat(outputs), tuple(cat(parts[::-1]) for parts in zip(*finals))
+
+
+def _run_packed_reverse(mode, steps, batch_sizes, initial, weights):
+    """PyTorch's ReversedPackedLayer: from the last step back, each sequence joins (with
+    its initial state) at its own last step"""
+    state = tuple(s[:batch_sizes[-1]] for s in initial)
+    outputs = []
+    for x_w, n in zip(reversed(steps), reversed(batch_sizes)):
+        have = state[0].shape[0]
+        if n > have:
+            state = tuple(cat([s, s0[have:n]]) for s, s0 in zip(state, initial))
+        state = _step(mode, x_w, state, *weights)
+        outputs.append(state[0])
+    return cat(outputs[::-1]), state
 
 
 def _no_proj_size(kwargs):
@@ -505,3 +518,62 @@ def _cell_function(mode):
 
 lstm_cell, gru_cell = _cell_function("LSTM"), _cell_function("GRU")
 rnn_tanh_cell, rnn_relu_cell = _cell_function("RNN_TANH"), _cell_function("RNN_RELU")
+
+
+# ---- PyTorch's low-level sequence functions (torch.lstm, ...): nn.RNN/LSTM/GRU's computation,
+# weights and states given: fn(input, hx, params, has_biases, num_layers, dropout, train,
+# bidirectional, batch_first), or on packed data fn(data, batch_sizes, hx, params, has_biases,
+# num_layers, dropout, train, bidirectional)
+def _sequence_function(mode, name):
+    def run(input, *args):
+        packed = isinstance(args[0] if mode == "LSTM" else args[1], Tensor) if args else False
+        if len(args) != 8:
+            raise TypeError(f"{name}() takes 9 arguments ({len(args) + 1} given)")
+        if packed:
+            batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional = args
+            batch_first, sizes = False, batch_sizes.tolist()
+        else:
+            hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first = args
+            sizes = None
+        state = tuple(hx) if mode == "LSTM" else (hx,)
+        if mode == "LSTM" and len(state) != 2:
+            raise RuntimeError("lstm expects two hidden states")
+        if input.dim() != (2 if packed else 3):
+            _dim(2, input.dim())                     # (PyTorch's IndexError)
+        if batch_first:
+            input = input.transpose(0, 1)
+        directions = 2 if bidirectional else 1
+        projected = mode == "LSTM" and state[0].shape[-1] != state[1].shape[-1]
+        stride = 2 + 2 * bool(has_biases) + projected
+        params = list(params)
+        if len(params) != stride * num_layers * directions:     # (PyTorch's checks the
+            raise RuntimeError("got an incorrect number of RNN parameters")   # stride only)
+        w_hh = params[1]             # (gates * hidden_size, the size of h)
+        for i, (s, size) in enumerate(zip(state, (w_hh.shape[1], w_hh.shape[0] // 4))):
+            expected = (num_layers * directions, sizes[0] if packed else input.shape[1], size)
+            if tuple(s.shape) != expected:
+                which = f"hidden[{i}]" if mode == "LSTM" else "hidden"
+                raise RuntimeError(f"Expected {which} size {expected}, got {list(s.shape)}")
+        weights = []
+        for i in range(0, len(params), stride):
+            w_ih, w_hh, *rest = params[i:i + stride]
+            b_ih, b_hh = rest[:2] if has_biases else (None, None)
+            weights.append((w_ih, w_hh, b_ih, b_hh, rest[-1] if projected else None))
+        if train and num_layers > 1 and not 0 <= dropout <= 1:    # (ATen's dropout's error)
+            raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
+                               f"{dropout}")
+        output, state = _run_layers(mode, input, state, weights, num_layers, directions,
+                                    dropout if train else 0, sizes)
+        if batch_first:
+            output = output.transpose(0, 1)
+        return (output,) + state
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = (f"(output, {'h_n, c_n' if mode == 'LSTM' else 'h_n'}) of nn.{mode[:3]}'s "
+                   f"computation with the weights given (params: each layer's and direction's "
+                   f"weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr] in turn)")
+    return run
+
+
+lstm, gru = _sequence_function("LSTM", "lstm"), _sequence_function("GRU", "gru")
+rnn_tanh = _sequence_function("RNN_TANH", "rnn_tanh")
+rnn_relu = _sequence_function("RNN_RELU", "rnn_relu")

@@ -967,6 +967,7 @@ class NoDerivative(Op):
 
 # the nodes named as PyTorch's, and the aten op each one's message names
 UNDIFFERENTIABLE = {"Unique2Backward0": "_unique2", "UniqueDimBackward0": "unique_dim",
-                    "UniqueConsecutiveBackward0": "unique_consecutive", "GeqrfBackward0": "geqrf"}
+                    "UniqueConsecutiveBackward0": "unique_consecutive", "GeqrfBackward0": "geqrf",
+                    "EmbeddingRenormBackward0": "embedding_renorm"}
 Undifferentiable = {name: renamed(name[:-len("Backward0")], NoDerivative, name,
                                   "a result without a derivative") for name in UNDIFFERENTIABLE}
