@@ -1,6 +1,7 @@
 """cgrad.nn.parallel: PyTorch's torch.nn.parallel as it behaves on a machine without an
 accelerator. DataParallel then keeps no devices and calls its module directly; functions that
 need a device, and DistributedDataParallel without a process group, raise PyTorch's errors."""
+import contextlib
 import warnings
 
 from ..autograd.profiler import record_function
@@ -29,21 +30,29 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
     raise RuntimeError("device type could not be determined")
 
 
-def _no_process_group():
-    raise ValueError("Default process group has not been initialized, please make sure to "
-                     "call init_process_group.")
-
-
 class DistributedDataParallel(Module):
-    """cgrad has no process groups (torch.distributed.init_process_group), so constructing one
-    raises PyTorch's error for an uninitialized default group."""
+    """Wraps `module` for the default process group (its state_dict keys then start with
+    "module."). cgrad's group is one process, whose gradients need no averaging with others:
+    the module is called directly. Without a group, PyTorch's error."""
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
                  broadcast_buffers=True, process_group=None, bucket_cap_mb=None,
                  find_unused_parameters=False, check_reduction=False,
                  gradient_as_bucket_view=False, static_graph=False, **kwargs):
+        from .. import distributed
         super().__init__()
-        _no_process_group()
+        self.process_group = distributed._group(process_group)
+        self.module = module
+        self.device_ids = None if device_ids is None else list(device_ids)
+
+    def forward(self, *inputs, **kwargs):
+        with record_function("DistributedDataParallel.forward"):
+            return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """gradients accumulate locally in its block (here they always do)"""
+        yield
 
 
 class DistributedDataParallelCPU(DistributedDataParallel):

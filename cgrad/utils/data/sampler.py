@@ -136,13 +136,15 @@ class BatchSampler(Sampler):
 class DistributedSampler(Sampler):
     """The indices of one replica (rank) among num_replicas: each epoch's order (shuffled by
     seed + epoch, set_epoch) padded by repeats to a multiple of num_replicas (or cut, with
-    drop_last), then every num_replicas-th from rank. cgrad has no process group: give
-    num_replicas and rank."""
+    drop_last), then every num_replicas-th from rank; by default the default process group's
+    size and rank (cgrad.distributed: one process)."""
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
-        if num_replicas is None or rank is None:
-            raise RuntimeError("Requires distributed package to be available")
+        if num_replicas is None or rank is None:       # the default process group's
+            from ... import distributed
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, "
                              f"{num_replicas - 1}]")
