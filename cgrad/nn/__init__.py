@@ -1,4 +1,5 @@
 """cgrad.nn: modules, parameters, losses; `functional` (F), `init` and `utils` submodules."""
+import sys
 from . import attention, functional, grad, init, parallel, utils
 functional.grad = grad          # (PyTorch's F.grad is nn.grad)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
@@ -82,3 +83,6 @@ __all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "Transfor
             "TransformerEncoderLayer", "TransformerDecoderLayer"]
 __all__ += ["SyncBatchNorm", "DataParallel", "parallel"]
 __all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+
+from . import _torch_paths  # noqa: E402  (torch.nn.modules.loss and the like, once nn is whole)
+_torch_paths.register(sys.modules[__name__])
