@@ -122,3 +122,11 @@ def test_dim_order_argument_check_as_torch():
         with pytest.raises(TypeError) as got:
             cgrad.empty(2, 3).dim_order(ambiguity_check=bad)
         assert str(got.value) == str(expected.value)
+
+
+def test_backends_cpu_and_opt_einsum_as_torch():
+    assert cgrad.backends.cpu.get_cpu_capability() == torch.backends.cpu.get_cpu_capability()
+    # cgrad's einsum contracts left to right, as torch's does without opt_einsum
+    assert (cgrad.backends.opt_einsum.is_available(), cgrad.backends.opt_einsum.enabled,
+            cgrad.backends.opt_einsum.strategy, cgrad.backends.opt_einsum.get_opt_einsum()) \
+        == (False, False, None, None)

@@ -6,7 +6,8 @@ otherwise; if it failed to load, the ImportError is kept to explain a later requ
 """
 import os
 
-from . import cuda, cudnn, mkl, mkldnn, mps, openmp  # noqa: F401  (torch.backends' flags)
+from . import (cpu, cuda, cudnn, mkl, mkldnn, mps, openmp,  # noqa: F401  (torch.backends'
+               opt_einsum)                                    # flags)
 from .numpy_backend import NumpyKernels
 
 try:
