@@ -55,6 +55,7 @@ class _Encoder:
         self.keep = []
         self.memo = {}          # id(root array) -> index: each memory block saved once
         self.objects = {}       # id(tensor) -> its "obj" number: one object again on load
+        self.dtypes = {}        # id(storage owner) -> the dtype its tensors view it as
         self.pickles = []       # the pickled objects' bytes
 
     def encode(self, obj):
@@ -106,6 +107,12 @@ class _Encoder:
     def _tensor(self, t):
         from .nn.parameter import Parameter
         from .ops.shape import Region, memory_owner
+        from .storage import owner
+        storage = owner(t._data)              # PyTorch saves a storage as one dtype's
+        if self.dtypes.setdefault(id(storage), t._data.dtype) != t._data.dtype:
+            raise RuntimeError("Cannot save multiple tensors or storages that view the same "
+                               "data as different types")
+        self.keep.append(storage)
         root = memory_owner(t._data)
         region = Region.of(t._data, root)
         if region is None:                  # memory NumPy laid out otherwise: a copy

@@ -373,3 +373,13 @@ def test_view_dtype_shares_memory_and_version_and_leaves_the_graph():
         w = lib.arange(3., requires_grad=True) * 2
         same = w.view(lib.float32)
         assert not same.requires_grad and same.grad_fn is None
+
+
+def test_save_refuses_one_storage_as_two_dtypes_as_torch():
+    import io
+    for lib in (_torch(), cgrad):
+        x = lib.arange(6.)
+        with pytest.raises(RuntimeError) as e:
+            lib.save({"x": x, "bits": x.view(lib.int32)}, io.BytesIO())
+        assert "view the same data as different types" in str(e.value)
+        lib.save({"x": x, "y": lib.empty(0).set_(x.untyped_storage(), 2, (2,))}, io.BytesIO())
