@@ -34,9 +34,11 @@ class _TypedTensorMeta(type):
 
 
 def _typed_new(cls, *args, device=None):
-    """FloatTensor(2, 3) (uninitialised), FloatTensor(size), FloatTensor([1, 2]) (data) or
-    FloatTensor(t) (t itself, if it has this dtype)"""
-    from . import creation
+    """FloatTensor(2, 3) (uninitialised), FloatTensor(size), FloatTensor([1, 2]) (data),
+    FloatTensor(t) (t itself, if it has this dtype) or FloatTensor(storage) (a view of it)"""
+    from . import creation, storage
+    if len(args) == 1 and storage.is_storage(args[0]):
+        return Tensor._make(storage.elements_of(args[0], cls.dtype.np))
     if len(args) == 1 and isinstance(args[0], Tensor):
         t = args[0]
         if t._data.dtype != cls.dtype.np:

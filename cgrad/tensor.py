@@ -335,8 +335,11 @@ class Tensor:
                            # goes nowhere
 
     def __init__(self, *args, dtype=None, requires_grad=False):
-        """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor."""
-        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        """Tensor(data) or Tensor(*sizes): float32 by default, as torch.Tensor; Tensor(storage)
+        views the storage's memory."""
+        if len(args) == 1 and _storage.is_storage(args[0]):
+            arr = _storage.elements_of(args[0], _dtype.to_numpy_dtype(dtype or _dtype.DEFAULT))
+        elif len(args) == 1 and not isinstance(args[0], numbers.Integral):
             data = args[0]._data if isinstance(args[0], Tensor) else args[0]
             arr = np.array(data, dtype=_dtype.to_numpy_dtype(dtype or _dtype.DEFAULT))
         else:

@@ -383,3 +383,23 @@ def test_save_refuses_one_storage_as_two_dtypes_as_torch():
             lib.save({"x": x, "bits": x.view(lib.int32)}, io.BytesIO())
         assert "view the same data as different types" in str(e.value)
         lib.save({"x": x, "y": lib.empty(0).set_(x.untyped_storage(), 2, (2,))}, io.BytesIO())
+
+
+def test_legacy_constructors_view_a_storage_as_torch():
+    torch = _torch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lib in (torch, cgrad):
+            for make in (lib.Tensor, lib.FloatTensor):
+                s = lib.FloatStorage([1, 2, 3])
+                t = make(s)
+                t[0] = 9                                    # the storage's memory
+                assert s[0] == 9 and t.dtype == lib.float32 and t.shape == (3,)
+            assert lib.Tensor(lib.UntypedStorage(8)).shape == (2,)
+        for make in (lambda lib: lib.Tensor(lib.DoubleStorage([1., 2.])),
+                     lambda lib: lib.LongTensor(lib.FloatStorage([1.]))):
+            with pytest.raises(RuntimeError) as expected:
+                make(torch)
+            with pytest.raises(RuntimeError) as got:
+                make(cgrad)
+            assert str(got.value) == str(expected.value)
