@@ -46,7 +46,12 @@ def strided_view(flat, dtype, offset, size, stride):
     """the (size, stride) array of dtype at element offset of the memory of flat (a 1-d
     array), with PyTorch's checks of that geometry"""
     size = tuple(size)
-    stride = _contiguous_strides(size) if stride is None else tuple(stride)
+    if stride is None:                                    # row-major
+        stride, step = [], 1
+        for n in reversed(size):
+            stride.insert(0, step)
+            step *= max(n, 1)
+    stride = tuple(stride)
     if len(size) != len(stride):
         raise RuntimeError(f"unequal size length ({len(size)}) and stride length "
                            f"({len(stride)})")
@@ -79,17 +84,10 @@ def elements_of(storage, np_dtype):
     return strided_view(flat, np_dtype, 0, (flat.size // np_dtype.itemsize,), None)
 
 
-def _contiguous_strides(size):
-    strides, step = [], 1
-    for n in reversed(size):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
-
-
 # ---- the two storage classes ---------------------------------------------------------------
-def _new_elements(args, np_dtype, what):
-    """the elements of a new storage: Storage() none, Storage(n) n zeros, Storage(sequence)"""
+def _new_elements(args, np_dtype, what, raw=False):
+    """the elements of a new storage: Storage() none, Storage(n) n zeros, Storage(sequence)
+    (raw: bytes, ints kept modulo 256; else converted as cgrad.tensor converts)"""
     if not args:
         return np.zeros(0, np_dtype)
     if len(args) == 1 and isinstance(args[0], numbers.Integral) \
@@ -99,7 +97,7 @@ def _new_elements(args, np_dtype, what):
         return np.zeros(int(args[0]), np_dtype)
     if len(args) == 1 and hasattr(args[0], "__len__"):
         items = list(args[0])
-        if np_dtype == np.uint8:                       # bytes: ints, kept modulo 256
+        if raw:
             for v in items:
                 if not isinstance(v, numbers.Integral):
                     raise RuntimeError(f"{what}(): tried to construct a storage from a sequence "
@@ -256,7 +254,7 @@ class UntypedStorage(_StorageBase):
 
     def __init__(self, *args, device=None):
         self.to(device=device)
-        self._bytes = _new_elements(args, np.uint8, "cgrad.UntypedStorage")
+        self._bytes = _new_elements(args, np.uint8, "cgrad.UntypedStorage", raw=True)
         self._resizable = True
 
     @classmethod

@@ -126,6 +126,8 @@ def test_constructors_match_torch():
             with pytest.raises(RuntimeError, match="non-negative"):
                 make(cgrad)
         _raises_like(lambda: torch.UntypedStorage("ab"), lambda: cgrad.UntypedStorage("ab"))
+        _raises_like(lambda: torch.ByteStorage([1, 300]), lambda: cgrad.ByteStorage([1, 300]))
+        assert cgrad.ByteStorage([1.5, 3]).tolist() == torch.ByteStorage([1.5, 3]).tolist()
         with pytest.raises(RuntimeError, match="'dtype' cannot be specified"):
             cgrad.FloatStorage(2, dtype=cgrad.float64)
         with pytest.raises(RuntimeError, match="No positional arguments"):
