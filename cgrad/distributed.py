@@ -123,7 +123,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         raise RuntimeError("Distributed package doesn't have NCCL built in")
     if "mpi" in name or "ucc" in name:
         raise RuntimeError(f"Distributed package doesn't have {name.upper()} built in")
-    world_size, rank = _env_int("WORLD_SIZE", world_size), _env_int("RANK", rank)
+    rank, world_size = _env_int("RANK", rank), _env_int("WORLD_SIZE", world_size)
     if world_size != 1 or rank != 0:
         raise RuntimeError(f"cgrad runs distributed code in one process only (world_size=1, "
                            f"rank=0), but got world_size={world_size}, rank={rank}")

@@ -101,6 +101,20 @@ def test_ddp_training_with_a_distributed_sampler_as_torch(groups):
     assert kc == kt == ["module.weight", "module.bias"] and (nc, rc) == (nt, rt) == (1, 0)
 
 
+def test_world_from_the_environment_as_torch(monkeypatch):
+    for unset in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(unset, raising=False)
+    for args in ({}, {"rank": 0}):
+        _same_error(lambda lib: lib.distributed.init_process_group("gloo", **args))
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")                 # torchrun --nproc_per_node=1
+    cgrad.distributed.init_process_group("gloo")
+    try:
+        assert cgrad.distributed.get_world_size() == 1
+    finally:
+        cgrad.distributed.destroy_process_group()
+
+
 def test_only_a_world_of_one_process():
     with pytest.raises(RuntimeError, match="one process only"):
         cgrad.distributed.init_process_group("gloo", rank=0, world_size=2)
