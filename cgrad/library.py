@@ -216,8 +216,11 @@ class OpOverloadPacket:
             return op(*args, **kwargs)
         return ops[-1](*args, **kwargs)
 
-    def __repr__(self):
+    def __str__(self):
         return f"{self._ns}.{self.__name__}"
+
+    def __repr__(self):
+        return f"<OpOverloadPacket(op='{self._ns}.{self.__name__}')>"
 
 
 _DEVICE_KEYS = {"cpu": "CPU", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "meta": "Meta",
@@ -296,11 +299,12 @@ class OpOverload:
         overload = self._schema.overload_name
         return self._qualname + (f".{overload}" if overload else "")
 
-    def __repr__(self):
+    def __str__(self):
         return f"{self._namespace}.{self._opname}.{self._overloadname}"
 
-    def __str__(self):
-        return repr(self)
+    def __repr__(self):
+        return (f"<OpOverload(op='{self._namespace}.{self._opname}', "
+                f"overload='{self._overloadname}')>")
 
     @property
     def schema_text(self):
@@ -729,7 +733,7 @@ class CustomOpDef:
         if device_types is not None and not any(a.is_tensor for a in op._schema.arguments):
             if not any(a.type.startswith("Device") for a in op._schema.arguments):
                 raise ValueError("Functions without tensor inputs are required to have a "
-                                 "`device: torch.device` argument")
+                                 "`device: cgrad.device` argument")
         return inner if fn is None else inner(fn)
 
     def _checked_kernel(self, device_type):
@@ -1040,7 +1044,7 @@ def _fake_of(op):
         if op._custom is not None:
             raise RuntimeError(
                 f"There was no fake impl registered for {op._custom}. This is necessary for "
-                "torch.compile/export/fx tracing to work. Please use "
+                "cgrad.compile/export/fx tracing to work. Please use "
                 f"`{op._custom._init_fn.__name__}.register_fake` to add an fake impl.")
         raise RuntimeError(f"{op.name()}: no fake (Meta) implementation is registered "
                            "(cgrad's UnsupportedOperatorException)")
@@ -1095,14 +1099,14 @@ def _fake_check(op, args, kwargs, rtol, atol):
 def _aot_dispatch_check(op, args, kwargs, rtol, atol):
     """what compiling the op needs (its fake implementation) and, where outputs require
     grad, a backward through it that gives gradients"""
-    _fake_of(op)
-    args, kwargs = _copy_inputs((args, kwargs))
+    args, kwargs = _copy_inputs((args, kwargs))        # eager first: a missing backward shows
     inputs = [t for t in _tensors_in((args, kwargs)) if t.requires_grad]
     outs = [t for t in _tensors_in(op(*[a.clone() if isinstance(a, Tensor) else a
                                         for a in args], **kwargs)) if t.requires_grad]
     if inputs and outs:
         from .autograd import grad
         grad(outs, inputs, [o.detach().clone().fill_(1) for o in outs], allow_unused=True)
+    _fake_of(op)
 
 
 ALL_TEST_UTILS = {"test_schema": _schema_check,
@@ -1131,8 +1135,8 @@ def opcheck(op, args, kwargs=None, *, test_utils=_OPCHECK_DEFAULT_UTILS, raise_e
                              f"pass one of them (e.g. {op}.default)")
         op = next(iter(op._overloads.values()))
     if not isinstance(op, OpOverload):
-        raise ValueError("opcheck(op, ...): op must be instance of torch._ops.OpOverload, e.g. "
-                         f"torch.ops.aten.sin.default, got {type(op)}")
+        raise ValueError("opcheck(op, ...): op must be instance of cgrad.library.OpOverload, "
+                         f"e.g. cgrad.ops.mylib.foo.default, got {type(op)}")
     if test_utils == "ALL":
         test_utils = tuple(ALL_TEST_UTILS)
     if isinstance(test_utils, str):
