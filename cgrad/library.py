@@ -308,7 +308,8 @@ class OpOverload:
 
     @property
     def schema_text(self):
-        return f"{self._qualname}{'.' + self._schema.overload_name if self._schema.overload_name else ''}{self._schema.signature}"
+        """the schema with its qualified name: "mylib::foo(Tensor x) -> Tensor" """
+        return self.name() + self._schema.signature
 
     # -- calling ----------------------------------------------------------------------------
     def _bind(self, args, kwargs):
