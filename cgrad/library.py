@@ -132,7 +132,8 @@ class FunctionSchema:
 
     @property
     def signature(self):
-        return self.text[self.text.index("("):]
+        """"(Tensor x, float a=2.) -> Tensor": PyTorch prints a whole float default as "2." """
+        return re.sub(r"=(-?\d+)\.0\b", r"=\1.", self.text[self.text.index("("):])
 
     @property
     def is_mutable(self):
@@ -211,7 +212,7 @@ class OpOverloadPacket:
         for op in ops[:-1]:                  # the first overload whose schema takes the call
             try:
                 op._bind(args, kwargs)
-            except (TypeError, RuntimeError):
+            except RuntimeError:
                 continue
             return op(*args, **kwargs)
         return ops[-1](*args, **kwargs)
@@ -314,31 +315,35 @@ class OpOverload:
     # -- calling ----------------------------------------------------------------------------
     def _bind(self, args, kwargs):
         """(positional arguments, keyword-only arguments), defaults filled in, as the
-        dispatcher hands them to a kernel"""
+        dispatcher hands them to a kernel; PyTorch's errors for a call that does not fit"""
         schema, positional, keyword = self._schema, [], {}
-        args, kwargs = list(args), dict(kwargs)
-        for arg in schema.arguments:
-            if not arg.kwarg_only and args:
-                value = args.pop(0)
+        n_positional = sum(not a.kwarg_only for a in schema.arguments)
+        if len(args) > n_positional:
+            raise RuntimeError(f"{self.name()}() takes {n_positional} positional argument(s) "
+                               f"but {len(args)} was/were given.  Declaration: "
+                               f"{self.schema_text}")
+        known = {a.name for a in schema.arguments}
+        for name in kwargs:
+            if name not in known:
+                raise RuntimeError(f"Unknown keyword argument '{name}' for operator "
+                                   f"'{self.name()}'. Schema: {self.schema_text}")
+        for i, arg in enumerate(schema.arguments):
+            if not arg.kwarg_only and i < len(args):
                 if arg.name in kwargs:
-                    raise TypeError(f"{self.name()}() got multiple values for argument "
-                                    f"'{arg.name}'")
+                    raise RuntimeError(f"Argument '{arg.name}' specified both as positional and "
+                                       f"keyword argument. Schema: {self.schema_text}")
+                value = args[i]
             elif arg.name in kwargs:
-                value = kwargs.pop(arg.name)
+                value = kwargs[arg.name]
             elif arg.has_default:
                 value = arg.default
             else:
-                raise TypeError(f"{self.name()}() missing value for argument '{arg.name}'. "
-                                f"Declaration: {self.schema_text}")
-            (keyword.__setitem__(arg.name, value) if arg.kwarg_only
-             else positional.append(value))
-        if args:
-            raise TypeError(f"{self.name()}() expected at most {len(positional)} argument(s) "
-                            f"but received {len(positional) + len(args)} argument(s). "
-                            f"Declaration: {self.schema_text}")
-        if kwargs:
-            raise TypeError(f"Unknown keyword argument '{next(iter(kwargs))}' for operator "
-                            f"'{self.name()}'. Schema: {self.schema_text}")
+                raise RuntimeError(f"{self.name()}() is missing value for argument "
+                                   f"'{arg.name}'. Declaration: {self.schema_text}")
+            if arg.kwarg_only:
+                keyword[arg.name] = value
+            else:
+                positional.append(value)
         return positional, keyword
 
     def __call__(self, *args, **kwargs):

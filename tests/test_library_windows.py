@@ -674,3 +674,19 @@ def test_numpy_of_a_tensor_requiring_grad_needs_grad_mode_off():
         assert x.numpy(force=True).tolist() == [1.0, 1.0]
     _same_error(lambda: cgrad.ones(2, requires_grad=True).numpy(),
                 lambda: torch.ones(2, requires_grad=True).numpy())
+
+
+def test_calls_that_do_not_fit_the_schema(backend):
+    ns = _ns()
+
+    def build(T):
+        lib = T.library.Library(ns, "DEF")
+        lib.define("foo(Tensor x, *, float a=2.0, float b=2.5) -> Tensor")
+        lib.impl("foo", lambda x, a=2.0, b=2.5: x * a, "CPU")
+        op = getattr(T.ops, ns).foo
+        return lib, [lambda: op(), lambda: op(T.ones(1), 3.0), lambda: op(T.ones(1), c=3.0),
+                     lambda: op(T.ones(1), x=T.ones(1))]
+
+    (c_lib, c_calls), (t_lib, t_calls) = build(cgrad), build(torch)
+    for c, t in zip(c_calls, t_calls):
+        _same_error(c, t)
