@@ -690,3 +690,4 @@ def test_calls_that_do_not_fit_the_schema(backend):
     (c_lib, c_calls), (t_lib, t_calls) = build(cgrad), build(torch)
     for c, t in zip(c_calls, t_calls):
         _same_error(c, t)
+    del c_lib, t_lib                 # held until here: a Library's ops go with it
