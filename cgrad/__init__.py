@@ -145,7 +145,8 @@ def __getattr__(name):
     # compiler and save/load load on first use, so `import cgrad` stays light
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
                 "func", "amp", "multiprocessing", "profiler", "jit", "serialization",
-                "compiler", "accelerator", "xpu", "mps", "mtia", "distributed", "quasirandom"):
+                "compiler", "accelerator", "xpu", "mps", "mtia", "distributed", "quasirandom",
+                "signal", "library"):
         return _lazy(name)
     if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
         return _lazy("func").vmap
