@@ -198,7 +198,7 @@ class OpOverloadPacket:
     def __getattr__(self, overload):
         if overload.startswith("__"):
             raise AttributeError(overload)
-        op = self.__dict__["_overloads"].get("default" if overload == "default" else overload)
+        op = self.__dict__["_overloads"].get(overload)
         if op is None:
             raise AttributeError(f"The underlying op of '{self._ns}.{self.__name__}' has no "
                                  f"overload name '{overload}'")
