@@ -72,15 +72,21 @@ def strided_view(flat, dtype, offset, size, stride):
                       strides=tuple(s * item for s in stride))
 
 
-def elements_of(storage, np_dtype):
-    """a storage's memory as a 1-d array of np_dtype (a typed storage must be of that dtype):
-    what Tensor(storage) and FloatTensor(storage) view"""
-    np_dtype = np.dtype(np_dtype)
+def bytes_for(storage, np_dtype, named=_dtype.torch_name):
+    """a storage's bytes, for a tensor of np_dtype to view: a typed storage must be of that
+    dtype (PyTorch's message names it as `named` does: Float, or float in set_'s)"""
     if isinstance(storage, TypedStorage) and storage.dtype.np != np_dtype:
-        raise RuntimeError(f"Expected a Storage of type {_dtype.torch_name(np_dtype)} or an "
+        raise RuntimeError(f"Expected a Storage of type {named(np_dtype)} or an "
                            f"UntypedStorage, but got type {_dtype.torch_name(storage.dtype.np)} "
                            f"for argument 1 'storage'")
-    flat = storage._raw()
+    return storage._raw()
+
+
+def elements_of(storage, np_dtype):
+    """a storage's memory as a 1-d array of np_dtype: what Tensor(storage) and
+    FloatTensor(storage) view"""
+    np_dtype = np.dtype(np_dtype)
+    flat = bytes_for(storage, np_dtype)
     return strided_view(flat, np_dtype, 0, (flat.size // np_dtype.itemsize,), None)
 
 

@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from . import _dtype
+from . import _absent_device, _dtype
 from . import storage as _storage
 from ._device import device
 from . import backends as B
@@ -576,15 +576,8 @@ class Tensor:
             if isinstance(source, Tensor):
                 self._check_set_dtype(source._data.dtype)
                 flat = _storage.byte_view(source._data)[0]
-            elif isinstance(source, _storage.TypedStorage):
-                if source.dtype.np != self._data.dtype:
-                    raise RuntimeError(f"Expected a Storage of type "
-                                       f"{_dtype.c_name(self._data.dtype)} or an UntypedStorage, "
-                                       f"but got type {_dtype.torch_name(source.dtype.np)} for "
-                                       "argument 1 'storage'")
-                flat = source._raw()
-            elif isinstance(source, _storage.UntypedStorage):
-                flat = source._raw()
+            elif _storage.is_storage(source):
+                flat = _storage.bytes_for(source, self._data.dtype, named=_dtype.c_name)
             else:
                 raise TypeError(f"set_(): argument 'source' must be a Tensor or a storage, not "
                                 f"{type(source).__name__}")
@@ -2765,14 +2758,8 @@ class Tensor:
     def pin_memory(self, device=None):
         raise RuntimeError("Cannot access accelerator device when none is available.")
 
-    def cuda(self, device=None, non_blocking=False, memory_format=None):
-        raise AssertionError("cgrad was not compiled with CUDA enabled: it runs on the CPU only")
-
-    def xpu(self, device=None, non_blocking=False, memory_format=None):
-        raise AssertionError("cgrad was not compiled with XPU enabled: it runs on the CPU only")
-
-    def mtia(self, device=None, non_blocking=False, memory_format=None):
-        raise AssertionError("cgrad was not compiled with MTIA enabled: it runs on the CPU only")
+    # x.cuda(), x.xpu(), x.mtia(): PyTorch's AssertionError of a build without the device
+    cuda, xpu, mtia = (_absent_device.needing(name) for name in ("CUDA", "XPU", "MTIA"))
 
     def is_distributed(self):
         return False
