@@ -16,6 +16,11 @@ from ._device import device as _device
 _CPU = _device("cpu")
 
 
+def _check_cpu(device):
+    if device is not None and _device(device).type != "cpu":
+        raise RuntimeError(f"cgrad storages live on the CPU only, not {device}")
+
+
 # ---- where a tensor's memory is -----------------------------------------------------------
 def owner(a):
     """the last array of a's base chain: the one that owns (or first wrapped) a's memory"""
@@ -183,8 +188,7 @@ class _StorageBase:
         return self
 
     def to(self, *, device=None, non_blocking=False):
-        if device is not None and _device(device).type != "cpu":
-            raise RuntimeError(f"cgrad storages live on the CPU only, not {device}")
+        _check_cpu(device)
         return self
 
     def __iter__(self):
@@ -207,8 +211,9 @@ class _StorageBase:
                                "read-only buffer)")
         return raw
 
-    def _copied_from(self, source):
-        """copy_: source's bytes into self's, which must be as many (PyTorch copies bytes)"""
+    def copy_(self, source, non_blocking=None):
+        """source's bytes into self's, which must be as many (PyTorch copies bytes, for typed
+        storages too)"""
         if not isinstance(source, _StorageBase):
             raise TypeError(f"copy_(): expected a storage, got {type(source).__name__}")
         src = source._raw()
@@ -259,7 +264,7 @@ class UntypedStorage(_StorageBase):
     tensor views"""
 
     def __init__(self, *args, device=None):
-        self.to(device=device)
+        _check_cpu(device)
         self._bytes = _new_elements(args, np.uint8, "cgrad.UntypedStorage", raw=True)
         self._resizable = True
 
@@ -313,9 +318,6 @@ class UntypedStorage(_StorageBase):
     def fill_(self, value):
         self._writable_raw()[...] = int(value) & 0xFF
         return self
-
-    def copy_(self, source, non_blocking=None):
-        return self._copied_from(source)
 
     def clone(self):
         return UntypedStorage._owning(self._bytes.copy())
@@ -372,10 +374,9 @@ class TypedStorage(_StorageBase):
     """(Deprecated, as PyTorch's) an UntypedStorage read as elements of one dtype:
     TypedStorage(n, dtype=...) or TypedStorage(sequence), tensor.storage()"""
 
-    def __init__(self, *args, device=None, dtype=None, wrap_storage=None, _internal=False):
-        if not _internal:
-            _warn_typed_storage_removal()
-        self.to(device=device)
+    def __init__(self, *args, device=None, dtype=None, wrap_storage=None):
+        _warn_typed_storage_removal()
+        _check_cpu(device)
         fixed = getattr(type(self), "_legacy_dtype", None)
         if fixed is not None and dtype is not None:
             raise RuntimeError(f"{type(self).__name__}(): Keyword argument 'dtype' cannot be "
@@ -393,8 +394,9 @@ class TypedStorage(_StorageBase):
             values = _new_elements(args, self.dtype.np, type(self).__name__)
             self._untyped_storage = UntypedStorage._owning(values.view(np.uint8))
 
-    @classmethod
-    def _wrapping(cls, untyped, dtype):
+    @staticmethod
+    def _wrapping(untyped, dtype):
+        """a TypedStorage of dtype over untyped (no deprecation warning: cgrad's own use)"""
         s = TypedStorage.__new__(TypedStorage)
         s.dtype = dtype
         s._untyped_storage = untyped
@@ -439,9 +441,6 @@ class TypedStorage(_StorageBase):
         self._writable_raw()
         self._elements()[...] = value
         return self
-
-    def copy_(self, source, non_blocking=None):
-        return self._copied_from(source)
 
     def clone(self):
         return TypedStorage._wrapping(self._untyped_storage.clone(), self.dtype)
@@ -556,7 +555,7 @@ def from_file(filename, shared=None, size=0, *, dtype=None, layout=None, device=
     """a 1-d tensor of size elements of a file: mapped if shared (writes go to the file, made
     or grown as needed), else read"""
     from .tensor import Tensor
-    _StorageBase.to(None, device=device)
+    _check_cpu(device)
     dtype = dtype or _dtype.DEFAULT
     raw = _file_bytes(filename, bool(shared), size * dtype.itemsize)
     return Tensor._make(raw.view(dtype.np), requires_grad)
