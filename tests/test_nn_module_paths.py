@@ -74,3 +74,34 @@ def test_utils_helpers_as_torch():
     c.consume_prefix_in_state_dict_if_present(sd_t, "module.")
     assert dict(sd_t) == {"w": 1, "other": 2}
     assert sd_t._metadata == {"": {"v": 1}, "sub": {"v": 2}}
+
+
+def test_a_user_lazy_module_on_the_mixin_as_torch():
+    """torch.nn.modules.lazy.LazyModuleMixin: initialize_parameters runs on the first call
+    only (a module without cls_to_become keeps its class and is not initialized again)"""
+    results = []
+    for lib in (torch, cgrad):
+        mixin = importlib.import_module(f"{lib.__name__}.nn.modules.lazy").LazyModuleMixin
+        uninitialized = lib.nn.parameter.UninitializedParameter
+
+        class LazyScale(mixin, lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = uninitialized()
+                self.calls = 0
+
+            def initialize_parameters(self, x):
+                self.calls += 1
+                self.weight.materialize((x.shape[-1],))
+                with lib.no_grad():
+                    self.weight.fill_(2.)
+
+            def forward(self, x):
+                return x * self.weight
+
+        m = LazyScale()
+        first = m(lib.ones(2, 3)).tolist()
+        second = m(lib.full((1, 3), 3.)).tolist()
+        results.append((first, second, m.calls, type(m).__name__,
+                        m.has_uninitialized_params(), list(m.state_dict())))
+    assert results[0] == results[1]

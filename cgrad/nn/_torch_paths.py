@@ -28,6 +28,7 @@ _CONTENTS = {
     "fold": "Fold Unfold",
     "instancenorm": "_InstanceNorm InstanceNorm1d LazyInstanceNorm1d InstanceNorm2d "
                     "LazyInstanceNorm2d InstanceNorm3d LazyInstanceNorm3d",
+    "lazy": "LazyModuleMixin",
     "linear": "Identity Linear Bilinear LazyLinear",
     "loss": "_Loss _WeightedLoss L1Loss NLLLoss NLLLoss2d PoissonNLLLoss GaussianNLLLoss "
             "KLDivLoss MSELoss BCELoss BCEWithLogitsLoss HingeEmbeddingLoss "

@@ -73,7 +73,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class _LazyModule:
+class LazyModuleMixin:
     """PyTorch's LazyModuleMixin: a module whose parameters' (and buffers') shapes come from
     its first input. Until then they are UninitializedParameters (UninitializedBuffers); the
     first call runs initialize_parameters(input), which materializes and resets them, and
@@ -89,12 +89,14 @@ class _LazyModule:
                                   f"{type(self).__name__}")
 
     def __call__(self, *args, **kwargs):
-        with no_grad():
-            self.initialize_parameters(*args, **kwargs)
-        if self.has_uninitialized_params():
-            raise RuntimeError(f"module {self._get_name()} has not been fully initialized")
-        if self.cls_to_become is not None:
-            self.__class__ = self.cls_to_become        # as PyTorch's: the plain class from now on
+        if not self.__dict__.get("_lazy_initialized"):   # the first call only, as PyTorch's
+            with no_grad():                               # forward pre-hook, removed after
+                self.initialize_parameters(*args, **kwargs)
+            if self.has_uninitialized_params():
+                raise RuntimeError(f"module {self._get_name()} has not been fully initialized")
+            self.__dict__["_lazy_initialized"] = True
+            if self.cls_to_become is not None:
+                self.__class__ = self.cls_to_become     # as PyTorch's: the plain class from now on
         return Module.__call__(self, *args, **kwargs)
 
     def _load_one(self, name, key, current, value, assign):
@@ -113,7 +115,7 @@ def _materialize(module, shapes):
     module.reset_parameters()
 
 
-class LazyLinear(_LazyModule, Linear):
+class LazyLinear(LazyModuleMixin, Linear):
     """A Linear whose in_features comes from its first input (the last dim)"""
     cls_to_become = Linear
 
@@ -599,7 +601,7 @@ class LocalResponseNorm(Module):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
-class _LazyNormBase(_LazyModule):
+class _LazyNormBase(LazyModuleMixin):
     """_NormBase's lazy form: num_features from the first input's dim 1; affine and
     track_running_stats on by default (the instance norms' too, as PyTorch's)"""
 
@@ -825,7 +827,7 @@ class ConvTranspose3d(_ConvTransposeNd):
     dims, function = 3, F.conv_transpose3d
 
 
-class _LazyConvNd(_LazyModule):
+class _LazyConvNd(LazyModuleMixin):
     """_ConvNd's lazy form: in_channels from the first input's channel dim"""
 
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
