@@ -259,3 +259,27 @@ def test_backends_agree_over_30_adam_steps():
             cgrad.set_backend("cython")
     for a, c in zip(results["numpy"], results["cython"]):
         np.testing.assert_allclose(a, c, atol=1e-4)
+
+
+def test_import_falls_back_to_numpy_without_the_compiled_kernels():
+    """a source checkout without the built extension imports, on the NumPy backend (a
+    compiled module imported outside the backend's guard broke this once)"""
+    script = """
+import importlib.abc, sys
+class NoKernels(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.startswith("cgrad._C.") or (name.startswith("cgrad.autograd._")
+                                            and name.endswith("_c")):     # compiled twins
+            raise ImportError(f"no compiled {name} here")
+sys.meta_path.insert(0, NoKernels())
+import cgrad
+assert cgrad.get_backend() == "numpy", cgrad.get_backend()
+assert cgrad.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT")
+x = cgrad.ones(3, requires_grad=True)
+(x * 2).sum().backward()
+print(x.grad.tolist())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[2.0, 2.0, 2.0]"

@@ -22,6 +22,7 @@ import types
 import numpy as np
 
 from .. import _threads
+from .cpu import cpu_has_avx2, cpu_has_avx512
 from .numpy_backend import NumpyKernels, _into, check_linear_backward
 
 
@@ -39,29 +40,6 @@ class _OnFirstUse:
 
 
 _linalg = _OnFirstUse(_threads.load_linalg)
-
-
-def _cpu_features():
-    for path in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
-        try:
-            return importlib.import_module(path).__cpu_features__
-        except (ImportError, AttributeError):
-            continue
-    return {}
-
-
-def cpu_has_avx2():
-    """Whether the running CPU (and OS) execute AVX2 and FMA (what the *_avx2 builds use), as
-    NumPy's own dispatch sees it."""
-    features = _cpu_features()
-    return bool(features.get("AVX2") and features.get("FMA3"))
-
-
-def cpu_has_avx512():
-    """Whether it executes AVX-512 F, CD, BW, DQ and VL and FMA (what the *_avx512 builds
-    use)."""
-    features = _cpu_features()
-    return bool(features.get("AVX512_SKX") and features.get("FMA3"))
 
 
 def isa_levels():
