@@ -155,6 +155,15 @@ _NAMESPACES = {}          # "mylib" -> _OpNamespace
 _PENDING_FAKES = {}       # "mylib::foo" -> a fake registered before the op was defined
 
 
+def _entry(obj, table, key, missing):
+    """obj's table[key], for a __getattr__: else an AttributeError saying `missing` (a dunder
+    name is never an entry)"""
+    found = None if key.startswith("__") else obj.__dict__[table].get(key)
+    if found is None:
+        raise AttributeError(key if key.startswith("__") else missing)
+    return found
+
+
 class _OpNamespace:
     """cgrad.ops.mylib: the packets of the ops defined in namespace mylib"""
 
@@ -162,13 +171,8 @@ class _OpNamespace:
         self.name, self._packets = name, {}
 
     def __getattr__(self, op_name):
-        if op_name.startswith("__"):
-            raise AttributeError(op_name)
-        packet = self.__dict__["_packets"].get(op_name)
-        if packet is None:
-            raise AttributeError(f"'_OpNamespace' '{self.name}' object has no attribute "
-                                 f"'{op_name}'")
-        return packet
+        return _entry(self, "_packets", op_name, f"'_OpNamespace' '{self.name}' object has no "
+                                                 f"attribute '{op_name}'")
 
     def __dir__(self):
         return sorted(self._packets)
@@ -196,13 +200,9 @@ class OpOverloadPacket:
         return f"{self._ns}::{self.__name__}"
 
     def __getattr__(self, overload):
-        if overload.startswith("__"):
-            raise AttributeError(overload)
-        op = self.__dict__["_overloads"].get(overload)
-        if op is None:
-            raise AttributeError(f"The underlying op of '{self._ns}.{self.__name__}' has no "
-                                 f"overload name '{overload}'")
-        return op
+        return _entry(self, "_overloads", overload, f"The underlying op of '{self._ns}."
+                                                    f"{self.__name__}' has no overload name "
+                                                    f"'{overload}'")
 
     def overloads(self):
         return list(self._overloads)

@@ -16,6 +16,7 @@ from ._functions import matmul  # noqa: F401  (torch.linalg.matmul is torch.matm
 from .ops import matrix as M
 from .ops import reduce as R
 from .ops.matrix import LinAlgError  # noqa: F401  (torch.linalg.LinAlgError)
+from .ops.elementwise import Undifferentiated
 from .tensor import Tensor, _check_broadcast, _dim, _dims, _return_type
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
@@ -286,16 +287,8 @@ def _ldl_factor(name, A, check_errors):
     bad = np.flatnonzero(info)
     if check_errors and bad.size:               # (an internal assert in PyTorch, no batch index)
         raise RuntimeError(f"{name}: Unknown error code: {info.reshape(-1)[bad[0]]}.")
-    LD = _no_derivative(Tensor._make(ld), A, None, "linalg_ldl_factor_ex")
+    LD = Undifferentiated.over(Tensor._make(ld), A, None, "linalg_ldl_factor_ex")
     return LD, Tensor._make(piv), Tensor._make(info)
-
-
-def _no_derivative(result, a, b, aten_name):
-    """result, with a node whose backward raises PyTorch's error where a or b needs a grad"""
-    if any(isinstance(t, Tensor) and _needs_grad(t) for t in (a, b)):
-        from .ops.elementwise import Undifferentiated
-        return Undifferentiated.apply(a, b, aten_name, result._data)
-    return result
 
 
 def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
@@ -305,7 +298,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     name = "torch.linalg.ldl_solve"
     _matrix(name, LD, kernel="ldl_solve_kernel_cpu")
     if B.ndim < 2 and B._data.dtype == LD._data.dtype:     # (PyTorch reads B.size(-2))
-        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got "
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got "
                          "-2)")
     _check_solve_operands(name, B, LD)
     if pivots.shape != LD.shape[:-1]:
@@ -323,7 +316,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
         raise RuntimeError("Pivots given to ldl_solve must all satisfy |pivot| <= LD.size(-2). "
                            "Did you properly pass the result of ldl_factor?")
     X = Tensor._make(M.sytrs(LD._data, piv, B._data))
-    return _into_out(_no_derivative(X, LD, B, "linalg_ldl_solve"), out)
+    return _into_out(Undifferentiated.over(X, LD, B, "linalg_ldl_solve"), out)
 
 
 def _uplo(UPLO):

@@ -3806,9 +3806,7 @@ class Tensor:
                                "dtypes.")
         _two_tensors(name, self, values, "values", method=True)
         out = Tensor._make(SP.heaviside(self._data, values._data))
-        if _grad_state.enabled and (self._requires_grad or values._requires_grad):
-            return E.Undifferentiated.apply(self, values, "heaviside", out._data)
-        return out
+        return E.Undifferentiated.over(out, self, values, "heaviside")
 
     def heaviside_(self, values):
         return self._write_undifferentiated("heaviside_", values,

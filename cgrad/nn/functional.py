@@ -3390,9 +3390,7 @@ def native_channel_shuffle(input, groups):
     raises PyTorch's RuntimeError"""
     with no_grad():
         out = channel_shuffle(input, groups)
-    if input.requires_grad and _grad_state.enabled:
-        return E.Undifferentiated.apply(input, None, "native_channel_shuffle", out._data)
-    return out
+    return E.Undifferentiated.over(out, input, None, "native_channel_shuffle")
 
 
 def pixel_unshuffle(input, downscale_factor):

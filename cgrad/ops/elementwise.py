@@ -1279,6 +1279,14 @@ class Undifferentiated(Op):
 
     graph_backward = backward
 
+    @staticmethod
+    def over(result, a, b, name):
+        """result (a Tensor), behind such a node where grad mode would record a or b"""
+        from ..autograd.grad_mode import state
+        if state.enabled and any(getattr(t, "requires_grad", False) for t in (a, b)):
+            return Undifferentiated.apply(a, b, name, result._data)
+        return result
+
 
 # ---- fills (used by in-place methods) -----------------------------------------------------
 class Fill(Op):

@@ -15,20 +15,15 @@ __all__ = ["bartlett", "blackman", "cosine", "exponential", "gaussian", "general
            "general_hamming", "hamming", "hann", "kaiser", "nuttall"]
 
 
-def _window_function_checks(function_name, M, dtype, layout):
-    if M < 0:
-        raise ValueError(f"{function_name} requires non-negative window length, got M={M}")
-    if layout is not strided:
-        raise ValueError(f"{function_name} is implemented for strided tensors only, got: "
-                         f"{layout}")
-    if dtype not in (_dtype.float32, _dtype.float64):
-        raise ValueError(f"{function_name} expects float32 or float64 dtypes, got: {dtype}")
-
-
 def _checked(name, M, dtype, layout):
     """the dtype (the default one if None), after PyTorch's common argument checks"""
     dtype = _dtype.DEFAULT if dtype is None else dtype
-    _window_function_checks(name, M, dtype, layout)
+    if M < 0:
+        raise ValueError(f"{name} requires non-negative window length, got M={M}")
+    if layout is not strided:
+        raise ValueError(f"{name} is implemented for strided tensors only, got: {layout}")
+    if dtype not in (_dtype.float32, _dtype.float64):
+        raise ValueError(f"{name} expects float32 or float64 dtypes, got: {dtype}")
     return dtype
 
 
@@ -158,7 +153,6 @@ def general_hamming(M, *, alpha=0.54, sym=True, dtype=None, layout=strided, devi
     """the general cosine window with a = [alpha, 1 - alpha]"""
     return general_cosine(M, a=[alpha, 1.0 - alpha], sym=sym, dtype=dtype, layout=layout,
                           device=device, requires_grad=requires_grad)
-
 
 
 def nuttall(M, *, sym=True, dtype=None, layout=strided, device=None, requires_grad=False):
