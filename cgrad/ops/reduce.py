@@ -1023,9 +1023,16 @@ class SegmentReduce(Op):
             values = flat[kept]
             with np.errstate(all="ignore"):
                 part = (g[into] * y[into] / values).astype(g.dtype)
-            start = 1.0 if ctx.initial is None else ctx.initial
-            for r, c in zip(*np.nonzero((values == 0) | np.isnan(values))):
-                others = values[:, c][(into == into[r]) & (np.arange(len(into)) != r)]
-                part[r, c] = g[into[r], c] * (start * np.prod(others))
+            zero, nan = values == 0, np.isnan(values)
+            if (zero | nan).any():        # there y / x fails: the product of the others
+                start = 1.0 if ctx.initial is None else ctx.initial
+                plain = np.ones(y.shape, values.dtype)          # of each segment's other
+                np.multiply.at(plain, into, np.where(zero | nan, 1, values))    # elements
+                zeros, nans = np.zeros(y.shape, np.int64), np.zeros(y.shape, np.int64)
+                np.add.at(zeros, into, zero)
+                np.add.at(nans, into, nan)
+                others = np.where(zeros[into] > zero, 0, plain[into] * start)
+                others = np.where(nans[into] > nan, np.nan, others)
+                part = np.where(zero | nan, g[into] * others, part).astype(g.dtype)
             gx[kept] = part
         return gx.reshape(ctx.x_shape), None, None, None, None
