@@ -121,7 +121,10 @@ def tensor_repr(t):
     a = t._data
     prefix = "tensor("
     suffixes = []
-    if a.size == 0 and a.shape != (0,):
+    if t.is_meta:                               # no values to show
+        body = "..."
+        suffixes += ["device='meta'", f"size={tuple(a.shape)}"]
+    elif a.size == 0 and a.shape != (0,):
         body = "[]"
         suffixes.append(f"size={tuple(a.shape)}")
     elif a.size == 0:
@@ -131,7 +134,8 @@ def tensor_repr(t):
         fmt = _Formatter(_summarized(a) if summarize else a)
         body = _to_str(a, fmt, len(prefix), summarize)
     # (an empty tensor names every dtype but the default: "tensor([])" would read as float)
-    if a.dtype != np.float32 and (a.size == 0 or a.dtype not in (np.int64, np.bool_)):
+    if a.dtype != np.float32 and (a.size == 0 or t.is_meta or
+                                  a.dtype not in (np.int64, np.bool_)):
         suffixes.append(f"dtype=cgrad.{a.dtype.name}")
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from . import _dtype, _memory_format
+from . import _dtype, _memory_format, _meta
 from . import random as _random
 from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _shape_arg
@@ -29,7 +29,7 @@ def _factory(takes_out=True):
                                    "backend; no pinned memory allocator is available on this "
                                    "system.")
             if out is None:
-                return fn(*args, **kwargs)
+                return _placed(fn(*args, **kwargs), kwargs.get("device"), args)
             if not takes_out:
                 raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out'")
             from ._functions import _into_out
@@ -43,6 +43,16 @@ def _factory(takes_out=True):
             return _into_out(fn(*args, **kwargs), out)
         return factory
     return wrap
+
+
+def _placed(result, device, args):
+    """a factory's result on the meta device where device names it, or where device is None
+    and the tensor it is made like (args[0] of a *_like) is a meta tensor"""
+    if device is None and args and isinstance(args[0], Tensor):
+        device = args[0].device
+    if not _meta.is_meta_device(device) or not isinstance(result, Tensor) or result.is_meta:
+        return result
+    return result.to("meta").requires_grad_(result.requires_grad)
 
 
 def _np_dtype(dtype, default=None):
@@ -234,6 +244,8 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 def _laid_like(result, t, memory_format):
     """result (a new tensor shaped as t) in memory_format's layout: preserve_format keeps a
     channels layout of t's (other strided t: row-major, where PyTorch keeps t's strides)"""
+    if t.is_meta:                   # (no layout: its result goes to the meta device too)
+        return result
     fmt = _memory_format.suggested(t._data) if memory_format in (None, _memory_format.
                                                                   preserve_format) \
         else memory_format

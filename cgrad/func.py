@@ -16,7 +16,7 @@ import contextlib
 
 from . import random as _random
 from ._functions import stack
-from .autograd import grad as _autograd_grad
+from .autograd import function as _function, grad as _autograd_grad
 from .autograd.function import AccumulateGrad, grad_edge
 from .autograd.grad_mode import enable_grad, is_grad_enabled
 from .creation import zeros, zeros_like
@@ -71,6 +71,22 @@ def _describe(spec, indent=0):
     indent += 2
     children = f",\n{' ' * indent}".join(_describe(s, indent) for s in specs)
     return f"TreeSpec({kind.__name__}, {keys}, [{children}])"
+
+
+@contextlib.contextmanager
+def _transform(vmapping=False, forward=False):
+    """a transform runs the user's function: custom Functions called there must support it
+    (autograd.function.transforms counts the nesting)"""
+    levels = _function.transforms
+    levels[0] += 1
+    levels[1] += vmapping
+    levels[2] += forward
+    try:
+        yield
+    finally:
+        levels[0] -= 1
+        levels[1] -= vmapping
+        levels[2] -= forward
 
 
 # ---- differentiating -----------------------------------------------------------------------
@@ -164,7 +180,7 @@ def _traced(func, args, kwargs, argnums, has_aux, api):
     """func called on new leaves for the arguments at argnums: (output, aux, leaves per
     argnum, their specs, whether an outer graph continues)"""
     args, leaves, specs, outer = _prepared(args, _argnums_tuple(argnums, len(args)))
-    with enable_grad():
+    with enable_grad(), _transform():
         out = func(*args, **kwargs)
     output, aux = _split_aux(out, has_aux, api)
     outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
@@ -291,9 +307,9 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         check_tangent_size(x, t)
     args, leaves, specs, outer = _prepared(primals, tuple(range(len(primals))))
     flat = [x for group in leaves for x in group]
-    with enable_grad():
+    with enable_grad(), _transform(forward=True):
         out = func(*args)
-        output, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
+    output, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
     outer = outer or (is_grad_enabled() and _reaches_outside(output, leaves))
     out_leaves, out_spec = _flatten(output)
     if not out_leaves:
@@ -350,11 +366,12 @@ def linearize(func, *primals):
     """(func(*primals), jvp_fn): jvp_fn(*tangents) is jvp(func, primals, tangents)[1], from
     one recorded backward that every call reuses (PyTorch traces the forward-mode graph once;
     cgrad keeps jvp's double-backward graph). func runs twice, as in PyTorch."""
-    output = func(*primals)
+    with _transform(forward=True):
+        output = func(*primals)
     flat_primals, primals_spec = _flatten(primals)
     meta = [(p.shape, p.dtype) for p in flat_primals]
     args, leaves, _, outer = _prepared(primals, tuple(range(len(primals))))
-    with enable_grad():
+    with enable_grad(), _transform(forward=True):
         out_leaves, out_spec = _flatten(func(*args))
     us, back = _backward_in_u(out_leaves, [x for group in leaves for x in group])
 
@@ -417,8 +434,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     by_reverse = jacrev(func, argnums, has_aux=has_aux)
 
     def wrapper(*args, **kwargs):
-        with _randomness(randomness):       # PyTorch's jacfwd vmaps func
-            return by_reverse(*args, **kwargs)
+        with _randomness(randomness), _transform(vmapping=True, forward=True):
+            return by_reverse(*args, **kwargs)      # (PyTorch's jacfwd vmaps func's jvp)
     return wrapper
 
 
@@ -520,7 +537,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         _, spec = _flatten(tuple(args))
         state = _random.default_generator.get_state() if randomness == "same" else None
         results = []
-        with _randomness(randomness):
+        with _randomness(randomness), _transform(vmapping=True):
             for i in range(sizes[0]):
                 if state is not None:
                     _random.default_generator.set_state(state)
@@ -534,7 +551,8 @@ def _stacked(results, out_dims, name, size, func, pairs, args_spec, kwargs):
     """the per-slice outputs stacked along out_dims, in their tree"""
     if size == 0:       # func still runs once, on zero slices: the outputs' shapes and dtypes
         zero_slices = [leaf if dim is None else _zeros_slice(leaf, dim) for leaf, dim in pairs]
-        results = [func(*_unflatten(zero_slices, args_spec), **kwargs)]
+        with _transform(vmapping=True):
+            results = [func(*_unflatten(zero_slices, args_spec), **kwargs)]
     leaves_per, spec = zip(*(_flatten(r) for r in results))
     spec = spec[0]
     n = len(leaves_per[0])

@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from . import _absent_device, _dtype
+from . import _absent_device, _dtype, _meta
 from . import storage as _storage
 from ._device import device
 from . import backends as B
@@ -298,6 +298,7 @@ def _castable(src, dst):
 
 _tname = _dtype.torch_name
 _CPU = device("cpu")
+_MetaArray = _meta.MetaArray
 
 
 # the C++ names some PyTorch kernels give a dtype in their cast error
@@ -359,7 +360,7 @@ class Tensor:
     def _make(cls, arr, requires_grad=False):
         """Wrap an ndarray (or NumPy scalar) without copying: the internal constructor."""
         t = _new(cls)
-        t._data = arr if type(arr) is _ndarray else np.asarray(arr)
+        t._data = arr if type(arr) is _ndarray or type(arr) is _MetaArray else np.asarray(arr)
         t._grad = None
         t.grad_fn = None
         t._requires_grad = requires_grad
@@ -457,7 +458,15 @@ class Tensor:
 
     @property
     def device(self):
-        return _CPU
+        return _meta.META if type(self._data) is _MetaArray else _CPU
+
+    @property
+    def is_meta(self):
+        return type(self._data) is _MetaArray
+
+    @property
+    def is_cpu(self):
+        return type(self._data) is not _MetaArray
 
     @property
     def is_cuda(self):
@@ -620,9 +629,13 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                "to Scalar")
+        if type(self._data) is _MetaArray:
+            raise RuntimeError("Tensor.item() cannot be called on meta tensors")
         return self._data.reshape(()).item()
 
     def tolist(self):
+        if type(self._data) is _MetaArray:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         return self._data.tolist()
 
     def numpy(self, *, force=False):
@@ -630,6 +643,9 @@ class Tensor:
         if self._requires_grad and _grad_state.enabled and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
+        if type(self._data) is _MetaArray:
+            raise TypeError("can't convert meta device type tensor to numpy. Use Tensor.cpu() "
+                            "to copy the tensor to host memory first.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -2670,13 +2686,22 @@ class Tensor:
 
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, memory_format=None, **kwargs):
+        where = kwargs.get("device")
         for a in args:
             if isinstance(a, (_dtype.dtype, type)) or (isinstance(a, np.dtype)):
                 dtype = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a != "cpu":
-                raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {a!r}")
+                dtype, where = a.dtype, a.device
+            elif isinstance(a, str):
+                where = a
+        if where is not None and device(where).type not in ("cpu", "meta"):
+            raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {where!r}")
+        if where is not None and (device(where).type == "meta") != self.is_meta:
+            if self.is_meta:
+                raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+            # (no gradient flows to or from a tensor without values)
+            return Tensor._make(_meta.empty(self.shape, _dtype.to_numpy_dtype(
+                dtype) if dtype is not None else self._data.dtype))
         if memory_format is not None and memory_format is not preserve_format:
             _dims_order(memory_format, self.ndim)              # (PyTorch's rank error)
             t = self if dtype is None else self.to(dtype)
@@ -2720,11 +2745,10 @@ class Tensor:
         return self.to(_dtype.float16)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     # ---- where the tensor lives: the CPU, dense, strided (PyTorch's questions about it) ----
-    is_cpu = True
-    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mkldnn = is_nested = False
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = False
     is_xpu = is_mps = is_mtia = is_ipu = is_maia = is_vulkan = is_xla = False  # (CPU only)
 
     @property
@@ -2963,7 +2987,12 @@ class Tensor:
 
     def dist(self, other, p=2):
         """the p-norm of self - other"""
-        return (self - other).norm(p)
+        for t in (self, other):
+            if t._data.dtype.kind != "f":
+                raise RuntimeError(f"norm(): input dtype should be either floating point or "
+                                   f"complex. Got {_tname(t._data.dtype)} instead.")
+        p = np.inf if p in ("inf", float("inf")) else p
+        return R.DistNorm.apply(self - other, float(p), None, False)
 
     def ger(self, vec2):
         return self.outer(vec2)

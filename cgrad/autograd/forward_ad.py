@@ -221,7 +221,10 @@ def _give_twin(t, twin):
 class _JvpOutput(Function):
     """Identity on an output of a custom Function whose jvp gave its tangent: gradients pass,
     except in unpack_dual's backward passes, which must stop here rather than go through the
-    Function's backward (the tangent is known; the Function may have no backward)"""
+    Function's backward (the tangent is known; the Function may have no backward). Its
+    subclasses are named as the user's Functions, and their nodes print as those do."""
+    stands_for_user_function = True
+
     @staticmethod
     def forward(ctx, x):
         return x

@@ -34,6 +34,10 @@ dual_apply = [None]    # autograd.forward_ad's last step of Function.apply, whil
 # ... and its recording of an op that records nothing (no_grad) on a tensor with a tangent:
 # untracked(cls, args, kwargs, inplace=False) -> the result, or None to run the op as usual
 dual_untracked = [None]
+# the torch.func transforms running a function (cgrad.func): how many are nested, how many of
+# them vmap it, how many differentiate it in forward mode; a user's Function called there must
+# support them, as PyTorch checks (_check_transformable)
+transforms = [0, 0, 0]
 _ndarray = np.ndarray
 
 
@@ -1146,12 +1150,47 @@ def _function_op(cls):
     op = _function_ops.get(cls)
     if op is None:
         name = cls.__name__ + "Backward"
+        # a user's Function: its node's class lives in autograd.function, as PyTorch's does
+        node_attrs = ({"__slots__": ()} if cls.__module__.startswith("cgrad.")
+                      and not getattr(cls, "stands_for_user_function", False) else
+                      {"__slots__": (), "__module__": "cgrad.autograd.function",
+                       "__repr__": _qualified_repr})
         op = type(cls.__name__, (_FunctionOp,), {
             "grad_fn_name": name, "function": cls,
-            "_node_type": type(name, (FunctionCtx,), {"__slots__": ()}),   # the ctx's class
-            "_output_node_type": type(name, (_OutputNode,), {"__slots__": ()})})
+            "_node_type": type(name, (FunctionCtx,), node_attrs),   # the ctx's class
+            "_output_node_type": type(name, (_OutputNode,), node_attrs)})
         _function_ops[cls] = op
     return op
+
+
+def _qualified_repr(node):
+    return f"<{type(node).__module__}.{node.name()} object at {hex(id(node))}>"
+
+
+_EXTENDING_FUNC = ("For more details, please see "
+                   "https://pytorch.org/docs/main/notes/extending.func.html")
+
+
+def _check_transformable(cls):
+    """PyTorch's errors for a user's Function called inside torch.func transforms: it needs
+    setup_context, under vmap a vmap rule (its own or generated), in forward mode a jvp"""
+    if cls.setup_context is Function.setup_context:
+        raise RuntimeError("In order to use an autograd.Function with functorch transforms "
+                           "(vmap, grad, jvp, jacrev, ...), it must override the setup_context "
+                           f"staticmethod. {_EXTENDING_FUNC}")
+    if transforms[1]:
+        own_rule = cls.vmap is not Function.vmap
+        if cls.generate_vmap_rule and own_rule:
+            raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it has both "
+                               "generate_vmap_rule=True and an overridden vmap staticmethod. "
+                               "Please set generate_vmap_rule=False or delete the overridden "
+                               f"vmap staticmethod to avoid ambiguity. {_EXTENDING_FUNC}")
+        if not (cls.generate_vmap_rule or own_rule):
+            raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have "
+                               "vmap support. Please override and implement the vmap "
+                               f"staticmethod or set generate_vmap_rule=True. {_EXTENDING_FUNC}")
+    if transforms[2] and cls.jvp is Function.jvp:
+        Function.jvp(None)                      # (its NotImplementedError)
 
 
 def _contains(tensors, t):
@@ -1197,11 +1236,22 @@ class Function:
         raise NotImplementedError("You must implement the jvp function for custom "
                                   "autograd.Function to use it with forward mode AD.")
 
+    # under torch.func.vmap: False, or else a vmap staticmethod, (PyTorch's) for the Function
+    # to support it; cgrad's vmap runs forward once per slice either way
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise NotImplementedError("To use autograd.Function with vmap, you must either override "
+                                  "the vmap staticmethod or set generate_vmap_rule=True.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         rec = _recorder[0]
         if rec is not None and not rec.reentered():    # a profiler records: an event
             return rec.apply(cls.__name__, cls.apply, args, kwargs)
+        if transforms[0] and not cls.__module__.startswith("cgrad."):
+            _check_transformable(cls)
         op = _function_op(cls)
         ctx = op._node_type(op)
         separate = cls.setup_context is not Function.setup_context

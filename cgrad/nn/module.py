@@ -8,6 +8,7 @@ import functools
 import warnings
 
 from .. import _dtype
+from .._device import device as _device
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from ..utils.hooks import BackwardHook, RemovableHandle, warn_non_full_hook
@@ -635,13 +636,20 @@ class Module:
             if isinstance(a, _dtype.dtype):
                 dtype = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
+                dtype, device = a.dtype, a.device
             elif isinstance(a, str) or a is None:
                 device = a
             else:
                 raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-        if device not in (None, "cpu"):
+        where = None if device is None else _device(device).type
+        if where == "meta":
+            self._apply(lambda t: t.to("meta"))     # shapes and dtypes only (cgrad._meta)
+        elif where not in (None, "cpu"):
             raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {device!r}")
+        elif where == "cpu" and any(t.is_meta for t in (*self.parameters(), *self.buffers())):
+            raise NotImplementedError("Cannot copy out of meta tensor; no data! Please use "
+                                      "torch.nn.Module.to_empty() instead of torch.nn.Module.to() "
+                                      "when moving module from meta to a different device.")
         if dtype is None:
             return self
         if not dtype.is_floating_point:

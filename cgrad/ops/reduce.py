@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from ..backends._stdsort import std_nth_element
-from ..autograd.function import Op, constant
+from ..autograd.function import Op, constant, renamed
 from .._dtype import require_float, torch_name
 from .._memory import zeros
 from .elementwise import DependsOn, MaskedFill, Sign, Where, _float
@@ -595,6 +595,10 @@ class Norm(Op):
             d = scaled * (gb / yb.masked_fill(zero, 1) ** (p - 1)).masked_fill(zero, 0)
         return d, None, None, None
 
+
+
+# torch.dist(a, b, p) is the norm of a - b, its node named as PyTorch's
+DistNorm = renamed("DistNorm", Norm, "DistBackward0", "the p-norm of a - b (torch.dist)")
 
 class Prod(Op):
     """y = prod(x, dim)   ->   dx = g * (product of the other elements), exact with zeros"""
