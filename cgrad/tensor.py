@@ -2699,9 +2699,8 @@ class Tensor:
         if where is not None and (device(where).type == "meta") != self.is_meta:
             if self.is_meta:
                 raise NotImplementedError("Cannot copy out of meta tensor; no data!")
-            # (no gradient flows to or from a tensor without values)
-            return Tensor._make(_meta.empty(self.shape, _dtype.to_numpy_dtype(
-                dtype) if dtype is not None else self._data.dtype))
+            return S.ToMeta.apply(self, _dtype.to_numpy_dtype(dtype) if dtype is not None
+                                  else self._data.dtype)
         if memory_format is not None and memory_format is not preserve_format:
             _dims_order(memory_format, self.ndim)              # (PyTorch's rank error)
             t = self if dtype is None else self.to(dtype)

@@ -2094,8 +2094,9 @@ def test_module_to_meta_keeps_shapes_and_dtypes(backend):
         assert (str(empty.device), tuple(empty.shape), empty.requires_grad) == ("cpu", (2, 3), True)
 
         x = lib.ones(2, 3, requires_grad=True).to("meta")
-        assert repr(x) == "tensor(..., device='meta', size=(2, 3))"
-        assert repr(x[0].T) == "tensor(..., device='meta', size=(3,))"     # views stay meta
+        assert repr(x) == "tensor(..., device='meta', size=(2, 3), grad_fn=<ToCopyBackward0>)"
+        assert repr(x.detach()[0]) == "tensor(..., device='meta', size=(3,))"  # views stay meta
+        assert repr(x.view(6)) == "tensor(..., device='meta', size=(6,), grad_fn=<ViewBackward0>)"
         assert repr(lib.empty(4, dtype=lib.int64, device="meta")) == \
             "tensor(..., device='meta', size=(4,), dtype=" + lib.__name__ + ".int64)"
         assert lib.zeros_like(x).is_meta and lib.zeros(2, device=lib.device("meta")).is_meta

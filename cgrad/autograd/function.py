@@ -10,6 +10,7 @@ import weakref
 
 import numpy as np
 
+from .._meta import MetaArray
 from .anomaly import check_forward, forward_check as _forward_check
 from .grad_mode import INFERENCE, no_grad, state as _grad_state
 from .profiler_util import op_event_name, recorder as _recorder
@@ -39,6 +40,12 @@ dual_untracked = [None]
 # support them, as PyTorch checks (_check_transformable)
 transforms = [0, 0, 0]
 _ndarray = np.ndarray
+_MetaArray = MetaArray
+
+
+def _as_array(out):
+    """an op's output that is not a plain ndarray: a meta tensor's storage stays one"""
+    return out if type(out) is _MetaArray else np.asarray(out)
 
 
 class Node:
@@ -546,7 +553,7 @@ class Op:
         ctx.parents = tuple(parents)
         ctx.input_meta = tuple(meta)
         result = _new(T)
-        result._data = out if type(out) is _ndarray else np.asarray(out)
+        result._data = out if type(out) is _ndarray else _as_array(out)
         result._grad = None
         result.grad_fn = ctx
         result._requires_grad = True
@@ -609,7 +616,7 @@ class Op:
         ctx.parents = (fa, fb)
         ctx.input_meta = (meta if ra else None, meta if rb else None)
         result = _new(Tensor)
-        result._data = out if type(out) is _ndarray else np.asarray(out)
+        result._data = out if type(out) is _ndarray else _as_array(out)
         result._grad = None
         result.grad_fn = ctx
         result._requires_grad = True

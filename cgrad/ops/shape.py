@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import backends as B
+from .. import _meta, backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
@@ -248,6 +248,20 @@ class ToDtype(Op):
         return g, None
 
     graph_backward = backward           # the engine casts g back to x's dtype
+
+
+class ToMeta(Op):
+    """y = x on the meta device, in a dtype (a shape, no values)   ->   no gradient: a meta
+    gradient has no values to give x"""
+    grad_fn_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return _meta.empty(x.shape, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise _meta.no_values("the backward of x.to('meta')")
 
 
 class BasicIndex(Op):
