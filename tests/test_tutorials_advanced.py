@@ -6,7 +6,6 @@ replaced by small synthetic NumPy data of the same shapes. Weights and data come
 so that cgrad and torch print the same numbers; the test runs each one on both libraries and
 compares the printed lines, numbers within a tolerance and everything else exactly.
 """
-import collections
 import copy
 import functools
 import importlib
@@ -20,6 +19,7 @@ import warnings
 
 import numpy as np
 import pytest
+from test_grid_sample import _stn_net
 
 import cgrad
 
@@ -950,26 +950,8 @@ def extending_func(torch, log):
     ggx = torch.func.grad(torch.func.grad(my_cube))(x)
     log(torch.allclose(ggx, 6 * x), ggx)
 
-    class MyCubeGen(torch.autograd.Function):
+    class MyCubeGen(MyCube):        # the tutorial's MyCube again, with:
         generate_vmap_rule = True
-
-        @staticmethod
-        def forward(x):
-            result = x ** 3
-            dx = 3 * x ** 2
-            return result, dx
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            x, = inputs
-            result, dx = output
-            ctx.save_for_backward(x, dx)
-
-        @staticmethod
-        def backward(ctx, grad_output, grad_dx):
-            x, dx = ctx.saved_tensors
-            result = grad_output * dx + grad_dx * 6 * x
-            return result
 
     def my_cube(x):
         result, dx = MyCubeGen.apply(x)
@@ -1319,56 +1301,15 @@ def pruning(torch, log):
 
 # ---- spatial transformer networks -----------------------------------------------------------
 def spatial_transformer(torch, log):
-    nn, F, optim = torch.nn, torch.nn.functional, torch.optim
+    F, optim = torch.nn.functional, torch.optim
     rng = np.random.default_rng(26)
     device = "cpu"
     torch.manual_seed(0)    # the dropout masks: the same in each run of one library
 
-    class Net(nn.Module):
-        def __init__(self):
-            super(Net, self).__init__()
-            self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-            self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-            self.conv2_drop = nn.Dropout2d()
-            self.fc1 = nn.Linear(320, 50)
-            self.fc2 = nn.Linear(50, 10)
-            self.localization = nn.Sequential(
-                nn.Conv2d(1, 8, kernel_size=7),
-                nn.MaxPool2d(2, stride=2),
-                nn.ReLU(True),
-                nn.Conv2d(8, 10, kernel_size=5),
-                nn.MaxPool2d(2, stride=2),
-                nn.ReLU(True)
-            )
-            self.fc_loc = nn.Sequential(
-                nn.Linear(10 * 3 * 3, 32),
-                nn.ReLU(True),
-                nn.Linear(32, 3 * 2)
-            )
-            numpy_init(torch, self, 27)
-            self.fc_loc[2].weight.data.zero_()
-            self.fc_loc[2].bias.data.copy_(torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float))
-
-        def stn(self, x):
-            xs = self.localization(x)
-            xs = xs.view(-1, 10 * 3 * 3)
-            theta = self.fc_loc(xs)
-            theta = theta.view(-1, 2, 3)
-            grid = F.affine_grid(theta, x.size())
-            x = F.grid_sample(x, grid)
-            return x
-
-        def forward(self, x):
-            x = self.stn(x)
-            x = F.relu(F.max_pool2d(self.conv1(x), 2))
-            x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-            x = x.view(-1, 320)
-            x = F.relu(self.fc1(x))
-            x = F.dropout(x, training=self.training)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
-
-    model = Net().to(device)
+    model = _stn_net(torch).to(device)      # the tutorial's Net (test_grid_sample.py)
+    numpy_init(torch, model, 27)
+    model.fc_loc[2].weight.data.zero_()
+    model.fc_loc[2].bias.data.copy_(torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float))
     log(model)
     # a learnable synthetic "MNIST": the label is the quadrant of a bright blob
     n = 64
