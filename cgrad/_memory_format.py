@@ -1,6 +1,8 @@
 """torch.memory_format: how a tensor's elements are laid out in memory. cgrad lays them out as
 asked (a NumPy array with those strides); every op computes the same values whatever the
 layout."""
+import math
+
 import numpy as np
 
 
@@ -42,9 +44,13 @@ def dims_order(fmt, ndim):
 
 
 def laid_out(flat, shape, fmt):
-    """the 1-D array flat (numel elements) seen as shape in fmt's layout: a view"""
-    order = dims_order(fmt, len(shape))
-    return flat.reshape([shape[d] for d in order]).transpose(np.argsort(order))
+    """the 1-D array flat (numel elements) seen as shape in fmt's layout: a view, with
+    PyTorch's strides (a size-1 dim's too)"""
+    strides, step = [0] * len(shape), flat.itemsize
+    for d in reversed(dims_order(fmt, len(shape))):
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return np.ndarray(shape, flat.dtype, flat, 0, strides)
 
 
 def is_contiguous_as(a, fmt):
@@ -66,24 +72,70 @@ def is_contiguous_as(a, fmt):
 
 
 def suggested(a):
-    """the format preserve_format keeps: a channels one where a is laid out so (and not
-    plainly contiguous), else contiguous_format"""
-    if not a.flags.c_contiguous:
-        for fmt in _ORDERS:
-            if is_contiguous_as(a, fmt):
-                return fmt
+    """PyTorch's suggest_memory_format: a channels format where a's strides are ordered as
+    its layout (dense or not), else contiguous_format"""
+    if a.ndim in (4, 5) and not a.flags.c_contiguous:
+        fmt = channels_last if a.ndim == 4 else channels_last_3d
+        if _strides_like(a.shape, a.strides, (1, *range(a.ndim - 1, 1, -1), 0)):
+            return fmt
     return contiguous_format
 
 
-def copy_as(a, fmt):
-    """a copy of array a in fmt's layout (preserve_format: a's suggested one)"""
+def _strides_like(shape, strides, dims):
+    """PyTorch's is_channels_last_strides_2d/3d test: strides not decreasing over dims (C, the
+    spatial dims innermost first, N), ambiguous cases (trivial C, N111) row-major"""
+    if strides[1] == 0:
+        return False
+    least = 0
+    for d in dims:
+        if shape[d] == 0 or strides[d] < least:
+            return False
+        if d == 0 and least == strides[1]:
+            return False
+        least = strides[d] * (shape[d] if shape[d] > 1 else 1)
+    return True
+
+
+def is_dense(a):
+    """PyTorch's is_non_overlapping_and_dense: a's elements fill a block of a.size elements,
+    each once, in some order of its dims (the strides of size-1 dims do not count)"""
+    expected = a.itemsize
+    for stride, n in sorted((s, n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def empty_strided(shape, strides, dtype):
+    """a new array of shape with these strides (in elements, describing a dense block)"""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    return np.ndarray(shape, dtype, np.empty(size, dtype), 0,
+                      [s * dtype.itemsize for s in strides])
+
+
+def laid_like(values, like, fmt=preserve_format, dtype=None):
+    """a copy of values (an array shaped as like) in fmt's layout, cast to dtype if given;
+    preserve_format keeps like's layout, as PyTorch: like's strides where like is dense, else
+    its suggested format"""
+    dtype = values.dtype if dtype is None else dtype
     if fmt is None or fmt is preserve_format:
-        fmt = suggested(a)
+        if not like.flags.c_contiguous and is_dense(like):
+            out = empty_strided(like.shape, [s // like.itemsize for s in like.strides], dtype)
+            np.copyto(out, values, casting="unsafe")
+            return out
+        fmt = suggested(like)
     if fmt is contiguous_format:
-        return np.array(a, order="C", copy=True)
-    out = laid_out(np.empty(a.size, a.dtype), a.shape, fmt)
-    np.copyto(out, a)
+        return np.array(values, dtype, order="C", copy=True)
+    out = laid_out(np.empty(values.size, dtype), values.shape, fmt)
+    np.copyto(out, values, casting="unsafe")
     return out
+
+
+def copy_as(a, fmt):
+    """a copy of array a in fmt's layout (preserve_format: a's own, see laid_like)"""
+    return laid_like(a, a, fmt)
 
 
 def dim_order(t, ambiguity_check=False):

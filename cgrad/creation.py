@@ -232,13 +232,13 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def _laid_like(result, t, memory_format):
-    """result (a new tensor shaped as t) in memory_format's layout: preserve_format keeps a
-    channels layout of t's (other strided t: row-major, where PyTorch keeps t's strides)"""
-    fmt = _memory_format.suggested(t._data) if memory_format in (None, _memory_format.
-                                                                  preserve_format) \
-        else memory_format
-    if fmt is not _memory_format.contiguous_format:
-        result._data = _memory_format.copy_as(result._data, fmt)
+    """result (a new tensor shaped as t) in memory_format's layout; preserve_format keeps
+    t's, as PyTorch: t's strides where t is dense, else its suggested format"""
+    if memory_format is _memory_format.contiguous_format or (
+            memory_format in (None, _memory_format.preserve_format)
+            and t._data.flags.c_contiguous):
+        return result
+    result._data = _memory_format.laid_like(result._data, t._data, memory_format)
     return result
 
 

@@ -2182,11 +2182,10 @@ class Tensor:
         return S.CloneAs.apply(self, memory_format)
 
     def clone(self, *, memory_format=preserve_format):
-        """a copy: row-major, or in memory_format's layout (preserve_format keeps a channels
-        layout; other strided inputs give row-major copies, where PyTorch keeps their strides)"""
-        if memory_format is preserve_format:
-            memory_format = _suggested(self._data)
-        if memory_format is contiguous_format:
+        """a copy: row-major, or in memory_format's layout (preserve_format keeps the input's
+        strides where it is dense, else its suggested format, as PyTorch)"""
+        if memory_format is contiguous_format or (memory_format is preserve_format
+                                                  and self._data.flags.c_contiguous):
             return S.Clone.apply(self)
         _dims_order(memory_format, self.ndim)
         return S.CloneAs.apply(self, memory_format)
@@ -2665,8 +2664,10 @@ class Tensor:
     def new_empty(self, *size, dtype=None):
         return self.new_zeros(*size, dtype=dtype)
 
-    def new_empty_strided(self, size, stride, *, dtype=None):
-        return self.new_empty(*size, dtype=dtype)   # (cgrad lays out new tensors itself)
+    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad=False, device=None):
+        from .creation import empty_strided
+        return empty_strided(size, stride, dtype=dtype or self.dtype,
+                             requires_grad=requires_grad)
 
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, memory_format=None, **kwargs):
