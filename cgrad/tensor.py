@@ -60,15 +60,22 @@ class _Version:
         self.value = 0
 
 
+RETURN_TYPES = {}       # cgrad.return_types' classes, by name
+
+
 def _return_type(name, fields=("values", "indices")):
     """A named tuple printed as PyTorch's torch.return_types.<name>: (values, indices) of
-    max/min over a dim, or the fields of a linalg result"""
+    max/min over a dim, or the fields of a linalg result; it lives in cgrad.return_types, so
+    that it pickles"""
     base = collections.namedtuple(name, fields)
 
     def __repr__(self):
         body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
         return f"cgrad.return_types.{name}(\n{body})"
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                               "__module__": "cgrad.return_types"})
+    RETURN_TYPES[name] = cls
+    return cls
 
 
 MaxResult, MinResult = _return_type("max"), _return_type("min")
