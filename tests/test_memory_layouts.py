@@ -196,3 +196,30 @@ def test_a_channels_last_model_stays_channels_last(backend):
     x.sum().backward()
     for p in m.parameters():
         assert p.grad.stride() == p.stride()
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=1e-3, momentum=0.9)), ("Adam", dict(lr=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.1)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)), ("Rprop", dict(lr=0.01)),
+    ("Adamax", dict(lr=0.1)), ("NAdam", dict(lr=0.1)), ("Adadelta", dict())])
+def test_optimizer_states_are_laid_out_as_their_parameters(backend, name, kw):
+    """PyTorch's states are zeros_like / clones of a channels_last weight: channels_last"""
+    x = np.random.default_rng(1).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    out = {}
+    for lib in (cgrad, torch):
+        w = _pair((4, 3, 3, 3))[0 if lib is cgrad else 1]
+        w = w.contiguous(memory_format=lib.channels_last).requires_grad_()
+        opt = getattr(lib.optim, name)([w], **kw)
+        for _ in range(3):
+            opt.zero_grad()
+            lib.nn.functional.conv2d(lib.from_numpy(x.copy()), w).square().sum().backward()
+            opt.step()
+        out[lib] = w, {k: v for k, v in opt.state[w].items() if v.ndim}
+    (cw, cs), (tw, ts) = out[cgrad], out[torch]
+    assert cw.stride() == tw.stride()
+    np.testing.assert_allclose(cw.detach().numpy(), tw.detach().numpy(), rtol=2e-5, atol=1e-6)
+    assert sorted(cs) == sorted(ts)
+    for k in cs:
+        assert cs[k].stride() == ts[k].stride(), k
