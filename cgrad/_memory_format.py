@@ -134,6 +134,23 @@ def laid_like(values, like, fmt=preserve_format, dtype=None):
     return out
 
 
+def laid_as_first(out, first):
+    """out (an op's result) laid out as first, the op's first operand, as PyTorch's
+    TensorIterator lays it out: a copy where first is a full-shaped array not in row-major
+    order and out is laid out otherwise (NumPy's order 'K' picks row-major where its operands
+    disagree: x_channels_last + x_contiguous)"""
+    if (type(first) is not np.ndarray or first.flags.c_contiguous or first.shape != out.shape
+            or _element_strides(first) == _element_strides(out)):
+        return out
+    laid = np.empty_like(first, dtype=out.dtype)
+    laid[...] = out
+    return laid
+
+
+def _element_strides(a):
+    return tuple(s // a.itemsize for s in a.strides)
+
+
 def copy_as(a, fmt):
     """a copy of array a in fmt's layout (preserve_format: a's own, see laid_like)"""
     return laid_like(a, a, fmt)
