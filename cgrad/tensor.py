@@ -2784,6 +2784,13 @@ class Tensor:
             raise RuntimeError("mismatch in length of strides and shape")
         return S.AsStrided.apply(self, size, stride, storage_offset)
 
+    def as_strided_(self, size, stride, storage_offset=None):
+        """self made its as_strided view, in place (PyTorch's AsStridedBackward1)"""
+        size, stride = _shape_arg((size,)), _shape_arg((stride,))
+        if len(size) != len(stride):
+            raise RuntimeError("mismatch in length of strides and shape")
+        return self._view_in_place(S.AsStridedInPlace.apply(self, size, stride, storage_offset))
+
     def resize_(self, *sizes, memory_format=None):
         """self in the new shape, over the same storage from self's offset (contiguous strides;
         channels_last ones if asked); storage grown, its old elements kept, where too small.

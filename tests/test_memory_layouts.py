@@ -149,9 +149,7 @@ def test_layers_keep_channels_last_as_torch(backend, layer, layout):
     (cx, cy), (tx, ty) = _both(lambda lib, x: x, run)
     assert cy.stride() == ty.stride()
     assert (cy.grad_fn is None) == (ty.grad_fn is None)
-    # (PyTorch's 1x1 adaptive pool restrides its mean in place: AsStridedBackward1, which
-    # cgrad, without as_strided_, prints as the mean's MeanBackward1)
-    if cy.grad_fn is not None and layer != "adaptive_avg_pool2d_1":
+    if cy.grad_fn is not None:
         assert cy.grad_fn.name() == ty.grad_fn.name()
     np.testing.assert_allclose(cy.detach().numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     if cx.grad is not None or tx.grad is not None:
@@ -224,3 +222,26 @@ def test_optimizer_states_are_laid_out_as_their_parameters(backend, name, kw):
     assert sorted(cs) == sorted(ts)
     for k in cs:
         assert cs[k].stride() == ts[k].stride(), k
+
+
+def test_as_strided_in_place_as_torch(backend):
+    out = {}
+    for lib in (cgrad, torch):
+        x = lib.arange(6.0).requires_grad_()
+        y = x * 2
+        assert y.as_strided_((2, 2), (1, 2), 1) is y
+        (y * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+        z = lib.zeros(4)
+        lib.as_strided_(z, (2,), (2,))
+        out[lib] = (y.grad_fn.name(), tuple(y.shape), y.stride(), y.storage_offset(),
+                    y.tolist(), x.grad.tolist(), z.stride(), z._version)
+    assert out[cgrad] == out[torch]
+    for make, args in ((lambda lib: lib.zeros(4, requires_grad=True), ((2,), (1,))),
+                       (lambda lib: lib.zeros(4), ((2, 3), (1,))),
+                       (lambda lib: lib.zeros(4), ((3,), (2,)))):
+        errors = []
+        for lib in (cgrad, torch):
+            with pytest.raises(RuntimeError) as e:
+                make(lib).as_strided_(*args)
+            errors.append(str(e.value))
+        assert errors[0] == errors[1]

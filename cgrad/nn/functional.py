@@ -1370,10 +1370,8 @@ def _adaptive_avg_pool(n, input, output_size):
     if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
         out = input.mean(dims, keepdim=True)
         if n == 2 and input.ndim == 4 and _channels_format(input):
-            data = out._data                  # (N, C, 1, 1) with channels_last strides
-            out._data = np.ndarray(data.shape, data.dtype, data, 0,
-                                   (data.strides[1] * data.shape[1], *data.strides[1:2]) +
-                                   (data.strides[1] * data.shape[1],) * 2)
+            batch, c = input.shape[:2]             # (N, C, 1, 1) with channels_last strides
+            out.as_strided_((batch, c, 1, 1), (c, 1, c, c))
         return out
     if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
         raise dims_error

@@ -1499,3 +1499,7 @@ class AsStrided(Op):
         if (count > 1).any():                      # x's own elements overlap (expanded x)
             buf = np.divide(buf, count, out=np.zeros_like(buf), where=count > 0)
         return buf[in_idx].reshape(x_shape), None, None, None
+
+
+AsStridedInPlace = renamed("AsStridedInPlace", AsStrided, "AsStridedBackward1",
+                           "x.as_strided_(size, stride, offset): AsStrided, in place")
