@@ -171,6 +171,8 @@ def __getattr__(name):
     if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
                 "rnn_tanh", "rnn_relu"):
         return getattr(_lazy("nn.rnn"), name)
+    if name == "Tag":                         # (torch.Tag, for custom operators' tags)
+        return _lazy("library").Tag
     if name == "GradScaler":
         return _lazy("amp").GradScaler
     if name in ("from_dlpack", "to_dlpack"):
