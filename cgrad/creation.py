@@ -13,6 +13,9 @@ from .tensor import Size, Tensor, _broadcast_check, _shape_arg
 from ._legacy import strided
 
 
+_NO_OUT = object()           # (out= not given: out=None is PyTorch's too, where it takes out)
+
+
 def _factory(takes_out=True):
     """PyTorch's factory options a factory function takes besides its own: layout (strided,
     the only one cgrad has), pin_memory (False: no accelerator to pin for) and, where PyTorch
@@ -20,7 +23,7 @@ def _factory(takes_out=True):
     equal to it)"""
     def wrap(fn):
         @functools.wraps(fn)
-        def factory(*args, layout=None, pin_memory=False, out=None, **kwargs):
+        def factory(*args, layout=None, pin_memory=False, out=_NO_OUT, **kwargs):
             if layout is not None and layout is not strided:
                 raise NotImplementedError(f"{fn.__name__}: cgrad has strided tensors only, not "
                                           f"layout={layout}")
@@ -28,10 +31,10 @@ def _factory(takes_out=True):
                 raise RuntimeError("pin_memory=True requires a CUDA or other accelerator "
                                    "backend; no pinned memory allocator is available on this "
                                    "system.")
-            if out is None:
-                return fn(*args, **kwargs)
-            if not takes_out:
+            if out is not _NO_OUT and not takes_out:           # (even out=None, as PyTorch)
                 raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out'")
+            if out is None or out is _NO_OUT:
+                return fn(*args, **kwargs)
             from ._functions import _into_out
             dtype = kwargs.get("dtype")
             if dtype is None:

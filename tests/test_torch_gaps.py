@@ -848,3 +848,13 @@ def test_small_top_level_names():
         pass
     assert (cgrad.has_lapack, cgrad.has_openmp) == (True, True)
     assert cgrad.has_spectral is False          # no fft: cgrad has no complex dtypes
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like", "rand_like",
+                                  "randn_like", "full_like"])
+def test_like_factories_refuse_out_even_none(name):
+    args = (1.0,) if name == "full_like" else ()
+    for lib in (cgrad, torch):
+        with pytest.raises(TypeError):
+            getattr(lib, name)(lib.zeros(2), *args, out=None)
+    assert cgrad.zeros(2, out=None).shape == torch.zeros(2, out=None).shape
