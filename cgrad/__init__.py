@@ -158,7 +158,7 @@ def __getattr__(name):
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
                 "func", "amp", "multiprocessing", "profiler", "jit", "serialization",
                 "compiler", "accelerator", "xpu", "mps", "mtia", "distributed", "quasirandom",
-                "signal", "library", "return_types"):
+                "signal", "library", "return_types", "types"):
         return _lazy(name)
     if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
         return _lazy("func").vmap

@@ -858,3 +858,16 @@ def test_like_factories_refuse_out_even_none(name):
         with pytest.raises(TypeError):
             getattr(lib, name)(lib.zeros(2), *args, out=None)
     assert cgrad.zeros(2, out=None).shape == torch.zeros(2, out=None).shape
+
+
+def test_types_module_names():
+    from cgrad import types
+    for name in ("Number", "Device", "Storage", "FileLike", "_size", "_int", "_float", "_bool",
+                 "_dtype", "_device", "_layout", "IntLikeType", "FloatLikeType"):
+        assert hasattr(types, name) and hasattr(torch.types, name), name
+    assert types._dtype is type(cgrad.float32) and types._device is type(cgrad.device("cpu"))
+    assert isinstance(cgrad.zeros(1).untyped_storage(), types.Storage)
+
+    def f(x: cgrad.Tensor, size: types._size, device: types.Device = None) -> types.Number:
+        return x.numel()
+    assert f(cgrad.zeros(2), (2,)) == 2
