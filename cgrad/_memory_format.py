@@ -108,7 +108,7 @@ def is_dense(a):
     return True
 
 
-def empty_strided(shape, strides, dtype):
+def dense_strided(shape, strides, dtype):
     """a new array of shape with these strides (in elements, describing a dense block)"""
     dtype = np.dtype(dtype)
     size = math.prod(shape)
@@ -123,7 +123,7 @@ def laid_like(values, like, fmt=preserve_format, dtype=None):
     dtype = values.dtype if dtype is None else dtype
     if fmt is None or fmt is preserve_format:
         if not like.flags.c_contiguous and is_dense(like):
-            out = empty_strided(like.shape, [s // like.itemsize for s in like.strides], dtype)
+            out = dense_strided(like.shape, [s // like.itemsize for s in like.strides], dtype)
             np.copyto(out, values, casting="unsafe")
             return out
         fmt = suggested(like)
