@@ -71,7 +71,19 @@ from ._misc import (alpha_dropout_, dropout_, feature_alpha_dropout_, feature_dr
                     feature_dropout_, sym_float, sym_int, sym_ite, sym_max, sym_min, sym_not,
                     sym_sqrt, sym_sum)
 from ._memory_format import (channels_last, channels_last_3d,  # noqa: E402
-                             contiguous_format, memory_format, preserve_format)
+                             contiguous_format, legacy_contiguous_format, memory_format,
+                             preserve_format)
+from ._absent_device import OutOfMemoryError  # noqa: E402,F401
+
+
+class AcceleratorError(RuntimeError):
+    """torch.AcceleratorError: an accelerator's runtime failed (never raised by cgrad, which
+    runs on the CPU)"""
+
+
+# what this build has, as torch.has_*: LAPACK (SciPy's) and OpenMP (the kernels'), no MKL,
+# no FFT (cgrad has no complex dtypes)
+has_lapack, has_openmp, has_mkl, has_spectral = True, True, False, False
 from . import _memory
 
 _memory.install()
@@ -146,7 +158,7 @@ def __getattr__(name):
     if name in ("nn", "optim", "utils", "cuda", "cpu", "special", "distributions", "testing",
                 "func", "amp", "multiprocessing", "profiler", "jit", "serialization",
                 "compiler", "accelerator", "xpu", "mps", "mtia", "distributed", "quasirandom",
-                "signal", "library"):
+                "signal", "library", "return_types", "types"):
         return _lazy(name)
     if name == "vmap":                        # torch.vmap, torch.func.vmap's older name
         return _lazy("func").vmap
@@ -159,6 +171,8 @@ def __getattr__(name):
     if name in ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
                 "rnn_tanh", "rnn_relu"):
         return getattr(_lazy("nn.rnn"), name)
+    if name == "Tag":                         # (torch.Tag, for custom operators' tags)
+        return _lazy("library").Tag
     if name == "GradScaler":
         return _lazy("amp").GradScaler
     if name in ("from_dlpack", "to_dlpack"):

@@ -3,7 +3,14 @@ torch.mtia) answer: none is available, there is nothing to seed, cache or count,
 that need a device raise, as PyTorch's builds without that device do."""
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "is_initialized",
            "is_bf16_supported", "empty_cache", "memory_allocated", "max_memory_allocated",
-           "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats"]
+           "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats",
+           "OutOfMemoryError"]
+
+
+class OutOfMemoryError(RuntimeError):
+    """torch.OutOfMemoryError (torch.cuda.OutOfMemoryError): a device's allocation failed.
+    cgrad never raises it: a CPU allocation that fails is a RuntimeError, as PyTorch's."""
+    __module__ = "cgrad"
 
 
 def is_available():

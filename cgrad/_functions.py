@@ -228,7 +228,7 @@ _METHODS += ["dist", "igamma", "igammac", "mvlgamma"]
 # the complex helpers, as PyTorch gives them for real tensors
 _METHODS += ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle",
              "adjoint"]
-_METHODS += ["as_strided", "resize_as_", "unsafe_chunk", "unsafe_split",
+_METHODS += ["as_strided", "as_strided_", "resize_as_", "unsafe_chunk", "unsafe_split",
              "unsafe_split_with_sizes", "nonzero_static", "as_strided_scatter"]
 
 for _name in _METHODS:

@@ -1,6 +1,8 @@
 """torch.memory_format: how a tensor's elements are laid out in memory. cgrad lays them out as
 asked (a NumPy array with those strides); every op computes the same values whatever the
 layout."""
+import math
+
 import numpy as np
 
 
@@ -23,6 +25,7 @@ contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
 preserve_format = memory_format("preserve_format")
+legacy_contiguous_format = contiguous_format          # (PyTorch's alias)
 
 # the dims in memory order (the last varies fastest), for the formats of a given rank
 _ORDERS = {channels_last: (4, (0, 2, 3, 1)), channels_last_3d: (5, (0, 2, 3, 4, 1))}
@@ -42,9 +45,13 @@ def dims_order(fmt, ndim):
 
 
 def laid_out(flat, shape, fmt):
-    """the 1-D array flat (numel elements) seen as shape in fmt's layout: a view"""
-    order = dims_order(fmt, len(shape))
-    return flat.reshape([shape[d] for d in order]).transpose(np.argsort(order))
+    """the 1-D array flat (numel elements) seen as shape in fmt's layout: a view, with
+    PyTorch's strides (a size-1 dim's too)"""
+    strides, step = [0] * len(shape), flat.itemsize
+    for d in reversed(dims_order(fmt, len(shape))):
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return np.ndarray(shape, flat.dtype, flat, 0, strides)
 
 
 def is_contiguous_as(a, fmt):
@@ -66,24 +73,87 @@ def is_contiguous_as(a, fmt):
 
 
 def suggested(a):
-    """the format preserve_format keeps: a channels one where a is laid out so (and not
-    plainly contiguous), else contiguous_format"""
-    if not a.flags.c_contiguous:
-        for fmt in _ORDERS:
-            if is_contiguous_as(a, fmt):
-                return fmt
+    """PyTorch's suggest_memory_format: a channels format where a's strides are ordered as
+    its layout (dense or not), else contiguous_format"""
+    if a.ndim in (4, 5) and not a.flags.c_contiguous:
+        fmt = channels_last if a.ndim == 4 else channels_last_3d
+        if _strides_like(a.shape, a.strides, (1, *range(a.ndim - 1, 1, -1), 0)):
+            return fmt
     return contiguous_format
 
 
-def copy_as(a, fmt):
-    """a copy of array a in fmt's layout (preserve_format: a's suggested one)"""
+def _strides_like(shape, strides, dims):
+    """PyTorch's is_channels_last_strides_2d/3d test: strides not decreasing over dims (C, the
+    spatial dims innermost first, N), ambiguous cases (trivial C, N111) row-major"""
+    if strides[1] == 0:
+        return False
+    least = 0
+    for d in dims:
+        if shape[d] == 0 or strides[d] < least:
+            return False
+        if d == 0 and least == strides[1]:
+            return False
+        least = strides[d] * (shape[d] if shape[d] > 1 else 1)
+    return True
+
+
+def is_dense(a):
+    """PyTorch's is_non_overlapping_and_dense: a's elements fill a block of a.size elements,
+    each once, in some order of its dims (the strides of size-1 dims do not count)"""
+    expected = a.itemsize
+    for stride, n in sorted((s, n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def dense_strided(shape, strides, dtype):
+    """a new array of shape with these strides (in elements, describing a dense block)"""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    return np.ndarray(shape, dtype, np.empty(size, dtype), 0,
+                      [s * dtype.itemsize for s in strides])
+
+
+def laid_like(values, like, fmt=preserve_format, dtype=None):
+    """a copy of values (an array shaped as like) in fmt's layout, cast to dtype if given;
+    preserve_format keeps like's layout, as PyTorch: like's strides where like is dense, else
+    its suggested format"""
+    dtype = values.dtype if dtype is None else dtype
     if fmt is None or fmt is preserve_format:
-        fmt = suggested(a)
+        if not like.flags.c_contiguous and is_dense(like):
+            out = dense_strided(like.shape, [s // like.itemsize for s in like.strides], dtype)
+            np.copyto(out, values, casting="unsafe")
+            return out
+        fmt = suggested(like)
     if fmt is contiguous_format:
-        return np.array(a, order="C", copy=True)
-    out = laid_out(np.empty(a.size, a.dtype), a.shape, fmt)
-    np.copyto(out, a)
+        return np.array(values, dtype, order="C", copy=True)
+    out = laid_out(np.empty(values.size, dtype), values.shape, fmt)
+    np.copyto(out, values, casting="unsafe")
     return out
+
+
+def laid_as_first(out, first):
+    """out (an op's result) laid out as first, the op's first operand, as PyTorch's
+    TensorIterator lays it out: a copy where first is a full-shaped array not in row-major
+    order and out is laid out otherwise (NumPy's order 'K' picks row-major where its operands
+    disagree: x_channels_last + x_contiguous)"""
+    if (type(first) is not np.ndarray or first.flags.c_contiguous or first.shape != out.shape
+            or _element_strides(first) == _element_strides(out)):
+        return out
+    laid = np.empty_like(first, dtype=out.dtype)
+    laid[...] = out
+    return laid
+
+
+def _element_strides(a):
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+def copy_as(a, fmt):
+    """a copy of array a in fmt's layout (preserve_format: a's own, see laid_like)"""
+    return laid_like(a, a, fmt)
 
 
 def dim_order(t, ambiguity_check=False):

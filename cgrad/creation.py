@@ -13,6 +13,9 @@ from .tensor import Size, Tensor, _broadcast_check, _shape_arg
 from ._legacy import strided
 
 
+_NO_OUT = object()           # (out= not given: out=None is PyTorch's too, where it takes out)
+
+
 def _factory(takes_out=True):
     """PyTorch's factory options a factory function takes besides its own: layout (strided,
     the only one cgrad has), pin_memory (False: no accelerator to pin for) and, where PyTorch
@@ -20,7 +23,7 @@ def _factory(takes_out=True):
     equal to it)"""
     def wrap(fn):
         @functools.wraps(fn)
-        def factory(*args, layout=None, pin_memory=False, out=None, **kwargs):
+        def factory(*args, layout=None, pin_memory=False, out=_NO_OUT, **kwargs):
             if layout is not None and layout is not strided:
                 raise NotImplementedError(f"{fn.__name__}: cgrad has strided tensors only, not "
                                           f"layout={layout}")
@@ -28,10 +31,10 @@ def _factory(takes_out=True):
                 raise RuntimeError("pin_memory=True requires a CUDA or other accelerator "
                                    "backend; no pinned memory allocator is available on this "
                                    "system.")
-            if out is None:
-                return _placed(fn(*args, **kwargs), kwargs.get("device"), args)
-            if not takes_out:
+            if out is not _NO_OUT and not takes_out:           # (even out=None, as PyTorch)
                 raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out'")
+            if out is None or out is _NO_OUT:
+                return _placed(fn(*args, **kwargs), kwargs.get("device"), args)
             from ._functions import _into_out
             dtype = kwargs.get("dtype")
             if dtype is None:
@@ -52,7 +55,8 @@ def _placed(result, device, args):
         device = args[0].device
     if not _meta.is_meta_device(device) or not isinstance(result, Tensor) or result.is_meta:
         return result
-    return result.to("meta").requires_grad_(result.requires_grad)
+    meta = result.detach().to("meta")           # a leaf, as the factory's result
+    return meta.requires_grad_() if result.requires_grad else meta
 
 
 def _np_dtype(dtype, default=None):
@@ -242,15 +246,13 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def _laid_like(result, t, memory_format):
-    """result (a new tensor shaped as t) in memory_format's layout: preserve_format keeps a
-    channels layout of t's (other strided t: row-major, where PyTorch keeps t's strides)"""
-    if t.is_meta:                   # (no layout: its result goes to the meta device too)
+    """result (a new tensor shaped as t) in memory_format's layout; preserve_format keeps
+    t's, as PyTorch: t's strides where t is dense, else its suggested format"""
+    if t.is_meta or memory_format is _memory_format.contiguous_format or (
+            memory_format in (None, _memory_format.preserve_format)
+            and t._data.flags.c_contiguous):     # (a meta t: no layout, its result goes meta)
         return result
-    fmt = _memory_format.suggested(t._data) if memory_format in (None, _memory_format.
-                                                                  preserve_format) \
-        else memory_format
-    if fmt is not _memory_format.contiguous_format:
-        result._data = _memory_format.copy_as(result._data, fmt)
+    result._data = _memory_format.laid_like(result._data, t._data, memory_format)
     return result
 
 

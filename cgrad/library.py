@@ -17,6 +17,7 @@ compare its outputs' metadata with the real ones."""
 import ast
 import collections
 import contextlib
+import enum
 import inspect
 import logging
 import re
@@ -189,6 +190,50 @@ def namespace(name):
     return ns
 
 
+class Tag(enum.Enum):
+    """torch.Tag: what an operator is or does (pointwise, inplace, pt2_compliant_tag...), as
+    an op's definition declares it; cgrad keeps an op's tags (OpOverload.tags), and they change
+    nothing in how it runs"""
+    core = 0
+    cudagraph_unsafe = 1
+    data_dependent_output = 2
+    dynamic_output_shape = 3
+    flexible_layout = 4
+    generated = 5
+    inplace = 6
+    inplace_view = 7
+    maybe_aliasing_or_mutating = 8
+    needs_contiguous_strides = 9
+    needs_exact_strides = 10
+    needs_fixed_stride_order = 11
+    nondeterministic_bitwise = 12
+    nondeterministic_seeded = 13
+    out = 14
+    out_variant = 15
+    pointwise = 16
+    pt2_compliant_tag = 17
+    reduction = 18
+    view_copy = 19
+
+    def __int__(self):
+        return self.value
+
+    __index__ = __int__
+
+
+Tag.__module__ = "cgrad"
+
+
+def _tags(tags):
+    """a define's tags as a list: a Tag, or a sequence of them"""
+    if isinstance(tags, Tag):
+        return [tags]
+    if isinstance(tags, (str, bytes)) or not all(isinstance(t, Tag) for t in tags):
+        raise TypeError(f"define(): tags must be a cgrad.Tag or a sequence of them, got "
+                        f"{tags!r}")
+    return list(tags)
+
+
 class OpOverloadPacket:
     """cgrad.ops.mylib.foo: the overloads of one op name; calling it calls the one that fits"""
 
@@ -289,6 +334,7 @@ class OpOverload:
         self._has_autograd = False              # a custom_op's, or register_autograd's
         self._backward_fn = self._setup_context_fn = None
         self._custom = None                     # the CustomOpDef, for a custom_op
+        self.tags = []                          # (define's)
         self._generated = None
         schema.qualified = self.schema_text
 
@@ -518,6 +564,7 @@ class Library:
         """defines the op of "name(Tensor x) -> Tensor" in this namespace; returns its name"""
         if alias_analysis not in ("", "FROM_SCHEMA", "CONSERVATIVE"):
             raise RuntimeError(f"Invalid alias_analysis type {alias_analysis}")
+        tags = _tags(tags)
         parsed = FunctionSchema(schema)
         _expect_ident(parsed.name, schema, "(")
         packet = namespace(self.ns)._packets.get(parsed.name)
@@ -534,7 +581,7 @@ class Library:
             packet = namespace(self.ns)._packets[parsed.name] = OpOverloadPacket(self.ns,
                                                                                  parsed.name)
         op = packet._overloads[overload] = OpOverload(self.ns, parsed, packet)
-        op._location = _caller_location()
+        op._location, op.tags = _caller_location(), tags
         self._op_defs.append((parsed.name, overload))
         return parsed.name
 
@@ -676,7 +723,10 @@ class CustomOpDef:
         packet = _NAMESPACES.get(namespace) and _NAMESPACES[namespace]._packets.get(op_name)
         if packet is not None:                 # redefined: the new definition replaces it
             packet._overloads.pop(name.partition(".")[2] or "default", None)
-        self._lib.define(name + schema)
+        # (PyTorch's custom ops are pt2-compliant: that tag first, then the given ones)
+        tags = [Tag.pt2_compliant_tag] + [t for t in _tags(() if tags is None else tags)
+                                          if t is not Tag.pt2_compliant_tag]
+        self._lib.define(name + schema, tags=tags)
         self._opoverload = _lookup(self._qualname)
         self._opoverload._custom = self
         self._opoverload._has_autograd = True

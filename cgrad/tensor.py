@@ -60,15 +60,22 @@ class _Version:
         self.value = 0
 
 
+RETURN_TYPES = {}       # cgrad.return_types' classes, by name
+
+
 def _return_type(name, fields=("values", "indices")):
     """A named tuple printed as PyTorch's torch.return_types.<name>: (values, indices) of
-    max/min over a dim, or the fields of a linalg result"""
+    max/min over a dim, or the fields of a linalg result; it lives in cgrad.return_types, so
+    that it pickles"""
     base = collections.namedtuple(name, fields)
 
     def __repr__(self):
         body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
         return f"cgrad.return_types.{name}(\n{body})"
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                               "__module__": "cgrad.return_types"})
+    RETURN_TYPES[name] = cls
+    return cls
 
 
 MaxResult, MinResult = _return_type("max"), _return_type("min")
@@ -2198,11 +2205,10 @@ class Tensor:
         return S.CloneAs.apply(self, memory_format)
 
     def clone(self, *, memory_format=preserve_format):
-        """a copy: row-major, or in memory_format's layout (preserve_format keeps a channels
-        layout; other strided inputs give row-major copies, where PyTorch keeps their strides)"""
-        if memory_format is preserve_format:
-            memory_format = _suggested(self._data)
-        if memory_format is contiguous_format:
+        """a copy: row-major, or in memory_format's layout (preserve_format keeps the input's
+        strides where it is dense, else its suggested format, as PyTorch)"""
+        if memory_format is contiguous_format or (memory_format is preserve_format
+                                                  and self._data.flags.c_contiguous):
             return S.Clone.apply(self)
         _dims_order(memory_format, self.ndim)
         return S.CloneAs.apply(self, memory_format)
@@ -2681,8 +2687,10 @@ class Tensor:
     def new_empty(self, *size, dtype=None):
         return self.new_zeros(*size, dtype=dtype)
 
-    def new_empty_strided(self, size, stride, *, dtype=None):
-        return self.new_empty(*size, dtype=dtype)   # (cgrad lays out new tensors itself)
+    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad=False, device=None):
+        from .creation import empty_strided
+        return empty_strided(size, stride, dtype=dtype or self.dtype,
+                             requires_grad=requires_grad)
 
     # ---- dtype -------------------------------------------------------------------------------
     def to(self, *args, dtype=None, memory_format=None, **kwargs):
@@ -2798,6 +2806,13 @@ class Tensor:
         if len(size) != len(stride):
             raise RuntimeError("mismatch in length of strides and shape")
         return S.AsStrided.apply(self, size, stride, storage_offset)
+
+    def as_strided_(self, size, stride, storage_offset=None):
+        """self made its as_strided view, in place (PyTorch's AsStridedBackward1)"""
+        size, stride = _shape_arg((size,)), _shape_arg((stride,))
+        if len(size) != len(stride):
+            raise RuntimeError("mismatch in length of strides and shape")
+        return self._view_in_place(S.AsStridedInPlace.apply(self, size, stride, storage_offset))
 
     def resize_(self, *sizes, memory_format=None):
         """self in the new shape, over the same storage from self's offset (contiguous strides;

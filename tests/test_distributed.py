@@ -1,5 +1,7 @@
 """cgrad.distributed: a world of one process, against torch.distributed with a one-rank gloo
 group (values, DistributedDataParallel training, DistributedSampler, errors)."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -79,7 +81,9 @@ def test_ddp_training_with_a_distributed_sampler_as_torch(groups):
             model.bias.zero_()
         ddp = lib.nn.parallel.DistributedDataParallel(model)
         data = lib.utils.data.TensorDataset(lib.tensor(X), lib.tensor(Y))
-        sampler = lib.utils.data.DistributedSampler(data, shuffle=False)
+        # (the DDP tutorials' import path)
+        sampler = importlib.import_module(f"{lib.__name__}.utils.data.distributed") \
+            .DistributedSampler(data, shuffle=False)
         loader = lib.utils.data.DataLoader(data, batch_size=4, sampler=sampler)
         opt = lib.optim.SGD(ddp.parameters(), lr=0.1)
         losses = []

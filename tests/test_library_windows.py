@@ -691,3 +691,27 @@ def test_calls_that_do_not_fit_the_schema(backend):
     for c, t in zip(c_calls, t_calls):
         _same_error(c, t)
     del c_lib, t_lib                 # held until here: a Library's ops go with it
+
+
+def test_tags_as_torch():
+    assert {m: int(v) for m, v in cgrad.Tag.__members__.items()} == \
+        {m: int(v) for m, v in torch.Tag.__members__.items()}
+    assert repr(cgrad.Tag.pt2_compliant_tag) == repr(torch.Tag.pt2_compliant_tag)
+    assert str(cgrad.Tag.core) == str(torch.Tag.core)
+    got = {}
+    for lib in (cgrad, torch):
+        ns = f"tagtest_{lib.__name__}"
+        lib.library.define(f"{ns}::one", "(Tensor x) -> Tensor", tags=lib.Tag.pt2_compliant_tag)
+        lib.library.define(f"{ns}::two", "(Tensor x) -> Tensor",
+                           tags=[lib.Tag.core, lib.Tag.pointwise])
+        lib.library.define(f"{ns}::none", "(Tensor x) -> Tensor")
+
+        @lib.library.custom_op(f"{ns}::f", mutates_args=(), tags=(lib.Tag.inplace_view,))
+        def f(x: lib.Tensor) -> lib.Tensor:
+            return x.clone()
+        ops = getattr(lib.ops, ns)
+        got[lib] = [[repr(t) for t in getattr(ops, name).default.tags]
+                    for name in ("one", "two", "none", "f")]
+        with pytest.raises(TypeError):
+            lib.library.define(f"{ns}::bad", "(Tensor x) -> Tensor", tags="core")
+    assert got[cgrad] == got[torch]

@@ -344,10 +344,19 @@ def test_native_group_norm_errors_match_torch():
     _raises_like_torch(   # not contiguous
         lambda: cgrad.native_group_norm(_cg(tx)[:, :, ::2], _cg(tw), _cg(tb), 2, 6, 3, 3, 1e-5),
         lambda: torch.native_group_norm(tx[:, :, ::2], tw, tb, 2, 6, 3, 3, 1e-5))
+    # contiguous as channels_last, but its strides do not suggest it (PyTorch's ambiguous
+    # trailing size-1 dim): refused, as PyTorch
     cx = _cg(tx).detach().permute(0, 2, 1).contiguous().permute(0, 2, 1)[..., None]
-    assert cx.is_contiguous(memory_format=cgrad.channels_last)      # taken as it is laid out
-    _close(cgrad.native_group_norm(cx, None, None, 2, 6, 5, 3, 1e-5)[0],
-           torch.native_group_norm(tx.detach()[..., None], None, None, 2, 6, 5, 3, 1e-5)[0])
+    tcx = tx.detach().permute(0, 2, 1).contiguous().permute(0, 2, 1)[..., None]
+    assert cx.is_contiguous(memory_format=cgrad.channels_last)
+    _raises_like_torch(lambda: cgrad.native_group_norm(cx, None, None, 2, 6, 5, 3, 1e-5),
+                       lambda: torch.native_group_norm(tcx, None, None, 2, 6, 5, 3, 1e-5))
+    # a channels_last input is taken as it is laid out
+    t4 = _randn(2, 6, 5, 3)
+    c4 = _cg(t4).detach().contiguous(memory_format=cgrad.channels_last)
+    _close(cgrad.native_group_norm(c4, None, None, 2, 6, 15, 3, 1e-5)[0],
+           torch.native_group_norm(t4.detach().contiguous(memory_format=torch.channels_last),
+                                   None, None, 2, 6, 15, 3, 1e-5)[0])
 
 
 def test_native_norm_raises_as_torch_for_dense_tensors():

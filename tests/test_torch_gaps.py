@@ -812,3 +812,62 @@ def test_unsafe_split_forms(backend, name, args):
         check(lambda x: getattr(cgrad, name)(x, *args), lambda x: getattr(torch, name)(x, *args),
               [x], out=out)
         check(lambda x: getattr(x, name)(*args), lambda x: getattr(x, name)(*args), [x], out=out)
+
+
+def test_return_types_module_pickles_and_matches_torchs_names(backend):
+    import pickle
+    x = cgrad.tensor([[1.0, 3.0], [2.0, 0.5]])
+    for result in (x.max(1), x.sort(), x.topk(1), cgrad.linalg.qr(x), x.aminmax(),
+                   cgrad.linalg.slogdet(x)):
+        name = type(result).__name__
+        assert type(result) is getattr(cgrad.return_types, name)
+        assert hasattr(torch.return_types, name)
+        assert repr(result).startswith(f"cgrad.return_types.{name}(\n")
+        back = pickle.loads(pickle.dumps(result))            # (failed: cgrad.tensor.max)
+        assert type(back) is type(result) and back._fields == result._fields
+        for a, b in zip(back, result):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    public = {n for n in dir(torch.return_types) if not n.startswith("_") and
+              isinstance(getattr(torch.return_types, n), type) and not n.endswith("_out")}
+    assert set(cgrad.return_types.__all__) <= public
+
+
+def test_small_top_level_names():
+    assert cgrad.legacy_contiguous_format is cgrad.contiguous_format
+    assert torch.legacy_contiguous_format is torch.contiguous_format
+    for name in ("OutOfMemoryError", "AcceleratorError"):
+        assert issubclass(getattr(cgrad, name), RuntimeError)
+        assert issubclass(getattr(torch, name), RuntimeError)
+    assert cgrad.cuda.OutOfMemoryError is cgrad.OutOfMemoryError
+    assert torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
+    try:                                        # an except clause that names it evaluates
+        raise ValueError("x")
+    except cgrad.OutOfMemoryError:
+        raise AssertionError("not this one")
+    except ValueError:
+        pass
+    assert (cgrad.has_lapack, cgrad.has_openmp) == (True, True)
+    assert cgrad.has_spectral is False          # no fft: cgrad has no complex dtypes
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like", "rand_like",
+                                  "randn_like", "full_like"])
+def test_like_factories_refuse_out_even_none(name):
+    args = (1.0,) if name == "full_like" else ()
+    for lib in (cgrad, torch):
+        with pytest.raises(TypeError):
+            getattr(lib, name)(lib.zeros(2), *args, out=None)
+    assert cgrad.zeros(2, out=None).shape == torch.zeros(2, out=None).shape
+
+
+def test_types_module_names():
+    from cgrad import types
+    for name in ("Number", "Device", "Storage", "FileLike", "_size", "_int", "_float", "_bool",
+                 "_dtype", "_device", "_layout", "IntLikeType", "FloatLikeType"):
+        assert hasattr(types, name) and hasattr(torch.types, name), name
+    assert types._dtype is type(cgrad.float32) and types._device is type(cgrad.device("cpu"))
+    assert isinstance(cgrad.zeros(1).untyped_storage(), types.Storage)
+
+    def f(x: cgrad.Tensor, size: types._size, device: types.Device = None) -> types.Number:
+        return x.numel()
+    assert f(cgrad.zeros(2), (2,)) == 2

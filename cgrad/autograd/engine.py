@@ -4,6 +4,7 @@ import threading
 import numpy as np
 
 from .. import backends as B
+from .._memory_format import is_dense, laid_like, preserve_format
 from .function import AccumulateGrad, FREED_MESSAGE, FunctionCtx, Node, _Packed, grad_edge
 from .graph import GradientEdge
 from . import anomaly
@@ -104,6 +105,22 @@ def _add_into(acc, g):
         B.kernels.accumulate_(acc, g)
 
 
+def _new_grad(data, g, owned):
+    """g as the first .grad of a leaf holding data, in PyTorch's layout contract: data's
+    strides where data is dense (a transposed or channels_last weight's .grad is laid out as
+    the weight), else row-major. g itself where it is owned and laid out so; never a borrowed
+    array."""
+    if data.flags.c_contiguous or not is_dense(data):
+        if owned and g.dtype == data.dtype and g.flags.c_contiguous and g.flags.writeable:
+            return g
+        return np.array(g, dtype=data.dtype, order="C")
+    if (owned and g.dtype == data.dtype and g.flags.writeable
+            and all(n == 1 or gs == ds for n, gs, ds in zip(data.shape, g.strides,
+                                                           data.strides))):
+        return g
+    return laid_like(g, data, preserve_format, data.dtype)
+
+
 def _accumulate_into_leaf(leaf, g, owned, hooked=False):
     """leaf.grad += g (in place where it exists); leaf's hooks first unless the walk ran them
     (hooked: autograd.backward's inputs=)"""
@@ -120,9 +137,10 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
             g, owned = new, False
     grad = leaf._grad
     if grad is None:
-        dtype = leaf._data.dtype
-        if not (owned and g.dtype == dtype and g.flags.c_contiguous and g.flags.writeable):
-            g = np.array(g, dtype=dtype, order="C")          # never adopt a borrowed array
+        data = leaf._data
+        if not (owned and g.dtype == data.dtype and g.flags.c_contiguous and g.flags.writeable
+                and data.flags.c_contiguous):
+            g = _new_grad(data, g, owned)
         leaf._grad = Tensor._make(g)
     else:
         if not grad._data.flags.writeable:                    # .grad set to an expanded view

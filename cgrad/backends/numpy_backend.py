@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ._stdsort import std_sort, std_topk
+from .._memory_format import laid_like
 
 
 # NumPy's sum of float arrays without its Python wrapper: the same pairwise sum, but an
@@ -639,8 +640,9 @@ class NumpyKernels:
                 d = d + _scalar(weight_decay, p) * p
             if momentum != 0:
                 buf = momentum_buffers[i]
-                if buf is None:
-                    buf = np.array(d, dtype=p.dtype, order="C")       # a copy, never g itself
+                if buf is None:              # a copy, never g itself; laid out as d (clone)
+                    buf = np.array(d, dtype=p.dtype, order="C") if d.flags.c_contiguous \
+                        else laid_like(d, d, dtype=p.dtype)
                     momentum_buffers[i] = buf
                 else:
                     buf *= _scalar(momentum, p)

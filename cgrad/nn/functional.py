@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _dtype
 from .. import random as _random
+from .._memory_format import contiguous_format, copy_as, laid_like, suggested as _suggested
 from . import attention as _attention
 from ..creation import rand
 from ..autograd.grad_mode import no_grad, state as _grad_state
@@ -193,7 +194,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    mask = Tensor._make(_dropout_mask(input.shape, p, input._data.dtype))
+    mask = _dropout_mask(input.shape, p, input._data.dtype)
+    if not input._data.flags.c_contiguous:              # so the product keeps input's layout
+        mask = laid_like(mask, input._data)
+    mask = Tensor._make(mask)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -441,12 +445,13 @@ def _normalized_shape(fn, input, normalized_shape, params, star):
     return shape
 
 
-def _layer_result(layer, y):
-    """y as the layer's result: its fused node's output when it records, else y row-major
-    (PyTorch's kernels write a new row-major array, so .view works on it)"""
+def _layer_result(layer, y, fmt=None):
+    """y as the layer's result: its fused node's output when it records, else y row-major or
+    in the memory format fmt (PyTorch's kernels write a new array so, and .view works on it)"""
     if y.requires_grad:
-        return _OUTPUTS[layer].apply(y, y.shape)
-    return y if y.is_contiguous() else y.contiguous()
+        return _OUTPUTS[layer].apply(y, y.shape, fmt)
+    fmt = fmt or contiguous_format
+    return y if y.is_contiguous(memory_format=fmt) else y.contiguous(memory_format=fmt)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -521,7 +526,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     y = _affine(y, weight, bias, shape)
-    return _layer_result("batch_norm", y)
+    return _layer_result("batch_norm", y, _channels_format(input))
 
 
 @no_grad()
@@ -599,7 +604,8 @@ def _group_norm(input, n, c, num_groups, weight, bias, eps, shape=None):
     groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
     y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
-    return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape)
+    return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape,
+                                        _channels_format(input))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -654,7 +660,8 @@ _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tup
                               ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
                               ("fractional_max_pool3d", "FractionalMaxPool3D"),
-                              ("conv_tbc", "ConvTbc"), *_COMPOSED.items()]}
+                              ("conv_tbc", "ConvTbc"), ("pixel_shuffle", "PixelShuffle"),
+                              ("pixel_unshuffle", "PixelUnshuffle"), *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool, a convolution given an output_padding
 # it does not use: its backward raises, as PyTorch's)
 _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
@@ -664,15 +671,15 @@ _REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Ba
                      if layer.startswith(("adaptive", "max_unpool")) or layer == "conv"}
 
 
-def _pool_output(layer, out, shape):
-    """an adaptive pool's out as its LayerOutput of shape"""
+def _pool_output(layer, out, shape, fmt=None):
+    """an adaptive pool's out as its LayerOutput of shape (in the memory format fmt)"""
     if not all(shape[1:]):
         dim = next(i for i in range(1, len(shape)) if not shape[i])
         return _REFUSING_OUTPUTS[layer].apply(
             out, shape, f"{layer}_backward(): Expected grad_output to have non-zero size for "
             f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension "
             f"{dim} being empty")
-    return _OUTPUTS[layer].apply(out, shape)
+    return _OUTPUTS[layer].apply(out, shape, fmt)
 
 
 def _keep(input, layer):
@@ -844,6 +851,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     single = input.ndim == dims + 1
     if single:
         input = input.unsqueeze(0)
+    fmt = _channels_format(input, weight) if dims > 1 else None
     input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
@@ -912,8 +920,18 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
             out, shape, "output_padding is not supported for non-transposed convolutions; got: "
             + " ".join(map(str, output_padding)))
     else:
-        out = _OUTPUTS["conv"].apply(out, shape)
+        out = _OUTPUTS["conv"].apply(out, shape, fmt)
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
+
+
+def _channels_format(*tensors):
+    """the memory format of PyTorch's CPU convolutions' output: channels_last (3-d:
+    channels_last_3d) where the input or the weight is laid out so, else None (row-major)"""
+    for t in tensors:
+        fmt = _suggested(t._data)
+        if fmt is not contiguous_format:
+            return fmt
+    return None
 
 
 def _check_conv_shapes(input, weight, bias, groups, transposed):
@@ -1222,13 +1240,19 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
         pick = functools.partial(pick, first_inside=np.argmax(inside, axis=1), low=low)
     values, idx = RD.MaxDim.apply(cols, 1, False, pick)
     shape = (c, *out) if single else (batch, c, *out)
-    values = _OUTPUTS[fn].apply(values, shape)
+    fmt = _channels_format(input)
+    values = _OUTPUTS[fn].apply(values, shape, fmt)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
     window = np.unravel_index(np.arange(math.prod(out)), out)         # and its window's
     coords = [w * st - p + a * d for w, a, st, (p, _), d in zip(window, at, stride, pad, dilation)]
-    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+    return values, _indices(_flat_index(coords, sizes).reshape(shape), fmt)
+
+
+def _indices(idx, fmt):
+    """a pool's indices as a tensor laid out as its values (fmt: a memory format or None)"""
+    return Tensor._make(idx if fmt is None else copy_as(idx, fmt))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -1281,7 +1305,8 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
         means = Tensor._make(q + ((q < 0) & (q * divisor != sums._data)))
     else:
         means = sums / (divisor if divisor_override is not None else constant(divisor))
-    return _OUTPUTS[fn].apply(means, (c, *out) if single else (batch, c, *out))
+    return _OUTPUTS[fn].apply(means, (c, *out) if single else (batch, c, *out),
+                              _channels_format(input))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -1343,7 +1368,11 @@ def _adaptive_avg_pool(n, input, output_size):
                            f"but received {{{received}}}")    # (sic, the 3-d one's commas)
     dims = tuple(range(-n, 0))
     if size == (1,) * n:                   # PyTorch's shortcut (NaN, not an error, when empty)
-        return input.mean(dims, keepdim=True)
+        out = input.mean(dims, keepdim=True)
+        if n == 2 and input.ndim == 4 and _channels_format(input):
+            batch, c = input.shape[:2]             # (N, C, 1, 1) with channels_last strides
+            out.as_strided_((batch, c, 1, 1), (c, 1, c, c))
+        return out
     if n == 2 and input.ndim not in (3, 4):        # (the 3-d one checks this last)
         raise dims_error
     # (the 2-d kernel checks H and W only, the 3-d one every dim but the first)
@@ -1362,7 +1391,7 @@ def _adaptive_avg_pool(n, input, output_size):
         else:                              # another: bins @ x, the dims after it as one
             lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
             out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
-    return _pool_output(fn, out, out.shape)
+    return _pool_output(fn, out, out.shape, _channels_format(input))
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -1419,13 +1448,14 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
     rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
     rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
     values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
-    values = _pool_output(fn, values, shape)
+    fmt = _channels_format(input)
+    values = _pool_output(fn, values, shape, fmt)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, longest)
     bins = np.unravel_index(np.arange(math.prod(size)), size)
     coords = [w[b, a] for w, b, a in zip(windows, bins, at)]
-    return values, Tensor._make(_flat_index(coords, sizes).reshape(shape))
+    return values, _indices(_flat_index(coords, sizes).reshape(shape), fmt)
 
 
 def _nonempty_dims(fn, input, first):
@@ -1876,9 +1906,11 @@ def _constant_pad(input, pad, value):
         src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
         dst[dim] = slice(max(before, 0), size - max(after, 0))
         shape[dim] = size
-    out = Tensor._make(np.full(shape, 0 if value is None else value, input._data.dtype))
+    filled = np.full(shape, 0 if value is None else value, input._data.dtype)
+    fmt = _channels_format(input)                # (PyTorch pads in the input's format)
+    out = Tensor._make(filled if fmt is None else copy_as(filled, fmt))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
-    return _OUTPUTS["constant_pad"].apply(out, out.shape) if out.requires_grad else out
+    return _OUTPUTS["constant_pad"].apply(out, out.shape, fmt) if out.requires_grad else out
 
 
 def _check_circular_copies(shape, pairs, outs):
@@ -3366,7 +3398,8 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     x = input.reshape(*lead, c // (r * r), r, r, h, w)
     x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
-    return x.reshape(*lead, c // (r * r), h * r, w * r)
+    return _OUTPUTS["pixel_shuffle"].apply(x, (*lead, c // (r * r), h * r, w * r),
+                                           _channels_format(input))
 
 
 def channel_shuffle(input, groups):
@@ -3406,7 +3439,8 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
-    return x.reshape(*lead, c * r * r, h // r, w // r)
+    return _OUTPUTS["pixel_unshuffle"].apply(x, (*lead, c * r * r, h // r, w // r),
+                                             _channels_format(input))
 
 
 def _nearest_source(in_size, out_size, scale, exact, shortcuts):
@@ -3654,7 +3688,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             shape = (-1,) + (1,) * (input.ndim - 1 - d)
             x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
                  + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
-    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape)
+    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape, _channels_format(input))
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

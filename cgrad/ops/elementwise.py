@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
+from .._memory_format import laid_as_first
 from ..autograd.function import Op, constant, output_after_the_fact, renamed
 
 
@@ -417,7 +418,7 @@ class Where(Op):
     def forward(ctx, cond, a, b):
         a, b = promote(a, b)
         ctx.cond = cond
-        y = np.where(cond, a, b)
+        y = laid_as_first(np.where(cond, a, b), cond)
         if type(a) is np.ndarray or type(b) is np.ndarray:
             return y                         # promote made the arrays the result's dtype
         return y.astype(result_type(a, b))   # where(c, 1.0, 0.0) is float32, not NumPy's 64

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
+from .._memory_format import copy_as
 from ..backends.numpy_backend import _fma
 from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
@@ -242,16 +243,18 @@ def tie(grad_fn_name):
 
 
 class LayerOutput(Op):
-    """y = x as a new C-contiguous array of shape: the last step of a layer composed of
-    several ops, renamed (layer_output) to print the grad_fn of PyTorch's fused layer
-    ->   dx = g reshaped back"""
+    """y = x as a new array of shape, C-contiguous or in the memory format fmt: the last step
+    of a layer composed of several ops, renamed (layer_output) to print the grad_fn of
+    PyTorch's fused layer   ->   dx = g reshaped back"""
 
     fresh = False          # x is an array the layer just made and drops: no copy
 
     @classmethod
-    def forward(cls, ctx, x, shape):
+    def forward(cls, ctx, x, shape, fmt=None):
         ctx.shape = x.shape
         y = np.reshape(x, shape)
+        if fmt is not None:
+            return copy_as(y, fmt)
         if not y.flags.c_contiguous or (not cls.fresh and np.may_share_memory(y, x)):
             y = y.copy()
         return y

@@ -7,6 +7,7 @@ from .. import _meta, backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
+from .._memory_format import contiguous_format, copy_as, laid_like, suggested
 from ..storage import byte_view, strided_view
 
 
@@ -213,7 +214,6 @@ class CloneAs(Clone):
 
     @staticmethod
     def forward(ctx, x, fmt):
-        from .._memory_format import copy_as
         return copy_as(x, fmt)
 
     @staticmethod
@@ -228,11 +228,12 @@ ToMemoryFormat = renamed("ToMemoryFormat", CloneAs, "ToCopyBackward0",
 
 
 def cast(x, dtype):
-    """x.astype(dtype) laid out as PyTorch's preserve_format: in x's order where no elements
-    share memory, else row-major (NumPy's order 'K' gave an expand column-major strides, and
+    """x.astype(dtype) laid out as PyTorch's preserve_format: x's strides where x is dense,
+    else its suggested format (NumPy's order 'K' gave an expand column-major strides, and
     .view then refused it)"""
-    shared = any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape))
-    return x.astype(dtype, order="C" if shared else "K")
+    if x.flags.c_contiguous:
+        return x.astype(dtype)
+    return laid_like(x, x, dtype=dtype)
 
 
 class ToDtype(Op):
@@ -769,7 +770,11 @@ class Cat(Op):
     def forward(ctx, dim, *xs):
         ctx.dim = dim
         ctx.sizes = [x.shape[dim] for x in xs]
-        return np.ascontiguousarray(np.concatenate(xs, axis=dim))    # C order, as PyTorch
+        out = np.concatenate(xs, axis=dim)
+        # PyTorch's layout: the inputs' memory format where they all suggest the same one
+        formats = {suggested(x) for x in xs}
+        fmt = formats.pop() if len(formats) == 1 else contiguous_format
+        return np.ascontiguousarray(out) if fmt is contiguous_format else copy_as(out, fmt)
 
     @staticmethod
     def backward(ctx, g):
@@ -1508,3 +1513,7 @@ class AsStrided(Op):
         if (count > 1).any():                      # x's own elements overlap (expanded x)
             buf = np.divide(buf, count, out=np.zeros_like(buf), where=count > 0)
         return buf[in_idx].reshape(x_shape), None, None, None
+
+
+AsStridedInPlace = renamed("AsStridedInPlace", AsStrided, "AsStridedBackward1",
+                           "x.as_strided_(size, stride, offset): AsStrided, in place")

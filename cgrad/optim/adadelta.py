@@ -1,6 +1,6 @@
 """Adadelta."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, state_like
 
 
 class Adadelta(Optimizer):
@@ -27,7 +27,7 @@ class Adadelta(Optimizer):
 
     def _update_group(self, group, params):
         states, _ = self._states_and_steps(
-            params, lambda p: dict(square_avg=zeros_state(p), acc_delta=zeros_state(p)),
+            params, lambda p: dict(square_avg=state_like(p), acc_delta=state_like(p)),
             capturable=group["capturable"])
         B.kernels.adadelta_step_(
             [p._data for p in params], [p.grad._data for p in params],

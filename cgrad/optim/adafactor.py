@@ -2,7 +2,7 @@
 (row and column means), relative step sizes and update clipping."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, kernel_lr, zeros_state
+from .optimizer import Optimizer, kernel_lr, state_like
 
 
 class Adafactor(Optimizer):
@@ -46,7 +46,7 @@ class Adafactor(Optimizer):
         if g.ndim > 1:
             return dict(row_var=g.new_zeros(*g.shape[:-1], 1),
                         col_var=g.new_zeros(*g.shape[:-2], 1, g.shape[-1]))
-        return dict(variance=zeros_state(p))
+        return dict(variance=state_like(p))
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, self._buffers)

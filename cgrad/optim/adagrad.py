@@ -1,9 +1,7 @@
 """Adagrad with learning-rate decay."""
-import numpy as np
-
 from .. import backends as B
-from ..tensor import Tensor
-from .optimizer import Optimizer, check_fused, check_lr, check_nonnegative, kernel_lr, scalar_state
+from .optimizer import (Optimizer, check_fused, check_lr, check_nonnegative, kernel_lr,
+                        scalar_state, state_like)
 
 
 class Adagrad(Optimizer):
@@ -35,8 +33,7 @@ class Adagrad(Optimizer):
         a group's own); parameters added later get theirs at their first step"""
         state = self.state[p]
         state["step"] = scalar_state()
-        state["sum"] = Tensor._make(np.full_like(
-            p._data, self.defaults["initial_accumulator_value"], order="C"))
+        state["sum"] = state_like(p, self.defaults["initial_accumulator_value"])
 
     def _update_group(self, group, params):
         for p in params:

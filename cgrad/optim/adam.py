@@ -1,7 +1,7 @@
 """Adam and AdamW (decoupled weight decay)."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_adam_args, check_fused, kernel_lr, zeros_state
+from .optimizer import Optimizer, check_adam_args, check_fused, kernel_lr, state_like
 
 
 class Adam(Optimizer):
@@ -45,8 +45,8 @@ class Adam(Optimizer):
     def _update_group(self, group, params):
         amsgrad = group["amsgrad"]
         states, steps = self._states_and_steps(params, lambda p: dict(
-            exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p),
-            **({"max_exp_avg_sq": zeros_state(p)} if amsgrad else {})),
+            exp_avg=state_like(p), exp_avg_sq=state_like(p),
+            **({"max_exp_avg_sq": state_like(p)} if amsgrad else {})),
             capturable=group["capturable"] and not group["fused"])   # fused ignores it
         beta1, beta2 = group["betas"]
         B.kernels.adam_step_(

@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, kernel_lr, zeros_state
+from .optimizer import Optimizer, check_adam_args, kernel_lr, state_like
 
 
 class Adamax(Optimizer):
@@ -23,7 +23,7 @@ class Adamax(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(
-            params, lambda p: dict(exp_avg=zeros_state(p), exp_inf=zeros_state(p)),
+            params, lambda p: dict(exp_avg=state_like(p), exp_inf=state_like(p)),
             capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.adamax_step_(

@@ -1,6 +1,6 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, scalar_state, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, scalar_state, state_like
 
 
 class ASGD(Optimizer):
@@ -28,7 +28,7 @@ class ASGD(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, lambda p: dict(
-            eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=zeros_state(p)),
+            eta=scalar_state(float(group["lr"])), mu=scalar_state(1.0), ax=state_like(p)),
             capturable=group["capturable"])
         B.kernels.asgd_step_(
             [p._data for p in params], [p.grad._data for p in params],

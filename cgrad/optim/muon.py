@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, zeros_state
+from .optimizer import Optimizer, state_like
 
 EPS = 1e-7
 DEFAULT_A, DEFAULT_B, DEFAULT_C = 3.4445, -4.7750, 2.0315
@@ -118,7 +118,7 @@ class Muon(Optimizer):
                 raise ValueError("Param gradient must be a 2D matrix")
             state = self.state[p]
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = zeros_state(grad)
+                state["momentum_buffer"] = state_like(grad)
             buf = state["momentum_buffer"]._data
             buf[...] = _lerp(buf, grad._data, 1 - momentum)
             update = _lerp(grad._data, buf, momentum) if group["nesterov"] else buf

@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (and optional decoupled weight decay)."""
 from .. import backends as B
 from .optimizer import (Optimizer, check_adam_args, check_nonnegative, kernel_lr, scalar_state,
-                        zeros_state)
+                        state_like)
 
 
 class NAdam(Optimizer):
@@ -34,7 +34,7 @@ class NAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(params, lambda p: dict(
-            mu_product=scalar_state(1.0), exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            mu_product=scalar_state(1.0), exp_avg=state_like(p), exp_avg_sq=state_like(p)),
             capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.nadam_step_(

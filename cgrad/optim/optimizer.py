@@ -12,6 +12,7 @@ import numpy as np
 from .. import backends as B
 from .._dtype import torch_name
 from .._memory import zeros
+from .._memory_format import laid_like
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.profiler import record_function
 from ..autograd.profiler_util import recorder as _recorder
@@ -29,9 +30,15 @@ class _Required:
 required = _Required()
 
 
-def zeros_state(p):
-    """A zero state tensor shaped like parameter p, C order (_memory.zeros: aligned)."""
-    return Tensor._make(zeros(p._data.shape, p._data.dtype))
+def state_like(p, value=0):
+    """A state tensor of value (zeros by default) laid out as parameter p, as PyTorch's
+    zeros_like / full_like(p, memory_format=torch.preserve_format) (_memory.zeros: aligned,
+    for the usual C-order p)"""
+    data = p._data
+    state = zeros(data.shape, data.dtype)
+    if value != 0:
+        state.fill(value)
+    return Tensor._make(state if data.flags.c_contiguous else laid_like(state, data))
 
 
 def scalar_state(value=0.0):

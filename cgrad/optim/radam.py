@@ -1,6 +1,6 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, kernel_lr, zeros_state
+from .optimizer import Optimizer, check_adam_args, kernel_lr, state_like
 
 
 class RAdam(Optimizer):
@@ -30,7 +30,7 @@ class RAdam(Optimizer):
 
     def _update_group(self, group, params):
         states, steps = self._states_and_steps(
-            params, lambda p: dict(exp_avg=zeros_state(p), exp_avg_sq=zeros_state(p)),
+            params, lambda p: dict(exp_avg=state_like(p), exp_avg_sq=state_like(p)),
             capturable=group["capturable"])
         beta1, beta2 = group["betas"]
         B.kernels.radam_step_(

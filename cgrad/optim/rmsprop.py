@@ -1,6 +1,6 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, zeros_state
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, state_like
 
 
 class RMSprop(Optimizer):
@@ -30,9 +30,9 @@ class RMSprop(Optimizer):
     def _update_group(self, group, params):
         momentum, centered = group["momentum"], group["centered"]
         states, _ = self._states_and_steps(params, lambda p: dict(
-            square_avg=zeros_state(p),
-            **({"momentum_buffer": zeros_state(p)} if momentum > 0 else {}),
-            **({"grad_avg": zeros_state(p)} if centered else {})),
+            square_avg=state_like(p),
+            **({"momentum_buffer": state_like(p)} if momentum > 0 else {}),
+            **({"grad_avg": state_like(p)} if centered else {})),
             capturable=group["capturable"])
         B.kernels.rmsprop_step_(
             [p._data for p in params], [p.grad._data for p in params],

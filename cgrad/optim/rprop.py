@@ -1,9 +1,6 @@
 """Rprop: resilient backpropagation."""
-import numpy as np
-
 from .. import backends as B
-from ..tensor import Tensor
-from .optimizer import Optimizer, check_lr, zeros_state
+from .optimizer import Optimizer, check_lr, state_like
 
 
 class Rprop(Optimizer):
@@ -29,8 +26,8 @@ class Rprop(Optimizer):
 
     def _update_group(self, group, params):
         states, _ = self._states_and_steps(params, lambda p: dict(
-            prev=zeros_state(p),
-            step_size=Tensor._make(np.full_like(p._data, float(group["lr"]), order="C"))),
+            prev=state_like(p),
+            step_size=state_like(p, float(group["lr"]))),
             capturable=group["capturable"])
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
