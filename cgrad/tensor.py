@@ -2681,8 +2681,15 @@ class Tensor:
         return self / other
 
     def new_full(self, size, fill_value, *, dtype=None):
-        return Tensor._make(np.full(_shape_arg((size,)), fill_value, dtype=_dtype.to_numpy_dtype(
-            dtype) if dtype else self._data.dtype))
+        return self._made_here(np.full(_shape_arg((size,)), fill_value,
+                                       dtype=_dtype.to_numpy_dtype(dtype) if dtype
+                                       else self._data.dtype))
+
+    def _made_here(self, arr):
+        """a new tensor of self's (new_zeros, ...): on the meta device if self is"""
+        if type(self._data) is _MetaArray:
+            arr = _meta.empty(arr.shape, arr.dtype)
+        return Tensor._make(arr)
 
     def new_empty(self, *size, dtype=None):
         return self.new_zeros(*size, dtype=dtype)
@@ -3020,12 +3027,12 @@ class Tensor:
         return corrcoef(self)
 
     def new_zeros(self, *size, dtype=None):
-        return Tensor._make(np.zeros(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
-                                     if dtype else self._data.dtype))
+        return self._made_here(np.zeros(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
+                                        if dtype else self._data.dtype))
 
     def new_ones(self, *size, dtype=None):
-        return Tensor._make(np.ones(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
-                                    if dtype else self._data.dtype))
+        return self._made_here(np.ones(_shape_arg(size), dtype=_dtype.to_numpy_dtype(dtype)
+                                       if dtype else self._data.dtype))
 
     def new(self, *args):
         """(legacy) Tensor.new(*sizes): a tensor of self's dtype, zeros; new(data): data in
@@ -3041,7 +3048,7 @@ class Tensor:
         return self.new_zeros(*args)
 
     def new_tensor(self, data, dtype=None):
-        return Tensor._make(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
+        return self._made_here(np.array(data, dtype=_dtype.to_numpy_dtype(dtype)
                                      if dtype else self._data.dtype))
 
     # ---- PyTorch's other names, in-place forms and predicates -------------------------------

@@ -2041,6 +2041,9 @@ def test_module_to_meta_keeps_shapes_and_dtypes(backend):
         assert repr(lib.empty(4, dtype=lib.int64, device="meta")) == \
             "tensor(..., device='meta', size=(4,), dtype=" + lib.__name__ + ".int64)"
         assert lib.zeros_like(x).is_meta and lib.zeros(2, device=lib.device("meta")).is_meta
+        for made in (x.new_zeros(2, 1), x.new_ones(3), x.new_full((2,), 5.0), x.new_empty(2),
+                     x.new_tensor([1, 2], dtype=lib.int64)):
+            assert made.is_meta and not made.requires_grad
         made = lib.zeros(2, device="meta", requires_grad=True)
         assert (made.requires_grad, made.is_leaf, made.is_meta) == (True, True, True)
         with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
