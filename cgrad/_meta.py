@@ -34,6 +34,16 @@ def empty(shape, dtype):
     return np.broadcast_to(np.zeros((), dtype).view(MetaArray), tuple(shape), subok=True)
 
 
+def contiguous_strides(shape):
+    """the strides PyTorch gives a new meta tensor of shape (row-major; a meta tensor's own
+    storage, a broadcast zero, has none to read them from)"""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.insert(0, step)
+        step *= max(n, 1)
+    return tuple(strides)
+
+
 def no_values(what):
     return NotImplementedError(f"cgrad has no meta kernels: {what} cannot compute on a tensor "
                                "on the meta device (a shape and a dtype, no data)")

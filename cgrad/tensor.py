@@ -622,14 +622,17 @@ class Tensor:
 
     def is_contiguous(self, memory_format=contiguous_format):
         if memory_format is contiguous_format or memory_format is preserve_format:
-            return bool(self._data.flags.c_contiguous)
+            return bool(self._data.flags.c_contiguous) or type(self._data) is _MetaArray
         return _is_contiguous_as(self._data, memory_format)
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
 
     def stride(self, dim=None):
-        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if type(self._data) is _MetaArray:         # (row-major, as a new meta tensor's)
+            strides = _meta.contiguous_strides(self._data.shape)
+        else:
+            strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[_dim(dim, self.ndim)]
 
     def item(self):

@@ -130,3 +130,43 @@ def test_backends_cpu_and_opt_einsum_as_torch():
     assert (cgrad.backends.opt_einsum.is_available(), cgrad.backends.opt_einsum.enabled,
             cgrad.backends.opt_einsum.strategy, cgrad.backends.opt_einsum.get_opt_einsum()) \
         == (False, False, None, None)
+
+
+def test_meta_tensors_stay_meta_and_report_torchs_layout():
+    torch = pytest.importorskip("torch")
+    ops = {
+        "clone": lambda lib, t: t.clone(), "contiguous_of_t": lambda lib, t: t.t().contiguous(),
+        "channels_last": lambda lib, t: t.reshape(1, 3, 2, 2).contiguous(
+            memory_format=lib.channels_last),
+        "expand": lambda lib, t: t.unsqueeze(0).expand(2, 3, 4),
+        "double": lambda lib, t: t.double(), "to_int": lambda lib, t: t.to(lib.int32),
+        "zeros_like": lambda lib, t: lib.zeros_like(t), "view": lambda lib, t: t.view(12),
+        "slice": lambda lib, t: t[1:], "detach": lambda lib, t: t.detach(),
+    }
+    for name, op in ops.items():
+        c = op(cgrad, cgrad.empty(3, 4, device="meta"))
+        t = op(torch, torch.empty(3, 4, device="meta"))
+        assert (c.device.type, tuple(c.shape), str(c.dtype).split(".")[1]) == \
+            (t.device.type, tuple(t.shape), str(t.dtype).split(".")[1]), name
+    for lib in (cgrad, torch):
+        m = lib.empty(3, 4, device="meta")
+        assert m.stride() == (4, 1) and m.is_contiguous()
+
+
+def test_layers_made_on_the_meta_device():
+    torch = pytest.importorskip("torch")
+    for lib in (cgrad, torch):
+        nn = lib.nn
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, device="meta"), nn.BatchNorm2d(8, device="meta"),
+                              nn.Linear(4, 5, device="meta"), nn.LSTM(4, 5, device="meta"))
+        assert {t.device.type for t in (*model.parameters(), *model.buffers())} == {"meta"}
+        assert nn.Linear(4, 5, device="cpu").weight.device.type == "cpu"
+        empty = nn.Linear(4, 5, device="meta").to_empty(device="cpu")
+        assert empty.weight.device.type == "cpu" and tuple(empty.weight.shape) == (5, 4)
+
+        class Mine(nn.Linear):          # a user's own parameter is made where the user makes it
+            def __init__(self, device=None):
+                super().__init__(2, 3, device=device)
+                self.extra = nn.Parameter(lib.zeros(3))
+        mine = Mine(device="meta")
+        assert (mine.weight.device.type, mine.extra.device.type) == ("meta", "cpu")

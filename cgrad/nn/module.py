@@ -137,12 +137,33 @@ def _global_backward_hooks_of(full):
     return _global_backward_hooks if _global_is_full_backward_hook[0] is full else {}
 
 
+def _placing(init):
+    """a layer's __init__ that honours its factory argument device=: PyTorch's "meta" (the
+    parameters and buffers made there get shapes and dtypes only) or the CPU; another device
+    raises, as Tensor.to does"""
+    @functools.wraps(init)
+    def placed_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        where = kwargs.get("device")
+        if where is not None:
+            self.to(where)
+    return placed_init
+
+
 class Module:
     """Base class of all neural network modules: subclasses set up submodules and
     parameters in __init__ (after calling super().__init__()) and define forward()."""
 
     training = True
     _version = 1
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")       # (cgrad's layers: a user's own parameters
+        if init is not None and cls.__module__.startswith("cgrad.") and "device" in \
+                init.__code__.co_varnames[
+                :init.__code__.co_argcount + init.__code__.co_kwonlyargcount]:
+            cls.__init__ = _placing(init)
     # (a module's own, once it registers one)
     _backward_hooks = _backward_pre_hooks = _non_full_backward_hooks = {}
     _forward_pre_hooks_with_kwargs = _forward_hooks_with_kwargs = {}    # (hook ids)

@@ -109,7 +109,7 @@ class Expand(Op):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return np.broadcast_to(x, shape)
+        return np.broadcast_to(x, shape, subok=True)          # (a meta x stays meta)
 
     @staticmethod
     def backward(ctx, g):
@@ -188,10 +188,10 @@ class Unsqueeze(Op):
 
 
 class Clone(Op):
-    """y = a copy of x   ->   dx = g"""
+    """y = a copy of x   ->   dx = g (a meta x's copy: another meta array, no memory)"""
     @staticmethod
     def forward(ctx, x):
-        return x.copy()
+        return x.copy() if type(x) is not _meta.MetaArray else _meta.empty(x.shape, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -205,6 +205,8 @@ class Contiguous(Clone):
 
     @staticmethod
     def forward(ctx, x):
+        if type(x) is _meta.MetaArray:
+            return _meta.empty(x.shape, x.dtype)
         return np.ascontiguousarray(x)
 
 
@@ -214,6 +216,8 @@ class CloneAs(Clone):
 
     @staticmethod
     def forward(ctx, x, fmt):
+        if type(x) is _meta.MetaArray:
+            return _meta.empty(x.shape, x.dtype)
         return copy_as(x, fmt)
 
     @staticmethod
@@ -233,6 +237,8 @@ def cast(x, dtype):
     .view then refused it)"""
     if x.flags.c_contiguous:
         return x.astype(dtype)
+    if type(x) is _meta.MetaArray:
+        return _meta.empty(x.shape, dtype)
     return laid_like(x, x, dtype=dtype)
 
 
