@@ -403,7 +403,7 @@ class AccumulateGrad:
         return self._ref()
 
     def name(self):
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"      # PyTorch's C++ name (its class: AccumulateGrad)
 
     next_functions = ()
 

@@ -84,6 +84,7 @@ class MseLoss(Op):
     """loss = reduce((x - y)^2)   ->   dx = 2 (x - y) g', dy = -dx (g' = g spread by the
     reduction). Saves x and y, as PyTorch (an in-place change of either then raises), and
     takes x - y again in backward."""
+    edge_order = (0, 1)             # next_functions as PyTorch's: input, target (no reduction)
     @staticmethod
     def forward(ctx, x, y, reduction):
         d = B.kernels.sub(x, y)

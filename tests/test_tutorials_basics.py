@@ -1,0 +1,672 @@
+"""PyTorch's beginner tutorials, condensed, run on cgrad and on PyTorch: what they print must
+match. Covered: Learn the Basics (tensors, datasets and dataloaders, transforms, building the
+network, autograd, optimization, save and load), the 60 Minute Blitz (tensors, autograd, the
+LeNet network, the CIFAR-10 classifier), Learning PyTorch with Examples and What is torch.nn
+really?. The datasets are small synthetic NumPy arrays of the tutorials' shapes, and random
+weights come from NumPy, so both libraries start from the same numbers. Each tutorial is a
+function of the library (`torch`), written as the tutorial writes it."""
+import contextlib
+import io
+import math
+import os
+import random
+import re
+import tempfile
+
+import numpy as np
+import pytest
+
+import cgrad
+
+
+# ---- running a tutorial on both libraries and comparing what it prints ----------------------
+NUMBER = re.compile(r"-?\d+\.\d*(?:e[-+]?\d+)?|-?\d+e[-+]?\d+")
+_torch_outputs = {}
+
+
+def printed(tutorial, lib):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        tutorial(lib)
+    return buf.getvalue().replace("cgrad.", "torch.")      # cgrad.Size prints as torch.Size
+
+
+def torch_output(tutorial):
+    """what the tutorial prints on PyTorch (one thread: the machine's cores are shared, and
+    many threads make PyTorch's small convolutions 50x slower)"""
+    torch = pytest.importorskip("torch")
+    if tutorial not in _torch_outputs:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            _torch_outputs[tutorial] = printed(tutorial, torch)
+        finally:
+            torch.set_num_threads(threads)
+    return _torch_outputs[tutorial]
+
+
+def last_digit(number):
+    """the value of one unit in the last printed digit of a number's text"""
+    mantissa, _, exponent = number.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def assert_prints_as_torch(tutorial, rtol=0.0):
+    """The same text line by line, and the same decimal numbers up to one unit in the last
+    printed digit (BLAS sums in its own order) or, where float32 rounding drifts over many
+    training steps (PyTorch's vectorised sums and fused multiply-adds), within rtol"""
+    theirs = torch_output(tutorial).splitlines()
+    ours = printed(tutorial, cgrad).splitlines()
+    assert len(ours) == len(theirs), "\n".join(ours)
+    for mine, want in zip(ours, theirs):
+        assert NUMBER.sub("#", mine) == NUMBER.sub("#", want), f"\n{mine}\n{want}"
+        for a, b in zip(NUMBER.findall(mine), NUMBER.findall(want)):
+            tolerance = 1.01 * max(last_digit(a), last_digit(b)) + rtol * abs(float(b))
+            assert abs(float(a) - float(b)) <= tolerance, f"\n{mine}\n{want}"
+
+
+def npf(rng, *shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def set_weights(model, lib, seed=1, scale=0.1):
+    """the model's parameters from NumPy's generator, in parameters() order"""
+    r = np.random.default_rng(seed)
+    with lib.no_grad():
+        for p in model.parameters():
+            p.copy_(lib.from_numpy(npf(r, *p.shape, scale=scale)))
+
+
+# ---- Learn the Basics -----------------------------------------------------------------------
+def tensors_tutorial(torch):
+    rng = np.random.default_rng(0)
+    data = [[1, 2], [3, 4]]
+    x_data = torch.tensor(data)
+    print(x_data, x_data.dtype)
+    np_array = np.array(data)
+    x_np = torch.from_numpy(np_array)
+    print(x_np, x_np.dtype)
+    x_ones = torch.ones_like(x_data)
+    print(f"Ones Tensor: \n {x_ones} \n")
+    x_rand = torch.rand_like(x_data, dtype=torch.float)
+    print(x_rand.shape, x_rand.dtype)
+    x_rand.copy_(torch.from_numpy(np.array([[0.1, 0.25], [0.5, 0.9999]], dtype=np.float32)))
+    print(f"Random Tensor: \n {x_rand} \n")
+    shape = (2, 3,)
+    rand_tensor = torch.rand(shape)
+    ones_tensor = torch.ones(shape)
+    zeros_tensor = torch.zeros(shape)
+    print(rand_tensor.shape, rand_tensor.dtype)
+    print(f"Ones Tensor: \n {ones_tensor} \n")
+    print(f"Zeros Tensor: \n {zeros_tensor}")
+    tensor = torch.rand(3, 4)
+    print(f"Shape of tensor: {tensor.shape}")
+    print(f"Datatype of tensor: {tensor.dtype}")
+    print(f"Device tensor is stored on: {tensor.device}")
+    if torch.accelerator.is_available():
+        tensor = tensor.to(torch.accelerator.current_accelerator())
+    print(torch.accelerator.is_available(), torch.cuda.is_available())
+    tensor = torch.ones(4, 4)
+    print(f"First row: {tensor[0]}")
+    print(f"First column: {tensor[:, 0]}")
+    print(f"Last column: {tensor[..., -1]}")
+    tensor[:, 1] = 0
+    print(tensor)
+    t1 = torch.cat([tensor, tensor, tensor], dim=1)
+    print(t1)
+    print(torch.stack([tensor, tensor]).shape, torch.stack([tensor[0], tensor[1]], dim=1))
+    y1 = tensor @ tensor.T
+    y2 = tensor.matmul(tensor.T)
+    y3 = torch.rand_like(y1)
+    torch.matmul(tensor, tensor.T, out=y3)
+    print(y1, y2, y3)
+    z1 = tensor * tensor
+    z2 = tensor.mul(tensor)
+    z3 = torch.rand_like(tensor)
+    torch.mul(tensor, tensor, out=z3)
+    print(z1, z2, z3)
+    agg = tensor.sum()
+    agg_item = agg.item()
+    print(agg, agg_item, type(agg_item))
+    print(f"{tensor} \n")
+    tensor.add_(5)
+    print(tensor)
+    t = torch.ones(5)
+    print(f"t: {t}")
+    n = t.numpy()
+    print(f"n: {n}")
+    t.add_(1)
+    print(f"t: {t}")
+    print(f"n: {n}")
+    n = np.ones(5)
+    t = torch.from_numpy(n)
+    np.add(n, 1, out=n)
+    print(f"t: {t}")
+    print(f"n: {n}")
+    print(tensor.stride(), tensor.T.stride(), tensor.is_contiguous(), tensor.T.is_contiguous())
+    print(repr(tensor.T), tensor.size(), tensor.ndim, tensor.dim(), tensor.numel())
+    print(torch.is_tensor(tensor), torch.numel(tensor))
+    # the 60 Minute Blitz's tensor tutorial
+    x = torch.empty(5, 3)
+    print(x.shape, x.dtype)
+    x = torch.zeros(5, 3, dtype=torch.long)
+    print(x)
+    x = torch.tensor([5.5, 3])
+    print(x)
+    x = x.new_ones(5, 3, dtype=torch.double)
+    print(x)
+    x = torch.randn_like(x, dtype=torch.float)
+    print(x.dtype, x.size())
+    x.copy_(torch.tensor(npf(rng, 5, 3)))
+    y = torch.rand(5, 3)
+    y.copy_(torch.tensor(npf(rng, 5, 3)))
+    print(x + y)
+    print(torch.add(x, y))
+    result = torch.empty(5, 3)
+    torch.add(x, y, out=result)
+    print(result)
+    y.add_(x)
+    print(y)
+    print(x[:, 1])
+    x = torch.randn(4, 4)
+    y = x.view(16)
+    z = x.view(-1, 8)
+    print(x.size(), y.size(), z.size())
+    x = torch.randn(1)
+    x.copy_(torch.tensor([0.25]))
+    print(x)
+    print(x.item())
+    a = torch.ones(5)
+    b = a.numpy()
+    a.add_(1)
+    print(a, b)
+    a = np.ones(5)
+    b = torch.from_numpy(a)
+    np.add(a, 1, out=a)
+    print(a, b)
+    print(x.to("cpu", torch.double))
+    t = torch.tensor([[1., 2.], [3., 4.]])
+    print(t.T, t.t(), t.transpose(0, 1), t.mT)
+    print(t.sum(dim=0), t.mean(), t.max(), t.argmax(), t.std(), t.T.contiguous().stride())
+    print(torch.arange(6).reshape(2, 3), torch.linspace(0, 1, 5), torch.eye(3),
+          torch.full((2, 2), 7))
+    print(t[t > 2], t.clamp(min=2), t.abs(), t.sqrt(), t.exp(), t.log())
+    print(torch.tensor([1, 2, 3]) / 2, torch.tensor([1, 2, 3]) // 2, torch.tensor(3.5),
+          torch.tensor(True))
+    print(torch.zeros(2, 3, 4).permute(2, 0, 1).shape, torch.zeros(2, 1, 3).squeeze().shape,
+          torch.zeros(3).unsqueeze(0).shape)
+    print(t.to(torch.int32), t.int(), t.long(), t.double(), t.half(), t.bool())
+    print(t.tolist(), t[0, 1].item(), t.type(), t.is_leaf, t.requires_grad)
+    print(torch.tensor([]), torch.zeros(0, 3), torch.tensor([[1e-8, 1e8]]),
+          torch.tensor([1.123456789]))
+    print(torch.tensor([1e10, 1.0]), torch.tensor([0.1, 100000.0]),
+          torch.tensor([float('nan'), float('inf'), -1.0]))
+    print(torch.arange(2000.).reshape(50, 40))
+    print(torch.get_default_dtype(), torch.float, torch.float32 is torch.float, torch.long)
+
+
+def test_tensors_tutorial(backend):
+    assert_prints_as_torch(tensors_tutorial)
+
+
+def fashion_like(rng, n):
+    """FashionMNIST's shapes: 28x28 uint8 images, int labels 0-9"""
+    return (rng.random((n, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, n)
+
+
+def data_tutorial(torch):
+    """Datasets & DataLoaders, and Transforms (ToTensor, the one-hot Lambda)"""
+    Dataset, DataLoader = torch.utils.data.Dataset, torch.utils.data.DataLoader
+    imgs, labels = fashion_like(np.random.default_rng(0), 20)
+
+    def to_tensor(pic):            # torchvision's ToTensor: HWC uint8 -> CHW float in [0, 1]
+        img = torch.from_numpy(pic[:, :, None].copy()).permute((2, 0, 1)).contiguous()
+        return img.to(dtype=torch.get_default_dtype()).div(255)
+
+    class CustomImageDataset(Dataset):
+        def __init__(self, imgs, labels, transform=None, target_transform=None):
+            self.imgs = imgs
+            self.img_labels = labels
+            self.transform = transform
+            self.target_transform = target_transform
+
+        def __len__(self):
+            return len(self.img_labels)
+
+        def __getitem__(self, idx):
+            image = self.imgs[idx]
+            label = int(self.img_labels[idx])
+            if self.transform:
+                image = self.transform(image)
+            if self.target_transform:
+                label = self.target_transform(label)
+            return image, label
+
+    training_data = CustomImageDataset(imgs, labels, transform=to_tensor)
+    img, label = training_data[3]
+    print(img.shape, img.dtype, label, img.squeeze().shape, img[0, 0, :4])
+    print(len(training_data))
+    sample_idx = torch.randint(len(training_data), size=(1,)).item()
+    print(type(sample_idx))
+    train_dataloader = DataLoader(training_data, batch_size=8, shuffle=True)
+    test_dataloader = DataLoader(training_data, batch_size=8, shuffle=False)
+    train_features, train_labels = next(iter(train_dataloader))
+    print(f"Feature batch shape: {train_features.size()}")
+    print(f"Labels batch shape: {train_labels.size()}")
+    print(train_labels.dtype, train_features.dtype)
+    img = train_features[0].squeeze()
+    print(img.shape)
+    for X, y in test_dataloader:
+        print(X.shape, y.shape, y)
+    print(len(train_dataloader), len(test_dataloader), len(test_dataloader.dataset))
+    for batch, (X, y) in enumerate(train_dataloader):
+        print(batch, X.shape, y.shape)
+    dl = DataLoader(training_data, batch_size=6, shuffle=False, drop_last=True)
+    print(len(dl), [b[0].shape for b in dl])
+    # Transforms: the one-hot target, zeros(...).scatter_ at a 0-d index
+    target_transform = lambda y: torch.zeros(10, dtype=torch.float).scatter_(  # noqa: E731
+        0, torch.tensor(y), value=1)
+    ds = CustomImageDataset(imgs, labels, transform=to_tensor, target_transform=target_transform)
+    x, y = ds[0]
+    print(y, y.dtype, int(labels[0]))
+    xb, yb = next(iter(DataLoader(ds, batch_size=4)))
+    print(xb.shape, yb.shape, yb)
+
+    class Records(Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {"x": np.full((2,), i, dtype=np.float32), "y": i, "f": float(i) / 2,
+                    "s": f"s{i}"}
+    b = next(iter(DataLoader(Records(), batch_size=3)))
+    print(b)
+    print(b["x"].dtype, b["y"].dtype, b["f"].dtype)
+    td = torch.utils.data.TensorDataset(torch.arange(10.).reshape(5, 2), torch.arange(5))
+    print(td[1], len(td))
+    print(next(iter(DataLoader(td, batch_size=2))))
+    g = torch.Generator().manual_seed(42)
+    tr, va = torch.utils.data.random_split(td, [3, 2], generator=g)
+    print(len(tr), len(va), type(tr).__name__)
+
+
+def test_data_and_transforms_tutorials(backend):
+    assert_prints_as_torch(data_tutorial)
+
+
+def build_model_tutorial(torch):
+    nn = torch.nn
+    rng = np.random.default_rng(0)
+    device = torch.accelerator.current_accelerator().type \
+        if torch.accelerator.is_available() else "cpu"
+    print(f"Using {device} device")
+
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(
+                nn.Linear(28 * 28, 512),
+                nn.ReLU(),
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Linear(512, 10),
+            )
+
+        def forward(self, x):
+            x = self.flatten(x)
+            logits = self.linear_relu_stack(x)
+            return logits
+
+    model = NeuralNetwork().to(device)
+    print(model)
+    set_weights(model, torch, scale=0.05)
+    X = torch.rand(1, 28, 28, device=device)
+    X = torch.from_numpy(rng.random((1, 28, 28)).astype(np.float32))
+    logits = model(X)
+    print(logits)
+    pred_probab = nn.Softmax(dim=1)(logits)
+    print(pred_probab)
+    y_pred = pred_probab.argmax(1)
+    print(f"Predicted class: {y_pred}")
+    input_image = torch.from_numpy(rng.random((3, 28, 28)).astype(np.float32))
+    print(input_image.size())
+    flatten = nn.Flatten()
+    flat_image = flatten(input_image)
+    print(flat_image.size())
+    layer1 = nn.Linear(in_features=28 * 28, out_features=20)
+    set_weights(layer1, torch, seed=2, scale=0.05)
+    hidden1 = layer1(flat_image)
+    print(hidden1.size())
+    print(f"Before ReLU: {hidden1}\n\n")
+    hidden1 = nn.ReLU()(hidden1)
+    print(f"After ReLU: {hidden1}")
+    seq_modules = nn.Sequential(
+        flatten,
+        layer1,
+        nn.ReLU(),
+        nn.Linear(20, 10)
+    )
+    set_weights(seq_modules[3], torch, seed=3, scale=0.3)
+    input_image = torch.from_numpy(rng.random((3, 28, 28)).astype(np.float32))
+    logits = seq_modules(input_image)
+    softmax = nn.Softmax(dim=1)
+    pred_probab = softmax(logits)
+    print(logits, pred_probab, pred_probab.sum(1))
+    print(f"Model structure: {model}\n\n")
+    for name, param in model.named_parameters():
+        print(f"Layer: {name} | Size: {param.size()} | Values : {param[:2]} \n")
+    print(seq_modules, [n for n, _ in seq_modules.named_modules()])
+    print(sum(p.numel() for p in model.parameters()), len(list(model.parameters())))
+    first = model.linear_relu_stack[0]
+    print(first, first.weight.shape, model.linear_relu_stack[-1].in_features)
+    print(list(model.state_dict().keys()))
+    print(nn.Flatten(0, 1)(torch.zeros(2, 3, 4)).shape, nn.Flatten(), nn.Flatten(0, 1),
+          nn.Softmax(dim=1), nn.ReLU(), nn.Linear(3, 4, bias=False))
+    print(model.training, model.eval().training, model.train().training,
+          model.linear_relu_stack.training)
+    print(repr(first.weight[:1, :3]), dict(model.named_children()).keys())
+    print(first.bias.requires_grad, first.bias.is_leaf, first.bias.grad)
+    print(type(first.weight).__name__, isinstance(first.weight, torch.Tensor),
+          isinstance(first.weight, nn.Parameter))
+    print(nn.Parameter(torch.ones(2)))
+
+
+def test_build_model_tutorial(backend):
+    assert_prints_as_torch(build_model_tutorial)
+
+
+def autograd_tutorial(torch):
+    """Learn the Basics' and the Blitz's autograd tutorials"""
+    rng = np.random.default_rng(0)
+    x = torch.ones(5)  # input tensor
+    y = torch.zeros(3)  # expected output
+    w = torch.randn(5, 3, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    with torch.no_grad():
+        w.copy_(torch.from_numpy(npf(rng, 5, 3)))
+        b.copy_(torch.from_numpy(npf(rng, 3)))
+    z = torch.matmul(x, w) + b
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+    print(f"Gradient function for z = {z.grad_fn}".split(" object")[0])
+    print(f"Gradient function for loss = {loss.grad_fn}".split(" object")[0])
+    print(z.grad_fn.name(), loss.grad_fn.name(), type(loss.grad_fn).__name__)
+    loss.backward()
+    print(w.grad)
+    print(b.grad)
+    z = torch.matmul(x, w) + b
+    print(z.requires_grad)
+    with torch.no_grad():
+        z = torch.matmul(x, w) + b
+    print(z.requires_grad)
+    z = torch.matmul(x, w) + b
+    z_det = z.detach()
+    print(z_det.requires_grad)
+    inp = torch.eye(4, 5, requires_grad=True)
+    out = (inp + 1).pow(2).t()
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"First call\n{inp.grad}")
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"\nSecond call\n{inp.grad}")
+    inp.grad.zero_()
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"\nCall after zeroing gradients\n{inp.grad}")
+    print(out.grad_fn.name(), out.grad_fn.next_functions[0][0].name())
+    # the Blitz: a gentle introduction to torch.autograd
+    a = torch.tensor([2., 3.], requires_grad=True)
+    b = torch.tensor([6., 4.], requires_grad=True)
+    Q = 3 * a**3 - b**2
+    external_grad = torch.tensor([1., 1.])
+    Q.backward(gradient=external_grad)
+    print(9 * a**2 == a.grad)
+    print(-2 * b == b.grad)
+    print(a.grad, b.grad, Q)
+    x = torch.rand(5, 5)
+    y = torch.rand(5, 5)
+    z = torch.rand((5, 5), requires_grad=True)
+    a = x + y
+    print(f"Does `a` require gradients?: {a.requires_grad}")
+    b = x + z
+    print(f"Does `b` require gradients?: {b.requires_grad}")
+    # the older Blitz autograd tutorial
+    x = torch.ones(2, 2, requires_grad=True)
+    y = x + 2
+    print(x, y, y.grad_fn.name())
+    z = y * y * 3
+    out = z.mean()
+    print(z, out)
+    a = torch.from_numpy(npf(rng, 2, 2))
+    a = ((a * 3) / (a - 1))
+    print(a.requires_grad)
+    a.requires_grad_(True)
+    print(a.requires_grad)
+    b = (a * a).sum()
+    print(b.grad_fn.name())
+    out.backward()
+    print(x.grad)
+    x = torch.tensor([0.5, -1.2, 0.3], requires_grad=True)
+    y = x * 2
+    while y.data.norm() < 1000:
+        y = y * 2
+    print(y)
+    v = torch.tensor([0.1, 1.0, 0.0001], dtype=torch.float)
+    y.backward(v)
+    print(x.grad, x.requires_grad, (x ** 2).requires_grad)
+    with torch.no_grad():
+        print((x ** 2).requires_grad)
+    y = x.detach()
+    print(y.requires_grad, x.eq(y).all())
+    print(x.is_leaf, y.is_leaf, (x * 2).is_leaf, x.grad_fn, torch.is_grad_enabled())
+    with torch.set_grad_enabled(False):
+        print(torch.is_grad_enabled(), (x * 2).requires_grad)
+    try:
+        out.backward()
+    except RuntimeError as e:
+        print("RuntimeError", str(e)[:80])
+
+
+def test_autograd_tutorial(backend):
+    assert_prints_as_torch(autograd_tutorial)
+
+
+# the models Save and Load pickles whole: classes at module level, one per library
+def network_class(torch):
+    name = f"NeuralNetwork_{torch.__name__}"
+    if name not in globals():
+        nn = torch.nn
+
+        class NeuralNetwork(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.flatten = nn.Flatten()
+                self.linear_relu_stack = nn.Sequential(
+                    nn.Linear(28 * 28, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                    nn.Linear(64, 10))
+
+            def forward(self, x):
+                x = self.flatten(x)
+                return self.linear_relu_stack(x)
+        NeuralNetwork.__qualname__ = NeuralNetwork.__name__ = name
+        NeuralNetwork.__module__ = __name__
+        globals()[name] = NeuralNetwork
+    return globals()[name]
+
+
+def optimization_and_save_tutorial(torch):
+    """Optimizing Model Parameters (train_loop, test_loop), the quickstart's save and
+    prediction, and Save and Load the Model"""
+    nn = torch.nn
+    Dataset, DataLoader = torch.utils.data.Dataset, torch.utils.data.DataLoader
+    imgs, labels = fashion_like(np.random.default_rng(0), 64)
+
+    class FashionLike(Dataset):
+        def __len__(self):
+            return len(labels)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(imgs[i][None] / np.float32(255)), int(labels[i])
+    training_data = test_data = FashionLike()
+    learning_rate = 5e-2
+    batch_size = 16
+    epochs = 3
+    train_dataloader = DataLoader(training_data, batch_size=batch_size)
+    test_dataloader = DataLoader(test_data, batch_size=batch_size)
+    NeuralNetwork = network_class(torch)
+    model = NeuralNetwork()
+    set_weights(model, torch, scale=0.05)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+
+    def train_loop(dataloader, model, loss_fn, optimizer):
+        size = len(dataloader.dataset)
+        model.train()
+        for batch, (X, y) in enumerate(dataloader):
+            pred = model(X)
+            loss = loss_fn(pred, y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if batch % 2 == 0:
+                loss, current = loss.item(), batch * batch_size + len(X)
+                print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+
+    def test_loop(dataloader, model, loss_fn):
+        model.eval()
+        size = len(dataloader.dataset)
+        num_batches = len(dataloader)
+        test_loss, correct = 0, 0
+        with torch.no_grad():
+            for X, y in dataloader:
+                pred = model(X)
+                test_loss += loss_fn(pred, y).item()
+                correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        test_loss /= num_batches
+        correct /= size
+        print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+
+    for t in range(epochs):
+        print(f"Epoch {t+1}\n-------------------------------")
+        train_loop(train_dataloader, model, loss_fn, optimizer)
+        test_loop(test_dataloader, model, loss_fn)
+    print("Done!")
+    print(optimizer)
+    print(optimizer.state_dict()["param_groups"], loss_fn, loss_fn.reduction)
+    with tempfile.TemporaryDirectory() as d:
+        torch.save(model.state_dict(), os.path.join(d, "model.pth"))
+        print("Saved PyTorch Model State to model.pth")
+        model = NeuralNetwork()
+        print(model.load_state_dict(torch.load(os.path.join(d, "model.pth"), weights_only=True)))
+        classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+        model.eval()
+        x, y = test_data[0][0], test_data[0][1]
+        with torch.no_grad():
+            x = x.to("cpu")
+            pred = model(x)
+            predicted, actual = classes[pred[0].argmax(0)], classes[y]
+            print(f'Predicted: "{predicted}", Actual: "{actual}"')
+        sd = model.state_dict()
+        print(list(sd.keys()), type(sd).__name__)
+        for param_tensor in sd:
+            print(param_tensor, "\t", sd[param_tensor].size())
+        for var_name in optimizer.state_dict():
+            print(var_name, "\t", optimizer.state_dict()[var_name])
+        torch.save(model.state_dict(), os.path.join(d, "model_weights.pth"))
+        model2 = NeuralNetwork()
+        model2.load_state_dict(torch.load(os.path.join(d, "model_weights.pth"),
+                                          weights_only=True))
+        model2.eval()
+        print(torch.equal(model2(x), model(x)))
+        torch.save(model, os.path.join(d, "model.pth"))
+        model3 = torch.load(os.path.join(d, "model.pth"), weights_only=False)
+        print(type(model3) is NeuralNetwork, model3.training, torch.equal(model3(x), model(x)))
+        try:
+            torch.load(os.path.join(d, "model.pth"), weights_only=True)
+        except Exception as e:
+            print(type(e).__name__, str(e).split("\n")[0][:60])
+        torch.save({"epoch": 3, "model_state_dict": model.state_dict(),
+                    "optimizer_state_dict": optimizer.state_dict(), "loss": 0.5},
+                   os.path.join(d, "ckpt.tar"))
+        checkpoint = torch.load(os.path.join(d, "ckpt.tar"), weights_only=True)
+        model4 = NeuralNetwork()
+        optimizer4 = torch.optim.SGD(model4.parameters(), lr=0.1)
+        model4.load_state_dict(checkpoint["model_state_dict"])
+        optimizer4.load_state_dict(checkpoint["optimizer_state_dict"])
+        print(checkpoint["epoch"], checkpoint["loss"], optimizer4.param_groups[0]["lr"],
+              sorted(checkpoint.keys()))
+        sd = model4.state_dict()
+        sd.pop("linear_relu_stack.4.bias")
+        try:
+            model4.load_state_dict(sd)
+        except RuntimeError as e:
+            print(str(e).replace(NeuralNetwork.__name__, "NeuralNetwork"))
+        print(model4.load_state_dict(sd, strict=False))
+
+
+def test_optimization_and_save_load_tutorials(backend):
+    assert_prints_as_torch(optimization_and_save_tutorial, rtol=1e-5)
+
+
+# ---- what the tutorials above found ---------------------------------------------------------
+def outcome(f):
+    """f()'s value as lists, or its exception's class and message"""
+    try:
+        return [None if v is None else v.tolist() if hasattr(v, "tolist") else v for v in f()]
+    except Exception as e:
+        return type(e).__name__, str(e).replace("cgrad.", "torch.")
+
+
+SCATTER_CASES = [  # self's shape, index, src's shape: a 0-d tensor sizes as [1], as in PyTorch
+    ((10,), 3, ()), ((4,), 2, (3,)), ((4,), [2], ()), ((4,), [[2]], ()), ((), [0], ()),
+    ((), [0], (1,)), ((), 0, (1,)), ((), [0, 0], (2,)), ((), 0, ()), ((), 1, ()), ((4,), 5, ()),
+    ((2, 3), 1, ()), ((3,), [0, 0], (2,))]
+
+
+@pytest.mark.parametrize("how", ["scatter", "scatter_value", "scatter_add", "gather", "sum",
+                                 "prod", "mean", "amax", "amin"])
+def test_scatter_and_gather_take_0d_for_1d_as_pytorch(backend, how):
+    """The Transforms tutorial's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)"""
+    torch = pytest.importorskip("torch")
+
+    def run(lib, x_shape, index, src_shape, create_graph):
+        x = lib.arange(2., 2 + math.prod(x_shape)).reshape(x_shape).requires_grad_()
+        src = lib.arange(1., 1 + math.prod(src_shape)).reshape(src_shape).requires_grad_()
+        i = lib.tensor(index)
+        if how == "gather":
+            y = x.gather(0, i)
+        elif how == "scatter_value":
+            y = x.scatter(0, i, 7.0)
+        elif how in ("scatter", "scatter_add"):
+            y = getattr(x, how)(0, i, src)
+        else:
+            y = x.scatter_reduce(0, i, src, how, include_self=bool(len(x_shape) % 2))
+        inputs = (x,) if how in ("gather", "scatter_value") else (x, src)
+        grads = lib.autograd.grad((y * y).sum(), inputs, create_graph=create_graph)
+        second = lib.autograd.grad(sum(g.sum() for g in grads), inputs, allow_unused=True) \
+            if create_graph else ()
+        return (y, y.grad_fn.name()) + grads + second
+
+    for case in SCATTER_CASES:
+        for create_graph in (False, True):
+            assert outcome(lambda: run(cgrad, *case, create_graph)) == \
+                outcome(lambda: run(torch, *case, create_graph)), (case, create_graph)
+    one_hot = cgrad.zeros(10, dtype=cgrad.float).scatter_(0, cgrad.tensor(3), value=1)
+    assert one_hot.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_lenet_graph_names_as_pytorch(backend):
+    """The Blitz walks loss.grad_fn.next_functions: MSELoss's node has edges to its input and
+    target only, and a leaf's node is named as PyTorch names it"""
+    torch = pytest.importorskip("torch")
+
+    def walk(lib):
+        x = lib.ones(2, 3, requires_grad=True)
+        loss = lib.nn.MSELoss()(x * 2, lib.zeros(2, 3))
+        mul = loss.grad_fn.next_functions[0][0]
+        leaf = mul.next_functions[0][0]
+        return [(f.name() if f else None, i) for f, i in loss.grad_fn.next_functions], \
+            leaf.name(), type(leaf).__name__, len(lib.nn.functional.mse_loss(
+                x, x.detach()).grad_fn.next_functions)
+
+    assert walk(cgrad) == walk(torch)
