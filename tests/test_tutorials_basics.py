@@ -67,7 +67,7 @@ def assert_prints_as_torch(tutorial, rtol=0.0):
 
 
 def npf(rng, *shape, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
+    return np.asarray(rng.standard_normal(shape) * scale, np.float32)
 
 
 def set_weights(model, lib, seed=1, scale=0.1):
@@ -606,6 +606,670 @@ def optimization_and_save_tutorial(torch):
 
 def test_optimization_and_save_load_tutorials(backend):
     assert_prints_as_torch(optimization_and_save_tutorial, rtol=1e-5)
+
+
+# ---- Deep Learning with PyTorch: A 60 Minute Blitz -----------------------------------------
+def lenet_tutorial(torch):
+    """Neural Networks: the LeNet Net, its parameters, a backward, the loss's graph, the
+    manual and the optim.SGD updates"""
+    nn, F, optim = torch.nn, torch.nn.functional, torch.optim
+    rng = np.random.default_rng(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 6, 5)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.fc1 = nn.Linear(16 * 5 * 5, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
+
+        def forward(self, input):
+            c1 = F.relu(self.conv1(input))
+            s2 = F.max_pool2d(c1, (2, 2))
+            c3 = F.relu(self.conv2(s2))
+            s4 = F.max_pool2d(c3, 2)
+            s4 = torch.flatten(s4, 1)
+            f5 = F.relu(self.fc1(s4))
+            f6 = F.relu(self.fc2(f5))
+            output = self.fc3(f6)
+            return output
+
+    net = Net()
+    set_weights(net, torch)
+    print(net)
+    params = list(net.parameters())
+    print(len(params))
+    print(params[0].size())
+    print([p.size() for p in params])
+    input = torch.randn(1, 1, 32, 32)
+    input = torch.from_numpy(npf(rng, 1, 1, 32, 32))
+    out = net(input)
+    print(out)
+    net.zero_grad()
+    out.backward(torch.from_numpy(npf(rng, 1, 10)))       # torch.randn(1, 10)
+    print(net.conv1.bias.grad)
+    output = net(input)
+    target = torch.from_numpy(npf(rng, 10))                # torch.randn(10)
+    target = target.view(1, -1)
+    criterion = nn.MSELoss()
+    loss = criterion(output, target)
+    print(loss)
+    print(type(loss.grad_fn).__name__)  # MSELoss
+    print(type(loss.grad_fn.next_functions[0][0]).__name__)  # Linear
+    print(type(loss.grad_fn.next_functions[0][0].next_functions[0][0]).__name__)  # ReLU
+    node, names = loss.grad_fn, []      # back through the fully connected layers
+    while node.name() in ("MseLossBackward0", "AddmmBackward0", "ReluBackward0"):
+        names.append((node.name(), len(node.next_functions)))
+        node = node.next_functions[1 if node.name() == "AddmmBackward0" else 0][0]
+    print(names, node.name())
+    net.zero_grad()
+    print('conv1.bias.grad before backward')
+    print(net.conv1.bias.grad)
+    loss.backward()
+    print('conv1.bias.grad after backward')
+    print(net.conv1.bias.grad)
+    learning_rate = 0.01
+    for f in net.parameters():
+        f.data.sub_(f.grad.data * learning_rate)
+    print(net(input))
+    optimizer = optim.SGD(net.parameters(), lr=0.01)
+    optimizer.zero_grad()
+    output = net(input)
+    loss = criterion(output, target)
+    loss.backward()
+    optimizer.step()
+    print(loss, net(input))
+    print(net.conv1.weight.grad.shape, net.conv1.weight.grad[0, 0, 0])
+
+
+def test_blitz_neural_networks_tutorial(backend):
+    assert_prints_as_torch(lenet_tutorial)
+
+
+def cifar_tutorial(torch):
+    """Training a Classifier: CIFAR-10's shapes, normalized as the tutorial's transform does"""
+    nn, F, optim = torch.nn, torch.nn.functional, torch.optim
+    rng = np.random.default_rng(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 6, 5)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.fc1 = nn.Linear(16 * 5 * 5, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = self.pool(F.relu(self.conv1(x)))
+            x = self.pool(F.relu(self.conv2(x)))
+            x = torch.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            x = self.fc3(x)
+            return x
+
+    raw = (rng.random((32, 32, 32, 3)) * 255).astype(np.uint8)
+    lab = rng.integers(0, 10, 32)
+
+    class CIFAR10(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(lab)
+
+        def __getitem__(self, i):   # ToTensor(), then Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+            img = torch.from_numpy(raw[i]).permute(2, 0, 1).float().div(255)
+            mean = torch.tensor([0.5, 0.5, 0.5]).view(-1, 1, 1)
+            std = torch.tensor([0.5, 0.5, 0.5]).view(-1, 1, 1)
+            return (img - mean) / std, int(lab[i])
+    trainset = testset = CIFAR10()
+    batch_size = 4
+    trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=False,
+                                              num_workers=0)
+    testloader = torch.utils.data.DataLoader(testset, batch_size=batch_size, shuffle=False,
+                                             num_workers=0)
+    classes = ('plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
+    dataiter = iter(trainloader)
+    images, labels = next(dataiter)
+    print(images.shape, images.dtype, labels, images[0, 0, 0, :4])
+    img = images[0] / 2 + 0.5     # imshow's unnormalize
+    npimg = img.numpy()
+    print(np.transpose(npimg, (1, 2, 0)).shape)
+    print(' '.join(f'{classes[labels[j]]:5s}' for j in range(batch_size)))
+    net = Net()
+    set_weights(net, torch, seed=2, scale=0.05)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    for epoch in range(2):
+        running_loss = 0.0
+        for i, data in enumerate(trainloader, 0):
+            inputs, labels = data
+            optimizer.zero_grad()
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            if i % 4 == 3:
+                print(f'[{epoch + 1}, {i + 1:5d}] loss: {running_loss / 4:.3f}')
+                running_loss = 0.0
+    print('Finished Training')
+    with tempfile.TemporaryDirectory() as d:
+        PATH = os.path.join(d, 'cifar_net.pth')
+        torch.save(net.state_dict(), PATH)
+        dataiter = iter(testloader)
+        images, labels = next(dataiter)
+        print('GroundTruth: ', ' '.join(f'{classes[labels[j]]:5s}' for j in range(4)))
+        net = Net()
+        net.load_state_dict(torch.load(PATH, weights_only=True))
+    outputs = net(images)
+    _, predicted = torch.max(outputs, 1)
+    print('Predicted: ', ' '.join(f'{classes[predicted[j]]:5s}' for j in range(4)))
+    print(torch.max(outputs, 1))
+    correct = 0
+    total = 0
+    with torch.no_grad():
+        for data in testloader:
+            images, labels = data
+            outputs = net(images)
+            _, predicted = torch.max(outputs.data, 1)
+            total += labels.size(0)
+            correct += (predicted == labels).sum().item()
+    print(f'Accuracy of the network on the 10000 test images: {100 * correct // total} %')
+    correct_pred = {classname: 0 for classname in classes}
+    total_pred = {classname: 0 for classname in classes}
+    with torch.no_grad():
+        for data in testloader:
+            images, labels = data
+            outputs = net(images)
+            _, predictions = torch.max(outputs, 1)
+            for label, prediction in zip(labels, predictions):
+                if label == prediction:
+                    correct_pred[classes[label]] += 1
+                total_pred[classes[label]] += 1
+    for classname, correct_count in correct_pred.items():
+        accuracy = 100 * float(correct_count) / max(total_pred[classname], 1)
+        print(f'Accuracy for class: {classname:5s} is {accuracy:.1f} %')
+    device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')
+    print(device)
+    net.to(device)
+    inputs, labels = data[0].to(device), data[1].to(device)
+    print(inputs.device, labels.device)
+
+
+def test_blitz_cifar10_tutorial(backend):
+    assert_prints_as_torch(cifar_tutorial, rtol=1e-5)
+
+
+# ---- Learning PyTorch with Examples ---------------------------------------------------------
+def polynomial_examples(torch):
+    """y = sin(x) fitted by a cubic: with tensors, autograd, a custom autograd.Function, nn,
+    optim, a custom nn.Module and the DynamicNet (fewer steps than the tutorial's 2000)"""
+    rng = np.random.default_rng(0)
+    steps, every = 500, 100
+    dtype = torch.float
+    device = torch.device("cpu")
+    x = torch.linspace(-math.pi, math.pi, 2000, device=device, dtype=dtype)
+    y = torch.sin(x)
+    a = torch.randn((), device=device, dtype=dtype)
+    init = npf(rng, 4)
+    a, b, c, d = [torch.tensor(v) for v in init]
+    learning_rate = 1e-6
+    for t in range(steps):
+        y_pred = a + b * x + c * x ** 2 + d * x ** 3
+        loss = (y_pred - y).pow(2).sum().item()
+        if t % every == 99:
+            print(t, loss)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_a = grad_y_pred.sum()
+        grad_b = (grad_y_pred * x).sum()
+        grad_c = (grad_y_pred * x ** 2).sum()
+        grad_d = (grad_y_pred * x ** 3).sum()
+        a -= learning_rate * grad_a
+        b -= learning_rate * grad_b
+        c -= learning_rate * grad_c
+        d -= learning_rate * grad_d
+    print(f'Result: y = {a.item()} + {b.item()} x + {c.item()} x^2 + {d.item()} x^3')
+    a, b, c, d = [torch.tensor(v, requires_grad=True) for v in init]
+    print(a.shape, a.requires_grad, a.dtype)
+    for t in range(steps):
+        y_pred = a + b * x + c * x ** 2 + d * x ** 3
+        loss = (y_pred - y).pow(2).sum()
+        if t % every == 99:
+            print(t, loss.item())
+        loss.backward()
+        with torch.no_grad():
+            a -= learning_rate * a.grad
+            b -= learning_rate * b.grad
+            c -= learning_rate * c.grad
+            d -= learning_rate * d.grad
+            a.grad = None
+            b.grad = None
+            c.grad = None
+            d.grad = None
+    print(f'Result: y = {a.item()} + {b.item()} x + {c.item()} x^2 + {d.item()} x^3')
+
+    class LegendrePolynomial3(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input ** 3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+    a = torch.full((), 0.0, device=device, dtype=dtype, requires_grad=True)
+    b = torch.full((), -1.0, device=device, dtype=dtype, requires_grad=True)
+    c = torch.full((), 0.0, device=device, dtype=dtype, requires_grad=True)
+    d = torch.full((), 0.3, device=device, dtype=dtype, requires_grad=True)
+    learning_rate = 5e-6
+    for t in range(steps):
+        P3 = LegendrePolynomial3.apply
+        y_pred = a + b * P3(c + d * x)
+        loss = (y_pred - y).pow(2).sum()
+        if t % every == 99:
+            print(t, loss.item())
+        loss.backward()
+        with torch.no_grad():
+            a -= learning_rate * a.grad
+            b -= learning_rate * b.grad
+            c -= learning_rate * c.grad
+            d -= learning_rate * d.grad
+            a.grad = None
+            b.grad = None
+            c.grad = None
+            d.grad = None
+    print(f'Result: y = {a.item():.6f} + {b.item()} * P3({c.item():.6f} + {d.item()} x)')
+    p3 = y_pred.grad_fn.next_functions[1][0].next_functions[1][0]
+    print(y_pred.grad_fn.name(), p3.name(), type(p3).__name__)
+    p = torch.tensor([1, 2, 3])
+    xx = x.unsqueeze(-1).pow(p)
+    print(xx.shape, xx.dtype, p.dtype)
+    loss_fn = torch.nn.MSELoss(reduction='sum')
+    for name, learning_rate in (("SGD", 1e-6), ("RMSprop", 1e-3)):
+        model = torch.nn.Sequential(
+            torch.nn.Linear(3, 1),
+            torch.nn.Flatten(0, 1)
+        )
+        set_weights(model, torch, seed=3, scale=0.3)
+        optimizer = getattr(torch.optim, name)(model.parameters(), lr=learning_rate)
+        for t in range(steps):
+            y_pred = model(xx)
+            loss = loss_fn(y_pred, y)
+            if t % every == 99:
+                print(t, loss.item())
+            if name == "SGD":         # the nn section's own update
+                model.zero_grad()
+                loss.backward()
+                with torch.no_grad():
+                    for param in model.parameters():
+                        param -= learning_rate * param.grad
+            else:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        linear_layer = model[0]
+        print(f'Result: y = {linear_layer.bias.item()} + {linear_layer.weight[:, 0].item()} x + '
+              f'{linear_layer.weight[:, 1].item()} x^2 + {linear_layer.weight[:, 2].item()} x^3')
+        print(model, y_pred.shape, y_pred.grad_fn.name())
+    print(optimizer)
+    print(optimizer.state_dict()["state"][0].keys(), optimizer.state_dict()["state"][0]["step"])
+
+    class Polynomial3(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.randn(()))
+            self.b = torch.nn.Parameter(torch.randn(()))
+            self.c = torch.nn.Parameter(torch.randn(()))
+            self.d = torch.nn.Parameter(torch.randn(()))
+
+        def forward(self, x):
+            return self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
+
+        def string(self):
+            return f'y = {self.a.item()} + {self.b.item()} x + {self.c.item()} x^2 + ' \
+                f'{self.d.item()} x^3'
+
+    model = Polynomial3()
+    set_weights(model, torch, seed=4, scale=1.0)
+    criterion = torch.nn.MSELoss(reduction='sum')
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+    for t in range(steps):
+        y_pred = model(x)
+        loss = criterion(y_pred, y)
+        if t % every == 99:
+            print(t, loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    print(f'Result: {model.string()}')
+    print(model, list(model.state_dict().keys()), [n for n, _ in model.named_parameters()])
+
+    class DynamicNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.randn(()))
+            self.b = torch.nn.Parameter(torch.randn(()))
+            self.c = torch.nn.Parameter(torch.randn(()))
+            self.d = torch.nn.Parameter(torch.randn(()))
+            self.e = torch.nn.Parameter(torch.randn(()))
+
+        def forward(self, x):
+            y = self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
+            for exp in range(4, random.randint(4, 6)):
+                y = y + self.e * x ** exp
+            return y
+
+        def string(self):
+            return f'y = {self.a.item()} + {self.b.item()} x + {self.c.item()} x^2 + ' \
+                f'{self.d.item()} x^3 + {self.e.item()} x^4 ? + {self.e.item()} x^5 ?'
+
+    random.seed(0)                     # the same control flow on both libraries
+    model = DynamicNet()
+    set_weights(model, torch, seed=5, scale=0.1)
+    criterion = torch.nn.MSELoss(reduction='sum')
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-8, momentum=0.9)
+    for t in range(steps):
+        y_pred = model(x)
+        loss = criterion(y_pred, y)
+        if t % every == 99:
+            print(t, loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    print(f'Result: {model.string()}')
+
+
+def test_learning_pytorch_with_examples(backend):
+    assert_prints_as_torch(polynomial_examples, rtol=1e-3)
+
+
+# ---- What is torch.nn really? ---------------------------------------------------------------
+def nn_really_tutorial(torch):
+    """MNIST from scratch, then each refactoring: F.cross_entropy, nn.Module, nn.Linear, optim,
+    TensorDataset, DataLoader, validation, fit/get_data, the CNN, nn.Sequential with Lambda,
+    WrappedDataLoader and AdaptiveAvgPool2d (MNIST's shapes, 500 training images)"""
+    nn, F, optim = torch.nn, torch.nn.functional, torch.optim
+    TensorDataset, DataLoader = torch.utils.data.TensorDataset, torch.utils.data.DataLoader
+    rng = np.random.default_rng(0)
+    x_train, y_train = rng.random((500, 784)).astype(np.float32), rng.integers(0, 10, 500)
+    x_valid, y_valid = rng.random((100, 784)).astype(np.float32), rng.integers(0, 10, 100)
+    print(x_train.shape)
+    x_train, y_train, x_valid, y_valid = map(torch.tensor, (x_train, y_train, x_valid, y_valid))
+    n, c = x_train.shape
+    print(x_train, y_train)
+    print(x_train.shape)
+    print(y_train.min(), y_train.max())
+    w0 = npf(rng, 784, 10) / math.sqrt(784)
+    weights = torch.randn(784, 10) / math.sqrt(784)
+    weights = torch.tensor(w0)
+    weights.requires_grad_()
+    bias = torch.zeros(10, requires_grad=True)
+
+    def log_softmax(x):
+        return x - x.exp().sum(-1).log().unsqueeze(-1)
+
+    def model(xb):
+        return log_softmax(xb @ weights + bias)
+    bs = 64
+    xb = x_train[0:bs]
+    preds = model(xb)
+    print(preds[0], preds.shape)
+
+    def nll(input, target):
+        return -input[range(target.shape[0]), target].mean()
+    loss_func = nll
+    yb = y_train[0:bs]
+    print(loss_func(preds, yb))
+
+    def accuracy(out, yb):
+        preds = torch.argmax(out, dim=1)
+        return (preds == yb).float().mean()
+    print(accuracy(preds, yb))
+    lr = 0.05
+    epochs = 2
+    for epoch in range(epochs):
+        for i in range((n - 1) // bs + 1):
+            start_i = i * bs
+            end_i = start_i + bs
+            xb = x_train[start_i:end_i]
+            yb = y_train[start_i:end_i]
+            pred = model(xb)
+            loss = loss_func(pred, yb)
+            loss.backward()
+            with torch.no_grad():
+                weights -= weights.grad * lr
+                bias -= bias.grad * lr
+                weights.grad.zero_()
+                bias.grad.zero_()
+    print(loss_func(model(xb), yb), accuracy(model(xb), yb))
+    loss_func = F.cross_entropy
+
+    def model(xb):
+        return xb @ weights + bias
+    print(loss_func(model(xb), yb), accuracy(model(xb), yb))
+
+    def set_params(m):
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.tensor(w0 if p.shape == (784, 10) else w0.T.copy()
+                                     if p.shape == (10, 784) else np.zeros(p.shape, np.float32)))
+
+    class Mnist_Logistic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = nn.Parameter(torch.randn(784, 10) / math.sqrt(784))
+            self.bias = nn.Parameter(torch.zeros(10))
+
+        def forward(self, xb):
+            return xb @ self.weights + self.bias
+    model = Mnist_Logistic()
+    set_params(model)
+    print(loss_func(model(xb), yb))
+
+    def fit():
+        for epoch in range(epochs):
+            for i in range((n - 1) // bs + 1):
+                start_i = i * bs
+                end_i = start_i + bs
+                xb = x_train[start_i:end_i]
+                yb = y_train[start_i:end_i]
+                pred = model(xb)
+                loss = loss_func(pred, yb)
+                loss.backward()
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p -= p.grad * lr
+                    model.zero_grad()
+    fit()
+    print(loss_func(model(xb), yb))
+
+    class Mnist_Logistic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(784, 10)
+
+        def forward(self, xb):
+            return self.lin(xb)
+    model = Mnist_Logistic()
+    set_params(model)
+    print(loss_func(model(xb), yb))
+    fit()
+    print(loss_func(model(xb), yb))
+
+    def get_model():
+        model = Mnist_Logistic()
+        set_params(model)
+        return model, optim.SGD(model.parameters(), lr=lr)
+    model, opt = get_model()
+    for epoch in range(epochs):
+        for i in range((n - 1) // bs + 1):
+            start_i = i * bs
+            end_i = start_i + bs
+            xb = x_train[start_i:end_i]
+            yb = y_train[start_i:end_i]
+            pred = model(xb)
+            loss = loss_func(pred, yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    print(loss_func(model(xb), yb))
+    train_ds = TensorDataset(x_train, y_train)
+    model, opt = get_model()
+    for epoch in range(epochs):
+        for i in range((n - 1) // bs + 1):
+            xb, yb = train_ds[i * bs: i * bs + bs]
+            pred = model(xb)
+            loss = loss_func(pred, yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    print(loss_func(model(xb), yb))
+    train_dl = DataLoader(train_ds, batch_size=bs)
+    model, opt = get_model()
+    for epoch in range(epochs):
+        for xb, yb in train_dl:
+            pred = model(xb)
+            loss = loss_func(pred, yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    print(loss_func(model(xb), yb))
+    train_ds = TensorDataset(x_train, y_train)
+    train_dl = DataLoader(train_ds, batch_size=bs, shuffle=True)
+    valid_ds = TensorDataset(x_valid, y_valid)
+    valid_dl = DataLoader(valid_ds, batch_size=bs * 2)
+    model, opt = get_model()
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            pred = model(xb)
+            loss = loss_func(pred, yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            valid_loss = sum(loss_func(model(xb), yb) for xb, yb in valid_dl)
+        # (the order of a shuffled epoch is the library's own: only a bound is comparable)
+        print(epoch, type(valid_loss).__name__, valid_loss.shape,
+              (valid_loss / len(valid_dl)).item() < 5)
+
+    def loss_batch(model, loss_func, xb, yb, opt=None):
+        loss = loss_func(model(xb), yb)
+        if opt is not None:
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        return loss.item(), len(xb)
+
+    def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+        for epoch in range(epochs):
+            model.train()
+            for xb, yb in train_dl:
+                loss_batch(model, loss_func, xb, yb, opt)
+            model.eval()
+            with torch.no_grad():
+                losses, nums = zip(*[loss_batch(model, loss_func, xb, yb) for xb, yb in valid_dl])
+            val_loss = np.sum(np.multiply(losses, nums)) / np.sum(nums)
+            print(epoch, val_loss)
+
+    def get_data(train_ds, valid_ds, bs):
+        # (the tutorial shuffles; unshuffled here so that both libraries see the same batches)
+        return (DataLoader(train_ds, batch_size=bs, shuffle=False),
+                DataLoader(valid_ds, batch_size=bs * 2))
+    train_dl, valid_dl = get_data(train_ds, valid_ds, bs)
+    model, opt = get_model()
+    fit(epochs, model, loss_func, opt, train_dl, valid_dl)
+
+    class Mnist_CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1)
+            self.conv2 = nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1)
+            self.conv3 = nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1)
+
+        def forward(self, xb):
+            xb = xb.view(-1, 1, 28, 28)
+            xb = F.relu(self.conv1(xb))
+            xb = F.relu(self.conv2(xb))
+            xb = F.relu(self.conv3(xb))
+            xb = F.avg_pool2d(xb, 4)
+            return xb.view(-1, xb.size(1))
+    lr = 0.1
+    model = Mnist_CNN()
+    set_weights(model, torch, scale=0.2)
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    fit(epochs, model, loss_func, opt, train_dl, valid_dl)
+
+    class Lambda(nn.Module):
+        def __init__(self, func):
+            super().__init__()
+            self.func = func
+
+        def forward(self, x):
+            return self.func(x)
+
+    def preprocess(x):
+        return x.view(-1, 1, 28, 28)
+    model = nn.Sequential(
+        Lambda(preprocess),
+        nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(4),
+        Lambda(lambda x: x.view(x.size(0), -1)),
+    )
+    set_weights(model, torch, scale=0.2)
+    print(model)
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    fit(epochs, model, loss_func, opt, train_dl, valid_dl)
+
+    def preprocess(x, y):
+        return x.view(-1, 1, 28, 28), y
+
+    class WrappedDataLoader:
+        def __init__(self, dl, func):
+            self.dl = dl
+            self.func = func
+
+        def __len__(self):
+            return len(self.dl)
+
+        def __iter__(self):
+            for b in self.dl:
+                yield (self.func(*b))
+    train_dl, valid_dl = get_data(train_ds, valid_ds, bs)
+    train_dl = WrappedDataLoader(train_dl, preprocess)
+    valid_dl = WrappedDataLoader(valid_dl, preprocess)
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        Lambda(lambda x: x.view(x.size(0), -1)),
+    )
+    set_weights(model, torch, scale=0.2)
+    print(model)
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    fit(epochs, model, loss_func, opt, train_dl, valid_dl)
+    print(torch.cuda.is_available())
+    dev = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    model.to(dev)
+    print(dev, next(model.parameters()).device)
+
+
+def test_what_is_torch_nn_really(backend):
+    assert_prints_as_torch(nn_really_tutorial, rtol=1e-4)
 
 
 # ---- what the tutorials above found ---------------------------------------------------------
