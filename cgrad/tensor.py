@@ -1188,7 +1188,7 @@ class Tensor:
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Mul, other, self)
+        return _binary(E.Mul, self, other)          # self first: PyTorch's edge order
 
     def __truediv__(self, other):
         if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):

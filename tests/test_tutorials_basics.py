@@ -831,23 +831,23 @@ def polynomial_examples(torch):
         c -= learning_rate * grad_c
         d -= learning_rate * grad_d
     print(f'Result: y = {a.item()} + {b.item()} x + {c.item()} x^2 + {d.item()} x^3')
+    def descend(predict, params, learning_rate):
+        """the autograd sections' loop (the tutorial writes it out for each)"""
+        for t in range(steps):
+            y_pred = predict()
+            loss = (y_pred - y).pow(2).sum()
+            if t % every == 99:
+                print(t, loss.item())
+            loss.backward()
+            with torch.no_grad():
+                for p in params:          # a -= learning_rate * a.grad, ..., a.grad = None, ...
+                    p -= learning_rate * p.grad
+                    p.grad = None
+        return y_pred
+
     a, b, c, d = [torch.tensor(v, requires_grad=True) for v in init]
     print(a.shape, a.requires_grad, a.dtype)
-    for t in range(steps):
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
-        loss = (y_pred - y).pow(2).sum()
-        if t % every == 99:
-            print(t, loss.item())
-        loss.backward()
-        with torch.no_grad():
-            a -= learning_rate * a.grad
-            b -= learning_rate * b.grad
-            c -= learning_rate * c.grad
-            d -= learning_rate * d.grad
-            a.grad = None
-            b.grad = None
-            c.grad = None
-            d.grad = None
+    descend(lambda: a + b * x + c * x ** 2 + d * x ** 3, (a, b, c, d), learning_rate)
     print(f'Result: y = {a.item()} + {b.item()} x + {c.item()} x^2 + {d.item()} x^3')
 
     class LegendrePolynomial3(torch.autograd.Function):
@@ -866,22 +866,8 @@ def polynomial_examples(torch):
     c = torch.full((), 0.0, device=device, dtype=dtype, requires_grad=True)
     d = torch.full((), 0.3, device=device, dtype=dtype, requires_grad=True)
     learning_rate = 5e-6
-    for t in range(steps):
-        P3 = LegendrePolynomial3.apply
-        y_pred = a + b * P3(c + d * x)
-        loss = (y_pred - y).pow(2).sum()
-        if t % every == 99:
-            print(t, loss.item())
-        loss.backward()
-        with torch.no_grad():
-            a -= learning_rate * a.grad
-            b -= learning_rate * b.grad
-            c -= learning_rate * c.grad
-            d -= learning_rate * d.grad
-            a.grad = None
-            b.grad = None
-            c.grad = None
-            d.grad = None
+    P3 = LegendrePolynomial3.apply
+    y_pred = descend(lambda: a + b * P3(c + d * x), (a, b, c, d), learning_rate)
     print(f'Result: y = {a.item():.6f} + {b.item()} * P3({c.item():.6f} + {d.item()} x)')
     p3 = y_pred.grad_fn.next_functions[1][0].next_functions[1][0]
     print(y_pred.grad_fn.name(), p3.name(), type(p3).__name__)
@@ -937,14 +923,17 @@ def polynomial_examples(torch):
     set_weights(model, torch, seed=4, scale=1.0)
     criterion = torch.nn.MSELoss(reduction='sum')
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
-    for t in range(steps):
-        y_pred = model(x)
-        loss = criterion(y_pred, y)
-        if t % every == 99:
-            print(t, loss.item())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    def train_module():
+        """the custom-module sections' loop (the tutorial writes it out for each)"""
+        for t in range(steps):
+            y_pred = model(x)
+            loss = criterion(y_pred, y)
+            if t % every == 99:
+                print(t, loss.item())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    train_module()
     print(f'Result: {model.string()}')
     print(model, list(model.state_dict().keys()), [n for n, _ in model.named_parameters()])
 
@@ -972,14 +961,7 @@ def polynomial_examples(torch):
     set_weights(model, torch, seed=5, scale=0.1)
     criterion = torch.nn.MSELoss(reduction='sum')
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-8, momentum=0.9)
-    for t in range(steps):
-        y_pred = model(x)
-        loss = criterion(y_pred, y)
-        if t % every == 99:
-            print(t, loss.item())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_module()
     print(f'Result: {model.string()}')
 
 
@@ -1031,20 +1013,34 @@ def nn_really_tutorial(torch):
     print(accuracy(preds, yb))
     lr = 0.05
     epochs = 2
-    for epoch in range(epochs):
+
+    def train(batches, step):
+        """the loop the tutorial writes out at each refactoring, which changes where the
+        batches come from (batches()) and how the step is taken (step())"""
+        for epoch in range(epochs):
+            for xb, yb in batches():
+                pred = model(xb)
+                loss = loss_func(pred, yb)
+                loss.backward()
+                step()
+        return xb, yb
+
+    def sliced():
         for i in range((n - 1) // bs + 1):
             start_i = i * bs
             end_i = start_i + bs
             xb = x_train[start_i:end_i]
             yb = y_train[start_i:end_i]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            loss.backward()
-            with torch.no_grad():
-                weights -= weights.grad * lr
-                bias -= bias.grad * lr
-                weights.grad.zero_()
-                bias.grad.zero_()
+            yield xb, yb
+
+    def manual_step():
+        nonlocal weights, bias
+        with torch.no_grad():
+            weights -= weights.grad * lr
+            bias -= bias.grad * lr
+            weights.grad.zero_()
+            bias.grad.zero_()
+    xb, yb = train(sliced, manual_step)
     print(loss_func(model(xb), yb), accuracy(model(xb), yb))
     loss_func = F.cross_entropy
 
@@ -1070,21 +1066,15 @@ def nn_really_tutorial(torch):
     set_params(model)
     print(loss_func(model(xb), yb))
 
+    def parameters_step():
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= p.grad * lr
+            model.zero_grad()
+
     def fit():
-        for epoch in range(epochs):
-            for i in range((n - 1) // bs + 1):
-                start_i = i * bs
-                end_i = start_i + bs
-                xb = x_train[start_i:end_i]
-                yb = y_train[start_i:end_i]
-                pred = model(xb)
-                loss = loss_func(pred, yb)
-                loss.backward()
-                with torch.no_grad():
-                    for p in model.parameters():
-                        p -= p.grad * lr
-                    model.zero_grad()
-    fit()
+        return train(sliced, parameters_step)
+    xb, yb = fit()
     print(loss_func(model(xb), yb))
 
     class Mnist_Logistic(nn.Module):
@@ -1097,46 +1087,28 @@ def nn_really_tutorial(torch):
     model = Mnist_Logistic()
     set_params(model)
     print(loss_func(model(xb), yb))
-    fit()
+    xb, yb = fit()
     print(loss_func(model(xb), yb))
 
     def get_model():
         model = Mnist_Logistic()
         set_params(model)
         return model, optim.SGD(model.parameters(), lr=lr)
+
+    def optim_step():
+        opt.step()
+        opt.zero_grad()
     model, opt = get_model()
-    for epoch in range(epochs):
-        for i in range((n - 1) // bs + 1):
-            start_i = i * bs
-            end_i = start_i + bs
-            xb = x_train[start_i:end_i]
-            yb = y_train[start_i:end_i]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
+    xb, yb = train(sliced, optim_step)
     print(loss_func(model(xb), yb))
     train_ds = TensorDataset(x_train, y_train)
     model, opt = get_model()
-    for epoch in range(epochs):
-        for i in range((n - 1) // bs + 1):
-            xb, yb = train_ds[i * bs: i * bs + bs]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
+    xb, yb = train(lambda: (train_ds[i * bs: i * bs + bs] for i in range((n - 1) // bs + 1)),
+                   optim_step)
     print(loss_func(model(xb), yb))
     train_dl = DataLoader(train_ds, batch_size=bs)
     model, opt = get_model()
-    for epoch in range(epochs):
-        for xb, yb in train_dl:
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
+    xb, yb = train(lambda: train_dl, optim_step)
     print(loss_func(model(xb), yb))
     train_ds = TensorDataset(x_train, y_train)
     train_dl = DataLoader(train_ds, batch_size=bs, shuffle=True)
@@ -1215,14 +1187,14 @@ def nn_really_tutorial(torch):
 
     def preprocess(x):
         return x.view(-1, 1, 28, 28)
+
+    def conv_relus():           # the tutorial's three Conv2d + ReLU layers (written out twice)
+        return [nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1), nn.ReLU()]
     model = nn.Sequential(
         Lambda(preprocess),
-        nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
+        *conv_relus(),
         nn.AvgPool2d(4),
         Lambda(lambda x: x.view(x.size(0), -1)),
     )
@@ -1249,12 +1221,7 @@ def nn_really_tutorial(torch):
     train_dl = WrappedDataLoader(train_dl, preprocess)
     valid_dl = WrappedDataLoader(valid_dl, preprocess)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 10, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
+        *conv_relus(),
         nn.AdaptiveAvgPool2d(1),
         Lambda(lambda x: x.view(x.size(0), -1)),
     )
@@ -1334,3 +1301,29 @@ def test_lenet_graph_names_as_pytorch(backend):
                 x, x.detach()).grad_fn.next_functions)
 
     assert walk(cgrad) == walk(torch)
+
+
+def autograd_fundamentals_graph(torch):
+    """Introduction to PyTorch, The Fundamentals of Autograd: the graph of
+    d = 2 * sin(a) + 1, walked through next_functions (a reflected product's node lists the
+    tensor first, as PyTorch's mul(self, other))"""
+    a = torch.linspace(0., 2. * math.pi, steps=25, requires_grad=True)
+    b = torch.sin(a)
+    c = 2 * b
+    d = c + 1
+    out = d.sum()
+
+    def names(edges):
+        return [(None if f is None else type(f).__name__, i) for f, i in edges]
+    print(type(d.grad_fn).__name__, names(d.grad_fn.next_functions))
+    print(names(d.grad_fn.next_functions[0][0].next_functions))
+    print(names(d.grad_fn.next_functions[0][0].next_functions[0][0].next_functions))
+    print(names(d.grad_fn.next_functions[0][0].next_functions[0][0].next_functions[0][0]
+                .next_functions))
+    print(type(c.grad_fn).__name__, names((3 * b * a).grad_fn.next_functions))
+    out.backward()
+    print(a.grad.shape, a.grad.dtype, a.grad[:3])
+
+
+def test_autograd_fundamentals_graph(backend):
+    assert_prints_as_torch(autograd_fundamentals_graph)
