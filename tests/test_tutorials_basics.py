@@ -1327,3 +1327,37 @@ def autograd_fundamentals_graph(torch):
 
 def test_autograd_fundamentals_graph(backend):
     assert_prints_as_torch(autograd_fundamentals_graph)
+
+
+def test_next_functions_list_the_tensor_inputs_as_pytorch(backend):
+    """A node's next_functions has an edge per Tensor input (None where it needs no
+    gradient) and none for a dim, a shape, a reduction, a mask or an index; a number operand
+    of + - * / and where's values are edges too, as PyTorch wraps them"""
+    torch = pytest.importorskip("torch")
+
+    def graphs(lib):
+        F = lib.nn.functional
+        rng = np.random.default_rng(0)
+        x = lib.tensor(npf(rng, 4, 6), requires_grad=True)
+        y = lib.tensor(npf(rng, 4, 6))
+        w = lib.tensor(npf(rng, 3, 6), requires_grad=True)
+        t = lib.tensor([0, 1, 2, 1])
+        results = [
+            F.mse_loss(x, y), F.mse_loss(x, x * 2), F.nll_loss(F.log_softmax(x, 1), t),
+            F.nll_loss(x, t, weight=lib.ones(6)), F.relu(x), F.softmax(x, 1),
+            lib.flatten(x.view(2, 2, 6), 1), x.view(-1), x.reshape(2, 12), x.sum(), x.sum(1),
+            x.mean(-1), x.max(1)[0], x.gather(1, t.view(4, 1)), x[range(4), t], x[1:3], x[:, 0],
+            x.pow(2), x ** 3, x + y, x + 1, 1 + x, x * 2, 2 * x, x - x, x / 2, x @ w.t(), x.t(),
+            x.T, x.unsqueeze(-1), x[:1].squeeze(), lib.cat([x, x]), lib.stack([x, x]),
+            x.clamp(0, 1), x.exp().sum(-1).log().unsqueeze(-1), x.permute(1, 0),
+            lib.where(x > 0, x, y), lib.where(x > 0, x, 0.0), x.masked_fill(x > 0, 0.0),
+            x.masked_fill(x > 0, lib.tensor(1.0)), x.expand(2, 4, 6), x.narrow(0, 1, 2),
+            x.split(2)[1], x.sort()[0], x.topk(2)[0], x.cumsum(0), x.clone(), F.embedding(t, w),
+            -(F.log_softmax(x, -1)[range(4), t]).mean()]
+        return [[(None if f is None else type(f).__name__,
+                  [None if g is None else type(g).__name__ for g, _ in f.next_functions]
+                  if f is not None else None) for f, _ in r.grad_fn.next_functions]
+                for r in results]
+
+    for k, (mine, theirs) in enumerate(zip(graphs(cgrad), graphs(torch))):
+        assert mine == theirs, k

@@ -170,6 +170,7 @@ def _class_denominator(target, weight, ignore_index, reduction):
 class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
     ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices)"""
+    edge_order = (0,)               # PyTorch's node: an edge to the input only
     grad_fn_name = "NllLossBackward0"
     accumulates = True          # dx may be added straight into x's gradient buffer
 
@@ -266,6 +267,7 @@ class SoftCrossEntropySum(SoftCrossEntropy):
 
 class NllLoss(Op):
     """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
+    edge_order = (0,)               # PyTorch's node: an edge to the input only
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
         x, target, weight = _contiguous(x, target, weight)
