@@ -1214,7 +1214,7 @@ class Tensor:
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Mul, other, self)
+        return _binary(E.Mul, self, other)          # self first: PyTorch's edge order
 
     def __truediv__(self, other):
         if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
@@ -2283,7 +2283,7 @@ class Tensor:
         if idx.dtype not in (np.int64, np.int32):
             raise RuntimeError("gather(): Expected dtype int32/int64 for index")
         idx = idx.astype(np.int64, copy=False)
-        if idx.ndim != max(self.ndim, 1) and not (self.ndim == idx.ndim == 0):
+        if max(idx.ndim, 1) != max(self.ndim, 1):          # 0-d counts as 1-d, as in PyTorch
             if idx.size:
                 raise RuntimeError("Index tensor must have the same number of dimensions as "
                                    "input tensor")
@@ -2406,7 +2406,9 @@ class Tensor:
                            np.int64)
         else:
             idx = _index_array(name, index, "int32/int64")
-        if idx.ndim != self.ndim:
+        # PyTorch sizes a 0-d self, index or src as [1] in these checks
+        idx_shape, self_shape = idx.shape or (1,), self.shape or (1,)
+        if len(idx_shape) != len(self_shape):
             raise RuntimeError("Index tensor must have the same number of dimensions as self "
                                "tensor")
         if isinstance(src, Tensor):
@@ -2414,16 +2416,16 @@ class Tensor:
                 raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
             if src.ndim < idx.ndim:          # PyTorch reads src.size(k) for each of the
                 _dim(src.ndim, src.ndim)     # index's dims first: its IndexError
-            if src.ndim != idx.ndim:
+            if len(src.shape or (1,)) != len(idx_shape):
                 raise RuntimeError("Index tensor must have the same number of dimensions as "
                                    "src tensor")
         elif not isinstance(src, numbers.Number):
             raise TypeError(f"{name}(): argument 'src' must be Tensor, not "
                             f"{type(src).__name__}")
         src_shape = src.shape if isinstance(src, Tensor) else None
-        if idx.size and any(n > s for k, (n, s) in enumerate(zip(idx.shape, self.shape))
+        if idx.size and any(n > s for k, (n, s) in enumerate(zip(idx_shape, self_shape))
                             if k != d) or src_shape is not None and any(
-                n > s for n, s in zip(idx.shape, src_shape)):
+                n > s for n, s in zip(idx_shape, src_shape or (1,))):
             raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
                                f"{list(self.shape)} apart from dimension {d}"
                                + (f" and to be no larger size than src {list(src_shape)}"

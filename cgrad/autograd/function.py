@@ -52,7 +52,7 @@ class Node:
     """One recorded application of an op: its ctx, and the edges to its inputs' nodes.
     `_saved` is None once release() freed what backward needed."""
     __slots__ = ("op", "parents", "input_meta", "needs_input_grad", "_saved", "_versions",
-                 "pre_hooks", "__dict__", "__weakref__")
+                 "pre_hooks", "tensor_args", "__dict__", "__weakref__")
 
     def __init__(self, op):
         self.op = op
@@ -171,9 +171,16 @@ class Node:
         return tuple((self.parents[i], 0) for i in self._edges())
 
     def _edges(self):
-        """the indices of the inputs PyTorch's node has edges to, in its order"""
+        """the indices of the inputs PyTorch's node has edges to, in its order: the Tensor
+        arguments' (a dim, a shape or a reduction has none), unless the op names them"""
         order = getattr(self.op, "edge_order", None)
-        return range(len(self.parents)) if order is None else order
+        if order is not None:
+            return order
+        tensor_args = getattr(self, "tensor_args", None)   # (None: a node apply did not make)
+        if tensor_args is None:
+            return range(len(self.parents))
+        skip = self.op.non_edges
+        return [i for i in tensor_args if i not in skip] if skip else tensor_args
 
     def _grad_outputs(self, g):
         """the gradients this node got, as its hooks see them (g: an array or a Tensor)"""
@@ -414,7 +421,7 @@ class AccumulateGrad:
         return self._ref()
 
     def name(self):
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"      # PyTorch's C++ name (its class: AccumulateGrad)
 
     next_functions = ()
 
@@ -478,6 +485,8 @@ class Op:
     saved_names = ()
     saved_values = {}
 
+    non_edges = ()         # Tensor arguments PyTorch's node has no edge to (a mask, an index)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "grad_fn_name" not in cls.__dict__:
@@ -498,6 +507,7 @@ class Op:
         T = Tensor
         arrays = list(args)                           # Tensors replaced by their arrays
         tensors = []
+        positions = []                                # their indices: the node's edges
         need = False
         enabled = _grad_state.enabled
         i = -1
@@ -506,6 +516,7 @@ class Op:
             if isinstance(a, T):
                 d = arrays[i] = a._data
                 tensors.append(a)
+                positions.append(i)
                 if a._requires_grad and enabled:      # True for every tensor with a grad_fn
                     if not need:
                         need = True
@@ -552,6 +563,7 @@ class Op:
             check_forward(cls.__name__, out)
         ctx.parents = tuple(parents)
         ctx.input_meta = tuple(meta)
+        ctx.tensor_args = positions
         result = _new(T)
         result._data = out if type(out) is _ndarray else _as_array(out)
         result._grad = None

@@ -84,6 +84,7 @@ def _scaled(a, b, alpha):
 # ---- binary ---------------------------------------------------------------------------------
 class Add(Op):
     """y = a + alpha * b   ->   da = g, db = alpha * g"""
+    edge_order = (0, 1)     # a number operand too: PyTorch wraps it (a None edge)
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         a, b = promote(a, b)
@@ -125,6 +126,7 @@ def _refuse_bool_sub(a, b):
 
 class Sub(Op):
     """y = a - alpha * b   ->   da = g, db = -alpha * g"""
+    edge_order = (0, 1)     # a number operand too: PyTorch wraps it (a None edge)
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         if ((a.dtype is _BOOL if type(a) is np.ndarray else type(a) is bool)
@@ -176,6 +178,7 @@ class RSub(Op):
 
 class Mul(Op):
     """y = a * b   ->   da = g * b, db = g * a (both in one pass)"""
+    edge_order = (0, 1)     # a number operand too: PyTorch wraps it (a None edge)
     saved_names = ("self", "other")
     accumulates = True
     returns_fresh = True
@@ -202,6 +205,7 @@ class Mul(Op):
 
 class Div(Op):
     """y = a / b   ->   da = g / b, db = -g * a / b**2"""
+    edge_order = (0, 1)     # a number operand too: PyTorch wraps it (a None edge)
     saved_names = ("self", "other")
     accumulates = True
     returns_fresh = True
@@ -414,6 +418,7 @@ class Minimum(Op):
 
 class Where(Op):
     """y = cond ? a : b   ->   da = g where cond, db = g elsewhere"""
+    edge_order = (1, 2)             # the two values', a number's too (not the condition)
     @staticmethod
     def forward(ctx, cond, a, b):
         a, b = promote(a, b)
@@ -1343,6 +1348,7 @@ AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
 
 class MaskedFill(Op):
     """y = value where mask, else x   ->   dx = g where not mask"""
+    non_edges = (1,)                # the mask's
     grad_fn_name = "MaskedFillBackward0"
 
     @staticmethod

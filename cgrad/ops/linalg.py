@@ -108,6 +108,7 @@ class Linear(Op):
 
 # Linear named as PyTorch's graph of F.linear ends, by input rank and bias
 LinearMm = renamed("LinearMm", Linear, "MmBackward0", "2-D input, no bias")
+LinearMm.edge_order = (0, 1)                           # mm's: input, weight (no bias)
 LinearView = renamed("LinearView", Linear, "ViewBackward0", "1-D or N-D input with a bias")
 LinearSqueeze = renamed("LinearSqueeze", Linear, "SqueezeBackward4", "1-D input, no bias")
 LinearUnsafeView = renamed("LinearUnsafeView", Linear, "UnsafeViewBackward0",

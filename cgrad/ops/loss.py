@@ -84,6 +84,7 @@ class MseLoss(Op):
     """loss = reduce((x - y)^2)   ->   dx = 2 (x - y) g', dy = -dx (g' = g spread by the
     reduction). Saves x and y, as PyTorch (an in-place change of either then raises), and
     takes x - y again in backward."""
+    edge_order = (0, 1)             # next_functions as PyTorch's: input, target (no reduction)
     @staticmethod
     def forward(ctx, x, y, reduction):
         d = B.kernels.sub(x, y)
@@ -169,6 +170,7 @@ def _class_denominator(target, weight, ignore_index, reduction):
 class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
     ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices)"""
+    edge_order = (0,)               # PyTorch's node: an edge to the input only
     grad_fn_name = "NllLossBackward0"
     accumulates = True          # dx may be added straight into x's gradient buffer
 
@@ -265,6 +267,7 @@ class SoftCrossEntropySum(SoftCrossEntropy):
 
 class NllLoss(Op):
     """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
+    edge_order = (0,)               # PyTorch's node: an edge to the input only
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
         x, target, weight = _contiguous(x, target, weight)

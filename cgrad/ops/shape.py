@@ -890,27 +890,37 @@ def _along(index, dim):
     return tuple(key)
 
 
+def _one_dim(a):
+    """a 0-d array as a 1-element 1-d view of it: PyTorch's gather and scatter size a 0-d
+    tensor (self, index or src) as [1]"""
+    return a.reshape(1) if not a.ndim else a
+
+
 class Gather(Op):
     """y[..., i, ...] = x[..., index[..., i, ...], ...] along dim   ->   dx = g scatter-added
     at the index (repeated indices add up)"""
     @staticmethod
     def forward(ctx, x, dim, index):
-        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        ctx.shape, ctx.dim, ctx.index = x.shape, dim, _one_dim(index)  # (a 1-d x, 0-d index)
         if not x.ndim:                       # a 0-d x: each index (all 0) picks its element
             return np.full(index.shape, x)
-        return x[_along(index, dim)]
+        return x[_along(ctx.index, dim)].reshape(index.shape)
 
     @staticmethod
     def backward(ctx, g):
         if not ctx.shape:
             return np.asarray(g.sum(), g.dtype), None, None
-        return scatter_added(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
+        key = _along(ctx.index, ctx.dim)
+        return scatter_added(g.reshape(ctx.index.shape), ctx.shape, key), None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         if not ctx.shape:
             return g.sum(), None, None
-        return IndexAdd.apply(g, ctx.shape, _along(ctx.index, ctx.dim)), None, None
+        key = _along(ctx.index, ctx.dim)
+        if g.shape != ctx.index.shape:                # (a 0-d index's 0-d g)
+            g = g.reshape(ctx.index.shape)
+        return IndexAdd.apply(g, ctx.shape, key), None, None
 
 
 class SortValues(Gather):
@@ -1012,11 +1022,12 @@ class Scatter(Op):
     shape, or a number)   ->   dx = g with zeros where written, dsrc = g gathered at index"""
     @classmethod
     def forward(cls, ctx, x, dim, index, src):
-        ctx.dim, ctx.index, ctx.key = dim, index, _along(index, dim)
+        # a 0-d x or index works as a 1-element 1-d one (the key then indexes a 1-d view)
+        ctx.dim, ctx.index, ctx.key = dim, index, _along(_one_dim(index), dim)
         ctx.src_shape = np.shape(src)
         y = x.copy()
-        cls._write(y, ctx.key, src[tuple(slice(0, n) for n in index.shape)] if np.ndim(src)
-                   else src)
+        read = tuple(slice(0, n) for n in _one_dim(index).shape)
+        cls._write(_one_dim(y), ctx.key, src[read] if np.ndim(src) else src)
         return y
 
     @staticmethod
@@ -1038,7 +1049,8 @@ class Scatter(Op):
         if ctx.needs_input_grad[0]:
             gx = cls._x_gradient(ctx, g, recorded)
         if ctx.needs_input_grad[3]:
-            gathered = Gather.apply(g, ctx.dim, ctx.index) if recorded else g[ctx.key]
+            gathered = Gather.apply(g, ctx.dim, ctx.index) if recorded else \
+                _one_dim(g)[ctx.key].reshape(ctx.index.shape)
             g_src = _src_gradient(cls.grad_fn_name, gathered, ctx.src_shape)
         return gx, None, None, g_src
 
@@ -1047,10 +1059,10 @@ class Scatter(Op):
         """g with zeros where written: x's values there reach nothing"""
         if recorded:
             written = np.zeros(g.shape, bool)
-            written[ctx.key] = True
+            _one_dim(written)[ctx.key] = True
             return MaskedFill.apply(g, written, 0)
         gx = g.copy()
-        gx[ctx.key] = 0
+        _one_dim(gx)[ctx.key] = 0
         return gx
 
 
@@ -1311,9 +1323,11 @@ _REDUCE_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.max
 def scatter_reduced(x, dim, index, src, reduce, include_self):
     """x with src reduced into it at index along dim (PyTorch's scatter_reduce forward), and
     the count of values at each place (for "mean")"""
+    index = _one_dim(index)                   # (0-d x, index and src work as 1-d ones)
     key = _along(index, dim)
     y = x.copy()
-    src = src[tuple(slice(0, n) for n in index.shape)]
+    src = _one_dim(src)[tuple(slice(0, n) for n in index.shape)]
+    shape, y = y.shape, _one_dim(y)
     if not include_self:                      # the written places start from the identity
         if reduce in ("amax", "amin"):
             big = np.inf if x.dtype.kind == "f" else (np.iinfo(x.dtype).max if x.dtype.kind in
@@ -1325,13 +1339,14 @@ def scatter_reduced(x, dim, index, src, reduce, include_self):
     _REDUCE_AT[reduce].at(y, key, src)
     count = None
     if reduce == "mean":
-        count = np.ones(x.shape, np.int64) if include_self else np.zeros(x.shape, np.int64)
+        count = np.ones(y.shape, np.int64) if include_self else np.zeros(y.shape, np.int64)
         np.add.at(count, key, 1)
         count = np.maximum(count, 1)
         if y.dtype.kind == "f":
             count = count.astype(y.dtype)      # (an int64 count made float32 results float64)
         y = y / count if y.dtype.kind == "f" else np.floor_divide(y, count).astype(y.dtype)
-    return y, count
+        count = count.reshape(shape)
+    return y.reshape(shape), count
 
 
 class Refused(Op):
@@ -1376,16 +1391,21 @@ class ScatterReduce(Op):
         x, src, y = ctx.saved_tensors
         dim, index, reduce, include_self = ctx.args
         count = ctx.count
-        if not g.ndim:          # 0-d as 1-d: NumPy's 0-d math gives scalars, which take no keys
-            gx, gs = ScatterReduce._grads(g.reshape(1), x.reshape(1), src.reshape(-1),
-                                          y.reshape(1), 0, index.reshape(-1), reduce,
-                                          include_self, None if count is None else
-                                          count.reshape(1))
-            gs = gs.reshape(index.shape)
-            return (gx.reshape(()), None, None, _src_gradient(ctx.name(), gs, ctx.src_shape),
-                    None, None)
-        gx, gs = ScatterReduce._grads(g, x, src, y, dim, index, reduce, include_self, count)
-        return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
+        # 0-d as 1-d: PyTorch sizes a 0-d tensor as [1] here, and NumPy's 0-d math gives
+        # scalars, which take no keys
+        gx, gs = ScatterReduce._grads(_one_dim(g), _one_dim(x), _one_dim(src), _one_dim(y), dim,
+                                      _one_dim(index), reduce, include_self,
+                                      None if count is None else _one_dim(count))
+        gs = gs.reshape(ScatterReduce._src_grad_shape(reduce, index.shape, src.shape))
+        return (gx.reshape(g.shape), None, None, _src_gradient(ctx.name(), gs, ctx.src_shape),
+                None, None)
+
+    @staticmethod
+    def _src_grad_shape(reduce, index_shape, src_shape):
+        """PyTorch's src gradient gathers at the index (sum, mean), or broadcasts src with
+        values of the index's shape (prod, amax, amin)"""
+        return index_shape if reduce in ("sum", "mean") else \
+            np.broadcast_shapes(index_shape, src_shape)
 
     @staticmethod
     def _grads(g, x, src, y, dim, index, reduce, include_self, count):
@@ -1428,13 +1448,16 @@ class ScatterReduce(Op):
         # of ties, zeros and written places are constants
         x, src, y = ctx.saved_for_graph()
         dim, index, reduce, include_self = ctx.args
+        shape, src_shape = g.shape, src.shape  # (0-d tensors work as 1-d ones, as in forward)
+        g, x, src, y = (t.reshape(1) if not t.ndim else t for t in (g, x, src, y))
+        index_shape, index = index.shape, _one_dim(index)
         key = _along(index, dim)
         read = tuple(slice(0, n) for n in index.shape)
         s = src._data
         if reduce == "sum":
             gx, gs = g, Gather.apply(g, dim, index)
         elif reduce == "mean":
-            gx = g / constant(ctx.count)
+            gx = g / constant(_one_dim(ctx.count))
             gs = Gather.apply(gx, dim, index)
         elif reduce == "prod":
             masked_x = MaskedFill.apply(x, x._data == 0, 1)
@@ -1465,6 +1488,9 @@ class ScatterReduce(Op):
             written = np.zeros(x.shape, bool)
             written[key] = True
             gx = MaskedFill.apply(gx, written, 0)
+        gs_shape = ScatterReduce._src_grad_shape(reduce, index_shape, src_shape)
+        gx, gs = (t if t.shape == want else t.reshape(want) for t, want in ((gx, shape),
+                                                                          (gs, gs_shape)))
         return gx, None, None, _src_gradient(ctx.name(), gs, ctx.src_shape), None, None
 
 
