@@ -75,7 +75,7 @@ def is_contiguous_as(a, fmt):
 def suggested(a):
     """PyTorch's suggest_memory_format: a channels format where a's strides are ordered as
     its layout (dense or not), else contiguous_format"""
-    if a.ndim in (4, 5) and not a.flags.c_contiguous:
+    if a.ndim in (4, 5) and not (a.flags.c_contiguous and 1 not in a.shape):
         fmt = channels_last if a.ndim == 4 else channels_last_3d
         if _strides_like(a.shape, a.strides, (1, *range(a.ndim - 1, 1, -1), 0)):
             return fmt
@@ -99,7 +99,10 @@ def _strides_like(shape, strides, dims):
 
 def is_dense(a):
     """PyTorch's is_non_overlapping_and_dense: a's elements fill a block of a.size elements,
-    each once, in some order of its dims (the strides of size-1 dims do not count)"""
+    each once, in some order of its dims (the strides of size-1 dims do not count; an empty
+    a is, as PyTorch counts it contiguous)"""
+    if a.size == 0:
+        return True
     expected = a.itemsize
     for stride, n in sorted((s, n) for s, n in zip(a.strides, a.shape) if n > 1):
         if stride != expected:
@@ -116,17 +119,61 @@ def dense_strided(shape, strides, dtype):
                       [s * dtype.itemsize for s in strides])
 
 
+def plainly_row_major(a):
+    """whether a preserve_format copy of a is a plain row-major array: a is C-contiguous, not
+    empty, with no size-1 dim (whose stride PyTorch's copy keeps, whatever it is)"""
+    return a.flags.c_contiguous and 1 not in a.shape and a.size != 0
+
+
+def preserved_strides(a):
+    """the strides (in elements) PyTorch gives a preserve_format copy of a (empty_like, clone,
+    a cast): a's own where a is dense, else dense ones in a's order of dims"""
+    strides = [s // a.itemsize for s in a.strides]
+    return strides if is_dense(a) else infer_dense_strides(a.shape, strides)
+
+
+def infer_dense_strides(shape, strides):
+    """PyTorch's infer_dense_strides: the dims sorted by stride as TensorIterator sorts them
+    (an insertion sort from the innermost; a zero stride or a tie of sizes keeps the order),
+    then dense strides in that order"""
+    ndim = len(shape)
+    perm = list(reversed(range(ndim)))
+
+    def should_swap(d0, d1):
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    for i in range(1, ndim):
+        dim1 = i
+        for dim0 in reversed(range(i)):
+            order = should_swap(perm[dim0], perm[dim1])
+            if order > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif order < 0:
+                break
+    out, step = [0] * ndim, 1
+    for d in perm:
+        out[d] = step
+        if shape[d] > 1:
+            step *= shape[d]
+    return out
+
+
 def laid_like(values, like, fmt=preserve_format, dtype=None):
     """a copy of values (an array shaped as like) in fmt's layout, cast to dtype if given;
-    preserve_format keeps like's layout, as PyTorch: like's strides where like is dense, else
-    its suggested format"""
+    preserve_format keeps like's layout, as PyTorch (preserved_strides)"""
     dtype = values.dtype if dtype is None else dtype
     if fmt is None or fmt is preserve_format:
-        if not like.flags.c_contiguous and is_dense(like):
-            out = dense_strided(like.shape, [s // like.itemsize for s in like.strides], dtype)
-            np.copyto(out, values, casting="unsafe")
-            return out
-        fmt = suggested(like)
+        if plainly_row_major(like):
+            return np.array(values, dtype, order="C", copy=True)
+        out = dense_strided(like.shape, preserved_strides(like), dtype)
+        np.copyto(out, values, casting="unsafe")
+        return out
     if fmt is contiguous_format:
         return np.array(values, dtype, order="C", copy=True)
     out = laid_out(np.empty(values.size, dtype), values.shape, fmt)

@@ -250,7 +250,7 @@ def _laid_like(result, t, memory_format):
     t's, as PyTorch: t's strides where t is dense, else its suggested format"""
     if t.is_meta or memory_format is _memory_format.contiguous_format or (
             memory_format in (None, _memory_format.preserve_format)
-            and t._data.flags.c_contiguous):     # (a meta t: no layout, its result goes meta)
+            and _memory_format.plainly_row_major(t._data)):   # (a meta t: its result goes meta)
         return result
     result._data = _memory_format.laid_like(result._data, t._data, memory_format)
     return result
@@ -258,7 +258,7 @@ def _laid_like(result, t, memory_format):
 
 def _like(fn, t, dtype, requires_grad, memory_format, *args):
     out = _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
-    return out if t._data.flags.c_contiguous and memory_format is None else \
+    return out if memory_format is None and _memory_format.plainly_row_major(t._data) else \
         _laid_like(out, t, memory_format)
 
 

@@ -29,7 +29,8 @@ from .ops import special as SP
 from ._memory_format import (contiguous_format, dim_order as _dim_order,
                              dims_order as _dims_order,
                              is_contiguous_as as _is_contiguous_as, laid_out as _laid_out,
-                             preserve_format, suggested as _suggested)
+                             plainly_row_major as _plainly_row_major, preserve_format,
+                             suggested as _suggested)
 
 
 class Size(tuple):
@@ -2211,7 +2212,7 @@ class Tensor:
         """a copy: row-major, or in memory_format's layout (preserve_format keeps the input's
         strides where it is dense, else its suggested format, as PyTorch)"""
         if memory_format is contiguous_format or (memory_format is preserve_format
-                                                  and self._data.flags.c_contiguous):
+                                                  and _plainly_row_major(self._data)):
             return S.Clone.apply(self)
         _dims_order(memory_format, self.ndim)
         return S.CloneAs.apply(self, memory_format)

@@ -245,3 +245,38 @@ def test_as_strided_in_place_as_torch(backend):
                 make(lib).as_strided_(*args)
             errors.append(str(e.value))
         assert errors[0] == errors[1]
+
+
+def test_preserve_format_strides_over_random_views():
+    """permuted and sliced 4-d views (size-1 dims among them), as a differential sweep: the
+    copies keep what torch keeps, and to(memory_format) returns the view where torch does"""
+    import random
+    rng = random.Random(0)
+    copies = {"clone": lambda lib, x: x.clone(), "empty_like": lambda lib, x: lib.empty_like(x),
+              "double": lambda lib, x: x.double(), "zeros_like": lambda lib, x: lib.zeros_like(x),
+              "to_channels_last": lambda lib, x: x.to(memory_format=lib.channels_last)}
+    checked = 0
+    for _ in range(400):
+        shape = [rng.choice([1, 2, 3]) for _ in range(4)]
+        base = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        perm = rng.sample(range(4), 4)
+        key = tuple(rng.choice([slice(None), slice(None, None, 2), slice(1, None)])
+                    for _ in range(4))
+        channels_last = rng.random() < 0.5
+        views = []
+        for lib in (cgrad, torch):
+            t = lib.from_numpy(base.copy())
+            if channels_last:
+                t = t.contiguous(memory_format=lib.channels_last)
+            views.append(t.permute(*perm)[key])
+        c, t = views
+        if c.numel() == 0 or c.stride() != t.stride():     # (empty views' strides differ)
+            continue
+        for name, copy in copies.items():
+            rc, rt = copy(cgrad, c), copy(torch, t)
+            assert rc.stride() == rt.stride(), (name, shape, perm, key, channels_last)
+            assert (rc is c) == (rt is t), name
+            if name != "empty_like":
+                np.testing.assert_array_equal(rc.numpy(), rt.numpy())
+        checked += 1
+    assert checked > 200

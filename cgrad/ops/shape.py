@@ -7,7 +7,8 @@ from .. import _meta, backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
-from .._memory_format import contiguous_format, copy_as, laid_like, suggested
+from .._memory_format import (contiguous_format, copy_as, laid_like, plainly_row_major,
+                             suggested)
 from ..storage import byte_view, strided_view
 
 
@@ -235,7 +236,7 @@ def cast(x, dtype):
     """x.astype(dtype) laid out as PyTorch's preserve_format: x's strides where x is dense,
     else its suggested format (NumPy's order 'K' gave an expand column-major strides, and
     .view then refused it)"""
-    if x.flags.c_contiguous:
+    if plainly_row_major(x):
         return x.astype(dtype)
     if type(x) is _meta.MetaArray:
         return _meta.empty(x.shape, dtype)
