@@ -137,8 +137,6 @@ def infer_dense_strides(shape, strides):
     (an insertion sort from the innermost; a zero stride or a tie of sizes keeps the order),
     then dense strides in that order"""
     ndim = len(shape)
-    perm = list(reversed(range(ndim)))
-
     def should_swap(d0, d1):
         s0, s1 = strides[d0], strides[d1]
         if s0 == 0 or s1 == 0:
@@ -147,6 +145,20 @@ def infer_dense_strides(shape, strides):
             return -1 if s0 < s1 else 1
         return 1 if shape[d0] > shape[d1] else 0
 
+    perm = _innermost_first(ndim, should_swap)
+    out, step = [0] * ndim, 1
+    for d in perm:
+        out[d] = step
+        if shape[d] > 1:
+            step *= shape[d]
+    return out
+
+
+def _innermost_first(ndim, should_swap):
+    """the dims from the innermost out, as PyTorch's TensorIterator sorts them: an insertion
+    sort from the last dim, should_swap(d0, d1) > 0 moving d1 before d0, 0 (ambiguous)
+    leaving them"""
+    perm = list(reversed(range(ndim)))
     for i in range(1, ndim):
         dim1 = i
         for dim0 in reversed(range(i)):
@@ -156,12 +168,7 @@ def infer_dense_strides(shape, strides):
                 dim1 = dim0
             elif order < 0:
                 break
-    out, step = [0] * ndim, 1
-    for d in perm:
-        out[d] = step
-        if shape[d] > 1:
-            step *= shape[d]
-    return out
+    return perm
 
 
 def laid_like(values, like, fmt=preserve_format, dtype=None):
@@ -236,16 +243,7 @@ def dim_order(t, ambiguity_check=False):
             return 0 if at_least(shape[b], shape[a]) else 1
         return -1 if at_least(sb, sa) else 1
 
-    perm = list(reversed(range(ndim)))          # sorted back to front, reversed on return
-    for i in range(1, ndim):
-        dim1 = i
-        for dim0 in reversed(range(i)):
-            order = should_swap(perm[dim0], perm[dim1])
-            if order > 0:
-                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
-                dim1 = dim0
-            elif order < 0:
-                break
+    perm = _innermost_first(ndim, should_swap)  # sorted back to front, reversed on return
     if ambiguity_check and any(should_swap(perm[i], perm[i + 1]) != -1
                                             for i in range(ndim - 1)):
         raise RuntimeError("The tensor does not have unique dim order.")
