@@ -75,7 +75,7 @@ def is_contiguous_as(a, fmt):
 def suggested(a):
     """PyTorch's suggest_memory_format: a channels format where a's strides are ordered as
     its layout (dense or not), else contiguous_format"""
-    if a.ndim in (4, 5) and not (a.flags.c_contiguous and 1 not in a.shape):
+    if a.ndim in (4, 5) and not (a.flags.c_contiguous and 1 not in a.shape and a.size):
         fmt = channels_last if a.ndim == 4 else channels_last_3d
         if _strides_like(a.shape, a.strides, (1, *range(a.ndim - 1, 1, -1), 0)):
             return fmt
@@ -119,10 +119,16 @@ def dense_strided(shape, strides, dtype):
                       [s * dtype.itemsize for s in strides])
 
 
-def plainly_row_major(a):
-    """whether a preserve_format copy of a is a plain row-major array: a is C-contiguous, not
-    empty, with no size-1 dim (whose stride PyTorch's copy keeps, whatever it is)"""
-    return a.flags.c_contiguous and 1 not in a.shape and a.size != 0
+def with_strides_of(out, like):
+    """out, a new row-major array of like's shape, given like's own strides where like is
+    C-contiguous: they can differ only in size-1 dims (and empty ones), whose strides
+    PyTorch's preserve_format copy keeps and NumPy's makes canonical. A view of out (the
+    same addresses), or out itself."""
+    if like.size and 1 not in like.shape:
+        return out
+    strides = tuple(s // like.itemsize * out.itemsize for s in like.strides)
+    return out if out.strides == strides else np.ndarray(like.shape, out.dtype, out, 0,
+                                                         strides)
 
 
 def preserved_strides(a):
@@ -176,8 +182,8 @@ def laid_like(values, like, fmt=preserve_format, dtype=None):
     preserve_format keeps like's layout, as PyTorch (preserved_strides)"""
     dtype = values.dtype if dtype is None else dtype
     if fmt is None or fmt is preserve_format:
-        if plainly_row_major(like):
-            return np.array(values, dtype, order="C", copy=True)
+        if like.flags.c_contiguous:
+            return with_strides_of(np.array(values, dtype, order="C", copy=True), like)
         out = dense_strided(like.shape, preserved_strides(like), dtype)
         np.copyto(out, values, casting="unsafe")
         return out

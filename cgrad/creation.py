@@ -247,19 +247,19 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 def _laid_like(result, t, memory_format):
     """result (a new tensor shaped as t) in memory_format's layout; preserve_format keeps
-    t's, as PyTorch: t's strides where t is dense, else its suggested format"""
-    if t.is_meta or memory_format is _memory_format.contiguous_format or (
-            memory_format in (None, _memory_format.preserve_format)
-            and _memory_format.plainly_row_major(t._data)):   # (a meta t: its result goes meta)
-        return result
-    result._data = _memory_format.laid_like(result._data, t._data, memory_format)
+    t's, as PyTorch: t's strides where t is dense, else dense ones in t's order of dims"""
+    if t.is_meta or memory_format is _memory_format.contiguous_format:
+        return result                                 # (a meta t: its result goes meta)
+    if memory_format in (None, _memory_format.preserve_format) and t._data.flags.c_contiguous:
+        result._data = _memory_format.with_strides_of(result._data, t._data)
+    else:
+        result._data = _memory_format.laid_like(result._data, t._data, memory_format)
     return result
 
 
 def _like(fn, t, dtype, requires_grad, memory_format, *args):
     out = _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
-    return out if memory_format is None and _memory_format.plainly_row_major(t._data) else \
-        _laid_like(out, t, memory_format)
+    return _laid_like(out, t, memory_format)
 
 
 @_factory(takes_out=False)

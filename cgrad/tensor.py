@@ -29,8 +29,7 @@ from .ops import special as SP
 from ._memory_format import (contiguous_format, dim_order as _dim_order,
                              dims_order as _dims_order,
                              is_contiguous_as as _is_contiguous_as, laid_out as _laid_out,
-                             plainly_row_major as _plainly_row_major, preserve_format,
-                             suggested as _suggested)
+                             preserve_format, suggested as _suggested)
 
 
 class Size(tuple):
@@ -2210,10 +2209,9 @@ class Tensor:
 
     def clone(self, *, memory_format=preserve_format):
         """a copy: row-major, or in memory_format's layout (preserve_format keeps the input's
-        strides where it is dense, else its suggested format, as PyTorch)"""
-        if memory_format is contiguous_format or (memory_format is preserve_format
-                                                  and _plainly_row_major(self._data)):
-            return S.Clone.apply(self)
+        strides where it is dense, else dense ones in its order of dims, as PyTorch)"""
+        if memory_format is preserve_format and self._data.flags.c_contiguous:
+            return S.Clone.apply(self)              # (with its size-1 dims' strides)
         _dims_order(memory_format, self.ndim)
         return S.CloneAs.apply(self, memory_format)
 

@@ -7,8 +7,8 @@ from .. import _meta, backends as B
 from ..autograd.function import Op, constant, renamed
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
-from .._memory_format import (contiguous_format, copy_as, laid_like, plainly_row_major,
-                             suggested)
+from .._memory_format import (contiguous_format, copy_as, laid_like, suggested,
+                             with_strides_of)
 from ..storage import byte_view, strided_view
 
 
@@ -189,10 +189,13 @@ class Unsqueeze(Op):
 
 
 class Clone(Op):
-    """y = a copy of x   ->   dx = g (a meta x's copy: another meta array, no memory)"""
+    """y = a copy of x (a C-contiguous x's: with its strides, as PyTorch keeps a size-1 dim's)
+    ->   dx = g (a meta x's copy: another meta array, no memory)"""
     @staticmethod
     def forward(ctx, x):
-        return x.copy() if type(x) is not _meta.MetaArray else _meta.empty(x.shape, x.dtype)
+        if type(x) is _meta.MetaArray:
+            return _meta.empty(x.shape, x.dtype)
+        return with_strides_of(x.copy(), x) if x.flags.c_contiguous else x.copy()
 
     @staticmethod
     def backward(ctx, g):
@@ -234,10 +237,10 @@ ToMemoryFormat = renamed("ToMemoryFormat", CloneAs, "ToCopyBackward0",
 
 def cast(x, dtype):
     """x.astype(dtype) laid out as PyTorch's preserve_format: x's strides where x is dense,
-    else its suggested format (NumPy's order 'K' gave an expand column-major strides, and
-    .view then refused it)"""
-    if plainly_row_major(x):
-        return x.astype(dtype)
+    else dense ones in its order of dims (NumPy's order 'K' gave an expand column-major
+    strides, and .view then refused it)"""
+    if x.flags.c_contiguous:
+        return with_strides_of(x.astype(dtype), x)
     if type(x) is _meta.MetaArray:
         return _meta.empty(x.shape, dtype)
     return laid_like(x, x, dtype=dtype)
