@@ -143,6 +143,7 @@ def infer_dense_strides(shape, strides):
     (an insertion sort from the innermost; a zero stride or a tie of sizes keeps the order),
     then dense strides in that order"""
     ndim = len(shape)
+
     def should_swap(d0, d1):
         s0, s1 = strides[d0], strides[d1]
         if s0 == 0 or s1 == 0:
