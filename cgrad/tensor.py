@@ -680,6 +680,8 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
                                f"(shape {list(self.shape)})")
+        if type(self._data) is _MetaArray:
+            raise RuntimeError("Tensor.item() cannot be called on meta tensors")
         return bool(self._data.reshape(()))
 
     def __float__(self):
@@ -1085,6 +1087,8 @@ class Tensor:
     def copy_(self, src):
         if not isinstance(src, Tensor):
             src = Tensor._make(np.asarray(src))
+        if type(src._data) is _MetaArray and type(self._data) is not _MetaArray:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         return self._inplace(E.Copy, src)             # (which checks the shapes)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):

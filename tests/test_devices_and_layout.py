@@ -170,3 +170,15 @@ def test_layers_made_on_the_meta_device():
                 self.extra = nn.Parameter(lib.zeros(3))
         mine = Mine(device="meta")
         assert (mine.weight.device.type, mine.extra.device.type) == ("meta", "cpu")
+
+
+def test_reading_a_meta_tensor_raises_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (cgrad, torch):
+        m = lib.empty(2, device="meta")
+        with pytest.raises(RuntimeError, match="cannot be called on meta tensors"):
+            bool(m[0])
+        with pytest.raises(RuntimeError, match="cannot be called on meta tensors"):
+            m[0].item()
+        with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+            lib.zeros(2).copy_(m)

@@ -142,7 +142,8 @@ def _windows(x, out, kernel, dilation, stride, writeable=False):
     return np.lib.stride_tricks.as_strided(
         x, (*x.shape[:2], *kernel, *out),
         (sn, sc, *[s * d for s, d in zip(spatial, dilation)],
-         *[s * st for s, st in zip(spatial, stride)]), writeable=writeable)
+         *[s * st for s, st in zip(spatial, stride)]), writeable=writeable,
+        subok=True)                              # (a meta x's windows stay meta)
 
 
 def _window_slices(out, kernel, dilation, stride):

@@ -1125,7 +1125,8 @@ def unfolded(x, dim, size, step):
     shape = x.shape[:dim] + (n,) + x.shape[dim + 1:] + (size,)
     strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + \
         (x.strides[dim],)
-    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable,
+                                           subok=True)          # (a meta x's stay meta)
 
 
 def unfold_added(x, shape, dim, size, step):
