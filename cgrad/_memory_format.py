@@ -126,7 +126,8 @@ def with_strides_of(out, like):
     same addresses), or out itself."""
     if like.size and 1 not in like.shape:
         return out
-    strides = tuple(s // like.itemsize * out.itemsize for s in like.strides)
+    strides = like.strides if out.itemsize == like.itemsize else \
+        tuple(s // like.itemsize * out.itemsize for s in like.strides)
     return out if out.strides == strides else np.ndarray(like.shape, out.dtype, out, 0,
                                                          strides)
 

@@ -51,9 +51,12 @@ def _factory(takes_out=True):
 def _placed(result, device, args):
     """a factory's result on the meta device where device names it, or where device is None
     and the tensor it is made like (args[0] of a *_like) is a meta tensor"""
-    if device is None and args and isinstance(args[0], Tensor):
-        device = args[0].device
-    if not _meta.is_meta_device(device) or not isinstance(result, Tensor) or result.is_meta:
+    if device is None:                  # (no device to build: the common case costs little)
+        if not (args and isinstance(args[0], Tensor) and args[0].is_meta):
+            return result
+    elif not _meta.is_meta_device(device):
+        return result
+    if not isinstance(result, Tensor) or result.is_meta:
         return result
     meta = result.detach().to("meta")           # a leaf, as the factory's result
     return meta.requires_grad_() if result.requires_grad else meta
@@ -259,6 +262,9 @@ def _laid_like(result, t, memory_format):
 
 def _like(fn, t, dtype, requires_grad, memory_format, *args):
     out = _finish(fn(t.shape, *args, dtype=_np_dtype(dtype, t._data.dtype)), requires_grad)
+    data = t._data
+    if memory_format is None and data.flags.c_contiguous and data.size and 1 not in data.shape:
+        return out                        # (the usual case: row-major, as fn made it)
     return _laid_like(out, t, memory_format)
 
 
