@@ -506,8 +506,6 @@ class Op:
             return rec.apply(op_event_name(cls), cls.apply, args)
         T = Tensor
         arrays = list(args)                           # Tensors replaced by their arrays
-        tensors = []
-        positions = []                                # their indices: the node's edges
         need = False
         enabled = _grad_state.enabled
         i = -1
@@ -515,8 +513,6 @@ class Op:
             i += 1
             if isinstance(a, T):
                 d = arrays[i] = a._data
-                tensors.append(a)
-                positions.append(i)
                 if a._requires_grad and enabled:      # True for every tensor with a grad_fn
                     if not need:
                         need = True
@@ -549,6 +545,14 @@ class Op:
                     register_view(result)     # an in-place op may bring its base into a graph
             return result
 
+        tensors = []
+        positions = []                                # the Tensors' indices: the node's edges
+        i = -1
+        for a in args:
+            i += 1
+            if isinstance(a, T):
+                tensors.append(a)
+                positions.append(i)
         ctx = _new(cls._node_type)
         ctx.op = cls
         ctx._saved = ()
