@@ -835,16 +835,16 @@ def corrcoef(input):
 _COPY_OUTPUTS = {}          # grad_fn name -> the op that copies a view out, printed as PyTorch's
 
 
-def _copied(view, grad_fn_name=None):
-    """view as a new row-major tensor; recorded as PyTorch's <view's node>_copy, whose
-    gradient goes back through the view's own node"""
+def _copied(view, input, grad_fn_name=None):
+    """view (of input) as a new row-major tensor; recorded as PyTorch's <view's node>_copy,
+    whose gradient goes back through the view's own node and whose edge is to input"""
     if view.grad_fn is None:
         return view.clone(memory_format=contiguous_format)
     name = (grad_fn_name or view.grad_fn.name()) + "_copy"
     op = _COPY_OUTPUTS.get(name)
     if op is None:
         op = _COPY_OUTPUTS[name] = _nn_ops.layer_output(name)
-    return op.apply(view, view.shape)
+    return op.apply(view, view.shape, None, input)
 
 
 def _copy_function(name, view, grad_fn_name=None):
@@ -855,8 +855,8 @@ def _copy_function(name, view, grad_fn_name=None):
                             f"{type(input).__name__}")
         result = view(input, *args, **kwargs)
         if isinstance(result, Tensor):
-            return _into_out(_copied(result, grad_fn_name), out)
-        results = [_copied(r, grad_fn_name) for r in result]
+            return _into_out(_copied(result, input, grad_fn_name), out)
+        results = [_copied(r, input, grad_fn_name) for r in result]
         if out is None:
             return results
         if len(out) != len(results):

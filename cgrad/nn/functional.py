@@ -16,7 +16,7 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
-from ..autograd.function import constant, renamed
+from ..autograd.function import constant
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
@@ -445,11 +445,12 @@ def _normalized_shape(fn, input, normalized_shape, params, star):
     return shape
 
 
-def _layer_result(layer, y, fmt=None):
-    """y as the layer's result: its fused node's output when it records, else y row-major or
-    in the memory format fmt (PyTorch's kernels write a new array so, and .view works on it)"""
+def _layer_result(layer, y, fmt, inputs):
+    """y as the layer's result: its fused node's output when it records (with edges to the
+    layer's inputs, as PyTorch's node), else y row-major or in the memory format fmt
+    (PyTorch's kernels write a new array so, and .view works on it)"""
     if y.requires_grad:
-        return _OUTPUTS[layer].apply(y, y.shape, fmt)
+        return _OUTPUTS[layer].apply(y, y.shape, fmt, *inputs)
     fmt = fmt or contiguous_format
     return y if y.is_contiguous(memory_format=fmt) else y.contiguous(memory_format=fmt)
 
@@ -463,7 +464,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
     y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     y = _affine(y, weight, bias)
-    return _layer_result("layer_norm", y)
+    return _layer_result("layer_norm", y, None, (input, weight, bias))
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -514,6 +515,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          "None")
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
+    inputs = (input, weight, bias)
     input = _keep(input, "batch_norm")
     weight = None if weight is None else _keep(weight, "batch_norm")
     shape = (1, channels) + (1,) * (input.ndim - 2)
@@ -526,7 +528,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
     y = _affine(y, weight, bias, shape)
-    return _layer_result("batch_norm", y, _channels_format(input))
+    return _layer_result("batch_norm", y, _channels_format(input), inputs)
 
 
 @no_grad()
@@ -605,7 +607,7 @@ def _group_norm(input, n, c, num_groups, weight, bias, eps, shape=None):
     y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
     return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape,
-                                        _channels_format(input))
+                                        _channels_format(input), input, weight, bias)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -655,7 +657,10 @@ _COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
                 [("nearest", "Nearest", (1, 2, 3)), ("nearest-exact", "NearestExact", (1, 2, 3)),
                  ("linear", "Linear", (1,)), ("bilinear", "Bilinear", (2,)),
                  ("trilinear", "Trilinear", (3,))] for n in dims}}
-_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED))
+_EDGES = {"conv": 3, "conv_tbc": 3, "batch_norm": 3, "layer_norm": 3, "group_norm": 3,
+          "smooth_l1_loss": 2, "huber_loss": 2}      # (input, weight, bias) / (input, target)
+_OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED),
+                                   edges=_EDGES.get(layer, 1))
             for layer, op in [*_FUSED.items(), ("group_norm", "NativeGroupNorm"),
                               ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
@@ -664,22 +669,23 @@ _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tup
                               ("pixel_unshuffle", "PixelUnshuffle"), *_COMPOSED.items()]}
 # (an empty output of an adaptive pool or max_unpool, a convolution given an output_padding
 # it does not use: its backward raises, as PyTorch's)
-_REFUSING_OUTPUTS = {layer: renamed("Refusing" + op, NN.RefusingOutput, f"{op}Backward0",
-                                    NN.RefusingOutput.__doc__) for layer, op in
+_REFUSING_OUTPUTS = {layer: NN.refusing_output(f"{op}Backward0", _EDGES.get(layer, 1))
+                     for layer, op in
                      [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
                       ("max_unpool3d", "MaxUnpool3D")]
                      if layer.startswith(("adaptive", "max_unpool")) or layer == "conv"}
 
 
-def _pool_output(layer, out, shape, fmt=None):
-    """an adaptive pool's out as its LayerOutput of shape (in the memory format fmt)"""
+def _pool_output(layer, out, shape, fmt, input):
+    """an adaptive pool's out as its LayerOutput of shape (in the memory format fmt), its node
+    an edge to input"""
     if not all(shape[1:]):
         dim = next(i for i in range(1, len(shape)) if not shape[i])
         return _REFUSING_OUTPUTS[layer].apply(
             out, shape, f"{layer}_backward(): Expected grad_output to have non-zero size for "
             f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension "
-            f"{dim} being empty")
-    return _OUTPUTS[layer].apply(out, shape, fmt)
+            f"{dim} being empty", input)
+    return _OUTPUTS[layer].apply(out, shape, fmt, input)
 
 
 def _keep(input, layer):
@@ -753,7 +759,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     p = padding
     cols = NN.Unfold.apply(input.unsqueeze(0) if single else input, kernel, dilation,
                            ((p[0], p[0]), (p[1], p[1])), stride, 0)
-    return _OUTPUTS["unfold"].apply(cols, cols.shape[1:] if single else cols.shape)
+    return _OUTPUTS["unfold"].apply(cols, cols.shape[1:] if single else cols.shape, None, input)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -852,6 +858,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if single:
         input = input.unsqueeze(0)
     fmt = _channels_format(input, weight) if dims > 1 else None
+    inputs = (input, weight, bias)
     input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
@@ -918,9 +925,9 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     if not transposed and output_padding is not None and any(output_padding):
         out = _REFUSING_OUTPUTS["conv"].apply(
             out, shape, "output_padding is not supported for non-transposed convolutions; got: "
-            + " ".join(map(str, output_padding)))
+            + " ".join(map(str, output_padding)), *inputs)
     else:
-        out = _OUTPUTS["conv"].apply(out, shape, fmt)
+        out = _OUTPUTS["conv"].apply(out, shape, fmt, *inputs)
     return out.squeeze(0) if single else out                      # (PyTorch squeezes too)
 
 
@@ -1052,10 +1059,11 @@ def conv_tbc(input, weight, bias, pad=0):
         raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
     if input.shape[2] != weight.shape[1]:
         raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    inputs = (input, weight, bias)
     if pad < 0:
         input, pad = input[-pad:input.shape[0] + pad], 0
     y = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
-    return _layer_result("conv_tbc", y.permute(2, 0, 1))
+    return _layer_result("conv_tbc", y.permute(2, 0, 1), None, inputs)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -1225,7 +1233,7 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     """each window's maximum (padding never wins); the gradient goes to the first maximum of
     each window, as PyTorch's. With return_indices, also each maximum's flat index in the
     input's spatial dims"""
-    input = _keep(input, fn)
+    source, input = input, _keep(input, fn)
     input, single, kernel, stride, dilation, pad, _, out = _pool_geometry(
         fn, n, input, kernel_size, stride, padding, dilation, ceil_mode)
     batch, c, *sizes = input.shape
@@ -1241,7 +1249,7 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     values, idx = RD.MaxDim.apply(cols, 1, False, pick)
     shape = (c, *out) if single else (batch, c, *out)
     fmt = _channels_format(input)
-    values = _OUTPUTS[fn].apply(values, shape, fmt)
+    values = _OUTPUTS[fn].apply(values, shape, fmt, source)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
@@ -1286,7 +1294,7 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
               divisor_override):
     """each window's mean: its sum over prod(kernel), over the elements inside the input
     where not count_include_pad, or over divisor_override"""
-    input = _keep(input, fn)
+    source, input = input, _keep(input, fn)
     input, single, kernel, stride, _, pad, padding, out = _pool_geometry(
         fn, n, input, kernel_size, stride, padding, 1, ceil_mode, divisor_override)
     batch, c, *sizes = input.shape
@@ -1306,7 +1314,7 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
     else:
         means = sums / (divisor if divisor_override is not None else constant(divisor))
     return _OUTPUTS[fn].apply(means, (c, *out) if single else (batch, c, *out),
-                              _channels_format(input))
+                              _channels_format(input), source)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -1391,7 +1399,7 @@ def _adaptive_avg_pool(n, input, output_size):
         else:                              # another: bins @ x, the dims after it as one
             lead, rest = out.shape[:out.ndim - n + i], out.shape[out.ndim - n + i + 1:]
             out = (bins @ out.reshape(*lead, s, math.prod(rest))).reshape(*lead, o, *rest)
-    return _pool_output(fn, out, out.shape, _channels_format(input))
+    return _pool_output(fn, out, out.shape, _channels_format(input), input)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -1433,7 +1441,7 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
                            f"{list(shape)}")
     _dtype.require_float(input._data.dtype, "adaptive_max_pool2d" if n == 2
                          else "adaptive_max_pool3d_cpu")
-    input = _keep(input, fn)
+    source, input = input, _keep(input, fn)
     if single:
         input = input.unsqueeze(0)
     batch, c, *sizes = input.shape
@@ -1449,7 +1457,7 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
     rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
     values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
     fmt = _channels_format(input)
-    values = _pool_output(fn, values, shape, fmt)
+    values = _pool_output(fn, values, shape, fmt, source)
     if not return_indices:
         return values
     at = np.unravel_index(idx._data, longest)
@@ -1512,7 +1520,7 @@ def _max_unpool(n, input, indices, size, stride):
     """zeros of the spatial size, each of input's values written at its flat index there
     (the last one where two share an index), with PyTorch's checks   ->   dx = g at the
     indices"""
-    fn, idx = f"max_unpool{n}d", indices._data
+    fn, idx, source = f"max_unpool{n}d", indices._data, input
     if idx.dtype != np.int64:
         raise RuntimeError("elements in indices should be type int64" +
                            (f" but got: {_tname(idx.dtype)}" if n == 2 else ""))
@@ -1544,8 +1552,8 @@ def _max_unpool(n, input, indices, size, stride):
     if not volume and idx.size:        # (PyTorch's backward gathers from the empty gradient)
         return _REFUSING_OUTPUTS[fn].apply(
             out, (*lead, *size), f"index {int(idx.flat[0])} is out of bounds for dimension "
-            f"{len(lead)} with size 0")
-    return _OUTPUTS[fn].apply(out, (*lead, *size))
+            f"{len(lead)} with size 0", source)
+    return _OUTPUTS[fn].apply(out, (*lead, *size), None, source)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -1771,6 +1779,7 @@ def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, rando
     """the maximum of each window of kernel_size at PyTorch's pseudo-random starts (from
     random_samples (N, C, n), uniform in [0, 1), drawn when None), output_size windows per
     dim (or int(size * output_ratio)); (values, flat indices in the spatial dims)"""
+    source = input
     fn = f"fractional_max_pool{n}d"
     if output_size is None and output_ratio is None:
         raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
@@ -1835,7 +1844,7 @@ def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, rando
     rows = rows.reshape(batch * c, math.prod(out), math.prod(kernel))
     values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
     shape = (c, *out) if single else (batch, c, *out)
-    values = _OUTPUTS[fn].apply(values, shape)
+    values = _OUTPUTS[fn].apply(values, shape, None, source)
     at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window
     window = np.unravel_index(np.arange(math.prod(out)), out)          # and its window's
     coords = [st[:, w] + a for st, w, a in zip(starts, window, at)]
@@ -1910,7 +1919,8 @@ def _constant_pad(input, pad, value):
     fmt = _channels_format(input)                # (PyTorch pads in the input's format)
     out = Tensor._make(filled if fmt is None else copy_as(filled, fmt))
     out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
-    return _OUTPUTS["constant_pad"].apply(out, out.shape, fmt) if out.requires_grad else out
+    return _OUTPUTS["constant_pad"].apply(out, out.shape, fmt, input) if out.requires_grad \
+        else out
 
 
 def _check_circular_copies(shape, pairs, outs):
@@ -2435,7 +2445,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     d = input - target
     a = d.abs()
     loss = _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
-    return _OUTPUTS["smooth_l1_loss"].apply(loss, loss.shape)
+    return _OUTPUTS["smooth_l1_loss"].apply(loss, loss.shape, None, input, target)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -2452,7 +2462,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if weight is not None:               # (PyTorch's weighted loss is composed too)
         return _reduced(loss * weight, reduction)
     loss = _reduced(loss, reduction)
-    return _OUTPUTS["huber_loss"].apply(loss, loss.shape)
+    return _OUTPUTS["huber_loss"].apply(loss, loss.shape, None, input, target)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -3010,7 +3020,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     if target.is_floating_point() and target.dtype != input.dtype:
         target = target.to(input.dtype)              # and dtype (it is built in place)
     loss = _reduced(((-input * target).exp() + 1).log(), reduction)
-    return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape)
+    return _OUTPUTS["soft_margin_loss"].apply(loss, loss.shape, None, input)
 
 
 def _ctc_lengths(lengths, name, batch, limit):
@@ -3177,7 +3187,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         loss = loss if target.ndim else loss.reshape(())
     else:
         loss = _reduced(loss, reduction)
-    return _OUTPUTS["multi_margin_loss"].apply(loss, loss.shape)
+    return _OUTPUTS["multi_margin_loss"].apply(loss, loss.shape, None, input)
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -3205,7 +3215,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
         loss = loss if input.ndim == 2 else loss.reshape(())
     else:
         loss = _reduced(loss, reduction)
-    return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape)
+    return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape, None, input)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -3399,7 +3409,7 @@ def pixel_shuffle(input, upscale_factor):
     x = input.reshape(*lead, c // (r * r), r, r, h, w)
     x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
     return _OUTPUTS["pixel_shuffle"].apply(x, (*lead, c // (r * r), h * r, w * r),
-                                           _channels_format(input))
+                                           _channels_format(input), input)
 
 
 def channel_shuffle(input, groups):
@@ -3440,7 +3450,7 @@ def pixel_unshuffle(input, downscale_factor):
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
     return _OUTPUTS["pixel_unshuffle"].apply(x, (*lead, c * r * r, h // r, w // r),
-                                             _channels_format(input))
+                                             _channels_format(input), input)
 
 
 def _nearest_source(in_size, out_size, scale, exact, shortcuts):
@@ -3688,7 +3698,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             shape = (-1,) + (1,) * (input.ndim - 1 - d)
             x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
                  + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
-    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape, _channels_format(input))
+    return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape, _channels_format(input), input)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -246,12 +246,15 @@ def tie(grad_fn_name):
 class LayerOutput(Op):
     """y = x as a new array of shape, C-contiguous or in the memory format fmt: the last step
     of a layer composed of several ops, renamed (layer_output) to print the grad_fn of
-    PyTorch's fused layer   ->   dx = g reshaped back"""
+    PyTorch's fused layer   ->   dx = g reshaped back. The layer's inputs follow fmt: the node
+    lists them as its next_functions (edge_order), as PyTorch's fused node does, where x's
+    own node would show the composition; its gradients flow through x alone."""
 
     fresh = False          # x is an array the layer just made and drops: no copy
+    edge_order = (3,)      # the layer's inputs (layer_output sets how many)
 
     @classmethod
-    def forward(cls, ctx, x, shape, fmt=None):
+    def forward(cls, ctx, x, shape, fmt=None, *inputs):
         ctx.shape = x.shape
         y = np.reshape(x, shape)
         if fmt is not None:
@@ -262,25 +265,27 @@ class LayerOutput(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.shape), None
+        return (g.reshape(ctx.shape),) + (None,) * (len(ctx.parents) - 1)
 
     graph_backward = backward
 
 
-def layer_output(grad_fn_name, fresh=False):
-    """LayerOutput, printed as grad_fn_name"""
+def layer_output(grad_fn_name, fresh=False, edges=1):
+    """LayerOutput, printed as grad_fn_name, its node showing edges to the layer's `edges`
+    inputs"""
     op = renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
     op.fresh = fresh
+    op.edge_order = tuple(range(3, 3 + edges))
     return op
 
 
 class RefusingOutput(LayerOutput):
     """a layer's LayerOutput where PyTorch's backward refuses the gradient (an empty output of
     an adaptive pool or of max_unpool; its forward gives the empty result)   ->   RuntimeError
-    with the message given (renamed per layer by functional)"""
+    with the message given (renamed per layer by functional); the layer's inputs follow it"""
 
     @classmethod
-    def forward(cls, ctx, x, shape, message):
+    def forward(cls, ctx, x, shape, message, *inputs):
         ctx.message = message
         return super().forward(ctx, x, shape)
 
@@ -289,6 +294,14 @@ class RefusingOutput(LayerOutput):
         raise RuntimeError(ctx.message)
 
     graph_backward = backward
+
+
+def refusing_output(grad_fn_name, edges=1):
+    """RefusingOutput, printed as grad_fn_name, its node showing edges to `edges` inputs"""
+    op = renamed("Refusing" + grad_fn_name, RefusingOutput, grad_fn_name,
+                 RefusingOutput.__doc__)
+    op.edge_order = tuple(range(3, 3 + edges))
+    return op
 
 
 class KeepsInput(Op):
