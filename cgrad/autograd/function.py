@@ -518,10 +518,14 @@ class Op:
                         need = True
                         n = len(args)
                         needs, parents, meta = [False] * n, [None] * n, [None] * n
+                        # the Tensors' indices (the node's edges), kept only for a node
+                        positions = [j for j in range(i) if isinstance(args[j], T)]
                     needs[i] = True
                     fn = a.grad_fn
                     parents[i] = fn if fn is not None else grad_edge(a)
                     meta[i] = (d.shape, d.dtype)
+                if need:
+                    positions.append(i)
         if not need:
             if dual_untracked[0] is not None:
                 result = dual_untracked[0](cls, args, None)
@@ -545,14 +549,6 @@ class Op:
                     register_view(result)     # an in-place op may bring its base into a graph
             return result
 
-        tensors = []
-        positions = []                                # the Tensors' indices: the node's edges
-        i = -1
-        for a in args:
-            i += 1
-            if isinstance(a, T):
-                tensors.append(a)
-                positions.append(i)
         ctx = _new(cls._node_type)
         ctx.op = cls
         ctx._saved = ()
@@ -580,7 +576,8 @@ class Op:
             if args[0]._no_grad_view is not None:   # (one made in no_grad mode that requires
                 result._no_grad_view = cls.grad_fn_name     # grad, as its base does)
         if ctx._saved:
-            ctx._versions = _saved_versions(ctx._saved, tensors, out, result, args)
+            ctx._versions = _saved_versions(ctx._saved, [args[j] for j in positions], out,
+                                            result, args)
             if _grad_state.saved_hooks:
                 _pack_saved(ctx)
         if extra:
