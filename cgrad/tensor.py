@@ -21,6 +21,7 @@ from .autograd import grad_mode as _grad_mode
 from .autograd.grad_mode import INFERENCE, state as _grad_state
 from .ops import elementwise as E
 from .ops import linalg as L
+from .ops import nn as _nn_ops
 from .ops import reduce as R
 from .ops import scalar as SC
 from .ops.shape import check_broadcast as _check_broadcast
@@ -1479,7 +1480,12 @@ class Tensor:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {n} and channel size = {channels}.")
         w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (self.ndim - 2))
-        return self.where(self > 0, w * self)
+        y = self.where(self > 0, w * self)
+        if not y.requires_grad:
+            return y
+        # printed as PyTorch's node, its edges to the input and the weight (viewed to the
+        # input's dims, unless both are 1-D)
+        return _PRELU_OUTPUT.apply(y, y.shape, None, self, weight if self.ndim == 1 else w)
 
     def abs(self):
         return E.Abs.apply(self)
@@ -4441,6 +4447,9 @@ def _operand(other):
     raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
 
 
+_PRELU_OUTPUT = _nn_ops.layer_output("PreluKernelBackward0", fresh=True, edges=2)
+
+
 def _binary(op, a, b, *extra):
     """op(a, b) for an elementwise binary op; a shape mismatch raises PyTorch's RuntimeError
     naming both shapes (checked only when NumPy refuses, so the common path pays nothing)."""
@@ -4704,9 +4713,11 @@ def matmul(a, b):
         return L.Dot.apply(a, b)
     if a.ndim == 2 and b.ndim == 2:
         return L.MatMul.apply(a, b)
-    if a.ndim == 1:
-        return L.MatMul.apply(a.unsqueeze(0), b).squeeze(-2)
+    if a.ndim == 1:             # (PyTorch's squeezes in place: SqueezeBackward4)
+        return S.SqueezeInPlace.apply(L.MatMul.apply(a.unsqueeze(0), b), b.ndim - 2)
     if b.ndim == 1:
+        if a.ndim == 2:
+            return L.Mv.apply(a, b)
         return L.MatMul.apply(a, b.unsqueeze(1)).squeeze(-1)
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])

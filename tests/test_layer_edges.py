@@ -76,6 +76,14 @@ def _cases(lib):
         "permute_copy": lambda: lib.permute_copy(r(4, 3), (1, 0)),
         "unbind_copy": lambda: lib.unbind_copy(r(2, 3))[1],
         "conv2d_module_after_relu": lambda: lib.nn.Conv2d(2, 3, 3)(lib.relu(r(1, 2, 5, 5))),
+        "prelu_one_weight": lambda: F.prelu(r(3, 2), r(1)),
+        "prelu_per_channel": lambda: F.prelu(r(3, 2, 4), r(2)),
+        "prelu_input_constant": lambda: F.prelu(lib.randn(3, 2, 4), r(2)),
+        "prelu_weight_constant": lambda: F.prelu(r(3, 2, 4), lib.randn(2)),
+        "prelu_1d": lambda: F.prelu(r(5), r(1)),
+        "prelu_module": lambda: lib.nn.PReLU(2)(r(3, 2)),
+        "pairwise_distance": lambda: F.pairwise_distance(r(2, 3), lib.randn(2, 3)),
+        "pairwise_distance_both": lambda: F.pairwise_distance(r(2, 3), r(3), p=1, keepdim=True),
     }
 
 
@@ -116,3 +124,116 @@ def test_layer_edges_carry_no_gradient_of_their_own(backend):
     for got, want in [(x.grad, tx.grad), (conv.weight.grad, ref.weight.grad),
                       (conv.bias.grad, ref.bias.grad)]:
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _linear_and_class_losses(lib):
+    F = lib.nn.functional
+
+    def r(*shape):
+        return lib.randn(*shape, requires_grad=True)
+
+    cases = {
+        "linear_2d": lambda: F.linear(r(2, 4), r(3, 4), r(3)),
+        "linear_2d_no_bias": lambda: F.linear(r(2, 4), r(3, 4)),
+        "linear_1d": lambda: F.linear(r(4), r(3, 4), r(3)),
+        "linear_1d_no_bias": lambda: F.linear(r(4), r(3, 4)),
+        "linear_3d": lambda: F.linear(r(5, 2, 4), r(3, 4), r(3)),
+        "linear_3d_no_bias": lambda: F.linear(r(5, 2, 4), r(3, 4)),
+        "linear_input_constant": lambda: F.linear(lib.randn(2, 4), r(3, 4), r(3)),
+        "linear_3d_input_constant": lambda: F.linear(lib.randn(5, 2, 4), r(3, 4), r(3)),
+        "linear_weight_constant": lambda: F.linear(r(2, 4), lib.randn(3, 4), r(3)),
+        "mlp_loss": lambda: F.mse_loss(lib.nn.Linear(3, 2)(lib.relu(lib.nn.Linear(4, 3)(
+            lib.randn(5, 4)))), lib.randn(5, 2)),
+    }
+    for reduction in ("mean", "sum", "none"):
+        cases[f"l1_loss_{reduction}"] = lambda red=reduction: F.l1_loss(r(3), lib.randn(3),
+                                                                        reduction=red)
+        cases[f"l1_loss_both_{reduction}"] = lambda red=reduction: F.l1_loss(r(3), r(3),
+                                                                             reduction=red)
+    for shape in [(3,), (2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 2, 2)]:
+        def target(shape=shape):
+            return lib.tensor(1) if len(shape) == 1 else lib.randint(0, 3, (shape[0],
+                                                                           *shape[2:]))
+        for reduction in ("mean", "none"):
+            cases[f"cross_entropy_{len(shape)}d_{reduction}"] = \
+                lambda s=shape, red=reduction, t=target: F.cross_entropy(r(*s), t(),
+                                                                         reduction=red)
+            cases[f"nll_loss_{len(shape)}d_{reduction}"] = \
+                lambda s=shape, red=reduction, t=target: F.nll_loss(r(*s), t(), reduction=red)
+    return cases
+
+
+@pytest.mark.parametrize("case", sorted(_linear_and_class_losses(cgrad)))
+def test_fused_ops_show_pytorchs_graph(backend, case):
+    """F.linear (one kernel here) shows PyTorch's addmm / mm with the weight's TBackward0 and
+    the views of an input that is not 2-D; cross_entropy shows its LogSoftmaxBackward0, and
+    both class losses PyTorch's node and result shape for every input rank; l1_loss its
+    abs of a difference"""
+    cgrad.manual_seed(0)
+    torch.manual_seed(0)
+    got = _linear_and_class_losses(cgrad)[case]()
+    want = _linear_and_class_losses(torch)[case]()
+    assert _graph(got, 4) == _graph(want, 4)
+    assert tuple(got.shape) == tuple(want.shape)
+
+
+def test_shown_nodes_walk_as_pytorchs_and_refuse_hooks(backend):
+    w = cgrad.randn(3, 4, requires_grad=True)
+    y = cgrad.nn.functional.linear(cgrad.randn(2, 4), w, cgrad.randn(3, requires_grad=True))
+    t = y.grad_fn.next_functions[2][0]
+    assert t is y.grad_fn.next_functions[2][0]            # one node, however often walked
+    assert type(t).__name__ == "TBackward0" and t.name() == "TBackward0"
+    assert repr(t).startswith("<TBackward0 object at 0x")
+    assert isinstance(t, cgrad.autograd.graph.Node)
+    assert t.next_functions[0][0].variable is w
+    t.metadata["seen"] = True
+    assert t.metadata == {"seen": True}
+    for register in (t.register_hook, t.register_prehook):
+        with pytest.raises(RuntimeError, match="TBackward0 is not a node cgrad runs"):
+            register(lambda *args: None)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3, 2, 2)])
+def test_class_losses_given_their_own_shape_keep_their_gradients(backend, shape):
+    """reduction="none" of a 1-D or 4-D input comes out of the loss's node in its final
+    shape, as PyTorch's: the gradient of a weighted sum of it is PyTorch's"""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    t = rng.integers(0, 3, (shape[0], *shape[2:])) if len(shape) > 1 else np.array(1)
+    grads = []
+    for lib in (cgrad, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        for loss in (lib.nn.functional.cross_entropy, lib.nn.functional.nll_loss):
+            out = loss(xt, lib.tensor(t), reduction="none")
+            (out * lib.arange(out.numel(), dtype=lib.float32).reshape(out.shape)).sum().backward()
+        grads.append(xt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (4, 3)), ((0, 4), (4,)),
+                                    ((3, 0), (0,))])
+def test_matrix_vector_products_as_pytorch(backend, shapes):
+    """a 2-D @ 1-D product is PyTorch's MvBackward0 (1-D @ 2-D: its in-place squeeze of an
+    mm): the graph, the values and the gradients of both operands, in float32 and float64,
+    with a transposed matrix"""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal(shapes[0][::-1]).astype(dtype).T     # (non-contiguous)
+        b = rng.standard_normal(shapes[1]).astype(dtype)
+        results = []
+        for lib in (cgrad, torch):
+            x = lib.tensor(a, requires_grad=True)
+            y = lib.tensor(b, requires_grad=True)
+            out = x @ y
+            (out * lib.arange(out.numel(), dtype=out.dtype)).sum().backward()
+            results.append((_graph(out, 2), out.detach().numpy(), x.grad.numpy(),
+                            y.grad.numpy()))
+        assert results[0][0] == results[1][0]
+        for got, want in zip(results[0][1:], results[1][1:]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_mv_differentiates_twice(backend):
+    a = cgrad.randn(3, 4, dtype=cgrad.float64, requires_grad=True)
+    v = cgrad.randn(4, dtype=cgrad.float64, requires_grad=True)
+    assert cgrad.autograd.gradgradcheck(cgrad.mv, (a, v))

@@ -168,6 +168,14 @@ class Node:
 
     @property
     def next_functions(self):
+        shown = self.op.shown_edges
+        if shown is not None:           # PyTorch's graph of the ops this fused one stands for
+            d = self.__dict__
+            edges = d.get("_shown")
+            if edges is None:                   # made once: a walk meets the same nodes
+                edges = d["_shown"] = tuple(
+                    (e, 0) for e in shown(self, [self.parents[i] for i in self._edges()]))
+            return edges
         return tuple((self.parents[i], 0) for i in self._edges())
 
     def _edges(self):
@@ -429,6 +437,46 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
+class ShownNode:
+    """A node of the graph PyTorch records where one of cgrad's ops does the work of several
+    (F.linear's TBackward0 of the weight, cross_entropy's LogSoftmaxBackward0): printed and
+    walked as PyTorch's (name, next_functions, metadata), never run, so hooks on it raise"""
+    __slots__ = ("next_functions", "_metadata", "__weakref__")
+
+    def __init__(self, edges):
+        self.next_functions = tuple((e, 0) for e in edges)
+        self._metadata = None
+
+    def name(self):
+        return type(self).__name__
+
+    metadata = AccumulateGrad.metadata           # (a dict made on first use)
+
+    def register_hook(self, hook):
+        raise RuntimeError(f"{self.name()} is not a node cgrad runs: it stands for a step of "
+                           "an op cgrad computes as one (F.linear, cross_entropy), whose node "
+                           "or inputs can take the hook instead")
+
+    register_prehook = register_hook
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+_shown_types = {}
+
+
+def shown(name, *edges):
+    """A ShownNode printed as name with edges to the given nodes (None: no edge there), or
+    None where no edge is (PyTorch records no node on inputs that need no grad)"""
+    if all(e is None for e in edges):
+        return None
+    cls = _shown_types.get(name)
+    if cls is None:
+        cls = _shown_types[name] = type(name, (ShownNode,), {"__slots__": ()})
+    return cls(edges)
+
+
 def grad_edge(t):
     """The node a gradient for tensor t flows into (None if t does not require grad)."""
     if t.grad_fn is not None:
@@ -486,6 +534,10 @@ class Op:
     saved_values = {}
 
     non_edges = ()         # Tensor arguments PyTorch's node has no edge to (a mask, an index)
+    # shown_edges(node, edges) -> next_functions' nodes, for a fused op whose PyTorch graph
+    # has more nodes (F.linear's TBackward0 of the weight): edges as _edges() orders them,
+    # wrapped in ShownNodes
+    shown_edges = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

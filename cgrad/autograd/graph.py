@@ -73,6 +73,7 @@ class Node(abc.ABC):
 
 Node.register(function.Node)
 Node.register(function.AccumulateGrad)
+Node.register(function.ShownNode)
 
 
 class GradientEdge(typing.NamedTuple):

@@ -16,12 +16,12 @@ from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
-from ..autograd.function import constant
+from ..autograd.function import constant, renamed
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _broadcast_check, _tname
-from ..tensor import _dim
+from ..tensor import _dim, _dims
 
 # ---- activations ------------------------------------------------------------------------------
 
@@ -2565,7 +2565,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _dtype.require_float(rows._data.dtype, "nll_loss_out_frame")
     t = _check_targets(t, rows.shape[1], ignore_index)
     w = _class_weight(weight, rows.shape[1], rows.dtype)
-    loss = LS.NllLoss.apply(rows, t, w, ignore_index, reduction)
+    op = LS.NllLoss if input.ndim <= 2 else LS.NllLoss2d
+    loss = op.apply(rows, t, w, ignore_index, reduction, None if rows is input else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
@@ -2594,8 +2595,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if t._data.dtype != np.int64:           # the kernels check the values
         t = Tensor._make(t._data.astype(np.int64))
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype)
-    op = LS.CrossEntropySmoothed if label_smoothing > 0 else LS.CrossEntropy
-    loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction)
+    op = LS.CrossEntropySmoothed if label_smoothing > 0 else \
+        LS.CrossEntropy if input.ndim <= 2 else LS.CrossEntropy2d
+    loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction,
+                    None if rows is input else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
@@ -3218,9 +3221,18 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape, None, input)
 
 
+# pairwise_distance's ops printed as PyTorch's C++ records them: + eps as add.Scalar (one
+# edge), the norm as norm.ScalarOpt_dim
+_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds")
+_ADD_NUMBER.edge_order = (0,)
+_PAIRWISE_NORM = renamed("PairwiseNorm", RD.Norm, "NormBackward1", "pairwise_distance's norm")
+
+
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dim (of the broadcast shape)"""
-    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
+    d = _ADD_NUMBER.apply(x1 - x2, eps)
+    RD.require_norm_dtype(d._data.dtype)
+    return _PAIRWISE_NORM.apply(d, float(p), _dims(max(x1.ndim, x2.ndim) - 1, d.ndim), keepdim)
 
 
 def _triplet_dims(anchor, positive, negative):

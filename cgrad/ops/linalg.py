@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_same_matmul_dtype
-from ..autograd.function import Op, renamed
+from ..autograd.function import Op, renamed, shown
 from .elementwise import Mul, promote
 
 
@@ -40,6 +40,31 @@ class MatMul(Op):
 
 class BatchedMatMul(MatMul):
     grad_fn_name = "BmmBackward0"
+
+
+class Mv(Op):
+    """y = a @ v (a 2-D, v 1-D)   ->   da = outer(g, v), dv = a^T @ g"""
+    saved_names = ("self", "vec")
+
+    @staticmethod
+    def forward(ctx, a, v):
+        a, v = promote(a, v)
+        need_a, need_v = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(a if need_v else None, v if need_a else None)
+        return B.kernels.matmul(a, v[:, None])[:, 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        a, v = ctx.saved_tensors
+        need_a, need_v = ctx.needs_input_grad
+        return (B.kernels.matmul(g[:, None], v[None, :]) if need_a else None,
+                B.kernels.matmul(g[None, :], a)[0] if need_v else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, v = ctx.saved_for_graph()
+        need_a, need_v = ctx.needs_input_grad
+        return (g.unsqueeze(1) * v if need_a else None, g @ a if need_v else None)
 
 
 class Dot(Op):
@@ -106,13 +131,29 @@ class Linear(Op):
                 rows.sum(0) if need_b else None)
 
 
-# Linear named as PyTorch's graph of F.linear ends, by input rank and bias
+    @staticmethod
+    def shown_edges(node, edges):
+        """PyTorch's F.linear: addmm(bias, input, weight.t())"""
+        b, x, w = edges
+        return b, x, shown("TBackward0", w)
+
+
+# Linear named as PyTorch's graph of F.linear ends, by input rank and bias; next_functions
+# as the rest of that graph (the input flattened to rows, the weight transposed)
 LinearMm = renamed("LinearMm", Linear, "MmBackward0", "2-D input, no bias")
 LinearMm.edge_order = (0, 1)                           # mm's: input, weight (no bias)
+LinearMm.shown_edges = staticmethod(lambda node, edges: (edges[0], shown("TBackward0", edges[1])))
 LinearView = renamed("LinearView", Linear, "ViewBackward0", "1-D or N-D input with a bias")
+LinearView.shown_edges = staticmethod(lambda node, edges: (shown(
+    "AddmmBackward0", edges[0], shown("ViewBackward0", edges[1]),
+    shown("TBackward0", edges[2])),))
 LinearSqueeze = renamed("LinearSqueeze", Linear, "SqueezeBackward4", "1-D input, no bias")
+LinearSqueeze.shown_edges = staticmethod(lambda node, edges: (shown(
+    "MmBackward0", shown("UnsqueezeBackward0", edges[1]), shown("TBackward0", edges[2])),))
 LinearUnsafeView = renamed("LinearUnsafeView", Linear, "UnsafeViewBackward0",
                            "N-D input, no bias")
+LinearUnsafeView.shown_edges = staticmethod(lambda node, edges: (shown(
+    "MmBackward0", shown("ViewBackward0", edges[1]), shown("TBackward0", edges[2])),))
 
 
 def linear_op(input_ndim, has_bias):

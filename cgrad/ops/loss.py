@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import backends as B
-from ..autograd.function import Op, constant, input_stand_in, output_after_the_fact
+from ..autograd.function import Op, constant, input_stand_in, output_after_the_fact, shown
 from .elementwise import DependsOn, LogSigmoid
 from .reduce import LogSoftmax, Softmax, broadcast, divided
 
@@ -73,6 +73,31 @@ def _class_rows(g, target, ignore_index, reduction, denominator):
     return graph_rows(g, reduction, denominator)
 
 
+def _as_given(out, source, reduction):
+    """a class loss over rows, shaped as PyTorch's node gives it for the input as given
+    (source: that input, where the caller laid it out as rows): a "none" loss of a 1-D or 4-D
+    input is its own result (0-d, (N, H, W)); other ranks' are viewed after the node"""
+    if reduction == "none" and source is not None and source.ndim in (1, 4):
+        return out.reshape(source.shape[:1] + source.shape[2:] if source.ndim == 4 else ())
+    return out
+
+
+def _shown_class_loss(log_softmax):
+    """shown_edges of a class loss: PyTorch's graph from its node to the input as given (the
+    source argument, else the rows): that input, log_softmax'ed for cross_entropy, viewed
+    as 4-D first where its rank is 3 or above 4 (nll_loss2d's input)"""
+    def shown_edges(node, edges):
+        source = node.parents[-1]
+        if source is None:
+            source, rank = edges[0], 2
+        else:
+            rank = len(node.input_meta[-1][0])
+        if log_softmax:
+            source = shown("LogSoftmaxBackward0", source)
+        return (shown("ViewBackward0", source) if rank == 3 or rank > 4 else source,)
+    return staticmethod(shown_edges)
+
+
 def _target_weights(target, n_classes, weight, ignore_index, dtype):
     """(N, C): w[t_n] at (n, t_n), 0 elsewhere and on ignored rows (nll_loss's gradient per
     unit g, negated)"""
@@ -118,6 +143,9 @@ class MseLoss(Op):
 class L1Loss(Op):
     """loss = reduce(|x - y|)   ->   dx = sign(x - y) g', dy = -dx"""
     grad_fn_name = "MeanBackward0"
+    # PyTorch's graph: the reduction of abs of x - y
+    shown_edges = staticmethod(lambda node, edges: (shown("AbsBackward0",
+                                                          shown("SubBackward0", *edges)),))
 
     @staticmethod
     def forward(ctx, x, y, reduction):
@@ -149,6 +177,7 @@ class L1LossSum(L1Loss):
 
 class L1LossNone(L1Loss):
     grad_fn_name = "AbsBackward0"
+    shown_edges = staticmethod(lambda node, edges: (shown("SubBackward0", *edges),))
 
 
 def _contiguous(*arrays):
@@ -174,8 +203,11 @@ class CrossEntropy(Op):
     grad_fn_name = "NllLossBackward0"
     accumulates = True          # dx may be added straight into x's gradient buffer
 
+    shown_edges = _shown_class_loss(log_softmax=True)
+
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+    def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction, source=None):
+        """source: the input as given, where it is not x itself (its rank names the node)"""
         if not (x.flags.c_contiguous and target.flags.c_contiguous and weight is None):
             x, target, weight = _contiguous(x, target, weight)
         # saved: what this backend's backward reads (log-probabilities, or the softmax). The
@@ -185,19 +217,19 @@ class CrossEntropy(Op):
             x, target, weight, ignore_index, label_smoothing)
         ctx.save_for_backward(saved)
         ctx.args = (target, weight, ignore_index, label_smoothing, reduction, denominator)
-        return reduce(losses, reduction, denominator, total)
+        return _as_given(reduce(losses, reduction, denominator, total), source, reduction)
 
     @staticmethod
     def backward(ctx, g, acc):
         saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
         if reduction == "none":
-            g_rows = np.ascontiguousarray(g)
+            g_rows = np.ascontiguousarray(g).reshape(-1)
         else:                           # one g for every row: nothing to broadcast
             g_rows = spread(g, (), reduction, denominator)
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
                                                 label_smoothing, acc[0])
-        return dx, None, None, None, None, None
+        return dx, None, None, None, None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -219,11 +251,17 @@ class CrossEntropy(Op):
         # ignored rows selected out, not multiplied by 0 (an inf g there stays out, as in
         # backward)
         ignored = constant((target == ignore_index)[:, None])
-        return dx.masked_fill(ignored, 0), None, None, None, None, None
+        return dx.masked_fill(ignored, 0), None, None, None, None, None, None
+
+
+class CrossEntropy2d(CrossEntropy):
+    """CrossEntropy of an input of rank 3 or more, as PyTorch names its node"""
+    grad_fn_name = "NllLoss2DBackward0"
 
 
 class CrossEntropySmoothed(CrossEntropy):
     grad_fn_name = "AddBackward0"          # PyTorch's is a sum of the nll and smoothing terms
+    shown_edges = None                     # (and its graph has another dozen nodes)
 
 
 class SoftCrossEntropy(Op):
@@ -268,22 +306,26 @@ class SoftCrossEntropySum(SoftCrossEntropy):
 class NllLoss(Op):
     """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
     edge_order = (0,)               # PyTorch's node: an edge to the input only
+    shown_edges = _shown_class_loss(log_softmax=False)
+
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, reduction):
+    def forward(ctx, x, target, weight, ignore_index, reduction, source=None):
+        """source: the input as given, where it is not x itself (its rank names the node)"""
         x, target, weight = _contiguous(x, target, weight)
         ctx.save_for_backward(x)          # unread, as PyTorch saves it: an in-place change raises
         losses = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
         ctx.args = (target, weight, ignore_index, reduction, x.shape[1],
                     _class_denominator(target, weight, ignore_index, reduction))
-        return reduce(losses, reduction, ctx.args[5])
+        return _as_given(reduce(losses, reduction, ctx.args[5]), source, reduction)
 
     @staticmethod
     def backward(ctx, g):
         ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
+        g = g.reshape(-1) if reduction == "none" else g
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
-        return dx, None, None, None, None
+        return dx, None, None, None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -294,7 +336,12 @@ class NllLoss(Op):
         # only the targets' entries, selected (an inf g elsewhere stays out, as in backward)
         dx = dx.masked_fill(constant(a == 0), 0)
         # PyTorch's depends on x too, with a zero derivative: it keeps the graph
-        return (DependsOn.apply(dx, input_stand_in(ctx, 0)), None, None, None, None)
+        return (DependsOn.apply(dx, input_stand_in(ctx, 0)), None, None, None, None, None)
+
+
+class NllLoss2d(NllLoss):
+    """NllLoss of an input of rank 3 or more, as PyTorch names its node"""
+    grad_fn_name = "NllLoss2DBackward0"
 
 
 class BinaryCrossEntropy(Op):
