@@ -237,3 +237,28 @@ def test_mv_differentiates_twice(backend):
     a = cgrad.randn(3, 4, dtype=cgrad.float64, requires_grad=True)
     v = cgrad.randn(4, dtype=cgrad.float64, requires_grad=True)
     assert cgrad.autograd.gradgradcheck(cgrad.mv, (a, v))
+
+
+@pytest.mark.parametrize("key", [(slice(1, None), slice(None, None, 2)), (1, slice(2, None)),
+                                 (None, 1), (Ellipsis, 1), (slice(None), None, 0), 1,
+                                 (slice(None),), (1, 2), (slice(0, 2), None, slice(1, 3)),
+                                 (Ellipsis,), (-1, None, slice(None, None, -1))],
+                         ids=str)
+def test_basic_indexing_shows_pytorchs_chain_of_views(backend, key):
+    """x[key] is one view here; its node shows the views PyTorch's indexing applies one dim
+    at a time (x[1:, ::2]: two SliceBackward0), and the gradient is unchanged"""
+    grads = []
+    graphs = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.arange(20.0).reshape(4, 5), requires_grad=True)
+        try:
+            y = x[key]
+        except (IndexError, ValueError) as e:          # (a negative step: both refuse)
+            graphs.append(type(e).__name__)
+            continue
+        graphs.append(_graph(y, 5))
+        (y * y).sum().backward()
+        grads.append(x.grad.numpy())
+    assert graphs[0] == graphs[1]
+    for got in grads[1:]:
+        np.testing.assert_array_equal(grads[0], got)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import _meta, backends as B
-from ..autograd.function import Op, constant, renamed
+from ..autograd.function import Op, constant, renamed, shown
 from .elementwise import MaskedFill, Where
 from .._memory import zeros
 from .._memory_format import (contiguous_format, copy_as, laid_like, suggested,
@@ -306,6 +306,15 @@ class BasicIndex(Op):
     def graph_backward(cls, ctx, g):
         return cls.gradient.apply(g, ctx.shape, ctx.key), None
 
+    @staticmethod
+    def shown_edges(node, edges):
+        """PyTorch's chain of views for the key (x[1:, ::2]: two slices), the last this node"""
+        edge, key = edges[0], node.__dict__.get("key")
+        chain = index_chain(key, node.shape) if key is not None else None
+        for name in (chain or ())[:-1]:
+            edge = shown(name, edge)
+        return (edge,)
+
 
 def scattered(x, shape, key):
     """zeros of shape with x written at a basic key"""
@@ -363,27 +372,41 @@ def whole_slice(k, n):
     return k.start in (None, 0) and k.step in (None, 1) and k.indices(n)[1] == n
 
 
-def basic_index_op(key, shape):
-    """The BasicIndex op named as the last view op PyTorch's indexing applies for this key:
+def index_chain(key, shape):
+    """The grad_fn names of the view ops PyTorch's indexing applies for a basic key, in order:
     an int selects, None unsqueezes, a slice short of its whole dim slices; whole slices and
-    Ellipsis add nothing (AliasBackward0 when nothing else is left)"""
+    Ellipsis add nothing. None if the key indexes more dims than shape has."""
     items = key if type(key) is tuple else (key,)
     consuming = sum(1 for k in items if k is not None and k is not Ellipsis)
     if consuming > len(shape):
-        return BasicIndex                      # (which raises NumPy's IndexError)
-    op, d = Alias, 0
+        return None
+    names, d = [], 0
     for k in items:
         if k is Ellipsis:
             d += len(shape) - consuming
         elif k is None:
-            op = Unsqueezed
+            names.append("UnsqueezeBackward0")
         elif isinstance(k, slice):
             if not whole_slice(k, shape[d]):
-                op = BasicIndex
+                names.append("SliceBackward0")
             d += 1
         else:
-            op, d = Select, d + 1
-    return op
+            names.append("SelectBackward0")
+            d += 1
+    return names
+
+
+_LAST_VIEW_OP = {"SelectBackward0": Select, "UnsqueezeBackward0": Unsqueezed,
+                 "SliceBackward0": BasicIndex}
+
+
+def basic_index_op(key, shape):
+    """The BasicIndex op named as the last view op PyTorch's indexing applies for this key
+    (AliasBackward0 where it applies none)"""
+    chain = index_chain(key, shape)
+    if chain is None:
+        return BasicIndex                      # (which raises NumPy's IndexError)
+    return _LAST_VIEW_OP[chain[-1]] if chain else Alias
 
 
 def memory_owner(a):
