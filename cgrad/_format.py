@@ -138,7 +138,7 @@ def tensor_repr(t):
                                   a.dtype not in (np.int64, np.bool_)):
         suffixes.append(f"dtype=cgrad.{a.dtype.name}")
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")     # (as PyTorch's)
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, len(prefix))

@@ -277,6 +277,11 @@ _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int
             "uint8": "uint8_t"}
 
 
+def _masked_fill_op(value):
+    """masked_fill's op: a Tensor value gets its gradient (PyTorch's MaskedFillBackward1)"""
+    return E.MaskedFillTensor if isinstance(value, Tensor) else E.MaskedFill
+
+
 def _fill_value(value, dtype):
     """A Python number to write into an array of dtype, as PyTorch converts it: an integer
     dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
@@ -1111,7 +1116,8 @@ class Tensor:
         return self
 
     def masked_fill_(self, mask, value):
-        return self._inplace(E.MaskedFill, *self._masked_fill_args(mask, value, "masked_fill_"))
+        mask, value = self._masked_fill_args(mask, value, "masked_fill_")
+        return self._inplace(_masked_fill_op(value), mask, value)
 
     def _masked_fill_args(self, mask, value, name="masked_fill"):
         """mask and value for MaskedFill, with PyTorch's checks: a Tensor mask, a 0-d value
@@ -1480,12 +1486,10 @@ class Tensor:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {n} and channel size = {channels}.")
         w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (self.ndim - 2))
-        y = self.where(self > 0, w * self)
-        if not y.requires_grad:
-            return y
-        # printed as PyTorch's node, its edges to the input and the weight (viewed to the
-        # input's dims, unless both are 1-D)
-        return _PRELU_OUTPUT.apply(y, y.shape, None, self, weight if self.ndim == 1 else w)
+        # PyTorch's node's edges: the input and the weight (viewed to the input's dims,
+        # unless both are 1-D)
+        return _as_fused("PreluKernelBackward0", self.where(self > 0, w * self), self,
+                         weight if self.ndim == 1 else w)
 
     def abs(self):
         return E.Abs.apply(self)
@@ -2360,7 +2364,8 @@ class Tensor:
         return Tensor._make(np.logical_not(self._data))
 
     def masked_fill(self, mask, value):
-        return E.MaskedFill.apply(self, *self._masked_fill_args(mask, value))
+        mask, value = self._masked_fill_args(mask, value)
+        return _masked_fill_op(value).apply(self, mask, value)
 
     # ---- composed from the ops above (their gradients come with them) -------------------------
     def logical_and(self, other):
@@ -2590,14 +2595,16 @@ class Tensor:
                              if isinstance(weight, Tensor) else "lerp_kernel_scalar")
         if isinstance(weight, Tensor):
             near = self + weight * (end - self)
-            return near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
+            return _as_fused("LerpBackward1", near.where(weight.abs() < 0.5,
+                                                          end - (end - self) * (1 - weight)),
+                             self, end, weight)
         if abs(weight) < 0.5:
-            return self + weight * (end - self)
-        return end - (end - self) * (1 - weight)
+            return _as_fused("LerpBackward0", self + weight * (end - self), self, end)
+        return _as_fused("LerpBackward0", end - (end - self) * (1 - weight), self, end)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)
-        return self + value * (t1 * t2)
+        return _as_fused("AddcmulBackward0", self + value * (t1 * t2), self, tensor1, tensor2)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
@@ -2609,7 +2616,7 @@ class Tensor:
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
         t1, t2, value = self._addc_operands("addcdiv", tensor1, tensor2, value)
-        return self + value * (t1 / t2)
+        return _as_fused("AddcdivBackward0", self + value * (t1 / t2), self, tensor1, tensor2)
 
     def _addc_operands(self, name, tensor1, tensor2, value):
         """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the
@@ -2666,9 +2673,12 @@ class Tensor:
         return x.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
     def roll(self, shifts, dims=None):
+        return _as_fused("RollBackward0", self._rolled(shifts, dims), self)
+
+    def _rolled(self, shifts, dims):
         from ._functions import cat
         if dims is None:
-            return self.flatten().roll(shifts, 0).reshape(self.shape)
+            return self.flatten()._rolled(shifts, 0).reshape(self.shape)
         shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
         if len(shifts) != len(dims):
@@ -2685,8 +2695,7 @@ class Tensor:
 
     def tile(self, *dims):
         dims = _shape_arg(dims)
-        return self.reshape((1,) * (len(dims) - self.ndim) + self.shape).repeat(
-            (1,) * (self.ndim - len(dims)) + dims)
+        return self.repeat((1,) * (self.ndim - len(dims)) + dims)      # (repeat adds dims)
 
     def floor_divide(self, other):
         return self // other
@@ -4036,8 +4045,9 @@ class Tensor:
         if mat.shape[1] != vec.shape[0] or self.ndim and self.shape[0] not in (1, mat.shape[0]):
             raise RuntimeError(f"size mismatch, got input ({self.shape[0] if self.ndim else 1}), "
                                f"mat ({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
-        return addmm(self.reshape(-1, 1), mat, vec.reshape(-1, 1), beta=beta,
-                     alpha=alpha).reshape(mat.shape[0])
+        return _as_fused("AddmvBackward0", addmm(self.reshape(-1, 1), mat, vec.reshape(-1, 1),
+                                                 beta=beta, alpha=alpha).reshape(mat.shape[0]),
+                         self, mat, vec)
 
     def addr(self, vec1, vec2, *, beta=1, alpha=1):
         """beta * self + alpha * outer(vec1, vec2)"""
@@ -4054,13 +4064,16 @@ class Tensor:
                                        "be a floating point number.")
             return _beta_plus(self, outer(vec1, vec2) * alpha if alpha != 1 else
                               outer(vec1, vec2), beta)
-        return addmm(self, vec1.reshape(-1, 1), vec2.reshape(1, -1), beta=beta, alpha=alpha)
+        return _as_fused("AddrBackward0", addmm(self, vec1.reshape(-1, 1), vec2.reshape(1, -1),
+                                                beta=beta, alpha=alpha), self, vec1, vec2)
 
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * self + alpha * (batch1 @ batch2), batch by batch"""
         prod = bmm(batch1, batch2)
         beta, alpha = _integral_scalars(prod, beta, alpha)
-        return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
+        return _as_fused("BaddbmmBackward0",
+                         _beta_plus(self, prod * alpha if alpha != 1 else prod, beta),
+                         self, batch1, batch2)
 
     def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * self + alpha * the sum over the batch of batch1[i] @ batch2[i]"""
@@ -4072,7 +4085,9 @@ class Tensor:
                                f"{batch1.shape[0]} and {batch2.shape[0]}")
         prod = bmm(batch1, batch2).sum(0)
         beta, alpha = _integral_scalars(prod, beta, alpha)
-        return _beta_plus(self, prod * alpha if alpha != 1 else prod, beta)
+        return _as_fused("AddbmmBackward0",
+                         _beta_plus(self, prod * alpha if alpha != 1 else prod, beta),
+                         self, batch1, batch2)
 
     def addmv_(self, mat, vec, *, beta=1, alpha=1):
         if self.ndim != 1:
@@ -4447,7 +4462,22 @@ def _operand(other):
     raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
 
 
-_PRELU_OUTPUT = _nn_ops.layer_output("PreluKernelBackward0", fresh=True, edges=2)
+_FUSED_OUTPUTS = {}
+
+
+def _as_fused(grad_fn_name, y, *inputs):
+    """y, the result of a composition of ops, recorded as PyTorch's one fused node (a
+    LayerOutput printed as grad_fn_name, its edges to inputs, on y's memory: the composition's
+    last op made y and saves nothing of it)"""
+    if not y.requires_grad:
+        return y
+    op = _FUSED_OUTPUTS.get((grad_fn_name, len(inputs)))
+    if op is None:
+        op = _FUSED_OUTPUTS[grad_fn_name, len(inputs)] = _nn_ops.layer_output(
+            grad_fn_name, fresh=True, edges=len(inputs))
+    return op.apply(y, y.shape, None, *inputs)
+
+
 
 
 def _binary(op, a, b, *extra):

@@ -84,6 +84,30 @@ def _cases(lib):
         "prelu_module": lambda: lib.nn.PReLU(2)(r(3, 2)),
         "pairwise_distance": lambda: F.pairwise_distance(r(2, 3), lib.randn(2, 3)),
         "pairwise_distance_both": lambda: F.pairwise_distance(r(2, 3), r(3), p=1, keepdim=True),
+        # compositions recorded as PyTorch's one node
+        "baddbmm": lambda: lib.baddbmm(r(2, 3, 5), r(2, 3, 4), r(2, 4, 5)),
+        "addbmm": lambda: lib.addbmm(r(3, 5), r(2, 3, 4), r(2, 4, 5)),
+        "addmv": lambda: lib.addmv(r(3), r(3, 4), r(4)),
+        "addr": lambda: lib.addr(r(3, 2), r(3), r(2)),
+        "addcmul": lambda: lib.addcmul(r(3), r(3), r(3), value=0.5),
+        "addcdiv_input_constant": lambda: lib.addcdiv(lib.randn(3), r(3), lib.rand(3) + 1),
+        "lerp_number": lambda: lib.lerp(r(3), r(3), 0.7),
+        "lerp_tensor": lambda: lib.lerp(r(3), r(3), lib.rand(3, requires_grad=True)),
+        "glu": lambda: F.glu(r(2, 4)),
+        "roll_flat": lambda: r(3, 2).roll(1),
+        "roll_dims": lambda: r(3, 2).roll((1, 1), (0, 1)),
+        "tile": lambda: r(2, 3).tile(2),
+        "normalize": lambda: F.normalize(r(2, 3)),
+        "bce_with_logits_pos_weight": lambda: F.binary_cross_entropy_with_logits(
+            r(3), lib.rand(3), pos_weight=lib.rand(3)),
+        "embedding_bag": lambda: F.embedding_bag(lib.tensor([1, 2, 3]), r(5, 2),
+                                                 lib.tensor([0, 2])),
+        "margin_ranking_loss": lambda: F.margin_ranking_loss(r(3), r(3),
+                                                             lib.tensor([1., -1., 1.])),
+        "number_over_tensor": lambda: 1 / (r(3) + 2),
+        "reshape_copy": lambda: r(2, 3).t().reshape(6),
+        "masked_fill_tensor": lambda: r(3).masked_fill(lib.tensor([True, False, True]),
+                                                       lib.tensor(2., requires_grad=True)),
     }
 
 
@@ -262,3 +286,40 @@ def test_basic_indexing_shows_pytorchs_chain_of_views(backend, key):
     assert graphs[0] == graphs[1]
     for got in grads[1:]:
         np.testing.assert_array_equal(grads[0], got)
+
+
+
+def _written(lib, write):
+    """x (a non-leaf) after write(x, a leaf that requires grad)"""
+    x = lib.randn(3, 2, requires_grad=True) * 1
+    write(x, lib.randn(2, requires_grad=True))
+    return x
+
+
+_WRITES = {
+    "setitem_number": lambda x, v: x.__setitem__(0, 5.0),
+    "setitem_tensor": lambda x, v: x.__setitem__(0, v),
+    "setitem_all_number": lambda x, v: x.__setitem__(slice(None), 5.0),
+    "setitem_all_tensor": lambda x, v: x.__setitem__(slice(None), v * x.new_ones(3, 1)),
+    "setitem_index_number": lambda x, v: x.__setitem__(x.new_tensor([0, 2]).long(), 5.0),
+    "setitem_index_tensor": lambda x, v: x.__setitem__(x.new_tensor([0, 2]).long(), v),
+    "view_mul_number": lambda x, v: x[1:].mul_(2),
+    "view_add_tensor": lambda x, v: x[0].add_(v),
+    "view_relu": lambda x, v: x[:, 0].relu_(),
+    "view_copy": lambda x, v: x[1].copy_(v),
+    "view_addcmul": lambda x, v: x[2].addcmul_(v, v),
+    "addcdiv_in_place": lambda x, v: x.addcdiv_(v, v.exp()),
+    "copy_whole": lambda x, v: x.copy_(v),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_WRITES))
+def test_writes_show_pytorchs_nodes(backend, write):
+    """x[key] = v and in-place ops on a view of x: x's node as PyTorch's (CopySlices holding
+    the view's op: edges to x before and to that op's other inputs; None for a number)"""
+    cgrad.manual_seed(0)
+    torch.manual_seed(0)
+    got, want = (_written(lib, _WRITES[write]) for lib in (cgrad, torch))
+    assert _graph(got, 2) == _graph(want, 2)
+    assert type(got.grad_fn).__name__ == type(want.grad_fn).__name__
+    assert repr(got).split("grad_fn=")[1] == repr(want).split("grad_fn=")[1]

@@ -140,6 +140,43 @@ def test_masked_fill_keeps_the_shape_as_torch(backend, case):
     compare(lambda m, t: t.masked_fill(m.tensor(mask), -1.5), x, layout="transposed")
 
 
+@pytest.mark.parametrize("how", ["method", "in place", "setitem", "float64 value",
+                                 "broadcast mask"])
+def test_masked_fill_with_a_tensor_value_differentiates_the_value(backend, how):
+    """the value's gradient is the sum of g over the mask (PyTorch's MaskedFillBackward1;
+    cgrad gave the value none)"""
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((2, 3)).astype(np.float32)
+    w = rng.standard_normal((2, 3)).astype(np.float32)
+    results = []
+    for m in (cgrad, torch):
+        x = m.tensor(x0, requires_grad=True)
+        v = m.tensor(0.5, dtype=m.float64 if how == "float64 value" else m.float32,
+                     requires_grad=True)
+        mask = m.tensor([True, False, True]) if how == "broadcast mask" else \
+            m.tensor([[True, False, True], [False, False, True]])
+        if how == "in place":
+            y = (x * 1).masked_fill_(mask, v)
+        elif how == "setitem":
+            y = x * 1
+            y[mask] = v
+        else:
+            y = x.masked_fill(mask, v)
+        (y * m.tensor(w)).sum().backward()
+        results.append((y.grad_fn.name(), y.detach().numpy(), x.grad.numpy(), v.grad.item(),
+                        str(v.grad.dtype).split(".")[-1]))
+    assert results[0][0] == results[1][0] and results[0][4] == results[1][4]
+    for got, want in zip(results[0][1:4], results[1][1:4]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_masked_fill_value_gradient_differentiates_again(backend):
+    x = cgrad.randn(2, 3, dtype=cgrad.float64, requires_grad=True)
+    v = cgrad.tensor(0.5, dtype=cgrad.float64, requires_grad=True)
+    mask = cgrad.tensor([True, False, True])
+    assert cgrad.autograd.gradgradcheck(lambda a, b: a.masked_fill(mask, b) ** 2, (x, v))
+
+
 def test_a_0d_integer_tensor_is_taken_as_a_dim():
     """PyTorch's parser takes a 0-d integer tensor where an int dim is expected (others:
     TypeError); cgrad raised TypeError for all"""

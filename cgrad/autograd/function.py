@@ -545,9 +545,11 @@ class Op:
             cls.grad_fn_name = cls.__name__ + "Backward0"
         if "saves" in cls.__dict__ and "saved_names" not in cls.__dict__:   # unary families
             cls.saved_names = ("self",) if cls.saves == "input" else ("result",)
-        # the class of this op's nodes, named as PyTorch's (type(y.grad_fn).__name__)
+        # the class of this op's nodes, named as PyTorch's (type(y.grad_fn).__name__: its
+        # name() without a C++ namespace, CopySlices for torch::autograd::CopySlices)
         if "_node_type" not in cls.__dict__:                    # (a Function's: FunctionCtx)
-            cls._node_type = type(cls.grad_fn_name, (Node,), {"__slots__": ()})
+            cls._node_type = type(cls.grad_fn_name.rsplit("::", 1)[-1], (Node,),
+                                  {"__slots__": ()})
 
     @classmethod
     def apply(cls, *args):

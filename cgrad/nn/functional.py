@@ -20,7 +20,7 @@ from ..autograd.function import constant, renamed
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
-from ..tensor import Tensor, _broadcast_check, _tname
+from ..tensor import Tensor, _as_fused, _broadcast_check, _tname
 from ..tensor import _dim, _dims
 
 # ---- activations ------------------------------------------------------------------------------
@@ -83,7 +83,8 @@ def logsigmoid(input):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """x / max(||x||_p, eps) along dim (PyTorch's own composition of norm, clamp and div)"""
     from .._functions import _into_out
-    return _into_out(input / input.norm(p, dim, keepdim=True).clamp(min=eps), out)
+    return _into_out(input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input),
+                     out)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -2871,7 +2872,7 @@ def glu(input, dim=-1):
                            f"{input.shape[d]}")
     _dtype.require_float(input._data.dtype, "glu_cpu")
     a, b = input.chunk(2, d)
-    return a * b.sigmoid()
+    return _as_fused("GluBackward0", a * b.sigmoid(), input)
 
 
 def prelu(input, weight):
@@ -2942,6 +2943,12 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduced(margin_part + input.where(target != -1, zero), reduction)
 
 
+# x + a number where PyTorch's C++ adds it (add.Scalar: one edge, AddBackward1): the margin
+# of margin_ranking_loss, pairwise_distance's eps
+_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds")
+_ADD_NUMBER.edge_order = (0,)
+
+
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)"""
@@ -2950,7 +2957,8 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {input1.size()}, input2: {input2.size()}, "
                            f"target: {target.size()} ")
-    return _reduced((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+    return _reduced(_ADD_NUMBER.apply(-target * (input1 - input2), margin).clamp_min(0),
+                    reduction)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
@@ -3221,10 +3229,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _OUTPUTS["multilabel_margin_loss"].apply(loss, loss.shape, None, input)
 
 
-# pairwise_distance's ops printed as PyTorch's C++ records them: + eps as add.Scalar (one
-# edge), the norm as norm.ScalarOpt_dim
-_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds")
-_ADD_NUMBER.edge_order = (0,)
+# pairwise_distance's norm printed as PyTorch's C++ records it (norm.ScalarOpt_dim)
 _PAIRWISE_NORM = renamed("PairwiseNorm", RD.Norm, "NormBackward1", "pairwise_distance's norm")
 
 

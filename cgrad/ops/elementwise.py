@@ -6,7 +6,7 @@ import numpy as np
 from .. import backends as B
 from .._dtype import require_float, result_type
 from .._memory_format import laid_as_first
-from ..autograd.function import Op, constant, output_after_the_fact, renamed
+from ..autograd.function import Op, constant, output_after_the_fact, renamed, shown
 
 
 def divides_by_zero(a, b, kinds="iub"):
@@ -234,6 +234,9 @@ class RDiv(Op):
     bits: 3 / a differs from (1 / a) * 3 in the last bit for ~30% of float32 a)   ->
     da = -(g c) r**2, from the saved r (a itself may change in place afterwards)"""
     grad_fn_name = "MulBackward0"
+    # PyTorch's graph: reciprocal(a) * c, c wrapped as a tensor (a None edge)
+    shown_edges = staticmethod(lambda node, edges: (shown("ReciprocalBackward0", edges[0]),
+                                                    None))
 
     @staticmethod
     def forward(ctx, a, c):
@@ -1316,7 +1319,7 @@ class Fill(Op):
 class Copy(Op):
     """y = src broadcast into x's shape and dtype   ->   dx = 0, dsrc = g (summed back by the
     engine)"""
-    grad_fn_name = "CopyBackwards"
+    grad_fn_name = "torch::autograd::CopyBackwards"
 
     @staticmethod
     def forward(ctx, x, src):
@@ -1336,6 +1339,14 @@ class FillTensor(Copy):
     grad_fn_name = "FillBackward3"
 
 
+def held_op_edges(node, edges):
+    """shown_edges of a node that holds an op applied to its first input (CopySlices; an
+    in-place op computed out of place, then copied in): PyTorch's node has that op's edges,
+    the first input's, then the op's (the second input's node) past its own first"""
+    first, held = edges[:2]
+    return (first,) if held is None else (first, *(n for n, _ in held.next_functions[1:]))
+
+
 # the in-place ops made of these, named as PyTorch's
 Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
 FillNumber = renamed("FillNumber", Fill, "FillBackward2", "x.fill_(a number)")
@@ -1344,6 +1355,7 @@ AddcmulInPlace = renamed("AddcmulInPlace", Copy, "AddcmulBackward0",
                          "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))")
 AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
                          "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))")
+AddcmulInPlace.shown_edges = AddcdivInPlace.shown_edges = staticmethod(held_op_edges)
 
 
 class MaskedFill(Op):
@@ -1367,6 +1379,23 @@ class MaskedFill(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return MaskedFill.apply(g, ctx.mask, 0), None, None
+
+
+class MaskedFillTensor(MaskedFill):
+    """masked_fill with a 0-d Tensor value   ->   dx = g where not mask, dvalue = the sum of g
+    where mask"""
+    grad_fn_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g.dtype.type(0)
+        gv = np.where(ctx.mask, g, zero).sum() if ctx.needs_input_grad[2] else None
+        return np.where(ctx.mask, zero, g), None, gv
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return (MaskedFill.apply(g, ctx.mask, 0), None,
+                MaskedFill.apply(g, ~ctx.mask, 0).sum() if ctx.needs_input_grad[2] else None)
 
 
 def _same_float(y, x):

@@ -375,6 +375,8 @@ class BinaryCrossEntropy(Op):
 class BinaryCrossEntropyWithLogits(Op):
     """loss = w ((1 - y) x - l log_sigmoid(x)), l = 1 + (pos_weight - 1) y   ->
     dx = g' w ((1 + p y - y) sigmoid(x) - p y), dy = g' w (log(1 - sigmoid(x)) - p log sigmoid(x))"""
+    edge_order = (0, 1)             # PyTorch's node: input, target (weights take no gradient)
+
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
         ctx.save_for_backward(x, y)

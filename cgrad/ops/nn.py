@@ -67,6 +67,7 @@ class EmbeddingBag(Op):
     batch where scale_grad_by_freq); for max, g added at the argmax row of each column;
     dpsw[i] = g[bag[i]] . w[idx[i]] (0 outside bags)"""
     grad_fn_name = "EmbeddingBagBackward0"
+    edge_order = (0, 1)             # PyTorch's node: weight, per_sample_weights (None or not)
 
     @staticmethod
     def forward(ctx, w, psw, idx, bag, n_bags, mode, scale_grad_by_freq):
@@ -387,7 +388,8 @@ PAD_INDEX = {(mode, k): renamed(f"{name}Pad{k}d", AdvancedIndex, f"{name}Pad{k}D
                                 f"F.pad(mode={mode!r}) of the last {k} dims: x indexed")
              for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
              for k in (1, 2, 3)}
-PAD_INDEX.update({("circular", k): renamed(f"CircularPad{k}d", AdvancedIndex, "CopySlices",
+PAD_INDEX.update({("circular", k): renamed(f"CircularPad{k}d", AdvancedIndex,
+                                           "torch::autograd::CopySlices",
                                            "F.pad(mode='circular'), which PyTorch writes by "
                                            "slices") for k in (1, 2, 3)})
 

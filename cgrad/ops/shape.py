@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _meta, backends as B
 from ..autograd.function import Op, constant, renamed, shown
-from .elementwise import MaskedFill, Where
+from .elementwise import MaskedFill, Where, held_op_edges
 from .._memory import zeros
 from .._memory_format import (contiguous_format, copy_as, laid_like, suggested,
                              with_strides_of)
@@ -47,6 +47,8 @@ class View(Op):
 class ReshapeCopy(Op):
     """y = a copy of x in the new shape (x's strides allow no view)"""
     grad_fn_name = "UnsafeViewBackward0"
+    # PyTorch's: clone, then view the clone
+    shown_edges = staticmethod(lambda node, edges: (shown("CloneBackward0", edges[0]),))
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -485,7 +487,8 @@ class CopySlices(Op):
     """The base after an in-place op on one of its views wrote `result` into the view's
     region (the caller writes it; forward returns the base's array)   ->   d(base before) =
     g with the region zeroed, d(result) = g at the region"""
-    grad_fn_name = "CopySlices"
+    grad_fn_name = "torch::autograd::CopySlices"
+    shown_edges = staticmethod(held_op_edges)         # (the in-place op that made result)
 
     @staticmethod
     def forward(ctx, base, result, region):
@@ -769,9 +772,14 @@ def checked_index(items, shape):
     return items
 
 
-CopySlicesPut = renamed("CopySlicesPut", IndexPut, "CopySlices", "x[key] = v, key a view")
+# x[key] = v, named as PyTorch's by key (setitem_op); the edges: x, v (None for a number)
+CopySlicesPut = renamed("CopySlicesPut", IndexPut, "torch::autograd::CopySlices",
+                        "x[key] = v, key a view")
 FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v")
-CopyPut = renamed("CopyPut", IndexPut, "CopyBackwards", "x[:] = v")
+CopyPut = renamed("CopyPut", IndexPut, "torch::autograd::CopyBackwards", "x[:] = v")
+IndexPutSet = renamed("IndexPutSet", IndexPut, "IndexPutBackward0", "x[index arrays] = v")
+for _op in (CopySlicesPut, FillPut, CopyPut, IndexPutSet):
+    _op.edge_order = (0, 2)
 
 
 def setitem_op(key, shape, value):
@@ -792,7 +800,7 @@ def setitem_op(key, shape, value):
         elif not isinstance(k, slice) or not whole_slice(k, shape[d]):
             return CopySlicesPut             # an int, None, a bool or a partial slice
     if arrays:
-        return IndexPut
+        return IndexPutSet
     return FillPut if np.ndim(value._data if hasattr(value, "_data") else value) == 0 \
         else CopyPut
 
