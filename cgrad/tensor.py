@@ -1484,8 +1484,9 @@ class Tensor:
         if not y.requires_grad:
             return y
         # printed as PyTorch's node, its edges to the input and the weight (viewed to the
-        # input's dims, unless both are 1-D)
-        return _PRELU_OUTPUT.apply(y, y.shape, None, self, weight if self.ndim == 1 else w)
+        # input's rank where its own differs)
+        return _PRELU_OUTPUT.apply(y, y.shape, None, self,
+                                   weight if self.ndim == weight.ndim else w)
 
     def abs(self):
         return E.Abs.apply(self)
