@@ -204,6 +204,22 @@ def _linear_and_class_losses(lib):
     return cases
 
 
+@pytest.mark.parametrize("loss", ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (3, 4)), ((3, 1), (1, 4))])
+def test_broadcast_losses_expand_only_the_smaller_operand(backend, loss, shapes):
+    """a pointwise loss broadcasts as PyTorch's broadcast_tensors: an operand of the common
+    shape is itself (its edge goes to it), only the other one is expanded"""
+    graphs = []
+    for lib in (cgrad, torch):
+        x, y = (lib.ones(shape, requires_grad=True) for shape in shapes)
+        with pytest.warns(UserWarning, match="target size"):
+            out = getattr(lib.nn.functional, loss)(x, y)
+        graphs.append(_graph(out, 4))
+        a, b = lib.broadcast_tensors(x, y)
+        graphs.append((a is x, b is y))
+    assert graphs[:2] == graphs[2:]
+
+
 @pytest.mark.parametrize("case", sorted(_linear_and_class_losses(cgrad)))
 def test_fused_ops_show_pytorchs_graph(backend, case):
     """F.linear (one kernel here) shows PyTorch's addmm / mm with the weight's TBackward0 and
