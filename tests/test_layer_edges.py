@@ -136,7 +136,8 @@ def _hooked_layers(lib, case):
     F = lib.nn.functional
     rng = np.random.default_rng(0)
     arrays = {"conv2d": [(2, 3, 5, 5), (4, 3, 3, 3), (4,)],
-              "batch_norm": [(4, 3, 2), (3,), (3,)], "layer_norm": [(3, 4), (4,), (4,)], "group_norm": [(2, 4, 3), (4,), (4,)],
+              "batch_norm": [(4, 3, 2), (3,), (3,)], "layer_norm": [(3, 4), (4,), (4,)],
+              "group_norm": [(2, 4, 3), (4,), (4,)],
               "max_pool2d": [(1, 2, 4, 4)], "interpolate": [(1, 2, 3)], "pad": [(2, 3)],
               "prelu": [(2, 3, 4), (3,)], "smooth_l1_loss": [(3, 4), (3, 4)]}[case]
     inputs = [lib.tensor(rng.standard_normal(shape), requires_grad=True) for shape in arrays]
@@ -183,6 +184,8 @@ def _linear_and_class_losses(lib):
         "linear_input_constant": lambda: F.linear(lib.randn(2, 4), r(3, 4), r(3)),
         "linear_3d_input_constant": lambda: F.linear(lib.randn(5, 2, 4), r(3, 4), r(3)),
         "linear_weight_constant": lambda: F.linear(r(2, 4), lib.randn(3, 4), r(3)),
+        "linear_2d_broadcast_bias": lambda: F.linear(r(2, 4), r(3, 4), r(1, 3)),
+        "linear_2d_0d_bias": lambda: F.linear(r(2, 4), r(3, 4), lib.randn((), requires_grad=True)),
         "mlp_loss": lambda: F.mse_loss(lib.nn.Linear(3, 2)(lib.relu(lib.nn.Linear(4, 3)(
             lib.randn(5, 4)))), lib.randn(5, 2)),
     }

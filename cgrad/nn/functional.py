@@ -181,7 +181,8 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat2 must be a matrix, got {w.ndim}-D tensor")
     if bias._data.shape == w.shape[:1]:
         return L.linear_op(input.ndim, True).apply(input, weight, bias)
-    rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1])
+    rows = input if input.ndim == 2 else input.reshape(math.prod(input.shape[:-1]),
+                                                        input.shape[-1])
     bias.expand(rows.shape[0], weight.shape[0])                 # (its error if it cannot)
     out = L.Addmm.apply(bias, rows, weight.t(), 1, 1)
     return out if input.ndim == 2 else out.view(*input.shape[:-1], weight.shape[0])
