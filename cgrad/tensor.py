@@ -4714,8 +4714,8 @@ def matmul(a, b):
         return L.Dot.apply(a, b)
     if a.ndim == 2 and b.ndim == 2:
         return L.MatMul.apply(a, b)
-    if a.ndim == 1:             # (PyTorch's squeezes in place: SqueezeBackward4)
-        return S.SqueezeInPlace.apply(L.MatMul.apply(a.unsqueeze(0), b), b.ndim - 2)
+    if a.ndim == 1:             # as PyTorch's: mm(a.unsqueeze(0), b).squeeze_(0), no view
+        return L.MatMul.apply(a.unsqueeze(0), b).squeeze_(b.ndim - 2)
     if b.ndim == 1:
         if a.ndim == 2:
             return L.Mv.apply(a, b)

@@ -293,6 +293,23 @@ def test_matrix_vector_products_as_pytorch(backend, shapes):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shapes", [((3,), (3, 4)), ((3,), (2, 3, 4)), ((3, 4), (4,))])
+def test_vector_products_are_new_tensors_not_views(backend, shapes):
+    """1-D @ N-D squeezes its mm's result in place and 2-D @ 1-D is mv, as in PyTorch: the
+    product is no view (an in-place op on one made in no_grad mode records), at PyTorch's
+    version (but 1-D @ 3-D: PyTorch's reshapes a bmm's result instead, at version 0)"""
+    results = []
+    for lib in (cgrad, torch):
+        a, b = (lib.ones(shape) for shape in shapes)
+        with lib.no_grad():
+            out = a @ b
+        version = out._version if b.ndim < 3 else None
+        w = lib.ones(out.shape, requires_grad=True)
+        out.mul_(w).sum().backward()
+        results.append((out._base is None, version, w.grad.tolist()))
+    assert results[0] == results[1]
+
+
 def test_mv_differentiates_twice(backend):
     a = cgrad.randn(3, 4, dtype=cgrad.float64, requires_grad=True)
     v = cgrad.randn(4, dtype=cgrad.float64, requires_grad=True)
