@@ -522,13 +522,14 @@ def broadcast_shapes(*shapes):
 
 
 def broadcast_tensors(*tensors):
-    """the tensors expanded to their common shape (views)"""
+    """the tensors expanded to their common shape (views; one of that shape already is itself,
+    as in PyTorch)"""
     tensors = _tensor_args(tensors)
     shape = tensors[0]._data.shape if tensors else ()
     for t in tensors[1:]:
         _broadcast_check(np.empty(shape, bool), t._data)
         shape = np.broadcast_shapes(shape, t.shape)
-    return tuple(t.expand(shape) for t in tensors)
+    return tuple(t if t.shape == shape else t.expand(shape) for t in tensors)
 
 
 def cartesian_prod(*tensors):

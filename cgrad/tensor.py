@@ -1486,10 +1486,10 @@ class Tensor:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {n} and channel size = {channels}.")
         w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (self.ndim - 2))
-        # PyTorch's node's edges: the input and the weight (viewed to the input's dims,
-        # unless both are 1-D)
+        # PyTorch's node's edges: the input and the weight (viewed to the input's rank where
+        # its own differs)
         return _as_fused("PreluKernelBackward0", self.where(self > 0, w * self), self,
-                         weight if self.ndim == 1 else w)
+                         weight if self.ndim == weight.ndim else w)
 
     def abs(self):
         return E.Abs.apply(self)
@@ -4743,8 +4743,8 @@ def matmul(a, b):
         return L.Dot.apply(a, b)
     if a.ndim == 2 and b.ndim == 2:
         return L.MatMul.apply(a, b)
-    if a.ndim == 1:             # (PyTorch's squeezes in place: SqueezeBackward4)
-        return S.SqueezeInPlace.apply(L.MatMul.apply(a.unsqueeze(0), b), b.ndim - 2)
+    if a.ndim == 1:             # as PyTorch's: mm(a.unsqueeze(0), b).squeeze_(0), no view
+        return L.MatMul.apply(a.unsqueeze(0), b).squeeze_(b.ndim - 2)
     if b.ndim == 1:
         if a.ndim == 2:
             return L.Mv.apply(a, b)

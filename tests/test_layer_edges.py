@@ -81,6 +81,10 @@ def _cases(lib):
         "prelu_input_constant": lambda: F.prelu(lib.randn(3, 2, 4), r(2)),
         "prelu_weight_constant": lambda: F.prelu(r(3, 2, 4), lib.randn(2)),
         "prelu_1d": lambda: F.prelu(r(5), r(1)),
+        "prelu_0d_weight": lambda: F.prelu(r(5), lib.randn((), requires_grad=True)),
+        "prelu_0d": lambda: F.prelu(lib.randn((), requires_grad=True),
+                                    lib.randn((), requires_grad=True)),
+        "prelu_0d_input": lambda: F.prelu(lib.randn((), requires_grad=True), r(1)),
         "prelu_module": lambda: lib.nn.PReLU(2)(r(3, 2)),
         "pairwise_distance": lambda: F.pairwise_distance(r(2, 3), lib.randn(2, 3)),
         "pairwise_distance_both": lambda: F.pairwise_distance(r(2, 3), r(3), p=1, keepdim=True),
@@ -144,10 +148,48 @@ def test_layer_edges_carry_no_gradient_of_their_own(backend):
     out.grad_fn.register_hook(lambda grad_inputs, grad_outputs: seen.append(len(grad_inputs)))
     (out * out).sum().backward()
     (ref(tx) ** 2).sum().backward()
-    assert seen == [3]
+    assert seen == [1]                  # (the composition's gradient: see below)
     for got, want in [(x.grad, tx.grad), (conv.weight.grad, ref.weight.grad),
                       (conv.bias.grad, ref.bias.grad)]:
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _hooked_layers(lib, case):
+    """the gradients of a layer whose node's post hook doubles the gradients it is handed
+    (nn.Module.register_backward_hook rides on that node), and of each of its inputs"""
+    F = lib.nn.functional
+    rng = np.random.default_rng(0)
+    arrays = {"conv2d": [(2, 3, 5, 5), (4, 3, 3, 3), (4,)],
+              "batch_norm": [(4, 3, 2), (3,), (3,)], "layer_norm": [(3, 4), (4,), (4,)],
+              "group_norm": [(2, 4, 3), (4,), (4,)],
+              "max_pool2d": [(1, 2, 4, 4)], "interpolate": [(1, 2, 3)], "pad": [(2, 3)],
+              "prelu": [(2, 3, 4), (3,)], "smooth_l1_loss": [(3, 4), (3, 4)]}[case]
+    inputs = [lib.tensor(rng.standard_normal(shape), requires_grad=True) for shape in arrays]
+    layer = {"conv2d": lambda x, w, b: F.conv2d(x, w, b, padding=1),
+             "batch_norm": lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+             "layer_norm": lambda x, w, b: F.layer_norm(x, (4,), w, b),
+             "group_norm": lambda x, w, b: F.group_norm(x, 2, w, b),
+             "max_pool2d": lambda x: F.max_pool2d(x, 2),
+             "interpolate": lambda x: F.interpolate(x, scale_factor=2, mode="linear"),
+             "pad": lambda x: F.pad(x, (1, 2)), "prelu": F.prelu,
+             "smooth_l1_loss": lambda x, y: F.smooth_l1_loss(x, y, reduction="none")}[case]
+    out = layer(*inputs)
+    out.grad_fn.register_hook(
+        lambda grad_inputs, grad_outputs: tuple(None if g is None else g * 2
+                                                for g in grad_inputs))
+    (out * out).sum().backward()
+    return [t.grad.numpy() for t in inputs]
+
+
+@pytest.mark.parametrize("case", ["conv2d", "batch_norm", "layer_norm", "group_norm",
+                                  "max_pool2d", "interpolate", "pad", "prelu",
+                                  "smooth_l1_loss"])
+def test_post_hooks_on_a_layers_node_change_its_gradients(backend, case):
+    """a post hook on a composed layer's node gets the gradient of the composition (the
+    only gradient that node has: its edges to the inputs carry none), so what the hook
+    returns reaches every input, as PyTorch's fused node's hook does"""
+    for got, want in zip(_hooked_layers(cgrad, case), _hooked_layers(torch, case)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
 def _linear_and_class_losses(lib):
@@ -166,6 +208,8 @@ def _linear_and_class_losses(lib):
         "linear_input_constant": lambda: F.linear(lib.randn(2, 4), r(3, 4), r(3)),
         "linear_3d_input_constant": lambda: F.linear(lib.randn(5, 2, 4), r(3, 4), r(3)),
         "linear_weight_constant": lambda: F.linear(r(2, 4), lib.randn(3, 4), r(3)),
+        "linear_2d_broadcast_bias": lambda: F.linear(r(2, 4), r(3, 4), r(1, 3)),
+        "linear_2d_0d_bias": lambda: F.linear(r(2, 4), r(3, 4), lib.randn((), requires_grad=True)),
         "mlp_loss": lambda: F.mse_loss(lib.nn.Linear(3, 2)(lib.relu(lib.nn.Linear(4, 3)(
             lib.randn(5, 4)))), lib.randn(5, 2)),
     }
@@ -185,6 +229,22 @@ def _linear_and_class_losses(lib):
             cases[f"nll_loss_{len(shape)}d_{reduction}"] = \
                 lambda s=shape, red=reduction, t=target: F.nll_loss(r(*s), t(), reduction=red)
     return cases
+
+
+@pytest.mark.parametrize("loss", ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (3, 4)), ((3, 1), (1, 4))])
+def test_broadcast_losses_expand_only_the_smaller_operand(backend, loss, shapes):
+    """a pointwise loss broadcasts as PyTorch's broadcast_tensors: an operand of the common
+    shape is itself (its edge goes to it), only the other one is expanded"""
+    graphs = []
+    for lib in (cgrad, torch):
+        x, y = (lib.ones(shape, requires_grad=True) for shape in shapes)
+        with pytest.warns(UserWarning, match="target size"):
+            out = getattr(lib.nn.functional, loss)(x, y)
+        graphs.append(_graph(out, 4))
+        a, b = lib.broadcast_tensors(x, y)
+        graphs.append((a is x, b is y))
+    assert graphs[:2] == graphs[2:]
 
 
 @pytest.mark.parametrize("case", sorted(_linear_and_class_losses(cgrad)))
@@ -255,6 +315,23 @@ def test_matrix_vector_products_as_pytorch(backend, shapes):
         assert results[0][0] == results[1][0]
         for got, want in zip(results[0][1:], results[1][1:]):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3, 4)), ((3,), (2, 3, 4)), ((3, 4), (4,))])
+def test_vector_products_are_new_tensors_not_views(backend, shapes):
+    """1-D @ N-D squeezes its mm's result in place and 2-D @ 1-D is mv, as in PyTorch: the
+    product is no view (an in-place op on one made in no_grad mode records), at PyTorch's
+    version (but 1-D @ 3-D: PyTorch's reshapes a bmm's result instead, at version 0)"""
+    results = []
+    for lib in (cgrad, torch):
+        a, b = (lib.ones(shape) for shape in shapes)
+        with lib.no_grad():
+            out = a @ b
+        version = out._version if b.ndim < 3 else None
+        w = lib.ones(out.shape, requires_grad=True)
+        out.mul_(w).sum().backward()
+        results.append((out._base is None, version, w.grad.tolist()))
+    assert results[0] == results[1]
 
 
 def test_mv_differentiates_twice(backend):

@@ -446,3 +446,18 @@ def test_grad_fn_names_of_composed_losses_and_interpolate_as_torch(backend):
         expected, = torch.autograd.grad(want, want_leaf, torch.tensor(g))
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 2), (2, 3, 2, 2), (2, 3, 1, 1, 2)])
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("case", ["weight requires grad", "weight size", "integer input"])
+def test_class_loss_errors_name_pytorchs_kernel_for_the_rank(shape, loss, case):
+    """above 2-D PyTorch's class losses run nll_loss2d (and a log_softmax not over the last
+    dim): their errors name those kernels"""
+    def run(lib):
+        x = lib.zeros(shape, dtype=lib.int64 if case == "integer input" else lib.float32)
+        weight = {"weight requires grad": lib.ones(3, requires_grad=True),
+                  "weight size": lib.ones(4)}.get(case)
+        t = lib.zeros((shape[0], *shape[2:]), dtype=lib.int64)
+        getattr(lib.nn.functional, loss)(x, t, weight=weight)
+    _raises_like_torch(lambda: run(cgrad), lambda: run(torch))

@@ -337,7 +337,7 @@ def _with_post_hooks(op):
 
     def run_hooks(ctx, grads, grad_outputs):
         """grads (Tensors or None, in forward's order) through the hooks"""
-        order = ctx._edges()
+        order = ctx.op.hook_edges or ctx._edges()
         grad_inputs = tuple(grads[i] for i in order)
         for hook in tuple(ctx._post_hooks):          # a hook may remove itself
             result = hook(grad_inputs, grad_outputs)
@@ -538,6 +538,9 @@ class Op:
     # has more nodes (F.linear's TBackward0 of the weight): edges as _edges() orders them,
     # wrapped in ShownNodes
     shown_edges = None
+    # the inputs whose gradients the node's post hooks get and replace, where not its edges'
+    # (a layer's output whose edges carry no gradient: the composition's)
+    hook_edges = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

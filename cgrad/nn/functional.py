@@ -182,7 +182,8 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat2 must be a matrix, got {w.ndim}-D tensor")
     if bias._data.shape == w.shape[:1]:
         return L.linear_op(input.ndim, True).apply(input, weight, bias)
-    rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1])
+    rows = input if input.ndim == 2 else input.reshape(math.prod(input.shape[:-1]),
+                                                        input.shape[-1])
     bias.expand(rows.shape[0], weight.shape[0])                 # (its error if it cannot)
     out = L.Addmm.apply(bias, rows, weight.t(), 1, 1)
     return out if input.ndim == 2 else out.view(*input.shape[:-1], weight.shape[0])
@@ -2546,15 +2547,23 @@ def _class_weights(weight, n_classes, dtype, prefix=""):
     return weight.reshape(-1).to(dtype)
 
 
-def _class_weight(weight, n_classes, dtype):
-    """The class weights of the class-index losses (no gradient), or None"""
+def _class_weight(weight, n_classes, dtype, kernel):
+    """The class weights of the class-index losses (no gradient), or None, checked as PyTorch's
+    kernel (nll_loss2d above 2-D) checks them"""
     if weight is None:
         return None
-    _not_differentiable("nll_loss_forward", "weight", weight)
+    _not_differentiable(f"{kernel}_forward", "weight", weight)
     w, expected = _as_tensor(weight)._data.dtype, _dtype.to_numpy_dtype(dtype)
     if w != expected:                  # PyTorch's kernels take no other dtype
         raise RuntimeError(f"expected scalar type {_tname(expected)} but found {_tname(w)}")
+    if kernel == "nll_loss2d" and _as_tensor(weight).numel() != n_classes:
+        raise RuntimeError("weight tensor should be defined either for all or no classes")
     return _class_weights(weight, n_classes, dtype).detach()
+
+
+def _class_kernel(input):
+    """the PyTorch kernel of a class-index loss of input, as its messages name it"""
+    return "nll_loss2d" if input.ndim > 2 else "nll_loss"
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -2563,9 +2572,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     the summed weights of the targets not ignored"""
     reduction = _reduction(size_average, reduce, reduction)
     rows, t, out_shape = _class_layout(input, _as_tensor(target))
-    _dtype.require_float(rows._data.dtype, "nll_loss_out_frame")
+    kernel = _class_kernel(input)
+    _dtype.require_float(rows._data.dtype, "nll_loss_out_frame" if kernel == "nll_loss" else
+                         "nll_loss2d_forward_out_frame")
     t = _check_targets(t, rows.shape[1], ignore_index)
-    w = _class_weight(weight, rows.shape[1], rows.dtype)
+    w = _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.NllLoss if input.ndim <= 2 else LS.NllLoss2d
     loss = op.apply(rows, t, w, ignore_index, reduction, None if rows is input else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
@@ -2592,10 +2603,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.ndim == 0:
         _dim(1, 0)                      # PyTorch's log_softmax over dim 1 fails first
     rows, t, out_shape = _class_layout(input, target)
-    _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl")
+    kernel = _class_kernel(input)           # (its log_softmax is over a dim not the last)
+    _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl"
+                         if kernel == "nll_loss" else "log_softmax_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
         t = Tensor._make(t._data.astype(np.int64))
-    w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype)
+    w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else \
         LS.CrossEntropy if input.ndim <= 2 else LS.CrossEntropy2d
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction,

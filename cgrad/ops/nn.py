@@ -253,6 +253,7 @@ class LayerOutput(Op):
 
     fresh = False          # x is an array the layer just made and drops: no copy
     edge_order = (3,)      # the layer's inputs (layer_output sets how many)
+    hook_edges = (0,)      # (a post hook gets and replaces the gradient they all flow through)
 
     @classmethod
     def forward(cls, ctx, x, shape, fmt=None, *inputs):
