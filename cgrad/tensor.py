@@ -2244,7 +2244,7 @@ class Tensor:
         except IndexError:               # PyTorch's error, or an empty result's key in range
             return S.AdvancedIndex.apply(self, _index_key(key, self._data.shape)[0])
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks, dim=0, *, _unsafe=False):
         if not self.ndim:
             raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
@@ -2252,10 +2252,10 @@ class Tensor:
         d = _dim(dim, self.ndim)
         n = self._data.shape[d]
         if n == 0:                              # chunks empty pieces, as PyTorch
-            return self.split([0] * chunks, d)
-        return self.split(-(-n // chunks), d)
+            return self.split([0] * chunks, d, _unsafe=_unsafe)
+        return self.split(-(-n // chunks), d, _unsafe=_unsafe)
 
-    def split(self, split_size, dim=0):
+    def split(self, split_size, dim=0, *, _unsafe=False):
         if not self.ndim:
             raise RuntimeError("split expects at least a 1-dimensional tensor")
         d = _dim(dim, self.ndim)
@@ -2275,7 +2275,8 @@ class Tensor:
                                    f"(input tensor's size at dimension {d}), but got "
                                    f"split_sizes={sizes}")
         out, start = [], 0
-        op = S.SplitPart if isinstance(split_size, int) else S.SplitWithSizesPart
+        op = (S.UnsafeSplitPart if _unsafe else S.SplitPart) if isinstance(split_size, int) \
+            else (S.UnsafeSplitWithSizesPart if _unsafe else S.SplitWithSizesPart)
         for k, s in enumerate(sizes):
             part = op.apply(self, (slice(None),) * d + (slice(start, start + s),))
             if part.grad_fn is not None:
@@ -3477,15 +3478,19 @@ class Tensor:
     def split_with_sizes(self, split_sizes, dim=0):
         return self.split(list(split_sizes), dim)
 
-    # PyTorch's unsafe_ forms: the same pieces (its autograd does not track them as views)
+    # PyTorch's unsafe_ forms: the same pieces (its autograd does not refuse in-place changes
+    # of them), printed as its UnsafeSplit nodes
     def unsafe_chunk(self, chunks, dim=0):
-        return self.chunk(chunks, dim)
+        return self.chunk(chunks, dim, _unsafe=True)
 
     def unsafe_split(self, split_size, dim=0):
-        return self.split(split_size, dim)
+        if not isinstance(split_size, int):
+            raise TypeError(f"unsafe_split(): argument 'split_size' (position 1) must be int, "
+                            f"not {type(split_size).__name__}")
+        return self.split(split_size, dim, _unsafe=True)
 
     def unsafe_split_with_sizes(self, split_sizes, dim=0):
-        return self.split_with_sizes(split_sizes, dim)
+        return self.split(list(split_sizes), dim, _unsafe=True)
 
     def select(self, dim, index):
         d = _dim(dim, self.ndim)
@@ -4748,7 +4753,7 @@ def matmul(a, b):
     if b.ndim == 1:
         if a.ndim == 2:
             return L.Mv.apply(a, b)
-        return L.MatMul.apply(a, b.unsqueeze(1)).squeeze(-1)
+        return L.MatMul.apply(a, b.unsqueeze(1)).squeeze_(-1)      # (no view, as PyTorch's)
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:

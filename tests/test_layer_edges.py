@@ -112,6 +112,10 @@ def _cases(lib):
         "reshape_copy": lambda: r(2, 3).t().reshape(6),
         "masked_fill_tensor": lambda: r(3).masked_fill(lib.tensor([True, False, True]),
                                                        lib.tensor(2., requires_grad=True)),
+        "unsafe_chunk": lambda: r(4, 2).unsafe_chunk(2)[1],
+        "unsafe_split_sizes": lambda: r(5).unsafe_split_with_sizes([2, 3])[0],
+        "unsafe_split": lambda: r(5).unsafe_split(2)[2],
+        "chunk": lambda: r(4, 2).chunk(2)[1],
     }
 
 
@@ -400,3 +404,15 @@ def test_writes_show_pytorchs_nodes(backend, write):
     assert _graph(got, 2) == _graph(want, 2)
     assert type(got.grad_fn).__name__ == type(want.grad_fn).__name__
     assert repr(got).split("grad_fn=")[1] == repr(want).split("grad_fn=")[1]
+
+
+
+@pytest.mark.parametrize("cell", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_recurrent_cells_show_pytorchs_graph(backend, cell):
+    """the cells' gates are PyTorch's unsafe chunks (UnsafeSplitBackward0), to depth 5"""
+    graphs = []
+    for lib in (cgrad, torch):
+        lib.manual_seed(0)
+        out = getattr(lib.nn, cell)(3, 2)(lib.randn(4, 3))
+        graphs.append([_graph(o, 5) for o in (out if isinstance(out, tuple) else (out,))])
+    assert graphs[0] == graphs[1]

@@ -32,7 +32,7 @@ def _lstm_step(x_w, state, w_hh, b_hh, w_hr=None):
     """gates i, f, g, o of W_hh h + b_hh + x_w; c' = f c + i g, h' = o tanh(c') (times
     W_hr^T with a projection)"""
     h, c = state
-    i, f, g, o = (F.linear(h, w_hh, b_hh) + x_w).chunk(4, -1)
+    i, f, g, o = (F.linear(h, w_hh, b_hh) + x_w).unsafe_chunk(4, -1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
     return (h if w_hr is None else F.linear(h, w_hr), c)
@@ -42,8 +42,8 @@ def _gru_step(x_w, state, w_hh, b_hh):
     """r, z = sigmoid(x_w + W_h h + b_h) per gate; n = tanh(x_wn + r (W_hn h + b_hn));
     h' = (h - n) z + n, PyTorch's form of (1 - z) n + z h"""
     h, = state
-    x_r, x_z, x_n = x_w.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    x_r, x_z, x_n = x_w.unsafe_chunk(3, -1)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).unsafe_chunk(3, -1)
     r = (h_r + x_r).sigmoid()
     z = (h_z + x_z).sigmoid()
     n = (x_n + h_n * r).tanh()

@@ -873,6 +873,11 @@ class SplitPart(BasicIndex):
 
 SplitWithSizesPart = renamed("SplitWithSizesPart", SplitPart, "SplitWithSizesBackward0",
                              "split(sizes)")
+# unsafe_split / unsafe_chunk: the same views, whose in-place changes PyTorch does not refuse
+UnsafeSplitPart = renamed("UnsafeSplitPart", SplitPart, "UnsafeSplitBackward0",
+                          "unsafe_split(size), unsafe_chunk")
+UnsafeSplitWithSizesPart = renamed("UnsafeSplitWithSizesPart", SplitPart,
+                                   "UnsafeSplitWithSizesBackward0", "unsafe_split(sizes)")
 
 
 class UnbindPart(Select):
