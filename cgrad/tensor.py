@@ -2674,7 +2674,10 @@ class Tensor:
         return x.nansum(dim, keepdim) / present.sum(dim, keepdim)
 
     def roll(self, shifts, dims=None):
-        return _as_fused("RollBackward0", self._rolled(shifts, dims), self)
+        y = self._rolled(shifts, dims)
+        if np.may_share_memory(y._data, self._data):    # no shift: a new tensor all the same
+            y = y.clone()
+        return _as_fused("RollBackward0", y, self)
 
     def _rolled(self, shifts, dims):
         from ._functions import cat

@@ -252,3 +252,14 @@ def test_casts_of_expanded_tensors_are_row_major():
         results.append([(t.stride(), t.is_contiguous()) for t in casts] +
                        [e.long().view(-1).tolist(), b.double().view(-1).tolist()])
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("args", [(0,), (3,), (0, 0), ((3, 0), (0, 1))], ids=str)
+def test_roll_without_a_shift_is_a_new_tensor(backend, args):
+    """roll by a whole turn (or none) returns new memory, as PyTorch's: cgrad returned the
+    input itself (or a view of it), so writing the result wrote the input"""
+    for m in (cgrad, torch):
+        x = m.arange(6.0).reshape(3, 2)
+        y = x.roll(*args)
+        y.add_(1)
+        assert x.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
