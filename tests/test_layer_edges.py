@@ -61,6 +61,7 @@ def _cases(lib):
         "smooth_l1_loss": lambda: F.smooth_l1_loss(r(3), lib.randn(3)),
         "smooth_l1_loss_both": lambda: F.smooth_l1_loss(r(3), r(3), reduction="none"),
         "huber_loss": lambda: F.huber_loss(r(3), lib.randn(3)),
+        "huber_loss_weighted": lambda: F.huber_loss(r(3), lib.randn(3), weight=lib.rand(3)),
         "soft_margin_loss": lambda: F.soft_margin_loss(r(3), lib.randn(3).sign()),
         "multi_margin_loss": lambda: F.multi_margin_loss(r(2, 3), lib.tensor([0, 2])),
         "multilabel_margin_loss": lambda: F.multilabel_margin_loss(

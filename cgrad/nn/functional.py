@@ -2461,7 +2461,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
     if loss.dtype != input.dtype:        # PyTorch writes into a loss of the input's dtype
         loss = loss.to(input.dtype)
-    if weight is not None:               # (PyTorch's weighted loss is composed too)
+    if weight is not None:               # (PyTorch's: the unreduced loss's node, times weight)
+        loss = _OUTPUTS["huber_loss"].apply(loss, loss.shape, None, input, target)
         return _reduced(loss * weight, reduction)
     loss = _reduced(loss, reduction)
     return _OUTPUTS["huber_loss"].apply(loss, loss.shape, None, input, target)
