@@ -268,10 +268,10 @@ def vdot(input, other, *, out=None):
 
 # the p-norms of the differences, named as PyTorch's distance ops (their gradients: the norm's,
 # 0 where a distance is 0, and zeros for p = 0)
-CdistNorm = renamed("CdistNorm", R.Norm, "CdistBackward0", "cdist's norms of differences",
-                    p0_zeros=True)
-PdistNorm = renamed("PdistNorm", R.Norm, "PdistBackward0", "pdist's norms of differences",
-                    p0_zeros=True)
+CdistNorm = R.distance_norm("CdistNorm", "CdistBackward0", "cdist's norms of differences", 2,
+                            p0_zeros=True)
+PdistNorm = R.distance_norm("PdistNorm", "PdistBackward0", "pdist's norms of differences", 1,
+                            p0_zeros=True)
 
 
 @pytorch_node("EuclideanDistBackward0")
@@ -322,13 +322,14 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     batch = LA._batch("cdist", x1.shape[:-2], x2.shape[:-2])
     r1, r2 = x1.shape[-2], x2.shape[-2]
+    inputs = (x1, x2)
     x1 = x1.expand(*batch, *x1.shape[-2:])
     x2 = x2.expand(*batch, *x2.shape[-2:])
     if p == 2 and (compute_mode == modes[1] or (compute_mode == modes[0] and
                                                  (r1 > 25 or r2 > 25))):
         return EuclideanDist.apply(x1, x2).view(*batch, r1, r2)
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return CdistNorm.apply(diff, float(p), (diff.ndim - 1,), False)
+    return CdistNorm.apply(diff, float(p), (diff.ndim - 1,), False, *inputs)
 
 
 def pdist(input, p=2):
@@ -341,7 +342,7 @@ def pdist(input, p=2):
         raise RuntimeError("pdist only supports non-negative p values")
     i, j = np.triu_indices(input.shape[0], 1)
     diff = input[Tensor._make(i)] - input[Tensor._make(j)]
-    return PdistNorm.apply(diff, float(p), (1,), False)
+    return PdistNorm.apply(diff, float(p), (1,), False, input)
 
 
 # ---- PyTorch's deprecated forms (qr, lu, lu_solve, lu_unpack, triangular_solve), with its

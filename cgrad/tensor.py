@@ -3040,7 +3040,7 @@ class Tensor:
                 raise RuntimeError(f"norm(): input dtype should be either floating point or "
                                    f"complex. Got {_tname(t._data.dtype)} instead.")
         p = np.inf if p in ("inf", float("inf")) else p
-        return R.DistNorm.apply(self - other, float(p), None, False)
+        return R.DistNorm.apply(self - other, float(p), None, False, self, other)
 
     def ger(self, vec2):
         return self.outer(vec2)

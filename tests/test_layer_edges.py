@@ -62,6 +62,10 @@ def _cases(lib):
         "smooth_l1_loss_both": lambda: F.smooth_l1_loss(r(3), r(3), reduction="none"),
         "huber_loss": lambda: F.huber_loss(r(3), lib.randn(3)),
         "huber_loss_weighted": lambda: F.huber_loss(r(3), lib.randn(3), weight=lib.rand(3)),
+        "pdist": lambda: lib.pdist(r(3, 2), p=1),
+        "cdist": lambda: lib.cdist(r(2, 3), r(4, 3)),
+        "cdist_batched_broadcast": lambda: lib.cdist(r(2, 2, 3), lib.randn(4, 3), p=3),
+        "dist": lambda: lib.dist(lib.randn(3), r(3)),
         "soft_margin_loss": lambda: F.soft_margin_loss(r(3), lib.randn(3).sign()),
         "multi_margin_loss": lambda: F.multi_margin_loss(r(2, 3), lib.tensor([0, 2])),
         "multilabel_margin_loss": lambda: F.multilabel_margin_loss(

@@ -502,7 +502,9 @@ class Norm(Op):
     p0_zeros = False      # p = 0 (a count) gives no gradient; PyTorch's cdist and pdist, zeros
 
     @staticmethod
-    def forward(ctx, x, p, dims, keepdim):
+    def forward(ctx, x, p, dims, keepdim, *of):
+        """of: for a distance op's norm of differences (distance_norm), the tensors they are of,
+        its node's edges"""
         require_norm_dtype(x.dtype)
         if (p < 0 or np.isinf(p)) and not x.size:   # a max, min or 1/0 over nothing: refused
             name = f"linalg.vector_norm cannot compute the {p:g} norm on"
@@ -596,9 +598,17 @@ class Norm(Op):
         return d, None, None, None
 
 
+def distance_norm(name, grad_fn_name, doc, inputs, **attrs):
+    """Norm of the differences of `inputs` tensors, printed as PyTorch's distance op: its node's
+    edges are to those tensors, given after keepdim (the gradient flows through the
+    differences; a post hook gets and replaces theirs)"""
+    return renamed(name, Norm, grad_fn_name, doc, edge_order=tuple(range(4, 4 + inputs)),
+                   hook_edges=(0,), **attrs)
+
 
 # torch.dist(a, b, p) is the norm of a - b, its node named as PyTorch's
-DistNorm = renamed("DistNorm", Norm, "DistBackward0", "the p-norm of a - b (torch.dist)")
+DistNorm = distance_norm("DistNorm", "DistBackward0", "the p-norm of a - b (torch.dist)", 2)
+
 
 class Prod(Op):
     """y = prod(x, dim)   ->   dx = g * (product of the other elements), exact with zeros"""
