@@ -66,6 +66,8 @@ def _cases(lib):
         "cdist": lambda: lib.cdist(r(2, 3), r(4, 3)),
         "cdist_batched_broadcast": lambda: lib.cdist(r(2, 2, 3), lib.randn(4, 3), p=3),
         "dist": lambda: lib.dist(lib.randn(3), r(3)),
+        "bilinear": lambda: F.bilinear(r(2, 3), r(2, 4), r(5, 3, 4), r(5)),
+        "bilinear_3d_no_bias": lambda: F.bilinear(r(2, 2, 3), r(2, 2, 4), r(5, 3, 4)),
         "soft_margin_loss": lambda: F.soft_margin_loss(r(3), lib.randn(3).sign()),
         "multi_margin_loss": lambda: F.multi_margin_loss(r(2, 3), lib.tensor([0, 2])),
         "multilabel_margin_loss": lambda: F.multilabel_margin_loss(

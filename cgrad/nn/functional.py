@@ -3317,9 +3317,14 @@ def bilinear(input1, input2, weight, bias=None):
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
                            f"{bias.shape[0]} but expected {out}")
     lead = tuple(input1.shape[:-1])
-    # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2
-    t = input1.reshape(-1, in1).matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
-    y = t.reshape(-1, out, in2).matmul(input2.reshape(-1, in2, 1)).reshape(lead + (out,))
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)      # (as PyTorch's: rows)
+    # x1 @ weight as (in1, out * in2), then each row's (out, in2) block times x2: recorded
+    # as PyTorch's _trilinear of the rows and the weight
+    t = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out * in2))
+    rows = _as_fused("TrilinearBackward0",
+                     t.reshape(-1, out, in2).matmul(x2.reshape(-1, in2, 1)).reshape(-1, out),
+                     x1, weight, x2)
+    y = rows.reshape(lead + (out,))
     return y if bias is None else y + bias
 
 
