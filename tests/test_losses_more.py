@@ -461,3 +461,25 @@ def test_class_loss_errors_name_pytorchs_kernel_for_the_rank(shape, loss, case):
         t = lib.zeros((shape[0], *shape[2:]), dtype=lib.int64)
         getattr(lib.nn.functional, loss)(x, t, weight=weight)
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
+
+
+@pytest.mark.parametrize("loss", ["l1_loss", "mse_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_pointwise_losses_as_pytorch(backend, loss, reduction):
+    """weight= of l1_loss and mse_loss: PyTorch's "mean" divides the weighted sum by the
+    weights' sum (cgrad took the mean of the weighted losses: another number); huber_loss's by
+    the element count. The weight is differentiated, and one of another size than the input
+    raises PyTorch's ValueError."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    w, g = rng.random((2, 3)) + 0.1, rng.standard_normal((2, 3))
+    results = []
+    for m in (cgrad, torch):
+        xt, wt = m.tensor(x, requires_grad=True), m.tensor(w, requires_grad=True)
+        out = getattr(m.nn.functional, loss)(xt, m.tensor(y), reduction=reduction, weight=wt)
+        out.backward(m.tensor(g) if reduction == "none" else None)
+        results.append([out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()])
+        with pytest.raises(ValueError, match="Weights and input must have the same size"):
+            getattr(m.nn.functional, loss)(xt, m.tensor(y), weight=m.ones(3))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -2427,12 +2427,25 @@ def _pointwise(input, target, reduction, op, kernel):
     return op.apply(input, target, reduction)
 
 
+def _weighted(loss, weight, input, reduction, over_weights):
+    """PyTorch's weighted pointwise loss: a weight of the input's size (ValueError otherwise)
+    times the unreduced loss; a "mean" over the weights' sum (l1, mse: over_weights) or over
+    the elements (huber)"""
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and over_weights:
+        return loss.sum() / weight.sum()
+    return _reduced(loss, reduction)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """reduce((input - target)^2)"""
+    """reduce((input - target)^2), or reduce(weight (input - target)^2) with a "mean" over
+    the weights' sum"""
     reduction = _reduction(size_average, reduce, reduction)
     if weight is not None:
-        loss = (input - target) ** 2 * weight
-        return _reduced(loss, reduction)
+        x, t = _broadcast_target(input, target, 3)
+        return _weighted((x - t) ** 2, weight, input, reduction, True)
     return _pointwise(input, target, reduction, LS.MseLoss, "mse_cpu")
 
 
@@ -2455,6 +2468,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    given = input
     input, target = _broadcast_target(input, target, 3)
     d = input - target
     a = d.abs()
@@ -2463,19 +2477,21 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         loss = loss.to(input.dtype)
     if weight is not None:               # (PyTorch's: the unreduced loss's node, times weight)
         loss = _OUTPUTS["huber_loss"].apply(loss, loss.shape, None, input, target)
-        return _reduced(loss * weight, reduction)
+        return _weighted(loss, weight, given, reduction, False)
     loss = _reduced(loss, reduction)
     return _OUTPUTS["huber_loss"].apply(loss, loss.shape, None, input, target)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """reduce(|input - target|)"""
+    """reduce(|input - target|), or reduce(weight |input - target|) with a "mean" over the
+    weights' sum"""
     reduction = _reduction(size_average, reduce, reduction)
-    if weight is not None or not (input.is_floating_point()
-                                  or _as_tensor(target).is_floating_point()):
+    if weight is not None:
+        x, t = _broadcast_target(input, target, 3)
+        return _weighted((x - t).abs(), weight, input, reduction, True)
+    if not (input.is_floating_point() or _as_tensor(target).is_floating_point()):
         # integers as in PyTorch: "sum" and "none" stay integers, "mean" raises
-        loss = (input - target).abs() * (1 if weight is None else weight)
-        return _reduced(loss, reduction)
+        return _reduced((input - target).abs(), reduction)
     op = {"mean": LS.L1Loss, "sum": LS.L1LossSum, "none": LS.L1LossNone}[reduction]
     return _pointwise(input, target, reduction, op, "l1_loss")
 
