@@ -68,6 +68,11 @@ def _cases(lib):
         "dist": lambda: lib.dist(lib.randn(3), r(3)),
         "bilinear": lambda: F.bilinear(r(2, 3), r(2, 4), r(5, 3, 4), r(5)),
         "bilinear_3d_no_bias": lambda: F.bilinear(r(2, 2, 3), r(2, 2, 4), r(5, 3, 4)),
+        "triplet_margin_loss_swap": lambda: F.triplet_margin_loss(r(2, 3), r(2, 3), r(2, 3),
+                                                                  swap=True),
+        "triplet_margin_with_distance_loss": lambda: F.triplet_margin_with_distance_loss(
+            r(2, 3), r(2, 3), r(2, 3)),
+        "rrelu_training": lambda: F.rrelu(r(3), training=True),
         "soft_margin_loss": lambda: F.soft_margin_loss(r(3), lib.randn(3).sign()),
         "multi_margin_loss": lambda: F.multi_margin_loss(r(2, 3), lib.tensor([0, 2])),
         "multilabel_margin_loss": lambda: F.multilabel_margin_loss(

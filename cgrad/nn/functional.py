@@ -2921,7 +2921,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
     slopes = lower + (upper - lower) * _random.generator(None).random(d.shape)
     noise = Tensor._make(np.where(d <= 0, slopes, 1).astype(d.dtype))
-    return input.mul_(noise) if inplace else input * noise
+    if inplace:
+        return input.mul_(noise)
+    return _as_fused("RreluWithNoiseBackward0", input * noise, input)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -3287,7 +3289,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         raise ValueError(f"margin must be greater than 0, got {margin}")
     _triplet_dims(anchor, positive, negative)
     return _triplet(anchor, positive, negative,
-                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction)
+                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction,
+                    in_cpp=True)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -3302,12 +3305,15 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
                     swap, reduction)
 
 
-def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
+def _triplet(anchor, positive, negative, distance, margin, swap, reduction, in_cpp=False):
+    """in_cpp: PyTorch's triplet_margin_loss, whose C++ adds the margin as a number
+    (AddBackward1); the Python triplet_margin_with_distance_loss adds a wrapped one"""
     d_pos = distance(anchor, positive)
     d_neg = distance(anchor, negative)
     if swap:
         d_neg = d_neg.minimum(distance(positive, negative))
-    return _reduced((margin + d_pos - d_neg).clamp_min(0), reduction)
+    near = _ADD_NUMBER.apply(d_pos, margin) if in_cpp else margin + d_pos
+    return _reduced((near - d_neg).clamp_min(0), reduction)
 
 
 # ---- bilinear, channel and alpha dropouts, pixel shuffle, interpolation ------------------------
