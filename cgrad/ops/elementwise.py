@@ -1352,10 +1352,11 @@ Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
 FillNumber = renamed("FillNumber", Fill, "FillBackward2", "x.fill_(a number)")
 FillConstant = renamed("FillConstant", Fill, "FillBackward3", "x.fill_(a 0-d tensor, no grad)")
 AddcmulInPlace = renamed("AddcmulInPlace", Copy, "AddcmulBackward0",
-                         "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))")
+                         "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))",
+                         shown_edges=staticmethod(held_op_edges))
 AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
-                         "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))")
-AddcmulInPlace.shown_edges = AddcdivInPlace.shown_edges = staticmethod(held_op_edges)
+                         "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))",
+                         shown_edges=staticmethod(held_op_edges))
 
 
 class MaskedFill(Op):

@@ -272,13 +272,11 @@ class LayerOutput(Op):
     graph_backward = backward
 
 
-def layer_output(grad_fn_name, fresh=False, edges=1):
-    """LayerOutput, printed as grad_fn_name, its node showing edges to the layer's `edges`
-    inputs"""
-    op = renamed("Output" + grad_fn_name, LayerOutput, grad_fn_name, LayerOutput.__doc__)
-    op.fresh = fresh
-    op.edge_order = tuple(range(3, 3 + edges))
-    return op
+def layer_output(grad_fn_name, fresh=False, edges=1, base=LayerOutput, prefix="Output"):
+    """base (LayerOutput, or RefusingOutput), printed as grad_fn_name, its node showing edges
+    to the layer's `edges` inputs (its arguments after the third)"""
+    return renamed(prefix + grad_fn_name, base, grad_fn_name, base.__doc__, fresh=fresh,
+                   edge_order=tuple(range(3, 3 + edges)))
 
 
 class RefusingOutput(LayerOutput):
@@ -300,10 +298,7 @@ class RefusingOutput(LayerOutput):
 
 def refusing_output(grad_fn_name, edges=1):
     """RefusingOutput, printed as grad_fn_name, its node showing edges to `edges` inputs"""
-    op = renamed("Refusing" + grad_fn_name, RefusingOutput, grad_fn_name,
-                 RefusingOutput.__doc__)
-    op.edge_order = tuple(range(3, 3 + edges))
-    return op
+    return layer_output(grad_fn_name, edges=edges, base=RefusingOutput, prefix="Refusing")
 
 
 class KeepsInput(Op):

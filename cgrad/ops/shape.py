@@ -774,12 +774,12 @@ def checked_index(items, shape):
 
 # x[key] = v, named as PyTorch's by key (setitem_op); the edges: x, v (None for a number)
 CopySlicesPut = renamed("CopySlicesPut", IndexPut, "torch::autograd::CopySlices",
-                        "x[key] = v, key a view")
-FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v")
-CopyPut = renamed("CopyPut", IndexPut, "torch::autograd::CopyBackwards", "x[:] = v")
-IndexPutSet = renamed("IndexPutSet", IndexPut, "IndexPutBackward0", "x[index arrays] = v")
-for _op in (CopySlicesPut, FillPut, CopyPut, IndexPutSet):
-    _op.edge_order = (0, 2)
+                        "x[key] = v, key a view", edge_order=(0, 2))
+FillPut = renamed("FillPut", IndexPut, "FillBackward3", "x[:] = a 0-d v", edge_order=(0, 2))
+CopyPut = renamed("CopyPut", IndexPut, "torch::autograd::CopyBackwards", "x[:] = v",
+                  edge_order=(0, 2))
+IndexPutSet = renamed("IndexPutSet", IndexPut, "IndexPutBackward0", "x[index arrays] = v",
+                      edge_order=(0, 2))
 
 
 def setitem_op(key, shape, value):
