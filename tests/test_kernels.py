@@ -1474,3 +1474,176 @@ def test_sort_order(ck, compare, layout, dtype):
             for sorted_ in (True, False):
                 assert_same(ck.topk_order(a, k, compare == "descending", sorted_),
                             REF.topk_order(a, k, compare == "descending", sorted_))
+
+
+# ---- small arrays: cgrad._C.small, below the size thresholds -----------------------------------
+# At the default thresholds a small call skips the fused kernels; cgrad._C.small's one-call
+# loops take the common layouts and must give NumPy's bits exactly (the same IEEE operation
+# an element, NumPy's pairwise order for sums). Everything else still goes to NumPy.
+SMALL_SHAPES = [(), (1,), (1, 1), (7,), (3, 4), (100, 1), (2, 3, 5), (0,), (4, 0)]
+SMALL_PAIRS = [(s, s) for s in SMALL_SHAPES] + [
+    ((), (3, 4)), ((3, 4), ()), ((1,), (3, 4)), ((3, 4), (1, 1)), ((1, 1), (5,)),
+    ((1, 1, 1), (3, 4)), ((), (0,)), ((4,), (3, 4)), ((3, 1), (3, 4)), ((1,), ())]
+
+
+@pytest.fixture
+def small_k():
+    """A CythonKernels at its default thresholds: small calls take the small paths."""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    return CythonKernels()
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", SMALL_PAIRS, ids=str)
+def test_small_binary_forward(small_k, op, dtype, shapes):
+    a, b = make("contiguous", dtype, shapes[0]), make("contiguous", dtype, shapes[1])
+    b[...] = np.where(b == 0, 1.5, b) if b.ndim else (b if b != 0 else 1.5)
+    with np.errstate(all="ignore"):
+        assert_same(getattr(small_k, op)(a, b), getattr(REF, op)(a, b))
+        for scalar in (0.1, -3.0, 1e300, 0.0):
+            assert_same(getattr(small_k, op)(a, scalar), getattr(REF, op)(a, scalar))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_small_binary_forward_layouts(small_k, op, dtype, layout):
+    a = make(layout, dtype, (6, 5))
+    for b in (make("contiguous", dtype, a.shape), make("contiguous", dtype, ()),
+              make(layout, dtype, a.shape)):
+        assert_same(getattr(small_k, op)(a, b), getattr(REF, op)(a, b))
+        assert_same(getattr(small_k, op)(b, a), getattr(REF, op)(b, a))
+
+
+def test_small_binary_special_values_and_mixed(small_k):
+    a = np.array([np.nan, 1.0, -0.0, np.inf, -np.inf, 2.0, np.nan, 0.0], np.float32)
+    b = np.array([1.0, np.nan, 0.0, np.inf, 1.0, -np.inf, np.nan, -0.0], np.float32)
+    with np.errstate(all="ignore"):
+        for op in ("add", "sub", "mul", "div"):
+            assert_same(getattr(small_k, op)(a, b), getattr(REF, op)(a, b))
+            assert_same(getattr(small_k, op)(a, b[2:3]), getattr(REF, op)(a, b[2:3]))
+            for x, y in [(a, b.astype(np.float64)), (a.astype(np.float64), b), (a, 2),
+                         (np.arange(8), np.arange(8)), (3.0, a)]:
+                assert_same(getattr(small_k, op)(x, y), getattr(REF, op)(x, y))
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+def test_small_binary_path_is_taken(small_k, monkeypatch, op):
+    """Contiguous small floats are computed by cgrad._C.small; larger ones (above MAX_BINARY,
+    where NumPy's SIMD loop is faster) and other layouts go on to NumPy."""
+    from cgrad.backends import cython_backend
+    results = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(small, name)
+
+        def binary(self, *args):
+            results.append(small.binary(*args))
+            return results[-1]
+    small = cython_backend._small
+    monkeypatch.setattr(cython_backend, "_small", Spy())
+    b = make("contiguous", np.float32, ())
+    for a, taken in [(make("contiguous", np.float32, (100, 1)), True),
+                     (make("strided", np.float32, (100, 2)), False),
+                     (make("contiguous", np.float32, (2000,)), False)]:
+        results.clear()
+        assert_same(getattr(small_k, op)(a, b), getattr(REF, op)(a, b))
+        assert len(results) == 1 and (results[0] is not None) == taken
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shapes", [((6, 5), ()), ((6, 5), (6, 5)), ((100, 1), ()),
+                                    ((6, 5), (5,)), ((), ())], ids=str)
+def test_small_mul_backward(small_k, dtype, layout, shapes):
+    a = make(layout, dtype, shapes[0])
+    b = make("contiguous", dtype, a.shape if shapes[1] == shapes[0] else shapes[1])
+    g = make(layout, dtype, np.broadcast_shapes(a.shape, b.shape))
+    for need_a, need_b in [(True, True), (True, False), (False, True)]:
+        got = small_k.mul_backward(a, b, g, need_a, need_b)
+        want = REF.mul_backward(a, b, g, need_a, need_b)
+        for x, w in zip(got, want):
+            assert (x is None) == (w is None)
+            if w is not None:
+                assert_same(x, w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_small_pow2_forward_and_backward(small_k, dtype, layout):
+    x = make(layout, dtype, (6, 5))
+    for g in (make(layout, dtype, x.shape), make("contiguous", dtype, x.shape),
+              np.broadcast_to(np.asarray(0.25, dtype), x.shape)):      # a mean's backward
+        assert_same(small_k.pow_scalar_backward(x, 2, g), REF.pow_scalar_backward(x, 2, g))
+    assert_same(small_k.pow_scalar(x, 2), REF.pow_scalar(x, 2))
+    acc = make("contiguous", dtype, x.shape)
+    want = REF.pow_scalar_backward(x, 2, x, acc.copy())
+    assert_same(small_k.pow_scalar_backward(x, 2, x, acc), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (100, 1), (3, 130), (2, 3, 5), (0, 3),
+                                   (5000,)], ids=str)
+def test_small_sums_and_means_give_numpys_bits(small_k, dtype, layout, shape):
+    """sum_all is NumPy's pairwise summation: the same bits, not merely close ones"""
+    g = make(layout, dtype, shape, low=-1e3, high=1e3)
+    for target in [(), (1,), (1,) * len(shape)]:
+        if len(target) <= len(shape):
+            assert_same(small_k.sum_to_shape(g, target), REF.sum_to_shape(g, target))
+    with np.errstate(invalid="ignore"):
+        assert_same(small_k.mean(g), REF.mean(g))
+        assert_same(small_k.mean(g, None, True), REF.mean(g, None, True))
+
+
+def test_small_sums_signed_zeros_and_nans(small_k):
+    for values in ([-0.0], [-0.0, -0.0], [np.nan, 1.0], [np.inf, -np.inf], [1e38, 1e38],
+                   [-1e308, -1e308]):
+        for dtype in DTYPES:
+            with np.errstate(all="ignore"):
+                g = np.array(values, dtype)              # (-1e308 is -inf in float32)
+                assert_same(small_k.sum_to_shape(g, ()), REF.sum_to_shape(g, ()))
+                assert_same(small_k.mean(g), REF.mean(g))
+
+
+def test_small_module_refuses_what_it_does_not_take():
+    from cgrad._C import small
+    f32, f64 = np.ones(4, np.float32), np.ones(4)
+    assert small.binary(small.ADD, f32, f64) is None                  # two dtypes
+    assert small.binary(small.ADD, f64[::2], f64[:2]) is None          # not contiguous
+    assert small.binary(small.ADD, np.ones(4, int), np.ones(4, int)) is None
+    assert small.binary(small.ADD, f64, 2) is None                     # a Python int
+    assert small.binary(small.ADD, f64, np.ones(3)) is None            # shapes
+    assert small.binary(small.ADD, np.ones(()), np.ones((1,))) is None  # a broadcast ndim
+    assert small.binary(small.ADD, f64, [1.0] * 4) is None
+    assert small.sum_all(f64[::2]) is None and small.sum_all([1.0]) is None
+    assert small.sum_all(np.ones(3, np.float16)) is None
+    assert small.mul_scaled(f64, f32, 2.0) is None
+    assert small.mul_scaled(np.ones(3), f64, 2.0) is None
+    assert small.mean_all(np.ones(3, int)) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=5),
+       st.sampled_from(DTYPES), st.sampled_from(["add", "sub", "mul", "div"]),
+       st.sampled_from(["contiguous", "contiguous", "transposed", "negative", "readonly",
+                        "unaligned"]), st.integers(0, 2**32 - 1))
+def test_small_paths_hypothesis(shapes, dtype, op, layout, seed):
+    """Every small path against NumPy's on drawn shapes and layouts: the same bits"""
+    k = CythonKernels()
+    (sa, sb), out = shapes
+    rng = np.random.default_rng(seed)
+    a, b = make(layout, dtype, sa, rng), make("contiguous", dtype, sb, rng, low=0.5)
+    g = make(layout, dtype, out, rng)
+    assert_same(getattr(k, op)(a, b), getattr(REF, op)(a, b))
+    assert_same(getattr(k, op)(b, a), getattr(REF, op)(b, a))
+    for x, y in zip(k.mul_backward(a, b, g), REF.mul_backward(a, b, g)):
+        assert_same(x, y)
+    assert_same(k.pow_scalar_backward(g, 2, g), REF.pow_scalar_backward(g, 2, g))
+    assert_same(k.pow_scalar(a, 2), REF.pow_scalar(a, 2))
+    assert_same(k.sum_to_shape(g, ()), REF.sum_to_shape(g, ()))
+    with np.errstate(invalid="ignore"):
+        assert_same(k.mean(a), REF.mean(a))

@@ -85,6 +85,7 @@ _optim = _kernels("optim")
 _rd = _kernels("reduce")
 _grad_for, _bn_for, _ew_for, _optim_for, _rd_for = map(_builds, (_grad, _bn, _ew, _optim, _rd))
 _sorting = _kernels("sorting")
+from cgrad._C import small as _small     # (one build: its time is the call, not the loop)
 _SORT_COMPARE = {"ascending": 0, "descending": 1, "less": 2}
 
 
@@ -201,12 +202,17 @@ def _operand(x, dtype):
     return None
 
 
-def _binary_method(op, fallback):
-    """CythonKernels' a op b: a small call goes to NumPy's (fallback) at once, in the method
-    itself (one Python frame fewer: ~0.1 us of a 1.4 us call on 100 elements)."""
+def _binary_method(op, fallback, small_op=None):
+    """CythonKernels' a op b: a small call goes to _small's kernel (small_op, where the layout
+    is one it takes) or NumPy's (fallback) at once, in the method itself (one Python frame
+    fewer: ~0.1 us of a 1.4 us call on 100 elements)."""
     def method(self, a, b):
         if ((a.size if type(a) is _ndarray else 1) * (b.size if type(b) is _ndarray else 1)
                 < self.min_size_binary):
+            if small_op is not None:
+                out = _small.binary(small_op, a, b)
+                if out is not None:
+                    return out
             return fallback(self, a, b)
         return self._binary(op, a, b, fallback)
     method.__name__ = method.__qualname__ = fallback.__name__
@@ -309,10 +315,10 @@ class CythonKernels(NumpyKernels):
         _bn_for[dtype].binary_(op, x, xm, y, ym, out.reshape(-1), R, C)
         return out
 
-    add = _binary_method(_ADD, NumpyKernels.add)
-    sub = _binary_method(_SUB, NumpyKernels.sub)
-    mul = _binary_method(_MUL, NumpyKernels.mul)
-    div = _binary_method(_DIV, NumpyKernels.div)
+    add = _binary_method(_ADD, NumpyKernels.add, _small.ADD)
+    sub = _binary_method(_SUB, NumpyKernels.sub, _small.SUB)
+    mul = _binary_method(_MUL, NumpyKernels.mul, _small.MUL)
+    div = _binary_method(_DIV, NumpyKernels.div, _small.DIV)
     maximum = _binary_method(_MAX, NumpyKernels.maximum)
     minimum = _binary_method(_MIN, NumpyKernels.minimum)
 
@@ -351,6 +357,12 @@ class CythonKernels(NumpyKernels):
         return r if r is not None else fallback(self, a, b, g, need_a, need_b, acc_a, acc_b)
 
     def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
+        if (acc_a is None and acc_b is None and type(g) is _ndarray
+                and g.size < self.min_size_binary):      # small: _small's products, else NumPy
+            ga = _small.binary(_small.MUL, g, b) if need_a else None
+            gb = _small.binary(_small.MUL, g, a) if need_b else None
+            if (ga is not None or not need_a) and (gb is not None or not need_b):
+                return ga, gb
         return self._binary_backward_or(_MUL, NumpyKernels.mul_backward, a, b, g, need_a,
                                         need_b, acc_a, acc_b)
 
@@ -383,6 +395,11 @@ class CythonKernels(NumpyKernels):
 
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
+        if (shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim
+                and g.size < self.min_size_reduce_narrow):
+            total = _small.sum_all(g)         # to one element: NumPy's sum, at ~1/6 its cost
+            if total is not None:
+                return total.reshape(shape) if shape else total
         if (type(g) is _ndarray and g.size >= self.min_size_reduce_narrow and _float(g.dtype)
                 and _usable(g, g.dtype) and len(shape) <= g.ndim
                 and self._grid_sum(g.size, math.prod(shape), _over_leading(g.shape, shape))):
@@ -508,6 +525,10 @@ class CythonKernels(NumpyKernels):
     def pow_scalar(self, x, c):
         """x ** c by repeated products for integer c in [0, 8] (NumPy's pow is a libm-grade
         power, within an ulp of these); other exponents go to NumPy"""
+        if c == 2 and type(x) is _ndarray:
+            out = _small.binary(_small.MUL, x, x)        # small: NumPy's x * x in one call
+            if out is not None:
+                return out
         if x.size >= self.min_size and _small_int(c, 0):
             out = self._unary(_ew.POW_INT, x, float(c))
             if out is not None:
@@ -515,6 +536,10 @@ class CythonKernels(NumpyKernels):
         return NumpyKernels.pow_scalar(self, x, c)
 
     def pow_scalar_backward(self, x, c, g, acc=None):
+        if c == 2 and acc is None and type(x) is _ndarray and x.size < self.min_size:
+            d = _small.mul_scaled(g, x, 2.0)          # x ** 2: NumPy's g * (x * 2) in one call
+            if d is not None:
+                return d
         if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
             return NumpyKernels.pow_scalar_backward(self, x, c, g, acc)
 
@@ -703,6 +728,10 @@ class CythonKernels(NumpyKernels):
 
     def mean(self, x, dim=None, keepdim=False):
         """sum / n, as NumPy's mean"""
+        if dim is None and not keepdim and type(x) is _ndarray and x.size < self.min_size_binary:
+            out = _small.mean_all(x)                       # small: NumPy's in one call
+            if out is not None:
+                return out
         if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)

@@ -1,0 +1,263 @@
+"""Kernels for small arrays, where the cost of a call, not of the arithmetic, is the time.
+
+A NumPy ufunc call costs ~0.4-0.5 us before it touches an element, a reduction ~1 us, and a
+fused-type Cython kernel its argument dispatch and memoryviews: on the 100-element tensors of
+a tutorial's training loop that is all of an op's time. These take plain arrays, read their
+dtype and layout through NumPy's C API, and loop over raw pointers. Each returns None for an
+array it does not take (not float32/float64, not C-contiguous, another dtype than its
+partner): the caller then runs NumPy, so these are fast paths, never the only path.
+"""
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef enum:
+    # NumPy's pairwise summation (loops_utils.h.src): 8 running sums over blocks of up to 128
+    # elements, halves above that. The same order gives the same bits as np.add.reduce.
+    PW_BLOCKSIZE = 128
+    # Elementwise loops stop here: above it NumPy's SIMD loops win (a*b took 0.44 against
+    # 0.54 us at 1,000 elements, 2.6 against 1.4 us at 8,000: this build's loops are scalar)
+    MAX_BINARY = 1024
+
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef real pairwise(const real* a, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, n2
+    cdef real res, r0, r1, r2, r3, r4, r5, r6, r7
+    if n < 8:
+        res = -0.0                       # (NumPy starts at -0.0: the sum of -0.0 stays -0.0)
+        for i in range(n):
+            res = res + a[i]
+        return res
+    if n <= PW_BLOCKSIZE:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+        i = 8
+        while i < n - n % 8:
+            r0 = r0 + a[i]
+            r1 = r1 + a[i + 1]
+            r2 = r2 + a[i + 2]
+            r3 = r3 + a[i + 3]
+            r4 = r4 + a[i + 4]
+            r5 = r5 + a[i + 5]
+            r6 = r6 + a[i + 6]
+            r7 = r7 + a[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res = res + a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise(a, n2) + pairwise(a + n2, n - n2)
+
+
+cdef inline int float_type(object x) noexcept:
+    """x's NumPy type number if x is a C-contiguous, aligned float32/float64 ndarray, else -1"""
+    if type(x) is not cnp.ndarray:
+        return -1
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef int t = cnp.PyArray_TYPE(a)
+    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not (
+            cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+        return -1
+    return t
+
+
+def sum_all(g):
+    """The sum of all of g's elements as a 0-d array of g's dtype, in NumPy's order (the same
+    bits as np.add.reduce(g, axis=None), which adds the pairwise sum to its identity +0.0: the
+    sum of [-0.0] is +0.0); None unless g is a C-contiguous float array."""
+    cdef int t = float_type(g)
+    if t < 0:
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>g
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(0, NULL, t, 0)
+    cdef float zero_f = 0.0
+    cdef double zero_d = 0.0
+    if t == cnp.NPY_FLOAT32:
+        (<float*>cnp.PyArray_DATA(out))[0] = zero_f + pairwise(
+            <const float*>cnp.PyArray_DATA(a), n)
+    else:
+        (<double*>cnp.PyArray_DATA(out))[0] = zero_d + pairwise(
+            <const double*>cnp.PyArray_DATA(a), n)
+    return out
+
+
+def mean_all(x):
+    """The mean of all of x's elements as a 0-d array of x's dtype: sum_all's sum divided by
+    the count rounded to the dtype, NumPy's mean in its order (the same bits; 0 / 0 for an
+    empty x is NaN); None where sum_all gives None."""
+    cdef cnp.ndarray out = sum_all(x)
+    if out is None:
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef float* of
+    cdef double* od
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
+        of = <float*>cnp.PyArray_DATA(out)
+        of[0] = of[0] / <float>n
+    else:
+        od = <double*>cnp.PyArray_DATA(out)
+        od[0] = od[0] / <double>n
+    return out
+
+
+def mul_scaled(g, x, double c):
+    """g * (x * c) for a c that scales exactly (a power of two: x ** 2's backward g * (x * 2)),
+    in one pass, the same bits as NumPy's two ops; g may be one element broadcast over x
+    (a 0-strided view, a mean's backward). None unless both are float arrays of one dtype
+    that this takes (g contiguous or one element, x contiguous, at most MAX_BINARY elements)."""
+    cdef int t = float_type(x)
+    if t < 0 or type(g) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef cnp.ndarray ga = <cnp.ndarray>g
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(a)
+    cdef Py_ssize_t step = 1
+    if cnp.PyArray_TYPE(ga) != t or cnp.PyArray_NDIM(ga) != cnp.PyArray_NDIM(a):
+        return None
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(ga, i) != cnp.PyArray_DIM(a, i):
+            return None
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(ga) and cnp.PyArray_ISALIGNED(ga)):
+        if not (is_one_element(ga) and cnp.PyArray_ISALIGNED(ga)):
+            return None
+        step = 0
+    if n > MAX_BINARY:
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
+    if t == cnp.NPY_FLOAT32:
+        scaled_product(<const float*>cnp.PyArray_DATA(ga), step, <const float*>cnp.PyArray_DATA(a),
+                       <float>c, <float*>cnp.PyArray_DATA(out), n)
+    else:
+        scaled_product(<const double*>cnp.PyArray_DATA(ga), step,
+                       <const double*>cnp.PyArray_DATA(a), c, <double*>cnp.PyArray_DATA(out), n)
+    return out
+
+
+cdef void scaled_product(const real* g, Py_ssize_t step, const real* x, real c, real* out,
+                         Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = g[i * step] * (x[i] * c)
+
+
+cdef inline bint is_one_element(cnp.ndarray a) noexcept:
+    """whether every stride of a is 0 (one element seen at every index: a broadcast scalar)"""
+    cdef int i
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_STRIDE(a, i) != 0 and cnp.PyArray_DIM(a, i) != 1:
+            return False
+    return True
+
+
+cpdef enum:
+    ADD = 0
+    SUB = 1
+    MUL = 2
+    DIV = 3
+
+cdef inline real arith(int op, real a, real b) noexcept nogil:
+    if op == ADD:
+        return a + b
+    if op == SUB:
+        return a - b
+    if op == MUL:
+        return a * b
+    return a / b
+
+
+cdef void binary_loop(int op, const real* x, const real* y, real* out, Py_ssize_t n,
+                      bint x_one, bint y_one) noexcept nogil:
+    """out = x op y over n elements; a side marked _one is its first element throughout (the
+    three loops, the op fixed in each by unswitching, vectorise)"""
+    cdef Py_ssize_t i
+    cdef real v
+    if x_one:
+        v = x[0]
+        for i in range(n):
+            out[i] = arith(op, v, y[i])
+    elif y_one:
+        v = y[0]
+        for i in range(n):
+            out[i] = arith(op, x[i], v)
+    else:
+        for i in range(n):
+            out[i] = arith(op, x[i], y[i])
+
+
+cdef inline bint one_element(object x, int t) noexcept:
+    """whether x is an aligned float array of type t holding one element"""
+    return (type(x) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == t
+            and cnp.PyArray_SIZE(<cnp.ndarray>x) == 1 and cnp.PyArray_ISALIGNED(<cnp.ndarray>x))
+
+
+def binary(int op, a, b):
+    """a op b (ADD, SUB, MUL, DIV) for float arrays of one dtype: both C-contiguous of one
+    shape, or one of them a single element of no more dims than the other (a 0-d weight, a
+    (1,) bias); b may be a Python float (rounded to a's dtype, as NumPy does). The same bits
+    as NumPy's ufunc (one IEEE operation an element). None for anything else, and above
+    MAX_BINARY elements."""
+    cdef int t = float_type(a)
+    cdef int tb
+    cdef cnp.ndarray x, y, big, out
+    cdef float bf
+    cdef double bd
+    cdef bint x_one = False, y_one = False
+    if t < 0:                                    # a may still be the single element
+        tb = float_type(b)
+        if tb < 0 or not one_element(a, tb):
+            return None
+        t, x_one, big = tb, True, <cnp.ndarray>b
+    elif type(b) is float:
+        big = <cnp.ndarray>a
+        if cnp.PyArray_SIZE(big) > MAX_BINARY:
+            return None
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(big), cnp.PyArray_DIMS(big), t, 0)
+        bd = b
+        if t == cnp.NPY_FLOAT32:
+            bf = <float>bd
+            binary_loop(op, <const float*>cnp.PyArray_DATA(big), &bf,
+                        <float*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), False, True)
+        else:
+            binary_loop(op, <const double*>cnp.PyArray_DATA(big), &bd,
+                        <double*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), False, True)
+        return out
+    elif float_type(b) == t and same_shape(<cnp.ndarray>a, <cnp.ndarray>b):
+        big = <cnp.ndarray>a
+    elif one_element(b, t):
+        y_one, big = True, <cnp.ndarray>a
+    elif one_element(a, t) and float_type(b) == t:
+        x_one, big = True, <cnp.ndarray>b
+    else:
+        return None
+    x, y = <cnp.ndarray>a, <cnp.ndarray>b
+    if (x_one and cnp.PyArray_NDIM(x) > cnp.PyArray_NDIM(y)) or (
+            y_one and cnp.PyArray_NDIM(y) > cnp.PyArray_NDIM(x)):
+        return None                              # the result has more dims than either
+    if cnp.PyArray_SIZE(big) > MAX_BINARY:
+        return None
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(big), cnp.PyArray_DIMS(big), t, 0)
+    if t == cnp.NPY_FLOAT32:
+        binary_loop(op, <const float*>cnp.PyArray_DATA(x), <const float*>cnp.PyArray_DATA(y),
+                    <float*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), x_one, y_one)
+    else:
+        binary_loop(op, <const double*>cnp.PyArray_DATA(x), <const double*>cnp.PyArray_DATA(y),
+                    <double*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), x_one, y_one)
+    return out
+
+
+cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int i
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(b, i):
+            return False
+    return True
