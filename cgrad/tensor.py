@@ -1100,19 +1100,26 @@ class Tensor:
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "check_uniform_bounds")
-        return self._fill_random(_random.generator(generator).uniform(a, b, self._data.shape))
+        return self._fill_random(_random.generator(generator).uniform(a, b, self._data.shape),
+                                 "UniformBackward0")
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "normal_kernel_cpu")
-        return self._fill_random(_random.generator(generator).normal(mean, std, self._data.shape))
+        return self._fill_random(_random.generator(generator).normal(mean, std, self._data.shape),
+                                 "NormalBackward0")
 
-    def _fill_random(self, values):
+    def _fill_random(self, values, grad_fn_name, p=None):
+        """self = values (drawn) in place; recorded in a graph as PyTorch's grad_fn_name, which
+        gives self's old value (and a Tensor p of bernoulli_) a zero gradient"""
         self._check_writable()
-        if self._records_inplace(()):
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
-        self._write(values.astype(self._data.dtype))
+        values = values.astype(self._data.dtype)
+        if isinstance(p, Tensor):
+            if self._records_inplace((p,)):          # (a leaf that requires grad: refused)
+                return self._inplace(E.BernoulliFill, p, values)
+        elif self._records_inplace(()):
+            return self._inplace(E.RANDOM_FILLS[grad_fn_name], values)
+        self._write(values)
         return self
 
     def masked_fill_(self, mask, value):
@@ -1861,10 +1868,10 @@ class Tensor:
             weights = ranks - below if interpolation == "linear" else \
                 Tensor._make(np.full_like(ranks._data, 0.5))
             above = Tensor._make(np.ceil(ranks._data).astype(np.int64))
-            result = result.lerp(values.gather(-1, above), weights)
+            result.lerp_(values.gather(-1, above), weights)
         if q.ndim:               # the quantiles first
-            result = result.unsqueeze(0).transpose(0, -1)
-        return S.SqueezeInPlace.apply(result, (result.ndim - 1,))
+            result.unsqueeze_(0).transpose_(0, -1)
+        return result.squeeze_(-1)          # in place, as PyTorch's: the result is no view
 
     def amax(self, dim=(), keepdim=False):
         return self._reduce_extreme(R.AMax, dim, keepdim)
@@ -2630,17 +2637,20 @@ class Tensor:
         return t1, t2, int(value) if dt.kind in "iu" else value
 
     def lerp_(self, end, weight):
-        return self.copy_(self.lerp(end, weight))
+        return self._copied_in("LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0",
+                               self.lerp(end, weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        result = self.addcmul(tensor1, tensor2, value=value)
-        _check_cast(result._data.dtype, self._data.dtype)
-        return self._inplace(E.AddcmulInPlace, result)
+        return self._copied_in("AddcmulBackward0", self.addcmul(tensor1, tensor2, value=value))
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        result = self.addcdiv(tensor1, tensor2, value=value)
+        return self._copied_in("AddcdivBackward0", self.addcdiv(tensor1, tensor2, value=value))
+
+    def _copied_in(self, grad_fn_name, result):
+        """self = result in place: an in-place op computed out of place, recorded as PyTorch's
+        node grad_fn_name with that node's edges"""
         _check_cast(result._data.dtype, self._data.dtype)
-        return self._inplace(E.AddcdivInPlace, result)
+        return self._inplace(E.COPIED_IN[grad_fn_name], result)
 
     def tril(self, diagonal=0):
         self._triangle("tril")
@@ -2953,7 +2963,7 @@ class Tensor:
             raise RuntimeError(f"Bad in-place call: input tensor size {list(self.shape)} and "
                                f"output tensor size {[mat1.shape[0], mat2.shape[1]]} should "
                                "match")
-        return self.copy_(self.addmm(mat1, mat2, beta=beta, alpha=alpha))
+        return self._copied_in("AddmmBackward0", self.addmm(mat1, mat2, beta=beta, alpha=alpha))
 
     @property
     def output_nr(self):
@@ -3588,7 +3598,8 @@ class Tensor:
             raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice "
                                f"shapes. Destination slice shape: {list(expected)} at dimension "
                                f"{d} and source slice shape: {list(source.shape)}")
-        source = source.reshape(expected)
+        if source.shape != expected:           # (a view only where needed: PyTorch's edge is
+            source = source.reshape(expected)  # the source's own node)
         return self._inplace(S.IndexCopy, key, source) if in_place else \
             S.IndexCopy.apply(self, key, source)
 
@@ -3947,7 +3958,8 @@ class Tensor:
                 raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
         elif not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_g(p)}")
-        return self._fill_random(_random.generator(generator).random(self._data.shape) < pd)
+        return self._fill_random(_random.generator(generator).random(self._data.shape) < pd,
+                                 "BernoulliBackward2", p)
 
     def bernoulli(self, p=None, *, generator=None):
         """a new tensor of 0s and 1s, 1 with probability self (or p where given)"""
@@ -3961,10 +3973,13 @@ class Tensor:
         """integers drawn uniformly from [from, to); random_(to) is [0, to), random_() is
         [0, 2**mantissa bits] for floats, the dtype's range for integers"""
         from . import random as _random
+        name = "RandomBackward2" if from_ is None and to is None and "from" not in kwargs \
+            else "RandomBackward0"                        # PyTorch's node per overload
         lo = kwargs.pop("from", from_)
         dt = self._data.dtype
         if lo is not None and to is None and "from" not in kwargs and from_ is not None:
             lo, to = 0, lo                                  # random_(to)
+            name = "RandomBackward1"
         lo = lo or 0
         if to is None:
             to = (2 ** (np.finfo(dt).nmant + 1) + 1 if dt.kind == "f" else 2 if dt == np.bool_
@@ -3978,7 +3993,8 @@ class Tensor:
                 raise RuntimeError(f"from is out of bounds for {_dtype.c_name(dt)}")
             if to - 1 > info.max:
                 raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(dt)}")
-        return self._fill_random(_random.generator(generator).integers(lo, to, self._data.shape))
+        return self._fill_random(_random.generator(generator).integers(lo, to, self._data.shape),
+                                 name)
 
     def _sample_float(self, name, generator, draw):
         """fills a float tensor with draw(rng, shape), else PyTorch's dtype error"""
@@ -3987,7 +4003,8 @@ class Tensor:
             raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
                                f"dtype must be a floating point but you specified "
                                f"{_tname(self._data.dtype)}")
-        return self._fill_random(draw(_random.generator(generator), self._data.shape))
+        return self._fill_random(draw(_random.generator(generator), self._data.shape),
+                                 f"{name}Backward0")
 
     def exponential_(self, lambd=1.0, *, generator=None):
         if not lambd > 0:
@@ -4000,7 +4017,8 @@ class Tensor:
         from . import random as _random
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_g(p)}")
-        return self._fill_random(_random.generator(generator).geometric(p, self._data.shape))
+        return self._fill_random(_random.generator(generator).geometric(p, self._data.shape),
+                                 "GeometricBackward0")
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         if not std > 0:
@@ -4101,31 +4119,32 @@ class Tensor:
         if self.ndim != 1:
             raise RuntimeError(f"vector + matrix @ vector expected, got {self.ndim}, {mat.ndim}, "
                                f"{vec.ndim}")
-        return self.copy_(self.addmv(mat, vec, beta=beta, alpha=alpha))
+        return self._copied_in("AddmvBackward0", self.addmv(mat, vec, beta=beta, alpha=alpha))
 
     def addr_(self, vec1, vec2, *, beta=1, alpha=1):
         if self.ndim != 2:
             raise RuntimeError(f"2D tensor expected, got {self.ndim}D tensor for input")
-        return self.copy_(self.addr(vec1, vec2, beta=beta, alpha=alpha))
+        return self._copied_in("AddrBackward0", self.addr(vec1, vec2, beta=beta, alpha=alpha))
 
     def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return self.copy_(self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
+        return self._copied_in("BaddbmmBackward0",
+                               self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
 
     def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return self.copy_(self.addbmm(batch1, batch2, beta=beta, alpha=alpha))
+        return self._copied_in("AddbmmBackward0",
+                               self.addbmm(batch1, batch2, beta=beta, alpha=alpha))
 
     # ---- more indexing, norms and predicates (composed: their gradients come with them) ----
     def put(self, index, source, accumulate=False):
         """a copy with source written (or added) at the flat positions index"""
-        return self.reshape(-1)._put(index, source, accumulate, False).view(self.shape)
+        return _as_fused("PutBackward0",
+                         self.reshape(-1)._put(index, source, accumulate).view(self.shape),
+                         self, source)
 
     def put_(self, index, source, accumulate=False):
-        if self._data.flags.c_contiguous:
-            self.view(-1)._put(index, source, accumulate, True)
-            return self
-        return self.copy_(self.put(index, source, accumulate))
+        return self._copied_in("PutBackward0", self.put(index, source, accumulate))
 
-    def _put(self, index, source, accumulate, in_place):
+    def _put(self, index, source, accumulate):
         if index._data.dtype != np.int64:
             raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
                                f"{_tname(index._data.dtype)}")
@@ -4144,8 +4163,7 @@ class Tensor:
         if bad.size:
             raise IndexError(f"out of range: tried to access index {bad[0]} on a tensor of {n} "
                              "elements.")
-        args = ((idx,), source.reshape(-1), accumulate)
-        return self.index_put_(*args) if in_place else self.index_put(*args)
+        return self.index_put((idx,), source.reshape(-1), accumulate)
 
     def fill_diagonal_(self, fill_value, wrap=False):
         """fill the main diagonal (all dims equal; a tall matrix's restarts with wrap)"""
@@ -4209,10 +4227,12 @@ class Tensor:
         # is differentiated only where it is used (a zero or nan slice's would be nan)
         scaled = vector_norm(self.detach(), p, dims, keepdim=True) > maxnorm
         norm = vector_norm(where(scaled, self, 0.0), p, dims, keepdim=True)
-        return self * where(scaled, maxnorm / (norm + 1e-7), 1.0)
+        return _as_fused("RenormBackward0", self * where(scaled, maxnorm / (norm + 1e-7), 1.0),
+                         self)
 
     def renorm_(self, p, dim, maxnorm):
-        return self.copy_(self.clone().renorm(p, dim, maxnorm))   # (the norm saves the input)
+        return self._copied_in("RenormBackward0",                 # (the norm saves the input:
+                               self.clone().renorm(p, dim, maxnorm))   # renorm a copy of it)
 
     def frexp(self):
         """(mantissa, exponent): self = mantissa * 2**exponent, |mantissa| in [0.5, 1)"""

@@ -428,3 +428,98 @@ def test_recurrent_cells_show_pytorchs_graph(backend, cell):
         out = getattr(lib.nn, cell)(3, 2)(lib.randn(4, 3))
         graphs.append([_graph(o, 5) for o in (out if isinstance(out, tuple) else (out,))])
     assert graphs[0] == graphs[1]
+
+
+def _in_place(lib, body):
+    """body(a, y, m) on a = x * 1 (x, y (3, 4), m (4, 4): leaves that require grad); returns
+    a, its version, and the leaves' gradients of (a ** 2).sum() (a zero gradient where the
+    op writes over a's old values)"""
+    rng = np.random.default_rng(0)
+    x, y = (lib.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(2))
+    m = lib.tensor(rng.uniform(0.5, 1.5, (4, 4)), requires_grad=True)
+    a = x * 1
+    body(lib, a, y, m)
+    a.pow(2).sum().backward()
+    grads = [None if t.grad is None else np.round(t.grad.numpy(), 6).tolist() for t in (x, y, m)]
+    return _graph(a, 3), a._version, grads
+
+
+_IN_PLACE = {      # in-place ops that cgrad computes out of place, or draws
+    "lerp_number": lambda lib, a, y, m: a.lerp_(y, 0.3),
+    "lerp_tensor": lambda lib, a, y, m: a.lerp_(y, y * 0.5),
+    "addmm_": lambda lib, a, y, m: a.addmm_(y, m, beta=0.5),
+    "addmv_": lambda lib, a, y, m: a[0].addmv_(m, y[1]),
+    "addr_": lambda lib, a, y, m: a.addr_(y[:, 0], m[0]),
+    "baddbmm_": lambda lib, a, y, m: a.unsqueeze(0).baddbmm_(y.unsqueeze(0), m.unsqueeze(0)),
+    "addbmm_": lambda lib, a, y, m: a.addbmm_(y.unsqueeze(0), m.unsqueeze(0)),
+    "renorm_": lambda lib, a, y, m: a.renorm_(2, 0, 1.0),
+    "put_": lambda lib, a, y, m: a.put_(lib.tensor([0, 5]), y[0, :2]),
+    "put_accumulate": lambda lib, a, y, m: a.put_(lib.tensor([0, 5]), y[0, :2], True),
+    "index_copy_": lambda lib, a, y, m: a.index_copy_(0, lib.tensor([0, 2]), y[:2]),
+    "uniform_": lambda lib, a, y, m: a.uniform_(),
+    "normal_": lambda lib, a, y, m: a.normal_(),
+    "view_normal_": lambda lib, a, y, m: a[1:].normal_(),
+    "bernoulli_number": lambda lib, a, y, m: a.bernoulli_(0.5),
+    "bernoulli_tensor": lambda lib, a, y, m: a.bernoulli_(y.detach() / 2),
+    "bernoulli_tensor_grad": lambda lib, a, y, m: a.bernoulli_(y / 2),
+    "random_": lambda lib, a, y, m: a.random_(),
+    "random_to": lambda lib, a, y, m: a.random_(5),
+    "random_from_to": lambda lib, a, y, m: a.random_(2, 5),
+    "exponential_": lambda lib, a, y, m: a.exponential_(),
+    "geometric_": lambda lib, a, y, m: a.geometric_(0.5),
+    "log_normal_": lambda lib, a, y, m: a.log_normal_(),
+    "cauchy_": lambda lib, a, y, m: a.cauchy_(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_IN_PLACE))
+def test_in_place_ops_show_pytorchs_node(backend, case):
+    """x.addmm_(...) and the like print PyTorch's node of the in-place op (not a copy's
+    CopyBackwards) with its edges; random fills on a tensor in a graph are recorded (a zero
+    gradient for the old values, and for bernoulli_'s p), not refused as on a leaf"""
+    got, want = (_in_place(lib, _IN_PLACE[case]) for lib in (cgrad, torch))
+    assert got[:2] == want[:2]
+    if case.startswith(("lerp", "add", "baddbmm", "renorm", "put", "index_copy")):
+        assert got[2] == want[2]
+    else:                                        # the draws differ; the zeros do not
+        assert [g is None for g in got[2]] == [g is None for g in want[2]]
+        assert got[2][0] == want[2][0] and got[2][2:] == want[2][2:]
+
+
+@pytest.mark.parametrize("fill", ["uniform_", "normal_", "bernoulli_", "random_",
+                                  "exponential_"])
+def test_random_fills_refuse_a_leaf_and_run_without_grad(backend, fill):
+    x = cgrad.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        getattr(x, fill)()
+    with cgrad.no_grad():
+        getattr(x, fill)()
+    assert x.grad_fn is None and x._version == 1
+
+
+@pytest.mark.parametrize("case", ["renorm", "put", "put_accumulate", "index_copy"])
+def test_composed_ops_show_pytorchs_node(backend, case):
+    calls = {"renorm": lambda lib, a, y: a.renorm(2, 0, 1.0),
+             "put": lambda lib, a, y: a.put(lib.tensor([0, 5]), y[0, :2]),
+             "put_accumulate": lambda lib, a, y: a.put(lib.tensor([0, 5]), y[0, :2], True),
+             "index_copy": lambda lib, a, y: a.index_copy(0, lib.tensor([0, 2]), y[:2])}
+    got, want = (_in_place(lib, lambda lib, a, y, m: a.copy_(calls[case](lib, a * 1, y)))
+                 for lib in (cgrad, torch))
+    assert got == want
+    out = [calls[case](lib, lib.ones(3, 4, requires_grad=True) * 1,
+                       lib.ones(3, 4, requires_grad=True)) for lib in (cgrad, torch)]
+    assert _graph(out[0], 3) == _graph(out[1], 3)
+
+
+@pytest.mark.parametrize("q,dim", [(0.5, 1), (0.3, None), ("vector", None), ("vector", 0)])
+def test_quantile_result_is_no_view(backend, q, dim):
+    """PyTorch's quantile ends in place (lerp_, unsqueeze_, transpose_, squeeze_): its result
+    is no view of anything, at PyTorch's version, with PyTorch's graph"""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([[1., 5., 2.], [3., 0., 4.]], requires_grad=True)
+        qq = lib.tensor([0.25, 0.5]) if q == "vector" else q
+        r = lib.quantile(x, qq, dim=dim)
+        out.append((r._base is None, r._version, _graph(r, 4), r.tolist()))
+    assert out[0] == out[1]
+    assert out[0][0]

@@ -1334,6 +1334,35 @@ class Copy(Op):
         return constant(np.zeros_like(g._data)), g
 
 
+class BernoulliFill(Op):
+    """x.bernoulli_(p) for a Tensor p, recorded: y = the draws (an array, no edge)   ->
+    dx = 0, dp = 0 (PyTorch's BernoulliBackward1 gives p a zero gradient)"""
+    grad_fn_name = "BernoulliBackward1"
+    edge_order = (0, 1)
+
+    @staticmethod
+    def forward(ctx, x, p, values):
+        return np.asarray(values, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), np.zeros_like(g), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return constant(np.zeros_like(g._data)), constant(np.zeros_like(g._data)), None
+
+
+# x.uniform_(), x.normal_(), ... on a tensor in a graph: a Fill with the drawn values (an
+# array, no edge), printed as PyTorch's UniformBackward0 and the like
+RANDOM_FILLS = {name: renamed(name.replace("Backward", "Fill"), Fill, name,
+                              f"x's in-place draws, recorded as PyTorch's {name}")
+                for name in ("UniformBackward0", "NormalBackward0", "BernoulliBackward2",
+                             "ExponentialBackward0", "GeometricBackward0", "LogNormalBackward0",
+                             "CauchyBackward0", "RandomBackward0", "RandomBackward1",
+                             "RandomBackward2")}
+
+
 class FillTensor(Copy):
     """y = a 0-d tensor's value everywhere   ->   dx = 0, dvalue = g summed (by the engine)"""
     grad_fn_name = "FillBackward3"
@@ -1351,12 +1380,15 @@ def held_op_edges(node, edges):
 Zero = renamed("Zero", Fill, "ZeroBackward0", "x.zero_()")
 FillNumber = renamed("FillNumber", Fill, "FillBackward2", "x.fill_(a number)")
 FillConstant = renamed("FillConstant", Fill, "FillBackward3", "x.fill_(a 0-d tensor, no grad)")
-AddcmulInPlace = renamed("AddcmulInPlace", Copy, "AddcmulBackward0",
-                         "x.addcmul_(t1, t2): x.copy_(x.addcmul(t1, t2))",
-                         shown_edges=staticmethod(held_op_edges))
-AddcdivInPlace = renamed("AddcdivInPlace", Copy, "AddcdivBackward0",
-                         "x.addcdiv_(t1, t2): x.copy_(x.addcdiv(t1, t2))",
-                         shown_edges=staticmethod(held_op_edges))
+# In-place ops computed out of place, then copied in (x.addcmul_(t1, t2) is
+# x.copy_(x.addcmul(t1, t2))): each printed as PyTorch's node of the in-place op, with its edges
+COPIED_IN = {name: renamed(name.replace("Backward", "InPlace"), Copy, name,
+                           f"an in-place op's result copied in, printed as PyTorch's {name}",
+                           shown_edges=staticmethod(held_op_edges))
+             for name in ("AddcmulBackward0", "AddcdivBackward0", "LerpBackward0",
+                          "LerpBackward1", "AddmmBackward0", "AddmvBackward0", "AddrBackward0",
+                          "BaddbmmBackward0", "AddbmmBackward0", "RenormBackward0",
+                          "PutBackward0")}
 
 
 class MaskedFill(Op):
