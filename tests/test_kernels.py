@@ -129,16 +129,23 @@ COMPILED = {
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum"])
 def test_compiled_path_is_taken(ck, monkeypatch, op):
-    """With contiguous floats the override computes itself: its NumPy fallback would raise."""
+    """With contiguous floats the override computes itself: the NumPy fallback it holds (bound
+    when the class was made, so it is swapped where it is passed) would raise."""
     def boom(*args, **kwargs):
         raise AssertionError("fell back to NumPy")
+    binary, backward = CythonKernels._binary, CythonKernels._binary_backward_or
+    monkeypatch.setattr(CythonKernels, "_binary",
+                        lambda self, op, a, b, fallback: binary(self, op, a, b, boom))
+    monkeypatch.setattr(CythonKernels, "_binary_backward_or",
+                        lambda self, op, fallback, *args: backward(self, op, boom, *args))
     a = make("contiguous", np.float32, (6, 5))
-    want = getattr(REF, op)(a, a[0])
-    monkeypatch.setattr(NumpyKernels, op, boom)
-    monkeypatch.setattr(NumpyKernels, f"{op}_backward", boom, raising=False)
-    assert_same(getattr(ck, op)(a, a[0]), want)
+    assert_same(getattr(ck, op)(a, a[0]), getattr(REF, op)(a, a[0]))
+    with pytest.raises(AssertionError, match="fell back"):      # (the spy itself works)
+        getattr(ck, op)(a.astype(np.int64), a[0].astype(np.int64))
     if op in ("mul", "div", "maximum", "minimum"):
         getattr(ck, f"{op}_backward")(a, a[0], a)
+        with pytest.raises(AssertionError, match="fell back"):
+            getattr(ck, f"{op}_backward")(a, a[0].astype(np.float64), a)
 
 
 def test_overrides_are_listed():
