@@ -523,3 +523,30 @@ def test_quantile_result_is_no_view(backend, q, dim):
         out.append((r._base is None, r._version, _graph(r, 4), r.tolist()))
     assert out[0] == out[1]
     assert out[0][0]
+
+
+_MORE_GRAPHS = {
+    "clamp_min_tensor": lambda lib, x, y: x.clamp(min=y),
+    "clamp_max_tensor": lambda lib, x, y: x.clamp(max=y),
+    "div_floor_number": lambda lib, x, y: x.div(2, rounding_mode="floor"),
+    "number_div_trunc": lambda lib, x, y: lib.div(2, x, rounding_mode="trunc"),
+    "cosine_embedding": lambda lib, x, y: lib.nn.functional.cosine_embedding_loss(
+        x, y, lib.tensor([1., -1., 1.]), margin=0.1),
+    "rrelu_training_in_place": lambda lib, x, y: lib.nn.functional.rrelu_(x * 1, training=True),
+    "rrelu_training": lambda lib, x, y: lib.nn.functional.rrelu(x - 1, training=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_MORE_GRAPHS))
+def test_more_graphs_as_pytorchs(backend, case):
+    """a missing clamp bound or a number operand keeps PyTorch's None edge; the losses and
+    rrelu_ in training show the nodes PyTorch's C++ records (SubBackward1 for x - a number,
+    RreluWithNoiseBackward1 in place)"""
+    graphs = []
+    for lib in (cgrad, torch):
+        rng = np.random.default_rng(1)
+        x, y = (lib.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(2))
+        out = _MORE_GRAPHS[case](lib, x, y)
+        graphs.append(_graph(out, 5))
+        out.sum().backward()
+    assert graphs[0] == graphs[1]

@@ -2921,9 +2921,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
     slopes = lower + (upper - lower) * _random.generator(None).random(d.shape)
     noise = Tensor._make(np.where(d <= 0, slopes, 1).astype(d.dtype))
-    if inplace:
-        return input.mul_(noise)
-    return _as_fused("RreluWithNoiseBackward0", input * noise, input)
+    out = _as_fused("RreluWithNoiseBackward0", input * noise, input)
+    return input._copied_in("RreluWithNoiseBackward1", out) if inplace else out
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -2976,9 +2975,11 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 
 # x + a number where PyTorch's C++ adds it (add.Scalar: one edge, AddBackward1): the margin
-# of margin_ranking_loss, pairwise_distance's eps
-_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds")
-_ADD_NUMBER.edge_order = (0,)
+# of margin_ranking_loss, pairwise_distance's eps; x - a number likewise (SubBackward1)
+_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds",
+                      edge_order=(0,))
+_SUB_NUMBER = renamed("SubNumber", E.Sub, "SubBackward1",
+                      "x - a number, as PyTorch's C++ subtracts", edge_order=(0,))
 
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
@@ -3008,8 +3009,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     mag1 = (input1 * input1).sum(d) + eps
     mag2 = (input2 * input2).sum(d) + eps
     cos = (input1 * input2).sum(d) / (mag1 * mag2).sqrt()
-    pos = (1 - cos).where(target == 1, 0.0)
-    neg = (cos - margin).clamp_min(0).where(target == -1, 0.0)
+    # PyTorch's C++ 1 - cos: a tensor of ones minus cos (SubBackward0, no edge to the ones)
+    pos = (Tensor._make(np.ones(cos.shape, cos._data.dtype)) - cos).where(target == 1, 0.0)
+    neg = _SUB_NUMBER.apply(cos, margin).clamp_min(0).where(target == -1, 0.0)
     return _reduced(pos + neg, reduction)
 
 

@@ -1234,6 +1234,7 @@ class ClampTensor(Op):
     dx = g where lo <= x <= hi, dlo = g where x < lo (and lo < hi), dhi = g where x > hi (or
     hi < lo); each side whole at a tie, not halves as maximum/minimum's gradients"""
     grad_fn_name = "ClampBackward0"
+    edge_order = (0, 1, 2)      # a missing bound too: PyTorch's node has its None edge
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -1388,7 +1389,7 @@ COPIED_IN = {name: renamed(name.replace("Backward", "InPlace"), Copy, name,
              for name in ("AddcmulBackward0", "AddcdivBackward0", "LerpBackward0",
                           "LerpBackward1", "AddmmBackward0", "AddmvBackward0", "AddrBackward0",
                           "BaddbmmBackward0", "AddbmmBackward0", "RenormBackward0",
-                          "PutBackward0")}
+                          "PutBackward0", "RreluWithNoiseBackward1")}
 
 
 class MaskedFill(Op):

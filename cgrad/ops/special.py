@@ -648,6 +648,7 @@ class DivRounded(_ZeroGradient):
     """y = a / b rounded toward zero (mode "trunc") or down ("floor"), in the promoted dtype
     (integers divide as integers)   ->   zero gradients"""
     grad_fn_name = "DivBackward2"
+    edge_order = (0, 1)         # a number operand too: PyTorch wraps it (a None edge)
 
     @staticmethod
     def forward(ctx, a, b, mode):
