@@ -1740,6 +1740,8 @@ class Tensor:
         dtype = self._graph_dtype(dtype)
         x = self if dtype is None else self.to(dtype)      # it runs in dtype
         out = op.apply(x, dims, keepdim)
+        if x is not self:                 # PyTorch's one node, with its edge to self
+            out = _as_fused(op.grad_fn_name, out, self)
         # the op sums bools and integers in int64: back to an asked bool (any) or int32
         return out if dtype is None or out._data.dtype == dtype else out.to(dtype)
 
@@ -2025,7 +2027,7 @@ class Tensor:
             np.reshape(self._data, shape, copy=False)
         except ValueError:
             return S.ReshapeCopy.apply(self, shape)
-        return S.View.apply(self, shape)
+        return (S.View if self._data.flags.c_contiguous else S.ReshapeAlias).apply(self, shape)
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -2549,7 +2551,7 @@ class Tensor:
             raise RuntimeError("masked_select: expected BoolTensor for mask")
         _broadcast_check(mask._data, self._data)
         shape = np.broadcast_shapes(self.shape, mask.shape)
-        return self.expand(shape)[mask.expand(shape)]
+        return S.MaskedSelect.apply(self, np.broadcast_to(mask._data, shape))
 
     def nonzero(self, *, as_tuple=False):
         if as_tuple:
@@ -3304,7 +3306,9 @@ class Tensor:
             raise IndexError(f"aminmax: Expected reduction dim {_dim(dim, self.ndim)} to have "
                              "non-zero size.")
         dims = () if dim is None else dim
-        return AminmaxResult(self.amin(dims, keepdim), self.amax(dims, keepdim))
+        return AminmaxResult(*(_as_fused("AminmaxBackward0", m, self)   # (PyTorch's node is
+                               for m in (self.amin(dims, keepdim),    # one, with two outputs)
+                                         self.amax(dims, keepdim))))
 
     def cummax(self, dim):
         """(values, indices) of the running max along dim (ties and NaN: the later index)"""
@@ -3529,7 +3533,7 @@ class Tensor:
             bad = int(idx.max() if idx.max() >= n else idx.min())
             raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
                              "elements.")
-        return S.Take.apply(self.reshape(-1), idx)
+        return S.Take.apply(self, idx)
 
     def take_along_dim(self, indices, dim=None):
         """gather along dim with self and indices broadcast against each other (dim None: of

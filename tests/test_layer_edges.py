@@ -534,7 +534,36 @@ _MORE_GRAPHS = {
         x, y, lib.tensor([1., -1., 1.]), margin=0.1),
     "rrelu_training_in_place": lambda lib, x, y: lib.nn.functional.rrelu_(x * 1, training=True),
     "rrelu_training": lambda lib, x, y: lib.nn.functional.rrelu(x - 1, training=True),
+    "sum_dtype": lambda lib, x, y: x.sum(dtype=lib.float64),
+    "sum_dim_dtype": lambda lib, x, y: x.sum(1, dtype=lib.float64),
+    "take": lambda lib, x, y: x.take(lib.tensor([0, 5, 5])),
+    "take_transposed": lambda lib, x, y: x.t().take(lib.tensor([0, 5, -1])),
+    "masked_select": lambda lib, x, y: x.masked_select(x > 1),
+    "masked_select_broadcast": lambda lib, x, y: x[0].masked_select(y > 1),
+    "kl_div": lambda lib, x, y: lib.nn.functional.kl_div(x.log_softmax(1), y.softmax(1),
+                                                          reduction="batchmean"),
+    "aminmax_min": lambda lib, x, y: x.aminmax(dim=1)[0],
+    "aminmax_max": lambda lib, x, y: x.aminmax().max,
+    "tensordot": lambda lib, x, y: lib.tensordot(x, y, dims=([1], [1])),
 }
+
+
+@pytest.mark.parametrize("key", ["t4x3x1", "cols", "permuted", "rows_step", "contiguous",
+                                 "copy", "expanded", "flatten"])
+def test_reshape_names_its_view_as_pytorch(backend, key):
+    """reshape of a non-contiguous tensor that a view can hold is PyTorch's _reshape_alias
+    (ReshapeAliasBackward0); of a contiguous one a ViewBackward0; else a copy"""
+    calls = {"t4x3x1": lambda x: x.t().reshape(4, 3, 1),
+             "cols": lambda x: x[:, :2].reshape(3, 2, 1),
+             "permuted": lambda x: x.permute(1, 0).reshape(2, 2, 3),
+             "rows_step": lambda x: x[::2].reshape(2, 2, 2),
+             "contiguous": lambda x: x.reshape(12),
+             "copy": lambda x: x[:, :2].reshape(6),
+             "expanded": lambda x: x.expand(2, 3, 4).reshape(6, 4),
+             "flatten": lambda x: x.t().flatten()}
+    got, want = (calls[key](lib.ones(3, 4, requires_grad=True)) for lib in (cgrad, torch))
+    assert (got.grad_fn.name(), got._base is None) == (want.grad_fn.name(), want._base is None)
+    got.sum().backward()
 
 
 @pytest.mark.parametrize("case", sorted(_MORE_GRAPHS))

@@ -2930,11 +2930,6 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 
 # ---- more losses ------------------------------------------------------------------------------
-def _xlogy_self(t):
-    """t * log(t), 0 where t == 0 (PyTorch's xlogy(t, t); its gradient in t is NaN there)"""
-    return (t * t.log()).masked_fill(t == 0, 0)
-
-
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log(target) - input) for log-probability inputs (exp(target) * (target -
     input) with log_target), reduced; "batchmean" divides the sum by the batch size"""
@@ -2953,7 +2948,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        loss = _xlogy_self(target) - target * input
+        loss = target.xlogy(target) - target * input          # (0 where target is 0)
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduced(loss, reduction)

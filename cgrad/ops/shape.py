@@ -44,6 +44,11 @@ class View(Op):
     graph_backward = backward         # g.reshape is the same on a Tensor (create_graph)
 
 
+class ReshapeAlias(View):
+    """x.reshape(shape) as a view of a non-contiguous x: PyTorch's _reshape_alias"""
+    grad_fn_name = "ReshapeAliasBackward0"
+
+
 class ReshapeCopy(Op):
     """y = a copy of x in the new shape (x's strides allow no view)"""
     grad_fn_name = "UnsafeViewBackward0"
@@ -1212,7 +1217,33 @@ class UnfoldBackward(Op):
         return Unfold.apply(g, *ctx.args), None, None, None, None
 
 
-Take = renamed("Take", AdvancedIndex, "TakeBackward0", "take(x, index): x.flatten()[index]")
+class Take(AdvancedIndex):
+    """y = x.flatten()[index]   ->   dx = g scatter-added at index, in x's shape (PyTorch's
+    node takes x as given: no view of it in the graph)"""
+    grad_fn_name = "TakeBackward0"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.input_shape = x.shape
+        return AdvancedIndex.forward(ctx, x.reshape(-1), index)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.gradient.place(g, ctx.shape, ctx.key).reshape(ctx.input_shape), None
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return cls.gradient.apply(g, ctx.shape, ctx.key).reshape(ctx.input_shape), None
+
+
+class MaskedSelect(AdvancedIndex):
+    """y = x[mask] with x broadcast to the mask's shape   ->   dx = g placed at the mask,
+    summed back to x's shape by the engine (PyTorch's node takes x as given: no expand)"""
+    grad_fn_name = "MaskedSelectBackward0"
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        return AdvancedIndex.forward(ctx, np.broadcast_to(x, mask.shape), mask)
 
 
 class NarrowCopy(BasicIndex):
