@@ -518,8 +518,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
     inputs = (input, weight, bias)
-    input = _keep(input, "batch_norm")
-    weight = None if weight is None else _keep(weight, "batch_norm")
+    input, weight = _keep(input, "batch_norm"), _keep(weight, "batch_norm")
+    bias = _keep(bias, "batch_norm", saved=False)
     shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
         dims = (0,) + tuple(range(2, input.ndim))
@@ -648,7 +648,12 @@ _FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
              [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
-_TIES = {layer: NN.tie(f"{op}BackwardBackward0") for layer, op in _FUSED.items()}
+_TIES = {layer: NN.tie(f"{op}BackwardBackward0", gives_zeros=layer not in ("conv", "batch_norm"))
+         for layer, op in _FUSED.items()}
+# (the layer's entries, named as its node: an in-place change's error names the layer)
+_KEEPS = {(layer, saved): renamed(f"Keeps{op}", NN.KeepsInput if saved else NN.KeepsBias,
+                                  f"{op}Backward0", NN.KeepsInput.__doc__)
+          for layer, op in _FUSED.items() for saved in (True, False)}
 # (and the layers whose recorded gradients need no tie: PyTorch's are compositions too, or do
 # not take the input)
 # (the losses and interpolate's modes composed here end in a new array too)
@@ -690,10 +695,12 @@ def _pool_output(layer, out, shape, fmt, input):
     return _OUTPUTS[layer].apply(out, shape, fmt, input)
 
 
-def _keep(input, layer):
-    """input entering the composed layer: its gradient recorded by create_graph is tied to it"""
-    if input.requires_grad and _grad_state.enabled:
-        return NN.KeepsInput.apply(input, _TIES[layer])
+def _keep(input, layer, saved=True):
+    """input entering the composed layer: its gradient recorded by create_graph is tied to it
+    (saved: as PyTorch's fused layer saves it, so an in-place change of it before the backward
+    raises; not a bias)"""
+    if input is not None and input.requires_grad and _grad_state.enabled:
+        return _KEEPS[layer, saved].apply(input, _TIES[layer])
     return input
 
 
@@ -862,6 +869,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     fmt = _channels_format(input, weight) if dims > 1 else None
     inputs = (input, weight, bias)
     input, weight = _keep(input, "conv"), _keep(weight, "conv")   # (unsqueezed: PyTorch's
+    bias = _keep(bias, "conv", saved=False)
     if weight.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:

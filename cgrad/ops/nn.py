@@ -223,25 +223,30 @@ class Tie(Op):
     """y = gx, a layer's recorded input gradient, tied to the layer's input x with derivative
     zero: PyTorch's backward of a fused layer (max_pool2d's, conv2d's, ...) takes that input,
     so its gradient requires grad wherever the input does, and a second backward reaches
-    the input (with zeros where the layer is piecewise linear in it)   ->   dgx = g, dx = 0"""
+    the input: with zeros where the layer is piecewise linear in it (the pools' formulas),
+    with nothing where it is linear in it (conv's and batch_norm's double backward leave
+    that gradient undefined: x.grad stays None)   ->   dgx = g, dx = 0 or none"""
+    gives_zeros = True
 
     @staticmethod
     def forward(ctx, gx, x):
         ctx.x_meta = (x.shape, x.dtype)
         return gx.copy()
 
-    @staticmethod
-    def backward(ctx, g):
-        return g, zeros(*ctx.x_meta) if ctx.needs_input_grad[1] else None
+    @classmethod
+    def backward(cls, ctx, g):
+        return g, zeros(*ctx.x_meta) if cls.gives_zeros and ctx.needs_input_grad[1] else None
 
-    @staticmethod
-    def graph_backward(ctx, g):
-        return g, constant(zeros(*ctx.x_meta)) if ctx.needs_input_grad[1] else None
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        return g, (constant(zeros(*ctx.x_meta)) if cls.gives_zeros and ctx.needs_input_grad[1]
+                   else None)
 
 
-def tie(grad_fn_name):
+def tie(grad_fn_name, gives_zeros=True):
     """Tie, printed as the grad_fn PyTorch's gradient of that layer has"""
-    return renamed("Tie" + grad_fn_name, Tie, grad_fn_name, Tie.__doc__)
+    return renamed("Tie" + grad_fn_name, Tie, grad_fn_name, Tie.__doc__,
+                   gives_zeros=gives_zeros)
 
 
 class LayerOutput(Op):
@@ -304,7 +309,10 @@ def refusing_output(grad_fn_name, edges=1):
 class KeepsInput(Op):
     """y = x, the entry of a layer composed of several ops: its recorded backward ties the
     input's gradient to the input (tie: a renamed Tie), as PyTorch's fused layer's does
-    ->   dx = g"""
+    ->   dx = g. A view of x with x's version counter: an in-place change of x after the
+    forward raises at the backward where the composition saved y, as PyTorch's layer does
+    where it saved x."""
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, tie):
@@ -314,12 +322,30 @@ class KeepsInput(Op):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors           # (checks x's version: PyTorch's layer saved x)
         return g, None
 
     @staticmethod
     def graph_backward(ctx, g):
         x, = ctx.saved_for_graph(0)
         return ctx.tie.apply(g, x), None
+
+
+class KeepsBias(KeepsInput):
+    """KeepsInput for an input PyTorch's fused layer does not save (a bias): nothing saved, so
+    no version check; the tie's edge is made from the node's own"""
+
+    @staticmethod
+    def forward(ctx, x, tie):
+        ctx.x_meta = (x.shape, x.dtype)
+        ctx.tie = tie
+        return x.view()
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        shape, dtype = ctx.x_meta
+        stand_in = constant(np.broadcast_to(np.zeros((), dtype), shape))   # (only its meta)
+        return ctx.tie.apply(g, ctx._on_edge(stand_in, ctx.parents[0])), None
 
 
 def _resample(x, wh, ww):
