@@ -483,3 +483,21 @@ def test_weighted_pointwise_losses_as_pytorch(backend, loss, reduction):
             getattr(m.nn.functional, loss)(xt, m.tensor(y), weight=m.ones(3))
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("changed", ["input", "target"])
+def test_l1_loss_allows_its_inputs_to_change_after_the_forward(backend, changed):
+    """PyTorch's l1_loss saves |x - y|'s difference, not x and y: changing either in place
+    before the backward is allowed, and the gradient is the forward's"""
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([1., -2., 3.], requires_grad=True)
+        y = lib.tensor([0.5, -2.5, 3.5])
+        h = x * 2
+        loss = lib.nn.functional.l1_loss(h, y)
+        with lib.no_grad():
+            (h if changed == "input" else y).add_(10)
+        loss.backward()
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1]

@@ -149,15 +149,16 @@ class L1Loss(Op):
 
     @staticmethod
     def forward(ctx, x, y, reduction):
-        d = B.kernels.sub(x, y)
-        ctx.save_for_backward(x, y)           # as PyTorch (and for create_graph): d again later
+        # PyTorch's abs saves d, not x and y: x or y may change in place before the backward.
+        # x and y are saved too, for the recorded backward (create_graph) alone.
+        ctx.d = d = B.kernels.sub(x, y)
+        ctx.save_for_backward(x, y)
         ctx.reduction = reduction
         return reduce(B.kernels.abs(d), reduction)
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        d = B.kernels.sub(x, y)
+        d = ctx.d
         gx = B.kernels.abs_backward(d, spread(g, d.shape, ctx.reduction))
         need_x, need_y = ctx.needs_input_grad[:2]
         return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
