@@ -2253,7 +2253,11 @@ class Tensor:
         except IndexError:               # PyTorch's error, or an empty result's key in range
             return S.AdvancedIndex.apply(self, _index_key(key, self._data.shape)[0])
 
-    def chunk(self, chunks, dim=0, *, _unsafe=False):
+    def chunk(self, chunks, dim=0):
+        return self._chunk(chunks, dim, unsafe=False)
+
+    def _chunk(self, chunks, dim, unsafe):
+        """chunk, or unsafe_chunk (unsafe: the pieces printed as PyTorch's UnsafeSplit)"""
         if not self.ndim:
             raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
@@ -2261,10 +2265,14 @@ class Tensor:
         d = _dim(dim, self.ndim)
         n = self._data.shape[d]
         if n == 0:                              # chunks empty pieces, as PyTorch
-            return self.split([0] * chunks, d, _unsafe=_unsafe)
-        return self.split(-(-n // chunks), d, _unsafe=_unsafe)
+            return self._split([0] * chunks, d, unsafe)
+        return self._split(-(-n // chunks), d, unsafe)
 
-    def split(self, split_size, dim=0, *, _unsafe=False):
+    def split(self, split_size, dim=0):
+        return self._split(split_size, dim, unsafe=False)
+
+    def _split(self, split_size, dim, unsafe):
+        """split, or unsafe_split (unsafe: the pieces printed as PyTorch's UnsafeSplit)"""
         if not self.ndim:
             raise RuntimeError("split expects at least a 1-dimensional tensor")
         d = _dim(dim, self.ndim)
@@ -2284,8 +2292,8 @@ class Tensor:
                                    f"(input tensor's size at dimension {d}), but got "
                                    f"split_sizes={sizes}")
         out, start = [], 0
-        op = (S.UnsafeSplitPart if _unsafe else S.SplitPart) if isinstance(split_size, int) \
-            else (S.UnsafeSplitWithSizesPart if _unsafe else S.SplitWithSizesPart)
+        op = (S.UnsafeSplitPart if unsafe else S.SplitPart) if isinstance(split_size, int) \
+            else (S.UnsafeSplitWithSizesPart if unsafe else S.SplitWithSizesPart)
         for k, s in enumerate(sizes):
             part = op.apply(self, (slice(None),) * d + (slice(start, start + s),))
             if part.grad_fn is not None:
@@ -3498,16 +3506,16 @@ class Tensor:
     # PyTorch's unsafe_ forms: the same pieces (its autograd does not refuse in-place changes
     # of them), printed as its UnsafeSplit nodes
     def unsafe_chunk(self, chunks, dim=0):
-        return self.chunk(chunks, dim, _unsafe=True)
+        return self._chunk(chunks, dim, unsafe=True)
 
     def unsafe_split(self, split_size, dim=0):
         if not isinstance(split_size, int):
             raise TypeError(f"unsafe_split(): argument 'split_size' (position 1) must be int, "
                             f"not {type(split_size).__name__}")
-        return self.split(split_size, dim, _unsafe=True)
+        return self._split(split_size, dim, unsafe=True)
 
     def unsafe_split_with_sizes(self, split_sizes, dim=0):
-        return self.split(list(split_sizes), dim, _unsafe=True)
+        return self._split(list(split_sizes), dim, unsafe=True)
 
     def select(self, dim, index):
         d = _dim(dim, self.ndim)
