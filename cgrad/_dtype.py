@@ -41,7 +41,11 @@ def _by_name(name):
 
 def from_numpy_dtype(np_dtype):
     """The cgrad dtype of a NumPy dtype; TypeError for the ones cgrad does not have."""
-    d = _FROM_NP.get(np.dtype(np_dtype))
+    np_dtype = np.dtype(np_dtype)
+    d = _FROM_NP.get(np_dtype)
+    if d is None and not np_dtype.isnative and np_dtype.newbyteorder("=") in _FROM_NP:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
     if d is None:
         raise TypeError(f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype)}. "
                         "The only supported types are: float64, float32, float16, int64, "

@@ -172,7 +172,10 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
-        return Tensor._make(data if dtype is None else data.astype(_np_dtype(dtype), copy=False))
+        if dtype is None:
+            _dtype.from_numpy_dtype(data.dtype)   # (refused as from_numpy refuses it)
+            return Tensor._make(data)
+        return Tensor._make(data.astype(_np_dtype(dtype), copy=False))
     return tensor(data, dtype=dtype)
 
 

@@ -1631,6 +1631,24 @@ def test_small_module_refuses_what_it_does_not_take():
     assert small.mul_scaled(f64, f32, 2.0) is None
     assert small.mul_scaled(np.ones(3), f64, 2.0) is None
     assert small.mean_all(np.ones(3, int)) is None
+    swapped = np.arange(1, 5, dtype=">f4")             # other byte order: NumPy's ufuncs, then
+    assert small.sum_all(swapped) is None and small.mean_all(swapped) is None
+    assert small.binary(small.MUL, swapped, swapped) is None
+    assert small.binary(small.MUL, np.ones(4, np.float32), swapped[:1].reshape(())) is None
+    assert small.mul_scaled(swapped, np.ones(4, np.float32), 2.0) is None
+    assert small.mul_scaled(np.ones(4, np.float32), swapped, 2.0) is None
+
+
+def test_small_paths_take_other_byte_orders_through_numpy(small_k):
+    """a big-endian array (reachable through NumPy's own arrays in a backend call) computes
+    right: the small kernels refuse it, NumPy swaps"""
+    a = np.arange(1, 7, dtype=">f8").reshape(2, 3)
+    native = a.astype(np.float64)
+    for op in ("add", "mul", "div"):
+        np.testing.assert_array_equal(getattr(small_k, op)(a, a), getattr(REF, op)(native, native))
+    np.testing.assert_array_equal(small_k.sum_to_shape(a, ()), native.sum())
+    np.testing.assert_array_equal(small_k.mean(a), native.mean())
+    np.testing.assert_array_equal(small_k.pow_scalar(a, 2), native ** 2)
 
 
 @settings(max_examples=200, deadline=None)

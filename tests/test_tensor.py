@@ -342,3 +342,18 @@ def test_mixed_int_and_array_indices_match_pytorch(backend):
         np.testing.assert_allclose(z.grad.numpy(), tz.grad.numpy(), rtol=1e-12)
         checked += 1
     assert checked > 40
+
+
+@pytest.mark.parametrize("make", ["from_numpy", "as_tensor", "tensor"])
+def test_arrays_cgrad_cannot_hold_are_refused_as_pytorch_refuses_them(make):
+    """another byte order: PyTorch's ValueError (as_tensor took the array as it was, and its
+    dtype then raised); a dtype cgrad has not: TypeError naming it"""
+    torch = pytest.importorskip("torch")
+    swapped = np.arange(3, dtype=">f4")
+    for lib in (cgrad, torch):
+        with pytest.raises(ValueError, match="byte order different from the native"):
+            getattr(lib, make)(swapped)
+    for dt in (np.complex64, np.uint16, object):
+        with pytest.raises(TypeError, match="can't convert np.ndarray of type numpy"):
+            getattr(cgrad, make)(np.zeros(2, dt))
+    assert getattr(cgrad, make)(np.arange(3, dtype="<f4")).dtype == cgrad.float32

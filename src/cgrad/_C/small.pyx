@@ -57,13 +57,15 @@ cdef real pairwise(const real* a, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline int float_type(object x) noexcept:
-    """x's NumPy type number if x is a C-contiguous, aligned float32/float64 ndarray, else -1"""
+    """x's NumPy type number if x is a C-contiguous, aligned float32/float64 ndarray in the
+    machine's byte order, else -1"""
     if type(x) is not cnp.ndarray:
         return -1
     cdef cnp.ndarray a = <cnp.ndarray>x
     cdef int t = cnp.PyArray_TYPE(a)
     if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not (
-            cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+            cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a)):
         return -1
     return t
 
@@ -125,6 +127,8 @@ def mul_scaled(g, x, double c):
     for i in range(cnp.PyArray_NDIM(a)):
         if cnp.PyArray_DIM(ga, i) != cnp.PyArray_DIM(a, i):
             return None
+    if not cnp.PyArray_ISNOTSWAPPED(ga):
+        return None
     if not (cnp.PyArray_IS_C_CONTIGUOUS(ga) and cnp.PyArray_ISALIGNED(ga)):
         if not (is_one_element(ga) and cnp.PyArray_ISALIGNED(ga)):
             return None
@@ -193,9 +197,11 @@ cdef void binary_loop(int op, const real* x, const real* y, real* out, Py_ssize_
 
 
 cdef inline bint one_element(object x, int t) noexcept:
-    """whether x is an aligned float array of type t holding one element"""
+    """whether x is an aligned float array of type t (in the machine's byte order) holding one
+    element"""
     return (type(x) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == t
-            and cnp.PyArray_SIZE(<cnp.ndarray>x) == 1 and cnp.PyArray_ISALIGNED(<cnp.ndarray>x))
+            and cnp.PyArray_SIZE(<cnp.ndarray>x) == 1 and cnp.PyArray_ISALIGNED(<cnp.ndarray>x)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x))
 
 
 def binary(int op, a, b):
