@@ -363,7 +363,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         right = side == "right"
     seq = sorted_sequence._data
     values = input._data if isinstance(input, Tensor) else np.asarray(input)
-    if seq.dtype == np.bool_ and values.dtype == np.bool_:      # (their common dtype)
+    if seq.dtype == np.bool_ and values.dtype == np.bool_ and values.size:  # (common dtype)
         raise NotImplementedError('"searchsorted_out_cpu" not implemented for \'Bool\'')
     order = None if sorter is None else sorter._data
     if order is not None and order.shape != seq.shape:
@@ -375,19 +375,42 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         raise RuntimeError("torch.searchsorted(): input value can be a scalar only when "
                            f"boundaries tensor dimension is 1, but we got boundaries tensor "
                            f"dim({seq.ndim}) and input value's dim(0) numel(1)")
-    if seq.ndim == 1:
+    if seq.ndim != 1 and seq.shape[:-1] != values.shape[:-1]:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                           "the first N-1 dimensions of boundaries tensor and input value "
+                           "tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+    if seq.dtype.kind == "f" and np.isnan(seq).any():
+        result = _binary_search(seq, values, right, order)
+    elif seq.ndim == 1:
         result = np.searchsorted(seq, values, how, order)
     else:
-        if seq.shape[:-1] != values.shape[:-1]:
-            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
-                               "the first N-1 dimensions of boundaries tensor and input value "
-                               "tensor must match, but we got boundaries tensor "
-                               f"{list(seq.shape)} and input value tensor {list(values.shape)}")
         rows, vals = _flat(seq, 1), _flat(values, 1)
         orders = [None] * len(rows) if order is None else _flat(order, 1)
         result = np.array([np.searchsorted(r, v, how, o) for r, v, o in zip(rows, vals, orders)],
                           np.int64).reshape(values.shape)
     return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
+
+
+def _binary_search(seq, values, right, order):
+    """searchsorted as PyTorch's binary search runs it, all values at once: it goes right of
+    mid while !(mid >= value) (right: !(mid > value)), so a NaN in seq, false in every
+    comparison, sends a value right of it (NumPy's order, NaN the largest, gives other
+    indices). seq's rows match values' leading dims, or seq is 1-d."""
+    rows = seq.reshape(-1, seq.shape[-1])
+    if order is not None:
+        rows = np.take_along_axis(rows, order.reshape(rows.shape), axis=1)
+    vals = np.asarray(values).reshape(rows.shape[0] if seq.ndim > 1 else 1, -1)
+    low = np.zeros(vals.shape, np.int64)
+    high = np.full(vals.shape, rows.shape[1], np.int64)
+    with np.errstate(invalid="ignore"):
+        while (active := low < high).any():
+            mid = (low + high) >> 1
+            at = np.take_along_axis(rows, np.minimum(mid, rows.shape[1] - 1), axis=1)
+            go_right = ~(at > vals) if right else ~(at >= vals)
+            low = np.where(active & go_right, mid + 1, low)
+            high = np.where(active & ~go_right, mid, high)
+    return low.reshape(np.shape(values))
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):

@@ -9,7 +9,7 @@ import numpy as np
 from . import _dtype, _memory_format, _meta
 from . import random as _random
 from .backends.numpy_backend import _fma
-from .tensor import Size, Tensor, _broadcast_check, _shape_arg
+from .tensor import Size, Tensor, _broadcast_check, _fill_value, _shape_arg
 from ._legacy import strided
 
 
@@ -82,6 +82,8 @@ def _infer(data):
     if isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data)              # NumPy arrays and scalars keep their dtype
     arr = np.array(data)
+    if arr.dtype.kind in "Ou" and _overflowing_int(data):
+        arr = _past_int64(data)
     if arr.dtype == object:
         raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
                         "(ragged nested sequences or unsupported elements)")
@@ -90,12 +92,31 @@ def _infer(data):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
     if arr.dtype.kind == "f":
-        return arr.astype(_float_dtype(data), copy=False)
+        dtype = _float_dtype(data)
+        if dtype is None and _overflowing_int(data):    # floats NumPy made of big ints
+            return _past_int64(data)
+        return arr.astype(dtype or _dtype.DEFAULT.np, copy=False)
     return arr           # bools and integers: NumPy promotes the elements as PyTorch does
 
 
+def _overflowing_int(data):
+    """whether nested Python data holds an int outside int64's range"""
+    if isinstance(data, (list, tuple)):
+        return any(_overflowing_int(d) for d in data)
+    return type(data) is int and not -2 ** 63 <= data < 2 ** 63
+
+
+def _past_int64(data):
+    """data holding ints past int64: floats if it holds a float too (PyTorch infers the
+    dtype first), else PyTorch's error unpacking the int"""
+    dtype = _float_dtype(data)
+    if dtype is None:
+        raise ValueError("Overflow when unpacking long long")
+    return np.array(data, dtype=np.float64).astype(dtype)
+
+
 def _float_dtype(data):
-    """PyTorch's float dtype for Python data with a float in it: a Python float counts as the
+    """PyTorch's float dtype for Python data with a float in it (None without): a Python float counts as the
     default float, a NumPy element with its own dtype (np.array made every float float64);
     integers do not raise a float's precision. Looked at one nesting level at a time, by the
     set of the level's types (a C-speed pass), element by element only where NumPy ones are."""
@@ -111,7 +132,7 @@ def _float_dtype(data):
                     found = _promote(found, d.dtype)
         items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
             d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
-    return _dtype.DEFAULT.np if found is None else found
+    return found                         # None: no float in data
 
 
 def _promote(found, t):
@@ -138,7 +159,10 @@ def _from_sequence(data):
     if isinstance(data, Tensor):
         return data._data
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        return np.array([_from_sequence(d) for d in data])
+        # PyTorch promotes the items' dtypes: a Tensor's own, a Python float the default
+        items = [_infer(_from_sequence(d)) for d in data]
+        return np.array(items, dtype=functools.reduce(_dtype.promote_types,
+                                                      (d.dtype for d in items)))
     return data
 
 
@@ -244,8 +268,7 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
         fill_value = fill_value.item()
     default = (np.dtype(np.bool_) if isinstance(fill_value, bool) else
                np.dtype(np.int64) if isinstance(fill_value, numbers.Integral) else None)
-    return _filled(lambda s, d: np.full(s, fill_value, dtype=d), (size,), dtype,
-                   requires_grad, default)
+    return _filled(lambda s, d: _full(s, fill_value, d), (size,), dtype, requires_grad, default)
 
 
 def _laid_like(result, t, memory_format):
@@ -299,7 +322,12 @@ def empty_like(t, dtype=None, requires_grad=False, device=None, memory_format=No
 
 @_factory(takes_out=False)
 def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, memory_format=None):
-    return _like(np.full, t, dtype, requires_grad, memory_format, fill_value)
+    return _like(_full, t, dtype, requires_grad, memory_format, fill_value)
+
+
+def _full(shape, fill_value, dtype):
+    """np.full with the value converted as PyTorch does (range-checked for an integer dtype)"""
+    return np.full(shape, _fill_value(fill_value, dtype), dtype=dtype)
 
 
 @_factory()

@@ -4707,7 +4707,8 @@ def where(condition, input=None, other=None):
     """input where condition, else other; where(condition) gives the indices of True."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
-        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+        return tuple(Tensor._make(i.astype(np.int64))          # (a 0-d condition as 1-d,
+                     for i in np.nonzero(np.atleast_1d(cond)))     # as PyTorch's nonzero)
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {_tname(cond.dtype)}")

@@ -285,8 +285,9 @@ class PowScalar(Op):
 
     @staticmethod
     def forward(ctx, x, c):
+        negative = isinstance(c, int) and c < 0         # before promote wraps it for uint8
         x, c = promote(x, c)
-        if x.dtype.kind in "iu" and isinstance(c, int) and c < 0:
+        if x.dtype.kind in "iu" and negative:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(x)
         ctx.c = c

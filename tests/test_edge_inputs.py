@@ -1,0 +1,139 @@
+"""Forward results on edge inputs as PyTorch's: special values (NaN, infinities, -0.), integer
+and half dtypes, 0-d and zero-size tensors, values out of a dtype's range. Each case is an
+expression run with L = cgrad and L = torch; results must agree in values (NaN-aware, the
+sign of zero included), dtype and shape, or both must raise the same exception class."""
+import math
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+NAMES = {"nan": math.nan, "inf": math.inf}
+
+
+def _run(L, expr):
+    try:
+        return eval(expr, dict(NAMES, L=L))
+    except Exception as e:  # noqa: BLE001 (the class is compared with torch's)
+        return e
+
+
+def _assert_same(got, want):
+    if isinstance(want, Exception):
+        assert type(got) is type(want), f"{got!r}; torch raised {want!r}"
+    elif isinstance(want, (tuple, list)):
+        assert isinstance(got, (tuple, list)) and len(got) == len(want), f"{got!r} vs {want!r}"
+        for g, w in zip(got, want):
+            _assert_same(g, w)
+    elif isinstance(want, torch.Tensor):
+        assert isinstance(got, cgrad.Tensor), f"{got!r}; torch gave {want!r}"
+        assert str(got.dtype) == str(want.dtype).replace("torch", "cgrad")
+        assert tuple(got.shape) == tuple(want.shape)
+        g, w = got.numpy(), want.numpy()
+        np.testing.assert_array_equal(g, w)
+        if w.dtype.kind == "f":                               # -0. and 0. differ too
+            zero = w == 0
+            np.testing.assert_array_equal(np.signbit(g[zero]), np.signbit(w[zero]))
+    else:
+        assert type(got) is type(want) and got == want, f"{got!r} vs {want!r}"
+
+
+def _check(expr):
+    _assert_same(_run(cgrad, expr), _run(torch, expr))
+
+
+SPECIAL = "[-inf, -0.0, 0.0, 2.0, -1.0, inf, nan]"
+
+
+@pytest.mark.parametrize("expr", [
+    # float16 powers take C's pow (no sqrt shortcut): (-inf) ** 0.5 is inf, (-0.) ** -0.5 inf
+    f"L.tensor({SPECIAL}, dtype=L.float16) ** 0.5",
+    f"L.tensor({SPECIAL}, dtype=L.float16) ** -0.5",
+    f"L.pow(L.tensor({SPECIAL}, dtype=L.float16), 0.5)",
+    f"L.tensor({SPECIAL}, dtype=L.float32) ** 0.5",
+    f"L.tensor({SPECIAL}, dtype=L.float64) ** -0.5",
+    # a negative integer power of any integer dtype, uint8 too (not wrapped to 255 first)
+    "L.tensor([1, 2], dtype=L.uint8) ** -1",
+    "L.tensor([1, 2], dtype=L.int32) ** -2",
+    "L.tensor([1, 2], dtype=L.uint8) ** 2",
+])
+def test_pow_edge_values(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    "L.full((2,), -1, dtype=L.uint8)",               # wraps, as PyTorch's cast
+    "L.full((2,), 300, dtype=L.uint8)",              # out of range: RuntimeError
+    "L.full((2,), -2.5, dtype=L.uint8)",
+    "L.full((2,), 2.7, dtype=L.int64)",
+    "L.full((2,), 1e10, dtype=L.int32)",
+    "L.full((2,), nan, dtype=L.int64)",
+    "L.full_like(L.tensor([1, 2]), inf)",
+    "L.full_like(L.tensor([1, 2], dtype=L.uint8), -1)",
+    "L.full_like(L.tensor([1, 2], dtype=L.uint8), -0.5)",
+    "L.full_like(L.tensor([1, 2], dtype=L.int32), 2 ** 40)",
+    "L.full_like(L.tensor([1.0]), 2, dtype=L.int64)",
+    "L.full_like(L.tensor([1.0], dtype=L.float16), 1e6)",
+])
+def test_full_converts_the_value_as_torch(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    # a list holding 0-d tensors: the items' dtypes promoted, a Python float the default's
+    "L.tensor([L.tensor(1.5), 2])",
+    "L.tensor([L.tensor(1), 2.5])",
+    "L.tensor([L.tensor(1.5, dtype=L.float64), 2])",
+    "L.tensor([L.tensor(1, dtype=L.int32), 2])",
+    "L.tensor([L.tensor(1, dtype=L.int32), L.tensor(2, dtype=L.int32)])",
+    "L.tensor([L.tensor(True), 2])",
+    "L.tensor([L.tensor(1.5, dtype=L.float16), L.tensor(1.5, dtype=L.float64)])",
+    # Python ints past int64: an error unless a float makes the data float
+    "L.tensor([2 ** 63])",
+    "L.tensor([2 ** 63, 1])",
+    "L.tensor([[-2 ** 63 - 1]])",
+    "L.tensor(2 ** 64)",
+    "L.tensor([2 ** 64, 1.5])",
+    "L.tensor([2 ** 63 - 1, -2 ** 63])",
+])
+def test_tensor_infers_dtype_as_torch(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    "L.where(L.tensor(True))",
+    "L.where(L.tensor(0.0))",
+    "L.where(L.tensor([[0, 1], [2, 0]]))",
+])
+def test_where_of_a_condition_alone(backend, expr):
+    _check(expr)
+
+
+_SEQS = ["[-1.0, 0.0, 2.0, inf, nan, nan]", "[nan]", "[1.0, nan, 3.0]", "[-inf, 0.0, 1.0]"]
+
+
+@pytest.mark.parametrize("seq", _SEQS)
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_with_nan_in_the_sequence(backend, seq, right):
+    _check(f"L.searchsorted(L.tensor({seq}), L.tensor([nan, inf, -inf, 2.0, 5.0, -0.0, 1.0]), "
+           f"right={right})")
+
+
+@pytest.mark.parametrize("expr", [
+    "L.searchsorted(L.tensor([[1.0, nan, nan], [0.0, 1.0, 2.0]]), L.tensor([[1.0, 0.5], "
+    "[nan, 2.0]]))",
+    "L.searchsorted(L.tensor([nan, 1.0, 0.0]), L.tensor([0.5, 1.0]), "
+    "sorter=L.tensor([2, 1, 0]))",
+    "L.searchsorted(L.tensor([nan]), L.tensor(nan))",
+    "L.searchsorted(L.tensor([nan, 1.0]), L.zeros(0, 3))",
+    "L.searchsorted(L.tensor([[nan, 1.0]]), L.zeros(2, 3))",           # rows must match
+    # bool: refused, unless there are no values to search
+    "L.searchsorted(L.tensor([False, True]), L.tensor([True]))",
+    "L.searchsorted(L.tensor([], dtype=L.bool), L.tensor([], dtype=L.bool))",
+    "L.searchsorted(L.tensor([True]), L.zeros(2, 0, dtype=L.bool))",
+])
+def test_searchsorted_edges(backend, expr):
+    _check(expr)
