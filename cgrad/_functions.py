@@ -60,8 +60,9 @@ def cat(tensors, dim=0):
                                "concatenated")
     # PyTorch's legacy rule: a 1-d empty tensor joins anything; it is reshaped to the others'
     # shape with 0 along dim, which keeps its autograd link (dropping it lost its gradient)
-    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
-    d = _dim(dim, full[0].ndim)
+    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)]
+    d = _dim(dim, full[0].ndim) if full else 0           # (all skipped: no dim checked)
+    full = full or tensors[:1]
     ref = full[0].shape
     empty = ref[:d] + (0,) + ref[d + 1:]
     tensors = [t if t.ndim != 1 or t.numel() or t.shape == empty else t.reshape(empty)

@@ -1263,6 +1263,8 @@ class Tensor:
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Pow, self, other)
+        if type(other) is int and other >= 0 and self._data.dtype.kind in "iu":
+            _fill_value(other, self._data.dtype)     # out of dtype's range: PyTorch's error
         return E.PowScalar.apply(self, other)
 
     def __rpow__(self, other):
@@ -1606,6 +1608,14 @@ class Tensor:
                 if b is not None and math.isfinite(b) and abs(b) > 3.4028234663852886e38:
                     raise RuntimeError(f"value cannot be converted to type float without "
                                        f"overflow: {b}")
+        dtype = self._data.dtype
+        if dtype.kind == "b" and all(b is None or type(b) is bool for b in (min, max)):
+            which = "" if min is not None and max is not None else "min_" if max is None \
+                else "max_"
+            raise NotImplementedError(f'"clamp_{which}scalar_cpu" not implemented for \'Bool\'')
+        for b in (min, max):
+            if type(b) is int and dtype.kind in "iu":
+                _fill_value(b, dtype)                # out of dtype's range: PyTorch's error
         return E.Clamp, min, max
 
     clip = clamp
@@ -2088,8 +2098,11 @@ class Tensor:
         return S.T.apply(self, 0, 1)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         dims = _shape_arg(dims)
-        wrapped = tuple(_dim(d, self.ndim) for d in dims)
+        wrapped = (tuple(_dim(d, self.ndim) for d in dims) if len(dims) == self.ndim
+                   else ())                                   # (the count checked first)
         if len(dims) != self.ndim or sorted(wrapped) != list(range(self.ndim)):
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input "
                                f"does not match the length of the desired ordering of dimensions "
@@ -2114,6 +2127,10 @@ class Tensor:
                                    f"match the existing size ({n}) at non-singleton dimension "
                                    f"{lead + i}.  Target sizes: {sizes}.  Tensor sizes: "
                                    f"{list(self.shape)}")
+        for i in reversed(range(lead)):
+            if sizes[i] < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({sizes[i]}) isn't allowed "
+                                   f"in a leading, non-existing dimension {i}")
         return S.Expand.apply(self, tuple(sizes))
 
     def expand_as(self, other):
@@ -2309,6 +2326,11 @@ class Tensor:
                 raise RuntimeError("Index tensor must have the same number of dimensions as "
                                    "input tensor")
             return self.reshape(-1)[:0].reshape(idx.shape)     # nothing gathered: its shape
+        for k, (m, size) in enumerate(zip(idx.shape, self.shape)):
+            if idx.size and k != d and m > size:
+                raise RuntimeError(f"Size does not match at dimension {k} expected index "
+                                   f"{list(idx.shape)} to be no larger than self "
+                                   f"{list(self.shape)} apart from dimension {d}")
         n = self._data.shape[d] if self.ndim else 1
         if idx.size and (idx.min() < 0 or idx.max() >= n):     # no negative indices here
             raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
@@ -2391,13 +2413,13 @@ class Tensor:
         if idx.ndim > 1 and self.ndim:
             raise IndexError("index_select(): Index is supposed to be a vector")
         idx = idx.reshape(-1)
-        if self.ndim and not self._data.shape[d] and idx.size:
+        if self.ndim > 1 and not self._data.shape[d] and idx.size:    # (1-d: out of range)
             raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if not self.ndim and idx.size != 1:                  # (checked before the range)
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
+                               f"got {idx.size} value(s)")
         _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
         if not self.ndim:
-            if idx.size > 1:
-                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
-                                   f"got {idx.size} value(s)")
             return S.IndexSelect.apply(self, ())           # its one element, 0-d as PyTorch
         return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
 
@@ -2698,6 +2720,8 @@ class Tensor:
         if len(shifts) != len(dims):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
                                f"dims:{len(dims)}")
+        if not self._data.size:
+            return self                      # PyTorch checks no dim of an empty tensor
         x = self
         for shift, dim in zip(shifts, dims):
             d = _dim(dim, self.ndim)
@@ -4550,6 +4574,8 @@ def _bitwise(kernel, ufunc, a, b):
     x, y = E.promote(x, y)
     dtype = np.result_type(x, y)
     if dtype.kind == "f" or dtype.kind == "b" and kernel.endswith("shift"):
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+            _broadcast_check(x, y)                       # (the shapes are checked first)
         SP.refuse(f"{kernel}_cpu", dtype)
     return _checked_ufunc(ufunc, x, y)
 
@@ -4714,6 +4740,9 @@ def where(condition, input=None, other=None):
                            f"with dtype {_tname(cond.dtype)}")
     a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
     b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
+    for number, t in ((a, b), (b, a)):
+        if type(number) is int and isinstance(t, Tensor) and t._data.dtype.kind in "iu":
+            _fill_value(number, t._data.dtype)      # out of t's range: PyTorch's error
     shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
     try:
         np.broadcast_shapes(*shapes)

@@ -137,3 +137,94 @@ def test_searchsorted_with_nan_in_the_sequence(backend, seq, right):
 ])
 def test_searchsorted_edges(backend, expr):
     _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    "L.erfinv(L.tensor([-0.0, 0.0, -0.5, nan]))",                    # -0. stays -0.
+    "L.erfinv(L.tensor([-0.0, 0.0], dtype=L.float64))",
+    "L.cumsum(L.tensor([-0.0, -0.0, 1.0]), 0)",                      # sums start from +0.
+    "L.cumsum(L.tensor([[-0.0], [-0.0]], dtype=L.float64), 0)",
+    "L.cumsum(L.tensor(-0.0), 0)",
+    "L.cumsum(L.tensor([-0.0, 2.0]), 0, dtype=L.float16)",
+    "L.logcumsumexp(L.tensor([-0.0, -inf, nan]), 0)",
+    "L.logcumsumexp(L.tensor(-0.0, dtype=L.float64), 0)",
+])
+def test_signed_zeros(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    # index_select: a 1-d empty self is out of range; a 0-d one takes exactly one index
+    "L.zeros(0).index_select(0, L.tensor([0]))",
+    "L.zeros(0, 3).index_select(0, L.tensor([0]))",
+    "L.zeros(2, 0).index_select(-1, L.tensor([5]))",
+    "L.tensor(1.0).index_select(0, L.tensor([0, 0]))",
+    "L.tensor(1.0).index_select(0, L.tensor([3, 0]))",
+    "L.tensor(1.0).index_select(0, L.tensor([], dtype=L.int64))",
+    "L.tensor(1.0).index_select(0, L.tensor([3]))",
+    "L.tensor(1.0).index_select(0, L.tensor([0]))",
+    # permute: the number of dims checked before each dim
+    "L.zeros(3).permute(1, 0)",
+    "L.zeros(3).permute()",
+    "L.tensor(1.0).permute()",
+    "L.zeros(3, 2).permute(0, 5)",
+    # expand: -1 is no size for a new leading dim
+    "L.zeros(3).expand(-1, -1)",
+    "L.zeros(1).expand(-1, 4)",
+    "L.zeros(3).expand(2, -1)",
+    # gather: an index larger than self off dim (NumPy's IndexError before)
+    "L.zeros(2, 3).gather(1, L.zeros(3, 1, dtype=L.int64))",
+    "L.zeros(2, 3).gather(0, L.zeros(1, 4, dtype=L.int64))",
+    "L.zeros(0, 3).gather(1, L.zeros(3, 1, dtype=L.int64))",
+    "L.zeros(2, 3, 4).gather(1, L.zeros(2, 1, 5, dtype=L.int64))",
+    "L.zeros(2, 3).gather(1, L.zeros(3, 0, dtype=L.int64))",
+    "L.arange(6.0).reshape(2, 3).gather(1, L.tensor([[2], [0]]))",
+    # bitwise ops of floats: the shapes are checked before the dtype
+    "L.zeros(2, 0) & L.ones(3)",
+    "L.bitwise_xor(L.zeros(2, 0), L.ones(3))",
+    "L.zeros(2, 3, dtype=L.bool) << L.ones(4, dtype=L.bool)",
+    "L.zeros(2, 3) | L.ones(3)",
+    # cat of 1-d empty tensors only, roll of an empty tensor: no dim checked
+    "L.cat([L.zeros(0), L.zeros(0)], 1)",
+    "L.cat([L.zeros(0), L.zeros(0, dtype=L.int64)], -2)",
+    "L.cat([L.zeros(0), L.zeros(2, 3)], 2)",
+    "L.roll(L.zeros(0), (1, 2), (0, 1))",
+    "L.roll(L.zeros(2, 0), 1, 5)",
+    "L.roll(L.zeros(0), (1, 2), (0,))",
+    "L.roll(L.arange(4), 1, 3)",
+])
+def test_shape_op_edges(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    # a Python int beside an integer tensor converts with PyTorch's range check in clamp,
+    # pow and where (add does not check: it wraps)
+    "L.clamp(L.tensor([1, 2], dtype=L.uint8), min=300)",
+    "L.clamp(L.tensor([1, 2], dtype=L.uint8), min=-1)",
+    "L.clamp(L.tensor([1, 2], dtype=L.uint8), min=-256)",
+    "L.clamp(L.tensor([1, 2], dtype=L.int32), max=2 ** 40)",
+    "L.clamp(L.tensor([1, 2], dtype=L.int32), max=2.5)",
+    "L.clamp(L.tensor([1, 2], dtype=L.int32), min=True)",
+    "L.tensor([1, 2], dtype=L.uint8) ** 300",
+    "L.tensor([1, 2], dtype=L.uint8) ** 255",
+    "L.tensor([1, 2], dtype=L.int32) ** (2 ** 40)",
+    "L.pow(L.tensor([1, 2], dtype=L.int32), 2 ** 31)",
+    "L.tensor([1, 2], dtype=L.uint8) ** -256",
+    "L.tensor([True, False]) ** 300",
+    "L.where(L.tensor([True, False]), L.tensor([1, 2], dtype=L.uint8), 300)",
+    "L.where(L.tensor([True, False]), 300, L.tensor([1, 2], dtype=L.uint8))",
+    "L.where(L.tensor([True, False]), L.tensor([1, 2], dtype=L.uint8), -1)",
+    "L.where(L.tensor([True, False]), L.tensor([1, 2], dtype=L.int32), 2 ** 40)",
+    "L.where(L.tensor([True, False]), L.tensor([1, 2], dtype=L.int32), 2.5)",
+    "L.where(L.tensor([True, False]), L.tensor([True, False]), 300)",
+    "L.tensor([1, 2], dtype=L.uint8) + 300",
+    # clamp of a bool tensor by bools: PyTorch has no kernel
+    "L.clamp(L.tensor([True, False]), min=True)",
+    "L.clamp(L.tensor([True, False]), min=True, max=True)",
+    "L.clamp(L.tensor([True, False]), max=False)",
+    "L.clamp(L.tensor([True, False]), min=True, max=1)",
+    "L.clamp(L.tensor([True, False]), min=0.5)",
+])
+def test_numbers_beside_integer_tensors(backend, expr):
+    _check(expr)

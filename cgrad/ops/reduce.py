@@ -715,7 +715,10 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        return scan(np.cumsum, x, dim, dtype)
+        y = scan(np.cumsum, x, dim, dtype)
+        if y.dtype.kind == "f" and x.ndim:
+            y += 0.0                     # PyTorch's sums start from +0.: never a -0. (a 0-d
+        return y                         # x is copied)
 
     @staticmethod
     def backward(ctx, g):
@@ -929,6 +932,8 @@ class Logcumsumexp(Op):
         flat = x.reshape(1) if not x.ndim else x
         y = (row_major(np.logaddexp.accumulate(flat, axis=dim)).reshape(x.shape) if flat.size
              else x.copy())
+        if x.ndim:
+            y += 0.0                     # its first element too is log(e**x_0): never -0.
         ctx.save_for_backward(x, y)
         ctx.dim = dim
         return y

@@ -193,7 +193,7 @@ class Erfinv(_NumpyUnary):
 
     @staticmethod
     def fn(x):
-        return _scipy().erfinv(x)
+        return np.copysign(_scipy().erfinv(x), x)       # SciPy's erfinv(-0.) is +0.
 
     @staticmethod
     def derivative(y, g):
