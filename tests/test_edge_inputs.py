@@ -153,6 +153,25 @@ def test_signed_zeros(backend, expr):
     _check(expr)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bounds", ["min=0.0", "min=-0.0", "max=0.0", "max=-0.0",
+                                    "min=-0.0, max=0.0", "min=0", "max=-0.0, min=-1"])
+@pytest.mark.parametrize("n", [1, 1025])
+def test_clamp_keeps_x_where_it_ties_a_number_bound(backend, dtype, bounds, n):
+    """a number bound leaves a tying x (-0. or 0.) as it is (a tensor bound's pick varies
+    with the size in PyTorch: not compared)"""
+    _check(f"L.clamp(L.tensor([-0.0, 0.0, 1.0, -1.0] * {n}, dtype=L.{dtype}), {bounds})")
+
+
+@pytest.mark.parametrize("expr", [
+    "L.clamp(L.tensor([0, 1, -2]), min=-0.0)",                   # int promoted: 0 is +0.
+    "L.tensor([-0.0, 0.0, 2.0]).clamp_(min=0)",
+    "L.clamp(L.tensor(-0.0), min=0.0)",
+])
+def test_clamp_signed_zero_cases(backend, expr):
+    _check(expr)
+
+
 @pytest.mark.parametrize("expr", [
     # index_select: a 1-d empty self is out of range; a 0-d one takes exactly one index
     "L.zeros(0).index_select(0, L.tensor([0]))",

@@ -81,6 +81,18 @@ def _power(x, c):
         return np.power(x, _scalar(c, x))
 
 
+def _clamped(fn, x, bound):
+    """fn(x, bound) for np.maximum or np.minimum. Where x ties with a number bound (-0. and
+    0.) x stays, as in PyTorch's kernel (NumPy's pick varies with the dtype and the order);
+    an array bound gives itself there, as PyTorch's"""
+    if isinstance(bound, np.ndarray):
+        return fn(x, bound)
+    y = fn(x, _scalar(bound, x))
+    if bound == 0 and x.dtype.kind == "f":
+        y = np.where(x == 0, x, y)
+    return y
+
+
 # std::sort's comparisons of keys in sort_order: PyTorch's KeyValueCompAsc / KeyValueCompDesc
 # (NaN the largest) and mode's plain <, which NaN breaks
 _SORT_LESS = {
@@ -310,9 +322,9 @@ class NumpyKernels:
     def clamp(self, x, lo, hi):
         """min(max(x, lo), hi); either bound may be None"""
         if lo is not None:
-            x = np.maximum(x, _scalar(lo, x) if not isinstance(lo, np.ndarray) else lo)
+            x = _clamped(np.maximum, x, lo)
         if hi is not None:
-            x = np.minimum(x, _scalar(hi, x) if not isinstance(hi, np.ndarray) else hi)
+            x = _clamped(np.minimum, x, hi)
         return x
 
     def clamp_backward(self, x, g, lo, hi, acc=None):
