@@ -2057,7 +2057,12 @@ class Tensor:
 
     def unflatten(self, dim, sizes):
         d = _dim(dim, self.ndim)
-        sizes, n = [int(s) for s in sizes], self.shape[d] if self.ndim else 1
+        if not len(sizes):
+            raise RuntimeError("unflatten: sizes must be non-empty")
+        if not self.ndim:                    # (PyTorch's wording: its dim check, wrapped)
+            raise RuntimeError("unflatten got an unexpected error:\nDimension specified as "
+                               f"{d} but tensor has no dimensions")
+        sizes, n = [int(s) for s in sizes], self.shape[d]
         if sizes.count(-1) > 1:
             raise RuntimeError("only one dimension can be inferred")
         known = math.prod(s for s in sizes if s != -1)

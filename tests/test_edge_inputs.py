@@ -211,6 +211,13 @@ def test_clamp_signed_zero_cases(backend, expr):
     "L.roll(L.zeros(2, 0), 1, 5)",
     "L.roll(L.zeros(0), (1, 2), (0,))",
     "L.roll(L.arange(4), 1, 3)",
+    # unflatten: a 0-d tensor has no dim to unflatten, and sizes must be non-empty
+    "L.unflatten(L.tensor(1), 0, (1, -1))",
+    "L.unflatten(L.tensor(1), -1, ())",
+    "L.unflatten(L.tensor(1), 3, (1, 1))",
+    "L.unflatten(L.zeros(1, 3), 0, ())",
+    "L.unflatten(L.zeros(2, 3), 5, ())",
+    "L.unflatten(L.zeros(2, 6), 1, (2, -1))",
 ])
 def test_shape_op_edges(backend, expr):
     _check(expr)
