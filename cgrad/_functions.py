@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
-from .creation import _factory, tensor as _tensor
+from .creation import _factory, range_ends, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
 from .ops import reduce as _reduce_ops
@@ -614,10 +614,12 @@ def vander(x, N=None, increasing=False):
 @_factory()
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
     """steps values base**v, v from start to end evenly"""
+    dt = _dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)
+    start, end = range_ends("logspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     values = np.power(float(base), np.linspace(float(start), float(end), steps))
-    t = Tensor._make(values.astype(_dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)))
+    t = Tensor._make(values.astype(dt))
     return t.requires_grad_() if requires_grad else t
 
 

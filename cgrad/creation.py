@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from . import _dtype, _memory_format, _meta
+from . import _dtype, _memory_format, _meta, _threads
 from . import random as _random
 from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _fill_value, _shape_arg
@@ -451,20 +451,75 @@ def binomial(count, prob, generator=None):
 
 @_factory()
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
-    """Values start, start+step, ... below end; int64 if all arguments are ints."""
+    """Values start, start+step, ... below end; int64 if all arguments are ints. As PyTorch's
+    CPU kernel computes them: a float dtype in float64 (float16 in float32), an integer dtype
+    from start and step truncated to int64 (the count from the given values, except for int64:
+    from the truncated ones), wrapping into a narrower dtype."""
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-    default = np.dtype(np.int64) if ints else _dtype.DEFAULT.np
-    # computed in float64 like PyTorch, then cast, so float32 ranges match PyTorch's values
-    n = int(np.ceil((end - start) / step))
-    arr = start + np.arange(max(n, 0), dtype=np.float64 if not ints else np.int64) * step
-    return _finish(arr.astype(_np_dtype(dtype, default)), requires_grad)
+    dt = _np_dtype(dtype, np.dtype(np.int64) if ints else _dtype.DEFAULT.np)
+    if dt == np.bool_:
+        raise NotImplementedError('"arange_cpu" not implemented for \'Bool\'')
+    if not (step > 0 or step < 0):                         # (0 or NaN)
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if dt == np.int64:                     # the count from the truncated values, in integers
+        start, end, step = int(start), int(end), int(step)
+        if not step:
+            raise ValueError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = math.ceil((end - start) / step)
+    if dt == np.int64:
+        span = end - start + step - (1 if step > 0 else -1)
+        n = abs(span) // abs(step) * (1 if (span >= 0) == (step > 0) else -1)
+    elif dt.kind in "iu":
+        start, step = int(start), int(step)
+    if n > 2 ** 63 - 1:
+        raise RuntimeError("invalid size, possible overflow?")
+    check_shape((n,), dt.itemsize)
+    if dt.kind in "iu":
+        arr = (start + np.arange(n, dtype=np.int64) * step).astype(dt)
+    else:
+        arr = _arange_floats(start, step, n, dt)
+    return _finish(arr, requires_grad)
+
+
+_EXACT_INTEGERS = {np.dtype(np.float16): 2 ** 11, np.dtype(np.float32): 2 ** 24,
+                   np.dtype(np.float64): 2 ** 53}
+
+
+def _arange_floats(start, step, n, dt):
+    """arange's values in the float dtype dt as PyTorch's CPU kernel makes them. Its threads
+    take equal chunks (at::parallel_for, grain 32768); each fills blocks of two vectors of
+    W = 32 bytes / itemsize lanes (its AVX2 and default builds; AVX-512 takes the AVX2
+    kernel), lane i being base + i step with base = start + step idx rounded to dt first, and
+    its last (chunk size % 2W) values as start + step idx. Each a fused multiply-add (an FMA
+    build's) in the accumulate type: float64, float32 for float16. (float32 results skip the
+    fusing, which changes them only at a double rounding, about once in 2**29 values.)"""
+    if float(start).is_integer() and float(step).is_integer() and \
+            max(abs(start), abs(start + step * n)) <= _EXACT_INTEGERS[dt]:   # all exact
+        return (int(start) + np.arange(n) * int(step)).astype(dt)
+    acc = np.dtype(np.float32 if dt == np.float16 else np.float64)
+    fma = _fma if dt == np.float64 or dt == np.float16 else lambda x, y, z: x * y + z
+    starts, steps = acc.type(start), acc.type(step)
+    width = 32 // dt.itemsize
+    lanes = np.arange(width).astype(acc)
+    values = np.empty(n, acc)
+    tasks = min(_threads.get_num_threads(), -(-n // 32768)) if n > 32768 else 1
+    chunk = max(-(-n // tasks), 1)
+    for begin in range(0, n, chunk):
+        size = min(chunk, n - begin)
+        vectors = size // (2 * width) * 2
+        firsts = (begin + width * np.arange(vectors)).astype(acc)
+        bases = fma(steps, firsts, starts).astype(dt).astype(acc)        # one per vector
+        values[begin:begin + vectors * width] = fma(lanes, steps, bases[:, None]).reshape(-1)
+        tail = np.arange(begin + vectors * width, begin + size).astype(acc)
+        values[begin + vectors * width:begin + size] = fma(steps, tail, starts)
+    return values.astype(dt)
 
 
 def _linspace(start, end, steps, dt):
@@ -488,15 +543,31 @@ def _linspace(start, end, steps, dt):
 @_factory()
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """steps values evenly spaced from start to end, in the default float dtype"""
-    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    dt = _np_dtype(dtype, _dtype.DEFAULT.np)
+    start, end = range_ends("linspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    return _finish(_linspace(start, end, steps, _np_dtype(dtype, _dtype.DEFAULT.np)),
-                   requires_grad)
+    return _finish(_linspace(start, end, steps, dt), requires_grad)
+
+
+def range_ends(name, start, end, steps, dt):
+    """linspace's and logspace's start and end as numbers in dt, checked as PyTorch checks
+    them: 0-d if tensors, no bool dtype (unless no steps), each within dt's range"""
+    for which, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, but "
+                               f"got {which} with {v.ndim} dimension(s).")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if dt == np.bool_ and steps:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
+    return _fill_value(start, dt), _fill_value(end, dt)     # (-1 wraps into uint8)
 
 
 @_factory()
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    for name, size in (("n", n), ("m", m)):
+        if size is not None and size < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
 
 
@@ -512,7 +583,7 @@ def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = int(math.floor((end - start) / step)) + 1
     arr = start + np.arange(n, dtype=np.float64) * step
     return _finish(arr.astype(_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)

@@ -274,7 +274,7 @@ _FILLS = (E.Zero, E.FillNumber, E.MaskedFill)
 
 
 _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
-            "uint8": "uint8_t"}
+            "uint8": "uint8_t", "float32": "float", "float16": "c10::Half"}
 
 
 def _masked_fill_op(value):
@@ -285,8 +285,17 @@ def _masked_fill_op(value):
 def _fill_value(value, dtype):
     """A Python number to write into an array of dtype, as PyTorch converts it: an integer
     dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
-    unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN"""
-    if dtype.kind not in "iu" or isinstance(value, bool) or not isinstance(value, (int, float)):
+    unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN. A finite value past
+    float32's or float16's largest is refused too (NumPy made it inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if dtype.kind == "f":
+        if dtype.itemsize < 8 and abs(value) > float(np.finfo(dtype).max) and \
+                not (isinstance(value, float) and math.isinf(value)):
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{_C_TYPES.get(dtype.name, dtype.name)} without overflow")
+        return value
+    if dtype.kind not in "iu":
         return value
     info = np.iinfo(dtype)
     low = -int(info.max) if dtype.kind == "u" and isinstance(value, int) else int(info.min)
@@ -1614,7 +1623,7 @@ class Tensor:
                 else "max_"
             raise NotImplementedError(f'"clamp_{which}scalar_cpu" not implemented for \'Bool\'')
         for b in (min, max):
-            if type(b) is int and dtype.kind in "iu":
+            if type(b) is int and dtype.kind in "iu" or dtype == np.float16:
                 _fill_value(b, dtype)                # out of dtype's range: PyTorch's error
         return E.Clamp, min, max
 

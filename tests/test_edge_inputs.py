@@ -76,7 +76,7 @@ def test_pow_edge_values(backend, expr):
     "L.full_like(L.tensor([1, 2], dtype=L.uint8), -0.5)",
     "L.full_like(L.tensor([1, 2], dtype=L.int32), 2 ** 40)",
     "L.full_like(L.tensor([1.0]), 2, dtype=L.int64)",
-    "L.full_like(L.tensor([1.0], dtype=L.float16), 1e6)",
+    "L.full_like(L.tensor([1.0, 2.0], dtype=L.float16), 1e6)",   # (1 element: no check)
 ])
 def test_full_converts_the_value_as_torch(backend, expr):
     _check(expr)
@@ -253,4 +253,93 @@ def test_shape_op_edges(backend, expr):
     "L.clamp(L.tensor([True, False]), min=0.5)",
 ])
 def test_numbers_beside_integer_tensors(backend, expr):
+    _check(expr)
+
+
+@pytest.mark.parametrize("args", [
+    "-1, 1, 0.1", "0, 1, 0.1", "0, 10, 0.3", "-5, 5, 0.7", "0.1, 0.9, 0.01", "1e-3, 1.0, 1e-3",
+    "100, 0, -0.37", "0, 1, 1 / 3", "0, 20000 * 0.1, 0.1", "3, -7000, -0.0513", "0, 1, 1e-5",
+    "0.5, 0.6, 0.3", "1000", "0, 512, 2", "-3, 3, 0.5"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_arange_floats_bit_for_bit(backend, args, dtype):
+    """PyTorch's kernel fills vectors from a base rounded to the dtype, with fused
+    multiply-adds: arange(-1, 1, 0.1)[10] is -2.98e-09 in float32, not 0"""
+    _check(f"L.arange({args}, dtype=L.{dtype})")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_arange_past_one_thread_chunk(backend, threads):
+    """past 32768 values each of PyTorch's threads starts its own vector blocks"""
+    before = (cgrad.get_num_threads(), torch.get_num_threads())
+    cgrad.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    try:
+        for dtype in ("float32", "float64"):
+            _check(f"L.arange(-1, 5000, 0.037, dtype=L.{dtype})")
+    finally:
+        cgrad.set_num_threads(before[0])
+        torch.set_num_threads(before[1])
+
+
+@pytest.mark.parametrize("expr", [
+    # an integer dtype: start and step truncated (int64 counts from the truncated values)
+    "L.arange(-5.5, 0, 1.5, dtype=L.int64)",
+    "L.arange(-5.5, 0, 1.5, dtype=L.int32)",
+    "L.arange(0.5, 5.6, 1.7, dtype=L.int64)",
+    "L.arange(0.5, 5.6, 1.7, dtype=L.int32)",
+    "L.arange(5.9, dtype=L.int64)",
+    "L.arange(5.9, dtype=L.int32)",
+    "L.arange(2.9, 0, -1, dtype=L.int64)",
+    "L.arange(2.9, 0, -1, dtype=L.int32)",
+    "L.arange(0, 1, 0.1, dtype=L.int64)",          # a step truncated to 0: ValueError
+    "L.arange(0, 1, 0.1, dtype=L.int32)",          # ... but zeros here
+    "L.arange(-3, 3, dtype=L.uint8)",
+    "L.arange(250, 260, 3, dtype=L.uint8)",
+    "L.arange(5, dtype=L.bool)",
+    "L.arange(nan)",
+    "L.arange(0, inf)",
+    "L.arange(1e20)",
+    "L.arange(0, 1, nan)",
+    "L.arange(0, 5, 0)",
+    "L.arange(5, 0)",
+    "L.arange(0, 5, -1)",
+    "L.arange(L.tensor(3.5))",
+    "L.arange(1, 10, 3)",
+    # linspace and logspace: 0-d tensor ends, no bool, ends within the dtype's range
+    "L.linspace(0, 1, 4, dtype=L.bool)",
+    "L.linspace(0, 1, 0, dtype=L.bool)",
+    "L.linspace(0, 1e10, 3, dtype=L.int32)",
+    "L.linspace(-1, 1, 3, dtype=L.uint8)",
+    "L.linspace(-1.5, 1, 3, dtype=L.uint8)",
+    "L.linspace(0, 300, 3, dtype=L.uint8)",
+    "L.linspace(0, 1e40, 3)",
+    "L.linspace(0, inf, 3, dtype=L.int64)",
+    "L.linspace(L.tensor([1.5]), 2, 3)",
+    "L.linspace(1, L.tensor([[2.0]]), 3)",
+    "L.linspace(L.tensor(1.5), L.tensor(2), 3)",
+    "L.logspace(0, 1, 3, dtype=L.bool)",
+    "L.logspace(0, 1e10, 3, dtype=L.int32)",
+    "L.logspace(L.tensor([1.0]), 2, 3)",
+    "L.logspace(0, 2, 3, dtype=L.int64)",
+    # eye's negative sizes
+    "L.eye(-1)",
+    "L.eye(2, -1)",
+    "L.eye(2, 0)",
+    # a finite number past float32's or float16's largest
+    "L.full((2,), 1e40)",
+    "L.full((2,), 65505.0, dtype=L.float16)",
+    "L.full((2,), 65504.0, dtype=L.float16)",
+    "L.full((2,), 3.4028235e38)",
+    "L.full((2,), -inf, dtype=L.float16)",
+    "L.full((2,), 1e300, dtype=L.float64)",
+    "L.full_like(L.zeros(2), 1e40)",
+    "L.zeros(2).fill_(1e40)",
+    "L.zeros(2, dtype=L.float16).fill_(70000.0)",
+    "L.zeros(2).masked_fill(L.tensor([True, False]), 1e40)",
+    "L.zeros(2, dtype=L.float16).index_fill(0, L.tensor([0]), 1e5)",
+    "L.clamp(L.zeros(2, dtype=L.float16), max=70000.0)",
+    "L.zeros(2, dtype=L.float16) + 70000.0",
+    "L.tensor([1e40], dtype=L.float32)",
+])
+def test_creation_edges(backend, expr):
     _check(expr)
