@@ -343,3 +343,33 @@ def test_arange_past_one_thread_chunk(backend, threads):
 ])
 def test_creation_edges(backend, expr):
     _check(expr)
+
+
+def _random(shape, dtype, seed=0):
+    """normal samples times 3, with special values first, as the expression text of a tensor"""
+    a = (np.random.default_rng(seed).standard_normal(shape) * 3).astype(dtype)
+    a.flat[:6] = [np.inf, -np.inf, np.nan, -0.0, 0.0, 65504]
+    return f"L.tensor({a.tolist()!r}, dtype=L.{np.dtype(dtype).name})".replace(
+        "nan", "L_nan").replace("inf", "L_inf")
+
+
+@pytest.mark.parametrize("op", ["x * s", "s * x", "x / s", "s / x", "x.clone().mul_(s)",
+                                "x.clone().div_(s)", "L.mul(x, s)", "L.true_divide(x, s)",
+                                "x + s", "x - s", "s - x", "x[::3] * s", "x[:1].reshape(()) / s"])
+@pytest.mark.parametrize("s", ["1.1", "0.1", "3.3", "1e-05", "4097", "2049", "1e6", "-0.0"])
+def test_float16_times_a_number_in_float32(backend, op, s):
+    """PyTorch multiplies and divides a float16 tensor by a Python number in float32, the
+    number unrounded (x * 1.1 was x * 1.0996); add and sub round it to float16 first"""
+    x = _random((40, 50), np.float16)
+    _check(f"(lambda x, s: {op})({x}, {s})".replace("L_nan", "nan").replace("L_inf", "inf"))
+
+
+@pytest.mark.parametrize("op", ["x.cumsum(0)", "x.cumsum(-1)", "x.cumprod(-1)",
+                                "L.logcumsumexp(x, -1)", "L.logcumsumexp(x.T, 0)",
+                                "L.cumulative_trapezoid(x)"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_scans_accumulate_as_torch(backend, op, dtype):
+    """cumsum/cumprod of float16 and logcumsumexp of float16/float32 accumulate in PyTorch's
+    acc_type (float32, float64): their bits"""
+    x = _random((6, 300), dtype, seed=1)
+    _check(f"(lambda x: {op})({x})".replace("L_nan", "nan").replace("L_inf", "inf"))

@@ -81,6 +81,18 @@ def _power(x, c):
         return np.power(x, _scalar(c, x))
 
 
+def _opmath(ufunc, a, b):
+    """ufunc(a, b) (* or /). A float16 array with a Python number is computed in float32, the
+    number unrounded, and rounded once to float16, as PyTorch's mul and div kernels take the
+    number (NumPy rounds it to float16 first: x * 1.1 multiplied by 1.0996). PyTorch's add
+    and sub do round it first."""
+    number, array = (b, a) if type(b) is float or type(b) is int else (a, b)
+    if (type(number) is float or type(number) is int) and type(array) is np.ndarray and \
+            array.dtype == np.float16:
+        return ufunc(a, b, dtype=np.float32).astype(np.float16)
+    return ufunc(a, b)
+
+
 def _clamped(fn, x, bound):
     """fn(x, bound) for np.maximum or np.minimum. Where x ties with a number bound (-0. and
     0.) x stays, as in PyTorch's kernel (NumPy's pick varies with the dtype and the order);
@@ -160,11 +172,11 @@ class NumpyKernels:
 
     def mul(self, a, b):
         """a * b"""
-        return np.multiply(a, b)
+        return _opmath(np.multiply, a, b)
 
     def div(self, a, b):
         """a / b (true division)"""
-        return np.true_divide(a, b)
+        return _opmath(np.true_divide, a, b)
 
     def pow(self, a, b):
         """a ** b"""
