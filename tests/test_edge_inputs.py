@@ -373,3 +373,16 @@ def test_scans_accumulate_as_torch(backend, op, dtype):
     acc_type (float32, float64): their bits"""
     x = _random((6, 300), dtype, seed=1)
     _check(f"(lambda x: {op})({x})".replace("L_nan", "nan").replace("L_inf", "inf"))
+
+
+@pytest.mark.parametrize("op, dtype", [
+    (op, dtype) for op in ["L.rsqrt(x)", "L.deg2rad(x)", "L.rad2deg(x)", "x.deg2rad()",
+                           "x.rsqrt()"] for dtype in [np.float16, np.float32, np.float64]] + [
+    ("L.sinc(x)", np.float16)])          # (float32 sinc: libm's last bits differ)
+def test_float16_formulas_round_once(backend, op, dtype):
+    """rsqrt, sinc and deg2rad/rad2deg of float16 computed in float32 and rounded once, as
+    PyTorch's vectorised loop (1 / a rounded sqrt, or x times pi / 180 rounded to float16,
+    gave other values). 1024 values: PyTorch's last n % 32 go through its scalar loop, whose
+    rsqrt rounds to float16 in between, unlike the vectorised one"""
+    _check(f"(lambda x: {op})({_random((16, 64), dtype, seed=2)})".replace(
+        "L_nan", "nan").replace("L_inf", "inf"))
