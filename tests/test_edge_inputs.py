@@ -386,3 +386,17 @@ def test_float16_formulas_round_once(backend, op, dtype):
     rsqrt rounds to float16 in between, unlike the vectorised one"""
     _check(f"(lambda x: {op})({_random((16, 64), dtype, seed=2)})".replace(
         "L_nan", "nan").replace("L_inf", "inf"))
+
+
+@pytest.mark.parametrize("expr", [
+    # scan's dtype= converts the input first, then accumulates in the acc_type
+    "L.cumsum(L.tensor([2 ** 63 - 1, -2 ** 63, -7, 7, 0, -1]), 0, dtype=L.float16)",
+    "L.cumsum(L.tensor([32767, -32768, -7, 7, 0, -1], dtype=L.int16), 0, dtype=L.float16)",
+    "L.cumsum(L.tensor([1e30, 1.0, -1e30], dtype=L.float64), 0, dtype=L.float32)",
+    "L.cumsum(L.tensor([2 ** 40 + 1, 1]), 0, dtype=L.float32)",
+    "L.cumprod(L.tensor([0.1, 0.2, 0.3], dtype=L.float64), 0, dtype=L.float16)",
+    "L.cumsum(L.tensor([1.5, 2.5]), 0, dtype=L.int64)",
+    "L.cumsum(L.tensor([True, True]), 0, dtype=L.float16)",
+])
+def test_scan_dtype_converts_first(backend, expr):
+    _check(expr)

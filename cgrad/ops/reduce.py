@@ -699,6 +699,8 @@ def scan(ufunc, x, axis, dtype=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
     acc = np.float64 if dtype == np.float32 else np.float32 if dtype == np.float16 else dtype
+    if acc != dtype and x.dtype != dtype:
+        x = x.astype(dtype)              # x in dtype first (int64 to float16: inf), as PyTorch
     y = ufunc(x.reshape(1) if not x.ndim else x, axis=axis if x.ndim else 0, dtype=acc)
     return np.ascontiguousarray(y, dtype).reshape(x.shape)      # C order: torch's
 
