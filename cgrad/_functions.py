@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
-from .creation import _factory, tensor as _tensor
+from .creation import _factory, range_ends, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
 from .ops import reduce as _reduce_ops
@@ -60,8 +60,9 @@ def cat(tensors, dim=0):
                                "concatenated")
     # PyTorch's legacy rule: a 1-d empty tensor joins anything; it is reshaped to the others'
     # shape with 0 along dim, which keeps its autograd link (dropping it lost its gradient)
-    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
-    d = _dim(dim, full[0].ndim)
+    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)]
+    d = _dim(dim, full[0].ndim) if full else 0           # (all skipped: no dim checked)
+    full = full or tensors[:1]
     ref = full[0].shape
     empty = ref[:d] + (0,) + ref[d + 1:]
     tensors = [t if t.ndim != 1 or t.numel() or t.shape == empty else t.reshape(empty)
@@ -363,7 +364,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         right = side == "right"
     seq = sorted_sequence._data
     values = input._data if isinstance(input, Tensor) else np.asarray(input)
-    if seq.dtype == np.bool_ and values.dtype == np.bool_:      # (their common dtype)
+    if seq.dtype == np.bool_ and values.dtype == np.bool_ and values.size:  # (common dtype)
         raise NotImplementedError('"searchsorted_out_cpu" not implemented for \'Bool\'')
     order = None if sorter is None else sorter._data
     if order is not None and order.shape != seq.shape:
@@ -375,19 +376,42 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         raise RuntimeError("torch.searchsorted(): input value can be a scalar only when "
                            f"boundaries tensor dimension is 1, but we got boundaries tensor "
                            f"dim({seq.ndim}) and input value's dim(0) numel(1)")
-    if seq.ndim == 1:
+    if seq.ndim != 1 and seq.shape[:-1] != values.shape[:-1]:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                           "the first N-1 dimensions of boundaries tensor and input value "
+                           "tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+    if seq.dtype.kind == "f" and np.isnan(seq).any():
+        result = _binary_search(seq, values, right, order)
+    elif seq.ndim == 1:
         result = np.searchsorted(seq, values, how, order)
     else:
-        if seq.shape[:-1] != values.shape[:-1]:
-            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
-                               "the first N-1 dimensions of boundaries tensor and input value "
-                               "tensor must match, but we got boundaries tensor "
-                               f"{list(seq.shape)} and input value tensor {list(values.shape)}")
         rows, vals = _flat(seq, 1), _flat(values, 1)
         orders = [None] * len(rows) if order is None else _flat(order, 1)
         result = np.array([np.searchsorted(r, v, how, o) for r, v, o in zip(rows, vals, orders)],
                           np.int64).reshape(values.shape)
     return _into_out(Tensor._make(np.asarray(result, np.int32 if out_int32 else np.int64)), out)
+
+
+def _binary_search(seq, values, right, order):
+    """searchsorted as PyTorch's binary search runs it, all values at once: it goes right of
+    mid while !(mid >= value) (right: !(mid > value)), so a NaN in seq, false in every
+    comparison, sends a value right of it (NumPy's order, NaN the largest, gives other
+    indices). seq's rows match values' leading dims, or seq is 1-d."""
+    rows = seq.reshape(-1, seq.shape[-1])
+    if order is not None:
+        rows = np.take_along_axis(rows, order.reshape(rows.shape), axis=1)
+    vals = np.asarray(values).reshape(rows.shape[0] if seq.ndim > 1 else 1, -1)
+    low = np.zeros(vals.shape, np.int64)
+    high = np.full(vals.shape, rows.shape[1], np.int64)
+    with np.errstate(invalid="ignore"):
+        while (active := low < high).any():
+            mid = (low + high) >> 1
+            at = np.take_along_axis(rows, np.minimum(mid, rows.shape[1] - 1), axis=1)
+            go_right = ~(at > vals) if right else ~(at >= vals)
+            low = np.where(active & go_right, mid + 1, low)
+            high = np.where(active & ~go_right, mid, high)
+    return low.reshape(np.shape(values))
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
@@ -590,10 +614,12 @@ def vander(x, N=None, increasing=False):
 @_factory()
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
     """steps values base**v, v from start to end evenly"""
+    dt = _dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)
+    start, end = range_ends("logspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     values = np.power(float(base), np.linspace(float(start), float(end), steps))
-    t = Tensor._make(values.astype(_dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)))
+    t = Tensor._make(values.astype(dt))
     return t.requires_grad_() if requires_grad else t
 
 

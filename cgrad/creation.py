@@ -6,10 +6,10 @@ import numbers
 
 import numpy as np
 
-from . import _dtype, _memory_format, _meta
+from . import _dtype, _memory_format, _meta, _threads
 from . import random as _random
 from .backends.numpy_backend import _fma
-from .tensor import Size, Tensor, _broadcast_check, _shape_arg
+from .tensor import Size, Tensor, _broadcast_check, _fill_value, _shape_arg
 from ._legacy import strided
 
 
@@ -82,6 +82,8 @@ def _infer(data):
     if isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data)              # NumPy arrays and scalars keep their dtype
     arr = np.array(data)
+    if arr.dtype.kind in "Ou" and _overflowing_int(data):
+        arr = _past_int64(data)
     if arr.dtype == object:
         raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
                         "(ragged nested sequences or unsupported elements)")
@@ -90,12 +92,31 @@ def _infer(data):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"could not convert data of dtype {arr.dtype} to a tensor")
     if arr.dtype.kind == "f":
-        return arr.astype(_float_dtype(data), copy=False)
+        dtype = _float_dtype(data)
+        if dtype is None and _overflowing_int(data):    # floats NumPy made of big ints
+            return _past_int64(data)
+        return arr.astype(dtype or _dtype.DEFAULT.np, copy=False)
     return arr           # bools and integers: NumPy promotes the elements as PyTorch does
 
 
+def _overflowing_int(data):
+    """whether nested Python data holds an int outside int64's range"""
+    if isinstance(data, (list, tuple)):
+        return any(_overflowing_int(d) for d in data)
+    return type(data) is int and not -2 ** 63 <= data < 2 ** 63
+
+
+def _past_int64(data):
+    """data holding ints past int64: floats if it holds a float too (PyTorch infers the
+    dtype first), else PyTorch's error unpacking the int"""
+    dtype = _float_dtype(data)
+    if dtype is None:
+        raise ValueError("Overflow when unpacking long long")
+    return np.array(data, dtype=np.float64).astype(dtype)
+
+
 def _float_dtype(data):
-    """PyTorch's float dtype for Python data with a float in it: a Python float counts as the
+    """PyTorch's float dtype for Python data with a float in it (None without): a Python float counts as the
     default float, a NumPy element with its own dtype (np.array made every float float64);
     integers do not raise a float's precision. Looked at one nesting level at a time, by the
     set of the level's types (a C-speed pass), element by element only where NumPy ones are."""
@@ -111,7 +132,7 @@ def _float_dtype(data):
                     found = _promote(found, d.dtype)
         items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
             d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
-    return _dtype.DEFAULT.np if found is None else found
+    return found                         # None: no float in data
 
 
 def _promote(found, t):
@@ -138,7 +159,10 @@ def _from_sequence(data):
     if isinstance(data, Tensor):
         return data._data
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        return np.array([_from_sequence(d) for d in data])
+        # PyTorch promotes the items' dtypes: a Tensor's own, a Python float the default
+        items = [_infer(_from_sequence(d)) for d in data]
+        return np.array(items, dtype=functools.reduce(_dtype.promote_types,
+                                                      (d.dtype for d in items)))
     return data
 
 
@@ -247,8 +271,7 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
         fill_value = fill_value.item()
     default = (np.dtype(np.bool_) if isinstance(fill_value, bool) else
                np.dtype(np.int64) if isinstance(fill_value, numbers.Integral) else None)
-    return _filled(lambda s, d: np.full(s, fill_value, dtype=d), (size,), dtype,
-                   requires_grad, default)
+    return _filled(lambda s, d: _full(s, fill_value, d), (size,), dtype, requires_grad, default)
 
 
 def _laid_like(result, t, memory_format):
@@ -302,7 +325,12 @@ def empty_like(t, dtype=None, requires_grad=False, device=None, memory_format=No
 
 @_factory(takes_out=False)
 def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, memory_format=None):
-    return _like(np.full, t, dtype, requires_grad, memory_format, fill_value)
+    return _like(_full, t, dtype, requires_grad, memory_format, fill_value)
+
+
+def _full(shape, fill_value, dtype):
+    """np.full with the value converted as PyTorch does (range-checked for an integer dtype)"""
+    return np.full(shape, _fill_value(fill_value, dtype), dtype=dtype)
 
 
 @_factory()
@@ -426,20 +454,75 @@ def binomial(count, prob, generator=None):
 
 @_factory()
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
-    """Values start, start+step, ... below end; int64 if all arguments are ints."""
+    """Values start, start+step, ... below end; int64 if all arguments are ints. As PyTorch's
+    CPU kernel computes them: a float dtype in float64 (float16 in float32), an integer dtype
+    from start and step truncated to int64 (the count from the given values, except for int64:
+    from the truncated ones), wrapping into a narrower dtype."""
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-    default = np.dtype(np.int64) if ints else _dtype.DEFAULT.np
-    # computed in float64 like PyTorch, then cast, so float32 ranges match PyTorch's values
-    n = int(np.ceil((end - start) / step))
-    arr = start + np.arange(max(n, 0), dtype=np.float64 if not ints else np.int64) * step
-    return _finish(arr.astype(_np_dtype(dtype, default)), requires_grad)
+    dt = _np_dtype(dtype, np.dtype(np.int64) if ints else _dtype.DEFAULT.np)
+    if dt == np.bool_:
+        raise NotImplementedError('"arange_cpu" not implemented for \'Bool\'')
+    if not (step > 0 or step < 0):                         # (0 or NaN)
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if dt == np.int64:                     # the count from the truncated values, in integers
+        start, end, step = int(start), int(end), int(step)
+        if not step:
+            raise ValueError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = math.ceil((end - start) / step)
+    if dt == np.int64:
+        span = end - start + step - (1 if step > 0 else -1)
+        n = abs(span) // abs(step) * (1 if (span >= 0) == (step > 0) else -1)
+    elif dt.kind in "iu":
+        start, step = int(start), int(step)
+    if n > 2 ** 63 - 1:
+        raise RuntimeError("invalid size, possible overflow?")
+    check_shape((n,), dt.itemsize)
+    if dt.kind in "iu":
+        arr = (start + np.arange(n, dtype=np.int64) * step).astype(dt)
+    else:
+        arr = _arange_floats(start, step, n, dt)
+    return _finish(arr, requires_grad)
+
+
+_EXACT_INTEGERS = {np.dtype(np.float16): 2 ** 11, np.dtype(np.float32): 2 ** 24,
+                   np.dtype(np.float64): 2 ** 53}
+
+
+def _arange_floats(start, step, n, dt):
+    """arange's values in the float dtype dt as PyTorch's CPU kernel makes them. Its threads
+    take equal chunks (at::parallel_for, grain 32768); each fills blocks of two vectors of
+    W = 32 bytes / itemsize lanes (its AVX2 and default builds; AVX-512 takes the AVX2
+    kernel), lane i being base + i step with base = start + step idx rounded to dt first, and
+    its last (chunk size % 2W) values as start + step idx. Each a fused multiply-add (an FMA
+    build's) in the accumulate type: float64, float32 for float16. (float32 results skip the
+    fusing, which changes them only at a double rounding, about once in 2**29 values.)"""
+    if float(start).is_integer() and float(step).is_integer() and \
+            max(abs(start), abs(start + step * n)) <= _EXACT_INTEGERS[dt]:   # all exact
+        return (int(start) + np.arange(n) * int(step)).astype(dt)
+    acc = np.dtype(np.float32 if dt == np.float16 else np.float64)
+    fma = _fma if dt == np.float64 or dt == np.float16 else lambda x, y, z: x * y + z
+    starts, steps = acc.type(start), acc.type(step)
+    width = 32 // dt.itemsize
+    lanes = np.arange(width).astype(acc)
+    values = np.empty(n, acc)
+    tasks = min(_threads.get_num_threads(), -(-n // 32768)) if n > 32768 else 1
+    chunk = max(-(-n // tasks), 1)
+    for begin in range(0, n, chunk):
+        size = min(chunk, n - begin)
+        vectors = size // (2 * width) * 2
+        firsts = (begin + width * np.arange(vectors)).astype(acc)
+        bases = fma(steps, firsts, starts).astype(dt).astype(acc)        # one per vector
+        values[begin:begin + vectors * width] = fma(lanes, steps, bases[:, None]).reshape(-1)
+        tail = np.arange(begin + vectors * width, begin + size).astype(acc)
+        values[begin + vectors * width:begin + size] = fma(steps, tail, starts)
+    return values.astype(dt)
 
 
 def _linspace(start, end, steps, dt):
@@ -463,15 +546,31 @@ def _linspace(start, end, steps, dt):
 @_factory()
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """steps values evenly spaced from start to end, in the default float dtype"""
-    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    dt = _np_dtype(dtype, _dtype.DEFAULT.np)
+    start, end = range_ends("linspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    return _finish(_linspace(start, end, steps, _np_dtype(dtype, _dtype.DEFAULT.np)),
-                   requires_grad)
+    return _finish(_linspace(start, end, steps, dt), requires_grad)
+
+
+def range_ends(name, start, end, steps, dt):
+    """linspace's and logspace's start and end as numbers in dt, checked as PyTorch checks
+    them: 0-d if tensors, no bool dtype (unless no steps), each within dt's range"""
+    for which, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, but "
+                               f"got {which} with {v.ndim} dimension(s).")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if dt == np.bool_ and steps:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
+    return _fill_value(start, dt), _fill_value(end, dt)     # (-1 wraps into uint8)
 
 
 @_factory()
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    for name, size in (("n", n), ("m", m)):
+        if size is not None and size < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)
 
 
@@ -487,7 +586,7 @@ def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = int(math.floor((end - start) / step)) + 1
     arr = start + np.arange(n, dtype=np.float64) * step
     return _finish(arr.astype(_np_dtype(dtype, _dtype.DEFAULT.np)), requires_grad)

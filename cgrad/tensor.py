@@ -274,7 +274,7 @@ _FILLS = (E.Zero, E.FillNumber, E.MaskedFill)
 
 
 _C_TYPES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
-            "uint8": "uint8_t"}
+            "uint8": "uint8_t", "float32": "float", "float16": "c10::Half"}
 
 
 def _masked_fill_op(value):
@@ -285,8 +285,17 @@ def _masked_fill_op(value):
 def _fill_value(value, dtype):
     """A Python number to write into an array of dtype, as PyTorch converts it: an integer
     dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
-    unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN"""
-    if dtype.kind not in "iu" or isinstance(value, bool) or not isinstance(value, (int, float)):
+    unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN. A finite value past
+    float32's or float16's largest is refused too (NumPy made it inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if dtype.kind == "f":
+        if dtype.itemsize < 8 and abs(value) > float(np.finfo(dtype).max) and \
+                not (isinstance(value, float) and math.isinf(value)):
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{_C_TYPES.get(dtype.name, dtype.name)} without overflow")
+        return value
+    if dtype.kind not in "iu":
         return value
     info = np.iinfo(dtype)
     low = -int(info.max) if dtype.kind == "u" and isinstance(value, int) else int(info.min)
@@ -1263,6 +1272,8 @@ class Tensor:
         other = _operand(other)
         if isinstance(other, Tensor):
             return _binary(E.Pow, self, other)
+        if type(other) is int and other >= 0 and self._data.dtype.kind in "iu":
+            _fill_value(other, self._data.dtype)     # out of dtype's range: PyTorch's error
         return E.PowScalar.apply(self, other)
 
     def __rpow__(self, other):
@@ -1606,6 +1617,14 @@ class Tensor:
                 if b is not None and math.isfinite(b) and abs(b) > 3.4028234663852886e38:
                     raise RuntimeError(f"value cannot be converted to type float without "
                                        f"overflow: {b}")
+        dtype = self._data.dtype
+        if dtype.kind == "b" and all(b is None or type(b) is bool for b in (min, max)):
+            which = "" if min is not None and max is not None else "min_" if max is None \
+                else "max_"
+            raise NotImplementedError(f'"clamp_{which}scalar_cpu" not implemented for \'Bool\'')
+        for b in (min, max):
+            if type(b) is int and dtype.kind in "iu" or dtype == np.float16:
+                _fill_value(b, dtype)                # out of dtype's range: PyTorch's error
         return E.Clamp, min, max
 
     clip = clamp
@@ -2049,7 +2068,12 @@ class Tensor:
 
     def unflatten(self, dim, sizes):
         d = _dim(dim, self.ndim)
-        sizes, n = [int(s) for s in sizes], self.shape[d] if self.ndim else 1
+        if not len(sizes):
+            raise RuntimeError("unflatten: sizes must be non-empty")
+        if not self.ndim:                    # (PyTorch's wording: its dim check, wrapped)
+            raise RuntimeError("unflatten got an unexpected error:\nDimension specified as "
+                               f"{d} but tensor has no dimensions")
+        sizes, n = [int(s) for s in sizes], self.shape[d]
         if sizes.count(-1) > 1:
             raise RuntimeError("only one dimension can be inferred")
         known = math.prod(s for s in sizes if s != -1)
@@ -2090,8 +2114,11 @@ class Tensor:
         return S.T.apply(self, 0, 1)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         dims = _shape_arg(dims)
-        wrapped = tuple(_dim(d, self.ndim) for d in dims)
+        wrapped = (tuple(_dim(d, self.ndim) for d in dims) if len(dims) == self.ndim
+                   else ())                                   # (the count checked first)
         if len(dims) != self.ndim or sorted(wrapped) != list(range(self.ndim)):
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input "
                                f"does not match the length of the desired ordering of dimensions "
@@ -2116,6 +2143,10 @@ class Tensor:
                                    f"match the existing size ({n}) at non-singleton dimension "
                                    f"{lead + i}.  Target sizes: {sizes}.  Tensor sizes: "
                                    f"{list(self.shape)}")
+        for i in reversed(range(lead)):
+            if sizes[i] < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({sizes[i]}) isn't allowed "
+                                   f"in a leading, non-existing dimension {i}")
         return S.Expand.apply(self, tuple(sizes))
 
     def expand_as(self, other):
@@ -2319,6 +2350,11 @@ class Tensor:
                 raise RuntimeError("Index tensor must have the same number of dimensions as "
                                    "input tensor")
             return self.reshape(-1)[:0].reshape(idx.shape)     # nothing gathered: its shape
+        for k, (m, size) in enumerate(zip(idx.shape, self.shape)):
+            if idx.size and k != d and m > size:
+                raise RuntimeError(f"Size does not match at dimension {k} expected index "
+                                   f"{list(idx.shape)} to be no larger than self "
+                                   f"{list(self.shape)} apart from dimension {d}")
         n = self._data.shape[d] if self.ndim else 1
         if idx.size and (idx.min() < 0 or idx.max() >= n):     # no negative indices here
             raise RuntimeError(f"index {int(idx.max() if idx.max() >= n else idx.min())} is "
@@ -2401,13 +2437,13 @@ class Tensor:
         if idx.ndim > 1 and self.ndim:
             raise IndexError("index_select(): Index is supposed to be a vector")
         idx = idx.reshape(-1)
-        if self.ndim and not self._data.shape[d] and idx.size:
+        if self.ndim > 1 and not self._data.shape[d] and idx.size:    # (1-d: out of range)
             raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if not self.ndim and idx.size != 1:                  # (checked before the range)
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
+                               f"got {idx.size} value(s)")
         _check_in_range(idx, self._data.shape[d] if self.ndim else 1)
         if not self.ndim:
-            if idx.size > 1:
-                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
-                                   f"got {idx.size} value(s)")
             return S.IndexSelect.apply(self, ())           # its one element, 0-d as PyTorch
         return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
 
@@ -2708,6 +2744,8 @@ class Tensor:
         if len(shifts) != len(dims):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
                                f"dims:{len(dims)}")
+        if not self._data.size:
+            return self                      # PyTorch checks no dim of an empty tensor
         x = self
         for shift, dim in zip(shifts, dims):
             d = _dim(dim, self.ndim)
@@ -4562,6 +4600,8 @@ def _bitwise(kernel, ufunc, a, b):
     x, y = E.promote(x, y)
     dtype = np.result_type(x, y)
     if dtype.kind == "f" or dtype.kind == "b" and kernel.endswith("shift"):
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+            _broadcast_check(x, y)                       # (the shapes are checked first)
         SP.refuse(f"{kernel}_cpu", dtype)
     return _checked_ufunc(ufunc, x, y)
 
@@ -4719,12 +4759,16 @@ def where(condition, input=None, other=None):
     """input where condition, else other; where(condition) gives the indices of True."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
-        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+        return tuple(Tensor._make(i.astype(np.int64))          # (a 0-d condition as 1-d,
+                     for i in np.nonzero(np.atleast_1d(cond)))     # as PyTorch's nonzero)
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {_tname(cond.dtype)}")
     a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
     b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
+    for number, t in ((a, b), (b, a)):
+        if type(number) is int and isinstance(t, Tensor) and t._data.dtype.kind in "iu":
+            _fill_value(number, t._data.dtype)      # out of t's range: PyTorch's error
     shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
     try:
         np.broadcast_shapes(*shapes)

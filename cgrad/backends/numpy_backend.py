@@ -70,15 +70,39 @@ def _scalar(value, like):
 def _power(x, c):
     """x ** c for a float array and a Python number, as PyTorch computes it: x*x for 2, sqrt
     for 0.5 and 1 / sqrt for -0.5 (so (-0.) ** 0.5 is -0. and (-inf) ** -0.5 is nan, where
-    C's pow gives +0. and 0.)"""
+    C's pow gives +0. and 0.). float16 takes C's pow for every c, as PyTorch's half kernel."""
     if c == 2:
         return np.multiply(x, x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if c == 0.5:
+        if c == 0.5 and x.dtype != np.float16:
             return np.sqrt(x)
-        if c == -0.5:
+        if c == -0.5 and x.dtype != np.float16:
             return np.reciprocal(np.sqrt(x))
         return np.power(x, _scalar(c, x))
+
+
+def _opmath(ufunc, a, b):
+    """ufunc(a, b) (* or /). A float16 array with a Python number is computed in float32, the
+    number unrounded, and rounded once to float16, as PyTorch's mul and div kernels take the
+    number (NumPy rounds it to float16 first: x * 1.1 multiplied by 1.0996). PyTorch's add
+    and sub do round it first."""
+    number, array = (b, a) if type(b) is float or type(b) is int else (a, b)
+    if (type(number) is float or type(number) is int) and type(array) is np.ndarray and \
+            array.dtype == np.float16:
+        return ufunc(a, b, dtype=np.float32).astype(np.float16)
+    return ufunc(a, b)
+
+
+def _clamped(fn, x, bound):
+    """fn(x, bound) for np.maximum or np.minimum. Where x ties with a number bound (-0. and
+    0.) x stays, as in PyTorch's kernel (NumPy's pick varies with the dtype and the order);
+    an array bound gives itself there, as PyTorch's"""
+    if isinstance(bound, np.ndarray):
+        return fn(x, bound)
+    y = fn(x, _scalar(bound, x))
+    if bound == 0 and x.dtype.kind == "f":
+        y = np.where(x == 0, x, y)
+    return y
 
 
 # std::sort's comparisons of keys in sort_order: PyTorch's KeyValueCompAsc / KeyValueCompDesc
@@ -148,11 +172,11 @@ class NumpyKernels:
 
     def mul(self, a, b):
         """a * b"""
-        return np.multiply(a, b)
+        return _opmath(np.multiply, a, b)
 
     def div(self, a, b):
         """a / b (true division)"""
-        return np.true_divide(a, b)
+        return _opmath(np.true_divide, a, b)
 
     def pow(self, a, b):
         """a ** b"""
@@ -310,9 +334,9 @@ class NumpyKernels:
     def clamp(self, x, lo, hi):
         """min(max(x, lo), hi); either bound may be None"""
         if lo is not None:
-            x = np.maximum(x, _scalar(lo, x) if not isinstance(lo, np.ndarray) else lo)
+            x = _clamped(np.maximum, x, lo)
         if hi is not None:
-            x = np.minimum(x, _scalar(hi, x) if not isinstance(hi, np.ndarray) else hi)
+            x = _clamped(np.minimum, x, hi)
         return x
 
     def clamp_backward(self, x, g, lo, hi, acc=None):

@@ -285,8 +285,9 @@ class PowScalar(Op):
 
     @staticmethod
     def forward(ctx, x, c):
+        negative = isinstance(c, int) and c < 0         # before promote wraps it for uint8
         x, c = promote(x, c)
-        if x.dtype.kind in "iu" and isinstance(c, int) and c < 0:
+        if x.dtype.kind in "iu" and negative:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(x)
         ctx.c = c
@@ -574,11 +575,13 @@ class _NumpyUnary(_ByDerivative, Op):
     off the training hot path, so NumPy's ufuncs serve both backends."""
     fn = None
     saves = "input"
+    in_float32 = False        # float16's formula computed in float32, as PyTorch's (rsqrt, sinc)
 
     @classmethod
     def forward(cls, ctx, x):
         x = _float(x)
-        y = _same_float(cls.fn(x), x)
+        y = _same_float(cls.fn(x.astype(np.float32) if cls.in_float32 and x.dtype == np.float16
+                               else x), x)
         ctx.save_for_backward(y if cls.saves == "output" else x)
         return y
 
@@ -806,6 +809,7 @@ class Erf(_NumpyUnary):
 class Rsqrt(_NumpyUnary):
     """y = 1 / sqrt(x)   ->   dx = -0.5 g y^3, from the saved output"""
     saves = "output"
+    in_float32 = True         # (float16: one rounding, not the sqrt's and the division's)
 
     @staticmethod
     def fn(x):

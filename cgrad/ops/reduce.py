@@ -694,11 +694,13 @@ class ProdDim(Prod):
 
 def scan(ufunc, x, axis, dtype=None):
     """np.cumsum or np.cumprod as PyTorch's CPU kernels run them: float32 accumulated in
-    float64 (its acc_type), so long scans keep PyTorch's bits; integers and bools give int64;
-    a 0-d x is scanned as its one element"""
+    float64 and float16 in float32 (its acc_type), so long scans keep PyTorch's bits; integers
+    and bools give int64; a 0-d x is scanned as its one element"""
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
-    acc = np.float64 if dtype == np.float32 else dtype
+    acc = np.float64 if dtype == np.float32 else np.float32 if dtype == np.float16 else dtype
+    if acc != dtype and x.dtype != dtype:
+        x = x.astype(dtype)              # x in dtype first (int64 to float16: inf), as PyTorch
     y = ufunc(x.reshape(1) if not x.ndim else x, axis=axis if x.ndim else 0, dtype=acc)
     return np.ascontiguousarray(y, dtype).reshape(x.shape)      # C order: torch's
 
@@ -715,7 +717,10 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        return scan(np.cumsum, x, dim, dtype)
+        y = scan(np.cumsum, x, dim, dtype)
+        if y.dtype.kind == "f" and x.ndim:
+            y += 0.0                     # PyTorch's sums start from +0.: never a -0. (a 0-d
+        return y                         # x is copied)
 
     @staticmethod
     def backward(ctx, g):
@@ -927,8 +932,11 @@ class Logcumsumexp(Op):
     def forward(ctx, x, dim):
         require_float(x.dtype, "logcumsumexp_out_cpu")
         flat = x.reshape(1) if not x.ndim else x
-        y = (row_major(np.logaddexp.accumulate(flat, axis=dim)).reshape(x.shape) if flat.size
-             else x.copy())
+        acc = {2: np.float32, 4: np.float64}.get(x.dtype.itemsize, x.dtype)   # its acc_type
+        y = (row_major(np.logaddexp.accumulate(flat, axis=dim, dtype=acc)).reshape(x.shape)
+             .astype(x.dtype, copy=False) if flat.size else x.copy())
+        if x.ndim:
+            y += 0.0                     # its first element too is log(e**x_0): never -0.
         ctx.save_for_backward(x, y)
         ctx.dim = dim
         return y

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, backends as B
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
@@ -193,7 +193,7 @@ class Erfinv(_NumpyUnary):
 
     @staticmethod
     def fn(x):
-        return _scipy().erfinv(x)
+        return np.copysign(_scipy().erfinv(x), x)       # SciPy's erfinv(-0.) is +0.
 
     @staticmethod
     def derivative(y, g):
@@ -351,6 +351,7 @@ class Sinc(_NumpyUnary):
     """y = sin(pi x) / (pi x), 1 at 0   ->   dx = g (pi x cos(pi x) - sin(pi x)) / (pi x^2),
     0 at x = 0"""
     fn = staticmethod(np.sinc)
+    in_float32 = True
 
     @staticmethod
     def derivative(x, g):
@@ -727,7 +728,7 @@ class _Scaled(Op):
     @classmethod
     def forward(cls, ctx, x):
         x = x if x.dtype.kind == "f" else x.astype(np.float32)
-        return x * x.dtype.type(cls.c)
+        return B.kernels.mul(x, cls.c)          # (float16: c unrounded, as PyTorch's mul)
 
     @classmethod
     def backward(cls, ctx, g):
