@@ -42,16 +42,6 @@ def number(c, dtype):
 _new = np.array          # _new(value, dtype): a 0-d array
 
 
-def _grad(value, dtype, acc):
-    """value rounded to dtype; added into acc (a 0-d buffer of that dtype) if given, the way
-    NumPy's `acc += g * b` rounds: the product first, then the sum."""
-    r = np.array(value, dtype)
-    if acc is None:
-        return r
-    acc[()] = float(acc) + float(r)
-    return acc
-
-
 class Add(E.Add):
     grad_fn_name = "AddBackward0"
     accumulates = False
@@ -94,6 +84,7 @@ class RSub(E.RSub):
 
 class Mul(E.Mul):
     grad_fn_name = "MulBackward0"
+    accumulates = False      # (a 0-d gradient: no buffer to add into, only the engine's checks)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -102,12 +93,12 @@ class Mul(E.Mul):
         return _new(float(a) * float(b), a.dtype)
 
     @staticmethod
-    def backward(ctx, g, acc):
+    def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         gf, dt = float(g), g.dtype
-        return (_grad(gf * float(b), dt, acc[0]) if need_a else None,
-                _grad(gf * float(a), dt, acc[1]) if need_b else None)
+        return (_new(gf * float(b), dt) if need_a else None,
+                _new(gf * float(a), dt) if need_b else None)
 
 
 class Div(E.Div):
@@ -149,6 +140,7 @@ class Square(E.PowScalar):
     """y = x ** 2   ->   dx = g * 2 * x"""
     grad_fn_name = "PowBackward0"
     returns_fresh = True
+    accumulates = False      # (as Mul)
 
     @staticmethod
     def forward(ctx, x, c):
@@ -158,7 +150,7 @@ class Square(E.PowScalar):
         return _new(xf * xf, x.dtype)
 
     @staticmethod
-    def backward(ctx, g, acc):
+    def backward(ctx, g):
         x, = ctx.saved_tensors
         two_x = np.array(2.0 * float(x), g.dtype)          # NumPy's c * x**(c-1), rounded
-        return _grad(float(g) * float(two_x), g.dtype, acc[0]), None
+        return _new(float(g) * float(two_x), g.dtype), None
