@@ -1623,7 +1623,7 @@ class Tensor:
                 else "max_"
             raise NotImplementedError(f'"clamp_{which}scalar_cpu" not implemented for \'Bool\'')
         for b in (min, max):
-            if type(b) is int and dtype.kind in "iu" or dtype == np.float16:
+            if (type(b) is int and dtype.kind in "iu") or dtype == np.float16:
                 _fill_value(b, dtype)                # out of dtype's range: PyTorch's error
         return E.Clamp, min, max
 

@@ -1624,7 +1624,9 @@ def test_small_module_refuses_what_it_does_not_take():
     assert small.binary(small.ADD, np.ones(4, int), np.ones(4, int)) is None
     assert small.binary(small.ADD, f64, 2) is None                     # a Python int
     assert small.binary(small.ADD, f64, np.ones(3)) is None            # shapes
-    assert small.binary(small.ADD, np.ones(()), np.ones((1,))) is None  # a broadcast ndim
+    assert small.binary(small.ADD, np.ones(3), np.ones((1, 1))) is None   # more dims than
+    assert small.binary(small.ADD, np.ones((1, 1)), np.ones(3)) is None   # either: (1, 3)
+    np.testing.assert_array_equal(small.binary(small.ADD, np.ones(()), np.ones((1,))), [2.])
     assert small.binary(small.ADD, f64, [1.0] * 4) is None
     assert small.sum_all(f64[::2]) is None and small.sum_all([1.0]) is None
     assert small.sum_all(np.ones(3, np.float16)) is None

@@ -120,14 +120,10 @@ def mul_scaled(g, x, double c):
         return None
     cdef cnp.ndarray a = <cnp.ndarray>x
     cdef cnp.ndarray ga = <cnp.ndarray>g
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(a)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     cdef Py_ssize_t step = 1
-    if cnp.PyArray_TYPE(ga) != t or cnp.PyArray_NDIM(ga) != cnp.PyArray_NDIM(a):
-        return None
-    for i in range(cnp.PyArray_NDIM(a)):
-        if cnp.PyArray_DIM(ga, i) != cnp.PyArray_DIM(a, i):
-            return None
-    if not cnp.PyArray_ISNOTSWAPPED(ga):
+    if (cnp.PyArray_TYPE(ga) != t or not same_shape(ga, a)
+            or not cnp.PyArray_ISNOTSWAPPED(ga)):
         return None
     if not (cnp.PyArray_IS_C_CONTIGUOUS(ga) and cnp.PyArray_ISALIGNED(ga)):
         if not (is_one_element(ga) and cnp.PyArray_ISALIGNED(ga)):
@@ -211,52 +207,43 @@ def binary(int op, a, b):
     as NumPy's ufunc (one IEEE operation an element). None for anything else, and above
     MAX_BINARY elements."""
     cdef int t = float_type(a)
-    cdef int tb
-    cdef cnp.ndarray x, y, big, out
-    cdef float bf
-    cdef double bd
-    cdef bint x_one = False, y_one = False
+    cdef cnp.ndarray big, out
+    cdef bint x_one = False, y_one = False, number = type(b) is float
+    cdef double bd = b if number else 0.0
+    cdef float bf = <float>bd
     if t < 0:                                    # a may still be the single element
-        tb = float_type(b)
-        if tb < 0 or not one_element(a, tb):
+        t = float_type(b)
+        if t < 0 or not one_element(a, t) or ndim(a) > ndim(b):
             return None
-        t, x_one, big = tb, True, <cnp.ndarray>b
-    elif type(b) is float:
-        big = <cnp.ndarray>a
-        if cnp.PyArray_SIZE(big) > MAX_BINARY:
-            return None
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(big), cnp.PyArray_DIMS(big), t, 0)
-        bd = b
-        if t == cnp.NPY_FLOAT32:
-            bf = <float>bd
-            binary_loop(op, <const float*>cnp.PyArray_DATA(big), &bf,
-                        <float*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), False, True)
-        else:
-            binary_loop(op, <const double*>cnp.PyArray_DATA(big), &bd,
-                        <double*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), False, True)
-        return out
+        x_one, big = True, <cnp.ndarray>b
+    elif number:
+        y_one, big = True, <cnp.ndarray>a
     elif float_type(b) == t and same_shape(<cnp.ndarray>a, <cnp.ndarray>b):
         big = <cnp.ndarray>a
-    elif one_element(b, t):
+    elif one_element(b, t) and ndim(b) <= ndim(a):
         y_one, big = True, <cnp.ndarray>a
-    elif one_element(a, t) and float_type(b) == t:
+    elif one_element(a, t) and float_type(b) == t and ndim(a) <= ndim(b):
         x_one, big = True, <cnp.ndarray>b
     else:
-        return None
-    x, y = <cnp.ndarray>a, <cnp.ndarray>b
-    if (x_one and cnp.PyArray_NDIM(x) > cnp.PyArray_NDIM(y)) or (
-            y_one and cnp.PyArray_NDIM(y) > cnp.PyArray_NDIM(x)):
-        return None                              # the result has more dims than either
-    if cnp.PyArray_SIZE(big) > MAX_BINARY:
+        return None                              # (or the result has more dims than either)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(big)
+    if n > MAX_BINARY:
         return None
     out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(big), cnp.PyArray_DIMS(big), t, 0)
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>a)
     if t == cnp.NPY_FLOAT32:
-        binary_loop(op, <const float*>cnp.PyArray_DATA(x), <const float*>cnp.PyArray_DATA(y),
-                    <float*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), x_one, y_one)
+        binary_loop(op, <const float*>xp,
+                    &bf if number else <const float*>cnp.PyArray_DATA(<cnp.ndarray>b),
+                    <float*>cnp.PyArray_DATA(out), n, x_one, y_one)
     else:
-        binary_loop(op, <const double*>cnp.PyArray_DATA(x), <const double*>cnp.PyArray_DATA(y),
-                    <double*>cnp.PyArray_DATA(out), cnp.PyArray_SIZE(big), x_one, y_one)
+        binary_loop(op, <const double*>xp,
+                    &bd if number else <const double*>cnp.PyArray_DATA(<cnp.ndarray>b),
+                    <double*>cnp.PyArray_DATA(out), n, x_one, y_one)
     return out
+
+
+cdef inline int ndim(object x) noexcept:
+    return cnp.PyArray_NDIM(<cnp.ndarray>x)
 
 
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
