@@ -424,7 +424,7 @@ UNARY_BACKWARD = {
     "clamp_max_backward": (lambda k, s, g, acc: k.clamp_backward(s, g, None, 0.1, acc), -2.0,
                            True),
     "gelu_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "none", acc), -5.0, False),
-    "gelu_tanh_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "tanh", acc), -5.0, True),
+    "gelu_tanh_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "tanh", acc), -5.0, False),
     "pow2_backward": (lambda k, s, g, acc: k.pow_scalar_backward(s, 2, g, acc), -2.0, True),
     "pow3_backward": (lambda k, s, g, acc: k.pow_scalar_backward(s, 3, g, acc), -2.0, False),
     "pow5_backward": (lambda k, s, g, acc: k.pow_scalar_backward(s, 5, g, acc), -2.0, False),
@@ -434,10 +434,10 @@ UNARY_BACKWARD = {
 UNARY_FORWARD = {
     "relu": (lambda k, x: k.relu(x), True),
     "sigmoid": (lambda k, x: k.sigmoid(x), False),
-    "tanh": (lambda k, x: k.tanh(x), True),
+    "tanh": (lambda k, x: k.tanh(x), False),
     "leaky_relu": (lambda k, x: k.leaky_relu(x, 0.01), True),
     "gelu": (lambda k, x: k.gelu(x), False),
-    "gelu_tanh": (lambda k, x: k.gelu(x, "tanh"), True),
+    "gelu_tanh": (lambda k, x: k.gelu(x, "tanh"), False),
     "clamp": (lambda k, x: k.clamp(x, -0.5, 0.5), True),
     "clamp_min": (lambda k, x: k.clamp(x, 0.25, None), True),
     "clamp_int_bounds": (lambda k, x: k.clamp(x, -1, 2**40), True),
@@ -514,7 +514,7 @@ def test_unary_module_checks():
     with pytest.raises(ValueError, match="out"):
         ew.unary_(ew.RELU, np.ones(3), np.empty(2))
     with pytest.raises(ValueError, match="aux"):
-        ew.unary_backward_(ew.GELU_TANH, np.ones(3), np.ones(3), np.empty(3), False)
+        ew.unary_backward_(ew.GELU_TANH, np.ones(3), np.ones(3), np.empty(3), False)  # float64
     with pytest.raises(ValueError, match="exponent"):
         ew.unary_(ew.POW_INT, np.ones(3), np.empty(3), 100.0)
     with pytest.raises((TypeError, ValueError)):
@@ -1286,18 +1286,18 @@ def _elementwise_and_rows(mod, rmod, dtype):
             mod.unary_backward_(op, x, g, o, False, p0, 0.5, 0, aux=aux)
         res.append(o)
         fused.append(f32 and op == mod.GELU_ERF)
-    if f32:                              # erf gelu backward with its exp computed inline
-        o = np.empty_like(x)
+    for op in (mod.GELU_ERF, mod.GELU_TANH) if f32 else ():
+        o = np.empty_like(x)             # gelu backwards with their exp / tanh computed inline
         with np.errstate(all="ignore"):
-            mod.unary_backward_(mod.GELU_ERF, x, g, o, False)
+            mod.unary_backward_(op, x, g, o, False)
         res.append(o)
         fused.append(True)
     for op in (mod.RELU, mod.LEAKY_RELU, mod.CLAMP, mod.GELU_ERF, mod.NEG_ABS,
-               mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE, mod.SIGMOID):
+               mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE, mod.SIGMOID, mod.TANH, mod.GELU_TANH):
         o = np.empty_like(x)
         mod.unary_(op, x, o, 0.1 if op != mod.CLAMP else -1.0, 1.0)
         res.append(o)
-        fused.append(f32 and op in (mod.GELU_ERF, mod.SIGMOID))
+        fused.append(f32 and op in (mod.GELU_ERF, mod.SIGMOID, mod.TANH, mod.GELU_TANH))
     t = rng.integers(0, 3, 40)
     for c in (3, 10, 16, 37, 100):       # the masked tails of the row max, exp and sums
         xs = x[:40 * c].reshape(40, c)
@@ -1352,6 +1352,32 @@ def test_float32_gelu_keeps_its_sign_in_the_far_tail(isa):
     mod.unary_(mod.GELU_ERF, x, y)
     assert np.count_nonzero(y > 0) == 0
     assert y.min() < 0          # and not simply zero: gelu(-1) = -0.1587
+
+
+@pytest.mark.parametrize("isa", [""] + ISAS)
+def test_kernel_tanh_within_an_ulp(isa):
+    """The kernels' float32 tanh on every build: within an ulp of the rounded value (as
+    NumPy's and PyTorch's) on a dense sweep of [-12, 12] (beyond, +-1), the sign of a zero
+    and NaN kept, +-1 at +-inf, and tiny and subnormal x returned as they are."""
+    import importlib
+    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
+        "elementwise", isa)[1]
+    bits = np.arange(0, 0x41400000, 97, dtype=np.int64).astype(np.int32)    # 0 .. 12
+    pos = bits.view(np.float32)
+    x = np.concatenate([pos, -pos, [np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-38, 20.0,
+                                    -100.0, 0.625, -0.625, np.nextafter(np.float32(0.625), 0)]]
+                       ).astype(np.float32)
+    out = np.empty_like(x)
+    mod.unary_(mod.TANH, x, out)
+    want = np.tanh(x.astype(np.float64)).astype(np.float32)
+    finite = ~np.isnan(x)
+    signed = lambda a: np.where(a < 0, -(a & 0x7FFFFFFF), a).astype(np.int64)  # noqa: E731
+    ulps = np.abs(signed(out.view(np.int32)) - signed(want.view(np.int32)))
+    assert ulps[finite].max() <= 1
+    assert np.isnan(out[~finite]).all()
+    np.testing.assert_array_equal(np.signbit(out[x == 0]), np.signbit(x[x == 0]))
+    tiny = finite & (np.abs(x) < 1e-4)
+    np.testing.assert_array_equal(out[tiny], x[tiny])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,18 +1,18 @@
 """Unary elementwise kernels: forward where one pass beats NumPy, and every backward formula
 fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
-Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp is our own
-vectorised one (_vmath.pxd), inside the sigmoid forward and the erf-gelu backward; otherwise
-transcendentals that NumPy vectorises (float64 exp, tanh) stay NumPy's: the adapter calls
-np.exp / np.tanh between two passes here, since a C loop over libm is many times slower.
+Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
+our own vectorised ones (_vmath.pxd, _tanh_f32), inside the sigmoid, tanh and gelu passes;
+float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between two passes
+here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport erf, fabs, fabsf
+from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport cgrad_fmaf, neg_abs, vexp_nonpos
+from cgrad._C._vmath cimport cgrad_expf_nonpos, cgrad_fmaf, neg_abs, vexp_nonpos
 
 link_thread_count()
 
@@ -40,6 +40,8 @@ ctypedef struct UGeluErfExp:
     char tag
 ctypedef struct UGeluTanh:
     char tag
+ctypedef struct UGeluTanhInPass:
+    char tag
 ctypedef struct UPowInt:
     char tag
 ctypedef struct UPowInt2:
@@ -61,6 +63,7 @@ ctypedef fused unop:
     UGeluErf
     UGeluErfExp
     UGeluTanh
+    UGeluTanhInPass
     UPowInt
     UPowInt2
     UPowInt3
@@ -124,6 +127,31 @@ cdef inline float _erf_f32(float a) noexcept nogil:
     q = cgrad_fmaf(x2, q, <float> -7.37332916720468e-03)
     q = cgrad_fmaf(x2, q, <float> -1.42647390514189e-02)
     return p / q
+
+
+cdef inline float _tanh_f32(float x) noexcept nogil:
+    """tanh for float32, vectorisable (glibc's tanhf, which NumPy calls where it has no SIMD
+    tanh, costs ~7 ns an element): for |x| >= 0.625, 1 - 2e/(1 + e) with e = exp(-2|x|) <= 1
+    (no overflow; the subtraction from 1 rounds once); below, where that would cancel, Cephes'
+    odd polynomial |x| + |x|^3 P(x^2). Both are computed and one is selected (a branch would
+    stop the loop from vectorising); the sign is x's, so tanh(-0) = -0 and NaN stays NaN.
+    Within 2 ulp of the rounded value (tests/test_kernels.py)."""
+    cdef float a = fabsf(x), z = x * x, one = 1, two = 2
+    cdef float e = cgrad_expf_nonpos(-two * a)
+    cdef float big = one - two * e / (one + e)
+    cdef float p = cgrad_fmaf(z, <float> -5.70498872745e-3, <float> 2.06390887954e-2)
+    p = cgrad_fmaf(p, z, <float> -5.37397155531e-2)
+    p = cgrad_fmaf(p, z, <float> 1.33314422036e-1)
+    p = cgrad_fmaf(p, z, <float> -3.33332819422e-1)
+    cdef float small = cgrad_fmaf(p * z, a, a)
+    return copysignf(small if a < <float> 0.625 else big, x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return _tanh_f32(x)
+    else:
+        return tanh(x)
 
 
 cdef inline floating _erf(floating x) noexcept nogil:
@@ -201,10 +229,13 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
         pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
-    elif unop is UGeluTanh:
+    elif unop is UGeluTanh or unop is UGeluTanhInPass:
         k = <floating> SQRT_2_OVER_PI
         c = <floating> GELU_C
         three = 3
+        if unop is UGeluTanhInPass:
+            # the same, with tanh(inner) computed here (float32) rather than passed in
+            aux = _tanh(k * (s + c * s * s * s))
         d = half * (one + aux) + half * s * (one - aux * aux) * k * (one + three * c * s * s)
         return g * d
     elif unop is UPowInt2:
@@ -226,6 +257,10 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
         r = vexp_nonpos(neg_abs(x))
         return (one if x >= zero else r) / (one + r)
+    elif unop is UTanh:
+        return _tanh(x)
+    elif unop is UGeluTanh:
+        return half * x * (one + _tanh(<floating> SQRT_2_OVER_PI * (x + <floating> GELU_C * x * x * x)))
     elif unop is ULeaky:
         return x if x > zero else x * p0
     elif unop is UClamp:
@@ -317,15 +352,15 @@ cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
 def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floating[::1] out,
                     bint add, double p0=0, double p1=0, int flags=0, const floating[::1] aux=None):
     """out (+)= g * f'(.) computed from s (the saved input or output): one pass. aux is
-    tanh(inner) for GELU_TANH (see GELU_TANH_INNER); for GELU_ERF, exp(-x*x/2) if given
+    tanh(inner) for GELU_TANH (see GELU_TANH_INNER), exp(-x*x/2) for GELU_ERF, if given
     (float64 needs it; float32 computes it in the pass without), unused otherwise."""
     cdef Py_ssize_t n = s.shape[0]
     _check(n, g.shape[0], "g")
     _check(n, out.shape[0], "out")
-    if op == GELU_TANH or (op == GELU_ERF and floating is double):
+    if (op == GELU_TANH or op == GELU_ERF) and floating is double:
         if aux is None:
-            raise ValueError("GELU_TANH needs aux = tanh(inner), float64 GELU_ERF aux = "
-                             "exp(-x*x/2)")
+            raise ValueError("float64 GELU_TANH needs aux = tanh(inner), float64 GELU_ERF "
+                             "aux = exp(-x*x/2)")
     if aux is not None:
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
@@ -364,8 +399,10 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
             _bwd(<UGeluErfExp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
-        elif op == GELU_TANH:
+        elif op == GELU_TANH and has_aux:
             _bwd(<UGeluTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == GELU_TANH:
+            _bwd(<UGeluTanhInPass*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
 
@@ -418,9 +455,10 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
-    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID: vectorised
-    for float32, a libm call per element for float64), or one of the passes around NumPy's
-    exp/tanh (NEG_ABS, SIGMOID_FROM_EXP, GELU_TANH_INNER/OUTER).
+    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID, TANH,
+    GELU_TANH: vectorised for float32, a libm call per element for float64), or one of the
+    passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
+    GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
     cdef Py_ssize_t n = x.shape[0]
     _check(n, out.shape[0], "out")
@@ -429,7 +467,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
     elif op not in (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
-                    NEG_HALF_SQUARE, SIGMOID):
+                    NEG_HALF_SQUARE, SIGMOID, TANH, GELU_TANH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -453,5 +491,9 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UPowInt*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGMOID:
             _fwd(<USigmoid*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == TANH:
+            _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == GELU_TANH:
+            _fwd(<UGeluTanh*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
