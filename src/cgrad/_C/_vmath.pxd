@@ -73,12 +73,12 @@ cdef inline floating neg_abs(floating x) noexcept nogil:
     else:
         return -fabs(x)
 
-# Row max and row sums as explicit 16-lane vector operations (GCC/Clang vector extensions: one
-# AVX-512 register per 16 floats, two AVX2 or four SSE2 ones). Written as loops over lanes, GCC
-# kept the max scalar, and it unrolled a sum's tail into scalar stores that the vector fold
-# then reloaded (a store-forwarding stall on every row: most of a 10-class row's time).
-# The last n % 16 elements load as one block, masked at AVX-512 and AVX2 (lanes past the end
-# are never read), padded with x[0] for the max and 0 for sums.
+# Row max and row sums as explicit 16-lane vector operations (GCC/Clang vector extensions, in
+# native-width vectors: one AVX-512 register per 16 floats, two AVX2 or four SSE2 ones).
+# Written as loops over lanes, GCC kept the max scalar, and it unrolled a sum's tail into
+# scalar stores that the vector fold then reloaded (a store-forwarding stall on every row: most
+# of a 10-class row's time). The last n % 16 elements load as one block, masked at AVX-512 and
+# AVX2 (lanes past the end are never read), padded with x[0] for the max and 0 for sums.
 # Max: a lane keeps its value when x is NaN or not larger (x[0] starts every lane), as
 # `x > m ? x : m`; the max is exact, so lanes and fold order change no bits.
 # Sums: lane j adds the elements i = j mod 16 in order, the lanes fold in a fixed tree
@@ -91,195 +91,239 @@ cdef extern from *:
     #if defined(__AVX512F__) || defined(__AVX2__)
     #include <immintrin.h>
     #endif
-    typedef float cgrad_v16sf __attribute__((vector_size(64)));
-    typedef int cgrad_v16si __attribute__((vector_size(64)));
-    typedef double cgrad_v16df __attribute__((vector_size(128)));
-
-    /* a 16-lane vector from its two halves (a register each at AVX2 float / AVX-512 double) */
-    #define CGRAD_JOIN(T, lo, hi) __extension__ ({                                   \\
-        T v_;                                                                      \\
-        memcpy(&v_, &(lo), sizeof(v_) / 2);                                        \\
-        memcpy((char*) &v_ + sizeof(v_) / 2, &(hi), sizeof(v_) / 2);              \\
-        v_; })
-    /* x[0:n] (0 <= n < 16), the other lanes pad: lane by lane where no mask load exists */
-    #define CGRAD_TAIL_LANES(T, x, n, pad) __extension__ ({                          \\
-        T v_;                                                                      \\
-        for (int j = 0; j < 16; j++) v_[j] = j < (n) ? (x)[j] : (pad);            \\
-        v_; })
-    /* x[0:n] (0 <= n < 16), the other lanes pad */
-    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
+    /* The 16 lanes live in native-width vectors, CGRAD_FK of floats and CGRAD_DK of doubles
+       (one and two at AVX-512, two and four at AVX2, four and eight at SSE2): GCC lowers a
+       wider-than-native vector type lane by lane through the stack (a 64-byte one at AVX2
+       made the row max 10x slower than NumPy's). Lane j of the 16 is lane j % W of vector
+       j / W, so every ISA adds and compares the same elements in the same order. */
     #if defined(__AVX512F__)
-        return (cgrad_v16sf) _mm512_mask_loadu_ps(_mm512_set1_ps(pad),
-                                                  (__mmask16) ((1u << n) - 1u), x);
+    #define CGRAD_VBYTES 64
+    #elif defined(__AVX__)
+    #define CGRAD_VBYTES 32
+    #else
+    #define CGRAD_VBYTES 16
+    #endif
+    #if CGRAD_VBYTES == 64
+    #define CGRAD_FW 16
+    #define CGRAD_DW 8
+    #elif CGRAD_VBYTES == 32
+    #define CGRAD_FW 8
+    #define CGRAD_DW 4
+    #else
+    #define CGRAD_FW 4
+    #define CGRAD_DW 2
+    #endif
+    #define CGRAD_FK (16 / CGRAD_FW)
+    #define CGRAD_DK (16 / CGRAD_DW)
+    typedef float cgrad_vsf __attribute__((vector_size(CGRAD_VBYTES)));
+    typedef int cgrad_vsi __attribute__((vector_size(CGRAD_VBYTES)));
+    typedef unsigned cgrad_vsu __attribute__((vector_size(CGRAD_VBYTES)));
+    typedef double cgrad_vdf __attribute__((vector_size(CGRAD_VBYTES)));
+
+    /* the vector of W lanes x[0:n] (0 <= n < W), the other lanes pad: masked at AVX-512 and
+       AVX2 (lanes past the end are never read), lane by lane at SSE2 */
+    CGRAD_ALWAYS_INLINE cgrad_vsf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
+    #if defined(__AVX512F__)
+        return (cgrad_vsf) _mm512_mask_loadu_ps(_mm512_set1_ps(pad),
+                                                (__mmask16) ((1u << n) - 1u), x);
     #elif defined(__AVX2__)
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) n), lane);
-        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) n - 8), lane);
-        __m256 p = _mm256_set1_ps(pad);
-        __m256 lo = _mm256_blendv_ps(p, _mm256_maskload_ps(x, m0), _mm256_castsi256_ps(m0));
-        __m256 hi = _mm256_blendv_ps(p, _mm256_maskload_ps(x + 8, m1), _mm256_castsi256_ps(m1));
-        return CGRAD_JOIN(cgrad_v16sf, lo, hi);
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) n),
+                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        return (cgrad_vsf) _mm256_blendv_ps(_mm256_set1_ps(pad), _mm256_maskload_ps(x, m),
+                                            _mm256_castsi256_ps(m));
     #else
-        return CGRAD_TAIL_LANES(cgrad_v16sf, x, n, pad);
+        cgrad_vsf v;
+        for (int j = 0; j < CGRAD_FW; j++) v[j] = j < n ? x[j] : pad;
+        return v;
     #endif
     }
-    CGRAD_ALWAYS_INLINE cgrad_v16df cgrad_tail(const double* x, Py_ssize_t n, double pad) {
+    CGRAD_ALWAYS_INLINE cgrad_vdf cgrad_tail(const double* x, Py_ssize_t n, double pad) {
     #if defined(__AVX512F__)
-        __m512d p = _mm512_set1_pd(pad);
-        unsigned m = (1u << n) - 1u;
-        __m512d lo = _mm512_mask_loadu_pd(p, (__mmask8) (m & 0xffu), x);
-        __m512d hi = _mm512_mask_loadu_pd(p, (__mmask8) (m >> 8), x + 8);
-        return CGRAD_JOIN(cgrad_v16df, lo, hi);
+        return (cgrad_vdf) _mm512_mask_loadu_pd(_mm512_set1_pd(pad),
+                                                (__mmask8) ((1u << n) - 1u), x);
+    #elif defined(__AVX2__)
+        __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long) n),
+                                       _mm256_setr_epi64x(0, 1, 2, 3));
+        return (cgrad_vdf) _mm256_blendv_pd(_mm256_set1_pd(pad), _mm256_maskload_pd(x, m),
+                                            _mm256_castsi256_pd(m));
     #else
-        return CGRAD_TAIL_LANES(cgrad_v16df, x, n, pad);
+        cgrad_vdf v;
+        for (int j = 0; j < CGRAD_DW; j++) v[j] = j < n ? x[j] : pad;
+        return v;
     #endif
     }
+    /* vector k of a block's last n < 16 elements (its lanes past n pad) */
+    #define CGRAD_TAIL_K(TAIL, W, x, n, k, pad) \\
+        TAIL((x) + (k) * (W), (n) - (k) * (W) < 0 ? 0 : ((n) - (k) * (W) > (W) ? (W) : (n) - (k) * (W)), pad)
 
-    /* The fold of 16 lanes: lane j + 8 into j, then + 4, + 2, + 1, in registers (through
-       memory, every level stalled on store forwarding) */
+    #define CGRAD_ADD(a, b) ((a) + (b))
+    #define CGRAD_MAX1(a, b) ((b) > (a) ? (b) : (a))
+    /* b > a ? b : a per lane (a lane of a stays when b is NaN) */
+    #define CGRAD_MAX(a, b) __extension__ ({                                          \\
+        __typeof__((b) > (a)) gt_ = (b) > (a);                                         \\
+        (__typeof__(a)) (((__typeof__(gt_)) (b) & gt_) | ((__typeof__(gt_)) (a) & ~gt_)); })
+    /* The fold of the 16 lanes in the fixed tree: lane j + 8 into j, then + 4, + 2, + 1, as
+       op(lane j, lane j + w): first across the K vectors (while a step spans whole vectors,
+       lane j + w is the same lane of the vector w / W further on), then inside the last one
+       by halves in registers (through memory, every level stalled on store forwarding) */
     #if defined(__has_builtin)
     #if __has_builtin(__builtin_shufflevector)
     #define CGRAD_SHUFFLE 1
     #endif
     #endif
     #ifdef CGRAD_SHUFFLE
-    #define CGRAD_FOLD(acc, op, sop, out) do {                                         \\
-        __typeof__(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7)) a8 =         \\
-            op(__builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7),                  \\
-               __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15));           \\
-        __typeof__(__builtin_shufflevector(a8, a8, 0, 1, 2, 3)) a4 =                       \\
-            op(__builtin_shufflevector(a8, a8, 0, 1, 2, 3),                                \\
-               __builtin_shufflevector(a8, a8, 4, 5, 6, 7));                               \\
-        __typeof__(__builtin_shufflevector(a4, a4, 0, 1)) a2 =                             \\
-            op(__builtin_shufflevector(a4, a4, 0, 1), __builtin_shufflevector(a4, a4, 2, 3)); \\
-        out = sop(a2[0], a2[1]);                                                       \\
-    } while (0)
+    #define CGRAD_FOLD2(a, op, sop) sop((a)[0], (a)[1])
+    #define CGRAD_FOLD4(a, op, sop) __extension__ ({                                 \\
+        __typeof__(__builtin_shufflevector(a, a, 0, 1)) h2_ =                          \\
+            op(__builtin_shufflevector(a, a, 0, 1), __builtin_shufflevector(a, a, 2, 3)); \\
+        CGRAD_FOLD2(h2_, op, sop); })
+    #define CGRAD_FOLD8(a, op, sop) __extension__ ({                                 \\
+        __typeof__(__builtin_shufflevector(a, a, 0, 1, 2, 3)) h4_ =                    \\
+            op(__builtin_shufflevector(a, a, 0, 1, 2, 3),                              \\
+               __builtin_shufflevector(a, a, 4, 5, 6, 7));                             \\
+        CGRAD_FOLD4(h4_, op, sop); })
+    #define CGRAD_FOLD16(a, op, sop) __extension__ ({                                \\
+        __typeof__(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7)) h8_ =        \\
+            op(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7),                  \\
+               __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15));           \\
+        CGRAD_FOLD8(h8_, op, sop); })
+    #define CGRAD_FOLD_VEC(a, W, op, sop) CGRAD_FOLD_VEC_(a, W, op, sop)
+    #define CGRAD_FOLD_VEC_(a, W, op, sop) CGRAD_FOLD##W(a, op, sop)
     #else
-    #define CGRAD_FOLD(acc, op, sop, out) do {                                         \\
-        __typeof__(acc[0]) lanes_[16];                                                 \\
-        memcpy(lanes_, &acc, sizeof(acc));                                             \\
-        for (int w = 8; w >= 1; w /= 2)                                                \\
-            for (int j = 0; j < w; j++) lanes_[j] = sop(lanes_[j], lanes_[j + w]);     \\
-        out = lanes_[0];                                                               \\
-    } while (0)
+    #define CGRAD_FOLD_VEC(a, W, op, sop) __extension__ ({                           \\
+        __typeof__((a)[0]) l_[W];                                                      \\
+        memcpy(l_, &(a), sizeof(l_));                                                  \\
+        for (int w_ = (W) / 2; w_ >= 1; w_ /= 2)                                       \\
+            for (int j_ = 0; j_ < w_; j_++) l_[j_] = sop(l_[j_], l_[j_ + w_]);         \\
+        l_[0]; })
     #endif
-    #define CGRAD_ADD(a, b) ((a) + (b))
-    #define CGRAD_MAX1(a, b) ((b) > (a) ? (b) : (a))
-    /* b > a ? b : a per lane, for any vector type (a lane of a stays when b is NaN) */
-    #define CGRAD_MAX(a, b) __extension__ ({                                          \\
-        __typeof__((b) > (a)) gt_ = (b) > (a);                                         \\
-        (__typeof__(a)) (((__typeof__(gt_)) (b) & gt_) | ((__typeof__(gt_)) (a) & ~gt_)); })
+    #define CGRAD_FOLD(acc, K, W, op, sop, out) do {                                  \\
+        for (int h_ = (K) / 2; h_ >= 1; h_ /= 2)                                       \\
+            for (int k_ = 0; k_ < h_; k_++) acc[k_] = op(acc[k_], acc[k_ + h_]);       \\
+        out = CGRAD_FOLD_VEC(acc[0], W, op, sop);                                      \\
+    } while (0)
 
     #define CGRAD_SEL(c, a, b) \\
-        ((cgrad_v16sf) (((cgrad_v16si) (a) & (c)) | ((cgrad_v16si) (b) & ~(c))))
-
-    /* CGRAD_FMAF on 16 lanes: one rounding where the scalar one rounds once, so the bits match */
-    #define CGRAD_HALF(v, k) __extension__ ({                                          \\
-        __m256 h_;                                                                 \\
-        memcpy(&h_, (const char*) &(v) + (k) * sizeof(h_), sizeof(h_));             \\
-        h_; })
-    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_vfmaf(cgrad_v16sf a, cgrad_v16sf b, cgrad_v16sf c) {
+        ((cgrad_vsf) (((cgrad_vsi) (a) & (c)) | ((cgrad_vsi) (b) & ~(c))))
+    /* CGRAD_FMAF on a vector: one rounding where the scalar one rounds once, so the bits match */
+    CGRAD_ALWAYS_INLINE cgrad_vsf cgrad_vfmaf(cgrad_vsf a, cgrad_vsf b, cgrad_vsf c) {
     #if CGRAD_HAS_FMA && defined(__AVX512F__)
-        return (cgrad_v16sf) _mm512_fmadd_ps((__m512) a, (__m512) b, (__m512) c);
-    #elif CGRAD_HAS_FMA && defined(__FMA__)
-        __m256 lo = _mm256_fmadd_ps(CGRAD_HALF(a, 0), CGRAD_HALF(b, 0), CGRAD_HALF(c, 0));
-        __m256 hi = _mm256_fmadd_ps(CGRAD_HALF(a, 1), CGRAD_HALF(b, 1), CGRAD_HALF(c, 1));
-        return CGRAD_JOIN(cgrad_v16sf, lo, hi);
+        return (cgrad_vsf) _mm512_fmadd_ps((__m512) a, (__m512) b, (__m512) c);
+    #elif CGRAD_HAS_FMA && defined(__FMA__) && defined(__AVX__)
+        return (cgrad_vsf) _mm256_fmadd_ps((__m256) a, (__m256) b, (__m256) c);
     #elif CGRAD_HAS_FMA
-        cgrad_v16sf r;
-        for (int j = 0; j < 16; j++) r[j] = fmaf(a[j], b[j], c[j]);
+        cgrad_vsf r;
+        for (int j = 0; j < CGRAD_FW; j++) r[j] = fmaf(a[j], b[j], c[j]);
         return r;
     #else
         return a * b + c;
     #endif
     }
-    /* cgrad_expf_nonpos on 16 lanes: the same operations in the same order, so the same
+    /* cgrad_expf_nonpos on a vector: the same operations in the same order, so the same
        bits (a <= 0: x - max) */
-    CGRAD_ALWAYS_INLINE cgrad_v16sf cgrad_vexpf_nonpos(cgrad_v16sf a) {
-        const cgrad_v16sf zero = {0}, lo = zero - 104.0f;
+    CGRAD_ALWAYS_INLINE cgrad_vsf cgrad_vexpf_nonpos(cgrad_vsf a) {
+        const cgrad_vsf zero = {0}, lo = zero - 104.0f;
         const float magic = 12582912.0f;
-        cgrad_v16sf x = CGRAD_SEL(a < lo, lo, a);
-        cgrad_v16sf t = cgrad_vfmaf(x, zero + 1.44269504088896341f, zero + magic);
-        cgrad_v16sf fn = t - magic;
-        cgrad_v16sf r = cgrad_vfmaf(fn, zero - 0.693359375f, x);
+        cgrad_vsf x = CGRAD_SEL(a < lo, lo, a);
+        cgrad_vsf t = cgrad_vfmaf(x, zero + 1.44269504088896341f, zero + magic);
+        cgrad_vsf fn = t - magic;
+        cgrad_vsf r = cgrad_vfmaf(fn, zero - 0.693359375f, x);
         r = cgrad_vfmaf(fn, zero + 2.12194440e-4f, r);
-        cgrad_v16sf p = cgrad_vfmaf(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
+        cgrad_vsf p = cgrad_vfmaf(zero + 1.9875691500e-4f, r, zero + 1.3981999507e-3f);
         p = cgrad_vfmaf(p, r, zero + 8.3334519073e-3f);
         p = cgrad_vfmaf(p, r, zero + 4.1665795894e-2f);
         p = cgrad_vfmaf(p, r, zero + 1.6666665459e-1f);
         p = cgrad_vfmaf(p, r, zero + 5.0000001201e-1f);
         p = cgrad_vfmaf(p * r, r, r) + 1.0f;
-        typedef unsigned cgrad_v16su __attribute__((vector_size(64)));
-        cgrad_v16su scale = ((cgrad_v16su) t - 0x4B400000u + 151u) << 23;      /* 2**(n + 24) */
-        return p * (cgrad_v16sf) scale * 5.9604644775390625e-8f;                /* * 2**-24 */
+        cgrad_vsu scale = ((cgrad_vsu) t - 0x4B400000u + 151u) << 23;          /* 2**(n + 24) */
+        return p * (cgrad_vsf) scale * 5.9604644775390625e-8f;                /* * 2**-24 */
     }
     /* out[i] = exp(x[i] - m) for i < n, and their sum as cgrad_row_sumf(out) adds it: one pass,
        the sum in registers (reading out back after masked stores stalled: they do not
        forward to loads) */
     CGRAD_ALWAYS_INLINE float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) {
-        cgrad_v16sf acc = {0}, v;
+        cgrad_vsf acc[CGRAD_FK], v;
+        for (int k = 0; k < CGRAD_FK; k++) acc[k] = (cgrad_vsf) {0};
         Py_ssize_t i = 0;
         for (; i + 16 <= n; i += 16) {
-            memcpy(&v, x + i, sizeof(v));
-            v = cgrad_vexpf_nonpos(v - m);
-            memcpy(out + i, &v, sizeof(v));
-            acc = acc + v;
+            for (int k = 0; k < CGRAD_FK; k++) {
+                memcpy(&v, x + i + k * CGRAD_FW, sizeof(v));
+                v = cgrad_vexpf_nonpos(v - m);
+                memcpy(out + i + k * CGRAD_FW, &v, sizeof(v));
+                acc[k] = acc[k] + v;
+            }
         }
         if (i < n) {
-            const cgrad_v16si lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-            cgrad_v16si keep = lane < (int) (n - i);
-            v = cgrad_vexpf_nonpos(cgrad_tailf(x + i, n - i, 0) - m);
-            v = (cgrad_v16sf) ((cgrad_v16si) v & keep);
+            Py_ssize_t rest = n - i;
+            for (int k = 0; k < CGRAD_FK; k++) {
+                cgrad_vsi lane, keep;
+                for (int j = 0; j < CGRAD_FW; j++) lane[j] = k * CGRAD_FW + j;
+                keep = lane < (int) rest;
+                v = cgrad_vexpf_nonpos(CGRAD_TAIL_K(cgrad_tailf, CGRAD_FW, x + i, rest, k, 0) - m);
+                v = (cgrad_vsf) ((cgrad_vsi) v & keep);
     #if defined(__AVX512F__)
-            _mm512_mask_storeu_ps(out + i, (__mmask16) ((1u << (n - i)) - 1u), (__m512) v);
+                _mm512_mask_storeu_ps(out + i, (__mmask16) ((1u << rest) - 1u), (__m512) v);
+    #elif defined(__AVX2__)
+                _mm256_maskstore_ps(out + i + k * CGRAD_FW, (__m256i) keep, (__m256) v);
     #else
-            for (int j = 0; j < n - i; j++) out[i + j] = v[j];
+                for (int j = 0; j < CGRAD_FW; j++)
+                    if (k * CGRAD_FW + j < rest) out[i + k * CGRAD_FW + j] = v[j];
     #endif
-            acc = acc + v;
+                acc[k] = acc[k] + v;
+            }
         }
         float total;
-        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, total);
+        CGRAD_FOLD(acc, CGRAD_FK, CGRAD_FW, CGRAD_ADD, CGRAD_ADD, total);
         return total;
     }
-    #define CGRAD_VMAX(T, TAIL, x, n, out) do {                                      \\
-        T acc, v;                                                                  \\
-        for (int j = 0; j < 16; j++) acc[j] = x[0];                                \\
+    #define CGRAD_VMAX(T, K, W, TAIL, x, n, out) do {                                \\
+        T acc[K], v;                                                               \\
+        for (int k = 0; k < (K); k++)                                              \\
+            for (int j = 0; j < (W); j++) acc[k][j] = x[0];                        \\
         Py_ssize_t i = 0;                                                          \\
-        for (; i + 16 <= n; i += 16) {                                             \\
-            memcpy(&v, x + i, sizeof(v));                                          \\
-            acc = CGRAD_MAX(acc, v);                                               \\
-        }                                                                          \\
-        if (i < n) acc = CGRAD_MAX(acc, TAIL(x + i, n - i, x[0]));                 \\
-        CGRAD_FOLD(acc, CGRAD_MAX, CGRAD_MAX1, out);                                   \\
+        for (; i + 16 <= n; i += 16)                                               \\
+            for (int k = 0; k < (K); k++) {                                        \\
+                memcpy(&v, x + i + k * (W), sizeof(v));                            \\
+                acc[k] = CGRAD_MAX(acc[k], v);                                     \\
+            }                                                                      \\
+        if (i < n)                                                                 \\
+            for (int k = 0; k < (K); k++)                                          \\
+                acc[k] = CGRAD_MAX(acc[k], CGRAD_TAIL_K(TAIL, W, x + i, n - i, k, x[0])); \\
+        CGRAD_FOLD(acc, K, W, CGRAD_MAX, CGRAD_MAX1, out);                             \\
     } while (0)
-    #define CGRAD_VSUM(T, S, TAIL, x, y, n, dot, out) do {                           \\
-        T acc = {0}, v, w;                                                         \\
+    #define CGRAD_VSUM(T, K, W, TAIL, x, y, n, dot, out) do {                        \\
+        T acc[K], v, w;                                                            \\
+        for (int k = 0; k < (K); k++) acc[k] = (T) {0};                            \\
         Py_ssize_t i = 0;                                                          \\
-        for (; i + 16 <= n; i += 16) {                                             \\
-            memcpy(&v, x + i, sizeof(v));                                          \\
-            if (dot) { memcpy(&w, y + i, sizeof(w)); v = v * w; }                  \\
-            acc = acc + v;                                                         \\
-        }                                                                          \\
-        if (i < n) {                                                               \\
-            v = TAIL(x + i, n - i, 0);                                             \\
-            if (dot) v = v * TAIL(y + i, n - i, 0);                                \\
-            acc = acc + v;                                                         \\
-        }                                                                          \\
-        CGRAD_FOLD(acc, CGRAD_ADD, CGRAD_ADD, out);                                \\
+        for (; i + 16 <= n; i += 16)                                               \\
+            for (int k = 0; k < (K); k++) {                                        \\
+                memcpy(&v, x + i + k * (W), sizeof(v));                            \\
+                if (dot) { memcpy(&w, y + i + k * (W), sizeof(w)); v = v * w; }    \\
+                acc[k] = acc[k] + v;                                               \\
+            }                                                                      \\
+        if (i < n)                                                                 \\
+            for (int k = 0; k < (K); k++) {                                        \\
+                v = CGRAD_TAIL_K(TAIL, W, x + i, n - i, k, 0);                     \\
+                if (dot) v = v * CGRAD_TAIL_K(TAIL, W, y + i, n - i, k, 0);        \\
+                acc[k] = acc[k] + v;                                               \\
+            }                                                                      \\
+        CGRAD_FOLD(acc, K, W, CGRAD_ADD, CGRAD_ADD, out);                          \\
     } while (0)
     CGRAD_ALWAYS_INLINE float cgrad_row_maxf(const float* x, Py_ssize_t n) {
-        float out; CGRAD_VMAX(cgrad_v16sf, cgrad_tailf, x, n, out); return out;
+        float out; CGRAD_VMAX(cgrad_vsf, CGRAD_FK, CGRAD_FW, cgrad_tailf, x, n, out); return out;
     }
     CGRAD_ALWAYS_INLINE double cgrad_row_max(const double* x, Py_ssize_t n) {
-        double out; CGRAD_VMAX(cgrad_v16df, cgrad_tail, x, n, out); return out;
+        double out; CGRAD_VMAX(cgrad_vdf, CGRAD_DK, CGRAD_DW, cgrad_tail, x, n, out); return out;
     }
     CGRAD_ALWAYS_INLINE float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n,
                                              int dot) {
-        float out; CGRAD_VSUM(cgrad_v16sf, float, cgrad_tailf, x, y, n, dot, out); return out;
+        float out; CGRAD_VSUM(cgrad_vsf, CGRAD_FK, CGRAD_FW, cgrad_tailf, x, y, n, dot, out);
+        return out;
     }
     CGRAD_ALWAYS_INLINE double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n,
                                              int dot) {
-        double out; CGRAD_VSUM(cgrad_v16df, double, cgrad_tail, x, y, n, dot, out); return out;
+        double out; CGRAD_VSUM(cgrad_vdf, CGRAD_DK, CGRAD_DW, cgrad_tail, x, y, n, dot, out);
+        return out;
     }
     #else
     #define CGRAD_SMAX(x, n, out) do {                                                \\
