@@ -507,6 +507,25 @@ def test_unary_bad_shapes(ck):
         ck.tanh_backward(np.ones(3), np.ones(4))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_streams_big_buffers_exactly(ck, dtype):
+    """zero_ writes +0.0 over exactly its elements, below and above the 8 MiB where it
+    switches to streaming stores, from any start (a view one element in) and any length."""
+    from cgrad._C import grad as gmod
+    itemsize = np.dtype(dtype).itemsize
+    for nbytes in (4096, (8 << 20) - 8, 8 << 20, (8 << 20) + 200):
+        n = nbytes // itemsize
+        for start in (0, 1, 3):
+            buf = np.full(n + 8, -1.5, dtype)
+            view = buf[start:start + n - 5]
+            gmod.zero_(view)
+            assert not np.signbit(view).any() and not view.any()
+            np.testing.assert_array_equal(buf[:start], -1.5)
+            np.testing.assert_array_equal(buf[start + n - 5:], -1.5)
+    big = np.full((1 << 21) + 3, 2.0, dtype).reshape(-1)[1:]
+    assert ck.zero_(big) is big and not big.any()
+
+
 def test_unary_module_checks():
     from cgrad._C import elementwise as ew
     with pytest.raises(ValueError, match="g has 4 elements, expected 3"):
