@@ -19,7 +19,13 @@ TWINS = ["function", "engine"]
 
 
 class BuildExtOpenMP(build_ext):
-    """Adds OpenMP flags only if this compiler compiles *and links* an OpenMP program."""
+    """Adds OpenMP flags only if this compiler compiles *and links* an OpenMP program, and
+    compiles the extensions on every core unless told otherwise (`-j N`; pip gives no -j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         flags = [] if os.environ.get("CGRAD_OPENMP") == "0" else self.openmp_flags()
@@ -99,6 +105,7 @@ setup(
         build_dir=f"build/cython-{'debug' if DEBUG else 'release'}",
         compiler_directives={"language_level": 3, "boundscheck": DEBUG, "wraparound": False,
                              "initializedcheck": DEBUG, "cdivision": True},
+        nthreads=os.cpu_count() or 1,                          # translate in parallel too
     ) + cythonize(twin_extensions(), build_dir="build/cython-twins",
                   compiler_directives={"language_level": 3}),
     cmdclass={"build_ext": BuildExtOpenMP},

@@ -15,6 +15,15 @@ def backend(request):
     cgrad.set_backend(previous)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that take the backend fixture: they run on both backends whatever the
+    default, so a second pass on the other default (CI's CGRAD_BACKEND=numpy run) can leave
+    them out with -m "not both_backends"."""
+    for item in items:
+        if "backend" in getattr(item, "fixturenames", ()):
+            item.add_marker("both_backends")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
