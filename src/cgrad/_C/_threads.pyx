@@ -7,6 +7,14 @@ from cgrad._C._parallel cimport (cgrad_nthreads_ptr, cgrad_threads, omp_get_max_
 
 cdef int _nthreads = 0          # 0: OpenMP's default (OMP_NUM_THREADS or the core count)
 
+cdef extern from *:
+    """
+    #ifndef CGRAD_DEBUG_BUILD
+    #define CGRAD_DEBUG_BUILD 0
+    #endif
+    """
+    const int CGRAD_DEBUG_BUILD
+
 nthreads = PyCapsule_New(<void*> &_nthreads, b"cgrad._C._threads.nthreads", NULL)
 cgrad_nthreads_ptr = &_nthreads
 
@@ -51,3 +59,9 @@ cdef extern from *:
 def has_openmp():
     """Whether the extension was built with OpenMP."""
     return bool(cgrad_openmp_built())
+
+
+def debug_build():
+    """Whether this is the bounds-checked build (CGRAD_CYTHON_DEBUG=1: baseline kernels only,
+    no AVX2 / AVX-512 twins)"""
+    return bool(CGRAD_DEBUG_BUILD)
