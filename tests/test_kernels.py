@@ -554,6 +554,18 @@ def test_unary_hypothesis(shape, dtype, name, layout):
     assert_same(call(k, s, g, None), call(REF, s, g, None), exact)
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7),
+       st.sampled_from(DTYPES), st.sampled_from(list(UNARY_FORWARD)),
+       st.sampled_from(["contiguous", "transposed", "negative", "broadcast"]))
+def test_unary_forward_hypothesis(shape, dtype, name, layout):
+    k = _all_compiled(CythonKernels())
+    call, exact = UNARY_FORWARD[name]
+    x = make(layout, dtype, shape, low=-6.0, high=6.0)
+    with np.errstate(all="ignore"):
+        assert_same(call(k, x), call(REF, x), exact)
+
+
 # ---- optimizers --------------------------------------------------------------------------
 SGD_CASES = [dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
              dict(momentum=0.9, dampening=0.0, weight_decay=1e-2, nesterov=False, maximize=False),

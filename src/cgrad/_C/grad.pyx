@@ -16,7 +16,7 @@ cdef extern from *:
     /* From 8 MiB (past most L2s and a share of L3) zeros go out with non-temporal stores:
        they skip the read each ordinary store makes of its cache line first and never fill
        the cache with lines that would be written back anyway. 10^7 floats on an AVX2 EPYC:
-       memset 5.1 ms (glibc kept ordinary stores), streamed 1.6 ms. Below, memset: the buffer
+       memset 5.1 ms (glibc kept ordinary stores), streamed 1.6-1.9 ms. Below, memset: the buffer
        is likely in cache and about to be read by the next accumulation. */
     #define CGRAD_STREAM_BYTES ((size_t) 8 << 20)
     static void cgrad_zero_bytes(void* p, size_t nbytes) {
