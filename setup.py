@@ -102,7 +102,7 @@ setup(
     ext_modules=cythonize(
         [Extension(f"cgrad._C.{k}", [f"src/cgrad/_C/{k}.pyx"], include_dirs=[numpy.get_include()],
                    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-                   + [("CGRAD_DEBUG_BUILD", "1")] * DEBUG)
+                   + ([("CGRAD_DEBUG_BUILD", "1")] if DEBUG else []))
          for k in KERNELS],
         include_path=["src"],                                  # finds src/cgrad/_C/*.pxd
         build_dir=f"build/cython-{'debug' if DEBUG else 'release'}",

@@ -542,10 +542,15 @@ def test_unary_module_checks():
         ew.unary_(ew.RELU, np.ones(3), np.broadcast_to(np.ones(3), 3))
 
 
+def _given_unary(names):
+    """hypothesis shapes (0-3 dims, zero-size sides), dtypes, one of names, layouts"""
+    return given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7),
+                 st.sampled_from(DTYPES), st.sampled_from(list(names)),
+                 st.sampled_from(["contiguous", "transposed", "negative", "broadcast"]))
+
+
 @settings(max_examples=60, deadline=None)
-@given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7),
-       st.sampled_from(DTYPES), st.sampled_from(list(UNARY_BACKWARD)),
-       st.sampled_from(["contiguous", "transposed", "negative", "broadcast"]))
+@_given_unary(UNARY_BACKWARD)
 def test_unary_hypothesis(shape, dtype, name, layout):
     k = _all_compiled(CythonKernels())
     call, low, exact = UNARY_BACKWARD[name]
@@ -555,9 +560,7 @@ def test_unary_hypothesis(shape, dtype, name, layout):
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7),
-       st.sampled_from(DTYPES), st.sampled_from(list(UNARY_FORWARD)),
-       st.sampled_from(["contiguous", "transposed", "negative", "broadcast"]))
+@_given_unary(UNARY_FORWARD)
 def test_unary_forward_hypothesis(shape, dtype, name, layout):
     k = _all_compiled(CythonKernels())
     call, exact = UNARY_FORWARD[name]

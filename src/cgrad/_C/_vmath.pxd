@@ -120,7 +120,7 @@ cdef extern from *:
     typedef unsigned cgrad_vsu __attribute__((vector_size(CGRAD_VBYTES)));
     typedef double cgrad_vdf __attribute__((vector_size(CGRAD_VBYTES)));
 
-    /* the vector of W lanes x[0:n] (0 <= n < W), the other lanes pad: masked at AVX-512 and
+    /* the vector of W lanes x[0:n] (0 <= n <= W), the other lanes pad: masked at AVX-512 and
        AVX2 (lanes past the end are never read), lane by lane at SSE2 */
     CGRAD_ALWAYS_INLINE cgrad_vsf cgrad_tailf(const float* x, Py_ssize_t n, float pad) {
     #if defined(__AVX512F__)
@@ -264,7 +264,9 @@ cdef extern from *:
                 v = cgrad_vexpf_nonpos(CGRAD_TAIL_K(cgrad_tailf, CGRAD_FW, x + i, rest, k, 0) - m);
                 v = (cgrad_vsf) ((cgrad_vsi) v & keep);
     #if defined(__AVX512F__)
-                _mm512_mask_storeu_ps(out + i, (__mmask16) ((1u << rest) - 1u), (__m512) v);
+                _mm512_mask_storeu_ps(out + i + k * CGRAD_FW,
+                                      (__mmask16) ((1u << CGRAD_LANES_IN(rest, k, CGRAD_FW)) - 1u),
+                                      (__m512) v);
     #else           /* (AVX2's masked store took a 10-class row from 46 to 58 ns on an EPYC) */
                 for (int j = 0; j < CGRAD_FW; j++)
                     if (k * CGRAD_FW + j < rest) out[i + k * CGRAD_FW + j] = v[j];
