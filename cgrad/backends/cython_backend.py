@@ -44,7 +44,12 @@ _linalg = _OnFirstUse(_threads.load_linalg)
 
 def isa_levels():
     """The builds to try, widest first: AVX-512 and AVX2 where the CPU runs them and the
-    environment allows (CGRAD_NO_AVX512=1 stops at AVX2, CGRAD_NO_AVX2=1 at the baseline)."""
+    environment allows (CGRAD_NO_AVX512=1 stops at AVX2, CGRAD_NO_AVX2=1 at the baseline).
+    The bounds-checked build (CGRAD_CYTHON_DEBUG=1) has the baseline only: twins beside it
+    are a release build's leftovers (pip builds in the tree), without its checks."""
+    from cgrad._C._threads import debug_build
+    if debug_build():
+        return [""]
     levels = []
     if os.environ.get("CGRAD_NO_AVX2", "0") == "0" and cpu_has_avx2():
         if os.environ.get("CGRAD_NO_AVX512", "0") == "0" and cpu_has_avx512():
