@@ -492,16 +492,17 @@ class CythonKernels(NumpyKernels):
             _as_dtype(slope, x))
 
     def gelu(self, x, approximate="none"):
-        if approximate != "tanh" or (type(x) is _ndarray and x.dtype == _F32):
-            out = self._unary(_ew.GELU_ERF if approximate != "tanh" else _ew.GELU_TANH, x)
-            return out if out is not None else super().gelu(x, approximate)
-        out = self._unary(_ew.GELU_TANH_INNER, x)       # k * (x + c x^3)
-        if out is None:
-            return super().gelu(x, approximate)
-        of = out.reshape(-1)
-        np.tanh(of, out=of)                              # NumPy's SIMD tanh
-        _ew_for[x.dtype].unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
-        return out
+        if approximate != "tanh":
+            out = self._unary(_ew.GELU_ERF, x)
+        elif type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.GELU_TANH, x)          # one pass, with the kernels' tanh
+        else:
+            out = self._unary(_ew.GELU_TANH_INNER, x)    # k * (x + c x^3)
+            if out is not None:
+                of = out.reshape(-1)
+                np.tanh(of, out=of)                      # NumPy's SIMD tanh
+                _ew_for[x.dtype].unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
+        return out if out is not None else super().gelu(x, approximate)
 
     def gelu_backward(self, x, g, approximate="none", acc=None):
         def fallback():
