@@ -886,6 +886,41 @@ def test_softmax_extreme_rows(ck_rows, dtype):
             assert_same(getattr(ck_rows, fwd)(x, 1), getattr(REF, fwd)(x, 1), exact=False)
 
 
+@pytest.mark.parametrize("isa", ["", "avx2", "avx512"])
+@pytest.mark.parametrize("c", [1, 2, 7, 8, 10, 15])
+def test_short_rows_same_bits_as_long_rows(isa, c):
+    """float32 rows of under 16 take their exps as one flat run over a block, and load a row
+    followed by 16 elements whole: the same bits as the row-by-row path of a longer row,
+    here the same rows padded with -inf to 17 classes (exp(-inf) adds +0, as a masked lane
+    does). 40 rows: several blocks of 16, the last rows of each block loaded masked."""
+    import importlib
+    rmod = importlib.import_module("cgrad._C.reduce") if not isa else _twins("reduce", isa)[1]
+    rng = np.random.default_rng(c)
+    x = rng.uniform(-30, 30, (40, c)).astype(np.float32)
+    x[3, 0] = x[5, c - 1] = np.nan            # a NaN row's max ignores it but for x[0]
+    x[7] = -np.inf
+    x[9, c // 2] = np.inf
+    t = rng.integers(0, c, 40)
+    padded = np.full((40, 17), -np.inf, np.float32)
+    padded[:, :c] = x
+
+    def rows(a, width):
+        outs = []
+        for log_ in (False, True):
+            o = np.empty_like(a)
+            with np.errstate(all="ignore"):
+                rmod.softmax_(a.reshape(-1), o.reshape(-1), 40, width, log_)
+            outs.append(o[:, :c])
+        o, losses, scale = np.empty_like(a), np.empty(40, np.float32), np.empty(40, np.float32)
+        with np.errstate(all="ignore"):
+            total, _ = rmod.cross_entropy_(a.reshape(-1), t, a[:0, 0], -100, 0.0,
+                                           o.reshape(-1), losses, 40, width, True, scale)
+        return outs + [o[:, :c], losses, scale, np.array(total)]
+
+    for got, want in zip(rows(x, c), rows(padded, 17)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_kernel_exp_within_an_ulp():
     """The kernels' float32 exp, for the arguments they give it (x - max, -|x|, -x*x/2, a
     log-probability: all <= 0)."""

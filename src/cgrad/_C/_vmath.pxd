@@ -327,6 +327,36 @@ cdef extern from *:
         double out; CGRAD_VSUM(cgrad_vdf, CGRAD_DK, CGRAD_DW, cgrad_tail, x, y, n, dot, out);
         return out;
     }
+    /* cgrad_row_maxf(x, n) and cgrad_row_sumf(x, x, n, 0) for a row shorter than 16 with 16
+       floats readable from x (a row with others after it in its block): plain loads, then the
+       lanes past n set as the masked loads set them, so the same bits. AVX2's masked load
+       took most of a 10-class row's max on an EPYC (Zen). */
+    #define CGRAD_SHORT_ROW(x, n, pad, acc) do {                                     \
+        for (int k = 0; k < CGRAD_FK; k++) {                                         \
+            cgrad_vsi lane_;                                                         \
+            for (int j = 0; j < CGRAD_FW; j++) lane_[j] = k * CGRAD_FW + j;          \
+            memcpy(&acc[k], (x) + k * CGRAD_FW, sizeof(acc[k]));                     \
+            acc[k] = CGRAD_SEL(lane_ < (int) (n), acc[k], (pad));                    \
+        }                                                                            \
+    } while (0)
+    CGRAD_ALWAYS_INLINE float cgrad_short_row_maxf(const float* x, Py_ssize_t n) {
+        const cgrad_vsf first = (cgrad_vsf) {0} + x[0];
+        cgrad_vsf acc[CGRAD_FK];
+        float out;
+        CGRAD_SHORT_ROW(x, n, first, acc);
+        for (int k = 0; k < CGRAD_FK; k++) acc[k] = CGRAD_MAX(first, acc[k]);
+        CGRAD_FOLD(acc, CGRAD_FK, CGRAD_FW, CGRAD_MAX, CGRAD_MAX1, out);
+        return out;
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_short_row_sumf(const float* x, Py_ssize_t n) {
+        const cgrad_vsf zero = {0};
+        cgrad_vsf acc[CGRAD_FK];
+        float out;
+        CGRAD_SHORT_ROW(x, n, zero, acc);
+        for (int k = 0; k < CGRAD_FK; k++) acc[k] = zero + acc[k];
+        CGRAD_FOLD(acc, CGRAD_FK, CGRAD_FW, CGRAD_ADD, CGRAD_ADD, out);
+        return out;
+    }
     #else
     #define CGRAD_SMAX(x, n, out) do {                                                \\
         out = x[0];                                                                \\
@@ -360,6 +390,12 @@ cdef extern from *:
                                              int dot) {
         double out; CGRAD_SSUM(double, x, y, n, dot, out); return out;
     }
+    CGRAD_ALWAYS_INLINE float cgrad_short_row_maxf(const float* x, Py_ssize_t n) {
+        return cgrad_row_maxf(x, n);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_short_row_sumf(const float* x, Py_ssize_t n) {
+        return cgrad_row_sumf(x, x, n, 0);
+    }
     #endif
     """
     float cgrad_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
@@ -367,3 +403,5 @@ cdef extern from *:
     float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n, int dot) noexcept nogil
     double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n, int dot) noexcept nogil
     float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil
+    float cgrad_short_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
+    float cgrad_short_row_sumf(const float* x, Py_ssize_t n) noexcept nogil

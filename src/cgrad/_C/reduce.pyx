@@ -15,7 +15,8 @@ cimport numpy as cnp
 from cgrad._C._arrays cimport array_data, array_len
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_max, cgrad_row_maxf,
-                              cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf, vexp_nonpos)
+                              cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf,
+                              cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos)
 
 link_thread_count()
 
@@ -116,10 +117,30 @@ cdef inline Py_ssize_t _block_rows(Py_ssize_t C) noexcept nogil:
     return max(1, min(<Py_ssize_t> BLOCK_ROWS, BLOCK_ELEMS // max(C, 1)))
 
 
+cdef enum:
+    FLAT_C = 16
+    FLAT_ELEMS = BLOCK_ROWS * FLAT_C
+
+
 cdef void _max_exp_sums(const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t C,
                         floating* m, floating* s) noexcept nogil:
-    """m[r] = max of row r of x (rows x C), out's row r = exp(x - m[r]), s[r] = its sum"""
-    cdef Py_ssize_t r
+    """m[r] = max of row r of x (rows x C), out's row r = exp(x - m[r]), s[r] = its sum.
+    float32 rows shorter than 16 (a vector's tail each) take their exps as one flat run over
+    the block, then their sums: the same operations, so the same bits."""
+    cdef float shifted[FLAT_ELEMS]
+    cdef Py_ssize_t r, i
+    if floating is float and C < FLAT_C:
+        # a row followed by 16 elements of the block loads them whole (_vmath.pxd)
+        for r in range(rows):
+            m[r] = (cgrad_short_row_maxf(x + r * C, C) if (rows - r) * C >= FLAT_C
+                    else _row_max(x + r * C, C))
+            for i in range(C):
+                shifted[r * C + i] = x[r * C + i] - m[r]
+        _exp_into(shifted, 0, out, rows * C)
+        for r in range(rows):
+            s[r] = (cgrad_short_row_sumf(out + r * C, C) if (rows - r) * C >= FLAT_C
+                    else _sum(out + r * C, C))
+        return
     for r in range(rows):
         m[r] = _row_max(x + r * C, C)
     for r in range(rows):
