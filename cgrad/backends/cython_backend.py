@@ -82,7 +82,7 @@ def _builds(module):
             for dtype, build in ((_F32, "float"), (_F64, "double"))}
 
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 _grad = _kernels("grad")
 _bn = _kernels("binary")
 _ew = _kernels("elementwise")
@@ -138,7 +138,11 @@ def _broadcast(s1, s2):
 
 
 def _writable(a, dtype):
-    return _usable(a, dtype) and a.flags.writeable
+    """_usable, and writeable"""
+    if type(a) is not _ndarray or not (a.dtype is dtype or a.dtype == dtype):
+        return False
+    flags = a.flags
+    return flags.c_contiguous and flags.aligned and flags.writeable
 
 
 def flat_same_layout(*arrays):
@@ -616,13 +620,14 @@ class CythonKernels(NumpyKernels):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
         of at most exp_limit elements and at least one class, int64 targets, weight None or
         of logits' dtype)."""
-        return (type(logits) is _ndarray and logits.ndim == 2 and _float(logits.dtype)
-                and logits.size <= self.exp_limit and logits.shape[1] > 0
-                and _usable(logits, logits.dtype) and type(target) is _ndarray
-                and target.dtype == np.int64 and target.shape == logits.shape[:1]
-                and target.flags.c_contiguous and target.flags.aligned
+        if not (type(logits) is _ndarray and type(target) is _ndarray and logits.ndim == 2):
+            return False
+        (n, c), lf, tf = logits.shape, logits.flags, target.flags
+        return (_float(logits.dtype) and 0 < c and n * c <= self.exp_limit
+                and lf.c_contiguous and lf.aligned and target.dtype == _I64
+                and target.shape == (n,) and tf.c_contiguous and tf.aligned
                 and (weight is None or (_usable(weight, logits.dtype)
-                                        and weight.shape == logits.shape[1:])))
+                                        and weight.shape == (c,))))
 
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
@@ -650,15 +655,17 @@ class CythonKernels(NumpyKernels):
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
         rows = saved.e if probs else saved      # target and weight: no need to check again
-        g_all = None                            # one g for every row, as a float
-        if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:
+        if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:     # one g for every row
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
+            takes = probs or self._ce_takes(rows, target, weight)
         else:                                   # one g each, any layout
+            g_all = None
             g_each = (np.ascontiguousarray(g_rows, rows.dtype)
                       if probs and type(g_rows) is _ndarray else g_rows)
-        if not ((probs or self._ce_takes(rows, target, weight)) and type(g_each) is _ndarray
-                and (g_all is not None or g_each.shape == target.shape)
-                and _usable(g_each, rows.dtype)):
+            takes = ((probs or self._ce_takes(rows, target, weight))
+                     and type(g_each) is _ndarray and g_each.shape == target.shape
+                     and _usable(g_each, rows.dtype))
+        if not takes:
             if probs:                   # NumPy's backward reads log-probabilities
                 with np.errstate(divide="ignore"):
                     rows = np.log(saved.p)

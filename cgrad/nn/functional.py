@@ -2616,16 +2616,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if label_smoothing > 1.0:           # PyTorch's only check: below 0 (or NaN) smooths nothing
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     target = _as_tensor(target)
-    if target.shape == input.shape:     # class probabilities (PyTorch's test, 0-d too)
+    ndim = input._data.ndim
+    if target._data.shape == input._data.shape:  # class probabilities (PyTorch's test, 0-d too)
         if not target.is_floating_point():
             raise RuntimeError(f"Expected floating point type for target with class "
                                f"probabilities, got {_tname(target._data.dtype)}")
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
-        if input.ndim == 0:
+        if ndim == 0:
             raise IndexError("Dimension specified as 1 but tensor has no dimensions")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
-    if input.ndim == 0:
+    if ndim == 0:
         _dim(1, 0)                      # PyTorch's log_softmax over dim 1 fails first
     rows, t, out_shape = _class_layout(input, target)
     kernel = _class_kernel(input)           # (its log_softmax is over a dim not the last)
@@ -2635,7 +2636,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         t = Tensor._make(t._data.astype(np.int64))
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else \
-        LS.CrossEntropy if input.ndim <= 2 else LS.CrossEntropy2d
+        LS.CrossEntropy if ndim <= 2 else LS.CrossEntropy2d
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction,
                     None if rows is input else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss

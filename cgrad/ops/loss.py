@@ -23,15 +23,21 @@ def reduce(losses, reduction, denominator=None, total=None):
         return np.asarray(B.kernels.mean(losses, None, False), dtype=losses.dtype)
     if total is None:
         total = B.kernels.sum(losses, None, False)
-    else:
-        total = losses.dtype.type(total)
+    total = np.array(total, losses.dtype)
     if reduction == "sum":
-        return np.asarray(total, dtype=losses.dtype)
-    if denominator:
-        return np.asarray(total / losses.dtype.type(denominator), dtype=losses.dtype)
+        return total
     # nothing counted (all ignored or weighted 0): NaN, as PyTorch's 0 / 0, also where label
     # smoothing's term made the total nonzero (PyTorch divides each term by the 0)
-    return np.asarray(np.nan, dtype=losses.dtype)
+    return quotient(total, denominator)
+
+
+def quotient(a, b):
+    """a / b for a 0-d array a and a number b, b rounded to a's dtype first, as NumPy divides
+    them; NaN where b is 0 (nothing to average over). In Python floats (NumPy scalars' math
+    costs ~1 us an operation): the float64 quotient of two float32 (or float16) numbers,
+    rounded to their dtype, is theirs."""
+    b = float(np.array(b, a.dtype))
+    return np.array(float(a) / b if b else np.nan, a.dtype)
 
 
 def spread(g, shape, reduction, denominator=None):
@@ -39,11 +45,8 @@ def spread(g, shape, reduction, denominator=None):
     the denominator repeated ("mean"). A read-only broadcast view where repeated."""
     if reduction == "none":
         return g
-    if not shape:                       # one g for all: a NumPy scalar (its math is cheaper)
-        g = g[()]
     if reduction == "mean":
-        n = denominator if denominator is not None else math.prod(shape)
-        g = g / g.dtype.type(n) if n else g * g.dtype.type(np.nan)   # neither warns
+        g = quotient(g, denominator if denominator is not None else math.prod(shape))
     return broadcast(g, shape) if shape else g
 
 
