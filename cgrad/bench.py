@@ -13,9 +13,8 @@ never times a wrong result.
 
 Limit lines: a memory-bound case's limit is the bytes its kernels must read and write over
 the copy bandwidth, both measured in the same run: np.copyto of arrays the size of the case's
-own (so the copy works in the same cache level), as many as make up the same bytes, split over
-the run's threads from 10^6 floats. A matmul's limit is the raw GEMMs (np.matmul into
-preallocated outputs) of the same shapes.
+own (so the copy works in the same cache level), as many as make up the same bytes. A matmul's
+limit is the raw GEMMs (np.matmul into preallocated outputs) of the same shapes.
 """
 import argparse
 import datetime
@@ -163,40 +162,14 @@ def copy_limit(n, arrays, footprint):
     def build():
         ring = [np.ones(n, F32) for _ in range(max(2, footprint))]   # touched: no page faults
         k = len(ring)
-        copies = [(ring[(i + 1) % k], ring[i % k]) for i in range(whole)]
-        if half:
-            copies.append((ring[(whole + 1) % k][:n // 2], ring[whole % k][:n // 2]))
-        threads = _threads[0] or 1
-        if threads > 1 and n >= PARALLEL_COPY:
-            return Run(lambda: _copies_in_parts(copies, threads))
 
         def step():
-            for dst, src in copies:
-                np.copyto(dst, src)
+            for i in range(whole):
+                np.copyto(ring[(i + 1) % k], ring[i % k])
+            if half:
+                np.copyto(ring[(whole + 1) % k][:n // 2], ring[whole % k][:n // 2])
         return Run(step)
     return build
-
-
-# From 10^6 floats the limit splits each copy over the run's threads (NumPy copies on one):
-# at two threads a memory-bound case is held to the bandwidth two cores get, not one. Below,
-# handing a part to a thread would cost more than it saves.
-PARALLEL_COPY = 10 ** 6
-_copy_pools = {}
-
-
-def _copies_in_parts(copies, threads):
-    """each np.copyto(dst, src) of copies as `threads` contiguous parts, one per thread"""
-    pool = _copy_pools.get(threads)
-    if pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        pool = _copy_pools[threads] = ThreadPoolExecutor(threads - 1)
-    for dst, src in copies:
-        bounds = np.linspace(0, len(dst), threads + 1).astype(int)
-        parts = [pool.submit(np.copyto, dst[a:b], src[a:b])
-                 for a, b in zip(bounds[1:-1], bounds[2:])]
-        np.copyto(dst[:bounds[1]], src[:bounds[1]])
-        for part in parts:
-            part.result()
 
 
 def gemm_limit(shapes):
@@ -1152,11 +1125,11 @@ def scaling_table(results, markdown=False):
         for th in sorted(per)[1:]:
             rows.append([name, f"{lo}->{th}"] + [
                 fmt_ratio(per[lo][i] / per[th][i]) if i in per[lo] and i in per[th] else "-"
-                for i in IMPLS + ("limit",)])
+                for i in IMPLS])
     if not rows:
         return ""
     return ("\n### Thread scaling (speed-up from more threads)\n"
-            + table(["case", "threads"] + list(IMPLS) + ["limit"], rows, markdown))
+            + table(["case", "threads"] + list(IMPLS), rows, markdown))
 
 
 def plot(results, path, info=None):

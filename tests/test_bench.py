@@ -108,31 +108,3 @@ def test_outliers_tolerated_only_when_few_and_bounded(monkeypatch):
     out["b"][0] = 0.6                          # beyond outlier_atol: not
     with pytest.raises(bench.CheckError):
         bench.verify(c, cache=False)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_copy_limit_splits_its_copies_over_the_threads(monkeypatch, threads):
-    """From 10^6 floats, at two threads each copy of the limit runs as two halves, one on
-    another thread: together the whole copy, as one np.copyto at one thread."""
-    import threading
-    copied, copyto = [], np.copyto
-
-    def spy(dst, src):
-        copied.append((dst.size, threading.get_ident()))
-        copyto(dst, src)
-    monkeypatch.setattr(bench, "_threads", [threads])
-    n = bench.PARALLEL_COPY + 1
-    run = bench.copy_limit(n, 3, 2)()            # a whole copy and a half one
-    monkeypatch.setattr(np, "copyto", spy)
-    run.step()
-    assert sum(size for size, _ in copied) == n + n // 2
-    assert len(copied) == 2 * threads
-    assert len({ident for _, ident in copied}) == threads
-
-
-def test_scaling_table_shows_the_limit():
-    results = [{"name": "relu-1e7", "threads": t, "times": {"cython": 1.0 / t, "limit": 1.0 / s}}
-               for t, s in ((1, 1.0), (2, 1.25))]
-    row = [line for line in bench.scaling_table(results).splitlines() if "relu-1e7" in line]
-    assert len(row) == 1 and "2.00x" in row[0] and "1.25x" in row[0]
-    assert "limit" in bench.scaling_table(results)
