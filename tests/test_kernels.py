@@ -897,7 +897,7 @@ def test_short_rows_same_bits_as_long_rows(isa, c):
     rmod = importlib.import_module("cgrad._C.reduce") if not isa else _twins("reduce", isa)[1]
     rng = np.random.default_rng(c)
     x = rng.uniform(-30, 30, (40, c)).astype(np.float32)
-    x[3, 0] = x[5, c - 1] = np.nan            # a NaN row's max ignores it but for x[0]
+    x[3, 0] = x[5, c - 1] = np.nan            # NaN first in a row (every lane's start), and last
     x[7] = -np.inf
     x[9, c // 2] = np.inf
     t = rng.integers(0, c, 40)

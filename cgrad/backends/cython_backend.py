@@ -138,11 +138,7 @@ def _broadcast(s1, s2):
 
 
 def _writable(a, dtype):
-    """_usable, and writeable"""
-    if type(a) is not _ndarray or not (a.dtype is dtype or a.dtype == dtype):
-        return False
-    flags = a.flags
-    return flags.c_contiguous and flags.aligned and flags.writeable
+    return _usable(a, dtype) and a.flags.writeable
 
 
 def flat_same_layout(*arrays):
