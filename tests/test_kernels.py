@@ -1116,11 +1116,12 @@ def test_sum_mean(ck, shape, dim, dtype, keepdim):
         assert_sum_close(got, np.asarray(want), terms)
 
 
-def test_row_kernels_same_bits_for_any_thread_count(ck_rows, threads):
+@pytest.mark.parametrize("rows, cols", [(3000, 40), (5000, 10)])     # 10: the short rows
+def test_row_kernels_same_bits_for_any_thread_count(ck_rows, threads, rows, cols):
     rng = np.random.default_rng(12)
-    x = rng.standard_normal((3000, 40)).astype(np.float32)
-    t = rng.integers(0, 40, 3000)
-    g = rng.standard_normal((3000, 40)).astype(np.float32)
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    t = rng.integers(0, cols, rows)
+    g = rng.standard_normal((rows, cols)).astype(np.float32)
     big = rng.standard_normal((1000, 300)).astype(np.float32)
 
     def run():
