@@ -122,24 +122,30 @@ cdef enum:
     FLAT_ELEMS = BLOCK_ROWS * FLAT_C
 
 
-cdef void _max_exp_sums(const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t C,
-                        floating* m, floating* s) noexcept nogil:
-    """m[r] = max of row r of x (rows x C), out's row r = exp(x - m[r]), s[r] = its sum.
-    float32 rows shorter than 16 (a vector's tail each) take their exps as one flat run over
-    the block, then their sums: the same operations, so the same bits."""
+cdef void _max_exp_sums_short(const float* x, float* out, Py_ssize_t rows, Py_ssize_t C,
+                              float* m, float* s) noexcept nogil:
+    """_max_exp_sums for float32 rows shorter than 16 (a vector's tail each): their exps as
+    one flat run over the block, then their sums; a row with 16 elements of the block after
+    it loads them whole (_vmath.pxd). The same operations, so the same bits."""
     cdef float shifted[FLAT_ELEMS]
     cdef Py_ssize_t r, i
+    for r in range(rows):
+        m[r] = (cgrad_short_row_maxf(x + r * C, C) if (rows - r) * C >= FLAT_C
+                else _row_max(x + r * C, C))
+        for i in range(C):
+            shifted[r * C + i] = x[r * C + i] - m[r]
+    _exp_into(shifted, 0, out, rows * C)
+    for r in range(rows):
+        s[r] = (cgrad_short_row_sumf(out + r * C, C) if (rows - r) * C >= FLAT_C
+                else _sum(out + r * C, C))
+
+
+cdef void _max_exp_sums(const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t C,
+                        floating* m, floating* s) noexcept nogil:
+    """m[r] = max of row r of x (rows x C), out's row r = exp(x - m[r]), s[r] = its sum"""
+    cdef Py_ssize_t r
     if floating is float and C < FLAT_C:
-        # a row followed by 16 elements of the block loads them whole (_vmath.pxd)
-        for r in range(rows):
-            m[r] = (cgrad_short_row_maxf(x + r * C, C) if (rows - r) * C >= FLAT_C
-                    else _row_max(x + r * C, C))
-            for i in range(C):
-                shifted[r * C + i] = x[r * C + i] - m[r]
-        _exp_into(shifted, 0, out, rows * C)
-        for r in range(rows):
-            s[r] = (cgrad_short_row_sumf(out + r * C, C) if (rows - r) * C >= FLAT_C
-                    else _sum(out + r * C, C))
+        _max_exp_sums_short(x, out, rows, C, m, s)
         return
     for r in range(rows):
         m[r] = _row_max(x + r * C, C)
