@@ -616,12 +616,12 @@ class CythonKernels(NumpyKernels):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
         of at most exp_limit elements and at least one class, int64 targets, weight None or
         of logits' dtype)."""
-        if not (type(logits) is _ndarray and type(target) is _ndarray and logits.ndim == 2):
+        if not (type(logits) is _ndarray and logits.ndim == 2):
             return False
-        (n, c), lf, tf = logits.shape, logits.flags, target.flags
+        n, c = logits.shape
         return (_float(logits.dtype) and 0 < c and n * c <= self.exp_limit
-                and lf.c_contiguous and lf.aligned and target.dtype == _I64
-                and target.shape == (n,) and tf.c_contiguous and tf.aligned
+                and _usable(logits, logits.dtype) and _usable(target, _I64)
+                and target.shape == (n,)
                 and (weight is None or (_usable(weight, logits.dtype)
                                         and weight.shape == (c,))))
 
@@ -651,15 +651,14 @@ class CythonKernels(NumpyKernels):
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
         rows = saved.e if probs else saved      # target and weight: no need to check again
+        takes = probs or self._ce_takes(rows, target, weight)
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:     # one g for every row
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
-            takes = probs or self._ce_takes(rows, target, weight)
         else:                                   # one g each, any layout
             g_all = None
             g_each = (np.ascontiguousarray(g_rows, rows.dtype)
                       if probs and type(g_rows) is _ndarray else g_rows)
-            takes = ((probs or self._ce_takes(rows, target, weight))
-                     and type(g_each) is _ndarray and g_each.shape == target.shape
+            takes = (takes and type(g_each) is _ndarray and g_each.shape == target.shape
                      and _usable(g_each, rows.dtype))
         if not takes:
             if probs:                   # NumPy's backward reads log-probabilities
