@@ -3,6 +3,7 @@ import ctypes
 import importlib
 import importlib.util
 import os
+import sys
 import warnings
 
 _num_threads = [None]
@@ -42,9 +43,63 @@ def _blas_controllers():
 
 
 def _limit_blas(n):
-    """n threads for every BLAS in the process (NumPy's matmul), one for cgrad's own."""
-    for c in _blas_controllers():
+    """n threads for every BLAS in the process (NumPy's matmul), one for cgrad's own; their
+    work buffers prefaulted for as many callers at once as there are threads (see below)."""
+    controllers = _blas_controllers()
+    for c in controllers:
         c.set_num_threads(1 if c.filepath in _own_blas else n)
+    _prefault_blas(controllers, n)
+
+
+def _prefault_blas(controllers, n):
+    """_prefault_openblas for each OpenBLAS: n buffers for cgrad's own (n OpenMP threads call
+    it at once), one for the others (a threaded gemm packs B into its caller's buffer)."""
+    for c in controllers:
+        if c.internal_api == "openblas":
+            _prefault_openblas(c.filepath, n if c.filepath in _own_blas else 1)
+
+
+# OpenBLAS's gemm kernels prefetch the next packed panel of B while using the current one, and
+# after the last panel that prefetch reads pages of the work buffer that nothing has touched.
+# A prefetch to a missing page is dropped after a page walk, and nothing remembers the miss, so
+# every one walks again; on this project's test host (a KVM guest, nested page tables) a 256^3
+# sgemm at one thread took 3.8 ms instead of 1.0, for the life of the process (perf put the
+# time on that prefetch). Mapping the buffer's pages to the shared zero page (a read fault; no
+# memory is used) ends it.
+_MADV_POPULATE_READ = 22               # Linux 5.14+; an older kernel refuses it: nothing done
+_BUFFER_BYTES = 64 << 20               # at most this much per buffer (OpenBLAS's: 32 MB on x86)
+_prefaulted = {}                       # OpenBLAS path -> buffers prefaulted
+
+
+def _prefault_openblas(path, count):
+    """Map every page of the first `count` work buffers of the OpenBLAS at path: those that
+    `count` concurrent gemm callers take (each caller takes the first free one)."""
+    if not sys.platform.startswith("linux") or _prefaulted.get(path, 0) >= count:
+        return
+    _prefaulted[path] = count
+    try:
+        lib, libc = ctypes.CDLL(path), ctypes.CDLL(None, use_errno=True)
+        alloc, free, madvise = lib.blas_memory_alloc, lib.blas_memory_free, libc.madvise
+    except (OSError, AttributeError):    # not OpenBLAS's usual build: leave it be
+        return
+    alloc.restype, alloc.argtypes = ctypes.c_void_p, [ctypes.c_int]
+    free.restype, free.argtypes = None, [ctypes.c_void_p]
+    madvise.restype, madvise.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t,
+                                                       ctypes.c_int]
+    buffers = [alloc(0) for _ in range(count)]       # held together: `count` distinct ones
+    try:
+        with open("/proc/self/maps") as f:
+            mappings = [tuple(int(x, 16) for x in line.split(None, 1)[0].split("-"))
+                        for line in f]
+        page = os.sysconf("SC_PAGE_SIZE")
+        for p in filter(None, buffers):
+            end = next((hi for lo, hi in mappings if lo <= p < hi), p)
+            start = p - p % page
+            madvise(start, min(end, start + _BUFFER_BYTES) - start, _MADV_POPULATE_READ)
+    finally:
+        for p in buffers:
+            if p:
+                free(p)
 
 
 def _under_scipy(path):
@@ -129,6 +184,7 @@ def load_linalg():
     for c in controllers:
         if c.filepath in own:
             c.set_num_threads(1)
+    _prefault_blas(controllers, get_num_threads())
     return module
 
 
