@@ -227,34 +227,6 @@ class Node:
         """A dict for the user's own notes about this node (PyTorch's grad_fn.metadata)"""
         return self.__dict__.setdefault("_metadata", {})
 
-    def __getattr__(self, name):
-        """grad_fn._saved_<name>: what forward saved, under PyTorch's name (Op.saved_names): an
-        input as that Tensor itself, the output as a new Tensor on its data, None where
-        nothing was saved, a Python number as a 0-d Tensor; a plain value (an exponent) as
-        it is"""
-        if name.startswith("_saved_"):
-            op, key = self.op, name[7:]
-            if key in op.saved_names:
-                i = op.saved_names.index(key)
-                try:
-                    saved = self.saved_for_graph(i)[0]     # (unpack hooks run once)
-                except CastCutsGraph:                      # an array of forward's own
-                    saved = Tensor._make(self.saved_tensors[i])
-                if saved is None or isinstance(saved, Tensor):
-                    return saved
-                return Tensor._make(np.asarray(saved))
-            if key in op.saved_values:
-                return self.__dict__[op.saved_values[key]]
-        elif name.startswith("_raw_saved_") and name[11:] in self.op.saved_names:
-            return SavedTensor(self, self.op.saved_names.index(name[11:]))
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
-    def __dir__(self):
-        op = self.op
-        return sorted({*super().__dir__(), "metadata",
-                       *("_saved_" + n for n in (*op.saved_names, *op.saved_values) if n),
-                       *("_raw_saved_" + n for n in op.saved_names if n)})
-
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
 
@@ -552,7 +524,7 @@ class Op:
         # name() without a C++ namespace, CopySlices for torch::autograd::CopySlices)
         if "_node_type" not in cls.__dict__:                    # (a Function's: FunctionCtx)
             cls._node_type = type(cls.grad_fn_name.rsplit("::", 1)[-1], (Node,),
-                                  {"__slots__": ()})
+                                  {"__slots__": (), **_saved_attributes(cls)})
 
     @classmethod
     def apply(cls, *args):
@@ -772,6 +744,32 @@ def renamed(name, op, grad_fn_name, doc, **attrs):
     return type(name, (op,), {"grad_fn_name": grad_fn_name, "__doc__": doc,
                               "__module__": op.__module__, **attrs})
 
+
+
+def _saved_attributes(op):
+    """The properties grad_fn._saved_<name> and _raw_saved_<name> for op's nodes, under
+    PyTorch's names (Op.saved_names, Op.saved_values). Properties of each op's node class,
+    not a __getattr__ on Node: that made every attribute read of every node ~40 ns slower."""
+    attrs = {}
+    for i, key in enumerate(op.saved_names):
+        if key and "_saved_" + key not in attrs:
+            attrs["_saved_" + key] = property(lambda node, i=i: _saved_tensor(node, i))
+            attrs["_raw_saved_" + key] = property(lambda node, i=i: SavedTensor(node, i))
+    for key, attr in op.saved_values.items():
+        attrs.setdefault("_saved_" + key, property(lambda node, attr=attr: node.__dict__[attr]))
+    return attrs
+
+
+def _saved_tensor(node, i):
+    """what forward saved in slot i: an input as that Tensor itself, the output as a new
+    Tensor on its data, None where nothing was saved, a Python number as a 0-d Tensor"""
+    try:
+        saved = node.saved_for_graph(i)[0]     # (unpack hooks run once)
+    except CastCutsGraph:                      # an array of forward's own
+        saved = Tensor._make(node.saved_tensors[i])
+    if saved is None or isinstance(saved, Tensor):
+        return saved
+    return Tensor._make(np.asarray(saved))
 
 class CastCutsGraph(Exception):
     """saved_for_graph found a saved array that is no input's: no graph leads from it to the
