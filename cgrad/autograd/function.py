@@ -745,7 +745,6 @@ def renamed(name, op, grad_fn_name, doc, **attrs):
                               "__module__": op.__module__, **attrs})
 
 
-
 def _saved_attributes(op):
     """The properties grad_fn._saved_<name> and _raw_saved_<name> for op's nodes, under
     PyTorch's names (Op.saved_names, Op.saved_values). Properties of each op's node class,
@@ -770,6 +769,7 @@ def _saved_tensor(node, i):
     if saved is None or isinstance(saved, Tensor):
         return saved
     return Tensor._make(np.asarray(saved))
+
 
 class CastCutsGraph(Exception):
     """saved_for_graph found a saved array that is no input's: no graph leads from it to the

@@ -30,9 +30,8 @@ cdef extern from *:
        two parts, e**r = 1 + r + r*r P(r) with P of degree 5 by Estrin's scheme (three pairs,
        then r**2 and r**4: 3 multiply-adds deep where Horner's 5 were one dependent chain,
        likely what kept Zen 1 from overlapping iterations; tanh and sigmoid at 10^6 ~10%
-       faster),
-       times 2**n as 2**(n + 24), exact, then
-       2**-24, the one rounding, so that subnormal results round correctly. Within 1 ulp of
+       faster), times 2**n as 2**(n + 24), exact, then 2**-24, the one rounding, so that
+       subnormal results round correctly. Within 1 ulp of
        the rounded value; NaN stays NaN, a below -104 gives 0. No upper clamp (a above 88.7
        would overflow the exponent bits): it is never taken for a <= 0, and its compare and
        select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits, n being
