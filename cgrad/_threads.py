@@ -68,6 +68,7 @@ def _prefault_blas(controllers, n):
 # memory is used) ends it.
 _MADV_POPULATE_READ = 22               # Linux 5.14+; an older kernel refuses it: nothing done
 _BUFFER_BYTES = 64 << 20               # at most this much per buffer (OpenBLAS's: 32 MB on x86)
+_MAPS = "/proc/self/maps"              # where each buffer's mapping ends
 _prefaulted = {}                       # OpenBLAS path -> buffers prefaulted
 
 
@@ -88,9 +89,12 @@ def _prefault_openblas(path, count):
                                                        ctypes.c_int]
     buffers = [alloc(0) for _ in range(count)]       # held together: `count` distinct ones
     try:
-        with open("/proc/self/maps") as f:
-            mappings = [tuple(int(x, 16) for x in line.split(None, 1)[0].split("-"))
-                        for line in f]
+        try:
+            with open(_MAPS) as f:
+                mappings = [tuple(int(x, 16) for x in line.split(None, 1)[0].split("-"))
+                            for line in f]
+        except OSError:                  # /proc not mounted (a sandbox): leave them be
+            return
         page = os.sysconf("SC_PAGE_SIZE")
         for p in filter(None, buffers):
             end = next((hi for lo, hi in mappings if lo <= p < hi), p)

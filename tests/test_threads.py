@@ -148,6 +148,28 @@ def test_openblas_work_buffers_are_prefaulted():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr + out.stdout
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenBLAS's buffers: Linux")
+def test_prefault_without_proc_maps_does_nothing(monkeypatch):
+    """Where /proc/self/maps cannot be read, set_num_threads still works and the buffers the
+    prefault took are handed back (the next caller gets the same first buffer)."""
+    import ctypes
+    from cgrad import _threads as threads
+    threads.load_linalg()
+    path = next(iter(threads._own_blas))
+    lib = ctypes.CDLL(path)
+    lib.blas_memory_alloc.restype = ctypes.c_void_p
+    lib.blas_memory_free.argtypes = [ctypes.c_void_p]
+    first = lib.blas_memory_alloc(0)
+    lib.blas_memory_free(first)
+    monkeypatch.setattr(threads, "_MAPS", "/nonexistent/maps")
+    monkeypatch.setattr(threads, "_prefaulted", {})
+    cgrad.set_num_threads(2)
+    assert threads._prefaulted[path] == 2       # it ran, and returned quietly
+    again = lib.blas_memory_alloc(0)
+    lib.blas_memory_free(again)
+    assert again == first
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta, tb, m, n, k, batch", [
     (False, False, 600, 200, 150, 1),     # rows shared (two blocks of 2^23 m n k or more)
