@@ -61,11 +61,11 @@ def _prefault_blas(controllers, n):
 
 # OpenBLAS's gemm kernels prefetch the next packed panel of B while using the current one, and
 # after the last panel that prefetch reads pages of the work buffer that nothing has touched.
-# A prefetch to a missing page is dropped after a page walk, and nothing remembers the miss, so
-# every one walks again; on this project's test host (a KVM guest, nested page tables) a 256^3
-# sgemm at one thread took 3.8 ms instead of 1.0, for the life of the process (perf put the
-# time on that prefetch). Mapping the buffer's pages to the shared zero page (a read fault; no
-# memory is used) ends it.
+# On this project's test host (a KVM guest) a 256^3 sgemm at one thread took 3.8 ms instead of
+# 1.0, for the life of the process, and perf put the time on that prefetch. Likely, a prefetch
+# to a missing page is dropped after a page walk and nothing remembers the miss, so every one
+# walks the nested page tables again. Mapping the buffer's pages to the shared zero page (a
+# read fault; no memory is used) ended it.
 _MADV_POPULATE_READ = 22               # Linux 5.14+; an older kernel refuses it: nothing done
 _BUFFER_BYTES = 64 << 20               # at most this much per buffer (OpenBLAS's: 32 MB on x86)
 _MAPS = "/proc/self/maps"              # where each buffer's mapping ends
