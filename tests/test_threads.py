@@ -100,9 +100,9 @@ def test_gemm_falls_back_to_scipys_blas():
 def test_openblas_work_buffers_are_prefaulted():
     """Every page of the OpenBLAS work buffers that gemm callers take is mapped once cgrad
     sets threads or loads its gemm (the kernels prefetch past the packed data into untouched
-    pages; on a virtual machine each such prefetch walked the page tables again: 256^3 sgemm
-    at 3.8 ms, not 1.0): cgrad's own BLAS one buffer per thread, NumPy's its caller's one. A
-    fresh process, so that no earlier gemm has touched them."""
+    pages, which made a 256^3 sgemm take 3.8 ms, not 1.0, on the project's KVM host): cgrad's
+    own BLAS one buffer per thread, NumPy's its caller's one. A fresh process, so that no
+    earlier gemm has touched them."""
     code = """if True:
         import ctypes, mmap, os
         import cgrad
