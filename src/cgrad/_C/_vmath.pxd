@@ -37,7 +37,7 @@ cdef extern from *:
        select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits, n being
        bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every a <= 0
        and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
-    CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos(float a) {
+    CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos_2p24(float a) {
         const float lo = -104.0f, magic = 12582912.0f;
         float x = a < lo ? lo : a;
         float t = CGRAD_FMAF(x, 1.44269504088896341f, magic);
@@ -52,10 +52,15 @@ cdef extern from *:
         union { float f; int32_t i; } bits, scale;
         bits.f = t;
         scale.i = (int32_t) ((uint32_t) (bits.i - 0x4B400000 + 151) << 23);    /* 2**(n + 24) */
-        return p * scale.f * 5.9604644775390625e-8f;                            /* * 2**-24 */
+        return p * scale.f;
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos(float a) {
+        return cgrad_expf_nonpos_2p24(a) * 5.9604644775390625e-8f;             /* * 2**-24 */
     }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
+    # e**a * 2**24 (normal for a >= -103.9), for a caller that folds the 2**-24 into its factors
+    float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil
 
 

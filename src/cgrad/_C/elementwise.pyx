@@ -12,7 +12,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport cgrad_expf_nonpos, cgrad_fmaf, neg_abs, vexp_nonpos
+from cgrad._C._vmath cimport cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf, neg_abs, vexp_nonpos
 
 link_thread_count()
 
@@ -98,11 +98,13 @@ cdef extern from *:
     #define CGRAD_INV_SQRT_2 0.7071067811865475
     #define CGRAD_INV_SQRT_2PI 0.3989422804014327
     #define CGRAD_GELU_C 0.044715
+    #define CGRAD_TWO_M24 5.9604644775390625e-08
     """
     const double SQRT_2_OVER_PI "CGRAD_SQRT_2_OVER_PI"
     const double INV_SQRT_2 "CGRAD_INV_SQRT_2"
     const double INV_SQRT_2PI "CGRAD_INV_SQRT_2PI"
     const double GELU_C "CGRAD_GELU_C"
+    const double TWO_M24 "CGRAD_TWO_M24"    # 2**-24
 
 
 cdef enum:
@@ -172,6 +174,45 @@ cdef inline floating _one_plus_erf(floating x) noexcept nogil:
     return zero if r < zero else r
 
 
+cdef inline float _gelu_grad_f32(float x) noexcept nogil:
+    """Phi(x) + x phi(x), gelu's derivative, for float32 from one exp and no division:
+    with e = exp(-x*x/2), phi(x) = e / sqrt(2 pi) and Phi(-|x|) = erfc(|x| / sqrt 2) / 2 =
+    e H(|x|), where H(a) = erfcx(a / sqrt 2) / 2 is smooth: a degree-11 polynomial on
+    [0, 4 sqrt 2] (a minimax fit of e H: Phi within 2e-8 before rounding; past the end,
+    e < 1e-7 and H stays H(4 sqrt 2)). It replaces erf's rational function and its division
+    (the forward's erf, computed again): backward at 10^6, one thread, 4.1 -> 3.2 ns an
+    element on Zen 1, and Phi(x) below 0 no longer cancels in 1 + erf(z).
+    e comes times 2**24: its last product is folded into H's coefficients and 1/sqrt(2 pi)
+    (powers of two: exact). NaN stays NaN; x = +-inf gives x * 0, NaN, as PyTorch."""
+    cdef float one = 1, end = 32                 # end: (4 sqrt 2)**2, where a stops
+    cdef float xx = x * x
+    cdef float e = cgrad_expf_nonpos_2p24(<float> -0.5 * xx)
+    cdef float a = fabsf(x)
+    cdef float a2 = xx if xx < end else end
+    a = a if xx < end else <float> 5.656854249492381
+    cdef float a4 = a2 * a2
+    cdef float a8 = a4 * a4
+    # H(a) * 2**-24 by Estrin's scheme: pairs, then a**2, a**4, a**8 (4 multiply-adds deep)
+    cdef float p01 = cgrad_fmaf(a, <float> (-0.3989405930042267 * TWO_M24),
+                                 <float> (0.4999999701976776 * TWO_M24))
+    cdef float p23 = cgrad_fmaf(a, <float> (-0.13280580937862396 * TWO_M24),
+                                 <float> (0.24997258186340332 * TWO_M24))
+    cdef float p45 = cgrad_fmaf(a, <float> (-0.025471866130828857 * TWO_M24),
+                                 <float> (0.06192397326231003 * TWO_M24))
+    cdef float p67 = cgrad_fmaf(a, <float> (-0.002590109594166279 * TWO_M24),
+                                 <float> (0.00900388602167368 * TWO_M24))
+    cdef float p89 = cgrad_fmaf(a, <float> (-8.477221126668155e-05 * TWO_M24),
+                                 <float> (0.0005636588903144002 * TWO_M24))
+    cdef float pab = cgrad_fmaf(a, <float> (-3.155494994189212e-07 * TWO_M24),
+                                 <float> (7.708914381510112e-06 * TWO_M24))
+    cdef float p03 = cgrad_fmaf(a2, p23, p01)
+    cdef float p47 = cgrad_fmaf(a2, p67, p45)
+    cdef float p8b = cgrad_fmaf(a2, pab, p89)
+    cdef float h = e * cgrad_fmaf(a8, p8b, cgrad_fmaf(a4, p47, p03))     # Phi(-|x|)
+    cdef float cdf = h if x < 0 else one - h
+    return cgrad_fmaf(x, e * <float> (INV_SQRT_2PI * TWO_M24), cdf)
+
+
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
     """x**c for an integer 0 <= c <= 8 by repeated products (x*x*...)"""
     cdef floating one = 1, x2
@@ -229,6 +270,8 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g * (cdf + s * pdf)
     elif unop is UGeluErfExp:
         # the same, with exp(-x*x/2) computed here rather than passed in
+        if floating is float:
+            return g * _gelu_grad_f32(s)
         cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
         pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
         return g * (cdf + s * pdf)
