@@ -356,8 +356,8 @@ class NumpyKernels:
         """g * c * x**(c-1); 0 for c == 0"""
         if c == 0:
             return _into(acc, np.zeros_like(g))
-        if c == 2:                       # the same numbers (x**1 is x), without two pows
-            return _into(acc, g * (x * 2))
+        if c == 2:                       # the same numbers (x**1 is x, x + x is x * 2 exactly),
+            return _into(acc, g * (x + x))   # without two pows or a Python number (~1 us)
         with np.errstate(divide="ignore", invalid="ignore"):
             d = g * (_scalar(c, x) * _power(x, c - 1))
         return _into(acc, d)
@@ -411,9 +411,11 @@ class NumpyKernels:
         n = x.size if dim is None else math.prod([x.shape[d] for d in dim])
         if x.dtype.char == "f" or x.dtype.char == "d":
             # np.mean's own steps (sum, then divide by the count in the dtype), without its
-            # ~4 us of wrappers (and its "Mean of empty slice" warning: 0 / 0 is NaN)
+            # ~4 us of wrappers (and its "Mean of empty slice" warning: 0 / 0 is NaN). A sum
+            # over everything is a NumPy scalar, whose own division gives the ufunc's bits
+            # ~2 us sooner.
             if n:
-                return np.true_divide(np.add.reduce(x, axis=dim, keepdims=keepdim), n)
+                return np.add.reduce(x, axis=dim, keepdims=keepdim) / n
             with np.errstate(invalid="ignore"):
                 return np.true_divide(np.add.reduce(x, axis=dim, keepdims=keepdim),
                                       x.dtype.type(0))

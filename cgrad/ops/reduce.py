@@ -124,7 +124,8 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         n = _count(ctx.shape, ctx.dims)
-        scaled = np.true_divide(g, n) if n else g * g.dtype.type(np.nan)  # n rounds to g's dtype
+        # n rounds to g's dtype; a 0-d g divides as a NumPy scalar: the ufunc's bits, ~2 us sooner
+        scaled = (g[()] if g.ndim == 0 else g) / n if n else g * g.dtype.type(np.nan)
         return expand_reduced(scaled, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
     @staticmethod
