@@ -272,9 +272,10 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         # the same, with exp(-x*x/2) computed here rather than passed in
         if floating is float:
             return g * _gelu_grad_f32(s)
-        cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
-        pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
-        return g * (cdf + s * pdf)
+        else:
+            cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
+            pdf = vexp_nonpos(<floating> -0.5 * s * s) * <floating> INV_SQRT_2PI
+            return g * (cdf + s * pdf)
     elif unop is UGeluTanh or unop is UGeluTanhInPass:
         k = <floating> SQRT_2_OVER_PI
         c = <floating> GELU_C
