@@ -12,7 +12,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf, neg_abs, vexp_nonpos
+from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf, neg_abs,
+                              vexp_nonpos)
 
 link_thread_count()
 

@@ -135,10 +135,10 @@ cdef inline void _adam_loop(floating* p, const floating* g, floating* m, floatin
             # np.maximum(vmax, v): NaN in either wins
             vi = vmax[i] if (vmax[i] > vi or vmax[i] != vmax[i]) else vi
             vmax[i] = vi
-        # bc2 = sqrt(1 - beta2**t) rounds to 1 after a few thousand steps (~16,600 at beta2
-        # 0.999 in float32), where the division, one of the loop's three on Zen 1's divider
-        # with the square root, changes nothing: skipped (a loop-invariant test: GCC makes
-        # two loops)
+        # bc2 = sqrt(1 - beta2**t) rounds to 1 after some thousand steps (~16,600 at beta2
+        # 0.999 in float32); dividing by it then changes nothing, so it is skipped: the square
+        # root and two divisions bound this loop on Zen 1's divider (a loop-invariant test:
+        # GCC makes two loops)
         denom = (_sqrt(vi) if bc2 == 1 else _sqrt(vi) / bc2) + eps
         p[i] = p[i] + nstep * (mi / denom)
 
