@@ -30,13 +30,14 @@ cdef extern from *:
        two parts, e**r = 1 + r + r*r P(r) with P of degree 5 by Estrin's scheme (three pairs,
        then r**2 and r**4: 3 multiply-adds deep where Horner's 5 were one dependent chain,
        likely what kept Zen 1 from overlapping iterations; tanh and sigmoid at 10^6 ~10%
-       faster), times 2**n as 2**(n + 24), exact, then 2**-24, the one rounding, so that
-       subnormal results round correctly. Within 1 ulp of
-       the rounded value; NaN stays NaN, a below -104 gives 0. No upper clamp (a above 88.7
-       would overflow the exponent bits): it is never taken for a <= 0, and its compare and
-       select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits, n being
-       bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every a <= 0
-       and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
+       faster), times 2**n as 2**(n + 24), exact (where cgrad_expf_nonpos_2p24 stops), then
+       2**-24 (cgrad_expf_nonpos), the one rounding, so that subnormal results round
+       correctly. Within 1 ulp of the rounded value; NaN stays NaN, a below -104 gives 0
+       (cgrad_expf_nonpos_2p24: 2**24 times that, normal for a >= -103.9). No upper clamp
+       (a above 88.7 would overflow the exponent bits): it is never taken for a <= 0, and its
+       compare and select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits,
+       n being bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every
+       a <= 0 and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
     CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos_2p24(float a) {
         const float lo = -104.0f, magic = 12582912.0f;
         float x = a < lo ? lo : a;
@@ -59,7 +60,7 @@ cdef extern from *:
     }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
-    # e**a * 2**24 (normal for a >= -103.9), for a caller that folds the 2**-24 into its factors
+    # e**a * 2**24, for a caller that folds the 2**-24 into its own factors
     float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil
 

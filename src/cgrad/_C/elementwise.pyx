@@ -185,12 +185,12 @@ cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     element on Zen 1, and Phi(x) below 0 no longer cancels in 1 + erf(z).
     e comes times 2**24: its last product is folded into H's coefficients and 1/sqrt(2 pi)
     (powers of two: exact). NaN stays NaN; x = +-inf gives x * 0, NaN, as PyTorch."""
-    cdef float one = 1, end = 32                 # end: (4 sqrt 2)**2, where a stops
+    cdef float one = 1, end = 32                 # a stops at 4 sqrt 2: a*a at 32
     cdef float xx = x * x
     cdef float e = cgrad_expf_nonpos_2p24(<float> -0.5 * xx)
     cdef float a = fabsf(x)
     cdef float a2 = xx if xx < end else end
-    a = a if xx < end else <float> 5.656854249492381
+    a = a if xx < end else <float> (4 / INV_SQRT_2)
     cdef float a4 = a2 * a2
     cdef float a8 = a4 * a4
     # H(a) * 2**-24 by Estrin's scheme: pairs, then a**2, a**4, a**8 (4 multiply-adds deep)
