@@ -203,12 +203,15 @@ def test_binary_forward_mixed_and_integer(ck, op):
         assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
 
 
-def test_binary_forward_nan_and_signs(ck):
-    a = np.array([np.nan, 1.0, -0.0, np.inf, -np.inf, 2.0, np.nan], np.float32)
-    b = np.array([1.0, np.nan, 0.0, np.inf, 1.0, -np.inf, np.nan], np.float32)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_forward_nan_and_signs(ck, dtype):
+    # tiled past a few vector widths, so that the vectorised loop meets them, not only its tail
+    a = np.tile(np.array([np.nan, 1.0, -0.0, np.inf, -np.inf, 2.0, np.nan], dtype), 12)
+    b = np.tile(np.array([1.0, np.nan, 0.0, np.inf, 1.0, -np.inf, np.nan], dtype), 12)
     with np.errstate(all="ignore"):
         for op in BINARY:
-            assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+            for x, y in [(a, b), (b, a)]:
+                assert_same(getattr(ck, op)(x, y), getattr(REF, op)(x, y))
 
 
 def test_binary_forward_bad_shapes(ck):
@@ -667,6 +670,52 @@ def test_adam_late_steps_match_numpy_bit_for_bit(ck, case, dtype, first_step):
     for g_list, w_list in zip(got, want):
         for g, w in zip(g_list, w_list):
             assert_same(g, w)
+
+
+def _adam_stress_grads(dtype):
+    """Gradients whose first-step sqrt(v) fills a binade densely and spans every magnitude,
+    with the values that stress a division: 0 and -0, squares that are subnormal or 0 and
+    squares that overflow, the extremes of the type, inf and NaN."""
+    rng = np.random.default_rng(7)
+    info = np.finfo(dtype)
+    lo, hi = (-80, 70) if dtype == np.float32 else (-560, 520)
+    special = [0.0, -0.0, info.smallest_subnormal, info.tiny, info.max, -info.max, 1e-30,
+               1e30, 2.0 ** (hi - 5), np.inf, -np.inf, np.nan]
+    parts = [1 + rng.random(1 << 17), -(1 + rng.random(1 << 10)),
+             np.exp2(rng.uniform(lo, hi, 1 << 16)) * rng.choice([-1.0, 1.0], 1 << 16),
+             np.tile(special, 9)]
+    return np.concatenate(parts).astype(dtype)
+
+
+def _assert_bits(actual, expected):
+    """Bit for bit, zero signs included; any NaN matches any NaN."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(actual), nan)
+    uint = np.uint32 if actual.dtype == np.float32 else np.uint64
+    bad = np.flatnonzero(actual[~nan].view(uint) != expected[~nan].view(uint))
+    assert bad.size == 0, (bad.size, actual[~nan][bad[:5]], expected[~nan][bad[:5]])
+
+
+@pytest.mark.parametrize("case", ADAM_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta2", [0.999, 0.5, 0.99999])
+def test_adam_division_by_bias_correction_is_exact(ck, case, dtype, beta2):
+    """Where the build has FMA, sqrt(v) / sqrt(1 - beta2**t) is a product and a correction
+    (Markstein's), not a division: every bit must still be the division's, on every
+    magnitude of v, on 0, inf and NaN, at several divisors."""
+    with np.errstate(all="ignore"):
+        out = []
+        for k in (ck, REF):
+            g = _adam_stress_grads(dtype)
+            p = np.linspace(-1, 1, g.size).astype(dtype)
+            m, v, vmax = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+            for t in (1, 2, 7):
+                k.adam_step_([p], [g], [m], [v], [vmax if case["amsgrad"] else None], [t],
+                             lr=1e-2, beta1=0.9, beta2=beta2, eps=1e-8, **case)
+            out.append((p, m, v, vmax))
+    for got, want in zip(*out):
+        _assert_bits(got, want)
 
 
 def test_sgd_creates_momentum_buffers_as_numpy_does(ck):
