@@ -115,7 +115,7 @@ COMPILED = {
     "accumulate_", "zero_", "sum_to_shape",
     "add", "sub", "mul", "div", "maximum", "minimum",
     "mul_backward", "div_backward", "maximum_backward", "minimum_backward",
-    "exp_backward", "log_backward", "sqrt_backward", "tanh", "tanh_backward", "sigmoid",
+    "exp", "exp_backward", "log_backward", "sqrt_backward", "tanh", "tanh_backward", "sigmoid",
     "sigmoid_backward", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu",
     "gelu_backward", "abs_backward", "clamp", "clamp_backward", "pow_scalar",
     "pow_scalar_backward",
@@ -436,6 +436,7 @@ UNARY_BACKWARD = {
                           True),
 }
 UNARY_FORWARD = {
+    "exp": (lambda k, x: k.exp(x), False),
     "relu": (lambda k, x: k.relu(x), True),
     "sigmoid": (lambda k, x: k.sigmoid(x), False),
     "tanh": (lambda k, x: k.tanh(x), False),
@@ -1519,6 +1520,32 @@ def test_float32_gelu_backward_within_2e_7(isa):
     with np.errstate(all="ignore"):
         mod.unary_backward_(mod.GELU_ERF, special, np.ones_like(special), d, False)
     np.testing.assert_array_equal(d, [0.5, 0.5, 1, 0, 1, 0, np.nan, np.nan, np.nan])
+
+
+@pytest.mark.parametrize("isa", [""] + ISAS)
+def test_kernel_exp_forward_within_an_ulp(isa):
+    """The float32 exp forward on every build: within an ulp of the rounded value on a dense
+    sweep of [-104, 89] and past it, subnormal results within one subnormal step, inf from
+    88.73 up (e**88.72 stays finite), 0 far below, NaN kept."""
+    import importlib
+    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
+        "elementwise", isa)[1]
+    pos = np.arange(0, 0x42B20000, 997, dtype=np.int64).astype(np.int32).view(np.float32)
+    neg = -np.arange(0, 0x42D00000, 997, dtype=np.int64).astype(np.int32).view(np.float32)
+    x = np.concatenate([pos, neg, [np.nan, np.inf, -np.inf, 88.72, 88.7228, 88.7229, 88.73,
+                                   89.0, 1e3, 3e38, -87.3, -103.9, -104.0, -1e3, -3e38, 0.0,
+                                   -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    out = np.empty_like(x)
+    mod.unary_(mod.EXP, x, out)
+    with np.errstate(all="ignore"):
+        want = np.exp(x.astype(np.float64)).astype(np.float32)
+    normal = np.isfinite(want) & (want >= np.finfo(np.float32).tiny)
+    ulps = np.abs(out.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+    assert ulps[normal].max() <= 1
+    small = want < np.finfo(np.float32).tiny
+    np.testing.assert_allclose(out[small], want[small], rtol=0, atol=1.5e-45)
+    np.testing.assert_array_equal(out[np.isinf(want)], want[np.isinf(want)])
+    assert np.isnan(out[np.isnan(x)]).all() and not np.isnan(out[~np.isnan(x)]).any()
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

