@@ -440,7 +440,7 @@ class CythonKernels(NumpyKernels):
 
     def exp(self, x):
         """float32: one vectorised pass (within an ulp; NumPy's np.exp takes ~4.5 ns an element
-        where it has no AVX-512, this ~1); float64: NumPy's"""
+        where it has no AVX-512, this ~2.4 at 10^6); float64: NumPy's"""
         if type(x) is _ndarray and x.dtype == _F32:
             out = self._unary(_ew.EXP, x)
             if out is not None:
