@@ -448,6 +448,16 @@ class CythonKernels(NumpyKernels):
         return super().exp(x)
 
     exp_backward = _unary_backward_method(_ew.EXP, NumpyKernels.exp_backward)
+
+    def log(self, x):
+        """float32: one vectorised pass (NumPy's np.log calls glibc's logf, ~5.5 ns an
+        element, where it has no AVX-512 loop); float64: NumPy's"""
+        if type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.LOG, x)
+            if out is not None:
+                return out
+        return super().log(x)
+
     log_backward = _unary_backward_method(_ew.LOG, NumpyKernels.log_backward)
     sqrt_backward = _unary_backward_method(_ew.SQRT, NumpyKernels.sqrt_backward)
 

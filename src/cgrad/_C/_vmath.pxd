@@ -1,7 +1,7 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
 from cython cimport floating
-from libc.math cimport exp, fabs, fabsf
+from libc.math cimport exp, fabs, fabsf, log
 
 cdef extern from *:
     """
@@ -62,6 +62,45 @@ cdef extern from *:
         scale.i = (int32_t) ((uint32_t) (n + 151) << 23);                      /* 2**(n + 24) */
         return p * scale.f;
     }
+    /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
+       where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
+       f = m - 1, ln m = f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus
+       e ln 2 in two parts. The exponent and m come from the bits; a subnormal a is scaled by
+       2**23 first. Selects give ln(+-0) = -inf, ln(a < 0) = NaN, ln(inf) = inf, NaN. */
+    CGRAD_ALWAYS_INLINE float cgrad_logf(float a) {
+        union { float f; int32_t i; } u;
+        int sub = a < 1.17549435e-38f;                    /* subnormal (or 0, negative, -inf) */
+        u.f = sub ? a * 8388608.0f : a;
+        int32_t e = ((u.i >> 23) & 0xff) - (sub ? 149 : 126);
+        u.i = (u.i & 0x007fffff) | 0x3f000000;                          /* m in [0.5, 1) */
+        int low = u.f < 0.707106781186547524f;
+        float f = low ? u.f + u.f - 1.0f : u.f - 1.0f;
+        float fe = (float) (low ? e - 1 : e);
+        float z = f * f, z4 = z * z;
+        float p = CGRAD_FMAF(
+            CGRAD_FMAF(CGRAD_FMAF(-1.1514610310e-1f, f, 1.1676998740e-1f), z,
+                       CGRAD_FMAF(-1.2420140846e-1f, f, 1.4249322787e-1f)), z4,
+            CGRAD_FMAF(CGRAD_FMAF(-1.6668057665e-1f, f, 2.0000714765e-1f), z,
+                       CGRAD_FMAF(-2.4999993993e-1f, f, 3.3333331174e-1f)));
+        p = CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
+        float y = p * f * z;
+        y = CGRAD_FMAF(fe, -2.12194440e-4f, y);
+        y = CGRAD_FMAF(z, -0.5f, y);
+        float r = CGRAD_FMAF(fe, 0.693359375f, f + y);
+        r = a > 0 ? r : (a == 0 ? -INFINITY : NAN);
+        return a == INFINITY ? a : r;
+    }
+    /* min(a, b) for b > 0 and a >= -0, as the signed-integer min of their bits: one integer
+       instruction (vpminsd) where GCC makes a float clamp compares and blends, which share
+       Zen 1's multiply pipes with the polynomials. A NaN a gives b (positive sign) or itself
+       (negative sign; so does -0): a caller that needs NaN keeps it through another operand. */
+    CGRAD_ALWAYS_INLINE float cgrad_min_bits(float a, float b) {
+        union { float f; int32_t i; } ua, ub;
+        ua.f = a;
+        ub.f = b;
+        ua.i = ua.i < ub.i ? ua.i : ub.i;
+        return ua.f;
+    }
     CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos(float a) {
         return cgrad_expf_nonpos_2p24(a) * 5.9604644775390625e-8f;             /* * 2**-24 */
     }
@@ -89,6 +128,8 @@ cdef extern from *:
     # e**a * 2**24, for a caller that folds the 2**-24 into its own factors
     float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil
+    float cgrad_min_bits(float a, float b) noexcept nogil
+    float cgrad_logf(float a) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:
@@ -106,6 +147,14 @@ cdef inline floating vexp(floating x) noexcept nogil:
         return cgrad_expf(x)
     else:
         return exp(x)
+
+
+cdef inline floating vlog(floating x) noexcept nogil:
+    """ln x: cgrad_logf for float32; libm for float64 (not vectorised)"""
+    if floating is float:
+        return cgrad_logf(x)
+    else:
+        return log(x)
 
 
 cdef inline floating neg_abs(floating x) noexcept nogil:

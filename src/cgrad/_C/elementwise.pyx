@@ -12,8 +12,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf, neg_abs,
-                              vexp, vexp_nonpos)
+from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf,
+                              cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vlog)
 
 link_thread_count()
 
@@ -112,15 +112,13 @@ cdef enum:
     BLOCK = 16384      # elements per parallel block
 
 
-cdef inline float _erf_f32(float a) noexcept nogil:
-    """erf for float32 as a rational function (Eigen's generic_fast_erf_float: within a few
-    ulp of the true value, and vectorisable, unlike glibc's erff at ~20 ns a call). Both
-    polynomials in u = x*x by Estrin's scheme: independent multiply-adds, 3 deep where Horner's
-    were 6 and 4 (one dependent chain, likely what kept Zen 1, which runs each 256-bit
+cdef inline float _erf_nonneg_f32(float x) noexcept nogil:
+    """erf(x) for float32 0 <= x <= 4 as a rational function (Eigen's generic_fast_erf_float:
+    within a few ulp of the true value, and vectorisable, unlike glibc's erff at ~20 ns a call).
+    Both polynomials in u = x*x by Estrin's scheme: independent multiply-adds, 3 deep where
+    Horner's were 6 and 4 (one dependent chain, likely what kept Zen 1, which runs each 256-bit
     operation as two halves, from overlapping iterations: gelu's forward at 10^6 2.5-2.6 ->
     2.2-2.4 ns an element)."""
-    # erf(+-4) is +-1 in float32; a NaN passes both tests and stays NaN
-    cdef float four = 4, x = four if a > four else (-four if a < -four else a)
     cdef float u = x * x
     cdef float u2 = u * u
     cdef float u4 = u2 * u2
@@ -160,19 +158,20 @@ cdef inline floating _tanh(floating x) noexcept nogil:
         return tanh(x)
 
 
-cdef inline floating _erf(floating x) noexcept nogil:
-    if floating is float:
-        return _erf_f32(x)
-    else:
-        return erf(x)
-
-
 cdef inline floating _one_plus_erf(floating x) noexcept nogil:
-    """1 + erf(x), never below 0: float32's rational erf overshoots -1 by an ulp or two for
-    x in [-4, -3.6], which would give gelu(x) the wrong sign (clamped here, after the sum,
-    it costs nothing; a clamp of the quotient slowed gelu by half; a NaN stays NaN)"""
-    cdef floating zero = 0, r = 1 + _erf(x)
-    return zero if r < zero else r
+    """1 + erf(x), never below 0 (a negative one would give gelu(x) the wrong sign). float32:
+    erf(|x|) from |x| clamped to 4 (erf(4) is 1 in float32), held at 1 (the rational function
+    overshoots it by an ulp or two for |x| in [3.6, 4]), then x's sign: both clamps integer
+    mins of the bits (cgrad_min_bits), and the sign a bit operation, where a float clamp on
+    each side took three compares and five blends on the multiply pipes that bound gelu. A
+    NaN x gives a finite value here: gelu's product with x keeps the NaN."""
+    cdef floating zero = 0, r
+    if floating is float:
+        r = cgrad_min_bits(_erf_nonneg_f32(cgrad_min_bits(fabsf(x), 4)), 1)
+        return 1 + copysignf(r, x)
+    else:
+        r = 1 + erf(x)
+        return zero if r < zero else r
 
 
 cdef inline float _gelu_grad_f32(float x) noexcept nogil:
@@ -189,8 +188,8 @@ cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     cdef float xx = x * x
     cdef float e = cgrad_expf_nonpos_2p24(<float> -0.5 * xx)
     cdef float a = fabsf(x)
-    cdef float a2 = xx if xx < end else end
-    a = a if xx < end else <float> (4 / INV_SQRT_2)
+    cdef float a2 = cgrad_min_bits(xx, end)      # integer mins: see _one_plus_erf
+    a = cgrad_min_bits(a, <float> (4 / INV_SQRT_2))
     cdef float a4 = a2 * a2
     cdef float a8 = a4 * a4
     # H(a) * 2**-24 by Estrin's scheme: pairs, then a**2, a**4, a**8 (4 multiply-adds deep)
@@ -303,6 +302,8 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return zero if x < zero else x
     elif unop is UExp:
         return vexp(x)
+    elif unop is ULog:
+        return vlog(x)
     elif unop is USigmoid:
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
         r = vexp_nonpos(neg_abs(x))
@@ -506,8 +507,8 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
-    """out = f(x) in one pass (EXP, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID, TANH,
-    GELU_TANH: vectorised for float32, a libm call per element for float64), or one of the
+    """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
+    TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or one of the
     passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -517,7 +518,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         if aux is None:
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
-    elif op not in (EXP, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
+    elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, TANH, GELU_TANH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
@@ -532,6 +533,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     with nogil:
         if op == EXP:
             _fwd(<UExp*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LOG:
+            _fwd(<ULog*> NULL, xp, op_, q0, q1, fl, n)
         elif op == RELU:
             _fwd(<URelu*> NULL, xp, op_, q0, q1, fl, n)
         elif op == LEAKY_RELU:
