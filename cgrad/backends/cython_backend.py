@@ -238,6 +238,21 @@ def _unary_backward_method(op, fallback):
     return method
 
 
+def _float32_unary_method(op, fallback, why):
+    """CythonKernels' forward of a unary op whose float32 kernel beats NumPy's ufunc (`why`
+    says by how much); float64, other dtypes and layouts the kernel does not take go to
+    NumPy's (fallback)."""
+    def method(self, x):
+        if type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(op, x)
+            if out is not None:
+                return out
+        return fallback(self, x)
+    method.__name__ = method.__qualname__ = fallback.__name__
+    method.__doc__ = f"{fallback.__doc__}: float32 in one vectorised pass ({why})"
+    return method
+
+
 class CythonKernels(NumpyKernels):
     name = "cython"
     min_size = 8192          # unary backward: parity with NumPy measured at 8K-16K elements
@@ -438,26 +453,12 @@ class CythonKernels(NumpyKernels):
             return out
         return None
 
-    def exp(self, x):
-        """float32: one vectorised pass (within an ulp; NumPy's np.exp takes ~4.5 ns an element
-        where it has no AVX-512, this ~2.4 at 10^6); float64: NumPy's"""
-        if type(x) is _ndarray and x.dtype == _F32:
-            out = self._unary(_ew.EXP, x)
-            if out is not None:
-                return out
-        return super().exp(x)
-
+    # NumPy's float32 exp and log are glibc's scalar functions where NumPy has no AVX-512 loop
+    exp = _float32_unary_method(_ew.EXP, NumpyKernels.exp, "within an ulp; ~2.4 ns an element "
+                                "at 10^6 on Zen 1, np.exp ~4.5")
     exp_backward = _unary_backward_method(_ew.EXP, NumpyKernels.exp_backward)
-
-    def log(self, x):
-        """float32: one vectorised pass (NumPy's np.log calls glibc's logf, ~5.5 ns an
-        element, where it has no AVX-512 loop); float64: NumPy's"""
-        if type(x) is _ndarray and x.dtype == _F32:
-            out = self._unary(_ew.LOG, x)
-            if out is not None:
-                return out
-        return super().log(x)
-
+    log = _float32_unary_method(_ew.LOG, NumpyKernels.log, "within an ulp; ~2.8 ns an element "
+                                "at 10^6 on Zen 1, np.log ~5.4")
     log_backward = _unary_backward_method(_ew.LOG, NumpyKernels.log_backward)
     sqrt_backward = _unary_backward_method(_ew.SQRT, NumpyKernels.sqrt_backward)
 

@@ -24,6 +24,12 @@ cdef extern from *:
     #define CGRAD_HAS_FMA 0
     #define CGRAD_FMAF(a, b, c) ((a) * (b) + (c))
     #endif
+    /* and for double too: optim.pyx's exact division by a constant uses both widths */
+    #if CGRAD_HAS_FMA && (defined(__FP_FAST_FMA) || defined(FP_FAST_FMA))
+    #define CGRAD_HAS_FMA_BOTH 1
+    #else
+    #define CGRAD_HAS_FMA_BOTH 0
+    #endif
     /* e**a for float32 and a <= 0 (Cephes; every caller's argument is one: x - max,
        -|x|, -x*x/2, a log-probability): n = round(a log2 e) by the 1.5 * 2**23 trick (adds,
        which vectorise at any width; a float-to-int floor did not at AVX2), r = a - n ln 2 in
@@ -128,6 +134,8 @@ cdef extern from *:
     # e**a * 2**24, for a caller that folds the 2**-24 into its own factors
     float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil
+    # fused multiply-add instructions for float and double (the AVX2 and AVX-512 builds)
+    bint cgrad_has_fma "CGRAD_HAS_FMA_BOTH"
     float cgrad_min_bits(float a, float b) noexcept nogil
     float cgrad_logf(float a) noexcept nogil
 

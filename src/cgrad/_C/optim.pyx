@@ -7,18 +7,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport fma, fmaf, sqrt, sqrtf
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-
-cdef extern from *:
-    """
-    /* a fused multiply-add instruction for both types (the AVX2 and AVX-512 builds' -mfma);
-       the baseline x86-64 build would call libm's software fma */
-    #if defined(__FP_FAST_FMA) && defined(__FP_FAST_FMAF)
-    #define CGRAD_OPTIM_HAS_FMA 1
-    #else
-    #define CGRAD_OPTIM_HAS_FMA 0
-    #endif
-    """
-    bint HAS_FMA "CGRAD_OPTIM_HAS_FMA"
+from cgrad._C._vmath cimport cgrad_has_fma
 
 link_thread_count()
 
@@ -57,7 +46,7 @@ cdef inline floating _div_by(floating a, floating b, floating inv_b) noexcept no
     divisors (extremes, all-ones significands, 0.7, sqrt(0.001)), a over [1, 2) for 2,100
     more (Adam's schedules, random), and 5e7 float64 pairs. Where a or q is inf or NaN the
     correction is NaN, and q is the quotient."""
-    if not HAS_FMA:
+    if not cgrad_has_fma:             # the baseline build: fma would be a libm call
         return a / b
     cdef floating q = a * inv_b
     cdef floating d = _fma(_fma(-q, b, a), inv_b, q)
