@@ -44,8 +44,9 @@ cdef extern from *:
        compare and select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits,
        n being bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every
        a <= 0 and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
-    /* e**x = p * 2**n (n = bits(t) - bits(magic), in *n): the reduction and polynomial above */
-    CGRAD_ALWAYS_INLINE float cgrad_expf_reduced(float x, int32_t* n) {
+    /* e**x = (1 + q) * 2**n for the q returned (e**r - 1) and n = bits(t) - bits(magic), in
+       *n: the reduction and polynomial above */
+    CGRAD_ALWAYS_INLINE float cgrad_expm1f_reduced(float x, int32_t* n) {
         const float magic = 12582912.0f;
         float t = CGRAD_FMAF(x, 1.44269504088896341f, magic);
         float fn = t - magic;
@@ -58,15 +59,26 @@ cdef extern from *:
         union { float f; int32_t i; } bits;
         bits.f = t;
         *n = bits.i - 0x4B400000;
-        return CGRAD_FMAF(p, r2, r) + 1.0f;
+        return CGRAD_FMAF(p, r2, r);
     }
     CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos_2p24(float a) {
         const float lo = -104.0f;
         int32_t n;
-        float p = cgrad_expf_reduced(a < lo ? lo : a, &n);
+        float p = cgrad_expm1f_reduced(a < lo ? lo : a, &n) + 1.0f;
         union { float f; int32_t i; } scale;
         scale.i = (int32_t) ((uint32_t) (n + 151) << 23);                      /* 2**(n + 24) */
         return p * scale.f;
+    }
+    /* e**a for float32 a in [-20, 0] (tanh's -2|x|, |x| clamped where tanh rounds to 1): the
+       result stays normal, so no clamp, 2**n in one step, and the 1 + q of the polynomial
+       folded into the scaling as q 2**n + 2**n (power-of-two scaling is exact: the same bits
+       as rounding 1 + q, then scaling) */
+    CGRAD_ALWAYS_INLINE float cgrad_expf_normal(float a) {
+        int32_t n;
+        float q = cgrad_expm1f_reduced(a, &n);
+        union { float f; int32_t i; } scale;
+        scale.i = (int32_t) ((uint32_t) (n + 127) << 23);                           /* 2**n */
+        return CGRAD_FMAF(q, scale.f, scale.f);
     }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
        where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
@@ -121,7 +133,7 @@ cdef extern from *:
         /* compares and blends: GCC emits no maxps / minps for a NaN-keeping clamp (tried) */
         float x = lo > a ? lo : a;
         int32_t n;
-        float p = cgrad_expf_reduced(hi < x ? hi : x, &n);
+        float p = cgrad_expm1f_reduced(hi < x ? hi : x, &n) + 1.0f;
         int32_t h = n >> 1;
         union { float f; int32_t i; } s1, s2;
         s1.i = (int32_t) ((uint32_t) (h + 127) << 23);
@@ -131,6 +143,8 @@ cdef extern from *:
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
     float cgrad_expf(float a) noexcept nogil
+    # e**a for -20 <= a <= 0 only (a normal result: no clamp, one scaling)
+    float cgrad_expf_normal(float a) noexcept nogil
     # e**a * 2**24, for a caller that folds the 2**-24 into its own factors
     float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil

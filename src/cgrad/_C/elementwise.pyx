@@ -12,8 +12,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_fmaf,
-                              cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vlog)
+from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_expf_normal,
+                              cgrad_fmaf, cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vlog)
 
 link_thread_count()
 
@@ -139,16 +139,21 @@ cdef inline float _tanh_f32(float x) noexcept nogil:
     (no overflow; the subtraction from 1 rounds once); below, where that would cancel, Cephes'
     odd polynomial |x| + |x|^3 P(x^2). Both are computed and one is selected (a branch would
     stop the loop from vectorising); the sign is x's, so tanh(-0) = -0 and NaN stays NaN.
-    Within 1 ulp of the rounded value, as NumPy's and PyTorch's (tests/test_kernels.py)."""
-    cdef float a = fabsf(x), z = x * x, one = 1, two = 2
-    cdef float e = cgrad_expf_nonpos(-two * a)
-    cdef float big = one - two * e / (one + e)
+    Within 1 ulp of the rounded value, as NumPy's and PyTorch's (tests/test_kernels.py).
+    |x| enters the exp clamped to 10, past which tanh rounds to 1, by an integer min (one
+    instruction, where a float clamp is a compare and a blend): e stays normal, so its exp
+    needs no clamp of its own and one scaling (cgrad_expf_normal), the same bits as the
+    general one's; a NaN takes the polynomial's side of the select, which keeps it. On
+    Zen 4 (AVX-512) 0.48 -> 0.43 ns an element, on AVX2 0.71 -> 0.60."""
+    cdef float a = fabsf(x), z = x * x, one = 1
+    cdef float e = cgrad_expf_normal(<float> -2 * cgrad_min_bits(a, 10))
+    cdef float big = one - (e + e) / (one + e)
     cdef float p = cgrad_fmaf(z, <float> -5.70498872745e-3, <float> 2.06390887954e-2)
     p = cgrad_fmaf(p, z, <float> -5.37397155531e-2)
     p = cgrad_fmaf(p, z, <float> 1.33314422036e-1)
     p = cgrad_fmaf(p, z, <float> -3.33332819422e-1)
     cdef float small = cgrad_fmaf(p * z, a, a)
-    return copysignf(small if a < <float> 0.625 else big, x)
+    return copysignf(big if a >= <float> 0.625 else small, x)
 
 
 cdef inline floating _tanh(floating x) noexcept nogil:
