@@ -119,6 +119,22 @@ def test_activations_match_torch(backend, dtype, call, grad_fn):
     _compare(call, [_input(dtype)], dtype, grad_fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call", ["F.relu6(x)", "F.hardtanh(x)", "F.hardtanh(x, -2.9, 0.5)"])
+def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
+    """Above the kernels' size threshold (the compiled backward, which adds into .grad): the
+    bounds themselves and NaN (0 at both, as PyTorch's vectorised loop), two backwards
+    accumulating"""
+    x = _input(dtype, shape=(200, 300))
+    x.reshape(-1)[-3:] = np.nan
+    cs, ts = _pair([x], dtype)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    for _ in range(2):
+        for lib, xs in ((cgrad, cs), (torch, ts)):
+            eval(call, {**_libs(lib), "x": xs[0]}).backward(lib.tensor(g))
+    np.testing.assert_array_equal(cs[0].grad.numpy(), ts[0].grad.detach().numpy())
+
+
 @pytest.mark.parametrize("call", [c for c, _ in ACTIVATIONS if "softmin" not in c.lower()
                                   and "Softmax2d" not in c and "hardsigmoid" not in c]
                          + ["F.prelu(x, w)"])

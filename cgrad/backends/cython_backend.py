@@ -555,6 +555,14 @@ class CythonKernels(NumpyKernels):
             return fallback()
         return self._unary_backward(_ew.CLAMP, fallback, x, g, acc, *bounds)
 
+    def hardtanh_backward(self, x, g, lo, hi, acc=None):
+        def fallback():
+            return super(CythonKernels, self).hardtanh_backward(x, g, lo, hi, acc)
+        bounds = _bounds(x, lo, hi)
+        if bounds is None or type(x) is not _ndarray or x.size < self.min_size:
+            return fallback()
+        return self._unary_backward(_ew.HARDTANH, fallback, x, g, acc, *bounds)
+
     def pow_scalar(self, x, c):
         """x ** c by repeated products for integer c in [0, 8] (NumPy's pow is a libm-grade
         power, within an ulp of these); other exponents go to NumPy"""

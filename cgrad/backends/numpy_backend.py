@@ -348,6 +348,11 @@ class NumpyKernels:
             keep &= x <= hi
         return _into(acc, np.where(keep, g, _scalar(0, g)))
 
+    def hardtanh_backward(self, x, g, lo, hi, acc=None):
+        """g strictly between lo and hi, else 0 (NaN too): PyTorch's hardtanh_backward, which
+        relu6 uses too (clamp_backward keeps g on the bounds)"""
+        return _into(acc, np.where((x > lo) & (x < hi), g, _scalar(0, g)))
+
     def pow_scalar(self, x, c):
         """x ** c for a Python number c"""
         return _power(x, c) if x.dtype.kind == "f" else np.power(x, c)

@@ -1449,7 +1449,10 @@ def _float(x):
 # ---- more activations: hardtanh, hardswish, hardsigmoid, mish, threshold, shrinks -----------
 class Hardtanh(Op):
     """y = min(max(x, lo), hi)   ->   dx = g strictly inside (lo, hi) (clamp's includes the
-    bounds), 0 elsewhere; PyTorch's hardtanh_backward, which relu6 uses too"""
+    bounds), 0 elsewhere and at NaN; PyTorch's hardtanh_backward, which relu6 uses too (its
+    vectorised loop: the scalar one, which takes the last few elements, passes g at NaN)"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         if x.dtype.kind == "b":
@@ -1464,12 +1467,12 @@ class Hardtanh(Op):
 
     @staticmethod
     def _outside(ctx, x):
-        return (x <= ctx.lo) | (x >= ctx.hi)
+        return ~((x > ctx.lo) & (x < ctx.hi))          # NaN too, as the backward kernels
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        return np.where(Hardtanh._outside(ctx, x), g.dtype.type(0), g), None, None
+        return B.kernels.hardtanh_backward(x, g, ctx.lo, ctx.hi, acc[0]), None, None
 
     @staticmethod
     def graph_backward(ctx, g):

@@ -35,6 +35,8 @@ ctypedef struct UAbs:
     char tag
 ctypedef struct UClamp:
     char tag
+ctypedef struct UHardtanh:
+    char tag
 ctypedef struct UGeluErf:
     char tag
 ctypedef struct UGeluErfExp:
@@ -61,6 +63,7 @@ ctypedef fused unop:
     ULeaky
     UAbs
     UClamp
+    UHardtanh
     UGeluErf
     UGeluErfExp
     UGeluTanh
@@ -82,6 +85,7 @@ cpdef enum:
     GELU_ERF = 9
     GELU_TANH = 10
     POW_INT = 11
+    HARDTANH = 12          # backward only (its forward is CLAMP's)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -269,6 +273,11 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UClamp:
         # p0 / p1 are -inf / +inf for a missing bound; NaN fails both tests (0, as NumPy)
         return g if (s >= p0 and s <= p1) else zero
+    elif unop is UHardtanh:
+        # PyTorch's hardtanh_backward (its vectorised loop): g strictly inside the bounds,
+        # where clamp keeps g on them too; 0 at NaN. `&`, not `and`, whose branch would keep
+        # the loop scalar
+        return g if ((s > p0) & (s < p1)) else zero
     elif unop is UGeluErf:
         cdf = half * _one_plus_erf(s * <floating> INV_SQRT_2)
         pdf = aux * <floating> INV_SQRT_2PI
@@ -422,7 +431,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > POW_INT:
+    if op < EXP or op > HARDTANH:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -452,6 +461,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UAbs*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == CLAMP:
             _bwd(<UClamp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == HARDTANH:
+            _bwd(<UHardtanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF and has_aux:
             _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
