@@ -135,6 +135,24 @@ def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
     np.testing.assert_array_equal(cs[0].grad.numpy(), ts[0].grad.detach().numpy())
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_silu_large_accumulates_as_torch(backend, dtype):
+    """silu above the kernels' size threshold (float32: the compiled forward and the one-pass
+    backward that adds into .grad), with +-inf, NaN and |x| past where the sigmoid rounds
+    to 0 or 1, two backwards accumulating"""
+    x = _input(dtype, shape=(200, 300)) * 3
+    x.reshape(-1)[-6:] = [np.inf, -np.inf, np.nan, 100.0, -100.0, -0.0]
+    cs, ts = _pair([x], dtype)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    for _ in range(2):
+        outs = [F.silu(cs[0]), torch.nn.functional.silu(ts[0])]
+        outs[0].backward(cgrad.tensor(g))
+        outs[1].backward(torch.tensor(g))
+        _close(*outs, dtype)
+    _close(cs[0].grad, ts[0].grad, dtype)
+    assert outs[0].grad_fn.name() == outs[1].grad_fn.name() == "SiluBackward0"
+
+
 @pytest.mark.parametrize("call", [c for c, _ in ACTIVATIONS if "softmin" not in c.lower()
                                   and "Softmax2d" not in c and "hardsigmoid" not in c]
                          + ["F.prelu(x, w)"])

@@ -494,6 +494,19 @@ class CythonKernels(NumpyKernels):
 
     sigmoid_backward = _unary_backward_method(_ew.SIGMOID, NumpyKernels.sigmoid_backward)
 
+    def silu(self, x):
+        """float32: x sigmoid(x) in one pass (the sigmoid as `sigmoid`'s); float64: NumPy's"""
+        out = self._unary(_ew.SILU, x) if type(x) is _ndarray and x.dtype == _F32 else None
+        return out if out is not None else super().silu(x)
+
+    def silu_backward(self, x, g, acc=None):
+        """float32: one pass from x, its sigmoid computed again there; float64: NumPy's"""
+        def fallback():
+            return super(CythonKernels, self).silu_backward(x, g, acc)
+        if type(x) is _ndarray and x.dtype == _F32:
+            return self._unary_backward(_ew.SILU, fallback, x, g, acc)
+        return fallback()
+
     def relu(self, x):
         out = self._unary(_ew.RELU, x)
         return out if out is not None else super().relu(x)

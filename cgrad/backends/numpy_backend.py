@@ -284,6 +284,15 @@ class NumpyKernels:
         """g * y * (1 - y), from the saved output"""
         return _into(acc, g * (y * (1 - y)))
 
+    def silu(self, x):
+        """x sigmoid(x)"""
+        return x * self.sigmoid(x)
+
+    def silu_backward(self, x, g, acc=None):
+        """g s (1 + x (1 - s)), s = sigmoid(x), from the saved input (PyTorch's form)"""
+        s = self.sigmoid(x)
+        return _into(acc, g * s * (1 + x * (1 - s)))
+
     def relu(self, x):
         """max(x, 0) (NaN stays NaN)"""
         return np.where(x < 0, _scalar(0, x), x) if x.dtype.kind == "f" else np.maximum(x, 0)

@@ -773,16 +773,9 @@ class Atan2(Op):
         return (g * b * recip if need_a else None), (g * -a * recip if need_b else None)
 
 
-class Silu(_NumpyUnary):
+class Silu(_Unary):
     """y = x sigmoid(x)   ->   dx = g s (1 + x (1 - s)), s = sigmoid(x) (PyTorch's form)"""
-    @staticmethod
-    def fn(x):
-        return x * B.kernels.sigmoid(x)
-
-    @staticmethod
-    def derivative(x, g):
-        s = B.kernels.sigmoid(x)
-        return g * s * (1 + x * (1 - s))
+    kernel, saves = "silu", "input"
 
     @staticmethod
     def graph_derivative(x, g):

@@ -37,6 +37,8 @@ ctypedef struct UClamp:
     char tag
 ctypedef struct UHardtanh:
     char tag
+ctypedef struct USilu:
+    char tag
 ctypedef struct UGeluErf:
     char tag
 ctypedef struct UGeluErfExp:
@@ -64,6 +66,7 @@ ctypedef fused unop:
     UAbs
     UClamp
     UHardtanh
+    USilu
     UGeluErf
     UGeluErfExp
     UGeluTanh
@@ -86,6 +89,7 @@ cpdef enum:
     GELU_TANH = 10
     POW_INT = 11
     HARDTANH = 12          # backward only (its forward is CLAMP's)
+    SILU = 13
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -222,6 +226,13 @@ cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     return cgrad_fmaf(x, e * <float> (INV_SQRT_2PI * TWO_M24), cdf)
 
 
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow"""
+    cdef floating zero = 0, one = 1
+    cdef floating r = vexp_nonpos(neg_abs(x))
+    return (one if x >= zero else r) / (one + r)
+
+
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
     """x**c for an integer 0 <= c <= 8 by repeated products (x*x*...)"""
     cdef floating one = 1, x2
@@ -261,6 +272,10 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g * (one - s * s)
     elif unop is USigmoid:
         return g * (s * (one - s))
+    elif unop is USilu:
+        # PyTorch's silu_backward, g d (1 + x (1 - d)), with the sigmoid d of x as _f's
+        d = _sigmoid(s)
+        return g * d * (one + s * (one - d))
     elif unop is URelu:
         return zero if s <= zero else g         # a NaN output passes g on, as in PyTorch
     elif unop is ULeaky:
@@ -319,9 +334,9 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     elif unop is ULog:
         return vlog(x)
     elif unop is USigmoid:
-        # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow
-        r = vexp_nonpos(neg_abs(x))
-        return (one if x >= zero else r) / (one + r)
+        return _sigmoid(x)
+    elif unop is USilu:
+        return x * _sigmoid(x)
     elif unop is UTanh:
         return _tanh(x)
     elif unop is UGeluTanh:
@@ -431,7 +446,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > HARDTANH:
+    if op < EXP or op > SILU:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -463,6 +478,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UClamp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == HARDTANH:
             _bwd(<UHardtanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SILU:
+            _bwd(<USilu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF and has_aux:
             _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
@@ -524,8 +541,8 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
-    TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or one of the
-    passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
+    SILU, TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or
+    one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
     cdef Py_ssize_t n = x.shape[0]
@@ -535,7 +552,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
-                    NEG_HALF_SQUARE, SIGMOID, TANH, GELU_TANH):
+                    NEG_HALF_SQUARE, SIGMOID, SILU, TANH, GELU_TANH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -563,6 +580,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UPowInt*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGMOID:
             _fwd(<USigmoid*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SILU:
+            _fwd(<USilu*> NULL, xp, op_, q0, q1, fl, n)
         elif op == TANH:
             _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == GELU_TANH:
