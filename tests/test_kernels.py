@@ -128,6 +128,7 @@ COMPILED = {
     "sigmoid", "sigmoid_backward", "silu", "silu_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "abs_backward", "clamp",
     "clamp_backward", "hardtanh_backward", "pow_scalar", "pow_scalar_backward",
+    "mse_loss", "mse_loss_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -1160,6 +1161,70 @@ def test_cross_entropy_total_keeps_float32_precision(ck_rows):
     losses, _, total, _ = ck_rows.cross_entropy_forward(logits, target)
     exact = losses.astype(np.float64).sum()
     assert abs(np.float32(total) - exact) <= 2 * np.spacing(np.float32(exact))
+
+
+# ---- mean squared error ----------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_mse_loss(ck, layout, dtype, reduction):
+    """the loss (a sum: within summation rounding) and both gradients (bit for bit: PyTorch's
+    order of operations), fresh and added into buffers"""
+    x = make(layout, dtype, (70, 90))
+    y = make("contiguous", dtype, x.shape, np.random.default_rng(5))
+    got, want = ck.mse_loss(x, y, reduction), REF.mse_loss(x, y, reduction)
+    if reduction == "none":
+        assert_same(got, want)
+    else:
+        terms = (x.astype(np.float64) - y) ** 2
+        assert_sum_close(got, want, terms.sum() / (max(1, x.size) if reduction == "mean" else 1))
+    scale = 2.0 / x.size if reduction == "mean" and x.size else 2.0
+    g = (make("contiguous", dtype, x.shape) if reduction == "none"
+         else np.asarray(0.75, dtype))
+    for need_x, need_y in ((True, True), (True, False), (False, True)):
+        got = ck.mse_loss_backward(x, y, g, scale, need_x, need_y)
+        want = REF.mse_loss_backward(x, y, g, scale, need_x, need_y)
+        for a, b in zip(got, want):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert_same(a, b)
+    acc_x, acc_y = (make("contiguous", dtype, x.shape, np.random.default_rng(k)) for k in (6, 7))
+    want = REF.mse_loss_backward(x, y, g, scale, True, True, acc_x.copy(), acc_y.copy())
+    got = ck.mse_loss_backward(x, y, g, scale, True, True, acc_x, acc_y)
+    assert got[0] is acc_x and got[1] is acc_y
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
+
+
+def test_mse_total_keeps_float32_precision(ck):
+    """Each block of 4096 squared errors sums in 16 float32 lanes, the blocks in double: a mean
+    over 2^22 elements within float32 rounding of the exact one, on 1 and 2 threads alike"""
+    rng = np.random.default_rng(15)
+    x, y = (rng.standard_normal(1 << 22).astype(np.float32) for _ in range(2))
+    exact = ((x.astype(np.float64) - y) ** 2).mean()
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append(ck.mse_loss(x, y, "mean"))
+    finally:
+        cgrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].dtype == np.float32 and got[0].shape == ()
+    assert abs(got[0] - exact) <= 2 * np.spacing(np.float32(exact))
+
+
+def test_mse_kernels_checked(ck):
+    from cgrad._C import reduce as rd
+    x = np.ones(5, np.float32)
+    with pytest.raises(ValueError, match="y has 4 elements, expected 5"):
+        rd.sq_diff_sum_(x, x[:4])
+    with pytest.raises(ValueError, match="out"):
+        rd.sq_diff_backward_(x, x, x[:3], 2.0, 1.0, False, False)
+    with pytest.raises((TypeError, ValueError)):
+        rd.sq_diff_sum_(x, x.astype(np.float64))
+    assert rd.sq_diff_sum_(x[:0], x[:0]) == 0.0
 
 
 def test_cross_entropy_bad_target(ck_rows):

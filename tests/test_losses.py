@@ -225,6 +225,26 @@ def test_mse_loss_broadcasts_with_pytorchs_warning(backend):
         _check_against_torch(F.mse_loss, torch.nn.functional.mse_loss, [x, y], np.float32)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mse_loss_large_accumulates_as_torch(backend, dtype, reduction):
+    """Above the kernels' size threshold (the one-pass sum and the backward that adds into
+    .grad): both gradients, over two backwards, against PyTorch"""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, y = (rng.standard_normal((300, 200)).astype(dtype) for _ in range(2))
+    (cx, tx), (cy, ty) = _pair(x, True), _pair(y, True)
+    for _ in range(2):
+        lo = F.mse_loss(cx, cy, reduction=reduction)
+        lt = torch.nn.functional.mse_loss(tx, ty, reduction=reduction)
+        _compare(lo, lt, dtype)
+        lo.backward()
+        lt.backward()
+    _compare(cx.grad, tx.grad, dtype)
+    _compare(cy.grad, ty.grad, dtype)
+    assert lo.grad_fn.name() == "MseLossBackward0"
+
+
 def test_mse_and_l1_modules_without_torch(backend):
     x = cgrad.tensor([1.0, 2.0, 4.0], requires_grad=True)
     y = cgrad.tensor([1.5, 2.0, 1.0])

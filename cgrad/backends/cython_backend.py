@@ -568,6 +568,42 @@ class CythonKernels(NumpyKernels):
             return fallback()
         return self._unary_backward(_ew.CLAMP, fallback, x, g, acc, *bounds)
 
+    def _mse_flat(self, x, y):
+        """x and y as 1-D views for the squared-error kernels, or None (other layouts, small)"""
+        if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
+                and x.shape == getattr(y, "shape", None) and _usable(x, x.dtype)
+                and _usable(y, x.dtype)):
+            return x.reshape(-1), y.reshape(-1)
+        return None
+
+    def mse_loss(self, x, y, reduction):
+        """the sum or mean in one pass (fixed-block partials: any thread count, same bits)"""
+        flat = None if reduction == "none" else self._mse_flat(x, y)
+        if flat is None:
+            return super().mse_loss(x, y, reduction)
+        total = _rd_for[x.dtype].sq_diff_sum_(*flat)
+        if reduction == "mean":
+            total = total / x.size if x.size else float("nan")      # (PyTorch's empty mean)
+        return np.asarray(total, dtype=x.dtype)
+
+    def mse_loss_backward(self, x, y, g, scale, need_x=True, need_y=True, acc_x=None,
+                          acc_y=None):
+        """one pass for each gradient wanted, added into its buffer, where g is one number"""
+        flat = self._mse_flat(x, y)
+        if flat is None or type(g) is not _ndarray or g.shape != () or g.dtype != x.dtype:
+            return super().mse_loss_backward(x, y, g, scale, need_x, need_y, acc_x, acc_y)
+        grads = []
+        for need, acc, negate in ((need_x, acc_x, False), (need_y, acc_y, True)):
+            if not need:
+                grads.append(None)
+                continue
+            add = acc is not None and acc.shape == x.shape and _writable(acc, x.dtype)
+            out = acc if add else np.empty(x.shape, x.dtype)
+            _rd_for[x.dtype].sq_diff_backward_(*flat, out.reshape(-1), scale, float(g), add,
+                                               negate)
+            grads.append(out)
+        return tuple(grads)
+
     def hardtanh_backward(self, x, g, lo, hi, acc=None):
         def fallback():
             return super(CythonKernels, self).hardtanh_backward(x, g, lo, hi, acc)

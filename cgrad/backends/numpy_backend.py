@@ -357,6 +357,24 @@ class NumpyKernels:
             keep &= x <= hi
         return _into(acc, np.where(keep, g, _scalar(0, g)))
 
+    def mse_loss(self, x, y, reduction):
+        """(x - y)**2, or its sum or mean as a 0-d array of the dtype (x, y of one shape)"""
+        d = self.sub(x, y)
+        sq = self.mul(d, d)
+        if reduction == "none":
+            return sq
+        return np.asarray((self.mean if reduction == "mean" else self.sum)(sq, None, False),
+                          dtype=sq.dtype)
+
+    def mse_loss_backward(self, x, y, g, scale, need_x=True, need_y=True, acc_x=None,
+                          acc_y=None):
+        """((x - y) * scale) * g for x (PyTorch's order; scale 2/n for a mean, else 2) and its
+        negation for y, each added into its acc if given"""
+        d = self.sub(x, y)
+        gx = self.mul(self.mul(d, d.dtype.type(scale)), g)
+        return (_into(acc_x, gx) if need_x else None,
+                _into(acc_y, self.neg(gx)) if need_y else None)
+
     def hardtanh_backward(self, x, g, lo, hi, acc=None):
         """g strictly between lo and hi, else 0 (NaN too): PyTorch's hardtanh_backward, which
         relu6 uses too (clamp_backward keeps g on the bounds)"""

@@ -113,12 +113,13 @@ class MseLoss(Op):
     reduction). Saves x and y, as PyTorch (an in-place change of either then raises), and
     takes x - y again in backward."""
     edge_order = (0, 1)             # next_functions as PyTorch's: input, target (no reduction)
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x, y, reduction):
-        d = B.kernels.sub(x, y)
         ctx.save_for_backward(x, y)
         ctx.reduction = reduction
-        return reduce(B.kernels.mul(d, d), reduction)
+        return B.kernels.mse_loss(x, y, reduction)
 
     @staticmethod
     def _scale(reduction, size):
@@ -126,13 +127,12 @@ class MseLoss(Op):
         return 2.0 / n if n else float("nan")
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, y = ctx.saved_tensors
-        d = B.kernels.sub(x, y)
         # PyTorch's order: (2 / n) (x - y), then times g
-        gx = B.kernels.mul(B.kernels.mul(d, d.dtype.type(MseLoss._scale(ctx.reduction, d.size))), g)
         need_x, need_y = ctx.needs_input_grad[:2]
-        return (gx if need_x else None), (B.kernels.neg(gx) if need_y else None), None
+        return B.kernels.mse_loss_backward(x, y, g, MseLoss._scale(ctx.reduction, x.size),
+                                           need_x, need_y, acc[0], acc[1]) + (None,)
 
     @staticmethod
     def graph_backward(ctx, g):

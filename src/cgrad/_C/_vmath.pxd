@@ -205,6 +205,10 @@ cdef inline floating neg_abs(floating x) noexcept nogil:
 cdef extern from *:
     """
     #include <string.h>
+    /* a row sum's term: x (dot 0), x y (1), or (x - y)**2 (2: a squared error; the vector
+       tails pad both with 0) */
+    #define CGRAD_TERM(x, y, dot) \\
+        ((dot) == 2 ? ((x) - (y)) * ((x) - (y)) : (dot) ? (x) * (y) : (x))
     #if defined(__GNUC__)
     #if defined(__AVX512F__) || defined(__AVX2__)
     #include <immintrin.h>
@@ -419,13 +423,15 @@ cdef extern from *:
         for (; i + 16 <= n; i += 16)                                               \\
             for (int k = 0; k < (K); k++) {                                        \\
                 memcpy(&v, x + i + k * (W), sizeof(v));                            \\
-                if (dot) { memcpy(&w, y + i + k * (W), sizeof(w)); v = v * w; }    \\
+                if (dot) memcpy(&w, y + i + k * (W), sizeof(w));                   \\
+                v = CGRAD_TERM(v, w, dot);                                         \\
                 acc[k] = acc[k] + v;                                               \\
             }                                                                      \\
         if (i < n)                                                                 \\
             for (int k = 0; k < (K); k++) {                                        \\
                 v = CGRAD_TAIL_K(TAIL, W, x + i, n - i, k, 0);                     \\
-                if (dot) v = v * CGRAD_TAIL_K(TAIL, W, y + i, n - i, k, 0);        \\
+                if (dot) w = CGRAD_TAIL_K(TAIL, W, y + i, n - i, k, 0);            \\
+                v = CGRAD_TERM(v, w, dot);                                         \\
                 acc[k] = acc[k] + v;                                               \\
             }                                                                      \\
         CGRAD_FOLD(acc, K, W, CGRAD_ADD, CGRAD_ADD, out);                          \\
@@ -483,7 +489,7 @@ cdef extern from *:
     } while (0)
     #define CGRAD_SSUM(S, x, y, n, dot, out) do {                                     \\
         S lanes[16] = {0};                                                         \\
-        for (Py_ssize_t i = 0; i < n; i++) lanes[i % 16] += dot ? x[i] * y[i] : x[i];\\
+        for (Py_ssize_t i = 0; i < n; i++) lanes[i % 16] += CGRAD_TERM(x[i], y[i], dot); \\
         for (int w_ = 8; w_ >= 1; w_ /= 2)                                         \\
             for (int j = 0; j < w_; j++) lanes[j] = lanes[j] + lanes[j + w_];      \\
         out = lanes[0];                                                            \\
