@@ -128,7 +128,7 @@ COMPILED = {
     "sigmoid", "sigmoid_backward", "silu", "silu_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "abs_backward", "clamp",
     "clamp_backward", "hardtanh_backward", "pow_scalar", "pow_scalar_backward",
-    "mse_loss", "mse_loss_backward",
+    "mse_loss", "mse_loss_backward", "elu", "elu_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -421,6 +421,7 @@ def test_binary_same_bits_for_any_thread_count(ck, threads):
 
 
 # ---- unary elementwise -----------------------------------------------------------------------
+SELU = (1.6732632423543772, 1.0507009873554805)      # selu's alpha and scale
 # name -> (call on a kernel object with (s, g, acc), domain low, exact?)
 UNARY_BACKWARD = {
     "exp_backward": (lambda k, s, g, acc: k.exp_backward(s, g, acc), -2.0, True),
@@ -429,6 +430,10 @@ UNARY_BACKWARD = {
     "tanh_backward": (lambda k, s, g, acc: k.tanh_backward(s, g, acc), -1.0, True),
     "sigmoid_backward": (lambda k, s, g, acc: k.sigmoid_backward(s, g, acc), 0.0, True),
     "silu_backward": (lambda k, s, g, acc: k.silu_backward(s, g, acc), -5.0, False),
+    "elu_backward": (lambda k, s, g, acc: k.elu_backward(s, g, 0.7, acc=acc), -5.0, False),
+    "selu_backward": (lambda k, s, g, acc: k.elu_backward(s, g, *SELU, acc=acc), -5.0, False),
+    "celu_backward": (lambda k, s, g, acc: k.elu_backward(s, g, 2.0, 1.0, 0.5, acc), -5.0,
+                      True),                                    # (NumPy's: the same bits)
     "relu_backward": (lambda k, s, g, acc: k.relu_backward(s, g, acc), -2.0, True),
     "leaky_relu_backward": (lambda k, s, g, acc: k.leaky_relu_backward(s, g, 0.1, acc), -2.0,
                             True),
@@ -457,6 +462,9 @@ UNARY_FORWARD = {
     "relu": (lambda k, x: k.relu(x), True),
     "sigmoid": (lambda k, x: k.sigmoid(x), False),
     "silu": (lambda k, x: k.silu(x), False),
+    "elu": (lambda k, x: k.elu(x, 0.7), False),
+    "selu": (lambda k, x: k.elu(x, *SELU), False),
+    "celu": (lambda k, x: k.elu(x, 2.0, 1.0, 0.5), True),
     "tanh": (lambda k, x: k.tanh(x), False),
     "leaky_relu": (lambda k, x: k.leaky_relu(x, 0.01), True),
     "gelu": (lambda k, x: k.gelu(x), False),
@@ -1646,6 +1654,25 @@ def test_kernel_log_forward_within_an_ulp(isa):
     finite = np.isfinite(want)
     assert ulps_apart(out[finite], want[finite]).max() <= 1
     np.testing.assert_array_equal(out[~finite], want[~finite])     # NaN matches NaN
+
+
+@pytest.mark.parametrize("isa", [""] + ISAS)
+def test_kernel_elu_expm1_within_an_ulp(isa):
+    """elu's e**x - 1 (x <= 0) on every build: within an ulp of the rounded value on a sweep
+    of every binade down to past -30 (where it is -1), -0 kept, NaN kept; x itself above 0"""
+    import importlib
+    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
+        "elementwise", isa)[1]
+    neg = -np.arange(1, 0x42000000, 2003, dtype=np.int64).astype(np.int32).view(np.float32)
+    x = np.concatenate([neg, np.float32([-0.0, 0.0, -1e-45, -np.inf, np.nan, 3.5, np.inf])])
+    out = np.empty_like(x)
+    mod.unary_(mod.ELU, x, out, 1.0, 1.0)
+    with np.errstate(all="ignore"):
+        want = np.where(x <= 0, np.expm1(x.astype(np.float64)), x).astype(np.float32)
+    finite = ~np.isnan(x)
+    assert ulps_apart(out[finite], want[finite]).max() <= 1
+    assert np.isnan(out[~finite]).all()
+    assert np.signbit(out[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

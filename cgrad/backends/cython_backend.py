@@ -568,6 +568,22 @@ class CythonKernels(NumpyKernels):
             return fallback()
         return self._unary_backward(_ew.CLAMP, fallback, x, g, acc, *bounds)
 
+    def elu(self, x, alpha, scale=1.0, input_scale=1.0):
+        """float32 elu and selu (input_scale 1) in one pass, e**x - 1 by the kernels' own
+        expm1 (NumPy's float32 expm1 is a libm call per element); celu and float64: NumPy's"""
+        out = None
+        if input_scale == 1 and type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.ELU, x, _as_dtype(alpha * scale, x), _as_dtype(scale, x))
+        return out if out is not None else super().elu(x, alpha, scale, input_scale)
+
+    def elu_backward(self, x, g, alpha, scale=1.0, input_scale=1.0, acc=None):
+        def fallback():
+            return super(CythonKernels, self).elu_backward(x, g, alpha, scale, input_scale, acc)
+        if input_scale == 1 and type(x) is _ndarray and x.dtype == _F32:
+            return self._unary_backward(_ew.ELU, fallback, x, g, acc,
+                                        _as_dtype(alpha * scale, x), _as_dtype(scale, x))
+        return fallback()
+
     def _mse_flat(self, x, y):
         """x and y as 1-D views for the squared-error kernels, or None (other layouts, small)"""
         if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)

@@ -357,6 +357,17 @@ class NumpyKernels:
             keep &= x <= hi
         return _into(acc, np.where(keep, g, _scalar(0, g)))
 
+    def elu(self, x, alpha, scale=1.0, input_scale=1.0):
+        """scale x above 0, else alpha scale (e**(input_scale x) - 1): PyTorch's elu kernel,
+        which selu (its alpha and scale) and celu (input_scale 1 / alpha) run too"""
+        return np.where(x <= 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
+
+    def elu_backward(self, x, g, alpha, scale=1.0, input_scale=1.0, acc=None):
+        """g scale above 0 (and at NaN), else g input_scale alpha scale e**(input_scale x),
+        from the saved input"""
+        i = input_scale
+        return _into(acc, np.where(x <= 0, g * (i * alpha * scale) * np.exp(x * i), g * scale))
+
     def mse_loss(self, x, y, reduction):
         """(x - y)**2, or its sum or mean as a 0-d array of the dtype (x, y of one shape)"""
         d = self.sub(x, y)

@@ -1101,18 +1101,20 @@ class Elu(Op):
     """y = scale x if x > 0 else alpha scale (e**(input_scale x) - 1)   ->   dx = g scale, or
     g input_scale alpha scale e**(input_scale x): PyTorch's elu kernel, which selu (its alpha
     and scale) and celu (input_scale = 1 / alpha) run too"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):
         require_float(x.dtype, "elu_cpu")
         ctx.save_for_backward(x)
         ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
-        return np.where(x <= 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
+        return B.kernels.elu(x, alpha, scale, input_scale)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
-        return np.where(x <= 0, g * (i * a * s) * np.exp(x * i), g * s), None, None, None
+        return B.kernels.elu_backward(x, g, ctx.alpha, ctx.scale, ctx.input_scale,
+                                      acc[0]), None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -1126,6 +1128,7 @@ class EluInplace(Elu):
     """elu_: the same from the saved output (dx = g input_scale (y + alpha scale) where
     y <= 0), as PyTorch's"""
     grad_fn_name = "EluBackward1"
+    accumulates = False
 
     @staticmethod
     def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):

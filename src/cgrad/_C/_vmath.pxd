@@ -1,7 +1,7 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
 from cython cimport floating
-from libc.math cimport exp, fabs, fabsf, log
+from libc.math cimport exp, expm1, fabs, fabsf, log
 
 cdef extern from *:
     """
@@ -85,6 +85,21 @@ cdef extern from *:
         scale.i = (int32_t) ((uint32_t) (n + 127) << 23);                           /* 2**n */
         return CGRAD_FMAF(q, scale.f, scale.f);
     }
+    /* e**a - 1 for float32 a <= 0 (elu), without cancellation: q 2**n + (2**n - 1) from the
+       reduced polynomial's q = e**r - 1, rounded once; 2**n - 1 is exact for the n here, and
+       n = 0 gives q itself, r being a. a is clamped to -30, where the result rounds to -1
+       (2**n stays normal); NaN stays NaN. Above -2**-25 the result is a itself (the rounded
+       value there), which keeps -0's sign (the reduction's sums make it +0). Within 1 ulp of
+       the rounded value: every float32 a <= 0 swept. */
+    CGRAD_ALWAYS_INLINE float cgrad_expm1f_nonpos(float a) {
+        const float lo = -30.0f;
+        int32_t n;
+        float q = cgrad_expm1f_reduced(a < lo ? lo : a, &n);
+        union { float f; int32_t i; } scale;
+        scale.i = (int32_t) ((uint32_t) (n + 127) << 23);                           /* 2**n */
+        q = CGRAD_FMAF(q, scale.f, scale.f - 1.0f);
+        return a > -0x1p-25f ? a : q;
+    }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
        where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
        f = m - 1, ln m = f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus
@@ -150,6 +165,7 @@ cdef extern from *:
     float cgrad_expf(float a) noexcept nogil
     # e**a for -20 <= a <= 0 only (a normal result: no clamp, one scaling)
     float cgrad_expf_normal(float a) noexcept nogil
+    float cgrad_expm1f_nonpos(float a) noexcept nogil
     # e**a * 2**24, for a caller that folds the 2**-24 into its own factors
     float cgrad_expf_nonpos_2p24(float a) noexcept nogil
     float cgrad_fmaf "CGRAD_FMAF"(float a, float b, float c) noexcept nogil
@@ -174,6 +190,14 @@ cdef inline floating vexp(floating x) noexcept nogil:
         return cgrad_expf(x)
     else:
         return exp(x)
+
+
+cdef inline floating vexpm1_nonpos(floating x) noexcept nogil:
+    """e**x - 1 for x <= 0 (or NaN): cgrad_expm1f_nonpos for float32; libm for float64"""
+    if floating is float:
+        return cgrad_expm1f_nonpos(x)
+    else:
+        return expm1(x)
 
 
 cdef inline floating vlog(floating x) noexcept nogil:

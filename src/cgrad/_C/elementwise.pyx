@@ -13,7 +13,8 @@ from cython.parallel cimport prange
 from libc.math cimport copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_expf_normal,
-                              cgrad_fmaf, cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vlog)
+                              cgrad_fmaf, cgrad_min_bits, neg_abs, vexp, vexp_nonpos,
+                              vexpm1_nonpos, vlog)
 
 link_thread_count()
 
@@ -38,6 +39,8 @@ ctypedef struct UClamp:
 ctypedef struct UHardtanh:
     char tag
 ctypedef struct USilu:
+    char tag
+ctypedef struct UElu:
     char tag
 ctypedef struct UGeluErf:
     char tag
@@ -67,6 +70,7 @@ ctypedef fused unop:
     UClamp
     UHardtanh
     USilu
+    UElu
     UGeluErf
     UGeluErfExp
     UGeluTanh
@@ -90,6 +94,7 @@ cpdef enum:
     POW_INT = 11
     HARDTANH = 12          # backward only (its forward is CLAMP's)
     SILU = 13
+    ELU = 14               # elu and selu: p0 = alpha scale, p1 = scale (input scale 1)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -276,6 +281,11 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         # PyTorch's silu_backward, g d (1 + x (1 - d)), with the sigmoid d of x as _f's
         d = _sigmoid(s)
         return g * d * (one + s * (one - d))
+    elif unop is UElu:
+        # g scale above 0 and at NaN, else (g alpha scale) e**x, from the saved input (at NaN
+        # PyTorch's float32 and scalar loops give g scale, its float64 vectorised one NaN);
+        # the exp's argument is 0 on the side not taken, so that it stays bounded
+        return (g * p0) * vexp_nonpos(s if s <= zero else zero) if s <= zero else g * p1
     elif unop is URelu:
         return zero if s <= zero else g         # a NaN output passes g on, as in PyTorch
     elif unop is ULeaky:
@@ -337,6 +347,8 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return _sigmoid(x)
     elif unop is USilu:
         return x * _sigmoid(x)
+    elif unop is UElu:
+        return vexpm1_nonpos(x if x <= zero else zero) * p0 if x <= zero else x * p1
     elif unop is UTanh:
         return _tanh(x)
     elif unop is UGeluTanh:
@@ -446,7 +458,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > SILU:
+    if op < EXP or op > ELU:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -480,6 +492,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UHardtanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == SILU:
             _bwd(<USilu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ELU:
+            _bwd(<UElu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF and has_aux:
             _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
@@ -541,7 +555,7 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
-    SILU, TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or
+    SILU, ELU, TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -552,7 +566,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
-                    NEG_HALF_SQUARE, SIGMOID, SILU, TANH, GELU_TANH):
+                    NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -582,6 +596,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<USigmoid*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SILU:
             _fwd(<USilu*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ELU:
+            _fwd(<UElu*> NULL, xp, op_, q0, q1, fl, n)
         elif op == TANH:
             _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == GELU_TANH:
