@@ -121,7 +121,7 @@ def reduce_to(grad, shape):
 
 # ---- the override list -----------------------------------------------------------------------
 COMPILED = {
-    "accumulate_", "zero_", "sum_to_shape",
+    "accumulate_", "zero_", "as_contiguous", "sum_to_shape",
     "add", "sub", "mul", "div", "maximum", "minimum",
     "mul_backward", "div_backward", "maximum_backward", "minimum_backward",
     "exp", "exp_backward", "log", "log_backward", "sqrt_backward", "tanh", "tanh_backward",
@@ -1169,6 +1169,52 @@ def test_cross_entropy_total_keeps_float32_precision(ck_rows):
     losses, _, total, _ = ck_rows.cross_entropy_forward(logits, target)
     exact = losses.astype(np.float64).sum()
     assert abs(np.float32(total) - exact) <= 2 * np.spacing(np.float32(exact))
+
+
+# ---- transposed copies ------------------------------------------------------------------------
+TRANSPOSED = [(1024, 1024), (37, 70), (16, 16), (1, 300), (3, 5, 33), (2, 3, 40, 17)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", TRANSPOSED)
+def test_transposed_copy_and_accumulate(ck, dtype, shape):
+    """a transposed view (the last two axes swapped) made row-major, and added into a
+    buffer, by the tiled kernel: the same values as NumPy's strided copy and add, tiles cut
+    at any size; other layouts (sliced, both axes reversed) take NumPy's"""
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal(shape).astype(dtype)
+    views = [base.swapaxes(-1, -2), base[..., ::2].swapaxes(-1, -2),
+             base[..., ::-1, ::-1]]
+    for x in views:
+        got = ck.as_contiguous(x)
+        assert got.flags.c_contiguous
+        assert np.shares_memory(got, base) == x.flags.c_contiguous    # (a copy if not already)
+        assert_same(got, REF.as_contiguous(x))
+        acc = rng.standard_normal(x.shape).astype(dtype)
+        want = acc + x
+        assert ck.accumulate_(acc, x) is acc
+        assert_same(acc, want)
+
+
+def test_transpose_kernel_checked(ck):
+    from cgrad._C import grad
+    a = np.zeros((1, 4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"d has shape \(1, 4, 6\), expected \(1, 6, 4\)"):
+        grad.transpose_into_(a, np.zeros((1, 4, 6), np.float32), False)
+    with pytest.raises(ValueError):
+        grad.transpose_into_(a, np.zeros((1, 6, 4), np.float64), False)
+    grad.transpose_into_(a[:, :0], np.zeros((1, 6, 0), np.float32), True)    # empty: no-op
+
+
+def test_transposed_gradient_of_a_leaf(backend):
+    """x.t().contiguous(): its backward's transposed gradient becomes x.grad (fresh, then added)
+    row-major, as NumPy's copy gives"""
+    x = cgrad.randn(300, 500, requires_grad=True)
+    g = cgrad.randn(500, 300)
+    for _ in range(2):
+        x.t().contiguous().backward(g)
+    assert x.grad.is_contiguous()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * g.numpy().T)
 
 
 # ---- mean squared error ----------------------------------------------------------------------

@@ -113,6 +113,8 @@ def _new_grad(data, g, owned):
     if data.flags.c_contiguous or not is_dense(data):
         if owned and g.dtype == data.dtype and g.flags.c_contiguous and g.flags.writeable:
             return g
+        if g.dtype == data.dtype and not g.flags.c_contiguous and type(g) is np.ndarray:
+            return B.kernels.as_contiguous(g)      # a copy (a transposed one in tiles)
         return np.array(g, dtype=data.dtype, order="C")
     if (owned and g.dtype == data.dtype and g.flags.writeable
             and all(n == 1 or gs == ds for n, gs, ds in zip(data.shape, g.strides,

@@ -137,6 +137,15 @@ def _broadcast(s1, s2):
     return tuple(out)
 
 
+def _transposed(a, dtype):
+    """a with its last two axes swapped, as a C-contiguous (B, N, M) view, if a is such a view
+    of a row-major array of dtype (x.t(), x.transpose(-1, -2)); else None"""
+    if a.ndim < 2 or a.shape[-1] < 2 or a.shape[-2] < 2:
+        return None
+    t = a.swapaxes(-1, -2)
+    return t.reshape(-1, *t.shape[-2:]) if _usable(t, dtype) else None
+
+
 def _writable(a, dtype):
     return _usable(a, dtype) and a.flags.writeable
 
@@ -263,11 +272,26 @@ class CythonKernels(NumpyKernels):
             if g.shape == acc.shape and _usable(g, acc.dtype):
                 _grad_for[acc.dtype].accumulate_(acc.reshape(-1), g.reshape(-1))
                 return acc
+            gt = _transposed(g, acc.dtype) if g.shape == acc.shape else None
+            if gt is not None:                     # (a transposed view's gradient)
+                _grad_for[acc.dtype].transpose_into_(gt, acc.reshape(gt.shape[0], *g.shape[-2:]),
+                                                     True)
+                return acc
             if g.size == 1 and g.ndim <= acc.ndim and g.dtype == acc.dtype:
                 _grad_for[acc.dtype].accumulate_scalar_(acc.reshape(-1),
                                                         acc.dtype.type(g.reshape(())))
                 return acc
         return NumpyKernels.accumulate_(self, acc, g)
+
+    def as_contiguous(self, x):
+        """a row-major copy of x; a transposed one (its last two axes swapped) in tiles"""
+        gt = _transposed(x, x.dtype) if (type(x) is _ndarray and x.size >= self.min_size
+                                         and _float(x.dtype)) else None
+        if gt is None:
+            return NumpyKernels.as_contiguous(self, x)
+        out = np.empty(x.shape, x.dtype)
+        _grad_for[x.dtype].transpose_into_(gt, out.reshape(gt.shape[0], *x.shape[-2:]), False)
+        return out
 
     def zero_(self, a):
         if a.size >= self.min_size and _float(a.dtype) and _writable(a, a.dtype):

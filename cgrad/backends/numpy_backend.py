@@ -146,6 +146,10 @@ class NumpyKernels:
         np.add(acc, g, out=acc, casting="unsafe")
         return acc
 
+    def as_contiguous(self, x):
+        """a row-major copy of x (at least 1-D, as np.ascontiguousarray)"""
+        return np.ascontiguousarray(x)
+
     def zero_(self, a):
         """a[...] = 0 in place; returns a."""
         a.fill(0)

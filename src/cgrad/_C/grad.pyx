@@ -1,5 +1,5 @@
 """Gradient buffers: accumulate into .grad and zero it in place, never allocating.
-Callers pass C-contiguous 1-D views of equal length and one dtype."""
+Callers pass C-contiguous 1-D views of equal length and one dtype (transpose_into_: 3-D)."""
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
@@ -79,3 +79,62 @@ def zero_(floating[::1] a):
         return
     with nogil:
         cgrad_zero_bytes(&a[0], n * sizeof(floating))
+
+
+cdef enum:
+    TILE = 16          # a tile's side: 16 floats are one 64-byte line
+
+
+cdef void _transpose_tile(const floating* a, Py_ssize_t lda, floating* d, Py_ssize_t ldd,
+                          Py_ssize_t rows, Py_ssize_t cols, bint add) noexcept nogil:
+    """d[i, j] (+)= a[j, i] for i < rows, j < cols (<= TILE), through a local buffer: each
+    row of a is read and each row of d written in one contiguous run"""
+    cdef floating buf[TILE * TILE]
+    cdef Py_ssize_t i, j
+    for j in range(cols):
+        for i in range(rows):
+            buf[i * TILE + j] = a[j * lda + i]
+    for i in range(rows):
+        if add:
+            for j in range(cols):
+                d[i * ldd + j] += buf[i * TILE + j]
+        else:
+            for j in range(cols):
+                d[i * ldd + j] = buf[i * TILE + j]
+
+
+cdef void _transpose_band(const floating* a, floating* d, Py_ssize_t t, Py_ssize_t tiles_m,
+                          Py_ssize_t n, Py_ssize_t m, bint add) noexcept nogil:
+    """d's rows i0 .. i0 + TILE of batch element b, t = b * tiles_m + i0 / TILE"""
+    cdef Py_ssize_t b = t // tiles_m, i0 = (t % tiles_m) * TILE, j0, jt
+    cdef const floating* ab = a + b * n * m
+    cdef floating* db = d + b * m * n
+    for jt in range((n + TILE - 1) // TILE):
+        j0 = jt * TILE
+        _transpose_tile(ab + j0 * m + i0, m, db + i0 * n + j0, n,
+                        min(<Py_ssize_t> TILE, m - i0), min(<Py_ssize_t> TILE, n - j0), add)
+
+
+def transpose_into_(const floating[:, :, ::1] a, floating[:, :, ::1] d, bint add):
+    """d[b] (+)= a[b].T for each b (a of shape (B, N, M), d (B, M, N), both C-contiguous): a
+    transposed view made contiguous, or a transposed gradient added into .grad, in tiles of
+    16 x 16. NumPy's strided copy walks a with a stride of a whole row on every element,
+    which for a power-of-two row misses cache and aliases in L1 each time (1024^2 floats:
+    3.3 ms a copy, 3.7 an add, on a Zen 4)."""
+    cdef Py_ssize_t nb = a.shape[0], n = a.shape[1], m = a.shape[2]
+    if d.shape[0] != nb or d.shape[1] != m or d.shape[2] != n:
+        raise ValueError(f"d has shape {(d.shape[0], d.shape[1], d.shape[2])}, expected "
+                         f"{(nb, m, n)}")
+    cdef Py_ssize_t tiles_m = (m + TILE - 1) // TILE, t
+    if nb == 0 or m == 0 or n == 0:
+        return
+    cdef const floating* ap = &a[0, 0, 0]
+    cdef floating* dp = &d[0, 0, 0]
+    with nogil:
+        # one task per tile row of d (a band of TILE rows in one batch element)
+        if parallel(nb * m * n):
+            for t in prange(nb * tiles_m, schedule="static", num_threads=cgrad_threads()):
+                _transpose_band(ap, dp, t, tiles_m, n, m, add)
+        else:
+            for t in range(nb * tiles_m):
+                _transpose_band(ap, dp, t, tiles_m, n, m, add)
