@@ -1275,7 +1275,7 @@ def test_mse_kernels_checked(ck):
     with pytest.raises(ValueError, match="y has 4 elements, expected 5"):
         rd.sq_diff_sum_(x, x[:4])
     with pytest.raises(ValueError, match="out"):
-        rd.sq_diff_backward_(x, x, x[:3], 2.0, 1.0, False, False)
+        rd.sq_diff_backward_(x, x, x[:3], 2.0, 1.0, False)
     with pytest.raises((TypeError, ValueError)):
         rd.sq_diff_sum_(x, x.astype(np.float64))
     assert rd.sq_diff_sum_(x[:0], x[:0]) == 0.0

@@ -633,14 +633,14 @@ class CythonKernels(NumpyKernels):
         if flat is None or type(g) is not _ndarray or g.shape != () or g.dtype != x.dtype:
             return super().mse_loss_backward(x, y, g, scale, need_x, need_y, acc_x, acc_y)
         grads = []
-        for need, acc, negate in ((need_x, acc_x, False), (need_y, acc_y, True)):
+        for need, acc, sign in ((need_x, acc_x, 1.0), (need_y, acc_y, -1.0)):
             if not need:
                 grads.append(None)
                 continue
             add = acc is not None and acc.shape == x.shape and _writable(acc, x.dtype)
             out = acc if add else np.empty(x.shape, x.dtype)
-            _rd_for[x.dtype].sq_diff_backward_(*flat, out.reshape(-1), scale, float(g), add,
-                                               negate)
+            _rd_for[x.dtype].sq_diff_backward_(*flat, out.reshape(-1), scale, sign * float(g),
+                                               add)
             grads.append(out)
         return tuple(grads)
 

@@ -48,6 +48,18 @@ cdef extern from *:
        compare and select took ~13% of the sigmoid's time. n + 24 comes from the sum's bits,
        n being bits(t) - bits(magic): no float-to-int conversion. (The same bits, for every
        a <= 0 and NaN, as the former two halves 2**(n/2) * 2**(n - n/2), 15% faster.) */
+    /* P's coefficients, shared with the row kernels' vector copy (cgrad_vexpf_nonpos) */
+    #define CGRAD_EXP_P0 4.999999403953552e-1f
+    #define CGRAD_EXP_P1 1.666652113199234e-1f
+    #define CGRAD_EXP_P2 4.166838899254799e-2f
+    #define CGRAD_EXP_P3 8.368710055947304e-3f
+    #define CGRAD_EXP_P4 1.3814613921567798e-3f
+    /* 2**n as a float's bits, for a normal power (-126 <= n <= 127) */
+    CGRAD_ALWAYS_INLINE float cgrad_pow2f(int32_t n) {
+        union { float f; int32_t i; } u;
+        u.i = (int32_t) ((uint32_t) (n + 127) << 23);
+        return u.f;
+    }
     /* e**x = (1 + q) * 2**n for the q returned (e**r - 1) and n = bits(t) - bits(magic), in
        *n: the reduction and polynomial above */
     CGRAD_ALWAYS_INLINE float cgrad_expm1f_reduced(float x, int32_t* n) {
@@ -57,10 +69,9 @@ cdef extern from *:
         float r = CGRAD_FMAF(fn, -0.693359375f, x);
         r = CGRAD_FMAF(fn, 2.12194440e-4f, r);
         float r2 = r * r, r4 = r2 * r2;
-        float p = CGRAD_FMAF(1.3814613921567798e-3f, r4,
-                             CGRAD_FMAF(CGRAD_FMAF(8.368710055947304e-3f, r, 4.166838899254799e-2f),
-                                        r2, CGRAD_FMAF(1.666652113199234e-1f, r,
-                                                       4.999999403953552e-1f)));
+        float p = CGRAD_FMAF(CGRAD_EXP_P4, r4,
+                             CGRAD_FMAF(CGRAD_FMAF(CGRAD_EXP_P3, r, CGRAD_EXP_P2), r2,
+                                        CGRAD_FMAF(CGRAD_EXP_P1, r, CGRAD_EXP_P0)));
         union { float f; int32_t i; } bits;
         bits.f = t;
         *n = bits.i - 0x4B400000;
@@ -70,9 +81,7 @@ cdef extern from *:
         const float lo = -104.0f;
         int32_t n;
         float p = cgrad_expm1f_reduced(a < lo ? lo : a, &n) + 1.0f;
-        union { float f; int32_t i; } scale;
-        scale.i = (int32_t) ((uint32_t) (n + 151) << 23);                      /* 2**(n + 24) */
-        return p * scale.f;
+        return p * cgrad_pow2f(n + 24);
     }
     /* e**a for float32 a in [-20, 0] (tanh's -2|x|, |x| clamped where tanh rounds to 1): the
        result stays normal, so no clamp, 2**n in one step, and the 1 + q of the polynomial
@@ -80,10 +89,8 @@ cdef extern from *:
        as rounding 1 + q, then scaling) */
     CGRAD_ALWAYS_INLINE float cgrad_expf_normal(float a) {
         int32_t n;
-        float q = cgrad_expm1f_reduced(a, &n);
-        union { float f; int32_t i; } scale;
-        scale.i = (int32_t) ((uint32_t) (n + 127) << 23);                           /* 2**n */
-        return CGRAD_FMAF(q, scale.f, scale.f);
+        float q = cgrad_expm1f_reduced(a, &n), scale = cgrad_pow2f(n);
+        return CGRAD_FMAF(q, scale, scale);
     }
     /* e**a - 1 for float32 a <= 0 (elu), without cancellation: q 2**n + (2**n - 1) from the
        reduced polynomial's q = e**r - 1, rounded once; 2**n - 1 is exact for the n here, and
@@ -94,10 +101,8 @@ cdef extern from *:
     CGRAD_ALWAYS_INLINE float cgrad_expm1f_nonpos(float a) {
         const float lo = -30.0f;
         int32_t n;
-        float q = cgrad_expm1f_reduced(a < lo ? lo : a, &n);
-        union { float f; int32_t i; } scale;
-        scale.i = (int32_t) ((uint32_t) (n + 127) << 23);                           /* 2**n */
-        q = CGRAD_FMAF(q, scale.f, scale.f - 1.0f);
+        float q = cgrad_expm1f_reduced(a < lo ? lo : a, &n), scale = cgrad_pow2f(n);
+        q = CGRAD_FMAF(q, scale, scale - 1.0f);
         return a > -0x1p-25f ? a : q;
     }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
@@ -155,10 +160,7 @@ cdef extern from *:
         int32_t n;
         float p = cgrad_expm1f_reduced(hi < x ? hi : x, &n) + 1.0f;
         int32_t h = n >> 1;
-        union { float f; int32_t i; } s1, s2;
-        s1.i = (int32_t) ((uint32_t) (h + 127) << 23);
-        s2.i = (int32_t) ((uint32_t) (n - h + 127) << 23);
-        return p * s1.f * s2.f;
+        return p * cgrad_pow2f(h) * cgrad_pow2f(n - h);
     }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
@@ -379,10 +381,9 @@ cdef extern from *:
         r = cgrad_vfmaf(fn, zero + 2.12194440e-4f, r);
         cgrad_vsf r2 = r * r, r4 = r2 * r2;
         cgrad_vsf p = cgrad_vfmaf(
-            zero + 1.3814613921567798e-3f, r4,
-            cgrad_vfmaf(cgrad_vfmaf(zero + 8.368710055947304e-3f, r, zero + 4.166838899254799e-2f),
-                        r2, cgrad_vfmaf(zero + 1.666652113199234e-1f, r,
-                                        zero + 4.999999403953552e-1f)));
+            zero + CGRAD_EXP_P4, r4,
+            cgrad_vfmaf(cgrad_vfmaf(zero + CGRAD_EXP_P3, r, zero + CGRAD_EXP_P2), r2,
+                        cgrad_vfmaf(zero + CGRAD_EXP_P1, r, zero + CGRAD_EXP_P0)));
         p = cgrad_vfmaf(p, r2, r) + 1.0f;
         cgrad_vsu scale = ((cgrad_vsu) t - 0x4B400000u + 151u) << 23;          /* 2**(n + 24) */
         return p * (cgrad_vsf) scale * 5.9604644775390625e-8f;                /* * 2**-24 */

@@ -578,23 +578,21 @@ def sq_diff_sum_(const floating[::1] x, const floating[::1] y):
 
 
 cdef void _sq_diff_bwd(const floating* x, const floating* y, floating* out, floating scale,
-                       floating g, bint add, bint negate, Py_ssize_t n) noexcept nogil:
+                       floating g, bint add, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating d
-    for i in range(n):
-        d = ((x[i] - y[i]) * scale) * g
-        if negate:
-            d = -d
-        if add:
-            out[i] += d
-        else:
-            out[i] = d
+    if add:
+        for i in range(n):
+            out[i] += ((x[i] - y[i]) * scale) * g
+    else:
+        for i in range(n):
+            out[i] = ((x[i] - y[i]) * scale) * g
 
 
 def sq_diff_backward_(const floating[::1] x, const floating[::1] y, floating[::1] out,
-                      double scale, double g, bint add, bint negate):
-    """out (+)= ((x - y) * scale) * g, negated for the target's gradient (negate): the mean
-    squared error's backward (scale 2/n or 2), in PyTorch's order, in one pass"""
+                      double scale, double g, bint add):
+    """out (+)= ((x - y) * scale) * g in one pass: the mean squared error's backward (scale
+    2/n or 2), in PyTorch's order; with -g, the target's (rounding is symmetric in sign: the
+    negation of x's, bit for bit)"""
     cdef Py_ssize_t n = x.shape[0], nb, b, i
     _check(y.shape[0], n, "y")
     _check(out.shape[0], n, "out")
@@ -609,12 +607,12 @@ def sq_diff_backward_(const floating[::1] x, const floating[::1] y, floating[::1
         if parallel(n):
             for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
                 i = b * SQ_BWD_BLOCK
-                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add, negate,
+                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add,
                              min(<Py_ssize_t> SQ_BWD_BLOCK, n - i))
         else:
             for b in range(nb):
                 i = b * SQ_BWD_BLOCK
-                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add, negate,
+                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add,
                              min(<Py_ssize_t> SQ_BWD_BLOCK, n - i))
 
 
