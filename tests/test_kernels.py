@@ -1172,7 +1172,8 @@ def test_cross_entropy_total_keeps_float32_precision(ck_rows):
 
 
 # ---- transposed copies ------------------------------------------------------------------------
-TRANSPOSED = [(1024, 1024), (37, 70), (16, 16), (1, 300), (3, 5, 33), (2, 3, 40, 17)]
+TRANSPOSED = [(1024, 1024), (37, 70), (16, 16), (1, 300), (3, 5, 33), (2, 3, 40, 17),
+              (0, 16, 20), (4, 0, 7)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1180,15 +1181,17 @@ TRANSPOSED = [(1024, 1024), (37, 70), (16, 16), (1, 300), (3, 5, 33), (2, 3, 40,
 def test_transposed_copy_and_accumulate(ck, dtype, shape):
     """a transposed view (the last two axes swapped) made row-major, and added into a
     buffer, by the tiled kernel: the same values as NumPy's strided copy and add, tiles cut
-    at any size; other layouts (sliced, both axes reversed) take NumPy's"""
+    at any size, zero-size too; other layouts (sliced, both axes reversed, broadcast) take
+    NumPy's"""
     rng = np.random.default_rng(9)
     base = rng.standard_normal(shape).astype(dtype)
     views = [base.swapaxes(-1, -2), base[..., ::2].swapaxes(-1, -2),
-             base[..., ::-1, ::-1]]
+             base[..., ::-1, ::-1], np.broadcast_to(base[..., :1, :], base.shape).swapaxes(-1, -2)]
     for x in views:
         got = ck.as_contiguous(x)
         assert got.flags.c_contiguous
-        assert np.shares_memory(got, base) == x.flags.c_contiguous    # (a copy if not already)
+        # a copy if not row-major already (an empty array shares no memory with anything)
+        assert np.shares_memory(got, base) == (x.flags.c_contiguous and x.size > 0)
         assert_same(got, REF.as_contiguous(x))
         acc = rng.standard_normal(x.shape).astype(dtype)
         want = acc + x
