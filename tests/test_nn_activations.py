@@ -123,8 +123,10 @@ def test_activations_match_torch(backend, dtype, call, grad_fn):
 @pytest.mark.parametrize("call", ["F.relu6(x)", "F.hardtanh(x)", "F.hardtanh(x, -2.9, 0.5)"])
 def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
     """Above the kernels' size threshold (the compiled backward, which adds into .grad): the
-    bounds themselves and NaN (0 at both, as PyTorch's vectorised loop), two backwards
-    accumulating"""
+    bounds themselves and NaN, two backwards accumulating. 0 on a bound, and 0 at NaN as
+    PyTorch's vectorised loop gives; its scalar loop passes g there, and which loop takes an
+    element is PyTorch's choice (elu's NaN changed with it within one run of the suite), so
+    the NaN points are checked apart."""
     x = _input(dtype, shape=(200, 300))
     x.reshape(-1)[-3:] = np.nan
     cs, ts = _pair([x], dtype)
@@ -132,7 +134,10 @@ def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
     for _ in range(2):
         for lib, xs in ((cgrad, cs), (torch, ts)):
             eval(call, {**_libs(lib), "x": xs[0]}).backward(lib.tensor(g))
-    np.testing.assert_array_equal(cs[0].grad.numpy(), ts[0].grad.detach().numpy())
+    got, want = cs[0].grad.numpy(), ts[0].grad.detach().numpy().copy()
+    np.testing.assert_array_equal(got.reshape(-1)[-3:], 0)
+    want.reshape(-1)[-3:] = 0
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
