@@ -128,7 +128,7 @@ COMPILED = {
     "sigmoid", "sigmoid_backward", "silu", "silu_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "abs_backward", "clamp",
     "clamp_backward", "hardtanh_backward", "pow_scalar", "pow_scalar_backward",
-    "mse_loss", "mse_loss_backward", "elu", "elu_backward",
+    "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -1218,6 +1218,32 @@ def test_transposed_gradient_of_a_leaf(backend):
         x.t().contiguous().backward(g)
     assert x.grad.is_contiguous()
     np.testing.assert_array_equal(x.grad.numpy(), 2 * g.numpy().T)
+
+
+# ---- running sums ------------------------------------------------------------------------------
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cumsum_rows(ck, layout, dtype, reverse):
+    """the running sums along the last axis, from either end: the same bits as the reference
+    (a double sum from +0, rounded at each place), -0 never among them"""
+    x = make(layout, dtype, (70, 90))
+    if x.size and x.flags.writeable:
+        x[..., 0] = -0.0
+    assert_same(ck.cumsum_rows(x, reverse), REF.cumsum_rows(x, reverse))
+    got = ck.cumsum_rows(x, reverse)
+    assert not np.signbit(got[got == 0]).any()
+    if x.size:
+        exact = np.cumsum(np.flip(x, -1) if reverse else x, axis=-1, dtype=np.float64)
+        want = (np.flip(exact, -1) if reverse else exact).astype(dtype) + dtype(0)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cumsum_rows_kernel_checked(ck):
+    from cgrad._C import reduce as rd
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(3, 2\)"):
+        rd.cumsum_rows_(np.zeros((3, 2)), np.zeros((2, 3)), False)
+    rd.cumsum_rows_(np.zeros((0, 2)), np.zeros((0, 2)), True)          # empty: no-op
 
 
 # ---- mean squared error ----------------------------------------------------------------------

@@ -283,6 +283,16 @@ class CythonKernels(NumpyKernels):
                 return acc
         return NumpyKernels.accumulate_(self, acc, g)
 
+    def cumsum_rows(self, x, reverse=False):
+        """one compiled pass, a double running sum per row (rows in parallel)"""
+        if not (type(x) is _ndarray and x.ndim and x.size >= self.min_size and _float(x.dtype)
+                and _usable(x, x.dtype)):
+            return super().cumsum_rows(x, reverse)
+        out = np.empty(x.shape, x.dtype)
+        C = x.shape[-1]
+        _rd_for[x.dtype].cumsum_rows_(x.reshape(-1, C), out.reshape(-1, C), reverse)
+        return out
+
     def as_contiguous(self, x):
         """a row-major copy of x; a transposed one (its last two axes swapped) in tiles"""
         gt = _transposed(x, x.dtype) if (type(x) is _ndarray and x.size >= self.min_size

@@ -146,6 +146,15 @@ class NumpyKernels:
         np.add(acc, g, out=acc, casting="unsafe")
         return acc
 
+    def cumsum_rows(self, x, reverse=False):
+        """the running sums along x's last axis (a float array), from its end if reverse: in
+        float64, as PyTorch's acc_type for float32, from +0 (never a -0), then rounded"""
+        a = np.flip(x, -1) if reverse else x
+        y = np.cumsum(a, axis=-1, dtype=np.float64)
+        y += 0.0
+        y = y.astype(x.dtype)
+        return np.ascontiguousarray(np.flip(y, -1)) if reverse else y
+
     def as_contiguous(self, x):
         """a row-major copy of x (at least 1-D, as np.ascontiguousarray)"""
         return np.ascontiguousarray(x)

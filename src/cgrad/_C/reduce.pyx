@@ -627,3 +627,41 @@ def exp_(const floating[::1] x, floating[::1] out):
             raise ValueError(f"exp_ takes x <= 0, got {x[i]} at index {i}")
     if x.shape[0]:
         _exp_into(&x[0], zero, &out[0], x.shape[0])
+
+
+# ---- cumulative sums along rows ---------------------------------------------------------------
+cdef void _cumsum_row(const floating* x, floating* out, Py_ssize_t C,
+                      bint reverse) noexcept nogil:
+    """x's running sums into out, from the end if reverse: a double sum from +0, rounded to
+    the dtype at each place (PyTorch's acc_type: the bits of np.cumsum in float64, then
+    rounded; +0 first, so never a -0)"""
+    cdef double acc = 0
+    cdef Py_ssize_t i
+    if reverse:
+        for i in range(C - 1, -1, -1):
+            acc += x[i]
+            out[i] = <floating> acc
+    else:
+        for i in range(C):
+            acc += x[i]
+            out[i] = <floating> acc
+
+
+def cumsum_rows_(const floating[:, ::1] x, floating[:, ::1] out, bint reverse):
+    """out = the running sums of each row of x (from the row's end if reverse), in double, in
+    one pass (NumPy's float64 cumsum and the cast after took 3.5 ms for 1024 rows of 1024
+    float32 on a Zen 4); rows in parallel"""
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[1], r
+    if out.shape[0] != R or out.shape[1] != C:
+        raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected {(R, C)}")
+    if R == 0 or C == 0:
+        return
+    cdef const floating* xp = &x[0, 0]
+    cdef floating* op = &out[0, 0]
+    with nogil:
+        if parallel(R * C):
+            for r in prange(R, schedule="static", num_threads=cgrad_threads()):
+                _cumsum_row(xp + r * C, op + r * C, C, reverse)
+        else:
+            for r in range(R):
+                _cumsum_row(xp + r * C, op + r * C, C, reverse)
