@@ -152,7 +152,7 @@ class NumpyKernels:
         a = np.flip(x, -1) if reverse else x
         y = np.cumsum(a, axis=-1, dtype=np.float64)
         y += 0.0
-        y = y.astype(x.dtype)
+        y = y.astype(x.dtype, copy=False)                  # (float64: no second copy)
         return np.ascontiguousarray(np.flip(y, -1)) if reverse else y
 
     def as_contiguous(self, x):
