@@ -1239,6 +1239,14 @@ def test_cumsum_rows(ck, layout, dtype, reverse):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("shape", [(5, 0), (0,), (0, 5)])
+def test_cumsum_rows_empty(ck, shape):
+    """empty arrays, whatever axis is 0 long: an empty result of their shape"""
+    for reverse in (False, True):
+        assert_same(ck.cumsum_rows(np.zeros(shape, np.float32), reverse),
+                    REF.cumsum_rows(np.zeros(shape, np.float32), reverse))
+
+
 def test_cumsum_rows_kernel_checked(ck):
     from cgrad._C import reduce as rd
     with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(3, 2\)"):

@@ -285,8 +285,8 @@ class CythonKernels(NumpyKernels):
 
     def cumsum_rows(self, x, reverse=False):
         """one compiled pass, a double running sum per row (rows in parallel)"""
-        if not (type(x) is _ndarray and x.ndim and x.size >= self.min_size and _float(x.dtype)
-                and _usable(x, x.dtype)):
+        if not (type(x) is _ndarray and x.ndim and x.size and x.size >= self.min_size
+                and _float(x.dtype) and _usable(x, x.dtype)):      # (empty: nothing to scan)
             return super().cumsum_rows(x, reverse)
         out = np.empty(x.shape, x.dtype)
         C = x.shape[-1]
