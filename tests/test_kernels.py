@@ -129,6 +129,8 @@ COMPILED = {
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "abs_backward", "clamp",
     "clamp_backward", "hardtanh_backward", "pow_scalar", "pow_scalar_backward",
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
+    "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -448,6 +450,15 @@ UNARY_BACKWARD = {
                           True),
     "relu6_backward": (lambda k, s, g, acc: k.hardtanh_backward(s, g, 0.0, 6.0, acc), -2.0,
                        True),
+    "softplus_backward": (lambda k, s, g, acc: k.softplus_backward(s, g, 1.0, 20.0, acc), -5.0,
+                          False),
+    "softplus_beta_backward": (lambda k, s, g, acc: k.softplus_backward(s, g, 2.0, 3.0, acc),
+                               -5.0, False),
+    # a threshold past float32 exp's overflow: NaN there, as NumPy's and PyTorch's z / (z + 1)
+    "softplus_high_backward": (lambda k, s, g, acc: k.softplus_backward(s, g, 1.0, 1e4, acc),
+                               -5.0, False),
+    "log_sigmoid_backward": (lambda k, s, g, acc: k.log_sigmoid_backward(s, g, acc), -5.0,
+                             False),
     "gelu_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "none", acc), -5.0, False),
     "gelu_tanh_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "tanh", acc), -5.0, False),
     "pow2_backward": (lambda k, s, g, acc: k.pow_scalar_backward(s, 2, g, acc), -2.0, True),
@@ -468,6 +479,10 @@ UNARY_FORWARD = {
     "tanh": (lambda k, x: k.tanh(x), False),
     "leaky_relu": (lambda k, x: k.leaky_relu(x, 0.01), True),
     "gelu": (lambda k, x: k.gelu(x), False),
+    "softplus": (lambda k, x: k.softplus(x, 1.0, 20.0), False),
+    "softplus_beta": (lambda k, x: k.softplus(x, 2.0, 3.0), False),
+    "softplus_high": (lambda k, x: k.softplus(x, 1.0, 1e4), False),    # inf past e**88.7
+    "log_sigmoid": (lambda k, x: k.log_sigmoid(x), False),
     "gelu_tanh": (lambda k, x: k.gelu(x, "tanh"), False),
     "clamp": (lambda k, x: k.clamp(x, -0.5, 0.5), True),
     "clamp_min": (lambda k, x: k.clamp(x, 0.25, None), True),
@@ -485,15 +500,44 @@ UNARY_FORWARD = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_unary_backward(ck, name, dtype, layout):
-    call, low, exact = UNARY_BACKWARD[name]
+    low = UNARY_BACKWARD[name][1]
     s = make(layout, dtype, (6, 5), low=low, high=low + 4 if low >= 0 else -low)
-    g = make("contiguous", dtype, s.shape)
+    check_unary_backward(ck, name, s, make("contiguous", dtype, s.shape))
+
+
+def check_unary_backward(ck, name, s, g):
+    """UNARY_BACKWARD[name] as the reference's, fresh and added into a buffer"""
+    call, low, exact = UNARY_BACKWARD[name]
     assert_same(call(ck, s, g, None), call(REF, s, g, None), exact)
-    acc = make("contiguous", dtype, s.shape)
+    acc = make("contiguous", s.dtype, s.shape)
     want = call(REF, s, g, acc.copy())
     got = call(ck, s, g, acc)
     assert got is acc
     assert_same(got, want, exact)
+
+
+@pytest.mark.parametrize("name", list(UNARY_BACKWARD))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unary_backward_of_a_repeated_gradient(ck, name, dtype):
+    """g one value broadcast (a sum's or mean's gradient, every stride 0): the kernel reads
+    it as one element, fresh and into a buffer, with the reference's values"""
+    low = UNARY_BACKWARD[name][1]
+    s = make("contiguous", dtype, (40, 33), low=low, high=low + 4 if low >= 0 else -low)
+    check_unary_backward(ck, name, s, np.broadcast_to(np.asarray(-0.375, dtype), s.shape))
+
+
+def test_unary_kernel_takes_one_repeated_g():
+    """unary_backward_ with a one-element g gives every element that g; another length is
+    refused, naming it"""
+    from cgrad._C import elementwise as ew
+    s = np.linspace(-3, 3, 1000).astype(np.float32)
+    out = np.empty_like(s)
+    ew.unary_backward_(ew.TANH, s, np.float32([0.5]), out, False)
+    want = np.empty_like(s)
+    ew.unary_backward_(ew.TANH, s, np.full_like(s, 0.5), want, False)
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match="g has 2 elements, expected 1000"):
+        ew.unary_backward_(ew.TANH, s, np.float32([0.5, 1]), out, False)
 
 
 @pytest.mark.parametrize("name", list(UNARY_FORWARD))
@@ -1318,6 +1362,153 @@ def test_mse_kernels_checked(ck):
     assert rd.sq_diff_sum_(x[:0], x[:0]) == 0.0
 
 
+# ---- binary cross-entropy with logits -------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_bce_with_logits(ck, layout, dtype, reduction):
+    """the loss (a sum: within summation rounding of the reference) and the logits' gradient
+    for the repeated g a sum or mean spreads (within the float tolerance: the kernels'
+    sigmoid against SciPy's expit), with the target's gradient and weights as the reference"""
+    x = make(layout, dtype, (70, 90), low=-30.0, high=30.0)
+    y = (make("contiguous", dtype, x.shape, np.random.default_rng(5)) > 0).astype(dtype)
+    got = ck.binary_cross_entropy_with_logits(x, y, reduction=reduction)
+    want = REF.binary_cross_entropy_with_logits(x, y, reduction=reduction)
+    if reduction == "none":
+        assert_same(got, want, exact=False)
+    else:
+        terms = REF.binary_cross_entropy_with_logits(x.astype(np.float64), y.astype(np.float64))
+        assert_sum_close(got, want, np.abs(terms).sum() / (
+            max(1, x.size) if reduction == "mean" else 1))
+    spread = 0.75 / max(1, x.size) if reduction == "mean" else 0.75
+    g = (make("contiguous", dtype, x.shape) if reduction == "none"
+         else np.broadcast_to(np.asarray(spread, dtype), x.shape))
+    for need_y in (False, True):
+        got = ck.binary_cross_entropy_with_logits_backward(x, y, g, None, None, True, need_y)
+        want = REF.binary_cross_entropy_with_logits_backward(x, y, g, None, None, True, need_y)
+        assert_same(got[0], want[0], exact=False)
+        assert (got[1] is None) == (not need_y)
+        if need_y:                      # (log_sigmoid there is the compiled one)
+            assert_same(got[1], want[1], exact=False)
+    w = make("contiguous", dtype, x.shape[1:], np.random.default_rng(6), low=0.5, high=2.0)
+    for weight, pos_weight in ((w, None), (None, w)):    # the reference's formula, its sum
+        assert_same(ck.binary_cross_entropy_with_logits(x, y, weight, pos_weight, reduction),
+                    REF.binary_cross_entropy_with_logits(x, y, weight, pos_weight, reduction),
+                    exact=False)
+        assert_same(ck.binary_cross_entropy_with_logits_backward(x, y, g, weight, pos_weight)[0],
+                    REF.binary_cross_entropy_with_logits_backward(x, y, g, weight, pos_weight)[0])
+
+
+def test_bce_with_logits_special_values(ck):
+    """inf and NaN logits and targets: the kernels' loss and gradient as the reference's (inf
+    logits have finite losses; a NaN anywhere makes the total NaN)"""
+    x = np.float32([np.inf, -np.inf, 0.0, -0.0, 100.0, -100.0, 1e-30, 20.0, -20.0, 3.0])
+    y = np.float32([1, 0, 1, 0, 0, 1, 0.5, 0.25, 1, 0.5])
+    g = np.broadcast_to(np.float32(1.5), x.shape)
+    with np.errstate(all="ignore"):
+        assert_same(ck.binary_cross_entropy_with_logits(x, y, reduction="sum"),
+                    REF.binary_cross_entropy_with_logits(x, y, reduction="sum"), exact=False)
+        assert_same(ck.binary_cross_entropy_with_logits_backward(x, y, g)[0],
+                    REF.binary_cross_entropy_with_logits_backward(x, y, g)[0], exact=False)
+        x_nan, y_nan = x.copy(), y.copy()
+        x_nan[3] = y_nan[3] = np.nan
+        assert np.isnan(ck.binary_cross_entropy_with_logits(x_nan, y, reduction="mean"))
+        assert np.isnan(ck.binary_cross_entropy_with_logits(x, y_nan, reduction="mean"))
+
+
+def test_bce_with_logits_total_keeps_float32_precision(ck):
+    """a mean over 2^22 logits within float32 rounding of the exact one, the same on 1 and 2
+    threads"""
+    rng = np.random.default_rng(16)
+    x = (rng.standard_normal(1 << 22) * 4).astype(np.float32)
+    y = (rng.random(1 << 22) < 0.3).astype(np.float32)
+    exact = REF.binary_cross_entropy_with_logits(x.astype(np.float64), y.astype(np.float64),
+                                                 reduction="mean")
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append(ck.binary_cross_entropy_with_logits(x, y, reduction="mean"))
+    finally:
+        cgrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].dtype == np.float32 and got[0].shape == ()
+    assert abs(got[0] - exact) <= 2 * np.spacing(np.float32(exact))
+
+
+def test_bce_with_logits_kernels_checked():
+    from cgrad._C import reduce as rd
+    x = np.ones(5, np.float32)
+    with pytest.raises(ValueError, match="y has 4 elements, expected 5"):
+        rd.bce_logits_sum_(x, x[:4])
+    with pytest.raises(ValueError, match="out has 3 elements, expected 5"):
+        rd.bce_logits_backward_(x, x, x[:3], 1.0, False)
+    with pytest.raises((TypeError, ValueError)):
+        rd.bce_logits_sum_(x, x.astype(np.float64))
+    assert rd.bce_logits_sum_(x[:0], x[:0]) == 0.0
+    out = np.full(5, 2.0, np.float32)
+    rd.bce_logits_backward_(np.zeros(5, np.float32), np.ones(5, np.float32), out, 4.0, True)
+    np.testing.assert_array_equal(out, 0.0)              # 2 + (0.5 - 1) * 4, added in place
+
+
+# ---- sums of every element -------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sum_of_every_element(ck, layout, dtype):
+    """sum, mean and sum_to_shape down to one element: within summation rounding of the
+    reference, for any dims spelling all axes, with kept dims"""
+    x = make(layout, dtype, (300, 230), low=-10.0, high=10.0)
+    terms = np.abs(x.astype(np.float64)).sum()
+    for dim in (None, (0, 1), (-1, 0)):
+        for keepdim in (False, True):
+            assert_sum_close(ck.sum(x, dim, keepdim), REF.sum(x, dim, keepdim), terms)
+            assert_sum_close(ck.mean(x, dim, keepdim), REF.mean(x, dim, keepdim),
+                             terms / max(1, x.size))
+    for shape in ((), (1,), (1, 1)):
+        assert_sum_close(ck.sum_to_shape(x, shape), REF.sum_to_shape(x, shape), terms)
+
+
+def test_sum_of_every_element_keeps_float32_precision(ck):
+    """each block of 4096 in 16 float32 lanes, the blocks in double: 2^22 elements within
+    float32 rounding of the exact sum (positive terms: no cancellation to hide behind), on 1
+    and 2 threads alike; special values as NumPy's"""
+    x = np.abs(np.random.default_rng(17).standard_normal(1 << 22)).astype(np.float32)
+    exact = x.astype(np.float64).sum()
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append(ck.sum(x))
+    finally:
+        cgrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].dtype == np.float32 and got[0].shape == ()
+    assert abs(got[0] - exact) <= 2 * np.spacing(np.float32(exact))
+    for value in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[12345] = value
+        assert_same(ck.sum(y), REF.sum(y))
+    from cgrad._C import reduce as rd
+    assert rd.sum_all_(x[:0]) == 0.0
+
+
+def test_default_thresholds_send_big_sums_to_the_kernel(small_k, monkeypatch):
+    """At the default thresholds, a sum of 2^16 elements or more takes the one-pass kernel
+    (here spied on), and smaller ones keep NumPy's bits"""
+    from cgrad.backends import cython_backend as cb
+    calls = []
+    real = cb._rd_for[np.dtype(np.float32)].sum_all_
+    monkeypatch.setattr(cb._rd_for[np.dtype(np.float32)], "sum_all_",
+                        lambda x: calls.append(x.size) or real(x))
+    x = np.ones((256, 256), np.float32)
+    assert small_k.sum(x) == 65536 and small_k.mean(x) == 1
+    assert calls == [65536, 65536]
+    small_k.sum(x[:255])
+    assert calls == [65536, 65536]
+
+
 def test_cross_entropy_bad_target(ck_rows):
     logits = np.zeros((3, 4), np.float32)
     with pytest.raises(IndexError, match="Target 4 is out of bounds"):
@@ -1756,6 +1947,38 @@ def test_kernel_elu_expm1_within_an_ulp(isa):
     assert ulps_apart(out[finite], want[finite]).max() <= 1
     assert np.isnan(out[~finite]).all()
     assert np.signbit(out[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
+
+
+@pytest.mark.parametrize("isa", [""] + ISAS)
+def test_kernel_softplus_and_log_sigmoid_within_2_ulp(isa):
+    """softplus (beta 1 and 2) and log-sigmoid on every build: within 2 ulp of the exactly
+    rounded value on a sweep of every binade of [-104, 104] (NumPy's own float32 formula is
+    3 ulp off there), inf past e**88.7 as NumPy's, NaN kept"""
+    import importlib
+    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
+        "elementwise", isa)[1]
+    pos = np.arange(0, 0x42D00000, 1999, dtype=np.int64).astype(np.int32).view(np.float32)
+    x = np.concatenate([pos, -pos, np.float32([np.inf, -np.inf, 1e-45, -1e-45, 88.72283,
+                                                88.72284])])
+    x64 = x.astype(np.float64)
+    out = np.empty_like(x)
+    with np.errstate(all="ignore"):
+        for beta in (1.0, 2.0):
+            mod.unary_(mod.SOFTPLUS, x, out, beta, 1e30)
+            bx = x64 * beta
+            want = np.where(bx > 88.72283172607422, np.inf,
+                            (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta)
+            want = want.astype(np.float32)
+            assert ulps_apart(out, want).max() <= 2
+            np.testing.assert_array_equal(out[~np.isfinite(want)], want[~np.isfinite(want)])
+        mod.unary_(mod.LOG_SIGMOID, x, out)
+        want = (np.minimum(x64, 0) - np.log1p(np.exp(-np.abs(x64)))).astype(np.float32)
+        assert ulps_apart(out, want).max() <= 2
+        nan = np.float32([np.nan, -np.nan])
+        for op in (mod.SOFTPLUS, mod.LOG_SIGMOID):
+            o = np.empty_like(nan)
+            mod.unary_(op, nan, o, 1.0, 20.0)
+            assert np.isnan(o).all()
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

@@ -255,6 +255,30 @@ def test_bce_weight_broadcasts_to_target_as_torch(call):
     _raises_like_torch(lambda: run(cgrad), lambda: run(torch))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_large_as_torch(backend, dtype, reduction):
+    """binary cross-entropy with logits above the kernels' size threshold (float32 sum and
+    mean: the loss and its total in one compiled pass, the logits' gradient in another),
+    logits with +-inf and past where e**-|x| underflows, soft targets: the loss and both
+    gradients, a second backward accumulating"""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((300, 200)) * 8).astype(dtype)
+    x.reshape(-1)[:6] = [np.inf, -np.inf, 120.0, -120.0, 0.0, -0.0]
+    y = rng.uniform(0, 1, x.shape).astype(dtype)
+    y.reshape(-1)[:6] = [1, 0, 0, 1, 1, 0]
+    grads = []
+    for lib in (cgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        b = lib.tensor(y, requires_grad=True)
+        for _ in range(2):
+            loss = lib.nn.functional.binary_cross_entropy_with_logits(a, b, reduction=reduction)
+            (loss.sum() if reduction == "none" else loss).backward()
+        grads.append((loss, a.grad, b.grad))
+    for c, t in zip(*grads):
+        _close(c, t, dtype)
+
+
 @pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
 def test_soft_margin_loss_keeps_the_input_dtype_as_torch(backend, dtypes):
     """PyTorch builds the loss in place in input's dtype, whatever target's"""

@@ -140,6 +140,17 @@ def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
     np.testing.assert_array_equal(got, want)
 
 
+def _twice(call, cs, ts, g, dtype):
+    """call on cgrad's x (cs) and torch's (ts), each backward from g, twice (the gradients
+    accumulating), the outputs compared each time; returns the last outputs"""
+    for _ in range(2):
+        outs = [eval(call, {**_libs(lib), "x": xs[0]}) for lib, xs in ((cgrad, cs), (torch, ts))]
+        outs[0].backward(cgrad.tensor(g))
+        outs[1].backward(torch.tensor(g))
+        _close(*outs, dtype)
+    return outs
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("call", ["F.elu(x)", "F.elu(x, 0.7)", "F.selu(x)", "F.celu(x, 2.0)"])
 def test_elu_large_accumulates_as_torch(backend, dtype, call):
@@ -153,11 +164,7 @@ def test_elu_large_accumulates_as_torch(backend, dtype, call):
     x.reshape(-1)[-7:] = [np.inf, -np.inf, np.nan, 100.0, -100.0, -0.0, 0.0]
     cs, ts = _pair([x], dtype)
     g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
-    for _ in range(2):
-        outs = [eval(call, {**_libs(lib), "x": xs[0]}) for lib, xs in ((cgrad, cs), (torch, ts))]
-        outs[0].backward(cgrad.tensor(g))
-        outs[1].backward(torch.tensor(g))
-        _close(*outs, dtype)
+    outs = _twice(call, cs, ts, g, dtype)
     got, want = cs[0].grad.numpy().reshape(-1), ts[0].grad.numpy().reshape(-1).copy()
     scale = 1.0507009873554805 if "selu" in call else 1.0
     np.testing.assert_allclose(got[-5], 2 * g.reshape(-1)[-5] * scale, **TOL[dtype])   # at NaN
@@ -183,6 +190,27 @@ def test_silu_large_accumulates_as_torch(backend, dtype):
         _close(*outs, dtype)
     _close(cs[0].grad, ts[0].grad, dtype)
     assert outs[0].grad_fn.name() == outs[1].grad_fn.name() == "SiluBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call", ["F.softplus(x)", "F.softplus(x, 2.0, 3.0)",
+                                  "F.softplus(x, 0.5, 100.0)", "F.logsigmoid(x)"])
+def test_softplus_and_logsigmoid_large_accumulate_as_torch(backend, dtype, call):
+    """softplus and log-sigmoid above the kernels' size threshold (float32: one compiled pass
+    each way, the backward adding into .grad), with +-inf, NaN, +-0 and |x| where e**x
+    rounds to 0 or overflows, two backwards accumulating; then .sum().backward(), whose g
+    reaches the op as one repeated value"""
+    x = _input(dtype, shape=(200, 300)) * 6
+    x.reshape(-1)[-8:] = [np.inf, -np.inf, np.nan, 100.0, -100.0, -0.0, 0.0, 3.0]
+    cs, ts = _pair([x], dtype)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    outs = _twice(call, cs, ts, g, dtype)
+    _close(cs[0].grad, ts[0].grad, dtype)
+    assert outs[0].grad_fn.name() == outs[1].grad_fn.name()
+    for lib, xs in ((cgrad, cs), (torch, ts)):
+        xs[0].grad = None
+        eval(call, {**_libs(lib), "x": xs[0]}).sum().backward()
+    _close(cs[0].grad, ts[0].grad, dtype)
 
 
 @pytest.mark.parametrize("call", [c for c, _ in ACTIVATIONS if "softmin" not in c.lower()

@@ -146,6 +146,13 @@ def _transposed(a, dtype):
     return t.reshape(-1, *t.shape[-2:]) if _usable(t, dtype) else None
 
 
+def _repeated(a, dtype):
+    """Whether a is one value of dtype repeated (every stride 0: a sum's or mean's gradient
+    broadcast to its input), which a kernel reads as one element"""
+    return (type(a) is _ndarray and (a.dtype is dtype or a.dtype == dtype) and a.size > 1
+            and not any(a.strides) and a.flags.aligned)
+
+
 def _writable(a, dtype):
     return _usable(a, dtype) and a.flags.writeable
 
@@ -259,6 +266,26 @@ def _float32_unary_method(op, fallback, why):
         return fallback(self, x)
     method.__name__ = method.__qualname__ = fallback.__name__
     method.__doc__ = f"{fallback.__doc__}: float32 in one vectorised pass ({why})"
+    return method
+
+
+def _loss_total(total, x, reduction):
+    """a loss kernel's sum over x's elements as the 0-d result of the reduction"""
+    if reduction == "mean":
+        total = total / x.size if x.size else float("nan")          # (PyTorch's empty mean)
+    return np.asarray(total, dtype=x.dtype)
+
+
+def _float32_unary_backward_method(op, fallback, how):
+    """CythonKernels' backward of a unary op with a float32 kernel only (`how` it computes);
+    float64, other dtypes and layouts go to NumPy's (fallback): a float64 kernel would call
+    libm per element, where NumPy's loops are SIMD."""
+    def method(self, s, g, acc=None):
+        if type(s) is not _ndarray or s.dtype != _F32 or s.size < self.min_size:
+            return fallback(self, s, g, acc)
+        return self._unary_backward(op, lambda: fallback(self, s, g, acc), s, g, acc)
+    method.__name__ = method.__qualname__ = fallback.__name__
+    method.__doc__ = f"{fallback.__doc__}: float32 in one pass ({how})"
     return method
 
 
@@ -449,6 +476,10 @@ class CythonKernels(NumpyKernels):
 
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
+        if shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim:
+            total = self._sum_all(g, None)
+            if total is not None:
+                return total.reshape(shape)
         if (shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim
                 and g.size < self.min_size_reduce_narrow):
             total = _small.sum_all(g)         # to one element: NumPy's sum, at ~1/6 its cost
@@ -468,12 +499,13 @@ class CythonKernels(NumpyKernels):
         """out (+)= g * f'(.) from the saved s in one pass; fallback(...) for other layouts."""
         if type(s) is _ndarray and s.size >= self.min_size:
             dtype = s.dtype
-            if (_float(dtype) and _usable(s, dtype) and _usable(g, dtype)
-                    and s.shape == g.shape):
+            if (_float(dtype) and _usable(s, dtype) and s.shape == g.shape
+                    and (_usable(g, dtype) or _repeated(g, dtype))):
                 add = acc is not None and acc.shape == s.shape and _writable(acc, dtype)
                 out = acc if add else np.empty(s.shape, dtype)
-                _ew_for[dtype].unary_backward_(op, s.reshape(-1), g.reshape(-1), out.reshape(-1),
-                                               add, p0, p1, flags,
+                gf = g.reshape(-1)
+                _ew_for[dtype].unary_backward_(op, s.reshape(-1), gf if gf.strides[0] else gf[:1],
+                                               out.reshape(-1), add, p0, p1, flags,
                                                None if aux is None else aux.reshape(-1))
                 return out
         return fallback()
@@ -533,13 +565,8 @@ class CythonKernels(NumpyKernels):
         out = self._unary(_ew.SILU, x) if type(x) is _ndarray and x.dtype == _F32 else None
         return out if out is not None else super().silu(x)
 
-    def silu_backward(self, x, g, acc=None):
-        """float32: one pass from x, its sigmoid computed again there; float64: NumPy's"""
-        def fallback():
-            return super(CythonKernels, self).silu_backward(x, g, acc)
-        if type(x) is _ndarray and x.dtype == _F32:
-            return self._unary_backward(_ew.SILU, fallback, x, g, acc)
-        return fallback()
+    silu_backward = _float32_unary_backward_method(
+        _ew.SILU, NumpyKernels.silu_backward, "one pass from x, its sigmoid computed again there")
 
     def relu(self, x):
         out = self._unary(_ew.RELU, x)
@@ -618,8 +645,8 @@ class CythonKernels(NumpyKernels):
                                         _as_dtype(alpha * scale, x), _as_dtype(scale, x))
         return fallback()
 
-    def _mse_flat(self, x, y):
-        """x and y as 1-D views for the squared-error kernels, or None (other layouts, small)"""
+    def _pair_flat(self, x, y):
+        """x and y as 1-D views for the pointwise-loss kernels, or None (other layouts, small)"""
         if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and x.shape == getattr(y, "shape", None) and _usable(x, x.dtype)
                 and _usable(y, x.dtype)):
@@ -628,18 +655,15 @@ class CythonKernels(NumpyKernels):
 
     def mse_loss(self, x, y, reduction):
         """the sum or mean in one pass (fixed-block partials: any thread count, same bits)"""
-        flat = None if reduction == "none" else self._mse_flat(x, y)
+        flat = None if reduction == "none" else self._pair_flat(x, y)
         if flat is None:
             return super().mse_loss(x, y, reduction)
-        total = _rd_for[x.dtype].sq_diff_sum_(*flat)
-        if reduction == "mean":
-            total = total / x.size if x.size else float("nan")      # (PyTorch's empty mean)
-        return np.asarray(total, dtype=x.dtype)
+        return _loss_total(_rd_for[x.dtype].sq_diff_sum_(*flat), x, reduction)
 
     def mse_loss_backward(self, x, y, g, scale, need_x=True, need_y=True, acc_x=None,
                           acc_y=None):
         """one pass for each gradient wanted, added into its buffer, where g is one number"""
-        flat = self._mse_flat(x, y)
+        flat = self._pair_flat(x, y)
         if flat is None or type(g) is not _ndarray or g.shape != () or g.dtype != x.dtype:
             return super().mse_loss_backward(x, y, g, scale, need_x, need_y, acc_x, acc_y)
         grads = []
@@ -653,6 +677,61 @@ class CythonKernels(NumpyKernels):
                                                add)
             grads.append(out)
         return tuple(grads)
+
+    def binary_cross_entropy_with_logits(self, x, y, weight=None, pos_weight=None,
+                                         reduction="none"):
+        """float32 sum or mean without weights in one pass (the loss and its sum: fixed-block
+        partials, any thread count, same bits); the rest NumPy's"""
+        flat = None
+        if reduction != "none" and weight is None and pos_weight is None and x.dtype == _F32:
+            flat = self._pair_flat(x, y)
+        if flat is None:
+            return super().binary_cross_entropy_with_logits(x, y, weight, pos_weight,
+                                                            reduction)
+        return _loss_total(_rd_for[x.dtype].bce_logits_sum_(*flat), x, reduction)
+
+    def binary_cross_entropy_with_logits_backward(self, x, y, g, weight=None, pos_weight=None,
+                                                  need_x=True, need_y=False):
+        """x's gradient in one pass for float32 without weights, where g is one number
+        repeated (a sum's or a mean's); the rest NumPy's"""
+        flat = None
+        if (need_x and weight is None and pos_weight is None and x.dtype == _F32
+                and type(g) is _ndarray and g.dtype == _F32 and g.shape == x.shape
+                and g.size and not any(g.strides)):
+            flat = self._pair_flat(x, y)
+        if flat is None:
+            return super().binary_cross_entropy_with_logits_backward(
+                x, y, g, weight, pos_weight, need_x, need_y)
+        gx = np.empty(x.shape, x.dtype)
+        _rd_for[x.dtype].bce_logits_backward_(*flat, gx.reshape(-1), g.item(0), False)
+        gy = None
+        if need_y:
+            gy = super().binary_cross_entropy_with_logits_backward(x, y, g, None, None, False,
+                                                                   True)[1]
+        return gx, gy
+
+    def softplus(self, x, beta, threshold):
+        """float32 in one pass (NumPy's log1p and exp are glibc calls per element); float64
+        NumPy's"""
+        if type(x) is _ndarray and x.dtype == _F32:
+            out = self._unary(_ew.SOFTPLUS, x, float(beta), float(threshold))
+            if out is not None:
+                return out
+        return super().softplus(x, beta, threshold)
+
+    def softplus_backward(self, x, g, beta, threshold, acc=None):
+        def fallback():
+            return super(CythonKernels, self).softplus_backward(x, g, beta, threshold, acc)
+        if type(x) is _ndarray and x.dtype == _F32:
+            return self._unary_backward(_ew.SOFTPLUS, fallback, x, g, acc, float(beta),
+                                        float(threshold))
+        return fallback()
+
+    log_sigmoid = _float32_unary_method(_ew.LOG_SIGMOID, NumpyKernels.log_sigmoid,
+                                        "NumPy's log1p is a glibc call per element")
+
+    log_sigmoid_backward = _float32_unary_backward_method(
+        _ew.LOG_SIGMOID, NumpyKernels.log_sigmoid_backward, "one pass from x")
 
     def hardtanh_backward(self, x, g, lo, hi, acc=None):
         def fallback():
@@ -846,8 +925,30 @@ class CythonKernels(NumpyKernels):
         r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
         return None if r is None else r[0]
 
+    # a sum of every element: one compiled pass, ~3x NumPy's pairwise sum at 2**12-10**7
+    # elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep NumPy's bits
+    min_size_sum_all = 1 << 16
+
+    def _sum_all(self, x, dim):
+        """x's sum over every element in one pass (fixed-block partials in double: any thread
+        count, the same bits) as a 0-d array, or None (dim leaves an axis, or x is small or
+        not a usable float array)"""
+        if (type(x) is not _ndarray or x.size < self.min_size_sum_all or not _float(x.dtype)
+                or not _usable(x, x.dtype)):
+            return None
+        if dim is not None:
+            try:
+                if len({int(a) % x.ndim for a in dim}) != x.ndim:
+                    return None
+            except (TypeError, ValueError):
+                return None
+        return np.asarray(_rd_for[x.dtype].sum_all_(x.reshape(-1)), x.dtype)
+
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
+        s = self._sum_all(x, dim)
+        if s is not None:
+            return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
@@ -874,6 +975,10 @@ class CythonKernels(NumpyKernels):
             out = _small.mean_all(x)                       # small: NumPy's in one call
             if out is not None:
                 return out
+        s = self._sum_all(x, dim)
+        if s is not None:
+            s /= x.dtype.type(x.size)
+            return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)

@@ -381,6 +381,32 @@ class NumpyKernels:
         i = input_scale
         return _into(acc, np.where(x <= 0, g * (i * alpha * scale) * np.exp(x * i), g * scale))
 
+    def softplus(self, x, beta, threshold):
+        """x where beta x > threshold, else ln(1 + e**(beta x)) / beta (PyTorch's formula: inf
+        where e**(beta x) overflows)"""
+        bx = x * beta
+        with np.errstate(over="ignore"):
+            return np.where(bx > threshold, x, np.log1p(np.exp(bx)) / beta)
+
+    def softplus_backward(self, x, g, beta, threshold, acc=None):
+        """g where beta x > threshold, else g z / (z + 1) with z = e**(beta x), from the saved
+        input (PyTorch's formula: NaN where z overflows)"""
+        bx = x * beta
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.exp(bx)
+            return _into(acc, np.where(bx > threshold, g, g * z / (z + 1)))
+
+    def log_sigmoid(self, x):
+        """ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|): no overflow for any x"""
+        return np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
+
+    def log_sigmoid_backward(self, x, g, acc=None):
+        """g (1 - s) below 0, else g s, with s = z / (1 + z) and z = e**-|x| (PyTorch's
+        stable form), from the saved input"""
+        z = np.exp(-np.abs(x))
+        s = z / (1 + z)
+        return _into(acc, g * np.where(x < 0, 1 - s, s))
+
     def mse_loss(self, x, y, reduction):
         """(x - y)**2, or its sum or mean as a 0-d array of the dtype (x, y of one shape)"""
         d = self.sub(x, y)
@@ -663,19 +689,25 @@ class NumpyKernels:
                 gy = gy * weight
         return gx, gy
 
-    def binary_cross_entropy_with_logits(self, x, y, weight=None, pos_weight=None):
+    def binary_cross_entropy_with_logits(self, x, y, weight=None, pos_weight=None,
+                                         reduction="none"):
         """Elementwise w * ((1 - y) x - l * log_sigmoid(x)), l = 1 + (pos_weight - 1) y: stable
-        for any logit (log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)))."""
-        log_sig = np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
+        for any logit. Unreduced, or its sum or mean as a 0-d array of the dtype."""
+        log_sig = self.log_sigmoid(x)
         if pos_weight is not None:
             log_sig = log_sig * ((pos_weight - 1) * y + 1)
         loss = (1 - y) * x - log_sig
-        return loss if weight is None else loss * weight
+        if weight is not None:
+            loss = loss * weight
+        if reduction == "none":
+            return loss
+        return np.asarray((self.mean if reduction == "mean" else self.sum)(loss, None, False),
+                          dtype=loss.dtype)
 
     def binary_cross_entropy_with_logits_backward(self, x, y, g, weight=None, pos_weight=None,
                                                   need_x=True, need_y=False):
-        """(g * w * ((1 + p y - y) sigmoid(x) - p y),  g * w * (log(1 - sigmoid(x)) -
-        p log sigmoid(x))), p = pos_weight (1 without)"""
+        """(g * w * ((1 + p y - y) sigmoid(x) - p y),  g * w * (log_sigmoid(-x) -
+        p log_sigmoid(x))), p = pos_weight: PyTorch's; without p, the target's is -x g w"""
         gx = gy = None
         if need_x:
             s = _special().expit(x)
@@ -687,9 +719,10 @@ class NumpyKernels:
             if weight is not None:
                 gx = gx * weight
         if need_y:
-            log_sig = np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
-            log_one_minus = log_sig - x                       # log(1 - sigmoid(x))
-            gy = (log_one_minus - (log_sig if pos_weight is None else pos_weight * log_sig)) * g
+            if pos_weight is None:
+                gy = -x * g
+            else:
+                gy = (self.log_sigmoid(-x) - pos_weight * self.log_sigmoid(x)) * g
             if weight is not None:
                 gy = gy * weight
         return gx, gy

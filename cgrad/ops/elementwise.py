@@ -1074,20 +1074,19 @@ class Gelu(Op):
 class Softplus(Op):
     """y = ln(1 + e**(beta x)) / beta, or x where beta x > threshold   ->   dx = g z / (z + 1)
     with z = e**(beta x), or g where beta x > threshold (PyTorch's formulas)"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x, beta, threshold):
         require_float(x.dtype, "softplus_cpu")
         ctx.save_for_backward(x)
         ctx.beta, ctx.threshold = beta, threshold
-        bx = x * beta
-        return np.where(bx > threshold, x, np.log1p(np.exp(bx)) / beta)
+        return B.kernels.softplus(x, beta, threshold)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        bx = x * ctx.beta
-        z = np.exp(bx)
-        return np.where(bx > ctx.threshold, g, g * z / (z + 1)), None, None
+        return B.kernels.softplus_backward(x, g, ctx.beta, ctx.threshold, acc[0]), None, None
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -1162,18 +1161,18 @@ class CeluInplace(EluInplace):
 class LogSigmoid(Op):
     """y = ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|)   ->   dx = g (1 - s) for x < 0 and
     g s otherwise, s = z / (1 + z), z = e**-|x| (PyTorch's stable forms)"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x):
         require_float(x.dtype, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        return B.kernels.log_sigmoid(x)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        z = np.exp(-np.abs(x))
-        s = z / (1 + z)
-        return g * np.where(x < 0, 1 - s, s),
+        return B.kernels.log_sigmoid_backward(x, g, acc[0]),
 
     @staticmethod
     def graph_backward(ctx, g):

@@ -378,15 +378,15 @@ class BinaryCrossEntropy(Op):
 
 class BinaryCrossEntropyWithLogits(Op):
     """loss = w ((1 - y) x - l log_sigmoid(x)), l = 1 + (pos_weight - 1) y   ->
-    dx = g' w ((1 + p y - y) sigmoid(x) - p y), dy = g' w (log(1 - sigmoid(x)) - p log sigmoid(x))"""
+    dx = g' w ((1 + p y - y) sigmoid(x) - p y), dy = g' w (log_sigmoid(-x) - p log_sigmoid(x)),
+    or -x g' w without p (PyTorch's forms)"""
     edge_order = (0, 1)             # PyTorch's node: input, target (weights take no gradient)
 
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
         ctx.save_for_backward(x, y)
         ctx.weight, ctx.pos_weight, ctx.reduction = weight, pos_weight, reduction
-        return reduce(B.kernels.binary_cross_entropy_with_logits(x, y, weight, pos_weight),
-                      reduction)
+        return B.kernels.binary_cross_entropy_with_logits(x, y, weight, pos_weight, reduction)
 
     @staticmethod
     def backward(ctx, g):
@@ -406,8 +406,7 @@ class BinaryCrossEntropyWithLogits(Op):
             s = x.sigmoid()
             gx = (s - y if p is None else (p * y + 1 - y) * s - p * y) * gs
         if need_y:
-            log_sig = LogSigmoid.apply(x)
-            gy = (log_sig - x - (log_sig if p is None else p * log_sig)) * gs
+            gy = (-x if p is None else LogSigmoid.apply(-x) - p * LogSigmoid.apply(x)) * gs
         return gx, gy, None, None, None
 
 

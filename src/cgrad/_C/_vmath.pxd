@@ -1,7 +1,7 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
 from cython cimport floating
-from libc.math cimport exp, expm1, fabs, fabsf, log
+from libc.math cimport exp, expm1, fabs, fabsf, log, log1p
 
 cdef extern from *:
     """
@@ -105,6 +105,29 @@ cdef extern from *:
         q = CGRAD_FMAF(q, scale, scale - 1.0f);
         return a > -0x1p-25f ? a : q;
     }
+    /* ln(1 + f) + fe ln 2 for f in [sqrt(1/2) - 1, sqrt(2) - 1]: Cephes' logf polynomial,
+       f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus fe ln 2 in two parts */
+    CGRAD_ALWAYS_INLINE float cgrad_log_reduced(float f, float fe) {
+        float z = f * f, z4 = z * z;
+        float p = CGRAD_FMAF(
+            CGRAD_FMAF(CGRAD_FMAF(-1.1514610310e-1f, f, 1.1676998740e-1f), z,
+                       CGRAD_FMAF(-1.2420140846e-1f, f, 1.4249322787e-1f)), z4,
+            CGRAD_FMAF(CGRAD_FMAF(-1.6668057665e-1f, f, 2.0000714765e-1f), z,
+                       CGRAD_FMAF(-2.4999993993e-1f, f, 3.3333331174e-1f)));
+        p = CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
+        float y = p * f * z;
+        y = CGRAD_FMAF(fe, -2.12194440e-4f, y);
+        y = CGRAD_FMAF(z, -0.5f, y);
+        return CGRAD_FMAF(fe, 0.693359375f, f + y);
+    }
+    /* ln(1 + t) for float32 t in [0, 1] (or NaN): the e**-|x| of softplus and log-sigmoid.
+       1 + t is never rounded: up to sqrt 2 - 1 the polynomial takes f = t itself, above it
+       f = t/2 - 1/2 (exact there) and one ln 2, as cgrad_logf would split 1 + t. So a tiny t
+       keeps its bits (ln(1 + t) = t), where ln of the rounded 1 + t gives 0. */
+    CGRAD_ALWAYS_INLINE float cgrad_log1pf_unit(float t) {
+        int high = t > 0.41421356f;
+        return cgrad_log_reduced(high ? CGRAD_FMAF(t, 0.5f, -0.5f) : t, high ? 1.0f : 0.0f);
+    }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
        where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
        f = m - 1, ln m = f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus
@@ -118,18 +141,7 @@ cdef extern from *:
         u.i = (u.i & 0x007fffff) | 0x3f000000;                          /* m in [0.5, 1) */
         int low = u.f < 0.707106781186547524f;
         float f = low ? u.f + u.f - 1.0f : u.f - 1.0f;
-        float fe = (float) (low ? e - 1 : e);
-        float z = f * f, z4 = z * z;
-        float p = CGRAD_FMAF(
-            CGRAD_FMAF(CGRAD_FMAF(-1.1514610310e-1f, f, 1.1676998740e-1f), z,
-                       CGRAD_FMAF(-1.2420140846e-1f, f, 1.4249322787e-1f)), z4,
-            CGRAD_FMAF(CGRAD_FMAF(-1.6668057665e-1f, f, 2.0000714765e-1f), z,
-                       CGRAD_FMAF(-2.4999993993e-1f, f, 3.3333331174e-1f)));
-        p = CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
-        float y = p * f * z;
-        y = CGRAD_FMAF(fe, -2.12194440e-4f, y);
-        y = CGRAD_FMAF(z, -0.5f, y);
-        float r = CGRAD_FMAF(fe, 0.693359375f, f + y);
+        float r = cgrad_log_reduced(f, (float) (low ? e - 1 : e));
         r = a > 0 ? r : (a == 0 ? -INFINITY : NAN);
         return a == INFINITY ? a : r;
     }
@@ -175,6 +187,7 @@ cdef extern from *:
     bint cgrad_has_fma "CGRAD_HAS_FMA_BOTH"
     float cgrad_min_bits(float a, float b) noexcept nogil
     float cgrad_logf(float a) noexcept nogil
+    float cgrad_log1pf_unit(float t) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:
@@ -208,6 +221,14 @@ cdef inline floating vlog(floating x) noexcept nogil:
         return cgrad_logf(x)
     else:
         return log(x)
+
+
+cdef inline floating vlog1p_unit(floating t) noexcept nogil:
+    """ln(1 + t) for t in [0, 1]: cgrad_log1pf_unit for float32; libm for float64"""
+    if floating is float:
+        return cgrad_log1pf_unit(t)
+    else:
+        return log1p(t)
 
 
 cdef inline floating neg_abs(floating x) noexcept nogil:
@@ -555,3 +576,17 @@ cdef extern from *:
     float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_sumf(const float* x, Py_ssize_t n) noexcept nogil
+
+
+cdef inline floating vsigmoid(floating x) noexcept nogil:
+    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow"""
+    cdef floating zero = 0, one = 1
+    cdef floating r = vexp_nonpos(neg_abs(x))
+    return (one if x >= zero else r) / (one + r)
+
+
+cdef inline floating vlog_sigmoid(floating x) noexcept nogil:
+    """ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|), PyTorch's stable form: no overflow, and
+    ln(1 + e) with e <= 1 never rounds 1 + e (vlog1p_unit). NaN stays NaN."""
+    cdef floating zero = 0
+    return (x if x < zero else zero) - vlog1p_unit(vexp_nonpos(neg_abs(x)))

@@ -10,11 +10,11 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport copysignf, erf, fabs, fabsf, tanh
+from libc.math cimport INFINITY, copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_expf_normal,
                               cgrad_fmaf, cgrad_min_bits, neg_abs, vexp, vexp_nonpos,
-                              vexpm1_nonpos, vlog)
+                              vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid)
 
 link_thread_count()
 
@@ -41,6 +41,12 @@ ctypedef struct UHardtanh:
 ctypedef struct USilu:
     char tag
 ctypedef struct UElu:
+    char tag
+ctypedef struct USoftplus:
+    char tag
+ctypedef struct USoftplusUnit:
+    char tag
+ctypedef struct ULogSigmoid:
     char tag
 ctypedef struct UGeluErf:
     char tag
@@ -71,6 +77,9 @@ ctypedef fused unop:
     UHardtanh
     USilu
     UElu
+    USoftplus
+    USoftplusUnit
+    ULogSigmoid
     UGeluErf
     UGeluErfExp
     UGeluTanh
@@ -95,6 +104,8 @@ cpdef enum:
     HARDTANH = 12          # backward only (its forward is CLAMP's)
     SILU = 13
     ELU = 14               # elu and selu: p0 = alpha scale, p1 = scale (input scale 1)
+    SOFTPLUS = 15          # p0 = beta, p1 = threshold
+    LOG_SIGMOID = 16
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -231,11 +242,26 @@ cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     return cgrad_fmaf(x, e * <float> (INV_SQRT_2PI * TWO_M24), cdf)
 
 
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1: no overflow"""
-    cdef floating zero = 0, one = 1
-    cdef floating r = vexp_nonpos(neg_abs(x))
-    return (one if x >= zero else r) / (one + r)
+cdef inline floating _exp_max(floating x) noexcept nogil:
+    """the largest x whose e**x is finite in x's dtype"""
+    if floating is float:
+        return <floating> 88.72283172607422
+    else:
+        return <floating> 709.782712893384
+
+
+cdef inline floating _softplus(unop* t, floating x, floating beta,
+                              floating threshold) noexcept nogil:
+    """PyTorch's softplus, x where beta x > threshold, else ln(1 + e**(beta x)) / beta: here
+    as max(z, 0) + ln(1 + e**-|z|) = -log_sigmoid(-z), z = beta x, which never rounds 1 + e
+    (USoftplusUnit: beta 1, no product or division). Where e**z overflows the dtype,
+    NumPy's and PyTorch's ln(1 + e**z) is inf, and so is this (a threshold above ~88.7)."""
+    cdef floating z = x if unop is USoftplusUnit else x * beta
+    cdef floating r = -vlog_sigmoid(-z)
+    r = <floating> INFINITY if z > _exp_max(z) else r
+    if unop is USoftplus:
+        r = r / beta
+    return x if z > threshold else r
 
 
 cdef inline floating _ipow(floating x, int c) noexcept nogil:
@@ -279,13 +305,25 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g * (s * (one - s))
     elif unop is USilu:
         # PyTorch's silu_backward, g d (1 + x (1 - d)), with the sigmoid d of x as _f's
-        d = _sigmoid(s)
+        d = vsigmoid(s)
         return g * d * (one + s * (one - d))
     elif unop is UElu:
         # g scale above 0 and at NaN, else (g alpha scale) e**x, from the saved input (at NaN
         # PyTorch's float32 and scalar loops give g scale, its float64 vectorised one NaN);
         # the exp's argument is 0 on the side not taken, so that it stays bounded
         return (g * p0) * vexp_nonpos(s if s <= zero else zero) if s <= zero else g * p1
+    elif unop is USoftplus or unop is USoftplusUnit:
+        # PyTorch's softplus_backward: z = e**(beta x); g where beta x > threshold, else
+        # g z / (z + 1) (NaN where z overflows, as there)
+        k = s if unop is USoftplusUnit else s * p0
+        d = vexp(k)
+        return g if k > p1 else g * d / (d + one)
+    elif unop is ULogSigmoid:
+        # PyTorch's log_sigmoid_backward: g (1 - e/(1 + e)) below 0, else g e/(1 + e), with
+        # e = e**-|x|
+        d = vexp_nonpos(neg_abs(s))
+        d = d / (one + d)
+        return g * (one - d if s < zero else d)
     elif unop is URelu:
         return zero if s <= zero else g         # a NaN output passes g on, as in PyTorch
     elif unop is ULeaky:
@@ -344,9 +382,13 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     elif unop is ULog:
         return vlog(x)
     elif unop is USigmoid:
-        return _sigmoid(x)
+        return vsigmoid(x)
     elif unop is USilu:
-        return x * _sigmoid(x)
+        return x * vsigmoid(x)
+    elif unop is USoftplus or unop is USoftplusUnit:
+        return _softplus(t, x, p0, p1)
+    elif unop is ULogSigmoid:
+        return vlog_sigmoid(x)
     elif unop is UElu:
         return vexpm1_nonpos(x if x <= zero else zero) * p0 if x <= zero else x * p1
     elif unop is UTanh:
@@ -373,19 +415,26 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
 
 
 cdef void _bwd_block(unop* t, const floating* s, const floating* aux, const floating* g,
-                     floating* out, bint add, floating p0, floating p1, int flags,
+                     bint g_one, floating* out, bint add, floating p0, floating p1, int flags,
                      Py_ssize_t n) noexcept nogil:
     # parameters by value: the compiler keeps them in registers and vectorises the loop
     cdef Py_ssize_t i
+    cdef floating g0 = g[0]
     if unop is UPowInt:
         # one loop per exponent, so that each is a plain vectorised product
         if flags == 2:
-            _bwd_block(<UPowInt2*> NULL, s, aux, g, out, add, p0, p1, flags, n)
+            _bwd_block(<UPowInt2*> NULL, s, aux, g, g_one, out, add, p0, p1, flags, n)
             return
         elif flags == 3:
-            _bwd_block(<UPowInt3*> NULL, s, aux, g, out, add, p0, p1, flags, n)
+            _bwd_block(<UPowInt3*> NULL, s, aux, g, g_one, out, add, p0, p1, flags, n)
             return
-    if add:
+    if g_one and add:
+        for i in range(n):
+            out[i] += _d(t, s[i], g0, aux[i], p0, p1, flags)
+    elif g_one:
+        for i in range(n):
+            out[i] = _d(t, s[i], g0, aux[i], p0, p1, flags)
+    elif add:
         for i in range(n):
             out[i] += _d(t, s[i], g[i], aux[i], p0, p1, flags)
     else:
@@ -393,20 +442,20 @@ cdef void _bwd_block(unop* t, const floating* s, const floating* aux, const floa
             out[i] = _d(t, s[i], g[i], aux[i], p0, p1, flags)
 
 
-cdef void _bwd(unop* t, const floating* s, const floating* aux, const floating* g,
+cdef void _bwd(unop* t, const floating* s, const floating* aux, const floating* g, bint g_one,
                floating* out, bint add, floating p0, floating p1, int flags, bint has_aux,
                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i, nb = (n + BLOCK - 1) // BLOCK
     if parallel(n):
         for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
             i = b * BLOCK
-            _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
-                       flags, min(<Py_ssize_t> BLOCK, n - i))
+            _bwd_block(t, s + i, aux + i if has_aux else s + i, g if g_one else g + i, g_one,
+                       out + i, add, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
     else:
         for b in range(nb):
             i = b * BLOCK
-            _bwd_block(t, s + i, aux + i if has_aux else s + i, g + i, out + i, add, p0, p1,
-                       flags, min(<Py_ssize_t> BLOCK, n - i))
+            _bwd_block(t, s + i, aux + i if has_aux else s + i, g if g_one else g + i, g_one,
+                       out + i, add, p0, p1, flags, min(<Py_ssize_t> BLOCK, n - i))
 
 
 cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, floating p1,
@@ -444,11 +493,15 @@ cdef int _check(Py_ssize_t n, Py_ssize_t m, str name) except -1:
 
 def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floating[::1] out,
                     bint add, double p0=0, double p1=0, int flags=0, const floating[::1] aux=None):
-    """out (+)= g * f'(.) computed from s (the saved input or output): one pass. aux is
-    tanh(inner) for GELU_TANH (see GELU_TANH_INNER), exp(-x*x/2) for GELU_ERF, if given
-    (float64 needs it; float32 computes it in the pass without), unused otherwise."""
+    """out (+)= g * f'(.) computed from s (the saved input or output): one pass. g has s's
+    length, or one element that every element takes (the gradient of a sum or mean, which
+    reaches the op broadcast). aux is tanh(inner) for GELU_TANH (see GELU_TANH_INNER),
+    exp(-x*x/2) for GELU_ERF, if given (float64 needs it; float32 computes it in the pass
+    without), unused otherwise."""
     cdef Py_ssize_t n = s.shape[0]
-    _check(n, g.shape[0], "g")
+    cdef bint g_one = g.shape[0] == 1
+    if not g_one:
+        _check(n, g.shape[0], "g")
     _check(n, out.shape[0], "out")
     if (op == GELU_TANH or op == GELU_ERF) and floating is double:
         if aux is None:
@@ -458,7 +511,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > ELU:
+    if op < EXP or op > LOG_SIGMOID:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -471,39 +524,45 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
     cdef floating* op_ = &out[0]
     with nogil:
         if op == EXP:
-            _bwd(<UExp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UExp*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == LOG:
-            _bwd(<ULog*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<ULog*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == SQRT:
-            _bwd(<USqrt*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<USqrt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == TANH:
-            _bwd(<UTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UTanh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == SIGMOID:
-            _bwd(<USigmoid*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<USigmoid*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == RELU:
-            _bwd(<URelu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<URelu*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == LEAKY_RELU:
-            _bwd(<ULeaky*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<ULeaky*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == ABS:
-            _bwd(<UAbs*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UAbs*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == CLAMP:
-            _bwd(<UClamp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UClamp*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == HARDTANH:
-            _bwd(<UHardtanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UHardtanh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == SILU:
-            _bwd(<USilu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<USilu*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == ELU:
-            _bwd(<UElu*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UElu*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SOFTPLUS and q0 == 1:
+            _bwd(<USoftplusUnit*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SOFTPLUS:
+            _bwd(<USoftplus*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LOG_SIGMOID:
+            _bwd(<ULogSigmoid*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF and has_aux:
-            _bwd(<UGeluErf*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UGeluErf*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
-            _bwd(<UGeluErfExp*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UGeluErfExp*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_TANH and has_aux:
-            _bwd(<UGeluTanh*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UGeluTanh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_TANH:
-            _bwd(<UGeluTanhInPass*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UGeluTanhInPass*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
-            _bwd(<UPowInt*> NULL, sp, ap, gp, op_, add, q0, q1, fl, has_aux, n)
+            _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
 
 cdef void _pre_post(int op, const floating* x, const floating* aux, floating* out,
@@ -555,7 +614,7 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
-    SILU, ELU, TANH, GELU_TANH: vectorised for float32, a libm call per element for float64), or
+    SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID: vectorised for float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -566,7 +625,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             raise ValueError("this pass needs aux")
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
-                    NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH):
+                    NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
+                    LOG_SIGMOID):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -598,6 +658,12 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<USilu*> NULL, xp, op_, q0, q1, fl, n)
         elif op == ELU:
             _fwd(<UElu*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SOFTPLUS and q0 == 1:
+            _fwd(<USoftplusUnit*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SOFTPLUS:
+            _fwd(<USoftplus*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LOG_SIGMOID:
+            _fwd(<ULogSigmoid*> NULL, xp, op_, q0, q1, fl, n)
         elif op == TANH:
             _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == GELU_TANH:

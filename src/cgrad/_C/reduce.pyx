@@ -17,7 +17,8 @@ from cgrad._C._arrays cimport array_data, array_len
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_max, cgrad_row_maxf,
                               cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf,
-                              cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos)
+                              cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos,
+                              vlog_sigmoid, vsigmoid)
 
 link_thread_count()
 
@@ -535,30 +536,50 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
                 _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
 
 
-# ---- mean squared error ----------------------------------------------------------------------
+# ---- sums of all elements: plain, mean squared error, binary cross-entropy with logits -------
 cdef enum:
-    SQ_BLOCK = 4096        # elements each partial of a squared error's sum covers
-    SQ_BWD_BLOCK = 16384   # elements per parallel block of its backward
+    SUM_BLOCK = 4096       # elements each partial of a sum covers
+    LOSS_BWD_BLOCK = 16384 # elements per parallel block of a loss's backward
+    SQ_DIFF = 0            # terms (x - y)**2
+    BCE_LOGITS = 1         # (1 - y) x - log_sigmoid(x): x logits, y targets
+    PLAIN = 2              # x
 
 
-cdef inline floating _sq_diff_lanes(const floating* x, const floating* y,
-                                    Py_ssize_t n) noexcept nogil:
-    """sum of (x - y)**2 over x[0:n], y[0:n]: 16 lanes folded in _vmath's fixed tree"""
+cdef floating _block_sum(int kind, const floating* x, const floating* y,
+                         Py_ssize_t n) noexcept nogil:
+    """the sum of kind's terms over x[0:n], y[0:n] (n <= SUM_BLOCK): 16 lanes folded in
+    _vmath's fixed tree. The cross-entropy's terms go through a buffer on the stack (in L1),
+    then the same lanes."""
+    cdef floating terms[SUM_BLOCK]
+    cdef floating one = 1
+    cdef Py_ssize_t i
+    if kind == PLAIN:
+        return _lanes_sum(x, x, n, 0)
+    if kind == SQ_DIFF:
+        return _lanes_sum(x, y, n, 2)
+    # the NumPy backend's order: (1 - y) x, less log_sigmoid(x)
+    for i in range(n):
+        terms[i] = (one - y[i]) * x[i] - vlog_sigmoid(x[i])
+    return _lanes_sum(terms, terms, n, 0)
+
+
+cdef inline floating _lanes_sum(const floating* x, const floating* y, Py_ssize_t n,
+                                int dot) noexcept nogil:
     if floating is float:
-        return cgrad_row_sumf(x, y, n, 2)
+        return cgrad_row_sumf(x, y, n, dot)
     else:
-        return cgrad_row_sum(x, y, n, 2)
+        return cgrad_row_sum(x, y, n, dot)
 
 
-def sq_diff_sum_(const floating[::1] x, const floating[::1] y):
-    """sum of (x - y)**2 as a Python float in one pass: a partial in the dtype for each block
-    of SQ_BLOCK elements (16 lanes, ~256 terms each), the partials added in double in block
-    order, so that any thread count and ISA gives the same bits"""
+cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y) except? -1:
+    """kind's terms summed in one pass: a partial in the dtype for each block of SUM_BLOCK
+    elements (16 lanes, ~256 terms each), the partials added in double in block order, so
+    that any thread count and ISA gives the same bits"""
     cdef Py_ssize_t n = x.shape[0], nb, b, i
     _check(y.shape[0], n, "y")
     if n == 0:
         return 0.0
-    nb = (n + SQ_BLOCK - 1) // SQ_BLOCK
+    nb = (n + SUM_BLOCK - 1) // SUM_BLOCK
     cdef double[::1] part = np.empty(nb, np.float64)
     cdef const floating* xp = &x[0]
     cdef const floating* yp = &y[0]
@@ -566,26 +587,75 @@ def sq_diff_sum_(const floating[::1] x, const floating[::1] y):
     with nogil:
         if parallel(n):
             for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
-                i = b * SQ_BLOCK
-                part[b] = _sq_diff_lanes(xp + i, yp + i, min(<Py_ssize_t> SQ_BLOCK, n - i))
+                i = b * SUM_BLOCK
+                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i))
         else:
             for b in range(nb):
-                i = b * SQ_BLOCK
-                part[b] = _sq_diff_lanes(xp + i, yp + i, min(<Py_ssize_t> SQ_BLOCK, n - i))
+                i = b * SUM_BLOCK
+                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i))
         for b in range(nb):
             total += part[b]
     return total
 
 
-cdef void _sq_diff_bwd(const floating* x, const floating* y, floating* out, floating scale,
-                       floating g, bint add, Py_ssize_t n) noexcept nogil:
+def sum_all_(const floating[::1] x):
+    """sum of x as a Python float, in one pass (_blocked_sum)"""
+    return _blocked_sum(PLAIN, x, x)
+
+
+def sq_diff_sum_(const floating[::1] x, const floating[::1] y):
+    """sum of (x - y)**2 as a Python float, in one pass (_blocked_sum)"""
+    return _blocked_sum(SQ_DIFF, x, y)
+
+
+def bce_logits_sum_(const floating[::1] x, const floating[::1] y):
+    """sum of (1 - y) x - log_sigmoid(x) as a Python float, in one pass (_blocked_sum): binary
+    cross-entropy with logits x and targets y"""
+    return _blocked_sum(BCE_LOGITS, x, y)
+
+
+cdef void _loss_bwd_block(int kind, const floating* x, const floating* y, floating* out,
+                          floating scale, floating g, bint add, Py_ssize_t n) noexcept nogil:
+    # one loop per case, each vectorised
     cdef Py_ssize_t i
-    if add:
+    if kind == SQ_DIFF and add:
         for i in range(n):
             out[i] += ((x[i] - y[i]) * scale) * g
-    else:
+    elif kind == SQ_DIFF:
         for i in range(n):
             out[i] = ((x[i] - y[i]) * scale) * g
+    elif add:
+        for i in range(n):
+            out[i] += (vsigmoid(x[i]) - y[i]) * g
+    else:
+        for i in range(n):
+            out[i] = (vsigmoid(x[i]) - y[i]) * g
+
+
+cdef int _loss_backward(int kind, const floating[::1] x, const floating[::1] y,
+                        floating[::1] out, double scale, double g, bint add) except -1:
+    cdef Py_ssize_t n = x.shape[0], nb, b, i
+    _check(y.shape[0], n, "y")
+    _check(out.shape[0], n, "out")
+    if n == 0:
+        return 0
+    cdef const floating* xp = &x[0]
+    cdef const floating* yp = &y[0]
+    cdef floating* op = &out[0]
+    cdef floating sc = <floating> scale, gg = <floating> g
+    nb = (n + LOSS_BWD_BLOCK - 1) // LOSS_BWD_BLOCK
+    with nogil:
+        if parallel(n):
+            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                i = b * LOSS_BWD_BLOCK
+                _loss_bwd_block(kind, xp + i, yp + i, op + i, sc, gg, add,
+                                min(<Py_ssize_t> LOSS_BWD_BLOCK, n - i))
+        else:
+            for b in range(nb):
+                i = b * LOSS_BWD_BLOCK
+                _loss_bwd_block(kind, xp + i, yp + i, op + i, sc, gg, add,
+                                min(<Py_ssize_t> LOSS_BWD_BLOCK, n - i))
+    return 0
 
 
 def sq_diff_backward_(const floating[::1] x, const floating[::1] y, floating[::1] out,
@@ -593,27 +663,14 @@ def sq_diff_backward_(const floating[::1] x, const floating[::1] y, floating[::1
     """out (+)= ((x - y) * scale) * g in one pass: the mean squared error's backward (scale
     2/n or 2), in PyTorch's order; with -g, the target's (rounding is symmetric in sign: the
     negation of x's, bit for bit)"""
-    cdef Py_ssize_t n = x.shape[0], nb, b, i
-    _check(y.shape[0], n, "y")
-    _check(out.shape[0], n, "out")
-    if n == 0:
-        return
-    cdef const floating* xp = &x[0]
-    cdef const floating* yp = &y[0]
-    cdef floating* op = &out[0]
-    cdef floating sc = <floating> scale, gg = <floating> g
-    nb = (n + SQ_BWD_BLOCK - 1) // SQ_BWD_BLOCK
-    with nogil:
-        if parallel(n):
-            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
-                i = b * SQ_BWD_BLOCK
-                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add,
-                             min(<Py_ssize_t> SQ_BWD_BLOCK, n - i))
-        else:
-            for b in range(nb):
-                i = b * SQ_BWD_BLOCK
-                _sq_diff_bwd(xp + i, yp + i, op + i, sc, gg, add,
-                             min(<Py_ssize_t> SQ_BWD_BLOCK, n - i))
+    _loss_backward(SQ_DIFF, x, y, out, scale, g, add)
+
+
+def bce_logits_backward_(const floating[::1] x, const floating[::1] y, floating[::1] out,
+                         double g, bint add):
+    """out (+)= (sigmoid(x) - y) * g in one pass: the logits' gradient of binary
+    cross-entropy with logits, for one upstream g (a sum's, or a mean's over its count)"""
+    _loss_backward(BCE_LOGITS, x, y, out, 1.0, g, add)
 
 
 def exp_(const floating[::1] x, floating[::1] out):
