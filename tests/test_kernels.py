@@ -1469,6 +1469,48 @@ def test_sum_of_every_element(ck, layout, dtype):
         assert_sum_close(ck.sum_to_shape(x, shape), REF.sum_to_shape(x, shape), terms)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_row_sums(ck, layout, dtype):
+    """sum and mean over the trailing axes (one row per leading index, rows past a 4096
+    block too): within summation rounding of the reference, with kept dims"""
+    x = make(layout, dtype, (30, 7, 1100), low=-10.0, high=10.0)
+    for dim in ((2,), (-1,), (1, 2), (2, 1), (-2, -1)):
+        axes = tuple(sorted(d % 3 for d in dim))
+        terms = np.abs(x.astype(np.float64)).sum(axis=axes)
+        count = math.prod(x.shape[a] for a in axes)
+        for keepdim in (False, True):
+            t = np.expand_dims(terms, axes) if keepdim else terms
+            assert_sum_close(ck.sum(x, dim, keepdim), REF.sum(x, dim, keepdim), t)
+            assert_sum_close(ck.mean(x, dim, keepdim), REF.mean(x, dim, keepdim),
+                             t / max(1, count))
+
+
+def test_row_sums_keep_float32_precision(ck):
+    """rows of 3 x 10^5 positive float32 terms: each within float32 rounding of its exact sum,
+    the same on 1 and 2 threads; a single row the same bits as the sum of everything"""
+    x = np.abs(np.random.default_rng(18).standard_normal((6, 300000))).astype(np.float32)
+    exact = x.astype(np.float64).sum(axis=1)
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append(ck.sum(x, (1,)))
+    finally:
+        cgrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].dtype == np.float32 and got[0].shape == (6,)
+    assert (np.abs(got[0] - exact) <= 2 * np.spacing(exact.astype(np.float32))).all()
+    np.testing.assert_array_equal(ck.sum(x[:1], (1,)), ck.sum(x[0]).reshape(1))
+    from cgrad._C import reduce as rd
+    with pytest.raises(ValueError, match="out has 5 elements, expected 6"):
+        rd.sum_rows_(x, np.empty(5, np.float32))
+    out = np.full(3, 7.0, np.float32)
+    rd.sum_rows_(np.empty((3, 0), np.float32), out)            # empty rows sum to 0
+    np.testing.assert_array_equal(out, 0)
+
+
 def test_sum_of_every_element_keeps_float32_precision(ck):
     """each block of 4096 in 16 float32 lanes, the blocks in double: 2^22 elements within
     float32 rounding of the exact sum (positive terms: no cancellation to hide behind), on 1
@@ -1494,19 +1536,25 @@ def test_sum_of_every_element_keeps_float32_precision(ck):
     assert rd.sum_all_(x[:0]) == 0.0
 
 
-def test_default_thresholds_send_big_sums_to_the_kernel(small_k, monkeypatch):
-    """At the default thresholds, a sum of 2^16 elements or more takes the one-pass kernel
-    (here spied on), and smaller ones keep NumPy's bits"""
+def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
+    """At the default thresholds, a sum of 2^16 elements or more over everything or over the
+    trailing axes takes a one-pass kernel (here spied on), and smaller ones keep NumPy's
+    bits"""
     from cgrad.backends import cython_backend as cb
     calls = []
-    real = cb._rd_for[np.dtype(np.float32)].sum_all_
-    monkeypatch.setattr(cb._rd_for[np.dtype(np.float32)], "sum_all_",
-                        lambda x: calls.append(x.size) or real(x))
+    kernels = cb._rd_for[np.dtype(np.float32)]
+    for name in ("sum_all_", "sum_rows_"):
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, real=real, name=name: (
+            calls.append((name, a[0].shape)), real(*a))[1])
     x = np.ones((256, 256), np.float32)
     assert small_k.sum(x) == 65536 and small_k.mean(x) == 1
-    assert calls == [65536, 65536]
+    np.testing.assert_array_equal(small_k.sum(x, (1,)), 256)
+    assert calls == [("sum_all_", (65536,))] * 2 + [("sum_rows_", (256, 256))]
     small_k.sum(x[:255])
-    assert calls == [65536, 65536]
+    small_k.sum(x[:255], (1,))
+    small_k.sum(x, (0,))                                     # leading axes: the grid kernel
+    assert len(calls) == 3
 
 
 def test_cross_entropy_bad_target(ck_rows):

@@ -477,7 +477,7 @@ class CythonKernels(NumpyKernels):
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
         if shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim:
-            total = self._sum_all(g, None)
+            total = self._sum_all(g)
             if total is not None:
                 return total.reshape(shape)
         if (shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim
@@ -908,8 +908,9 @@ class CythonKernels(NumpyKernels):
         return out
 
     def _reduced(self, x, dim):
-        """x summed over dim (a tuple of axes or None) with kept dims, by the grid kernel;
-        None when it does not apply."""
+        """x summed over dim (a tuple of axes or None) with kept dims, in one pass: over
+        every element or every row (the trailing axes) by the sum kernels, else by the grid
+        kernel; None when none applies."""
         if (type(x) is not _ndarray or x.size < self.min_size_reduce_narrow
                 or not _float(x.dtype) or not _usable(x, x.dtype)):
             return None
@@ -918,6 +919,14 @@ class CythonKernels(NumpyKernels):
             axes = {int(a) % x.ndim for a in axes} if x.ndim else set()
         except (TypeError, ValueError):
             return None
+        if x.size >= self.min_size_sum_all and len(axes) == x.ndim:
+            return self._sum_all(x).reshape((1,) * x.ndim)
+        rows = x.ndim - len(axes)            # the leading axes kept, every one after summed
+        if x.size >= self.min_size_sum_all and axes == set(range(rows, x.ndim)) and rows:
+            out = np.empty(x.shape[:rows] + (1,) * len(axes), x.dtype)
+            lead = math.prod(x.shape[:rows])
+            _rd_for[x.dtype].sum_rows_(x.reshape(lead, x.size // lead), out.reshape(-1))
+            return out
         shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
         if not self._grid_sum(x.size, math.prod(shape), _over_leading(x.shape, shape)):
             return None
@@ -925,30 +934,21 @@ class CythonKernels(NumpyKernels):
         r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
         return None if r is None else r[0]
 
-    # a sum of every element: one compiled pass, ~3x NumPy's pairwise sum at 2**12-10**7
-    # elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep NumPy's bits
+    # a sum of every element or of every row: one compiled pass, ~3x NumPy's pairwise sum at
+    # 2**12-10**7 elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep
+    # NumPy's bits
     min_size_sum_all = 1 << 16
 
-    def _sum_all(self, x, dim):
+    def _sum_all(self, x):
         """x's sum over every element in one pass (fixed-block partials in double: any thread
-        count, the same bits) as a 0-d array, or None (dim leaves an axis, or x is small or
-        not a usable float array)"""
+        count, the same bits) as a 0-d array, or None (x small, or not a usable float array)"""
         if (type(x) is not _ndarray or x.size < self.min_size_sum_all or not _float(x.dtype)
                 or not _usable(x, x.dtype)):
             return None
-        if dim is not None:
-            try:
-                if len({int(a) % x.ndim for a in dim}) != x.ndim:
-                    return None
-            except (TypeError, ValueError):
-                return None
         return np.asarray(_rd_for[x.dtype].sum_all_(x.reshape(-1)), x.dtype)
 
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
-        s = self._sum_all(x, dim)
-        if s is not None:
-            return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
@@ -975,10 +975,6 @@ class CythonKernels(NumpyKernels):
             out = _small.mean_all(x)                       # small: NumPy's in one call
             if out is not None:
                 return out
-        s = self._sum_all(x, dim)
-        if s is not None:
-            s /= x.dtype.type(x.size)
-            return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)

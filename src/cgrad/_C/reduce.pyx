@@ -598,6 +598,38 @@ cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y)
     return total
 
 
+cdef double _row_total(const floating* x, Py_ssize_t n) noexcept nogil:
+    """x[0:n] summed as _blocked_sum sums it: SUM_BLOCK partials in the dtype's lanes, added
+    in double in order (the same bits as sum_all_ of the row)"""
+    cdef double total = 0
+    cdef Py_ssize_t b, i
+    for b in range((n + SUM_BLOCK - 1) // SUM_BLOCK):
+        i = b * SUM_BLOCK
+        total += _lanes_sum(x + i, x + i, min(<Py_ssize_t> SUM_BLOCK, n - i), 0)
+    return total
+
+
+def sum_rows_(const floating[:, ::1] x, floating[::1] out):
+    """out[r] = the sum of row r of x, rounded once to the dtype: rows in parallel, each as
+    sum_all_ sums (so a thread count never changes a bit)"""
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[1], r
+    _check(out.shape[0], R, "out")
+    if R == 0:
+        return
+    if C == 0:
+        out[:] = 0
+        return
+    cdef const floating* xp = &x[0, 0]
+    cdef floating* op = &out[0]
+    with nogil:
+        if parallel(R * C) and R > 1:
+            for r in prange(R, schedule="static", num_threads=cgrad_threads()):
+                op[r] = <floating> _row_total(xp + r * C, C)
+        else:
+            for r in range(R):
+                op[r] = <floating> _row_total(xp + r * C, C)
+
+
 def sum_all_(const floating[::1] x):
     """sum of x as a Python float, in one pass (_blocked_sum)"""
     return _blocked_sum(PLAIN, x, x)
