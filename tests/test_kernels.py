@@ -131,6 +131,7 @@ COMPILED = {
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
+    "index_add_", "scatter_add_", "gather",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -1555,6 +1556,111 @@ def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
     small_k.sum(x[:255], (1,))
     small_k.sum(x, (0,))                                     # leading axes: the grid kernel
     assert len(calls) == 3
+
+
+# ---- indexing: index_add_, gather, scatter_add_ ----------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_index_add(ck, layout, dtype, dim):
+    """rows added at an index along dim, repeats and negative indices among them: the same
+    bits as np.add.at (each element's additions in order), into a buffer that already holds
+    values; src of any layout (copied where the kernel cannot read it)"""
+    shape = (5, 6, 7)
+    rng = np.random.default_rng(dim)
+    idx = rng.integers(-shape[dim], shape[dim], 11)
+    idx[:3] = [1, 1, -shape[dim] + 1]                # one place three times, one by its negative
+    src = make(layout, dtype, shape[:dim] + (11,) + shape[dim + 1:])
+    if src.size == 0:                        # the empty layout empties the first axis
+        idx = idx[:0] if dim == 0 else idx
+        shape = (0,) + shape[1:] if dim else shape
+    base = make("contiguous", dtype, shape, rng)
+    got, want = base.copy(), base.copy()
+    assert ck.index_add_(got, dim, idx, src) is got
+    REF.index_add_(want, dim, idx, src)
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_gather_and_scatter_add(ck, layout, dtype, dim):
+    """gather along dim and its gradient, scatter_add_, where the index spans the other axes
+    (the kernels) and where it is shorter there (NumPy's): the reference's values, bit for
+    bit, repeated and negative indices among them"""
+    shape = (4, 5, 6)
+    rng = np.random.default_rng(10 + dim)
+    x = make(layout, dtype, shape)
+    for n_other in (None, 2):                # the index as long as x on the other axes, or not
+        ishape = tuple(3 if d == dim else (n if n_other is None else min(n, n_other))
+                       for d, n in enumerate(shape))
+        idx = rng.integers(-shape[dim], shape[dim], ishape)
+        if x.size == 0:
+            ishape = tuple(0 if d == 0 else n for d, n in enumerate(ishape))
+            idx = idx[:0]
+        if layout == "transposed":
+            idx = np.ascontiguousarray(idx.T).T          # a non-contiguous index too
+        assert_same(ck.gather(x, dim, idx), REF.gather(x, dim, idx))
+        src = make("contiguous", dtype, idx.shape, rng)
+        base = make("contiguous", dtype, shape, rng)
+        got, want = base.copy(), base.copy()
+        assert ck.scatter_add_(got, dim, idx, src) is got
+        REF.scatter_add_(want, dim, idx, src)
+        assert_same(got, want)
+
+
+def test_indexing_kernels_checked():
+    """an index out of range raises IndexError naming it (both signs), a mismatched shape
+    ValueError naming the shapes, before anything is written; empty ones do nothing"""
+    from cgrad._C import grad as gm
+    out = np.zeros((2, 3, 4), np.float32)
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match=f"index {bad} is out of bounds for dimension "
+                                             "with size 3"):
+            gm.index_add_(out, np.array([0, bad]), np.ones((2, 2, 4), np.float32))
+        idx = np.zeros((2, 2, 4), np.int64)
+        idx[1, 1, 3] = bad
+        with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
+            gm.scatter_add_(out, idx, np.ones((2, 2, 4), np.float32))
+        with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
+            gm.gather_(out, idx, np.empty((2, 2, 4), np.float32))
+    assert not out.any()
+    with pytest.raises(ValueError, match=r"src has shape \(2, 3, 4\), expected \(2, 2, 4\)"):
+        gm.index_add_(out, np.array([0, 1]), np.ones((2, 3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"index has shape \(1, 2, 4\), expected \(2, 2, 4\)"):
+        gm.scatter_add_(out, np.zeros((1, 2, 4), np.int64), np.ones((2, 2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"values have shape \(2, 2, 3\), expected"):
+        gm.gather_(out, np.zeros((2, 2, 4), np.int64), np.empty((2, 2, 3), np.float32))
+    gm.index_add_(out, np.array([], np.int64), np.ones((2, 0, 4), np.float32))
+    gm.scatter_add_(out, np.zeros((2, 0, 4), np.int64), np.ones((2, 0, 4), np.float32))
+    assert not out.any()
+
+
+def test_indexing_kernels_thread_count_changes_no_bit(ck):
+    """big index_add_ / scatter_add_ / gather with many repeats: the same bits on 1 and 2
+    threads (columns or rows split, each element's order kept) as np.add.at's"""
+    rng = np.random.default_rng(19)
+    src = rng.standard_normal((3000, 8192)).astype(np.float32)
+    idx = rng.integers(0, 50, 3000)
+    sidx = rng.integers(-1024, 1024, (1024, 2048))
+    ssrc = rng.standard_normal(sidx.shape).astype(np.float32)
+    x = rng.standard_normal((1024, 1024)).astype(np.float32)
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append((ck.index_add_(np.zeros((50, 8192), np.float32), 0, idx, src),
+                        ck.scatter_add_(np.zeros((1024, 1024), np.float32), 1, sidx, ssrc),
+                        ck.gather(x, 1, sidx)))
+    finally:
+        cgrad.set_num_threads(before)
+    want = (REF.index_add_(np.zeros((50, 8192), np.float32), 0, idx, src),
+            REF.scatter_add_(np.zeros((1024, 1024), np.float32), 1, sidx, ssrc),
+            REF.gather(x, 1, sidx))
+    for one, two, ref in zip(*got, want):
+        np.testing.assert_array_equal(one, ref)
+        np.testing.assert_array_equal(two, ref)
 
 
 def test_cross_entropy_bad_target(ck_rows):

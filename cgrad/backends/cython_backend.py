@@ -269,6 +269,19 @@ def _float32_unary_method(op, fallback, why):
     return method
 
 
+def _along_rows(a, dim, idx):
+    """(a, idx) as the (L, V, K) and (L, N, K) blocks of the gather and scatter kernels (idx
+    as int64, copied if it must be), where idx indexes a's axis dim and has a's length on
+    every other axis; None otherwise (a not a float array: NumPy's)"""
+    if not (type(a) is _ndarray and _float(a.dtype) and type(idx) is _ndarray
+            and idx.dtype.kind == "i" and idx.ndim == a.ndim > dim
+            and idx.shape[:dim] == a.shape[:dim] and idx.shape[dim + 1:] == a.shape[dim + 1:]):
+        return None
+    lead, inner = math.prod(a.shape[:dim]), math.prod(a.shape[dim + 1:])
+    return (a.reshape(lead, a.shape[dim], inner),
+            np.ascontiguousarray(idx, np.int64).reshape(lead, idx.shape[dim], inner))
+
+
 def _loss_total(total, x, reduction):
     """a loss kernel's sum over x's elements as the 0-d result of the reduction"""
     if reduction == "mean":
@@ -309,6 +322,39 @@ class CythonKernels(NumpyKernels):
                                                         acc.dtype.type(g.reshape(())))
                 return acc
         return NumpyKernels.accumulate_(self, acc, g)
+
+    def index_add_(self, out, dim, idx, src):
+        """one compiled pass, each element's additions in order of i (np.add.at's bits),
+        column chunks in parallel"""
+        if (type(out) is _ndarray and _float(out.dtype) and _writable(out, out.dtype)
+                and _usable(src, out.dtype) and type(idx) is _ndarray and idx.ndim == 1
+                and idx.dtype.kind == "i"
+                and src.shape == out.shape[:dim] + (idx.size,) + out.shape[dim + 1:]):
+            lead, inner = math.prod(out.shape[:dim]), math.prod(out.shape[dim + 1:])
+            _grad_for[out.dtype].index_add_(out.reshape(lead, out.shape[dim], inner),
+                                            idx.astype(np.int64, copy=False),
+                                            src.reshape(lead, idx.size, inner))
+            return out
+        return super().index_add_(out, dim, idx, src)
+
+    def scatter_add_(self, out, dim, idx, src):
+        """one compiled pass where the index spans out's other axes (as gather's backward
+        has it), each element's additions in order of i (np.add.at's bits)"""
+        rows = _along_rows(out, dim, idx)
+        if rows is not None and _writable(out, out.dtype) and src.shape == idx.shape and \
+                _usable(src, out.dtype):
+            _grad_for[out.dtype].scatter_add_(rows[0], rows[1], src.reshape(rows[1].shape))
+            return out
+        return super().scatter_add_(out, dim, idx, src)
+
+    def gather(self, x, dim, idx):
+        """one compiled pass where the index spans x's other axes, rows in parallel"""
+        rows = _along_rows(x, dim, idx)
+        if rows is None or not _usable(x, x.dtype):
+            return super().gather(x, dim, idx)
+        out = np.empty(idx.shape, x.dtype)
+        _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
+        return out
 
     def cumsum_rows(self, x, reverse=False):
         """one compiled pass, a double running sum per row (rows in parallel)"""

@@ -33,6 +33,14 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
 
+def along_key(index, dim):
+    """index (ndim >= 1) as a full NumPy key: index along dim, the positions themselves on
+    the other axes (PyTorch's gather and scatter)"""
+    key = list(np.ix_(*[np.arange(n) for n in index.shape]))
+    key[dim] = index
+    return tuple(key)
+
+
 def _into(acc, d):
     """d, or acc += d (returning acc) when an accumulation buffer of the same shape is given;
     a 0-d acc also takes a broadcast d, summed first (what the engine would do with it)."""
@@ -145,6 +153,25 @@ class NumpyKernels:
             return acc
         np.add(acc, g, out=acc, casting="unsafe")
         return acc
+
+    def index_add_(self, out, dim, idx, src):
+        """out[..., idx[i], ...] += src[..., i, ...] along dim, in place (repeated indices add
+        up, in order of i; negative ones count from the end); returns out. idx: 1-D integers;
+        src: out's shape with idx.size at dim."""
+        np.add.at(out, (slice(None),) * dim + (idx,), src)
+        return out
+
+    def scatter_add_(self, out, dim, idx, src):
+        """out[..., idx[..., i, ...], ...] += src[..., i, ...] along dim, in place: PyTorch's
+        scatter_add_ with src of the index's shape (repeated indices add up, in order of i;
+        negative ones count from the end); returns out"""
+        np.add.at(out, along_key(idx, dim), src)
+        return out
+
+    def gather(self, x, dim, idx):
+        """x[..., idx[..., i, ...], ...] along dim: PyTorch's gather (idx, of x's ndim >= 1,
+        no longer than x on the other axes; negative indices count from the end)"""
+        return x[along_key(idx, dim)]
 
     def cumsum_rows(self, x, reverse=False):
         """the running sums along x's last axis (a float array), from its end if reverse: in

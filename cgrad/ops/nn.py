@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import backends as B
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
 from .._memory_format import copy_as
@@ -46,7 +47,7 @@ class Embedding(Op):
         g = g.reshape(-1, ctx.shape[1])
         share = Embedding.row_weights(ctx, g.dtype)
         gw = zeros(ctx.shape, g.dtype)
-        np.add.at(gw, ctx.idx.reshape(-1), g if share is None else g * share)
+        B.kernels.index_add_(gw, 0, ctx.idx.reshape(-1), g if share is None else g * share)
         return gw, None, None, None
 
     @staticmethod

@@ -911,8 +911,7 @@ class Cummax(Op):
     def backward(ctx, g):
         gx = zeros(ctx.shape, g.dtype)
         if gx.size:
-            idx = ctx.indices
-            np.add.at(gx, _scatter_key(idx, ctx.dim), g.reshape(idx.shape))
+            B.kernels.scatter_add_(gx, ctx.dim, ctx.indices, g.reshape(ctx.indices.shape))
         return gx.reshape(g.shape), None
 
     @staticmethod
@@ -924,12 +923,6 @@ class Cummax(Op):
 
 class Cummin(Cummax):
     better = staticmethod(np.less_equal)
-
-
-def _scatter_key(index, dim):
-    key = list(np.indices(index.shape, sparse=True))
-    key[dim] = index
-    return tuple(key)
 
 
 def _reversed_logcumsumexp(a, d):

@@ -9,6 +9,7 @@ from .elementwise import MaskedFill, Where, held_op_edges
 from .._memory import zeros
 from .._memory_format import (contiguous_format, copy_as, laid_like, suggested,
                              with_strides_of)
+from ..backends.numpy_backend import along_key
 from ..storage import byte_view, strided_view
 
 
@@ -613,11 +614,31 @@ class AdvancedIndex(Op):
 def scatter_added(g, shape, key):
     """zeros of shape with g added at an advanced key (repeated indices add up)"""
     gx = zeros(shape, g.dtype)
-    if type(key) is SplitKey:
+    dim = _one_axis(key, len(shape))
+    if dim is not None:                  # one axis by one integer array: the kernels' index_add_
+        idx = key[dim] if type(key) is tuple else key
+        B.kernels.index_add_(gx, dim, idx.reshape(-1),
+                             g.reshape(shape[:dim] + (idx.size,) + shape[dim + 1:]))
+    elif type(key) is SplitKey:
         np.add.at(view_at(gx, key.basic), key.advanced, g)      # adds into gx
     else:
         np.add.at(gx, key, g)
     return gx
+
+
+def _one_axis(key, ndim):
+    """The axis d where key is an integer array indexing axis d alone (x[idx],
+    x[:, :, idx], index_select's (slice(None),) * d + (idx,)), else None"""
+    if type(key) is not tuple:
+        key = (key,)
+    if not key:
+        return None
+    d = len(key) - 1
+    idx = key[-1]
+    if (type(idx) is np.ndarray and idx.dtype.kind == "i" and d < ndim
+            and all(type(k) is slice and k == slice(None) for k in key[:-1])):
+        return d
+    return None
 
 
 class IndexAdd(_Placed):
@@ -928,11 +949,7 @@ class InvalidView(ViewOf):
 def _along(index, dim):
     """index as a full NumPy key: index along dim, the positions themselves elsewhere (a 0-d
     index, of a 0-d tensor, picks its one element)"""
-    if not index.ndim:
-        return ()
-    key = list(np.ix_(*[np.arange(n) for n in index.shape]))
-    key[dim] = index
-    return tuple(key)
+    return along_key(index, dim) if index.ndim else ()
 
 
 def _one_dim(a):
@@ -949,14 +966,15 @@ class Gather(Op):
         ctx.shape, ctx.dim, ctx.index = x.shape, dim, _one_dim(index)  # (a 1-d x, 0-d index)
         if not x.ndim:                       # a 0-d x: each index (all 0) picks its element
             return np.full(index.shape, x)
-        return x[_along(ctx.index, dim)].reshape(index.shape)
+        return B.kernels.gather(x, dim, ctx.index).reshape(index.shape)
 
     @staticmethod
     def backward(ctx, g):
         if not ctx.shape:
             return np.asarray(g.sum(), g.dtype), None, None
-        key = _along(ctx.index, ctx.dim)
-        return scatter_added(g.reshape(ctx.index.shape), ctx.shape, key), None, None
+        gx = zeros(ctx.shape, g.dtype)
+        B.kernels.scatter_add_(gx, ctx.dim, ctx.index, g.reshape(ctx.index.shape))
+        return gx, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -1136,7 +1154,11 @@ class IndexAddAlong(Op):
         ctx.source_shape = source.shape
         y = x.copy()
         if y.size:                          # (an empty x: PyTorch adds nothing, anywhere)
-            np.add.at(y, ctx.key, source if alpha == 1 else source * alpha)
+            source = source if alpha == 1 else source * alpha
+            if x.ndim:
+                B.kernels.index_add_(y, dim, index, source)
+            else:
+                np.add.at(y, ctx.key, source)
         return y
 
     @staticmethod

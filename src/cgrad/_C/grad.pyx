@@ -138,3 +138,157 @@ def transpose_into_(const floating[:, :, ::1] a, floating[:, :, ::1] d, bint add
         else:
             for t in range(nb * tiles_m):
                 _transpose_band(ap, dp, t, tiles_m, n, m, add)
+
+
+cdef enum:
+    INDEX_ADD_COLS = 4096    # columns per parallel chunk of an index_add_
+
+
+def index_add_(floating[:, :, ::1] out, const long long[::1] idx,
+               const floating[:, :, ::1] src):
+    """out[l, idx[i], k] += src[l, i, k] for every l, i and k, each element's additions in
+    order of i, as np.add.at makes them (the same bits); a negative index counts from the
+    end. The gradient of indexing one axis by an integer array (index_select, x[idx],
+    embedding): NumPy's add.at took 38 ms to add 4096 rows of 1024 floats. Column chunks in
+    parallel, so the thread count never changes an element's order."""
+    cdef Py_ssize_t L = out.shape[0], V = out.shape[1], K = out.shape[2], N = idx.shape[0]
+    cdef Py_ssize_t i, c, k0, k1, chunks
+    if src.shape[0] != L or src.shape[1] != N or src.shape[2] != K:
+        raise ValueError(f"src has shape {(src.shape[0], src.shape[1], src.shape[2])}, "
+                         f"expected {(L, N, K)}")
+    if N:
+        _check_indices(&idx[0], N, V)
+    if L == 0 or N == 0 or K == 0:
+        return
+    chunks = (K + INDEX_ADD_COLS - 1) // INDEX_ADD_COLS
+    if parallel(L * N * K) and chunks > 1:
+        for c in prange(chunks, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            k0 = c * INDEX_ADD_COLS
+            k1 = min(k0 + INDEX_ADD_COLS, K)
+            _index_add_cols(&out[0, 0, 0], &idx[0], &src[0, 0, 0], L, V, K, N, k0, k1)
+    else:
+        with nogil:
+            _index_add_cols(&out[0, 0, 0], &idx[0], &src[0, 0, 0], L, V, K, N, 0, K)
+
+
+cdef void _index_add_cols(floating* out, const long long* idx, const floating* src,
+                          Py_ssize_t L, Py_ssize_t V, Py_ssize_t K, Py_ssize_t N,
+                          Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """index_add_'s additions for the columns k0 <= k < k1"""
+    cdef Py_ssize_t l, i, k
+    cdef long long j
+    cdef floating* o
+    cdef const floating* s
+    for l in range(L):
+        for i in range(N):
+            j = idx[i]
+            if j < 0:
+                j = j + V
+            o = out + (l * V + j) * K
+            s = src + (l * N + i) * K
+            for k in range(k0, k1):
+                o[k] += s[k]
+
+
+def gather_(const floating[:, :, ::1] x, const long long[:, :, ::1] idx,
+            floating[:, :, ::1] out):
+    """out[l, i, k] = x[l, idx[l, i, k], k] (a negative index counts from the end): gather
+    along the middle axis of (L, V, K), rows l in parallel. NumPy's advanced indexing took
+    3 ms for 1024 x 1024 floats."""
+    cdef Py_ssize_t L = x.shape[0], V = x.shape[1], K = x.shape[2], N = idx.shape[1]
+    _check_rows(L, N, K, idx.shape, out.shape)
+    if L and N and K:
+        _by_rows(False, <floating*> &x[0, 0, 0], &idx[0, 0, 0], &out[0, 0, 0], L, V, K, N)
+
+
+cdef int _by_rows(bint add, floating* big, const long long* idx, floating* small,
+                  Py_ssize_t L, Py_ssize_t V, Py_ssize_t K, Py_ssize_t N) except -1:
+    """small (L, N, K) = big (L, V, K) at idx (L, N, K) along the middle axis, or (add) big
+    at idx += small: each row l alone, rows in parallel"""
+    cdef Py_ssize_t l
+    _check_indices(idx, L * N * K, V)
+    if parallel(L * N * K) and L > 1:
+        for l in prange(L, nogil=True, schedule="static", num_threads=cgrad_threads()):
+            _row(add, big + l * V * K, idx + l * N * K, small + l * N * K, V, K, N)
+    else:
+        with nogil:
+            for l in range(L):
+                _row(add, big + l * V * K, idx + l * N * K, small + l * N * K, V, K, N)
+    return 0
+
+
+cdef inline void _row(bint add, floating* big, const long long* idx, floating* small,
+                      Py_ssize_t V, Py_ssize_t K, Py_ssize_t N) noexcept nogil:
+    if add:
+        _scatter_add_row(big, idx, small, V, K, N)
+    else:
+        _gather_row(big, idx, small, V, K, N)
+
+
+cdef inline void _gather_row(const floating* x, const long long* idx, floating* out,
+                             Py_ssize_t V, Py_ssize_t K, Py_ssize_t N) noexcept nogil:
+    cdef Py_ssize_t i, k
+    cdef long long j
+    if K == 1:               # a row of scalars (gather along the last axis): vector gathers
+        for i in range(N):
+            j = idx[i]
+            out[i] = x[j + V if j < 0 else j]
+        return
+    for i in range(N):
+        for k in range(K):
+            j = idx[i * K + k]
+            if j < 0:
+                j = j + V
+            out[i * K + k] = x[j * K + k]
+
+
+cdef int _check_rows(Py_ssize_t L, Py_ssize_t N, Py_ssize_t K, Py_ssize_t* idx_shape,
+                     Py_ssize_t* src_shape) except -1:
+    """idx and src (or out) of shape (L, N, K) beside an (L, V, K) array"""
+    if idx_shape[0] != L or idx_shape[2] != K:
+        raise ValueError(f"index has shape {(idx_shape[0], N, idx_shape[2])}, expected "
+                         f"{(L, N, K)}")
+    if src_shape[0] != L or src_shape[1] != N or src_shape[2] != K:
+        raise ValueError(f"values have shape {(src_shape[0], src_shape[1], src_shape[2])}, "
+                         f"expected {(L, N, K)}")
+    return 0
+
+
+cdef int _check_indices(const long long* idx, Py_ssize_t n, Py_ssize_t V) except -1:
+    """IndexError naming the first index outside [-V, V): one vectorised pass to find out
+    whether there is one, a second to name it"""
+    cdef Py_ssize_t t
+    cdef bint bad = False
+    with nogil:
+        for t in range(n):
+            bad |= (idx[t] < -V) | (idx[t] >= V)
+    if bad:
+        for t in range(n):
+            if not -V <= idx[t] < V:
+                raise IndexError(f"index {idx[t]} is out of bounds for dimension with size {V}")
+    return 0
+
+
+def scatter_add_(floating[:, :, ::1] out, const long long[:, :, ::1] idx,
+                 const floating[:, :, ::1] src):
+    """out[l, idx[l, i, k], k] += src[l, i, k] for every l, i and k, each element's additions
+    in order of i, as np.add.at makes them (the same bits); a negative index counts from the
+    end. The gradient of gather (and scatter_add itself) along the middle axis of (L, V, K).
+    Rows l in parallel: the thread count never changes an element's order."""
+    cdef Py_ssize_t L = out.shape[0], V = out.shape[1], K = out.shape[2], N = idx.shape[1]
+    _check_rows(L, N, K, idx.shape, src.shape)
+    if L and N and K:
+        _by_rows(True, &out[0, 0, 0], &idx[0, 0, 0], <floating*> &src[0, 0, 0], L, V, K, N)
+
+
+cdef inline void _scatter_add_row(floating* out, const long long* idx, const floating* src,
+                                  Py_ssize_t V, Py_ssize_t K, Py_ssize_t N) noexcept nogil:
+    """scatter_add_'s additions for one l: out (V, K), idx and src (N, K)"""
+    cdef Py_ssize_t i, k
+    cdef long long j
+    for i in range(N):
+        for k in range(K):
+            j = idx[i * K + k]
+            if j < 0:
+                j = j + V
+            out[j * K + k] += src[i * K + k]
