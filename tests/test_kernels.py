@@ -131,7 +131,8 @@ COMPILED = {
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
-    "index_add_", "scatter_add_", "gather",
+    "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
+    "hardsigmoid_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -460,6 +461,9 @@ UNARY_BACKWARD = {
                                -5.0, False),
     "log_sigmoid_backward": (lambda k, s, g, acc: k.log_sigmoid_backward(s, g, acc), -5.0,
                              False),
+    "hardswish_backward": (lambda k, s, g, acc: k.hardswish_backward(s, g, acc), -5.0, True),
+    "hardsigmoid_backward": (lambda k, s, g, acc: k.hardsigmoid_backward(s, g, acc), -5.0,
+                             True),
     "gelu_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "none", acc), -5.0, False),
     "gelu_tanh_backward": (lambda k, s, g, acc: k.gelu_backward(s, g, "tanh", acc), -5.0, False),
     "pow2_backward": (lambda k, s, g, acc: k.pow_scalar_backward(s, 2, g, acc), -2.0, True),
@@ -484,6 +488,8 @@ UNARY_FORWARD = {
     "softplus_beta": (lambda k, x: k.softplus(x, 2.0, 3.0), False),
     "softplus_high": (lambda k, x: k.softplus(x, 1.0, 1e4), False),    # inf past e**88.7
     "log_sigmoid": (lambda k, x: k.log_sigmoid(x), False),
+    "hardswish": (lambda k, x: k.hardswish(x), True),
+    "hardsigmoid": (lambda k, x: k.hardsigmoid(x), True),
     "gelu_tanh": (lambda k, x: k.gelu(x, "tanh"), False),
     "clamp": (lambda k, x: k.clamp(x, -0.5, 0.5), True),
     "clamp_min": (lambda k, x: k.clamp(x, 0.25, None), True),
@@ -554,7 +560,7 @@ def test_unary_forward(ck, name, dtype, layout):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_unary_special_values(ck, dtype):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 50.0, -50.0, 4.5, -4.5,
-                  100.0, -100.0], dtype)
+                  100.0, -100.0, 3.0, -3.0, 6.0], dtype)
     g = np.linspace(-1, 1, x.size).astype(dtype)
     with np.errstate(all="ignore"):
         for name, (call, exact) in UNARY_FORWARD.items():

@@ -756,6 +756,22 @@ class CythonKernels(NumpyKernels):
                                                                    True)[1]
         return gx, gy
 
+    def hardswish(self, x):
+        out = self._unary(_ew.HARDSWISH, x)
+        return out if out is not None else super().hardswish(x)
+
+    hardswish_backward = _unary_backward_method(_ew.HARDSWISH, NumpyKernels.hardswish_backward)
+
+    def hardsigmoid(self, x):
+        out = self._unary(_ew.HARDSIGMOID, x)
+        return out if out is not None else super().hardsigmoid(x)
+
+    def hardsigmoid_backward(self, x, g, acc=None):
+        def fallback():
+            return super(CythonKernels, self).hardsigmoid_backward(x, g, acc)
+        return self._unary_backward(_ew.HARDSIGMOID, fallback, x, g, acc,
+                                    float(np.float32(1 / 6)))
+
     def softplus(self, x, beta, threshold):
         """float32 in one pass (NumPy's log1p and exp are glibc calls per element); float64
         NumPy's"""

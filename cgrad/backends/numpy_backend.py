@@ -408,6 +408,26 @@ class NumpyKernels:
         i = input_scale
         return _into(acc, np.where(x <= 0, g * (i * alpha * scale) * np.exp(x * i), g * scale))
 
+    def hardswish(self, x):
+        """x min(max(x + 3, 0), 6) / 6"""
+        return x * np.minimum(np.maximum(x + 3, 0), 6) / 6
+
+    def hardswish_backward(self, x, g, acc=None):
+        """0 up to -3, g from 3, g (x / 3 + 1/2) between (PyTorch's), from the saved input"""
+        return _into(acc, np.where(x <= -3, g.dtype.type(0),
+                                   np.where(x >= 3, g, g * (x / 3 + 0.5))))
+
+    def hardsigmoid(self, x):
+        """min(max(x + 3, 0), 6) / 6"""
+        return np.minimum(np.maximum(x + 3, 0), 6) / 6
+
+    def hardsigmoid_backward(self, x, g, acc=None):
+        """g / 6 strictly inside (-3, 3), else 0 (NaN too), with PyTorch's float 1/6 in
+        double too, from the saved input"""
+        inside = (x > -3) & (x < 3)
+        return _into(acc, np.where(inside, g * g.dtype.type(np.float32(1 / 6)),
+                                   g.dtype.type(0)))
+
     def softplus(self, x, beta, threshold):
         """x where beta x > threshold, else ln(1 + e**(beta x)) / beta (PyTorch's formula: inf
         where e**(beta x) overflows)"""

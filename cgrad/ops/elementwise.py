@@ -1479,16 +1479,18 @@ class Hardtanh(Op):
 class Hardswish(Op):
     """y = x min(max(x + 3, 0), 6) / 6   ->   dx = 0 for x <= -3, g for x >= 3, else
     g (x / 3 + 1/2)"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x):
         require_float(x.dtype, "hardswish_cpu")
         ctx.save_for_backward(x)
-        return x * np.minimum(np.maximum(x + 3, 0), 6) / 6
+        return B.kernels.hardswish(x)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        return np.where(x <= -3, g.dtype.type(0), np.where(x >= 3, g, g * (x / 3 + 0.5))),
+        return B.kernels.hardswish_backward(x, g, acc[0]),
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -1500,11 +1502,13 @@ class Hardswish(Op):
 
 class Hardsigmoid(Op):
     """y = min(max(x + 3, 0), 6) / 6   ->   dx = g / 6 for -3 < x < 3, else 0"""
+    accumulates = True
+
     @staticmethod
     def forward(ctx, x):
         require_float(x.dtype, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
-        return np.minimum(np.maximum(x + 3, 0), 6) / 6
+        return B.kernels.hardsigmoid(x)
 
     @staticmethod
     def _outside(x):
@@ -1515,9 +1519,9 @@ class Hardsigmoid(Op):
         return g.dtype.type(np.float32(1 / 6))       # PyTorch's float constant, in double too
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, acc):
         x, = ctx.saved_tensors
-        return np.where(Hardsigmoid._outside(x), g.dtype.type(0), g * Hardsigmoid._sixth(g)),
+        return B.kernels.hardsigmoid_backward(x, g, acc[0]),
 
     @staticmethod
     def graph_backward(ctx, g):

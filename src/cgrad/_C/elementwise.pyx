@@ -42,6 +42,10 @@ ctypedef struct USilu:
     char tag
 ctypedef struct UElu:
     char tag
+ctypedef struct UHardswish:
+    char tag
+ctypedef struct UHardsigmoid:
+    char tag
 ctypedef struct USoftplus:
     char tag
 ctypedef struct USoftplusUnit:
@@ -77,6 +81,8 @@ ctypedef fused unop:
     UHardtanh
     USilu
     UElu
+    UHardswish
+    UHardsigmoid
     USoftplus
     USoftplusUnit
     ULogSigmoid
@@ -106,6 +112,8 @@ cpdef enum:
     ELU = 14               # elu and selu: p0 = alpha scale, p1 = scale (input scale 1)
     SOFTPLUS = 15          # p0 = beta, p1 = threshold
     LOG_SIGMOID = 16
+    HARDSWISH = 17
+    HARDSIGMOID = 18       # backward: p0 = the dtype's 1/6 as PyTorch rounds it (float32's)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -242,6 +250,13 @@ cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     return cgrad_fmaf(x, e * <float> (INV_SQRT_2PI * TWO_M24), cdf)
 
 
+cdef inline floating _relu6(floating x) noexcept nogil:
+    """min(max(x, 0), 6) in NumPy's order: NaN stays NaN"""
+    cdef floating zero = 0, six = 6
+    x = zero if x < zero else x
+    return six if x > six else x
+
+
 cdef inline floating _exp_max(floating x) noexcept nogil:
     """the largest x whose e**x is finite in x's dtype"""
     if floating is float:
@@ -324,6 +339,14 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         d = vexp_nonpos(neg_abs(s))
         d = d / (one + d)
         return g * (one - d if s < zero else d)
+    elif unop is UHardswish:
+        # PyTorch's hardswish_backward: 0 up to -3, g from 3, g (x / 3 + 1/2) between (NaN:
+        # NaN, by the last)
+        three = 3                    # typed: a literal 3 would make s / 3 a double division
+        return zero if s <= -three else (g if s >= three else g * (s / three + half))
+    elif unop is UHardsigmoid:
+        # g / 6 strictly inside (-3, 3), else 0 (NaN too); p0 = 1/6 as PyTorch rounds it
+        return g * p0 if ((s > -3) & (s < 3)) else zero
     elif unop is URelu:
         return zero if s <= zero else g         # a NaN output passes g on, as in PyTorch
     elif unop is ULeaky:
@@ -387,6 +410,10 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return x * vsigmoid(x)
     elif unop is USoftplus or unop is USoftplusUnit:
         return _softplus(t, x, p0, p1)
+    elif unop is UHardswish:
+        return x * _relu6(x + <floating> 3) / <floating> 6
+    elif unop is UHardsigmoid:
+        return _relu6(x + <floating> 3) / <floating> 6
     elif unop is ULogSigmoid:
         return vlog_sigmoid(x)
     elif unop is UElu:
@@ -511,7 +538,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > LOG_SIGMOID:
+    if op < EXP or op > HARDSIGMOID:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -553,6 +580,10 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<USoftplus*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == LOG_SIGMOID:
             _bwd(<ULogSigmoid*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == HARDSWISH:
+            _bwd(<UHardswish*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == HARDSIGMOID:
+            _bwd(<UHardsigmoid*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF and has_aux:
             _bwd(<UGeluErf*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_ERF:
@@ -614,7 +645,8 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
-    SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID: vectorised for float32, a libm call per element for float64), or
+    SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID: vectorised for
+    float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -626,7 +658,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
-                    LOG_SIGMOID):
+                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -664,6 +696,10 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<USoftplus*> NULL, xp, op_, q0, q1, fl, n)
         elif op == LOG_SIGMOID:
             _fwd(<ULogSigmoid*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == HARDSWISH:
+            _fwd(<UHardswish*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == HARDSIGMOID:
+            _fwd(<UHardsigmoid*> NULL, xp, op_, q0, q1, fl, n)
         elif op == TANH:
             _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == GELU_TANH:
