@@ -131,6 +131,7 @@ COMPILED = {
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
+    "smooth_l1_loss", "smooth_l1_loss_backward",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
@@ -1562,6 +1563,84 @@ def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
     small_k.sum(x[:255], (1,))
     small_k.sum(x, (0,))                                     # leading axes: the grid kernel
     assert len(calls) == 3
+
+
+# ---- smooth L1 and Huber losses ---------------------------------------------------------------
+@pytest.mark.parametrize("huber", [False, True], ids=["smooth_l1", "huber"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_smooth_l1_loss(ck, layout, dtype, reduction, huber):
+    """the loss (a sum: within summation rounding of the reference's; unreduced: its bits)
+    and both gradients for the repeated g a sum or mean spreads, bit for bit (PyTorch's
+    formulas, in its order), differences on both sides of beta and on it"""
+    x = make(layout, dtype, (70, 90), low=-3.0, high=3.0)
+    y = make("contiguous", dtype, x.shape, np.random.default_rng(5), low=-3.0, high=3.0)
+    beta = 0.7
+    if x.size:
+        y.reshape(-1)[:4] = x.reshape(-1)[:4] - dtype(beta) * np.array([1, -1, 0.5, 2], dtype)
+    got = ck.smooth_l1_loss(x, y, beta, reduction, huber)
+    want = REF.smooth_l1_loss(x, y, beta, reduction, huber)
+    if reduction == "none":
+        assert_same(got, want)
+    else:
+        terms = REF.smooth_l1_loss(x.astype(np.float64), y.astype(np.float64), beta, "none",
+                                   huber)
+        assert_sum_close(got, want, np.abs(terms).sum() / (
+            max(1, x.size) if reduction == "mean" else 1))
+    spread = 0.75 / max(1, x.size) if reduction == "mean" else 0.75
+    g = (make("contiguous", dtype, x.shape) if reduction == "none"
+         else np.broadcast_to(np.asarray(spread, dtype), x.shape))
+    for need_x, need_y in ((True, True), (True, False), (False, True)):
+        got = ck.smooth_l1_loss_backward(x, y, g, beta, huber, need_x, need_y)
+        want = REF.smooth_l1_loss_backward(x, y, g, beta, huber, need_x, need_y)
+        for a, b in zip(got, want):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert_same(a, b)
+
+
+def test_smooth_l1_special_values_and_precision(ck):
+    """NaN and inf differences as the reference's (a NaN total, NaN gradients there), and a
+    2^22 mean within float32 rounding of the exact one, the same on 1 and 2 threads"""
+    x = np.float32([np.nan, np.inf, -np.inf, 0.0, 1.0, -2.0, 0.5, 3.0])
+    y = np.float32([0.0, 1.0, 2.0, -0.0, 0.5, np.inf, np.nan, 3.0])
+    g = np.broadcast_to(np.float32(0.5), x.shape)
+    with np.errstate(all="ignore"):
+        for huber in (False, True):
+            assert np.isnan(ck.smooth_l1_loss(x, y, 1.0, "sum", huber))
+            for a, b in zip(ck.smooth_l1_loss_backward(x, y, g, 1.0, huber),
+                            REF.smooth_l1_loss_backward(x, y, g, 1.0, huber)):
+                assert_same(a, b)
+            assert_same(ck.smooth_l1_loss(x[3:5], y[3:5], 1.0, "sum", huber),
+                        REF.smooth_l1_loss(x[3:5], y[3:5], 1.0, "sum", huber))
+    rng = np.random.default_rng(20)
+    x, y = (rng.standard_normal(1 << 22).astype(np.float32) for _ in range(2))
+    exact = REF.smooth_l1_loss(x.astype(np.float64), y.astype(np.float64), 0.5, "mean")
+    before = cgrad.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            got.append(ck.smooth_l1_loss(x, y, 0.5, "mean"))
+    finally:
+        cgrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], got[1])
+    assert abs(got[0] - exact) <= 2 * np.spacing(np.float32(exact))
+
+
+def test_smooth_l1_kernels_checked():
+    from cgrad._C import reduce as rd
+    x = np.ones(5, np.float32)
+    with pytest.raises(ValueError, match="beta must be positive, got 0.0"):
+        rd.smooth_l1_sum_(x, x, 0.0, False)
+    with pytest.raises(ValueError, match="beta must be positive"):
+        rd.smooth_l1_backward_(x, x, x, -1.0, 1.0, True, False)
+    with pytest.raises(ValueError, match="y has 4 elements, expected 5"):
+        rd.smooth_l1_sum_(x, x[:4], 1.0, False)
+    with pytest.raises(ValueError, match="out has 3 elements, expected 5"):
+        rd.smooth_l1_backward_(x, x, x[:3], 1.0, 1.0, False, False)
+    assert rd.smooth_l1_sum_(x[:0], x[:0], 1.0, True) == 0.0
 
 
 # ---- indexing: index_add_, gather, scatter_add_ ----------------------------------------------

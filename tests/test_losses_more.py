@@ -279,6 +279,33 @@ def test_bce_with_logits_large_as_torch(backend, dtype, reduction):
         _close(c, t, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("call", ["F.smooth_l1_loss(a, b, reduction=r, beta=0.3)",
+                                  "F.huber_loss(a, b, reduction=r, delta=0.3)",
+                                  "nn.SmoothL1Loss(reduction=r)(a, b)",
+                                  "nn.HuberLoss(reduction=r, delta=2.0)(a, b)"])
+def test_smooth_l1_and_huber_large_as_torch(backend, dtype, reduction, call):
+    """smooth L1 and Huber above the kernels' size threshold (float32 and float64 sums and
+    means: one compiled pass for the loss, one for each gradient), differences on beta and
+    across it: the loss, both gradients over two backwards, and PyTorch's node"""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((300, 200)).astype(dtype)
+    y = rng.standard_normal(x.shape).astype(dtype)
+    y.reshape(-1)[:3] = x.reshape(-1)[:3] - dtype(0.3) * np.array([1, -1, 0.5], dtype)
+    outs = []
+    for lib in (cgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        b = lib.tensor(y, requires_grad=True)
+        for _ in range(2):
+            loss = eval(call, {**_libs(lib), "a": a, "b": b, "r": reduction})
+            (loss.sum() if reduction == "none" else loss).backward()
+        outs.append((loss, a.grad, b.grad))
+    for c, t in zip(*outs):
+        _close(c, t, dtype)
+    assert outs[0][0].grad_fn.name() == outs[1][0].grad_fn.name()
+
+
 @pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
 def test_soft_margin_loss_keeps_the_input_dtype_as_torch(backend, dtypes):
     """PyTorch builds the loss in place in input's dtype, whatever target's"""

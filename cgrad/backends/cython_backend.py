@@ -772,6 +772,28 @@ class CythonKernels(NumpyKernels):
         return self._unary_backward(_ew.HARDSIGMOID, fallback, x, g, acc,
                                     float(np.float32(1 / 6)))
 
+    def smooth_l1_loss(self, x, y, beta, reduction, huber=False):
+        """the sum or mean in one pass (fixed-block partials: any thread count, same bits)"""
+        flat = None if reduction == "none" or not beta > 0 else self._pair_flat(x, y)
+        if flat is None:
+            return super().smooth_l1_loss(x, y, beta, reduction, huber)
+        return _loss_total(_rd_for[x.dtype].smooth_l1_sum_(*flat, beta, huber), x, reduction)
+
+    def smooth_l1_loss_backward(self, x, y, g, beta, huber=False, need_x=True, need_y=True):
+        """one pass for each gradient wanted, where g is one number repeated (a sum's or a
+        mean's)"""
+        flat = self._pair_flat(x, y) if beta > 0 and _repeated(g, x.dtype) else None
+        if flat is None or g.shape != x.shape:
+            return super().smooth_l1_loss_backward(x, y, g, beta, huber, need_x, need_y)
+        grads = []
+        for need, sign in ((need_x, 1.0), (need_y, -1.0)):
+            out = np.empty(x.shape, x.dtype) if need else None
+            if need:
+                _rd_for[x.dtype].smooth_l1_backward_(*flat, out.reshape(-1), beta,
+                                                     sign * g.item(0), huber, False)
+            grads.append(out)
+        return tuple(grads)
+
     def softplus(self, x, beta, threshold):
         """float32 in one pass (NumPy's log1p and exp are glibc calls per element); float64
         NumPy's"""

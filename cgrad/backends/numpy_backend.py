@@ -472,6 +472,33 @@ class NumpyKernels:
         return (_into(acc_x, gx) if need_x else None,
                 _into(acc_y, self.neg(gx)) if need_y else None)
 
+    def smooth_l1_loss(self, x, y, beta, reduction, huber=False):
+        """d = x - y: d*d*(0.5/beta) where |d| < beta, else |d| - 0.5 beta (huber, beta its
+        delta: d*d*0.5, else (|d| - 0.5 delta) delta); unreduced, or its sum or mean as a 0-d
+        array of the dtype (x, y of one shape and float dtype)"""
+        d = x - y
+        a = np.abs(d)
+        if huber:
+            loss = np.where(a < beta, d * d * 0.5, (a - 0.5 * beta) * beta)
+        else:
+            loss = np.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+        if reduction == "none":
+            return loss
+        return np.asarray((self.mean if reduction == "mean" else self.sum)(loss, None, False),
+                          dtype=loss.dtype)
+
+    def smooth_l1_loss_backward(self, x, y, g, beta, huber=False, need_x=True, need_y=True):
+        """PyTorch's gradients for d = x - y and g spread over the losses: -g from -beta down,
+        g from beta up, d g / beta between (huber: -g delta, g delta, d g); y's the negation"""
+        d = x - y
+        with np.errstate(invalid="ignore"):
+            if huber:
+                gx = np.where(d <= -beta, -(g * beta), np.where(d >= beta, g * beta, d * g))
+            else:
+                gx = np.where(d <= -beta, -g, np.where(d >= beta, g, d * g / beta))
+        gx = np.asarray(gx, d.dtype)
+        return (gx if need_x else None), (-gx if need_y else None)
+
     def hardtanh_backward(self, x, g, lo, hi, acc=None):
         """g strictly between lo and hi, else 0 (NaN too): PyTorch's hardtanh_backward, which
         relu6 uses too (clamp_backward keeps g on the bounds)"""

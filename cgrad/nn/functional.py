@@ -2435,6 +2435,13 @@ def _pointwise(input, target, reduction, op, kernel):
     return op.apply(input, target, reduction)
 
 
+def _fused_pointwise(input, target):
+    """Whether a loss composed of tensor ops may run as its one fused op: input and target
+    of one float dtype (mixed ones keep the composition's promotion rules)"""
+    dt = input._data.dtype
+    return dt.char in "fd" and target._data.dtype == dt
+
+
 def _weighted(loss, weight, input, reduction, over_weights):
     """PyTorch's weighted pointwise loss: a weight of the input's size (ValueError otherwise)
     times the unreduced loss; a "mean" over the weights' sum (l1, mse: over_weights) or over
@@ -2465,6 +2472,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     input, target = _broadcast_target(input, target, 3)
+    if _fused_pointwise(input, target):
+        return LS.SmoothL1Loss.apply(input, target, reduction, float(beta))
     d = input - target
     a = d.abs()
     loss = _reduced((d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta), reduction)
@@ -2478,6 +2487,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     given = input
     input, target = _broadcast_target(input, target, 3)
+    if weight is None and _fused_pointwise(input, target):
+        return LS.HuberLoss.apply(input, target, reduction, float(delta))
     d = input - target
     a = d.abs()
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)

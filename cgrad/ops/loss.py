@@ -143,6 +143,47 @@ class MseLoss(Op):
         return (gx if need_x else None), (-gx if need_y else None), None
 
 
+class SmoothL1Loss(Op):
+    """loss = reduce(d*d*(0.5/beta) where |d| < beta, else |d| - 0.5 beta), d = x - y   ->
+    dx = g' (-1 from -beta down, 1 from beta up, d / beta between), dy = -dx: PyTorch's
+    smooth_l1_loss and its backward (g' = g spread by the reduction)"""
+    edge_order = (0, 1)             # next_functions as PyTorch's: input, target
+    huber = False
+
+    @classmethod
+    def forward(cls, ctx, x, y, reduction, beta):
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.beta = reduction, beta
+        return B.kernels.smooth_l1_loss(x, y, beta, reduction, cls.huber)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return B.kernels.smooth_l1_loss_backward(
+            x, y, spread(g, x.shape, ctx.reduction), ctx.beta, cls.huber, need_x,
+            need_y) + (None, None)
+
+    @classmethod
+    def graph_backward(cls, ctx, g):
+        x, y = ctx.saved_for_graph()
+        d = x - y
+        gs = graph_spread(g, d.numel(), ctx.reduction)
+        beta = ctx.beta
+        inside = d * gs if cls.huber else d * gs / beta
+        edge = gs * beta if cls.huber else gs
+        between = constant(~((d._data <= -beta) | (d._data >= beta)))   # (NaN: between)
+        gx = inside.where(between, edge * d.sign())
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (gx if need_x else None), (-gx if need_y else None), None, None
+
+
+class HuberLoss(SmoothL1Loss):
+    """loss = reduce(d*d*0.5 where |d| < delta, else (|d| - 0.5 delta) delta)   ->   dx = g'
+    (-delta, delta, or d), dy = -dx (beta is delta here)"""
+    huber = True
+
+
 class L1Loss(Op):
     """loss = reduce(|x - y|)   ->   dx = sign(x - y) g', dy = -dx"""
     grad_fn_name = "MeanBackward0"

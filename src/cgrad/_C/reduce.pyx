@@ -543,10 +543,12 @@ cdef enum:
     SQ_DIFF = 0            # terms (x - y)**2
     BCE_LOGITS = 1         # (1 - y) x - log_sigmoid(x): x logits, y targets
     PLAIN = 2              # x
+    SMOOTH_L1 = 3          # d = x - y: d*d*(0.5/beta) where |d| < beta, else |d| - 0.5 beta
+    HUBER = 4              # d*d*0.5 where |d| < delta, else (|d| - 0.5 delta) delta
 
 
-cdef floating _block_sum(int kind, const floating* x, const floating* y,
-                         Py_ssize_t n) noexcept nogil:
+cdef floating _block_sum(int kind, const floating* x, const floating* y, Py_ssize_t n,
+                         floating beta, floating c, floating off) noexcept nogil:
     """the sum of kind's terms over x[0:n], y[0:n] (n <= SUM_BLOCK): 16 lanes folded in
     _vmath's fixed tree. The cross-entropy's terms go through a buffer on the stack (in L1),
     then the same lanes."""
@@ -557,10 +559,33 @@ cdef floating _block_sum(int kind, const floating* x, const floating* y,
         return _lanes_sum(x, x, n, 0)
     if kind == SQ_DIFF:
         return _lanes_sum(x, y, n, 2)
-    # the NumPy backend's order: (1 - y) x, less log_sigmoid(x)
-    for i in range(n):
-        terms[i] = (one - y[i]) * x[i] - vlog_sigmoid(x[i])
+    if kind == BCE_LOGITS:
+        # the NumPy backend's order: (1 - y) x, less log_sigmoid(x)
+        for i in range(n):
+            terms[i] = (one - y[i]) * x[i] - vlog_sigmoid(x[i])
+    else:
+        _smooth_l1_terms(kind == HUBER, x, y, terms, n, beta, c, off)
     return _lanes_sum(terms, terms, n, 0)
+
+
+cdef inline void _smooth_l1_terms(bint huber, const floating* x, const floating* y,
+                                  floating* out, Py_ssize_t n, floating beta, floating c,
+                                  floating off) noexcept nogil:
+    """the smooth L1 (or Huber) losses of x - y, in the NumPy backend's order, with its
+    constants rounded from double as NumPy rounds a Python float: c = 0.5 / beta (Huber:
+    0.5), off = 0.5 beta"""
+    cdef Py_ssize_t i
+    cdef floating d, a
+    if huber:
+        for i in range(n):
+            d = x[i] - y[i]
+            a = d if d >= 0 else -d
+            out[i] = d * d * c if a < beta else (a - off) * beta
+    else:
+        for i in range(n):
+            d = x[i] - y[i]
+            a = d if d >= 0 else -d
+            out[i] = d * d * c if a < beta else a - off
 
 
 cdef inline floating _lanes_sum(const floating* x, const floating* y, Py_ssize_t n,
@@ -571,7 +596,8 @@ cdef inline floating _lanes_sum(const floating* x, const floating* y, Py_ssize_t
         return cgrad_row_sum(x, y, n, dot)
 
 
-cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y) except? -1:
+cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y,
+                         double beta=0) except? -1:
     """kind's terms summed in one pass: a partial in the dtype for each block of SUM_BLOCK
     elements (16 lanes, ~256 terms each), the partials added in double in block order, so
     that any thread count and ISA gives the same bits"""
@@ -584,15 +610,19 @@ cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y)
     cdef const floating* xp = &x[0]
     cdef const floating* yp = &y[0]
     cdef double total = 0
+    cdef floating p = <floating> beta, off = <floating> (0.5 * beta)
+    cdef floating c = <floating> (0.5 if kind == HUBER else (0.5 / beta if beta else 0))
     with nogil:
         if parallel(n):
             for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
                 i = b * SUM_BLOCK
-                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i))
+                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i),
+                                     p, c, off)
         else:
             for b in range(nb):
                 i = b * SUM_BLOCK
-                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i))
+                part[b] = _block_sum(kind, xp + i, yp + i, min(<Py_ssize_t> SUM_BLOCK, n - i),
+                                     p, c, off)
         for b in range(nb):
             total += part[b]
     return total
@@ -640,6 +670,14 @@ def sq_diff_sum_(const floating[::1] x, const floating[::1] y):
     return _blocked_sum(SQ_DIFF, x, y)
 
 
+def smooth_l1_sum_(const floating[::1] x, const floating[::1] y, double beta, bint huber):
+    """sum of the smooth L1 losses of x - y (Huber's with huber, beta its delta) as a Python
+    float, in one pass (_blocked_sum)"""
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    return _blocked_sum(HUBER if huber else SMOOTH_L1, x, y, beta)
+
+
 def bce_logits_sum_(const floating[::1] x, const floating[::1] y):
     """sum of (1 - y) x - log_sigmoid(x) as a Python float, in one pass (_blocked_sum): binary
     cross-entropy with logits x and targets y"""
@@ -656,12 +694,27 @@ cdef void _loss_bwd_block(int kind, const floating* x, const floating* y, floati
     elif kind == SQ_DIFF:
         for i in range(n):
             out[i] = ((x[i] - y[i]) * scale) * g
-    elif add:
+    elif kind == BCE_LOGITS and add:
         for i in range(n):
             out[i] += (vsigmoid(x[i]) - y[i]) * g
-    else:
+    elif kind == BCE_LOGITS:
         for i in range(n):
             out[i] = (vsigmoid(x[i]) - y[i]) * g
+    elif add:
+        for i in range(n):
+            out[i] += _smooth_l1_grad(kind == HUBER, x[i] - y[i], scale, g)
+    else:
+        for i in range(n):
+            out[i] = _smooth_l1_grad(kind == HUBER, x[i] - y[i], scale, g)
+
+
+cdef inline floating _smooth_l1_grad(bint huber, floating d, floating beta,
+                                     floating g) noexcept nogil:
+    """PyTorch's smooth_l1 / huber backward for d = x - y and g (norm included): -g / g (times
+    delta for Huber) from -beta down / from beta up, else d g / beta (d g); NaN stays NaN"""
+    if huber:
+        return -(g * beta) if d <= -beta else (g * beta if d >= beta else d * g)
+    return -g if d <= -beta else (g if d >= beta else d * g / beta)
 
 
 cdef int _loss_backward(int kind, const floating[::1] x, const floating[::1] y,
@@ -696,6 +749,16 @@ def sq_diff_backward_(const floating[::1] x, const floating[::1] y, floating[::1
     2/n or 2), in PyTorch's order; with -g, the target's (rounding is symmetric in sign: the
     negation of x's, bit for bit)"""
     _loss_backward(SQ_DIFF, x, y, out, scale, g, add)
+
+
+def smooth_l1_backward_(const floating[::1] x, const floating[::1] y, floating[::1] out,
+                        double beta, double g, bint huber, bint add):
+    """out (+)= the smooth L1 (or Huber) gradient of x for d = x - y and one upstream g (a
+    sum's, or a mean's over its count), in one pass: PyTorch's formulas; with -g, the
+    target's"""
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    _loss_backward(HUBER if huber else SMOOTH_L1, x, y, out, beta, g, add)
 
 
 def bce_logits_backward_(const floating[::1] x, const floating[::1] y, floating[::1] out,
