@@ -131,7 +131,7 @@ COMPILED = {
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
-    "smooth_l1_loss", "smooth_l1_loss_backward",
+    "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
@@ -1641,6 +1641,42 @@ def test_smooth_l1_kernels_checked():
     with pytest.raises(ValueError, match="out has 3 elements, expected 5"):
         rd.smooth_l1_backward_(x, x, x[:3], 1.0, 1.0, False, False)
     assert rd.smooth_l1_sum_(x[:0], x[:0], 1.0, True) == 0.0
+
+
+# ---- max pooling's pick -----------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_first_max_last_nan(ck, layout, dtype, axis):
+    """the index of the first maximum along axis, or of the last NaN: the reference's, with
+    ties, NaN (first, middle, several), -inf and inf among the values"""
+    x = make(layout, dtype, (6, 7, 5), low=-2.0, high=2.0)
+    if x.size:
+        x = np.round(x * 2) / 2                       # ties
+        x = np.array(x)                               # (writable, the layout kept where it was)
+        flat = x.reshape(-1)
+        flat[[3, 11, 12, 40, 77]] = [np.nan, np.nan, -np.inf, np.inf, np.nan]
+    if not x.shape[axis]:                            # nothing to pick from: NumPy's error
+        for k in (ck, REF):
+            with pytest.raises(ValueError, match="empty"):
+                k.first_max_last_nan(x, axis)
+        return
+    assert_same(ck.first_max_last_nan(x, axis), REF.first_max_last_nan(x, axis))
+
+
+def test_first_max_last_nan_kernel_checked():
+    from cgrad._C import reduce as rd
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"best and idx must have shape \(2, 4\)"):
+        rd.first_max_last_nan_(x, np.empty((2, 3), np.float32), np.empty((2, 4), np.int64))
+    with pytest.raises(ValueError, match="the middle axis is empty"):
+        rd.first_max_last_nan_(np.zeros((2, 0, 4), np.float32), np.empty((2, 4), np.float32),
+                               np.empty((2, 4), np.int64))
+    best, idx = np.empty((2, 4), np.float32), np.empty((2, 4), np.int64)
+    x[1, 2, 3], x[0, 1, 0], x[0, 2, 0] = np.nan, 5, 5
+    rd.first_max_last_nan_(x, best, idx)
+    assert idx.tolist() == [[1, 0, 0, 0], [0, 0, 0, 2]]
+    assert best[0, 0] == 5 and np.isnan(best[1, 3])
 
 
 # ---- indexing: index_add_, gather, scatter_add_ ----------------------------------------------

@@ -478,6 +478,29 @@ def test_pools_match_torch(backend, dtype, name, shape, args, kwargs, transpose)
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_large_ties_nan_and_indices_match_torch(backend, dtype):
+    """above the kernels' size threshold (the compiled pick): ties, NaN (the last wins),
+    -inf, windows with and without padding and overlap: values, indices and gradients"""
+    rng = np.random.default_rng(7)
+    a = np.round(rng.standard_normal((4, 8, 32, 32)) * 2) / 2
+    flat = a.reshape(-1)
+    flat[rng.choice(flat.size, 300, replace=False)] = np.nan
+    flat[rng.choice(flat.size, 300, replace=False)] = -np.inf
+    x = torch.tensor(a, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                     requires_grad=True)
+    cx = _cg(x)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+               dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
+        np.testing.assert_array_equal(c_out.detach().numpy(), t_out.detach().numpy())
+        np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+        (tg,) = torch.autograd.grad((t_out.nan_to_num() * 3).sum(), x)
+        (cg,) = cgrad.autograd.grad((c_out.nan_to_num() * 3).sum(), cx)
+        np.testing.assert_array_equal(cg.numpy(), tg.numpy())
+
+
 def test_max_pool_ties_nan_and_indices_match_torch(backend):
     # ties (the gradient goes to the first maximum of a window), NaN (the last one wins),
     # overlapping windows, padding

@@ -356,6 +356,18 @@ class CythonKernels(NumpyKernels):
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
 
+    def first_max_last_nan(self, x, axis):
+        """one compiled pass for a float array of 2 or more elements along axis"""
+        if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
+                and _usable(x, x.dtype) and x.ndim and x.shape[axis]):
+            return super().first_max_last_nan(x, axis)
+        axis %= x.ndim
+        lead, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
+        best = np.empty((lead, inner), x.dtype)
+        idx = np.empty((lead, inner), np.int64)
+        _rd_for[x.dtype].first_max_last_nan_(x.reshape(lead, x.shape[axis], inner), best, idx)
+        return idx.reshape(x.shape[:axis] + x.shape[axis + 1:])
+
     def cumsum_rows(self, x, reverse=False):
         """one compiled pass, a double running sum per row (rows in parallel)"""
         if not (type(x) is _ndarray and x.ndim and x.size and x.size >= self.min_size

@@ -173,6 +173,16 @@ class NumpyKernels:
         no longer than x on the other axes; negative indices count from the end)"""
         return x[along_key(idx, dim)]
 
+    def first_max_last_nan(self, x, axis):
+        """the index along axis of x's first maximum, or of its last NaN where there is one
+        (PyTorch's max pooling pick)"""
+        idx = np.argmax(x, axis=axis)
+        nan = np.isnan(x) if x.dtype.kind == "f" else None
+        if nan is not None and nan.any():
+            last_nan = x.shape[axis] - 1 - np.argmax(np.flip(nan, axis), axis=axis)
+            idx = np.where(nan.any(axis), last_nan, idx)
+        return idx
+
     def cumsum_rows(self, x, reverse=False):
         """the running sums along x's last axis (a float array), from its end if reverse: in
         float64, as PyTorch's acc_type for float32, from +0 (never a -0), then rounded"""

@@ -1216,21 +1216,6 @@ def _pool_windows(input, kernel, stride, dilation, pad, pad_value):
                            pad_value)
 
 
-def _first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
-    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN; where the
-    maximum is low (the padding's value), the window's first element inside the input
-    (first_inside: its place in each window, when there is padding: it ties with it)"""
-    idx = np.argmax(x, axis=axis)
-    if first_inside is not None:
-        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == low
-        idx = np.where(lowest, first_inside, idx)
-    nan = np.isnan(x)
-    if nan.any():
-        last_nan = x.shape[axis] - 1 - np.argmax(np.flip(nan, axis), axis=axis)
-        idx = np.where(nan.any(axis), last_nan, idx)
-    return idx
-
-
 def _flat_index(coords, sizes):
     """each position's index in the flattened spatial dims (coords: one array per dim)"""
     flat = 0
@@ -1251,7 +1236,7 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     _dtype.require_float(dt, fn, also="iu")
     low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
     cols = _pool_windows(input, kernel, stride, dilation, pad, low)
-    pick = _first_max_last_nan
+    pick = RD.first_max_last_nan
     if any(map(any, pad)):
         inside = NN.Unfold.forward(None, np.ones((1, 1, *sizes), bool), kernel, dilation, pad,
                                    stride, False)
@@ -1465,7 +1450,7 @@ def _adaptive_max_pool(fn, n, input, output_size, return_indices):
         key.append(w.reshape(spread))
     rows = NN.AdvancedIndex.apply(input, (slice(None), slice(None), *key))
     rows = rows.reshape(batch * c, math.prod(size), math.prod(longest))
-    values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
+    values, idx = RD.MaxDim.apply(rows, 2, False, RD.first_max_last_nan)
     fmt = _channels_format(input)
     values = _pool_output(fn, values, shape, fmt, source)
     if not return_indices:
@@ -1852,7 +1837,7 @@ def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, rando
         key.append((st[:, :, None] + np.arange(k)).reshape(shape))
     rows = NN.AdvancedIndex.apply(input, tuple(key))
     rows = rows.reshape(batch * c, math.prod(out), math.prod(kernel))
-    values, idx = RD.MaxDim.apply(rows, 2, False, _first_max_last_nan)
+    values, idx = RD.MaxDim.apply(rows, 2, False, RD.first_max_last_nan)
     shape = (c, *out) if single else (batch, c, *out)
     values = _OUTPUTS[fn].apply(values, shape, None, source)
     at = np.unravel_index(idx._data, kernel)                 # each maximum's place in its window

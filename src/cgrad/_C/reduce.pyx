@@ -817,3 +817,44 @@ def cumsum_rows_(const floating[:, ::1] x, floating[:, ::1] out, bint reverse):
         else:
             for r in range(R):
                 _cumsum_row(xp + r * C, op + r * C, C, reverse)
+
+
+# ---- the first maximum along the middle axis (max pooling's pick) -----------------------------
+def first_max_last_nan_(const floating[:, :, ::1] x, floating[:, ::1] best,
+                        long long[:, ::1] idx):
+    """idx[a, l] = the k of x[a, :, l]'s first maximum, or of its last NaN where it has one
+    (PyTorch's max pooling pick), best[a, l] that value: one pass over each k's row of L,
+    vectorised across l, rows a in parallel. NumPy's argmax along a middle axis, and the
+    flipped NaN search after it, took most of a max pool's forward."""
+    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], L = x.shape[2], a
+    if best.shape[0] != A or best.shape[1] != L or idx.shape[0] != A or idx.shape[1] != L:
+        raise ValueError(f"best and idx must have shape {(A, L)}")
+    if K == 0:
+        raise ValueError("the middle axis is empty: no maximum")
+    if A == 0 or L == 0:
+        return
+    with nogil:
+        if parallel(A * K * L) and A > 1:
+            for a in prange(A, schedule="static", num_threads=cgrad_threads()):
+                _first_max_row(&x[a, 0, 0], &best[a, 0], &idx[a, 0], K, L)
+        else:
+            for a in range(A):
+                _first_max_row(&x[a, 0, 0], &best[a, 0], &idx[a, 0], K, L)
+
+
+cdef void _first_max_row(const floating* x, floating* best, long long* idx, Py_ssize_t K,
+                         Py_ssize_t L) noexcept nogil:
+    cdef Py_ssize_t k, l
+    cdef floating v, b
+    cdef bint take
+    for l in range(L):
+        best[l] = x[l]
+        idx[l] = 0
+    for k in range(1, K):
+        for l in range(L):
+            v = x[k * L + l]
+            b = best[l]
+            # a NaN always takes (a later NaN too); else a larger value, unless a NaN holds
+            take = (v != v) | ((v > b) & (b == b))
+            best[l] = v if take else b
+            idx[l] = k if take else idx[l]
