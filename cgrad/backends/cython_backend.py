@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _threads
 from .cpu import cpu_has_avx2, cpu_has_avx512
-from .numpy_backend import NumpyKernels, _into, check_linear_backward
+from .numpy_backend import HARDSIGMOID_SLOPE, NumpyKernels, _into, check_linear_backward
 
 
 class _OnFirstUse:
@@ -357,7 +357,7 @@ class CythonKernels(NumpyKernels):
         return out
 
     def first_max_last_nan(self, x, axis):
-        """one compiled pass for a float array of 2 or more elements along axis"""
+        """one compiled pass for a float array (vectorised across the other axes' positions)"""
         if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and _usable(x, x.dtype) and x.ndim and x.shape[axis]):
             return super().first_max_last_nan(x, axis)
@@ -535,12 +535,9 @@ class CythonKernels(NumpyKernels):
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
         if shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim:
-            total = self._sum_all(g)
-            if total is not None:
-                return total.reshape(shape)
-        if (shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim
-                and g.size < self.min_size_reduce_narrow):
-            total = _small.sum_all(g)         # to one element: NumPy's sum, at ~1/6 its cost
+            total = self._sum_all(g)          # to one element: the one-pass sum from 2**16,
+            if total is None and g.size < self.min_size_reduce_narrow:
+                total = _small.sum_all(g)     # NumPy's below, in one call at ~1/6 its cost
             if total is not None:
                 return total.reshape(shape) if shape else total
         if (type(g) is _ndarray and g.size >= self.min_size_reduce_narrow and _float(g.dtype)
@@ -754,8 +751,7 @@ class CythonKernels(NumpyKernels):
         repeated (a sum's or a mean's); the rest NumPy's"""
         flat = None
         if (need_x and weight is None and pos_weight is None and x.dtype == _F32
-                and type(g) is _ndarray and g.dtype == _F32 and g.shape == x.shape
-                and g.size and not any(g.strides)):
+                and _repeated(g, _F32) and g.shape == x.shape):
             flat = self._pair_flat(x, y)
         if flat is None:
             return super().binary_cross_entropy_with_logits_backward(
@@ -782,7 +778,7 @@ class CythonKernels(NumpyKernels):
         def fallback():
             return super(CythonKernels, self).hardsigmoid_backward(x, g, acc)
         return self._unary_backward(_ew.HARDSIGMOID, fallback, x, g, acc,
-                                    float(np.float32(1 / 6)))
+                                    float(HARDSIGMOID_SLOPE))
 
     def smooth_l1_loss(self, x, y, beta, reduction, huber=False):
         """the sum or mean in one pass (fixed-block partials: any thread count, same bits)"""

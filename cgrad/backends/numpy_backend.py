@@ -33,6 +33,9 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
 
+HARDSIGMOID_SLOPE = np.float32(1 / 6)    # PyTorch's float constant, in double too
+
+
 def along_key(index, dim):
     """index (ndim >= 1) as a full NumPy key: index along dim, the positions themselves on
     the other axes (PyTorch's gather and scatter)"""
@@ -435,8 +438,7 @@ class NumpyKernels:
         """g / 6 strictly inside (-3, 3), else 0 (NaN too), with PyTorch's float 1/6 in
         double too, from the saved input"""
         inside = (x > -3) & (x < 3)
-        return _into(acc, np.where(inside, g * g.dtype.type(np.float32(1 / 6)),
-                                   g.dtype.type(0)))
+        return _into(acc, np.where(inside, g * g.dtype.type(HARDSIGMOID_SLOPE), g.dtype.type(0)))
 
     def softplus(self, x, beta, threshold):
         """x where beta x > threshold, else ln(1 + e**(beta x)) / beta (PyTorch's formula: inf

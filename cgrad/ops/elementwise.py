@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backends as B
 from .._dtype import require_float, result_type
+from ..backends.numpy_backend import HARDSIGMOID_SLOPE
 from .._memory_format import laid_as_first
 from ..autograd.function import Op, constant, output_after_the_fact, renamed, shown
 
@@ -1516,7 +1517,7 @@ class Hardsigmoid(Op):
 
     @staticmethod
     def _sixth(g):
-        return g.dtype.type(np.float32(1 / 6))       # PyTorch's float constant, in double too
+        return g.dtype.type(HARDSIGMOID_SLOPE)
 
     @staticmethod
     def backward(ctx, g, acc):
