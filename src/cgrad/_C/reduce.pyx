@@ -536,7 +536,7 @@ def soft_cross_entropy_backward_(const floating[::1] log_probs, const floating[:
                 _soft_ce_bwd_row(lpp + r * C, pp + r * C, gp[r], op + r * C, C)
 
 
-# ---- sums of all elements: plain, mean squared error, binary cross-entropy with logits -------
+# ---- one-pass sums: of every element or row, and of pointwise losses with their backwards --
 cdef enum:
     SUM_BLOCK = 4096       # elements each partial of a sum covers
     LOSS_BWD_BLOCK = 16384 # elements per parallel block of a loss's backward
@@ -550,8 +550,8 @@ cdef enum:
 cdef floating _block_sum(int kind, const floating* x, const floating* y, Py_ssize_t n,
                          floating beta, floating c, floating off) noexcept nogil:
     """the sum of kind's terms over x[0:n], y[0:n] (n <= SUM_BLOCK): 16 lanes folded in
-    _vmath's fixed tree. The cross-entropy's terms go through a buffer on the stack (in L1),
-    then the same lanes."""
+    _vmath's fixed tree. The cross-entropy's and smooth L1's terms go through a buffer on the
+    stack (in L1), then the same lanes."""
     cdef floating terms[SUM_BLOCK]
     cdef floating one = 1
     cdef Py_ssize_t i
