@@ -469,11 +469,15 @@ class NumpyKernels:
     def mse_loss(self, x, y, reduction):
         """(x - y)**2, or its sum or mean as a 0-d array of the dtype (x, y of one shape)"""
         d = self.sub(x, y)
-        sq = self.mul(d, d)
+        return self._reduced_losses(self.mul(d, d), reduction)
+
+    def _reduced_losses(self, losses, reduction):
+        """pointwise losses as they are ("none"), or their sum or mean as a 0-d array of
+        their dtype"""
         if reduction == "none":
-            return sq
-        return np.asarray((self.mean if reduction == "mean" else self.sum)(sq, None, False),
-                          dtype=sq.dtype)
+            return losses
+        return np.asarray((self.mean if reduction == "mean" else self.sum)(losses, None, False),
+                          dtype=losses.dtype)
 
     def mse_loss_backward(self, x, y, g, scale, need_x=True, need_y=True, acc_x=None,
                           acc_y=None):
@@ -494,10 +498,7 @@ class NumpyKernels:
             loss = np.where(a < beta, d * d * 0.5, (a - 0.5 * beta) * beta)
         else:
             loss = np.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
-        if reduction == "none":
-            return loss
-        return np.asarray((self.mean if reduction == "mean" else self.sum)(loss, None, False),
-                          dtype=loss.dtype)
+        return self._reduced_losses(loss, reduction)
 
     def smooth_l1_loss_backward(self, x, y, g, beta, huber=False, need_x=True, need_y=True):
         """PyTorch's gradients for d = x - y and g spread over the losses: -g from -beta down,
@@ -785,10 +786,7 @@ class NumpyKernels:
         loss = (1 - y) * x - log_sig
         if weight is not None:
             loss = loss * weight
-        if reduction == "none":
-            return loss
-        return np.asarray((self.mean if reduction == "mean" else self.sum)(loss, None, False),
-                          dtype=loss.dtype)
+        return self._reduced_losses(loss, reduction)
 
     def binary_cross_entropy_with_logits_backward(self, x, y, g, weight=None, pos_weight=None,
                                                   need_x=True, need_y=False):
