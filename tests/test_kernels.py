@@ -534,6 +534,20 @@ def test_unary_backward_of_a_repeated_gradient(ck, name, dtype):
     check_unary_backward(ck, name, s, np.broadcast_to(np.asarray(-0.375, dtype), s.shape))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_repeated_gradient_reaches_the_kernel_as_one_element(ck, monkeypatch, dtype):
+    """the adapter hands a broadcast g to the kernel as one element (spied): no copy of it"""
+    from cgrad.backends import cython_backend as cb
+    kernels, seen = cb._ew_for[np.dtype(dtype)], []
+    real = kernels.unary_backward_
+    monkeypatch.setattr(kernels, "unary_backward_",
+                        lambda op, s, g, *a: (seen.append(g.shape), real(op, s, g, *a))[1])
+    s = make("contiguous", dtype, (40, 33))
+    ck.tanh_backward(s, np.broadcast_to(np.asarray(0.5, dtype), s.shape))
+    ck.tanh_backward(s, make("contiguous", dtype, s.shape))
+    assert seen == [(1,), (40 * 33,)]
+
+
 def test_unary_kernel_takes_one_repeated_g():
     """unary_backward_ with a one-element g gives every element that g; another length is
     refused, naming it"""
