@@ -241,16 +241,19 @@ def _binary_method(op, fallback, small_op=None):
     return method
 
 
-def _unary_backward_method(op, fallback):
+def _unary_backward_method(op, fallback, float32_only=None):
     """CythonKernels' backward of a one-kernel unary op, from its saved s: a small call goes
     to NumPy's (fallback) at once, before a closure is made for the layouts the kernel does
-    not take."""
+    not take. float32_only (how the kernel computes) sends float64 to NumPy's too: a float64
+    kernel would call libm per element, where NumPy's loops are SIMD."""
     def method(self, s, g, acc=None):
-        if type(s) is not _ndarray or s.size < self.min_size:
+        if (type(s) is not _ndarray or s.size < self.min_size
+                or (float32_only is not None and s.dtype != _F32)):
             return fallback(self, s, g, acc)
         return self._unary_backward(op, lambda: fallback(self, s, g, acc), s, g, acc)
     method.__name__ = method.__qualname__ = fallback.__name__
-    method.__doc__ = fallback.__doc__
+    method.__doc__ = fallback.__doc__ if float32_only is None else \
+        f"{fallback.__doc__}: float32 in one pass ({float32_only})"
     return method
 
 
@@ -287,19 +290,6 @@ def _loss_total(total, x, reduction):
     if reduction == "mean":
         total = total / x.size if x.size else float("nan")          # (PyTorch's empty mean)
     return np.asarray(total, dtype=x.dtype)
-
-
-def _float32_unary_backward_method(op, fallback, how):
-    """CythonKernels' backward of a unary op with a float32 kernel only (`how` it computes);
-    float64, other dtypes and layouts go to NumPy's (fallback): a float64 kernel would call
-    libm per element, where NumPy's loops are SIMD."""
-    def method(self, s, g, acc=None):
-        if type(s) is not _ndarray or s.dtype != _F32 or s.size < self.min_size:
-            return fallback(self, s, g, acc)
-        return self._unary_backward(op, lambda: fallback(self, s, g, acc), s, g, acc)
-    method.__name__ = method.__qualname__ = fallback.__name__
-    method.__doc__ = f"{fallback.__doc__}: float32 in one pass ({how})"
-    return method
 
 
 class CythonKernels(NumpyKernels):
@@ -620,8 +610,9 @@ class CythonKernels(NumpyKernels):
         out = self._unary(_ew.SILU, x) if type(x) is _ndarray and x.dtype == _F32 else None
         return out if out is not None else super().silu(x)
 
-    silu_backward = _float32_unary_backward_method(
-        _ew.SILU, NumpyKernels.silu_backward, "one pass from x, its sigmoid computed again there")
+    silu_backward = _unary_backward_method(
+        _ew.SILU, NumpyKernels.silu_backward,
+        float32_only="one pass from x, its sigmoid computed again there")
 
     def relu(self, x):
         out = self._unary(_ew.RELU, x)
@@ -822,8 +813,8 @@ class CythonKernels(NumpyKernels):
     log_sigmoid = _float32_unary_method(_ew.LOG_SIGMOID, NumpyKernels.log_sigmoid,
                                         "NumPy's log1p is a glibc call per element")
 
-    log_sigmoid_backward = _float32_unary_backward_method(
-        _ew.LOG_SIGMOID, NumpyKernels.log_sigmoid_backward, "one pass from x")
+    log_sigmoid_backward = _unary_backward_method(
+        _ew.LOG_SIGMOID, NumpyKernels.log_sigmoid_backward, float32_only="one pass from x")
 
     def hardtanh_backward(self, x, g, lo, hi, acc=None):
         def fallback():
