@@ -12,9 +12,9 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, copysignf, erf, fabs, fabsf, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_expf_nonpos_2p24, cgrad_expf_normal,
-                              cgrad_fmaf, cgrad_min_bits, neg_abs, vexp, vexp_nonpos,
-                              vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid)
+from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_fmaf,
+                              cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vexpm1_nonpos, vlog,
+                              vlog_sigmoid, vsigmoid)
 
 link_thread_count()
 
