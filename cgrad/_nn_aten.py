@@ -80,7 +80,7 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
             raise RuntimeError(f"Expected {what} to be true, but got false.  (Could this error "
                                f"message be improved?  If so, please report an enhancement "
                                f"request to PyTorch.)")
-    out = F._group_norm(input.reshape(N, C, HxW), N, C, group, weight, bias, eps, input.shape)
+    out = F._group_norm(input, N, C, group, weight, bias, eps, HxW)
     with no_grad():
         groups = input.detach().reshape(N, group, -1)
         mean = groups.mean(2)

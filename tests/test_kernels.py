@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import cgrad
 from cgrad.backends import CythonKernels, NumpyKernels
+from cgrad.backends.numpy_backend import _channel_sums
 
 pytestmark = pytest.mark.skipif(CythonKernels is None and
                                 os.environ.get("CGRAD_EXPECT_NO_EXTENSION") == "1",
@@ -133,7 +134,7 @@ COMPILED = {
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
-    "hardsigmoid_backward",
+    "hardsigmoid_backward", "group_norm", "group_norm_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2614,3 +2615,119 @@ def test_small_paths_hypothesis(shapes, dtype, op, layout, seed):
     assert_same(k.sum_to_shape(g, ()), REF.sum_to_shape(g, ()))
     with np.errstate(invalid="ignore"):
         assert_same(k.mean(a), REF.mean(a))
+
+
+# ---- normalisation of rows (layer_norm, group_norm) -------------------------------------------
+# (groups, spatial) over rows of K: layer_norm's one group with a channel per element, and
+# group_norm's groups of channels with spatial elements each
+NORM_LAYOUTS = {"layer": (1, 1), "group": (3, 5)}
+
+
+def _norm_params(dtype, channels, which, rng):
+    w = rng.uniform(0.5, 2.0, channels).astype(dtype) if "w" in which else None
+    b = rng.uniform(-1.0, 1.0, channels).astype(dtype) if "b" in which else None
+    return w, b
+
+
+def _check_group_norm(ck, x, groups, spatial, which, g=None, eps=1e-5):
+    """ck's group_norm and its backward (every subset of the gradients) against the
+    reference's: values within TOL, channel sums within summation rounding"""
+    rng = np.random.default_rng(3)
+    R, K = x.shape
+    w, b = _norm_params(x.dtype, groups * (K // spatial), which, rng)
+    got, want = ck.group_norm(x, w, b, groups, spatial, eps), REF.group_norm(x, w, b, groups,
+                                                                           spatial, eps)
+    for a, e in zip(got, want):
+        assert_same(a, e, exact=False)
+    assert got[0].flags.c_contiguous
+    g = make("contiguous", x.dtype, x.shape, rng) if g is None else g
+    for need in ((True, True, True), (True, False, False), (False, True, False),
+                 (False, False, True)):
+        got_grads = ck.group_norm_backward(x, g, w, *want[1:], groups, spatial, *need)
+        want_grads = REF.group_norm_backward(x, g, w, *want[1:], groups, spatial, *need)
+        xhat = (x.astype(np.float64) - want[1][:, None]) * want[2][:, None]
+        sizes = [None] + [_channel_sums(np.abs(t), groups, spatial) for t in (g * xhat, g)]
+        for i, (a, e) in enumerate(zip(got_grads, want_grads)):
+            assert (a is None) == (e is None), (i, need)
+            if a is not None and i == 0:
+                assert_same(a, e, exact=False)
+            elif a is not None:                 # dw, db: sums over the rows
+                assert_sum_close(a, e, sizes[i])
+    return got
+
+
+@pytest.mark.parametrize("which", ["wb", "w", "b", ""])
+@pytest.mark.parametrize("norm", sorted(NORM_LAYOUTS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_group_norm(ck, layout, dtype, norm, which):
+    """the normalised rows, their mean and rstd, and each gradient wanted, on every layout,
+    with and without weight and bias, rows of 45 (two full lanes of 16 and a tail)"""
+    groups, spatial = NORM_LAYOUTS[norm]
+    _check_group_norm(ck, make(layout, dtype, (12, 45)), groups, spatial, which)
+
+
+def test_group_norm_of_constant_rows_and_special_values(ck):
+    """a constant row (variance 0: rstd 1 / sqrt(eps)), a NaN and an inf in a row, as the
+    reference gives them"""
+    x = np.ones((4, 40), np.float32)
+    x[1] *= -3.5
+    x[2, 7] = np.nan
+    x[3, 0] = np.inf
+    with np.errstate(all="ignore"):
+        got = ck.group_norm(x, None, None, 1, 1, 1e-5)
+        want = REF.group_norm(x, None, None, 1, 1, 1e-5)
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=1e-6)
+        g = np.ones_like(x)
+        for a, e in zip(ck.group_norm_backward(x, g, None, *want[1:], 1, 1, True, False, True),
+                        REF.group_norm_backward(x, g, None, *want[1:], 1, 1, True, False, True)):
+            assert (a is None) == (e is None)
+            if a is not None:
+                np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 9), channels=st.integers(1, 7), spatial=st.integers(1, 40),
+       groups=st.integers(1, 3), dtype=st.sampled_from(DTYPES),
+       which=st.sampled_from(["wb", "w", "b", ""]))
+def test_group_norm_hypothesis(rows, channels, spatial, groups, dtype, which):
+    ck = _all_compiled(CythonKernels())
+    x = make("contiguous", dtype, (rows * groups, channels * spatial),
+             np.random.default_rng(rows * 1000 + channels * 10 + spatial))
+    _check_group_norm(ck, x, groups, spatial, which)
+
+
+@pytest.mark.parametrize("norm", sorted(NORM_LAYOUTS))
+def test_group_norm_same_bits_for_any_thread_count(ck, threads, norm):
+    groups, spatial = NORM_LAYOUTS[norm]
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 300)).astype(np.float32)
+    g = rng.standard_normal((300, 300)).astype(np.float32)
+    w, b = _norm_params(np.float32, groups * (300 // spatial), "wb", rng)
+
+    def both():
+        y, mean, rstd = ck.group_norm(x, w, b, groups, spatial, 1e-5)
+        return (y, mean, rstd) + ck.group_norm_backward(x, g, w, mean, rstd, groups, spatial)
+    one, two = threads(both)
+    for a, e in zip(one, two):
+        np.testing.assert_array_equal(a, e)
+
+
+def test_group_norm_module_checks():
+    """the kernels name the sizes that do not fit"""
+    rd = pytest.importorskip("cgrad._C.reduce")
+    x, out = np.zeros(12, np.float32), np.zeros(12, np.float32)
+    stats, none = np.zeros(3, np.float32), np.zeros(0, np.float32)
+    rd.group_norm_(x, none, none, out, stats, stats, 3, 4, 1, 1, 1e-5)
+    with pytest.raises(ValueError, match="x has 12 elements, expected 15"):
+        rd.group_norm_(x, none, none, out, stats, stats, 3, 5, 1, 1, 1e-5)
+    with pytest.raises(ValueError, match="S dividing K"):
+        rd.group_norm_(x, none, none, out, stats, stats, 3, 4, 1, 3, 1e-5)
+    with pytest.raises(ValueError, match="w has 3 elements, expected 4"):
+        rd.group_norm_(x, stats, none, out, stats, stats, 3, 4, 1, 1, 1e-5)
+    with pytest.raises(ValueError, match="dw has 3 elements, expected 4"):
+        rd.group_norm_backward_(x, x, none, stats, stats, out, stats, none, 3, 4, 1, 1)
+    with pytest.raises(ValueError, match="dw wanted without w"):
+        rd.group_norm_backward_(x, x, none, stats, stats, out, np.zeros(4, np.float32), none,
+                                3, 4, 1, 1)

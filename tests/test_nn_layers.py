@@ -202,6 +202,63 @@ def test_layer_norm_matches_torch(backend, dtype, shape, normalized, kwargs, tra
     _check_grads(c, t, [cx], [tx], c(cx), t(tx), dtype)
 
 
+_KERNEL_SIZED_NORMS = {
+    "layer": (lambda lib, **kw: lib.nn.LayerNorm(40, **kw), (64, 33, 40)),
+    "layer_2d": (lambda lib, **kw: lib.nn.LayerNorm((33, 40), **kw), (64, 33, 40)),
+    "group": (lambda lib, **kw: lib.nn.GroupNorm(4, 12, **kw), (16, 12, 9, 7)),
+    "group_no_affine": (lambda lib, **kw: lib.nn.GroupNorm(3, 12, affine=False, **kw),
+                        (16, 12, 9, 7)),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", sorted(_KERNEL_SIZED_NORMS))
+def test_norms_at_kernel_sizes_match_torch(backend, case, threads):
+    """LayerNorm and GroupNorm in float32 where the row kernels see long rows (lanes and a
+    tail), many rows in parallel and blocks of rows for the weight's and bias's sums: output
+    and every gradient within float32 rounding of PyTorch's (the sums' error scaled by their
+    size)"""
+    make, shape = _KERNEL_SIZED_NORMS[case]
+    c, t = _twin(make(cgrad), _randomise(make(torch)), np.float32)
+    cx, tx = _inputs(shape, np.float32)
+    before = cgrad.get_num_threads()
+    cgrad.set_num_threads(threads)
+    try:
+        c_out, t_out = c(cx), t(tx)
+        g = torch.randn(t_out.shape, generator=torch.Generator().manual_seed(1))
+        t_out.backward(g)
+        c_out.backward(_cg(g))
+    finally:
+        cgrad.set_num_threads(before)
+    pairs = [(c_out, t_out), (cx.grad, tx.grad)] + [
+        (cp.grad, tp.grad) for cp, tp in zip(c.parameters(), t.parameters())]
+    for got, want in pairs:
+        want = want.detach().numpy()
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4,
+                                   atol=1e-5 * max(1.0, np.abs(want).max()))
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["input", "weight", "bias"])
+@pytest.mark.parametrize("norm", ["layer_norm", "group_norm"])
+def test_norm_backward_after_an_in_place_change(backend, norm, which):
+    """PyTorch's layer_norm saves its input, weight and bias, group_norm its input and weight:
+    an in-place change of a saved one after the forward makes the backward raise"""
+    def run(lib):
+        x, w, b = (lib.randn(*s, requires_grad=True) for s in ((3, 4), (4,), (4,)))
+        h = x * 1
+        F_ = lib.nn.functional
+        y = (F_.layer_norm(h, (4,), w, b) if norm == "layer_norm"
+             else F_.group_norm(h, 2, w, b)).sum()
+        with lib.no_grad():
+            [h, w, b][which].add_(1)
+        try:
+            y.backward()
+        except RuntimeError as error:
+            return str(error)[:60]
+        return None
+    assert run(cgrad) == run(torch)
+
+
 def _second_order(c_fn, t_fn, t_args):
     """c_fn and t_fn on copies of the same float64 arguments: values, the gradients of
     sum(out^3) made with create_graph, then the gradients of their summed squares"""

@@ -901,6 +901,44 @@ class CythonKernels(NumpyKernels):
     def log_softmax_backward(self, y, g, dim):
         return self._softmax_backward(y, g, dim, True, super().log_softmax_backward)
 
+    def _norm_rows(self, x, *params):
+        """x (R, K) and the norm's params as the row kernels take them (C-contiguous, copied
+        once if not; a missing one empty), or None for other dtypes and empty grids"""
+        if type(x) is not _ndarray or x.ndim != 2 or not _float(x.dtype) or not x.size:
+            return None
+        dtype = x.dtype
+        if any(p is not None and (type(p) is not _ndarray or p.dtype != dtype) for p in params):
+            return None
+        return [np.ascontiguousarray(a, dtype).reshape(-1)
+                for a in (x, *(_NONE[dtype] if p is None else p for p in params))]
+
+    def group_norm(self, x, weight, bias, groups, spatial, eps):
+        """each row in three passes that stay in cache (mean, variance, result), rows in
+        parallel"""
+        flat = self._norm_rows(x, weight, bias)
+        if flat is None:
+            return super().group_norm(x, weight, bias, groups, spatial, eps)
+        (R, K), dtype = x.shape, x.dtype
+        y, mean, rstd = np.empty((R, K), dtype), np.empty(R, dtype), np.empty(R, dtype)
+        _rd_for[dtype].group_norm_(*flat, y.reshape(-1), mean, rstd, R, K, groups, spatial, eps)
+        return y, mean, rstd
+
+    def group_norm_backward(self, x, g, weight, mean, rstd, groups, spatial, need_x=True,
+                            need_weight=True, need_bias=True):
+        """dx row by row in two passes; the weight and bias sums in fixed blocks of rows"""
+        flat = self._norm_rows(x, g, weight, mean, rstd)
+        if flat is None or g.shape != x.shape:
+            return super().group_norm_backward(x, g, weight, mean, rstd, groups, spatial,
+                                               need_x, need_weight, need_bias)
+        (R, K), dtype = x.shape, x.dtype
+        channels = groups * (K // spatial)
+        need_weight = need_weight and weight is not None
+        dx = np.empty((R, K) if need_x else 0, dtype)
+        dw, db = (np.empty(channels if need else 0, dtype) for need in (need_weight, need_bias))
+        _rd_for[dtype].group_norm_backward_(*flat, dx.reshape(-1), dw, db, R, K, groups,
+                                            spatial)
+        return dx if need_x else None, dw if need_weight else None, db if need_bias else None
+
     def _ce_takes(self, logits, target, weight):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
         of at most exp_limit elements and at least one class, int64 targets, weight None or

@@ -614,6 +614,42 @@ class NumpyKernels:
         """g - exp(y) * sum(g, dim), from the saved output"""
         return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
 
+    # ---- normalisation -----------------------------------------------------------------------
+    # Rows of x (R, K), each normalised over its K elements. The weight and bias are per channel:
+    # row r holds group r % groups of its sample, K // spatial channels of spatial elements each
+    # (group_norm); layer_norm is groups = spatial = 1, a channel per element.
+    def group_norm(self, x, weight, bias, groups, spatial, eps):
+        """y = (x - mean) * rstd * weight + bias (None: no weight, no bias), mean and the biased
+        variance var over each row, rstd = 1 / sqrt(var + eps). Returns y (row-major) and each
+        row's mean and rstd (float16: computed in float32, as PyTorch's CPU kernels do)."""
+        x32 = np.ascontiguousarray(_opmath_of(x))
+        mean = self.mean(x32, (1,), True)
+        centered = x32 - mean
+        var = self.mean(centered * centered, (1,), True)
+        rstd = x32.dtype.type(1) / np.sqrt(var + eps)
+        y = _per_channel(centered * rstd, weight, groups, spatial, np.multiply)
+        y = _per_channel(y, bias, groups, spatial, np.add)
+        return y.astype(x.dtype, copy=False), mean.reshape(-1), rstd.reshape(-1)
+
+    def group_norm_backward(self, x, g, weight, mean, rstd, groups, spatial, need_x=True,
+                            need_weight=True, need_bias=True):
+        """(dx, dweight, dbias) of group_norm (None where not needed): with xhat the normalised
+        x and u = g * weight, dx = rstd (u - mean(u) - xhat mean(u xhat)) over each row;
+        dweight and dbias sum g xhat and g over the rows and spatial positions per channel"""
+        x32, g32 = _opmath_of(x), _opmath_of(g).astype(_opmath_of(x).dtype, copy=False)
+        xhat = (x32 - mean[:, None]) * rstd[:, None]
+        dx = dw = db = None
+        if need_x:
+            u = _per_channel(g32, weight, groups, spatial, np.multiply)
+            dx = rstd[:, None] * (u - self.mean(u, (1,), True)
+                                  - xhat * self.mean(u * xhat, (1,), True))
+            dx = dx.astype(x.dtype, copy=False)
+        if need_weight and weight is not None:
+            dw = _channel_sums(g32 * xhat, groups, spatial).astype(weight.dtype, copy=False)
+        if need_bias:
+            db = _channel_sums(g32, groups, spatial).astype(x.dtype, copy=False)
+        return dx, dw, db
+
     # ---- linear algebra ----------------------------------------------------------------------
     def matmul(self, a, b):
         """a @ b (NumPy's matmul rules: 1-D, 2-D and batched)"""
@@ -1121,3 +1157,27 @@ def _lerp_(a, b, w):
         a += _scalar(w, a) * (b - a)
     else:
         np.subtract(b, (b - a) * _scalar(1 - w, a), out=a)
+
+
+def _opmath_of(x):
+    """x in the dtype PyTorch's CPU norms compute it in: float16 (and any narrower float) in
+    float32, others as they are"""
+    return x.astype(np.float32) if x.dtype.itemsize < 4 else x
+
+
+def _per_channel(rows, param, groups, spatial, op):
+    """op(rows, param) with param (None: rows as they are) spread over the rows of group_norm:
+    channel (r % groups) * (K // spatial) + k // spatial at element k of row r"""
+    if param is None:
+        return rows
+    R, K = rows.shape
+    per_row = param.reshape(groups, K // spatial, 1).astype(rows.dtype, copy=False)
+    out = op(rows.reshape(R // groups, groups, K // spatial, spatial), per_row)
+    return out.reshape(R, K)
+
+
+def _channel_sums(rows, groups, spatial):
+    """per channel, the sum of rows' elements (R, K) over the rows and spatial positions of
+    that channel (group_norm's layout): a flat array of groups * (K // spatial)"""
+    R, K = rows.shape
+    return _fsum(rows.reshape(R // groups, groups, K // spatial, spatial), axis=(0, 3)).reshape(-1)

@@ -464,9 +464,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                               (("weight", weight), ("bias", bias)), "*, ")
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "LayerNormKernelImpl")
-    y, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
-    y = _affine(y, weight, bias)
-    return _layer_result("layer_norm", y, None, (input, weight, bias))
+    cols = math.prod(shape)
+    return NN.LayerNorm.apply(input, weight, bias, (input.numel() // cols if cols else 0, cols),
+                              1, 1, eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -598,18 +598,16 @@ def _check_group_norm(input, c, num_groups, weight, bias):
                                f"of shape {list(input.shape)}")     # weight's, [0] if None)
 
 
-def _group_norm(input, n, c, num_groups, weight, bias, eps, shape=None):
-    """group_norm of checked (n, c, *) input, recorded as PyTorch's NativeGroupNormBackward0
-    (its output viewed as shape if given)"""
+def _group_norm(input, n, c, num_groups, weight, bias, eps, spatial=None):
+    """group_norm of checked (n, c, *) input (or of input seen so, with spatial elements per
+    channel), recorded as PyTorch's NativeGroupNormBackward0"""
     _norm_dtypes(input, weight, bias)
     _dtype.require_float(input._data.dtype, "GroupNormKernelImpl")
-    # (no _keep: PyTorch's recorded backward is a composition too, whose gradients depend on
-    # the input anyway)
-    groups = input.reshape(n, num_groups, math.prod(input.shape[1:]) // num_groups)
-    y = _normalized(groups, (2,), eps)[0].reshape(input.shape)
-    y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
-    return _OUTPUTS["group_norm"].apply(y, y.shape if shape is None else shape,
-                                        _channels_format(input), input, weight, bias)
+    if spatial is None:
+        spatial = math.prod(input.shape[2:])
+    grid = (n * num_groups, c // num_groups * spatial)
+    return NN.GroupNorm.apply(input, weight, bias, grid, num_groups, spatial, eps,
+                              _channels_format(input))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -642,9 +640,9 @@ def _ntuple(x, n):
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
 # (their last op's new array, which no node keeps: no copy)
-_FRESH = ("batch_norm", "layer_norm", "constant_pad", "conv", "unfold")
-_FUSED = {"batch_norm": "NativeBatchNorm", "layer_norm": "NativeLayerNorm",
-          "constant_pad": "ConstantPadNd", "conv": "Convolution", "unfold": "Im2Col",
+_FRESH = ("batch_norm", "constant_pad", "conv", "unfold")
+_FUSED = {"batch_norm": "NativeBatchNorm", "constant_pad": "ConstantPadNd",
+          "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
              [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
@@ -664,12 +662,12 @@ _COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
                 [("nearest", "Nearest", (1, 2, 3)), ("nearest-exact", "NearestExact", (1, 2, 3)),
                  ("linear", "Linear", (1,)), ("bilinear", "Bilinear", (2,)),
                  ("trilinear", "Trilinear", (3,))] for n in dims}}
-_EDGES = {"conv": 3, "conv_tbc": 3, "batch_norm": 3, "layer_norm": 3, "group_norm": 3,
-          "smooth_l1_loss": 2, "huber_loss": 2}      # (input, weight, bias) / (input, target)
+_EDGES = {"conv": 3, "conv_tbc": 3, "batch_norm": 3, "smooth_l1_loss": 2,
+          "huber_loss": 2}                          # (input, weight, bias) / (input, target)
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED),
                                    edges=_EDGES.get(layer, 1))
-            for layer, op in [*_FUSED.items(), ("group_norm", "NativeGroupNorm"),
-                              ("max_unpool2d", "MaxUnpool2D"), ("max_unpool3d", "MaxUnpool3D"),
+            for layer, op in [*_FUSED.items(), ("max_unpool2d", "MaxUnpool2D"),
+                              ("max_unpool3d", "MaxUnpool3D"),
                               ("fractional_max_pool2d", "FractionalMaxPool2D"),
                               ("fractional_max_pool3d", "FractionalMaxPool3D"),
                               ("conv_tbc", "ConvTbc"), ("pixel_shuffle", "PixelShuffle"),

@@ -2,7 +2,8 @@
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
 Fold) of any number of spatial dims, the sliding windows that the convolutions and the
 pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
-to its input as PyTorch's fused layers do, Resample2d, F.interpolate's separable resize
+to its input as PyTorch's fused layers do, GroupNorm and LayerNorm (one op each, forward
+and backward by the row kernels), Resample2d, F.interpolate's separable resize
 by a weight matrix per dim (bicubic, antialiased), and F.affine_grid / F.grid_sample's
 AffineGridGenerator and GridSampler (a gather of weighted taps, its gradient a scatter-add)."""
 import itertools
@@ -347,6 +348,92 @@ class KeepsBias(KeepsInput):
         shape, dtype = ctx.x_meta
         stand_in = constant(np.broadcast_to(np.zeros((), dtype), shape))   # (only its meta)
         return ctx.tie.apply(g, ctx._on_edge(stand_in, ctx.parents[0])), None
+
+
+class GroupNorm(Op):
+    """y = (x - mean) * rstd * w + b, x seen as a grid of (rows, cols), each row normalised
+    (rstd = 1 / sqrt(biased var + eps)), w and b per channel as B.kernels.group_norm lays
+    them out (layer_norm: one group, a channel per element)   ->   dx = rstd (u - mean(u) -
+    xhat mean(u xhat)) with u = g w and xhat the normalised x; dw = sum of g xhat, db = sum
+    of g, over the rows and spatial positions of each channel. PyTorch's
+    NativeGroupNormBackward0 (NativeLayerNorm: LayerNorm below), its output in the memory
+    format fmt (None: row-major)."""
+    grad_fn_name = "NativeGroupNormBackward0"
+    saved_names = ("input", "weight")
+    edge_order = (0, 1, 2)          # next_functions as PyTorch's: None for a missing w or b
+    returns_fresh = True
+
+    @classmethod
+    def forward(cls, ctx, x, w, b, grid, groups, spatial, eps, fmt=None):
+        cls._save(ctx, x, w, b)
+        ctx.layout = grid, groups, spatial, eps
+        ctx.b_shape = None if b is None else b.shape
+        if not grid[1]:                 # rows of nothing: no statistics, an empty result
+            ctx.stats = None
+            return np.empty(x.shape, x.dtype)
+        y, *ctx.stats = B.kernels.group_norm(x.reshape(grid), _flat(w), _flat(b), groups,
+                                             spatial, eps)
+        y = y.reshape(x.shape)
+        return y if fmt is None else copy_as(y, fmt)
+
+    @staticmethod
+    def _save(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors[:2]
+        grid, groups, spatial, _ = ctx.layout
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if ctx.stats is None:
+            dx, dw, db = (np.zeros(x.shape, x.dtype), None if w is None else np.zeros_like(w),
+                          None if ctx.b_shape is None else np.zeros(ctx.b_shape, x.dtype))
+        else:
+            dx, dw, db = B.kernels.group_norm_backward(
+                x.reshape(grid), g.reshape(grid), _flat(w), *ctx.stats, groups, spatial,
+                need_x, need_w, need_b)
+        return (dx.reshape(x.shape) if need_x else None, dw.reshape(w.shape) if need_w else None,
+                db.reshape(ctx.b_shape) if need_b else None) + (None,) * 5
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, w = ctx.saved_for_graph(0, 1)
+        (rows, cols), groups, spatial, eps = ctx.layout
+        xr, gr = x.reshape(rows, cols), g.reshape(rows, cols)
+        channels = cols // spatial if spatial else 0
+        by_channel = (rows // groups, groups, channels, spatial)
+        centered = xr - xr.mean(1, keepdim=True)
+        rstd = ((centered * centered).mean(1, keepdim=True) + eps).rsqrt()
+        xhat = centered * rstd
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        if need_x:
+            u = gr if w is None else (gr.reshape(by_channel)
+                                      * w.reshape(groups, channels, 1)).reshape(rows, cols)
+            dx = (rstd * (u - u.mean(1, keepdim=True)
+                          - xhat * (u * xhat).mean(1, keepdim=True))).reshape(x.shape)
+        if need_w:
+            dw = (gr * xhat).reshape(by_channel).sum((0, 3)).reshape(w.shape)
+        if need_b:
+            db = gr.reshape(by_channel).sum((0, 3)).reshape(ctx.b_shape)
+        return (dx, dw, db) + (None,) * 5
+
+
+class LayerNorm(GroupNorm):
+    """GroupNorm over rows of the normalized_shape's elements, w and b of that shape: PyTorch's
+    NativeLayerNormBackward0, which saves the bias too (an in-place change of it raises at
+    the backward)"""
+    grad_fn_name = "NativeLayerNormBackward0"
+    saved_names = ("input", "weight", "bias")
+
+    @staticmethod
+    def _save(ctx, x, w, b):
+        ctx.save_for_backward(x, w, b)
+
+
+def _flat(param):
+    """a norm's weight or bias as the kernels take it: flat, or None"""
+    return None if param is None else param.reshape(-1)
 
 
 def _resample(x, wh, ww):

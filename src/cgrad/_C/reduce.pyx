@@ -8,8 +8,8 @@ the rounded value; glibc's expf is a call per element); float64 uses libm's exp.
 that costs ~1.8 ns an element against NumPy's AVX-512 np.exp at ~0.5 ns, so the adapter uses
 these kernels below a size where one fused call beats NumPy's several (see notes/kernels.md)."""
 from cython cimport floating
-from cython.parallel cimport prange
-from libc.math cimport exp, log, logf
+from cython.parallel cimport prange, threadid
+from libc.math cimport exp, log, logf, sqrt, sqrtf
 from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
@@ -858,3 +858,230 @@ cdef void _first_max_row(const floating* x, floating* best, long long* idx, Py_s
             take = (v != v) | ((v > b) & (b == b))
             best[l] = v if take else b
             idx[l] = k if take else idx[l]
+
+
+# ---- normalisation of rows (layer_norm, group_norm) ------------------------------------------
+# Each of R rows of K elements is normalised over itself. The weight and bias are per channel:
+# row r holds group r % G of its sample, K // S channels of S elements each (layer_norm:
+# G = S = 1, a channel per element); an empty w or b is none. Rows run in parallel. The weight
+# and bias gradients add each block of rows into the block's own partial, then the partials in
+# block order, all in double; the blocks depend on R alone, so any thread count gives the same
+# bits. (At most NORM_PARTS blocks: a block of 16 rows of 1024 made partials of 1/16 of x's
+# size, and their fresh pages cost more than the sums.)
+cdef enum:
+    NORM_PARTS = 64         # most blocks of rows, each with its weight / bias gradient partial
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef void _norm_row(const floating* x, floating* out, const floating* w, const floating* b,
+                    Py_ssize_t K, Py_ssize_t S, floating eps, floating* mean,
+                    floating* rstd) noexcept nogil:
+    """out = (x - mean) * rstd * w + b over one row (w and b from the row's first channel),
+    in the NumPy backend's order: centred first, its squares' mean the variance"""
+    cdef Py_ssize_t k, c, s
+    cdef floating m = _lanes_sum(x, x, K, 0) / <floating> K, r, wc, bc
+    for k in range(K):
+        out[k] = x[k] - m
+    r = (<floating> 1) / _sqrt(_lanes_sum(out, out, K, 1) / <floating> K + eps)
+    mean[0] = m
+    rstd[0] = r
+    if S == 1 and w != NULL and b != NULL:
+        for k in range(K):
+            out[k] = out[k] * r * w[k] + b[k]
+    elif S == 1 and w != NULL:
+        for k in range(K):
+            out[k] = out[k] * r * w[k]
+    elif S == 1 and b != NULL:
+        for k in range(K):
+            out[k] = out[k] * r + b[k]
+    elif w == NULL and b == NULL:
+        for k in range(K):
+            out[k] = out[k] * r
+    else:                           # a channel of S elements at a time
+        for c in range(K // S):
+            if w != NULL and b != NULL:
+                wc, bc = w[c], b[c]
+                for s in range(c * S, c * S + S):
+                    out[s] = out[s] * r * wc + bc
+            elif w != NULL:
+                wc = w[c]
+                for s in range(c * S, c * S + S):
+                    out[s] = out[s] * r * wc
+            else:
+                bc = b[c]
+                for s in range(c * S, c * S + S):
+                    out[s] = out[s] * r + bc
+
+
+cdef int _norm_check(Py_ssize_t R, Py_ssize_t K, Py_ssize_t G, Py_ssize_t S, Py_ssize_t n_x,
+                     Py_ssize_t n_w, Py_ssize_t n_b) except -1:
+    if R < 0 or K <= 0 or G <= 0 or S <= 0 or K % S or R % G:
+        raise ValueError(f"rows {R} of {K} in groups of {G}, channels of {S}: expected K and S "
+                         f"positive, S dividing K and G dividing R")
+    _check(n_x, R * K, "x")
+    for n, name in ((n_w, "w"), (n_b, "b")):
+        if n:
+            _check(n, G * (K // S), name)
+    return 0
+
+
+def group_norm_(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+                floating[::1] out, floating[::1] mean, floating[::1] rstd, Py_ssize_t R,
+                Py_ssize_t K, Py_ssize_t G, Py_ssize_t S, double eps):
+    """out = x's R rows of K each normalised (mean 0, biased variance 1: times rstd =
+    1 / sqrt(var + eps)), times w, plus b per channel; mean and rstd kept per row"""
+    _norm_check(R, K, G, S, x.shape[0], w.shape[0], b.shape[0])
+    _check(out.shape[0], R * K, "out")
+    _check(mean.shape[0], R, "mean")
+    _check(rstd.shape[0], R, "rstd")
+    if R == 0:
+        return
+    cdef Py_ssize_t r, C = K // S
+    cdef const floating* wp = &w[0] if w.shape[0] else NULL
+    cdef const floating* bp = &b[0] if b.shape[0] else NULL
+    cdef floating e = <floating> eps
+    with nogil:
+        if parallel(R * K) and R > 1:
+            for r in prange(R, schedule="static", num_threads=cgrad_threads()):
+                _norm_row(&x[r * K], &out[r * K], wp + (r % G) * C if wp else NULL,
+                          bp + (r % G) * C if bp else NULL, K, S, e, &mean[r], &rstd[r])
+        else:
+            for r in range(R):
+                _norm_row(&x[r * K], &out[r * K], wp + (r % G) * C if wp else NULL,
+                          bp + (r % G) * C if bp else NULL, K, S, e, &mean[r], &rstd[r])
+
+
+cdef void _norm_bwd_rows(const floating* x, const floating* g, const floating* w,
+                         const floating* mean, const floating* rstd, floating* dx, double* pw,
+                         double* pb, floating* xhat, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K,
+                         Py_ssize_t G, Py_ssize_t S) noexcept nogil:
+    """group_norm_backward_ over rows r0..r1 (pointers at row 0; w at channel 0): dx's rows,
+    and the rows' g xhat and g summed into the block's partials pw and pb (NULL: not wanted);
+    xhat is a row of scratch"""
+    cdef Py_ssize_t r, k, c, C = K // S
+    cdef floating m, rs, su, sux, wc
+    cdef const floating* xr
+    cdef const floating* gr
+    cdef const floating* wr
+    cdef floating* d
+    for c in range(G * C):
+        if pw != NULL:
+            pw[c] = 0
+        if pb != NULL:
+            pb[c] = 0
+    for r in range(r0, r1):
+        xr, gr, m, rs = x + r * K, g + r * K, mean[r], rstd[r]
+        wr = w + (r % G) * C if w != NULL else NULL
+        for k in range(K):
+            xhat[k] = (xr[k] - m) * rs
+        c = (r % G) * C
+        if S == 1 and pw != NULL and pb != NULL:
+            for k in range(K):
+                pw[c + k] += gr[k] * xhat[k]
+                pb[c + k] += gr[k]
+        elif S == 1 and pw != NULL:
+            for k in range(K):
+                pw[c + k] += gr[k] * xhat[k]
+        elif S == 1 and pb != NULL:
+            for k in range(K):
+                pb[c + k] += gr[k]
+        elif S > 1:
+            for k in range(C):
+                if pw != NULL:
+                    pw[c + k] += _dot(gr + k * S, xhat + k * S, S)
+                if pb != NULL:
+                    pb[c + k] += _sum(gr + k * S, S)
+        if dx == NULL:
+            continue
+        d = dx + r * K                  # u = g w first, then dx over it
+        if wr == NULL:
+            for k in range(K):
+                d[k] = gr[k]
+        elif S == 1:
+            for k in range(K):
+                d[k] = gr[k] * wr[k]
+        else:
+            for c in range(C):
+                wc = wr[c]
+                for k in range(c * S, c * S + S):
+                    d[k] = gr[k] * wc
+        su = _sum(d, K) / <floating> K
+        sux = _dot(d, xhat, K) / <floating> K
+        for k in range(K):
+            d[k] = rs * (d[k] - su - xhat[k] * sux)
+
+
+def group_norm_backward_(const floating[::1] x, const floating[::1] g, const floating[::1] w,
+                         const floating[::1] mean, const floating[::1] rstd, floating[::1] dx,
+                         floating[::1] dw, floating[::1] db, Py_ssize_t R, Py_ssize_t K,
+                         Py_ssize_t G, Py_ssize_t S):
+    """group_norm_'s gradients from the incoming g: dx = rstd (u - mean(u) - xhat mean(u
+    xhat)) per row, u = g w; dw and db the sums of g xhat and g per channel. An empty dx, dw
+    or db is not wanted (dw: nor without w)."""
+    _norm_check(R, K, G, S, x.shape[0], w.shape[0], 0)
+    _check(g.shape[0], R * K, "g")
+    _check(mean.shape[0], R, "mean")
+    _check(rstd.shape[0], R, "rstd")
+    cdef Py_ssize_t C = G * (K // S), rows = max(1, (R + NORM_PARTS - 1) // NORM_PARTS)
+    cdef Py_ssize_t nb = (R + rows - 1) // rows, blk, r0, t
+    for out, n, name in ((dx, R * K, "dx"), (dw, C, "dw"), (db, C, "db")):
+        if out.shape[0]:
+            _check(out.shape[0], n, name)
+    if dw.shape[0] and not w.shape[0]:
+        raise ValueError("dw wanted without w")
+    if R == 0:
+        dw[:] = 0
+        db[:] = 0
+        return
+    cdef bint want_w = dw.shape[0] > 0, want_b = db.shape[0] > 0
+    cdef int threads = cgrad_threads() if parallel(R * K) and nb > 1 else 1
+    cdef double[:, ::1] part_w = np.empty((nb if want_w else 0, C))
+    cdef double[:, ::1] part_b = np.empty((nb if want_b else 0, C))
+    cdef floating[:, ::1] scratch = np.empty((threads, K), _dtype_of(&x[0]))
+    cdef const floating* wp = &w[0] if w.shape[0] else NULL
+    cdef floating* dxp = &dx[0] if dx.shape[0] else NULL
+    cdef double[::1] total = np.empty(C)
+    with nogil:
+        if threads > 1:
+            for blk in prange(nb, schedule="static", num_threads=threads):
+                t = threadid()
+                r0 = blk * rows
+                _norm_bwd_rows(&x[0], &g[0], wp, &mean[0], &rstd[0], dxp,
+                               &part_w[blk, 0] if want_w else NULL,
+                               &part_b[blk, 0] if want_b else NULL, &scratch[t, 0], r0,
+                               min(r0 + rows, R), K, G, S)
+        else:
+            for blk in range(nb):
+                r0 = blk * rows
+                _norm_bwd_rows(&x[0], &g[0], wp, &mean[0], &rstd[0], dxp,
+                               &part_w[blk, 0] if want_w else NULL,
+                               &part_b[blk, 0] if want_b else NULL, &scratch[0, 0], r0,
+                               min(r0 + rows, R), K, G, S)
+        if want_w:
+            _add_partials(&part_w[0, 0], nb, C, &total[0], &dw[0])
+        if want_b:
+            _add_partials(&part_b[0, 0], nb, C, &total[0], &db[0])
+
+
+cdef void _add_partials(const double* part, Py_ssize_t nb, Py_ssize_t C, double* total,
+                        floating* out) noexcept nogil:
+    """out = the nb partial rows of C summed in row order: a row at a time (down each column,
+    every load strode 8 KB for 1024 channels)"""
+    cdef Py_ssize_t i, c
+    for c in range(C):
+        total[c] = 0
+    for i in range(nb):
+        for c in range(C):
+            total[c] += part[i * C + c]
+    for c in range(C):
+        out[c] = <floating> total[c]
+
+
+cdef inline object _dtype_of(const floating* kind):
+    return np.float32 if floating is float else np.float64
