@@ -134,7 +134,8 @@ COMPILED = {
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
-    "hardsigmoid_backward", "group_norm", "group_norm_backward",
+    "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
+    "batch_norm", "batch_norm_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2731,3 +2732,128 @@ def test_group_norm_module_checks():
     with pytest.raises(ValueError, match="dw wanted without w"):
         rd.group_norm_backward_(x, x, none, stats, stats, out, np.zeros(4, np.float32), none,
                                 3, 4, 1, 1)
+
+
+# ---- batch normalisation: channels of (N, C, S) -----------------------------------------------
+def _check_batch_norm(ck, x, which, training, g=None, eps=1e-5):
+    """ck's batch-norm statistics, result and gradients (every subset) against the
+    reference's: values within TOL, channel sums within summation rounding"""
+    rng = np.random.default_rng(4)
+    N, C, S = x.shape
+    w, b = _norm_params(x.dtype, C, which, rng)
+    if training:
+        got, want = ck.batch_norm_stats(x), REF.batch_norm_stats(x)
+        assert_sum_close(got[0], want[0], np.abs(x).mean((0, 2)) if x.size else np.zeros(C))
+        assert_same(got[1], want[1], exact=False)
+        mean, var = want
+    else:
+        mean, var = (rng.uniform(lo, hi, C).astype(x.dtype) for lo, hi in ((-1, 1), (0.5, 2)))
+    rstd = x.dtype.type(1) / np.sqrt(var + eps)
+    assert_same(ck.batch_norm(x, mean, rstd, w, b), REF.batch_norm(x, mean, rstd, w, b),
+                exact=False)
+    g = make("contiguous", x.dtype, x.shape, rng) if g is None else g
+    xhat = (x.astype(np.float64) - mean[:, None]) * rstd[:, None]
+    sizes = [None] + [np.abs(t).sum((0, 2)) for t in (g * xhat, g)]
+    for need in ((True, True, True), (True, False, False), (False, True, False),
+                 (False, False, True)):
+        got = ck.batch_norm_backward(x, g, mean, rstd, w, training, *need)
+        want = REF.batch_norm_backward(x, g, mean, rstd, w, training, *need)
+        for i, (a, e) in enumerate(zip(got, want)):
+            assert (a is None) == (e is None), (i, need)
+            if a is not None and i == 0:
+                assert_same(a, e, exact=False)
+            elif a is not None:
+                assert_sum_close(a, e, sizes[i])
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("which", ["wb", "w", "b", ""])
+@pytest.mark.parametrize("shape", [(40, 21, 1), (5, 6, 37)], ids=["vectors", "spatial"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_batch_norm(ck, layout, dtype, shape, which, training):
+    """a batch of vectors (column sums across the channels) and of spatial maps (each
+    channel's spans of 37: two full lanes of 16 and a tail), on every layout, with and without
+    weight and bias, by the batch's statistics or given ones"""
+    _check_batch_norm(ck, make(layout, dtype, shape), which, training)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 70), c=st.integers(1, 9), s=st.integers(1, 40),
+       dtype=st.sampled_from(DTYPES), which=st.sampled_from(["wb", "w", "b", ""]),
+       training=st.booleans())
+def test_batch_norm_hypothesis(n, c, s, dtype, which, training):
+    ck = _all_compiled(CythonKernels())
+    x = make("contiguous", dtype, (n, c, s), np.random.default_rng(n * 1000 + c * 10 + s))
+    _check_batch_norm(ck, x, which, training)
+
+
+@pytest.mark.parametrize("shape", [(4096, 16, 1), (16, 8, 4096)], ids=["vectors", "spatial"])
+def test_batch_norm_same_bits_for_any_thread_count(ck, threads, shape):
+    rng = np.random.default_rng(8)
+    x, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    w, b = _norm_params(np.float32, shape[1], "wb", rng)
+
+    def both():
+        mean, var = ck.batch_norm_stats(x)
+        rstd = np.float32(1) / np.sqrt(var + np.float32(1e-5))
+        return (mean, var, ck.batch_norm(x, mean, rstd, w, b)) + ck.batch_norm_backward(
+            x, g, mean, rstd, w, True)
+    one, two = threads(both)
+    for a, e in zip(one, two):
+        np.testing.assert_array_equal(a, e)
+
+
+def test_batch_norm_module_checks():
+    """the kernels name the sizes that do not fit"""
+    rd = pytest.importorskip("cgrad._C.reduce")
+    x, c3, c2 = np.zeros(12, np.float32), np.zeros(3, np.float32), np.zeros(2, np.float32)
+    rd.batch_norm_stats_(x, c3, c3, 2, 3, 2)
+    with pytest.raises(ValueError, match="x has 12 elements, expected 18"):
+        rd.batch_norm_stats_(x, c3, c3, 2, 3, 3)
+    with pytest.raises(ValueError, match="expected every size positive"):
+        rd.batch_norm_stats_(x, c3, c3, 0, 3, 2)
+    with pytest.raises(ValueError, match="var has 2 elements, expected 3"):
+        rd.batch_norm_stats_(x, c3, c2, 2, 3, 2)
+    with pytest.raises(ValueError, match="b has 2 elements, expected 3"):
+        rd.batch_norm_(x, c3, c3, c3, c2, x.copy(), 2, 3, 2)
+    with pytest.raises(ValueError, match="g has 11 elements, expected 12"):
+        rd.batch_norm_backward_(x, x[:11], c3, c3, c3, x.copy(), c3, c3, 2, 3, 2, True)
+    with pytest.raises(ValueError, match="db has 2 elements, expected 3"):
+        rd.batch_norm_backward_(x, x, c3, c3, c3, x.copy(), c3, c2, 2, 3, 2, True)
+
+
+def _norm_kernels(rd, dtype):
+    """every norm kernel of the reduce module rd on rows with tails (K = 45, spans of 37)"""
+    rng = np.random.default_rng(9)
+    out = []
+    for (R, K, G, S) in ((24, 45, 1, 1), (24, 45, 3, 5)):
+        x, g = (rng.standard_normal(R * K).astype(dtype) for _ in range(2))
+        w, b = (rng.standard_normal(G * (K // S)).astype(dtype) for _ in range(2))
+        y, mean, rstd = np.empty(R * K, dtype), np.empty(R, dtype), np.empty(R, dtype)
+        rd.group_norm_(x, w, b, y, mean, rstd, R, K, G, S, 1e-5)
+        dx, dw, db = np.empty(R * K, dtype), np.empty(len(w), dtype), np.empty(len(w), dtype)
+        rd.group_norm_backward_(x, g, w, mean, rstd, dx, dw, db, R, K, G, S)
+        out += [y, mean, rstd, dx, dw, db]
+    for (N, C, S) in ((40, 21, 1), (5, 6, 37)):
+        x, g = (rng.standard_normal(N * C * S).astype(dtype) for _ in range(2))
+        w, b = (rng.standard_normal(C).astype(dtype) for _ in range(2))
+        mean, var = np.empty(C, dtype), np.empty(C, dtype)
+        rd.batch_norm_stats_(x, mean, var, N, C, S)
+        rstd = dtype(1) / np.sqrt(var + dtype(1e-5))
+        y, dx, dw, db = np.empty(N * C * S, dtype), np.empty(N * C * S, dtype), *(
+            np.empty(C, dtype) for _ in range(2))
+        rd.batch_norm_(x, mean, rstd, w, b, y, N, C, S)
+        rd.batch_norm_backward_(x, g, mean, rstd, w, dx, dw, db, N, C, S, True)
+        out += [mean, var, y, dx, dw, db]
+    return out
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_norm_kernels_same_bits(dtype, isa):
+    """layer, group and batch norm: the same bits in the AVX2 and AVX-512 builds as in the
+    baseline one (the same lanes, folded in the same tree; no fused multiply-add)"""
+    base, avx = _twins("reduce", isa)
+    for a, b in zip(_norm_kernels(avx, dtype), _norm_kernels(base, dtype)):
+        np.testing.assert_array_equal(a, b)

@@ -203,6 +203,10 @@ def test_layer_norm_matches_torch(backend, dtype, shape, normalized, kwargs, tra
 
 
 _KERNEL_SIZED_NORMS = {
+    "batch_1d": (lambda lib, **kw: lib.nn.BatchNorm1d(24, **kw), (600, 24)),
+    "batch_1d_sequence": (lambda lib, **kw: lib.nn.BatchNorm1d(6, **kw), (40, 6, 50)),
+    "batch_2d": (lambda lib, **kw: lib.nn.BatchNorm2d(8, **kw), (16, 8, 21, 20)),
+    "batch_2d_eval": (lambda lib, **kw: lib.nn.BatchNorm2d(8, **kw).eval(), (16, 8, 21, 20)),
     "layer": (lambda lib, **kw: lib.nn.LayerNorm(40, **kw), (64, 33, 40)),
     "layer_2d": (lambda lib, **kw: lib.nn.LayerNorm((33, 40), **kw), (64, 33, 40)),
     "group": (lambda lib, **kw: lib.nn.GroupNorm(4, 12, **kw), (16, 12, 9, 7)),
@@ -214,10 +218,10 @@ _KERNEL_SIZED_NORMS = {
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("case", sorted(_KERNEL_SIZED_NORMS))
 def test_norms_at_kernel_sizes_match_torch(backend, case, threads):
-    """LayerNorm and GroupNorm in float32 where the row kernels see long rows (lanes and a
-    tail), many rows in parallel and blocks of rows for the weight's and bias's sums: output
-    and every gradient within float32 rounding of PyTorch's (the sums' error scaled by their
-    size)"""
+    """BatchNorm, LayerNorm and GroupNorm in float32 where the kernels see long rows or spans
+    (lanes and a tail), many rows in parallel and blocks of rows for the channel sums: output,
+    every gradient and the running statistics within float32 rounding of PyTorch's (the sums'
+    error scaled by their size)"""
     make, shape = _KERNEL_SIZED_NORMS[case]
     c, t = _twin(make(cgrad), _randomise(make(torch)), np.float32)
     cx, tx = _inputs(shape, np.float32)
@@ -231,7 +235,8 @@ def test_norms_at_kernel_sizes_match_torch(backend, case, threads):
     finally:
         cgrad.set_num_threads(before)
     pairs = [(c_out, t_out), (cx.grad, tx.grad)] + [
-        (cp.grad, tp.grad) for cp, tp in zip(c.parameters(), t.parameters())]
+        (cp.grad, tp.grad) for cp, tp in zip(c.parameters(), t.parameters())] + [
+        (cb, tb) for cb, tb in zip(c.buffers(), t.buffers()) if tb.is_floating_point()]
     for got, want in pairs:
         want = want.detach().numpy()
         np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4,

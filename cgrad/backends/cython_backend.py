@@ -939,6 +939,52 @@ class CythonKernels(NumpyKernels):
                                             spatial)
         return dx if need_x else None, dw if need_weight else None, db if need_bias else None
 
+    def _channels(self, x, *params):
+        """x (N, C, S) and params (mean, rstd, then the weight, None as ones, and the bias,
+        None as zeros; each of C) as the batch-norm kernels take them, or None (other dtypes,
+        empty blocks)"""
+        if type(x) is not _ndarray or x.ndim != 3 or not _float(x.dtype) or not x.size:
+            return None
+        dtype, C = x.dtype, x.shape[1]
+        if any(p is not None and (type(p) is not _ndarray or p.dtype != dtype) for p in params):
+            return None
+        return [np.ascontiguousarray(x).reshape(-1)] + [
+            np.ascontiguousarray(p).reshape(-1) if p is not None
+            else (np.ones if i == 2 else np.zeros)(C, dtype) for i, p in enumerate(params)]
+
+    def batch_norm_stats(self, x):
+        """two passes (the mean, then the squared deviations), in double"""
+        flat = self._channels(x)
+        if flat is None:
+            return super().batch_norm_stats(x)
+        mean, var = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+        _rd_for[x.dtype].batch_norm_stats_(*flat, mean, var, *x.shape)
+        return mean, var
+
+    def batch_norm(self, x, mean, rstd, weight, bias):
+        flat = self._channels(x, mean, rstd, weight, bias)
+        if flat is None:
+            return super().batch_norm(x, mean, rstd, weight, bias)
+        y = np.empty(x.shape, x.dtype)
+        _rd_for[x.dtype].batch_norm_(*flat, y.reshape(-1), *x.shape)
+        return y
+
+    def batch_norm_backward(self, x, g, mean, rstd, weight, training, need_x=True,
+                            need_weight=True, need_bias=True):
+        """the channel sums in one pass over x and g, dx in another"""
+        flat = self._channels(x, mean, rstd, weight)
+        if flat is None or getattr(g, "shape", None) != x.shape or g.dtype != x.dtype:
+            return super().batch_norm_backward(x, g, mean, rstd, weight, training, need_x,
+                                               need_weight, need_bias)
+        x_flat, mean, rstd, w = flat
+        dtype, C = x.dtype, x.shape[1]
+        need_weight = need_weight and weight is not None
+        dx = np.empty(x.shape if need_x else 0, dtype)
+        dw, db = (np.empty(C if need else 0, dtype) for need in (need_weight, need_bias))
+        _rd_for[dtype].batch_norm_backward_(x_flat, np.ascontiguousarray(g).reshape(-1), mean,
+                                            rstd, w, dx.reshape(-1), dw, db, *x.shape, training)
+        return dx if need_x else None, dw if need_weight else None, db if need_bias else None
+
     def _ce_takes(self, logits, target, weight):
         """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
         of at most exp_limit elements and at least one class, int64 targets, weight None or

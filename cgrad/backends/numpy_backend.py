@@ -650,6 +650,44 @@ class NumpyKernels:
             db = _channel_sums(g32, groups, spatial).astype(x.dtype, copy=False)
         return dx, dw, db
 
+    # Batch normalisation: the channels of x (N, C, S), each over its N S elements x[:, c, :].
+    def batch_norm_stats(self, x):
+        """each channel's mean and biased variance (float16: in float32)"""
+        x32 = _opmath_of(x)
+        mean = self.mean(x32, (0, 2), True)
+        centered = x32 - mean
+        return mean.reshape(-1), self.mean(centered * centered, (0, 2), False)
+
+    def batch_norm(self, x, mean, rstd, weight, bias):
+        """y = (x - mean) * rstd * weight + bias per channel (None: no weight, no bias), the
+        statistics given (the batch's in training, the running ones in evaluation); row-major,
+        in x's dtype"""
+        y = (_opmath_of(x) - mean[:, None]) * rstd[:, None]
+        if weight is not None:
+            y = y * weight[:, None]
+        if bias is not None:
+            y = y + bias[:, None]
+        return np.ascontiguousarray(y, x.dtype)
+
+    def batch_norm_backward(self, x, g, mean, rstd, weight, training, need_x=True,
+                            need_weight=True, need_bias=True):
+        """(dx, dweight, dbias) of batch_norm (None where not needed): with xhat the normalised
+        x and k = weight rstd, dweight and dbias sum g xhat and g per channel; dx = k (g -
+        mean(g) - xhat mean(g xhat)) in training (the statistics depend on x), g k in
+        evaluation"""
+        x32, g32 = _opmath_of(x), _opmath_of(g).astype(_opmath_of(x).dtype, copy=False)
+        xhat = (x32 - mean[:, None]) * rstd[:, None]
+        sum_g, sum_gx = _fsum(g32, axis=(0, 2)), _fsum(g32 * xhat, axis=(0, 2))
+        dx = None
+        if need_x:
+            k = rstd if weight is None else weight * rstd
+            count = x.shape[0] * x.shape[2]
+            dx = (k[:, None] * (g32 - (sum_g / count)[:, None] - xhat * (sum_gx / count)[:, None])
+                  if training else g32 * k[:, None])
+            dx = dx.astype(x.dtype, copy=False)
+        return (dx, sum_gx.astype(x.dtype, copy=False) if need_weight and weight is not None
+                else None, sum_g.astype(x.dtype, copy=False) if need_bias else None)
+
     # ---- linear algebra ----------------------------------------------------------------------
     def matmul(self, a, b):
         """a @ b (NumPy's matmul rules: 1-D, 2-D and batched)"""

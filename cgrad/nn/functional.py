@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .. import _dtype
+from .. import backends as B
 from .. import random as _random
 from .._memory_format import contiguous_format, copy_as, laid_like, suggested as _suggested
 from . import attention as _attention
@@ -22,6 +23,7 @@ from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _as_fused, _broadcast_check, _tname
 from ..tensor import _dim, _dims
+from ..backends.numpy_backend import _opmath_of as _opmath
 
 # ---- activations ------------------------------------------------------------------------------
 
@@ -397,15 +399,6 @@ def _embedding_renorm_(weight, idx, max_norm, norm_type):
     weight[rows] = weight[rows] * scale
 
 
-def _normalized(input, dims, eps):
-    """(input - mean) / sqrt(var + eps) over dims, the variance biased as PyTorch's norms
-    take it; also returns the mean and that variance (keepdim)"""
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    return centered * (var + eps).rsqrt(), mean, var
-
-
 def _affine(y, weight, bias, shape=None):
     """y * weight + bias (either may be None), weight and bias reshaped to shape if given"""
     if weight is not None:
@@ -517,20 +510,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          "None")
     _dtype.require_float(input._data.dtype, "batch_norm")
     _norm_dtypes(input, running_mean, running_var, weight, bias)
-    inputs = (input, weight, bias)
-    input, weight = _keep(input, "batch_norm"), _keep(weight, "batch_norm")
-    bias = _keep(bias, "batch_norm", saved=False)
-    shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
-        dims = (0,) + tuple(range(2, input.ndim))
-        y, mean, var = _normalized(input, dims, eps)
+        x = input._data
+        mean, var = B.kernels.batch_norm_stats(x.reshape(x.shape[0], channels, -1))
         if running_mean is not None or running_var is not None:
-            _update_running_stats(running_mean, running_var, mean, var,
-                                  input.numel() // channels, momentum)
+            _update_running_stats(running_mean, running_var,
+                                  *(Tensor._make(s.astype(x.dtype, copy=False))
+                                    for s in (mean, var)), input.numel() // channels, momentum)
     else:
-        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
-    y = _affine(y, weight, bias, shape)
-    return _layer_result("batch_norm", y, _channels_format(input), inputs)
+        mean, var = (_opmath(s._data.reshape(-1)) for s in (running_mean, running_var))
+    rstd = var.dtype.type(1) / np.sqrt(var + eps)
+    return NN.BatchNorm.apply(input, weight, bias, mean, rstd, training, eps,
+                              _channels_format(input))
 
 
 @no_grad()
@@ -640,13 +631,12 @@ def _ntuple(x, n):
 # (NN.LayerOutput) and of the gradients its backward records (NN.Tie: they require grad
 # wherever the layer's input does, as PyTorch's)
 # (their last op's new array, which no node keeps: no copy)
-_FRESH = ("batch_norm", "constant_pad", "conv", "unfold")
-_FUSED = {"batch_norm": "NativeBatchNorm", "constant_pad": "ConstantPadNd",
-          "conv": "Convolution", "unfold": "Im2Col",
+_FRESH = ("constant_pad", "conv", "unfold")
+_FUSED = {"constant_pad": "ConstantPadNd", "conv": "Convolution", "unfold": "Im2Col",
           **{f"max_pool{n}d": f"MaxPool{n}DWithIndices" for n in (2, 3)},
           **{f"{kind}_pool{n}d": f"{name}Pool{n}D" for n in (2, 3) for kind, name in
              [("avg", "Avg"), ("adaptive_avg", "AdaptiveAvg"), ("adaptive_max", "AdaptiveMax")]}}
-_TIES = {layer: NN.tie(f"{op}BackwardBackward0", gives_zeros=layer not in ("conv", "batch_norm"))
+_TIES = {layer: NN.tie(f"{op}BackwardBackward0", gives_zeros=layer != "conv")
          for layer, op in _FUSED.items()}
 # (the layer's entries, named as its node: an in-place change's error names the layer)
 _KEEPS = {(layer, saved): renamed(f"Keeps{op}", NN.KeepsInput if saved else NN.KeepsBias,
@@ -662,7 +652,7 @@ _COMPOSED = {"smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
                 [("nearest", "Nearest", (1, 2, 3)), ("nearest-exact", "NearestExact", (1, 2, 3)),
                  ("linear", "Linear", (1,)), ("bilinear", "Bilinear", (2,)),
                  ("trilinear", "Trilinear", (3,))] for n in dims}}
-_EDGES = {"conv": 3, "conv_tbc": 3, "batch_norm": 3, "smooth_l1_loss": 2,
+_EDGES = {"conv": 3, "conv_tbc": 3, "smooth_l1_loss": 2,
           "huber_loss": 2}                          # (input, weight, bias) / (input, target)
 _OUTPUTS = {layer: NN.layer_output(f"{op}Backward0", fresh=layer in _FRESH + tuple(_COMPOSED),
                                    edges=_EDGES.get(layer, 1))

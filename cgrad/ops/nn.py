@@ -431,6 +431,70 @@ class LayerNorm(GroupNorm):
         ctx.save_for_backward(x, w, b)
 
 
+class BatchNorm(Op):
+    """y = (x - mean) * rstd * w + b per channel of x seen as (N, C, S), mean and rstd given
+    (the batch's in training, the running ones in evaluation)   ->   with xhat the normalised
+    x and k = w rstd: dw = sum of g xhat, db = sum of g per channel; dx = k (g - mean(g) -
+    xhat mean(g xhat)) in training, g k in evaluation. PyTorch's NativeBatchNormBackward0,
+    its output in the memory format fmt (None: row-major)."""
+    grad_fn_name = "NativeBatchNormBackward0"
+    saved_names = ("input", "weight")
+    edge_order = (0, 1, 2)
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, mean, rstd, training, eps, fmt=None):
+        ctx.save_for_backward(x, w)
+        ctx.stats, ctx.training, ctx.eps = (mean, rstd), training, eps
+        ctx.grid = (x.shape[0], x.shape[1], x.size // (x.shape[0] * x.shape[1]))
+        y = B.kernels.batch_norm(x.reshape(ctx.grid), mean, rstd, _flat(w), _flat(b))
+        y = y.reshape(x.shape)
+        return y if fmt is None else copy_as(y, fmt)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx, dw, db = B.kernels.batch_norm_backward(
+            x.reshape(ctx.grid), g.reshape(ctx.grid), *ctx.stats, _flat(w), ctx.training,
+            need_x, need_w, need_b)
+        return (dx.reshape(x.shape) if need_x else None, dw.reshape(w.shape) if need_w else None,
+                db if need_b else None) + (None,) * 5
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, w = ctx.saved_for_graph(0, 1)
+        N, C, S = ctx.grid
+        x3, g3 = x.reshape(ctx.grid), g.reshape(ctx.grid)
+        if ctx.training:
+            centered = x3 - x3.mean((0, 2), keepdim=True)
+            rstd = ((centered * centered).mean((0, 2), keepdim=True) + ctx.eps).rsqrt()
+        else:
+            mean, rstd = (constant(s.reshape(1, C, 1)) for s in ctx.stats)
+            centered = x3 - mean
+        xhat = centered * rstd
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        if need_x:
+            k = rstd if w is None else rstd * w.reshape(1, C, 1)
+            dx = (k * (g3 - g3.mean((0, 2), keepdim=True)
+                       - xhat * (g3 * xhat).mean((0, 2), keepdim=True))
+                  if ctx.training else g3 * k).reshape(x.shape)
+        if need_w:
+            dw = (g3 * xhat).sum((0, 2)).reshape(w.shape)
+        if need_b:
+            db = g3.sum((0, 2))
+        # each ends in PyTorch's double-backward node, whose edges reach the input, the weight
+        # and the bias (through it: no gradient)
+        stand_in = constant(np.broadcast_to(np.zeros((), x._data.dtype), (C,)))
+        return tuple(None if d is None else _BATCH_NORM_TIE.apply(d, leaf) for d, leaf in
+                     ((dx, x), (dw, w), (db, ctx._on_edge(stand_in, ctx.parents[2])))) + (
+            None,) * 5
+
+
+_BATCH_NORM_TIE = tie("NativeBatchNormBackwardBackward0", gives_zeros=False)
+
+
 def _flat(param):
     """a norm's weight or bias as the kernels take it: flat, or None"""
     return None if param is None else param.reshape(-1)

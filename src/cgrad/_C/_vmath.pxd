@@ -498,6 +498,41 @@ cdef extern from *:
         double out; CGRAD_VSUM(cgrad_vdf, CGRAD_DK, CGRAD_DW, cgrad_tail, x, y, n, dot, out);
         return out;
     }
+    /* the sum over x[0:n] of (x - m)^2 (sq) or of (x - m) y, m one number: a row's centred
+       moments. The lanes of CGRAD_VSUM in vectors, then spilled for the last n % 16 terms
+       (padding lanes would add (m - m) = NaN for an infinite m) and folded in the same tree as
+       CGRAD_FOLD, j + 8 into j, + 4, + 2, + 1: the same bits at every ISA. */
+    #define CGRAD_VDEV(S, T, K, W, x, m, y, n, sq, out) do {                          \
+        T acc[K], v, w;                                                            \
+        S lanes_[16], d_;                                                          \
+        for (int k = 0; k < (K); k++) acc[k] = (T) {0};                            \
+        Py_ssize_t i = 0;                                                          \
+        for (; i + 16 <= n; i += 16)                                               \
+            for (int k = 0; k < (K); k++) {                                        \
+                memcpy(&v, x + i + k * (W), sizeof(v));                            \
+                v = v - (m);                                                       \
+                if (sq) w = v; else memcpy(&w, y + i + k * (W), sizeof(w));        \
+                acc[k] = acc[k] + v * w;                                           \
+            }                                                                      \
+        memcpy(lanes_, acc, sizeof(lanes_));                                       \
+        for (int j = 0; i + j < n; j++) {                                          \
+            d_ = x[i + j] - (m);                                                   \
+            lanes_[j] = lanes_[j] + d_ * ((sq) ? d_ : y[i + j]);                   \
+        }                                                                          \
+        for (int w_ = 8; w_ >= 1; w_ /= 2)                                         \
+            for (int j = 0; j < w_; j++) lanes_[j] = lanes_[j] + lanes_[j + w_];   \
+        out = lanes_[0];                                                           \
+    } while (0)
+    CGRAD_ALWAYS_INLINE float cgrad_row_devf(const float* x, float m, const float* y,
+                                             Py_ssize_t n, int sq) {
+        float out; CGRAD_VDEV(float, cgrad_vsf, CGRAD_FK, CGRAD_FW, x, m, y, n, sq, out);
+        return out;
+    }
+    CGRAD_ALWAYS_INLINE double cgrad_row_dev(const double* x, double m, const double* y,
+                                             Py_ssize_t n, int sq) {
+        double out; CGRAD_VDEV(double, cgrad_vdf, CGRAD_DK, CGRAD_DW, x, m, y, n, sq, out);
+        return out;
+    }
     /* cgrad_row_maxf(x, n) and cgrad_row_sumf(x, x, n, 0) for a row shorter than 16 with 16
        floats readable from x (a row with others after it in its block): plain loads, then the
        lanes past n set as the masked loads set them, so the same bits. AVX2's masked load
@@ -561,6 +596,24 @@ cdef extern from *:
                                              int dot) {
         double out; CGRAD_SSUM(double, x, y, n, dot, out); return out;
     }
+    #define CGRAD_SDEV(S, x, m, y, n, sq, out) do {                                  \
+        S lanes[16] = {0}, d_;                                                     \
+        for (Py_ssize_t i = 0; i < n; i++) {                                       \
+            d_ = x[i] - (m);                                                       \
+            lanes[i % 16] += d_ * ((sq) ? d_ : y[i]);                              \
+        }                                                                          \
+        for (int w_ = 8; w_ >= 1; w_ /= 2)                                         \
+            for (int j = 0; j < w_; j++) lanes[j] = lanes[j] + lanes[j + w_];      \
+        out = lanes[0];                                                            \
+    } while (0)
+    CGRAD_ALWAYS_INLINE float cgrad_row_devf(const float* x, float m, const float* y,
+                                             Py_ssize_t n, int sq) {
+        float out; CGRAD_SDEV(float, x, m, y, n, sq, out); return out;
+    }
+    CGRAD_ALWAYS_INLINE double cgrad_row_dev(const double* x, double m, const double* y,
+                                             Py_ssize_t n, int sq) {
+        double out; CGRAD_SDEV(double, x, m, y, n, sq, out); return out;
+    }
     CGRAD_ALWAYS_INLINE float cgrad_short_row_maxf(const float* x, Py_ssize_t n) {
         return cgrad_row_maxf(x, n);
     }
@@ -573,6 +626,10 @@ cdef extern from *:
     double cgrad_row_max(const double* x, Py_ssize_t n) noexcept nogil
     float cgrad_row_sumf(const float* x, const float* y, Py_ssize_t n, int dot) noexcept nogil
     double cgrad_row_sum(const double* x, const double* y, Py_ssize_t n, int dot) noexcept nogil
+    float cgrad_row_devf(const float* x, float m, const float* y, Py_ssize_t n,
+                         int sq) noexcept nogil
+    double cgrad_row_dev(const double* x, double m, const double* y, Py_ssize_t n,
+                         int sq) noexcept nogil
     float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_sumf(const float* x, Py_ssize_t n) noexcept nogil

@@ -15,8 +15,9 @@ import numpy as np
 cimport numpy as cnp
 from cgrad._C._arrays cimport array_data, array_len
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_max, cgrad_row_maxf,
-                              cgrad_row_sum, cgrad_row_sumf, cgrad_exp_sumf,
+from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_dev, cgrad_row_devf,
+                              cgrad_row_max, cgrad_row_maxf, cgrad_row_sum, cgrad_row_sumf,
+                              cgrad_exp_sumf,
                               cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos,
                               vlog_sigmoid, vsigmoid)
 
@@ -1085,3 +1086,239 @@ cdef void _add_partials(const double* part, Py_ssize_t nb, Py_ssize_t C, double*
 
 cdef inline object _dtype_of(const floating* kind):
     return np.float32 if floating is float else np.float64
+
+
+# ---- batch normalisation: the channels of an (N, C, S) block ---------------------------------
+# Channel c's statistics run over x[:, c, :]. With S > 1 each (n, c) is a span of S elements
+# and the channels' sums run in parallel, each over its spans in order; with S == 1 (a batch
+# of vectors) they are column sums, vectorised across c, over at most NORM_PARTS fixed blocks
+# of rows added in block order. Either way in double, and no thread count changes a bit.
+# A missing weight or bias comes as ones or zeros (x 1 is exact; + 0 turns -0 into +0).
+cdef inline floating _dev(const floating* x, floating m, const floating* y, Py_ssize_t n,
+                          bint sq) noexcept nogil:
+    """the sum of (x - m)^2 (sq) or of (x - m) y over x[0:n], in _vmath's 16 lanes"""
+    if floating is float:
+        return cgrad_row_devf(x, m, y, n, sq)
+    else:
+        return cgrad_row_dev(x, m, y, n, sq)
+
+
+cdef void _column_sums(const floating* x, const floating* y, const floating* m,
+                       double* part, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t C,
+                       int kind) noexcept nogil:
+    """part[c] = the sum over rows n0..n1 of x's (N, C) rows of kind's term: x (0),
+    (x - m)^2 (1), y (x - m) (2)"""
+    cdef Py_ssize_t n, c
+    cdef floating d
+    for c in range(C):
+        part[c] = 0
+    for n in range(n0, n1):
+        if kind == 0:
+            for c in range(C):
+                part[c] += x[n * C + c]
+        elif kind == 1:
+            for c in range(C):
+                d = x[n * C + c] - m[c]
+                part[c] += d * d
+        else:
+            for c in range(C):
+                part[c] += y[n * C + c] * (x[n * C + c] - m[c])
+
+
+cdef void _channel_sum(const floating* x, const floating* y, floating m, double* out,
+                       Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int kind) noexcept nogil:
+    """out[0] = the sum over channel 0's spans (x at its first span) of kind's term, as
+    _column_sums numbers them"""
+    cdef Py_ssize_t n
+    cdef double total = 0
+    for n in range(N):
+        if kind == 0:
+            total += _lanes_sum(x + n * C * S, x, S, 0)
+        else:
+            total += _dev(x + n * C * S, m, y + n * C * S, S, kind == 1)
+    out[0] = total
+
+
+cdef int _channel_totals(const floating* x, const floating* y, const floating* m,
+                         double* out, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                         int kind) except -1:
+    """out[c] = the sum of kind's term over channel c (_column_sums' kinds), in one of the two
+    fixed orders above"""
+    cdef Py_ssize_t c, blk, n0, i, rows = max(1, (N + NORM_PARTS - 1) // NORM_PARTS)
+    cdef Py_ssize_t nb = (N + rows - 1) // rows
+    cdef double[:, ::1] part = np.empty((nb if S == 1 else 0, C))
+    with nogil:
+        if S > 1:
+            if parallel(N * C * S) and C > 1:
+                for c in prange(C, schedule="static", num_threads=cgrad_threads()):
+                    _channel_sum(x + c * S, y + c * S, m[c] if m != NULL else 0, &out[c],
+                                 N, C, S, kind)
+            else:
+                for c in range(C):
+                    _channel_sum(x + c * S, y + c * S, m[c] if m != NULL else 0, &out[c],
+                                 N, C, S, kind)
+            return 0
+        if parallel(N * C) and nb > 1:
+            for blk in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                n0 = blk * rows
+                _column_sums(x, y, m, &part[blk, 0], n0, min(n0 + rows, N), C, kind)
+        else:
+            for blk in range(nb):
+                n0 = blk * rows
+                _column_sums(x, y, m, &part[blk, 0], n0, min(n0 + rows, N), C, kind)
+        for c in range(C):
+            out[c] = 0
+        for i in range(nb):
+            for c in range(C):
+                out[c] += part[i, c]
+    return 0
+
+
+cdef int _bn_check(Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, Py_ssize_t n_x,
+                   Py_ssize_t n_stats) except -1:
+    if N <= 0 or C <= 0 or S <= 0:
+        raise ValueError(f"an (N, C, S) block of ({N}, {C}, {S}): expected every size positive")
+    _check(n_x, N * C * S, "x")
+    _check(n_stats, C, "mean")
+    return 0
+
+
+def batch_norm_stats_(const floating[::1] x, floating[::1] mean, floating[::1] var,
+                      Py_ssize_t N, Py_ssize_t C, Py_ssize_t S):
+    """each channel's mean and biased variance (its squared deviations from that mean)"""
+    _bn_check(N, C, S, x.shape[0], mean.shape[0])
+    _check(var.shape[0], C, "var")
+    cdef double[::1] total = np.empty(C)
+    cdef Py_ssize_t c
+    cdef double count = N * S
+    _channel_totals(&x[0], &x[0], NULL, &total[0], N, C, S, 0)
+    for c in range(C):
+        mean[c] = <floating> (total[c] / count)
+    _channel_totals(&x[0], &x[0], &mean[0], &total[0], N, C, S, 1)
+    for c in range(C):
+        var[c] = <floating> (total[c] / count)
+
+
+cdef void _bn_span(const floating* x, floating* out, Py_ssize_t n, floating m, floating r,
+                   floating w, floating b) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = (x[i] - m) * r * w + b
+
+
+cdef void _bn_row(const floating* x, floating* out, const floating* m, const floating* r,
+                  const floating* w, const floating* b, Py_ssize_t C) noexcept nogil:
+    cdef Py_ssize_t c
+    for c in range(C):
+        out[c] = (x[c] - m[c]) * r[c] * w[c] + b[c]
+
+
+def batch_norm_(const floating[::1] x, const floating[::1] mean, const floating[::1] rstd,
+                const floating[::1] w, const floating[::1] b, floating[::1] out, Py_ssize_t N,
+                Py_ssize_t C, Py_ssize_t S):
+    """out = (x - mean) * rstd * w + b per channel (the NumPy backend's order)"""
+    _bn_check(N, C, S, x.shape[0], mean.shape[0])
+    for n, name in ((rstd.shape[0], "rstd"), (w.shape[0], "w"), (b.shape[0], "b")):
+        _check(n, C, name)
+    _check(out.shape[0], N * C * S, "out")
+    cdef Py_ssize_t i, c
+    with nogil:
+        if S == 1:
+            if parallel(N * C) and N > 1:
+                for i in prange(N, schedule="static", num_threads=cgrad_threads()):
+                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &w[0], &b[0], C)
+            else:
+                for i in range(N):
+                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &w[0], &b[0], C)
+        elif parallel(N * C * S):
+            for i in prange(N * C, schedule="static", num_threads=cgrad_threads()):
+                c = i % C
+                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], w[c], b[c])
+        else:
+            for i in range(N * C):
+                c = i % C
+                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], w[c], b[c])
+
+
+cdef void _bn_bwd_span(const floating* x, const floating* g, floating* dx, Py_ssize_t n,
+                       floating m, floating r, floating k, floating a, floating bb,
+                       bint training) noexcept nogil:
+    """dx = k (g - a - xhat bb) in training, g k in evaluation (k = w rstd)"""
+    cdef Py_ssize_t i
+    if training:
+        for i in range(n):
+            dx[i] = k * (g[i] - a - (x[i] - m) * r * bb)
+    else:
+        for i in range(n):
+            dx[i] = g[i] * k
+
+
+cdef void _bn_bwd_row(const floating* x, const floating* g, floating* dx, Py_ssize_t C,
+                      const floating* m, const floating* r, const floating* k,
+                      const floating* a, const floating* bb, bint training) noexcept nogil:
+    cdef Py_ssize_t c
+    if training:
+        for c in range(C):
+            dx[c] = k[c] * (g[c] - a[c] - (x[c] - m[c]) * r[c] * bb[c])
+    else:
+        for c in range(C):
+            dx[c] = g[c] * k[c]
+
+
+def batch_norm_backward_(const floating[::1] x, const floating[::1] g,
+                         const floating[::1] mean, const floating[::1] rstd,
+                         const floating[::1] w, floating[::1] dx, floating[::1] dw,
+                         floating[::1] db, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                         bint training):
+    """batch_norm_'s gradients from the incoming g, with xhat = (x - mean) rstd and k = w rstd:
+    dw = the sum of g xhat and db = the sum of g per channel; dx = k (g - db / M - xhat dw / M)
+    in training (M = N S, mean and rstd the batch's), g k in evaluation. An empty dx, dw or db
+    is not wanted."""
+    _bn_check(N, C, S, x.shape[0], mean.shape[0])
+    _check(g.shape[0], N * C * S, "g")
+    _check(rstd.shape[0], C, "rstd")
+    _check(w.shape[0], C, "w")
+    for out, n, name in ((dx, N * C * S, "dx"), (dw, C, "dw"), (db, C, "db")):
+        if out.shape[0]:
+            _check(out.shape[0], n, name)
+    cdef bint want_x = dx.shape[0] > 0
+    cdef Py_ssize_t i, c
+    cdef double count = N * S
+    cdef double[::1] sum_g = np.zeros(C), sum_gx = np.zeros(C)
+    if dw.shape[0] or db.shape[0] or (want_x and training):
+        _channel_totals(&g[0], &g[0], NULL, &sum_g[0], N, C, S, 0)
+        _channel_totals(&x[0], &g[0], &mean[0], &sum_gx[0], N, C, S, 2)
+    for c in range(C):
+        sum_gx[c] = sum_gx[c] * rstd[c]          # the sum of g xhat
+        if dw.shape[0]:
+            dw[c] = <floating> sum_gx[c]
+        if db.shape[0]:
+            db[c] = <floating> sum_g[c]
+    if not want_x:
+        return
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] k = np.empty(C, dtype), a = np.empty(C, dtype), bb = np.empty(C, dtype)
+    for c in range(C):
+        k[c] = w[c] * rstd[c]
+        a[c] = <floating> (sum_g[c] / count)
+        bb[c] = <floating> (sum_gx[c] / count)
+    with nogil:
+        if S == 1:
+            if parallel(N * C) and N > 1:
+                for i in prange(N, schedule="static", num_threads=cgrad_threads()):
+                    _bn_bwd_row(&x[i * C], &g[i * C], &dx[i * C], C, &mean[0], &rstd[0],
+                                &k[0], &a[0], &bb[0], training)
+            else:
+                for i in range(N):
+                    _bn_bwd_row(&x[i * C], &g[i * C], &dx[i * C], C, &mean[0], &rstd[0],
+                                &k[0], &a[0], &bb[0], training)
+        elif parallel(N * C * S):
+            for i in prange(N * C, schedule="static", num_threads=cgrad_threads()):
+                c = i % C
+                _bn_bwd_span(&x[i * S], &g[i * S], &dx[i * S], S, mean[c], rstd[c], k[c],
+                             a[c], bb[c], training)
+        else:
+            for i in range(N * C):
+                c = i % C
+                _bn_bwd_span(&x[i * S], &g[i * S], &dx[i * S], S, mean[c], rstd[c], k[c],
+                             a[c], bb[c], training)
