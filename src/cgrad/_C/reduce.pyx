@@ -959,63 +959,65 @@ def group_norm_(const floating[::1] x, const floating[::1] w, const floating[::1
 
 
 cdef void _norm_bwd_rows(const floating* x, const floating* g, const floating* w,
-                         const floating* mean, const floating* rstd, floating* dx, double* pw,
-                         double* pb, floating* xhat, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K,
-                         Py_ssize_t G, Py_ssize_t S) noexcept nogil:
-    """group_norm_backward_ over rows r0..r1 (pointers at row 0; w at channel 0): dx's rows,
-    and the rows' g xhat and g summed into the block's partials pw and pb (NULL: not wanted);
-    xhat is a row of scratch"""
+                         const floating* mean, const floating* rstd, floating* dx, bint want_x,
+                         double* pw, double* pb, floating* scratch, Py_ssize_t r0,
+                         Py_ssize_t r1, Py_ssize_t K, Py_ssize_t G, Py_ssize_t S) noexcept nogil:
+    """group_norm_backward_ over rows r0..r1 (pointers at row 0; w at channel 0, ones for no
+    weight): dx's rows (if want_x), and the rows' g xhat and g summed into the block's
+    partials pw and pb; scratch holds two rows"""
     cdef Py_ssize_t r, k, c, C = K // S
-    cdef floating m, rs, su, sux, wc
+    cdef floating m, rs, su, sux, a, total_g
     cdef const floating* xr
     cdef const floating* gr
     cdef const floating* wr
+    cdef floating* xhat = scratch
     cdef floating* d
     for c in range(G * C):
-        if pw != NULL:
-            pw[c] = 0
-        if pb != NULL:
-            pb[c] = 0
+        pw[c] = 0
+        pb[c] = 0
     for r in range(r0, r1):
         xr, gr, m, rs = x + r * K, g + r * K, mean[r], rstd[r]
-        wr = w + (r % G) * C if w != NULL else NULL
-        for k in range(K):
-            xhat[k] = (xr[k] - m) * rs
-        c = (r % G) * C
-        if S == 1 and pw != NULL and pb != NULL:
+        wr, c = w + (r % G) * C, (r % G) * C
+        d = dx + r * K if want_x else scratch + K
+        if S == 1:
+            # xhat and u = g w (into d), then each partial, then u's sums
             for k in range(K):
-                pw[c + k] += gr[k] * xhat[k]
-                pb[c + k] += gr[k]
-        elif S == 1 and pw != NULL:
-            for k in range(K):
-                pw[c + k] += gr[k] * xhat[k]
-        elif S == 1 and pb != NULL:
-            for k in range(K):
-                pb[c + k] += gr[k]
-        elif S > 1:
-            for k in range(C):
-                if pw != NULL:
-                    pw[c + k] += _dot(gr + k * S, xhat + k * S, S)
-                if pb != NULL:
-                    pb[c + k] += _sum(gr + k * S, S)
-        if dx == NULL:
-            continue
-        d = dx + r * K                  # u = g w first, then dx over it
-        if wr == NULL:
-            for k in range(K):
-                d[k] = gr[k]
-        elif S == 1:
-            for k in range(K):
+                xhat[k] = (xr[k] - m) * rs
                 d[k] = gr[k] * wr[k]
+            for k in range(K):
+                pw[c + k] += gr[k] * xhat[k]
+            for k in range(K):
+                pb[c + k] += gr[k]
+            if not want_x:
+                continue
+            su = _sum(d, K) / <floating> K
+            sux = _dot(d, xhat, K) / <floating> K
+            for k in range(K):
+                d[k] = rs * (d[k] - su - xhat[k] * sux)
         else:
-            for c in range(C):
-                wc = wr[c]
-                for k in range(c * S, c * S + S):
-                    d[k] = gr[k] * wc
-        su = _sum(d, K) / <floating> K
-        sux = _dot(d, xhat, K) / <floating> K
-        for k in range(K):
-            d[k] = rs * (d[k] - su - xhat[k] * sux)
+            # each channel's sums of g xhat and of g; u's are their w-weighted totals
+            su = sux = 0
+            for k in range(C):
+                a = _dev(xr + k * S, m, gr + k * S, S, False) * rs
+                total_g = _sum(gr + k * S, S)
+                pw[c + k] += a
+                pb[c + k] += total_g
+                sux = sux + a * wr[k]
+                su = su + total_g * wr[k]
+            if not want_x:
+                continue
+            su, sux = su / <floating> K, sux / <floating> K
+            for k in range(C):
+                _norm_bwd_span(xr + k * S, gr + k * S, d + k * S, S, m, rs, wr[k], su, sux)
+
+
+cdef void _norm_bwd_span(const floating* x, const floating* g, floating* dx, Py_ssize_t n,
+                         floating m, floating rs, floating w, floating su,
+                         floating sux) noexcept nogil:
+    """dx = rstd (u - mean(u) - xhat mean(u xhat)) over a channel's span, u = g w"""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dx[i] = rs * (g[i] * w - su - (x[i] - m) * rs * sux)
 
 
 def group_norm_backward_(const floating[::1] x, const floating[::1] g, const floating[::1] w,
@@ -1040,33 +1042,32 @@ def group_norm_backward_(const floating[::1] x, const floating[::1] g, const flo
         dw[:] = 0
         db[:] = 0
         return
-    cdef bint want_w = dw.shape[0] > 0, want_b = db.shape[0] > 0
+    cdef bint want_x = dx.shape[0] > 0
     cdef int threads = cgrad_threads() if parallel(R * K) and nb > 1 else 1
-    cdef double[:, ::1] part_w = np.empty((nb if want_w else 0, C))
-    cdef double[:, ::1] part_b = np.empty((nb if want_b else 0, C))
-    cdef floating[:, ::1] scratch = np.empty((threads, K), _dtype_of(&x[0]))
-    cdef const floating* wp = &w[0] if w.shape[0] else NULL
-    cdef floating* dxp = &dx[0] if dx.shape[0] else NULL
+    # (partials and a weight of ones even where not wanted: one loop without branches)
+    cdef double[:, ::1] part_w = np.empty((nb, C)), part_b = np.empty((nb, C))
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] scratch = np.empty((threads, 2 * K), dtype)
+    cdef const floating[::1] wv = w if w.shape[0] else np.ones(C, dtype)
+    cdef floating* dxp = &dx[0] if want_x else NULL
     cdef double[::1] total = np.empty(C)
     with nogil:
         if threads > 1:
             for blk in prange(nb, schedule="static", num_threads=threads):
                 t = threadid()
                 r0 = blk * rows
-                _norm_bwd_rows(&x[0], &g[0], wp, &mean[0], &rstd[0], dxp,
-                               &part_w[blk, 0] if want_w else NULL,
-                               &part_b[blk, 0] if want_b else NULL, &scratch[t, 0], r0,
+                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x,
+                               &part_w[blk, 0], &part_b[blk, 0], &scratch[t, 0], r0,
                                min(r0 + rows, R), K, G, S)
         else:
             for blk in range(nb):
                 r0 = blk * rows
-                _norm_bwd_rows(&x[0], &g[0], wp, &mean[0], &rstd[0], dxp,
-                               &part_w[blk, 0] if want_w else NULL,
-                               &part_b[blk, 0] if want_b else NULL, &scratch[0, 0], r0,
+                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x,
+                               &part_w[blk, 0], &part_b[blk, 0], &scratch[0, 0], r0,
                                min(r0 + rows, R), K, G, S)
-        if want_w:
+        if dw.shape[0]:
             _add_partials(&part_w[0, 0], nb, C, &total[0], &dw[0])
-        if want_b:
+        if db.shape[0]:
             _add_partials(&part_b[0, 0], nb, C, &total[0], &db[0])
 
 
@@ -1082,10 +1083,6 @@ cdef void _add_partials(const double* part, Py_ssize_t nb, Py_ssize_t C, double*
             total[c] += part[i * C + c]
     for c in range(C):
         out[c] = <floating> total[c]
-
-
-cdef inline object _dtype_of(const floating* kind):
-    return np.float32 if floating is float else np.float64
 
 
 # ---- batch normalisation: the channels of an (N, C, S) block ---------------------------------
