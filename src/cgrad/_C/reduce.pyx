@@ -960,11 +960,13 @@ def group_norm_(const floating[::1] x, const floating[::1] w, const floating[::1
 
 cdef void _norm_bwd_rows(const floating* x, const floating* g, const floating* w,
                          const floating* mean, const floating* rstd, floating* dx, bint want_x,
-                         double* pw, double* pb, floating* scratch, Py_ssize_t r0,
-                         Py_ssize_t r1, Py_ssize_t K, Py_ssize_t G, Py_ssize_t S) noexcept nogil:
+                         bint want_w, bint want_b, double* pw, double* pb, floating* scratch,
+                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K, Py_ssize_t G,
+                         Py_ssize_t S) noexcept nogil:
     """group_norm_backward_ over rows r0..r1 (pointers at row 0; w at channel 0, ones for no
     weight): dx's rows (if want_x), and the rows' g xhat and g summed into the block's
-    partials pw and pb; scratch holds two rows"""
+    partials pw and pb (with spans, always: u's sums come from them); scratch holds two
+    rows"""
     cdef Py_ssize_t r, k, c, C = K // S
     cdef floating m, rs, su, sux, a, total_g
     cdef const floating* xr
@@ -984,10 +986,12 @@ cdef void _norm_bwd_rows(const floating* x, const floating* g, const floating* w
             for k in range(K):
                 xhat[k] = (xr[k] - m) * rs
                 d[k] = gr[k] * wr[k]
-            for k in range(K):
-                pw[c + k] += gr[k] * xhat[k]
-            for k in range(K):
-                pb[c + k] += gr[k]
+            if want_w:
+                for k in range(K):
+                    pw[c + k] += gr[k] * xhat[k]
+            if want_b:
+                for k in range(K):
+                    pb[c + k] += gr[k]
             if not want_x:
                 continue
             su = _sum(d, K) / <floating> K
@@ -1042,7 +1046,7 @@ def group_norm_backward_(const floating[::1] x, const floating[::1] g, const flo
         dw[:] = 0
         db[:] = 0
         return
-    cdef bint want_x = dx.shape[0] > 0
+    cdef bint want_x = dx.shape[0] > 0, want_w = dw.shape[0] > 0, want_b = db.shape[0] > 0
     cdef int threads = cgrad_threads() if parallel(R * K) and nb > 1 else 1
     # (partials and a weight of ones even where not wanted: one loop without branches)
     cdef double[:, ::1] part_w = np.empty((nb, C)), part_b = np.empty((nb, C))
@@ -1056,18 +1060,18 @@ def group_norm_backward_(const floating[::1] x, const floating[::1] g, const flo
             for blk in prange(nb, schedule="static", num_threads=threads):
                 t = threadid()
                 r0 = blk * rows
-                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x,
-                               &part_w[blk, 0], &part_b[blk, 0], &scratch[t, 0], r0,
+                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x, want_w,
+                               want_b, &part_w[blk, 0], &part_b[blk, 0], &scratch[t, 0], r0,
                                min(r0 + rows, R), K, G, S)
         else:
             for blk in range(nb):
                 r0 = blk * rows
-                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x,
-                               &part_w[blk, 0], &part_b[blk, 0], &scratch[0, 0], r0,
+                _norm_bwd_rows(&x[0], &g[0], &wv[0], &mean[0], &rstd[0], dxp, want_x, want_w,
+                               want_b, &part_w[blk, 0], &part_b[blk, 0], &scratch[0, 0], r0,
                                min(r0 + rows, R), K, G, S)
-        if dw.shape[0]:
+        if want_w:
             _add_partials(&part_w[0, 0], nb, C, &total[0], &dw[0])
-        if db.shape[0]:
+        if want_b:
             _add_partials(&part_b[0, 0], nb, C, &total[0], &db[0])
 
 
@@ -1278,7 +1282,7 @@ def batch_norm_backward_(const floating[::1] x, const floating[::1] g,
     for out, n, name in ((dx, N * C * S, "dx"), (dw, C, "dw"), (db, C, "db")):
         if out.shape[0]:
             _check(out.shape[0], n, name)
-    cdef bint want_x = dx.shape[0] > 0
+    cdef bint want_x = dx.shape[0] > 0, want_w = dw.shape[0] > 0, want_b = db.shape[0] > 0
     cdef Py_ssize_t i, c
     cdef double count = N * S
     cdef double[::1] sum_g = np.zeros(C), sum_gx = np.zeros(C)
