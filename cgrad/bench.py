@@ -281,6 +281,26 @@ def cross_entropy_case(rows, cols):
     return build
 
 
+def norm_case(layer, shape, channels):
+    """F.layer_norm over the last dim, or F.batch_norm in training, with weight and bias of
+    `channels`: y = norm(x); y.backward(g)"""
+    def build(impl):
+        lib = lib_for(impl)
+        rng = _rng()
+        x = _tensor(lib, _randn(rng, *shape), True)
+        w, b = (_tensor(lib, _randn(rng, channels), True) for _ in range(2))
+        g = _tensor(lib, _randn(rng, *shape))
+        F = lib.nn.functional
+
+        def step():
+            y = (F.layer_norm(x, (channels,), w, b) if layer == "layer_norm"
+                 else F.batch_norm(x, None, None, w, b, training=True))
+            y.backward(g)
+            return y
+        return Run(step, lambda y: [_np(y), _np(x.grad), _np(w.grad), _np(b.grad)])
+    return build
+
+
 def matmul_fwd(m, k, n):
     def build(impl):
         lib = lib_for(impl)
@@ -561,6 +581,13 @@ def cases():
                  cross_entropy_case(rows, cols), quick=rows == 128,
                  needs=("nn.functional.cross_entropy",), rtol=1e-4, atol=1e-6,
                  targets=("np/cy>=3",)))
+    for layer, shape in (("layer_norm", (1024, 1024)), ("batch_norm", (16, 64, 32, 32))):
+        what = ("F.layer_norm(x, (1024,), w, b)" if layer == "layer_norm"
+                else "F.batch_norm(x, None, None, w, b, training=True)")
+        add(Case(f"{layer}-{'x'.join(map(str, shape))}", "Normalisation, forward+backward",
+                 f"{what}.backward(g), x {tuple(shape)}", norm_case(layer, shape, shape[1]),
+                 needs=(f"nn.functional.{layer}",), rtol=1e-4,
+                 atol=1e-4))                     # w.grad, b.grad: sums over 1024 rows / 16K
     for m, k, n in ((64, 64, 64), (256, 256, 256), (1024, 1024, 1024), (128, 784, 256)):
         shape = f"{m}^3" if m == k == n else f"{m}x{k}x{n}"
         add(Case(f"matmul_fwd-{shape}", "Matmul",
