@@ -135,7 +135,7 @@ COMPILED = {
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
-    "batch_norm", "batch_norm_backward",
+    "batch_norm", "batch_norm_backward", "add_windows",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2857,3 +2857,58 @@ def test_wide_norm_kernels_same_bits(dtype, isa):
     base, avx = _twins("reduce", isa)
     for a, b in zip(_norm_kernels(avx, dtype), _norm_kernels(base, dtype)):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- col2im: windows added back -----------------------------------------------------------------
+@pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 3)),
+                                      ((2, 2), (1, 1), (1, 1)), ((5, 5), (1, 2), (2, 2))],
+                         ids=["3x3", "dilated-strided", "2x2", "5x5-strided"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_add_windows(ck, layout, dtype, geometry):
+    """overlapping windows added back into their planes, bit for bit as the reference adds
+    them (one kernel position at a time), on every layout of the columns and into an out
+    that already holds values"""
+    kernel, dilation, stride = geometry
+    windows = (6, 7)
+    padded = tuple((k - 1) * d + (o - 1) * s + 1 + extra for k, d, o, s, extra in
+                   zip(kernel, dilation, windows, stride, (0, 2)))
+    cols = make(layout, dtype, (4, 3) + kernel + windows)
+    start = make("contiguous", dtype, (len(cols), 3) + padded, np.random.default_rng(2))
+    got, want = start.copy(), start.copy()
+    assert ck.add_windows(got, cols, dilation, stride) is got
+    REF.add_windows(want, cols, dilation, stride)
+    assert_same(got, want)
+
+
+def test_add_windows_falls_back_for_other_layouts(ck):
+    """a non-contiguous out, mixed dtypes and 1-d or 3-d windows take the reference's path,
+    with its values"""
+    rng = np.random.default_rng(3)
+    for out_shape, cols_shape, dil, st in [((2, 3, 9), (2, 3, 3, 7), (1,), (1,)),
+                                           ((1, 2, 4, 4, 4), (1, 2, 2, 2, 2, 3, 3, 3),
+                                            (1, 1, 1), (1, 1, 1))]:
+        cols = rng.standard_normal(cols_shape)
+        got, want = np.zeros(out_shape), np.zeros(out_shape)
+        ck.add_windows(got, cols, dil, st)
+        REF.add_windows(want, cols, dil, st)
+        assert_same(got, want)
+    out = np.zeros((2, 3, 10, 16))[..., ::2]
+    cols = rng.standard_normal((2, 3, 3, 3, 8, 6)).astype(np.float32)
+    want = np.zeros((2, 3, 10, 8))
+    ck.add_windows(out, cols, (1, 1), (1, 1))
+    REF.add_windows(want, cols, (1, 1), (1, 1))
+    assert_same(out, want)
+
+
+def test_add_windows_module_checks():
+    """the kernel names the planes, steps and sizes that do not fit"""
+    gr = pytest.importorskip("cgrad._C.grad")
+    out, cols = np.zeros((2, 5, 5)), np.zeros((2, 3, 3, 3, 3))
+    gr.add_windows_2d_(out, cols, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="cols has 1 planes, out 2"):
+        gr.add_windows_2d_(out, cols[:1], 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"stride \(0, 1\) must be positive"):
+        gr.add_windows_2d_(out, cols, 1, 1, 0, 1)
+    with pytest.raises(ValueError, match=r"overrun a plane of \(5, 5\)"):
+        gr.add_windows_2d_(out, cols, 2, 1, 1, 1)

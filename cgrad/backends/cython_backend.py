@@ -346,6 +346,18 @@ class CythonKernels(NumpyKernels):
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
 
+    def add_windows(self, out, cols, dilation, stride):
+        """2-D windows in one compiled pass over each plane (NumPy's took a strided pass per
+        kernel position), planes in parallel"""
+        if (cols.ndim == 6 and type(out) is _ndarray and _float(out.dtype)
+                and _writable(out, out.dtype) and _usable(cols, out.dtype)):
+            n, c = out.shape[:2]
+            _grad_for[out.dtype].add_windows_2d_(out.reshape(n * c, *out.shape[2:]),
+                                                 cols.reshape(n * c, *cols.shape[2:]),
+                                                 *dilation, *stride)
+            return out
+        return super().add_windows(out, cols, dilation, stride)
+
     def first_max_last_nan(self, x, axis):
         """one compiled pass for a float array (vectorised across the other axes' positions)"""
         if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)

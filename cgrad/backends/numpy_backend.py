@@ -8,6 +8,7 @@ overrides the hot ones and is tested against these. Conventions:
 - Binary kernels take operands already promoted to one dtype (a Python scalar may stand for
   either); gradients may come back broadcast, the engine sums them to each input's shape.
 """
+import itertools
 import math
 
 import numpy as np
@@ -613,6 +614,19 @@ class NumpyKernels:
     def log_softmax_backward(self, y, g, dim):
         """g - exp(y) * sum(g, dim), from the saved output"""
         return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
+
+    # ---- windows (col2im) ---------------------------------------------------------------------
+    def add_windows(self, out, cols, dilation, stride):
+        """out (N, C, *padded) += cols (N, C, *kernel, *windows): each window's values added at
+        the positions it covers (the dilation and stride per spatial dim apart), one kernel
+        position at a time in order (col2im's sums where windows overlap); returns out"""
+        k = (cols.ndim - 2) // 2
+        kernel, windows = cols.shape[2:2 + k], cols.shape[2 + k:]
+        for at in itertools.product(*map(range, kernel)):
+            covered = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                            for i, o, d, s in zip(at, windows, dilation, stride))
+            out[(slice(None), slice(None)) + covered] += cols[(slice(None), slice(None)) + at]
+        return out
 
     # ---- normalisation -----------------------------------------------------------------------
     # Rows of x (R, K), each normalised over its K elements. The weight and bias are per channel:

@@ -149,14 +149,6 @@ def _windows(x, out, kernel, dilation, stride, writeable=False):
         subok=True)                              # (a meta x's windows stay meta)
 
 
-def _window_slices(out, kernel, dilation, stride):
-    """for each kernel position (a tuple, one index per spatial dim), the slices of the
-    padded input it reads: a loop over the kernel's positions, never the output's"""
-    for at in itertools.product(*map(range, kernel)):
-        yield at, tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
-                        for i, o, d, s in zip(at, out, dilation, stride))
-
-
 class Unfold(Op):
     """x (N, C, *S) -> columns (N, C * prod(kernel), L), S of any number of spatial dims: each
     window of the input (padded with pad_value; pad is a (before, after) pair per spatial
@@ -207,8 +199,7 @@ class Fold(Op):
             # windows that do not overlap (pooling's): one copy into their view
             np.copyto(_windows(out, out_size, kernel, dilation, stride, writeable=True), cols)
         else:
-            for at, window in _window_slices(out_size, kernel, dilation, stride):
-                out[(slice(None), slice(None)) + window] += cols[(slice(None), slice(None)) + at]
+            B.kernels.add_windows(out, cols, dilation, stride)
         return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
                                                       for s, (a, _) in zip(size, pad))]
 

@@ -292,3 +292,52 @@ cdef inline void _scatter_add_row(floating* out, const long long* idx, const flo
             if j < 0:
                 j = j + V
             out[j * K + k] += src[i * K + k]
+
+
+# ---- col2im: windows added back into their 2-D planes -----------------------------------------
+def add_windows_2d_(floating[:, :, ::1] out, const floating[:, :, :, :, ::1] cols,
+                    Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw):
+    """out[p] (P planes of Hp x Wp) += each window's values, cols[p] (KH, KW, OH, OW) a value
+    per kernel position and window, the windows sh and sw apart, their positions dh and dw
+    apart: one kernel position at a time in order (the NumPy backend's sums, bit for bit),
+    each plane in cache, planes in parallel"""
+    cdef Py_ssize_t P = out.shape[0], Hp = out.shape[1], Wp = out.shape[2], p
+    cdef Py_ssize_t KH = cols.shape[1], KW = cols.shape[2], OH = cols.shape[3], OW = cols.shape[4]
+    if cols.shape[0] != P:
+        raise ValueError(f"cols has {cols.shape[0]} planes, out {P}")
+    if min(dh, dw, sh, sw) < 1:
+        raise ValueError(f"dilation ({dh}, {dw}) and stride ({sh}, {sw}) must be positive")
+    if KH and KW and OH and OW and ((KH - 1) * dh + (OH - 1) * sh >= Hp
+                                    or (KW - 1) * dw + (OW - 1) * sw >= Wp):
+        raise ValueError(f"windows of ({KH}, {KW}) at ({OH}, {OW}) positions overrun a plane "
+                         f"of ({Hp}, {Wp})")
+    if P == 0 or KH * KW * OH * OW == 0:
+        return
+    with nogil:
+        if parallel(P * KH * KW * OH * OW) and P > 1:
+            for p in prange(P, schedule="static", num_threads=cgrad_threads()):
+                _add_windows_plane(&out[p, 0, 0], &cols[p, 0, 0, 0, 0], KH, KW, OH, OW, Wp,
+                                   dh, dw, sh, sw)
+        else:
+            for p in range(P):
+                _add_windows_plane(&out[p, 0, 0], &cols[p, 0, 0, 0, 0], KH, KW, OH, OW, Wp,
+                                   dh, dw, sh, sw)
+
+
+cdef void _add_windows_plane(floating* out, const floating* cols, Py_ssize_t KH, Py_ssize_t KW,
+                             Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t Wp, Py_ssize_t dh,
+                             Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw) noexcept nogil:
+    cdef Py_ssize_t i, j, oh, ow
+    cdef floating* dst
+    cdef const floating* src
+    for i in range(KH):
+        for j in range(KW):
+            for oh in range(OH):
+                dst = out + (i * dh + oh * sh) * Wp + j * dw
+                src = cols + ((i * KW + j) * OH + oh) * OW
+                if sw == 1:
+                    for ow in range(OW):
+                        dst[ow] += src[ow]
+                else:
+                    for ow in range(OW):
+                        dst[ow * sw] += src[ow]
