@@ -1241,7 +1241,7 @@ def test_cross_entropy_total_keeps_float32_precision(ck_rows):
 
 # ---- transposed copies ------------------------------------------------------------------------
 TRANSPOSED = [(1024, 1024), (37, 70), (16, 16), (1, 300), (3, 5, 33), (2, 3, 40, 17),
-              (0, 16, 20), (4, 0, 7)]
+              (0, 16, 20), (4, 0, 7), (2500, 40), (2, 1030, 21)]   # (and rows of a in chunks)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

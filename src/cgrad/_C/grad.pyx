@@ -83,6 +83,13 @@ def zero_(floating[::1] a):
 
 cdef enum:
     TILE = 16          # a tile's side: 16 floats are one 64-byte line
+    PREFETCH_TILES = 1 # tiles ahead whose rows of a are prefetched (a column of lines far
+                       # apart: the hardware prefetchers do not follow it)
+    ROW_CHUNK = 1024   # rows of a a band walks before the next band: their pages stay in the
+                       # TLB (4096 rows of 16 KB, a page each, missed it on every line)
+
+cdef extern from *:
+    void __builtin_prefetch(const void* p) noexcept nogil
 
 
 cdef void _transpose_tile(const floating* a, Py_ssize_t lda, floating* d, Py_ssize_t ldd,
@@ -104,15 +111,20 @@ cdef void _transpose_tile(const floating* a, Py_ssize_t lda, floating* d, Py_ssi
 
 
 cdef void _transpose_band(const floating* a, floating* d, Py_ssize_t t, Py_ssize_t tiles_m,
-                          Py_ssize_t n, Py_ssize_t m, bint add) noexcept nogil:
-    """d's rows i0 .. i0 + TILE of batch element b, t = b * tiles_m + i0 / TILE"""
-    cdef Py_ssize_t b = t // tiles_m, i0 = (t % tiles_m) * TILE, j0, jt
+                          Py_ssize_t n, Py_ssize_t m, Py_ssize_t j_lo, Py_ssize_t j_hi,
+                          bint add) noexcept nogil:
+    """d's rows i0 .. i0 + TILE of batch element b, t = b * tiles_m + i0 / TILE, over the
+    columns j_lo .. j_hi (a's rows)"""
+    cdef Py_ssize_t b = t // tiles_m, i0 = (t % tiles_m) * TILE, j0, jt, r, ahead
     cdef const floating* ab = a + b * n * m
     cdef floating* db = d + b * m * n
-    for jt in range((n + TILE - 1) // TILE):
-        j0 = jt * TILE
+    for jt in range((j_hi - j_lo + TILE - 1) // TILE):
+        j0 = j_lo + jt * TILE
+        ahead = j0 + PREFETCH_TILES * TILE
+        for r in range(ahead, min(ahead + TILE, j_hi)):
+            __builtin_prefetch(ab + r * m + i0)
         _transpose_tile(ab + j0 * m + i0, m, db + i0 * n + j0, n,
-                        min(<Py_ssize_t> TILE, m - i0), min(<Py_ssize_t> TILE, n - j0), add)
+                        min(<Py_ssize_t> TILE, m - i0), min(<Py_ssize_t> TILE, j_hi - j0), add)
 
 
 def transpose_into_(const floating[:, :, ::1] a, floating[:, :, ::1] d, bint add):
@@ -130,14 +142,19 @@ def transpose_into_(const floating[:, :, ::1] a, floating[:, :, ::1] d, bint add
         return
     cdef const floating* ap = &a[0, 0, 0]
     cdef floating* dp = &d[0, 0, 0]
+    cdef Py_ssize_t j_lo, j_hi, chunk
     with nogil:
-        # one task per tile row of d (a band of TILE rows in one batch element)
-        if parallel(nb * m * n):
-            for t in prange(nb * tiles_m, schedule="static", num_threads=cgrad_threads()):
-                _transpose_band(ap, dp, t, tiles_m, n, m, add)
-        else:
-            for t in range(nb * tiles_m):
-                _transpose_band(ap, dp, t, tiles_m, n, m, add)
+        # one task per tile row of d (a band of TILE rows in one batch element), over
+        # ROW_CHUNK rows of a at a time
+        for chunk in range((n + ROW_CHUNK - 1) // ROW_CHUNK):
+            j_lo = chunk * ROW_CHUNK
+            j_hi = min(j_lo + ROW_CHUNK, n)
+            if parallel(nb * m * n):
+                for t in prange(nb * tiles_m, schedule="static", num_threads=cgrad_threads()):
+                    _transpose_band(ap, dp, t, tiles_m, n, m, j_lo, j_hi, add)
+            else:
+                for t in range(nb * tiles_m):
+                    _transpose_band(ap, dp, t, tiles_m, n, m, j_lo, j_hi, add)
 
 
 cdef enum:
