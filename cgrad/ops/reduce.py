@@ -203,7 +203,7 @@ class MaxDim(Op):
             raise IndexError(f"{cls.name}(): Expected reduction dim {dim} to have non-zero "
                              "size.")
         idx = np.expand_dims(pick(x, axis=dim), dim)
-        values = np.take_along_axis(x, idx, axis=dim)
+        values = B.kernels.gather(x, dim, idx)
         ctx.idx, ctx.dim, ctx.shape = idx, dim, x.shape
         if not keepdim:
             values, idx = values.squeeze(dim), idx.squeeze(dim)
@@ -211,10 +211,9 @@ class MaxDim(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gx = zeros(ctx.shape, g.dtype)
-        g = g.reshape(ctx.idx.shape)
-        np.put_along_axis(gx, ctx.idx, g, axis=ctx.dim)
-        return gx, None, None, None
+        # (each row's one index: added into zeros, g lands as put there, but a -0.0 as +0.0)
+        return B.kernels.scatter_add_(zeros(ctx.shape, g.dtype), ctx.dim, ctx.idx,
+                                      g.reshape(ctx.idx.shape)), None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
