@@ -135,7 +135,7 @@ COMPILED = {
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
-    "batch_norm", "batch_norm_backward", "add_windows",
+    "batch_norm", "batch_norm_backward", "add_windows", "take_windows",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2881,9 +2881,28 @@ def test_add_windows(ck, layout, dtype, geometry):
     assert_same(got, want)
 
 
+@pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 3)),
+                                      ((2, 2), (1, 1), (2, 2)), ((5, 5), (1, 2), (2, 2))],
+                         ids=["3x3", "dilated-strided", "2x2-pool", "5x5-strided"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_take_windows(ck, layout, dtype, geometry):
+    """each window's values copied out (im2col), bit for bit as the reference's copy of the
+    windows' view, from every layout of the image (other than C-contiguous: the reference's
+    path), the last row and column of the image unread where the windows end short"""
+    kernel, dilation, stride = geometry
+    windows = (6, 7)
+    size = tuple((k - 1) * d + (o - 1) * s + 1 + extra for k, d, o, s, extra in
+                 zip(kernel, dilation, windows, stride, (0, 1)))
+    x = make(layout, dtype, (4, 3) + size)
+    got = ck.take_windows(x, kernel, dilation, stride, windows)
+    assert got.flags.c_contiguous and got.shape == (len(x), 3) + kernel + windows
+    assert_same(got, REF.take_windows(x, kernel, dilation, stride, windows))
+
+
 def test_add_windows_falls_back_for_other_layouts(ck):
-    """a non-contiguous out, mixed dtypes and 1-d or 3-d windows take the reference's path,
-    with its values"""
+    """a non-contiguous out, mixed dtypes, integer images and 1-d or 3-d windows take the
+    reference's path, with its values"""
     rng = np.random.default_rng(3)
     for out_shape, cols_shape, dil, st in [((2, 3, 9), (2, 3, 3, 7), (1,), (1,)),
                                            ((1, 2, 4, 4, 4), (1, 2, 2, 2, 2, 3, 3, 3),
@@ -2893,6 +2912,12 @@ def test_add_windows_falls_back_for_other_layouts(ck):
         ck.add_windows(got, cols, dil, st)
         REF.add_windows(want, cols, dil, st)
         assert_same(got, want)
+    for x, kernel in [(rng.standard_normal((2, 3, 9)), (3,)), (np.arange(48).reshape(1, 3, 4, 4),
+                                                                (2, 2))]:
+        out_size = tuple(s - k + 1 for s, k in zip(x.shape[2:], kernel))
+        ones = (1,) * len(kernel)
+        assert_same(ck.take_windows(x, kernel, ones, ones, out_size),
+                    REF.take_windows(x, kernel, ones, ones, out_size))
     out = np.zeros((2, 3, 10, 16))[..., ::2]
     cols = rng.standard_normal((2, 3, 3, 3, 8, 6)).astype(np.float32)
     want = np.zeros((2, 3, 10, 8))
@@ -2902,11 +2927,14 @@ def test_add_windows_falls_back_for_other_layouts(ck):
 
 
 def test_add_windows_module_checks():
-    """the kernel names the planes, steps and sizes that do not fit"""
+    """the kernels name the planes, steps and sizes that do not fit"""
     gr = pytest.importorskip("cgrad._C.grad")
     out, cols = np.zeros((2, 5, 5)), np.zeros((2, 3, 3, 3, 3))
     gr.add_windows_2d_(out, cols, 1, 1, 1, 1)
-    with pytest.raises(ValueError, match="cols has 1 planes, out 2"):
+    gr.take_windows_2d_(out, cols, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"overrun a plane of \(5, 5\)"):
+        gr.take_windows_2d_(out, cols, 1, 1, 2, 1)
+    with pytest.raises(ValueError, match="cols has 1 planes, the image 2"):
         gr.add_windows_2d_(out, cols[:1], 1, 1, 1, 1)
     with pytest.raises(ValueError, match=r"stride \(0, 1\) must be positive"):
         gr.add_windows_2d_(out, cols, 1, 1, 0, 1)

@@ -346,6 +346,18 @@ class CythonKernels(NumpyKernels):
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
 
+    def take_windows(self, x, kernel, dilation, stride, out):
+        """2-D windows of a float image in one compiled pass over each plane, planes in
+        parallel"""
+        if len(kernel) == 2 and type(x) is _ndarray and _float(x.dtype) and _usable(x, x.dtype):
+            n, c = x.shape[:2]
+            cols = np.empty((n, c, *kernel, *out), x.dtype)
+            _grad_for[x.dtype].take_windows_2d_(x.reshape(n * c, *x.shape[2:]),
+                                                cols.reshape(n * c, *kernel, *out),
+                                                *dilation, *stride)
+            return cols
+        return super().take_windows(x, kernel, dilation, stride, out)
+
     def add_windows(self, out, cols, dilation, stride):
         """2-D windows in one compiled pass over each plane (NumPy's took a strided pass per
         kernel position), planes in parallel"""

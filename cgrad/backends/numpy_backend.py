@@ -615,7 +615,12 @@ class NumpyKernels:
         """g - exp(y) * sum(g, dim), from the saved output"""
         return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
 
-    # ---- windows (col2im) ---------------------------------------------------------------------
+    # ---- windows (im2col, col2im) -------------------------------------------------------------
+    def take_windows(self, x, kernel, dilation, stride, out):
+        """x (N, C, *S)'s windows as a new (N, C, *kernel, *out) array: element (n, c, *at, *o)
+        is the one kernel position `at` of window `o` reads (im2col)"""
+        return np.ascontiguousarray(windows_view(x, out, kernel, dilation, stride))
+
     def add_windows(self, out, cols, dilation, stride):
         """out (N, C, *padded) += cols (N, C, *kernel, *windows): each window's values added at
         the positions it covers (the dilation and stride per spatial dim apart), one kernel
@@ -1233,3 +1238,14 @@ def _channel_sums(rows, groups, spatial):
     that channel (group_norm's layout): a flat array of groups * (K // spatial)"""
     R, K = rows.shape
     return _fsum(rows.reshape(R // groups, groups, K // spatial, spatial), axis=(0, 3)).reshape(-1)
+
+
+def windows_view(x, out, kernel, dilation, stride, writeable=False):
+    """the view (N, C, *kernel, *out) of x (N, C, *S): element (n, c, *at, *o) is the one
+    kernel position `at` of window `o` reads"""
+    sn, sc, *spatial = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (*x.shape[:2], *kernel, *out),
+        (sn, sc, *[s * d for s, d in zip(spatial, dilation)],
+         *[s * st for s, st in zip(spatial, stride)]), writeable=writeable,
+        subok=True)                              # (a meta x's windows stay meta)

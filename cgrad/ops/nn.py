@@ -15,7 +15,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
 from .._memory_format import copy_as
-from ..backends.numpy_backend import _fma
+from ..backends.numpy_backend import _fma, windows_view
 from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
@@ -138,17 +138,6 @@ def conv_output_size(size, kernel, dilation, pad, stride):
     return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _windows(x, out, kernel, dilation, stride, writeable=False):
-    """the view (N, C, *kernel, *out) of x (N, C, *S): element (n, c, *at, *o) is the one
-    kernel position `at` of window `o` reads"""
-    sn, sc, *spatial = x.strides
-    return np.lib.stride_tricks.as_strided(
-        x, (*x.shape[:2], *kernel, *out),
-        (sn, sc, *[s * d for s, d in zip(spatial, dilation)],
-         *[s * st for s, st in zip(spatial, stride)]), writeable=writeable,
-        subok=True)                              # (a meta x's windows stay meta)
-
-
 class Unfold(Op):
     """x (N, C, *S) -> columns (N, C * prod(kernel), L), S of any number of spatial dims: each
     window of the input (padded with pad_value; pad is a (before, after) pair per spatial
@@ -165,9 +154,9 @@ class Unfold(Op):
         n, c = x.shape[:2]
         out = [conv_output_size(s, k, d, (0, 0), st)
                for s, k, d, st in zip(x.shape[2:], kernel, dilation, stride)]
-        # one copy of the windows' view, (N, C, *kernel, *out): its inner runs are rows of
-        # the output positions, long ones (a (N, *out, C, *kernel) order copied runs of kw)
-        cols = np.ascontiguousarray(_windows(x, out, kernel, dilation, stride))
+        # the windows as (N, C, *kernel, *out): its inner runs are rows of the output
+        # positions, long ones (a (N, *out, C, *kernel) order copied runs of kw)
+        cols = B.kernels.take_windows(x, kernel, dilation, stride, out)
         return cols.reshape(n, c * math.prod(kernel), math.prod(out))
 
     @staticmethod
@@ -197,7 +186,8 @@ class Fold(Op):
         out = zeros((n, cols.shape[1], *padded), cols.dtype)
         if all(st >= d * (k - 1) + 1 for st, k, d in zip(stride, kernel, dilation)):
             # windows that do not overlap (pooling's): one copy into their view
-            np.copyto(_windows(out, out_size, kernel, dilation, stride, writeable=True), cols)
+            np.copyto(windows_view(out, out_size, kernel, dilation, stride, writeable=True),
+                      cols)
         else:
             B.kernels.add_windows(out, cols, dilation, stride)
         return out[(slice(None), slice(None)) + tuple(slice(a, a + s)

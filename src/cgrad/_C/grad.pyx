@@ -311,50 +311,87 @@ cdef inline void _scatter_add_row(floating* out, const long long* idx, const flo
             out[j * K + k] += src[i * K + k]
 
 
-# ---- col2im: windows added back into their 2-D planes -----------------------------------------
+# ---- im2col and col2im: the windows of 2-D planes ----------------------------------------------
 def add_windows_2d_(floating[:, :, ::1] out, const floating[:, :, :, :, ::1] cols,
                     Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw):
     """out[p] (P planes of Hp x Wp) += each window's values, cols[p] (KH, KW, OH, OW) a value
     per kernel position and window, the windows sh and sw apart, their positions dh and dw
-    apart: one kernel position at a time in order (the NumPy backend's sums, bit for bit),
-    each plane in cache, planes in parallel"""
-    cdef Py_ssize_t P = out.shape[0], Hp = out.shape[1], Wp = out.shape[2], p
-    cdef Py_ssize_t KH = cols.shape[1], KW = cols.shape[2], OH = cols.shape[3], OW = cols.shape[4]
-    if cols.shape[0] != P:
-        raise ValueError(f"cols has {cols.shape[0]} planes, out {P}")
+    apart (col2im): one kernel position at a time in order (the NumPy backend's sums, bit
+    for bit), each plane in cache, planes in parallel"""
+    _check_windows(out.shape[0], cols.shape[0], out.shape[1], out.shape[2], cols.shape[1],
+                   cols.shape[2], cols.shape[3], cols.shape[4], dh, dw, sh, sw)
+    if out.shape[0] and cols.size:
+        _windows_2d(&out[0, 0, 0], <floating*> &cols[0, 0, 0, 0, 0], out.shape[0],
+                    out.shape[1] * out.shape[2], out.shape[2], &cols.shape[1], dh, dw, sh, sw,
+                    True)
+
+
+def take_windows_2d_(const floating[:, :, ::1] x, floating[:, :, :, :, ::1] cols,
+                     Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw):
+    """cols[p] (KH, KW, OH, OW) = each window's values in x[p] (P planes of Hp x Wp), the
+    adjoint of add_windows_2d_ (im2col): a row of OW at a time, planes in parallel (NumPy's
+    copy of the windows' view stepped through six axes per element)"""
+    _check_windows(x.shape[0], cols.shape[0], x.shape[1], x.shape[2], cols.shape[1],
+                   cols.shape[2], cols.shape[3], cols.shape[4], dh, dw, sh, sw)
+    if x.shape[0] and cols.size:
+        _windows_2d(<floating*> &x[0, 0, 0], &cols[0, 0, 0, 0, 0], x.shape[0],
+                    x.shape[1] * x.shape[2], x.shape[2], &cols.shape[1], dh, dw, sh, sw, False)
+
+
+cdef void _windows_2d(floating* image, floating* cols, Py_ssize_t P, Py_ssize_t plane,
+                      Py_ssize_t Wp, Py_ssize_t* window_shape, Py_ssize_t dh, Py_ssize_t dw,
+                      Py_ssize_t sh, Py_ssize_t sw, bint add) noexcept:
+    """each of P planes (of `plane` elements, rows of Wp) and its windows, (KH, KW, OH, OW):
+    the windows added into the image (add) or copied out of it"""
+    cdef Py_ssize_t KH = window_shape[0], KW = window_shape[1]
+    cdef Py_ssize_t OH = window_shape[2], OW = window_shape[3], p
+    cdef Py_ssize_t per_plane = KH * KW * OH * OW
+    with nogil:
+        if parallel(P * per_plane) and P > 1:
+            for p in prange(P, schedule="static", num_threads=cgrad_threads()):
+                _windows_plane(image + p * plane, cols + p * per_plane, KH, KW, OH, OW, Wp,
+                               dh, dw, sh, sw, add)
+        else:
+            for p in range(P):
+                _windows_plane(image + p * plane, cols + p * per_plane, KH, KW, OH, OW, Wp,
+                               dh, dw, sh, sw, add)
+
+
+cdef void _windows_plane(floating* image, floating* cols, Py_ssize_t KH, Py_ssize_t KW,
+                         Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t Wp, Py_ssize_t dh,
+                         Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw, bint add) noexcept nogil:
+    cdef Py_ssize_t i, j, oh, ow
+    cdef floating* at
+    cdef floating* col
+    for i in range(KH):
+        for j in range(KW):
+            for oh in range(OH):
+                at = image + (i * dh + oh * sh) * Wp + j * dw
+                col = cols + ((i * KW + j) * OH + oh) * OW
+                if add and sw == 1:
+                    for ow in range(OW):
+                        at[ow] += col[ow]
+                elif add:
+                    for ow in range(OW):
+                        at[ow * sw] += col[ow]
+                elif sw == 1:
+                    for ow in range(OW):
+                        col[ow] = at[ow]
+                else:
+                    for ow in range(OW):
+                        col[ow] = at[ow * sw]
+
+
+cdef int _check_windows(Py_ssize_t P, Py_ssize_t P_cols, Py_ssize_t Hp, Py_ssize_t Wp,
+                        Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW,
+                        Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw) except -1:
+    """the windows' geometry against the planes' (ValueError naming what does not fit)"""
+    if P_cols != P:
+        raise ValueError(f"cols has {P_cols} planes, the image {P}")
     if min(dh, dw, sh, sw) < 1:
         raise ValueError(f"dilation ({dh}, {dw}) and stride ({sh}, {sw}) must be positive")
     if KH and KW and OH and OW and ((KH - 1) * dh + (OH - 1) * sh >= Hp
                                     or (KW - 1) * dw + (OW - 1) * sw >= Wp):
         raise ValueError(f"windows of ({KH}, {KW}) at ({OH}, {OW}) positions overrun a plane "
                          f"of ({Hp}, {Wp})")
-    if P == 0 or KH * KW * OH * OW == 0:
-        return
-    with nogil:
-        if parallel(P * KH * KW * OH * OW) and P > 1:
-            for p in prange(P, schedule="static", num_threads=cgrad_threads()):
-                _add_windows_plane(&out[p, 0, 0], &cols[p, 0, 0, 0, 0], KH, KW, OH, OW, Wp,
-                                   dh, dw, sh, sw)
-        else:
-            for p in range(P):
-                _add_windows_plane(&out[p, 0, 0], &cols[p, 0, 0, 0, 0], KH, KW, OH, OW, Wp,
-                                   dh, dw, sh, sw)
-
-
-cdef void _add_windows_plane(floating* out, const floating* cols, Py_ssize_t KH, Py_ssize_t KW,
-                             Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t Wp, Py_ssize_t dh,
-                             Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw) noexcept nogil:
-    cdef Py_ssize_t i, j, oh, ow
-    cdef floating* dst
-    cdef const floating* src
-    for i in range(KH):
-        for j in range(KW):
-            for oh in range(OH):
-                dst = out + (i * dh + oh * sh) * Wp + j * dw
-                src = cols + ((i * KW + j) * OH + oh) * OW
-                if sw == 1:
-                    for ow in range(OW):
-                        dst[ow] += src[ow]
-                else:
-                    for ow in range(OW):
-                        dst[ow * sw] += src[ow]
+    return 0
