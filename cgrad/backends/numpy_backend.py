@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ._stdsort import std_sort, std_topk
+from .._memory import zeros
 from .._memory_format import laid_like
 
 
@@ -841,7 +842,7 @@ class NumpyKernels:
         g = np.where(valid, g_rows, _scalar(0, g_rows))
         if weight is not None:
             g = g * weight[safe]
-        d = np.zeros((n, n_classes), dtype=g_rows.dtype)
+        d = zeros((n, n_classes), g_rows.dtype)        # (np.zeros: fresh pages each call)
         d[np.arange(n), safe] = -g
         return d
 

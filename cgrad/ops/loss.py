@@ -351,6 +351,7 @@ class SoftCrossEntropySum(SoftCrossEntropy):
 class NllLoss(Op):
     """loss_n = -w[t_n] x[n, t_n]   ->   dx[n, t_n] = -w[t_n] g'_n, 0 elsewhere"""
     edge_order = (0,)               # PyTorch's node: an edge to the input only
+    returns_fresh = True
     shown_edges = _shown_class_loss(log_softmax=False)
 
     @staticmethod
