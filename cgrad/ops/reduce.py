@@ -527,19 +527,20 @@ class Norm(Op):
                     raise RuntimeError(f"{name} the dimension {d}because this dimension is "
                                        "empty and the operation does not have an identity")
         w = _widened(x)
-        a = np.abs(w)
-        if p == np.inf:
-            y = np.max(a, axis=dims, keepdims=keepdim)
-        elif p == -np.inf:                                    # the smallest |x|
-            y = np.min(a, axis=dims, keepdims=keepdim)
-        elif p == 0:                                          # the count of nonzeros
-            y = np.sum(a != 0, axis=dims, keepdims=keepdim)
-        elif p == 2:
+        if p == 2:
             y = np.sqrt(np.sum(w * w, axis=dims, keepdims=keepdim))
-        elif p == 1:
-            y = np.sum(a, axis=dims, keepdims=keepdim)
         else:
-            y = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+            a = np.abs(w)
+            if p == np.inf:
+                y = np.max(a, axis=dims, keepdims=keepdim)
+            elif p == -np.inf:                                # the smallest |x|
+                y = np.min(a, axis=dims, keepdims=keepdim)
+            elif p == 0:                                      # the count of nonzeros
+                y = np.sum(a != 0, axis=dims, keepdims=keepdim)
+            elif p == 1:
+                y = np.sum(a, axis=dims, keepdims=keepdim)
+            else:
+                y = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
         y = row_major(np.asarray(y, dtype=x.dtype))
         ctx.save_for_backward(x, y)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
@@ -555,8 +556,10 @@ class Norm(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             if p == 0:                    # none at all (vector_norm's), or zeros (cdist's)
                 return (np.zeros_like(x) if ctx.op.p0_zeros else None), None, None, None
-            elif p == 2:
-                d = np.where(yb == 0, zero, x / yb)
+            elif p == 2:                  # PyTorch's x (g / y), 0 where y is: one full pass
+                scale = np.where(y == 0, zero, g / y)
+                return x * expand_reduced(scale, x.shape, ctx.dims, ctx.keepdim), None, None, \
+                    None
             elif p == 1:
                 d = Sign.forward(None, x)         # PyTorch's sgn: 0 at NaN
             elif np.isinf(p):
