@@ -2652,9 +2652,7 @@ class Tensor:
             return _as_fused("LerpBackward1", near.where(weight.abs() < 0.5,
                                                           end - (end - self) * (1 - weight)),
                              self, end, weight)
-        if abs(weight) < 0.5:
-            return _as_fused("LerpBackward0", self + weight * (end - self), self, end)
-        return _as_fused("LerpBackward0", end - (end - self) * (1 - weight), self, end)
+        return E.Lerp.apply(self, end, float(weight))
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)

@@ -135,7 +135,7 @@ COMPILED = {
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
-    "batch_norm", "batch_norm_backward", "add_windows", "take_windows",
+    "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2940,3 +2940,32 @@ def test_add_windows_module_checks():
         gr.add_windows_2d_(out, cols, 1, 1, 0, 1)
     with pytest.raises(ValueError, match=r"overrun a plane of \(5, 5\)"):
         gr.add_windows_2d_(out, cols, 2, 1, 1, 1)
+
+
+# ---- lerp ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("w", [0.3, -0.2, 0.0, 0.5, 0.7, 1.0, 1.5])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_lerp(ck, layout, dtype, w):
+    """both of PyTorch's forms (|w| < 0.5 from x, else from end), bit for bit as the
+    reference computes them, on every layout (the kernel's where x and end share one)"""
+    x = make(layout, dtype, (70, 90))
+    end = make(layout, dtype, (70, 90), np.random.default_rng(8), low=-3, high=3)
+    assert_same(ck.lerp(x, end, w), REF.lerp(x, end, w))
+    assert_same(ck.lerp(x, end[:1], w), REF.lerp(x, end[:1], w))          # broadcast: NumPy's
+
+
+def test_lerp_special_values_and_ends(ck):
+    """the ends exactly at w = 0 and 1 (each form is exact at its own end), inf and NaN as
+    the reference gives them, and the kernel's length check"""
+    x = np.float32([0.1, -3.0, np.inf, np.nan, 1e30, 2.0] * 3)
+    end = np.float32([7.0, 0.25, 1.0, 2.0, -1e30, np.inf] * 3)
+    with np.errstate(all="ignore"):
+        for w in (0.0, 1.0, 0.25, 0.75):
+            assert_same(ck.lerp(x, end, w), REF.lerp(x, end, w))
+    finite = slice(0, 2)
+    assert_same(ck.lerp(x[finite], end[finite], 0.0), x[finite])
+    assert_same(ck.lerp(x[finite], end[finite], 1.0), end[finite])
+    bn = pytest.importorskip("cgrad._C.binary")
+    with pytest.raises(ValueError, match="18, 17 and 18 elements"):
+        bn.lerp_(x, end[:17], 0.5, np.empty(18, np.float32))

@@ -817,6 +817,15 @@ class CythonKernels(NumpyKernels):
             grads.append(out)
         return tuple(grads)
 
+    def lerp(self, x, end, w):
+        """one pass for a float x and end of one layout (NumPy's takes three)"""
+        flat = flat_same_layout(x, end)
+        if flat is None:
+            return super().lerp(x, end, w)
+        out = np.empty(x.shape, x.dtype)
+        _bn_for[x.dtype].lerp_(*flat, w, out.reshape(-1))
+        return out
+
     def softplus(self, x, beta, threshold):
         """float32 in one pass (NumPy's log1p and exp are glibc calls per element); float64
         NumPy's"""

@@ -245,6 +245,16 @@ class NumpyKernels:
         """min(a, b), NaN if either is NaN"""
         return np.minimum(a, b)
 
+    def lerp(self, x, end, w):
+        """x + w (end - x) for |w| < 0.5, else end - (end - x) (1 - w): PyTorch's two forms,
+        each exact at its own end, with w (a number) rounded to the dtype first (float16:
+        computed in float32, as PyTorch's opmath)"""
+        x32, end32 = _opmath_of(x), _opmath_of(end)
+        w = x32.dtype.type(w)
+        d = end32 - x32
+        y = x32 + w * d if abs(w) < 0.5 else end32 - d * (x32.dtype.type(1) - w)
+        return y.astype(x.dtype, copy=False)
+
     def neg(self, x):
         """-x"""
         return np.negative(x)

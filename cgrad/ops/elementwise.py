@@ -204,6 +204,32 @@ class Mul(Op):
         return (g * b if need_a else None), (g * a if need_b else None)
 
 
+class Lerp(Op):
+    """y = x + w (end - x), w a number (B.kernels.lerp: PyTorch's two forms)   ->   dx =
+    g (1 - w), dend = g w, w and 1 - w in the dtype as PyTorch's kernel rounds them"""
+    grad_fn_name = "LerpBackward0"
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x, end, w):
+        ctx.w = w
+        return B.kernels.lerp(x, end, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        w = g.dtype.type(ctx.w)
+        need_x, need_end = ctx.needs_input_grad[:2]
+        return (B.kernels.mul(g, g.dtype.type(1) - w) if need_x else None,
+                B.kernels.mul(g, w) if need_end else None, None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        w = g._data.dtype.type(ctx.w)
+        need_x, need_end = ctx.needs_input_grad[:2]
+        return (g * float(g._data.dtype.type(1) - w) if need_x else None,
+                g * float(w) if need_end else None, None)
+
+
 class Div(Op):
     """y = a / b   ->   da = g / b, db = -g * a / b**2"""
     edge_order = (0, 1)     # a number operand too: PyTorch wraps it (a None edge)

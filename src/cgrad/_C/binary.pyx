@@ -427,3 +427,40 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
         else:
             _bwd(<OpMin*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
                  pa, pb, R, C)
+
+
+# ---- lerp: x + w (end - x), w one number ----------------------------------------------------
+cdef enum:
+    LERP_BLOCK = 16384      # elements per parallel block
+
+
+cdef void _lerp_block(const floating* x, const floating* end, floating w, floating* out,
+                      Py_ssize_t n) noexcept nogil:
+    """PyTorch's two forms, each exact at its own end: x + w (end - x) for |w| < 0.5, else
+    end - (end - x) (1 - w)"""
+    cdef Py_ssize_t i
+    cdef floating rest = 1 - w
+    if -0.5 < w < 0.5:
+        for i in range(n):
+            out[i] = x[i] + w * (end[i] - x[i])
+    else:
+        for i in range(n):
+            out[i] = end[i] - (end[i] - x[i]) * rest
+
+
+def lerp_(const floating[::1] x, const floating[::1] end, floating w, floating[::1] out):
+    """out = the linear interpolation from x to end at w (the dtype's w), in one pass"""
+    cdef Py_ssize_t n = x.shape[0], nb, b, i
+    if end.shape[0] != n or out.shape[0] != n:
+        raise ValueError(f"x, end and out have {n}, {end.shape[0]} and {out.shape[0]} "
+                         f"elements: expected one length")
+    if n == 0:
+        return
+    nb = (n + LERP_BLOCK - 1) // LERP_BLOCK
+    with nogil:
+        if parallel(n):
+            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                i = b * LERP_BLOCK
+                _lerp_block(&x[i], &end[i], w, &out[i], min(<Py_ssize_t> LERP_BLOCK, n - i))
+        else:
+            _lerp_block(&x[0], &end[0], w, &out[0], n)
