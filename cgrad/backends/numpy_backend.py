@@ -246,14 +246,11 @@ class NumpyKernels:
         return np.minimum(a, b)
 
     def lerp(self, x, end, w):
-        """x + w (end - x) for |w| < 0.5, else end - (end - x) (1 - w): PyTorch's two forms,
-        each exact at its own end, with w (a number) rounded to the dtype first (float16:
-        computed in float32, as PyTorch's opmath)"""
-        x32, end32 = _opmath_of(x), _opmath_of(end)
-        w = x32.dtype.type(w)
-        d = end32 - x32
-        y = x32 + w * d if abs(w) < 0.5 else end32 - d * (x32.dtype.type(1) - w)
-        return y.astype(x.dtype, copy=False)
+        """x interpolated towards end at w (a number), broadcast: _lerp_'s PyTorch forms on a
+        copy of x (float16: in float32, as PyTorch's opmath)"""
+        out = np.array(np.broadcast_to(_opmath_of(x), np.broadcast_shapes(x.shape, end.shape)))
+        _lerp_(out, _opmath_of(end), w)
+        return out.astype(x.dtype, copy=False)
 
     def neg(self, x):
         """-x"""

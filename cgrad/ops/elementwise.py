@@ -206,7 +206,7 @@ class Mul(Op):
 
 class Lerp(Op):
     """y = x + w (end - x), w a number (B.kernels.lerp: PyTorch's two forms)   ->   dx =
-    g (1 - w), dend = g w, w and 1 - w in the dtype as PyTorch's kernel rounds them"""
+    g (1 - w), dend = g w (1 - w in double, as PyTorch's Scalar arithmetic)"""
     grad_fn_name = "LerpBackward0"
     returns_fresh = True
 
@@ -217,17 +217,14 @@ class Lerp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        w = g.dtype.type(ctx.w)
         need_x, need_end = ctx.needs_input_grad[:2]
-        return (B.kernels.mul(g, g.dtype.type(1) - w) if need_x else None,
-                B.kernels.mul(g, w) if need_end else None, None)
+        return (B.kernels.mul(g, 1 - ctx.w) if need_x else None,
+                B.kernels.mul(g, ctx.w) if need_end else None, None)
 
     @staticmethod
     def graph_backward(ctx, g):
-        w = g._data.dtype.type(ctx.w)
         need_x, need_end = ctx.needs_input_grad[:2]
-        return (g * float(g._data.dtype.type(1) - w) if need_x else None,
-                g * float(w) if need_end else None, None)
+        return (g * (1 - ctx.w) if need_x else None, g * ctx.w if need_end else None, None)
 
 
 class Div(Op):

@@ -2,8 +2,8 @@
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
 Fold) of any number of spatial dims, the sliding windows that the convolutions and the
 pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
-to its input as PyTorch's fused layers do, GroupNorm and LayerNorm (one op each, forward
-and backward by the row kernels), Resample2d, F.interpolate's separable resize
+to its input as PyTorch's fused layers do, GroupNorm, LayerNorm and BatchNorm (one op
+each, forward and backward by the backends' norm kernels), Resample2d, F.interpolate's separable resize
 by a weight matrix per dim (bicubic, antialiased), and F.affine_grid / F.grid_sample's
 AffineGridGenerator and GridSampler (a gather of weighted taps, its gradient a scatter-add)."""
 import itertools
@@ -383,16 +383,13 @@ class GroupNorm(Op):
         xr, gr = x.reshape(rows, cols), g.reshape(rows, cols)
         channels = cols // spatial if spatial else 0
         by_channel = (rows // groups, groups, channels, spatial)
-        centered = xr - xr.mean(1, keepdim=True)
-        rstd = ((centered * centered).mean(1, keepdim=True) + eps).rsqrt()
-        xhat = centered * rstd
+        xhat, rstd = _graph_normalized(xr, 1, eps)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dx = dw = db = None
         if need_x:
             u = gr if w is None else (gr.reshape(by_channel)
                                       * w.reshape(groups, channels, 1)).reshape(rows, cols)
-            dx = (rstd * (u - u.mean(1, keepdim=True)
-                          - xhat * (u * xhat).mean(1, keepdim=True))).reshape(x.shape)
+            dx = (rstd * _graph_projected(u, xhat, 1)).reshape(x.shape)
         if need_w:
             dw = (gr * xhat).reshape(by_channel).sum((0, 3)).reshape(w.shape)
         if need_b:
@@ -448,19 +445,16 @@ class BatchNorm(Op):
         N, C, S = ctx.grid
         x3, g3 = x.reshape(ctx.grid), g.reshape(ctx.grid)
         if ctx.training:
-            centered = x3 - x3.mean((0, 2), keepdim=True)
-            rstd = ((centered * centered).mean((0, 2), keepdim=True) + ctx.eps).rsqrt()
+            xhat, rstd = _graph_normalized(x3, (0, 2), ctx.eps)
         else:
             mean, rstd = (constant(s.reshape(1, C, 1)) for s in ctx.stats)
-            centered = x3 - mean
-        xhat = centered * rstd
+            xhat = (x3 - mean) * rstd
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dx = dw = db = None
         if need_x:
             k = rstd if w is None else rstd * w.reshape(1, C, 1)
-            dx = (k * (g3 - g3.mean((0, 2), keepdim=True)
-                       - xhat * (g3 * xhat).mean((0, 2), keepdim=True))
-                  if ctx.training else g3 * k).reshape(x.shape)
+            dx = (k * _graph_projected(g3, xhat, (0, 2)) if ctx.training
+                  else g3 * k).reshape(x.shape)
         if need_w:
             dw = (g3 * xhat).sum((0, 2)).reshape(w.shape)
         if need_b:
@@ -479,6 +473,20 @@ _BATCH_NORM_TIE = tie("NativeBatchNormBackwardBackward0", gives_zeros=False)
 def _flat(param):
     """a norm's weight or bias as the kernels take it: flat, or None"""
     return None if param is None else param.reshape(-1)
+
+
+def _graph_normalized(x, dims, eps):
+    """(xhat, rstd) of Tensor x over dims, recorded (create_graph): a norm's statistics taken
+    again, as functions of x"""
+    centered = x - x.mean(dims, keepdim=True)
+    rstd = ((centered * centered).mean(dims, keepdim=True) + eps).rsqrt()
+    return centered * rstd, rstd
+
+
+def _graph_projected(u, xhat, dims):
+    """u - mean(u) - xhat mean(u xhat) over dims, recorded: the part of u that a
+    normalisation's input gradient keeps (times rstd)"""
+    return u - u.mean(dims, keepdim=True) - xhat * (u * xhat).mean(dims, keepdim=True)
 
 
 def _resample(x, wh, ww):

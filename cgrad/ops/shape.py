@@ -32,7 +32,7 @@ def viewed(x, shape):
 def reshaped(g, shape):
     """g in shape: a view where g's strides allow one, else a row-major copy by the backend
     (a transposed gradient: NumPy's own copy of a 2048 x 2048 one took 23 ms, the backend's
-    tiled transpose 7)"""
+    tiled transpose 4)"""
     try:
         return np.reshape(g, shape, copy=False)
     except ValueError:

@@ -434,12 +434,11 @@ cdef enum:
     LERP_BLOCK = 16384      # elements per parallel block
 
 
-cdef void _lerp_block(const floating* x, const floating* end, floating w, floating* out,
-                      Py_ssize_t n) noexcept nogil:
+cdef void _lerp_block(const floating* x, const floating* end, floating w, floating rest,
+                      floating* out, Py_ssize_t n) noexcept nogil:
     """PyTorch's two forms, each exact at its own end: x + w (end - x) for |w| < 0.5, else
-    end - (end - x) (1 - w)"""
+    end - (end - x) rest, rest = 1 - w"""
     cdef Py_ssize_t i
-    cdef floating rest = 1 - w
     if -0.5 < w < 0.5:
         for i in range(n):
             out[i] = x[i] + w * (end[i] - x[i])
@@ -448,8 +447,9 @@ cdef void _lerp_block(const floating* x, const floating* end, floating w, floati
             out[i] = end[i] - (end[i] - x[i]) * rest
 
 
-def lerp_(const floating[::1] x, const floating[::1] end, floating w, floating[::1] out):
-    """out = the linear interpolation from x to end at w (the dtype's w), in one pass"""
+def lerp_(const floating[::1] x, const floating[::1] end, double w, floating[::1] out):
+    """out = the linear interpolation from x to end at w, in one pass: w and 1 - w rounded
+    from double to the dtype, as the NumPy backend's _lerp_ rounds them"""
     cdef Py_ssize_t n = x.shape[0], nb, b, i
     if end.shape[0] != n or out.shape[0] != n:
         raise ValueError(f"x, end and out have {n}, {end.shape[0]} and {out.shape[0]} "
@@ -461,6 +461,7 @@ def lerp_(const floating[::1] x, const floating[::1] end, floating w, floating[:
         if parallel(n):
             for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
                 i = b * LERP_BLOCK
-                _lerp_block(&x[i], &end[i], w, &out[i], min(<Py_ssize_t> LERP_BLOCK, n - i))
+                _lerp_block(&x[i], &end[i], <floating> w, <floating> (1 - w), &out[i],
+                            min(<Py_ssize_t> LERP_BLOCK, n - i))
         else:
-            _lerp_block(&x[0], &end[0], w, &out[0], n)
+            _lerp_block(&x[0], &end[0], <floating> w, <floating> (1 - w), &out[0], n)

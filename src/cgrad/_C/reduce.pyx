@@ -864,11 +864,11 @@ cdef void _first_max_row(const floating* x, floating* best, long long* idx, Py_s
 # ---- normalisation of rows (layer_norm, group_norm) ------------------------------------------
 # Each of R rows of K elements is normalised over itself. The weight and bias are per channel:
 # row r holds group r % G of its sample, K // S channels of S elements each (layer_norm:
-# G = S = 1, a channel per element); an empty w or b is none. Rows run in parallel. The weight
-# and bias gradients add each block of rows into the block's own partial, then the partials in
-# block order, all in double; the blocks depend on R alone, so any thread count gives the same
-# bits. (At most NORM_PARTS blocks: a block of 16 rows of 1024 made partials of 1/16 of x's
-# size, and their fresh pages cost more than the sums.)
+# G = S = 1, a channel per element); an empty w or b is none (ones, zeros). Rows run in
+# parallel. The weight and bias gradients add each block of rows into the block's own partial,
+# then the partials in block order, all in double; the blocks depend on R alone, so any thread
+# count gives the same bits. (At most NORM_PARTS blocks: a block of 16 rows of 1024 made
+# partials of 1/16 of x's size, and their fresh pages cost more than the sums.)
 cdef enum:
     NORM_PARTS = 64         # most blocks of rows, each with its weight / bias gradient partial
 
@@ -892,32 +892,14 @@ cdef void _norm_row(const floating* x, floating* out, const floating* w, const f
     r = (<floating> 1) / _sqrt(_lanes_sum(out, out, K, 1) / <floating> K + eps)
     mean[0] = m
     rstd[0] = r
-    if S == 1 and w != NULL and b != NULL:
+    if S == 1:
         for k in range(K):
             out[k] = out[k] * r * w[k] + b[k]
-    elif S == 1 and w != NULL:
-        for k in range(K):
-            out[k] = out[k] * r * w[k]
-    elif S == 1 and b != NULL:
-        for k in range(K):
-            out[k] = out[k] * r + b[k]
-    elif w == NULL and b == NULL:
-        for k in range(K):
-            out[k] = out[k] * r
     else:                           # a channel of S elements at a time
         for c in range(K // S):
-            if w != NULL and b != NULL:
-                wc, bc = w[c], b[c]
-                for s in range(c * S, c * S + S):
-                    out[s] = out[s] * r * wc + bc
-            elif w != NULL:
-                wc = w[c]
-                for s in range(c * S, c * S + S):
-                    out[s] = out[s] * r * wc
-            else:
-                bc = b[c]
-                for s in range(c * S, c * S + S):
-                    out[s] = out[s] * r + bc
+            wc, bc = w[c], b[c]
+            for s in range(c * S, c * S + S):
+                out[s] = out[s] * r * wc + bc
 
 
 cdef int _norm_check(Py_ssize_t R, Py_ssize_t K, Py_ssize_t G, Py_ssize_t S, Py_ssize_t n_x,
@@ -944,18 +926,20 @@ def group_norm_(const floating[::1] x, const floating[::1] w, const floating[::1
     if R == 0:
         return
     cdef Py_ssize_t r, C = K // S
-    cdef const floating* wp = &w[0] if w.shape[0] else NULL
-    cdef const floating* bp = &b[0] if b.shape[0] else NULL
+    # (a missing weight as ones, bias as zeros: one loop; x 1 is exact, + 0 turns -0 to +0)
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating[::1] wv = w if w.shape[0] else np.ones(G * C, dtype)
+    cdef const floating[::1] bv = b if b.shape[0] else np.zeros(G * C, dtype)
     cdef floating e = <floating> eps
     with nogil:
         if parallel(R * K) and R > 1:
             for r in prange(R, schedule="static", num_threads=cgrad_threads()):
-                _norm_row(&x[r * K], &out[r * K], wp + (r % G) * C if wp else NULL,
-                          bp + (r % G) * C if bp else NULL, K, S, e, &mean[r], &rstd[r])
+                _norm_row(&x[r * K], &out[r * K], &wv[(r % G) * C], &bv[(r % G) * C], K, S, e,
+                          &mean[r], &rstd[r])
         else:
             for r in range(R):
-                _norm_row(&x[r * K], &out[r * K], wp + (r % G) * C if wp else NULL,
-                          bp + (r % G) * C if bp else NULL, K, S, e, &mean[r], &rstd[r])
+                _norm_row(&x[r * K], &out[r * K], &wv[(r % G) * C], &bv[(r % G) * C], K, S, e,
+                          &mean[r], &rstd[r])
 
 
 cdef void _norm_bwd_rows(const floating* x, const floating* g, const floating* w,
@@ -1036,7 +1020,7 @@ def group_norm_backward_(const floating[::1] x, const floating[::1] g, const flo
     _check(mean.shape[0], R, "mean")
     _check(rstd.shape[0], R, "rstd")
     cdef Py_ssize_t C = G * (K // S), rows = max(1, (R + NORM_PARTS - 1) // NORM_PARTS)
-    cdef Py_ssize_t nb = (R + rows - 1) // rows, blk, r0, t
+    cdef Py_ssize_t nb = (R + rows - 1) // rows, blk, r0, t, c
     for out, n, name in ((dx, R * K, "dx"), (dw, C, "dw"), (db, C, "db")):
         if out.shape[0]:
             _check(out.shape[0], n, name)
@@ -1070,23 +1054,25 @@ def group_norm_backward_(const floating[::1] x, const floating[::1] g, const flo
                                want_b, &part_w[blk, 0], &part_b[blk, 0], &scratch[0, 0], r0,
                                min(r0 + rows, R), K, G, S)
         if want_w:
-            _add_partials(&part_w[0, 0], nb, C, &total[0], &dw[0])
+            _partials_total(&part_w[0, 0], nb, C, &total[0])
+            for c in range(C):
+                dw[c] = <floating> total[c]
         if want_b:
-            _add_partials(&part_b[0, 0], nb, C, &total[0], &db[0])
+            _partials_total(&part_b[0, 0], nb, C, &total[0])
+            for c in range(C):
+                db[c] = <floating> total[c]
 
 
-cdef void _add_partials(const double* part, Py_ssize_t nb, Py_ssize_t C, double* total,
-                        floating* out) noexcept nogil:
-    """out = the nb partial rows of C summed in row order: a row at a time (down each column,
-    every load strode 8 KB for 1024 channels)"""
+cdef void _partials_total(const double* part, Py_ssize_t nb, Py_ssize_t C,
+                          double* total) noexcept nogil:
+    """total = the nb partial rows of C summed in row order: a row at a time (down each
+    column, every load strode 8 KB for 1024 channels)"""
     cdef Py_ssize_t i, c
     for c in range(C):
         total[c] = 0
     for i in range(nb):
         for c in range(C):
             total[c] += part[i * C + c]
-    for c in range(C):
-        out[c] = <floating> total[c]
 
 
 # ---- batch normalisation: the channels of an (N, C, S) block ---------------------------------
@@ -1145,7 +1131,7 @@ cdef int _channel_totals(const floating* x, const floating* y, const floating* m
                          int kind) except -1:
     """out[c] = the sum of kind's term over channel c (_column_sums' kinds), in one of the two
     fixed orders above"""
-    cdef Py_ssize_t c, blk, n0, i, rows = max(1, (N + NORM_PARTS - 1) // NORM_PARTS)
+    cdef Py_ssize_t c, blk, n0, rows = max(1, (N + NORM_PARTS - 1) // NORM_PARTS)
     cdef Py_ssize_t nb = (N + rows - 1) // rows
     cdef double[:, ::1] part = np.empty((nb if S == 1 else 0, C))
     with nogil:
@@ -1167,11 +1153,7 @@ cdef int _channel_totals(const floating* x, const floating* y, const floating* m
             for blk in range(nb):
                 n0 = blk * rows
                 _column_sums(x, y, m, &part[blk, 0], n0, min(n0 + rows, N), C, kind)
-        for c in range(C):
-            out[c] = 0
-        for i in range(nb):
-            for c in range(C):
-                out[c] += part[i, c]
+        _partials_total(&part[0, 0], nb, C, out)
     return 0
 
 
