@@ -124,7 +124,7 @@ def test_functional_embedding_and_double_backward(backend):
 
 def test_embedding_max_norm_renormalises_rows_in_place(backend):
     kw = dict(max_norm=1.5, norm_type=1.0)
-    c, t = _twin(nn.Embedding(6, 3), torch.nn.Embedding(6, 3), np.float64)
+    c, t = _twin(nn.Embedding(6, 3, **kw), torch.nn.Embedding(6, 3, **kw), np.float64)
     assert repr(c) == repr(t)
     idx = torch.tensor([0, 4, 4, 5])
     _check_grads(c, t, [], [], c(_cg(idx)), t(idx), np.float64)
@@ -446,8 +446,8 @@ def test_conv2d_default_init_and_state_dict():
 
 def test_conv2d_double_backward_matches_torch(backend):
     kw = dict(stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
-    _second_order(lambda x, w, b: F.conv2d(x, w, b),
-                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b),
+    _second_order(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw),
                   _randn64((2, 4, 6, 5), (6, 2, 3, 2), (6,)))
     _second_order(lambda x, w: F.conv2d(x, w, padding="same"),
                   lambda x, w: torch.nn.functional.conv2d(x, w, padding="same"),
@@ -458,10 +458,10 @@ def test_unfold_and_fold_match_torch(backend):
     tx = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
     cx = _cg(tx)
     kw = dict(kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
-    t_cols, c_cols = torch.nn.functional.unfold(tx), F.unfold(cx)
+    t_cols, c_cols = torch.nn.functional.unfold(tx, **kw), F.unfold(cx, **kw)
     _close(c_cols, t_cols)
-    t_back = torch.nn.functional.fold(t_cols * 2, (7, 6))
-    c_back = F.fold(c_cols * 2, (7, 6))
+    t_back = torch.nn.functional.fold(t_cols * 2, (7, 6), **kw)
+    c_back = F.fold(c_cols * 2, (7, 6), **kw)
     _close(c_back, t_back)
     (t_back ** 2).sum().backward()
     (c_back ** 2).sum().backward()
@@ -482,12 +482,12 @@ def test_conv2d_errors_match_torch():
                         ((1, 2, 5, 5), (4, 2, 3, 3), None, dict(padding="same", stride=2))]:
         _raises_like_torch(
             lambda: F.conv2d(cgrad.randn(*x), cgrad.randn(*w),
-                             None if b is None else cgrad.randn(*b)),
+                             None if b is None else cgrad.randn(*b), **kw),
             lambda: tf.conv2d(torch.randn(x), torch.randn(w),
-                              None if b is None else torch.randn(b)))
+                              None if b is None else torch.randn(b), **kw))
     for args, kw in [((3, 4, 3), dict(groups=2)), ((4, 3, 3), dict(groups=2)),
                      ((4, 4, 3), dict(groups=0)), ((4, 4, 3), dict(stride=2, padding="same"))]:
-        _raises_like_torch(lambda: nn.Conv2d(*args), lambda: torch.nn.Conv2d(*args))
+        _raises_like_torch(lambda: nn.Conv2d(*args, **kw), lambda: torch.nn.Conv2d(*args, **kw))
     # (PyTorch prints these choices as a set, in an order that varies from run to run)
     with pytest.raises(ValueError, match="Invalid padding string 'foo', should be one of"):
         nn.Conv2d(4, 4, 3, padding="foo")
@@ -554,8 +554,8 @@ def test_max_pool_large_ties_nan_and_indices_match_torch(backend, dtype):
     cx = _cg(x)
     for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
-        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True)
-        c_out, c_idx = F.max_pool2d(cx, return_indices=True)
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
         np.testing.assert_array_equal(c_out.detach().numpy(), t_out.detach().numpy())
         np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
         (tg,) = torch.autograd.grad((t_out.nan_to_num() * 3).sum(), x)
@@ -571,8 +571,8 @@ def test_max_pool_ties_nan_and_indices_match_torch(backend):
     cx = _cg(x)
     for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                dict(kernel_size=2, stride=1, dilation=2, padding=1, ceil_mode=True)):
-        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True)
-        c_out, c_idx = F.max_pool2d(cx, return_indices=True)
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
         np.testing.assert_array_equal(c_out.detach().numpy(), t_out.detach().numpy())
         np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
         assert c_idx.dtype == cgrad.int64
@@ -584,8 +584,8 @@ def test_max_pool_ties_nan_and_indices_match_torch(backend):
     x.data[0, 0, 2, 2] = 5.0
     cx = _cg(x)
     for kw in (dict(kernel_size=2, stride=1, padding=1), dict(kernel_size=3, padding=1)):
-        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True)
-        c_out, c_idx = F.max_pool2d(cx, return_indices=True)
+        t_out, t_idx = torch.nn.functional.max_pool2d(x, return_indices=True, **kw)
+        c_out, c_idx = F.max_pool2d(cx, return_indices=True, **kw)
         np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
         w = torch.arange(t_out.numel(), dtype=torch.float64).reshape(t_out.shape)
         (tg,) = torch.autograd.grad((t_out.nan_to_num() * w).sum(), x)
@@ -612,12 +612,12 @@ def test_pool_errors_match_torch():
     tf = torch.nn.functional
     for shape, k, kw in [((1, 1, 4, 4), 3, dict(padding=2)), ((1, 1, 2, 2), 3, {}),
                          ((4, 4), 2, {}), ((1, 1, 4, 4), 2, dict(stride=0))]:
-        _raises_like_torch(lambda: F.max_pool2d(cgrad.randn(*shape), k),
-                           lambda: tf.max_pool2d(torch.randn(shape), k))
+        _raises_like_torch(lambda: F.max_pool2d(cgrad.randn(*shape), k, **kw),
+                           lambda: tf.max_pool2d(torch.randn(shape), k, **kw))
     for shape, k, kw in [((1, 1, 4, 4), 3, dict(padding=2)), ((1, 1, 4, 4), 2,
                                                                dict(padding=-1))]:
-        _raises_like_torch(lambda: F.avg_pool2d(cgrad.randn(*shape), k),
-                           lambda: tf.avg_pool2d(torch.randn(shape), k))
+        _raises_like_torch(lambda: F.avg_pool2d(cgrad.randn(*shape), k, **kw),
+                           lambda: tf.avg_pool2d(torch.randn(shape), k, **kw))
     for shape, size in [((1, 1, 4, 4), (2, 3, 4)), ((4, 4), 2)]:
         _raises_like_torch(lambda: F.adaptive_avg_pool2d(cgrad.randn(*shape), size),
                            lambda: tf.adaptive_avg_pool2d(torch.randn(shape), size))
