@@ -934,10 +934,11 @@ class CythonKernels(NumpyKernels):
     def log_softmax_backward(self, y, g, dim):
         return self._softmax_backward(y, g, dim, True, super().log_softmax_backward)
 
-    def _norm_rows(self, x, *params):
-        """x (R, K) and the norm's params as the row kernels take them (C-contiguous, copied
-        once if not; a missing one empty), or None for other dtypes and empty grids"""
-        if type(x) is not _ndarray or x.ndim != 2 or not _float(x.dtype) or not x.size:
+    def _norm_flat(self, x, ndim, *params):
+        """x (of ndim dims: (R, K) rows, (N, C, S) channels) and the norm's other arrays as its
+        kernels take them (flat, C-contiguous, copied once if not; a missing one empty), or
+        None for other dtypes and empty x"""
+        if type(x) is not _ndarray or x.ndim != ndim or not _float(x.dtype) or not x.size:
             return None
         dtype = x.dtype
         if any(p is not None and (type(p) is not _ndarray or p.dtype != dtype) for p in params):
@@ -948,7 +949,7 @@ class CythonKernels(NumpyKernels):
     def group_norm(self, x, weight, bias, groups, spatial, eps):
         """each row in three passes that stay in cache (mean, variance, result), rows in
         parallel"""
-        flat = self._norm_rows(x, weight, bias)
+        flat = self._norm_flat(x, 2, weight, bias)
         if flat is None:
             return super().group_norm(x, weight, bias, groups, spatial, eps)
         (R, K), dtype = x.shape, x.dtype
@@ -959,7 +960,7 @@ class CythonKernels(NumpyKernels):
     def group_norm_backward(self, x, g, weight, mean, rstd, groups, spatial, need_x=True,
                             need_weight=True, need_bias=True):
         """dx row by row in two passes; the weight and bias sums in fixed blocks of rows"""
-        flat = self._norm_rows(x, g, weight, mean, rstd)
+        flat = self._norm_flat(x, 2, g, weight, mean, rstd)
         if flat is None or g.shape != x.shape:
             return super().group_norm_backward(x, g, weight, mean, rstd, groups, spatial,
                                                need_x, need_weight, need_bias)
@@ -972,22 +973,9 @@ class CythonKernels(NumpyKernels):
                                             spatial)
         return dx if need_x else None, dw if need_weight else None, db if need_bias else None
 
-    def _channels(self, x, *params):
-        """x (N, C, S) and params (mean, rstd, then the weight, None as ones, and the bias,
-        None as zeros; each of C) as the batch-norm kernels take them, or None (other dtypes,
-        empty blocks)"""
-        if type(x) is not _ndarray or x.ndim != 3 or not _float(x.dtype) or not x.size:
-            return None
-        dtype, C = x.dtype, x.shape[1]
-        if any(p is not None and (type(p) is not _ndarray or p.dtype != dtype) for p in params):
-            return None
-        return [np.ascontiguousarray(x).reshape(-1)] + [
-            np.ascontiguousarray(p).reshape(-1) if p is not None
-            else (np.ones if i == 2 else np.zeros)(C, dtype) for i, p in enumerate(params)]
-
     def batch_norm_stats(self, x):
         """two passes (the mean, then the squared deviations), in double"""
-        flat = self._channels(x)
+        flat = self._norm_flat(x, 3)
         if flat is None:
             return super().batch_norm_stats(x)
         mean, var = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
@@ -995,7 +983,7 @@ class CythonKernels(NumpyKernels):
         return mean, var
 
     def batch_norm(self, x, mean, rstd, weight, bias):
-        flat = self._channels(x, mean, rstd, weight, bias)
+        flat = self._norm_flat(x, 3, mean, rstd, weight, bias)
         if flat is None:
             return super().batch_norm(x, mean, rstd, weight, bias)
         y = np.empty(x.shape, x.dtype)
@@ -1005,7 +993,7 @@ class CythonKernels(NumpyKernels):
     def batch_norm_backward(self, x, g, mean, rstd, weight, training, need_x=True,
                             need_weight=True, need_bias=True):
         """the channel sums in one pass over x and g, dx in another"""
-        flat = self._channels(x, mean, rstd, weight)
+        flat = self._norm_flat(x, 3, mean, rstd, weight)
         if flat is None or getattr(g, "shape", None) != x.shape or g.dtype != x.dtype:
             return super().batch_norm_backward(x, g, mean, rstd, weight, training, need_x,
                                                need_weight, need_bias)

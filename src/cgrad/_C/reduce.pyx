@@ -1080,7 +1080,8 @@ cdef void _partials_total(const double* part, Py_ssize_t nb, Py_ssize_t C,
 # and the channels' sums run in parallel, each over its spans in order; with S == 1 (a batch
 # of vectors) they are column sums, vectorised across c, over at most NORM_PARTS fixed blocks
 # of rows added in block order. Either way in double, and no thread count changes a bit.
-# A missing weight or bias comes as ones or zeros (x 1 is exact; + 0 turns -0 into +0).
+# A missing (empty) weight or bias is taken as ones or zeros (x 1 is exact; + 0 turns -0 into
+# +0).
 cdef inline floating _dev(const floating* x, floating m, const floating* y, Py_ssize_t n,
                           bint sq) noexcept nogil:
     """the sum of (x - m)^2 (sq) or of (x - m) y over x[0:n], in _vmath's 16 lanes"""
@@ -1199,28 +1200,34 @@ cdef void _bn_row(const floating* x, floating* out, const floating* m, const flo
 def batch_norm_(const floating[::1] x, const floating[::1] mean, const floating[::1] rstd,
                 const floating[::1] w, const floating[::1] b, floating[::1] out, Py_ssize_t N,
                 Py_ssize_t C, Py_ssize_t S):
-    """out = (x - mean) * rstd * w + b per channel (the NumPy backend's order)"""
+    """out = (x - mean) * rstd * w + b per channel (the NumPy backend's order; an empty w or
+    b is none)"""
     _bn_check(N, C, S, x.shape[0], mean.shape[0])
-    for n, name in ((rstd.shape[0], "rstd"), (w.shape[0], "w"), (b.shape[0], "b")):
-        _check(n, C, name)
+    _check(rstd.shape[0], C, "rstd")
+    for n, name in ((w.shape[0], "w"), (b.shape[0], "b")):
+        if n:
+            _check(n, C, name)
     _check(out.shape[0], N * C * S, "out")
     cdef Py_ssize_t i, c
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating[::1] wv = w if w.shape[0] else np.ones(C, dtype)
+    cdef const floating[::1] bv = b if b.shape[0] else np.zeros(C, dtype)
     with nogil:
         if S == 1:
             if parallel(N * C) and N > 1:
                 for i in prange(N, schedule="static", num_threads=cgrad_threads()):
-                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &w[0], &b[0], C)
+                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &wv[0], &bv[0], C)
             else:
                 for i in range(N):
-                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &w[0], &b[0], C)
+                    _bn_row(&x[i * C], &out[i * C], &mean[0], &rstd[0], &wv[0], &bv[0], C)
         elif parallel(N * C * S):
             for i in prange(N * C, schedule="static", num_threads=cgrad_threads()):
                 c = i % C
-                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], w[c], b[c])
+                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], wv[c], bv[c])
         else:
             for i in range(N * C):
                 c = i % C
-                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], w[c], b[c])
+                _bn_span(&x[i * S], &out[i * S], S, mean[c], rstd[c], wv[c], bv[c])
 
 
 cdef void _bn_bwd_span(const floating* x, const floating* g, floating* dx, Py_ssize_t n,
@@ -1255,34 +1262,33 @@ def batch_norm_backward_(const floating[::1] x, const floating[::1] g,
                          bint training):
     """batch_norm_'s gradients from the incoming g, with xhat = (x - mean) rstd and k = w rstd:
     dw = the sum of g xhat and db = the sum of g per channel; dx = k (g - db / M - xhat dw / M)
-    in training (M = N S, mean and rstd the batch's), g k in evaluation. An empty dx, dw or db
-    is not wanted."""
+    in training (M = N S, mean and rstd the batch's), g k in evaluation. An empty w is none;
+    an empty dx, dw or db is not wanted."""
     _bn_check(N, C, S, x.shape[0], mean.shape[0])
     _check(g.shape[0], N * C * S, "g")
     _check(rstd.shape[0], C, "rstd")
-    _check(w.shape[0], C, "w")
-    for out, n, name in ((dx, N * C * S, "dx"), (dw, C, "dw"), (db, C, "db")):
+    for out, n, name in ((w, C, "w"), (dx, N * C * S, "dx"), (dw, C, "dw"), (db, C, "db")):
         if out.shape[0]:
             _check(out.shape[0], n, name)
     cdef bint want_x = dx.shape[0] > 0, want_w = dw.shape[0] > 0, want_b = db.shape[0] > 0
     cdef Py_ssize_t i, c
     cdef double count = N * S
     cdef double[::1] sum_g = np.zeros(C), sum_gx = np.zeros(C)
-    if dw.shape[0] or db.shape[0] or (want_x and training):
+    if want_w or want_b or (want_x and training):
         _channel_totals(&g[0], &g[0], NULL, &sum_g[0], N, C, S, 0)
         _channel_totals(&x[0], &g[0], &mean[0], &sum_gx[0], N, C, S, 2)
     for c in range(C):
         sum_gx[c] = sum_gx[c] * rstd[c]          # the sum of g xhat
-        if dw.shape[0]:
+        if want_w:
             dw[c] = <floating> sum_gx[c]
-        if db.shape[0]:
+        if want_b:
             db[c] = <floating> sum_g[c]
     if not want_x:
         return
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] k = np.empty(C, dtype), a = np.empty(C, dtype), bb = np.empty(C, dtype)
     for c in range(C):
-        k[c] = w[c] * rstd[c]
+        k[c] = (w[c] if w.shape[0] else 1) * rstd[c]
         a[c] = <floating> (sum_g[c] / count)
         bb[c] = <floating> (sum_gx[c] / count)
     with nogil:
