@@ -2900,7 +2900,7 @@ def test_take_windows(ck, layout, dtype, geometry):
     assert_same(got, REF.take_windows(x, kernel, dilation, stride, windows))
 
 
-def test_add_windows_falls_back_for_other_layouts(ck):
+def test_windows_fall_back_for_other_layouts(ck):
     """a non-contiguous out, mixed dtypes, integer images and 1-d or 3-d windows take the
     reference's path, with its values"""
     rng = np.random.default_rng(3)
@@ -2926,7 +2926,7 @@ def test_add_windows_falls_back_for_other_layouts(ck):
     assert_same(out, want)
 
 
-def test_add_windows_module_checks():
+def test_windows_module_checks():
     """the kernels name the planes, steps and sizes that do not fit"""
     gr = pytest.importorskip("cgrad._C.grad")
     out, cols = np.zeros((2, 5, 5)), np.zeros((2, 3, 3, 3, 3))
