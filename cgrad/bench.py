@@ -281,9 +281,11 @@ def cross_entropy_case(rows, cols):
     return build
 
 
-def norm_case(layer, shape, channels):
-    """F.layer_norm over the last dim, or F.batch_norm in training, with weight and bias of
-    `channels`: y = norm(x); y.backward(g)"""
+def norm_case(layer, shape):
+    """F.layer_norm over the last dim, or F.batch_norm in training over dim 1, with a weight
+    and a bias of that dim: y = norm(x); y.backward(g)"""
+    channels = shape[-1] if layer == "layer_norm" else shape[1]
+
     def build(impl):
         lib = lib_for(impl)
         rng = _rng()
@@ -585,7 +587,7 @@ def cases():
         what = ("F.layer_norm(x, (1024,), w, b)" if layer == "layer_norm"
                 else "F.batch_norm(x, None, None, w, b, training=True)")
         add(Case(f"{layer}-{'x'.join(map(str, shape))}", "Normalisation, forward+backward",
-                 f"{what}.backward(g), x {tuple(shape)}", norm_case(layer, shape, shape[1]),
+                 f"{what}.backward(g), x {tuple(shape)}", norm_case(layer, shape),
                  needs=(f"nn.functional.{layer}",), rtol=1e-4,
                  atol=1e-4))                     # w.grad, b.grad: sums over 1024 rows / 16K
     for m, k, n in ((64, 64, 64), (256, 256, 256), (1024, 1024, 1024), (128, 784, 256)):
