@@ -46,6 +46,7 @@ def ck():
 def _all_compiled(k):
     """k with every size thresholds at 0, so each call takes its compiled path."""
     k.min_size = 0
+    k.min_size_fused = 0
     k.min_size_binary = 0
     k.min_size_reduce = 0
     k.max_flops_numpy = -1

@@ -4,9 +4,10 @@ Each override takes the layouts its kernel handles (C-contiguous, aligned, nativ
 float64, one dtype, the broadcast patterns below) and hands anything else (strided views,
 mixed dtypes, integers, other broadcasts) to the NumPy implementation it inherits, so every
 input gets the right answer. Inputs below a size threshold also go to NumPy, where its
-AVX-512 ufuncs and lower per-call cost win: `min_size` (unary, BLAS), `min_size_binary`,
-`min_size_reduce`; the fused row kernels run up to `exp_limit`. Each is a crossover measured
-on one thread (notes/kernels.md); tests set them so that every size is compiled.
+AVX-512 ufuncs and lower per-call cost win: `min_size` (unary, BLAS), `min_size_fused`
+(unary ops NumPy takes in several passes), `min_size_binary`, `min_size_reduce`; the fused
+row kernels run up to `exp_limit`. Each is a crossover measured on one thread, noted where it
+is set; tests set them so that every size is compiled.
 
 Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
 ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
@@ -241,13 +242,20 @@ def _binary_method(op, fallback, small_op=None):
     return method
 
 
+# the ops (forward, backward) whose NumPy form takes several passes or a libm call per element
+_FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.HARDTANH,
+                             _ew.GELU_ERF, _ew.GELU_TANH, _ew.POW_INT, _ew.SILU, _ew.ELU,
+                             _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID))
+_FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE}
+
+
 def _unary_backward_method(op, fallback, float32_only=None):
     """CythonKernels' backward of a one-kernel unary op, from its saved s: a small call goes
     to NumPy's (fallback) at once, before a closure is made for the layouts the kernel does
     not take. float32_only (how the kernel computes) sends float64 to NumPy's too: a float64
     kernel would call libm per element, where NumPy's loops are SIMD."""
     def method(self, s, g, acc=None):
-        if (type(s) is not _ndarray or s.size < self.min_size
+        if (type(s) is not _ndarray or s.size < self._least(op, _FUSED_BACKWARD)
                 or (float32_only is not None and s.dtype != _F32)):
             return fallback(self, s, g, acc)
         return self._unary_backward(op, lambda: fallback(self, s, g, acc), s, g, acc)
@@ -294,7 +302,14 @@ def _loss_total(total, x, reduction):
 
 class CythonKernels(NumpyKernels):
     name = "cython"
-    min_size = 8192          # unary backward: parity with NumPy measured at 8K-16K elements
+    # Unary ops: NumPy's exp, log, sqrt and tanh (and the one or two products of their
+    # backwards) are SIMD loops that a compiled call catches up with at 4K-16K elements; where
+    # NumPy's form takes several passes (np.where, temporaries) or a libm call per element (the
+    # rest, `_FUSED_FORWARD` / `_FUSED_BACKWARD`), the one compiled pass wins from 256-1024
+    # elements (float32 sigmoid 2x NumPy's at 1024, gelu 5x, relu 2x; float64 sigmoid and silu
+    # at parity at 512-1024; one thread, Zen 4).
+    min_size = 8192
+    min_size_fused = 512
 
     # ---- gradient buffers --------------------------------------------------------------
     def accumulate_(self, acc, g):
@@ -564,9 +579,13 @@ class CythonKernels(NumpyKernels):
         return NumpyKernels.sum_to_shape(self, g, shape)
 
     # ---- unary elementwise -------------------------------------------------------------
+    def _least(self, op, fused):
+        """the size from which op's compiled pass beats NumPy's (see min_size)"""
+        return self.min_size_fused if op in fused else self.min_size
+
     def _unary_backward(self, op, fallback, s, g, acc, p0=0.0, p1=0.0, flags=0, aux=None):
         """out (+)= g * f'(.) from the saved s in one pass; fallback(...) for other layouts."""
-        if type(s) is _ndarray and s.size >= self.min_size:
+        if type(s) is _ndarray and s.size >= self._least(op, _FUSED_BACKWARD):
             dtype = s.dtype
             if (_float(dtype) and _usable(s, dtype) and s.shape == g.shape
                     and (_usable(g, dtype) or _repeated(g, dtype))):
@@ -581,8 +600,8 @@ class CythonKernels(NumpyKernels):
 
     def _unary(self, op, x, p0=0.0, p1=0.0, flags=0):
         """f(x) in one compiled pass, or None for layouts the kernel does not take."""
-        if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
-                and _usable(x, x.dtype)):
+        if (type(x) is _ndarray and x.size >= self._least(op, _FUSED_FORWARD)
+                and _float(x.dtype) and _usable(x, x.dtype)):
             out = np.empty(x.shape, x.dtype)
             _ew_for[x.dtype].unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
             return out
@@ -617,7 +636,7 @@ class CythonKernels(NumpyKernels):
             out = self._unary(_ew.SIGMOID, x)
             if out is not None:
                 return out
-        if (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
+        if (type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype)
                 and _usable(x, x.dtype)):
             out = np.empty(x.shape, x.dtype)
             xf, of = x.reshape(-1), out.reshape(-1)
@@ -649,7 +668,7 @@ class CythonKernels(NumpyKernels):
         return out if out is not None else super().leaky_relu(x, slope)
 
     def leaky_relu_backward(self, x, g, slope, acc=None):
-        if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
+        if type(x) is not _ndarray or x.size < self.min_size_fused:     # small: NumPy's
             return NumpyKernels.leaky_relu_backward(self, x, g, slope, acc)
         return self._unary_backward(_ew.LEAKY_RELU, lambda: super(
             CythonKernels, self).leaky_relu_backward(x, g, slope, acc), x, g, acc,
@@ -853,7 +872,7 @@ class CythonKernels(NumpyKernels):
         def fallback():
             return super(CythonKernels, self).hardtanh_backward(x, g, lo, hi, acc)
         bounds = _bounds(x, lo, hi)
-        if bounds is None or type(x) is not _ndarray or x.size < self.min_size:
+        if bounds is None or type(x) is not _ndarray or x.size < self.min_size_fused:
             return fallback()
         return self._unary_backward(_ew.HARDTANH, fallback, x, g, acc, *bounds)
 

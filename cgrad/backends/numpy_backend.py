@@ -81,16 +81,22 @@ def _scalar(value, like):
 
 
 def _power(x, c):
-    """x ** c for a float array and a Python number, as PyTorch computes it: x*x for 2, sqrt
-    for 0.5 and 1 / sqrt for -0.5 (so (-0.) ** 0.5 is -0. and (-inf) ** -0.5 is nan, where
-    C's pow gives +0. and 0.). float16 takes C's pow for every c, as PyTorch's half kernel."""
+    """x ** c for a float array and a Python number, as PyTorch computes it: x*x for 2, x*x*x
+    for 3, 1 / (x*x) for -2, sqrt for 0.5 and 1 / sqrt for -0.5 (so (-0.) ** 0.5 is -0. and
+    (-inf) ** -0.5 is nan, where C's pow gives +0. and 0.; glibc's pow of a negative base is
+    also ~60 ns an element). float16 takes C's pow but for 2, as PyTorch's half kernel."""
     if c == 2:
         return np.multiply(x, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if c == 0.5 and x.dtype != np.float16:
-            return np.sqrt(x)
-        if c == -0.5 and x.dtype != np.float16:
-            return np.reciprocal(np.sqrt(x))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if x.dtype != np.float16:
+            if c == 3:
+                return x * x * x
+            if c == -2:
+                return np.reciprocal(x * x)
+            if c == 0.5:
+                return np.sqrt(x)
+            if c == -0.5:
+                return np.reciprocal(np.sqrt(x))
         return np.power(x, _scalar(c, x))
 
 

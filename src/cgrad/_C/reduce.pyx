@@ -6,7 +6,7 @@ count never changes a result.
 exp: float32 uses a Cephes-style polynomial that GCC vectorises (_vmath.pxd: within 1 ulp of
 the rounded value; glibc's expf is a call per element); float64 uses libm's exp. At baseline x86-64 (SSE2)
 that costs ~1.8 ns an element against NumPy's AVX-512 np.exp at ~0.5 ns, so the adapter uses
-these kernels below a size where one fused call beats NumPy's several (see notes/kernels.md)."""
+these kernels below a size where one fused call beats NumPy's several (CythonKernels' exp_limit)."""
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, logf, sqrt, sqrtf
