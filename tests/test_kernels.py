@@ -551,6 +551,55 @@ def test_repeated_gradient_reaches_the_kernel_as_one_element(ck, monkeypatch, dt
     assert seen == [(1,), (40 * 33,)]
 
 
+# gradients as they reach an op: a slice of a padded buffer (rows with gaps), the gradient
+# of a mean over the last dim (broadcast along it), a permuted or reversed view, unaligned
+STRIDED_G = ["transposed", "strided", "negative", "unaligned", "mean_of_rows"]
+
+
+def make_g(layout, dtype, shape):
+    if layout == "mean_of_rows":
+        return np.broadcast_to(make("contiguous", dtype, shape[:-1] + (1,)), shape)
+    return make(layout, dtype, shape)
+
+
+@pytest.mark.parametrize("name", list(UNARY_BACKWARD))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("g_layout", STRIDED_G)
+def test_unary_backward_of_a_strided_gradient(ck, name, dtype, g_layout):
+    """g in any layout: the reference's values, fresh and into a buffer"""
+    low = UNARY_BACKWARD[name][1]
+    s = make("contiguous", dtype, (6, 5), low=low, high=low + 4 if low >= 0 else -low)
+    check_unary_backward(ck, name, s, make_g(g_layout, dtype, s.shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["transposed", "strided", "negative", "unaligned",
+                                    "channels_last"])
+def test_strided_inputs_take_the_compiled_pass_in_their_layout(ck, monkeypatch, dtype, layout):
+    """a strided input or gradient is read in memory order (or copied once) by the compiled
+    kernels, never handed to NumPy's several passes; the result keeps the input's layout
+    (a channels_last input gives a channels_last result), as the reference's does"""
+    from cgrad.backends import numpy_backend as nb
+    if layout == "channels_last":
+        x = make("contiguous", dtype, (2, 5, 4, 3)).transpose(0, 3, 1, 2)
+        g = make("contiguous", dtype, (2, 5, 4, 3)).transpose(0, 3, 1, 2)
+    else:
+        x = make(layout, dtype, (6, 5))
+        g = make_g("mean_of_rows" if layout == "strided" else layout, dtype, x.shape)
+    forward, backward = ("relu", "gelu", "sigmoid"), ("relu_backward", "gelu_backward",
+                                                       "silu_backward")
+    want = [getattr(REF, name)(x) for name in forward]
+    want += [getattr(REF, name)(x, g) for name in backward]
+    for name in forward + backward:
+        monkeypatch.setattr(nb.NumpyKernels, name, None)        # a call would raise
+    got = [getattr(ck, name)(x) for name in forward]
+    got += [getattr(ck, name)(x, g) for name in backward]
+    for name, ours, theirs in zip(forward + backward, got, want):
+        assert_same(ours, theirs, name.startswith("relu"))
+        if layout != "strided":       # (NumPy's order for a strided s and a broadcast g varies)
+            assert ours.strides == theirs.strides, (name, ours.strides, theirs.strides)
+
+
 def test_unary_kernel_takes_one_repeated_g():
     """unary_backward_ with a one-element g gives every element that g; another length is
     refused, naming it"""

@@ -120,6 +120,36 @@ def _usable(a, dtype):
     return flags.c_contiguous and flags.aligned
 
 
+def _in_memory_order(a, dtype):
+    """(b, axes): b = a.transpose(axes) C-contiguous and aligned, for an elementwise kernel to
+    run over a in memory order (axes None: a itself). Where no order of the axes makes it so
+    (gaps, negative strides, unaligned), a is copied first in its own axis order, NumPy's
+    order="K" (a broadcast: in C order): one pass, where NumPy's forms of the unary ops take
+    several. A result made as b and transposed back (`_restored`) has a's layout
+    (channels_last stays so), as NumPy's and PyTorch's elementwise results do."""
+    for _ in range(2):
+        if _usable(a, dtype):
+            return a, None
+        if a.ndim > 1:
+            strides = a.strides
+            axes = sorted(range(a.ndim), key=lambda i: -abs(strides[i]))
+            b = a.transpose(axes)
+            if _usable(b, dtype):
+                return b, axes
+        a = a.copy(order="C" if 0 in a.strides else "K")
+    raise AssertionError("a K-order copy is dense")
+
+
+def _restored(b, axes):
+    """b's axes back in the order _in_memory_order took them from"""
+    return b if axes is None else b.transpose(np.argsort(axes))
+
+
+def _dense(a, dtype):
+    """a, or a C-contiguous copy where the kernels cannot read a (see _in_memory_order)"""
+    return a if _usable(a, dtype) else a.copy(order="C")
+
+
 def _broadcast(s1, s2):
     """np.broadcast_shapes for two shapes (a tenth of its cost); ValueError if they do not."""
     if s1 == s2:
@@ -584,27 +614,41 @@ class CythonKernels(NumpyKernels):
         return self.min_size_fused if op in fused else self.min_size
 
     def _unary_backward(self, op, fallback, s, g, acc, p0=0.0, p1=0.0, flags=0, aux=None):
-        """out (+)= g * f'(.) from the saved s in one pass; fallback(...) for other layouts."""
+        """out (+)= g * f'(.) from the saved s in one pass (s and g copied once where the
+        kernel cannot read them: strided, broadcast, unaligned); fallback() for small sizes,
+        other dtypes and shapes."""
         if type(s) is _ndarray and s.size >= self._least(op, _FUSED_BACKWARD):
             dtype = s.dtype
-            if (_float(dtype) and _usable(s, dtype) and s.shape == g.shape
-                    and (_usable(g, dtype) or _repeated(g, dtype))):
+            if (_float(dtype) and type(g) is _ndarray and s.shape == g.shape
+                    and (g.dtype is dtype or g.dtype == dtype)):
                 add = acc is not None and acc.shape == s.shape and _writable(acc, dtype)
+                if add:                        # the kernel's order: acc's, else s's
+                    s, axes = _dense(s, dtype), None
+                else:
+                    s, axes = _in_memory_order(s, dtype)
+                if axes is not None:
+                    g = g.transpose(axes)
+                    aux = None if aux is None else aux.transpose(axes)
+                if not _repeated(g, dtype):
+                    g = _dense(g, dtype)
                 out = acc if add else np.empty(s.shape, dtype)
                 gf = g.reshape(-1)
                 _ew_for[dtype].unary_backward_(op, s.reshape(-1), gf if gf.strides[0] else gf[:1],
                                                out.reshape(-1), add, p0, p1, flags,
-                                               None if aux is None else aux.reshape(-1))
-                return out
+                                               None if aux is None else
+                                               _dense(aux, dtype).reshape(-1))
+                return _restored(out, axes)
         return fallback()
 
     def _unary(self, op, x, p0=0.0, p1=0.0, flags=0):
-        """f(x) in one compiled pass, or None for layouts the kernel does not take."""
+        """f(x) in one compiled pass (x copied once where the kernel cannot read it), or None
+        for sizes below op's threshold and dtypes the kernels do not take."""
         if (type(x) is _ndarray and x.size >= self._least(op, _FUSED_FORWARD)
-                and _float(x.dtype) and _usable(x, x.dtype)):
+                and _float(x.dtype)):
+            x, axes = _in_memory_order(x, x.dtype)
             out = np.empty(x.shape, x.dtype)
             _ew_for[x.dtype].unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
-            return out
+            return _restored(out, axes)
         return None
 
     # NumPy's float32 exp and log are glibc's scalar functions where NumPy has no AVX-512 loop
@@ -636,14 +680,14 @@ class CythonKernels(NumpyKernels):
             out = self._unary(_ew.SIGMOID, x)
             if out is not None:
                 return out
-        if (type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype)
-                and _usable(x, x.dtype)):
+        if type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype):
+            x, axes = _in_memory_order(x, x.dtype)
             out = np.empty(x.shape, x.dtype)
             xf, of = x.reshape(-1), out.reshape(-1)
             _ew_for[x.dtype].unary_(_ew.NEG_ABS, xf, of)
             np.exp(of, out=of)
             _ew_for[x.dtype].unary_(_ew.SIGMOID_FROM_EXP, xf, of, aux=of)
-            return out
+            return _restored(out, axes)
         return super().sigmoid(x)
 
     sigmoid_backward = _unary_backward_method(_ew.SIGMOID, NumpyKernels.sigmoid_backward)
@@ -679,12 +723,15 @@ class CythonKernels(NumpyKernels):
             out = self._unary(_ew.GELU_ERF, x)
         elif type(x) is _ndarray and x.dtype == _F32:
             out = self._unary(_ew.GELU_TANH, x)          # one pass, with the kernels' tanh
-        else:
+        elif type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype):
+            x, axes = _in_memory_order(x, x.dtype)
             out = self._unary(_ew.GELU_TANH_INNER, x)    # k * (x + c x^3)
-            if out is not None:
-                of = out.reshape(-1)
-                np.tanh(of, out=of)                      # NumPy's SIMD tanh
-                _ew_for[x.dtype].unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
+            of = out.reshape(-1)
+            np.tanh(of, out=of)                          # NumPy's SIMD tanh
+            _ew_for[x.dtype].unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
+            return _restored(out, axes)
+        else:
+            out = None
         return out if out is not None else super().gelu(x, approximate)
 
     def gelu_backward(self, x, g, approximate="none", acc=None):
