@@ -192,6 +192,44 @@ def test_rnn_double_backward_matches_torch(backend, name):
                       lambda lib, m, x: (m(x)[0] ** 2).sum())
 
 
+@pytest.mark.parametrize("name, part", [("LSTM", "c_n")] + [
+    (name, part) for name in ("LSTM", "GRU", "RNN") for part in ("h_n", "output_changed_in_place")])
+def test_rnn_gradients_of_each_part_match_torch(backend, name, part):
+    """a loss of the last cell state alone (LSTM), of the last h alone, or of the output after
+    an in-place change of it (the sequence op keeps its own copies of what backward reads):
+    every gradient as PyTorch's"""
+    in_place = part == "output_changed_in_place"      # (one layer: the op's own output)
+    c, t = _twin(*_pair(name, 3, 4, **({} if in_place else dict(num_layers=2,
+                                                                   bidirectional=True))),
+                 np.float64)
+    grads = []
+    for lib, m, x in ((torch, t, _randn(6, 2, 3, dtype=np.float64, seed=0)),
+                      (cgrad, c, None)):
+        x = _cg(grads[0][0]) if x is None else x
+        out, state = m(x)
+        if in_place:
+            out.add_(1)
+            loss = (out * out).sum()
+        else:
+            loss = (state[1] if part == "c_n" else state[0] if name == "LSTM" else state).sum()
+        loss.backward()
+        grads.append([x, x.grad] + [p.grad for p in m.parameters()])
+    for tg, cg in zip(grads[0][1:], grads[1][1:]):
+        _close(cg, tg)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_rnn_weight_changed_in_place_after_forward_raises(backend, name):
+    """W_hh, saved by the steps, changed before backward: PyTorch's error, not a wrong
+    gradient"""
+    m = getattr(nn, name)(3, 4)
+    out, _ = m(cgrad.randn(5, 2, 3))
+    with cgrad.no_grad():
+        m.weight_hh_l0.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
 def _gradient_penalty(c, t, x, loss_of):
     """the gradient of loss_of(lib, module, x) by x (create_graph), then the gradients of its
     squares' sum by every parameter: cgrad's against PyTorch's"""

@@ -1,8 +1,10 @@
-"""Recurrent layers, PyTorch's RNN, LSTM and GRU and their one-step cells. Each step is composed
-from linear, sigmoid, tanh, chunk and stack, so autograd (create_graph too) comes from those
-ops; the arithmetic follows PyTorch's CPU kernels (aten/src/ATen/native/RNN.cpp) term for term:
-the input's product with weight_ih is taken once for the whole sequence, then each step adds
-it to the hidden state's product with weight_hh."""
+"""Recurrent layers, PyTorch's RNN, LSTM and GRU and their one-step cells. The arithmetic
+follows PyTorch's CPU kernels (aten/src/ATen/native/RNN.cpp) term for term: the input's
+product with weight_ih is taken once for the whole sequence, then each step adds it to the
+hidden state's product with weight_hh. A layer-direction's steps run as one op
+(ops/recurrent.py's Recurrence, float32 and float64); packed sequences, projections, other
+dtypes and the cells compose each step from linear, sigmoid, tanh, chunk and stack, which also
+give Recurrence its recorded backward (create_graph)."""
 import math
 import numbers
 import warnings
@@ -10,7 +12,9 @@ import warnings
 from .. import _dtype
 from .._functions import cat, stack
 from ..creation import empty, zeros
+from ..autograd.function import renamed
 from ..ops import shape as S
+from ..ops.recurrent import Recurrence
 from . import functional as F
 from . import init
 from .module import Module
@@ -19,6 +23,9 @@ from .utils.rnn import PackedSequence
 from ..tensor import Tensor, _dim
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+# LSTM's h of every step: rows of Recurrence's output (its last row is c), shown as the
+# composed steps' stack
+_Steps = renamed("Steps", S.BasicIndex, "StackBackward0", "the h rows of an LSTM's Recurrence")
 
 
 # ---- one time step: x_w is the input's linear_ih, state a tuple ((h,) or LSTM's (h, c)) ------
@@ -310,20 +317,40 @@ def _run_layers(mode, input, state, weights, num_layers, directions, dropout,
 
 def _run_direction(mode, input, state, weights, reverse, batch_sizes=None):
     """one layer's step over the sequence (from its end if reverse): (the h of every step
-    in time order, the last state)"""
+    in time order, the last state). Without packing or projection, float32 and float64, the
+    steps run as one op (Recurrence); else composed, a few ops a step."""
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     x_w = F.linear(input, w_ih, b_ih)
     if batch_sizes is not None:
         run = _run_packed_reverse if reverse else _run_packed
         return run(mode, x_w.split(batch_sizes), batch_sizes, state, (w_hh, b_hh, w_hr))
+    if w_hr is None and x_w.dtype in (_dtype.float32, _dtype.float64):
+        steps = x_w.shape[0]
+        out = Recurrence.apply(x_w, *state, *((None,) if mode != "LSTM" else ()), w_hh, b_hh,
+                               mode, reverse)
+        hs = out if mode != "LSTM" else _Steps.apply(out, (slice(0, steps),))
+        h = hs[0 if reverse else steps - 1]
+        return hs, ((h, out[steps]) if mode == "LSTM" else (h,))
+    return _composed_direction(mode, x_w, state, (w_hh, b_hh, w_hr), reverse)
+
+
+def _composed_direction(mode, x_w, state, weights, reverse):
+    """_run_direction's steps, an op for each sigmoid, product and chunk"""
     steps = x_w.unbind(0)
     outputs = []
     for x_w in (reversed(steps) if reverse else steps):
-        state = _step(mode, x_w, state, w_hh, b_hh, w_hr)
+        state = _step(mode, x_w, state, *weights)
         outputs.append(state[0])
     if reverse:
         outputs.reverse()
     return stack(outputs), state
+
+
+def _composed_recurrence(mode, x_w, h0, c0, w_hh, b_hh, reverse):
+    """Recurrence's output by the composed steps (its recorded backward differentiates this)"""
+    hs, state = _composed_direction(mode, x_w, (h0, c0) if mode == "LSTM" else (h0,),
+                                    (w_hh, b_hh), reverse)
+    return cat([hs, state[1].unsqueeze(0)]) if mode == "LSTM" else hs
 
 
 def _run_packed(mode, steps, batch_sizes, state, weights):

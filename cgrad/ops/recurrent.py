@@ -1,0 +1,155 @@
+"""One layer-direction of RNN, LSTM or GRU over a whole sequence as one op (as PyTorch's float32
+LSTM is one oneDNN node): the steps' arithmetic is PyTorch's CPU cells' (aten RNN.cpp) term
+for term, as the composed steps in nn/rnn.py write it, but without an autograd node per
+sigmoid, chunk and product. At 32 x 128 a step's composition cost ~0.2 ms of Python, more
+than its arithmetic."""
+import numpy as np
+
+from .. import backends as B
+from ..autograd.function import Op
+
+
+def _sigmoid_grad(g, y):
+    """g y (1 - y): sigmoid's backward from its output"""
+    return g * (y * (1 - y))
+
+
+def _tanh_grad(g, y):
+    """g (1 - y^2): tanh's backward from its output"""
+    return g * (1 - y * y)
+
+
+class Recurrence(Op):
+    """hs = the h of every step of x_w (L, N, G H), the input's products with weight_ih
+    (bias_ih added), from h0 (and LSTM's c0) through w_hh and b_hh, from the last step back
+    where reverse; LSTM's output has one more row, its last c. Backward runs the steps back
+    (backpropagation through time): each step's gate gradients D, dh = D w_hh; the weight's
+    gradient is one product over all steps, D^T h_before."""
+    grad_fn_name = "StackBackward0"              # the composed steps' stack of the h's
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x_w, h0, c0, w_hh, b_hh, mode, reverse):
+        ctx.save_for_backward(x_w, h0, c0, w_hh, b_hh)
+        ctx.mode, ctx.reverse = mode, reverse
+        steps, batch, hidden = x_w.shape[0], h0.shape[0], h0.shape[1]
+        k = B.kernels
+        times = range(steps - 1, -1, -1) if reverse else range(steps)
+        h_before = np.empty((steps, batch, hidden), x_w.dtype)     # each step's h (c) input
+        out = np.empty((steps + (mode == "LSTM"), batch, hidden), x_w.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)      # OpenBLAS's h w^T runs ~1.5x slower at 32 x 128
+        h = h0
+
+        def h_w(h):                             # W_hh h + b_hh, as F.linear rounds it
+            out = k.matmul(h, w_t)
+            if b_hh is not None:
+                out += b_hh
+            return out
+        if mode == "LSTM":
+            ctx.acts = np.empty(x_w.shape, x_w.dtype)         # sigmoid i, f, o; tanh g
+            ctx.c_before = np.empty_like(h_before)
+            ctx.tanh_c = np.empty_like(h_before)
+            c = c0
+            for t in times:
+                h_before[t], ctx.c_before[t] = h, c
+                gates = h_w(h)
+                gates += x_w[t]
+                act = ctx.acts[t]
+                act[...] = k.sigmoid(gates)
+                act[:, 2 * hidden:3 * hidden] = k.tanh(gates[:, 2 * hidden:3 * hidden])
+                i, f, g, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
+                c = f * c + i * g
+                ctx.tanh_c[t] = k.tanh(c)
+                h = out[t] = o * ctx.tanh_c[t]
+            out[steps] = c
+        elif mode == "GRU":
+            ctx.rz = np.empty((steps, batch, 2 * hidden), x_w.dtype)
+            ctx.n = np.empty_like(h_before)
+            ctx.h_n = np.empty_like(h_before)                 # W_hn h + b_hn
+            for t in times:
+                h_before[t] = h
+                hw = h_w(h)
+                ctx.h_n[t] = hw[:, 2 * hidden:]
+                rz = ctx.rz[t] = k.sigmoid(hw[:, :2 * hidden] + x_w[t, :, :2 * hidden])
+                r, z = rz[:, :hidden], rz[:, hidden:]
+                n = ctx.n[t] = k.tanh(x_w[t, :, 2 * hidden:] + ctx.h_n[t] * r)
+                h = out[t] = (h - n) * z + n
+        else:
+            act = k.relu if mode == "RNN_RELU" else k.tanh
+            for t in times:
+                h_before[t] = h
+                pre = h_w(h)
+                pre += x_w[t]
+                h = out[t] = act(pre)
+            ctx.hs = out                        # (not aliased by the caller: a fresh copy)
+            out = out.copy()
+        ctx.h_before = h_before
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x_w, h0, c0, w_hh, b_hh = ctx.saved_tensors
+        mode, hidden = ctx.mode, h0.shape[1]
+        steps = x_w.shape[0]
+        need_x, need_h0, need_c0, need_w, need_b = ctx.needs_input_grad[:5]
+        times = range(steps) if ctx.reverse else range(steps - 1, -1, -1)
+        d_x = np.empty(x_w.shape, x_w.dtype)          # the gate gradients, by time
+        d_h = d_x if mode != "GRU" else np.empty_like(d_x)   # GRU's n: r (W_hn h + b_hn)
+        dh = np.zeros(h0.shape, h0.dtype)
+        if mode == "LSTM":
+            dc = np.array(g[steps], h0.dtype)
+            for t in times:
+                dh_t = dh + g[t]
+                act, tanh_c = ctx.acts[t], ctx.tanh_c[t]
+                i, f, gg, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
+                dc_t = dc + _tanh_grad(dh_t * o, tanh_c)
+                D = d_x[t]
+                D[:, :hidden] = _sigmoid_grad(dc_t * gg, i)
+                D[:, hidden:2 * hidden] = _sigmoid_grad(dc_t * ctx.c_before[t], f)
+                D[:, 2 * hidden:3 * hidden] = _tanh_grad(dc_t * i, gg)
+                D[:, 3 * hidden:] = _sigmoid_grad(dh_t * tanh_c, o)
+                dc = dc_t * f
+                dh = B.kernels.matmul(D, w_hh)
+        elif mode == "GRU":
+            for t in times:
+                dh_t = dh + g[t]
+                rz, n = ctx.rz[t], ctx.n[t]
+                r, z = rz[:, :hidden], rz[:, hidden:]
+                d_pre_n = _tanh_grad(dh_t - dh_t * z, n)
+                Dx, Dh = d_x[t], d_h[t]
+                Dx[:, :hidden] = Dh[:, :hidden] = _sigmoid_grad(d_pre_n * ctx.h_n[t], r)
+                Dx[:, hidden:2 * hidden] = Dh[:, hidden:2 * hidden] = _sigmoid_grad(
+                    dh_t * (ctx.h_before[t] - n), z)
+                Dx[:, 2 * hidden:] = d_pre_n
+                Dh[:, 2 * hidden:] = d_pre_n * r
+                dh = dh_t * z + B.kernels.matmul(Dh, w_hh)
+        else:
+            for t in times:
+                dh_t = dh + g[t]
+                h = ctx.hs[t]
+                d_x[t] = (np.where(h > 0, dh_t, 0) if mode == "RNN_RELU"
+                          else _tanh_grad(dh_t, h))
+                dh = B.kernels.matmul(d_x[t], w_hh)
+        rows = d_h.reshape(-1, d_h.shape[-1])
+        d_w = (B.kernels.matmul(rows.T, ctx.h_before.reshape(-1, hidden)) if need_w
+               else None)
+        d_b = np.add.reduce(rows, axis=0) if need_b and b_hh is not None else None
+        return (d_x if need_x else None, dh if need_h0 else None,
+                dc if need_c0 and mode == "LSTM" else None, d_w, d_b, None, None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        """create_graph: the composed steps run again on the inputs and differentiated with
+        create_graph, so every order of gradient comes from their ops"""
+        from ..autograd import grad
+        from ..autograd.grad_mode import enable_grad
+        from ..nn.rnn import _composed_recurrence
+        args = ctx.saved_for_graph(0, 1, 2, 3, 4)
+        wanted = [i for i in range(5) if ctx.needs_input_grad[i]]
+        with enable_grad():
+            out = _composed_recurrence(ctx.mode, *args, ctx.reverse)
+        grads = grad(out, [args[i] for i in wanted], g, create_graph=True, allow_unused=True)
+        result = [None] * 7
+        for i, d in zip(wanted, grads):
+            result[i] = d
+        return tuple(result)
