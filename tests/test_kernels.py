@@ -137,6 +137,7 @@ COMPILED = {
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
+    "lstm_cell", "lstm_cell_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2666,6 +2667,67 @@ def test_small_paths_hypothesis(shapes, dtype, op, layout, seed):
     assert_same(k.sum_to_shape(g, ()), REF.sum_to_shape(g, ()))
     with np.errstate(invalid="ignore"):
         assert_same(k.mean(a), REF.mean(a))
+
+
+# ---- an LSTM step's gates -----------------------------------------------------------------------
+LSTM_LAYOUTS = ["contiguous", "transposed", "strided", "negative", "empty", "unaligned",
+                "readonly"]
+
+
+def _lstm_step_arrays(layout, dtype, rows, hidden):
+    """gates (rows, 4 hidden) in layout, wide enough that sigmoid and tanh saturate; c, the
+    gradients dh and dc (rows, hidden); the empty layout has no rows"""
+    rows = 0 if layout == "empty" else rows
+    gates = make("contiguous" if layout == "empty" else layout, dtype, (rows, 4 * hidden),
+                 low=-12.0, high=12.0)
+    return gates, *(make("contiguous" if layout == "empty" else layout, dtype, (rows, hidden))
+                    for _ in range(3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LSTM_LAYOUTS)
+@pytest.mark.parametrize("rows, hidden", [(3, 5), (32, 128), (1, 1)])
+def test_lstm_cell_forward_and_backward(ck, dtype, layout, rows, hidden):
+    """lstm_cell and its backward against the reference (within float rounding: the kernels'
+    sigmoid and tanh against NumPy's), every output and gradient"""
+    gates, c, dh, dc = _lstm_step_arrays(layout, dtype, rows, hidden)
+    want = REF.lstm_cell(gates.copy(), c)
+    got = ck.lstm_cell(gates.copy() if gates.flags.writeable else gates, c)
+    for ours, theirs in zip(got, want):
+        assert_same(ours, theirs, exact=False)
+    act, _, tanh_c, _ = want
+    for ours, theirs in zip(ck.lstm_cell_backward(act, c, tanh_c, dh, dc),
+                            REF.lstm_cell_backward(act, c, tanh_c, dh, dc)):
+        assert_same(ours, theirs, exact=False)
+
+
+def test_lstm_cell_kernel_uses_its_own_pass_and_keeps_a_readonly_gates(ck, monkeypatch):
+    """float32 steps never reach NumPy's composition; read-only gates are not written"""
+    from cgrad.backends import numpy_backend as nb
+    gates, c, dh, dc = _lstm_step_arrays("readonly", np.float32, 4, 6)
+    before = gates.copy()
+    want = REF.lstm_cell(before.copy(), c)
+    want_back = REF.lstm_cell_backward(want[0], c, want[2], dh, dc)
+    monkeypatch.setattr(nb.NumpyKernels, "lstm_cell", None)
+    monkeypatch.setattr(nb.NumpyKernels, "lstm_cell_backward", None)
+    for ours, theirs in zip(ck.lstm_cell(gates, c), want):
+        assert_same(ours, theirs, exact=False)
+    np.testing.assert_array_equal(gates, before)
+    for ours, theirs in zip(ck.lstm_cell_backward(want[0], c, want[2], dh, dc), want_back):
+        assert_same(ours, theirs, exact=False)
+
+
+def test_lstm_cell_kernels_name_a_wrong_shape():
+    from cgrad._C import elementwise as ew
+    c = np.zeros((3, 4), np.float32)
+    outs = [np.zeros((3, 4), np.float32) for _ in range(3)]
+    with pytest.raises(ValueError, match=r"gates has shape \(3, 15\), expected \(3, 16\)"):
+        ew.lstm_cell_(np.zeros((3, 15), np.float32), c, np.zeros((3, 16), np.float32), *outs)
+    with pytest.raises(ValueError, match=r"dc has shape \(2, 4\), expected \(3, 4\)"):
+        ew.lstm_cell_backward_(np.zeros((3, 16), np.float32), c, c, c,
+                               np.zeros((2, 4), np.float32), np.zeros((3, 16), np.float32), c)
+    with pytest.raises(ValueError, match="Buffer dtype mismatch"):
+        ew.lstm_cell_(np.zeros((3, 16)), c, np.zeros((3, 16), np.float32), *outs)
 
 
 # ---- normalisation of rows (layer_norm, group_norm) -------------------------------------------

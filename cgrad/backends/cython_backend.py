@@ -950,6 +950,36 @@ class CythonKernels(NumpyKernels):
             return self._unary_backward(_ew.POW_INT, fallback, x, g, acc, float(c))
         return fallback()
 
+    # ---- recurrent cells -------------------------------------------------------------------
+    def _lstm_arrays(self, *arrays):
+        """the float32 2-D arrays an LSTM step kernel reads, C-contiguous (copied once where
+        not), or None: float64 goes to NumPy's SIMD loops (the kernel's tanh would be libm's,
+        a call per element)"""
+        if all(type(a) is _ndarray and a.dtype == _F32 and a.ndim == 2 for a in arrays):
+            return [_dense(a, _F32) for a in arrays]
+        return None
+
+    def lstm_cell(self, gates, c):
+        """float32: one compiled pass a row (the kernels' sigmoid and tanh); act overwrites
+        gates where it may"""
+        arrays = self._lstm_arrays(gates, c)
+        if arrays is None or gates.shape != (c.shape[0], 4 * c.shape[1]):
+            return super().lstm_cell(gates, c)
+        gates, c = arrays
+        act = gates if gates.flags.writeable else np.empty_like(gates)
+        c_out, tanh_c, h = (np.empty_like(c) for _ in range(3))
+        _ew_for[_F32].lstm_cell_(gates, c, act, c_out, tanh_c, h)
+        return act, c_out, tanh_c, h
+
+    def lstm_cell_backward(self, act, c, tanh_c, dh, dc):
+        """float32: one compiled pass a row"""
+        arrays = self._lstm_arrays(act, c, tanh_c, dh, dc)
+        if arrays is None or act.shape != (c.shape[0], 4 * c.shape[1]) or not (
+                c.shape == tanh_c.shape == dh.shape == dc.shape):
+            return super().lstm_cell_backward(act, c, tanh_c, dh, dc)
+        d_gates, dc_prev = np.empty_like(arrays[0]), np.empty_like(arrays[1])
+        _ew_for[_F32].lstm_cell_backward_(*arrays, d_gates, dc_prev)
+        return d_gates, dc_prev
 
     # ---- reductions and the softmax family -------------------------------------------------
     # Blocks of more than exp_limit elements go to NumPy: at baseline SSE2 the kernels' exp

@@ -647,6 +647,32 @@ class NumpyKernels:
             out[(slice(None), slice(None)) + covered] += cols[(slice(None), slice(None)) + at]
         return out
 
+    # ---- recurrent cells ---------------------------------------------------------------------
+    def lstm_cell(self, gates, c):
+        """One LSTM step from its gates' pre-activations (N, 4H: i, f, g, o) and c (N, H):
+        (act, c', tanh c', h'), act = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o); c' = f c +
+        i g, h' = o tanh(c'), PyTorch's order. gates may be overwritten."""
+        hidden = c.shape[1]
+        act = self.sigmoid(gates)
+        act[:, 2 * hidden:3 * hidden] = self.tanh(gates[:, 2 * hidden:3 * hidden])
+        i, f, g, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
+        c_out = f * c + i * g
+        tanh_c = self.tanh(c_out)
+        return act, c_out, tanh_c, o * tanh_c
+
+    def lstm_cell_backward(self, act, c, tanh_c, dh, dc):
+        """lstm_cell's backward from act, its input c and tanh c', given the gradients of h'
+        (dh) and c' (dc): (the gates' pre-activation gradients (N, 4H), c's). With dc_t = dc
+        + dh o (1 - tanh_c^2): d_i = dc_t g i (1 - i), d_f = dc_t c f (1 - f), d_g = dc_t i
+        (1 - g^2), d_o = dh tanh_c o (1 - o), dc_prev = dc_t f."""
+        hidden = c.shape[1]
+        i, f, g, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
+        dc_t = dc + (dh * o) * (1 - tanh_c * tanh_c)
+        d_gates = np.concatenate([(dc_t * g) * (i * (1 - i)), (dc_t * c) * (f * (1 - f)),
+                                  (dc_t * i) * (1 - g * g), (dh * tanh_c) * (o * (1 - o))],
+                                 axis=1)
+        return d_gates, dc_t * f
+
     # ---- normalisation -----------------------------------------------------------------------
     # Rows of x (R, K), each normalised over its K elements. The weight and bias are per channel:
     # row r holds group r % groups of its sample, K // spatial channels of spatial elements each

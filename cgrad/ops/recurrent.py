@@ -46,21 +46,15 @@ class Recurrence(Op):
                 out += b_hh
             return out
         if mode == "LSTM":
-            ctx.acts = np.empty(x_w.shape, x_w.dtype)         # sigmoid i, f, o; tanh g
-            ctx.c_before = np.empty_like(h_before)
-            ctx.tanh_c = np.empty_like(h_before)
+            # by time: sigmoid i, f, o and tanh g; the step's c; tanh of its new c
+            ctx.acts, ctx.c_before, ctx.tanh_c = [None] * steps, [None] * steps, [None] * steps
             c = c0
             for t in times:
                 h_before[t], ctx.c_before[t] = h, c
                 gates = h_w(h)
                 gates += x_w[t]
-                act = ctx.acts[t]
-                act[...] = k.sigmoid(gates)
-                act[:, 2 * hidden:3 * hidden] = k.tanh(gates[:, 2 * hidden:3 * hidden])
-                i, f, g, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
-                c = f * c + i * g
-                ctx.tanh_c[t] = k.tanh(c)
-                h = out[t] = o * ctx.tanh_c[t]
+                ctx.acts[t], c, ctx.tanh_c[t], h = k.lstm_cell(gates, c)
+                out[t] = h
             out[steps] = c
         elif mode == "GRU":
             ctx.rz = np.empty((steps, batch, 2 * hidden), x_w.dtype)
@@ -99,17 +93,9 @@ class Recurrence(Op):
         if mode == "LSTM":
             dc = np.array(g[steps], h0.dtype)
             for t in times:
-                dh_t = dh + g[t]
-                act, tanh_c = ctx.acts[t], ctx.tanh_c[t]
-                i, f, gg, o = (act[:, j * hidden:(j + 1) * hidden] for j in range(4))
-                dc_t = dc + _tanh_grad(dh_t * o, tanh_c)
-                D = d_x[t]
-                D[:, :hidden] = _sigmoid_grad(dc_t * gg, i)
-                D[:, hidden:2 * hidden] = _sigmoid_grad(dc_t * ctx.c_before[t], f)
-                D[:, 2 * hidden:3 * hidden] = _tanh_grad(dc_t * i, gg)
-                D[:, 3 * hidden:] = _sigmoid_grad(dh_t * tanh_c, o)
-                dc = dc_t * f
-                dh = B.kernels.matmul(D, w_hh)
+                d_x[t], dc = B.kernels.lstm_cell_backward(ctx.acts[t], ctx.c_before[t],
+                                                          ctx.tanh_c[t], dh + g[t], dc)
+                dh = B.kernels.matmul(d_x[t], w_hh)
         elif mode == "GRU":
             for t in times:
                 dh_t = dh + g[t]

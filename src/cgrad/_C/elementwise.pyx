@@ -706,3 +706,73 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UGeluTanh*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
+
+
+# ---- an LSTM step's gates ---------------------------------------------------------------------
+cdef int _check_rows(Py_ssize_t[8] shape, Py_ssize_t rows, Py_ssize_t cols,
+                     str name) except -1:
+    if shape[0] != rows or shape[1] != cols:
+        raise ValueError(f"{name} has shape ({shape[0]}, {shape[1]}), expected ({rows}, {cols})")
+    return 0
+
+
+def lstm_cell_(const floating[:, ::1] gates, const floating[:, ::1] c, floating[:, ::1] act,
+               floating[:, ::1] c_out, floating[:, ::1] tanh_c, floating[:, ::1] h_out):
+    """One LSTM step from its gates' pre-activations (N, 4H: i, f, g, o) and c (N, H), in
+    one pass over each row: act = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) (the kernels'
+    sigmoid and tanh); c_out = f c + i g and h_out = o tanh(c_out), PyTorch's order. act may
+    be gates itself (each element is read before it is written)."""
+    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1], r, j
+    _check_rows(gates.shape, rows, 4 * hidden, "gates")
+    _check_rows(act.shape, rows, 4 * hidden, "act")
+    _check_rows(c_out.shape, rows, hidden, "c_out")
+    _check_rows(tanh_c.shape, rows, hidden, "tanh_c")
+    _check_rows(h_out.shape, rows, hidden, "h_out")
+    cdef floating tc
+    with nogil:
+        for r in range(rows):
+            for j in range(2 * hidden):
+                act[r, j] = vsigmoid(gates[r, j])
+            for j in range(2 * hidden, 3 * hidden):
+                act[r, j] = _tanh(gates[r, j])
+            for j in range(3 * hidden, 4 * hidden):
+                act[r, j] = vsigmoid(gates[r, j])
+            for j in range(hidden):
+                c_out[r, j] = act[r, hidden + j] * c[r, j] + act[r, j] * act[r, 2 * hidden + j]
+            for j in range(hidden):
+                tc = _tanh(c_out[r, j])
+                tanh_c[r, j] = tc
+                h_out[r, j] = act[r, 3 * hidden + j] * tc
+
+
+def lstm_cell_backward_(const floating[:, ::1] act, const floating[:, ::1] c,
+                        const floating[:, ::1] tanh_c, const floating[:, ::1] dh,
+                        const floating[:, ::1] dc, floating[:, ::1] d_gates,
+                        floating[:, ::1] dc_prev):
+    """lstm_cell_'s backward from what it saved (act, its input c, tanh_c) and the gradients
+    of h_out (dh) and c_out (dc): the gates' pre-activation gradients d_gates (N, 4H) and
+    c's, dc_prev; one pass over each row. With dc_t = dc + dh o (1 - tanh_c^2): d_i = dc_t g
+    i (1 - i), d_f = dc_t c f (1 - f), d_g = dc_t i (1 - g^2), d_o = dh tanh_c o (1 - o),
+    dc_prev = dc_t f (the composed steps' products, in their order)."""
+    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1], r, j
+    _check_rows(act.shape, rows, 4 * hidden, "act")
+    _check_rows(d_gates.shape, rows, 4 * hidden, "d_gates")
+    _check_rows(tanh_c.shape, rows, hidden, "tanh_c")
+    _check_rows(dh.shape, rows, hidden, "dh")
+    _check_rows(dc.shape, rows, hidden, "dc")
+    _check_rows(dc_prev.shape, rows, hidden, "dc_prev")
+    cdef floating i, f, g, o, tc, dct, one = 1
+    with nogil:
+        for r in range(rows):
+            for j in range(hidden):
+                i = act[r, j]
+                f = act[r, hidden + j]
+                g = act[r, 2 * hidden + j]
+                o = act[r, 3 * hidden + j]
+                tc = tanh_c[r, j]
+                dct = dc[r, j] + (dh[r, j] * o) * (one - tc * tc)
+                d_gates[r, j] = (dct * g) * (i * (one - i))
+                d_gates[r, hidden + j] = (dct * c[r, j]) * (f * (one - f))
+                d_gates[r, 2 * hidden + j] = (dct * i) * (one - g * g)
+                d_gates[r, 3 * hidden + j] = (dh[r, j] * tc) * (o * (one - o))
+                dc_prev[r, j] = dct * f
