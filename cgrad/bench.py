@@ -479,6 +479,34 @@ def mlp_step(opt_kind):
     return build
 
 
+RNN_SHAPE = (32, 50, 64, 128)          # batch, steps, input, hidden
+
+
+def rnn_step(kind):
+    """One training step of nn.LSTM or nn.GRU (batch_first) on a sequence: zero_grad, forward,
+    mean of the output's squares, backward, SGD step; weights set from rng."""
+    def build(impl):
+        lib = lib_for(impl)
+        rng = _rng()
+        batch, steps, size_in, hidden = RNN_SHAPE
+        model = getattr(lib.nn, kind)(size_in, hidden, batch_first=True)
+        with lib.no_grad():
+            for p in model.parameters():
+                bound = 1 / math.sqrt(hidden)
+                p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(F32)))
+        x = _tensor(lib, _randn(rng, batch, steps, size_in))
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = (model(x)[0] ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+        return Run(step, lambda loss: [_np(loss)] + [_np(p) for p in model.parameters()])
+    return build
+
+
 def linreg_loop(impl, epochs=50):
     """The tutorial's training loop: nn.Linear(1, 1), MSELoss, SGD(lr=0.01), 100 points."""
     lib = lib_for(impl)
@@ -649,6 +677,11 @@ def cases():
              needs=train_needs + ("optim.Adam",), rtol=1e-4, atol=1e-5, check_steps=2,
              outliers=1e-4, outlier_atol=4e-3,     # 2 steps of lr=1e-3, either sign
              targets=("cy/torch<=0.95", "cy/torch<=1.1@2")))
+    for kind in ("LSTM", "GRU"):
+        add(Case(f"{kind.lower()}_step", "Whole training steps",
+                 f"nn.{kind}(64, 128, batch_first=True), batch 32, 50 steps, mean of the "
+                 "output's squares, SGD: one step", rnn_step(kind),
+                 needs=(f"nn.{kind}", "optim.SGD"), rtol=1e-4, atol=1e-5, check_steps=2))
     add(Case("linreg_loop", "Whole training steps",
              "tutorial loop: nn.Linear(1, 1), MSELoss, SGD, 100 points, 50 epochs",
              linreg_loop, needs=("nn.Linear", "nn.MSELoss", "optim.SGD"), quick=True,
