@@ -137,7 +137,7 @@ COMPILED = {
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
-    "lstm_cell", "lstm_cell_backward",
+    "lstm_cell", "lstm_cell_backward", "resize_linear", "resize_linear_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2728,6 +2728,53 @@ def test_lstm_cell_kernels_name_a_wrong_shape():
                                np.zeros((2, 4), np.float32), np.zeros((3, 16), np.float32), c)
     with pytest.raises(ValueError, match="Buffer dtype mismatch"):
         ew.lstm_cell_(np.zeros((3, 16)), c, np.zeros((3, 16), np.float32), *outs)
+
+
+# ---- linear resize along one axis ---------------------------------------------------------------
+def _taps(size, taps, dtype, seed=0):
+    """taps source indices into an axis of size, repeats and edges included, and weights"""
+    rng = np.random.default_rng(seed)
+    i0 = rng.integers(0, max(size, 1), taps).astype(np.int64)
+    i0[:2] = [0, size - 1][:taps]
+    i1 = np.minimum(i0 + 1, size - 1)
+    w1 = rng.uniform(0, 1, taps).astype(dtype)
+    return i0, i1, (1 - w1).astype(dtype), w1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape, axis, taps", [((4, 3, 6, 5), 2, 11), ((4, 3, 6, 5), 3, 9),
+                                               ((7, 5), 0, 3), ((2, 33), 1, 64)])
+def test_resize_linear_forward_and_backward(ck, dtype, layout, shape, axis, taps):
+    """up and down along a leading, middle or last axis: the reference's values bit for bit
+    (the products and sums are the same), every layout of x and of g"""
+    x = make(layout, dtype, shape)
+    size = x.shape[axis]
+    taps = taps if size else 0                  # (an empty axis has nothing to resize)
+    taps_ = _taps(size, taps, dtype)
+    assert_same(ck.resize_linear(x, axis, *taps_), REF.resize_linear(x, axis, *taps_))
+    g = make(layout, dtype, x.shape[:axis] + (taps,) + x.shape[axis + 1:])
+    assert_same(ck.resize_linear_backward(g, axis, size, *taps_),
+                REF.resize_linear_backward(g, axis, size, *taps_))
+
+
+def test_resize_linear_kernels_check_their_taps():
+    from cgrad._C import grad
+    x = np.zeros((2, 4, 3), np.float32)
+    i0, i1, w0, w1 = _taps(4, 5, np.float32)
+    out = np.zeros((2, 5, 3), np.float32)
+    with pytest.raises(IndexError, match="source index 0 or 4 out of range for an axis of 4"):
+        grad.resize_linear_(x, i0, np.full_like(i1, 4), w0, w1, out)
+    with pytest.raises(IndexError, match="source index -1 or 1 out of range"):
+        grad.resize_linear_(x, i0 - 1, i1, w0, w1, out)
+    with pytest.raises(ValueError, match="i0, i1, w0, w1 have 5, 5, 4, 5 elements, the "
+                                         "resized axis 5"):
+        grad.resize_linear_(x, i0, i1, w0[:4], w1, out)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 5, 2\), expected \(2, 5, 3\)"):
+        grad.resize_linear_(x, i0, i1, w0, w1, np.zeros((2, 5, 2), np.float32))
+    with pytest.raises(ValueError, match=r"scratch has shape \(2, 4, 2\), dx \(2, 4, 3\)"):
+        grad.resize_linear_backward_(out, i0, i1, w0, w1, x.copy(),
+                                     np.zeros((2, 4, 2), np.float32))
 
 
 # ---- normalisation of rows (layer_norm, group_norm) -------------------------------------------

@@ -345,6 +345,23 @@ def test_upsample_modules_and_double_backward(backend):
         assert F.upsample_nearest(x, scale_factor=3).shape == (1, 2, 9, 12)
 
 
+@pytest.mark.parametrize("mode, shape", [("linear", (2, 3, 5)), ("bilinear", (1, 2, 3, 4)),
+                                         ("trilinear", (1, 2, 3, 2, 4))])
+def test_linear_interpolation_third_derivatives_match_torch(backend, mode, shape):
+    """each dim's resize is one op whose recorded backward is its adjoint op, and the
+    adjoint's is the resize again: gradients of the third order as PyTorch's"""
+    t_x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for lib, x in ((torch, t_x), (cgrad, _cg(t_x))):
+        y = lib.nn.functional.interpolate(x, scale_factor=1.7, mode=mode, align_corners=False)
+        (g1,) = lib.autograd.grad((y ** 3).sum(), x, create_graph=True)
+        (g2,) = lib.autograd.grad((g1 ** 3).sum(), x, create_graph=True)
+        (g3,) = lib.autograd.grad((g2 ** 2).sum(), x)
+        grads.append((y, g1, g2, g3))
+    for t, c in zip(*grads):
+        _close(c, t)
+
+
 @pytest.mark.parametrize("call", [
     "F.interpolate(x, size=0)", "F.interpolate(x, scale_factor=0.1)",
     "F.interpolate(x[0], size=0)", "F.interpolate(lib.ones(1, 2, 3, 4, 5), size=0)",

@@ -950,6 +950,45 @@ class CythonKernels(NumpyKernels):
             return self._unary_backward(_ew.POW_INT, fallback, x, g, acc, float(c))
         return fallback()
 
+    # ---- linear resize ---------------------------------------------------------------------
+    @staticmethod
+    def _resize_arrays(x, axis, i0, i1, w0, w1):
+        """x as (outer, size, inner), C-contiguous, and the taps as the kernels take them;
+        None for other dtypes"""
+        if not (type(x) is _ndarray and _float(x.dtype) and 0 <= axis < x.ndim
+                and w0.dtype == x.dtype and w1.dtype == x.dtype):
+            return None
+        x = _dense(x, x.dtype)
+        outer, size = math.prod(x.shape[:axis]), x.shape[axis]
+        taps = [np.ascontiguousarray(a, dtype) for a, dtype in
+                ((i0, np.int64), (i1, np.int64), (w0, x.dtype), (w1, x.dtype))]
+        return x.reshape(outer, size, -1 if x.size else math.prod(x.shape[axis + 1:])), taps
+
+    def resize_linear(self, x, axis, i0, i1, w0, w1):
+        """one compiled pass (NumPy's: two takes, two products and a sum)"""
+        arrays = self._resize_arrays(x, axis, i0, i1, w0, w1)
+        if arrays is None:
+            return super().resize_linear(x, axis, i0, i1, w0, w1)
+        flat, taps = arrays
+        out = np.empty(x.shape[:axis] + (len(taps[0]),) + x.shape[axis + 1:], x.dtype)
+        _grad_for[x.dtype].resize_linear_(flat, *taps,
+                                          out.reshape(flat.shape[0], len(taps[0]), flat.shape[2]))
+        return out
+
+    def resize_linear_backward(self, g, axis, size, i0, i1, w0, w1):
+        """one compiled pass, the reference's sums bit for bit (its two index_add_ took a
+        np.add.at each)"""
+        arrays = self._resize_arrays(g, axis, i0, i1, w0, w1)
+        if arrays is None:
+            return super().resize_linear_backward(g, axis, size, i0, i1, w0, w1)
+        flat, taps = arrays
+        shape = g.shape[:axis] + (size,) + g.shape[axis + 1:]
+        dx, scratch = np.zeros(shape, g.dtype), np.zeros(shape, g.dtype)
+        grid = (flat.shape[0], size, flat.shape[2])
+        _grad_for[g.dtype].resize_linear_backward_(flat, *taps, dx.reshape(grid),
+                                                   scratch.reshape(grid))
+        return dx
+
     # ---- recurrent cells -------------------------------------------------------------------
     def _lstm_arrays(self, *arrays):
         """the float32 2-D arrays an LSTM step kernel reads, C-contiguous (copied once where

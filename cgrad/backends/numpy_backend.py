@@ -647,6 +647,23 @@ class NumpyKernels:
             out[(slice(None), slice(None)) + covered] += cols[(slice(None), slice(None)) + at]
         return out
 
+    # ---- linear resize (F.interpolate's linear modes, one axis at a time) ----------------------
+    def resize_linear(self, x, axis, i0, i1, w0, w1):
+        """x resized along axis: out[..., j, ...] = x[..., i0[j], ...] w0[j] + x[..., i1[j],
+        ...] w1[j] (the indices int64, the weights in x's dtype)"""
+        shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+        return (np.take(x, i0, axis) * w0.reshape(shape)
+                + np.take(x, i1, axis) * w1.reshape(shape))
+
+    def resize_linear_backward(self, g, axis, size, i0, i1, w0, w1):
+        """resize_linear's input gradient for an axis of size: the g w0 of each output added
+        at i0, plus the g w1 added at i1 (each in output order)"""
+        shape = (-1,) + (1,) * (g.ndim - 1 - axis)
+        dx0, dx1 = (self.index_add_(np.zeros(g.shape[:axis] + (size,) + g.shape[axis + 1:],
+                                             g.dtype), axis, i, g * w.reshape(shape))
+                    for i, w in ((i0, w0), (i1, w1)))
+        return np.add(dx0, dx1, out=dx0)
+
     # ---- recurrent cells ---------------------------------------------------------------------
     def lstm_cell(self, gates, c):
         """One LSTM step from its gates' pre-activations (N, 4H: i, f, g, o) and c (N, H):

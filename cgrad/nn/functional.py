@@ -3741,11 +3741,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   dim == 2)
             x = x.index_select(d, Tensor._make(idx))
         else:
-            i0, i1, w0, w1 = _linear_source(in_size[axis], out_size[axis], scale,
-                                             align_corners, x._data.dtype)
-            shape = (-1,) + (1,) * (input.ndim - 1 - d)
-            x = (x.index_select(d, Tensor._make(i0)) * Tensor._make(w0.reshape(shape))
-                 + x.index_select(d, Tensor._make(i1)) * Tensor._make(w1.reshape(shape)))
+            x = NN.ResizeLinear.apply(x, d, _linear_source(in_size[axis], out_size[axis],
+                                                           scale, align_corners,
+                                                           x._data.dtype))
     return _OUTPUTS[f"{mode}{dim}d"].apply(x, x.shape, _channels_format(input), input)
 
 

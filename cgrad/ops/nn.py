@@ -527,6 +527,46 @@ class Resample2d(Op):
         return cls.adjoint.apply(g, *cls.transposed(ctx)), None, None
 
 
+class ResizeLinear(Op):
+    """y[.., j, ..] = x[.., i0[j], ..] w0[j] + x[.., i1[j], ..] w1[j] along axis, taps = (i0,
+    i1, w0, w1) (F.interpolate's linear modes, one dim at a time)   ->   dx = g w0 added at
+    i0 plus g w1 added at i1. Linear in x: the recorded backward is the adjoint op, whose
+    own is this one."""
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x, axis, taps):
+        ctx.axis, ctx.size, ctx.taps = axis, x.shape[axis], taps
+        return B.kernels.resize_linear(x, axis, *taps)
+
+    @staticmethod
+    def backward(ctx, g):
+        return B.kernels.resize_linear_backward(g, ctx.axis, ctx.size, *ctx.taps), None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return ResizeLinearAdjoint.apply(g, ctx.axis, ctx.size, ctx.taps), None, None
+
+
+class ResizeLinearAdjoint(Op):
+    """ResizeLinear's backward as an op (for gradients of every order): y = the g w0 of each
+    tap added at i0 plus g w1 added at i1, along an axis of size   ->   dg = ResizeLinear"""
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, g, axis, size, taps):
+        ctx.axis, ctx.taps = axis, taps
+        return B.kernels.resize_linear_backward(g, axis, size, *taps)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return B.kernels.resize_linear(gg, ctx.axis, *ctx.taps), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, gg):
+        return ResizeLinear.apply(gg, ctx.axis, ctx.taps), None, None, None
+
+
 def _resample_pair(name):
     """the forward op printed as PyTorch's Upsample<name>Backward0, and its adjoint (the
     gradient's recorded op) as Upsample<name>BackwardBackward0"""

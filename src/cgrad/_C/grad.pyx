@@ -395,3 +395,95 @@ cdef int _check_windows(Py_ssize_t P, Py_ssize_t P_cols, Py_ssize_t Hp, Py_ssize
         raise ValueError(f"windows of ({KH}, {KW}) at ({OH}, {OW}) positions overrun a plane "
                          f"of ({Hp}, {Wp})")
     return 0
+
+
+# ---- linear resize along one axis (F.interpolate's linear modes) -------------------------------
+cdef int _check_taps(const long long[::1] i0, const long long[::1] i1, Py_ssize_t taps,
+                     Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t size) except -1:
+    """the taps' lengths, and every index inside the axis (IndexError naming one that is not)"""
+    cdef Py_ssize_t j
+    if not (i0.shape[0] == i1.shape[0] == w0 == w1 == taps):
+        raise ValueError(f"i0, i1, w0, w1 have {i0.shape[0]}, {i1.shape[0]}, {w0}, {w1} "
+                         f"elements, the resized axis {taps}")
+    for j in range(taps):
+        if not (0 <= i0[j] < size and 0 <= i1[j] < size):
+            raise IndexError(f"source index {i0[j]} or {i1[j]} out of range for an axis of "
+                             f"{size}")
+    return 0
+
+
+def resize_linear_(const floating[:, :, ::1] x, const long long[::1] i0,
+                   const long long[::1] i1, const floating[::1] w0, const floating[::1] w1,
+                   floating[:, :, ::1] out):
+    """out[o, j, :] = x[o, i0[j], :] w0[j] + x[o, i1[j], :] w1[j] (x (outer, size, inner), out
+    (outer, taps, inner)): the NumPy backend's two takes, products and sum in one pass, the
+    outer blocks in parallel"""
+    _check_taps(i0, i1, out.shape[1], w0.shape[0], w1.shape[0], x.shape[1])
+    if out.shape[0] != x.shape[0] or out.shape[2] != x.shape[2]:
+        raise ValueError(f"out has shape ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}), "
+                         f"expected ({x.shape[0]}, {out.shape[1]}, {x.shape[2]})")
+    if out.size:
+        _resize(<floating*> &x[0, 0, 0], &i0[0], &i1[0], &w0[0], &w1[0], &out[0, 0, 0], NULL,
+                x.shape[0], out.shape[1], x.shape[1], x.shape[2])
+
+
+def resize_linear_backward_(const floating[:, :, ::1] g, const long long[::1] i0,
+                            const long long[::1] i1, const floating[::1] w0,
+                            const floating[::1] w1, floating[:, :, ::1] dx,
+                            floating[:, :, ::1] scratch):
+    """resize_linear_'s adjoint: dx (zeroed, (outer, size, inner)) = the g w0 of each tap added
+    at i0, in tap order, plus (scratch: zeroed, dx's shape) the g w1 added at i1 likewise,
+    as the NumPy backend's two index_add_ and their sum, bit for bit; outer blocks in
+    parallel"""
+    cdef Py_ssize_t outer = dx.shape[0], size = dx.shape[1], inner = dx.shape[2]
+    _check_taps(i0, i1, g.shape[1], w0.shape[0], w1.shape[0], size)
+    if g.shape[0] != outer or g.shape[2] != inner:
+        raise ValueError(f"g has shape ({g.shape[0]}, {g.shape[1]}, {g.shape[2]}), expected "
+                         f"({outer}, {g.shape[1]}, {inner})")
+    if scratch.shape[0] != outer or scratch.shape[1] != size or scratch.shape[2] != inner:
+        raise ValueError(f"scratch has shape ({scratch.shape[0]}, {scratch.shape[1]}, "
+                         f"{scratch.shape[2]}), dx ({outer}, {size}, {inner})")
+    if g.size:
+        _resize(&dx[0, 0, 0], &i0[0], &i1[0], &w0[0], &w1[0], <floating*> &g[0, 0, 0],
+                &scratch[0, 0, 0], outer, g.shape[1], size, inner)
+
+
+cdef void _resize(floating* x, const long long* i0, const long long* i1, const floating* w0,
+                  const floating* w1, floating* y, floating* scratch, Py_ssize_t outer,
+                  Py_ssize_t taps, Py_ssize_t size, Py_ssize_t inner) noexcept:
+    """each outer block of x (size, inner) resized into y's (taps, inner), or (scratch given)
+    y's added back into x's, the blocks in parallel"""
+    cdef Py_ssize_t o, xs = size * inner, ys = taps * inner
+    with nogil:
+        if parallel(outer * ys) and outer > 1:
+            for o in prange(outer, schedule="static", num_threads=cgrad_threads()):
+                _resize_block(x + o * xs, i0, i1, w0, w1, y + o * ys,
+                              NULL if scratch == NULL else scratch + o * xs, taps, size, inner)
+        else:
+            for o in range(outer):
+                _resize_block(x + o * xs, i0, i1, w0, w1, y + o * ys,
+                              NULL if scratch == NULL else scratch + o * xs, taps, size, inner)
+
+
+cdef void _resize_block(floating* x, const long long* i0, const long long* i1,
+                        const floating* w0, const floating* w1, floating* y, floating* scratch,
+                        Py_ssize_t taps, Py_ssize_t size, Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t j, k
+    cdef floating* a
+    cdef floating* b
+    cdef floating u, v
+    for j in range(taps):
+        u, v = w0[j], w1[j]
+        a = x + i0[j] * inner
+        if scratch == NULL:
+            b = x + i1[j] * inner
+            for k in range(inner):
+                y[j * inner + k] = a[k] * u + b[k] * v
+        else:
+            b = scratch + i1[j] * inner
+            for k in range(inner):
+                a[k] += y[j * inner + k] * u
+                b[k] += y[j * inner + k] * v
+    if scratch != NULL:
+        for k in range(size * inner):
+            x[k] += scratch[k]
