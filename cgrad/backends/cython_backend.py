@@ -428,9 +428,10 @@ class CythonKernels(NumpyKernels):
         return idx.reshape(x.shape[:axis] + x.shape[axis + 1:])
 
     def cumsum_rows(self, x, reverse=False):
-        """one compiled pass, a double running sum per row (rows in parallel)"""
-        if not (type(x) is _ndarray and x.ndim and x.size and x.size >= self.min_size
-                and _float(x.dtype) and _usable(x, x.dtype)):      # (empty: nothing to scan)
+        """one compiled pass, a double running sum per row (rows in parallel), at every size
+        (NumPy's: a float64 copy, its cumsum, a cast: 4 x 32 took 7.9 us, this 1.6)"""
+        if not (type(x) is _ndarray and x.ndim and x.size and _float(x.dtype)
+                and _usable(x, x.dtype)):                          # (empty: nothing to scan)
             return super().cumsum_rows(x, reverse)
         out = np.empty(x.shape, x.dtype)
         C = x.shape[-1]
