@@ -273,6 +273,43 @@ def test_products_same_bits_for_one_and_two_threads(backend, a_shape, b_shape):
         np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta, tb, m, n, k, batch, ldc", [
+    (False, True, 64, 320, 256, 64, 320),    # a Conv1d's weight gradient: 8 runs of 8
+    (False, False, 48, 40, 700, 13, 40),     # runs of 1 and 2 images
+    (True, False, 30, 50, 900, 5, 64),       # fewer images than runs; c rows of 64
+    (False, False, 20, 20, 20, 3, 20),       # too small to cut: one chain
+])
+def test_summed_batch_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch, ldc,
+                                                            dtype):
+    """c = beta c + the sum of a batch's products (sc = 0: a conv's weight gradient), the
+    batch in fixed runs summed apart: the true sum, and the same bits at 1 and 2 threads"""
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(batch * m * k).astype(dtype)
+    b = rng.standard_normal(batch * k * n).astype(dtype)
+    c0 = rng.standard_normal(m * ldc).astype(dtype)
+    A = a.reshape(batch, *((k, m) if ta else (m, k)))
+    B = b.reshape(batch, *((n, k) if tb else (k, n)))
+    A = np.swapaxes(A, 1, 2) if ta else A
+    B = np.swapaxes(B, 1, 2) if tb else B
+    total = (A.astype(np.float64) @ B.astype(np.float64)).sum(0)
+    for beta in (0.0, 1.0):
+        outs = []
+        for threads_n in (1, 2):
+            cgrad.set_num_threads(threads_n)
+            c = c0.copy()
+            linalg.gemm_(ta, tb, m, n, k, a, m if ta else k, b, k if tb else n, beta, c, ldc,
+                         batch, m * k, k * n, 0)
+            outs.append(c)
+        got = outs[0].reshape(m, ldc)
+        np.testing.assert_allclose(got[:, :n], total + beta * c0.reshape(m, ldc)[:, :n],
+                                   rtol=1e-4, atol=2e-3)
+        np.testing.assert_array_equal(got[:, n:], c0.reshape(m, ldc)[:, n:])   # untouched
+        np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_shared_gemm_same_bits_over_random_shapes():
     """Random shapes, transposes and dtypes large enough to be cut: 1 and 2 threads agree."""
     from cgrad import _threads as threads

@@ -24,6 +24,7 @@ shapes. On one thread a product is not cut at all (each extra call packs the sha
 again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
 
 link_thread_count()
@@ -77,6 +78,7 @@ cdef enum:
     MIN_BLOCK_F32 = 1 << 21
     MIN_BLOCK_F64 = 1 << 23
     MIN_BLOCK_GEMM = 1 << 23     # a batch shared among the threads (whole products)
+    SUM_PARTS = 8                # a summed batch's fixed parts (see _gemm_summed)
     BLOCK = 512
     ALIGN = 24
 
@@ -164,6 +166,20 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     cdef int threads = cgrad_threads(), nblocks
     cdef int block = _cut(m, n, k, threads,
                           MIN_BLOCK_F32 if floating is float else MIN_BLOCK_F64, &nblocks)
+    cdef floating* scratch
+    cdef int parts
+    if sc == 0 and batch > 1 and <double> m * n * k * batch >= MIN_BLOCK_GEMM:
+        parts = <int> min(batch, <Py_ssize_t> SUM_PARTS)
+        scratch = <floating*> malloc((parts - 1) * <size_t> m * n * sizeof(floating))
+        if scratch == NULL:
+            raise MemoryError(f"gemm_: no scratch for {parts - 1} partial sums of {m}x{n}")
+        try:
+            with nogil:
+                _gemm_summed(ta, tb, m, n, k, ap, lda, sa, bp, ldb, sb, fbeta, cp, ldc, batch,
+                             parts, scratch, threads)
+        finally:
+            free(scratch)
+        return
     with nogil:
         if (_share and threads > 1 and sc != 0 and batch > 1
                 and <double> m * n * k * batch >= MIN_BLOCK_GEMM):
@@ -180,3 +196,42 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
                 else:
                     gemm(ta, tb, m, n, k, one, ap + i * sa, lda, bp + i * sb, ldb,
                          one if (sc == 0 and i > 0) else fbeta, cp + i * sc, ldc)
+
+
+cdef void _gemm_summed(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
+                       Py_ssize_t sa, const floating* b, int ldb, Py_ssize_t sb,
+                       floating beta, floating* c, int ldc, Py_ssize_t batch, int parts,
+                       floating* scratch, int threads) noexcept nogil:
+    """c = sum over i < batch of op(a_i) @ op(b_i) + beta c (a conv's weight gradient: one
+    product per image). The batch is cut into `parts` fixed runs (not one per thread: any
+    thread count gives the same bits), the first summed into c, each other into its own
+    m x n of scratch, then added into c in order; the runs in parallel. (In one chain, as
+    before, the 64 products of a Conv1d's weight gradient kept one core of two busy.)"""
+    cdef int p, r, j
+    if threads > 1:
+        for p in prange(parts, schedule="static", num_threads=threads):
+            _gemm_run(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, beta, c, ldc, batch, parts,
+                      scratch, p)
+    else:
+        for p in range(parts):
+            _gemm_run(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, beta, c, ldc, batch, parts,
+                      scratch, p)
+    for p in range(1, parts):
+        for r in range(m):
+            for j in range(n):
+                c[r * <Py_ssize_t> ldc + j] += scratch[((p - 1) * <Py_ssize_t> m + r) * n + j]
+
+
+cdef void _gemm_run(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
+                    Py_ssize_t sa, const floating* b, int ldb, Py_ssize_t sb, floating beta,
+                    floating* c, int ldc, Py_ssize_t batch, int parts, floating* scratch,
+                    int p) noexcept nogil:
+    """run p of _gemm_summed: its products summed into c (p = 0, after beta c) or into its
+    own block of scratch (from zero)"""
+    cdef Py_ssize_t i, lo = p * batch // parts, hi = (p + 1) * batch // parts
+    cdef floating one = 1, zero = 0
+    cdef floating* out = c if p == 0 else scratch + (p - 1) * <Py_ssize_t> m * n
+    cdef int ld = ldc if p == 0 else n
+    for i in range(lo, hi):
+        gemm(ta, tb, m, n, k, one, a + i * sa, lda, b + i * sb, ldb,
+             (beta if p == 0 else zero) if i == lo else one, out, ld)
