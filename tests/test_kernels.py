@@ -965,6 +965,53 @@ def test_matmul_forward(ck, shapes, dtype, layout):
     _blas_close(ck.matmul(a, b), REF.matmul(a, b))
 
 
+def _read_in_place(kind, dtype, rng):
+    """(a, b) of matmul as attention and broadcasts hand them over: views whose matrices
+    gemm reads where they are (rows some elements apart, one batch stride), except the last
+    kind (two batch strides: copied once)"""
+    def base(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+    if kind == "heads":                       # (L, N H, D) projections seen as (N H, L, D)
+        q, k = base(9, 12, 5).transpose(1, 0, 2), base(9, 12, 5).transpose(1, 0, 2)
+        return q, np.swapaxes(k, 1, 2)                          # q @ k^T
+    if kind == "padded_rows":
+        return base(3, 7, 8)[..., :5], base(3, 5, 11)[..., 2:8]
+    if kind == "broadcast_batch":
+        return base(4, 7, 5), np.broadcast_to(base(5, 6), (4, 5, 6))
+    return base(2, 9, 3, 5).transpose(0, 2, 1, 3), base(2, 3, 5, 6)     # (N, H, L, D)
+
+
+@pytest.mark.parametrize("kind", ["heads", "padded_rows", "broadcast_batch", "two_strides"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_reads_strided_matrices_in_place(ck, monkeypatch, kind, dtype):
+    """matmul and its backward (both gradients, fresh and into buffers) on views with gaps
+    between rows or batches: the reference's values, without a copy where one batch
+    stride reaches every matrix"""
+    rng = np.random.default_rng(3)
+    a, b = _read_in_place(kind, dtype, rng)
+    g = rng.standard_normal(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+                            + (a.shape[-2], b.shape[-1])).astype(dtype)
+    want = [REF.matmul(a, b)] + [reduce_to(w, x.shape)
+                                 for w, x in zip(REF.matmul_backward(a, b, g), (a, b))]
+    acc = [np.ones(a.shape, dtype), np.ones(b.shape, dtype)]
+    copies = []
+    real = np.ascontiguousarray
+    monkeypatch.setattr(np, "ascontiguousarray", lambda x, *r, **k: (copies.append(x.shape),
+                                                                     real(x, *r, **k))[1])
+    got = [ck.matmul(a, b)] + [reduce_to(w, x.shape)
+                               for w, x in zip(ck.matmul_backward(a, b, g), (a, b))]
+    added = ck.matmul_backward(a, b, g, True, True, *acc)
+    monkeypatch.undo()
+    for ours, theirs in zip(got, want):
+        _blas_close(ours, theirs)
+    for i, (ours, x) in enumerate(zip(added, (a, b))):
+        if ours is acc[i]:
+            _blas_close(ours, want[1 + i] + dtype(1))
+        else:                     # (a broadcast side: the whole gradient, for the engine)
+            _blas_close(reduce_to(ours, x.shape), want[1 + i])
+    assert (copies == []) == (kind != "two_strides"), copies
+
+
 @pytest.mark.parametrize("x_shape", [(9, 6), (2, 4, 6), (6,), (1, 6), (0, 6)], ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative", "unaligned"])

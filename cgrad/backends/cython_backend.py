@@ -1337,14 +1337,14 @@ class CythonKernels(NumpyKernels):
                                                   or _one_long_dot(m, n, k))):
                 A, Bm = _blas_mat(a), _blas_mat(b)
                 out = np.empty((ba or bb) + (m, n), a.dtype)
-                if ba and not bb and not A[1] and nb * m < 2**31:
+                if ba and not bb and not A[1] and nb * m < 2**31 and A[3] == m * A[2]:
                     # b shared: the batches stacked as one (B m) x k matrix, one gemm
                     _linalg.gemm_(False, Bm[1], nb * m, n, k, A[0], A[2], Bm[0], Bm[2], 0.0,
                                   out.reshape(-1), n)
                 else:
                     _linalg.gemm_(A[1], Bm[1], m, n, k, A[0], A[2], Bm[0], Bm[2], 0.0,
-                                  out.reshape(-1), n, nb, m * k if ba else 0,
-                                  k * n if bb else 0, m * n)
+                                  out.reshape(-1), n, nb, A[3] if ba else 0,
+                                  Bm[3] if bb else 0, m * n)
                 return out
         return super().matmul(a, b)
 
@@ -1420,12 +1420,13 @@ class CythonKernels(NumpyKernels):
         if nb * m * n * k <= self.max_flops_numpy:
             return None           # as in matmul: NumPy's OpenBLAS runs these on one thread
         G = _blas_mat(g)
-        sa, sb, sg = (m * k if ba else 0), (k * n if bb else 0), m * n
+        sg = G[3]
         ga = gb = None
         if need_a:
             Bm = _blas_mat(b)
+            sb = Bm[3] if bb else 0
             ga, beta = self._grad_buffer(acc_a, a_shape, dtype)
-            if ba and not bb and not G[1] and nb * m < 2**31:
+            if ba and not bb and not G[1] and nb * m < 2**31 and sg == m * G[2]:
                 # b shared: all batches at once, (B m x n) @ (n x k)
                 _linalg.gemm_(False, not Bm[1], nb * m, k, n, G[0], G[2], Bm[0], Bm[2], beta,
                               ga.reshape(-1), k)
@@ -1434,10 +1435,12 @@ class CythonKernels(NumpyKernels):
                               ga.reshape(-1), k, nb, sg, sb, m * k if ba else 0)
         if need_b:
             A = _blas_mat(a)
+            sa = A[3] if ba else 0
             gb, beta = self._grad_buffer(acc_b, b_shape, dtype)
-            if ba and not bb and not A[1] and not G[1] and nb * m < 2**31:
+            if (ba and not bb and not A[1] and not G[1] and nb * m < 2**31
+                    and sa == m * A[2] and sg == m * G[2]):
                 # sum over batches of a_i^T g_i = (B m x k)^T @ (B m x n): one gemm
-                _linalg.gemm_(True, False, k, n, nb * m, A[0], k, G[0], n, beta,
+                _linalg.gemm_(True, False, k, n, nb * m, A[0], A[2], G[0], G[2], beta,
                               gb.reshape(-1), n)
             else:
                 _linalg.gemm_(not A[1], G[1], k, n, m, A[0], A[2], G[0], G[2], beta,
@@ -1663,17 +1666,46 @@ def _to_batch(x, batch):
 
 
 def _blas_mat(x):
-    """(flat, trans, ld): x's last two dims as row-major matrices for gemm, stored as they are
-    (trans = True: x is the transpose of a C-contiguous stack); anything else is copied once."""
-    if not x.flags.aligned:
-        x = np.ascontiguousarray(x)
-    if x.flags.c_contiguous:
-        return x.reshape(-1), False, max(1, x.shape[-1])
-    t = np.swapaxes(x, -1, -2)
-    if t.flags.c_contiguous:
-        return t.reshape(-1), True, max(1, x.shape[-2])
+    """(flat, trans, ld, step): x's last two dims as row-major matrices for gemm, read where
+    they are (trans: x is the transpose of such a stack): rows ld elements apart, matrix i at
+    flat[i * step] (one stride over x's leading dims; 0 for a broadcast batch). So a view of
+    every few columns (attention's heads of a (L, N, E) projection) or a broadcast is not
+    copied; anything else is, once. gemm_ only reads through these."""
+    if x.flags.aligned:
+        for trans in (False, True):
+            read = _strided_rows(np.swapaxes(x, -1, -2) if trans else x)
+            if read is not None:
+                return read[0], trans, read[1], read[2]
     x = np.ascontiguousarray(x)
-    return x.reshape(-1), False, max(1, x.shape[-1])
+    return x.reshape(-1), False, max(1, x.shape[-1]), x.shape[-2] * x.shape[-1]
+
+
+def _strided_rows(v):
+    """(flat, ld, step) for v's matrices (rows of contiguous elements ld apart, one batch
+    stride step), or None"""
+    rows, cols = v.shape[-2:]
+    if v.flags.c_contiguous:
+        return v.reshape(-1), max(1, cols), rows * cols
+    item, strides = v.itemsize, v.strides
+    if min(strides) < 0 or any(s % item for s in strides) or (cols > 1 and strides[-1] != item):
+        return None
+    ld = strides[-2] // item if rows > 1 else max(1, cols)
+    if ld < cols:
+        return None
+    step = None                             # the batch dims merged into one stride
+    for size, stride in zip(reversed(v.shape[:-2]), reversed(strides[:-2])):
+        if size == 1:
+            continue
+        if step is None:
+            step, extent = stride // item, size
+        elif stride // item != step * extent:
+            return None
+        else:
+            extent *= size
+    step = step if step is not None else rows * ld
+    span = sum((n - 1) * s for n, s in zip(v.shape, strides)) // item + 1
+    flat = np.lib.stride_tricks.as_strided(v, (span,), (item,), writeable=False)
+    return flat, ld, step
 
 
 def _small_product(a, b, most):
