@@ -219,6 +219,26 @@ def test_rnn_gradients_of_each_part_match_torch(backend, name, part):
 
 
 @pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_rnn_forward_gradients_and_vmap_match(backend, name):
+    """a layer's steps as one op keep forward-mode derivatives (PyTorch's torch.func.jvp in
+    float64, its composed steps, as the oracle) and vmap (a loop over the mapped dim)"""
+    t = getattr(torch.nn, name)(3, 4, num_layers=2).double()
+    c = getattr(nn, name)(3, 4, num_layers=2).double()
+    c.load_state_dict({k: _cg(v) for k, v in t.state_dict().items()})
+    x, tangent = _randn(5, 2, 3, dtype=np.float64, seed=0), _randn(5, 2, 3, dtype=np.float64,
+                                                                    seed=1)
+    want = torch.func.jvp(lambda x: t(x)[0], (x.detach(),), (tangent.detach(),))[1]
+    import cgrad.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        out, _ = c(fwAD.make_dual(_cg(x, False), _cg(tangent, False)))
+        _close(fwAD.unpack_dual(out).tangent, want)
+    xs = _cg(_randn(3, 5, 2, 3, dtype=np.float64, seed=2), False)
+    mapped = cgrad.func.vmap(lambda x: c(x)[0])(xs)
+    for i in range(3):
+        _close(mapped[i], t(torch.tensor(xs[i].numpy()))[0])
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
 def test_rnn_weight_changed_in_place_after_forward_raises(backend, name):
     """W_hh, saved by the steps, changed before backward: PyTorch's error, not a wrong
     gradient"""
