@@ -1092,6 +1092,23 @@ def test_gemm_module_checks():
         linalg.gemm_(False, False, 2, 2, 3, a, 3, b.astype(np.float32), 2, 0.0, c, 2)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_backward_of_a_gradient_with_gaps_between_rows(ck, dtype):
+    """g a column slice (cat's backward hands each Linear one): gemm reads it in place, the
+    bias sums it; every gradient as the reference's, fresh and into buffers"""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((64, 24)).astype(dtype), rng.standard_normal((40, 24)).astype(dtype)
+    g = rng.standard_normal((64, 100)).astype(dtype)[:, 30:70]
+    want = REF.linear_backward(x, w, g)
+    for ours, theirs in zip(ck.linear_backward(x, w, g), want):
+        _blas_close(ours, theirs)
+    acc = [np.ones(x.shape, dtype), np.ones(w.shape, dtype), np.ones(40, dtype)]
+    for ours, theirs, buf in zip(ck.linear_backward(x, w, g, True, True, True, *acc), want,
+                                 acc):
+        assert ours is buf
+        _blas_close(ours, theirs + dtype(1))
+
+
 def test_linear_backward_without_saved_x_or_w(ck):
     """The op saves x only when the weight needs a gradient, w only when x does."""
     x, w, g = (make("contiguous", np.float32, s) for s in ((9, 6), (5, 6), (9, 5)))

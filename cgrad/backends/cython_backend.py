@@ -1479,7 +1479,7 @@ class CythonKernels(NumpyKernels):
             _linalg.gemm_(not G[1], X[1], out_f, in_f, rows, G[0], G[2], X[0], X[2], beta,
                           gw.reshape(-1), in_f)
         if need_b:
-            g2c = G[0].reshape(rows, out_f) if not G[1] else np.ascontiguousarray(g2)
+            g2c = g2 if _usable(g2, dtype) else np.ascontiguousarray(g2)   # (G[0]: gaps)
             add = acc_b is not None and acc_b.shape == (out_f,) and _writable(acc_b, dtype)
             target = acc_b if add else np.empty(out_f, dtype)
             r = None
