@@ -580,23 +580,31 @@ def test_strided_inputs_take_the_compiled_pass_in_their_layout(ck, monkeypatch, 
     """a strided input or gradient is read in memory order (or copied once) by the compiled
     kernels, never handed to NumPy's several passes; the result keeps the input's layout
     (a channels_last input gives a channels_last result), as the reference's does"""
-    from cgrad.backends import numpy_backend as nb
+    from cgrad.backends import cython_backend as cb, numpy_backend as nb
     if layout == "channels_last":
         x = make("contiguous", dtype, (2, 5, 4, 3)).transpose(0, 3, 1, 2)
         g = make("contiguous", dtype, (2, 5, 4, 3)).transpose(0, 3, 1, 2)
     else:
         x = make(layout, dtype, (6, 5))
         g = make_g("mean_of_rows" if layout == "strided" else layout, dtype, x.shape)
-    forward, backward = ("relu", "gelu", "sigmoid"), ("relu_backward", "gelu_backward",
-                                                       "silu_backward")
+    forward = ("relu", "gelu", "sigmoid")
+    backward = ("relu_backward", "gelu_backward", "hardswish_backward")
     want = [getattr(REF, name)(x) for name in forward]
     want += [getattr(REF, name)(x, g) for name in backward]
-    for name in forward + backward:
+    for name in forward:
         monkeypatch.setattr(nb.NumpyKernels, name, None)        # a call would raise
+    kernels, calls = cb._ew_for[np.dtype(dtype)], []
+    for name in ("unary_", "unary_backward_"):      # (the backwards hold NumPy's at import)
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, real=real, **k: (calls.append(1),
+                                                                     real(*a, **k))[1])
     got = [getattr(ck, name)(x) for name in forward]
-    got += [getattr(ck, name)(x, g) for name in backward]
+    for name in backward:
+        before = len(calls)
+        got.append(getattr(ck, name)(x, g))
+        assert len(calls) > before, name            # the compiled pass ran
     for name, ours, theirs in zip(forward + backward, got, want):
-        assert_same(ours, theirs, name.startswith("relu"))
+        assert_same(ours, theirs, name.startswith(("relu", "hardswish")))
         if layout != "strided":       # (NumPy's order for a strided s and a broadcast g varies)
             assert ours.strides == theirs.strides, (name, ours.strides, theirs.strides)
 
@@ -2756,13 +2764,26 @@ def test_lstm_cell_forward_and_backward(ck, dtype, layout, rows, hidden):
     sigmoid and tanh against NumPy's), every output and gradient"""
     gates, c, dh, dc = _lstm_step_arrays(layout, dtype, rows, hidden)
     want = REF.lstm_cell(gates.copy(), c)
-    got = ck.lstm_cell(gates.copy() if gates.flags.writeable else gates, c)
-    for ours, theirs in zip(got, want):
+    again = _lstm_step_arrays(layout, dtype, rows, hidden)[0]     # (lstm_cell may write it)
+    for ours, theirs in zip(ck.lstm_cell(again, c), want):
         assert_same(ours, theirs, exact=False)
-    act, _, tanh_c, _ = want
+    act, tanh_c = (_in_layout(a, layout) for a in (want[0], want[2]))
     for ours, theirs in zip(ck.lstm_cell_backward(act, c, tanh_c, dh, dc),
                             REF.lstm_cell_backward(act, c, tanh_c, dh, dc)):
         assert_same(ours, theirs, exact=False)
+
+
+def _in_layout(a, layout):
+    """a's values in a fresh array of layout (as make lays it out)"""
+    if layout in ("contiguous", "empty"):
+        return a.copy()
+    if layout == "readonly":
+        out = a.copy()
+        out.flags.writeable = False
+        return out
+    out = make(layout, a.dtype, a.shape)
+    out[...] = a
+    return out
 
 
 def test_lstm_cell_kernel_uses_its_own_pass_and_keeps_a_readonly_gates(ck, monkeypatch):

@@ -238,6 +238,39 @@ def test_rnn_forward_gradients_and_vmap_match(backend, name):
         _close(mapped[i], t(torch.tensor(xs[i].numpy()))[0])
 
 
+@pytest.mark.parametrize("nonlinearity", ["relu", "tanh"])
+def test_rnn_nan_gradients_match_torch(backend, nonlinearity):
+    """a NaN in the sequence: relu's backward passes its gradient on (PyTorch's
+    threshold_backward), tanh's gives NaN, as PyTorch's; every gradient compared"""
+    c, t = _twin(*_pair("RNN", 3, 4, nonlinearity=nonlinearity), np.float64)
+    t_x = _randn(5, 2, 3, dtype=np.float64, seed=0).detach()
+    t_x[2, 1, 0] = math.nan
+    t_x.requires_grad_()
+    c_x = _cg(t_x)
+    t_out, c_out = t(t_x)[0], c(c_x)[0]
+    t_out.sum().backward()
+    c_out.sum().backward()
+    _close(c_out, t_out)
+    _close(c_x.grad, t_x.grad)
+    for (name, cp), (_, tp) in zip(c.named_parameters(), t.named_parameters()):
+        _close(cp.grad, tp.grad)
+
+
+@pytest.mark.parametrize("name, which", [("LSTM", "c")] + [
+    (name, which) for name in ("LSTM", "GRU", "RNN") for which in ("h", "weight_hh")])
+def test_rnn_mixed_dtypes_raise(backend, name, which):
+    """a float64 state or recurrent weight with a float32 layer: an error, as PyTorch's
+    (its products'), never a result cast back to float32"""
+    m = getattr(nn, name)(3, 4)
+    h = cgrad.zeros(1, 2, 4, dtype=cgrad.float64 if which == "h" else cgrad.float32)
+    c = cgrad.zeros(1, 2, 4, dtype=cgrad.float64 if which == "c" else cgrad.float32)
+    if which == "weight_hh":
+        with cgrad.no_grad():
+            m.weight_hh_l0 = nn.Parameter(m.weight_hh_l0.double())
+    with pytest.raises(RuntimeError, match="must have the same dtype"):
+        m(cgrad.randn(5, 2, 3), (h, c) if name == "LSTM" else h)
+
+
 @pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
 def test_rnn_weight_changed_in_place_after_forward_raises(backend, name):
     """W_hh, saved by the steps, changed before backward: PyTorch's error, not a wrong

@@ -277,7 +277,7 @@ def test_products_same_bits_for_one_and_two_threads(backend, a_shape, b_shape):
 @pytest.mark.parametrize("ta, tb, m, n, k, batch, ldc", [
     (False, True, 64, 320, 256, 64, 320),    # a Conv1d's weight gradient: 8 runs of 8
     (False, False, 48, 40, 700, 13, 40),     # runs of 1 and 2 images
-    (True, False, 30, 50, 900, 5, 64),       # fewer images than runs; c rows of 64
+    (True, False, 30, 50, 1200, 5, 64),      # fewer images than runs; c rows of 64
     (False, False, 20, 20, 20, 3, 20),       # too small to cut: one chain
 ])
 def test_summed_batch_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch, ldc,

@@ -1,9 +1,10 @@
 """The Cython backend: compiled kernels where they pay, the NumPy reference elsewhere.
 
 Each override takes the layouts its kernel handles (C-contiguous, aligned, native float32 or
-float64, one dtype, the broadcast patterns below) and hands anything else (strided views,
-mixed dtypes, integers, other broadcasts) to the NumPy implementation it inherits, so every
-input gets the right answer. Inputs below a size threshold also go to NumPy, where its
+float64, one dtype, the broadcast patterns below; the unary kernels any layout, read in memory
+order or copied once; the matrix products rows and batches some elements apart) and hands
+anything else (other strided views, mixed dtypes, integers, other broadcasts) to the NumPy
+implementation it inherits, so every input gets the right answer. Inputs below a size threshold also go to NumPy, where its
 AVX-512 ufuncs and lower per-call cost win: `min_size` (unary, BLAS), `min_size_fused`
 (unary ops NumPy takes in several passes), `min_size_binary`, `min_size_reduce`; the fused
 row kernels run up to `exp_limit`. Each is a crossover measured on one thread, noted where it
@@ -136,13 +137,23 @@ def _in_memory_order(a, dtype):
             b = a.transpose(axes)
             if _usable(b, dtype):
                 return b, axes
-        a = a.copy(order="C" if 0 in a.strides else "K")
+        broadcast = any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides))
+        a = a.copy(order="C" if broadcast else "K")
     raise AssertionError("a K-order copy is dense")
 
 
 def _restored(b, axes):
     """b's axes back in the order _in_memory_order took them from"""
     return b if axes is None else b.transpose(np.argsort(axes))
+
+
+def _in_order(x, passes):
+    """passes(x_flat, out_flat) run over x in memory order into a fresh array, returned in
+    x's layout (see _in_memory_order)"""
+    x, axes = _in_memory_order(x, x.dtype)
+    out = np.empty(x.shape, x.dtype)
+    passes(x.reshape(-1), out.reshape(-1))
+    return _restored(out, axes)
 
 
 def _dense(a, dtype):
@@ -646,10 +657,8 @@ class CythonKernels(NumpyKernels):
         for sizes below op's threshold and dtypes the kernels do not take."""
         if (type(x) is _ndarray and x.size >= self._least(op, _FUSED_FORWARD)
                 and _float(x.dtype)):
-            x, axes = _in_memory_order(x, x.dtype)
-            out = np.empty(x.shape, x.dtype)
-            _ew_for[x.dtype].unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
-            return _restored(out, axes)
+            kernels = _ew_for[x.dtype]
+            return _in_order(x, lambda xf, of: kernels.unary_(op, xf, of, p0, p1, flags))
         return None
 
     # NumPy's float32 exp and log are glibc's scalar functions where NumPy has no AVX-512 loop
@@ -682,13 +691,13 @@ class CythonKernels(NumpyKernels):
             if out is not None:
                 return out
         if type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype):
-            x, axes = _in_memory_order(x, x.dtype)
-            out = np.empty(x.shape, x.dtype)
-            xf, of = x.reshape(-1), out.reshape(-1)
-            _ew_for[x.dtype].unary_(_ew.NEG_ABS, xf, of)
-            np.exp(of, out=of)
-            _ew_for[x.dtype].unary_(_ew.SIGMOID_FROM_EXP, xf, of, aux=of)
-            return _restored(out, axes)
+            kernels = _ew_for[x.dtype]
+
+            def passes(xf, of):
+                kernels.unary_(_ew.NEG_ABS, xf, of)
+                np.exp(of, out=of)
+                kernels.unary_(_ew.SIGMOID_FROM_EXP, xf, of, aux=of)
+            return _in_order(x, passes)
         return super().sigmoid(x)
 
     sigmoid_backward = _unary_backward_method(_ew.SIGMOID, NumpyKernels.sigmoid_backward)
@@ -725,12 +734,13 @@ class CythonKernels(NumpyKernels):
         elif type(x) is _ndarray and x.dtype == _F32:
             out = self._unary(_ew.GELU_TANH, x)          # one pass, with the kernels' tanh
         elif type(x) is _ndarray and x.size >= self.min_size_fused and _float(x.dtype):
-            x, axes = _in_memory_order(x, x.dtype)
-            out = self._unary(_ew.GELU_TANH_INNER, x)    # k * (x + c x^3)
-            of = out.reshape(-1)
-            np.tanh(of, out=of)                          # NumPy's SIMD tanh
-            _ew_for[x.dtype].unary_(_ew.GELU_TANH_OUTER, x.reshape(-1), of, aux=of)
-            return _restored(out, axes)
+            kernels = _ew_for[x.dtype]
+
+            def passes(xf, of):
+                kernels.unary_(_ew.GELU_TANH_INNER, xf, of)     # k * (x + c x^3)
+                np.tanh(of, out=of)                              # NumPy's SIMD tanh
+                kernels.unary_(_ew.GELU_TANH_OUTER, xf, of, aux=of)
+            return _in_order(x, passes)
         else:
             out = None
         return out if out is not None else super().gelu(x, approximate)
@@ -931,7 +941,8 @@ class CythonKernels(NumpyKernels):
             out = _small.binary(_small.MUL, x, x)        # small: NumPy's x * x in one call
             if out is not None:
                 return out
-        if x.size >= self.min_size and _small_int(c, 0):
+        least = self.min_size if c == 2 else self.min_size_fused   # (x * x: one NumPy ufunc)
+        if x.size >= least and _small_int(c, 0):
             out = self._unary(_ew.POW_INT, x, float(c))
             if out is not None:
                 return out
@@ -942,7 +953,8 @@ class CythonKernels(NumpyKernels):
             d = _small.mul_scaled(g, x, 2.0)          # x ** 2: NumPy's g * (x * 2) in one call
             if d is not None:
                 return d
-        if type(x) is not _ndarray or x.size < self.min_size:      # small: NumPy at once
+        if type(x) is not _ndarray or x.size < (self.min_size if c == 2    # small: NumPy's
+                                                 else self.min_size_fused):
             return NumpyKernels.pow_scalar_backward(self, x, c, g, acc)
 
         def fallback():

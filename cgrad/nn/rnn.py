@@ -324,7 +324,11 @@ def _run_direction(mode, input, state, weights, reverse, batch_sizes=None):
     if batch_sizes is not None:
         run = _run_packed_reverse if reverse else _run_packed
         return run(mode, x_w.split(batch_sizes), batch_sizes, state, (w_hh, b_hh, w_hr))
-    if w_hr is None and x_w.dtype in (_dtype.float32, _dtype.float64):
+    dtype = x_w.dtype
+    # every state and weight of x_w's dtype (a mixed one: the composed steps, whose products
+    # raise PyTorch's error)
+    if (w_hr is None and dtype in (_dtype.float32, _dtype.float64) and all(
+            t is None or t.dtype == dtype for t in (*state, w_hh, b_hh))):
         steps = x_w.shape[0]
         out = Recurrence.apply(x_w, *state, *((None,) if mode != "LSTM" else ()), w_hh, b_hh,
                                mode, reverse)

@@ -1,22 +1,14 @@
 """One layer-direction of RNN, LSTM or GRU over a whole sequence as one op (as PyTorch's float32
-LSTM is one oneDNN node): the steps' arithmetic is PyTorch's CPU cells' (aten RNN.cpp) term
-for term, as the composed steps in nn/rnn.py write it, but without an autograd node per
-sigmoid, chunk and product. At 32 x 128 a step's composition cost ~0.2 ms of Python, more
-than its arithmetic."""
+LSTM is one oneDNN node): the steps' formulas are PyTorch's CPU cells' (aten RNN.cpp), in the
+order the composed steps in nn/rnn.py take them, but without an autograd node per sigmoid,
+chunk and product. At 32 x 128 a step's composition cost ~0.2 ms of Python, more than its
+arithmetic. (The float32 LSTM's gates take the kernels' sigmoid and tanh at every size, where
+the composed steps take NumPy's below the kernels' thresholds: the two may differ in the last
+bit.)"""
 import numpy as np
 
 from .. import backends as B
 from ..autograd.function import Op
-
-
-def _sigmoid_grad(g, y):
-    """g y (1 - y): sigmoid's backward from its output"""
-    return g * (y * (1 - y))
-
-
-def _tanh_grad(g, y):
-    """g (1 - y^2): tanh's backward from its output"""
-    return g * (1 - y * y)
 
 
 class Recurrence(Op):
@@ -83,6 +75,7 @@ class Recurrence(Op):
     @staticmethod
     def backward(ctx, g):
         x_w, h0, c0, w_hh, b_hh = ctx.saved_tensors
+        k = B.kernels
         mode, hidden = ctx.mode, h0.shape[1]
         steps = x_w.shape[0]
         need_x, need_h0, need_c0, need_w, need_b = ctx.needs_input_grad[:5]
@@ -93,32 +86,30 @@ class Recurrence(Op):
         if mode == "LSTM":
             dc = np.array(g[steps], h0.dtype)
             for t in times:
-                d_x[t], dc = B.kernels.lstm_cell_backward(ctx.acts[t], ctx.c_before[t],
-                                                          ctx.tanh_c[t], dh + g[t], dc)
-                dh = B.kernels.matmul(d_x[t], w_hh)
+                d_x[t], dc = k.lstm_cell_backward(ctx.acts[t], ctx.c_before[t], ctx.tanh_c[t],
+                                                  dh + g[t], dc)
+                dh = k.matmul(d_x[t], w_hh)
         elif mode == "GRU":
             for t in times:
                 dh_t = dh + g[t]
                 rz, n = ctx.rz[t], ctx.n[t]
                 r, z = rz[:, :hidden], rz[:, hidden:]
-                d_pre_n = _tanh_grad(dh_t - dh_t * z, n)
+                d_pre_n = k.tanh_backward(n, dh_t - dh_t * z)
                 Dx, Dh = d_x[t], d_h[t]
-                Dx[:, :hidden] = Dh[:, :hidden] = _sigmoid_grad(d_pre_n * ctx.h_n[t], r)
-                Dx[:, hidden:2 * hidden] = Dh[:, hidden:2 * hidden] = _sigmoid_grad(
-                    dh_t * (ctx.h_before[t] - n), z)
+                Dx[:, :hidden] = Dh[:, :hidden] = k.sigmoid_backward(r, d_pre_n * ctx.h_n[t])
+                Dx[:, hidden:2 * hidden] = Dh[:, hidden:2 * hidden] = k.sigmoid_backward(
+                    z, dh_t * (ctx.h_before[t] - n))
                 Dx[:, 2 * hidden:] = d_pre_n
                 Dh[:, 2 * hidden:] = d_pre_n * r
-                dh = dh_t * z + B.kernels.matmul(Dh, w_hh)
+                dh = dh_t * z + k.matmul(Dh, w_hh)
         else:
             for t in times:
                 dh_t = dh + g[t]
                 h = ctx.hs[t]
-                d_x[t] = (np.where(h > 0, dh_t, 0) if mode == "RNN_RELU"
-                          else _tanh_grad(dh_t, h))
-                dh = B.kernels.matmul(d_x[t], w_hh)
+                d_x[t] = (k.relu_backward if mode == "RNN_RELU" else k.tanh_backward)(h, dh_t)
+                dh = k.matmul(d_x[t], w_hh)
         rows = d_h.reshape(-1, d_h.shape[-1])
-        d_w = (B.kernels.matmul(rows.T, ctx.h_before.reshape(-1, hidden)) if need_w
-               else None)
+        d_w = k.matmul(rows.T, ctx.h_before.reshape(-1, hidden)) if need_w else None
         d_b = np.add.reduce(rows, axis=0) if need_b and b_hh is not None else None
         return (d_x if need_x else None, dh if need_h0 else None,
                 dc if need_c0 and mode == "LSTM" else None, d_w, d_b, None, None)

@@ -208,7 +208,7 @@ cdef void _gemm_summed(bint ta, bint tb, int m, int n, int k, const floating* a,
     m x n of scratch, then added into c in order; the runs in parallel. (In one chain, as
     before, the 64 products of a Conv1d's weight gradient kept one core of two busy.)"""
     cdef int p, r, j
-    if threads > 1:
+    if _share and threads > 1:          # (not while the BLAS runs threads of its own)
         for p in prange(parts, schedule="static", num_threads=threads):
             _gemm_run(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, beta, c, ldc, batch, parts,
                       scratch, p)
