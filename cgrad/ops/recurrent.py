@@ -33,10 +33,11 @@ class Recurrence(Op):
         h = h0
 
         def h_w(h):                             # W_hh h + b_hh, as F.linear rounds it
-            out = k.matmul(h, w_t)
+            product = k.matmul(h, w_t)
             if b_hh is not None:
-                out += b_hh
-            return out
+                product += b_hh
+            return product
+
         if mode == "LSTM":
             # by time: sigmoid i, f, o and tanh g; the step's c; tanh of its new c
             ctx.acts, ctx.c_before, ctx.tanh_c = [None] * steps, [None] * steps, [None] * steps
