@@ -2742,8 +2742,8 @@ def test_small_paths_hypothesis(shapes, dtype, op, layout, seed):
 
 
 # ---- an LSTM step's gates -----------------------------------------------------------------------
-LSTM_LAYOUTS = ["contiguous", "transposed", "strided", "negative", "empty", "unaligned",
-                "readonly"]
+LSTM_LAYOUTS = ["contiguous", "transposed", "strided", "negative", "broadcast", "empty",
+                "unaligned", "readonly"]
 
 
 def _lstm_step_arrays(layout, dtype, rows, hidden):
@@ -2774,8 +2774,9 @@ def test_lstm_cell_forward_and_backward(ck, dtype, layout, rows, hidden):
 
 
 def _in_layout(a, layout):
-    """a's values in a fresh array of layout (as make lays it out)"""
-    if layout in ("contiguous", "empty"):
+    """a's values in a fresh array of layout (as make lays it out; a broadcast cannot hold
+    them: contiguous)"""
+    if layout in ("contiguous", "empty", "broadcast"):
         return a.copy()
     if layout == "readonly":
         out = a.copy()

@@ -4,11 +4,11 @@ Each override takes the layouts its kernel handles (C-contiguous, aligned, nativ
 float64, one dtype, the broadcast patterns below; the unary kernels any layout, read in memory
 order or copied once; the matrix products rows and batches some elements apart) and hands
 anything else (other strided views, mixed dtypes, integers, other broadcasts) to the NumPy
-implementation it inherits, so every input gets the right answer. Inputs below a size threshold also go to NumPy, where its
-AVX-512 ufuncs and lower per-call cost win: `min_size` (unary, BLAS), `min_size_fused`
-(unary ops NumPy takes in several passes), `min_size_binary`, `min_size_reduce`; the fused
-row kernels run up to `exp_limit`. Each is a crossover measured on one thread, noted where it
-is set; tests set them so that every size is compiled.
+implementation it inherits, so every input gets the right answer. Inputs below a size
+threshold also go to NumPy, where its AVX-512 ufuncs and lower per-call cost win: `min_size`
+(unary, BLAS), `min_size_fused` (unary ops NumPy takes in several passes), `min_size_binary`,
+`min_size_reduce`; the fused row kernels run up to `exp_limit`. Each is a crossover measured
+on one thread, noted where it is set; tests set them so that every size is compiled.
 
 Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
 ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
