@@ -38,28 +38,29 @@ class Recurrence(Op):
                 product += b_hh
             return product
 
+        # by time, what backward reads of each step: fresh arrays the caller cannot reach
+        # (but c0, saved and so version-checked)
+        ctx.steps = [None] * steps
         if mode == "LSTM":
-            # by time: sigmoid i, f, o and tanh g; the step's c; tanh of its new c
-            ctx.acts, ctx.c_before, ctx.tanh_c = [None] * steps, [None] * steps, [None] * steps
             c = c0
             for t in times:
-                h_before[t], ctx.c_before[t] = h, c
+                h_before[t] = h
                 gates = h_w(h)
                 gates += x_w[t]
-                ctx.acts[t], c, ctx.tanh_c[t], h = k.lstm_cell(gates, c)
+                act, c_new, tanh_c, h = k.lstm_cell(gates, c)
+                ctx.steps[t] = act, c, tanh_c           # sigmoid i, f, o, tanh g; c; tanh c'
+                c = c_new
                 out[t] = h
             out[steps] = c
         elif mode == "GRU":
-            ctx.rz = np.empty((steps, batch, 2 * hidden), x_w.dtype)
-            ctx.n = np.empty_like(h_before)
-            ctx.h_n = np.empty_like(h_before)                 # W_hn h + b_hn
             for t in times:
                 h_before[t] = h
                 hw = h_w(h)
-                ctx.h_n[t] = hw[:, 2 * hidden:]
-                rz = ctx.rz[t] = k.sigmoid(hw[:, :2 * hidden] + x_w[t, :, :2 * hidden])
+                h_n = np.ascontiguousarray(hw[:, 2 * hidden:])          # W_hn h + b_hn
+                rz = k.sigmoid(hw[:, :2 * hidden] + x_w[t, :, :2 * hidden])
                 r, z = rz[:, :hidden], rz[:, hidden:]
-                n = ctx.n[t] = k.tanh(x_w[t, :, 2 * hidden:] + ctx.h_n[t] * r)
+                n = k.tanh(x_w[t, :, 2 * hidden:] + h_n * r)
+                ctx.steps[t] = rz, n, h_n
                 h = out[t] = (h - n) * z + n
         else:
             act = k.relu if mode == "RNN_RELU" else k.tanh
@@ -67,9 +68,9 @@ class Recurrence(Op):
                 h_before[t] = h
                 pre = h_w(h)
                 pre += x_w[t]
-                h = out[t] = act(pre)
-            ctx.hs = out                        # (not aliased by the caller: a fresh copy)
-            out = out.copy()
+                h = act(pre)
+                ctx.steps[t] = (h,)
+                out[t] = h
         ctx.h_before = h_before
         return out
 
@@ -87,17 +88,16 @@ class Recurrence(Op):
         if mode == "LSTM":
             dc = np.array(g[steps], h0.dtype)
             for t in times:
-                d_x[t], dc = k.lstm_cell_backward(ctx.acts[t], ctx.c_before[t], ctx.tanh_c[t],
-                                                  dh + g[t], dc)
+                d_x[t], dc = k.lstm_cell_backward(*ctx.steps[t], dh + g[t], dc)
                 dh = k.matmul(d_x[t], w_hh)
         elif mode == "GRU":
             for t in times:
                 dh_t = dh + g[t]
-                rz, n = ctx.rz[t], ctx.n[t]
+                rz, n, h_n = ctx.steps[t]
                 r, z = rz[:, :hidden], rz[:, hidden:]
                 d_pre_n = k.tanh_backward(n, dh_t - dh_t * z)
                 Dx, Dh = d_x[t], d_h[t]
-                Dx[:, :hidden] = Dh[:, :hidden] = k.sigmoid_backward(r, d_pre_n * ctx.h_n[t])
+                Dx[:, :hidden] = Dh[:, :hidden] = k.sigmoid_backward(r, d_pre_n * h_n)
                 Dx[:, hidden:2 * hidden] = Dh[:, hidden:2 * hidden] = k.sigmoid_backward(
                     z, dh_t * (ctx.h_before[t] - n))
                 Dx[:, 2 * hidden:] = d_pre_n
@@ -106,7 +106,7 @@ class Recurrence(Op):
         else:
             for t in times:
                 dh_t = dh + g[t]
-                h = ctx.hs[t]
+                h, = ctx.steps[t]
                 d_x[t] = (k.relu_backward if mode == "RNN_RELU" else k.tanh_backward)(h, dh_t)
                 dh = k.matmul(d_x[t], w_hh)
         rows = d_h.reshape(-1, d_h.shape[-1])
