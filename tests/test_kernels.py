@@ -137,6 +137,7 @@ COMPILED = {
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
+    "conv", "conv_backward",
     "lstm_cell", "lstm_cell_backward", "resize_linear", "resize_linear_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
@@ -3214,3 +3215,123 @@ def test_lerp_special_values_and_ends(ck):
     bn = pytest.importorskip("cgrad._C.binary")
     with pytest.raises(ValueError, match="18, 17 and 18 elements"):
         bn.lerp_(x, end[:17], 0.5, np.empty(18, np.float32))
+
+
+# ---- convolutions: an image at a time ---------------------------------------------------------
+# (kernel, stride, pad as (before, after) pairs, dilation, groups, channels, outputs, spatial)
+CONV_GEOMETRIES = {
+    "3x3-pad1": ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1, 3, 4, (7, 6)),
+    "1x1-direct": ((1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1, 5, 3, (4, 5)),
+    "strided-dilated-uneven": ((3, 2), (2, 3), ((2, 0), (1, 3)), (2, 1), 1, 2, 3, (9, 8)),
+    "grouped": ((2, 3), (1, 1), ((1, 1), (0, 2)), (1, 1), 2, 4, 6, (5, 6)),
+    "depthwise-1d": ((1, 5), (1, 1), ((0, 0), (2, 2)), (1, 1), 3, 3, 3, (1, 11)),
+    "windows-in-padding": ((2, 2), (3, 3), ((4, 4), (4, 4)), (1, 1), 1, 2, 2, (3, 3)),
+}
+
+
+def _conv_inputs(layout, dtype, geometry):
+    kernel, stride, pad, dilation, groups, c, o, spatial = CONV_GEOMETRIES[geometry]
+    x = make(layout, dtype, (3, c) + spatial)
+    w = make("contiguous", dtype, (o, c // groups) + kernel, np.random.default_rng(1))
+    b = make("contiguous", dtype, (o,), np.random.default_rng(2))
+    return x, w, b, (stride, pad, dilation, groups)
+
+
+@pytest.mark.parametrize("geometry", list(CONV_GEOMETRIES))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv(ck, layout, dtype, geometry):
+    """the convolution, with and without a bias, against the reference (im2col and a
+    product per group) on every layout of the input: windows that overrun the image read
+    its padding as zeros"""
+    x, w, b, args = _conv_inputs(layout, dtype, geometry)
+    for bias in (b, None):
+        got = ck.conv(x, w, bias, *args)
+        assert got.flags.c_contiguous
+        assert_same(got, REF.conv(x, w, bias, *args), exact=False)
+
+
+@pytest.mark.parametrize("geometry", list(CONV_GEOMETRIES))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv_backward(ck, layout, dtype, geometry):
+    """the input's, weight's and bias's gradients against the reference, g of every layout
+    (and x of the same), each alone or all together"""
+    x, w, _, args = _conv_inputs(layout, dtype, geometry)
+    g = make(layout, dtype, REF.conv(x, w, None, *args).shape, np.random.default_rng(3))
+    want = REF.conv_backward(x, w, g, *args)
+    for needs in [(True, True, True), (True, False, False), (False, True, False),
+                  (False, False, True)]:
+        got = ck.conv_backward(x, w, g, *args, *needs)
+        for a, e, need in zip(got, want, needs):
+            if need:
+                assert_same(a, e, exact=False)
+            else:
+                assert a is None
+
+
+def test_conv_falls_back_for_other_inputs(ck):
+    """3-d windows, integer images, mixed dtypes and a non-array take the reference's path,
+    with its values"""
+    rng = np.random.default_rng(4)
+    x3, w3 = rng.standard_normal((2, 2, 4, 4, 4)), rng.standard_normal((3, 2, 2, 2, 2))
+    xi, wi = np.arange(2 * 2 * 16).reshape(2, 2, 4, 4), np.arange(3 * 2 * 4).reshape(3, 2, 2, 2)
+    xf, wd = rng.standard_normal((2, 2, 4, 4)).astype(np.float32), rng.standard_normal(
+        (3, 2, 2, 2))
+    for x, w, k in [(x3, w3, 3), (xi, wi, 2), (xf, wd, 2)]:
+        args = ((1,) * k, ((0, 0),) * k, (1,) * k, 1)
+        assert_same(ck.conv(x, w, None, *args), REF.conv(x, w, None, *args))
+        g = np.ones(REF.conv(x, w, None, *args).shape, x.dtype)
+        for a, e in zip(ck.conv_backward(x, w, g, *args), REF.conv_backward(x, w, g, *args)):
+            assert_same(a, e)
+
+
+def test_conv_kernels_check_their_arguments():
+    """the compiled kernels name the shapes, groups and steps that do not fit, and take no
+    mixed dtypes (the backend sends those to the reference)"""
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    x, w = np.zeros((2, 4, 5, 5), np.float32), np.zeros((6, 4 * 9), np.float32)
+    out, bias = np.zeros((2, 6, 5, 5), np.float32), np.zeros(6, np.float32)
+    linalg.conv2d_(x, w, bias, out, 3, 3, 1, 1, 1, 1, 1, 1, 1)
+    linalg.conv2d_backward_(x, w, out, np.zeros_like(x), np.zeros_like(w), 0.0, 3, 3, 1, 1, 1,
+                            1, 1, 1, 1)
+    bad = [((x, w, bias, np.zeros((2, 5, 5, 5), np.float32), 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            r"cannot give an output of shape \(2, 5, 5, 5\)"),
+           ((x, w, np.zeros(5, np.float32), out, 3, 3, 1, 1, 1, 1, 1, 1, 1), "bias of 5"),
+           ((x, w, bias, out, 3, 3, 1, 1, 1, 1, 1, 1, 3), "into 3 groups"),
+           ((x, w, bias, out, 3, 3, 1, 1, 1, 1, 0, 1, 1), "must be positive"),
+           ((x, w, bias, out, 3, 3, -1, 1, 1, 1, 1, 1, 1), "not negative"),
+           ((x, w, bias, out, 3, 2, 1, 1, 1, 1, 1, 1, 1), r"weight \(6, 36\)")]
+    for call, message in bad:
+        with pytest.raises(ValueError, match=message):
+            linalg.conv2d_(*call)
+    with pytest.raises(ValueError, match=r"input's gradient has shape \(2, 4, 5, 4\)"):
+        linalg.conv2d_backward_(x, w, out, np.zeros((2, 4, 5, 4), np.float32), None, 0.0, 3,
+                                3, 1, 1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"weight's gradient has shape \(6, 35\)"):
+        linalg.conv2d_backward_(x, w, out, None, np.zeros((6, 35), np.float32), 0.0, 3, 3, 1,
+                                1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="Buffer dtype mismatch"):
+        linalg.conv2d_(x, w.astype(np.float64), None, out, 3, 3, 1, 1, 1, 1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_backward_adds_into_the_weight_gradient(dtype):
+    """beta = 1 adds the weight's gradient onto what gw holds; beta = 0 overwrites even a
+    NaN"""
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 3, 6, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    g = rng.standard_normal((5, 4, 6, 6)).astype(dtype)
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    want = REF.conv_backward(x, w, g, *args, False, True, False)[1].reshape(4, 27)
+    start = rng.standard_normal((4, 27)).astype(dtype)
+    for beta, before, expected in [(1.0, start, want + start),
+                                   (0.0, np.full((4, 27), np.nan, dtype), want)]:
+        gw = before.copy()
+        linalg.conv2d_backward_(x, w.reshape(4, 27), g, None, gw, beta, 3, 3, 1, 1, 1, 1, 1, 1,
+                                1)
+        assert_same(gw, expected, exact=False)

@@ -435,3 +435,31 @@ def test_long_dots_same_bits_for_one_and_two_threads(backend, a_shape, b_shape):
     cgrad.set_num_threads(1)
     assert results[0] == results[1]
     assert results[0][0] == pytest.approx(float(a.reshape(-1) @ b.reshape(-1)), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, pad, groups", [
+    ((8, 16, 32, 32), (16, 16, 3, 3), 1, 1),      # images shared among the threads
+    ((1, 32, 64, 64), (64, 32, 3, 3), 1, 1),      # one image: its products cut
+    ((3, 8, 40, 40), (12, 4, 1, 1), 0, 2),        # fewer images than runs, 1x1 groups
+])
+def test_conv_same_bits_for_one_and_two_threads(x_shape, w_shape, pad, groups, dtype):
+    """the convolution and its gradients at 1 and 2 threads: the same bits (the images'
+    weight gradients summed in fixed runs), and near the reference's values"""
+    from cgrad.backends import CythonKernels, NumpyKernels
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    rng = np.random.default_rng(6)
+    x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
+    args = ((1, 1), ((pad, pad), (pad, pad)), (1, 1), groups)
+    g = rng.standard_normal(NumpyKernels().conv(x, w, None, *args).shape).astype(dtype)
+    outs = []
+    for n in (1, 2):
+        cgrad.set_num_threads(n)
+        k = CythonKernels()
+        outs.append([k.conv(x, w, None, *args), *k.conv_backward(x, w, g, *args)])
+    want = [NumpyKernels().conv(x, w, None, *args), *NumpyKernels().conv_backward(x, w, g,
+                                                                                  *args)]
+    for one, two, ref in zip(*outs, want):
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-3 * np.abs(ref).max())

@@ -25,7 +25,8 @@ import numpy as np
 
 from .. import _threads
 from .cpu import cpu_has_avx2, cpu_has_avx512
-from .numpy_backend import HARDSIGMOID_SLOPE, NumpyKernels, _into, check_linear_backward
+from .numpy_backend import (HARDSIGMOID_SLOPE, NumpyKernels, _into, check_linear_backward,
+                            conv_output_size)
 
 
 class _OnFirstUse:
@@ -401,6 +402,48 @@ class CythonKernels(NumpyKernels):
         out = np.empty(idx.shape, x.dtype)
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
+
+    def _conv_arrays(self, x, w, b, stride, pad):
+        """(x, w as rows, b) made readable by the 2-D (or 1-D, as a height of 1) convolution
+        kernels, or None where they do not apply: other dims, dtypes, asymmetric padding"""
+        if not (type(x) is _ndarray and type(w) is _ndarray and x.ndim == 4 and w.ndim == 4
+                and _float(x.dtype) and w.dtype == x.dtype
+                and (b is None or (type(b) is _ndarray and b.dtype == x.dtype))):
+            return None
+        if max(stride + (pad[0][0], pad[1][0])) >= 2**31:
+            return None
+        return (_dense(x, x.dtype), _dense(w, x.dtype).reshape(w.shape[0], -1),
+                None if b is None else _dense(b, x.dtype))
+
+    def conv(self, x, w, b, stride, pad, dilation, groups):
+        """one image at a time: its windows (im2col) into a buffer that stays in cache, a
+        product per group straight into the output onto the bias; images in parallel"""
+        arrays = self._conv_arrays(x, w, b, stride, pad)
+        if arrays is None:
+            return super().conv(x, w, b, stride, pad, dilation, groups)
+        kernel = w.shape[2:]
+        out = np.empty((x.shape[0], w.shape[0], *[
+            conv_output_size(s, k, d, p, st)
+            for s, k, d, p, st in zip(x.shape[2:], kernel, dilation, pad, stride)]), x.dtype)
+        _linalg.conv2d_(*arrays, out, *kernel, pad[0][0], pad[1][0], *dilation, *stride,
+                        groups)
+        return out
+
+    def conv_backward(self, x, w, g, stride, pad, dilation, groups, need_x=True, need_w=True,
+                      need_b=True):
+        """one image at a time (its windows taken again), the weight's gradient summed over
+        them in fixed runs, images in parallel"""
+        arrays = self._conv_arrays(x, w, None, stride, pad)
+        if arrays is None or type(g) is not _ndarray or g.dtype != x.dtype:
+            return super().conv_backward(x, w, g, stride, pad, dilation, groups, need_x,
+                                         need_w, need_b)
+        x, w_rows, _ = arrays
+        dx = np.empty(x.shape, x.dtype) if need_x else None
+        dw = np.empty(w_rows.shape, x.dtype) if need_w else None
+        _linalg.conv2d_backward_(x, w_rows, _dense(g, g.dtype), dx, dw, 0.0, *w.shape[2:],
+                                 pad[0][0], pad[1][0], *dilation, *stride, groups)
+        db = self.sum(g, (0, 2, 3)) if need_b else None
+        return dx, None if dw is None else dw.reshape(w.shape), db
 
     def take_windows(self, x, kernel, dilation, stride, out):
         """2-D windows of a float image in one compiled pass over each plane, planes in

@@ -629,7 +629,82 @@ class NumpyKernels:
         """g - exp(y) * sum(g, dim), from the saved output"""
         return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
 
-    # ---- windows (im2col, col2im) -------------------------------------------------------------
+    # ---- windows (im2col, col2im) and convolutions ---------------------------------------------
+    def unfold(self, x, kernel, dilation, pad, stride, pad_value=0):
+        """x (N, C, *S) -> columns (N, C * prod(kernel), L): each window of x (padded with
+        pad_value; pad is a (before, after) pair per spatial dim) as a column, in PyTorch's
+        im2col layout (F.unfold)"""
+        if any(map(any, pad)):
+            x = np.pad(x, ((0, 0), (0, 0)) + tuple(pad), constant_values=pad_value)
+        n, c = x.shape[:2]
+        out = [conv_output_size(s, k, d, (0, 0), st)
+               for s, k, d, st in zip(x.shape[2:], kernel, dilation, stride)]
+        # the windows as (N, C, *kernel, *out): its inner runs are rows of the output
+        # positions, long ones (a (N, *out, C, *kernel) order copied runs of kw)
+        cols = self.take_windows(x, kernel, dilation, stride, out)
+        return cols.reshape(n, c * math.prod(kernel), math.prod(out))
+
+    def fold(self, cols, size, kernel, dilation, pad, stride):
+        """columns (N, C * prod(kernel), L) -> (N, C, *size): each column's values added back
+        at its window's positions, the padding cropped (col2im, F.fold), the adjoint of
+        unfold"""
+        padded = [s + a + b for s, (a, b) in zip(size, pad)]
+        out_size = [conv_output_size(s, k, d, (0, 0), st)
+                    for s, k, d, st in zip(padded, kernel, dilation, stride)]
+        n = cols.shape[0]
+        cols = cols.reshape(n, cols.shape[1] // math.prod(kernel), *kernel, *out_size)
+        out = zeros((n, cols.shape[1], *padded), cols.dtype)
+        if all(st >= d * (k - 1) + 1 for st, k, d in zip(stride, kernel, dilation)):
+            # windows that do not overlap (pooling's): one copy into their view
+            np.copyto(windows_view(out, out_size, kernel, dilation, stride, writeable=True),
+                      cols)
+        else:
+            self.add_windows(out, cols, dilation, stride)
+        return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
+                                                      for s, (a, _) in zip(size, pad))]
+
+    def conv(self, x, w, b, stride, pad, dilation, groups):
+        """the cross-correlation of x (N, C, *S) with w (O, C / groups, *kernel), plus b (O,)
+        where not None; pad a (before, after) pair per spatial dim: x's windows as columns
+        (im2col) and the weight as a matrix per group times them"""
+        n, out_channels, kernel = x.shape[0], w.shape[0], w.shape[2:]
+        size = w.shape[1] * math.prod(kernel)            # (sizes spelled out, not -1: a
+        cols = self.unfold(x, kernel, dilation, pad, stride)   # zero-size array has none)
+        out = [conv_output_size(s, k, d, p, st)
+               for s, k, d, p, st in zip(x.shape[2:], kernel, dilation, pad, stride)]
+        y = self.matmul(w.reshape(groups, out_channels // groups, size),
+                        cols.reshape(n, groups, size, math.prod(out)))
+        y = y.reshape(n, out_channels, *out)
+        if b is not None:
+            y += b.reshape(-1, *(1,) * len(out))
+        return y
+
+    def conv_backward(self, x, w, g, stride, pad, dilation, groups, need_x=True, need_w=True,
+                      need_b=True):
+        """(dx, dw, db) of conv(x, w, b, ...) given g, its output's gradient: dw the sum over
+        the images of g times their windows^T per group, dx the windows' gradient w^T g
+        folded back (col2im), db g summed over all but its channels"""
+        n, out_channels, kernel = x.shape[0], w.shape[0], w.shape[2:]
+        size, length = w.shape[1] * math.prod(kernel), math.prod(g.shape[2:])
+        g4 = g.reshape(n, groups, out_channels // groups, length)
+        dx = dw = db = None
+        if need_w:
+            cols = self.unfold(x, kernel, dilation, pad, stride)
+            cols4 = cols.reshape(n, groups, size, length)
+            # (G, O/G, N L) @ (G, N L, C/G K): every image's product summed by the one gemm
+            dw = self.matmul(g4.transpose(1, 2, 0, 3).reshape(groups, out_channels // groups,
+                                                              n * length),
+                             cols4.transpose(1, 0, 3, 2).reshape(groups, n * length, size))
+            dw = dw.reshape(w.shape)
+        if need_x:
+            w3 = w.reshape(groups, out_channels // groups, size)
+            cols = self.matmul(np.swapaxes(w3, -1, -2), g4)               # (N, G, C/G K, L)
+            dx = self.fold(cols.reshape(n, groups * size, length), x.shape[2:], kernel,
+                           dilation, pad, stride)
+        if need_b:
+            db = _fsum(g, axis=(0, *range(2, g.ndim)))
+        return dx, dw, db
+
     def take_windows(self, x, kernel, dilation, stride, out):
         """x (N, C, *S)'s windows as a new (N, C, *kernel, *out) array: element (n, c, *at, *o)
         is the one kernel position `at` of window `o` reads (im2col)"""
@@ -1295,6 +1370,11 @@ def _channel_sums(rows, groups, spatial):
     that channel (group_norm's layout): a flat array of groups * (K // spatial)"""
     R, K = rows.shape
     return _fsum(rows.reshape(R // groups, groups, K // spatial, spatial), axis=(0, 3)).reshape(-1)
+
+
+def conv_output_size(size, kernel, dilation, pad, stride):
+    """the number of windows along one dim, pad = (before, after)"""
+    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def windows_view(x, out, kernel, dilation, stride, writeable=False):

@@ -968,9 +968,15 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
 
 
 def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
-    """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel): the
-    input's windows as columns (im2col), the weight as a matrix per group times them, which
-    gives (N, O, L) in the output's layout; pad is a (before, after) pair per spatial dim"""
+    """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel), plus bias:
+    one op (pad is a (before, after) pair per spatial dim)"""
+    return NN.Convolution.apply(input, weight, bias, stride, pad, dilation, groups)
+
+
+def _composed_conv(input, weight, bias, stride, pad, dilation, groups):
+    """_conv_nd composed of ops, for its gradients' graphs: the input's windows as columns
+    (im2col), the weight as a matrix per group times them, which gives (N, O, L) in the
+    output's layout"""
     out_channels, group_channels, *kernel = weight.shape
     n = input.shape[0]
     cols = NN.Unfold.apply(input, tuple(kernel), dilation, pad, stride, 0)   # (N, C*K, L)

@@ -15,7 +15,7 @@ from .. import backends as B
 from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
 from .._memory_format import copy_as
-from ..backends.numpy_backend import _fma, windows_view
+from ..backends.numpy_backend import _fma, conv_output_size  # noqa: F401 (functional's)
 from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
@@ -133,11 +133,6 @@ class EmbeddingBag(Op):
         return gw, gpsw, None, None, None, None, None
 
 
-def conv_output_size(size, kernel, dilation, pad, stride):
-    """the number of windows along one dim, pad = (before, after)"""
-    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
-
-
 class Unfold(Op):
     """x (N, C, *S) -> columns (N, C * prod(kernel), L), S of any number of spatial dims: each
     window of the input (padded with pad_value; pad is a (before, after) pair per spatial
@@ -149,15 +144,7 @@ class Unfold(Op):
     def forward(ctx, x, kernel, dilation, pad, stride, pad_value):
         if ctx is not None:                   # (None: called as Fold's backward)
             ctx.args = (x.shape[2:], kernel, dilation, pad, stride)
-        if any(map(any, pad)):
-            x = np.pad(x, ((0, 0), (0, 0)) + tuple(pad), constant_values=pad_value)
-        n, c = x.shape[:2]
-        out = [conv_output_size(s, k, d, (0, 0), st)
-               for s, k, d, st in zip(x.shape[2:], kernel, dilation, stride)]
-        # the windows as (N, C, *kernel, *out): its inner runs are rows of the output
-        # positions, long ones (a (N, *out, C, *kernel) order copied runs of kw)
-        cols = B.kernels.take_windows(x, kernel, dilation, stride, out)
-        return cols.reshape(n, c * math.prod(kernel), math.prod(out))
+        return B.kernels.unfold(x, kernel, dilation, pad, stride, pad_value)
 
     @staticmethod
     def backward(ctx, g):
@@ -178,20 +165,7 @@ class Fold(Op):
     def forward(ctx, cols, size, kernel, dilation, pad, stride):
         if ctx is not None:                   # (None: called as Unfold's backward)
             ctx.args = (kernel, dilation, pad, stride)
-        padded = [s + a + b for s, (a, b) in zip(size, pad)]
-        out_size = [conv_output_size(s, k, d, (0, 0), st)
-                    for s, k, d, st in zip(padded, kernel, dilation, stride)]
-        n = cols.shape[0]
-        cols = cols.reshape(n, cols.shape[1] // math.prod(kernel), *kernel, *out_size)
-        out = zeros((n, cols.shape[1], *padded), cols.dtype)
-        if all(st >= d * (k - 1) + 1 for st, k, d in zip(stride, kernel, dilation)):
-            # windows that do not overlap (pooling's): one copy into their view
-            np.copyto(windows_view(out, out_size, kernel, dilation, stride, writeable=True),
-                      cols)
-        else:
-            B.kernels.add_windows(out, cols, dilation, stride)
-        return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
-                                                      for s, (a, _) in zip(size, pad))]
+        return B.kernels.fold(cols, size, kernel, dilation, pad, stride)
 
     @staticmethod
     def backward(ctx, g):
@@ -200,6 +174,47 @@ class Fold(Op):
     @staticmethod
     def graph_backward(ctx, g):
         return Unfold.apply(g, *ctx.args, 0), None, None, None, None, None
+
+
+class Convolution(Op):
+    """y = the cross-correlation of x (N, C, *S) with w (O, C / groups, *kernel), plus b
+    where given (pad a (before, after) pair per spatial dim), as one op: PyTorch's saves x
+    and w, not the windows, K times x   ->   dx = the windows' gradient w^T g folded back
+    (col2im), dw = the sum over the images of g times their windows^T, db = g summed over
+    all but its channels"""
+    returns_fresh = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pad, dilation, groups):
+        ctx.save_for_backward(x, w)
+        ctx.args = (stride, pad, dilation, groups)
+        return B.kernels.conv(x, w, b, stride, pad, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return (*B.kernels.conv_backward(x, w, g, *ctx.args, *ctx.needs_input_grad[:3]),
+                None, None, None, None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        """create_graph: the convolution composed of ops (its windows, a product) run again
+        on x and w and differentiated, so every order of gradient comes from their ops"""
+        from ..autograd import grad
+        from ..autograd.grad_mode import enable_grad
+        from ..nn.functional import _composed_conv
+        x, w = ctx.saved_for_graph(0, 1)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        wanted = [t for t, need in ((x, need_x), (w, need_w)) if need]
+        grads = []
+        if wanted:
+            with enable_grad():
+                out = _composed_conv(x, w, None, *ctx.args)
+            grads = list(grad(out, wanted, g, create_graph=True, allow_unused=True))
+        dx = grads.pop(0) if need_x else None
+        dw = grads.pop(0) if need_w else None
+        db = g.sum((0, *range(2, g.ndim))) if need_b else None
+        return dx, dw, db, None, None, None, None
 
 
 class Tie(Op):

@@ -3,6 +3,7 @@ Callers pass C-contiguous 1-D views of equal length and one dtype (transpose_int
 from cython cimport floating
 from cython.parallel cimport prange
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
+from cgrad._C._windows cimport windows_plane
 
 link_thread_count()
 
@@ -349,37 +350,12 @@ cdef void _windows_2d(floating* image, floating* cols, Py_ssize_t P, Py_ssize_t 
     with nogil:
         if parallel(P * per_plane) and P > 1:
             for p in prange(P, schedule="static", num_threads=cgrad_threads()):
-                _windows_plane(image + p * plane, cols + p * per_plane, KH, KW, OH, OW, Wp,
-                               dh, dw, sh, sw, add)
+                windows_plane(image + p * plane, cols + p * per_plane, plane // Wp, Wp, KH,
+                              KW, OH, OW, 0, 0, dh, dw, sh, sw, add)
         else:
             for p in range(P):
-                _windows_plane(image + p * plane, cols + p * per_plane, KH, KW, OH, OW, Wp,
-                               dh, dw, sh, sw, add)
-
-
-cdef void _windows_plane(floating* image, floating* cols, Py_ssize_t KH, Py_ssize_t KW,
-                         Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t Wp, Py_ssize_t dh,
-                         Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw, bint add) noexcept nogil:
-    cdef Py_ssize_t i, j, oh, ow
-    cdef floating* at
-    cdef floating* col
-    for i in range(KH):
-        for j in range(KW):
-            for oh in range(OH):
-                at = image + (i * dh + oh * sh) * Wp + j * dw
-                col = cols + ((i * KW + j) * OH + oh) * OW
-                if add and sw == 1:
-                    for ow in range(OW):
-                        at[ow] += col[ow]
-                elif add:
-                    for ow in range(OW):
-                        at[ow * sw] += col[ow]
-                elif sw == 1:
-                    for ow in range(OW):
-                        col[ow] = at[ow]
-                else:
-                    for ow in range(OW):
-                        col[ow] = at[ow * sw]
+                windows_plane(image + p * plane, cols + p * per_plane, plane // Wp, Wp, KH,
+                              KW, OH, OW, 0, 0, dh, dw, sh, sw, add)
 
 
 cdef int _check_windows(Py_ssize_t P, Py_ssize_t P_cols, Py_ssize_t Hp, Py_ssize_t Wp,

@@ -23,9 +23,10 @@ Haswell, SkylakeX, Zen and Sandybridge kernels (OPENBLAS_CORETYPE); 16, 32 and 6
 shapes. On one thread a product is not cut at all (each extra call packs the shared operand
 again: +4% at 1024^3)."""
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
+from cgrad._C._windows cimport windows_plane
 
 link_thread_count()
 
@@ -125,6 +126,13 @@ cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a,
              lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
 
 
+cdef int _check_blas() except -1:
+    if _sgemm == NULL or _dgemm == NULL:
+        raise RuntimeError("cgrad._C.linalg has no BLAS gemm: load it with "
+                           "cgrad._threads.load_linalg()")
+    return 0
+
+
 cdef int _check(str name, Py_ssize_t size, bint trans, int rows, int cols, int ld,
                 Py_ssize_t batch, Py_ssize_t stride) except -1:
     """The stored matrix (rows x cols of op(X), so cols x rows when trans) fits in size."""
@@ -148,9 +156,7 @@ def gemm_(bint ta, bint tb, int m, int n, int k, const floating[::1] a, int lda,
     sc = 0 every product adds into the one c (beta applies to the first only)."""
     if m < 0 or n < 0 or k < 0:
         raise ValueError(f"negative gemm size {m}x{n}x{k}")
-    if _sgemm == NULL or _dgemm == NULL:
-        raise RuntimeError("cgrad._C.linalg has no BLAS gemm: load it with "
-                           "cgrad._threads.load_linalg()")
+    _check_blas()
     _check("a", a.shape[0], ta, m, k, lda, batch, sa)
     _check("b", b.shape[0], tb, k, n, ldb, batch, sb)
     _check("c", c.shape[0], False, m, n, ldc, batch, sc)
@@ -207,7 +213,7 @@ cdef void _gemm_summed(bint ta, bint tb, int m, int n, int k, const floating* a,
     thread count gives the same bits), the first summed into c, each other into its own
     m x n of scratch, then added into c in order; the runs in parallel. (In one chain, as
     before, the 64 products of a Conv1d's weight gradient kept one core of two busy.)"""
-    cdef int p, r, j
+    cdef int p
     if _share and threads > 1:          # (not while the BLAS runs threads of its own)
         for p in prange(parts, schedule="static", num_threads=threads):
             _gemm_run(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, beta, c, ldc, batch, parts,
@@ -216,6 +222,13 @@ cdef void _gemm_summed(bint ta, bint tb, int m, int n, int k, const floating* a,
         for p in range(parts):
             _gemm_run(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, beta, c, ldc, batch, parts,
                       scratch, p)
+    _add_parts(c, ldc, scratch, m, n, parts)
+
+
+cdef void _add_parts(floating* c, int ldc, const floating* scratch, int m, int n,
+                     int parts) noexcept nogil:
+    """c (m x n) += each of the parts - 1 m x n partial sums in scratch, in order"""
+    cdef int p, r, j
     for p in range(1, parts):
         for r in range(m):
             for j in range(n):
@@ -235,3 +248,274 @@ cdef void _gemm_run(bint ta, bint tb, int m, int n, int k, const floating* a, in
     for i in range(lo, hi):
         gemm(ta, tb, m, n, k, one, a + i * sa, lda, b + i * sb, ldb,
              (beta if p == 0 else zero) if i == lo else one, out, ld)
+
+
+# ---- convolutions: an image at a time --------------------------------------------------------
+# Each image's windows (im2col, C KH KW x OH OW) go into a buffer that stays in cache and the
+# products read them from there: the whole batch's windows, written out first, ran the gemms
+# ~20% slower (64 images of Conv1d(64, 64, 5) on 256 steps: 78 against 98 GFLOP/s) and kept
+# K times the input for the backward. The backward takes each image's windows again.
+
+cdef int _check_conv(tuple x_shape, tuple w_shape, tuple out_shape, Py_ssize_t bias_size,
+                     int KH, int KW, int ph, int pw, int dh, int dw, int sh, int sw,
+                     int groups) except -1:
+    """ValueError naming what does not fit: x (N, C, H, W), w (O, C / groups * KH * KW),
+    out (N, O, OH, OW), bias (O,) or none (bias_size -1)"""
+    cdef Py_ssize_t C = x_shape[1], O = w_shape[0]
+    if min(KH, KW, dh, dw, sh, sw, groups) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"conv: kernel ({KH}, {KW}), dilation ({dh}, {dw}), stride ({sh}, "
+                         f"{sw}) and groups {groups} must be positive, padding ({ph}, {pw}) "
+                         "not negative")
+    if C % groups or O % groups:
+        raise ValueError(f"conv: {C} channels and {O} outputs do not split into {groups} "
+                         "groups")
+    if w_shape[1] != C // groups * KH * KW or out_shape[:2] != (x_shape[0], O):
+        raise ValueError(f"conv: input {x_shape} and weight {w_shape} (kernel ({KH}, {KW}), "
+                         f"{groups} groups) cannot give an output of shape {out_shape}")
+    if bias_size not in (-1, O):
+        raise ValueError(f"conv: a bias of {bias_size} for {O} outputs")
+    return 0
+
+
+cdef void _gemm_cut(bint ta, bint tb, int m, int n, int k, const floating* a, int lda,
+                    const floating* b, int ldb, floating beta, floating* c, int ldc,
+                    int threads) noexcept nogil:
+    """one product, its rows shared among the threads where it is large enough (the same
+    bits as whole: see _cut)"""
+    cdef int nblocks
+    cdef int block = _cut(m, n, k, threads,
+                          MIN_BLOCK_F32 if floating is float else MIN_BLOCK_F64, &nblocks)
+    cdef floating one = 1
+    if nblocks > 1:
+        _gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, block, nblocks, threads)
+    else:
+        gemm(ta, tb, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
+
+
+cdef struct ConvShape:
+    Py_ssize_t C, H, W, O, OH, OW, KH, KW, ph, pw, dh, dw, sh, sw
+    int groups
+    bint direct            # a 1x1 window at stride 1 without padding: the image is its windows
+
+
+cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int ph, int pw,
+                           int dh, int dw, int sh, int sw, int groups):
+    cdef ConvShape s
+    s.C, s.H, s.W = x_shape[1], x_shape[2], x_shape[3]
+    s.O, s.OH, s.OW = out_shape[1], out_shape[2], out_shape[3]
+    s.KH, s.KW, s.ph, s.pw, s.dh, s.dw, s.sh, s.sw = KH, KW, ph, pw, dh, dw, sh, sw
+    s.groups = groups
+    s.direct = (KH == 1 and KW == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+                and s.OH == s.H and s.OW == s.W)
+    return s
+
+
+cdef void _windows(const ConvShape* s, floating* image, floating* cols, bint add) noexcept nogil:
+    """an image's windows copied into cols (C KH KW x OH OW), or cols added back into it"""
+    cdef Py_ssize_t c, plane = s.H * s.W, per_plane = s.KH * s.KW * s.OH * s.OW
+    for c in range(s.C):
+        windows_plane(image + c * plane, cols + c * per_plane, s.H, s.W, s.KH, s.KW, s.OH,
+                      s.OW, s.ph, s.pw, s.dh, s.dw, s.sh, s.sw, add)
+
+
+cdef void _conv_image(const ConvShape* s, const floating* x, const floating* w,
+                      const floating* bias, floating* out, floating* cols,
+                      int threads) noexcept nogil:
+    """out (O x OH OW) = w (O x C / groups KH KW) times the image x's windows, per group,
+    plus bias (where not NULL: filled in first, the product added onto it)"""
+    cdef Py_ssize_t L = s.OH * s.OW, Og = s.O // s.groups
+    cdef Py_ssize_t Kg = s.C // s.groups * s.KH * s.KW, o, l
+    cdef int grp
+    cdef floating beta = 0
+    if s.direct:
+        cols = <floating*> x
+    else:
+        _windows(s, <floating*> x, cols, False)
+    if bias != NULL:
+        for o in range(s.O):
+            for l in range(L):
+                out[o * L + l] = bias[o]
+        beta = 1
+    if Kg == 0:
+        if bias == NULL:
+            for l in range(s.O * L):
+                out[l] = 0
+        return
+    for grp in range(s.groups):
+        _gemm_cut(False, False, <int> Og, <int> L, <int> Kg, w + grp * Og * Kg, <int> Kg,
+                  cols + grp * Kg * L, <int> L, beta, out + grp * Og * L, <int> L, threads)
+
+
+def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
+            const floating[::1] bias, floating[:, :, :, ::1] out, int KH, int KW, int ph,
+            int pw, int dh, int dw, int sh, int sw, int groups):
+    """out (N, O, OH, OW) = the cross-correlation of x (N, C, H, W) with the weight w (O,
+    C / groups * KH * KW: a row per output channel) in `groups` groups, plus bias (O,) where
+    not None: x padded by ph rows and pw columns before (zeros), the windows sh and sw apart,
+    their positions dh and dw apart; as many windows as out has. Per image: its windows
+    (im2col) into a buffer, then a product per group into out; images shared among the
+    threads, or one image's products where there are fewer images than threads."""
+    cdef tuple x_shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    cdef tuple out_shape = (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
+    _check_conv(x_shape, (w.shape[0], w.shape[1]), out_shape,
+                -1 if bias is None else bias.shape[0], KH, KW, ph, pw, dh, dw, sh, sw, groups)
+    _check_blas()
+    cdef ConvShape s = _conv_shape(x_shape, out_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
+    cdef Py_ssize_t N = x.shape[0], n, L = s.OH * s.OW
+    if N == 0 or s.O == 0 or L == 0:
+        return
+    cdef Py_ssize_t per_image = 0 if s.direct else s.C * s.KH * s.KW * L
+    cdef const floating* bias_p = NULL if bias is None else &bias[0]
+    cdef int threads = cgrad_threads()
+    cdef bint by_image = (_share and threads > 1 and N > 1
+                          and <double> N * s.O * L * w.shape[1] >= MIN_BLOCK_GEMM)
+    cdef int buffers = min(threads, <int> N) if by_image else 1
+    cdef floating* cols = <floating*> malloc(max(1, buffers * per_image) * sizeof(floating))
+    if cols == NULL:
+        raise MemoryError(f"conv2d_: no buffer for {buffers} images' windows")
+    cdef Py_ssize_t x_step = s.C * s.H * s.W, out_step = s.O * L
+    try:
+        with nogil:
+            if by_image:
+                for n in prange(N, schedule="static", num_threads=buffers):
+                    _conv_image(&s, &x[0, 0, 0, 0] + n * x_step, &w[0, 0], bias_p,
+                                &out[0, 0, 0, 0] + n * out_step, cols + threadid() * per_image,
+                                1)
+            else:
+                for n in range(N):
+                    _conv_image(&s, &x[0, 0, 0, 0] + n * x_step, &w[0, 0], bias_p,
+                                &out[0, 0, 0, 0] + n * out_step, cols, threads)
+    finally:
+        free(cols)
+
+
+cdef void _conv_backward_run(const ConvShape* s, const floating* x, const floating* w,
+                             const floating* g, floating* gx, floating* sum_w, Py_ssize_t lo,
+                             Py_ssize_t hi, floating* cols, floating* gcols,
+                             int threads) noexcept nogil:
+    """images lo to hi of conv2d_backward_: the sum of their weight gradients into sum_w
+    (NULL: not wanted), transposed, a (C / groups KH KW x O / groups) block per group; their
+    input gradients into gx (NULL: not wanted)"""
+    cdef Py_ssize_t L = s.OH * s.OW, Og = s.O // s.groups
+    cdef Py_ssize_t Kg = s.C // s.groups * s.KH * s.KW, n, i
+    cdef Py_ssize_t x_step = s.C * s.H * s.W, g_step = s.O * L
+    cdef const floating* x_n
+    cdef const floating* g_n
+    cdef floating* gx_n
+    cdef floating* windows
+    cdef floating one = 1, zero = 0
+    cdef int grp
+    for n in range(lo, hi):
+        x_n, g_n = x + n * x_step, g + n * g_step
+        if sum_w != NULL:
+            # sum_w += the windows (Kg x L) times g_n^T (L x O), per group: OpenBLAS ran the
+            # transpose of this, g_n (O x L) times the windows^T, ~25% slower (Conv1d(64, 64, 5)
+            # on 256 steps: 76 against 95 GFLOP/s)
+            windows = <floating*> x_n
+            if not s.direct:
+                _windows(s, <floating*> x_n, cols, False)
+                windows = cols
+            for grp in range(s.groups):
+                _gemm_cut(False, True, <int> Kg, <int> Og, <int> L, windows + grp * Kg * L,
+                          <int> L, g_n + grp * Og * L, <int> L, zero if n == lo else one,
+                          sum_w + grp * Kg * Og, <int> Og, threads)
+        if gx != NULL:                  # the windows' gradient w^T g_n, added back (col2im)
+            gx_n = gx + n * x_step
+            windows = gx_n if s.direct else gcols
+            for grp in range(s.groups):
+                _gemm_cut(True, False, <int> Kg, <int> L, <int> Og, w + grp * Og * Kg,
+                          <int> Kg, g_n + grp * Og * L, <int> L, zero, windows + grp * Kg * L,
+                          <int> L, threads)
+            if not s.direct:
+                for i in range(x_step):
+                    gx_n[i] = 0
+                _windows(s, gx_n, gcols, True)
+
+
+cdef void _weight_gradient(floating* gw, double beta, const floating* sums, int parts,
+                           Py_ssize_t groups, Py_ssize_t Kg, Py_ssize_t Og) noexcept nogil:
+    """gw (O x Kg) = beta gw + the runs' sums (each a transposed Kg x Og block per group)
+    added in order"""
+    cdef Py_ssize_t grp, o, k, size = groups * Kg * Og
+    cdef int p
+    cdef floating* row
+    cdef const floating* block
+    for grp in range(groups):
+        for o in range(Og):
+            row = gw + (grp * Og + o) * Kg
+            block = sums + grp * Kg * Og + o
+            for k in range(Kg):
+                row[k] = block[k * Og] if beta == 0 else <floating> beta * row[k] + block[k * Og]
+            for p in range(1, parts):
+                for k in range(Kg):
+                    row[k] += block[p * size + k * Og]
+
+
+def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
+                     const floating[:, :, :, ::1] g, floating[:, :, :, ::1] gx,
+                     floating[:, ::1] gw, double beta, int KH, int KW, int ph, int pw, int dh,
+                     int dw, int sh, int sw, int groups):
+    """The gradients of conv2d_(x, w, ...) given g, its output's gradient (N, O, OH, OW): the
+    input's into gx (x's shape; None: not wanted), the weight's into gw (w's shape; None: not
+    wanted) as gw = beta gw + the gradient. Per image: its windows again, their product with
+    g_n^T per group, and the windows' gradient w^T g_n added back into gx (col2im). The
+    images' weight gradients are summed in SUM_PARTS fixed runs, each into a buffer of its
+    own, then added in order, the runs shared among the threads: the same bits at any thread
+    count."""
+    cdef tuple x_shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    cdef tuple g_shape = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
+    _check_conv(x_shape, (w.shape[0], w.shape[1]), g_shape, -1, KH, KW, ph, pw, dh, dw, sh,
+                sw, groups)
+    if gx is not None and (gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]) != x_shape:
+        raise ValueError(f"conv2d_backward_: the input's gradient has shape "
+                         f"{(gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3])}, the input "
+                         f"{x_shape}")
+    if gw is not None and (gw.shape[0], gw.shape[1]) != (w.shape[0], w.shape[1]):
+        raise ValueError(f"conv2d_backward_: the weight's gradient has shape "
+                         f"{(gw.shape[0], gw.shape[1])}, the weight {(w.shape[0], w.shape[1])}")
+    _check_blas()
+    cdef ConvShape s = _conv_shape(x_shape, g_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
+    cdef Py_ssize_t N = x.shape[0], L = s.OH * s.OW
+    cdef Py_ssize_t Kg = s.C // groups * KH * KW, Og = s.O // groups
+    if N == 0 or L == 0 or s.O == 0 or Kg == 0:      # no products: sums of nothing
+        if gx is not None:
+            gx[...] = 0
+        if gw is not None and beta == 0:
+            gw[...] = 0
+        return
+    cdef floating* gx_p = NULL if gx is None else &gx[0, 0, 0, 0]
+    cdef bint need_w = gw is not None
+    cdef int threads = cgrad_threads(), parts = <int> min(N, <Py_ssize_t> SUM_PARTS), p
+    cdef bint by_part = (_share and threads > 1 and parts > 1
+                         and <double> N * s.O * L * Kg >= MIN_BLOCK_GEMM)
+    cdef int buffers = min(threads, parts) if by_part else 1
+    # each thread's buffers: the windows (for gw), then their gradient (for gx)
+    cdef Py_ssize_t per_image = 0 if s.direct else s.C * KH * KW * L
+    cdef Py_ssize_t gcols_at = per_image if need_w else 0
+    cdef Py_ssize_t per_buffer = gcols_at + (per_image if gx_p != NULL else 0)
+    cdef Py_ssize_t size_w = s.O * Kg
+    cdef floating* scratch = <floating*> malloc(
+        max(1, buffers * per_buffer + parts * size_w * need_w) * sizeof(floating))
+    if scratch == NULL:
+        raise MemoryError(f"conv2d_backward_: no buffers for {buffers} images' windows")
+    cdef floating* sums = scratch + buffers * per_buffer     # each run's weight gradient
+    cdef floating* own
+    try:
+        with nogil:
+            if by_part:
+                for p in prange(parts, schedule="static", num_threads=buffers):
+                    own = scratch + threadid() * per_buffer
+                    _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
+                                       sums + p * size_w if need_w else NULL,
+                                       p * N // parts, (p + 1) * N // parts, own,
+                                       own + gcols_at, 1)
+            else:
+                for p in range(parts):
+                    _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
+                                       sums + p * size_w if need_w else NULL,
+                                       p * N // parts, (p + 1) * N // parts, scratch,
+                                       scratch + gcols_at, threads)
+            if need_w:
+                _weight_gradient(&gw[0, 0], beta, sums, parts, groups, Kg, Og)
+    finally:
+        free(scratch)
