@@ -3229,6 +3229,17 @@ CONV_GEOMETRIES = {
 }
 
 
+def _abs(a):
+    return None if a is None else np.abs(a)
+
+
+def _assert_conv_close(got, want, terms_abs):
+    """each result near the reference's, within float rounding of sums of products (bounded
+    by the sums of their |terms|), in the reference's shape and dtype"""
+    for a, e, t in zip(got, want, terms_abs, strict=True):
+        assert_sum_close(a, e, t)
+
+
 def _conv_inputs(layout, dtype, geometry):
     kernel, stride, pad, dilation, groups, c, o, spatial = CONV_GEOMETRIES[geometry]
     x = make(layout, dtype, (3, c) + spatial)
@@ -3248,7 +3259,8 @@ def test_conv(ck, layout, dtype, geometry):
     for bias in (b, None):
         got = ck.conv(x, w, bias, *args)
         assert got.flags.c_contiguous
-        assert_same(got, REF.conv(x, w, bias, *args), exact=False)
+        _assert_conv_close([got], [REF.conv(x, w, bias, *args)],
+                           [REF.conv(*map(_abs, (x, w, bias)), *args)])
 
 
 @pytest.mark.parametrize("geometry", list(CONV_GEOMETRIES))
@@ -3260,14 +3272,13 @@ def test_conv_backward(ck, layout, dtype, geometry):
     x, w, _, args = _conv_inputs(layout, dtype, geometry)
     g = make(layout, dtype, REF.conv(x, w, None, *args).shape, np.random.default_rng(3))
     want = REF.conv_backward(x, w, g, *args)
+    terms = REF.conv_backward(*map(_abs, (x, w, g)), *args)
     for needs in [(True, True, True), (True, False, False), (False, True, False),
                   (False, False, True)]:
         got = ck.conv_backward(x, w, g, *args, *needs)
-        for a, e, need in zip(got, want, needs):
-            if need:
-                assert_same(a, e, exact=False)
-            else:
-                assert a is None
+        assert [a is None for a in got] == [not need for need in needs]
+        _assert_conv_close(*zip(*[(a, e, t) for a, e, t, need in zip(got, want, terms, needs)
+                                  if need]))
 
 
 def test_conv_falls_back_for_other_inputs(ck):
@@ -3335,3 +3346,25 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
         linalg.conv2d_backward_(x, w.reshape(4, 27), g, None, gw, beta, 3, 3, 1, 1, 1, 1, 1, 1,
                                 1)
         assert_same(gw, expected, exact=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, groups", [
+    ((2, 32, 40, 37), (8, 32, 3, 3), (2, 1), ((1, 1), (2, 2)), 1),   # bands of 11 + 9 rows
+    ((2, 32, 40, 37), (8, 16, 3, 3), (2, 1), ((1, 1), (2, 2)), 2),   # ... in groups
+    ((37, 4, 5, 6), (6, 4, 2, 3), (1, 2), ((0, 0), (1, 1)), 1),      # chunks of 22 + 15 images
+    ((37, 6, 3, 3), (9, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), 3),      # ... 1x1, side by side
+])
+def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, groups):
+    """a large image's products in bands of output rows (the windows of the rows at a band's
+    edge read across it) and small images' products side by side in chunks (the last one
+    short): the reference's values, forward and backward"""
+    rng = np.random.default_rng(8)
+    x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    args = (stride, pad, (1, 1), groups)
+    want = REF.conv(x, w, b, *args)
+    _assert_conv_close([ck.conv(x, w, b, *args)], [want], [REF.conv(*map(_abs, (x, w, b)), *args)])
+    g = rng.standard_normal(want.shape).astype(dtype)
+    _assert_conv_close(ck.conv_backward(x, w, g, *args), REF.conv_backward(x, w, g, *args),
+                       REF.conv_backward(*map(_abs, (x, w, g)), *args))

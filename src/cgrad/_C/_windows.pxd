@@ -11,8 +11,10 @@ cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t step) noexcep
 cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW,
                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
-                               Py_ssize_t sh, Py_ssize_t sw, bint add) noexcept nogil:
-    """an H x W image and its windows, cols (KH, KW, OH, OW): window (oh, ow)'s kernel
+                               Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t row_step,
+                               bint add) noexcept nogil:
+    """an H x W image and its windows, cols (KH, KW, OH, OW), kernel positions row_step apart
+    in cols (OH OW where nothing lies between them): window (oh, ow)'s kernel
     position (i, j) reads row oh sh + i dh - ph and column ow sw + j dw - pw (ph rows and pw
     columns of padding before the image, as many after as the windows reach). The values
     copied out of the image, zeros where they fall in the padding; or, with add, the windows'
@@ -28,7 +30,7 @@ cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py
             hi = max(lo, OW - _first_inside(W - 1 - offset - (OW - 1) * sw, sw))
             for oh in range(OH):
                 row = oh * sh + i * dh - ph
-                col = cols + ((i * KW + j) * OH + oh) * OW
+                col = cols + (i * KW + j) * row_step + oh * OW
                 if row < 0 or row >= H:
                     if not add:
                         for ow in range(OW):

@@ -351,11 +351,11 @@ cdef void _windows_2d(floating* image, floating* cols, Py_ssize_t P, Py_ssize_t 
         if parallel(P * per_plane) and P > 1:
             for p in prange(P, schedule="static", num_threads=cgrad_threads()):
                 windows_plane(image + p * plane, cols + p * per_plane, plane // Wp, Wp, KH,
-                              KW, OH, OW, 0, 0, dh, dw, sh, sw, add)
+                              KW, OH, OW, 0, 0, dh, dw, sh, sw, OH * OW, add)
         else:
             for p in range(P):
                 windows_plane(image + p * plane, cols + p * per_plane, plane // Wp, Wp, KH,
-                              KW, OH, OW, 0, 0, dh, dw, sh, sw, add)
+                              KW, OH, OW, 0, 0, dh, dw, sh, sw, OH * OW, add)
 
 
 cdef int _check_windows(Py_ssize_t P, Py_ssize_t P_cols, Py_ssize_t Hp, Py_ssize_t Wp,

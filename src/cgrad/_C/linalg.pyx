@@ -250,11 +250,13 @@ cdef void _gemm_run(bint ta, bint tb, int m, int n, int k, const floating* a, in
              (beta if p == 0 else zero) if i == lo else one, out, ld)
 
 
-# ---- convolutions: an image at a time --------------------------------------------------------
-# Each image's windows (im2col, C KH KW x OH OW) go into a buffer that stays in cache and the
-# products read them from there: the whole batch's windows, written out first, ran the gemms
-# ~20% slower (64 images of Conv1d(64, 64, 5) on 256 steps: 78 against 98 GFLOP/s) and kept
-# K times the input for the backward. The backward takes each image's windows again.
+# ---- convolutions: a few images at a time -----------------------------------------------------
+# Each chunk of images has its windows (im2col, C KH KW x the chunk's output positions) taken
+# into a buffer that stays in cache, and the products read them from there: the whole batch's
+# windows, written out first, ran the gemms ~20% slower (64 images of Conv1d(64, 64, 5) on 256
+# steps: 78 against 98 GFLOP/s) and kept K times the input for the backward. The backward
+# takes the windows again. A chunk is one image, or as many as make CONV_COLUMNS output
+# positions: an 8 x 8 output's products alone (64 columns) ran at ~60% of the gemm's speed.
 
 cdef int _check_conv(tuple x_shape, tuple w_shape, tuple out_shape, Py_ssize_t bias_size,
                      int KH, int KW, int ph, int pw, int dh, int dw, int sh, int sw,
@@ -292,8 +294,16 @@ cdef void _gemm_cut(bint ta, bint tb, int m, int n, int k, const floating* a, in
         gemm(ta, tb, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
 
 
+cdef enum:
+    CONV_COLUMNS = 256          # a chunk's output positions, at least (where images are small)
+    CONV_BAND = 1 << 17         # an image's windows, at most (elements; where images are large)
+
+
 cdef struct ConvShape:
-    Py_ssize_t C, H, W, O, OH, OW, KH, KW, ph, pw, dh, dw, sh, sw
+    Py_ssize_t N, C, H, W, O, OH, OW, KH, KW, ph, pw, dh, dw, sh, sw
+    Py_ssize_t L, Og, Kg   # output positions per image; outputs and windows' rows per group
+    Py_ssize_t chunk, chunks          # images a product takes at once; chunks of the batch
+    Py_ssize_t band                   # output rows a product takes at once
     int groups
     bint direct            # a 1x1 window at stride 1 without padding: the image is its windows
 
@@ -301,49 +311,94 @@ cdef struct ConvShape:
 cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int ph, int pw,
                            int dh, int dw, int sh, int sw, int groups):
     cdef ConvShape s
-    s.C, s.H, s.W = x_shape[1], x_shape[2], x_shape[3]
+    s.N, s.C, s.H, s.W = x_shape
     s.O, s.OH, s.OW = out_shape[1], out_shape[2], out_shape[3]
     s.KH, s.KW, s.ph, s.pw, s.dh, s.dw, s.sh, s.sw = KH, KW, ph, pw, dh, dw, sh, sw
     s.groups = groups
+    s.L, s.Og, s.Kg = s.OH * s.OW, s.O // groups, s.C // groups * KH * KW
     s.direct = (KH == 1 and KW == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
                 and s.OH == s.H and s.OW == s.W)
+    s.chunk = max(1, min(s.N, (CONV_COLUMNS + s.L - 1) // max(1, s.L)))
+    s.chunks = (s.N + s.chunk - 1) // s.chunk
+    # a large image's windows in bands of output rows that stay in cache (at least
+    # CONV_COLUMNS positions each); a direct image is read where it is
+    cdef Py_ssize_t width = max(1, s.OW) * s.C * KH * KW
+    s.band = s.OH
+    if s.chunk == 1 and not s.direct and width * s.OH > CONV_BAND:
+        s.band = max(CONV_BAND // width, (CONV_COLUMNS + s.OW - 1) // max(1, s.OW), 1)
+        s.band = min(s.band, s.OH)
     return s
 
 
-cdef void _windows(const ConvShape* s, floating* image, floating* cols, bint add) noexcept nogil:
-    """an image's windows copied into cols (C KH KW x OH OW), or cols added back into it"""
-    cdef Py_ssize_t c, plane = s.H * s.W, per_plane = s.KH * s.KW * s.OH * s.OW
-    for c in range(s.C):
-        windows_plane(image + c * plane, cols + c * per_plane, s.H, s.W, s.KH, s.KW, s.OH,
-                      s.OW, s.ph, s.pw, s.dh, s.dw, s.sh, s.sw, add)
+cdef void _windows(const ConvShape* s, floating* images, floating* cols, Py_ssize_t n,
+                   Py_ssize_t oh0, Py_ssize_t rows, bint add) noexcept nogil:
+    """output rows oh0 to oh0 + rows of n images: their windows copied into cols (C KH KW x
+    n rows OW: each row holds the images' windows side by side), or cols added back into the
+    images"""
+    cdef Py_ssize_t b, c, plane = s.H * s.W, width = rows * s.OW, row = n * width
+    for b in range(n):
+        for c in range(s.C):
+            windows_plane(images + (b * s.C + c) * plane, cols + c * s.KH * s.KW * row + b * width,
+                          s.H, s.W, s.KH, s.KW, rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh, s.dw,
+                          s.sh, s.sw, row, add)
 
 
-cdef void _conv_image(const ConvShape* s, const floating* x, const floating* w,
-                      const floating* bias, floating* out, floating* cols,
+cdef void _side_by_side(floating* images, floating* rows, Py_ssize_t n, Py_ssize_t R,
+                        Py_ssize_t L, bint back) noexcept nogil:
+    """n images of R x L each as R rows of n L (the images side by side), or back"""
+    cdef Py_ssize_t b, r, l
+    cdef floating* image
+    cdef floating* row
+    for b in range(n):
+        for r in range(R):
+            image, row = images + (b * R + r) * L, rows + r * n * L + b * L
+            if back:
+                for l in range(L):
+                    image[l] = row[l]
+            else:
+                for l in range(L):
+                    row[l] = image[l]
+
+
+cdef void _conv_piece(const ConvShape* s, const floating* x, const floating* w,
+                      const floating* bias, floating* out, Py_ssize_t n, Py_ssize_t oh0,
+                      Py_ssize_t rows, floating* cols, floating* side,
                       int threads) noexcept nogil:
-    """out (O x OH OW) = w (O x C / groups KH KW) times the image x's windows, per group,
-    plus bias (where not NULL: filled in first, the product added onto it)"""
-    cdef Py_ssize_t L = s.OH * s.OW, Og = s.O // s.groups
-    cdef Py_ssize_t Kg = s.C // s.groups * s.KH * s.KW, o, l
-    cdef int grp
+    """output rows oh0 to oh0 + rows of n images (of O x OH OW each) = w (O x C / groups KH
+    KW) times their windows, per group, plus bias (where not NULL: filled in first, the
+    product added onto it); several images' products are made side by side (in side) and
+    copied out"""
+    cdef Py_ssize_t row = n * rows * s.OW, o, l
+    cdef bint whole = s.direct and n == 1          # the image itself is its windows
+    cdef floating* windows = <floating*> x if whole else cols
+    cdef floating* product = out + oh0 * s.OW if n == 1 else side
+    cdef Py_ssize_t ld = s.L if n == 1 else row
     cdef floating beta = 0
-    if s.direct:
-        cols = <floating*> x
-    else:
-        _windows(s, <floating*> x, cols, False)
-    if bias != NULL:
+    cdef int grp
+    if not whole:
+        _windows(s, <floating*> x, cols, n, oh0, rows, False)
+    if bias != NULL or s.Kg == 0:
         for o in range(s.O):
-            for l in range(L):
-                out[o * L + l] = bias[o]
+            for l in range(row):
+                product[o * ld + l] = 0 if bias == NULL else bias[o]
         beta = 1
-    if Kg == 0:
-        if bias == NULL:
-            for l in range(s.O * L):
-                out[l] = 0
-        return
-    for grp in range(s.groups):
-        _gemm_cut(False, False, <int> Og, <int> L, <int> Kg, w + grp * Og * Kg, <int> Kg,
-                  cols + grp * Kg * L, <int> L, beta, out + grp * Og * L, <int> L, threads)
+    if s.Kg:
+        for grp in range(s.groups):
+            _gemm_cut(False, False, <int> s.Og, <int> row, <int> s.Kg,
+                      w + grp * s.Og * s.Kg, <int> s.Kg, windows + grp * s.Kg * row, <int> row,
+                      beta, product + grp * s.Og * ld, <int> ld, threads)
+    if n > 1:
+        _side_by_side(out, side, n, s.O, s.L, True)
+
+
+cdef void _conv_chunk(const ConvShape* s, const floating* x, const floating* w,
+                      const floating* bias, floating* out, Py_ssize_t n, floating* cols,
+                      floating* side, int threads) noexcept nogil:
+    """the output of n images, in bands of output rows"""
+    cdef Py_ssize_t b, oh0
+    for b in range((s.OH + s.band - 1) // s.band):
+        oh0 = b * s.band
+        _conv_piece(s, x, w, bias, out, n, oh0, min(s.band, s.OH - oh0), cols, side, threads)
 
 
 def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
@@ -352,84 +407,112 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
     """out (N, O, OH, OW) = the cross-correlation of x (N, C, H, W) with the weight w (O,
     C / groups * KH * KW: a row per output channel) in `groups` groups, plus bias (O,) where
     not None: x padded by ph rows and pw columns before (zeros), the windows sh and sw apart,
-    their positions dh and dw apart; as many windows as out has. Per image: its windows
-    (im2col) into a buffer, then a product per group into out; images shared among the
-    threads, or one image's products where there are fewer images than threads."""
+    their positions dh and dw apart; as many windows as out has. Per chunk of images: their
+    windows (im2col) into a buffer, then a product per group into out; chunks shared among
+    the threads, or one chunk's products where there is one chunk."""
     cdef tuple x_shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     cdef tuple out_shape = (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
     _check_conv(x_shape, (w.shape[0], w.shape[1]), out_shape,
                 -1 if bias is None else bias.shape[0], KH, KW, ph, pw, dh, dw, sh, sw, groups)
     _check_blas()
     cdef ConvShape s = _conv_shape(x_shape, out_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
-    cdef Py_ssize_t N = x.shape[0], n, L = s.OH * s.OW
-    if N == 0 or s.O == 0 or L == 0:
+    if s.N == 0 or s.O == 0 or s.L == 0:
         return
-    cdef Py_ssize_t per_image = 0 if s.direct else s.C * s.KH * s.KW * L
+    cdef Py_ssize_t row = s.chunk * s.L, c, lo
+    # each thread's buffers: the windows, and the products side by side
+    cdef Py_ssize_t per_cols = (0 if s.direct and s.chunk == 1   # (a band, or a chunk)
+                                else s.C * KH * KW * s.chunk * s.band * s.OW)
+    cdef Py_ssize_t per_buffer = per_cols + (s.O * row if s.chunk > 1 else 0)
     cdef const floating* bias_p = NULL if bias is None else &bias[0]
     cdef int threads = cgrad_threads()
-    cdef bint by_image = (_share and threads > 1 and N > 1
-                          and <double> N * s.O * L * w.shape[1] >= MIN_BLOCK_GEMM)
-    cdef int buffers = min(threads, <int> N) if by_image else 1
-    cdef floating* cols = <floating*> malloc(max(1, buffers * per_image) * sizeof(floating))
-    if cols == NULL:
-        raise MemoryError(f"conv2d_: no buffer for {buffers} images' windows")
-    cdef Py_ssize_t x_step = s.C * s.H * s.W, out_step = s.O * L
+    cdef bint by_chunk = (_share and threads > 1 and s.chunks > 1
+                          and <double> s.N * s.O * s.L * s.Kg >= MIN_BLOCK_GEMM)
+    cdef int buffers = <int> min(threads, s.chunks) if by_chunk else 1
+    cdef floating* scratch = <floating*> malloc(max(1, buffers * per_buffer) * sizeof(floating))
+    if scratch == NULL:
+        raise MemoryError(f"conv2d_: no buffer for {buffers} chunks' windows")
+    cdef Py_ssize_t x_step = s.C * s.H * s.W, out_step = s.O * s.L
+    cdef floating* own
     try:
         with nogil:
-            if by_image:
-                for n in prange(N, schedule="static", num_threads=buffers):
-                    _conv_image(&s, &x[0, 0, 0, 0] + n * x_step, &w[0, 0], bias_p,
-                                &out[0, 0, 0, 0] + n * out_step, cols + threadid() * per_image,
-                                1)
+            if by_chunk:
+                for c in prange(s.chunks, schedule="static", num_threads=buffers):
+                    own = scratch + threadid() * per_buffer
+                    lo = c * s.chunk
+                    _conv_chunk(&s, &x[0, 0, 0, 0] + lo * x_step, &w[0, 0], bias_p,
+                                &out[0, 0, 0, 0] + lo * out_step, min(s.chunk, s.N - lo), own,
+                                own + per_cols, 1)
             else:
-                for n in range(N):
-                    _conv_image(&s, &x[0, 0, 0, 0] + n * x_step, &w[0, 0], bias_p,
-                                &out[0, 0, 0, 0] + n * out_step, cols, threads)
+                for c in range(s.chunks):
+                    lo = c * s.chunk
+                    _conv_chunk(&s, &x[0, 0, 0, 0] + lo * x_step, &w[0, 0], bias_p,
+                                &out[0, 0, 0, 0] + lo * out_step, min(s.chunk, s.N - lo),
+                                scratch, scratch + per_cols, threads)
     finally:
-        free(cols)
+        free(scratch)
+
+
+cdef void _conv_backward_piece(const ConvShape* s, const floating* x, const floating* w,
+                               const floating* g, floating* gx, floating* sum_w, bint first,
+                               Py_ssize_t n, Py_ssize_t oh0, Py_ssize_t rows, floating* cols,
+                               floating* gcols, floating* side, int threads) noexcept nogil:
+    """output rows oh0 to oh0 + rows of n images: their weight gradients added into sum_w
+    (NULL: not wanted; over what it holds unless first), transposed, a (C / groups KH KW x
+    O / groups) block per group; their input gradients added into gx (NULL: not wanted)"""
+    cdef Py_ssize_t row = n * rows * s.OW
+    cdef bint whole = s.direct and n == 1
+    cdef const floating* g_p = g + oh0 * s.OW
+    cdef Py_ssize_t ld = s.L
+    cdef floating* windows
+    cdef floating one = 1, zero = 0
+    cdef int grp
+    if n > 1:                           # the images' gradients side by side
+        _side_by_side(<floating*> g, side, n, s.O, s.L, False)
+        g_p, ld = side, row
+    if sum_w != NULL:
+        # sum_w += the windows (Kg x row) times g^T (row x O), per group: OpenBLAS ran the
+        # transpose of this, g (O x row) times the windows^T, ~25% slower (Conv1d(64, 64, 5)
+        # on 256 steps: 76 against 95 GFLOP/s)
+        windows = <floating*> x
+        if not whole:
+            _windows(s, <floating*> x, cols, n, oh0, rows, False)
+            windows = cols
+        for grp in range(s.groups):
+            _gemm_cut(False, True, <int> s.Kg, <int> s.Og, <int> row,
+                      windows + grp * s.Kg * row, <int> row, g_p + grp * s.Og * ld, <int> ld,
+                      zero if first else one, sum_w + grp * s.Kg * s.Og, <int> s.Og, threads)
+    if gx != NULL:                      # the windows' gradient w^T g, added back (col2im)
+        windows = gx if whole else gcols
+        for grp in range(s.groups):
+            _gemm_cut(True, False, <int> s.Kg, <int> row, <int> s.Og, w + grp * s.Og * s.Kg,
+                      <int> s.Kg, g_p + grp * s.Og * ld, <int> ld, zero,
+                      windows + grp * s.Kg * row, <int> row, threads)
+        if not whole:
+            _windows(s, gx, gcols, n, oh0, rows, True)
 
 
 cdef void _conv_backward_run(const ConvShape* s, const floating* x, const floating* w,
                              const floating* g, floating* gx, floating* sum_w, Py_ssize_t lo,
-                             Py_ssize_t hi, floating* cols, floating* gcols,
+                             Py_ssize_t hi, floating* cols, floating* gcols, floating* side,
                              int threads) noexcept nogil:
-    """images lo to hi of conv2d_backward_: the sum of their weight gradients into sum_w
-    (NULL: not wanted), transposed, a (C / groups KH KW x O / groups) block per group; their
-    input gradients into gx (NULL: not wanted)"""
-    cdef Py_ssize_t L = s.OH * s.OW, Og = s.O // s.groups
-    cdef Py_ssize_t Kg = s.C // s.groups * s.KH * s.KW, n, i
-    cdef Py_ssize_t x_step = s.C * s.H * s.W, g_step = s.O * L
-    cdef const floating* x_n
-    cdef const floating* g_n
-    cdef floating* gx_n
-    cdef floating* windows
-    cdef floating one = 1, zero = 0
-    cdef int grp
-    for n in range(lo, hi):
-        x_n, g_n = x + n * x_step, g + n * g_step
-        if sum_w != NULL:
-            # sum_w += the windows (Kg x L) times g_n^T (L x O), per group: OpenBLAS ran the
-            # transpose of this, g_n (O x L) times the windows^T, ~25% slower (Conv1d(64, 64, 5)
-            # on 256 steps: 76 against 95 GFLOP/s)
-            windows = <floating*> x_n
-            if not s.direct:
-                _windows(s, <floating*> x_n, cols, False)
-                windows = cols
-            for grp in range(s.groups):
-                _gemm_cut(False, True, <int> Kg, <int> Og, <int> L, windows + grp * Kg * L,
-                          <int> L, g_n + grp * Og * L, <int> L, zero if n == lo else one,
-                          sum_w + grp * Kg * Og, <int> Og, threads)
-        if gx != NULL:                  # the windows' gradient w^T g_n, added back (col2im)
-            gx_n = gx + n * x_step
-            windows = gx_n if s.direct else gcols
-            for grp in range(s.groups):
-                _gemm_cut(True, False, <int> Kg, <int> L, <int> Og, w + grp * Og * Kg,
-                          <int> Kg, g_n + grp * Og * L, <int> L, zero, windows + grp * Kg * L,
-                          <int> L, threads)
-            if not s.direct:
-                for i in range(x_step):
-                    gx_n[i] = 0
-                _windows(s, gx_n, gcols, True)
+    """chunks lo to hi of conv2d_backward_, each in bands of output rows: the sum of their
+    weight gradients into sum_w (NULL: not wanted); their input gradients into gx (NULL: not
+    wanted)"""
+    cdef Py_ssize_t x_step = s.C * s.H * s.W, c, first, n, b, oh0, i
+    cdef floating* gx_c = NULL
+    for c in range(lo, hi):
+        first = c * s.chunk
+        n = min(s.chunk, s.N - first)
+        if gx != NULL:
+            gx_c = gx + first * x_step
+            if not (s.direct and n == 1):          # (else the product writes it whole)
+                for i in range(n * x_step):
+                    gx_c[i] = 0
+        for b in range((s.OH + s.band - 1) // s.band):
+            oh0 = b * s.band
+            _conv_backward_piece(s, x + first * x_step, w, g + first * s.O * s.L, gx_c, sum_w,
+                                 c == lo and oh0 == 0, n, oh0, min(s.band, s.OH - oh0), cols,
+                                 gcols, side, threads)
 
 
 cdef void _weight_gradient(floating* gw, double beta, const floating* sums, int parts,
@@ -457,11 +540,11 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
                      int dw, int sh, int sw, int groups):
     """The gradients of conv2d_(x, w, ...) given g, its output's gradient (N, O, OH, OW): the
     input's into gx (x's shape; None: not wanted), the weight's into gw (w's shape; None: not
-    wanted) as gw = beta gw + the gradient. Per image: its windows again, their product with
-    g_n^T per group, and the windows' gradient w^T g_n added back into gx (col2im). The
-    images' weight gradients are summed in SUM_PARTS fixed runs, each into a buffer of its
-    own, then added in order, the runs shared among the threads: the same bits at any thread
-    count."""
+    wanted) as gw = beta gw + the gradient. Per chunk of images: their windows again, their
+    product with g^T per group, and the windows' gradient w^T g added back into gx (col2im).
+    The chunks' weight gradients are summed in SUM_PARTS fixed runs, each into a buffer of
+    its own, then added in order, the runs shared among the threads: the same bits at any
+    thread count."""
     cdef tuple x_shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     cdef tuple g_shape = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
     _check_conv(x_shape, (w.shape[0], w.shape[1]), g_shape, -1, KH, KW, ph, pw, dh, dw, sh,
@@ -475,9 +558,7 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
                          f"{(gw.shape[0], gw.shape[1])}, the weight {(w.shape[0], w.shape[1])}")
     _check_blas()
     cdef ConvShape s = _conv_shape(x_shape, g_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
-    cdef Py_ssize_t N = x.shape[0], L = s.OH * s.OW
-    cdef Py_ssize_t Kg = s.C // groups * KH * KW, Og = s.O // groups
-    if N == 0 or L == 0 or s.O == 0 or Kg == 0:      # no products: sums of nothing
+    if s.N == 0 or s.L == 0 or s.O == 0 or s.Kg == 0:      # no products: sums of nothing
         if gx is not None:
             gx[...] = 0
         if gw is not None and beta == 0:
@@ -485,19 +566,23 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
         return
     cdef floating* gx_p = NULL if gx is None else &gx[0, 0, 0, 0]
     cdef bint need_w = gw is not None
-    cdef int threads = cgrad_threads(), parts = <int> min(N, <Py_ssize_t> SUM_PARTS), p
+    cdef int threads = cgrad_threads(), p
+    cdef int parts = <int> min(s.chunks, <Py_ssize_t> SUM_PARTS)
     cdef bint by_part = (_share and threads > 1 and parts > 1
-                         and <double> N * s.O * L * Kg >= MIN_BLOCK_GEMM)
+                         and <double> s.N * s.O * s.L * s.Kg >= MIN_BLOCK_GEMM)
     cdef int buffers = min(threads, parts) if by_part else 1
-    # each thread's buffers: the windows (for gw), then their gradient (for gx)
-    cdef Py_ssize_t per_image = 0 if s.direct else s.C * KH * KW * L
-    cdef Py_ssize_t gcols_at = per_image if need_w else 0
-    cdef Py_ssize_t per_buffer = gcols_at + (per_image if gx_p != NULL else 0)
-    cdef Py_ssize_t size_w = s.O * Kg
+    # each thread's buffers: the windows (for gw), their gradient (for gx), g side by side
+    cdef Py_ssize_t row = s.chunk * s.L
+    cdef Py_ssize_t per_cols = (0 if s.direct and s.chunk == 1   # (a band, or a chunk)
+                                else s.C * KH * KW * s.chunk * s.band * s.OW)
+    cdef Py_ssize_t gcols_at = per_cols if need_w else 0
+    cdef Py_ssize_t side_at = gcols_at + (per_cols if gx_p != NULL else 0)
+    cdef Py_ssize_t per_buffer = side_at + (s.O * row if s.chunk > 1 else 0)
+    cdef Py_ssize_t size_w = s.O * s.Kg
     cdef floating* scratch = <floating*> malloc(
         max(1, buffers * per_buffer + parts * size_w * need_w) * sizeof(floating))
     if scratch == NULL:
-        raise MemoryError(f"conv2d_backward_: no buffers for {buffers} images' windows")
+        raise MemoryError(f"conv2d_backward_: no buffers for {buffers} chunks' windows")
     cdef floating* sums = scratch + buffers * per_buffer     # each run's weight gradient
     cdef floating* own
     try:
@@ -507,15 +592,15 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
                     own = scratch + threadid() * per_buffer
                     _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
                                        sums + p * size_w if need_w else NULL,
-                                       p * N // parts, (p + 1) * N // parts, own,
-                                       own + gcols_at, 1)
+                                       p * s.chunks // parts, (p + 1) * s.chunks // parts, own,
+                                       own + gcols_at, own + side_at, 1)
             else:
                 for p in range(parts):
                     _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
                                        sums + p * size_w if need_w else NULL,
-                                       p * N // parts, (p + 1) * N // parts, scratch,
-                                       scratch + gcols_at, threads)
+                                       p * s.chunks // parts, (p + 1) * s.chunks // parts,
+                                       scratch, scratch + gcols_at, scratch + side_at, threads)
             if need_w:
-                _weight_gradient(&gw[0, 0], beta, sums, parts, groups, Kg, Og)
+                _weight_gradient(&gw[0, 0], beta, sums, parts, groups, s.Kg, s.Og)
     finally:
         free(scratch)
