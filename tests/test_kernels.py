@@ -3305,7 +3305,7 @@ def test_conv_kernels_check_their_arguments():
     x, w = np.zeros((2, 4, 5, 5), np.float32), np.zeros((6, 4 * 9), np.float32)
     out, bias = np.zeros((2, 6, 5, 5), np.float32), np.zeros(6, np.float32)
     linalg.conv2d_(x, w, bias, out, 3, 3, 1, 1, 1, 1, 1, 1, 1)
-    linalg.conv2d_backward_(x, w, out, np.zeros_like(x), np.zeros_like(w), 0.0, 3, 3, 1, 1, 1,
+    linalg.conv2d_backward_(w, out, x, np.zeros_like(x), np.zeros_like(w), 0.0, 3, 3, 1, 1, 1,
                             1, 1, 1, 1)
     bad = [((x, w, bias, np.zeros((2, 5, 5, 5), np.float32), 3, 3, 1, 1, 1, 1, 1, 1, 1),
             r"cannot give an output of shape \(2, 5, 5, 5\)"),
@@ -3318,10 +3318,10 @@ def test_conv_kernels_check_their_arguments():
         with pytest.raises(ValueError, match=message):
             linalg.conv2d_(*call)
     with pytest.raises(ValueError, match=r"input's gradient has shape \(2, 4, 5, 4\)"):
-        linalg.conv2d_backward_(x, w, out, np.zeros((2, 4, 5, 4), np.float32), None, 0.0, 3,
+        linalg.conv2d_backward_(w, out, x, np.zeros((2, 4, 5, 4), np.float32), None, 0.0, 3,
                                 3, 1, 1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match=r"weight's gradient has shape \(6, 35\)"):
-        linalg.conv2d_backward_(x, w, out, None, np.zeros((6, 35), np.float32), 0.0, 3, 3, 1,
+        linalg.conv2d_backward_(w, out, x, None, np.zeros((6, 35), np.float32), 0.0, 3, 3, 1,
                                 1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="Buffer dtype mismatch"):
         linalg.conv2d_(x, w.astype(np.float64), None, out, 3, 3, 1, 1, 1, 1, 1, 1, 1)
@@ -3343,7 +3343,7 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
     for beta, before, expected in [(1.0, start, want + start),
                                    (0.0, np.full((4, 27), np.nan, dtype), want)]:
         gw = before.copy()
-        linalg.conv2d_backward_(x, w.reshape(4, 27), g, None, gw, beta, 3, 3, 1, 1, 1, 1, 1, 1,
+        linalg.conv2d_backward_(w.reshape(4, 27), g, x, None, gw, beta, 3, 3, 1, 1, 1, 1, 1, 1,
                                 1)
         assert_same(gw, expected, exact=False)
 
@@ -3368,3 +3368,46 @@ def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, grou
     g = rng.standard_normal(want.shape).astype(dtype)
     _assert_conv_close(ck.conv_backward(x, w, g, *args), REF.conv_backward(x, w, g, *args),
                        REF.conv_backward(*map(_abs, (x, w, g)), *args))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "empty"])
+@pytest.mark.parametrize("stride, pad, output_padding, groups", [
+    ((2, 2), ((1, 1), (1, 1)), (0, 0), 1),        # a DCGAN layer's
+    ((2, 3), ((1, 1), (0, 0)), (1, 2), 1),        # output padding past the padding: zeros
+    ((3, 1), ((2, 2), (1, 1)), (2, 0), 2),        # ... taken from it, in groups
+])
+def test_conv_transpose(ck, layout, dtype, stride, pad, output_padding, groups):
+    """the transposed convolution (the compiled conv's input gradient, which reads only the
+    input's shape) and its gradients (the compiled conv and its weight gradient) against the
+    reference's"""
+    x = make(layout, dtype, (3, 4, 5, 6))
+    w = make("contiguous", dtype, (4, 3, 3, 3), np.random.default_rng(9))
+    b = make("contiguous", dtype, (3 * groups,), np.random.default_rng(10))
+    args = (stride, pad, (1, 1), groups, output_padding)
+    want = REF.conv_transpose(x, w, b, *args)
+    _assert_conv_close([ck.conv_transpose(x, w, b, *args)], [want],
+                       [REF.conv_transpose(*map(_abs, (x, w, b)), *args)])
+    g = make(layout, dtype, want.shape, np.random.default_rng(11))
+    _assert_conv_close(ck.conv_transpose_backward(x, w, g, *args),
+                       REF.conv_transpose_backward(x, w, g, *args),
+                       REF.conv_transpose_backward(*map(_abs, (x, w, g)), *args))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_backward_reads_no_input_for_the_input_gradient(dtype):
+    """with x None the kernel gives the input's gradient from gx's shape (in the dtype of
+    the other arrays); the weight's gradient needs x"""
+    from cgrad import _threads as threads
+    linalg = threads.load_linalg()
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    w = rng.standard_normal((4, 27)).astype(dtype)
+    g = rng.standard_normal((2, 4, 6, 5)).astype(dtype)
+    want, got = np.empty_like(x), np.full_like(x, np.nan)
+    linalg.conv2d_backward_(w, g, x, want, None, 0.0, 3, 3, 1, 1, 1, 1, 1, 1, 1)
+    linalg.conv2d_backward_(w, g, None, got, None, 0.0, 3, 3, 1, 1, 1, 1, 1, 1, 1)
+    assert_same(got, want)
+    with pytest.raises(ValueError, match="needs the input x"):
+        linalg.conv2d_backward_(w, g, None, got, np.zeros((4, 27), dtype), 0.0, 3, 3, 1,
+                                1, 1, 1, 1, 1, 1)

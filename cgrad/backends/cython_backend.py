@@ -403,16 +403,18 @@ class CythonKernels(NumpyKernels):
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
 
-    def _conv_arrays(self, x, w, b, stride, pad):
+    def _conv_arrays(self, x, w, b, stride, pad, dense_x=True):
         """(x, w as rows, b) made readable by the 2-D (or 1-D, as a height of 1) convolution
-        kernels, or None where they do not apply: other dims, dtypes, asymmetric padding"""
+        kernels, or None where they do not apply: other dims or dtypes (x None unless
+        dense_x: only its shape is read)"""
         if not (type(x) is _ndarray and type(w) is _ndarray and x.ndim == 4 and w.ndim == 4
                 and _float(x.dtype) and w.dtype == x.dtype
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype))):
             return None
         if max(stride + (pad[0][0], pad[1][0])) >= 2**31:
             return None
-        return (_dense(x, x.dtype), _dense(w, x.dtype).reshape(w.shape[0], -1),
+        return (_dense(x, x.dtype) if dense_x else None,
+                _dense(w, x.dtype).reshape(w.shape[0], -1),
                 None if b is None else _dense(b, x.dtype))
 
     def conv(self, x, w, b, stride, pad, dilation, groups):
@@ -433,15 +435,17 @@ class CythonKernels(NumpyKernels):
                       need_b=True):
         """one image at a time (its windows taken again), the weight's gradient summed over
         them in fixed runs, images in parallel"""
-        arrays = self._conv_arrays(x, w, None, stride, pad)
+        arrays = self._conv_arrays(x, w, None, stride, pad, dense_x=need_w)
         if arrays is None or type(g) is not _ndarray or g.dtype != x.dtype:
             return super().conv_backward(x, w, g, stride, pad, dilation, groups, need_x,
                                          need_w, need_b)
-        x, w_rows, _ = arrays
+        x_read, w_rows, _ = arrays
         dx = np.empty(x.shape, x.dtype) if need_x else None
         dw = np.empty(w_rows.shape, x.dtype) if need_w else None
-        _linalg.conv2d_backward_(x, w_rows, _dense(g, g.dtype), dx, dw, 0.0, *w.shape[2:],
-                                 pad[0][0], pad[1][0], *dilation, *stride, groups)
+        if need_x or need_w:
+            _linalg.conv2d_backward_(w_rows, _dense(g, g.dtype), x_read, dx, dw, 0.0,
+                                     *w.shape[2:], pad[0][0], pad[1][0], *dilation, *stride,
+                                     groups)
         db = self.sum(g, (0, 2, 3)) if need_b else None
         return dx, None if dw is None else dw.reshape(w.shape), db
 

@@ -23,7 +23,7 @@ from ..ops import nn as NN
 from ..ops import reduce as RD
 from ..tensor import Tensor, _as_fused, _broadcast_check, _tname
 from ..tensor import _dim, _dims
-from ..backends.numpy_backend import _opmath_of as _opmath
+from ..backends.numpy_backend import _opmath_of as _opmath, _transposed_geometry
 
 # ---- activations ------------------------------------------------------------------------------
 
@@ -1003,7 +1003,7 @@ def _spatial_values(sep=" ", **named):
 def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                        dilation):
     """the adjoint of _conv_nd in its input, plus bias: each input position times the weight
-    gives a window of columns, summed back where the windows overlap (col2im, NN.Fold)"""
+    gives a window of columns, summed back where the windows overlap (col2im); one op"""
     n, in_channels, *sizes = input.shape
     _, group_out, *kernel = weight.shape
     if min(dilation) <= 0:
@@ -1024,9 +1024,18 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
                            f"Calculated output size per channel: "
                            f"({' x '.join(map(str, size))}). Output size is too small")
-    # output_padding adds rows at the end: cropped from the padding, zeros past it
-    extra = [max(op - p[1], 0) for op, p in zip(output_padding, padding)]
-    crop = tuple((p[0], max(p[1] - op, 0)) for op, p in zip(output_padding, padding))
+    return NN.Convolution.apply(input, weight, bias, stride, padding, dilation, groups,
+                                output_padding)
+
+
+def _composed_conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                             dilation):
+    """_conv_transpose_nd composed of ops, for its gradients' graphs"""
+    n, in_channels, *sizes = input.shape
+    _, group_out, *kernel = weight.shape
+    size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
+            zip(sizes, stride, padding, dilation, kernel, output_padding)]
+    crop, extra = _transposed_geometry(padding, output_padding)
     group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
     if groups == 1:                  # (Cout*K, Cin) x (N, Cin, L)
         cols = weight.reshape(in_channels, group_out * window).transpose(0, 1) @ \

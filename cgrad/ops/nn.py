@@ -178,23 +178,33 @@ class Fold(Op):
 
 class Convolution(Op):
     """y = the cross-correlation of x (N, C, *S) with w (O, C / groups, *kernel), plus b
-    where given (pad a (before, after) pair per spatial dim), as one op: PyTorch's saves x
-    and w, not the windows, K times x   ->   dx = the windows' gradient w^T g folded back
-    (col2im), dw = the sum over the images of g times their windows^T, db = g summed over
-    all but its channels"""
+    where given (pad a (before, after) pair per spatial dim); or, given output_padding, its
+    adjoint in x (the transposed convolution of x (N, C_in, *S) with w (C_in, C_out / groups,
+    *kernel)). One op, as PyTorch's convolution: it saves x and w, not the windows, K times x
+      ->   conv: dx = the windows' gradient w^T g folded back (col2im), dw = the sum over the
+    images of g times their windows^T; transposed: dx = the convolution of g with w, dw =
+    that convolution's weight gradient given x; db = g summed over all but its channels"""
     returns_fresh = True
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, pad, dilation, groups):
+    def forward(ctx, x, w, b, stride, pad, dilation, groups, output_padding=None):
         ctx.save_for_backward(x, w)
         ctx.args = (stride, pad, dilation, groups)
-        return B.kernels.conv(x, w, b, stride, pad, dilation, groups)
+        ctx.output_padding = output_padding
+        if output_padding is None:
+            return B.kernels.conv(x, w, b, *ctx.args)
+        return B.kernels.conv_transpose(x, w, b, *ctx.args, output_padding)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        return (*B.kernels.conv_backward(x, w, g, *ctx.args, *ctx.needs_input_grad[:3]),
-                None, None, None, None)
+        needs = ctx.needs_input_grad[:3]
+        if ctx.output_padding is None:
+            grads = B.kernels.conv_backward(x, w, g, *ctx.args, *needs)
+        else:
+            grads = B.kernels.conv_transpose_backward(x, w, g, *ctx.args, ctx.output_padding,
+                                                      *needs)
+        return (*grads, None, None, None, None, None)
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -202,19 +212,24 @@ class Convolution(Op):
         on x and w and differentiated, so every order of gradient comes from their ops"""
         from ..autograd import grad
         from ..autograd.grad_mode import enable_grad
-        from ..nn.functional import _composed_conv
+        from ..nn.functional import _composed_conv, _composed_conv_transpose
         x, w = ctx.saved_for_graph(0, 1)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         wanted = [t for t, need in ((x, need_x), (w, need_w)) if need]
         grads = []
         if wanted:
             with enable_grad():
-                out = _composed_conv(x, w, None, *ctx.args)
+                if ctx.output_padding is None:
+                    out = _composed_conv(x, w, None, *ctx.args)
+                else:
+                    stride, pad, dilation, groups = ctx.args
+                    out = _composed_conv_transpose(x, w, None, stride, pad, ctx.output_padding,
+                                                   groups, dilation)
             grads = list(grad(out, wanted, g, create_graph=True, allow_unused=True))
         dx = grads.pop(0) if need_x else None
         dw = grads.pop(0) if need_w else None
         db = g.sum((0, *range(2, g.ndim))) if need_b else None
-        return dx, dw, db, None, None, None, None
+        return dx, dw, db, None, None, None, None, None
 
 
 class Tie(Op):

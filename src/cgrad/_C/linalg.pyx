@@ -510,7 +510,7 @@ cdef void _conv_backward_run(const ConvShape* s, const floating* x, const floati
                     gx_c[i] = 0
         for b in range((s.OH + s.band - 1) // s.band):
             oh0 = b * s.band
-            _conv_backward_piece(s, x + first * x_step, w, g + first * s.O * s.L, gx_c, sum_w,
+            _conv_backward_piece(s, NULL if x == NULL else x + first * x_step, w, g + first * s.O * s.L, gx_c, sum_w,
                                  c == lo and oh0 == 0, n, oh0, min(s.band, s.OH - oh0), cols,
                                  gcols, side, threads)
 
@@ -534,18 +534,23 @@ cdef void _weight_gradient(floating* gw, double beta, const floating* sums, int 
                     row[k] += block[p * size + k * Og]
 
 
-def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
-                     const floating[:, :, :, ::1] g, floating[:, :, :, ::1] gx,
+def conv2d_backward_(const floating[:, ::1] w, const floating[:, :, :, ::1] g,
+                     const floating[:, :, :, ::1] x, floating[:, :, :, ::1] gx,
                      floating[:, ::1] gw, double beta, int KH, int KW, int ph, int pw, int dh,
                      int dw, int sh, int sw, int groups):
     """The gradients of conv2d_(x, w, ...) given g, its output's gradient (N, O, OH, OW): the
     input's into gx (x's shape; None: not wanted), the weight's into gw (w's shape; None: not
-    wanted) as gw = beta gw + the gradient. Per chunk of images: their windows again, their
+    wanted) as gw = beta gw + the gradient; x may be None where gw is (the input's gradient
+    reads only its shape: a transposed convolution's forward). (w comes first: Cython picks
+    the dtype from the first argument, which must not be None.) Per chunk of images: their windows again, their
     product with g^T per group, and the windows' gradient w^T g added back into gx (col2im).
     The chunks' weight gradients are summed in SUM_PARTS fixed runs, each into a buffer of
     its own, then added in order, the runs shared among the threads: the same bits at any
     thread count."""
-    cdef tuple x_shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    if x is None and (gw is not None or gx is None):
+        raise ValueError("conv2d_backward_: the weight's gradient needs the input x")
+    cdef tuple x_shape = ((gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]) if x is None
+                          else (x.shape[0], x.shape[1], x.shape[2], x.shape[3]))
     cdef tuple g_shape = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
     _check_conv(x_shape, (w.shape[0], w.shape[1]), g_shape, -1, KH, KW, ph, pw, dh, dw, sh,
                 sw, groups)
@@ -565,6 +570,7 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
             gw[...] = 0
         return
     cdef floating* gx_p = NULL if gx is None else &gx[0, 0, 0, 0]
+    cdef const floating* x_p = NULL if x is None else &x[0, 0, 0, 0]
     cdef bint need_w = gw is not None
     cdef int threads = cgrad_threads(), p
     cdef int parts = <int> min(s.chunks, <Py_ssize_t> SUM_PARTS)
@@ -590,13 +596,13 @@ def conv2d_backward_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
             if by_part:
                 for p in prange(parts, schedule="static", num_threads=buffers):
                     own = scratch + threadid() * per_buffer
-                    _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
+                    _conv_backward_run(&s, x_p, &w[0, 0], &g[0, 0, 0, 0], gx_p,
                                        sums + p * size_w if need_w else NULL,
                                        p * s.chunks // parts, (p + 1) * s.chunks // parts, own,
                                        own + gcols_at, own + side_at, 1)
             else:
                 for p in range(parts):
-                    _conv_backward_run(&s, &x[0, 0, 0, 0], &w[0, 0], &g[0, 0, 0, 0], gx_p,
+                    _conv_backward_run(&s, x_p, &w[0, 0], &g[0, 0, 0, 0], gx_p,
                                        sums + p * size_w if need_w else NULL,
                                        p * s.chunks // parts, (p + 1) * s.chunks // parts,
                                        scratch, scratch + gcols_at, scratch + side_at, threads)
