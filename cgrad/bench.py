@@ -507,6 +507,38 @@ def rnn_step(kind):
     return build
 
 
+CNN_BATCH = 64
+
+
+def cnn_step(impl):
+    """One training step of the PyTorch CIFAR-10 tutorial's CNN (Conv2d(3, 6, 5), max pool,
+    Conv2d(6, 16, 5), max pool, Linear 400-120-84-10, ReLUs) on 64 images of 3x32x32:
+    zero_grad, forward, cross-entropy, backward, SGD(momentum=0.9) step; weights from rng."""
+    lib = lib_for(impl)
+    rng = _rng()
+    nn = lib.nn
+    model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120),
+                          nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    with lib.no_grad():
+        for p in model.parameters():
+            fan_in = math.prod(p.shape[1:]) if p.ndim > 1 else p.shape[0]
+            bound = 1 / math.sqrt(fan_in)
+            p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(F32)))
+    x = _tensor(lib, _randn(rng, CNN_BATCH, 3, 32, 32))
+    t = _tensor(lib, rng.integers(0, 10, CNN_BATCH))
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    F = lib.nn.functional
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+    return Run(step, lambda loss: [_np(loss)] + [_np(p) for p in model.parameters()])
+
+
 def linreg_loop(impl, epochs=50):
     """The tutorial's training loop: nn.Linear(1, 1), MSELoss, SGD(lr=0.01), 100 points."""
     lib = lib_for(impl)
@@ -682,6 +714,11 @@ def cases():
                  f"nn.{kind}(64, 128, batch_first=True), batch 32, 50 steps, mean of the "
                  "output's squares, SGD: one step", rnn_step(kind),
                  needs=(f"nn.{kind}", "optim.SGD"), rtol=1e-4, atol=1e-5, check_steps=2))
+    add(Case("cnn_step", "Whole training steps",
+             f"the CIFAR-10 tutorial's CNN (two 5x5 convs, max pools, three Linear), batch "
+             f"{CNN_BATCH}, cross-entropy, SGD(momentum=0.9): one step", cnn_step,
+             needs=("nn.Conv2d", "nn.MaxPool2d", "optim.SGD"), rtol=1e-4, atol=1e-5,
+             check_steps=2))
     add(Case("linreg_loop", "Whole training steps",
              "tutorial loop: nn.Linear(1, 1), MSELoss, SGD, 100 points, 50 epochs",
              linreg_loop, needs=("nn.Linear", "nn.MSELoss", "optim.SGD"), quick=True,
