@@ -3107,14 +3107,16 @@ def test_wide_norm_kernels_same_bits(dtype, isa):
 
 # ---- col2im: windows added back -----------------------------------------------------------------
 @pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 3)),
-                                      ((2, 2), (1, 1), (1, 1)), ((5, 5), (1, 2), (2, 2))],
-                         ids=["3x3", "dilated-strided", "2x2", "5x5-strided"])
+                                      ((2, 2), (1, 1), (1, 1)), ((5, 5), (1, 2), (2, 2)),
+                                      ((2, 2), (1, 1), (2, 2)), ((2, 3), (2, 1), (4, 3))],
+                         ids=["3x3", "dilated-strided", "2x2", "5x5-strided", "2x2-pool",
+                              "dilated-disjoint"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_add_windows(ck, layout, dtype, geometry):
-    """overlapping windows added back into their planes, bit for bit as the reference adds
-    them (one kernel position at a time), on every layout of the columns and into an out
-    that already holds values"""
+    """windows added back into their planes, bit for bit as the reference adds them (one
+    kernel position at a time where they overlap, all in one add where they do not), on
+    every layout of the columns and into an out that already holds values"""
     kernel, dilation, stride = geometry
     windows = (6, 7)
     padded = tuple((k - 1) * d + (o - 1) * s + 1 + extra for k, d, o, s, extra in

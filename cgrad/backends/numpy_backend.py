@@ -653,13 +653,8 @@ class NumpyKernels:
                     for s, k, d, st in zip(padded, kernel, dilation, stride)]
         n = cols.shape[0]
         cols = cols.reshape(n, cols.shape[1] // math.prod(kernel), *kernel, *out_size)
-        out = zeros((n, cols.shape[1], *padded), cols.dtype)
-        if all(st >= d * (k - 1) + 1 for st, k, d in zip(stride, kernel, dilation)):
-            # windows that do not overlap (pooling's): one copy into their view
-            np.copyto(windows_view(out, out_size, kernel, dilation, stride, writeable=True),
-                      cols)
-        else:
-            self.add_windows(out, cols, dilation, stride)
+        out = self.add_windows(zeros((n, cols.shape[1], *padded), cols.dtype), cols, dilation,
+                               stride)
         return out[(slice(None), slice(None)) + tuple(slice(a, a + s)
                                                       for s, (a, _) in zip(size, pad))]
 
@@ -747,6 +742,11 @@ class NumpyKernels:
         position at a time in order (col2im's sums where windows overlap); returns out"""
         k = (cols.ndim - 2) // 2
         kernel, windows = cols.shape[2:2 + k], cols.shape[2 + k:]
+        if all(st >= d * (kk - 1) + 1 for st, kk, d in zip(stride, kernel, dilation)):
+            # windows that do not overlap (pooling's): one add into their view
+            view = windows_view(out, windows, kernel, dilation, stride, writeable=True)
+            np.add(view, cols, out=view)
+            return out
         for at in itertools.product(*map(range, kernel)):
             covered = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
                             for i, o, d, s in zip(at, windows, dilation, stride))
