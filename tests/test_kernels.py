@@ -184,7 +184,10 @@ BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"]
 SHAPE_PAIRS = [((6, 5), (6, 5)), ((6, 5), (5,)), ((5,), (6, 5)), ((6, 5), (6, 1)),
                ((6, 1), (1, 5)), ((4, 3, 5), (5,)), ((4, 3, 5), (3, 1)), ((4, 3, 5), ()),
                ((), (4, 3)), ((7,), (7,)), ((), ()), ((0, 5), (5,)), ((3, 0), (3, 1)),
-               ((2, 3, 4), (2, 1, 4))]
+               ((2, 3, 4), (2, 1, 4)),
+               # a channel's value against (N, C, H, W): a third grid dim, taken as columns
+               ((2, 3, 4, 5), (1, 3, 1, 1)), ((3, 1, 1), (2, 3, 4, 5)),
+               ((2, 3, 4, 5), (3, 4, 1)), ((0, 3, 5), (3, 1))]
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -193,6 +196,20 @@ SHAPE_PAIRS = [((6, 5), (6, 5)), ((6, 5), (5,)), ((5,), (6, 5)), ((6, 5), (6, 1)
 def test_binary_forward_broadcast(ck, op, dtype, shapes):
     a, b = make("contiguous", dtype, shapes[0]), make("contiguous", dtype, shapes[1])
     assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+
+
+def test_binary_grid_takes_a_channel_dim(ck):
+    """a value per channel against (N, C, H, W) is a column of N x C rows over H W (its
+    values repeated N times); other third dimensions stay NumPy's"""
+    from cgrad.backends import cython_backend as cb
+    x, s = np.zeros((2, 3, 4, 5)), np.zeros((1, 3, 1, 1))
+    assert cb._grid(x.shape, [x, s]) == (6, 20, [cb._FULL, cb._COL], 2)
+    assert cb._grid(x.shape, [s.reshape(3, 1, 1), x]) == (6, 20, [cb._COL, cb._FULL], 2)
+    assert cb._grid(x.shape, [x, np.zeros((2, 1, 4, 1))]) is None      # two broadcast dims
+    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 4)), np.zeros((2, 1, 4))]) is None
+    layout = ck._binary_layout(x, s, None, 0)
+    assert layout[3:] == (6, 20, cb._FULL, cb._COL, x.shape, 2)
+    np.testing.assert_array_equal(layout[2], np.tile(s.reshape(-1), 2))
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -300,7 +317,8 @@ def test_binary_backward_layouts(ck, op, dtype, layout):
 
 @pytest.mark.parametrize("op", [op for op in BACKWARD if op != "pow"])   # pow: NumPy's
 @pytest.mark.parametrize("shapes", [((6, 5), (6, 5)), ((6, 5), (5,)), ((6, 5), (6, 1)),
-                                    ((6, 5), ()), ((0, 5), (5,))], ids=str)
+                                    ((6, 5), ()), ((0, 5), (5,)), ((4, 3, 5), (3, 1)),
+                                    ((3, 1), (4, 3, 5))], ids=str)
 def test_binary_backward_adds_into_acc(ck, op, shapes):
     """Given buffers of the inputs' shapes, the gradients are added there and returned."""
     dtype = np.float64
@@ -420,7 +438,10 @@ def test_binary_same_bits_for_any_thread_count(ck, threads):
     b = rng.standard_normal(300).astype(np.float32)
     c = rng.standard_normal((700, 1)).astype(np.float32)
     g = rng.standard_normal((700, 300)).astype(np.float32)
-    one, two = threads(lambda: (ck.mul(a, b), ck.mul_backward(a, b, g), ck.div_backward(a, c, g),
+    x = rng.standard_normal((32, 64, 40)).astype(np.float32)      # (and a channel's scale)
+    s = rng.standard_normal((64, 1)).astype(np.float32)
+    one, two = threads(lambda: (ck.mul(x, s), ck.mul_backward(x, s, x),
+                                ck.mul(a, b), ck.mul_backward(a, b, g), ck.div_backward(a, c, g),
                                 ck.mul_backward(a, 2.5, g, True, False),
                                 ck.maximum_backward(a, np.float32(0.1) * a[:1], g),
                                 ck.sum_to_shape(g, (300,))))

@@ -221,9 +221,12 @@ def _writable_flat(out, *inputs):
 
 
 def _grid(shape, arrays):
-    """(R, C, modes): shape seen as an R x C grid and each array's mode on it (arrays are
-    C-contiguous, their shapes broadcast to shape); None if a third grid dimension is needed.
-    Dims where every array agrees on broadcast-or-not merge into one grid dimension."""
+    """(R, C, modes, outer): shape seen as an R x C grid and each array's mode on it (arrays
+    are C-contiguous, their shapes broadcast to shape); None if a third grid dimension is
+    needed. Dims where every array agrees on broadcast-or-not merge into one grid dimension.
+    One third dimension is taken: an array that varies only along the middle one of three
+    (a channel's scale against (N, C, H, W)) where the others vary along all three, as a
+    column of R = outer x middle rows (its values repeated outer times: outer > 1)."""
     nd = len(shape)
     groups = []                        # [size, pattern]: bit j set if array j varies there
     for i in range(nd):
@@ -239,7 +242,15 @@ def _grid(shape, arrays):
             groups[-1][0] *= n
         else:
             groups.append([n, pat])
-    if len(groups) > 2:
+    if len(groups) == 3:
+        full = (1 << len(arrays)) - 1
+        (outer, po), (middle, pm), (inner, pi) = groups
+        if po == pi and pm == full and outer * middle * inner:
+            # (the arrays not in po vary along the middle; an empty grid stays NumPy's)
+            modes = [_FULL if po >> j & 1 else _COL for j in range(len(arrays))]
+            return outer * middle, inner, modes, outer
+        return None
+    if len(groups) > 3:
         return None
     if len(groups) == 2:
         (R, pr), (C, pc) = groups
@@ -250,7 +261,7 @@ def _grid(shape, arrays):
     for j in range(len(arrays)):
         on_r, on_c = pr >> j & 1, pc >> j & 1
         modes.append(_FULL if on_r and on_c else _ROW if on_c else _COL if on_r else _SCALAR)
-    return R, C, modes
+    return R, C, modes, 1
 
 
 def _operand(x, dtype):
@@ -514,8 +525,9 @@ class CythonKernels(NumpyKernels):
 
     # ---- binary elementwise ----------------------------------------------------------
     def _binary_layout(self, a, b, shape, least):
-        """(dtype, x, y, R, C, xm, ym, out_shape) for the compiled binary kernels, or None
-        (fewer than `least` elements also give None)."""
+        """(dtype, x, y, R, C, xm, ym, out_shape, outer) for the compiled binary kernels, or
+        None (fewer than `least` elements also give None); outer > 1: a COL operand's values
+        are repeated outer times (_grid), its gradient's rows summed back over them."""
         ta, tb = type(a) is _ndarray, type(b) is _ndarray
         if ta:
             dtype = a.dtype
@@ -535,7 +547,7 @@ class CythonKernels(NumpyKernels):
             n = a.size
             if n < least or not (_usable(a, dtype) and _usable(b, dtype)):
                 return None
-            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL, a.shape
+            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL, a.shape, 1
         x, y = _operand(a, dtype), _operand(b, dtype)
         if x is None or y is None:
             return None
@@ -553,10 +565,13 @@ class CythonKernels(NumpyKernels):
         grid = _grid(shape, [x if ta else x.reshape(()), y if tb else y.reshape(())])
         if grid is None:
             return None
-        R, C, (xm, ym) = grid
+        R, C, (xm, ym), outer = grid
         if R * C < least:
             return None
-        return dtype, x.reshape(-1), y.reshape(-1), R, C, xm, ym, shape
+        x, y = x.reshape(-1), y.reshape(-1)
+        if outer > 1:                  # (R / outer values each: a few thousand at most)
+            x, y = (np.tile(v, outer) if m == _COL else v for v, m in ((x, xm), (y, ym)))
+        return dtype, x, y, R, C, xm, ym, shape, outer
 
     # a op b is one NumPy ufunc pass (AVX-512 here), and the fused backward two: compiled,
     # they reach parity near 32768 elements on one thread (the fixed cost of the layout
@@ -567,7 +582,7 @@ class CythonKernels(NumpyKernels):
         layout = self._binary_layout(a, b, None, self.min_size_binary)
         if layout is None:
             return fallback(self, a, b)
-        dtype, x, y, R, C, xm, ym, shape = layout
+        dtype, x, y, R, C, xm, ym, shape, _ = layout
         out = np.empty(shape, dtype)
         _bn_for[dtype].binary_(op, x, xm, y, ym, out.reshape(-1), R, C)
         return out
@@ -588,24 +603,37 @@ class CythonKernels(NumpyKernels):
         layout = self._binary_layout(a, b, g.shape, least)
         if layout is None:
             return None
-        dtype, x, y, R, C, xm, ym, _ = layout
+        dtype, x, y, R, C, xm, ym, _, outer = layout
         if not _usable(g, dtype):
             return None
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
             return None
-        add_a = need_a and acc_a is not None and acc_a.shape == a.shape and _writable(acc_a,
-                                                                                       dtype)
-        add_b = need_b and acc_b is not None and acc_b.shape == b.shape and _writable(acc_b,
-                                                                                       dtype)
-        ga = (acc_a if add_a else np.empty(a.shape, dtype)) if need_a else None
-        gb = (acc_b if add_b else np.empty(b.shape, dtype)) if need_b else None
-        gf = g.reshape(-1)
+        grads = []
+        for need, acc, operand, mode in ((need_a, acc_a, a, xm), (need_b, acc_b, b, ym)):
+            add = (need and acc is not None and acc.shape == operand.shape
+                   and _writable(acc, dtype))
+            if need and outer > 1 and mode == _COL:        # rows, summed over outer below
+                grads.append((np.empty(R, dtype), False, acc if add else None))
+            elif need:
+                grads.append((acc if add else np.empty(operand.shape, dtype), add, None))
+            else:
+                grads.append((None, False, None))
+        (ga, add_a, _), (gb, add_b, _) = grads
         unused = None if need_a and need_b else np.empty(1, dtype)   # g may be read-only
-        _bn_for[dtype].binary_backward_(op, x, xm, y, ym, gf,
+        _bn_for[dtype].binary_backward_(op, x, xm, y, ym, g.reshape(-1),
                                         unused if ga is None else ga.reshape(-1),
                                         unused if gb is None else gb.reshape(-1),
                                         need_a, need_b, add_a, add_b, R, C)
-        return ga, gb
+        result = []
+        for (grad, _, acc), operand, mode in zip(grads, (a, b), (xm, ym)):
+            if grad is not None and outer > 1 and mode == _COL:
+                grad = np.add.reduce(grad.reshape(outer, R // outer), axis=0).reshape(
+                    operand.shape)
+                if acc is not None:
+                    acc += grad
+                    grad = acc
+            result.append(grad)
+        return tuple(result)
 
     def _binary_backward_or(self, op, fallback, a, b, g, need_a, need_b, acc_a, acc_b):
         if type(g) is _ndarray and g.size < self.min_size_binary:    # small: NumPy at once
