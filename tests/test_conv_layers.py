@@ -180,6 +180,21 @@ def test_conv_transpose_double_backward_matches_torch(backend):
                   _randn64((2, 3, 5), (3, 2, 3), (2,)))
 
 
+def test_conv_transpose_that_reaches_no_output_matches_torch(backend):
+    """every window of the input lands in the padding before the output's start (output
+    padding past the padding makes the output): the bias alone, zero input and weight
+    gradients, at every order; an empty batch gives an empty output"""
+    kw = dict(stride=5, padding=2, output_padding=4)
+    _second_order(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw),
+                  lambda x, w, b: tf.conv_transpose2d(x, w, b, **kw),
+                  _randn64((2, 3, 1, 1), (3, 2, 1, 1), (2,)))
+    out = F.conv_transpose2d(cgrad.ones(0, 1, 1, 1), cgrad.ones(1, 1, 1, 1), stride=5,
+                             padding=2, output_padding=3)
+    assert tuple(out.shape) == tuple(tf.conv_transpose2d(
+        torch.ones(0, 1, 1, 1), torch.ones(1, 1, 1, 1), stride=5, padding=2,
+        output_padding=3).shape) == (0, 1, 0, 0)
+
+
 @pytest.mark.parametrize("fn, shapes, kw", [
     (F.conv1d, ((2, 4, 7), (4, 2, 3), (4,)), dict(stride=2, padding=1, dilation=2, groups=2)),
     (F.conv_transpose1d, ((2, 3, 4), (3, 2, 3), (2,)), dict(stride=2, output_padding=1)),

@@ -3305,9 +3305,16 @@ def test_conv_backward(ck, layout, dtype, geometry):
 
 
 def test_conv_falls_back_for_other_inputs(ck):
-    """3-d windows, integer images, mixed dtypes and a non-array take the reference's path,
-    with its values"""
+    """3-d windows, integer images, mixed dtypes and a dilation past the kernels' ints take
+    the reference's path, with its values; no output channels give an empty output"""
     rng = np.random.default_rng(4)
+    x, w1 = rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((2, 2, 1, 1))
+    args = ((1, 1), ((0, 0), (0, 0)), (2**31, 1), 1)
+    assert_same(ck.conv(x, w1, None, *args), REF.conv(x, w1, None, *args))
+    empty = np.ones((0, 2, 1, 1))
+    assert ck.conv(x, empty, None, *args[:2], (1, 1), 1).shape == (1, 0, 3, 3)
+    assert [np.shape(a) for a in ck.conv_backward(x, empty, np.ones((1, 0, 3, 3)), *args[:2],
+                                                  (1, 1), 1)] == [x.shape, empty.shape, (0,)]
     x3, w3 = rng.standard_normal((2, 2, 4, 4, 4)), rng.standard_normal((3, 2, 2, 2, 2))
     xi, wi = np.arange(2 * 2 * 16).reshape(2, 2, 4, 4), np.arange(3 * 2 * 4).reshape(3, 2, 2, 2)
     xf, wd = rng.standard_normal((2, 2, 4, 4)).astype(np.float32), rng.standard_normal(
@@ -3369,23 +3376,28 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
         linalg.conv2d_backward_(w.reshape(4, 27), g, x, None, gw, beta, 3, 3, 1, 1, 1, 1, 1, 1,
                                 1)
         assert_same(gw, expected, exact=False)
+    gw = start.copy()                      # no images: beta gw + a sum of nothing
+    linalg.conv2d_backward_(w.reshape(4, 27), g[:0], x[:0], None, gw, 0.5, 3, 3, 1, 1, 1, 1, 1,
+                            1, 1)
+    assert_same(gw, start * dtype(0.5))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("x_shape, w_shape, stride, pad, groups", [
-    ((2, 32, 40, 37), (8, 32, 3, 3), (2, 1), ((1, 1), (2, 2)), 1),   # bands of 11 + 9 rows
-    ((2, 32, 40, 37), (8, 16, 3, 3), (2, 1), ((1, 1), (2, 2)), 2),   # ... in groups
-    ((37, 4, 5, 6), (6, 4, 2, 3), (1, 2), ((0, 0), (1, 1)), 1),      # chunks of 22 + 15 images
-    ((37, 6, 3, 3), (9, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), 3),      # ... 1x1, side by side
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, groups, dilation", [
+    ((2, 32, 40, 37), (8, 32, 3, 3), (2, 1), ((1, 1), (2, 2)), 1, (1, 1)),  # bands: 11 + 9
+    ((2, 32, 40, 37), (8, 32, 3, 3), (1, 2), ((3, 3), (1, 1)), 1, (3, 2)),  # ... dilated
+    ((2, 32, 40, 37), (8, 16, 3, 3), (2, 1), ((1, 1), (2, 2)), 2, (1, 1)),  # ... in groups
+    ((37, 4, 5, 6), (6, 4, 2, 3), (1, 2), ((0, 0), (1, 1)), 1, (1, 1)),  # chunks: 22 + 15
+    ((30, 6, 3, 3), (9, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), 3, (1, 1)),  # 1x1: 29 + 1 image
 ])
-def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, groups):
+def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, groups, dilation):
     """a large image's products in bands of output rows (the windows of the rows at a band's
     edge read across it) and small images' products side by side in chunks (the last one
     short): the reference's values, forward and backward"""
     rng = np.random.default_rng(8)
     x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
     b = rng.standard_normal(w_shape[0]).astype(dtype)
-    args = (stride, pad, (1, 1), groups)
+    args = (stride, pad, dilation, groups)
     want = REF.conv(x, w, b, *args)
     _assert_conv_close([ck.conv(x, w, b, *args)], [want], [REF.conv(*map(_abs, (x, w, b)), *args)])
     g = rng.standard_normal(want.shape).astype(dtype)
@@ -3395,19 +3407,21 @@ def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, grou
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "empty"])
-@pytest.mark.parametrize("stride, pad, output_padding, groups", [
-    ((2, 2), ((1, 1), (1, 1)), (0, 0), 1),        # a DCGAN layer's
-    ((2, 3), ((1, 1), (0, 0)), (1, 2), 1),        # output padding past the padding: zeros
-    ((3, 1), ((2, 2), (1, 1)), (2, 0), 2),        # ... taken from it, in groups
+@pytest.mark.parametrize("stride, pad, output_padding, groups, dilation", [
+    ((2, 2), ((1, 1), (1, 1)), (0, 0), 1, (1, 1)),      # a DCGAN layer's
+    ((2, 3), ((1, 1), (0, 0)), (1, 2), 1, (1, 1)),      # output padding past the padding
+    ((3, 1), ((2, 2), (1, 1)), (2, 0), 2, (1, 1)),      # ... taken from it, in groups
+    ((1, 2), ((2, 2), (3, 3)), (1, 1), 1, (2, 3)),      # dilated
+    ((9, 9), ((40, 0), (45, 0)), (8, 8), 1, (1, 1)),    # no window reaches the rows
 ])
-def test_conv_transpose(ck, layout, dtype, stride, pad, output_padding, groups):
+def test_conv_transpose(ck, layout, dtype, stride, pad, output_padding, groups, dilation):
     """the transposed convolution (the compiled conv's input gradient, which reads only the
     input's shape) and its gradients (the compiled conv and its weight gradient) against the
     reference's"""
     x = make(layout, dtype, (3, 4, 5, 6))
     w = make("contiguous", dtype, (4, 3, 3, 3), np.random.default_rng(9))
     b = make("contiguous", dtype, (3 * groups,), np.random.default_rng(10))
-    args = (stride, pad, (1, 1), groups, output_padding)
+    args = (stride, pad, dilation, groups, output_padding)
     want = REF.conv_transpose(x, w, b, *args)
     _assert_conv_close([ck.conv_transpose(x, w, b, *args)], [want],
                        [REF.conv_transpose(*map(_abs, (x, w, b)), *args)])

@@ -439,16 +439,22 @@ def test_long_dots_same_bits_for_one_and_two_threads(backend, a_shape, b_shape):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("x_shape, w_shape, pad, groups", [
-    ((8, 16, 32, 32), (16, 16, 3, 3), 1, 1),      # images shared among the threads
-    ((1, 32, 64, 64), (64, 32, 3, 3), 1, 1),      # one image: its products cut
-    ((3, 8, 40, 40), (12, 4, 1, 1), 0, 2),        # fewer images than runs, 1x1 groups
+    ((8, 16, 32, 32), (16, 16, 3, 3), 1, 1),      # images (in bands) shared among threads
+    ((64, 16, 8, 8), (16, 16, 3, 3), 1, 1),       # chunks of 4 images side by side
+    ((1, 32, 64, 64), (64, 32, 3, 3), 1, 1),      # one image: its products cut (float32)
+    ((2, 32, 64, 64), (64, 16, 3, 3), 1, 2),      # two runs, in groups
+    ((3, 64, 40, 40), (96, 32, 1, 1), 0, 2),      # fewer images than runs, 1x1 groups
 ])
 def test_conv_same_bits_for_one_and_two_threads(x_shape, w_shape, pad, groups, dtype):
     """the convolution and its gradients at 1 and 2 threads: the same bits (the images'
-    weight gradients summed in fixed runs), and near the reference's values"""
+    weight gradients summed in fixed runs), and near the reference's values. (Every shape
+    here is large enough to be shared among the threads.)"""
+    from cgrad import _threads as threads
     from cgrad.backends import CythonKernels, NumpyKernels
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
+    threads.load_linalg()
+    assert threads._own_blas, "the BLAS runs threads itself: the kernels would not share"
     rng = np.random.default_rng(6)
     x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
     args = ((1, 1), ((pad, pad), (pad, pad)), (1, 1), groups)

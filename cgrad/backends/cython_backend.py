@@ -414,7 +414,7 @@ class CythonKernels(NumpyKernels):
         _grad_for[x.dtype].gather_(rows[0], rows[1], out.reshape(rows[1].shape))
         return out
 
-    def _conv_arrays(self, x, w, b, stride, pad, dense_x=True):
+    def _conv_arrays(self, x, w, b, stride, pad, dilation, dense_x=True):
         """(x, w as rows, b) made readable by the 2-D (or 1-D, as a height of 1) convolution
         kernels, or None where they do not apply: other dims or dtypes (x None unless
         dense_x: only its shape is read)"""
@@ -422,16 +422,17 @@ class CythonKernels(NumpyKernels):
                 and _float(x.dtype) and w.dtype == x.dtype
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype))):
             return None
-        if max(stride + (pad[0][0], pad[1][0])) >= 2**31:
+        if max(stride + dilation + (pad[0][0], pad[1][0])) >= 2**31:    # (the kernels' ints)
             return None
         return (_dense(x, x.dtype) if dense_x else None,
-                _dense(w, x.dtype).reshape(w.shape[0], -1),
+                _dense(w, x.dtype).reshape(w.shape[0], math.prod(w.shape[1:])),
                 None if b is None else _dense(b, x.dtype))
 
     def conv(self, x, w, b, stride, pad, dilation, groups):
-        """one image at a time: its windows (im2col) into a buffer that stays in cache, a
-        product per group straight into the output onto the bias; images in parallel"""
-        arrays = self._conv_arrays(x, w, b, stride, pad)
+        """a few small images (or a band of a large one's output rows) at a time: their
+        windows (im2col) into a buffer that stays in cache, a product per group straight into
+        the output onto the bias; chunks in parallel"""
+        arrays = self._conv_arrays(x, w, b, stride, pad, dilation)
         if arrays is None:
             return super().conv(x, w, b, stride, pad, dilation, groups)
         kernel = w.shape[2:]
@@ -444,9 +445,9 @@ class CythonKernels(NumpyKernels):
 
     def conv_backward(self, x, w, g, stride, pad, dilation, groups, need_x=True, need_w=True,
                       need_b=True):
-        """one image at a time (its windows taken again), the weight's gradient summed over
-        them in fixed runs, images in parallel"""
-        arrays = self._conv_arrays(x, w, None, stride, pad, dense_x=need_w)
+        """in the forward's chunks (their windows taken again), the weight's gradient summed
+        over them in fixed runs, runs in parallel"""
+        arrays = self._conv_arrays(x, w, None, stride, pad, dilation, dense_x=need_w)
         if arrays is None or type(g) is not _ndarray or g.dtype != x.dtype:
             return super().conv_backward(x, w, g, stride, pad, dilation, groups, need_x,
                                          need_w, need_b)

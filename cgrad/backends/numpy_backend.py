@@ -704,14 +704,15 @@ class NumpyKernels:
         """the adjoint of conv in its input, plus b: x (N, C_in, *S) and w (C_in, C_out /
         groups, *kernel) give (N, C_out, *size), output_padding rows past the windows' reach
         at the end of each spatial dim"""
-        crop, extra = _transposed_geometry(pad, output_padding)
-        shape = (x.shape[0], w.shape[1] * groups, *[
-            (s - 1) * st - sum(p) + d * (k - 1) + 1
-            for s, st, p, d, k in zip(x.shape[2:], stride, crop, dilation, w.shape[2:])])
-        # (conv_backward reads only the input's shape for the input's gradient)
-        out = self.conv_backward(np.broadcast_to(np.zeros((), x.dtype), shape), w, x, stride,
-                                 crop, dilation, groups, True, False, False)[0]
-        if any(extra):
+        crop, extra, reach = _transposed_geometry(x.shape[2:], w.shape[2:], stride, pad,
+                                                  dilation, output_padding)
+        shape = (x.shape[0], w.shape[1] * groups)
+        if min(reach) < 0:
+            out = np.zeros(shape + tuple(r + e for r, e in zip(reach, extra)), x.dtype)
+        else:   # (conv_backward reads only the input's shape for the input's gradient)
+            out = self.conv_backward(np.broadcast_to(np.zeros((), x.dtype), shape + reach), w,
+                                     x, stride, crop, dilation, groups, True, False, False)[0]
+        if any(extra) and min(reach) >= 0:
             out = np.pad(out, ((0, 0), (0, 0)) + tuple((0, e) for e in extra))
         if b is not None:
             out += b.reshape(-1, *(1,) * len(extra))
@@ -722,12 +723,16 @@ class NumpyKernels:
         """(dx, dw, db) of conv_transpose(x, w, b, ...) given g: dx the convolution of g with
         w, dw that convolution's weight gradient given x, db g summed over all but its
         channels"""
-        crop, extra = _transposed_geometry(pad, output_padding)
-        g_read = g[(slice(None), slice(None)) + tuple(slice(0, s - e)
-                                                      for s, e in zip(g.shape[2:], extra))]
-        dx = self.conv(g_read, w, None, stride, crop, dilation, groups) if need_x else None
-        dw = (self.conv_backward(g_read, w, x, stride, crop, dilation, groups, False, True,
-                                 False)[1] if need_w else None)
+        crop, extra, reach = _transposed_geometry(x.shape[2:], w.shape[2:], stride, pad,
+                                                  dilation, output_padding)
+        if min(reach) < 0:                    # no window reached the output: zeros
+            dx = np.zeros(x.shape, x.dtype) if need_x else None
+            dw = np.zeros(w.shape, w.dtype) if need_w else None
+        else:
+            g_read = g[(slice(None), slice(None)) + tuple(slice(0, r) for r in reach)]
+            dx = self.conv(g_read, w, None, stride, crop, dilation, groups) if need_x else None
+            dw = (self.conv_backward(g_read, w, x, stride, crop, dilation, groups, False, True,
+                                     False)[1] if need_w else None)
         db = _fsum(g, axis=(0, *range(2, g.ndim))) if need_b else None
         return dx, dw, db
 
@@ -1403,12 +1408,17 @@ def _channel_sums(rows, groups, spatial):
     return _fsum(rows.reshape(R // groups, groups, K // spatial, spatial), axis=(0, 3)).reshape(-1)
 
 
-def _transposed_geometry(pad, output_padding):
-    """(crop, extra) of a transposed convolution: the pads (before, after) of the convolution
-    it is the adjoint of, the output padding taken from `after`, and the zero rows added past
-    the windows' reach where the output padding exceeds it"""
-    return (tuple((p[0], max(p[1] - op, 0)) for p, op in zip(pad, output_padding)),
-            tuple(max(op - p[1], 0) for p, op in zip(pad, output_padding)))
+def _transposed_geometry(sizes, kernel, stride, pad, dilation, output_padding):
+    """(crop, extra, reach) of a transposed convolution of an input of spatial sizes: the
+    pads (before, after) of the convolution it is the adjoint of, the output padding taken
+    from `after`; the zero rows added past the windows' reach where the output padding
+    exceeds it; and that reach, the output's size less extra. A negative reach: every
+    window lands before the output's start (PyTorch's output is the bias alone)."""
+    crop = tuple((p[0], max(p[1] - op, 0)) for p, op in zip(pad, output_padding))
+    extra = tuple(max(op - p[1], 0) for p, op in zip(pad, output_padding))
+    reach = tuple((s - 1) * st - sum(p) + d * (k - 1) + 1
+                  for s, st, p, d, k in zip(sizes, stride, crop, dilation, kernel))
+    return crop, extra, reach
 
 
 def conv_output_size(size, kernel, dilation, pad, stride):

@@ -1033,9 +1033,9 @@ def _composed_conv_transpose(input, weight, bias, stride, padding, output_paddin
     """_conv_transpose_nd composed of ops, for its gradients' graphs"""
     n, in_channels, *sizes = input.shape
     _, group_out, *kernel = weight.shape
-    size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
-            zip(sizes, stride, padding, dilation, kernel, output_padding)]
-    crop, extra = _transposed_geometry(padding, output_padding)
+    crop, extra, reach = _transposed_geometry(sizes, kernel, stride, padding, dilation,
+                                              output_padding)
+    size = [r + e for r, e in zip(reach, extra)]
     group_in, length, window = in_channels // groups, math.prod(sizes), math.prod(kernel)
     if groups == 1:                  # (Cout*K, Cin) x (N, Cin, L)
         cols = weight.reshape(in_channels, group_out * window).transpose(0, 1) @ \

@@ -16,6 +16,7 @@ from ..autograd.function import Op, constant, renamed
 from .._memory import zeros
 from .._memory_format import copy_as
 from ..backends.numpy_backend import _fma, conv_output_size  # noqa: F401 (functional's)
+from ..backends.numpy_backend import _transposed_geometry as transposed_geometry
 from .shape import AdvancedIndex  # noqa: F401 (also F.pad's circular mode)
 
 
@@ -217,7 +218,11 @@ class Convolution(Op):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         wanted = [t for t, need in ((x, need_x), (w, need_w)) if need]
         grads = []
-        if wanted:
+        if ctx.output_padding is not None and min(transposed_geometry(
+                x.shape[2:], w.shape[2:], *ctx.args[:3], ctx.output_padding)[2]) < 0:
+            # no window reaches the output: gradients of zeros, at every order
+            grads = [constant(zeros(t.shape, t._data.dtype)) for t in wanted]
+        elif wanted:
             with enable_grad():
                 if ctx.output_padding is None:
                     out = _composed_conv(x, w, None, *ctx.args)

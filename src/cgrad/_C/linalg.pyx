@@ -432,6 +432,9 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
     if scratch == NULL:
         raise MemoryError(f"conv2d_: no buffer for {buffers} chunks' windows")
     cdef Py_ssize_t x_step = s.C * s.H * s.W, out_step = s.O * s.L
+    # (an empty image, all padding, or no weights per group: nothing of them is read)
+    cdef const floating* x_p = &x[0, 0, 0, 0] if x_step else NULL
+    cdef const floating* w_p = &w[0, 0] if s.Kg else NULL
     cdef floating* own
     try:
         with nogil:
@@ -439,13 +442,13 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
                 for c in prange(s.chunks, schedule="static", num_threads=buffers):
                     own = scratch + threadid() * per_buffer
                     lo = c * s.chunk
-                    _conv_chunk(&s, &x[0, 0, 0, 0] + lo * x_step, &w[0, 0], bias_p,
+                    _conv_chunk(&s, NULL if x_p == NULL else x_p + lo * x_step, w_p, bias_p,
                                 &out[0, 0, 0, 0] + lo * out_step, min(s.chunk, s.N - lo), own,
                                 own + per_cols, 1)
             else:
                 for c in range(s.chunks):
                     lo = c * s.chunk
-                    _conv_chunk(&s, &x[0, 0, 0, 0] + lo * x_step, &w[0, 0], bias_p,
+                    _conv_chunk(&s, NULL if x_p == NULL else x_p + lo * x_step, w_p, bias_p,
                                 &out[0, 0, 0, 0] + lo * out_step, min(s.chunk, s.N - lo),
                                 scratch, scratch + per_cols, threads)
     finally:
@@ -510,9 +513,9 @@ cdef void _conv_backward_run(const ConvShape* s, const floating* x, const floati
                     gx_c[i] = 0
         for b in range((s.OH + s.band - 1) // s.band):
             oh0 = b * s.band
-            _conv_backward_piece(s, NULL if x == NULL else x + first * x_step, w, g + first * s.O * s.L, gx_c, sum_w,
-                                 c == lo and oh0 == 0, n, oh0, min(s.band, s.OH - oh0), cols,
-                                 gcols, side, threads)
+            _conv_backward_piece(s, NULL if x == NULL else x + first * x_step, w,
+                                 g + first * s.O * s.L, gx_c, sum_w, c == lo and oh0 == 0, n,
+                                 oh0, min(s.band, s.OH - oh0), cols, gcols, side, threads)
 
 
 cdef void _weight_gradient(floating* gw, double beta, const floating* sums, int parts,
@@ -541,13 +544,15 @@ def conv2d_backward_(const floating[:, ::1] w, const floating[:, :, :, ::1] g,
     """The gradients of conv2d_(x, w, ...) given g, its output's gradient (N, O, OH, OW): the
     input's into gx (x's shape; None: not wanted), the weight's into gw (w's shape; None: not
     wanted) as gw = beta gw + the gradient; x may be None where gw is (the input's gradient
-    reads only its shape: a transposed convolution's forward). (w comes first: Cython picks
-    the dtype from the first argument, which must not be None.) Per chunk of images: their windows again, their
-    product with g^T per group, and the windows' gradient w^T g added back into gx (col2im).
-    The chunks' weight gradients are summed in SUM_PARTS fixed runs, each into a buffer of
-    its own, then added in order, the runs shared among the threads: the same bits at any
-    thread count."""
-    if x is None and (gw is not None or gx is None):
+    reads only its shape: a transposed convolution's forward). Per chunk of images (or band
+    of a large image's output rows): their windows again, their product with g^T per group,
+    and the windows' gradient w^T g added back into gx (col2im). The chunks' weight
+    gradients are summed in SUM_PARTS fixed runs, each into a buffer of its own, then added
+    in order, the runs shared among the threads: the same bits at any thread count. (w comes
+    first: Cython picks the dtype from the first argument, which must not be None.)"""
+    if x is None and gx is None:
+        raise ValueError("conv2d_backward_: x and gx are None: no input shape")
+    if x is None and gw is not None:
         raise ValueError("conv2d_backward_: the weight's gradient needs the input x")
     cdef tuple x_shape = ((gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]) if x is None
                           else (x.shape[0], x.shape[1], x.shape[2], x.shape[3]))
@@ -563,14 +568,19 @@ def conv2d_backward_(const floating[:, ::1] w, const floating[:, :, :, ::1] g,
                          f"{(gw.shape[0], gw.shape[1])}, the weight {(w.shape[0], w.shape[1])}")
     _check_blas()
     cdef ConvShape s = _conv_shape(x_shape, g_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
+    cdef Py_ssize_t i, j
     if s.N == 0 or s.L == 0 or s.O == 0 or s.Kg == 0:      # no products: sums of nothing
         if gx is not None:
             gx[...] = 0
-        if gw is not None and beta == 0:
-            gw[...] = 0
+        if gw is not None and beta != 1:
+            for i in range(gw.shape[0]):
+                for j in range(gw.shape[1]):
+                    gw[i, j] = 0 if beta == 0 else <floating> beta * gw[i, j]
         return
-    cdef floating* gx_p = NULL if gx is None else &gx[0, 0, 0, 0]
-    cdef const floating* x_p = NULL if x is None else &x[0, 0, 0, 0]
+    # (an empty image, all padding: nothing of it is read, nothing of its gradient written)
+    cdef Py_ssize_t x_step = s.C * s.H * s.W
+    cdef floating* gx_p = NULL if gx is None or not x_step else &gx[0, 0, 0, 0]
+    cdef const floating* x_p = NULL if x is None or not x_step else &x[0, 0, 0, 0]
     cdef bint need_w = gw is not None
     cdef int threads = cgrad_threads(), p
     cdef int parts = <int> min(s.chunks, <Py_ssize_t> SUM_PARTS)
