@@ -2062,8 +2062,7 @@ class Tensor:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if s == e:
             return self                   # nothing to flatten: the tensor itself, as PyTorch
-        shape = self.shape[:s] + (-1 if self.numel() else int(np.prod(self.shape[s:e + 1])),) \
-            + self.shape[e + 1:]
+        shape = self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]
         return self.reshape(shape)
 
     def unflatten(self, dim, sizes):
