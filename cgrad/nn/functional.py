@@ -1238,13 +1238,12 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     dt = input._data.dtype
     _dtype.require_float(dt, fn, also="iu")
     low = -np.inf if dt.kind == "f" else np.iinfo(dt).min     # the padding never wins
-    cols = _pool_windows(input, kernel, stride, dilation, pad, low)
     pick = RD.first_max_last_nan
     if any(map(any, pad)):
-        inside = NN.Unfold.forward(None, np.ones((1, 1, *sizes), bool), kernel, dilation, pad,
-                                   stride, False)
+        inside = B.kernels.unfold(np.ones((1, 1, *sizes), bool), kernel, dilation, pad, stride,
+                                  False)
         pick = functools.partial(pick, first_inside=np.argmax(inside, axis=1), low=low)
-    values, idx = RD.MaxDim.apply(cols, 1, False, pick)
+    values, idx = NN.MaxPool.apply(input, kernel, stride, dilation, pad, low, pick)
     shape = (c, *out) if single else (batch, c, *out)
     fmt = _channels_format(input)
     values = _OUTPUTS[fn].apply(values, shape, fmt, source)
