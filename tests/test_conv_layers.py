@@ -188,6 +188,19 @@ def test_conv_transpose_that_reaches_no_output_matches_torch(backend):
     _second_order(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw),
                   lambda x, w, b: tf.conv_transpose2d(x, w, b, **kw),
                   _randn64((2, 3, 1, 1), (3, 2, 1, 1), (2,)))
+    # the gradients' own gradients: zeros, reached through g and the other input (a
+    # constant zero there: "appears to not have been used in the graph")
+    grads = []
+    for lib, fn in ((cgrad, F.conv_transpose2d), (torch, tf.conv_transpose2d)):
+        x, w = (lib.ones(*s, dtype=lib.float64, requires_grad=True) for s in
+                ((2, 3, 1, 1), (3, 2, 1, 1)))
+        y = fn(x, w, **kw)
+        g = lib.ones(*y.shape, dtype=lib.float64, requires_grad=True)
+        gx, gw = lib.autograd.grad(y, (x, w), g, create_graph=True)
+        grads.append(lib.autograd.grad(gx.sum(), (w, g), retain_graph=True)
+                     + lib.autograd.grad(gw.sum(), (x, g)))
+    for c, t in zip(*grads):
+        np.testing.assert_array_equal(c.detach().numpy(), t.detach().numpy())
     out = F.conv_transpose2d(cgrad.ones(0, 1, 1, 1), cgrad.ones(1, 1, 1, 1), stride=5,
                              padding=2, output_padding=3)
     assert tuple(out.shape) == tuple(tf.conv_transpose2d(
@@ -260,7 +273,10 @@ ERROR_CASES = [
     ("conv_transpose1d", (1, 2, 2), (2, 3, 3), None, dict(padding=3)),
     ("conv_transpose1d", (1, 2, 5), (2, 3, 3), None, dict(dilation=0)),
     ("conv_transpose1d", (1, 2, 5), (2, 3, 3), None, dict(dilation=-1)),
-    ("conv_transpose1d", (1, 2, 5), (3, 3, 3), None, {})]
+    ("conv_transpose1d", (1, 2, 5), (3, 3, 3), None, {}),
+    # images and channels but no pixels (a 1x1 kernel over the padding alone)
+    ("conv1d", (2, 2, 0), (3, 2, 1), None, dict(padding=1)),
+    ("conv2d", (2, 2, 0, 4), (3, 2, 1, 1), None, dict(padding=1))]
 
 
 @pytest.mark.parametrize("name, x, w, b, kw", ERROR_CASES)

@@ -222,11 +222,11 @@ def _writable_flat(out, *inputs):
 
 def _grid(shape, arrays):
     """(R, C, modes, outer): shape seen as an R x C grid and each array's mode on it (arrays
-    are C-contiguous, their shapes broadcast to shape); None if a third grid dimension is
-    needed. Dims where every array agrees on broadcast-or-not merge into one grid dimension.
-    One third dimension is taken: an array that varies only along the middle one of three
-    (a channel's scale against (N, C, H, W)) where the others vary along all three, as a
-    column of R = outer x middle rows (its values repeated outer times: outer > 1)."""
+    are C-contiguous, their shapes broadcast to shape). Dims where every array agrees on
+    broadcast-or-not merge into one grid dimension. Of three such dims, one form is taken: an
+    array that varies only along the middle one (a channel's scale against (N, C, H, W))
+    where the others vary along all three, as a column of R = outer x middle rows (its values
+    repeated outer times: outer > 1); None for any other that needs a third dimension."""
     nd = len(shape)
     groups = []                        # [size, pattern]: bit j set if array j varies there
     for i in range(nd):
@@ -570,7 +570,7 @@ class CythonKernels(NumpyKernels):
         if R * C < least:
             return None
         x, y = x.reshape(-1), y.reshape(-1)
-        if outer > 1:                  # (R / outer values each: a few thousand at most)
+        if outer > 1:                  # (R values: one per row, so R C / C of the grid's)
             x, y = (np.tile(v, outer) if m == _COL else v for v, m in ((x, xm), (y, ym)))
         return dtype, x, y, R, C, xm, ym, shape, outer
 
@@ -609,28 +609,31 @@ class CythonKernels(NumpyKernels):
             return None
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
             return None
-        grads = []
-        for need, acc, operand, mode in ((need_a, acc_a, a, xm), (need_b, acc_b, b, ym)):
-            add = (need and acc is not None and acc.shape == operand.shape
-                   and _writable(acc, dtype))
-            if need and outer > 1 and mode == _COL:        # rows, summed over outer below
-                grads.append((np.empty(R, dtype), False, acc if add else None))
-            elif need:
-                grads.append((acc if add else np.empty(operand.shape, dtype), add, None))
-            else:
-                grads.append((None, False, None))
-        (ga, add_a, _), (gb, add_b, _) = grads
+
+        def takes(acc, operand):        # acc can take the sum itself
+            return acc is not None and acc.shape == operand.shape and _writable(acc, dtype)
+
+        def target(need, acc, operand, mode):
+            """(the kernel's gradient buffer, whether the kernel adds into it)"""
+            if not need:
+                return None, False
+            if outer > 1 and mode == _COL:          # a channel's rows: summed over outer below
+                return np.empty(R, dtype), False
+            add = takes(acc, operand)
+            return (acc if add else np.empty(operand.shape, dtype)), add
+
+        (ga, add_a), (gb, add_b) = target(need_a, acc_a, a, xm), target(need_b, acc_b, b, ym)
         unused = None if need_a and need_b else np.empty(1, dtype)   # g may be read-only
         _bn_for[dtype].binary_backward_(op, x, xm, y, ym, g.reshape(-1),
                                         unused if ga is None else ga.reshape(-1),
                                         unused if gb is None else gb.reshape(-1),
                                         need_a, need_b, add_a, add_b, R, C)
         result = []
-        for (grad, _, acc), operand, mode in zip(grads, (a, b), (xm, ym)):
+        for grad, acc, operand, mode in ((ga, acc_a, a, xm), (gb, acc_b, b, ym)):
             if grad is not None and outer > 1 and mode == _COL:
                 grad = np.add.reduce(grad.reshape(outer, R // outer), axis=0).reshape(
                     operand.shape)
-                if acc is not None:
+                if takes(acc, operand):
                     acc += grad
                     grad = acc
             result.append(grad)

@@ -712,8 +712,8 @@ class NumpyKernels:
         else:   # (conv_backward reads only the input's shape for the input's gradient)
             out = self.conv_backward(np.broadcast_to(np.zeros((), x.dtype), shape + reach), w,
                                      x, stride, crop, dilation, groups, True, False, False)[0]
-        if any(extra) and min(reach) >= 0:
-            out = np.pad(out, ((0, 0), (0, 0)) + tuple((0, e) for e in extra))
+            if any(extra):
+                out = np.pad(out, ((0, 0), (0, 0)) + tuple((0, e) for e in extra))
         if b is not None:
             out += b.reshape(-1, *(1,) * len(extra))
         return out

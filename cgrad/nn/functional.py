@@ -970,7 +970,16 @@ def _check_conv_shapes(input, weight, bias, groups, transposed):
 def _conv_nd(input, weight, bias, stride, pad, dilation, groups):
     """cross-correlation of (N, C, *S) input with weight (O, C / groups, *kernel), plus bias:
     one op (pad is a (before, after) pair per spatial dim)"""
+    _check_some_input(input)
     return NN.Convolution.apply(input, weight, bias, stride, pad, dilation, groups)
+
+
+def _check_some_input(input):
+    """PyTorch's refusal of an input with images and channels but no pixels (1-d: as 2-d)"""
+    n, channels, *sizes = input.shape
+    if n and channels and not all(sizes):
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
+                           f"shape: {list(input.shape)}")
 
 
 def _composed_conv(input, weight, bias, stride, pad, dilation, groups):
@@ -1013,9 +1022,7 @@ def _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, gro
         raise RuntimeError("output padding must be smaller than either stride or dilation, but "
                            "got " + _spatial_values(output_padding=output_padding,
                                                     stride=stride, dilation=dilation))
-    if n and in_channels and not all(sizes):
-        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
-                           f"shape: {list(input.shape)}")
+    _check_some_input(input)
     size = [(s - 1) * st - sum(p) + d * (k - 1) + 1 + op for s, st, p, d, k, op in
             zip(sizes, stride, padding, dilation, kernel, output_padding)]
     # (an empty output passes with an empty batch; PyTorch's oneDNN kernel, which it picks for

@@ -182,8 +182,8 @@ class MaxPool(Op):
     maximum or the last NaN, as PyTorch's max pools), the windows as Unfold takes them (pad
     filled with low), as (N C, L) rows. One op: Unfold and a max over the windows, composed,
     cost ~60 us of Python a call at a tutorial's sizes   ->   dx = g put at each window's
-    pick, the windows added back (col2im)"""
-    grad_fn_name = "MaxBackward0"
+    pick, the windows added back (col2im). (Its node is never shown: the pool's output is
+    functional's LayerOutput, named as PyTorch's.)"""
     multi_output = True
 
     @staticmethod
@@ -259,8 +259,10 @@ class Convolution(Op):
         grads = []
         if ctx.output_padding is not None and min(transposed_geometry(
                 x.shape[2:], w.shape[2:], *ctx.args[:3], ctx.output_padding)[2]) < 0:
-            # no window reaches the output: gradients of zeros, at every order
-            grads = [constant(zeros(t.shape, t._data.dtype)) for t in wanted]
+            # no window reaches the output: zeros, which depend (with derivative zero) on g
+            # and on w (dx) or x (dw), as PyTorch's convolutions of them that give the zeros
+            grads = [Tie.apply(Tie.apply(constant(zeros(t.shape, t._data.dtype)), other), g)
+                     for t, other, need in ((x, w, need_x), (w, x, need_w)) if need]
         elif wanted:
             with enable_grad():
                 if ctx.output_padding is None:
