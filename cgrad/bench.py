@@ -448,11 +448,31 @@ def _mlp(lib, rng):
     for i, (fan_in, fan_out) in enumerate(zip(MLP_SIZES, MLP_SIZES[1:])):
         layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if i < len(MLP_SIZES) - 2 else [])
     model = nn.Sequential(*layers)
+    _uniform_weights(lib, model, rng, lambda p: 1 / math.sqrt(p.shape[-1]))
+    return model
+
+
+def _uniform_weights(lib, model, rng, bound):
+    """every parameter p of model drawn from rng, uniform in (-bound(p), bound(p)): each
+    implementation starts from the same numbers"""
     with lib.no_grad():
         for p in model.parameters():
-            bound = 1 / math.sqrt(p.shape[-1])
-            p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(F32)))
-    return model
+            b = bound(p)
+            p.copy_(lib.from_numpy(rng.uniform(-b, b, tuple(p.shape)).astype(F32)))
+
+
+def _classifier_step(lib, model, opt, x, t):
+    """the Run of one training step: zero_grad, forward, cross-entropy against the class
+    indices t, backward, optimizer step; checked on the loss and the parameters"""
+    F = lib.nn.functional
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+    return Run(step, lambda loss: [_np(loss)] + [_np(p) for p in model.parameters()])
 
 
 def mlp_step(opt_kind):
@@ -467,15 +487,7 @@ def mlp_step(opt_kind):
             opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         else:
             opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-        F = lib.nn.functional
-
-        def step():
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), t)
-            loss.backward()
-            opt.step()
-            return loss
-        return Run(step, lambda loss: [_np(loss)] + [_np(p) for p in model.parameters()])
+        return _classifier_step(lib, model, opt, x, t)
     return build
 
 
@@ -490,10 +502,7 @@ def rnn_step(kind):
         rng = _rng()
         batch, steps, size_in, hidden = RNN_SHAPE
         model = getattr(lib.nn, kind)(size_in, hidden, batch_first=True)
-        with lib.no_grad():
-            for p in model.parameters():
-                bound = 1 / math.sqrt(hidden)
-                p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(F32)))
+        _uniform_weights(lib, model, rng, lambda p: 1 / math.sqrt(hidden))
         x = _tensor(lib, _randn(rng, batch, steps, size_in))
         opt = lib.optim.SGD(model.parameters(), lr=0.1)
 
@@ -520,23 +529,12 @@ def cnn_step(impl):
     model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
                           nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120),
                           nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    with lib.no_grad():
-        for p in model.parameters():
-            fan_in = math.prod(p.shape[1:]) if p.ndim > 1 else p.shape[0]
-            bound = 1 / math.sqrt(fan_in)
-            p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(F32)))
+    # (bound 1/sqrt(fan_in): a weight's other dims, a bias's own size)
+    _uniform_weights(lib, model, rng, lambda p: 1 / math.sqrt(math.prod(p.shape[1:] or p.shape)))
     x = _tensor(lib, _randn(rng, CNN_BATCH, 3, 32, 32))
     t = _tensor(lib, rng.integers(0, 10, CNN_BATCH))
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    F = lib.nn.functional
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    return Run(step, lambda loss: [_np(loss)] + [_np(p) for p in model.parameters()])
+    return _classifier_step(lib, model, opt, x, t)
 
 
 def linreg_loop(impl, epochs=50):

@@ -315,6 +315,23 @@ def test_binary_backward_layouts(ck, op, dtype, layout):
     _check_backward(ck, op, b, a, g)
 
 
+@pytest.mark.parametrize("op", list(BACKWARD))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_binary_channel_operand_layouts(ck, op, dtype, layout):
+    """a value per channel against (N, C, H, W) of every layout, either side, and a channel
+    operand that is itself a view: forward bit for bit, backward within the sums' rounding"""
+    low = 0.5 if BACKWARD[op][1] else -2.0
+    x = make(layout, dtype, (2, 3, 4, 5), low=low)
+    for s_ in (make("contiguous", dtype, (1, 3, 1, 1), low=low),
+               make("strided", dtype, (3, 1, 2), low=low)[..., :1]):
+        for a, b in ((x, s_), (s_, x)):
+            if op in BINARY:
+                assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
+            g = make(layout, dtype, np.broadcast_shapes(a.shape, b.shape))
+            _check_backward(ck, op, a, b, g)
+
+
 @pytest.mark.parametrize("op", [op for op in BACKWARD if op != "pow"])   # pow: NumPy's
 @pytest.mark.parametrize("shapes", [((6, 5), (6, 5)), ((6, 5), (5,)), ((6, 5), (6, 1)),
                                     ((6, 5), ()), ((0, 5), (5,)), ((4, 3, 5), (3, 1)),
@@ -3406,7 +3423,7 @@ def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, grou
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "empty"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("stride, pad, output_padding, groups, dilation", [
     ((2, 2), ((1, 1), (1, 1)), (0, 0), 1, (1, 1)),      # a DCGAN layer's
     ((2, 3), ((1, 1), (0, 0)), (1, 2), 1, (1, 1)),      # output padding past the padding
