@@ -422,8 +422,10 @@ class CythonKernels(NumpyKernels):
                 and _float(x.dtype) and w.dtype == x.dtype
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype))):
             return None
-        if max(stride + dilation + (pad[0][0], pad[1][0])) >= 2**31:    # (the kernels' ints)
-            return None
+        positions = math.prod(conv_output_size(s, k, d, p, st) for s, k, d, p, st in
+                              zip(x.shape[2:], w.shape[2:], dilation, pad, stride))
+        if max(stride + dilation + (pad[0][0], pad[1][0], positions)) >= 2**31:
+            return None                 # (the kernels' ints, gemm's among them)
         return (_dense(x, x.dtype) if dense_x else None,
                 _dense(w, x.dtype).reshape(w.shape[0], math.prod(w.shape[1:])),
                 None if b is None else _dense(b, x.dtype))
