@@ -415,20 +415,20 @@ class CythonKernels(NumpyKernels):
         return out
 
     def _conv_arrays(self, x, w, b, stride, pad, dilation, dense_x=True):
-        """(x, w as rows, b) made readable by the 2-D (or 1-D, as a height of 1) convolution
-        kernels, or None where they do not apply: other dims or dtypes (x None unless
-        dense_x: only its shape is read)"""
+        """(x, w as rows, b, the output's spatial size) made readable by the 2-D (or 1-D, as
+        a height of 1) convolution kernels, or None where they do not apply: other dims or
+        dtypes (x None unless dense_x: only its shape is read)"""
         if not (type(x) is _ndarray and type(w) is _ndarray and x.ndim == 4 and w.ndim == 4
                 and _float(x.dtype) and w.dtype == x.dtype
                 and (b is None or (type(b) is _ndarray and b.dtype == x.dtype))):
             return None
-        positions = math.prod(conv_output_size(s, k, d, p, st) for s, k, d, p, st in
-                              zip(x.shape[2:], w.shape[2:], dilation, pad, stride))
-        if max(stride + dilation + (pad[0][0], pad[1][0], positions)) >= 2**31:
+        size = tuple(conv_output_size(s, k, d, p, st) for s, k, d, p, st in
+                     zip(x.shape[2:], w.shape[2:], dilation, pad, stride))
+        if max(stride + dilation + (pad[0][0], pad[1][0], math.prod(size))) >= 2**31:
             return None                 # (the kernels' ints, gemm's among them)
         return (_dense(x, x.dtype) if dense_x else None,
                 _dense(w, x.dtype).reshape(w.shape[0], math.prod(w.shape[1:])),
-                None if b is None else _dense(b, x.dtype))
+                None if b is None else _dense(b, x.dtype), size)
 
     def conv(self, x, w, b, stride, pad, dilation, groups):
         """a few small images (or a band of a large one's output rows) at a time: their
@@ -437,12 +437,10 @@ class CythonKernels(NumpyKernels):
         arrays = self._conv_arrays(x, w, b, stride, pad, dilation)
         if arrays is None:
             return super().conv(x, w, b, stride, pad, dilation, groups)
-        kernel = w.shape[2:]
-        out = np.empty((x.shape[0], w.shape[0], *[
-            conv_output_size(s, k, d, p, st)
-            for s, k, d, p, st in zip(x.shape[2:], kernel, dilation, pad, stride)]), x.dtype)
-        _linalg.conv2d_(*arrays, out, *kernel, pad[0][0], pad[1][0], *dilation, *stride,
-                        groups)
+        x, w_rows, b, size = arrays
+        out = np.empty((x.shape[0], w.shape[0], *size), x.dtype)
+        _linalg.conv2d_(x, w_rows, b, out, *w.shape[2:], pad[0][0], pad[1][0], *dilation,
+                        *stride, groups)
         return out
 
     def conv_backward(self, x, w, g, stride, pad, dilation, groups, need_x=True, need_w=True,
@@ -453,7 +451,7 @@ class CythonKernels(NumpyKernels):
         if arrays is None or type(g) is not _ndarray or g.dtype != x.dtype:
             return super().conv_backward(x, w, g, stride, pad, dilation, groups, need_x,
                                          need_w, need_b)
-        x_read, w_rows, _ = arrays
+        x_read, w_rows, _, _ = arrays
         dx = np.empty(x.shape, x.dtype) if need_x else None
         dw = np.empty(w_rows.shape, x.dtype) if need_w else None
         if need_x or need_w:
