@@ -1,7 +1,8 @@
 """The ops behind nn layers that composition would make wrong or slow: embedding lookup (its
 gradient skips padding_idx and may be scaled by frequency), im2col / col2im (Unfold /
-Fold) of any number of spatial dims, the sliding windows that the convolutions and the
-pools are composed from, KeepsInput, which ties a composed layer's recorded input gradient
+Fold) of any number of spatial dims, the sliding windows that the pools are composed from,
+Convolution (plain and transposed) and MaxPool (each one op over those windows),
+KeepsInput, which ties a composed layer's recorded input gradient
 to its input as PyTorch's fused layers do, GroupNorm, LayerNorm and BatchNorm (one op
 each, forward and backward by the backends' norm kernels), Resample2d, F.interpolate's separable resize
 by a weight matrix per dim (bicubic, antialiased), and F.affine_grid / F.grid_sample's
