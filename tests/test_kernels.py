@@ -3321,6 +3321,21 @@ def test_conv_backward(ck, layout, dtype, geometry):
                                   if need]))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", [l for l in LAYOUTS if l != "empty"])
+def test_conv_weight_layouts(ck, layout, dtype):
+    """a weight of every layout (transposed, strided, negative, broadcast, unaligned,
+    read-only: copied once where the kernels cannot read it), forward and backward against
+    the reference"""
+    x, _, b, args = _conv_inputs("contiguous", dtype, "grouped")
+    w = make(layout, dtype, (6, 2, 2, 3), np.random.default_rng(13))
+    _assert_conv_close([ck.conv(x, w, b, *args)], [REF.conv(x, w, b, *args)],
+                       [REF.conv(*map(_abs, (x, w, b)), *args)])
+    g = make("strided", dtype, REF.conv(x, w, None, *args).shape, np.random.default_rng(14))
+    _assert_conv_close(ck.conv_backward(x, w, g, *args), REF.conv_backward(x, w, g, *args),
+                       REF.conv_backward(*map(_abs, (x, w, g)), *args))
+
+
 def test_conv_falls_back_for_other_inputs(ck):
     """3-d windows, integer images, mixed dtypes and a dilation past the kernels' ints take
     the reference's path, with its values; no output channels give an empty output"""
