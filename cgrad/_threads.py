@@ -173,8 +173,9 @@ def load_linalg():
     product among the OpenMP threads itself. That BLAS is scipy-openblas32's where it is
     installed, else scipy's (see _which_blas; where neither is found, BLAS keeps its threads
     and linalg cuts nothing)."""
+    from cgrad.backends.cython_backend import _kernels      # (the widest build the CPU runs)
     before = {c.filepath for c in _blas_controllers()}
-    module = importlib.import_module("cgrad._C.linalg")
+    module = _kernels("linalg")
     blas = _openblas32()
     module._use_blas(*(blas[1:] if blas is not None else _scipy_gemm()))
     controllers = _blas_controllers()

@@ -3438,6 +3438,41 @@ def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, grou
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, groups, dilation", [
+    ((3, 4, 9, 10), (5, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), 1, (1, 1)),   # the image itself
+    ((3, 4, 9, 10), (5, 4, 3, 1), (1, 1), ((2, 0), (0, 3)), 1, (1, 1)),   # narrower: a phase
+    ((3, 4, 16, 16), (6, 4, 4, 4), (2, 2), ((1, 1), (1, 1)), 1, (1, 1)),  # DCGAN's stride 2
+    ((2, 4, 17, 17), (6, 2, 3, 3), (2, 2), ((1, 1), (1, 1)), 2, (1, 1)),  # odd: uneven phases
+    ((2, 3, 20, 26), (4, 3, 3, 2), (3, 2), ((2, 1), (3, 0)), 1, (2, 3)),  # stride 3, dilated
+    ((2, 3, 7, 8), (4, 3, 5, 5), (1, 1), ((6, 6), (4, 4)), 1, (1, 1)),    # rows all padding
+    ((1, 32, 45, 40), (8, 32, 3, 3), (2, 2), ((1, 1), (1, 1)), 1, (1, 1)),  # bands of rows
+    ((1, 24, 70, 60), (8, 24, 4, 4), (1, 1), ((2, 1), (2, 1)), 1, (1, 1)),  # ... the image
+])
+def test_conv_windows_as_runs(ck, dtype, x_shape, w_shape, stride, pad, groups, dilation):
+    """outputs at least RUNS_MIN wide whose image (or each of its stride's phases) fits in
+    that width: each kernel position's windows taken as one run of the image, or of a phase
+    taken apart first, with zeros where a window's column falls outside; and the windows'
+    gradient added back the same way, what falls outside dropped (a NaN there too). The
+    reference's values, forward and backward, in bands where the image is large"""
+    rng = np.random.default_rng(12)
+    x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    args = (stride, pad, dilation, groups)
+    want = REF.conv(x, w, b, *args)
+    assert want.shape[3] >= 8 and -(-x_shape[3] // stride[1]) <= want.shape[3]
+    _assert_conv_close([ck.conv(x, w, b, *args)], [want], [REF.conv(*map(_abs, (x, w, b)), *args)])
+    g = rng.standard_normal(want.shape).astype(dtype)
+    _assert_conv_close(ck.conv_backward(x, w, g, *args), REF.conv_backward(x, w, g, *args),
+                       REF.conv_backward(*map(_abs, (x, w, g)), *args))
+    # windows' values in the padding are dropped, not added into a neighbour: with one
+    # kernel position's weights infinite, the same input positions are inf as the reference's
+    w[:, :, 0, -1] = np.inf
+    gx, want_gx = (k.conv_backward(x, w, g, *args, True, False, False)[0] for k in (ck, REF))
+    assert np.array_equal(np.isfinite(gx), np.isfinite(want_gx))
+    assert not np.isfinite(gx).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("stride, pad, output_padding, groups, dilation", [
     ((2, 2), ((1, 1), (1, 1)), (0, 0), 1, (1, 1)),      # a DCGAN layer's

@@ -57,3 +57,136 @@ cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py
                             col[ow] = image[start + ow * sw]
                     for ow in range(hi, OW):
                         col[ow] = 0
+
+
+# ---- the same windows as long runs, where each plane is OW values wide ------------------------
+# windows_plane copies a row of OW at a time: on small outputs (8 x 8, stride 2) each row's
+# bounds and zeros cost more than its copy. Where a plane's rows are OW values apart, the
+# windows of one kernel position over all output rows are one run of the plane, shifted: one
+# copy, then zeros where a window's column falls outside. A stride s maps onto stride 1 by
+# taking the image's s_h s_w phases (rows a, a + s_h, ...; columns b, b + s_w, ...) apart first,
+# each at a pitch of OW: kernel position (i, j) reads one phase, shifted.
+
+cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """a // b rounded down, for b > 0 (C's division rounds towards zero)"""
+    return a // b if a >= 0 else -((-a + b - 1) // b)
+
+
+cdef inline bint runs_fit(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t sw) noexcept nogil:
+    """whether windows_runs takes these windows: the widest phase, ceil(W / sw), fits in OW"""
+    return (W + sw - 1) // sw <= OW
+
+
+cdef inline Py_ssize_t runs_phase_rows(Py_ssize_t rows, Py_ssize_t KH, Py_ssize_t dh,
+                                       Py_ssize_t sh) noexcept nogil:
+    """rows of each phase windows_runs keeps, at most, for `rows` output rows"""
+    return rows + ((KH - 1) * dh + sh - 1) // sh
+
+
+cdef inline void _shifted_run(floating* plane, floating* col, Py_ssize_t PH, Py_ssize_t PW,
+                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t roff, Py_ssize_t coff,
+                              bint add) noexcept nogil:
+    """col (OH x OW) and a plane of PH rows of PW <= OW values, OW apart: col[oh, ow] is
+    plane[oh + roff, ow + coff] where that lies inside the plane, copied out (zeros
+    elsewhere); or with add, col's values added into the plane (those outside dropped: they
+    are zeroed first, in col, which is the caller's scratch)"""
+    cdef Py_ssize_t lo = min(max(-roff, 0), OH), hi = min(max(PH - roff, lo), OH)
+    cdef Py_ssize_t clo = min(max(-coff, 0), OW), chi = min(max(PW - coff, clo), OW)
+    cdef Py_ssize_t k, oh, ow, first = lo * OW + clo, last = (hi - 1) * OW + chi
+    cdef floating* source = plane + roff * OW + coff     # col's index k is source[k]
+    if not add:
+        for k in range(lo * OW):
+            col[k] = 0
+        for k in range(hi * OW, OH * OW):
+            col[k] = 0
+    if hi == lo:
+        return
+    if clo < chi:
+        if add:
+            for oh in range(lo, hi):            # the windows' columns outside the plane
+                for ow in range(clo):
+                    col[oh * OW + ow] = 0
+                for ow in range(chi, OW):
+                    col[oh * OW + ow] = 0
+            for k in range(first, last):
+                source[k] += col[k]
+            return
+        for k in range(first, last):
+            col[k] = source[k]
+    for oh in range(lo, hi):                    # (add with no column inside: nothing to add)
+        if not add:
+            for ow in range(clo):
+                col[oh * OW + ow] = 0
+            for ow in range(chi, OW):
+                col[oh * OW + ow] = 0
+
+
+cdef inline void windows_runs(floating* image, floating* cols, floating* phases, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH,
+                              Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                              Py_ssize_t dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t row_step,
+                              bint add) noexcept nogil:
+    """windows_plane's windows (the same arguments; ph may be negative: a band of output
+    rows further down) where runs_fit(W, OW, sw), as a run per kernel position. phases is
+    scratch for sh sw runs_phase_rows(OH, KH, dh, sh) OW values, unused where the image is
+    its own phase (stride 1, W == OW). With add, the windows' sums (one kernel position at a
+    time, in order) are made in the phases, then added into the image."""
+    cdef bint own = sh == 1 and sw == 1 and W == OW
+    # the phases' rows kept: t0 <= t < t1 (a band needs only its own)
+    cdef Py_ssize_t t0 = 0 if own else max(0, _floor_div(-ph, sh))
+    cdef Py_ssize_t t1 = H if own else OH + _floor_div((KH - 1) * dh - ph, sh)
+    cdef Py_ssize_t size = (t1 - t0) * OW           # one phase's values
+    cdef Py_ssize_t i, j, a, b, q, r, t, u, rows_a, width_b, k
+    cdef floating* phase
+    cdef floating* line
+    if not own:
+        for a in range(sh):
+            rows_a = min((H - a + sh - 1) // sh, t1)
+            for b in range(sw):
+                width_b = (W - b + sw - 1) // sw
+                phase = phases + (a * sw + b) * size
+                if add:
+                    for k in range(size):
+                        phase[k] = 0
+                    continue
+                for t in range(t0, rows_a):
+                    line = image + (a + t * sh) * W + b
+                    for u in range(width_b, OW):        # (read, then zeroed in the windows)
+                        phase[(t - t0) * OW + u] = 0
+                    if sw == 1:
+                        for u in range(width_b):
+                            phase[(t - t0) * OW + u] = line[u]
+                    elif sw == 2:           # (a constant step: the compiler vectorises it)
+                        for u in range(width_b):
+                            phase[(t - t0) * OW + u] = line[2 * u]
+                    else:
+                        for u in range(width_b):
+                            phase[(t - t0) * OW + u] = line[u * sw]
+    for i in range(KH):
+        q = i * dh - ph
+        a = q - _floor_div(q, sh) * sh              # the phase's row, and its shift
+        rows_a = H if own else max(0, min((H - a + sh - 1) // sh, t1) - t0)
+        for j in range(KW):
+            r = j * dw - pw
+            b = r - _floor_div(r, sw) * sw
+            _shifted_run(image if own else phases + (a * sw + b) * size,
+                         cols + (i * KW + j) * row_step, rows_a, (W - b + sw - 1) // sw,
+                         OH, OW, _floor_div(q, sh) - t0, _floor_div(r, sw), add)
+    if add and not own:
+        for a in range(sh):
+            rows_a = min((H - a + sh - 1) // sh, t1)
+            for b in range(sw):
+                width_b = (W - b + sw - 1) // sw
+                phase = phases + (a * sw + b) * size
+                for t in range(t0, rows_a):
+                    line = image + (a + t * sh) * W + b
+                    if sw == 1:
+                        for u in range(width_b):
+                            line[u] += phase[(t - t0) * OW + u]
+                    elif sw == 2:
+                        for u in range(width_b):
+                            line[2 * u] += phase[(t - t0) * OW + u]
+                    else:
+                        for u in range(width_b):
+                            line[u * sw] += phase[(t - t0) * OW + u]
+

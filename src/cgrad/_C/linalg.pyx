@@ -26,7 +26,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
-from cgrad._C._windows cimport windows_plane
+from cgrad._C._windows cimport runs_fit, runs_phase_rows, windows_plane, windows_runs
 
 link_thread_count()
 
@@ -297,6 +297,7 @@ cdef void _gemm_cut(bint ta, bint tb, int m, int n, int k, const floating* a, in
 cdef enum:
     CONV_COLUMNS = 256          # a chunk's output positions, at least (where images are small)
     CONV_BAND = 1 << 17         # an image's windows, at most (elements; where images are large)
+    RUNS_MIN = 8                # output width from which the windows are taken as runs
 
 
 cdef struct ConvShape:
@@ -306,6 +307,9 @@ cdef struct ConvShape:
     Py_ssize_t band                   # output rows a product takes at once
     int groups
     bint direct            # a 1x1 window at stride 1 without padding: the image is its windows
+    bint runs              # the windows taken as runs (windows_runs), not a row at a time
+    Py_ssize_t windows     # values of a piece's windows (0: direct); then windows_runs' phases
+    Py_ssize_t cols        # values of a windows buffer: the windows and the phases
 
 
 cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int ph, int pw,
@@ -327,6 +331,13 @@ cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int p
     if s.chunk == 1 and not s.direct and width * s.OH > CONV_BAND:
         s.band = max(CONV_BAND // width, (CONV_COLUMNS + s.OW - 1) // max(1, s.OW), 1)
         s.band = min(s.band, s.OH)
+    # runs where they fit; an output under RUNS_MIN wide takes rows (runs gained nothing
+    # there, and lost ~10% adding the windows back: 64 channels of 8 x 8, 4 x 4 at stride 2)
+    s.runs = s.OW >= RUNS_MIN and runs_fit(s.W, s.OW, sw)
+    s.windows = 0 if s.direct and s.chunk == 1 else s.C * KH * KW * s.chunk * s.band * s.OW
+    s.cols = s.windows + (sh * sw * runs_phase_rows(s.band, KH, dh, sh) * s.OW
+                          if s.windows and s.runs and not (sh == 1 and sw == 1 and s.W == s.OW)
+                          else 0)
     return s
 
 
@@ -338,9 +349,16 @@ cdef void _windows(const ConvShape* s, floating* images, floating* cols, Py_ssiz
     cdef Py_ssize_t b, c, plane = s.H * s.W, width = rows * s.OW, row = n * width
     for b in range(n):
         for c in range(s.C):
-            windows_plane(images + (b * s.C + c) * plane, cols + c * s.KH * s.KW * row + b * width,
-                          s.H, s.W, s.KH, s.KW, rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh, s.dw,
-                          s.sh, s.sw, row, add)
+            if s.runs:
+                windows_runs(images + (b * s.C + c) * plane,
+                             cols + c * s.KH * s.KW * row + b * width, cols + s.windows, s.H,
+                             s.W, s.KH, s.KW, rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh, s.dw,
+                             s.sh, s.sw, row, add)
+            else:
+                windows_plane(images + (b * s.C + c) * plane,
+                              cols + c * s.KH * s.KW * row + b * width, s.H, s.W, s.KH, s.KW,
+                              rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh, s.dw, s.sh, s.sw, row,
+                              add)
 
 
 cdef void _side_by_side(floating* images, floating* rows, Py_ssize_t n, Py_ssize_t R,
@@ -420,8 +438,7 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
         return
     cdef Py_ssize_t row = s.chunk * s.L, c, lo
     # each thread's buffers: the windows, and the products side by side
-    cdef Py_ssize_t per_cols = (0 if s.direct and s.chunk == 1   # (a band, or a chunk)
-                                else s.C * KH * KW * s.chunk * s.band * s.OW)
+    cdef Py_ssize_t per_cols = s.cols                 # (a band, or a chunk)
     cdef Py_ssize_t per_buffer = per_cols + (s.O * row if s.chunk > 1 else 0)
     cdef const floating* bias_p = NULL if bias is None else &bias[0]
     cdef int threads = cgrad_threads()
@@ -589,8 +606,7 @@ def conv2d_backward_(const floating[:, ::1] w, const floating[:, :, :, ::1] g,
     cdef int buffers = min(threads, parts) if by_part else 1
     # each thread's buffers: the windows (for gw), their gradient (for gx), g side by side
     cdef Py_ssize_t row = s.chunk * s.L
-    cdef Py_ssize_t per_cols = (0 if s.direct and s.chunk == 1   # (a band, or a chunk)
-                                else s.C * KH * KW * s.chunk * s.band * s.OW)
+    cdef Py_ssize_t per_cols = s.cols                 # (a band, or a chunk)
     cdef Py_ssize_t gcols_at = per_cols if need_w else 0
     cdef Py_ssize_t side_at = gcols_at + (per_cols if gx_p != NULL else 0)
     cdef Py_ssize_t per_buffer = side_at + (s.O * row if s.chunk > 1 else 0)

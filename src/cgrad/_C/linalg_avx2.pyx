@@ -1,0 +1,5 @@
+# The same kernels as linalg.pyx, built with AVX2 (setup.py adds the flag to every *_avx2
+# module): the convolutions' window copies run wider; the products are the BLAS's, the sums
+# the same IEEE additions (no FMA contraction), so the same bits. cgrad._threads.load_linalg
+# picks the widest build the CPU runs (cython_backend.isa_levels).
+include "linalg.pyx"
