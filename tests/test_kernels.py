@@ -3421,6 +3421,7 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
     ((2, 32, 40, 37), (8, 16, 3, 3), (2, 1), ((1, 1), (2, 2)), 2, (1, 1)),  # ... in groups
     ((37, 4, 5, 6), (6, 4, 2, 3), (1, 2), ((0, 0), (1, 1)), 1, (1, 1)),  # chunks: 22 + 15
     ((30, 6, 3, 3), (9, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), 3, (1, 1)),  # 1x1: 29 + 1 image
+    ((1, 16, 400, 6), (4, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), 1, (1, 1)),  # narrow: 3 bands
 ])
 def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, groups, dilation):
     """a large image's products in bands of output rows (the windows of the rows at a band's

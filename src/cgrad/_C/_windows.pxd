@@ -190,3 +190,53 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
                         for u in range(width_b):
                             line[u * sw] += phase[(t - t0) * OW + u]
 
+
+
+# ---- narrow outputs: the windows through a table of indices -----------------------------------
+# Under RUNS_MIN output columns a row of windows is a few values, and windows_plane's bounds
+# per row cost more than its copy. Every plane of a piece has the same geometry, so the plane
+# index each window's kernel position reads (or -1 in the padding) is worked out once, in a
+# table, and each plane's windows are a gather through it (vectorised where the build has
+# gathers), or a scatter adding them back.
+
+cdef inline void windows_table(int* table, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KH,
+                               Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph,
+                               Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t sh,
+                               Py_ssize_t sw) noexcept nogil:
+    """table (KH KW x OH OW): the index in an H x W plane that each window's kernel position
+    reads, -1 where it falls in the padding (windows_plane's geometry; H W < 2**31)"""
+    cdef Py_ssize_t i, j, oh, ow, row, column
+    cdef int* t
+    for i in range(KH):
+        for j in range(KW):
+            t = table + (i * KW + j) * OH * OW
+            for oh in range(OH):
+                row = oh * sh + i * dh - ph
+                for ow in range(OW):
+                    column = ow * sw + j * dw - pw
+                    t[oh * OW + ow] = (<int> (row * W + column)
+                                       if 0 <= row < H and 0 <= column < W else -1)
+
+
+cdef inline void windows_indexed(floating* image, floating* cols, const int* table,
+                                 Py_ssize_t K, Py_ssize_t L, Py_ssize_t row_step,
+                                 bint add) noexcept nogil:
+    """cols (K kernel positions' rows of L windows, row_step apart) = the image's values at
+    table's indices, zeros at -1; or with add, added into the image there (those at -1
+    dropped), one kernel position at a time in order"""
+    cdef Py_ssize_t k, l
+    cdef int index
+    cdef floating zero = 0
+    cdef floating* col
+    cdef const int* t
+    for k in range(K):
+        col = cols + k * row_step
+        t = table + k * L
+        if add:
+            for l in range(L):
+                if t[l] >= 0:
+                    image[t[l]] += col[l]
+        else:
+            for l in range(L):
+                index = t[l]
+                col[l] = image[index if index >= 0 else 0] if index >= 0 else zero

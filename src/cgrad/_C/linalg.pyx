@@ -26,7 +26,8 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
-from cgrad._C._windows cimport runs_fit, runs_phase_rows, windows_plane, windows_runs
+from cgrad._C._windows cimport (runs_fit, runs_phase_rows, windows_indexed, windows_plane,
+                               windows_runs, windows_table)
 
 link_thread_count()
 
@@ -297,7 +298,7 @@ cdef void _gemm_cut(bint ta, bint tb, int m, int n, int k, const floating* a, in
 cdef enum:
     CONV_COLUMNS = 256          # a chunk's output positions, at least (where images are small)
     CONV_BAND = 1 << 17         # an image's windows, at most (elements; where images are large)
-    RUNS_MIN = 8                # output width from which the windows are taken as runs
+    RUNS_MIN = 8                # output width from which the windows are taken as runs or rows
 
 
 cdef struct ConvShape:
@@ -308,6 +309,7 @@ cdef struct ConvShape:
     int groups
     bint direct            # a 1x1 window at stride 1 without padding: the image is its windows
     bint runs              # the windows taken as runs (windows_runs), not a row at a time
+    bint indexed           # ... through a table of indices (windows_indexed)
     Py_ssize_t windows     # values of a piece's windows (0: direct); then windows_runs' phases
     Py_ssize_t cols        # values of a windows buffer: the windows and the phases
 
@@ -331,13 +333,18 @@ cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int p
     if s.chunk == 1 and not s.direct and width * s.OH > CONV_BAND:
         s.band = max(CONV_BAND // width, (CONV_COLUMNS + s.OW - 1) // max(1, s.OW), 1)
         s.band = min(s.band, s.OH)
-    # runs where they fit; an output under RUNS_MIN wide takes rows (runs gained nothing
-    # there, and lost ~10% adding the windows back: 64 channels of 8 x 8, 4 x 4 at stride 2)
+    # an output at least RUNS_MIN wide: runs where they fit, else rows; a narrower one through
+    # a table (64 images, one thread, 4 x 4 outputs of 64 channels of 8 x 8 at stride 2, the
+    # product, weight and input gradients: rows 4.0/4.5/3.6 ms, runs 3.9/4.5/4.0, table
+    # 3.2/3.7/3.4); at 8 x 8 and wider the table lost to runs, and to rows by up to 10%
     s.runs = s.OW >= RUNS_MIN and runs_fit(s.W, s.OW, sw)
     s.windows = 0 if s.direct and s.chunk == 1 else s.C * KH * KW * s.chunk * s.band * s.OW
-    s.cols = s.windows + (sh * sw * runs_phase_rows(s.band, KH, dh, sh) * s.OW
-                          if s.windows and s.runs and not (sh == 1 and sw == 1 and s.W == s.OW)
-                          else 0)
+    s.indexed = s.windows and s.OW < RUNS_MIN and s.H * s.W < (<Py_ssize_t> 1 << 31)
+    s.cols = s.windows
+    if s.windows and s.runs and not (sh == 1 and sw == 1 and s.W == s.OW):
+        s.cols += sh * sw * runs_phase_rows(s.band, KH, dh, sh) * s.OW
+    elif s.indexed:                     # (the table's ints, in as many values: enough)
+        s.cols += KH * KW * s.band * s.OW
     return s
 
 
@@ -345,11 +352,20 @@ cdef void _windows(const ConvShape* s, floating* images, floating* cols, Py_ssiz
                    Py_ssize_t oh0, Py_ssize_t rows, bint add) noexcept nogil:
     """output rows oh0 to oh0 + rows of n images: their windows copied into cols (C KH KW x
     n rows OW: each row holds the images' windows side by side), or cols added back into the
-    images"""
+    images; a plane at a time, as runs, through a table or a row at a time (_conv_shape);
+    the scratch past the windows (s.windows) holds the runs' phases or the table"""
     cdef Py_ssize_t b, c, plane = s.H * s.W, width = rows * s.OW, row = n * width
+    cdef int* table = <int*> (cols + s.windows)
+    if s.indexed:
+        windows_table(table, s.H, s.W, s.KH, s.KW, rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh,
+                      s.dw, s.sh, s.sw)
     for b in range(n):
         for c in range(s.C):
-            if s.runs:
+            if s.indexed:
+                windows_indexed(images + (b * s.C + c) * plane,
+                                cols + c * s.KH * s.KW * row + b * width, table, s.KH * s.KW,
+                                width, row, add)
+            elif s.runs:
                 windows_runs(images + (b * s.C + c) * plane,
                              cols + c * s.KH * s.KW * row + b * width, cols + s.windows, s.H,
                              s.W, s.KH, s.KW, rows, s.OW, s.ph - oh0 * s.sh, s.pw, s.dh, s.dw,
