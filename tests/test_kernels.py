@@ -138,7 +138,8 @@ COMPILED = {
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
     "conv", "conv_backward",
-    "lstm_cell", "lstm_cell_backward", "resize_linear", "resize_linear_backward",
+    "lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
+    "resize_linear", "resize_linear_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -2840,6 +2841,97 @@ def test_lstm_cell_kernel_uses_its_own_pass_and_keeps_a_readonly_gates(ck, monke
     np.testing.assert_array_equal(gates, before)
     for ours, theirs in zip(ck.lstm_cell_backward(want[0], c, want[2], dh, dc), want_back):
         assert_same(ours, theirs, exact=False)
+
+
+# ---- an LSTM over a whole sequence --------------------------------------------------------------
+def _lstm_sequence_arrays(layout, dtype, steps, batch, hidden):
+    """x_w (steps, batch, 4 hidden), h0 and c0 (batch, hidden), w_hh (4 hidden, hidden), b_hh
+    (4 hidden,), each in layout (the empty layout: no steps); the gradient of the output
+    (steps + 1, batch, hidden)"""
+    steps = 0 if layout == "empty" else steps
+    other = "contiguous" if layout == "empty" else layout
+    rng = np.random.default_rng(steps * 1000 + batch * 10 + hidden)
+    x_w = make(other, dtype, (steps, batch, 4 * hidden), rng, -3.0, 3.0)
+    h0, c0 = (make(other, dtype, (batch, hidden), rng) for _ in range(2))
+    w_hh = make(other, dtype, (4 * hidden, hidden), rng, -0.5, 0.5)
+    b_hh = make("contiguous", dtype, (4 * hidden,), rng)
+    g = make(other, dtype, (steps + 1, batch, hidden), rng)
+    return x_w, h0, c0, w_hh, b_hh, g
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LSTM_LAYOUTS)
+@pytest.mark.parametrize("steps, batch, hidden", [(5, 3, 4), (3, 8, 32), (1, 1, 1)])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_sequence_forward_and_backward(ck, dtype, layout, steps, batch, hidden, reverse,
+                                            bias):
+    """the whole sequence (each step's product, bias, input and cell; reverse from the last
+    step) and its backward through time against the reference's steps, every output and
+    gradient, within float rounding (the kernels' sigmoid and tanh against NumPy's)"""
+    x_w, h0, c0, w_hh, b_hh, g = _lstm_sequence_arrays(layout, dtype, steps, batch, hidden)
+    b_hh = b_hh if bias else None
+    want = REF.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+    got = ck.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+    for ours, theirs in zip(got, want, strict=True):
+        assert_same(ours, theirs, exact=False)
+    saved = want[2:]                                    # act, c_before, tanh_c
+    for ours, theirs in zip(ck.lstm_sequence_backward(g, *saved, w_hh, reverse),
+                            REF.lstm_sequence_backward(g, *saved, w_hh, reverse), strict=True):
+        assert_same(ours, theirs, exact=False)
+
+
+def test_lstm_sequence_runs_compiled_and_reads_its_steps_in_order(ck, monkeypatch):
+    """float32 never reaches the reference's loop; each step reads the h and c the one
+    before it wrote (a reversed sequence's first step is the last), so the last c is the
+    same as stepping lstm_cell by hand"""
+    from cgrad.backends import numpy_backend as nb
+    x_w, h0, c0, w_hh, b_hh, g = _lstm_sequence_arrays("contiguous", np.float32, 4, 2, 3)
+    by_hand = []
+    for reverse in (False, True):
+        h, c = h0, c0
+        for t in (range(3, -1, -1) if reverse else range(4)):
+            act, c, _, h = ck.lstm_cell((h @ w_hh.T + b_hh) + x_w[t], c)
+        by_hand.append((h, c))
+    monkeypatch.setattr(nb.NumpyKernels, "lstm_sequence", None)
+    monkeypatch.setattr(nb.NumpyKernels, "lstm_sequence_backward", None)
+    for reverse, (h, c) in zip((False, True), by_hand):
+        out, h_before, act, c_before, tanh_c = ck.lstm_sequence(x_w, h0, c0, w_hh, b_hh,
+                                                                 reverse)
+        assert_same(out[0 if reverse else 3], h, exact=False)
+        assert_same(out[4], c, exact=False)
+        assert_same(h_before[3 if reverse else 0], h0)
+        assert_same(c_before[3 if reverse else 0], c0)
+        d_gates, dh, dc = ck.lstm_sequence_backward(g, act, c_before, tanh_c, w_hh, reverse)
+        assert d_gates.shape == act.shape and dh.shape == dc.shape == h0.shape
+
+
+def test_lstm_sequence_kernels_name_a_wrong_shape():
+    from cgrad._threads import load_linalg
+    linalg = load_linalg()
+    x_w, h0, c0, w_hh, b_hh, g = _lstm_sequence_arrays("contiguous", np.float32, 4, 2, 3)
+    outs = [np.empty(s, np.float32) for s in [(5, 2, 3), (4, 2, 3), (4, 2, 12), (4, 2, 3),
+                                               (4, 2, 3)]]
+    w_t = np.ascontiguousarray(w_hh.T)
+    with pytest.raises(ValueError, match=r"c0 has shape \(2, 4\), not \(2, 3\)"):
+        linalg.lstm_sequence_(x_w, h0, np.zeros((2, 4), np.float32), w_t, b_hh, False, *outs)
+    with pytest.raises(ValueError, match=r"b_hh has shape \(11,\), not \(12,\)"):
+        linalg.lstm_sequence_(x_w, h0, c0, w_t, b_hh[:11], False, *outs)
+    with pytest.raises(ValueError, match=r"out has shape \(4, 2, 3\), not \(5, 2, 3\)"):
+        linalg.lstm_sequence_(x_w, h0, c0, w_t, b_hh, False, outs[1], *outs[1:])
+    with pytest.raises(ValueError, match=r"0 steps of 2 x 3"):
+        linalg.lstm_sequence_(x_w[:0], h0, c0, w_t, None, False,
+                              *[o[:1] if i == 0 else o[:0] for i, o in enumerate(outs)])
+    act, c_before, tanh_c = outs[2:]
+    dh, dc = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"g has shape \(4, 2, 3\), not \(5, 2, 3\)"):
+        linalg.lstm_sequence_backward_(g[:4], act, c_before, tanh_c, w_hh, False,
+                                       np.empty_like(act), dh, dc)
+    with pytest.raises(ValueError, match=r"w_hh has shape \(3, 12\), not \(12, 3\)"):
+        linalg.lstm_sequence_backward_(g, act, c_before, tanh_c, w_t, False,
+                                       np.empty_like(act), dh, dc)
+    with pytest.raises((ValueError, TypeError), match="dtype"):
+        linalg.lstm_sequence_(x_w, h0.astype(np.float64), c0, w_t, b_hh, False, *outs)
 
 
 def test_lstm_cell_kernels_name_a_wrong_shape():

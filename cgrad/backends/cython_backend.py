@@ -1112,6 +1112,42 @@ class CythonKernels(NumpyKernels):
         _ew_for[_F32].lstm_cell_backward_(*arrays, d_gates, dc_prev)
         return d_gates, dc_prev
 
+    def _sequence_arrays(self, *arrays):
+        """float32 arrays of a compiled LSTM sequence (None passes), C-contiguous (copied
+        once where not), or None where one is not float32 or the sequence is empty"""
+        if not all(a is None or (type(a) is _ndarray and a.dtype == _F32 and a.size)
+                   for a in arrays):
+            return None
+        return [None if a is None else _dense(a, _F32) for a in arrays]
+
+    def lstm_sequence(self, x_w, h0, c0, w_hh, b_hh, reverse):
+        """float32: every step in one compiled call (linalg.lstm_sequence_: each step's
+        product through BLAS, then its cell, no Python between); shapes it does not take go
+        to the reference, which names them"""
+        arrays = self._sequence_arrays(x_w, h0, c0, w_hh, b_hh)
+        if arrays is None or x_w.ndim != 3 or h0.ndim != 2 or w_hh.shape != (
+                x_w.shape[2], h0.shape[1]) or (b_hh is not None and b_hh.ndim != 1):
+            return super().lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+        x_w, h0, c0, w_hh, b_hh = arrays
+        steps, (batch, hidden) = x_w.shape[0], h0.shape
+        out = np.empty((steps + 1, batch, hidden), _F32)
+        h_before, c_before, tanh_c = (np.empty((steps, batch, hidden), _F32) for _ in range(3))
+        act = np.empty(x_w.shape, _F32)
+        _linalg.lstm_sequence_(x_w, h0, c0, np.ascontiguousarray(w_hh.T), b_hh, reverse, out,
+                               h_before, act, c_before, tanh_c)
+        return out, h_before, act, c_before, tanh_c
+
+    def lstm_sequence_backward(self, g, act, c_before, tanh_c, w_hh, reverse):
+        """float32: every step back in one compiled call (linalg.lstm_sequence_backward_)"""
+        arrays = self._sequence_arrays(g, act, c_before, tanh_c, w_hh)
+        if arrays is None or g.ndim != 3 or act.ndim != 3:
+            return super().lstm_sequence_backward(g, act, c_before, tanh_c, w_hh, reverse)
+        g, act, c_before, tanh_c, w_hh = arrays
+        d_gates = np.empty(act.shape, _F32)
+        dh, dc = (np.empty(g.shape[1:], _F32) for _ in range(2))
+        _linalg.lstm_sequence_backward_(g, act, c_before, tanh_c, w_hh, reverse, d_gates, dh, dc)
+        return d_gates, dh, dc
+
     # ---- reductions and the softmax family -------------------------------------------------
     # Blocks of more than exp_limit elements go to NumPy: at baseline SSE2 the kernels' exp
     # (1.6 ns an element) loses to NumPy's AVX-512 np.exp (0.45) once the exps, not the calls,

@@ -801,6 +801,46 @@ class NumpyKernels:
                                  axis=1)
         return d_gates, dc_t * f
 
+    def lstm_sequence(self, x_w, h0, c0, w_hh, b_hh, reverse):
+        """An LSTM layer-direction over a sequence, from the last step back where reverse:
+        x_w (L, N, 4H) the input's products with weight_ih (bias_ih added), h0 and c0 (N, H),
+        w_hh (4H, H), b_hh (4H,) or None. Each step: gates = (h w_hh^T + b_hh) + x_w[t] (as
+        F.linear rounds the product and bias), then lstm_cell. Returns out (L + 1, N, H: each
+        step's h, then the last c) and, by time, what the backward reads: h_before and
+        c_before (each step's h and c inputs), act and tanh_c."""
+        steps, batch, hidden = x_w.shape[0], h0.shape[0], h0.shape[1]
+        out = np.empty((steps + 1, batch, hidden), x_w.dtype)
+        h_before, c_before, tanh_c = (np.empty((steps, batch, hidden), x_w.dtype)
+                                      for _ in range(3))
+        act = np.empty(x_w.shape, x_w.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)      # OpenBLAS's h w^T runs ~1.5x slower at 32 x 128
+        h, c = h0, c0
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            h_before[t], c_before[t] = h, c
+            gates = self.matmul(h, w_t)
+            if b_hh is not None:
+                gates += b_hh
+            gates += x_w[t]
+            act[t], c, tanh_c[t], h = self.lstm_cell(gates, c)
+            out[t] = h
+        out[steps] = c
+        return out, h_before, act, c_before, tanh_c
+
+    def lstm_sequence_backward(self, g, act, c_before, tanh_c, w_hh, reverse):
+        """lstm_sequence's backward (backpropagation through time) given g (L + 1, N, H), the
+        gradient of its out: from the last step back (the first where reverse), each step's
+        lstm_cell_backward with dh + g[t] and dc, then dh = d_gates[t] w_hh. Returns d_gates
+        (L, N, 4H) by time, and h0's and c0's gradients (dh from 0, dc from g[L])."""
+        steps = act.shape[0]
+        d_gates = np.empty(act.shape, act.dtype)
+        dh = np.zeros(g.shape[1:], act.dtype)
+        dc = np.array(g[steps], act.dtype)
+        for t in range(steps) if reverse else range(steps - 1, -1, -1):
+            d_gates[t], dc = self.lstm_cell_backward(act[t], c_before[t], tanh_c[t], dh + g[t],
+                                                     dc)
+            dh = self.matmul(d_gates[t], w_hh)
+        return d_gates, dh, dc
+
     # ---- normalisation -----------------------------------------------------------------------
     # Rows of x (R, K), each normalised over its K elements. The weight and bias are per channel:
     # row r holds group r % groups of its sample, K // spatial channels of spatial elements each

@@ -24,11 +24,14 @@ class Recurrence(Op):
     def forward(ctx, x_w, h0, c0, w_hh, b_hh, mode, reverse):
         ctx.save_for_backward(x_w, h0, c0, w_hh, b_hh)
         ctx.mode, ctx.reverse = mode, reverse
-        steps, batch, hidden = x_w.shape[0], h0.shape[0], h0.shape[1]
         k = B.kernels
+        if mode == "LSTM":              # the whole loop is a kernel (compiled for float32)
+            out, ctx.h_before, *ctx.steps = k.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+            return out                  # (ctx.steps: act, c_before and tanh_c, by time)
+        steps, batch, hidden = x_w.shape[0], h0.shape[0], h0.shape[1]
         times = range(steps - 1, -1, -1) if reverse else range(steps)
-        h_before = np.empty((steps, batch, hidden), x_w.dtype)     # each step's h (c) input
-        out = np.empty((steps + (mode == "LSTM"), batch, hidden), x_w.dtype)
+        h_before = np.empty((steps, batch, hidden), x_w.dtype)     # each step's h input
+        out = np.empty((steps, batch, hidden), x_w.dtype)
         w_t = np.ascontiguousarray(w_hh.T)      # OpenBLAS's h w^T runs ~1.5x slower at 32 x 128
         h = h0
 
@@ -39,20 +42,8 @@ class Recurrence(Op):
             return product
 
         # by time, what backward reads of each step: fresh arrays the caller cannot reach
-        # (but c0, saved and so version-checked)
         ctx.steps = [None] * steps
-        if mode == "LSTM":
-            c = c0
-            for t in times:
-                h_before[t] = h
-                gates = h_w(h)
-                gates += x_w[t]
-                act, c_new, tanh_c, h = k.lstm_cell(gates, c)
-                ctx.steps[t] = act, c, tanh_c           # sigmoid i, f, o, tanh g; c; tanh c'
-                c = c_new
-                out[t] = h
-            out[steps] = c
-        elif mode == "GRU":
+        if mode == "GRU":
             for t in times:
                 h_before[t] = h
                 hw = h_w(h)
@@ -81,16 +72,13 @@ class Recurrence(Op):
         mode, hidden = ctx.mode, h0.shape[1]
         steps = x_w.shape[0]
         need_x, need_h0, need_c0, need_w, need_b = ctx.needs_input_grad[:5]
-        times = range(steps) if ctx.reverse else range(steps - 1, -1, -1)
-        d_x = np.empty(x_w.shape, x_w.dtype)          # the gate gradients, by time
+        if mode == "LSTM":                          # (a kernel, as the forward)
+            d_x, dh, dc = k.lstm_sequence_backward(g, *ctx.steps, w_hh, ctx.reverse)
+        else:
+            d_x, dh = np.empty(x_w.shape, x_w.dtype), np.zeros(h0.shape, h0.dtype)
         d_h = d_x if mode != "GRU" else np.empty_like(d_x)   # GRU's n: r (W_hn h + b_hn)
-        dh = np.zeros(h0.shape, h0.dtype)
-        if mode == "LSTM":
-            dc = np.array(g[steps], h0.dtype)
-            for t in times:
-                d_x[t], dc = k.lstm_cell_backward(*ctx.steps[t], dh + g[t], dc)
-                dh = k.matmul(d_x[t], w_hh)
-        elif mode == "GRU":
+        times = range(steps) if ctx.reverse else range(steps - 1, -1, -1)
+        if mode == "GRU":
             for t in times:
                 dh_t = dh + g[t]
                 rz, n, h_n = ctx.steps[t]
@@ -103,7 +91,7 @@ class Recurrence(Op):
                 Dx[:, 2 * hidden:] = d_pre_n
                 Dh[:, 2 * hidden:] = d_pre_n * r
                 dh = dh_t * z + k.matmul(Dh, w_hh)
-        else:
+        elif mode != "LSTM":
             for t in times:
                 dh_t = dh + g[t]
                 h, = ctx.steps[t]

@@ -1,7 +1,7 @@
 # Transcendentals written so that GCC vectorises the loops that call them: plain arithmetic and
 # selects, forced inline (a call, even to an inline function, stops a loop from vectorising).
 from cython cimport floating
-from libc.math cimport exp, expm1, fabs, fabsf, log, log1p
+from libc.math cimport copysignf, exp, expm1, fabs, fabsf, log, log1p, tanh
 
 cdef extern from *:
     """
@@ -647,3 +647,34 @@ cdef inline floating vlog_sigmoid(floating x) noexcept nogil:
     ln(1 + e) with e <= 1 never rounds 1 + e (vlog1p_unit). NaN stays NaN."""
     cdef floating zero = 0
     return (x if x < zero else zero) - vlog1p_unit(vexp_nonpos(neg_abs(x)))
+
+
+cdef inline float vtanh_f32(float x) noexcept nogil:
+    """tanh for float32, vectorisable (glibc's tanhf, which NumPy calls where it has no SIMD
+    tanh, costs ~7 ns an element): for |x| >= 0.625, 1 - 2e/(1 + e) with e = exp(-2|x|) <= 1
+    (no overflow; the subtraction from 1 rounds once); below, where that would cancel, Cephes'
+    odd polynomial |x| + |x|^3 P(x^2). Both are computed and one is selected (a branch would
+    stop the loop from vectorising); the sign is x's, so tanh(-0) = -0 and NaN stays NaN.
+    Within 1 ulp of the rounded value, as NumPy's and PyTorch's (tests/test_kernels.py).
+    |x| enters the exp clamped to 10, past which tanh rounds to 1, by an integer min (one
+    instruction, where a float clamp is a compare and a blend): e stays normal, so its exp
+    needs no clamp of its own and one scaling (cgrad_expf_normal), the same bits as the
+    general one's; a NaN takes the polynomial's side of the select, which keeps it. At 10^6,
+    one thread, on a Zen 4: AVX-512 0.49 -> 0.45 ns an element, AVX2 0.71 -> 0.63."""
+    cdef float a = fabsf(x), z = x * x, one = 1
+    cdef float e = cgrad_expf_normal(<float> -2 * cgrad_min_bits(a, 10))
+    cdef float big = one - (e + e) / (one + e)
+    cdef float p = cgrad_fmaf(z, <float> -5.70498872745e-3, <float> 2.06390887954e-2)
+    p = cgrad_fmaf(p, z, <float> -5.37397155531e-2)
+    p = cgrad_fmaf(p, z, <float> 1.33314422036e-1)
+    p = cgrad_fmaf(p, z, <float> -3.33332819422e-1)
+    cdef float small = cgrad_fmaf(p * z, a, a)
+    return copysignf(big if a >= <float> 0.625 else small, x)
+
+
+cdef inline floating vtanh(floating x) noexcept nogil:
+    """tanh: vtanh_f32 for float32, libm's for float64"""
+    if floating is float:
+        return vtanh_f32(x)
+    else:
+        return tanh(x)

@@ -2,7 +2,7 @@
 fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
-our own vectorised ones (_vmath.pxd, _tanh_f32), inside the sigmoid, silu, elu, tanh and
+our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh and
 gelu passes; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
 two passes here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
@@ -10,11 +10,12 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, copysignf, erf, fabs, fabsf, tanh
+from libc.math cimport INFINITY, copysignf, erf, fabs, fabsf
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
-from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_fmaf,
-                              cgrad_min_bits, neg_abs, vexp, vexp_nonpos, vexpm1_nonpos, vlog,
-                              vlog_sigmoid, vsigmoid)
+from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
+from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_fmaf, cgrad_min_bits, neg_abs,
+                              vexp, vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid,
+                              vtanh)
 
 link_thread_count()
 
@@ -163,36 +164,6 @@ cdef inline float _erf_nonneg_f32(float x) noexcept nogil:
     cdef float q23 = cgrad_fmaf(u, <float> -2.13374055278905e-04, <float> -1.68282697438203e-03)
     cdef float q = cgrad_fmaf(u4, <float> -1.45660718464996e-05, cgrad_fmaf(u2, q23, q01))
     return p / q
-
-
-cdef inline float _tanh_f32(float x) noexcept nogil:
-    """tanh for float32, vectorisable (glibc's tanhf, which NumPy calls where it has no SIMD
-    tanh, costs ~7 ns an element): for |x| >= 0.625, 1 - 2e/(1 + e) with e = exp(-2|x|) <= 1
-    (no overflow; the subtraction from 1 rounds once); below, where that would cancel, Cephes'
-    odd polynomial |x| + |x|^3 P(x^2). Both are computed and one is selected (a branch would
-    stop the loop from vectorising); the sign is x's, so tanh(-0) = -0 and NaN stays NaN.
-    Within 1 ulp of the rounded value, as NumPy's and PyTorch's (tests/test_kernels.py).
-    |x| enters the exp clamped to 10, past which tanh rounds to 1, by an integer min (one
-    instruction, where a float clamp is a compare and a blend): e stays normal, so its exp
-    needs no clamp of its own and one scaling (cgrad_expf_normal), the same bits as the
-    general one's; a NaN takes the polynomial's side of the select, which keeps it. At 10^6,
-    one thread, on a Zen 4: AVX-512 0.49 -> 0.45 ns an element, AVX2 0.71 -> 0.63."""
-    cdef float a = fabsf(x), z = x * x, one = 1
-    cdef float e = cgrad_expf_normal(<float> -2 * cgrad_min_bits(a, 10))
-    cdef float big = one - (e + e) / (one + e)
-    cdef float p = cgrad_fmaf(z, <float> -5.70498872745e-3, <float> 2.06390887954e-2)
-    p = cgrad_fmaf(p, z, <float> -5.37397155531e-2)
-    p = cgrad_fmaf(p, z, <float> 1.33314422036e-1)
-    p = cgrad_fmaf(p, z, <float> -3.33332819422e-1)
-    cdef float small = cgrad_fmaf(p * z, a, a)
-    return copysignf(big if a >= <float> 0.625 else small, x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return _tanh_f32(x)
-    else:
-        return tanh(x)
 
 
 cdef inline floating _one_plus_erf(floating x) noexcept nogil:
@@ -382,7 +353,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         three = 3
         if unop is UGeluTanhInPass:
             # the same, with tanh(inner) computed here (float32) rather than passed in
-            aux = _tanh(k * (s + c * s * s * s))
+            aux = vtanh(k * (s + c * s * s * s))
         d = half * (one + aux) + half * s * (one - aux * aux) * k * (one + three * c * s * s)
         return g * d
     elif unop is UPowInt2:
@@ -419,9 +390,9 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     elif unop is UElu:
         return vexpm1_nonpos(x if x <= zero else zero) * p0 if x <= zero else x * p1
     elif unop is UTanh:
-        return _tanh(x)
+        return vtanh(x)
     elif unop is UGeluTanh:
-        return half * x * (one + _tanh(<floating> SQRT_2_OVER_PI
+        return half * x * (one + vtanh(<floating> SQRT_2_OVER_PI
                                        * (x + <floating> GELU_C * x * x * x)))
     elif unop is ULeaky:
         return x if x > zero else x * p0
@@ -719,30 +690,18 @@ cdef int _check_rows(Py_ssize_t[8] shape, Py_ssize_t rows, Py_ssize_t cols,
 def lstm_cell_(const floating[:, ::1] gates, const floating[:, ::1] c, floating[:, ::1] act,
                floating[:, ::1] c_out, floating[:, ::1] tanh_c, floating[:, ::1] h_out):
     """One LSTM step from its gates' pre-activations (N, 4H: i, f, g, o) and c (N, H), in
-    one pass over each row: act = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) (the kernels'
-    sigmoid and tanh); c_out = f c + i g and h_out = o tanh(c_out), PyTorch's order. act may
-    be gates itself (each element is read before it is written)."""
-    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1], r, j
+    one pass over each row (_recurrent.pxd's lstm_rows: the kernels' sigmoid and tanh,
+    PyTorch's order). act may be gates itself."""
+    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1]
     _check_rows(gates.shape, rows, 4 * hidden, "gates")
     _check_rows(act.shape, rows, 4 * hidden, "act")
     _check_rows(c_out.shape, rows, hidden, "c_out")
     _check_rows(tanh_c.shape, rows, hidden, "tanh_c")
     _check_rows(h_out.shape, rows, hidden, "h_out")
-    cdef floating tc
-    with nogil:
-        for r in range(rows):
-            for j in range(2 * hidden):
-                act[r, j] = vsigmoid(gates[r, j])
-            for j in range(2 * hidden, 3 * hidden):
-                act[r, j] = _tanh(gates[r, j])
-            for j in range(3 * hidden, 4 * hidden):
-                act[r, j] = vsigmoid(gates[r, j])
-            for j in range(hidden):
-                c_out[r, j] = act[r, hidden + j] * c[r, j] + act[r, j] * act[r, 2 * hidden + j]
-            for j in range(hidden):
-                tc = _tanh(c_out[r, j])
-                tanh_c[r, j] = tc
-                h_out[r, j] = act[r, 3 * hidden + j] * tc
+    if rows and hidden:
+        with nogil:
+            lstm_rows(&gates[0, 0], &c[0, 0], &act[0, 0], &c_out[0, 0], &tanh_c[0, 0],
+                      &h_out[0, 0], rows, hidden)
 
 
 def lstm_cell_backward_(const floating[:, ::1] act, const floating[:, ::1] c,
@@ -751,28 +710,15 @@ def lstm_cell_backward_(const floating[:, ::1] act, const floating[:, ::1] c,
                         floating[:, ::1] dc_prev):
     """lstm_cell_'s backward from what it saved (act, its input c, tanh_c) and the gradients
     of h_out (dh) and c_out (dc): the gates' pre-activation gradients d_gates (N, 4H) and
-    c's, dc_prev; one pass over each row. With dc_t = dc + dh o (1 - tanh_c^2): d_i = dc_t g
-    i (1 - i), d_f = dc_t c f (1 - f), d_g = dc_t i (1 - g^2), d_o = dh tanh_c o (1 - o),
-    dc_prev = dc_t f (the composed steps' products, in their order)."""
-    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1], r, j
+    c's, dc_prev; one pass over each row (_recurrent.pxd's lstm_rows_backward)."""
+    cdef Py_ssize_t rows = c.shape[0], hidden = c.shape[1]
     _check_rows(act.shape, rows, 4 * hidden, "act")
     _check_rows(d_gates.shape, rows, 4 * hidden, "d_gates")
     _check_rows(tanh_c.shape, rows, hidden, "tanh_c")
     _check_rows(dh.shape, rows, hidden, "dh")
     _check_rows(dc.shape, rows, hidden, "dc")
     _check_rows(dc_prev.shape, rows, hidden, "dc_prev")
-    cdef floating i, f, g, o, tc, dct, one = 1
-    with nogil:
-        for r in range(rows):
-            for j in range(hidden):
-                i = act[r, j]
-                f = act[r, hidden + j]
-                g = act[r, 2 * hidden + j]
-                o = act[r, 3 * hidden + j]
-                tc = tanh_c[r, j]
-                dct = dc[r, j] + (dh[r, j] * o) * (one - tc * tc)
-                d_gates[r, j] = (dct * g) * (i * (one - i))
-                d_gates[r, hidden + j] = (dct * c[r, j]) * (f * (one - f))
-                d_gates[r, 2 * hidden + j] = (dct * i) * (one - g * g)
-                d_gates[r, 3 * hidden + j] = (dh[r, j] * tc) * (o * (one - o))
-                dc_prev[r, j] = dct * f
+    if rows and hidden:
+        with nogil:
+            lstm_rows_backward(&act[0, 0], &c[0, 0], &tanh_c[0, 0], &dh[0, 0], &dc[0, 0],
+                               &d_gates[0, 0], &dc_prev[0, 0], rows, hidden)

@@ -26,6 +26,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
+from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._windows cimport (runs_fit, runs_phase_rows, windows_indexed, windows_plane,
                                windows_runs, windows_table)
 
@@ -652,3 +653,124 @@ def conv2d_backward_(const floating[:, ::1] w, const floating[:, :, :, ::1] g,
                 _weight_gradient(&gw[0, 0], beta, sums, parts, groups, s.Kg, s.Og)
     finally:
         free(scratch)
+
+
+# ---- recurrences: a whole sequence in one call ------------------------------------------------
+# An LSTM step is a product and an elementwise pass; at batch 8 x hidden 32 the Python between
+# them (a matmul call, two adds, the cell kernel's call) cost more than both.
+
+cdef int _check_sequence(str kernel, str name, Py_ssize_t* shape, tuple want) except -1:
+    """ValueError naming the array whose shape (as many dims as want has) is not want"""
+    cdef tuple got = tuple([shape[i] for i in range(len(want))])
+    if got != want:
+        raise ValueError(f"{kernel}: {name} has shape {got}, not {want}")
+    return 0
+
+
+def lstm_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
+                   const floating[:, ::1] c0, const floating[:, ::1] w_t,
+                   const floating[::1] b_hh, bint reverse, floating[:, :, ::1] out,
+                   floating[:, :, ::1] h_before, floating[:, :, ::1] act,
+                   floating[:, :, ::1] c_before, floating[:, :, ::1] tanh_c):
+    """An LSTM layer-direction over a sequence of steps (the last first where reverse): x_w
+    (L, N, 4H) the input's products with weight_ih, w_t (H, 4H) weight_hh transposed, b_hh
+    (4H,) or None. Each step t: gates = (h w_t + b_hh) + x_w[t] (the rounding of a product,
+    then F.linear's bias, then the input's), then _recurrent.pxd's lstm_rows, in place in
+    act[t]. Writes out (L + 1, N, H: each step's h, then the last c) and, by time, what the
+    backward reads: h_before and c_before (each step's h and c inputs), act, tanh_c."""
+    cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1], G = 4 * H
+    _check_sequence("lstm_sequence_", "x_w", x_w.shape, (L, N, G))
+    _check_sequence("lstm_sequence_", "c0", c0.shape, (N, H))
+    _check_sequence("lstm_sequence_", "w_t", w_t.shape, (H, G))
+    if b_hh is not None:
+        _check_sequence("lstm_sequence_", "b_hh", b_hh.shape, (G,))
+    _check_sequence("lstm_sequence_", "out", out.shape, (L + 1, N, H))
+    _check_sequence("lstm_sequence_", "h_before", h_before.shape, (L, N, H))
+    _check_sequence("lstm_sequence_", "c_before", c_before.shape, (L, N, H))
+    _check_sequence("lstm_sequence_", "tanh_c", tanh_c.shape, (L, N, H))
+    _check_sequence("lstm_sequence_", "act", act.shape, (L, N, G))
+    _check_blas()
+    if L == 0 or N == 0 or H == 0:
+        raise ValueError(f"lstm_sequence_: {L} steps of {N} x {H}: nothing to compute")
+    cdef const floating* h = &h0[0, 0]
+    cdef const floating* c = &c0[0, 0]
+    cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
+    cdef const floating* x_t
+    cdef floating* gates
+    cdef floating* h_in
+    cdef floating* c_out
+    cdef floating zero = 0
+    cdef Py_ssize_t s, t, i, r, j, step = N * H
+    cdef int threads = cgrad_threads()
+    with nogil:
+        for s in range(L):
+            t = L - 1 - s if reverse else s
+            h_in = &h_before[t, 0, 0]
+            for i in range(step):
+                h_in[i] = h[i]
+            if s == 0:                  # (later steps' c is written there by the one before)
+                c_out = &c_before[t, 0, 0]
+                for i in range(step):
+                    c_out[i] = c[i]
+            gates, x_t = &act[t, 0, 0], &x_w[t, 0, 0]
+            _gemm_cut(False, False, <int> N, <int> G, <int> H, h, <int> H, &w_t[0, 0], <int> G,
+                      zero, gates, <int> G, threads)
+            for r in range(N):
+                if bias != NULL:
+                    for j in range(G):
+                        gates[r * G + j] += bias[j]
+                for j in range(G):
+                    gates[r * G + j] += x_t[r * G + j]
+            # c' goes where the next step reads its c, or out's last row
+            c_out = &out[L, 0, 0] if s == L - 1 else &c_before[t - 1 if reverse else t + 1, 0, 0]
+            lstm_rows(gates, &c_before[t, 0, 0], gates, c_out, &tanh_c[t, 0, 0], &out[t, 0, 0],
+                      N, H)
+            h = &out[t, 0, 0]
+
+
+def lstm_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1] act,
+                            const floating[:, :, ::1] c_before,
+                            const floating[:, :, ::1] tanh_c, const floating[:, ::1] w_hh,
+                            bint reverse, floating[:, :, ::1] d_gates, floating[:, ::1] dh,
+                            floating[:, ::1] dc):
+    """lstm_sequence_'s backward, given g (L + 1, N, H), the gradient of its out: the steps
+    from the last run back (from the first where reverse), each: lstm_rows_backward with dh
+    + g[t] and dc, into d_gates[t] (L, N, 4H) and dc, then dh = d_gates[t] w_hh (w_hh (4H,
+    H)). dh and dc end as h0's and c0's gradients (dh starts at 0, dc at g[L])."""
+    cdef Py_ssize_t L = act.shape[0], N = act.shape[1], H = c_before.shape[2], G = 4 * H
+    _check_sequence("lstm_sequence_backward_", "g", g.shape, (L + 1, N, H))
+    _check_sequence("lstm_sequence_backward_", "w_hh", w_hh.shape, (G, H))
+    _check_sequence("lstm_sequence_backward_", "act", act.shape, (L, N, G))
+    _check_sequence("lstm_sequence_backward_", "c_before", c_before.shape, (L, N, H))
+    _check_sequence("lstm_sequence_backward_", "tanh_c", tanh_c.shape, (L, N, H))
+    _check_sequence("lstm_sequence_backward_", "d_gates", d_gates.shape, (L, N, G))
+    _check_sequence("lstm_sequence_backward_", "dh", dh.shape, (N, H))
+    _check_sequence("lstm_sequence_backward_", "dc", dc.shape, (N, H))
+    _check_blas()
+    if L == 0 or N == 0 or H == 0:
+        raise ValueError(f"lstm_sequence_backward_: {L} steps of {N} x {H}: nothing to compute")
+    cdef floating* dh_t = <floating*> malloc(N * H * sizeof(floating))
+    if dh_t == NULL:
+        raise MemoryError(f"lstm_sequence_backward_: no buffer for {N} x {H}")
+    cdef floating* dh_p = &dh[0, 0]
+    cdef floating* dc_p = &dc[0, 0]
+    cdef const floating* g_t
+    cdef floating zero = 0
+    cdef Py_ssize_t s, t, i, step = N * H
+    cdef int threads = cgrad_threads()
+    try:
+        with nogil:
+            g_t = &g[L, 0, 0]
+            for i in range(step):
+                dh_p[i], dc_p[i] = 0, g_t[i]
+            for s in range(L):
+                t = s if reverse else L - 1 - s
+                g_t = &g[t, 0, 0]
+                for i in range(step):
+                    dh_t[i] = dh_p[i] + g_t[i]
+                lstm_rows_backward(&act[t, 0, 0], &c_before[t, 0, 0], &tanh_c[t, 0, 0], dh_t,
+                                   dc_p, &d_gates[t, 0, 0], dc_p, N, H)
+                _gemm_cut(False, False, <int> N, <int> H, <int> G, &d_gates[t, 0, 0], <int> G,
+                          &w_hh[0, 0], <int> H, zero, dh_p, <int> H, threads)
+    finally:
+        free(dh_t)
