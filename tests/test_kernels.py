@@ -139,6 +139,7 @@ COMPILED = {
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
     "conv", "conv_backward",
     "lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
+    "gru_sequence", "gru_sequence_backward", "rnn_sequence", "rnn_sequence_backward",
     "resize_linear", "resize_linear_backward",
     "sgd_step_", "adam_step_", "rmsprop_step_", "adagrad_step_",
     "matmul", "matmul_backward", "linear", "linear_backward",
@@ -2843,41 +2844,62 @@ def test_lstm_cell_kernel_uses_its_own_pass_and_keeps_a_readonly_gates(ck, monke
         assert_same(ours, theirs, exact=False)
 
 
-# ---- an LSTM over a whole sequence --------------------------------------------------------------
-def _lstm_sequence_arrays(layout, dtype, steps, batch, hidden):
-    """x_w (steps, batch, 4 hidden), h0 and c0 (batch, hidden), w_hh (4 hidden, hidden), b_hh
-    (4 hidden,), each in layout (the empty layout: no steps); the gradient of the output
-    (steps + 1, batch, hidden)"""
+# ---- a recurrence over a whole sequence ----------------------------------------------------------
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+def _lstm_sequence_arrays(layout, dtype, steps, batch, hidden, mode="lstm"):
+    """x_w (steps, batch, G hidden), h0 and c0 (batch, hidden), w_hh (G hidden, hidden), b_hh
+    (G hidden,), each in layout (the empty layout: no steps), G the mode's gates; the
+    gradient of the output (steps, or LSTM's steps + 1, batch, hidden)"""
     steps = 0 if layout == "empty" else steps
     other = "contiguous" if layout == "empty" else layout
+    gates = GATES[mode]
     rng = np.random.default_rng(steps * 1000 + batch * 10 + hidden)
-    x_w = make(other, dtype, (steps, batch, 4 * hidden), rng, -3.0, 3.0)
+    x_w = make(other, dtype, (steps, batch, gates * hidden), rng, -3.0, 3.0)
     h0, c0 = (make(other, dtype, (batch, hidden), rng) for _ in range(2))
-    w_hh = make(other, dtype, (4 * hidden, hidden), rng, -0.5, 0.5)
-    b_hh = make("contiguous", dtype, (4 * hidden,), rng)
-    g = make(other, dtype, (steps + 1, batch, hidden), rng)
+    w_hh = make(other, dtype, (gates * hidden, hidden), rng, -0.5, 0.5)
+    b_hh = make("contiguous", dtype, (gates * hidden,), rng)
+    g = make(other, dtype, (steps + (mode == "lstm"), batch, hidden), rng)
     return x_w, h0, c0, w_hh, b_hh, g
+
+
+def _sequence(k, mode, x_w, h0, c0, w_hh, b_hh, g, reverse, saved=None):
+    """k's forward of the mode's sequence kernel, and its backward from saved (the
+    forward's own where None): (forward's outputs, backward's)"""
+    relu = mode == "rnn_relu"
+    if mode == "lstm":
+        forward = k.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+        saved = forward[2:] if saved is None else saved                 # act, c_before, tanh_c
+        return forward, k.lstm_sequence_backward(g, *saved, w_hh, reverse)
+    if mode == "gru":
+        forward = k.gru_sequence(x_w, h0, w_hh, b_hh, reverse)
+        saved = forward[1:] if saved is None else saved            # h_before, rz, n, h_n
+        return forward, k.gru_sequence_backward(g, *saved, w_hh, reverse)
+    forward = k.rnn_sequence(x_w, h0, w_hh, b_hh, reverse, relu)
+    saved = forward[:1] if saved is None else saved                          # out
+    return forward, k.rnn_sequence_backward(g, *saved, w_hh, reverse, relu)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LSTM_LAYOUTS)
+@pytest.mark.parametrize("mode", list(GATES))
 @pytest.mark.parametrize("steps, batch, hidden", [(5, 3, 4), (3, 8, 32), (1, 1, 1)])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-def test_lstm_sequence_forward_and_backward(ck, dtype, layout, steps, batch, hidden, reverse,
-                                            bias):
-    """the whole sequence (each step's product, bias, input and cell; reverse from the last
-    step) and its backward through time against the reference's steps, every output and
-    gradient, within float rounding (the kernels' sigmoid and tanh against NumPy's)"""
-    x_w, h0, c0, w_hh, b_hh, g = _lstm_sequence_arrays(layout, dtype, steps, batch, hidden)
-    b_hh = b_hh if bias else None
-    want = REF.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
-    got = ck.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
-    for ours, theirs in zip(got, want, strict=True):
-        assert_same(ours, theirs, exact=False)
-    saved = want[2:]                                    # act, c_before, tanh_c
-    for ours, theirs in zip(ck.lstm_sequence_backward(g, *saved, w_hh, reverse),
-                            REF.lstm_sequence_backward(g, *saved, w_hh, reverse), strict=True):
+def test_sequence_forward_and_backward(ck, dtype, layout, mode, steps, batch, hidden, reverse,
+                                       bias):
+    """each recurrence's whole sequence (each step's product, bias, input and cell; reverse
+    from the last step) and its backward through time against the reference's steps, every
+    output and gradient, within float rounding (the kernels' sigmoid and tanh against
+    NumPy's); the backward of both from the reference's saved arrays"""
+    x_w, h0, c0, w_hh, b_hh, g = _lstm_sequence_arrays(layout, dtype, steps, batch, hidden,
+                                                       mode)
+    args = (mode, x_w, h0, c0, w_hh, b_hh if bias else None, g, reverse)
+    want, want_back = _sequence(REF, *args)
+    got, got_back = _sequence(ck, *args, saved={"lstm": want[2:], "gru": want[1:]}.get(
+        mode, want[:1]))
+    for ours, theirs in zip(got + got_back, want + want_back, strict=True):
         assert_same(ours, theirs, exact=False)
 
 
@@ -2904,6 +2926,44 @@ def test_lstm_sequence_runs_compiled_and_reads_its_steps_in_order(ck, monkeypatc
         assert_same(c_before[3 if reverse else 0], c0)
         d_gates, dh, dc = ck.lstm_sequence_backward(g, act, c_before, tanh_c, w_hh, reverse)
         assert d_gates.shape == act.shape and dh.shape == dc.shape == h0.shape
+
+
+@pytest.mark.parametrize("mode", ["gru", "rnn_tanh", "rnn_relu"])
+def test_gru_and_rnn_sequences_run_compiled(ck, monkeypatch, mode):
+    """float32 GRU and RNN sequences never reach the reference's loops"""
+    from cgrad.backends import numpy_backend as nb
+    arrays = _lstm_sequence_arrays("contiguous", np.float32, 4, 2, 3, mode)
+    want = _sequence(REF, mode, *arrays, False)
+    for name in ("gru_sequence", "gru_sequence_backward", "rnn_sequence",
+                 "rnn_sequence_backward"):
+        monkeypatch.setattr(nb.NumpyKernels, name, None)
+    for ours, theirs in zip(*(a + b for a, b in (_sequence(ck, mode, *arrays, False), want))):
+        assert_same(ours, theirs, exact=False)
+
+
+def test_gru_and_rnn_sequence_kernels_name_a_wrong_shape():
+    from cgrad._threads import load_linalg
+    linalg = load_linalg()
+    x_w, h0, _, w_hh, b_hh, g = _lstm_sequence_arrays("contiguous", np.float32, 4, 2, 3, "gru")
+    w_t = np.ascontiguousarray(w_hh.T)
+    outs = [np.empty(s, np.float32) for s in [(4, 2, 3), (4, 2, 3), (4, 2, 6), (4, 2, 3),
+                                               (4, 2, 3)]]
+    with pytest.raises(ValueError, match=r"gru_sequence_: rz has shape \(4, 2, 3\), not "
+                                         r"\(4, 2, 6\)"):
+        linalg.gru_sequence_(x_w, h0, w_t, b_hh, False, *outs[:2], outs[3], *outs[3:])
+    with pytest.raises(ValueError, match=r"gru_sequence_backward_: w_hh has shape \(3, 9\), "
+                                         r"not \(9, 3\)"):
+        linalg.gru_sequence_backward_(g, outs[1], outs[2], outs[3], outs[4], w_t, False,
+                                      np.empty((4, 2, 9), np.float32),
+                                      np.empty((4, 2, 9), np.float32),
+                                      np.empty((2, 3), np.float32))
+    x_r, _, _, w_r, b_r, g_r = _lstm_sequence_arrays("contiguous", np.float32, 4, 2, 3, "rnn_tanh")
+    with pytest.raises(ValueError, match=r"rnn_sequence_: b_hh has shape \(2,\), not \(3,\)"):
+        linalg.rnn_sequence_(x_r, h0, w_r, b_r[:2], False, False, *outs[:2])
+    with pytest.raises(ValueError, match=r"rnn_sequence_backward_: dh has shape \(3, 2\), "
+                                         r"not \(2, 3\)"):
+        linalg.rnn_sequence_backward_(g_r, outs[0], w_r, False, True, outs[1],
+                                      np.empty((3, 2), np.float32))
 
 
 def test_lstm_sequence_kernels_name_a_wrong_shape():

@@ -209,25 +209,34 @@ def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch, d
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_sequence_same_bits_for_one_and_two_threads(reverse):
-    """each step's product (96 x 128 by 128 x 512: cut among the threads) keeps its bits, so
-    the whole sequence and its backward do"""
+@pytest.mark.parametrize("mode, gates", [("lstm", 4), ("gru", 3), ("rnn_tanh", 1)])
+def test_sequences_same_bits_for_one_and_two_threads(mode, gates, reverse):
+    """each step's product (96 x 128 by 128 x 512 for the LSTM: cut among the threads) keeps
+    its bits, so each whole sequence and its backward do"""
     from cgrad.backends import CythonKernels
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
     k = CythonKernels()
     rng = np.random.default_rng(5)
     steps, batch, hidden = 6, 96, 128
-    x_w = rng.standard_normal((steps, batch, 4 * hidden)).astype(np.float32)
+    x_w = rng.standard_normal((steps, batch, gates * hidden)).astype(np.float32)
     h0, c0 = (rng.standard_normal((batch, hidden)).astype(np.float32) for _ in range(2))
-    w_hh = (rng.standard_normal((4 * hidden, hidden)) / 11).astype(np.float32)
-    b_hh = rng.standard_normal(4 * hidden).astype(np.float32)
-    g = rng.standard_normal((steps + 1, batch, hidden)).astype(np.float32)
+    w_hh = (rng.standard_normal((gates * hidden, hidden)) / 11).astype(np.float32)
+    b_hh = rng.standard_normal(gates * hidden).astype(np.float32)
+    g = rng.standard_normal((steps + (mode == "lstm"), batch, hidden)).astype(np.float32)
     results = []
     for n in (1, 2):
         cgrad.set_num_threads(n)
-        forward = k.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
-        results.append(forward + k.lstm_sequence_backward(g, *forward[2:], w_hh, reverse))
+        if mode == "lstm":
+            forward = k.lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
+            backward = k.lstm_sequence_backward(g, *forward[2:], w_hh, reverse)
+        elif mode == "gru":
+            forward = k.gru_sequence(x_w, h0, w_hh, b_hh, reverse)
+            backward = k.gru_sequence_backward(g, *forward[1:], w_hh, reverse)
+        else:
+            forward = k.rnn_sequence(x_w, h0, w_hh, b_hh, reverse, False)
+            backward = k.rnn_sequence_backward(g, forward[0], w_hh, reverse, False)
+        results.append(forward + backward)
     for one, two in zip(*results, strict=True):
         np.testing.assert_array_equal(one, two)
 

@@ -1113,28 +1113,39 @@ class CythonKernels(NumpyKernels):
         return d_gates, dc_prev
 
     def _sequence_arrays(self, *arrays):
-        """float32 arrays of a compiled LSTM sequence (None passes), C-contiguous (copied
+        """float32 arrays of a compiled sequence kernel (None passes), C-contiguous (copied
         once where not), or None where one is not float32 or the sequence is empty"""
         if not all(a is None or (type(a) is _ndarray and a.dtype == _F32 and a.size)
                    for a in arrays):
             return None
         return [None if a is None else _dense(a, _F32) for a in arrays]
 
+    def _sequence_inputs(self, x_w, h0, w_hh, b_hh, *states):
+        """x_w (L, N, G), h0 (N, H) and states of its shape, w_hh (G, H), b_hh (G,) or None,
+        as _sequence_arrays gives them, with w_hh transposed (H, G) and C-contiguous; or None
+        where the shapes are not those (the reference then computes, or names them)"""
+        if (getattr(x_w, "ndim", 0) != 3 or getattr(h0, "ndim", 0) != 2
+                or getattr(w_hh, "shape", None) != (x_w.shape[2], h0.shape[1])
+                or (b_hh is not None and getattr(b_hh, "ndim", 0) != 1)):
+            return None
+        arrays = self._sequence_arrays(x_w, h0, w_hh, b_hh, *states)
+        if arrays is not None:
+            arrays[2] = np.ascontiguousarray(arrays[2].T)
+        return arrays
+
     def lstm_sequence(self, x_w, h0, c0, w_hh, b_hh, reverse):
         """float32: every step in one compiled call (linalg.lstm_sequence_: each step's
-        product through BLAS, then its cell, no Python between); shapes it does not take go
-        to the reference, which names them"""
-        arrays = self._sequence_arrays(x_w, h0, c0, w_hh, b_hh)
-        if arrays is None or x_w.ndim != 3 or h0.ndim != 2 or w_hh.shape != (
-                x_w.shape[2], h0.shape[1]) or (b_hh is not None and b_hh.ndim != 1):
+        product through BLAS, then its cell, no Python between)"""
+        arrays = self._sequence_inputs(x_w, h0, w_hh, b_hh, c0)
+        if arrays is None:
             return super().lstm_sequence(x_w, h0, c0, w_hh, b_hh, reverse)
-        x_w, h0, c0, w_hh, b_hh = arrays
+        x_w, h0, w_t, b_hh, c0 = arrays
         steps, (batch, hidden) = x_w.shape[0], h0.shape
         out = np.empty((steps + 1, batch, hidden), _F32)
         h_before, c_before, tanh_c = (np.empty((steps, batch, hidden), _F32) for _ in range(3))
         act = np.empty(x_w.shape, _F32)
-        _linalg.lstm_sequence_(x_w, h0, c0, np.ascontiguousarray(w_hh.T), b_hh, reverse, out,
-                               h_before, act, c_before, tanh_c)
+        _linalg.lstm_sequence_(x_w, h0, c0, w_t, b_hh, reverse, out, h_before, act, c_before,
+                               tanh_c)
         return out, h_before, act, c_before, tanh_c
 
     def lstm_sequence_backward(self, g, act, c_before, tanh_c, w_hh, reverse):
@@ -1147,6 +1158,49 @@ class CythonKernels(NumpyKernels):
         dh, dc = (np.empty(g.shape[1:], _F32) for _ in range(2))
         _linalg.lstm_sequence_backward_(g, act, c_before, tanh_c, w_hh, reverse, d_gates, dh, dc)
         return d_gates, dh, dc
+
+    def gru_sequence(self, x_w, h0, w_hh, b_hh, reverse):
+        """float32: every step in one compiled call (linalg.gru_sequence_)"""
+        arrays = self._sequence_inputs(x_w, h0, w_hh, b_hh)
+        if arrays is None:
+            return super().gru_sequence(x_w, h0, w_hh, b_hh, reverse)
+        x_w, h0, w_t, b_hh = arrays
+        steps, (batch, hidden) = x_w.shape[0], h0.shape
+        out, h_before, n, h_n = (np.empty((steps, batch, hidden), _F32) for _ in range(4))
+        rz = np.empty((steps, batch, 2 * hidden), _F32)
+        _linalg.gru_sequence_(x_w, h0, w_t, b_hh, reverse, out, h_before, rz, n, h_n)
+        return out, h_before, rz, n, h_n
+
+    def gru_sequence_backward(self, g, h_before, rz, n, h_n, w_hh, reverse):
+        """float32: every step back in one compiled call (linalg.gru_sequence_backward_)"""
+        arrays = self._sequence_arrays(g, h_before, rz, n, h_n, w_hh)
+        if arrays is None or g.ndim != 3:
+            return super().gru_sequence_backward(g, h_before, rz, n, h_n, w_hh, reverse)
+        g, h_before, rz, n, h_n, w_hh = arrays
+        d_x = np.empty(g.shape[:2] + (3 * g.shape[2],), _F32)
+        d_h, dh = np.empty_like(d_x), np.empty(g.shape[1:], _F32)
+        _linalg.gru_sequence_backward_(g, h_before, rz, n, h_n, w_hh, reverse, d_x, d_h, dh)
+        return d_x, d_h, dh
+
+    def rnn_sequence(self, x_w, h0, w_hh, b_hh, reverse, relu):
+        """float32: every step in one compiled call (linalg.rnn_sequence_)"""
+        arrays = self._sequence_inputs(x_w, h0, w_hh, b_hh)
+        if arrays is None:
+            return super().rnn_sequence(x_w, h0, w_hh, b_hh, reverse, relu)
+        x_w, h0, w_t, b_hh = arrays
+        out, h_before = (np.empty(x_w.shape, _F32) for _ in range(2))
+        _linalg.rnn_sequence_(x_w, h0, w_t, b_hh, reverse, relu, out, h_before)
+        return out, h_before
+
+    def rnn_sequence_backward(self, g, out, w_hh, reverse, relu):
+        """float32: every step back in one compiled call (linalg.rnn_sequence_backward_)"""
+        arrays = self._sequence_arrays(g, out, w_hh)
+        if arrays is None or g.ndim != 3:
+            return super().rnn_sequence_backward(g, out, w_hh, reverse, relu)
+        g, out, w_hh = arrays
+        d_x, dh = np.empty(g.shape, _F32), np.empty(g.shape[1:], _F32)
+        _linalg.rnn_sequence_backward_(g, out, w_hh, reverse, relu, d_x, dh)
+        return d_x, dh
 
     # ---- reductions and the softmax family -------------------------------------------------
     # Blocks of more than exp_limit elements go to NumPy: at baseline SSE2 the kernels' exp

@@ -841,6 +841,80 @@ class NumpyKernels:
             dh = self.matmul(d_gates[t], w_hh)
         return d_gates, dh, dc
 
+    def gru_sequence(self, x_w, h0, w_hh, b_hh, reverse):
+        """A GRU layer-direction over a sequence, from the last step back where reverse: x_w
+        (L, N, 3H: r, z, n) the input's products with weight_ih (bias_ih added), h0 (N, H),
+        w_hh (3H, H), b_hh (3H,) or None. Each step, with hw = h w_hh^T + b_hh: rz =
+        sigmoid(hw + x_w[t]) over r and z, h_n = hw's n, n = tanh(x_w[t]'s n + h_n r), h =
+        (h - n) z + n (PyTorch's CPU cell). Returns out (L, N, H: each step's h) and, by
+        time, h_before (each step's h input), rz, n and h_n."""
+        steps, batch, hidden = x_w.shape[0], h0.shape[0], h0.shape[1]
+        out, h_before, n, h_n = (np.empty((steps, batch, hidden), x_w.dtype) for _ in range(4))
+        rz = np.empty((steps, batch, 2 * hidden), x_w.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)
+        h = h0
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            h_before[t] = h
+            hw = self.matmul(h, w_t)
+            if b_hh is not None:
+                hw += b_hh
+            h_n[t] = hw[:, 2 * hidden:]
+            rz[t] = self.sigmoid(hw[:, :2 * hidden] + x_w[t, :, :2 * hidden])
+            n[t] = self.tanh(x_w[t, :, 2 * hidden:] + h_n[t] * rz[t, :, :hidden])
+            h = out[t] = (h - n[t]) * rz[t, :, hidden:] + n[t]
+        return out, h_before, rz, n, h_n
+
+    def gru_sequence_backward(self, g, h_before, rz, n, h_n, w_hh, reverse):
+        """gru_sequence's backward given g (L, N, H), its out's gradient: from the last step
+        back (the first where reverse), with dh_t = dh + g[t] and d_n = tanh'(n) (dh_t - dh_t
+        z): the gates' gradients for the input, d_x (L, N, 3H: sigmoid'(r) d_n h_n,
+        sigmoid'(z) dh_t (h - n), d_n) and for w_hh, d_h (n's: d_n r), then dh = dh_t z +
+        d_h[t] w_hh. Returns d_x, d_h and h0's gradient."""
+        steps, hidden = g.shape[0], g.shape[2]
+        d_x = np.empty(g.shape[:2] + (3 * hidden,), g.dtype)
+        d_h = np.empty_like(d_x)
+        dh = np.zeros(g.shape[1:], g.dtype)
+        for t in range(steps) if reverse else range(steps - 1, -1, -1):
+            dh_t = dh + g[t]
+            r, z = rz[t, :, :hidden], rz[t, :, hidden:]
+            d_n = self.tanh_backward(n[t], dh_t - dh_t * z)
+            d_x[t, :, :hidden] = d_h[t, :, :hidden] = self.sigmoid_backward(r, d_n * h_n[t])
+            d_x[t, :, hidden:2 * hidden] = d_h[t, :, hidden:2 * hidden] = \
+                self.sigmoid_backward(z, dh_t * (h_before[t] - n[t]))
+            d_x[t, :, 2 * hidden:] = d_n
+            d_h[t, :, 2 * hidden:] = d_n * r
+            dh = dh_t * z + self.matmul(d_h[t], w_hh)
+        return d_x, d_h, dh
+
+    def rnn_sequence(self, x_w, h0, w_hh, b_hh, reverse, relu):
+        """An Elman RNN layer-direction (tanh, or relu) over a sequence, from the last step
+        back where reverse: each step h = act((h w_hh^T + b_hh) + x_w[t]). Returns out (L, N,
+        H: each step's h) and h_before (each step's h input)."""
+        out, h_before = (np.empty(x_w.shape, x_w.dtype) for _ in range(2))
+        w_t = np.ascontiguousarray(w_hh.T)
+        act = self.relu if relu else self.tanh
+        h = h0
+        for t in range(x_w.shape[0] - 1, -1, -1) if reverse else range(x_w.shape[0]):
+            h_before[t] = h
+            pre = self.matmul(h, w_t)
+            if b_hh is not None:
+                pre += b_hh
+            pre += x_w[t]
+            h = out[t] = act(pre)
+        return out, h_before
+
+    def rnn_sequence_backward(self, g, out, w_hh, reverse, relu):
+        """rnn_sequence's backward given g, its out's gradient: from the last step back (the
+        first where reverse), d_x[t] = act'(out[t]) (dh + g[t]), dh = d_x[t] w_hh. Returns
+        d_x (L, N, H) and h0's gradient."""
+        d_x = np.empty(g.shape, g.dtype)
+        dh = np.zeros(g.shape[1:], g.dtype)
+        act_backward = self.relu_backward if relu else self.tanh_backward
+        for t in range(g.shape[0]) if reverse else range(g.shape[0] - 1, -1, -1):
+            d_x[t] = act_backward(out[t], dh + g[t])
+            dh = self.matmul(d_x[t], w_hh)
+        return d_x, dh
+
     # ---- normalisation -----------------------------------------------------------------------
     # Rows of x (R, K), each normalised over its K elements. The weight and bias are per channel:
     # row r holds group r % groups of its sample, K // spatial channels of spatial elements each

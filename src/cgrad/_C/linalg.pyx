@@ -26,7 +26,8 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
-from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
+from cgrad._C._recurrent cimport (gru_rows, gru_rows_backward, lstm_rows, lstm_rows_backward,
+                                  rnn_rows, rnn_rows_backward)
 from cgrad._C._windows cimport (runs_fit, runs_phase_rows, windows_indexed, windows_plane,
                                windows_runs, windows_table)
 
@@ -130,8 +131,8 @@ cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a,
 
 cdef int _check_blas() except -1:
     if _sgemm == NULL or _dgemm == NULL:
-        raise RuntimeError("cgrad._C.linalg has no BLAS gemm: load it with "
-                           "cgrad._threads.load_linalg()")
+        raise RuntimeError(f"{__name__} has no BLAS gemm: cgrad._threads.load_linalg() "
+                           "returns the build this CPU runs, its BLAS loaded")
     return 0
 
 
@@ -667,6 +668,46 @@ cdef int _check_sequence(str kernel, str name, Py_ssize_t* shape, tuple want) ex
     return 0
 
 
+cdef int _check_steps(str kernel, Py_ssize_t L, Py_ssize_t N, Py_ssize_t H) except -1:
+    """ValueError for an empty sequence (the callers take those to the reference)"""
+    if L == 0 or N == 0 or H == 0:
+        raise ValueError(f"{kernel}: {L} steps of {N} x {H}: nothing to compute")
+    return 0
+
+
+cdef inline void _sum_of(floating* out, const floating* a, const floating* b,
+                         Py_ssize_t n) noexcept nogil:
+    """out = a + b (n values)"""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = a[i] + b[i]
+
+
+cdef inline void _copy_of(floating* out, const floating* a, Py_ssize_t n) noexcept nogil:
+    """out = a (n values)"""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = a[i]
+
+
+cdef void _step_product(const floating* h, const floating* w_t, const floating* bias,
+                        const floating* x, floating* out, Py_ssize_t N, Py_ssize_t G,
+                        Py_ssize_t H, int threads) noexcept nogil:
+    """out (N x G) = (h w_t + bias) + x: h (N x H) times w_t (H x G), then the bias (G,;
+    NULL: none) and x (N x G; NULL: none) added, in F.linear's order and then the input's"""
+    cdef Py_ssize_t r, j
+    cdef floating zero = 0
+    _gemm_cut(False, False, <int> N, <int> G, <int> H, h, <int> H, w_t, <int> G, zero, out,
+              <int> G, threads)
+    for r in range(N):
+        if bias != NULL:
+            for j in range(G):
+                out[r * G + j] += bias[j]
+        if x != NULL:
+            for j in range(G):
+                out[r * G + j] += x[r * G + j]
+
+
 def lstm_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
                    const floating[:, ::1] c0, const floating[:, ::1] w_t,
                    const floating[::1] b_hh, bint reverse, floating[:, :, ::1] out,
@@ -690,37 +731,22 @@ def lstm_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     _check_sequence("lstm_sequence_", "tanh_c", tanh_c.shape, (L, N, H))
     _check_sequence("lstm_sequence_", "act", act.shape, (L, N, G))
     _check_blas()
-    if L == 0 or N == 0 or H == 0:
-        raise ValueError(f"lstm_sequence_: {L} steps of {N} x {H}: nothing to compute")
+    _check_steps("lstm_sequence_", L, N, H)
     cdef const floating* h = &h0[0, 0]
     cdef const floating* c = &c0[0, 0]
     cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
-    cdef const floating* x_t
     cdef floating* gates
-    cdef floating* h_in
     cdef floating* c_out
-    cdef floating zero = 0
-    cdef Py_ssize_t s, t, i, r, j, step = N * H
+    cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     with nogil:
         for s in range(L):
             t = L - 1 - s if reverse else s
-            h_in = &h_before[t, 0, 0]
-            for i in range(step):
-                h_in[i] = h[i]
+            _copy_of(&h_before[t, 0, 0], h, N * H)
             if s == 0:                  # (later steps' c is written there by the one before)
-                c_out = &c_before[t, 0, 0]
-                for i in range(step):
-                    c_out[i] = c[i]
-            gates, x_t = &act[t, 0, 0], &x_w[t, 0, 0]
-            _gemm_cut(False, False, <int> N, <int> G, <int> H, h, <int> H, &w_t[0, 0], <int> G,
-                      zero, gates, <int> G, threads)
-            for r in range(N):
-                if bias != NULL:
-                    for j in range(G):
-                        gates[r * G + j] += bias[j]
-                for j in range(G):
-                    gates[r * G + j] += x_t[r * G + j]
+                _copy_of(&c_before[t, 0, 0], c, N * H)
+            gates = &act[t, 0, 0]
+            _step_product(h, &w_t[0, 0], bias, &x_w[t, 0, 0], gates, N, G, H, threads)
             # c' goes where the next step reads its c, or out's last row
             c_out = &out[L, 0, 0] if s == L - 1 else &c_before[t - 1 if reverse else t + 1, 0, 0]
             lstm_rows(gates, &c_before[t, 0, 0], gates, c_out, &tanh_c[t, 0, 0], &out[t, 0, 0],
@@ -747,30 +773,177 @@ def lstm_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::
     _check_sequence("lstm_sequence_backward_", "dh", dh.shape, (N, H))
     _check_sequence("lstm_sequence_backward_", "dc", dc.shape, (N, H))
     _check_blas()
-    if L == 0 or N == 0 or H == 0:
-        raise ValueError(f"lstm_sequence_backward_: {L} steps of {N} x {H}: nothing to compute")
+    _check_steps("lstm_sequence_backward_", L, N, H)
     cdef floating* dh_t = <floating*> malloc(N * H * sizeof(floating))
     if dh_t == NULL:
         raise MemoryError(f"lstm_sequence_backward_: no buffer for {N} x {H}")
     cdef floating* dh_p = &dh[0, 0]
     cdef floating* dc_p = &dc[0, 0]
-    cdef const floating* g_t
     cdef floating zero = 0
-    cdef Py_ssize_t s, t, i, step = N * H
+    cdef Py_ssize_t s, t, i
     cdef int threads = cgrad_threads()
     try:
         with nogil:
-            g_t = &g[L, 0, 0]
-            for i in range(step):
-                dh_p[i], dc_p[i] = 0, g_t[i]
+            _copy_of(dc_p, &g[L, 0, 0], N * H)
+            for i in range(N * H):
+                dh_p[i] = 0
             for s in range(L):
                 t = s if reverse else L - 1 - s
-                g_t = &g[t, 0, 0]
-                for i in range(step):
-                    dh_t[i] = dh_p[i] + g_t[i]
+                _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
                 lstm_rows_backward(&act[t, 0, 0], &c_before[t, 0, 0], &tanh_c[t, 0, 0], dh_t,
                                    dc_p, &d_gates[t, 0, 0], dc_p, N, H)
                 _gemm_cut(False, False, <int> N, <int> H, <int> G, &d_gates[t, 0, 0], <int> G,
+                          &w_hh[0, 0], <int> H, zero, dh_p, <int> H, threads)
+    finally:
+        free(dh_t)
+
+
+def gru_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
+                  const floating[:, ::1] w_t, const floating[::1] b_hh, bint reverse,
+                  floating[:, :, ::1] out, floating[:, :, ::1] h_before,
+                  floating[:, :, ::1] rz, floating[:, :, ::1] n, floating[:, :, ::1] h_n):
+    """A GRU layer-direction over a sequence (the last step first where reverse): x_w (L, N,
+    3H) the input's products with weight_ih, w_t (H, 3H) weight_hh transposed, b_hh (3H,) or
+    None. Each step: hw = h w_t + b_hh, then _recurrent.pxd's gru_rows. Writes out (L, N, H:
+    each step's h) and, by time, what the backward reads: h_before (each step's h input),
+    rz (L, N, 2H), n and h_n (L, N, H)."""
+    cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1], G = 3 * H
+    _check_sequence("gru_sequence_", "x_w", x_w.shape, (L, N, G))
+    _check_sequence("gru_sequence_", "w_t", w_t.shape, (H, G))
+    if b_hh is not None:
+        _check_sequence("gru_sequence_", "b_hh", b_hh.shape, (G,))
+    _check_sequence("gru_sequence_", "out", out.shape, (L, N, H))
+    _check_sequence("gru_sequence_", "h_before", h_before.shape, (L, N, H))
+    _check_sequence("gru_sequence_", "rz", rz.shape, (L, N, 2 * H))
+    _check_sequence("gru_sequence_", "n", n.shape, (L, N, H))
+    _check_sequence("gru_sequence_", "h_n", h_n.shape, (L, N, H))
+    _check_blas()
+    _check_steps("gru_sequence_", L, N, H)
+    cdef floating* hw = <floating*> malloc(N * G * sizeof(floating))
+    if hw == NULL:
+        raise MemoryError(f"gru_sequence_: no buffer for {N} x {G}")
+    cdef const floating* h = &h0[0, 0]
+    cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
+    cdef Py_ssize_t s, t, i
+    cdef int threads = cgrad_threads()
+    try:
+        with nogil:
+            for s in range(L):
+                t = L - 1 - s if reverse else s
+                _copy_of(&h_before[t, 0, 0], h, N * H)
+                _step_product(h, &w_t[0, 0], bias, NULL, hw, N, G, H, threads)
+                gru_rows(hw, &x_w[t, 0, 0], h, &rz[t, 0, 0], &n[t, 0, 0], &h_n[t, 0, 0],
+                         &out[t, 0, 0], N, H)
+                h = &out[t, 0, 0]
+    finally:
+        free(hw)
+
+
+def gru_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1] h_before,
+                           const floating[:, :, ::1] rz, const floating[:, :, ::1] n,
+                           const floating[:, :, ::1] h_n, const floating[:, ::1] w_hh,
+                           bint reverse, floating[:, :, ::1] d_x, floating[:, :, ::1] d_h,
+                           floating[:, ::1] dh):
+    """gru_sequence_'s backward given g (L, N, H), the gradient of its out: the steps from
+    the last back (the first where reverse), each: gru_rows_backward with dh + g[t], into
+    d_x[t] and d_h[t] (L, N, 3H), then dh = (dh + g[t]) z + d_h[t] w_hh (w_hh (3H, H)). dh
+    ends as h0's gradient."""
+    cdef Py_ssize_t L = g.shape[0], N = g.shape[1], H = g.shape[2], G = 3 * H
+    _check_sequence("gru_sequence_backward_", "h_before", h_before.shape, (L, N, H))
+    _check_sequence("gru_sequence_backward_", "rz", rz.shape, (L, N, 2 * H))
+    _check_sequence("gru_sequence_backward_", "n", n.shape, (L, N, H))
+    _check_sequence("gru_sequence_backward_", "h_n", h_n.shape, (L, N, H))
+    _check_sequence("gru_sequence_backward_", "w_hh", w_hh.shape, (G, H))
+    _check_sequence("gru_sequence_backward_", "d_x", d_x.shape, (L, N, G))
+    _check_sequence("gru_sequence_backward_", "d_h", d_h.shape, (L, N, G))
+    _check_sequence("gru_sequence_backward_", "dh", dh.shape, (N, H))
+    _check_blas()
+    _check_steps("gru_sequence_backward_", L, N, H)
+    cdef floating* scratch = <floating*> malloc(2 * N * H * sizeof(floating))
+    if scratch == NULL:
+        raise MemoryError(f"gru_sequence_backward_: no buffers for {N} x {H}")
+    cdef floating* dh_t = scratch
+    cdef floating* product = scratch + N * H
+    cdef floating* dh_p = &dh[0, 0]
+    cdef floating zero = 0
+    cdef Py_ssize_t s, t, i
+    cdef int threads = cgrad_threads()
+    try:
+        with nogil:
+            for i in range(N * H):
+                dh_p[i] = 0
+            for s in range(L):
+                t = s if reverse else L - 1 - s
+                _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
+                gru_rows_backward(&rz[t, 0, 0], &n[t, 0, 0], &h_n[t, 0, 0], &h_before[t, 0, 0],
+                                  dh_t, &d_x[t, 0, 0], &d_h[t, 0, 0], dh_p, N, H)
+                _gemm_cut(False, False, <int> N, <int> H, <int> G, &d_h[t, 0, 0], <int> G,
+                          &w_hh[0, 0], <int> H, zero, product, <int> H, threads)
+                for i in range(N * H):
+                    dh_p[i] += product[i]
+    finally:
+        free(scratch)
+
+
+def rnn_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
+                  const floating[:, ::1] w_t, const floating[::1] b_hh, bint reverse,
+                  bint relu, floating[:, :, ::1] out, floating[:, :, ::1] h_before):
+    """An Elman RNN layer-direction (tanh, or relu) over a sequence (the last step first
+    where reverse): x_w (L, N, H) the input's products with weight_ih, w_t (H, H) weight_hh
+    transposed, b_hh (H,) or None. Each step: h = act((h w_t + b_hh) + x_w[t]) (_recurrent.pxd's
+    rnn_rows). Writes out (L, N, H: each step's h, which the backward reads) and h_before
+    (each step's h input)."""
+    cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1]
+    _check_sequence("rnn_sequence_", "x_w", x_w.shape, (L, N, H))
+    _check_sequence("rnn_sequence_", "w_t", w_t.shape, (H, H))
+    if b_hh is not None:
+        _check_sequence("rnn_sequence_", "b_hh", b_hh.shape, (H,))
+    _check_sequence("rnn_sequence_", "out", out.shape, (L, N, H))
+    _check_sequence("rnn_sequence_", "h_before", h_before.shape, (L, N, H))
+    _check_blas()
+    _check_steps("rnn_sequence_", L, N, H)
+    cdef const floating* h = &h0[0, 0]
+    cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
+    cdef Py_ssize_t s, t, i
+    cdef int threads = cgrad_threads()
+    with nogil:
+        for s in range(L):
+            t = L - 1 - s if reverse else s
+            _copy_of(&h_before[t, 0, 0], h, N * H)
+            _step_product(h, &w_t[0, 0], bias, &x_w[t, 0, 0], &out[t, 0, 0], N, H, H, threads)
+            rnn_rows(&out[t, 0, 0], N * H, relu)
+            h = &out[t, 0, 0]
+
+
+def rnn_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1] out,
+                           const floating[:, ::1] w_hh, bint reverse, bint relu,
+                           floating[:, :, ::1] d_x, floating[:, ::1] dh):
+    """rnn_sequence_'s backward given g (L, N, H), the gradient of its out: the steps from
+    the last back (the first where reverse), each: d_x[t] = act'(out[t]) (dh + g[t])
+    (rnn_rows_backward), then dh = d_x[t] w_hh. dh ends as h0's gradient."""
+    cdef Py_ssize_t L = g.shape[0], N = g.shape[1], H = g.shape[2]
+    _check_sequence("rnn_sequence_backward_", "out", out.shape, (L, N, H))
+    _check_sequence("rnn_sequence_backward_", "w_hh", w_hh.shape, (H, H))
+    _check_sequence("rnn_sequence_backward_", "d_x", d_x.shape, (L, N, H))
+    _check_sequence("rnn_sequence_backward_", "dh", dh.shape, (N, H))
+    _check_blas()
+    _check_steps("rnn_sequence_backward_", L, N, H)
+    cdef floating* dh_t = <floating*> malloc(N * H * sizeof(floating))
+    if dh_t == NULL:
+        raise MemoryError(f"rnn_sequence_backward_: no buffer for {N} x {H}")
+    cdef floating* dh_p = &dh[0, 0]
+    cdef floating zero = 0
+    cdef Py_ssize_t s, t, i
+    cdef int threads = cgrad_threads()
+    try:
+        with nogil:
+            for i in range(N * H):
+                dh_p[i] = 0
+            for s in range(L):
+                t = s if reverse else L - 1 - s
+                _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
+                rnn_rows_backward(&out[t, 0, 0], dh_t, &d_x[t, 0, 0], N * H, relu)
+                _gemm_cut(False, False, <int> N, <int> H, <int> H, &d_x[t, 0, 0], <int> H,
                           &w_hh[0, 0], <int> H, zero, dh_p, <int> H, threads)
     finally:
         free(dh_t)
