@@ -101,6 +101,8 @@ def _matfuncs():
 
 def _dim(d, ndim):
     """A dim wrapped to [0, ndim), or PyTorch's IndexError."""
+    if type(d) is int and -ndim <= d < ndim:        # (the common case, without the checks)
+        return d % ndim
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral):
         if not (isinstance(d, Tensor) and not d._data.ndim and d._data.dtype.kind in "iu"):
@@ -173,6 +175,8 @@ def _shape_arg(shape):
     """Sizes given as f(2, 3), f((2, 3)) or f(Size) as a tuple of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if all(type(s) is int for s in shape):          # (the common case: no abc checks)
+        return tuple(shape)
     out = []
     for s in shape:
         if isinstance(s, Tensor):
@@ -1986,8 +1990,11 @@ class Tensor:
 
     # ---- shape -------------------------------------------------------------------------------
     def _resolve_shape(self, shape):
-        shape = list(_shape_arg(shape))
+        shape = _shape_arg(shape)
         n = self._data.size
+        if min(shape, default=0) >= 0 and math.prod(shape) == n:     # (the common case)
+            return shape
+        shape = list(shape)
         if shape.count(-1) > 1:
             raise RuntimeError("only one dimension can be inferred")
         if any(s < -1 for s in shape):
@@ -2042,11 +2049,13 @@ class Tensor:
 
     def reshape(self, *shape):
         shape = self._resolve_shape(shape)
+        if self._data.flags.c_contiguous:               # (always a view: no trial reshape)
+            return S.View.apply(self, shape)
         try:
             np.reshape(self._data, shape, copy=False)
         except ValueError:
             return S.ReshapeCopy.apply(self, shape)
-        return (S.View if self._data.flags.c_contiguous else S.ReshapeAlias).apply(self, shape)
+        return S.ReshapeAlias.apply(self, shape)
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -2062,8 +2071,8 @@ class Tensor:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if s == e:
             return self                   # nothing to flatten: the tensor itself, as PyTorch
-        shape = self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]
-        return self.reshape(shape)
+        sizes = self._data.shape
+        return self.reshape(sizes[:s] + (math.prod(sizes[s:e + 1]),) + sizes[e + 1:])
 
     def unflatten(self, dim, sizes):
         d = _dim(dim, self.ndim)

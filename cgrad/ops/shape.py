@@ -21,7 +21,7 @@ def _flat(a, k=2):
 def viewed(x, shape):
     """x reshaped without copying, or PyTorch's RuntimeError when its strides don't allow it."""
     try:
-        return np.reshape(x, shape, copy=False)
+        return x.reshape(shape, copy=False)
     except ValueError:
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (at least one "
