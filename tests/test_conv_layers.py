@@ -535,3 +535,20 @@ def test_nn_grad_matches_torch(backend, d, x_shape, w_shape, groups, spaced):
                         gi.requires_grad, gw.requires_grad])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_pool_arguments_checked_again_when_only_their_type_differs():
+    """the pools' argument checks are kept for arguments that passed them: 2 passing does not
+    let 2.0 (an equal key) through, a list argument still works, and a shape that fails
+    fails every time"""
+    import cgrad
+    F = cgrad.nn.functional
+    x = cgrad.ones(1, 2, 6, 6)
+    assert F.max_pool2d(x, 2).shape == (1, 2, 3, 3)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="must be tuple of ints, not float"):
+            F.max_pool2d(x, 2.0)
+    assert F.max_pool2d(x, [2, 3], stride=[2]).shape == (1, 2, 3, 2)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="Output size is too small"):
+            F.max_pool2d(cgrad.ones(1, 2, 1, 1), 2)

@@ -133,7 +133,7 @@ COMPILED = {
     "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
-    "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan",
+    "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan", "max_pool",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
@@ -1857,6 +1857,52 @@ def test_first_max_last_nan_kernel_checked():
     rd.first_max_last_nan_(x, best, idx)
     assert idx.tolist() == [[1, 0, 0, 0], [0, 0, 0, 2]]
     assert best[0, 0] == 5 and np.isnan(best[1, 3])
+
+
+# (kernel, stride, pad as (before, after) pairs, dilation, spatial): pad's after may exceed
+# its before (ceil_mode's extra windows)
+MAX_POOLS = {
+    "2x2": ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (6, 8)),
+    "3x3-pad-ceil": ((3, 3), (2, 2), ((1, 2), (1, 1)), (1, 1), (7, 6)),
+    "overlapping-dilated": ((3, 2), (1, 2), ((1, 1), (0, 1)), (2, 1), (7, 5)),
+    "1d": ((4,), (3,), ((2, 2),), (1,), (11,)),
+}
+
+
+@pytest.mark.parametrize("geometry", list(MAX_POOLS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool(ck, layout, dtype, geometry):
+    """each window's pick and its flat index against the reference's (the first maximum, the
+    last NaN, the first element inside where all are -inf, the padding never): ties, NaNs,
+    infinities among the values, on every layout of the planes"""
+    kernel, stride, pad, dilation, spatial = MAX_POOLS[geometry]
+    x = make(layout, dtype, (5,) + spatial)
+    if x.size:
+        x = np.array(np.round(x * 2) / 2)                     # ties
+        flat = x.reshape(-1)
+        flat[[0, 3, 11, 12, 21, 22, 40]] = [-np.inf, np.nan, np.nan, -np.inf, np.inf, np.nan,
+                                            -np.inf]
+        flat[-spatial[-1]:] = -np.inf                          # a row of windows all -inf
+        x = _in_layout(x, layout)
+    got, want = (k.max_pool(x, kernel, dilation, pad, stride, -np.inf) for k in (ck, REF))
+    for ours, theirs in zip(got, want, strict=True):
+        assert_same(ours, theirs)
+
+
+def test_max_pool_kernel_checks_and_counts_empty_windows():
+    from cgrad._C import grad
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+    values, idx = np.empty((1, 2, 2), np.float32), np.empty((1, 2, 2), np.int64)
+    with pytest.raises(ValueError, match=r"values \(1, 2, 2\) and indices \(1, 2, 3\)"):
+        grad.max_pool2d_(x, values, np.empty((1, 2, 3), np.int64), 2, 2, 0, 0, 1, 1, 2, 2)
+    with pytest.raises(ValueError, match="must be positive"):
+        grad.max_pool2d_(x, values, idx, 2, 0, 0, 0, 1, 1, 2, 2)
+    assert grad.max_pool2d_(x, values, idx, 2, 2, 0, 0, 1, 1, 2, 2) == 0
+    assert values.tolist() == [[[5, 7], [9, 11]]] and idx.tolist() == [[[5, 7], [9, 11]]]
+    # windows that reach past the plane only: none of their elements inside
+    assert grad.max_pool2d_(x, values, idx, 1, 1, 0, 0, 1, 1, 4, 4) == 3
+    assert idx.tolist() == [[[0, -1], [-1, -1]]]
 
 
 # ---- indexing: index_add_, gather, scatter_add_ ----------------------------------------------

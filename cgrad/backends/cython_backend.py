@@ -485,6 +485,26 @@ class CythonKernels(NumpyKernels):
             return out
         return super().add_windows(out, cols, dilation, stride)
 
+    def max_pool(self, x, kernel, dilation, pad, stride, low):
+        """1-D and 2-D windows of float planes in one compiled pass, each window read where it
+        lies (no copy of the windows), planes in parallel"""
+        if not (len(kernel) <= 2 and type(x) is _ndarray and _float(x.dtype) and x.size
+                and low == -np.inf):
+            return super().max_pool(x, kernel, dilation, pad, stride, low)
+        planes, ones = x.shape[0], (1,) * (2 - len(kernel))      # (1-D: a plane of one row)
+        sizes = ones + x.shape[1:]
+        out = [conv_output_size(s, k, d, p, st) for s, k, d, p, st in
+               zip(sizes, ones + kernel, ones + dilation, ((0, 0),) * len(ones) + pad,
+                   ones + stride)]
+        values = np.empty((planes, *out), x.dtype)
+        idx = np.empty((planes, *out), np.int64)
+        if _grad_for[x.dtype].max_pool2d_(_dense(x, x.dtype).reshape(planes, *sizes), values,
+                                          idx, *(ones + kernel), *((0,) * len(ones)),
+                                          *(p for p, _ in pad), *(ones + dilation),
+                                          *(ones + stride)):
+            return super().max_pool(x, kernel, dilation, pad, stride, low)   # (empty windows)
+        return values.reshape(planes, -1), idx.reshape(planes, -1)
+
     def first_max_last_nan(self, x, axis):
         """one compiled pass for a float array (vectorised across the other axes' positions)"""
         if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)

@@ -179,42 +179,33 @@ class Fold(Op):
 
 
 class MaxPool(Op):
-    """(values, indices) = each window's pick of x (N, C, *S) (pick(windows, axis): the first
-    maximum or the last NaN, as PyTorch's max pools), the windows as Unfold takes them (pad
-    filled with low), as (N C, L) rows. One op: Unfold and a max over the windows, composed,
-    cost ~60 us of Python a call at a tutorial's sizes   ->   dx = g put at each window's
-    pick, the windows added back (col2im). (Its node is never shown: the pool's output is
-    functional's LayerOutput, named as PyTorch's.)"""
+    """(values, indices) = each window's pick of x (N, C, *S) as (N C, L) rows, indices flat
+    in prod(S) (B.kernels.max_pool: the first maximum or the last NaN, as PyTorch's max
+    pools; the padding never wins)   ->   dx = g added at each window's pick. (Its node is
+    never shown: the pool's output is functional's LayerOutput, named as PyTorch's.)"""
     multi_output = True
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, dilation, pad, low, pick):
+    def forward(ctx, x, kernel, stride, dilation, pad, low):
         n, c, *sizes = x.shape
-        cols = B.kernels.unfold(x.reshape(n * c, 1, *sizes), kernel, dilation, pad, stride,
-                                low)                                          # (N C, K, L)
-        idx = np.expand_dims(pick(cols, axis=1), 1)
-        values = B.kernels.gather(cols, 1, idx)
-        ctx.idx, ctx.cols_shape, ctx.x_shape = idx, cols.shape, x.shape
-        ctx.args = (tuple(sizes), kernel, dilation, pad, stride)
-        return values.squeeze(1), idx.squeeze(1).astype(np.int64, copy=False)
+        values, idx = B.kernels.max_pool(x.reshape(n * c, *sizes), kernel, dilation, pad,
+                                         stride, low)
+        ctx.idx, ctx.x_shape = idx, x.shape
+        return values, idx
 
     @staticmethod
     def backward(ctx, g):
-        # (each window's one index: added into zeros, g lands as put there, but a -0.0 as +0.0)
-        cols = B.kernels.scatter_add_(zeros(ctx.cols_shape, g.dtype), 1, ctx.idx,
-                                      g.reshape(ctx.idx.shape))
-        return (B.kernels.fold(cols, *ctx.args).reshape(ctx.x_shape),
-                None, None, None, None, None, None)
+        # (added into zeros: g lands as put there, but a -0.0 as +0.0)
+        dx = B.kernels.scatter_add_(zeros((ctx.idx.shape[0], math.prod(ctx.x_shape[2:])),
+                                          g.dtype), 1, ctx.idx, g.reshape(ctx.idx.shape))
+        return dx.reshape(ctx.x_shape), None, None, None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
-        # g selected at each window's pick (a NaN g stays in its one element), folded back
-        others = zeros(ctx.cols_shape, g._data.dtype)
-        B.kernels.scatter_add_(others, 1, ctx.idx, np.ones(ctx.idx.shape, g._data.dtype))
-        cols = g.reshape(ctx.idx.shape).expand(ctx.cols_shape).masked_fill(
-            constant(others == 0), 0)
-        return (Fold.apply(cols, *ctx.args).reshape(ctx.x_shape),
-                None, None, None, None, None, None)
+        # the same additions as ops, so every order of gradient comes from them
+        dx = constant(zeros((ctx.idx.shape[0], math.prod(ctx.x_shape[2:])), g._data.dtype))
+        dx = dx.scatter_add(1, constant(ctx.idx), g.reshape(ctx.idx.shape))
+        return dx.reshape(ctx.x_shape), None, None, None, None, None
 
 
 class Convolution(Op):

@@ -177,15 +177,9 @@ class MinAll(MaxAll):
     forward = _extreme_all("min", np.min)
 
 
-def first_max_last_nan(x, axis, first_inside=None, low=-np.inf):
-    """PyTorch's max pooling pick: the first maximum of a window, or its last NaN; where the
-    maximum is low (the padding's value), the window's first element inside the input
-    (first_inside: its place in each window, when there is padding: it ties with it)"""
-    idx = B.kernels.first_max_last_nan(x, axis)
-    if first_inside is not None:
-        lowest = np.take_along_axis(x, np.expand_dims(idx, axis), axis).squeeze(axis) == low
-        idx = np.where(lowest, first_inside, idx)
-    return idx
+def first_max_last_nan(x, axis):
+    """PyTorch's max pooling pick: the first maximum along axis, or its last NaN"""
+    return B.kernels.first_max_last_nan(x, axis)
 
 
 class MaxDim(Op):

@@ -3,7 +3,7 @@
 from cython cimport floating
 
 
-cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
+cdef inline Py_ssize_t first_inside(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
     """the first i >= 0 with offset + i * step >= 0 (step > 0)"""
     return 0 if offset >= 0 else (-offset + step - 1) // step
 
@@ -26,8 +26,8 @@ cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py
         for j in range(KW):
             # the windows whose column for j falls inside the image: lo <= ow < hi
             offset = j * dw - pw
-            lo = min(_first_inside(offset, sw), OW)
-            hi = max(lo, OW - _first_inside(W - 1 - offset - (OW - 1) * sw, sw))
+            lo = min(first_inside(offset, sw), OW)
+            hi = max(lo, OW - first_inside(W - 1 - offset - (OW - 1) * sw, sw))
             for oh in range(OH):
                 row = oh * sh + i * dh - ph
                 col = cols + (i * KW + j) * row_step + oh * OW
