@@ -552,3 +552,45 @@ def test_pool_arguments_checked_again_when_only_their_type_differs():
     for _ in range(2):
         with pytest.raises(RuntimeError, match="Output size is too small"):
             F.max_pool2d(cgrad.ones(1, 2, 1, 1), 2)
+
+
+@pytest.mark.parametrize("backend", ["cython"], indirect=True)
+def test_conv_with_a_dilation_far_past_the_image(backend):
+    """a dilation of 2**30 rows, padding 2**29 above and below a 4-row image: every window
+    falls in the padding (zeros, as PyTorch), and the compiled kernels' scratch holds only
+    the rows the image has (sized by the dilation, it asked for ~69 GB and raised
+    MemoryError). (The NumPy reference pads the image first: 64 GB.)"""
+    import cgrad
+    F = cgrad.nn.functional
+    rng = np.random.default_rng(0)
+    x = cgrad.tensor(rng.standard_normal((1, 1, 4, 16)).astype(np.float32), requires_grad=True)
+    w = cgrad.tensor(np.array([[[[2.0], [3.0]]]], np.float32), requires_grad=True)
+    y = F.conv2d(x, w, stride=(1, 2), padding=(2**29, 0), dilation=(2**30, 1))
+    assert y.shape == (1, 1, 4, 8)
+    np.testing.assert_array_equal(y.detach().numpy(), np.zeros((1, 1, 4, 8), np.float32))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((1, 1, 4, 16), np.float32))
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((1, 1, 2, 1), np.float32))
+
+
+def test_max_pool_indices_handed_out_are_a_copy_and_empty_windows_take_no_gradient():
+    """changing the indices return_indices gave does not move the gradient (PyTorch raises
+    there; the backward reads its own); a dilated window with no element inside the input
+    has the value -inf and the index -1 and sends its gradient nowhere (PyTorch accepts the
+    geometry, then writes out of bounds)"""
+    import cgrad
+    F = cgrad.nn.functional
+    x = cgrad.tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4), requires_grad=True)
+    v, i = F.max_pool2d(x, 2, return_indices=True)
+    i.zero_()
+    v.sum().backward()
+    assert x.grad.flatten().tolist() == [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]
+    x = cgrad.tensor([[[1.0, 2.0]]], requires_grad=True)
+    v, i = F.max_pool1d(x, 2, 2, 1, 3, return_indices=True)        # reads -1 and 2: none
+    assert v.tolist() == [[[-np.inf]]] and i.tolist() == [[[-1]]]
+    v.sum().backward()
+    assert x.grad.tolist() == [[[0.0, 0.0]]]
+    for create_graph in (False, True):
+        x = cgrad.ones(2, 3, 1, 1, requires_grad=True)
+        g, = cgrad.autograd.grad(F.max_pool2d(x, 2, 2, 1, 2).sum(), x, create_graph=create_graph)
+        assert g.flatten().tolist() == [0.0] * 6

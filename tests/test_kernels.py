@@ -1866,6 +1866,7 @@ MAX_POOLS = {
     "3x3-pad-ceil": ((3, 3), (2, 2), ((1, 2), (1, 1)), (1, 1), (7, 6)),
     "overlapping-dilated": ((3, 2), (1, 2), ((1, 1), (0, 1)), (2, 1), (7, 5)),
     "1d": ((4,), (3,), ((2, 2),), (1,), (11,)),
+    "windows-outside": ((2, 2), (2, 1), ((1, 1), (1, 1)), (3, 3), (2, 5)),   # -1: no element
 }
 
 
@@ -1881,13 +1882,16 @@ def test_max_pool(ck, layout, dtype, geometry):
     if x.size:
         x = np.array(np.round(x * 2) / 2)                     # ties
         flat = x.reshape(-1)
-        flat[[0, 3, 11, 12, 21, 22, 40]] = [-np.inf, np.nan, np.nan, -np.inf, np.inf, np.nan,
-                                            -np.inf]
+        special = {0: -np.inf, 3: np.nan, 11: np.nan, 12: -np.inf, 21: np.inf, 22: np.nan,
+                   40: -np.inf}
+        at = [i for i in special if i < flat.size]
+        flat[at] = [special[i] for i in at]
         flat[-spatial[-1]:] = -np.inf                          # a row of windows all -inf
         x = _in_layout(x, layout)
     got, want = (k.max_pool(x, kernel, dilation, pad, stride, -np.inf) for k in (ck, REF))
     for ours, theirs in zip(got, want, strict=True):
         assert_same(ours, theirs)
+    assert (want[1] < 0).any() == (geometry == "windows-outside" and x.size > 0)
 
 
 def test_max_pool_kernel_checks_and_counts_empty_windows():

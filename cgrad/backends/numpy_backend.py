@@ -648,15 +648,18 @@ class NumpyKernels:
         """each window's pick over planes x (P, *S) (pad: a (before, after) pair per spatial
         dim, filled with low, which never wins): the first maximum or the last NaN, as
         PyTorch's max pools; where the maximum is low, the window's first element inside x.
-        Returns the values (P, L) and their flat indices in prod(S) (P, L)"""
+        Returns the values (P, L) and their flat indices in prod(S) (P, L): -1 for a window
+        with no element inside x (a dilated one can fall in the padding: its value is low)"""
         planes, sizes = x.shape[0], x.shape[1:]
         cols = self.unfold(x.reshape(planes, 1, *sizes), kernel, dilation, pad, stride, low)
         at = self.first_max_last_nan(cols, 1)                       # (P, L): in each window
+        outside = None
         if any(map(any, pad)):                  # (low ties with the padding: take the input's)
             inside = self.unfold(np.ones((1, 1, *sizes), bool), kernel, dilation, pad, stride,
                                  False)
             lowest = np.take_along_axis(cols, at[:, None], 1)[:, 0] == low
             at = np.where(lowest, np.argmax(inside, axis=1), at)
+            outside = ~inside.any(axis=1)
         values = np.take_along_axis(cols, at[:, None], 1)[:, 0]
         out = [conv_output_size(s, k, d, p, st)
                for s, k, d, p, st in zip(sizes, kernel, dilation, pad, stride)]
@@ -665,7 +668,8 @@ class NumpyKernels:
         flat = 0
         for w, a, st, (p, _), d, s in zip(windows, offsets, stride, pad, dilation, sizes):
             flat = flat * s + (w * st - p + a * d)
-        return values, np.asarray(flat, np.int64).reshape(at.shape)
+        flat = np.asarray(flat, np.int64).reshape(at.shape)
+        return values, flat if outside is None else np.where(outside, -1, flat)
 
     def fold(self, cols, size, kernel, dilation, pad, stride):
         """columns (N, C * prod(kernel), L) -> (N, C, *size): each column's values added back

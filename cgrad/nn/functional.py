@@ -1279,7 +1279,8 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     values = _OUTPUTS[fn].apply(values, shape, fmt, source)
     if not return_indices:
         return values
-    return values, _indices(idx._data.reshape(shape), fmt)
+    # (a copy: the op's backward reads its own, which no change to these may reach)
+    return values, _indices(np.array(idx._data.reshape(shape)), fmt)
 
 
 def _indices(idx, fmt):

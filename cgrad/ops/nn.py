@@ -190,22 +190,37 @@ class MaxPool(Op):
         n, c, *sizes = x.shape
         values, idx = B.kernels.max_pool(x.reshape(n * c, *sizes), kernel, dilation, pad,
                                          stride, low)
-        ctx.idx, ctx.x_shape = idx, x.shape
-        return values, idx
+        ctx.x_shape = x.shape
+        ctx.idx, ctx.outside = idx, bool(idx.size) and idx.min() < 0
+        return values, idx          # (shared: a caller handing them out copies them)
+
+    @staticmethod
+    def _picks(ctx):
+        """the indices the gradient goes to, and where it goes nowhere (windows with no
+        element inside x: index -1), or None"""
+        if not ctx.outside:
+            return ctx.idx, None
+        return np.maximum(ctx.idx, 0), ctx.idx < 0
 
     @staticmethod
     def backward(ctx, g):
         # (added into zeros: g lands as put there, but a -0.0 as +0.0)
-        dx = B.kernels.scatter_add_(zeros((ctx.idx.shape[0], math.prod(ctx.x_shape[2:])),
-                                          g.dtype), 1, ctx.idx, g.reshape(ctx.idx.shape))
+        idx, nowhere = MaxPool._picks(ctx)
+        g = g.reshape(idx.shape) if nowhere is None else np.where(nowhere, 0, g.reshape(idx.shape))
+        dx = B.kernels.scatter_add_(zeros((idx.shape[0], math.prod(ctx.x_shape[2:])), g.dtype),
+                                    1, idx, g)
         return dx.reshape(ctx.x_shape), None, None, None, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         # the same additions as ops, so every order of gradient comes from them
-        dx = constant(zeros((ctx.idx.shape[0], math.prod(ctx.x_shape[2:])), g._data.dtype))
-        dx = dx.scatter_add(1, constant(ctx.idx), g.reshape(ctx.idx.shape))
-        return dx.reshape(ctx.x_shape), None, None, None, None, None
+        idx, nowhere = MaxPool._picks(ctx)
+        g = g.reshape(idx.shape)
+        if nowhere is not None:
+            g = g.masked_fill(constant(nowhere), 0)
+        dx = constant(zeros((idx.shape[0], math.prod(ctx.x_shape[2:])), g._data.dtype))
+        return dx.scatter_add(1, constant(idx), g).reshape(ctx.x_shape), None, None, None, \
+            None, None
 
 
 class Convolution(Op):

@@ -78,9 +78,11 @@ cdef inline bint runs_fit(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t sw) noexcept n
 
 
 cdef inline Py_ssize_t runs_phase_rows(Py_ssize_t rows, Py_ssize_t KH, Py_ssize_t dh,
-                                       Py_ssize_t sh) noexcept nogil:
-    """rows of each phase windows_runs keeps, at most, for `rows` output rows"""
-    return rows + ((KH - 1) * dh + sh - 1) // sh
+                                       Py_ssize_t sh, Py_ssize_t H) noexcept nogil:
+    """rows of each phase windows_runs keeps, at most, for `rows` output rows of an image of
+    H rows: those the windows reach, but no more than the phase has (a large dilation reaches
+    far past the image)"""
+    return min(rows + ((KH - 1) * dh + sh - 1) // sh, (H + sh - 1) // sh)
 
 
 cdef inline void _shifted_run(floating* plane, floating* col, Py_ssize_t PH, Py_ssize_t PW,
@@ -128,14 +130,15 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
                               bint add) noexcept nogil:
     """windows_plane's windows (the same arguments; ph may be negative: a band of output
     rows further down) where runs_fit(W, OW, sw), as a run per kernel position. phases is
-    scratch for sh sw runs_phase_rows(OH, KH, dh, sh) OW values, unused where the image is
+    scratch for sh sw runs_phase_rows(OH, KH, dh, sh, H) OW values, unused where the image is
     its own phase (stride 1, W == OW). With add, the windows' sums (one kernel position at a
     time, in order) are made in the phases, then added into the image."""
     cdef bint own = sh == 1 and sw == 1 and W == OW
-    # the phases' rows kept: t0 <= t < t1 (a band needs only its own)
+    # the phases' rows kept: t0 <= t < t1, those the band's windows reach that the image has
     cdef Py_ssize_t t0 = 0 if own else max(0, _floor_div(-ph, sh))
-    cdef Py_ssize_t t1 = H if own else OH + _floor_div((KH - 1) * dh - ph, sh)
-    cdef Py_ssize_t size = (t1 - t0) * OW           # one phase's values
+    cdef Py_ssize_t t1 = H if own else min(OH + _floor_div((KH - 1) * dh - ph, sh),
+                                           (H + sh - 1) // sh)
+    cdef Py_ssize_t size = max(0, t1 - t0) * OW     # one phase's values
     cdef Py_ssize_t i, j, a, b, q, r, t, u, rows_a, width_b, k
     cdef floating* phase
     cdef floating* line

@@ -475,8 +475,9 @@ def max_pool2d_(const floating[:, :, ::1] x, floating[:, :, ::1] values, long lo
     positions dh and dw apart), idx[p] its flat index in H W. The pick is PyTorch's CPU
     max pool's: the first maximum, or the last NaN; a window of -infs (or no larger value)
     picks its first element inside x. One pass over each window where it lies (the NumPy
-    backend copies the windows out first), planes in parallel. Returns how many windows had
-    no element inside x (their idx is -1: the caller takes those to the reference)."""
+    backend copies the windows out first), planes in parallel. A window with no element
+    inside x (a dilated one can fall in the padding) has the value -inf and the index -1;
+    returns how many there were."""
     cdef Py_ssize_t P = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t OH = values.shape[1], OW = values.shape[2], p
     if (values.shape[0], idx.shape[0], idx.shape[1], idx.shape[2]) != (P, P, OH, OW):

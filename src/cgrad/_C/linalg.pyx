@@ -344,7 +344,7 @@ cdef ConvShape _conv_shape(tuple x_shape, tuple out_shape, int KH, int KW, int p
     s.indexed = s.windows and s.OW < RUNS_MIN and s.H * s.W < (<Py_ssize_t> 1 << 31)
     s.cols = s.windows
     if s.windows and s.runs and not (sh == 1 and sw == 1 and s.W == s.OW):
-        s.cols += sh * sw * runs_phase_rows(s.band, KH, dh, sh) * s.OW
+        s.cols += sh * sw * runs_phase_rows(s.band, KH, dh, sh, s.H) * s.OW
     elif s.indexed:                     # (the table's ints, in as many values: enough)
         s.cols += KH * KW * s.band * s.OW
     return s
