@@ -3651,14 +3651,18 @@ def test_conv_in_bands_and_chunks(ck, dtype, x_shape, w_shape, stride, pad, grou
     ((1, 32, 45, 40), (8, 32, 3, 3), (2, 2), ((1, 1), (1, 1)), 1, (1, 1)),  # bands of rows
     ((1, 24, 70, 60), (8, 24, 4, 4), (1, 1), ((2, 1), (2, 1)), 1, (1, 1)),  # ... the image
 ])
-def test_conv_windows_as_runs(ck, dtype, x_shape, w_shape, stride, pad, groups, dilation):
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "broadcast"])
+def test_conv_windows_as_runs(ck, layout, dtype, x_shape, w_shape, stride, pad, groups,
+                              dilation):
     """outputs at least RUNS_MIN wide whose image (or each of its stride's phases) fits in
     that width: each kernel position's windows taken as one run of the image, or of a phase
     taken apart first, with zeros where a window's column falls outside; and the windows'
     gradient added back the same way, what falls outside dropped (a NaN there too). The
-    reference's values, forward and backward, in bands where the image is large"""
+    reference's values, forward and backward, in bands where the image is large; x in
+    layouts the kernels copy once (the empty one: test_conv)"""
     rng = np.random.default_rng(12)
-    x, w = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape))
+    x = make(layout, dtype, x_shape, rng)
+    w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
     args = (stride, pad, dilation, groups)
     want = REF.conv(x, w, b, *args)

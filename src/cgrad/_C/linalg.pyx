@@ -668,6 +668,15 @@ cdef int _check_sequence(str kernel, str name, Py_ssize_t* shape, tuple want) ex
     return 0
 
 
+cdef void* _scratch(str kernel, size_t size, str what) except NULL:
+    """size bytes from malloc for kernel's scratch (freed by the caller), or MemoryError
+    naming what they were for"""
+    cdef void* p = malloc(max(<size_t> 1, size))
+    if p == NULL:
+        raise MemoryError(f"{kernel}: no scratch for {what}")
+    return p
+
+
 cdef int _check_steps(str kernel, Py_ssize_t L, Py_ssize_t N, Py_ssize_t H) except -1:
     """ValueError for an empty sequence (the callers take those to the reference)"""
     if L == 0 or N == 0 or H == 0:
@@ -688,6 +697,13 @@ cdef inline void _copy_of(floating* out, const floating* a, Py_ssize_t n) noexce
     cdef Py_ssize_t i
     for i in range(n):
         out[i] = a[i]
+
+
+cdef inline void _zeros_in(floating* out, Py_ssize_t n) noexcept nogil:
+    """out = 0 (n values)"""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = 0
 
 
 cdef void _step_product(const floating* h, const floating* w_t, const floating* bias,
@@ -774,19 +790,17 @@ def lstm_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::
     _check_sequence("lstm_sequence_backward_", "dc", dc.shape, (N, H))
     _check_blas()
     _check_steps("lstm_sequence_backward_", L, N, H)
-    cdef floating* dh_t = <floating*> malloc(N * H * sizeof(floating))
-    if dh_t == NULL:
-        raise MemoryError(f"lstm_sequence_backward_: no buffer for {N} x {H}")
+    cdef floating* dh_t = <floating*> _scratch("lstm_sequence_backward_",
+                                               N * H * sizeof(floating), f"{N} x {H}")
     cdef floating* dh_p = &dh[0, 0]
     cdef floating* dc_p = &dc[0, 0]
     cdef floating zero = 0
-    cdef Py_ssize_t s, t, i
+    cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     try:
         with nogil:
             _copy_of(dc_p, &g[L, 0, 0], N * H)
-            for i in range(N * H):
-                dh_p[i] = 0
+            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
@@ -819,12 +833,11 @@ def gru_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     _check_sequence("gru_sequence_", "h_n", h_n.shape, (L, N, H))
     _check_blas()
     _check_steps("gru_sequence_", L, N, H)
-    cdef floating* hw = <floating*> malloc(N * G * sizeof(floating))
-    if hw == NULL:
-        raise MemoryError(f"gru_sequence_: no buffer for {N} x {G}")
+    cdef floating* hw = <floating*> _scratch("gru_sequence_", N * G * sizeof(floating),
+                                             f"{N} x {G}")
     cdef const floating* h = &h0[0, 0]
     cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
-    cdef Py_ssize_t s, t, i
+    cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     try:
         with nogil:
@@ -859,9 +872,8 @@ def gru_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     _check_sequence("gru_sequence_backward_", "dh", dh.shape, (N, H))
     _check_blas()
     _check_steps("gru_sequence_backward_", L, N, H)
-    cdef floating* scratch = <floating*> malloc(2 * N * H * sizeof(floating))
-    if scratch == NULL:
-        raise MemoryError(f"gru_sequence_backward_: no buffers for {N} x {H}")
+    cdef floating* scratch = <floating*> _scratch("gru_sequence_backward_",
+                                                  2 * N * H * sizeof(floating), f"2 x {N} x {H}")
     cdef floating* dh_t = scratch
     cdef floating* product = scratch + N * H
     cdef floating* dh_p = &dh[0, 0]
@@ -870,8 +882,7 @@ def gru_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     cdef int threads = cgrad_threads()
     try:
         with nogil:
-            for i in range(N * H):
-                dh_p[i] = 0
+            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
@@ -904,7 +915,7 @@ def rnn_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     _check_steps("rnn_sequence_", L, N, H)
     cdef const floating* h = &h0[0, 0]
     cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
-    cdef Py_ssize_t s, t, i
+    cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     with nogil:
         for s in range(L):
@@ -928,17 +939,15 @@ def rnn_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     _check_sequence("rnn_sequence_backward_", "dh", dh.shape, (N, H))
     _check_blas()
     _check_steps("rnn_sequence_backward_", L, N, H)
-    cdef floating* dh_t = <floating*> malloc(N * H * sizeof(floating))
-    if dh_t == NULL:
-        raise MemoryError(f"rnn_sequence_backward_: no buffer for {N} x {H}")
+    cdef floating* dh_t = <floating*> _scratch("rnn_sequence_backward_",
+                                               N * H * sizeof(floating), f"{N} x {H}")
     cdef floating* dh_p = &dh[0, 0]
     cdef floating zero = 0
-    cdef Py_ssize_t s, t, i
+    cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     try:
         with nogil:
-            for i in range(N * H):
-                dh_p[i] = 0
+            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
