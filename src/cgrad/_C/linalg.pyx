@@ -677,6 +677,19 @@ cdef void* _scratch(str kernel, size_t size, str what) except NULL:
     return p
 
 
+cdef floating* _backward_start(str kernel, Py_ssize_t L, Py_ssize_t N, Py_ssize_t H,
+                               int buffers, floating[:, ::1] dh) except NULL:
+    """a sequence kernel's backward, before its steps: the checks (a BLAS, steps to go back
+    through), h0's gradient dh (N x H) zeroed, and `buffers` N x H values of scratch (the
+    caller frees them)"""
+    _check_blas()
+    _check_steps(kernel, L, N, H)
+    cdef floating* scratch = <floating*> _scratch(kernel, buffers * N * H * sizeof(floating),
+                                                  f"{buffers} x {N} x {H}")
+    _zeros_in(&dh[0, 0], N * H)
+    return scratch
+
+
 cdef int _check_steps(str kernel, Py_ssize_t L, Py_ssize_t N, Py_ssize_t H) except -1:
     """ValueError for an empty sequence (the callers take those to the reference)"""
     if L == 0 or N == 0 or H == 0:
@@ -788,10 +801,7 @@ def lstm_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::
     _check_sequence("lstm_sequence_backward_", "d_gates", d_gates.shape, (L, N, G))
     _check_sequence("lstm_sequence_backward_", "dh", dh.shape, (N, H))
     _check_sequence("lstm_sequence_backward_", "dc", dc.shape, (N, H))
-    _check_blas()
-    _check_steps("lstm_sequence_backward_", L, N, H)
-    cdef floating* dh_t = <floating*> _scratch("lstm_sequence_backward_",
-                                               N * H * sizeof(floating), f"{N} x {H}")
+    cdef floating* dh_t = _backward_start("lstm_sequence_backward_", L, N, H, 1, dh)
     cdef floating* dh_p = &dh[0, 0]
     cdef floating* dc_p = &dc[0, 0]
     cdef floating zero = 0
@@ -800,7 +810,6 @@ def lstm_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::
     try:
         with nogil:
             _copy_of(dc_p, &g[L, 0, 0], N * H)
-            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
@@ -870,10 +879,7 @@ def gru_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     _check_sequence("gru_sequence_backward_", "d_x", d_x.shape, (L, N, G))
     _check_sequence("gru_sequence_backward_", "d_h", d_h.shape, (L, N, G))
     _check_sequence("gru_sequence_backward_", "dh", dh.shape, (N, H))
-    _check_blas()
-    _check_steps("gru_sequence_backward_", L, N, H)
-    cdef floating* scratch = <floating*> _scratch("gru_sequence_backward_",
-                                                  2 * N * H * sizeof(floating), f"2 x {N} x {H}")
+    cdef floating* scratch = _backward_start("gru_sequence_backward_", L, N, H, 2, dh)
     cdef floating* dh_t = scratch
     cdef floating* product = scratch + N * H
     cdef floating* dh_p = &dh[0, 0]
@@ -882,7 +888,6 @@ def gru_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     cdef int threads = cgrad_threads()
     try:
         with nogil:
-            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
@@ -937,17 +942,13 @@ def rnn_sequence_backward_(const floating[:, :, ::1] g, const floating[:, :, ::1
     _check_sequence("rnn_sequence_backward_", "w_hh", w_hh.shape, (H, H))
     _check_sequence("rnn_sequence_backward_", "d_x", d_x.shape, (L, N, H))
     _check_sequence("rnn_sequence_backward_", "dh", dh.shape, (N, H))
-    _check_blas()
-    _check_steps("rnn_sequence_backward_", L, N, H)
-    cdef floating* dh_t = <floating*> _scratch("rnn_sequence_backward_",
-                                               N * H * sizeof(floating), f"{N} x {H}")
+    cdef floating* dh_t = _backward_start("rnn_sequence_backward_", L, N, H, 1, dh)
     cdef floating* dh_p = &dh[0, 0]
     cdef floating zero = 0
     cdef Py_ssize_t s, t
     cdef int threads = cgrad_threads()
     try:
         with nogil:
-            _zeros_in(dh_p, N * H)
             for s in range(L):
                 t = s if reverse else L - 1 - s
                 _sum_of(dh_t, dh_p, &g[t, 0, 0], N * H)
