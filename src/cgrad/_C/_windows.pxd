@@ -85,42 +85,69 @@ cdef inline Py_ssize_t runs_phase_rows(Py_ssize_t rows, Py_ssize_t KH, Py_ssize_
     return min(rows + ((KH - 1) * dh + sh - 1) // sh, (H + sh - 1) // sh)
 
 
+cdef inline void _zero_edges(floating* col, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t clo,
+                             Py_ssize_t chi, Py_ssize_t OW) noexcept nogil:
+    """col's rows lo to hi (of OW): zeros outside the columns clo to chi"""
+    cdef Py_ssize_t oh, ow
+    for oh in range(lo, hi):
+        for ow in range(clo):
+            col[oh * OW + ow] = 0
+        for ow in range(chi, OW):
+            col[oh * OW + ow] = 0
+
+
 cdef inline void _shifted_run(floating* plane, floating* col, Py_ssize_t PH, Py_ssize_t PW,
                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t roff, Py_ssize_t coff,
                               bint add) noexcept nogil:
     """col (OH x OW) and a plane of PH rows of PW <= OW values, OW apart: col[oh, ow] is
     plane[oh + roff, ow + coff] where that lies inside the plane, copied out (zeros
     elsewhere); or with add, col's values added into the plane (those outside dropped: they
-    are zeroed first, in col, which is the caller's scratch)"""
+    are zeroed first, in col, which is the caller's scratch). The rows lo to hi and columns
+    clo to chi lie inside; between them, one run: source[k] is col[k]'s place."""
     cdef Py_ssize_t lo = min(max(-roff, 0), OH), hi = min(max(PH - roff, lo), OH)
     cdef Py_ssize_t clo = min(max(-coff, 0), OW), chi = min(max(PW - coff, clo), OW)
-    cdef Py_ssize_t k, oh, ow, first = lo * OW + clo, last = (hi - 1) * OW + chi
-    cdef floating* source = plane + roff * OW + coff     # col's index k is source[k]
-    if not add:
-        for k in range(lo * OW):
-            col[k] = 0
-        for k in range(hi * OW, OH * OW):
-            col[k] = 0
-    if hi == lo:
-        return
-    if clo < chi:
-        if add:
-            for oh in range(lo, hi):            # the windows' columns outside the plane
-                for ow in range(clo):
-                    col[oh * OW + ow] = 0
-                for ow in range(chi, OW):
-                    col[oh * OW + ow] = 0
+    cdef Py_ssize_t k, first = lo * OW + clo, last = (hi - 1) * OW + chi
+    cdef floating* source = plane + roff * OW + coff
+    cdef bint inside = hi > lo and chi > clo
+    if add:
+        if inside:
+            _zero_edges(col, lo, hi, clo, chi, OW)
             for k in range(first, last):
                 source[k] += col[k]
-            return
+        return
+    for k in range(lo * OW):
+        col[k] = 0
+    for k in range(hi * OW, OH * OW):
+        col[k] = 0
+    if inside:
         for k in range(first, last):
             col[k] = source[k]
-    for oh in range(lo, hi):                    # (add with no column inside: nothing to add)
-        if not add:
-            for ow in range(clo):
-                col[oh * OW + ow] = 0
-            for ow in range(chi, OW):
-                col[oh * OW + ow] = 0
+    _zero_edges(col, lo, hi, clo, chi, OW)
+
+
+cdef inline void _phase_line(floating* line, floating* phase, Py_ssize_t width, Py_ssize_t sw,
+                             bint back) noexcept nogil:
+    """phase[u] = line[u sw] for u < width (an image row's part in a phase), or with back,
+    line[u sw] += phase[u]; steps 1 and 2 as constants, which the compiler vectorises"""
+    cdef Py_ssize_t u
+    if sw == 1:
+        for u in range(width):
+            if back:
+                line[u] += phase[u]
+            else:
+                phase[u] = line[u]
+    elif sw == 2:
+        for u in range(width):
+            if back:
+                line[2 * u] += phase[u]
+            else:
+                phase[u] = line[2 * u]
+    else:
+        for u in range(width):
+            if back:
+                line[u * sw] += phase[u]
+            else:
+                phase[u] = line[u * sw]
 
 
 cdef inline void windows_runs(floating* image, floating* cols, floating* phases, Py_ssize_t H,
@@ -141,7 +168,6 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
     cdef Py_ssize_t size = max(0, t1 - t0) * OW     # one phase's values
     cdef Py_ssize_t i, j, a, b, q, r, t, u, rows_a, width_b, k
     cdef floating* phase
-    cdef floating* line
     if not own:
         for a in range(sh):
             rows_a = min((H - a + sh - 1) // sh, t1)
@@ -153,18 +179,10 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
                         phase[k] = 0
                     continue
                 for t in range(t0, rows_a):
-                    line = image + (a + t * sh) * W + b
                     for u in range(width_b, OW):        # (read, then zeroed in the windows)
                         phase[(t - t0) * OW + u] = 0
-                    if sw == 1:
-                        for u in range(width_b):
-                            phase[(t - t0) * OW + u] = line[u]
-                    elif sw == 2:           # (a constant step: the compiler vectorises it)
-                        for u in range(width_b):
-                            phase[(t - t0) * OW + u] = line[2 * u]
-                    else:
-                        for u in range(width_b):
-                            phase[(t - t0) * OW + u] = line[u * sw]
+                    _phase_line(image + (a + t * sh) * W + b, phase + (t - t0) * OW, width_b,
+                                sw, False)
     for i in range(KH):
         q = i * dh - ph
         a = q - _floor_div(q, sh) * sh              # the phase's row, and its shift
@@ -182,16 +200,8 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
                 width_b = (W - b + sw - 1) // sw
                 phase = phases + (a * sw + b) * size
                 for t in range(t0, rows_a):
-                    line = image + (a + t * sh) * W + b
-                    if sw == 1:
-                        for u in range(width_b):
-                            line[u] += phase[(t - t0) * OW + u]
-                    elif sw == 2:
-                        for u in range(width_b):
-                            line[2 * u] += phase[(t - t0) * OW + u]
-                    else:
-                        for u in range(width_b):
-                            line[u * sw] += phase[(t - t0) * OW + u]
+                    _phase_line(image + (a + t * sh) * W + b, phase + (t - t0) * OW, width_b,
+                                sw, True)
 
 
 
@@ -199,8 +209,9 @@ cdef inline void windows_runs(floating* image, floating* cols, floating* phases,
 # Under RUNS_MIN output columns a row of windows is a few values, and windows_plane's bounds
 # per row cost more than its copy. Every plane of a piece has the same geometry, so the plane
 # index each window's kernel position reads (or -1 in the padding) is worked out once, in a
-# table, and each plane's windows are a gather through it (vectorised where the build has
-# gathers), or a scatter adding them back.
+# table, and each plane's windows are a gather through it, or a scatter adding them back.
+# (GCC's generic tuning emits no gather instructions: with restrict and a Zen 3 tuning it did,
+# at the same speed.)
 
 cdef inline void windows_table(int* table, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KH,
                                Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph,
@@ -228,18 +239,14 @@ cdef inline void windows_indexed(floating* image, floating* cols, const int* tab
     table's indices, zeros at -1; or with add, added into the image there (those at -1
     dropped), one kernel position at a time in order"""
     cdef Py_ssize_t k, l
-    cdef int index
     cdef floating zero = 0
     cdef floating* col
     cdef const int* t
     for k in range(K):
         col = cols + k * row_step
         t = table + k * L
-        if add:
-            for l in range(L):
-                if t[l] >= 0:
-                    image[t[l]] += col[l]
-        else:
-            for l in range(L):
-                index = t[l]
-                col[l] = image[index if index >= 0 else 0] if index >= 0 else zero
+        for l in range(L):
+            if add and t[l] >= 0:
+                image[t[l]] += col[l]
+            elif not add:
+                col[l] = image[t[l]] if t[l] >= 0 else zero
