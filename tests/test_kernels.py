@@ -1907,6 +1907,9 @@ def test_max_pool_kernel_checks_and_counts_empty_windows():
     # windows that reach past the plane only: none of their elements inside
     assert grad.max_pool2d_(x, values, idx, 1, 1, 0, 0, 1, 1, 4, 4) == 3
     assert idx.tolist() == [[[0, -1], [-1, -1]]]
+    # planes of no element (the padding's windows only): every window empty
+    assert grad.max_pool2d_(x[:, :0], values, idx, 2, 2, 1, 1, 1, 1, 1, 1) == 4
+    assert values.tolist() == [[[-np.inf] * 2] * 2] and idx.tolist() == [[[-1] * 2] * 2]
 
 
 # ---- indexing: index_add_, gather, scatter_add_ ----------------------------------------------

@@ -489,6 +489,10 @@ def max_pool2d_(const floating[:, :, ::1] x, floating[:, :, ::1] values, long lo
     cdef Py_ssize_t empty = 0
     if P == 0 or OH * OW == 0:
         return 0
+    if H == 0 or W == 0:                # (planes of no element: every window is empty)
+        values[...] = -INFINITY
+        idx[...] = -1
+        return P * OH * OW
     with nogil:
         if parallel(P * OH * OW * KH * KW) and P > 1:
             for p in prange(P, schedule="static", num_threads=cgrad_threads()):
