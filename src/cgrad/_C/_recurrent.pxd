@@ -1,5 +1,6 @@
-# An LSTM step's elementwise work, a row at a time: shared by elementwise.pyx's step kernels
-# and linalg.pyx's whole sequence (which makes each step's product itself between them).
+# A recurrent step's elementwise work (LSTM, GRU, Elman RNN), a row at a time: the LSTM's
+# shared by elementwise.pyx's step kernels and linalg.pyx's whole sequences, which make each
+# step's product themselves between them.
 from cython cimport floating
 from cgrad._C._vmath cimport vsigmoid, vtanh
 
