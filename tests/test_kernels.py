@@ -189,7 +189,12 @@ SHAPE_PAIRS = [((6, 5), (6, 5)), ((6, 5), (5,)), ((5,), (6, 5)), ((6, 5), (6, 1)
                ((2, 3, 4), (2, 1, 4)),
                # a channel's value against (N, C, H, W): a third grid dim, taken as columns
                ((2, 3, 4, 5), (1, 3, 1, 1)), ((3, 1, 1), (2, 3, 4, 5)),
-               ((2, 3, 4, 5), (3, 4, 1)), ((0, 3, 5), (3, 1))]
+               ((2, 3, 4, 5), (3, 4, 1)), ((0, 3, 5), (3, 1)),
+               # every other arrangement of three grid dims (O planes of R x C), and four
+               ((4, 3, 5), (4, 1, 5)), ((4, 1, 5), (4, 3, 5)), ((4, 3, 1), (4, 1, 5)),
+               ((1, 3, 5), (4, 3, 1)), ((4, 1, 5), (1, 3, 1)), ((2, 8, 3, 3), (2, 1, 1, 3)),
+               ((3, 2, 700), (3, 1, 700)), ((0, 3, 5), (0, 1, 5)), ((4, 0, 5), (4, 1, 5)),
+               ((2, 3, 4, 5), (2, 1, 4, 1))]
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -200,18 +205,25 @@ def test_binary_forward_broadcast(ck, op, dtype, shapes):
     assert_same(getattr(ck, op)(a, b), getattr(REF, op)(a, b))
 
 
-def test_binary_grid_takes_a_channel_dim(ck):
-    """a value per channel against (N, C, H, W) is a column of N x C rows over H W (its
-    values repeated N times); other third dimensions stay NumPy's"""
+def test_binary_grid_takes_planes(ck):
+    """Three grid dims are O planes of R x C: a value per channel against (N, C, H, W) is a
+    column shared by every plane; an attention mask (N, 1, L) against (N, H, L) a row of its
+    own per plane. A fourth dim stays NumPy's."""
     from cgrad.backends import cython_backend as cb
     x, s = np.zeros((2, 3, 4, 5)), np.zeros((1, 3, 1, 1))
-    assert cb._grid(x.shape, [x, s]) == (6, 20, [cb._FULL, cb._COL], 2)
-    assert cb._grid(x.shape, [s.reshape(3, 1, 1), x]) == (6, 20, [cb._COL, cb._FULL], 2)
-    assert cb._grid(x.shape, [x, np.zeros((2, 1, 4, 1))]) is None      # two broadcast dims
-    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 4)), np.zeros((2, 1, 4))]) is None
+    assert cb._grid(x.shape, [x, s]) == (2, 3, 20, [cb._FULL, cb._COL], [True, False])
+    assert cb._grid(x.shape, [s.reshape(3, 1, 1), x]) == (2, 3, 20, [cb._COL, cb._FULL],
+                                                          [False, True])
+    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 4)), np.zeros((2, 1, 4))]) == (
+        2, 3, 4, [cb._FULL, cb._ROW], [True, True])
+    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 1)), np.zeros((2, 1, 4))]) == (
+        2, 3, 4, [cb._COL, cb._ROW], [True, True])
+    assert cb._grid(x.shape, [x, np.zeros((2, 1, 4, 1))]) is None      # four groups
+    assert cb._grid((6, 5), [np.zeros((6, 5)), np.zeros(5)]) == (1, 6, 5, [cb._FULL, cb._ROW],
+                                                                 [True, True])
     layout = ck._binary_layout(x, s, None, 0)
-    assert layout[3:] == (6, 20, cb._FULL, cb._COL, x.shape, 2)
-    np.testing.assert_array_equal(layout[2], np.tile(s.reshape(-1), 2))
+    assert layout[2:] == (cb._FULL, layout[3], cb._COL, x.shape, (3, 20, 2, True, False))
+    assert layout[3] is not s and np.shares_memory(layout[3], s)        # (a view, no copy)
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -394,6 +406,42 @@ def test_sum_to_shape(ck, shapes, dtype):
                      REF.sum_to_shape(np.abs(gt), small))
 
 
+def test_binary_planes_compiled(ck, monkeypatch):
+    """The three-dim grids run compiled (the NumPy fallbacks raise), with gradients summed per
+    plane or over all planes, added into given buffers."""
+    def boom(*args, **kwargs):
+        raise AssertionError("fell back to NumPy")
+    for name in ("add", "mul", "mul_backward", "div_backward"):
+        monkeypatch.setattr(NumpyKernels, name, boom)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 6))
+    for other in (rng.standard_normal((3, 1, 6)), rng.standard_normal((4, 1)),
+                  rng.standard_normal((3, 4, 1))):
+        assert_same(ck.add(x, other), x + other)
+        assert_same(ck.mul(other, x), other * x)
+        acc = np.full(other.shape, 0.5)
+        ga, gb = ck.mul_backward(x, other, x, True, True, None, acc)
+        assert gb is acc
+        np.testing.assert_allclose(ga, x * other, rtol=1e-15)
+        np.testing.assert_allclose(gb, 0.5 + reduce_to(x * x, other.shape), rtol=1e-13)
+        ck.div_backward(other, x, x)
+
+
+def test_binary_planes_shared_full_plane_goes_to_numpy(ck):
+    """(N, C, 1) * (1, C, L): the second's gradient would sum whole planes over N, which the
+    kernel does not do; the forward and the first's gradient still come out right."""
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((3, 4, 1)), rng.standard_normal((1, 4, 5))
+    g = rng.standard_normal((3, 4, 5))
+    assert_same(ck.mul(a, b), a * b)
+    ga, gb = ck.mul_backward(a, b, g)
+    np.testing.assert_allclose(reduce_to(ga, a.shape), (g * b).sum(2, keepdims=True),
+                               rtol=1e-13)
+    np.testing.assert_allclose(reduce_to(gb, b.shape), (g * a).sum(0, keepdims=True),
+                               rtol=1e-13)
+    assert ck.mul_backward(a, b, g, True, False)[1] is None
+
+
 @st.composite
 def binary_case(draw):
     shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
@@ -433,6 +481,15 @@ def test_binary_module_checks_lengths_and_dtypes():
         bn.binary_(bn.ADD, x, bn.FULL, x.astype(np.float32), bn.FULL, out, 2, 3)
     with pytest.raises(ValueError, match="op"):
         bn.binary_(99, x, bn.FULL, x, bn.FULL, out, 2, 3)
+    # planes: each operand's length is one plane's or O planes'
+    with pytest.raises(ValueError, match="expected 12"):
+        bn.binary_(bn.ADD, x, bn.FULL, x, bn.FULL, np.empty(12), 2, 3, 2)
+    bn.binary_(bn.ADD, x, bn.FULL, x, bn.FULL, np.empty(12), 2, 3, 2, False, False)
+    with pytest.raises(ValueError, match="planes"):
+        bn.binary_(bn.ADD, x, bn.FULL, x, bn.FULL, out, 2, 3, -1)
+    with pytest.raises(ValueError, match="one-pass"):
+        bn.binary_backward_(bn.ADD, x, bn.FULL, np.ones(12), bn.FULL, np.ones(12), np.empty(6),
+                            np.empty(12), True, True, False, False, 2, 3, 2, False, True)
 
 
 # ---- threads -------------------------------------------------------------------------------
@@ -459,7 +516,11 @@ def test_binary_same_bits_for_any_thread_count(ck, threads):
     g = rng.standard_normal((700, 300)).astype(np.float32)
     x = rng.standard_normal((32, 64, 40)).astype(np.float32)      # (and a channel's scale)
     s = rng.standard_normal((64, 1)).astype(np.float32)
+    y = rng.standard_normal((3, 200, 400)).astype(np.float32)     # (planes of two tasks)
+    mask = rng.standard_normal((3, 1, 400)).astype(np.float32)
     one, two = threads(lambda: (ck.mul(x, s), ck.mul_backward(x, s, x),
+                                ck.add(y, mask), ck.mul_backward(y, mask, y),
+                                ck.mul_backward(mask, y[:1, :, :1], y),
                                 ck.mul(a, b), ck.mul_backward(a, b, g), ck.div_backward(a, c, g),
                                 ck.mul_backward(a, 2.5, g, True, False),
                                 ck.maximum_backward(a, np.float32(0.1) * a[:1], g),

@@ -221,12 +221,10 @@ def _writable_flat(out, *inputs):
 
 
 def _grid(shape, arrays):
-    """(R, C, modes, outer): shape seen as an R x C grid and each array's mode on it (arrays
-    are C-contiguous, their shapes broadcast to shape). Dims where every array agrees on
-    broadcast-or-not merge into one grid dimension. Of three such dims, one form is taken: an
-    array that varies only along the middle one (a channel's scale against (N, C, H, W))
-    where the others vary along all three, as a column of R = outer x middle rows (its values
-    repeated outer times: outer > 1); None for any other that needs a third dimension."""
+    """(O, R, C, modes, outer): shape seen as O planes of an R x C grid, each array's mode on
+    a plane, and whether it varies from plane to plane (arrays are C-contiguous, their shapes
+    broadcast to shape). Dims where every array agrees on broadcast-or-not merge into one grid
+    dimension; None if more than three remain (O = 1 below three)."""
     nd = len(shape)
     groups = []                        # [size, pattern]: bit j set if array j varies there
     for i in range(nd):
@@ -242,26 +240,14 @@ def _grid(shape, arrays):
             groups[-1][0] *= n
         else:
             groups.append([n, pat])
-    if len(groups) == 3:
-        full = (1 << len(arrays)) - 1
-        (outer, po), (middle, pm), (inner, pi) = groups
-        if po == pi and pm == full and outer * middle * inner:
-            # (the arrays not in po vary along the middle; an empty grid stays NumPy's)
-            modes = [_FULL if po >> j & 1 else _COL for j in range(len(arrays))]
-            return outer * middle, inner, modes, outer
-        return None
     if len(groups) > 3:
         return None
-    if len(groups) == 2:
-        (R, pr), (C, pc) = groups
-    else:
-        R, pr = 1, -1
-        C, pc = (groups[0][0], groups[0][1]) if groups else (1, -1)
+    (O, po), (R, pr), (C, pc) = [[1, -1]] * (3 - len(groups)) + groups
     modes = []
     for j in range(len(arrays)):
         on_r, on_c = pr >> j & 1, pc >> j & 1
         modes.append(_FULL if on_r and on_c else _ROW if on_c else _COL if on_r else _SCALAR)
-    return R, C, modes, 1
+    return O, R, C, modes, [bool(po >> j & 1) for j in range(len(arrays))]
 
 
 def _operand(x, dtype):
@@ -544,9 +530,9 @@ class CythonKernels(NumpyKernels):
 
     # ---- binary elementwise ----------------------------------------------------------
     def _binary_layout(self, a, b, shape, least):
-        """(dtype, x, y, R, C, xm, ym, out_shape, outer) for the compiled binary kernels, or
-        None (fewer than `least` elements also give None); outer > 1: a COL operand's values
-        are repeated outer times (_grid), its gradient's rows summed back over them."""
+        """(dtype, x, xm, y, ym, shape, grid) for the compiled binary kernels, grid = (R, C, O,
+        x_outer, y_outer) as they take it (see _grid), or None (fewer than `least` elements
+        also give None)."""
         ta, tb = type(a) is _ndarray, type(b) is _ndarray
         if ta:
             dtype = a.dtype
@@ -566,7 +552,8 @@ class CythonKernels(NumpyKernels):
             n = a.size
             if n < least or not (_usable(a, dtype) and _usable(b, dtype)):
                 return None
-            return dtype, a.reshape(-1), b.reshape(-1), 1, n, _FULL, _FULL, a.shape, 1
+            return (dtype, a.reshape(-1), _FULL, b.reshape(-1), _FULL, a.shape,
+                    (1, n, 1, True, True))
         x, y = _operand(a, dtype), _operand(b, dtype)
         if x is None or y is None:
             return None
@@ -584,13 +571,10 @@ class CythonKernels(NumpyKernels):
         grid = _grid(shape, [x if ta else x.reshape(()), y if tb else y.reshape(())])
         if grid is None:
             return None
-        R, C, (xm, ym), outer = grid
-        if R * C < least:
+        O, R, C, (xm, ym), (xo, yo) = grid
+        if O * R * C < least:
             return None
-        x, y = x.reshape(-1), y.reshape(-1)
-        if outer > 1:                  # (R values: one per row, so R C / C of the grid's)
-            x, y = (np.tile(v, outer) if m == _COL else v for v, m in ((x, xm), (y, ym)))
-        return dtype, x, y, R, C, xm, ym, shape, outer
+        return dtype, x.reshape(-1), xm, y.reshape(-1), ym, shape, (R, C, O, xo, yo)
 
     # a op b is one NumPy ufunc pass (AVX-512 here), and the fused backward two: compiled,
     # they reach parity near 32768 elements on one thread (the fixed cost of the layout
@@ -601,9 +585,9 @@ class CythonKernels(NumpyKernels):
         layout = self._binary_layout(a, b, None, self.min_size_binary)
         if layout is None:
             return fallback(self, a, b)
-        dtype, x, y, R, C, xm, ym, shape, _ = layout
+        dtype, x, xm, y, ym, shape, grid = layout
         out = np.empty(shape, dtype)
-        _bn_for[dtype].binary_(op, x, xm, y, ym, out.reshape(-1), R, C)
+        _bn_for[dtype].binary_(op, x, xm, y, ym, out.reshape(-1), *grid)
         return out
 
     add = _binary_method(_ADD, NumpyKernels.add, _small.ADD)
@@ -622,40 +606,30 @@ class CythonKernels(NumpyKernels):
         layout = self._binary_layout(a, b, g.shape, least)
         if layout is None:
             return None
-        dtype, x, y, R, C, xm, ym, _, outer = layout
+        dtype, x, xm, y, ym, _, grid = layout
+        O, xo, yo = grid[2:]
         if not _usable(g, dtype):
             return None
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
             return None
+        if O > 1 and ((need_a and xm == _FULL and not xo) or (need_b and ym == _FULL and not yo)):
+            return None                 # (a whole plane summed over planes: NumPy's)
 
-        def takes(acc, operand):        # acc can take the sum itself
-            return acc is not None and acc.shape == operand.shape and _writable(acc, dtype)
-
-        def target(need, acc, operand, mode):
+        def target(need, acc, operand):
             """(the kernel's gradient buffer, whether the kernel adds into it)"""
             if not need:
                 return None, False
-            if outer > 1 and mode == _COL:          # a channel's rows: summed over outer below
-                return np.empty(R, dtype), False
-            add = takes(acc, operand)
-            return (acc if add else np.empty(operand.shape, dtype)), add
+            if acc is not None and acc.shape == operand.shape and _writable(acc, dtype):
+                return acc, True
+            return np.empty(operand.shape, dtype), False
 
-        (ga, add_a), (gb, add_b) = target(need_a, acc_a, a, xm), target(need_b, acc_b, b, ym)
+        (ga, add_a), (gb, add_b) = target(need_a, acc_a, a), target(need_b, acc_b, b)
         unused = None if need_a and need_b else np.empty(1, dtype)   # g may be read-only
         _bn_for[dtype].binary_backward_(op, x, xm, y, ym, g.reshape(-1),
                                         unused if ga is None else ga.reshape(-1),
                                         unused if gb is None else gb.reshape(-1),
-                                        need_a, need_b, add_a, add_b, R, C)
-        result = []
-        for grad, acc, operand, mode in ((ga, acc_a, a, xm), (gb, acc_b, b, ym)):
-            if grad is not None and outer > 1 and mode == _COL:
-                grad = np.add.reduce(grad.reshape(outer, R // outer), axis=0).reshape(
-                    operand.shape)
-                if takes(acc, operand):
-                    acc += grad
-                    grad = acc
-            result.append(grad)
-        return tuple(result)
+                                        need_a, need_b, add_a, add_b, *grid)
+        return ga, gb
 
     def _binary_backward_or(self, op, fallback, a, b, g, need_a, need_b, acc_a, acc_b):
         if type(g) is _ndarray and g.size < self.min_size_binary:    # small: NumPy at once

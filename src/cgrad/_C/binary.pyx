@@ -1,10 +1,13 @@
 """Binary elementwise kernels (add, sub, mul, div, maximum, minimum) on a 2-D grid.
 
-The Python adapter collapses a broadcast a op b into an R x C grid: each operand is FULL
-(indexed r*C + c), ROW (one row, index c: a bias), COL (one column, index r) or SCALAR. The
-backward writes a FULL operand's gradient elementwise and reduces a broadcast operand's
-gradient in the same pass, through fixed-size task partials added in task order: no
-full-size temporary, and the same bits for any thread count.
+The Python adapter collapses a broadcast a op b into O planes of an R x C grid: on a plane,
+each operand is FULL (indexed r*C + c), ROW (one row, index c: a bias), COL (one column,
+index r) or SCALAR; across planes it either varies (its plane follows the one before) or is
+the same for every plane (an attention mask of shape (N, 1, L) against (N, H, L) varies; a
+channel's scale against (N, C, H*W) does not). The backward writes a FULL operand's gradient
+elementwise and reduces a broadcast operand's gradient in the same pass, through fixed-size
+task partials added in task order: no full-size temporary, and the same bits for any thread
+count.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -149,57 +152,72 @@ cdef void _fwd_task(binop* t, Py_ssize_t task, const floating* x, int xm, const 
             _fwd_seg(t, xp, 0, yp, 0, out + r * C + c0, n)
 
 
-cdef void _fwd(binop* t, const floating* x, int xm, const floating* y, int ym, floating* out,
-               Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+cdef void _fwd(binop* t, const floating* x, int xm, Py_ssize_t xs, const floating* y, int ym,
+               Py_ssize_t ys, floating* out, Py_ssize_t O, Py_ssize_t R,
+               Py_ssize_t C) noexcept nogil:
+    """xs, ys: how far x and y move from one plane to the next (0: the same for every plane)"""
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
-    cdef Py_ssize_t ncc = (C + CC - 1) // CC, ntask = ((R + RB - 1) // RB) * ncc, task
-    if ntask > 1 and parallel(R * C):
+    cdef Py_ssize_t ncc = (C + CC - 1) // CC, per_plane = ((R + RB - 1) // RB) * ncc
+    cdef Py_ssize_t ntask = O * per_plane, task, o
+    if ntask > 1 and parallel(O * R * C):
         for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
-            _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
+            o = task // per_plane
+            _fwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym,
+                      out + o * R * C, R, C, RB, CC, ncc)
     else:
         for task in range(ntask):
-            _fwd_task(t, task, x, xm, y, ym, out, R, C, RB, CC, ncc)
+            o = task // per_plane
+            _fwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym,
+                      out + o * R * C, R, C, RB, CC, ncc)
 
 
-cdef Py_ssize_t _length(int mode, Py_ssize_t R, Py_ssize_t C):
+cdef Py_ssize_t _length(int mode, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    """An operand's elements on one R x C plane"""
     return R * C if mode == FULL else C if mode == ROW else R if mode == COL else 1
 
 
-cdef int _check(Py_ssize_t n, int mode, Py_ssize_t R, Py_ssize_t C, str name) except -1:
+cdef Py_ssize_t _check(Py_ssize_t n, int mode, bint outer, Py_ssize_t O, Py_ssize_t R,
+                       Py_ssize_t C, str name) except -1:
+    """How far the operand moves from plane to plane, after checking its length"""
     if mode < FULL or mode > SCALAR:
         raise ValueError(f"{name}: unknown broadcast mode {mode}")
-    if n != _length(mode, R, C):
-        raise ValueError(f"{name} has {n} elements, expected {_length(mode, R, C)} for a "
-                         f"{R}x{C} grid in mode {mode}")
-    return 0
+    cdef Py_ssize_t want = _length(mode, R, C) * (O if outer else 1)
+    if n != want:
+        raise ValueError(f"{name} has {n} elements, expected {want} for {O} planes of an "
+                         f"{R}x{C} grid in mode {mode}" + ("" if outer else ", one plane"))
+    return _length(mode, R, C) if outer else 0
 
 
 def binary_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym,
-            floating[::1] out, Py_ssize_t R, Py_ssize_t C):
-    """out[r, c] = x[r, c] op y[r, c] over an R x C grid, x and y indexed by their modes"""
-    _check(x.shape[0], xm, R, C, "x")
-    _check(y.shape[0], ym, R, C, "y")
-    _check(out.shape[0], FULL, R, C, "out")
-    if R * C == 0:
+            floating[::1] out, Py_ssize_t R, Py_ssize_t C, Py_ssize_t O=1,
+            bint x_outer=True, bint y_outer=True):
+    """out[o, r, c] = x[o, r, c] op y[o, r, c] over O planes of an R x C grid, x and y
+    indexed by their modes on a plane; x_outer / y_outer false: one plane, read for every o"""
+    if O < 0:
+        raise ValueError(f"{O} planes")
+    cdef Py_ssize_t xs = _check(x.shape[0], xm, x_outer, O, R, C, "x")
+    cdef Py_ssize_t ys = _check(y.shape[0], ym, y_outer, O, R, C, "y")
+    _check(out.shape[0], FULL, True, O, R, C, "out")
+    if op < ADD or op > MINIMUM:
+        raise ValueError(f"unknown binary op {op}")
+    if O * R * C == 0:
         return
     cdef const floating* xp = &x[0]
     cdef const floating* yp = &y[0]
     cdef floating* op_ = &out[0]
     with nogil:
         if op == ADD:
-            _fwd(<OpAdd*> NULL, xp, xm, yp, ym, op_, R, C)
+            _fwd(<OpAdd*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
         elif op == SUB:
-            _fwd(<OpSub*> NULL, xp, xm, yp, ym, op_, R, C)
+            _fwd(<OpSub*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
         elif op == MUL:
-            _fwd(<OpMul*> NULL, xp, xm, yp, ym, op_, R, C)
+            _fwd(<OpMul*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
         elif op == DIV:
-            _fwd(<OpDiv*> NULL, xp, xm, yp, ym, op_, R, C)
+            _fwd(<OpDiv*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
         elif op == MAXIMUM:
-            _fwd(<OpMax*> NULL, xp, xm, yp, ym, op_, R, C)
-        elif op == MINIMUM:
-            _fwd(<OpMin*> NULL, xp, xm, yp, ym, op_, R, C)
-    if op < ADD or op > MINIMUM:
-        raise ValueError(f"unknown binary op {op}")
+            _fwd(<OpMax*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
+        else:
+            _fwd(<OpMin*> NULL, xp, xm, xs, yp, ym, ys, op_, O, R, C)
 
 
 # ---- backward ----------------------------------------------------------------------------------
@@ -339,58 +357,81 @@ cdef Py_ssize_t _nparts(int mode, Py_ssize_t R, Py_ssize_t C, Py_ssize_t nrb,
     return 0
 
 
-cdef void _bwd(binop* t, const floating* x, int xm, const floating* y, int ym,
-               const floating* g, floating* ga, floating* gb, bint need_a,
-               bint need_b, bint add_a, bint add_b, floating* pa, floating* pb,
+cdef void _bwd(binop* t, const floating* x, int xm, Py_ssize_t xs, const floating* y, int ym,
+               Py_ssize_t ys, const floating* g, floating* ga, floating* gb, bint need_a,
+               bint need_b, bint add_a, bint add_b, floating* pa, floating* pb, Py_ssize_t O,
                Py_ssize_t R, Py_ssize_t C) noexcept nogil:
-    """pa / pb: _parts(...) floats each, for the partial sums of a broadcast operand's
-    gradient"""
+    """xs, ys: as in _fwd. pa / pb: _parts(...) floats each, for the partial sums of a
+    broadcast operand's gradient: each plane has its own, summed per plane for an operand that
+    varies across planes, else over all planes."""
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, nrb = (R + RB - 1) // RB
-    cdef Py_ssize_t ntask = nrb * ncc, task
-    cdef Py_ssize_t na = _nparts(xm, R, C, nrb, ncc) if need_a else 0
+    cdef Py_ssize_t per_plane = nrb * ncc, ntask = O * per_plane, task, o
+    cdef Py_ssize_t na = _nparts(xm, R, C, nrb, ncc) if need_a else 0   # per plane
     cdef Py_ssize_t nb = _nparts(ym, R, C, nrb, ncc) if need_b else 0
-    if ntask > 1 and parallel(R * C):
+    if ntask > 1 and parallel(O * R * C):
         for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
-            _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
-                      R, C, RB, CC, ncc)
+            o = task // per_plane
+            _bwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, g + o * R * C,
+                      ga + o * xs if need_a else NULL, gb + o * ys if need_b else NULL,
+                      need_a, need_b, add_a, add_b, pa + o * na, pb + o * nb, R, C, RB, CC,
+                      ncc)
     else:
         for task in range(ntask):
-            _bwd_task(t, task, x, xm, y, ym, g, ga, gb, need_a, need_b, add_a, add_b, pa, pb,
-                      R, C, RB, CC, ncc)
+            o = task // per_plane
+            _bwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, g + o * R * C,
+                      ga + o * xs if need_a else NULL, gb + o * ys if need_b else NULL,
+                      need_a, need_b, add_a, add_b, pa + o * na, pb + o * nb, R, C, RB, CC,
+                      ncc)
     if na:
-        _combine(ga, add_a, pa, na // _length_nogil(xm, R, C), _length_nogil(xm, R, C))
+        _combine_planes(ga, add_a, pa, na, _length(xm, R, C), O, xs != 0)
     if nb:
-        _combine(gb, add_b, pb, nb // _length_nogil(ym, R, C), _length_nogil(ym, R, C))
+        _combine_planes(gb, add_b, pb, nb, _length(ym, R, C), O, ys != 0)
 
 
-cdef Py_ssize_t _parts(int mode, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
-    """How many partial sums _bwd needs for a gradient of this mode over an R x C grid."""
+cdef void _combine_planes(floating* grad, bint add, floating* part, Py_ssize_t per_plane,
+                          Py_ssize_t n, Py_ssize_t O, bint outer) noexcept nogil:
+    """A broadcast operand's gradient from its partials, per_plane floats for each of O
+    planes: plane o's into grad[o] (outer), or all planes' into grad, in plane order."""
+    cdef Py_ssize_t o
+    if outer:
+        for o in range(O):
+            _combine(grad + o * n, add, part + o * per_plane, per_plane // n, n)
+    else:
+        _combine(grad, add, part, O * per_plane // n, n)
+
+
+cdef Py_ssize_t _parts(int mode, Py_ssize_t O, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    """How many partial sums _bwd needs for a gradient of this mode over O R x C planes."""
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
-    return _nparts(mode, R, C, (R + RB - 1) // RB, (C + CC - 1) // CC)
-
-
-cdef inline Py_ssize_t _length_nogil(int mode, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
-    return R * C if mode == FULL else C if mode == ROW else R if mode == COL else 1
+    return O * _nparts(mode, R, C, (R + RB - 1) // RB, (C + CC - 1) // CC)
 
 
 def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym,
                      const floating[::1] g, floating[::1] ga,
                      floating[::1] gb, bint need_a, bint need_b, bint add_a, bint add_b,
-                     Py_ssize_t R, Py_ssize_t C):
-    """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over an R x C grid, one pass over g:
-    a gradient of a broadcast operand (mode ROW, COL or SCALAR) is reduced on the way. An
-    unneeded gradient may be any writeable 1-element buffer."""
-    _check(x.shape[0], xm, R, C, "x")
-    _check(y.shape[0], ym, R, C, "y")
-    _check(g.shape[0], FULL, R, C, "g")
+                     Py_ssize_t R, Py_ssize_t C, Py_ssize_t O=1, bint x_outer=True,
+                     bint y_outer=True):
+    """ga (+)= dL/dx and gb (+)= dL/dy for out = x op y over O planes of an R x C grid (see
+    binary_), one pass over g: a gradient of a broadcast operand (mode ROW, COL or SCALAR, or
+    one plane for all) is reduced on the way. An unneeded gradient may be any writeable
+    1-element buffer."""
+    if O < 0:
+        raise ValueError(f"{O} planes")
+    cdef Py_ssize_t xs = _check(x.shape[0], xm, x_outer, O, R, C, "x")
+    cdef Py_ssize_t ys = _check(y.shape[0], ym, y_outer, O, R, C, "y")
+    _check(g.shape[0], FULL, True, O, R, C, "g")
     if need_a:
-        _check(ga.shape[0], xm, R, C, "ga")
+        _check(ga.shape[0], xm, x_outer, O, R, C, "ga")
     if need_b:
-        _check(gb.shape[0], ym, R, C, "gb")
+        _check(gb.shape[0], ym, y_outer, O, R, C, "gb")
     if op < ADD or op > MINIMUM:
         raise ValueError(f"unknown binary op {op}")
-    if R * C == 0 or not (need_a or need_b):
+    for need, mode, outer, name in ((need_a, xm, x_outer, "ga"), (need_b, ym, y_outer, "gb")):
+        if need and mode == FULL and not outer and O > 1:
+            raise ValueError(f"{name}: a FULL plane shared by {O} planes has no one-pass "
+                             f"gradient")
+    if O * R * C == 0 or not (need_a or need_b):
         if need_a and not add_a and ga.shape[0]:
             ga[:] = 0        # a sum over nothing
         if need_b and not add_b and gb.shape[0]:
@@ -404,29 +445,29 @@ def binary_backward_(int op, const floating[::1] x, int xm, const floating[::1] 
     # the partial sums in NumPy buffers: the buffer cache hands the same pages back call
     # after call (a fresh 4 MB malloc for a 4096 x 4096 column sum spent 0.7 ms zeroing pages)
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] parts_a = np.empty(_parts(xm, R, C) if need_a else 0, dtype)
-    cdef floating[::1] parts_b = np.empty(_parts(ym, R, C) if need_b else 0, dtype)
+    cdef floating[::1] parts_a = np.empty(_parts(xm, O, R, C) if need_a else 0, dtype)
+    cdef floating[::1] parts_b = np.empty(_parts(ym, O, R, C) if need_b else 0, dtype)
     cdef floating* pa = &parts_a[0] if parts_a.shape[0] else NULL
     cdef floating* pb = &parts_b[0] if parts_b.shape[0] else NULL
     with nogil:
         if op == ADD:
-            _bwd(<OpAdd*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpAdd*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
         elif op == SUB:
-            _bwd(<OpSub*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpSub*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
         elif op == MUL:
-            _bwd(<OpMul*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpMul*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
         elif op == DIV:
-            _bwd(<OpDiv*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpDiv*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
         elif op == MAXIMUM:
-            _bwd(<OpMax*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpMax*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
         else:
-            _bwd(<OpMin*> NULL, xp, xm, yp, ym, gp, gap, gbp, need_a, need_b, add_a, add_b,
-                 pa, pb, R, C)
+            _bwd(<OpMin*> NULL, xp, xm, xs, yp, ym, ys, gp, gap, gbp, need_a, need_b, add_a,
+                 add_b, pa, pb, O, R, C)
 
 
 # ---- lerp: x + w (end - x), w one number ----------------------------------------------------
