@@ -134,6 +134,7 @@ COMPILED = {
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan", "max_pool",
+    "amax", "amin",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
     "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
@@ -1882,6 +1883,76 @@ def test_smooth_l1_kernels_checked():
     with pytest.raises(ValueError, match="out has 3 elements, expected 5"):
         rd.smooth_l1_backward_(x, x, x[:3], 1.0, 1.0, False, False)
     assert rd.smooth_l1_sum_(x[:0], x[:0], 1.0, True) == 0.0
+
+
+# ---- amax / amin ------------------------------------------------------------------------------
+EXTREME_DIMS = [None, (0,), (1,), (2,), (-1,), (0, 1), (1, 2), (0, 1, 2), (0, 2), (2, 0), ()]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dims", EXTREME_DIMS, ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_amax_amin(ck, layout, dtype, dims, keepdim):
+    """the reference's values, with NaN (which wins), -inf, inf and ties among them, over one
+    run of axes (compiled), split axes or none (NumPy's)"""
+    x = make(layout, dtype, (6, 7, 37))
+    if x.size:
+        x = np.array(np.round(x * 2) / 2)            # ties
+        flat = x.reshape(-1)
+        flat[[3, 11, 12, 40, 77, 300]] = [np.nan, np.nan, -np.inf, np.inf, np.nan, -np.inf]
+    for name in ("amax", "amin"):
+        if not x.size and (dims is None or 0 in dims):      # over nothing: NumPy's error
+            for k in (ck, REF):
+                with pytest.raises(ValueError):
+                    getattr(k, name)(x, dims, keepdim)
+            continue
+        assert_same(getattr(ck, name)(x, dims, keepdim), getattr(REF, name)(x, dims, keepdim))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dims", [((3, 70000), (1,)), ((70000,), None),
+                                         ((5, 3, 9000), (1,)), ((4, 1000, 17), (1, 2)),
+                                         ((2, 15), (1,)), ((40, 16), (1,)), ((9, 64), (1,)),
+                                         ((3, 200), (1,))], ids=str)
+def test_amax_amin_long_and_short(ck, threads, dtype, shape, dims):
+    """Rows longer than a block (summed in blocks on two threads), columns wider than a task,
+    rows shorter than a vector and around a step of 64: the same values at 1 and 2 threads;
+    one NaN anywhere gives NaN"""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(shape).astype(dtype)
+    for name in ("amax", "amin"):
+        want = getattr(REF, name)(x, dims)
+        for got in threads(lambda: getattr(ck, name)(x, dims)):
+            assert_same(got, want)
+        y = x.copy()
+        y.reshape(-1)[x.size // 2 + 3] = np.nan
+        for got in threads(lambda: getattr(ck, name)(y, dims)):
+            assert_same(got, getattr(REF, name)(y, dims))
+        assert np.isnan(getattr(ck, name)(y, dims)).any()
+
+
+def test_amax_compiled_path_is_taken(ck, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("fell back to NumPy")
+    monkeypatch.setattr(NumpyKernels, "amax", boom)
+    monkeypatch.setattr(NumpyKernels, "amin", boom)
+    x = make("contiguous", np.float32, (4, 5, 6))
+    assert_same(ck.amax(x, (1, 2), True), x.max(axis=(1, 2), keepdims=True))
+    assert_same(ck.amin(x, None), np.asarray(x.min()))
+    with pytest.raises(AssertionError, match="fell back"):
+        ck.amax(x, (0, 2))
+
+
+def test_extreme_kernel_checked():
+    from cgrad._C import reduce as rd
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(2, 4\)"):
+        rd.extreme_(x, np.empty((2, 3), np.float32), False)
+    with pytest.raises(ValueError, match="empty"):
+        rd.extreme_(np.zeros((2, 0, 4), np.float32), np.empty((2, 4), np.float32), True)
+    with pytest.raises((TypeError, ValueError)):
+        rd.extreme_(x, np.empty((2, 4), np.float64), False)
 
 
 # ---- max pooling's pick -----------------------------------------------------------------------

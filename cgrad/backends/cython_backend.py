@@ -489,6 +489,36 @@ class CythonKernels(NumpyKernels):
                                        *(p for p, _ in pad), *(ones + dilation), *(ones + stride))
         return values.reshape(planes, -1), idx.reshape(planes, -1)
 
+    def amax(self, x, dim=None, keepdim=False):
+        out = self._extreme(x, dim, keepdim, False)
+        return out if out is not None else super().amax(x, dim, keepdim)
+
+    def amin(self, x, dim=None, keepdim=False):
+        out = self._extreme(x, dim, keepdim, True)
+        return out if out is not None else super().amin(x, dim, keepdim)
+
+    def _extreme(self, x, dim, keepdim, lowest):
+        """amax / amin over one run of adjacent axes in one compiled pass (NumPy's reduction
+        along a short last or a middle axis runs an element at a time: (64, 256, 64) over
+        the last axis took 970 us, over the middle 490; this ~60); None for other layouts"""
+        if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
+                and _usable(x, x.dtype)):
+            return None
+        try:
+            axes = sorted({int(a) % x.ndim for a in (range(x.ndim) if dim is None else dim)})
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        if not axes or axes[-1] - axes[0] + 1 != len(axes):
+            return None                        # no axis, or axes with kept ones between
+        i, j = axes[0], axes[-1] + 1
+        A, K, L = math.prod(x.shape[:i]), math.prod(x.shape[i:j]), math.prod(x.shape[j:])
+        if not K:
+            return None                        # NumPy's error
+        kept = x.shape[:i] + ((1,) * len(axes) if keepdim else ()) + x.shape[j:]
+        out = np.empty(kept, x.dtype)
+        _rd_for[x.dtype].extreme_(x.reshape(A, K, L), out.reshape(A, L), lowest)
+        return out
+
     def first_max_last_nan(self, x, axis):
         """one compiled pass for a float array (vectorised across the other axes' positions)"""
         if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)

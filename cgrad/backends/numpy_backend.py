@@ -184,6 +184,14 @@ class NumpyKernels:
         no longer than x on the other axes; negative indices count from the end)"""
         return x[along_key(idx, dim)]
 
+    def amax(self, x, dim=None, keepdim=False):
+        """the largest element over dim (a tuple of axes; None: all), NaN where one is NaN"""
+        return np.asarray(np.max(x, axis=dim, keepdims=keepdim))
+
+    def amin(self, x, dim=None, keepdim=False):
+        """the smallest element over dim, as amax"""
+        return np.asarray(np.min(x, axis=dim, keepdims=keepdim))
+
     def first_max_last_nan(self, x, axis):
         """the index along axis of x's first maximum, or of its last NaN where there is one
         (PyTorch's max pooling pick)"""
@@ -610,7 +618,7 @@ class NumpyKernels:
         """exp(x - max) / sum(exp(x - max)) along dim (NaN where a row holds inf or NaN, as in
         PyTorch, without NumPy's warning)"""
         with np.errstate(invalid="ignore"):
-            shifted = x - np.max(x, axis=dim, keepdims=True) if x.size else x
+            shifted = x - self.amax(x, (dim,), True) if x.size else x
             e = np.exp(shifted)
             return e / _fsum(e, axis=dim, keepdims=True)
 
@@ -622,7 +630,7 @@ class NumpyKernels:
         """x - max - log(sum(exp(x - max))) along dim: no overflow at any logit"""
         if not x.size:
             return x.copy()
-        shifted = x - np.max(x, axis=dim, keepdims=True)
+        shifted = x - self.amax(x, (dim,), True)
         return shifted - np.log(_fsum(np.exp(shifted), axis=dim, keepdims=True))
 
     def log_softmax_backward(self, y, g, dim):

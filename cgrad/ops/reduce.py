@@ -370,7 +370,11 @@ class AMax(Op):
     """y = amax(x, dims)   ->   g shared evenly by the elements equal to their y (max(x, dim)
     gives it to one index instead)"""
     grad_fn_name = "AmaxBackward0"
-    name, reduce = "amax", np.max
+    name = "amax"
+
+    @staticmethod
+    def reduce(x, dims, keepdim):
+        return B.kernels.amax(x, dims, keepdim)
 
     @classmethod
     def forward(cls, ctx, x, dims, keepdim):
@@ -378,7 +382,7 @@ class AMax(Op):
             if x.shape[d] == 0:
                 raise IndexError(f"{cls.name}(): Expected reduction dim {d} to have non-zero "
                                  "size.")
-        y = np.asarray(cls.reduce(x, axis=dims, keepdims=keepdim), dtype=x.dtype)
+        y = np.asarray(cls.reduce(x, dims, keepdim), dtype=x.dtype)
         ctx.save_for_backward(x, y)
         ctx.dims, ctx.keepdim = dims, keepdim
         return y
@@ -404,7 +408,11 @@ class AMax(Op):
 
 class AMin(AMax):
     grad_fn_name = "AminBackward0"
-    name, reduce = "amin", np.min
+    name = "amin"
+
+    @staticmethod
+    def reduce(x, dims, keepdim):
+        return B.kernels.amin(x, dims, keepdim)
 
 
 def require_moments_dtype(dtype):
@@ -522,13 +530,13 @@ class Norm(Op):
                                        "empty and the operation does not have an identity")
         w = _widened(x)
         if p == 2:
-            y = np.sqrt(np.sum(w * w, axis=dims, keepdims=keepdim))
+            y = np.sqrt(B.kernels.sum(w * w, dims, keepdim))
         else:
             a = np.abs(w)
             if p == np.inf:
-                y = np.max(a, axis=dims, keepdims=keepdim)
+                y = B.kernels.amax(a, dims, keepdim)
             elif p == -np.inf:                                # the smallest |x|
-                y = np.min(a, axis=dims, keepdims=keepdim)
+                y = B.kernels.amin(a, dims, keepdim)
             elif p == 0:                                      # the count of nonzeros
                 y = np.sum(a != 0, axis=dims, keepdims=keepdim)
             elif p == 1:
@@ -821,7 +829,7 @@ class LogSumExp(Op):
     def forward(ctx, x, dims, keepdim):
         x = _float(x)
         if x.size:
-            m = np.asarray(np.amax(x, axis=dims, keepdims=True))   # (0-d x: a scalar)
+            m = B.kernels.amax(x, dims, True)
             m[np.isinf(m)] = 0
             y = B.kernels.log(B.kernels.sum(B.kernels.exp(x - m), dims, keepdim))
             y = np.asarray(y + (m if keepdim else m.reshape(y.shape)))

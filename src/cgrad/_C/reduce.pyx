@@ -17,7 +17,7 @@ from cgrad._C._arrays cimport array_data, array_len
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_dev, cgrad_row_devf,
                               cgrad_row_max, cgrad_row_maxf, cgrad_row_sum, cgrad_row_sumf,
-                              cgrad_exp_sumf,
+                              cgrad_exp_sumf, cgrad_row_extreme, cgrad_row_extremef,
                               cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos,
                               vlog_sigmoid, vsigmoid)
 
@@ -859,6 +859,95 @@ cdef void _first_max_row(const floating* x, floating* best, long long* idx, Py_s
             take = (v != v) | ((v > b) & (b == b))
             best[l] = v if take else b
             idx[l] = k if take else idx[l]
+
+
+# ---- amax / amin over one run of axes: x as (A, K, L), the K axis reduced -------------------
+# NaN wins, as in NumPy and PyTorch: a value takes the place where it is larger (smaller) or
+# NaN, so a NaN, once in, stays. The extreme of numbers is exact in any order, so blocks and
+# lanes change no bit (but which of -0 and +0 a tie keeps).
+cdef enum:
+    EXT_COLS = 4096         # l positions per task where L is long
+    EXT_BLOCK = 65536       # elements per task of one long row
+
+
+cdef inline floating _took(floating best, floating v, bint lowest) noexcept nogil:
+    # `|`, not `or`: a short circuit's branch would keep the loops scalar
+    if lowest:
+        return v if (v < best) | (v != v) else best
+    return v if (v > best) | (v != v) else best
+
+
+cdef void _extreme_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
+                        Py_ssize_t stride, bint lowest) noexcept nogil:
+    """out[l] = the extreme of x[k * stride + l] over k, for l < n: vectorised across l"""
+    cdef Py_ssize_t k, l
+    cdef const floating* row
+    for l in range(n):
+        out[l] = x[l]
+    for k in range(1, K):
+        row = x + k * stride
+        if lowest:
+            for l in range(n):
+                out[l] = _took(out[l], row[l], True)
+        else:
+            for l in range(n):
+                out[l] = _took(out[l], row[l], False)
+
+
+cdef inline floating _extreme_row(const floating* x, Py_ssize_t K, bint lowest) noexcept nogil:
+    """the extreme of x[:K] (K >= 1), in vectors"""
+    if floating is float:
+        return cgrad_row_extremef(x, K, lowest)
+    else:
+        return cgrad_row_extreme(x, K, lowest)
+
+
+cdef void _extreme_task(const floating* x, floating* out, Py_ssize_t task, Py_ssize_t K,
+                        Py_ssize_t L, Py_ssize_t per_a, bint lowest) noexcept nogil:
+    """out[a, l0:l0 + EXT_COLS] for task (a, l0) (L > 1)"""
+    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * EXT_COLS
+    _extreme_cols(x + a * K * L + l0, out + a * L + l0, K, min(<Py_ssize_t> EXT_COLS, L - l0),
+                  L, lowest)
+
+
+def extreme_(const floating[:, :, ::1] x, floating[:, ::1] out, bint lowest):
+    """out[a, l] = the max (min, if lowest) of x[a, :, l], NaN where one is NaN: rows of one
+    long reduction in blocks, else tasks of (a, up to EXT_COLS positions l), in parallel"""
+    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], L = x.shape[2], task, b, nb
+    if out.shape[0] != A or out.shape[1] != L:
+        raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected {(A, L)}")
+    if K == 0:
+        raise ValueError("the reduced axes are empty: no extreme")
+    if A * L == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef floating* op = &out[0, 0]
+    cdef Py_ssize_t per_a = (L + EXT_COLS - 1) // EXT_COLS, ntask = A * per_a
+    cdef floating[::1] parts
+    if ntask == 1 and L == 1 and K > EXT_BLOCK and parallel(K):
+        # one long row: blocks' extremes, then theirs
+        nb = (K + EXT_BLOCK - 1) // EXT_BLOCK
+        parts = np.empty(nb, np.float32 if floating is float else np.float64)
+        with nogil:
+            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                parts[b] = _extreme_row(xp + b * EXT_BLOCK, min(<Py_ssize_t> EXT_BLOCK,
+                                                                K - b * EXT_BLOCK), lowest)
+            op[0] = _extreme_row(&parts[0], nb, lowest)
+        return
+    with nogil:
+        if L == 1:                             # rows
+            if A > 1 and parallel(A * K):
+                for task in prange(A, schedule="static", num_threads=cgrad_threads()):
+                    op[task] = _extreme_row(xp + task * K, K, lowest)
+            else:
+                for task in range(A):
+                    op[task] = _extreme_row(xp + task * K, K, lowest)
+        elif ntask > 1 and parallel(A * K * L):
+            for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
+                _extreme_task(xp, op, task, K, L, per_a, lowest)
+        else:
+            for task in range(ntask):
+                _extreme_task(xp, op, task, K, L, per_a, lowest)
 
 
 # ---- normalisation of rows (layer_norm, group_norm) ------------------------------------------
