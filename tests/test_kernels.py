@@ -409,7 +409,8 @@ def test_sum_to_shape(ck, shapes, dtype):
 
 def test_binary_planes_compiled(ck, monkeypatch):
     """The three-dim grids run compiled (the NumPy fallbacks raise), with gradients summed per
-    plane or over all planes, added into given buffers."""
+    plane or over all planes, added into given buffers; a broadcast operand that is a strided
+    view too."""
     def boom(*args, **kwargs):
         raise AssertionError("fell back to NumPy")
     for name in ("add", "mul", "mul_backward", "div_backward"):
@@ -417,7 +418,8 @@ def test_binary_planes_compiled(ck, monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 4, 6))
     for other in (rng.standard_normal((3, 1, 6)), rng.standard_normal((4, 1)),
-                  rng.standard_normal((3, 4, 1))):
+                  rng.standard_normal((3, 4, 1)),
+                  rng.standard_normal((3, 1, 12))[:, :, ::2]):     # (a view: copied once)
         assert_same(ck.add(x, other), x + other)
         assert_same(ck.mul(other, x), other * x)
         acc = np.full(other.shape, 0.5)
@@ -426,6 +428,15 @@ def test_binary_planes_compiled(ck, monkeypatch):
         np.testing.assert_allclose(ga, x * other, rtol=1e-15)
         np.testing.assert_allclose(gb, 0.5 + reduce_to(x * x, other.shape), rtol=1e-13)
         ck.div_backward(other, x, x)
+
+
+def test_binary_backward_g_wider_than_operands(ck):
+    """A g the operands broadcast to (an op's output broadcast on later, as dropout's mask
+    does): NumPy's gradients, which the caller reduces; the compiled path raised"""
+    rng = np.random.default_rng(8)
+    a, b, g = rng.standard_normal((3, 1)), np.asarray(1.5), rng.standard_normal((3, 5))
+    for got, want, x in zip(ck.mul_backward(a, b, g), REF.mul_backward(a, b, g), (a, b)):
+        assert_same(reduce_to(got, x.shape), reduce_to(want, x.shape))
 
 
 def test_binary_planes_shared_full_plane_goes_to_numpy(ck):

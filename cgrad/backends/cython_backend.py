@@ -250,11 +250,15 @@ def _grid(shape, arrays):
     return O, R, C, modes, [bool(po >> j & 1) for j in range(len(arrays))]
 
 
-def _operand(x, dtype):
-    """x as an array the kernels read: itself, or a Python number as a 1-element array of
-    dtype (NumPy treats Python numbers as weak: float32 * 2.5 stays float32); None if neither."""
+def _operand(x, dtype, out_size):
+    """x as an array the kernels read: itself, a C-contiguous copy of a broadcast operand that
+    is a view (b[:, :1], at most half of the out_size elements: the copy is the cheap pass),
+    or a Python number as a 1-element array of dtype (NumPy treats Python numbers as weak:
+    float32 * 2.5 stays float32); None if none of these."""
     if type(x) is _ndarray:
-        return x if _usable(x, dtype) else None
+        if _usable(x, dtype):
+            return x
+        return np.ascontiguousarray(x) if x.dtype == dtype and 2 * x.size <= out_size else None
     if type(x) is float or type(x) is int:
         try:
             return np.array([x], dtype)
@@ -584,9 +588,6 @@ class CythonKernels(NumpyKernels):
                 return None
             return (dtype, a.reshape(-1), _FULL, b.reshape(-1), _FULL, a.shape,
                     (1, n, 1, True, True))
-        x, y = _operand(a, dtype), _operand(b, dtype)
-        if x is None or y is None:
-            return None
         try:
             full = _broadcast(np.shape(a), np.shape(b))
         except ValueError:
@@ -596,8 +597,11 @@ class CythonKernels(NumpyKernels):
         if shape is None:
             shape = full
         elif full != shape:
-            raise ValueError(f"gradient of shape {shape} does not match operands of shapes "
-                             f"{np.shape(a)} and {np.shape(b)}")
+            return None              # (a g the operands broadcast to: NumPy's, then reduced)
+        size = math.prod(shape)
+        x, y = _operand(a, dtype, size), _operand(b, dtype, size)
+        if x is None or y is None:
+            return None
         grid = _grid(shape, [x if ta else x.reshape(()), y if tb else y.reshape(())])
         if grid is None:
             return None
