@@ -1504,6 +1504,29 @@ def test_transposed_copy_and_accumulate(ck, dtype, shape):
         assert_same(acc, want)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, compact", [((6, 7, 9), (6, 7, 1)), ((6, 7, 9), (1, 7, 9)),
+                                            ((6, 7, 9), (6, 1, 9)), ((6, 7, 9), (1, 7, 1)),
+                                            ((6, 7, 9), ()), ((6, 7, 9), (6, 1, 1)),
+                                            ((6, 7, 9), (1, 1, 9)), ((0, 7, 9), (0, 7, 1)),
+                                            ((2, 3, 4, 5), (2, 1, 4, 1))], ids=str)
+def test_accumulate_broadcast_gradient(ck, monkeypatch, dtype, shape, compact):
+    """acc += g where g is a broadcast view (a sum's gradient expanded back): the add kernel's
+    pass over acc (up to three grid dims: NumPy's add raises), the same bits as NumPy's add;
+    a sliced view of g too"""
+    if len(shape) == 3:
+        monkeypatch.setattr(NumpyKernels, "accumulate_", None)
+    rng = np.random.default_rng(10)
+    small = rng.standard_normal(compact).astype(dtype)
+    for g in (np.broadcast_to(small, shape),
+              np.broadcast_to(np.repeat(small, 2, -1)[..., ::2] if small.ndim else small,
+                              shape)):
+        acc = rng.standard_normal(shape).astype(dtype)
+        want = acc + g
+        assert ck.accumulate_(acc, g) is acc
+        assert_same(acc, want)
+
+
 def test_transpose_kernel_checked(ck):
     from cgrad._C import grad
     a = np.zeros((1, 4, 6), np.float32)

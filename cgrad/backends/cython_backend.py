@@ -369,7 +369,22 @@ class CythonKernels(NumpyKernels):
                 _grad_for[acc.dtype].accumulate_scalar_(acc.reshape(-1),
                                                         acc.dtype.type(g.reshape(())))
                 return acc
+            if (g.shape == acc.shape and type(g) is _ndarray and g.dtype == acc.dtype
+                    and 0 in g.strides and self._accumulate_broadcast(acc, g)):
+                return acc
         return NumpyKernels.accumulate_(self, acc, g)
+
+    def _accumulate_broadcast(self, acc, g):
+        """acc += g for a g broadcast from fewer elements (a sum's gradient, expanded back):
+        the add kernel's pass, with g's one plane of values read as its mode says; whether it
+        applied"""
+        compact = g[tuple(slice(0, 1) if s == 0 else slice(None) for s in g.strides)]
+        layout = self._binary_layout(acc, compact, None, 0)
+        if layout is None:
+            return False
+        dtype, x, xm, y, ym, _, grid = layout
+        _bn_for[dtype].binary_(_ADD, x, xm, y, ym, acc.reshape(-1), *grid)
+        return True
 
     def index_add_(self, out, dim, idx, src):
         """one compiled pass, each element's additions in order of i (np.add.at's bits),
