@@ -667,6 +667,10 @@ def test_pad_double_backward_and_errors(backend):
     _second_order(lambda x: F.pad(x, (1, -1, 2, 0), value=2.0),
                   lambda x: torch.nn.functional.pad(x, (1, -1, 2, 0), value=2.0),
                   _randn64((2, 3, 4)))
+    for lib, f in ((cgrad, F), (torch, torch.nn.functional)):   # recorded as a pad by -pad
+        x = lib.ones(2, 3, 4, dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad((f.pad(x, (1, -1, 2, 0)) ** 2).sum(), x, create_graph=True)
+        assert g.grad_fn.name() == "ConstantPadNdBackward0"
     tf = torch.nn.functional
     for shape, pad in [((2, 3), (1, 2, 3)), ((2, 3), (1, 1, 1, 1, 1, 1)), ((2, 3), (-2, -2))]:
         _raises_like_torch(lambda: F.pad(cgrad.randn(*shape), pad),

@@ -1940,10 +1940,9 @@ def _constant_pad(input, pad, value):
         src[dim] = slice(max(-before, 0), shape[dim] - max(-after, 0))
         dst[dim] = slice(max(before, 0), size - max(after, 0))
         shape[dim] = size
-    filled = np.full(shape, 0 if value is None else value, input._data.dtype)
     fmt = _channels_format(input)                # (PyTorch pads in the input's format)
-    out = Tensor._make(filled if fmt is None else copy_as(filled, fmt))
-    out[tuple(dst)] = input[tuple(src)]          # recorded: the gradient is g[dst]
+    out = NN.ConstantPad.apply(input, tuple(shape), tuple(src), tuple(dst),
+                               0 if value is None else value, fmt, tuple(pad))
     return _OUTPUTS["constant_pad"].apply(out, out.shape, fmt, input) if out.requires_grad \
         else out
 

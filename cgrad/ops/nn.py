@@ -157,6 +157,35 @@ class Unfold(Op):
         return Fold.apply(g, *ctx.args), None, None, None, None, None
 
 
+class ConstantPad(Op):
+    """y = a new array of shape filled with value, in memory format fmt (None: row-major),
+    y[dst] = x[src] (F.pad's constant mode by `pad`; src crops where a pad is negative)
+    ->   dx = g[dst] at src, zeros elsewhere: F.pad of g by -pad, as PyTorch records it"""
+
+    @staticmethod
+    def forward(ctx, x, shape, src, dst, value, fmt, pad):
+        y = np.full(shape, value, x.dtype)
+        if fmt is not None:
+            y = copy_as(y, fmt)
+        y[dst] = x[src]
+        ctx.x_shape, ctx.src, ctx.dst, ctx.pad = x.shape, src, dst, pad
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        if all(s == slice(None) for s in ctx.src):
+            gx = g[ctx.dst]
+        else:
+            gx = np.zeros(ctx.x_shape, g.dtype)
+            gx[ctx.src] = g[ctx.dst]
+        return gx, None, None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        from ..nn.functional import pad
+        return pad(g, tuple(-p for p in ctx.pad)), None, None, None, None, None, None
+
+
 class Fold(Op):
     """columns (N, C * prod(kernel), L) -> (N, C, *size): each column's values added back at
     its window's positions (the padding cropped), the adjoint of Unfold (PyTorch's col2im,
