@@ -2559,7 +2559,9 @@ def _class_layout(input, target):
     if tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
     _check_target_dtype(td)
-    rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+    # (N, C, L) with C and L swapped: the backend copies such a view in tiles
+    c = input.shape[1]
+    rows = input.reshape(n, c, -1).transpose(1, 2).reshape(-1, c)
     return rows, target.reshape(-1), expected
 
 

@@ -71,7 +71,8 @@ class ReshapeCopy(Op):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.reshape(x, shape).copy()
+        # the backend's row-major copy (a transposed view in tiles), then its view in shape
+        return B.kernels.as_contiguous(x).reshape(shape)
 
     backward = View.backward
     graph_backward = View.graph_backward
