@@ -1263,7 +1263,7 @@ def test_softmax_forward_backward(ck_rows, shape, dtype, layout, log_):
     g = make("contiguous", dtype, shape)
     fwd, bwd = ("log_softmax", "log_softmax_backward") if log_ else ("softmax",
                                                                       "softmax_backward")
-    for dim in {-1, len(shape) - 1, 0}:
+    for dim in {-1, len(shape) - 1, 0, len(shape) // 2}:
         with np.errstate(all="ignore"):
             y = getattr(ck_rows, fwd)(x, dim)
             assert_same(y, getattr(REF, fwd)(x, dim), exact=False)
@@ -1280,6 +1280,48 @@ def test_softmax_extreme_rows(ck_rows, dtype):
     with np.errstate(all="ignore"):
         for fwd in ("softmax", "log_softmax"):
             assert_same(getattr(ck_rows, fwd)(x, 1), getattr(REF, fwd)(x, 1), exact=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dim", [((3, 5, 2100), 1), ((2, 600, 70), 1), ((4000, 3), 0),
+                                        ((2, 21, 8, 8), 1), ((5, 1, 40), 1), ((3, 40, 1, 1), 1)],
+                         ids=str)
+def test_softmax_along_a_middle_axis(ck_rows, monkeypatch, threads, dtype, shape, dim):
+    """softmax and log_softmax off the last dim by the column kernel (NumPy's raises here):
+    tasks wider than one, columns of hundreds of classes, a NaN, an inf and a column of -inf;
+    the reference's values, the same bits at 1 and 2 threads"""
+    rng = np.random.default_rng(21)
+    x = rng.uniform(-30, 30, shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    moved = np.moveaxis(x, dim, -1)              # (a view: the writes land in x)
+    columns = list(np.ndindex(moved.shape[:-1]))
+    moved[columns[0] + (min(1, moved.shape[-1] - 1),)] = np.nan
+    moved[columns[-1] + (0,)] = np.inf
+    moved[columns[len(columns) // 2]] = -np.inf
+    want = {}
+    with np.errstate(all="ignore"):
+        for fwd, bwd in (("softmax", "softmax_backward"),
+                         ("log_softmax", "log_softmax_backward")):
+            want[fwd] = getattr(REF, fwd)(x, dim), getattr(REF, bwd)(REF.softmax(x, dim), g, dim)
+        for name in ("softmax", "softmax_backward", "log_softmax", "log_softmax_backward"):
+            monkeypatch.setattr(NumpyKernels, name, None)
+        for fwd, bwd in (("softmax", "softmax_backward"),
+                         ("log_softmax", "log_softmax_backward")):
+            ys = threads(lambda: getattr(ck_rows, fwd)(x, dim))
+            gs = threads(lambda: getattr(ck_rows, bwd)(want["softmax"][0], g, dim))
+            for got, ref in ((ys, want[fwd][0]), (gs, want[fwd][1])):
+                np.testing.assert_array_equal(got[0], got[1])
+                assert_same(got[0], ref, exact=False)
+
+
+def test_softmax_cols_kernel_checked():
+    from cgrad._C import reduce as rd
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3, 5\), expected \(2, 3, 4\)"):
+        rd.softmax_cols_(x, np.empty((2, 3, 5), np.float32), False)
+    with pytest.raises(ValueError, match="g has shape"):
+        rd.softmax_cols_backward_(x, x[:1], np.empty_like(x), True)
+    rd.softmax_cols_(x[:0], x[:0].copy(), True)                     # empty: nothing to do
 
 
 @pytest.mark.parametrize("isa", ["", "avx2", "avx512"])

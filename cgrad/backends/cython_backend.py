@@ -1269,19 +1269,43 @@ class CythonKernels(NumpyKernels):
         out = self._softmax(x, dim, True)
         return out if out is not None else super().log_softmax(x, dim)
 
+    def _cols(self, x, dim):
+        """(A, K, L) when x reduces over a dim before its last as a C-contiguous float block
+        (K = x.shape[dim]), else None"""
+        if (type(x) is not _ndarray or x.ndim < 2 or not _float(x.dtype) or type(dim) is not int
+                or not -x.ndim <= dim < x.ndim - 1 or dim == -1 or x.size > self.exp_limit
+                or x.size < self.min_size or not _usable(x, x.dtype)):
+            return None
+        dim %= x.ndim
+        return math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:])
+
     def _softmax(self, x, dim, log_):
-        """(log_)softmax over rows in one compiled call, or None for other layouts"""
+        """(log_)softmax over rows in one compiled call, or along a middle axis (vectorised
+        across the positions after it), or None for other layouts"""
         rc = self._rows(x, dim)
         if rc is None:
-            return None
+            akl = self._cols(x, dim)
+            if akl is None:
+                return None
+            out = np.empty(x.shape, x.dtype)
+            _rd_for[x.dtype].softmax_cols_(x.reshape(akl), out.reshape(akl), log_)
+            return out
         out = np.empty(x.shape, x.dtype)
         _rd_for[x.dtype].softmax_(x.reshape(-1), out.reshape(-1), *rc, log_)
         return out
 
     def _softmax_backward(self, y, g, dim, log_, fallback):
-        rc = self._rows(y, dim)
-        if rc is None or type(g) is not _ndarray or g.shape != y.shape or not _usable(g, y.dtype):
+        if type(g) is not _ndarray or g.shape != y.shape or not _usable(g, y.dtype):
             return fallback(y, g, dim)
+        rc = self._rows(y, dim)
+        if rc is None:
+            akl = self._cols(y, dim)
+            if akl is None:
+                return fallback(y, g, dim)
+            out = np.empty(y.shape, y.dtype)
+            _rd_for[y.dtype].softmax_cols_backward_(y.reshape(akl), g.reshape(akl),
+                                                    out.reshape(akl), log_)
+            return out
         out = np.empty(y.shape, y.dtype)
         _rd_for[y.dtype].softmax_backward_(y.reshape(-1), g.reshape(-1), out.reshape(-1), *rc, log_)
         return out

@@ -227,6 +227,144 @@ def softmax_backward_(const floating[::1] y, const floating[::1] g, floating[::1
                 _softmax_bwd_row(yp + r * C, gp + r * C, op + r * C, C, log_)
 
 
+# ---- softmax along a middle axis: x as (A, K, L), K the softmax's ------------------------------
+# Vectorised across l: each task takes one a and up to _cols_width(K) positions l (their K
+# rows fit in L2 for the three passes), every l's max, exps and sum in k order. So the same
+# bits at any thread count. A NaN, or an inf (inf - inf), makes its l's column NaN, as the row
+# kernels' and PyTorch's.
+cdef enum:
+    COLS_TASK = 32768       # elements per task, about: K rows of the task's width
+    COLS_WIDE = 2048        # the widest task (its max and sum kept on the stack)
+
+
+cdef inline Py_ssize_t _cols_width(Py_ssize_t K, Py_ssize_t L) noexcept nogil:
+    return min(L, <Py_ssize_t> COLS_WIDE,
+               max(<Py_ssize_t> 16, (COLS_TASK // max(K, 1)) // 16 * 16))
+
+
+cdef inline floating _exp_of(floating v) noexcept nogil:
+    if floating is float:
+        return cgrad_expf_nonpos(v)
+    else:
+        return exp(v)
+
+
+cdef void _softmax_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
+                        Py_ssize_t L, bint log_, floating* m, floating* s) noexcept nogil:
+    """out[k, l] = softmax (log_softmax) over k of x[k, l], rows L apart, for l < n; m, s:
+    n floats of scratch each"""
+    cdef Py_ssize_t k, l
+    cdef floating v, e
+    cdef const floating* row
+    cdef floating* orow
+    for l in range(n):
+        m[l] = x[l]
+        s[l] = 0
+    for k in range(1, K):
+        row = x + k * L
+        for l in range(n):
+            v = row[l]
+            m[l] = v if v > m[l] else m[l]          # (NaN-blind, as _row_max)
+    for k in range(K):
+        row, orow = x + k * L, out + k * L
+        for l in range(n):
+            e = _exp_of(row[l] - m[l])
+            orow[l] = e
+            s[l] = s[l] + e
+    if log_:
+        for l in range(n):
+            s[l] = _log(s[l])
+    for k in range(K):
+        row, orow = x + k * L, out + k * L
+        if log_:
+            for l in range(n):
+                orow[l] = (row[l] - m[l]) - s[l]
+        else:
+            for l in range(n):
+                orow[l] = orow[l] / s[l]
+
+
+cdef void _softmax_cols_bwd(const floating* y, const floating* g, floating* out, Py_ssize_t K,
+                            Py_ssize_t n, Py_ssize_t L, bint log_, floating* s) noexcept nogil:
+    """out = y (g - sum_k g y), or g - exp(y) sum_k g (log_), over k for l < n"""
+    cdef Py_ssize_t k, l
+    cdef const floating* yr
+    cdef const floating* gr
+    cdef floating* orow
+    for l in range(n):
+        s[l] = 0
+    for k in range(K):
+        yr, gr = y + k * L, g + k * L
+        if log_:
+            for l in range(n):
+                s[l] = s[l] + gr[l]
+        else:
+            for l in range(n):
+                s[l] = s[l] + gr[l] * yr[l]
+    for k in range(K):
+        yr, gr, orow = y + k * L, g + k * L, out + k * L
+        if log_:
+            for l in range(n):
+                orow[l] = gr[l] - _exp_of(yr[l]) * s[l]
+        else:
+            for l in range(n):
+                orow[l] = yr[l] * (gr[l] - s[l])
+
+
+cdef void _cols_task(const floating* x, const floating* g, floating* out, Py_ssize_t task,
+                     Py_ssize_t per_a, Py_ssize_t W, Py_ssize_t K, Py_ssize_t L, bint log_,
+                     bint backward) noexcept nogil:
+    cdef floating m[COLS_WIDE]
+    cdef floating s[COLS_WIDE]
+    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W
+    cdef Py_ssize_t at = a * K * L + l0, n = min(W, L - l0)
+    if backward:
+        _softmax_cols_bwd(x + at, g + at, out + at, K, n, L, log_, s)
+    else:
+        _softmax_cols(x + at, out + at, K, n, L, log_, m, s)
+
+
+cdef void _cols_run(const floating* x, const floating* g, floating* out, Py_ssize_t A,
+                    Py_ssize_t K, Py_ssize_t L, bint log_, bint backward) noexcept nogil:
+    cdef Py_ssize_t W = _cols_width(K, L), per_a = (L + W - 1) // W, task
+    if A * per_a > 1 and parallel(A * K * L):
+        for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
+            _cols_task(x, g, out, task, per_a, W, K, L, log_, backward)
+    else:
+        for task in range(A * per_a):
+            _cols_task(x, g, out, task, per_a, W, K, L, log_, backward)
+
+
+cdef int _check_cols(Py_ssize_t a, Py_ssize_t k, Py_ssize_t l, Py_ssize_t A, Py_ssize_t K,
+                     Py_ssize_t L, str name) except -1:
+    if a != A or k != K or l != L:
+        raise ValueError(f"{name} has shape {(a, k, l)}, expected {(A, K, L)}")
+    return 0
+
+
+def softmax_cols_(const floating[:, :, ::1] x, floating[:, :, ::1] out, bint log_):
+    """out = softmax (log_softmax) of x (A, K, L) along its middle axis"""
+    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], L = x.shape[2]
+    _check_cols(out.shape[0], out.shape[1], out.shape[2], A, K, L, "out")
+    if A * K * L == 0:
+        return
+    with nogil:
+        _cols_run(&x[0, 0, 0], NULL, &out[0, 0, 0], A, K, L, log_, False)
+
+
+def softmax_cols_backward_(const floating[:, :, ::1] y, const floating[:, :, ::1] g,
+                           floating[:, :, ::1] out, bint log_):
+    """out = y (g - sum(g y)), or g - exp(y) sum(g) (log_), along y's middle axis (y the
+    output)"""
+    cdef Py_ssize_t A = y.shape[0], K = y.shape[1], L = y.shape[2]
+    _check_cols(g.shape[0], g.shape[1], g.shape[2], A, K, L, "g")
+    _check_cols(out.shape[0], out.shape[1], out.shape[2], A, K, L, "out")
+    if A * K * L == 0:
+        return
+    with nogil:
+        _cols_run(&y[0, 0, 0], &g[0, 0, 0], &out[0, 0, 0], A, K, L, log_, True)
+
+
 # ---- cross-entropy ------------------------------------------------------------------------
 cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t* target, Py_ssize_t n_target,
                    Py_ssize_t n_weight, int64_t ignore_index, Py_ssize_t R,
