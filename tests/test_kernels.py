@@ -2809,6 +2809,44 @@ def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads,
         np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dims", [((64, 256, 64), (1,)), ((3, 5, 4, 2100), (1, 2)),
+                                         ((6, 70, 2), (1,)), ((2, 20000), (0,)),
+                                         ((3, 4, 20000), (0, 1)), ((5, 0, 3), (1,)),
+                                         ((4, 30, 5), (1,))], ids=str)
+def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, shape, dims):
+    """A sum over a run of axes with kept axes after it (and before it, or 2^14 positions
+    after it) runs compiled at the default thresholds, in double: the float64 sum's values
+    rounded, one result at both thread counts, the same for mean; empty sums give 0"""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    k = CythonKernels()
+    k.min_size_reduce_narrow = 0                     # (the small shapes too)
+    for name in ("sum", "mean"):
+        monkeypatch.setattr(NumpyKernels, name, None)                   # no fallback
+    x = np.random.default_rng(32).standard_normal(shape).astype(dtype)
+    want = x.astype(np.float64).sum(dims, keepdims=True)
+    one, two = threads(lambda: (k.sum(x, dims, True), k.mean(x, dims)))
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    assert one[0].dtype == dtype and one[0].shape == want.shape
+    np.testing.assert_array_equal(one[0], want.astype(dtype))       # rounded once
+    n = math.prod(shape[d] for d in dims)
+    if n:
+        np.testing.assert_allclose(one[1], (want / n).reshape(one[1].shape),
+                                   **TOL[np.dtype(dtype)])
+
+
+def test_sum_cols_kernel_checked():
+    from cgrad._C import reduce as rd
+    x = np.ones((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(2, 4\)"):
+        rd.sum_cols_(x, np.empty((2, 3), np.float32))
+    out = np.full((2, 4), 7, np.float32)
+    rd.sum_cols_(x[:, :0], out)
+    assert not out.any()                              # a sum over nothing
+
+
 # ---- sort order (std::sort's, PyTorch's) -----------------------------------------------------
 def laid_out(a, layout):
     """a copy of a with the given memory layout (make's layouts, for values built first)"""

@@ -799,6 +799,49 @@ def sum_rows_(const floating[:, ::1] x, floating[::1] out):
                 op[r] = <floating> _row_total(xp + r * C, C)
 
 
+cdef void _sum_cols_task(const floating* x, floating* out, Py_ssize_t task, Py_ssize_t per_a,
+                         Py_ssize_t W, Py_ssize_t K, Py_ssize_t L) noexcept nogil:
+    """out[a, l0:l0 + W] = the sums over k of x[a, k, l], in double, k in order"""
+    cdef double acc[COLS_WIDE]
+    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W, k, l
+    cdef Py_ssize_t n = min(W, L - l0)
+    cdef const floating* row = x + a * K * L + l0
+    for l in range(n):
+        acc[l] = row[l]
+    for k in range(1, K):
+        row = row + L
+        for l in range(n):
+            acc[l] = acc[l] + row[l]
+    for l in range(n):
+        out[a * L + l0 + l] = <floating> acc[l]
+
+
+def sum_cols_(const floating[:, :, ::1] x, floating[:, ::1] out):
+    """out[a, l] = the sum of x[a, :, l] (x as (A, K, L)), in double, rounded once: tasks of
+    one a and up to COLS_WIDE positions l, vectorised across l, each l's sum in k order (the
+    same bits at any thread count). For a middle axis: a leading one (A = 1) has too few tasks
+    for two threads, and the grid kernel's partials take it."""
+    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], L = x.shape[2], task
+    if out.shape[0] != A or out.shape[1] != L:
+        raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected {(A, L)}")
+    if A * L == 0:
+        return
+    if K == 0:
+        out[:, :] = 0
+        return
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef floating* op = &out[0, 0]
+    # (one pass: the widest tasks, whose rows are the longest runs; the sums stay in L1)
+    cdef Py_ssize_t W = min(L, <Py_ssize_t> COLS_WIDE), per_a = (L + W - 1) // W
+    with nogil:
+        if A * per_a > 1 and parallel(A * K * L):
+            for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
+                _sum_cols_task(xp, op, task, per_a, W, K, L)
+        else:
+            for task in range(A * per_a):
+                _sum_cols_task(xp, op, task, per_a, W, K, L)
+
+
 def sum_all_(const floating[::1] x):
     """sum of x as a Python float, in one pass (_blocked_sum)"""
     return _blocked_sum(PLAIN, x, x)
