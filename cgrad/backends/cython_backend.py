@@ -778,6 +778,11 @@ class CythonKernels(NumpyKernels):
         if (type(x) is _ndarray and x.size >= self._least(op, _FUSED_FORWARD)
                 and _float(x.dtype)):
             kernels = _ew_for[x.dtype]
+            f = x.flags
+            if f.c_contiguous and f.aligned:     # the common case in a line (1.3 -> 0.7 us)
+                out = np.empty(x.shape, x.dtype)
+                kernels.unary_(op, x.reshape(-1), out.reshape(-1), p0, p1, flags)
+                return out
             return _in_order(x, lambda xf, of: kernels.unary_(op, xf, of, p0, p1, flags))
         return None
 
