@@ -2813,7 +2813,7 @@ def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads,
 @pytest.mark.parametrize("shape, dims", [((64, 256, 64), (1,)), ((3, 5, 4, 2100), (1, 2)),
                                          ((6, 70, 2), (1,)), ((2, 20000), (0,)),
                                          ((3, 4, 20000), (0, 1)), ((5, 0, 3), (1,)),
-                                         ((4, 30, 5), (1,))], ids=str)
+                                         ((4, 30, 5), (1,)), ((3, 4, 0), (1,))], ids=str)
 def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, shape, dims):
     """A sum over a run of axes with kept axes after it (and before it, or 2^14 positions
     after it) runs compiled at the default thresholds, in double: the float64 sum's values

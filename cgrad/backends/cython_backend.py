@@ -1508,7 +1508,8 @@ class CythonKernels(NumpyKernels):
             A, L = math.prod(x.shape[:first]), math.prod(x.shape[last:])
             if A > 1 or L >= self.min_cols_sum:
                 out = np.empty(shape, x.dtype)
-                _rd_for[x.dtype].sum_cols_(x.reshape(A, -1, L), out.reshape(A, L))
+                K = math.prod(x.shape[first:last])
+                _rd_for[x.dtype].sum_cols_(x.reshape(A, K, L), out.reshape(A, L))
                 return out
         if not self._grid_sum(x.size, math.prod(shape), _over_leading(x.shape, shape)):
             return None
