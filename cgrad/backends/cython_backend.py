@@ -754,6 +754,12 @@ class CythonKernels(NumpyKernels):
             if (_float(dtype) and type(g) is _ndarray and s.shape == g.shape
                     and (g.dtype is dtype or g.dtype == dtype)):
                 add = acc is not None and acc.shape == s.shape and _writable(acc, dtype)
+                if aux is None and _usable(s, dtype) and _usable(g, dtype) and (
+                        add or acc is None):          # the common case in a few lines
+                    out = acc if add else np.empty(s.shape, dtype)
+                    _ew_for[dtype].unary_backward_(op, s.reshape(-1), g.reshape(-1),
+                                                   out.reshape(-1), add, p0, p1, flags, None)
+                    return out
                 if add:                        # the kernel's order: acc's, else s's
                     s, axes = _dense(s, dtype), None
                 else:
