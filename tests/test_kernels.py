@@ -1986,6 +1986,17 @@ def test_amax_amin(ck, layout, dtype, dims, keepdim):
         assert_same(getattr(ck, name)(x, dims, keepdim), getattr(REF, name)(x, dims, keepdim))
 
 
+def test_amax_of_a_long_row_breaks_zero_ties_alike_on_any_thread_count(ck, threads):
+    """one row longer than a block is taken in blocks at one thread too: -0 against +0 falls
+    the same way at 1 and 2 threads"""
+    x = np.full(200000, -1.0, np.float32)
+    x[5], x[65536] = 0.0, -0.0
+    for name in ("amax", "amin"):
+        y = x if name == "amax" else -x
+        one, two = threads(lambda: getattr(ck, name)(y, None))
+        assert np.signbit(one) == np.signbit(two)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, dims", [((3, 70000), (1,)), ((70000,), None),
                                          ((5, 3, 9000), (1,)), ((4, 1000, 17), (1, 2)),
@@ -2816,8 +2827,9 @@ def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads,
                                          ((4, 30, 5), (1,)), ((3, 4, 0), (1,))], ids=str)
 def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, shape, dims):
     """A sum over a run of axes with kept axes after it (and before it, or 2^14 positions
-    after it) runs compiled at the default thresholds, in double: the float64 sum's values
-    rounded, one result at both thread counts, the same for mean; empty sums give 0"""
+    after it) runs compiled at the default thresholds, in double: float32's the float64
+    sum's values rounded, one result at both thread counts, the same for mean; empty sums
+    give 0"""
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
     k = CythonKernels()
@@ -2830,11 +2842,36 @@ def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, sh
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
     assert one[0].dtype == dtype and one[0].shape == want.shape
-    np.testing.assert_array_equal(one[0], want.astype(dtype))       # rounded once
+    if dtype == np.float32:               # (float32 terms add up exactly in double here)
+        np.testing.assert_array_equal(one[0], want.astype(dtype))   # rounded once
+    else:
+        np.testing.assert_allclose(one[0], want, rtol=1e-12, atol=1e-12)
     n = math.prod(shape[d] for d in dims)
     if n:
         np.testing.assert_allclose(one[1], (want / n).reshape(one[1].shape),
                                    **TOL[np.dtype(dtype)])
+
+
+def test_sums_of_negative_zeros_are_positive_zero(ck, threads):
+    """NumPy's and PyTorch's sums start from +0: all -0 sums to +0, over a middle run (the
+    column kernel), the leading axes (the grid kernel's row partials) and in sum_to_shape"""
+    x = -np.zeros((64, 256, 64), np.float32)
+    for got in threads(lambda: (ck.sum(x, (1,), True), ck.sum(x, (0,), True),
+                                ck.sum_to_shape(x, (64, 1, 64)), ck.sum_to_shape(x, (256, 64)),
+                                ck.mean(x, (1,)))):
+        for a in got:
+            assert not np.signbit(a).any()
+
+
+def test_middle_axis_float64_sums_stay_accurate():
+    """2^21 float64 terms down a middle axis: blocks of rows, then the blocks, keep the
+    error near the grid kernel's (a running sum over all the rows was 9.9e-8 off)"""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    x = np.random.default_rng(33).random((2, 1 << 21, 1)) + 0.1
+    got = CythonKernels().sum(x, (1,), True).reshape(-1)
+    want = [math.fsum(x[i, :, 0]) for i in range(2)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=3e-9)
 
 
 def test_sum_cols_kernel_checked():

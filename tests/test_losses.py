@@ -115,6 +115,21 @@ def test_cross_entropy_k_dimensional(backend, dtype, reduction):
         [x, t, w], dtype)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_k_dimensional_empty_batch(backend, reduction):
+    """(0, C, H, W) logits: PyTorch's empty losses ("none"), 0 ("sum") or NaN ("mean")"""
+    torch = pytest.importorskip("torch")
+    for lib, f in ((cgrad, F), (torch, torch.nn.functional)):
+        x = lib.zeros(0, 3, 4, 4, requires_grad=True)
+        t = lib.zeros(0, 4, 4, dtype=lib.long)
+        for loss in (f.cross_entropy(x, t, reduction=reduction),
+                     f.nll_loss(f.log_softmax(x, 1), t, reduction=reduction)):
+            assert tuple(loss.shape) == ((0, 4, 4) if reduction == "none" else ())
+            if reduction != "none":
+                value = loss.item()
+                assert (np.isnan(value) if reduction == "mean" else value == 0)
+
+
 # ---- cross entropy with class probabilities --------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)

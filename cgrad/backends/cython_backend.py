@@ -250,6 +250,17 @@ def _grid(shape, arrays):
     return O, R, C, modes, [bool(po >> j & 1) for j in range(len(arrays))]
 
 
+def _axes_of(x, dim):
+    """a reduction's dim (None: all; a tuple of ints, negative from the end) as a set of
+    x's axes, or None where it is not one (NumPy's errors then)"""
+    if not x.ndim:
+        return set()
+    try:
+        return {int(a) % x.ndim for a in (range(x.ndim) if dim is None else dim)}
+    except (TypeError, ValueError):
+        return None
+
+
 def _operand(x, dtype, out_size):
     """x as an array the kernels read: itself, a C-contiguous copy of a broadcast operand that
     is a view (b[:, :1], at most half of the out_size elements: the copy is the cheap pass),
@@ -523,10 +534,10 @@ class CythonKernels(NumpyKernels):
         if not (type(x) is _ndarray and x.size >= self.min_size and _float(x.dtype)
                 and _usable(x, x.dtype)):
             return None
-        try:
-            axes = sorted({int(a) % x.ndim for a in (range(x.ndim) if dim is None else dim)})
-        except (TypeError, ValueError, ZeroDivisionError):
+        axes = _axes_of(x, dim)
+        if axes is None:
             return None
+        axes = sorted(axes)
         if not axes or axes[-1] - axes[0] + 1 != len(axes):
             return None                        # no axis, or axes with kept ones between
         i, j = axes[0], axes[-1] + 1
@@ -656,7 +667,7 @@ class CythonKernels(NumpyKernels):
         if layout is None:
             return None
         dtype, x, xm, y, ym, _, grid = layout
-        O, xo, yo = grid[2:]
+        R, C, O, xo, yo = grid
         if not _usable(g, dtype):
             return None
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
@@ -1495,10 +1506,8 @@ class CythonKernels(NumpyKernels):
         if (type(x) is not _ndarray or x.size < self.min_size_reduce_narrow
                 or not _float(x.dtype) or not _usable(x, x.dtype)):
             return None
-        axes = range(x.ndim) if dim is None else dim
-        try:
-            axes = {int(a) % x.ndim for a in axes} if x.ndim else set()
-        except (TypeError, ValueError):
+        axes = _axes_of(x, dim)
+        if axes is None:
             return None
         if x.size >= self.min_size_sum_all and len(axes) == x.ndim:
             return self._sum_all(x).reshape((1,) * x.ndim)

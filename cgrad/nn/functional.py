@@ -2561,7 +2561,7 @@ def _class_layout(input, target):
     _check_target_dtype(td)
     # (N, C, L) with C and L swapped: the backend copies such a view in tiles
     c = input.shape[1]
-    rows = input.reshape(n, c, -1).transpose(1, 2).reshape(-1, c)
+    rows = input.reshape(n, c, math.prod(input.shape[2:])).transpose(1, 2).reshape(-1, c)
     return rows, target.reshape(-1), expected
 
 

@@ -167,13 +167,15 @@ class ConstantPad(Op):
         y = np.full(shape, value, x.dtype)
         if fmt is not None:
             y = copy_as(y, fmt)
-        y[dst] = x[src]
+        kept = x[src]
+        y[dst] = kept
         ctx.x_shape, ctx.src, ctx.dst, ctx.pad = x.shape, src, dst, pad
+        ctx.cropped = kept.shape != x.shape
         return y
 
     @staticmethod
     def backward(ctx, g):
-        if all(s == slice(None) for s in ctx.src):
+        if not ctx.cropped:
             gx = g[ctx.dst]
         else:
             gx = np.zeros(ctx.x_shape, g.dtype)

@@ -257,9 +257,9 @@ cdef extern from *:
     #define CGRAD_TERM(x, y, dot) \\
         ((dot) == 2 ? ((x) - (y)) * ((x) - (y)) : (dot) ? (x) * (y) : (x))
     /* amax / amin's step: b where it is larger (smaller, if lowest) than a or NaN, else a; a
-       NaN, once in, stays */
+       NaN, once in, stays. `|`, not `||`: a short circuit's branch keeps a loop scalar. */
     #define CGRAD_EXT1(a, b, lowest) \\
-        ((((lowest) ? (b) < (a) : (b) > (a)) || (b) != (b)) ? (b) : (a))
+        ((((lowest) ? (b) < (a) : (b) > (a)) | ((b) != (b))) ? (b) : (a))
     #define CGRAD_NANMAX1(a, b) CGRAD_EXT1(a, b, 0)
     #define CGRAD_NANMIN1(a, b) CGRAD_EXT1(a, b, 1)
     #if defined(__GNUC__)
@@ -689,7 +689,9 @@ cdef extern from *:
     float cgrad_exp_sumf(const float* x, float m, float* out, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_maxf(const float* x, Py_ssize_t n) noexcept nogil
     float cgrad_short_row_sumf(const float* x, Py_ssize_t n) noexcept nogil
-    # amax / amin of x[0:n] (n >= 1), NaN where one is NaN
+    # amax / amin of x[0:n] (n >= 1), NaN where one is NaN; their one step
+    float cgrad_ext1f "CGRAD_EXT1"(float a, float b, int lowest) noexcept nogil
+    double cgrad_ext1 "CGRAD_EXT1"(double a, double b, int lowest) noexcept nogil
     float cgrad_row_extremef(const float* x, Py_ssize_t n, int lowest) noexcept nogil
     double cgrad_row_extreme(const double* x, Py_ssize_t n, int lowest) noexcept nogil
 

@@ -59,6 +59,7 @@ cdef enum:
     SET = 0
     ADDTO = 1
     SUM = 2
+    START = 3         # SET, plus 0: a sum's first term (-0 + 0 = +0, as NumPy's sums start)
 
 
 cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
@@ -224,11 +225,16 @@ def binary_(int op, const floating[::1] x, int xm, const floating[::1] y, int ym
 cdef inline floating _seg(binop* t, bint side_b, int kind, floating* d, const floating* g,
                           const floating* x, Py_ssize_t sx, const floating* y, Py_ssize_t sy,
                           Py_ssize_t n) noexcept nogil:
-    """One gradient over a row segment: d[i] = term (SET), d[i] += term (ADDTO), or return
-    the segment's sum of terms (SUM, eight running sums: one add chain would wait on the
-    add latency)."""
+    """One gradient over a row segment: d[i] = term (SET), 0 + term (START), d[i] += term
+    (ADDTO), or return the segment's sum of terms (SUM, eight running sums: one add chain
+    would wait on the add latency)."""
     cdef Py_ssize_t i
     cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
+    if kind == START:
+        for i in range(n):
+            d[i] = s0 + (_db(t, g[i], x[i * sx], y[i * sy]) if side_b
+                         else _da(t, g[i], x[i * sx], y[i * sy]))
+        return s0
     if kind == SET:
         for i in range(n):
             d[i] = (_db(t, g[i], x[i * sx], y[i * sy]) if side_b
@@ -290,7 +296,7 @@ cdef inline void _grad_seg(binop* t, bint side_b, int mode, bint add, floating* 
         _seg_strided(t, side_b, ADDTO if add else SET, grad + r * C + s, g, xp, ux, yp, uy,
                      n)
     elif mode == ROW:
-        _seg_strided(t, side_b, ADDTO if r > r0 else SET, part + rb * C + s, g, xp, ux, yp,
+        _seg_strided(t, side_b, ADDTO if r > r0 else START, part + rb * C + s, g, xp, ux, yp,
                      uy, n)
     elif mode == COL:
         part[cc * R + r] += _seg_strided(t, side_b, SUM, NULL, g, xp, ux, yp, uy, n)
