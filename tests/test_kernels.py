@@ -1256,11 +1256,11 @@ def ck_rows(ck):
 
 @pytest.mark.parametrize("shape", SOFTMAX_SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", ["contiguous", "transposed", "negative", "readonly"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("log_", [False, True])
 def test_softmax_forward_backward(ck_rows, shape, dtype, layout, log_):
     x = make(layout, dtype, shape, low=-30.0, high=30.0)
-    g = make("contiguous", dtype, shape)
+    g = make("contiguous", dtype, x.shape)          # (the empty layout's shape is its own)
     fwd, bwd = ("log_softmax", "log_softmax_backward") if log_ else ("softmax",
                                                                       "softmax_backward")
     for dim in {-1, len(shape) - 1, 0, len(shape) // 2}:
@@ -2852,6 +2852,18 @@ def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, sh
                                    **TOL[np.dtype(dtype)])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_middle_axis_sums_every_layout(ck, dtype, layout):
+    """the column sums (x read where it is C-contiguous, else NumPy's) against the reference,
+    over a middle dim and a middle run"""
+    ck.min_size_reduce_narrow = 0
+    x = make(layout, dtype, (6, 7, 5, 37))
+    for dims in ((1,), (1, 2), (0, 1, 2)):
+        want = REF.sum(x, dims, True)
+        assert_sum_close(ck.sum(x, dims, True), want, REF.sum(np.abs(x), dims, True))
+
+
 def test_sums_of_negative_zeros_are_positive_zero(ck, threads):
     """NumPy's and PyTorch's sums start from +0: all -0 sums to +0, over a middle run (the
     column kernel), the leading axes (the grid kernel's row partials) and in sum_to_shape"""
@@ -2872,6 +2884,13 @@ def test_middle_axis_float64_sums_stay_accurate():
     got = CythonKernels().sum(x, (1,), True).reshape(-1)
     want = [math.fsum(x[i, :, 0]) for i in range(2)]
     np.testing.assert_allclose(got, want, rtol=0, atol=3e-9)
+
+
+def test_sum_over_no_axis_is_x(ck):
+    """dim=() sums over nothing: x itself, at any size (the column path looked for a run)"""
+    ck.min_size_reduce_narrow = 0
+    for x in (make("contiguous", np.float32, (3, 4)), make("contiguous", np.float64, (5,))):
+        assert_same(ck.sum(x, (), True), REF.sum(x, (), True))
 
 
 def test_sum_cols_kernel_checked():

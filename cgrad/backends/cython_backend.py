@@ -1518,8 +1518,8 @@ class CythonKernels(NumpyKernels):
             _rd_for[x.dtype].sum_rows_(x.reshape(lead, x.size // lead), out.reshape(-1))
             return out
         shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
-        first, last = min(axes), max(axes) + 1
-        if last - first == len(axes) and last < x.ndim:            # one run of axes, not last
+        first, last = (min(axes), max(axes) + 1) if axes else (0, 0)
+        if axes and last - first == len(axes) and last < x.ndim:   # one run of axes, not last
             A, L = math.prod(x.shape[:first]), math.prod(x.shape[last:])
             if A > 1 or L >= self.min_cols_sum:
                 out = np.empty(shape, x.dtype)
