@@ -719,13 +719,15 @@ cdef inline void _zeros_in(floating* out, Py_ssize_t n) noexcept nogil:
         out[i] = 0
 
 
-cdef void _step_product(const floating* h, const floating* w_t, const floating* bias,
-                        const floating* x, floating* out, Py_ssize_t N, Py_ssize_t G,
-                        Py_ssize_t H, int threads) noexcept nogil:
-    """out (N x G) = (h w_t + bias) + x: h (N x H) times w_t (H x G), then the bias (G,;
+cdef void _step_product(const floating* h, floating* h_kept, const floating* w_t,
+                        const floating* bias, const floating* x, floating* out, Py_ssize_t N,
+                        Py_ssize_t G, Py_ssize_t H, int threads) noexcept nogil:
+    """A recurrence's step: h (N x H) kept in h_kept (the step's input, which the backward
+    reads), then out (N x G) = (h w_t + bias) + x: h times w_t (H x G), then the bias (G,;
     NULL: none) and x (N x G; NULL: none) added, in F.linear's order and then the input's"""
     cdef Py_ssize_t r, j
     cdef floating zero = 0
+    _copy_of(h_kept, h, N * H)
     _gemm_cut(False, False, <int> N, <int> G, <int> H, h, <int> H, w_t, <int> G, zero, out,
               <int> G, threads)
     for r in range(N):
@@ -771,11 +773,11 @@ def lstm_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     with nogil:
         for s in range(L):
             t = L - 1 - s if reverse else s
-            _copy_of(&h_before[t, 0, 0], h, N * H)
             if s == 0:                  # (later steps' c is written there by the one before)
                 _copy_of(&c_before[t, 0, 0], c, N * H)
             gates = &act[t, 0, 0]
-            _step_product(h, &w_t[0, 0], bias, &x_w[t, 0, 0], gates, N, G, H, threads)
+            _step_product(h, &h_before[t, 0, 0], &w_t[0, 0], bias, &x_w[t, 0, 0], gates, N, G,
+                          H, threads)
             # c' goes where the next step reads its c, or out's last row
             c_out = &out[L, 0, 0] if s == L - 1 else &c_before[t - 1 if reverse else t + 1, 0, 0]
             lstm_rows(gates, &c_before[t, 0, 0], gates, c_out, &tanh_c[t, 0, 0], &out[t, 0, 0],
@@ -852,8 +854,8 @@ def gru_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
         with nogil:
             for s in range(L):
                 t = L - 1 - s if reverse else s
-                _copy_of(&h_before[t, 0, 0], h, N * H)
-                _step_product(h, &w_t[0, 0], bias, NULL, hw, N, G, H, threads)
+                _step_product(h, &h_before[t, 0, 0], &w_t[0, 0], bias, NULL, hw, N, G, H,
+                              threads)
                 gru_rows(hw, &x_w[t, 0, 0], h, &rz[t, 0, 0], &n[t, 0, 0], &h_n[t, 0, 0],
                          &out[t, 0, 0], N, H)
                 h = &out[t, 0, 0]
@@ -925,8 +927,8 @@ def rnn_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     with nogil:
         for s in range(L):
             t = L - 1 - s if reverse else s
-            _copy_of(&h_before[t, 0, 0], h, N * H)
-            _step_product(h, &w_t[0, 0], bias, &x_w[t, 0, 0], &out[t, 0, 0], N, H, H, threads)
+            _step_product(h, &h_before[t, 0, 0], &w_t[0, 0], bias, &x_w[t, 0, 0], &out[t, 0, 0],
+                          N, H, H, threads)
             rnn_rows(&out[t, 0, 0], N * H, relu)
             h = &out[t, 0, 0]
 
