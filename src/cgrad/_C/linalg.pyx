@@ -668,6 +668,21 @@ cdef int _check_sequence(str kernel, str name, Py_ssize_t* shape, tuple want) ex
     return 0
 
 
+cdef int _check_step_inputs(str kernel, Py_ssize_t* x_w, Py_ssize_t* w_t, Py_ssize_t* b_hh,
+                            Py_ssize_t* h_before, Py_ssize_t L, Py_ssize_t N, Py_ssize_t H,
+                            Py_ssize_t G) except -1:
+    """What every sequence kernel's forward takes: x_w (L, N, G), w_t (H, G), b_hh (G,; NULL:
+    none), h_before (L, N, H), a BLAS, and steps to run"""
+    _check_sequence(kernel, "x_w", x_w, (L, N, G))
+    _check_sequence(kernel, "w_t", w_t, (H, G))
+    if b_hh != NULL:
+        _check_sequence(kernel, "b_hh", b_hh, (G,))
+    _check_sequence(kernel, "h_before", h_before, (L, N, H))
+    _check_blas()
+    _check_steps(kernel, L, N, H)
+    return 0
+
+
 cdef void* _scratch(str kernel, size_t size, str what) except NULL:
     """size bytes from malloc for kernel's scratch (freed by the caller), or MemoryError
     naming what they were for"""
@@ -751,18 +766,13 @@ def lstm_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     act[t]. Writes out (L + 1, N, H: each step's h, then the last c) and, by time, what the
     backward reads: h_before and c_before (each step's h and c inputs), act, tanh_c."""
     cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1], G = 4 * H
-    _check_sequence("lstm_sequence_", "x_w", x_w.shape, (L, N, G))
     _check_sequence("lstm_sequence_", "c0", c0.shape, (N, H))
-    _check_sequence("lstm_sequence_", "w_t", w_t.shape, (H, G))
-    if b_hh is not None:
-        _check_sequence("lstm_sequence_", "b_hh", b_hh.shape, (G,))
     _check_sequence("lstm_sequence_", "out", out.shape, (L + 1, N, H))
-    _check_sequence("lstm_sequence_", "h_before", h_before.shape, (L, N, H))
     _check_sequence("lstm_sequence_", "c_before", c_before.shape, (L, N, H))
     _check_sequence("lstm_sequence_", "tanh_c", tanh_c.shape, (L, N, H))
     _check_sequence("lstm_sequence_", "act", act.shape, (L, N, G))
-    _check_blas()
-    _check_steps("lstm_sequence_", L, N, H)
+    _check_step_inputs("lstm_sequence_", x_w.shape, w_t.shape,
+                       NULL if b_hh is None else b_hh.shape, h_before.shape, L, N, H, G)
     cdef const floating* h = &h0[0, 0]
     cdef const floating* c = &c0[0, 0]
     cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
@@ -833,17 +843,12 @@ def gru_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     each step's h) and, by time, what the backward reads: h_before (each step's h input),
     rz (L, N, 2H), n and h_n (L, N, H)."""
     cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1], G = 3 * H
-    _check_sequence("gru_sequence_", "x_w", x_w.shape, (L, N, G))
-    _check_sequence("gru_sequence_", "w_t", w_t.shape, (H, G))
-    if b_hh is not None:
-        _check_sequence("gru_sequence_", "b_hh", b_hh.shape, (G,))
     _check_sequence("gru_sequence_", "out", out.shape, (L, N, H))
-    _check_sequence("gru_sequence_", "h_before", h_before.shape, (L, N, H))
     _check_sequence("gru_sequence_", "rz", rz.shape, (L, N, 2 * H))
     _check_sequence("gru_sequence_", "n", n.shape, (L, N, H))
     _check_sequence("gru_sequence_", "h_n", h_n.shape, (L, N, H))
-    _check_blas()
-    _check_steps("gru_sequence_", L, N, H)
+    _check_step_inputs("gru_sequence_", x_w.shape, w_t.shape,
+                       NULL if b_hh is None else b_hh.shape, h_before.shape, L, N, H, G)
     cdef floating* hw = <floating*> _scratch("gru_sequence_", N * G * sizeof(floating),
                                              f"{N} x {G}")
     cdef const floating* h = &h0[0, 0]
@@ -912,14 +917,9 @@ def rnn_sequence_(const floating[:, :, ::1] x_w, const floating[:, ::1] h0,
     rnn_rows). Writes out (L, N, H: each step's h, which the backward reads) and h_before
     (each step's h input)."""
     cdef Py_ssize_t L = x_w.shape[0], N = h0.shape[0], H = h0.shape[1]
-    _check_sequence("rnn_sequence_", "x_w", x_w.shape, (L, N, H))
-    _check_sequence("rnn_sequence_", "w_t", w_t.shape, (H, H))
-    if b_hh is not None:
-        _check_sequence("rnn_sequence_", "b_hh", b_hh.shape, (H,))
     _check_sequence("rnn_sequence_", "out", out.shape, (L, N, H))
-    _check_sequence("rnn_sequence_", "h_before", h_before.shape, (L, N, H))
-    _check_blas()
-    _check_steps("rnn_sequence_", L, N, H)
+    _check_step_inputs("rnn_sequence_", x_w.shape, w_t.shape,
+                       NULL if b_hh is None else b_hh.shape, h_before.shape, L, N, H, H)
     cdef const floating* h = &h0[0, 0]
     cdef const floating* bias = NULL if b_hh is None else &b_hh[0]
     cdef Py_ssize_t s, t
