@@ -159,17 +159,24 @@ cdef void _fwd(binop* t, const floating* x, int xm, Py_ssize_t xs, const floatin
     """xs, ys: how far x and y move from one plane to the next (0: the same for every plane)"""
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, per_plane = ((R + RB - 1) // RB) * ncc
-    cdef Py_ssize_t ntask = O * per_plane, task, o
+    cdef Py_ssize_t ntask = O * per_plane, task
     if ntask > 1 and parallel(O * R * C):
         for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
-            o = task // per_plane
-            _fwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym,
-                      out + o * R * C, R, C, RB, CC, ncc)
+            _fwd_plane_task(t, task, per_plane, x, xm, xs, y, ym, ys, out, R, C, RB, CC, ncc)
     else:
         for task in range(ntask):
-            o = task // per_plane
-            _fwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym,
-                      out + o * R * C, R, C, RB, CC, ncc)
+            _fwd_plane_task(t, task, per_plane, x, xm, xs, y, ym, ys, out, R, C, RB, CC, ncc)
+
+
+cdef inline void _fwd_plane_task(binop* t, Py_ssize_t task, Py_ssize_t per_plane,
+                                 const floating* x, int xm, Py_ssize_t xs, const floating* y,
+                                 int ym, Py_ssize_t ys, floating* out, Py_ssize_t R,
+                                 Py_ssize_t C, Py_ssize_t RB, Py_ssize_t CC,
+                                 Py_ssize_t ncc) noexcept nogil:
+    """_fwd_task for task of the whole grid: its plane o's pointers, its task on the plane"""
+    cdef Py_ssize_t o = task // per_plane
+    _fwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, out + o * R * C, R, C,
+              RB, CC, ncc)
 
 
 cdef Py_ssize_t _length(int mode, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
@@ -372,27 +379,36 @@ cdef void _bwd(binop* t, const floating* x, int xm, Py_ssize_t xs, const floatin
     varies across planes, else over all planes."""
     cdef Py_ssize_t CC = min(C, <Py_ssize_t> TASK), RB = max(1, TASK // CC)
     cdef Py_ssize_t ncc = (C + CC - 1) // CC, nrb = (R + RB - 1) // RB
-    cdef Py_ssize_t per_plane = nrb * ncc, ntask = O * per_plane, task, o
+    cdef Py_ssize_t per_plane = nrb * ncc, ntask = O * per_plane, task
     cdef Py_ssize_t na = _nparts(xm, R, C, nrb, ncc) if need_a else 0   # per plane
     cdef Py_ssize_t nb = _nparts(ym, R, C, nrb, ncc) if need_b else 0
     if ntask > 1 and parallel(O * R * C):
         for task in prange(ntask, schedule="static", num_threads=cgrad_threads()):
-            o = task // per_plane
-            _bwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, g + o * R * C,
-                      ga + o * xs if need_a else NULL, gb + o * ys if need_b else NULL,
-                      need_a, need_b, add_a, add_b, pa + o * na, pb + o * nb, R, C, RB, CC,
-                      ncc)
+            _bwd_plane_task(t, task, per_plane, x, xm, xs, y, ym, ys, g, ga, gb, need_a,
+                            need_b, add_a, add_b, pa, na, pb, nb, R, C, RB, CC, ncc)
     else:
         for task in range(ntask):
-            o = task // per_plane
-            _bwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, g + o * R * C,
-                      ga + o * xs if need_a else NULL, gb + o * ys if need_b else NULL,
-                      need_a, need_b, add_a, add_b, pa + o * na, pb + o * nb, R, C, RB, CC,
-                      ncc)
+            _bwd_plane_task(t, task, per_plane, x, xm, xs, y, ym, ys, g, ga, gb, need_a,
+                            need_b, add_a, add_b, pa, na, pb, nb, R, C, RB, CC, ncc)
     if na:
         _combine_planes(ga, add_a, pa, na, _length(xm, R, C), O, xs != 0)
     if nb:
         _combine_planes(gb, add_b, pb, nb, _length(ym, R, C), O, ys != 0)
+
+
+cdef inline void _bwd_plane_task(binop* t, Py_ssize_t task, Py_ssize_t per_plane,
+                                 const floating* x, int xm, Py_ssize_t xs, const floating* y,
+                                 int ym, Py_ssize_t ys, const floating* g, floating* ga,
+                                 floating* gb, bint need_a, bint need_b, bint add_a,
+                                 bint add_b, floating* pa, Py_ssize_t na, floating* pb,
+                                 Py_ssize_t nb, Py_ssize_t R, Py_ssize_t C, Py_ssize_t RB,
+                                 Py_ssize_t CC, Py_ssize_t ncc) noexcept nogil:
+    """_bwd_task for task of the whole grid: its plane o's pointers (partials: na, nb a
+    plane), its task on the plane"""
+    cdef Py_ssize_t o = task // per_plane
+    _bwd_task(t, task - o * per_plane, x + o * xs, xm, y + o * ys, ym, g + o * R * C,
+              ga + o * xs if need_a else NULL, gb + o * ys if need_b else NULL, need_a, need_b,
+              add_a, add_b, pa + o * na, pb + o * nb, R, C, RB, CC, ncc)
 
 
 cdef void _combine_planes(floating* grad, bint add, floating* part, Py_ssize_t per_plane,
