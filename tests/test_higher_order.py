@@ -305,8 +305,26 @@ CE_CASES = [dict(), dict(reduction="sum"), dict(reduction="none"), dict(weight=T
                          + [("nll_loss", kw) for kw in CE_CASES if "label_smoothing" not in kw],
                          ids=str)
 def test_class_losses_second_derivatives(backend, kw, loss):
-    t0 = RNG.integers(0, 4, 6)
-    t0[2] = kw.get("ignore_index", -100)          # one ignored row
+    _assert_class_loss_derivatives_match(kw, loss, (6, 4))
+
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 1), (1, 4, 2, 3, 1)], ids=str)
+@pytest.mark.parametrize("loss,kw", [("cross_entropy", kw) for kw in CE_CASES]
+                         + [("nll_loss", kw) for kw in CE_CASES if "label_smoothing" not in kw],
+                         ids=str)
+def test_class_losses_second_derivatives_per_position(backend, kw, loss, shape):
+    """(N, C, d1, ...) logits (a loss per position, the classes along dim 1): the recorded
+    backward of the (N, C, L) layout the kernels take"""
+    _assert_class_loss_derivatives_match(kw, loss, shape)
+
+
+def _assert_class_loss_derivatives_match(kw, loss, shape):
+    """a class loss's first and second derivatives through the recorded backward, as
+    PyTorch's, for logits of shape (N, 4, ...) with one ignored row (position)"""
+    positions = (shape[0],) + shape[2:]
+    t0 = RNG.integers(0, 4, positions)
+    t0.flat[2] = kw.get("ignore_index", -100)
     w0 = RNG.uniform(0.5, 2, 4)
 
     def build(lib, x):
@@ -318,11 +336,11 @@ def test_class_losses_second_derivatives(backend, kw, loss):
         out = (F.cross_entropy(logits, lib.tensor(t0), **k) if loss == "cross_entropy"
                else F.nll_loss(logits.log_softmax(1), lib.tensor(t0), **k))
         if out.dim():
-            out = (out * lib.arange(6, dtype=lib.float64)).sum()
+            assert tuple(out.shape) == positions
+            out = (out * lib.arange(t0.size, dtype=lib.float64).reshape(positions)).sum()
         g, = lib.autograd.grad(out, x, create_graph=True)
         return [g, lib.autograd.grad((g * g).sum(), x)[0]]
-    _assert_match(build, RNG.standard_normal((6, 4)))
-
+    _assert_match(build, RNG.standard_normal(shape))
 
 def test_cross_entropy_float32_through_the_fused_kernel(backend):
     """64 x 10 float32 logits: the compiled forward saves the rows' softmax, not the

@@ -1428,6 +1428,103 @@ def test_cross_entropy(ck_rows, case, dtype, shape):
                 REF.soft_cross_entropy_backward(want[1], probs, g_rows), exact=False)
 
 
+
+CE_COLS_SHAPES = [(4, 5, 33), (2, 3, 1), (1, 1, 17), (0, 4, 7), (3, 2, 0), (2, 21, 3000)]
+
+
+@pytest.mark.parametrize("case", CE_CASES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "broadcast", "readonly"])
+@pytest.mark.parametrize("shape", CE_COLS_SHAPES, ids=str)
+def test_cross_entropy_along_the_classes_axis(ck_rows, threads, case, dtype, layout, shape):
+    """(N, C, L) logits with (N, L) targets (a segmentation's loss per position): the compiled
+    pass across the positions (no label smoothing; else NumPy's) gives NumPy's values, which
+    are those of the (N L, C) rows; and the same bits at 1 and 2 threads (2, 21, 3000 is two
+    tasks a batch row)."""
+    rng = np.random.default_rng(12)
+    n, c, length = shape
+    logits = make(layout, dtype, shape, rng, low=-8.0, high=8.0)
+    target = rng.integers(0, c, (n, length)) if c else np.zeros((n, length), np.int64)
+    if case.get("ignore_index") is not None and target.size:
+        target.flat[::3] = case["ignore_index"]
+    weight = rng.uniform(0.5, 2.0, c).astype(dtype) if case.get("weight") else None
+    kw = dict(weight=weight, ignore_index=case.get("ignore_index", -100),
+              label_smoothing=case.get("label_smoothing", 0.0))
+    g_each = rng.uniform(0.1, 1.0, (n, length)).astype(dtype)
+
+    def run():
+        losses, saved, total, denominator = ck_rows.cross_entropy_forward(logits, target, **kw)
+        return (losses, total, denominator, ck_rows.cross_entropy_probs(saved),
+                ck_rows.cross_entropy_backward(saved, target, g_each, **kw),
+                ck_rows.cross_entropy_backward(saved, target, np.asarray(dtype(0.75)), **kw),
+                ck_rows.cross_entropy_backward(saved, target, g_each, **kw,
+                                               acc=np.full(shape, 0.25, dtype)))
+    got, again = threads(run)
+    for a, b in zip(got, again):
+        assert_same(a, b)
+    want = REF.cross_entropy_forward(logits, target, **kw)
+    assert_same(got[0], want[0], exact=False)
+    assert_ce_sums(got[:1] + (None,) + got[1:3], want)
+    assert_same(got[3], np.exp(want[1]), exact=False)
+    expect = REF.cross_entropy_backward(want[1], target, g_each, **kw)
+    assert_same(got[4], expect, exact=False)
+    assert_same(got[5], REF.cross_entropy_backward(want[1], target, np.full(target.shape,
+                                                   dtype(0.75)), **kw), exact=False)
+    assert_same(got[6], expect + dtype(0.25), exact=False)
+    # the reference itself: the rows' losses and gradients, laid out per position
+    rows = np.ascontiguousarray(logits.transpose(0, 2, 1)).reshape(-1, c)
+    by_rows = REF.cross_entropy_forward(rows, target.reshape(-1), **kw)
+    assert_same(want[0].reshape(-1), by_rows[0], exact=False)
+    rows_grad = REF.cross_entropy_backward(by_rows[1], target.reshape(-1), g_each.reshape(-1),
+                                           **kw)
+    assert_same(expect, rows_grad.reshape(n, length, c).transpose(0, 2, 1), exact=False)
+
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", CE_COLS_SHAPES, ids=str)
+def test_nll_loss_along_the_classes_axis(dtype, shape):
+    """NumPy's nll_loss kernels on (N, C, L) log-probabilities with (N, L) targets: the values
+    of the (N L, C) rows, laid out per position"""
+    rng = np.random.default_rng(13)
+    n, c, length = shape
+    log_probs = make("strided", dtype, shape, rng, low=-8.0, high=0.0)
+    target = rng.integers(0, c, (n, length)) if c else np.full((n, length), -100)
+    target.flat[::4] = -100
+    weight = rng.uniform(0.5, 2.0, c).astype(dtype)
+    g = rng.uniform(0.1, 1.0, (n, length)).astype(dtype)
+    rows = np.ascontiguousarray(log_probs.transpose(0, 2, 1)).reshape(-1, c)
+    for w in (None, weight):
+        losses = REF.nll_loss_forward(log_probs, target, w)
+        assert losses.shape == target.shape
+        assert_same(losses.reshape(-1), REF.nll_loss_forward(rows, target.reshape(-1), w))
+        grad = REF.nll_loss_backward(target, g, c, w)
+        by_rows = REF.nll_loss_backward(target.reshape(-1), g.reshape(-1), c, w)
+        assert_same(grad, by_rows.reshape(n, length, c).transpose(0, 2, 1))
+
+def test_cross_entropy_along_the_classes_axis_checks_targets(ck_rows):
+    logits = np.zeros((2, 3, 5), np.float32)
+    target = np.zeros((2, 5), np.int64)
+    target[1, 4] = 3
+    for k in (ck_rows, REF):
+        with pytest.raises(IndexError, match="Target 3 is out of bounds"):
+            k.cross_entropy_forward(logits, target)
+    from cgrad.backends.cython_backend import _rd
+    e, scale, losses, none = np.empty_like(logits), np.empty(10, np.float32), \
+        np.empty(10, np.float32), np.zeros(0, np.float32)
+    with pytest.raises(ValueError, match="e has shape"):
+        _rd.cross_entropy_cols_(logits, target.reshape(-1) * 0, none, -100,
+                                np.empty((2, 2, 5), np.float32), scale, losses)
+    with pytest.raises(ValueError, match="scale has 9 elements, expected 10"):
+        _rd.cross_entropy_cols_(logits, target.reshape(-1) * 0, none, -100, e, scale[:9],
+                                losses)
+    with pytest.raises(ValueError, match="target has 9 elements, expected 10"):
+        _rd.cross_entropy_cols_(logits, target.reshape(-1)[:9] * 0, none, -100, e, scale,
+                                losses)
+    with pytest.raises(ValueError, match="g_rows has 9 elements, expected 10"):
+        _rd.cross_entropy_cols_backward_(e, target.reshape(-1) * 0, scale[:9], none, -100,
+                                         scale, e)
+
 def assert_ce_sums(got, want):
     """cross_entropy_forward's total (the losses' sum, in a fixed order: not NumPy's pairwise
     one) and denominator (summed weights of the targets not ignored)"""

@@ -50,14 +50,16 @@ def _check_against_torch(fn_ours, fn_torch, inputs, dtype, grad_of=(0,)):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("ignore", [False, True])
+@pytest.mark.parametrize("shape", [(6, 5), (2, 5, 3, 4), (3, 5, 70)], ids=str)
 def test_cross_entropy_class_indices_matches_torch(backend, dtype, reduction, weighted,
-                                                   smoothing, ignore):
+                                                   smoothing, ignore, shape):
+    """(N, C) rows, and (N, C, d1, ...): a loss per position"""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((6, 5)).astype(dtype) * 3
-    t = rng.integers(0, 5, 6)
+    x = rng.standard_normal(shape).astype(dtype) * 3
+    t = rng.integers(0, 5, shape[:1] + shape[2:])
     if ignore:
-        t[[1, 4]] = 2
+        t.flat[[1, 4]] = 2
     w = rng.uniform(0.5, 2.0, 5).astype(dtype)
     kw = dict(reduction=reduction, label_smoothing=smoothing, ignore_index=2 if ignore else -100)
     _check_against_torch(
@@ -199,11 +201,15 @@ def test_nll_loss_matches_torch(backend, dtype, reduction, weighted):
     x = rng.standard_normal((5, 4)).astype(dtype)
     t = np.array([0, 3, -100, 1, 3])
     w = rng.uniform(0.5, 2.0, 4).astype(dtype)
-    _check_against_torch(
-        lambda a, b, c: F.nll_loss(a, b, weight=c if weighted else None, reduction=reduction),
-        lambda a, b, c: torch.nn.functional.nll_loss(a, b, weight=c if weighted else None,
-                                                     reduction=reduction),
-        [x, t, w], dtype)
+    for x_k, t_k in ((x, t), (rng.standard_normal((2, 4, 3, 5)).astype(dtype),   # per position
+                              np.where(rng.random((2, 3, 5)) < 0.2, -100,
+                                       rng.integers(0, 4, (2, 3, 5))))):
+        _check_against_torch(
+            lambda a, b, c: F.nll_loss(a, b, weight=c if weighted else None,
+                                       reduction=reduction),
+            lambda a, b, c: torch.nn.functional.nll_loss(a, b, weight=c if weighted else None,
+                                                         reduction=reduction),
+            [x_k, t_k, w], dtype)
     _check_against_torch(
         lambda a, b: nn.NLLLoss(reduction=reduction)(a, b),
         lambda a, b: torch.nn.NLLLoss(reduction=reduction)(a, b),

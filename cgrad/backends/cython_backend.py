@@ -1411,36 +1411,41 @@ class CythonKernels(NumpyKernels):
         return dx if need_x else None, dw if need_weight else None, db if need_bias else None
 
     def _ce_takes(self, logits, target, weight):
-        """Whether the fused cross-entropy kernels take these (2-D C-contiguous float logits
-        of at most exp_limit elements and at least one class, int64 targets, weight None or
-        of logits' dtype)."""
-        if not (type(logits) is _ndarray and logits.ndim == 2):
+        """Whether the fused cross-entropy kernels take these (C-contiguous float logits (N, C),
+        or (N, C, L) with target (N, L), of at most exp_limit elements and at least one class,
+        int64 targets, weight None or of logits' dtype)."""
+        if not (type(logits) is _ndarray and 2 <= logits.ndim <= 3):
             return False
-        n, c = logits.shape
-        return (_float(logits.dtype) and 0 < c and n * c <= self.exp_limit
+        c = logits.shape[1]
+        return (_float(logits.dtype) and 0 < c and logits.size <= self.exp_limit
                 and _usable(logits, logits.dtype) and _usable(target, _I64)
-                and target.shape == (n,)
+                and target.shape == logits.shape[:1] + logits.shape[2:]
                 and (weight is None or (_usable(weight, logits.dtype)
                                         and weight.shape == (c,))))
 
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
-        """One fused pass per row. Without label smoothing the rows' softmax is saved (as
-        _Softmax) rather than the log-probabilities: backward then needs no exp."""
-        if not self._ce_takes(logits, target, weight):
+        """One fused pass per row (or, for (N, C, L) logits, vectorised across the positions).
+        Without label smoothing the softmax is saved (as _Softmax) rather than the
+        log-probabilities: backward then needs no exp."""
+        probs = not label_smoothing > 0
+        if not self._ce_takes(logits, target, weight) or (logits.ndim == 3 and not probs):
             return super().cross_entropy_forward(logits, target, weight, ignore_index,
                                                  label_smoothing)
-        n, c = logits.shape
         dtype = logits.dtype
-        flat = np.empty(n * c, dtype)
-        losses = np.empty(n, dtype)
-        probs = not label_smoothing > 0
-        scale = np.empty(n if probs else 0, dtype)
-        total, denominator = _rd_for[dtype].cross_entropy_(
-            logits.reshape(-1), target, _NONE[dtype] if weight is None else weight,
-            ignore_index, label_smoothing, flat, losses, n, c, probs, scale)
-        rows = flat.reshape(n, c)
-        return losses, (_Softmax(rows, flat, scale) if probs else rows), total, denominator
+        e = np.empty(logits.shape, dtype)
+        losses = np.empty(target.size, dtype)       # (the kernels take 1-D arrays)
+        scale = np.empty(target.size if probs else 0, dtype)
+        weight = _NONE[dtype] if weight is None else weight
+        if logits.ndim == 3:
+            total, denominator = _rd_for[dtype].cross_entropy_cols_(
+                logits, target.reshape(-1), weight, ignore_index, e, scale, losses)
+        else:
+            total, denominator = _rd_for[dtype].cross_entropy_(
+                logits.reshape(-1), target, weight, ignore_index, label_smoothing,
+                e.reshape(-1), losses, *logits.shape, probs, scale)
+        return (losses.reshape(target.shape), _Softmax(e, scale) if probs else e, total,
+                denominator)
 
     def cross_entropy_probs(self, saved):
         return saved.p if type(saved) is _Softmax else super().cross_entropy_probs(saved)
@@ -1449,7 +1454,7 @@ class CythonKernels(NumpyKernels):
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
         rows = saved.e if probs else saved      # target and weight: no need to check again
-        takes = probs or self._ce_takes(rows, target, weight)
+        takes = probs or (self._ce_takes(rows, target, weight) and rows.ndim == 2)
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:     # one g for every row
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
         else:                                   # one g each, any layout
@@ -1464,15 +1469,22 @@ class CythonKernels(NumpyKernels):
                     rows = np.log(saved.p)
             return super().cross_entropy_backward(rows, target, g_rows, weight, ignore_index,
                                                   label_smoothing, acc)
-        n, c = rows.shape
         add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
-        out = acc if add else np.empty((n, c), rows.dtype)
-        w_sum = float(weight.sum()) if weight is not None and label_smoothing > 0 else float(c)
-        _rd_for[rows.dtype].cross_entropy_backward_(
-            saved.flat if probs else rows.reshape(-1), target, g_each,
-            _NONE[rows.dtype] if weight is None else weight, ignore_index, label_smoothing,
-            w_sum, out.reshape(-1), n, c, probs, add, 0.0 if g_all is None else g_all,
-            saved.scale if probs else None)
+        out = acc if add else np.empty(rows.shape, rows.dtype)
+        weight = _NONE[rows.dtype] if weight is None else weight
+        g_all = 0.0 if g_all is None else g_all
+        if rows.ndim == 3:
+            _rd_for[rows.dtype].cross_entropy_cols_backward_(
+                rows, target.reshape(-1), g_each.reshape(-1), weight, ignore_index,
+                saved.scale, out, add, g_all)
+        else:
+            c = rows.shape[1]
+            w_sum = (float(weight.sum()) if weight.size and label_smoothing > 0
+                     else float(c))
+            _rd_for[rows.dtype].cross_entropy_backward_(
+                rows.reshape(-1), target, g_each, weight, ignore_index, label_smoothing, w_sum,
+                out.reshape(-1), *rows.shape, probs, add, g_all,
+                saved.scale if probs else None)
         return out if add or acc is None else _into(acc, out)
 
     def soft_cross_entropy_forward(self, logits, probs):
@@ -1927,19 +1939,19 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
 
 
 class _Softmax:
-    """What the fused cross-entropy forward saves for its backward: the rows' softmax as e =
-    exp(x - max) (N, C), e.reshape(-1) as the kernels take it, and scale = 1 / the rows' sums
-    (N,). Only this backend reads it (the op calls the backward of the backend that ran the
-    forward)."""
-    __slots__ = ("e", "flat", "scale")
+    """What the fused cross-entropy forward saves for its backward: the softmax as e = exp(x -
+    max) (N, C) or (N, C, L), and scale = 1 / the sums over the classes, flat (N L). Only
+    this backend reads it (the op calls the backward of the backend that ran the forward)."""
+    __slots__ = ("e", "scale")
 
-    def __init__(self, e, flat, scale):
-        self.e, self.flat, self.scale = e, flat, scale
+    def __init__(self, e, scale):
+        self.e, self.scale = e, scale
 
     @property
     def p(self):
         """the softmax itself"""
-        return self.e * self.scale[:, None]
+        e = self.e
+        return e * self.scale.reshape(e.shape[:1] + (1,) + e.shape[2:])
 
 
 def _to_batch(x, batch):

@@ -80,6 +80,21 @@ def _scalar(value, like):
     return like.dtype.type(value)
 
 
+def _at_class(a, index):
+    """a[n, index[n], ...]: each row's (each position's) entry at its class, along axis 1"""
+    return np.take_along_axis(a, index[:, None], axis=1)[:, 0]
+
+
+def _add_at_class(a, index, values):
+    """a[n, index[n], ...] += values[n, ...], in place (one class per row or position)"""
+    np.put_along_axis(a, index[:, None], _at_class(a, index)[:, None] + values[:, None], axis=1)
+
+
+def _per_class(weight, ndim):
+    """a (C,) weight shaped to broadcast along axis 1 of an ndim-dim (N, C, ...) array"""
+    return weight.reshape((-1,) + (1,) * (ndim - 2))
+
+
 def _power(x, c):
     """x ** c for a float array and a Python number, as PyTorch computes it: x*x for 2, x*x*x
     for 3, 1 / (x*x) for -2, sqrt for 0.5 and 1 / sqrt for -0.5 (so (-0.) ** 0.5 is -0. and
@@ -1057,21 +1072,22 @@ class NumpyKernels:
     # ---- losses ------------------------------------------------------------------------------
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
-        """Per-row cross entropy from class indices: (losses (N,), log_probs (N, C), total,
-        denominator).
+        """Per-row cross entropy from class indices: (losses, shaped as target, log_probs
+        (logits' shape), total, denominator).
 
         loss_n = (1 - eps) * w[t_n] * -log_probs[n, t_n] + eps / C * sum_c w_c * -log_probs[n, c]
         (PyTorch's label smoothing; w = 1 without weight), and 0 where t_n == ignore_index.
-        logits (N, C) float32/64 (never written); target (N,) int64 (an entry neither
-        ignore_index nor in [0, C) raises IndexError); weight (C,) of logits' dtype or None;
-        all C-contiguous (the ops make them so).
+        logits (N, C), or (N, C, L) with the classes along axis 1 and target (N, L) (a
+        segmentation's logits, one loss per position); float32/64, never written. target
+        int64 (an entry neither ignore_index nor in [0, C) raises IndexError); weight (C,) of
+        logits' dtype or None; all C-contiguous (the ops make them so).
         The second result is what this backend's cross_entropy_backward reads (another backend
         may save something else: the op calls the backward of the backend that ran forward).
         total is the sum of the losses (a float, of logits' precision) and denominator (a
         float) what a mean divides it by: the summed weights of the targets not ignored (their
         count without weight), as PyTorch's nll_loss.
         """
-        n, c = logits.shape
+        c = logits.shape[1]
         valid = target != ignore_index
         bad = valid & ((target < 0) | (target >= c))
         if bad.any():
@@ -1079,18 +1095,19 @@ class NumpyKernels:
         log_probs = self.log_softmax(logits, 1)
         safe = np.where(valid, target, 0)
         if c == 0:                      # every target was ignored (any other raised)
-            return np.zeros(n, logits.dtype), log_probs, 0.0, 0.0
-        nll = -log_probs[np.arange(n), safe]
+            return np.zeros(target.shape, logits.dtype), log_probs, 0.0, 0.0
+        nll = -_at_class(log_probs, safe)
         if weight is not None:
             nll = nll * weight[safe]
         if label_smoothing > 0:
-            smooth = -_fsum(log_probs * weight if weight is not None else log_probs, axis=1)
+            smooth = -_fsum(log_probs * _per_class(weight, log_probs.ndim)
+                            if weight is not None else log_probs, axis=1)
             nll = (_scalar(1 - label_smoothing, nll) * nll
                    + _scalar(label_smoothing / c, nll) * smooth)
         losses = np.where(valid, nll, _scalar(0, nll))
         denominator = float(valid.sum() if weight is None
                             else weight[target[valid]].sum(dtype=np.float64))
-        return losses, log_probs, float(_fsum(losses)), denominator
+        return losses, log_probs, float(_fsum(losses, axis=None)), denominator
 
     def cross_entropy_probs(self, log_probs):
         """The rows' softmax, from what cross_entropy_forward saved"""
@@ -1098,30 +1115,29 @@ class NumpyKernels:
 
     def cross_entropy_backward(self, log_probs, target, g_rows, weight=None, ignore_index=-100,
                                label_smoothing=0.0, acc=None):
-        """d(sum_n g_rows[n] * loss_n)/d(logits), (N, C), for the losses of
+        """d(sum_n g_rows[n] * loss_n)/d(logits), logits' shape, for the losses of
         cross_entropy_forward: with a_n = (1 - eps) * w[t_n] * onehot(t_n) + eps / C * w,
         dlogits_n = g_rows[n] * (sum(a_n) * softmax_n - a_n), and 0 for ignored rows.
-        log_probs (N, C) from the forward; g_rows (N,) of its dtype, C-contiguous, or a NumPy
-        scalar of its dtype (or 0-d array): one g for every row. Returns a new array, or acc
-        with the gradient added when acc is given.
+        log_probs from the forward; g_rows of its dtype shaped as target, C-contiguous, or a
+        NumPy scalar of its dtype (or 0-d array): one g for every row. Returns a new array, or
+        acc with the gradient added when acc is given.
         """
-        n, c = log_probs.shape
+        c = log_probs.shape[1]
         valid = target != ignore_index
         safe = np.where(valid, target, 0)
         g = np.where(valid, g_rows, _scalar(0, g_rows))
-        rows = np.arange(n)
         w_t = weight[safe] if weight is not None else _scalar(1, g)
-        picked = _scalar(1 - label_smoothing, g) * w_t * g          # (N,) mass on the target
+        picked = _scalar(1 - label_smoothing, g) * w_t * g          # mass on each target
         total = picked
         if label_smoothing > 0:
             w_sum = weight.sum() if weight is not None else _scalar(c, g)
             total = picked + _scalar(label_smoothing / c, g) * w_sum * g
         d = np.exp(log_probs) * total[:, None]
         if c:
-            d[rows, safe] -= picked
+            _add_at_class(d, safe, -picked)
         if label_smoothing > 0:
             spread = _scalar(label_smoothing / c, g) * g[:, None]
-            d -= spread * weight if weight is not None else spread
+            d -= spread * _per_class(weight, d.ndim) if weight is not None else spread
         return _into(acc, d)
 
     def soft_cross_entropy_forward(self, logits, probs):
@@ -1140,26 +1156,27 @@ class NumpyKernels:
         return np.exp(log_probs) * total[:, None] - probs * g_rows[:, None]
 
     def nll_loss_forward(self, log_probs, target, weight=None, ignore_index=-100):
-        """Per-row negative log likelihood, (N,): -w[t_n] * log_probs[n, t_n], 0 where
-        t_n == ignore_index. log_probs (N, C); target (N,) int64, valid entries in [0, C)."""
+        """Per-row negative log likelihood, shaped as target: -w[t_n] * log_probs[n, t_n], 0
+        where t_n == ignore_index. log_probs (N, C) with target (N,), or (N, C, L) with
+        target (N, L); target int64, valid entries in [0, C)."""
         valid = target != ignore_index
         safe = np.where(valid, target, 0)
-        loss = -log_probs[np.arange(log_probs.shape[0]), safe]
+        loss = -_at_class(log_probs, safe)
         if weight is not None:
             loss = loss * weight[safe]
         return np.where(valid, loss, _scalar(0, loss))
 
     def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
-        """d(sum_n g_rows[n] * loss_n)/d(log_probs), (N, C): -w[t_n] * g_rows[n] at (n, t_n),
-        0 elsewhere and on ignored rows."""
-        n = target.shape[0]
+        """d(sum_n g_rows[n] * loss_n)/d(log_probs), (N, C) ((N, C, L) for a target (N, L)):
+        -w[t_n] * g_rows[n] at (n, t_n), 0 elsewhere and on ignored rows."""
         valid = target != ignore_index
         safe = np.where(valid, target, 0)
         g = np.where(valid, g_rows, _scalar(0, g_rows))
         if weight is not None:
             g = g * weight[safe]
-        d = zeros((n, n_classes), g_rows.dtype)        # (np.zeros: fresh pages each call)
-        d[np.arange(n), safe] = -g
+        d = zeros(target.shape[:1] + (n_classes,) + target.shape[1:], g_rows.dtype)
+        if n_classes:                                   # (np.zeros: fresh pages each call)
+            _add_at_class(d, safe, -g)
         return d
 
     def binary_cross_entropy(self, x, y, weight=None):

@@ -2531,8 +2531,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 def _class_layout(input, target):
     """input as (rows, C) logits and target as (rows,) indices, from PyTorch's layouts:
-    (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...). Also
-    returns the shape a reduction="none" result takes."""
+    (C,) with a 0-d target, (N, C) with (N,); or (N, C, d1, ...) with (N, d1, ...) as
+    (N, C, L) and (N, L). Also returns the shape a reduction="none" result takes."""
     d, td = input._data, target._data             # (the arrays' attributes are cheaper)
     if d.ndim == 2 and td.ndim == 1 and td.shape[0] == d.shape[0] and td.dtype == np.int64:
         return input, target, td.shape            # the common case, checked at once
@@ -2559,10 +2559,10 @@ def _class_layout(input, target):
     if tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
     _check_target_dtype(td)
-    # (N, C, L) with C and L swapped: the backend copies such a view in tiles
-    c = input.shape[1]
-    rows = input.reshape(n, c, math.prod(input.shape[2:])).transpose(1, 2).reshape(-1, c)
-    return rows, target.reshape(-1), expected
+    # (N, C, L) with a loss per position: the kernels take the classes along dim 1
+    positions = math.prod(input.shape[2:])
+    return (input.reshape(n, input.shape[1], positions), target.reshape(n, positions),
+            expected)
 
 
 def _check_target_dtype(td):
@@ -2630,7 +2630,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     t = _check_targets(t, rows.shape[1], ignore_index)
     w = _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.NllLoss if input.ndim <= 2 else LS.NllLoss2d
-    loss = op.apply(rows, t, w, ignore_index, reduction, None if rows is input else input)
+    loss = op.apply(rows, t, w, ignore_index, reduction, None if input.ndim == 2 else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 
@@ -2665,7 +2665,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else \
         LS.CrossEntropy if ndim <= 2 else LS.CrossEntropy2d
     loss = op.apply(rows, t, w, ignore_index, float(label_smoothing), reduction,
-                    None if rows is input else input)
+                    None if input.ndim == 2 else input)
     return loss.reshape(out_shape) if reduction == "none" and loss.shape != out_shape else loss
 
 

@@ -69,10 +69,13 @@ def graph_rows(g, reduction, denominator):
 
 
 def _class_rows(g, target, ignore_index, reduction, denominator):
-    """graph_rows for the class losses: a batch whose targets are all ignored gets g * 0 (its
-    rows are masked out, and a NaN here would reach g's own graph)"""
+    """graph_rows for the class losses, a "none" g shaped (N, 1) or, for a target (N, L),
+    (N, 1, L): a batch whose targets are all ignored gets g * 0 (its rows are masked out, and
+    a NaN here would reach g's own graph)"""
     if reduction == "mean" and not denominator and (target == ignore_index).all():
         return g * 0.0
+    if reduction == "none":
+        return g.reshape(target.shape[:1] + (1,) + target.shape[1:])
     return graph_rows(g, reduction, denominator)
 
 
@@ -80,8 +83,9 @@ def _as_given(out, source, reduction):
     """a class loss over rows, shaped as PyTorch's node gives it for the input as given
     (source: that input, where the caller laid it out as rows): a "none" loss of a 1-D or 4-D
     input is its own result (0-d, (N, H, W)); other ranks' are viewed after the node"""
-    if reduction == "none" and source is not None and source.ndim in (1, 4):
-        return out.reshape(source.shape[:1] + source.shape[2:] if source.ndim == 4 else ())
+    if reduction == "none" and source is not None:
+        return out.reshape(source.shape[:1] + source.shape[2:] if source.ndim == 4 else
+                           () if source.ndim == 1 else (-1,))
     return out
 
 
@@ -102,8 +106,8 @@ def _shown_class_loss(log_softmax):
 
 
 def _target_weights(target, n_classes, weight, ignore_index, dtype):
-    """(N, C): w[t_n] at (n, t_n), 0 elsewhere and on ignored rows (nll_loss's gradient per
-    unit g, negated)"""
+    """(N, C) ((N, C, L) for a target (N, L)): w[t_n] at (n, t_n), 0 elsewhere and on
+    ignored rows (nll_loss's gradient per unit g, negated)"""
     ones = np.ones(target.shape, dtype)
     return -B.kernels.nll_loss_backward(target, ones, n_classes, weight, ignore_index)
 
@@ -243,7 +247,8 @@ def _class_denominator(target, weight, ignore_index, reduction):
 
 class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
-    ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices)"""
+    ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices;
+    or x (N, C, L), t (N, L): a loss per position, the classes along dim 1)"""
     edge_order = (0,)               # PyTorch's node: an edge to the input only
     grad_fn_name = "NllLossBackward0"
     accumulates = True          # dx may be added straight into x's gradient buffer
@@ -269,7 +274,7 @@ class CrossEntropy(Op):
         saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
         if reduction == "none":
-            g_rows = np.ascontiguousarray(g).reshape(-1)
+            g_rows = np.ascontiguousarray(g).reshape(target.shape)
         else:                           # one g for every row: nothing to broadcast
             g_rows = spread(g, (), reduction, denominator)
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
@@ -282,11 +287,13 @@ class CrossEntropy(Op):
         (PyTorch's cross_entropy is log_softmax, then nll_loss)"""
         saved, = ctx.saved_tensors
         target, weight, ignore_index, eps, reduction, denominator = ctx.args
-        (n, c), dtype = ctx.input_meta[0]
+        shape, dtype = ctx.input_meta[0]
+        c = shape[1]
         a = _target_weights(target, c, weight, ignore_index, dtype) * dtype.type(1 - eps)
         if eps > 0:
             valid = (target != ignore_index)[:, None]
-            a = a + np.where(valid, (weight if weight is not None else np.ones(c, dtype))
+            w = weight if weight is not None else np.ones(c, dtype)
+            a = a + np.where(valid, w.reshape((c,) + (1,) * (len(shape) - 2))
                              * dtype.type(eps / c), dtype.type(0))
         p = output_after_the_fact(Softmax, ctx.parents[0], ctx.input_meta[0],
                                   ctx.kernels.cross_entropy_probs(saved), dim=1)
@@ -368,7 +375,7 @@ class NllLoss(Op):
     def backward(ctx, g):
         ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
-        g = g.reshape(-1) if reduction == "none" else g
+        g = g.reshape(target.shape) if reduction == "none" else g
         g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
         return dx, None, None, None, None, None

@@ -19,7 +19,7 @@ from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_dev, cgrad_row_devf,
                               cgrad_row_max, cgrad_row_maxf, cgrad_row_sum, cgrad_row_sumf,
                               cgrad_exp_sumf, cgrad_ext1, cgrad_ext1f, cgrad_row_extreme,
                               cgrad_row_extremef,
-                              cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos,
+                              cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos, vlog,
                               vlog_sigmoid, vsigmoid)
 
 link_thread_count()
@@ -250,10 +250,10 @@ cdef inline floating _exp_of(floating v) noexcept nogil:
         return exp(v)
 
 
-cdef void _softmax_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
-                        Py_ssize_t L, bint log_, floating* m, floating* s) noexcept nogil:
-    """out[k, l] = softmax (log_softmax) over k of x[k, l], rows L apart, for l < n; m, s:
-    n floats of scratch each"""
+cdef void _cols_max_exp_sums(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
+                             Py_ssize_t L, floating* m, floating* s) noexcept nogil:
+    """m[l] = max over k of x[k, l] (rows L apart), out[k, l] = exp(x[k, l] - m[l]) and s[l]
+    = their sum, for l < n"""
     cdef Py_ssize_t k, l
     cdef floating v, e
     cdef const floating* row
@@ -272,6 +272,16 @@ cdef void _softmax_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize
             e = _exp_of(row[l] - m[l])
             orow[l] = e
             s[l] = s[l] + e
+
+
+cdef void _softmax_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
+                        Py_ssize_t L, bint log_, floating* m, floating* s) noexcept nogil:
+    """out[k, l] = softmax (log_softmax) over k of x[k, l], rows L apart, for l < n; m, s:
+    n floats of scratch each"""
+    cdef Py_ssize_t k, l
+    cdef const floating* row
+    cdef floating* orow
+    _cols_max_exp_sums(x, out, K, n, L, m, s)
     if log_:
         for l in range(n):
             s[l] = _log(s[l])
@@ -377,10 +387,28 @@ cdef int _ce_check(Py_ssize_t rows, str rows_name, const int64_t* target, Py_ssi
     if n_weight > 0:
         _check(n_weight, C, "weight")
     cdef Py_ssize_t r
-    for r in range(R):
+    cdef bint bad = False
+    for r in range(R):                  # (a vectorised scan; the first bad one found after)
+        bad = bad | ((target[r] != ignore_index) & ((target[r] < 0) | (target[r] >= C)))
+    for r in range(R if bad else 0):
         if target[r] != ignore_index and not (0 <= target[r] < C):
             raise IndexError(f"Target {target[r]} is out of bounds.")
     return n_weight > 0
+
+
+cdef double _ce_denominator(const int64_t* target, Py_ssize_t R, int64_t ignore_index,
+                            const floating* w, bint has_w) noexcept nogil:
+    """the summed weights of the targets not ignored (their count without weight)"""
+    cdef Py_ssize_t r, count = 0
+    cdef double total = 0
+    if not has_w:
+        for r in range(R):
+            count += target[r] != ignore_index
+        return count
+    for r in range(R):
+        if target[r] != ignore_index:
+            total += w[target[r]]
+    return total
 
 
 cdef inline int _typenum(floating* kind) noexcept:
@@ -391,10 +419,13 @@ cdef double _total(const floating* x, Py_ssize_t n) noexcept nogil:
     """sum of x in double over 8 lanes in a fixed order: a loss total keeps its dtype's
     precision at any batch size (a float32 sum drifts by ~n/16 ulp)"""
     cdef double acc[8]
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, full = n - n % 8
     for j in range(8):
         acc[j] = 0
-    for i in range(n):
+    for i in range(0, full, 8):                     # (acc[j] += x[i + j]: one vector)
+        for j in range(8):
+            acc[j] += x[i + j]
+    for i in range(full, n):
         acc[i % 8] += x[i]
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
 
@@ -476,10 +507,7 @@ def cross_entropy_(const floating[::1] logits, target, weight, int64_t ignore_in
     cdef bint has_w = _ce_check(array_len(log_probs), "log_probs", tp, array_len(target),
                                 array_len(weight), ignore_index, R, C)
     cdef Py_ssize_t r
-    cdef double denominator = 0
-    for r in range(R):
-        if tp[r] != ignore_index:
-            denominator += wp[tp[r]] if has_w else 1
+    cdef double denominator = _ce_denominator(tp, R, ignore_index, wp, has_w)
     if R * C == 0:
         for r in range(R):      # C == 0: every target was ignored (any other raised)
             lsp[r] = 0
@@ -610,6 +638,154 @@ def cross_entropy_backward_(const floating[::1] log_probs, target, g_rows, weigh
             for r in range(R):
                 _ce_bwd_row(lpp + r * C, op + r * C, tp[r], ignore_index, wp, has_w,
                             gp[r * g_step], keep, spread_c, ws, scp[r * s_step], probs, add, C)
+
+
+# ---- cross-entropy along a middle axis (segmentation's (N, C, H, W) logits) --------------
+cdef void _ce_cols_fwd(const floating* x, floating* e, const int64_t* t, const floating* w,
+                       bint has_w, int64_t ignore_index, floating* losses, floating* scale,
+                       Py_ssize_t C, Py_ssize_t n, Py_ssize_t L, floating* m,
+                       floating* s) noexcept nogil:
+    """e = exp(x - max) over the classes k of x[k, l] (rows L apart), scale = 1 / its sums
+    and each position's loss, for l < n: _ce_block's results in (C, L) layout"""
+    cdef Py_ssize_t l
+    cdef floating zero = 0, one = 1, nll
+    _cols_max_exp_sums(x, e, C, n, L, m, s)
+    for l in range(n):
+        scale[l] = one / s[l]
+        s[l] = vlog(s[l])
+    for l in range(n):                              # (a gather: not vectorised)
+        if t[l] == ignore_index:
+            losses[l] = zero
+        else:
+            nll = -((x[t[l] * L + l] - m[l]) - s[l])
+            losses[l] = nll * w[t[l]] if has_w else nll
+
+
+cdef void _ce_cols_bwd(const floating* e, floating* out, const int64_t* t, const floating* w,
+                       bint has_w, int64_t ignore_index, const floating* g, floating g_all,
+                       const floating* scale, bint add, Py_ssize_t C, Py_ssize_t n,
+                       Py_ssize_t L, floating* picked, floating* total,
+                       floating* acc_t) noexcept nogil:
+    """out = g' (w_t softmax - w_t onehot(t)) over the classes of each position l < n (g'
+    = g[l], or g_all where g is NULL; 0 where ignored), or added into out: _ce_bwd_row's
+    bits in (C, L) layout"""
+    cdef Py_ssize_t k, l
+    cdef int64_t tl
+    cdef floating gl, zero = 0
+    cdef const floating* erow
+    cdef floating* orow
+    for l in range(n):
+        tl, gl = t[l], (g[l] if g != NULL else g_all)
+        if tl == ignore_index:
+            tl, gl = 0, zero
+        picked[l] = (w[tl] if has_w else 1) * gl
+        total[l] = picked[l] * scale[l]
+        if add:
+            acc_t[l] = out[tl * L + l]
+    for k in range(C):
+        erow, orow = e + k * L, out + k * L
+        if add:
+            for l in range(n):
+                orow[l] = orow[l] + erow[l] * total[l]
+        else:
+            for l in range(n):
+                orow[l] = erow[l] * total[l]
+    for l in range(n):
+        tl = t[l] if t[l] != ignore_index else 0
+        if add:
+            out[tl * L + l] = acc_t[l] + (e[tl * L + l] * total[l] - picked[l])
+        else:
+            out[tl * L + l] = out[tl * L + l] - picked[l]
+
+
+cdef void _ce_cols_task(const floating* x, floating* out, const int64_t* t, const floating* w,
+                        bint has_w, int64_t ignore_index, floating* losses, floating* scale,
+                        const floating* g, floating g_all, bint add, bint backward,
+                        Py_ssize_t task, Py_ssize_t per_a, Py_ssize_t W, Py_ssize_t C,
+                        Py_ssize_t L) noexcept nogil:
+    """one task's (a, l0 .. l0 + W) of the forward (x the logits, out e) or the backward (x
+    e, out the gradient)"""
+    cdef floating m[COLS_WIDE]
+    cdef floating s[COLS_WIDE]
+    cdef floating acc_t[COLS_WIDE]
+    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W
+    cdef Py_ssize_t at = a * C * L + l0, pos = a * L + l0, n = min(W, L - l0)
+    if backward:
+        _ce_cols_bwd(x + at, out + at, t + pos, w, has_w, ignore_index,
+                     g + pos if g != NULL else NULL, g_all, scale + pos, add, C, n, L, m, s,
+                     acc_t)
+    else:
+        _ce_cols_fwd(x + at, out + at, t + pos, w, has_w, ignore_index, losses + pos,
+                     scale + pos, C, n, L, m, s)
+
+
+cdef void _ce_cols_run(const floating* x, floating* out, const int64_t* t, const floating* w,
+                       bint has_w, int64_t ignore_index, floating* losses, floating* scale,
+                       const floating* g, floating g_all, bint add, bint backward,
+                       Py_ssize_t A, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
+    cdef Py_ssize_t W = _cols_width(C, L), per_a = (L + W - 1) // W, task
+    if A * per_a > 1 and parallel(A * C * L):
+        for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
+            _ce_cols_task(x, out, t, w, has_w, ignore_index, losses, scale, g, g_all, add,
+                          backward, task, per_a, W, C, L)
+    else:
+        for task in range(A * per_a):
+            _ce_cols_task(x, out, t, w, has_w, ignore_index, losses, scale, g, g_all, add,
+                          backward, task, per_a, W, C, L)
+
+
+def cross_entropy_cols_(const floating[:, :, ::1] logits, target, weight,
+                        int64_t ignore_index, floating[:, :, ::1] e, scale, losses):
+    """cross_entropy_ with probs=True along the middle axis of logits (A, C, L): e = exp(x -
+    max) over the classes, scale (A L) = 1 / their sums, losses[a L + l] = -w[t] log_softmax
+    (x[a, :, l])[t] with t = target[a L + l] (0 where ignored). The same checks and results."""
+    cdef int T = _typenum(<floating*> NULL)
+    cdef Py_ssize_t A = logits.shape[0], C = logits.shape[1], L = logits.shape[2], r
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    cdef floating* sp = <floating*> array_data(scale, T, "scale", True)
+    cdef floating* lsp = <floating*> array_data(losses, T, "losses", True)
+    _check_cols(e.shape[0], e.shape[1], e.shape[2], A, C, L, "e")
+    _check(array_len(scale), A * L, "scale")
+    _check(array_len(losses), A * L, "losses")
+    cdef bint has_w = _ce_check(A * C * L, "logits", tp, array_len(target), array_len(weight),
+                                ignore_index, A * L, C)
+    cdef double denominator = _ce_denominator(tp, A * L, ignore_index, wp, has_w)
+    if A * C * L == 0:
+        for r in range(A * L):  # C == 0: every target was ignored (any other raised)
+            lsp[r] = 0
+            sp[r] = 0
+        return 0.0, denominator
+    with nogil:
+        _ce_cols_run(&logits[0, 0, 0], &e[0, 0, 0], tp, wp, has_w, ignore_index, lsp, sp, NULL,
+                     0, False, False, A, C, L)
+    return _total(lsp, A * L), denominator
+
+
+def cross_entropy_cols_backward_(const floating[:, :, ::1] e, target, g_rows, weight,
+                                 int64_t ignore_index, scale, floating[:, :, ::1] out,
+                                 bint add=False, double g_all=0):
+    """cross_entropy_backward_ with probs=True (no label smoothing) along the middle axis, e
+    and scale from cross_entropy_cols_; g_rows (A L) or empty (g_all for every position)"""
+    cdef int T = _typenum(<floating*> NULL)
+    cdef Py_ssize_t A = e.shape[0], C = e.shape[1], L = e.shape[2]
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* gp = <const floating*> array_data(g_rows, T, "g_rows", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    cdef const floating* sp = <const floating*> array_data(scale, T, "scale", False)
+    _check_cols(out.shape[0], out.shape[1], out.shape[2], A, C, L, "out")
+    _check(array_len(scale), A * L, "scale")
+    if array_len(g_rows):
+        _check(array_len(g_rows), A * L, "g_rows")
+    else:
+        gp = NULL
+    cdef bint has_w = _ce_check(A * C * L, "e", tp, array_len(target), array_len(weight),
+                                ignore_index, A * L, C)
+    if A * C * L == 0:
+        return
+    with nogil:
+        _ce_cols_run(&e[0, 0, 0], &out[0, 0, 0], tp, wp, has_w, ignore_index, NULL,
+                     <floating*> sp, gp, <floating> g_all, add, True, A, C, L)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
