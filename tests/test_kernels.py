@@ -146,6 +146,7 @@ COMPILED = {
     "matmul", "matmul_backward", "linear", "linear_backward",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy_forward", "cross_entropy_probs", "cross_entropy_backward",
+    "nll_loss_forward", "nll_loss_backward",
     "soft_cross_entropy_forward", "sort_order", "topk_order",
     "soft_cross_entropy_backward", "sum", "mean",
 }
@@ -1481,26 +1482,43 @@ def test_cross_entropy_along_the_classes_axis(ck_rows, threads, case, dtype, lay
 
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", CE_COLS_SHAPES, ids=str)
-def test_nll_loss_along_the_classes_axis(dtype, shape):
-    """NumPy's nll_loss kernels on (N, C, L) log-probabilities with (N, L) targets: the values
-    of the (N L, C) rows, laid out per position"""
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "broadcast", "readonly"])
+@pytest.mark.parametrize("shape", [(16, 5), (1, 1), (0, 4), (3, 0)] + CE_COLS_SHAPES, ids=str)
+def test_nll_loss(ck, weighted, dtype, layout, shape):
+    """nll_loss's gather and scatter on (N, C) rows and on (N, C, L) log-probabilities with
+    (N, L) targets (a loss per position): the compiled kernels give NumPy's values, and
+    NumPy's per position are those of the (N L, C) rows"""
     rng = np.random.default_rng(13)
-    n, c, length = shape
-    log_probs = make("strided", dtype, shape, rng, low=-8.0, high=0.0)
-    target = rng.integers(0, c, (n, length)) if c else np.full((n, length), -100)
+    n, c = shape[:2]
+    positions = shape[:1] + shape[2:]
+    log_probs = make(layout, dtype, shape, rng, low=-8.0, high=0.0)
+    target = rng.integers(0, c, positions) if c else np.full(positions, -100)
     target.flat[::4] = -100
-    weight = rng.uniform(0.5, 2.0, c).astype(dtype)
-    g = rng.uniform(0.1, 1.0, (n, length)).astype(dtype)
-    rows = np.ascontiguousarray(log_probs.transpose(0, 2, 1)).reshape(-1, c)
-    for w in (None, weight):
-        losses = REF.nll_loss_forward(log_probs, target, w)
-        assert losses.shape == target.shape
-        assert_same(losses.reshape(-1), REF.nll_loss_forward(rows, target.reshape(-1), w))
-        grad = REF.nll_loss_backward(target, g, c, w)
-        by_rows = REF.nll_loss_backward(target.reshape(-1), g.reshape(-1), c, w)
-        assert_same(grad, by_rows.reshape(n, length, c).transpose(0, 2, 1))
+    weight = rng.uniform(0.5, 2.0, c).astype(dtype) if weighted else None
+    g = rng.uniform(0.1, 1.0, positions).astype(dtype)
+    got, want = (k.nll_loss_forward(log_probs, target, weight) for k in (ck, REF))
+    assert_same(got[0], want[0])
+    assert_ce_sums(got[:1] + (None,) + got[1:], want[:1] + (None,) + want[1:])
+    for g_rows in (g, np.asarray(dtype(0.75))):
+        assert_same(ck.nll_loss_backward(target, g_rows, c, weight),
+                    REF.nll_loss_backward(target, g_rows, c, weight))
+    if len(shape) == 3:
+        length = shape[2]
+        rows = np.ascontiguousarray(log_probs.transpose(0, 2, 1)).reshape(-1, c)
+        assert_same(want[0].reshape(-1),
+                    REF.nll_loss_forward(rows, target.reshape(-1), weight)[0])
+        by_rows = REF.nll_loss_backward(target.reshape(-1), g.reshape(-1), c, weight)
+        assert_same(REF.nll_loss_backward(target, g, c, weight),
+                    by_rows.reshape(n, length, c).transpose(0, 2, 1))
+    bad = target.copy()
+    if bad.size and c:
+        bad.flat[-1] = c
+        for k in (ck, REF):
+            with pytest.raises(IndexError, match=f"Target {c} is out of bounds"):
+                k.nll_loss_forward(log_probs, bad, weight)
+
 
 def test_cross_entropy_along_the_classes_axis_checks_targets(ck_rows):
     logits = np.zeros((2, 3, 5), np.float32)

@@ -1487,6 +1487,42 @@ class CythonKernels(NumpyKernels):
                 saved.scale if probs else None)
         return out if add or acc is None else _into(acc, out)
 
+    def _nll_takes(self, log_probs, target, weight):
+        """Whether the compiled nll_loss kernels take these: _ce_takes' arrays, of any size"""
+        return (type(log_probs) is _ndarray and 2 <= log_probs.ndim <= 3
+                and _float(log_probs.dtype) and _usable(log_probs, log_probs.dtype)
+                and _usable(target, _I64)
+                and target.shape == log_probs.shape[:1] + log_probs.shape[2:]
+                and (weight is None or (_usable(weight, log_probs.dtype)
+                                        and weight.shape == log_probs.shape[1:2])))
+
+    def nll_loss_forward(self, log_probs, target, weight=None, ignore_index=-100):
+        """One compiled gather (and the checks, sum and denominator with it)"""
+        if not self._nll_takes(log_probs, target, weight):
+            return super().nll_loss_forward(log_probs, target, weight, ignore_index)
+        dtype = log_probs.dtype
+        losses = np.empty(target.size, dtype)
+        total, denominator = _rd_for[dtype].nll_loss_(
+            log_probs.reshape(-1), target.reshape(-1), _NONE[dtype] if weight is None else weight,
+            ignore_index, losses, *_acl(log_probs))
+        return losses.reshape(target.shape), total, denominator
+
+    def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
+        dtype = g_rows.dtype
+        shape = target.shape[:1] + (n_classes,) + target.shape[1:]
+        g_all = g_rows.ndim == 0 and _float(dtype)
+        if not (type(g_rows) is _ndarray and _float(dtype) and _usable(target, _I64)
+                and 1 <= target.ndim <= 2 and (g_all or (g_rows.shape == target.shape
+                                                         and _usable(g_rows, dtype)))
+                and (weight is None or (_usable(weight, dtype) and weight.shape == (n_classes,)))):
+            return super().nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
+        out = np.empty(shape, dtype)
+        _rd_for[dtype].nll_loss_backward_(
+            out.reshape(-1), target.reshape(-1), _NONE[dtype] if g_all else g_rows.reshape(-1),
+            _NONE[dtype] if weight is None else weight, ignore_index, *_acl(out),
+            float(g_rows) if g_all else 0.0)
+        return out
+
     def soft_cross_entropy_forward(self, logits, probs):
         if not (self._ce_takes(logits, np.empty(len(logits), np.int64), None)
                 and type(probs) is _ndarray and probs.shape == logits.shape
@@ -1936,6 +1972,11 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
     for job in jobs:
         job.result()
     return out
+
+
+def _acl(x):
+    """(A, C, L) of an (N, C) (L = 1) or (N, C, L) array, as the class-loss kernels take it"""
+    return x.shape if x.ndim == 3 else x.shape + (1,)
 
 
 class _Softmax:

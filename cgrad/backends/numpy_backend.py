@@ -1156,27 +1156,39 @@ class NumpyKernels:
         return np.exp(log_probs) * total[:, None] - probs * g_rows[:, None]
 
     def nll_loss_forward(self, log_probs, target, weight=None, ignore_index=-100):
-        """Per-row negative log likelihood, shaped as target: -w[t_n] * log_probs[n, t_n], 0
-        where t_n == ignore_index. log_probs (N, C) with target (N,), or (N, C, L) with
-        target (N, L); target int64, valid entries in [0, C)."""
+        """Per-row negative log likelihood: (losses, shaped as target; total; denominator),
+        loss_n = -w[t_n] * log_probs[n, t_n], 0 where t_n == ignore_index; total and
+        denominator as cross_entropy_forward's. log_probs (N, C) with target (N,), or
+        (N, C, L) with target (N, L); target int64 (an entry neither ignore_index nor in
+        [0, C) raises IndexError); weight (C,) of log_probs' dtype or None."""
         valid = target != ignore_index
+        bad = valid & ((target < 0) | (target >= log_probs.shape[1]))
+        if bad.any():
+            raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
         safe = np.where(valid, target, 0)
+        if log_probs.shape[1] == 0:     # every target was ignored (any other raised)
+            return np.zeros(target.shape, log_probs.dtype), 0.0, 0.0
         loss = -_at_class(log_probs, safe)
         if weight is not None:
             loss = loss * weight[safe]
-        return np.where(valid, loss, _scalar(0, loss))
+        losses = np.where(valid, loss, _scalar(0, loss))
+        denominator = float(valid.sum() if weight is None
+                            else weight[target[valid]].sum(dtype=np.float64))
+        return losses, float(_fsum(losses, axis=None)), denominator
 
     def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
         """d(sum_n g_rows[n] * loss_n)/d(log_probs), (N, C) ((N, C, L) for a target (N, L)):
-        -w[t_n] * g_rows[n] at (n, t_n), 0 elsewhere and on ignored rows."""
+        -w[t_n] * g_rows[n] at (n, t_n), 0 elsewhere and on ignored rows. g_rows shaped as
+        target, or a 0-d array: one g for every row."""
+        d = zeros(target.shape[:1] + (n_classes,) + target.shape[1:], g_rows.dtype)
+        if not n_classes:                           # (np.zeros: fresh pages each call)
+            return d                                # (every target was ignored)
         valid = target != ignore_index
         safe = np.where(valid, target, 0)
         g = np.where(valid, g_rows, _scalar(0, g_rows))
         if weight is not None:
             g = g * weight[safe]
-        d = zeros(target.shape[:1] + (n_classes,) + target.shape[1:], g_rows.dtype)
-        if n_classes:                                   # (np.zeros: fresh pages each call)
-            _add_at_class(d, safe, -g)
+        np.put_along_axis(d, safe[:, None], -g[:, None], axis=1)
         return d
 
     def binary_cross_entropy(self, x, y, weight=None):

@@ -2572,14 +2572,6 @@ def _check_target_dtype(td):
                            f"{_tname(td.dtype)}")
 
 
-def _check_targets(target, n_classes, ignore_index):
-    t = target._data
-    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
-    return Tensor._make(t.astype(np.int64, copy=False)) if t.dtype != np.int64 else target
-
-
 def _not_differentiable(function, name, weight):
     """PyTorch's RuntimeError for a loss weight that requires grad (its kernels have no
     gradient for it): cgrad would otherwise leave weight.grad silently unset"""
@@ -2627,7 +2619,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     kernel = _class_kernel(input)
     _dtype.require_float(rows._data.dtype, "nll_loss_out_frame" if kernel == "nll_loss" else
                          "nll_loss2d_forward_out_frame")
-    t = _check_targets(t, rows.shape[1], ignore_index)
+    if t._data.dtype != np.int64:           # the kernels check the values
+        t = Tensor._make(t._data.astype(np.int64))
     w = _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.NllLoss if input.ndim <= 2 else LS.NllLoss2d
     loss = op.apply(rows, t, w, ignore_index, reduction, None if input.ndim == 2 else input)

@@ -234,17 +234,6 @@ def _contiguous(*arrays):
     return [a if a is None else np.ascontiguousarray(a) for a in arrays]
 
 
-def _class_denominator(target, weight, ignore_index, reduction):
-    """What a "mean" over class-index targets divides by: the summed weights of the targets
-    that are not ignored (their count without weights), as PyTorch's nll_loss."""
-    if reduction != "mean":
-        return None
-    valid = target != ignore_index
-    if weight is None:
-        return int(valid.sum())
-    return weight[target[valid]].sum(dtype=np.float64)
-
-
 class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
     ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices;
@@ -364,19 +353,22 @@ class NllLoss(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, source=None):
         """source: the input as given, where it is not x itself (its rank names the node)"""
-        x, target, weight = _contiguous(x, target, weight)
+        if not (x.flags.c_contiguous and target.flags.c_contiguous and weight is None):
+            x, target, weight = _contiguous(x, target, weight)
         ctx.save_for_backward(x)          # unread, as PyTorch saves it: an in-place change raises
-        losses = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
-        ctx.args = (target, weight, ignore_index, reduction, x.shape[1],
-                    _class_denominator(target, weight, ignore_index, reduction))
-        return _as_given(reduce(losses, reduction, ctx.args[5]), source, reduction)
+        # the kernel also checks the targets and sums the losses and the mean's denominator
+        losses, total, denominator = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
+        ctx.args = (target, weight, ignore_index, reduction, x.shape[1], denominator)
+        return _as_given(reduce(losses, reduction, denominator, total), source, reduction)
 
     @staticmethod
     def backward(ctx, g):
         ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
-        g = g.reshape(target.shape) if reduction == "none" else g
-        g_rows = np.ascontiguousarray(spread(g, target.shape, reduction, denominator))
+        if reduction == "none":
+            g_rows = np.ascontiguousarray(g).reshape(target.shape)
+        else:                             # one g for every row
+            g_rows = spread(g, (), reduction, denominator)
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
         return dx, None, None, None, None, None
 

@@ -11,6 +11,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, logf, sqrt, sqrtf
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 import numpy as np
 cimport numpy as cnp
 from cgrad._C._arrays cimport array_data, array_len
@@ -284,7 +285,7 @@ cdef void _softmax_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize
     _cols_max_exp_sums(x, out, K, n, L, m, s)
     if log_:
         for l in range(n):
-            s[l] = _log(s[l])
+            s[l] = vlog(s[l])
     for k in range(K):
         row, orow = x + k * L, out + k * L
         if log_:
@@ -786,6 +787,69 @@ def cross_entropy_cols_backward_(const floating[:, :, ::1] e, target, g_rows, we
     with nogil:
         _ce_cols_run(&e[0, 0, 0], &out[0, 0, 0], tp, wp, has_w, ignore_index, NULL,
                      <floating*> sp, gp, <floating> g_all, add, True, A, C, L)
+
+
+# ---- nll_loss: the target's log-probability of each row or position ---------------------------
+def nll_loss_(const floating[::1] log_probs, target, weight, int64_t ignore_index, losses,
+              Py_ssize_t A, Py_ssize_t C, Py_ssize_t L):
+    """losses[a L + l] = -w[t] log_probs[a, t, l] with t = target[a L + l] (0 where ignored)
+    for log_probs (A, C, L) flat: rows (N, C) are L = 1, a segmentation's (N, C, H W) L > 1.
+    weight may be empty (w = 1); a target outside [0, C) raises IndexError. Returns
+    cross_entropy_'s (sum of the losses, summed weights of the targets not ignored)."""
+    cdef int T = _typenum(<floating*> NULL)
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    cdef floating* lsp = <floating*> array_data(losses, T, "losses", True)
+    _check(array_len(losses), A * L, "losses")
+    cdef bint has_w = _ce_check(log_probs.shape[0], "log_probs", tp, array_len(target),
+                                array_len(weight), ignore_index, A * L, C)
+    cdef double denominator = _ce_denominator(tp, A * L, ignore_index, wp, has_w)
+    cdef const floating* lp = &log_probs[0] if A * C * L else NULL
+    cdef floating zero = 0, nll
+    cdef Py_ssize_t a, l
+    cdef int64_t t
+    with nogil:
+        for a in range(A):
+            for l in range(L):
+                t = tp[a * L + l]
+                if t == ignore_index:           # (C == 0: every target is, any other raised)
+                    lsp[a * L + l] = zero
+                else:
+                    nll = -lp[(a * C + t) * L + l]
+                    lsp[a * L + l] = nll * wp[t] if has_w else nll
+    return _total(lsp, A * L), denominator
+
+
+def nll_loss_backward_(floating[::1] out, target, g_rows, weight, int64_t ignore_index,
+                       Py_ssize_t A, Py_ssize_t C, Py_ssize_t L, double g_all=0):
+    """out (A, C, L) flat = 0, but -w[t] g at each (a, t, l) not ignored (g = g_rows[a L + l],
+    or g_all for every one where g_rows is empty): nll_loss_'s gradient"""
+    cdef int T = _typenum(<floating*> NULL)
+    cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
+    cdef const floating* gp = <const floating*> array_data(g_rows, T, "g_rows", False)
+    cdef const floating* wp = <const floating*> array_data(weight, T, "weight", False)
+    _check(out.shape[0], A * C * L, "out")
+    cdef Py_ssize_t g_step = 1 if array_len(g_rows) else 0
+    if g_step:
+        _check(array_len(g_rows), A * L, "g_rows")
+    cdef floating g_one = <floating> g_all
+    cdef bint has_w = _ce_check(A * C * L, "out", tp, array_len(target), array_len(weight),
+                                ignore_index, A * L, C)
+    cdef Py_ssize_t a, l, r
+    cdef int64_t t
+    cdef floating g
+    if A * C * L == 0:
+        return
+    cdef floating* op = &out[0]
+    with nogil:
+        memset(op, 0, A * C * L * sizeof(floating))
+        for a in range(A):
+            for l in range(L):
+                r = a * L + l
+                t = tp[r]
+                if t != ignore_index:
+                    g = gp[r] if g_step else g_one
+                    op[(a * C + t) * L + l] = -(g * wp[t] if has_w else g)
 
 
 cdef floating _soft_ce_row(const floating* x, const floating* p, floating* lp,
