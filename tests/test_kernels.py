@@ -1439,9 +1439,9 @@ CE_COLS_SHAPES = [(4, 5, 33), (2, 3, 1), (1, 1, 17), (0, 4, 7), (3, 2, 0), (2, 2
 @pytest.mark.parametrize("shape", CE_COLS_SHAPES, ids=str)
 def test_cross_entropy_along_the_classes_axis(ck_rows, threads, case, dtype, layout, shape):
     """(N, C, L) logits with (N, L) targets (a segmentation's loss per position): the compiled
-    pass across the positions (no label smoothing; else NumPy's) gives NumPy's values, which
-    are those of the (N L, C) rows; and the same bits at 1 and 2 threads (2, 21, 3000 is two
-    tasks a batch row)."""
+    pass across the positions (contiguous logits; the others take NumPy's) gives NumPy's
+    values, which are those of the (N L, C) rows; and the same bits at 1 and 2 threads
+    (2, 21, 3000 is two tasks a batch row)."""
     rng = np.random.default_rng(12)
     n, c, length = shape
     logits = make(layout, dtype, shape, rng, low=-8.0, high=8.0)
@@ -1455,6 +1455,8 @@ def test_cross_entropy_along_the_classes_axis(ck_rows, threads, case, dtype, lay
 
     def run():
         losses, saved, total, denominator = ck_rows.cross_entropy_forward(logits, target, **kw)
+        compiled = type(saved).__name__ == "_Softmax"
+        assert compiled == (logits.flags.c_contiguous and c > 0), type(saved)
         return (losses, total, denominator, ck_rows.cross_entropy_probs(saved),
                 ck_rows.cross_entropy_backward(saved, target, g_each, **kw),
                 ck_rows.cross_entropy_backward(saved, target, np.asarray(dtype(0.75)), **kw),

@@ -1426,10 +1426,10 @@ class CythonKernels(NumpyKernels):
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
         """One fused pass per row (or, for (N, C, L) logits, vectorised across the positions).
-        Without label smoothing the softmax is saved (as _Softmax) rather than the
-        log-probabilities: backward then needs no exp."""
-        probs = not label_smoothing > 0
-        if not self._ce_takes(logits, target, weight) or (logits.ndim == 3 and not probs):
+        The softmax is saved (as _Softmax) rather than the log-probabilities, without label
+        smoothing and for (N, C, L) logits: backward then needs no exp."""
+        probs = not label_smoothing > 0 or logits.ndim == 3
+        if not self._ce_takes(logits, target, weight):
             return super().cross_entropy_forward(logits, target, weight, ignore_index,
                                                  label_smoothing)
         dtype = logits.dtype
@@ -1439,7 +1439,8 @@ class CythonKernels(NumpyKernels):
         weight = _NONE[dtype] if weight is None else weight
         if logits.ndim == 3:
             total, denominator = _rd_for[dtype].cross_entropy_cols_(
-                logits, target.reshape(-1), weight, ignore_index, e, scale, losses)
+                logits, target.reshape(-1), weight, ignore_index, e, scale, losses,
+                label_smoothing, _weight_sum(weight, logits.shape[1], label_smoothing))
         else:
             total, denominator = _rd_for[dtype].cross_entropy_(
                 logits.reshape(-1), target, weight, ignore_index, label_smoothing,
@@ -1473,14 +1474,12 @@ class CythonKernels(NumpyKernels):
         out = acc if add else np.empty(rows.shape, rows.dtype)
         weight = _NONE[rows.dtype] if weight is None else weight
         g_all = 0.0 if g_all is None else g_all
+        w_sum = _weight_sum(weight, rows.shape[1], label_smoothing)
         if rows.ndim == 3:
             _rd_for[rows.dtype].cross_entropy_cols_backward_(
                 rows, target.reshape(-1), g_each.reshape(-1), weight, ignore_index,
-                saved.scale, out, add, g_all)
+                saved.scale, out, add, g_all, label_smoothing, w_sum)
         else:
-            c = rows.shape[1]
-            w_sum = (float(weight.sum()) if weight.size and label_smoothing > 0
-                     else float(c))
             _rd_for[rows.dtype].cross_entropy_backward_(
                 rows.reshape(-1), target, g_each, weight, ignore_index, label_smoothing, w_sum,
                 out.reshape(-1), *rows.shape, probs, add, g_all,
@@ -1508,10 +1507,12 @@ class CythonKernels(NumpyKernels):
         return losses.reshape(target.shape), total, denominator
 
     def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
+        if type(g_rows) is not _ndarray:
+            return super().nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
         dtype = g_rows.dtype
         shape = target.shape[:1] + (n_classes,) + target.shape[1:]
         g_all = g_rows.ndim == 0 and _float(dtype)
-        if not (type(g_rows) is _ndarray and _float(dtype) and _usable(target, _I64)
+        if not (_float(dtype) and _usable(target, _I64)
                 and 1 <= target.ndim <= 2 and (g_all or (g_rows.shape == target.shape
                                                          and _usable(g_rows, dtype)))
                 and (weight is None or (_usable(weight, dtype) and weight.shape == (n_classes,)))):
@@ -1972,6 +1973,12 @@ def _sliced_ufunc(ufunc, x, least=1 << 21):
     for job in jobs:
         job.result()
     return out
+
+
+def _weight_sum(weight, n_classes, label_smoothing):
+    """what the cross-entropy kernels take as the class weights' sum (C without weights;
+    only label smoothing reads it)"""
+    return float(weight.sum()) if weight.size and label_smoothing > 0 else float(n_classes)
 
 
 def _acl(x):

@@ -642,104 +642,140 @@ def cross_entropy_backward_(const floating[::1] log_probs, target, g_rows, weigh
 
 
 # ---- cross-entropy along a middle axis (segmentation's (N, C, H, W) logits) --------------
+cdef struct _CeCols:
+    # a cols call's constants: the loss's options (keep = 1 - eps, spread = eps / C, w_sum =
+    # the weights' sum, C without), g_all (every position's g where g is NULL), the layout
+    int64_t ignore_index
+    bint has_w, add
+    double keep, spread, w_sum, g_all
+    Py_ssize_t A, C, L, W, per_a
+
+
 cdef void _ce_cols_fwd(const floating* x, floating* e, const int64_t* t, const floating* w,
-                       bint has_w, int64_t ignore_index, floating* losses, floating* scale,
-                       Py_ssize_t C, Py_ssize_t n, Py_ssize_t L, floating* m,
-                       floating* s) noexcept nogil:
+                       floating* losses, floating* scale, const _CeCols* o, Py_ssize_t n,
+                       floating* m, floating* s, floating* d) noexcept nogil:
     """e = exp(x - max) over the classes k of x[k, l] (rows L apart), scale = 1 / its sums
-    and each position's loss, for l < n: _ce_block's results in (C, L) layout"""
-    cdef Py_ssize_t l
-    cdef floating zero = 0, one = 1, nll
-    _cols_max_exp_sums(x, e, C, n, L, m, s)
+    and each position's loss, for l < n: _ce_block's results in (C, L) layout. With label
+    smoothing, d[l] = sum_k w_k (x[k, l] - max), the smoothing term's -sum_k w_k log_p_k
+    then W log s - d[l]: all its terms have one sign, so no cancellation."""
+    cdef Py_ssize_t k, l, L = o.L
+    cdef floating zero = 0, one = 1, nll, wk, smooth
+    cdef floating keep = <floating> o.keep, spread = <floating> o.spread
+    cdef floating w_sum = <floating> o.w_sum
+    cdef const floating* row
+    _cols_max_exp_sums(x, e, o.C, n, L, m, s)
+    if spread != zero:
+        for l in range(n):
+            d[l] = 0
+        for k in range(o.C):
+            row, wk = x + k * L, (w[k] if o.has_w else one)
+            for l in range(n):
+                d[l] = d[l] + wk * (row[l] - m[l])
     for l in range(n):
         scale[l] = one / s[l]
         s[l] = vlog(s[l])
     for l in range(n):                              # (a gather: not vectorised)
-        if t[l] == ignore_index:
+        if t[l] == o.ignore_index:
             losses[l] = zero
-        else:
-            nll = -((x[t[l] * L + l] - m[l]) - s[l])
-            losses[l] = nll * w[t[l]] if has_w else nll
+            continue
+        nll = -((x[t[l] * L + l] - m[l]) - s[l])
+        if o.has_w:
+            nll = nll * w[t[l]]
+        if spread != zero:
+            smooth = w_sum * s[l] - d[l]
+            nll = keep * nll + spread * smooth
+        losses[l] = nll
 
 
 cdef void _ce_cols_bwd(const floating* e, floating* out, const int64_t* t, const floating* w,
-                       bint has_w, int64_t ignore_index, const floating* g, floating g_all,
-                       const floating* scale, bint add, Py_ssize_t C, Py_ssize_t n,
-                       Py_ssize_t L, floating* picked, floating* total,
-                       floating* acc_t) noexcept nogil:
-    """out = g' (w_t softmax - w_t onehot(t)) over the classes of each position l < n (g'
-    = g[l], or g_all where g is NULL; 0 where ignored), or added into out: _ce_bwd_row's
-    bits in (C, L) layout"""
-    cdef Py_ssize_t k, l
+                       const floating* g, const floating* scale, const _CeCols* o,
+                       Py_ssize_t n, floating* picked, floating* total, floating* spread_g,
+                       int64_t* target) noexcept nogil:
+    """out = g' (sum(a) softmax - a) over the classes of each position l < n, a = keep w_t
+    onehot(t) + spread w (g' = g[l], or g_all where g is NULL; 0 where ignored), or added
+    into out: _ce_bwd_row's bits in (C, L) layout (the target's element one select per
+    element, so the pass vectorises)"""
+    cdef Py_ssize_t k, l, L = o.L
     cdef int64_t tl
-    cdef floating gl, zero = 0
+    cdef floating gl, dv, wk, zero = 0, one = 1
+    cdef floating keep = <floating> o.keep, spread = <floating> o.spread
+    cdef floating w_sum = <floating> o.w_sum
     cdef const floating* erow
     cdef floating* orow
     for l in range(n):
-        tl, gl = t[l], (g[l] if g != NULL else g_all)
-        if tl == ignore_index:
-            tl, gl = 0, zero
-        picked[l] = (w[tl] if has_w else 1) * gl
-        total[l] = picked[l] * scale[l]
-        if add:
-            acc_t[l] = out[tl * L + l]
-    for k in range(C):
-        erow, orow = e + k * L, out + k * L
-        if add:
-            for l in range(n):
-                orow[l] = orow[l] + erow[l] * total[l]
-        else:
-            for l in range(n):
-                orow[l] = erow[l] * total[l]
-    for l in range(n):
-        tl = t[l] if t[l] != ignore_index else 0
-        if add:
-            out[tl * L + l] = acc_t[l] + (e[tl * L + l] * total[l] - picked[l])
-        else:
-            out[tl * L + l] = out[tl * L + l] - picked[l]
+        tl, gl = t[l], (g[l] if g != NULL else <floating> o.g_all)
+        if tl == o.ignore_index:
+            tl, gl = -1, zero
+        target[l] = tl
+        picked[l] = keep * (w[tl] if o.has_w and tl >= 0 else one) * gl
+        total[l] = picked[l]
+        if spread != zero:
+            total[l] = picked[l] + spread * w_sum * gl
+            spread_g[l] = spread * gl
+        total[l] = total[l] * scale[l]
+    for k in range(o.C):
+        erow, orow, wk = e + k * L, out + k * L, (w[k] if o.has_w else one)
+        for l in range(n):
+            dv = erow[l] * total[l]
+            dv = dv - (picked[l] if target[l] == k else zero)
+            if spread != zero:
+                dv = dv - spread_g[l] * wk
+            orow[l] = orow[l] + dv if o.add else dv
 
 
 cdef void _ce_cols_task(const floating* x, floating* out, const int64_t* t, const floating* w,
-                        bint has_w, int64_t ignore_index, floating* losses, floating* scale,
-                        const floating* g, floating g_all, bint add, bint backward,
-                        Py_ssize_t task, Py_ssize_t per_a, Py_ssize_t W, Py_ssize_t C,
-                        Py_ssize_t L) noexcept nogil:
+                        floating* losses, floating* scale, const floating* g,
+                        const _CeCols* o, bint backward, Py_ssize_t task) noexcept nogil:
     """one task's (a, l0 .. l0 + W) of the forward (x the logits, out e) or the backward (x
     e, out the gradient)"""
     cdef floating m[COLS_WIDE]
     cdef floating s[COLS_WIDE]
-    cdef floating acc_t[COLS_WIDE]
-    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W
-    cdef Py_ssize_t at = a * C * L + l0, pos = a * L + l0, n = min(W, L - l0)
+    cdef floating d[COLS_WIDE]
+    cdef int64_t target[COLS_WIDE]
+    cdef Py_ssize_t a = task // o.per_a, l0 = (task % o.per_a) * o.W
+    cdef Py_ssize_t at = a * o.C * o.L + l0, pos = a * o.L + l0, n = min(o.W, o.L - l0)
     if backward:
-        _ce_cols_bwd(x + at, out + at, t + pos, w, has_w, ignore_index,
-                     g + pos if g != NULL else NULL, g_all, scale + pos, add, C, n, L, m, s,
-                     acc_t)
+        _ce_cols_bwd(x + at, out + at, t + pos, w, g + pos if g != NULL else NULL,
+                     scale + pos, o, n, m, s, d, target)
     else:
-        _ce_cols_fwd(x + at, out + at, t + pos, w, has_w, ignore_index, losses + pos,
-                     scale + pos, C, n, L, m, s)
+        _ce_cols_fwd(x + at, out + at, t + pos, w, losses + pos, scale + pos, o, n, m, s, d)
 
 
 cdef void _ce_cols_run(const floating* x, floating* out, const int64_t* t, const floating* w,
-                       bint has_w, int64_t ignore_index, floating* losses, floating* scale,
-                       const floating* g, floating g_all, bint add, bint backward,
-                       Py_ssize_t A, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
-    cdef Py_ssize_t W = _cols_width(C, L), per_a = (L + W - 1) // W, task
-    if A * per_a > 1 and parallel(A * C * L):
-        for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
-            _ce_cols_task(x, out, t, w, has_w, ignore_index, losses, scale, g, g_all, add,
-                          backward, task, per_a, W, C, L)
+                       floating* losses, floating* scale, const floating* g, _CeCols* o,
+                       bint backward) noexcept nogil:
+    cdef Py_ssize_t task, tasks
+    o.W = _cols_width(o.C, o.L)
+    o.per_a = (o.L + o.W - 1) // o.W
+    tasks = o.A * o.per_a
+    if tasks > 1 and parallel(o.A * o.C * o.L):
+        for task in prange(tasks, schedule="static", num_threads=cgrad_threads()):
+            _ce_cols_task(x, out, t, w, losses, scale, g, o, backward, task)
     else:
-        for task in range(A * per_a):
-            _ce_cols_task(x, out, t, w, has_w, ignore_index, losses, scale, g, g_all, add,
-                          backward, task, per_a, W, C, L)
+        for task in range(tasks):
+            _ce_cols_task(x, out, t, w, losses, scale, g, o, backward, task)
+
+
+cdef _CeCols _ce_cols_options(Py_ssize_t A, Py_ssize_t C, Py_ssize_t L, int64_t ignore_index,
+                              bint has_w, double label_smoothing, double w_sum, bint add,
+                              double g_all):
+    cdef _CeCols o
+    o.A, o.C, o.L, o.ignore_index, o.has_w, o.add, o.g_all = A, C, L, ignore_index, has_w, \
+        add, g_all
+    o.keep = 1 - label_smoothing if label_smoothing > 0 else 1
+    o.spread = label_smoothing / C if label_smoothing > 0 else 0
+    o.w_sum = w_sum
+    return o
 
 
 def cross_entropy_cols_(const floating[:, :, ::1] logits, target, weight,
-                        int64_t ignore_index, floating[:, :, ::1] e, scale, losses):
+                        int64_t ignore_index, floating[:, :, ::1] e, scale, losses,
+                        double label_smoothing=0, double w_sum=0):
     """cross_entropy_ with probs=True along the middle axis of logits (A, C, L): e = exp(x -
-    max) over the classes, scale (A L) = 1 / their sums, losses[a L + l] = -w[t] log_softmax
-    (x[a, :, l])[t] with t = target[a L + l] (0 where ignored). The same checks and results."""
+    max) over the classes, scale (A L) = 1 / their sums, losses[a L + l] = (1 - eps) w[t]
+    (-log_softmax(x[a, :, l])[t]) + eps / C sum_c w_c (-log_softmax(x[a, :, l])[c]) with t =
+    target[a L + l] (0 where ignored); w_sum = sum of weight (C without one). The same
+    checks and results as cross_entropy_; the softmax is saved with label smoothing too."""
     cdef int T = _typenum(<floating*> NULL)
     cdef Py_ssize_t A = logits.shape[0], C = logits.shape[1], L = logits.shape[2], r
     cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
@@ -757,17 +793,19 @@ def cross_entropy_cols_(const floating[:, :, ::1] logits, target, weight,
             lsp[r] = 0
             sp[r] = 0
         return 0.0, denominator
+    cdef _CeCols o = _ce_cols_options(A, C, L, ignore_index, has_w, label_smoothing, w_sum,
+                                      False, 0)
     with nogil:
-        _ce_cols_run(&logits[0, 0, 0], &e[0, 0, 0], tp, wp, has_w, ignore_index, lsp, sp, NULL,
-                     0, False, False, A, C, L)
+        _ce_cols_run(&logits[0, 0, 0], &e[0, 0, 0], tp, wp, lsp, sp, NULL, &o, False)
     return _total(lsp, A * L), denominator
 
 
 def cross_entropy_cols_backward_(const floating[:, :, ::1] e, target, g_rows, weight,
                                  int64_t ignore_index, scale, floating[:, :, ::1] out,
-                                 bint add=False, double g_all=0):
-    """cross_entropy_backward_ with probs=True (no label smoothing) along the middle axis, e
-    and scale from cross_entropy_cols_; g_rows (A L) or empty (g_all for every position)"""
+                                 bint add=False, double g_all=0, double label_smoothing=0,
+                                 double w_sum=0):
+    """cross_entropy_backward_ with probs=True along the middle axis, e and scale from
+    cross_entropy_cols_; g_rows (A L) or empty (g_all for every position)"""
     cdef int T = _typenum(<floating*> NULL)
     cdef Py_ssize_t A = e.shape[0], C = e.shape[1], L = e.shape[2]
     cdef const int64_t* tp = <const int64_t*> array_data(target, cnp.NPY_INT64, "target", False)
@@ -784,9 +822,10 @@ def cross_entropy_cols_backward_(const floating[:, :, ::1] e, target, g_rows, we
                                 ignore_index, A * L, C)
     if A * C * L == 0:
         return
+    cdef _CeCols o = _ce_cols_options(A, C, L, ignore_index, has_w, label_smoothing, w_sum,
+                                      add, g_all)
     with nogil:
-        _ce_cols_run(&e[0, 0, 0], &out[0, 0, 0], tp, wp, has_w, ignore_index, NULL,
-                     <floating*> sp, gp, <floating> g_all, add, True, A, C, L)
+        _ce_cols_run(&e[0, 0, 0], &out[0, 0, 0], tp, wp, NULL, <floating*> sp, gp, &o, True)
 
 
 # ---- nll_loss: the target's log-probability of each row or position ---------------------------
