@@ -2911,30 +2911,39 @@ def test_vector_exp_gives_the_scalar_exps_bits(ck):
     np.testing.assert_array_equal(e, one_by_one)
 
 
-@pytest.mark.parametrize("columns", [10, 128, 129])
-def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads, columns):
-    """At the default thresholds a sum over the leading axis down to at most 128 columns runs
-    compiled from 2^16 elements (NumPy's is 2-4x slower there), one to more columns only from
-    2^20; either way the values match a float64 sum and both thread counts give one result."""
+@pytest.mark.parametrize("rows", [5000, 70000])
+@pytest.mark.parametrize("columns", [1, 3, 10, 16, 129, 1000])
+def test_leading_axis_sums_take_the_column_kernel(monkeypatch, threads, columns, rows):
+    """At the default thresholds a sum over the leading axis (a bias gradient: sum,
+    sum_to_shape, linear_backward's, into a gradient buffer too) runs compiled from 2^12
+    elements (NumPy's adds a row at a time, slower at any size), smaller ones NumPy's; the
+    values within 3 eps of the float64 sum of |g|, one result at both thread counts"""
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
     k = CythonKernels()
-    g = np.random.default_rng(31).standard_normal((70000 // columns * 2, columns)).astype(
+    g = np.random.default_rng(31).standard_normal((rows // columns, columns)).astype(
         np.float32)
-    if columns > k.narrow_columns:
-        monkeypatch.setattr(NumpyKernels, "sum", lambda *a: "numpy")
-        monkeypatch.setattr(NumpyKernels, "sum_to_shape", lambda *a: "numpy")
-        assert k.sum(g, (0,)) == "numpy" and k.sum_to_shape(g, (columns,)) == "numpy"
-        return
+    small = g[:4096 // columns - 1]
+    monkeypatch.setattr(NumpyKernels, "sum", lambda *a: "numpy")
+    monkeypatch.setattr(NumpyKernels, "sum_to_shape", lambda *a: "numpy")
+    assert k.sum(small, (0,)) == "numpy"
+    if columns > 1:                                   # (to one element: its own sum)
+        assert k.sum_to_shape(small, (columns,)) == "numpy"
     monkeypatch.setattr(NumpyKernels, "sum", None)                 # no fallback
     monkeypatch.setattr(NumpyKernels, "sum_to_shape", None)
     want = g.astype(np.float64).sum(0)
+    bound = 3 * np.finfo(np.float32).eps * np.abs(g).astype(np.float64).sum(0) + np.spacing(
+        np.abs(want.astype(np.float32)))
+    acc = np.linspace(-1, 1, columns, dtype=np.float32)
     one, two = threads(lambda: (
         k.sum(g, (0,)), k.sum_to_shape(g, (1, columns)).reshape(-1),
-        k.linear_backward(None, None, g, False, False, True)[2]))
+        k.linear_backward(None, None, g, False, False, True)[2],
+        k.linear_backward(None, None, g, False, False, True, acc_b=acc.copy())[2]))
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-3)
+    for a in one[:3]:
+        assert a.dtype == np.float32 and np.all(np.abs(a - want) <= bound)
+    np.testing.assert_array_equal(one[3], acc + one[0])         # added into the buffer
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -2943,14 +2952,14 @@ def test_narrow_column_sums_take_the_grid_kernel_from_2_16(monkeypatch, threads,
                                          ((3, 4, 20000), (0, 1)), ((5, 0, 3), (1,)),
                                          ((4, 30, 5), (1,)), ((3, 4, 0), (1,))], ids=str)
 def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, shape, dims):
-    """A sum over a run of axes with kept axes after it (and before it, or 2^14 positions
-    after it) runs compiled at the default thresholds, in double: float32's the float64
-    sum's values rounded, one result at both thread counts, the same for mean; empty sums
-    give 0"""
+    """A sum over a run of axes with kept axes after it runs compiled at the default
+    thresholds, in double (float32 four rows at a time first): within 3 eps of the float64
+    sum of |x| and the result's rounding, one result at both thread counts, the same for
+    mean; empty sums give 0"""
     if CythonKernels is None:
         pytest.skip("compiled kernels not built")
     k = CythonKernels()
-    k.min_size_reduce_narrow = 0                     # (the small shapes too)
+    k.min_size_sum_cols = 0                          # (the small shapes too)
     for name in ("sum", "mean"):
         monkeypatch.setattr(NumpyKernels, name, None)                   # no fallback
     x = np.random.default_rng(32).standard_normal(shape).astype(dtype)
@@ -2959,8 +2968,10 @@ def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, sh
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
     assert one[0].dtype == dtype and one[0].shape == want.shape
-    if dtype == np.float32:               # (float32 terms add up exactly in double here)
-        np.testing.assert_array_equal(one[0], want.astype(dtype))   # rounded once
+    if dtype == np.float32:         # four rows' float32 sum (2 eps), the result rounded
+        bound = (3 * np.finfo(np.float32).eps * np.abs(x).astype(np.float64).sum(
+            dims, keepdims=True) + np.spacing(np.abs(want.astype(dtype))))
+        assert np.all(np.abs(one[0] - want) <= bound)
     else:
         np.testing.assert_allclose(one[0], want, rtol=1e-12, atol=1e-12)
     n = math.prod(shape[d] for d in dims)
@@ -3016,8 +3027,13 @@ def test_sum_cols_kernel_checked():
     with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(2, 4\)"):
         rd.sum_cols_(x, np.empty((2, 3), np.float32))
     out = np.full((2, 4), 7, np.float32)
+    rd.sum_cols_(x[:, :0], out, True)
+    assert (out == 7).all()                           # nothing added
     rd.sum_cols_(x[:, :0], out)
     assert not out.any()                              # a sum over nothing
+    rd.sum_cols_(x, out, True)
+    rd.sum_cols_(x, out, True)
+    assert (out == 6).all()                           # added, twice
 
 
 # ---- sort order (std::sort's, PyTorch's) -----------------------------------------------------

@@ -727,6 +727,12 @@ class CythonKernels(NumpyKernels):
     min_size_reduce = 1 << 20
     min_size_reduce_narrow = 1 << 16
     narrow_columns = 128
+    # A sum over one run of axes not the last (A, K, L, K summed: the leading axes of a bias
+    # gradient, or a middle run) is the column kernel's from 2^12 elements: NumPy adds such an
+    # axis a row at a time, slower at every size ((256, 16) over 0: 7.5 us against 0.7;
+    # (1024, 64) 19 against 3.4; (4096, 256) 119 against 59; (500000, 2) 7130 against 54;
+    # one thread, Zen 4), and in float32 its error grows with the rows.
+    min_size_sum_cols = 1 << 12
 
     def _grid_sum(self, size, kept, leading):
         """Whether a sum of `size` elements down to `kept` (over the leading axes only, if
@@ -742,9 +748,16 @@ class CythonKernels(NumpyKernels):
                 total = _small.sum_all(g)     # NumPy's below, in one call at ~1/6 its cost
             if total is not None:
                 return total.reshape(shape) if shape else total
+        if (type(g) is _ndarray and g.size >= self.min_size_sum_cols and _float(g.dtype)
+                and _usable(g, g.dtype) and len(shape) <= g.ndim
+                and _over_leading(g.shape, shape)):
+            out = np.empty(shape, g.dtype)                  # the column kernel, A = 1
+            L = out.size
+            _rd_for[g.dtype].sum_cols_(g.reshape(1, g.size // L, L), out.reshape(1, L))
+            return out
         if (type(g) is _ndarray and g.size >= self.min_size_reduce_narrow and _float(g.dtype)
                 and _usable(g, g.dtype) and len(shape) <= g.ndim
-                and self._grid_sum(g.size, math.prod(shape), _over_leading(g.shape, shape))):
+                and self._grid_sum(g.size, math.prod(shape), False)):
             target = np.empty(shape, g.dtype)
             r = self._binary_backward(_ADD, target, g, g, True, False, None, None)
             if r is not None:
@@ -1552,7 +1565,7 @@ class CythonKernels(NumpyKernels):
         """x summed over dim (a tuple of axes or None) with kept dims, in one pass: over
         every element or every row (the trailing axes) by the sum kernels, else by the grid
         kernel; None when none applies."""
-        if (type(x) is not _ndarray or x.size < self.min_size_reduce_narrow
+        if (type(x) is not _ndarray or x.size < self.min_size_sum_cols
                 or not _float(x.dtype) or not _usable(x, x.dtype)):
             return None
         axes = _axes_of(x, dim)
@@ -1569,25 +1582,17 @@ class CythonKernels(NumpyKernels):
         shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
         first, last = (min(axes), max(axes) + 1) if axes else (0, 0)
         if axes and last - first == len(axes) and last < x.ndim:   # one run of axes, not last
+            # (the column kernel: see min_size_sum_cols)
             A, L = math.prod(x.shape[:first]), math.prod(x.shape[last:])
-            if A > 1 or L >= self.min_cols_sum:
-                out = np.empty(shape, x.dtype)
-                K = math.prod(x.shape[first:last])
-                _rd_for[x.dtype].sum_cols_(x.reshape(A, K, L), out.reshape(A, L))
-                return out
+            out = np.empty(shape, x.dtype)
+            K = math.prod(x.shape[first:last])
+            _rd_for[x.dtype].sum_cols_(x.reshape(A, K, L), out.reshape(A, L))
+            return out
         if not self._grid_sum(x.size, math.prod(shape), _over_leading(x.shape, shape)):
             return None
         target = np.empty(shape, x.dtype)
         r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
         return None if r is None else r[0]
-
-    # A sum over a middle run of axes (A, K, L; K summed) goes to the column kernel: NumPy adds
-    # along a middle axis an element at a time ((64, 256, 64) over 256: 285 us, the grid
-    # kernel's rows of 64 130, the columns 91). Over the leading axes (A = 1) only from this
-    # many positions l: fewer make too few tasks for two threads, where the grid kernel's
-    # partials split the rows; more made the grid's partials as large as x ((32, 65536): 624
-    # us, NumPy's 251, the columns 244).
-    min_cols_sum = 1 << 14
 
     # a sum of every element or of every row: one compiled pass, ~3x NumPy's pairwise sum at
     # 2**12-10**7 elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep
@@ -1604,7 +1609,7 @@ class CythonKernels(NumpyKernels):
 
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
-        if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
+        if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
         if s is None:
@@ -1630,7 +1635,7 @@ class CythonKernels(NumpyKernels):
             out = _small.mean_all(x)                       # small: NumPy's in one call
             if out is not None:
                 return out
-        if type(x) is not _ndarray or x.size < self.min_size_reduce_narrow:
+        if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)
         if s is None:
@@ -1813,11 +1818,12 @@ class CythonKernels(NumpyKernels):
             g2c = g2 if _usable(g2, dtype) else np.ascontiguousarray(g2)   # (G[0]: gaps)
             add = acc_b is not None and acc_b.shape == (out_f,) and _writable(acc_b, dtype)
             target = acc_b if add else np.empty(out_f, dtype)
-            r = None
-            if self._grid_sum(g2c.size, out_f, True):
-                r = self._binary_backward(_ADD, target, g2c, g2c, True, False,
-                                          target if add else None, None)
-            gb = r[0] if r is not None else _into(acc_b, g2c.sum(axis=0))
+            if g2c.size >= self.min_size_sum_cols:
+                _rd_for[dtype].sum_cols_(g2c.reshape(1, rows, out_f), target.reshape(1, out_f),
+                                         add)
+                gb = target if add or acc_b is None else _into(acc_b, target)
+            else:
+                gb = _into(acc_b, g2c.sum(axis=0))
         return gx, gw, gb
 
     def _linear_takes(self, x, w, g, need_x, need_w):

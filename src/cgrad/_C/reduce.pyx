@@ -1079,16 +1079,13 @@ def sum_rows_(const floating[:, ::1] x, floating[::1] out):
                 op[r] = <floating> _row_total(xp + r * C, C)
 
 
-cdef void _sum_cols_task(const floating* x, floating* out, Py_ssize_t task, Py_ssize_t per_a,
-                         Py_ssize_t W, Py_ssize_t K, Py_ssize_t L) noexcept nogil:
-    """out[a, l0:l0 + W] = the sums over k of x[a, k, l], in double from +0 (NumPy's start:
+cdef void _cols_sums(const floating* x, double* acc, Py_ssize_t K, Py_ssize_t L,
+                     Py_ssize_t n, double* blk) noexcept nogil:
+    """acc[l] = the sum over k < K of x[k L + l] for l < n, in double from +0 (NumPy's start:
     all -0 sums to +0), k in order: blocks of ~sqrt(K) rows, then the blocks' sums, as a
     float64 sum's error grows with the terms one running sum takes (2^21 rows one after
-    another: 9.9e-8 off, in blocks 9.3e-10)"""
-    cdef double acc[COLS_WIDE]
-    cdef double blk[COLS_WIDE]
-    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W, k, k0, l
-    cdef Py_ssize_t n = min(W, L - l0), rows = max(<Py_ssize_t> 64, <Py_ssize_t> sqrt(K))
+    another: 9.9e-8 off, in blocks 9.3e-10); blk: n doubles of scratch"""
+    cdef Py_ssize_t k, k0, l, rows = max(<Py_ssize_t> 64, <Py_ssize_t> sqrt(K))
     cdef const floating* row
     for l in range(n):
         acc[l] = 0
@@ -1096,43 +1093,94 @@ cdef void _sum_cols_task(const floating* x, floating* out, Py_ssize_t task, Py_s
     while k0 < K:
         for l in range(n):
             blk[l] = 0
-        row = x + (a * K + k0) * L + l0
-        for k in range(min(rows, K - k0)):
+        row = x + k0 * L
+        k = min(rows, K - k0)
+        while k >= 4:       # four rows a step, summed in their own precision: one
+            for l in range(n):  # conversion to double per 4 floats (the pass's bottleneck)
+                blk[l] = blk[l] + ((row[l] + row[l + L]) + (row[l + 2 * L] + row[l + 3 * L]))
+            row, k = row + 4 * L, k - 4
+        while k > 0:
             for l in range(n):
                 blk[l] = blk[l] + row[l]
-            row = row + L
+            row, k = row + L, k - 1
         for l in range(n):
             acc[l] = acc[l] + blk[l]
         k0 = k0 + rows
-    for l in range(n):
-        out[a * L + l0 + l] = <floating> acc[l]
 
 
-def sum_cols_(const floating[:, :, ::1] x, floating[:, ::1] out):
+cdef Py_ssize_t _gcd(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+cdef void _sum_cols_task(const floating* x, floating* out, Py_ssize_t task, Py_ssize_t per_a,
+                         Py_ssize_t W, Py_ssize_t K, Py_ssize_t L, Py_ssize_t m,
+                         bint add) noexcept nogil:
+    """out[a, l0:l0 + W] = the sums over k of x[a, k, l] (_cols_sums), or out + them, each
+    rounded first (add). Short rows (m > 1, one task a row: W = L) are summed m at a time as
+    one row of m L (each step a vector's worth), then the m partial sums of each l and the
+    last K % m rows in order."""
+    cdef double acc[COLS_WIDE]
+    cdef double blk[COLS_WIDE]
+    cdef Py_ssize_t a = task // per_a, l0 = (task % per_a) * W, j, k, l
+    cdef Py_ssize_t n = min(W, L - l0), whole = K // m * m
+    cdef const floating* xa = x + a * K * L
+    cdef double total
+    if m == 1:
+        _cols_sums(xa + l0, acc, K, L, n, blk)
+        for l in range(n):
+            _cols_out(out + a * L + l0 + l, acc[l], add)
+        return
+    _cols_sums(xa, acc, K // m, m * L, m * L, blk)
+    for l in range(L):
+        total = 0
+        for j in range(m):
+            total = total + acc[j * L + l]
+        for k in range(whole, K):
+            total = total + xa[k * L + l]
+        _cols_out(out + a * L + l, total, add)
+
+
+cdef inline void _cols_out(floating* out, double total, bint add) noexcept nogil:
+    out[0] = out[0] + <floating> total if add else <floating> total
+
+
+def sum_cols_(const floating[:, :, ::1] x, floating[:, ::1] out, bint add=False):
     """out[a, l] = the sum of x[a, :, l] (x as (A, K, L)), in double (blocks of rows, then
     their sums), rounded once: tasks of one a and up to COLS_WIDE positions l, vectorised
-    across l, each l's sum in k order (the same bits at any thread count). For a middle axis:
-    a leading one (A = 1) has too few tasks for two threads, and the grid kernel's partials
-    take it."""
+    across l, each l's sum in an order set by K and L alone (the same bits at any thread
+    count). Over a middle run of axes, or the leading ones (a bias gradient). With add, out
+    += the sums (each rounded first, as out + x.sum(1))."""
     cdef Py_ssize_t A = x.shape[0], K = x.shape[1], L = x.shape[2], task
     if out.shape[0] != A or out.shape[1] != L:
         raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected {(A, L)}")
     if A * L == 0:
         return
     if K == 0:
-        out[:, :] = 0
+        if not add:
+            out[:, :] = 0
         return
     cdef const floating* xp = &x[0, 0, 0]
     cdef floating* op = &out[0, 0]
-    # (one pass: the widest tasks, whose rows are the longest runs; the sums stay in L1)
-    cdef Py_ssize_t W = min(L, <Py_ssize_t> COLS_WIDE), per_a = (L + W - 1) // W
+    # (one pass: the widest tasks, whose rows are the longest runs; the sums stay in L1. A
+    # sum over the leading axes (A = 1, a bias gradient) splits its positions among the
+    # threads, in runs of 16 or more)
+    cdef Py_ssize_t W = min(L, <Py_ssize_t> COLS_WIDE), per_a, threads = cgrad_threads()
+    if A == 1 and threads > 1 and parallel(K * L):
+        W = min(W, max(<Py_ssize_t> 16, (L + threads - 1) // threads + 15) // 16 * 16)
+    per_a = (L + W - 1) // W
+    # rows of under 64 summed m side by side: 64 or more elements, whole vectors of 16
+    cdef Py_ssize_t m = 1, whole_vectors = 16 // _gcd(L, 16)
+    if L < 64:
+        m = whole_vectors * max(<Py_ssize_t> 1, 64 // (whole_vectors * L))
     with nogil:
         if A * per_a > 1 and parallel(A * K * L):
             for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
-                _sum_cols_task(xp, op, task, per_a, W, K, L)
+                _sum_cols_task(xp, op, task, per_a, W, K, L, m, add)
         else:
             for task in range(A * per_a):
-                _sum_cols_task(xp, op, task, per_a, W, K, L)
+                _sum_cols_task(xp, op, task, per_a, W, K, L, m, add)
 
 
 def sum_all_(const floating[::1] x):
