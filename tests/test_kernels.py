@@ -2118,11 +2118,12 @@ def test_amax_of_a_long_row_breaks_zero_ties_alike_on_any_thread_count(ck, threa
 @pytest.mark.parametrize("shape, dims", [((3, 70000), (1,)), ((70000,), None),
                                          ((5, 3, 9000), (1,)), ((4, 1000, 17), (1, 2)),
                                          ((2, 15), (1,)), ((40, 16), (1,)), ((9, 64), (1,)),
-                                         ((3, 200), (1,))], ids=str)
+                                         ((3, 200), (1,)), ((3, 50, 200), (1,)),
+                                         ((2, 9, 64), (1,)), ((2, 5, 63), (1,))], ids=str)
 def test_amax_amin_long_and_short(ck, threads, dtype, shape, dims):
     """Rows longer than a block (summed in blocks on two threads), columns wider than a task,
-    rows shorter than a vector and around a step of 64: the same values at 1 and 2 threads;
-    one NaN anywhere gives NaN"""
+    rows shorter than a vector and around a step of 64, columns in steps of four vectors,
+    one and one at a time: the same values at 1 and 2 threads; one NaN anywhere gives NaN"""
     rng = np.random.default_rng(17)
     x = rng.standard_normal(shape).astype(dtype)
     for name in ("amax", "amin"):

@@ -19,6 +19,7 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._vmath cimport (cgrad_expf_nonpos, cgrad_row_dev, cgrad_row_devf,
                               cgrad_row_max, cgrad_row_maxf, cgrad_row_sum, cgrad_row_sumf,
                               cgrad_exp_sumf, cgrad_ext1, cgrad_ext1f, cgrad_row_extreme,
+                              cgrad_cols_extreme, cgrad_cols_extremef,
                               cgrad_row_extremef,
                               cgrad_short_row_maxf, cgrad_short_row_sumf, vexp_nonpos, vlog,
                               vlog_sigmoid, vsigmoid)
@@ -1403,18 +1404,10 @@ cdef inline floating _took(floating best, floating v, bint lowest) noexcept nogi
 cdef void _extreme_cols(const floating* x, floating* out, Py_ssize_t K, Py_ssize_t n,
                         Py_ssize_t stride, bint lowest) noexcept nogil:
     """out[l] = the extreme of x[k * stride + l] over k, for l < n: vectorised across l"""
-    cdef Py_ssize_t k, l
-    cdef const floating* row
-    for l in range(n):
-        out[l] = x[l]
-    for k in range(1, K):
-        row = x + k * stride
-        if lowest:
-            for l in range(n):
-                out[l] = _took(out[l], row[l], True)
-        else:
-            for l in range(n):
-                out[l] = _took(out[l], row[l], False)
+    if floating is float:
+        cgrad_cols_extremef(x, out, K, n, stride, lowest)
+    else:
+        cgrad_cols_extreme(x, out, K, n, stride, lowest)
 
 
 cdef inline floating _extreme_row(const floating* x, Py_ssize_t K, bint lowest) noexcept nogil:
