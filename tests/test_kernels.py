@@ -2913,7 +2913,7 @@ def test_vector_exp_gives_the_scalar_exps_bits(ck):
 
 
 @pytest.mark.parametrize("rows", [5000, 70000])
-@pytest.mark.parametrize("columns", [1, 3, 10, 16, 129, 1000])
+@pytest.mark.parametrize("columns", [1, 3, 10, 16, 40, 129, 1000])
 def test_leading_axis_sums_take_the_column_kernel(monkeypatch, threads, columns, rows):
     """At the default thresholds a sum over the leading axis (a bias gradient: sum,
     sum_to_shape, linear_backward's, into a gradient buffer too) runs compiled from 2^12
@@ -3035,6 +3035,46 @@ def test_sum_cols_kernel_checked():
     rd.sum_cols_(x, out, True)
     rd.sum_cols_(x, out, True)
     assert (out == 6).all()                           # added, twice
+
+
+@pytest.mark.parametrize("columns", [1, 3, 17, 40, 63, 64, 100])
+def test_sum_cols_adds_once_at_any_thread_count(threads, columns):
+    """a leading-axis sum added into a buffer (a bias gradient's accumulation): short rows
+    summed side by side are one task, not one per thread adding the row twice"""
+    from cgrad._C import reduce as rd
+    x = np.ones((1, 40000, columns), np.float32)
+
+    def run():
+        out = np.ones((1, columns), np.float32)
+        rd.sum_cols_(x, out, True)
+        return out
+    for out in threads(run):
+        assert (out == 40001).all()
+
+
+@pytest.mark.parametrize("dims, shape, rows", [((0,), (8, 1024), range(4)),
+                                               ((0,), (64, 3), range(0, 64, 16)),
+                                               ((1,), (2, 8, 100), range(4))], ids=str)
+def test_column_sums_overflowing_four_float32_rows(ck, dims, shape, rows):
+    """four float32 rows are added in float32 first (rows 16 apart where rows of 3 go side
+    by side): where that overflows (3e38 twice, then -3e38 twice: inf - inf) the column is
+    summed again in double, its true sum (0 here, not NaN); a column holding NaN or a sum
+    past float32 stays NaN or inf"""
+    x = np.zeros(shape, np.float32)
+    index = [slice(None)] * len(shape)
+    for k, v in zip(rows, (3e38, 3e38, -3e38, -3e38)):
+        index[dims[0]] = k
+        x[tuple(index)] = v
+    ck.min_size_sum_cols = 0
+    assert_same(ck.sum(x, dims), np.zeros(np.delete(shape, dims[0]), np.float32))
+    index[dims[0]] = 5
+    x[tuple(index)] = 3e38                            # past float32 in double too: inf
+    index[dims[0]] = 6
+    x[tuple(index)] = 3e38
+    got = ck.sum(x, dims)
+    assert np.isposinf(got).all()
+    x.reshape(-1)[-1] = np.nan
+    assert np.isnan(ck.sum(x, dims).reshape(-1)[-1])
 
 
 # ---- sort order (std::sort's, PyTorch's) -----------------------------------------------------

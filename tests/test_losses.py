@@ -529,3 +529,42 @@ def test_cross_entropy_backward_after_a_backend_switch():
         cgrad.set_backend(previous)
     for g in grads.values():
         np.testing.assert_allclose(g, grads["numpy", "numpy"], rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 1, 2)], ids=str)
+def test_cross_entropy_per_position_nodes_and_target_dtypes_as_torch(backend, shape):
+    """(N, C, d1, ...) logits: a "none" loss with label smoothing is PyTorch's sum node itself
+    at every rank (not viewed after it); byte targets raise there as PyTorch's nll_loss2d"""
+    torch = pytest.importorskip("torch")
+    x0 = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    for lib in (cgrad, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        t = lib.zeros((shape[0],) + shape[2:], dtype=lib.long)
+        loss = lib.nn.functional.cross_entropy(x, t, label_smoothing=0.1, reduction="none")
+        assert (type(loss.grad_fn).__name__, tuple(loss.shape)) == (
+            "AddBackward0", (shape[0],) + shape[2:])
+        for f in (lib.nn.functional.cross_entropy, lib.nn.functional.nll_loss):
+            with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
+                f(x, t.to(lib.uint8))
+    with pytest.raises(RuntimeError, match=r"gather\(\): Expected dtype int32/int64"):
+        F.cross_entropy(cgrad.tensor(x0.reshape(shape[0], shape[1], -1)[:, :, 0]),
+                        cgrad.zeros(shape[0], dtype=cgrad.uint8),
+                        weight=cgrad.ones(shape[1]), label_smoothing=0.1)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_float16_backward(backend, reduction):
+    """float16 logits (no compiled kernel: NumPy's) through forward and backward, as PyTorch's
+    to float16 rounding"""
+    torch = pytest.importorskip("torch")
+    x0 = np.random.default_rng(4).standard_normal((6, 5)).astype(np.float16)
+    t0 = np.array([0, 4, 2, 2, 1, -100])
+    got = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor(t0), reduction=reduction)
+        loss.sum().backward()
+        assert loss.dtype == lib.float16 and x.grad.dtype == lib.float16
+        got.append((loss.detach().float().numpy(), x.grad.float().numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=5e-3, atol=5e-3)

@@ -1468,7 +1468,10 @@ class CythonKernels(NumpyKernels):
                                label_smoothing=0.0, acc=None):
         probs = type(saved) is _Softmax         # this backend's forward took these rows,
         rows = saved.e if probs else saved      # target and weight: no need to check again
-        takes = probs or (self._ce_takes(rows, target, weight) and rows.ndim == 2)
+        if not (probs or (self._ce_takes(rows, target, weight) and rows.ndim == 2)):
+            return super().cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
+                                                  label_smoothing, acc)
+        takes = True
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:     # one g for every row
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
         else:                                   # one g each, any layout

@@ -2559,6 +2559,8 @@ def _class_layout(input, target):
     if tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
     _check_target_dtype(td)
+    if td.dtype != np.int64:            # (PyTorch's nll_loss2d takes no bytes)
+        raise RuntimeError(f"expected scalar type Long but found {_tname(td.dtype)}")
     # (N, C, L) with a loss per position: the kernels take the classes along dim 1
     positions = math.prod(input.shape[2:])
     return (input.reshape(n, input.shape[1], positions), target.reshape(n, positions),
@@ -2653,6 +2655,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl"
                          if kernel == "nll_loss" else "log_softmax_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
+        if label_smoothing > 0 and weight is not None:  # (PyTorch's gather of the weights)
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
         t = Tensor._make(t._data.astype(np.int64))
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype, kernel)
     op = LS.CrossEntropySmoothed if label_smoothing > 0 else \

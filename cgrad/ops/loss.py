@@ -79,13 +79,14 @@ def _class_rows(g, target, ignore_index, reduction, denominator):
     return graph_rows(g, reduction, denominator)
 
 
-def _as_given(out, source, reduction):
+def _as_given(out, source, reduction, viewed=True):
     """a class loss over rows, shaped as PyTorch's node gives it for the input as given
     (source: that input, where the caller laid it out as rows): a "none" loss of a 1-D or 4-D
-    input is its own result (0-d, (N, H, W)); other ranks' are viewed after the node"""
+    input is its own result (0-d, (N, H, W)), as is every rank's where not viewed (label
+    smoothing's sum); other ranks' are viewed after the node"""
     if reduction == "none" and source is not None:
-        return out.reshape(source.shape[:1] + source.shape[2:] if source.ndim == 4 else
-                           () if source.ndim == 1 else (-1,))
+        return out.reshape(() if source.ndim == 1 else source.shape[:1] + source.shape[2:]
+                           if source.ndim == 4 or not viewed else (-1,))
     return out
 
 
@@ -256,7 +257,9 @@ class CrossEntropy(Op):
             x, target, weight, ignore_index, label_smoothing)
         ctx.save_for_backward(saved)
         ctx.args = (target, weight, ignore_index, label_smoothing, reduction, denominator)
-        return _as_given(reduce(losses, reduction, denominator, total), source, reduction)
+        # (label smoothing's node is PyTorch's sum of two terms, each of the target's shape)
+        return _as_given(reduce(losses, reduction, denominator, total), source, reduction,
+                         viewed=not label_smoothing > 0)
 
     @staticmethod
     def backward(ctx, g, acc):

@@ -1107,6 +1107,13 @@ cdef void _cols_sums(const floating* x, double* acc, Py_ssize_t K, Py_ssize_t L,
         for l in range(n):
             acc[l] = acc[l] + blk[l]
         k0 = k0 + rows
+    for l in range(n):
+        if not acc[l] - acc[l] == 0:
+            # inf or NaN: four float32 rows added in float32 overflow where their double sum
+            # need not (3e38 twice and -3e38 twice: inf - inf, NaN, for 0); one at a time
+            acc[l] = 0
+            for k in range(K):
+                acc[l] = acc[l] + x[k * L + l]
 
 
 cdef Py_ssize_t _gcd(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -1167,14 +1174,14 @@ def sum_cols_(const floating[:, :, ::1] x, floating[:, ::1] out, bint add=False)
     # (one pass: the widest tasks, whose rows are the longest runs; the sums stay in L1. A
     # sum over the leading axes (A = 1, a bias gradient) splits its positions among the
     # threads, in runs of 16 or more)
-    cdef Py_ssize_t W = min(L, <Py_ssize_t> COLS_WIDE), per_a, threads = cgrad_threads()
-    if A == 1 and threads > 1 and parallel(K * L):
-        W = min(W, max(<Py_ssize_t> 16, (L + threads - 1) // threads + 15) // 16 * 16)
-    per_a = (L + W - 1) // W
     # rows of under 64 summed m side by side: 64 or more elements, whole vectors of 16
     cdef Py_ssize_t m = 1, whole_vectors = 16 // _gcd(L, 16)
     if L < 64:
         m = whole_vectors * max(<Py_ssize_t> 1, 64 // (whole_vectors * L))
+    cdef Py_ssize_t W = min(L, <Py_ssize_t> COLS_WIDE), per_a, threads = cgrad_threads()
+    if A == 1 and m == 1 and threads > 1 and parallel(K * L):   # (m > 1: one task a row)
+        W = min(W, max(<Py_ssize_t> 16, (L + threads - 1) // threads + 15) // 16 * 16)
+    per_a = (L + W - 1) // W
     with nogil:
         if A * per_a > 1 and parallel(A * K * L):
             for task in prange(A * per_a, schedule="static", num_threads=cgrad_threads()):
