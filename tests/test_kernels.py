@@ -2982,6 +2982,31 @@ def test_middle_axis_sums_take_the_column_kernel(monkeypatch, threads, dtype, sh
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dims", [((64, 32, 16, 16), (0, 2, 3)), ((8, 3, 5, 7), (0, 2, 3)),
+                                         ((2, 3, 4, 5, 6), (0, 1, 4)), ((40, 100, 3), (0, 2)),
+                                         ((0, 16, 300), (0, 2)), ((3, 0, 2000), (0, 2)),
+                                         ((3, 2000, 0), (0, 2)), ((5, 3000, 1), (0, 2))], ids=str)
+def test_sums_over_all_but_a_middle_run(monkeypatch, threads, dtype, shape, dims):
+    """every axis but one middle run summed (a convolution's bias gradient, all but C): one
+    compiled pass, each kept position's rows in double in a fixed order: within float32's
+    rounding of the float64 sum (float64 within 1e-12), the same bits at 1 and 2 threads,
+    zero-size sums 0"""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    k = CythonKernels()
+    k.min_size_sum_cols = 0
+    monkeypatch.setattr(NumpyKernels, "sum", None)                   # no fallback
+    x = np.random.default_rng(33).standard_normal(shape).astype(dtype)
+    want = x.astype(np.float64).sum(dims, keepdims=True)
+    one, two = threads(lambda: k.sum(x, dims, True))
+    np.testing.assert_array_equal(one, two)
+    assert one.dtype == dtype and one.shape == want.shape
+    bound = (8 * np.finfo(dtype).eps * np.abs(x).astype(np.float64).sum(dims, keepdims=True)
+             + np.spacing(np.abs(want.astype(dtype))))
+    assert np.all(np.abs(one - want) <= bound)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_middle_axis_sums_every_layout(ck, dtype, layout):
     """the column sums (x read where it is C-contiguous, else NumPy's) against the reference,

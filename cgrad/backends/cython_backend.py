@@ -1591,6 +1591,16 @@ class CythonKernels(NumpyKernels):
             K = math.prod(x.shape[first:last])
             _rd_for[x.dtype].sum_cols_(x.reshape(A, K, L), out.reshape(A, L))
             return out
+        kept = [i for i in range(x.ndim) if i not in axes]
+        if kept and kept[0] > 0 and kept[-1] < x.ndim - 1 and kept[-1] - kept[0] == len(kept) - 1:
+            # every axis but one middle run (a convolution's bias gradient: all but C), each
+            # (a, c) row summed as a row sum, in double: NumPy's took 3.4x PyTorch's time
+            out = np.empty(shape, x.dtype)
+            first, last = kept[0], kept[-1] + 1
+            _rd_for[x.dtype].sum_outer_(x.reshape(math.prod(x.shape[:first]),
+                                                  math.prod(x.shape[first:last]),
+                                                  math.prod(x.shape[last:])), out.reshape(-1))
+            return out
         if not self._grid_sum(x.size, math.prod(shape), _over_leading(x.shape, shape)):
             return None
         target = np.empty(shape, x.dtype)

@@ -1080,6 +1080,38 @@ def sum_rows_(const floating[:, ::1] x, floating[::1] out):
                 op[r] = <floating> _row_total(xp + r * C, C)
 
 
+cdef double _outer_total(const floating* x, Py_ssize_t c, Py_ssize_t A, Py_ssize_t C,
+                         Py_ssize_t L) noexcept nogil:
+    """the sum of x[:, c, :] (x as (A, C, L)): each row (a, c) as _row_total, in a order"""
+    cdef double total = 0
+    cdef Py_ssize_t a
+    for a in range(A):
+        total = total + _row_total(x + (a * C + c) * L, L)
+    return total
+
+
+def sum_outer_(const floating[:, :, ::1] x, floating[::1] out):
+    """out[c] = the sum of x[:, c, :] (x as (A, C, L)), rounded once: a convolution's bias
+    gradient, the sum over every axis but the channels'. Channels in parallel, each in a
+    fixed order (the same bits at any thread count)."""
+    cdef Py_ssize_t A = x.shape[0], C = x.shape[1], L = x.shape[2], c
+    _check(out.shape[0], C, "out")
+    if C == 0:
+        return
+    if A * L == 0:
+        out[:] = 0
+        return
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef floating* op = &out[0]
+    with nogil:
+        if parallel(A * C * L) and C > 1:
+            for c in prange(C, schedule="static", num_threads=cgrad_threads()):
+                op[c] = <floating> _outer_total(xp, c, A, C, L)
+        else:
+            for c in range(C):
+                op[c] = <floating> _outer_total(xp, c, A, C, L)
+
+
 cdef void _cols_sums(const floating* x, double* acc, Py_ssize_t K, Py_ssize_t L,
                      Py_ssize_t n, double* blk) noexcept nogil:
     """acc[l] = the sum over k < K of x[k L + l] for l < n, in double from +0 (NumPy's start:
