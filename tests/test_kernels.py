@@ -3006,6 +3006,21 @@ def test_sums_over_all_but_a_middle_run(monkeypatch, threads, dtype, shape, dims
     assert np.all(np.abs(one - want) <= bound)
 
 
+@pytest.mark.parametrize("shape, dims", [((2, 3, 64, 64), (0, 2, 3)), ((6, 20000), (1,)),
+                                         ((70000,), None)], ids=str)
+def test_lane_sums_overflowing_float32(ck, shape, dims):
+    """the row, whole and all-but-a-middle-run sums add a block in float32 lanes first:
+    where that overflows (3e38, -3e38, 3e38, -3e38 in one lane's reach: inf - inf) the block
+    is summed again in double, its true sum (0 here, not NaN); a NaN stays NaN"""
+    ck.min_size_sum_cols = 0
+    x = np.zeros(shape, np.float32)
+    x.reshape(-1)[:4] = [3e38, -3e38, 3e38, -3e38]
+    got = ck.sum(x, dims)
+    assert not got.any() and np.isfinite(got).all()
+    x.reshape(-1)[7] = np.nan
+    assert np.isnan(ck.sum(x, dims)).sum() == 1
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_middle_axis_sums_every_layout(ck, dtype, layout):

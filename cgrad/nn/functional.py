@@ -2655,7 +2655,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl"
                          if kernel == "nll_loss" else "log_softmax_kernel_impl")
     if t._data.dtype != np.int64:           # the kernels check the values
-        if label_smoothing > 0 and weight is not None:  # (PyTorch's gather of the weights)
+        if label_smoothing > 0 and weight is not None and reduction == "mean":
+            # (PyTorch's gather of the targets' weights for the mean's denominator)
             raise RuntimeError("gather(): Expected dtype int32/int64 for index")
         t = Tensor._make(t._data.astype(np.int64))
     w = None if weight is None else _class_weight(weight, rows.shape[1], rows.dtype, kernel)

@@ -967,6 +967,20 @@ cdef enum:
     HUBER = 4              # d*d*0.5 where |d| < delta, else (|d| - 0.5 delta) delta
 
 
+cdef floating _plain_block(const floating* x, Py_ssize_t n) noexcept nogil:
+    """x[0:n] summed in the dtype's 16 lanes; where that gives inf or NaN, one at a time in
+    double: lanes in float32 overflow where the sum need not (3e38, -3e38, 3e38, -3e38: inf -
+    inf, NaN, for 0)"""
+    cdef floating partial = _lanes_sum(x, x, n, 0)
+    cdef double exact = 0
+    cdef Py_ssize_t i
+    if partial - partial == 0:
+        return partial
+    for i in range(n):
+        exact = exact + x[i]
+    return <floating> exact
+
+
 cdef floating _block_sum(int kind, const floating* x, const floating* y, Py_ssize_t n,
                          floating beta, floating c, floating off) noexcept nogil:
     """the sum of kind's terms over x[0:n], y[0:n] (n <= SUM_BLOCK): 16 lanes folded in
@@ -976,7 +990,7 @@ cdef floating _block_sum(int kind, const floating* x, const floating* y, Py_ssiz
     cdef floating one = 1
     cdef Py_ssize_t i
     if kind == PLAIN:
-        return _lanes_sum(x, x, n, 0)
+        return _plain_block(x, n)
     if kind == SQ_DIFF:
         return _lanes_sum(x, y, n, 2)
     if kind == BCE_LOGITS:
@@ -1055,7 +1069,7 @@ cdef double _row_total(const floating* x, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t b, i
     for b in range((n + SUM_BLOCK - 1) // SUM_BLOCK):
         i = b * SUM_BLOCK
-        total += _lanes_sum(x + i, x + i, min(<Py_ssize_t> SUM_BLOCK, n - i), 0)
+        total += _plain_block(x + i, min(<Py_ssize_t> SUM_BLOCK, n - i))
     return total
 
 
