@@ -1424,17 +1424,10 @@ class CythonKernels(NumpyKernels):
         return dx if need_x else None, dw if need_weight else None, db if need_bias else None
 
     def _ce_takes(self, logits, target, weight):
-        """Whether the fused cross-entropy kernels take these (C-contiguous float logits (N, C),
-        or (N, C, L) with target (N, L), of at most exp_limit elements and at least one class,
-        int64 targets, weight None or of logits' dtype)."""
-        if not (type(logits) is _ndarray and 2 <= logits.ndim <= 3):
-            return False
-        c = logits.shape[1]
-        return (_float(logits.dtype) and 0 < c and logits.size <= self.exp_limit
-                and _usable(logits, logits.dtype) and _usable(target, _I64)
-                and target.shape == logits.shape[:1] + logits.shape[2:]
-                and (weight is None or (_usable(weight, logits.dtype)
-                                        and weight.shape == (c,))))
+        """Whether the fused cross-entropy kernels take these: _nll_takes' arrays of at most
+        exp_limit elements and at least one class."""
+        return (self._nll_takes(logits, target, weight) and 0 < logits.shape[1]
+                and logits.size <= self.exp_limit)
 
     def cross_entropy_forward(self, logits, target, weight=None, ignore_index=-100,
                               label_smoothing=0.0):
@@ -1471,25 +1464,22 @@ class CythonKernels(NumpyKernels):
         if not (probs or (self._ce_takes(rows, target, weight) and rows.ndim == 2)):
             return super().cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
                                                   label_smoothing, acc)
-        takes = True
         if g_rows.ndim == 0 and g_rows.dtype == rows.dtype:     # one g for every row
             g_all, g_each = float(g_rows), _NONE[rows.dtype]
         else:                                   # one g each, any layout
-            g_all = None
+            g_all = 0.0
             g_each = (np.ascontiguousarray(g_rows, rows.dtype)
                       if probs and type(g_rows) is _ndarray else g_rows)
-            takes = (takes and type(g_each) is _ndarray and g_each.shape == target.shape
-                     and _usable(g_each, rows.dtype))
-        if not takes:
-            if probs:                   # NumPy's backward reads log-probabilities
-                with np.errstate(divide="ignore"):
-                    rows = np.log(saved.p)
-            return super().cross_entropy_backward(rows, target, g_rows, weight, ignore_index,
-                                                  label_smoothing, acc)
+            if not (type(g_each) is _ndarray and g_each.shape == target.shape
+                    and _usable(g_each, rows.dtype)):
+                if probs:               # NumPy's backward reads log-probabilities
+                    with np.errstate(divide="ignore"):
+                        rows = np.log(saved.p)
+                return super().cross_entropy_backward(rows, target, g_rows, weight,
+                                                      ignore_index, label_smoothing, acc)
         add = acc is not None and acc.shape == rows.shape and _writable(acc, rows.dtype)
         out = acc if add else np.empty(rows.shape, rows.dtype)
         weight = _NONE[rows.dtype] if weight is None else weight
-        g_all = 0.0 if g_all is None else g_all
         w_sum = _weight_sum(weight, rows.shape[1], label_smoothing)
         if rows.ndim == 3:
             _rd_for[rows.dtype].cross_entropy_cols_backward_(
@@ -1503,7 +1493,9 @@ class CythonKernels(NumpyKernels):
         return out if add or acc is None else _into(acc, out)
 
     def _nll_takes(self, log_probs, target, weight):
-        """Whether the compiled nll_loss kernels take these: _ce_takes' arrays, of any size"""
+        """Whether the compiled nll_loss kernels take these: C-contiguous float log_probs
+        (N, C), or (N, C, L) with target (N, L), int64 targets, weight None or (C,) of the
+        log_probs' dtype"""
         return (type(log_probs) is _ndarray and 2 <= log_probs.ndim <= 3
                 and _float(log_probs.dtype) and _usable(log_probs, log_probs.dtype)
                 and _usable(target, _I64)

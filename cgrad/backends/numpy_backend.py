@@ -80,6 +80,22 @@ def _scalar(value, like):
     return like.dtype.type(value)
 
 
+def _class_targets(target, ignore_index, n_classes):
+    """(the targets not ignored, the targets with 0 where ignored) of class-index targets, or
+    PyTorch's IndexError for one neither ignore_index nor in [0, n_classes)"""
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
+    return valid, np.where(valid, target, 0)
+
+
+def _class_denominator(valid, target, weight):
+    """what a class loss's mean divides by: the summed weights of the targets not ignored
+    (their count without weight), as PyTorch's nll_loss"""
+    return float(valid.sum() if weight is None else weight[target[valid]].sum(dtype=np.float64))
+
+
 def _at_class(a, index):
     """a[n, index[n], ...]: each row's (each position's) entry at its class, along axis 1"""
     return np.take_along_axis(a, index[:, None], axis=1)[:, 0]
@@ -1088,12 +1104,8 @@ class NumpyKernels:
         count without weight), as PyTorch's nll_loss.
         """
         c = logits.shape[1]
-        valid = target != ignore_index
-        bad = valid & ((target < 0) | (target >= c))
-        if bad.any():
-            raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
+        valid, safe = _class_targets(target, ignore_index, c)
         log_probs = self.log_softmax(logits, 1)
-        safe = np.where(valid, target, 0)
         if c == 0:                      # every target was ignored (any other raised)
             return np.zeros(target.shape, logits.dtype), log_probs, 0.0, 0.0
         nll = -_at_class(log_probs, safe)
@@ -1105,9 +1117,8 @@ class NumpyKernels:
             nll = (_scalar(1 - label_smoothing, nll) * nll
                    + _scalar(label_smoothing / c, nll) * smooth)
         losses = np.where(valid, nll, _scalar(0, nll))
-        denominator = float(valid.sum() if weight is None
-                            else weight[target[valid]].sum(dtype=np.float64))
-        return losses, log_probs, float(_fsum(losses, axis=None)), denominator
+        return (losses, log_probs, float(_fsum(losses, axis=None)),
+                _class_denominator(valid, target, weight))
 
     def cross_entropy_probs(self, log_probs):
         """The rows' softmax, from what cross_entropy_forward saved"""
@@ -1161,20 +1172,14 @@ class NumpyKernels:
         denominator as cross_entropy_forward's. log_probs (N, C) with target (N,), or
         (N, C, L) with target (N, L); target int64 (an entry neither ignore_index nor in
         [0, C) raises IndexError); weight (C,) of log_probs' dtype or None."""
-        valid = target != ignore_index
-        bad = valid & ((target < 0) | (target >= log_probs.shape[1]))
-        if bad.any():
-            raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
-        safe = np.where(valid, target, 0)
+        valid, safe = _class_targets(target, ignore_index, log_probs.shape[1])
         if log_probs.shape[1] == 0:     # every target was ignored (any other raised)
             return np.zeros(target.shape, log_probs.dtype), 0.0, 0.0
         loss = -_at_class(log_probs, safe)
         if weight is not None:
             loss = loss * weight[safe]
         losses = np.where(valid, loss, _scalar(0, loss))
-        denominator = float(valid.sum() if weight is None
-                            else weight[target[valid]].sum(dtype=np.float64))
-        return losses, float(_fsum(losses, axis=None)), denominator
+        return losses, float(_fsum(losses, axis=None)), _class_denominator(valid, target, weight)
 
     def nll_loss_backward(self, target, g_rows, n_classes, weight=None, ignore_index=-100):
         """d(sum_n g_rows[n] * loss_n)/d(log_probs), (N, C) ((N, C, L) for a target (N, L)):
