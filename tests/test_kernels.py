@@ -3024,20 +3024,23 @@ def test_lane_sums_overflowing_float32(ck, shape, dims):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_middle_axis_sums_every_layout(ck, dtype, layout):
-    """the column sums (x read where it is C-contiguous, else NumPy's) against the reference,
-    over a middle dim and a middle run"""
+    """the column sums and the sums over all but a middle run (x read where it is
+    C-contiguous, else NumPy's) against the reference: over a middle dim and a middle run,
+    the leading ones, and every dim but one or two middle ones"""
     ck.min_size_reduce_narrow = 0
+    ck.min_size_sum_cols = 0
     x = make(layout, dtype, (6, 7, 5, 37))
-    for dims in ((1,), (1, 2), (0, 1, 2)):
+    for dims in ((1,), (1, 2), (0, 1, 2), (0,), (0, 1), (0, 2, 3), (0, 3)):
         want = REF.sum(x, dims, True)
         assert_sum_close(ck.sum(x, dims, True), want, REF.sum(np.abs(x), dims, True))
 
 
 def test_sums_of_negative_zeros_are_positive_zero(ck, threads):
-    """NumPy's and PyTorch's sums start from +0: all -0 sums to +0, over a middle run (the
-    column kernel), the leading axes (the grid kernel's row partials) and in sum_to_shape"""
+    """NumPy's and PyTorch's sums start from +0: all -0 sums to +0, over a middle run and
+    the leading axes (the column kernel), all but a middle one, and in sum_to_shape"""
     x = -np.zeros((64, 256, 64), np.float32)
     for got in threads(lambda: (ck.sum(x, (1,), True), ck.sum(x, (0,), True),
+                                ck.sum(x, (0, 2), True),
                                 ck.sum_to_shape(x, (64, 1, 64)), ck.sum_to_shape(x, (256, 64)),
                                 ck.mean(x, (1,)))):
         for a in got:
