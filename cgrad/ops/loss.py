@@ -235,6 +235,22 @@ def _contiguous(*arrays):
     return [a if a is None else np.ascontiguousarray(a) for a in arrays]
 
 
+def _class_arrays(x, target, weight):
+    """x, target and weight as the class-loss kernels take them: C-contiguous (copied only
+    where one is not)"""
+    if x.flags.c_contiguous and target.flags.c_contiguous and weight is None:
+        return x, target, weight
+    return _contiguous(x, target, weight)
+
+
+def _class_g(g, target, reduction, denominator):
+    """each row's (position's) loss gradient as the class-loss kernels take it: a "none"
+    g shaped as the target, else one 0-d g for every row (nothing to broadcast)"""
+    if reduction == "none":
+        return np.ascontiguousarray(g).reshape(target.shape)
+    return spread(g, (), reduction, denominator)
+
+
 class CrossEntropy(Op):
     """loss_n = -sum_c a_nc log_softmax(x)_nc, a_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w
     ->   dx_n = g'_n (sum(a_n) softmax(x_n) - a_n)        (x (N, C), t (N,) class indices;
@@ -248,8 +264,7 @@ class CrossEntropy(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction, source=None):
         """source: the input as given, where it is not x itself (its rank names the node)"""
-        if not (x.flags.c_contiguous and target.flags.c_contiguous and weight is None):
-            x, target, weight = _contiguous(x, target, weight)
+        x, target, weight = _class_arrays(x, target, weight)
         # saved: what this backend's backward reads (log-probabilities, or the softmax). The
         # kernel also checks the targets and sums the losses and the mean's denominator.
         ctx.kernels = B.kernels
@@ -265,10 +280,7 @@ class CrossEntropy(Op):
     def backward(ctx, g, acc):
         saved, = ctx.saved_tensors
         target, weight, ignore_index, label_smoothing, reduction, denominator = ctx.args
-        if reduction == "none":
-            g_rows = np.ascontiguousarray(g).reshape(target.shape)
-        else:                           # one g for every row: nothing to broadcast
-            g_rows = spread(g, (), reduction, denominator)
+        g_rows = _class_g(g, target, reduction, denominator)
         dx = ctx.kernels.cross_entropy_backward(saved, target, g_rows, weight, ignore_index,
                                                 label_smoothing, acc[0])
         return dx, None, None, None, None, None, None
@@ -356,8 +368,7 @@ class NllLoss(Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, source=None):
         """source: the input as given, where it is not x itself (its rank names the node)"""
-        if not (x.flags.c_contiguous and target.flags.c_contiguous and weight is None):
-            x, target, weight = _contiguous(x, target, weight)
+        x, target, weight = _class_arrays(x, target, weight)
         ctx.save_for_backward(x)          # unread, as PyTorch saves it: an in-place change raises
         # the kernel also checks the targets and sums the losses and the mean's denominator
         losses, total, denominator = B.kernels.nll_loss_forward(x, target, weight, ignore_index)
@@ -368,10 +379,7 @@ class NllLoss(Op):
     def backward(ctx, g):
         ctx.saved_tensors                 # the version check
         target, weight, ignore_index, reduction, n_classes, denominator = ctx.args
-        if reduction == "none":
-            g_rows = np.ascontiguousarray(g).reshape(target.shape)
-        else:                             # one g for every row
-            g_rows = spread(g, (), reduction, denominator)
+        g_rows = _class_g(g, target, reduction, denominator)
         dx = B.kernels.nll_loss_backward(target, g_rows, n_classes, weight, ignore_index)
         return dx, None, None, None, None, None
 
