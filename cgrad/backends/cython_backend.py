@@ -7,12 +7,14 @@ anything else (other strided views, mixed dtypes, integers, other broadcasts) to
 implementation it inherits, so every input gets the right answer. Inputs below a size
 threshold also go to NumPy, where its AVX-512 ufuncs and lower per-call cost win: `min_size`
 (unary, BLAS), `min_size_fused` (unary ops NumPy takes in several passes), `min_size_binary`,
-`min_size_reduce`; the fused row kernels run up to `exp_limit`. Each is a crossover measured
-on one thread, noted where it is set; tests set them so that every size is compiled.
+`min_size_reduce`, `min_size_sum_cols` (sums over one run of axes, or all but one); the fused
+row kernels run up to `exp_limit`. Each is a crossover measured on one thread, noted where it
+is set; tests set them so that every size is compiled.
 
-Broadcasting: a binary op's operands are collapsed onto an R x C grid where each is FULL,
-ROW (depends on the column only: a bias), COL (on the row only) or SCALAR; shapes that need a
-third grid dimension go to NumPy. Binary backward kernels return each input's gradient
+Broadcasting: a binary op's operands are collapsed onto O planes of an R x C grid where each
+is FULL, ROW (depends on the column only: a bias), COL (on the row only) or SCALAR on a plane,
+with a plane of its own for each o or one plane read for all; shapes that need more go to
+NumPy. Binary backward kernels return each input's gradient
 already reduced to that input's shape (the engine's sum_to_shape is then a no-op), added into
 the `acc` buffer when one of that shape and dtype is given.
 """
