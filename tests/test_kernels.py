@@ -2300,6 +2300,29 @@ def test_gather_and_scatter_add(ck, layout, dtype, dim):
         assert_same(got, want)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_kernels_take_any_src_layout(ck, dtype, monkeypatch):
+    """index_add_ and scatter_add_ copy a src they cannot read once and stay compiled (the
+    NumPy fallbacks raise): a sum's gradient reaches embedding's backward broadcast, where
+    np.add.at took 3.5 of a 10^4 x 128 step's 3.6 ms"""
+    def boom(*args, **kwargs):
+        raise AssertionError("fell back to NumPy")
+    rng = np.random.default_rng(3)
+    idx = rng.integers(-6, 6, 9)
+    sidx = rng.integers(-6, 6, (6, 4))
+    cases = []
+    for layout in ("broadcast", "transposed", "negative"):
+        src, ssrc = make(layout, dtype, (9, 5)), make(layout, dtype, (6, 4))
+        want = REF.index_add_(np.ones((6, 5), dtype), 0, idx, src)
+        swant = REF.scatter_add_(np.ones((6, 4), dtype), 0, sidx[:5], ssrc[:5])
+        cases.append((src, want, ssrc, swant))
+    for name in ("index_add_", "scatter_add_"):
+        monkeypatch.setattr(NumpyKernels, name, boom)
+    for src, want, ssrc, swant in cases:
+        assert_same(ck.index_add_(np.ones((6, 5), dtype), 0, idx, src), want)
+        assert_same(ck.scatter_add_(np.ones((6, 4), dtype), 0, sidx[:5], ssrc[:5]), swant)
+
+
 def test_indexing_kernels_checked():
     """an index out of range raises IndexError naming it (both signs), a mismatched shape
     ValueError naming the shapes, before anything is written; empty ones do nothing"""

@@ -159,6 +159,11 @@ def _in_order(x, passes):
     return _restored(out, axes)
 
 
+def _of_dtype(a, dtype):
+    """whether a is an ndarray of dtype (which _dense makes readable by the kernels)"""
+    return type(a) is _ndarray and (a.dtype is dtype or a.dtype == dtype)
+
+
 def _dense(a, dtype):
     """a, or a C-contiguous copy where the kernels cannot read a (see _in_memory_order)"""
     return a if _usable(a, dtype) else a.copy(order="C")
@@ -401,15 +406,16 @@ class CythonKernels(NumpyKernels):
 
     def index_add_(self, out, dim, idx, src):
         """one compiled pass, each element's additions in order of i (np.add.at's bits),
-        column chunks in parallel"""
+        column chunks in parallel; src copied once where the kernel cannot read it (a sum's
+        gradient reaches embedding broadcast: np.add.at took 3.5 ms of 10^4 x 128's step)"""
         if (type(out) is _ndarray and _float(out.dtype) and _writable(out, out.dtype)
-                and _usable(src, out.dtype) and type(idx) is _ndarray and idx.ndim == 1
+                and _of_dtype(src, out.dtype) and type(idx) is _ndarray and idx.ndim == 1
                 and idx.dtype.kind == "i"
                 and src.shape == out.shape[:dim] + (idx.size,) + out.shape[dim + 1:]):
             lead, inner = math.prod(out.shape[:dim]), math.prod(out.shape[dim + 1:])
             _grad_for[out.dtype].index_add_(out.reshape(lead, out.shape[dim], inner),
                                             idx.astype(np.int64, copy=False),
-                                            src.reshape(lead, idx.size, inner))
+                                            _dense(src, out.dtype).reshape(lead, idx.size, inner))
             return out
         return super().index_add_(out, dim, idx, src)
 
@@ -418,8 +424,9 @@ class CythonKernels(NumpyKernels):
         has it), each element's additions in order of i (np.add.at's bits)"""
         rows = _along_rows(out, dim, idx)
         if rows is not None and _writable(out, out.dtype) and src.shape == idx.shape and \
-                _usable(src, out.dtype):
-            _grad_for[out.dtype].scatter_add_(rows[0], rows[1], src.reshape(rows[1].shape))
+                _of_dtype(src, out.dtype):
+            _grad_for[out.dtype].scatter_add_(rows[0], rows[1],
+                                              _dense(src, out.dtype).reshape(rows[1].shape))
             return out
         return super().scatter_add_(out, dim, idx, src)
 
