@@ -125,8 +125,9 @@ def _which_blas(before, after, under_scipy):
 
 
 def _openblas32():
-    """(path, sgemm address, dgemm address) of the OpenBLAS in the scipy-openblas32 package
-    (the build NumPy ships, newer than scipy's), or None where it is missing or does not load.
+    """(path, sgemm, dgemm, sgemv and dgemv addresses) of the OpenBLAS in the
+    scipy-openblas32 package (the build NumPy ships, newer than scipy's), or None where it is
+    missing or does not load.
     Loaded by path with RTLD_LOCAL, never imported: the package's import loads it RTLD_GLOBAL,
     and scipy modules loaded after that (ARPACK, SuperLU, L-BFGS-B) bound their BLAS and
     LAPACK to it, a library held at one thread here."""
@@ -149,14 +150,15 @@ def _openblas32():
         for prefix in ("scipy_", ""):
             try:
                 return path, *(ctypes.cast(getattr(lib, prefix + symbol), ctypes.c_void_p).value
-                               for symbol in ("sgemm_", "dgemm_"))
+                               for symbol in ("sgemm_", "dgemm_", "sgemv_", "dgemv_"))
             except AttributeError:
                 continue
     return None
 
 
 def _scipy_gemm():
-    """(sgemm, dgemm) addresses of scipy's cython_blas (the capsules it exports for cimport)"""
+    """(sgemm, dgemm, sgemv, dgemv) addresses of scipy's cython_blas (the capsules it
+    exports for cimport)"""
     from scipy.linalg import cython_blas
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
@@ -165,7 +167,7 @@ def _scipy_gemm():
                                                                   ctypes.c_char_p]
     capsules = cython_blas.__pyx_capi__
     return tuple(get_pointer(capsules[name], get_name(capsules[name]))
-                 for name in ("sgemm", "dgemm"))
+                 for name in ("sgemm", "dgemm", "sgemv", "dgemv"))
 
 
 def load_linalg():

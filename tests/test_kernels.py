@@ -1216,6 +1216,89 @@ def test_gemm_module_checks():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, n, k", [(1, 37, 29), (37, 1, 29), (1, 1, 29), (37, 29, 1),
+                                     (1, 29, 1), (29, 1, 1), (1, 1, 1)])
+def test_gemm_vectors_and_outer_products(dtype, ta, tb, m, n, k):
+    """gemm_'s single rows and columns (its gemv) and k = 1 (its outer product, or BLAS's
+    where op(b)'s row is strided): every flag, leading dimensions wider than the matrices,
+    beta 0 over a c of NaN (never read), 1 and 0.5, separate and summed batches"""
+    from cgrad._threads import load_linalg
+    linalg = load_linalg()
+    rng = np.random.default_rng(m * 100 + n * 10 + k)
+    batch, pad = 3, 3
+    sa_rows, sa_cols = (k, m) if ta else (m, k)        # a and b as stored, row-major
+    sb_rows, sb_cols = (n, k) if tb else (k, n)
+    lda, ldb, ldc = sa_cols + pad, sb_cols + pad, n + pad
+    a = rng.standard_normal((batch, sa_rows, lda)).astype(dtype)
+    b = rng.standard_normal((batch, sb_rows, ldb)).astype(dtype)
+    A, Bm = a[:, :, :sa_cols], b[:, :, :sb_cols]
+    A, Bm = (np.swapaxes(A, 1, 2) if ta else A), (np.swapaxes(Bm, 1, 2) if tb else Bm)
+    exact = A.astype(np.float64) @ Bm.astype(np.float64)           # (batch, m, n)
+    tol = BLAS_TOL[np.dtype(dtype)]
+    for beta in (0.0, 1.0, 0.5):
+        c0 = rng.standard_normal((batch, m, ldc)).astype(dtype)
+        c = np.full_like(c0, np.nan) if beta == 0 else c0.copy()
+        linalg.gemm_(ta, tb, m, n, k, a.reshape(-1), lda, b.reshape(-1), ldb, beta,
+                     c.reshape(-1), ldc, batch, sa_rows * lda, sb_rows * ldb, m * ldc)
+        want = exact + beta * c0[:, :, :n]
+        np.testing.assert_allclose(c[:, :, :n], want, **tol)
+        if beta:
+            assert_same(c[:, :, n:], c0[:, :, n:])                     # the padding kept
+        summed = c0[0].copy()                                          # sc = 0: one c
+        linalg.gemm_(ta, tb, m, n, k, a.reshape(-1), lda, b.reshape(-1), ldb, beta,
+                     summed.reshape(-1), ldc, batch, sa_rows * lda, sb_rows * ldb, 0)
+        np.testing.assert_allclose(summed[:, :n], exact.sum(0) + beta * c0[0, :, :n], **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vector_and_outer_products_run_compiled(dtype, monkeypatch):
+    """with the default thresholds, the outer products NumPy takes badly (k = 1, 2^12
+    elements or more) go to the kernels, and so do the backward passes that hold one (the
+    NumPy fallbacks raise), fresh and into gradient buffers, from a broadcast g as a sum's
+    backward gives it: the reference's values. A matrix times a vector stays NumPy's."""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    ck = CythonKernels()
+    rng = np.random.default_rng(11)
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("fell back to NumPy")
+    # (a, b, whether the forward's product is an outer one, the backward's)
+    products = [(r(1, 300), r(300, 300), False, True), (r(300, 300), r(300, 1), False, True),
+                (r(300, 1), r(1, 300), True, False), (r(3, 1, 200), r(200, 200), False, True),
+                (r(1, 1), r(1, 5000), True, False), (r(64, 1), r(1, 32), False, False)]
+    for a, b, outer_forward, outer_backward in products:
+        y = REF.matmul(a, b)
+        g = np.broadcast_to(dtype(0.5), y.shape)
+        grads = REF.matmul_backward(a, b, g)
+        with monkeypatch.context() as patch:
+            if outer_forward:
+                patch.setattr(NumpyKernels, "matmul", boom)
+            _blas_close(ck.matmul(a, b), y)
+        with monkeypatch.context() as patch:
+            if outer_backward:
+                patch.setattr(NumpyKernels, "matmul_backward", boom)
+            for got, expect, x in zip(ck.matmul_backward(a, b, g), grads, (a, b)):
+                _blas_close(reduce_to(got, x.shape), reduce_to(expect, x.shape))
+            if a.ndim == 2:
+                acc = [np.ones(a.shape, dtype), np.ones(b.shape, dtype)]
+                got = ck.matmul_backward(a, b, g, True, True, *acc)
+                assert got[0] is acc[0] and got[1] is acc[1]
+                for got_one, expect in zip(got, grads):
+                    _blas_close(got_one, expect + 1)
+    x, w = r(1, 128), r(96, 128)                       # one row: its weight's is outer
+    g = np.broadcast_to(dtype(-2.0), (1, 96))
+    want = REF.linear_backward(x, w, g)
+    monkeypatch.setattr(NumpyKernels, "linear_backward", boom)
+    for got, expect in zip(ck.linear_backward(x, w, g), want):
+        _blas_close(got, expect)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_backward_of_a_gradient_with_gaps_between_rows(ck, dtype):
     """g a column slice (cat's backward hands each Linear one): gemm reads it in place, the
     bias sums it; every gradient as the reference's, fresh and into buffers"""

@@ -63,13 +63,13 @@ def test_gemm_calls_scipy_openblas32():
     loaded without importing the package (whose import loads it for every later library)."""
     from cgrad import _threads as threads
     linalg = threads.load_linalg()
-    path, sgemm, dgemm = threads._openblas32()
+    path, *addresses = threads._openblas32()
     assert "scipy_openblas32" in path
-    assert linalg._blas_addresses() == (sgemm, dgemm)
+    assert linalg._blas_addresses() == tuple(addresses) and len(addresses) == 4
     assert [os.path.realpath(p) for p in threads._own_blas] == [os.path.realpath(path)]
     assert "scipy_openblas32" not in sys.modules
     with pytest.raises(ValueError, match="null"):
-        linalg._use_blas(0, 0)
+        linalg._use_blas(0, 0, 0, 0)
 
 
 def test_gemm_falls_back_to_scipys_blas():
@@ -180,6 +180,10 @@ def test_prefault_without_proc_maps_does_nothing(monkeypatch):
     (False, False, 200, 100, 80, 1),      # too small to cut: one call
     (False, False, 530, 530, 1000, 1),    # cut at 16s, float64 differed in 20 elements
     (False, False, 33, 32, 16384, 1),     # cut at 16s, a one-row block took another path
+    (False, False, 2400, 1000, 1, 1),     # an outer product, rows shared
+    (True, True, 2400, 1000, 1, 1),       # ... with op(b)'s row strided: BLAS's
+    (False, True, 1, 3000, 800, 1),       # one row: gemv, never cut
+    (True, False, 3000, 1, 800, 2),       # one column
 ])
 def test_shared_gemm_same_bits_for_one_and_two_threads(ta, tb, m, n, k, batch, dtype):
     from cgrad import _threads as threads

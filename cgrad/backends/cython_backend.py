@@ -1683,8 +1683,8 @@ class CythonKernels(NumpyKernels):
                 a, b = _to_batch(a, ba), _to_batch(b, ba)
             nb = math.prod(ba or bb)
             if (k == k2 and (ba == bb or not ba or not bb) and 0 not in (m, n, k, nb)
-                    and max(m, n, k) < 2**31 and (nb * m * n * k > self.max_flops_numpy
-                                                  or _one_long_dot(m, n, k))):
+                    and max(m, n, k) < 2**31
+                    and not _numpy_product(m, n, k, self.max_flops_numpy, nb)):
                 A, Bm = _blas_mat(a), _blas_mat(b)
                 out = np.empty((ba or bb) + (m, n), a.dtype)
                 if ba and not bb and not A[1] and nb * m < 2**31 and A[3] == m * A[2]:
@@ -1740,7 +1740,7 @@ class CythonKernels(NumpyKernels):
                 a.shape[-1] != b.shape[-2] or np.shape(g)[-2:] != (a.shape[-2], b.shape[-1])):
             raise ValueError(f"matmul_backward: a {a.shape} @ b {b.shape} cannot give a "
                              f"gradient of shape {np.shape(g)}")
-        r = None if _small_product(a, b, self.max_flops_numpy) else self._matmul_backward(
+        r = None if _small_backward(a, b, self.max_flops_numpy) else self._matmul_backward(
             a, b, g, need_a, need_b, acc_a, acc_b)
         return r if r is not None else super().matmul_backward(a, b, g, need_a, need_b, acc_a,
                                                                 acc_b)
@@ -1767,7 +1767,8 @@ class CythonKernels(NumpyKernels):
         if 0 in (m, n, k) or max(m, n, k) >= 2**31:
             return None                      # NumPy fills the empty products
         nb = math.prod(ba or bb)
-        if nb * m * n * k <= self.max_flops_numpy:
+        if (_numpy_product(m, k, n, self.max_flops_numpy, nb)
+                and _numpy_product(k, n, m, self.max_flops_numpy, nb)):
             return None           # as in matmul: NumPy's OpenBLAS runs these on one thread
         G = _blas_mat(g)
         sg = G[3]
@@ -1803,10 +1804,13 @@ class CythonKernels(NumpyKernels):
         straight into the buffers and one pass for the bias. x may be None when need_w is
         false, w when need_x is false (the op saves only what backward reads)."""
         inner = w if need_x else x           # its last dim is the products' third
-        if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim
-                and g.size * inner.shape[-1] <= self.max_flops_numpy):   # small, as in linear:
+        if (type(g) is _ndarray and type(inner) is _ndarray and inner.ndim and g.ndim
+                and _numpy_product(g.size // max(g.shape[-1], 1), inner.shape[-1],
+                                   g.shape[-1], self.max_flops_numpy)
+                and _numpy_product(g.shape[-1], inner.shape[-1], g.size // max(g.shape[-1], 1),
+                                   self.max_flops_numpy)):   # small, as in linear: NumPy's
             return NumpyKernels.linear_backward(self, x, w, g, need_x, need_w, need_b, acc_x,
-                                                acc_w, acc_b)            # NumPy, at once
+                                                acc_w, acc_b)
         check_linear_backward(x, w, g)
         if not self._linear_takes(x, w, g, need_x, need_w):
             return super().linear_backward(x, w, g, need_x, need_w, need_b, acc_x, acc_w,
@@ -2070,13 +2074,29 @@ def _strided_rows(v):
     return flat, ld, step
 
 
+def _numpy_product(m, n, k, most, batch=1):
+    """Whether NumPy's matmul takes `batch` products of m x k @ k x n: at most `most` m n k
+    in all (~1-2 us less per call than the gemm path's checks), but neither one output
+    element from a long k (NumPy hands that to BLAS's dot, whose threads split k: 1 and 2
+    threads would differ) nor outer products (k = 1) of 2^12 elements or more (NumPy's own
+    loop: 26 us for 128 x 128, 370 for 512 x 512; the kernels' 7 and 50)."""
+    return (batch * m * n * k <= most and not _one_long_dot(m, n, k)
+            and not (k == 1 and batch * m * n >= 1 << 12))
+
+
 def _small_product(a, b, most):
-    """Whether a @ b is a 2-D product of at most `most` m n k (NumPy takes it: ~1-2 us less
-    per call than the gemm path's checks), and not one output element from a long k (NumPy
-    hands that to BLAS's dot, whose threads split k: 1 and 2 threads would differ)."""
+    """Whether a @ b is a 2-D product for NumPy (_numpy_product)"""
     return (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
-            and a.size * b.shape[1] <= most and not _one_long_dot(a.shape[0], b.shape[1],
-                                                                   a.shape[1]))
+            and _numpy_product(a.shape[0], b.shape[1], a.shape[1], most))
+
+
+def _small_backward(a, b, most):
+    """Whether both gradient products of a 2-D a @ b (m x k @ k x n) are for NumPy: g @ b^T
+    (m x k, over n) and a^T @ g (k x n, over m)"""
+    if not (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2):
+        return False
+    (m, k), n = a.shape, b.shape[1]
+    return _numpy_product(m, k, n, most) and _numpy_product(k, n, m, most)
 
 
 def _one_long_dot(m, n, k):

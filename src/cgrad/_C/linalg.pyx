@@ -11,8 +11,8 @@ OpenMP threads here, each computing its own block of c. Two thread pools on the 
 Same bits for any thread count: OpenBLAS's general path sums each element of c over k in
 fixed panels, and tiles c with micro-kernels whose tails (the last rows or columns that do
 not fill a tile) sum differently; small products take its small-matrix kernels (here up to
-m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64), and a single row or column its
-gemv. So only c's rows are cut (BLAS's n, as c is row-major), at multiples of ALIGN rows,
+m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64); a single row or column of c is
+a gemv call (never cut) and k = 1 an outer product here (see gemm). So only c's rows are cut (BLAS's n, as c is row-major), at multiples of ALIGN rows,
 into blocks whose m n k is at least MIN_BLOCK_F32 (2^21) or MIN_BLOCK_F64 (2^23), above
 those limits: every element then sits in the same kind of tile as in the whole product.
 Columns (BLAS's m) are never cut: the Haswell float32 kernel sums the last 8 rows of each
@@ -40,24 +40,34 @@ ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, f
                          float*, float*, int*) noexcept nogil
 ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
                          int*, double*, double*, int*) noexcept nogil
+ctypedef void (*sgemv_t)(char*, int*, int*, float*, float*, int*, float*, int*, float*,
+                         float*, int*) noexcept nogil
+ctypedef void (*dgemv_t)(char*, int*, int*, double*, double*, int*, double*, int*, double*,
+                         double*, int*) noexcept nogil
 cdef sgemm_t _sgemm = NULL
 cdef dgemm_t _dgemm = NULL
+cdef sgemv_t _sgemv = NULL
+cdef dgemv_t _dgemv = NULL
 
 
-def _use_blas(size_t sgemm_address, size_t dgemm_address):
-    """Call the LP64 sgemm_ / dgemm_ at these addresses from now on (cgrad._threads passes
-    scipy-openblas32's: scipy's own OpenBLAS 0.3.30 ran ~7% slower than NumPy's 0.3.31 here).
-    Set once, at load, before any product; the addresses are trusted."""
-    global _sgemm, _dgemm
-    if not sgemm_address or not dgemm_address:
-        raise ValueError("_use_blas: a null gemm address")
+def _use_blas(size_t sgemm_address, size_t dgemm_address, size_t sgemv_address,
+              size_t dgemv_address):
+    """Call the LP64 sgemm_ / dgemm_ / sgemv_ / dgemv_ at these addresses from now on
+    (cgrad._threads passes scipy-openblas32's: scipy's own OpenBLAS 0.3.30 ran ~7% slower
+    than NumPy's 0.3.31 here). Set once, at load, before any product; the addresses are
+    trusted."""
+    global _sgemm, _dgemm, _sgemv, _dgemv
+    if not (sgemm_address and dgemm_address and sgemv_address and dgemv_address):
+        raise ValueError("_use_blas: a null BLAS address")
     _sgemm = <sgemm_t> sgemm_address
     _dgemm = <dgemm_t> dgemm_address
+    _sgemv = <sgemv_t> sgemv_address
+    _dgemv = <dgemv_t> dgemv_address
 
 
 def _blas_addresses():
-    """(sgemm, dgemm): the addresses the products call now."""
-    return <size_t> _sgemm, <size_t> _dgemm
+    """(sgemm, dgemm, sgemv, dgemv): the addresses the products call now."""
+    return <size_t> _sgemm, <size_t> _dgemm, <size_t> _sgemv, <size_t> _dgemv
 
 
 cdef inline void gemm(bint ta, bint tb, int m, int n, int k, floating alpha,
@@ -65,15 +75,76 @@ cdef inline void gemm(bint ta, bint tb, int m, int n, int k, floating alpha,
                       floating beta, floating* c, int ldc) noexcept nogil:
     """c (m x n, row-major, leading dimension ldc) = alpha op(a) @ op(b) + beta c. BLAS is
     column-major, so row-major c = op(a) @ op(b) is computed as c^T = op(b)^T @ op(a)^T: the
-    operands swap and keep their flags."""
+    operands swap and keep their flags. A single row or column of c is a gemv, and k = 1 an
+    outer product (_outer): OpenBLAS's gemm takes either 3-5 times as long as those (a
+    512 x 512 matrix times a vector: 66-95 against 26 us; 2048 x 2048: 1.4-1.8 ms against
+    0.35; an outer product of 2048: 2.5 ms against 0.6)."""
     cdef char ca = b"T" if ta else b"N"
     cdef char cb = b"T" if tb else b"N"
+    if m == 1 or n == 1:
+        _gemv_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    if k == 1 and (ldb == 1 or not tb):
+        _outer(ta, tb, m, n, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
     if floating is float:
         _sgemm(&cb, &ca, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c,
                &ldc)
     else:
         _dgemm(&cb, &ca, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c,
                &ldc)
+
+cdef void _gemv_product(bint ta, bint tb, int m, int n, int k, floating alpha,
+                        const floating* a, int lda, const floating* b, int ldb,
+                        floating beta, floating* c, int ldc) noexcept nogil:
+    """gemm's product where c is one column (n = 1: c = op(a) @ x, x op(b)'s column) or one
+    row (m = 1: c^T = op(b)^T @ x, x op(a)'s row), as a column-major gemv. A zero beta
+    clears c first: gemv scales y by beta, which would keep a NaN of the fresh buffer."""
+    cdef char trans
+    cdef int rows, cols, incx, incy, i
+    cdef const floating* mat
+    cdef const floating* x
+    cdef int ld
+    if n == 1:      # row-major op(a) (m x k): a is a column-major k x m (m x k where ta)
+        mat, ld, x, incx, incy = a, lda, b, (1 if tb else ldb), ldc
+        trans = b"N" if ta else b"T"
+        rows, cols = (m, k) if ta else (k, m)
+    else:           # row-major op(b)^T (n x k): b is a column-major n x k (k x n where tb)
+        mat, ld, x, incx, incy = b, ldb, a, (lda if ta else 1), 1
+        trans = b"T" if tb else b"N"
+        rows, cols = (k, n) if tb else (n, k)
+    if beta == 0:
+        for i in range(m if n == 1 else n):
+            c[i * <Py_ssize_t> incy] = 0
+    if floating is float:
+        _sgemv(&trans, &rows, &cols, &alpha, <float*> mat, &ld, <float*> x, &incx, &beta, c,
+               &incy)
+    else:
+        _dgemv(&trans, &rows, &cols, &alpha, <double*> mat, &ld, <double*> x, &incx, &beta,
+               c, &incy)
+
+
+cdef void _outer(bint ta, bint tb, int m, int n, floating alpha, const floating* a, int lda,
+                 const floating* b, int ldb, floating beta, floating* c,
+                 int ldc) noexcept nogil:
+    """gemm's product for k = 1, c = alpha u v^T + beta c with u op(a)'s column and v op(b)'s
+    row (contiguous: gemm's caller checks), one vectorised row at a time"""
+    cdef Py_ssize_t i, j
+    cdef floating u
+    cdef floating* row
+    for i in range(m):
+        u = alpha * a[i if ta else i * <Py_ssize_t> lda]
+        row = c + i * <Py_ssize_t> ldc
+        if beta == 0:
+            for j in range(n):
+                row[j] = u * b[j]
+        elif beta == 1:
+            for j in range(n):
+                row[j] = row[j] + u * b[j]
+        else:
+            for j in range(n):
+                row[j] = beta * row[j] + u * b[j]
+
 
 # Blocks of rows: about BLOCK each, or fewer and larger so that each has an m n k of
 # MIN_BLOCK_F32 / MIN_BLOCK_F64 or more (40 us to 1 ms of work at 1 thread; a wake-up of the
