@@ -213,19 +213,44 @@ def test_binary_grid_takes_planes(ck):
     own per plane. A fourth dim stays NumPy's."""
     from cgrad.backends import cython_backend as cb
     x, s = np.zeros((2, 3, 4, 5)), np.zeros((1, 3, 1, 1))
-    assert cb._grid(x.shape, [x, s]) == (2, 3, 20, [cb._FULL, cb._COL], [True, False])
-    assert cb._grid(x.shape, [s.reshape(3, 1, 1), x]) == (2, 3, 20, [cb._COL, cb._FULL],
-                                                          [False, True])
-    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 4)), np.zeros((2, 1, 4))]) == (
+    assert cb._bn.grid(x.shape, [x, s]) == (2, 3, 20, [cb._FULL, cb._COL], [True, False])
+    assert cb._bn.grid(x.shape, [s.reshape(3, 1, 1), x]) == (
+        2, 3, 20, [cb._COL, cb._FULL], [False, True])
+    assert cb._bn.grid((2, 3, 4), [np.zeros((2, 3, 4)), np.zeros((2, 1, 4))]) == (
         2, 3, 4, [cb._FULL, cb._ROW], [True, True])
-    assert cb._grid((2, 3, 4), [np.zeros((2, 3, 1)), np.zeros((2, 1, 4))]) == (
+    assert cb._bn.grid((2, 3, 4), [np.zeros((2, 3, 1)), np.zeros((2, 1, 4))]) == (
         2, 3, 4, [cb._COL, cb._ROW], [True, True])
-    assert cb._grid(x.shape, [x, np.zeros((2, 1, 4, 1))]) is None      # four groups
-    assert cb._grid((6, 5), [np.zeros((6, 5)), np.zeros(5)]) == (1, 6, 5, [cb._FULL, cb._ROW],
-                                                                 [True, True])
+    assert cb._bn.grid(x.shape, [x, np.zeros((2, 1, 4, 1))]) is None      # four groups
+    assert cb._bn.grid((6, 5), [np.zeros((6, 5)), np.zeros(5)]) == (
+        1, 6, 5, [cb._FULL, cb._ROW], [True, True])
+    assert cb._bn.grid((), [np.zeros(()), np.zeros(())]) == (
+        1, 1, 1, [cb._FULL, cb._FULL], [True, True])                  # no dims: one element
+    assert cb._bn.grid((4, 0, 3), [np.zeros((4, 0, 3)), np.zeros((4, 1, 1))]) == (
+        1, 4, 0, [cb._FULL, cb._COL], [True, True])                    # (0 and 3 merge)
+    assert cb._bn.grid((7, 1, 2), [np.zeros((7, 1, 2)), np.zeros((1, 1, 1))]) == (
+        1, 1, 14, [cb._FULL, cb._COL], [True, True])       # size-1 dims skipped, 7 and 2 merge
+    with pytest.raises(ValueError, match="at most 16 arrays"):
+        cb._bn.grid((2,), [np.zeros(2)] * 17)
     layout = ck._binary_layout(x, s, None, 0)
     assert layout[2:] == (cb._FULL, layout[3], cb._COL, x.shape, (3, 20, 2, True, False))
     assert layout[3] is not s and np.shares_memory(layout[3], s)        # (a view, no copy)
+
+
+def test_small_broadcast_outputs_skip_the_layout(monkeypatch):
+    """with the default thresholds, a op b whose output is small goes to NumPy before the
+    layout's checks, however large the product of the operands' sizes"""
+    if CythonKernels is None:
+        pytest.skip("compiled kernels not built")
+    k = CythonKernels()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("took the layout's checks")
+    monkeypatch.setattr(CythonKernels, "_binary_layout", boom)
+    a, b = np.ones((16, 256), np.float32), np.full(256, 2, np.float32)
+    assert_same(k.add(a, b), a + b)
+    assert_same(k.mul(b, a), b * a)
+    with pytest.raises(ValueError, match="broadcast"):
+        k.add(a, np.ones(255, np.float32))
 
 
 @pytest.mark.parametrize("op", BINARY)

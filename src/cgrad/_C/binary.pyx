@@ -62,6 +62,50 @@ cdef enum:
     START = 3         # SET, plus 0: a sum's first term (-0 + 0 = +0, as NumPy's sums start)
 
 
+def grid(tuple shape, list arrays):
+    """(O, R, C, modes, outer): shape seen as O planes of an R x C grid, each array's mode on
+    a plane (FULL, ROW, COL or SCALAR), and whether it varies from plane to plane (arrays:
+    ndarrays, C-contiguous, whose shapes broadcast to shape). Dims where every array agrees
+    on broadcast-or-not merge into one grid dimension; None if more than three remain (O = 1
+    below three). Every broadcast a op b and its backward ask this (3.3 us in Python, a third
+    of a 262144-element add's overhead)."""
+    cdef Py_ssize_t nd = len(shape), na = len(arrays), i, j, k, n
+    cdef Py_ssize_t sizes[3]
+    cdef int pats[3]
+    cdef int count = 0, pat, on_r, on_c
+    cdef tuple s
+    cdef list shapes = [x.shape for x in arrays]
+    if na > 16:
+        raise ValueError(f"grid takes at most 16 arrays, got {na}")
+    for i in range(nd):
+        n = shape[i]
+        if n == 1:
+            continue
+        pat = 0
+        for j in range(na):
+            s = <tuple> shapes[j]
+            k = i - nd + len(s)
+            if k >= 0 and s[k] != 1:
+                pat |= 1 << j
+        if count and pats[count - 1] == pat:
+            sizes[count - 1] *= n
+        elif count == 3:
+            return None
+        else:
+            sizes[count], pats[count] = n, pat
+            count += 1
+    for i in range(count - 1, -1, -1):             # right-align: O and R default to 1 x -1
+        sizes[i + 3 - count], pats[i + 3 - count] = sizes[i], pats[i]
+    for i in range(3 - count):
+        sizes[i], pats[i] = 1, -1
+    modes, outer = [], []
+    for j in range(na):
+        on_r, on_c = pats[1] >> j & 1, pats[2] >> j & 1
+        modes.append(FULL if on_r and on_c else ROW if on_c else COL if on_r else SCALAR)
+        outer.append(bool(pats[0] >> j & 1))
+    return sizes[0], sizes[1], sizes[2], modes, outer
+
+
 cdef inline floating _f(binop* t, floating x, floating y) noexcept nogil:
     """x op y, as NumPy computes it (maximum/minimum propagate NaN)"""
     if binop is OpAdd:
