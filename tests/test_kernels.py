@@ -2426,8 +2426,10 @@ def test_scatter_kernels_take_any_src_layout(ck, dtype, monkeypatch):
         cases.append((src, want, ssrc, swant))
     for name in ("index_add_", "scatter_add_"):
         monkeypatch.setattr(NumpyKernels, name, boom)
+    strided_idx = np.repeat(idx, 2)[::2]                # (the kernel copies it too)
     for src, want, ssrc, swant in cases:
         assert_same(ck.index_add_(np.ones((6, 5), dtype), 0, idx, src), want)
+        assert_same(ck.index_add_(np.ones((6, 5), dtype), 0, strided_idx, src), want)
         assert_same(ck.scatter_add_(np.ones((6, 4), dtype), 0, sidx[:5], ssrc[:5]), swant)
 
 

@@ -180,6 +180,8 @@ def test_prefault_without_proc_maps_does_nothing(monkeypatch):
     (False, False, 200, 100, 80, 1),      # too small to cut: one call
     (False, False, 530, 530, 1000, 1),    # cut at 16s, float64 differed in 20 elements
     (False, False, 33, 32, 16384, 1),     # cut at 16s, a one-row block took another path
+    (False, False, 25, 2048, 1024, 1),    # blocks of 24 rows and 1: the 1 stays a gemm
+    (True, True, 25, 2048, 1024, 1),
     (False, False, 2400, 1000, 1, 1),     # an outer product, rows shared
     (True, True, 2400, 1000, 1, 1),       # ... with op(b)'s row strided: BLAS's
     (False, True, 1, 3000, 800, 1),       # one row: gemv, never cut

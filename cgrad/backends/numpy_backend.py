@@ -46,6 +46,14 @@ def along_key(index, dim):
     return tuple(key)
 
 
+def broadcast_axes(full, shape):
+    """the axes of `full` that broadcasting `shape` to it adds (leading) or stretches (size 1
+    in shape): those a gradient sums over, down to shape"""
+    lead = len(full) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and full[lead + i] != 1)
+
+
 def _for_blas(x):
     """x, or a C-contiguous copy where it is broadcast (a sum's or mean's gradient): NumPy's
     matmul hands no zero stride to BLAS, and its own loop took 0.7 ms for the gradients of
@@ -264,9 +272,7 @@ class NumpyKernels:
         """Sum g over the leading and size-1 dims that broadcasting added, down to shape."""
         if not shape:                    # down to a scalar: one reduction over everything
             return np.add.reduce(g, axis=None, keepdims=True).reshape(())
-        lead = g.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+        axes = broadcast_axes(g.shape, shape)
         out = np.add.reduce(g, axis=axes, keepdims=True) if axes else g   # g.sum's own step
         return out.reshape(shape)
 

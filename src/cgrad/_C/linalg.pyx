@@ -79,11 +79,20 @@ cdef inline void gemm(bint ta, bint tb, int m, int n, int k, floating alpha,
     outer product (_outer): OpenBLAS's gemm takes either 3-5 times as long as those (a
     512 x 512 matrix times a vector: 66-95 against 26 us; 2048 x 2048: 1.4-1.8 ms against
     0.35; an outer product of 2048: 2.5 ms against 0.6)."""
-    cdef char ca = b"T" if ta else b"N"
-    cdef char cb = b"T" if tb else b"N"
     if m == 1 or n == 1:
         _gemv_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        return
+    else:
+        _matrix_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
+cdef inline void _matrix_product(bint ta, bint tb, int m, int n, int k, floating alpha,
+                                 const floating* a, int lda, const floating* b, int ldb,
+                                 floating beta, floating* c, int ldc) noexcept nogil:
+    """gemm's product where the whole c has two rows and two columns at least (a block of its
+    rows may have one: _gemm_blocks calls this, so that such a block takes the path the
+    whole product takes at one thread): _outer for k = 1, else BLAS's gemm"""
+    cdef char ca = b"T" if ta else b"N"
+    cdef char cb = b"T" if tb else b"N"
     if k == 1 and (ldb == 1 or not tb):
         _outer(ta, tb, m, n, alpha, a, lda, b, ldb, beta, c, ldc)
         return
@@ -196,8 +205,8 @@ cdef void _gemm_blocks(bint ta, bint tb, int m, int n, int k, const floating* a,
         lo = p * block
         hi = m if p == nblocks - 1 else lo + block
         # rows lo:hi of op(a): row lo of a, or its column lo when ta
-        gemm(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
-             lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
+        _matrix_product(ta, tb, hi - lo, n, k, one, a + (lo if ta else lo * <Py_ssize_t> lda),
+                        lda, b, ldb, beta, c + lo * <Py_ssize_t> ldc, ldc)
 
 
 cdef int _check_blas() except -1:
