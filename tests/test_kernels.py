@@ -130,7 +130,7 @@ COMPILED = {
     "sigmoid", "sigmoid_backward", "silu", "silu_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "abs_backward", "clamp",
     "clamp_backward", "hardtanh_backward", "pow_scalar", "pow_scalar_backward",
-    "mse_loss", "mse_loss_backward", "elu", "elu_backward", "cumsum_rows",
+    "mse_loss", "mse_loss_backward", "elu", "elu_backward", "running_sum",
     "softplus", "softplus_backward", "log_sigmoid", "log_sigmoid_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "smooth_l1_loss", "smooth_l1_loss_backward", "first_max_last_nan", "max_pool",
@@ -1819,34 +1819,50 @@ def test_transposed_gradient_of_a_leaf(backend):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_cumsum_rows(ck, layout, dtype, reverse):
-    """the running sums along the last axis, from either end: the same bits as the reference
-    (a double sum from +0, rounded at each place), -0 never among them"""
-    x = make(layout, dtype, (70, 90))
+@pytest.mark.parametrize("shape, axis", [((70, 90), -1), ((70, 90), 0), ((6, 70, 90), 1),
+                                         ((3, 5, 70), 2), ((1, 9), 0), ((5, 1, 3), 1)])
+def test_running_sum(ck, layout, dtype, reverse, shape, axis):
+    """the running sums along an axis, from either end: the same bits as the reference (a
+    double sum from +0, rounded at each place), -0 never among them; rows four at a time
+    (3, 5 and 70 of them: a short last group), other axes across the positions after them"""
+    x = make(layout, dtype, shape)
     if x.size and x.flags.writeable:
-        x[..., 0] = -0.0
-    assert_same(ck.cumsum_rows(x, reverse), REF.cumsum_rows(x, reverse))
-    got = ck.cumsum_rows(x, reverse)
-    assert not np.signbit(got[got == 0]).any()
+        np.moveaxis(x, axis, 0)[0] = -0.0
+    got = ck.running_sum(x, axis, reverse)
+    assert_same(got, REF.running_sum(x, axis, reverse))
+    assert got.flags.c_contiguous and not np.signbit(got[got == 0]).any()
     if x.size:
-        exact = np.cumsum(np.flip(x, -1) if reverse else x, axis=-1, dtype=np.float64)
-        want = (np.flip(exact, -1) if reverse else exact).astype(dtype) + dtype(0)
+        exact = np.cumsum(np.flip(x, axis) if reverse else x, axis=axis, dtype=np.float64)
+        want = (np.flip(exact, axis) if reverse else exact).astype(dtype) + dtype(0)
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("shape", [(5, 0), (0,), (0, 5)])
-def test_cumsum_rows_empty(ck, shape):
+def test_running_sum_same_bits_for_any_thread_count(ck, threads):
+    """rows and the positions along other axes split among the threads: the same bits"""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 300, 1100)).astype(np.float32)
+    for axis, reverse in ((-1, False), (1, True), (0, False)):
+        one, two = threads(lambda: ck.running_sum(x, axis, reverse))
+        assert_same(one, two)
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0,), (0, 5), (3, 0, 4)])
+def test_running_sum_empty(ck, shape):
     """empty arrays, whatever axis is 0 long: an empty result of their shape"""
     for reverse in (False, True):
-        assert_same(ck.cumsum_rows(np.zeros(shape, np.float32), reverse),
-                    REF.cumsum_rows(np.zeros(shape, np.float32), reverse))
+        for axis in range(len(shape)):
+            assert_same(ck.running_sum(np.zeros(shape, np.float32), axis, reverse),
+                        REF.running_sum(np.zeros(shape, np.float32), axis, reverse))
 
 
-def test_cumsum_rows_kernel_checked(ck):
+def test_running_sum_kernels_checked(ck):
     from cgrad._C import reduce as rd
     with pytest.raises(ValueError, match=r"out has shape \(2, 3\), expected \(3, 2\)"):
         rd.cumsum_rows_(np.zeros((3, 2)), np.zeros((2, 3)), False)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3, 1\), expected \(2, 1, 3\)"):
+        rd.cumsum_cols_(np.zeros((2, 1, 3)), np.zeros((2, 3, 1)), False)
     rd.cumsum_rows_(np.zeros((0, 2)), np.zeros((0, 2)), True)          # empty: no-op
+    rd.cumsum_cols_(np.zeros((2, 0, 2)), np.zeros((2, 0, 2)), True)
 
 
 # ---- mean squared error ----------------------------------------------------------------------

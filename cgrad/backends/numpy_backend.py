@@ -250,14 +250,15 @@ class NumpyKernels:
             idx = np.where(nan.any(axis), last_nan, idx)
         return idx
 
-    def cumsum_rows(self, x, reverse=False):
-        """the running sums along x's last axis (a float array), from its end if reverse: in
-        float64, as PyTorch's acc_type for float32, from +0 (never a -0), then rounded"""
-        a = np.flip(x, -1) if reverse else x
-        y = np.cumsum(a, axis=-1, dtype=np.float64)
+    def running_sum(self, x, axis=-1, reverse=False):
+        """the running sums along x's axis (a float array of at least one dim), from its end
+        if reverse: in float64, as PyTorch's acc_type for float32, from +0 (never a -0), then
+        rounded; C-contiguous"""
+        a = np.flip(x, axis) if reverse else x
+        y = np.cumsum(a, axis=axis, dtype=np.float64)
         y += 0.0
         y = y.astype(x.dtype, copy=False)                  # (float64: no second copy)
-        return np.ascontiguousarray(np.flip(y, -1)) if reverse else y
+        return np.ascontiguousarray(np.flip(y, axis) if reverse else y)
 
     def as_contiguous(self, x):
         """a row-major copy of x (at least 1-D, as np.ascontiguousarray)"""

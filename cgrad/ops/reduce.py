@@ -721,18 +721,18 @@ def scan(ufunc, x, axis, dtype=None):
     return np.ascontiguousarray(y, dtype).reshape(x.shape)      # C order: torch's
 
 
-def _along_rows(x, d, dtype=None):
-    """whether a scan of x along d runs as the backends' cumsum_rows: the last axis of a
-    float array kept in its dtype"""
-    return (type(x) is np.ndarray and x.ndim and d % x.ndim == x.ndim - 1
-            and x.dtype in (np.float32, np.float64) and (dtype is None or dtype == x.dtype))
+def _scanned_by_backend(x, dtype=None):
+    """whether a scan of x runs as the backends' running_sum: a float array of at least one
+    dim, kept in its dtype"""
+    return (type(x) is np.ndarray and x.ndim and x.dtype in (np.float32, np.float64)
+            and (dtype is None or dtype == x.dtype))
 
 
 def reversed_cumsum(g, d):
     """sum of g from each place to the end along d (an array, or a Tensor: recorded)"""
     if isinstance(g, np.ndarray):
-        if _along_rows(g, d):
-            return B.kernels.cumsum_rows(g, reverse=True)
+        if _scanned_by_backend(g):
+            return B.kernels.running_sum(g, d, reverse=True)
         return np.flip(scan(np.cumsum, np.flip(g, d), d), d)
     return g.flip(d).cumsum(d).flip(d)
 
@@ -742,8 +742,8 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        if _along_rows(x, dim, dtype):
-            return B.kernels.cumsum_rows(x)
+        if _scanned_by_backend(x, dtype):
+            return B.kernels.running_sum(x, dim)
         y = scan(np.cumsum, x, dim, dtype)
         if y.dtype.kind == "f" and x.ndim:
             y += 0.0                     # PyTorch's sums start from +0.: never a -0. (a 0-d
