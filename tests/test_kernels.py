@@ -2104,9 +2104,9 @@ def test_sum_of_every_element_keeps_float32_precision(ck):
 
 
 def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
-    """At the default thresholds, a sum of 2^16 elements or more over everything or over the
-    trailing axes takes a one-pass kernel (here spied on), and smaller ones keep NumPy's
-    bits"""
+    """At the default thresholds, a sum of 2^16 elements or more over everything, and of
+    2^12 or more over the trailing axes, takes a one-pass kernel (here spied on); smaller
+    ones keep NumPy's bits"""
     from cgrad.backends import cython_backend as cb
     calls = []
     kernels = cb._rd_for[np.dtype(np.float32)]
@@ -2119,9 +2119,38 @@ def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
     np.testing.assert_array_equal(small_k.sum(x, (1,)), 256)
     assert calls == [("sum_all_", (65536,))] * 2 + [("sum_rows_", (256, 256))]
     small_k.sum(x[:255])
-    small_k.sum(x[:255], (1,))
+    small_k.sum(x[:15], (1,))
     small_k.sum(x, (0,))                                     # leading axes: the grid kernel
     assert len(calls) == 3
+    small_k.sum(x[:16], (1,))
+    assert calls[3:] == [("sum_rows_", (16, 256))]
+
+
+def test_sums_of_broadcast_and_strided_inputs(ck, monkeypatch):
+    """a broadcast input (a sum's gradient) is summed as its distinct part times its repeats:
+    no copy, and within an ulp of the exact sum (70000 equal float32 terms, which the
+    kernels' float32 partials took 15 ulp off); a strided one is copied once for the
+    kernels, up to max_copy_sum elements, past that NumPy's"""
+    row = np.arange(1, 33, dtype=np.float32) / 7
+    exact = np.arange(1, 33, dtype=np.float64) / 7
+    for dim, rows, want in ((None, 4096, exact.sum() * 4096), ((0,), 512, exact * 512),
+                            ((1,), 512, exact.sum())):
+        wide = np.broadcast_to(row, (rows, 32))     # (a whole sum: from min_size_sum_all)
+        got = ck._reduced(wide, dim)
+        assert got.shape == np.sum(wide, axis=dim, keepdims=True).shape
+        assert got.flags.writeable and got.flags.c_contiguous
+        np.testing.assert_allclose(got, np.broadcast_to(want, got.shape).astype(np.float32),
+                                   rtol=np.finfo(np.float32).eps)
+    mixed = np.broadcast_to(np.arange(6, dtype=np.float64).reshape(1, 6, 1), (40, 6, 30))
+    for dim in ((0,), (1,), (2,), (0, 2), (0, 1)):
+        np.testing.assert_allclose(ck._reduced(mixed, dim),
+                                   np.sum(mixed, axis=dim, keepdims=True), rtol=1e-15)
+    mean_of = np.broadcast_to(np.float32(1 / 70000), (70000,))
+    assert ck._reduced(mean_of, None)[0] == np.float32(np.float64(np.float32(1 / 70000)) * 70000)
+    strided = np.ones((64, 256), np.float32)[:, ::2]
+    np.testing.assert_array_equal(ck._reduced(strided, (1,)), 128)
+    monkeypatch.setattr(ck, "max_copy_sum", strided.size - 1)
+    assert ck._reduced(strided, (1,)) is None
 
 
 # ---- smooth L1 and Huber losses ---------------------------------------------------------------

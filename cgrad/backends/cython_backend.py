@@ -227,6 +227,21 @@ def _writable_flat(out, *inputs):
     return flat_same_layout(out, *inputs)
 
 
+def _sum_of_repeats(x, axes):
+    """x, a broadcast (zero strides), summed over axes with kept dims: its distinct part
+    summed over the axes it varies along (in float64), times the repeats along the others,
+    rounded once; then repeated along the kept broadcast axes. Exact but for that rounding,
+    with no copy of x: the compiled sums' float32 partials added 70000 equal terms 15 ulp
+    off, NumPy's pairwise sum of the view took 4x the kernels' time."""
+    repeated = {i for i, (n, st) in enumerate(zip(x.shape, x.strides)) if st == 0 and n > 1}
+    base = x[tuple(slice(0, 1) if i in repeated else slice(None) for i in range(x.ndim))]
+    total = np.add.reduce(base, axis=tuple(sorted(axes - repeated)), keepdims=True,
+                          dtype=np.float64)
+    total *= math.prod(x.shape[i] for i in axes & repeated)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    return np.broadcast_to(total.astype(x.dtype), kept).copy()
+
+
 def _axes_of(x, dim):
     """a reduction's dim (None: all; a tuple of ints, negative from the end) as a set of
     x's axes, or None where it is not one (NumPy's errors then)"""
@@ -1548,14 +1563,20 @@ class CythonKernels(NumpyKernels):
         kernel; None when none applies."""
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols or not _float(x.dtype):
             return None
-        x = _dense(x, x.dtype)     # (a broadcast g: NumPy's sum of it took 4x the copy and this)
         axes = _axes_of(x, dim)
-        if axes is None:
-            return None
-        if x.size >= self.min_size_sum_all and len(axes) == x.ndim:
+        if axes is None or (len(axes) == x.ndim and x.size < self.min_size_sum_all):
+            return None                          # (a small whole sum: NumPy's bits)
+        if not _usable(x, x.dtype):
+            if 0 in x.strides:                   # a broadcast (a sum's gradient): no copy
+                return _sum_of_repeats(x, axes)
+            if x.size > self.max_copy_sum:       # (NumPy sums it where it is)
+                return None
+            x = _dense(x, x.dtype)               # one copy: NumPy's strided sums are slower
+        if len(axes) == x.ndim:
             return self._sum_all(x).reshape((1,) * x.ndim)
         rows = x.ndim - len(axes)            # the leading axes kept, every one after summed
-        if x.size >= self.min_size_sum_all and axes == set(range(rows, x.ndim)) and rows:
+        if axes == set(range(rows, x.ndim)) and rows:   # (from 2^12, as the columns: NumPy
+            # adds short rows one call each, 3-6x this pass's time: (4096, 8) 92 against 23 us)
             out = np.empty(x.shape[:rows] + (1,) * len(axes), x.dtype)
             lead = math.prod(x.shape[:rows])
             _rd_for[x.dtype].sum_rows_(x.reshape(lead, x.size // lead), out.reshape(-1))
@@ -1585,9 +1606,11 @@ class CythonKernels(NumpyKernels):
         r = self._binary_backward(_bn.ADD, target, x, x, True, False, None, None)
         return None if r is None else r[0]
 
-    # a sum of every element or of every row: one compiled pass, ~3x NumPy's pairwise sum at
-    # 2**12-10**7 elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep
-    # NumPy's bits
+    # the largest strided input the sums copy for the kernels
+    max_copy_sum = 1 << 24
+
+    # a sum of every element: one compiled pass, ~3x NumPy's pairwise sum at 2**12-10**7
+    # elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep NumPy's bits
     min_size_sum_all = 1 << 16
 
     def _sum_all(self, x):
