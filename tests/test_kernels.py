@@ -2156,6 +2156,17 @@ def test_sums_of_broadcast_and_strided_inputs(ck, monkeypatch):
     np.testing.assert_array_equal(ck._reduced(strided, (1,)), 128)
     monkeypatch.setattr(ck, "max_copy_sum", strided.size - 1)
     assert ck._reduced(strided, (1,)) is None
+    # a transpose is summed in memory order, never copied (max_copy_sum is below its size)
+    x = np.random.default_rng(2).random((8, 16, 32, 64)).astype(np.float32).transpose(0, 2, 3, 1)
+    for dim in ((1,), (3,), (0, 3), (1, 2), (0, 1, 2)):
+        got = ck._reduced(x, dim)
+        assert got.flags.c_contiguous and got.dtype == np.float32
+        np.testing.assert_allclose(got, x.sum(axis=dim, keepdims=True, dtype=np.float64),
+                                   rtol=1e-6)
+    monkeypatch.setattr(ck, "min_size_sum_cols", 0)
+    for shape, dim in (((0, 4), (1,)), ((0,), ()), ((3, 0, 2), (0, 2)), ((0, 3, 0), (2,))):
+        x = np.empty(shape, np.float32)                  # no rows, or empty ones: zeros
+        assert_same(ck._reduced(x, dim), np.sum(x, axis=dim, keepdims=True))
 
 
 # ---- smooth L1 and Huber losses ---------------------------------------------------------------
