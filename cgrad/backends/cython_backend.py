@@ -601,8 +601,8 @@ class CythonKernels(NumpyKernels):
     # ---- binary elementwise ----------------------------------------------------------
     def _binary_layout(self, a, b, shape, least):
         """(dtype, x, xm, y, ym, shape, grid) for the compiled binary kernels, grid = (R, C, O,
-        x_outer, y_outer) as they take it (see binary.pyx's grid), or None (fewer than `least` elements
-        also give None)."""
+        x_outer, y_outer) as they take it (see binary.pyx's grid), or None (fewer than `least`
+        elements also give None)."""
         ta, tb = type(a) is _ndarray, type(b) is _ndarray
         if ta:
             dtype = a.dtype
@@ -1559,8 +1559,10 @@ class CythonKernels(NumpyKernels):
 
     def _reduced(self, x, dim):
         """x summed over dim (a tuple of axes or None) with kept dims, in one pass: over
-        every element or every row (the trailing axes) by the sum kernels, else by the grid
-        kernel; None when none applies."""
+        every element or every row (the trailing axes) by the sum kernels, over one run of
+        axes or all but one by the column and outer ones, else by the grid kernel; a
+        broadcast x as its distinct part times its repeats, a transposed one in memory order;
+        None when none applies."""
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols or not _float(x.dtype):
             return None
         axes = _axes_of(x, dim)

@@ -12,9 +12,10 @@ Same bits for any thread count: OpenBLAS's general path sums each element of c o
 fixed panels, and tiles c with micro-kernels whose tails (the last rows or columns that do
 not fill a tile) sum differently; small products take its small-matrix kernels (here up to
 m n k of ~100^3 in float32 and ~192^3 = 7.1e6 in float64); a single row or column of c is
-a gemv call (never cut) and k = 1 an outer product here (see gemm). So only c's rows are cut (BLAS's n, as c is row-major), at multiples of ALIGN rows,
-into blocks whose m n k is at least MIN_BLOCK_F32 (2^21) or MIN_BLOCK_F64 (2^23), above
-those limits: every element then sits in the same kind of tile as in the whole product.
+a gemv call (never cut) and k = 1 an outer product here (see gemm). So only c's rows are
+cut (BLAS's n, as c is row-major), at multiples of ALIGN rows, into blocks whose m n k is
+at least MIN_BLOCK_F32 (2^21) or MIN_BLOCK_F64 (2^23), above those limits: every element
+then sits in the same kind of tile as in the whole product.
 Columns (BLAS's m) are never cut: the Haswell float32 kernel sums the last 8 rows of each
 of its own row panels differently, so a cut there changed bits wherever it fell. ALIGN = 24
 kept the bits of the whole product over ~700 random shapes and cuts each with OpenBLAS's
