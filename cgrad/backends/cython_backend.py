@@ -115,9 +115,15 @@ def _float(dtype):
     return dtype is _F32 or dtype is _F64 or dtype in _FLOATS
 
 
+def _of_dtype(a, dtype):
+    """whether a is an ndarray of dtype (which _dense makes readable by the kernels)"""
+    return type(a) is _ndarray and (a.dtype is dtype or a.dtype == dtype)
+
+
 def _usable(a, dtype):
     """Whether the compiled kernels may read a directly: a C-contiguous, aligned ndarray of
-    dtype (a native float32/float64)."""
+    dtype (a native float32/float64). (_of_dtype's test written out: this runs several
+    times in every op, and a call costs ~0.05 us.)"""
     if type(a) is not _ndarray or not (a.dtype is dtype or a.dtype == dtype):
         return False
     flags = a.flags
@@ -134,15 +140,23 @@ def _in_memory_order(a, dtype):
     for _ in range(2):
         if _usable(a, dtype):
             return a, None
-        if a.ndim > 1:
-            strides = a.strides
-            axes = sorted(range(a.ndim), key=lambda i: -abs(strides[i]))
-            b = a.transpose(axes)
-            if _usable(b, dtype):
-                return b, axes
+        view = _memory_order_view(a, dtype)
+        if view is not None:
+            return view
         broadcast = any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides))
         a = a.copy(order="C" if broadcast else "K")
     raise AssertionError("a K-order copy is dense")
+
+
+def _memory_order_view(a, dtype):
+    """(a.transpose(axes), axes) where that view is C-contiguous and aligned (a permutation
+    of a dense array: a transpose, a channels_last layout), else None"""
+    if a.ndim > 1:
+        axes = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+        b = a.transpose(axes)
+        if _usable(b, dtype):
+            return b, axes
+    return None
 
 
 def _restored(b, axes):
@@ -157,11 +171,6 @@ def _in_order(x, passes):
     out = np.empty(x.shape, x.dtype)
     passes(x.reshape(-1), out.reshape(-1))
     return _restored(out, axes)
-
-
-def _of_dtype(a, dtype):
-    """whether a is an ndarray of dtype (which _dense makes readable by the kernels)"""
-    return type(a) is _ndarray and (a.dtype is dtype or a.dtype == dtype)
 
 
 def _dense(a, dtype):
@@ -1571,12 +1580,11 @@ class CythonKernels(NumpyKernels):
         if not _usable(x, x.dtype):
             if 0 in x.strides:                   # a broadcast (a sum's gradient): no copy
                 return _sum_of_repeats(x, axes)
-            order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
-            b = x.transpose(order)
-            if _usable(b, x.dtype):              # a transpose: summed in memory order (a
+            view = _memory_order_view(x, x.dtype)
+            if view is not None:                 # a transpose: summed in memory order (a
+                b, order = view                  # copy of 2048^2 took 65 ms)
                 s = self._reduced(b, tuple(j for j, i in enumerate(order) if i in axes))
-                return None if s is None else np.ascontiguousarray(  # copy of 2048^2: 65 ms)
-                    s.transpose(np.argsort(order)))
+                return None if s is None else np.ascontiguousarray(_restored(s, order))
             if x.size > self.max_copy_sum:       # (NumPy sums it where it is)
                 return None
             x = _dense(x, x.dtype)               # gaps: one copy, then the kernels
