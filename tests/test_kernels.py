@@ -1274,6 +1274,11 @@ def test_gemm_vectors_and_outer_products(dtype, ta, tb, m, n, k):
         linalg.gemm_(ta, tb, m, n, k, a.reshape(-1), lda, b.reshape(-1), ldb, beta,
                      summed.reshape(-1), ldc, batch, sa_rows * lda, sb_rows * ldb, 0)
         np.testing.assert_allclose(summed[:, :n], exact.sum(0) + beta * c0[0, :, :n], **tol)
+        shared = c0.copy()                                  # sb = 0: one b for every a
+        linalg.gemm_(ta, tb, m, n, k, a.reshape(-1), lda, b.reshape(-1), ldb, beta,
+                     shared.reshape(-1), ldc, batch, sa_rows * lda, 0, m * ldc)
+        np.testing.assert_allclose(shared[:, :, :n], A.astype(np.float64) @ Bm[0].astype(
+            np.float64) + beta * c0[:, :, :n], **tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1360,7 +1360,7 @@ def exp_(const floating[::1] x, floating[::1] out):
         _exp_into(&x[0], zero, &out[0], x.shape[0])
 
 
-# ---- cumulative sums along rows ---------------------------------------------------------------
+# ---- running sums along rows, and along a middle axis -----------------------------------------
 cdef void _cumsum_rows(const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t C,
                        bint reverse) noexcept nogil:
     """rows (1 to 4) of x's running sums into out, from the end if reverse, side by side: a
