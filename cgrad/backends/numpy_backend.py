@@ -57,8 +57,9 @@ def broadcast_axes(full, shape):
 def _for_blas(x):
     """x, or a C-contiguous copy where it is broadcast (a sum's or mean's gradient): NumPy's
     matmul hands no zero stride to BLAS, and its own loop took 0.7 ms for the gradients of
-    (1, 512) @ (512, 512), the copy ~1 us"""
-    if type(x) is np.ndarray and x.size > 1 and 0 in x.strides:
+    (1, 512) @ (512, 512), the copy ~1 us. (A size-1 axis's zero stride, v[:, None]'s, is
+    contiguous: kept.)"""
+    if type(x) is np.ndarray and 0 in x.strides and not x.flags.c_contiguous:
         return np.ascontiguousarray(x)
     return x
 
@@ -1074,7 +1075,7 @@ class NumpyKernels:
     # ---- linear algebra ----------------------------------------------------------------------
     def matmul(self, a, b):
         """a @ b (NumPy's matmul rules: 1-D, 2-D and batched)"""
-        return np.matmul(_for_blas(a), _for_blas(b))
+        return np.matmul(a, b)
 
     def matmul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g @ b^T, a^T @ g) for a, b of 2 or more dims (batch dims broadcast; the engine sums

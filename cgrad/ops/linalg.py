@@ -6,6 +6,7 @@ import numpy as np
 from .. import backends as B
 from .._dtype import require_same_matmul_dtype
 from ..autograd.function import Op, renamed, shown
+from ..backends.numpy_backend import _for_blas
 from .elementwise import Mul, promote
 
 
@@ -57,6 +58,7 @@ class Mv(Op):
     def backward(ctx, g):
         a, v = ctx.saved_tensors
         need_a, need_v = ctx.needs_input_grad
+        g = _for_blas(g)                 # (a sum's broadcast g: NumPy's matmul loops over it)
         return (B.kernels.matmul(g[:, None], v[None, :]) if need_a else None,
                 B.kernels.matmul(g[None, :], a)[0] if need_v else None)
 
