@@ -138,7 +138,7 @@ cdef void _outer(bint ta, bint tb, int m, int n, floating alpha, const floating*
                  const floating* b, int ldb, floating beta, floating* c,
                  int ldc) noexcept nogil:
     """gemm's product for k = 1, c = alpha u v^T + beta c with u op(a)'s column and v op(b)'s
-    row (contiguous: gemm's caller checks), one vectorised row at a time"""
+    row (contiguous: _matrix_product checks), one vectorised row at a time"""
     cdef Py_ssize_t i, j
     cdef floating u
     cdef floating* row
