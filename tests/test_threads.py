@@ -89,6 +89,10 @@ def test_gemm_falls_back_to_scipys_blas():
             linalg.gemm_(False, False, 300, 100, 200, a.astype(dtype).ravel(), 200,
                          b.astype(dtype).ravel(), 100, 0.0, c, 100)
             np.testing.assert_allclose(c.reshape(300, 100), a @ b, rtol=1e-4, atol=1e-3)
+            row = np.zeros(100, dtype)                     # one row: scipy's gemv
+            linalg.gemm_(False, False, 1, 100, 200, a[0].astype(dtype), 200,
+                         b.astype(dtype).ravel(), 100, 0.0, row, 100)
+            np.testing.assert_allclose(row, a[0] @ b, rtol=1e-4, atol=1e-3)
         print("ok")
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
