@@ -58,6 +58,20 @@ def test_unary(backend, name, dtype):
             tol=_tol(dtype, tol))
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("name", ["expm1", "log1p", "erf"])
+def test_float32_kernels_at_size(backend, name, layout):
+    """expm1, log1p and erf at sizes the compiled backend computes itself (float32, forward
+    and backward), with edges, tiny and huge values: PyTorch's values and gradients to float
+    rounding (both within an ulp of the exact value; expm1's gradient, y + 1, takes y's
+    rounding to an absolute 6e-8 near y = -1)"""
+    edges = [0.0, -0.0, INF, -INF, NAN, 1e-30, -1e-30, 1e-8, 88.0, 89.0, -1.0, -0.999,
+             -1.5, 3.92, 3.94, -4.0, 0.5, 1.0]
+    x = values(np.float32, edges, -6, 6, shape=(64, 80))
+    compare(lambda m, t: getattr(m.special, name)(t), x, layout=layout,
+            tol=dict(rtol=3e-7, atol=1.2e-7))
+
+
 def test_logit_eps_and_integer_inputs(backend):
     x = values(np.float64, [0.0, 1.0, 0.05, 0.95, 0.1, 0.9, 1.2], 0, 1)
     compare(lambda m, t: m.special.logit(t, eps=0.1), x)

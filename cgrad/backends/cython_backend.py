@@ -310,7 +310,8 @@ def _binary_method(op, fallback, small_op=None):
 # the ops (forward, backward) whose NumPy form takes several passes or a libm call per element
 _FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.HARDTANH,
                              _ew.GELU_ERF, _ew.GELU_TANH, _ew.POW_INT, _ew.SILU, _ew.ELU,
-                             _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID))
+                             _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID,
+                             _ew.EXPM1, _ew.LOG1P, _ew.ERF))
 _FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE}
 
 
@@ -834,6 +835,15 @@ class CythonKernels(NumpyKernels):
                                 "at 10^6 on Zen 1, np.log ~5.4")
     log_backward = _unary_backward_method(_ew.LOG, NumpyKernels.log_backward)
     sqrt_backward = _unary_backward_method(_ew.SQRT, NumpyKernels.sqrt_backward)
+    # NumPy's float32 expm1, log1p and SciPy's erf are a libm call per element (~15-20 ns)
+    expm1 = _float32_unary_method(_ew.EXPM1, NumpyKernels.expm1, "within an ulp")
+    expm1_backward = _unary_backward_method(_ew.EXPM1, NumpyKernels.expm1_backward)
+    log1p = _float32_unary_method(_ew.LOG1P, NumpyKernels.log1p, "within an ulp")
+    log1p_backward = _unary_backward_method(_ew.LOG1P, NumpyKernels.log1p_backward)
+    erf = _float32_unary_method(_ew.ERF, NumpyKernels.erf, "Eigen's rational function, "
+                                "within a few ulp")
+    erf_backward = _unary_backward_method(_ew.ERF, NumpyKernels.erf_backward,
+                                          float32_only="the kernels' exp")
 
     def tanh(self, x):
         """float32: one vectorised pass (within an ulp, as NumPy's and PyTorch's; NumPy's own

@@ -33,6 +33,7 @@ def _special():
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 HARDSIGMOID_SLOPE = np.float32(1 / 6)    # PyTorch's float constant, in double too
@@ -399,6 +400,30 @@ class NumpyKernels:
     def tanh_backward(self, y, g, acc=None):
         """g * (1 - y*y), from the saved output"""
         return _into(acc, g * (1 - y * y))
+
+    def expm1(self, x):
+        """e**x - 1, without cancellation for small x"""
+        return np.expm1(x)
+
+    def expm1_backward(self, y, g, acc=None):
+        """g * (y + 1), from the saved output"""
+        return _into(acc, g * (y + 1))
+
+    def log1p(self, x):
+        """ln(1 + x), without cancellation for small x"""
+        return np.log1p(x)
+
+    def log1p_backward(self, x, g, acc=None):
+        """g / (x + 1)"""
+        return _into(acc, g / (x + 1))
+
+    def erf(self, x):
+        """the error function (SciPy's; float16 gives float32, which the op rounds back)"""
+        return _special().erf(x)
+
+    def erf_backward(self, x, g, acc=None):
+        """g 2/sqrt(pi) e**(-x*x)"""
+        return _into(acc, g * (_scalar(TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
 
     def sigmoid(self, x):
         """1 / (1 + e**-x), without overflow for large |x|"""

@@ -807,16 +807,9 @@ class Silu(_Unary):
         return g * s * (1 + x * (1 - s))
 
 
-class Erf(_NumpyUnary):
+class Erf(_Unary):
     """y = erf x   ->   dx = g 2/sqrt(pi) e**(-x^2)"""
-    @staticmethod
-    def fn(x):
-        from scipy import special           # imported on first use (~0.2 s)
-        return special.erf(x)
-
-    @staticmethod
-    def derivative(x, g):
-        return g * (x.dtype.type(2 / math.sqrt(math.pi)) * np.exp(-(x * x)))
+    kernel, saves = "erf", "input"
 
     @staticmethod
     def graph_derivative(x, g):
@@ -839,27 +832,23 @@ class Rsqrt(_NumpyUnary):
     graph_derivative = derivative         # operators only: the same on Tensors
 
 
-class Log1p(_NumpyUnary):
+class Log1p(_Unary):
     """y = ln(1 + x)   ->   dx = g / (x + 1)"""
     grad_fn_name = "Log1PBackward0"
-    fn = np.log1p
+    kernel, saves = "log1p", "input"
 
     @staticmethod
-    def derivative(x, g):
+    def graph_derivative(x, g):
         return g / (x + 1)
 
-    graph_derivative = derivative         # operators only: the same on Tensors
 
-
-class Expm1(_NumpyUnary):
+class Expm1(_Unary):
     """y = e**x - 1   ->   dx = g (y + 1), from the saved output"""
-    fn, saves = np.expm1, "output"
+    kernel = "expm1"
 
     @staticmethod
-    def derivative(y, g):
+    def graph_derivative(y, g):
         return g * (y + 1)
-
-    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 class Reciprocal(_NumpyUnary):

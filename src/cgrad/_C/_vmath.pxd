@@ -60,9 +60,9 @@ cdef extern from *:
         u.i = (int32_t) ((uint32_t) (n + 127) << 23);
         return u.f;
     }
-    /* e**x = (1 + q) * 2**n for the q returned (e**r - 1) and n = bits(t) - bits(magic), in
-       *n: the reduction and polynomial above */
-    CGRAD_ALWAYS_INLINE float cgrad_expm1f_reduced(float x, int32_t* n) {
+    /* e**x = (1 + r + r*r P(r)) * 2**n: returns P(r), with r, r*r and n = bits(t) -
+       bits(magic) in *r, *r2, *n (the reduction and polynomial above) */
+    CGRAD_ALWAYS_INLINE float cgrad_exp_parts(float x, float* r_, float* r2_, int32_t* n) {
         const float magic = 12582912.0f;
         float t = CGRAD_FMAF(x, 1.44269504088896341f, magic);
         float fn = t - magic;
@@ -75,6 +75,13 @@ cdef extern from *:
         union { float f; int32_t i; } bits;
         bits.f = t;
         *n = bits.i - 0x4B400000;
+        *r_ = r;
+        *r2_ = r2;
+        return p;
+    }
+    /* e**x = (1 + q) * 2**n for the q returned (e**r - 1) and n in *n */
+    CGRAD_ALWAYS_INLINE float cgrad_expm1f_reduced(float x, int32_t* n) {
+        float r, r2, p = cgrad_exp_parts(x, &r, &r2, n);
         return CGRAD_FMAF(p, r2, r);
     }
     CGRAD_ALWAYS_INLINE float cgrad_expf_nonpos_2p24(float a) {
@@ -105,9 +112,28 @@ cdef extern from *:
         q = CGRAD_FMAF(q, scale, scale - 1.0f);
         return a > -0x1p-25f ? a : q;
     }
-    /* ln(1 + f) + fe ln 2 for f in [sqrt(1/2) - 1, sqrt(2) - 1]: Cephes' logf polynomial,
-       f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus fe ln 2 in two parts */
-    CGRAD_ALWAYS_INLINE float cgrad_log_reduced(float f, float fe) {
+    /* e**a - 1 for any float32 a, without cancellation: r 2**n + (2**n - 1), rounded, then
+       plus r*r P(r) 2**n (1 + r + r*r P(r) being e**r); q = r + r*r P(r) rounded on its own
+       first, as cgrad_expm1f_nonpos has it, left 48 of the 2**32 floats 2 ulp off (2q + 1
+       near a = 0.37). 2**n comes in two halves s1 = 2**h, s2 = 2**(n - h), each normal, so
+       that e**88.7 stays finite: s1 - 2**(h - n) is exact for n <= 24 (above, the -1 is
+       below half an ulp), and the product by s2 exact. a is clamped to [-30, 89] (NaN kept):
+       -1 and inf (from 88.7229) at the ends. |a| below 2**-25 gives a itself (the sign of -0
+       kept). Within 1 ulp: every float32 a swept. */
+    CGRAD_ALWAYS_INLINE float cgrad_expm1f(float a) {
+        float x = -30.0f > a ? -30.0f : a, r, r2;
+        int32_t n;
+        float p = cgrad_exp_parts(89.0f < x ? 89.0f : x, &r, &r2, &n);
+        int32_t h = n >> 1;
+        float s1 = cgrad_pow2f(h), s2 = cgrad_pow2f(n - h);
+        float linear = CGRAD_FMAF(r, s1, s1 - cgrad_pow2f(h - n));
+        float y = CGRAD_FMAF(p * r2, s1, linear) * s2;
+        return fabsf(a) < 0x1p-25f ? a : y;
+    }
+    /* ln(1 + f) + fe ln 2 + c for f in [sqrt(1/2) - 1, sqrt(2) - 1] and a small correction c:
+       Cephes' logf polynomial, f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme),
+       plus fe ln 2 in two parts; c joins the small terms (log1p's rounding of 1 + t) */
+    CGRAD_ALWAYS_INLINE float cgrad_log_reduced_plus(float f, float fe, float c) {
         float z = f * f, z4 = z * z;
         float p = CGRAD_FMAF(
             CGRAD_FMAF(CGRAD_FMAF(-1.1514610310e-1f, f, 1.1676998740e-1f), z,
@@ -115,10 +141,13 @@ cdef extern from *:
             CGRAD_FMAF(CGRAD_FMAF(-1.6668057665e-1f, f, 2.0000714765e-1f), z,
                        CGRAD_FMAF(-2.4999993993e-1f, f, 3.3333331174e-1f)));
         p = CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
-        float y = p * f * z;
+        float y = CGRAD_FMAF(p * f, z, c);             /* (c = 0: p f z, and the same bits) */
         y = CGRAD_FMAF(fe, -2.12194440e-4f, y);
         y = CGRAD_FMAF(z, -0.5f, y);
         return CGRAD_FMAF(fe, 0.693359375f, f + y);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_log_reduced(float f, float fe) {
+        return cgrad_log_reduced_plus(f, fe, 0.0f);
     }
     /* ln(1 + t) for float32 t in [0, 1] (or NaN): the e**-|x| of softplus and log-sigmoid.
        1 + t is never rounded: up to sqrt 2 - 1 the polynomial takes f = t itself, above it
@@ -128,20 +157,40 @@ cdef extern from *:
         int high = t > 0.41421356f;
         return cgrad_log_reduced(high ? CGRAD_FMAF(t, 0.5f, -0.5f) : t, high ? 1.0f : 0.0f);
     }
+    /* m - 1 and the exponent e (as a float) of a positive normal a = m 2**e, m in
+       [sqrt(1/2), sqrt(2)), from a's bits: the split of cgrad_logf and cgrad_log1pf */
+    CGRAD_ALWAYS_INLINE float cgrad_log_split(float a, float* fe) {
+        union { float f; int32_t i; } u;
+        u.f = a;
+        int32_t e = ((u.i >> 23) & 0xff) - 126;
+        u.i = (u.i & 0x007fffff) | 0x3f000000;                          /* m in [0.5, 1) */
+        int low = u.f < 0.707106781186547524f;
+        *fe = (float) (low ? e - 1 : e);
+        return low ? u.f + u.f - 1.0f : u.f - 1.0f;
+    }
+    /* ln(1 + t) for any float32 t: u = 1 + t rounded, split as cgrad_logf splits it, and the
+       rounding's error c = t - (u - 1) added as c / u (ln(u + c) = ln u + c/u, to first
+       order; c is exact for t < 2**24, where it matters). u is never subnormal (0, or at
+       least 2**-24). Selects: -inf at t = -1, NaN below, inf at inf; |t| below 2**-24 gives
+       t itself (the sign of -0 kept). Within 1 ulp: every float32 t swept. NumPy's float32
+       log1p is glibc's, ~15 ns an element. */
+    CGRAD_ALWAYS_INLINE float cgrad_log1pf(float t) {
+        float u = 1.0f + t, fe;
+        float f = cgrad_log_split(u, &fe);
+        float r = cgrad_log_reduced_plus(f, fe, (t - (u - 1.0f)) / u);
+        r = u > 0 ? r : (u == 0 ? -INFINITY : NAN);
+        r = u == INFINITY ? u : r;
+        return fabsf(t) < 0x1p-24f ? t : r;
+    }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
        where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
        f = m - 1, ln m = f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus
        e ln 2 in two parts. The exponent and m come from the bits; a subnormal a is scaled by
        2**23 first. Selects give ln(+-0) = -inf, ln(a < 0) = NaN, ln(inf) = inf, NaN. */
     CGRAD_ALWAYS_INLINE float cgrad_logf(float a) {
-        union { float f; int32_t i; } u;
         int sub = a < 1.17549435e-38f;                    /* subnormal (or 0, negative, -inf) */
-        u.f = sub ? a * 8388608.0f : a;
-        int32_t e = ((u.i >> 23) & 0xff) - (sub ? 149 : 126);
-        u.i = (u.i & 0x007fffff) | 0x3f000000;                          /* m in [0.5, 1) */
-        int low = u.f < 0.707106781186547524f;
-        float f = low ? u.f + u.f - 1.0f : u.f - 1.0f;
-        float r = cgrad_log_reduced(f, (float) (low ? e - 1 : e));
+        float fe, f = cgrad_log_split(sub ? a * 8388608.0f : a, &fe);
+        float r = cgrad_log_reduced(f, sub ? fe - 23.0f : fe);
         r = a > 0 ? r : (a == 0 ? -INFINITY : NAN);
         return a == INFINITY ? a : r;
     }
@@ -188,6 +237,8 @@ cdef extern from *:
     float cgrad_min_bits(float a, float b) noexcept nogil
     float cgrad_logf(float a) noexcept nogil
     float cgrad_log1pf_unit(float t) noexcept nogil
+    float cgrad_log1pf(float t) noexcept nogil
+    float cgrad_expm1f(float a) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:

@@ -3,19 +3,20 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh and
-gelu passes; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
-two passes here, since a C loop over libm is many times slower.
+gelu passes, and so are float32 expm1, log1p and erf; float64 exp and tanh stay NumPy's: the
+adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
+times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, copysignf, erf, fabs, fabsf
+from libc.math cimport INFINITY, copysignf, erf, expm1, fabs, fabsf, log1p
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
-from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_fmaf, cgrad_min_bits, neg_abs,
-                              vexp, vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid,
-                              vtanh)
+from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
+                              cgrad_fmaf, cgrad_log1pf, cgrad_min_bits, neg_abs, vexp,
+                              vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
 
 link_thread_count()
 
@@ -67,6 +68,12 @@ ctypedef struct UPowInt2:
     char tag
 ctypedef struct UPowInt3:
     char tag
+ctypedef struct UExpm1:
+    char tag
+ctypedef struct ULog1p:
+    char tag
+ctypedef struct UErf:
+    char tag
 
 # compile-time op: each gets its own loop (vectorised where the formula allows)
 ctypedef fused unop:
@@ -94,6 +101,9 @@ ctypedef fused unop:
     UPowInt
     UPowInt2
     UPowInt3
+    UExpm1
+    ULog1p
+    UErf
 
 cpdef enum:
     EXP = 0
@@ -115,6 +125,9 @@ cpdef enum:
     LOG_SIGMOID = 16
     HARDSWISH = 17
     HARDSIGMOID = 18       # backward: p0 = the dtype's 1/6 as PyTorch rounds it (float32's)
+    EXPM1 = 19             # backward from the output
+    LOG1P = 20
+    ERF = 21
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -133,12 +146,14 @@ cdef extern from *:
     #define CGRAD_INV_SQRT_2PI 0.3989422804014327
     #define CGRAD_GELU_C 0.044715
     #define CGRAD_TWO_M24 5.9604644775390625e-08
+    #define CGRAD_TWO_OVER_SQRT_PI 1.1283791670955126
     """
     const double SQRT_2_OVER_PI "CGRAD_SQRT_2_OVER_PI"
     const double INV_SQRT_2 "CGRAD_INV_SQRT_2"
     const double INV_SQRT_2PI "CGRAD_INV_SQRT_2PI"
     const double GELU_C "CGRAD_GELU_C"
     const double TWO_M24 "CGRAD_TWO_M24"    # 2**-24
+    const double TWO_OVER_SQRT_PI "CGRAD_TWO_OVER_SQRT_PI"
 
 
 cdef enum:
@@ -180,6 +195,43 @@ cdef inline floating _one_plus_erf(floating x) noexcept nogil:
     else:
         r = 1 + erf(x)
         return zero if r < zero else r
+
+
+cdef inline float _erf_f32(float x) noexcept nogil:
+    """erf for float32, within 1 ulp (every float32 swept; SciPy's and PyTorch's are too,
+    where gelu's rational function above is up to 7 ulp off), in two pieces, both computed
+    and one selected (vectorisable):
+    - |x| < 1: a + a R(a*a) with a = |x|, R(u) = erf(a)/a - 1 of degree 7 in u (our fit on
+      [0, 1]: 3e-11; R stays in [-0.16, 0.13], so its rounding is a fraction of an ulp);
+    - 1 <= |x| < 3.93: 1 - e**(-a*a) E(a - 2.465), E of degree 11 fitted to erfcx(a) =
+      e**(a*a) erfc(a) on [1, 3.93] (relative error 2.3e-8, times erfc <= 0.16); from 3.93
+      erf rounds to 1.
+    Estrin's scheme in both polynomials. The clamp to 3.93 is a float min written so that
+    NaN passes it (minps keeps its second operand), and NaN takes the first piece: NaN stays
+    NaN. The sign is x's, so erf(-0) = -0; a tiny or subnormal x gives a + a R(0)."""
+    cdef float a = fabsf(x), u = x * x, one = 1, end = <float> 3.93
+    cdef float u2 = u * u
+    cdef float r = cgrad_fmaf(
+        cgrad_fmaf(cgrad_fmaf(<float> -9.680102761e-06, u, <float> 1.127053274e-04), u2,
+                   cgrad_fmaf(<float> -8.484709836e-04, u, <float> 5.221074768e-03)), u2 * u2,
+        cgrad_fmaf(cgrad_fmaf(<float> -2.686544578e-02, u, <float> 1.128378275e-01), u2,
+                   cgrad_fmaf(<float> -3.761263848e-01, u, <float> 1.283791671e-01)))
+    cdef float small = cgrad_fmaf(a, r, a)
+    cdef float c = end if end < a else a
+    cdef float v = c - <float> 2.465, v2, v4
+    v2 = v * v
+    v4 = v2 * v2
+    cdef float e = cgrad_fmaf(
+        cgrad_fmaf(cgrad_fmaf(<float> -4.345217009e-07, v, <float> 1.807104768e-06), v2,
+                   cgrad_fmaf(<float> -4.323802523e-06, v, <float> 1.577747212e-05)), v4 * v4,
+        cgrad_fmaf(
+            cgrad_fmaf(cgrad_fmaf(<float> -6.377254507e-05, v, <float> 2.277976509e-04), v2,
+                       cgrad_fmaf(<float> -7.794149270e-04, v, <float> 2.598478109e-03)), v4,
+            cgrad_fmaf(cgrad_fmaf(<float> -8.356099338e-03, v, <float> 2.579677870e-02), v2,
+                       cgrad_fmaf(<float> -7.612284673e-02, v, <float> 2.134394123e-01))))
+    cdef float large = cgrad_fmaf(-cgrad_expf_normal(-(c * c)), e, one)
+    large = one if a >= end else large
+    return copysignf(small if a < one else large, x)
 
 
 cdef inline float _gelu_grad_f32(float x) noexcept nogil:
@@ -360,6 +412,13 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g * (p0 * s)
     elif unop is UPowInt3:
         return g * (p0 * (s * s))
+    elif unop is UExpm1:
+        return g * (s + one)                    # from the output: e**x = y + 1
+    elif unop is ULog1p:
+        return g / (s + one)
+    elif unop is UErf:
+        # g 2/sqrt(pi) e**(-x*x), NumPy's order (float32 the kernels' exp)
+        return g * (<floating> TWO_OVER_SQRT_PI * vexp_nonpos(-(s * s)))
     else:
         # g * (c * x**(c-1)) for an integer c >= 1 (NumPy: power(x, c - 1))
         return g * (p0 * _ipow(s, flags - 1))
@@ -375,6 +434,12 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return vexp(x)
     elif unop is ULog:
         return vlog(x)
+    elif unop is UExpm1:
+        return cgrad_expm1f(x) if floating is float else expm1(x)
+    elif unop is ULog1p:
+        return cgrad_log1pf(x) if floating is float else log1p(x)
+    elif unop is UErf:
+        return _erf_f32(x) if floating is float else erf(x)
     elif unop is USigmoid:
         return vsigmoid(x)
     elif unop is USilu:
@@ -509,7 +574,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > HARDSIGMOID:
+    if op < EXP or op > ERF:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -563,6 +628,12 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UGeluTanh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == GELU_TANH:
             _bwd(<UGeluTanhInPass*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == EXPM1:
+            _bwd(<UExpm1*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LOG1P:
+            _bwd(<ULog1p*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ERF:
+            _bwd(<UErf*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -616,7 +687,8 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
 def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double p1=0,
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
-    SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID: vectorised for
+    SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
+    ERF: vectorised for
     float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
@@ -629,7 +701,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
-                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID):
+                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -675,6 +747,12 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UTanh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == GELU_TANH:
             _fwd(<UGeluTanh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == EXPM1:
+            _fwd(<UExpm1*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LOG1P:
+            _fwd(<ULog1p*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ERF:
+            _fwd(<UErf*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
 
