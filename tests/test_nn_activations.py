@@ -120,6 +120,29 @@ def test_activations_match_torch(backend, dtype, call, grad_fn):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_mish_large_matches_torch(backend, dtype):
+    """Above the kernels' size threshold (float32: one compiled pass from one exp, forward and
+    backward): PyTorch's values and gradients, with its far tails (x * 0 at -200, x at 100,
+    NaN at -inf) and two backwards accumulating"""
+    x = _input(dtype, shape=(200, 300)) * 4
+    x.reshape(-1)[-7:] = [np.nan, np.inf, -np.inf, -200.0, 100.0, -90.0, -0.0]
+    cs, ts = _pair([x], dtype)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    outs = []
+    for lib, xs in ((cgrad, cs), (torch, ts)):
+        F_ = F if lib is cgrad else torch.nn.functional
+        for _ in range(2):
+            out = F_.mish(xs[0])
+            out.backward(lib.tensor(g))
+        outs.append(out)
+    _close(outs[0], outs[1], dtype)
+    _close(cs[0].grad, ts[0].grad, dtype)
+    ours, theirs = outs[0].detach().numpy(), outs[1].detach().numpy()
+    np.testing.assert_array_equal(np.signbit(ours[~np.isnan(ours)]),      # -0 at -200
+                                  np.signbit(theirs[~np.isnan(theirs)]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("call", ["F.relu6(x)", "F.hardtanh(x)", "F.hardtanh(x, -2.9, 0.5)"])
 def test_hardtanh_large_accumulates_as_torch(backend, dtype, call):
     """Above the kernels' size threshold (the compiled backward, which adds into .grad): the

@@ -311,7 +311,7 @@ def _binary_method(op, fallback, small_op=None):
 _FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.HARDTANH,
                              _ew.GELU_ERF, _ew.GELU_TANH, _ew.POW_INT, _ew.SILU, _ew.ELU,
                              _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID,
-                             _ew.EXPM1, _ew.LOG1P, _ew.ERF))
+                             _ew.EXPM1, _ew.LOG1P, _ew.ERF, _ew.MISH))
 _FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE}
 
 
@@ -844,6 +844,10 @@ class CythonKernels(NumpyKernels):
                                 "within a few ulp")
     erf_backward = _unary_backward_method(_ew.ERF, NumpyKernels.erf_backward,
                                           float32_only="the kernels' exp")
+    # NumPy's mish: three libm passes (exp, log1p, tanh); here one exp and one division
+    mish = _float32_unary_method(_ew.MISH, NumpyKernels.mish, "within a few ulp")
+    mish_backward = _unary_backward_method(_ew.MISH, NumpyKernels.mish_backward,
+                                           float32_only="one exp")
 
     def tanh(self, x):
         """float32: one vectorised pass (within an ulp, as NumPy's and PyTorch's; NumPy's own

@@ -425,6 +425,16 @@ class NumpyKernels:
         """g 2/sqrt(pi) e**(-x*x)"""
         return _into(acc, g * (_scalar(TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
 
+    def mish(self, x):
+        """x tanh(ln(1 + e**x)), PyTorch's form (no softplus threshold)"""
+        return x * np.tanh(np.log1p(np.exp(x)))
+
+    def mish_backward(self, x, g, acc=None):
+        """g (t + x sigmoid(x) (1 - t*t)), t = tanh(ln(1 + e**x)): PyTorch's mish_backward"""
+        t = np.tanh(np.log1p(np.exp(x)))
+        s = 1 / (1 + np.exp(-x))
+        return _into(acc, g * (t + x * s * (1 - t * t)))
+
     def sigmoid(self, x):
         """1 / (1 + e**-x), without overflow for large |x|"""
         return _special().expit(x)

@@ -1543,21 +1543,15 @@ class Hardsigmoid(Op):
         return DependsOn.apply(MaskedFill.apply(g * sixth, Hardsigmoid._outside(x._data), 0), x),
 
 
-class Mish(Op):
+class Mish(_Unary):
     """y = x tanh(softplus(x))   ->   dx = g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x))
     (PyTorch's kernels: no softplus threshold)"""
-    @staticmethod
-    def forward(ctx, x):
-        require_float(x.dtype, "mish_cpu")
-        ctx.save_for_backward(x)
-        return x * np.tanh(np.log1p(np.exp(x)))
+    kernel, saves, float_only = "mish", "input", False
 
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        t = np.tanh(np.log1p(np.exp(x)))
-        s = 1 / (1 + np.exp(-x))
-        return g * (t + x * s * (1 - t * t)),
+    @classmethod
+    def forward(cls, ctx, x):
+        require_float(x.dtype, "mish_cpu")
+        return super().forward(ctx, x)
 
     @staticmethod
     def graph_backward(ctx, g):

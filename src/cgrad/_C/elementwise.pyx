@@ -3,7 +3,7 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh and
-gelu passes, and so are float32 expm1, log1p and erf; float64 exp and tanh stay NumPy's: the
+gelu passes, and so are float32 expm1, log1p, erf and mish; float64 exp and tanh stay NumPy's: the
 adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
 times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
@@ -11,7 +11,7 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, copysignf, erf, expm1, fabs, fabsf, log1p
+from libc.math cimport INFINITY, copysignf, erf, exp, expm1, fabs, fabsf, log1p, tanh
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
@@ -74,6 +74,8 @@ ctypedef struct ULog1p:
     char tag
 ctypedef struct UErf:
     char tag
+ctypedef struct UMish:
+    char tag
 
 # compile-time op: each gets its own loop (vectorised where the formula allows)
 ctypedef fused unop:
@@ -104,6 +106,7 @@ ctypedef fused unop:
     UExpm1
     ULog1p
     UErf
+    UMish
 
 cpdef enum:
     EXP = 0
@@ -128,6 +131,7 @@ cpdef enum:
     EXPM1 = 19             # backward from the output
     LOG1P = 20
     ERF = 21
+    MISH = 22
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -234,6 +238,18 @@ cdef inline float _erf_f32(float x) noexcept nogil:
     return copysignf(small if a < one else large, x)
 
 
+cdef inline floating _tanh_softplus_parts(floating x, floating e, floating* den) noexcept nogil:
+    """tanh(ln(1 + e**x)), mish's factor, as num / den (num returned, den in *den) from
+    e = e**-|x| <= 1 (no overflow): with z = e**x, tanh(ln(1 + z)) = z (z + 2) / (z (z + 2) +
+    2); for x >= 0 divided through by z*z, (1 + 2e) / (1 + 2e + 2e*e). No cancellation on
+    either side; a NaN x takes the second side (NaN)."""
+    cdef floating one = 1, two = 2, zero = 0
+    cdef floating num_pos = two * e + one, num_neg = e * (e + two)
+    cdef bint pos = x >= zero
+    den[0] = (num_pos + two * e * e) if pos else (num_neg + two)
+    return num_pos if pos else num_neg
+
+
 cdef inline float _gelu_grad_f32(float x) noexcept nogil:
     """Phi(x) + x phi(x), gelu's derivative, for float32 from one exp and no division:
     with e = exp(-x*x/2), phi(x) = e / sqrt(2 pi) and Phi(-|x|) = erfc(|x| / sqrt 2) / 2 =
@@ -329,8 +345,8 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
                         floating p1, int flags) noexcept nogil:
     """g * f'(.), from s (the saved input x or output y, as NumpyKernels uses) in NumPy's
     operation order; aux is tanh(inner) for the tanh gelu, exp(-x*x/2) for the erf gelu"""
-    cdef floating zero = 0, one = 1, half = 0.5
-    cdef floating k, c, three, cdf, pdf, d
+    cdef floating zero = 0, one = 1, half = 0.5, two = 2
+    cdef floating k, c, three, cdf, pdf, d, den, inv_den, sech2
     if unop is UExp:
         return g * s
     elif unop is ULog:
@@ -419,6 +435,17 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UErf:
         # g 2/sqrt(pi) e**(-x*x), NumPy's order (float32 the kernels' exp)
         return g * (<floating> TWO_OVER_SQRT_PI * vexp_nonpos(-(s * s)))
+    elif unop is UMish:
+        # PyTorch's mish_backward, g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x)) =
+        # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
+        # den - num being 2 e*e or 2: no cancellation as t nears 1 (1 - t*t lost all but a
+        # few bits there: PyTorch's derivative is 1e-6 off near x = 8)
+        d = vexp_nonpos(neg_abs(s))
+        k = _tanh_softplus_parts(s, d, &den)            # t = k / den
+        inv_den = one / den
+        sech2 = ((two * d * d if s >= zero else two) * (den + k)) * inv_den * inv_den
+        d = (one if s >= zero else d) / (one + d)       # sigmoid(x)
+        return g * (k * inv_den + s * d * sech2)
     else:
         # g * (c * x**(c-1)) for an integer c >= 1 (NumPy: power(x, c - 1))
         return g * (p0 * _ipow(s, flags - 1))
@@ -427,7 +454,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
 cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
                         int flags) noexcept nogil:
     """f(x) for the forwards done here in one pass"""
-    cdef floating zero = 0, one = 1, half = 0.5, r
+    cdef floating zero = 0, one = 1, half = 0.5, r, e24, den
     if unop is URelu:
         return zero if x < zero else x
     elif unop is UExp:
@@ -440,6 +467,21 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_log1pf(x) if floating is float else log1p(x)
     elif unop is UErf:
         return _erf_f32(x) if floating is float else erf(x)
+    elif unop is UMish:
+        # x tanh(softplus(x)); float64 libm's, as NumPy's form. Below -20 tanh(softplus(x))
+        # is e**x to float32's precision, and x e**x is taken from e**x 2**24 (normal down to
+        # -103.9) and scaled once: e**x itself turns subnormal from -87.3 and loses bits (45
+        # ulp off at -91, 18% at -95, where the product is still normal or nearly). Below
+        # -104, where that exp is clamped, x * 0 (-0; the rounded value is at most 48
+        # subnormal steps from it, down to 0 by -107.4)
+        if floating is float:
+            e24 = cgrad_expf_nonpos_2p24(neg_abs(x))
+            r = _tanh_softplus_parts(x, e24 * <float> TWO_M24, &den)
+            r = x * (r / den)
+            e24 = e24 if x >= <float> -104 else zero
+            return (x * e24) * <float> TWO_M24 if x < -20 else r
+        else:
+            return x * tanh(log1p(exp(x)))
     elif unop is USigmoid:
         return vsigmoid(x)
     elif unop is USilu:
@@ -574,7 +616,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > ERF:
+    if op < EXP or op > MISH:
         raise ValueError(f"unknown unary op {op}")
     if n == 0:
         return
@@ -634,6 +676,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<ULog1p*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == ERF:
             _bwd(<UErf*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == MISH:
+            _bwd(<UMish*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -688,7 +732,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF: vectorised for
+    ERF, MISH: vectorised for
     float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
@@ -701,7 +745,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
-                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF):
+                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -753,6 +797,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<ULog1p*> NULL, xp, op_, q0, q1, fl, n)
         elif op == ERF:
             _fwd(<UErf*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == MISH:
+            _fwd(<UMish*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
 
