@@ -840,8 +840,7 @@ class CythonKernels(NumpyKernels):
     expm1_backward = _unary_backward_method(_ew.EXPM1, NumpyKernels.expm1_backward)
     log1p = _float32_unary_method(_ew.LOG1P, NumpyKernels.log1p, "within an ulp")
     log1p_backward = _unary_backward_method(_ew.LOG1P, NumpyKernels.log1p_backward)
-    erf = _float32_unary_method(_ew.ERF, NumpyKernels.erf, "Eigen's rational function, "
-                                "within a few ulp")
+    erf = _float32_unary_method(_ew.ERF, NumpyKernels.erf, "in two pieces, within an ulp")
     erf_backward = _unary_backward_method(_ew.ERF, NumpyKernels.erf_backward,
                                           float32_only="the kernels' exp")
     # NumPy's mish: three libm passes (exp, log1p, tanh); here one exp and one division

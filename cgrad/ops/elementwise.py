@@ -595,7 +595,7 @@ class Relu(_Unary):
 class _NumpyUnary(_ByDerivative, Op):
     """y = fn(x) by NumPy (integer and bool inputs become the default float, as in PyTorch)
     ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output").
-    _Unary's twin for the ops no backend has a kernel for (sin, cos, log1p, ...): they run
+    _Unary's twin for the ops no backend has a kernel for (sin, cos, atan, ...): they run
     off the training hot path, so NumPy's ufuncs serve both backends."""
     fn = None
     saves = "input"

@@ -211,7 +211,7 @@ cdef inline float _erf_f32(float x) noexcept nogil:
       e**(a*a) erfc(a) on [1, 3.93] (relative error 2.3e-8, times erfc <= 0.16); from 3.93
       erf rounds to 1.
     Estrin's scheme in both polynomials. The clamp to 3.93 is a float min written so that
-    NaN passes it (minps keeps its second operand), and NaN takes the first piece: NaN stays
+    NaN passes it (minps keeps its second operand), and NaN takes the second piece: NaN stays
     NaN. The sign is x's, so erf(-0) = -0; a tiny or subnormal x gives a + a R(0)."""
     cdef float a = fabsf(x), u = x * x, one = 1, end = <float> 3.93
     cdef float u2 = u * u
