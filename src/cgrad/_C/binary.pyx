@@ -65,9 +65,9 @@ cdef enum:
 def grid(tuple shape, list arrays):
     """(O, R, C, modes, outer): shape seen as O planes of an R x C grid, each array's mode on
     a plane (FULL, ROW, COL or SCALAR), and whether it varies from plane to plane (arrays:
-    anything with a shape, the only thing read, broadcasting to shape). Dims where every array agrees
-    on broadcast-or-not merge into one grid dimension; None if more than three remain (O = 1
-    below three). Every broadcast a op b and its backward ask this (3.3 us in Python, a third
+    anything with a shape, the only thing read, broadcasting to shape). Dims where every
+    array agrees on broadcast-or-not merge into one grid dimension; None if more than three
+    remain (O = 1 below three). Every broadcast a op b and its backward ask this (3.3 us in Python, a third
     of a 262144-element add's overhead)."""
     cdef Py_ssize_t nd = len(shape), na = len(arrays), i, j, k, n
     cdef Py_ssize_t sizes[3]

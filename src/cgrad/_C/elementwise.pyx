@@ -2,9 +2,9 @@
 fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
-our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh and
-gelu passes, and so are float32 expm1, log1p, erf and mish; float64 exp and tanh stay NumPy's: the
-adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
+our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
+and mish passes, and so are float32 expm1, log1p and erf; float64 exp and tanh stay NumPy's:
+the adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
 times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
@@ -732,8 +732,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH: vectorised for
-    float32, a libm call per element for float64), or
+    ERF, MISH: vectorised for float32, a libm call per element for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
