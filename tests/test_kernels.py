@@ -2178,6 +2178,15 @@ def test_sums_of_broadcast_and_strided_inputs(ck, monkeypatch):
         assert got.flags.c_contiguous and got.dtype == np.float32
         np.testing.assert_allclose(got, x.sum(axis=dim, keepdims=True, dtype=np.float64),
                                    rtol=1e-6)
+    # a length-1 axis of stride 0 repeats nothing: a transpose with one is summed in memory
+    # order too (it went to the repeats' float64 NumPy sum)
+    from cgrad.backends import cython_backend as cb
+    monkeypatch.setattr(cb, "_sum_of_repeats", None)
+    unsqueezed = x[:, :, None]
+    assert 0 in unsqueezed.strides and not unsqueezed.flags.c_contiguous
+    got = ck._reduced(unsqueezed, (4,))
+    np.testing.assert_allclose(got, unsqueezed.sum(axis=4, keepdims=True, dtype=np.float64),
+                               rtol=1e-6)
     monkeypatch.setattr(ck, "min_size_sum_cols", 0)
     for shape, dim in (((0, 4), (1,)), ((0,), ()), ((3, 0, 2), (0, 2)), ((0, 3, 0), (2,))):
         x = np.empty(shape, np.float32)                  # no rows, or empty ones: zeros

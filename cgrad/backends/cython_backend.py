@@ -143,9 +143,14 @@ def _in_memory_order(a, dtype):
         view = _memory_order_view(a, dtype)
         if view is not None:
             return view
-        broadcast = any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides))
-        a = a.copy(order="C" if broadcast else "K")
+        a = a.copy(order="C" if _repeated_axes(a) else "K")
     raise AssertionError("a K-order copy is dense")
+
+
+def _repeated_axes(a):
+    """the axes along which a repeats one value (stride 0, more than one element): a
+    broadcast's. A length-1 axis's zero stride (v[:, None]'s) repeats nothing."""
+    return {i for i, (n, st) in enumerate(zip(a.shape, a.strides)) if st == 0 and n > 1}
 
 
 def _memory_order_view(a, dtype):
@@ -236,13 +241,12 @@ def _writable_flat(out, *inputs):
     return flat_same_layout(out, *inputs)
 
 
-def _sum_of_repeats(x, axes):
-    """x, a broadcast (zero strides), summed over axes with kept dims: its distinct part
-    summed over the axes it varies along (in float64), times the repeats along the others,
-    rounded once; then repeated along the kept broadcast axes. Exact but for that rounding,
-    with no copy of x: the compiled sums' float32 partials added 70000 equal terms 15 ulp
-    off, NumPy's pairwise sum of the view took 4x the kernels' time."""
-    repeated = {i for i, (n, st) in enumerate(zip(x.shape, x.strides)) if st == 0 and n > 1}
+def _sum_of_repeats(x, axes, repeated):
+    """x, a broadcast repeating along the axes `repeated`, summed over axes with kept dims:
+    its distinct part summed over the axes it varies along (in float64), times the repeats
+    along the others, rounded once; then repeated along the kept broadcast axes. Exact but
+    for that rounding, with no copy of x: the compiled sums' float32 partials added 70000
+    equal terms 15 ulp off, NumPy's pairwise sum of the view took 4x the kernels' time."""
     base = x[tuple(slice(0, 1) if i in repeated else slice(None) for i in range(x.ndim))]
     total = np.add.reduce(base, axis=tuple(sorted(axes - repeated)), keepdims=True,
                           dtype=np.float64)
@@ -1591,8 +1595,9 @@ class CythonKernels(NumpyKernels):
         if axes is None or (len(axes) == x.ndim and x.size < self.min_size_sum_all):
             return None                          # (a small whole sum: NumPy's bits)
         if not _usable(x, x.dtype):
-            if 0 in x.strides:                   # a broadcast (a sum's gradient): no copy
-                return _sum_of_repeats(x, axes)
+            repeated = _repeated_axes(x)
+            if repeated:                         # a broadcast (a sum's gradient): no copy
+                return _sum_of_repeats(x, axes, repeated)
             view = _memory_order_view(x, x.dtype)
             if view is not None:                 # a transpose: summed in memory order (a
                 b, order = view                  # copy of 2048^2 took 65 ms)
