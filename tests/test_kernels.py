@@ -1455,8 +1455,7 @@ def test_short_rows_same_bits_as_long_rows(isa, c):
     followed by 16 elements whole: the same bits as the row-by-row path of a longer row,
     here the same rows padded with -inf to 17 classes (exp(-inf) adds +0, as a masked lane
     does). 40 rows: several blocks of 16, the last rows of each block loaded masked."""
-    import importlib
-    rmod = importlib.import_module("cgrad._C.reduce") if not isa else _twins("reduce", isa)[1]
+    rmod = _build("reduce", isa)
     rng = np.random.default_rng(c)
     x = rng.uniform(-30, 30, (40, c)).astype(np.float32)
     x[3, 0] = x[5, c - 1] = np.nan            # NaN first in a row (every lane's start), and last
@@ -2791,6 +2790,13 @@ def _twins(name, isa):
             importlib.import_module(f"cgrad._C.{name}_{isa}"))
 
 
+def _build(name, isa):
+    """kernel module name's baseline build (isa ""), or its isa twin (skipped where this CPU
+    or build has none)"""
+    import importlib
+    return importlib.import_module(f"cgrad._C.{name}") if not isa else _twins(name, isa)[1]
+
+
 def test_release_build_inlines_the_math_helpers():
     """Every compiled module has _vmath.pxd's Cython-level math helpers (vexp_nonpos,
     vsigmoid, ...) inlined into the loops that call them: one left as a call keeps its loop
@@ -2953,9 +2959,7 @@ def test_wide_elementwise_and_rows_same_bits(dtype, isa):
 def test_float32_gelu_keeps_its_sign_in_the_far_tail(isa):
     """The rational erf overshoots -1 near x = -3.9 (gelu's x = -5.5): 1 + erf is clamped at
     0, so gelu(x) is never positive for x < 0 (it was for 25581 of these points)."""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     x = np.linspace(-6, 0, 600001, dtype=np.float32)[:-1]
     y = np.empty_like(x)
     mod.unary_(mod.GELU_ERF, x, y)
@@ -2970,9 +2974,7 @@ def test_float32_gelu_backward_within_2e_7(isa):
     was 2.3e-7 off near x = 3.5), within 5e-4 relative where Phi(x) is small (x in
     [-4.5, -1.5]: 1 + erf(z) had cancelled to 2e-3 there), and PyTorch's values at the
     special points: 0.5 at zero, 1 and 0 far out, NaN for NaN and +-inf (x * 0)."""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     x = np.linspace(-10, 10, 200001, dtype=np.float32)
     d = np.empty_like(x)
     mod.unary_backward_(mod.GELU_ERF, x, np.ones_like(x), d, False)
@@ -2995,9 +2997,7 @@ def test_kernel_exp_forward_within_an_ulp(isa):
     """The float32 exp forward on every build: within an ulp of the rounded value on a dense
     sweep of [-104, 89] and past it, subnormal results within one subnormal step, inf from
     88.7229 up (e**88.7228 stays finite), 0 far below, NaN kept."""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     pos = np.arange(0, 0x42B20000, 997, dtype=np.int64).astype(np.int32).view(np.float32)
     neg = -np.arange(0, 0x42D00000, 997, dtype=np.int64).astype(np.int32).view(np.float32)
     x = np.concatenate([pos, neg, [np.nan, np.inf, -np.inf, 88.72, 88.7228, 88.7229, 88.73,
@@ -3019,9 +3019,7 @@ def test_kernel_exp_forward_within_an_ulp(isa):
 def test_kernel_log_forward_within_an_ulp(isa):
     """The float32 log forward on every build: within an ulp of the rounded value on a sweep
     of every binade, subnormals included; -inf at +-0, NaN below 0 and at NaN, inf at inf."""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     x = np.arange(1, 0x7F800000, 4099, dtype=np.int64).astype(np.int32).view(np.float32)
     special = np.array([0.0, -0.0, -1.0, -1e-45, -np.inf, np.inf, np.nan, 1.0, 1e-45,
                         np.finfo(np.float32).max, 0.70710677, 0.7071068], np.float32)
@@ -3039,9 +3037,7 @@ def test_kernel_log_forward_within_an_ulp(isa):
 def test_kernel_elu_expm1_within_an_ulp(isa):
     """elu's e**x - 1 (x <= 0) on every build: within an ulp of the rounded value on a sweep
     of every binade down to past -30 (where it is -1), -0 kept, NaN kept; x itself above 0"""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     neg = -np.arange(1, 0x42000000, 2003, dtype=np.int64).astype(np.int32).view(np.float32)
     x = np.concatenate([neg, np.float32([-0.0, 0.0, -1e-45, -np.inf, np.nan, 3.5, np.inf])])
     out = np.empty_like(x)
@@ -3059,9 +3055,7 @@ def test_kernel_softplus_and_log_sigmoid_within_2_ulp(isa):
     """softplus (beta 1 and 2) and log-sigmoid on every build: within 2 ulp of the exactly
     rounded value on a sweep of every binade of [-104, 104] (NumPy's own float32 formula is
     3 ulp off there), inf past e**88.7 as NumPy's, NaN kept"""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     pos = np.arange(0, 0x42D00000, 1999, dtype=np.int64).astype(np.int32).view(np.float32)
     x = np.concatenate([pos, -pos, np.float32([np.inf, -np.inf, 1e-45, -1e-45, 88.72283,
                                                 88.72284])])
@@ -3091,9 +3085,7 @@ def test_kernel_tanh_within_an_ulp(isa):
     """The kernels' float32 tanh on every build: within an ulp of the rounded value (as
     NumPy's and PyTorch's) on a dense sweep of [-12, 12] (beyond, +-1), the sign of a zero
     and NaN kept, +-1 at +-inf, and tiny and subnormal x returned as they are."""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     bits = np.arange(0, 0x41400000, 1009, dtype=np.int64).astype(np.int32)  # 0 .. 12
     pos = bits.view(np.float32)
     x = np.concatenate([pos, -pos, [np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-38, 20.0,
@@ -3122,9 +3114,7 @@ def test_kernel_expm1_log1p_erf_accuracy(isa):
     value (as glibc's, which NumPy calls, and PyTorch's) over the whole float range; tiny x
     returned as it is (expm1, log1p), the sign of a zero kept, and the ends: expm1 -1 and
     inf, log1p -inf at -1 and NaN below, erf +-1, NaN kept by all three"""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     x = _float32_sweep()
     special = np.float32([0.0, -0.0, 1e-45, -1e-45, 1e-30, -1e-30, 88.72, 88.7229, 89.0, -30.0,
                           -104.0, -1.0, np.nextafter(np.float32(-1), 0), -1.5, 3.9, 4.0, 4.1])
@@ -3155,9 +3145,7 @@ def test_kernel_mish_accuracy(isa):
     subnormal where the result is one, down to x = -104 (below, -0: at most 48 subnormal
     steps off, and 0 by -107.4); x where tanh(softplus) rounds to 1, NaN kept, inf at inf and
     NaN at -inf (-inf * 0, as PyTorch's)"""
-    import importlib
-    mod = importlib.import_module("cgrad._C.elementwise") if not isa else _twins(
-        "elementwise", isa)[1]
+    mod = _build("elementwise", isa)
     x = _float32_sweep()
     with np.errstate(all="ignore"):
         x64 = x.astype(np.float64)
