@@ -150,7 +150,8 @@ COMPILED = {
     "soft_cross_entropy_forward", "sort_order", "topk_order",
     "soft_cross_entropy_backward", "sum", "mean",
     "expm1", "expm1_backward", "log1p", "log1p_backward", "erf", "erf_backward",
-    "mish", "mish_backward",
+    "mish", "mish_backward", "log2", "log2_backward", "log10", "log10_backward", "exp2",
+    "exp2_backward", "atan", "atan_backward", "sign",
 }
 
 
@@ -622,6 +623,10 @@ UNARY_BACKWARD = {
     "log1p_backward": (lambda k, s, g, acc: k.log1p_backward(s, g, acc), -0.5, True),
     "erf_backward": (lambda k, s, g, acc: k.erf_backward(s, g, acc), -5.0, False),
     "mish_backward": (lambda k, s, g, acc: k.mish_backward(s, g, acc), -5.0, False),
+    "log2_backward": (lambda k, s, g, acc: k.log2_backward(s, g, acc), 0.1, True),
+    "log10_backward": (lambda k, s, g, acc: k.log10_backward(s, g, acc), -2.0, True),
+    "exp2_backward": (lambda k, s, g, acc: k.exp2_backward(s, g, acc), -2.0, True),
+    "atan_backward": (lambda k, s, g, acc: k.atan_backward(s, g, acc), -5.0, True),
 }
 UNARY_FORWARD = {
     "exp": (lambda k, x: k.exp(x), False),
@@ -655,6 +660,11 @@ UNARY_FORWARD = {
     "log1p": (lambda k, x: k.log1p(x), False),                # (NaN below -1 on both)
     "erf": (lambda k, x: k.erf(x), False),
     "mish": (lambda k, x: k.mish(x), False),
+    "log2": (lambda k, x: k.log2(x), False),
+    "log10": (lambda k, x: k.log10(x), False),             # (NaN below 0 on both)
+    "exp2": (lambda k, x: k.exp2(x), False),
+    "atan": (lambda k, x: k.atan(x), False),
+    "sign": (lambda k, x: k.sign(x), True),
 }
 
 
@@ -2891,7 +2901,7 @@ def _elementwise_and_rows(mod, rmod, dtype):
             mod.unary_backward_(op, x, g, o, False, p0, 0.5, 0, aux=aux)
         res.append(o)
         fused.append(f32 and op == mod.GELU_ERF)
-    for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH):
+    for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN):
         for forward in (True, False):
             o = np.empty_like(x)
             with np.errstate(all="ignore"):
@@ -3135,6 +3145,43 @@ def test_kernel_expm1_log1p_erf_accuracy(isa):
             tiny = np.abs(x) < 1e-30
             if op != mod.ERF:
                 np.testing.assert_array_equal(out[tiny], x[tiny])
+
+
+@pytest.mark.parametrize("isa", [""] + ISAS)
+def test_kernel_log2_log10_exp2_atan_accuracy(isa):
+    """The kernels' float32 log2, log10, exp2 and atan on every build: within an ulp of the
+    rounded value (as glibc's, which NumPy calls, and PyTorch's) over every 1009th float and
+    the ends (-inf at +-0, NaN below 0, 0 and inf past exp2's range, +-pi/2 at +-inf, NaN
+    kept), atan's two thresholds, exact powers exact, and the sign of atan's zero kept"""
+    mod = _build("elementwise", isa)
+    powers = np.arange(-149, 128, dtype=np.float32)
+    tens = np.float32(10.0) ** np.arange(11, dtype=np.float32)            # exact: 10**10 < 2**34
+    special = np.float32([0.0, -0.0, 1e-45, -1e-45, 128.0, np.nextafter(np.float32(128), 0),
+                          -150.0, -151.0, -200.0, 0.41421357, 0.41421354, 2.4142137,
+                          2.4142134, 1.0, -1.0, 3e38])
+    x = np.concatenate([_float32_sweep(), powers, tens, special])
+    with np.errstate(all="ignore"):
+        x64 = x.astype(np.float64)
+        outs = {}
+        for op, ref in ((mod.LOG2, np.log2), (mod.LOG10, np.log10), (mod.EXP2, np.exp2),
+                        (mod.ATAN, np.arctan)):
+            out = outs[op] = np.empty_like(x)
+            mod.unary_(op, x, out)
+            want = ref(x64).astype(np.float32)
+            both_nan = np.isnan(out) & np.isnan(want)
+            assert ulps_apart(out, want)[~both_nan].max() <= 1, op
+            np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    n = powers.size
+    np.testing.assert_array_equal(outs[mod.EXP2][-n - tens.size - special.size:][:n],
+                                  np.exp2(powers))
+    np.testing.assert_array_equal(outs[mod.LOG2][x == x.dtype.type(1)], 0)
+    np.testing.assert_array_equal(np.exp2(outs[mod.LOG2][np.isin(x, np.exp2(powers))]),
+                                  x[np.isin(x, np.exp2(powers))])
+    np.testing.assert_array_equal(outs[mod.LOG10][-tens.size - special.size:][:tens.size],
+                                  np.arange(11))
+    zero = x == 0
+    np.testing.assert_array_equal(np.signbit(outs[mod.ATAN][zero]), np.signbit(x[zero]))
+    assert (outs[mod.LOG2][zero] == -np.inf).all() and (outs[mod.LOG10][zero] == -np.inf).all()
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

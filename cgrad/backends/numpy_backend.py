@@ -435,6 +435,47 @@ class NumpyKernels:
         s = 1 / (1 + np.exp(-x))
         return _into(acc, g * (t + x * s * (1 - t * t)))
 
+    def log2(self, x):
+        """log2 x"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(x)
+
+    def log2_backward(self, x, g, acc=None):
+        """g / (x ln 2), PyTorch's order"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _into(acc, g / (x * _scalar(math.log(2), x)))
+
+    def log10(self, x):
+        """log10 x"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(x)
+
+    def log10_backward(self, x, g, acc=None):
+        """g / (x ln 10), PyTorch's order"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _into(acc, g / (x * _scalar(math.log(10), x)))
+
+    def exp2(self, x):
+        """2**x"""
+        return np.exp2(x)
+
+    def exp2_backward(self, y, g, acc=None):
+        """g y ln 2, from the saved output"""
+        return _into(acc, g * y * _scalar(math.log(2), y))
+
+    def atan(self, x):
+        """atan x"""
+        return np.arctan(x)
+
+    def atan_backward(self, x, g, acc=None):
+        """g / (x*x + 1)"""
+        return _into(acc, g / (x * x + 1))
+
+    def sign(self, x):
+        """-1, 0 or 1 of a float or integer array, as PyTorch's (x > 0) - (x < 0): 0 at NaN and
+        at -0"""
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
     def sigmoid(self, x):
         """1 / (1 + e**-x), without overflow for large |x|"""
         return _special().expit(x)

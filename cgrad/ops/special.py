@@ -15,7 +15,7 @@ from .. import _dtype, backends as B
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
-                          _NumpyUnary, _Stepwise, _float, _same_float, divides_by_zero,
+                          _NumpyUnary, _Stepwise, _Unary, _float, _same_float, divides_by_zero,
                           promote, promote_float)
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -383,13 +383,9 @@ class Entr(_NumpyUnary):
         return g * -(1 + x.log())
 
 
-class Exp2(_NumpyUnary):
+class Exp2(_Unary):
     """y = 2^x   ->   dx = g y ln 2, from the saved output"""
-    fn, saves = np.exp2, "output"
-
-    @staticmethod
-    def derivative(y, g):
-        return g * y * y.dtype.type(math.log(2))
+    kernel = "exp2"
 
     @staticmethod
     def graph_derivative(y, g):
@@ -576,26 +572,22 @@ class Frac(Op):
     graph_backward = backward
 
 
-class Log2(_NumpyUnary):
+class Log2(_Unary):
     """y = log2 x   ->   dx = g / (x ln 2)"""
-    fn = np.log2
+    kernel, saves = "log2", "input"
 
     @staticmethod
-    def derivative(x, g):
+    def graph_derivative(x, g):
         return g / (x * math.log(2))
 
-    graph_derivative = derivative
 
-
-class Log10(_NumpyUnary):
+class Log10(_Unary):
     """y = log10 x   ->   dx = g / (x ln 10)"""
-    fn = np.log10
+    kernel, saves = "log10", "input"
 
     @staticmethod
-    def derivative(x, g):
+    def graph_derivative(x, g):
         return g / (x * math.log(10))
-
-    graph_derivative = derivative
 
 
 Sgn = renamed("Sgn", Sign, "SgnBackward0", "sgn(x): sign(x) of a real tensor")

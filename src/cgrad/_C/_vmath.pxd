@@ -60,6 +60,12 @@ cdef extern from *:
         u.i = (int32_t) ((uint32_t) (n + 127) << 23);
         return u.f;
     }
+    /* P(r) of e**r = 1 + r + r*r P(r), for |r| <= ln 2 / 2 and r2 = r*r */
+    CGRAD_ALWAYS_INLINE float cgrad_exp_poly(float r, float r2) {
+        return CGRAD_FMAF(CGRAD_EXP_P4, r2 * r2,
+                          CGRAD_FMAF(CGRAD_FMAF(CGRAD_EXP_P3, r, CGRAD_EXP_P2), r2,
+                                     CGRAD_FMAF(CGRAD_EXP_P1, r, CGRAD_EXP_P0)));
+    }
     /* e**x = (1 + r + r*r P(r)) * 2**n: returns P(r), with r, r*r and n = bits(t) -
        bits(magic) in *r, *r2, *n (the reduction and polynomial above) */
     CGRAD_ALWAYS_INLINE float cgrad_exp_parts(float x, float* r_, float* r2_, int32_t* n) {
@@ -68,10 +74,7 @@ cdef extern from *:
         float fn = t - magic;
         float r = CGRAD_FMAF(fn, -0.693359375f, x);
         r = CGRAD_FMAF(fn, 2.12194440e-4f, r);
-        float r2 = r * r, r4 = r2 * r2;
-        float p = CGRAD_FMAF(CGRAD_EXP_P4, r4,
-                             CGRAD_FMAF(CGRAD_FMAF(CGRAD_EXP_P3, r, CGRAD_EXP_P2), r2,
-                                        CGRAD_FMAF(CGRAD_EXP_P1, r, CGRAD_EXP_P0)));
+        float r2 = r * r, p = cgrad_exp_poly(r, r2);
         union { float f; int32_t i; } bits;
         bits.f = t;
         *n = bits.i - 0x4B400000;
@@ -130,17 +133,21 @@ cdef extern from *:
         float y = CGRAD_FMAF(p * r2, s1, linear) * s2;
         return fabsf(a) < 0x1p-25f ? a : y;
     }
-    /* ln(1 + f) + fe ln 2 + c for f in [sqrt(1/2) - 1, sqrt(2) - 1] and a small correction c:
-       Cephes' logf polynomial, f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme),
-       plus fe ln 2 in two parts; c joins the small terms (log1p's rounding of 1 + t) */
-    CGRAD_ALWAYS_INLINE float cgrad_log_reduced_plus(float f, float fe, float c) {
-        float z = f * f, z4 = z * z;
+    /* P(f) of ln(1 + f) = f - f*f/2 + f**3 P(f), f in [sqrt(1/2) - 1, sqrt(2) - 1] and
+       z = f*f: Cephes' logf polynomial, of degree 8 (Estrin's scheme) */
+    CGRAD_ALWAYS_INLINE float cgrad_log_poly(float f, float z) {
+        float z4 = z * z;
         float p = CGRAD_FMAF(
             CGRAD_FMAF(CGRAD_FMAF(-1.1514610310e-1f, f, 1.1676998740e-1f), z,
                        CGRAD_FMAF(-1.2420140846e-1f, f, 1.4249322787e-1f)), z4,
             CGRAD_FMAF(CGRAD_FMAF(-1.6668057665e-1f, f, 2.0000714765e-1f), z,
                        CGRAD_FMAF(-2.4999993993e-1f, f, 3.3333331174e-1f)));
-        p = CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
+        return CGRAD_FMAF(7.0376836292e-2f, z4 * z4, p);
+    }
+    /* ln(1 + f) + fe ln 2 + c for f as above and a small correction c: the polynomial plus
+       fe ln 2 in two parts; c joins the small terms (log1p's rounding of 1 + t) */
+    CGRAD_ALWAYS_INLINE float cgrad_log_reduced_plus(float f, float fe, float c) {
+        float z = f * f, p = cgrad_log_poly(f, z);
         float y = CGRAD_FMAF(p * f, z, c);             /* (c = 0: p f z, and the same bits) */
         y = CGRAD_FMAF(fe, -2.12194440e-4f, y);
         y = CGRAD_FMAF(z, -0.5f, y);
@@ -182,6 +189,12 @@ cdef extern from *:
         r = u == INFINITY ? u : r;
         return fabsf(t) < 0x1p-24f ? t : r;
     }
+    /* r, a logarithm of a computed for a positive normal a, with the ends: -inf at +-0, NaN
+       below 0 (and at NaN), inf at inf */
+    CGRAD_ALWAYS_INLINE float cgrad_log_edges(float a, float r) {
+        r = a > 0 ? r : (a == 0 ? -INFINITY : NAN);
+        return a == INFINITY ? a : r;
+    }
     /* ln a for float32, vectorisable (NumPy's np.log calls glibc's logf, ~5.5 ns an element,
        where it has no AVX-512 loop). Cephes' logf: a = m 2**e with m in [sqrt(1/2), sqrt(2)),
        f = m - 1, ln m = f - f*f/2 + f**3 P(f) with P of degree 8 (Estrin's scheme), plus
@@ -190,9 +203,27 @@ cdef extern from *:
     CGRAD_ALWAYS_INLINE float cgrad_logf(float a) {
         int sub = a < 1.17549435e-38f;                    /* subnormal (or 0, negative, -inf) */
         float fe, f = cgrad_log_split(sub ? a * 8388608.0f : a, &fe);
-        float r = cgrad_log_reduced(f, sub ? fe - 23.0f : fe);
-        r = a > 0 ? r : (a == 0 ? -INFINITY : NAN);
-        return a == INFINITY ? a : r;
+        return cgrad_log_edges(a, cgrad_log_reduced(f, sub ? fe - 23.0f : fe));
+    }
+    /* log_b a for float32 a (b = 2 or 10): e c_e + (f + y) c_f, with a = m 2**e split as
+       cgrad_logf splits it, f = m - 1, y = ln(1 + f) - f from the polynomial, c_e = log_b 2
+       and c_f = log_b e. Summed in double (f + y is exact there) and rounded once: within an
+       ulp (every float32 a swept, with and without FMA). In float, log10 took 2 ulp where
+       it nears -1/8: its ulp is a quarter of ln's there, so y's rounding counts four times.
+       NumPy's float32 log2 and log10 are glibc's, ~4 and ~7 ns an element. */
+    CGRAD_ALWAYS_INLINE float cgrad_log_base(float a, double c_e, double c_f) {
+        int sub = a < 1.17549435e-38f;
+        float fe, f = cgrad_log_split(sub ? a * 8388608.0f : a, &fe);
+        float z = f * f;
+        float y = CGRAD_FMAF(z, -0.5f, cgrad_log_poly(f, z) * f * z);
+        double r = (double) (sub ? fe - 23.0f : fe) * c_e + ((double) f + (double) y) * c_f;
+        return cgrad_log_edges(a, (float) r);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_log2f(float a) {
+        return cgrad_log_base(a, 1.0, 1.4426950408889634074);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_log10f(float a) {
+        return cgrad_log_base(a, 0.30102999566398119521, 0.43429448190325182765);
     }
     /* min(a, b) for b > 0 and a >= -0, as the signed-integer min of their bits: one integer
        instruction (vpminsd) where GCC makes a float clamp compares and blends, which share
@@ -223,6 +254,52 @@ cdef extern from *:
         int32_t h = n >> 1;
         return p * cgrad_pow2f(h) * cgrad_pow2f(n - h);
     }
+    /* 2**a for any float32 a: a = n + r, n = round(a) by the 1.5 * 2**23 trick and r = a - n
+       exact (|r| <= 1/2); 2**r = e**u with u = r ln 2 carried as u + u_lo (ln 2 in two
+       parts, the product's error by a multiply-add) through e**'s polynomial (|u| <= ln 2 / 2,
+       its fitted range); then times 2**n in two normal halves, as cgrad_expf. a is clamped
+       to [-151, 129] (NaN kept): 0 and inf beyond. Within an ulp (every float32 a swept,
+       with and without FMA). NumPy's float32 exp2 is glibc's, ~3.7 ns an element. */
+    CGRAD_ALWAYS_INLINE float cgrad_exp2f(float a) {
+        const float magic = 12582912.0f, ln2_hi = 0.693147182464599609375f,
+                    ln2_lo = -1.904654323148236e-9f;
+        float x = -151.0f > a ? -151.0f : a;
+        x = 129.0f < x ? 129.0f : x;
+        float t = x + magic, r = x - (t - magic);
+        float u = r * ln2_hi, u2 = u * u;
+        float u_lo = CGRAD_FMAF(r, ln2_lo, CGRAD_FMAF(r, ln2_hi, -u));
+        float q = CGRAD_FMAF(cgrad_exp_poly(u, u2), u2, u + u_lo) + 1.0f;
+        union { float f; int32_t i; } bits;
+        bits.f = t;
+        int32_t n = bits.i - 0x4B400000, h = n >> 1;
+        return q * cgrad_pow2f(h) * cgrad_pow2f(n - h);
+    }
+    /* atan for float32 (Cephes' atanf): with a = |x|, t = -1/a above tan(3 pi/8) (atan a =
+       pi/2 + atan t), (a - 1)/(a + 1) above tan(pi/8) (pi/4 + atan t), else a itself, as one
+       division num/den by selects; atan t = t + t z P(z), z = t*t, |t| <= tan(pi/8). In the
+       middle range pi/4 + t cancels (a < 1), so t's own error counts in full there: it is
+       carried as t_lo = (rem + e1 - t e2) / den from the division's remainder rem and the
+       roundings e1, e2 of a - 1 and a + 1 (exact by Fast2Sum and 2Sum), 1/den being
+       (1 - t)/2 there. pi/2 and pi/4 in two parts. x's sign: atan(-0) = -0; NaN stays NaN;
+       +-inf give +-pi/2. Within an ulp (every float32 x swept, with and without FMA; 2 ulp
+       for 172k floats near a = tan(pi/8) without t_lo). NumPy's float32 arctan is glibc's,
+       ~11 ns an element. */
+    CGRAD_ALWAYS_INLINE float cgrad_atanf(float x) {
+        float a = fabsf(x);
+        int big = a > 2.414213562373095f, mid = a > 0.4142135623730950f;
+        float a_m1 = a - 1.0f, e1 = a - (a_m1 + 1.0f);
+        float a_p1 = a + 1.0f, bb = a_p1 - a, e2 = (a - (a_p1 - bb)) + (1.0f - bb);
+        float num = big ? -1.0f : (mid ? a_m1 : a);
+        float den = big ? a : (mid ? a_p1 : 1.0f);
+        float base = big ? 1.57079632679489661923f : (mid ? 0.78539816339744830962f : 0.0f);
+        float base_lo = big ? -4.37113900018624283e-8f : (mid ? -2.18556950009312e-8f : 0.0f);
+        float t = num / den, z = t * t;
+        float t_lo = (CGRAD_FMAF(-t, den, num) + e1 - t * e2) * ((1.0f - t) * 0.5f);
+        t_lo = (mid & !big) ? t_lo : 0.0f;
+        float p = CGRAD_FMAF(CGRAD_FMAF(CGRAD_FMAF(8.05374449538e-2f, z, -1.38776856032e-1f), z,
+                                        1.99777106478e-1f), z, -3.33329491539e-1f) * z;
+        return copysignf(base + (t + CGRAD_FMAF(p, t, base_lo + t_lo)), x);
+    }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
     float cgrad_expf(float a) noexcept nogil
@@ -239,6 +316,10 @@ cdef extern from *:
     float cgrad_log1pf_unit(float t) noexcept nogil
     float cgrad_log1pf(float t) noexcept nogil
     float cgrad_expm1f(float a) noexcept nogil
+    float cgrad_log2f(float a) noexcept nogil
+    float cgrad_log10f(float a) noexcept nogil
+    float cgrad_exp2f(float a) noexcept nogil
+    float cgrad_atanf(float x) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:

@@ -3,7 +3,7 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
-and mish passes, and so are float32 expm1, log1p and erf; float64 exp and tanh stay NumPy's:
+and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2 and atan; float64 exp and tanh stay NumPy's:
 the adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
 times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
@@ -11,11 +11,13 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, copysignf, erf, exp, expm1, fabs, fabsf, log1p, tanh
+from libc.math cimport (INFINITY, atan, copysignf, erf, exp, exp2, expm1, fabs, fabsf, log1p,
+                        log2, log10, tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
-from cgrad._C._vmath cimport (cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
-                              cgrad_fmaf, cgrad_log1pf, cgrad_min_bits, neg_abs, vexp,
+from cgrad._C._vmath cimport (cgrad_atanf, cgrad_exp2f, cgrad_expf_nonpos_2p24,
+                              cgrad_expf_normal, cgrad_expm1f, cgrad_fmaf, cgrad_log1pf,
+                              cgrad_log2f, cgrad_log10f, cgrad_min_bits, neg_abs, vexp,
                               vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
 
 link_thread_count()
@@ -76,6 +78,16 @@ ctypedef struct UErf:
     char tag
 ctypedef struct UMish:
     char tag
+ctypedef struct ULog2:
+    char tag
+ctypedef struct ULog10:
+    char tag
+ctypedef struct UExp2:
+    char tag
+ctypedef struct UAtan:
+    char tag
+ctypedef struct USign:
+    char tag
 
 # compile-time op: each gets its own loop (vectorised where the formula allows)
 ctypedef fused unop:
@@ -107,6 +119,11 @@ ctypedef fused unop:
     ULog1p
     UErf
     UMish
+    ULog2
+    ULog10
+    UExp2
+    UAtan
+    USign
 
 cpdef enum:
     EXP = 0
@@ -132,6 +149,11 @@ cpdef enum:
     LOG1P = 20
     ERF = 21
     MISH = 22
+    LOG2 = 23
+    LOG10 = 24
+    EXP2 = 25              # backward from the output
+    ATAN = 26
+    SIGN = 27              # forward only (its derivative is 0)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -151,6 +173,8 @@ cdef extern from *:
     #define CGRAD_GELU_C 0.044715
     #define CGRAD_TWO_M24 5.9604644775390625e-08
     #define CGRAD_TWO_OVER_SQRT_PI 1.1283791670955126
+    #define CGRAD_LN2 0.6931471805599453
+    #define CGRAD_LN10 2.302585092994046
     """
     const double SQRT_2_OVER_PI "CGRAD_SQRT_2_OVER_PI"
     const double INV_SQRT_2 "CGRAD_INV_SQRT_2"
@@ -158,6 +182,8 @@ cdef extern from *:
     const double GELU_C "CGRAD_GELU_C"
     const double TWO_M24 "CGRAD_TWO_M24"    # 2**-24
     const double TWO_OVER_SQRT_PI "CGRAD_TWO_OVER_SQRT_PI"
+    const double LN2 "CGRAD_LN2"
+    const double LN10 "CGRAD_LN10"
 
 
 cdef enum:
@@ -435,6 +461,14 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UErf:
         # g 2/sqrt(pi) e**(-x*x), NumPy's order (float32 the kernels' exp)
         return g * (<floating> TWO_OVER_SQRT_PI * vexp_nonpos(-(s * s)))
+    elif unop is ULog2:
+        return g / (s * <floating> LN2)         # PyTorch's and NumPy's order, ln 2 rounded
+    elif unop is ULog10:
+        return g / (s * <floating> LN10)
+    elif unop is UExp2:
+        return g * s * <floating> LN2           # from the output
+    elif unop is UAtan:
+        return g / (s * s + one)
     elif unop is UMish:
         # PyTorch's mish_backward, g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x)) =
         # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
@@ -467,6 +501,17 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_log1pf(x) if floating is float else log1p(x)
     elif unop is UErf:
         return _erf_f32(x) if floating is float else erf(x)
+    elif unop is ULog2:
+        return cgrad_log2f(x) if floating is float else log2(x)
+    elif unop is ULog10:
+        return cgrad_log10f(x) if floating is float else log10(x)
+    elif unop is UExp2:
+        return cgrad_exp2f(x) if floating is float else exp2(x)
+    elif unop is UAtan:
+        return cgrad_atanf(x) if floating is float else atan(x)
+    elif unop is USign:
+        # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
+        return (one if x > zero else zero) - (one if x < zero else zero)
     elif unop is UMish:
         # x tanh(softplus(x)); float64 libm's, as NumPy's form. Below -20 tanh(softplus(x))
         # is e**x to float32's precision, and x e**x is taken from e**x 2**24 (normal down to
@@ -616,8 +661,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > MISH:
-        raise ValueError(f"unknown unary op {op}")
+    if op < EXP or op > ATAN:
+        raise ValueError(f"unary_backward_ has no op {op}")
     if n == 0:
         return
     cdef floating q0 = <floating> p0, q1 = <floating> p1
@@ -678,6 +723,14 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UErf*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == MISH:
             _bwd(<UMish*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LOG2:
+            _bwd(<ULog2*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == LOG10:
+            _bwd(<ULog10*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == EXP2:
+            _bwd(<UExp2*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ATAN:
+            _bwd(<UAtan*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -732,7 +785,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH: vectorised for float32, a libm call per element for float64), or
+    ERF, MISH, LOG2, LOG10, EXP2, ATAN, SIGN: vectorised for float32, a libm call per element
+    for float64), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -744,7 +798,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
         _check(n, aux.shape[0], "aux")
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
-                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH):
+                    LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
+                    LOG10, EXP2, ATAN, SIGN):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -798,6 +853,16 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UErf*> NULL, xp, op_, q0, q1, fl, n)
         elif op == MISH:
             _fwd(<UMish*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LOG2:
+            _fwd(<ULog2*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == LOG10:
+            _fwd(<ULog10*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == EXP2:
+            _fwd(<UExp2*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ATAN:
+            _fwd(<UAtan*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SIGN:
+            _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
 
