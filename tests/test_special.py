@@ -72,6 +72,20 @@ def test_float32_kernels_at_size(backend, name, layout):
             tol=dict(rtol=3e-7, atol=1.2e-7))
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("name", ["log2", "log10", "exp2", "atan", "sign"])
+def test_float32_compiled_math_at_size(backend, name, layout):
+    """log2, log10, exp2, atan and sign at sizes the compiled backend computes itself
+    (float32, forward and backward), with the ends of each (0, -0, negatives, exp2's
+    overflow and underflow, atan's thresholds tan(pi/8) and tan(3 pi/8)): PyTorch's values
+    and gradients to float rounding (both within an ulp of the exact value)"""
+    edges = [0.0, -0.0, INF, -INF, NAN, 1e-30, 1e-45, 1.0, 2.0, 10.0, 1000.0, 127.9, 128.0,
+             -149.0, -150.5, 0.41421357, 2.4142137, -0.41421357, 0.5, -3.0]
+    x = values(np.float32, edges, -6, 6, shape=(64, 80))
+    compare(lambda m, t: getattr(m, name)(t), x, layout=layout,
+            tol=dict(rtol=3e-7, atol=1.2e-7))
+
+
 def test_logit_eps_and_integer_inputs(backend):
     x = values(np.float64, [0.0, 1.0, 0.05, 0.95, 0.1, 0.9, 1.2], 0, 1)
     compare(lambda m, t: m.special.logit(t, eps=0.1), x)
