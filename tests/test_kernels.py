@@ -3639,9 +3639,10 @@ def test_small_pow2_forward_and_backward(small_k, dtype, layout):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("shape", [(), (1,), (7,), (100, 1), (3, 130), (2, 3, 5), (0, 3),
-                                   (5000,)], ids=str)
-def test_small_sums_and_means_give_numpys_bits(small_k, dtype, layout, shape):
-    """sum_all is NumPy's pairwise summation: the same bits, not merely close ones"""
+                                   (5000,), (256, 255)], ids=str)
+def test_small_sums_and_means_give_numpys_bits(small_k, monkeypatch, dtype, layout, shape):
+    """sum_all is NumPy's pairwise summation: the same bits, not merely close ones, for the
+    whole sums and means below min_size_sum_all (a loss's .sum() or .mean())"""
     g = make(layout, dtype, shape, low=-1e3, high=1e3)
     for target in [(), (1,), (1,) * len(shape)]:
         if len(target) <= len(shape):
@@ -3649,6 +3650,14 @@ def test_small_sums_and_means_give_numpys_bits(small_k, dtype, layout, shape):
     with np.errstate(invalid="ignore"):
         assert_same(small_k.mean(g), REF.mean(g))
         assert_same(small_k.mean(g, None, True), REF.mean(g, None, True))
+        want_sum, want_mean = REF.sum(g), REF.mean(g)
+        assert_same(small_k.sum(g), want_sum)
+        assert_same(small_k.sum(g, None, True), REF.sum(g, None, True))
+        if layout == "contiguous":              # computed by the small module itself
+            monkeypatch.setattr(NumpyKernels, "sum", None)
+            monkeypatch.setattr(NumpyKernels, "mean", None)
+            assert_same(small_k.sum(g), want_sum)
+            assert_same(small_k.mean(g), want_mean)
 
 
 def test_small_sums_signed_zeros_and_nans(small_k):
@@ -3659,6 +3668,7 @@ def test_small_sums_signed_zeros_and_nans(small_k):
                 g = np.array(values, dtype)              # (-1e308 is -inf in float32)
                 assert_same(small_k.sum_to_shape(g, ()), REF.sum_to_shape(g, ()))
                 assert_same(small_k.mean(g), REF.mean(g))
+                assert_same(small_k.sum(g), REF.sum(g))
 
 
 def test_small_module_refuses_what_it_does_not_take():
@@ -3695,6 +3705,7 @@ def test_small_paths_take_other_byte_orders_through_numpy(small_k):
         np.testing.assert_array_equal(getattr(small_k, op)(a, a), getattr(REF, op)(native, native))
     np.testing.assert_array_equal(small_k.sum_to_shape(a, ()), native.sum())
     np.testing.assert_array_equal(small_k.mean(a), native.mean())
+    np.testing.assert_array_equal(small_k.sum(a), native.sum())
     np.testing.assert_array_equal(small_k.pow_scalar(a, 2), native ** 2)
 
 
