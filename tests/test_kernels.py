@@ -1407,6 +1407,27 @@ def test_softmax_forward_backward(ck_rows, shape, dtype, layout, log_):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dim", [((4096, 8), 1), ((8, 40), 0), ((4, 6, 5), 1)], ids=str)
+def test_softmax_backward_of_a_broadcast_or_strided_g_stays_compiled(ck_rows, monkeypatch,
+                                                                     dtype, shape, dim):
+    """g one value broadcast (a .sum()'s or .mean()'s gradient), or transposed, is copied once
+    for the row and column kernels: the reference's values with its backward spied out"""
+    rng = np.random.default_rng(25)
+    x = rng.uniform(-30, 30, shape).astype(dtype)
+    gs = [np.broadcast_to(np.asarray(0.5, dtype), shape),
+          rng.standard_normal(shape[::-1]).astype(dtype).T]
+    with np.errstate(all="ignore"):
+        for fwd, bwd in (("softmax", "softmax_backward"),
+                         ("log_softmax", "log_softmax_backward")):
+            y = getattr(REF, fwd)(x, dim)
+            want = [getattr(REF, bwd)(y, g, dim) for g in gs]
+            with monkeypatch.context() as m:
+                m.setattr(NumpyKernels, bwd, None)                 # no fallback
+                for g, w in zip(gs, want):
+                    assert_same(getattr(ck_rows, bwd)(y, g, dim), w, exact=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_extreme_rows(ck_rows, dtype):
     x = np.array([[1e4, -1e4, 0.0, 3.0], [np.nan, 1.0, 2.0, 3.0], [np.inf, 1.0, 2.0, 3.0],
                   [-np.inf, 1.0, 2.0, 3.0], [-np.inf] * 4, [-80.0, -90.0, -100.0, -110.0]],

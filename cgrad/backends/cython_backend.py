@@ -1374,8 +1374,11 @@ class CythonKernels(NumpyKernels):
         return out
 
     def _softmax_backward(self, y, g, dim, log_, fallback):
-        if type(g) is not _ndarray or g.shape != y.shape or not _usable(g, y.dtype):
+        if type(g) is not _ndarray or g.shape != y.shape or g.dtype != y.dtype:
             return fallback(y, g, dim)
+        # a broadcast or strided g (a .sum()'s gradient: every stride 0) copied once, then one
+        # pass: NumPy's form takes four ((4096, 8) log_softmax: 208 us against ~60)
+        g = _dense(g, y.dtype)
         rc = self._rows(y, dim)
         if rc is None:
             akl = self._cols(y, dim)
