@@ -249,7 +249,15 @@ def test_amax_and_amin_over_several_dims_share_ties(backend):
         x.amax((1, 1))
     z = cgrad.tensor([[1.0, math.nan, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     z.amax(1).sum().backward()                 # a NaN row: NaN gradients, as PyTorch's g / 0 * 0
+    # (its 0 maxima and the other row's 2 add up to one a row: the NaN sends it to the count)
     assert np.isnan(z.grad[0].numpy()).all() and z.grad[1].tolist() == [0.5, 0.5, 0.0]
+    w = cgrad.tensor([[1.0, 4.0, 3.0], [2.0, -1.0, 0.0]], requires_grad=True)
+    w.amax(1).backward(cgrad.tensor([2.0, -3.0]))     # one maximum a row: g itself there
+    assert w.grad.tolist() == [[0.0, 2.0, 0.0], [-3.0, 0.0, 0.0]]
+    w.grad = None
+    w.amin((0, 1), keepdim=True).backward(cgrad.tensor([[math.inf]]))
+    grad = w.grad.numpy()                      # PyTorch's product: inf * 0 is NaN off the min
+    assert grad[1, 1] == math.inf and np.isnan(np.delete(grad.reshape(-1), 4)).all()
 
 
 def test_bmm_and_mv(backend, rng):
