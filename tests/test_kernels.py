@@ -151,7 +151,8 @@ COMPILED = {
     "soft_cross_entropy_backward", "sum", "mean",
     "expm1", "expm1_backward", "log1p", "log1p_backward", "erf", "erf_backward",
     "mish", "mish_backward", "log2", "log2_backward", "log10", "log10_backward", "exp2",
-    "exp2_backward", "atan", "atan_backward", "sign",
+    "exp2_backward", "atan", "atan_backward", "asin", "asin_backward", "acos", "acos_backward",
+    "sign",
 }
 
 
@@ -627,6 +628,8 @@ UNARY_BACKWARD = {
     "log10_backward": (lambda k, s, g, acc: k.log10_backward(s, g, acc), -2.0, True),
     "exp2_backward": (lambda k, s, g, acc: k.exp2_backward(s, g, acc), -2.0, True),
     "atan_backward": (lambda k, s, g, acc: k.atan_backward(s, g, acc), -5.0, True),
+    "asin_backward": (lambda k, s, g, acc: k.asin_backward(s, g, acc), -1.0, True),
+    "acos_backward": (lambda k, s, g, acc: k.acos_backward(s, g, acc), -1.0, True),
 }
 UNARY_FORWARD = {
     "exp": (lambda k, x: k.exp(x), False),
@@ -664,6 +667,8 @@ UNARY_FORWARD = {
     "log10": (lambda k, x: k.log10(x), False),             # (NaN below 0 on both)
     "exp2": (lambda k, x: k.exp2(x), False),
     "atan": (lambda k, x: k.atan(x), False),
+    "asin": (lambda k, x: k.asin(x), False),                # (NaN past +-1 on both)
+    "acos": (lambda k, x: k.acos(x), False),
     "sign": (lambda k, x: k.sign(x), True),
 }
 
@@ -2922,8 +2927,9 @@ def _elementwise_and_rows(mod, rmod, dtype):
             mod.unary_backward_(op, x, g, o, False, p0, 0.5, 0, aux=aux)
         res.append(o)
         fused.append(f32 and op == mod.GELU_ERF)
-    for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN):
-        for forward in (True, False):
+    for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN,
+               mod.ASIN, mod.ACOS, mod.SIGN):
+        for forward in (True, False) if op != mod.SIGN else (True,):
             o = np.empty_like(x)
             with np.errstate(all="ignore"):
                 if forward:
@@ -3169,23 +3175,25 @@ def test_kernel_expm1_log1p_erf_accuracy(isa):
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)
-def test_kernel_log2_log10_exp2_atan_accuracy(isa):
-    """The kernels' float32 log2, log10, exp2 and atan on every build: within an ulp of the
-    rounded value (as glibc's, which NumPy calls, and PyTorch's) over every 1009th float and
-    the ends (-inf at +-0, NaN below 0, 0 and inf past exp2's range, +-pi/2 at +-inf, NaN
-    kept), atan's two thresholds, exact powers exact, and the sign of atan's zero kept"""
+def test_kernel_log2_log10_exp2_atan_asin_acos_accuracy(isa):
+    """The kernels' float32 log2, log10, exp2, atan, asin and acos on every build: within an
+    ulp of the rounded value (as glibc's, which NumPy calls, and PyTorch's) over every 1009th
+    float, atan's two thresholds and asin's 1/2; the ends exact (-inf at +-0, NaN below 0,
+    0 and inf past exp2's range, +-pi/2 at +-inf, NaN past +-1, NaN kept), exact powers
+    exact, and the sign of atan's and asin's zero kept"""
     mod = _build("elementwise", isa)
     powers = np.arange(-149, 128, dtype=np.float32)
     tens = np.float32(10.0) ** np.arange(11, dtype=np.float32)            # exact: 10**10 < 2**34
     special = np.float32([0.0, -0.0, 1e-45, -1e-45, 128.0, np.nextafter(np.float32(128), 0),
                           -150.0, -151.0, -200.0, 0.41421357, 0.41421354, 2.4142137,
-                          2.4142134, 1.0, -1.0, 3e38])
+                          2.4142134, 1.0, -1.0, 3e38, 0.5, -0.5, np.nextafter(np.float32(0.5), 1),
+                          np.nextafter(np.float32(1), 2), 0.99999994])
     x = np.concatenate([_float32_sweep(), powers, tens, special])
     with np.errstate(all="ignore"):
         x64 = x.astype(np.float64)
         outs = {}
         for op, ref in ((mod.LOG2, np.log2), (mod.LOG10, np.log10), (mod.EXP2, np.exp2),
-                        (mod.ATAN, np.arctan)):
+                        (mod.ATAN, np.arctan), (mod.ASIN, np.arcsin), (mod.ACOS, np.arccos)):
             out = outs[op] = np.empty_like(x)
             mod.unary_(op, x, out)
             want = ref(x64).astype(np.float32)
@@ -3201,8 +3209,19 @@ def test_kernel_log2_log10_exp2_atan_accuracy(isa):
     np.testing.assert_array_equal(outs[mod.LOG10][-tens.size - special.size:][:tens.size],
                                   np.arange(11))
     zero = x == 0
-    np.testing.assert_array_equal(np.signbit(outs[mod.ATAN][zero]), np.signbit(x[zero]))
+    for op in (mod.ATAN, mod.ASIN):
+        np.testing.assert_array_equal(np.signbit(outs[op][zero]), np.signbit(x[zero]))
     assert (outs[mod.LOG2][zero] == -np.inf).all() and (outs[mod.LOG10][zero] == -np.inf).all()
+    # the ends exactly (an ulp's tolerance takes inf for the largest float, 0 for 1e-45)
+    e = outs[mod.EXP2]
+    assert (e[x >= 128] == np.inf).all() and (e[(x < -150) & ~np.isinf(x)] == 0).all()
+    assert e[x == -np.inf][0] == 0 and e[x == -149][0] == np.float32(1e-45)
+    half_pi = np.float32(np.pi / 2)
+    assert outs[mod.ATAN][x == np.inf][0] == half_pi and outs[mod.ATAN][x == -np.inf][0] == -half_pi
+    for op in (mod.ASIN, mod.ACOS):
+        assert np.isnan(outs[op][np.abs(x) > 1]).all()
+    assert outs[mod.ASIN][x == 1][0] == half_pi and outs[mod.ACOS][x == 1][0] == 0
+    assert outs[mod.ACOS][x == -1][0] == np.float32(np.pi)
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

@@ -316,7 +316,7 @@ _FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.H
                              _ew.GELU_ERF, _ew.GELU_TANH, _ew.POW_INT, _ew.SILU, _ew.ELU,
                              _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID,
                              _ew.EXPM1, _ew.LOG1P, _ew.ERF, _ew.MISH, _ew.LOG2, _ew.LOG10,
-                             _ew.EXP2, _ew.ATAN))
+                             _ew.EXP2, _ew.ATAN, _ew.ASIN, _ew.ACOS))
 _FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE,
                                     _ew.SIGN}
 
@@ -853,7 +853,8 @@ class CythonKernels(NumpyKernels):
     mish = _float32_unary_method(_ew.MISH, NumpyKernels.mish, "within 4 ulp")
     mish_backward = _unary_backward_method(_ew.MISH, NumpyKernels.mish_backward,
                                            float32_only="one exp")
-    # NumPy's float32 log2, log10, exp2 and arctan are glibc's, a call per element (4-11 ns);
+    # NumPy's float32 log2, log10, exp2, arctan, arcsin and arccos are glibc's, a call per
+    # element (4-11 ns);
     # their backwards here are NumPy's operations in one pass (the same bits, either dtype)
     log2 = _float32_unary_method(_ew.LOG2, NumpyKernels.log2, "within an ulp")
     log2_backward = _unary_backward_method(_ew.LOG2, NumpyKernels.log2_backward)
@@ -863,6 +864,10 @@ class CythonKernels(NumpyKernels):
     exp2_backward = _unary_backward_method(_ew.EXP2, NumpyKernels.exp2_backward)
     atan = _float32_unary_method(_ew.ATAN, NumpyKernels.atan, "within an ulp")
     atan_backward = _unary_backward_method(_ew.ATAN, NumpyKernels.atan_backward)
+    asin = _float32_unary_method(_ew.ASIN, NumpyKernels.asin, "within an ulp")
+    asin_backward = _unary_backward_method(_ew.ASIN, NumpyKernels.asin_backward)
+    acos = _float32_unary_method(_ew.ACOS, NumpyKernels.acos, "within an ulp")
+    acos_backward = _unary_backward_method(_ew.ACOS, NumpyKernels.acos_backward)
 
     def sign(self, x):
         """floats in one compiled pass (NumPy's form takes four); integers NumPy's"""

@@ -654,26 +654,18 @@ class Tan(_NumpyUnary):
 
 # the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (Rsqrt.fn on
 # arrays): inf at the edge of the domain, NaN outside it
-class Asin(_NumpyUnary):
+class Asin(_Unary):
     """y = asin x   ->   dx = g / sqrt(1 - x^2)"""
-    fn = np.arcsin
-
-    @staticmethod
-    def derivative(x, g):
-        return g * Rsqrt.fn(1 - x * x)
+    kernel, saves = "asin", "input"
 
     @staticmethod
     def graph_derivative(x, g):
         return g * (1 - x * x).rsqrt()
 
 
-class Acos(_NumpyUnary):
+class Acos(_Unary):
     """y = acos x   ->   dx = -g / sqrt(1 - x^2)"""
-    fn = np.arccos
-
-    @staticmethod
-    def derivative(x, g):
-        return g * -Rsqrt.fn(1 - x * x)
+    kernel, saves = "acos", "input"
 
     @staticmethod
     def graph_derivative(x, g):

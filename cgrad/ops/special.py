@@ -14,6 +14,7 @@ import numpy as np
 from .. import _dtype, backends as B
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
+from ..backends.numpy_backend import LN10
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
                           _NumpyUnary, _Stepwise, _Unary, _float, _same_float, divides_by_zero,
                           promote, promote_float)
@@ -587,7 +588,7 @@ class Log10(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g / (x * math.log(10))
+        return g / (x * LN10)
 
 
 Sgn = renamed("Sgn", Sign, "SgnBackward0", "sgn(x): sign(x) of a real tensor")

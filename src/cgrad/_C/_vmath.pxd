@@ -256,7 +256,8 @@ cdef extern from *:
     }
     /* 2**a for any float32 a: a = n + r, n = round(a) by the 1.5 * 2**23 trick and r = a - n
        exact (|r| <= 1/2); 2**r = e**u with u = r ln 2 carried as u + u_lo (ln 2 in two
-       parts, the product's error by a multiply-add) through e**'s polynomial (|u| <= ln 2 / 2,
+       parts, the product's error by a multiply-add where there is one: 0 without, still
+       within an ulp) through e**'s polynomial (|u| <= ln 2 / 2,
        its fitted range); then times 2**n in two normal halves, as cgrad_expf. a is clamped
        to [-151, 129] (NaN kept): 0 and inf beyond. Within an ulp (every float32 a swept,
        with and without FMA). NumPy's float32 exp2 is glibc's, ~3.7 ns an element. */
@@ -278,7 +279,8 @@ cdef extern from *:
        pi/2 + atan t), (a - 1)/(a + 1) above tan(pi/8) (pi/4 + atan t), else a itself, as one
        division num/den by selects; atan t = t + t z P(z), z = t*t, |t| <= tan(pi/8). In the
        middle range pi/4 + t cancels (a < 1), so t's own error counts in full there: it is
-       carried as t_lo = (rem + e1 - t e2) / den from the division's remainder rem and the
+       carried as t_lo = (rem + e1 - t e2) / den from the division's remainder rem (exact with
+       a multiply-add; without one, rounded, and still within an ulp) and the
        roundings e1, e2 of a - 1 and a + 1 (exact by Fast2Sum and 2Sum), 1/den being
        (1 - t)/2 there. pi/2 and pi/4 in two parts. x's sign: atan(-0) = -0; NaN stays NaN;
        +-inf give +-pi/2. Within an ulp (every float32 x swept, with and without FMA; 2 ulp
@@ -300,6 +302,37 @@ cdef extern from *:
                                         1.99777106478e-1f), z, -3.33329491539e-1f) * z;
         return copysignf(base + (t + CGRAD_FMAF(p, t, base_lo + t_lo)), x);
     }
+    /* asin s = s + s z P(z) in double, for float32 a = |x| (Cephes' asinf polynomial, P of
+       degree 4 in float: its term is under 5% of the result): z = a*a and s = x itself up to
+       1/2 (signed, for acos), else z = (1 - a)/2 (exact) and s = sqrt(z) in double, with
+       asin a = pi/2 - 2 asin s; *big tells which. |x| > 1 gives a negative z, so NaN. */
+    CGRAD_ALWAYS_INLINE double cgrad_asin_reduced(float x, int* big) {
+        float a = fabsf(x);
+        *big = a > 0.5f;
+        float z = *big ? 0.5f * (1.0f - a) : a * a;
+        float p = CGRAD_FMAF(4.2163199048e-2f, z, 2.4181311049e-2f);
+        p = CGRAD_FMAF(CGRAD_FMAF(CGRAD_FMAF(p, z, 4.5470025998e-2f), z, 7.4953002686e-2f), z,
+                       1.6666752422e-1f) * z;
+        double s = *big ? sqrt((double) z) : (double) x;
+        return s + s * (double) p;
+    }
+    /* asin and acos for float32: from cgrad_asin_reduced, assembled in double and rounded once
+       (above 1/2, pi/2 - 2 asin s in float cancels to 2 ulp, as s's own rounding counts
+       twice): asin x = pi/2 - 2r above 1/2 (x's sign), acos x = 2r or pi - 2r above, pi/2 - r
+       below. Within an ulp (every float32 x swept, with and without FMA); NaN outside [-1, 1]
+       and at NaN; asin(-0) = -0. NumPy's float32 arcsin and arccos are glibc's, ~10 ns an
+       element. */
+    CGRAD_ALWAYS_INLINE float cgrad_asinf(float x) {
+        int big;
+        double r = cgrad_asin_reduced(x, &big);
+        return copysignf((float) (big ? 1.5707963267948966 - 2.0 * r : r), x);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_acosf(float x) {
+        int big;
+        double r = cgrad_asin_reduced(x, &big);
+        return (float) (big ? (x > 0 ? 2.0 * r : 3.141592653589793 - 2.0 * r)
+                            : 1.5707963267948966 - r);
+    }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
     float cgrad_expf(float a) noexcept nogil
@@ -320,6 +353,8 @@ cdef extern from *:
     float cgrad_log10f(float a) noexcept nogil
     float cgrad_exp2f(float a) noexcept nogil
     float cgrad_atanf(float x) noexcept nogil
+    float cgrad_asinf(float x) noexcept nogil
+    float cgrad_acosf(float x) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:

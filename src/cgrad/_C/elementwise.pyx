@@ -3,20 +3,21 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
-and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2 and atan; float64 exp and tanh stay NumPy's:
-the adapter calls np.exp / np.tanh between two passes here, since a C loop over libm is many
-times slower.
+and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin and
+acos; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between two
+passes here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport (INFINITY, atan, copysignf, erf, exp, exp2, expm1, fabs, fabsf, log1p,
-                        log2, log10, tanh)
+from libc.math cimport (INFINITY, acos, asin, atan, copysignf, erf, exp, exp2, expm1, fabs,
+                        fabsf, log1p, log2, log10, sqrt, sqrtf, tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
-from cgrad._C._vmath cimport (cgrad_atanf, cgrad_exp2f, cgrad_expf_nonpos_2p24,
-                              cgrad_expf_normal, cgrad_expm1f, cgrad_fmaf, cgrad_log1pf,
+from cgrad._C._vmath cimport (cgrad_acosf, cgrad_asinf, cgrad_atanf, cgrad_exp2f,
+                              cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
+                              cgrad_fmaf, cgrad_log1pf,
                               cgrad_log2f, cgrad_log10f, cgrad_min_bits, neg_abs, vexp,
                               vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
 
@@ -86,6 +87,10 @@ ctypedef struct UExp2:
     char tag
 ctypedef struct UAtan:
     char tag
+ctypedef struct UAsin:
+    char tag
+ctypedef struct UAcos:
+    char tag
 ctypedef struct USign:
     char tag
 
@@ -123,6 +128,8 @@ ctypedef fused unop:
     ULog10
     UExp2
     UAtan
+    UAsin
+    UAcos
     USign
 
 cpdef enum:
@@ -153,7 +160,9 @@ cpdef enum:
     LOG10 = 24
     EXP2 = 25              # backward from the output
     ATAN = 26
-    SIGN = 27              # forward only (its derivative is 0)
+    ASIN = 27
+    ACOS = 28
+    SIGN = 29              # forward only (its derivative is 0)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -174,7 +183,7 @@ cdef extern from *:
     #define CGRAD_TWO_M24 5.9604644775390625e-08
     #define CGRAD_TWO_OVER_SQRT_PI 1.1283791670955126
     #define CGRAD_LN2 0.6931471805599453
-    #define CGRAD_LN10 2.302585092994046
+    #define CGRAD_LN10 2.3025850929940456
     """
     const double SQRT_2_OVER_PI "CGRAD_SQRT_2_OVER_PI"
     const double INV_SQRT_2 "CGRAD_INV_SQRT_2"
@@ -464,11 +473,15 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is ULog2:
         return g / (s * <floating> LN2)         # PyTorch's and NumPy's order, ln 2 rounded
     elif unop is ULog10:
-        return g / (s * <floating> LN10)
+        return g / (s * <floating> LN10)        # (PyTorch's ln 10, a bit below math.log(10))
     elif unop is UExp2:
         return g * s * <floating> LN2           # from the output
     elif unop is UAtan:
         return g / (s * s + one)
+    elif unop is UAsin or unop is UAcos:
+        # g rsqrt(1 - x*x) (acos: negated) in NumPy's order: 1 / sqrt, then the product
+        d = one / (sqrtf(one - s * s) if floating is float else sqrt(one - s * s))
+        return g * (d if unop is UAsin else -d)
     elif unop is UMish:
         # PyTorch's mish_backward, g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x)) =
         # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
@@ -509,6 +522,10 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_exp2f(x) if floating is float else exp2(x)
     elif unop is UAtan:
         return cgrad_atanf(x) if floating is float else atan(x)
+    elif unop is UAsin:
+        return cgrad_asinf(x) if floating is float else asin(x)
+    elif unop is UAcos:
+        return cgrad_acosf(x) if floating is float else acos(x)
     elif unop is USign:
         # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
         return (one if x > zero else zero) - (one if x < zero else zero)
@@ -661,7 +678,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > ATAN:
+    if op < EXP or op > ACOS:
         raise ValueError(f"unary_backward_ has no op {op}")
     if n == 0:
         return
@@ -731,6 +748,10 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UExp2*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == ATAN:
             _bwd(<UAtan*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ASIN:
+            _bwd(<UAsin*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ACOS:
+            _bwd(<UAcos*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -785,8 +806,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH, LOG2, LOG10, EXP2, ATAN, SIGN: vectorised for float32, a libm call per element
-    for float64), or
+    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS: vectorised for float32, a libm call per
+    element for float64; SIGN), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -799,7 +820,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
                     LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
-                    LOG10, EXP2, ATAN, SIGN):
+                    LOG10, EXP2, ATAN, ASIN, ACOS, SIGN):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -861,6 +882,10 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UExp2*> NULL, xp, op_, q0, q1, fl, n)
         elif op == ATAN:
             _fwd(<UAtan*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ASIN:
+            _fwd(<UAsin*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ACOS:
+            _fwd(<UAcos*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGN:
             _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
         else:
