@@ -54,27 +54,31 @@ def _tensors(tensors, name):
 def cat(tensors, dim=0):
     """Join tensors along an existing dim."""
     tensors = _tensors(tensors, "cat")
-    for i, t in enumerate(tensors):
-        if not t.ndim:
+    # the arrays' shapes: Tensor.shape makes a Size, whose indexing is Python's (these checks
+    # took 20 us of a 4-tensor cat's 40)
+    shapes = [t._data.shape for t in tensors]
+    for i, shape in enumerate(shapes):
+        if not shape:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                "concatenated")
     # PyTorch's legacy rule: a 1-d empty tensor joins anything; it is reshaped to the others'
     # shape with 0 along dim, which keeps its autograd link (dropping it lost its gradient)
-    full = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)]
-    d = _dim(dim, full[0].ndim) if full else 0           # (all skipped: no dim checked)
-    full = full or tensors[:1]
-    ref = full[0].shape
+    full = [shape for shape in shapes if shape != (0,)]
+    d = _dim(dim, len(full[0])) if full else 0           # (all skipped: no dim checked)
+    ref = full[0] if full else shapes[0]
     empty = ref[:d] + (0,) + ref[d + 1:]
-    tensors = [t if t.ndim != 1 or t.numel() or t.shape == empty else t.reshape(empty)
-               for t in tensors]
-    for i, t in enumerate(tensors):
-        if t.ndim != len(ref):
+    if len(full) < len(shapes):
+        tensors = [t.reshape(empty) if shape == (0,) != empty else t
+                   for t, shape in zip(tensors, shapes)]
+        shapes = [t._data.shape for t in tensors]
+    for i, shape in enumerate(shapes):
+        if len(shape) != len(ref):
             raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and "
-                               f"{t.ndim}")
+                               f"{len(shape)}")
         for k in range(len(ref)):
-            if k != d and t.shape[k] != ref[k]:
+            if k != d and shape[k] != ref[k]:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
-                                   f"Expected size {ref[k]} but got size {t.shape[k]} for tensor "
+                                   f"Expected size {ref[k]} but got size {shape[k]} for tensor "
                                    f"number {i} in the list.")
     return S.Cat.apply(d, *tensors)
 
