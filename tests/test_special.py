@@ -122,6 +122,25 @@ def test_polygamma(backend, dtype, n):
     compare(lambda m, t: m.special.polygamma(n, t), x, layout="transposed", tol=tol)
 
 
+def test_float32_trigamma_within_an_ulp_of_scipys(backend):
+    """polygamma(1, x) (digamma's derivative) for float32 by PyTorch's series in float64:
+    within an ulp of SciPy's float64 value rounded, reflected below 1/2, inf at the poles,
+    NaN at -inf and NaN; digamma's backward gives g times it"""
+    from scipy import special as sp
+    x = np.concatenate([np.linspace(-5.5, 10, 4001), np.logspace(-6, 6, 401),
+                        -np.logspace(-6, 2, 401)]).astype(np.float32)
+    x = x[np.abs(x - np.round(x)) > 1e-3]
+    want = sp.polygamma(1, x.astype(np.float64)).astype(np.float32)
+    got = cgrad.polygamma(1, cgrad.tensor(x)).numpy()
+    assert (np.abs(got.view(np.int32) - want.view(np.int32)) <= 1).all()
+    ends = cgrad.polygamma(1, cgrad.tensor([0.0, -1.0, -3.0, -INF, NAN, INF])).tolist()
+    assert ends[:3] == [INF] * 3 and math.isnan(ends[3]) and math.isnan(ends[4])
+    assert ends[5] == 0.0
+    t = cgrad.tensor(x[:50], requires_grad=True)
+    t.digamma().backward(cgrad.full((50,), 2.0))
+    np.testing.assert_array_equal(t.grad.numpy(), 2 * got[:50])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [1, 2, 4])
 def test_multigammaln(backend, dtype, p):
