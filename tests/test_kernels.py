@@ -152,7 +152,7 @@ COMPILED = {
     "expm1", "expm1_backward", "log1p", "log1p_backward", "erf", "erf_backward",
     "mish", "mish_backward", "log2", "log2_backward", "log10", "log10_backward", "exp2",
     "exp2_backward", "atan", "atan_backward", "asin", "asin_backward", "acos", "acos_backward",
-    "sign",
+    "sinh", "sinh_backward", "cosh", "cosh_backward", "sign",
 }
 
 
@@ -630,6 +630,9 @@ UNARY_BACKWARD = {
     "atan_backward": (lambda k, s, g, acc: k.atan_backward(s, g, acc), -5.0, True),
     "asin_backward": (lambda k, s, g, acc: k.asin_backward(s, g, acc), -1.0, True),
     "acos_backward": (lambda k, s, g, acc: k.acos_backward(s, g, acc), -1.0, True),
+    # float32: the kernels' cosh and sinh, within an ulp of NumPy's (glibc's)
+    "sinh_backward": (lambda k, s, g, acc: k.sinh_backward(s, g, acc), -5.0, False),
+    "cosh_backward": (lambda k, s, g, acc: k.cosh_backward(s, g, acc), -5.0, False),
 }
 UNARY_FORWARD = {
     "exp": (lambda k, x: k.exp(x), False),
@@ -669,6 +672,8 @@ UNARY_FORWARD = {
     "atan": (lambda k, x: k.atan(x), False),
     "asin": (lambda k, x: k.asin(x), False),                # (NaN past +-1 on both)
     "acos": (lambda k, x: k.acos(x), False),
+    "sinh": (lambda k, x: k.sinh(x), False),
+    "cosh": (lambda k, x: k.cosh(x), False),
     "sign": (lambda k, x: k.sign(x), True),
 }
 
@@ -2928,7 +2933,7 @@ def _elementwise_and_rows(mod, rmod, dtype):
         res.append(o)
         fused.append(f32 and op == mod.GELU_ERF)
     for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN,
-               mod.ASIN, mod.ACOS, mod.SIGN):
+               mod.ASIN, mod.ACOS, mod.SINH, mod.COSH, mod.SIGN):
         for forward in (True, False) if op != mod.SIGN else (True,):
             o = np.empty_like(x)
             with np.errstate(all="ignore"):
@@ -2936,8 +2941,9 @@ def _elementwise_and_rows(mod, rmod, dtype):
                     mod.unary_(op, x, o)
                 else:
                     mod.unary_backward_(op, x, g, o, False)
-            res.append(o)                # exp and the erf's rational function: fused
-            fused.append(f32 and (forward or op in (mod.ERF, mod.MISH)))
+            res.append(o)                # exp and the erf's rational function: fused (not
+            fused.append(f32 and op != mod.SIGN and (    # sign: its zeros' bits exactly)
+                forward or op in (mod.ERF, mod.MISH, mod.SINH, mod.COSH)))
     for op in (mod.GELU_ERF, mod.GELU_TANH) if f32 else ():
         o = np.empty_like(x)             # gelu backwards with their exp / tanh computed inline
         with np.errstate(all="ignore"):
@@ -3175,25 +3181,28 @@ def test_kernel_expm1_log1p_erf_accuracy(isa):
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)
-def test_kernel_log2_log10_exp2_atan_asin_acos_accuracy(isa):
-    """The kernels' float32 log2, log10, exp2, atan, asin and acos on every build: within an
-    ulp of the rounded value (as glibc's, which NumPy calls, and PyTorch's) over every 1009th
-    float, atan's two thresholds and asin's 1/2; the ends exact (-inf at +-0, NaN below 0,
-    0 and inf past exp2's range, +-pi/2 at +-inf, NaN past +-1, NaN kept), exact powers
-    exact, and the sign of atan's and asin's zero kept"""
+def test_kernel_log2_log10_exp2_atan_asin_acos_sinh_cosh_accuracy(isa):
+    """The kernels' float32 log2, log10, exp2, atan, asin, acos, sinh and cosh on every build:
+    within an ulp of the rounded value (as glibc's, which NumPy calls, and PyTorch's) over
+    every 1009th float, atan's two thresholds, asin's 1/2 and sinh's 1; the ends exact (-inf
+    at +-0, NaN below 0, 0 and inf past exp2's range, +-pi/2 at +-inf, NaN past +-1, sinh
+    and cosh inf from 89.42, NaN kept), exact powers exact, and the sign of atan's, asin's
+    and sinh's zero kept"""
     mod = _build("elementwise", isa)
     powers = np.arange(-149, 128, dtype=np.float32)
     tens = np.float32(10.0) ** np.arange(11, dtype=np.float32)            # exact: 10**10 < 2**34
     special = np.float32([0.0, -0.0, 1e-45, -1e-45, 128.0, np.nextafter(np.float32(128), 0),
                           -150.0, -151.0, -200.0, 0.41421357, 0.41421354, 2.4142137,
                           2.4142134, 1.0, -1.0, 3e38, 0.5, -0.5, np.nextafter(np.float32(0.5), 1),
-                          np.nextafter(np.float32(1), 2), 0.99999994])
+                          np.nextafter(np.float32(1), 2), 0.99999994, 89.41, 89.42, -89.42,
+                          89.5, 90.0])
     x = np.concatenate([_float32_sweep(), powers, tens, special])
     with np.errstate(all="ignore"):
         x64 = x.astype(np.float64)
         outs = {}
         for op, ref in ((mod.LOG2, np.log2), (mod.LOG10, np.log10), (mod.EXP2, np.exp2),
-                        (mod.ATAN, np.arctan), (mod.ASIN, np.arcsin), (mod.ACOS, np.arccos)):
+                        (mod.ATAN, np.arctan), (mod.ASIN, np.arcsin), (mod.ACOS, np.arccos),
+                        (mod.SINH, np.sinh), (mod.COSH, np.cosh)):
             out = outs[op] = np.empty_like(x)
             mod.unary_(op, x, out)
             want = ref(x64).astype(np.float32)
@@ -3209,8 +3218,11 @@ def test_kernel_log2_log10_exp2_atan_asin_acos_accuracy(isa):
     np.testing.assert_array_equal(outs[mod.LOG10][-tens.size - special.size:][:tens.size],
                                   np.arange(11))
     zero = x == 0
-    for op in (mod.ATAN, mod.ASIN):
+    for op in (mod.ATAN, mod.ASIN, mod.SINH):
         np.testing.assert_array_equal(np.signbit(outs[op][zero]), np.signbit(x[zero]))
+    big = np.abs(x) >= 89.42
+    assert (outs[mod.COSH][big] == np.inf).all()
+    np.testing.assert_array_equal(outs[mod.SINH][big], np.copysign(np.inf, x[big]))
     assert (outs[mod.LOG2][zero] == -np.inf).all() and (outs[mod.LOG10][zero] == -np.inf).all()
     # the ends exactly (an ulp's tolerance takes inf for the largest float, 0 for 1e-45)
     e = outs[mod.EXP2]

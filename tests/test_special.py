@@ -73,10 +73,11 @@ def test_float32_kernels_at_size(backend, name, layout):
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
-@pytest.mark.parametrize("name", ["log2", "log10", "exp2", "atan", "asin", "acos", "sign"])
+@pytest.mark.parametrize("name", ["log2", "log10", "exp2", "atan", "asin", "acos", "sinh",
+                                  "cosh", "sign"])
 def test_float32_compiled_math_at_size(backend, name, layout):
-    """log2, log10, exp2, atan, asin, acos and sign at sizes the compiled backend computes
-    itself
+    """log2, log10, exp2, atan, asin, acos, sinh, cosh and sign at sizes the compiled backend
+    computes itself
     (float32, forward and backward), with the ends of each (0, -0, negatives, exp2's
     overflow and underflow, atan's thresholds tan(pi/8) and tan(3 pi/8), asin's +-1/2 and
     +-1): PyTorch's values and gradients to float rounding (both within an ulp of the exact

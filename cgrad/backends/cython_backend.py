@@ -316,7 +316,7 @@ _FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.H
                              _ew.GELU_ERF, _ew.GELU_TANH, _ew.POW_INT, _ew.SILU, _ew.ELU,
                              _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID,
                              _ew.EXPM1, _ew.LOG1P, _ew.ERF, _ew.MISH, _ew.LOG2, _ew.LOG10,
-                             _ew.EXP2, _ew.ATAN, _ew.ASIN, _ew.ACOS))
+                             _ew.EXP2, _ew.ATAN, _ew.ASIN, _ew.ACOS, _ew.SINH, _ew.COSH))
 _FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE,
                                     _ew.SIGN}
 
@@ -868,6 +868,12 @@ class CythonKernels(NumpyKernels):
     asin_backward = _unary_backward_method(_ew.ASIN, NumpyKernels.asin_backward)
     acos = _float32_unary_method(_ew.ACOS, NumpyKernels.acos, "within an ulp")
     acos_backward = _unary_backward_method(_ew.ACOS, NumpyKernels.acos_backward)
+    # (and sinh's and cosh's: glibc's float32 sinh ~20-30 ns an element; each backward takes
+    # the other's kernel, within an ulp of NumPy's)
+    sinh = _float32_unary_method(_ew.SINH, NumpyKernels.sinh, "within an ulp")
+    sinh_backward = _unary_backward_method(_ew.SINH, NumpyKernels.sinh_backward)
+    cosh = _float32_unary_method(_ew.COSH, NumpyKernels.cosh, "within an ulp")
+    cosh_backward = _unary_backward_method(_ew.COSH, NumpyKernels.cosh_backward)
 
     def sign(self, x):
         """floats in one compiled pass (NumPy's form takes four); integers NumPy's"""
@@ -1381,19 +1387,20 @@ class CythonKernels(NumpyKernels):
     def _softmax_backward(self, y, g, dim, log_, fallback):
         if type(g) is not _ndarray or g.shape != y.shape or g.dtype != y.dtype:
             return fallback(y, g, dim)
-        # a broadcast or strided g (a .sum()'s gradient: every stride 0) copied once, then one
-        # pass: NumPy's form takes four ((4096, 8) log_softmax: 208 us against ~60)
-        g = _dense(g, y.dtype)
+        # a broadcast or strided g (a .sum()'s gradient: every stride 0) is copied once for a
+        # kernel: one pass, where NumPy's form takes four ((4096, 8) log_softmax: 208 us
+        # against ~60)
         rc = self._rows(y, dim)
         if rc is None:
             akl = self._cols(y, dim)
             if akl is None:
                 return fallback(y, g, dim)
+            g = _dense(g, y.dtype)
             out = np.empty(y.shape, y.dtype)
             _rd_for[y.dtype].softmax_cols_backward_(y.reshape(akl), g.reshape(akl),
                                                     out.reshape(akl), log_)
             return out
-        out = np.empty(y.shape, y.dtype)
+        out, g = np.empty(y.shape, y.dtype), _dense(g, y.dtype)
         _rd_for[y.dtype].softmax_backward_(y.reshape(-1), g.reshape(-1), out.reshape(-1), *rc, log_)
         return out
 

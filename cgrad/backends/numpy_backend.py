@@ -26,6 +26,30 @@ from .._memory_format import laid_like
 _fsum = np.add.reduce
 
 
+def _by_constant(a, c):
+    """a times the Python number c as PyTorch multiplies a tensor by a scalar: c rounded to a's
+    dtype; float16 computed in float32 and rounded once (its opmath)"""
+    if a.dtype == np.float16:
+        return (a.astype(np.float32) * np.float32(c)).astype(np.float16)
+    return a * _scalar(c, a)
+
+
+def _rsqrt(v):
+    """1 / sqrt(v); float16 computed in float32 and rounded once, as PyTorch's"""
+    if v.dtype == np.float16:
+        return (1 / np.sqrt(v.astype(np.float32))).astype(np.float16)
+    return 1 / np.sqrt(v)
+
+
+def _half_by_float(method, *args):
+    """method on float16 arrays (the leading args) computed in float32 and rounded once: the
+    softmax family, whose float16 sums stop at 2048 (a row of 4096 ones summed 2048), where
+    PyTorch accumulates half in float"""
+    arrays = [a.astype(np.float32) for a in args if isinstance(a, np.ndarray)]
+    rest = [a for a in args if not isinstance(a, np.ndarray)]
+    return method(*arrays, *rest).astype(np.float16)
+
+
 def _special():
     """scipy.special, imported on first use: importing it costs ~0.2 s, most of `import cgrad`."""
     from scipy import special
@@ -444,7 +468,7 @@ class NumpyKernels:
     def log2_backward(self, x, g, acc=None):
         """g / (x ln 2), PyTorch's order"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g / (x * _scalar(math.log(2), x)))
+            return _into(acc, g / _by_constant(x, math.log(2)))
 
     def log10(self, x):
         """log10 x"""
@@ -455,7 +479,7 @@ class NumpyKernels:
         """g / (x ln 10), PyTorch's order and constant (derivatives.yaml's 2.3025850929940456,
         a bit below math.log(10): float64 gradients differ by 1-4 ulp otherwise)"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g / (x * _scalar(LN10, x)))
+            return _into(acc, g / _by_constant(x, LN10))
 
     def exp2(self, x):
         """2**x"""
@@ -463,7 +487,7 @@ class NumpyKernels:
 
     def exp2_backward(self, y, g, acc=None):
         """g y ln 2, from the saved output"""
-        return _into(acc, g * y * _scalar(math.log(2), y))
+        return _into(acc, _by_constant(g * y, math.log(2)))
 
     def atan(self, x):
         """atan x"""
@@ -480,7 +504,7 @@ class NumpyKernels:
     def asin_backward(self, x, g, acc=None):
         """g / sqrt(1 - x*x): 1 / sqrt, then the product, as Rsqrt"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g * (1 / np.sqrt(1 - x * x)))
+            return _into(acc, g * _rsqrt(1 - x * x))
 
     def acos(self, x):
         """acos x"""
@@ -489,7 +513,23 @@ class NumpyKernels:
     def acos_backward(self, x, g, acc=None):
         """-g / sqrt(1 - x*x), asin's negated"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g * -(1 / np.sqrt(1 - x * x)))
+            return _into(acc, g * -_rsqrt(1 - x * x))
+
+    def sinh(self, x):
+        """sinh x"""
+        return np.sinh(x)
+
+    def sinh_backward(self, x, g, acc=None):
+        """g cosh x"""
+        return _into(acc, g * np.cosh(x))
+
+    def cosh(self, x):
+        """cosh x"""
+        return np.cosh(x)
+
+    def cosh_backward(self, x, g, acc=None):
+        """g sinh x"""
+        return _into(acc, g * np.sinh(x))
 
     def sign(self, x):
         """-1, 0 or 1 of a float or integer array, as PyTorch's (x > 0) - (x < 0): 0 at NaN and
@@ -760,7 +800,9 @@ class NumpyKernels:
 
     def softmax(self, x, dim):
         """exp(x - max) / sum(exp(x - max)) along dim (NaN where a row holds inf or NaN, as in
-        PyTorch, without NumPy's warning)"""
+        PyTorch, without NumPy's warning); float16 in float32, as the rest of the family"""
+        if x.dtype == np.float16:
+            return _half_by_float(self.softmax, x, dim)
         with np.errstate(invalid="ignore"):
             shifted = x - self.amax(x, (dim,), True) if x.size else x
             e = np.exp(shifted)
@@ -768,10 +810,14 @@ class NumpyKernels:
 
     def softmax_backward(self, y, g, dim):
         """y * (g - sum(g * y, dim)), from the saved output"""
+        if y.dtype == np.float16:
+            return _half_by_float(self.softmax_backward, y, g, dim)
         return y * (g - _fsum(g * y, axis=dim, keepdims=True))
 
     def log_softmax(self, x, dim):
         """x - max - log(sum(exp(x - max))) along dim: no overflow at any logit"""
+        if x.dtype == np.float16:
+            return _half_by_float(self.log_softmax, x, dim)
         if not x.size:
             return x.copy()
         shifted = x - self.amax(x, (dim,), True)
@@ -779,6 +825,8 @@ class NumpyKernels:
 
     def log_softmax_backward(self, y, g, dim):
         """g - exp(y) * sum(g, dim), from the saved output"""
+        if y.dtype == np.float16:
+            return _half_by_float(self.log_softmax_backward, y, g, dim)
         return g - np.exp(y) * _fsum(g, axis=dim, keepdims=True)
 
     # ---- windows (im2col, col2im) and convolutions ---------------------------------------------

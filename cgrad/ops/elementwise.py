@@ -652,8 +652,9 @@ class Tan(_NumpyUnary):
     graph_derivative = derivative         # operators only: the same on Tensors
 
 
-# the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (Rsqrt.fn on
-# arrays): inf at the edge of the domain, NaN outside it
+# the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (the backends'
+# asin_backward and acos_backward, Rsqrt.fn on arrays for asinh and acosh): inf at the edge of
+# the domain, NaN outside it
 class Asin(_Unary):
     """y = asin x   ->   dx = g / sqrt(1 - x^2)"""
     kernel, saves = "asin", "input"
@@ -681,26 +682,18 @@ class Atan(_Unary):
         return g / (x * x + 1)
 
 
-class Sinh(_NumpyUnary):
+class Sinh(_Unary):
     """y = sinh x   ->   dx = g cosh x"""
-    fn = np.sinh
-
-    @staticmethod
-    def derivative(x, g):
-        return g * np.cosh(x)
+    kernel, saves = "sinh", "input"
 
     @staticmethod
     def graph_derivative(x, g):
         return g * x.cosh()
 
 
-class Cosh(_NumpyUnary):
+class Cosh(_Unary):
     """y = cosh x   ->   dx = g sinh x"""
-    fn = np.cosh
-
-    @staticmethod
-    def derivative(x, g):
-        return g * np.sinh(x)
+    kernel, saves = "cosh", "input"
 
     @staticmethod
     def graph_derivative(x, g):

@@ -3,22 +3,23 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
-and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin and
-acos; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between two
-passes here, since a C loop over libm is many times slower.
+and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin, acos,
+sinh and cosh; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
+two passes here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport (INFINITY, acos, asin, atan, copysignf, erf, exp, exp2, expm1, fabs,
-                        fabsf, log1p, log2, log10, sqrt, sqrtf, tanh)
+from libc.math cimport (INFINITY, acos, asin, atan, copysignf, cosh, erf, exp, exp2, expm1,
+                        fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf, tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
-from cgrad._C._vmath cimport (cgrad_acosf, cgrad_asinf, cgrad_atanf, cgrad_exp2f,
+from cgrad._C._vmath cimport (cgrad_acosf, cgrad_asinf, cgrad_atanf, cgrad_coshf, cgrad_exp2f,
                               cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
                               cgrad_fmaf, cgrad_log1pf,
-                              cgrad_log2f, cgrad_log10f, cgrad_min_bits, neg_abs, vexp,
+                              cgrad_log2f, cgrad_log10f, cgrad_min_bits, cgrad_sinhf, neg_abs,
+                              vexp,
                               vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
 
 link_thread_count()
@@ -91,6 +92,10 @@ ctypedef struct UAsin:
     char tag
 ctypedef struct UAcos:
     char tag
+ctypedef struct USinh:
+    char tag
+ctypedef struct UCosh:
+    char tag
 ctypedef struct USign:
     char tag
 
@@ -130,6 +135,8 @@ ctypedef fused unop:
     UAtan
     UAsin
     UAcos
+    USinh
+    UCosh
     USign
 
 cpdef enum:
@@ -162,7 +169,9 @@ cpdef enum:
     ATAN = 26
     ASIN = 27
     ACOS = 28
-    SIGN = 29              # forward only (its derivative is 0)
+    SINH = 29
+    COSH = 30
+    SIGN = 31              # forward only (its derivative is 0)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -482,6 +491,10 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         # g rsqrt(1 - x*x) (acos: negated) in NumPy's order: 1 / sqrt, then the product
         d = one / (sqrtf(one - s * s) if floating is float else sqrt(one - s * s))
         return g * (d if unop is UAsin else -d)
+    elif unop is USinh:
+        return g * (cgrad_coshf(s) if floating is float else cosh(s))
+    elif unop is UCosh:
+        return g * (cgrad_sinhf(s) if floating is float else sinh(s))
     elif unop is UMish:
         # PyTorch's mish_backward, g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x)) =
         # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
@@ -526,6 +539,10 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_asinf(x) if floating is float else asin(x)
     elif unop is UAcos:
         return cgrad_acosf(x) if floating is float else acos(x)
+    elif unop is USinh:
+        return cgrad_sinhf(x) if floating is float else sinh(x)
+    elif unop is UCosh:
+        return cgrad_coshf(x) if floating is float else cosh(x)
     elif unop is USign:
         # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
         return (one if x > zero else zero) - (one if x < zero else zero)
@@ -678,7 +695,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > ACOS:
+    if op < EXP or op > COSH:
         raise ValueError(f"unary_backward_ has no op {op}")
     if n == 0:
         return
@@ -752,6 +769,10 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UAsin*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == ACOS:
             _bwd(<UAcos*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == SINH:
+            _bwd(<USinh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == COSH:
+            _bwd(<UCosh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -806,8 +827,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS: vectorised for float32, a libm call per
-    element for float64; SIGN), or
+    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH: vectorised for float32, a libm
+    call per element for float64; SIGN), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -820,7 +841,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
                     LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
-                    LOG10, EXP2, ATAN, ASIN, ACOS, SIGN):
+                    LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, SIGN):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -886,6 +907,10 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UAsin*> NULL, xp, op_, q0, q1, fl, n)
         elif op == ACOS:
             _fwd(<UAcos*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == SINH:
+            _fwd(<USinh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == COSH:
+            _fwd(<UCosh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGN:
             _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
         else:
