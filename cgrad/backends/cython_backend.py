@@ -853,9 +853,9 @@ class CythonKernels(NumpyKernels):
     mish = _float32_unary_method(_ew.MISH, NumpyKernels.mish, "within 4 ulp")
     mish_backward = _unary_backward_method(_ew.MISH, NumpyKernels.mish_backward,
                                            float32_only="one exp")
-    # NumPy's float32 log2, log10, exp2, arctan, arcsin and arccos are glibc's, a call per
-    # element (4-11 ns);
-    # their backwards here are NumPy's operations in one pass (the same bits, either dtype)
+    # NumPy's float32 log2, log10, exp2, arctan, arcsin, arccos, sinh and cosh are glibc's, a
+    # call per element (4-30 ns). Their backwards here are NumPy's operations in one pass (the
+    # same bits, either dtype); sinh's and cosh's take each other's kernel (within an ulp)
     log2 = _float32_unary_method(_ew.LOG2, NumpyKernels.log2, "within an ulp")
     log2_backward = _unary_backward_method(_ew.LOG2, NumpyKernels.log2_backward)
     log10 = _float32_unary_method(_ew.LOG10, NumpyKernels.log10, "within an ulp")
@@ -868,8 +868,6 @@ class CythonKernels(NumpyKernels):
     asin_backward = _unary_backward_method(_ew.ASIN, NumpyKernels.asin_backward)
     acos = _float32_unary_method(_ew.ACOS, NumpyKernels.acos, "within an ulp")
     acos_backward = _unary_backward_method(_ew.ACOS, NumpyKernels.acos_backward)
-    # (and sinh's and cosh's: glibc's float32 sinh ~20-30 ns an element; each backward takes
-    # the other's kernel, within an ulp of NumPy's)
     sinh = _float32_unary_method(_ew.SINH, NumpyKernels.sinh, "within an ulp")
     sinh_backward = _unary_backward_method(_ew.SINH, NumpyKernels.sinh_backward)
     cosh = _float32_unary_method(_ew.COSH, NumpyKernels.cosh, "within an ulp")
@@ -1391,17 +1389,16 @@ class CythonKernels(NumpyKernels):
         # kernel: one pass, where NumPy's form takes four ((4096, 8) log_softmax: 208 us
         # against ~60)
         rc = self._rows(y, dim)
+        akl = self._cols(y, dim) if rc is None else None
+        if rc is None and akl is None:
+            return fallback(y, g, dim)
+        g, out = _dense(g, y.dtype), np.empty(y.shape, y.dtype)
         if rc is None:
-            akl = self._cols(y, dim)
-            if akl is None:
-                return fallback(y, g, dim)
-            g = _dense(g, y.dtype)
-            out = np.empty(y.shape, y.dtype)
             _rd_for[y.dtype].softmax_cols_backward_(y.reshape(akl), g.reshape(akl),
                                                     out.reshape(akl), log_)
-            return out
-        out, g = np.empty(y.shape, y.dtype), _dense(g, y.dtype)
-        _rd_for[y.dtype].softmax_backward_(y.reshape(-1), g.reshape(-1), out.reshape(-1), *rc, log_)
+        else:
+            _rd_for[y.dtype].softmax_backward_(y.reshape(-1), g.reshape(-1), out.reshape(-1), *rc,
+                                               log_)
         return out
 
     def softmax_backward(self, y, g, dim):

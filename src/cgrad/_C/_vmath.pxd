@@ -327,6 +327,12 @@ cdef extern from *:
         double r = cgrad_asin_reduced(x, &big);
         return copysignf((float) (big ? 1.5707963267948966 - 2.0 * r : r), x);
     }
+    CGRAD_ALWAYS_INLINE float cgrad_acosf(float x) {
+        int big;
+        double r = cgrad_asin_reduced(x, &big);
+        return (float) (big ? (x > 0 ? 2.0 * r : 3.141592653589793 - 2.0 * r)
+                            : 1.5707963267948966 - r);
+    }
     /* e**a as a double for float32 a in [0, 89.5] (or NaN): the float reduction and
        polynomial (cgrad_exp_parts), then (1 + q) 2**n in double, where 1 + q is exact and
        2**n always finite: sinh's and cosh's e**a, unrounded */
@@ -359,12 +365,6 @@ cdef extern from *:
                                   1.984126984126984e-04f), z, 8.333333333333333e-03f);
         p = CGRAD_FMAF(p, z, 1.6666666666666666e-01f) * z;
         return copysignf(a < 1.0f ? CGRAD_FMAF(a, p, a) : big, x);
-    }
-    CGRAD_ALWAYS_INLINE float cgrad_acosf(float x) {
-        int big;
-        double r = cgrad_asin_reduced(x, &big);
-        return (float) (big ? (x > 0 ? 2.0 * r : 3.141592653589793 - 2.0 * r)
-                            : 1.5707963267948966 - r);
     }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
