@@ -17,10 +17,9 @@ from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._vmath cimport (cgrad_acosf, cgrad_asinf, cgrad_atanf, cgrad_coshf, cgrad_exp2f,
                               cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
-                              cgrad_fmaf, cgrad_log1pf,
-                              cgrad_log2f, cgrad_log10f, cgrad_min_bits, cgrad_sinhf, neg_abs,
-                              vexp,
-                              vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
+                              cgrad_fmaf, cgrad_log1pf, cgrad_log2f, cgrad_log10f,
+                              cgrad_min_bits, cgrad_sinhf, neg_abs, vexp, vexp_nonpos,
+                              vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid, vtanh)
 
 link_thread_count()
 
