@@ -257,10 +257,10 @@ cdef extern from *:
     /* 2**a for any float32 a: a = n + r, n = round(a) by the 1.5 * 2**23 trick and r = a - n
        exact (|r| <= 1/2); 2**r = e**u with u = r ln 2 carried as u + u_lo (ln 2 in two
        parts, the product's error by a multiply-add where there is one: 0 without, still
-       within an ulp) through e**'s polynomial (|u| <= ln 2 / 2,
-       its fitted range); then times 2**n in two normal halves, as cgrad_expf. a is clamped
-       to [-151, 129] (NaN kept): 0 and inf beyond. Within an ulp (every float32 a swept,
-       with and without FMA). NumPy's float32 exp2 is glibc's, ~3.7 ns an element. */
+       within an ulp) through e**'s polynomial (|u| <= ln 2 / 2, its fitted range); then
+       times 2**n in two normal halves, as cgrad_expf. a is clamped to [-151, 129] (NaN
+       kept): 0 and inf beyond. Within an ulp (every float32 a swept, with and without FMA).
+       NumPy's float32 exp2 is glibc's, ~3.7 ns an element. */
     CGRAD_ALWAYS_INLINE float cgrad_exp2f(float a) {
         const float magic = 12582912.0f, ln2_hi = 0.693147182464599609375f,
                     ln2_lo = -1.904654323148236e-9f;
@@ -280,9 +280,9 @@ cdef extern from *:
        division num/den by selects; atan t = t + t z P(z), z = t*t, |t| <= tan(pi/8). In the
        middle range pi/4 + t cancels (a < 1), so t's own error counts in full there: it is
        carried as t_lo = (rem + e1 - t e2) / den from the division's remainder rem (exact with
-       a multiply-add; without one, rounded, and still within an ulp) and the
-       roundings e1, e2 of a - 1 and a + 1 (exact by Fast2Sum and 2Sum), 1/den being
-       (1 - t)/2 there. pi/2 and pi/4 in two parts. x's sign: atan(-0) = -0; NaN stays NaN;
+       a multiply-add; without one, rounded, and still within an ulp) and the roundings e1,
+       e2 of a - 1 and a + 1 (exact by Fast2Sum and 2Sum), 1/den being (1 - t)/2 there. pi/2
+       and pi/4 in two parts. x's sign: atan(-0) = -0; NaN stays NaN;
        +-inf give +-pi/2. Within an ulp (every float32 x swept, with and without FMA; 2 ulp
        for 172k floats near a = tan(pi/8) without t_lo). NumPy's float32 arctan is glibc's,
        ~11 ns an element. */
