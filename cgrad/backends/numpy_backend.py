@@ -26,14 +26,6 @@ from .._memory_format import laid_like
 _fsum = np.add.reduce
 
 
-def _by_constant(a, c):
-    """a times the Python number c as PyTorch multiplies a tensor by a scalar: c rounded to a's
-    dtype; float16 computed in float32 and rounded once (its opmath)"""
-    if a.dtype == np.float16:
-        return (a.astype(np.float32) * np.float32(c)).astype(np.float16)
-    return a * _scalar(c, a)
-
-
 def _rsqrt(v):
     """1 / sqrt(v); float16 computed in float32 and rounded once, as PyTorch's"""
     if v.dtype == np.float16:
@@ -468,7 +460,7 @@ class NumpyKernels:
     def log2_backward(self, x, g, acc=None):
         """g / (x ln 2), PyTorch's order"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g / _by_constant(x, math.log(2)))
+            return _into(acc, g / _opmath(np.multiply, x, math.log(2)))
 
     def log10(self, x):
         """log10 x"""
@@ -479,7 +471,7 @@ class NumpyKernels:
         """g / (x ln 10), PyTorch's order and constant (derivatives.yaml's 2.3025850929940456,
         a bit below math.log(10): float64 gradients differ by 1-4 ulp otherwise)"""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _into(acc, g / _by_constant(x, LN10))
+            return _into(acc, g / _opmath(np.multiply, x, LN10))
 
     def exp2(self, x):
         """2**x"""
@@ -487,7 +479,7 @@ class NumpyKernels:
 
     def exp2_backward(self, y, g, acc=None):
         """g y ln 2, from the saved output"""
-        return _into(acc, _by_constant(g * y, math.log(2)))
+        return _into(acc, _opmath(np.multiply, g * y, math.log(2)))
 
     def atan(self, x):
         """atan x"""
