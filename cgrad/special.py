@@ -58,7 +58,8 @@ entr = _unary(SP.Entr, "special_entr")
 def ndtr(input, *, out=None):
     """Phi(x) = (1 + erf(x / sqrt 2)) / 2, composed as PyTorch does"""
     x = _tensor(input, "special_ndtr")
-    return _into_out(SP.NdtrHalf.apply(1 + (x * (1 / math.sqrt(2))).erf(), 0.5), out)
+    erf = E.MulNumber.apply(x, 1 / math.sqrt(2)).erf()
+    return _into_out(E.MulNumber.apply(E.AddNumber.apply(erf, 1), 0.5), out)
 
 
 def logit(input, eps=None, *, out=None):

@@ -171,3 +171,46 @@ def test_prod_with_repeated_zeros_refuses_the_src_double_backward():
             lib.autograd.grad(gs.sum(), s)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _chain(node):
+    """the names along the first edges from node to a leaf"""
+    names = []
+    while node is not None:
+        names.append(type(node).__name__)
+        node = node.next_functions[0][0] if node.next_functions else None
+    return names
+
+
+@pytest.mark.parametrize("name", ["exp2", "log2", "log10", "ndtr"])
+def test_recorded_scalar_products_are_pytorchs_mul_backward1(name):
+    """PyTorch's derivative formulas multiply by a number in C++ (MulBackward1, one edge):
+    exp2's g y ln2, log2's g / (x ln2); ndtr itself is composed so"""
+    x = np.array([0.3, 1.7, 2.5], dtype=np.float32)
+    got = []
+    for lib in (cgrad, torch):
+        t = lib.tensor(x, requires_grad=True)
+        f = lib.special.ndtr if name == "ndtr" else getattr(lib, name)
+        y = f(t)
+        g, = lib.autograd.grad(y, t, lib.ones(3, requires_grad=True), create_graph=True)
+        got.append((_chain(y.grad_fn), _chain(g.grad_fn), g.detach().numpy()))
+    assert got[0][:2] == got[1][:2]
+    # (our float32 exp, exp2 and log2 are within an ulp, as PyTorch's; not always the same)
+    np.testing.assert_allclose(got[0][2], got[1][2], rtol=3e-7, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_amax_recorded_backward_divides_ties_as_pytorch(backend, dtype):
+    """g / count * mask, PyTorch's order: g * (1 / 3) would be an ulp off for many g"""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (200, 6)).astype(dtype)          # ties of 1-6 in every row
+    x[5, 2] = np.nan                                          # a NaN row: NaN gradients
+    gv = rng.standard_normal(200).astype(dtype)
+    got = []
+    for lib in (cgrad, torch):
+        t = lib.tensor(x, requires_grad=True)
+        g = lib.tensor(gv, requires_grad=True)
+        gx, = lib.autograd.grad(t.amax(1), t, g, create_graph=True)
+        gg, = lib.autograd.grad((gx * gx).nan_to_num().sum(), g)
+        got.append((_chain(gx.grad_fn), gx.detach().numpy().tobytes(), gg.numpy().tobytes()))
+    assert got[0] == got[1]

@@ -3003,14 +3003,6 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduced(margin_part + input.where(target != -1, zero), reduction)
 
 
-# x + a number where PyTorch's C++ adds it (add.Scalar: one edge, AddBackward1): the margin
-# of margin_ranking_loss, pairwise_distance's eps; x - a number likewise (SubBackward1)
-_ADD_NUMBER = renamed("AddNumber", E.Add, "AddBackward1", "x + a number, as PyTorch's C++ adds",
-                      edge_order=(0,))
-_SUB_NUMBER = renamed("SubNumber", E.Sub, "SubBackward1",
-                      "x - a number, as PyTorch's C++ subtracts", edge_order=(0,))
-
-
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)"""
@@ -3019,7 +3011,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {input1.size()}, input2: {input2.size()}, "
                            f"target: {target.size()} ")
-    return _reduced(_ADD_NUMBER.apply(-target * (input1 - input2), margin).clamp_min(0),
+    return _reduced(E.AddNumber.apply(-target * (input1 - input2), margin).clamp_min(0),
                     reduction)
 
 
@@ -3040,7 +3032,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     cos = (input1 * input2).sum(d) / (mag1 * mag2).sqrt()
     # PyTorch's C++ 1 - cos: a tensor of ones minus cos (SubBackward0, no edge to the ones)
     pos = (Tensor._make(np.ones(cos.shape, cos._data.dtype)) - cos).where(target == 1, 0.0)
-    neg = _SUB_NUMBER.apply(cos, margin).clamp_min(0).where(target == -1, 0.0)
+    neg = E.SubNumber.apply(cos, margin).clamp_min(0).where(target == -1, 0.0)
     return _reduced(pos + neg, reduction)
 
 
@@ -3298,7 +3290,7 @@ _PAIRWISE_NORM = renamed("PairwiseNorm", RD.Norm, "NormBackward1", "pairwise_dis
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dim (of the broadcast shape)"""
-    d = _ADD_NUMBER.apply(x1 - x2, eps)
+    d = E.AddNumber.apply(x1 - x2, eps)
     RD.require_norm_dtype(d._data.dtype)
     return _PAIRWISE_NORM.apply(d, float(p), _dims(max(x1.ndim, x2.ndim) - 1, d.ndim), keepdim)
 
@@ -3343,7 +3335,7 @@ def _triplet(anchor, positive, negative, distance, margin, swap, reduction, in_c
     d_neg = distance(anchor, negative)
     if swap:
         d_neg = d_neg.minimum(distance(positive, negative))
-    near = _ADD_NUMBER.apply(d_pos, margin) if in_cpp else margin + d_pos
+    near = E.AddNumber.apply(d_pos, margin) if in_cpp else margin + d_pos
     return _reduced((near - d_neg).clamp_min(0), reduction)
 
 

@@ -204,6 +204,8 @@ class Mul(Op):
         return (g * b if need_a else None), (g * a if need_b else None)
 
 
+
+
 class Lerp(Op):
     """y = x + w (end - x), w a number (B.kernels.lerp: PyTorch's two forms)   ->   dx =
     g (1 - w), dend = g w (1 - w in double, as PyTorch's Scalar arithmetic)"""
@@ -796,7 +798,8 @@ class Erf(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g * ((2 / math.sqrt(math.pi)) * (-(x * x)).exp())
+        # PyTorch's formula and graph: 2 / sqrt(pi) * exp(-x**2) * g
+        return MulNumber.apply((-x.pow(2)).exp(), 2 / math.sqrt(math.pi)) * g
 
 
 class Rsqrt(_NumpyUnary):
@@ -1592,3 +1595,23 @@ class Softshrink(Hardshrink):
     @staticmethod
     def outputs(x, cut, lambd, value):
         return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x * 0))
+
+
+# x + a number, x - a number and x * a number where PyTorch's C++ computes them (add.Scalar
+# etc.: one edge, AddBackward1): the margins of margin losses, the "* M_LN2" of derivative
+# formulas, ndtr's (1 + erf(x / sqrt 2)) * 0.5
+AddNumber = renamed("AddNumber", Add, "AddBackward1", "x + a number, as PyTorch's C++ adds",
+                    edge_order=(0,))
+SubNumber = renamed("SubNumber", Sub, "SubBackward1", "x - a number, as PyTorch's C++ "
+                    "subtracts", edge_order=(0,))
+
+
+class MulNumber(Mul):
+    """x * a number, as PyTorch's C++ multiplies; its recorded backward is one too"""
+    grad_fn_name = "MulBackward1"
+    edge_order = (0,)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        _, number = ctx.saved_for_graph()
+        return MulNumber.apply(g, number), None

@@ -8,7 +8,7 @@ from ..backends._stdsort import std_nth_element
 from ..autograd.function import Op, constant, renamed
 from .._dtype import require_float, torch_name
 from .._memory import zeros
-from .elementwise import DependsOn, MaskedFill, Sign, Where, _float
+from .elementwise import DependsOn, MaskedFill, Sign, _float
 from .shape import Cat
 
 
@@ -388,16 +388,22 @@ class AMax(Op):
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def _mask_and_count(ctx, dtype):
+        """the elements equal to their maximum, and how many per row; count is None where
+        each row has one and no maximum is NaN (whose row has none), as g then needs no
+        sharing. Counting along dims is NumPy's slowest pass here ((64, 128, 32) over 2:
+        200-260 us, the rest of the backward ~120), the whole count ~10"""
         x, y = ctx.saved_tensors
         mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
-        share = expand_reduced(g, x.shape, ctx.dims, ctx.keepdim)
-        # as many equal elements as maxima, and no NaN maximum (whose row has none): each row
-        # has one, so g needs no sharing. Counting along dims is NumPy's slowest pass here
-        # ((64, 128, 32) over 2: 200-260 us, the rest of the backward ~120), the whole
-        # count ~10
-        if np.count_nonzero(mask) != y.size or (y.dtype.kind == "f" and np.isnan(y).any()):
-            count = np.sum(mask, axis=ctx.dims, keepdims=True, dtype=g.dtype)
+        if np.count_nonzero(mask) == y.size and not (y.dtype.kind == "f" and np.isnan(y).any()):
+            return mask, None
+        return mask, np.sum(mask, axis=ctx.dims, keepdims=True, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, count = AMax._mask_and_count(ctx, g.dtype)
+        share = expand_reduced(g, mask.shape, ctx.dims, ctx.keepdim)
+        if count is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 share = share / count
         # a product, not a where: a NaN row (no element equals its max) gets g / 0 * 0, NaN
@@ -406,10 +412,14 @@ class AMax(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, _ = ctx.saved_tensors
-        share = AMax.backward(ctx, np.ones(g.shape, g._data.dtype))[0]      # as MaxAll's
-        return expand_reduced_tensor(g, x.shape, ctx.dims, ctx.keepdim) * constant(share), \
-            None, None
+        # PyTorch's graph: g viewed with the reduced dims kept, / count, * mask (broadcast
+        # both), so the bits match where maxima tie
+        mask, count = AMax._mask_and_count(ctx, g._data.dtype)
+        kept = tuple(1 if d in ctx.dims else n for d, n in enumerate(mask.shape))
+        share = g if ctx.keepdim else g.view(kept)
+        if count is not None:
+            share = share / constant(count)
+        return share * constant(mask.astype(g._data.dtype)), None, None
 
 
 class AMin(AMax):

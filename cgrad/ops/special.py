@@ -15,7 +15,7 @@ from .. import _dtype, backends as B
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from ..backends.numpy_backend import LN10
-from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, Mul, Sign, Sub,
+from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, MulNumber, Sign, Sub,
                           _NumpyUnary, _Stepwise, _Unary, _float, _same_float, divides_by_zero,
                           promote, promote_float)
 
@@ -264,9 +264,6 @@ class LogNdtr(_XY):
         return g / _SQRT_2PI * (-(y + x * x / 2)).exp()
 
 
-# ndtr is composed as PyTorch's (1 + erf(x / sqrt 2)) * 0.5, whose last product is at::mul's
-# Scalar overload
-NdtrHalf = renamed("NdtrHalf", Mul, "MulBackward1", "y = x * 0.5, the last step of ndtr")
 
 
 class Ndtri(_NumpyUnary):
@@ -415,7 +412,7 @@ class Exp2(_Unary):
 
     @staticmethod
     def graph_derivative(y, g):
-        return g * y * math.log(2)
+        return MulNumber.apply(g * y, math.log(2))
 
 
 class Logit(Op):
@@ -604,7 +601,7 @@ class Log2(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g / (x * math.log(2))
+        return g / MulNumber.apply(x, math.log(2))
 
 
 class Log10(_Unary):
@@ -613,7 +610,7 @@ class Log10(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g / (x * LN10)
+        return g / MulNumber.apply(x, LN10)
 
 
 Sgn = renamed("Sgn", Sign, "SgnBackward0", "sgn(x): sign(x) of a real tensor")
