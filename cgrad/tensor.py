@@ -1757,6 +1757,8 @@ class Tensor:
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=NO_DIM, keepdim=None, *, dtype=None):
+        if dim is NO_DIM and keepdim is None and dtype is None:    # x.sum(), a loss's
+            return R.SumAll.apply(self, None, False)
         op = R.SumAll if dim is NO_DIM else R.SumDim       # (PyTorch names by the overload)
         dim, keepdim = _all_or_dim("sum", dim, keepdim, True)
         dims = _dims(dim, self.ndim)                       # (checked before the dtype)

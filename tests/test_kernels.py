@@ -395,6 +395,27 @@ def test_binary_backward_adds_into_acc(ck, op, shapes):
     np.testing.assert_allclose(gb, -0.5 + want[1], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("op", [op for op in BACKWARD if op != "pow"])
+@pytest.mark.parametrize("g_layout", ["sum_of", "broadcast", "strided", "transposed"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_backward_takes_an_unreadable_g_compiled(ck, monkeypatch, op, g_layout, dtype):
+    """a sum's g arrives broadcast from one element, a view's strided: copied once, then the
+    fused pass (NumPy's form, patched away, is never called), into fresh buffers and into
+    acc; within the sums' rounding of the reference"""
+    a = make("contiguous", dtype, (6, 5), low=0.5)
+    b = make("contiguous", dtype, (5,), low=0.5)
+    g = (np.broadcast_to(np.asarray(0.75, dtype), a.shape) if g_layout == "sum_of"
+         else make(g_layout, dtype, a.shape))
+    want = [reduce_to(w, np.shape(x)) for w, x in zip(_backward(REF, op, a, b, g), (a, b))]
+    monkeypatch.setattr(NumpyKernels, BACKWARD[op][0], None)
+    for acc in (None, 0.25):
+        acc_a, acc_b = (None, None) if acc is None else (np.full(a.shape, acc, dtype),
+                                                         np.full(b.shape, acc, dtype))
+        ga, gb = _backward(ck, op, a, b, g, True, True, acc_a, acc_b)
+        assert_same(ga, want[0] + (acc or 0))
+        np.testing.assert_allclose(gb, want[1] + (acc or 0), **TOL[np.dtype(dtype)])
+
+
 def test_binary_backward_acc_of_other_dtype_is_left_alone(ck):
     a, b, g = (make("contiguous", np.float64, (6, 5)) for _ in range(3))
     acc = np.zeros((6, 5), np.float32)

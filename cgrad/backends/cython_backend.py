@@ -248,11 +248,13 @@ def _sum_of_repeats(x, axes, repeated):
     for that rounding, with no copy of x: the compiled sums' float32 partials added 70000
     equal terms 15 ulp off, NumPy's pairwise sum of the view took 4x the kernels' time."""
     base = x[tuple(slice(0, 1) if i in repeated else slice(None) for i in range(x.ndim))]
-    total = np.add.reduce(base, axis=tuple(sorted(axes - repeated)), keepdims=True,
-                          dtype=np.float64)
+    varying = axes - repeated
+    total = (np.add.reduce(base, axis=tuple(sorted(varying)), keepdims=True, dtype=np.float64)
+             if varying else base.astype(np.float64))        # (a sum's g: every axis repeats)
     total *= math.prod(x.shape[i] for i in axes & repeated)
-    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
-    return np.broadcast_to(total.astype(x.dtype), kept).copy()
+    out = np.empty(tuple(1 if i in axes else n for i, n in enumerate(x.shape)), x.dtype)
+    np.copyto(out, total, casting="same_kind")       # rounded once, repeated (np.broadcast_to
+    return out                                       # and a copy: 4 us)
 
 
 def _axes_of(x, dim):
@@ -394,9 +396,9 @@ class CythonKernels(NumpyKernels):
                 _grad_for[acc.dtype].transpose_into_(gt, acc.reshape(gt.shape[0], *g.shape[-2:]),
                                                      True)
                 return acc
-            if g.size == 1 and g.ndim <= acc.ndim and g.dtype == acc.dtype:
-                _grad_for[acc.dtype].accumulate_scalar_(acc.reshape(-1),
-                                                        acc.dtype.type(g.reshape(())))
+            if g.dtype == acc.dtype and ((g.size == 1 and g.ndim <= acc.ndim) or (
+                    g.shape == acc.shape and not any(g.strides))):   # (a sum's g, expanded)
+                _grad_for[acc.dtype].accumulate_scalar_(acc.reshape(-1), g[(0,) * g.ndim])
                 return acc
             if (g.shape == acc.shape and type(g) is _ndarray and g.dtype == acc.dtype
                     and 0 in g.strides and self._accumulate_broadcast(acc, g)):
@@ -695,7 +697,11 @@ class CythonKernels(NumpyKernels):
         dtype, x, xm, y, ym, _, grid = layout
         R, C, O, xo, yo = grid
         if not _usable(g, dtype):
-            return None
+            # a broadcast g (a sum's, expanded) or a strided one: one copy, then the fused
+            # pass, where NumPy's form takes three or four ((256, 256) / (256,): 172 -> 69 us)
+            if g.dtype != dtype or g.size > self.max_copy_sum:
+                return None
+            g = g.copy(order="C")
         if (need_a and type(a) is not _ndarray) or (need_b and type(b) is not _ndarray):
             return None
         if O > 1 and ((need_a and xm == _FULL and not xo) or (need_b and ym == _FULL and not yo)):
@@ -1687,10 +1693,14 @@ class CythonKernels(NumpyKernels):
 
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
-        if dim is None and not keepdim and type(x) is _ndarray and x.size < self.min_size_sum_all:
-            out = _small.sum_all(x)        # small: NumPy's bits in one call (2^15: 3 against
-            if out is not None:            # 10 us through np.add.reduce)
-                return out
+        if dim is None and type(x) is _ndarray:
+            if x.size < self.min_size_sum_all:
+                out = None if keepdim else _small.sum_all(x)   # small: NumPy's bits in one
+                if out is not None:        # call (2^15: 3 against 10 us through np.add.reduce)
+                    return out
+            elif _float(x.dtype) and _usable(x, x.dtype):     # x.sum() of a loss: straight
+                s = np.asarray(_rd_for[x.dtype].sum_all_(x.ravel()), x.dtype)   # to the
+                return s.reshape((1,) * x.ndim) if keepdim else s     # kernel, 2-3 us sooner
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
