@@ -523,6 +523,34 @@ class NumpyKernels:
         """g sinh x"""
         return _into(acc, g * np.sinh(x))
 
+    def atanh(self, x):
+        """atanh x"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.arctanh(x)
+
+    def atanh_backward(self, x, g, acc=None):
+        """g / (1 - x*x)"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _into(acc, g / (1 - x * x))
+
+    def asinh(self, x):
+        """asinh x"""
+        return np.arcsinh(x)
+
+    def asinh_backward(self, x, g, acc=None):
+        """g / sqrt(x*x + 1): 1 / sqrt, then the product, as Rsqrt"""
+        return _into(acc, g * _rsqrt(x * x + 1))
+
+    def acosh(self, x):
+        """acosh x"""
+        with np.errstate(invalid="ignore"):
+            return np.arccosh(x)
+
+    def acosh_backward(self, x, g, acc=None):
+        """g / sqrt(x*x - 1): 1 / sqrt, then the product, as Rsqrt"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _into(acc, g * _rsqrt(x * x - 1))
+
     def sign(self, x):
         """-1, 0 or 1 of a float or integer array, as PyTorch's (x > 0) - (x < 0): 0 at NaN and
         at -0"""

@@ -702,47 +702,37 @@ class Cosh(_Unary):
         return g * x.sinh()
 
 
-class Asinh(_NumpyUnary):
+class Asinh(_Unary):
     """y = asinh x   ->   dx = g / sqrt(x^2 + 1)"""
-    fn = np.arcsinh
-
-    @staticmethod
-    def derivative(x, g):
-        return g * Rsqrt.fn(x * x + 1)
+    kernel, saves = "asinh", "input"
 
     @staticmethod
     def graph_derivative(x, g):
         return g * (x * x + 1).rsqrt()
 
 
-class Acosh(_NumpyUnary):
+class Acosh(_Unary):
     """y = acosh x   ->   dx = g / sqrt(x^2 - 1)"""
-    fn = np.arccosh
-
-    @staticmethod
-    def derivative(x, g):
-        return g * Rsqrt.fn(x * x - 1)
+    kernel, saves = "acosh", "input"
 
     @staticmethod
     def graph_derivative(x, g):
         return g * (x * x - 1).rsqrt()
 
 
-class Atanh(_NumpyUnary):
+class Atanh(_Unary):
     """y = atanh x   ->   dx = g / (1 - x^2)"""
-    fn = np.arctanh
+    kernel, saves = "atanh", "input"
 
     @staticmethod
-    def derivative(x, g):
+    def graph_derivative(x, g):
         return g / (1 - x * x)
-
-    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 def _underived_in_place(op):
     """op's in-place twin as PyTorch records it for asinh_, acosh_ and atanh_: a node named
     <Op>Backward1 whose backward raises (PyTorch defines no derivative for them)"""
-    def refuse(ctx, g):
+    def refuse(ctx, g, *acc):
         raise NotImplementedError(f"the derivative for 'inplace version of "
                                   f"{op.__name__.lower()}' is not implemented.")
     return type(op.__name__ + "Inplace", (op,), {

@@ -366,6 +366,52 @@ cdef extern from *:
         p = CGRAD_FMAF(p, z, 1.6666666666666666e-01f) * z;
         return copysignf(a < 1.0f ? CGRAD_FMAF(a, p, a) : big, x);
     }
+    /* ln(1 + t) for a double t >= 0 below 2**126, to better than float32's precision (within
+       an ulp once rounded to float): u = 1 + t rounded in double and its error c = t - (u - 1)
+       (exact), u = u_f + u_lo with u_f = u rounded to float; ln u_f from cgrad_log_split's
+       exact f and exponent and the polynomial's y = ln(1 + f) - f, plus (u_lo + c) / u_f
+       (ln(1 + e) = e to first order; e is below 2**-24). Summed in double: y's rounding is
+       the largest error, ~2**-29 of the result. A NaN t gives NaN (through u_lo). */
+    CGRAD_ALWAYS_INLINE double cgrad_log1p_double(double t) {
+        double u = 1.0 + t, c = t - (u - 1.0);
+        float uf = (float) u, fe;
+        float f = cgrad_log_split(uf, &fe), z = f * f;
+        float y = CGRAD_FMAF(z, -0.5f, cgrad_log_poly(f, z) * f * z);
+        return (double) fe * 0.6931471805599453 + ((double) f + (double) y)
+               + ((u - (double) uf) + c) / (double) uf;
+    }
+    /* atanh, asinh and acosh for float32, as ln(1 + t) (cgrad_log1p_double) of a t computed
+       in double, where x's square and the divisions are exact or rounded far below float's
+       ulp, and rounded once: atanh a = ln(1 + 2a/(1 - a)) / 2, asinh a = ln(1 + a + a*a/(1 +
+       sqrt(a*a + 1))), acosh x = ln(1 + (x - 1) + sqrt((x - 1)(x + 1))) (no cancellation: the
+       terms are positive; a small t keeps its bits through u_lo and c). Above 2**13, asinh and
+       acosh are ln(2a) (the rest is below 2**-28, a 250th of an ulp), t = a - 1 and ln 2
+       added, so that u stays a float. The ends by selects: atanh(+-1) = +-inf, NaN beyond;
+       acosh below 1 NaN; inf gives inf; x's sign for atanh and asinh (atanh(-0) = -0). Within
+       an ulp (every float32 x swept, with and without FMA). NumPy's float32 arctanh, arcsinh
+       and arccosh are glibc's, ~20-27 ns an element. */
+    CGRAD_ALWAYS_INLINE float cgrad_atanhf(float x) {
+        float a = fabsf(x);
+        double d = (double) a;
+        float r = (float) (0.5 * cgrad_log1p_double((d + d) / (1.0 - d)));
+        return copysignf(a < 1.0f ? r : (a == 1.0f ? INFINITY : NAN), x);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_asinhf(float x) {
+        float a = fabsf(x);
+        double d = (double) a, s = d * d;
+        int big = a > 8192.0f;
+        double t = big ? d - 1.0 : d + s / (1.0 + sqrt(s + 1.0));
+        float r = (float) (cgrad_log1p_double(t) + (big ? 0.6931471805599453 : 0.0));
+        return copysignf(a == INFINITY ? a : r, x);
+    }
+    CGRAD_ALWAYS_INLINE float cgrad_acoshf(float x) {
+        double d = (double) x, m = d - 1.0;
+        int big = x > 8192.0f;
+        double t = big ? m : m + sqrt(m * (d + 1.0));
+        float r = (float) (cgrad_log1p_double(t) + (big ? 0.6931471805599453 : 0.0));
+        r = x >= 1.0f ? r : NAN;
+        return x == INFINITY ? x : r;
+    }
     """
     float cgrad_expf_nonpos(float a) noexcept nogil
     float cgrad_expf(float a) noexcept nogil
@@ -390,6 +436,9 @@ cdef extern from *:
     float cgrad_acosf(float x) noexcept nogil
     float cgrad_sinhf(float x) noexcept nogil
     float cgrad_coshf(float x) noexcept nogil
+    float cgrad_atanhf(float x) noexcept nogil
+    float cgrad_asinhf(float x) noexcept nogil
+    float cgrad_acoshf(float x) noexcept nogil
 
 
 cdef inline floating vexp_nonpos(floating x) noexcept nogil:

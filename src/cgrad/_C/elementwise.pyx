@@ -4,18 +4,20 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
 and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin, acos,
-sinh and cosh; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
+sinh, cosh, atanh, asinh and acosh; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
 two passes here, since a C loop over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport (INFINITY, acos, asin, atan, copysignf, cosh, erf, exp, exp2, expm1,
-                        fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf, tanh)
+from libc.math cimport (INFINITY, acos, acosh, asin, asinh, atan, atanh, copysignf, cosh, erf,
+                        exp, exp2, expm1, fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf,
+                        tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
-from cgrad._C._vmath cimport (cgrad_acosf, cgrad_asinf, cgrad_atanf, cgrad_coshf, cgrad_exp2f,
+from cgrad._C._vmath cimport (cgrad_acosf, cgrad_acoshf, cgrad_asinf, cgrad_asinhf, cgrad_atanf,
+                              cgrad_atanhf, cgrad_coshf, cgrad_exp2f,
                               cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
                               cgrad_fmaf, cgrad_log1pf, cgrad_log2f, cgrad_log10f,
                               cgrad_min_bits, cgrad_sinhf, neg_abs, vexp, vexp_nonpos,
@@ -95,6 +97,12 @@ ctypedef struct USinh:
     char tag
 ctypedef struct UCosh:
     char tag
+ctypedef struct UAtanh:
+    char tag
+ctypedef struct UAsinh:
+    char tag
+ctypedef struct UAcosh:
+    char tag
 ctypedef struct USign:
     char tag
 
@@ -136,6 +144,9 @@ ctypedef fused unop:
     UAcos
     USinh
     UCosh
+    UAtanh
+    UAsinh
+    UAcosh
     USign
 
 cpdef enum:
@@ -170,7 +181,10 @@ cpdef enum:
     ACOS = 28
     SINH = 29
     COSH = 30
-    SIGN = 31              # forward only (its derivative is 0)
+    ATANH = 31
+    ASINH = 32
+    ACOSH = 33
+    SIGN = 34              # forward only (its derivative is 0; the last: see unary_backward_)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -494,6 +508,12 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g * (cgrad_coshf(s) if floating is float else cosh(s))
     elif unop is UCosh:
         return g * (cgrad_sinhf(s) if floating is float else sinh(s))
+    elif unop is UAtanh:
+        return g / (one - s * s)
+    elif unop is UAsinh or unop is UAcosh:
+        # g rsqrt(x*x + 1) (acosh: x*x - 1) in NumPy's order: 1 / sqrt, then the product
+        d = s * s + one if unop is UAsinh else s * s - one
+        return g * (one / (sqrtf(d) if floating is float else sqrt(d)))
     elif unop is UMish:
         # PyTorch's mish_backward, g (t + x sigmoid(x) (1 - t*t)), t = tanh(softplus(x)) =
         # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
@@ -542,6 +562,12 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_sinhf(x) if floating is float else sinh(x)
     elif unop is UCosh:
         return cgrad_coshf(x) if floating is float else cosh(x)
+    elif unop is UAtanh:
+        return cgrad_atanhf(x) if floating is float else atanh(x)
+    elif unop is UAsinh:
+        return cgrad_asinhf(x) if floating is float else asinh(x)
+    elif unop is UAcosh:
+        return cgrad_acoshf(x) if floating is float else acosh(x)
     elif unop is USign:
         # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
         return (one if x > zero else zero) - (one if x < zero else zero)
@@ -694,7 +720,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op > COSH:
+    if op < EXP or op >= SIGN:
         raise ValueError(f"unary_backward_ has no op {op}")
     if n == 0:
         return
@@ -772,6 +798,12 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<USinh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == COSH:
             _bwd(<UCosh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ATANH:
+            _bwd(<UAtanh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ASINH:
+            _bwd(<UAsinh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ACOSH:
+            _bwd(<UAcosh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -826,8 +858,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH: vectorised for float32, a libm
-    call per element for float64; SIGN), or
+    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH: vectorised
+    for float32, a libm call per element for float64; SIGN), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -840,7 +872,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     elif op not in (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, NEG_ABS, GELU_TANH_INNER,
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
                     LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
-                    LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, SIGN):
+                    LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, SIGN):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -910,6 +942,12 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<USinh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == COSH:
             _fwd(<UCosh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ATANH:
+            _fwd(<UAtanh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ASINH:
+            _fwd(<UAsinh*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ACOSH:
+            _fwd(<UAcosh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGN:
             _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
         else:
