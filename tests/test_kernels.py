@@ -153,7 +153,7 @@ COMPILED = {
     "mish", "mish_backward", "log2", "log2_backward", "log10", "log10_backward", "exp2",
     "exp2_backward", "atan", "atan_backward", "asin", "asin_backward", "acos", "acos_backward",
     "sinh", "sinh_backward", "cosh", "cosh_backward", "atanh", "atanh_backward", "asinh",
-    "asinh_backward", "acosh", "acosh_backward", "sign",
+    "asinh_backward", "acosh", "acosh_backward", "tan", "tan_backward", "sign",
 }
 
 
@@ -658,6 +658,7 @@ UNARY_BACKWARD = {
     "atanh_backward": (lambda k, s, g, acc: k.atanh_backward(s, g, acc), -1.0, True),
     "asinh_backward": (lambda k, s, g, acc: k.asinh_backward(s, g, acc), -5.0, True),
     "acosh_backward": (lambda k, s, g, acc: k.acosh_backward(s, g, acc), 1.0, True),
+    "tan_backward": (lambda k, s, g, acc: k.tan_backward(s, g, acc), -5.0, True),
 }
 UNARY_FORWARD = {
     "exp": (lambda k, x: k.exp(x), False),
@@ -702,6 +703,7 @@ UNARY_FORWARD = {
     "atanh": (lambda k, x: k.atanh(x), False),              # (NaN past +-1 on both)
     "asinh": (lambda k, x: k.asinh(x), False),
     "acosh": (lambda k, x: k.acosh(x), False),              # (NaN below 1 on both)
+    "tan": (lambda k, x: k.tan(x), False),
     "sign": (lambda k, x: k.sign(x), True),
 }
 
@@ -2961,7 +2963,8 @@ def _elementwise_and_rows(mod, rmod, dtype):
         res.append(o)
         fused.append(f32 and op == mod.GELU_ERF)
     for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN,
-               mod.ASIN, mod.ACOS, mod.SINH, mod.COSH, mod.ATANH, mod.ASINH, mod.ACOSH, mod.SIGN):
+               mod.ASIN, mod.ACOS, mod.SINH, mod.COSH, mod.ATANH, mod.ASINH, mod.ACOSH, mod.TAN,
+               mod.SIGN):
         for forward in (True, False) if op != mod.SIGN else (True,):
             o = np.empty_like(x)
             with np.errstate(all="ignore"):
@@ -3265,39 +3268,47 @@ def test_kernel_log2_log10_exp2_atan_asin_acos_sinh_cosh_accuracy(isa):
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)
-def test_kernel_atanh_asinh_acosh_accuracy(isa):
-    """The kernels' float32 atanh, asinh and acosh on every build: within an ulp of the
+def test_kernel_atanh_asinh_acosh_tan_accuracy(isa):
+    """The kernels' float32 atanh, asinh, acosh and tan on every build: within an ulp of the
     rounded value (as glibc's, which NumPy calls) over every 1009th float, near +-1 and
-    2**13 (where asinh and acosh become ln 2x); the ends exact: atanh +-inf at +-1 and NaN
-    past, acosh NaN below 1 and 0 at 1, inf at inf, NaN kept; a tiny x is its own atanh and
-    asinh, with the sign of zero"""
+    2**13 (where asinh and acosh become ln 2x), near tan's multiples of pi/2 and its
+    reduction's limit 2**19 (glibc's tanf beyond); the ends exact: atanh +-inf at +-1 and NaN
+    past, acosh NaN below 1 and 0 at 1, inf at inf, tan NaN at +-inf, NaN kept; a tiny x is
+    its own atanh, asinh and tan, with the sign of zero. tan in place (out is x) too, past
+    the limit as well."""
     mod = _build("elementwise", isa)
     one_less = np.nextafter(np.float32(1), 0)
     special = np.float32([0.0, -0.0, 1e-45, -1e-45, 1e-30, -1e-30, 0.5, -0.5, 1.0, -1.0,
                           one_less, -one_less, np.nextafter(np.float32(1), 2), 8192.0,
                           np.nextafter(np.float32(8192), 0), np.nextafter(np.float32(8192), 9e3),
-                          3e38, -3e38, np.finfo(np.float32).max, np.inf, -np.inf, np.nan])
+                          3e38, -3e38, np.finfo(np.float32).max, np.inf, -np.inf, np.nan,
+                          524288.0, np.nextafter(np.float32(524288), 1e6), -6e5, 1.5707964,
+                          -1.5707964, 4.712389, 1e4 * np.pi])
     x = np.concatenate([_float32_sweep(), special])
     with np.errstate(all="ignore"):
         x64 = x.astype(np.float64)
         outs = {}
         for op, ref in ((mod.ATANH, np.arctanh), (mod.ASINH, np.arcsinh),
-                        (mod.ACOSH, np.arccosh)):
+                        (mod.ACOSH, np.arccosh), (mod.TAN, np.tan)):
             out = outs[op] = np.empty_like(x)
             mod.unary_(op, x, out)
             want = ref(x64).astype(np.float32)
             both_nan = np.isnan(out) & np.isnan(want)
             assert ulps_apart(out, want)[~both_nan].max() <= 1, op
             np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
-    atanh, asinh, acosh = outs[mod.ATANH], outs[mod.ASINH], outs[mod.ACOSH]
+    atanh, asinh, acosh, tan = outs[mod.ATANH], outs[mod.ASINH], outs[mod.ACOSH], outs[mod.TAN]
     np.testing.assert_array_equal(atanh[np.abs(x) == 1], np.copysign(np.inf, x[np.abs(x) == 1]))
     assert np.isnan(atanh[np.abs(x) > 1]).all() and np.isnan(acosh[x < 1]).all()
     assert (acosh[x == 1] == 0).all() and (acosh[x == np.inf] == np.inf).all()
     np.testing.assert_array_equal(asinh[np.isinf(x)], x[np.isinf(x)])
+    assert np.isnan(tan[np.isinf(x)]).all()
     tiny = np.abs(x) < 1e-30
-    for out in (atanh, asinh):
+    for out in (atanh, asinh, tan):
         np.testing.assert_array_equal(out[tiny], x[tiny])
         np.testing.assert_array_equal(np.signbit(out[x == 0]), np.signbit(x[x == 0]))
+    in_place = x.copy()
+    mod.unary_(mod.TAN, in_place, in_place)
+    np.testing.assert_array_equal(in_place, tan)
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)

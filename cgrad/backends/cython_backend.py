@@ -319,7 +319,7 @@ _FUSED_BACKWARD = frozenset((_ew.RELU, _ew.LEAKY_RELU, _ew.ABS, _ew.CLAMP, _ew.H
                              _ew.SOFTPLUS, _ew.LOG_SIGMOID, _ew.HARDSWISH, _ew.HARDSIGMOID,
                              _ew.EXPM1, _ew.LOG1P, _ew.ERF, _ew.MISH, _ew.LOG2, _ew.LOG10,
                              _ew.EXP2, _ew.ATAN, _ew.ASIN, _ew.ACOS, _ew.SINH, _ew.COSH,
-                             _ew.ATANH, _ew.ASINH, _ew.ACOSH))
+                             _ew.ATANH, _ew.ASINH, _ew.ACOSH, _ew.TAN))
 _FUSED_FORWARD = _FUSED_BACKWARD | {_ew.SIGMOID, _ew.GELU_TANH_INNER, _ew.NEG_HALF_SQUARE,
                                     _ew.SIGN}
 
@@ -861,7 +861,7 @@ class CythonKernels(NumpyKernels):
     mish_backward = _unary_backward_method(_ew.MISH, NumpyKernels.mish_backward,
                                            float32_only="one exp")
     # NumPy's float32 log2, log10, exp2, arctan, arcsin, arccos, sinh and cosh are glibc's, a
-    # call per element (4-30 ns), and so are arctanh, arcsinh and arccosh. Their backwards here are NumPy's operations in one pass (the
+    # call per element (4-30 ns), and so are arctanh, arcsinh, arccosh and tan. Their backwards here are NumPy's operations in one pass (the
     # same bits, either dtype); sinh's and cosh's take each other's kernel (within an ulp)
     log2 = _float32_unary_method(_ew.LOG2, NumpyKernels.log2, "within an ulp")
     log2_backward = _unary_backward_method(_ew.LOG2, NumpyKernels.log2_backward)
@@ -885,6 +885,8 @@ class CythonKernels(NumpyKernels):
     asinh_backward = _unary_backward_method(_ew.ASINH, NumpyKernels.asinh_backward)
     acosh = _float32_unary_method(_ew.ACOSH, NumpyKernels.acosh, "within an ulp")
     acosh_backward = _unary_backward_method(_ew.ACOSH, NumpyKernels.acosh_backward)
+    tan = _float32_unary_method(_ew.TAN, NumpyKernels.tan, "within an ulp")
+    tan_backward = _unary_backward_method(_ew.TAN, NumpyKernels.tan_backward)
 
     def sign(self, x):
         """floats in one compiled pass (NumPy's form takes four); integers NumPy's"""

@@ -523,6 +523,14 @@ class NumpyKernels:
         """g sinh x"""
         return _into(acc, g * np.sinh(x))
 
+    def tan(self, x):
+        """tan x"""
+        return np.tan(x)
+
+    def tan_backward(self, y, g, acc=None):
+        """g (1 + y*y), from the saved output (PyTorch's form)"""
+        return _into(acc, g * (1 + y * y))
+
     def atanh(self, x):
         """atanh x"""
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -643,15 +643,13 @@ class Cos(_NumpyUnary):
         return g * -x.sin()
 
 
-class Tan(_NumpyUnary):
+class Tan(_Unary):
     """y = tan x   ->   dx = g (1 + y^2), from the saved output (PyTorch's form)"""
-    fn, saves = np.tan, "output"
+    kernel = "tan"
 
     @staticmethod
-    def derivative(y, g):
+    def graph_derivative(y, g):
         return g * (1 + y * y)
-
-    graph_derivative = derivative         # operators only: the same on Tensors
 
 
 # the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (the backends'
