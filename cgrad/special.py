@@ -1,6 +1,5 @@
 """cgrad.special, as torch.special: the special functions (gamma, error and Bessel families,
 xlogy, zeta, ...) with PyTorch's values and derivatives. The ops live in ops/special.py."""
-import math
 import numbers
 
 import numpy as np
@@ -58,7 +57,8 @@ entr = _unary(SP.Entr, "special_entr")
 def ndtr(input, *, out=None):
     """Phi(x) = (1 + erf(x / sqrt 2)) / 2, composed as PyTorch does"""
     x = _tensor(input, "special_ndtr")
-    erf = E.MulNumber.apply(x, 1 / math.sqrt(2)).erf()
+    erf = E.MulNumber.apply(x, 0.7071067811865476).erf()      # (M_SQRT1_2: 1 / sqrt(2) is
+                                                               # an ulp below)
     return _into_out(E.MulNumber.apply(E.AddNumber.apply(erf, 1), 0.5), out)
 
 

@@ -204,8 +204,6 @@ class Mul(Op):
         return (g * b if need_a else None), (g * a if need_b else None)
 
 
-
-
 class Lerp(Op):
     """y = x + w (end - x), w a number (B.kernels.lerp: PyTorch's two forms)   ->   dx =
     g (1 - w), dend = g w (1 - w in double, as PyTorch's Scalar arithmetic)"""
@@ -330,7 +328,8 @@ class PowScalar(Op):
         c = ctx.c
         if c == 0:                       # zeros, not in the graph, as PyTorch's
             return constant(np.zeros(x.shape, x._data.dtype)), None
-        return g * c * x ** (c - 1), None      # c = 1: x ** 0, whose derivative is 0
+        # PyTorch's pow_backward, g (c x**(c - 1)) (c = 1: x ** 0, whose derivative is 0)
+        return g * MulNumber.apply(x ** (c - 1), c), None
 
 
 class Pow(Op):
@@ -649,12 +648,12 @@ class Tan(_Unary):
 
     @staticmethod
     def graph_derivative(y, g):
-        return g * (1 + y * y)
+        return g * AddNumber.apply(y.pow(2), 1)
 
 
 # the inverse trig and hyperbolic derivatives as PyTorch writes them, by rsqrt (the backends'
-# asin_backward and acos_backward, Rsqrt.fn on arrays for asinh and acosh): inf at the edge of
-# the domain, NaN outside it
+# asin_backward, acos_backward, asinh_backward and acosh_backward): inf at the edge of the
+# domain, NaN outside it. Their recorded forms are PyTorch's formulas, node for node.
 class Asin(_Unary):
     """y = asin x   ->   dx = g / sqrt(1 - x^2)"""
     kernel, saves = "asin", "input"
@@ -706,7 +705,7 @@ class Asinh(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g * (x * x + 1).rsqrt()
+        return g * AddNumber.apply(x.pow(2), 1).rsqrt()
 
 
 class Acosh(_Unary):
@@ -715,7 +714,7 @@ class Acosh(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g * (x * x - 1).rsqrt()
+        return g * SubNumber.apply(x * x, 1).rsqrt()
 
 
 class Atanh(_Unary):
@@ -724,7 +723,7 @@ class Atanh(_Unary):
 
     @staticmethod
     def graph_derivative(x, g):
-        return g / (1 - x * x)
+        return MulNumber.apply(g, 1) / Sub.apply(1, x.pow(2))
 
 
 def _underived_in_place(op):

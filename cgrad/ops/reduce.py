@@ -388,14 +388,15 @@ class AMax(Op):
         return y
 
     @staticmethod
-    def _mask_and_count(ctx, dtype):
-        """the elements equal to their maximum, and how many per row; count is None where
-        each row has one and no maximum is NaN (whose row has none), as g then needs no
-        sharing. Counting along dims is NumPy's slowest pass here ((64, 128, 32) over 2:
-        200-260 us, the rest of the backward ~120), the whole count ~10"""
+    def _mask_and_count(ctx, dtype, always=False):
+        """the elements equal to their maximum, and how many per row; count is None (unless
+        always) where each row has one and no maximum is NaN (whose row has none), as g then
+        needs no sharing. Counting along dims is NumPy's slowest pass here ((64, 128, 32)
+        over 2: 200-260 us, the rest of the backward ~120), the whole count ~10"""
         x, y = ctx.saved_tensors
         mask = x == expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
-        if np.count_nonzero(mask) == y.size and not (y.dtype.kind == "f" and np.isnan(y).any()):
+        if not always and np.count_nonzero(mask) == y.size and not (
+                y.dtype.kind == "f" and np.isnan(y).any()):
             return mask, None
         return mask, np.sum(mask, axis=ctx.dims, keepdims=True, dtype=dtype)
 
@@ -414,12 +415,10 @@ class AMax(Op):
     def graph_backward(ctx, g):
         # PyTorch's graph: g viewed with the reduced dims kept, / count, * mask (broadcast
         # both), so the bits match where maxima tie
-        mask, count = AMax._mask_and_count(ctx, g._data.dtype)
+        mask, count = AMax._mask_and_count(ctx, g._data.dtype, always=True)
         kept = tuple(1 if d in ctx.dims else n for d, n in enumerate(mask.shape))
         share = g if ctx.keepdim else g.view(kept)
-        if count is not None:
-            share = share / constant(count)
-        return share * constant(mask.astype(g._data.dtype)), None, None
+        return share / constant(count) * constant(mask.astype(g._data.dtype)), None, None
 
 
 class AMin(AMax):

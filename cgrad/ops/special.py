@@ -264,8 +264,6 @@ class LogNdtr(_XY):
         return g / _SQRT_2PI * (-(y + x * x / 2)).exp()
 
 
-
-
 class Ndtri(_NumpyUnary):
     """y = Phi^-1(x)   ->   dx = g sqrt(2 pi) e^(y^2 / 2), from the saved output"""
     grad_fn_name = "SpecialNdtriBackward0"

@@ -366,12 +366,13 @@ cdef extern from *:
         p = CGRAD_FMAF(p, z, 1.6666666666666666e-01f) * z;
         return copysignf(a < 1.0f ? CGRAD_FMAF(a, p, a) : big, x);
     }
-    /* ln(1 + t) for a double t >= 0 below 2**126, to better than float32's precision (within
-       an ulp once rounded to float): u = 1 + t rounded in double and its error c = t - (u - 1)
-       (exact), u = u_f + u_lo with u_f = u rounded to float; ln u_f from cgrad_log_split's
-       exact f and exponent and the polynomial's y = ln(1 + f) - f, plus (u_lo + c) / u_f
-       (ln(1 + e) = e to first order; e is below 2**-24). Summed in double: y's rounding is
-       the largest error, ~2**-29 of the result. A NaN t gives NaN (through u_lo). */
+    /* ln(1 + t) for a double t >= 0 up to the largest float, to better than float32's
+       precision (within an ulp once rounded to float): u = 1 + t rounded in double and its
+       error c = t - (u - 1) (exact below 2**52), u = u_f + u_lo with u_f = u rounded to
+       float; ln u_f from cgrad_log_split's exact f and exponent and the polynomial's y =
+       ln(1 + f) - f, plus (u_lo + c) / u_f (ln(1 + e) = e to first order; e is below
+       2**-24). Summed in double: y's rounding is the largest error, ~2**-29 of the result.
+       A NaN t gives NaN (through u_lo). */
     CGRAD_ALWAYS_INLINE double cgrad_log1p_double(double t) {
         double u = 1.0 + t, c = t - (u - 1.0);
         float uf = (float) u, fe;

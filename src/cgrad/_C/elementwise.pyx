@@ -4,8 +4,9 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
 and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin, acos,
-sinh, cosh, atanh, asinh, acosh and tan; float64 exp and tanh stay NumPy's: the adapter calls np.exp / np.tanh between
-two passes here, since a C loop over libm is many times slower.
+sinh, cosh, atanh, asinh, acosh and tan; float64 exp and tanh stay NumPy's: the adapter
+calls np.exp / np.tanh between two passes here, since a C loop over libm is many times
+slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
