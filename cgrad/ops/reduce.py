@@ -846,7 +846,10 @@ class LogSumExp(Op):
         if x.size:
             m = B.kernels.amax(x, dims, True)
             m[np.isinf(m)] = 0
-            y = B.kernels.log(B.kernels.sum(B.kernels.exp(x - m), dims, keepdim))
+            # (the backends' sub and exp: the compiled ones broadcast m in one pass, and
+            # NumPy's float32 exp is glibc's scalar one where it has no AVX-512 loop)
+            e = B.kernels.exp(B.kernels.sub(x, m))
+            y = B.kernels.log(B.kernels.sum(e, dims, keepdim))
             y = np.asarray(y + (m if keepdim else m.reshape(y.shape)))
         else:                                   # an empty sum: log(0) = -inf
             y = np.log(np.sum(np.exp(x), axis=dims, keepdims=keepdim))
@@ -857,8 +860,11 @@ class LogSumExp(Op):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        y = expand_reduced(y, x.shape, ctx.dims, ctx.keepdim)
-        return expand_reduced(g, x.shape, ctx.dims, ctx.keepdim) * np.exp(x - y), None, None
+        kept = tuple(1 if d in ctx.dims else n for d, n in enumerate(x.shape)) \
+            if ctx.dims is not None else (1,) * x.ndim
+        # g e**(x - y), PyTorch's formula, with y and g broadcast by the backends' kernels
+        return B.kernels.mul(g.reshape(kept), B.kernels.exp(B.kernels.sub(x, y.reshape(kept)))), \
+            None, None
 
     @staticmethod
     def graph_backward(ctx, g):
