@@ -198,6 +198,8 @@ class Gammaincc(Gammainc):
 
 
 # ---- error function family ------------------------------------------------------------------
+# (their derivatives' e**(.) by the backends' exp: NumPy's float32 one is glibc's scalar exp
+# where it has no AVX-512 loop, ~4.5 ns an element against ~0.6 compiled)
 class Erfc(_NumpyUnary):
     """y = 1 - erf(x)   ->   dx = -g 2/sqrt(pi) e^(-x^2)"""
     @staticmethod
@@ -206,7 +208,7 @@ class Erfc(_NumpyUnary):
 
     @staticmethod
     def derivative(x, g):
-        return g * (x.dtype.type(-2 / _SQRT_PI) * np.exp(-(x * x)))
+        return g * (x.dtype.type(-2 / _SQRT_PI) * B.kernels.exp(-(x * x)))
 
     @staticmethod
     def graph_derivative(x, g):
@@ -223,7 +225,7 @@ class Erfinv(_NumpyUnary):
 
     @staticmethod
     def derivative(y, g):
-        return g * (y.dtype.type(0.5 * _SQRT_PI) * np.exp(y * y))
+        return g * (y.dtype.type(0.5 * _SQRT_PI) * B.kernels.exp(y * y))
 
     @staticmethod
     def graph_derivative(y, g):
@@ -257,7 +259,7 @@ class LogNdtr(_XY):
 
     @staticmethod
     def derivative(x, y, g):
-        return g / x.dtype.type(_SQRT_2PI) * np.exp(-(y + x * x / 2))
+        return g / x.dtype.type(_SQRT_2PI) * B.kernels.exp(-(y + x * x / 2))
 
     @staticmethod
     def graph_derivative(x, y, g):
@@ -275,7 +277,7 @@ class Ndtri(_NumpyUnary):
 
     @staticmethod
     def derivative(y, g):
-        return g * y.dtype.type(_SQRT_2PI) * np.exp(y * y / 2)
+        return g * y.dtype.type(_SQRT_2PI) * B.kernels.exp(y * y / 2)
 
     @staticmethod
     def graph_derivative(y, g):
