@@ -1389,24 +1389,29 @@ class NumpyKernels:
 
     def binary_cross_entropy(self, x, y, weight=None):
         """Elementwise -w * (y * log x + (1 - y) * log(1 - x)), each log clamped at -100 as in
-        PyTorch. x, y of one shape and float dtype; weight broadcastable or None."""
-        with np.errstate(divide="ignore"):
-            log_x = np.maximum(np.log(x), _scalar(-100, x))
-            log_1mx = np.maximum(np.log1p(-x), _scalar(-100, x))
+        PyTorch. x, y of one shape and float dtype; weight broadcastable or None. (The logs
+        by self's log and log1p: the compiled backend's, where NumPy's float32 ones are
+        glibc's scalar calls.)"""
+        log_x, log_1mx = self._bce_logs(x)
         loss = (y - 1) * log_1mx - y * log_x
         return loss if weight is None else loss * weight
 
+    def _bce_logs(self, x):
+        """log x and log(1 - x), each clamped at -100 (binary cross-entropy's)"""
+        with np.errstate(divide="ignore"):
+            return (np.maximum(self.log(x), _scalar(-100, x)),
+                    np.maximum(self.log1p(-x), _scalar(-100, x)))
+
     def binary_cross_entropy_backward(self, x, y, g, weight=None, need_x=True, need_y=False):
-        """(g * (x - y) / max(x (1 - x), 1e-12) * w,  g * (log(1 - x) - log x) * w)"""
+        """(g * (x - y) / max(x (1 - x), 1e-12) * w,  -logit(x) * g * w)"""
         gx = gy = None
         if need_x:
             gx = g * (x - y) / np.maximum((1 - x) * x, _scalar(1e-12, x))
             if weight is not None:
                 gx = gx * weight
-        if need_y:
-            with np.errstate(divide="ignore"):
-                gy = g * (np.maximum(np.log1p(-x), _scalar(-100, x))
-                          - np.maximum(np.log(x), _scalar(-100, x)))
+        if need_y:              # PyTorch's -logit(x) g: unclamped, so +-inf at 0 and 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gy = -self.log(x / (1 - x)) * g
             if weight is not None:
                 gy = gy * weight
         return gx, gy

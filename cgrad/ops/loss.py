@@ -401,8 +401,9 @@ class NllLoss2d(NllLoss):
 
 
 class BinaryCrossEntropy(Op):
-    """loss = -w (y log x + (1 - y) log(1 - x))   ->   dx = g' w (x - y) / (x (1 - x)),
-    dy = g' w (log(1 - x) - log x)"""
+    """loss = -w (y log x + (1 - y) log(1 - x)), each log clamped at -100   ->   dx = g' w
+    (x - y) / max(x (1 - x), 1e-12), dy = -logit(x) g' w (unclamped: +-inf at 0 and 1, as
+    PyTorch's binary_cross_entropy_target_backward)"""
     @staticmethod
     def forward(ctx, x, y, weight, reduction):
         if x.size and not ((x >= 0) & (x <= 1)).all():
@@ -424,7 +425,7 @@ class BinaryCrossEntropy(Op):
         x, y, gs = _weighted_inputs(ctx, g)
         need_x, need_y = ctx.needs_input_grad[:2]
         gx = gs * (x - y) / ((1 - x) * x).clamp(min=1e-12) if need_x else None
-        gy = gs * ((-x).log1p().clamp(min=-100) - x.log().clamp(min=-100)) if need_y else None
+        gy = -x.logit() * gs if need_y else None            # (PyTorch's: unclamped)
         return gx, gy, None, None
 
 
