@@ -188,7 +188,7 @@ def _graph(node, depth=8):
 GRAPH_CASES = {
     "exp2": lambda m, t: m.exp2(t), "log2": lambda m, t: m.log2(t),
     "log10": lambda m, t: m.log10(t), "ndtr": lambda m, t: m.special.ndtr(t),
-    "erf": lambda m, t: m.erf(t), "tan": lambda m, t: m.tan(t),
+    "erf": lambda m, t: m.erf(t), "erfc": lambda m, t: m.erfc(t), "tan": lambda m, t: m.tan(t),
     "atanh": lambda m, t: m.atanh(t), "asinh": lambda m, t: m.asinh(t),
     "acosh": lambda m, t: m.acosh(t + 1), "pow2": lambda m, t: t.pow(2),
     "pow3": lambda m, t: t.pow(3), "pow2.5": lambda m, t: t.pow(2.5),

@@ -153,7 +153,8 @@ COMPILED = {
     "mish", "mish_backward", "log2", "log2_backward", "log10", "log10_backward", "exp2",
     "exp2_backward", "atan", "atan_backward", "asin", "asin_backward", "acos", "acos_backward",
     "sinh", "sinh_backward", "cosh", "cosh_backward", "atanh", "atanh_backward", "asinh",
-    "asinh_backward", "acosh", "acosh_backward", "tan", "tan_backward", "sign",
+    "asinh_backward", "acosh", "acosh_backward", "tan", "tan_backward", "erfc",
+    "erfc_backward", "sign",
 }
 
 
@@ -659,6 +660,7 @@ UNARY_BACKWARD = {
     "asinh_backward": (lambda k, s, g, acc: k.asinh_backward(s, g, acc), -5.0, True),
     "acosh_backward": (lambda k, s, g, acc: k.acosh_backward(s, g, acc), 1.0, True),
     "tan_backward": (lambda k, s, g, acc: k.tan_backward(s, g, acc), -5.0, True),
+    "erfc_backward": (lambda k, s, g, acc: k.erfc_backward(s, g, acc), -5.0, False),
 }
 UNARY_FORWARD = {
     "exp": (lambda k, x: k.exp(x), False),
@@ -704,6 +706,7 @@ UNARY_FORWARD = {
     "asinh": (lambda k, x: k.asinh(x), False),
     "acosh": (lambda k, x: k.acosh(x), False),              # (NaN below 1 on both)
     "tan": (lambda k, x: k.tan(x), False),
+    "erfc": (lambda k, x: k.erfc(x), False),
     "sign": (lambda k, x: k.sign(x), True),
 }
 
@@ -2964,7 +2967,7 @@ def _elementwise_and_rows(mod, rmod, dtype):
         fused.append(f32 and op == mod.GELU_ERF)
     for op in (mod.EXPM1, mod.LOG1P, mod.ERF, mod.MISH, mod.LOG2, mod.LOG10, mod.EXP2, mod.ATAN,
                mod.ASIN, mod.ACOS, mod.SINH, mod.COSH, mod.ATANH, mod.ASINH, mod.ACOSH, mod.TAN,
-               mod.SIGN):
+               mod.ERFC, mod.SIGN):
         for forward in (True, False) if op != mod.SIGN else (True,):
             o = np.empty_like(x)
             with np.errstate(all="ignore"):
@@ -2974,7 +2977,7 @@ def _elementwise_and_rows(mod, rmod, dtype):
                     mod.unary_backward_(op, x, g, o, False)
             res.append(o)                # exp and the erf's rational function: fused (not
             fused.append(f32 and op != mod.SIGN and (    # sign: its zeros' bits exactly)
-                forward or op in (mod.ERF, mod.MISH, mod.SINH, mod.COSH)))
+                forward or op in (mod.ERF, mod.ERFC, mod.MISH, mod.SINH, mod.COSH)))
     for op in (mod.GELU_ERF, mod.GELU_TANH) if f32 else ():
         o = np.empty_like(x)             # gelu backwards with their exp / tanh computed inline
         with np.errstate(all="ignore"):
@@ -3268,14 +3271,15 @@ def test_kernel_log2_log10_exp2_atan_asin_acos_sinh_cosh_accuracy(isa):
 
 
 @pytest.mark.parametrize("isa", [""] + ISAS)
-def test_kernel_atanh_asinh_acosh_tan_accuracy(isa):
-    """The kernels' float32 atanh, asinh, acosh and tan on every build: within an ulp of the
-    rounded value (as glibc's, which NumPy calls) over every 1009th float, near +-1 and
-    2**13 (where asinh and acosh become ln 2x), near tan's multiples of pi/2 and its
-    reduction's limit 2**19 (glibc's tanf beyond); the ends exact: atanh +-inf at +-1 and NaN
-    past, acosh NaN below 1 and 0 at 1, inf at inf, tan NaN at +-inf, NaN kept; a tiny x is
-    its own atanh, asinh and tan, with the sign of zero. tan in place (out is x) too, past
-    the limit as well."""
+def test_kernel_atanh_asinh_acosh_tan_erfc_accuracy(isa):
+    """The kernels' float32 atanh, asinh, acosh, tan and erfc on every build: within an ulp
+    of the rounded value (as glibc's, which NumPy and SciPy call) over every 1009th float,
+    near +-1 and 2**13 (where asinh and acosh become ln 2x), near tan's multiples of pi/2 and
+    its reduction's limit 2**19 (glibc's tanf beyond), erfc's subnormal results near 10 and
+    its cut-off; the ends exact: atanh +-inf at +-1 and NaN past, acosh NaN below 1 and 0 at
+    1, inf at inf, tan NaN at +-inf, erfc 2, 1 and 0 at -inf, 0 and inf, NaN kept; a tiny x
+    is its own atanh, asinh and tan, with the sign of zero. tan in place (out is x) too,
+    past the limit as well."""
     mod = _build("elementwise", isa)
     one_less = np.nextafter(np.float32(1), 0)
     special = np.float32([0.0, -0.0, 1e-45, -1e-45, 1e-30, -1e-30, 0.5, -0.5, 1.0, -1.0,
@@ -3283,13 +3287,15 @@ def test_kernel_atanh_asinh_acosh_tan_accuracy(isa):
                           np.nextafter(np.float32(8192), 0), np.nextafter(np.float32(8192), 9e3),
                           3e38, -3e38, np.finfo(np.float32).max, np.inf, -np.inf, np.nan,
                           524288.0, np.nextafter(np.float32(524288), 1e6), -6e5, 1.5707964,
-                          -1.5707964, 4.712389, 1e4 * np.pi])
+                          -1.5707964, 4.712389, 1e4 * np.pi, 9.2, 10.0, 10.05, 10.06, 10.125,
+                          10.2, -10.2, 26.0, -26.0])
     x = np.concatenate([_float32_sweep(), special])
     with np.errstate(all="ignore"):
         x64 = x.astype(np.float64)
         outs = {}
+        from scipy import special as sp
         for op, ref in ((mod.ATANH, np.arctanh), (mod.ASINH, np.arcsinh),
-                        (mod.ACOSH, np.arccosh), (mod.TAN, np.tan)):
+                        (mod.ACOSH, np.arccosh), (mod.TAN, np.tan), (mod.ERFC, sp.erfc)):
             out = outs[op] = np.empty_like(x)
             mod.unary_(op, x, out)
             want = ref(x64).astype(np.float32)
@@ -3302,6 +3308,10 @@ def test_kernel_atanh_asinh_acosh_tan_accuracy(isa):
     assert (acosh[x == 1] == 0).all() and (acosh[x == np.inf] == np.inf).all()
     np.testing.assert_array_equal(asinh[np.isinf(x)], x[np.isinf(x)])
     assert np.isnan(tan[np.isinf(x)]).all()
+    erfc = outs[mod.ERFC]
+    assert erfc[x == -np.inf][0] == 2 and erfc[x == np.inf][0] == 0
+    assert (erfc[x == 0] == 1).all() and (erfc[x > 10.06] == 0).all()
+    assert (erfc[x < -10] == 2).all()
     tiny = np.abs(x) < 1e-30
     for out in (atanh, asinh, tan):
         np.testing.assert_array_equal(out[tiny], x[tiny])

@@ -442,6 +442,15 @@ class NumpyKernels:
         """g 2/sqrt(pi) e**(-x*x)"""
         return _into(acc, g * (_scalar(TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
 
+    def erfc(self, x):
+        """1 - erf(x), without cancellation (SciPy's; float16 gives float32, which the op
+        rounds back)"""
+        return _special().erfc(x)
+
+    def erfc_backward(self, x, g, acc=None):
+        """-g 2/sqrt(pi) e**(-x*x), erf's negated"""
+        return _into(acc, g * (_scalar(-TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
+
     def mish(self, x):
         """x tanh(ln(1 + e**x)), PyTorch's form (no softplus threshold)"""
         return x * np.tanh(np.log1p(np.exp(x)))

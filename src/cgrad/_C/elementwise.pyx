@@ -4,7 +4,7 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
 and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin, acos,
-sinh, cosh, atanh, asinh, acosh and tan; float64 exp and tanh stay NumPy's: the adapter
+sinh, cosh, atanh, asinh, acosh, tan and erfc; float64 exp and tanh stay NumPy's: the adapter
 calls np.exp / np.tanh between two passes here, since a C loop over libm is many times
 slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
@@ -13,12 +13,13 @@ NumPy rounds a Python number.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport (INFINITY, acos, acosh, asin, asinh, atan, atanh, copysignf, cosh, erf,
-                        exp, exp2, expm1, fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf,
+                        erfc, exp, exp2, expm1, fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf,
                         tan, tanf, tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._vmath cimport (CGRAD_TAN_LIMIT, cgrad_acosf, cgrad_acoshf, cgrad_asinf,
-                              cgrad_asinhf, cgrad_atanf, cgrad_atanhf, cgrad_coshf, cgrad_exp2f,
+                              cgrad_asinhf, cgrad_atanf, cgrad_atanhf, cgrad_coshf, cgrad_erfcf,
+                              cgrad_exp2f,
                               cgrad_expf_nonpos_2p24, cgrad_expf_normal, cgrad_expm1f,
                               cgrad_fmaf, cgrad_log1pf, cgrad_log2f, cgrad_log10f,
                               cgrad_min_bits, cgrad_sinhf, cgrad_tanf, neg_abs, vexp,
@@ -106,6 +107,8 @@ ctypedef struct UAcosh:
     char tag
 ctypedef struct UTan:
     char tag
+ctypedef struct UErfc:
+    char tag
 ctypedef struct USign:
     char tag
 
@@ -151,6 +154,7 @@ ctypedef fused unop:
     UAsinh
     UAcosh
     UTan
+    UErfc
     USign
 
 cpdef enum:
@@ -189,7 +193,8 @@ cpdef enum:
     ASINH = 32
     ACOSH = 33
     TAN = 34               # backward from the output
-    SIGN = 35              # forward only (its derivative is 0; the last: see unary_backward_)
+    ERFC = 35
+    SIGN = 36              # forward only (its derivative is 0; the last: see unary_backward_)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -517,6 +522,9 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         return g / (one - s * s)
     elif unop is UTan:
         return g * (one + s * s)                # from the output
+    elif unop is UErfc:
+        # -g 2/sqrt(pi) e**(-x*x), erf's negated (NumPy's order, float32 the kernels' exp)
+        return g * (<floating> -TWO_OVER_SQRT_PI * vexp_nonpos(-(s * s)))
     elif unop is UAsinh or unop is UAcosh:
         # g rsqrt(x*x + 1) (acosh: x*x - 1) in NumPy's order: 1 / sqrt, then the product
         d = s * s + one if unop is UAsinh else s * s - one
@@ -577,6 +585,8 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         return cgrad_acoshf(x) if floating is float else acosh(x)
     elif unop is UTan:
         return cgrad_tanf(x) if floating is float else tan(x)       # (float: see _tan_block)
+    elif unop is UErfc:
+        return cgrad_erfcf(x) if floating is float else erfc(x)
     elif unop is USign:
         # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
         return (one if x > zero else zero) - (one if x < zero else zero)
@@ -839,6 +849,8 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
             _bwd(<UAcosh*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         elif op == TAN:
             _bwd(<UTan*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
+        elif op == ERFC:
+            _bwd(<UErfc*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
         else:
             _bwd(<UPowInt*> NULL, sp, ap, gp, g_one, op_, add, q0, q1, fl, has_aux, n)
 
@@ -893,8 +905,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
            int flags=0, const floating[::1] aux=None):
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
-    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, TAN:
-    vectorised for float32, a libm call per element for float64; SIGN), or
+    ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, TAN,
+    ERFC: vectorised for float32, a libm call per element for float64; SIGN), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -908,7 +920,7 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
                     LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
                     LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, TAN,
-                    SIGN):
+                    ERFC, SIGN):
         raise ValueError(f"unary_ has no forward for op {op}")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
@@ -986,6 +998,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UAcosh*> NULL, xp, op_, q0, q1, fl, n)
         elif op == TAN:
             _fwd(<UTan*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ERFC:
+            _fwd(<UErfc*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGN:
             _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
         else:
