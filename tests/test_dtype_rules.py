@@ -513,3 +513,32 @@ def test_float16_softmax_family_sums_in_float32(backend, shape, dim):
         # the rounded output)
         np.testing.assert_allclose(y0, y1, rtol=2 ** -9, atol=1e-7)
         np.testing.assert_allclose(g0, g1, rtol=2 ** -9, atol=2 ** -9 * np.abs(g1).max())
+
+
+@pytest.mark.parametrize("n", [60000, 70000])
+def test_float16_mean_gradient_divides_in_float32(backend, n):
+    """a float16 mean's gradient g / n is computed in float32 and rounded once, as PyTorch's
+    opmath: n rounded to float16 is inf past 65504 (the gradient was 0) and 59968 at 60000"""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (cgrad, torch):
+        t = lib.tensor(np.full(n, 0.25, np.float16), requires_grad=True)
+        t.mean().backward()
+        got.append(t.grad.numpy()[:3])
+    np.testing.assert_array_equal(*got)
+    assert got[0][0] > 0
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc"])
+def test_float16_erf_gradients_round_once(backend, name):
+    """erf's and erfc's float16 gradients: the constant 2/sqrt(pi) times e**(-x*x) in
+    float32, rounded once (rounding the constant to float16 first left 59% of erfc's an ulp
+    from PyTorch's)"""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(4).uniform(-3, 3, 20000).astype(np.float16)
+    got = []
+    for lib in (cgrad, torch):
+        t = lib.tensor(x, requires_grad=True)
+        getattr(lib, name)(t).backward(lib.ones(x.size, dtype=lib.float16))
+        got.append(t.grad.numpy())
+    np.testing.assert_array_equal(*got)

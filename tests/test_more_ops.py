@@ -227,8 +227,9 @@ def test_logsumexp(backend, dim, keepdim, dtype, layout):
 @pytest.mark.parametrize("dim", [0, 1, 2, (0, 2)])
 def test_logsumexp_at_size(backend, dim, layout):
     """float32 at sizes the compiled backend's sub, exp and mul take (x - m and x - y
-    broadcast in one pass each, the kernels' exp, g times it broadcast), with -inf rows and
-    large values: PyTorch's values and gradients to float rounding"""
+    broadcast in one pass each, the kernels' exp, g times it broadcast), with -inf values
+    (a whole row of them along the last dim: NaN gradients there, as PyTorch's) and large
+    ones: PyTorch's values and gradients to float rounding"""
     x = values(np.float32, [-INF] * 40 + [1000.0, 999.0], -6, 6, shape=(40, 36, 30))
     compare(lambda m, t: t.logsumexp(dim), x, layout=layout,
             tol=dict(rtol=2e-6, atol=2e-6))

@@ -439,8 +439,9 @@ class NumpyKernels:
         return _special().erf(x)
 
     def erf_backward(self, x, g, acc=None):
-        """g 2/sqrt(pi) e**(-x*x)"""
-        return _into(acc, g * (_scalar(TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
+        """g 2/sqrt(pi) e**(-x*x) (float16: the constant's product in float32, rounded once,
+        as PyTorch's opmath)"""
+        return _into(acc, g * _opmath(np.multiply, np.exp(-(x * x)), TWO_OVER_SQRT_PI))
 
     def erfc(self, x):
         """1 - erf(x), without cancellation (SciPy's; float16 gives float32, which the op
@@ -449,7 +450,7 @@ class NumpyKernels:
 
     def erfc_backward(self, x, g, acc=None):
         """-g 2/sqrt(pi) e**(-x*x), erf's negated"""
-        return _into(acc, g * (_scalar(-TWO_OVER_SQRT_PI, x) * np.exp(-(x * x))))
+        return _into(acc, g * _opmath(np.multiply, np.exp(-(x * x)), -TWO_OVER_SQRT_PI))
 
     def mish(self, x):
         """x tanh(ln(1 + e**x)), PyTorch's form (no softplus threshold)"""

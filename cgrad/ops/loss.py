@@ -33,10 +33,11 @@ def reduce(losses, reduction, denominator=None, total=None):
 
 def quotient(a, b):
     """a / b for a 0-d array a and a number b, b rounded to a's dtype first, as NumPy divides
-    them; NaN where b is 0 (nothing to average over). In Python floats (NumPy scalars' math
-    costs ~1 us an operation): the float64 quotient of two float32 (or float16) numbers,
-    rounded to their dtype, is theirs."""
-    b = float(np.array(b, a.dtype))
+    them (float16: to float32, as PyTorch's opmath: b as float16 is inf past 65504); NaN
+    where b is 0 (nothing to average over). In Python floats (NumPy scalars' math costs ~1 us
+    an operation): the float64 quotient of two float32 (or float16) numbers, rounded to
+    their dtype, is theirs."""
+    b = float(np.array(b, np.float32 if a.dtype == np.float16 else a.dtype))
     return np.array(float(a) / b if b else np.nan, a.dtype)
 
 

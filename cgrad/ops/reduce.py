@@ -124,8 +124,13 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         n = _count(ctx.shape, ctx.dims)
-        # n rounds to g's dtype; a 0-d g divides as a NumPy scalar: the ufunc's bits, ~2 us sooner
-        scaled = (g[()] if g.ndim == 0 else g) / n if n else g * g.dtype.type(np.nan)
+        if not n:
+            scaled = g * g.dtype.type(np.nan)
+        elif g.dtype == np.float16:     # in float32, rounded once, as PyTorch's opmath: n as
+            scaled = (g.astype(np.float32) / n).astype(np.float16)     # float16 is inf past
+        else:                                                          # 65504 (a 0 gradient)
+            # n rounds to g's dtype; a 0-d g divides as a NumPy scalar: the ufunc's bits, ~2 us
+            scaled = (g[()] if g.ndim == 0 else g) / n                 # sooner
         return expand_reduced(scaled, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
     @staticmethod
