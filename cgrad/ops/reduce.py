@@ -30,6 +30,11 @@ def expand_reduced(g, shape, dims, keepdim):
     return broadcast(g, shape)
 
 
+def kept_shape(shape, dims):
+    """shape with the reduced dims (None: all) as 1s: a reduction's result with keepdim"""
+    return tuple(1 if dims is None or d in dims else n for d, n in enumerate(shape))
+
+
 def expand_reduced_tensor(g, shape, dims, keepdim):
     """expand_reduced for a Tensor g, recorded (create_graph)"""
     if not keepdim:
@@ -126,11 +131,13 @@ class Mean(Op):
         n = _count(ctx.shape, ctx.dims)
         if not n:
             scaled = g * g.dtype.type(np.nan)
-        elif g.dtype == np.float16:     # in float32, rounded once, as PyTorch's opmath: n as
-            scaled = (g.astype(np.float32) / n).astype(np.float16)     # float16 is inf past
-        else:                                                          # 65504 (a 0 gradient)
-            # n rounds to g's dtype; a 0-d g divides as a NumPy scalar: the ufunc's bits, ~2 us
-            scaled = (g[()] if g.ndim == 0 else g) / n                 # sooner
+        elif g.dtype == np.float16:
+            # in float32, rounded once, as PyTorch's opmath (n as float16 is inf past 65504)
+            scaled = (g.astype(np.float32) / n).astype(np.float16)
+        else:
+            # n rounds to g's dtype; a 0-d g divides as a NumPy scalar: the ufunc's bits,
+            # ~2 us sooner
+            scaled = (g[()] if g.ndim == 0 else g) / n
         return expand_reduced(scaled, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
     @staticmethod
@@ -421,8 +428,7 @@ class AMax(Op):
         # PyTorch's graph: g viewed with the reduced dims kept, / count, * mask (broadcast
         # both), so the bits match where maxima tie
         mask, count = AMax._mask_and_count(ctx, g._data.dtype, always=True)
-        kept = tuple(1 if d in ctx.dims else n for d, n in enumerate(mask.shape))
-        share = g if ctx.keepdim else g.view(kept)
+        share = g if ctx.keepdim else g.view(kept_shape(mask.shape, ctx.dims))
         return share / constant(count) * constant(mask.astype(g._data.dtype)), None, None
 
 
@@ -865,8 +871,7 @@ class LogSumExp(Op):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        kept = tuple(1 if d in ctx.dims else n for d, n in enumerate(x.shape)) \
-            if ctx.dims is not None else (1,) * x.ndim
+        kept = kept_shape(x.shape, ctx.dims)
         # g e**(x - y), PyTorch's formula, with y and g broadcast by the backends' kernels
         return B.kernels.mul(g.reshape(kept), B.kernels.exp(B.kernels.sub(x, y.reshape(kept)))), \
             None, None
