@@ -1402,15 +1402,11 @@ class NumpyKernels:
         PyTorch. x, y of one shape and float dtype; weight broadcastable or None. (The logs
         by self's log and log1p: the compiled backend's, where NumPy's float32 ones are
         glibc's scalar calls.)"""
-        log_x, log_1mx = self._bce_logs(x)
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(self.log(x), _scalar(-100, x))
+            log_1mx = np.maximum(self.log1p(-x), _scalar(-100, x))
         loss = (y - 1) * log_1mx - y * log_x
         return loss if weight is None else loss * weight
-
-    def _bce_logs(self, x):
-        """log x and log(1 - x), each clamped at -100 (binary cross-entropy's)"""
-        with np.errstate(divide="ignore"):
-            return (np.maximum(self.log(x), _scalar(-100, x)),
-                    np.maximum(self.log1p(-x), _scalar(-100, x)))
 
     def binary_cross_entropy_backward(self, x, y, g, weight=None, need_x=True, need_y=False):
         """(g * (x - y) / max(x (1 - x), 1e-12) * w,  -logit(x) * g * w)"""
