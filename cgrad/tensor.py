@@ -4818,7 +4818,13 @@ def _matmul_dtypes(a, b):
 def matmul(a, b):
     """a @ b with PyTorch's rules: dot for 1-D @ 1-D, mm for 2-D, batched (broadcast) above;
     a 1-D operand gets a dim added and removed again."""
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        x, y = a._data, b._data
+        # the common case first, before the checks below (~1.3 us of a 64 x 64 product's 13)
+        if (x.ndim == 2 == y.ndim and x.dtype is y.dtype and x.dtype.kind == "f"
+                and x.shape[1] == y.shape[0]):
+            return L.MatMul.apply(a, b)
+    else:
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(b if isinstance(a, Tensor) else a).__name__}")
     if a.ndim == 0 or b.ndim == 0:
