@@ -448,6 +448,11 @@ class NumpyKernels:
         rounds back)"""
         return _special().erfc(x)
 
+    def erfinv(self, x):
+        """erf's inverse (SciPy's, with x's sign: its erfinv(-0.) is +0.; float16 gives
+        float32, which the op rounds back)"""
+        return np.copysign(_special().erfinv(x), x)
+
     def erfc_backward(self, x, g, acc=None):
         """-g 2/sqrt(pi) e**(-x*x), erf's negated"""
         return _into(acc, g * _opmath(np.multiply, np.exp(-(x * x)), -TWO_OVER_SQRT_PI))

@@ -218,7 +218,7 @@ class Erfinv(_NumpyUnary):
 
     @staticmethod
     def fn(x):
-        return np.copysign(_scipy().erfinv(x), x)       # SciPy's erfinv(-0.) is +0.
+        return B.kernels.erfinv(x)
 
     @staticmethod
     def derivative(y, g):

@@ -12,14 +12,15 @@ NumPy rounds a Python number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport (INFINITY, acos, acosh, asin, asinh, atan, atanh, copysignf, cosh, erf,
+from libc.math cimport (INFINITY, NAN, acos, acosh, asin, asinh, atan, atanh, copysignf, cosh, erf,
                         erfc, exp, exp2, expm1, fabs, fabsf, log1p, log2, log10, sinh, sqrt, sqrtf,
                         tan, tanf, tanh)
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._vmath cimport (CGRAD_TAN_LIMIT, cgrad_acosf, cgrad_acoshf, cgrad_asinf,
                               cgrad_asinhf, cgrad_atanf, cgrad_atanhf, cgrad_coshf, cgrad_erfcf,
-                              cgrad_exp2f, cgrad_expf_nonpos_2p24, cgrad_expf_normal,
+                              cgrad_erfinvf, cgrad_exp2f, cgrad_expf_nonpos_2p24,
+                              cgrad_expf_normal,
                               cgrad_expm1f, cgrad_fmaf, cgrad_log1pf, cgrad_log2f,
                               cgrad_log10f, cgrad_min_bits, cgrad_sinhf, cgrad_tanf, neg_abs,
                               vexp, vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid,
@@ -111,6 +112,8 @@ ctypedef struct UErfc:
     char tag
 ctypedef struct USign:
     char tag
+ctypedef struct UErfinv:
+    char tag
 
 # compile-time op: each gets its own loop (vectorised where the formula allows)
 ctypedef fused unop:
@@ -156,6 +159,7 @@ ctypedef fused unop:
     UTan
     UErfc
     USign
+    UErfinv
 
 cpdef enum:
     EXP = 0
@@ -194,7 +198,8 @@ cpdef enum:
     ACOSH = 33
     TAN = 34               # backward from the output
     ERFC = 35
-    SIGN = 36              # forward only (its derivative is 0; the last: see unary_backward_)
+    SIGN = 36              # forward only (its derivative is 0; see unary_backward_)
+    ERFINV = 37            # forward only, float32 only (the backward is exp's: ops/special.py)
 
 # forward-only passes around NumPy's SIMD exp/tanh
 cpdef enum:
@@ -630,6 +635,8 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
     elif unop is USign:
         # PyTorch's (x > 0) - (x < 0): 0 at NaN and at -0
         return (one if x > zero else zero) - (one if x < zero else zero)
+    elif unop is UErfinv:
+        return cgrad_erfinvf(x) if floating is float else NAN       # (unary_ refuses float64)
     elif unop is UMish:
         # x tanh(softplus(x)); float64 libm's, as NumPy's form. Below -20 tanh(softplus(x))
         # is e**x to float32's precision, and x e**x is taken from e**x 2**24 (normal down to
@@ -765,10 +772,10 @@ cdef void _tan_block(const float* x, float* out, Py_ssize_t n) noexcept nogil:
 
 cdef void _fwd_block_exp_first(unop* t, const float* x, float* out, Py_ssize_t n) noexcept nogil:
     """float32 f(x) over x[0:n] for an op that starts with an exp (_exp_first), 256 elements
-    at a time: their exps into a buffer first (1 KB: it stays in L1), then the rest. In one loop, each vector's
-    chain of dependent operations (~60 cycles for tanh's) left the CPU's schedulers too few
-    vectors to keep its pipes busy: tanh at 10^6, one thread, AVX2 on a Zen 3, 0.72 -> 0.57
-    ns an element. out may be x (each element is read before it is written)."""
+    at a time: their exps into a buffer first (1 KB: it stays in L1), then the rest. In one
+    loop, each vector's chain of dependent operations (~60 cycles for tanh's) left the CPU's
+    schedulers too few vectors to keep its pipes busy: tanh at 10^6, one thread, AVX2 on a
+    Zen 3, 0.74 -> 0.64 ns an element. out may be x (each element is read before it is written)."""
     cdef float exps[256]
     cdef Py_ssize_t i, j, m
     for j in range(0, n, 256):
@@ -839,7 +846,7 @@ def unary_backward_(int op, const floating[::1] s, const floating[::1] g, floati
         _check(n, aux.shape[0], "aux")
     if op == POW_INT and not (1 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [1, 64], got {p0}")
-    if op < EXP or op >= SIGN:
+    if op < EXP or op >= SIGN:                  # (SIGN and ERFINV: forward only)
         raise ValueError(f"unary_backward_ has no op {op}")
     if n == 0:
         return
@@ -982,7 +989,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
     """out = f(x) in one pass (EXP, LOG, RELU, LEAKY_RELU, CLAMP, GELU_ERF, POW_INT, SIGMOID,
     SILU, ELU, TANH, GELU_TANH, SOFTPLUS, LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P,
     ERF, MISH, LOG2, LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, TAN,
-    ERFC: vectorised for float32, a libm call per element for float64; SIGN), or
+    ERFC: vectorised for float32, a libm call per element for float64; SIGN; ERFINV, float32
+    only: libm has no erfinv), or
     one of the passes around NumPy's exp/tanh for float64 (NEG_ABS, SIGMOID_FROM_EXP,
     GELU_TANH_INNER/OUTER).
     out may be x itself (each element is read before it is written)."""
@@ -996,8 +1004,10 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
                     NEG_HALF_SQUARE, SIGMOID, SILU, ELU, TANH, GELU_TANH, SOFTPLUS,
                     LOG_SIGMOID, HARDSWISH, HARDSIGMOID, EXPM1, LOG1P, ERF, MISH, LOG2,
                     LOG10, EXP2, ATAN, ASIN, ACOS, SINH, COSH, ATANH, ASINH, ACOSH, TAN,
-                    ERFC, SIGN):
+                    ERFC, SIGN, ERFINV):
         raise ValueError(f"unary_ has no forward for op {op}")
+    if op == ERFINV and floating is double:
+        raise TypeError("ERFINV takes float32 only, got float64 (float64: SciPy's erfinv)")
     if op == POW_INT and not (0 <= p0 <= 64 and p0 == <int> p0):
         raise ValueError(f"POW_INT takes an integer exponent in [0, 64], got {p0}")
     if n == 0:
@@ -1078,6 +1088,8 @@ def unary_(int op, const floating[::1] x, floating[::1] out, double p0=0, double
             _fwd(<UErfc*> NULL, xp, op_, q0, q1, fl, n)
         elif op == SIGN:
             _fwd(<USign*> NULL, xp, op_, q0, q1, fl, n)
+        elif op == ERFINV:
+            _fwd(<UErfinv*> NULL, xp, op_, q0, q1, fl, n)
         else:
             _pre_post(op, xp, ap, op_, n)
 
