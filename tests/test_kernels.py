@@ -713,7 +713,7 @@ UNARY_FORWARD = {
     "tan": (lambda k, x: k.tan(x), False),
     "erfc": (lambda k, x: k.erfc(x), False),
     "sign": (lambda k, x: k.sign(x), True),
-    "erfinv": (lambda k, x: k.erfinv(x), False),           # (NaN past +-1 on both)
+    "erfinv": (lambda k, x: k.erfinv(x / 6), False),       # (x in [-1, 1])
 }
 
 
@@ -2899,7 +2899,9 @@ def test_release_build_inlines_the_math_helpers():
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     paths = glob.glob(os.path.join(os.path.dirname(_C.__file__), "*" + suffix))
     assert len(paths) >= 8
-    helpers = ("_vmath_", "__erf_", "__one_plus_erf", "__gelu_grad", "__tanh_softplus")
+    helpers = ("_vmath_", "__erf_", "__one_plus_erf", "__gelu_grad", "__tanh_softplus",
+               "__exp_first", "__f_from_exp", "__gelu_tanh_inner", "__gelu_exp", "__softplus",
+               "__mish_f32")
     for path in paths:
         listing = subprocess.run([nm, path], capture_output=True, text=True, check=True).stdout
         if "__pyx_" not in listing:
@@ -2990,6 +2992,11 @@ def _elementwise_and_rows(mod, rmod, dtype):
             mod.unary_backward_(op, x, g, o, False)
         res.append(o)
         fused.append(True)
+    if f32:                              # erfinv, float32 only: its double formula's FMAs
+        o = np.empty_like(x)             # change nothing a float sees (the same bits)
+        mod.unary_(mod.ERFINV, x / 6, o)
+        res.append(o)
+        fused.append(False)
     for op in (mod.RELU, mod.LEAKY_RELU, mod.CLAMP, mod.GELU_ERF, mod.NEG_ABS,
                mod.GELU_TANH_INNER, mod.NEG_HALF_SQUARE, mod.SIGMOID, mod.TANH, mod.GELU_TANH):
         o = np.empty_like(x)
@@ -3365,32 +3372,36 @@ def test_kernel_erfinv_accuracy(isa):
 
 @pytest.mark.parametrize("isa", [""] + ISAS)
 def test_exp_first_blocks_same_bits_at_any_offset(isa):
-    """float32 tanh, sigmoid, silu and the tanh gelu forward, and silu's and both gelus'
-    backward, take their exps 256 elements at a time first, then the rest: an element's value
-    depends neither on where a block starts or ends (x[k:] gives the same bits as x, for
-    offsets across a block's end; one element alone too), nor on the pass writing over its
-    input; and the backward's four loops (g full or one element, out set or added to) agree."""
+    """float32 tanh, sigmoid, silu, log_sigmoid, softplus, mish, erf and the tanh gelu
+    forward, and silu's, mish's and both gelus' backward, take their exps 256 elements at a
+    time first, then the rest: an element's value depends neither on where a block starts or
+    ends (x[k:] gives the same bits as x, for offsets across a block's end; one element alone
+    too), nor on the pass writing over its input; and the backward's four loops (g full or
+    one element, out set or added to) agree."""
     mod = _build("elementwise", isa)
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(1000) * 4).astype(np.float32)
     x[::97] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -40.0, 9.5, 10.5, 0.625, 0.6249999]
+    x[1::89] = [-105.0, -30.0, 21.0, 3.93, -3.9300001, 4.5, 88.8, -88.8, 1e-40, 50.0, -50.0, 0.5]
     g = rng.standard_normal(1000).astype(np.float32)
-    for op in (mod.TANH, mod.SIGMOID, mod.SILU, mod.GELU_TANH):
+    for op, p0, p1 in ((mod.TANH, 0, 0), (mod.SIGMOID, 0, 0), (mod.SILU, 0, 0),
+                       (mod.GELU_TANH, 0, 0), (mod.LOG_SIGMOID, 0, 0), (mod.SOFTPLUS, 1, 20),
+                       (mod.SOFTPLUS, 2, 3), (mod.MISH, 0, 0), (mod.ERF, 0, 0)):
         full = np.empty_like(x)
-        mod.unary_(op, x, full)
+        mod.unary_(op, x, full, p0, p1)
         for k in (1, 255, 257, 743, 999):
             part = np.empty_like(x[k:])
-            mod.unary_(op, x[k:], part)
+            mod.unary_(op, x[k:], part, p0, p1)
             np.testing.assert_array_equal(part, full[k:])
-        for i in range(0, 1000, 37):
+        for i in list(range(0, 1000, 37)) + list(range(1, 1000, 89)):
             one = np.empty(1, np.float32)
-            mod.unary_(op, x[i:i + 1], one)
+            mod.unary_(op, x[i:i + 1], one, p0, p1)
             np.testing.assert_array_equal(one, full[i:i + 1])
         in_place = x.copy()
-        mod.unary_(op, in_place, in_place)
+        mod.unary_(op, in_place, in_place, p0, p1)
         np.testing.assert_array_equal(in_place, full)
     base = rng.standard_normal(1000).astype(np.float32)
-    for op in (mod.SILU, mod.GELU_ERF, mod.GELU_TANH):
+    for op in (mod.SILU, mod.GELU_ERF, mod.GELU_TANH, mod.MISH):
         d = np.empty_like(x)
         mod.unary_backward_(op, x, g, d, False)
         for k in (1, 257, 999):

@@ -597,7 +597,8 @@ class _NumpyUnary(_ByDerivative, Op):
     """y = fn(x) by NumPy (integer and bool inputs become the default float, as in PyTorch)
     ->   dx = derivative(s, g), s the saved input (saves="input") or output ("output").
     _Unary's twin for the ops no backend has a kernel for (sin, cos, atan, ...): they run
-    off the training hot path, so NumPy's ufuncs serve both backends."""
+    off the training hot path, so NumPy's ufuncs serve both backends. (erfinv's fn is the
+    backends' forward kernel; its derivative is exp's.)"""
     fn = None
     saves = "input"
     in_float32 = False        # float16's formula computed in float32, as PyTorch's (rsqrt, sinc)

@@ -1,7 +1,8 @@
 """The special functions of cgrad.special (lgamma, digamma, erfinv, xlogy, ...): one class per
 differentiable op, forward and backward side by side, with SciPy's ufuncs for the values on
 both backends (they run off the training hot path, as ops.elementwise's _NumpyUnary), but
-for erfc, log2, log10 and exp2, which the backends' kernels compute (float32 compiled).
+for erfc, erfinv, log2, log10 and exp2, which the backends' kernels compute (float32
+compiled).
 The derivatives are PyTorch's (derivatives.yaml), so edge values (0, 1, inf) match too.
 Below them, the other elementwise ops of Tensor's methods (trunc, frac, log2, the in-place
 comparisons, div's rounding modes, hypot, copysign, fmod, fmax, logaddexp, ...).

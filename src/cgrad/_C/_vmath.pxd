@@ -1230,7 +1230,7 @@ cdef inline floating vsigmoid(floating x) noexcept nogil:
 
 cdef inline floating vsigmoid_from(floating x, floating r) noexcept nogil:
     """vsigmoid's last step, from its r = e**-|x| (a loop over a block may take the exps first:
-    see elementwise.pyx's _fwd_block)"""
+    see elementwise.pyx's _fwd_block_exp_first)"""
     cdef floating zero = 0, one = 1
     return (one if x >= zero else r) / (one + r)
 
@@ -1238,8 +1238,13 @@ cdef inline floating vsigmoid_from(floating x, floating r) noexcept nogil:
 cdef inline floating vlog_sigmoid(floating x) noexcept nogil:
     """ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|), PyTorch's stable form: no overflow, and
     ln(1 + e) with e <= 1 never rounds 1 + e (vlog1p_unit). NaN stays NaN."""
+    return vlog_sigmoid_from(x, vexp_nonpos(neg_abs(x)))
+
+
+cdef inline floating vlog_sigmoid_from(floating x, floating e) noexcept nogil:
+    """vlog_sigmoid from its e = e**-|x| (see vsigmoid_from)"""
     cdef floating zero = 0
-    return (x if x < zero else zero) - vlog1p_unit(vexp_nonpos(neg_abs(x)))
+    return (x if x < zero else zero) - vlog1p_unit(e)
 
 
 cdef inline float vtanh_f32(float x) noexcept nogil:
@@ -1259,7 +1264,7 @@ cdef inline float vtanh_f32(float x) noexcept nogil:
 
 cdef inline float vtanh_f32_exp(float x) noexcept nogil:
     """vtanh_f32's e = exp(-2|x|), |x| clamped to 10 (a loop over a block may take these
-    first: see elementwise.pyx's _fwd_block)"""
+    first: see elementwise.pyx's _fwd_block_exp_first)"""
     return cgrad_expf_normal(<float> -2 * cgrad_min_bits(fabsf(x), 10))
 
 

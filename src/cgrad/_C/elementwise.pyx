@@ -4,9 +4,9 @@ fused with the accumulation into the gradient buffer (one pass, no temporaries).
 Callers pass C-contiguous 1-D views of equal length and one dtype. float32 exp and tanh are
 our own vectorised ones (_vmath.pxd, vtanh_f32), inside the sigmoid, silu, elu, tanh, gelu
 and mish passes, and so are float32 expm1, log1p, erf, log2, log10, exp2, atan, asin, acos,
-sinh, cosh, atanh, asinh, acosh, tan and erfc; float64 exp and tanh stay NumPy's: the adapter
-calls np.exp / np.tanh between two passes here, since a C loop over libm is many times
-slower.
+sinh, cosh, atanh, asinh, acosh, tan, erfc and erfinv (float32 only); float64 exp and tanh
+stay NumPy's: the adapter calls np.exp / np.tanh between two passes here, since a C loop
+over libm is many times slower.
 Scalar parameters arrive as C doubles and are rounded once to the array's dtype, as
 NumPy rounds a Python number.
 """
@@ -20,11 +20,11 @@ from cgrad._C._recurrent cimport lstm_rows, lstm_rows_backward
 from cgrad._C._vmath cimport (CGRAD_TAN_LIMIT, cgrad_acosf, cgrad_acoshf, cgrad_asinf,
                               cgrad_asinhf, cgrad_atanf, cgrad_atanhf, cgrad_coshf, cgrad_erfcf,
                               cgrad_erfinvf, cgrad_exp2f, cgrad_expf_nonpos_2p24,
-                              cgrad_expf_normal,
-                              cgrad_expm1f, cgrad_fmaf, cgrad_log1pf, cgrad_log2f,
-                              cgrad_log10f, cgrad_min_bits, cgrad_sinhf, cgrad_tanf, neg_abs,
-                              vexp, vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid, vsigmoid,
-                              vsigmoid_from, vtanh, vtanh_f32_exp, vtanh_f32_from)
+                              cgrad_expf_normal, cgrad_expm1f, cgrad_fmaf, cgrad_log1pf,
+                              cgrad_log2f, cgrad_log10f, cgrad_min_bits, cgrad_sinhf, cgrad_tanf,
+                              neg_abs, vexp, vexp_nonpos, vexpm1_nonpos, vlog, vlog_sigmoid,
+                              vlog_sigmoid_from, vsigmoid, vsigmoid_from, vtanh, vtanh_f32_exp,
+                              vtanh_f32_from)
 
 link_thread_count()
 
@@ -322,6 +322,15 @@ cdef inline floating _tanh_softplus_parts(floating x, floating e, floating* den)
     return num_pos if pos else num_neg
 
 
+cdef inline float _mish_f32_from(float x, float e24) noexcept nogil:
+    """float32 mish (see _f) from e24 = e**-|x| 2**24"""
+    cdef float den, zero = 0
+    cdef float r = _tanh_softplus_parts(x, e24 * <float> TWO_M24, &den)
+    r = x * (r / den)
+    e24 = e24 if x >= <float> -104 else zero
+    return (x * e24) * <float> TWO_M24 if x < -20 else r
+
+
 cdef inline float _gelu_exp_f32(float x) noexcept nogil:
     """e = exp(-x*x/2) * 2**24, which _gelu_grad_f32_from takes"""
     return cgrad_expf_nonpos_2p24(<float> -0.5 * (x * x))
@@ -386,8 +395,19 @@ cdef inline floating _softplus(unop* t, floating x, floating beta,
     as max(z, 0) + ln(1 + e**-|z|) = -log_sigmoid(-z), z = beta x, which never rounds 1 + e
     (USoftplusUnit: beta 1, no product or division). Where e**z overflows the dtype,
     NumPy's and PyTorch's ln(1 + e**z) is inf, and so is this (a threshold above ~88.7)."""
+    return _softplus_from(t, x, _softplus_exp(t, x, beta), beta, threshold)
+
+
+cdef inline floating _softplus_exp(unop* t, floating x, floating beta) noexcept nogil:
+    """_softplus's e**-|z|, z = beta x"""
+    return vexp_nonpos(neg_abs(x if unop is USoftplusUnit else x * beta))
+
+
+cdef inline floating _softplus_from(unop* t, floating x, floating e, floating beta,
+                                    floating threshold) noexcept nogil:
+    """_softplus from its e (_softplus_exp)"""
     cdef floating z = x if unop is USoftplusUnit else x * beta
-    cdef floating r = -vlog_sigmoid(-z)
+    cdef floating r = -vlog_sigmoid_from(-z, e)
     r = <floating> INFINITY if z > _exp_max(z) else r
     if unop is USoftplus:
         r = r / beta
@@ -422,22 +442,30 @@ cdef inline floating _gelu_tanh_inner(floating x) noexcept nogil:
     return <floating> SQRT_2_OVER_PI * (x + <floating> GELU_C * x * x * x)
 
 
-cdef inline float _exp_first(unop* t, float x) noexcept nogil:
-    """the exp that a float32 tanh, sigmoid, silu or gelu (forward, or backward from x) starts
-    with: e**-|x| for the sigmoid's (silu's), e**(-2|v|) for tanh's of v (vtanh_f32_exp),
-    e**(-x*x/2) for the erf gelu's gradient (times 2**24, _gelu_exp_f32). Their loops take
-    these first, 256 at a time (_fwd_block_exp_first)."""
+cdef inline float _exp_first(unop* t, float x, float p0) noexcept nogil:
+    """the exp that a float32 op's forward (or backward from x) starts with, for the ops
+    whose loops take these first, 256 at a time (_fwd_block_exp_first, _bwd_block): e**-|x|
+    for the sigmoid's, silu's and log_sigmoid's, e**-|z| for softplus's z (_softplus_exp),
+    e**-|x| 2**24 for mish's, e**(-2|v|) for tanh's of v (vtanh_f32_exp), e**(-x*x/2) 2**24
+    for the erf gelu's gradient (_gelu_exp_f32). (erf's, in one of its two pieces, was no
+    faster split off.)"""
     if unop is UTanh:
         return vtanh_f32_exp(x)
     elif unop is UGeluTanh or unop is UGeluTanhInPass:
         return vtanh_f32_exp(_gelu_tanh_inner(x))
     elif unop is UGeluErfExp:
         return _gelu_exp_f32(x)
-    else:
+    elif unop is UMish:
+        return cgrad_expf_nonpos_2p24(neg_abs(x))
+    elif unop is USoftplus or unop is USoftplusUnit:
+        return _softplus_exp(t, x, p0)
+    elif unop is USigmoid or unop is USilu or unop is ULogSigmoid:
         return vexp_nonpos(neg_abs(x))
+    else:
+        return x                                 # (no other op takes its exp first)
 
 
-cdef inline float _f_from_exp(unop* t, float x, float e) noexcept nogil:
+cdef inline float _f_from_exp(unop* t, float x, float e, float p0, float p1) noexcept nogil:
     """a float32 forward of _exp_first's ops from that exp e: _f's value"""
     cdef float half = 0.5, one = 1
     if unop is UTanh:
@@ -446,15 +474,23 @@ cdef inline float _f_from_exp(unop* t, float x, float e) noexcept nogil:
         return vsigmoid_from(x, e)
     elif unop is USilu:
         return x * vsigmoid_from(x, e)
-    else:
+    elif unop is ULogSigmoid:
+        return vlog_sigmoid_from(x, e)
+    elif unop is USoftplus or unop is USoftplusUnit:
+        return _softplus_from(t, x, e, p0, p1)
+    elif unop is UMish:
+        return _mish_f32_from(x, e)
+    elif unop is UGeluTanh:
         return half * x * (one + vtanh_f32_from(_gelu_tanh_inner(x), e))
+    else:
+        return x                                 # (no other op takes its exp first)
 
 
 cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating p0,
                         floating p1, int flags) noexcept nogil:
     """g * f'(.), from s (the saved input x or output y, as NumpyKernels uses) in NumPy's
     operation order; aux is tanh(inner) for the tanh gelu, exp(-x*x/2) for the erf gelu, and
-    for the float32 ops that start with an exp (silu, the gelus) that exp (_exp_first)"""
+    for the float32 ops that start with an exp (silu, the gelus, mish) that exp (_exp_first)"""
     cdef floating zero = 0, one = 1, half = 0.5, two = 2
     cdef floating k, c, three, cdf, pdf, d, den, inv_den, sech2
     if unop is UExp:
@@ -579,7 +615,8 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
         # num / den, all from one e = e**-|x|. 1 - t*t as (den - num)(den + num) / den**2,
         # den - num being 2 e*e or 2: no cancellation as t nears 1 (1 - t*t lost all but a
         # few bits there: PyTorch's derivative is 1e-6 off near x = 8)
-        d = vexp_nonpos(neg_abs(s))
+        # (float32: e**-|x| 2**24 from the block's first pass, as aux)
+        d = aux * <floating> TWO_M24 if floating is float else vexp_nonpos(neg_abs(s))
         k = _tanh_softplus_parts(s, d, &den)            # t = k / den
         inv_den = one / den
         sech2 = ((two * d * d if s >= zero else two) * (den + k)) * inv_den * inv_den
@@ -593,7 +630,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
 cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
                         int flags) noexcept nogil:
     """f(x) for the forwards done here in one pass"""
-    cdef floating zero = 0, one = 1, half = 0.5, r, e24, den
+    cdef floating zero = 0, one = 1, half = 0.5, r
     if unop is URelu:
         return zero if x < zero else x
     elif unop is UExp:
@@ -645,11 +682,7 @@ cdef inline floating _f(unop* t, floating x, floating p0, floating p1,
         # -104, where that exp is clamped, x * 0 (-0; the rounded value is at most 48
         # subnormal steps from it, down to 0 by -107.4)
         if floating is float:
-            e24 = cgrad_expf_nonpos_2p24(neg_abs(x))
-            r = _tanh_softplus_parts(x, e24 * <float> TWO_M24, &den)
-            r = x * (r / den)
-            e24 = e24 if x >= <float> -104 else zero
-            return (x * e24) * <float> TWO_M24 if x < -20 else r
+            return _mish_f32_from(x, cgrad_expf_nonpos_2p24(neg_abs(x)))
         else:
             return x * tanh(log1p(exp(x)))
     elif unop is USigmoid:
@@ -693,12 +726,13 @@ cdef void _bwd_block(unop* t, const floating* s, const floating* aux, const floa
                      Py_ssize_t n) noexcept nogil:
     cdef float exps[256]
     cdef Py_ssize_t i, j, m
-    if floating is float and (unop is USilu or unop is UGeluErfExp or unop is UGeluTanhInPass):
+    if floating is float and (unop is USilu or unop is UGeluErfExp or unop is UGeluTanhInPass
+                              or unop is UMish):
         # the exps first, 256 at a time (see _fwd_block_exp_first), then _d takes them
         for j in range(0, n, 256):
             m = min(<Py_ssize_t> 256, n - j)
             for i in range(m):
-                exps[i] = _exp_first(t, s[j + i])
+                exps[i] = _exp_first(t, s[j + i], p0)
             _bwd_loop(t, s + j, exps, g if g_one else g + j, g_one, out + j, add, p0, p1,
                       flags, m)
         return
@@ -770,7 +804,8 @@ cdef void _tan_block(const float* x, float* out, Py_ssize_t n) noexcept nogil:
                     out[j + i] = tanf(buf[i])
 
 
-cdef void _fwd_block_exp_first(unop* t, const float* x, float* out, Py_ssize_t n) noexcept nogil:
+cdef void _fwd_block_exp_first(unop* t, const float* x, float* out, float p0, float p1,
+                               Py_ssize_t n) noexcept nogil:
     """float32 f(x) over x[0:n] for an op that starts with an exp (_exp_first), 256 elements
     at a time: their exps into a buffer first (1 KB: it stays in L1), then the rest. In one
     loop, each vector's chain of dependent operations (~60 cycles for tanh's) left the CPU's
@@ -781,9 +816,9 @@ cdef void _fwd_block_exp_first(unop* t, const float* x, float* out, Py_ssize_t n
     for j in range(0, n, 256):
         m = min(<Py_ssize_t> 256, n - j)
         for i in range(m):
-            exps[i] = _exp_first(t, x[j + i])
+            exps[i] = _exp_first(t, x[j + i], p0)
         for i in range(m):
-            out[j + i] = _f_from_exp(t, x[j + i], exps[i])
+            out[j + i] = _f_from_exp(t, x[j + i], exps[i], p0, p1)
 
 
 cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, floating p1,
@@ -793,8 +828,9 @@ cdef void _fwd_block(unop* t, const floating* x, floating* out, floating p0, flo
         _tan_block(x, out, n)
         return
     if floating is float and (unop is UTanh or unop is USigmoid or unop is USilu
-                              or unop is UGeluTanh):
-        _fwd_block_exp_first(t, x, out, n)
+                              or unop is UGeluTanh or unop is ULogSigmoid or unop is USoftplus
+                              or unop is USoftplusUnit or unop is UMish):
+        _fwd_block_exp_first(t, x, out, p0, p1, n)
         return
     if unop is UPowInt:
         if flags == 2:
@@ -942,8 +978,7 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
                     Py_ssize_t n) noexcept nogil:
     """The passes around np.exp / np.tanh (see the NEG_ABS... enum)."""
     cdef Py_ssize_t i
-    cdef floating zero = 0, one = 1, half = 0.5, e
-    cdef floating k = <floating> SQRT_2_OVER_PI, c = <floating> GELU_C
+    cdef floating one = 1, half = 0.5
     if op == NEG_ABS:
         if parallel(n):
             for i in prange(n, schedule="static", num_threads=cgrad_threads()):
@@ -952,15 +987,13 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
             for i in range(n):
                 out[i] = -fabsf(x[i]) if floating is float else -fabs(x[i])
     elif op == SIGMOID_FROM_EXP:
-        # sigmoid(x) = 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below, with e = exp(-|x|) <= 1
+        # sigmoid(x) from e = exp(-|x|) <= 1 (vsigmoid_from)
         if parallel(n):
             for i in prange(n, schedule="static", num_threads=cgrad_threads()):
-                e = aux[i]
-                out[i] = (one if x[i] >= zero else e) / (one + e)
+                out[i] = vsigmoid_from(x[i], aux[i])
         else:
             for i in range(n):
-                e = aux[i]
-                out[i] = (one if x[i] >= zero else e) / (one + e)
+                out[i] = vsigmoid_from(x[i], aux[i])
     elif op == NEG_HALF_SQUARE:
         if parallel(n):
             for i in prange(n, schedule="static", num_threads=cgrad_threads()):
@@ -971,10 +1004,10 @@ cdef void _pre_post(int op, const floating* x, const floating* aux, floating* ou
     elif op == GELU_TANH_INNER:
         if parallel(n):
             for i in prange(n, schedule="static", num_threads=cgrad_threads()):
-                out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
+                out[i] = _gelu_tanh_inner(x[i])
         else:
             for i in range(n):
-                out[i] = k * (x[i] + c * x[i] * x[i] * x[i])
+                out[i] = _gelu_tanh_inner(x[i])
     else:
         if parallel(n):
             for i in prange(n, schedule="static", num_threads=cgrad_threads()):
