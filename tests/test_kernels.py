@@ -4524,6 +4524,33 @@ def test_take_windows(ck, layout, dtype, geometry):
     assert_same(got, REF.take_windows(x, kernel, dilation, stride, windows))
 
 
+@pytest.mark.parametrize("width", [8, 10, 16, 17, 28])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_windows_rows_of_eight_or_more(ck, dtype, width):
+    """window rows of 8 or more values are copied eight at a time, the last eight ending at
+    the row's end (overlapping the eight before): the reference's values at every width, with
+    the image's last columns unread (a wider plane than the windows reach), dilated too; and
+    the convolutions whose windows are taken that way (a 5x5 kernel on 14 x 14 images, and a
+    7x7 one with a column of padding, which cuts the first and last kernel columns' rows)"""
+    for dilation in ((1, 1), (1, 2)):
+        size = (5 + 4, (5 - 1) * dilation[1] + width + 3)
+        x = make("contiguous", dtype, (2, 3) + size)
+        got = ck.take_windows(x, (5, 5), dilation, (1, 1), (5, width))
+        np.testing.assert_array_equal(got, REF.take_windows(x, (5, 5), dilation, (1, 1),
+                                                            (5, width)))
+    x = make("contiguous", dtype, (3, 2, 14, width + 4))
+    for kernel, pad in (((5, 5), ((0, 0), (0, 0))), ((7, 7), ((1, 1), (1, 1)))):
+        w = make("contiguous", dtype, (4, 2) + kernel, np.random.default_rng(1))
+        args = ((1, 1), pad, (1, 1), 1)
+        out = ck.conv(x, w, None, *args)
+        _assert_conv_close([out], [REF.conv(x, w, None, *args)],
+                           [REF.conv(np.abs(x), np.abs(w), None, *args)])
+        g = make("contiguous", dtype, out.shape, np.random.default_rng(3))
+        _assert_conv_close(ck.conv_backward(x, w, g, *args)[:2],
+                           REF.conv_backward(x, w, g, *args)[:2],
+                           REF.conv_backward(np.abs(x), np.abs(w), np.abs(g), *args)[:2])
+
+
 def test_windows_fall_back_for_other_layouts(ck):
     """a non-contiguous out, mixed dtypes, integer images and 1-d or 3-d windows take the
     reference's path, with its values"""

@@ -8,6 +8,28 @@ cdef inline Py_ssize_t first_inside(Py_ssize_t offset, Py_ssize_t step) noexcept
     return 0 if offset >= 0 else (-offset + step - 1) // step
 
 
+cdef inline void copy_eight(floating* dst, const floating* src) noexcept nogil:
+    """dst[0:8] = src[0:8], all loaded before any is stored: one vector load and store (two in
+    double or without AVX), whatever the two overlap"""
+    cdef floating v[8]
+    cdef int t
+    for t in range(8):
+        v[t] = src[t]
+    for t in range(8):
+        dst[t] = v[t]
+
+
+cdef inline void copy_row(floating* dst, const floating* src, Py_ssize_t n) noexcept nogil:
+    """dst[0:n] = src[0:n] for n >= 8 (dst and src apart) as copies of eight, the last one
+    ending at n (it overlaps the one before: the same values again). A window row is
+    short (10 of a 14-wide plane after a 5x5 kernel): the loop a general copy compiles to
+    (its aliasing check, its scalar head and tail) cost more than the copy."""
+    cdef Py_ssize_t q
+    for q in range(0, n - 8, 8):
+        copy_eight(dst + q, src + q)
+    copy_eight(dst + n - 8, src + n - 8)
+
+
 cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW,
                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
@@ -46,7 +68,9 @@ cdef inline void windows_plane(floating* image, floating* cols, Py_ssize_t H, Py
                 else:
                     for ow in range(lo):
                         col[ow] = 0
-                    if sw == 1:
+                    if sw == 1 and hi - lo >= 8:
+                        copy_row(col + lo, image + start + lo, hi - lo)
+                    elif sw == 1:
                         for ow in range(lo, hi):
                             col[ow] = image[start + ow]
                     elif sw == 2:           # (a constant step: the compiler vectorises it)
