@@ -4529,15 +4529,26 @@ def test_take_windows(ck, layout, dtype, geometry):
 def test_windows_rows_of_eight_or_more(ck, dtype, width):
     """window rows of 8 or more values are copied eight at a time, the last eight ending at
     the row's end (overlapping the eight before): the reference's values at every width, with
-    the image's last columns unread (a wider plane than the windows reach), dilated too; and
-    the convolutions whose windows are taken that way (a 5x5 kernel on 14 x 14 images, and a
-    7x7 one with a column of padding, which cuts the first and last kernel columns' rows)"""
+    the image's last columns unread (a wider plane than the windows reach), dilated too, and
+    nothing written past the windows; and the convolutions whose windows are taken that way
+    (a 5x5 kernel on 14 x 14 images, and a 7x7 one with a column of padding, which cuts the
+    first and last kernel columns' rows)"""
     for dilation in ((1, 1), (1, 2)):
         size = (5 + 4, (5 - 1) * dilation[1] + width + 3)
         x = make("contiguous", dtype, (2, 3) + size)
         got = ck.take_windows(x, (5, 5), dilation, (1, 1), (5, width))
         np.testing.assert_array_equal(got, REF.take_windows(x, (5, 5), dilation, (1, 1),
                                                             (5, width)))
+    # the module's pass into a slice of a guarded buffer: nothing written outside cols (44
+    # planes: in parallel where two threads run)
+    from cgrad.backends.cython_backend import _grad_for
+    x = make("contiguous", dtype, (44, 9, width + 7))
+    guard = np.full(44 * 25 * 5 * width + 64, 7.5, dtype)
+    cols = guard[32:-32].reshape(44, 5, 5, 5, width)
+    _grad_for[np.dtype(dtype)].take_windows_2d_(x, cols, 1, 1, 1, 1)
+    assert (guard[:32] == 7.5).all() and (guard[-32:] == 7.5).all()
+    np.testing.assert_array_equal(cols, REF.take_windows(x[:, None], (5, 5), (1, 1), (1, 1),
+                                                         (5, width))[:, 0])
     x = make("contiguous", dtype, (3, 2, 14, width + 4))
     for kernel, pad in (((5, 5), ((0, 0), (0, 0))), ((7, 7), ((1, 1), (1, 1)))):
         w = make("contiguous", dtype, (4, 2) + kernel, np.random.default_rng(1))

@@ -9,8 +9,9 @@ cdef inline Py_ssize_t first_inside(Py_ssize_t offset, Py_ssize_t step) noexcept
 
 
 cdef inline void copy_eight(floating* dst, const floating* src) noexcept nogil:
-    """dst[0:8] = src[0:8], all loaded before any is stored: one vector load and store (two in
-    double or without AVX), whatever the two overlap"""
+    """dst[0:8] = src[0:8], all loaded before any is stored, which spares the compiler an
+    aliasing check: one vector move each way for float32 at AVX2 (more for double, or in
+    narrower builds)"""
     cdef floating v[8]
     cdef int t
     for t in range(8):
