@@ -82,7 +82,8 @@ def test_float32_compiled_math_at_size(backend, name, layout):
     the ends of each (0, -0, negatives, exp2's overflow and underflow, atan's thresholds
     tan(pi/8) and tan(3 pi/8), asin's +-1/2 and +-1, asinh's and acosh's 2**13, tan's reduction
     limit 2**19, erfc's subnormal results and cut-off near 10): PyTorch's values and gradients
-    to float rounding (both within an ulp of the exact value); sign(-0) is +0, as PyTorch's"""
+    to float rounding (both within an ulp of the exact value, but PyTorch's erfinv); sign(-0)
+    is +0, as PyTorch's"""
     edges = [0.0, -0.0, INF, -INF, NAN, 1e-30, 1e-45, 1.0, 2.0, 10.0, 1000.0, 127.9, 128.0,
              -149.0, -150.5, 0.41421357, 2.4142137, -0.41421357, 0.5, -3.0, -0.5, -1.0,
              0.99999994, 8192.0, 8192.001, -9000.0, 1.0000001, 524288.0, 6e5, -1e7, 9.5,
