@@ -4790,6 +4790,30 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
     assert_same(gw, start * dtype(0.5))
 
 
+@pytest.mark.parametrize("outputs", range(1, 10))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_weight_gradient_of_few_outputs(ck, threads, dtype, outputs):
+    """float32 layers of at most 8 outputs (per group) take _narrow.pxd's tiles in the wide
+    builds (9, and float64, BLAS's product): every tile width, rows in pairs and a last odd
+    one (27 and 25 windows' rows, more than a thread's block of 16), positions by eights and
+    a masked rest (2 images side by side: 126; one large image: 342), and 2 groups. Against
+    the reference, NaN where it has NaN, the same bits at 1 and 2 threads."""
+    rng = np.random.default_rng(outputs)
+    for x_shape, kernel, groups in [((5, 3, 9, 11), (3, 3), 1), ((1, 1, 20, 21), (5, 5), 1),
+                                    ((3, 2, 7, 12), (2, 3), 2)]:
+        x = rng.standard_normal(x_shape).astype(dtype)
+        x[-1, 0, 0, 0] = np.nan                     # in the windows of some kernel positions
+        w = rng.standard_normal((outputs * groups, x_shape[1] // groups) + kernel).astype(dtype)
+        args = ((1, 1), ((0, 0), (1, 0)), (1, 1), groups)
+        g = rng.standard_normal(REF.conv(x, w, None, *args).shape).astype(dtype)
+        want = REF.conv_backward(x, w, g, *args, False, True, False)[1]
+        terms = REF.conv_backward(np.abs(x), np.abs(w), np.abs(g), *args, False, True, False)
+        assert np.isnan(want).any() and not np.isnan(want).all()
+        got = threads(lambda: ck.conv_backward(x, w, g, *args, False, True, False)[1])
+        _assert_conv_close([got[0]], [want], [terms[1]])
+        assert_same(got[1], got[0])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad, groups, dilation", [
     ((2, 32, 40, 37), (8, 32, 3, 3), (2, 1), ((1, 1), (2, 2)), 1, (1, 1)),  # bands: 11 + 9

@@ -27,6 +27,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
+from cgrad._C._narrow cimport cgrad_narrow_ok, cgrad_narrow_rows
 from cgrad._C._recurrent cimport (gru_rows, gru_rows_backward, lstm_rows, lstm_rows_backward,
                                   rnn_rows, rnn_rows_backward)
 from cgrad._C._windows cimport (runs_fit, runs_phase_rows, windows_indexed, windows_plane,
@@ -571,6 +572,20 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
         free(scratch)
 
 
+cdef void _narrow_product(const float* windows, Py_ssize_t row, const float* g,
+                          Py_ssize_t ld, Py_ssize_t Kg, Py_ssize_t Og, float* sum_w, bint first,
+                          int threads) noexcept nogil:
+    """sum_w (Kg x Og) = (first ? 0 : sum_w) + windows (Kg x row) times g (Og x row, ld)^T,
+    its rows shared among the threads in blocks of 16 (the same bits at any count)"""
+    cdef Py_ssize_t blocks = (Kg + 15) // 16, b
+    if threads > 1 and blocks > 1:
+        for b in prange(blocks, schedule="static", num_threads=threads):
+            cgrad_narrow_rows(windows, row, g, ld, b * 16, min(Kg, b * 16 + 16), Og, row,
+                              sum_w, Og, first)
+    else:
+        cgrad_narrow_rows(windows, row, g, ld, 0, Kg, Og, row, sum_w, Og, first)
+
+
 cdef void _conv_backward_piece(const ConvShape* s, const floating* x, const floating* w,
                                const floating* g, floating* gx, floating* sum_w, bint first,
                                Py_ssize_t n, Py_ssize_t oh0, Py_ssize_t rows, floating* cols,
@@ -597,6 +612,11 @@ cdef void _conv_backward_piece(const ConvShape* s, const floating* x, const floa
             _windows(s, <floating*> x, cols, n, oh0, rows, False)
             windows = cols
         for grp in range(s.groups):
+            if floating is float:
+                if cgrad_narrow_ok and s.Og <= 8:        # few outputs: see _narrow.pxd
+                    _narrow_product(windows + grp * s.Kg * row, row, g_p + grp * s.Og * ld,
+                                    ld, s.Kg, s.Og, sum_w + grp * s.Kg * s.Og, first, threads)
+                    continue
             _gemm_cut(False, True, <int> s.Kg, <int> s.Og, <int> row,
                       windows + grp * s.Kg * row, <int> row, g_p + grp * s.Og * ld, <int> ld,
                       zero if first else one, sum_w + grp * s.Kg * s.Og, <int> s.Og, threads)
