@@ -404,6 +404,40 @@ def test_load_state_dict_casts_or_aliases_as_pytorch():
                                                                  params=[0, 1])]})
 
 
+def test_load_state_dict_keeps_a_custom_optimizers_int_step():
+    """Only PyTorch's own optimizers turn a number "step" into a float32 tensor when loaded
+    (each its __setstate__); a user's Optimizer subclass gets its int back, and so the same
+    bias correction (a float32 step gave 0.849973977, PyTorch's int 0.849974990)"""
+    class BiasCorrected(optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+        @cgrad.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    state = self.state[p]
+                    state["step"] = state.get("step", 0) + 1
+                    p.add_(p.grad, alpha=-group["lr"] / (1 - 0.999 ** state["step"]))
+
+    p = cgrad.tensor([1.0], requires_grad=True)
+    first = BiasCorrected([p])
+    p.grad = cgrad.tensor([1e-3])
+    first.step()
+    resumed = BiasCorrected([p])
+    resumed.load_state_dict(first.state_dict())
+    assert type(resumed.state[p]["step"]) is int and resumed.state[p]["step"] == 1
+    resumed.step()
+    assert resumed.state[p]["step"] == 2
+    assert p.item() == np.float32(1 - 1e-4 / (1 - 0.999) - 1e-4 / (1 - 0.999 ** 2))
+    adam = optim.Adam([p])                  # PyTorch's own: its saved number becomes a tensor
+    adam.load_state_dict({"state": {0: {"step": 3, "exp_avg": cgrad.zeros(1),
+                                        "exp_avg_sq": cgrad.zeros(1)}},
+                          "param_groups": [dict(adam.state_dict()["param_groups"][0])]})
+    assert isinstance(adam.state[p]["step"], cgrad.Tensor)
+    assert adam.state[p]["step"].dtype == cgrad.float32
+
+
 def test_training_lowers_the_loss(backend):
     model = _model()
     opt = optim.Adam(model.parameters(), lr=0.05)

@@ -11,6 +11,7 @@ class Adadelta(Optimizer):
         delta = sqrt(u + eps) / sqrt(v + eps) * g,  u = rho * u + (1 - rho) * delta^2
         p = p - lr * delta
     """
+    _scalar_states = ("step",)
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
     _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone"]

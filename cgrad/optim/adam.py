@@ -13,6 +13,7 @@ class Adam(Optimizer):
         v_hat = max(v_hat, v) if amsgrad else v
         p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
     """
+    _scalar_states = ("step",)
 
     _group_defaults = dict(amsgrad=False, maximize=False, foreach=None, capturable=False,
                            differentiable=False, decoupled_weight_decay=False, fused=None)

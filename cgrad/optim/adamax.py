@@ -10,6 +10,7 @@ class Adamax(Optimizer):
         m = beta1 * m + (1 - beta1) * g,  u = max(beta2 * u, |g| + eps)
         p = p - lr / (1 - beta1^t) * m / u
     """
+    _scalar_states = ("step",)
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 

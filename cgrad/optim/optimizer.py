@@ -148,9 +148,9 @@ class Optimizer:
 
     # What __setstate__ (so load_state_dict) gives a group saved without them (by an older
     # PyTorch), and the 0-d state it turns from numbers into float32 Tensors: each subclass's
-    # lists are PyTorch's.
+    # lists are PyTorch's. None here: a user's own Optimizer keeps its int "step" an int.
     _group_defaults = {}
-    _scalar_states = ("step",)
+    _scalar_states = ()
     # PyTorch's capturable=True refusal on the CPU names these (its single-tensor path's)
     _capturable_tensors = "params and state_steps"
     _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]

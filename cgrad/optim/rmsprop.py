@@ -13,6 +13,7 @@ class RMSprop(Optimizer):
         b = momentum * b + g / d;  p = p - lr * b                   (momentum > 0)
         p = p - lr * g / d                                          (otherwise)
     """
+    _scalar_states = ("step",)
 
     _group_defaults = dict(momentum=0, centered=False, foreach=None, maximize=False,
                            differentiable=False, capturable=False)

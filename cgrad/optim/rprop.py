@@ -12,6 +12,7 @@ class Rprop(Optimizer):
         g = 0 where the sign flipped (s took etaminus)
         p = p - sign(g) * s,  prev = g
     """
+    _scalar_states = ("step",)
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 
