@@ -3,6 +3,7 @@ import functools
 import itertools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -155,12 +156,30 @@ def _checked_cast(arr, np_dtype):
     return arr.astype(np_dtype, copy=False)
 
 
-def _from_sequence(data):
+def _holds_tensor(data):
+    """whether a Tensor is in nested Python data (one C-speed pass per nesting level)"""
+    items = [data]
+    while items:
+        types = set(map(type, items))
+        if any(issubclass(t, Tensor) for t in types):
+            return True
+        items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
+            d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
+    return False
+
+
+def _from_sequence(data, inside=False):
+    """data with each Tensor in a sequence read as its one element, as PyTorch reads it (a
+    Tensor of more or fewer elements raises PyTorch's ValueError); a Tensor itself, whole"""
     if isinstance(data, Tensor):
-        return data._data
-    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        if not inside:
+            return data._data
+        if data._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data._data.reshape(())
+    if isinstance(data, (list, tuple)) and _holds_tensor(data):
         # PyTorch promotes the items' dtypes: a Tensor's own, a Python float the default
-        items = [_infer(_from_sequence(d)) for d in data]
+        items = [_infer(_from_sequence(d, True)) for d in data]
         return np.array(items, dtype=functools.reduce(_dtype.promote_types,
                                                       (d.dtype for d in items)))
     return data
@@ -169,6 +188,11 @@ def _from_sequence(data):
 @_factory(takes_out=False)
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of data."""
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+                      "requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=3)
     data = _from_sequence(data)
     if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
         # Python numbers go straight to dtype: through float32 first, tensor([0.1],

@@ -341,6 +341,12 @@ def _check_cast(src, dst, cpp=False):
 
 
 _float_warned = [False]     # float() of a tensor requiring grad warned (Tensor.__float__)
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
 
 
 class Tensor:
@@ -428,6 +434,8 @@ class Tensor:
 
     @property
     def grad(self):
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -452,6 +460,11 @@ class Tensor:
     def requires_grad(self, value):
         if type(value) is not bool:
             raise RuntimeError("requires_grad must be a bool")
+        if self.grad_fn is not None and value:      # (requires_grad_(True) passes: a no-op)
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        self._set_requires_grad(value)
+
+    def _set_requires_grad(self, value):
         if self.grad_fn is not None:
             if not value:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. "
@@ -794,7 +807,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad=True):
         require_bool("requires_grad_", "requires_grad", requires_grad, " (position 1)")
-        self.requires_grad = requires_grad
+        self._set_requires_grad(requires_grad)
         return self
 
     def retain_grad(self):

@@ -180,7 +180,43 @@ def test_retain_grad_and_non_leaf_grad(backend):
     z = y * y
     z.sum().backward()
     np.testing.assert_allclose(y.grad.numpy(), [6.0, 12.0])
-    assert (x * 2).grad is None
+    with pytest.warns(UserWarning, match="The .grad attribute of a Tensor that is not a leaf "
+                                         "Tensor is being accessed"):
+        assert (x * 2).grad is None
+
+
+def test_requires_grad_flags_of_non_leaves():
+    """PyTorch's rules: a non-leaf's requires_grad = True raises (the attribute), as does
+    setting False either way; requires_grad_(True) passes (it already requires grad)"""
+    y = cgrad.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"^you can only change requires_grad flags of leaf "
+                                           r"variables\.$"):
+        y.requires_grad = True
+    assert y.requires_grad_(True) is y and y.requires_grad
+    for turn_off in (lambda: setattr(y, "requires_grad", False), lambda: y.requires_grad_(False)):
+        with pytest.raises(RuntimeError, match="use var_no_grad = var.detach()"):
+            turn_off()
+    leaf = cgrad.ones(2)
+    leaf.requires_grad = True
+    assert leaf.requires_grad and leaf.is_leaf
+
+
+def test_tensor_of_tensors_as_pytorch_reads_them():
+    """a Tensor inside a sequence is its one element (any shape of one element); more or
+    fewer raise PyTorch's ValueError, at any depth; tensor(a_tensor) copies it whole, with
+    PyTorch's warning"""
+    assert cgrad.tensor([cgrad.tensor([1.0]), cgrad.ones(1, 1) * 2]).tolist() == [1.0, 2.0]
+    mixed = cgrad.tensor([[cgrad.tensor(1), 2.5]])
+    assert mixed.shape == (1, 2) and mixed.dtype == cgrad.float32
+    for data in ([cgrad.ones(2), cgrad.ones(2)], [[cgrad.ones(2)]], [cgrad.ones(0)]):
+        with pytest.raises(ValueError, match="only one element tensors can be converted to "
+                                             "Python scalars"):
+            cgrad.tensor(data)
+    source = cgrad.ones(2, 3, requires_grad=True)
+    with pytest.warns(UserWarning, match=r"recommended to use sourceTensor\.detach\(\)"):
+        copy = cgrad.tensor(source)
+    assert copy.shape == (2, 3) and not copy.requires_grad
+    assert not np.shares_memory(copy.numpy(), source.detach().numpy())
 
 
 def test_hooks_on_leaf_and_non_leaf(backend):
