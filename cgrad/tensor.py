@@ -719,7 +719,9 @@ class Tensor:
     def __float__(self):
         if self._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
-        if self._requires_grad and not _float_warned[0]:     # once a process, as PyTorch
+        # once a process, and in grad mode only (LBFGS's float(loss) under no_grad: none),
+        # as PyTorch
+        if self._requires_grad and not _float_warned[0] and _grad_state.enabled:
             _float_warned[0] = True
             warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
                           "unexpected behavior.\nConsider using tensor.detach() first.",

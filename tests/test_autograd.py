@@ -421,3 +421,23 @@ def _named_inputs(lib):
 def test_named_inputs_and_grad_variables_as_torch(backend):
     torch = pytest.importorskip("torch")
     assert _named_inputs(cgrad) == _named_inputs(torch)
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once_in_grad_mode(monkeypatch):
+    """PyTorch's warning for float(x) of an x requiring grad: once a process, and not under
+    no_grad (LBFGS's float(loss) there gave it, PyTorch none), where it is not used up"""
+    import importlib
+    import warnings
+    monkeypatch.setattr(importlib.import_module("cgrad.tensor"), "_float_warned", [False])
+    x = cgrad.tensor(2.0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with cgrad.no_grad():
+            assert float(x) == 2.0
+        assert int(x) == 2
+    with pytest.warns(UserWarning, match="Converting a tensor with requires_grad=True to a "
+                                         "scalar may lead to unexpected behavior"):
+        float(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(x * 2) == 4.0
