@@ -4802,16 +4802,32 @@ def where(condition, input=None, other=None):
 
 
 def _matmul_shapes_error(a, b):
+    """PyTorch's RuntimeError for operands whose inner sizes differ, worded by the kernel its
+    matmul takes: dot, mv or mm of a with its leading dims folded into rows (b 1-D or 2-D),
+    mv or mm of the transposes, b^T folded (a 1-D or 2-D that requires grad, b batched), else
+    bmm over the broadcast batch"""
     sa, sb = a.shape, b.shape
-    if a.ndim == 2 and b.ndim == 2:
-        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and "
-                            f"{sb[0]}x{sb[1]})")
     if a.ndim == 1 and b.ndim == 1:
         return RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src "
                             f"[{sb[0]}] to have the same number of elements, but got {sa[0]} "
                             f"and {sb[0]} elements respectively")
+    rows = math.prod(sa[:-1])
+    if b.ndim == 1:
+        return RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{sa[-1]}), vec "
+                            f"({sb[0]})")
+    if b.ndim == 2:
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{sa[-1]} and "
+                            f"{sb[0]}x{sb[1]})")
+    if a.ndim <= 2 and a._requires_grad:                     # b^T folded, times a^T
+        rows = math.prod(sb[:-2]) * sb[-1]
+        if a.ndim == 1:
+            return RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{sb[-2]}), "
+                                f"vec ({sa[0]})")
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{sb[-2]} and "
+                            f"{sa[1]}x{sa[0]})")
+    batch = math.prod(np.broadcast_shapes(sa[:-2], sb[:-2]))
     return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                        f"[{sa}, {sb}] (shapes {list(sa)} and {list(sb)} cannot be multiplied)")
+                        f"[{batch}, {sa[-1]}] but got: [{batch}, {sb[-2]}].")
 
 
 def _matmul_dtypes(a, b):
@@ -4850,6 +4866,8 @@ def matmul(a, b):
         kernel = "dot" if a.ndim == b.ndim == 1 else "addmv_impl_cpu" if b.ndim == 1 else \
             "bmm" if max(a.ndim, b.ndim) > 2 and (a.ndim == 1 or b.ndim > 2) else "addmm_impl_cpu_"
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+    if a.ndim > 2 and b.ndim > 2:           # the batches broadcast first (a 1-D or 2-D a,
+        _check_broadcast(a.shape[:-2], b.shape[:-2])     # or any a with b 1-D or 2-D: no batch)
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise _matmul_shapes_error(a, b)
     if a.ndim == 1 and b.ndim == 1:
@@ -4862,10 +4880,6 @@ def matmul(a, b):
         if a.ndim == 2:
             return L.Mv.apply(a, b)
         return L.MatMul.apply(a, b.unsqueeze(1)).squeeze_(-1)      # (no view, as PyTorch's)
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise _matmul_shapes_error(a, b) from None
     return L.BatchedMatMul.apply(a, b)
 
 

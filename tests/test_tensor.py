@@ -211,6 +211,33 @@ def test_matmul_shape_mismatch():
         cgrad.matmul(cgrad.tensor(1.0), cgrad.ones(3))
 
 
+@pytest.mark.parametrize("a, b, a_requires_grad, message", [
+    ((3,), (4, 2), False, "mat1 and mat2 shapes cannot be multiplied (1x3 and 4x2)"),
+    ((2, 3), (4,), False, "size mismatch, got input (2), mat (2x3), vec (4)"),
+    ((2, 2, 3), (4, 5), False, "mat1 and mat2 shapes cannot be multiplied (4x3 and 4x5)"),
+    ((2, 2, 3), (4,), False, "size mismatch, got input (4), mat (4x3), vec (4)"),
+    ((2, 2, 3), (3, 3, 4), False, "The size of tensor a (2) must match the size of tensor b (3) "
+                                  "at non-singleton dimension 0"),
+    ((2, 2, 3), (2, 3, 4, 5), False, "The size of tensor a (2) must match the size of tensor b "
+                                     "(3) at non-singleton dimension 1"),
+    ((5, 2, 3), (1, 4, 2), False, "Expected size for first two dimensions of batch2 tensor to "
+                                  "be: [5, 3] but got: [5, 4]."),
+    ((3,), (2, 4, 5), False, "Expected size for first two dimensions of batch2 tensor to be: "
+                             "[2, 3] but got: [2, 4]."),
+    ((2, 3), (2, 4, 5), False, "Expected size for first two dimensions of batch2 tensor to be: "
+                               "[2, 3] but got: [2, 4]."),
+    ((3,), (2, 4, 5), True, "size mismatch, got input (10), mat (10x4), vec (3)"),
+    ((2, 3), (2, 4, 5), True, "mat1 and mat2 shapes cannot be multiplied (10x4 and 3x2)"),
+])
+def test_matmul_shape_messages_name_pytorchs_kernel(a, b, a_requires_grad, message):
+    """each mismatch worded as PyTorch 2.13 words it, by the kernel its matmul reaches (a
+    batched b with an a that requires grad: the transposes, folded)"""
+    x = cgrad.ones(*a, requires_grad=a_requires_grad)
+    with pytest.raises(RuntimeError) as raised:
+        x @ cgrad.ones(*b)
+    assert str(raised.value) == message
+
+
 def test_view_errors():
     with pytest.raises(RuntimeError, match=r"shape '\[4, 4\]' is invalid for input of size 6"):
         cgrad.ones(2, 3).view(4, 4)
