@@ -482,6 +482,19 @@ def test_loss_errors_match_pytorch():
     with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 4 "
                                            "classes or no classes"):
         F.cross_entropy(x, cgrad.tensor([0, 1, 2]), weight=cgrad.ones(3))
+    for loss in (F.cross_entropy, F.nll_loss):   # 4 weights in 2 dims: PyTorch refuses them
+        for weight in (cgrad.ones(1, 4), cgrad.ones(4, 1)):
+            with pytest.raises(RuntimeError, match=r"classes or no classes but got weight "
+                                                   r"tensor of shape: \[\d, \d\]"):
+                loss(x, cgrad.tensor([0, 1, 2]), weight=weight)
+    with pytest.raises(RuntimeError, match=r"^cross_entropy: weight tensor .* shape: \[1, 4\]"):
+        F.cross_entropy(x, x.softmax(1).detach(), weight=cgrad.ones(1, 4))
+    images = cgrad.zeros(2, 4, 3, 3)            # (its nll_loss2d takes them)
+    assert F.cross_entropy(images, cgrad.zeros(2, 3, 3, dtype=cgrad.int64),
+                           weight=cgrad.ones(1, 4)).item() == pytest.approx(np.log(4))
+    with pytest.raises(NotImplementedError, match="\"log_softmax_lastdim_kernel_impl\" not "
+                                                  "implemented for 'Long'"):
+        F.cross_entropy(cgrad.tensor([1, 0, 2]), x)           # the arguments swapped
     with pytest.raises(ValueError, match="For 1D input, 1D target must have size 1"):
         F.cross_entropy(x[0], cgrad.tensor([1, 2]))
     with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):

@@ -2582,11 +2582,12 @@ def _not_differentiable(function, name, weight):
                            f"argument '{name}'. This input cannot have requires_grad True.")
 
 
-def _class_weights(weight, n_classes, dtype, prefix=""):
+def _class_weights(weight, n_classes, dtype, prefix="", one_dim=True):
     """weight as a (n_classes,) tensor of dtype, or PyTorch's RuntimeError (its message
-    starting with prefix)"""
+    starting with prefix); one_dim: a weight of n_classes elements in more dims raises too
+    (PyTorch's nll_loss2d, above 2-D inputs, takes it)"""
     weight = _as_tensor(weight)
-    if weight.numel() != n_classes:
+    if weight.numel() != n_classes or one_dim and weight.ndim != 1:
         raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} "
                            f"classes or no classes but got weight tensor of shape: "
                            f"{list(weight.shape)}")
@@ -2604,7 +2605,7 @@ def _class_weight(weight, n_classes, dtype, kernel):
         raise RuntimeError(f"expected scalar type {_tname(expected)} but found {_tname(w)}")
     if kernel == "nll_loss2d" and _as_tensor(weight).numel() != n_classes:
         raise RuntimeError("weight tensor should be defined either for all or no classes")
-    return _class_weights(weight, n_classes, dtype).detach()
+    return _class_weights(weight, n_classes, dtype, one_dim=kernel != "nll_loss2d").detach()
 
 
 def _class_kernel(input):
@@ -2650,10 +2651,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     if ndim == 0:
         _dim(1, 0)                      # PyTorch's log_softmax over dim 1 fails first
-    rows, t, out_shape = _class_layout(input, target)
     kernel = _class_kernel(input)           # (its log_softmax is over a dim not the last)
-    _dtype.require_float(rows._data.dtype, "log_softmax_lastdim_kernel_impl"
+    # PyTorch's log_softmax checks the input before nll_loss checks the target (swapped
+    # arguments: the integer labels' NotImplementedError)
+    _dtype.require_float(input._data.dtype, "log_softmax_lastdim_kernel_impl"
                          if kernel == "nll_loss" else "log_softmax_kernel_impl")
+    rows, t, out_shape = _class_layout(input, target)
     if t._data.dtype != np.int64:           # the kernels check the values
         if label_smoothing > 0 and weight is not None and reduction == "mean":
             # (PyTorch's gather of the targets' weights for the mean's denominator)
