@@ -479,3 +479,47 @@ def test_one_element_sgd_step_gives_numpys_bits():
                 kernels.sgd_step_([p], [g], [None], lr=lr, momentum=0, dampening=0,
                                   weight_decay=0, nesterov=False, maximize=maximize)
                 assert np.array_equal(p, expected)
+
+
+@pytest.mark.parametrize("name, kw, after_double", [
+    ("SGD", dict(lr=0.1, momentum=0.9), None), ("Adam", {}, "float"), ("AdamW", {}, "float"),
+    ("Adam", dict(amsgrad=True), "float"), ("RMSprop", dict(centered=True), "float"),
+    ("RMSprop", {}, None), ("Adagrad", {}, None), ("Adamax", {}, "float"),
+    ("NAdam", {}, "float"), ("RAdam", {}, "float"), ("Adadelta", {}, None), ("Rprop", {}, None),
+    ("ASGD", {}, None)])
+def test_state_that_does_not_fit_the_parameter_raises_as_pytorch(name, kw, after_double):
+    """state loaded for a parameter of another shape: PyTorch's kernels' size error (not
+    NumPy's ValueError); model.double() after a step: the Adam family's lerp refuses the
+    float32 state (PyTorch's message), the others step on in the state's dtype, as PyTorch"""
+    def stepped_linear():
+        model = nn.Linear(2, 1)
+        opt = getattr(optim, name)(model.parameters(), **kw)
+        model(cgrad.ones(1, 2)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        return model, opt
+
+    model, opt = stepped_linear()
+    p = cgrad.ones(3, requires_grad=True)
+    other = getattr(optim, name)([p], **kw)
+    saved = opt.state_dict()
+    other.load_state_dict({"state": {0: saved["state"][0]},
+                           "param_groups": [dict(saved["param_groups"][0], params=[0])]})
+    p.grad = cgrad.ones(3)
+    a, b = ("3", "2") if name == "Rprop" else ("2", "3")
+    with pytest.raises(RuntimeError, match=rf"^The size of tensor a \({a}\) must match the size "
+                                           rf"of tensor b \({b}\) at non-singleton dimension 1$"):
+        other.step()
+    model, opt = stepped_linear()
+    model.double()
+    model(cgrad.ones(1, 2, dtype=cgrad.float64)).sum().backward()
+    if after_double:
+        with pytest.raises(RuntimeError, match="^expected dtype float for `end` but got dtype "
+                                               "double$"):
+            opt.step()
+    else:
+        before = model.weight.detach().clone()
+        opt.step()
+        assert not cgrad.equal(model.weight, before)
+        assert all(v.dtype == cgrad.float32 for k, v in opt.state[model.weight].items()
+                   if isinstance(v, cgrad.Tensor) and k != "step")

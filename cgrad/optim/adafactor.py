@@ -8,6 +8,7 @@ from .optimizer import Optimizer, kernel_lr, state_like
 class Adafactor(Optimizer):
     """Adafactor with PyTorch's defaults (lr 1e-2, beta2_decay -0.8, eps (None, 1e-3), d 1)"""
     _scalar_states = ("step",)
+    _param_shaped_states = False
 
     _group_defaults = dict(foreach=None)
 

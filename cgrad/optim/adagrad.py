@@ -40,6 +40,8 @@ class Adagrad(Optimizer):
         for p in params:
             if not self.state[p]:
                 self._init_state(p)
+            else:
+                self._check_state(p, self.state[p])
         states = [self.state[p] for p in params]
         steps = [self._step_count(s) for s in states]
         B.kernels.adagrad_step_(

@@ -11,6 +11,7 @@ class Adamax(Optimizer):
         p = p - lr / (1 - beta1^t) * m / u
     """
     _scalar_states = ("step",)
+    _lerped_state = "exp_avg"
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 

@@ -19,6 +19,7 @@ class NAdam(Optimizer):
     _group_defaults = dict(maximize=False, foreach=None, capturable=False, differentiable=False,
                            decoupled_weight_decay=False)
     _scalar_states = ("step", "mu_product")
+    _lerped_state = "exp_avg"
     _capturable_tensors = "params, mu_products and state_steps"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,

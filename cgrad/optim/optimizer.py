@@ -13,6 +13,7 @@ from .. import backends as B
 from .._dtype import torch_name
 from .._memory import zeros
 from .._memory_format import laid_like
+from ..ops.shape import check_broadcast
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.profiler import record_function
 from ..autograd.profiler_util import recorder as _recorder
@@ -39,6 +40,12 @@ def state_like(p, value=0):
     if value != 0:
         state.fill(value)
     return Tensor._make(state if data.flags.c_contiguous else laid_like(state, data))
+
+
+def _c_name(np_dtype):
+    """a dtype as PyTorch's C++ messages name it (float, double, ...)"""
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(
+        np_dtype.name, np_dtype.name)
 
 
 def scalar_state(value=0.0):
@@ -365,11 +372,39 @@ class Optimizer:
             if len(state) == 0:                # lazy init, as PyTorch
                 state["step"] = scalar_state()
                 state.update(buffers(p))
+            elif self._param_shaped_states:
+                self._check_state(p, state)
             states.append(state)
         if capturable and states:
             raise AssertionError(f"If capturable=True, {self._capturable_tensors} must be on "
                                  f"supported devices: {self._capturable_devices}.")
         return states, [self._step_count(state) for state in states]
+
+    # whether every state tensor but the scalar ones has its parameter's shape (Adafactor's
+    # factored ones do not); the state lerped onto the gradient (the Adam family's exp_avg);
+    # whether PyTorch's size error names the gradient first (Rprop's)
+    _param_shaped_states = True
+    _lerped_state = None
+    _gradient_first = False
+
+    def _check_state(self, p, state):
+        """PyTorch's RuntimeError where a state tensor (loaded, or kept from before p changed:
+        model.double()) does not fit p: its kernels' size error, the Adam family's lerp's dtype
+        error (the other optimizers' in-place updates take the state's dtype, as cgrad's)"""
+        data = p._data
+        for key, value in state.items():
+            if key in self._scalar_states or not isinstance(value, Tensor):
+                continue
+            kept = value._data
+            if kept.shape != data.shape:
+                check_broadcast(*((data.shape, kept.shape) if self._gradient_first else
+                                  (kept.shape, data.shape)))
+                raise RuntimeError(f"output with shape {list(kept.shape)} doesn't match the "
+                                   f"broadcast shape "
+                                   f"{list(np.broadcast_shapes(kept.shape, data.shape))}")
+            if key == self._lerped_state and kept.dtype != data.dtype:
+                raise RuntimeError(f"expected dtype {_c_name(kept.dtype)} for `end` but got "
+                                   f"dtype {_c_name(data.dtype)}")
 
     @staticmethod
     def _step_count(state):

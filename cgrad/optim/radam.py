@@ -15,6 +15,7 @@ class RAdam(Optimizer):
         with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
     """
     _scalar_states = ("step",)
+    _lerped_state = "exp_avg"
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False,
                            decoupled_weight_decay=False, capturable=False)

@@ -14,6 +14,7 @@ class RMSprop(Optimizer):
         p = p - lr * g / d                                          (otherwise)
     """
     _scalar_states = ("step",)
+    _lerped_state = "grad_avg"           # (centered)
 
     _group_defaults = dict(momentum=0, centered=False, foreach=None, maximize=False,
                            differentiable=False, capturable=False)

@@ -13,6 +13,7 @@ class Rprop(Optimizer):
         p = p - sign(g) * s,  prev = g
     """
     _scalar_states = ("step",)
+    _gradient_first = True
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 

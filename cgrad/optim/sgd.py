@@ -39,6 +39,9 @@ class SGD(Optimizer):
         uses_momentum = group["momentum"] != 0
         bufs = [self.state[p].get("momentum_buffer") if uses_momentum else None
                 for p in params]
+        for p, buf in zip(params, bufs):
+            if buf is not None:
+                self._check_state(p, self.state[p])
         arrays = [None if b is None else b._data for b in bufs]
         B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
                             arrays, lr=kernel_lr(group["lr"]), momentum=group["momentum"],
