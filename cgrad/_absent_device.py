@@ -52,6 +52,18 @@ def reset_peak_memory_stats(device=None):
     """Nothing to reset (no device memory)"""
 
 
+def refuse(where):
+    """PyTorch's error for a tensor put on a device other than the CPU or meta: the
+    AssertionError of a build without CUDA, XPU or MTIA, else a RuntimeError naming it"""
+    from ._device import device
+    kind = device(where).type
+    if kind in ("cuda", "xpu", "mtia"):
+        raise AssertionError(f"cgrad was not compiled with {kind.upper()} enabled: it runs on "
+                             "the CPU only")
+    if kind not in ("cpu", "meta"):
+        raise RuntimeError(f"cgrad runs on the CPU only, cannot put a tensor on {where!r}")
+
+
 def needing(name):
     """a stand-in for the calls that need the device called name: PyTorch's AssertionError"""
     def no_device(*args, **kwargs):

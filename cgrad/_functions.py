@@ -39,6 +39,9 @@ def mv(input, vec, *, out=None):
 
 
 def _tensors(tensors, name):
+    if isinstance(tensors, Tensor):          # (iterating it would join its rows)
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not Tensor")
     tensors = list(tensors)
     if not tensors:                 # (PyTorch's classes: ValueError for cat, not for stack)
         if name == "cat":

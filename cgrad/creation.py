@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from . import _dtype, _memory_format, _meta, _threads
+from . import _absent_device, _dtype, _memory_format, _meta, _threads
 from . import random as _random
 from .backends.numpy_backend import _fma
 from .tensor import Size, Tensor, _broadcast_check, _fill_value, _shape_arg
@@ -56,6 +56,7 @@ def _placed(result, device, args):
         if not (args and isinstance(args[0], Tensor) and args[0].is_meta):
             return result
     elif not _meta.is_meta_device(device):
+        _absent_device.refuse(device)
         return result
     if not isinstance(result, Tensor) or result.is_meta:
         return result
@@ -188,7 +189,9 @@ def _from_sequence(data, inside=False):
 @_factory(takes_out=False)
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of data."""
-    if isinstance(data, Tensor):
+    if isinstance(data, np.ndarray):
+        _check_numpy(data, shared=False)
+    elif isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use "
                       "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
                       "requires_grad_(True), rather than torch.tensor(sourceTensor).",
@@ -220,6 +223,7 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
+        _check_numpy(data, shared=dtype is None or _np_dtype(dtype) == data.dtype)
         if dtype is None:
             _dtype.from_numpy_dtype(data.dtype)   # (refused as from_numpy refuses it)
             return Tensor._make(data)
@@ -231,8 +235,29 @@ def from_numpy(arr):
     """A tensor sharing arr's memory."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    _check_numpy(arr, shared=True)
     _dtype.from_numpy_dtype(arr.dtype)
     return Tensor._make(arr)
+
+
+_unwritable_warned = [False]
+
+
+def _check_numpy(arr, shared):
+    """PyTorch's refusal of a NumPy array with a negative stride (which tensor() copies
+    too); an array shared while read-only: its warning, once a program"""
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
+    if shared and not arr.flags.writeable and not _unwritable_warned[0]:
+        _unwritable_warned[0] = True
+        warnings.warn("The given NumPy array is not writable, and PyTorch does not support "
+                      "non-writable tensors. This means writing to this tensor will result in "
+                      "undefined behavior. You may want to copy the array to protect its data or "
+                      "make it writable before converting it to a tensor. This type of warning "
+                      "will be suppressed for the rest of this program.", UserWarning,
+                      stacklevel=3)
 
 
 def check_shape(shape, itemsize):

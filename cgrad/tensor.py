@@ -47,10 +47,20 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
     def __add__(self, other):                # a Size stays a Size, as torch.Size
-        return Size(tuple.__add__(self, tuple(other)))
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to "
+                            f"cgrad.Size")
+        return Size(tuple.__add__(self, other))
 
     def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(other + tuple(self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
 
 
 class _Version:
@@ -710,8 +720,9 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
-                               f"(shape {list(self.shape)})")
+            raise RuntimeError(f"Boolean value of Tensor with "
+                               f"{'no values' if self._data.size == 0 else 'more than one value'}"
+                               f" is ambiguous (shape {list(self.shape)})")
         if type(self._data) is _MetaArray:
             raise RuntimeError("Tensor.item() cannot be called on meta tensors")
         return bool(self._data.reshape(()))
@@ -2817,8 +2828,8 @@ class Tensor:
                 dtype, where = a.dtype, a.device
             elif isinstance(a, str):
                 where = a
-        if where is not None and device(where).type not in ("cpu", "meta"):
-            raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {where!r}")
+        if where is not None:
+            _absent_device.refuse(where)
         if where is not None and (device(where).type == "meta") != self.is_meta:
             if self.is_meta:
                 raise NotImplementedError("Cannot copy out of meta tensor; no data!")

@@ -384,3 +384,59 @@ def test_arrays_cgrad_cannot_hold_are_refused_as_pytorch_refuses_them(make):
         with pytest.raises(TypeError, match="can't convert np.ndarray of type numpy"):
             getattr(cgrad, make)(np.zeros(2, dt))
     assert getattr(cgrad, make)(np.arange(3, dtype="<f4")).dtype == cgrad.float32
+
+
+def test_size_arithmetic_stays_a_size():
+    """torch.Size's: * and + (with tuples only) give a Size"""
+    s = cgrad.Size([2, 3])
+    for got, want in [(s * 2, (2, 3, 2, 3)), (2 * s, (2, 3, 2, 3)), (s * 0, ()),
+                      (s + (4,), (2, 3, 4)), ((4,) + s, (4, 2, 3)), (s + s, (2, 3, 2, 3))]:
+        assert type(got) is cgrad.Size and got == want
+    with pytest.raises(TypeError, match=r"can only concatenate tuple \(not list\) to "
+                                        r"cgrad.Size"):
+        s + [3]
+
+
+def test_inputs_pytorch_refuses():
+    """a Tensor where cat/stack take a sequence (iterating it joined its rows), bool() of an
+    empty tensor, a NumPy array with a negative stride (tensor() copies refuse it too), and a
+    device other than the CPU: each PyTorch's exception class and message"""
+    for join in (cgrad.cat, cgrad.stack):
+        with pytest.raises(TypeError, match=r"argument 'tensors' \(position 1\) must be tuple "
+                                            r"of Tensors, not Tensor"):
+            join(cgrad.ones(2, 3))
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is "
+                                           "ambiguous"):
+        bool(cgrad.tensor([]))
+    flipped = np.arange(3.0)[::-1]
+    for make in (cgrad.from_numpy, cgrad.as_tensor, cgrad.tensor, cgrad.asarray):
+        with pytest.raises(ValueError, match="At least one stride in the given numpy array is "
+                                             "negative"):
+            make(flipped)
+    assert cgrad.tensor(flipped.copy()).tolist() == [2.0, 1.0, 0.0]
+    for place in (lambda: cgrad.ones(2).to("cuda"), lambda: cgrad.ones(2, device="cuda:0"),
+                  lambda: cgrad.tensor([1.0], device="cuda"), lambda: cgrad.ones(2).cuda()):
+        with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
+            place()
+    with pytest.raises(RuntimeError, match="CPU only"):
+        cgrad.ones(2).to("mps")
+    assert cgrad.zeros(2, device="cpu").tolist() == [0.0, 0.0]
+
+
+def test_sharing_a_read_only_array_warns_once(monkeypatch):
+    """from_numpy / as_tensor of a read-only array: PyTorch's warning, once a program; a copy
+    (tensor()) does not warn"""
+    import importlib
+    import warnings
+    monkeypatch.setattr(importlib.import_module("cgrad.creation"), "_unwritable_warned",
+                        [False])
+    frozen = np.arange(3.0)
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cgrad.tensor(frozen)
+    with pytest.warns(UserWarning, match="The given NumPy array is not writable"):
+        cgrad.from_numpy(frozen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cgrad.as_tensor(frozen)

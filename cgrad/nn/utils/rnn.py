@@ -45,7 +45,7 @@ class PackedSequence(namedtuple("PackedSequence_", "data batch_sizes sorted_indi
         return self.to("cpu")
 
     def cuda(self, *args, **kwargs):
-        return self.to("cuda")                   # raises: cgrad runs on the CPU only
+        return self.to("cuda")                   # PyTorch's AssertionError: CPU only
 
     def double(self):
         return self.to(dtype=_dtype.float64)
