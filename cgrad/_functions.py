@@ -324,13 +324,15 @@ def _float_moments(name, input):
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over dim (all dims for None)"""
     _float_moments("var_mean", input)
-    return input.var(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+    return (input._moment(_reduce_ops.Var, "var_mean", dim, unbiased, keepdim, correction),
+            _mean_of(input, dim, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over dim (all dims for None)"""
     _float_moments("std_mean", input)
-    return input.std(dim, unbiased, keepdim, correction), _mean_of(input, dim, keepdim)
+    return (input._moment(_reduce_ops.Std, "std_mean", dim, unbiased, keepdim, correction),
+            _mean_of(input, dim, keepdim))
 
 
 def _mean_of(input, dim, keepdim):

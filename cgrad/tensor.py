@@ -14,6 +14,7 @@ from ._device import device
 from . import backends as B
 from ._format import tensor_repr
 from ._settings import require_bool
+from ._warn import warn_at_caller
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.function import HookHandle as _HookHandle, _NoGradCtx
@@ -534,8 +535,18 @@ class Tensor:
 
     @property
     def T(self):
-        if self.ndim < 2:
-            return self
+        if self.ndim != 2:
+            if not self.ndim:
+                warn_at_caller("Tensor.T is deprecated on 0-D tensors. This function is the "
+                               "identity in these cases.")
+            elif self.ndim > 2:
+                warn_at_caller("The use of `x.T` on tensors of dimension other than 2 to "
+                               "reverse their shape is deprecated and it will throw an error in "
+                               "a future release. Consider `x.mT` to transpose batches of "
+                               "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to "
+                               "reverse the dimensions of a tensor.")
+            if self.ndim < 2:
+                return self
         return self.permute(*reversed(range(self.ndim)))      # PermuteBackward0, as PyTorch
 
     @property
@@ -1950,16 +1961,25 @@ class Tensor:
         return _arg_extreme(np.argmin, self, dim, keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self._moment(R.Var, "var", dim, unbiased, keepdim, correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self._moment(R.Std, "std", dim, unbiased, keepdim, correction)
+
+    def _moment(self, op, name, dim, unbiased, keepdim, correction):
+        """var or std (op) over dim; PyTorch's warning, naming name, where the count less the
+        correction is not above 0 (the result is inf or NaN)"""
         if isinstance(dim, bool):          # PyTorch's overload var(unbiased)
             dim, unbiased = None, dim
         R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
-        return R.Var.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
-
-    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        if isinstance(dim, bool):          # PyTorch's overload std(unbiased)
-            dim, unbiased = None, dim
-        R.require_moments_dtype(self._data.dtype)          # (checked before the dims)
-        return R.Std.apply(self, _dims(dim, self.ndim), _correction(unbiased, correction), keepdim)
+        dims, correction = _dims(dim, self.ndim), _correction(unbiased, correction)
+        shape = self._data.shape
+        if (math.prod(shape) if dims is None else math.prod(shape[d] for d in dims)) \
+                <= correction:
+            warn_at_caller(f"{name}(): degrees of freedom is <= 0. Correction should be "
+                           f"strictly less than the reduction factor (input numel divided by "
+                           f"output numel).")
+        return op.apply(self, dims, correction, keepdim)
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         if dtype is not None:           # computed in dtype (checked as linalg.vector_norm's)

@@ -440,3 +440,30 @@ def test_sharing_a_read_only_array_warns_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cgrad.as_tensor(frozen)
+
+
+def test_warnings_pytorch_gives_at_the_users_line():
+    """var/std (and their _mean functions) where the count less the correction is not above
+    0, and x.T on a 0-d or 3-d tensor: PyTorch's UserWarning, attributed to the caller's
+    line whichever entry point led there; none on 1-d or 2-d .T, none where the count allows"""
+    import warnings
+    cases = [(lambda: cgrad.tensor([1.0]).var(), "var(): degrees of freedom is <= 0"),
+             (lambda: cgrad.ones(3, 1).std(dim=1), "std(): degrees of freedom"),
+             (lambda: cgrad.ones(3, 2).std(dim=1, correction=2), "std(): degrees of freedom"),
+             (lambda: cgrad.var(cgrad.ones(1)), "var(): degrees of freedom"),
+             (lambda: cgrad.var_mean(cgrad.ones(1)), "var_mean(): degrees of freedom"),
+             (lambda: cgrad.std_mean(cgrad.ones(0)), "std_mean(): degrees of freedom"),
+             (lambda: cgrad.ones(2, 3, 4).T, "The use of `x.T` on tensors of dimension other "
+                                             "than 2"),
+             (lambda: cgrad.tensor(1.0).T, "Tensor.T is deprecated on 0-D tensors")]
+    for make, message in cases:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make()
+        assert [str(w.message)[:len(message)] for w in caught] == [message]
+        assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cgrad.ones(3, 2).var(dim=0)
+        cgrad.ones(1).var(correction=0)
+        assert cgrad.ones(2).T.shape == (2,) and cgrad.ones(2, 3).T.shape == (3, 2)
