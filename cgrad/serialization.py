@@ -12,7 +12,9 @@ a tensor whose memory lies in an array already saved (a view, `.data`, `detach()
 {"tensor": i, "view": [offset, shape, strides]} (in elements) over that array i (version 2;
 version 1 files have no views and still load), and each tensor entry carries "obj": k,
 the same k wherever the same tensor object appears, so it loads as one object (files
-without "obj" load each entry of array i without a view as one tensor, as before).
+without "obj" load each entry of array i without a view as one tensor, as before). A state
+dict's module versions (its `_metadata`, which load_state_dict reads) are kept as
+{"state_dict": [pairs, metadata]} (version 3).
 
 Other objects (a whole module, an optimizer, a user's class), which torch.save pickles, are
 pickled too, each into cgrad/pickles/<k>.pkl with its tensors stored as above (a pickle names
@@ -36,8 +38,8 @@ from ._device import device
 from .tensor import Size, Tensor
 
 FORMAT = "cgrad"
-VERSION = 2
-_READABLE = (1, 2)
+VERSION = 3
+_READABLE = (1, 2, 3)
 _INDEX = "cgrad/format.json"
 _ALLOWED_KINDS = "biuf"
 
@@ -83,7 +85,11 @@ class _Encoder:
         if isinstance(obj, collections.Counter):
             return {"counter": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
         if isinstance(obj, collections.OrderedDict):
-            return {"odict": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
+            pairs = [[self.encode(k), self.encode(v)] for k, v in obj.items()]
+            metadata = getattr(obj, "_metadata", None)     # (a state_dict()'s: see above)
+            if type(obj) is collections.OrderedDict and isinstance(metadata, dict):
+                return {"state_dict": [pairs, self.encode(metadata)]}
+            return {"odict": pairs}
         if isinstance(obj, dict):
             return {"dict": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
         if isinstance(obj, list):
@@ -299,6 +305,13 @@ class _Decoder:
             cls = {"dict": dict, "odict": collections.OrderedDict,
                    "counter": collections.Counter}[tag]
             return cls(dict(pairs)) if tag == "counter" else cls(pairs)
+        if tag == "state_dict" and isinstance(value, list) and len(value) == 2:
+            state = self.decode({"odict": value[0]})
+            metadata = self.decode(value[1])
+            if not isinstance(metadata, dict):
+                raise _Corrupt("a state dict's metadata is not a dict")
+            state._metadata = metadata
+            return state
         if tag == "dtype" and isinstance(value, str) and value in _dtype._NAMES:
             return _dtype._NAMES[value]
         if tag == "ndarray" and isinstance(value, int):

@@ -372,3 +372,24 @@ def test_sizes_devices_and_numpy_scalars_keep_their_types():
     assert got[4:6] + got[7:] == objs[4:6] + objs[7:] and math.isnan(got[6])
     with pytest.raises(TypeError, match="complex64"):
         _round_trip(np.complex64(1))
+
+
+def test_state_dict_carries_module_versions_through_save_and_load():
+    """state_dict()._metadata: each module's version under its prefix, as PyTorch's; kept
+    by save/load. load_state_dict reads it: a BatchNorm state (version 2) missing
+    num_batches_tracked is incomplete (strict raises), a plain dict (no versions, as from an
+    old PyTorch) gets the module's own counter"""
+    model = cgrad.nn.Sequential(cgrad.nn.Linear(2, 2), cgrad.nn.BatchNorm1d(2))
+    state = model.state_dict()
+    assert state._metadata == {"": {"version": 1}, "0": {"version": 1}, "1": {"version": 2}}
+    buffer = io.BytesIO()
+    cgrad.save({"model": state}, buffer)
+    buffer.seek(0)
+    loaded = cgrad.load(buffer)["model"]
+    assert type(loaded) is collections.OrderedDict and loaded._metadata == state._metadata
+    del loaded["1.num_batches_tracked"]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: '
+                                           '"1.num_batches_tracked"'):
+        model.load_state_dict(loaded)
+    plain = dict(loaded)
+    assert not model.load_state_dict(plain).missing_keys

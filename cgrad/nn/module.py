@@ -728,6 +728,12 @@ class Module:
             keep_vars = args[2] if len(args) > 2 else keep_vars
         if destination is None:
             destination = collections.OrderedDict()
+            destination._metadata = collections.OrderedDict()
+        # each module's version under its prefix, as PyTorch's: load_state_dict reads it (a
+        # BatchNorm state_dict of version 2 missing num_batches_tracked is then incomplete)
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
         for hook in tuple(self._state_dict_pre_hooks.values()):
             hook(self, prefix, keep_vars)
         for name, value in self._local_state().items():
@@ -739,7 +745,7 @@ class Module:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
         for hook in tuple(self._state_dict_hooks.values()):
-            if hook(self, destination, prefix, {"version": self._version}) is not None:
+            if hook(self, destination, prefix, local_metadata) is not None:
                 raise RuntimeError("state_dict post-hook must return None")
         return destination
 
