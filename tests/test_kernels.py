@@ -4790,6 +4790,34 @@ def test_conv_backward_adds_into_the_weight_gradient(dtype):
     assert_same(gw, start * dtype(0.5))
 
 
+@pytest.mark.parametrize("outputs", [1, 3, 8, 9, 15, 16, 17])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_of_few_outputs_without_windows(ck, threads, dtype, outputs):
+    """float32 convolutions of one group and at most 16 outputs take _narrow.pxd's direct
+    tiles in the wide builds (17, float64 and groups: the windows and BLAS): one vector of
+    outputs or two, positions by fours and eights and a rest, padding on either side (a
+    zero border), strides, dilations, a bias; against the reference, NaN only where a window
+    holds the NaN, the same bits at 1 and 2 threads"""
+    rng = np.random.default_rng(outputs)
+    for x_shape, kernel, stride, pad, dilation in [
+            ((3, 2, 9, 11), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1)),
+            ((2, 3, 8, 7), (3, 2), (2, 1), ((2, 2), (1, 1)), (1, 2)),
+            ((1, 1, 13, 6), (1, 3), (3, 2), ((1, 1), (0, 2)), (2, 1))]:
+        x = rng.standard_normal(x_shape).astype(dtype)
+        x[-1, 0, 2, 0] = np.nan                     # (in some windows of each geometry)
+        w = rng.standard_normal((outputs, x_shape[1]) + kernel).astype(dtype)
+        b = rng.standard_normal(outputs).astype(dtype)
+        args = (stride, pad, dilation, 1)
+        for bias in (b, None):
+            want = REF.conv(x, w, bias, *args)
+            assert np.isnan(want).any() and not np.isnan(want[-1]).all()
+            got = threads(lambda: ck.conv(x, w, bias, *args))
+            _assert_conv_close([got[0]], [want], [REF.conv(np.abs(x), np.abs(w),
+                                                           None if bias is None else
+                                                           np.abs(bias), *args)])
+            assert_same(got[1], got[0])
+
+
 @pytest.mark.parametrize("outputs", range(1, 10))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_weight_gradient_of_few_outputs(ck, threads, dtype, outputs):

@@ -25,9 +25,9 @@ shapes. On one thread a product is not cut at all (each extra call packs the sha
 again: +4% at 1024^3)."""
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count
-from cgrad._C._narrow cimport cgrad_narrow_ok, cgrad_narrow_rows
+from cgrad._C._narrow cimport cgrad_direct_conv, cgrad_narrow_ok, cgrad_narrow_rows
 from cgrad._C._recurrent cimport (gru_rows, gru_rows_backward, lstm_rows, lstm_rows_backward,
                                   rnn_rows, rnn_rows_backward)
 from cgrad._C._windows cimport (runs_fit, runs_phase_rows, windows_indexed, windows_plane,
@@ -380,6 +380,7 @@ cdef void _gemm_cut(bint ta, bint tb, int m, int n, int k, const floating* a, in
 
 
 cdef enum:
+    DIRECT_MAX = 16             # outputs up to which conv2d_ runs _conv_direct (no windows)
     CONV_COLUMNS = 256          # a chunk's output positions, at least (where images are small)
     CONV_BAND = 1 << 17         # an image's windows, at most (elements; where images are large)
     RUNS_MIN = 8                # output width from which the windows are taken as runs or rows
@@ -519,6 +520,77 @@ cdef void _conv_chunk(const ConvShape* s, const floating* x, const floating* w,
         _conv_piece(s, x, w, bias, out, n, oh0, min(s.band, s.OH - oh0), cols, side, threads)
 
 
+cdef bint _direct_fits(const ConvShape* s) noexcept nogil:
+    """whether _conv_direct takes this convolution: one group of at most DIRECT_MAX outputs,
+    padding not negative, a padded image's offsets within an int"""
+    return (s.groups == 1 and 0 < s.O <= DIRECT_MAX and s.Kg > 0 and s.ph >= 0 and s.pw >= 0
+            and <double> s.C * (s.H + s.OH * s.sh + s.KH * s.dh) * (
+                s.W + s.OW * s.sw + s.KW * s.dw) < 2.0 ** 31)
+
+
+cdef int _conv_direct(const ConvShape* s, const float* x, const float* w, const float* bias,
+                      float* out, int threads) except -1:
+    """conv2d_ of few outputs without the windows: _narrow.pxd's direct tiles, an image at a
+    time (images shared among the threads), each copied into a zero border first where the
+    convolution pads it. Each output's sum runs over its window in order: the same bits at
+    any thread count."""
+    cdef Py_ssize_t opad = (s.O + 7) // 8 * 8, K = s.Kg, Hp = s.H, Wp = s.W
+    cdef bint padded = s.ph > 0 or s.pw > 0
+    if padded:                          # (the rows and columns the windows reach, past x too)
+        Hp = max(s.H + s.ph, (s.OH - 1) * s.sh + (s.KH - 1) * s.dh + 1)
+        Wp = max(s.W + s.pw, (s.OW - 1) * s.sw + (s.KW - 1) * s.dw + 1)
+    cdef Py_ssize_t image = s.C * Hp * Wp, x_step = s.C * s.H * s.W, out_step = s.O * s.L
+    cdef int buffers = <int> min(<Py_ssize_t> threads, s.N) if padded else 1
+    # w^T on a 64-byte boundary: the tiles' loads of it split across cache lines otherwise
+    # (Conv2d(3, 6, 5) took 1.1 or 1.8 ms by where calloc put it; aligned, 1.0)
+    cdef float* wt_block = <float*> calloc(K * opad + 16, sizeof(float))
+    cdef float* wt = <float*> ((<size_t> wt_block + 63) & ~(<size_t> 63))
+    cdef int* koff = <int*> malloc(K * sizeof(int))
+    cdef float* pads = <float*> calloc(buffers * image, sizeof(float)) if padded else NULL
+    cdef Py_ssize_t k, o, c, kh, kw, n
+    try:
+        if wt_block == NULL or koff == NULL or (padded and pads == NULL):
+            raise MemoryError(f"conv2d_: no buffers for {K} x {opad} weights")
+        for o in range(s.O):                       # w^T, its columns padded to 8s with zeros
+            for k in range(K):
+                wt[k * opad + o] = w[o * K + k]
+        for c in range(s.C):
+            for kh in range(s.KH):
+                for kw in range(s.KW):
+                    koff[(c * s.KH + kh) * s.KW + kw] = <int> (c * Hp * Wp + kh * s.dh * Wp
+                                                               + kw * s.dw)
+        with nogil:
+            if threads > 1 and s.N > 1:
+                for n in prange(s.N, schedule="static", num_threads=threads):
+                    _direct_image(s, x + n * x_step, pads + threadid() * image if padded
+                                  else NULL, Hp, Wp, koff, wt, opad, bias, out + n * out_step)
+            else:
+                for n in range(s.N):
+                    _direct_image(s, x + n * x_step, pads, Hp, Wp, koff, wt, opad, bias,
+                                  out + n * out_step)
+    finally:
+        free(wt_block)
+        free(koff)
+        free(pads)
+    return 0
+
+
+cdef void _direct_image(const ConvShape* s, const float* x, float* pad, Py_ssize_t Hp,
+                        Py_ssize_t Wp, const int* koff, const float* wt, Py_ssize_t opad,
+                        const float* bias, float* out) noexcept nogil:
+    """one image of _conv_direct: its rows copied into pad's interior (the border stays zero
+    from calloc), where pad is not NULL"""
+    cdef Py_ssize_t c, h, q
+    cdef const float* src = x
+    if pad != NULL:
+        for c in range(s.C):
+            for h in range(s.H):
+                for q in range(s.W):
+                    pad[(c * Hp + s.ph + h) * Wp + s.pw + q] = x[(c * s.H + h) * s.W + q]
+        src = pad
+    cgrad_direct_conv(src, koff, s.Kg, wt, opad, s.O, bias, out, s.OH, s.OW, s.sh * Wp, s.sw)
+
+
 def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
             const floating[::1] bias, floating[:, :, :, ::1] out, int KH, int KW, int ph,
             int pw, int dh, int dw, int sh, int sw, int groups):
@@ -536,11 +608,16 @@ def conv2d_(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
     cdef ConvShape s = _conv_shape(x_shape, out_shape, KH, KW, ph, pw, dh, dw, sh, sw, groups)
     if s.N == 0 or s.O == 0 or s.L == 0:
         return
+    cdef const floating* bias_p = NULL if bias is None else &bias[0]
+    if floating is float:
+        if cgrad_narrow_ok and _direct_fits(&s) and s.C * s.H * s.W:   # few outputs
+            _conv_direct(&s, &x[0, 0, 0, 0], &w[0, 0], bias_p, &out[0, 0, 0, 0],
+                         cgrad_threads())
+            return
     cdef Py_ssize_t row = s.chunk * s.L, c, lo
     # each thread's buffers: the windows, and the products side by side
     cdef Py_ssize_t per_cols = s.cols                 # (a band, or a chunk)
     cdef Py_ssize_t per_buffer = per_cols + (s.O * row if s.chunk > 1 else 0)
-    cdef const floating* bias_p = NULL if bias is None else &bias[0]
     cdef int threads = cgrad_threads()
     cdef bint by_chunk = (_share and threads > 1 and s.chunks > 1
                           and <double> s.N * s.O * s.L * s.Kg >= MIN_BLOCK_GEMM)
