@@ -4796,15 +4796,18 @@ def test_conv_of_few_outputs_without_windows(ck, threads, dtype, outputs):
     """float32 convolutions of one group and at most 16 outputs take _narrow.pxd's direct
     tiles in the wide builds (17, float64 and groups: the windows and BLAS): one vector of
     outputs or two, positions by fours and eights and a rest, padding on either side (a
-    zero border), strides, dilations, a bias; against the reference, NaN only where a window
-    holds the NaN, the same bits at 1 and 2 threads"""
+    zero border; padding after only, as padding="same" of a 2x2 kernel), strides,
+    dilations, a bias; against the reference, NaN only where a window
+    holds the NaN (none read past an image), the same bits at 1 and 2 threads"""
     rng = np.random.default_rng(outputs)
     for x_shape, kernel, stride, pad, dilation in [
             ((3, 2, 9, 11), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1)),
             ((2, 3, 8, 7), (3, 2), (2, 1), ((2, 2), (1, 1)), (1, 2)),
-            ((1, 1, 13, 6), (1, 3), (3, 2), ((1, 1), (0, 2)), (2, 1))]:
+            ((1, 1, 13, 6), (1, 3), (3, 2), ((1, 1), (0, 2)), (2, 1)),
+            ((2, 2, 5, 6), (2, 2), (1, 1), ((0, 1), (0, 1)), (1, 1))]:   # padding="same"
         x = rng.standard_normal(x_shape).astype(dtype)
         x[-1, 0, 2, 0] = np.nan                     # (in some windows of each geometry)
+        x[0, -1, -1, -1] = np.nan                   # (the first image's last value)
         w = rng.standard_normal((outputs, x_shape[1]) + kernel).astype(dtype)
         b = rng.standard_normal(outputs).astype(dtype)
         args = (stride, pad, dilation, 1)

@@ -534,11 +534,12 @@ cdef int _conv_direct(const ConvShape* s, const float* x, const float* w, const 
     time (images shared among the threads), each copied into a zero border first where the
     convolution pads it. Each output's sum runs over its window in order: the same bits at
     any thread count."""
-    cdef Py_ssize_t opad = (s.O + 7) // 8 * 8, K = s.Kg, Hp = s.H, Wp = s.W
-    cdef bint padded = s.ph > 0 or s.pw > 0
-    if padded:                          # (the rows and columns the windows reach, past x too)
-        Hp = max(s.H + s.ph, (s.OH - 1) * s.sh + (s.KH - 1) * s.dh + 1)
-        Wp = max(s.W + s.pw, (s.OW - 1) * s.sw + (s.KW - 1) * s.dw + 1)
+    # the rows and columns the windows reach: past x's end too where the output's size pads
+    # it after (padding="same" of an even kernel: none before, one after)
+    cdef Py_ssize_t opad = (s.O + 7) // 8 * 8, K = s.Kg
+    cdef Py_ssize_t Hp = max(s.H + s.ph, (s.OH - 1) * s.sh + (s.KH - 1) * s.dh + 1)
+    cdef Py_ssize_t Wp = max(s.W + s.pw, (s.OW - 1) * s.sw + (s.KW - 1) * s.dw + 1)
+    cdef bint padded = s.ph > 0 or s.pw > 0 or Hp > s.H or Wp > s.W
     cdef Py_ssize_t image = s.C * Hp * Wp, x_step = s.C * s.H * s.W, out_step = s.O * s.L
     cdef int buffers = <int> min(<Py_ssize_t> threads, s.N) if padded else 1
     # w^T on a 64-byte boundary: the tiles' loads of it split across cache lines otherwise
