@@ -56,6 +56,8 @@ def refuse(where):
     """PyTorch's error for a tensor put on a device other than the CPU or meta: the
     AssertionError of a build without CUDA, XPU or MTIA, else a RuntimeError naming it"""
     from ._device import device
+    if isinstance(where, int) and not isinstance(where, bool):     # an accelerator's index
+        raise RuntimeError("Cannot access accelerator device when none is available.")
     kind = device(where).type
     if kind in ("cuda", "xpu", "mtia"):
         raise AssertionError(f"cgrad was not compiled with {kind.upper()} enabled: it runs on "

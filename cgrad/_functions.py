@@ -3,6 +3,7 @@ import builtins
 import itertools
 import math
 import numbers
+import types as _types
 import warnings
 
 import numpy as np
@@ -38,10 +39,16 @@ def mv(input, vec, *, out=None):
     return _into_out(_mv(input, vec), out)
 
 
-def _tensors(tensors, name):
-    if isinstance(tensors, Tensor):          # (iterating it would join its rows)
+def _require_sequence(tensors, name):
+    """PyTorch's TypeError where a join takes one Tensor (iterating it would join its rows)
+    or a generator in place of a sequence of Tensors"""
+    if isinstance(tensors, (Tensor, _types.GeneratorType)):
         raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
-                        f"not Tensor")
+                        f"not {'Tensor' if isinstance(tensors, Tensor) else 'generator'}")
+
+
+def _tensors(tensors, name):
+    _require_sequence(tensors, name)
     tensors = list(tensors)
     if not tensors:                 # (PyTorch's classes: ValueError for cat, not for stack)
         if name == "cat":
@@ -54,8 +61,10 @@ def _tensors(tensors, name):
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
 
-def cat(tensors, dim=0):
-    """Join tensors along an existing dim."""
+def cat(tensors, dim=0, *, axis=None):
+    """Join tensors along an existing dim (axis: NumPy's name for it, which PyTorch takes)."""
+    if axis is not None:
+        dim = axis
     tensors = _tensors(tensors, "cat")
     # the arrays' shapes: Tensor.shape makes a Size, whose indexing is Python's (these checks
     # took 20 us of a 4-tensor cat's 40)
@@ -86,7 +95,16 @@ def cat(tensors, dim=0):
     return S.Cat.apply(d, *tensors)
 
 
-concat = concatenate = cat
+def concat(tensors, *args, **kwargs):
+    """cat under another of PyTorch's names (its errors name it)"""
+    _require_sequence(tensors, "concat")
+    return cat(tensors, *args, **kwargs)
+
+
+def concatenate(tensors, *args, **kwargs):
+    """cat under another of PyTorch's names (its errors name it)"""
+    _require_sequence(tensors, "concatenate")
+    return cat(tensors, *args, **kwargs)
 
 
 def stack(tensors, dim=0):
@@ -260,12 +278,14 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def hstack(tensors):
     """cat along dim 1, or dim 0 for 1-d tensors"""
+    _require_sequence(tensors, "hstack")
     tensors = [atleast_1d(t) for t in tensors]             # (0-d ones as one element)
     return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
     """cat along dim 0 of the tensors made at least 2-d"""
+    _require_sequence(tensors, "vstack")
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 
 
@@ -472,14 +492,19 @@ def atleast_3d(*tensors):
 
 def column_stack(tensors):
     """the tensors as columns (0-d and 1-d ones made columns), joined along dim 1"""
+    _require_sequence(tensors, "column_stack")
     return hstack([t.reshape(t.numel(), 1) if t.ndim < 2 else t for t in tensors])
 
 
-row_stack = vstack
+def row_stack(tensors):
+    """vstack under another of PyTorch's names (its errors name it)"""
+    _require_sequence(tensors, "row_stack")
+    return vstack(tensors)
 
 
 def dstack(tensors):
     """cat along dim 2 of the tensors made at least 3-d"""
+    _require_sequence(tensors, "dstack")
     return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(tensors[0])], 2)
 
 

@@ -219,7 +219,11 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 
 def as_tensor(data, dtype=None, device=None):
-    """data as a tensor, sharing memory where it can."""
+    """data as a tensor, sharing memory where it can (device: the CPU, or meta)."""
+    return _placed(_as_tensor(data, dtype), device, ())
+
+
+def _as_tensor(data, dtype):
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):

@@ -352,6 +352,7 @@ def _check_cast(src, dst, cpp=False):
 
 
 _float_warned = [False]     # float() of a tensor requiring grad warned (Tensor.__float__)
+_T_warned = [False, False]  # .T of a 0-d tensor, of one not 0-d nor 2-d, warned (Tensor.T)
 _NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
@@ -536,15 +537,17 @@ class Tensor:
     @property
     def T(self):
         if self.ndim != 2:
-            if not self.ndim:
-                warn_at_caller("Tensor.T is deprecated on 0-D tensors. This function is the "
-                               "identity in these cases.")
-            elif self.ndim > 2:
-                warn_at_caller("The use of `x.T` on tensors of dimension other than 2 to "
-                               "reverse their shape is deprecated and it will throw an error in "
-                               "a future release. Consider `x.mT` to transpose batches of "
-                               "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to "
-                               "reverse the dimensions of a tensor.")
+            kind = bool(self.ndim)          # PyTorch's two warnings, each once a process
+            if not _T_warned[kind]:
+                _T_warned[kind] = True
+                warn_at_caller(
+                    "The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                    "shape is deprecated and it will throw an error in a future release. "
+                    "Consider `x.mT` to transpose batches of matrices or "
+                    "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions "
+                    "of a tensor." if kind else
+                    "Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                    "these cases.")
             if self.ndim < 2:
                 return self
         return self.permute(*reversed(range(self.ndim)))      # PermuteBackward0, as PyTorch
@@ -2846,8 +2849,8 @@ class Tensor:
                 dtype = a
             elif isinstance(a, Tensor):
                 dtype, where = a.dtype, a.device
-            elif isinstance(a, str):
-                where = a
+            elif isinstance(a, str) or isinstance(a, int) and not isinstance(a, bool):
+                where = a                                   # (an int: a device's index)
         if where is not None:
             _absent_device.refuse(where)
         if where is not None and (device(where).type == "meta") != self.is_meta:

@@ -510,6 +510,15 @@ def test_state_that_does_not_fit_the_parameter_raises_as_pytorch(name, kw, after
     with pytest.raises(RuntimeError, match=rf"^The size of tensor a \({a}\) must match the size "
                                            rf"of tensor b \({b}\) at non-singleton dimension 1$"):
         other.step()
+    if name not in ("ASGD", "Rprop"):       # (PyTorch's ASGD steps on, its Rprop IndexErrors)
+        q = cgrad.ones(2, requires_grad=True)     # state (1, 2), broadcast over q: q's update
+        wider = getattr(optim, name)([q], **kw)   # in place fails
+        wider.load_state_dict({"state": {0: saved["state"][0]},
+                               "param_groups": [dict(saved["param_groups"][0], params=[0])]})
+        q.grad = cgrad.ones(2)
+        with pytest.raises(RuntimeError, match=r"^output with shape \[2\] doesn't match the "
+                                               r"broadcast shape \[1, 2\]$"):
+            wider.step()
     model, opt = stepped_linear()
     model.double()
     model(cgrad.ones(1, 2, dtype=cgrad.float64)).sum().backward()

@@ -401,10 +401,17 @@ def test_inputs_pytorch_refuses():
     """a Tensor where cat/stack take a sequence (iterating it joined its rows), bool() of an
     empty tensor, a NumPy array with a negative stride (tensor() copies refuse it too), and a
     device other than the CPU: each PyTorch's exception class and message"""
-    for join in (cgrad.cat, cgrad.stack):
-        with pytest.raises(TypeError, match=r"argument 'tensors' \(position 1\) must be tuple "
-                                            r"of Tensors, not Tensor"):
+    for join in (cgrad.cat, cgrad.stack, cgrad.concat, cgrad.concatenate, cgrad.hstack,
+                 cgrad.vstack, cgrad.dstack, cgrad.column_stack, cgrad.row_stack):
+        with pytest.raises(TypeError, match=rf"^{join.__name__}\(\): argument 'tensors' "
+                                            r"\(position 1\) must be tuple of Tensors, not "
+                                            r"Tensor$"):
             join(cgrad.ones(2, 3))
+    with pytest.raises(TypeError, match="must be tuple of Tensors, not generator"):
+        cgrad.cat(t for t in [cgrad.ones(2)])
+    pair = [cgrad.ones(2, 2), cgrad.zeros(2, 2)]
+    for join in (cgrad.cat, cgrad.concat, cgrad.concatenate):     # axis: PyTorch's alias
+        assert join(pair, axis=1).shape == join(pair, dim=1).shape == (2, 4)
     with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is "
                                            "ambiguous"):
         bool(cgrad.tensor([]))
@@ -420,7 +427,18 @@ def test_inputs_pytorch_refuses():
             place()
     with pytest.raises(RuntimeError, match="CPU only"):
         cgrad.ones(2).to("mps")
+    for place in (lambda: cgrad.as_tensor([1.0], device="cuda"),
+                  lambda: cgrad.nn.Linear(2, 2).to("cuda"),
+                  lambda: cgrad.nn.Linear(2, 2, device="cuda")):
+        with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
+            place()
+    for place in (lambda: cgrad.ones(2).to(0), lambda: cgrad.ones(2, device=0),
+                  lambda: cgrad.nn.Linear(2, 2).to(0)):     # an accelerator's index
+        with pytest.raises(RuntimeError, match="^Cannot access accelerator device when none "
+                                               "is available.$"):
+            place()
     assert cgrad.zeros(2, device="cpu").tolist() == [0.0, 0.0]
+    assert cgrad.as_tensor([1.0], device="meta").is_meta
 
 
 def test_sharing_a_read_only_array_warns_once(monkeypatch):
@@ -442,11 +460,14 @@ def test_sharing_a_read_only_array_warns_once(monkeypatch):
         cgrad.as_tensor(frozen)
 
 
-def test_warnings_pytorch_gives_at_the_users_line():
+def test_warnings_pytorch_gives_at_the_users_line(monkeypatch):
     """var/std (and their _mean functions) where the count less the correction is not above
-    0, and x.T on a 0-d or 3-d tensor: PyTorch's UserWarning, attributed to the caller's
-    line whichever entry point led there; none on 1-d or 2-d .T, none where the count allows"""
+    0, and x.T on a tensor not 2-d: PyTorch's UserWarning, attributed to the caller's line
+    whichever entry point led there (.T's two, each once a process); none on 2-d .T, none
+    where the count allows"""
+    import importlib
     import warnings
+    tensor_module = importlib.import_module("cgrad.tensor")
     cases = [(lambda: cgrad.tensor([1.0]).var(), "var(): degrees of freedom is <= 0"),
              (lambda: cgrad.ones(3, 1).std(dim=1), "std(): degrees of freedom"),
              (lambda: cgrad.ones(3, 2).std(dim=1, correction=2), "std(): degrees of freedom"),
@@ -456,11 +477,14 @@ def test_warnings_pytorch_gives_at_the_users_line():
              (lambda: cgrad.ones(2, 3, 4).T, "The use of `x.T` on tensors of dimension other "
                                              "than 2"),
              (lambda: cgrad.tensor(1.0).T, "Tensor.T is deprecated on 0-D tensors")]
-    for make, message in cases:
+    for make, message in cases + [(lambda: cgrad.ones(2).T, "The use of `x.T`")]:
+        monkeypatch.setattr(tensor_module, "_T_warned", [False, False])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             make()
-        assert [str(w.message)[:len(message)] for w in caught] == [message]
+            make()                          # (.T's: not again)
+        messages = [str(w.message)[:len(message)] for w in caught]
+        assert messages == [message] * (1 if ".T" in message else 2)
         assert caught[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -7,7 +7,7 @@ import collections
 import functools
 import warnings
 
-from .. import _dtype
+from .. import _absent_device, _dtype
 from .._device import device as _device
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
@@ -658,15 +658,16 @@ class Module:
                 dtype = a
             elif isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
-            elif isinstance(a, str) or a is None:
+            elif isinstance(a, str) or a is None or isinstance(a, int) and not isinstance(
+                    a, bool):
                 device = a
             else:
                 raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+        if device is not None:
+            _absent_device.refuse(device)           # (PyTorch's error for any other device)
         where = None if device is None else _device(device).type
         if where == "meta":
             self._apply(lambda t: t.to("meta"))     # shapes and dtypes only (cgrad._meta)
-        elif where not in (None, "cpu"):
-            raise RuntimeError(f"cgrad runs on the CPU only, cannot move to {device!r}")
         elif where == "cpu" and any(t.is_meta for t in (*self.parameters(), *self.buffers())):
             raise NotImplementedError("Cannot copy out of meta tensor; no data! Please use "
                                       "torch.nn.Module.to_empty() instead of torch.nn.Module.to() "

@@ -399,9 +399,10 @@ class Optimizer:
             if kept.shape != data.shape:
                 check_broadcast(*((data.shape, kept.shape) if self._gradient_first else
                                   (kept.shape, data.shape)))
-                raise RuntimeError(f"output with shape {list(kept.shape)} doesn't match the "
-                                   f"broadcast shape "
-                                   f"{list(np.broadcast_shapes(kept.shape, data.shape))}")
+                both = np.broadcast_shapes(kept.shape, data.shape)   # (the in-place update
+                smaller = kept.shape if kept.shape != both else data.shape   # that fails)
+                raise RuntimeError(f"output with shape {list(smaller)} doesn't match the "
+                                   f"broadcast shape {list(both)}")
             if key == self._lerped_state and kept.dtype != data.dtype:
                 raise RuntimeError(f"expected dtype {_c_name(kept.dtype)} for `end` but got "
                                    f"dtype {_c_name(data.dtype)}")
