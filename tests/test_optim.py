@@ -532,3 +532,28 @@ def test_state_that_does_not_fit_the_parameter_raises_as_pytorch(name, kw, after
         assert not cgrad.equal(model.weight, before)
         assert all(v.dtype == cgrad.float32 for k, v in opt.state[model.weight].items()
                    if isinstance(v, cgrad.Tensor) and k != "step")
+
+
+def test_scalar_state_takes_a_float64_default_dtype():
+    """state["step"] (and NAdam's mu_product, ASGD's eta and mu) is float64 where that is the
+    default dtype, as PyTorch's _get_scalar_dtype, made or loaded; float32 otherwise"""
+    before = cgrad.get_default_dtype()
+    try:
+        for default in (cgrad.float64, cgrad.float32):
+            cgrad.set_default_dtype(default)
+            p = cgrad.ones(2, dtype=cgrad.float32, requires_grad=True)
+            p.grad = cgrad.ones(2, dtype=cgrad.float32)
+            for name, keys in [("Adam", ["step"]), ("NAdam", ["step", "mu_product"]),
+                               ("ASGD", ["step", "eta", "mu"])]:
+                opt = getattr(optim, name)([p])
+                opt.step()
+                assert [opt.state[p][k].dtype for k in keys] == [default] * len(keys)
+                assert opt.state[p]["exp_avg" if name != "ASGD" else "ax"].dtype == \
+                    cgrad.float32
+            saved = opt.state_dict()
+            saved["state"][0]["step"] = 3
+            loaded = optim.ASGD([p])
+            loaded.load_state_dict(saved)
+            assert loaded.state[p]["step"].dtype == default
+    finally:
+        cgrad.set_default_dtype(before)

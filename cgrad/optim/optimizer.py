@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .. import backends as B
+from .. import _dtype, backends as B
 from .._dtype import torch_name
 from .._memory import zeros
 from .._memory_format import laid_like
@@ -49,9 +49,11 @@ def _c_name(np_dtype):
 
 
 def scalar_state(value=0.0):
-    """A 0-d float32 state tensor, as PyTorch keeps state["step"], NAdam's mu_product and
-    ASGD's eta and mu."""
-    return Tensor._make(np.array(value, dtype=np.float32))
+    """A 0-d state tensor, as PyTorch keeps state["step"], NAdam's mu_product and ASGD's eta
+    and mu: float32, or float64 where that is the default dtype (PyTorch's
+    _get_scalar_dtype)"""
+    return Tensor._make(np.array(value, dtype=np.float64 if _dtype.DEFAULT is _dtype.float64
+                                 else np.float32))
 
 
 def check_lr(lr):
@@ -154,8 +156,8 @@ class Optimizer:
     pairs, or of dicts (param groups, each with its own hyperparameters)."""
 
     # What __setstate__ (so load_state_dict) gives a group saved without them (by an older
-    # PyTorch), and the 0-d state it turns from numbers into float32 Tensors: each subclass's
-    # lists are PyTorch's. None here: a user's own Optimizer keeps its int "step" an int.
+    # PyTorch), and the 0-d state it turns from numbers into Tensors (scalar_state): each
+    # subclass's lists are PyTorch's. None here: a user's own Optimizer keeps its int "step".
     _group_defaults = {}
     _scalar_states = ()
     # PyTorch's capturable=True refusal on the CPU names these (its single-tensor path's)
@@ -409,7 +411,7 @@ class Optimizer:
 
     @staticmethod
     def _step_count(state):
-        """Increment state["step"] (a 0-d float32 tensor, as PyTorch) and return it as an int."""
+        """Increment state["step"] (a 0-d tensor, see scalar_state) and return it as an int."""
         data = state["step"]._data
         n = data.item() + 1                # on Python numbers: NumPy's 0-d add costs ~1 us
         data[...] = n
