@@ -169,18 +169,25 @@ def _holds_tensor(data):
     return False
 
 
-def _from_sequence(data, inside=False):
+def _from_sequence(data, integral=False, inside=False):
     """data with each Tensor in a sequence read as its one element, as PyTorch reads it (a
-    Tensor of more or fewer elements raises PyTorch's ValueError); a Tensor itself, whole"""
+    Tensor of more or fewer elements raises PyTorch's ValueError; for an integral dtype, one
+    not of integers its TypeError; one requiring grad gives float()'s warning); a Tensor
+    itself, whole"""
     if isinstance(data, Tensor):
         if not inside:
             return data._data
+        if integral and (data._data.size != 1 or data._data.dtype.kind not in "iub"):
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
         if data._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if data._requires_grad:
+            data.__float__()                # (its warning, once a process, in grad mode)
         return data._data.reshape(())
     if isinstance(data, (list, tuple)) and _holds_tensor(data):
         # PyTorch promotes the items' dtypes: a Tensor's own, a Python float the default
-        items = [_infer(_from_sequence(d, True)) for d in data]
+        items = [_infer(_from_sequence(d, integral, True)) for d in data]
         return np.array(items, dtype=functools.reduce(_dtype.promote_types,
                                                       (d.dtype for d in items)))
     return data
@@ -196,7 +203,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
                       "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
                       "requires_grad_(True), rather than torch.tensor(sourceTensor).",
                       UserWarning, stacklevel=3)
-    data = _from_sequence(data)
+    data = _from_sequence(data, dtype is not None and _np_dtype(dtype).kind in "iub")
     if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
         # Python numbers go straight to dtype: through float32 first, tensor([0.1],
         # dtype=float64) was 0.10000000149; ragged data and strings get _infer's errors

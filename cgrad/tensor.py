@@ -748,9 +748,8 @@ class Tensor:
         # as PyTorch
         if self._requires_grad and not _float_warned[0] and _grad_state.enabled:
             _float_warned[0] = True
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
-                          "unexpected behavior.\nConsider using tensor.detach() first.",
-                          stacklevel=2)
+            warn_at_caller("Converting a tensor with requires_grad=True to a scalar may lead "
+                           "to unexpected behavior.\nConsider using tensor.detach() first.")
         return float(self.item())
 
     def __format__(self, spec):

@@ -212,6 +212,13 @@ def test_tensor_of_tensors_as_pytorch_reads_them():
         with pytest.raises(ValueError, match="only one element tensors can be converted to "
                                              "Python scalars"):
             cgrad.tensor(data)
+    for data in ([cgrad.tensor(1.7)], [cgrad.ones(2)], [[cgrad.tensor(1.5), 2]]):
+        with pytest.raises(TypeError, match="only integer tensors of a single element can be "
+                                            "converted to an index"):
+            cgrad.tensor(data, dtype=cgrad.int64)       # (an integral dtype: PyTorch's index)
+    assert cgrad.tensor([cgrad.tensor(True), cgrad.tensor(3)], dtype=cgrad.int64).tolist() == \
+        [1, 3]
+    assert cgrad.tensor([cgrad.tensor(2)], dtype=cgrad.float32).tolist() == [2.0]
     source = cgrad.ones(2, 3, requires_grad=True)
     with pytest.warns(UserWarning, match=r"recommended to use sourceTensor\.detach\(\)"):
         copy = cgrad.tensor(source)
@@ -441,3 +448,7 @@ def test_float_of_a_tensor_requiring_grad_warns_once_in_grad_mode(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(x * 2) == 4.0
+    monkeypatch.setattr(importlib.import_module("cgrad.tensor"), "_float_warned", [False])
+    with pytest.warns(UserWarning, match="Converting a tensor with requires_grad") as caught:
+        cgrad.tensor([x, 1.0])                 # (a sequence reads it as float() does)
+    assert caught[0].filename == __file__
