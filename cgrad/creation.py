@@ -3,13 +3,13 @@ import functools
 import itertools
 import math
 import numbers
-import warnings
 
 import numpy as np
 
 from . import _absent_device, _dtype, _memory_format, _meta, _threads
 from . import random as _random
 from .backends.numpy_backend import _fma
+from ._warn import warn_at_caller
 from .tensor import Size, Tensor, _broadcast_check, _fill_value, _shape_arg
 from ._legacy import strided
 
@@ -117,23 +117,30 @@ def _past_int64(data):
     return np.array(data, dtype=np.float64).astype(dtype)
 
 
-def _float_dtype(data):
-    """PyTorch's float dtype for Python data with a float in it (None without): a Python float counts as the
-    default float, a NumPy element with its own dtype (np.array made every float float64);
-    integers do not raise a float's precision. Looked at one nesting level at a time, by the
-    set of the level's types (a C-speed pass), element by element only where NumPy ones are."""
-    found = None
+def _nesting_levels(data):
+    """(items, the set of their types) for each nesting level of Python data, outermost
+    first: one C-speed pass over a level's types, lists and tuples opened for the next"""
     items = [data]
     while items:
         types = set(map(type, items))
+        yield items, types
+        items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
+            d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
+
+
+def _float_dtype(data):
+    """PyTorch's float dtype for Python data with a float in it (None without): a Python float
+    counts as the default float, a NumPy element with its own dtype (np.array made every float
+    float64); integers do not raise a float's precision. Looked at one nesting level at a
+    time, element by element only where NumPy ones are."""
+    found = None
+    for items, types in _nesting_levels(data):
         if float in types:
             found = _promote(found, _dtype.DEFAULT.np)
         if any(issubclass(t, (np.generic, np.ndarray)) for t in types):
             for d in items:
                 if isinstance(d, (np.generic, np.ndarray)) and d.dtype.kind == "f":
                     found = _promote(found, d.dtype)
-        items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
-            d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
     return found                         # None: no float in data
 
 
@@ -158,15 +165,8 @@ def _checked_cast(arr, np_dtype):
 
 
 def _holds_tensor(data):
-    """whether a Tensor is in nested Python data (one C-speed pass per nesting level)"""
-    items = [data]
-    while items:
-        types = set(map(type, items))
-        if any(issubclass(t, Tensor) for t in types):
-            return True
-        items = (list(itertools.chain.from_iterable(d for d in items if isinstance(
-            d, (list, tuple)))) if any(issubclass(t, (list, tuple)) for t in types) else [])
-    return False
+    """whether a Tensor is in nested Python data"""
+    return any(any(issubclass(t, Tensor) for t in types) for _, types in _nesting_levels(data))
 
 
 def _from_sequence(data, integral=False, inside=False):
@@ -199,10 +199,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     if isinstance(data, np.ndarray):
         _check_numpy(data, shared=False)
     elif isinstance(data, Tensor):
-        warnings.warn("To copy construct from a tensor, it is recommended to use "
-                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
-                      "requires_grad_(True), rather than torch.tensor(sourceTensor).",
-                      UserWarning, stacklevel=3)
+        warn_at_caller("To copy construct from a tensor, it is recommended to use "
+                       "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+                       "requires_grad_(True), rather than torch.tensor(sourceTensor).")
     data = _from_sequence(data, dtype is not None and _np_dtype(dtype).kind in "iub")
     if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
         # Python numbers go straight to dtype: through float32 first, tensor([0.1],
@@ -263,12 +262,11 @@ def _check_numpy(arr, shared):
                          "work around this by making a copy of your array  with array.copy().) ")
     if shared and not arr.flags.writeable and not _unwritable_warned[0]:
         _unwritable_warned[0] = True
-        warnings.warn("The given NumPy array is not writable, and PyTorch does not support "
-                      "non-writable tensors. This means writing to this tensor will result in "
-                      "undefined behavior. You may want to copy the array to protect its data or "
-                      "make it writable before converting it to a tensor. This type of warning "
-                      "will be suppressed for the rest of this program.", UserWarning,
-                      stacklevel=3)
+        warn_at_caller("The given NumPy array is not writable, and PyTorch does not support "
+                       "non-writable tensors. This means writing to this tensor will result in "
+                       "undefined behavior. You may want to copy the array to protect its data "
+                       "or make it writable before converting it to a tensor. This type of "
+                       "warning will be suppressed for the rest of this program.")
 
 
 def check_shape(shape, itemsize):
@@ -638,11 +636,9 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
 def torch_range(start, end, step=1, dtype=None, requires_grad=False, device=None):
     """cgrad.range (deprecated, as in PyTorch): start, start + step, ... up to end inclusive,
     in the default float dtype"""
-    import warnings
-    warnings.warn("torch.range is deprecated and will be removed in a future release because its "
-                  "behavior is inconsistent with Python's range builtin. Instead, use "
-                  "torch.arange, which produces values in [start, end).", UserWarning,
-                  stacklevel=2)
+    warn_at_caller("torch.range is deprecated and will be removed in a future release because "
+                   "its behavior is inconsistent with Python's range builtin. Instead, use "
+                   "torch.arange, which produces values in [start, end).")
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:

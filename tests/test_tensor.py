@@ -458,6 +458,11 @@ def test_sharing_a_read_only_array_warns_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cgrad.as_tensor(frozen)
+    monkeypatch.setattr(importlib.import_module("cgrad.creation"), "_unwritable_warned",
+                        [False])
+    with pytest.warns(UserWarning, match="not writable") as caught:
+        cgrad.as_tensor(frozen)                   # (named at this line, as from_numpy's)
+    assert caught[0].filename == __file__
 
 
 def test_warnings_pytorch_gives_at_the_users_line(monkeypatch):
