@@ -42,12 +42,6 @@ def state_like(p, value=0):
     return Tensor._make(state if data.flags.c_contiguous else laid_like(state, data))
 
 
-def _c_name(np_dtype):
-    """a dtype as PyTorch's C++ messages name it (float, double, ...)"""
-    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(
-        np_dtype.name, np_dtype.name)
-
-
 def scalar_state(value=0.0):
     """A 0-d state tensor, as PyTorch keeps state["step"], NAdam's mu_product and ASGD's eta
     and mu: float32, or float64 where that is the default dtype (PyTorch's
@@ -406,8 +400,8 @@ class Optimizer:
                 raise RuntimeError(f"output with shape {list(smaller)} doesn't match the "
                                    f"broadcast shape {list(both)}")
             if key == self._lerped_state and kept.dtype != data.dtype:
-                raise RuntimeError(f"expected dtype {_c_name(kept.dtype)} for `end` but got "
-                                   f"dtype {_c_name(data.dtype)}")
+                raise RuntimeError(f"expected dtype {_dtype.c_name(kept.dtype)} for `end` but "
+                                   f"got dtype {_dtype.c_name(data.dtype)}")
 
     @staticmethod
     def _step_count(state):
