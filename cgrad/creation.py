@@ -182,6 +182,8 @@ def _from_sequence(data, integral=False, inside=False):
                             "index")
         if data._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if data.is_meta:                    # (no value to read: cgrad._meta)
+            raise RuntimeError("Tensor.item() cannot be called on meta tensors")
         if data._requires_grad:
             data.__float__()                # (its warning, once a process, in grad mode)
         return data._data.reshape(())

@@ -219,6 +219,8 @@ def test_tensor_of_tensors_as_pytorch_reads_them():
     assert cgrad.tensor([cgrad.tensor(True), cgrad.tensor(3)], dtype=cgrad.int64).tolist() == \
         [1, 3]
     assert cgrad.tensor([cgrad.tensor(2)], dtype=cgrad.float32).tolist() == [2.0]
+    with pytest.raises(RuntimeError, match="Tensor.item\\(\\) cannot be called on meta tensors"):
+        cgrad.tensor([cgrad.ones(1, device="meta"), 1.0])     # (it read 0.0)
     source = cgrad.ones(2, 3, requires_grad=True)
     with pytest.warns(UserWarning, match=r"recommended to use sourceTensor\.detach\(\)"):
         copy = cgrad.tensor(source)
