@@ -60,8 +60,7 @@ def refuse(where):
         raise RuntimeError("Cannot access accelerator device when none is available.")
     kind = device(where).type
     if kind in ("cuda", "xpu", "mtia"):
-        raise AssertionError(f"cgrad was not compiled with {kind.upper()} enabled: it runs on "
-                             "the CPU only")
+        needing(kind.upper())()             # (x.cuda()'s AssertionError)
     if kind not in ("cpu", "meta"):
         raise RuntimeError(f"cgrad runs on the CPU only, cannot put a tensor on {where!r}")
 
