@@ -56,9 +56,7 @@ def refuse(where):
     """PyTorch's error for a tensor put on a device other than the CPU or meta: the
     AssertionError of a build without CUDA, XPU or MTIA, else a RuntimeError naming it"""
     from ._device import device
-    if isinstance(where, int) and not isinstance(where, bool):     # an accelerator's index
-        raise RuntimeError("Cannot access accelerator device when none is available.")
-    kind = device(where).type
+    kind = device(where).type               # (an int, an accelerator's index, raises there)
     if kind in ("cuda", "xpu", "mtia"):
         needing(kind.upper())()             # (x.cuda()'s AssertionError)
     if kind not in ("cpu", "meta"):

@@ -2,6 +2,7 @@
 tutorials, `torch.accelerator.current_accelerator().type if torch.accelerator.is_available()
 else "cpu"`. cgrad runs on the CPU only: there is no accelerator, and the calls that need one
 raise PyTorch's RuntimeError."""
+from ._device import no_accelerator
 
 
 def is_available():
@@ -17,7 +18,7 @@ def device_count():
 
 
 def _none(*args, **kwargs):
-    raise RuntimeError("Cannot access accelerator device when none is available.")
+    raise no_accelerator()
 
 
 current_device_index = current_device_idx = set_device_index = set_device_idx = \

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from . import _dtype
-from ._device import device as _device
+from ._device import device as _device, no_accelerator
 
 _CPU = _device("cpu")
 
@@ -174,7 +174,7 @@ class _StorageBase:
         return False
 
     def pin_memory(self, device="cuda"):
-        raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise no_accelerator()
 
     def is_shared(self):
         return bool(getattr(self, "_shared", False))

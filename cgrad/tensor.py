@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _absent_device, _dtype, _meta
 from . import storage as _storage
-from ._device import device
+from ._device import device, no_accelerator
 from . import backends as B
 from ._format import tensor_repr
 from ._settings import require_bool
@@ -2935,7 +2935,7 @@ class Tensor:
         return self
 
     def pin_memory(self, device=None):
-        raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise no_accelerator()
 
     # x.cuda(), x.xpu(), x.mtia(): PyTorch's AssertionError of a build without the device
     cuda, xpu, mtia = (_absent_device.needing(name) for name in ("CUDA", "XPU", "MTIA"))

@@ -64,6 +64,27 @@ def test_get_device_module_as_torch():
         assert str(got.value) == str(expected.value)
 
 
+@pytest.mark.parametrize("args", [
+    ("cpu",), ("cpu:0",), ("cpu", 1), ("cuda:1",), ("meta",), ("hpu:2",), ("privateuseone",),
+    ("mps", 0), ("cpu", None), ("foo",), ("CPU",), (" cpu",), ("cpu:",), ("cpu:x",),
+    ("cpu:-1",), ("cpu:01",), ("cpu:0:1",), ("cpu", -1), ("cpu", "a"), ("cpu", 1.0),
+    ("cpu", True), ("cpu:0", 1), (None,), (), (1.5,), (True,), (0,), (3,), (-1,)])
+def test_device_strings_and_indices_as_torch(args):
+    """torch.device's parse: the same device, or the same exception class and first line"""
+    try:
+        expected = torch.device(*args)
+    except Exception as error:
+        with pytest.raises(type(error)) as got:
+            cgrad.device(*args)
+        assert str(got.value).splitlines()[0] == str(error).splitlines()[0]
+    else:
+        got = cgrad.device(*args)
+        assert (got.type, got.index, str(got), repr(got)) == \
+            (expected.type, expected.index, str(expected), repr(expected))
+    with pytest.raises(TypeError, match="must be str, not torch.device"):
+        cgrad.device(cgrad.device("cpu"), 0)
+
+
 def test_tensor_device_flags_as_torch():
     t, c = torch.ones(2), cgrad.ones(2)
     for flag in ("is_xpu", "is_mps", "is_mtia", "is_ipu", "is_maia", "is_vulkan", "is_xla",
