@@ -115,8 +115,12 @@ def get_default_dtype():
 
 
 def set_default_dtype(d):
-    """The dtype of tensors made from Python floats (float32 unless set; float64 allowed)"""
-    if d not in (float32, float64):
+    """The dtype of tensors made from Python floats and of integers made floats (float32
+    unless set; float64 or float16)"""
+    if not isinstance(d, _dtype.dtype):
+        raise TypeError("invalid dtype object: only floating-point types are supported as the "
+                        "default type")
+    if d not in (float32, float64, float16):
         raise TypeError("only floating-point types are supported as the default type")
     _dtype.DEFAULT = d
 

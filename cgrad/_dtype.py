@@ -4,13 +4,22 @@ import numpy as np
 
 class dtype:
     """A tensor element type, printed like PyTorch's (`cgrad.float32`)."""
-    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+    __slots__ = ("name", "np", "is_floating_point", "itemsize", "is_signed", "abbr")
+    is_complex = False                   # (cgrad has no complex dtypes)
 
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = self.np.kind == "f"
         self.itemsize = self.np.itemsize
+        self.is_signed = self.np.kind in "if"
+        self.abbr = ("b" if self.np.kind == "b" else self.np.kind) + str(8 * self.itemsize)
+
+    def to_real(self):
+        return self
+
+    def to_complex(self):
+        raise RuntimeError(f"cgrad has no complex dtypes: {self!r}.to_complex()")
 
     def __repr__(self):
         return f"cgrad.{self.name}"

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from . import _dtype
+
 LINEWIDTH = 80
 THRESHOLD = 1000
 EDGEITEMS = 3
@@ -134,7 +136,7 @@ def tensor_repr(t):
         fmt = _Formatter(_summarized(a) if summarize else a)
         body = _to_str(a, fmt, len(prefix), summarize)
     # (an empty tensor names every dtype but the default: "tensor([])" would read as float)
-    if a.dtype != np.float32 and (a.size == 0 or t.is_meta or
+    if a.dtype != _dtype.DEFAULT.np and (a.size == 0 or t.is_meta or
                                   a.dtype not in (np.int64, np.bool_)):
         suffixes.append(f"dtype=cgrad.{a.dtype.name}")
     if t.grad_fn is not None:

@@ -118,20 +118,24 @@ def stack(tensors, dim=0):
     return S.Stack.apply(_dim(dim, len(ref) + 1), *tensors)
 
 
-def _comparable(a, b):
-    """PyTorch's RuntimeErrors of isclose/allclose: one dtype, broadcastable shapes"""
+def _comparable(a, b, name):
+    """PyTorch's errors of isclose/allclose: two tensors, one dtype, broadcastable shapes"""
+    for i, (arg, t) in enumerate((("input", a), ("other", b))):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {i + 1}) must be Tensor, not "
+                            f"{type(t).__name__}")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(f"{_tname(a._data.dtype)} did not match {_tname(b._data.dtype)}")
     _broadcast_check(a._data, b._data)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    _comparable(a, b)
+    _comparable(a, b, "allclose")
     return bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    _comparable(a, b)
+    _comparable(a, b, "isclose")
     return Tensor._make(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -818,7 +822,7 @@ def rsub(input, other, *, alpha=1):
     """other - alpha * input"""
     op = SP.RsubTensor if isinstance(other, Tensor) else SP.RsubNumber
     return op.apply(other, input, alpha) if alpha != 1 or op is SP.RsubTensor else \
-        input.__rsub__(other)
+        other - input
 
 
 # ---- weight normalisation (nn.utils.weight_norm's two functions) ------------------------------

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from . import _dtype
 from ._dtype import result_type
 from ._functions import _into_out
 from .autograd.grad_mode import no_grad
@@ -186,7 +187,7 @@ def _polynomial(name):
         xa, na = (x._data if a else x), (n._data if b else n)
         _broadcast_check(xa, na)
         dt = result_type(xa, na)             # then integers give the default float
-        dt = _no_half(np.empty(0, dt if dt.kind == "f" else np.float32), name).dtype
+        dt = _no_half(np.empty(0, dt if dt.kind == "f" else _dtype.DEFAULT.np), name).dtype
         with np.errstate(all="ignore"):
             return _nondiff_result(kernel(np.asarray(xa, dt), np.asarray(na, dt)), out)
     fn.__name__ = name

@@ -297,12 +297,23 @@ def _masked_fill_op(value):
     return E.MaskedFillTensor if isinstance(value, Tensor) else E.MaskedFill
 
 
+_FILL_TYPES = (numbers.Number, np.generic, np.ndarray)      # (and Tensor, once defined)
+
+
 def _fill_value(value, dtype):
     """A Python number to write into an array of dtype, as PyTorch converts it: an integer
     dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
     unsigned dtype, down to -max); NumPy wrapped them, or gave INT_MIN. A finite value past
-    float32's or float16's largest is refused too (NumPy made it inf)."""
+    float32's or float16's largest is refused too (NumPy made it inf), and a complex value
+    with an imaginary part."""
+    if isinstance(value, complex) and dtype.kind != "c":
+        if value.imag:
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{_C_TYPES.get(dtype.name, dtype.name)} without overflow")
+        value = value.real
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not isinstance(value, _FILL_TYPES):       # (NumPy read None as NaN)
+            raise TypeError(f"fill value must be Number, not {_grad_mode.type_name(value)}")
         return value
     if dtype.kind == "f":
         if dtype.itemsize < 8 and abs(value) > float(np.finfo(dtype).max) and \
@@ -359,6 +370,8 @@ _NON_LEAF_GRAD = (
     "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
+_VIEW_OF_LEAF = ("a view of a leaf Variable that requires grad is being used in an in-place "
+                 "operation.")
 
 
 class Tensor:
@@ -442,6 +455,9 @@ class Tensor:
     def data(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        if self._requires_grad and value._data.dtype.kind not in "fc":
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
         self._data = value._data
 
     @property
@@ -548,9 +564,8 @@ class Tensor:
                     "of a tensor." if kind else
                     "Tensor.T is deprecated on 0-D tensors. This function is the identity in "
                     "these cases.")
-            if self.ndim < 2:
-                return self
-        return self.permute(*reversed(range(self.ndim)))      # PermuteBackward0, as PyTorch
+        return self.permute(tuple(reversed(range(self.ndim))))   # a PermuteBackward0 view at
+                                                                 # any ndim, as PyTorch's
 
     @property
     def mT(self):
@@ -727,6 +742,13 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
 
+    def __contains__(self, element):
+        """element in self: (self == element).any() for a Tensor or a number, as PyTorch's"""
+        if isinstance(element, (Tensor, numbers.Number)):
+            return bool((self == element).any())
+        raise RuntimeError("Tensor.__contains__ only supports Tensor or scalar, but you passed "
+                           f"in a {type(element)}.")
+
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
@@ -849,13 +871,8 @@ class Tensor:
 
         def keep(grad):
             t = ref()
-            if t is not None:
-                if grad.grad_fn is not None:          # create_graph: .grad keeps the graph
-                    t._grad = grad.clone() if t._grad is None else t._grad + grad
-                elif t._grad is None:
-                    t._grad = Tensor._make(np.array(grad._data, order="C"))
-                else:
-                    B.kernels.accumulate_(t._grad._data, grad._data)
+            if t is not None:                 # a new .grad each time, as PyTorch's: never
+                t._grad = grad.clone() if t._grad is None else t._grad + grad   # in place
         keep.keeps_grad = True              # (it runs after the tensor's other hooks)
         self.grad_fn._register_tensor_hook(keep)
 
@@ -936,8 +953,7 @@ class Tensor:
             base = self._base if self.__dict__.get("_autograd_view") else None
             if self._base is not None and base is None and self._base.grad_fn is None \
                     and self._base._requires_grad:
-                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
-                                   "in an in-place operation.")
+                raise RuntimeError(_VIEW_OF_LEAF)
             if self._base is not None and base is None:
                 raise RuntimeError("cgrad does not support in-place operations that autograd "
                                    "must record on a view of a tensor outside the graph "
@@ -1220,11 +1236,16 @@ class Tensor:
                                    f"and {_tname(v.dtype)} for the source.")
             if masked_fill and v.ndim:
                 value = value.reshape(())
-        else:
+        elif isinstance(value, (bool, int, float, complex, np.generic)):
             value = _fill_value(value, self._data.dtype)
+        else:                            # (NumPy read None as NaN, a list as an array)
+            raise TypeError(f"can't assign a {_grad_mode.type_name(value)} to a {self.type()}")
         if self._no_grad_view is not None and basic and _grad_state.enabled:
             # PyTorch indexes first (a view of this view), then writes that view
             self._check_no_grad_view((value,), S.basic_index_op(key, self.shape).grad_fn_name)
+        if basic and self._requires_grad and self.grad_fn is None and _grad_state.enabled \
+                and S.index_chain(key, self._data.shape):
+            raise RuntimeError(_VIEW_OF_LEAF)       # (PyTorch writes through a view: x[0])
         if self._records_inplace((value,)):
             self._inplace(S.setitem_op(key, self._data.shape, value), key, value)
             return
@@ -1666,7 +1687,7 @@ class Tensor:
                 else "max_"
             raise NotImplementedError(f'"clamp_{which}scalar_cpu" not implemented for \'Bool\'')
         for b in (min, max):
-            if (type(b) is int and dtype.kind in "iu") or dtype == np.float16:
+            if (type(b) is int and dtype.kind in "iu") or (dtype == np.float16 and b is not None):
                 _fill_value(b, dtype)                # out of dtype's range: PyTorch's error
         return E.Clamp, min, max
 
@@ -2505,14 +2526,34 @@ class Tensor:
             return S.IndexSelect.apply(self, ())           # its one element, 0-d as PyTorch
         return S.IndexSelect.apply(self, (slice(None),) * d + (idx,))
 
-    def scatter(self, dim, index, src=None, *, value=None):
-        """A copy with src[i] (or value) written at [..., index[i], ...] along dim"""
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        """A copy with src[i] (or value) written at [..., index[i], ...] along dim (reduce=
+        'add' or 'multiply': added or multiplied in)"""
+        if reduce is not None:
+            return self._scatter_reduced(self.scatter_reduce, dim, index, src, value, reduce)
         args = self._scatter_args("scatter", dim, index, src, value)
         return (S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue).apply(self, *args)
 
-    def scatter_(self, dim, index, src=None, *, value=None):
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        if reduce is not None:
+            return self._scatter_reduced(self.scatter_reduce_, dim, index, src, value, reduce)
         args = self._scatter_args("scatter", dim, index, src, value)
         return self._inplace(S.Scatter if isinstance(args[2], Tensor) else S.ScatterValue, *args)
+
+    def _scatter_reduced(self, scatter_reduce, dim, index, src, value, reduce):
+        """scatter's older reduce= form, as scatter_reduce with self included (a number src
+        as a tensor of index's shape, in self's dtype)"""
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError("reduce argument must be either add or multiply.")
+        src = value if src is None else src
+        if isinstance(src, Tensor):
+            warn_at_caller("The reduce argument of torch.scatter with Tensor src is deprecated "
+                           "and will be removed in a future PyTorch release. Use "
+                           "torch.scatter_reduce instead for more reduction options.")
+        elif isinstance(index, Tensor):
+            src = Tensor._make(np.full(index.shape, _fill_value(src, self._data.dtype),
+                                       self._data.dtype))
+        return scatter_reduce(dim, index, src, "sum" if reduce == "add" else "prod")
 
     def scatter_add(self, dim, index, src):
         """A copy with src[i] added at [..., index[i], ...] along dim (repeats add up)"""
@@ -2822,9 +2863,8 @@ class Tensor:
         return self / other
 
     def new_full(self, size, fill_value, *, dtype=None):
-        return self._made_here(np.full(_shape_arg((size,)), fill_value,
-                                       dtype=_dtype.to_numpy_dtype(dtype) if dtype
-                                       else self._data.dtype))
+        dt = _dtype.to_numpy_dtype(dtype) if dtype else self._data.dtype
+        return self._made_here(np.full(_shape_arg((size,)), _fill_value(fill_value, dt), dt))
 
     def _made_here(self, arr):
         """a new tensor of self's (new_zeros, ...): on the meta device if self is"""
@@ -4593,7 +4633,34 @@ def _operand(other):
         return other.item() if hasattr(other, "item") else float(other)
     if isinstance(other, np.ndarray):
         return Tensor._make(other)
-    raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+    raise UnsupportedOperand(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+
+
+class UnsupportedOperand(TypeError):
+    """An operand no Tensor op takes (a str, a list, a user's class)"""
+
+
+def _or_not_implemented(operator):
+    """A binary operator that returns NotImplemented for an operand it cannot take, as
+    PyTorch's: Python then tries the other side (a user class's __radd__, list * a 0-d
+    integer tensor repeating the list) or raises its own TypeError; t == 'a' is False"""
+    @functools.wraps(operator)
+    def method(self, other):
+        try:
+            return operator(self, other)
+        except UnsupportedOperand:
+            return NotImplemented
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or",
+              "xor", "lshift", "rshift"):
+    for _form in ("__%s__", "__r%s__", "__i%s__"):
+        if _form % _name in Tensor.__dict__:
+            setattr(Tensor, _form % _name, _or_not_implemented(Tensor.__dict__[_form % _name]))
+for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    setattr(Tensor, f"__{_name}__", _or_not_implemented(Tensor.__dict__[f"__{_name}__"]))
+_FILL_TYPES += (Tensor,)
 
 
 _FUSED_OUTPUTS = {}
@@ -4820,6 +4887,10 @@ def where(condition, input=None, other=None):
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {_tname(cond.dtype)}")
+    for name, v in (("input", input), ("other", other)):
+        if not isinstance(v, _FILL_TYPES):
+            raise TypeError(f"where(): argument '{name}' must be Tensor or Number, not "
+                            f"{_grad_mode.type_name(v)}")
     a = input if isinstance(input, (Tensor, numbers.Number)) else Tensor._make(np.asarray(input))
     b = other if isinstance(other, (Tensor, numbers.Number)) else Tensor._make(np.asarray(other))
     for number, t in ((a, b), (b, a)):
@@ -4889,8 +4960,8 @@ def matmul(a, b):
                 and x.shape[1] == y.shape[0]):
             return L.MatMul.apply(a, b)
     else:
-        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
-                        f"{type(b if isinstance(a, Tensor) else a).__name__}")
+        raise UnsupportedOperand(f"matmul(): argument 'other' must be Tensor, not "
+                                 f"{type(b if isinstance(a, Tensor) else a).__name__}")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")

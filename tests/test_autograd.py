@@ -454,3 +454,117 @@ def test_float_of_a_tensor_requiring_grad_warns_once_in_grad_mode(monkeypatch):
     with pytest.warns(UserWarning, match="Converting a tensor with requires_grad") as caught:
         cgrad.tensor([x, 1.0])                 # (a sequence reads it as float() does)
     assert caught[0].filename == __file__
+
+
+def test_a_gradient_a_hook_kept_is_not_added_into_later(backend):
+    """A leaf hook (or its node's pre-hook, or a multi-grad hook) that keeps the gradient it
+    saw: PyTorch copies a gradient something else holds before it becomes .grad, so the kept
+    one stays [3, 3] where the next backward added into it ([6, 6])"""
+    w = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    kept = []
+    w.register_hook(kept.append)
+    for _ in range(2):
+        (w * 3).sum().backward()
+    assert [k.tolist() for k in kept] == [[3.0, 3.0], [3.0, 3.0]]
+    assert w.grad.tolist() == [6.0, 6.0]
+    a = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = cgrad.tensor([3.0, 4.0], requires_grad=True)
+    seen = []
+    autograd.graph.register_multi_grad_hook((a, b), lambda gs: seen.append(gs))
+    z = (a * 2 + b * 3).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    assert [[g.tolist() for g in gs] for gs in seen] == [[[2.0, 2.0], [3.0, 3.0]]] * 2
+    assert (a.grad.tolist(), b.grad.tolist()) == ([4.0, 4.0], [6.0, 6.0])
+
+
+def test_adding_into_grad_counts_as_an_in_place_change(backend):
+    """x.grad saved by a graph, then a backward adding into it: PyTorch's version error (the
+    graph read the new value: w.grad was [4, 8]), whether the sum went in after the walk or
+    straight into .grad from a matmul's backward"""
+    for make in (lambda x: (x ** 2).sum(),
+                 lambda x: (x.reshape(1, 2) @ cgrad.ones(2, 1)).sum()):
+        x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+        w = cgrad.tensor([1.0, 2.0], requires_grad=True)
+        make(x).backward()
+        before = x.grad._version
+        y = (x.grad * w).sum()
+        make(x).backward()
+        assert x.grad._version > before
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+
+
+def test_retain_grad_makes_a_new_grad_each_backward(backend):
+    """PyTorch's retain_grad hook sets y.grad = y.grad + g: a .grad read before stays"""
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    first = y.grad
+    z.backward()
+    assert first.tolist() == [4.0, 8.0] and y.grad.tolist() == [8.0, 16.0]
+    assert y.grad is not first
+
+
+def test_data_set_to_another_size_or_an_integer_tensor(backend):
+    """x.data = a tensor of another size: the next backward's sum into the old .grad raises
+    PyTorch's RuntimeError (NumPy's ValueError leaked); an integer tensor is refused on a
+    tensor requiring grad"""
+    x = cgrad.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    x.data = cgrad.zeros(5)
+    with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of "
+                                           r"tensor b \(5\) at non-singleton dimension 0"):
+        (x * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="must be floating point or complex dtype"):
+        x.data = cgrad.tensor([1, 2, 3])
+    y = cgrad.ones(3)
+    y.data = cgrad.tensor([1, 2, 3])                   # (not requiring grad: taken)
+    assert y.dtype == cgrad.int64
+
+
+def test_set_grad_enabled_takes_a_bool_only():
+    for bad, name in ((0, "int"), (None, "NoneType"), (1.0, "float"),
+                      (np.bool_(True), "numpy.bool"), (cgrad.tensor(True), "Tensor")):
+        with pytest.raises(TypeError, match=f"must be bool, not {name}$"):
+            cgrad.set_grad_enabled(bad)
+    assert cgrad.is_grad_enabled()
+
+
+def test_a_legacy_function_instance_raises_as_torch():
+    class Double(autograd.Function):
+        def forward(self, x):
+            return x * 2
+    with pytest.warns(DeprecationWarning, match="should not be instantiated"):
+        double = Double()
+    with pytest.raises(RuntimeError, match="Legacy autograd function with non-static forward"):
+        double(cgrad.ones(2, requires_grad=True))
+
+
+@pytest.mark.parametrize("key, view", [(0, True), ((None,), True), (slice(1, None), True),
+                                       (slice(None), False), (Ellipsis, False), ([0], False)])
+def test_writing_through_an_index_of_a_leaf_names_the_view(key, view):
+    """x[0] = 5 on a leaf requiring grad writes a view of it in PyTorch (select, unsqueeze, a
+    slice), x[:] and x[...] the leaf itself, an index array an index_put on the leaf"""
+    x = cgrad.ones(3, requires_grad=True)
+    message = ("a view of a leaf Variable" if view else "^a leaf Variable") + \
+        " that requires grad is being used in an in-place operation"
+    with pytest.raises(RuntimeError, match=message):
+        x[key] = 5
+    with cgrad.no_grad():
+        x[key] = 5
+    assert 5 in x.tolist()
+
+
+def test_backward_with_create_graph_warns_once(monkeypatch):
+    """PyTorch's reference-cycle warning for backward(create_graph=True), once a process"""
+    monkeypatch.setattr(autograd, "_create_graph_warned", [False])
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="Using backward\\(\\) with create_graph=True will "
+                                         "create a reference cycle") as caught:
+        (x ** 3).sum().backward(create_graph=True)
+        (x ** 3).sum().backward(create_graph=True)
+    assert len([w for w in caught if "reference cycle" in str(w.message)]) == 1
+    assert x.grad.tolist() == [6.0, 24.0]

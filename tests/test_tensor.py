@@ -496,3 +496,150 @@ def test_warnings_pytorch_gives_at_the_users_line(monkeypatch):
         cgrad.ones(3, 2).var(dim=0)
         cgrad.ones(1).var(correction=0)
         assert cgrad.ones(2).T.shape == (2,) and cgrad.ones(2, 3).T.shape == (3, 2)
+
+
+@pytest.mark.parametrize("default", ["float64", "float16"])
+def test_integers_made_floats_and_printing_follow_the_default_dtype(backend, default):
+    """set_default_dtype(float64): true division, exp, sqrt, ... of integer and bool tensors
+    give float64 (they gave float32), and a float64 tensor prints without its dtype, a float32
+    one with it, as PyTorch's"""
+    dt = getattr(cgrad, default)
+    cgrad.set_default_dtype(dt)
+    try:
+        i, b = cgrad.tensor([1, 2]), cgrad.tensor([True, False])
+        for r in (i / 2, 2 / i, cgrad.div(i, i), i.sqrt(), i.exp(), b / 2, cgrad.tensor(3) / 2,
+                  cgrad.special.expit(i), cgrad.erf(i), cgrad.atan2(i, i)):
+            assert r.dtype == dt
+        assert (i / 2).tolist() == [0.5, 1.0]
+        assert repr(cgrad.tensor([1.5])) == "tensor([1.5000])"
+        assert repr(cgrad.tensor([1.5], dtype=cgrad.float32)) == \
+            "tensor([1.5000], dtype=cgrad.float32)"
+        assert repr(cgrad.tensor([])) == "tensor([])"
+    finally:
+        cgrad.set_default_dtype(cgrad.float32)
+    assert (cgrad.tensor([1, 2]) / 2).dtype == cgrad.float32
+    for bad in (cgrad.int64, "float32", None):
+        with pytest.raises(TypeError, match="only floating-point types are supported as the "
+                                            "default type"):
+            cgrad.set_default_dtype(bad)
+
+
+def test_T_of_a_0d_or_1d_tensor_is_a_view_not_the_tensor():
+    """x.T below 2 dims: a new view (PermuteBackward0), as PyTorch's, not x itself, so that
+    x.T.requires_grad_() does not turn on x's"""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for shape in ((), (2,)):
+            x = cgrad.ones(shape, requires_grad=True)
+            t = x.T
+            assert t is not x and t._base is x and type(t.grad_fn).__name__ == "PermuteBackward0"
+            y = cgrad.ones(shape)
+            y.T.requires_grad_()
+            assert not y.requires_grad
+
+
+def test_operators_leave_operands_they_cannot_take_to_python():
+    """A binary operator returns NotImplemented for an operand no Tensor op takes, as
+    PyTorch's: a user class's reflected method runs, a list or str is repeated by a 0-d
+    integer tensor, t == 'a' is False, and Python's own TypeError names both types (the
+    operators raised their own TypeError)"""
+    class Other:
+        def __radd__(self, t):
+            return "radd"
+
+        def __rmatmul__(self, t):
+            return "rmatmul"
+
+        def __rlshift__(self, t):
+            return "rlshift"
+
+        def __eq__(self, t):
+            return "eq"
+
+    t = cgrad.ones(2)
+    assert (t + Other(), t @ Other(), t << Other(), t == Other()) == \
+        ("radd", "rmatmul", "rlshift", "eq")
+    assert [1, 2] * cgrad.tensor(2) == [1, 2, 1, 2] and "ab" * cgrad.tensor(3) == "ababab"
+    assert (t == "a") is False and (t != "a") is True
+    with pytest.raises(TypeError, match="unsupported operand type\\(s\\) for \\+: 'Tensor' and "
+                                        "'str'"):
+        t + "a"
+    with pytest.raises(TypeError, match="'<' not supported between instances of 'Tensor' and "
+                                        "'str'"):
+        t < "a"
+    with pytest.raises(TypeError):
+        t += "a"
+    with pytest.raises(TypeError):
+        cgrad.rsub(t, "a")
+    assert t.tolist() == [1.0, 1.0]
+
+
+def test_in_takes_a_tensor_or_a_number():
+    t = cgrad.tensor([1.0, 2.0])
+    assert 1 in t and 2.0 in t and 3 not in t and np.float32(2) in t
+    assert cgrad.tensor([2.0]) in t and cgrad.tensor([5.0]) not in t
+    for bad in ("a", None, [1.0], np.ones(1)):
+        with pytest.raises(RuntimeError, match="Tensor.__contains__ only supports Tensor or "
+                                               "scalar, but you passed in a <class "):
+            bad in t
+
+
+@pytest.mark.parametrize("value", [None, "a", [1.0, 2.0], (1, 2, 3), object()])
+def test_a_value_that_is_not_a_number_is_refused_not_read_as_nan(value):
+    """x[i] = None, fill_(None), full(..., None), masked_fill / index_fill / new_full /
+    where with None: PyTorch's TypeError (NumPy read None as NaN, a list as an array)"""
+    x = cgrad.zeros(3)
+    with pytest.raises(TypeError, match="can't assign a .* to a cgrad.FloatTensor"):
+        x[:2] = value
+    for fill in (lambda: x.fill_(value), lambda: cgrad.full((2,), value),
+                 lambda: cgrad.full_like(x, value), lambda: x.masked_fill(x == 0, value),
+                 lambda: x.index_fill(0, cgrad.tensor([0]), value),
+                 lambda: x.new_full((2,), value), lambda: cgrad.where(x > 0, x, value)):
+        with pytest.raises(TypeError, match="must be (Tensor or )?Number, not "):
+            fill()
+    assert x.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_complex_value_written_into_a_real_tensor():
+    x = cgrad.zeros(2)
+    x[0] = 2 + 0j
+    assert x.tolist() == [2.0, 0.0]
+    with pytest.raises(RuntimeError, match="value cannot be converted to type float without "
+                                           "overflow"):
+        x[1] = 2 + 1j
+
+
+def test_scatter_with_reduce_adds_or_multiplies_in():
+    """scatter's older reduce= form (PyTorch's deprecated one): 'add' or 'multiply' into self,
+    a number src cast to self's dtype; anything else is PyTorch's RuntimeError"""
+    idx = cgrad.tensor([0, 0])
+    with pytest.warns(UserWarning, match="reduce argument of torch.scatter with Tensor src"):
+        assert cgrad.ones(3).scatter(0, idx, cgrad.tensor([2.0, 3.0]),
+                                     reduce="multiply").tolist() == [6.0, 1.0, 1.0]
+    assert cgrad.ones(3).scatter(0, idx, 5.0, reduce="add").tolist() == [11.0, 1.0, 1.0]
+    assert cgrad.ones(3, dtype=cgrad.int64).scatter(0, idx, 2.5, reduce="add").tolist() == \
+        [5, 1, 1]
+    x = cgrad.ones(3)
+    assert x.scatter_(0, cgrad.tensor([0, 1]), value=3.0, reduce="multiply") is x
+    assert x.tolist() == [3.0, 3.0, 1.0]
+    with pytest.raises(RuntimeError, match="reduce argument must be either add or multiply"):
+        x.scatter(0, idx, 2.0, reduce="mean")
+
+
+def test_dtype_attributes_as_torch():
+    names = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+    signed = (True,) * 7 + (False, False)
+    abbr = ("f32", "f64", "f16", "i64", "i32", "i16", "i8", "u8", "b8")
+    for name, s, a in zip(names, signed, abbr):
+        d = getattr(cgrad, name)
+        assert (d.is_signed, d.is_complex, d.abbr, d.to_real()) == (s, False, a, d)
+
+
+def test_isclose_and_allclose_take_tensors_only():
+    for fn, args, message in ((cgrad.isclose, (cgrad.ones(2), 1.0), "isclose\\(\\): argument "
+                               "'other' \\(position 2\\) must be Tensor, not float"),
+                              (cgrad.allclose, (1.0, cgrad.ones(2)), "allclose\\(\\): argument "
+                               "'input' \\(position 1\\) must be Tensor, not float")):
+        with pytest.raises(TypeError, match=message):
+            fn(*args)

@@ -101,6 +101,9 @@ def _edge_leaf(t):
     return t
 
 
+_create_graph_warned = [False]
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              grad_variables=None, inputs=None):
     """Accumulate the gradients of tensors (weighted by grad_tensors) into leaves' .grad
@@ -124,6 +127,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             if type(t) is not graph.GradientEdge and t.grad_fn is not None:
                 t.retain_grad()
     roots = _roots(outputs)
+    if create_graph and not _create_graph_warned[0]:
+        _create_graph_warned[0] = True                     # (once a process, as PyTorch's)
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle "
+                      "between the parameter and its gradient which can cause a memory leak. "
+                      "We recommend using autograd.grad when creating the graph to avoid this. "
+                      "If you have to use this function, make sure to reset the .grad fields of "
+                      "your parameters to None after use to break the cycle and avoid the leak.",
+                      UserWarning, stacklevel=3)
     with _checkpoint_validity(inputs is None):
         if create_graph:
             grads = higher.run_graph_backward(roots, _root_grads(outputs, grad_tensors, True),

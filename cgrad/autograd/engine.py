@@ -128,15 +128,13 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
     (hooked: autograd.backward's inputs=)"""
     if not leaf._requires_grad:          # turned off after the forward: PyTorch adds nothing
         return
+    # a hook may keep the gradient it saw: from then on it is not ours to adopt as .grad and
+    # add into (PyTorch copies a gradient something else still holds)
     if leaf._hooks and not hooked:
-        new = _run_hooks(leaf._hooks, g)
-        if new is not g:
-            g, owned = new, False
+        g, owned = _run_hooks(leaf._hooks, g), False
     node = leaf._grad_acc
     if node is not None and node.node_pre_hooks:
-        new = _run_hooks(node.node_pre_hooks, g)
-        if new is not g:
-            g, owned = new, False
+        g, owned = _run_hooks(node.node_pre_hooks, g), False
     grad = leaf._grad
     if grad is None:
         data = leaf._data
@@ -149,7 +147,13 @@ def _accumulate_into_leaf(leaf, g, owned, hooked=False):
             raise RuntimeError("unsupported operation: more than one element of the written-to "
                                "tensor refers to a single memory location (the .grad of a "
                                f"tensor of shape {list(leaf.shape)}). Please clone() it.")
+        if grad._data.shape != g.shape:                      # x.data = a tensor of another size
+            from ..ops.shape import check_broadcast
+            check_broadcast(grad._data.shape, g.shape)
+            raise RuntimeError(f"output with shape {list(grad._data.shape)} doesn't match the "
+                               f"broadcast shape {list(g.shape)}")
         _add_into(grad._data, g)                              # in place: no new buffer
+        grad._version_counter.value += 1
     if leaf._post_accumulate_hooks:
         with no_grad():                   # (as _run_hooks)
             run_post_accumulate_hooks(leaf)
@@ -341,10 +345,8 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                 if runs_on:
                     for i in capture[node]:
                         results[i] = g if owned else g.copy()
-            if node.pre_hooks:
-                new = _run_hooks(node.pre_hooks, g)
-                if new is not g:
-                    g, owned = new, False
+            if node.pre_hooks:                       # (a hook may keep g: see above)
+                g, owned = _run_hooks(node.pre_hooks, g), False
             if type(node) is leaf_node:
                 if capture is None:
                     leaf = node._ref()
@@ -389,6 +391,7 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                             # (not a one-element .grad: these checks cost more than the sum
                             # on Python floats after the walk)
                             if (grad is not None and grad._data.size != 1 and not leaf._hooks
+                                    and grad._data.shape == leaf._data.shape   # (x.data = ...)
                                     and leaf._requires_grad
                                     and not leaf._post_accumulate_hooks    # (they run once)
                                     and not (p.node_pre_hooks or p.node_post_hooks)   # (node hooks)
@@ -412,8 +415,10 @@ def _walk(roots, root_grads, retain_graph, inputs, allow_unused):
                 i += 1
                 if parent is None or gi is None:
                     continue
-                if acc is not None and gi is acc[i]:
-                    continue                                   # already added in place
+                if acc is not None and gi is acc[i]:           # already added in place
+                    if type(parent) is leaf_node and parent not in pending:   # (a .grad)
+                        parent._ref()._grad._version_counter.value += 1
+                    continue
                 if type(gi) is ndarray and gi.shape == meta[0] and gi.dtype == meta[1]:
                     reduced, is_new = gi, fresh                # the common case: as it is
                 else:

@@ -6,13 +6,14 @@ Python values for the non-differentiable arguments) and records a `Node`, which 
 The public `Function` (Tensors in and out, as in PyTorch) is a thin adapter over Op.
 """
 import inspect
+import warnings
 import weakref
 
 import numpy as np
 
 from .._meta import MetaArray
 from .anomaly import check_forward, forward_check as _forward_check
-from .grad_mode import INFERENCE, no_grad, state as _grad_state
+from .grad_mode import INFERENCE, no_grad, state as _grad_state, type_name as _type_name
 from .profiler_util import op_event_name, recorder as _recorder
 
 FREED_MESSAGE = (
@@ -1102,11 +1103,6 @@ def _hand_over(port, g):
     grads[port.index] = g if held is None else held + g
 
 
-def _type_name(x):
-    t = type(x)
-    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-
-
 def _expandable(shape, to):
     """Whether shape broadcasts to `to` (PyTorch's is_expandable_to)."""
     return len(shape) <= len(to) and all(s == t or s == 1 for s, t in zip(shape[::-1], to[::-1]))
@@ -1298,6 +1294,18 @@ class Function:
                                   "your custom autograd.Function to use it with backward mode AD.")
 
     vjp = backward              # an alias, as in PyTorch: a Function defines one of them
+
+    def __init__(self, *args, **kwargs):
+        warnings.warn(f"{type(self)} should not be instantiated. Methods on autograd functions "
+                      "are all static, so you should invoke them on the class itself. "
+                      "Instantiating an autograd function will raise an error in a future "
+                      "version of PyTorch.", DeprecationWarning, stacklevel=2)
+
+    def __call__(self, *args, **kwargs):        # a legacy (pre-1.3) Function's use: F()(x)
+        raise RuntimeError("Legacy autograd function with non-static forward method is "
+                           "deprecated. Please use new-style autograd function with static "
+                           "forward method. (Example: "
+                           "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -181,12 +181,22 @@ class inference_mode(_GradModeGuard):
         return inference_mode(not self.mode)
 
 
+def type_name(x):
+    """x's type as PyTorch's errors name it: int, numpy.bool, Tensor"""
+    t = type(x)
+    return t.__name__ if t.__module__ == "builtins" or t.__name__ == "Tensor" else \
+        f"{t.__module__}.{t.__qualname__}"
+
+
 class set_grad_enabled:
     """set_grad_enabled(mode): sets grad mode at once; as a context manager, restores it after;
     as a decorator (@set_grad_enabled(False)), restores it at once and sets it in each call."""
 
     def __init__(self, mode):
-        self.mode = bool(mode)
+        if type(mode) is not bool:
+            raise TypeError("set_grad_enabled(): argument 'enabled' (position 1) must be bool, "
+                            f"not {type_name(mode)}")
+        self.mode = mode
         self._previous = _set(self.mode, state.inference)
 
     def __call__(self, fn):

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import backends as B
+from .. import _dtype, backends as B
 from .._dtype import require_float, result_type
 from ..backends.numpy_backend import HARDSIGMOID_SLOPE
 from .._memory_format import laid_as_first
@@ -55,7 +55,7 @@ def promote_float(a, b):
     """Like promote, but integer results become the default float (true division)."""
     dt = result_type(a, b)
     if dt.kind != "f":
-        dt = np.dtype(np.float32)
+        dt = _dtype.DEFAULT.np
     if isinstance(a, np.ndarray) and a.dtype != dt:
         a = a.astype(dt)
     if isinstance(b, np.ndarray) and b.dtype != dt:
@@ -1425,7 +1425,7 @@ def _same_float(y, x):
 
 def _float(x):
     """Integer inputs of exp, log, ... give the default float, as in PyTorch."""
-    return x if x.dtype.kind == "f" else x.astype(np.float32)
+    return x if x.dtype.kind == "f" else x.astype(_dtype.DEFAULT.np)
 
 
 # ---- more activations: hardtanh, hardswish, hardsigmoid, mish, threshold, shrinks -----------
