@@ -1271,7 +1271,7 @@ class Tensor:
             r = SC.Add.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Add, self, other)
+        return _binary_operator(E.Add, self, other)
 
     def __radd__(self, other):
         return self.__add__(other)
@@ -1281,7 +1281,7 @@ class Tensor:
             r = SC.Sub.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Sub, self, other)
+        return _binary_operator(E.Sub, self, other)
 
     def __rsub__(self, other):
         if not self._data.ndim and (type(other) is float or type(other) is int):
@@ -1298,21 +1298,21 @@ class Tensor:
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Mul, self, other)
+        return _binary_operator(E.Mul, self, other)
 
     def __rmul__(self, other):
         if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Mul.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Mul, self, other)          # self first: PyTorch's edge order
+        return _binary_operator(E.Mul, self, other)     # self first: PyTorch's edge order
 
     def __truediv__(self, other):
         if not self._data.ndim and (type(other) is not Tensor or not other._data.ndim):
             r = SC.Div.apply_scalar(self, other)
             if r is not None:
                 return r
-        return _binary(E.Div, self, other)
+        return _binary_operator(E.Div, self, other)
 
     def __rtruediv__(self, other):
         if not self._data.ndim and (type(other) is float or type(other) is int):
@@ -4640,6 +4640,15 @@ class UnsupportedOperand(TypeError):
     """An operand no Tensor op takes (a str, a list, a user's class)"""
 
 
+def _binary_operator(op, a, b):
+    """_binary for +, -, * and /: NotImplemented for an operand no Tensor op takes (see
+    _or_not_implemented; their 0-d fast paths take no extra call)"""
+    try:
+        return _binary(op, a, b)
+    except UnsupportedOperand:
+        return NotImplemented
+
+
 def _or_not_implemented(operator):
     """A binary operator that returns NotImplemented for an operand it cannot take, as
     PyTorch's: Python then tries the other side (a user class's __radd__, list * a 0-d
@@ -4653,10 +4662,11 @@ def _or_not_implemented(operator):
     return method
 
 
+_HOT = ("__add__", "__radd__", "__sub__", "__mul__", "__rmul__", "__truediv__")  # (above)
 for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or",
               "xor", "lshift", "rshift"):
     for _form in ("__%s__", "__r%s__", "__i%s__"):
-        if _form % _name in Tensor.__dict__:
+        if _form % _name in Tensor.__dict__ and _form % _name not in _HOT:
             setattr(Tensor, _form % _name, _or_not_implemented(Tensor.__dict__[_form % _name]))
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(Tensor, f"__{_name}__", _or_not_implemented(Tensor.__dict__[f"__{_name}__"]))
