@@ -300,6 +300,13 @@ def _masked_fill_op(value):
 _FILL_TYPES = (numbers.Number, np.generic, np.ndarray)      # (and Tensor, once defined)
 
 
+def _float_result_of_tensors(y, *operands):
+    """whether y (a composition's fresh result) is a float array on the CPU and operands are
+    Tensors: where addcmul and addcdiv write PyTorch's rounding of their value into it"""
+    return type(y._data) is np.ndarray and y._data.dtype.kind == "f" and \
+        all(isinstance(t, Tensor) for t in operands)
+
+
 def _fill_value(value, dtype):
     """A Python number to write into an array of dtype, as PyTorch converts it: an integer
     dtype refuses NaN, infinities and values out of its range (a negative int wraps into an
@@ -2755,7 +2762,11 @@ class Tensor:
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)
-        return _as_fused("AddcmulBackward0", self + value * (t1 * t2), self, tensor1, tensor2)
+        y = self + value * (t1 * t2)             # the graph: PyTorch's gradients, to the bit
+        if _float_result_of_tensors(y, t1, t2):  # the value: PyTorch's fma(value t1, t2, self)
+            k = B.kernels
+            y._data[...] = k.fma(k.mul(t1._data, value), t2._data, self._data)
+        return _as_fused("AddcmulBackward0", y, self, tensor1, tensor2)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
@@ -2767,7 +2778,11 @@ class Tensor:
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
         t1, t2, value = self._addc_operands("addcdiv", tensor1, tensor2, value)
-        return _as_fused("AddcdivBackward0", self + value * (t1 / t2), self, tensor1, tensor2)
+        y = self + value * (t1 / t2)             # the graph: PyTorch's gradients, to the bit
+        if _float_result_of_tensors(y, t1, t2):  # the value: PyTorch's (value t1) / t2 + self
+            k = B.kernels
+            y._data[...] = k.add(self._data, k.div(k.mul(t1._data, value), t2._data))
+        return _as_fused("AddcdivBackward0", y, self, tensor1, tensor2)
 
     def _addc_operands(self, name, tensor1, tensor2, value):
         """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the

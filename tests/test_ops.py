@@ -323,3 +323,45 @@ def test_linear_with_only_the_bias_trained(backend):
     want = 2 * y.detach().numpy().astype(np.float64).sum(0)
     np.testing.assert_allclose(layer.bias.grad.numpy(), want, rtol=1e-4, atol=1e-3)
     assert layer.weight.grad is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_alpha_addcmul_and_addcdiv_round_as_pytorchs_loops(backend, dtype):
+    """add/sub with alpha and addcmul round once, as PyTorch's vectorised fma (a + alpha b
+    rounded twice differed in ~20% of float32 elements), addcdiv as its (value t1) / t2 +
+    self; both below and above the compiled kernels' sizes, and in place"""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    for n in (2000, 70000):
+        a, b, c = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+        for v in (1 / 3, -0.01):
+            T, C = (lambda x: torch.from_numpy(x)), (lambda x: cgrad.from_numpy(x))
+            pairs = [(torch.add(T(a), T(b), alpha=v), cgrad.add(C(a), C(b), alpha=v)),
+                     (T(a).sub(T(b), alpha=v), C(a).sub(C(b), alpha=v)),
+                     (T(a.copy()).add_(T(b), alpha=v), C(a.copy()).add_(C(b), alpha=v)),
+                     (torch.addcmul(T(a), T(b), T(c), value=v),
+                      cgrad.addcmul(C(a), C(b), C(c), value=v)),
+                     (torch.addcdiv(T(a), T(b), T(c), value=v),
+                      cgrad.addcdiv(C(a), C(b), C(c), value=v))]
+            for expected, got in pairs:
+                differ = int((expected.numpy() != got.numpy()).sum())
+                # float64's fma goes through long double: a true fma's bits but for ~1 in 1000
+                assert differ <= (n // 500 if dtype == "float64" else 0)
+    x = cgrad.tensor([1.0367525815963745])
+    assert cgrad.add(x, x, alpha=1 / 3).item() == 1.3823367357254028    # (twice rounded:
+                                                                        # 1.3823368549346924)
+
+
+def test_addcmul_and_addcdiv_gradients_keep_pytorchs_formulas(backend):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    a, b, c = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((3, 1)) + 3
+    grads = []
+    for lib in (torch, cgrad):
+        A, B_, C_ = (lib.tensor(x, requires_grad=True) for x in (a, b, c))
+        y = lib.addcmul(A, B_, C_, value=0.3) + A.addcdiv(B_, C_, value=-0.7) * 2
+        assert y.grad_fn.next_functions[0][0].name() == "AddcmulBackward0"
+        y.sum().backward()
+        grads.append([t.grad.numpy() for t in (A, B_, C_)])
+    for expected, got in zip(*grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -325,6 +325,18 @@ class NumpyKernels:
         """min(a, b), NaN if either is NaN"""
         return np.minimum(a, b)
 
+    def fma(self, x, y, z):
+        """x * y + z rounded once to the arrays' dtype (numbers as that dtype holds them), as
+        PyTorch's vectorised loops take add's and sub's alpha (fmadd): float32 through float64,
+        where a product of two float32 is exact, then rounded; float16 likewise, to float32
+        first (PyTorch's fma runs in float32 there) then to float16; float64 through long
+        double (a product rounded to 64 bits: a true fma's bits but for ~1 in 1000 elements)"""
+        dtype = np.result_type(*[v for v in (x, y, z) if isinstance(v, np.ndarray)])
+        wide = np.float64 if dtype.itemsize <= 4 else np.longdouble
+        x, y, z = (np.asarray(v, dtype).astype(wide) for v in (x, y, z))
+        r = x * y + z
+        return (r.astype(np.float32) if dtype.itemsize < 4 else r).astype(dtype)
+
     def lerp(self, x, end, w):
         """x interpolated towards end at w (a number), broadcast: _lerp_'s PyTorch forms on a
         copy of x (float16: in float32, as PyTorch's opmath)"""

@@ -82,6 +82,13 @@ def _scaled(a, b, alpha):
     return b * alpha
 
 
+def _fused_alpha(a, b, alpha):
+    """whether a + alpha * b takes one rounding (B.kernels.fma), as PyTorch's vectorised loop:
+    float tensors a and b, alpha a number (other forms keep _scaled's product, then the add)"""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f"
+            and not isinstance(alpha, bool) and isinstance(alpha, (int, float)))
+
+
 # ---- binary ---------------------------------------------------------------------------------
 class Add(Op):
     """y = a + alpha * b   ->   da = g, db = alpha * g"""
@@ -90,8 +97,10 @@ class Add(Op):
     def forward(ctx, a, b, alpha=1):
         a, b = promote(a, b)
         if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
-            b = _scaled(a, b, alpha)
             ctx.alpha = alpha
+            if _fused_alpha(a, b, alpha):
+                return B.kernels.fma(alpha, b, a)
+            b = _scaled(a, b, alpha)
         return B.kernels.add(a, b)
 
     @staticmethod
@@ -135,8 +144,10 @@ class Sub(Op):
             _refuse_bool_sub(a, b)
         a, b = promote(a, b)
         if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
-            b = _scaled(a, b, alpha)
             ctx.alpha = alpha
+            if _fused_alpha(a, b, alpha):
+                return B.kernels.fma(-alpha, b, a)
+            b = _scaled(a, b, alpha)
         return B.kernels.sub(a, b)
 
     @staticmethod
