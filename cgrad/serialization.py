@@ -269,10 +269,33 @@ class _Corrupt(Exception):
     pass
 
 
+def _map_target(map_location):
+    """where load's map_location sends the file's tensors, all saved on the CPU: None (they
+    stay there), "meta", or a callable taking each storage and "cpu"; a device cgrad lacks
+    raises PyTorch's RuntimeError"""
+    if map_location is None or callable(map_location):
+        return map_location
+    if isinstance(map_location, dict):                   # {saved location: new location}
+        return _map_target(map_location.get("cpu"))
+    where = str(map_location)
+    try:
+        kind = device(where).type
+    except RuntimeError:
+        raise RuntimeError("don't know how to restore data location of "
+                           f"torch.storage.UntypedStorage (tagged with {where})") from None
+    if kind in ("cpu", "meta"):
+        return None if kind == "cpu" else kind
+    raise RuntimeError(f"Attempting to deserialize object on a {kind.upper()} device but "
+                       f"torch.{kind}.is_available() is False. If you are running on a CPU-only "
+                       "machine, please use torch.load with map_location=torch.device('cpu') "
+                       "to map your storages to the CPU.")
+
+
 class _Decoder:
-    def __init__(self, zf, weights_only=True):
+    def __init__(self, zf, weights_only=True, target=None):
         self.zf = zf
         self.weights_only = weights_only
+        self.target = target    # _map_target's
         self.tensors = {}       # array index -> the tensor over the whole array
         self.objects = {}       # "obj" number -> the tensor loaded for it
         self.claimed = set()    # array indices whose whole-array tensor an "obj" took
@@ -378,12 +401,20 @@ class _Decoder:
         t = self.tensors.get(i)
         if t is None:
             t = self.tensors[i] = Tensor._make(self._array(i))
+            if callable(self.target):      # map_location(storage, location), once a storage
+                moved = self.target(t.untyped_storage(), "cpu")
+                if moved is not None and type(moved).__name__ not in ("UntypedStorage",
+                                                                      "TypedStorage"):
+                    raise TypeError(f"map_location returned {type(moved).__name__}, expected "
+                                    "a storage or None")
         if "view" in x:
             t = self._view(t, x["view"])
         elif number is not None:
             if i in self.claimed:           # another tensor over the same memory (.data)
                 t = Tensor._make(t._data)
             self.claimed.add(i)
+        if self.target == "meta":
+            t = t.to("meta")
         requires_grad = bool(x.get("requires_grad", False))
         if x.get("parameter"):
             t = Parameter(t, requires_grad)
@@ -419,9 +450,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     in the file is executed: a pickled object may name only safe globals (else
     pickle.UnpicklingError). weights_only=False unpickles whole modules and other objects,
     which can run code: only for files you trust. A damaged file raises RuntimeError naming
-    the file and the problem. map_location and mmap are accepted for PyTorch compatibility
-    (everything loads to the CPU)."""
+    the file and the problem. map_location may send the tensors to "cpu" or "meta" (a
+    string, device, dict or callable, as PyTorch's; another device raises PyTorch's error);
+    mmap is accepted for PyTorch compatibility."""
     weights_only = weights_only is None or bool(weights_only)
+    target = _map_target(map_location)
     name = _name(f)
     try:
         zf = zipfile.ZipFile(f, "r")
@@ -449,7 +482,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             if index.get("version") not in _READABLE:
                 raise _Corrupt(f"format version {index.get('version')!r} is not supported "
                                f"(this cgrad reads versions {', '.join(map(str, _READABLE))})")
-            return _Decoder(zf, weights_only).decode(index["object"])
+            return _Decoder(zf, weights_only, target).decode(index["object"])
         except _Corrupt as e:
             raise RuntimeError(f"cgrad.load: {name} is not a valid cgrad file: {e}") from None
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:

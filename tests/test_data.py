@@ -227,3 +227,98 @@ def test_distributed_sampler_as_torch(n, replicas, drop_last):
                  lambda lib: lib.utils.data.DistributedSampler(ds, 2, -1),
                  lambda lib: lib.utils.data.DistributedSampler(ds)):    # no process group
         _raises_like(make)
+
+
+def test_workers_take_batches_in_turn_and_see_their_worker_info():
+    """num_workers > 0, emulated in the calling process to PyTorch's results: an
+    IterableDataset splitting its range by get_worker_info() (PyTorch's docs' example) gives
+    3, 5, 4, 6; one that does not is read once per worker; a map-style dataset's batch k is
+    worker k % n's; worker_init_fn runs once per worker; outside a worker, None"""
+    import math
+    from cgrad.utils import data as D
+
+    class Split(D.IterableDataset):
+        def __init__(self, start, end):
+            self.start, self.end = start, end
+
+        def __iter__(self):
+            info = D.get_worker_info()
+            if info is None:
+                return iter(range(self.start, self.end))
+            per = int(math.ceil((self.end - self.start) / info.num_workers))
+            s = self.start + info.id * per
+            return iter(range(s, min(s + per, self.end)))
+
+    assert [int(x) for x in D.DataLoader(Split(3, 7), num_workers=2)] == [3, 5, 4, 6]
+    assert [int(x) for x in D.DataLoader(Split(3, 7), num_workers=0)] == [3, 4, 5, 6]
+
+    class Whole(D.IterableDataset):
+        def __iter__(self):
+            return iter(range(5))
+    assert [b.tolist() for b in D.DataLoader(Whole(), num_workers=2, batch_size=2)] == \
+        [[0, 1], [0, 1], [2, 3], [2, 3], [4], [4]]
+
+    class Tagged(D.Dataset):
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            return i * 10 + D.get_worker_info().id
+    started = []
+    loader = D.DataLoader(Tagged(), num_workers=3, batch_size=2, worker_init_fn=started.append)
+    assert [b.tolist() for b in loader] == [[0, 10], [21, 31], [42, 52], [60]]
+    assert started == [0, 1, 2] and D.get_worker_info() is None
+
+
+def test_a_datasets_getitems_takes_a_whole_batch():
+    from cgrad.utils import data as D
+
+    class Batched(D.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return i
+
+        def __getitems__(self, indices):
+            return [100 + i for i in indices]
+    assert [b.tolist() for b in D.DataLoader(Batched(), batch_size=4)] == \
+        [[100, 101, 102, 103], [104, 105]]
+    assert [b.tolist() for b in D.DataLoader(D.Subset(Batched(), [5, 4, 3]), batch_size=2)] == \
+        [[105, 104], [103]]
+    stacked = D.StackDataset(Batched(), Batched())
+    assert [[t.tolist() for t in b] for b in D.DataLoader(stacked, batch_size=3)] == \
+        [[[100, 101, 102], [100, 101, 102]], [[103, 104, 105], [103, 104, 105]]]
+
+
+def test_dataloader_options_checked_and_fixed_as_pytorchs():
+    from cgrad.utils import data as D
+    ds = D.TensorDataset(cgrad.arange(6))
+    for kwargs, message in (({"timeout": -1}, "timeout option should be non-negative"),
+                            ({"prefetch_factor": 2}, "prefetch_factor option could only be"),
+                            ({"num_workers": 1, "prefetch_factor": -1},
+                             "prefetch_factor option should be non-negative"),
+                            ({"persistent_workers": True}, "persistent_workers option needs"),
+                            ({"multiprocessing_context": "fork"},
+                             "multiprocessing_context can only be used")):
+        with pytest.raises(ValueError, match=message):
+            D.DataLoader(ds, **kwargs)
+    loader = D.DataLoader(ds, batch_size=4, num_workers=2)
+    assert (loader.prefetch_factor, loader.pin_memory, loader.timeout, loader.in_order) == \
+        (2, False, 0, True)
+    for name in ("batch_size", "sampler", "drop_last", "dataset"):
+        with pytest.raises(ValueError, match=f"{name} attribute should not be set after "
+                                             "DataLoader is initialized"):
+            setattr(loader, name, None)
+    assert len(iter(loader)) == 2 == len([b for b in loader])
+    with pytest.raises(ValueError, match="Fraction at index 0 is not between 0 and 1"):
+        D.random_split(range(10), [1.5, -0.5])
+    with pytest.raises(TypeError, match="replacement should be a boolean value"):
+        D.RandomSampler(range(3), replacement=1)
+
+    class Two(D.IterableDataset):
+        def __iter__(self):
+            return iter(range(2))
+    assert type(Two() + Two()).__name__ == "ChainDataset" and list(Two() + Two()) == [0, 1, 0, 1]
+    with pytest.raises(AssertionError, match="ConcatDataset does not support IterableDataset"):
+        D.ConcatDataset([Two()])

@@ -602,3 +602,22 @@ def test_cross_entropy_float16_backward(backend, reduction):
         got.append((loss.detach().float().numpy(), x.grad.float().numpy()))
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=5e-3, atol=5e-3)
+
+
+def test_elementwise_mean_is_the_deprecated_name_of_mean():
+    x, t = cgrad.tensor([1.0, 2.0, 4.0]), cgrad.zeros(3)
+    with pytest.warns(UserWarning, match="reduction='elementwise_mean' is deprecated"):
+        y = cgrad.nn.functional.mse_loss(x, t, reduction="elementwise_mean")
+    assert y.item() == 7.0
+    with pytest.warns(UserWarning, match="elementwise_mean"):
+        assert cgrad.nn.MSELoss(reduction="elementwise_mean")(x, t).item() == 7.0
+
+
+def test_rms_norm_of_another_weight_dtype_keeps_the_inputs():
+    """PyTorch's composite rms_norm: the result cast back to the input's dtype, with its
+    warning (it was float64 for a float32 input)"""
+    x, w = cgrad.randn(2, 3), cgrad.randn(3, dtype=cgrad.float64)
+    with pytest.warns(UserWarning, match="Mismatch dtype between input and weight: input "
+                                         "dtype = float, weight dtype = double"):
+        y = cgrad.nn.functional.rms_norm(x, (3,), w)
+    assert y.dtype == cgrad.float32

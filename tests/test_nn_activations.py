@@ -369,3 +369,32 @@ def test_rrelu_training_draws_slopes_in_bounds_and_backward_uses_them(backend):
     assert not np.array_equal(z.detach().numpy(), y.detach().numpy())
     m.eval()                                 # eval mode: the mean slope, as torch
     np.testing.assert_allclose(m(x).detach().numpy()[:3], [-0.5] * 3, rtol=1e-6)
+
+
+def test_celu_gradient_takes_pytorchs_float32_alpha():
+    """PyTorch's celu forward scales by 1 / alpha in double, its derivative by 1 /
+    alpha.toFloat(): the float64 gradient at alpha=1.3 was ~1e-8 relative off"""
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3, 1, 9)
+    for inplace in (False, True):
+        out = []
+        for lib in (torch, cgrad):
+            t = lib.tensor(x, requires_grad=True)
+            y = lib.nn.functional.celu(t * 1, alpha=1.3, inplace=inplace)
+            y.sum().backward()
+            out.append((y.detach().numpy(), t.grad.numpy()))
+        for got, expected in zip(*out):           # (exp itself may be an ulp apart)
+            np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+def test_dropout_of_an_integer_tensor_raises_as_pytorchs():
+    F = cgrad.nn.functional
+    for x in (cgrad.ones(3, dtype=cgrad.int64), cgrad.ones(1, 3, 2, 2, dtype=cgrad.int64)):
+        for fn in (F.dropout, F.dropout2d):
+            if fn is F.dropout2d and x.ndim < 3:
+                continue
+            with pytest.raises(RuntimeError, match="result type Float can't be cast to the "
+                                                   "desired output type Long"):
+                fn(x, 0.5)
+    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 1.0).tolist() == [0, 0, 0]
+    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 0.5, training=False).tolist() == [1] * 3

@@ -393,3 +393,27 @@ def test_state_dict_carries_module_versions_through_save_and_load():
         model.load_state_dict(loaded)
     plain = dict(loaded)
     assert not model.load_state_dict(plain).missing_keys
+
+
+def test_load_map_location_as_pytorchs(tmp_path):
+    """map_location: "cpu" / a device / {"cpu": ...} keep the tensors, "meta" makes them meta
+    (views and Parameters too), a callable is called with each storage and "cpu"; a device
+    cgrad lacks raises PyTorch's RuntimeError (it loaded to the CPU), a bad name too"""
+    path = tmp_path / "m.pt"
+    cgrad.save({"a": cgrad.ones(2), "v": cgrad.ones(4)[1:3],
+                "p": cgrad.nn.Parameter(cgrad.ones(3))}, path)
+    for where in ("cpu", cgrad.device("cpu"), {"cuda:0": "cpu"}, None):
+        r = cgrad.load(path, map_location=where)
+        assert r["v"].device.type == "cpu" and r["v"].tolist() == [1.0, 1.0]
+    for where in ("meta", {"cpu": "meta"}):
+        r = cgrad.load(path, map_location=where)
+        assert all(t.is_meta for t in r.values()) and r["v"].shape == (2,)
+        assert isinstance(r["p"], cgrad.nn.Parameter)
+    calls = []
+    r = cgrad.load(path, map_location=lambda storage, location: calls.append(location))
+    assert calls == ["cpu"] * 3 and r["a"].tolist() == [1.0, 1.0]
+    for where in ("cuda", "cuda:1", {"cpu": "cuda"}, "xpu"):
+        with pytest.raises(RuntimeError, match="Attempting to deserialize object on a"):
+            cgrad.load(path, map_location=where)
+    with pytest.raises(RuntimeError, match="don't know how to restore data location"):
+        cgrad.load(path, map_location="foo")

@@ -198,11 +198,21 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
+    if p < 1:
+        _refuse_integral_noise(input)
     mask = _dropout_mask(input.shape, p, input._data.dtype)
     if not input._data.flags.c_contiguous:              # so the product keeps input's layout
         mask = laid_like(mask, input._data)
     mask = Tensor._make(mask)
     return input.mul_(mask) if inplace else input * mask
+
+
+def _refuse_integral_noise(input):
+    """PyTorch's error for dropout of an integer or bool tensor: its noise, 1 / (1 - p), is
+    a float that the input's dtype cannot take"""
+    if not input.is_floating_point():
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{_tname(input._data.dtype)}")
 
 
 def _dropout_mask(shape, p, dtype):
@@ -471,7 +481,15 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         eps = float(np.finfo(input._data.dtype).eps)
     dims = tuple(range(-len(shape), 0))
     y = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
-    return y if weight is None else y * weight
+    if weight is None:
+        return y
+    if weight._data.dtype != input._data.dtype:          # PyTorch's composite: input's dtype
+        warnings.warn(f"Mismatch dtype between input and weight: input dtype = "
+                      f"{_dtype.c_name(input._data.dtype)}, weight dtype = "
+                      f"{_dtype.c_name(weight._data.dtype)}, Cannot dispatch to fused "
+                      "implementation.", UserWarning, stacklevel=2)
+        return (y * weight).to(input.dtype)
+    return y * weight
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -2404,6 +2422,10 @@ def _reduction(size_average, reduce, reduction):
         reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
         warnings.warn(f"size_average and reduce args will be deprecated, please use "
                       f"reduction='{reduction}' instead.", stacklevel=3)
+    if reduction == "elementwise_mean":            # PyTorch's older name, still taken
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
+                      "instead.", stacklevel=3)
+        reduction = "mean"
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
@@ -3147,8 +3169,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     targets: (N, S) padded rows or the N targets concatenated; "mean" divides each loss by
     its target's length first. zero_infinity: an impossible target costs 0 and passes no
     gradient."""
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
+    reduction = _reduction(None, None, reduction)
     if isinstance(input_lengths, Tensor) != isinstance(target_lengths, Tensor):
         raise TypeError("ctc_loss(): input_lengths and target_lengths must be both Tensors or "
                         "both tuples of ints")
@@ -3396,6 +3417,8 @@ def _dropout_impl(input, p, training, inplace, feature, alpha, batched=True):
         if input.ndim + 2 - lead < 2:
             raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
         shape = tuple(shape[:lead]) + (1,) * (input.ndim - lead)
+    if not alpha:
+        _refuse_integral_noise(input)
     dt = input._data.dtype if input.is_floating_point() else np.dtype(np.float32)
     keep = (_random.generator(None).random(shape) >= p).astype(dt)
     if not alpha:

@@ -1148,12 +1148,30 @@ class EluInplace(Elu):
         return (g * i * (y + a * s)).where(constant(y._data <= 0), g * s), None, None, None
 
 
+def _celu_backward_scale(ctx, alpha):
+    """celu's backward input scale: PyTorch's derivative takes 1 / alpha.toFloat(), alpha
+    rounded to float32 first (its forward, 1 / alpha in double)"""
+    ctx.input_scale = 1.0 / float(np.float32(alpha))
+
+
 class Celu(Elu):
     grad_fn_name = "CeluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):
+        y = Elu.forward(ctx, x, alpha, scale, input_scale)
+        _celu_backward_scale(ctx, alpha)
+        return y
 
 
 class CeluInplace(EluInplace):
     grad_fn_name = "CeluBackward1"
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale=1.0, input_scale=1.0):
+        y = EluInplace.forward(ctx, x, alpha, scale, input_scale)
+        _celu_backward_scale(ctx, alpha)
+        return y
 
 
 class LogSigmoid(Op):

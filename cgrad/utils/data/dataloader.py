@@ -4,10 +4,10 @@ import numbers
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, random as _random
 from ...creation import tensor as _tensor
 from ...tensor import Tensor
-from .dataset import IterableDataset, TensorDataset
+from .dataset import IterableDataset, TensorDataset, _items
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -60,17 +60,78 @@ def default_collate(batch):
                     f"dicts or lists; found {type(elem)}")
 
 
+class WorkerInfo:
+    """What a dataset's code sees from get_worker_info() in a DataLoader's worker: its id,
+    num_workers, seed and dataset, as PyTorch's"""
+    __slots__ = ("id", "num_workers", "seed", "dataset")
+
+    def __init__(self, id, num_workers, seed, dataset):
+        for name, value in (("id", id), ("num_workers", num_workers), ("seed", seed),
+                            ("dataset", dataset)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise RuntimeError(f"Cannot assign attributes to {type(self).__name__} objects")
+
+    def __repr__(self):
+        return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, "
+                f"dataset={self.dataset!r})")
+
+
+_current_worker = [None]
+
+
 def get_worker_info():
-    """None: cgrad's DataLoader loads in the calling process, never in a worker (PyTorch's
-    answer in the main process, so an IterableDataset reads all of its data)"""
-    return None
+    """The WorkerInfo of the DataLoader worker whose work is running, else None (the main
+    process's answer). cgrad's workers take turns in the calling process: see DataLoader."""
+    return _current_worker[0]
+
+
+class _Worker:
+    """One of num_workers emulated workers: its WorkerInfo, set while its work runs"""
+
+    def __init__(self, info):
+        self.info = info
+
+    def run(self, fn, *args):
+        previous, _current_worker[0] = _current_worker[0], self.info
+        try:
+            return fn(*args)
+        finally:
+            _current_worker[0] = previous
+
+
+class _DataLoaderIter:
+    """A DataLoader's iterator: its batches, and len() as the loader's"""
+
+    def __init__(self, loader, batches):
+        self._loader, self._batches = loader, batches
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._batches)
+
+    def __len__(self):
+        return len(self._loader)
+
+
+# set once a DataLoader is made: PyTorch's ValueError (they would not take effect)
+_FIXED = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
 
 class DataLoader:
     """Iterates over dataset in batches of batch_size (None: single samples), shuffled
     each epoch with shuffle=True (from generator if given, else the global generator), the
-    last short batch dropped with drop_last. Runs in the calling process (num_workers is
-    accepted for compatibility and ignored)."""
+    last short batch dropped with drop_last.
+
+    Loads in the calling process. num_workers > 0 is emulated there, to PyTorch's results:
+    the workers take the batches in turn (batch k is worker k % num_workers's), each running
+    worker_init_fn first and seeing its WorkerInfo from get_worker_info(); an IterableDataset
+    is iterated once per worker (each worker's copy yields its own batches, as PyTorch's,
+    unless the dataset splits its data by get_worker_info()), their batches interleaved."""
+    _initialized = False
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
@@ -80,11 +141,33 @@ class DataLoader:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
                              "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if multiprocessing_context is not None and num_workers == 0:
+            raise ValueError("multiprocessing_context can only be used with multi-process "
+                             f"loading (num_workers > 0), but got num_workers={num_workers}")
         self.dataset = dataset
         self.num_workers = num_workers
-        self.batch_size = batch_size
-        self.drop_last = drop_last
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
         self.generator = generator
+        self._workers = None                   # (kept across epochs with persistent_workers)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle not in (None, False):
@@ -118,39 +201,88 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
+        self._initialized = True
+
+    def __setattr__(self, name, value):
+        if self._initialized and name in _FIXED:
+            raise ValueError(f"{name} attribute should not be set after "
+                             f"{type(self).__name__} is initialized")
+        super().__setattr__(name, value)
 
     def __iter__(self):
-        if self._iterable:
-            return self._iter_iterable()
-        if not self._auto_collation:
-            return (self.collate_fn(self.dataset[i]) for i in self.sampler)
-        return self._iter_batches()
+        if self.num_workers:
+            batches = self._iter_workers()
+        elif self._iterable:
+            batches = self._iter_iterable(iter(self.dataset))
+        else:
+            batches = self._iter_map(self._index_batches())
+        return _DataLoaderIter(self, batches)
 
-    def _iter_batches(self):
+    def _index_batches(self):
+        return self.batch_sampler if self._auto_collation else self.sampler
+
+    def _fetch(self, indices):
+        """the collated batch (or sample, without auto-collation) at indices, as PyTorch's
+        fetcher: a dataset's __getitems__ takes a whole batch's indices"""
+        if not self._auto_collation:
+            return self.collate_fn(self.dataset[indices])
+        return self.collate_fn(_items(self.dataset, indices))
+
+    def _iter_map(self, index_batches):
         # a TensorDataset batch is one gather per tensor: the same values as stacking the
         # samples one by one, without the per-sample work
         fast = (type(self.dataset) is TensorDataset and self.collate_fn is default_collate
                 and not any(t.requires_grad for t in self.dataset.tensors))   # (StackBackward0)
-        for indices in self.batch_sampler:
+        for indices in index_batches:
             if fast:
                 idx = Tensor._make(np.asarray(indices, dtype=np.int64))
                 yield [t[idx] for t in self.dataset.tensors]
             else:
-                yield self.collate_fn([self.dataset[i] for i in indices])
+                yield self._fetch(indices)
 
-    def _iter_iterable(self):
+    def _iter_iterable(self, samples):
         if self.batch_size is None:
-            for sample in self.dataset:
+            for sample in samples:
                 yield self.collate_fn(sample)
             return
         batch = []
-        for sample in self.dataset:
+        for sample in samples:
             batch.append(sample)
             if len(batch) == self.batch_size:
                 yield self.collate_fn(batch)
                 batch = []
         if batch and not self.drop_last:
             yield self.collate_fn(batch)
+
+    def _started_workers(self):
+        """the workers, each having run worker_init_fn (once per epoch, or once with
+        persistent_workers); seeds from the loader's generator, as PyTorch's base seed"""
+        if self._workers is None or not self.persistent_workers:
+            base = int(_random.generator(self.generator).integers(0, 2 ** 63))
+            workers = [_Worker(WorkerInfo(i, self.num_workers, base + i, self.dataset))
+                       for i in range(self.num_workers)]
+            if self.worker_init_fn is not None:
+                for w in workers:
+                    w.run(self.worker_init_fn, w.info.id)
+            object.__setattr__(self, "_workers", workers)
+        return self._workers
+
+    def _iter_workers(self):
+        workers = self._started_workers()
+        if not self._iterable:             # batch k from worker k % n, in order
+            for k, indices in enumerate(self._index_batches()):
+                yield workers[k % len(workers)].run(self._fetch, indices)
+            return
+        # each worker iterates the dataset itself; their batches taken in turn, a worker
+        # that ran out skipped from then on
+        active = [(w, w.run(lambda: self._iter_iterable(iter(self.dataset)))) for w in workers]
+        while active:
+            for entry in list(active):
+                worker, batches = entry
+                try:
+                    yield worker.run(next, batches)
+                except StopIteration:
+                    active.remove(entry)
 
     def __len__(self):
         if self._iterable:

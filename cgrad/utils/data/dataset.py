@@ -22,6 +22,9 @@ class IterableDataset(Dataset):
     def __iter__(self):
         raise NotImplementedError
 
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
 
 class TensorDataset(Dataset):
     """Sample i is (t[i] for t in tensors); all tensors share their first dim."""
@@ -50,6 +53,11 @@ class Subset(Dataset):
             return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
 
+    def __getitems__(self, indices):
+        """a batch's samples (DataLoader's fetch): through dataset's own __getitems__ if it
+        has one, as PyTorch's"""
+        return _items(self.dataset, [self.indices[i] for i in indices])
+
     def __len__(self):
         return len(self.indices)
 
@@ -61,6 +69,8 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise AssertionError("datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise AssertionError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = []
         total = 0
         for d in self.datasets:
@@ -122,8 +132,27 @@ class StackDataset(Dataset):
             return {k: d[index] for k, d in self.datasets.items()}
         return tuple(d[index] for d in self.datasets)
 
+    def __getitems__(self, indices):
+        """a batch's samples, each dataset's through its own __getitems__ if it has one"""
+        named = isinstance(self.datasets, dict)
+        columns = {k: _items(d, indices) for k, d in
+                   (self.datasets.items() if named else enumerate(self.datasets))}
+        for items in columns.values():
+            if len(items) != len(indices):
+                raise ValueError(f"Nested dataset's output size mismatch. Expected "
+                                 f"{len(indices)}, got {len(items)}")
+        if named:
+            return [dict(zip(columns, row)) for row in zip(*columns.values())]
+        return [tuple(row) for row in zip(*columns.values())]
+
     def __len__(self):
         return self._length
+
+
+def _items(dataset, indices):
+    """dataset's samples at indices: its __getitems__ where it has one"""
+    getitems = getattr(dataset, "__getitems__", None)
+    return getitems(indices) if callable(getitems) else [dataset[i] for i in indices]
 
 
 def random_split(dataset, lengths, generator=None):
@@ -131,6 +160,9 @@ def random_split(dataset, lengths, generator=None):
     to 1) after a random permutation drawn from generator."""
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
         sizes = [int(math.floor(n * frac)) for frac in lengths]
         for i in range(n - sum(sizes)):            # spread the remainder round-robin
             sizes[i % len(sizes)] += 1
