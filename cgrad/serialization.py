@@ -67,11 +67,11 @@ class _Encoder:
             if obj.dtype.kind not in _ALLOWED_KINDS:
                 raise TypeError(f"cgrad.save cannot store NumPy scalars of dtype {obj.dtype}")
             return {"npscalar": [obj.dtype.str, self.encode(obj.item())]}
-        if obj is None or isinstance(obj, (bool, str)):
+        # exact types: a subclass (a namedtuple, a defaultdict, an IntEnum, ...) is pickled,
+        # as torch.save does, so that it loads as itself
+        if obj is None or type(obj) in (bool, str, int):
             return obj
-        if isinstance(obj, int):
-            return obj
-        if isinstance(obj, float):
+        if type(obj) is float:
             # JSON has no inf/nan: those go as a tagged string, the rest as plain numbers
             return obj if math.isfinite(obj) else {"float": repr(float(obj))}
         if isinstance(obj, Tensor):
@@ -82,19 +82,19 @@ class _Encoder:
             return {"dtype": obj.name}
         if isinstance(obj, Size):
             return {"size": [self.encode(v) for v in obj]}
-        if isinstance(obj, collections.Counter):
+        if type(obj) is collections.Counter:
             return {"counter": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
-        if isinstance(obj, collections.OrderedDict):
+        if type(obj) is collections.OrderedDict:
             pairs = [[self.encode(k), self.encode(v)] for k, v in obj.items()]
             metadata = getattr(obj, "_metadata", None)     # (a state_dict()'s: see above)
-            if type(obj) is collections.OrderedDict and isinstance(metadata, dict):
+            if isinstance(metadata, dict):
                 return {"state_dict": [pairs, self.encode(metadata)]}
             return {"odict": pairs}
-        if isinstance(obj, dict):
+        if type(obj) is dict:
             return {"dict": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
-        if isinstance(obj, list):
+        if type(obj) is list:
             return {"list": [self.encode(v) for v in obj]}
-        if isinstance(obj, tuple):
+        if type(obj) is tuple:
             return {"tuple": [self.encode(v) for v in obj]}
         return {"pickle": self._pickle(obj)}     # as torch.save: anything picklable
 

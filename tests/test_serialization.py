@@ -417,3 +417,26 @@ def test_load_map_location_as_pytorchs(tmp_path):
             cgrad.load(path, map_location=where)
     with pytest.raises(RuntimeError, match="don't know how to restore data location"):
         cgrad.load(path, map_location="foo")
+
+
+Pair = collections.namedtuple("Pair", "a b")
+
+
+class Named(dict):
+    pass
+
+
+def test_container_subclasses_load_as_themselves(tmp_path):
+    """a namedtuple, a defaultdict, a dict subclass: pickled, as torch.save does, so that
+    they load as their own types with weights_only=False (they came back as plain tuples and
+    dicts: no field names, no default factory), and are refused by the weights-only loader,
+    as PyTorch's"""
+    path = tmp_path / "c.pt"
+    for obj in (Pair(cgrad.ones(2), 3), collections.defaultdict(list, {"a": [1]}), Named(x=1)):
+        cgrad.save(obj, path)
+        got = cgrad.load(path, weights_only=False)
+        assert type(got) is type(obj) and str(got) == str(obj)
+        with pytest.raises(pickle.UnpicklingError):
+            cgrad.load(path)
+    cgrad.save(collections.defaultdict(list), path)
+    assert cgrad.load(path, weights_only=False)["new"] == []
