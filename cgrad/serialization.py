@@ -50,6 +50,18 @@ def _name(f):
     return getattr(f, "name", None) or f"<{type(f).__name__}>"
 
 
+def _first_bytes(f, n=2):
+    """f's first n bytes (a path, or a seekable file object, read from the start)"""
+    try:
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "rb") as fh:
+                return fh.read(n)
+        f.seek(0)
+        return f.read(n)
+    except (OSError, AttributeError, ValueError):
+        return b"PK"                             # (unreadable: taken as a damaged archive)
+
+
 # ---- encoding -----------------------------------------------------------------------------------
 class _Encoder:
     def __init__(self):
@@ -156,10 +168,12 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-def save(obj, f):
+def save(obj, f, pickle_module=pickle, pickle_protocol=2, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
     """Write obj (tensors, numbers, strings, None, bools and nested dicts, lists and tuples
     of them: state dicts of modules and optimizers; anything else pickled, as torch.save
-    does) to f, a path or a binary file object."""
+    does) to f, a path or a binary file object. PyTorch's other arguments are taken: the
+    pickles are cgrad's own (protocol 4 at least), the file always its zip format."""
     enc = _Encoder()
     index = json.dumps({"format": FORMAT, "version": VERSION, "object": enc.encode(obj)},
                        allow_nan=False)
@@ -450,10 +464,15 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     in the file is executed: a pickled object may name only safe globals (else
     pickle.UnpicklingError). weights_only=False unpickles whole modules and other objects,
     which can run code: only for files you trust. A damaged file raises RuntimeError naming
-    the file and the problem. map_location may send the tensors to "cpu" or "meta" (a
-    string, device, dict or callable, as PyTorch's; another device raises PyTorch's error);
+    the file and the problem (an empty one EOFError, one that is no zip archive at all
+    pickle.UnpicklingError, as PyTorch's). map_location may send the tensors to "cpu" or
+    "meta" (a string, device, dict or callable, as PyTorch's; another device raises PyTorch's
+    error);
     mmap is accepted for PyTorch compatibility."""
-    weights_only = weights_only is None or bool(weights_only)
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is "
+                           "specified")
+    weights_only = (weights_only is None and pickle_module is None) or bool(weights_only)
     target = _map_target(map_location)
     name = _name(f)
     try:
@@ -461,6 +480,12 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        start = _first_bytes(f)
+        if not start:                              # PyTorch's errors where no zip begins
+            raise EOFError(f"cgrad.load: {name} is empty") from None
+        if start != b"PK":
+            raise pickle.UnpicklingError(f"cgrad.load: {name} is not a cgrad file (it does not "
+                                         "begin as a zip archive)") from None
         raise RuntimeError(f"cgrad.load: {name} is not a cgrad file, or it is truncated or "
                            f"damaged (not a readable zip archive: {e})") from None
     with zf:

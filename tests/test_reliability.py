@@ -172,7 +172,7 @@ def test_load_never_runs_code_from_a_pickle(tmp_path):
     for payload in (RunsShell(), RunsEval(), {"w": RunsShell()}):
         path = tmp_path / "evil.pt"
         path.write_bytes(pickle.dumps(payload))
-        with pytest.raises(RuntimeError, match="evil.pt"):
+        with pytest.raises(pickle.UnpicklingError, match="evil.pt"):   # (PyTorch's class)
             cgrad.load(path)
         assert not marker.exists()
 
@@ -218,9 +218,11 @@ def test_every_single_byte_corruption_raises_or_loads_intact(tmp_path):
 def test_random_bytes_raise(tmp_path):
     rng = np.random.default_rng(0)
     bad = tmp_path / "random.pt"
+    import pickle
     for n in (0, 1, 22, 100, 4096):
         bad.write_bytes(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
-        with pytest.raises(RuntimeError, match="random.pt"):
+        # PyTorch's classes where no zip archive begins: EOFError for nothing at all
+        with pytest.raises(EOFError if n == 0 else pickle.UnpicklingError, match="random.pt"):
             cgrad.load(bad)
 
 

@@ -194,9 +194,17 @@ def _load_bytes(data, tmp_path, name="bad.pt"):
 
 def test_truncated_file_names_the_file(tmp_path):
     data = _saved_bytes()
-    for cut in [len(data) // 2, len(data) - 10, 5, 0]:
+    for cut in [len(data) // 2, len(data) - 10, 5]:
         with pytest.raises(RuntimeError, match=r"cgrad.load: .*bad.pt .*(truncated|damaged)"):
             _load_bytes(data[:cut], tmp_path)
+    # where no zip begins, PyTorch's classes: EOFError for nothing, UnpicklingError else
+    with pytest.raises(EOFError, match=r"cgrad.load: .*bad.pt is empty"):
+        _load_bytes(b"", tmp_path)
+    for garbage in (b"garbage", b"\x80\x02}q"):
+        with pytest.raises(pickle.UnpicklingError, match="does not begin as a zip archive"):
+            _load_bytes(garbage, tmp_path)
+        with pytest.raises(pickle.UnpicklingError):
+            cgrad.load(io.BytesIO(garbage))
 
 
 def test_flipped_bytes_are_detected(tmp_path):
@@ -245,7 +253,6 @@ def test_hostile_and_inconsistent_contents_are_errors(tmp_path):
         "bad reference": _zip({"cgrad/format.json": _index({"tensor": -1})}),
         "bad pair": _zip({"cgrad/format.json": _index({"dict": [[1]]})}),
         "unhashable key": _zip({"cgrad/format.json": _index({"dict": [[{"list": []}, 1]]})}),
-        "plain text": b"just some text, not a zip at all",
         "bad object number": _zip({"cgrad/format.json": _index({"tensor": 0, "obj": "a"}),
                                    "cgrad/tensors/0.npy": _npy(np.zeros(2))}),
         "bad scalar dtype": _zip({"cgrad/format.json": _index({"npscalar": ["O", 1]})}),
@@ -257,6 +264,8 @@ def test_hostile_and_inconsistent_contents_are_errors(tmp_path):
     for what, data in cases.items():
         with pytest.raises(RuntimeError, match=r"cgrad.load: .*bad.pt"):
             _load_bytes(data, tmp_path)
+    with pytest.raises(pickle.UnpicklingError, match=r"cgrad.load: .*bad.pt"):   # (PyTorch's)
+        _load_bytes(b"just some text, not a zip at all", tmp_path)
 
 
 def test_torch_files_are_refused_with_an_explanation(tmp_path):
@@ -440,3 +449,16 @@ def test_container_subclasses_load_as_themselves(tmp_path):
             cgrad.load(path)
     cgrad.save(collections.defaultdict(list), path)
     assert cgrad.load(path, weights_only=False)["new"] == []
+
+
+def test_save_and_load_take_pytorchs_pickle_arguments():
+    buf = io.BytesIO()
+    cgrad.save({"a": cgrad.ones(2), "kind": collections.OrderedDict}, buf, pickle_module=pickle,
+               pickle_protocol=2, _use_new_zipfile_serialization=True)
+    buf.seek(0)
+    with pytest.raises(RuntimeError, match="Can not safely load weights when explicit "
+                                           "pickle_module is specified"):
+        cgrad.load(buf, weights_only=True, pickle_module=pickle)
+    buf.seek(0)
+    got = cgrad.load(buf, pickle_module=pickle)        # (weights_only then False, as PyTorch)
+    assert got["kind"] is collections.OrderedDict and got["a"].tolist() == [1.0, 1.0]
