@@ -21,7 +21,7 @@ from ..autograd.function import constant, renamed
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
-from ..tensor import Tensor, _as_fused, _broadcast_check, _tname
+from ..tensor import Tensor, _as_fused, _broadcast_check, _fill_value, _tname
 from ..tensor import _dim, _dims
 from ..backends.numpy_backend import _opmath_of as _opmath, _transposed_geometry
 
@@ -492,12 +492,21 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return y * weight
 
 
+def _require_momentum(momentum, fn):
+    """PyTorch's argument error: the functional norms take a float momentum (the modules'
+    momentum=None, a cumulative average, reaches them as a number)"""
+    if not isinstance(momentum, numbers.Real):
+        raise TypeError(f"{fn}(): argument 'momentum' (position 7) must be float, not "
+                        f"{type(momentum).__name__}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """input normalised per channel (dim 1) over the batch and any spatial dims: by the
     batch's statistics in training (updating running_mean and running_var in place, if
     given, with momentum and the unbiased variance), by running_mean and running_var
     otherwise; then weight and bias per channel"""
+    _require_momentum(momentum, "batch_norm")
     if training:
         size = input.shape
         if size[0] * math.prod(size[2:]) == 1:
@@ -557,6 +566,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """input normalised per sample and channel over its spatial dims: PyTorch's composition,
     batch_norm of the (1, N * C, ...) input with weight, bias and the running statistics
     repeated N times (the running ones then updated to their means over the batch)"""
+    _require_momentum(momentum, "instance_norm")
     if use_input_stats and math.prod(input.shape[2:]) == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
@@ -719,10 +729,16 @@ def _int_pair(x, fn, name, pos):
     return values
 
 
+def _integral_scalar_tensor(v):
+    return isinstance(v, Tensor) and not v.ndim and v._data.dtype.kind in "iu"
+
+
 def _ints(values, fn, name, pos):
     """values as a tuple of ints, or the TypeError PyTorch's argument parser gives for fn's
     int[] argument name at position pos"""
     for i, v in enumerate(values):
+        if _integral_scalar_tensor(v):          # (PyTorch's parser takes one as an int)
+            continue
         if not isinstance(v, (int, np.integer)) or i == 0 and isinstance(v, bool):   # (sic)
             kind = type(v).__name__
             if i == 0:
@@ -1959,8 +1975,9 @@ def _constant_pad(input, pad, value):
         dst[dim] = slice(max(before, 0), size - max(after, 0))
         shape[dim] = size
     fmt = _channels_format(input)                # (PyTorch pads in the input's format)
-    out = NN.ConstantPad.apply(input, tuple(shape), tuple(src), tuple(dst),
-                               0 if value is None else value, fmt, tuple(pad))
+    value = 0 if value is None else _fill_value(value, input._data.dtype)   # (in range)
+    out = NN.ConstantPad.apply(input, tuple(shape), tuple(src), tuple(dst), value, fmt,
+                               tuple(pad))
     return _OUTPUTS["constant_pad"].apply(out, out.shape, fmt, input) if out.requires_grad \
         else out
 
@@ -2889,7 +2906,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    return hardtanh(input, min_val, max_val, inplace=True)
+    return input._inplace(E.Hardtanh, min_val, max_val)    # (unchecked bounds, as PyTorch's)
 
 
 def relu6(input, inplace=False):
@@ -3713,17 +3730,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                  f"{list(input.shape[2:])} and output size of {size}. Please "
                                  f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
                                  f"output size in (o1, o2, ...,oK) format.")
-            if not all(isinstance(v, int) for v in size):
-                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
-                                f"int] or Tuple[int, int, int], but got size with types "
-                                f"{[type(v) for v in size]}")
-            out_size = list(size)
+            sizes = list(size)
         else:
-            out_size = [size] * dim
-            if not isinstance(size, int):       # (PyTorch's kernel refuses the float list)
-                raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
-                                f"int] or Tuple[int, int, int], but got size with types "
-                                f"{[type(size)] * dim}")
+            sizes = [size] * dim
+        # ints, NumPy integers and 0-d integer tensors (PyTorch's parser takes them)
+        if not all(isinstance(v, (int, np.integer)) or _integral_scalar_tensor(v)
+                   for v in sizes):
+            raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, "
+                            f"int] or Tuple[int, int, int], but got size with types "
+                            f"{[type(v) for v in sizes]}")
+        out_size = [int(v) for v in sizes]
     elif scale_factor is not None:
         if isinstance(scale_factor, (list, tuple)):
             if len(scale_factor) != dim:
@@ -3735,6 +3751,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             scales = list(scale_factor)
         else:
             scales = [scale_factor] * dim
+        if any(isinstance(s, Tensor) for s in scales):       # (PyTorch's parser refuses one)
+            raise TypeError(f"upsample_{mode}{dim}d() received an invalid combination of "
+                            f"arguments: scale_factor must be floats, got {scales}")
+        if not all(math.isfinite(s) for s in scales):
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
         out_size = [int(n * s) for n, s in zip(input.shape[2:], scales)]
     else:
         raise ValueError("either size or scale_factor should be defined")
