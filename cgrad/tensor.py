@@ -2754,10 +2754,11 @@ class Tensor:
         _dtype.require_float(self._data.dtype, "lerp_kernel_tensor"
                              if isinstance(weight, Tensor) else "lerp_kernel_scalar")
         if isinstance(weight, Tensor):
-            near = self + weight * (end - self)
-            return _as_fused("LerpBackward1", near.where(weight.abs() < 0.5,
-                                                          end - (end - self) * (1 - weight)),
-                             self, end, weight)
+            near = self + weight * (end - self)   # the graph: PyTorch's gradients
+            y = near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
+            if _float_result_of_tensors(y):      # the value: its fused forms (B.kernels.lerp)
+                y._data[...] = B.kernels.lerp(self._data, end._data, weight._data)
+            return _as_fused("LerpBackward1", y, self, end, weight)
         return E.Lerp.apply(self, end, float(weight))
 
     def addcmul(self, tensor1, tensor2, *, value=1):

@@ -1125,8 +1125,8 @@ class CythonKernels(NumpyKernels):
         return tuple(grads)
 
     def lerp(self, x, end, w):
-        """one pass for a float x and end of one layout (NumPy's takes three)"""
-        flat = flat_same_layout(x, end)
+        """one pass for a float x and end of one layout and a number w (NumPy's takes three)"""
+        flat = None if isinstance(w, np.ndarray) else flat_same_layout(x, end)
         if flat is None:
             return super().lerp(x, end, w)
         out = np.empty(x.shape, x.dtype)

@@ -338,11 +338,21 @@ class NumpyKernels:
         return (r.astype(np.float32) if dtype.itemsize < 4 else r).astype(dtype)
 
     def lerp(self, x, end, w):
-        """x interpolated towards end at w (a number), broadcast: _lerp_'s PyTorch forms on a
-        copy of x (float16: in float32, as PyTorch's opmath)"""
-        out = np.array(np.broadcast_to(_opmath_of(x), np.broadcast_shapes(x.shape, end.shape)))
-        _lerp_(out, _opmath_of(end), w)
-        return out.astype(x.dtype, copy=False)
+        """x interpolated towards end at w (a number or an array), broadcast: PyTorch's two
+        forms, each one fused multiply-add (fma): x + w (end - x) where |w| < 0.5, else end -
+        (end - x)(1 - w) (float16 in float32, as PyTorch's opmath)"""
+        result = x.dtype
+        x, end = _opmath_of(x), _opmath_of(end)
+        dt = x.dtype
+        w = np.asarray(_opmath_of(w) if isinstance(w, np.ndarray) else w, dt)
+        diff = end - x
+        near = self.fma(w, diff, x) if (np.abs(w) < 0.5).any() else None
+        far = self.fma(-diff, np.asarray(1, dt) - w, end) if (np.abs(w) >= 0.5).any() or \
+            np.isnan(w).any() else None
+        out = near if far is None else far if near is None else np.where(np.abs(w) < 0.5,
+                                                                          near, far)
+        return np.broadcast_to(out, np.broadcast_shapes(x.shape, end.shape, w.shape)).astype(
+            result)
 
     def neg(self, x):
         """-x"""

@@ -541,22 +541,32 @@ cdef enum:
     LERP_BLOCK = 16384      # elements per parallel block
 
 
+cdef inline floating _fma_wide(floating a, floating b, floating c) noexcept nogil:
+    """a * b + c rounded once to the dtype, as NumpyKernels.fma: float32 through double,
+    where the product is exact; float64 through long double (the same bits on every build,
+    with or without FMA instructions)"""
+    if floating is float:
+        return <float> (<double> a * <double> b + <double> c)
+    else:
+        return <double> (<long double> a * <long double> b + <long double> c)
+
+
 cdef void _lerp_block(const floating* x, const floating* end, floating w, floating rest,
                       floating* out, Py_ssize_t n) noexcept nogil:
-    """PyTorch's two forms, each exact at its own end: x + w (end - x) for |w| < 0.5, else
-    end - (end - x) rest, rest = 1 - w"""
+    """PyTorch's two forms, each exact at its own end and one fused multiply-add, as its
+    vectorised loop: x + w (end - x) for |w| < 0.5, else end - (end - x) rest, rest = 1 - w"""
     cdef Py_ssize_t i
     if -0.5 < w < 0.5:
         for i in range(n):
-            out[i] = x[i] + w * (end[i] - x[i])
+            out[i] = _fma_wide(w, end[i] - x[i], x[i])
     else:
         for i in range(n):
-            out[i] = end[i] - (end[i] - x[i]) * rest
+            out[i] = _fma_wide(x[i] - end[i], rest, end[i])
 
 
 def lerp_(const floating[::1] x, const floating[::1] end, double w, floating[::1] out):
-    """out = the linear interpolation from x to end at w, in one pass: w and 1 - w rounded
-    from double to the dtype, as the NumPy backend's _lerp_ rounds them"""
+    """out = the linear interpolation from x to end at w, in one pass: w rounded from double
+    to the dtype, 1 - w computed there, as PyTorch's (and NumpyKernels.lerp)"""
     cdef Py_ssize_t n = x.shape[0], nb, b, i
     if end.shape[0] != n or out.shape[0] != n:
         raise ValueError(f"x, end and out have {n}, {end.shape[0]} and {out.shape[0]} "
@@ -568,7 +578,7 @@ def lerp_(const floating[::1] x, const floating[::1] end, double w, floating[::1
         if parallel(n):
             for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
                 i = b * LERP_BLOCK
-                _lerp_block(&x[i], &end[i], <floating> w, <floating> (1 - w), &out[i],
+                _lerp_block(&x[i], &end[i], <floating> w, 1 - <floating> w, &out[i],
                             min(<Py_ssize_t> LERP_BLOCK, n - i))
         else:
-            _lerp_block(&x[0], &end[0], <floating> w, <floating> (1 - w), &out[0], n)
+            _lerp_block(&x[0], &end[0], <floating> w, 1 - <floating> w, &out[0], n)
