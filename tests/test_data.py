@@ -322,3 +322,29 @@ def test_dataloader_options_checked_and_fixed_as_pytorchs():
     assert type(Two() + Two()).__name__ == "ChainDataset" and list(Two() + Two()) == [0, 1, 0, 1]
     with pytest.raises(AssertionError, match="ConcatDataset does not support IterableDataset"):
         D.ConcatDataset([Two()])
+
+
+class _Pair(collections.abc.Sequence):
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __len__(self):
+        return len(self.items)
+
+
+def test_collate_and_convert_keep_container_types_as_pytorchs():
+    """a defaultdict keeps its factory, a user's Sequence its type, NumPy strings stay strings
+    (they became a tensor), a range becomes a list (it stayed a range)"""
+    from cgrad.utils.data import default_convert
+    dd = default_collate([collections.defaultdict(int, {"a": 1}),
+                          collections.defaultdict(int, {"a": 2})])
+    assert type(dd) is collections.defaultdict and dd["a"].tolist() == [1, 2] and dd["b"] == 0
+    pair = default_collate([_Pair([1, 2]), _Pair([3, 4])])
+    assert type(pair) is _Pair and [t.tolist() for t in pair] == [[1, 3], [2, 4]]
+    assert default_collate([np.str_("a"), np.str_("b")]) == ["a", "b"]
+    assert default_convert(range(3)) == [0, 1, 2]
+    converted = default_convert(_Pair([np.ones(2)]))
+    assert type(converted) is _Pair and isinstance(converted[0], cgrad.Tensor)

@@ -462,3 +462,13 @@ def _module_hook_options(lib):
 def test_module_hook_options_as_torch(backend):
     torch = pytest.importorskip("torch")
     assert _module_hook_options(cgrad) == _module_hook_options(torch)
+
+
+def test_load_state_dict_assign_installs_a_parameter_itself():
+    """assign=True with a Parameter in the state dict: that object becomes the module's (its
+    requires_grad set to the module's), as PyTorch's; a plain tensor is wrapped"""
+    m = cgrad.nn.Linear(2, 2)
+    p = cgrad.nn.Parameter(cgrad.zeros(2, 2), requires_grad=False)
+    m.load_state_dict({"weight": p, "bias": cgrad.zeros(2)}, assign=True)
+    assert m.weight is p and m.weight.requires_grad
+    assert isinstance(m.bias, cgrad.nn.Parameter) and m.bias.requires_grad

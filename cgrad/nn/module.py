@@ -841,9 +841,12 @@ class Module:
             return (f"size mismatch for {key}: copying a param with shape {value.shape} from "
                     f"checkpoint, the shape in current model is {current.shape}.")
         with no_grad():
-            if assign:
+            if assign:                   # (a Parameter in the state dict is installed itself)
                 if isinstance(current, Parameter):
-                    value = Parameter(value, requires_grad=current.requires_grad)
+                    if isinstance(value, Parameter):
+                        value.requires_grad_(current.requires_grad)
+                    else:
+                        value = Parameter(value, requires_grad=current.requires_grad)
                 setattr(self, name, value)
             else:
                 current.copy_(value)

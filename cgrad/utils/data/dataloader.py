@@ -1,5 +1,6 @@
 """DataLoader: batches of a dataset's samples, in order or shuffled, collated into Tensors."""
 import collections
+import copy
 import numbers
 
 import numpy as np
@@ -12,23 +13,54 @@ from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 def default_convert(data):
-    """NumPy arrays (and those inside containers) as Tensors; everything else unchanged."""
+    """NumPy arrays and numbers (and those inside containers) as Tensors; everything else
+    unchanged (strings, and arrays of them, too); containers rebuilt as _rebuilt_* does"""
     if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
         return Tensor._make(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
-        return type(data)({k: default_convert(v) for k, v in data.items()})
+        return _rebuilt_mapping(data, {k: default_convert(v) for k, v in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, tuple):
         return [default_convert(d) for d in data]
+    if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
+        return _rebuilt_sequence(data, [default_convert(d) for d in data])
     return data
+
+
+def _rebuilt_mapping(data, values):
+    """values (a dict of data's keys) in data's own mapping type, as PyTorch's collate
+    rebuilds it: a copy updated for a mutable mapping (a defaultdict keeps its factory), the
+    type called on values otherwise, a plain dict where that fails"""
+    try:
+        if isinstance(data, collections.abc.MutableMapping):
+            clone = copy.copy(data)
+            clone.update(values)
+            return clone
+        return type(data)(values)
+    except TypeError:
+        return values
+
+
+def _rebuilt_sequence(data, items):
+    """items in data's own sequence type, as _rebuilt_mapping (a list where that fails: a
+    range)"""
+    try:
+        if isinstance(data, collections.abc.MutableSequence):
+            clone = copy.copy(data)
+            for i, item in enumerate(items):
+                clone[i] = item
+            return clone
+        return type(data)(items)
+    except TypeError:
+        return list(items)
 
 
 def default_collate(batch):
     """A list of samples as one batch: Tensors and arrays stacked along a new dim 0, Python
     floats as a float64 tensor and ints as int64 (as PyTorch), strings as they come (a
-    sequence); tuples, lists and dicts collated element by element (tuples and lists become
-    lists)."""
+    sequence); tuples, lists and dicts collated element by element (tuples become lists,
+    other containers keep their types: _rebuilt_*)."""
     elem = batch[0]
     if isinstance(elem, Tensor):
         from ..._functions import stack
@@ -38,7 +70,7 @@ def default_collate(batch):
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
                             f"numbers, dicts or lists; found {elem.dtype}")
         return Tensor._make(np.stack(batch))
-    if isinstance(elem, np.generic):
+    if isinstance(elem, np.generic) and elem.dtype.kind in "biuf":   # (np.str_: a str below)
         return Tensor._make(np.asarray(batch))
     if isinstance(elem, bool):
         return _tensor(batch)
@@ -49,13 +81,14 @@ def default_collate(batch):
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
-        return type(elem)({k: default_collate([d[k] for d in batch]) for k in elem})
+        return _rebuilt_mapping(elem, {k: default_collate([d[k] for d in batch]) for k in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
         return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         if any(len(s) != len(elem) for s in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(s) for s in zip(*batch)]     # (strings stay a tuple)
+        columns = [default_collate(s) for s in zip(*batch)]     # (strings stay a tuple)
+        return columns if isinstance(elem, tuple) else _rebuilt_sequence(elem, columns)
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, "
                     f"dicts or lists; found {type(elem)}")
 
