@@ -4644,6 +4644,8 @@ def _operand(other):
     if isinstance(other, Tensor):
         return other
     if isinstance(other, (bool, int, float)):
+        if type(other) is int and not -2 ** 63 <= other < 2 ** 64:
+            raise OverflowError("int too big to convert")      # (PyTorch's, any dtype)
         return other if type(other) in _PY_NUMBERS else other.item()
     if isinstance(other, numbers.Number):
         return other.item() if hasattr(other, "item") else float(other)

@@ -542,3 +542,18 @@ def test_float16_erf_gradients_round_once(backend, name):
         getattr(lib, name)(t).backward(lib.ones(x.size, dtype=lib.float16))
         got.append(t.grad.numpy())
     np.testing.assert_array_equal(*got)
+
+
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_python_ints_past_int64_as_pytorch_reads_them(shape):
+    """a Python int from 2**63 to 2**64 is read as a uint64 wrapped into int64, as PyTorch
+    reads it (NumPy raised OverflowError); one past that is PyTorch's OverflowError, for a
+    float tensor too (it gave inf)"""
+    one = cgrad.ones(shape, dtype=cgrad.int64)
+    assert (one + 2 ** 63).reshape(-1).tolist() == [-(2 ** 63) + 1]
+    assert (one - 2 ** 63).reshape(-1).tolist() == [-(2 ** 63) + 1]
+    for t in (one, one.float()):
+        for big in (2 ** 64, 2 ** 200, -(2 ** 63) - 1):
+            with pytest.raises(OverflowError, match="int too big to convert"):
+                t * big
+    assert (one.float() * 2 ** 63).reshape(-1).tolist() == [2.0 ** 63]

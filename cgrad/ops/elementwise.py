@@ -44,10 +44,13 @@ def promote(a, b):
 
 def wrapped_int(v, dtype):
     """A Python int as an integer dtype holds it, wrapping around as PyTorch's cast does
-    (uint8 + -1 subtracts 1; NumPy raises OverflowError for an out-of-range Python int)"""
+    (uint8 + -1 subtracts 1; NumPy raises OverflowError for an out-of-range Python int);
+    one from 2**63 to 2**64 is read as PyTorch reads it, a uint64 wrapped into int64"""
     info = np.iinfo(dtype)
     if info.min <= v <= info.max:
         return v
+    if v >= 2 ** 63:
+        v -= 2 ** 64
     return int(np.array(v, np.int64).astype(dtype))
 
 
