@@ -348,3 +348,27 @@ def test_collate_and_convert_keep_container_types_as_pytorchs():
     assert default_convert(range(3)) == [0, 1, 2]
     converted = default_convert(_Pair([np.ones(2)]))
     assert type(converted) is _Pair and isinstance(converted[0], cgrad.Tensor)
+
+
+def test_dataloader_warnings_and_iterable_samplers_as_pytorchs():
+    """more workers than CPUs: PyTorch's warning when made and at each iter; pin_memory
+    without an accelerator: its warning at each iter; an IterableDataset's sampler and
+    batch_sampler are PyTorch's objects (they were None)"""
+    import os
+    from cgrad.utils import data as D
+    n = len(os.sched_getaffinity(0)) + 1
+    with pytest.warns(UserWarning, match=f"This DataLoader will create {n} worker processes"):
+        loader = D.DataLoader(list(range(4)), num_workers=n, pin_memory=True)
+    with pytest.warns(UserWarning) as caught:
+        assert [b.tolist() for b in loader] == [[0], [1], [2], [3]]
+    messages = [str(w.message) for w in caught]
+    assert any("worker processes in total" in m for m in messages)
+    assert any("'pin_memory' argument is set as true but no accelerator" in m for m in messages)
+
+    class Three(D.IterableDataset):
+        def __iter__(self):
+            return iter(range(3))
+    loader = D.DataLoader(Three(), batch_size=2)
+    assert type(loader.sampler).__name__ == "_InfiniteConstantSampler"
+    assert isinstance(loader.batch_sampler, BatchSampler)
+    assert [b.tolist() for b in loader] == [[0, 1], [2]]

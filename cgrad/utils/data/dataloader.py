@@ -2,6 +2,8 @@
 import collections
 import copy
 import numbers
+import os
+import warnings
 
 import numpy as np
 
@@ -9,7 +11,7 @@ from ... import _dtype, random as _random
 from ...creation import tensor as _tensor
 from ...tensor import Tensor
 from .dataset import IterableDataset, TensorDataset, _items
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _InfiniteConstantSampler
 
 
 def default_convert(data):
@@ -134,6 +136,23 @@ class _Worker:
             _current_worker[0] = previous
 
 
+def _check_worker_number(n):
+    """PyTorch's warning for more workers than the CPUs this process may run on"""
+    checked = hasattr(os, "sched_getaffinity")            # (the cpuset this process has)
+    cpus = len(os.sched_getaffinity(0)) if checked else os.cpu_count()
+    if cpus is None or n > cpus:
+        unchecked = "" if checked else " (`cpuset` is not taken into account)"
+        suggested = ("DataLoader is not able to compute a suggested max number of worker in "
+                     "current system." if cpus is None else
+                     f"Our suggested max number of worker in current system is {cpus}"
+                     f"{unchecked}, which is smaller than what this DataLoader is going to "
+                     "create.")
+        warnings.warn(f"This DataLoader will create {n} worker processes in total. {suggested} "
+                      "Please be aware that excessive worker creation might get DataLoader "
+                      "running slow or even freeze, lower the worker number to avoid potential "
+                      "slowness/freeze if necessary.", stacklevel=3)
+
+
 class _DataLoaderIter:
     """A DataLoader's iterator: its batches, and len() as the loader's"""
 
@@ -220,10 +239,11 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually "
                              "exclusive with drop_last")
-        if sampler is None and not self._iterable:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle \
-                else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None and not self._iterable:
+        if sampler is None:                    # (an IterableDataset's: never read here)
+            sampler = _InfiniteConstantSampler() if self._iterable else \
+                RandomSampler(dataset, generator=generator) if shuffle else \
+                SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -235,6 +255,8 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self._initialized = True
+        if num_workers:
+            _check_worker_number(num_workers)           # (here and at each iter, as PyTorch)
 
     def __setattr__(self, name, value):
         if self._initialized and name in _FIXED:
@@ -243,6 +265,11 @@ class DataLoader:
         super().__setattr__(name, value)
 
     def __iter__(self):
+        if self.num_workers:
+            _check_worker_number(self.num_workers)
+        if self.pin_memory:
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "then device pinned memory won't be used.", stacklevel=2)
         if self.num_workers:
             batches = self._iter_workers()
         elif self._iterable:

@@ -14,6 +14,14 @@ class Sampler:
         raise NotImplementedError
 
 
+class _InfiniteConstantSampler(Sampler):
+    """None, forever: an IterableDataset's sampler in a DataLoader, as PyTorch's"""
+
+    def __iter__(self):
+        while True:
+            yield None
+
+
 class SequentialSampler(Sampler):
     """0, 1, ..., len(data_source) - 1."""
 
