@@ -300,11 +300,21 @@ def _masked_fill_op(value):
 _FILL_TYPES = (numbers.Number, np.generic, np.ndarray)      # (and Tensor, once defined)
 
 
-def _float_result_of_tensors(y, *operands):
-    """whether y (a composition's fresh result) is a float array on the CPU and operands are
-    Tensors: where addcmul and addcdiv write PyTorch's rounding of their value into it"""
-    return type(y._data) is np.ndarray and y._data.dtype.kind == "f" and \
-        all(isinstance(t, Tensor) for t in operands)
+def _fused_loop(grad_fn_name, composed, fused, operands, edges):
+    """addcmul, addcdiv or lerp by a tensor, as PyTorch's one loop: its value from fused()
+    (arrays, the loop's rounding) for float operands on the CPU; where autograd records, the
+    graph from composed() (the composition's nodes: PyTorch's gradients, to the bit), shown as
+    one grad_fn_name node over edges. Without a graph the composition is not computed."""
+    arrays = [t._data for t in operands if isinstance(t, Tensor)]
+    if len(arrays) < len(operands) or not all(type(a) is np.ndarray and a.dtype.kind == "f"
+                                              for a in arrays):
+        return _as_fused(grad_fn_name, composed(), *edges)     # (ints, numbers, meta)
+    dt = _dtype.result_type(*arrays)
+    if not (_grad_state.enabled and any(t._requires_grad for t in operands)):
+        return Tensor._make(np.asarray(fused(), dtype=dt))
+    y = composed()
+    y._data[...] = fused()
+    return _as_fused(grad_fn_name, y, *edges)
 
 
 def _fill_value(value, dtype):
@@ -2754,20 +2764,19 @@ class Tensor:
         _dtype.require_float(self._data.dtype, "lerp_kernel_tensor"
                              if isinstance(weight, Tensor) else "lerp_kernel_scalar")
         if isinstance(weight, Tensor):
-            near = self + weight * (end - self)   # the graph: PyTorch's gradients
-            y = near.where(weight.abs() < 0.5, end - (end - self) * (1 - weight))
-            if _float_result_of_tensors(y):      # the value: its fused forms (B.kernels.lerp)
-                y._data[...] = B.kernels.lerp(self._data, end._data, weight._data)
-            return _as_fused("LerpBackward1", y, self, end, weight)
+            return _fused_loop("LerpBackward1",
+                               lambda: (self + weight * (end - self)).where(
+                                   weight.abs() < 0.5, end - (end - self) * (1 - weight)),
+                               lambda: B.kernels.lerp(self._data, end._data, weight._data),
+                               (self, end, weight), (self, end, weight))
         return E.Lerp.apply(self, end, float(weight))
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         t1, t2, value = self._addc_operands("addcmul", tensor1, tensor2, value)
-        y = self + value * (t1 * t2)             # the graph: PyTorch's gradients, to the bit
-        if _float_result_of_tensors(y, t1, t2):  # the value: PyTorch's fma(value t1, t2, self)
-            k = B.kernels
-            y._data[...] = k.fma(k.mul(t1._data, value), t2._data, self._data)
-        return _as_fused("AddcmulBackward0", y, self, tensor1, tensor2)
+        k = B.kernels                            # PyTorch's loop: fma(value t1, t2, self)
+        return _fused_loop("AddcmulBackward0", lambda: self + value * (t1 * t2),
+                           lambda: k.fma(k.mul(t1._data, value), t2._data, self._data),
+                           (self, t1, t2), (self, tensor1, tensor2))
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
@@ -2779,11 +2788,10 @@ class Tensor:
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
         t1, t2, value = self._addc_operands("addcdiv", tensor1, tensor2, value)
-        y = self + value * (t1 / t2)             # the graph: PyTorch's gradients, to the bit
-        if _float_result_of_tensors(y, t1, t2):  # the value: PyTorch's (value t1) / t2 + self
-            k = B.kernels
-            y._data[...] = k.add(self._data, k.div(k.mul(t1._data, value), t2._data))
-        return _as_fused("AddcdivBackward0", y, self, tensor1, tensor2)
+        k = B.kernels                            # PyTorch's loop: (value t1) / t2 + self
+        return _fused_loop("AddcdivBackward0", lambda: self + value * (t1 / t2),
+                           lambda: k.add(self._data, k.div(k.mul(t1._data, value), t2._data)),
+                           (self, t1, t2), (self, tensor1, tensor2))
 
     def _addc_operands(self, name, tensor1, tensor2, value):
         """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the
