@@ -137,7 +137,7 @@ COMPILED = {
     "amax", "amin",
     "index_add_", "scatter_add_", "gather", "hardswish", "hardswish_backward", "hardsigmoid",
     "hardsigmoid_backward", "group_norm", "group_norm_backward", "batch_norm_stats",
-    "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp",
+    "batch_norm", "batch_norm_backward", "add_windows", "take_windows", "lerp", "fma",
     "conv", "conv_backward",
     "lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
     "gru_sequence", "gru_sequence_backward", "rnn_sequence", "rnn_sequence_backward",
@@ -4631,6 +4631,40 @@ def test_lerp_special_values_and_ends(ck):
     bn = pytest.importorskip("cgrad._C.binary")
     with pytest.raises(ValueError, match="18, 17 and 18 elements"):
         bn.lerp_(x, end[:17], 0.5, np.empty(18, np.float32))
+
+
+# ---- fma (add's and sub's alpha) ---------------------------------------------------------------
+@pytest.mark.parametrize("a", [1 / 3, -0.1, 3.0, 0.0])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fma(ck, layout, dtype, a):
+    """a * y + z rounded once, bit for bit as the reference computes it (float32 through
+    double, float64 through long double), on every layout (the kernel's where y and z share
+    one), a broadcast z, an array a (the reference's) and float16 (the reference's)"""
+    y = make(layout, dtype, (70, 90))
+    z = make(layout, dtype, (70, 90), np.random.default_rng(9), low=-3, high=3)
+    assert_same(ck.fma(a, y, z), REF.fma(a, y, z))
+    assert_same(ck.fma(a, y, z[:1]), REF.fma(a, y, z[:1]))
+    assert_same(ck.fma(y[:1], y, z), REF.fma(y[:1], y, z))
+    h = y.astype(np.float16)
+    assert_same(ck.fma(a, h, h), REF.fma(a, h, h))
+
+
+def test_fma_special_values_length_and_threads(ck, threads):
+    """inf and NaN as the reference gives them, the same bits at 1 and 2 threads over a
+    parallel size (and the reference's), and the kernel's length check"""
+    y = np.float32([0.1, -3.0, np.inf, np.nan, 1e30, 2.0] * 3)
+    z = np.float32([7.0, 0.25, 1.0, 2.0, -1e30, np.inf] * 3)
+    with np.errstate(all="ignore"):
+        assert_same(ck.fma(0.5, y, z), REF.fma(0.5, y, z))
+    big = make("contiguous", np.float32, (300_000,))
+    rev = big[::-1].copy()
+    one, two = threads(lambda: ck.fma(1 / 3, big, rev))
+    assert_same(one, two)
+    assert_same(one, REF.fma(1 / 3, big, rev))
+    bn = pytest.importorskip("cgrad._C.binary")
+    with pytest.raises(ValueError, match="18, 17 and 18 elements"):
+        bn.fma_(0.5, y, z[:17], np.empty(18, np.float32))
 
 
 # ---- convolutions: an image at a time ---------------------------------------------------------

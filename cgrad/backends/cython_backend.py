@@ -1124,6 +1124,16 @@ class CythonKernels(NumpyKernels):
             grads.append(out)
         return tuple(grads)
 
+    def fma(self, x, y, z):
+        """one pass for a number x and float arrays y and z of one layout (NumPy's widens
+        through four)"""
+        flat = None if isinstance(x, np.ndarray) else flat_same_layout(y, z)
+        if flat is None:
+            return super().fma(x, y, z)
+        out = np.empty(y.shape, y.dtype)
+        _bn_for[y.dtype].fma_(float(x), *flat, out.reshape(-1))
+        return out
+
     def lerp(self, x, end, w):
         """one pass for a float x and end of one layout and a number w (NumPy's takes three)"""
         flat = None if isinstance(w, np.ndarray) else flat_same_layout(x, end)

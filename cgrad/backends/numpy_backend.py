@@ -346,11 +346,10 @@ class NumpyKernels:
         dt = x.dtype
         w = np.asarray(_opmath_of(w) if isinstance(w, np.ndarray) else w, dt)
         diff = end - x
-        near = self.fma(w, diff, x) if (np.abs(w) < 0.5).any() else None
-        far = self.fma(-diff, np.asarray(1, dt) - w, end) if (np.abs(w) >= 0.5).any() or \
-            np.isnan(w).any() else None
-        out = near if far is None else far if near is None else np.where(np.abs(w) < 0.5,
-                                                                          near, far)
+        small = np.abs(w) < 0.5                  # (NaN is not: the second form, as PyTorch)
+        near = self.fma(w, diff, x) if small.any() else None
+        far = None if small.all() else self.fma(-diff, np.asarray(1, dt) - w, end)
+        out = near if far is None else far if near is None else np.where(small, near, far)
         return np.broadcast_to(out, np.broadcast_shapes(x.shape, end.shape, w.shape)).astype(
             result)
 

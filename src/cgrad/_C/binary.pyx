@@ -582,3 +582,30 @@ def lerp_(const floating[::1] x, const floating[::1] end, double w, floating[::1
                             min(<Py_ssize_t> LERP_BLOCK, n - i))
         else:
             _lerp_block(&x[0], &end[0], <floating> w, 1 - <floating> w, &out[0], n)
+
+
+cdef void _fma_block(floating a, const floating* y, const floating* z, floating* out,
+                     Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = _fma_wide(a, y[i], z[i])
+
+
+def fma_(double a, const floating[::1] y, const floating[::1] z, floating[::1] out):
+    """out = a * y + z rounded once (_fma_wide: NumpyKernels.fma's bits), a rounded from
+    double to the dtype first: add's and sub's alpha, as PyTorch's vectorised loop"""
+    cdef Py_ssize_t n = y.shape[0], nb, b, i
+    if z.shape[0] != n or out.shape[0] != n:
+        raise ValueError(f"y, z and out have {n}, {z.shape[0]} and {out.shape[0]} elements: "
+                         f"expected one length")
+    if n == 0:
+        return
+    nb = (n + LERP_BLOCK - 1) // LERP_BLOCK
+    with nogil:
+        if parallel(n):
+            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                i = b * LERP_BLOCK
+                _fma_block(<floating> a, &y[i], &z[i], &out[i],
+                           min(<Py_ssize_t> LERP_BLOCK, n - i))
+        else:
+            _fma_block(<floating> a, &y[0], &z[0], &out[0], n)
