@@ -551,61 +551,52 @@ cdef inline floating _fma_wide(floating a, floating b, floating c) noexcept nogi
         return <double> (<long double> a * <long double> b + <long double> c)
 
 
-cdef void _lerp_block(const floating* x, const floating* end, floating w, floating rest,
-                      floating* out, Py_ssize_t n) noexcept nogil:
-    """PyTorch's two forms, each exact at its own end and one fused multiply-add, as its
-    vectorised loop: x + w (end - x) for |w| < 0.5, else end - (end - x) rest, rest = 1 - w"""
+cdef void _lerp_or_fma_block(bint lerp, floating s, const floating* p, const floating* q,
+                             floating* out, Py_ssize_t n) noexcept nogil:
+    """lerp (p = x, q = end, s = w): PyTorch's two forms, each exact at its own end and one
+    fused multiply-add, as its vectorised loop: x + w (end - x) for |w| < 0.5, else end -
+    (end - x)(1 - w); else fma: s p + q, add's and sub's alpha"""
     cdef Py_ssize_t i
-    if -0.5 < w < 0.5:
+    cdef floating rest = 1 - s
+    if not lerp:
         for i in range(n):
-            out[i] = _fma_wide(w, end[i] - x[i], x[i])
+            out[i] = _fma_wide(s, p[i], q[i])
+    elif -0.5 < s < 0.5:
+        for i in range(n):
+            out[i] = _fma_wide(s, q[i] - p[i], p[i])
     else:
         for i in range(n):
-            out[i] = _fma_wide(x[i] - end[i], rest, end[i])
+            out[i] = _fma_wide(p[i] - q[i], rest, q[i])
+
+
+cdef int _lerp_or_fma(bint lerp, double s, const floating[::1] p, const floating[::1] q,
+                      floating[::1] out, str names) except -1:
+    """_lerp_or_fma_block over p, q and out in one pass, blocks in parallel: s rounded from
+    double to the dtype first (and 1 - s computed there), as PyTorch's (and NumpyKernels')"""
+    cdef Py_ssize_t n = p.shape[0], nb, b, i
+    if q.shape[0] != n or out.shape[0] != n:
+        raise ValueError(f"{names} and out have {n}, {q.shape[0]} and {out.shape[0]} "
+                         f"elements: expected one length")
+    if n == 0:
+        return 0
+    nb = (n + LERP_BLOCK - 1) // LERP_BLOCK
+    with nogil:
+        if parallel(n):
+            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
+                i = b * LERP_BLOCK
+                _lerp_or_fma_block(lerp, <floating> s, &p[i], &q[i], &out[i],
+                                   min(<Py_ssize_t> LERP_BLOCK, n - i))
+        else:
+            _lerp_or_fma_block(lerp, <floating> s, &p[0], &q[0], &out[0], n)
+    return 0
 
 
 def lerp_(const floating[::1] x, const floating[::1] end, double w, floating[::1] out):
-    """out = the linear interpolation from x to end at w, in one pass: w rounded from double
-    to the dtype, 1 - w computed there, as PyTorch's (and NumpyKernels.lerp)"""
-    cdef Py_ssize_t n = x.shape[0], nb, b, i
-    if end.shape[0] != n or out.shape[0] != n:
-        raise ValueError(f"x, end and out have {n}, {end.shape[0]} and {out.shape[0]} "
-                         f"elements: expected one length")
-    if n == 0:
-        return
-    nb = (n + LERP_BLOCK - 1) // LERP_BLOCK
-    with nogil:
-        if parallel(n):
-            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
-                i = b * LERP_BLOCK
-                _lerp_block(&x[i], &end[i], <floating> w, 1 - <floating> w, &out[i],
-                            min(<Py_ssize_t> LERP_BLOCK, n - i))
-        else:
-            _lerp_block(&x[0], &end[0], <floating> w, 1 - <floating> w, &out[0], n)
-
-
-cdef void _fma_block(floating a, const floating* y, const floating* z, floating* out,
-                     Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = _fma_wide(a, y[i], z[i])
+    """out = the linear interpolation from x to end at w, in one pass (NumpyKernels.lerp's
+    bits)"""
+    _lerp_or_fma(True, w, x, end, out, "x, end")
 
 
 def fma_(double a, const floating[::1] y, const floating[::1] z, floating[::1] out):
-    """out = a * y + z rounded once (_fma_wide: NumpyKernels.fma's bits), a rounded from
-    double to the dtype first: add's and sub's alpha, as PyTorch's vectorised loop"""
-    cdef Py_ssize_t n = y.shape[0], nb, b, i
-    if z.shape[0] != n or out.shape[0] != n:
-        raise ValueError(f"y, z and out have {n}, {z.shape[0]} and {out.shape[0]} elements: "
-                         f"expected one length")
-    if n == 0:
-        return
-    nb = (n + LERP_BLOCK - 1) // LERP_BLOCK
-    with nogil:
-        if parallel(n):
-            for b in prange(nb, schedule="static", num_threads=cgrad_threads()):
-                i = b * LERP_BLOCK
-                _fma_block(<floating> a, &y[i], &z[i], &out[i],
-                           min(<Py_ssize_t> LERP_BLOCK, n - i))
-        else:
-            _fma_block(<floating> a, &y[0], &z[0], &out[0], n)
+    """out = a * y + z rounded once (_fma_wide: NumpyKernels.fma's bits), in one pass"""
+    _lerp_or_fma(False, a, y, z, out, "y, z")
