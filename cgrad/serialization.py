@@ -50,13 +50,21 @@ def _name(f):
     return getattr(f, "name", None) or f"<{type(f).__name__}>"
 
 
-def _first_bytes(f, n=2):
-    """f's first n bytes (a path, or a seekable file object, read from the start)"""
+def _position(f):
+    """where a file object stands (0 for a path, or where it cannot tell)"""
+    try:
+        return 0 if isinstance(f, (str, os.PathLike)) else f.tell()
+    except (AttributeError, OSError):
+        return 0
+
+
+def _first_bytes(f, at, n=2):
+    """the first n bytes of f (a path), or of a seekable file object f from position at"""
     try:
         if isinstance(f, (str, os.PathLike)):
             with open(f, "rb") as fh:
                 return fh.read(n)
-        f.seek(0)
+        f.seek(at)
         return f.read(n)
     except (OSError, AttributeError, ValueError):
         return b"PK"                             # (unreadable: taken as a damaged archive)
@@ -475,12 +483,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     weights_only = (weights_only is None and pickle_module is None) or bool(weights_only)
     target = _map_target(map_location)
     name = _name(f)
+    at = _position(f)
     try:
         zf = zipfile.ZipFile(f, "r")
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        start = _first_bytes(f)
+        start = _first_bytes(f, at)
         if not start:                              # PyTorch's errors where no zip begins
             raise EOFError(f"cgrad.load: {name} is empty") from None
         if start != b"PK":

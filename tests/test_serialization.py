@@ -462,3 +462,14 @@ def test_save_and_load_take_pytorchs_pickle_arguments():
     buf.seek(0)
     got = cgrad.load(buf, pickle_module=pickle)        # (weights_only then False, as PyTorch)
     assert got["kind"] is collections.OrderedDict and got["a"].tolist() == [1.0, 1.0]
+
+
+def test_bytes_that_are_no_archive_are_read_from_where_the_stream_stands():
+    """load of a file object reads from its position: PyTorch's classes for what follows
+    there (an archive's damage, bytes that are no archive, nothing)"""
+    for rest, error in ((b"", EOFError), (b"garbage", pickle.UnpicklingError),
+                        (b"PK\x03\x04 damaged", RuntimeError)):
+        stream = io.BytesIO(b"PK" + rest)
+        stream.read(2)
+        with pytest.raises(error):
+            cgrad.load(stream)
