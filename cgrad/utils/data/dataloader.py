@@ -267,15 +267,14 @@ class DataLoader:
     def __iter__(self):
         if self.num_workers:
             _check_worker_number(self.num_workers)
-        if self.pin_memory:
-            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
-                          "then device pinned memory won't be used.", stacklevel=2)
-        if self.num_workers:
             batches = self._iter_workers()
         elif self._iterable:
             batches = self._iter_iterable(iter(self.dataset))
         else:
             batches = self._iter_map(self._index_batches())
+        if self.pin_memory:
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "then device pinned memory won't be used.", stacklevel=2)
         return _DataLoaderIter(self, batches)
 
     def _index_batches(self):
@@ -324,7 +323,7 @@ class DataLoader:
             if self.worker_init_fn is not None:
                 for w in workers:
                     w.run(self.worker_init_fn, w.info.id)
-            object.__setattr__(self, "_workers", workers)
+            self._workers = workers
         return self._workers
 
     def _iter_workers(self):
