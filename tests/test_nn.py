@@ -472,3 +472,42 @@ def test_load_state_dict_assign_installs_a_parameter_itself():
     m.load_state_dict({"weight": p, "bias": cgrad.zeros(2)}, assign=True)
     assert m.weight is p and m.weight.requires_grad
     assert isinstance(m.bias, cgrad.nn.Parameter) and m.bias.requires_grad
+
+
+def test_functional_argument_forms_as_pytorchs_parser():
+    """interpolate's size and pad's pad take NumPy integers and 0-d integer tensors;
+    interpolate refuses a tensor scale_factor, and a non-finite one with PyTorch's
+    RuntimeError; the functional norms refuse momentum=None; a constant pad value out of an
+    integer dtype's range is PyTorch's RuntimeError; hardtanh_ leaves its bounds unchecked"""
+    F = cgrad.nn.functional
+    x = cgrad.ones(1, 1, 4)
+    for size in (np.int64(8), cgrad.tensor(8), (np.int64(8),)):
+        assert F.interpolate(x, size=size).shape == (1, 1, 8)
+    assert F.pad(cgrad.ones(2, 3), (cgrad.tensor(1), 1)).shape == (2, 5)
+    with pytest.raises(TypeError):
+        F.interpolate(x, scale_factor=cgrad.tensor(2.0))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(RuntimeError, match="cannot be converted to type int64_t"):
+            F.interpolate(x, scale_factor=bad)
+    with pytest.raises(TypeError, match="argument 'momentum' \\(position 7\\) must be float"):
+        F.batch_norm(cgrad.randn(4, 3), None, None, training=True, momentum=None)
+    with pytest.raises(TypeError, match="instance_norm\\(\\): argument 'momentum'"):
+        F.instance_norm(cgrad.randn(2, 3, 4), cgrad.zeros(3), cgrad.ones(3), momentum=None)
+    with pytest.raises(RuntimeError, match="value cannot be converted to type int8_t"):
+        F.pad(cgrad.ones(2, 3, dtype=cgrad.int8), (1, 1), value=300)
+    assert F.hardtanh_(cgrad.ones(3) * 0.5, 1.0, -1.0).tolist() == [-1.0] * 3
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        F.hardtanh(cgrad.ones(3), 1.0, -1.0)
+
+
+def test_dropout_of_an_integer_tensor_raises_as_pytorchs():
+    F = cgrad.nn.functional
+    for x in (cgrad.ones(3, dtype=cgrad.int64), cgrad.ones(1, 3, 2, 2, dtype=cgrad.int64)):
+        for fn in (F.dropout, F.dropout2d):
+            if fn is F.dropout2d and x.ndim < 3:
+                continue
+            with pytest.raises(RuntimeError, match="result type Float can't be cast to the "
+                                                   "desired output type Long"):
+                fn(x, 0.5)
+    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 1.0).tolist() == [0, 0, 0]
+    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 0.5, training=False).tolist() == [1] * 3

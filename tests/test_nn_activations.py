@@ -385,16 +385,3 @@ def test_celu_gradient_takes_pytorchs_float32_alpha():
             out.append((y.detach().numpy(), t.grad.numpy()))
         for got, expected in zip(*out):           # (exp itself may be an ulp apart)
             np.testing.assert_allclose(got, expected, rtol=1e-14)
-
-
-def test_dropout_of_an_integer_tensor_raises_as_pytorchs():
-    F = cgrad.nn.functional
-    for x in (cgrad.ones(3, dtype=cgrad.int64), cgrad.ones(1, 3, 2, 2, dtype=cgrad.int64)):
-        for fn in (F.dropout, F.dropout2d):
-            if fn is F.dropout2d and x.ndim < 3:
-                continue
-            with pytest.raises(RuntimeError, match="result type Float can't be cast to the "
-                                                   "desired output type Long"):
-                fn(x, 0.5)
-    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 1.0).tolist() == [0, 0, 0]
-    assert F.dropout(cgrad.ones(3, dtype=cgrad.int64), 0.5, training=False).tolist() == [1] * 3
