@@ -17,6 +17,11 @@ def _signature_error(got):
                      " * (str type, int index = -1)")
 
 
+def _is_index(v):
+    """an int-like (int, NumPy integer) but not a bool, as PyTorch's parser takes an index"""
+    return not isinstance(v, bool) and hasattr(v, "__index__")
+
+
 def no_accelerator():
     return RuntimeError("Cannot access accelerator device when none is available.")
 
@@ -35,12 +40,12 @@ class device(str):
         if not isinstance(type, str):
             if type is _MISSING:
                 raise _signature_error("")
-            if isinstance(type, bool) or not hasattr(type, "__index__"):
+            if not _is_index(type):
                 raise _signature_error(builtins_type(type).__name__)
             if operator.index(type) < 0:
                 raise RuntimeError("Device index must not be negative")
             raise no_accelerator()        # device(0): an accelerator's ordinal, as PyTorch
-        if index is not None and (isinstance(index, bool) or not hasattr(index, "__index__")):
+        if index is not None and not _is_index(index):
             raise TypeError("device(): argument 'index' (position 2) must be int, not "
                             f"{builtins_type(index).__name__}")
         match = _DEVICE_STRING.fullmatch(type)
