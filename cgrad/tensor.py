@@ -4804,10 +4804,13 @@ def _no_grad_binary(ufunc, a, b):
     a, b = _operand(a), _operand(b)
     x = a._data if isinstance(a, Tensor) else a
     y = b._data if isinstance(b, Tensor) else b
+    if ufunc is np.floor_divide:          # PyTorch's div_floor: float16 in float32
+        y = E.scalar_operand(x, y)
     x, y = E.promote(x, y)
     if (ufunc is np.floor_divide or ufunc is np.remainder) and E.divides_by_zero(x, y):
         raise RuntimeError("ZeroDivisionError")      # NumPy gives 0 (PyTorch's message)
-    out = _checked_ufunc(ufunc, x, y)
+    out = _checked_ufunc(functools.partial(E.in_float32, ufunc) if ufunc is np.floor_divide
+                         else ufunc, x, y)
     if out._data.dtype.kind == "f" and _grad_state.enabled and any(
             isinstance(t, Tensor) and t._requires_grad for t in (a, b)):
         return E.Undifferentiated.apply(a, b, ufunc.__name__, out._data)   # backward raises

@@ -8,6 +8,8 @@ overrides the hot ones and is tested against these. Conventions:
 - Binary kernels take operands already promoted to one dtype (a Python scalar may stand for
   either); gradients may come back broadcast, the engine sums them to each input's shape.
 """
+import functools
+import inspect
 import itertools
 import math
 
@@ -40,6 +42,25 @@ def _half_by_float(method, *args):
     arrays = [a.astype(np.float32) for a in args if isinstance(a, np.ndarray)]
     rest = [a for a in args if not isinstance(a, np.ndarray)]
     return method(*arrays, *rest).astype(np.float16)
+
+
+def _half_in_float(kernel):
+    """kernel as PyTorch's CPU kernels run float16: its float16 arrays in float32, the result
+    rounded once to float16 (then added into `acc`, when given). For the kernels PyTorch has
+    one loop for (activations and their backward); NumPy's formulas round each step."""
+    signature = inspect.signature(kernel)
+
+    @functools.wraps(kernel)
+    def in_float(self, x, *args, **kwargs):
+        if x.dtype != np.float16:
+            return kernel(self, x, *args, **kwargs)
+        bound = signature.bind(self, x, *args, **kwargs)
+        acc = bound.arguments.pop("acc", None)
+        for name, value in bound.arguments.items():
+            if type(value) is np.ndarray and value.dtype == np.float16:
+                bound.arguments[name] = value.astype(np.float32)
+        return _into(acc, kernel(*bound.args, **bound.kwargs).astype(np.float16))
+    return in_float
 
 
 def _special():
@@ -359,15 +380,19 @@ class NumpyKernels:
 
     def mul_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g * b, g * a)"""
-        ga = _into(acc_a, np.multiply(g, b)) if need_a else None
-        gb = _into(acc_b, np.multiply(g, a)) if need_b else None
+        ga = _into(acc_a, _opmath(np.multiply, g, b)) if need_a else None
+        gb = _into(acc_b, _opmath(np.multiply, g, a)) if need_b else None
         return ga, gb
 
     def div_backward(self, a, b, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
         """(g / b, -g * ((a / b) / b)): PyTorch's order (a / b**2 overflows or underflows
         where a / b / b does not: 1e20 / 1e20**2 in float32)"""
-        ga = _into(acc_a, np.true_divide(g, b)) if need_a else None
-        gb = _into(acc_b, np.negative(g) * (np.true_divide(a, b) / b)) if need_b else None
+        ga = _into(acc_a, _opmath(np.true_divide, g, b)) if need_a else None
+        if need_b:
+            quotient = _opmath(np.true_divide, _opmath(np.true_divide, a, b), b)
+            gb = _into(acc_b, np.negative(g) * quotient)
+        else:
+            gb = None
         return ga, gb
 
     def pow_backward(self, a, b, out, g, need_a=True, need_b=True, acc_a=None, acc_b=None):
@@ -435,6 +460,7 @@ class NumpyKernels:
         """tanh(x)"""
         return np.tanh(x)
 
+    @_half_in_float
     def tanh_backward(self, y, g, acc=None):
         """g * (1 - y*y), from the saved output"""
         return _into(acc, g * (1 - y * y))
@@ -482,10 +508,12 @@ class NumpyKernels:
         """-g 2/sqrt(pi) e**(-x*x), erf's negated"""
         return _into(acc, g * _opmath(np.multiply, np.exp(-(x * x)), -TWO_OVER_SQRT_PI))
 
+    @_half_in_float
     def mish(self, x):
         """x tanh(ln(1 + e**x)), PyTorch's form (no softplus threshold)"""
         return x * np.tanh(np.log1p(np.exp(x)))
 
+    @_half_in_float
     def mish_backward(self, x, g, acc=None):
         """g (t + x sigmoid(x) (1 - t*t)), t = tanh(ln(1 + e**x)): PyTorch's mish_backward"""
         t = np.tanh(np.log1p(np.exp(x)))
@@ -609,13 +637,16 @@ class NumpyKernels:
         return _special().expit(x)
 
     def sigmoid_backward(self, y, g, acc=None):
-        """g * y * (1 - y), from the saved output"""
-        return _into(acc, g * (y * (1 - y)))
+        """g (1 - y) y, from the saved output, in PyTorch's order (float16: each step rounded,
+        as its half kernel)"""
+        return _into(acc, g * (1 - y) * y)
 
+    @_half_in_float
     def silu(self, x):
         """x sigmoid(x)"""
         return x * self.sigmoid(x)
 
+    @_half_in_float
     def silu_backward(self, x, g, acc=None):
         """g s (1 + x (1 - s)), s = sigmoid(x), from the saved input (PyTorch's form)"""
         s = self.sigmoid(x)
@@ -630,14 +661,17 @@ class NumpyKernels:
         saved output"""
         return _into(acc, np.where(y <= 0, _scalar(0, g), g))
 
+    @_half_in_float
     def leaky_relu(self, x, slope):
         """x if x > 0 else slope * x"""
         return np.where(x > 0, x, x * _scalar(slope, x))
 
+    @_half_in_float
     def leaky_relu_backward(self, x, g, slope, acc=None):
         """g if x > 0 else slope * g"""
         return _into(acc, np.where(x > 0, g, g * _scalar(slope, g)))
 
+    @_half_in_float
     def gelu(self, x, approximate="none"):
         """x * Phi(x); with approximate='tanh', PyTorch's tanh formula"""
         if approximate == "tanh":
@@ -646,6 +680,7 @@ class NumpyKernels:
         return (_scalar(0.5, x) * x * (1 + _special().erf(x * _scalar(INV_SQRT_2, x)))).astype(
             x.dtype, copy=False)
 
+    @_half_in_float
     def gelu_backward(self, x, g, approximate="none", acc=None):
         """g * d/dx gelu(x)"""
         if approximate == "tanh":
@@ -685,36 +720,43 @@ class NumpyKernels:
             keep &= x <= hi
         return _into(acc, np.where(keep, g, _scalar(0, g)))
 
+    @_half_in_float
     def elu(self, x, alpha, scale=1.0, input_scale=1.0):
         """scale x above 0, else alpha scale (e**(input_scale x) - 1): PyTorch's elu kernel,
         which selu (its alpha and scale) and celu (input_scale 1 / alpha) run too"""
         return np.where(x <= 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
 
+    @_half_in_float
     def elu_backward(self, x, g, alpha, scale=1.0, input_scale=1.0, acc=None):
         """g scale above 0 (and at NaN), else g input_scale alpha scale e**(input_scale x),
         from the saved input"""
         i = input_scale
         return _into(acc, np.where(x <= 0, g * (i * alpha * scale) * np.exp(x * i), g * scale))
 
+    @_half_in_float
     def hardswish(self, x):
         """x min(max(x + 3, 0), 6) / 6"""
         return x * np.minimum(np.maximum(x + 3, 0), 6) / 6
 
+    @_half_in_float
     def hardswish_backward(self, x, g, acc=None):
         """0 up to -3, g from 3, g (x / 3 + 1/2) between (PyTorch's), from the saved input"""
         return _into(acc, np.where(x <= -3, g.dtype.type(0),
                                    np.where(x >= 3, g, g * (x / 3 + 0.5))))
 
+    @_half_in_float
     def hardsigmoid(self, x):
         """min(max(x + 3, 0), 6) / 6"""
         return np.minimum(np.maximum(x + 3, 0), 6) / 6
 
+    @_half_in_float
     def hardsigmoid_backward(self, x, g, acc=None):
         """g / 6 strictly inside (-3, 3), else 0 (NaN too), with PyTorch's float 1/6 in
         double too, from the saved input"""
         inside = (x > -3) & (x < 3)
         return _into(acc, np.where(inside, g * g.dtype.type(HARDSIGMOID_SLOPE), g.dtype.type(0)))
 
+    @_half_in_float
     def softplus(self, x, beta, threshold):
         """x where beta x > threshold, else ln(1 + e**(beta x)) / beta (PyTorch's formula: inf
         where e**(beta x) overflows)"""
@@ -722,6 +764,7 @@ class NumpyKernels:
         with np.errstate(over="ignore"):
             return np.where(bx > threshold, x, np.log1p(np.exp(bx)) / beta)
 
+    @_half_in_float
     def softplus_backward(self, x, g, beta, threshold, acc=None):
         """g where beta x > threshold, else g z / (z + 1) with z = e**(beta x), from the saved
         input (PyTorch's formula: NaN where z overflows)"""
@@ -730,14 +773,21 @@ class NumpyKernels:
             z = np.exp(bx)
             return _into(acc, np.where(bx > threshold, g, g * z / (z + 1)))
 
+    @_half_in_float
     def log_sigmoid(self, x):
         """ln sigmoid(x) = min(x, 0) - ln(1 + e**-|x|): no overflow for any x"""
         return np.minimum(x, _scalar(0, x)) - np.log1p(np.exp(-np.abs(x)))
 
     def log_sigmoid_backward(self, x, g, acc=None):
         """g (1 - s) below 0, else g s, with s = z / (1 + z) and z = e**-|x| (PyTorch's
-        stable form), from the saved input"""
+        stable form), from the saved input (float16: z rounded to it, then the rest in
+        float32 and rounded once, as PyTorch's half kernel)"""
         z = np.exp(-np.abs(x))
+        if x.dtype == np.float16:
+            z = z.astype(np.float32)
+            s = z / (1 + z)
+            return _into(acc, (g.astype(np.float32) * np.where(x < 0, 1 - s, s)).astype(
+                np.float16))
         s = z / (1 + z)
         return _into(acc, g * np.where(x < 0, 1 - s, s))
 

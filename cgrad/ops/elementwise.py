@@ -42,6 +42,29 @@ def promote(a, b):
     return a, b
 
 
+def scalar_operand(a, b):
+    """b as PyTorch's float16 mul and div kernels read a second operand that is a 0-d tensor
+    of another dtype (a CPU scalar): its value unrounded, as a Python number, which the NumPy
+    kernels take in float32 (_opmath), where promoting would round it to float16 first
+    (x_half * tensor(0.1) multiplies by 0.1 in float32 there, by 0.09998 here)"""
+    if (type(b) is np.ndarray and not b.ndim and type(a) is np.ndarray and a.ndim
+            and a.dtype == np.float16 and b.dtype != np.float16 and b.dtype.kind in "iuf"):
+        return b.item()
+    return b
+
+
+def in_float32(ufunc, a, b):
+    """ufunc(a, b) of promoted operands, a float16 result computed in float32 and rounded
+    once, as PyTorch's division kernels round theirs (trunc(a / b): a quotient rounded to
+    float16 first can reach the next integer)"""
+    if np.result_type(a, b) != np.float16:
+        return ufunc(a, b)
+    # (a number b is read whole, as the kernels' CPU scalar; a number a, as a float16 tensor)
+    a = a.astype(np.float32) if isinstance(a, np.ndarray) else np.float32(np.float16(a))
+    b = b.astype(np.float32) if isinstance(b, np.ndarray) else np.float32(b)
+    return np.asarray(ufunc(a, b)).astype(np.float16)
+
+
 def wrapped_int(v, dtype):
     """A Python int as an integer dtype holds it, wrapping around as PyTorch's cast does
     (uint8 + -1 subtracts 1; NumPy raises OverflowError for an out-of-range Python int);
@@ -200,10 +223,13 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(a, b)
+        x, y = promote(a, scalar_operand(a, b))
         need_a, need_b = ctx.needs_input_grad[:2]
-        ctx.save_for_backward(a if need_b else None, b if need_a else None)  # only what's used
-        return B.kernels.mul(a, b)
+        if need_b:               # g * a: a is the second operand there, a CPU scalar read whole
+            unrounded = scalar_operand(b, a)
+            a = x if unrounded is a else unrounded
+        ctx.save_for_backward(a if need_b else None, y if need_a else None)  # only what's used
+        return B.kernels.mul(x, y)
 
     @staticmethod
     def backward(ctx, g, acc):
@@ -250,7 +276,7 @@ class Div(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote_float(a, b)
+        a, b = promote_float(a, scalar_operand(a, b))
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return B.kernels.div(a, b)
 
@@ -585,12 +611,12 @@ class Tanh(_Unary):
 
 
 class Sigmoid(_Unary):
-    """y = 1 / (1 + e**-x)   ->   dx = g * y * (1 - y), from the saved output"""
+    """y = 1 / (1 + e**-x)   ->   dx = g * (1 - y) * y, from the saved output"""
     kernel = "sigmoid"
 
     @staticmethod
     def graph_derivative(y, g):
-        return g * (y * (1 - y))
+        return g * (1 - y) * y
 
 
 class Relu(_Unary):

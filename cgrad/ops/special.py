@@ -19,7 +19,7 @@ from ..autograd.function import Op, constant, renamed
 from ..backends.numpy_backend import LN10
 from .elementwise import (Clamp, ClampTensor, FillTensor, MaskedFill, MulNumber, Sign, Sub,
                           _NumpyUnary, _Stepwise, _Unary, _float, _same_float, divides_by_zero,
-                          promote, promote_float)
+                          in_float32, promote, promote_float, scalar_operand)
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -666,7 +666,7 @@ class DivRounded(_ZeroGradient):
 
     @staticmethod
     def forward(ctx, a, b, mode):
-        a, b = promote(a, b)
+        a, b = promote(a, scalar_operand(a, b))
         kind = np.result_type(a, b).kind
         if kind == "b":
             raise NotImplementedError(f'"div_{mode}_cpu" not implemented for \'Bool\'')
@@ -677,9 +677,12 @@ class DivRounded(_ZeroGradient):
             if mode == "trunc":          # one up where the floor went below a negative quotient
                 q = q + ((np.remainder(a, b) != 0) & ((np.less(a, 0)) != (np.less(b, 0))))
             return np.asarray(q, np.result_type(a, b))
-        if mode == "trunc":
-            return np.asarray(np.trunc(np.divide(a, b)))
-        return np.asarray(np.floor_divide(a, b))
+        return np.asarray(in_float32(_truncated_division if mode == "trunc" else
+                                     np.floor_divide, a, b))
+
+
+def _truncated_division(a, b):
+    return np.trunc(np.divide(a, b))
 
 
 class NanToNum(Op):

@@ -502,7 +502,7 @@ cdef inline floating _d(unop* t, floating s, floating g, floating aux, floating 
     elif unop is UTanh:
         return g * (one - s * s)
     elif unop is USigmoid:
-        return g * (s * (one - s))
+        return g * (one - s) * s                # PyTorch's order
     elif unop is USilu:
         # PyTorch's silu_backward, g d (1 + x (1 - d)), with the sigmoid d of x as _f's
         d = vsigmoid_from(s, aux) if floating is float else vsigmoid(s)
