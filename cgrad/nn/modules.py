@@ -718,6 +718,15 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
         self.output_padding = F._ntuple(output_padding, n)
+        # F.pad's form of the padding (last dim's pair first), which PyTorch's _conv_forward
+        # pads with for padding_mode other than 'zeros' and subclasses read: a list for a
+        # string padding ('same' puts the odd one at the end), else a tuple, as PyTorch's
+        if isinstance(self.padding, str):
+            pad = F._conv_padding(self.padding, self.kernel_size, self.dilation)
+            self._reversed_padding_repeated_twice = list(sum(reversed(pad), ()))
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding)
+                                                          for _ in range(2))
         channels = (in_channels, out_channels // groups) if self.transposed else \
             (out_channels, in_channels // groups)
         _weight_and_bias(self, (*channels, *self.kernel_size), bias, dtype, out_channels)
@@ -726,16 +735,18 @@ class _ConvNd(Module):
         _reset_weight_and_bias(self)
 
     def forward(self, input):
+        # through _conv_forward, as PyTorch's: subclasses (weight standardisation, LoRA) call
+        # it with their own weight, or override it
+        return self._conv_forward(input, self.weight, self.bias)
+
+    def _conv_forward(self, input, weight, bias):
         if self.padding_mode == "zeros":
-            return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
+            return type(self).function(input, weight, bias, self.stride, self.padding,
                                        self.dilation, self.groups)
-        # the other modes pad first, as PyTorch (F.pad takes the last dim's pair first); 'same'
-        # puts the odd one at the end
-        pad = F._conv_padding(self.padding, self.kernel_size, self.dilation) \
-            if isinstance(self.padding, str) else tuple((p, p) for p in self.padding)
-        return type(self).function(F.pad(input, sum(reversed(pad), ()), self.padding_mode),
-                                   self.weight, self.bias, self.stride, 0, self.dilation,
-                                   self.groups)
+        # the other modes pad first, as PyTorch
+        return type(self).function(F.pad(input, self._reversed_padding_repeated_twice,
+                                         self.padding_mode),
+                                   weight, bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self):
         n = self.dims
@@ -784,6 +795,10 @@ class _ConvTransposeNd(_ConvNd):
         Module.__init__(self)
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation,
                     output_padding, groups, bias, padding_mode, dtype)
+
+    def _conv_forward(self, input, weight, bias):
+        """PyTorch's _ConvNd stub, which its transposed convolutions do not override"""
+        return None
 
     def forward(self, input, output_size=None):
         return type(self).function(input, self.weight, self.bias, self.stride, self.padding,
