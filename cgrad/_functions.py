@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
-from .creation import _factory, range_ends, tensor as _tensor
+from .creation import _factory, _steps, range_ends, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
 from .ops import reduce as _reduce_ops
@@ -19,8 +19,9 @@ from .ops import elementwise as E, special as SP
 from .ops.shape import _flat
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
-from .tensor import (Tensor, _broadcast_check, _castable, _dim, _fill_value,  # noqa: F401
-                     _require_tensors, _tname, addmm, maximum, minimum, outer, where)
+from .tensor import (RETURN_TYPES, Tensor, _broadcast_check, _castable, _dim,  # noqa: F401
+                     _fill_value, _require_tensors, _return_type, _tname, addmm, maximum,
+                     minimum, outer, where)
 
 
 def matmul(input, other, *, out=None):
@@ -61,7 +62,7 @@ def _tensors(tensors, name):
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
 
-def cat(tensors, dim=0, *, axis=None):
+def cat(tensors, dim=0, *, axis=None, out=None):
     """Join tensors along an existing dim (axis: NumPy's name for it, which PyTorch takes)."""
     if axis is not None:
         dim = axis
@@ -92,7 +93,10 @@ def cat(tensors, dim=0, *, axis=None):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
                                    f"Expected size {ref[k]} but got size {shape[k]} for tensor "
                                    f"number {i} in the list.")
-    return S.Cat.apply(d, *tensors)
+    if isinstance(out, Tensor) and not _castable(tensors[0]._data.dtype, out._data.dtype):
+        raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
+                        f"{_tname(out._data.dtype)}")
+    return _into_out(S.Cat.apply(d, *tensors), out)
 
 
 def concat(tensors, *args, **kwargs):
@@ -107,7 +111,7 @@ def concatenate(tensors, *args, **kwargs):
     return cat(tensors, *args, **kwargs)
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, out=None):
     """Join tensors along a new dim."""
     tensors = _tensors(tensors, "stack")
     ref = tensors[0].shape
@@ -115,7 +119,7 @@ def stack(tensors, dim=0):
         if t.shape != ref:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ref)} "
                                f"at entry 0 and {list(t.shape)} at entry {i}")
-    return S.Stack.apply(_dim(dim, len(ref) + 1), *tensors)
+    return _into_out(S.Stack.apply(_dim(dim, len(ref) + 1), *tensors), out)
 
 
 def _comparable(a, b, name):
@@ -163,6 +167,8 @@ def _into_out(result, out):
     differs. No graph goes through out=, as in PyTorch."""
     if out is None:
         return result
+    if isinstance(out, (tuple, list)) and isinstance(result, tuple):
+        return _into_outs(result, out)
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
     if (result.requires_grad or out.requires_grad) and _grad_state.enabled:
@@ -175,8 +181,35 @@ def _into_out(result, out):
         out._version_counter.value += 1     # first: as PyTorch, an inference out refuses
         np.copyto(out._data, result._data, casting="unsafe")
     else:
+        if out._data.size:
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape "
+                          f"{list(result.shape)}. This behavior is deprecated, and in a future "
+                          "PyTorch release outputs will not be resized unless they have zero "
+                          "elements. You can explicitly reuse an out tensor t by resizing it, "
+                          "inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
         out._data = result._data.astype(out._data.dtype)
     return out
+
+
+def _into_outs(results, outs):
+    """a named tuple's results (max over a dim, sort, ...) written into out=(values, indices),
+    each of the result's dtype, returned as PyTorch's <name>_out tuple of the outs"""
+    if len(outs) != len(results):
+        raise TypeError(f"expected tuple of {len(results)} elements but got {len(outs)}")
+    for i, (result, out) in enumerate(zip(results, outs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(out).__name__}")
+        if out._data.dtype != result._data.dtype:
+            raise RuntimeError(f"Expected out tensor to have dtype "
+                               f"{_dtype.c_name(result._data.dtype)}, but got "
+                               f"{_dtype.c_name(out._data.dtype)} instead")
+    for result, out in zip(results, outs):
+        _into_out(result, out)
+    name = type(results).__name__ + "_out"
+    return (RETURN_TYPES.get(name) or _return_type(name, results._fields))(*outs)
 
 
 def _method(name):
@@ -280,17 +313,17 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return input._repeated_indices(output_size)
 
 
-def hstack(tensors):
+def hstack(tensors, *, out=None):
     """cat along dim 1, or dim 0 for 1-d tensors"""
     _require_sequence(tensors, "hstack")
     tensors = [atleast_1d(t) for t in tensors]             # (0-d ones as one element)
-    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1, out=out)
 
 
-def vstack(tensors):
+def vstack(tensors, *, out=None):
     """cat along dim 0 of the tensors made at least 2-d"""
     _require_sequence(tensors, "vstack")
-    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0, out=out)
 
 
 def fill(input, value):
@@ -395,6 +428,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
                                "got side of left while right was True")
         right = side == "right"
+    _search_arguments("searchsorted", sorted_sequence, input, ("sorted_sequence", "input"))
     seq = sorted_sequence._data
     values = input._data if isinstance(input, Tensor) else np.asarray(input)
     if seq.dtype == np.bool_ and values.dtype == np.bool_ and values.size:  # (common dtype)
@@ -404,6 +438,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same size, "
                            f"but got boundary tensor {list(seq.shape)}and got sorter tensor "
                            f"{list(order.shape)}")
+    if order is not None and order.size and (order.min() < 0 or order.max() >= seq.shape[-1]):
+        raise RuntimeError("torch.searchsorted(): sorter index out of range")
     how = "right" if right else "left"
     if seq.ndim != 1 and not np.ndim(values):
         raise RuntimeError("torch.searchsorted(): input value can be a scalar only when "
@@ -447,8 +483,19 @@ def _binary_search(seq, values, right, order):
     return low.reshape(np.shape(values))
 
 
+def _search_arguments(name, sequence, values, names):
+    """PyTorch's TypeError where the boundaries are not a Tensor, or the values neither a
+    Tensor nor a number (a list is refused); names: the two arguments', in the call's order"""
+    if not isinstance(sequence, Tensor) or not isinstance(values, (Tensor, numbers.Number)):
+        given = (sequence, values) if names[0] == "sorted_sequence" else (values, sequence)
+        got = ", ".join(type(v).__name__ for v in given)
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                        f"but expected one of:\n * (Tensor {names[0]}, Tensor {names[1]}, ...)")
+
+
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     """for each element of input, the index of its bucket among the 1-d sorted boundaries"""
+    _search_arguments("bucketize", boundaries, input, ("input", "boundaries"))
     if boundaries.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
                            f"{boundaries.ndim})")
@@ -494,22 +541,23 @@ def atleast_3d(*tensors):
     return _at_least(3, tensors)
 
 
-def column_stack(tensors):
+def column_stack(tensors, *, out=None):
     """the tensors as columns (0-d and 1-d ones made columns), joined along dim 1"""
     _require_sequence(tensors, "column_stack")
-    return hstack([t.reshape(t.numel(), 1) if t.ndim < 2 else t for t in tensors])
+    return hstack([t.reshape(t.numel(), 1) if t.ndim < 2 else t for t in tensors], out=out)
 
 
-def row_stack(tensors):
+def row_stack(tensors, *, out=None):
     """vstack under another of PyTorch's names (its errors name it)"""
     _require_sequence(tensors, "row_stack")
-    return vstack(tensors)
+    return vstack(tensors, out=out)
 
 
-def dstack(tensors):
+def dstack(tensors, *, out=None):
     """cat along dim 2 of the tensors made at least 3-d"""
     _require_sequence(tensors, "dstack")
-    return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(tensors[0])], 2)
+    return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(tensors[0])], 2,
+               out=out)
 
 
 def block_diag(*tensors):
@@ -545,10 +593,14 @@ def meshgrid(*tensors, indexing=None):
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
     for t in tensors:
         if t.ndim > 1:
             raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
                                f"got: {t.shape}")
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid expects all tensors to have the same dtype")
     sizes = [t.numel() for t in tensors]
     order = list(range(len(tensors)))
     if indexing == "xy" and len(tensors) >= 2:
@@ -653,6 +705,7 @@ def vander(x, N=None, increasing=False):
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
     """steps values base**v, v from start to end evenly"""
     dt = _dtype.to_numpy_dtype(dtype or _dtype.DEFAULT)
+    steps = _steps("logspace", start, end, steps)
     start, end = range_ends("logspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")

@@ -87,6 +87,8 @@ def _infer(data):
     if arr.dtype.kind in "Ou" and _overflowing_int(data):
         arr = _past_int64(data)
     if arr.dtype == object:
+        if arr.ndim == 0 and data is None or arr.ndim and all(v is None for v in arr.flat):
+            raise RuntimeError("Could not infer dtype of NoneType")
         raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor "
                         "(ragged nested sequences or unsupported elements)")
     if arr.dtype.kind in "US":
@@ -607,10 +609,24 @@ def _linspace(start, end, steps, dt):
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """steps values evenly spaced from start to end, in the default float dtype"""
     dt = _np_dtype(dtype, _dtype.DEFAULT.np)
+    steps = _steps("linspace", start, end, steps)
     start, end = range_ends("linspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     return _finish(_linspace(start, end, steps, dt), requires_grad)
+
+
+def _steps(name, start, end, steps):
+    """linspace's and logspace's steps as an int: a 0-d integer tensor is taken, as PyTorch
+    takes one for an int argument; a float or a float tensor raises its TypeError"""
+    if isinstance(steps, Tensor) and not steps.ndim and steps._data.dtype.kind in "iu":
+        return int(steps._data)
+    if type(steps) is bool or not isinstance(steps, (int, np.integer)):
+        got = ", ".join(type(v).__name__ for v in (start, end, steps))
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                        "but expected one of:\n * (Tensor start, Tensor end, int steps, ...)\n"
+                        " * (Number start, Number end, int steps, ...)")
+    return steps
 
 
 def range_ends(name, start, end, steps, dt):

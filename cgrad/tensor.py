@@ -2048,9 +2048,8 @@ class Tensor:
         return R.Cumsum.apply(self, _dim(dim, self.ndim), self._graph_dtype(dtype))
 
     def cumprod(self, dim, dtype=None):
-        d = _dim(dim, self.ndim)
-        dtype = self._graph_dtype(dtype)
-        return R.Cumprod.apply(self if dtype is None else self.to(dtype), d, dtype)
+        # (the product in dtype, its backward in self's: PyTorch's, from the saved self)
+        return R.Cumprod.apply(self, _dim(dim, self.ndim), self._graph_dtype(dtype))
 
     def _graph_dtype(self, dtype):
         """sum's, prod's, cumsum's and cumprod's dtype= as a NumPy dtype (or None), refused
@@ -2820,14 +2819,17 @@ class Tensor:
         return self._inplace(E.COPIED_IN[grad_fn_name], result)
 
     def tril(self, diagonal=0):
-        self._triangle("tril")
+        self._triangle("tril", diagonal)
         return SP.Tril.apply(self, diagonal)
 
     def triu(self, diagonal=0):
-        self._triangle("triu")
+        self._triangle("triu", diagonal)
         return SP.Triu.apply(self, diagonal)
 
-    def _triangle(self, name):
+    def _triangle(self, name, diagonal):
+        if type(diagonal) is bool or not hasattr(type(diagonal), "__index__"):   # (1.5 too)
+            raise TypeError(f"{name}(): argument 'diagonal' (position 1) must be int, not "
+                            f"{type(diagonal).__name__}")
         if self.ndim < 2:
             raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
 
@@ -3398,11 +3400,11 @@ class Tensor:
         return self._inplace(SP.NanToNum, nan, posinf, neginf)
 
     def tril_(self, diagonal=0):
-        self._triangle("tril")
+        self._triangle("tril_", diagonal)
         return self._inplace(SP.Tril, diagonal)
 
     def triu_(self, diagonal=0):
-        self._triangle("triu")
+        self._triangle("triu_", diagonal)
         return self._inplace(SP.Triu, diagonal)
 
     def cumsum_(self, dim, dtype=None):

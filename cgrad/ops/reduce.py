@@ -6,7 +6,7 @@ import numpy as np
 from .. import backends as B
 from ..backends._stdsort import std_nth_element
 from ..autograd.function import Op, constant, renamed
-from .._dtype import require_float, torch_name
+from .._dtype import from_numpy_dtype, require_float, torch_name
 from .._memory import zeros
 from .elementwise import DependsOn, MaskedFill, Sign, _float
 from .shape import Cat
@@ -767,7 +767,7 @@ class Cumsum(Op):
     """y_i = x_0 + ... + x_i along dim   ->   dx = the reversed cumsum of g along dim"""
     @staticmethod
     def forward(ctx, x, dim, dtype):
-        ctx.dim = dim
+        ctx.dim, ctx.input_dtype = dim, x.dtype
         if _scanned_by_backend(x, dtype):
             return B.kernels.running_sum(x, dim)
         y = scan(np.cumsum, x, dim, dtype)
@@ -777,11 +777,20 @@ class Cumsum(Op):
 
     @staticmethod
     def backward(ctx, g):
+        g = _in_input_dtype(ctx, g)
         if g.ndim == 0 or g.shape[ctx.dim] == 1:
             return g, None, None
         return reversed_cumsum(g, ctx.dim), None, None
 
     graph_backward = backward             # reversed_cumsum records on a Tensor
+
+
+def _in_input_dtype(ctx, g):
+    """g (an array, or a Tensor under create_graph) in the scan's input dtype, as PyTorch's
+    cumsum and cumprod backward cast it first where dtype= made the output narrower or wider"""
+    if isinstance(g, np.ndarray):
+        return g if g.dtype == ctx.input_dtype else g.astype(ctx.input_dtype)
+    return g if g._data.dtype == ctx.input_dtype else g.to(from_numpy_dtype(ctx.input_dtype))
 
 
 class Cumprod(Op):
@@ -792,7 +801,7 @@ class Cumprod(Op):
     product holds x_z = 0 besides x_k)"""
     @staticmethod
     def forward(ctx, x, dim, dtype):
-        ctx.dim = dim
+        ctx.dim, ctx.input_dtype = dim, x.dtype
         y = scan(np.cumprod, x, dim, dtype)
         ctx.save_for_backward(x, y)
         return y
@@ -810,6 +819,7 @@ class Cumprod(Op):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         d = ctx.dim
+        g = _in_input_dtype(ctx, g)
         if not x.ndim or x.shape[d] <= 1:      # y = x
             return g, None, None
         alive, started, first = Cumprod._masks(x, d)
@@ -826,6 +836,7 @@ class Cumprod(Op):
     def graph_backward(ctx, g):
         x, y = ctx.saved_for_graph()
         d = ctx.dim
+        g = _in_input_dtype(ctx, g)
         if x.numel() <= 1 or x.shape[d] == 1:
             return g, None, None
         if not (x._data == 0).any():
