@@ -344,7 +344,7 @@ def eigvalsh(A, UPLO="L", *, out=None):
     _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False, empty_ok=True)
     if _needs_grad(A):
         return _into_out(M.Eigh.apply(A, UPLO)[0], out)
-    w = np.linalg.eigvalsh(A._data, UPLO=UPLO).astype(A._data.dtype, copy=False)  # (empty ints)
+    w = M.eigh_array(A._data, UPLO, False).astype(A._data.dtype, copy=False)  # (empty ints)
     return _into_out(Tensor._make(w), out)
 
 
@@ -367,7 +367,7 @@ def svdvals(A, *, driver=None, out=None):
     _no_driver(driver)
     if _needs_grad(A):
         return _into_out(M.Svd.apply(A, False)[1], out)
-    return _into_out(Tensor._make(np.linalg.svd(A._data, compute_uv=False)), out)
+    return _into_out(Tensor._make(M.svd_array(A._data, compute_uv=False)), out)
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None, out=None):
@@ -380,8 +380,8 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None, out=None):
         dt = torch_name(A._data.dtype) if isinstance(A, Tensor) else type(A).__name__
         raise RuntimeError(f"linalg.pinv({dt}{{{shape}}}): expected a tensor with 2 or more "
                            "dimensions of float, double, cfloat or cdouble types")
-    if hermitian:
-        _matrix("linalg.pinv", A)
+    if hermitian:                            # checked by eigh, as PyTorch's
+        _matrix("linalg.eigh", A)
     return _into_out(M.pinv(A, atol, rtol, bool(hermitian)), out)
 
 
@@ -443,7 +443,9 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None)
     if tol is not None:                      # PyTorch's old name for atol (with rtol 0)
         atol, rtol = tol, 0.0
     a = A._data
-    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    if hermitian:                            # checked as eigh's input, as PyTorch's
+        _matrix("linalg.eigh", A)
+    s = np.abs(M.eigh_array(a, vectors=False)) if hermitian else M.svd_array(a, compute_uv=False)
     atol_a, rtol_a = M.tolerances(A, atol, rtol)
     top = s.max(-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), s.dtype)
     tol_a = np.maximum(atol_a[..., None], rtol_a[..., None] * top)

@@ -77,6 +77,38 @@ def _raise_first(name, infos, message, error=LinAlgError):
         raise error(f"{name}: {batch}{message(int(infos.reshape(-1)[k]))}")
 
 
+def svd_array(a, full_matrices=True, compute_uv=True):
+    """np.linalg.svd, its failure PyTorch's LinAlgError (not NumPy's ValueError) naming the
+    first matrix holding a NaN (gesdd fails on those; inf alone gives NaNs, as PyTorch's)"""
+    try:
+        return np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    except np.linalg.LinAlgError:
+        bad = np.isnan(a).any((-2, -1))
+        if not bad.any():
+            bad = ~np.isfinite(a).all((-2, -1))
+        _raise_first("linalg.svd", bad.astype(np.int32), lambda i: (
+            "The algorithm failed to converge because the input matrix contained non-finite "
+            "values."))
+        raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
+                          "matrix is ill-conditioned or has too many repeated singular "
+                          "values.") from None
+
+
+def eigh_array(a, UPLO="L", vectors=True):
+    """np.linalg.eigh (eigvalsh), its failure PyTorch's LinAlgError naming the first matrix
+    whose syevd info > 0 (NumPy's LAPACK's count, which MKL's can differ from)"""
+    try:
+        return np.linalg.eigh(a, UPLO=UPLO) if vectors else np.linalg.eigvalsh(a, UPLO=UPLO)
+    except np.linalg.LinAlgError:
+        infos = _infos(a, "syevd", compute_v=int(vectors), lower=int(UPLO == "L"))
+        _raise_first("linalg.eigh", infos, lambda i: (
+            "The algorithm failed to converge because the input matrix is ill-conditioned or "
+            f"has too many repeated eigenvalues (error code: {i})."))
+        raise LinAlgError("linalg.eigh: The algorithm failed to converge because the input "
+                          "matrix is ill-conditioned or has too many repeated "
+                          "eigenvalues.") from None
+
+
 def _singular(name, a):
     _raise_first(name, _infos(a, "getrf"), lambda i: (
         f"The diagonal element {i} is zero, the inversion could not be completed because the "
@@ -312,6 +344,23 @@ class SolveTriangular(Function):
         return gA, gB, None, None, None
 
 
+def _nan_pivot(a, c, infos, upper):
+    """(factor, infos) as LAPACK's potrf (PyTorch's) gives them where a pivot is NaN, which
+    OpenBLAS's (NumPy's, SciPy's) goes on past: info the first NaN on the diagonal (nothing
+    failed before it), the factor's columns (upper: rows) from that one on a's, with the
+    pivot itself on the diagonal"""
+    diag = np.isnan(np.diagonal(c, 0, -2, -1))
+    nan = (infos == 0) & diag.any(-1)
+    if not nan.any():
+        return c, infos
+    k = diag.argmax(-1)[..., None, None]                   # the NaN pivot, 0-based
+    i, j = np.indices(a.shape[-2:])
+    done = ((i if upper else j) < k) | ((i == k) & (j == k))
+    part = np.where(done, c, np.triu(a) if upper else np.tril(a))
+    return (np.where(nan[..., None, None], part, c),
+            np.where(nan, diag.argmax(-1) + 1, infos).astype(np.int32))
+
+
 @pytorch_node("LinalgCholeskyExBackward0")
 class Cholesky(Function):
     """(L, info), A = L L^T (upper: U^T U, U = L^T); only A's lower (upper) triangle is read
@@ -325,14 +374,15 @@ class Cholesky(Function):
             c = np.linalg.cholesky(a, upper=upper) if a.size else a.copy()
         except np.linalg.LinAlgError:
             infos = _infos(a, "potrf", lower=not upper)
-            if check:
-                _raise_first(name, infos, lambda i: (
-                    "The factorization could not be completed because the input is not "
-                    f"positive-definite (the leading minor of order {i} is not "
-                    "positive-definite)."))
             potrf = _scipy_linalg().lapack.get_lapack_funcs("potrf", (a,))
             flat = [potrf(m, lower=not upper, clean=True)[0] for m in _flat(a)]
             c = np.stack(flat).reshape(a.shape) if flat else a.copy()
+        if a.ndim >= 2 and a.shape[-1]:
+            c, infos = _nan_pivot(a, c, infos, upper)
+        if check:
+            _raise_first(name, infos, lambda i: (
+                "The factorization could not be completed because the input is not "
+                f"positive-definite (the leading minor of order {i} is not positive-definite)."))
         L = _t(c, a.dtype)
         ctx.upper = upper
         ctx.save_for_backward(L)
@@ -359,7 +409,7 @@ class Eigh(Function):
     @staticmethod
     def forward(ctx, A, uplo):
         ctx.set_materialize_grads(False)
-        w, v = np.linalg.eigh(A._data, UPLO=uplo)
+        w, v = eigh_array(A._data, uplo)
         dt = A._data.dtype
         L, V = _t(w, dt), _t(v, dt)
         ctx.save_for_backward(L, V)
@@ -390,7 +440,7 @@ class Svd(Function):
     @staticmethod
     def forward(ctx, A, full):
         ctx.set_materialize_grads(False)
-        u, s, vh = np.linalg.svd(A._data, full_matrices=full)
+        u, s, vh = svd_array(A._data, full)
         dt = A._data.dtype
         U, S, Vh = _t(u, dt), _t(s, dt), _t(vh, dt)
         ctx.full = full
@@ -526,7 +576,7 @@ class Pinv(Function):
         ctx.set_materialize_grads(False)
         a = A._data
         if hermitian:
-            w, u = np.linalg.eigh(a)
+            w, u = eigh_array(a)
             s = np.abs(w)
             top = s.max(-1, keepdims=True, initial=0)          # (0 for 0 by 0 matrices)
             tol = np.maximum(atol[..., None], rtol[..., None] * top)
@@ -534,7 +584,7 @@ class Pinv(Function):
                 sinv = np.where(s > tol, 1 / w, 0).astype(a.dtype)
             x = (u * sinv[..., None, :]) @ _swap(u)
         else:
-            u, s, vh = np.linalg.svd(a, full_matrices=False)
+            u, s, vh = svd_array(a, False)
             tol = np.maximum(atol[..., None], rtol[..., None] * s[..., :1])
             with np.errstate(divide="ignore"):
                 sinv = np.where(s > tol, 1 / s, 0).astype(a.dtype)
@@ -581,6 +631,25 @@ def pinv(A, atol=None, rtol=None, hermitian=False):
     return Pinv.apply(A, *tolerances(A, atol, rtol), hermitian)
 
 
+def _lstsq_illegal(fa, fb, driver, batch):
+    """PyTorch's RuntimeError where its LAPACK (MKL) refuses a NaN in A (gelsd: any non-finite
+    value; argument 4, gels's 5) or in B (argument 6, gels's 7) as an illegal value, matrix by
+    matrix: OpenBLAS's prints to stderr and goes on (gelsd: a ValueError). PyTorch's message
+    is an internal assert's; the part after its source location"""
+    bad_a = (lambda x: ~np.isfinite(x)) if driver == "gelsd" else np.isnan
+    for i, (x, y) in enumerate(zip(fa, fb)):
+        arg = 0                    # (with no B columns, gelsy and gels do not look at A)
+        if (y.shape[-1] or driver in ("gelsd", "gelss")) and bad_a(x).any():
+            arg = 4
+        elif np.isnan(y).any():
+            arg = 6
+        if arg:
+            where = f"(Batch element {i}): " if batch else ""
+            raise RuntimeError(f"torch.linalg.lstsq: {where}Argument {arg + (driver == 'gels')} "
+                               "has illegal value. Most certainly there is a bug in the "
+                               "implementation calling the backend library.")
+
+
 @pytorch_node("LinalgLstsqBackward0")
 class Lstsq(Function):
     """(solution, residuals, rank, singular_values) of min |A X - B| per matrix (LAPACK's
@@ -599,6 +668,7 @@ class Lstsq(Function):
         x = np.empty((fa.shape[0], n, k), a.dtype)
         ranks = np.zeros(fa.shape[0], np.int64)
         svs = np.zeros((fa.shape[0], min(m, n)), a.dtype)
+        _lstsq_illegal(fa, fb, driver, batch)
         lapack_driver = "gelsy" if driver == "gels" else driver
         for i in range(fa.shape[0] if k else 0):        # (no B columns: LAPACK is not called)
             x[i], _, ranks[i], sv = _scipy_linalg().lstsq(fa[i], fb[i], cond=rcond, check_finite=False,
