@@ -190,10 +190,11 @@ class Optimizer:
             for key, value in self._group_defaults.items():
                 group.setdefault(key, value)
             for p in group["params"]:
-                p_state = self.state.get(p, {})
-                for key in self._scalar_states:
-                    if key in p_state and not isinstance(p_state[key], Tensor):
-                        p_state[key] = scalar_state(float(p_state[key]))
+                p_state = self.state.get(p)
+                if p_state:                  # (read as PyTorch's: a missing one, KeyError)
+                    for key in self._scalar_states:
+                        if not isinstance(p_state[key], Tensor):
+                            p_state[key] = scalar_state(float(p_state[key]))
 
     def _patch_step_function(self):
         cls = type(self)
@@ -422,8 +423,9 @@ class Optimizer:
         groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
-            for i, p in enumerate(group["params"], start):
-                index.setdefault(id(p), i)
+            # the first group holding p numbers it; within it, p's last place (PyTorch's)
+            index.update({id(p): i for i, p in enumerate(group["params"], start)
+                          if id(p) not in index})
             packed["params"] = [index[id(p)] for p in group["params"]]
             start += len(packed["params"])
             groups.append(packed)
