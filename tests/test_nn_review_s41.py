@@ -63,3 +63,50 @@ def test_padding_mode_reads_reversed_padding():
     with torch.no_grad():
         m.weight.fill_(1.0)
     assert m(torch.tensor([[[1.0, 2.0]]])).tolist() == [[[1.0, 1.0, 1.0, 2.0]]]
+
+
+# -- scaled_dot_product_attention with attn_mask and is_causal (A5) --
+
+def _sdpa_inputs():
+    q = torch.arange(24.0, dtype=torch.float64).reshape(1, 1, 6, 4).sin()
+    return q, q.cos(), q * 2
+
+
+def test_sdpa_applies_float_mask_and_causal():
+    q, k, v = _sdpa_inputs()
+    mask = torch.arange(36.0, dtype=torch.float64).reshape(6, 6).cos()
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True)
+    expected = [[0.0, 1.682942, 1.8185949, 0.28224],
+                [-0.6917026, 0.037416, 0.7321346, 0.753732],
+                [-0.1769801, 0.1347008, 0.3225385, 0.2138357]]
+    assert torch.allclose(out[0, 0, :3], torch.tensor(expected, dtype=torch.float64), atol=1e-7)
+
+
+def test_sdpa_applies_bool_mask_and_causal():
+    q, k, v = _sdpa_inputs()
+    mask = torch.tensor([[True, False, True, True, False, True]])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True)
+    expected = [[0.0, 1.682942, 1.8185949, 0.28224], [0.0, 1.682942, 1.8185949, 0.28224],
+                [0.9832906, 1.2562226, 0.3741894, -0.8518719]]
+    assert torch.allclose(out[0, 0, :3], torch.tensor(expected, dtype=torch.float64), atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ["3-d input", "dropout", "3-d mask", "mask too big",
+                                  "mask requires grad"])
+def test_sdpa_mask_and_causal_still_raise_off_the_flash_path(case):
+    # PyTorch takes both only on its CPU flash kernel; its math path raises as before
+    q, k, v = _sdpa_inputs()
+    mask, kw = torch.zeros(6, 6, dtype=torch.float64), {}
+    if case == "3-d input":
+        q, k, v = q[0], k[0], v[0]
+    elif case == "dropout":
+        kw["dropout_p"] = 0.5
+    elif case == "3-d mask":
+        mask = torch.zeros(1, 6, 6, dtype=torch.float64)
+    elif case == "mask too big":
+        mask = torch.zeros(2, 2, 6, 6, dtype=torch.float64)
+    else:
+        mask.requires_grad_()
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when "
+                                           "is_causal=True"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True, **kw)

@@ -2159,27 +2159,47 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key, value)
         k, v = key._data, value._data
-    if is_causal and mask is not None:
+    scores = _batch_dims(q.shape, k.shape) + (q.shape[-2], k.shape[-2])      # q @ k^T
+    if is_causal and mask is not None and not _causal_mask_ok(q, k, v, attn_mask, dropout_p,
+                                                              scores):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
-    scores = _batch_dims(q.shape, k.shape) + (q.shape[-2], k.shape[-2])      # q @ k^T
     _check_product(q.shape, k.shape[:-2] + k.shape[-2:][::-1], scores[:-2])
     _check_product(scores, v.shape, _batch_dims(scores, v.shape))
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    # a float mask is added as it is (the Tensor: it may require grad)
+    bias = attn_mask
     if is_causal:
-        mask = np.tril(np.ones(scores[-2:], dtype=np.bool_))
+        causal = np.tril(np.ones(scores[-2:], dtype=np.bool_))
+        # with an attn_mask too (which then does not require grad), PyTorch applies both
+        if mask is None:
+            mask = causal
+        elif mask.dtype == np.bool_:
+            mask = mask & causal
+        else:
+            mask = bias = np.where(causal, mask, mask.dtype.type(-np.inf))
     if mask is not None:
         _raise_broadcast_to(scores, mask.shape)
-    # a bool mask (attend where True) as -inf elsewhere; a float one added as it is (the
-    # Tensor: it may require grad)
-    bias = attn_mask
+    # a bool mask (attend where True) as -inf elsewhere
     if mask is not None and mask.dtype == np.bool_:
         bias = np.where(mask, q.dtype.type(0), q.dtype.type(-np.inf))
     keep = _dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     op = AT.attention_op(q.ndim, _takes_flash(q, k, v, attn_mask, keep))
     return op.apply(query, key, value, bias, keep, scale)
+
+
+def _causal_mask_ok(q, k, v, attn_mask, dropout_p, scores):
+    """whether PyTorch takes an attn_mask with is_causal: its CPU flash kernel does (it applies
+    both), for a mask that broadcasts to the scores; its math path raises"""
+    if not (q.shape[-2] and k.shape[-2]):
+        return True
+    try:
+        broadcasts = np.broadcast_shapes(scores, attn_mask.shape) == tuple(scores)
+    except ValueError:
+        return False
+    return broadcasts and _takes_flash(q, k, v, attn_mask, None if dropout_p <= 0 else True)
 
 
 def _takes_flash(q, k, v, attn_mask, keep):
