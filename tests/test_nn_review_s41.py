@@ -110,3 +110,62 @@ def test_sdpa_mask_and_causal_still_raise_off_the_flash_path(case):
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when "
                                            "is_causal=True"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True, **kw)
+
+
+# -- exception classes and type hierarchy (B1, B2, B4, C1, C2, C3) --
+
+def test_bilinear_zero_in1_features_is_a_value_error():
+    with pytest.raises(ValueError, match=r"in1_features must be > 0, but got \(in1_features=0\)"):
+        torch.nn.Bilinear(0, 2, 3)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_lstm_cell_needs_two_hidden_states(n):
+    m = torch.nn.LSTMCell(3, 4)
+    with pytest.raises(RuntimeError, match="lstm_cell expects two hidden states"):
+        m(torch.zeros(1, 3), (torch.zeros(1, 4),) * n)
+    # the count is lstm_cell's first check, before the input's size
+    with pytest.raises(RuntimeError, match="lstm_cell expects two hidden states"):
+        m(torch.zeros(1, 5), (torch.zeros(1, 4),) * n)
+    with pytest.raises(RuntimeError, match="lstm_cell expects two hidden states"):
+        torch.lstm_cell(torch.zeros(3), (torch.zeros(4),) * n, m.weight_ih, m.weight_hh)
+
+
+def test_lstm_cell_unbatched_indexes_hx():
+    # PyTorch's unbatched LSTMCell takes hx[0] and hx[1]: fewer is an IndexError, more are
+    # dropped
+    m = torch.nn.LSTMCell(3, 4)
+    with pytest.raises(IndexError, match="tuple index out of range"):
+        m(torch.zeros(3), (torch.zeros(4),))
+    h, c = m(torch.zeros(3), (torch.zeros(4),) * 3)
+    assert h.shape == c.shape == (4,)
+
+
+def test_fold_is_not_an_unfold():
+    fold = torch.nn.Fold((4, 5), 2, padding=1)
+    assert not isinstance(fold, torch.nn.Unfold)
+    assert repr(fold) == "Fold(output_size=(4, 5), kernel_size=2, dilation=1, padding=1, stride=1)"
+    assert torch.nn.Fold((4, 5), 2)(torch.ones(1, 4, 12)).shape == (1, 1, 4, 5)
+
+
+@pytest.mark.parametrize("size, message", [
+    ((2.0, 6), "unflattened_size must be tuple of ints, but found element of type float at "
+               "pos 0"),
+    ((("C", 2), ("H", 3)), "unflattened_size must be tuple of ints, but found element of type "
+                           "tuple at pos 0"),
+    (6, "unflattened_size must be a tuple of ints, but found type int"),
+    (range(3), "unflattened_size must be a tuple of ints, but found type range"),
+])
+def test_unflatten_requires_tuple_of_ints(size, message):
+    with pytest.raises(TypeError) as info:
+        torch.nn.Unflatten(1, size)
+    assert str(info.value) == message
+
+
+def test_unflatten_keeps_the_size_as_given():
+    m = torch.nn.Unflatten(1, [2, 6])
+    assert repr(m) == "Unflatten(dim=1, unflattened_size=[2, 6])"
+    assert m(torch.ones(3, 12)).shape == (3, 2, 6)
+    size = torch.Size([2, 6])
+    m = torch.nn.Unflatten(1, size)
+    assert m.unflattened_size is size and repr(size) in repr(m)

@@ -155,8 +155,16 @@ class Flatten(Module):
 class Unflatten(Module):
     def __init__(self, dim, unflattened_size):
         super().__init__()
+        # PyTorch's check; the size is kept as given (its repr prints a list or Size as such)
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element "
+                                f"of type {type(n).__name__} at pos {i}")
         self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        self.unflattened_size = unflattened_size
 
     def forward(self, input):
         return input.unflatten(self.dim, self.unflattened_size)
@@ -1175,19 +1183,21 @@ class Unfold(Module):
                 f"padding={self.padding}, stride={self.stride}")
 
 
-class Fold(Unfold):
-    """Columns (N, C * kh * kw, L) summed back into (N, C, *output_size): F.fold."""
+class Fold(Module):
+    """Columns (N, C * kh * kw, L) summed back into (N, C, *output_size): F.fold. (A Module,
+    not an Unfold, as PyTorch's: code that dispatches on isinstance tells them apart.)"""
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
-        super().__init__(kernel_size, dilation, padding, stride)
-        self.output_size = output_size
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def forward(self, input):
         return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
                       self.stride)
 
     def extra_repr(self):
-        return f"output_size={self.output_size}, {super().extra_repr()}"
+        return f"output_size={self.output_size}, {Unfold.extra_repr(self)}"
 
 
 class _PadNd(Module):

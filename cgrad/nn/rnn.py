@@ -476,7 +476,11 @@ class RNNCellBase(Module):
             h = zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
             state = (h, h) if mode == "LSTM" else (h,)
         elif not batched:
+            if mode == "LSTM":      # PyTorch's LSTMCell takes hx[0] and hx[1] (IndexError if
+                state = (state[0], state[1])    # fewer; more are dropped)
             state = tuple(s.unsqueeze(0) for s in state)
+        if mode == "LSTM" and len(state) != 2:      # lstm_cell's first check
+            raise RuntimeError("lstm_cell expects two hidden states")
         if input.shape[1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} "
                                f"expected {self.input_size}")
@@ -534,6 +538,8 @@ class GRUCell(RNNCellBase):
 def _cell_function(mode):
     def cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
         state = tuple(hx) if mode == "LSTM" else (hx,)
+        if len(state) != 2 and mode == "LSTM":
+            raise RuntimeError("lstm_cell expects two hidden states")
         if input.shape[-1] != w_ih.shape[1]:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
                                f"expected {w_ih.shape[1]}")
