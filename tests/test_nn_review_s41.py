@@ -169,3 +169,69 @@ def test_unflatten_keeps_the_size_as_given():
     size = torch.Size([2, 6])
     m = torch.nn.Unflatten(1, size)
     assert m.unflattened_size is size and repr(size) in repr(m)
+
+
+# -- PyTorch's semi-private hooks that subclasses call or override (A4, C5) --
+
+def test_instance_norm_calls_check_input_dim():
+    class Strict(torch.nn.InstanceNorm1d):
+        def _check_input_dim(self, input):
+            if input.dim() != 3:
+                raise ValueError("batched only")
+
+    with pytest.raises(ValueError, match="batched only"):
+        Strict(3)(torch.zeros(3, 4))
+    m = torch.nn.InstanceNorm2d(3)
+    assert (m._get_no_batch_dim(), torch.nn.InstanceNorm3d(3)._get_no_batch_dim()) == (3, 4)
+    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
+        m._check_input_dim(torch.zeros(3, 4))
+    x = torch.arange(12.0).reshape(3, 4)
+    assert torch.allclose(torch.nn.InstanceNorm1d(3)._handle_no_batch_input(x),
+                          F.instance_norm(x.unsqueeze(0)).squeeze(0))
+
+
+def test_embedding_fill_padding_idx_with_zero():
+    m = torch.nn.Embedding(4, 2, padding_idx=1)
+    with torch.no_grad():
+        m.weight.fill_(3.0)
+    m._fill_padding_idx_with_zero()
+    assert m.weight.tolist() == [[3.0, 3.0], [0.0, 0.0], [3.0, 3.0], [3.0, 3.0]]
+
+
+def test_multihead_attention_merge_masks():
+    m = torch.nn.MultiheadAttention(4, 2)
+    q = torch.zeros(3, 5, 4)
+    attn = torch.arange(25.0).reshape(5, 5)
+    padding = torch.arange(15.0).reshape(3, 5) * 10
+    assert m.merge_masks(None, None, q) == (None, None)
+    mask, kind = m.merge_masks(None, padding, q)
+    assert kind == 1 and mask is padding
+    # (sums as PyTorch's)
+    for args, total in [((attn, None), 1800.0), ((attn, padding), 12300.0),
+                        ((torch.arange(150.0).reshape(6, 5, 5), padding), 21675.0)]:
+        mask, kind = m.merge_masks(*args, q)
+        assert kind == 2 and mask.shape == (3, 2, 5, 5) and mask.sum().item() == total
+    mask, kind = m.merge_masks(attn > 12, padding > 70, q)
+    assert mask.dtype == torch.bool and mask.sum().item() == 106
+
+
+def test_same_padding_with_even_kernel_warns_once():
+    # PyTorch's TORCH_WARN_ONCE: once a process, so in a fresh one
+    import subprocess
+    import sys
+    code = (
+        "import warnings, cgrad as torch\n"
+        "F = torch.nn.functional\n"
+        "warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 3), padding='same')\n"
+        "    torch.nn.Conv1d(1, 1, 2, padding='same', padding_mode='reflect')(torch.ones(1, 1, 4))\n"
+        "    torch.nn.Conv2d(1, 1, (2, 3), padding='same')(torch.ones(1, 1, 4, 4))\n"
+        "    F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 2), padding='same')\n"
+        "print([(x.category.__name__, str(x.message)) for x in w])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == str([("UserWarning", "Using padding='same' with even kernel lengths "
+                                "and odd dilation may require a zero-padded copy of the input "
+                                "be created")])

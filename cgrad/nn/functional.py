@@ -21,6 +21,7 @@ from ..autograd.function import constant, renamed
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
+from .._warn import warn_at_caller
 from ..tensor import Tensor, _as_fused, _broadcast_check, _fill_value, _tname
 from ..tensor import _dim, _dims
 from ..backends.numpy_backend import _opmath_of as _opmath, _transposed_geometry
@@ -843,6 +844,9 @@ def _conv_param(name, value, dims, k):
     return tuple(v)
 
 
+_same_warned = [False]      # padding='same' with an odd total padding warned (_conv)
+
+
 def _conv_padding(padding, kernel, dilation):
     """a convolution's padding 'valid' or 'same' as (before, after) per dim; 'same' puts the
     odd one at the end, as PyTorch does (its C++ division truncates a negative dilation's)"""
@@ -907,6 +911,10 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
         output_padding = _conv_param("output_padding", output_padding, dims, k)
     if isinstance(padding, str):
         pad = _conv_padding(padding, weight.shape[2:], dilation)
+        if any(before != after for before, after in pad) and not _same_warned[0]:
+            _same_warned[0] = True          # (PyTorch's TORCH_WARN_ONCE: once a process)
+            warn_at_caller("Using padding='same' with even kernel lengths and odd dilation "
+                           "may require a zero-padded copy of the input be created")
     else:
         pad = tuple((p, p) for p in padding)
     if min(before for before, _ in pad) < 0:

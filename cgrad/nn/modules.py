@@ -220,6 +220,10 @@ class Embedding(Module):
 
     def reset_parameters(self):
         init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self):
+        # (PyTorch's helper: subclasses that re-initialise the weight call it)
         if self.padding_idx is not None:
             with no_grad():
                 self.weight[self.padding_idx].fill_(0)
@@ -557,11 +561,27 @@ class _InstanceNorm(_NormBase):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
-    def forward(self, input):
-        unbatched = self.dims + 1             # (PyTorch's _get_no_batch_dim)
+    # PyTorch's hooks, which forward calls (a subclass may override them)
+    def _get_no_batch_dim(self):
+        return self.dims + 1
+
+    def _check_input_dim(self, input):
+        unbatched = self._get_no_batch_dim()
         if input.dim() not in (unbatched, unbatched + 1):
             raise ValueError(f"expected {unbatched}D or {unbatched + 1}D input (got "
                              f"{input.dim()}D input)")
+
+    def _handle_no_batch_input(self, input):
+        return self._apply_instance_norm(input.unsqueeze(0)).squeeze(0)
+
+    def _apply_instance_norm(self, input):
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight,
+                               self.bias, self.training or not self.track_running_stats,
+                               self.momentum if self.momentum is not None else 0.0, self.eps)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        unbatched = self._get_no_batch_dim()
         feature_dim = input.dim() - unbatched
         if input.size(feature_dim) != self.num_features:
             if self.affine:
@@ -571,12 +591,9 @@ class _InstanceNorm(_NormBase):
             warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You "
                           "can silence this warning by not passing in num_features, which is "
                           "not used because affine=False", stacklevel=2)
-        single = input.dim() == unbatched
-        out = F.instance_norm(input.unsqueeze(0) if single else input, self.running_mean,
-                              self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats,
-                              self.momentum if self.momentum is not None else 0.0, self.eps)
-        return out.squeeze(0) if single else out
+        if input.dim() == unbatched:
+            return self._handle_no_batch_input(input)
+        return self._apply_instance_norm(input)
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -119,6 +119,26 @@ class MultiheadAttention(Module):
             out = out.transpose(1, 0)
         return out, weights
 
+    def merge_masks(self, attn_mask, key_padding_mask, query):
+        """PyTorch's helper (its fast path's; user code calls it): (mask, type), type 1 for a
+        key_padding_mask (N, S) alone, 2 where an attn_mask (L, L) or (N * heads, L, L) is
+        given, expanded to (N, heads, L, L) with the key_padding_mask added; (None, None)"""
+        mask_type = merged_mask = None
+        if key_padding_mask is not None:
+            mask_type, merged_mask = 1, key_padding_mask
+        if attn_mask is not None:
+            batch_size, seq_len, _ = query.shape
+            mask_type = 2
+            if attn_mask.dim() == 3:
+                merged_mask = attn_mask.view(batch_size, -1, seq_len, seq_len)
+            else:
+                merged_mask = attn_mask.view(1, 1, seq_len, seq_len).expand(
+                    batch_size, self.num_heads, -1, -1)
+            if key_padding_mask is not None:
+                merged_mask = merged_mask + key_padding_mask.view(
+                    batch_size, 1, 1, seq_len).expand(-1, self.num_heads, -1, -1)
+        return merged_mask, mask_type
+
 
 # ---- the Transformer stack ----------------------------------------------------------------------
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
