@@ -235,3 +235,28 @@ def test_same_padding_with_even_kernel_warns_once():
     assert out.strip() == str([("UserWarning", "Using padding='same' with even kernel lengths "
                                 "and odd dilation may require a zero-padded copy of the input "
                                 "be created")])
+
+
+def test_conv_pickled_without_reversed_padding_still_pads():
+    # a conv pickled before _reversed_padding_repeated_twice existed
+    import pickle
+    m = torch.nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular")
+    del m.__dict__["_reversed_padding_repeated_twice"]
+    m2 = pickle.loads(pickle.dumps(m))
+    assert m2._reversed_padding_repeated_twice == (1, 1)
+    x = torch.arange(4.0).reshape(1, 1, 4)
+    assert torch.allclose(m2(x), F.conv1d(F.pad(x, (1, 1), mode="circular"), m.weight, m.bias))
+
+
+def test_sdpa_mask_and_causal_against_torch():
+    real = pytest.importorskip("torch")
+    q = real.randn(2, 2, 3, 4, dtype=real.float64)
+    k, v = real.randn(2, 2, 5, 4, dtype=real.float64), real.randn(2, 2, 5, 4, dtype=real.float64)
+    for mask in (real.randn(3, 5, dtype=real.float64), real.rand(2, 1, 3, 5) > 0.4,
+                 real.randn(1, 5, dtype=real.float64)):
+        expected = real.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                                   is_causal=True)
+        got = F.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)),
+                                             attn_mask=torch.tensor(mask.numpy()),
+                                             is_causal=True)
+        assert torch.allclose(got, torch.tensor(expected.numpy()), atol=1e-12)

@@ -743,6 +743,12 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
         self.output_padding = F._ntuple(output_padding, n)
+        self._set_reversed_padding()
+        channels = (in_channels, out_channels // groups) if self.transposed else \
+            (out_channels, in_channels // groups)
+        _weight_and_bias(self, (*channels, *self.kernel_size), bias, dtype, out_channels)
+
+    def _set_reversed_padding(self):
         # F.pad's form of the padding (last dim's pair first), which PyTorch's _conv_forward
         # pads with for padding_mode other than 'zeros' and subclasses read: a list for a
         # string padding ('same' puts the odd one at the end), else a tuple, as PyTorch's
@@ -752,9 +758,11 @@ class _ConvNd(Module):
         else:
             self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding)
                                                           for _ in range(2))
-        channels = (in_channels, out_channels // groups) if self.transposed else \
-            (out_channels, in_channels // groups)
-        _weight_and_bias(self, (*channels, *self.kernel_size), bias, dtype, out_channels)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_reversed_padding_repeated_twice" not in state:    # pickled by an older cgrad
+            self._set_reversed_padding()
 
     def reset_parameters(self):
         _reset_weight_and_bias(self)
