@@ -226,7 +226,8 @@ def test_same_padding_with_even_kernel_warns_once():
         "with warnings.catch_warnings(record=True) as w:\n"
         "    warnings.simplefilter('always')\n"
         "    F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 3), padding='same')\n"
-        "    torch.nn.Conv1d(1, 1, 2, padding='same', padding_mode='reflect')(torch.ones(1, 1, 4))\n"
+        "    m = torch.nn.Conv1d(1, 1, 2, padding='same', padding_mode='reflect')\n"
+        "    m(torch.ones(1, 1, 4))\n"
         "    torch.nn.Conv2d(1, 1, (2, 3), padding='same')(torch.ones(1, 1, 4, 4))\n"
         "    F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 2), padding='same')\n"
         "print([(x.category.__name__, str(x.message)) for x in w])\n")
