@@ -464,8 +464,9 @@ def test_step_bumps_the_parameter_version():
 
 def test_one_element_sgd_step_gives_numpys_bits():
     """the NumPy backend's Python-float path for one-element parameters (plain SGD) rounds as
-    its array ops do, in float32 and float64, over magnitudes from 1e-8 to 1e8"""
-    from cgrad.backends.numpy_backend import NumpyKernels, _scalar
+    its array ops do (p + (-lr) g rounded once, PyTorch's add_ with alpha), in float32 and
+    float64, over magnitudes from 1e-8 to 1e8"""
+    from cgrad.backends.numpy_backend import NumpyKernels, _fma, _scalar
     kernels = NumpyKernels()
     rng = np.random.default_rng(0)
     for dt in (np.float32, np.float64):
@@ -474,8 +475,7 @@ def test_one_element_sgd_step_gives_numpys_bits():
                 p = np.array([rng.standard_normal() * 10.0 ** rng.integers(-8, 8)], dt)
                 g = np.array([rng.standard_normal() * 10.0 ** rng.integers(-8, 8)], dt)
                 lr = float(10 ** rng.uniform(-5, 0))
-                expected = p.copy()
-                expected += _scalar(-lr, expected) * (-g if maximize else g)
+                expected = _fma(_scalar(-lr, p), -g if maximize else g, p)
                 kernels.sgd_step_([p], [g], [None], lr=lr, momentum=0, dampening=0,
                                   weight_decay=0, nesterov=False, maximize=maximize)
                 assert np.array_equal(p, expected)

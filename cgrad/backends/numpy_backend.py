@@ -12,6 +12,7 @@ import functools
 import inspect
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -348,15 +349,9 @@ class NumpyKernels:
 
     def fma(self, x, y, z):
         """x * y + z rounded once to the arrays' dtype (numbers as that dtype holds them), as
-        PyTorch's vectorised loops take add's and sub's alpha (fmadd): float32 through float64,
-        where a product of two float32 is exact, then rounded; float16 likewise, to float32
-        first (PyTorch's fma runs in float32 there) then to float16; float64 through long
-        double (a product rounded to 64 bits: a true fma's bits but for ~1 in 1000 elements)"""
+        PyTorch's vectorised loops take add's and sub's alpha (fmadd): see _fma"""
         dtype = np.result_type(*[v for v in (x, y, z) if isinstance(v, np.ndarray)])
-        wide = np.float64 if dtype.itemsize <= 4 else np.longdouble
-        x, y, z = (np.asarray(v, dtype).astype(wide) for v in (x, y, z))
-        r = x * y + z
-        return (r.astype(np.float32) if dtype.itemsize < 4 else r).astype(dtype)
+        return _fma(*(np.asarray(v, dtype) for v in (x, y, z)))
 
     def lerp(self, x, end, w):
         """x interpolated towards end at w (a number or an array), broadcast: PyTorch's two
@@ -1553,27 +1548,24 @@ class NumpyKernels:
         momentum == 0 the list is not read."""
         for i, (p, g) in enumerate(zip(params, grads)):
             if (p.size == 1 and momentum == 0 and weight_decay == 0 and g.dtype is p.dtype
-                    and p.dtype.char in "fd"):
-                # one element in Python floats, where NumPy's ops cost ~3 us: the same bits (a
-                # float32 product or sum done in double rounds to float32's own)
-                t = p.dtype.type
+                    and p.dtype.char == "f"):
+                # one float32 element in Python floats, where NumPy's ops cost ~3 us: the
+                # product exact in double, the sum rounded there and then to float32 (_fma)
                 d = -g.item() if maximize else g.item()
-                p.flat[0] = p.item() + float(t(float(t(-lr)) * d))
+                p.flat[0] = p.item() + float(np.float32(-lr)) * d
                 continue
-            d = -g if maximize else g
-            if weight_decay != 0:
-                d = d + _scalar(weight_decay, p) * p
+            d = _decayed_grad(p, g, weight_decay, maximize)
             if momentum != 0:
                 buf = momentum_buffers[i]
                 if buf is None:              # a copy, never g itself; laid out as d (clone)
                     buf = np.array(d, dtype=p.dtype, order="C") if d.flags.c_contiguous \
                         else laid_like(d, d, dtype=p.dtype)
                     momentum_buffers[i] = buf
-                else:
+                else:           # buf.mul_(momentum).add_(d, alpha=1 - dampening)
                     buf *= _scalar(momentum, p)
-                    buf += _scalar(1 - dampening, p) * d
-                d = d + _scalar(momentum, p) * buf if nesterov else buf
-            p += _scalar(-lr, p) * d
+                    np.copyto(buf, _fma(_scalar(1 - dampening, p), d, buf))
+                d = _fma(_scalar(momentum, p), buf, d) if nesterov else buf
+            np.copyto(p, _fma(_scalar(-lr, p), d, p))        # p.add_(d, alpha=-lr)
 
     def adam_step_(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr,
                    beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
@@ -1594,7 +1586,7 @@ class NumpyKernels:
                 np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
                 v = max_exp_avg_sqs[i]
             denom = np.sqrt(v) / _scalar(bias_correction2_sqrt, p) + _scalar(eps, p)
-            p += _scalar(-step_size, p) * (m / denom)
+            p += (_scalar(-step_size, p) * m) / denom        # addcdiv_'s order
 
     def rmsprop_step_(self, params, grads, square_avgs, momentum_buffers, grad_avgs, *, lr,
                       alpha, eps, weight_decay, momentum, centered, maximize):
@@ -1606,14 +1598,11 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             s = square_avgs[i]
             s *= _scalar(alpha, s)
-            s += _scalar(1 - alpha, s) * g * g
+            _addcmul_(s, g, g, 1 - alpha)
             if centered:
                 a = grad_avgs[i]
                 _lerp_(a, g, 1 - alpha)
-                if alpha == 0:    # s - a a is g g - g g: the rounding of PyTorch's fused
-                    avg = np.sqrt(_fma(-a, a, s))      # multiply-add gives its sign (NaN)
-                else:
-                    avg = np.sqrt(s + _scalar(-1, a) * a * a)
+                avg = np.sqrt(_fma(-a, a, s))                # s.addcmul(a, a, value=-1)
             else:
                 avg = np.sqrt(s)
             avg += _scalar(eps, avg)
@@ -1621,9 +1610,9 @@ class NumpyKernels:
                 buf = momentum_buffers[i]
                 buf *= _scalar(momentum, buf)
                 buf += g / avg
-                p += _scalar(-lr, p) * buf
+                np.copyto(p, _fma(_scalar(-lr, p), buf, p))
             else:
-                p += _scalar(-lr, p) * (g / avg)
+                p += (_scalar(-lr, p) * g) / avg             # addcdiv_'s order
 
     def adagrad_step_(self, params, grads, state_sums, steps, *, lr, lr_decay, weight_decay,
                       eps, maximize):
@@ -1633,9 +1622,9 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             clr = lr / (1 + (steps[i] - 1) * lr_decay)
             s = state_sums[i]
-            s += g * g
+            np.copyto(s, _fma(g, g, s))                     # addcmul_ with value 1
             std = np.sqrt(s) + _scalar(eps, s)
-            p += _scalar(-clr, p) * (g / std)
+            p += (_scalar(-clr, p) * g) / std               # addcdiv_'s order
 
 
     def nadam_step_(self, params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr,
@@ -1745,14 +1734,14 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             s, a = square_avgs[i], acc_deltas[i]
             s *= _scalar(rho, s)
-            s += _scalar(1 - rho, s) * g * g
+            _addcmul_(s, g, g, 1 - rho)
             std = np.sqrt(s + _scalar(eps, s))
             delta = np.sqrt(a + _scalar(eps, a))
             delta /= std
             delta *= g
             a *= _scalar(rho, a)
-            a += _scalar(1 - rho, a) * delta * delta
-            p += _scalar(-lr, p) * delta
+            _addcmul_(a, delta, delta, 1 - rho)
+            np.copyto(p, _fma(_scalar(-lr, p), delta, p))
 
     def asgd_step_(self, params, grads, axs, etas, mus, steps, *, lr, lambd, alpha, t0,
                    weight_decay, maximize):
@@ -1764,7 +1753,7 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             eta = float(etas[i])
             p *= _scalar(1 - lambd * eta, p)
-            p += _scalar(-eta, p) * g
+            np.copyto(p, _fma(_scalar(-eta, p), g, p))         # p.add_(g, alpha=-eta)
             mu = float(mus[i])
             if mu != 1:
                 axs[i] += (p - axs[i]) * _scalar(mu, p)
@@ -1803,20 +1792,37 @@ def _sign(x):
 
 
 def _fma(x, y, z):
-    """x y + z rounded once, as PyTorch's CPU addcmul computes it (a fused multiply-add):
-    float32 through float64 (the product exact), float64 by Dekker's exact product and
-    Knuth's exact sum"""
+    """x y + z rounded once (a fused multiply-add, as PyTorch's CPU kernels compute add's
+    alpha, addcmul, lerp and the optimizers' updates), x, y, z arrays or NumPy scalars of x's
+    dtype: float32 through float64 (the product exact), float16 through it to float32 first
+    (PyTorch's half kernels compute in float32), float64 by Dekker's exact product and Knuth's
+    exact sum (a true fma's bits but where that sum's own rounding meets a tie, ~never)"""
     if x.dtype != np.float64:
-        return (x.astype(np.float64) * y + z).astype(x.dtype)
+        r = x.astype(np.float64) * y + z
+        return (r.astype(np.float32) if x.dtype.itemsize < 4 else r).astype(x.dtype)
     p = x * y
     split = 134217729.0                              # 2^27 + 1: halves of 26 bits
-    xh = split * x - (split * x - x)
-    yh = split * y - (split * y - y)
-    xl, yl = x - xh, y - yh
-    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl            # p + e = x y exactly
-    t = p + z
-    pz = t - z
-    return t + (((p - pz) + (z - (t - pz))) + e)                  # t + its error + e
+    with np.errstate(over="ignore", invalid="ignore"):
+        xh = split * x - (split * x - x)
+        yh = split * y - (split * y - y)
+        xl, yl = x - xh, y - yh
+        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl        # p + e = x y exactly
+        t = p + z
+        pz = t - z
+        r = t + (((p - pz) + (z - (t - pz))) + e)                 # t + its error + e
+        # (inf, NaN or a split past 2**996: the plain sum, fma's but past 2**996)
+        r = np.where(np.isfinite(r), r, t)
+        # a product below 2**-969 leaves e inexact (subnormal): those few exactly, as
+        # fractions (float() of one rounds correctly, subnormals included)
+        tiny = (np.abs(p) < 2.0 ** -969) & (x != 0) & (y != 0)
+        if not tiny.any():
+            return r
+        r, x, y, z, tiny = (np.array(a) for a in np.broadcast_arrays(r, x, y, z, tiny))
+        flat = r.reshape(-1)                                       # (a view of r)
+        for i in np.flatnonzero(tiny):
+            flat[i] = float(Fraction(float(x.flat[i])) * Fraction(float(y.flat[i]))
+                            + Fraction(float(z.flat[i])))
+        return r
 
 
 def _decayed_grad(p, g, weight_decay, maximize, decoupled_lr=None):
@@ -1829,7 +1835,7 @@ def _decayed_grad(p, g, weight_decay, maximize, decoupled_lr=None):
         if decoupled_lr is not None:                # (an lr of 0 is still decoupled)
             p *= _scalar(1 - decoupled_lr * weight_decay, p)
         else:
-            g = g + _scalar(weight_decay, p) * p
+            g = _fma(_scalar(weight_decay, p), p, g)   # g.add(p, alpha=weight_decay)
     return g
 
 
@@ -1837,16 +1843,23 @@ def _adam_moments_(m, v, g, beta1, beta2):
     """Adam's moments in place: m = lerp(m, g, 1 - beta1), v = beta2 v + (1 - beta2) g g"""
     _lerp_(m, g, 1 - beta1)
     v *= _scalar(beta2, v)
-    v += _scalar(1 - beta2, v) * g * g
+    _addcmul_(v, g, g, 1 - beta2)
+
+
+def _addcmul_(a, b, c, value):
+    """a += value b c in place, as PyTorch's addcmul_: (value b) c + a rounded once"""
+    np.copyto(a, _fma(_scalar(value, a) * b, c, a))
 
 
 def _lerp_(a, b, w):
     """a = lerp(a, b, w) in place, PyTorch's formula: a + w (b - a) for |w| < 0.5, else
-    b - (b - a)(1 - w), so w = 1 gives exactly b."""
+    b - (b - a)(1 - w) (so w = 1 gives exactly b), each one fused multiply-add, with 1 - w
+    computed in a's dtype, as its kernel."""
+    w = _scalar(w, a)
     if abs(w) < 0.5:
-        a += _scalar(w, a) * (b - a)
+        np.copyto(a, _fma(w, b - a, a))
     else:
-        np.subtract(b, (b - a) * _scalar(1 - w, a), out=a)
+        np.copyto(a, _fma(a - b, _scalar(1, a) - w, b))
 
 
 def _opmath_of(x):

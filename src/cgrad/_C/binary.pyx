@@ -11,6 +11,7 @@ count.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport fma
 from cgrad._C._parallel cimport cgrad_threads, link_thread_count, parallel
 
 import numpy as np
@@ -543,12 +544,13 @@ cdef enum:
 
 cdef inline floating _fma_wide(floating a, floating b, floating c) noexcept nogil:
     """a * b + c rounded once to the dtype, as NumpyKernels.fma: float32 through double,
-    where the product is exact; float64 through long double (the same bits on every build,
-    with or without FMA instructions)"""
+    where the product is exact (the same bits on every build, with or without FMA
+    instructions); float64 by fma (an instruction in the wide builds, libm's in the
+    baseline one: exact either way)"""
     if floating is float:
         return <float> (<double> a * <double> b + <double> c)
     else:
-        return <double> (<long double> a * <long double> b + <long double> c)
+        return fma(a, b, c)
 
 
 cdef void _lerp_or_fma_block(bint lerp, floating s, const floating* p, const floating* q,

@@ -1,7 +1,9 @@
 """Fused optimizer steps: one pass per parameter, reading p, g and the state and writing p and
 the state. Each element goes through NumpyKernels' formula in the same operation order, with
 hyperparameters rounded once to the parameter's dtype (as NumPy rounds `_scalar(x, p)`), so
-the result is bit for bit NumPy's. Callers pass C-contiguous 1-D views of one length and one
+the result is bit for bit NumPy's, and PyTorch's: where its single-tensor step rounds once
+(add's alpha, addcmul, lerp), so do these, by fused multiply-adds (_fma: an instruction in the
+AVX2 and AVX-512 builds, libm's exact fma in the baseline one; NumPy's _fma emulates it). Callers pass C-contiguous 1-D views of one length and one
 dtype; arrays a step does not use may be any 1-element array of that dtype."""
 from cython cimport floating
 from cython.parallel cimport prange
@@ -31,8 +33,9 @@ cdef inline floating _fma(floating a, floating b, floating c) noexcept nogil:
 
 cdef inline floating _lerp(floating a, floating b, floating w, floating w1,
                           bint small) noexcept nogil:
-    """lerp(a, b, w) by PyTorch's two-sided formula (w1 = 1 - w; small: |w| < 0.5)"""
-    return a + w * (b - a) if small else b - (b - a) * w1
+    """lerp(a, b, w) by PyTorch's two-sided formula, each side one multiply-add (w1 = 1 - w;
+    small: |w| < 0.5)"""
+    return _fma(w, b - a, a) if small else _fma(a - b, w1, b)
 
 
 cdef inline floating _div_by(floating a, floating b, floating inv_b) noexcept nogil:
@@ -69,16 +72,15 @@ cdef inline void _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssi
     for i in range(n):
         d = -g[i] if maximize else g[i]
         if use_wd:
-            d = d + wd * p[i]
+            d = _fma(wd, p[i], d)                    # g.add(p, alpha=weight_decay)
         if use_mom:
             if first:
                 b = d
             else:
-                b = buf[i] * mom
-                b = b + damp1 * d
+                b = _fma(damp1, d, buf[i] * mom)     # buf.mul_(mom).add_(d, alpha=damp1)
             buf[i] = b
-            d = d + mom * b if nesterov else b
-        p[i] = p[i] + nlr * d
+            d = _fma(mom, b, d) if nesterov else b
+        p[i] = _fma(nlr, d, p[i])                    # p.add_(d, alpha=-lr)
 
 
 cdef void _sgd_block(floating* p, const floating* g, floating* buf, Py_ssize_t n,
@@ -150,11 +152,10 @@ cdef inline void _adam_element(floating* p, const floating* g, floating* m, floa
         if decoupled:
             p[i] = p[i] * decay
         else:
-            gi = gi + wd * p[i]
+            gi = _fma(wd, p[i], gi)
     mi = _lerp(m[i], gi, w, w1, lerp_small)
     m[i] = mi
-    vi = v[i] * beta2
-    vi = vi + one_minus_beta2 * gi * gi
+    vi = _fma(one_minus_beta2 * gi, gi, v[i] * beta2)    # v.mul_(beta2).addcmul_(g, g, ...)
     v[i] = vi
     if amsgrad:
         # np.maximum(vmax, v): NaN in either wins (`|`, not `or`, which did not vectorise)
@@ -163,7 +164,7 @@ cdef inline void _adam_element(floating* p, const floating* g, floating* m, floa
     # sqrt(v) / bc2: sqrt(v) is 0, NaN, inf or in [2**-75, 2**512], and 1 / bc2 <= 2**27
     # (1 - beta2 >= 2**-53), within _div_by's exact range
     denom = (_div_by(_sqrt(vi), bc2, inv_bc2) if bias2 else _sqrt(vi)) + eps
-    p[i] = p[i] + nstep * (mi / denom)
+    p[i] = p[i] + (nstep * mi) / denom                   # addcdiv_'s order
 
 
 cdef inline void _adam_loop(floating* p, const floating* g, floating* m, floating* v,
@@ -236,7 +237,8 @@ def adam_(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
     cdef double wlerp = 1 - beta1
     cdef double step_size = lr / (1 - beta1 ** step)
     cdef double bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-    cdef floating w = <floating> wlerp, w1 = <floating> (1 - wlerp)
+    cdef floating w = <floating> wlerp
+    cdef floating w1 = 1 - w                             # (in the dtype, as PyTorch's lerp)
     cdef floating fb2 = <floating> beta2, omb2 = <floating> (1 - beta2)
     cdef floating wd = <floating> weight_decay, decay = <floating> (1 - lr * weight_decay)
     cdef floating bc2 = <floating> bias_correction2_sqrt, feps = <floating> eps
@@ -272,18 +274,16 @@ cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* s, floa
                                bint maximize) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating gi, si, ai, avg, bi
-    cdef floating minus_one = -1
     for i in range(n):
         gi = -g[i] if maximize else g[i]
         if use_wd:
-            gi = gi + wd * p[i]
-        si = s[i] * alpha
-        si = si + one_minus_alpha * gi * gi
+            gi = _fma(wd, p[i], gi)
+        si = _fma(one_minus_alpha * gi, gi, s[i] * alpha)
         s[i] = si
         if centered:
             ai = _lerp(a[i], gi, w, w1, lerp_small)
             a[i] = ai
-            avg = _sqrt(si + minus_one * ai * ai)
+            avg = _sqrt(_fma(-ai, ai, si))           # s.addcmul(a, a, value=-1)
         else:
             avg = _sqrt(si)
         avg = avg + eps
@@ -291,9 +291,9 @@ cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* s, floa
             bi = buf[i] * mom
             bi = bi + gi / avg
             buf[i] = bi
-            p[i] = p[i] + nlr * bi
+            p[i] = _fma(nlr, bi, p[i])
         else:
-            p[i] = p[i] + nlr * (gi / avg)
+            p[i] = p[i] + (nlr * gi) / avg          # addcdiv_'s order
 
 
 cdef void _rmsprop_block(floating* p, const floating* g, floating* s, floating* buf,
@@ -336,7 +336,8 @@ def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[:
         return
     cdef double wlerp = 1 - alpha
     cdef floating falpha = <floating> alpha, oma = <floating> (1 - alpha)
-    cdef floating w = <floating> wlerp, w1 = <floating> (1 - wlerp)
+    cdef floating w = <floating> wlerp
+    cdef floating w1 = 1 - w                             # (in the dtype, as PyTorch's lerp)
     cdef floating wd = <floating> weight_decay, feps = <floating> eps
     cdef floating mom = <floating> momentum, nlr = <floating> -lr
     cdef bint lerp_small = abs(wlerp) < 0.5, use_wd = weight_decay != 0
@@ -372,10 +373,10 @@ cdef inline void _adagrad_loop(floating* p, const floating* g, floating* s, Py_s
     for i in range(n):
         gi = -g[i] if maximize else g[i]
         if use_wd:
-            gi = gi + wd * p[i]
-        si = s[i] + gi * gi
+            gi = _fma(wd, p[i], gi)
+        si = _fma(gi, gi, s[i])                      # addcmul_ with value 1
         s[i] = si
-        p[i] = p[i] + nclr * (gi / (_sqrt(si) + eps))
+        p[i] = p[i] + (nclr * gi) / (_sqrt(si) + eps)
 
 
 cdef void _adagrad_block(floating* p, const floating* g, floating* s, Py_ssize_t n,
