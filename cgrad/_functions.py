@@ -19,9 +19,9 @@ from .ops import elementwise as E, special as SP
 from .ops.shape import _flat
 from .autograd.grad_mode import state as _grad_state
 from .tensor import bmm as _bmm, matmul as _matmul, mm as _mm, mv as _mv
-from .tensor import (RETURN_TYPES, Tensor, _broadcast_check, _castable, _dim,  # noqa: F401
-                     _fill_value, _require_tensors, _return_type, _tname, addmm, maximum,
-                     minimum, outer, where)
+from .tensor import (OUT_RETURN_TYPES, Tensor, _broadcast_check, _castable,  # noqa: F401
+                     _dim, _fill_value, _require_tensors, _tname, addmm, maximum, minimum,
+                     outer, where)
 
 
 def matmul(input, other, *, out=None):
@@ -208,8 +208,7 @@ def _into_outs(results, outs):
                                f"{_dtype.c_name(out._data.dtype)} instead")
     for result, out in zip(results, outs):
         _into_out(result, out)
-    name = type(results).__name__ + "_out"
-    return (RETURN_TYPES.get(name) or _return_type(name, results._fields))(*outs)
+    return OUT_RETURN_TYPES[type(results).__name__ + "_out"](*outs)
 
 
 def _method(name):

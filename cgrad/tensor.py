@@ -73,20 +73,21 @@ class _Version:
 
 
 RETURN_TYPES = {}       # cgrad.return_types' classes, by name
+OUT_RETURN_TYPES = {}   # their <name>_out twins
 
 
 def _return_type(name, fields=("values", "indices")):
     """A named tuple printed as PyTorch's torch.return_types.<name>: (values, indices) of
     max/min over a dim, or the fields of a linalg result; it lives in cgrad.return_types, so
-    that it pickles"""
-    base = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
-        return f"cgrad.return_types.{name}(\n{body})"
-    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__,
-                               "__module__": "cgrad.return_types"})
-    RETURN_TYPES[name] = cls
+    that it pickles, beside its <name>_out twin (what a call with out= returns)"""
+    def named_tuple(name):
+        def __repr__(self):
+            body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+            return f"cgrad.return_types.{name}(\n{body})"
+        return type(name, (collections.namedtuple(name, fields),),
+                    {"__slots__": (), "__repr__": __repr__, "__module__": "cgrad.return_types"})
+    OUT_RETURN_TYPES[name + "_out"] = named_tuple(name + "_out")
+    cls = RETURN_TYPES[name] = named_tuple(name)
     return cls
 
 

@@ -143,3 +143,14 @@ def test_cumsum_cumprod_backward_cast_g_to_the_input_dtype_first():
     assert cgrad.tensor([1.1, 2.2, 3.3], dtype=cgrad.float64).cumprod(
         0, dtype=cgrad.float32).tolist() == [1.100000023841858, 2.4200000762939453,
                                              7.986000061035156]
+
+
+def test_out_results_pickle_and_stay_out_of_all(x):
+    import pickle
+    out = (cgrad.empty(0), cgrad.empty(0, dtype=cgrad.long))
+    result = cgrad.max(x, 1, out=out)
+    assert type(result) is cgrad.return_types.max_out
+    assert "max_out" not in cgrad.return_types.__all__
+    assert repr(result).startswith("cgrad.return_types.max_out(\nvalues=")
+    back = pickle.loads(pickle.dumps(result))
+    assert type(back) is type(result) and back.indices.tolist() == [1, 2]
