@@ -2,6 +2,7 @@
 expected behaviour is PyTorch 2.13's, checked against it and hard-coded here"""
 import warnings
 
+import numpy as np
 import pytest
 
 import cgrad as torch
@@ -261,3 +262,41 @@ def test_sdpa_mask_and_causal_against_torch():
                                              attn_mask=torch.tensor(mask.numpy()),
                                              is_causal=True)
         assert torch.allclose(got, torch.tensor(expected.numpy()), atol=1e-12)
+
+
+# ---- a list or NumPy array where a functional takes a Tensor: PyTorch's TypeError ----------
+_A = np.ones((1, 1, 4, 4), np.float32)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: F.relu([1., 2.]), "relu"), (lambda: F.gelu(_A), "gelu"),
+    (lambda: F.silu(_A), "silu"), (lambda: F.leaky_relu(_A), "leaky_relu"),
+    (lambda: F.elu(_A), "elu"), (lambda: F.hardtanh(_A), "hardtanh"),
+    (lambda: F.softplus(_A), "softplus"), (lambda: F.relu6(_A), "relu6"),
+    (lambda: F.dropout([1., 2.]), "dropout"), (lambda: F.layer_norm(_A, (4,)), "layer_norm"),
+    (lambda: F.linear(_A[0, 0], torch.ones(2, 4)), "linear"),
+    (lambda: torch.nn.Linear(4, 2)(_A[0, 0]), "linear"),
+    (lambda: torch.nn.Embedding(3, 2)([1, 2]), "embedding"),
+    (lambda: F.conv_transpose2d(_A, torch.ones(1, 1, 2, 2)), "conv_transpose2d"),
+    (lambda: F.max_pool2d(_A, 2), "max_pool2d"), (lambda: F.avg_pool2d(_A, 2), "avg_pool2d"),
+    (lambda: torch.nn.MaxPool1d(2)(_A[0]), "max_pool1d"), (lambda: F.avg_pool1d(_A[0], 2), "avg_pool1d"),
+    (lambda: torch.nn.AdaptiveAvgPool1d(1)(_A[0]), "adaptive_avg_pool1d"),
+    (lambda: torch.nn.PixelShuffle(2)(_A), "pixel_shuffle"), (lambda: F.pixel_unshuffle(_A, 2),
+                                                        "pixel_unshuffle"),
+    (lambda: torch.nn.Unfold(2)(_A), "im2col"), (lambda: F.fold(_A[0], (2, 2), (1, 1)), "col2im"),
+    (lambda: F.cross_entropy([[1., 2.]], torch.tensor([0])), "cross_entropy_loss"),
+    (lambda: F.nll_loss(_A[0, 0], torch.tensor([0, 0, 0, 0])), "nll_loss_nd"),
+    (lambda: F.pad(_A, (1, 1)), "pad"),
+])
+def test_functionals_refuse_non_tensors(call, name):
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '\w+' \(position \d\) must be "
+                                        r"Tensor, not (list|numpy\.ndarray)$"):
+        call()
+
+
+@pytest.mark.parametrize("conv, data", [(torch.nn.Conv1d(1, 1, 2), _A[0]),
+                                        (torch.nn.Conv2d(1, 1, 2), _A), (torch.nn.Conv2d(1, 1, 2), _A.tolist())])
+def test_convs_refuse_non_tensors(conv, data):
+    with pytest.raises(TypeError, match=r"conv[12]d\(\) received an invalid combination of "
+                                        r"arguments - got \((numpy\.ndarray|list), Parameter"):
+        conv(data)

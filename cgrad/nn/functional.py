@@ -26,11 +26,28 @@ from ..tensor import Tensor, _as_fused, _broadcast_check, _fill_value, _tname
 from ..tensor import _dim, _dims
 from ..backends.numpy_backend import _opmath_of as _opmath, _transposed_geometry
 
+def _not_a_tensor(name, value, arg="input", position=1):
+    """PyTorch's TypeError for a functional given a list or a NumPy array where it takes a
+    Tensor (read as one, it failed later with an AttributeError, or went through)"""
+    raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                    f"{_type_name(value)}")
+
+
+def _type_name(value):
+    """a value's type as PyTorch's argument errors print it: list, Tensor, numpy.ndarray"""
+    kind = type(value)
+    if kind.__module__ == "builtins" or kind.__module__.startswith("cgrad"):
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__name__}"
+
+
 # ---- activations ------------------------------------------------------------------------------
 
 
 def relu(input, inplace=False):
     """max(x, 0)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("relu", input)
     return input.relu_() if inplace else input.relu()
 
 
@@ -40,6 +57,8 @@ def relu_(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("leaky_relu", input)
     if inplace:
         return input._inplace(E.LeakyReluInplace, negative_slope)
     return E.LeakyRelu.apply(input, negative_slope)
@@ -47,6 +66,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def gelu(input, approximate="none"):
     """x * Phi(x) (Phi the standard normal CDF), or PyTorch's tanh approximation"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("gelu", input)
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     return E.Gelu.apply(input, approximate)
@@ -62,6 +83,8 @@ def sigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("silu", input)
     _dtype.require_float(input._data.dtype, "silu_cpu")
     if inplace:
         return input._inplace(E.Silu)
@@ -70,11 +93,15 @@ def silu(input, inplace=False):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("softplus", input)
     return E.Softplus.apply(input, beta, threshold)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("elu", input)
     return _elu(input, alpha, 1.0, 1.0, inplace, E.Elu, E.EluInplace)
 
 
@@ -95,6 +122,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     first. As in PyTorch, the clamp to eps is not differentiated: the gradient goes through
     the norms even where eps replaced them, and only integer inputs are cast to the common
     dtype (a float32 x1 beside a float64 x2 has its norm taken in float32)."""
+    if not isinstance(x1, Tensor):
+        _not_a_tensor("cosine_similarity", x1, "x1")
     dtype = _dtype.result_type(x1._data, x2._data)
     if dtype.kind != "f":
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
@@ -159,14 +188,11 @@ def linear(input, weight, bias=None):
     squeeze), through addmm (here one fused op, forward and backward in one kernel each; a
     bias of another shape than (out_features,) is broadcast by a separate add), else matmul
     and an in-place add of the bias"""
-    try:
-        no_dims = not input.ndim or not weight.ndim
-    except AttributeError:       # not a Tensor (tested only here, off the common path)
-        name, position, t = (("input", 1, input) if not isinstance(input, Tensor) else
-                             ("weight", 2, weight))
-        raise TypeError(f"linear(): argument '{name}' (position {position}) must be Tensor, "
-                        f"not {type(t).__name__}") from None
-    if no_dims:
+    if not isinstance(input, Tensor):
+        _not_a_tensor("linear", input)
+    if not isinstance(weight, Tensor):
+        _not_a_tensor("linear", weight, "weight", 2)
+    if not input.ndim or not weight.ndim:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{input.ndim}D and {weight.ndim}D")
     if bias is None or not (input.ndim == 2 or bias.ndim == 1 or bias.squeeze().ndim == 1):
@@ -195,6 +221,8 @@ def linear(input, weight, bias=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (training
     only; the identity otherwise)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("dropout", input)
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
@@ -251,6 +279,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """weight's rows at the indices of input: output shape input.shape + (embedding_dim,).
     The row at padding_idx gets no gradient; max_norm renormalises the looked-up rows of
     weight in place first, as PyTorch does."""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("embedding", input, "indices", 2)
     if sparse:
         raise NotImplementedError("embedding(sparse=True): cgrad has no sparse gradients")
     if weight.ndim != 2:
@@ -464,6 +494,8 @@ def _layer_result(layer, y, fmt, inputs):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """input normalised to mean 0 and (biased) variance 1 over its last dims, those of
     normalized_shape, then scaled by weight and shifted by bias (both of that shape)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("layer_norm", input)
     shape = _normalized_shape("layer_norm", input, normalized_shape,
                               (("weight", weight), ("bias", bias)), "*, ")
     _norm_dtypes(input, weight, bias)
@@ -771,6 +803,8 @@ _PADDING, _STRIDE = ("padding", "padding", "pad", 0), ("stride", "stride", "stri
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """the sliding windows of (N, C, H, W) input as columns (N, C * kh * kw, L), PyTorch's
     layout (im2col)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("im2col", input)
     kernel, dilation, padding, stride = _window_args(
         "im2col", ("kernel_size", "dilation", "padding", "stride"),
         (kernel_size, dilation, padding, stride), (_KERNEL, _DILATION, _PADDING, _STRIDE))
@@ -797,6 +831,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """columns (N, C * kh * kw, L) summed back into (N, C, H, W) at their windows (col2im),
     the adjoint of unfold"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("col2im", input)
     size, kernel, dilation, padding, stride = _window_args(
         "col2im", ("output_size", "kernel_size", "dilation", "padding", "stride"),
         (output_size, kernel_size, dilation, padding, stride),
@@ -879,6 +915,12 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     PyTorch's checks in the caller's dims, then the N-d computation (1-d as a height of 1, as
     PyTorch's kernels, whose messages name heights and widths). The result is recorded as
     PyTorch's ConvolutionBackward0."""
+    if not isinstance(input, Tensor):                 # (conv_transpose*d checked theirs)
+        got = ", ".join(_type_name(v) for v in (input, weight, bias) if v is not None)
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                        "but expected one of:\n * (Tensor input, Tensor weight, Tensor bias = "
+                        "None, tuple of ints stride = 1, tuple of ints padding = 0, tuple of "
+                        "ints dilation = 1, int groups = 1)")
     dims = int(name[-2])
     if transposed is None:
         transposed = output_padding is not None
@@ -1146,6 +1188,8 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                      dilation=1):
     """the transposed 1-d convolution of (N, C, L) (or (C, L)) input with weight
     (C, out_channels / groups, k), as conv_transpose2d of a height of 1"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("conv_transpose1d", input)
     return _convolution("conv_transpose1d", input, weight, bias, stride, padding, dilation,
                         groups, output_padding)
 
@@ -1155,6 +1199,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """the transposed 2-d convolution (the gradient of conv2d in its input) of (N, C, H, W)
     (or (C, H, W)) input with weight (C, out_channels / groups, kh, kw), plus bias; the
     output (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1 high"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("conv_transpose2d", input)
     return _convolution("conv_transpose2d", input, weight, bias, stride, padding, dilation,
                         groups, output_padding)
 
@@ -1164,6 +1210,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """the transposed 3-d convolution (the gradient of conv3d in its input) of
     (N, C, D, H, W) (or (C, D, H, W)) input with weight (C, out_channels / groups, kd, kh,
     kw), plus bias"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("conv_transpose3d", input)
     return _convolution("conv_transpose3d", input, weight, bias, stride, padding, dilation,
                         groups, output_padding)
 
@@ -1335,6 +1383,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """each window's maximum over (N, C, H, W) (or (C, H, W)) input (padding never wins); the
     gradient goes to the first maximum of each window, as PyTorch's. With return_indices,
     also each maximum's flat index in H * W"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("max_pool2d", input)
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -1343,6 +1393,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """max_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input; the indices are
     flat in D * H * W"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("max_pool3d", input)
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -1388,6 +1440,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """each window's mean over (N, C, H, W) (or (C, H, W)) input: its sum over kh * kw, over
     the elements inside the input where not count_include_pad, or over divisor_override"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("avg_pool2d", input)
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 
@@ -1395,6 +1449,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """avg_pool2d's 3-d form, of (N, C, D, H, W) (or (C, D, H, W)) input"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("avg_pool3d", input)
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 
@@ -1721,6 +1777,8 @@ def _check_max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode):
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """max_pool2d of a height of 1 (the indices then index the length)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("max_pool1d", input)
     if return_indices:               # (PyTorch's 2-d kernel then: its checks)
         k, s, p, d = _pool1d_args("max_pool1d", kernel_size, stride, padding, dilation)
         input = _as_2d_pool_input("max_pool1d", input)
@@ -1737,6 +1795,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """avg_pool2d of a height of 1"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("avg_pool1d", input)
     k, s, p, _ = _pool1d_args("avg_pool1d", kernel_size, stride, padding)
     input = _as_2d_pool_input("avg_pool1d", input)
     return avg_pool2d(input, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
@@ -1745,6 +1805,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def adaptive_avg_pool1d(input, output_size):
     """adaptive_avg_pool2d of a height of 1: the means of output_size bins of nearly equal
     size"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("adaptive_avg_pool1d", input)
     size = _one_int("adaptive_avg_pool1d", "output_size", output_size, 2)
     input = _as_2d_pool_input("adaptive_avg_pool1d", input)
     out = adaptive_avg_pool2d(input, (1, size)).contiguous()   # (as PyTorch's, whatever the
@@ -1754,6 +1816,8 @@ def adaptive_avg_pool1d(input, output_size):
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """adaptive_max_pool2d of a height of 1: the maximum of each of output_size bins of
     nearly equal size (and its index along the length, with return_indices)"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("adaptive_max_pool1d", input)
     if not hasattr(output_size, "__len__") and not isinstance(output_size, (int, np.integer)):
         raise TypeError("adaptive_max_pool1d(): argument 'output_size' (position 2) must be "
                         f"tuple of ints, not {type(output_size).__name__}")
@@ -1955,6 +2019,8 @@ def pad(input, pad, mode="constant", value=None):
     ...): with elements of value (0 by default), or in mode "reflect" (mirrored at the
     edges, which are not repeated), "replicate" (the edges repeated) or "circular" (wrapped
     around); negative pads crop"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("pad", input)
     pad = _ints(pad, "pad", "pad", 2)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
@@ -2684,6 +2750,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
              reduction="mean"):
     """-weight[t] * input[t] per row, for input holding log-probabilities; "mean" divides by
     the summed weights of the targets not ignored"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("nll_loss_nd", input)
     reduction = _reduction(size_average, reduce, reduction)
     rows, t, out_shape = _class_layout(input, _as_tensor(target))
     kernel = _class_kernel(input)
@@ -2702,6 +2770,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """Cross entropy between softmax(input) along dim 1 (dim 0 for 1-D input) and target:
     class indices (int) or class probabilities (float, input's shape). One fused op; stable
     for any logits."""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("cross_entropy_loss", input)
     reduction = _reduction(size_average, reduce, reduction)
     if label_smoothing > 1.0:           # PyTorch's only check: below 0 (or NaN) smooths nothing
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -2926,6 +2996,8 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """min(max(x, min_val), max_val), with the gradient g strictly between them"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("hardtanh", input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
@@ -2939,6 +3011,8 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6): hardtanh(x, 0, 6), as in PyTorch"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("relu6", input)
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
@@ -3550,6 +3624,8 @@ def _shuffle_checks(name, input, factor):
 
 def pixel_shuffle(input, upscale_factor):
     """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("pixel_shuffle", input)
     _shuffle_checks("pixel_shuffle", input, upscale_factor)
     r = upscale_factor
     *lead, c, h, w = input.shape
@@ -3590,6 +3666,8 @@ def native_channel_shuffle(input, groups):
 
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse"""
+    if not isinstance(input, Tensor):
+        _not_a_tensor("pixel_unshuffle", input)
     _shuffle_checks("pixel_unshuffle", input, downscale_factor)
     r = downscale_factor
     *lead, c, h, w = input.shape
