@@ -59,7 +59,7 @@ def native_dropout(input, p, train):
         if dt.kind != "f":
             raise RuntimeError(f"result type Float can't be cast to the desired output type "
                                f"{torch_name(dt)}")
-        scaled = F._dropout_mask(input.shape, p, dt)
+        scaled = F._contiguous_dropout_mask(input.shape, p, dt)
         mask = scaled != 0 if p < 1 else np.zeros(input.shape, bool)
     else:
         scaled, mask = np.ones(input.shape, dt), np.ones(input.shape, bool)

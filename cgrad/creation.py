@@ -398,15 +398,15 @@ def _full(shape, fill_value, dtype):
 @_factory()
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Standard normal samples."""
-    return _filled(lambda s, d: _random.generator(generator).standard_normal(s).astype(
-        _float_only(d, "normal_kernel_cpu")), size, dtype, requires_grad)
+    return _filled(lambda s, d: _random.generator(generator).standard_normal(
+        s, _float_only(d, "normal_kernel_cpu")), size, dtype, requires_grad)
 
 
 @_factory()
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     """Uniform samples in [0, 1)."""
-    return _filled(lambda s, d: _random.generator(generator).random(s).astype(
-        _float_only(d, "check_uniform_bounds")), size, dtype, requires_grad)
+    return _filled(lambda s, d: _random.generator(generator).random(
+        s, _float_only(d, "check_uniform_bounds")), size, dtype, requires_grad)
 
 
 def _float_only(np_dtype, kernel):
@@ -449,7 +449,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires
     elif std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     if not tensors:
-        result = _filled(lambda s, d: _random.generator(generator).normal(mean, std, s).astype(d),
+        result = _filled(lambda s, d: _random.generator(generator).normal(mean, std, s, d),
                          (size,), dtype, requires_grad)
     else:
         m, s = (t._data if isinstance(t, Tensor) else t for t in (mean, std))
@@ -457,7 +457,14 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires
             _broadcast_check(m, s)
         shape = np.broadcast_shapes(*(t.shape for t in tensors))
         dt = np.result_type(*(t._data for t in tensors))
-        result = Tensor._make(_random.generator(generator).normal(m, s, shape).astype(dt))
+        # PyTorch's: normal_(0, std) then add_(mean) for a number std, else normal_(0, 1),
+        # mul_(std), add_(mean), each in the output's dtype
+        draws = _random.generator(generator).normal(0.0, 1.0 if isinstance(std, Tensor) else s,
+                                                    shape, dt)
+        if isinstance(std, Tensor):
+            draws = draws * s.astype(dt, copy=False)
+        result = Tensor._make((draws + (m.astype(dt, copy=False) if isinstance(m, np.ndarray)
+                                        else dt.type(m))).astype(dt, copy=False))
         # PyTorch's gradient for mean and std is zero: a link that adds 0 to the result
         for t in tensors:
             if t.requires_grad:

@@ -1,34 +1,248 @@
 """Random numbers: one global generator (manual_seed) and Generator objects, as in PyTorch.
-cgrad's streams are NumPy's PCG64: seeded runs repeat exactly, but differ from PyTorch's."""
+The stream is PyTorch's CPU generator's: a 32-bit Mersenne Twister seeded as std::mt19937
+(NumPy's MT19937 with its legacy seeding is that engine), drawn as PyTorch's CPU kernels draw
+(`_Draws`): so after manual_seed, rand, randn, randint, randperm, uniform_, normal_, random_
+and what is built on them (nn.init, DataLoader's shuffling) give PyTorch's numbers. Samplers
+PyTorch draws otherwise (poisson, exponential_, ...) come from a NumPy stream seeded with the
+same seed: they repeat, but are not PyTorch's."""
 import contextlib
+import math
 
 import numpy as np
 
+DEFAULT_SEED = 67280421310721                     # PyTorch's default_rng_seed_val
+_LOW24, _LOW53 = (1 << 24) - 1, (1 << 53) - 1
+
 
 class Generator:
-    """A seedable source of random numbers (for DataLoader shuffling and init)."""
+    """A seedable source of random numbers, as torch.Generator (CPU)."""
 
     def __init__(self, device="cpu"):
-        self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self.manual_seed(DEFAULT_SEED)
 
     def manual_seed(self, seed):
-        self._seed = int(seed)
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        seed = int(seed) & 0xFFFFFFFFFFFFFFFF             # (a negative seed wraps, as there)
+        self._seed = seed
+        self._draws = _Draws(seed)
         return self
 
     def initial_seed(self):
         return self._seed
 
     def get_state(self):
-        return self._rng.bit_generator.state
+        return self._draws.get_state()
 
     def set_state(self, state):
-        self._rng.bit_generator.state = state
+        self._draws.set_state(state)
 
     @property
     def rng(self):
-        return self._rng
+        return self._draws
+
+
+class _Draws:
+    """The state of one generator (the engine and the normal sample PyTorch's scalar normal
+    draw keeps for the next call), with PyTorch's CPU transforms of its draws; any other
+    NumPy Generator method goes to a NumPy stream seeded with the same seed."""
+
+    def __init__(self, seed):
+        self._mt = np.random.MT19937()
+        self._mt._legacy_seeding(seed & 0xFFFFFFFF)       # (PyTorch keeps the low 32 bits)
+        self._next_normal = None                          # next_double_normal_sample
+        self._other = np.random.Generator(np.random.PCG64(seed))
+
+    def __getattr__(self, name):
+        return getattr(self._other, name)
+
+    def get_state(self):
+        return (self._mt.state, self._next_normal, self._other.bit_generator.state)
+
+    def set_state(self, state):
+        self._mt.state, self._next_normal, self._other.bit_generator.state = state
+
+    # ---- the engine's words -------------------------------------------------------------------
+    def random32(self, n):
+        """n 32-bit draws (generator->random()), as uint64"""
+        return self._mt.random_raw(n)
+
+    def random64(self, n):
+        """n 64-bit draws (generator->random64(): two words, the first the high half)"""
+        words = self._mt.random_raw(2 * n)
+        return (words[0::2] << np.uint64(32)) | words[1::2]
+
+    # ---- PyTorch's transforms ---------------------------------------------------------------
+    def unit(self, n, dtype):
+        """n draws of uniform_real_distribution(0, 1): float64 from 53 bits of a 64-bit draw,
+        float32 (float16 too: drawn as float32, checked against torch) from 24 bits of a 32-bit
+        one"""
+        if np.dtype(dtype) == np.float64:
+            return (self.random64(n) & np.uint64(_LOW53)).astype(np.float64) * 2.0 ** -53
+        words = self.random32(n) & np.uint64(_LOW24)
+        return words.astype(np.float32) * np.float32(2.0 ** -24)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64):
+        """uniform_(low, high): x (high - low) + low in the dtype (float16: in float32), one
+        fused multiply-add (GCC contracts PyTorch's expression)"""
+        from .backends.numpy_backend import _fma
+        n, shape = _count(size)
+        dtype = np.dtype(dtype)
+        x = self.unit(n, dtype)
+        wide = x.dtype.type
+        lo, hi = wide(low), wide(high)
+        return _fma(x, hi - lo, lo).astype(dtype).reshape(shape)
+
+    def random(self, size=None, dtype=np.float64):
+        return self.uniform(0.0, 1.0, size, dtype)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=np.float64, contiguous=True):
+        """normal_(loc, scale): PyTorch's normal_kernel. 16 or more values: its normal_fill,
+        Box-Muller on uniform draws in blocks of 16 (the last block redrawn over the tail);
+        fewer (or a tensor not contiguous): one draw at a time of its double
+        normal_distribution, which keeps each pair's second value for the next draw."""
+        n, shape = _count(size)
+        dtype = np.dtype(dtype)
+        if n >= 16 and contiguous:
+            out = _normal_fill(self, n, dtype, loc, scale)
+        else:
+            out = np.array([self._normal_double() for _ in range(n)], np.float64)
+            out = (out * scale + loc).astype(dtype)
+        return out.reshape(shape)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self.normal(0.0, 1.0, size, dtype)
+
+    def _normal_double(self):
+        if self._next_normal is not None:
+            value, self._next_normal = self._next_normal, None
+            return value
+        u1, u2 = self.unit(2, np.float64)
+        r = math.sqrt(-2.0 * math.log1p(-u2))
+        theta = 2.0 * math.pi * u1
+        self._next_normal = r * math.sin(theta)
+        return r * math.cos(theta)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, wide=None):
+        """random_(low, high): a draw modulo the range, plus low; a 32-bit draw for a range
+        below 2**32, else a 64-bit one (wide: 64-bit draws or not, as random_() takes them
+        by dtype)"""
+        if high is None:
+            low, high = 0, low
+        n, shape = _count(size)
+        span = int(high) - int(low)
+        if wide is None:
+            wide = span >= 1 << 32
+        words = self.random64(n) if wide else self.random32(n)
+        values = (words % np.uint64(span)).astype(np.int64) + np.int64(low) if span < 1 << 63 \
+            else np.array([int(w) % span + int(low) for w in words], dtype=object)
+        return values.astype(dtype).reshape(shape)
+
+    def permutation(self, n):
+        """randperm(n): PyTorch's Fisher-Yates, position i swapped with i + random() % (n - i)"""
+        if not isinstance(n, (int, np.integer)):
+            return self._other.permutation(n)
+        out = np.arange(n, dtype=np.int64)
+        if n > 1:
+            picks = (self.random32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).astype(
+                np.int64) + np.arange(n - 1)
+            for i, z in enumerate(picks.tolist()):
+                out[i], out[z] = out[z], out[i]
+        return out
+
+
+def _count(size):
+    shape = () if size is None else (size,) if isinstance(size, (int, np.integer)) else \
+        tuple(size)
+    return int(np.prod(shape, dtype=np.int64)), shape
+
+
+def _normal_fill(draws, n, dtype, mean, std):
+    """PyTorch's normal_fill: n uniform draws in dtype, then normal_fill_16 over each block of
+    16 (u1 = 1 - x[j], u2 = x[j + 8]: r cos(2 pi u2) and r sin(2 pi u2), r = sqrt(-2 ln u1));
+    a tail short of 16 draws 16 more over the last 16 places"""
+    data = draws.unit(n, dtype).astype(dtype if dtype != np.float16 else np.float32)
+    blocks = n // 16
+    _normal_16(data[:blocks * 16].reshape(blocks, 16), mean, std)
+    if n % 16:
+        tail = draws.unit(16, dtype).astype(data.dtype)
+        _normal_16(tail.reshape(1, 16), mean, std)
+        data[n - 16:] = tail
+    return data.astype(dtype)
+
+
+def _normal_16(rows, mean, std):
+    t = rows.dtype.type
+    u1, u2 = t(1) - rows[:, :8], rows[:, 8:]
+    if t is np.float32 and not _avx512():
+        # PyTorch's AVX2 build: avx_mathfun's log and sincos, then fmadd(n, std, mean)
+        radius = np.sqrt(np.float32(-2) * _avx2_log(u1))
+        sin, cos = _avx2_sincos(np.float32(2 * math.pi) * u2)
+        rows[:, :8] = _fma32(radius * cos, np.float32(std), np.float32(mean))
+        rows[:, 8:] = _fma32(radius * sin, np.float32(std), np.float32(mean))
+        return
+    radius = np.sqrt(t(-2) * np.log(u1))
+    theta = 2 * math.pi * u2.astype(np.float64)   # (2.0f * pi<double> * u2: a double)
+    rows[:, :8] = radius * np.cos(theta) * float(t(std)) + float(t(mean))
+    rows[:, 8:] = radius * np.sin(theta) * float(t(std)) + float(t(mean))
+
+
+def _avx512():
+    from .backends.cpu import cpu_has_avx512
+    return cpu_has_avx512()
+
+
+def _fma32(a, b, c):
+    """a b + c rounded once to float32 (a product of two float32 is exact in double)"""
+    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(
+        np.float32)
+
+
+_LOG_P = [7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
+          1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
+          3.3333331174E-1]
+
+
+def _avx2_log(x):
+    """avx_mathfun's log256_ps (Cephes' logf, vectorised) as PyTorch's AVX2 build runs it:
+    GCC fuses its multiplies into the following adds (-mfma; checked against torch's draws)"""
+    f = np.float32
+    bits = np.maximum(x, f(1.17549435e-38)).view(np.int32)
+    e = ((bits >> 23) - 0x7f).astype(f) + f(1)
+    m = ((bits & ~0x7f800000) | 0x3f000000).view(f)           # the mantissa, in [0.5, 1)
+    small = m < f(0.707106781186547524)
+    m = (m - f(1)) + np.where(small, m, f(0))
+    e = e - np.where(small, f(1), f(0))
+    z = m * m
+    y = np.full_like(m, f(_LOG_P[0]))
+    for p in _LOG_P[1:]:
+        y = _fma32(y, m, f(p))
+    y = _fma32(y * m, z, e * f(-2.12194440e-4))
+    y = _fma32(z, f(-0.5), y)
+    return _fma32(e, f(0.693359375), m + y)
+
+
+def _avx2_sincos(x):
+    """avx_mathfun's sincos256_ps (Cephes' sinf and cosf, vectorised), as _avx2_log: (sin,
+    cos) of float32 x"""
+    f = np.float32
+    sign_sin = np.signbit(x)
+    x = np.abs(x)
+    j = (x * f(1.27323954473516)).astype(np.int32)
+    j = (j + 1) & ~1
+    y = j.astype(f)
+    for dp in (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8):
+        x = _fma32(y, f(dp), x)                  # x - j pi/4, in three parts
+    sign_sin ^= (j & 4) != 0
+    sign_cos = (~(j - 2) & 4) != 0
+    z = x * x
+    cos = _fma32(_fma32(np.full_like(z, f(2.443315711809948E-005)), z,
+                        f(-1.388731625493765E-003)), z, f(4.166664568298827E-002))
+    cos = _fma32(cos * z, z, -(z * f(0.5))) + f(1)
+    sin = _fma32(_fma32(np.full_like(z, f(-1.9515295891E-4)), z, f(8.3321608736E-3)), z,
+                 f(-1.6666654611E-1))
+    sin = _fma32(sin * z, x, x)
+    first = (j & 2) == 0
+    sin, cos = np.where(first, sin, cos), np.where(first, cos, sin)
+    return np.where(sign_sin, -sin, sin), np.where(sign_cos, -cos, cos)
 
 
 default_generator = Generator()

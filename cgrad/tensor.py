@@ -1186,14 +1186,26 @@ class Tensor:
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "check_uniform_bounds")
-        return self._fill_random(_random.generator(generator).uniform(a, b, self._data.shape),
-                                 "UniformBackward0")
+        draws = _random.generator(generator)
+        return self._fill_random(self._in_memory_order(
+            lambda n: draws.uniform(a, b, n, self._data.dtype)), "UniformBackward0")
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "normal_kernel_cpu")
-        return self._fill_random(_random.generator(generator).normal(mean, std, self._data.shape),
-                                 "NormalBackward0")
+        draws, contiguous = _random.generator(generator), self._data.flags.c_contiguous
+        return self._fill_random(self._in_memory_order(
+            lambda n: draws.normal(mean, std, n, self._data.dtype, contiguous)), "NormalBackward0")
+
+    def _in_memory_order(self, draw):
+        """draw(n) (n values, in the order PyTorch's kernels draw them: self's memory order,
+        the order of its strides) as an array of self's shape, laid out as self"""
+        shape = self._data.shape
+        values = draw(self._data.size)
+        if self._data.flags.c_contiguous or self._data.ndim < 2:
+            return values.reshape(shape)
+        order = np.argsort([-abs(st) for st in self._data.strides], kind="stable")
+        return values.reshape([shape[a] for a in order]).transpose(np.argsort(order))
 
     def _fill_random(self, values, grad_fn_name, p=None):
         """self = values (drawn) in place; recorded in a graph as PyTorch's grad_fn_name, which
@@ -4131,8 +4143,17 @@ class Tensor:
                 raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
         elif not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_g(p)}")
-        return self._fill_random(_random.generator(generator).random(self._data.shape) < pd,
-                                 "BernoulliBackward2", p)
+        # PyTorch's: a double uniform draw below p, or below each p (a float draw unless p
+        # is float64), element by element in memory order
+        draws = _random.generator(generator)
+        if isinstance(p, Tensor):
+            pd = np.broadcast_to(pd, self._data.shape)
+            unit = np.float64 if pd.dtype == np.float64 else np.float32
+            pd = np.array(pd, dtype=unit, order="K") if pd.dtype.kind == "f" else pd.astype(unit)
+            values = self._in_memory_order(lambda n: draws.unit(n, unit)) < pd
+        else:
+            values = self._in_memory_order(lambda n: draws.unit(n, np.float64)) < pd
+        return self._fill_random(values, "BernoulliBackward2", p)
 
     def bernoulli(self, p=None, *, generator=None):
         """a new tensor of 0s and 1s, 1 with probability self (or p where given)"""
@@ -4166,7 +4187,12 @@ class Tensor:
                 raise RuntimeError(f"from is out of bounds for {_dtype.c_name(dt)}")
             if to - 1 > info.max:
                 raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(dt)}")
-        return self._fill_random(_random.generator(generator).integers(lo, to, self._data.shape),
+        draws = _random.generator(generator)
+        if name == "RandomBackward2":            # random_(): a word modulo the dtype's range
+            wide = dt == np.int64 or dt == np.float64
+            return self._fill_random(self._in_memory_order(
+                lambda n: draws.integers(lo, to, n, wide=wide)), name)
+        return self._fill_random(self._in_memory_order(lambda n: draws.integers(lo, to, n)),
                                  name)
 
     def _sample_float(self, name, generator, draw):

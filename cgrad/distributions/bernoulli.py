@@ -1,6 +1,8 @@
 """The Bernoulli distribution over {0, 1}."""
 import math
 
+import numpy as np
+
 from ..creation import arange
 from ..nn.functional import binary_cross_entropy_with_logits
 from ..tensor import Size
@@ -49,7 +51,10 @@ class Bernoulli(ProbsOrLogits, ExponentialFamily):
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
         p = self.probs.detach().expand(shape).numpy()
-        return from_numpy(rng().random(shape) < p, self.probs)
+        # torch.bernoulli(probs): a uniform draw per element below its p (a float draw
+        # unless p is float64)
+        unit = np.float64 if p.dtype == np.float64 else np.float32
+        return from_numpy(rng().unit(p.size, unit).reshape(p.shape) < p.astype(unit), self.probs)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -46,7 +46,8 @@ class Uniform(Distribution):
 
     def rsample(self, sample_shape=Size()):
         """low + u (high - low), u uniform on [0, 1)"""
-        rand = from_numpy(rng().random(self._extended_shape(sample_shape)), self.low)
+        rand = from_numpy(rng().random(self._extended_shape(sample_shape), self.low._data.dtype),
+                          self.low)                        # (torch.rand of low's dtype)
         return self.low + rand * (self.high - self.low)
 
     def log_prob(self, value):

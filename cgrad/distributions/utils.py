@@ -46,7 +46,8 @@ def from_numpy(array, like):
 
 
 def _standard_normal(shape, like):
-    return from_numpy(rng().standard_normal(tuple(shape)), like)
+    """N(0, 1) draws of like's dtype, as PyTorch's _standard_normal (normal_ of that dtype)"""
+    return from_numpy(rng().standard_normal(tuple(shape), like._data.dtype), like)
 
 
 def _sum_rightmost(value, dim):

@@ -229,10 +229,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p < 1:
         _refuse_integral_noise(input)
-    mask = _dropout_mask(input.shape, p, input._data.dtype)
-    if not input._data.flags.c_contiguous:              # so the product keeps input's layout
-        mask = laid_like(mask, input._data)
-    mask = Tensor._make(mask)
+    mask = Tensor._make(_dropout_mask(input, p))
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -244,10 +241,28 @@ def _refuse_integral_noise(input):
                            f"{_tname(input._data.dtype)}")
 
 
-def _dropout_mask(shape, p, dtype):
-    """an array of shape: 0 with probability p, else 1 / (1 - p) (0 everywhere if p is 1)"""
-    keep = _random.generator(None).random(shape) >= p
-    return keep * (dtype.type(1.0 / (1.0 - p)) if p < 1 else dtype.type(0))
+def _dropout_mask(input, p):
+    """an array of input's shape and layout: 0 with probability p, else 1 / (1 - p) (0
+    everywhere if p is 1), as PyTorch's noise: empty_like(input).bernoulli_(1 - p) (a double
+    uniform draw below 1 - p, in input's memory order), then divided by 1 - p in the dtype"""
+    draws = _random.generator(None)
+    keep = input._in_memory_order(lambda n: draws.unit(n, np.float64)) < 1 - p
+    return keep * _kept_scale(input._data.dtype, p)
+
+
+def _contiguous_dropout_mask(shape, p, dtype):
+    """_dropout_mask of a new contiguous tensor of shape (native_dropout's mask, the
+    attention weights' dropout)"""
+    keep = _random.generator(None).unit(math.prod(shape), np.float64).reshape(shape) < 1 - p
+    return keep * _kept_scale(np.dtype(dtype), p)
+
+
+def _kept_scale(dtype, p):
+    """noise.div_(1 - p)'s kept value: 1 / (1 - p) in the dtype (float16 in float32)"""
+    if p == 1:
+        return dtype.type(0)
+    wide = np.float64 if dtype == np.float64 else np.float32
+    return (wide(1) / wide(1 - p)).astype(dtype)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -2258,7 +2273,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     # a bool mask (attend where True) as -inf elsewhere
     if mask is not None and mask.dtype == np.bool_:
         bias = np.where(mask, q.dtype.type(0), q.dtype.type(-np.inf))
-    keep = _dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
+    keep = _contiguous_dropout_mask(scores, dropout_p, q.dtype) if dropout_p > 0 else None
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     op = AT.attention_op(q.ndim, _takes_flash(q, k, v, attn_mask, keep))
     return op.apply(query, key, value, bias, keep, scale)
@@ -3097,8 +3112,15 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         return leaky_relu(input, (lower + upper) / 2, inplace)
     d = input._data
     _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
-    slopes = lower + (upper - lower) * _random.generator(None).random(d.shape)
-    noise = Tensor._make(np.where(d <= 0, slopes, 1).astype(d.dtype))
+    # PyTorch's: a double uniform(lower, upper) slope drawn for each x <= 0 (NaN draws none),
+    # in memory order
+    rank = input._in_memory_order(lambda n: np.arange(n))     # each element's draw turn
+    hit = d <= 0
+    slopes = np.ones(d.shape, d.dtype)
+    turns = rank[hit]
+    drawn = _random.generator(None).uniform(lower, upper, turns.size, np.float64)
+    slopes[hit] = drawn[np.argsort(np.argsort(turns))].astype(d.dtype)
+    noise = Tensor._make(slopes)
     out = _as_fused("RreluWithNoiseBackward0", input * noise, input)
     return input._copied_in("RreluWithNoiseBackward1", out) if inplace else out
 
@@ -3539,13 +3561,21 @@ def _dropout_impl(input, p, training, inplace, feature, alpha, batched=True):
     if not alpha:
         _refuse_integral_noise(input)
     dt = input._data.dtype if input.is_floating_point() else np.dtype(np.float32)
-    keep = (_random.generator(None).random(shape) >= p).astype(dt)
+    # PyTorch's noise: bernoulli_(1 - p) of input's layout (a feature noise: of shape, C order)
+    draws = _random.generator(None)
+    if feature:
+        keep = draws.unit(math.prod(shape), np.float64).reshape(shape) < 1 - p
+    else:
+        keep = input._in_memory_order(lambda n: draws.unit(n, np.float64)) < 1 - p
+    keep = keep.astype(dt)
     if not alpha:
-        noise = Tensor._make(keep * dt.type(1 / (1 - p)))
+        noise = Tensor._make(keep * _kept_scale(dt, p))
         return input.mul_(noise) if inplace else input * noise
     a = 1 / math.sqrt((_ALPHA_DROPOUT ** 2 * p + 1) * (1 - p))
-    b = Tensor._make(((keep - 1) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p).astype(dt))
-    noise = Tensor._make((keep * a).astype(dt))
+    # b = (noise - 1) (alpha a) + alpha a p, noise *= a: each step in the dtype, as there
+    b = Tensor._make((keep - dt.type(1)) * dt.type(_ALPHA_DROPOUT * a)
+                     + dt.type(_ALPHA_DROPOUT * a * p))
+    noise = Tensor._make(keep * dt.type(a))
     return input.mul_(noise).add_(b) if inplace else input * noise + b
 
 

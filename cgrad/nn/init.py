@@ -124,10 +124,12 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 @no_grad()
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """N(mean, std^2) restricted to [a, b]. As PyTorch: if [a, b] holds more than 30% of the
-    mass, normal draws outside it are redrawn; otherwise uniform draws on [a, b] are kept with
-    probability exp(-z^2 / 2) / peak (rejection sampling, fast in the tails too)."""
-    from .. import random as _random
+    """N(mean, std^2) restricted to [a, b], PyTorch's way draw for draw: if [a, b] holds more
+    than 30% of the mass, normal draws of the whole tensor replace those outside it until none
+    is; otherwise uniform draws on [a, b] are kept with probability exp(-z^2 / 2) / peak
+    (rejection sampling, fast in the tails too)."""
+    from ..creation import empty_like
+    from ..tensor import where
 
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -135,26 +137,37 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
                       "distribution of values may be incorrect.", stacklevel=3)
-    rng = _random.generator(generator)
     if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
-        out = rng.normal(mean, std, tensor.shape)
-        bad = (out < a) | (out > b)
-        while bad.any():
-            out[bad] = rng.normal(mean, std, int(bad.sum()))
-            bad = (out < a) | (out > b)
-    else:
-        mode = max(a, min(mean, b))
-        log_peak = -0.5 * ((mode - mean) / std) ** 2
-        out = np.empty(tensor.shape)
-        pending = np.ones(tensor.shape, dtype=bool)
-        while pending.any():
-            candidates = rng.uniform(a, b, int(pending.sum()))
-            log_accept = -0.5 * ((candidates - mean) / std) ** 2 - log_peak
-            keep = np.log(rng.uniform(size=candidates.size)) <= log_accept
-            idx = np.flatnonzero(pending)[keep]
-            out.flat[idx] = candidates[keep]
-            pending.flat[idx] = False
-    return tensor.copy_(tensor.new_tensor(out))
+        lo, hi = tensor.new_tensor(a).item(), tensor.new_tensor(b).item()
+        result = tensor.normal_(mean, std, generator=generator)
+        while True:
+            mask = (result < lo) | (result > hi)
+            if not mask.any():
+                break
+            result = where(mask, empty_like(result).normal_(mean, std, generator=generator),
+                           result)
+        if tensor is not result:
+            tensor.copy_(result)
+        return tensor
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+    candidates, accept = empty_like(tensor), empty_like(tensor)
+    tensor.uniform_(a, b, generator=generator)
+    candidates.copy_(tensor)
+    candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)     # log pdf / peak
+    pending = accept.uniform_(generator=generator).log_().gt(candidates)
+    if pending.any():
+        result = tensor
+        while True:
+            candidates.uniform_(a, b, generator=generator)
+            result = where(pending, candidates, result)
+            candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+            pending = where(pending, accept.uniform_(generator=generator).log_().gt(candidates),
+                            pending)
+            if not pending.any():
+                break
+        tensor.copy_(result)
+    return tensor
 
 
 @no_grad()

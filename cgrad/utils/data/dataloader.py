@@ -265,9 +265,14 @@ class DataLoader:
         super().__setattr__(name, value)
 
     def __iter__(self):
+        # PyTorch's iterator draws its base seed (the workers' seeds: base + id) from the
+        # generator at once, workers or not; reused persistent workers keep theirs
+        base = None
+        if not (self.persistent_workers and self._workers is not None):
+            base = int(_random.generator(self.generator).integers(0, 2 ** 63, wide=True))
         if self.num_workers:
             _check_worker_number(self.num_workers)
-            batches = self._iter_workers()
+            batches = self._iter_workers(base)
         elif self._iterable:
             batches = self._iter_iterable(iter(self.dataset))
         else:
@@ -313,11 +318,10 @@ class DataLoader:
         if batch and not self.drop_last:
             yield self.collate_fn(batch)
 
-    def _started_workers(self):
+    def _started_workers(self, base):
         """the workers, each having run worker_init_fn (once per epoch, or once with
-        persistent_workers); seeds from the loader's generator, as PyTorch's base seed"""
+        persistent_workers); seeded base + id, base drawn by __iter__ as PyTorch's"""
         if self._workers is None or not self.persistent_workers:
-            base = int(_random.generator(self.generator).integers(0, 2 ** 63))
             workers = [_Worker(WorkerInfo(i, self.num_workers, base + i, self.dataset))
                        for i in range(self.num_workers)]
             if self.worker_init_fn is not None:
@@ -326,8 +330,8 @@ class DataLoader:
             self._workers = workers
         return self._workers
 
-    def _iter_workers(self):
-        workers = self._started_workers()
+    def _iter_workers(self, base):
+        workers = self._started_workers(base)
         if not self._iterable:             # batch k from worker k % n, in order
             for k, indices in enumerate(self._index_batches()):
                 yield workers[k % len(workers)].run(self._fetch, indices)

@@ -56,13 +56,22 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        rng = _random.generator(self.generator)
+        # PyTorch's, draw for draw: without a generator, one seeded from the global one (an
+        # int64 random_()) when iteration starts; permutations, or indices 32 at a time
         n = len(self.data_source)
+        generator = self.generator
+        if generator is None:
+            seed = int(_random.generator(None).integers(0, 2 ** 63, wide=True))
+            generator = _random.Generator().manual_seed(seed)
+        rng = _random.generator(generator)
         if self.replacement:
-            return iter(rng.integers(0, n, self.num_samples).tolist())
-        perms = [rng.permutation(n) for _ in range(-(-self.num_samples // n))]
-        order = [i for perm in perms for i in perm.tolist()]
-        return iter(order[:self.num_samples])
+            for _ in range(self.num_samples // 32):
+                yield from rng.integers(0, n, 32).tolist()
+            yield from rng.integers(0, n, self.num_samples % 32).tolist()
+            return
+        for _ in range(self.num_samples // n):
+            yield from rng.permutation(n).tolist()
+        yield from rng.permutation(n).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples

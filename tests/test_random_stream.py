@@ -1,0 +1,170 @@
+"""cgrad's generator is PyTorch's CPU generator: after manual_seed, the draws of rand, randn,
+randint, randperm, uniform_, normal_, bernoulli_, random_, dropout, nn.init and DataLoader's
+shuffling are PyTorch's numbers, and each consumes the stream as PyTorch's does. The fixed
+values below were printed by torch 2.13 (this machine: an AVX2 build, whose float32 normal_
+of 16 or more values uses its vectorised log and sincos)."""
+import numpy as np
+import pytest
+
+import cgrad
+import cgrad.nn.functional as F
+
+
+def test_one_seeded_sequence_is_pytorchs():
+    cgrad.manual_seed(0)
+    np.testing.assert_array_equal(cgrad.rand(3).numpy(),
+                                  np.float32([0.49625658988952637, 0.7682217955589294,
+                                              0.08847743272781372]))
+    np.testing.assert_array_equal(
+        cgrad.randn(5).numpy(), np.float32([0.3643381893634796, 0.13439632952213287,
+                                            0.16421625018119812, 0.3057610094547272,
+                                            0.20998091995716095]))
+    assert cgrad.randint(0, 100, (6,)).tolist() == [76, 56, 68, 94, 33, 26]
+    assert cgrad.randperm(8).tolist() == [7, 5, 4, 0, 1, 6, 3, 2]
+    assert cgrad.randn(20, dtype=cgrad.float64)[:3].tolist() == [
+        0.8847803031623136, -1.0662074247909394, 0.15351883531544036]
+    np.testing.assert_array_equal(
+        cgrad.nn.Linear(4, 3).weight[0].detach().numpy(),
+        np.float32([0.4703746438026428, 0.3369089365005493, -0.21801257133483887,
+                    -0.1258423924446106]))
+    kept = np.float32(1.6666666269302368)
+    np.testing.assert_array_equal(F.dropout(cgrad.ones(10), 0.4).numpy(),
+                                  np.float32([0, kept, 0, kept, 0, 0, kept, 0, 0, 0]))
+    assert cgrad.empty(4, dtype=cgrad.int64).random_().tolist() == [
+        2266110446451003058, 3203454770347632546, 8705848616687320925, 6976438126775993954]
+    np.testing.assert_array_equal(cgrad.randn(40)[-3:].numpy(),
+                                  np.float32([0.4147133529186249, -1.50895094871521,
+                                              2.036036968231201]))
+    np.testing.assert_array_equal(cgrad.rand(2).numpy(),
+                                  np.float32([0.4890913963317871, 0.5210340619087219]))
+
+
+def test_default_seed_and_generators():
+    g = cgrad.Generator()
+    assert g.initial_seed() == 67280421310721           # PyTorch's default seed
+    a = cgrad.rand(4, generator=cgrad.Generator().manual_seed(7))
+    b = cgrad.rand(4, generator=cgrad.Generator().manual_seed(7))
+    assert a.tolist() == b.tolist()
+    assert cgrad.Generator().manual_seed(-1).initial_seed() == 2 ** 64 - 1
+
+
+def test_state_round_trips_with_the_cached_normal():
+    # a scalar-path randn (fewer than 16) keeps the pair's second value for the next draw;
+    # the saved state must carry it
+    cgrad.manual_seed(3)
+    cgrad.randn(1)
+    state = cgrad.get_rng_state()
+    first = cgrad.randn(3).tolist()
+    cgrad.set_rng_state(state)
+    assert cgrad.randn(3).tolist() == first
+    with cgrad.random.fork_rng():
+        cgrad.rand(100)
+    assert cgrad.randn(3).tolist() != first            # (the fork drew nothing outside)
+
+
+def test_normal_fill_and_the_scalar_path_differ_as_pytorchs():
+    # 16 or more contiguous values: Box-Muller over blocks of 16 uniform draws; a transposed
+    # (non-contiguous) tensor: one double normal at a time, in memory order
+    cgrad.manual_seed(1)
+    contiguous = cgrad.empty(4, 5).normal_()
+    cgrad.manual_seed(1)
+    transposed = cgrad.empty(5, 4).t().normal_()
+    assert contiguous.shape == transposed.shape
+    assert not np.array_equal(contiguous.numpy(), transposed.numpy())
+
+
+def test_bernoulli_of_an_integer_tensor_and_of_probabilities():
+    cgrad.manual_seed(0)
+    i = cgrad.zeros(1000, dtype=cgrad.int64).bernoulli_(0.5)
+    assert set(np.unique(i.numpy())) == {0, 1}
+    p = cgrad.full((1000,), 0.25)
+    frac = cgrad.bernoulli(p).mean().item()
+    assert 0.2 < frac < 0.3
+
+
+@pytest.mark.parametrize("draw", [
+    lambda m: m.rand(7), lambda m: m.rand(5, dtype=m.float64), lambda m: m.randn(3),
+    lambda m: m.randn(37), lambda m: m.randn(37, dtype=m.float64),
+    lambda m: m.empty(100).normal_(2, 3), lambda m: m.empty(9).uniform_(-0.3, 0.7),
+    lambda m: m.empty(3, 4).t().uniform_(), lambda m: m.empty(5, 4).t().normal_(),
+    lambda m: m.randint(0, 10, (20,)), lambda m: m.randint(-2 ** 40, 2 ** 40, (5,)),
+    lambda m: m.randperm(1000), lambda m: m.normal(m.arange(20.), 1.0),
+    lambda m: m.normal(1.0, m.arange(1., 21.)), lambda m: m.bernoulli(m.full((10,), 0.3)),
+    lambda m: m.empty(10).bernoulli_(0.7), lambda m: m.empty(5).random_(10),
+    lambda m: m.empty(4).random_(), lambda m: m.nn.functional.dropout(m.ones(30), 0.4),
+    lambda m: m.nn.functional.dropout2d(m.ones(2, 4, 3, 3), 0.5),
+    lambda m: m.nn.functional.alpha_dropout(m.ones(10), 0.2, True),
+    lambda m: m.nn.functional.rrelu(m.linspace(-1, 1, 10), training=True),
+    lambda m: m.nn.init.trunc_normal_(m.empty(30)),
+    lambda m: m.nn.init.trunc_normal_(m.empty(12), 0, 1, 2, 5),
+    lambda m: m.nn.init.xavier_normal_(m.empty(5, 6)),
+    lambda m: m.nn.init.orthogonal_(m.empty(3, 3)),
+    lambda m: m.nn.Conv2d(2, 3, 3).weight, lambda m: m.nn.Embedding(5, 3).weight,
+    lambda m: m.nn.LSTM(3, 4).weight_ih_l0,
+    lambda m: m.distributions.Normal(m.tensor([0., 1.]), m.tensor([1., 2.])).sample((3,)),
+    lambda m: m.distributions.Bernoulli(m.tensor([0.3, 0.6])).sample((4,)),
+    lambda m: m.distributions.Uniform(m.tensor([0.]), m.tensor([2.])).sample((3,)),
+])
+def test_draws_match_torch_and_leave_the_stream_where_torch_does(draw):
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (cgrad, torch):
+        m.manual_seed(0)
+        value = draw(m).detach().numpy()
+        results.append((value, m.rand(3).numpy()))          # (the stream after it)
+    (a, after_a), (b, after_b) = results
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)   # (orthogonal_: a QR apart)
+    np.testing.assert_array_equal(after_a, after_b)
+
+
+def test_dataloader_shuffling_and_samplers_match_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        D = m.utils.data
+        m.manual_seed(0)
+        ds = D.TensorDataset(m.arange(10.), m.arange(10))
+        out = []
+        for _ in range(2):
+            for _, y in D.DataLoader(ds, batch_size=4, shuffle=True):
+                out.append(y.tolist())
+                out.append(m.nn.functional.dropout(m.ones(3), 0.5).tolist())
+        a, b = D.random_split(range(10), [7, 3])
+        out += [list(a), list(b)]
+        out.append(list(D.RandomSampler(range(7), replacement=True, num_samples=40)))
+        out.append(list(D.SubsetRandomSampler([10, 20, 30, 40])))
+        g = m.Generator().manual_seed(5)
+        out.append(list(D.DataLoader(ds, batch_size=5, shuffle=True, generator=g))[0][1].tolist())
+        out.append([b[1].tolist() for b in D.DataLoader(ds, batch_size=5, shuffle=True,
+                                                         num_workers=2)])
+        out.append(m.rand(2).tolist())
+        return out
+
+    assert run(cgrad) == run(torch)
+
+
+def test_a_seeded_training_loop_matches_torch():
+    """seeded init, a shuffled DataLoader, dropout and SGD with momentum: PyTorch's losses, to
+    float rounding"""
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        m.manual_seed(42)
+        D = m.utils.data
+        x = m.randn(200, 10)
+        y = (x[:, 0] > 0).long()
+        loader = D.DataLoader(D.TensorDataset(x, y), batch_size=32, shuffle=True)
+        model = m.nn.Sequential(m.nn.Linear(10, 32), m.nn.ReLU(), m.nn.Dropout(0.2),
+                                m.nn.Linear(32, 2))
+        opt = m.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        losses = []
+        for _ in range(3):
+            for xb, yb in loader:
+                opt.zero_grad()
+                loss = m.nn.functional.cross_entropy(model(xb), yb)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        return losses
+
+    np.testing.assert_allclose(run(cgrad), run(torch), rtol=1e-5)
