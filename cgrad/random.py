@@ -30,10 +30,25 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        return self._draws.get_state()
+        """the generator's state as a uint8 tensor (its bytes), as PyTorch's: set_state of it
+        makes the same numbers come again"""
+        import pickle
+        from .tensor import Tensor
+        state = pickle.dumps((self._seed, self._draws.get_state()))
+        return Tensor._make(np.frombuffer(state, np.uint8).copy())
 
-    def set_state(self, state):
+    def set_state(self, new_state):
+        import pickle
+        data = new_state._data if hasattr(new_state, "_data") else np.asarray(new_state)
+        if data.dtype != np.uint8:
+            raise TypeError(f"expected a torch.ByteTensor, but got {new_state.dtype}")
+        self._seed, state = pickle.loads(data.tobytes())
         self._draws.set_state(state)
+        return self
+
+    def clone_state(self):
+        """a new Generator in this one's state"""
+        return Generator().set_state(self.get_state())
 
     @property
     def rng(self):
@@ -276,10 +291,7 @@ def generator(g=None):
 def get_rng_state():
     """the global generator's state, as a uint8 tensor (its bytes): set_rng_state of it makes
     the same numbers come again"""
-    import pickle
-    from .tensor import Tensor
-    state = pickle.dumps((default_generator._seed, default_generator.get_state()))
-    return Tensor._make(np.frombuffer(state, np.uint8).copy())
+    return default_generator.get_state()
 
 
 @contextlib.contextmanager
@@ -298,10 +310,4 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
 
 
 def set_rng_state(new_state):
-    import pickle
-    data = new_state._data if hasattr(new_state, "_data") else np.asarray(new_state)
-    if data.dtype != np.uint8:
-        raise TypeError(f"expected a torch.ByteTensor, but got {new_state.dtype}")
-    seed, state = pickle.loads(data.tobytes())
-    default_generator._seed = seed
-    default_generator.set_state(state)
+    default_generator.set_state(new_state)
