@@ -30,20 +30,18 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        """the generator's state as a uint8 tensor (its bytes), as PyTorch's: set_state of it
-        makes the same numbers come again"""
-        import pickle
+        """the generator's state as PyTorch's: a uint8 tensor of its 5056 bytes (seed, the
+        engine's words and position, the cached normal), so that states move between cgrad
+        and PyTorch; set_state of it makes the same numbers come again"""
         from .tensor import Tensor
-        state = pickle.dumps((self._seed, self._draws.get_state()))
-        return Tensor._make(np.frombuffer(state, np.uint8).copy())
+        return Tensor._make(_pack_state(self._seed, self._draws))
 
     def set_state(self, new_state):
-        import pickle
-        data = new_state._data if hasattr(new_state, "_data") else np.asarray(new_state)
+        from .tensor import Tensor
+        data = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         if data.dtype != np.uint8:
             raise TypeError(f"expected a torch.ByteTensor, but got {new_state.dtype}")
-        self._seed, state = pickle.loads(data.tobytes())
-        self._draws.set_state(state)
+        self._seed = _unpack_state(data.reshape(-1), self._draws)
         return self
 
     def clone_state(self):
@@ -64,6 +62,7 @@ class _Draws:
         self._mt = np.random.MT19937()
         self._mt._legacy_seeding(seed & 0xFFFFFFFF)       # (PyTorch keeps the low 32 bits)
         self._next_normal = None                          # next_double_normal_sample
+        self._fresh = True                                # (no word drawn since seeding)
         self._other = np.random.Generator(np.random.PCG64(seed))
 
     def __getattr__(self, name):
@@ -78,10 +77,12 @@ class _Draws:
     # ---- the engine's words -------------------------------------------------------------------
     def random32(self, n):
         """n 32-bit draws (generator->random()), as uint64"""
+        self._fresh = False
         return self._mt.random_raw(n)
 
     def random64(self, n):
         """n 64-bit draws (generator->random64(): two words, the first the high half)"""
+        self._fresh = False
         words = self._mt.random_raw(2 * n)
         return (words[0::2] << np.uint64(32)) | words[1::2]
 
@@ -104,7 +105,34 @@ class _Draws:
         x = self.unit(n, dtype)
         wide = x.dtype.type
         lo, hi = wide(low), wide(high)
-        return _fma(x, hi - lo, lo).astype(dtype).reshape(shape)
+        out = _fma(x, hi - lo, lo).astype(dtype)
+        if dtype == np.float16:                  # (rounded up to high: low, as PyTorch's)
+            out = np.where(out == dtype.type(high), dtype.type(low), out)
+        return out.reshape(shape)
+
+    def exponential(self, rate, size=None, dtype=np.float64):
+        """exponential_(rate): -log1p(-u) / rate of a double uniform draw, in the dtype"""
+        n, shape = _count(size)
+        return (-1.0 / rate * np.log1p(-self.unit(n, np.float64))).astype(dtype).reshape(shape)
+
+    def geometric_trials(self, p, size=None, dtype=np.float64):
+        """geometric_(p): ceil(ln u / ln(1 - p)) of a double uniform draw"""
+        n, shape = _count(size)
+        with np.errstate(divide="ignore"):
+            out = np.ceil(np.log(self.unit(n, np.float64)) / math.log1p(-p))
+        return out.astype(dtype).reshape(shape)
+
+    def cauchy(self, median, sigma, size=None, dtype=np.float64):
+        """cauchy_(median, sigma): median + sigma tan(pi (u - 1/2)), u a double draw"""
+        n, shape = _count(size)
+        u = self.unit(n, np.float64)
+        return (median + sigma * np.tan(math.pi * (u - 0.5))).astype(dtype).reshape(shape)
+
+    def log_normal(self, mean, std, size=None, dtype=np.float64):
+        """log_normal_(mean, std): exp of the double normal_distribution, one at a time"""
+        n, shape = _count(size)
+        draws = np.array([self._normal_double() for _ in range(n)], np.float64)
+        return np.exp(draws * std + mean).astype(dtype).reshape(shape)
 
     def random(self, size=None, dtype=np.float64):
         return self.uniform(0.0, 1.0, size, dtype)
@@ -138,14 +166,14 @@ class _Draws:
 
     def integers(self, low, high=None, size=None, dtype=np.int64, wide=None):
         """random_(low, high): a draw modulo the range, plus low; a 32-bit draw for a range
-        below 2**32, else a 64-bit one (wide: 64-bit draws or not, as random_() takes them
+        below 2**28, else a 64-bit one (wide: 64-bit draws or not, as random_() takes them
         by dtype)"""
         if high is None:
             low, high = 0, low
         n, shape = _count(size)
         span = int(high) - int(low)
         if wide is None:
-            wide = span >= 1 << 32
+            wide = span >= 1 << 28              # (PyTorch's switch to 64-bit draws, measured)
         words = self.random64(n) if wide else self.random32(n)
         values = (words % np.uint64(span)).astype(np.int64) + np.int64(low) if span < 1 << 63 \
             else np.array([int(w) % span + int(low) for w in words], dtype=object)
@@ -162,6 +190,49 @@ class _Draws:
             for i, z in enumerate(picks.tolist()):
                 out[i], out[z] = out[z], out[i]
         return out
+
+
+# PyTorch's CPUGeneratorImplState: THGeneratorState (the_initial_seed u64, left i32, seeded
+# i32, next u64, state u64[624], normal_x/y/rho f64, normal_is_valid i32, padding) then
+# next_float_normal_sample f32 and its valid flag: 5056 bytes, little-endian
+_STATE = np.dtype([("seed", "<u8"), ("left", "<i4"), ("seeded", "<i4"), ("next", "<u8"),
+                   ("words", "<u8", 624), ("normal_x", "<f8"), ("normal_y", "<f8"),
+                   ("normal_rho", "<f8"), ("normal_valid", "<i4"), ("pad", "<i4"),
+                   ("float_normal", "<f4"), ("float_valid", "u1"), ("pad2", "u1", 3)])
+
+
+def _pack_state(seed, draws):
+    state = np.zeros((), _STATE)
+    mt = draws._mt.state["state"]
+    pos = int(mt["pos"])
+    state["seed"], state["seeded"] = seed, 1
+    state["words"] = mt["key"]
+    # the engine twists when left reaches 0 on a draw: NumPy's pos counts words used since
+    state["left"], state["next"] = (1, 0 if draws._fresh else 624) if pos >= 624 else \
+        (625 - pos, pos)
+    if draws._next_normal is not None:
+        state["normal_y"], state["normal_valid"] = draws._next_normal, 1
+    return np.frombuffer(state.tobytes(), np.uint8).copy()
+
+
+def _unpack_state(data, draws):
+    if data.size != _STATE.itemsize:
+        raise RuntimeError(f"Expected either a THGeneratorState of size 5048 or a "
+                           f"CPUGeneratorImplState of size 5056 but found the input RNG state "
+                           f"size to be {data.size}")
+    state = np.frombuffer(data.tobytes(), _STATE)[0]
+    left, nxt = int(state["left"]), int(state["next"])
+    if not 1 <= left <= 624 + 1 or nxt > 624:
+        raise RuntimeError("The RNG state is not valid")
+    draws._mt.state = {"bit_generator": "MT19937",
+                       "state": {"key": state["words"].astype(np.uint32),
+                                 "pos": 624 if left == 1 else nxt}}
+    draws._next_normal = float(state["normal_y"]) if state["normal_valid"] else None
+    draws._fresh = left == 1 and nxt == 0
+    # (the NumPy side stream, not PyTorch's: reseeded from the state, so it repeats too)
+    draws._other = np.random.Generator(np.random.PCG64(
+        [int(state["seed"]), nxt, int(state["words"][:8].sum())]))
+    return int(state["seed"])
 
 
 def _count(size):

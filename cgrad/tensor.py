@@ -72,6 +72,8 @@ class _Version:
         self.value = 0
 
 
+_NO_TO = object()       # random_'s to when not given (random_(5) is to = 5; random_(5, None)
+                        # is from = 5)
 RETURN_TYPES = {}       # cgrad.return_types' classes, by name
 OUT_RETURN_TYPES = {}   # their <name>_out twins
 
@@ -4163,15 +4165,18 @@ class Tensor:
         return Tensor._make(np.empty_like(self._data)).bernoulli_(self.detach(),
                                                                   generator=generator)
 
-    def random_(self, from_=None, to=None, *, generator=None, **kwargs):
+    def random_(self, from_=None, to=_NO_TO, *, generator=None, **kwargs):
         """integers drawn uniformly from [from, to); random_(to) is [0, to), random_() is
-        [0, 2**mantissa bits] for floats, the dtype's range for integers"""
+        [0, 2**mantissa bits] for floats, the dtype's range for integers, as is a to of None
+        (random_(from, None))"""
         from . import random as _random
+        given_to = to is not _NO_TO
+        to = None if to is _NO_TO else to
         name = "RandomBackward2" if from_ is None and to is None and "from" not in kwargs \
             else "RandomBackward0"                        # PyTorch's node per overload
         lo = kwargs.pop("from", from_)
         dt = self._data.dtype
-        if lo is not None and to is None and "from" not in kwargs and from_ is not None:
+        if from_ is not None and not given_to:
             lo, to = 0, lo                                  # random_(to)
             name = "RandomBackward1"
         lo = lo or 0
@@ -4202,33 +4207,36 @@ class Tensor:
             raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
                                f"dtype must be a floating point but you specified "
                                f"{_tname(self._data.dtype)}")
-        return self._fill_random(draw(_random.generator(generator), self._data.shape),
-                                 f"{name}Backward0")
+        draws = _random.generator(generator)
+        return self._fill_random(self._in_memory_order(
+            lambda n: draw(draws, n, self._data.dtype)), f"{name}Backward0")
 
     def exponential_(self, lambd=1.0, *, generator=None):
         if not lambd > 0:
             raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_g(lambd)}")
         return self._sample_float("Exponential", generator,
-                                  lambda r, s: r.exponential(1 / lambd, s))
+                                  lambda r, n, d: r.exponential(lambd, n, d))
 
     def geometric_(self, p, *, generator=None):
         """the number of Bernoulli(p) trials up to the first success (1, 2, ...)"""
         from . import random as _random
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_g(p)}")
-        return self._fill_random(_random.generator(generator).geometric(p, self._data.shape),
-                                 "GeometricBackward0")
+        draws = _random.generator(generator)
+        return self._fill_random(self._in_memory_order(
+            lambda n: draws.geometric_trials(p, n)), "GeometricBackward0")
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         if not std > 0:
             raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_g(std)}")
-        return self._sample_float("LogNormal", generator, lambda r, s: r.lognormal(mean, std, s))
+        return self._sample_float("LogNormal", generator,
+                                  lambda r, n, d: r.log_normal(mean, std, n, d))
 
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
         if not sigma > 0:
             raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_g(sigma)}")
         return self._sample_float("Cauchy", generator,
-                                  lambda r, s: median + sigma * r.standard_cauchy(s))
+                                  lambda r, n, d: r.cauchy(median, sigma, n, d))
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         """num_samples category indices per row of (unnormalized) probabilities, int64"""
@@ -4250,15 +4258,18 @@ class Tensor:
         if (rows.sum(-1) <= 0).any():
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         rng = _random.generator(generator)
-        if replacement:               # inverse CDF: a zero-probability category is never hit
+        if not replacement or num_samples == 1:
+            # PyTorch's shortcut: one Exp(1) draw per category (in p's dtype and order), the
+            # num_samples largest p / q
+            q = rng.exponential(1.0, p.shape, p.dtype).reshape(rows.shape)
+            keys = p.reshape(rows.shape) / q
+            out = np.argsort(-keys, -1, kind="stable")[:, :num_samples]
+        else:                         # inverse CDF: a zero-probability category is never hit
             cdf = np.cumsum(rows / rows.sum(-1, keepdims=True), -1)
             u = rng.random((len(rows), num_samples))
             out = np.stack([np.searchsorted(c, v, side="right") for c, v in zip(cdf, u)])
             last = p.shape[-1] - 1 - np.argmax(rows[:, ::-1] > 0, -1)   # rounding's overshoot
             out = np.minimum(out, last[:, None])
-        else:                         # PyTorch's way: the num_samples largest p / Exp(1)
-            keys = rows / rng.exponential(1.0, rows.shape)
-            out = np.argsort(-keys, -1, kind="stable")[:, :num_samples]
         return Tensor._make(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
 
     # ---- matrix products with an added input (addmm's family) -------------------------------

@@ -104,6 +104,21 @@ def test_bernoulli_of_an_integer_tensor_and_of_probabilities():
     lambda m: m.distributions.Normal(m.tensor([0., 1.]), m.tensor([1., 2.])).sample((3,)),
     lambda m: m.distributions.Bernoulli(m.tensor([0.3, 0.6])).sample((4,)),
     lambda m: m.distributions.Uniform(m.tensor([0.]), m.tensor([2.])).sample((3,)),
+    lambda m: m.multinomial(m.tensor([0.1, 0.2, 0.3, 0.4]), 1),
+    lambda m: m.multinomial(m.rand(3, 6), 2), lambda m: m.multinomial(m.rand(3, 6), 5, True),
+    lambda m: m.multinomial(m.softmax(m.randn(2, 50), -1), 1),
+    lambda m: m.randint(0, 2 ** 31 - 1, (3,)), lambda m: m.randint(0, 2 ** 28, (2,)),
+    lambda m: m.empty(20).exponential_(2.0), lambda m: m.empty(6).geometric_(0.3),
+    lambda m: m.empty(4).cauchy_(), lambda m: m.empty(5).log_normal_(),
+    lambda m: m.empty(3, 4).t().exponential_(),
+    lambda m: m.empty(6, dtype=m.int64).random_(5, None),
+    lambda m: m.nn.functional.dropout(m.ones(4), 1.0),
+    lambda m: m.distributions.Categorical(m.rand(2, 4)).sample((3,)),
+    lambda m: m.distributions.Categorical(m.tensor([0.2, 0.5, 0.3])).sample(),
+    lambda m: m.distributions.Exponential(m.tensor([2.])).sample((3,)),
+    lambda m: m.distributions.Laplace(m.tensor([0.]), m.tensor([1.])).sample((3,)),
+    lambda m: m.distributions.Geometric(m.tensor([0.3])).sample((3,)),
+    lambda m: m.distributions.RelaxedBernoulli(m.tensor(0.5), m.tensor([0.3])).sample((3,)),
 ])
 def test_draws_match_torch_and_leave_the_stream_where_torch_does(draw):
     torch = pytest.importorskip("torch")
@@ -182,3 +197,61 @@ def test_generator_state_is_a_byte_tensor_that_round_trips():
     assert cgrad.rand(3, generator=twin).tolist() == cgrad.rand(3, generator=g).tolist()
     with pytest.raises(TypeError, match="expected a torch.ByteTensor"):
         g.set_state(cgrad.zeros(3))
+
+
+def test_the_state_is_pytorchs_5056_bytes_and_moves_between_them():
+    torch = pytest.importorskip("torch")
+    for seed, draws in ((0, 0), (5, 3), (5, 624), (7, 625)):
+        for m in (cgrad, torch):
+            m.manual_seed(seed)
+            if draws:
+                m.rand(draws)
+            m.randn(1)                          # (a cached normal is part of the state)
+        np.testing.assert_array_equal(cgrad.get_rng_state().numpy(),
+                                      torch.get_rng_state().numpy())
+    torch.manual_seed(3)
+    torch.rand(10)
+    cgrad.set_rng_state(cgrad.tensor(torch.get_rng_state().numpy()))
+    assert cgrad.randn(3).tolist() == torch.randn(3).tolist()
+
+
+def test_a_state_is_never_unpickled():
+    with pytest.raises(RuntimeError, match="CPUGeneratorImplState of size 5056 but found the "
+                                           "input RNG state size to be 10"):
+        cgrad.set_rng_state(cgrad.zeros(10, dtype=cgrad.uint8))
+    import pickle
+    payload = np.frombuffer(pickle.dumps(("os.system", "echo")), np.uint8).copy()
+    with pytest.raises(RuntimeError):
+        cgrad.set_rng_state(cgrad.tensor(payload))
+
+
+def test_workers_draw_from_their_own_seeded_streams():
+    """a dataset's random augmentation in an emulated worker draws what it would in PyTorch's
+    worker process (cgrad's generator, Python's random and NumPy's, seeded as there), and the
+    main stream moves only for the base seed"""
+    torch = pytest.importorskip("torch")
+    import random
+
+    def run(m):
+        D = m.utils.data
+
+        class Augmented(D.Dataset):
+            def __len__(self):
+                return 8
+
+            def __getitem__(self, i):
+                return m.rand(1), random.random(), float(np.random.rand())
+
+        m.manual_seed(0)
+        out = []
+        for _ in range(2):
+            for b in D.DataLoader(Augmented(), batch_size=2, num_workers=2):
+                out.append([b[0].flatten().tolist(), b[1].tolist(), b[2].tolist()])
+        persistent = D.DataLoader(Augmented(), batch_size=4, num_workers=2,
+                                  persistent_workers=True)
+        for _ in range(2):
+            out.append([b[0].flatten().tolist() for b in persistent])
+        out.append(m.rand(2).tolist())
+        return out
+
+    assert run(cgrad) == run(torch)

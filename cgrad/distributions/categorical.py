@@ -1,26 +1,13 @@
 """The categorical distribution over {0, ..., K-1}."""
 import math
 
-import numpy as np
-
 from ..creation import arange, full
-from ..tensor import Size, Tensor
+from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
-from .utils import ProbsOrLogits, broadcast_tensors, expand_probs_or_logits, finfo, rng
+from .utils import ProbsOrLogits, broadcast_tensors, expand_probs_or_logits, finfo
 
 __all__ = ["Categorical"]
-
-
-def _sample_indices(probs_2d, n):
-    """n draws from each row of probs_2d (rows of relative probabilities): an int64 array
-    (n, rows), by the inverse of each row's CDF (a class of probability 0 is never drawn)"""
-    p = np.asarray(probs_2d, np.float64)
-    cdf = np.cumsum(p, -1)
-    cdf /= cdf[:, -1:]
-    cdf[:, -1] = 1.0                               # u < 1: the last class, if reached
-    u = rng().random((n, p.shape[0]))
-    return (cdf[None] <= u[..., None]).sum(-1)
 
 
 class Categorical(ProbsOrLogits, Distribution):
@@ -75,9 +62,10 @@ class Categorical(ProbsOrLogits, Distribution):
     def sample(self, sample_shape=Size()):
         if not isinstance(sample_shape, Size):
             sample_shape = Size(sample_shape)
+        # PyTorch's: multinomial of the rows with replacement, transposed (its draws row by row)
         probs_2d = self.probs.detach().reshape(-1, self._num_events)
-        samples_2d = _sample_indices(probs_2d.numpy(), sample_shape.numel())
-        return Tensor._make(samples_2d.reshape(self._extended_shape(sample_shape)))
+        samples_2d = probs_2d.multinomial(sample_shape.numel(), True).T
+        return samples_2d.reshape(self._extended_shape(sample_shape))
 
     def log_prob(self, value):
         if self._validate_args:

@@ -37,7 +37,8 @@ class Cauchy(Distribution):
 
     def rsample(self, sample_shape=Size()):
         """loc + eps * scale, eps standard Cauchy"""
-        eps = from_numpy(rng().standard_cauchy(self._extended_shape(sample_shape)), self.loc)
+        eps = from_numpy(rng().cauchy(0.0, 1.0, self._extended_shape(sample_shape),
+                                      self.loc._data.dtype), self.loc)
         return self.loc + eps * self.scale
 
     def log_prob(self, value):

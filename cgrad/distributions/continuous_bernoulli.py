@@ -86,7 +86,8 @@ class ContinuousBernoulli(ProbsOrLogits, ExponentialFamily):
 
     def rsample(self, sample_shape=Size()):
         """icdf of a uniform"""
-        u = from_numpy(rng().random(self._extended_shape(sample_shape)), self.probs)
+        u = from_numpy(rng().random(self._extended_shape(sample_shape),
+                                      self.probs._data.dtype), self.probs)
         return self.icdf(u)
 
     def log_prob(self, value):

@@ -39,7 +39,7 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape=Size()):
         """e / rate, e standard exponential"""
-        e = rng().standard_exponential(self._extended_shape(sample_shape))
+        e = rng().exponential(1.0, self._extended_shape(sample_shape), self.rate._data.dtype)
         return from_numpy(e, self.rate) / self.rate
 
     def log_prob(self, value):

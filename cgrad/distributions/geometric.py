@@ -64,7 +64,7 @@ class Geometric(Distribution):
         shape = self._extended_shape(sample_shape)
         with no_grad():
             tiny = float(finfo(self.probs).tiny)
-            u = from_numpy(rng().uniform(tiny, 1, shape), self.probs)
+            u = from_numpy(rng().uniform(tiny, 1, shape, self.probs._data.dtype), self.probs)
             return (u.log() / (-self.probs).log1p()).floor()
 
     def log_prob(self, value):

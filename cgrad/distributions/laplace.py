@@ -39,7 +39,8 @@ class Laplace(Distribution):
     def rsample(self, sample_shape=Size()):
         """loc - scale sign(u) log(1 - |u|), u uniform on (eps - 1, 1)"""
         eps = float(finfo(self.loc).eps)
-        u = from_numpy(rng().uniform(eps - 1, 1, self._extended_shape(sample_shape)), self.loc)
+        u = from_numpy(rng().uniform(eps - 1, 1, self._extended_shape(sample_shape),
+                                       self.loc._data.dtype), self.loc)
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 
     def log_prob(self, value):

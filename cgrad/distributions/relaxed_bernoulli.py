@@ -32,7 +32,7 @@ class LogitRelaxedBernoulli(ProbsOrLogits, Distribution):
     def rsample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
         probs = clamp_probs(self.probs.expand(shape))
-        uniforms = clamp_probs(from_numpy(rng().random(shape), probs))
+        uniforms = clamp_probs(from_numpy(rng().random(shape, probs._data.dtype), probs))
         return (uniforms.log() - (-uniforms).log1p() + probs.log() - (-probs).log1p()) \
             / self.temperature
 

@@ -37,7 +37,7 @@ class ExpRelaxedCategorical(CategoricalParams, Distribution):
 
     def rsample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
-        uniforms = clamp_probs(from_numpy(rng().random(shape), self.logits))
+        uniforms = clamp_probs(from_numpy(rng().random(shape, self.logits._data.dtype), self.logits))
         gumbels = -((-(uniforms.log())).log())
         scores = (self.logits + gumbels) / self.temperature
         return scores - scores.logsumexp(dim=-1, keepdim=True)

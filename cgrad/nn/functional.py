@@ -10,7 +10,7 @@ import numpy as np
 from .. import _dtype
 from .. import backends as B
 from .. import random as _random
-from .._memory_format import contiguous_format, copy_as, laid_like, suggested as _suggested
+from .._memory_format import contiguous_format, copy_as, suggested as _suggested
 from . import attention as _attention
 from ..creation import rand
 from ..autograd.grad_mode import no_grad, state as _grad_state
@@ -227,8 +227,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    if p < 1:
-        _refuse_integral_noise(input)
+    if p == 1:                     # (PyTorch multiplies by zeros of its dtype: no draw)
+        return input.mul_(0) if inplace else input * 0
+    _refuse_integral_noise(input)
     mask = Tensor._make(_dropout_mask(input, p))
     return input.mul_(mask) if inplace else input * mask
 

@@ -3,6 +3,7 @@ import collections
 import copy
 import numbers
 import os
+import random
 import warnings
 
 import numpy as np
@@ -123,17 +124,45 @@ def get_worker_info():
 
 
 class _Worker:
-    """One of num_workers emulated workers: its WorkerInfo, set while its work runs"""
+    """One of num_workers emulated workers: its WorkerInfo, set while its work runs, and its
+    own random states, seeded as PyTorch seeds a worker process's (cgrad's generator and
+    Python's random with seed = base + id, NumPy's legacy generator with its SeedSequence
+    words of base and id), swapped in while its work runs: a dataset's random augmentation
+    draws what it would in PyTorch's worker, and the main stream does not move"""
 
     def __init__(self, info):
         self.info = info
+        base = info.seed - info.id
+        self._states = (_random.Generator().manual_seed(info.seed).get_state(),
+                        random.Random(info.seed).getstate(),
+                        _numpy_state(np.random.SeedSequence(
+                            [info.id, base & 0xFFFFFFFF, base >> 32, 0]).generate_state(4)))
 
     def run(self, fn, *args):
         previous, _current_worker[0] = _current_worker[0], self.info
+        main = _random_states()
+        _set_random_states(self._states)
         try:
             return fn(*args)
         finally:
+            self._states = _random_states()
+            _set_random_states(main)
             _current_worker[0] = previous
+
+
+def _random_states():
+    return (_random.get_rng_state(), random.getstate(), np.random.get_state())
+
+
+def _set_random_states(states):
+    _random.set_rng_state(states[0])
+    random.setstate(states[1])
+    np.random.set_state(states[2])
+
+
+def _numpy_state(seed_words):
+    """np.random.seed(seed_words)'s state, without touching the global one"""
+    return np.random.RandomState(seed_words).get_state()
 
 
 def _check_worker_number(n):
