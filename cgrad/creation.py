@@ -364,15 +364,18 @@ def zeros_like(t, dtype=None, requires_grad=False, device=None, memory_format=No
 @_factory(takes_out=False)
 def rand_like(t, dtype=None, requires_grad=False, device=None, memory_format=None, *,
               generator=None):
-    return _laid_like(rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                           generator=generator), t, memory_format)
+    """PyTorch's: empty_like(t).uniform_(), filled in t's layout's memory order"""
+    out = empty_like(t, dtype=dtype, memory_format=memory_format).uniform_(generator=generator)
+    return out.requires_grad_() if requires_grad else out
 
 
 @_factory(takes_out=False)
 def randn_like(t, dtype=None, requires_grad=False, device=None, memory_format=None, *,
                generator=None):
-    return _laid_like(randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                            generator=generator), t, memory_format)
+    """PyTorch's: empty_like(t).normal_() (a layout not contiguous takes its one-at-a-time
+    draws)"""
+    out = empty_like(t, dtype=dtype, memory_format=memory_format).normal_(generator=generator)
+    return out.requires_grad_() if requires_grad else out
 
 
 @_factory(takes_out=False)

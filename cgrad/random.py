@@ -245,8 +245,12 @@ def _normal_fill(draws, n, dtype, mean, std):
     """PyTorch's normal_fill: n uniform draws in dtype, then normal_fill_16 over each block of
     16 (u1 = 1 - x[j], u2 = x[j + 8]: r cos(2 pi u2) and r sin(2 pi u2), r = sqrt(-2 ln u1));
     a tail short of 16 draws 16 more over the last 16 places"""
-    data = draws.unit(n, dtype).astype(dtype if dtype != np.float16 else np.float32)
     blocks = n // 16
+    # (float16 draws the whole blocks only, then the tail's 16: PyTorch's half path)
+    data = draws.unit(n if dtype != np.float16 else blocks * 16, dtype).astype(
+        dtype if dtype != np.float16 else np.float32)
+    if dtype == np.float16:
+        data = np.concatenate([data, np.empty(n - blocks * 16, np.float32)])
     _normal_16(data[:blocks * 16].reshape(blocks, 16), mean, std)
     if n % 16:
         tail = draws.unit(16, dtype).astype(data.dtype)

@@ -1199,14 +1199,26 @@ class Tensor:
         return self._fill_random(self._in_memory_order(
             lambda n: draws.normal(mean, std, n, self._data.dtype, contiguous)), "NormalBackward0")
 
-    def _in_memory_order(self, draw):
+    def _in_memory_order(self, draw, like_empty=False):
         """draw(n) (n values, in the order PyTorch's kernels draw them: self's memory order,
-        the order of its strides) as an array of self's shape, laid out as self"""
+        the order of its strides) as an array of self's shape, laid out as self. like_empty:
+        the order of empty_like(self) instead, which keeps a layout only if it is dense and
+        without overlap (an expanded or stepped input gives a row-major one)"""
+        if not like_empty:
+            self._check_writable()      # (an expanded self raises before anything is drawn)
         shape = self._data.shape
-        values = draw(self._data.size)
         if self._data.flags.c_contiguous or self._data.ndim < 2:
-            return values.reshape(shape)
-        order = np.argsort([-abs(st) for st in self._data.strides], kind="stable")
+            return draw(self._data.size).reshape(shape)
+        strides = [abs(st) for st in self._data.strides]
+        order = np.argsort([-st for st in strides], kind="stable")
+        if like_empty:
+            size, dense = self._data.itemsize, True
+            for a in order[::-1]:
+                dense &= shape[a] == 1 or strides[a] == size
+                size *= shape[a]
+            if not dense:
+                return draw(self._data.size).reshape(shape)
+        values = draw(self._data.size)
         return values.reshape([shape[a] for a in order]).transpose(np.argsort(order))
 
     def _fill_random(self, values, grad_fn_name, p=None):
@@ -4158,12 +4170,13 @@ class Tensor:
         return self._fill_random(values, "BernoulliBackward2", p)
 
     def bernoulli(self, p=None, *, generator=None):
-        """a new tensor of 0s and 1s, 1 with probability self (or p where given)"""
+        """a new tensor of 0s and 1s, 1 with probability self (or p where given); row-major,
+        as PyTorch's (LEGACY_CONTIGUOUS_MEMORY_FORMAT: its draws in logical order)"""
+        out = Tensor._make(np.empty(self._data.shape, self._data.dtype))
         if p is not None:
-            return Tensor._make(np.empty_like(self._data)).bernoulli_(p, generator=generator)
+            return out.bernoulli_(p, generator=generator)
         _dtype.require_float(self._data.dtype, "bernoulli_tensor_cpu_p_")
-        return Tensor._make(np.empty_like(self._data)).bernoulli_(self.detach(),
-                                                                  generator=generator)
+        return out.bernoulli_(self.detach(), generator=generator)
 
     def random_(self, from_=None, to=_NO_TO, *, generator=None, **kwargs):
         """integers drawn uniformly from [from, to); random_(to) is [0, to), random_() is

@@ -119,6 +119,15 @@ def test_bernoulli_of_an_integer_tensor_and_of_probabilities():
     lambda m: m.distributions.Laplace(m.tensor([0.]), m.tensor([1.])).sample((3,)),
     lambda m: m.distributions.Geometric(m.tensor([0.3])).sample((3,)),
     lambda m: m.distributions.RelaxedBernoulli(m.tensor(0.5), m.tensor([0.3])).sample((3,)),
+    lambda m: m.rand_like(m.empty(3, 4).t()), lambda m: m.randn_like(m.empty(5, 4).t()),
+    lambda m: m.randint_like(m.empty(3, 4).t(), 10),
+    lambda m: m.bernoulli(m.full((4, 3), 0.5).t()),
+    lambda m: m.nn.functional.rrelu(m.randn(6, 5).t(), training=True),
+    lambda m: m.nn.functional.dropout(m.ones(1, 4).expand(3, 4), 0.5),
+    lambda m: m.nn.functional.dropout(m.arange(24.).reshape(4, 6)[:, ::2], 0.5),
+    lambda m: m.randn(17, dtype=m.float16), lambda m: m.randn(1000, dtype=m.float16),
+    lambda m: m.empty(20, dtype=m.float16).normal_(1, 2),
+    lambda m: m.empty(6, dtype=m.float16).bernoulli_(0.4),
 ])
 def test_draws_match_torch_and_leave_the_stream_where_torch_does(draw):
     torch = pytest.importorskip("torch")
@@ -255,3 +264,11 @@ def test_workers_draw_from_their_own_seeded_streams():
         return out
 
     assert run(cgrad) == run(torch)
+
+
+def test_a_fill_of_an_expanded_tensor_raises_before_drawing():
+    cgrad.manual_seed(0)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        cgrad.ones(1, 4).expand(3, 4).uniform_()
+    np.testing.assert_array_equal(cgrad.rand(2).numpy(),
+                                  np.float32([0.49625658988952637, 0.7682217955589294]))

@@ -247,7 +247,7 @@ def _dropout_mask(input, p):
     everywhere if p is 1), as PyTorch's noise: empty_like(input).bernoulli_(1 - p) (a double
     uniform draw below 1 - p, in input's memory order), then divided by 1 - p in the dtype"""
     draws = _random.generator(None)
-    keep = input._in_memory_order(lambda n: draws.unit(n, np.float64)) < 1 - p
+    keep = input._in_memory_order(lambda n: draws.unit(n, np.float64), like_empty=True) < 1 - p
     return keep * _kept_scale(input._data.dtype, p)
 
 
@@ -3113,14 +3113,13 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         return leaky_relu(input, (lower + upper) / 2, inplace)
     d = input._data
     _dtype.require_float(d.dtype, "rrelu_with_noise_out_cpu")
-    # PyTorch's: a double uniform(lower, upper) slope drawn for each x <= 0 (NaN draws none),
-    # in memory order
-    rank = input._in_memory_order(lambda n: np.arange(n))     # each element's draw turn
+    # PyTorch's: a double uniform slope drawn for each x <= 0 (NaN draws none) in logical
+    # order, between the bounds as the dtype's opmath holds them (float32 for float16 too)
     hit = d <= 0
     slopes = np.ones(d.shape, d.dtype)
-    turns = rank[hit]
-    drawn = _random.generator(None).uniform(lower, upper, turns.size, np.float64)
-    slopes[hit] = drawn[np.argsort(np.argsort(turns))].astype(d.dtype)
+    bound = np.float64 if d.dtype == np.float64 else np.float32
+    slopes[hit] = _random.generator(None).uniform(float(bound(lower)), float(bound(upper)),
+                                                  int(hit.sum()), np.float64).astype(d.dtype)
     noise = Tensor._make(slopes)
     out = _as_fused("RreluWithNoiseBackward0", input * noise, input)
     return input._copied_in("RreluWithNoiseBackward1", out) if inplace else out
@@ -3567,7 +3566,8 @@ def _dropout_impl(input, p, training, inplace, feature, alpha, batched=True):
     if feature:
         keep = draws.unit(math.prod(shape), np.float64).reshape(shape) < 1 - p
     else:
-        keep = input._in_memory_order(lambda n: draws.unit(n, np.float64)) < 1 - p
+        keep = input._in_memory_order(lambda n: draws.unit(n, np.float64), like_empty=True) \
+            < 1 - p
     keep = keep.astype(dt)
     if not alpha:
         noise = Tensor._make(keep * _kept_scale(dt, p))
