@@ -1,5 +1,6 @@
 """Tensor creation: tensor, zeros, ones, randn, arange, ..."""
 import functools
+import inspect
 import itertools
 import math
 import numbers
@@ -23,8 +24,15 @@ def _factory(takes_out=True):
     takes it, out= (the result written into out, in out's dtype unless dtype is given and
     equal to it)"""
     def wrap(fn):
+        first = next(iter(inspect.signature(fn).parameters.values()), None)
+        sizes = first is not None and first.kind is first.VAR_POSITIONAL and first.name == "size"
+
         @functools.wraps(fn)
         def factory(*args, layout=None, pin_memory=False, out=_NO_OUT, **kwargs):
+            if sizes and "size" in kwargs:     # zeros(size=(2, 3)): PyTorch's keyword form
+                if args:
+                    raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
+                args = (kwargs.pop("size"),)
             if layout is not None and layout is not strided:
                 raise NotImplementedError(f"{fn.__name__}: cgrad has strided tensors only, not "
                                           f"layout={layout}")
@@ -418,7 +426,7 @@ def _float_only(np_dtype, kernel):
 
 
 @_factory()
-def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
+def randint(low=0, high=None, size=None, dtype=None, generator=None, requires_grad=False,
             device=None):
     """Integers uniform in [low, high); randint(high, size) too, as in PyTorch."""
     if high is not None and size is None and isinstance(high, (tuple, list)):
@@ -430,14 +438,28 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
+    np_dtype = _np_dtype(dtype, np.dtype(np.int64))
+    if np_dtype.kind in "biu":                 # (random_'s bounds checks, as PyTorch's)
+        info = np.iinfo(np_dtype) if np_dtype.kind != "b" else None
+        lo_ok, hi_ok = (0 <= low, high - 1 <= 1) if info is None else \
+            (info.min <= low, high - 1 <= info.max)
+        if not lo_ok:
+            raise RuntimeError(f"from is out of bounds for {_dtype.c_name(np_dtype)}")
+        if not hi_ok:
+            raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(np_dtype)}")
     return _filled(lambda s, d: _random.generator(generator).integers(low, high, s).astype(d),
                    (size,), dtype, requires_grad, np.dtype(np.int64))
 
 
 @_factory()
 def randperm(n, dtype=None, generator=None, device=None):
-    return Tensor._make(_random.generator(generator).permutation(n).astype(
-        _np_dtype(dtype, np.dtype(np.int64))))
+    np_dtype = _np_dtype(dtype, np.dtype(np.int64))
+    if np_dtype == np.float16 and n > 2049:
+        raise RuntimeError(f"n cannot be greater than 2049 for Half type.")
+    if np_dtype.kind in "iu" and n - 1 > np.iinfo(np_dtype).max:
+        raise RuntimeError(f"value cannot be converted to type {np_dtype.name}_t without "
+                           "overflow")
+    return Tensor._make(_random.generator(generator).permutation(n).astype(np_dtype))
 
 
 @_factory()

@@ -20,8 +20,22 @@ class Generator:
     def __init__(self, device="cpu"):
         self.manual_seed(DEFAULT_SEED)
 
+    @property
+    def device(self):
+        from ._device import device
+        return device("cpu")
+
+    def seed(self):
+        """a seed from the OS's entropy, set and returned (PyTorch's Generator.seed)"""
+        s = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.manual_seed(s)
+        return s
+
     def manual_seed(self, seed):
-        seed = int(seed) & 0xFFFFFFFFFFFFFFFF             # (a negative seed wraps, as there)
+        seed = int(seed)
+        if not -2 ** 63 <= seed < 2 ** 64:
+            raise ValueError("Overflow when unpacking long long")
+        seed &= 0xFFFFFFFFFFFFFFFF                         # (a negative seed wraps, as there)
         self._seed = seed
         self._draws = _Draws(seed)
         return self
@@ -40,7 +54,7 @@ class Generator:
         from .tensor import Tensor
         data = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         if data.dtype != np.uint8:
-            raise TypeError(f"expected a torch.ByteTensor, but got {new_state.dtype}")
+            raise TypeError("RNG state must be a torch.ByteTensor")
         self._seed = _unpack_state(data.reshape(-1), self._draws)
         return self
 
@@ -344,9 +358,7 @@ def manual_seed(seed):
 
 
 def seed():
-    s = int(np.random.SeedSequence().entropy % (2 ** 63))
-    default_generator.manual_seed(s)
-    return s
+    return default_generator.seed()
 
 
 def initial_seed():

@@ -1188,6 +1188,9 @@ class Tensor:
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "check_uniform_bounds")
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={_g(a)} > to={_g(b)}")
         draws = _random.generator(generator)
         return self._fill_random(self._in_memory_order(
             lambda n: draws.uniform(a, b, n, self._data.dtype)), "UniformBackward0")

@@ -204,7 +204,7 @@ def test_generator_state_is_a_byte_tensor_that_round_trips():
     assert cgrad.randn(5, generator=g).tolist() == first
     twin = g.clone_state()
     assert cgrad.rand(3, generator=twin).tolist() == cgrad.rand(3, generator=g).tolist()
-    with pytest.raises(TypeError, match="expected a torch.ByteTensor"):
+    with pytest.raises(TypeError, match="RNG state must be a torch.ByteTensor"):
         g.set_state(cgrad.zeros(3))
 
 
@@ -272,3 +272,21 @@ def test_a_fill_of_an_expanded_tensor_raises_before_drawing():
         cgrad.ones(1, 4).expand(3, 4).uniform_()
     np.testing.assert_array_equal(cgrad.rand(2).numpy(),
                                   np.float32([0.49625658988952637, 0.7682217955589294]))
+
+
+def test_factory_and_generator_arguments_as_pytorchs():
+    assert cgrad.randn(size=(2, 3)).shape == (2, 3) and cgrad.zeros(size=(4,)).shape == (4,)
+    assert cgrad.randint(high=5, size=(3,)).shape == (3,)
+    g = cgrad.Generator()
+    assert str(g.device) == "cpu" and isinstance(g.seed(), int)
+    for bad in (2 ** 64, -2 ** 63 - 1):
+        with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+            cgrad.manual_seed(bad)
+    with pytest.raises(RuntimeError, match="from is out of bounds for unsigned char"):
+        cgrad.randint(-5, 5, (3,), dtype=cgrad.uint8)
+    with pytest.raises(RuntimeError, match="to - 1 is out of bounds for bool"):
+        cgrad.randint(0, 10, (3,), dtype=cgrad.bool)
+    with pytest.raises(RuntimeError, match="value cannot be converted to type int8_t"):
+        cgrad.randperm(300, dtype=cgrad.int8)
+    with pytest.raises(RuntimeError, match=r"found from=1 > to=0"):
+        cgrad.zeros(3).uniform_(1, 0)
