@@ -6,6 +6,7 @@ and what is built on them (nn.init, DataLoader's shuffling) give PyTorch's numbe
 PyTorch draws otherwise (poisson, exponential_, ...) come from a NumPy stream seeded with the
 same seed: they repeat, but are not PyTorch's."""
 import contextlib
+import copy
 import math
 
 import numpy as np
@@ -80,6 +81,8 @@ class _Draws:
         self._other = np.random.Generator(np.random.PCG64(seed))
 
     def __getattr__(self, name):
+        if name.startswith("_"):             # (copy and pickle probe before __init__ ran)
+            raise AttributeError(name)
         return getattr(self._other, name)
 
     def get_state(self):
@@ -145,8 +148,7 @@ class _Draws:
     def log_normal(self, mean, std, size=None, dtype=np.float64):
         """log_normal_(mean, std): exp of the double normal_distribution, one at a time"""
         n, shape = _count(size)
-        draws = np.array([self._normal_double() for _ in range(n)], np.float64)
-        return np.exp(draws * std + mean).astype(dtype).reshape(shape)
+        return np.exp(self._normal_doubles(n) * std + mean).astype(dtype).reshape(shape)
 
     def random(self, size=None, dtype=np.float64):
         return self.uniform(0.0, 1.0, size, dtype)
@@ -161,22 +163,30 @@ class _Draws:
         if n >= 16 and contiguous:
             out = _normal_fill(self, n, dtype, loc, scale)
         else:
-            out = np.array([self._normal_double() for _ in range(n)], np.float64)
-            out = (out * scale + loc).astype(dtype)
+            out = (self._normal_doubles(n) * scale + loc).astype(dtype)
         return out.reshape(shape)
 
     def standard_normal(self, size=None, dtype=np.float64):
         return self.normal(0.0, 1.0, size, dtype)
 
-    def _normal_double(self):
-        if self._next_normal is not None:
-            value, self._next_normal = self._next_normal, None
-            return value
-        u1, u2 = self.unit(2, np.float64)
-        r = math.sqrt(-2.0 * math.log1p(-u2))
-        theta = 2.0 * math.pi * u1
-        self._next_normal = r * math.sin(theta)
-        return r * math.cos(theta)
+    def _normal_doubles(self, n):
+        """n draws of PyTorch's double normal_distribution, one after another: a cached value
+        first, then pairs (u1, u2) giving r cos(2 pi u1) now and r sin(2 pi u1) for the next
+        draw, r = sqrt(-2 log1p(-u2)) (NumPy's float64 functions give libm's bits here)"""
+        out = np.empty(n, np.float64)
+        start = 0
+        if n and self._next_normal is not None:
+            out[0], self._next_normal, start = self._next_normal, None, 1
+        pairs = (n - start + 1) // 2
+        if pairs:
+            u = self.unit(2 * pairs, np.float64)
+            r = np.sqrt(-2.0 * np.log1p(-u[1::2]))
+            theta = 2.0 * math.pi * u[0::2]
+            both = np.stack([r * np.cos(theta), r * np.sin(theta)], 1).reshape(-1)
+            out[start:] = both[:n - start]
+            if (n - start) % 2:
+                self._next_normal = float(both[-1])
+        return out
 
     def integers(self, low, high=None, size=None, dtype=np.int64, wide=None):
         """random_(low, high): a draw modulo the range, plus low; a 32-bit draw for a range
@@ -197,13 +207,13 @@ class _Draws:
         """randperm(n): PyTorch's Fisher-Yates, position i swapped with i + random() % (n - i)"""
         if not isinstance(n, (int, np.integer)):
             return self._other.permutation(n)
-        out = np.arange(n, dtype=np.int64)
+        out = list(range(n))                   # (a list: its swaps cost a third of NumPy's)
         if n > 1:
             picks = (self.random32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).astype(
                 np.int64) + np.arange(n - 1)
             for i, z in enumerate(picks.tolist()):
                 out[i], out[z] = out[z], out[i]
-        return out
+        return np.array(out, dtype=np.int64)
 
 
 # PyTorch's CPUGeneratorImplState: THGeneratorState (the_initial_seed u64, left i32, seeded
@@ -389,11 +399,11 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
     if not enabled:
         yield
         return
-    state = get_rng_state()
+    saved = default_generator._seed, copy.deepcopy(default_generator._draws)
     try:
         yield
-    finally:
-        set_rng_state(state)
+    finally:                 # (the whole state back, the NumPy side stream's too)
+        default_generator._seed, default_generator._draws = saved
 
 
 def set_rng_state(new_state):

@@ -1203,24 +1203,16 @@ class Tensor:
             lambda n: draws.normal(mean, std, n, self._data.dtype, contiguous)), "NormalBackward0")
 
     def _in_memory_order(self, draw, like_empty=False):
-        """draw(n) (n values, in the order PyTorch's kernels draw them: self's memory order,
-        the order of its strides) as an array of self's shape, laid out as self. like_empty:
-        the order of empty_like(self) instead, which keeps a layout only if it is dense and
-        without overlap (an expanded or stepped input gives a row-major one)"""
+        """draw(n) (n values, in the order PyTorch's kernels draw them) as an array of self's
+        shape: TensorIterator's order of self's dims (by stride, innermost the smallest; a
+        zero stride keeps its place), which is also that of empty_like(self)'s strides
+        (like_empty: for a new tensor shaped as self, self not written)"""
         if not like_empty:
             self._check_writable()      # (an expanded self raises before anything is drawn)
         shape = self._data.shape
         if self._data.flags.c_contiguous or self._data.ndim < 2:
             return draw(self._data.size).reshape(shape)
-        strides = [abs(st) for st in self._data.strides]
-        order = np.argsort([-st for st in strides], kind="stable")
-        if like_empty:
-            size, dense = self._data.itemsize, True
-            for a in order[::-1]:
-                dense &= shape[a] == 1 or strides[a] == size
-                size *= shape[a]
-            if not dense:
-                return draw(self._data.size).reshape(shape)
+        order = _fill_order(shape, self._data.strides)
         values = draw(self._data.size)
         return values.reshape([shape[a] for a in order]).transpose(np.argsort(order))
 
@@ -4279,7 +4271,8 @@ class Tensor:
             # num_samples largest p / q
             q = rng.exponential(1.0, p.shape, p.dtype).reshape(rows.shape)
             keys = p.reshape(rows.shape) / q
-            out = np.argsort(-keys, -1, kind="stable")[:, :num_samples]
+            out = np.argmax(keys, -1)[:, None] if num_samples == 1 else \
+                np.argsort(-keys, -1, kind="stable")[:, :num_samples]
         else:                         # inverse CDF: a zero-probability category is never hit
             cdf = np.cumsum(rows / rows.sum(-1, keepdims=True), -1)
             u = rng.random((len(rows), num_samples))
@@ -4919,6 +4912,30 @@ def _check_bounds(idx, n, d):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+
+
+def _fill_order(shape, strides):
+    """the dims outermost first as PyTorch's TensorIterator (and infer_dense_strides) orders
+    them: an insertion sort from the innermost, by stride, a larger size first among equal
+    strides, a zero stride never moved"""
+    strides = [abs(st) for st in strides]
+    perm = list(range(len(shape)))[::-1]            # innermost first
+    for i in range(1, len(perm)):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            a, b = perm[d0], perm[d1]
+            if strides[a] == 0 or strides[b] == 0:
+                cmp = 0
+            elif strides[a] != strides[b]:
+                cmp = 1 if strides[a] > strides[b] else -1
+            else:
+                cmp = 1 if shape[a] > shape[b] else 0
+            if cmp > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif cmp < 0:
+                break
+    return perm[::-1]
 
 
 def _g(v):

@@ -290,3 +290,45 @@ def test_factory_and_generator_arguments_as_pytorchs():
         cgrad.randperm(300, dtype=cgrad.int8)
     with pytest.raises(RuntimeError, match=r"found from=1 > to=0"):
         cgrad.zeros(3).uniform_(1, 0)
+
+
+def test_the_side_stream_moves_on_through_fork_rng_and_workers():
+    """poisson and the gamma family draw from a NumPy stream beside PyTorch's: a fork_rng
+    block, or a DataLoader worker's turn, must not rewind it"""
+    cgrad.manual_seed(0)
+    rate = cgrad.full((4,), 3.0)
+    seen = []
+    for _ in range(3):
+        with cgrad.random.fork_rng():
+            cgrad.rand(2)
+        seen.append(cgrad.poisson(rate).tolist())
+    assert seen[0] != seen[1] or seen[1] != seen[2]
+    D = cgrad.utils.data
+
+    class Noisy(D.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return cgrad.poisson(cgrad.full((3,), 5.0))
+
+    batches = [b.tolist() for b in D.DataLoader(Noisy(), batch_size=2, num_workers=2)]
+    assert len({str(b) for b in batches}) > 1
+
+
+def test_fill_order_of_permuted_and_sliced_inputs_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        m.manual_seed(0)
+        F_ = m.nn.functional
+        out = [F_.dropout(m.ones(5, 6).t()[1:4], 0.5).tolist(),
+               float(m.empty(4, 6, 5).permute(2, 0, 1)[:, 1:3].uniform_().sum()),
+               m.randn_like(m.empty(4, 6).t()[::2]).tolist(),
+               F_.dropout(m.ones(3, 1).expand(3, 4), 0.5).tolist()]
+        return out, m.rand(2).tolist()
+
+    a, b = run(cgrad), run(torch)
+    assert a[1] == b[1]
+    np.testing.assert_allclose(np.array(a[0][1]), np.array(b[0][1]), rtol=1e-6)
+    assert a[0][0] == b[0][0] and a[0][3] == b[0][3]

@@ -12,7 +12,6 @@ import functools
 import inspect
 import itertools
 import math
-from fractions import Fraction
 
 import numpy as np
 
@@ -1796,33 +1795,48 @@ def _fma(x, y, z):
     alpha, addcmul, lerp and the optimizers' updates), x, y, z arrays or NumPy scalars of x's
     dtype: float32 through float64 (the product exact), float16 through it to float32 first
     (PyTorch's half kernels compute in float32), float64 by Dekker's exact product and Knuth's
-    exact sum (a true fma's bits but where that sum's own rounding meets a tie, ~never)"""
+    exact sum (_dekker: a true fma's bits but where that sum's own rounding meets a tie,
+    ~never)"""
     if x.dtype != np.float64:
         r = x.astype(np.float64) * y + z
         return (r.astype(np.float32) if x.dtype.itemsize < 4 else r).astype(x.dtype)
-    p = x * y
-    split = 134217729.0                              # 2^27 + 1: halves of 26 bits
-    with np.errstate(over="ignore", invalid="ignore"):
-        xh = split * x - (split * x - x)
-        yh = split * y - (split * y - y)
-        xl, yl = x - xh, y - yh
-        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl        # p + e = x y exactly
-        t = p + z
-        pz = t - z
-        r = t + (((p - pz) + (z - (t - pz))) + e)                 # t + its error + e
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        p, r = _dekker(x, y, z)
         # (inf, NaN or a split past 2**996: the plain sum, fma's but past 2**996)
-        r = np.where(np.isfinite(r), r, t)
-        # a product below 2**-969 leaves e inexact (subnormal): those few exactly, as
-        # fractions (float() of one rounds correctly, subnormals included)
-        tiny = (np.abs(p) < 2.0 ** -969) & (x != 0) & (y != 0)
+        r = np.where(np.isfinite(r), r, p + z)
+        # a product below 2**-969 leaves Dekker's error term inexact (subnormal). Beside a z
+        # of 2**-915 or more it is below half of z's ulp (r = z, right); with a z that small
+        # too, the same sum of x 2**600, y and z 2**600 (exact scalings), scaled back: exact
+        # where the result is normal; a subnormal result, rarer still, as exact fractions
+        tiny = (np.abs(p) < 2.0 ** -969) & (np.abs(z) < 2.0 ** -915) & (x != 0) & (y != 0)
         if not tiny.any():
             return r
-        r, x, y, z, tiny = (np.array(a) for a in np.broadcast_arrays(r, x, y, z, tiny))
-        flat = r.reshape(-1)                                       # (a view of r)
-        for i in np.flatnonzero(tiny):
-            flat[i] = float(Fraction(float(x.flat[i])) * Fraction(float(y.flat[i]))
-                            + Fraction(float(z.flat[i])))
+        scaled = _dekker(np.asarray(x) * 2.0 ** 600, y, np.asarray(z) * 2.0 ** 600)[1] \
+            * 2.0 ** -600
+        r = np.array(np.where(tiny, scaled, r))
+        sub = tiny & (np.abs(r) < 2.0 ** -1022)
+        if sub.any():
+            from fractions import Fraction
+            xs, ys, zs, _ = np.broadcast_arrays(x, y, z, r)
+            flat = r.reshape(-1)
+            for i in np.flatnonzero(np.broadcast_to(sub, r.shape)):
+                flat[i] = float(Fraction(float(xs.flat[i])) * Fraction(float(ys.flat[i]))
+                                + Fraction(float(zs.flat[i])))
         return r
+
+
+def _dekker(x, y, z):
+    """(x y rounded, x y + z rounded once): Dekker's exact product p + e, Knuth's exact sum
+    t + its error, their sum rounded once (float64, no overflow or subnormal product)"""
+    p = x * y
+    split = 134217729.0                              # 2^27 + 1: halves of 26 bits
+    xh = split * x - (split * x - x)
+    yh = split * y - (split * y - y)
+    xl, yl = x - xh, y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl            # p + e = x y exactly
+    t = p + z
+    pz = t - z
+    return p, t + (((p - pz) + (z - (t - pz))) + e)
 
 
 def _decayed_grad(p, g, weight_decay, maximize, decoupled_lr=None):

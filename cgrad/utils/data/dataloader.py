@@ -133,7 +133,7 @@ class _Worker:
     def __init__(self, info):
         self.info = info
         base = info.seed - info.id
-        self._states = (_random.Generator().manual_seed(info.seed).get_state(),
+        self._states = ((info.seed, _random.Generator().manual_seed(info.seed)._draws),
                         random.Random(info.seed).getstate(),
                         _numpy_state(np.random.SeedSequence(
                             [info.id, base & 0xFFFFFFFF, base >> 32, 0]).generate_state(4)))
@@ -151,11 +151,15 @@ class _Worker:
 
 
 def _random_states():
-    return (_random.get_rng_state(), random.getstate(), np.random.get_state())
+    """the global random states: cgrad's generator (its seed and its draws object, whole:
+    its NumPy side stream too), Python's random and NumPy's legacy generator"""
+    g = _random.default_generator
+    return (g._seed, g._draws), random.getstate(), np.random.get_state()
 
 
 def _set_random_states(states):
-    _random.set_rng_state(states[0])
+    g = _random.default_generator
+    g._seed, g._draws = states[0]
     random.setstate(states[1])
     np.random.set_state(states[2])
 
