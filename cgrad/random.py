@@ -1,10 +1,11 @@
 """Random numbers: one global generator (manual_seed) and Generator objects, as in PyTorch.
 The stream is PyTorch's CPU generator's: a 32-bit Mersenne Twister seeded as std::mt19937
 (NumPy's MT19937 with its legacy seeding is that engine), drawn as PyTorch's CPU kernels draw
-(`_Draws`): so after manual_seed, rand, randn, randint, randperm, uniform_, normal_, random_
-and what is built on them (nn.init, DataLoader's shuffling) give PyTorch's numbers. Samplers
-PyTorch draws otherwise (poisson, exponential_, ...) come from a NumPy stream seeded with the
-same seed: they repeat, but are not PyTorch's."""
+(`_Draws`): so after manual_seed, rand, randn, randint, randperm, uniform_, normal_, random_,
+bernoulli_, exponential_, multinomial and what is built on them (nn.init, dropout,
+DataLoader's shuffling) give PyTorch's numbers. The samplers not emulated (poisson, binomial,
+the gamma family) draw from a NumPy stream seeded with the same seed: they repeat, but are
+not PyTorch's. The state (get_state) is PyTorch's 5056 bytes."""
 import contextlib
 import copy
 import math
@@ -84,12 +85,6 @@ class _Draws:
         if name.startswith("_"):             # (copy and pickle probe before __init__ ran)
             raise AttributeError(name)
         return getattr(self._other, name)
-
-    def get_state(self):
-        return (self._mt.state, self._next_normal, self._other.bit_generator.state)
-
-    def set_state(self, state):
-        self._mt.state, self._next_normal, self._other.bit_generator.state = state
 
     # ---- the engine's words -------------------------------------------------------------------
     def random32(self, n):
@@ -270,11 +265,9 @@ def _normal_fill(draws, n, dtype, mean, std):
     16 (u1 = 1 - x[j], u2 = x[j + 8]: r cos(2 pi u2) and r sin(2 pi u2), r = sqrt(-2 ln u1));
     a tail short of 16 draws 16 more over the last 16 places"""
     blocks = n // 16
-    # (float16 draws the whole blocks only, then the tail's 16: PyTorch's half path)
-    data = draws.unit(n if dtype != np.float16 else blocks * 16, dtype).astype(
-        dtype if dtype != np.float16 else np.float32)
-    if dtype == np.float16:
-        data = np.concatenate([data, np.empty(n - blocks * 16, np.float32)])
+    data = np.empty(n, dtype if dtype != np.float16 else np.float32)
+    drawn = n if dtype != np.float16 else blocks * 16     # (half: the whole blocks only)
+    data[:drawn] = draws.unit(drawn, dtype)
     _normal_16(data[:blocks * 16].reshape(blocks, 16), mean, std)
     if n % 16:
         tail = draws.unit(16, dtype).astype(data.dtype)

@@ -4158,7 +4158,7 @@ class Tensor:
         if isinstance(p, Tensor):
             pd = np.broadcast_to(pd, self._data.shape)
             unit = np.float64 if pd.dtype == np.float64 else np.float32
-            pd = np.array(pd, dtype=unit, order="K") if pd.dtype.kind == "f" else pd.astype(unit)
+            pd = pd.astype(unit)
             values = self._in_memory_order(lambda n: draws.unit(n, unit)) < pd
         else:
             values = self._in_memory_order(lambda n: draws.unit(n, np.float64)) < pd
