@@ -1562,9 +1562,9 @@ class NumpyKernels:
                     momentum_buffers[i] = buf
                 else:           # buf.mul_(momentum).add_(d, alpha=1 - dampening)
                     buf *= _scalar(momentum, p)
-                    np.copyto(buf, _fma(_scalar(1 - dampening, p), d, buf))
+                    _add_(buf, d, 1 - dampening)
                 d = _fma(_scalar(momentum, p), buf, d) if nesterov else buf
-            np.copyto(p, _fma(_scalar(-lr, p), d, p))        # p.add_(d, alpha=-lr)
+            _add_(p, d, -lr)
 
     def adam_step_(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr,
                    beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
@@ -1609,7 +1609,7 @@ class NumpyKernels:
                 buf = momentum_buffers[i]
                 buf *= _scalar(momentum, buf)
                 buf += g / avg
-                np.copyto(p, _fma(_scalar(-lr, p), buf, p))
+                _add_(p, buf, -lr)
             else:
                 p += (_scalar(-lr, p) * g) / avg             # addcdiv_'s order
 
@@ -1621,7 +1621,7 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             clr = lr / (1 + (steps[i] - 1) * lr_decay)
             s = state_sums[i]
-            np.copyto(s, _fma(g, g, s))                     # addcmul_ with value 1
+            _addcmul_(s, g, g, 1)
             std = np.sqrt(s) + _scalar(eps, s)
             p += (_scalar(-clr, p) * g) / std               # addcdiv_'s order
 
@@ -1740,7 +1740,7 @@ class NumpyKernels:
             delta *= g
             a *= _scalar(rho, a)
             _addcmul_(a, delta, delta, 1 - rho)
-            np.copyto(p, _fma(_scalar(-lr, p), delta, p))
+            _add_(p, delta, -lr)
 
     def asgd_step_(self, params, grads, axs, etas, mus, steps, *, lr, lambd, alpha, t0,
                    weight_decay, maximize):
@@ -1752,7 +1752,7 @@ class NumpyKernels:
             g = _decayed_grad(p, g, weight_decay, maximize)
             eta = float(etas[i])
             p *= _scalar(1 - lambd * eta, p)
-            np.copyto(p, _fma(_scalar(-eta, p), g, p))         # p.add_(g, alpha=-eta)
+            _add_(p, g, -eta)
             mu = float(mus[i])
             if mu != 1:
                 axs[i] += (p - axs[i]) * _scalar(mu, p)
@@ -1863,6 +1863,11 @@ def _adam_moments_(m, v, g, beta1, beta2):
 def _addcmul_(a, b, c, value):
     """a += value b c in place, as PyTorch's addcmul_: (value b) c + a rounded once"""
     np.copyto(a, _fma(_scalar(value, a) * b, c, a))
+
+
+def _add_(a, b, alpha):
+    """a += alpha b in place, as PyTorch's add_ with alpha: rounded once"""
+    np.copyto(a, _fma(_scalar(alpha, a), b, a))
 
 
 def _lerp_(a, b, w):
