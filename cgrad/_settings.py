@@ -11,10 +11,17 @@ def require_bool(fn, name, value, position=""):
     """TypeError unless value is a bool, worded as PyTorch's argument parser words it (a NumPy
     bool or a 0-d Tensor is not one there either)"""
     if type(value) is not bool:
-        kind = type(value)
-        kind = kind.__name__ if kind.__module__ in ("builtins", "cgrad.tensor") else \
-            f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
-        raise TypeError(f"{fn}(): argument '{name}'{position} must be bool, not {kind}")
+        raise TypeError(f"{fn}(): argument '{name}'{position} must be bool, not "
+                        f"{argument_type_name(value)}")
+
+
+def argument_type_name(value):
+    """a value's type as PyTorch's argument parser prints it: list, Tensor, Parameter,
+    numpy.ndarray"""
+    kind = type(value)
+    if kind.__module__ == "builtins" or kind.__module__.startswith("cgrad"):
+        return kind.__name__
+    return f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def use_deterministic_algorithms(mode, *, warn_only=False):

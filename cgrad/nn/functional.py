@@ -21,6 +21,7 @@ from ..autograd.function import constant, renamed
 from ..creation import _linspace
 from ..ops import nn as NN
 from ..ops import reduce as RD
+from .._settings import argument_type_name
 from .._warn import warn_at_caller
 from ..tensor import Tensor, _as_fused, _broadcast_check, _fill_value, _tname
 from ..tensor import _dim, _dims
@@ -30,15 +31,7 @@ def _not_a_tensor(name, value, arg="input", position=1):
     """PyTorch's TypeError for a functional given a list or a NumPy array where it takes a
     Tensor (read as one, it failed later with an AttributeError, or went through)"""
     raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                    f"{_type_name(value)}")
-
-
-def _type_name(value):
-    """a value's type as PyTorch's argument errors print it: list, Tensor, numpy.ndarray"""
-    kind = type(value)
-    if kind.__module__ == "builtins" or kind.__module__.startswith("cgrad"):
-        return kind.__name__
-    return f"{kind.__module__}.{kind.__name__}"
+                    f"{argument_type_name(value)}")
 
 
 # ---- activations ------------------------------------------------------------------------------
@@ -932,7 +925,7 @@ def _convolution(name, input, weight, bias, stride, padding, dilation, groups,
     PyTorch's kernels, whose messages name heights and widths). The result is recorded as
     PyTorch's ConvolutionBackward0."""
     if not isinstance(input, Tensor):                 # (conv_transpose*d checked theirs)
-        got = ", ".join(_type_name(v) for v in (input, weight, bias) if v is not None)
+        got = ", ".join(argument_type_name(v) for v in (input, weight, bias) if v is not None)
         raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
                         "but expected one of:\n * (Tensor input, Tensor weight, Tensor bias = "
                         "None, tuple of ints stride = 1, tuple of ints padding = 0, tuple of "
