@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _dtype
 from ._einsum import einsum  # noqa: F401
+from ._settings import argument_type_name
 from .creation import _factory, _steps, range_ends, tensor as _tensor
 from ._memory_format import contiguous_format
 from .ops import nn as _nn_ops
@@ -487,7 +488,7 @@ def _search_arguments(name, sequence, values, names):
     Tensor nor a number (a list is refused); names: the two arguments', in the call's order"""
     if not isinstance(sequence, Tensor) or not isinstance(values, (Tensor, numbers.Number)):
         given = (sequence, values) if names[0] == "sorted_sequence" else (values, sequence)
-        got = ", ".join(type(v).__name__ for v in given)
+        got = ", ".join(argument_type_name(v) for v in given)
         raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
                         f"but expected one of:\n * (Tensor {names[0]}, Tensor {names[1]}, ...)")
 

@@ -438,17 +438,10 @@ def randint(low=0, high=None, size=None, dtype=None, generator=None, requires_gr
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
-    np_dtype = _np_dtype(dtype, np.dtype(np.int64))
-    if np_dtype.kind in "biu":                 # (random_'s bounds checks, as PyTorch's)
-        info = np.iinfo(np_dtype) if np_dtype.kind != "b" else None
-        lo_ok, hi_ok = (0 <= low, high - 1 <= 1) if info is None else \
-            (info.min <= low, high - 1 <= info.max)
-        if not lo_ok:
-            raise RuntimeError(f"from is out of bounds for {_dtype.c_name(np_dtype)}")
-        if not hi_ok:
-            raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(np_dtype)}")
-    return _filled(lambda s, d: _random.generator(generator).integers(low, high, s).astype(d),
-                   (size,), dtype, requires_grad, np.dtype(np.int64))
+    # PyTorch's: empty(size, dtype).random_(low, high), its bounds checks and draws
+    out = _filled(np.empty, (size,), dtype, False, np.dtype(np.int64)).random_(
+        low, high, generator=generator)
+    return out.requires_grad_() if requires_grad else out
 
 
 @_factory()

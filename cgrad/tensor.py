@@ -4194,11 +4194,11 @@ class Tensor:
         if lo >= to:
             raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} "
                                f">= to={to}")
-        if dt.kind in "iu":
-            info = np.iinfo(dt)
-            if lo < info.min:
+        if dt.kind in "biu":
+            low, high = (0, 1) if dt.kind == "b" else (np.iinfo(dt).min, np.iinfo(dt).max)
+            if lo < low:
                 raise RuntimeError(f"from is out of bounds for {_dtype.c_name(dt)}")
-            if to - 1 > info.max:
+            if to - 1 > high:
                 raise RuntimeError(f"to - 1 is out of bounds for {_dtype.c_name(dt)}")
         draws = _random.generator(generator)
         if name == "RandomBackward2":            # random_(): a word modulo the dtype's range
