@@ -3,8 +3,9 @@ the state. Each element goes through NumpyKernels' formula in the same operation
 hyperparameters rounded once to the parameter's dtype (as NumPy rounds `_scalar(x, p)`), so
 the result is bit for bit NumPy's, and PyTorch's: where its single-tensor step rounds once
 (add's alpha, addcmul, lerp), so do these, by fused multiply-adds (_fma: an instruction in the
-AVX2 and AVX-512 builds, libm's exact fma in the baseline one; NumPy's _fma emulates it). Callers pass C-contiguous 1-D views of one length and one
-dtype; arrays a step does not use may be any 1-element array of that dtype."""
+AVX2 and AVX-512 builds, libm's exact fma in the baseline one; NumPy's _fma emulates it).
+Callers pass C-contiguous 1-D views of one length and one dtype; arrays a step does not use
+may be any 1-element array of that dtype."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport fma, fmaf, sqrt, sqrtf
