@@ -73,11 +73,9 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
                  requires_grad=False, memory_format=None):
     """random integers in [low, high) shaped as input, of input's dtype unless given
     (randint_like(input, high) too)"""
-    from .creation import empty_like, randint
+    from .creation import empty_like
     if high is None:
         low, high = 0, low
-    if low >= high:                           # (randint's error)
-        return randint(low, high, tuple(input.shape))
     # PyTorch's: empty_like(input).random_(low, high), filled in input's memory order
     out = empty_like(input, dtype=dtype, memory_format=memory_format).random_(
         low, high, generator=generator)

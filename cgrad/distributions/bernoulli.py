@@ -1,16 +1,14 @@
 """The Bernoulli distribution over {0, 1}."""
 import math
 
-import numpy as np
-
 from ..creation import arange
 from ..nn.functional import binary_cross_entropy_with_logits
 from ..tensor import Size
 from .. import special
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import (ProbsOrLogits, broadcast_all, expand_probs_or_logits, from_numpy,
-                    probs_or_logits_batch_shape, rng)
+from .utils import (ProbsOrLogits, broadcast_all, expand_probs_or_logits,
+                    probs_or_logits_batch_shape)
 
 __all__ = ["Bernoulli"]
 
@@ -49,12 +47,8 @@ class Bernoulli(ProbsOrLogits, ExponentialFamily):
         return self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=Size()):
-        shape = self._extended_shape(sample_shape)
-        p = self.probs.detach().expand(shape).numpy()
-        # torch.bernoulli(probs): a uniform draw per element below its p (a float draw
-        # unless p is float64)
-        unit = np.float64 if p.dtype == np.float64 else np.float32
-        return from_numpy(rng().unit(p.size, unit).reshape(p.shape) < p.astype(unit), self.probs)
+        # PyTorch's: torch.bernoulli(probs expanded), its draws
+        return self.probs.detach().expand(self._extended_shape(sample_shape)).bernoulli()
 
     def log_prob(self, value):
         if self._validate_args:
