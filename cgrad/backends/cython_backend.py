@@ -1969,14 +1969,15 @@ class CythonKernels(NumpyKernels):
     # dtypes) goes through the NumPy step alone, as a one-element list; so does an Adam or
     # Adagrad step with a float32 lr (a Tensor lr's), whose step size the compiled kernels
     # would compute in double.
-    # plain SGD of one-element parameters takes NumPy's Python-float path (1.9 us against the
-    # fused call's 3.6); from 2 elements NumPy's single-rounding p + (-lr) g (_fma, through
-    # float64) costs more than the call (6.4 us against 3.6 at 2, 20 against 6 at 1024)
+    # plain SGD of one-element float32 parameters takes NumPy's Python-float path (1.9 us
+    # against the fused call's 3.6); from 2 elements (or in float64) NumPy's single-rounding
+    # p + (-lr) g (_fma) costs more than the call (6.4 us against 3.6 at 2, 20 against 6 at
+    # 1024)
     def sgd_step_(self, params, grads, momentum_buffers, *, lr, momentum, dampening,
                   weight_decay, nesterov, maximize):
         if momentum == 0 and weight_decay == 0:
             for p in params:
-                if type(p) is not _ndarray or p.size != 1:
+                if type(p) is not _ndarray or p.size != 1 or p.dtype != _F32:
                     break
             else:
                 return NumpyKernels.sgd_step_(self, params, grads, momentum_buffers, lr=lr,
