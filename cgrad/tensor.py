@@ -1188,9 +1188,18 @@ class Tensor:
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "check_uniform_bounds")
+        info = np.finfo(self._data.dtype)           # (PyTorch's check_uniform_bounds)
+        for value, name in ((a, "from"), (b, "to")):
+            if not float(info.min) <= value <= float(info.max):        # (NaN too)
+                raise RuntimeError(f"{name} is out of bounds for "
+                                   f"{_dtype.c_name(self._data.dtype)}")
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                                f"from={_g(a)} > to={_g(b)}")
+        if b - a > float(info.max):
+            raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<"
+                               f"{_tname(self._data.dtype)}>::max(), but found to={b:g} and "
+                               f"from={a:g} which result in to-from to exceed the limit")
         draws = _random.generator(generator)
         return self._fill_random(self._in_memory_order(
             lambda n: draws.uniform(a, b, n, self._data.dtype)), "UniformBackward0")
@@ -1198,6 +1207,8 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
         _dtype.require_float(self._data.dtype, "normal_kernel_cpu")
+        if not std >= 0.0:                                             # (NaN too)
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {float(std):g}")
         draws, contiguous = _random.generator(generator), self._data.flags.c_contiguous
         return self._fill_random(self._in_memory_order(
             lambda n: draws.normal(mean, std, n, self._data.dtype, contiguous)), "NormalBackward0")

@@ -343,3 +343,19 @@ def test_orthogonal_init_draws_pytorchs_normals():
         results.append((m.nn.init.orthogonal_(m.empty(3, 3)).numpy(), m.rand(3).numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_sampler_bounds_checks_as_pytorchs():
+    for call, message in (
+            (lambda: cgrad.zeros(3).normal_(0, -1), "normal expects std >= 0.0, but found std -1"),
+            (lambda: cgrad.zeros(3).normal_(0, float("nan")), "found std nan"),
+            (lambda: cgrad.randperm(-1), "negative dimension -1"),
+            (lambda: cgrad.zeros(3).uniform_(0, float("inf")), "to is out of bounds for float"),
+            (lambda: cgrad.zeros(3).uniform_(float("nan"), 1), "from is out of bounds for float"),
+            (lambda: cgrad.zeros(2, dtype=cgrad.float16).uniform_(0, 70000),
+             "to is out of bounds for c10::Half"),
+            (lambda: cgrad.zeros(3, dtype=cgrad.float64).uniform_(-1e308, 1e308),
+             r"to-from <= std::numeric_limits<Double>::max\(\), but found to=1e\+308")):
+        with pytest.raises(RuntimeError, match=message):
+            call()
+    assert cgrad.zeros(2).normal_(1, 0).tolist() == [1.0, 1.0]
