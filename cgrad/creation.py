@@ -446,9 +446,8 @@ def randint(low=0, high=None, size=None, dtype=None, generator=None, requires_gr
 
 @_factory()
 def randperm(n, dtype=None, generator=None, device=None):
-    if n < 0:
-        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     np_dtype = _np_dtype(dtype, np.dtype(np.int64))
+    check_shape((n,), np_dtype.itemsize)
     if np_dtype == np.float16 and n > 2049:
         raise RuntimeError(f"n cannot be greater than 2049 for Half type.")
     if np_dtype.kind in "iu" and n - 1 > np.iinfo(np_dtype).max:
