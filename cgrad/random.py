@@ -12,6 +12,11 @@ import math
 
 import numpy as np
 
+try:   # the C library's log, cos, ... as PyTorch's kernels call them (NumPy's: an ulp off on
+    from ._C import libm          # some hosts); without the compiled extension, NumPy's
+except ImportError:
+    libm = np
+
 DEFAULT_SEED = 67280421310721                     # PyTorch's default_rng_seed_val
 _LOW24, _LOW53 = (1 << 24) - 1, (1 << 53) - 1
 
@@ -125,25 +130,25 @@ class _Draws:
     def exponential(self, rate, size=None, dtype=np.float64):
         """exponential_(rate): -log1p(-u) / rate of a double uniform draw, in the dtype"""
         n, shape = _count(size)
-        return (-1.0 / rate * np.log1p(-self.unit(n, np.float64))).astype(dtype).reshape(shape)
+        return (-1.0 / rate * libm.log1p(-self.unit(n, np.float64))).astype(dtype).reshape(shape)
 
     def geometric_trials(self, p, size=None, dtype=np.float64):
         """geometric_(p): ceil(ln u / ln(1 - p)) of a double uniform draw"""
         n, shape = _count(size)
         with np.errstate(divide="ignore"):
-            out = np.ceil(np.log(self.unit(n, np.float64)) / math.log1p(-p))
+            out = np.ceil(libm.log(self.unit(n, np.float64)) / math.log1p(-p))
         return out.astype(dtype).reshape(shape)
 
     def cauchy(self, median, sigma, size=None, dtype=np.float64):
         """cauchy_(median, sigma): median + sigma tan(pi (u - 1/2)), u a double draw"""
         n, shape = _count(size)
         u = self.unit(n, np.float64)
-        return (median + sigma * np.tan(math.pi * (u - 0.5))).astype(dtype).reshape(shape)
+        return (median + sigma * libm.tan(math.pi * (u - 0.5))).astype(dtype).reshape(shape)
 
     def log_normal(self, mean, std, size=None, dtype=np.float64):
         """log_normal_(mean, std): exp of the double normal_distribution, one at a time"""
         n, shape = _count(size)
-        return np.exp(self._normal_doubles(n) * std + mean).astype(dtype).reshape(shape)
+        return libm.exp(self._normal_doubles(n) * std + mean).astype(dtype).reshape(shape)
 
     def random(self, size=None, dtype=np.float64):
         return self.uniform(0.0, 1.0, size, dtype)
@@ -167,7 +172,7 @@ class _Draws:
     def _normal_doubles(self, n):
         """n draws of PyTorch's double normal_distribution, one after another: a cached value
         first, then pairs (u1, u2) giving r cos(2 pi u1) now and r sin(2 pi u1) for the next
-        draw, r = sqrt(-2 log1p(-u2)) (NumPy's float64 functions give libm's bits here)"""
+        draw, r = sqrt(-2 log1p(-u2))"""
         out = np.empty(n, np.float64)
         start = 0
         if n and self._next_normal is not None:
@@ -175,9 +180,9 @@ class _Draws:
         pairs = (n - start + 1) // 2
         if pairs:
             u = self.unit(2 * pairs, np.float64)
-            r = np.sqrt(-2.0 * np.log1p(-u[1::2]))
+            r = np.sqrt(-2.0 * libm.log1p(-u[1::2]))
             theta = 2.0 * math.pi * u[0::2]
-            both = np.stack([r * np.cos(theta), r * np.sin(theta)], 1).reshape(-1)
+            both = np.stack([r * libm.cos(theta), r * libm.sin(theta)], 1).reshape(-1)
             out[start:] = both[:n - start]
             if (n - start) % 2:
                 self._next_normal = float(both[-1])
@@ -279,22 +284,27 @@ def _normal_fill(draws, n, dtype, mean, std):
 def _normal_16(rows, mean, std):
     t = rows.dtype.type
     u1, u2 = t(1) - rows[:, :8], rows[:, 8:]
-    if t is np.float32 and not _avx512():
-        # PyTorch's AVX2 build: avx_mathfun's log and sincos, then fmadd(n, std, mean)
+    if t is np.float32 and _avx2():
+        # PyTorch's AVX2 code (its AVX-512 build runs it too): avx_mathfun's log and sincos,
+        # then fmadd(n, std, mean)
         radius = np.sqrt(np.float32(-2) * _avx2_log(u1))
         sin, cos = _avx2_sincos(np.float32(2 * math.pi) * u2)
         rows[:, :8] = _fma32(radius * cos, np.float32(std), np.float32(mean))
         rows[:, 8:] = _fma32(radius * sin, np.float32(std), np.float32(mean))
         return
-    radius = np.sqrt(t(-2) * np.log(u1))
-    theta = 2 * math.pi * u2.astype(np.float64)   # (2.0f * pi<double> * u2: a double)
-    rows[:, :8] = radius * np.cos(theta) * float(t(std)) + float(t(mean))
-    rows[:, 8:] = radius * np.sin(theta) * float(t(std)) + float(t(mean))
+    # normal_fill_16 in scalar_t: theta = 2.0f * pi<double> * u2, a double rounded to
+    # scalar_t; r cos(theta) std + mean in one fused multiply-add (checked against torch at
+    # each of its CPU capabilities)
+    from .backends.numpy_backend import _fma
+    radius = np.sqrt(t(-2) * libm.log(u1))
+    theta = (2 * math.pi * u2.astype(np.float64)).astype(t)
+    rows[:, :8] = _fma(radius * libm.cos(theta), t(std), t(mean))
+    rows[:, 8:] = _fma(radius * libm.sin(theta), t(std), t(mean))
 
 
-def _avx512():
-    from .backends.cpu import cpu_has_avx512
-    return cpu_has_avx512()
+def _avx2():
+    from .backends.cpu import cpu_has_avx2
+    return cpu_has_avx2()
 
 
 def _fma32(a, b, c):

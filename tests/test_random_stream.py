@@ -1,8 +1,8 @@
 """cgrad's generator is PyTorch's CPU generator: after manual_seed, the draws of rand, randn,
 randint, randperm, uniform_, normal_, bernoulli_, random_, dropout, nn.init and DataLoader's
 shuffling are PyTorch's numbers, and each consumes the stream as PyTorch's does. The fixed
-values below were printed by torch 2.13 (this machine: an AVX2 build, whose float32 normal_
-of 16 or more values uses its vectorised log and sincos)."""
+values below were printed by torch 2.13 (its AVX2 and AVX-512 builds run the same float32
+normal_: avx_mathfun's vectorised log and sincos for 16 or more values)."""
 import numpy as np
 import pytest
 
@@ -127,6 +127,15 @@ def test_bernoulli_of_an_integer_tensor_and_of_probabilities():
     lambda m: m.randn(17, dtype=m.float16), lambda m: m.randn(1000, dtype=m.float16),
     lambda m: m.empty(20, dtype=m.float16).normal_(1, 2),
     lambda m: m.empty(6, dtype=m.float16).bernoulli_(0.4),
+    # (enough values that NumPy's own float64 log, exp and tan, an ulp off libm on an AVX-512
+    # host in ~1 value of 300, would show)
+    lambda m: m.randn(3000, dtype=m.float64),
+    lambda m: m.empty(3000, dtype=m.float64).normal_(0.5, 3),
+    lambda m: m.empty(3000, dtype=m.float64).exponential_(),
+    lambda m: m.empty(3000, dtype=m.float64).cauchy_(),
+    lambda m: m.empty(3000, dtype=m.float64).log_normal_(),
+    lambda m: m.empty(3000, dtype=m.float64).geometric_(0.2),
+    lambda m: m.randn(3000, dtype=m.float64)[::2],
 ])
 def test_draws_match_torch_and_leave_the_stream_where_torch_does(draw):
     torch = pytest.importorskip("torch")
@@ -359,3 +368,45 @@ def test_sampler_bounds_checks_as_pytorchs():
         with pytest.raises(RuntimeError, match=message):
             call()
     assert cgrad.zeros(2).normal_(1, 0).tolist() == [1.0, 1.0]
+
+
+def test_libm_functions_are_the_c_librarys():
+    # Python's math module calls the C library's double functions: the same bits, value for
+    # value, where NumPy's SIMD loops may differ by an ulp
+    libm = pytest.importorskip("cgrad._C.libm")
+    import math
+    x = np.random.default_rng(0).uniform(0.001, 3, 5000)
+    for name in ("log", "log1p", "exp", "cos", "sin", "tan"):
+        out = getattr(libm, name)(x)
+        assert out.dtype == np.float64 and out is not x
+        assert out.tolist() == [getattr(math, name)(v) for v in x.tolist()], name
+    strided = x[::3].astype(np.float32)
+    assert libm.log(strided).dtype == np.float32
+    assert libm.log(strided).tolist() == libm.log(strided.copy()).tolist()
+    with pytest.raises(TypeError, match="int64"):
+        libm.log(np.arange(3))
+
+
+def test_the_scalar_normal_fill_matches_torch_without_avx2():
+    # PyTorch's baseline build (no AVX2) runs normal_fill_16 in scalar_t with the C library's
+    # log, cos and sin: its numbers, here forced by ATEN_CPU_CAPABILITY, against cgrad's
+    # scalar path
+    pytest.importorskip("torch")
+    import os
+    import subprocess
+    import sys
+    code = """
+import numpy as np, torch, cgrad, cgrad.random
+cgrad.random._avx2 = lambda: False
+assert torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+for dt in ("float32", "float64", "float16"):
+    for m in (torch, cgrad):
+        m.manual_seed(1)
+    a = torch.empty(1000, dtype=getattr(torch, dt)).normal_(0.5, 3).numpy()
+    b = cgrad.empty(1000, dtype=getattr(cgrad, dt)).normal_(0.5, 3).numpy()
+    assert np.array_equal(a, b), (dt, int((a != b).sum()))
+print("ok")
+"""
+    env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
