@@ -96,3 +96,19 @@ def test_assert_allclose_as_torch(name):
     call = ALLCLOSE_CASES[name]
     c, t = _allclose_outcome(cgrad, call), _allclose_outcome(torch, call)
     assert c == t if t is None else (c[0], c[1]) == (t[0], t[1].replace("torch.", "cgrad."))
+
+
+def test_cpuid_reads_the_vendor_and_the_avx10_leaves():
+    cpuid = pytest.importorskip("cgrad._C._cpuid").cpuid
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        assert cpuid(0) is None
+        return
+    highest, ebx, ecx, edx = cpuid(0)
+    vendor = b"".join(r.to_bytes(4, "little") for r in (ebx, edx, ecx)).decode()
+    assert vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls")
+    assert highest >= 7 and cpuid(highest + 1) is None      # past the highest leaf: none
+    from cgrad.cpu import _avx10
+    assert _avx10(set()) == (False, False)         # no AVX-512 from the OS: no AVX10
+    avx10_1, avx10_2 = _avx10({"avx512f"})
+    assert avx10_1 >= avx10_2 and (not avx10_1 or cpuid(7, 1)[3] >> 19 & 1)

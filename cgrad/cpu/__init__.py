@@ -136,6 +136,21 @@ def _cache_size(level, kinds):
     return 0
 
 
+def _avx10(flags):
+    """(AVX10.1, AVX10.2) as cpuinfo reads them: the AVX10 bit (CPUID leaf 7.1, EDX bit 19)
+    and the version in leaf 0x24 (EBX bits 0-7). Linux's flags may lack them (kernel 6.18 lists
+    neither on a Xeon with AVX10.1); without the compiled extension, the flags alone"""
+    try:
+        from .._C._cpuid import cpuid
+    except ImportError:
+        return "avx10_1" in flags, "avx10_2" in flags
+    leaf7 = cpuid(7, 1)
+    if not (leaf7 and leaf7[3] >> 19 & 1 and "avx512f" in flags):   # (and the OS's AVX-512)
+        return False, False
+    version = (cpuid(0x24, 0) or (0, 0, 0, 0))[1] & 0xFF
+    return version >= 1, version >= 2
+
+
 @functools.lru_cache(None)
 def get_capabilities():
     """The CPU's instruction-set flags and sizes under PyTorch's names (a read-only mapping).
@@ -162,6 +177,7 @@ def get_capabilities():
             cores.add((physical, value))
     if platform.machine() in ("x86_64", "AMD64", "i386", "i686"):
         info.update((k, flag in flags) for k, flag in _FLAGS.items())
+        info["avx10_1"], info["avx10_2"] = _avx10(flags)
         info["l1d_cache_size"] = _cache_size(1, ("Data", "Unified"))
         info["l2_cache_size"] = _cache_size(2, ("Unified", "Data"))
     info["num_logical_cores"] = os.cpu_count() or 1
