@@ -370,9 +370,10 @@ def _lbfgs(lib, problem, dtype, kw, steps=3, values=None, state=None):
 
 
 # float32 only where the runs stay clear of the rounding noise at the optimum, where a
-# tolerance test flips on the last bit of a dot product
+# tolerance test flips on the last bit of a dot product (Rosenbrock's default run stops an
+# iteration apart in float32 against torch's MKL on an Intel AVX-512 host)
 LBFGS_CASES = [
-    (_rosenbrock, dict(), (np.float32, np.float64)),
+    (_rosenbrock, dict(), (np.float64,)),
     (_rosenbrock, dict(lr=0.5, max_iter=5, history_size=3), (np.float32, np.float64)),
     (_rosenbrock, dict(line_search_fn="strong_wolfe"), (np.float64,)),
     (_rosenbrock, dict(line_search_fn="strong_wolfe", history_size=2, max_iter=7, lr=0.8),

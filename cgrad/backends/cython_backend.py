@@ -867,9 +867,10 @@ class CythonKernels(NumpyKernels):
     mish_backward = _unary_backward_method(_ew.MISH, NumpyKernels.mish_backward,
                                            float32_only="one exp")
     # NumPy's float32 log2, log10, exp2, arctan, arcsin, arccos, sinh, cosh, arctanh, arcsinh,
-    # arccosh and tan are glibc's, a call per element (4-30 ns). Their backwards here are
-    # NumPy's operations in one pass (the same bits, either dtype); sinh's and cosh's take
-    # each other's kernel (within an ulp)
+    # arccosh and tan are glibc's, a call per element (4-30 ns; the NumPy backend's take
+    # float64's, on an AVX-512 host NumPy's float32 SIMD loops being up to 3 ulp off). Their
+    # backwards here are NumPy's operations in one pass (the same bits, either dtype); sinh's
+    # and cosh's take each other's kernel (within an ulp)
     log2 = _float32_unary_method(_ew.LOG2, NumpyKernels.log2, "within an ulp")
     log2_backward = _unary_backward_method(_ew.LOG2, NumpyKernels.log2_backward)
     log10 = _float32_unary_method(_ew.LOG10, NumpyKernels.log10, "within an ulp")
