@@ -1,6 +1,7 @@
 """cgrad.linalg and the top-level matrix functions against PyTorch: values, gradients (first
 and second order), batched inputs, named results, grad_fn names and errors."""
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -23,6 +24,16 @@ def _one_thread():
 
 
 RNG = np.random.default_rng(11)
+
+
+@pytest.fixture(autouse=True)
+def _inputs_of_this_test(request):
+    """RNG reseeded from the test's id: each test draws the same inputs in any order (under
+    pytest-xdist a float32 gradient check met an ill-conditioned draw in some orders only)"""
+    seed = np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+    RNG.bit_generator.state = seed.bit_generator.state
+
+
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
 
 
