@@ -168,7 +168,10 @@ def _into_out(result, out):
     differs. No graph goes through out=, as in PyTorch."""
     if out is None:
         return result
-    if isinstance(out, (tuple, list)) and isinstance(result, tuple):
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)):
+            raise TypeError(f"{type(result).__name__}(): argument 'out' must be tuple of "
+                            f"Tensors, not {argument_type_name(out)}")
         return _into_outs(result, out)
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
@@ -194,15 +197,29 @@ def _into_out(result, out):
     return out
 
 
+# where out= sits among each function's arguments in PyTorch's schema (its error messages
+# name that position)
+_OUT_POSITION = {
+    "frexp": 1, "geqrf": 1, "linalg_slogdet": 1, "slogdet": 1, "cummax": 2, "cummin": 2,
+    "linalg_eigh": 2, "linalg_inv_ex": 2, "linalg_ldl_factor": 2, "linalg_lu_factor": 2,
+    "linalg_lu": 2, "linalg_qr": 2, "qr": 2, "_lu_with_info": 3, "max": 3, "min": 3, "sort": 3,
+    "mode": 3, "median": 3, "nanmedian": 3, "aminmax": 3, "linalg_cholesky_ex": 3,
+    "linalg_ldl_factor_ex": 3, "linalg_lu_factor_ex": 3, "linalg_svd": 3, "svd": 3,
+    "kthvalue": 4, "linalg_solve_ex": 4, "lu_unpack": 4, "linalg_lstsq": 4, "topk": 5,
+    "histogram": 5, "triangular_solve": 5}
+
+
 def _into_outs(results, outs):
     """a named tuple's results (max over a dim, sort, ...) written into out=(values, indices),
     each of the result's dtype, returned as PyTorch's <name>_out tuple of the outs"""
+    for i, out in enumerate(outs):         # (the element types first, as PyTorch's parser)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument "
+                            f"{_OUT_POSITION.get(type(results).__name__, 0)}, but got "
+                            f"{argument_type_name(out)}")
     if len(outs) != len(results):
         raise TypeError(f"expected tuple of {len(results)} elements but got {len(outs)}")
-    for i, (result, out) in enumerate(zip(results, outs)):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{type(out).__name__}")
+    for result, out in zip(results, outs):
         if out._data.dtype != result._data.dtype:
             raise RuntimeError(f"Expected out tensor to have dtype "
                                f"{_dtype.c_name(result._data.dtype)}, but got "
@@ -222,7 +239,7 @@ def _method(name):
                 if isinstance(other, Tensor) else _tensor(input)       # (astype: ints wrap)
         elif not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                            f"{type(input).__name__}")
+                            f"{argument_type_name(input)}")
         elif name in _TWO_TENSORS and args:     # (the function's positions, not the method's)
             _require_tensors(name, input, args[0], _TWO_TENSORS[name])
         return _into_out(getattr(input, name)(*args, **kwargs), out)

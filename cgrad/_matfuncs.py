@@ -41,8 +41,6 @@ def geqrf(input, *, out=None):
     """(a, tau): LAPACK's geqrf, the QR decomposition as Householder reflectors (R above a's
     diagonal, the reflectors' vectors below it; householder_product(a, tau) is Q). PyTorch
     defines no derivative for it."""
-    if out is not None:
-        raise NotImplementedError("geqrf(out=...) is not supported by cgrad")
     if input.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
     _matrix("geqrf", input, square=False, kernel="geqrf_cpu")
@@ -50,9 +48,9 @@ def geqrf(input, *, out=None):
     dtype = input._data.dtype
     results = [np.ascontiguousarray(np.swapaxes(h, -1, -2), dtype=dtype), tau.astype(dtype)]
     if input.requires_grad and grad_state.enabled:
-        return GeqrfResult(*(SP.Undifferentiable["GeqrfBackward0"].apply(input, "geqrf", r)
-                             for r in results))
-    return GeqrfResult(*(Tensor._make(r) for r in results))
+        return _into_out(GeqrfResult(*(SP.Undifferentiable["GeqrfBackward0"].apply(
+            input, "geqrf", r) for r in results)), out)
+    return _into_out(GeqrfResult(*(Tensor._make(r) for r in results)), out)
 
 
 def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
@@ -97,8 +95,8 @@ def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
     return _into_out(LA.reflected(V, tau, other.mT, not transpose).mT, out)
 
 
-def slogdet(input):
-    return SlogdetResult(*LA.slogdet(input))
+def slogdet(input, *, out=None):
+    return _into_out(SlogdetResult(*LA.slogdet(input)), out)
 
 
 def logdet(input):
@@ -165,7 +163,7 @@ def cholesky_inverse(L, upper=False, *, out=None):
     return _into_out(M.CholeskyInverse.apply(L, bool(upper)), out)
 
 
-def svd(input, some=True, compute_uv=True):
+def svd(input, some=True, compute_uv=True, *, out=None):
     """(U, S, V) with input = U diag(S) V^T (V, not Vh: PyTorch's old svd); some=False: the
     full U and V; compute_uv=False: U and V zeros"""
     if not compute_uv:
@@ -173,9 +171,9 @@ def svd(input, some=True, compute_uv=True):
         m, n = input.shape[-2:]
         zeros = [Tensor._make(np.zeros(input.shape[:-2] + (k, k), input._data.dtype))
                  for k in (m, n)]
-        return SvdResult(zeros[0], S, zeros[1])
+        return _into_out(SvdResult(zeros[0], S, zeros[1]), out)
     U, S, Vh = LA.svd(input, full_matrices=not some)
-    return SvdResult(U, S, Vh.mT)
+    return _into_out(SvdResult(U, S, Vh.mT), out)
 
 
 def cross(input, other, dim=None, *, out=None):
@@ -359,9 +357,7 @@ def qr(input, some=True, *, out=None):
                   "a string parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced "
                   "with\nQ, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
                   UserWarning, stacklevel=2)
-    if out is not None:
-        raise NotImplementedError("qr(out=...) is not supported by cgrad")
-    return QrResult(*LA.qr(input, "reduced" if some else "complete"))
+    return _into_out(QrResult(*LA.qr(input, "reduced" if some else "complete")), out)
 
 
 def lu(A, pivot=True, get_infos=False, out=None):
@@ -374,10 +370,15 @@ def lu(A, pivot=True, get_infos=False, out=None):
                   "= torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\nLU, "
                   "pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)", UserWarning,
                   stacklevel=2)
-    if out is not None:
-        raise NotImplementedError("lu(out=...) is not supported by cgrad")
     LU, pivots, info = LA.lu_factor_ex(A, pivot=pivot)
-    return LuWithInfoResult(LU, pivots, info) if get_infos else (LU, pivots)
+    result = LuWithInfoResult(LU, pivots, info) if get_infos else (LU, pivots)
+    if out is None:
+        return result
+    if len(out) != len(result):         # (PyTorch's torch.lu: no element checks, out itself)
+        raise TypeError(f"expected tuple of {len(result)} elements but got {len(out)}")
+    for into, value in zip(out, result):
+        into.resize_as_(value).copy_(value)
+    return out
 
 
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
@@ -388,7 +389,7 @@ def lu_solve(b, LU_data, LU_pivots, *, out=None):
     return LA.lu_solve(LU_data, LU_pivots, b, out=out)
 
 
-def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
     """(P, L, U) with A = P L U from lu_factor's packed (LU, pivots); what is not unpacked is
     an empty tensor"""
     if LU_pivots._data.dtype != np.int32:
@@ -404,7 +405,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
     P = empty.clone()
     if unpack_pivots:
         P = Tensor._make(M._permutation(LU_pivots._data - 1, LU_data.shape[-2], dtype))
-    return LuUnpackResult(P, L, U)
+    return _into_out(LuUnpackResult(P, L, U), out)
 
 
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
@@ -415,8 +416,6 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
                   "not return a copy of one of the inputs.\nX = torch.triangular_solve(B, "
                   "A).solution\nshould be replaced with\nX = torch.linalg.solve_triangular(A, "
                   "B).", UserWarning, stacklevel=2)
-    if out is not None:
-        raise NotImplementedError("triangular_solve(out=...) is not supported by cgrad")
     for name, t in (("b", b), ("A", A)):
         if t.ndim < 2:
             raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
@@ -425,7 +424,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
     # A^T X = b is a solve with A^T, whose triangle is the other one
     X = LA.solve_triangular(A.mT if transpose else A, b, upper=bool(upper) != bool(transpose),
                             unitriangular=unitriangular)
-    return TriangularSolveResult(X, A.clone())
+    return _into_out(TriangularSolveResult(X, A.clone()), out)
 
 
 def _removed(name, message):

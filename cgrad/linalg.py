@@ -91,10 +91,10 @@ def det(A, *, out=None):
     return _into_out(M.Det.apply(A), out)
 
 
-def slogdet(A):
+def slogdet(A, *, out=None):
     """(sign, log|det A|) of each matrix: the sign 0 and -inf where A is singular"""
     _matrix("linalg.slogdet", A)
-    return SlogdetResult(*M.Slogdet.apply(A))
+    return _into_out(SlogdetResult(*M.Slogdet.apply(A)), out)
 
 
 def inv(A, *, out=None):
@@ -103,10 +103,10 @@ def inv(A, *, out=None):
     return _into_out(M.Inv.apply(A, True)[0], out)
 
 
-def inv_ex(A, *, check_errors=False):
+def inv_ex(A, *, check_errors=False, out=None):
     """(A^-1, info): info > 0 (LAPACK's getrf's) where A is singular, unless check_errors"""
     _matrix("linalg.inv", A)
-    return InvExResult(*M.Inv.apply(A, check_errors))
+    return _into_out(InvExResult(*M.Inv.apply(A, check_errors)), out)
 
 
 # ---- solvers -------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
                                              bool(unitriangular)), out)
 
 
-def lstsq(A, B, rcond=None, *, driver=None):
+def lstsq(A, B, rcond=None, *, driver=None, out=None):
     """(solution, residuals, rank, singular_values) of min |A X - B|_F per matrix, as
     PyTorch's CPU drivers fill them: rank for all but 'gels', singular values for
     'gelsd'/'gelss', residuals where m > n and (but for 'gels') every A has full rank, not
@@ -191,7 +191,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     _batch(name, A.shape[:-2], B.shape[:-1] if vector else B.shape[:-2])
     if rcond is None:
         rcond = float(np.finfo(A._data.dtype).eps) * max(A.shape[-2:])
-    return LstsqResult(*M.Lstsq.apply(A, B, rcond, driver, vector))
+    return _into_out(LstsqResult(*M.Lstsq.apply(A, B, rcond, driver, vector)), out)
 
 
 # ---- decompositions ------------------------------------------------------------------------
@@ -203,19 +203,20 @@ def cholesky(A, *, upper=False, out=None):
     return _into_out(M.Cholesky.apply(A, bool(upper), True, "linalg.cholesky")[0], out)
 
 
-def cholesky_ex(A, *, upper=False, check_errors=False):
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """(L, info): info > 0 (LAPACK's potrf's) where A is not positive-definite"""
     _matrix("linalg.cholesky", A, kernel="cholesky_cpu")
-    return CholeskyExResult(*M.Cholesky.apply(A, bool(upper), check_errors, "linalg.cholesky"))
+    return _into_out(CholeskyExResult(*M.Cholesky.apply(A, bool(upper), check_errors,
+                                                         "linalg.cholesky")), out)
 
 
-def qr(A, mode="reduced"):
+def qr(A, mode="reduced", *, out=None):
     """(Q, R), A = Q R; mode 'reduced', 'complete' or 'r' (Q empty, not differentiable)"""
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            "'reduced' (default), 'r', or 'complete'")
     _matrix("linalg.qr", A, square=False, kernel="geqrf_cpu")
-    return QrResult(*M.Qr.apply(A, mode))
+    return _into_out(QrResult(*M.Qr.apply(A, mode)), out)
 
 
 def _lu_input(name, A, pivot):
@@ -227,23 +228,23 @@ def _lu_input(name, A, pivot):
     _floating(name, A._data.dtype, "lu_cpu", False, A._data.size == 0)
 
 
-def lu_factor(A, *, pivot=True):
+def lu_factor(A, *, pivot=True, out=None):
     """(LU, pivots): L below the diagonal (its unit diagonal implied) and U on and above it
     in one matrix, with LAPACK's 1-based row swaps; a zero on U's diagonal raises"""
     _lu_input("torch.lu_factor", A, pivot)
-    return LuFactorResult(*M.LuFactor.apply(A, True)[:2])
+    return _into_out(LuFactorResult(*M.LuFactor.apply(A, True)[:2]), out)
 
 
-def lu_factor_ex(A, *, pivot=True, check_errors=False):
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     """(LU, pivots, info): info > 0 where U has a zero on its diagonal"""
     _lu_input("torch.lu_factor", A, pivot)
-    return LuFactorExResult(*M.LuFactor.apply(A, check_errors))
+    return _into_out(LuFactorExResult(*M.LuFactor.apply(A, check_errors)), out)
 
 
-def lu(A, *, pivot=True):
+def lu(A, *, pivot=True, out=None):
     """(P, L, U) with A = P L U (L unit lower m x k, U upper k x n, k = min(m, n))"""
     _lu_input("linalg.lu", A, pivot)
-    return LuResult(*M.Lu.apply(A))
+    return _into_out(LuResult(*M.Lu.apply(A)), out)
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
@@ -264,18 +265,19 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return _into_out(M.LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint)), out)
 
 
-def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     """(LD, pivots, info): the Bunch-Kaufman factorization A = P L D L^T P^T of a symmetric A
     read from its lower triangle (LAPACK's sytrf; hermitian is the same for real A): L below
     LD's diagonal, D's 1 x 1 and 2 x 2 blocks on and beside it, pivots 1-based (negative
     where a 2 x 2 block starts), info > 0 where D is singular. PyTorch defines no derivative:
     LD's grad_fn raises in backward."""
-    return LdlFactorExResult(*_ldl_factor("torch.linalg.ldl_factor_ex", A, check_errors))
+    return _into_out(LdlFactorExResult(*_ldl_factor("torch.linalg.ldl_factor_ex", A,
+                                                    check_errors)), out)
 
 
-def ldl_factor(A, *, hermitian=False):
+def ldl_factor(A, *, hermitian=False, out=None):
     """(LD, pivots) of ldl_factor_ex; a singular D raises PyTorch's RuntimeError"""
-    return LdlFactorResult(*_ldl_factor("torch.linalg.ldl_factor", A, True)[:2])
+    return _into_out(LdlFactorResult(*_ldl_factor("torch.linalg.ldl_factor", A, True)[:2]), out)
 
 
 def _ldl_factor(name, A, check_errors):
@@ -324,12 +326,12 @@ def _uplo(UPLO):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
-def eigh(A, UPLO="L"):
+def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors as columns) of a symmetric A, read from its lower
     (UPLO='L') or upper triangle"""
     _uplo(UPLO)
     _matrix("linalg.eigh", A, kernel="linalg_eigh_cpu", checks_float=False, empty_ok=True)
-    return EighResult(*M.Eigh.apply(A, UPLO))
+    return _into_out(EighResult(*M.Eigh.apply(A, UPLO)), out)
 
 
 def _needs_grad(A):
@@ -348,11 +350,11 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return _into_out(Tensor._make(w), out)
 
 
-def svd(A, full_matrices=True, *, driver=None):
+def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh), A = U diag(S) Vh, S descending"""
     _matrix("linalg.svd", A, square=False, kernel="linalg_svd_cpu")
     _no_driver(driver)
-    return SvdResult(*M.Svd.apply(A, bool(full_matrices)))
+    return _into_out(SvdResult(*M.Svd.apply(A, bool(full_matrices))), out)
 
 
 def _no_driver(driver):
@@ -711,10 +713,10 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     _matrix("linalg.solve_ex", A, kernel="lu_cpu")
     LU, pivots, info = lu_factor_ex(A)
     if check_errors or not bool((info > 0).any()):
-        return SolveExResult(solve(A, B, left=left, out=out), info)
+        return _into_out(SolveExResult(solve(A, B, left=left), info), out)
     vector = _is_vector_rhs(A, B)
     X = lu_solve(LU, pivots, B.unsqueeze(-1) if vector else B, left=left)
-    return SolveExResult(_into_out(X.squeeze(-1) if vector else X, out), info)
+    return _into_out(SolveExResult(X.squeeze(-1) if vector else X, info), out)
 
 
 def tensorinv(A, ind=2, *, out=None):
