@@ -59,10 +59,12 @@ cdef extern from *:
     #endif
     /* size bytes on a 64-byte boundary, or NULL (the caller then asks the base handler).
        Blocks of 2 MiB and more (hugepage set, as NumPy's madvise setting) start on a 2 MiB
-       boundary, span whole 2 MiB pages and ask for transparent huge pages: with 4 KiB pages
-       the Adam step over ten 10^6-float tensors (4 MB each, below NumPy's own 4 MiB
+       boundary and ask for transparent huge pages over their whole 2 MiB pages: with 4 KiB
+       pages the Adam step over ten 10^6-float tensors (4 MB each, below NumPy's own 4 MiB
        threshold) took 12.0 ms, with huge pages 9.1 ms (TLB misses, and the prefetchers stop
-       at every 4 KiB page). The last page's unused tail is the price: under 2 MiB a block. */
+       at every 4 KiB page). A block whose last huge page it fills but for an eighth of its
+       size or less takes that page whole (its footprint); others keep 4 KiB pages at the
+       tail (a 2 MiB + 4 KiB block would double on huge pages). */
     #if defined(_WIN32)
     #define CGRAD_CAN_ALIGN 0     /* _aligned_malloc's blocks need _aligned_free */
     #else
@@ -74,6 +76,16 @@ cdef extern from *:
     #else
     #define CGRAD_HUGE_PAGES 0
     #endif
+    static size_t cgrad_footprint(size_t size, int hugepage) {
+    #if CGRAD_HUGE_PAGES
+        if (hugepage && size >= CGRAD_HUGE_PAGE) {
+            size_t whole = (size + CGRAD_HUGE_PAGE - 1) & ~(CGRAD_HUGE_PAGE - 1);
+            if (whole - size <= size / 8)
+                return whole;
+        }
+    #endif
+        return size;
+    }
     static void* cgrad_aligned_malloc(size_t size, int hugepage) {
     #if defined(_WIN32)
         (void) size; (void) hugepage;
@@ -82,10 +94,10 @@ cdef extern from *:
         void* p = NULL;
     #if CGRAD_HUGE_PAGES
         if (hugepage && size >= CGRAD_HUGE_PAGE) {
-            size_t whole = (size + CGRAD_HUGE_PAGE - 1) & ~(CGRAD_HUGE_PAGE - 1);
-            if (posix_memalign(&p, CGRAD_HUGE_PAGE, whole) != 0)
+            size_t bytes = cgrad_footprint(size, 1);
+            if (posix_memalign(&p, CGRAD_HUGE_PAGE, bytes) != 0)
                 return NULL;
-            madvise(p, whole, MADV_HUGEPAGE);
+            madvise(p, bytes & ~(CGRAD_HUGE_PAGE - 1), MADV_HUGEPAGE);
             return p;
         }
     #endif
@@ -96,6 +108,7 @@ cdef extern from *:
     }
     """
     void* cgrad_aligned_malloc(size_t size, int hugepage) noexcept nogil
+    size_t cgrad_footprint(size_t size, int hugepage) noexcept nogil
     const int CGRAD_CAN_ALIGN
     const int CGRAD_HUGE_PAGES
     const size_t CGRAD_HUGE_PAGE
@@ -103,6 +116,7 @@ cdef extern from *:
 cdef struct Slot:
     void* ptr
     size_t size
+    size_t bytes                # its footprint, counted against the limit
     unsigned long long freed    # when it was freed: the newest match is taken, the oldest evicted
 
 cdef Slot _slots[SLOTS]
@@ -118,6 +132,11 @@ cdef object _base_capsule = None, _capsule = None
 pthread_mutex_init(&_lock, NULL)
 
 
+cdef inline size_t _footprint(size_t size) noexcept nogil:
+    """the bytes a kept block of `size` holds (whole huge pages: see cgrad_footprint)"""
+    return cgrad_footprint(size, _align and _hugepage)
+
+
 cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
     global _cached, _hits, _misses
     cdef int i, best = -1
@@ -131,7 +150,7 @@ cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
         if best >= 0:
             ptr = _slots[best].ptr
             _slots[best].ptr = NULL
-            _cached -= size
+            _cached -= _slots[best].bytes
             _hits += 1
             pthread_mutex_unlock(&_lock)
             return ptr
@@ -162,7 +181,7 @@ cdef void _evict_oldest() noexcept nogil:
             old = i
     if old >= 0:
         _base.free(_base.ctx, _slots[old].ptr, _slots[old].size)
-        _cached -= _slots[old].size
+        _cached -= _slots[old].bytes
         _slots[old].ptr = NULL
 
 
@@ -177,7 +196,7 @@ cdef int _empty_slot() noexcept nogil:
 cdef inline bint _keepable(const void* ptr, size_t size) noexcept nogil:
     # aligning, an unaligned block (np.zeros' calloc, a realloc) is not kept: a block handed
     # back is always aligned
-    return (ptr != NULL and MIN_BYTES <= size <= _limit
+    return (ptr != NULL and MIN_BYTES <= size and _footprint(size) <= _limit
             and not (_align and (<size_t> ptr) % 64))
 
 
@@ -191,11 +210,11 @@ cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
     cdef int i
     if _keepable(ptr, size):
         pthread_mutex_lock(&_lock)
-        if size > _limit:              # lowered by set_limit since the test above
+        if _footprint(size) > _limit:  # lowered by set_limit since the test above
             pthread_mutex_unlock(&_lock)
             _base.free(_base.ctx, ptr, size)
             return
-        while _cached + size > _limit:
+        while _cached + _footprint(size) > _limit:
             _evict_oldest()
         i = _empty_slot()
         if i < 0:
@@ -204,8 +223,9 @@ cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
         _clock += 1
         _slots[i].ptr = ptr
         _slots[i].size = size
+        _slots[i].bytes = _footprint(size)
         _slots[i].freed = _clock
-        _cached += size
+        _cached += _footprint(size)
         pthread_mutex_unlock(&_lock)
         return
     _base.free(_base.ctx, ptr, size)
