@@ -9,6 +9,7 @@ not PyTorch's. The state (get_state) is PyTorch's 5056 bytes."""
 import contextlib
 import copy
 import math
+import os
 
 import numpy as np
 
@@ -130,25 +131,29 @@ class _Draws:
     def exponential(self, rate, size=None, dtype=np.float64):
         """exponential_(rate): -log1p(-u) / rate of a double uniform draw, in the dtype"""
         n, shape = _count(size)
-        return (-1.0 / rate * libm.log1p(-self.unit(n, np.float64))).astype(dtype).reshape(shape)
+        return _from_double(-1.0 / rate * libm.log1p(-self.unit(n, np.float64)),
+                            dtype).reshape(shape)
 
     def geometric_trials(self, p, size=None, dtype=np.float64):
         """geometric_(p): ceil(ln u / ln(1 - p)) of a double uniform draw"""
         n, shape = _count(size)
         with np.errstate(divide="ignore"):
             out = np.ceil(libm.log(self.unit(n, np.float64)) / math.log1p(-p))
-        return out.astype(dtype).reshape(shape)
+        return _from_double(out, dtype).reshape(shape)
 
     def cauchy(self, median, sigma, size=None, dtype=np.float64):
-        """cauchy_(median, sigma): median + sigma tan(pi (u - 1/2)), u a double draw"""
+        """cauchy_(median, sigma): median + sigma tan(pi (u - 1/2)), u a double draw, in one
+        fused multiply-add (GCC contracts PyTorch's expression)"""
         n, shape = _count(size)
         u = self.unit(n, np.float64)
-        return (median + sigma * libm.tan(math.pi * (u - 0.5))).astype(dtype).reshape(shape)
+        return _from_double(_fused(libm.tan(math.pi * (u - 0.5)), sigma, median),
+                            dtype).reshape(shape)
 
     def log_normal(self, mean, std, size=None, dtype=np.float64):
         """log_normal_(mean, std): exp of the double normal_distribution, one at a time"""
         n, shape = _count(size)
-        return libm.exp(self._normal_doubles(n) * std + mean).astype(dtype).reshape(shape)
+        return _from_double(libm.exp(_fused(self._normal_doubles(n), std, mean)),
+                            dtype).reshape(shape)
 
     def random(self, size=None, dtype=np.float64):
         return self.uniform(0.0, 1.0, size, dtype)
@@ -163,7 +168,7 @@ class _Draws:
         if n >= 16 and contiguous:
             out = _normal_fill(self, n, dtype, loc, scale)
         else:
-            out = (self._normal_doubles(n) * scale + loc).astype(dtype)
+            out = _from_double(_fused(self._normal_doubles(n), scale, loc), dtype)
         return out.reshape(shape)
 
     def standard_normal(self, size=None, dtype=np.float64):
@@ -259,6 +264,24 @@ def _unpack_state(data, draws):
     return int(state["seed"])
 
 
+def _fused(z, scale, shift):
+    """z scale + shift of normal_distribution's and cauchy's doubles: in one rounding where
+    PyTorch runs its AVX2 or AVX-512 kernels, which GCC builds with fused multiply-adds;
+    two in its baseline build (each checked)"""
+    if not _avx2():
+        return z * scale + shift
+    from .backends.numpy_backend import _fma
+    return _fma(z, np.float64(scale), np.float64(shift))
+
+
+def _from_double(values, dtype):
+    """doubles in the dtype as PyTorch casts them: a half through float (c10::Half is made
+    from a float)"""
+    if np.dtype(dtype) == np.float16:
+        values = values.astype(np.float32)
+    return values.astype(dtype)
+
+
 def _count(size):
     shape = () if size is None else (size,) if isinstance(size, (int, np.integer)) else \
         tuple(size)
@@ -303,8 +326,10 @@ def _normal_16(rows, mean, std):
 
 
 def _avx2():
+    """whether PyTorch here runs its AVX2 (or AVX-512) kernels: the CPU has AVX2, and
+    ATEN_CPU_CAPABILITY does not ask for the baseline"""
     from .backends.cpu import cpu_has_avx2
-    return cpu_has_avx2()
+    return cpu_has_avx2() and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() != "default"
 
 
 def _fma32(a, b, c):

@@ -136,6 +136,14 @@ def test_bernoulli_of_an_integer_tensor_and_of_probabilities():
     lambda m: m.empty(3000, dtype=m.float64).log_normal_(),
     lambda m: m.empty(3000, dtype=m.float64).geometric_(0.2),
     lambda m: m.randn(3000, dtype=m.float64)[::2],
+    # (a mean and std whose multiply-add rounds differently fused: PyTorch's AVX2 builds fuse
+    # it; a half from a double through float)
+    lambda m: m.empty(3000, dtype=m.float64).log_normal_(0.2, 0.7),
+    lambda m: m.empty(3000, dtype=m.float64).cauchy_(0.3, 0.7),
+    lambda m: m.empty(15, dtype=m.float64).normal_(0.3, 0.7),
+    lambda m: m.empty(40, 3, dtype=m.float64).t().normal_(0.3, 0.7),
+    lambda m: m.empty(100000, dtype=m.float16).exponential_(1.3),
+    lambda m: m.empty(30000, dtype=m.float16).cauchy_(0.3, 0.7),
 ])
 def test_draws_match_torch_and_leave_the_stream_where_torch_does(draw):
     torch = pytest.importorskip("torch")
@@ -387,24 +395,28 @@ def test_libm_functions_are_the_c_librarys():
         libm.log(np.arange(3))
 
 
-def test_the_scalar_normal_fill_matches_torch_without_avx2():
-    # PyTorch's baseline build (no AVX2) runs normal_fill_16 in scalar_t with the C library's
-    # log, cos and sin: its numbers, here forced by ATEN_CPU_CAPABILITY, against cgrad's
-    # scalar path
+def test_the_baseline_kernels_match_torch_without_avx2():
+    # PyTorch's baseline build (no AVX2), which ATEN_CPU_CAPABILITY=default selects (and cgrad
+    # follows): normal_fill_16 in scalar_t with the C library's log, cos and sin; the double
+    # samplers' multiply-adds unfused
     pytest.importorskip("torch")
     import os
     import subprocess
     import sys
     code = """
 import numpy as np, torch, cgrad, cgrad.random
-cgrad.random._avx2 = lambda: False
-assert torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+assert torch.backends.cpu.get_cpu_capability() == "DEFAULT" and not cgrad.random._avx2()
+draws = [lambda m, dt: m.empty(1000, dtype=dt).normal_(0.5, 3),
+         lambda m, dt: m.empty(15, dtype=dt).normal_(0.3, 0.7),
+         lambda m, dt: m.empty(1000, dtype=dt).log_normal_(0.2, 0.7),
+         lambda m, dt: m.empty(1000, dtype=dt).cauchy_(0.3, 0.7)]
 for dt in ("float32", "float64", "float16"):
-    for m in (torch, cgrad):
-        m.manual_seed(1)
-    a = torch.empty(1000, dtype=getattr(torch, dt)).normal_(0.5, 3).numpy()
-    b = cgrad.empty(1000, dtype=getattr(cgrad, dt)).normal_(0.5, 3).numpy()
-    assert np.array_equal(a, b), (dt, int((a != b).sum()))
+    for i, draw in enumerate(draws):
+        for m in (torch, cgrad):
+            m.manual_seed(1)
+        a = draw(torch, getattr(torch, dt)).numpy()
+        b = draw(cgrad, getattr(cgrad, dt)).numpy()
+        assert np.array_equal(a, b), (dt, i, int((a != b).sum()))
 print("ok")
 """
     env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
