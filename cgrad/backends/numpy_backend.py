@@ -69,8 +69,8 @@ def _rounded_once(ufunc, x):
     float32 loops are glibc's on most hosts, but on an AVX-512 host its SIMD code: there its
     tan, arcsin and log10 were up to 3 ulp off, its exp2(127.) an ulp high."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if x.dtype == np.float32:
-            return ufunc(x.astype(np.float64)).astype(np.float32)
+        if x.dtype == np.float32:          # (NumPy's float64 loop, cast back in its buffers)
+            return ufunc(x, out=np.empty_like(x), dtype=np.float64)
         return ufunc(x)
 
 

@@ -8,6 +8,17 @@ cdef extern from *:
     static int cgrad_cpuid(unsigned leaf, unsigned sub, unsigned *r) {
         return __get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]);
     }
+    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <intrin.h>
+    static int cgrad_cpuid(unsigned leaf, unsigned sub, unsigned *r) {
+        int info[4];
+        __cpuid(info, (int) (leaf & 0x80000000u));      /* the highest leaf of that range */
+        if ((unsigned) info[0] < leaf)
+            return 0;
+        __cpuidex(info, (int) leaf, (int) sub);
+        r[0] = info[0]; r[1] = info[1]; r[2] = info[2]; r[3] = info[3];
+        return 1;
+    }
     #else
     static int cgrad_cpuid(unsigned leaf, unsigned sub, unsigned *r) { return 0; }
     #endif
