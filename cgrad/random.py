@@ -14,9 +14,9 @@ import os
 import numpy as np
 
 try:   # the C library's log, cos, ... as PyTorch's kernels call them (NumPy's: an ulp off on
-    from ._C import libm          # some hosts); without the compiled extension, NumPy's
-except ImportError:
-    libm = np
+    from ._C import random_math as libm     # some hosts), and its AVX2 Box-Muller
+except ImportError:     # (without the compiled extension: NumPy's functions, and the scalar
+    libm = np           # Box-Muller for float32 too: PyTorch's numbers but for the last bits)
 
 DEFAULT_SEED = 67280421310721                     # PyTorch's default_rng_seed_val
 _LOW24, _LOW53 = (1 << 24) - 1, (1 << 53) - 1
@@ -305,20 +305,16 @@ def _normal_fill(draws, n, dtype, mean, std):
 
 
 def _normal_16(rows, mean, std):
+    """normal_fill_16 on each row of 16 uniform draws, in place"""
     t = rows.dtype.type
-    u1, u2 = t(1) - rows[:, :8], rows[:, 8:]
-    if t is np.float32 and _avx2():
-        # PyTorch's AVX2 code (its AVX-512 build runs it too): avx_mathfun's log and sincos,
-        # then fmadd(n, std, mean)
-        radius = np.sqrt(np.float32(-2) * _avx2_log(u1))
-        sin, cos = _avx2_sincos(np.float32(2 * math.pi) * u2)
-        rows[:, :8] = _fma32(radius * cos, np.float32(std), np.float32(mean))
-        rows[:, 8:] = _fma32(radius * sin, np.float32(std), np.float32(mean))
+    if t is np.float32 and _avx2() and libm is not np:
+        libm.normal_fill_16_avx2(rows, std=std, mean=mean)
         return
     # normal_fill_16 in scalar_t: theta = 2.0f * pi<double> * u2, a double rounded to
     # scalar_t; r cos(theta) std + mean in one fused multiply-add (checked against torch at
     # each of its CPU capabilities)
     from .backends.numpy_backend import _fma
+    u1, u2 = t(1) - rows[:, :8], rows[:, 8:]
     radius = np.sqrt(t(-2) * libm.log(u1))
     theta = (2 * math.pi * u2.astype(np.float64)).astype(t)
     rows[:, :8] = _fma(radius * libm.cos(theta), t(std), t(mean))
@@ -330,61 +326,6 @@ def _avx2():
     ATEN_CPU_CAPABILITY does not ask for the baseline"""
     from .backends.cpu import cpu_has_avx2
     return cpu_has_avx2() and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() != "default"
-
-
-def _fma32(a, b, c):
-    """a b + c rounded once to float32 (a product of two float32 is exact in double)"""
-    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(
-        np.float32)
-
-
-_LOG_P = [7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
-          1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
-          3.3333331174E-1]
-
-
-def _avx2_log(x):
-    """avx_mathfun's log256_ps (Cephes' logf, vectorised) as PyTorch's AVX2 build runs it:
-    GCC fuses its multiplies into the following adds (-mfma; checked against torch's draws)"""
-    f = np.float32
-    bits = np.maximum(x, f(1.17549435e-38)).view(np.int32)
-    e = ((bits >> 23) - 0x7f).astype(f) + f(1)
-    m = ((bits & ~0x7f800000) | 0x3f000000).view(f)           # the mantissa, in [0.5, 1)
-    small = m < f(0.707106781186547524)
-    m = (m - f(1)) + np.where(small, m, f(0))
-    e = e - np.where(small, f(1), f(0))
-    z = m * m
-    y = np.full_like(m, f(_LOG_P[0]))
-    for p in _LOG_P[1:]:
-        y = _fma32(y, m, f(p))
-    y = _fma32(y * m, z, e * f(-2.12194440e-4))
-    y = _fma32(z, f(-0.5), y)
-    return _fma32(e, f(0.693359375), m + y)
-
-
-def _avx2_sincos(x):
-    """avx_mathfun's sincos256_ps (Cephes' sinf and cosf, vectorised), as _avx2_log: (sin,
-    cos) of float32 x"""
-    f = np.float32
-    sign_sin = np.signbit(x)
-    x = np.abs(x)
-    j = (x * f(1.27323954473516)).astype(np.int32)
-    j = (j + 1) & ~1
-    y = j.astype(f)
-    for dp in (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8):
-        x = _fma32(y, f(dp), x)                  # x - j pi/4, in three parts
-    sign_sin ^= (j & 4) != 0
-    sign_cos = (~(j - 2) & 4) != 0
-    z = x * x
-    cos = _fma32(_fma32(np.full_like(z, f(2.443315711809948E-005)), z,
-                        f(-1.388731625493765E-003)), z, f(4.166664568298827E-002))
-    cos = _fma32(cos * z, z, -(z * f(0.5))) + f(1)
-    sin = _fma32(_fma32(np.full_like(z, f(-1.9515295891E-4)), z, f(8.3321608736E-3)), z,
-                 f(-1.6666654611E-1))
-    sin = _fma32(sin * z, x, x)
-    first = (j & 2) == 0
-    sin, cos = np.where(first, sin, cos), np.where(first, cos, sin)
-    return np.where(sign_sin, -sin, sin), np.where(sign_cos, -cos, cos)
 
 
 default_generator = Generator()

@@ -381,7 +381,7 @@ def test_sampler_bounds_checks_as_pytorchs():
 def test_libm_functions_are_the_c_librarys():
     # Python's math module calls the C library's double functions: the same bits, value for
     # value, where NumPy's SIMD loops may differ by an ulp
-    libm = pytest.importorskip("cgrad._C.libm")
+    libm = pytest.importorskip("cgrad._C.random_math")
     import math
     x = np.random.default_rng(0).uniform(0.001, 3, 5000)
     for name in ("log", "log1p", "exp", "cos", "sin", "tan"):
@@ -422,3 +422,29 @@ print("ok")
     env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+def test_the_box_muller_kernel_and_the_fallback_without_the_extension():
+    # the compiled Box-Muller takes rows of 16 only; without the compiled module the stream
+    # still runs (NumPy's functions, the scalar Box-Muller): the same draws but for last bits
+    kernel = pytest.importorskip("cgrad._C.random_math").normal_fill_16_avx2
+    with pytest.raises(ValueError, match="rows of 16"):
+        kernel(np.zeros((2, 8), np.float32), 0.0, 1.0)
+    kernel(np.zeros((0, 16), np.float32), 0.0, 1.0)
+    import subprocess
+    import sys
+    code = """
+import sys, numpy as np
+sys.modules["cgrad._C.random_math"] = None           # (an import of it raises ImportError)
+import cgrad, cgrad.random
+assert cgrad.random.libm is np
+cgrad.manual_seed(0)
+print(*cgrad.randn(40).tolist(), *cgrad.empty(20, dtype=cgrad.float64).cauchy_().tolist())
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    fallback = np.array(run.stdout.split(), float)
+    cgrad.manual_seed(0)
+    exact = np.concatenate([cgrad.randn(40).numpy(),
+                            cgrad.empty(20, dtype=cgrad.float64).cauchy_().numpy()])
+    np.testing.assert_allclose(fallback, exact, rtol=1e-5, atol=1e-6)
