@@ -726,7 +726,19 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, d
     start, end = range_ends("logspace", start, end, steps, dt)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    values = np.power(float(base), np.linspace(float(start), float(end), steps))
+    if steps == 1:
+        exponents = [float(start)]
+    else:
+        # PyTorch's loop: the ends in the dtype, the step in double from their difference in
+        # the dtype; the first half counted up from start, the second down from end; C's pow
+        first, last = np.array([start, end]).astype(dt)
+        step = float(last - first) / (steps - 1)
+        exponents = [float(first) + step * i if i < steps // 2
+                     else float(last) - step * (steps - i - 1) for i in range(steps)]
+    with np.errstate(all="ignore"):         # (a NumPy scalar's power is C's pow)
+        values = np.array([np.float64(base) ** v for v in exponents], np.float64)
+    if dt == np.float16:                    # (a half is made from a float)
+        values = values.astype(np.float32)
     t = Tensor._make(values.astype(dt))
     return t.requires_grad_() if requires_grad else t
 

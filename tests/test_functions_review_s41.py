@@ -154,3 +154,22 @@ def test_out_results_pickle_and_stay_out_of_all(x):
     assert repr(result).startswith("cgrad.return_types.max_out(\nvalues=")
     back = pickle.loads(pickle.dumps(result))
     assert type(back) is type(result) and back.indices.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("args", [
+    (0, 10, 7, 10.0, None), (-3, 3, 9, 2.0, None), (0.1, 5.3, 11, 10.0, "float32"),
+    (0.1, 5.3, 11, 10.0, "float64"), (0.1, 5.3, 1, 10.0, "float32"), (1, 3, 5, 2, "int64"),
+    (0.5, 2.7, 6, 3.0, "int32"), (0.1, 5.3, 11, 10.0, "float16"), (2, -4, 13, 1.5, "float32"),
+    (-1.7, 38.2, 40, 10.0, "float32"), (1, 100, 3, -2.0, "float64"),
+    (0.1, 0.2, 1000, 7.0, "float64")])
+def test_logspace_is_pytorchs_loop(args):
+    # the ends rounded to the dtype, the step in double from their difference in the dtype,
+    # the second half counted down from the end, C's pow: float32 values were 1-6 ulp off
+    torch = pytest.importorskip("torch")
+    start, end, steps, base, dtype = args
+    got = []
+    for m in (cgrad, torch):
+        kw = {} if dtype is None else {"dtype": getattr(m, dtype)}
+        got.append(m.logspace(start, end, steps, base, **kw).numpy())
+    assert got[0].dtype == got[1].dtype
+    np.testing.assert_array_equal(got[0], got[1])
