@@ -123,7 +123,7 @@ def _in_fresh_process(code):
     """what code prints, run in a fresh interpreter with cgrad imported (no blocks of other
     tests around)"""
     run = subprocess.run([sys.executable, "-c", "import numpy as np, cgrad\n" + code],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, cwd="/")
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout.split()
 

@@ -420,7 +420,9 @@ for dt in ("float32", "float64", "float16"):
 print("ok")
 """
     env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    # (cwd "/": the installed cgrad, not a source tree without its compiled modules)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd="/")
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
 
 
@@ -441,7 +443,7 @@ assert cgrad.random.libm is np
 cgrad.manual_seed(0)
 print(*cgrad.randn(40).tolist(), *cgrad.empty(20, dtype=cgrad.float64).cauchy_().tolist())
 """
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert run.returncode == 0, run.stderr[-2000:]
     fallback = np.array(run.stdout.split(), float)
     cgrad.manual_seed(0)
