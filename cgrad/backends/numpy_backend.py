@@ -1475,7 +1475,8 @@ class NumpyKernels:
         g = np.where(valid, g_rows, _scalar(0, g_rows))
         if weight is not None:
             g = g * weight[safe]
-        np.put_along_axis(d, safe[:, None], -g[:, None], axis=1)
+        # (+0 on an ignored row, as PyTorch's: -g would write -0.)
+        np.put_along_axis(d, safe[:, None], np.where(valid, -g, _scalar(0, g))[:, None], axis=1)
         return d
 
     def binary_cross_entropy(self, x, y, weight=None):

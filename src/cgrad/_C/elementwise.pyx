@@ -407,7 +407,7 @@ cdef inline floating _softplus_from(unop* t, floating x, floating e, floating be
                                     floating threshold) noexcept nogil:
     """_softplus from its e (_softplus_exp)"""
     cdef floating z = x if unop is USoftplusUnit else x * beta
-    cdef floating r = -vlog_sigmoid_from(-z, e)
+    cdef floating r = <floating> 0 - vlog_sigmoid_from(-z, e)    # (0 - 0 is +0: never -0.)
     r = <floating> INFINITY if z > _exp_max(z) else r
     if unop is USoftplus:
         r = r / beta
