@@ -8,6 +8,7 @@ the gamma family) draw from a NumPy stream seeded with the same seed: they repea
 not PyTorch's. The state (get_state) is PyTorch's 5056 bytes."""
 import contextlib
 import copy
+import functools
 import math
 import os
 
@@ -321,9 +322,10 @@ def _normal_16(rows, mean, std):
     rows[:, 8:] = _fma(radius * libm.sin(theta), t(std), t(mean))
 
 
+@functools.lru_cache(None)
 def _avx2():
     """whether PyTorch here runs its AVX2 (or AVX-512) kernels: the CPU has AVX2, and
-    ATEN_CPU_CAPABILITY does not ask for the baseline"""
+    ATEN_CPU_CAPABILITY does not ask for the baseline (read once, as PyTorch reads it)"""
     from .backends.cpu import cpu_has_avx2
     return cpu_has_avx2() and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() != "default"
 
