@@ -208,13 +208,15 @@ def keeps(size_t address, size_t size):
 cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
     global _clock, _cached
     cdef int i
+    cdef size_t bytes
     if _keepable(ptr, size):
+        bytes = _footprint(size)
         pthread_mutex_lock(&_lock)
-        if _footprint(size) > _limit:  # lowered by set_limit since the test above
+        if bytes > _limit:             # lowered by set_limit since the test above
             pthread_mutex_unlock(&_lock)
             _base.free(_base.ctx, ptr, size)
             return
-        while _cached + _footprint(size) > _limit:
+        while _cached + bytes > _limit:
             _evict_oldest()
         i = _empty_slot()
         if i < 0:
@@ -223,9 +225,9 @@ cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
         _clock += 1
         _slots[i].ptr = ptr
         _slots[i].size = size
-        _slots[i].bytes = _footprint(size)
+        _slots[i].bytes = bytes
         _slots[i].freed = _clock
-        _cached += _footprint(size)
+        _cached += bytes
         pthread_mutex_unlock(&_lock)
         return
     _base.free(_base.ctx, ptr, size)
