@@ -727,16 +727,19 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, d
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     if steps == 1:
-        exponents = [float(start)]
+        exponents = np.array([float(start)])
     else:
         # PyTorch's loop: the ends in the dtype, the step in double from their difference in
-        # the dtype; the first half counted up from start, the second down from end; C's pow
+        # the dtype; the first half counted up from start, the second down from end
         first, last = np.array([start, end]).astype(dt)
         step = float(last - first) / (steps - 1)
-        exponents = [float(first) + step * i if i < steps // 2
-                     else float(last) - step * (steps - i - 1) for i in range(steps)]
-    with np.errstate(all="ignore"):         # (a NumPy scalar's power is C's pow)
-        values = np.array([np.float64(base) ** v for v in exponents], np.float64)
+        i = np.arange(steps, dtype=np.float64)
+        exponents = np.where(i < steps // 2, float(first) + step * i,
+                             float(last) - step * (steps - 1 - i))
+    # C's pow, a NumPy scalar's: NumPy's vectorised power (SVML's on an AVX-512 host) differs
+    # in ~5% of values. A Python step per value, ~0.3 us: logspace's steps are few.
+    with np.errstate(all="ignore"):
+        values = np.array([np.float64(base) ** v for v in exponents.tolist()], np.float64)
     if dt == np.float16:                    # (a half is made from a float)
         values = values.astype(np.float32)
     t = Tensor._make(values.astype(dt))
