@@ -388,6 +388,10 @@ def test_libm_functions_are_the_c_librarys():
         out = getattr(libm, name)(x)
         assert out.dtype == np.float64 and out is not x
         assert out.tolist() == [getattr(math, name)(v) for v in x.tolist()], name
+    assert libm.log(np.empty((0, 3))).shape == (0, 3)
+    assert libm.exp(np.array(1.0)).shape == () and float(libm.exp(np.array(1.0))) == math.e
+    assert libm.cos(x.reshape(50, 100)[:, ::7]).tolist() == [
+        [math.cos(v) for v in row] for row in x.reshape(50, 100)[:, ::7].tolist()]
     strided = x[::3].astype(np.float32)
     assert libm.log(strided).dtype == np.float32
     assert libm.log(strided).tolist() == libm.log(strided.copy()).tolist()
