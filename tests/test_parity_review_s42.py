@@ -8,20 +8,30 @@ import cgrad
 import cgrad.nn.functional as F
 
 
-def test_float32_tanh_saturates_and_its_gradient_vanishes(backend):
-    # tanh rounds to 1 from x = 9.01 in float32: the value 1 and the gradient 0 at any size
-    # (NumPy's AVX-512 tanh gave 0.99999994 there, and 1 - y*y = 1.2e-7)
-    if backend == "numpy":
-        pytest.skip("the NumPy backend is NumPy's np.tanh (see the note of this review)")
-    for n in (3, 100, 10000):
-        x = cgrad.full((n,), 9.5, requires_grad=True)
-        y = cgrad.tanh(x)
-        y.sum().backward()
-        assert (y.detach().numpy() == 1).all() and (x.grad.numpy() == 0).all(), n
-    xs = np.linspace(-6, 6, 2001).astype(np.float32)
-    want = np.tanh(xs.astype(np.float64))
-    got = cgrad.tanh(cgrad.tensor(xs[:50])).numpy()          # (a small tensor)
-    assert np.abs(got - want[:50]).max() <= np.spacing(np.float32(1)) / 2
+def test_float32_tanh_saturates_and_its_gradient_vanishes():
+    """tanh rounds to 1 from x = 9.01 in float32: the value 1 and the gradient 0 at any size
+    on the compiled backend (NumPy's AVX-512 tanh, which it took below 8192 elements, gave
+    0.99999994 there, and 1 - y*y = 1.2e-7). The NumPy backend is NumPy's np.tanh, as it is
+    the reference the benchmarks time: on an AVX-512 host it keeps that error (see the
+    session's note)."""
+    from cgrad.backends import get_backend, set_backend
+    before = get_backend()
+    try:
+        set_backend("cython")
+    except RuntimeError as error:                    # (no compiled extension here)
+        pytest.skip(str(error))
+    try:
+        for n in (3, 100, 10000):
+            x = cgrad.full((n,), 9.5, requires_grad=True)
+            y = cgrad.tanh(x)
+            y.sum().backward()
+            assert (y.detach().numpy() == 1).all() and (x.grad.numpy() == 0).all(), n
+        xs = np.linspace(-6, 6, 2001).astype(np.float32)
+        want = np.tanh(xs.astype(np.float64))
+        got = cgrad.tanh(cgrad.tensor(xs[:50])).numpy()          # (a small tensor)
+        assert np.abs(got - want[:50]).max() <= np.spacing(np.float32(1)) / 2
+    finally:
+        set_backend(before)
 
 
 def test_nll_loss_ignored_rows_are_plus_zero(backend):
