@@ -2936,6 +2936,19 @@ def test_environment_narrows_the_build(monkeypatch, env, suffix):
     assert cb.isa_levels()[0] == suffix
 
 
+# Flag sets reaching each specialised loop of optim.pyx's _*_block (the wide builds' loops
+# prefetch line by line and end in a part line: 10007 elements is neither a multiple of a
+# line nor of a block).
+ADAM_FLAGS = [(0.01, True, False, True), (0.01, False, False, True), (0.01, False, False, False),
+              (0.0, False, False, False), (0.0, True, False, False), (0.01, True, False, False),
+              (0.01, False, True, True)]                 # weight_decay, amsgrad, maximize, AdamW
+SGD_FLAGS = [(1e-4, 0.9, 0.1, True, False), (0.0, 0.0, 0.0, False, False),
+             (1e-4, 0.0, 0.0, False, False), (0.0, 0.9, 0.0, False, False),
+             (1e-4, 0.9, 0.0, False, True)]     # weight_decay, momentum, dampening, nesterov, max
+RMSPROP_FLAGS = [(0.1, 0.9, True, False), (0.0, 0.0, False, False), (0.1, 0.0, False, False),
+                 (0.0, 0.9, False, False), (0.1, 0.9, False, True)]
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_wide_optim_same_bits(dtype, isa):
@@ -2946,14 +2959,23 @@ def test_wide_optim_same_bits(dtype, isa):
     for mod in (base, avx):
         p, m, v, vmax, s, buf, a = (p0.copy() if i == 0 else np.abs(p0) * 0.1
                                     for i in range(7))
-        for t in (1, 2, 3):
-            mod.adam_(p, g, m, v, vmax, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, False, True, t)
-            mod.sgd_(p, g, buf, 0.1, 1e-4, 0.9, 0.1, True, False, False)
-            mod.rmsprop_(p, g, s, buf, a, 1e-2, 0.99, 1e-8, 0.1, 0.9, True, False)
+        for t in (1, 2, 3, 10 ** 6):     # 10**6: bias correction 2 rounds to 1 (its own loop)
+            for wd, amsgrad, maximize, decoupled in ADAM_FLAGS:
+                mod.adam_(p, g, m, v, vmax, 1e-3, 0.9, 0.999, 1e-8, wd, amsgrad, maximize,
+                          decoupled, t)
+            for wd, momentum, dampening, nesterov, maximize in SGD_FLAGS:
+                mod.sgd_(p, g, buf, 0.1, wd, momentum, dampening, nesterov, maximize, t == 1)
+            for wd, momentum, centered, maximize in RMSPROP_FLAGS:
+                mod.rmsprop_(p, g, s, buf, a, 1e-2, 0.99, 1e-8, wd, momentum, centered,
+                             maximize)
             mod.adagrad_(p, g, s, 1e-2, 0.01, 0.1, 1e-10, True, t)
-        runs.append((p, m, v, vmax, s, buf, a))
-    for x, y in zip(*runs):
-        np.testing.assert_array_equal(x, y)
+            mod.adagrad_(p, g, s, 1e-2, 0.0, 0.0, 1e-10, False, t)
+            runs.append((p.copy(), m.copy(), v.copy(), vmax.copy(), s.copy(), buf.copy(),
+                         a.copy()))
+    half = len(runs) // 2
+    for step_base, step_avx in zip(runs[:half], runs[half:]):
+        for x, y in zip(step_base, step_avx):
+            np.testing.assert_array_equal(x, y)
 
 
 def _elementwise_and_rows(mod, rmod, dtype):

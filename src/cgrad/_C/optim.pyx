@@ -16,6 +16,40 @@ link_thread_count()
 
 cdef enum:
     BLOCK = 16384
+    AHEAD = 2048              # how far ahead of the loop each array's lines are asked for
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* In the AVX2 and AVX-512 builds, the loops ask for each array's line AHEAD bytes on, for
+       writing, once per line of elements (CGRAD_SPAN_BYTES). The hardware prefetchers alone
+       left Adam's step over 10 x 10^6 float32 at 12.8 ms on the Xeon (AVX-512) host; with
+       this, 11.3 (RMSprop and Adagrad ~10% faster too, SGD 2-4%). A burst of a whole chunk's
+       lines at once did not help. The address is formed as an integer: it may lie past the
+       array's end, where a prefetch does nothing (it never faults). The baseline build is
+       bound by libm's fma calls, not by memory, and its loops ran 1.1-1.7x slower cut into
+       lines: there one span is the whole block. */
+    #if defined(__GNUC__) && defined(__AVX2__)
+    #define CGRAD_PREFETCH_AHEAD(p, ahead) \\
+        __builtin_prefetch((const void*) ((uintptr_t) (p) + (ahead)), 1, 3)
+    #define CGRAD_SPAN_BYTES 64
+    #else
+    #define CGRAD_PREFETCH_AHEAD(p, ahead) ((void) 0)
+    #define CGRAD_SPAN_BYTES (1 << 30)
+    #endif
+    """
+    void CGRAD_PREFETCH_AHEAD(const void* p, Py_ssize_t ahead) noexcept nogil
+    Py_ssize_t CGRAD_SPAN_BYTES
+
+
+cdef inline void _prefetch(const void* a, const void* b, const void* c,
+                           const void* d) noexcept nogil:
+    """Ask for the line AHEAD bytes past each of a loop's arrays (one repeated where a loop
+    has fewer)."""
+    CGRAD_PREFETCH_AHEAD(a, AHEAD)
+    CGRAD_PREFETCH_AHEAD(b, AHEAD)
+    CGRAD_PREFETCH_AHEAD(c, AHEAD)
+    CGRAD_PREFETCH_AHEAD(d, AHEAD)
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -68,20 +102,26 @@ cdef inline void _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssi
                            floating nlr, floating wd, floating mom, floating damp1, bint use_wd,
                            bint use_mom, bint first, bint nesterov,
                            bint maximize) noexcept nogil:
-    cdef Py_ssize_t i
+    # Without momentum the loop streams two arrays, which the hardware prefetchers keep up
+    # with: there one span is the whole block (prefetching was 8% slower).
+    cdef Py_ssize_t i, k, line
+    cdef Py_ssize_t span = CGRAD_SPAN_BYTES // sizeof(floating) if use_mom else BLOCK
     cdef floating d, b
-    for i in range(n):
-        d = -g[i] if maximize else g[i]
-        if use_wd:
-            d = _fma(wd, p[i], d)                    # g.add(p, alpha=weight_decay)
-        if use_mom:
-            if first:
-                b = d
-            else:
-                b = _fma(damp1, d, buf[i] * mom)     # buf.mul_(mom).add_(d, alpha=damp1)
-            buf[i] = b
-            d = _fma(mom, b, d) if nesterov else b
-        p[i] = _fma(nlr, d, p[i])                    # p.add_(d, alpha=-lr)
+    for k in range((n + span - 1) // span):
+        line = k * span
+        _prefetch(p + line, g + line, buf + line if use_mom else p + line, p + line)
+        for i in range(line, min(line + span, n)):
+            d = -g[i] if maximize else g[i]
+            if use_wd:
+                d = _fma(wd, p[i], d)                # g.add(p, alpha=weight_decay)
+            if use_mom:
+                if first:
+                    b = d
+                else:
+                    b = _fma(damp1, d, buf[i] * mom) # buf.mul_(mom).add_(d, alpha=damp1)
+                buf[i] = b
+                d = _fma(mom, b, d) if nesterov else b
+            p[i] = _fma(nlr, d, p[i])                # p.add_(d, alpha=-lr)
 
 
 cdef void _sgd_block(floating* p, const floating* g, floating* buf, Py_ssize_t n,
@@ -168,27 +208,40 @@ cdef inline void _adam_element(floating* p, const floating* g, floating* m, floa
     p[i] = p[i] + (nstep * mi) / denom                   # addcdiv_'s order
 
 
+cdef inline void _adam_lines(floating* p, const floating* g, floating* m, floating* v,
+                             floating* vmax, Py_ssize_t n, floating w, floating w1,
+                             bint lerp_small, floating beta2, floating one_minus_beta2,
+                             floating wd, floating decay, floating bc2, floating inv_bc2,
+                             floating eps, floating nstep, bint use_wd, bint decoupled,
+                             bint amsgrad, bint maximize, bint bias2) noexcept nogil:
+    cdef Py_ssize_t i, k, line, span = CGRAD_SPAN_BYTES // sizeof(floating)
+    for k in range((n + span - 1) // span):
+        line = k * span
+        _prefetch(p + line, g + line, m + line, v + line)
+        if amsgrad:
+            _prefetch(vmax + line, vmax + line, vmax + line, vmax + line)
+        for i in range(line, min(line + span, n)):
+            _adam_element(p, g, m, v, vmax, i, w, w1, lerp_small, beta2, one_minus_beta2, wd,
+                          decay, bc2, inv_bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize,
+                          bias2)
+
+
 cdef inline void _adam_loop(floating* p, const floating* g, floating* m, floating* v,
                             floating* vmax, Py_ssize_t n, floating w, floating w1,
                             bint lerp_small, floating beta2, floating one_minus_beta2,
                             floating wd, floating decay, floating bc2, floating eps,
                             floating nstep, bint use_wd, bint decoupled, bint amsgrad,
                             bint maximize) noexcept nogil:
-    cdef Py_ssize_t i
     cdef floating inv_bc2 = 1 / bc2
     # bc2 = sqrt(1 - beta2**t) rounds to 1 after some thousand steps (~16,600 at beta2 0.999 in
     # float32); dividing by it then changes nothing, so it is skipped. Two loops: a test inside
     # one became selects, run on every element.
     if bc2 == 1:
-        for i in range(n):
-            _adam_element(p, g, m, v, vmax, i, w, w1, lerp_small, beta2, one_minus_beta2, wd,
-                          decay, bc2, inv_bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize,
-                          False)
+        _adam_lines(p, g, m, v, vmax, n, w, w1, lerp_small, beta2, one_minus_beta2, wd, decay,
+                    bc2, inv_bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize, False)
     else:
-        for i in range(n):
-            _adam_element(p, g, m, v, vmax, i, w, w1, lerp_small, beta2, one_minus_beta2, wd,
-                          decay, bc2, inv_bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize,
-                          True)
+        _adam_lines(p, g, m, v, vmax, n, w, w1, lerp_small, beta2, one_minus_beta2, wd, decay,
+                    bc2, inv_bc2, eps, nstep, use_wd, decoupled, amsgrad, maximize, True)
 
 
 cdef void _adam_block(floating* p, const floating* g, floating* m, floating* v, floating* vmax,
@@ -273,28 +326,33 @@ cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* s, floa
                                bint lerp_small, floating wd, floating eps, floating mom,
                                floating nlr, bint use_wd, bint centered, bint use_mom,
                                bint maximize) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, k, line, span = CGRAD_SPAN_BYTES // sizeof(floating)
     cdef floating gi, si, ai, avg, bi
-    for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if use_wd:
-            gi = _fma(wd, p[i], gi)
-        si = _fma(one_minus_alpha * gi, gi, s[i] * alpha)
-        s[i] = si
+    for k in range((n + span - 1) // span):
+        line = k * span
+        _prefetch(p + line, g + line, s + line, buf + line if use_mom else s + line)
         if centered:
-            ai = _lerp(a[i], gi, w, w1, lerp_small)
-            a[i] = ai
-            avg = _sqrt(_fma(-ai, ai, si))           # s.addcmul(a, a, value=-1)
-        else:
-            avg = _sqrt(si)
-        avg = avg + eps
-        if use_mom:
-            bi = buf[i] * mom
-            bi = bi + gi / avg
-            buf[i] = bi
-            p[i] = _fma(nlr, bi, p[i])
-        else:
-            p[i] = p[i] + (nlr * gi) / avg          # addcdiv_'s order
+            _prefetch(a + line, a + line, a + line, a + line)
+        for i in range(line, min(line + span, n)):
+            gi = -g[i] if maximize else g[i]
+            if use_wd:
+                gi = _fma(wd, p[i], gi)
+            si = _fma(one_minus_alpha * gi, gi, s[i] * alpha)
+            s[i] = si
+            if centered:
+                ai = _lerp(a[i], gi, w, w1, lerp_small)
+                a[i] = ai
+                avg = _sqrt(_fma(-ai, ai, si))       # s.addcmul(a, a, value=-1)
+            else:
+                avg = _sqrt(si)
+            avg = avg + eps
+            if use_mom:
+                bi = buf[i] * mom
+                bi = bi + gi / avg
+                buf[i] = bi
+                p[i] = _fma(nlr, bi, p[i])
+            else:
+                p[i] = p[i] + (nlr * gi) / avg      # addcdiv_'s order
 
 
 cdef void _rmsprop_block(floating* p, const floating* g, floating* s, floating* buf,
@@ -369,15 +427,18 @@ def rmsprop_(floating[::1] p, const floating[::1] g, floating[::1] s, floating[:
 cdef inline void _adagrad_loop(floating* p, const floating* g, floating* s, Py_ssize_t n,
                                floating wd, floating eps, floating nclr, bint use_wd,
                                bint maximize) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, k, line, span = CGRAD_SPAN_BYTES // sizeof(floating)
     cdef floating gi, si
-    for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if use_wd:
-            gi = _fma(wd, p[i], gi)
-        si = _fma(gi, gi, s[i])                      # addcmul_ with value 1
-        s[i] = si
-        p[i] = p[i] + (nclr * gi) / (_sqrt(si) + eps)
+    for k in range((n + span - 1) // span):
+        line = k * span
+        _prefetch(p + line, g + line, s + line, s + line)
+        for i in range(line, min(line + span, n)):
+            gi = -g[i] if maximize else g[i]
+            if use_wd:
+                gi = _fma(wd, p[i], gi)
+            si = _fma(gi, gi, s[i])                  # addcmul_ with value 1
+            s[i] = si
+            p[i] = p[i] + (nclr * gi) / (_sqrt(si) + eps)
 
 
 cdef void _adagrad_block(floating* p, const floating* g, floating* s, Py_ssize_t n,
