@@ -86,6 +86,8 @@ LN10 = 2.3025850929940456                 # PyTorch's ln 10 (derivatives.yaml), 
 
 
 HARDSIGMOID_SLOPE = np.float32(1 / 6)    # PyTorch's float constant, in double too
+BCE_EPSILON = float(np.float32(1e-12))   # binary_cross_entropy's gradient clamp: PyTorch's
+                                         # float EPSILON, in double too (9.99999996e-13)
 
 
 def along_key(index, dim):
@@ -1493,10 +1495,10 @@ class NumpyKernels:
         return loss if weight is None else loss * weight
 
     def binary_cross_entropy_backward(self, x, y, g, weight=None, need_x=True, need_y=False):
-        """(g * (x - y) / max(x (1 - x), 1e-12) * w,  -logit(x) * g * w)"""
+        """(g * (x - y) / max(x (1 - x), 1e-12f) * w,  -logit(x) * g * w)"""
         gx = gy = None
         if need_x:
-            gx = g * (x - y) / np.maximum((1 - x) * x, _scalar(1e-12, x))
+            gx = g * (x - y) / np.maximum((1 - x) * x, _scalar(BCE_EPSILON, x))
             if weight is not None:
                 gx = gx * weight
         if need_y:              # PyTorch's -logit(x) g: unclamped, so +-inf at 0 and 1

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import backends as B
+from ..backends.numpy_backend import BCE_EPSILON
 from ..autograd.function import Op, constant, input_stand_in, output_after_the_fact, shown
 from .elementwise import DependsOn, LogSigmoid
 from .reduce import LogSoftmax, Softmax, broadcast, divided
@@ -39,6 +40,14 @@ def quotient(a, b):
     their dtype, is theirs."""
     b = float(np.array(b, np.float32 if a.dtype == np.float16 else a.dtype))
     return np.array(float(a) / b if b else np.nan, a.dtype)
+
+
+def over_count(d, n):
+    """d / n, n rounded to d's dtype first (PyTorch's grad_input.div_(numel) after a loss
+    kernel; float16 divides in float32, as its opmath)"""
+    if d.dtype == np.float16:
+        return (d.astype(np.float32) / np.float32(n)).astype(np.float16)
+    return np.divide(d, np.array(n, d.dtype), out=d if d.flags.writeable else None)
 
 
 def spread(g, shape, reduction, denominator=None):
@@ -403,7 +412,7 @@ class NllLoss2d(NllLoss):
 
 class BinaryCrossEntropy(Op):
     """loss = -w (y log x + (1 - y) log(1 - x)), each log clamped at -100   ->   dx = g' w
-    (x - y) / max(x (1 - x), 1e-12), dy = -logit(x) g' w (unclamped: +-inf at 0 and 1, as
+    (x - y) / max(x (1 - x), 1e-12f), dy = -logit(x) g' w (unclamped: +-inf at 0 and 1, as
     PyTorch's binary_cross_entropy_target_backward)"""
     @staticmethod
     def forward(ctx, x, y, weight, reduction):
@@ -417,15 +426,20 @@ class BinaryCrossEntropy(Op):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad[:2]
+        # PyTorch's order: the gradients from the undivided g, then over the count ("mean")
+        mean = ctx.reduction == "mean"
         gx, gy = B.kernels.binary_cross_entropy_backward(
-            x, y, spread(g, x.shape, ctx.reduction), ctx.weight, need_x, need_y)
+            x, y, spread(g, x.shape, "sum" if mean else ctx.reduction), ctx.weight, need_x,
+            need_y)
+        if mean:
+            gx, gy = (None if d is None else over_count(d, x.size) for d in (gx, gy))
         return gx, gy, None, None
 
     @staticmethod
     def graph_backward(ctx, g):
         x, y, gs = _weighted_inputs(ctx, g)
         need_x, need_y = ctx.needs_input_grad[:2]
-        gx = gs * (x - y) / ((1 - x) * x).clamp(min=1e-12) if need_x else None
+        gx = gs * (x - y) / ((1 - x) * x).clamp(min=BCE_EPSILON) if need_x else None
         gy = -x.logit() * gs if need_y else None            # (PyTorch's: unclamped)
         return gx, gy, None, None
 
