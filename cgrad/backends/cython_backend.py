@@ -287,9 +287,16 @@ def _operand(x, dtype, out_size):
 
 def _small_output(a, b, least):
     """whether a op b has fewer than `least` elements (or does not broadcast: NumPy's error),
-    found before the layout's checks (5 us, where (16, 256) + (256,) takes NumPy 2.3)"""
+    found before the layout's checks (5 us, where (16, 256) + (256,) takes NumPy 2.3). Where
+    one shape ends the other (a bias row), the output is the longer one (0.3 us against 1.2)."""
+    sa = a.shape if type(a) is _ndarray else np.shape(a)
+    sb = b.shape if type(b) is _ndarray else np.shape(b)
+    if len(sa) < len(sb):
+        sa, sb = sb, sa
+    if sa[len(sa) - len(sb):] == sb:
+        return math.prod(sa) < least
     try:
-        return math.prod(_broadcast(np.shape(a), np.shape(b))) < least
+        return math.prod(_broadcast(sa, sb)) < least
     except ValueError:
         return True
 
@@ -781,7 +788,7 @@ class CythonKernels(NumpyKernels):
                 total = _small.sum_all(g)     # NumPy's below, in one call at ~1/6 its cost
             if total is not None:
                 return total.reshape(shape) if shape else total
-        if type(g) is _ndarray and len(shape) <= g.ndim:
+        if type(g) is _ndarray and len(shape) <= g.ndim and g.size >= self.min_size_sum_cols:
             axes = broadcast_axes(g.shape, shape)   # as sum's: the column, outer, row and
             s = self._reduced(g, axes) if axes else None    # grid kernels by the axes' layout
             if s is not None:          # ((64, 128, 32) to (128, 1): 257 us by NumPy, 55 here)
