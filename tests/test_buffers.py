@@ -85,7 +85,9 @@ def test_limit_bounds_what_is_kept(cache):
     assert cache.info() | {"hits": 0, "misses": 0} == {
         "blocks": 0, "bytes": 0, "limit": 0, "hits": 0, "misses": 0,
         "min_bytes": info["min_bytes"], "aligned_min": info["aligned_min"],
-        "huge_min": info["huge_min"]}
+        "huge_min": info["huge_min"],
+        # the three kept blocks given back, their colours forgotten (where they had some)
+        "coloured": info["coloured"] - (3 if info["huge_min"] else 0)}
 
 
 def test_resize_and_arrays_from_other_handlers(cache):
@@ -139,7 +141,7 @@ def test_blocks_of_2_mib_and_more_sit_on_huge_pages(cache):
         pytest.skip("no madvise(MADV_HUGEPAGE) here, or NumPy's hugepage setting is off")
     assert huge == 1 << 21
     a = np.empty(10**6, np.float32)
-    assert a.ctypes.data % huge == 0
+    assert a.ctypes.data % huge < 4096 and a.ctypes.data % 256 == 0    # (see the colours)
     small = np.empty(huge // 8, np.float32)              # 1 MiB: a cache line only
     assert small.ctypes.data % 64 == 0
     del a
@@ -163,6 +165,30 @@ print(kb("AnonHugePages", "/proc/self/smaps_rollup") - huge, kb("VmRSS") - rss)
 """))
     assert huge_kb >= 20 * 2048                      # each block's first 2 MiB on a huge page
     assert rss_kb < 1.25 * 20 * (2048 + 4)           # and its tail on 4 KiB pages
+
+
+def test_huge_blocks_start_at_different_offsets(cache):
+    """Blocks on huge pages start 256 bytes apart past their 2 MiB boundary, in turn over its
+    first 4 KiB (a kernel's streams at one offset map to the same cache sets); freeing,
+    reallocating and the cache's eviction give glibc each block's start back."""
+    huge = cache.info()["huge_min"]
+    if huge is None:
+        pytest.skip("no huge pages here: blocks stay on a cache line")
+    before = cache.info()["coloured"]
+    arrays = [np.full(10**6, i, np.float32) for i in range(16)]
+    offsets = [a.ctypes.data % huge for a in arrays]
+    assert all(o % 256 == 0 and o < 4096 for o in offsets)
+    assert len(set(offsets)) == 16                     # 16 in turn: each one once
+    assert cache.info()["coloured"] == before + 16
+    grown, shrunk = arrays[0], arrays[1]
+    grown.resize(3 * 10**6, refcheck=False)            # realloc of a coloured block: moved
+    shrunk.resize(1000, refcheck=False)                # by hand, values kept
+    assert (grown[:10**6] == 0).all() and (grown[10**6:] == 0).all()
+    assert (shrunk == 1).all()
+    assert all((a == i).all() for i, a in enumerate(arrays[2:], 2))
+    del arrays, grown, shrunk
+    cache.clear()                                      # the kept ones given back too
+    assert cache.info()["coloured"] == before
 
 
 def test_reused_blocks_are_aligned(cache):
