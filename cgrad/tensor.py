@@ -1058,10 +1058,10 @@ class Tensor:
         self._version_counter.value += 1
 
     def add_(self, other, alpha=1):
-        return self._inplace(E.Add, other, alpha)
+        return self._inplace(E.Add, other, _number(alpha, "add_", "alpha"))
 
     def sub_(self, other, alpha=1):
-        return self._inplace(E.Sub, other, alpha)
+        return self._inplace(E.Sub, other, _number(alpha, "sub_", "alpha"))
 
     def mul_(self, other):
         return self._inplace(E.Mul, other)
@@ -1558,12 +1558,14 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def add(self, other, alpha=1):
-        return _binary(E.Add, self, other, alpha) if alpha != 1 or type(alpha) is not int \
-            else self + other
+        if type(alpha) is int and alpha == 1:
+            return self + other
+        return _binary(E.Add, self, other, _number(alpha, "add", "alpha"))
 
     def sub(self, other, alpha=1):
-        return _binary(E.Sub, self, other, alpha) if alpha != 1 or type(alpha) is not int \
-            else self - other
+        if type(alpha) is int and alpha == 1:
+            return self - other
+        return _binary(E.Sub, self, other, _number(alpha, "sub", "alpha"))
 
     def mul(self, other):
         return self * other
@@ -2828,6 +2830,7 @@ class Tensor:
     def _addc_operands(self, name, tensor1, tensor2, value):
         """tensor1, tensor2 and value in the dtype PyTorch computes addcmul/addcdiv in: the
         three tensors' (value takes no part in the promotion: it is cast, 0.5 to 0 for ints)"""
+        value = _number(value, name, "value")
         dt = _dtype.result_type(*[t._data if isinstance(t, Tensor) else t
                                   for t in (self, tensor1, tensor2)])
         if dt.kind == "b":
@@ -4690,6 +4693,17 @@ def _one_mask(key):
     items = key.advanced if type(key) is S.SplitKey else key if type(key) is tuple else (key,)
     arrays = [k for k in items if isinstance(k, (np.ndarray, bool))]   # (True: a long index)
     return len(arrays) == 1 and isinstance(arrays[0], np.ndarray) and arrays[0].dtype == np.bool_
+
+
+def _number(value, fn, arg):
+    """A Number argument (alpha, value), which PyTorch also takes as a 0-d tensor that needs no
+    grad: that tensor's value as a Python number, so that it takes no part in type promotion
+    and the op rounds once; TypeError for other tensors, as PyTorch's argument parser."""
+    if isinstance(value, Tensor):
+        if value._data.ndim or value._requires_grad:
+            raise TypeError(f"{fn}(): argument '{arg}' must be Number, not Tensor")
+        return value._data.item()
+    return value
 
 
 def _raise_overlap():

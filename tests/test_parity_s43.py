@@ -69,3 +69,37 @@ def test_numpy_backend_float32_exp_log_tanh_are_rounded_once(name):
         np.testing.assert_array_equal(getattr(cgrad, name)(cgrad.tensor(xs)).numpy(), want)
     finally:
         cgrad.set_backend(previous)
+
+
+@pytest.mark.parametrize("alpha_dtype", [cgrad.float32, cgrad.float64])
+def test_a_0d_tensor_alpha_or_value_is_a_number(backend, alpha_dtype):
+    """PyTorch takes a 0-d tensor that needs no grad as a Number (LBFGS's step passes one):
+    no part in type promotion, one rounding (x + alpha y by one multiply-add)"""
+    rng = np.random.default_rng(0)
+    x, y, z = (rng.standard_normal(5000).astype(np.float32) for _ in range(3))
+    a = 0.013647444966318496
+    alpha = cgrad.tensor(a, dtype=alpha_dtype)
+    X, Y, Z = cgrad.tensor(x), cgrad.tensor(y), cgrad.tensor(z + 3)
+    for got, want in ((X.add(Y, alpha=alpha), X.add(Y, alpha=alpha.item())),
+                      (cgrad.sub(X, Y, alpha=alpha), X.sub(Y, alpha=alpha.item())),
+                      (X.clone().add_(Y, alpha=alpha), X.clone().add_(Y, alpha=alpha.item())),
+                      (X.addcmul(Y, Z, value=alpha), X.addcmul(Y, Z, value=alpha.item())),
+                      (X.addcdiv(Y, Z, value=alpha), X.addcdiv(Y, Z, value=alpha.item()))):
+        assert got.dtype == cgrad.float32
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    ints = cgrad.ones(3, dtype=cgrad.int64)
+    assert ints.add(ints, alpha=cgrad.tensor(2)).tolist() == [3, 3, 3]
+
+
+@pytest.mark.parametrize("alpha", [lambda: cgrad.tensor([0.5]),
+                                   lambda: cgrad.tensor(0.5, requires_grad=True)])
+def test_other_tensor_alphas_are_type_errors(alpha):
+    x = cgrad.ones(3)
+    with pytest.raises(TypeError, match=r"add\(\): argument 'alpha' must be Number, not Tensor"):
+        x.add(x, alpha=alpha())
+    with pytest.raises(TypeError, match=r"sub_\(\): argument 'alpha' must be Number, not Tensor"):
+        x.sub_(x, alpha=alpha())
+    with pytest.raises(TypeError, match=r"addcmul\(\): argument 'value' must be Number, not "):
+        x.addcmul(x, x, value=alpha())
+    with pytest.raises(RuntimeError, match="Boolean alpha only supported for Boolean results"):
+        x.add(x, alpha=cgrad.tensor(True))
