@@ -296,8 +296,15 @@ def test_data_and_grad_are_settable():
     assert w.tolist() == [3.0, 4.0] and w.requires_grad
     w.grad = cgrad.zeros(2)
     assert w.grad.tolist() == [0.0, 0.0]
-    with pytest.raises(RuntimeError, match="different size"):
+    with pytest.raises(RuntimeError, match=r"^attempting to assign a gradient of size '\[3\]' "
+                                           r"to a tensor of size '\[2\]'\. Please ensure"):
         w.grad = cgrad.zeros(3)
+    with pytest.raises(RuntimeError, match=r"^attempting to assign a gradient with dtype "
+                                           r"'double' to a tensor with grad_dtype 'Float'\."):
+        w.grad = cgrad.zeros(3, dtype=cgrad.float64)   # (the dtype checked first, as PyTorch)
+    with pytest.raises(TypeError, match="^assigned grad expected to be a Tensor or None but got "
+                                        "grad of type int$"):
+        w.grad = 3
     w.grad = None
     assert w.grad is None
 
