@@ -2173,10 +2173,10 @@ def test_row_sums_keep_float32_precision(ck):
 
 
 def test_sum_of_every_element_keeps_float32_precision(ck):
-    """each block of 256 in 16 float32 lanes, the blocks in double: 2^22 elements within
-    float32 rounding of the exact sum (positive terms: no cancellation to hide behind), on 1
-    and 2 threads alike; equal terms within 3 ulp (blocks of 4096 put 0.1 x 70000 34 ulp off;
-    PyTorch's are 1-2 off); special values as NumPy's"""
+    """PyTorch's cascade (reduce.torch_sum): 2^22 elements within float32 rounding of the
+    exact sum (positive terms: no cancellation to hide behind), on 1 and 2 threads alike (its
+    top-level blocks in parallel); equal terms within 3 ulp; special values as the NumPy
+    backend's"""
     for n, value in ((70000, 0.1), (10 ** 6, 0.1), (123457, 0.7)):
         exact = np.float64(np.float32(value)) * n
         got = ck.sum(np.full(n, value, np.float32))
@@ -2199,30 +2199,36 @@ def test_sum_of_every_element_keeps_float32_precision(ck):
         y[12345] = value
         assert_same(ck.sum(y), REF.sum(y))
     from cgrad._C import reduce as rd
-    assert rd.sum_all_(x[:0]) == 0.0
+    assert rd.torch_sum(x[:0]) == 0.0 and rd.torch_sum(x[:0]).dtype == np.float32
+    assert rd.torch_sum(x[::2]) is None and rd.torch_sum([1.0]) is None
+    assert rd.torch_sum(np.ones(3, np.float16)) is None
+    assert rd.torch_sum(np.arange(1, 5, dtype=">f4")) is None     # (other byte order)
 
 
 def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
-    """At the default thresholds, a sum of 2^16 elements or more over everything, and of
-    2^12 or more over the trailing axes, takes a one-pass kernel (here spied on); smaller
-    ones keep NumPy's bits"""
+    """At the default thresholds, a sum over everything of a dense float array takes
+    PyTorch's order at any size (reduce.torch_sum), and a sum of 2^12 or more over the
+    trailing axes the row kernel (here spied on); smaller ones the NumPy backend's"""
     from cgrad.backends import cython_backend as cb
     calls = []
+    real_all = cb._rd.torch_sum
+    monkeypatch.setattr(cb._rd, "torch_sum", lambda a: (calls.append(("torch_sum", a.shape)),
+                                                        real_all(a))[1])
     kernels = cb._rd_for[np.dtype(np.float32)]
-    for name in ("sum_all_", "sum_rows_"):
-        real = getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, lambda *a, real=real, name=name: (
-            calls.append((name, a[0].shape)), real(*a))[1])
+    real_rows = kernels.sum_rows_
+    monkeypatch.setattr(kernels, "sum_rows_", lambda *a: (calls.append(("sum_rows_", a[0].shape)),
+                                                          real_rows(*a))[1])
     x = np.ones((256, 256), np.float32)
     assert small_k.sum(x) == 65536 and small_k.mean(x) == 1
     np.testing.assert_array_equal(small_k.sum(x, (1,)), 256)
-    assert calls == [("sum_all_", (65536,))] * 2 + [("sum_rows_", (256, 256))]
-    small_k.sum(x[:255])
+    assert calls == [("torch_sum", (256, 256))] * 2 + [("sum_rows_", (256, 256))]
+    small_k.sum(x[:3])
+    assert calls[3:] == [("torch_sum", (3, 256))]
     small_k.sum(x[:15], (1,))
     small_k.sum(x, (0,))                                     # leading axes: the grid kernel
-    assert len(calls) == 3
+    assert len(calls) == 4
     small_k.sum(x[:16], (1,))
-    assert calls[3:] == [("sum_rows_", (16, 256))]
+    assert calls[4:] == [("sum_rows_", (16, 256))]
 
 
 def test_sums_of_broadcast_and_strided_inputs(ck, monkeypatch):
@@ -3902,8 +3908,8 @@ def test_small_pow2_forward_and_backward(small_k, dtype, layout):
 @pytest.mark.parametrize("shape", [(), (1,), (7,), (100, 1), (3, 130), (2, 3, 5), (0, 3),
                                    (5000,), (256, 255)], ids=str)
 def test_small_sums_and_means_give_numpys_bits(small_k, monkeypatch, dtype, layout, shape):
-    """sum_all is NumPy's pairwise summation: the same bits, not merely close ones, for the
-    whole sums and means below min_size_sum_all (a loss's .sum() or .mean())"""
+    """the NumPy backend's bits, not merely close ones, for the whole sums and means of small
+    arrays (a loss's .sum() or .mean(): PyTorch's order on both backends, see test_torch_sum)"""
     g = make(layout, dtype, shape, low=-1e3, high=1e3)
     for target in [(), (1,), (1,) * len(shape)]:
         if len(target) <= len(shape):
@@ -3944,13 +3950,9 @@ def test_small_module_refuses_what_it_does_not_take():
     assert small.binary(small.ADD, np.ones((1, 1)), np.ones(3)) is None   # either: (1, 3)
     np.testing.assert_array_equal(small.binary(small.ADD, np.ones(()), np.ones((1,))), [2.])
     assert small.binary(small.ADD, f64, [1.0] * 4) is None
-    assert small.sum_all(f64[::2]) is None and small.sum_all([1.0]) is None
-    assert small.sum_all(np.ones(3, np.float16)) is None
     assert small.mul_scaled(f64, f32, 2.0) is None
     assert small.mul_scaled(np.ones(3), f64, 2.0) is None
-    assert small.mean_all(np.ones(3, int)) is None
     swapped = np.arange(1, 5, dtype=">f4")             # other byte order: NumPy's ufuncs, then
-    assert small.sum_all(swapped) is None and small.mean_all(swapped) is None
     assert small.binary(small.MUL, swapped, swapped) is None
     assert small.binary(small.MUL, np.ones(4, np.float32), swapped[:1].reshape(())) is None
     assert small.mul_scaled(swapped, np.ones(4, np.float32), 2.0) is None

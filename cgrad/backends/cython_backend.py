@@ -28,7 +28,8 @@ import numpy as np
 from .. import _threads
 from .cpu import cpu_has_avx2, cpu_has_avx512
 from .numpy_backend import (HARDSIGMOID_SLOPE, NumpyKernels, _into, broadcast_axes,
-                            check_linear_backward, conv_output_size)
+                            check_linear_backward, conv_output_size, dense_in_memory_order,
+                            mean_of_sum)
 
 
 class _OnFirstUse:
@@ -783,9 +784,7 @@ class CythonKernels(NumpyKernels):
     def sum_to_shape(self, g, shape):
         """g summed down to shape in one pass (the add kernel's backward with one side)."""
         if shape.count(1) == len(shape) and type(g) is _ndarray and len(shape) <= g.ndim:
-            total = self._sum_all(g)          # to one element: the one-pass sum from 2**16,
-            if total is None and g.size < self.min_size_reduce_narrow:
-                total = _small.sum_all(g)     # NumPy's below, in one call at ~1/6 its cost
+            total = self._sum_all(g)          # to one element: PyTorch's order (sum_to's)
             if total is not None:
                 return total.reshape(shape) if shape else total
         if type(g) is _ndarray and len(shape) <= g.ndim and g.size >= self.min_size_sum_cols:
@@ -1665,7 +1664,7 @@ class CythonKernels(NumpyKernels):
             return None
         axes = _axes_of(x, dim)
         if axes is None or (len(axes) == x.ndim and x.size < self.min_size_sum_all):
-            return None                          # (a small whole sum: NumPy's bits)
+            return None                          # (a small whole sum that is not dense)
         if not _usable(x, x.dtype):
             repeated = _repeated_axes(x)
             if repeated:                         # a broadcast (a sum's gradient): no copy
@@ -1716,28 +1715,28 @@ class CythonKernels(NumpyKernels):
     # the largest strided input the sums copy for the kernels
     max_copy_sum = 1 << 24
 
-    # a sum of every element: one compiled pass, ~3x NumPy's pairwise sum at 2**12-10**7
-    # elements (one thread, Zen 4); from 2**16 on, so that smaller sums keep NumPy's bits
+    # a sum of every element of an array that is not dense (broadcast, strided): from here,
+    # the compiled passes (the dense ones take PyTorch's order at any size)
     min_size_sum_all = 1 << 16
 
     def _sum_all(self, x):
-        """x's sum over every element in one pass (fixed-block partials in double: any thread
-        count, the same bits) as a 0-d array, or None (x small, or not a usable float array)"""
-        if (type(x) is not _ndarray or x.size < self.min_size_sum_all or not _float(x.dtype)
-                or not _usable(x, x.dtype)):
+        """x's sum over every element in PyTorch's order (reduce.torch_sum: one thread's
+        cascade, its top-level blocks in parallel, the same bits at any thread count) as a 0-d
+        array, or None (not a dense float array)"""
+        if type(x) is not _ndarray or not _float(x.dtype):
             return None
-        return np.asarray(_rd_for[x.dtype].sum_all_(x.reshape(-1)), x.dtype)
+        if x.flags.c_contiguous:
+            return _rd.torch_sum(x)
+        flat = dense_in_memory_order(x)
+        return None if flat is None else _rd.torch_sum(flat)
 
     def sum(self, x, dim=None, keepdim=False):
-        """sum over dim in one pass (fixed-block partials: any thread count, same bits)"""
-        if dim is None and type(x) is _ndarray:
-            if x.size < self.min_size_sum_all:
-                out = None if keepdim else _small.sum_all(x)   # small: NumPy's bits in one
-                if out is not None:        # call (2^15: 3 against 10 us through np.add.reduce)
-                    return out
-            elif _float(x.dtype) and _usable(x, x.dtype):     # x.sum() of a loss: straight
-                s = np.asarray(_rd_for[x.dtype].sum_all_(x.ravel()), x.dtype)   # to the
-                return s.reshape((1,) * x.ndim) if keepdim else s     # kernel, 2-3 us sooner
+        """sum over dim in one pass (fixed-block partials: any thread count, same bits); over
+        everything, PyTorch's order"""
+        if type(x) is _ndarray and (dim is None or len(dim) == x.ndim):
+            s = self._sum_all(x)
+            if s is not None:
+                return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.sum(self, x, dim, keepdim)          # small: NumPy at once
         s = self._reduced(x, dim)
@@ -1759,11 +1758,12 @@ class CythonKernels(NumpyKernels):
         return _sorting.sort_order(_sort_keys(rows), 1 if largest else 0, k, sorted)
 
     def mean(self, x, dim=None, keepdim=False):
-        """sum / n, as NumPy's mean"""
-        if dim is None and not keepdim and type(x) is _ndarray and x.size < self.min_size_sum_all:
-            out = _small.mean_all(x)                       # small: NumPy's in one call
-            if out is not None:
-                return out
+        """sum / n, as PyTorch's mean (over everything, its sum's order)"""
+        if type(x) is _ndarray and (dim is None or len(dim) == x.ndim):
+            s = self._sum_all(x)
+            if s is not None:
+                s = mean_of_sum(s, x.size)
+                return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once
         s = self._reduced(x, dim)

@@ -74,6 +74,112 @@ def _rounded_once(ufunc, x):
         return ufunc(x)
 
 
+# ---- PyTorch's order for the sum of every element (cgrad._C.reduce.torch_sum's) -------------
+CASCADE_VECTOR = 32          # bytes of the vectors PyTorch's CPU sum kernel adds
+CASCADE_LEVELS = 4
+
+
+def _sequential(rows):
+    """rows[:, 0] + rows[:, 1] + ... in order, lane by lane (NumPy reduces an outer axis so),
+    for an (R, k, lanes) array: (R, lanes), zeros where k is 0"""
+    return np.add.reduce(rows, axis=1) if rows.shape[1] else \
+        np.zeros((rows.shape[0], rows.shape[2]), rows.dtype)
+
+
+def _chunk_sums(rows, step):
+    """(R, k, lanes) -> the sequential sums of its complete chunks of step along k, and what
+    is past them"""
+    R, k, lanes = rows.shape
+    full = k // step
+    return _sequential(rows[:, :full * step].reshape(R * full, step, lanes)).reshape(
+        R, full, lanes), rows[:, full * step:]
+
+
+def _cascade(rows, power):
+    """multi_row_sum of each of R stacks of rows (an (R, S, lanes) array): its four levels of
+    partial sums, each 2**power of the level below, combined as it ends (acc0 + acc1, + acc2,
+    + acc3): (R, lanes)"""
+    step = 1 << power
+    chunks, past = _chunk_sums(rows, step)
+    total = _sequential(past)                             # level 0: rows past the last chunk
+    for level in range(1, CASCADE_LEVELS):
+        if level < CASCADE_LEVELS - 1:
+            chunks, past = _chunk_sums(chunks, step)
+        else:
+            past = chunks                                 # level 3 keeps all of level 2
+        total = total + _sequential(past)
+    return total
+
+
+def torch_sums(x):
+    """The sum of each row of a C-contiguous (R, n) float32/float64 array in PyTorch's CPU
+    order: vectors of 32 bytes, four to a row, the rows in a cascade, then the leftover
+    vectors, the four partials, the scalar tail and the lanes (cgrad._C.reduce.torch_sum's
+    bits): (R,)"""
+    t = x.dtype.type
+    R, n = x.shape
+    w = CASCADE_VECTOR // x.itemsize
+    if n < w:
+        w = 1
+    vectors = n // w
+    rows = vectors // 4
+    power = max(4, (1 if rows <= 2 else (rows - 1).bit_length()) // CASCADE_LEVELS)
+    acc = _cascade(x[:, :rows * 4 * w].reshape(R, rows, 4 * w), power)
+    partial = acc[:, :w]
+    for v in range(4 * rows, vectors):
+        partial = partial + x[:, v * w:(v + 1) * w]
+    for k in range(1, 4):
+        partial = partial + acc[:, k * w:(k + 1) * w]
+    final = np.zeros(R, t)
+    for column in range(vectors * w, n):
+        final = final + x[:, column]
+    for lane in range(w):
+        final = final + partial[:, lane]
+    return t(0) + final
+
+
+def torch_sum(flat):
+    """torch_sums of a 1-D array: a 0-d array"""
+    return np.array(torch_sums(flat.reshape(1, -1))[0])
+
+
+def dense_in_memory_order(x):
+    """x's elements as a C-contiguous 1-D view in memory order (x dense: C- or F-contiguous,
+    or a permutation of such), else None"""
+    if x.flags.c_contiguous:
+        return x.reshape(-1)
+    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
+    flat = x.transpose(order)
+    return flat.reshape(-1) if flat.flags.c_contiguous else None
+
+
+def _torch_trailing_sum(x, dim, keepdim):
+    """PyTorch's sums of a C-contiguous float32/float64 x over its trailing axes dim (each
+    row summed as torch_sums sums it), or None where dim is not a run of trailing axes"""
+    if (type(x) is not np.ndarray or x.dtype.char not in "fd" or not dim or x.size == 0
+            or not x.flags.c_contiguous or sorted(dim) != list(range(x.ndim - len(dim), x.ndim))
+            or len(dim) == x.ndim):
+        return None
+    lead = x.shape[:x.ndim - len(dim)]
+    sums = torch_sums(x.reshape(math.prod(lead), -1)).reshape(lead)
+    return sums.reshape(lead + (1,) * len(dim)) if keepdim else sums
+
+
+def _torch_sum_all(x):
+    """torch_sum of every element of a dense float32/float64 x, else None"""
+    if type(x) is not np.ndarray or x.dtype.char not in "fd":
+        return None
+    flat = dense_in_memory_order(x)
+    return None if flat is None else torch_sum(flat)
+
+
+def mean_of_sum(total, n):
+    """sums / n in place, n rounded to their dtype (PyTorch's mean: sum, then div_(n)); 0 / 0
+    is NaN"""
+    with np.errstate(invalid="ignore"):
+        return np.true_divide(total, total.dtype.type(n), out=total)
+
+
 def _special():
     """scipy.special, imported on first use: importing it costs ~0.2 s, most of `import cgrad`."""
     from scipy import special
@@ -323,7 +429,12 @@ class NumpyKernels:
         return a
 
     def sum_to_shape(self, g, shape):
-        """Sum g over the leading and size-1 dims that broadcasting added, down to shape."""
+        """Sum g over the leading and size-1 dims that broadcasting added, down to shape
+        (down to one element: PyTorch's order, as its sum_to's sum over every dim)."""
+        if shape.count(1) == len(shape) and len(shape) <= np.ndim(g):
+            total = _torch_sum_all(g)
+            if total is not None:
+                return total.reshape(shape)
         if not shape:                    # down to a scalar: one reduction over everything
             return np.add.reduce(g, axis=None, keepdims=True).reshape(())
         axes = broadcast_axes(g.shape, shape)
@@ -863,7 +974,11 @@ class NumpyKernels:
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, x, dim=None, keepdim=False):
-        """sum over dim (a tuple of axes, or None for all)"""
+        """sum over dim (a tuple of axes, or None for all: PyTorch's order where x is dense)"""
+        whole = dim is None or len(dim) == np.ndim(x)
+        total = _torch_sum_all(x) if whole else _torch_trailing_sum(x, dim, keepdim)
+        if total is not None:
+            return total.reshape((1,) * x.ndim) if whole and keepdim else total
         if x.dtype.kind == "f":
             if x.dtype == np.float16:            # summed in float32, as PyTorch does
                 return np.add.reduce(x, axis=dim, keepdims=keepdim, dtype=np.float32).astype(
@@ -906,8 +1021,13 @@ class NumpyKernels:
         return order
 
     def mean(self, x, dim=None, keepdim=False):
-        """mean over dim (a tuple of axes, or None for all)"""
+        """mean over dim (a tuple of axes, or None for all: PyTorch's sum, then / n)"""
         n = x.size if dim is None else math.prod([x.shape[d] for d in dim])
+        whole = dim is None or len(dim) == np.ndim(x)
+        total = _torch_sum_all(x) if whole else _torch_trailing_sum(x, dim, keepdim)
+        if total is not None:
+            total = mean_of_sum(total, n)
+            return total.reshape((1,) * x.ndim) if whole and keepdim else total
         if x.dtype.char == "f" or x.dtype.char == "d":
             # np.mean's own steps (sum, then divide by the count in the dtype), without its
             # ~4 us of wrappers (and its "Mean of empty slice" warning: 0 / 0 is NaN). A sum

@@ -12,9 +12,6 @@ cimport numpy as cnp
 cnp.import_array()
 
 cdef enum:
-    # NumPy's pairwise summation (loops_utils.h.src): 8 running sums over blocks of up to 128
-    # elements, halves above that. The same order gives the same bits as np.add.reduce.
-    PW_BLOCKSIZE = 128
     # Elementwise loops stop here: above it NumPy's SIMD loops win (a*b took 0.44 against
     # 0.54 us at 1,000 elements, 2.6 against 1.4 us at 8,000: this build's loops are scalar)
     MAX_BINARY = 1024
@@ -23,37 +20,6 @@ cdef enum:
 ctypedef fused real:
     float
     double
-
-
-cdef real pairwise(const real* a, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, n2
-    cdef real res, r0, r1, r2, r3, r4, r5, r6, r7
-    if n < 8:
-        res = -0.0                       # (NumPy starts at -0.0: the sum of -0.0 stays -0.0)
-        for i in range(n):
-            res = res + a[i]
-        return res
-    if n <= PW_BLOCKSIZE:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-        i = 8
-        while i < n - n % 8:
-            r0 = r0 + a[i]
-            r1 = r1 + a[i + 1]
-            r2 = r2 + a[i + 2]
-            r3 = r3 + a[i + 3]
-            r4 = r4 + a[i + 4]
-            r5 = r5 + a[i + 5]
-            r6 = r6 + a[i + 6]
-            r7 = r7 + a[i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res = res + a[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return pairwise(a, n2) + pairwise(a + n2, n - n2)
 
 
 cdef inline int float_type(object x) noexcept:
@@ -68,46 +34,6 @@ cdef inline int float_type(object x) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(a)):
         return -1
     return t
-
-
-def sum_all(g):
-    """The sum of all of g's elements as a 0-d array of g's dtype, in NumPy's order (the same
-    bits as np.add.reduce(g, axis=None), which adds the pairwise sum to its identity +0.0: the
-    sum of [-0.0] is +0.0); None unless g is a C-contiguous float array."""
-    cdef int t = float_type(g)
-    if t < 0:
-        return None
-    cdef cnp.ndarray a = <cnp.ndarray>g
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(0, NULL, t, 0)
-    cdef float zero_f = 0.0
-    cdef double zero_d = 0.0
-    if t == cnp.NPY_FLOAT32:
-        (<float*>cnp.PyArray_DATA(out))[0] = zero_f + pairwise(
-            <const float*>cnp.PyArray_DATA(a), n)
-    else:
-        (<double*>cnp.PyArray_DATA(out))[0] = zero_d + pairwise(
-            <const double*>cnp.PyArray_DATA(a), n)
-    return out
-
-
-def mean_all(x):
-    """The mean of all of x's elements as a 0-d array of x's dtype: sum_all's sum divided by
-    the count rounded to the dtype, NumPy's mean in its order (the same bits; 0 / 0 for an
-    empty x is NaN); None where sum_all gives None."""
-    cdef cnp.ndarray out = sum_all(x)
-    if out is None:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
-    cdef float* of
-    cdef double* od
-    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
-        of = <float*>cnp.PyArray_DATA(out)
-        of[0] = of[0] / <float>n
-    else:
-        od = <double*>cnp.PyArray_DATA(out)
-        od[0] = od[0] / <double>n
-    return out
 
 
 def mul_scaled(g, x, double c):
