@@ -16,9 +16,10 @@ parameters ran 5.8 ms against 5.1 ms aligned). Only when the handler it replaces
 own, whose big blocks are plain malloc/realloc/free ones: posix_memalign's blocks free and
 realloc the same way. np.zeros keeps NumPy's calloc (untouched pages cost nothing); its
 blocks, unaligned, are then not kept (cgrad's own zeros are np.empty + fill:
-cgrad._memory.zeros). Blocks on huge pages start at one of 16 offsets past their 2 MiB
-boundary, in turn (colours: see CGRAD_COLOURS); a table of those blocks gives free and realloc
-each one's start."""
+cgrad._memory.zeros). Blocks of 2 MiB and more are mappings of this module's own, on huge
+pages, starting at one of 16 offsets past their 2 MiB boundary in turn (colours: see
+CGRAD_COLOURS); a table of them gives free and realloc each one's mapping, and a kept one
+serves a request up to a third smaller than itself."""
 from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
 from libc.stdint cimport uint8_t
 from libc.string cimport memcpy, strncpy
@@ -59,21 +60,23 @@ cdef extern from *:
     #if defined(__linux__)
     #include <sys/mman.h>
     #endif
-    /* size bytes on a 64-byte boundary, or NULL (the caller then asks the base handler).
-       Blocks of 2 MiB and more (hugepage set, as NumPy's madvise setting) start on a 2 MiB
-       boundary and ask for transparent huge pages over their whole 2 MiB pages: with 4 KiB
-       pages the Adam step over ten 10^6-float tensors (4 MB each, below NumPy's own 4 MiB
-       threshold) took 12.0 ms, with huge pages 9.1 ms (TLB misses, and the prefetchers stop
-       at every 4 KiB page). A block whose last huge page it fills but for an eighth of its
-       size or less takes that page whole (its footprint); others keep 4 KiB pages at the
-       tail (a 2 MiB + 4 KiB block would double on huge pages). */
+    /* Blocks of 2 MiB and more (hugepage set, as NumPy's madvise setting) are mappings of
+       their own (cgrad_map_huge), on a 2 MiB boundary, with transparent huge pages asked for
+       over their whole 2 MiB pages before anything touches them: with 4 KiB pages the Adam
+       step over ten 10^6-float tensors (4 MB each, below NumPy's own 4 MiB threshold) took
+       12.0 ms, with huge pages 9.1 ms (TLB misses, and the prefetchers stop at every 4 KiB
+       page). From glibc's heap (posix_memalign, once its mmap threshold has risen) a block
+       could land on pages already touched as 4 KiB ones, and a kept one stopped glibc
+       trimming the heap below it. A block whose last huge page it fills but for an eighth
+       of its size or less takes that page whole (its footprint); others keep 4 KiB pages at
+       the tail (a 2 MiB + 4 KiB block would double on huge pages). */
     #if defined(_WIN32)
     #define CGRAD_CAN_ALIGN 0     /* _aligned_malloc's blocks need _aligned_free */
     #else
     #define CGRAD_CAN_ALIGN 1
     #endif
     #define CGRAD_HUGE_PAGE ((size_t) 1 << 21)
-    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+    #if defined(__linux__) && defined(MADV_HUGEPAGE) && defined(MAP_ANONYMOUS)
     #define CGRAD_HUGE_PAGES 1
     #else
     #define CGRAD_HUGE_PAGES 0
@@ -87,41 +90,64 @@ cdef extern from *:
     #define CGRAD_COLOURS 16
     #define CGRAD_COLOUR_STEP ((size_t) 256)
     #define CGRAD_COLOUR_ROOM (CGRAD_COLOURS * CGRAD_COLOUR_STEP)
+    /* the bytes a block of `size` holds: its whole huge pages (see above), and room for a
+       colour past them (which stays on 4 KiB pages) */
     static size_t cgrad_footprint(size_t size, int hugepage) {
     #if CGRAD_HUGE_PAGES
         if (hugepage && size >= CGRAD_HUGE_PAGE) {
-            size_t room = size + CGRAD_COLOUR_ROOM;        /* (the most a colour adds) */
-            size_t whole = (room + CGRAD_HUGE_PAGE - 1) & ~(CGRAD_HUGE_PAGE - 1);
-            if (whole - room <= room / 8)
-                return whole;
+            size_t whole = (size + CGRAD_HUGE_PAGE - 1) & ~(CGRAD_HUGE_PAGE - 1);
+            return (whole - size <= size / 8 ? whole : size) + CGRAD_COLOUR_ROOM;
         }
     #endif
         return size;
     }
-    static void* cgrad_aligned_malloc(size_t size, int hugepage) {
+    /* a block of `size` bytes (2 MiB or more) as a mapping of its own on a 2 MiB boundary
+       (mapped 2 MiB over, the excess unmapped), huge pages asked for over its whole 2 MiB
+       pages, its length into *mapped; NULL if the system refuses */
+    static void* cgrad_map_huge(size_t size, size_t* mapped) {
+    #if CGRAD_HUGE_PAGES
+        size_t len = (cgrad_footprint(size, 1) + 4095) & ~(size_t) 4095;
+        char* p = (char*) mmap(NULL, len + CGRAD_HUGE_PAGE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char* a;
+        if (p == (char*) MAP_FAILED)
+            return NULL;
+        a = (char*) (((size_t) p + CGRAD_HUGE_PAGE - 1) & ~(CGRAD_HUGE_PAGE - 1));
+        if (a > p)
+            munmap(p, a - p);
+        if (p + len + CGRAD_HUGE_PAGE > a + len)
+            munmap(a + len, p + len + CGRAD_HUGE_PAGE - (a + len));
+        madvise(a, (len - CGRAD_COLOUR_ROOM) & ~(CGRAD_HUGE_PAGE - 1), MADV_HUGEPAGE);
+        *mapped = len;
+        return a;
+    #else
+        (void) size; (void) mapped;
+        return NULL;
+    #endif
+    }
+    static void cgrad_unmap_huge(void* block, size_t mapped) {
+    #if CGRAD_HUGE_PAGES
+        munmap(block, mapped);
+    #else
+        (void) block; (void) mapped;
+    #endif
+    }
+    /* size bytes on a 64-byte boundary, or NULL (the caller then asks the base handler) */
+    static void* cgrad_aligned_malloc(size_t size) {
     #if defined(_WIN32)
-        (void) size; (void) hugepage;
+        (void) size;
         return NULL;
     #else
         void* p = NULL;
-    #if CGRAD_HUGE_PAGES
-        if (hugepage && size >= CGRAD_HUGE_PAGE) {     /* (the caller colours it) */
-            size_t bytes = cgrad_footprint(size, 1);
-            if (bytes < size + CGRAD_COLOUR_ROOM)
-                bytes = size + CGRAD_COLOUR_ROOM;
-            if (posix_memalign(&p, CGRAD_HUGE_PAGE, bytes) != 0)
-                return NULL;
-            madvise(p, bytes & ~(CGRAD_HUGE_PAGE - 1), MADV_HUGEPAGE);
-            return p;
-        }
-    #endif
         if (posix_memalign(&p, 64, size) != 0)
             return NULL;
         return p;
     #endif
     }
     """
-    void* cgrad_aligned_malloc(size_t size, int hugepage) noexcept nogil
+    void* cgrad_aligned_malloc(size_t size) noexcept nogil
+    void* cgrad_map_huge(size_t size, size_t* mapped) noexcept nogil
+    void cgrad_unmap_huge(void* block, size_t mapped) noexcept nogil
     size_t cgrad_footprint(size_t size, int hugepage) noexcept nogil
     const size_t CGRAD_COLOURS
     const size_t CGRAD_COLOUR_STEP
@@ -130,12 +156,14 @@ cdef extern from *:
     const size_t CGRAD_HUGE_PAGE
 
 cdef enum:
-    COLOURED_MAX = 4096         # coloured blocks tracked at most (a power of two); past three
-                                # quarters of it, new blocks stay on their 2 MiB boundary
+    COLOURED_MAX = 4096         # blocks of our own mappings recorded at most (a power of two);
+                                # past three quarters of it, the base handler serves them
 
 cdef struct Coloured:
-    void* ptr                   # the block as handed out, a colour past its 2 MiB boundary
-    size_t size                 # (NULL: an empty entry)
+    void* ptr                   # a block of our own mapping as handed out, a colour past its
+                                # 2 MiB boundary (NULL: an empty entry)
+    size_t size                 # the size last asked of it
+    size_t mapped               # its mapping's length, from the boundary
 
 cdef struct Slot:
     void* ptr
@@ -163,8 +191,8 @@ cdef inline size_t _footprint(size_t size) noexcept nogil:
     return cgrad_footprint(size, _align and _hugepage)
 
 
-# ---- coloured blocks: which pointers this module offset past their 2 MiB boundary --------
-# (free and realloc must give glibc the block's start; the lock is held in each)
+# ---- blocks of our own mappings: a table of them, for free and realloc ----------------------
+# (the lock is held in each, but _huge_block and _release, which take it)
 cdef inline size_t _home(const void* ptr) noexcept nogil:
     cdef size_t a = <size_t> ptr
     return ((a >> 21) ^ (a >> 8)) & (COLOURED_MAX - 1)
@@ -179,36 +207,47 @@ cdef Py_ssize_t _find_coloured(const void* ptr) noexcept nogil:
     return -1
 
 
-cdef void* _colour(void* block, size_t size) noexcept nogil:
-    """block (from cgrad_aligned_malloc, on huge pages) offset by the next colour and
-    recorded, or block itself where the record is full"""
+cdef void* _huge_block(size_t size) noexcept nogil:
+    """a mapping of our own for a block of size (2 MiB or more), offset by the next colour and
+    recorded; NULL where the record is full or the system refuses (the caller then asks the
+    base handler)"""
     global _n_coloured, _next_colour
-    cdef size_t i
-    cdef void* ptr
+    cdef size_t i, mapped = 0
+    cdef char* block
+    cdef char* ptr
+    if _n_coloured >= COLOURED_MAX // 4 * 3:       # (read again under the lock)
+        return NULL
+    block = <char*> cgrad_map_huge(size, &mapped)
+    if block == NULL:
+        return NULL
     pthread_mutex_lock(&_lock)
     if _n_coloured >= COLOURED_MAX // 4 * 3:
         pthread_mutex_unlock(&_lock)
-        return block
-    ptr = <char*> block + (_next_colour % CGRAD_COLOURS) * CGRAD_COLOUR_STEP
+        cgrad_unmap_huge(block, mapped)
+        return NULL
+    ptr = block + (_next_colour % CGRAD_COLOURS) * CGRAD_COLOUR_STEP
     _next_colour += 1
     i = _home(ptr)
     while _coloured[i].ptr != NULL:
         i = (i + 1) & (COLOURED_MAX - 1)
     _coloured[i].ptr = ptr
     _coloured[i].size = size
+    _coloured[i].mapped = mapped
     _n_coloured += 1
     pthread_mutex_unlock(&_lock)
     return ptr
 
 
-cdef void* _uncolour(void* ptr) noexcept nogil:
-    """The start of the block at ptr, forgetting its colour (ptr itself if uncoloured)."""
+cdef bint _forget(void* ptr, size_t* mapped) noexcept nogil:
+    """Take ptr out of the table, its mapping's length into mapped; False if it is not
+    there."""
     global _n_coloured
     cdef Py_ssize_t found = _find_coloured(ptr)
     cdef size_t i, j, k
     if found < 0:
-        return ptr
+        return False
     i = j = <size_t> found
+    mapped[0] = _coloured[i].mapped
     _coloured[i].ptr = NULL
     while True:                    # shift back the entries that probed past the hole
         j = (j + 1) & (COLOURED_MAX - 1)
@@ -221,12 +260,43 @@ cdef void* _uncolour(void* ptr) noexcept nogil:
         _coloured[j].ptr = NULL
         i = j
     _n_coloured -= 1
-    return <void*> (<size_t> ptr & ~(CGRAD_HUGE_PAGE - 1))
+    return True
 
 
-cdef void _give_back(void* ptr, size_t size) noexcept nogil:
-    """Free a block through the base handler, from its start (the lock is held)."""
-    _base.free(_base.ctx, _uncolour(ptr), size)
+cdef void _release(void* ptr, size_t size) noexcept nogil:
+    """Give a block back (the lock not held): unmap one of ours, else the base handler's."""
+    cdef size_t mapped = 0
+    cdef bint ours = False
+    if size >= MIN_BYTES and _n_coloured:        # (ours are 2 MiB and more)
+        pthread_mutex_lock(&_lock)
+        ours = _forget(ptr, &mapped)
+        pthread_mutex_unlock(&_lock)
+    if ours:
+        cgrad_unmap_huge(<void*> (<size_t> ptr & ~(CGRAD_HUGE_PAGE - 1)), mapped)
+    else:
+        _base.free(_base.ctx, ptr, size)
+
+
+cdef int _fitting(size_t size) noexcept nogil:
+    """The kept slot of ours that holds size with the least room to spare, at most a quarter
+    more, now recorded as size's; -1 if none (the lock is held). With sizes that change from
+    step to step, an exact size rarely comes back, and each fresh mapping faults its pages
+    in again: 2,000 arrays of 2-40 MiB took 11 s instead of 3."""
+    cdef int i, best = -1
+    cdef Py_ssize_t j, found = -1
+    cdef size_t room, least = 0
+    for i in range(SLOTS):
+        if _slots[i].ptr == NULL:
+            continue
+        j = _find_coloured(_slots[i].ptr)
+        if j < 0:
+            continue
+        room = _coloured[j].mapped - (<size_t> _slots[i].ptr & (CGRAD_HUGE_PAGE - 1))
+        if size <= room <= size + size // 2 and (best < 0 or room < least):
+            best, least, found = i, room, j
+    if found >= 0:
+        _coloured[found].size = size
+    return best
 
 
 cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
@@ -239,6 +309,8 @@ cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
             if _slots[i].ptr != NULL and _slots[i].size == size and (
                     best < 0 or _slots[i].freed > _slots[best].freed):
                 best = i
+        if best < 0 and size >= CGRAD_HUGE_PAGE and _n_coloured:
+            best = _fitting(size)
         if best >= 0:
             ptr = _slots[best].ptr
             _slots[best].ptr = NULL
@@ -249,10 +321,11 @@ cdef void* _malloc(void* ctx, size_t size) noexcept nogil:
         _misses += 1
         pthread_mutex_unlock(&_lock)
     if _align and size >= ALIGNED_MIN:
-        ptr = cgrad_aligned_malloc(size, _hugepage)
+        if CGRAD_HUGE_PAGES and _hugepage and size >= CGRAD_HUGE_PAGE:
+            ptr = _huge_block(size)
+        else:
+            ptr = cgrad_aligned_malloc(size)
         if ptr != NULL:
-            if CGRAD_HUGE_PAGES and _hugepage and size >= CGRAD_HUGE_PAGE:
-                return _colour(ptr, size)
             return ptr
     return _base.malloc(_base.ctx, size)
 
@@ -263,11 +336,12 @@ cdef void* _calloc(void* ctx, size_t nelem, size_t elsize) noexcept nogil:
 
 
 cdef void* _realloc(void* ctx, void* ptr, size_t new_size) noexcept nogil:
-    # a coloured block is no block of glibc's: moved by hand (NumPy reallocs rarely: resize)
+    # a block of our own mapping is no block of glibc's: moved by hand (NumPy reallocs
+    # rarely: resize)
     cdef Py_ssize_t i = -1
     cdef size_t old_size = 0
     cdef void* fresh
-    if ptr != NULL:
+    if ptr != NULL and _n_coloured:
         pthread_mutex_lock(&_lock)
         i = _find_coloured(ptr)
         if i >= 0:
@@ -282,17 +356,20 @@ cdef void* _realloc(void* ctx, void* ptr, size_t new_size) noexcept nogil:
     return fresh
 
 
-cdef void _evict_oldest() noexcept nogil:
-    """Give the oldest kept block back to the base handler (the lock is held)."""
+cdef bint _evict_oldest(Slot* out) noexcept nogil:
+    """Take the oldest kept block out of the cache into out, for the caller to _release once
+    it has let go of the lock (held here); False if none is kept."""
     global _cached
     cdef int i, old = -1
     for i in range(SLOTS):
         if _slots[i].ptr != NULL and (old < 0 or _slots[i].freed < _slots[old].freed):
             old = i
-    if old >= 0:
-        _give_back(_slots[old].ptr, _slots[old].size)
-        _cached -= _slots[old].bytes
-        _slots[old].ptr = NULL
+    if old < 0:
+        return False
+    out[0] = _slots[old]
+    _cached -= _slots[old].bytes
+    _slots[old].ptr = NULL
+    return True
 
 
 cdef int _empty_slot() noexcept nogil:
@@ -301,6 +378,12 @@ cdef int _empty_slot() noexcept nogil:
         if _slots[i].ptr == NULL:
             return i
     return -1
+
+
+cdef size_t _held(const void* ptr, size_t size) noexcept nogil:
+    """the bytes a block holds: its mapping if ours, else its footprint (the lock is held)"""
+    cdef Py_ssize_t j = _find_coloured(ptr) if _n_coloured and size >= CGRAD_HUGE_PAGE else -1
+    return _coloured[j].mapped if j >= 0 else _footprint(size)
 
 
 cdef inline bint _keepable(const void* ptr, size_t size) noexcept nogil:
@@ -317,35 +400,31 @@ def keeps(size_t address, size_t size):
 
 cdef void _free(void* ctx, void* ptr, size_t size) noexcept nogil:
     global _clock, _cached
-    cdef int i
+    cdef int i, k, evicted = 0
     cdef size_t bytes
+    cdef Slot out[SLOTS + 1]           # blocks evicted for this one, released after the lock
     if _keepable(ptr, size):
-        bytes = _footprint(size)
         pthread_mutex_lock(&_lock)
-        if bytes > _limit:             # lowered by set_limit since the test above
-            _give_back(ptr, size)
-            pthread_mutex_unlock(&_lock)
-            return
-        while _cached + bytes > _limit:
-            _evict_oldest()
-        i = _empty_slot()
-        if i < 0:
-            _evict_oldest()
+        bytes = _held(ptr, size)
+        if bytes <= _limit:            # (unless lowered by set_limit since the test above)
+            while _cached + bytes > _limit and _evict_oldest(&out[evicted]):
+                evicted += 1
             i = _empty_slot()
-        _clock += 1
-        _slots[i].ptr = ptr
-        _slots[i].size = size
-        _slots[i].bytes = bytes
-        _slots[i].freed = _clock
-        _cached += bytes
+            if i < 0 and _evict_oldest(&out[evicted]):
+                evicted += 1
+                i = _empty_slot()
+            _clock += 1
+            _slots[i].ptr = ptr
+            _slots[i].size = size
+            _slots[i].bytes = bytes
+            _slots[i].freed = _clock
+            _cached += bytes
+            pthread_mutex_unlock(&_lock)
+            for k in range(evicted):
+                _release(out[k].ptr, out[k].size)
+            return
         pthread_mutex_unlock(&_lock)
-        return
-    if size >= MIN_BYTES and _n_coloured:
-        pthread_mutex_lock(&_lock)
-        _give_back(ptr, size)
-        pthread_mutex_unlock(&_lock)
-        return
-    _base.free(_base.ctx, ptr, size)
+    _release(ptr, size)
 
 
 def install(size_t limit):
@@ -397,12 +476,16 @@ def after_fork_in_child():
 def set_limit(size_t limit):
     """Keep at most `limit` bytes of freed blocks (0: keep none; the kept ones are freed)."""
     global _limit
+    cdef Slot out[SLOTS]
+    cdef int k, evicted = 0
     with nogil:
         pthread_mutex_lock(&_lock)
         _limit = limit
-        while _cached > _limit:
-            _evict_oldest()
+        while _cached > _limit and _evict_oldest(&out[evicted]):
+            evicted += 1
         pthread_mutex_unlock(&_lock)
+        for k in range(evicted):
+            _release(out[k].ptr, out[k].size)
 
 
 def clear():
