@@ -103,3 +103,21 @@ def test_other_tensor_alphas_are_type_errors(alpha):
         x.addcmul(x, x, value=alpha())
     with pytest.raises(RuntimeError, match="Boolean alpha only supported for Boolean results"):
         x.add(x, alpha=cgrad.tensor(True))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_recorded_gradient_has_the_same_bits(backend, reduction):
+    """create_graph=True computes the gradient in the same order as the plain backward (and
+    PyTorch, whose double-backward-capable path gives the bits of its first)"""
+    rng = np.random.default_rng(0)
+    x, y, w = (rng.uniform(lo, hi, 1000).astype(np.float32)
+               for lo, hi in ((0.01, 0.99), (0, 1), (0.1, 2)))
+    grads = []
+    for create_graph in (False, True):
+        xt = cgrad.tensor(x, requires_grad=True)
+        loss = F.binary_cross_entropy(xt, cgrad.tensor(y), weight=cgrad.tensor(w),
+                                      reduction=reduction)
+        g, = cgrad.autograd.grad(loss.sum() if reduction == "none" else loss, [xt],
+                                 create_graph=create_graph)
+        grads.append(g.detach().numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])

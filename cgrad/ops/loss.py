@@ -437,10 +437,15 @@ class BinaryCrossEntropy(Op):
 
     @staticmethod
     def graph_backward(ctx, g):
-        x, y, gs = _weighted_inputs(ctx, g)
+        # backward's order: from the undivided g, times the weight, then over the count
+        x, y = ctx.saved_for_graph()
         need_x, need_y = ctx.needs_input_grad[:2]
-        gx = gs * (x - y) / ((1 - x) * x).clamp(min=BCE_EPSILON) if need_x else None
-        gy = -x.logit() * gs if need_y else None            # (PyTorch's: unclamped)
+        w = None if ctx.weight is None else constant(ctx.weight)
+        gx = g * (x - y) / ((1 - x) * x).clamp(min=BCE_EPSILON) if need_x else None
+        gy = -x.logit() * g if need_y else None             # (PyTorch's: unclamped)
+        gx, gy = (None if d is None else d if w is None else d * w for d in (gx, gy))
+        if ctx.reduction == "mean":
+            gx, gy = (None if d is None else divided(d, x.numel()) for d in (gx, gy))
         return gx, gy, None, None
 
 
