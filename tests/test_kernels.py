@@ -874,23 +874,30 @@ def test_unary_bad_shapes(ck):
         ck.tanh_backward(np.ones(3), np.ones(4))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_zero_streams_big_buffers_exactly(ck, dtype):
+def test_zero_streams_big_buffers_exactly(ck, dtype, threads):
     """zero_ writes +0.0 over exactly its elements, below and above the 8 MiB where it
-    switches to streaming stores, from any start (a view one element in) and any length."""
+    switches to streaming stores, from any start (a view one element in) and any length, on
+    one thread or split into whole-line shares over several (the last share shorter)."""
     from cgrad._C import grad as gmod
     itemsize = np.dtype(dtype).itemsize
-    for nbytes in (4096, (8 << 20) - 8, 8 << 20, (8 << 20) + 200):
-        n = nbytes // itemsize
-        for start in (0, 1, 3):
-            buf = np.full(n + 8, -1.5, dtype)
-            view = buf[start:start + n - 5]
-            gmod.zero_(view)
-            assert not np.signbit(view).any() and not view.any()
-            np.testing.assert_array_equal(buf[:start], -1.5)
-            np.testing.assert_array_equal(buf[start + n - 5:], -1.5)
-    big = np.full((1 << 21) + 3, 2.0, dtype).reshape(-1)[1:]
-    assert ck.zero_(big) is big and not big.any()
+    before = cgrad.get_num_threads()
+    cgrad.set_num_threads(threads)
+    try:
+        for nbytes in (4096, 1 << 18, (8 << 20) - 8, 8 << 20, (8 << 20) + 200, 33 << 20):
+            n = nbytes // itemsize
+            for start in (0, 1, 3):
+                buf = np.full(n + 8, -1.5, dtype)
+                view = buf[start:start + n - 5]
+                gmod.zero_(view)
+                assert not np.signbit(view).any() and not view.any()
+                np.testing.assert_array_equal(buf[:start], -1.5)
+                np.testing.assert_array_equal(buf[start + n - 5:], -1.5)
+        big = np.full((1 << 21) + 3, 2.0, dtype).reshape(-1)[1:]
+        assert ck.zero_(big) is big and not big.any()
+    finally:
+        cgrad.set_num_threads(before)
 
 
 def test_unary_module_checks():
