@@ -100,6 +100,8 @@ def _cascade(rows, power):
     partial sums, each 2**power of the level below, combined as it ends (acc0 + acc1, + acc2,
     + acc3): (R, lanes)"""
     step = 1 << power
+    if rows.shape[1] < step:                              # no whole chunk: level 0 alone
+        return _sequential(rows)
     chunks, past = _chunk_sums(rows, step)
     total = _sequential(past)                             # level 0: rows past the last chunk
     for level in range(1, CASCADE_LEVELS):
@@ -115,7 +117,7 @@ def torch_sums(x):
     """The sum of each row of a C-contiguous (R, n) float32/float64 array in PyTorch's CPU
     order: vectors of 32 bytes, four to a row, the rows in a cascade, then the leftover
     vectors, the four partials, the scalar tail and the lanes (cgrad._C.reduce.torch_sum's
-    bits): (R,)"""
+    bits): (R,). In few NumPy calls: a tensor's loss is summed so every step."""
     t = x.dtype.type
     R, n = x.shape
     w = CASCADE_VECTOR // x.itemsize
@@ -124,18 +126,13 @@ def torch_sums(x):
     vectors = n // w
     rows = vectors // 4
     power = max(4, (1 if rows <= 2 else (rows - 1).bit_length()) // CASCADE_LEVELS)
-    acc = _cascade(x[:, :rows * 4 * w].reshape(R, rows, 4 * w), power)
-    partial = acc[:, :w]
-    for v in range(4 * rows, vectors):
-        partial = partial + x[:, v * w:(v + 1) * w]
-    for k in range(1, 4):
-        partial = partial + acc[:, k * w:(k + 1) * w]
-    final = np.zeros(R, t)
-    for column in range(vectors * w, n):
-        final = final + x[:, column]
-    for lane in range(w):
-        final = final + partial[:, lane]
-    return t(0) + final
+    acc = _cascade(x[:, :rows * 4 * w].reshape(R, rows, 4 * w), power).reshape(R, 4, w)
+    # the first partial, the leftover vectors, the other three partials: in that order
+    partial = _sequential(np.concatenate(
+        (acc[:, :1], x[:, rows * 4 * w:vectors * w].reshape(R, -1, w), acc[:, 1:]), axis=1))
+    # the scalar tail, then the lanes, one by one from 0 (accumulate adds in order)
+    tail = np.concatenate((x[:, vectors * w:], partial), axis=1)
+    return t(0) + np.add.accumulate(tail, axis=1)[:, -1]
 
 
 def torch_sum(flat):
@@ -175,7 +172,9 @@ def _torch_sum_all(x):
 
 def mean_of_sum(total, n):
     """sums / n in place, n rounded to their dtype (PyTorch's mean: sum, then div_(n)); 0 / 0
-    is NaN"""
+    is NaN (only then the errstate, which costs ~2 us: a loss's mean is taken every step)"""
+    if n:
+        return np.true_divide(total, total.dtype.type(n), out=total)
     with np.errstate(invalid="ignore"):
         return np.true_divide(total, total.dtype.type(n), out=total)
 
