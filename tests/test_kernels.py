@@ -2219,8 +2219,8 @@ def test_default_thresholds_send_big_sums_to_the_kernels(small_k, monkeypatch):
     from cgrad.backends import cython_backend as cb
     calls = []
     real_all = cb._rd.torch_sum
-    monkeypatch.setattr(cb._rd, "torch_sum", lambda a: (calls.append(("torch_sum", a.shape)),
-                                                        real_all(a))[1])
+    monkeypatch.setattr(cb._rd, "torch_sum", lambda a, mean=False: (
+        calls.append(("torch_sum", a.shape)), real_all(a, mean))[1])
     kernels = cb._rd_for[np.dtype(np.float32)]
     real_rows = kernels.sum_rows_
     monkeypatch.setattr(kernels, "sum_rows_", lambda *a: (calls.append(("sum_rows_", a[0].shape)),

@@ -25,6 +25,10 @@ def test_compiled_and_numpy_orders_agree(dtype):
         got = rd.torch_sum(x)
         assert got.dtype == dtype and got.shape == ()
         np.testing.assert_array_equal(got, torch_sum(x), err_msg=str(n))
+    x = _data(4097, dtype, 5)
+    np.testing.assert_array_equal(rd.torch_sum(x, True), torch_sum(x) / dtype(4097))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(rd.torch_sum(x[:0], True))                    # 0 / 0
     rows = _data(37 * 91, dtype, 99).reshape(37, 91)
     out = np.empty(37, dtype)
     rd.sum_rows_(rows, out)

@@ -28,8 +28,7 @@ import numpy as np
 from .. import _threads
 from .cpu import cpu_has_avx2, cpu_has_avx512
 from .numpy_backend import (HARDSIGMOID_SLOPE, NumpyKernels, _into, broadcast_axes,
-                            check_linear_backward, conv_output_size, dense_in_memory_order,
-                            mean_of_sum)
+                            check_linear_backward, conv_output_size, dense_in_memory_order)
 
 
 class _OnFirstUse:
@@ -1719,16 +1718,16 @@ class CythonKernels(NumpyKernels):
     # the compiled passes (the dense ones take PyTorch's order at any size)
     min_size_sum_all = 1 << 16
 
-    def _sum_all(self, x):
-        """x's sum over every element in PyTorch's order (reduce.torch_sum: one thread's
-        cascade, its top-level blocks in parallel, the same bits at any thread count) as a 0-d
-        array, or None (not a dense float array)"""
+    def _sum_all(self, x, mean=False):
+        """x's sum (or with mean, its mean) over every element in PyTorch's order
+        (reduce.torch_sum: one thread's cascade, its top-level blocks in parallel, the same
+        bits at any thread count) as a 0-d array, or None (not a dense float array)"""
         if type(x) is not _ndarray or not _float(x.dtype):
             return None
         if x.flags.c_contiguous:
-            return _rd.torch_sum(x)
+            return _rd.torch_sum(x, mean)
         flat = dense_in_memory_order(x)
-        return None if flat is None else _rd.torch_sum(flat)
+        return None if flat is None else _rd.torch_sum(flat, mean)
 
     def sum(self, x, dim=None, keepdim=False):
         """sum over dim in one pass (fixed-block partials: any thread count, same bits); over
@@ -1760,9 +1759,8 @@ class CythonKernels(NumpyKernels):
     def mean(self, x, dim=None, keepdim=False):
         """sum / n, as PyTorch's mean (over everything, its sum's order)"""
         if type(x) is _ndarray and (dim is None or len(dim) == x.ndim):
-            s = self._sum_all(x)
+            s = self._sum_all(x, True)
             if s is not None:
-                s = mean_of_sum(s, x.size)
                 return s.reshape((1,) * x.ndim) if keepdim else s
         if type(x) is not _ndarray or x.size < self.min_size_sum_cols:
             return NumpyKernels.mean(self, x, dim, keepdim)         # small: NumPy at once

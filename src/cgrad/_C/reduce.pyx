@@ -1361,9 +1361,11 @@ cdef void _cascade_block(const floating* x, Py_ssize_t first, Py_ssize_t last,
         out[l] = acc[3 * CASCADE_LANES + l]
 
 
-def torch_sum(x):
+def torch_sum(x, bint mean=False):
     """The sum of every element of x in PyTorch's CPU order (cascade_sum on one thread) as a
-    0-d array of x's dtype; None unless x is a C-contiguous, aligned float32/float64 array."""
+    0-d array of x's dtype, or with mean that sum / n (n rounded to the dtype, as PyTorch's
+    mean divides its sum; 0 / 0 is NaN); None unless x is a C-contiguous, aligned
+    float32/float64 array."""
     if type(x) is not cnp.ndarray:
         return None
     cdef cnp.ndarray a = <cnp.ndarray> x
@@ -1375,13 +1377,17 @@ def torch_sum(x):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     cdef bint threads = parallel(n)
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(0, NULL, t, 0)
+    cdef float total_f
+    cdef double total_d
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            (<float*> cnp.PyArray_DATA(out))[0] = _torch_sum(
-                <const float*> cnp.PyArray_DATA(a), n, CASCADE_VECTOR // 4, threads)
+            total_f = _torch_sum(<const float*> cnp.PyArray_DATA(a), n, CASCADE_VECTOR // 4,
+                                 threads)
+            (<float*> cnp.PyArray_DATA(out))[0] = total_f / <float> n if mean else total_f
         else:
-            (<double*> cnp.PyArray_DATA(out))[0] = _torch_sum(
-                <const double*> cnp.PyArray_DATA(a), n, CASCADE_VECTOR // 8, threads)
+            total_d = _torch_sum(<const double*> cnp.PyArray_DATA(a), n, CASCADE_VECTOR // 8,
+                                 threads)
+            (<double*> cnp.PyArray_DATA(out))[0] = total_d / <double> n if mean else total_d
     return out
 
 
