@@ -104,3 +104,15 @@ def test_matches_torch(backend):
                                           torch.from_numpy(x).mean(-1).numpy())
     finally:
         torch.set_num_threads(threads)
+
+
+def test_dense_in_memory_order_reads_strides_exactly():
+    """dense: C-contiguous, a transpose, a 0 stride on a size-1 dim; not dense: a broadcast
+    (a 0 stride on a longer dim), a reversal, gaps"""
+    from cgrad.backends.numpy_backend import dense_in_memory_order
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    odd = np.lib.stride_tricks.as_strided(a.T, shape=(4, 3, 1), strides=(4, 16, 0))
+    for x in (a, a.T, odd):
+        np.testing.assert_array_equal(dense_in_memory_order(x), np.arange(12))
+    for x in (np.broadcast_to(np.float32(1), (5, 1)), a[::-1], a[:, ::2]):
+        assert dense_in_memory_order(x) is None

@@ -145,8 +145,8 @@ def dense_in_memory_order(x):
     or a permutation of such), else None"""
     if x.flags.c_contiguous:
         return x.reshape(-1)
-    if 0 in x.strides and x.size > 1:          # broadcast (a mean's gradient): at once
-        return None
+    if 0 in x.strides and any(n > 1 and st == 0 for n, st in zip(x.shape, x.strides)):
+        return None                           # broadcast (a mean's gradient): at once
     order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
     flat = x.transpose(order)
     return flat.reshape(-1) if flat.flags.c_contiguous else None
