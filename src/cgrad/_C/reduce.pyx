@@ -965,7 +965,6 @@ cdef enum:
     LOSS_BWD_BLOCK = 16384 # elements per parallel block of a loss's backward
     SQ_DIFF = 0            # terms (x - y)**2
     BCE_LOGITS = 1         # (1 - y) x - log_sigmoid(x): x logits, y targets
-    PLAIN = 2              # x
     SMOOTH_L1 = 3          # d = x - y: d*d*(0.5/beta) where |d| < beta, else |d| - 0.5 beta
     HUBER = 4              # d*d*0.5 where |d| < delta, else (|d| - 0.5 delta) delta
 
@@ -992,8 +991,6 @@ cdef floating _block_sum(int kind, const floating* x, const floating* y, Py_ssiz
     cdef floating terms[SUM_BLOCK]
     cdef floating one = 1
     cdef Py_ssize_t i
-    if kind == PLAIN:
-        return _plain_block(x, n)
     if kind == SQ_DIFF:
         return _lanes_sum(x, y, n, 2)
     if kind == BCE_LOGITS:
@@ -1066,8 +1063,8 @@ cdef double _blocked_sum(int kind, const floating[::1] x, const floating[::1] y,
 
 
 cdef double _row_total(const floating* x, Py_ssize_t n) noexcept nogil:
-    """x[0:n] summed as _blocked_sum sums it: SUM_BLOCK partials in the dtype's lanes, added
-    in double in order (the same bits as sum_all_ of the row)"""
+    """x[0:n] summed as _blocked_sum sums its terms: SUM_BLOCK partials in the dtype's
+    lanes, added in double in order (the outer sums' rows)"""
     cdef double total = 0
     cdef Py_ssize_t b, i
     for b in range((n + SUM_BLOCK - 1) // SUM_BLOCK):
