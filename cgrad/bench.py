@@ -823,13 +823,19 @@ WARM_CALLS = 3     # untimed calls before a sample of a short case (see _sample)
 def _sample(run, number, warm=True):
     """Seconds per call, over `number` back-to-back calls, after WARM_CALLS untimed calls if
     number > 1 (a call that fills a sample alone takes 10 ms or more: its arrays outgrow the
-    caches); with a setup, over `number` pairs of an untimed setup and a timed call. So no timed
-    call of a short case starts from the caches another implementation's sample left: such a
-    cold call timed them, not the case (64^3 matmul backward 80 us against 20 us warm). One
-    warm call is not enough where the case's arrays fill most of L3: after the limit's copies,
+    caches); with a setup, over `number` pairs of an untimed setup and a timed call, after
+    WARM_CALLS untimed pairs likewise. So no timed call of a short case starts from the caches
+    another implementation's sample left: such a cold call timed them, not the case (64^3
+    matmul backward 80 us against 20 us warm; 128x784x256's backward, 10 pairs a sample, took
+    1.02 ms a call with its first pair cold, 0.96 ms warm, against the limit's 0.93). One warm
+    call is not enough where the case's arrays fill most of L3: after the limit's copies,
     bias-1e6's calls took 1.1-1.2, then 0.73, then 0.57 ms, and a sample of two calls timed the
     second and third."""
     if run.setup is not None:
+        if warm and number > 1:
+            for _ in range(WARM_CALLS):
+                run.setup()
+                run.step()
         spent = 0.0
         for _ in range(number):
             run.setup()
@@ -869,7 +875,7 @@ def measure(c, impls, budget):
                 t = min(t, time.perf_counter() - t0)
             number[impl] = max(1, min(100000, int(budget.sample / t)))
             # _sample's warm-up calls
-            untimed = WARM_CALLS if number[impl] > 1 and run.setup is None else 0
+            untimed = WARM_CALLS if number[impl] > 1 else 0
             cost[impl] = (number[impl] + untimed) * t
         rounds = int(budget.total / max(sum(cost.values()), 1e-9))
         rounds = max(budget.min_rounds, min(budget.max_rounds, rounds))

@@ -108,3 +108,21 @@ def test_outliers_tolerated_only_when_few_and_bounded(monkeypatch):
     out["b"][0] = 0.6                          # beyond outlier_atol: not
     with pytest.raises(bench.CheckError):
         bench.verify(c, cache=False)
+
+
+def test_sample_warms_up_before_timing_with_or_without_a_setup():
+    """Every sample of more than one call starts with WARM_CALLS untimed calls (with their setup,
+    if any), so that no timed call starts from another implementation's caches; a sample of
+    one call (a long case) has none."""
+    events = []
+    plain = bench.Run(lambda: events.append("step"))
+    paired = bench.Run(lambda: events.append("step"), setup=lambda: events.append("setup"))
+    bench._sample(plain, 2)
+    assert events == ["step"] * (bench.WARM_CALLS + 2)
+    events.clear()
+    bench._sample(paired, 2)
+    assert events == ["setup", "step"] * (bench.WARM_CALLS + 2)
+    events.clear()
+    bench._sample(paired, 1)
+    bench._sample(plain, 1)
+    assert events == ["setup", "step", "step"]
