@@ -400,6 +400,7 @@ class Tensor:
     # defaults that a Tensor overrides in its own __dict__ when it needs to (as in PyTorch,
     # a Tensor takes arbitrary attributes too).
     __slots__ = ("_data", "_grad", "grad_fn", "_requires_grad", "__dict__", "__weakref__")
+    __module__ = "cgrad"            # <class 'cgrad.Tensor'> in messages, as <class 'torch.Tensor'>
     __array_priority__ = 1000       # ndarray * Tensor defers to Tensor.__rmul__
     _vc = None                      # the _Version, made on first need (in-place op, view)
     _base = None

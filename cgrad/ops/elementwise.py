@@ -95,7 +95,8 @@ def _scaled(a, b, alpha):
     """alpha * b for add/sub (a and b promoted): a Python number stays one (NumPy would make
     it a float64 scalar, which then promotes a float32 tensor). Bool operands stay bool, as
     in PyTorch: True + 2 * True is True."""
-    kind = np.result_type(a, b).kind
+    dtype = np.result_type(a, b)
+    kind = dtype.kind
     if isinstance(alpha, float) and kind in "biu":
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
@@ -103,6 +104,9 @@ def _scaled(a, b, alpha):
         return np.logical_and(b, bool(alpha))
     if isinstance(alpha, bool):
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if kind in "iu":            # PyTorch's conversion to the dtype: -1 wraps into a uint8
+        from ..tensor import _fill_value
+        alpha = _fill_value(alpha, dtype)
     if type(b) is np.ndarray:
         return B.kernels.mul(b, alpha)
     return b * alpha
@@ -173,6 +177,9 @@ class Sub(Op):
             ctx.alpha = alpha
             if _fused_alpha(a, b, alpha):
                 return B.kernels.fma(-alpha, b, a)
+            if type(alpha) is int and np.result_type(a, b).kind in "iu":
+                # PyTorch converts -alpha to the dtype: int8's a - 128 b is a + (-128) b
+                return B.kernels.add(a, _scaled(a, b, -alpha))
             b = _scaled(a, b, alpha)
         return B.kernels.sub(a, b)
 

@@ -32,13 +32,12 @@ class Adafactor(Optimizer):
                         foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _with_grad(group):
+    def _with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None and not p.is_floating_point():     # PyTorch's finfo(p.dtype)
                 raise TypeError("torch.finfo() requires a floating point input type. Use "
                                 "torch.iinfo to handle 'torch.finfo'")
-        return Optimizer._with_grad(group)
+        return super()._with_grad(group)
 
     @staticmethod
     def _buffers(p):

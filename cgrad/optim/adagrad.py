@@ -11,6 +11,7 @@ class Adagrad(Optimizer):
         s = s + g^2            (s starts at initial_accumulator_value)
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
     """
+    _integral_op = "addcmul"        # s.addcmul_(g, g) takes integers, not bools
     _scalar_states = ("step",)
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)

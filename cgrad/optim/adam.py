@@ -13,6 +13,7 @@ class Adam(Optimizer):
         v_hat = max(v_hat, v) if amsgrad else v
         p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
     """
+    _integral_op = "lerp"           # its moment's m.lerp_(g, 1 - beta1) fails first
     _scalar_states = ("step",)
     _lerped_state = "exp_avg"
 

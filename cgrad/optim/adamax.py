@@ -10,6 +10,7 @@ class Adamax(Optimizer):
         m = beta1 * m + (1 - beta1) * g,  u = max(beta2 * u, |g| + eps)
         p = p - lr / (1 - beta1^t) * m / u
     """
+    _integral_op = "lerp"           # its moment's m.lerp_(g, 1 - beta1) fails first
     _scalar_states = ("step",)
     _lerped_state = "exp_avg"
 

@@ -15,6 +15,7 @@ class NAdam(Optimizer):
         p = p - lr * (1 - mu_t) / (1 - mu_product) * g / d
               - lr * mu_{t+1} / (1 - mu_product * mu_{t+1}) * m / d
     """
+    _integral_op = "lerp"           # its moment's m.lerp_(g, 1 - beta1) fails first
 
     _group_defaults = dict(maximize=False, foreach=None, capturable=False, differentiable=False,
                            decoupled_weight_decay=False)

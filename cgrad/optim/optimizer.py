@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype, backends as B
 from .._dtype import torch_name
+from .._misc import typename
 from .._memory import zeros
 from .._memory_format import laid_like
 from ..ops.shape import check_broadcast
@@ -95,8 +96,13 @@ def check_fused(fused, foreach, differentiable):
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
-def _typename(x):
-    return "cgrad.FloatTensor" if isinstance(x, Tensor) else type(x).__name__
+_BOOL_NEGATION = ("Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                  "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+_FLOAT_ALPHA = "For integral input tensors, argument alpha must not be a floating point number."
+
+
+def _cast_error(name):
+    return RuntimeError(f"result type Float can't be cast to the desired output type {name}")
 
 
 _global_optimizer_pre_hooks = collections.OrderedDict()
@@ -165,7 +171,7 @@ class Optimizer:
         self._patch_step_function()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {_typename(params)}")
+                            f"Tensors or dicts, but got {typename(params)}")
         self.state = collections.defaultdict(dict)
         self.param_groups = []
         param_groups = list(params)
@@ -260,7 +266,7 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                + _typename(p))
+                                + typename(p))
             if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
@@ -329,8 +335,7 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    @staticmethod
-    def _with_grad(group):
+    def _with_grad(self, group):
         """The group's parameters that have a gradient (the others are skipped, as PyTorch)."""
         params = [p for p in group["params"] if p.grad is not None]
         differentiable = group.get("differentiable")
@@ -339,9 +344,10 @@ class Optimizer:
             if p.grad._data.shape != data.shape:
                 raise RuntimeError(f"gradient of shape {list(p.grad.shape)} does not match its "
                                    f"parameter of shape {list(p.shape)}")
-            if data.dtype.kind != "f":       # NumPy would round the update away (SGD)
-                raise RuntimeError("result type Float can't be cast to the desired output "
-                                   f"type {torch_name(data.dtype)}")
+            if data.dtype.kind != "f":       # the kernels update floats (NumPy would round)
+                error = self._integral_error(group, data.dtype)
+                if error is not None:
+                    raise error
             if differentiable:
                 # PyTorch's update then runs under autograd: of a leaf that requires grad it
                 # raises this; cgrad's kernels record no graph, so it refuses the rest
@@ -351,6 +357,28 @@ class Optimizer:
                 raise NotImplementedError("differentiable=True is not supported: cgrad's "
                                           "optimizer updates are not recorded by autograd")
         return params
+
+    # The exception of the first op of PyTorch's update (its single-tensor loop) that fails on
+    # an integer or bool parameter: "lerp" for the Adam family's moment, "addcmul" (Adagrad's
+    # sum, which takes integers but not bools), "cast" for an op writing floats into it.
+    _integral_op = "cast"
+
+    def _integral_error(self, group, dtype):
+        """PyTorch's exception for this group's update of a parameter of an integer or bool
+        dtype, or None where cgrad updates it (SGD with integer hyperparameters)."""
+        name = torch_name(dtype)
+        weight_decay = group.get("weight_decay", 0)
+        if group.get("maximize") and dtype == np.bool_:
+            return RuntimeError(_BOOL_NEGATION)
+        if weight_decay != 0 and group.get("decoupled_weight_decay", False):
+            return _cast_error(name)                      # p.mul_(1 - lr * weight_decay)
+        if weight_decay != 0 and isinstance(weight_decay, float):
+            return RuntimeError(_FLOAT_ALPHA)            # grad.add(p, alpha=weight_decay)
+        if self._integral_op == "lerp":
+            return NotImplementedError(f'"lerp_kernel_scalar" not implemented for \'{name}\'')
+        if self._integral_op == "addcmul" and dtype == np.bool_:
+            return NotImplementedError(f'"addcmul_cpu_out" not implemented for \'{name}\'')
+        return _cast_error(name)
 
     @staticmethod
     def _updated(params):

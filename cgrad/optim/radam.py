@@ -14,6 +14,7 @@ class RAdam(Optimizer):
         p = p - lr * m / (1 - beta1^t)                                               (otherwise)
         with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
     """
+    _integral_op = "lerp"           # its moment's m.lerp_(g, 1 - beta1) fails first
     _scalar_states = ("step",)
     _lerped_state = "exp_avg"
 

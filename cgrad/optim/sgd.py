@@ -35,7 +35,14 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
         check_fused(fused, foreach, differentiable)
 
+    def _integral_error(self, group, dtype):
+        return None                  # _integral_update runs PyTorch's ops, and their errors
+
     def _update_group(self, group, params):
+        if not all(p._data.dtype.kind == "f" for p in params):
+            for p in [p for p in params if p._data.dtype.kind != "f"]:
+                self._integral_update(group, p)
+            params = [p for p in params if p._data.dtype.kind == "f"]
         uses_momentum = group["momentum"] != 0
         bufs = [self.state[p].get("momentum_buffer") if uses_momentum else None
                 for p in params]
@@ -52,3 +59,20 @@ class SGD(Optimizer):
             for p, buf, arr in zip(params, bufs, arrays):
                 if buf is None:
                     self.state[p]["momentum_buffer"] = Tensor._make(arr)
+
+    def _integral_update(self, group, p):
+        """An integer or bool parameter's update as PyTorch's single-tensor SGD runs it: with
+        integer hyperparameters it is integer arithmetic; a float one fails in its op."""
+        grad = -p.grad if group["maximize"] else p.grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        momentum = group["momentum"]
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.clone().detach()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+            grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+        p.add_(grad, alpha=-group["lr"])

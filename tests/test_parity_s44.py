@@ -1,0 +1,134 @@
+"""PyTorch parity fixed in session 44: an optimizer step on an integer or bool parameter fails
+with the exception of the first of PyTorch's ops that fails on it (SGD with integer
+hyperparameters succeeds, in integer arithmetic); add/sub convert an integer alpha to the
+operands' dtype as PyTorch does (-1 wraps into uint8); the optimizers name types as PyTorch."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+OPTIMIZER_CASES = [
+    ("SGD", {}), ("SGD", {"momentum": 0.9}), ("SGD", {"weight_decay": 0.1}),
+    ("SGD", {"lr": 1}), ("SGD", {"lr": 1, "momentum": 0.5}), ("SGD", {"lr": 1, "maximize": True}),
+    ("SGD", {"lr": 1, "weight_decay": 1}), ("SGD", {"lr": 1, "momentum": 1, "nesterov": True}),
+    ("SGD", {"lr": 2, "momentum": 1, "dampening": 0}),
+    ("Adam", {}), ("Adam", {"amsgrad": True}), ("Adam", {"weight_decay": 0.1}),
+    ("Adam", {"maximize": True}), ("AdamW", {}), ("AdamW", {"weight_decay": 0}),
+    ("Adamax", {}), ("Adamax", {"weight_decay": 0.1}), ("NAdam", {}),
+    ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}), ("RAdam", {}),
+    ("RAdam", {"weight_decay": 0.1}), ("RMSprop", {}), ("RMSprop", {"weight_decay": 0.1}),
+    ("Adagrad", {}), ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("ASGD", {}),
+    ("Rprop", {}), ("Rprop", {"maximize": True}), ("LBFGS", {}), ("Adafactor", {}),
+]
+INTEGRAL = ["int64", "int32", "int16", "int8", "uint8", "bool"]
+
+
+def _two_steps(lib, name, kwargs, dtype):
+    """what two steps on a parameter of dtype (a gradient of ones) give: the parameter and
+    state, or the exception's class and text"""
+    warnings.simplefilter("ignore")
+    try:
+        p = lib.ones(3, dtype=getattr(lib, dtype))
+        p.grad = lib.ones(3, dtype=getattr(lib, dtype))
+        opt = getattr(lib.optim, name)([p], **kwargs)
+        for _ in range(2):
+            opt.step((lambda: (p * 1).sum()) if name == "LBFGS" else None)
+        state = {k: v.tolist() if hasattr(v, "tolist") else v
+                 for k, v in opt.state[p].items() if name != "LBFGS"}
+        return p.tolist(), state
+    except Exception as e:
+        return type(e).__name__, str(e)
+
+
+@pytest.mark.parametrize("dtype", INTEGRAL)
+@pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES)
+def test_step_on_an_integral_parameter_as_pytorch(backend, name, kwargs, dtype):
+    torch = pytest.importorskip("torch")
+    assert _two_steps(cgrad, name, kwargs, dtype) == _two_steps(torch, name, kwargs, dtype)
+
+
+def test_sgd_with_integer_hyperparameters_updates_integer_parameters(backend):
+    """torch's single-tensor SGD in integers: p - lr * (g + wd p), momentum and nesterov too"""
+    p = cgrad.tensor([5, -3, 7])
+    f = cgrad.nn.Parameter(cgrad.tensor([1.0, 2.0]))
+    opt = cgrad.optim.SGD([p, f], lr=2, momentum=1, weight_decay=1, nesterov=True)
+    for _ in range(2):
+        p.grad = cgrad.tensor([1, 1, 1])
+        f.grad = cgrad.tensor([0.5, 0.5])
+        opt.step()
+    g1 = np.array([1, 1, 1]) + [5, -3, 7]
+    p1 = np.array([5, -3, 7]) - 2 * (g1 + g1)
+    g2 = 1 + p1
+    b2 = g1 + g2
+    assert p.tolist() == (p1 - 2 * (g2 + b2)).tolist()
+    assert p.dtype == cgrad.int64 and opt.state[p]["momentum_buffer"].tolist() == b2.tolist()
+    assert f.dtype == cgrad.float32 and opt.state[f]["momentum_buffer"].dtype == cgrad.float32
+
+
+def test_a_float_hyperparameter_on_an_integer_parameter_leaves_it_unchanged(backend):
+    p = cgrad.tensor([5, -3, 7])
+    p.grad = cgrad.tensor([1, 1, 1])
+    with pytest.raises(RuntimeError, match="argument alpha must not be a floating point"):
+        cgrad.optim.SGD([p], lr=0.1).step()
+    with pytest.raises(NotImplementedError, match="lerp_kernel_scalar.*'Long'"):
+        cgrad.optim.Adam([p]).step()
+    assert p.tolist() == [5, -3, 7]
+
+
+ALPHA_CASES = {
+    "uint8 add alpha -1": lambda t: t.ones(3, dtype=t.uint8).add(t.full((3,), 2, dtype=t.uint8),
+                                                                alpha=-1),
+    "uint8 add_ alpha -255": lambda t: t.ones(3, dtype=t.uint8).add_(t.ones(3, dtype=t.uint8),
+                                                                    alpha=-255),
+    "uint8 sub alpha 300": lambda t: t.ones(3, dtype=t.uint8).sub(t.ones(3, dtype=t.uint8),
+                                                                 alpha=300),
+    "uint8 sub alpha -256": lambda t: t.ones(3, dtype=t.uint8).sub(t.ones(3, dtype=t.uint8),
+                                                                  alpha=-256),
+    "int8 add_ alpha 200": lambda t: t.ones(3, dtype=t.int8).add_(t.ones(3, dtype=t.int8),
+                                                                 alpha=200),
+    "int8 sub alpha -128": lambda t: t.ones(3, dtype=t.int8).sub(t.ones(3, dtype=t.int8),
+                                                                alpha=-128),
+    "int8 sub_ alpha 128": lambda t: t.ones(3, dtype=t.int8).sub_(t.ones(3, dtype=t.int8),
+                                                                 alpha=128),
+    "uint8 sub_ alpha 255": lambda t: t.ones(3, dtype=t.uint8).sub_(t.ones(3, dtype=t.uint8),
+                                                                   alpha=255),
+    "int32 add alpha 2**40": lambda t: t.ones(3, dtype=t.int32).add(t.ones(3, dtype=t.int32),
+                                                                   alpha=2**40),
+    "int16 and uint8 add alpha -1": lambda t: t.ones(3, dtype=t.int16).add(
+        t.ones(3, dtype=t.uint8), alpha=-1),
+    "int64 add alpha 2**63": lambda t: t.ones(3, dtype=t.int64).add(t.ones(3, dtype=t.int64),
+                                                                   alpha=2**63),
+}
+
+
+def _outcome(lib, case):
+    try:
+        y = ALPHA_CASES[case](lib)
+        return str(y.dtype).split(".")[-1], y.tolist()
+    except Exception as e:
+        return type(e).__name__, str(e)
+
+
+@pytest.mark.parametrize("case", ALPHA_CASES)
+def test_integer_alpha_is_converted_to_the_dtype_as_pytorch(backend, case):
+    torch = pytest.importorskip("torch")
+    assert _outcome(cgrad, case) == _outcome(torch, case)
+
+
+def test_uint8_alpha_minus_one_wraps(backend):
+    y = cgrad.ones(3, dtype=cgrad.uint8).add(cgrad.full((3,), 2, dtype=cgrad.uint8), alpha=-1)
+    assert y.dtype == cgrad.uint8 and y.tolist() == [255, 255, 255]
+
+
+def test_optimizer_type_errors_name_types_as_pytorch():
+    with pytest.raises(TypeError, match=r"^param_group must be a dict, but got "
+                                        r"<class 'cgrad\.Tensor'>$"):
+        cgrad.optim.SGD([{"params": [cgrad.ones(1, requires_grad=True)]},
+                         cgrad.ones(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(TypeError, match=r"one of the params is numpy\.ndarray$"):
+        cgrad.optim.SGD([np.ones(3)], lr=0.1)
+    with pytest.raises(TypeError, match=r"but got cgrad\.DoubleTensor$"):
+        cgrad.optim.SGD(cgrad.ones(2, dtype=cgrad.float64), lr=0.1)
+    assert repr(cgrad.Tensor) == "<class 'cgrad.Tensor'>"
