@@ -44,7 +44,7 @@ def geqrf(input, *, out=None):
     if input.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
     _matrix("geqrf", input, square=False, kernel="geqrf_cpu")
-    h, tau = np.linalg.qr(input._data, mode="raw")     # h is a transposed, as Fortran's
+    h, tau = M.quiet_linalg.qr(input._data, mode="raw")     # h is a transposed, as Fortran's
     dtype = input._data.dtype
     results = [np.ascontiguousarray(np.swapaxes(h, -1, -2), dtype=dtype), tau.astype(dtype)]
     if input.requires_grad and grad_state.enabled:

@@ -3,6 +3,8 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -13,3 +15,13 @@ def warn_at_caller(message, category=UserWarning):
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def quiet(fn):
+    """fn with NumPy's floating-point warnings off, for NumPy functions that warn from their
+    own module, past the filter cgrad/__init__.py sets for its own (PyTorch gives inf and nan
+    silently)"""
+    def call(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return call

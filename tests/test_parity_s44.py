@@ -132,3 +132,43 @@ def test_optimizer_type_errors_name_types_as_pytorch():
     with pytest.raises(TypeError, match=r"but got cgrad\.DoubleTensor$"):
         cgrad.optim.SGD(cgrad.ones(2, dtype=cgrad.float64), lr=0.1)
     assert repr(cgrad.Tensor) == "<class 'cgrad.Tensor'>"
+
+
+QUIET_CASES = {
+    "prod": lambda t: t.full((3, 4), 3e38).prod(), "prod dim": lambda t: t.full((3, 4), 3e38).prod(0),
+    "cumprod": lambda t: t.tensor([3e38, 3e38, 0.0, float("inf")]).cumprod(0),
+    "trace": lambda t: t.full((3, 3), 3e38).trace(),
+    "std": lambda t: t.tensor([float("inf"), -float("inf"), 1.0]).std(),
+    "var dim": lambda t: t.tensor([[float("inf"), 1.0], [-float("inf"), 2.0]]).var(0),
+    "sinc": lambda t: t.tensor([float("inf"), 3e38, 0.0]).sinc(),
+    "cross": lambda t: t.linalg.cross(t.full((3,), 3e38), t.tensor([float("inf"), 1.0, -3e38])),
+    "qr": lambda t: t.linalg.qr(t.full((3, 3), 3e38)).R,
+    "svdvals": lambda t: t.linalg.svdvals(t.full((3, 3), 3e38)),
+    "pinverse": lambda t: t.full((3, 3), 3e38).pinverse(),
+    "geqrf": lambda t: t.geqrf(t.full((3, 3), 3e38))[0],
+}
+
+
+@pytest.mark.parametrize("case", QUIET_CASES)
+def test_ops_on_inf_and_overflow_do_not_warn(backend, case):
+    """PyTorch gives inf and nan silently; NumPy's functions that warn from their own module
+    (np.prod, np.linalg, ...) are called without their floating-point warnings"""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", category=RuntimeWarning, module="numpy")
+        y = QUIET_CASES[case](cgrad)
+    assert not [str(w.message) for w in caught]
+    if case in ("qr", "svdvals", "pinverse", "geqrf"):
+        return          # float32 LAPACK (PyTorch's) overflows where cgrad's float64 does not
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(y.numpy(), QUIET_CASES[case](torch).numpy(), rtol=1e-5)
+
+
+def test_prod_cumprod_var_keep_their_values_on_finite_inputs(backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    t = cgrad.tensor(x)
+    np.testing.assert_array_equal(t.prod(1).numpy(), np.prod(x, axis=1))
+    np.testing.assert_array_equal(t.cumprod(0).numpy(),
+                                  np.cumprod(x.astype(np.float64), 0).astype(np.float32))
+    want = ((x.astype(np.float64) - x.astype(np.float64).mean(0).astype(np.float32)) ** 2)
+    np.testing.assert_allclose(t.var(0).numpy(), want.sum(0) / 4, rtol=1e-6)

@@ -8,10 +8,11 @@ no_grad for a first derivative and is recorded under create_graph; since the for
 the ops of this module (solve, svd, matrix_exp...), every op has derivatives of any order.
 Arguments are checked by the callers (cgrad/linalg.py); batch dims lead, as in PyTorch.
 """
-import math
+import types
 
 import numpy as np
 
+from .._warn import quiet
 from ..autograd.function import Function, _function_op, constant
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, where
@@ -28,6 +29,13 @@ def _scipy_linalg():
     `import cgrad` should not pay"""
     import scipy.linalg
     return scipy.linalg
+
+
+# np.linalg warns from its own module (past cgrad's filter) when a float32 result computed in
+# float64 overflows in the cast back; PyTorch gives inf silently
+quiet_linalg = types.SimpleNamespace(**{name: quiet(getattr(np.linalg, name)) for name in (
+    "svd", "eigh", "eigvalsh", "solve", "det", "slogdet", "inv", "cholesky", "qr")})
+
 
 def pytorch_node(name):
     """Class decorator: the Function's nodes print as PyTorch's `name` (<LinalgDetBackward0>),
@@ -81,7 +89,7 @@ def svd_array(a, full_matrices=True, compute_uv=True):
     """np.linalg.svd, its failure PyTorch's LinAlgError (not NumPy's ValueError) naming the
     first matrix holding a NaN (gesdd fails on those; inf alone gives NaNs, as PyTorch's)"""
     try:
-        return np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+        return quiet_linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
     except np.linalg.LinAlgError:
         bad = np.isnan(a).any((-2, -1))
         if not bad.any():
@@ -98,7 +106,7 @@ def eigh_array(a, UPLO="L", vectors=True):
     """np.linalg.eigh (eigvalsh), its failure PyTorch's LinAlgError naming the first matrix
     whose syevd info > 0 (NumPy's LAPACK's count, which MKL's can differ from)"""
     try:
-        return np.linalg.eigh(a, UPLO=UPLO) if vectors else np.linalg.eigvalsh(a, UPLO=UPLO)
+        return quiet_linalg.eigh(a, UPLO=UPLO) if vectors else quiet_linalg.eigvalsh(a, UPLO=UPLO)
     except np.linalg.LinAlgError:
         infos = _infos(a, "syevd", compute_v=int(vectors), lower=int(UPLO == "L"))
         _raise_first("linalg.eigh", infos, lambda i: (
@@ -126,7 +134,7 @@ def _solve_array(a, b, name=None):
     """A^-1 B, batch dims broadcast; a singular A raises PyTorch's LinAlgError naming `name`,
     or, with name None, gives inf/NaN there (a backward's solve, as PyTorch's lu_solve)"""
     try:
-        return np.linalg.solve(a, b)
+        return quiet_linalg.solve(a, b)
     except np.linalg.LinAlgError:
         if name is None:
             return _lu_solve(a, b, 0)
@@ -146,7 +154,7 @@ class Det(Function):
     @staticmethod
     def forward(ctx, A):
         ctx.set_materialize_grads(False)
-        d = _t(np.linalg.det(A._data), A._data.dtype)
+        d = _t(quiet_linalg.det(A._data), A._data.dtype)
         ctx.save_for_backward(A, d)
         return d
 
@@ -195,7 +203,7 @@ class Slogdet(Function):
     @staticmethod
     def forward(ctx, A):
         ctx.set_materialize_grads(False)
-        sign, logabs = np.linalg.slogdet(A._data)
+        sign, logabs = quiet_linalg.slogdet(A._data)
         dt = A._data.dtype
         sign, logabs = _t(sign, dt), _t(logabs, dt)       # sign too records (0 gradient)
         ctx.save_for_backward(A)
@@ -217,7 +225,7 @@ class Inv(Function):
         a = A._data
         ctx.set_materialize_grads(False)
         try:
-            x = np.linalg.inv(a)
+            x = quiet_linalg.inv(a)
             infos = np.zeros(a.shape[:-2], np.int32)
         except np.linalg.LinAlgError:
             infos = _infos(a, "getrf")
@@ -371,7 +379,7 @@ class Cholesky(Function):
         a = A._data
         infos = np.zeros(a.shape[:-2], np.int32)
         try:                           # (torch.cholesky passes empty inputs of any shape)
-            c = np.linalg.cholesky(a, upper=upper) if a.size else a.copy()
+            c = quiet_linalg.cholesky(a, upper=upper) if a.size else a.copy()
         except np.linalg.LinAlgError:
             infos = _infos(a, "potrf", lower=not upper)
             potrf = _scipy_linalg().lapack.get_lapack_funcs("potrf", (a,))
@@ -494,8 +502,8 @@ class Svd(Function):
 
 def _qr_array(a, mode):
     if mode == "r":
-        return np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r")
-    return np.linalg.qr(a, mode=mode)
+        return np.zeros((0,), a.dtype), quiet_linalg.qr(a, mode="r")
+    return quiet_linalg.qr(a, mode=mode)
 
 
 @pytorch_node("LinalgQrBackward0")
@@ -730,7 +738,7 @@ class Cross(Function):
         x, y = np.broadcast_arrays(a._data, b._data)
         ctx.dim = dim
         ctx.save_for_backward(a, b)
-        return _t(np.cross(x, y, axis=dim), np.result_type(x, y))
+        return _t(quiet(np.cross)(x, y, axis=dim), np.result_type(x, y))
 
     @staticmethod
     def backward(ctx, g):

@@ -465,8 +465,9 @@ class Var(Op):
         work = _widened(x)
         # sums in float64: NumPy adds along a strided axis one element after another, so a
         # float32 var over 300000 rows was off by 1e-4 (PyTorch's: 6e-8)
-        mean = (np.mean(work, axis=dims, keepdims=True, dtype=np.float64).astype(work.dtype)
-                if x.size else np.zeros_like(work))
+        # (np.add.reduce / n is np.mean's sum and division, without its module's warnings)
+        mean = ((np.add.reduce(work, axis=dims, keepdims=True, dtype=np.float64) / n).astype(
+            work.dtype) if x.size else np.zeros_like(work))
         centered = work - mean
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sum(centered * centered, axis=dims, keepdims=keepdim,
@@ -661,7 +662,9 @@ class Prod(Op):
             x, keepdim = x.reshape(1), False
         ctx.dim, ctx.keepdim = dim, keepdim
         dtype = x.dtype if x.dtype.kind == "f" else np.int64     # bool and ints: int64
-        y = np.asarray(np.prod(x, axis=dim, keepdims=keepdim, dtype=dtype), dtype=dtype)
+        # the ufunc's own reduce: np.prod would warn of an overflow from NumPy's module
+        y = np.asarray(np.multiply.reduce(x, axis=dim, keepdims=keepdim, dtype=dtype),
+                       dtype=dtype)
         ctx.save_for_backward(saved, y)     # y as PyTorch saves it: changing it in place raises
         return y
 
@@ -680,10 +683,10 @@ class Prod(Op):
         ones = np.ones_like(np.take(flat, [0], axis=axis)) if flat.shape[axis] else None
         if ones is None:
             return np.zeros_like(x), None, None
-        left = np.cumprod(np.concatenate([ones, flat], axis=axis), axis=axis)
+        left = np.multiply.accumulate(np.concatenate([ones, flat], axis=axis), axis=axis)
         left = np.take(left, range(flat.shape[axis]), axis=axis)
-        right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, axis)], axis=axis),
-                                   axis=axis), axis)
+        right = np.flip(np.multiply.accumulate(
+            np.concatenate([ones, np.flip(flat, axis)], axis=axis), axis=axis), axis)
         right = np.take(right, range(1, flat.shape[axis] + 1), axis=axis)
         others = (left * right).reshape(x.shape)
         gb = expand_reduced(g, x.shape, None if dim is None else (dim,), ctx.keepdim)
@@ -802,7 +805,7 @@ class Cumprod(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim, ctx.input_dtype = dim, x.dtype
-        y = scan(np.cumprod, x, dim, dtype)
+        y = scan(np.multiply.accumulate, x, dim, dtype)
         ctx.save_for_backward(x, y)
         return y
 
@@ -826,8 +829,8 @@ class Cumprod(Op):
         one, zero = x.dtype.type(1), x.dtype.type(0)
         dx = np.where(alive, reversed_cumsum(g * y, d) / np.where(alive, x, one), zero)
         if first.any():
-            before = np.prod(np.where(alive, x, one), axis=d, keepdims=True)
-            after = np.cumprod(np.where(started, one, x), axis=d)
+            before = np.multiply.reduce(np.where(alive, x, one), axis=d, keepdims=True)
+            after = np.multiply.accumulate(np.where(started, one, x), axis=d)
             dx = np.where(first, before * np.sum(np.where(alive, zero, g * after), axis=d,
                                                  keepdims=True), dx)
         return dx, None, None

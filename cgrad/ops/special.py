@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import _dtype, backends as B
+from .._warn import quiet
 from .._dtype import require_float, result_type, torch_name
 from ..autograd.function import Op, constant, renamed
 from ..backends.numpy_backend import LN10
@@ -371,7 +372,7 @@ class I1e(_XY):
 class Sinc(_NumpyUnary):
     """y = sin(pi x) / (pi x), 1 at 0   ->   dx = g (pi x cos(pi x) - sin(pi x)) / (pi x^2),
     0 at x = 0"""
-    fn = staticmethod(np.sinc)
+    fn = staticmethod(quiet(np.sinc))
     in_float32 = True
 
     @staticmethod
