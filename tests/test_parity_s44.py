@@ -172,3 +172,39 @@ def test_prod_cumprod_var_keep_their_values_on_finite_inputs(backend):
                                   np.cumprod(x.astype(np.float64), 0).astype(np.float32))
     want = ((x.astype(np.float64) - x.astype(np.float64).mean(0).astype(np.float32)) ** 2)
     np.testing.assert_allclose(t.var(0).numpy(), want.sum(0) / 4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("param_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("betas_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1}), ("AdamW", {}),
+    ("Adam", {"maximize": True, "lr": "tensor"}), ("AdamW", {"amsgrad": True, "lr": "tensor"})])
+def test_adam_with_tensor_betas_rounds_as_pytorch(backend, param_dtype, betas_dtype, name,
+                                                  kwargs):
+    """Tensor betas: 1 - beta^t in their dtype (beta^3 cubed, other powers the double pow
+    rounded), lr / (1 - beta1^t) as the reciprocal times lr, beta1 moved to the parameter's
+    dtype for the moment's lerp. Over 40 steps the moments are PyTorch's bit for bit; the
+    parameters too but where this torch build's sqrt is not correctly rounded (an ulp, in
+    under 1% of them)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(300)
+    grads = rng.standard_normal((40, 300))
+    out = []
+    for lib in (torch, cgrad):
+        p = lib.tensor(start, dtype=getattr(lib, param_dtype), requires_grad=True)
+        betas = tuple(lib.tensor(b, dtype=getattr(lib, betas_dtype)) for b in (0.9, 0.999))
+        kw = dict(kwargs, betas=betas)
+        if kw.get("lr") == "tensor":
+            kw["lr"] = lib.tensor(0.01)
+        opt = getattr(lib.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = lib.tensor(g, dtype=getattr(lib, param_dtype))
+            opt.step()
+        state = opt.state[p]
+        out.append([p.detach().numpy()] + [state[k].numpy() for k in ("exp_avg", "exp_avg_sq")])
+    (p_torch, *moments_torch), (p_ours, *moments_ours) = out
+    for ours, theirs in zip(moments_ours, moments_torch):
+        np.testing.assert_array_equal(ours, theirs)
+    assert (p_ours != p_torch).sum() <= 3
+    np.testing.assert_array_max_ulp(p_ours, p_torch, maxulp=2)

@@ -2017,7 +2017,8 @@ class CythonKernels(NumpyKernels):
             m, v = exp_avgs[i], exp_avg_sqs[i]
             vmax = max_exp_avg_sqs[i] if amsgrad else None
             if _fusable(p, g, m, v, vmax) and m is not None and v is not None and (
-                    vmax is not None or not amsgrad) and isinstance(lr, float):
+                    vmax is not None or not amsgrad) and isinstance(lr, float) and type(
+                    beta1) is float:                   # (Tensor betas: NumPy's scalars)
                 pf = p.reshape(-1)
                 _optim_for[p.dtype].adam_(
                     pf, g.reshape(-1), m.reshape(-1), v.reshape(-1),

@@ -1,6 +1,6 @@
 """Adadelta."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, state_like
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_scalar, state_like
 
 
 class Adadelta(Optimizer):
@@ -33,5 +33,5 @@ class Adadelta(Optimizer):
         B.kernels.adadelta_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["square_avg"]._data for s in states], [s["acc_delta"]._data for s in states],
-            lr=kernel_lr(group["lr"]), rho=group["rho"], eps=group["eps"],
+            lr=kernel_scalar(group["lr"]), rho=group["rho"], eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

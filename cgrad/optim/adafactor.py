@@ -2,7 +2,7 @@
 (row and column means), relative step sizes and update clipping."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, kernel_lr, state_like
+from .optimizer import Optimizer, kernel_scalar, state_like
 
 
 class Adafactor(Optimizer):
@@ -57,6 +57,6 @@ class Adafactor(Optimizer):
             return [s[key]._data if key in s else None for s in states]
         B.kernels.adafactor_step_(
             [p._data for p in params], [p.grad._data for p in params], arrays("row_var"),
-            arrays("col_var"), arrays("variance"), steps, lr=kernel_lr(group["lr"]),
+            arrays("col_var"), arrays("variance"), steps, lr=kernel_scalar(group["lr"]),
             beta2_decay=group["beta2_decay"], eps1=eps1, eps2=eps2, d=group["d"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -1,6 +1,6 @@
 """Adagrad with learning-rate decay."""
 from .. import backends as B
-from .optimizer import (Optimizer, check_fused, check_lr, check_nonnegative, kernel_lr,
+from .optimizer import (Optimizer, check_fused, check_lr, check_nonnegative, kernel_scalar,
                         scalar_state, state_like)
 
 
@@ -47,6 +47,6 @@ class Adagrad(Optimizer):
         steps = [self._step_count(s) for s in states]
         B.kernels.adagrad_step_(
             [p._data for p in params], [p.grad._data for p in params],
-            [s["sum"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
+            [s["sum"]._data for s in states], steps, lr=kernel_scalar(group["lr"]),
             lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
             eps=group["eps"], maximize=group["maximize"])

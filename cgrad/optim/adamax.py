@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, kernel_lr, state_like
+from .optimizer import Optimizer, check_adam_args, kernel_scalar, state_like
 
 
 class Adamax(Optimizer):
@@ -32,5 +32,5 @@ class Adamax(Optimizer):
         B.kernels.adamax_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
-            steps, lr=kernel_lr(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            steps, lr=kernel_scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

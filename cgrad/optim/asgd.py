@@ -1,6 +1,6 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, scalar_state, state_like
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_scalar, scalar_state, state_like
 
 
 class ASGD(Optimizer):
@@ -33,6 +33,6 @@ class ASGD(Optimizer):
         B.kernels.asgd_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["ax"]._data for s in states], [s["eta"]._data for s in states],
-            [s["mu"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
+            [s["mu"]._data for s in states], steps, lr=kernel_scalar(group["lr"]),
             lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
             weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -1,6 +1,6 @@
 """NAdam: Adam with Nesterov momentum (and optional decoupled weight decay)."""
 from .. import backends as B
-from .optimizer import (Optimizer, check_adam_args, check_nonnegative, kernel_lr, scalar_state,
+from .optimizer import (Optimizer, check_adam_args, check_nonnegative, kernel_scalar, scalar_state,
                         state_like)
 
 
@@ -42,7 +42,7 @@ class NAdam(Optimizer):
         B.kernels.nadam_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-            [s["mu_product"]._data for s in states], steps, lr=kernel_lr(group["lr"]),
+            [s["mu_product"]._data for s in states], steps, lr=kernel_scalar(group["lr"]),
             beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
             momentum_decay=group["momentum_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],

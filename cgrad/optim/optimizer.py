@@ -59,10 +59,11 @@ def check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
-def kernel_lr(lr):
-    """The lr an update kernel takes: a Python float, or for a Tensor lr a NumPy scalar of its
-    dtype, so that lr / bias_correction and the like round as PyTorch's arithmetic on the lr
-    Tensor does (in float32, for a float32 lr: NumPy's scalar rules agree with PyTorch's)."""
+def kernel_scalar(lr):
+    """The lr (or Adam's betas) an update kernel takes: a Python float, or for a Tensor a NumPy
+    scalar of its dtype, so that lr / bias_correction, 1 - beta2 ** t and the like round as
+    PyTorch's arithmetic on the Tensor does (in float32, for a float32 one: NumPy's scalar
+    rules agree with PyTorch's)."""
     return lr._data.reshape(())[()] if isinstance(lr, Tensor) else float(lr)
 
 

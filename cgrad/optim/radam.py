@@ -1,6 +1,6 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified."""
 from .. import backends as B
-from .optimizer import Optimizer, check_adam_args, kernel_lr, state_like
+from .optimizer import Optimizer, check_adam_args, kernel_scalar, state_like
 
 
 class RAdam(Optimizer):
@@ -39,7 +39,7 @@ class RAdam(Optimizer):
         B.kernels.radam_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
-            steps, lr=kernel_lr(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            steps, lr=kernel_scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
             maximize=group["maximize"])

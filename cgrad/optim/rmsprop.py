@@ -1,6 +1,6 @@
 """RMSprop, plain or centered, with optional momentum."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_lr, state_like
+from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_scalar, state_like
 
 
 class RMSprop(Optimizer):
@@ -41,6 +41,6 @@ class RMSprop(Optimizer):
             [s["square_avg"]._data for s in states],
             [s["momentum_buffer"]._data if momentum > 0 else None for s in states],
             [s["grad_avg"]._data if centered else None for s in states],
-            lr=kernel_lr(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+            lr=kernel_scalar(group["lr"]), alpha=group["alpha"], eps=group["eps"],
             weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
             maximize=group["maximize"])

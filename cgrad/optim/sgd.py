@@ -1,7 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import backends as B
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_fused, kernel_lr
+from .optimizer import Optimizer, check_fused, kernel_scalar
 
 
 class SGD(Optimizer):
@@ -51,7 +51,7 @@ class SGD(Optimizer):
                 self._check_state(p, self.state[p])
         arrays = [None if b is None else b._data for b in bufs]
         B.kernels.sgd_step_([p._data for p in params], [p.grad._data for p in params],
-                            arrays, lr=kernel_lr(group["lr"]), momentum=group["momentum"],
+                            arrays, lr=kernel_scalar(group["lr"]), momentum=group["momentum"],
                             dampening=group["dampening"],
                             weight_decay=group["weight_decay"],
                             nesterov=group["nesterov"], maximize=group["maximize"])
