@@ -102,10 +102,6 @@ _BOOL_NEGATION = ("Negation, the `-` operator, on a bool tensor is not supported
 _FLOAT_ALPHA = "For integral input tensors, argument alpha must not be a floating point number."
 
 
-def _cast_error(name):
-    return RuntimeError(f"result type Float can't be cast to the desired output type {name}")
-
-
 _global_optimizer_pre_hooks = collections.OrderedDict()
 _global_optimizer_post_hooks = collections.OrderedDict()
 _HOOK_DICTS = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
@@ -363,6 +359,7 @@ class Optimizer:
     # an integer or bool parameter: "lerp" for the Adam family's moment, "addcmul" (Adagrad's
     # sum, which takes integers but not bools), "cast" for an op writing floats into it.
     _integral_op = "cast"
+    _cast_names = {}                # how its cast error names a dtype, where not torch_name's
 
     def _integral_error(self, group, dtype):
         """PyTorch's exception for this group's update of a parameter of an integer or bool
@@ -371,15 +368,17 @@ class Optimizer:
         weight_decay = group.get("weight_decay", 0)
         if group.get("maximize") and dtype == np.bool_:
             return RuntimeError(_BOOL_NEGATION)
+        cast = RuntimeError(f"result type Float can't be cast to the desired output type "
+                            f"{self._cast_names.get(name, name)}")
         if weight_decay != 0 and group.get("decoupled_weight_decay", False):
-            return _cast_error(name)                      # p.mul_(1 - lr * weight_decay)
+            return cast                                   # p.mul_(1 - lr * weight_decay)
         if weight_decay != 0 and isinstance(weight_decay, float):
             return RuntimeError(_FLOAT_ALPHA)            # grad.add(p, alpha=weight_decay)
         if self._integral_op == "lerp":
             return NotImplementedError(f'"lerp_kernel_scalar" not implemented for \'{name}\'')
         if self._integral_op == "addcmul" and dtype == np.bool_:
             return NotImplementedError(f'"addcmul_cpu_out" not implemented for \'{name}\'')
-        return _cast_error(name)
+        return cast
 
     @staticmethod
     def _updated(params):

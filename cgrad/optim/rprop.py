@@ -1,7 +1,6 @@
 """Rprop: resilient backpropagation."""
 from .. import backends as B
-from .._dtype import torch_name
-from .optimizer import Optimizer, _cast_error, check_lr, state_like
+from .optimizer import Optimizer, check_lr, state_like
 
 
 class Rprop(Optimizer):
@@ -16,15 +15,8 @@ class Rprop(Optimizer):
     _scalar_states = ("step",)
     _gradient_first = True
     # PyTorch's Rprop fails on an integer or bool parameter naming the C type
-    _C_TYPES = {"Long": "long int", "Int": "int", "Short": "short int", "Char": "signed char",
-                "Byte": "unsigned char", "Bool": "bool"}
-
-    def _integral_error(self, group, dtype):
-        error = super()._integral_error(group, dtype)
-        name = torch_name(dtype)
-        if str(error).endswith(f"output type {name}"):
-            return _cast_error(self._C_TYPES.get(name, name))
-        return error
+    _cast_names = {"Long": "long int", "Int": "int", "Short": "short int", "Char": "signed char",
+                   "Byte": "unsigned char", "Bool": "bool"}
 
     _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
 
