@@ -135,7 +135,8 @@ def test_optimizer_type_errors_name_types_as_pytorch():
 
 
 QUIET_CASES = {
-    "prod": lambda t: t.full((3, 4), 3e38).prod(), "prod dim": lambda t: t.full((3, 4), 3e38).prod(0),
+    "prod": lambda t: t.full((3, 4), 3e38).prod(),
+    "prod dim": lambda t: t.full((3, 4), 3e38).prod(0),
     "cumprod": lambda t: t.tensor([3e38, 3e38, 0.0, float("inf")]).cumprod(0),
     "trace": lambda t: t.full((3, 3), 3e38).trace(),
     "std": lambda t: t.tensor([float("inf"), -float("inf"), 1.0]).std(),

@@ -56,7 +56,8 @@ class Adam(Optimizer):
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
             [s["max_exp_avg_sq"]._data if amsgrad else None for s in states], steps,
-            lr=kernel_scalar(group["lr"]), beta1=kernel_scalar(beta1), beta2=kernel_scalar(beta2), eps=group["eps"],
+            lr=kernel_scalar(group["lr"]), beta1=kernel_scalar(beta1),
+            beta2=kernel_scalar(beta2), eps=group["eps"],
             weight_decay=group["weight_decay"], amsgrad=amsgrad,
             maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"])

@@ -1,6 +1,7 @@
 """ASGD: averaged stochastic gradient descent."""
 from .. import backends as B
-from .optimizer import Optimizer, check_lr, check_nonnegative, kernel_scalar, scalar_state, state_like
+from .optimizer import (Optimizer, check_lr, check_nonnegative, kernel_scalar, scalar_state,
+                        state_like)
 
 
 class ASGD(Optimizer):
