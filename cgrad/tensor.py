@@ -4712,7 +4712,7 @@ def _number(value, fn, arg):
         if value._data.ndim or value._requires_grad:
             raise TypeError(f"{fn}(): argument '{arg}' must be Number, not Tensor")
         return value._data.item()
-    return value
+    return value.item() if isinstance(value, np.generic) else value   # (np.int64(2): an int)
 
 
 def _raise_overlap():

@@ -67,6 +67,34 @@ def test_sgd_with_integer_hyperparameters_updates_integer_parameters(backend):
     assert f.dtype == cgrad.float32 and opt.state[f]["momentum_buffer"].dtype == cgrad.float32
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_refuses_an_integer_parameter_as_pytorch(name):
+    p = cgrad.tensor([5, -3, 7])
+    p.grad = cgrad.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match=r"^`fused=True` requires all the params to be "
+                                           r"floating point Tensors .* but cgrad\.int64 and cpu"):
+        getattr(cgrad.optim, name)([p], lr=1, fused=True).step()
+    assert p.tolist() == [5, -3, 7]
+
+
+@pytest.mark.parametrize("param_dtype", ["float32", "float64"])
+def test_fused_adam_reads_tensor_betas_as_doubles(backend, param_dtype):
+    """PyTorch's fused step takes Tensor betas as doubles (its single-tensor step rounds in
+    their dtype): 25 steps bit for bit"""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    start, grads = rng.standard_normal(257), rng.standard_normal((25, 257))
+    out = []
+    for lib in (torch, cgrad):
+        p = lib.tensor(start, dtype=getattr(lib, param_dtype), requires_grad=True)
+        opt = lib.optim.AdamW([p], fused=True, betas=(lib.tensor(0.9), lib.tensor(0.999)))
+        for g in grads:
+            p.grad = lib.tensor(g, dtype=getattr(lib, param_dtype))
+            opt.step()
+        out.append(p.detach().numpy())
+    np.testing.assert_array_equal(out[1], out[0])
+
+
 def test_a_float_hyperparameter_on_an_integer_parameter_leaves_it_unchanged(backend):
     p = cgrad.tensor([5, -3, 7])
     p.grad = cgrad.tensor([1, 1, 1])
@@ -94,6 +122,22 @@ ALPHA_CASES = {
                                                                  alpha=128),
     "uint8 sub_ alpha 255": lambda t: t.ones(3, dtype=t.uint8).sub_(t.ones(3, dtype=t.uint8),
                                                                    alpha=255),
+    "uint8 sub a number, alpha 2": lambda t: t.tensor([0, 1, 200], dtype=t.uint8).sub(
+        3, alpha=2),
+    "uint8 sub_ a number, alpha 2": lambda t: t.tensor([0, 1, 200], dtype=t.uint8).sub_(
+        3, alpha=2),
+    "uint8 add a number, alpha -1": lambda t: t.tensor([0, 1, 200], dtype=t.uint8).add(
+        3, alpha=-1),
+    "int16 sub a number, alpha 32767": lambda t: t.tensor([1, 2], dtype=t.int16).sub(
+        3, alpha=32767),
+    "int64 sub alpha -2**63": lambda t: t.tensor([5, 1, 0]).sub(t.tensor([1, 1, 0]),
+                                                               alpha=-2**63),
+    "int64 rsub alpha -2**63": lambda t: t.rsub(t.tensor([5, 1, 0]), t.tensor([1, 1, 2]),
+                                                alpha=-2**63),
+    "uint8 sub alpha np.int64(2)": lambda t: t.tensor([1, 2, 130], dtype=t.uint8).sub(
+        t.tensor([1, 2, 130], dtype=t.uint8), alpha=np.int64(2)),
+    "uint8 add a np.int64, alpha -1": lambda t: t.tensor([1, 2, 250], dtype=t.uint8).add(
+        np.int64(3), alpha=-1),
     "int32 add alpha 2**40": lambda t: t.ones(3, dtype=t.int32).add(t.ones(3, dtype=t.int32),
                                                                    alpha=2**40),
     "int16 and uint8 add alpha -1": lambda t: t.ones(3, dtype=t.int16).add(

@@ -107,6 +107,8 @@ def _scaled(a, b, alpha):
     if kind in "iu":            # PyTorch's conversion to the dtype: -1 wraps into a uint8
         from ..tensor import _fill_value
         alpha = _fill_value(alpha, dtype)
+        if type(b) is not np.ndarray:        # a number: in the dtype, so the product wraps
+            b = np.array(b).astype(dtype)
     if type(b) is np.ndarray:
         return B.kernels.mul(b, alpha)
     return b * alpha
@@ -178,8 +180,10 @@ class Sub(Op):
             if _fused_alpha(a, b, alpha):
                 return B.kernels.fma(-alpha, b, a)
             if type(alpha) is int and np.result_type(a, b).kind in "iu":
-                # PyTorch converts -alpha to the dtype: int8's a - 128 b is a + (-128) b
-                return B.kernels.add(a, _scaled(a, b, -alpha))
+                # PyTorch converts -alpha (negated as an int64, so -2**63 stays) to the
+                # dtype: int8's a - 128 b is a + (-128) b
+                negated = -alpha if alpha != -2**63 else alpha
+                return B.kernels.add(a, _scaled(a, b, negated))
             b = _scaled(a, b, alpha)
         return B.kernels.sub(a, b)
 

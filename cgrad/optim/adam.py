@@ -51,13 +51,13 @@ class Adam(Optimizer):
             exp_avg=state_like(p), exp_avg_sq=state_like(p),
             **({"max_exp_avg_sq": state_like(p)} if amsgrad else {})),
             capturable=group["capturable"] and not group["fused"])   # fused ignores it
-        beta1, beta2 = group["betas"]
+        # Tensor betas round in their dtype, but in PyTorch's fused step (doubles there)
+        beta1, beta2 = map(float if group["fused"] else kernel_scalar, group["betas"])
         B.kernels.adam_step_(
             [p._data for p in params], [p.grad._data for p in params],
             [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
             [s["max_exp_avg_sq"]._data if amsgrad else None for s in states], steps,
-            lr=kernel_scalar(group["lr"]), beta1=kernel_scalar(beta1),
-            beta2=kernel_scalar(beta2), eps=group["eps"],
+            lr=kernel_scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], amsgrad=amsgrad,
             maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"])

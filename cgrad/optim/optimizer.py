@@ -160,6 +160,7 @@ class Optimizer:
     # PyTorch's capturable=True refusal on the CPU names these (its single-tensor path's)
     _capturable_tensors = "params and state_steps"
     _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
+    _fused_devices = ["mps", "cuda", "xpu", "hpu", "cpu", "mtia", "privateuseone"]
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -366,6 +367,10 @@ class Optimizer:
         dtype, or None where cgrad updates it (SGD with integer hyperparameters)."""
         name = torch_name(dtype)
         weight_decay = group.get("weight_decay", 0)
+        if group.get("fused"):                            # (checked before the update)
+            return RuntimeError(f"`fused=True` requires all the params to be floating point "
+                                f"Tensors of supported devices: {self._fused_devices} but "
+                                f"{_dtype.from_numpy_dtype(dtype)} and cpu")
         if group.get("maximize") and dtype == np.bool_:
             return RuntimeError(_BOOL_NEGATION)
         cast = RuntimeError(f"result type Float can't be cast to the desired output type "

@@ -36,7 +36,8 @@ class SGD(Optimizer):
         check_fused(fused, foreach, differentiable)
 
     def _integral_error(self, group, dtype):
-        return None                  # _integral_update runs PyTorch's ops, and their errors
+        # _integral_update runs PyTorch's ops, and their errors
+        return super()._integral_error(group, dtype) if group["fused"] else None
 
     def _update_group(self, group, params):
         if not all(p._data.dtype.kind == "f" for p in params):
