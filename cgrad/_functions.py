@@ -906,8 +906,8 @@ def can_cast(from_, to):
 def rsub(input, other, *, alpha=1):
     """other - alpha * input"""
     op = SP.RsubTensor if isinstance(other, Tensor) else SP.RsubNumber
-    return op.apply(other, input, alpha) if alpha != 1 or op is SP.RsubTensor else \
-        other - input
+    return op.apply(other, input, alpha) if (alpha != 1 or type(alpha) is not int
+                                             or op is SP.RsubTensor) else other - input
 
 
 # ---- weight normalisation (nn.utils.weight_norm's two functions) ------------------------------

@@ -134,6 +134,10 @@ ALPHA_CASES = {
                                                                alpha=-2**63),
     "int64 rsub alpha -2**63": lambda t: t.rsub(t.tensor([5, 1, 0]), t.tensor([1, 1, 2]),
                                                 alpha=-2**63),
+    "float32 sub alpha -2**63": lambda t: t.tensor([0.0, 1.0]).sub(t.tensor([-3.0, 1.0]),
+                                                                   alpha=-2**63),
+    "uint8 rsub a number, alpha True": lambda t: t.rsub(t.tensor([1, 2], dtype=t.uint8), 3,
+                                                        alpha=True),
     "uint8 sub alpha np.int64(2)": lambda t: t.tensor([1, 2, 130], dtype=t.uint8).sub(
         t.tensor([1, 2, 130], dtype=t.uint8), alpha=np.int64(2)),
     "uint8 add a np.int64, alpha -1": lambda t: t.tensor([1, 2, 250], dtype=t.uint8).add(

@@ -174,16 +174,16 @@ class Sub(Op):
         if ((a.dtype is _BOOL if type(a) is np.ndarray else type(a) is bool)
                 or (b.dtype is _BOOL if type(b) is np.ndarray else type(b) is bool)):
             _refuse_bool_sub(a, b)
+        if type(alpha) is int and alpha == -2**63:     # PyTorch negates alpha as an int64,
+            return Add.forward(ctx, a, b, alpha)        # which leaves this one as it is
         a, b = promote(a, b)
         if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
             ctx.alpha = alpha
             if _fused_alpha(a, b, alpha):
                 return B.kernels.fma(-alpha, b, a)
             if type(alpha) is int and np.result_type(a, b).kind in "iu":
-                # PyTorch converts -alpha (negated as an int64, so -2**63 stays) to the
-                # dtype: int8's a - 128 b is a + (-128) b
-                negated = -alpha if alpha != -2**63 else alpha
-                return B.kernels.add(a, _scaled(a, b, negated))
+                # PyTorch converts -alpha to the dtype: int8's a - 128 b is a + (-128) b
+                return B.kernels.add(a, _scaled(a, b, -alpha))
             b = _scaled(a, b, alpha)
         return B.kernels.sub(a, b)
 
