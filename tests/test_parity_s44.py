@@ -21,6 +21,7 @@ OPTIMIZER_CASES = [
     ("RAdam", {"weight_decay": 0.1}), ("RMSprop", {}), ("RMSprop", {"weight_decay": 0.1}),
     ("Adagrad", {}), ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("ASGD", {}),
     ("Rprop", {}), ("Rprop", {"maximize": True}), ("LBFGS", {}), ("Adafactor", {}),
+    ("Adafactor", {"maximize": True}), ("Muon", {}), ("Muon", {"weight_decay": 0}),
 ]
 INTEGRAL = ["int64", "int32", "int16", "int8", "uint8", "bool"]
 
@@ -30,8 +31,9 @@ def _two_steps(lib, name, kwargs, dtype):
     state, or the exception's class and text"""
     warnings.simplefilter("ignore")
     try:
-        p = lib.ones(3, dtype=getattr(lib, dtype))
-        p.grad = lib.ones(3, dtype=getattr(lib, dtype))
+        shape = (2, 3) if name == "Muon" else (3,)          # (Muon takes matrices)
+        p = lib.ones(shape, dtype=getattr(lib, dtype))
+        p.grad = lib.ones(shape, dtype=getattr(lib, dtype))
         opt = getattr(lib.optim, name)([p], **kwargs)
         for _ in range(2):
             opt.step((lambda: (p * 1).sum()) if name == "LBFGS" else None)

@@ -1,6 +1,7 @@
 """Adafactor (Shazeer and Stern 2018), PyTorch's form: a factored second moment for matrices
 (row and column means), relative step sizes and update clipping."""
 from .. import backends as B
+from .._dtype import bool_
 from ..tensor import Tensor
 from .optimizer import Optimizer, kernel_scalar, state_like
 
@@ -35,6 +36,8 @@ class Adafactor(Optimizer):
     def _with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None and not p.is_floating_point():     # PyTorch's finfo(p.dtype)
+                if group["maximize"] and p.dtype == bool_:            # (after -grad)
+                    raise self._integral_error(group, p._data.dtype)
                 raise TypeError("torch.finfo() requires a floating point input type. Use "
                                 "torch.iinfo to handle 'torch.finfo'")
         return super()._with_grad(group)

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .._dtype import torch_name
 from ..tensor import Tensor
 from .optimizer import Optimizer, state_like
 
@@ -85,6 +86,10 @@ class Muon(Optimizer):
         b = lerp(b, g, 1 - momentum);  u = lerp(g, b, momentum) if nesterov else b
         p = p * (1 - lr * weight_decay) - adjust_lr(lr, p.shape) * NS(u)
     """
+
+    def _integral_error(self, group, dtype):
+        name = torch_name(dtype)                         # its momentum's lerp comes first
+        return NotImplementedError(f'"lerp_kernel_scalar" not implemented for \'{name}\'')
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(DEFAULT_A, DEFAULT_B, DEFAULT_C), eps=EPS,
