@@ -174,10 +174,10 @@ class Sub(Op):
         if ((a.dtype is _BOOL if type(a) is np.ndarray else type(a) is bool)
                 or (b.dtype is _BOOL if type(b) is np.ndarray else type(b) is bool)):
             _refuse_bool_sub(a, b)
-        if type(alpha) is int and alpha == -2**63:     # PyTorch negates alpha as an int64,
-            return Add.forward(ctx, a, b, alpha)        # which leaves this one as it is
         a, b = promote(a, b)
         if alpha != 1 or type(alpha) is not int:       # (1.0 and True are checked too)
+            if type(alpha) is int and alpha == -2**63:     # PyTorch negates alpha as an
+                return Add.forward(ctx, a, b, alpha)        # int64: this one stays itself
             ctx.alpha = alpha
             if _fused_alpha(a, b, alpha):
                 return B.kernels.fma(-alpha, b, a)
