@@ -29,7 +29,6 @@ INTEGRAL = ["int64", "int32", "int16", "int8", "uint8", "bool"]
 def _two_steps(lib, name, kwargs, dtype):
     """what two steps on a parameter of dtype (a gradient of ones) give: the parameter and
     state, or the exception's class and text"""
-    warnings.simplefilter("ignore")
     try:
         shape = (2, 3) if name == "Muon" else (3,)          # (Muon takes matrices)
         p = lib.ones(shape, dtype=getattr(lib, dtype))
@@ -44,6 +43,7 @@ def _two_steps(lib, name, kwargs, dtype):
         return type(e).__name__, str(e)
 
 
+@pytest.mark.filterwarnings("ignore")      # (PyTorch's about fused or foreach on the CPU)
 @pytest.mark.parametrize("dtype", INTEGRAL)
 @pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES)
 def test_step_on_an_integral_parameter_as_pytorch(backend, name, kwargs, dtype):
