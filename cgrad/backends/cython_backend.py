@@ -2157,11 +2157,7 @@ def _blas_mat(x):
     flat[i * step] (one stride over x's leading dims; 0 for a broadcast batch). So a view of
     every few columns (attention's heads of a (L, N, E) projection) or a broadcast is not
     copied; anything else is, once. gemm_ only reads through these."""
-    flags = x.flags
-    if flags.c_contiguous and flags.aligned:                    # the common case, at once
-        rows, cols = x.shape[-2:]
-        return x.reshape(-1), False, max(1, cols), rows * cols
-    if flags.aligned:
+    if x.flags.aligned:
         for trans in (False, True):
             read = _strided_rows(np.swapaxes(x, -1, -2) if trans else x)
             if read is not None:
